@@ -1,0 +1,190 @@
+"""Immutable facts about orders: one frozen pydantic model per fact, named in the past tense.
+
+Every event carries a header: the aggregate coordinates (originator_id, originator_version),
+the two clocks (``ts_event``: when the venue says it happened; ``ts_recorded``: the ledger's
+clock at append), where it came from (``source``), and the order's coordinates (client order
+ID, account, venue, instrument). Fill events also carry the side and quote currency, so each
+event can be read, searched and projected on its own.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.values import DecimalStr, Liquidity, OrderType, Side, UtcTime
+
+
+class OrderEvent(BaseModel):
+    """Header shared by every order event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    class_version: ClassVar[int] = 1
+
+    originator_id: UUID
+    originator_version: int
+    ts_recorded: UtcTime
+    ts_event: UtcTime
+    source: str
+    client_order_id: str
+    account: str
+    venue: str
+    instrument: str
+
+    @property
+    def timestamp(self) -> datetime:
+        """The recording time, under the name the eventsourcing library expects."""
+        return self.ts_recorded
+
+    @classmethod
+    def type_name(cls) -> str:
+        """The event's name as shown in history and search (the class name)."""
+        return cls.__name__
+
+
+class OrderRequested(OrderEvent):
+    """Intent recorded before it is sent to the venue (creates the order)."""
+
+    side: Side
+    order_type: OrderType
+    quantity: DecimalStr
+    price: DecimalStr | None = None
+    time_in_force: str | None = None
+    quote_currency: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    parent_id: str | None = None
+    aliases: dict[str, str] = Field(default_factory=dict)
+    venue_order_id: str | None = None
+    external: bool = False
+    """True when reconciliation found the order at the venue rather than we placing it."""
+
+
+class OrderAccepted(OrderEvent):
+    """The venue acknowledged the order; a late ack only records the venue order ID."""
+
+    venue_order_id: str | None = None
+    aliases: dict[str, str] = Field(default_factory=dict)
+
+
+class OrderRejected(OrderEvent):
+    """The venue refused the order."""
+
+    reason: str | None = None
+
+
+class OrderFilled(OrderEvent):
+    """One execution (FIX ExecType F); partial or full is derived from the sum of fills."""
+
+    trade_id: str
+    last_qty: DecimalStr
+    last_px: DecimalStr
+    side: Side
+    fee: DecimalStr | None = None
+    fee_currency: str | None = None
+    liquidity: Liquidity | None = None
+    quote_currency: str | None = None
+    venue_order_id: str | None = None
+    late: bool = False
+    """Booked on an order already canceled, expired or rejected (anomaly ``late_fill``)."""
+
+
+class OrderCancelRequested(OrderEvent):
+    """We asked the venue to cancel."""
+
+
+class OrderCanceled(OrderEvent):
+    """The venue canceled the order; leaves become zero."""
+
+    reason: str | None = None
+
+
+class OrderCancelRejected(OrderEvent):
+    """The venue refused our cancel; the order returns to the status it had."""
+
+    reason: str | None = None
+
+
+class OrderAmendRequested(OrderEvent):
+    """We asked the venue to change quantity (a total including fills) and/or price."""
+
+    quantity: DecimalStr | None = None
+    price: DecimalStr | None = None
+
+
+class OrderAmended(OrderEvent):
+    """The venue applied an amendment; it may have assigned a new venue order ID."""
+
+    quantity: DecimalStr | None = None
+    price: DecimalStr | None = None
+    venue_order_id: str | None = None
+
+
+class OrderAmendRejected(OrderEvent):
+    """The venue refused our amendment."""
+
+    reason: str | None = None
+
+
+class OrderExpired(OrderEvent):
+    """The order's time in force ran out."""
+
+    reason: str | None = None
+
+
+class FillBusted(OrderEvent):
+    """The venue reversed a trade; the event restates it so projections can undo it."""
+
+    trade_id: str
+    side: Side
+    last_qty: DecimalStr
+    last_px: DecimalStr
+    fee: DecimalStr | None = None
+    fee_currency: str | None = None
+    quote_currency: str | None = None
+    fill_ts_event: UtcTime
+    reason: str | None = None
+
+
+class FillCorrected(OrderEvent):
+    """The venue corrected a trade's quantity and/or price; old and new values are stated."""
+
+    trade_id: str
+    side: Side
+    previous_qty: DecimalStr
+    previous_px: DecimalStr
+    previous_fee: DecimalStr | None = None
+    last_qty: DecimalStr
+    last_px: DecimalStr
+    fee: DecimalStr | None = None
+    fee_currency: str | None = None
+    quote_currency: str | None = None
+    fill_ts_event: UtcTime
+    reason: str | None = None
+
+
+EVENT_TYPES: tuple[type[OrderEvent], ...] = (
+    OrderRequested,
+    OrderAccepted,
+    OrderRejected,
+    OrderFilled,
+    OrderCancelRequested,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderAmendRequested,
+    OrderAmended,
+    OrderAmendRejected,
+    OrderExpired,
+    FillBusted,
+    FillCorrected,
+)
+EVENT_TYPES_BY_NAME: dict[str, type[OrderEvent]] = {cls.__name__: cls for cls in EVENT_TYPES}
+
+__all__ = [cls.__name__ for cls in EVENT_TYPES] + [
+    "EVENT_TYPES",
+    "EVENT_TYPES_BY_NAME",
+    "OrderEvent",
+]

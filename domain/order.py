@@ -1,0 +1,766 @@
+"""The ``Order`` aggregate: one per client order ID, rebuilt by replaying its events.
+
+Commands (``accept``, ``fill``, ``request_cancel`` …) decide: they consult the lifecycle table,
+check quantities and identities, and return an :class:`Outcome` holding at most one new event,
+or raise a typed :mod:`domain.errors` error. ``apply`` records: it only assigns, because it runs
+again on every replay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, ClassVar
+from uuid import UUID, uuid5
+
+from domain.errors import (
+    AmendBelowFilledError,
+    ClientOrderIdReuseError,
+    FillConflictError,
+    IdentityConflictError,
+    InvalidInputError,
+    InvalidTransitionError,
+    OverfillError,
+    UnknownTradeError,
+)
+from domain.events import (
+    FillBusted,
+    FillCorrected,
+    OrderAccepted,
+    OrderAmended,
+    OrderAmendRejected,
+    OrderAmendRequested,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderCancelRequested,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderRequested,
+)
+from domain.lifecycle import Fact, Rule, rule_for
+from domain.values import (
+    Liquidity,
+    OrderType,
+    Side,
+    Status,
+    format_decimal,
+    format_timestamp,
+    quote_currency_of,
+)
+
+ORDER_NAMESPACE = UUID("6f1d3a52-6a4e-4d0e-9a3c-0b7c2a51e0d1")
+
+
+def order_id_for(client_order_id: str) -> UUID:
+    """The aggregate ID of an order: a UUID5 of its client order ID, stable forever."""
+    return uuid5(ORDER_NAMESPACE, client_order_id)
+
+
+class OutcomeKind(StrEnum):
+    """What a fact did to the ledger."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of a command: the new events, or why there are none."""
+
+    kind: OutcomeKind
+    events: tuple[OrderEvent, ...] = ()
+    reason: str = ""
+
+
+def _duplicate(reason: str) -> Outcome:
+    return Outcome(OutcomeKind.DUPLICATE, (), reason)
+
+
+def _ignored(reason: str) -> Outcome:
+    return Outcome(OutcomeKind.IGNORED, (), reason)
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """When a fact happened at the venue, when the ledger recorded it, and who said so."""
+
+    ts_event: datetime
+    ts_recorded: datetime
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSpec:
+    """The content of an order request; two requests with one client order ID must match."""
+
+    client_order_id: str
+    account: str
+    venue: str
+    instrument: str
+    side: Side
+    order_type: OrderType
+    quantity: Decimal
+    price: Decimal | None = None
+    time_in_force: str | None = None
+    quote_currency: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    parent_id: str | None = None
+    aliases: Mapping[str, str] = field(default_factory=dict)
+    venue_order_id: str | None = None
+    external: bool = False
+
+    COMPARED: ClassVar[tuple[str, ...]] = (
+        "account",
+        "venue",
+        "instrument",
+        "side",
+        "order_type",
+        "quantity",
+        "price",
+        "time_in_force",
+    )
+
+    def validate(self) -> None:
+        """Refuse a request that cannot describe a real order."""
+        if self.quantity <= 0:
+            raise InvalidInputError(f"quantity must be positive, not {self.quantity}", field="quantity")
+        if self.order_type is OrderType.LIMIT and self.price is None:
+            raise InvalidInputError("a limit order needs a price", field="price")
+        if self.price is not None and self.price <= 0:
+            raise InvalidInputError(f"price must be positive, not {self.price}", field="price")
+
+
+@dataclass(slots=True)
+class Fill:
+    """One execution as it stands after busts and corrections."""
+
+    trade_id: str
+    qty: Decimal
+    px: Decimal
+    fee: Decimal | None
+    fee_currency: str | None
+    liquidity: Liquidity | None
+    ts_event: datetime
+    late: bool = False
+    busted: bool = False
+
+
+def _working_status(filled: Decimal, quantity: Decimal) -> Status:
+    if filled >= quantity:
+        return Status.FILLED
+    return Status.PARTIALLY_FILLED if filled > 0 else Status.ACCEPTED
+
+
+class Order:
+    """An order's current state, derived only from its events."""
+
+    __slots__ = (
+        "id",
+        "version",
+        "client_order_id",
+        "account",
+        "venue",
+        "instrument",
+        "side",
+        "order_type",
+        "quantity",
+        "price",
+        "time_in_force",
+        "quote_currency",
+        "tags",
+        "parent_id",
+        "external",
+        "base_status",
+        "pending_cancel",
+        "pending_amend",
+        "amend_target",
+        "venue_order_ids",
+        "aliases",
+        "fills",
+        "filled_quantity",
+        "notional",
+        "anomalies",
+        "reason",
+        "created_at",
+        "updated_at",
+        "recorded_at",
+        "_pending_events",
+    )
+
+    def __init__(self, event: OrderRequested) -> None:
+        self.id: UUID = event.originator_id
+        self.version: int = 0
+        self.client_order_id = event.client_order_id
+        self.account = event.account
+        self.venue = event.venue
+        self.instrument = event.instrument
+        self.side: Side = event.side
+        self.order_type: OrderType = event.order_type
+        self.quantity: Decimal = event.quantity
+        self.price: Decimal | None = event.price
+        self.time_in_force = event.time_in_force
+        self.quote_currency = event.quote_currency
+        self.tags: dict[str, str] = dict(event.tags)
+        self.parent_id = event.parent_id
+        self.external = event.external
+        self.base_status = Status.REQUESTED
+        self.pending_cancel = False
+        self.pending_amend = False
+        self.amend_target: tuple[Decimal | None, Decimal | None] | None = None
+        self.venue_order_ids: list[str] = []
+        if event.venue_order_id:
+            self.venue_order_ids.append(event.venue_order_id)
+        self.aliases: dict[str, str] = dict(event.aliases)
+        self.fills: dict[str, Fill] = {}
+        self.filled_quantity = Decimal(0)
+        self.notional = Decimal(0)
+        self.anomalies: list[str] = []
+        self.reason: str | None = None
+        self.created_at: datetime = event.ts_event
+        self.updated_at: datetime = event.ts_event
+        self.recorded_at: datetime = event.ts_recorded
+        self._pending_events: list[OrderEvent] = []
+
+    # ----------------------------------------------------------------- derived state
+
+    @property
+    def status(self) -> Status:
+        """The status shown to users: a pending marker overlays the working status."""
+        if self.pending_cancel:
+            return Status.PENDING_CANCEL
+        if self.pending_amend:
+            return Status.PENDING_AMEND
+        return self.base_status
+
+    @property
+    def leaves_quantity(self) -> Decimal:
+        """What can still fill: zero once the order is terminal."""
+        if self.status.is_terminal:
+            return Decimal(0)
+        return max(self.quantity - self.filled_quantity, Decimal(0))
+
+    @property
+    def average_price(self) -> Decimal | None:
+        """Quantity-weighted average fill price, or None before any fill."""
+        if not self.filled_quantity:
+            return None
+        return self.notional / self.filled_quantity
+
+    @property
+    def venue_order_id(self) -> str | None:
+        """The latest venue order ID (amendments may assign new ones)."""
+        return self.venue_order_ids[-1] if self.venue_order_ids else None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The order's state as JSON-ready data (decimals and times as strings)."""
+        average = self.average_price
+        return {
+            "client_order_id": self.client_order_id,
+            "account": self.account,
+            "venue": self.venue,
+            "instrument": self.instrument,
+            "side": self.side.value,
+            "order_type": self.order_type.value,
+            "quantity": format_decimal(self.quantity),
+            "price": None if self.price is None else format_decimal(self.price),
+            "time_in_force": self.time_in_force,
+            "status": self.status.value,
+            "filled_quantity": format_decimal(self.filled_quantity),
+            "leaves_quantity": format_decimal(self.leaves_quantity),
+            "average_price": None if average is None else format_decimal(average.normalize()),
+            "venue_order_ids": list(self.venue_order_ids),
+            "aliases": dict(self.aliases),
+            "anomalies": list(self.anomalies),
+            "tags": dict(self.tags),
+            "parent_id": self.parent_id,
+            "quote_currency": self.quote_currency,
+            "external": self.external,
+            "reason": self.reason,
+            "created_at": format_timestamp(self.created_at),
+            "updated_at": format_timestamp(self.updated_at),
+            "version": self.version,
+        }
+
+    # ----------------------------------------------------------------- creation
+
+    @classmethod
+    def request(cls, spec: OrderSpec, stamp: Stamp) -> tuple[Order, Outcome]:
+        """Create an order from its request (intent recorded before it is sent)."""
+        spec.validate()
+        event = OrderRequested(
+            originator_id=order_id_for(spec.client_order_id),
+            originator_version=1,
+            ts_recorded=stamp.ts_recorded,
+            ts_event=stamp.ts_event,
+            source=stamp.source,
+            client_order_id=spec.client_order_id,
+            account=spec.account,
+            venue=spec.venue,
+            instrument=spec.instrument,
+            side=spec.side,
+            order_type=spec.order_type,
+            quantity=spec.quantity,
+            price=spec.price,
+            time_in_force=spec.time_in_force,
+            quote_currency=spec.quote_currency or quote_currency_of(spec.instrument),
+            tags=dict(spec.tags),
+            parent_id=spec.parent_id,
+            aliases=dict(spec.aliases),
+            venue_order_id=spec.venue_order_id,
+            external=spec.external,
+        )
+        order = cls(event)
+        order.version = 1
+        order._pending_events.append(event)
+        return order, Outcome(OutcomeKind.APPLIED, (event,))
+
+    def request_again(self, spec: OrderSpec) -> Outcome:
+        """A request for an ID that exists: a duplicate if the content matches, else an error."""
+        spec.validate()
+        differences = [
+            name for name in OrderSpec.COMPARED if getattr(spec, name) != getattr(self, name)
+        ]
+        if differences:
+            raise ClientOrderIdReuseError(self.client_order_id, differences)
+        return _duplicate("the order was already requested")
+
+    # ----------------------------------------------------------------- commands
+
+    def accept(
+        self, stamp: Stamp, venue_order_id: str | None = None, aliases: Mapping[str, str] | None = None
+    ) -> Outcome:
+        """The venue acknowledged the order."""
+        rule, why = self._rule(Fact.ACCEPTED)
+        new_aliases = self._new_aliases(aliases or {})
+        known = venue_order_id is None or venue_order_id in self.venue_order_ids
+        if not known and self.venue_order_ids and rule is Rule.ACK_LATE:
+            raise IdentityConflictError(
+                f"order {self.client_order_id!r} was acknowledged as venue order "
+                f"{self.venue_order_id!r}, not {venue_order_id!r}",
+                client_order_id=self.client_order_id,
+            )
+        if rule is Rule.ACK_LATE and known and not new_aliases:
+            return _duplicate("the order was already acknowledged")
+        return self._record(
+            OrderAccepted,
+            stamp,
+            venue_order_id=None if known else venue_order_id,
+            aliases=new_aliases,
+        )
+
+    def reject(self, stamp: Stamp, reason: str | None = None) -> Outcome:
+        """The venue refused the order."""
+        self._check(Fact.REJECTED)
+        if (early := self._early(Fact.REJECTED)) is not None:
+            return early
+        return self._record(OrderRejected, stamp, reason=reason)
+
+    def fill(
+        self,
+        stamp: Stamp,
+        trade_id: str,
+        last_qty: Decimal,
+        last_px: Decimal,
+        fee: Decimal | None = None,
+        fee_currency: str | None = None,
+        liquidity: Liquidity | None = None,
+    ) -> Outcome:
+        """Book one execution. A fill is never dropped; a conflicting one is an error."""
+        if last_qty <= 0:
+            raise InvalidInputError(f"fill quantity must be positive, not {last_qty}", field="quantity")
+        if last_px <= 0:
+            raise InvalidInputError(f"fill price must be positive, not {last_px}", field="price")
+        existing = self.fills.get(trade_id)
+        if existing is not None:
+            if existing.qty == last_qty and existing.px == last_px:
+                return _duplicate(f"trade {trade_id!r} is already booked")
+            if existing.busted:
+                return _duplicate(f"trade {trade_id!r} was busted")
+            raise FillConflictError(
+                self.client_order_id,
+                trade_id,
+                f"quantity {format_decimal(existing.qty)} at {format_decimal(existing.px)}, "
+                f"not {format_decimal(last_qty)} at {format_decimal(last_px)}",
+            )
+        rule, _ = self._rule(Fact.FILL)
+        total = self.filled_quantity + last_qty
+        if total > self.quantity:
+            raise OverfillError(
+                self.client_order_id, trade_id, format_decimal(total), format_decimal(self.quantity)
+            )
+        return self._record(
+            OrderFilled,
+            stamp,
+            trade_id=trade_id,
+            last_qty=last_qty,
+            last_px=last_px,
+            side=self.side,
+            fee=fee,
+            fee_currency=fee_currency,
+            liquidity=liquidity,
+            quote_currency=self.quote_currency,
+            venue_order_id=self.venue_order_id,
+            late=rule is Rule.LATE,
+        )
+
+    def request_cancel(self, stamp: Stamp) -> Outcome:
+        """We ask the venue to cancel."""
+        self._check(Fact.CANCEL_REQUESTED)
+        if (early := self._early(Fact.CANCEL_REQUESTED)) is not None:
+            return early
+        return self._record(OrderCancelRequested, stamp)
+
+    def cancel(self, stamp: Stamp, reason: str | None = None) -> Outcome:
+        """The venue canceled the order."""
+        self._check(Fact.CANCELED)
+        if (early := self._early(Fact.CANCELED)) is not None:
+            return early
+        return self._record(OrderCanceled, stamp, reason=reason)
+
+    def reject_cancel(self, stamp: Stamp, reason: str | None = None) -> Outcome:
+        """The venue refused our cancel."""
+        self._check(Fact.CANCEL_REJECTED)
+        if (early := self._early(Fact.CANCEL_REJECTED)) is not None:
+            return early
+        return self._record(OrderCancelRejected, stamp, reason=reason)
+
+    def request_amend(
+        self, stamp: Stamp, quantity: Decimal | None = None, price: Decimal | None = None
+    ) -> Outcome:
+        """We ask the venue for a new total quantity and/or price."""
+        self._check(Fact.AMEND_REQUESTED)
+        if quantity is None and price is None:
+            raise InvalidInputError("an amend request needs a quantity or a price", field="quantity")
+        self._check_amend_values(quantity, price)
+        return self._record(OrderAmendRequested, stamp, quantity=quantity, price=price)
+
+    def amend(
+        self,
+        stamp: Stamp,
+        quantity: Decimal | None = None,
+        price: Decimal | None = None,
+        venue_order_id: str | None = None,
+    ) -> Outcome:
+        """The venue applied an amendment (ours, or one made elsewhere)."""
+        self._check(Fact.AMENDED)
+        if (early := self._early(Fact.AMENDED)) is not None:
+            return early
+        if quantity is None and price is None and self.amend_target is not None:
+            quantity, price = self.amend_target
+        if quantity is None and price is None and venue_order_id is None:
+            raise InvalidInputError(
+                "an amended message needs a quantity, a price or a venue order ID", field="quantity"
+            )
+        self._check_amend_values(quantity, price)
+        new_id = None if venue_order_id in self.venue_order_ids else venue_order_id
+        return self._record(
+            OrderAmended, stamp, quantity=quantity, price=price, venue_order_id=new_id
+        )
+
+    def reject_amend(self, stamp: Stamp, reason: str | None = None) -> Outcome:
+        """The venue refused our amendment."""
+        self._check(Fact.AMEND_REJECTED)
+        if (early := self._early(Fact.AMEND_REJECTED)) is not None:
+            return early
+        return self._record(OrderAmendRejected, stamp, reason=reason)
+
+    def expire(self, stamp: Stamp, reason: str | None = None) -> Outcome:
+        """The order's time in force ran out."""
+        self._check(Fact.EXPIRED)
+        if (early := self._early(Fact.EXPIRED)) is not None:
+            return early
+        return self._record(OrderExpired, stamp, reason=reason)
+
+    def bust_fill(self, stamp: Stamp, trade_id: str, reason: str | None = None) -> Outcome:
+        """The venue reversed a trade: undo it in quantities, trades and P&L."""
+        fill = self._trade(trade_id)
+        if fill.busted:
+            return _duplicate(f"trade {trade_id!r} is already busted")
+        return self._record(
+            FillBusted,
+            stamp,
+            trade_id=trade_id,
+            side=self.side,
+            last_qty=fill.qty,
+            last_px=fill.px,
+            fee=fill.fee,
+            fee_currency=fill.fee_currency,
+            quote_currency=self.quote_currency,
+            fill_ts_event=fill.ts_event,
+            reason=reason,
+        )
+
+    def correct_fill(
+        self,
+        stamp: Stamp,
+        trade_id: str,
+        last_qty: Decimal | None = None,
+        last_px: Decimal | None = None,
+        fee: Decimal | None = None,
+        reason: str | None = None,
+    ) -> Outcome:
+        """The venue corrected a trade's quantity, price and/or fee."""
+        fill = self._trade(trade_id)
+        if fill.busted:
+            raise UnknownTradeError(self.client_order_id, trade_id, why="cannot correct busted trade")
+        new_qty = fill.qty if last_qty is None else last_qty
+        new_px = fill.px if last_px is None else last_px
+        new_fee = fill.fee if fee is None else fee
+        if new_qty <= 0 or new_px <= 0:
+            raise InvalidInputError("a corrected fill needs a positive quantity and price", field="quantity")
+        if (new_qty, new_px, new_fee) == (fill.qty, fill.px, fill.fee):
+            return _duplicate(f"trade {trade_id!r} already has these values")
+        total = self.filled_quantity - fill.qty + new_qty
+        if total > self.quantity:
+            raise OverfillError(
+                self.client_order_id, trade_id, format_decimal(total), format_decimal(self.quantity)
+            )
+        return self._record(
+            FillCorrected,
+            stamp,
+            trade_id=trade_id,
+            side=self.side,
+            previous_qty=fill.qty,
+            previous_px=fill.px,
+            previous_fee=fill.fee,
+            last_qty=new_qty,
+            last_px=new_px,
+            fee=new_fee,
+            fee_currency=fill.fee_currency,
+            quote_currency=self.quote_currency,
+            fill_ts_event=fill.ts_event,
+            reason=reason,
+        )
+
+    # ----------------------------------------------------------------- helpers for commands
+
+    def _rule(self, fact: Fact) -> tuple[Rule, str]:
+        rule, why = rule_for(self.status, fact)
+        if rule is Rule.REFUSE:
+            raise InvalidTransitionError(self.client_order_id, fact.value, self.status.value, why)
+        return rule, why
+
+    def _check(self, fact: Fact) -> None:
+        self._rule(fact)
+
+    def _early(self, fact: Fact) -> Outcome | None:
+        """The outcome for facts the table settles without an event (duplicate, ignore)."""
+        rule, why = rule_for(self.status, fact)
+        if rule is Rule.DUPLICATE:
+            return _duplicate(why)
+        if rule is Rule.IGNORE:
+            return _ignored(why)
+        return None
+
+    def _new_aliases(self, aliases: Mapping[str, str]) -> dict[str, str]:
+        new: dict[str, str] = {}
+        for name, value in aliases.items():
+            recorded = self.aliases.get(name)
+            if recorded is None:
+                new[name] = value
+            elif recorded != value:
+                raise IdentityConflictError(
+                    f"order {self.client_order_id!r} has alias {name}={recorded!r}, not {value!r}",
+                    client_order_id=self.client_order_id,
+                )
+        return new
+
+    def _check_amend_values(self, quantity: Decimal | None, price: Decimal | None) -> None:
+        if price is not None and price <= 0:
+            raise InvalidInputError(f"price must be positive, not {price}", field="price")
+        if quantity is not None:
+            if quantity <= 0:
+                raise InvalidInputError(f"quantity must be positive, not {quantity}", field="quantity")
+            if quantity < self.filled_quantity:
+                raise AmendBelowFilledError(
+                    self.client_order_id, format_decimal(quantity), format_decimal(self.filled_quantity)
+                )
+
+    def _trade(self, trade_id: str) -> Fill:
+        fill = self.fills.get(trade_id)
+        if fill is None:
+            raise UnknownTradeError(self.client_order_id, trade_id)
+        return fill
+
+    def _record(self, event_class: type[OrderEvent], stamp: Stamp, **fields: Any) -> Outcome:
+        event = event_class(
+            originator_id=self.id,
+            originator_version=self.version + 1,
+            ts_recorded=stamp.ts_recorded,
+            ts_event=stamp.ts_event,
+            source=stamp.source,
+            client_order_id=self.client_order_id,
+            account=self.account,
+            venue=self.venue,
+            instrument=self.instrument,
+            **fields,
+        )
+        self.apply(event)
+        self._pending_events.append(event)
+        return Outcome(OutcomeKind.APPLIED, (event,))
+
+    # ----------------------------------------------------------------- applying events
+
+    def apply(self, event: OrderEvent) -> None:
+        """Assign the consequences of one event (runs on every replay)."""
+        _APPLIERS[type(event)](self, event)
+        self.version = event.originator_version
+        self.updated_at = event.ts_event
+        self.recorded_at = event.ts_recorded
+
+    def _on_accepted(self, event: OrderAccepted) -> None:
+        if event.venue_order_id:
+            self.venue_order_ids.append(event.venue_order_id)
+        self.aliases.update(event.aliases)
+        if self.base_status is Status.REQUESTED:
+            self.base_status = Status.ACCEPTED
+
+    def _on_rejected(self, event: OrderRejected) -> None:
+        self.base_status = Status.REJECTED
+        self.reason = event.reason
+        self._clear_pending()
+
+    def _on_filled(self, event: OrderFilled) -> None:
+        self.fills[event.trade_id] = Fill(
+            event.trade_id,
+            event.last_qty,
+            event.last_px,
+            event.fee,
+            event.fee_currency,
+            event.liquidity,
+            event.ts_event,
+            late=event.late,
+        )
+        self.filled_quantity += event.last_qty
+        self.notional += event.last_qty * event.last_px
+        if event.late:
+            self._flag("late_fill")
+        self._settle_working_status()
+
+    def _on_cancel_requested(self, event: OrderCancelRequested) -> None:
+        self.pending_cancel = True
+
+    def _on_canceled(self, event: OrderCanceled) -> None:
+        self.base_status = Status.CANCELED
+        self.reason = event.reason
+        self._clear_pending()
+
+    def _on_cancel_rejected(self, event: OrderCancelRejected) -> None:
+        self.pending_cancel = False
+        self.reason = event.reason
+
+    def _on_amend_requested(self, event: OrderAmendRequested) -> None:
+        self.pending_amend = True
+        self.amend_target = (event.quantity, event.price)
+
+    def _on_amended(self, event: OrderAmended) -> None:
+        if event.quantity is not None:
+            self.quantity = event.quantity
+        if event.price is not None:
+            self.price = event.price
+        if event.venue_order_id:
+            self.venue_order_ids.append(event.venue_order_id)
+        self.pending_amend = False
+        self.amend_target = None
+        self._settle_working_status()
+
+    def _on_amend_rejected(self, event: OrderAmendRejected) -> None:
+        self.pending_amend = False
+        self.amend_target = None
+        self.reason = event.reason
+
+    def _on_expired(self, event: OrderExpired) -> None:
+        self.base_status = Status.EXPIRED
+        self.reason = event.reason
+        self._clear_pending()
+
+    def _on_busted(self, event: FillBusted) -> None:
+        fill = self.fills[event.trade_id]
+        fill.busted = True
+        self.filled_quantity -= fill.qty
+        self.notional -= fill.qty * fill.px
+        self._reopen_or_settle()
+
+    def _on_corrected(self, event: FillCorrected) -> None:
+        fill = self.fills[event.trade_id]
+        self.filled_quantity += event.last_qty - fill.qty
+        self.notional += event.last_qty * event.last_px - fill.qty * fill.px
+        fill.qty, fill.px, fill.fee = event.last_qty, event.last_px, event.fee
+        self._reopen_or_settle()
+
+    def _settle_working_status(self) -> None:
+        """Recompute the working status of an order the venue still works."""
+        if self.base_status in (Status.REQUESTED, Status.ACCEPTED, Status.PARTIALLY_FILLED, Status.FILLED):
+            self.base_status = _working_status(self.filled_quantity, self.quantity)
+            if self.base_status is Status.FILLED:
+                self._clear_pending()
+
+    def _reopen_or_settle(self) -> None:
+        # A filled order reopens after a bust; a canceled, expired or rejected one stays ended.
+        self._settle_working_status()
+
+    def _clear_pending(self) -> None:
+        self.pending_cancel = False
+        self.pending_amend = False
+        self.amend_target = None
+
+    def _flag(self, anomaly: str) -> None:
+        if anomaly not in self.anomalies:
+            self.anomalies.append(anomaly)
+
+    # ----------------------------------------------------------------- the aggregate protocol
+
+    def collect_events(self) -> list[OrderEvent]:
+        """Hand over the events decided since the last save (eventsourcing's protocol)."""
+        events, self._pending_events = self._pending_events, []
+        return events
+
+    @property
+    def pending_events(self) -> list[OrderEvent]:
+        """Events decided but not yet saved."""
+        return list(self._pending_events)
+
+
+def _on_requested(order: Order, event: OrderRequested) -> None:  # pragma: no cover - creation
+    raise InvalidTransitionError(order.client_order_id, "request", order.status.value, "already exists")
+
+
+_APPLIERS: dict[type[OrderEvent], Callable[[Order, Any], None]] = {
+    OrderRequested: _on_requested,
+    OrderAccepted: Order._on_accepted,
+    OrderRejected: Order._on_rejected,
+    OrderFilled: Order._on_filled,
+    OrderCancelRequested: Order._on_cancel_requested,
+    OrderCanceled: Order._on_canceled,
+    OrderCancelRejected: Order._on_cancel_rejected,
+    OrderAmendRequested: Order._on_amend_requested,
+    OrderAmended: Order._on_amended,
+    OrderAmendRejected: Order._on_amend_rejected,
+    OrderExpired: Order._on_expired,
+    FillBusted: Order._on_busted,
+    FillCorrected: Order._on_corrected,
+}
+
+
+def replay(events: Iterable[OrderEvent], order: Order | None = None) -> Order | None:
+    """Rebuild an order from its events (optionally continuing from a given state)."""
+    for event in events:
+        if isinstance(event, OrderRequested):
+            order = Order(event)
+            order.version = event.originator_version
+        elif order is None:
+            raise InvalidTransitionError(event.client_order_id, event.type_name(), "none", "no request")
+        else:
+            order.apply(event)
+    return order
+
+
+def project_order(order: Order | None, events: Iterable[OrderEvent]) -> Order | None:
+    """Projector function in the shape the eventsourcing repository expects."""
+    return replay(events, order)

@@ -1,0 +1,219 @@
+"""Identifiers, exact numbers, timestamps and the small vocabularies of the ledger.
+
+Every value that enters the domain passes through one of the parsers here, so the rules
+("no NaN", "no naive time", "quantities are positive") live in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Annotated, NewType
+
+from pydantic import BeforeValidator, PlainSerializer
+
+from domain.errors import InvalidInputError
+
+ClientOrderId = NewType("ClientOrderId", str)
+"""Ours: the key of an order for its whole life; never mutated (FIX tag 11)."""
+
+VenueOrderId = NewType("VenueOrderId", str)
+"""Venue-assigned order ID (FIX tag 37); an order may have several after amendments."""
+
+TradeId = NewType("TradeId", str)
+"""Venue-assigned execution ID (FIX tag 17); unique per order."""
+
+MAX_ID_LENGTH = 128
+MAX_TEXT_LENGTH = 1024
+# Bounds that keep Decimal arithmetic exact and cheap: 1e-40 … 1e40, 50 significant digits.
+MAX_EXPONENT = 40
+MAX_DIGITS = 50
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class Side(StrEnum):
+    """Direction of an order."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+    @property
+    def sign(self) -> int:
+        """+1 for buy, -1 for sell."""
+        return 1 if self is Side.BUY else -1
+
+
+class OrderType(StrEnum):
+    """How the order is priced."""
+
+    LIMIT = "limit"
+    MARKET = "market"
+
+
+class Liquidity(StrEnum):
+    """Whether a fill added or took liquidity."""
+
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+class Status(StrEnum):
+    """An order's status, spelled as in ORDER_SEMANTICS.md."""
+
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    PENDING_CANCEL = "pending_cancel"
+    PENDING_AMEND = "pending_amend"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Filled, canceled, rejected and expired are terminal."""
+        return self in TERMINAL
+
+    @property
+    def is_open(self) -> bool:
+        """Every status that is not terminal."""
+        return self not in TERMINAL
+
+
+TERMINAL = frozenset({Status.FILLED, Status.CANCELED, Status.REJECTED, Status.EXPIRED})
+
+
+def parse_identifier(value: object, field: str = "identifier") -> str:
+    """Check an identifier: a non-empty string without control characters, at most 128 long."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{field} must be a string", field=field)
+    if not value or value.strip() != value:
+        raise InvalidInputError(
+            f"{field} must be non-empty, without surrounding spaces", field=field
+        )
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidInputError(f"{field} is longer than {MAX_ID_LENGTH} characters", field=field)
+    if _CONTROL.search(value):
+        raise InvalidInputError(f"{field} contains control characters", field=field)
+    return value
+
+
+def parse_text(value: object, field: str = "text") -> str:
+    """Check free text (reasons, tag values): a string of at most 1024 characters."""
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{field} must be a string", field=field)
+    if len(value) > MAX_TEXT_LENGTH:
+        raise InvalidInputError(f"{field} is longer than {MAX_TEXT_LENGTH} characters", field=field)
+    return value
+
+
+def parse_decimal(value: object, field: str = "number") -> Decimal:
+    """Convert a string, integer or Decimal exactly; refuse floats, NaN and infinities."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise InvalidInputError(
+            f"{field} must be a decimal string or an exact JSON number", field=field
+        )
+    if isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text or len(text) > 2 * MAX_DIGITS + 10:
+            raise InvalidInputError(f"{field} is not a decimal number: {value[:40]!r}", field=field)
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            raise InvalidInputError(
+                f"{field} is not a decimal number: {value[:40]!r}", field=field
+            ) from None
+    else:
+        raise InvalidInputError(f"{field} must be a decimal string", field=field)
+    if not number.is_finite():
+        raise InvalidInputError(f"{field} must be finite, not {number}", field=field)
+    if number and (abs(number.adjusted()) > MAX_EXPONENT or len(number.as_tuple().digits) > MAX_DIGITS):
+        raise InvalidInputError(
+            f"{field} is out of range (at most {MAX_DIGITS} digits, magnitude 1e±{MAX_EXPONENT})",
+            field=field,
+        )
+    # Normalise -0 to 0 so that equal amounts compare and serialise alike.
+    return number if number else Decimal(0)
+
+
+def parse_positive(value: object, field: str) -> Decimal:
+    """A finite Decimal strictly above zero (quantities, limit prices)."""
+    number = parse_decimal(value, field)
+    if number <= 0:
+        raise InvalidInputError(f"{field} must be positive, not {number}", field=field)
+    return number
+
+
+def parse_timestamp(value: object, field: str = "ts") -> datetime:
+    """An ISO 8601 time with a UTC offset or Z, returned in UTC; naive times are refused."""
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        if len(value) > 64:
+            raise InvalidInputError(f"{field} is not an ISO 8601 time", field=field)
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidInputError(
+                f"{field} is not an ISO 8601 time: {value[:40]!r}", field=field
+            ) from None
+    else:
+        raise InvalidInputError(f"{field} must be an ISO 8601 string", field=field)
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidInputError(
+            f"{field} has no UTC offset: {str(value)[:40]!r} (add Z or +00:00)", field=field
+        )
+    return moment.astimezone(UTC)
+
+
+def format_decimal(value: Decimal) -> str:
+    """The canonical text of an amount: plain notation, no exponent, as given otherwise."""
+    return format(value, "f")
+
+
+def format_timestamp(value: datetime) -> str:
+    """ISO 8601 in UTC with a Z suffix and microseconds."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _serialise_decimal(value: Decimal) -> str:
+    return format_decimal(value)
+
+
+def _serialise_timestamp(value: datetime) -> str:
+    return format_timestamp(value)
+
+
+DecimalStr = Annotated[
+    Decimal,
+    BeforeValidator(parse_decimal),
+    PlainSerializer(_serialise_decimal, return_type=str, when_used="json"),
+]
+"""A finite Decimal carried as a JSON string."""
+
+UtcTime = Annotated[
+    datetime,
+    BeforeValidator(parse_timestamp),
+    PlainSerializer(_serialise_timestamp, return_type=str, when_used="json"),
+]
+"""A timezone-aware UTC time carried as ISO 8601 with Z."""
+
+
+def quote_currency_of(instrument: str) -> str | None:
+    """The quote currency of an instrument written BASE-QUOTE or BASE/QUOTE, else None."""
+    for separator in ("/", "-"):
+        base, sep, quote = instrument.partition(separator)
+        if sep and base and quote:
+            # CCXT writes derivatives as BASE/QUOTE:SETTLE; the quote is still QUOTE.
+            return quote.split(":", 1)[0].split("-", 1)[0] or None
+    return None
