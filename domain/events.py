@@ -88,6 +88,8 @@ class OrderFilled(OrderEvent):
     liquidity: Liquidity | None = None
     quote_currency: str | None = None
     venue_order_id: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    parent_id: str | None = None
     late: bool = False
     """Booked on an order already canceled, expired or rejected (anomaly ``late_fill``)."""
 
@@ -145,6 +147,8 @@ class FillBusted(OrderEvent):
     fee: DecimalStr | None = None
     fee_currency: str | None = None
     quote_currency: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    parent_id: str | None = None
     fill_ts_event: UtcTime
     reason: str | None = None
 
@@ -162,6 +166,8 @@ class FillCorrected(OrderEvent):
     fee: DecimalStr | None = None
     fee_currency: str | None = None
     quote_currency: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    parent_id: str | None = None
     fill_ts_event: UtcTime
     reason: str | None = None
 

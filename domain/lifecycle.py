@@ -115,8 +115,12 @@ _rows(TERMINAL_STATUSES, F.AMENDED, Rule.IGNORE, "the order already ended")
 # amend rejected
 _rows((S.PENDING_AMEND,), F.AMEND_REJECTED, Rule.APPLY)
 _rows((S.FILLED,), F.AMEND_REJECTED, Rule.IGNORE, "too late to amend: the order filled")
-_rows(OPEN_BASE + (S.PENDING_CANCEL,) + ENDED, F.AMEND_REJECTED, Rule.IGNORE,
-      "no amendment is pending")
+_rows(
+    OPEN_BASE + (S.PENDING_CANCEL,) + ENDED,
+    F.AMEND_REJECTED,
+    Rule.IGNORE,
+    "no amendment is pending",
+)
 
 # expired
 _rows(OPEN, F.EXPIRED, Rule.APPLY)

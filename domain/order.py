@@ -50,6 +50,7 @@ from domain.values import (
     Status,
     format_decimal,
     format_timestamp,
+    parse_timestamp,
     quote_currency_of,
 )
 
@@ -129,7 +130,9 @@ class OrderSpec:
     def validate(self) -> None:
         """Refuse a request that cannot describe a real order."""
         if self.quantity <= 0:
-            raise InvalidInputError(f"quantity must be positive, not {self.quantity}", field="quantity")
+            raise InvalidInputError(
+                f"quantity must be positive, not {self.quantity}", field="quantity"
+            )
         if self.order_type is OrderType.LIMIT and self.price is None:
             raise InvalidInputError("a limit order needs a price", field="price")
         if self.price is not None and self.price <= 0:
@@ -287,6 +290,81 @@ class Order:
             "version": self.version,
         }
 
+    def to_state(self) -> dict[str, Any]:
+        """Everything needed to restore this order without its events (JSON-ready)."""
+        state = {name: getattr(self, name) for name in _PLAIN_STATE}
+        state["id"] = str(self.id)
+        state["side"] = self.side.value
+        state["order_type"] = self.order_type.value
+        state["base_status"] = self.base_status.value
+        state["quantity"] = format_decimal(self.quantity)
+        state["price"] = _opt_str(self.price)
+        state["amend_target"] = (
+            None if self.amend_target is None else [_opt_str(v) for v in self.amend_target]
+        )
+        state["filled_quantity"] = format_decimal(self.filled_quantity)
+        state["notional"] = format_decimal(self.notional)
+        state["created_at"] = format_timestamp(self.created_at)
+        state["updated_at"] = format_timestamp(self.updated_at)
+        state["recorded_at"] = format_timestamp(self.recorded_at)
+        state["fills"] = [
+            [
+                f.trade_id,
+                format_decimal(f.qty),
+                format_decimal(f.px),
+                _opt_str(f.fee),
+                f.fee_currency,
+                None if f.liquidity is None else f.liquidity.value,
+                format_timestamp(f.ts_event),
+                f.late,
+                f.busted,
+            ]
+            for f in self.fills.values()
+        ]
+        return state
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> Order:
+        """Restore an order saved with :meth:`to_state`."""
+        order = cls.__new__(cls)
+        for name in _PLAIN_STATE:
+            setattr(order, name, state[name])
+        order.tags = dict(state["tags"])
+        order.aliases = dict(state["aliases"])
+        order.venue_order_ids = list(state["venue_order_ids"])
+        order.anomalies = list(state["anomalies"])
+        order.id = UUID(state["id"])
+        order.side = Side(state["side"])
+        order.order_type = OrderType(state["order_type"])
+        order.base_status = Status(state["base_status"])
+        order.quantity = Decimal(state["quantity"])
+        order.price = _opt_decimal(state["price"])
+        target = state["amend_target"]
+        order.amend_target = (
+            None if target is None else (_opt_decimal(target[0]), _opt_decimal(target[1]))
+        )
+        order.filled_quantity = Decimal(state["filled_quantity"])
+        order.notional = Decimal(state["notional"])
+        order.created_at = parse_timestamp(state["created_at"])
+        order.updated_at = parse_timestamp(state["updated_at"])
+        order.recorded_at = parse_timestamp(state["recorded_at"])
+        order.fills = {
+            f[0]: Fill(
+                f[0],
+                Decimal(f[1]),
+                Decimal(f[2]),
+                _opt_decimal(f[3]),
+                f[4],
+                None if f[5] is None else Liquidity(f[5]),
+                parse_timestamp(f[6]),
+                late=f[7],
+                busted=f[8],
+            )
+            for f in state["fills"]
+        }
+        order._pending_events = []
+        return order
+
     # ----------------------------------------------------------------- creation
 
     @classmethod
@@ -333,7 +411,10 @@ class Order:
     # ----------------------------------------------------------------- commands
 
     def accept(
-        self, stamp: Stamp, venue_order_id: str | None = None, aliases: Mapping[str, str] | None = None
+        self,
+        stamp: Stamp,
+        venue_order_id: str | None = None,
+        aliases: Mapping[str, str] | None = None,
     ) -> Outcome:
         """The venue acknowledged the order."""
         rule, why = self._rule(Fact.ACCEPTED)
@@ -373,7 +454,9 @@ class Order:
     ) -> Outcome:
         """Book one execution. A fill is never dropped; a conflicting one is an error."""
         if last_qty <= 0:
-            raise InvalidInputError(f"fill quantity must be positive, not {last_qty}", field="quantity")
+            raise InvalidInputError(
+                f"fill quantity must be positive, not {last_qty}", field="quantity"
+            )
         if last_px <= 0:
             raise InvalidInputError(f"fill price must be positive, not {last_px}", field="price")
         existing = self.fills.get(trade_id)
@@ -406,6 +489,8 @@ class Order:
             liquidity=liquidity,
             quote_currency=self.quote_currency,
             venue_order_id=self.venue_order_id,
+            tags=self.tags,
+            parent_id=self.parent_id,
             late=rule is Rule.LATE,
         )
 
@@ -436,7 +521,9 @@ class Order:
         """We ask the venue for a new total quantity and/or price."""
         self._check(Fact.AMEND_REQUESTED)
         if quantity is None and price is None:
-            raise InvalidInputError("an amend request needs a quantity or a price", field="quantity")
+            raise InvalidInputError(
+                "an amend request needs a quantity or a price", field="quantity"
+            )
         self._check_amend_values(quantity, price)
         return self._record(OrderAmendRequested, stamp, quantity=quantity, price=price)
 
@@ -492,6 +579,8 @@ class Order:
             fee=fill.fee,
             fee_currency=fill.fee_currency,
             quote_currency=self.quote_currency,
+            tags=self.tags,
+            parent_id=self.parent_id,
             fill_ts_event=fill.ts_event,
             reason=reason,
         )
@@ -508,12 +597,16 @@ class Order:
         """The venue corrected a trade's quantity, price and/or fee."""
         fill = self._trade(trade_id)
         if fill.busted:
-            raise UnknownTradeError(self.client_order_id, trade_id, why="cannot correct busted trade")
+            raise UnknownTradeError(
+                self.client_order_id, trade_id, why="cannot correct busted trade"
+            )
         new_qty = fill.qty if last_qty is None else last_qty
         new_px = fill.px if last_px is None else last_px
         new_fee = fill.fee if fee is None else fee
         if new_qty <= 0 or new_px <= 0:
-            raise InvalidInputError("a corrected fill needs a positive quantity and price", field="quantity")
+            raise InvalidInputError(
+                "a corrected fill needs a positive quantity and price", field="quantity"
+            )
         if (new_qty, new_px, new_fee) == (fill.qty, fill.px, fill.fee):
             return _duplicate(f"trade {trade_id!r} already has these values")
         total = self.filled_quantity - fill.qty + new_qty
@@ -534,6 +627,8 @@ class Order:
             fee=new_fee,
             fee_currency=fill.fee_currency,
             quote_currency=self.quote_currency,
+            tags=self.tags,
+            parent_id=self.parent_id,
             fill_ts_event=fill.ts_event,
             reason=reason,
         )
@@ -576,10 +671,14 @@ class Order:
             raise InvalidInputError(f"price must be positive, not {price}", field="price")
         if quantity is not None:
             if quantity <= 0:
-                raise InvalidInputError(f"quantity must be positive, not {quantity}", field="quantity")
+                raise InvalidInputError(
+                    f"quantity must be positive, not {quantity}", field="quantity"
+                )
             if quantity < self.filled_quantity:
                 raise AmendBelowFilledError(
-                    self.client_order_id, format_decimal(quantity), format_decimal(self.filled_quantity)
+                    self.client_order_id,
+                    format_decimal(quantity),
+                    format_decimal(self.filled_quantity),
                 )
 
     def _trade(self, trade_id: str) -> Fill:
@@ -696,7 +795,12 @@ class Order:
 
     def _settle_working_status(self) -> None:
         """Recompute the working status of an order the venue still works."""
-        if self.base_status in (Status.REQUESTED, Status.ACCEPTED, Status.PARTIALLY_FILLED, Status.FILLED):
+        if self.base_status in (
+            Status.REQUESTED,
+            Status.ACCEPTED,
+            Status.PARTIALLY_FILLED,
+            Status.FILLED,
+        ):
             self.base_status = _working_status(self.filled_quantity, self.quantity)
             if self.base_status is Status.FILLED:
                 self._clear_pending()
@@ -727,8 +831,38 @@ class Order:
         return list(self._pending_events)
 
 
+_PLAIN_STATE = (
+    "version",
+    "client_order_id",
+    "account",
+    "venue",
+    "instrument",
+    "time_in_force",
+    "quote_currency",
+    "tags",
+    "parent_id",
+    "external",
+    "pending_cancel",
+    "pending_amend",
+    "venue_order_ids",
+    "aliases",
+    "anomalies",
+    "reason",
+)
+
+
+def _opt_str(value: Decimal | None) -> str | None:
+    return None if value is None else format_decimal(value)
+
+
+def _opt_decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
 def _on_requested(order: Order, event: OrderRequested) -> None:  # pragma: no cover - creation
-    raise InvalidTransitionError(order.client_order_id, "request", order.status.value, "already exists")
+    raise InvalidTransitionError(
+        order.client_order_id, "request", order.status.value, "already exists"
+    )
 
 
 _APPLIERS: dict[type[OrderEvent], Callable[[Order, Any], None]] = {
@@ -755,7 +889,9 @@ def replay(events: Iterable[OrderEvent], order: Order | None = None) -> Order | 
             order = Order(event)
             order.version = event.originator_version
         elif order is None:
-            raise InvalidTransitionError(event.client_order_id, event.type_name(), "none", "no request")
+            raise InvalidTransitionError(
+                event.client_order_id, event.type_name(), "none", "no request"
+            )
         else:
             order.apply(event)
     return order

@@ -137,7 +137,9 @@ def parse_decimal(value: object, field: str = "number") -> Decimal:
         raise InvalidInputError(f"{field} must be a decimal string", field=field)
     if not number.is_finite():
         raise InvalidInputError(f"{field} must be finite, not {number}", field=field)
-    if number and (abs(number.adjusted()) > MAX_EXPONENT or len(number.as_tuple().digits) > MAX_DIGITS):
+    if number and (
+        abs(number.adjusted()) > MAX_EXPONENT or len(number.as_tuple().digits) > MAX_DIGITS
+    ):
         raise InvalidInputError(
             f"{field} is out of range (at most {MAX_DIGITS} digits, magnitude 1e±{MAX_EXPONENT})",
             field=field,

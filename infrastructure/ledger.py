@@ -1,0 +1,342 @@
+"""``OrderLedger``: the application, and the one entry point.
+
+    ledger = OrderLedger("sqlite:///orderledger.db")   # or memory://, postgresql://…
+    ledger.ingest_lines(open("session.jsonl"))           # JSON lines → events, views updated
+    ledger.get_order("c-1").snapshot()                    # current state
+    ledger.history("c-1")                                 # every event, with its message
+
+Configuration is read here and nowhere else: the database URL (argument, else
+``$ORDERLEDGER_DATABASE_URL``, else ``sqlite:///orderledger.db``), and the eventsourcing
+environment keys (``CIPHER_KEY``, ``COMPRESSOR_TOPIC`` …) through the library's ``env``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+from eventsourcing.application import Application
+from eventsourcing.persistence import InfrastructureFactory, Mapper, Transcoder
+from eventsourcing.utils import Environment
+
+from domain.errors import OrderNotFoundError
+from domain.events import OrderEvent
+from domain.order import Order, order_id_for, replay
+from domain.values import format_timestamp
+from infrastructure.db import DEFAULT_URL, Database, open_database
+from infrastructure.errors import MessageError
+from infrastructure.mapper import LedgerMapper
+from infrastructure.messages import message_from_line
+from infrastructure.processing import Inbound, Processor, Result
+from infrastructure.store import LedgerRecorder
+from infrastructure.views import CatchUpStats, Views
+
+URL_VARIABLE = "ORDERLEDGER_DATABASE_URL"
+DEFAULT_BATCH = 1_000
+
+
+class _Factory(InfrastructureFactory):  # type: ignore[type-arg]
+    """eventsourcing's factory over the ledger's own database and recorder."""
+
+    def __init__(self, env: Environment, db: Database) -> None:
+        super().__init__(env)
+        self.db = db
+
+    def aggregate_recorder(self, purpose: str = "events") -> Any:
+        raise NotImplementedError("the ledger keeps one log; snapshots are not used")
+
+    def application_recorder(self) -> LedgerRecorder:
+        return LedgerRecorder(self.db)
+
+    def tracking_recorder(self, tracking_recorder_class: Any = None) -> Any:
+        raise NotImplementedError("views track their own positions (see infrastructure.views)")
+
+    def process_recorder(self) -> Any:
+        raise NotImplementedError("views track their own positions (see infrastructure.views)")
+
+    def is_snapshotting_enabled(self) -> bool:
+        return False
+
+
+@dataclass
+class IngestReport:
+    """Counts per outcome, the rejected lines, and the time taken."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    rejected: list[Result] = field(default_factory=list)
+    events: int = 0
+    lines: int = 0
+    seconds: float = 0.0
+    stored: bool = True
+
+    def add(self, result: Result) -> None:
+        self.counts[result.outcome] = self.counts.get(result.outcome, 0) + 1
+        self.lines += 1
+        self.events += len(result.events)
+        if result.outcome == "rejected":
+            self.rejected.append(result)
+
+
+OUTCOMES = ("applied", "duplicate", "parked", "ignored", "rejected")
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One event of an order, with the message that produced it."""
+
+    position: int
+    event: OrderEvent
+    message_id: int | None
+    message_raw: bytes | None
+    message_origin: str | None
+    message_line: int | None
+
+
+class OrderLedger(Application[UUID]):
+    """The ledger: record facts about orders, query their state, keep views current."""
+
+    name = "OrderLedger"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        env: dict[str, str] | None = None,
+        clock: Callable[[], datetime] | None = None,
+        batch_size: int = DEFAULT_BATCH,
+    ) -> None:
+        self.url = url or os.environ.get(URL_VARIABLE) or DEFAULT_URL
+        self.db = open_database(self.url)
+        self.batch_size = batch_size
+        try:
+            super().__init__(env)
+            self.recorder.create_tables()
+            self.views = Views(self.db, self.mapper)
+            self.views.create_tables()
+        except BaseException:
+            self.db.close()
+            raise
+        self.processor = Processor(self.recorder, self.mapper, clock or (lambda: datetime.now(UTC)))
+
+    # ------------------------------------------------------------------ eventsourcing wiring
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:  # type: ignore[type-arg]
+        return _Factory(env, self.db)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        factory = self.factory
+        return LedgerMapper(
+            transcoder=_NoTranscoder(), cipher=factory.cipher(), compressor=factory.compressor()
+        )
+
+    def construct_recorder(self) -> LedgerRecorder:
+        recorder = self.factory.application_recorder()
+        assert isinstance(recorder, LedgerRecorder)
+        return recorder
+
+    @property
+    def ledger_recorder(self) -> LedgerRecorder:
+        """The recorder, typed."""
+        assert isinstance(self.recorder, LedgerRecorder)
+        return self.recorder
+
+    @property
+    def ledger_mapper(self) -> LedgerMapper:
+        """The mapper, typed."""
+        assert isinstance(self.mapper, LedgerMapper)
+        return self.mapper
+
+    def close(self) -> None:
+        """Release the database connection(s)."""
+        self.db.close()
+
+    # ------------------------------------------------------------------ recording facts
+
+    def ingest_lines(
+        self,
+        lines: Iterable[str | bytes],
+        *,
+        origin: str = "-",
+        strict: bool = False,
+        on_batch: Callable[[list[Result]], None] | None = None,
+    ) -> IngestReport:
+        """Ingest JSON lines (ledger format); every line gets an outcome."""
+        items = (
+            _read_ledger_line(line, origin, number) for number, line in enumerate(lines, start=1)
+        )
+        return self.ingest_inbound(items, strict=strict, on_batch=on_batch)
+
+    def ingest_inbound(
+        self,
+        items: Iterable[Inbound],
+        *,
+        strict: bool = False,
+        on_batch: Callable[[list[Result]], None] | None = None,
+    ) -> IngestReport:
+        """Ingest prepared inputs in group commits; views are current when this returns."""
+        report = IngestReport()
+        started = _now()
+        if strict:
+            batches: Iterator[list[Inbound]] = iter([[i for i in items if i.raw.strip()]])
+        else:
+            batches = _batches((i for i in items if i.raw.strip()), self.batch_size)
+        for batch in batches:
+            results, committed = self.processor.process(batch, strict=strict)
+            if strict and any(r.outcome == "rejected" for r in results):
+                report.stored = False
+            self.views.catch_up(committed)
+            for result in results:
+                report.add(result)
+            if on_batch is not None:
+                on_batch(results)
+        report.seconds = _now() - started
+        return report
+
+    def record(self, message: dict[str, Any], *, origin: str = "api") -> Result:
+        """Record one fact given as a ledger-format message dict (the imperative API)."""
+        raw = orjson.dumps(message, default=str)
+        item = _read_ledger_line(raw, origin, None)
+        results, committed = self.processor.process([item])
+        self.views.catch_up(committed)
+        return results[0]
+
+    def catch_up(self) -> CatchUpStats:
+        """Bring every view up to the end of the log."""
+        return self.views.catch_up()
+
+    # ------------------------------------------------------------------ querying orders
+
+    def resolve(self, key: str, venue: str | None = None) -> str:
+        """Find a client order ID from itself, or from a venue order ID or ``name=value`` alias."""
+        if self.processor.load_order(key) is not None:
+            return key
+        with self.db.read() as tx:
+            if "=" in key:
+                name, value = key.split("=", 1)
+                rows = tx.all(
+                    "SELECT venue, client_order_id FROM identities WHERE kind = ? AND value = ?",
+                    (f"alias:{name}", value),
+                )
+            else:
+                rows = tx.all(
+                    "SELECT venue, client_order_id FROM identities WHERE kind = 'venue_order_id' AND value = ?",
+                    (key,),
+                )
+        rows = [r for r in rows if venue is None or r[0] == venue]
+        if len(rows) == 1:
+            return str(rows[0][1])
+        if len(rows) > 1:
+            raise OrderNotFoundError(f"{key!r} names orders at several venues; give --venue")
+        raise OrderNotFoundError(f"no order {key!r} (client order ID, venue order ID or alias)")
+
+    def get_order(self, client_order_id: str, *, version: int | None = None) -> Order:
+        """An order now, or at a given version."""
+        stored = self.ledger_recorder.select_events(order_id_for(client_order_id), lte=version)
+        order = replay(self.mapper.to_domain_event(s) for s in stored)
+        if order is None:
+            raise OrderNotFoundError(
+                f"no order {client_order_id!r}", client_order_id=client_order_id
+            )
+        return order
+
+    def order_as_of(
+        self, client_order_id: str, as_of: datetime, *, event_time: bool = False
+    ) -> Order:
+        """An order as the ledger knew it at ``as_of`` (recorded time, or venue time)."""
+        events = [
+            e
+            for e in self.order_events(client_order_id)
+            if (e.ts_event if event_time else e.ts_recorded) <= as_of
+        ]
+        order = replay(events)
+        if order is None:
+            raise OrderNotFoundError(
+                f"order {client_order_id!r} did not exist at {format_timestamp(as_of)}",
+                client_order_id=client_order_id,
+            )
+        return order
+
+    def order_events(self, client_order_id: str) -> list[OrderEvent]:
+        """Every event of one order, in version order."""
+        stored = self.ledger_recorder.select_events(order_id_for(client_order_id))
+        return [self.mapper.to_domain_event(s) for s in stored]
+
+    def history(self, client_order_id: str) -> list[HistoryEntry]:
+        """Every event of one order beside the message that produced it."""
+        with self.db.read() as tx:
+            rows = tx.all(
+                "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state,"
+                " m.message_id, m.raw, m.origin, m.line_no FROM events e"
+                " LEFT JOIN messages m ON m.message_id = e.message_id"
+                " WHERE e.originator_id = ? ORDER BY e.originator_version",
+                (str(order_id_for(client_order_id)),),
+            )
+        if not rows:
+            raise OrderNotFoundError(
+                f"no order {client_order_id!r}", client_order_id=client_order_id
+            )
+        decode = self.ledger_mapper.decode
+        return [
+            HistoryEntry(
+                r[0],
+                decode(r[3], bytes(r[4]), UUID(r[1]), r[2]),
+                r[5],
+                None if r[6] is None else bytes(r[6]),
+                r[7],
+                r[8],
+            )
+            for r in rows
+        ]
+
+
+class _NoTranscoder(Transcoder):
+    """The ledger's mapper encodes with orjson itself; this transcoder is never called."""
+
+    def encode(self, obj: Any) -> bytes:  # pragma: no cover
+        raise NotImplementedError
+
+    def decode(self, data: bytes) -> Any:  # pragma: no cover
+        raise NotImplementedError
+
+
+def _reason(error: BaseException) -> str:
+    message = getattr(error, "message", None) or str(error) or type(error).__name__
+    return str(message).splitlines()[0]
+
+
+def _read_ledger_line(line: str | bytes, origin: str, number: int | None) -> Inbound:
+    raw = line.encode("utf-8", "surrogateescape") if isinstance(line, str) else line
+    raw = raw.rstrip(b"\r\n")
+    item = Inbound(raw=raw, origin=origin, line_no=number, format="ledger")
+    if not raw.strip():
+        return item
+    try:
+        item.messages = [message_from_line(raw)]
+    except (MessageError, ValueError) as error:
+        item.error = _reason(error)
+    return item
+
+
+def _batches(items: Iterable[Inbound], size: int) -> Iterator[list[Inbound]]:
+    batch: list[Inbound] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _now() -> float:
+    import time
+
+    return time.perf_counter()
+
+
+__all__ = ["HistoryEntry", "IngestReport", "OrderLedger", "Sequence"]

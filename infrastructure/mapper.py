@@ -1,0 +1,95 @@
+"""Maps frozen pydantic events to stored rows and back (orjson, with class-version upcasting).
+
+The eventsourcing base ``Mapper`` upcasts dataclass events only; this mapper keeps the same
+contract for pydantic events: an event class with ``class_version = N`` and static methods
+``upcast_vK_vK+1(state)`` reads old rows written at any earlier version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import orjson
+from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
+
+from domain.events import EVENT_TYPES, OrderEvent
+from domain.values import format_timestamp
+
+TOPICS: dict[type[OrderEvent], str] = {cls: f"domain.events:{cls.__name__}" for cls in EVENT_TYPES}
+CLASSES: dict[str, type[OrderEvent]] = {topic: cls for cls, topic in TOPICS.items()}
+_HEADER = {"originator_id", "originator_version"}
+
+
+@dataclass(frozen=True)
+class IndexedStoredEvent(StoredEvent):
+    """A stored event with the columns that make the log searchable."""
+
+    event_type: str = ""
+    client_order_id: str = ""
+    account: str = ""
+    venue: str = ""
+    instrument: str = ""
+    ts_event: str = ""
+    ts_recorded: str = ""
+    source: str = ""
+
+
+class LedgerMapper(Mapper[UUID]):
+    """orjson + pydantic mapper; cipher and compressor from the environment still apply."""
+
+    def to_stored_event(self, domain_event: Any) -> IndexedStoredEvent:
+        event: OrderEvent = domain_event
+        cls = type(event)
+        state = event.model_dump(mode="json", exclude=_HEADER)
+        if cls.class_version > 1:
+            state["class_version"] = cls.class_version
+        data = orjson.dumps(state)
+        if self.compressor:
+            data = self.compressor.compress(data)
+        if self.cipher:
+            data = self.cipher.encrypt(data)
+        return IndexedStoredEvent(
+            originator_id=event.originator_id,
+            originator_version=event.originator_version,
+            topic=TOPICS[cls],
+            state=data,
+            event_type=cls.__name__,
+            client_order_id=event.client_order_id,
+            account=event.account,
+            venue=event.venue,
+            instrument=event.instrument,
+            ts_event=format_timestamp(event.ts_event),
+            ts_recorded=format_timestamp(event.ts_recorded),
+            source=event.source,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        return self.decode(
+            stored_event.topic,
+            stored_event.state,
+            stored_event.originator_id,
+            stored_event.originator_version,
+        )
+
+    def decode(self, topic: str, data: bytes, originator_id: Any, version: int) -> OrderEvent:
+        """Rebuild one event from its stored topic and state."""
+        try:
+            cls = CLASSES[topic]
+            if self.cipher:
+                data = self.cipher.decrypt(data)
+            if self.compressor:
+                data = self.compressor.decompress(data)
+            state: dict[str, Any] = orjson.loads(data)
+            from_version = state.pop("class_version", 1)
+            while from_version < cls.class_version:
+                getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
+                from_version += 1
+            state["originator_id"] = originator_id
+            state["originator_version"] = version
+            return cls.model_validate(state)
+        except Exception as error:
+            raise MapperDeserialisationError(
+                f"cannot decode stored event {topic!r} of {originator_id} v{version}: {error}"
+            ) from error

@@ -1,0 +1,310 @@
+"""The ledger's JSON-lines message format: one object per line, ``type`` says which fact.
+
+Parsing is exact (JSON numbers become Decimal without passing through float) and strict:
+unknown types, unknown fields, duplicate keys, NaN and naive times are refused with a
+one-line reason. See docs/messages.md.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from domain.errors import InvalidInputError
+from domain.values import (
+    Liquidity,
+    OrderType,
+    Side,
+    parse_decimal,
+    parse_identifier,
+    parse_positive,
+    parse_text,
+    parse_timestamp,
+    format_decimal,
+    format_timestamp,
+)
+from infrastructure.errors import MessageError
+
+MAX_LINE_BYTES = 1_000_000
+MAX_MAP_ENTRIES = 32
+
+COMMON = {"type", "client_order_id", "venue", "venue_order_id", "aliases", "ts", "source"}
+FIELDS: dict[str, set[str]] = {
+    "request": COMMON
+    | {
+        "account",
+        "instrument",
+        "side",
+        "order_type",
+        "quantity",
+        "price",
+        "time_in_force",
+        "quote_currency",
+        "tags",
+        "parent_id",
+    },
+    "accepted": COMMON,
+    "rejected": COMMON | {"reason"},
+    "fill": COMMON | {"trade_id", "quantity", "price", "fee", "fee_currency", "liquidity"},
+    "cancel_requested": COMMON,
+    "canceled": COMMON | {"reason"},
+    "cancel_rejected": COMMON | {"reason"},
+    "amend_requested": COMMON | {"quantity", "price"},
+    "amended": COMMON | {"quantity", "price"},
+    "amend_rejected": COMMON | {"reason"},
+    "expired": COMMON | {"reason"},
+    "fill_busted": COMMON | {"trade_id", "reason"},
+    "fill_corrected": COMMON | {"trade_id", "quantity", "price", "fee", "reason"},
+}
+TYPES = tuple(FIELDS)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One validated inbound message."""
+
+    type: str
+    ts: datetime
+    source: str
+    client_order_id: str | None = None
+    venue: str | None = None
+    venue_order_id: str | None = None
+    aliases: dict[str, str] = field(default_factory=dict)
+    account: str | None = None
+    instrument: str | None = None
+    side: Side | None = None
+    order_type: OrderType | None = None
+    quantity: Decimal | None = None
+    price: Decimal | None = None
+    time_in_force: str | None = None
+    quote_currency: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    parent_id: str | None = None
+    trade_id: str | None = None
+    fee: Decimal | None = None
+    fee_currency: str | None = None
+    liquidity: Liquidity | None = None
+    reason: str | None = None
+
+
+def _no_constants(name: str) -> Any:
+    raise MessageError(f"{name} is not a number the ledger accepts")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise MessageError(f"duplicate key {key!r}")
+            seen.add(key)
+    return result
+
+
+def _int_exact(text: str) -> Decimal:
+    if len(text) > 60:
+        raise MessageError("integer literal is too long")
+    return Decimal(text)
+
+
+def decode_json(line: str | bytes) -> Any:
+    """JSON with exact decimals; NaN/Infinity and duplicate keys refused."""
+    if len(line) > MAX_LINE_BYTES:
+        raise MessageError(f"line is longer than {MAX_LINE_BYTES} bytes")
+    try:
+        return json.loads(
+            line,
+            parse_float=Decimal,
+            parse_int=_int_exact,
+            parse_constant=_no_constants,
+            object_pairs_hook=_unique_keys,
+        )
+    except MessageError:
+        raise
+    except RecursionError:
+        raise MessageError("JSON is nested too deeply") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise MessageError(f"malformed JSON: {str(error).splitlines()[0]}") from None
+
+
+def _ident(data: dict[str, Any], name: str, required: bool = False) -> str | None:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise InvalidInputError(f"{name} is required", field=name)
+        return None
+    return parse_identifier(value, name)
+
+
+def _mapping(data: dict[str, Any], name: str) -> dict[str, str]:
+    value = data.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInputError(f"{name} must be an object of name → string", field=name)
+    if len(value) > MAX_MAP_ENTRIES:
+        raise InvalidInputError(f"{name} has more than {MAX_MAP_ENTRIES} entries", field=name)
+    result = {}
+    for key, item in value.items():
+        key = parse_identifier(key, f"{name} name")
+        if isinstance(item, Decimal):
+            item = str(item)
+        result[key] = parse_identifier(item, f"{name}.{key}")
+    return result
+
+
+def _enum(data: dict[str, Any], name: str, enum: Any, required: bool = False) -> Any:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise InvalidInputError(f"{name} is required", field=name)
+        return None
+    if not isinstance(value, str):
+        raise InvalidInputError(f"{name} must be a string", field=name)
+    try:
+        return enum(value.lower())
+    except ValueError:
+        allowed = "|".join(m.value for m in enum)
+        raise InvalidInputError(
+            f"{name} must be one of {allowed}, not {value[:40]!r}", field=name
+        ) from None
+
+
+def _number(
+    data: dict[str, Any], name: str, *, positive: bool, required: bool = False
+) -> Decimal | None:
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise InvalidInputError(f"{name} is required", field=name)
+        return None
+    return parse_positive(value, name) if positive else parse_decimal(value, name)
+
+
+def _text(data: dict[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    return None if value is None else parse_text(value, name)
+
+
+def parse_message(data: Any, default_source: str = "ingest") -> Message:
+    """Validate one decoded JSON object into a :class:`Message`; one-line errors."""
+    if not isinstance(data, dict):
+        raise MessageError("a message must be a JSON object")
+    kind = data.get("type")
+    if not isinstance(kind, str) or kind not in FIELDS:
+        shown = kind if isinstance(kind, str) else type(kind).__name__
+        raise MessageError(
+            f"unknown message type {str(shown)[:40]!r} (expected one of {', '.join(TYPES)})"
+        )
+    unknown = sorted(set(data) - FIELDS[kind])
+    if unknown:
+        raise MessageError(f"unknown field {unknown[0][:40]!r} for type {kind}")
+    if "ts" not in data:
+        raise InvalidInputError("ts is required (ISO 8601 with Z or a UTC offset)", field="ts")
+    ts = parse_timestamp(data["ts"], "ts")
+    source = _ident(data, "source") or default_source
+    common: dict[str, Any] = {
+        "type": kind,
+        "ts": ts,
+        "source": source,
+        "client_order_id": _ident(data, "client_order_id"),
+        "venue": _ident(data, "venue"),
+        "venue_order_id": _ident(data, "venue_order_id"),
+        "aliases": _mapping(data, "aliases"),
+    }
+    if kind == "request":
+        order_type = _enum(data, "order_type", OrderType, required=True)
+        price = _number(data, "price", positive=True, required=order_type is OrderType.LIMIT)
+        _require_order_key(common, kind, need_client_id=True)
+        return Message(
+            **common,
+            account=_ident(data, "account", required=True),
+            instrument=_ident(data, "instrument", required=True),
+            side=_enum(data, "side", Side, required=True),
+            order_type=order_type,
+            quantity=_number(data, "quantity", positive=True, required=True),
+            price=price,
+            time_in_force=_ident(data, "time_in_force"),
+            quote_currency=_ident(data, "quote_currency"),
+            tags=_mapping(data, "tags"),
+            parent_id=_ident(data, "parent_id"),
+        )
+    _require_order_key(common, kind)
+    if kind == "fill":
+        return Message(
+            **common,
+            trade_id=_ident(data, "trade_id", required=True),
+            quantity=_number(data, "quantity", positive=True, required=True),
+            price=_number(data, "price", positive=True, required=True),
+            fee=_number(data, "fee", positive=False),
+            fee_currency=_ident(data, "fee_currency"),
+            liquidity=_enum(data, "liquidity", Liquidity),
+        )
+    if kind in ("amend_requested", "amended"):
+        return Message(
+            **common,
+            quantity=_number(data, "quantity", positive=True),
+            price=_number(data, "price", positive=True),
+        )
+    if kind == "fill_busted":
+        return Message(
+            **common, trade_id=_ident(data, "trade_id", required=True), reason=_text(data, "reason")
+        )
+    if kind == "fill_corrected":
+        return Message(
+            **common,
+            trade_id=_ident(data, "trade_id", required=True),
+            quantity=_number(data, "quantity", positive=True),
+            price=_number(data, "price", positive=True),
+            fee=_number(data, "fee", positive=False),
+            reason=_text(data, "reason"),
+        )
+    return Message(**common, reason=_text(data, "reason"))
+
+
+def _require_order_key(common: dict[str, Any], kind: str, need_client_id: bool = False) -> bool:
+    if need_client_id:
+        if common["client_order_id"] is None:
+            raise InvalidInputError(
+                "client_order_id is required for a request", field="client_order_id"
+            )
+        if common["venue"] is None:
+            raise InvalidInputError("venue is required for a request", field="venue")
+        return True
+    if common["client_order_id"] is None and common["venue"] is None:
+        raise InvalidInputError(
+            f"a {kind} message needs client_order_id, or venue with venue_order_id or aliases",
+            field="client_order_id",
+        )
+    if common["client_order_id"] is None and not (common["venue_order_id"] or common["aliases"]):
+        raise InvalidInputError(
+            f"a {kind} message needs client_order_id, or venue with venue_order_id or aliases",
+            field="client_order_id",
+        )
+    return True
+
+
+def message_from_line(line: str | bytes, default_source: str = "ingest") -> Message:
+    """Decode and validate one JSON line."""
+    return parse_message(decode_json(line), default_source)
+
+
+def message_to_json(message: Message) -> bytes:
+    """The ledger-format JSON line of a message (used to keep parked adapter messages)."""
+    data: dict[str, Any] = {"type": message.type}
+    for name in sorted(FIELDS[message.type] - {"type"}):
+        value = getattr(message, name)
+        if value is None or value == {}:
+            continue
+        if isinstance(value, datetime):
+            value = format_timestamp(value)
+        elif isinstance(value, Decimal):
+            value = format_decimal(value)
+        elif hasattr(value, "value"):
+            value = value.value
+        data[name] = value
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()

@@ -1,0 +1,525 @@
+"""Turning inbound messages into events: resolve the order, decide, journal, commit.
+
+A batch of messages is decided in memory, in arrival order, against the orders' current
+state, then written by one group commit (journal rows, events, identities, parked
+bookkeeping). A rejected message only adds its journal row: it never rolls back or blocks
+the messages around it. If another writer changed the same orders meanwhile, the commit
+fails on a unique key, the batch's orders are reloaded and the batch is decided again.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from uuid import UUID
+
+from domain.errors import IdentityConflictError, LedgerError
+from domain.events import OrderAccepted, OrderAmended, OrderEvent, OrderRequested
+from domain.order import Order, OrderSpec, Outcome, Stamp, order_id_for, replay
+from domain.values import format_timestamp
+from infrastructure.db import is_integrity_error
+from infrastructure.errors import ConcurrencyError, MessageError
+from infrastructure.mapper import LedgerMapper
+from infrastructure.messages import Message, message_from_line, message_to_json
+from infrastructure.store import Commit, JournalEntry, LedgerRecorder
+
+MAX_ATTEMPTS = 8
+IdentityKey = tuple[str, str, str]  # (venue, kind, value)
+
+
+@dataclass
+class Inbound:
+    """One raw input with the message(s) read from it, or why none could be read."""
+
+    raw: bytes
+    origin: str
+    line_no: int | None
+    format: str
+    messages: list[Message] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class Result:
+    """What became of one inbound input."""
+
+    line_no: int | None
+    outcome: str
+    reason: str | None = None
+    client_order_id: str | None = None
+    events: list[OrderEvent] = field(default_factory=list)
+    message_id: int | None = None
+
+
+class OrderCache:
+    """A bounded LRU of orders at their last committed version."""
+
+    def __init__(self, maxsize: int = 50_000) -> None:
+        self.maxsize = maxsize
+        self._orders: OrderedDict[str, Order] = OrderedDict()
+
+    def get(self, client_order_id: str) -> Order | None:
+        order = self._orders.get(client_order_id)
+        if order is not None:
+            self._orders.move_to_end(client_order_id)
+        return order
+
+    def put(self, order: Order) -> None:
+        self._orders[order.client_order_id] = order
+        self._orders.move_to_end(order.client_order_id)
+        while len(self._orders) > self.maxsize:
+            self._orders.popitem(last=False)
+
+    def forget(self, client_order_ids: Iterable[str]) -> None:
+        for key in client_order_ids:
+            self._orders.pop(key, None)
+
+    def clear(self) -> None:
+        self._orders.clear()
+
+
+class Processor:
+    """Decides and commits batches of inbound messages for one ledger."""
+
+    def __init__(
+        self,
+        recorder: LedgerRecorder,
+        mapper: LedgerMapper,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.recorder = recorder
+        self.mapper = mapper
+        self.clock = clock
+        self.orders = OrderCache()
+        self.identities: dict[IdentityKey, str] = {}
+
+    # ------------------------------------------------------------------ public
+
+    def process(
+        self, items: Sequence[Inbound], *, strict: bool = False
+    ) -> tuple[list[Result], list[tuple[int, OrderEvent]]]:
+        """Decide and commit one batch; returns per-input results and the committed events.
+
+        With ``strict``, nothing is committed if any input is rejected.
+        """
+        for _attempt in range(MAX_ATTEMPTS):
+            work = _Batch(self)
+            results = [work.handle(item) for item in items]
+            if strict and any(r.outcome == "rejected" for r in results):
+                self.orders.forget(work.touched)
+                return results, []
+            try:
+                ids = self.recorder.commit(work.commit)
+            except Exception as error:
+                self.orders.forget(work.touched)
+                if is_integrity_error(error):
+                    self.identities = {
+                        k: v for k, v in self.identities.items() if k not in work.new_identities
+                    }
+                    continue
+                raise
+            for order in work.orders.values():
+                order.collect_events()
+                self._remember(order)
+            for result, entry in zip(results, work.entries, strict=True):
+                # A message parked and then resolved inside this batch reports its final outcome.
+                result.message_id = entry.message_id
+                result.outcome, result.reason = entry.outcome, entry.reason
+            return results, list(zip(ids, work.events, strict=True))
+        raise ConcurrencyError(
+            f"gave up after {MAX_ATTEMPTS} attempts: other writers kept changing the same orders"
+        )
+
+    def load_order(self, client_order_id: str) -> Order | None:
+        """The current order from the cache or the log."""
+        order = self.orders.get(client_order_id)
+        if order is not None:
+            return order
+        stored = self.recorder.select_events(order_id_for(client_order_id))
+        if not stored:
+            return None
+        order = replay(self.mapper.to_domain_event(s) for s in stored)
+        if order is not None:
+            self._remember(order)
+        return order
+
+    def _remember(self, order: Order) -> None:
+        self.orders.put(order)
+        for key in identity_keys(order):
+            self.identities[key] = order.client_order_id
+
+    def prefetch(self, client_order_ids: Iterable[str]) -> set[str]:
+        """Load many orders in one query; returns the IDs that do not exist."""
+        wanted = {c for c in client_order_ids if self.orders.get(c) is None}
+        if not wanted:
+            return set()
+        by_id = {order_id_for(c): c for c in wanted}
+        found = self.recorder.select_events_many(by_id)
+        for oid, stored in found.items():
+            order = replay(self.mapper.to_domain_event(s) for s in stored)
+            if order is not None:
+                self._remember(order)
+        return {c for oid, c in by_id.items() if oid not in found}
+
+    def lookup_identity(self, key: IdentityKey) -> str | None:
+        """The client order ID a venue identity points to, if recorded."""
+        found = self.identities.get(key)
+        if found is not None:
+            return found
+        with self.recorder.db.read() as tx:
+            row = tx.one(
+                "SELECT client_order_id FROM identities WHERE venue = ? AND kind = ? AND value = ?",
+                key,
+            )
+        if row is None:
+            return None
+        self.identities[key] = row[0]
+        return str(row[0])
+
+    def parked_for(self, keys: Sequence[IdentityKey]) -> list[tuple[int, bytes, bytes, str]]:
+        """Parked messages waiting for any of these identities: (id, raw, message, origin)."""
+        if not keys:
+            return []
+        clauses = " OR ".join("(p.venue = ? AND p.kind = ? AND p.value = ?)" for _ in keys)
+        params = [part for key in keys for part in key]
+        with self.recorder.db.read() as tx:
+            rows = tx.all(
+                "SELECT p.message_id, m.raw, p.message, m.format FROM parked p"
+                f" JOIN messages m ON m.message_id = p.message_id WHERE {clauses}"
+                " ORDER BY p.message_id",
+                params,
+            )
+        return [(r[0], bytes(r[1]), bytes(r[2]), r[3]) for r in rows]
+
+
+def identity_keys(order: Order) -> list[IdentityKey]:
+    """Every secondary identity an order has recorded."""
+    keys: list[IdentityKey] = [(order.venue, "venue_order_id", v) for v in order.venue_order_ids]
+    keys += [(order.venue, f"alias:{n}", v) for n, v in order.aliases.items()]
+    return keys
+
+
+class _Batch:
+    """The in-memory state of one batch while it is being decided."""
+
+    def __init__(self, processor: Processor) -> None:
+        self.p = processor
+        self.orders: dict[str, Order] = {}
+        self.touched: set[str] = set()
+        self.commit = Commit()
+        self.entries: list[JournalEntry] = []
+        self.events: list[OrderEvent] = []
+        self.new_identities: dict[IdentityKey, str] = {}
+        self.parked_here: list[tuple[IdentityKey, JournalEntry, Message]] = []
+        self.now = format_timestamp(processor.clock())
+        self._any_parked: bool | None = None
+
+    # ------------------------------------------------------------------ per input
+
+    def handle(self, item: Inbound) -> Result:
+        entry = JournalEntry(
+            received_at=self.now,
+            origin=item.origin,
+            line_no=item.line_no,
+            format=item.format,
+            raw=item.raw,
+            outcome="ignored",
+        )
+        self.entries.append(entry)
+        self.commit.journal.append(entry)
+        result = Result(item.line_no, "ignored")
+        if item.error is not None:
+            entry.outcome, entry.reason = "rejected", item.error
+            result.outcome, result.reason = "rejected", item.error
+            return result
+        if not item.messages:
+            entry.reason = result.reason = "the input holds no order fact"
+            return result
+        outcomes: list[tuple[str, str | None]] = []
+        for message in item.messages:
+            outcome, reason, events = self.apply(message, entry)
+            outcomes.append((outcome, reason))
+            result.events.extend(events)
+            if outcome == "rejected":
+                break
+        outcome, reason = _combine(outcomes)
+        entry.outcome, entry.reason = outcome, reason
+        entry.client_order_id = result.client_order_id = self._last_client_id
+        entry.event_count = len(result.events)
+        result.outcome, result.reason = outcome, reason
+        return result
+
+    _last_client_id: str | None = None
+
+    def apply(
+        self, message: Message, entry: JournalEntry
+    ) -> tuple[str, str | None, list[OrderEvent]]:
+        """Apply one message; returns (outcome, reason, events)."""
+        self._last_client_id = message.client_order_id
+        try:
+            if message.type == "request":
+                return self._request(message, entry)
+            order, key = self._resolve(message)
+            if order is None:
+                assert key is not None
+                self._park(message, entry, key)
+                return "parked", f"no order known for {key[1]} {key[2]!r} yet", []
+            self._last_client_id = order.client_order_id
+            return self._fact(order, message, entry)
+        except LedgerError as error:
+            return "rejected", error.message, []
+
+    # ------------------------------------------------------------------ requests
+
+    def _request(
+        self, message: Message, entry: JournalEntry
+    ) -> tuple[str, str | None, list[OrderEvent]]:
+        assert message.client_order_id and message.venue
+        spec = OrderSpec(
+            client_order_id=message.client_order_id,
+            account=message.account or "",
+            venue=message.venue,
+            instrument=message.instrument or "",
+            side=message.side,  # type: ignore[arg-type]
+            order_type=message.order_type,  # type: ignore[arg-type]
+            quantity=message.quantity,  # type: ignore[arg-type]
+            price=message.price,
+            time_in_force=message.time_in_force,
+            quote_currency=message.quote_currency,
+            tags=message.tags,
+            parent_id=message.parent_id,
+            aliases=message.aliases,
+            venue_order_id=message.venue_order_id,
+        )
+        existing = self._order(message.client_order_id)
+        if existing is not None:
+            return self._outcome(existing, existing.request_again(spec), entry)
+        new_keys = [(spec.venue, f"alias:{n}", v) for n, v in spec.aliases.items()]
+        if spec.venue_order_id:
+            new_keys.append((spec.venue, "venue_order_id", spec.venue_order_id))
+        self._check_identities(spec.client_order_id, new_keys)
+        order, outcome = Order.request(spec, self._stamp(message))
+        self.orders[order.client_order_id] = order
+        result = self._outcome(order, outcome, entry)
+        new_keys = self._register(order, new_keys)
+        unparked = self._unpark(order, [("", "client_order_id", order.client_order_id), *new_keys])
+        return result[0], result[1], result[2] + unparked
+
+    # ------------------------------------------------------------------ other facts
+
+    def _fact(
+        self, order: Order, message: Message, entry: JournalEntry
+    ) -> tuple[str, str | None, list[OrderEvent]]:
+        stamp = self._stamp(message)
+        kind = message.type
+        voi = message.venue_order_id
+        events: list[OrderEvent] = []
+        if (
+            voi is not None
+            and voi not in order.venue_order_ids
+            and kind not in ("accepted", "amended")
+        ):
+            if order.venue_order_ids:
+                raise IdentityConflictError(
+                    f"order {order.client_order_id!r} is venue order {order.venue_order_id!r}, "
+                    f"not {voi!r}",
+                    client_order_id=order.client_order_id,
+                )
+            # The venue told us its order ID on this message: an implied acknowledgement.
+            self._check_identities(order.client_order_id, [(order.venue, "venue_order_id", voi)])
+            implied = self._outcome(order, order.accept(stamp, voi), entry)
+            events += implied[2]
+        if kind == "accepted":
+            new_keys = [(order.venue, f"alias:{n}", v) for n, v in message.aliases.items()]
+            if voi:
+                new_keys.append((order.venue, "venue_order_id", voi))
+            self._check_identities(order.client_order_id, new_keys)
+            outcome = order.accept(stamp, voi, message.aliases)
+        elif kind == "rejected":
+            outcome = order.reject(stamp, message.reason)
+        elif kind == "fill":
+            assert message.trade_id and message.quantity and message.price
+            outcome = order.fill(
+                stamp,
+                message.trade_id,
+                message.quantity,
+                message.price,
+                message.fee,
+                message.fee_currency,
+                message.liquidity,
+            )
+        elif kind == "cancel_requested":
+            outcome = order.request_cancel(stamp)
+        elif kind == "canceled":
+            outcome = order.cancel(stamp, message.reason)
+        elif kind == "cancel_rejected":
+            outcome = order.reject_cancel(stamp, message.reason)
+        elif kind == "amend_requested":
+            outcome = order.request_amend(stamp, message.quantity, message.price)
+        elif kind == "amended":
+            if voi:
+                self._check_identities(
+                    order.client_order_id, [(order.venue, "venue_order_id", voi)]
+                )
+            outcome = order.amend(stamp, message.quantity, message.price, voi)
+        elif kind == "amend_rejected":
+            outcome = order.reject_amend(stamp, message.reason)
+        elif kind == "expired":
+            outcome = order.expire(stamp, message.reason)
+        elif kind == "fill_busted":
+            assert message.trade_id
+            outcome = order.bust_fill(stamp, message.trade_id, message.reason)
+        elif kind == "fill_corrected":
+            assert message.trade_id
+            outcome = order.correct_fill(
+                stamp,
+                message.trade_id,
+                message.quantity,
+                message.price,
+                message.fee,
+                message.reason,
+            )
+        else:  # pragma: no cover - parse_message admits only known types
+            raise MessageError(f"unknown message type {kind!r}")
+        status, reason, new = self._outcome(order, outcome, entry)
+        events += new
+        keys = self._register(order, identity_keys(order))
+        events += self._unpark(order, keys)
+        if events and status != "applied":
+            status, reason = "applied", None
+        return status, reason, events
+
+    # ------------------------------------------------------------------ helpers
+
+    def _stamp(self, message: Message) -> Stamp:
+        return Stamp(ts_event=message.ts, ts_recorded=self.p.clock(), source=message.source)
+
+    def _order(self, client_order_id: str) -> Order | None:
+        order = self.orders.get(client_order_id)
+        if order is None:
+            order = self.p.load_order(client_order_id)
+            if order is not None:
+                self.orders[client_order_id] = order
+        return order
+
+    def _outcome(
+        self, order: Order, outcome: Outcome, entry: JournalEntry
+    ) -> tuple[str, str | None, list[OrderEvent]]:
+        events = list(outcome.events)
+        if events:
+            self.touched.add(order.client_order_id)
+            for event in events:
+                self.events.append(event)
+                self.commit.events.append(self.p.mapper.to_stored_event(event))
+                self.commit.event_entries.append(entry)
+        return outcome.kind.value, outcome.reason or None, events
+
+    def _resolve(self, message: Message) -> tuple[Order | None, IdentityKey | None]:
+        if message.client_order_id:
+            order = self._order(message.client_order_id)
+            key = ("", "client_order_id", message.client_order_id)
+            return order, (None if order else key)
+        venue = message.venue or ""
+        keys: list[IdentityKey] = []
+        if message.venue_order_id:
+            keys.append((venue, "venue_order_id", message.venue_order_id))
+        keys += [(venue, f"alias:{n}", v) for n, v in message.aliases.items()]
+        for key in keys:
+            owner = self.new_identities.get(key) or self.p.lookup_identity(key)
+            if owner is not None:
+                return self._order(owner), None
+        return None, keys[0]
+
+    def _known_keys(self, order: Order) -> set[IdentityKey]:
+        return {
+            k
+            for k in identity_keys(order)
+            if k in self.new_identities or self.p.identities.get(k) == order.client_order_id
+        }
+
+    def _check_identities(self, client_order_id: str, keys: Sequence[IdentityKey]) -> None:
+        for key in keys:
+            owner = self.new_identities.get(key) or self.p.lookup_identity(key)
+            if owner is not None and owner != client_order_id:
+                raise IdentityConflictError(
+                    f"{key[1]} {key[2]!r} at venue {key[0]!r} already belongs to order {owner!r}",
+                    client_order_id=client_order_id,
+                )
+
+    def _register(self, order: Order, keys: Sequence[IdentityKey]) -> list[IdentityKey]:
+        """Record identities not yet stored; returns the new ones."""
+        new = []
+        for key in keys:
+            if key in self.new_identities or self.p.identities.get(key) == order.client_order_id:
+                continue
+            self.new_identities[key] = order.client_order_id
+            self.p.identities[key] = order.client_order_id
+            self.commit.identities.append((*key, order.client_order_id))
+            new.append(key)
+        return new
+
+    def _park(self, message: Message, entry: JournalEntry, key: IdentityKey) -> None:
+        entry.park_key = key
+        entry.parked_message = message_to_json(message)
+        self.parked_here.append((key, entry, message))
+
+    def _unpark(self, order: Order, keys: Sequence[IdentityKey]) -> list[OrderEvent]:
+        """Apply messages that were waiting for this order, in arrival order."""
+        events: list[OrderEvent] = []
+        wanted = set(keys)
+        waiting = [
+            (e, m)
+            for k, e, m in self.parked_here
+            if k in wanted and e.outcome in ("parked", "ignored") and e.park_key
+        ]
+        for entry, message in waiting:
+            entry.park_key = None  # resolved inside this batch: never written to `parked`
+            outcome, reason, new = self._fact(order, message, entry)
+            entry.outcome, entry.reason, entry.event_count = outcome, reason, len(new)
+            entry.client_order_id = order.client_order_id
+            events += new
+        if self._any_parked is None:
+            with self.p.recorder.db.read() as tx:
+                self._any_parked = tx.one("SELECT 1 FROM parked LIMIT 1") is not None
+        if not self._any_parked:
+            return events
+        resolved_ids = {e.message_id for e in self.commit.resolved}
+        for message_id, raw, stored, fmt in self.p.parked_for(list(wanted)):
+            if message_id in resolved_ids:
+                continue
+            entry = JournalEntry(
+                received_at=self.now,
+                origin="",
+                line_no=None,
+                format=fmt,
+                raw=raw,
+                outcome="applied",
+                message_id=message_id,
+            )
+            try:
+                message = message_from_line(stored)
+                outcome, reason, new = self._fact(order, message, entry)
+            except LedgerError as error:
+                outcome, reason, new = "rejected", error.message, []
+            entry.outcome = outcome
+            entry.reason = (
+                f"was parked; {reason}" if reason else "was parked until its order was known"
+            )
+            entry.client_order_id, entry.event_count = order.client_order_id, len(new)
+            self.commit.resolved.append(entry)
+            events += new
+        return events
+
+
+def _combine(outcomes: list[tuple[str, str | None]]) -> tuple[str, str | None]:
+    """One outcome for an input that carried several messages: the most significant."""
+    for wanted in ("rejected", "applied", "parked", "duplicate", "ignored"):
+        for outcome, reason in outcomes:
+            if outcome == wanted:
+                return outcome, reason
+    return "ignored", None
+
+
+__all__ = ["Inbound", "OrderCache", "Processor", "Result", "UUID"]

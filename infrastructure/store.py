@@ -1,0 +1,342 @@
+"""The ledger's tables and the recorder that writes a whole group commit in one transaction.
+
+One transaction holds, for a batch of inbound messages: their journal rows, the events they
+produced (hash-chained, with search columns), the secondary identities those events record,
+and the parked-message bookkeeping. Either all of it is stored or none of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    Notification,
+    StoredEvent,
+    Subscription,
+)
+
+from infrastructure.chain import GENESIS, link
+from infrastructure.db import Database, Tx, is_integrity_error
+from infrastructure.mapper import IndexedStoredEvent
+
+SCHEMA_VERSION = "1"
+
+
+def schema(dialect: str) -> list[str]:
+    """CREATE statements for the ledger's own tables (views create theirs)."""
+    blob = "BYTEA" if dialect == "postgresql" else "BLOB"
+    return [
+        "CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        f"""CREATE TABLE IF NOT EXISTS events (
+            notification_id BIGINT PRIMARY KEY,
+            originator_id TEXT NOT NULL,
+            originator_version BIGINT NOT NULL,
+            topic TEXT NOT NULL,
+            state {blob} NOT NULL,
+            event_type TEXT NOT NULL,
+            client_order_id TEXT NOT NULL,
+            account TEXT NOT NULL,
+            venue TEXT NOT NULL,
+            instrument TEXT NOT NULL,
+            ts_event TEXT NOT NULL,
+            ts_recorded TEXT NOT NULL,
+            source TEXT NOT NULL,
+            message_id BIGINT,
+            hash {blob} NOT NULL,
+            UNIQUE (originator_id, originator_version))""",
+        f"""CREATE TABLE IF NOT EXISTS messages (
+            message_id BIGINT PRIMARY KEY,
+            received_at TEXT NOT NULL,
+            origin TEXT NOT NULL,
+            line_no BIGINT,
+            format TEXT NOT NULL,
+            raw {blob} NOT NULL,
+            outcome TEXT NOT NULL,
+            reason TEXT,
+            client_order_id TEXT,
+            event_count INTEGER NOT NULL DEFAULT 0)""",
+        "CREATE INDEX IF NOT EXISTS messages_outcome ON messages (outcome, message_id)",
+        """CREATE TABLE IF NOT EXISTS identities (
+            venue TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            client_order_id TEXT NOT NULL,
+            PRIMARY KEY (venue, kind, value))""",
+        f"""CREATE TABLE IF NOT EXISTS parked (
+            message_id BIGINT PRIMARY KEY,
+            venue TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            message {blob} NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS parked_key ON parked (kind, value, venue)",
+        "CREATE TABLE IF NOT EXISTS view_tracking (view TEXT PRIMARY KEY, position BIGINT NOT NULL)",
+    ]
+
+
+@dataclass
+class JournalEntry:
+    """One inbound message and what became of it."""
+
+    received_at: str
+    origin: str
+    line_no: int | None
+    format: str
+    raw: bytes
+    outcome: str
+    reason: str | None = None
+    client_order_id: str | None = None
+    event_count: int = 0
+    message_id: int | None = None  # assigned at commit, or known already for parked ones
+    park_key: tuple[str, str, str] | None = None  # (venue, kind, value) when parked
+    parked_message: bytes = b""  # the ledger-format message to apply once unparked
+
+
+@dataclass
+class Commit:
+    """Everything one group commit writes."""
+
+    events: list[IndexedStoredEvent] = field(default_factory=list)
+    event_entries: list[JournalEntry] = field(default_factory=list)  # the message of each event
+    journal: list[JournalEntry] = field(default_factory=list)  # new messages
+    resolved: list[JournalEntry] = field(default_factory=list)  # parked earlier, settled now
+    identities: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+
+class LedgerRecorder(ApplicationRecorder):
+    """eventsourcing's ApplicationRecorder over the ledger's tables, plus the group commit."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ------------------------------------------------------------------ set-up
+
+    def create_tables(self) -> None:
+        """Create the tables if they do not exist (idempotent)."""
+        with self.db.write() as tx:
+            for statement in schema(self.db.dialect):
+                tx.execute(statement)
+            row = tx.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'")
+            if row is None:
+                tx.execute(
+                    "INSERT INTO ledger_meta (key, value) VALUES ('schema_version', ?)",
+                    (SCHEMA_VERSION,),
+                )
+
+    # ------------------------------------------------------------------ writing
+
+    def _lock(self, tx: Tx) -> None:
+        if tx.dialect == "postgresql":
+            # Insert order must equal commit order so that tailing readers never skip a row.
+            tx.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+
+    def commit(self, batch: Commit) -> list[int]:
+        """Write a group commit atomically; returns the events' notification IDs."""
+        with self.db.write() as tx:
+            self._lock(tx)
+            next_message = (tx.one("SELECT MAX(message_id) FROM messages")[0] or 0) + 1
+            for entry in batch.journal:
+                entry.message_id = next_message
+                next_message += 1
+            tx.executemany(
+                "INSERT INTO messages (message_id, received_at, origin, line_no, format, raw,"
+                " outcome, reason, client_order_id, event_count) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        e.message_id,
+                        e.received_at,
+                        e.origin,
+                        e.line_no,
+                        e.format,
+                        e.raw,
+                        e.outcome,
+                        e.reason,
+                        e.client_order_id,
+                        e.event_count,
+                    )
+                    for e in batch.journal
+                ],
+            )
+            parked = [e for e in batch.journal if e.outcome == "parked" and e.park_key]
+            tx.executemany(
+                "INSERT INTO parked (message_id, venue, kind, value, message) VALUES (?,?,?,?,?)",
+                [(e.message_id, *e.park_key, e.parked_message) for e in parked if e.park_key],
+            )
+            if batch.resolved:
+                tx.executemany(
+                    "UPDATE messages SET outcome = ?, reason = ?, client_order_id = ?,"
+                    " event_count = ? WHERE message_id = ?",
+                    [
+                        (e.outcome, e.reason, e.client_order_id, e.event_count, e.message_id)
+                        for e in batch.resolved
+                    ],
+                )
+                tx.executemany(
+                    "DELETE FROM parked WHERE message_id = ?",
+                    [(e.message_id,) for e in batch.resolved],
+                )
+            ids = self._insert(tx, batch.events, [e.message_id for e in batch.event_entries])
+            tx.executemany(
+                "INSERT INTO identities (venue, kind, value, client_order_id) VALUES (?,?,?,?)",
+                batch.identities,
+            )
+            return ids
+
+    def _insert(
+        self, tx: Tx, events: Sequence[StoredEvent], message_ids: Sequence[int | None]
+    ) -> list[int]:
+        if not events:
+            return []
+        last = tx.one(
+            "SELECT notification_id, hash FROM events ORDER BY notification_id DESC LIMIT 1"
+        )
+        position, previous = (0, GENESIS) if last is None else (last[0], bytes(last[1]))
+        rows = []
+        ids = []
+        for stored, message_id in zip(events, message_ids, strict=True):
+            position += 1
+            row = (
+                position,
+                str(stored.originator_id),
+                stored.originator_version,
+                stored.topic,
+                stored.state,
+                *_index_columns(stored),
+                message_id,
+            )
+            previous = link(previous, row)
+            rows.append((*row, previous))
+            ids.append(position)
+        tx.executemany(
+            "INSERT INTO events (notification_id, originator_id, originator_version, topic,"
+            " state, event_type, client_order_id, account, venue, instrument, ts_event,"
+            " ts_recorded, source, message_id, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
+        return ids
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """eventsourcing's entry point: store events (without a journal) in one transaction."""
+        try:
+            with self.db.write() as tx:
+                self._lock(tx)
+                return self._insert(tx, stored_events, [None] * len(stored_events))
+        except Exception as error:
+            if is_integrity_error(error):
+                raise IntegrityError(error) from error
+            raise
+
+    # ------------------------------------------------------------------ reading
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        """One order's events, by version."""
+        sql = "SELECT originator_version, topic, state FROM events WHERE originator_id = ?"
+        params: list[Any] = [str(originator_id)]
+        if gt is not None:
+            sql += " AND originator_version > ?"
+            params.append(gt)
+        if lte is not None:
+            sql += " AND originator_version <= ?"
+            params.append(lte)
+        sql += " ORDER BY originator_version" + (" DESC" if desc else "")
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self.db.read() as tx:
+            rows = tx.all(sql, params)
+        oid = UUID(str(originator_id))
+        return [StoredEvent(oid, r[0], r[1], bytes(r[2])) for r in rows]
+
+    def select_events_many(self, originator_ids: Iterable[UUID]) -> dict[UUID, list[StoredEvent]]:
+        """Several orders' events in one query (loading a batch's orders)."""
+        keys = [str(i) for i in originator_ids]
+        result: dict[UUID, list[StoredEvent]] = {}
+        with self.db.read() as tx:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for r in tx.all(
+                    "SELECT originator_id, originator_version, topic, state FROM events"
+                    f" WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version",
+                    chunk,
+                ):
+                    oid = UUID(r[0])
+                    result.setdefault(oid, []).append(StoredEvent(oid, r[1], r[2], bytes(r[3])))
+        return result
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """The global log from ``start``, in notification order."""
+        sql = "SELECT notification_id, originator_id, originator_version, topic, state FROM events"
+        clauses: list[str] = []
+        params: list[Any] = []
+        if start is not None:
+            clauses.append("notification_id >= ?" if inclusive_of_start else "notification_id > ?")
+            params.append(start)
+        if stop is not None:
+            clauses.append("notification_id <= ?")
+            params.append(stop)
+        if topics:
+            clauses.append(f"topic IN ({','.join('?' * len(topics))})")
+            params.extend(topics)
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY notification_id LIMIT ?"
+        params.append(limit)
+        with self.db.read() as tx:
+            rows = tx.all(sql, params)
+        return [
+            Notification(
+                id=r[0],
+                originator_id=UUID(r[1]),
+                originator_version=r[2],
+                topic=r[3],
+                state=bytes(r[4]),
+            )
+            for r in rows
+        ]
+
+    def max_notification_id(self) -> int | None:
+        """The last notification ID, or None for an empty log."""
+        with self.db.read() as tx:
+            return tx.one("SELECT MAX(notification_id) FROM events")[0]
+
+    def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription[Any]:
+        """Not used: followers poll (a lost NOTIFY must never stall them)."""
+        raise NotImplementedError("the ledger's followers poll; see OrderLedger.follow()")
+
+
+def _index_columns(stored: StoredEvent) -> tuple[str, ...]:
+    if isinstance(stored, IndexedStoredEvent):
+        return (
+            stored.event_type,
+            stored.client_order_id,
+            stored.account,
+            stored.venue,
+            stored.instrument,
+            stored.ts_event,
+            stored.ts_recorded,
+            stored.source,
+        )
+    raise TypeError("the ledger stores only events mapped by LedgerMapper")

@@ -1,0 +1,349 @@
+"""Persistent views: the projections' folds, stored in SQL next to the events.
+
+Each view writes its rows and its tracking position in one transaction, so each event
+counts exactly once. Catching up reads only events after the tracking position, so recovery
+after a crash costs what the views missed, not the size of the log. A rebuild folds the whole
+log into new tables and swaps them in at once, in one transaction.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from domain.events import OrderEvent
+from infrastructure.db import Database, Tx
+from infrastructure.mapper import LedgerMapper
+from projections import PROJECTIONS
+from projections.base import Projection, TableSpec
+
+CHUNK = 5_000
+ABSENT = object()
+
+
+def _sql_type(kind: str, dialect: str) -> str:
+    if kind == "INTEGER":
+        return "BIGINT" if dialect == "postgresql" else "INTEGER"
+    return "TEXT"
+
+
+def create_table_sql(spec: TableSpec[Any, Any], name: str, dialect: str) -> list[str]:
+    """CREATE TABLE and CREATE INDEX statements for a view table named ``name``."""
+    columns = ", ".join(f"{c.name} {_sql_type(c.type, dialect)}" for c in spec.columns)
+    statements = [
+        f"CREATE TABLE IF NOT EXISTS {name} ({columns}, PRIMARY KEY ({', '.join(spec.key)}))"
+    ]
+    tag = uuid.uuid4().hex[:8]
+    for i, index in enumerate(spec.indexes):
+        statements.append(
+            f"CREATE INDEX IF NOT EXISTS ix_{name}_{i}_{tag} ON {name} ({', '.join(index)})"
+        )
+    return statements
+
+
+class SqlTable:
+    """A view table seen through a bounded cache; writes are held until ``flush``."""
+
+    def __init__(self, spec: TableSpec[Any, Any], name: str, cache_size: int = 20_000) -> None:
+        self.spec = spec
+        self.name = name
+        self.cache_size = cache_size
+        self.cache: OrderedDict[Any, Any] = OrderedDict()
+        self.dirty: dict[Any, Any] = {}
+        self.tx: Tx | None = None
+        columns = [c.name for c in spec.columns]
+        keys = " AND ".join(f"{k} = ?" for k in spec.key)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in spec.key)
+        self._select = f"SELECT {', '.join(columns)} FROM {name} WHERE {keys}"
+        self._upsert = (
+            f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+            f" ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {updates}"
+        )
+        self._delete = f"DELETE FROM {name} WHERE {keys}"
+
+    def get(self, key: Any) -> Any:
+        if key in self.dirty:
+            value = self.dirty[key]
+            return None if value is ABSENT else value
+        if key in self.cache:
+            self.cache.move_to_end(key)
+            value = self.cache[key]
+            return None if value is ABSENT else value
+        assert self.tx is not None, "a view table is read only inside its runner's transaction"
+        row = self.tx.one(self._select, self.spec.key_values(key))
+        value = ABSENT if row is None else self.spec.from_row(tuple(row))
+        self._remember(key, value)
+        return None if value is ABSENT else value
+
+    def put(self, key: Any, value: Any) -> None:
+        self.dirty[key] = value
+
+    def delete(self, key: Any) -> None:
+        self.dirty[key] = ABSENT
+
+    def flush(self, tx: Tx) -> int:
+        """Write the held rows; returns how many rows changed."""
+        upserts = [self.spec.to_row(v) for v in self.dirty.values() if v is not ABSENT]
+        deletes = [self.spec.key_values(k) for k, v in self.dirty.items() if v is ABSENT]
+        tx.executemany(self._upsert, upserts)
+        tx.executemany(self._delete, deletes)
+        for key, value in self.dirty.items():
+            self._remember(key, value)
+        count = len(self.dirty)
+        self.dirty.clear()
+        return count
+
+    def discard(self) -> None:
+        """Forget held writes and the cache (after a rollback, or another writer's change)."""
+        self.dirty.clear()
+        self.cache.clear()
+
+    def _remember(self, key: Any, value: Any) -> None:
+        if not self.cache_size:
+            return
+        self.cache[key] = value
+        self.cache.move_to_end(key)
+        while len(self.cache) > self.cache_size:
+            self.cache.popitem(last=False)
+
+
+@dataclass
+class CatchUpStats:
+    """How much a catch-up did, and how: events read back from the log vs handed over."""
+
+    applied: int = 0
+    read_from_log: int = 0
+    handed_over: int = 0
+
+
+class Views:
+    """All persistent views of one ledger database."""
+
+    def __init__(
+        self,
+        db: Database,
+        mapper: LedgerMapper,
+        projections: Sequence[type[Projection]] = PROJECTIONS,
+    ) -> None:
+        self.db = db
+        self.mapper = mapper
+        self.projections = [cls() for cls in projections]
+        self.by_name = {p.name: p for p in self.projections}
+        self.tables = {
+            p.name: {
+                spec.name: SqlTable(
+                    spec, spec.name, 0 if spec.name == "pnl_entries_view" else 20_000
+                )
+                for spec in p.tables
+            }
+            for p in self.projections
+        }
+        self._expected: dict[str, int] | None = None
+        self.stats = CatchUpStats()
+
+    # ------------------------------------------------------------------ set-up
+
+    def create_tables(self) -> None:
+        """Create every view table and its tracking row (idempotent)."""
+        with self.db.write() as tx:
+            for p in self.projections:
+                for spec in p.tables:
+                    exists = _table_exists(tx, spec.name)
+                    if not exists:
+                        for statement in create_table_sql(spec, spec.name, self.db.dialect):
+                            tx.execute(statement)
+                if tx.one("SELECT position FROM view_tracking WHERE view = ?", (p.name,)) is None:
+                    tx.execute(
+                        "INSERT INTO view_tracking (view, position) VALUES (?, 0)", (p.name,)
+                    )
+
+    # ------------------------------------------------------------------ tracking
+
+    def positions(self) -> dict[str, int]:
+        """Each view's tracking position (the last notification ID it has folded)."""
+        with self.db.read() as tx:
+            rows = tx.all("SELECT view, position FROM view_tracking")
+        found = {str(r[0]): int(r[1]) for r in rows}
+        return {p.name: found.get(p.name, 0) for p in self.projections}
+
+    def _locked_positions(self, tx: Tx) -> dict[str, int]:
+        lock = " FOR UPDATE" if tx.dialect == "postgresql" else ""
+        rows = tx.all(f"SELECT view, position FROM view_tracking{lock}")
+        found = {str(r[0]): int(r[1]) for r in rows}
+        return {p.name: found.get(p.name, 0) for p in self.projections}
+
+    # ------------------------------------------------------------------ catching up
+
+    def catch_up(
+        self,
+        handed_over: Sequence[tuple[int, OrderEvent]] = (),
+        *,
+        progress: Callable[[int], None] | None = None,
+    ) -> CatchUpStats:
+        """Fold every event the views have not seen; ``handed_over`` saves reading them back."""
+        stats = CatchUpStats()
+        hint = list(handed_over)
+        while True:
+            with self.db.write() as tx:
+                positions = self._locked_positions(tx)
+                if positions != self._expected:
+                    for tables in self.tables.values():
+                        for table in tables.values():
+                            table.discard()
+                start = min(positions.values())
+                if hint and hint[0][0] == start + 1:
+                    batch = hint
+                    stats.handed_over += len(batch)
+                else:
+                    batch = self._read(start, CHUNK)
+                    stats.read_from_log += len(batch)
+                hint = []
+                if not batch:
+                    self._expected = positions
+                    break
+                try:
+                    self._fold(tx, batch, positions)
+                except BaseException:
+                    self._expected = None
+                    raise
+                last = batch[-1][0]
+                for name in positions:
+                    positions[name] = max(positions[name], last)
+                    tx.execute(
+                        "UPDATE view_tracking SET position = ? WHERE view = ?",
+                        (positions[name], name),
+                    )
+                self._expected = dict(positions)
+            stats.applied += len(batch)
+            if progress is not None:
+                progress(len(batch))
+        self.stats.applied += stats.applied
+        self.stats.read_from_log += stats.read_from_log
+        self.stats.handed_over += stats.handed_over
+        return stats
+
+    def _read(self, after: int, limit: int) -> list[tuple[int, OrderEvent]]:
+        with self.db.read() as tx:
+            rows = tx.all(
+                "SELECT notification_id, originator_id, originator_version, topic, state FROM events"
+                " WHERE notification_id > ? ORDER BY notification_id LIMIT ?",
+                (after, limit),
+            )
+        decode = self.mapper.decode
+        return [(r[0], decode(r[3], bytes(r[4]), r[1], r[2])) for r in rows]
+
+    def _fold(
+        self, tx: Tx, batch: Sequence[tuple[int, OrderEvent]], positions: dict[str, int]
+    ) -> None:
+        active = [(p, self.tables[p.name], positions[p.name]) for p in self.projections]
+        for _, tables, _ in active:
+            for table in tables.values():
+                table.tx = tx
+        try:
+            for position, event in batch:
+                for projection, tables, seen in active:
+                    if position > seen:
+                        projection.apply(position, event, tables)
+            for _, tables, _ in active:
+                for table in tables.values():
+                    table.flush(tx)
+        except BaseException:
+            for _, tables, _ in active:
+                for table in tables.values():
+                    table.discard()
+            raise
+        finally:
+            for _, tables, _ in active:
+                for table in tables.values():
+                    table.tx = None
+
+    # ------------------------------------------------------------------ rebuilding
+
+    def rebuild(
+        self, names: Iterable[str], *, progress: Callable[[int], None] | None = None
+    ) -> tuple[int, float]:
+        """Refold the named views from the start into new tables, then swap them in atomically.
+
+        Returns (events folded, seconds).
+        """
+        chosen = [self.by_name[n] for n in names]
+        started = time.perf_counter()
+        fresh = {
+            p.name: {
+                spec.name: SqlTable(
+                    spec, f"{spec.name}__rebuild", 0 if spec.name == "pnl_entries_view" else 20_000
+                )
+                for spec in p.tables
+            }
+            for p in chosen
+        }
+        with self.db.write() as tx:
+            for p in chosen:
+                for spec in p.tables:
+                    tx.execute(f"DROP TABLE IF EXISTS {spec.name}__rebuild")
+                    for statement in create_table_sql(
+                        spec, f"{spec.name}__rebuild", self.db.dialect
+                    ):
+                        tx.execute(statement)
+        position = 0
+        folded = 0
+
+        def fold_into(tx: Tx, batch: list[tuple[int, OrderEvent]]) -> None:
+            tables_list = [(p, fresh[p.name]) for p in chosen]
+            for _, tables in tables_list:
+                for table in tables.values():
+                    table.tx = tx
+            for pos, event in batch:
+                for projection, tables in tables_list:
+                    projection.apply(pos, event, tables)
+            for _, tables in tables_list:
+                for table in tables.values():
+                    table.flush(tx)
+                    table.tx = None
+
+        while True:
+            batch = self._read(position, CHUNK)
+            if not batch:
+                break
+            with self.db.write() as tx:
+                fold_into(tx, batch)
+            position = batch[-1][0]
+            folded += len(batch)
+            if progress is not None:
+                progress(len(batch))
+        with self.db.write() as tx:
+            if tx.dialect == "postgresql":
+                tx.execute("LOCK TABLE events IN SHARE MODE")  # no new events during the swap
+            while True:  # events that arrived during the rebuild
+                batch = self._read(position, CHUNK)
+                if not batch:
+                    break
+                fold_into(tx, batch)
+                position = batch[-1][0]
+                folded += len(batch)
+                if progress is not None:
+                    progress(len(batch))
+            for p in chosen:
+                for spec in p.tables:
+                    tx.execute(f"DROP TABLE IF EXISTS {spec.name}")
+                    tx.execute(f"ALTER TABLE {spec.name}__rebuild RENAME TO {spec.name}")
+                tx.execute(
+                    "UPDATE view_tracking SET position = ? WHERE view = ?", (position, p.name)
+                )
+                for table in self.tables[p.name].values():
+                    table.discard()
+        self._expected = None
+        return folded, time.perf_counter() - started
+
+
+def _table_exists(tx: Tx, name: str) -> bool:
+    if tx.dialect == "postgresql":
+        row = tx.one("SELECT to_regclass(?)", (name,))
+        return row is not None and row[0] is not None
+    return (
+        tx.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None
+    )

@@ -1,0 +1,89 @@
+"""What every read model is made of: tables of rows, and a pure fold over events.
+
+A projection's ``apply`` reads and writes rows through :class:`Table`. In unit tests the
+tables are plain dictionaries (:class:`MemoryTable`); infrastructure supplies tables backed
+by SQL that write their rows and the view's tracking position in one transaction.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+from domain.events import OrderEvent
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Table(Protocol[K, V]):
+    """The row store a fold sees: get, put and delete by key."""
+
+    def get(self, key: K) -> V | None: ...
+    def put(self, key: K, value: V) -> None: ...
+    def delete(self, key: K) -> None: ...
+
+
+class MemoryTable(Generic[K, V]):
+    """A table held in a dict: the pure fold's storage, and the reference in tests."""
+
+    def __init__(self) -> None:
+        self.rows: dict[K, V] = {}
+
+    def get(self, key: K) -> V | None:
+        return self.rows.get(key)
+
+    def put(self, key: K, value: V) -> None:
+        self.rows[key] = value
+
+    def delete(self, key: K) -> None:
+        self.rows.pop(key, None)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One SQL column of a view table: name and portable type (TEXT, INTEGER, BOOLEAN)."""
+
+    name: str
+    type: str = "TEXT"
+
+
+@dataclass(frozen=True)
+class TableSpec(Generic[K, V]):
+    """How a view table's rows are stored: columns, key, and the row ↔ value conversions."""
+
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    to_row: Callable[[V], tuple[Any, ...]]
+    from_row: Callable[[tuple[Any, ...]], V]
+    key_of_row: Callable[[tuple[Any, ...]], K]
+    key_values: Callable[[K], tuple[Any, ...]]
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+
+class Projection(ABC):
+    """A read model: its tables and a deterministic fold over the event log."""
+
+    name: ClassVar[str]
+    tables: ClassVar[tuple[TableSpec[Any, Any], ...]]
+
+    @abstractmethod
+    def apply(
+        self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]
+    ) -> None:
+        """Fold one event (at its notification ``position``) into the tables."""
+
+
+def fold(
+    projection: Projection, events: Iterable[tuple[int, OrderEvent]]
+) -> dict[str, MemoryTable[Any, Any]]:
+    """Fold events into fresh in-memory tables: the pure reference for any view."""
+    tables: dict[str, MemoryTable[Any, Any]] = {
+        spec.name: MemoryTable() for spec in projection.tables
+    }
+    for position, event in events:
+        projection.apply(position, event, tables)
+    return tables

@@ -1,0 +1,102 @@
+"""Read model: every order's current state, open ones flagged (``orderledger orders``).
+
+The fold reuses the aggregate's own ``apply``, so the view can never disagree with the
+aggregate's rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import orjson
+
+from domain.events import OrderEvent, OrderRequested
+from domain.order import Order
+from domain.values import format_decimal, format_timestamp
+from projections.base import Column, Projection, Table, TableSpec
+
+
+def _to_row(order: Order) -> tuple[Any, ...]:
+    average = order.average_price
+    return (
+        order.client_order_id,
+        order.account,
+        order.venue,
+        order.instrument,
+        order.side.value,
+        order.order_type.value,
+        order.status.value,
+        1 if order.status.is_open else 0,
+        format_decimal(order.quantity),
+        None if order.price is None else format_decimal(order.price),
+        format_decimal(order.filled_quantity),
+        format_decimal(order.leaves_quantity),
+        None if average is None else format_decimal(average.normalize()),
+        order.venue_order_id,
+        format_timestamp(order.created_at),
+        format_timestamp(order.updated_at),
+        order.parent_id,
+        orjson.dumps(order.tags).decode(),
+        order.version,
+        orjson.dumps(order.to_state()).decode(),
+    )
+
+
+def _from_row(row: tuple[Any, ...]) -> Order:
+    return Order.from_state(orjson.loads(row[-1]))
+
+
+ORDERS_TABLE: TableSpec[str, Order] = TableSpec(
+    name="orders_view",
+    columns=(
+        Column("client_order_id"),
+        Column("account"),
+        Column("venue"),
+        Column("instrument"),
+        Column("side"),
+        Column("order_type"),
+        Column("status"),
+        Column("is_open", "INTEGER"),
+        Column("quantity"),
+        Column("price"),
+        Column("filled_quantity"),
+        Column("leaves_quantity"),
+        Column("average_price"),
+        Column("venue_order_id"),
+        Column("created_at"),
+        Column("updated_at"),
+        Column("parent_id"),
+        Column("tags"),
+        Column("version", "INTEGER"),
+        Column("state"),
+    ),
+    key=("client_order_id",),
+    to_row=_to_row,
+    from_row=_from_row,
+    key_of_row=lambda row: str(row[0]),
+    key_values=lambda key: (key,),
+    indexes=(("is_open", "account", "venue", "instrument"), ("account", "venue", "instrument")),
+)
+
+
+class OrdersProjection(Projection):
+    """Each order as it stands; ``is_open`` marks the open ones."""
+
+    name: ClassVar[str] = "orders"
+    tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (ORDERS_TABLE,)
+
+    def apply(
+        self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]
+    ) -> None:
+        table: Table[str, Order] = tables[ORDERS_TABLE.name]
+        if isinstance(event, OrderRequested):
+            order = Order(event)
+            order.version = event.originator_version
+        else:
+            found = table.get(event.client_order_id)
+            if found is None or found.version >= event.originator_version:
+                return  # already folded (or its request is not in this log): nothing to do
+            order = found
+            order.apply(event)
+        table.put(order.client_order_id, order)

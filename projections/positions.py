@@ -1,0 +1,286 @@
+"""Read model: positions and P&L by average cost, per (account, venue, instrument).
+
+Rules (ORDER_SEMANTICS.md, "Positions and P&L"):
+- netting, weighted average open price; increasing moves the average;
+- reducing realizes (exit − average) × closed quantity, signed by the position's side;
+- through zero: the old position closes fully, the remainder opens at the fill price;
+- realized P&L is gross; fees are summed per currency; unrealized P&L uses caller marks;
+- a bust books the reverse of the fill at its original price; a correction reverses the old
+  values and books the new ones. Fills are booked in log order, so every rebuild reproduces
+  the realized/unrealized split exactly, while total P&L does not depend on the order.
+
+Every P&L-moving event also leaves a ``pnl_entries`` row (realized amount, fee, UTC day of
+the fill's venue time, tags), from which P&L is grouped by day, account, venue, instrument
+or tag.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import orjson
+
+from domain.events import FillBusted, FillCorrected, OrderEvent, OrderFilled
+from domain.values import Side, format_decimal
+from projections.base import Column, Projection, Table, TableSpec
+
+# One fixed context for every division, so that every rebuild yields the same digits.
+ARITHMETIC = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN)
+ZERO = Decimal(0)
+PositionKey = tuple[str, str, str]
+
+
+@dataclass
+class Position:
+    """A net position and its P&L so far."""
+
+    account: str
+    venue: str
+    instrument: str
+    quantity: Decimal = ZERO
+    average_price: Decimal | None = None
+    realized_pnl: Decimal = ZERO
+    fees: dict[str, Decimal] = field(default_factory=dict)
+    quote_currency: str | None = None
+
+    def book(self, signed_qty: Decimal, price: Decimal) -> Decimal:
+        """Apply a signed trade at ``price``; returns the P&L it realized."""
+        held = self.quantity
+        if held == 0 or (held > 0) == (signed_qty > 0):
+            total = held + signed_qty
+            previous_cost = abs(held) * (self.average_price or ZERO)
+            self.average_price = ARITHMETIC.divide(
+                previous_cost + abs(signed_qty) * price, abs(total)
+            )
+            self.quantity = total
+            return ZERO
+        assert self.average_price is not None
+        closed = min(abs(signed_qty), abs(held))
+        direction = Decimal(1) if held > 0 else Decimal(-1)
+        realized = (price - self.average_price) * closed * direction
+        self.realized_pnl += realized
+        remaining = held + signed_qty
+        if remaining == 0:
+            self.average_price = None
+        elif (remaining > 0) != (held > 0):
+            self.average_price = price  # through zero: the remainder opens at the fill price
+        self.quantity = remaining
+        return realized
+
+    def add_fee(self, fee: Decimal | None, currency: str | None) -> None:
+        """Accumulate a fee (negative for rebates or reversals) in its currency."""
+        if fee is None or not fee:
+            return
+        key = currency or "?"
+        total = self.fees.get(key, ZERO) + fee
+        if total:
+            self.fees[key] = total
+        else:
+            self.fees.pop(key, None)
+
+    @property
+    def realized_pnl_net(self) -> Decimal | None:
+        """Realized minus fees, when every fee is in the quote currency; else None."""
+        if self.quote_currency is None:
+            return None
+        if any(currency != self.quote_currency for currency in self.fees):
+            return None
+        return self.realized_pnl - self.fees.get(self.quote_currency, ZERO)
+
+    def unrealized_pnl(self, mark: Decimal | None) -> Decimal | None:
+        """(mark − average) × signed quantity, or None without a mark."""
+        if mark is None:
+            return None
+        if self.quantity == 0 or self.average_price is None:
+            return ZERO
+        return (mark - self.average_price) * self.quantity
+
+
+@dataclass(frozen=True)
+class PnlEntry:
+    """The P&L one event moved: the source of grouped P&L reports."""
+
+    position: int
+    account: str
+    venue: str
+    instrument: str
+    day: str
+    client_order_id: str
+    trade_id: str
+    kind: str  # fill | bust | correction
+    realized: Decimal
+    fee: Decimal | None
+    fee_currency: str | None
+    quote_currency: str | None
+    tags: dict[str, str]
+
+
+def _fees_text(fees: dict[str, Decimal]) -> str:
+    return orjson.dumps({k: format_decimal(v) for k, v in sorted(fees.items())}).decode()
+
+
+def _position_row(p: Position) -> tuple[Any, ...]:
+    return (
+        p.account,
+        p.venue,
+        p.instrument,
+        format_decimal(p.quantity),
+        None if p.average_price is None else format_decimal(p.average_price),
+        format_decimal(p.realized_pnl),
+        _fees_text(p.fees),
+        p.quote_currency,
+    )
+
+
+def _position_from_row(r: tuple[Any, ...]) -> Position:
+    return Position(
+        r[0],
+        r[1],
+        r[2],
+        Decimal(r[3]),
+        None if r[4] is None else Decimal(r[4]),
+        Decimal(r[5]),
+        {k: Decimal(v) for k, v in orjson.loads(r[6]).items()},
+        r[7],
+    )
+
+
+POSITIONS_TABLE: TableSpec[PositionKey, Position] = TableSpec(
+    name="positions_view",
+    columns=(
+        Column("account"),
+        Column("venue"),
+        Column("instrument"),
+        Column("quantity"),
+        Column("average_price"),
+        Column("realized_pnl"),
+        Column("fees"),
+        Column("quote_currency"),
+    ),
+    key=("account", "venue", "instrument"),
+    to_row=_position_row,
+    from_row=_position_from_row,
+    key_of_row=lambda r: (str(r[0]), str(r[1]), str(r[2])),
+    key_values=lambda key: key,
+)
+
+
+def _entry_row(e: PnlEntry) -> tuple[Any, ...]:
+    return (
+        e.position,
+        e.account,
+        e.venue,
+        e.instrument,
+        e.day,
+        e.client_order_id,
+        e.trade_id,
+        e.kind,
+        format_decimal(e.realized),
+        None if e.fee is None else format_decimal(e.fee),
+        e.fee_currency,
+        e.quote_currency,
+        orjson.dumps(e.tags).decode(),
+    )
+
+
+def _entry_from_row(r: tuple[Any, ...]) -> PnlEntry:
+    return PnlEntry(
+        int(r[0]),
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        r[5],
+        r[6],
+        r[7],
+        Decimal(r[8]),
+        None if r[9] is None else Decimal(r[9]),
+        r[10],
+        r[11],
+        orjson.loads(r[12]),
+    )
+
+
+PNL_TABLE: TableSpec[int, PnlEntry] = TableSpec(
+    name="pnl_entries_view",
+    columns=(
+        Column("position", "INTEGER"),
+        Column("account"),
+        Column("venue"),
+        Column("instrument"),
+        Column("day"),
+        Column("client_order_id"),
+        Column("trade_id"),
+        Column("kind"),
+        Column("realized"),
+        Column("fee"),
+        Column("fee_currency"),
+        Column("quote_currency"),
+        Column("tags"),
+    ),
+    key=("position",),
+    to_row=_entry_row,
+    from_row=_entry_from_row,
+    key_of_row=lambda r: int(r[0]),
+    key_values=lambda key: (key,),
+    indexes=(("day",), ("account", "venue", "instrument")),
+)
+
+
+def _signed(side: Side, qty: Decimal) -> Decimal:
+    return qty if side is Side.BUY else -qty
+
+
+class PositionsProjection(Projection):
+    """Average-cost positions, and one P&L entry per fill, bust or correction."""
+
+    name: ClassVar[str] = "positions"
+    tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (POSITIONS_TABLE, PNL_TABLE)
+
+    def apply(
+        self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]
+    ) -> None:
+        if not isinstance(event, OrderFilled | FillBusted | FillCorrected):
+            return
+        positions: Table[PositionKey, Position] = tables[POSITIONS_TABLE.name]
+        key = (event.account, event.venue, event.instrument)
+        book = positions.get(key) or Position(*key, quote_currency=event.quote_currency)
+        if book.quote_currency is None:
+            book.quote_currency = event.quote_currency
+        if isinstance(event, OrderFilled):
+            kind, day = "fill", event.ts_event.date().isoformat()
+            realized = book.book(_signed(event.side, event.last_qty), event.last_px)
+            fee = event.fee
+        elif isinstance(event, FillBusted):
+            kind, day = "bust", event.fill_ts_event.date().isoformat()
+            realized = book.book(-_signed(event.side, event.last_qty), event.last_px)
+            fee = None if event.fee is None else -event.fee
+        else:
+            kind, day = "correction", event.fill_ts_event.date().isoformat()
+            realized = book.book(-_signed(event.side, event.previous_qty), event.previous_px)
+            realized += book.book(_signed(event.side, event.last_qty), event.last_px)
+            fee = (event.fee or ZERO) - (event.previous_fee or ZERO)
+        book.add_fee(fee, event.fee_currency)
+        positions.put(key, book)
+        tables[PNL_TABLE.name].put(
+            position,
+            PnlEntry(
+                position=position,
+                account=event.account,
+                venue=event.venue,
+                instrument=event.instrument,
+                day=day,
+                client_order_id=event.client_order_id,
+                trade_id=event.trade_id,
+                kind=kind,
+                realized=realized,
+                fee=fee,
+                fee_currency=event.fee_currency,
+                quote_currency=book.quote_currency,
+                tags=dict(event.tags),
+            ),
+        )

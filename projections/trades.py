@@ -1,0 +1,160 @@
+"""Read model: the trade blotter, one row per fill as it stands after busts and corrections."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import orjson
+
+from domain.events import FillBusted, FillCorrected, OrderEvent, OrderFilled
+from domain.values import format_decimal, format_timestamp
+from projections.base import Column, Projection, Table, TableSpec
+
+
+@dataclass(frozen=True)
+class Trade:
+    """One booked execution."""
+
+    client_order_id: str
+    trade_id: str
+    account: str
+    venue: str
+    instrument: str
+    side: str
+    venue_order_id: str | None
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal | None
+    fee_currency: str | None
+    liquidity: str | None
+    ts_event: str
+    tags: dict[str, str]
+    parent_id: str | None
+    late: bool
+    position: int
+
+
+def _opt(value: Decimal | None) -> str | None:
+    return None if value is None else format_decimal(value)
+
+
+def _to_row(t: Trade) -> tuple[Any, ...]:
+    return (
+        t.client_order_id,
+        t.trade_id,
+        t.account,
+        t.venue,
+        t.instrument,
+        t.side,
+        t.venue_order_id,
+        format_decimal(t.quantity),
+        format_decimal(t.price),
+        _opt(t.fee),
+        t.fee_currency,
+        t.liquidity,
+        t.ts_event,
+        orjson.dumps(t.tags).decode(),
+        t.parent_id,
+        1 if t.late else 0,
+        t.position,
+    )
+
+
+def _from_row(r: tuple[Any, ...]) -> Trade:
+    return Trade(
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        r[5],
+        r[6],
+        Decimal(r[7]),
+        Decimal(r[8]),
+        None if r[9] is None else Decimal(r[9]),
+        r[10],
+        r[11],
+        r[12],
+        orjson.loads(r[13]),
+        r[14],
+        bool(r[15]),
+        int(r[16]),
+    )
+
+
+TRADES_TABLE: TableSpec[tuple[str, str], Trade] = TableSpec(
+    name="trades_view",
+    columns=(
+        Column("client_order_id"),
+        Column("trade_id"),
+        Column("account"),
+        Column("venue"),
+        Column("instrument"),
+        Column("side"),
+        Column("venue_order_id"),
+        Column("quantity"),
+        Column("price"),
+        Column("fee"),
+        Column("fee_currency"),
+        Column("liquidity"),
+        Column("ts_event"),
+        Column("tags"),
+        Column("parent_id"),
+        Column("late", "INTEGER"),
+        Column("position", "INTEGER"),
+    ),
+    key=("client_order_id", "trade_id"),
+    to_row=_to_row,
+    from_row=_from_row,
+    key_of_row=lambda r: (str(r[0]), str(r[1])),
+    key_values=lambda key: key,
+    indexes=(("ts_event",), ("account", "venue", "instrument", "ts_event")),
+)
+
+
+class TradesProjection(Projection):
+    """Fills become rows; a bust removes its row; a correction rewrites it."""
+
+    name: ClassVar[str] = "trades"
+    tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (TRADES_TABLE,)
+
+    def apply(
+        self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]
+    ) -> None:
+        table: Table[tuple[str, str], Trade] = tables[TRADES_TABLE.name]
+        if isinstance(event, OrderFilled):
+            key = (event.client_order_id, event.trade_id)
+            table.put(
+                key,
+                Trade(
+                    client_order_id=event.client_order_id,
+                    trade_id=event.trade_id,
+                    account=event.account,
+                    venue=event.venue,
+                    instrument=event.instrument,
+                    side=event.side.value,
+                    venue_order_id=event.venue_order_id,
+                    quantity=event.last_qty,
+                    price=event.last_px,
+                    fee=event.fee,
+                    fee_currency=event.fee_currency,
+                    liquidity=None if event.liquidity is None else event.liquidity.value,
+                    ts_event=format_timestamp(event.ts_event),
+                    tags=dict(event.tags),
+                    parent_id=event.parent_id,
+                    late=event.late,
+                    position=position,
+                ),
+            )
+        elif isinstance(event, FillBusted):
+            table.delete((event.client_order_id, event.trade_id))
+        elif isinstance(event, FillCorrected):
+            key = (event.client_order_id, event.trade_id)
+            trade = table.get(key)
+            if trade is not None:
+                table.put(
+                    key, replace(trade, quantity=event.last_qty, price=event.last_px, fee=event.fee)
+                )
