@@ -50,6 +50,7 @@ from domain.values import (
     Status,
     format_decimal,
     format_timestamp,
+    parse_positive,
     parse_timestamp,
     quote_currency_of,
 )
@@ -129,14 +130,11 @@ class OrderSpec:
 
     def validate(self) -> None:
         """Refuse a request that cannot describe a real order."""
-        if self.quantity <= 0:
-            raise InvalidInputError(
-                f"quantity must be positive, not {self.quantity}", field="quantity"
-            )
+        parse_positive(self.quantity, "quantity")
         if self.order_type is OrderType.LIMIT and self.price is None:
             raise InvalidInputError("a limit order needs a price", field="price")
-        if self.price is not None and self.price <= 0:
-            raise InvalidInputError(f"price must be positive, not {self.price}", field="price")
+        if self.price is not None:
+            parse_positive(self.price, "price")
 
 
 @dataclass(slots=True)
@@ -417,7 +415,8 @@ class Order:
         aliases: Mapping[str, str] | None = None,
     ) -> Outcome:
         """The venue acknowledged the order."""
-        rule, why = self._rule(Fact.ACCEPTED)
+        # Ack and reject answer the request, not a cancel or amend we sent before the ack.
+        rule, why = self._rule(Fact.ACCEPTED, self.base_status)
         new_aliases = self._new_aliases(aliases or {})
         known = venue_order_id is None or venue_order_id in self.venue_order_ids
         if not known and self.venue_order_ids and rule is Rule.ACK_LATE:
@@ -437,8 +436,8 @@ class Order:
 
     def reject(self, stamp: Stamp, reason: str | None = None) -> Outcome:
         """The venue refused the order."""
-        self._check(Fact.REJECTED)
-        if (early := self._early(Fact.REJECTED)) is not None:
+        self._rule(Fact.REJECTED, self.base_status)
+        if (early := self._early(Fact.REJECTED, self.base_status)) is not None:
             return early
         return self._record(OrderRejected, stamp, reason=reason)
 
@@ -453,12 +452,8 @@ class Order:
         liquidity: Liquidity | None = None,
     ) -> Outcome:
         """Book one execution. A fill is never dropped; a conflicting one is an error."""
-        if last_qty <= 0:
-            raise InvalidInputError(
-                f"fill quantity must be positive, not {last_qty}", field="quantity"
-            )
-        if last_px <= 0:
-            raise InvalidInputError(f"fill price must be positive, not {last_px}", field="price")
+        parse_positive(last_qty, "quantity")
+        parse_positive(last_px, "price")
         existing = self.fills.get(trade_id)
         if existing is not None:
             if existing.qty == last_qty and existing.px == last_px:
@@ -546,6 +541,13 @@ class Order:
             )
         self._check_amend_values(quantity, price)
         new_id = None if venue_order_id in self.venue_order_ids else venue_order_id
+        if (
+            not self.pending_amend
+            and new_id is None
+            and quantity in (None, self.quantity)
+            and price in (None, self.price)
+        ):
+            return _duplicate("the order already has this quantity, price and venue order ID")
         return self._record(
             OrderAmended, stamp, quantity=quantity, price=price, venue_order_id=new_id
         )
@@ -553,7 +555,8 @@ class Order:
     def reject_amend(self, stamp: Stamp, reason: str | None = None) -> Outcome:
         """The venue refused our amendment."""
         self._check(Fact.AMEND_REJECTED)
-        if (early := self._early(Fact.AMEND_REJECTED)) is not None:
+        # A cancel requested after the amend hides pending_amend in the status; it still waits.
+        if not self.pending_amend and (early := self._early(Fact.AMEND_REJECTED)) is not None:
             return early
         return self._record(OrderAmendRejected, stamp, reason=reason)
 
@@ -603,10 +606,8 @@ class Order:
         new_qty = fill.qty if last_qty is None else last_qty
         new_px = fill.px if last_px is None else last_px
         new_fee = fill.fee if fee is None else fee
-        if new_qty <= 0 or new_px <= 0:
-            raise InvalidInputError(
-                "a corrected fill needs a positive quantity and price", field="quantity"
-            )
+        parse_positive(new_qty, "quantity")
+        parse_positive(new_px, "price")
         if (new_qty, new_px, new_fee) == (fill.qty, fill.px, fill.fee):
             return _duplicate(f"trade {trade_id!r} already has these values")
         total = self.filled_quantity - fill.qty + new_qty
@@ -635,8 +636,8 @@ class Order:
 
     # ----------------------------------------------------------------- helpers for commands
 
-    def _rule(self, fact: Fact) -> tuple[Rule, str]:
-        rule, why = rule_for(self.status, fact)
+    def _rule(self, fact: Fact, status: Status | None = None) -> tuple[Rule, str]:
+        rule, why = rule_for(self.status if status is None else status, fact)
         if rule is Rule.REFUSE:
             raise InvalidTransitionError(self.client_order_id, fact.value, self.status.value, why)
         return rule, why
@@ -644,9 +645,9 @@ class Order:
     def _check(self, fact: Fact) -> None:
         self._rule(fact)
 
-    def _early(self, fact: Fact) -> Outcome | None:
+    def _early(self, fact: Fact, status: Status | None = None) -> Outcome | None:
         """The outcome for facts the table settles without an event (duplicate, ignore)."""
-        rule, why = rule_for(self.status, fact)
+        rule, why = rule_for(self.status if status is None else status, fact)
         if rule is Rule.DUPLICATE:
             return _duplicate(why)
         if rule is Rule.IGNORE:
@@ -667,13 +668,10 @@ class Order:
         return new
 
     def _check_amend_values(self, quantity: Decimal | None, price: Decimal | None) -> None:
-        if price is not None and price <= 0:
-            raise InvalidInputError(f"price must be positive, not {price}", field="price")
+        if price is not None:
+            parse_positive(price, "price")
         if quantity is not None:
-            if quantity <= 0:
-                raise InvalidInputError(
-                    f"quantity must be positive, not {quantity}", field="quantity"
-                )
+            parse_positive(quantity, "quantity")
             if quantity < self.filled_quantity:
                 raise AmendBelowFilledError(
                     self.client_order_id,

@@ -1,0 +1,488 @@
+"""The ``orderledger`` command: record facts, ask questions, keep views current.
+
+Every failure prints one line to stderr and exits non-zero; no traceback reaches a user
+(set ORDERLEDGER_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from domain.errors import InvalidInputError, LedgerError
+from domain.values import parse_timestamp
+from infrastructure.db import DEFAULT_URL
+from infrastructure.ledger import URL_VARIABLE, OrderLedger
+from infrastructure.queries import list_orders, list_positions, list_trades, parse_marks, pnl_by
+
+app = typer.Typer(
+    name="orderledger",
+    help="An event-sourced order ledger: every fact immutable, every view rebuildable.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+_WIDTH = None if sys.stdout.isatty() else max(int(os.environ.get("COLUMNS", "0") or 0), 160)
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _State:
+    url: str | None = None
+
+
+state = _State()
+
+
+@app.callback()
+def _global(
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help=f"Database URL: sqlite:///PATH, memory:// or postgresql://… "
+            f"(default ${URL_VARIABLE}, else {DEFAULT_URL}).",
+            metavar="URL",
+        ),
+    ] = None,
+) -> None:
+    """Global options (given before the subcommand)."""
+    state.url = db
+
+
+@contextmanager
+def _ledger() -> Iterator[OrderLedger]:
+    ledger = OrderLedger(state.url)
+    try:
+        yield ledger
+    finally:
+        ledger.close()
+
+
+def _json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _time(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    return parse_timestamp(value, option)
+
+
+def _ts_text(value: str | None, option: str) -> str | None:
+    moment = _time(value, option)
+    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _human(value: Any) -> str:
+    """A cell for people: long decimals rounded to 8 places (JSON output stays exact)."""
+    if value is None:
+        return ""
+    text = str(value)
+    if "." in text and len(text.split(".", 1)[1]) > 8:
+        try:
+            rounded = Decimal(text).quantize(Decimal("0.00000001"))
+        except InvalidOperation:
+            return text
+        return format(rounded.normalize(), "f") + "…"
+    return text
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*[_human(v) for v in row])
+    out.print(table)
+
+
+# ---------------------------------------------------------------------- recording
+
+
+@app.command()
+def ingest(
+    file: Annotated[str, typer.Argument(help="JSON-lines file, or - for standard input.")],
+    strict: Annotated[bool, typer.Option("--strict", help="Store nothing if any line is rejected.")] = False,
+) -> None:
+    """Ingest JSON-lines messages; prints a count per outcome. Exit 1 if any line was rejected."""
+    with _ledger() as ledger:
+        stream = sys.stdin.buffer if file == "-" else _open(file)
+        try:
+            report = ledger.ingest_lines(stream, origin=file, strict=strict)
+        finally:
+            if file != "-":
+                stream.close()
+    for result in report.rejected:
+        where = f"line {result.line_no}" if result.line_no is not None else "input"
+        err.print(f"{where}: rejected: {result.reason}", markup=False)
+    counts = ", ".join(f"{n} {k}" for k, n in report.counts.items())
+    rate = report.events / report.seconds if report.seconds else 0.0
+    out.print(
+        f"{report.lines} lines: {counts}; {report.events} events in {report.seconds:.2f} s ({rate:,.0f} events/s)",
+        markup=False,
+    )
+    if strict and not report.stored:
+        err.print("--strict: a line was rejected, so nothing from this input was stored", markup=False)
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+def _open(path: str) -> Any:
+    try:
+        return open(path, "rb")  # noqa: SIM115 - closed by the caller
+    except OSError as error:
+        raise InvalidInputError(f"cannot read {path!r}: {error.strerror}") from None
+
+
+# ---------------------------------------------------------------------- one order
+
+
+def _order_table(data: dict[str, Any]) -> None:
+    table = Table(show_header=False, box=None)
+    table.add_column(style="bold")
+    table.add_column()
+    for key, value in data.items():
+        if isinstance(value, list | dict):
+            value = json.dumps(value, ensure_ascii=False) if value else ""
+        table.add_row(key, "" if value is None else str(value))
+    out.print(table)
+
+
+@app.command()
+def order(
+    order_id: Annotated[str, typer.Argument(metavar="ID", help="Client order ID, venue order ID or NAME=VALUE alias.")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="State as known at this time (ISO 8601 with Z).")] = None,
+    event_time: Annotated[bool, typer.Option("--event-time", help="Read --as-of as venue time.")] = False,
+    version: Annotated[int | None, typer.Option("--version", help="State at this event version.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show one order's state now, at a version, or as of a time."""
+    with _ledger() as ledger:
+        client_order_id = ledger.resolve(order_id)
+        moment = _time(as_of, "--as-of")
+        if moment is not None:
+            found = ledger.order_as_of(client_order_id, moment, event_time=event_time)
+        else:
+            found = ledger.get_order(client_order_id, version=version)
+        data = found.snapshot()
+    if as_json:
+        _json(data)
+    else:
+        _order_table(data)
+
+
+@app.command()
+def history(
+    order_id: Annotated[str, typer.Argument(metavar="ID", help="Client order ID, venue order ID or NAME=VALUE alias.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every event of one order, with the message that produced it."""
+    with _ledger() as ledger:
+        entries = ledger.history(ledger.resolve(order_id))
+    rows = []
+    for entry in entries:
+        payload = entry.event.model_dump(
+            mode="json",
+            exclude={"originator_id", "originator_version", "ts_event", "ts_recorded", "source",
+                     "client_order_id", "account", "venue", "instrument"},
+            exclude_none=True,
+        )
+        rows.append(
+            {
+                "version": entry.event.originator_version,
+                "position": entry.position,
+                "type": entry.event.type_name(),
+                "ts_event": entry.event.model_dump(mode="json")["ts_event"],
+                "ts_recorded": entry.event.model_dump(mode="json")["ts_recorded"],
+                "source": entry.event.source,
+                "payload": payload,
+                "message": None
+                if entry.message_id is None
+                else {
+                    "message_id": entry.message_id,
+                    "origin": entry.message_origin,
+                    "line": entry.message_line,
+                    "raw": (entry.message_raw or b"").decode("utf-8", "replace"),
+                },
+            }
+        )
+    if as_json:
+        _json(rows)
+        return
+    _table(
+        f"history of {entries[0].event.client_order_id}",
+        ["v", "type", "ts_event", "ts_recorded", "source", "payload", "message"],
+        [
+            [
+                r["version"],
+                r["type"],
+                r["ts_event"],
+                r["ts_recorded"],
+                r["source"],
+                json.dumps(r["payload"], ensure_ascii=False) if r["payload"] else "",
+                "" if r["message"] is None else f"#{r['message']['message_id']} {r['message']['origin']}:{r['message']['line'] or ''}",
+            ]
+            for r in rows
+        ],
+    )
+
+
+# ---------------------------------------------------------------------- views
+
+
+ORDER_COLUMNS = ["client_order_id", "account", "venue", "instrument", "side", "quantity", "price",
+                 "status", "filled_quantity", "average_price", "anomalies"]
+
+
+@app.command()
+def orders(
+    open_only: Annotated[bool, typer.Option("--open", help="Only open orders.")] = False,
+    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
+    venue: Annotated[str | None, typer.Option(help="Only this venue.")] = None,
+    instrument: Annotated[str | None, typer.Option(help="Only this instrument.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List orders as they stand (from the orders view)."""
+    with _ledger() as ledger:
+        rows = list_orders(ledger.db, open_only=open_only, account=account, venue=venue, instrument=instrument)
+    if as_json:
+        _json(rows)
+        return
+    _table(f"{'open ' if open_only else ''}orders ({len(rows)})", ORDER_COLUMNS,
+           [[", ".join(r[c]) if c == "anomalies" else r[c] for c in ORDER_COLUMNS] for r in rows])
+
+
+TRADE_COLUMNS = ["ts_event", "account", "venue", "instrument", "side", "client_order_id", "trade_id",
+                 "quantity", "price", "fee", "fee_currency", "late"]
+
+
+@app.command()
+def trades(
+    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
+    venue: Annotated[str | None, typer.Option(help="Only this venue.")] = None,
+    instrument: Annotated[str | None, typer.Option(help="Only this instrument.")] = None,
+    order_id: Annotated[str | None, typer.Option("--order", help="Only this order's trades.")] = None,
+    since: Annotated[str | None, typer.Option(help="Venue time from (inclusive).")] = None,
+    until: Annotated[str | None, typer.Option(help="Venue time until (inclusive).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The trade blotter: one row per fill as it stands after busts and corrections."""
+    with _ledger() as ledger:
+        client_order_id = ledger.resolve(order_id) if order_id else None
+        rows = list_trades(
+            ledger.db,
+            account=account,
+            venue=venue,
+            instrument=instrument,
+            client_order_id=client_order_id,
+            since=_ts_text(since, "--since"),
+            until=_ts_text(until, "--until"),
+        )
+    if as_json:
+        _json(rows)
+        return
+    _table(f"trades ({len(rows)})", TRADE_COLUMNS, [[r[c] for c in TRADE_COLUMNS] for r in rows])
+
+
+POSITION_COLUMNS = ["account", "venue", "instrument", "quantity", "average_price", "realized_pnl",
+                    "realized_pnl_net", "unrealized_pnl", "fees"]
+
+
+def _positions_table(rows: list[dict[str, Any]]) -> None:
+    _table(
+        f"positions ({len(rows)})",
+        POSITION_COLUMNS,
+        [[" ".join(f"{v} {k}" for k, v in r[c].items()) if c == "fees" else r[c] for c in POSITION_COLUMNS] for r in rows],
+    )
+
+
+@app.command()
+def positions(
+    mark: Annotated[list[str] | None, typer.Option("--mark", help="INSTRUMENT=PRICE for unrealized P&L (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Positions by average cost, with realized and unrealized P&L."""
+    marks = parse_marks(mark or [])
+    with _ledger() as ledger:
+        rows = list_positions(ledger.db, marks)
+    if as_json:
+        _json(rows)
+    else:
+        _positions_table(rows)
+
+
+@app.command()
+def pnl(
+    by: Annotated[str, typer.Option("--by", help="day, account, venue, instrument or tag:NAME.")] = "day",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Realized P&L and fees, grouped."""
+    with _ledger() as ledger:
+        rows = pnl_by(ledger.db, by)
+    if as_json:
+        _json(rows)
+        return
+    _pnl_table(rows, by)
+
+
+def _pnl_table(rows: list[dict[str, Any]], by: str) -> None:
+    key = next(iter(rows[0])) if rows else by
+    _table(
+        f"realized P&L by {by}",
+        [key, "quote", "realized_pnl", "realized_pnl_net", "fees", "fills"],
+        [
+            [r[key], r["quote_currency"], r["realized_pnl"], r["realized_pnl_net"],
+             " ".join(f"{v} {k}" for k, v in r["fees"].items()), r["fills"]]
+            for r in rows
+        ],
+    )
+
+
+@app.command()
+def project(
+    follow: Annotated[bool, typer.Option("--follow", help="Keep polling for new events until interrupted.")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between polls when following.")] = 0.5,
+) -> None:
+    """Bring every view up to date with the log (once, or continuously with --follow)."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with _ledger() as ledger:
+        total = 0
+        while True:
+            stats = ledger.catch_up()
+            total += stats.applied
+            if stats.applied:
+                out.print(f"applied {stats.applied} events; views at {max(ledger.views.positions().values())}", markup=False)
+            if not follow or stop.wait(interval):
+                break
+    out.print(f"views current: {total} events applied", markup=False)
+
+
+@app.command()
+def rebuild(
+    name: Annotated[str | None, typer.Argument(help="View to rebuild: orders, trades or positions.")] = None,
+    all_views: Annotated[bool, typer.Option("--all", help="Rebuild every view.")] = False,
+) -> None:
+    """Refold views from the whole log into new tables, then swap them in atomically."""
+    with _ledger() as ledger:
+        known = list(ledger.views.by_name)
+        if all_views:
+            names = known
+        elif name in known:
+            names = [name]
+        else:
+            raise InvalidInputError(f"name a view ({', '.join(known)}) or give --all")
+        total = ledger.ledger_recorder.max_notification_id() or 0
+        columns = [TextColumn("rebuilding " + ", ".join(names)), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} events"),
+                   TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn()]
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task("rebuild", total=total, rate="")
+
+            def advance(n: int) -> None:
+                progress.advance(task, n)
+                elapsed = progress.tasks[0].elapsed or 0
+                done = progress.tasks[0].completed
+                progress.update(task, rate=f"{done / elapsed:,.0f} events/s" if elapsed else "")
+
+            events, seconds = ledger.views.rebuild(names, progress=advance)
+    rate = events / seconds if seconds else 0.0
+    out.print(f"rebuilt {', '.join(names)}: {events} events in {seconds:.2f} s ({rate:,.0f} events/s)", markup=False)
+
+
+# ---------------------------------------------------------------------- demo
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Random seed of the simulated session.")] = 7,
+    orders_count: Annotated[int, typer.Option("--orders", help="How many orders to simulate.")] = 40,
+) -> None:
+    """Simulate a multi-account, multi-venue session, ingest it, and show what happened."""
+    from infrastructure.simulator import simulate_lines
+
+    with _ledger() as ledger:
+        report = ledger.ingest_lines(simulate_lines(seed, orders_count), origin=f"demo:seed={seed}")
+        open_rows = list_orders(ledger.db, open_only=True)
+        all_rows = list_orders(ledger.db)
+        fills = list_trades(ledger.db)
+        marks = {}
+        for row in fills:
+            marks[row["instrument"]] = parse_marks([f"{row['instrument']}={row['price']}"])[row["instrument"]]
+        position_rows = list_positions(ledger.db, marks)
+        pnl_rows = pnl_by(ledger.db, "tag:strategy")
+        url = ledger.url
+    counts = ", ".join(f"{n} {k}" for k, n in report.counts.items() if n)
+    out.print(f"[bold]Simulated session (seed {seed})[/bold] → {url}")
+    out.print(f"{report.lines} messages: {counts}; {report.events} events recorded\n", markup=False)
+    _table(f"open orders ({len(open_rows)})", ORDER_COLUMNS[:-1], [[r[c] for c in ORDER_COLUMNS[:-1]] for r in open_rows[:12]])
+    recent = fills[-10:]
+    short = ["ts_event", "account", "venue", "instrument", "side", "client_order_id", "trade_id", "quantity", "price", "fee"]
+    _table(
+        f"recent fills (last {len(recent)} of {len(fills)})",
+        short,
+        [[r[c][11:23] if c == "ts_event" else r[c] for c in short] for r in recent],
+    )
+    by_status: dict[str, int] = {}
+    for row in all_rows:
+        by_status[row["status"]] = by_status.get(row["status"], 0) + 1
+    out.print("order states: " + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())), markup=False)
+    flagged = [r for r in all_rows if r["anomalies"]]
+    for row in flagged:
+        out.print(f"  anomaly on {row['client_order_id']}: {', '.join(row['anomalies'])} (status {row['status']})", markup=False)
+    out.print()
+    _positions_table(position_rows)
+    _pnl_table(pnl_rows, "tag:strategy")
+    example = (flagged or all_rows)[0]["client_order_id"] if all_rows else "ID"
+    db_option = "" if state.url is None else f"--db {state.url} "
+    out.print(f"\nInspect one order's history:  orderledger {db_option}history {example}", markup=False)
+
+
+# ---------------------------------------------------------------------- entry point
+
+
+def main() -> None:
+    """Console entry point: one line per failure, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except (LedgerError, ValueError) as error:
+        _fail(error, 2)
+    except KeyboardInterrupt:
+        _fail(KeyboardInterrupt("interrupted"), 130)
+    except Exception as error:  # click usage errors and anything unexpected
+        import click
+
+        if isinstance(error, click.exceptions.ClickException):
+            err.print(f"orderledger: {error.format_message()}", markup=False)
+            sys.exit(error.exit_code)
+        if isinstance(error, click.exceptions.Abort):
+            _fail(error, 130)
+        _fail(error, 3, prefix="internal error: ")
+
+
+def _fail(error: BaseException, code: int, prefix: str = "") -> None:
+    if os.environ.get("ORDERLEDGER_DEBUG"):
+        raise error
+    text = getattr(error, "message", None) or str(error) or type(error).__name__
+    err.print(f"orderledger: {prefix}{str(text).splitlines()[0]}", markup=False)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""Read queries over the persistent views (and, for positions, the caller's marks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from domain.errors import InvalidInputError
+from domain.values import format_decimal
+from infrastructure.db import Database
+from projections.positions import ZERO, Position, PositionsProjection
+
+
+def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
+    clauses, params = [], []
+    for column, value in filters.items():
+        if value is None:
+            continue
+        if column.endswith(">="):
+            clauses.append(f"{column[:-2]} >= ?")
+        elif column.endswith("<="):
+            clauses.append(f"{column[:-2]} <= ?")
+        else:
+            clauses.append(f"{column} = ?")
+        params.append(value)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def list_orders(
+    db: Database,
+    *,
+    open_only: bool = False,
+    account: str | None = None,
+    venue: str | None = None,
+    instrument: str | None = None,
+) -> list[dict[str, Any]]:
+    """Orders as they stand (from the orders view)."""
+    where, params = _where(
+        {"is_open": 1 if open_only else None, "account": account, "venue": venue, "instrument": instrument}
+    )
+    with db.read() as tx:
+        rows = tx.all(f"SELECT state FROM orders_view{where} ORDER BY created_at, client_order_id", params)
+    from domain.order import Order
+
+    return [Order.from_state(orjson.loads(r[0])).snapshot() for r in rows]
+
+
+TRADE_FIELDS = (
+    "account",
+    "venue",
+    "instrument",
+    "side",
+    "client_order_id",
+    "venue_order_id",
+    "trade_id",
+    "quantity",
+    "price",
+    "fee",
+    "fee_currency",
+    "liquidity",
+    "ts_event",
+    "tags",
+    "parent_id",
+    "late",
+)
+
+
+def list_trades(
+    db: Database,
+    *,
+    account: str | None = None,
+    venue: str | None = None,
+    instrument: str | None = None,
+    client_order_id: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> list[dict[str, Any]]:
+    """The trade blotter, oldest first (from the trades view)."""
+    where, params = _where(
+        {
+            "account": account,
+            "venue": venue,
+            "instrument": instrument,
+            "client_order_id": client_order_id,
+            "ts_event>=": since,
+            "ts_event<=": until,
+        }
+    )
+    columns = ", ".join(TRADE_FIELDS)
+    with db.read() as tx:
+        rows = tx.all(f"SELECT {columns} FROM trades_view{where} ORDER BY ts_event, position", params)
+    result = []
+    for r in rows:
+        row = dict(zip(TRADE_FIELDS, r, strict=True))
+        row["tags"] = orjson.loads(row["tags"])
+        row["late"] = bool(row["late"])
+        result.append(row)
+    return result
+
+
+def parse_marks(marks: list[str]) -> dict[str, Decimal]:
+    """``INSTRUMENT=PRICE`` pairs → marks; one-line error on a bad one."""
+    from domain.values import parse_positive
+
+    result = {}
+    for mark in marks:
+        instrument, sep, price = mark.partition("=")
+        if not sep or not instrument:
+            raise InvalidInputError(f"--mark {mark!r}: expected INSTRUMENT=PRICE", field="mark")
+        result[instrument] = parse_positive(price, f"mark for {instrument}")
+    return result
+
+
+def _position_rows(db: Database) -> list[Position]:
+    spec = PositionsProjection.tables[0]
+    columns = ", ".join(c.name for c in spec.columns)
+    with db.read() as tx:
+        rows = tx.all(f"SELECT {columns} FROM {spec.name} ORDER BY account, venue, instrument")
+    return [spec.from_row(tuple(r)) for r in rows]
+
+
+def position_report(position: Position, mark: Decimal | None) -> dict[str, Any]:
+    """One position as JSON-ready data."""
+    net = position.realized_pnl_net
+    unrealized = position.unrealized_pnl(mark)
+    return {
+        "account": position.account,
+        "venue": position.venue,
+        "instrument": position.instrument,
+        "quantity": format_decimal(position.quantity),
+        "average_price": None if position.average_price is None else format_decimal(position.average_price.normalize()),
+        "realized_pnl": format_decimal(position.realized_pnl),
+        "realized_pnl_net": None if net is None else format_decimal(net),
+        "unrealized_pnl": None if unrealized is None else format_decimal(unrealized),
+        "fees": {k: format_decimal(v) for k, v in sorted(position.fees.items())},
+        "quote_currency": position.quote_currency,
+        "mark": None if mark is None else format_decimal(mark),
+    }
+
+
+def list_positions(db: Database, marks: dict[str, Decimal] | None = None) -> list[dict[str, Any]]:
+    """Positions with realized and (given marks) unrealized P&L."""
+    marks = marks or {}
+    return [position_report(p, marks.get(p.instrument)) for p in _position_rows(db)]
+
+
+PNL_GROUPS = ("day", "account", "venue", "instrument")
+
+
+@dataclass
+class _Group:
+    realized: Decimal = ZERO
+    fees: dict[str, Decimal] | None = None
+    quotes: set[str | None] | None = None
+    fills: int = 0
+
+
+def pnl_by(db: Database, by: str) -> list[dict[str, Any]]:
+    """Realized P&L and fees grouped by day, account, venue, instrument or ``tag:NAME``."""
+    if by.startswith("tag:") and len(by) > 4:
+        tag = by[4:]
+    elif by in PNL_GROUPS:
+        tag = None
+    else:
+        raise InvalidInputError(f"--by {by!r}: use day, account, venue, instrument or tag:NAME", field="by")
+    column = "tags" if tag else by
+    with db.read() as tx:
+        rows = tx.all(
+            f"SELECT {column}, realized, fee, fee_currency, quote_currency, kind FROM pnl_entries_view ORDER BY position"
+        )
+    # Amounts in different quote currencies are never added together: (group, quote) is the key.
+    groups: dict[tuple[str, str], _Group] = {}
+    for value, realized, fee, fee_currency, quote, kind in rows:
+        key = orjson.loads(value).get(tag) if tag else value
+        key = "(none)" if key is None else str(key)
+        group = groups.setdefault((key, quote or ""), _Group(fees={}, quotes=set()))
+        group.realized += Decimal(realized)
+        assert group.fees is not None and group.quotes is not None
+        if fee is not None:
+            currency = fee_currency or "?"
+            group.fees[currency] = group.fees.get(currency, ZERO) + Decimal(fee)
+        group.quotes.add(quote)
+        group.fills += 1 if kind == "fill" else 0
+    result = []
+    for key, quote_key in sorted(groups):
+        group = groups[(key, quote_key)]
+        assert group.fees is not None and group.quotes is not None
+        fees = {k: v for k, v in group.fees.items() if v}
+        quotes = group.quotes - {None}
+        net = None
+        if quote_key and set(fees) <= quotes:
+            net = group.realized - fees.get(quote_key, ZERO)
+        result.append(
+            {
+                by if not tag else f"tag:{tag}": key,
+                "quote_currency": quote_key or None,
+                "realized_pnl": format_decimal(group.realized),
+                "realized_pnl_net": None if net is None else format_decimal(net),
+                "fees": {k: format_decimal(v) for k, v in sorted(fees.items())},
+                "fills": group.fills,
+            }
+        )
+    return result

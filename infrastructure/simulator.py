@@ -1,0 +1,211 @@
+"""A deterministic simulated trading session, in the ledger's message format.
+
+Used by ``orderledger demo`` and the benchmark. Given a seed it always produces the same
+messages: several accounts, venues and instruments; acknowledgements, partial and full fills,
+cancels (some racing a fill), rejects, amends, expiries, a late fill after a cancel,
+duplicate deliveries (a REST poll repeating the stream) and a trade bust.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+ACCOUNTS = ("alpha", "beta")
+VENUES = {"venueA": ("BTC-USDT", "ETH-USDT"), "venueB": ("BTC/USD", "SOL/USD")}
+PRICES = {"BTC-USDT": 64000, "ETH-USDT": 3100, "BTC/USD": 64010, "SOL/USD": 145}
+STRATEGIES = ("mm", "trend", "arb")
+START = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+
+
+def _ts(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Session:
+    """Builds messages order by order; ``messages`` holds them in delivery order."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.clock = START
+        self.messages: list[dict[str, Any]] = []
+        self.seq = 0
+        self.trade_seq = 0
+
+    def tick(self, low: float = 0.05, high: float = 2.0) -> str:
+        self.clock += timedelta(seconds=self.rng.uniform(low, high))
+        return _ts(self.clock)
+
+    def emit(self, message: dict[str, Any], *, duplicate_chance: float = 0.0) -> None:
+        self.messages.append(message)
+        if duplicate_chance and self.rng.random() < duplicate_chance:
+            self.messages.append(dict(message))  # the REST poll repeats what the stream said
+
+    def trade_id(self, venue: str) -> str:
+        self.trade_seq += 1
+        return f"{venue[-1]}T{self.trade_seq:07d}"
+
+    def order(self, kind: str) -> None:
+        rng = self.rng
+        self.seq += 1
+        venue = rng.choice(list(VENUES))
+        instrument = rng.choice(VENUES[venue])
+        account = rng.choice(ACCOUNTS)
+        side = rng.choice(("buy", "sell"))
+        mid = PRICES[instrument] * (1 + rng.uniform(-0.002, 0.002))
+        price = Decimal(str(round(mid * (0.999 if side == "buy" else 1.001), 2)))
+        quantity = Decimal(rng.choice(("0.1", "0.25", "0.5", "1", "2", "5")))
+        coid = f"{account[:1]}-{self.seq:06d}"
+        voi = f"{venue}-{100000 + self.seq}"
+        strategy = rng.choice(STRATEGIES)
+        base = {"client_order_id": coid}
+        self.emit(
+            {
+                "type": "request",
+                **base,
+                "account": account,
+                "venue": venue,
+                "instrument": instrument,
+                "side": side,
+                "order_type": "limit",
+                "quantity": str(quantity),
+                "price": str(price),
+                "time_in_force": "GTC",
+                "tags": {"strategy": strategy, "leg": rng.choice(("entry", "exit"))},
+                "ts": self.tick(),
+            }
+        )
+        if kind == "reject":
+            self.emit({"type": "rejected", **base, "reason": "insufficient margin", "ts": self.tick()})
+            return
+        ack = {"type": "accepted", **base, "venue_order_id": voi, "ts": self.tick()}
+        self.emit(ack, duplicate_chance=0.3)
+        by_venue = {"venue": venue, "venue_order_id": voi}
+        if kind == "fill":
+            parts = rng.choice((1, 2, 3))
+            chunks = _split(quantity, parts, rng)
+            for chunk in chunks:
+                fill = {
+                    "type": "fill",
+                    **by_venue,
+                    "trade_id": self.trade_id(venue),
+                    "quantity": str(chunk),
+                    "price": str(price),
+                    "fee": str((chunk * price * Decimal("0.0002")).quantize(Decimal("0.0001"))),
+                    "fee_currency": _quote(instrument),
+                    "liquidity": rng.choice(("maker", "taker")),
+                    "ts": self.tick(),
+                }
+                self.emit(fill, duplicate_chance=0.25)
+        elif kind == "partial_cancel":
+            half = (quantity / 2).normalize()
+            self.emit(
+                {
+                    "type": "fill",
+                    **by_venue,
+                    "trade_id": self.trade_id(venue),
+                    "quantity": str(half),
+                    "price": str(price),
+                    "fee": "0",
+                    "fee_currency": _quote(instrument),
+                    "ts": self.tick(),
+                }
+            )
+            self.emit({"type": "cancel_requested", **base, "ts": self.tick()})
+            self.emit({"type": "canceled", **by_venue, "reason": "user", "ts": self.tick()})
+        elif kind == "late_fill":
+            self.emit({"type": "cancel_requested", **base, "ts": self.tick()})
+            self.emit({"type": "canceled", **by_venue, "ts": self.tick()})
+            # Real-world race: the venue matched the order just before the cancel landed.
+            self.emit(
+                {
+                    "type": "fill",
+                    **by_venue,
+                    "trade_id": self.trade_id(venue),
+                    "quantity": str(quantity),
+                    "price": str(price),
+                    "ts": self.tick(),
+                }
+            )
+        elif kind == "amend":
+            new_price = (price * Decimal("1.001")).quantize(Decimal("0.01"))
+            self.emit({"type": "amend_requested", **base, "price": str(new_price), "ts": self.tick()})
+            self.emit({"type": "amended", **by_venue, "price": str(new_price), "ts": self.tick()})
+            self.emit(
+                {
+                    "type": "fill",
+                    **by_venue,
+                    "trade_id": self.trade_id(venue),
+                    "quantity": str(quantity),
+                    "price": str(new_price),
+                    "ts": self.tick(),
+                }
+            )
+        elif kind == "cancel_rejected":
+            self.emit({"type": "cancel_requested", **base, "ts": self.tick()})
+            self.emit({"type": "cancel_rejected", **base, "reason": "too late", "ts": self.tick()})
+        elif kind == "expire":
+            self.emit({"type": "expired", **by_venue, "ts": self.tick()})
+        elif kind == "bust":
+            trade = self.trade_id(venue)
+            self.emit(
+                {
+                    "type": "fill",
+                    **by_venue,
+                    "trade_id": trade,
+                    "quantity": str(quantity),
+                    "price": str(price),
+                    "ts": self.tick(),
+                }
+            )
+            self.emit({"type": "fill_busted", **by_venue, "trade_id": trade, "reason": "clearly erroneous", "ts": self.tick()})
+        # kind == "rest": stays open
+
+
+KINDS = (
+    ("fill", 40),
+    ("rest", 14),
+    ("partial_cancel", 12),
+    ("amend", 10),
+    ("cancel_rejected", 6),
+    ("expire", 6),
+    ("reject", 6),
+    ("late_fill", 3),
+    ("bust", 3),
+)
+
+
+def _quote(instrument: str) -> str:
+    return instrument.replace("/", "-").split("-")[-1]
+
+
+def _split(quantity: Decimal, parts: int, rng: random.Random) -> list[Decimal]:
+    if parts == 1:
+        return [quantity]
+    step = quantity / parts
+    chunks = [step.quantize(Decimal("0.0001")) for _ in range(parts - 1)]
+    chunks.append(quantity - sum(chunks))
+    return [c for c in chunks if c > 0]
+
+
+def simulate(seed: int = 7, orders: int = 40) -> list[dict[str, Any]]:
+    """A session of ``orders`` orders; the showcase cases appear at least once each."""
+    session = Session(seed)
+    showcase = ["late_fill", "bust", "amend", "reject", "partial_cancel", "cancel_rejected", "expire"]
+    names = [k for k, _ in KINDS]
+    weights = [w for _, w in KINDS]
+    for i in range(orders):
+        kind = showcase[i] if i < len(showcase) else session.rng.choices(names, weights)[0]
+        session.order(kind)
+    return session.messages
+
+
+def simulate_lines(seed: int = 7, orders: int = 40) -> Iterator[str]:
+    """The session as JSON lines."""
+    import json
+
+    for message in simulate(seed, orders):
+        yield json.dumps(message, separators=(",", ":"))
