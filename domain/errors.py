@@ -99,9 +99,7 @@ class UnknownTradeError(LedgerError):
     """A bust or correction names a trade the order does not have."""
 
     def __init__(self, client_order_id: str, trade_id: str, why: str = "has no trade") -> None:
-        super().__init__(
-            f"order {client_order_id!r} {why} {trade_id!r}", client_order_id=client_order_id
-        )
+        super().__init__(f"order {client_order_id!r} {why} {trade_id!r}", client_order_id=client_order_id)
         self.trade_id = trade_id
 
 
@@ -110,7 +108,6 @@ class AmendBelowFilledError(LedgerError):
 
     def __init__(self, client_order_id: str, quantity: str, filled: str) -> None:
         super().__init__(
-            f"order {client_order_id!r}: amended quantity {quantity} is below "
-            f"the filled quantity {filled}",
+            f"order {client_order_id!r}: amended quantity {quantity} is below the filled quantity {filled}",
             client_order_id=client_order_id,
         )

@@ -98,9 +98,7 @@ _rows((S.REJECTED, S.EXPIRED), F.CANCELED, Rule.IGNORE, "the order already ended
 # normal "too late to cancel".
 _rows((S.PENDING_CANCEL,), F.CANCEL_REJECTED, Rule.APPLY)
 _rows((S.FILLED,), F.CANCEL_REJECTED, Rule.IGNORE, "too late to cancel: the order filled")
-_rows(
-    OPEN_BASE + (S.PENDING_AMEND,) + ENDED, F.CANCEL_REJECTED, Rule.IGNORE, "no cancel is pending"
-)
+_rows(OPEN_BASE + (S.PENDING_AMEND,) + ENDED, F.CANCEL_REJECTED, Rule.IGNORE, "no cancel is pending")
 
 # amend requested
 _rows(OPEN_BASE, F.AMEND_REQUESTED, Rule.APPLY)

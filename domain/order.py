@@ -162,36 +162,36 @@ class Order:
     """An order's current state, derived only from its events."""
 
     __slots__ = (
-        "id",
-        "version",
-        "client_order_id",
-        "account",
-        "venue",
-        "instrument",
-        "side",
-        "order_type",
-        "quantity",
-        "price",
-        "time_in_force",
-        "quote_currency",
-        "tags",
-        "parent_id",
-        "external",
-        "base_status",
-        "pending_cancel",
-        "pending_amend",
-        "amend_target",
-        "venue_order_ids",
-        "aliases",
-        "fills",
-        "filled_quantity",
-        "notional",
-        "anomalies",
-        "reason",
-        "created_at",
-        "updated_at",
-        "recorded_at",
         "_pending_events",
+        "account",
+        "aliases",
+        "amend_target",
+        "anomalies",
+        "base_status",
+        "client_order_id",
+        "created_at",
+        "external",
+        "filled_quantity",
+        "fills",
+        "id",
+        "instrument",
+        "notional",
+        "order_type",
+        "parent_id",
+        "pending_amend",
+        "pending_cancel",
+        "price",
+        "quantity",
+        "quote_currency",
+        "reason",
+        "recorded_at",
+        "side",
+        "tags",
+        "time_in_force",
+        "updated_at",
+        "venue",
+        "venue_order_ids",
+        "version",
     )
 
     def __init__(self, event: OrderRequested) -> None:
@@ -338,9 +338,7 @@ class Order:
         order.quantity = Decimal(state["quantity"])
         order.price = _opt_decimal(state["price"])
         target = state["amend_target"]
-        order.amend_target = (
-            None if target is None else (_opt_decimal(target[0]), _opt_decimal(target[1]))
-        )
+        order.amend_target = None if target is None else (_opt_decimal(target[0]), _opt_decimal(target[1]))
         order.filled_quantity = Decimal(state["filled_quantity"])
         order.notional = Decimal(state["notional"])
         order.created_at = parse_timestamp(state["created_at"])
@@ -399,9 +397,7 @@ class Order:
     def request_again(self, spec: OrderSpec) -> Outcome:
         """A request for an ID that exists: a duplicate if the content matches, else an error."""
         spec.validate()
-        differences = [
-            name for name in OrderSpec.COMPARED if getattr(spec, name) != getattr(self, name)
-        ]
+        differences = [name for name in OrderSpec.COMPARED if getattr(spec, name) != getattr(self, name)]
         if differences:
             raise ClientOrderIdReuseError(self.client_order_id, differences)
         return _duplicate("the order was already requested")
@@ -516,9 +512,7 @@ class Order:
         """We ask the venue for a new total quantity and/or price."""
         self._check(Fact.AMEND_REQUESTED)
         if quantity is None and price is None:
-            raise InvalidInputError(
-                "an amend request needs a quantity or a price", field="quantity"
-            )
+            raise InvalidInputError("an amend request needs a quantity or a price", field="quantity")
         self._check_amend_values(quantity, price)
         return self._record(OrderAmendRequested, stamp, quantity=quantity, price=price)
 
@@ -548,9 +542,7 @@ class Order:
             and price in (None, self.price)
         ):
             return _duplicate("the order already has this quantity, price and venue order ID")
-        return self._record(
-            OrderAmended, stamp, quantity=quantity, price=price, venue_order_id=new_id
-        )
+        return self._record(OrderAmended, stamp, quantity=quantity, price=price, venue_order_id=new_id)
 
     def reject_amend(self, stamp: Stamp, reason: str | None = None) -> Outcome:
         """The venue refused our amendment."""
@@ -600,9 +592,7 @@ class Order:
         """The venue corrected a trade's quantity, price and/or fee."""
         fill = self._trade(trade_id)
         if fill.busted:
-            raise UnknownTradeError(
-                self.client_order_id, trade_id, why="cannot correct busted trade"
-            )
+            raise UnknownTradeError(self.client_order_id, trade_id, why="cannot correct busted trade")
         new_qty = fill.qty if last_qty is None else last_qty
         new_px = fill.px if last_px is None else last_px
         new_fee = fill.fee if fee is None else fee
@@ -858,9 +848,7 @@ def _opt_decimal(value: str | None) -> Decimal | None:
 
 
 def _on_requested(order: Order, event: OrderRequested) -> None:  # pragma: no cover - creation
-    raise InvalidTransitionError(
-        order.client_order_id, "request", order.status.value, "already exists"
-    )
+    raise InvalidTransitionError(order.client_order_id, "request", order.status.value, "already exists")
 
 
 _APPLIERS: dict[type[OrderEvent], Callable[[Order, Any], None]] = {
@@ -887,9 +875,7 @@ def replay(events: Iterable[OrderEvent], order: Order | None = None) -> Order | 
             order = Order(event)
             order.version = event.originator_version
         elif order is None:
-            raise InvalidTransitionError(
-                event.client_order_id, event.type_name(), "none", "no request"
-            )
+            raise InvalidTransitionError(event.client_order_id, event.type_name(), "none", "no request")
         else:
             order.apply(event)
     return order

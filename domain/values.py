@@ -94,9 +94,7 @@ def parse_identifier(value: object, field: str = "identifier") -> str:
     if not isinstance(value, str):
         raise InvalidInputError(f"{field} must be a string", field=field)
     if not value or value.strip() != value:
-        raise InvalidInputError(
-            f"{field} must be non-empty, without surrounding spaces", field=field
-        )
+        raise InvalidInputError(f"{field} must be non-empty, without surrounding spaces", field=field)
     if len(value) > MAX_ID_LENGTH:
         raise InvalidInputError(f"{field} is longer than {MAX_ID_LENGTH} characters", field=field)
     if _CONTROL.search(value):
@@ -116,9 +114,7 @@ def parse_text(value: object, field: str = "text") -> str:
 def parse_decimal(value: object, field: str = "number") -> Decimal:
     """Convert a string, integer or Decimal exactly; refuse floats, NaN and infinities."""
     if isinstance(value, bool) or isinstance(value, float):
-        raise InvalidInputError(
-            f"{field} must be a decimal string or an exact JSON number", field=field
-        )
+        raise InvalidInputError(f"{field} must be a decimal string or an exact JSON number", field=field)
     if isinstance(value, Decimal):
         number = value
     elif isinstance(value, int):
@@ -130,16 +126,12 @@ def parse_decimal(value: object, field: str = "number") -> Decimal:
         try:
             number = Decimal(text)
         except InvalidOperation:
-            raise InvalidInputError(
-                f"{field} is not a decimal number: {value[:40]!r}", field=field
-            ) from None
+            raise InvalidInputError(f"{field} is not a decimal number: {value[:40]!r}", field=field) from None
     else:
         raise InvalidInputError(f"{field} must be a decimal string", field=field)
     if not number.is_finite():
         raise InvalidInputError(f"{field} must be finite, not {number}", field=field)
-    if number and (
-        abs(number.adjusted()) > MAX_EXPONENT or len(number.as_tuple().digits) > MAX_DIGITS
-    ):
+    if number and (abs(number.adjusted()) > MAX_EXPONENT or len(number.as_tuple().digits) > MAX_DIGITS):
         raise InvalidInputError(
             f"{field} is out of range (at most {MAX_DIGITS} digits, magnitude 1e±{MAX_EXPONENT})",
             field=field,
@@ -166,9 +158,7 @@ def parse_timestamp(value: object, field: str = "ts") -> datetime:
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
-            raise InvalidInputError(
-                f"{field} is not an ISO 8601 time: {value[:40]!r}", field=field
-            ) from None
+            raise InvalidInputError(f"{field} is not an ISO 8601 time: {value[:40]!r}", field=field) from None
     else:
         raise InvalidInputError(f"{field} must be an ISO 8601 string", field=field)
     if moment.tzinfo is None or moment.utcoffset() is None:

@@ -143,7 +143,7 @@ def ingest(
 
 def _open(path: str) -> Any:
     try:
-        return open(path, "rb")  # noqa: SIM115 - closed by the caller
+        return open(path, "rb")
     except OSError as error:
         raise InvalidInputError(f"cannot read {path!r}: {error.strerror}") from None
 
@@ -164,8 +164,13 @@ def _order_table(data: dict[str, Any]) -> None:
 
 @app.command()
 def order(
-    order_id: Annotated[str, typer.Argument(metavar="ID", help="Client order ID, venue order ID or NAME=VALUE alias.")],
-    as_of: Annotated[str | None, typer.Option("--as-of", help="State as known at this time (ISO 8601 with Z).")] = None,
+    order_id: Annotated[
+        str,
+        typer.Argument(metavar="ID", help="Client order ID, venue order ID or NAME=VALUE alias."),
+    ],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="State as known at this time (ISO 8601 with Z).")
+    ] = None,
     event_time: Annotated[bool, typer.Option("--event-time", help="Read --as-of as venue time.")] = False,
     version: Annotated[int | None, typer.Option("--version", help="State at this event version.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -187,7 +192,10 @@ def order(
 
 @app.command()
 def history(
-    order_id: Annotated[str, typer.Argument(metavar="ID", help="Client order ID, venue order ID or NAME=VALUE alias.")],
+    order_id: Annotated[
+        str,
+        typer.Argument(metavar="ID", help="Client order ID, venue order ID or NAME=VALUE alias."),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Every event of one order, with the message that produced it."""
@@ -197,8 +205,17 @@ def history(
     for entry in entries:
         payload = entry.event.model_dump(
             mode="json",
-            exclude={"originator_id", "originator_version", "ts_event", "ts_recorded", "source",
-                     "client_order_id", "account", "venue", "instrument"},
+            exclude={
+                "originator_id",
+                "originator_version",
+                "ts_event",
+                "ts_recorded",
+                "source",
+                "client_order_id",
+                "account",
+                "venue",
+                "instrument",
+            },
             exclude_none=True,
         )
         rows.append(
@@ -234,7 +251,9 @@ def history(
                 r["ts_recorded"],
                 r["source"],
                 json.dumps(r["payload"], ensure_ascii=False) if r["payload"] else "",
-                "" if r["message"] is None else f"#{r['message']['message_id']} {r['message']['origin']}:{r['message']['line'] or ''}",
+                ""
+                if r["message"] is None
+                else f"#{r['message']['message_id']} {r['message']['origin']}:{r['message']['line'] or ''}",
             ]
             for r in rows
         ],
@@ -244,8 +263,19 @@ def history(
 # ---------------------------------------------------------------------- views
 
 
-ORDER_COLUMNS = ["client_order_id", "account", "venue", "instrument", "side", "quantity", "price",
-                 "status", "filled_quantity", "average_price", "anomalies"]
+ORDER_COLUMNS = [
+    "client_order_id",
+    "account",
+    "venue",
+    "instrument",
+    "side",
+    "quantity",
+    "price",
+    "status",
+    "filled_quantity",
+    "average_price",
+    "anomalies",
+]
 
 
 @app.command()
@@ -258,16 +288,33 @@ def orders(
 ) -> None:
     """List orders as they stand (from the orders view)."""
     with _ledger() as ledger:
-        rows = list_orders(ledger.db, open_only=open_only, account=account, venue=venue, instrument=instrument)
+        rows = list_orders(
+            ledger.db, open_only=open_only, account=account, venue=venue, instrument=instrument
+        )
     if as_json:
         _json(rows)
         return
-    _table(f"{'open ' if open_only else ''}orders ({len(rows)})", ORDER_COLUMNS,
-           [[", ".join(r[c]) if c == "anomalies" else r[c] for c in ORDER_COLUMNS] for r in rows])
+    _table(
+        f"{'open ' if open_only else ''}orders ({len(rows)})",
+        ORDER_COLUMNS,
+        [[", ".join(r[c]) if c == "anomalies" else r[c] for c in ORDER_COLUMNS] for r in rows],
+    )
 
 
-TRADE_COLUMNS = ["ts_event", "account", "venue", "instrument", "side", "client_order_id", "trade_id",
-                 "quantity", "price", "fee", "fee_currency", "late"]
+TRADE_COLUMNS = [
+    "ts_event",
+    "account",
+    "venue",
+    "instrument",
+    "side",
+    "client_order_id",
+    "trade_id",
+    "quantity",
+    "price",
+    "fee",
+    "fee_currency",
+    "late",
+]
 
 
 @app.command()
@@ -298,21 +345,36 @@ def trades(
     _table(f"trades ({len(rows)})", TRADE_COLUMNS, [[r[c] for c in TRADE_COLUMNS] for r in rows])
 
 
-POSITION_COLUMNS = ["account", "venue", "instrument", "quantity", "average_price", "realized_pnl",
-                    "realized_pnl_net", "unrealized_pnl", "fees"]
+POSITION_COLUMNS = [
+    "account",
+    "venue",
+    "instrument",
+    "quantity",
+    "average_price",
+    "realized_pnl",
+    "realized_pnl_net",
+    "unrealized_pnl",
+    "fees",
+]
 
 
 def _positions_table(rows: list[dict[str, Any]]) -> None:
     _table(
         f"positions ({len(rows)})",
         POSITION_COLUMNS,
-        [[" ".join(f"{v} {k}" for k, v in r[c].items()) if c == "fees" else r[c] for c in POSITION_COLUMNS] for r in rows],
+        [
+            [" ".join(f"{v} {k}" for k, v in r[c].items()) if c == "fees" else r[c] for c in POSITION_COLUMNS]
+            for r in rows
+        ],
     )
 
 
 @app.command()
 def positions(
-    mark: Annotated[list[str] | None, typer.Option("--mark", help="INSTRUMENT=PRICE for unrealized P&L (repeatable).")] = None,
+    mark: Annotated[
+        list[str] | None,
+        typer.Option("--mark", help="INSTRUMENT=PRICE for unrealized P&L (repeatable)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Positions by average cost, with realized and unrealized P&L."""
@@ -345,8 +407,14 @@ def _pnl_table(rows: list[dict[str, Any]], by: str) -> None:
         f"realized P&L by {by}",
         [key, "quote", "realized_pnl", "realized_pnl_net", "fees", "fills"],
         [
-            [r[key], r["quote_currency"], r["realized_pnl"], r["realized_pnl_net"],
-             " ".join(f"{v} {k}" for k, v in r["fees"].items()), r["fills"]]
+            [
+                r[key],
+                r["quote_currency"],
+                r["realized_pnl"],
+                r["realized_pnl_net"],
+                " ".join(f"{v} {k}" for k, v in r["fees"].items()),
+                r["fills"],
+            ]
             for r in rows
         ],
     )
@@ -354,7 +422,9 @@ def _pnl_table(rows: list[dict[str, Any]], by: str) -> None:
 
 @app.command()
 def project(
-    follow: Annotated[bool, typer.Option("--follow", help="Keep polling for new events until interrupted.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep polling for new events until interrupted.")
+    ] = False,
     interval: Annotated[float, typer.Option(help="Seconds between polls when following.")] = 0.5,
 ) -> None:
     """Bring every view up to date with the log (once, or continuously with --follow)."""
@@ -367,7 +437,10 @@ def project(
             stats = ledger.catch_up()
             total += stats.applied
             if stats.applied:
-                out.print(f"applied {stats.applied} events; views at {max(ledger.views.positions().values())}", markup=False)
+                out.print(
+                    f"applied {stats.applied} events; views at {max(ledger.views.positions().values())}",
+                    markup=False,
+                )
             if not follow or stop.wait(interval):
                 break
     out.print(f"views current: {total} events applied", markup=False)
@@ -388,8 +461,14 @@ def rebuild(
         else:
             raise InvalidInputError(f"name a view ({', '.join(known)}) or give --all")
         total = ledger.ledger_recorder.max_notification_id() or 0
-        columns = [TextColumn("rebuilding " + ", ".join(names)), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} events"),
-                   TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn()]
+        columns = [
+            TextColumn("rebuilding " + ", ".join(names)),
+            BarColumn(),
+            TextColumn("{task.completed:,}/{task.total:,} events"),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        ]
         with Progress(*columns, console=err, transient=True) as progress:
             task = progress.add_task("rebuild", total=total, rate="")
 
@@ -401,7 +480,10 @@ def rebuild(
 
             events, seconds = ledger.views.rebuild(names, progress=advance)
     rate = events / seconds if seconds else 0.0
-    out.print(f"rebuilt {', '.join(names)}: {events} events in {seconds:.2f} s ({rate:,.0f} events/s)", markup=False)
+    out.print(
+        f"rebuilt {', '.join(names)}: {events} events in {seconds:.2f} s ({rate:,.0f} events/s)",
+        markup=False,
+    )
 
 
 # ---------------------------------------------------------------------- demo
@@ -429,9 +511,24 @@ def demo(
     counts = ", ".join(f"{n} {k}" for k, n in report.counts.items() if n)
     out.print(f"[bold]Simulated session (seed {seed})[/bold] → {url}")
     out.print(f"{report.lines} messages: {counts}; {report.events} events recorded\n", markup=False)
-    _table(f"open orders ({len(open_rows)})", ORDER_COLUMNS[:-1], [[r[c] for c in ORDER_COLUMNS[:-1]] for r in open_rows[:12]])
+    _table(
+        f"open orders ({len(open_rows)})",
+        ORDER_COLUMNS[:-1],
+        [[r[c] for c in ORDER_COLUMNS[:-1]] for r in open_rows[:12]],
+    )
     recent = fills[-10:]
-    short = ["ts_event", "account", "venue", "instrument", "side", "client_order_id", "trade_id", "quantity", "price", "fee"]
+    short = [
+        "ts_event",
+        "account",
+        "venue",
+        "instrument",
+        "side",
+        "client_order_id",
+        "trade_id",
+        "quantity",
+        "price",
+        "fee",
+    ]
     _table(
         f"recent fills (last {len(recent)} of {len(fills)})",
         short,
@@ -443,7 +540,10 @@ def demo(
     out.print("order states: " + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())), markup=False)
     flagged = [r for r in all_rows if r["anomalies"]]
     for row in flagged:
-        out.print(f"  anomaly on {row['client_order_id']}: {', '.join(row['anomalies'])} (status {row['status']})", markup=False)
+        out.print(
+            f"  anomaly on {row['client_order_id']}: {', '.join(row['anomalies'])} (status {row['status']})",
+            markup=False,
+        )
     out.print()
     _positions_table(position_rows)
     _pnl_table(pnl_rows, "tag:strategy")

@@ -236,9 +236,7 @@ class PostgresDatabase(Database):
 
     dialect = "postgresql"
 
-    def __init__(
-        self, url: DatabaseUrl, *, pool_size: int = 4, connect_timeout: float = 5.0
-    ) -> None:
+    def __init__(self, url: DatabaseUrl, *, pool_size: int = 4, connect_timeout: float = 5.0) -> None:
         import psycopg
         from psycopg_pool import ConnectionPool
 
@@ -262,9 +260,7 @@ class PostgresDatabase(Database):
             )
             self._pool.open(wait=True, timeout=connect_timeout)
         except Exception as error:  # psycopg_pool.PoolTimeout, OperationalError
-            raise StoreError(
-                f"cannot connect to PostgreSQL at {_redact(url.conninfo)}: {error}"
-            ) from None
+            raise StoreError(f"cannot connect to PostgreSQL at {_redact(url.conninfo)}: {error}") from None
         self._local = threading.local()
 
     @contextlib.contextmanager
@@ -287,9 +283,7 @@ class PostgresDatabase(Database):
         except psycopg.errors.SerializationFailure:
             raise
         except psycopg.Error as error:
-            first = (
-                str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            )
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise StoreError(f"PostgreSQL error: {first}") from None
 
     def write(self) -> contextlib.AbstractContextManager[Tx]:

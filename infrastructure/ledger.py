@@ -166,9 +166,7 @@ class OrderLedger(Application[UUID]):
         on_batch: Callable[[list[Result]], None] | None = None,
     ) -> IngestReport:
         """Ingest JSON lines (ledger format); every line gets an outcome."""
-        items = (
-            _read_ledger_line(line, origin, number) for number, line in enumerate(lines, start=1)
-        )
+        items = (_read_ledger_line(line, origin, number) for number, line in enumerate(lines, start=1))
         return self.ingest_inbound(items, strict=strict, on_batch=on_batch)
 
     def ingest_inbound(
@@ -239,14 +237,10 @@ class OrderLedger(Application[UUID]):
         stored = self.ledger_recorder.select_events(order_id_for(client_order_id), lte=version)
         order = replay(self.mapper.to_domain_event(s) for s in stored)
         if order is None:
-            raise OrderNotFoundError(
-                f"no order {client_order_id!r}", client_order_id=client_order_id
-            )
+            raise OrderNotFoundError(f"no order {client_order_id!r}", client_order_id=client_order_id)
         return order
 
-    def order_as_of(
-        self, client_order_id: str, as_of: datetime, *, event_time: bool = False
-    ) -> Order:
+    def order_as_of(self, client_order_id: str, as_of: datetime, *, event_time: bool = False) -> Order:
         """An order as the ledger knew it at ``as_of`` (recorded time, or venue time)."""
         events = [
             e
@@ -277,9 +271,7 @@ class OrderLedger(Application[UUID]):
                 (str(order_id_for(client_order_id)),),
             )
         if not rows:
-            raise OrderNotFoundError(
-                f"no order {client_order_id!r}", client_order_id=client_order_id
-            )
+            raise OrderNotFoundError(f"no order {client_order_id!r}", client_order_id=client_order_id)
         decode = self.ledger_mapper.decode
         return [
             HistoryEntry(

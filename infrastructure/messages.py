@@ -18,13 +18,13 @@ from domain.values import (
     Liquidity,
     OrderType,
     Side,
+    format_decimal,
+    format_timestamp,
     parse_decimal,
     parse_identifier,
     parse_positive,
     parse_text,
     parse_timestamp,
-    format_decimal,
-    format_timestamp,
 )
 from infrastructure.errors import MessageError
 
@@ -169,14 +169,10 @@ def _enum(data: dict[str, Any], name: str, enum: Any, required: bool = False) ->
         return enum(value.lower())
     except ValueError:
         allowed = "|".join(m.value for m in enum)
-        raise InvalidInputError(
-            f"{name} must be one of {allowed}, not {value[:40]!r}", field=name
-        ) from None
+        raise InvalidInputError(f"{name} must be one of {allowed}, not {value[:40]!r}", field=name) from None
 
 
-def _number(
-    data: dict[str, Any], name: str, *, positive: bool, required: bool = False
-) -> Decimal | None:
+def _number(data: dict[str, Any], name: str, *, positive: bool, required: bool = False) -> Decimal | None:
     value = data.get(name)
     if value is None:
         if required:
@@ -197,9 +193,7 @@ def parse_message(data: Any, default_source: str = "ingest") -> Message:
     kind = data.get("type")
     if not isinstance(kind, str) or kind not in FIELDS:
         shown = kind if isinstance(kind, str) else type(kind).__name__
-        raise MessageError(
-            f"unknown message type {str(shown)[:40]!r} (expected one of {', '.join(TYPES)})"
-        )
+        raise MessageError(f"unknown message type {str(shown)[:40]!r} (expected one of {', '.join(TYPES)})")
     unknown = sorted(set(data) - FIELDS[kind])
     if unknown:
         raise MessageError(f"unknown field {unknown[0][:40]!r} for type {kind}")
@@ -269,9 +263,7 @@ def parse_message(data: Any, default_source: str = "ingest") -> Message:
 def _require_order_key(common: dict[str, Any], kind: str, need_client_id: bool = False) -> bool:
     if need_client_id:
         if common["client_order_id"] is None:
-            raise InvalidInputError(
-                "client_order_id is required for a request", field="client_order_id"
-            )
+            raise InvalidInputError("client_order_id is required for a request", field="client_order_id")
         if common["venue"] is None:
             raise InvalidInputError("venue is required for a request", field="venue")
         return True

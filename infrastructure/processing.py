@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from domain.errors import IdentityConflictError, LedgerError
-from domain.events import OrderAccepted, OrderAmended, OrderEvent, OrderRequested
+from domain.events import OrderEvent
 from domain.order import Order, OrderSpec, Outcome, Stamp, order_id_for, replay
 from domain.values import format_timestamp
 from infrastructure.db import is_integrity_error
@@ -253,9 +253,7 @@ class _Batch:
 
     _last_client_id: str | None = None
 
-    def apply(
-        self, message: Message, entry: JournalEntry
-    ) -> tuple[str, str | None, list[OrderEvent]]:
+    def apply(self, message: Message, entry: JournalEntry) -> tuple[str, str | None, list[OrderEvent]]:
         """Apply one message; returns (outcome, reason, events)."""
         self._last_client_id = message.client_order_id
         try:
@@ -273,9 +271,7 @@ class _Batch:
 
     # ------------------------------------------------------------------ requests
 
-    def _request(
-        self, message: Message, entry: JournalEntry
-    ) -> tuple[str, str | None, list[OrderEvent]]:
+    def _request(self, message: Message, entry: JournalEntry) -> tuple[str, str | None, list[OrderEvent]]:
         assert message.client_order_id and message.venue
         spec = OrderSpec(
             client_order_id=message.client_order_id,
@@ -316,15 +312,10 @@ class _Batch:
         kind = message.type
         voi = message.venue_order_id
         events: list[OrderEvent] = []
-        if (
-            voi is not None
-            and voi not in order.venue_order_ids
-            and kind not in ("accepted", "amended")
-        ):
+        if voi is not None and voi not in order.venue_order_ids and kind not in ("accepted", "amended"):
             if order.venue_order_ids:
                 raise IdentityConflictError(
-                    f"order {order.client_order_id!r} is venue order {order.venue_order_id!r}, "
-                    f"not {voi!r}",
+                    f"order {order.client_order_id!r} is venue order {order.venue_order_id!r}, not {voi!r}",
                     client_order_id=order.client_order_id,
                 )
             # The venue told us its order ID on this message: an implied acknowledgement.
@@ -360,9 +351,7 @@ class _Batch:
             outcome = order.request_amend(stamp, message.quantity, message.price)
         elif kind == "amended":
             if voi:
-                self._check_identities(
-                    order.client_order_id, [(order.venue, "venue_order_id", voi)]
-                )
+                self._check_identities(order.client_order_id, [(order.venue, "venue_order_id", voi)])
             outcome = order.amend(stamp, message.quantity, message.price, voi)
         elif kind == "amend_rejected":
             outcome = order.reject_amend(stamp, message.reason)
@@ -504,9 +493,7 @@ class _Batch:
             except LedgerError as error:
                 outcome, reason, new = "rejected", error.message, []
             entry.outcome = outcome
-            entry.reason = (
-                f"was parked; {reason}" if reason else "was parked until its order was known"
-            )
+            entry.reason = f"was parked; {reason}" if reason else "was parked until its order was known"
             entry.client_order_id, entry.event_count = order.client_order_id, len(new)
             self.commit.resolved.append(entry)
             events += new
@@ -522,4 +509,4 @@ def _combine(outcomes: list[tuple[str, str | None]]) -> tuple[str, str | None]:
     return "ignored", None
 
 
-__all__ = ["Inbound", "OrderCache", "Processor", "Result", "UUID"]
+__all__ = ["UUID", "Inbound", "OrderCache", "Processor", "Result"]

@@ -39,7 +39,12 @@ def list_orders(
 ) -> list[dict[str, Any]]:
     """Orders as they stand (from the orders view)."""
     where, params = _where(
-        {"is_open": 1 if open_only else None, "account": account, "venue": venue, "instrument": instrument}
+        {
+            "is_open": 1 if open_only else None,
+            "account": account,
+            "venue": venue,
+            "instrument": instrument,
+        }
     )
     with db.read() as tx:
         rows = tx.all(f"SELECT state FROM orders_view{where} ORDER BY created_at, client_order_id", params)
@@ -131,7 +136,9 @@ def position_report(position: Position, mark: Decimal | None) -> dict[str, Any]:
         "venue": position.venue,
         "instrument": position.instrument,
         "quantity": format_decimal(position.quantity),
-        "average_price": None if position.average_price is None else format_decimal(position.average_price.normalize()),
+        "average_price": None
+        if position.average_price is None
+        else format_decimal(position.average_price.normalize()),
         "realized_pnl": format_decimal(position.realized_pnl),
         "realized_pnl_net": None if net is None else format_decimal(net),
         "unrealized_pnl": None if unrealized is None else format_decimal(unrealized),

@@ -161,7 +161,15 @@ class Session:
                     "ts": self.tick(),
                 }
             )
-            self.emit({"type": "fill_busted", **by_venue, "trade_id": trade, "reason": "clearly erroneous", "ts": self.tick()})
+            self.emit(
+                {
+                    "type": "fill_busted",
+                    **by_venue,
+                    "trade_id": trade,
+                    "reason": "clearly erroneous",
+                    "ts": self.tick(),
+                }
+            )
         # kind == "rest": stays open
 
 
@@ -194,7 +202,15 @@ def _split(quantity: Decimal, parts: int, rng: random.Random) -> list[Decimal]:
 def simulate(seed: int = 7, orders: int = 40) -> list[dict[str, Any]]:
     """A session of ``orders`` orders; the showcase cases appear at least once each."""
     session = Session(seed)
-    showcase = ["late_fill", "bust", "amend", "reject", "partial_cancel", "cancel_rejected", "expire"]
+    showcase = [
+        "late_fill",
+        "bust",
+        "amend",
+        "reject",
+        "partial_cancel",
+        "cancel_rejected",
+        "expire",
+    ]
     names = [k for k, _ in KINDS]
     weights = [w for _, w in KINDS]
     for i in range(orders):

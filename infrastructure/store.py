@@ -186,14 +186,10 @@ class LedgerRecorder(ApplicationRecorder):
             )
             return ids
 
-    def _insert(
-        self, tx: Tx, events: Sequence[StoredEvent], message_ids: Sequence[int | None]
-    ) -> list[int]:
+    def _insert(self, tx: Tx, events: Sequence[StoredEvent], message_ids: Sequence[int | None]) -> list[int]:
         if not events:
             return []
-        last = tx.one(
-            "SELECT notification_id, hash FROM events ORDER BY notification_id DESC LIMIT 1"
-        )
+        last = tx.one("SELECT notification_id, hash FROM events ORDER BY notification_id DESC LIMIT 1")
         position, previous = (0, GENESIS) if last is None else (last[0], bytes(last[1]))
         rows = []
         ids = []
@@ -219,9 +215,7 @@ class LedgerRecorder(ApplicationRecorder):
         )
         return ids
 
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         """eventsourcing's entry point: store events (without a journal) in one transaction."""
         try:
             with self.db.write() as tx:

@@ -34,14 +34,10 @@ def _sql_type(kind: str, dialect: str) -> str:
 def create_table_sql(spec: TableSpec[Any, Any], name: str, dialect: str) -> list[str]:
     """CREATE TABLE and CREATE INDEX statements for a view table named ``name``."""
     columns = ", ".join(f"{c.name} {_sql_type(c.type, dialect)}" for c in spec.columns)
-    statements = [
-        f"CREATE TABLE IF NOT EXISTS {name} ({columns}, PRIMARY KEY ({', '.join(spec.key)}))"
-    ]
+    statements = [f"CREATE TABLE IF NOT EXISTS {name} ({columns}, PRIMARY KEY ({', '.join(spec.key)}))"]
     tag = uuid.uuid4().hex[:8]
     for i, index in enumerate(spec.indexes):
-        statements.append(
-            f"CREATE INDEX IF NOT EXISTS ix_{name}_{i}_{tag} ON {name} ({', '.join(index)})"
-        )
+        statements.append(f"CREATE INDEX IF NOT EXISTS ix_{name}_{i}_{tag} ON {name} ({', '.join(index)})")
     return statements
 
 
@@ -135,9 +131,7 @@ class Views:
         self.by_name = {p.name: p for p in self.projections}
         self.tables = {
             p.name: {
-                spec.name: SqlTable(
-                    spec, spec.name, 0 if spec.name == "pnl_entries_view" else 20_000
-                )
+                spec.name: SqlTable(spec, spec.name, 0 if spec.name == "pnl_entries_view" else 20_000)
                 for spec in p.tables
             }
             for p in self.projections
@@ -157,9 +151,7 @@ class Views:
                         for statement in create_table_sql(spec, spec.name, self.db.dialect):
                             tx.execute(statement)
                 if tx.one("SELECT position FROM view_tracking WHERE view = ?", (p.name,)) is None:
-                    tx.execute(
-                        "INSERT INTO view_tracking (view, position) VALUES (?, 0)", (p.name,)
-                    )
+                    tx.execute("INSERT INTO view_tracking (view, position) VALUES (?, 0)", (p.name,))
 
     # ------------------------------------------------------------------ tracking
 
@@ -236,9 +228,7 @@ class Views:
         decode = self.mapper.decode
         return [(r[0], decode(r[3], bytes(r[4]), r[1], r[2])) for r in rows]
 
-    def _fold(
-        self, tx: Tx, batch: Sequence[tuple[int, OrderEvent]], positions: dict[str, int]
-    ) -> None:
+    def _fold(self, tx: Tx, batch: Sequence[tuple[int, OrderEvent]], positions: dict[str, int]) -> None:
         active = [(p, self.tables[p.name], positions[p.name]) for p in self.projections]
         for _, tables, _ in active:
             for table in tables.values():
@@ -285,9 +275,7 @@ class Views:
             for p in chosen:
                 for spec in p.tables:
                     tx.execute(f"DROP TABLE IF EXISTS {spec.name}__rebuild")
-                    for statement in create_table_sql(
-                        spec, f"{spec.name}__rebuild", self.db.dialect
-                    ):
+                    for statement in create_table_sql(spec, f"{spec.name}__rebuild", self.db.dialect):
                         tx.execute(statement)
         position = 0
         folded = 0
@@ -331,9 +319,7 @@ class Views:
                 for spec in p.tables:
                     tx.execute(f"DROP TABLE IF EXISTS {spec.name}")
                     tx.execute(f"ALTER TABLE {spec.name}__rebuild RENAME TO {spec.name}")
-                tx.execute(
-                    "UPDATE view_tracking SET position = ? WHERE view = ?", (position, p.name)
-                )
+                tx.execute("UPDATE view_tracking SET position = ? WHERE view = ?", (position, p.name))
                 for table in self.tables[p.name].values():
                     table.discard()
         self._expected = None
@@ -344,6 +330,4 @@ def _table_exists(tx: Tx, name: str) -> bool:
     if tx.dialect == "postgresql":
         row = tx.one("SELECT to_regclass(?)", (name,))
         return row is not None and row[0] is not None
-    return (
-        tx.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None
-    )
+    return tx.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None

@@ -71,9 +71,7 @@ class Projection(ABC):
     tables: ClassVar[tuple[TableSpec[Any, Any], ...]]
 
     @abstractmethod
-    def apply(
-        self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]
-    ) -> None:
+    def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         """Fold one event (at its notification ``position``) into the tables."""
 
 
@@ -81,9 +79,7 @@ def fold(
     projection: Projection, events: Iterable[tuple[int, OrderEvent]]
 ) -> dict[str, MemoryTable[Any, Any]]:
     """Fold events into fresh in-memory tables: the pure reference for any view."""
-    tables: dict[str, MemoryTable[Any, Any]] = {
-        spec.name: MemoryTable() for spec in projection.tables
-    }
+    tables: dict[str, MemoryTable[Any, Any]] = {spec.name: MemoryTable() for spec in projection.tables}
     for position, event in events:
         projection.apply(position, event, tables)
     return tables

@@ -86,9 +86,7 @@ class OrdersProjection(Projection):
     name: ClassVar[str] = "orders"
     tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (ORDERS_TABLE,)
 
-    def apply(
-        self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]
-    ) -> None:
+    def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         table: Table[str, Order] = tables[ORDERS_TABLE.name]
         if isinstance(event, OrderRequested):
             order = Order(event)

@@ -53,9 +53,7 @@ class Position:
         if held == 0 or (held > 0) == (signed_qty > 0):
             total = held + signed_qty
             previous_cost = abs(held) * (self.average_price or ZERO)
-            self.average_price = ARITHMETIC.divide(
-                previous_cost + abs(signed_qty) * price, abs(total)
-            )
+            self.average_price = ARITHMETIC.divide(previous_cost + abs(signed_qty) * price, abs(total))
             self.quantity = total
             return ZERO
         assert self.average_price is not None
@@ -241,9 +239,7 @@ class PositionsProjection(Projection):
     name: ClassVar[str] = "positions"
     tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (POSITIONS_TABLE, PNL_TABLE)
 
-    def apply(
-        self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]
-    ) -> None:
+    def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         if not isinstance(event, OrderFilled | FillBusted | FillCorrected):
             return
         positions: Table[PositionKey, Position] = tables[POSITIONS_TABLE.name]

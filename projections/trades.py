@@ -121,9 +121,7 @@ class TradesProjection(Projection):
     name: ClassVar[str] = "trades"
     tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (TRADES_TABLE,)
 
-    def apply(
-        self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]
-    ) -> None:
+    def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         table: Table[tuple[str, str], Trade] = tables[TRADES_TABLE.name]
         if isinstance(event, OrderFilled):
             key = (event.client_order_id, event.trade_id)
@@ -155,6 +153,4 @@ class TradesProjection(Projection):
             key = (event.client_order_id, event.trade_id)
             trade = table.get(key)
             if trade is not None:
-                table.put(
-                    key, replace(trade, quantity=event.last_qty, price=event.last_px, fee=event.fee)
-                )
+                table.put(key, replace(trade, quantity=event.last_qty, price=event.last_px, fee=event.fee))

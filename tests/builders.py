@@ -88,9 +88,7 @@ def filled(
 ) -> Step:
     """One execution of ``qty`` at ``px``."""
     fee_value = None if fee is None else dec(fee)
-    return lambda order, at: order.fill(
-        at, trade_id, dec(qty), dec(px), fee_value, fee_currency, liquidity
-    )
+    return lambda order, at: order.fill(at, trade_id, dec(qty), dec(px), fee_value, fee_currency, liquidity)
 
 
 def cancel_requested() -> Step:
@@ -121,9 +119,7 @@ def amended(
     """The venue applied an amendment."""
     qty = None if quantity is None else dec(quantity)
     px = None if price is None else dec(price)
-    return lambda order, at: order.amend(
-        at, quantity=qty, price=px, venue_order_id=venue_order_id
-    )
+    return lambda order, at: order.amend(at, quantity=qty, price=px, venue_order_id=venue_order_id)
 
 
 def amend_rejected(reason: str = "price out of band") -> Step:
@@ -230,9 +226,7 @@ def without_event(order: Order, kind: OutcomeKind, command: Callable[[Order], Ou
     return outcome
 
 
-def refused(
-    order: Order, error: type[LedgerError], command: Callable[[Order], object]
-) -> LedgerError:
+def refused(order: Order, error: type[LedgerError], command: Callable[[Order], object]) -> LedgerError:
     """Run ``command``, expect ``error``, and check that nothing was appended or changed."""
     before_events = history(order)
     before_state = order.snapshot()

@@ -116,9 +116,7 @@ def test_request_again_with_same_content_is_a_duplicate_without_event() -> None:
         ("order_type", OrderType.MARKET),
     ],
 )
-def test_request_again_with_different_content_is_client_order_id_reuse(
-    field: str, value: object
-) -> None:
+def test_request_again_with_different_content_is_client_order_id_reuse(field: str, value: object) -> None:
     order = given(accepted())
 
     error = refused(order, ClientOrderIdReuseError, lambda o: o.request_again(spec(**{field: value})))
@@ -337,9 +335,7 @@ def test_same_trade_again_written_with_other_trailing_zeros_is_a_duplicate() -> 
 
 
 @pytest.mark.parametrize(("qty", "px"), [(D(5), D("99.5")), (D(4), D(100)), (D(3), D(98))])
-def test_same_trade_id_with_other_quantity_or_price_is_a_fill_conflict(
-    qty: Decimal, px: Decimal
-) -> None:
+def test_same_trade_id_with_other_quantity_or_price_is_a_fill_conflict(qty: Decimal, px: Decimal) -> None:
     order = given(accepted(), filled("T-1", 4, "99.5"))
 
     error = refused(order, FillConflictError, lambda o: o.fill(stamp(5), "T-1", qty, px))
@@ -375,7 +371,10 @@ def test_filled_quantity_is_the_sum_of_fills_partially_filled_then_filled() -> N
 
 @pytest.mark.parametrize(
     ("pending", "status"),
-    [(cancel_requested(), Status.PENDING_CANCEL), (amend_requested(price=99), Status.PENDING_AMEND)],
+    [
+        (cancel_requested(), Status.PENDING_CANCEL),
+        (amend_requested(price=99), Status.PENDING_AMEND),
+    ],
 )
 def test_partial_fill_while_pending_keeps_the_pending_marker(pending: Step, status: Status) -> None:
     order = given(accepted(), pending)
@@ -465,9 +464,7 @@ def test_fill_with_impossible_quantity_or_price_is_refused(qty: Decimal, px: Dec
 # ============================================================================= cancel requested
 
 
-@pytest.mark.parametrize(
-    "status", [s for s in OPEN_STATUSES if s is not Status.PENDING_CANCEL]
-)
+@pytest.mark.parametrize("status", [s for s in OPEN_STATUSES if s is not Status.PENDING_CANCEL])
 def test_cancel_request_on_an_open_order_moves_to_pending_cancel(status: Status) -> None:
     order = order_in(status)
 
@@ -576,9 +573,7 @@ def test_amend_request_on_an_open_order_moves_to_pending_amend(status: Status) -
     assert (order.quantity, order.price) == (D(10), D(100)), "nothing changes before the venue"
 
 
-@pytest.mark.parametrize(
-    "status", [Status.PENDING_AMEND, Status.PENDING_CANCEL, *TERMINAL_STATUSES]
-)
+@pytest.mark.parametrize("status", [Status.PENDING_AMEND, Status.PENDING_CANCEL, *TERMINAL_STATUSES])
 def test_amend_request_while_pending_or_terminal_is_an_error_without_event(
     status: Status,
 ) -> None:

@@ -1,0 +1,1 @@
+"""Wiring: the application, storage, views, adapters and the command line."""

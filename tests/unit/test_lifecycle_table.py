@@ -1,0 +1,125 @@
+"""The lifecycle table: complete, principled, and what the aggregate actually does."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+
+from domain.errors import InvalidTransitionError, OverfillError
+from domain.events import OrderFilled
+from domain.lifecycle import TRANSITIONS, Fact, Rule, rule_for
+from domain.order import Order, Outcome, OutcomeKind
+from domain.values import TERMINAL, Status
+from tests.builders import history, only_event, order_in, stamp
+
+ALL_PAIRS = [(status, fact) for status in Status for fact in Fact]
+
+
+def test_the_table_has_exactly_one_rule_for_every_status_and_fact() -> None:
+    missing = [pair for pair in ALL_PAIRS if pair not in TRANSITIONS]
+
+    assert missing == []
+    assert len(TRANSITIONS) == len(Status) * len(Fact)
+
+
+@pytest.mark.parametrize(("status", "fact"), ALL_PAIRS, ids=lambda v: str(v))
+def test_every_row_that_records_nothing_says_why(status: Status, fact: Fact) -> None:
+    rule, why = rule_for(status, fact)
+
+    assert isinstance(rule, Rule)
+    if rule in (Rule.REFUSE, Rule.IGNORE, Rule.DUPLICATE):
+        assert why.strip(), f"{status}/{fact} is {rule.value} without a reason"
+
+
+@pytest.mark.parametrize("status", sorted(TERMINAL))
+def test_terminal_statuses_refuse_cancel_requests(status: Status) -> None:
+    rule, why = rule_for(status, Fact.CANCEL_REQUESTED)
+
+    assert rule is Rule.REFUSE
+    assert "terminal" in why
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_a_fill_is_never_refused_or_ignored_by_status(status: Status) -> None:
+    rule, _ = rule_for(status, Fact.FILL)
+
+    expected = Rule.LATE if status in (Status.CANCELED, Status.EXPIRED, Status.REJECTED) else Rule.APPLY
+    assert rule is expected
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_only_a_requested_order_can_be_rejected(status: Status) -> None:
+    rule, _ = rule_for(status, Fact.REJECTED)
+
+    if status is Status.REQUESTED:
+        assert rule is Rule.APPLY
+    elif status is Status.REJECTED:
+        assert rule is Rule.DUPLICATE
+    else:
+        assert rule is Rule.REFUSE
+
+
+@pytest.mark.parametrize("status", [s for s in Status if s.is_open])
+def test_canceled_and_expired_end_every_open_status(status: Status) -> None:
+    assert rule_for(status, Fact.CANCELED)[0] is Rule.APPLY
+    assert rule_for(status, Fact.EXPIRED)[0] is Rule.APPLY
+
+
+def test_filled_outranks_canceled() -> None:
+    assert rule_for(Status.FILLED, Fact.CANCELED)[0] is Rule.IGNORE
+    assert rule_for(Status.FILLED, Fact.CANCEL_REJECTED)[0] is Rule.IGNORE
+
+
+# ----------------------------------------------------------------------------- table vs aggregate
+
+COMMANDS: dict[Fact, Callable[[Order], Outcome]] = {
+    Fact.REJECTED: lambda o: o.reject(stamp(20), "refused"),
+    Fact.CANCEL_REQUESTED: lambda o: o.request_cancel(stamp(20)),
+    Fact.CANCELED: lambda o: o.cancel(stamp(20), "user"),
+    Fact.CANCEL_REJECTED: lambda o: o.reject_cancel(stamp(20), "too late"),
+    Fact.AMEND_REQUESTED: lambda o: o.request_amend(stamp(20), price=Decimal(97)),
+    Fact.AMENDED: lambda o: o.amend(stamp(20), price=Decimal(97)),
+    Fact.AMEND_REJECTED: lambda o: o.reject_amend(stamp(20), "no"),
+    Fact.EXPIRED: lambda o: o.expire(stamp(20), "day end"),
+}
+OUTCOME_OF = {
+    Rule.APPLY: OutcomeKind.APPLIED,
+    Rule.DUPLICATE: OutcomeKind.DUPLICATE,
+    Rule.IGNORE: OutcomeKind.IGNORED,
+}
+
+
+@pytest.mark.parametrize("fact", list(COMMANDS), ids=str)
+@pytest.mark.parametrize("status", list(Status), ids=str)
+def test_the_aggregate_does_what_the_table_says(status: Status, fact: Fact) -> None:
+    order = order_in(status)
+    before = history(order)
+    rule, _ = rule_for(status, fact)
+
+    if rule is Rule.REFUSE:
+        with pytest.raises(InvalidTransitionError):
+            COMMANDS[fact](order)
+        assert history(order) == before
+        return
+    outcome = COMMANDS[fact](order)
+
+    assert outcome.kind is OUTCOME_OF[rule]
+    assert len(history(order)) == len(before) + len(outcome.events)
+    assert len(outcome.events) == (1 if rule is Rule.APPLY else 0)
+
+
+@pytest.mark.parametrize("status", list(Status), ids=str)
+def test_a_fill_in_each_status_is_booked_or_refused_only_as_an_overfill(status: Status) -> None:
+    order = order_in(status)
+    rule, _ = rule_for(status, Fact.FILL)
+
+    if status is Status.FILLED:
+        with pytest.raises(OverfillError):
+            order.fill(stamp(20), "T-new", Decimal(1), Decimal(100))
+        return
+    event = only_event(order.fill(stamp(20), "T-new", Decimal(1), Decimal(100)), OrderFilled)
+
+    assert event.late is (rule is Rule.LATE)
+    assert ("late_fill" in order.anomalies) is (rule is Rule.LATE)
