@@ -24,7 +24,7 @@ from rich.table import Table
 
 from domain.errors import InvalidInputError, LedgerError
 from domain.values import parse_timestamp
-from infrastructure.db import DEFAULT_URL
+from infrastructure.db import DEFAULT_URL, redact
 from infrastructure.ledger import URL_VARIABLE, OrderLedger
 from infrastructure.queries import list_orders, list_positions, list_trades, parse_marks, pnl_by
 
@@ -132,7 +132,8 @@ def ingest(
     counts = ", ".join(f"{n} {k}" for k, n in report.counts.items())
     rate = report.events / report.seconds if report.seconds else 0.0
     out.print(
-        f"{report.lines} lines: {counts}; {report.events} events in {report.seconds:.2f} s ({rate:,.0f} events/s)",
+        f"{report.lines} lines: {counts}; "
+        f"{report.events} events in {report.seconds:.2f} s ({rate:,.0f} events/s)",
         markup=False,
     )
     if strict and not report.stored:
@@ -486,6 +487,32 @@ def rebuild(
     )
 
 
+# ---------------------------------------------------------------------- administration
+
+db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("init")
+def db_init(
+    app_role: Annotated[
+        str | None, typer.Option("--app-role", help="PostgreSQL: create/grant this application role.")
+    ] = None,
+    password: Annotated[
+        str | None,
+        typer.Option(
+            "--password", envvar="ORDERLEDGER_APP_PASSWORD", help="Let the role log in with this password."
+        ),
+    ] = None,
+) -> None:
+    """Create the schema (tables, indexes, append-only triggers) and, on PostgreSQL, the app role."""
+    from infrastructure.admin import init_database
+
+    with _ledger() as ledger:
+        for line in init_database(ledger.db, ledger.recorder, ledger.views, app_role, password):
+            out.print(line, markup=False)
+
+
 # ---------------------------------------------------------------------- demo
 
 
@@ -507,7 +534,7 @@ def demo(
             marks[row["instrument"]] = parse_marks([f"{row['instrument']}={row['price']}"])[row["instrument"]]
         position_rows = list_positions(ledger.db, marks)
         pnl_rows = pnl_by(ledger.db, "tag:strategy")
-        url = ledger.url
+        url = redact(ledger.url)
     counts = ", ".join(f"{n} {k}" for k, n in report.counts.items() if n)
     out.print(f"[bold]Simulated session (seed {seed})[/bold] → {url}")
     out.print(f"{report.lines} messages: {counts}; {report.events} events recorded\n", markup=False)

@@ -113,6 +113,9 @@ class SqliteTx:
 class Database:
     """Base class: a connection source with read and write transactions."""
 
+    def lock_log(self, tx: Tx) -> None:
+        """Serialise writers of the log for the rest of ``tx`` (no-op where the database does)."""
+
     dialect: str = ""
     url: DatabaseUrl
 
@@ -211,23 +214,24 @@ class PostgresTx:
         self._cur = conn.cursor()
 
     @staticmethod
-    def _sql(sql: str) -> str:
-        return sql.replace("%", "%%").replace("?", "%s")
+    def _sql(sql: str, params: Sequence[Any] | None) -> str:
+        # psycopg reads placeholders only when parameters are passed.
+        return sql.replace("%", "%%").replace("?", "%s") if params else sql
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        self._cur.execute(self._sql(sql), params or None)
+        self._cur.execute(self._sql(sql, params), params or None)
         return self._cur
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
-            self._cur.executemany(self._sql(sql), rows)
+            self._cur.executemany(self._sql(sql, rows[0] or [None]), rows)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        self._cur.execute(self._sql(sql), params or None)
+        self._cur.execute(self._sql(sql, params), params or None)
         return self._cur.fetchone()
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        self._cur.execute(self._sql(sql), params or None)
+        self._cur.execute(self._sql(sql, params), params or None)
         return list(self._cur.fetchall())
 
 
@@ -246,7 +250,9 @@ class PostgresDatabase(Database):
 
         def configure(conn: Any) -> None:
             conn.autocommit = True
-            conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"') if schema != "public" else None
+            exists = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+            if exists is None:
+                conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             conn.execute(f'SET search_path TO "{schema}"')
 
         try:
@@ -260,7 +266,7 @@ class PostgresDatabase(Database):
             )
             self._pool.open(wait=True, timeout=connect_timeout)
         except Exception as error:  # psycopg_pool.PoolTimeout, OperationalError
-            raise StoreError(f"cannot connect to PostgreSQL at {_redact(url.conninfo)}: {error}") from None
+            raise StoreError(f"cannot connect to PostgreSQL at {redact(url.conninfo)}: {error}") from None
         self._local = threading.local()
 
     @contextlib.contextmanager
@@ -289,6 +295,16 @@ class PostgresDatabase(Database):
     def write(self) -> contextlib.AbstractContextManager[Tx]:
         return self._transaction()
 
+    def lock_log(self, tx: Tx) -> None:
+        """A transaction-scoped advisory lock per schema: insert order becomes commit order.
+
+        An advisory lock needs no table privilege, so an application role without UPDATE,
+        DELETE or TRUNCATE on the events table can still take it (LOCK TABLE could not).
+        """
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '.orderledger.log', 0))"
+        )
+
     def read(self) -> contextlib.AbstractContextManager[Tx]:
         return self._transaction()
 
@@ -297,7 +313,8 @@ class PostgresDatabase(Database):
             self._pool.close()
 
 
-def _redact(conninfo: str) -> str:
+def redact(conninfo: str) -> str:
+    """A URL with its password replaced by ***."""
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", conninfo)
 
 

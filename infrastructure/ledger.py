@@ -21,11 +21,11 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.application import Application
-from eventsourcing.persistence import InfrastructureFactory, Mapper, Transcoder
+from eventsourcing.persistence import InfrastructureFactory, Transcoder
 from eventsourcing.utils import Environment
 
 from domain.errors import OrderNotFoundError
-from domain.events import OrderEvent
+from domain.events import FillBusted, FillCorrected, OrderEvent
 from domain.order import Order, order_id_for, replay
 from domain.values import format_timestamp
 from infrastructure.db import DEFAULT_URL, Database, open_database
@@ -40,7 +40,7 @@ URL_VARIABLE = "ORDERLEDGER_DATABASE_URL"
 DEFAULT_BATCH = 1_000
 
 
-class _Factory(InfrastructureFactory):  # type: ignore[type-arg]
+class _Factory(InfrastructureFactory):
     """eventsourcing's factory over the ledger's own database and recorder."""
 
     def __init__(self, env: Environment, db: Database) -> None:
@@ -63,6 +63,9 @@ class _Factory(InfrastructureFactory):  # type: ignore[type-arg]
         return False
 
 
+OUTCOMES = ("applied", "duplicate", "parked", "ignored", "rejected")
+
+
 @dataclass
 class IngestReport:
     """Counts per outcome, the rejected lines, and the time taken."""
@@ -82,9 +85,6 @@ class IngestReport:
             self.rejected.append(result)
 
 
-OUTCOMES = ("applied", "duplicate", "parked", "ignored", "rejected")
-
-
 @dataclass(frozen=True)
 class HistoryEntry:
     """One event of an order, with the message that produced it."""
@@ -101,6 +101,8 @@ class OrderLedger(Application[UUID]):
     """The ledger: record facts about orders, query their state, keep views current."""
 
     name = "OrderLedger"
+    recorder: LedgerRecorder
+    mapper: LedgerMapper
 
     def __init__(
         self,
@@ -125,10 +127,10 @@ class OrderLedger(Application[UUID]):
 
     # ------------------------------------------------------------------ eventsourcing wiring
 
-    def construct_factory(self, env: Environment) -> InfrastructureFactory:  # type: ignore[type-arg]
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
         return _Factory(env, self.db)
 
-    def construct_mapper(self) -> Mapper[UUID]:
+    def construct_mapper(self) -> LedgerMapper:
         factory = self.factory
         return LedgerMapper(
             transcoder=_NoTranscoder(), cipher=factory.cipher(), compressor=factory.compressor()
@@ -222,7 +224,8 @@ class OrderLedger(Application[UUID]):
                 )
             else:
                 rows = tx.all(
-                    "SELECT venue, client_order_id FROM identities WHERE kind = 'venue_order_id' AND value = ?",
+                    "SELECT venue, client_order_id FROM identities"
+                    " WHERE kind = 'venue_order_id' AND value = ?",
                     (key,),
                 )
         rows = [r for r in rows if venue is None or r[0] == venue]
@@ -235,19 +238,25 @@ class OrderLedger(Application[UUID]):
     def get_order(self, client_order_id: str, *, version: int | None = None) -> Order:
         """An order now, or at a given version."""
         stored = self.ledger_recorder.select_events(order_id_for(client_order_id), lte=version)
-        order = replay(self.mapper.to_domain_event(s) for s in stored)
+        order = replay(
+            self.mapper.decode(s.topic, s.state, s.originator_id, s.originator_version) for s in stored
+        )
         if order is None:
             raise OrderNotFoundError(f"no order {client_order_id!r}", client_order_id=client_order_id)
         return order
 
     def order_as_of(self, client_order_id: str, as_of: datetime, *, event_time: bool = False) -> Order:
         """An order as the ledger knew it at ``as_of`` (recorded time, or venue time)."""
-        events = [
-            e
-            for e in self.order_events(client_order_id)
-            if (e.ts_event if event_time else e.ts_recorded) <= as_of
-        ]
-        order = replay(events)
+        order: Order | None = None
+        for event in self.order_events(client_order_id):
+            if (event.ts_event if event_time else event.ts_recorded) > as_of:
+                continue
+            if order is None:
+                order = replay([event])
+            elif isinstance(event, FillBusted | FillCorrected) and event.trade_id not in order.fills:
+                continue  # by venue time the trade had not happened yet
+            else:
+                order.apply(event)
         if order is None:
             raise OrderNotFoundError(
                 f"order {client_order_id!r} did not exist at {format_timestamp(as_of)}",
@@ -258,7 +267,7 @@ class OrderLedger(Application[UUID]):
     def order_events(self, client_order_id: str) -> list[OrderEvent]:
         """Every event of one order, in version order."""
         stored = self.ledger_recorder.select_events(order_id_for(client_order_id))
-        return [self.mapper.to_domain_event(s) for s in stored]
+        return [self.mapper.decode(s.topic, s.state, s.originator_id, s.originator_version) for s in stored]
 
     def history(self, client_order_id: str) -> list[HistoryEntry]:
         """Every event of one order beside the message that produced it."""

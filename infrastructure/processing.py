@@ -157,7 +157,7 @@ class Processor:
             return set()
         by_id = {order_id_for(c): c for c in wanted}
         found = self.recorder.select_events_many(by_id)
-        for oid, stored in found.items():
+        for stored in found.values():
             order = replay(self.mapper.to_domain_event(s) for s in stored)
             if order is not None:
                 self._remember(order)

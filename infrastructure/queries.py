@@ -176,7 +176,8 @@ def pnl_by(db: Database, by: str) -> list[dict[str, Any]]:
     column = "tags" if tag else by
     with db.read() as tx:
         rows = tx.all(
-            f"SELECT {column}, realized, fee, fee_currency, quote_currency, kind FROM pnl_entries_view ORDER BY position"
+            f"SELECT {column}, realized, fee, fee_currency, quote_currency, kind"
+            " FROM pnl_entries_view ORDER BY position"
         )
     # Amounts in different quote currencies are never added together: (group, quote) is the key.
     groups: dict[tuple[str, str], _Group] = {}

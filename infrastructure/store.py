@@ -78,6 +78,29 @@ def schema(dialect: str) -> list[str]:
     ]
 
 
+def append_only(dialect: str) -> list[str]:
+    """Triggers that make the database itself refuse UPDATE, DELETE and TRUNCATE of events."""
+    if dialect == "postgresql":
+        return [
+            """CREATE OR REPLACE FUNCTION orderledger_append_only() RETURNS trigger
+               LANGUAGE plpgsql AS $$
+               BEGIN
+                   RAISE EXCEPTION 'the events table is append-only: % refused', TG_OP
+                       USING ERRCODE = 'insufficient_privilege';
+               END $$""",
+            "CREATE OR REPLACE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events"
+            " FOR EACH ROW EXECUTE FUNCTION orderledger_append_only()",
+            "CREATE OR REPLACE TRIGGER events_no_truncate BEFORE TRUNCATE ON events"
+            " FOR EACH STATEMENT EXECUTE FUNCTION orderledger_append_only()",
+        ]
+    return [
+        "CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events"
+        " BEGIN SELECT RAISE(ABORT, 'the events table is append-only: UPDATE refused'); END",
+        "CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events"
+        " BEGIN SELECT RAISE(ABORT, 'the events table is append-only: DELETE refused'); END",
+    ]
+
+
 @dataclass
 class JournalEntry:
     """One inbound message and what became of it."""
@@ -115,10 +138,20 @@ class LedgerRecorder(ApplicationRecorder):
 
     # ------------------------------------------------------------------ set-up
 
+    def is_initialised(self) -> bool:
+        """True once the ledger's tables exist in this database."""
+        with self.db.read() as tx:
+            if tx.dialect == "postgresql":
+                row = tx.one("SELECT to_regclass('ledger_meta')")
+                return row is not None and row[0] is not None
+            return tx.one("SELECT 1 FROM sqlite_master WHERE name = 'ledger_meta'") is not None
+
     def create_tables(self) -> None:
-        """Create the tables if they do not exist (idempotent)."""
+        """Create the tables if they do not exist (idempotent; DDL only on a new database)."""
+        if self.is_initialised():
+            return
         with self.db.write() as tx:
-            for statement in schema(self.db.dialect):
+            for statement in schema(self.db.dialect) + append_only(self.db.dialect):
                 tx.execute(statement)
             row = tx.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'")
             if row is None:
@@ -130,9 +163,9 @@ class LedgerRecorder(ApplicationRecorder):
     # ------------------------------------------------------------------ writing
 
     def _lock(self, tx: Tx) -> None:
-        if tx.dialect == "postgresql":
-            # Insert order must equal commit order so that tailing readers never skip a row.
-            tx.execute("LOCK TABLE events IN EXCLUSIVE MODE")
+        # Insert order must equal commit order so that tailing readers never skip a row:
+        # notification IDs are assigned under this lock, which is held until commit.
+        self.db.lock_log(tx)
 
     def commit(self, batch: Commit) -> list[int]:
         """Write a group commit atomically; returns the events' notification IDs."""

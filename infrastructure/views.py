@@ -142,7 +142,12 @@ class Views:
     # ------------------------------------------------------------------ set-up
 
     def create_tables(self) -> None:
-        """Create every view table and its tracking row (idempotent)."""
+        """Create every view table and its tracking row (idempotent; writes only if missing)."""
+        with self.db.read() as tx:
+            complete = all(_table_exists(tx, spec.name) for p in self.projections for spec in p.tables)
+            tracked = {str(r[0]) for r in tx.all("SELECT view FROM view_tracking")}
+        if complete and tracked >= set(self.by_name):
+            return
         with self.db.write() as tx:
             for p in self.projections:
                 for spec in p.tables:
@@ -304,8 +309,7 @@ class Views:
             if progress is not None:
                 progress(len(batch))
         with self.db.write() as tx:
-            if tx.dialect == "postgresql":
-                tx.execute("LOCK TABLE events IN SHARE MODE")  # no new events during the swap
+            self.db.lock_log(tx)  # no new events while the last ones are folded and tables swap
             while True:  # events that arrived during the rebuild
                 batch = self._read(position, CHUNK)
                 if not batch:

@@ -16,14 +16,15 @@ from domain.events import OrderEvent
 
 K = TypeVar("K")
 V = TypeVar("V")
+KeyT = TypeVar("KeyT", contravariant=True)
 
 
-class Table(Protocol[K, V]):
+class Table(Protocol[KeyT, V]):
     """The row store a fold sees: get, put and delete by key."""
 
-    def get(self, key: K) -> V | None: ...
-    def put(self, key: K, value: V) -> None: ...
-    def delete(self, key: K) -> None: ...
+    def get(self, key: KeyT) -> V | None: ...
+    def put(self, key: KeyT, value: V) -> None: ...
+    def delete(self, key: KeyT) -> None: ...
 
 
 class MemoryTable(Generic[K, V]):

@@ -18,9 +18,7 @@ import pytest
 
 from infrastructure.ledger import OrderLedger
 
-POSTGRES_URL = os.environ.get(
-    "ORDERLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+POSTGRES_URL = os.environ.get("ORDERLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("ORDERLEDGER_REQUIRE_POSTGRES") == "1"
 BACKENDS = ("memory", "sqlite", "postgres")
 

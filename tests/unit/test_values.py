@@ -77,9 +77,7 @@ def test_negative_zero_is_normalised_to_zero() -> None:
         ([1], "decimal string"),
     ],
 )
-def test_decimal_refuses_inexact_or_non_finite_values_with_a_clear_message(
-    value: object, words: str
-) -> None:
+def test_decimal_refuses_inexact_or_non_finite_values_with_a_clear_message(value: object, words: str) -> None:
     with pytest.raises(InvalidInputError) as caught:
         parse_decimal(value, "last_px")
 
@@ -158,9 +156,7 @@ def test_naive_time_is_refused_with_a_hint(value: object) -> None:
     assert "Z" in caught.value.message
 
 
-@pytest.mark.parametrize(
-    "value", ["yesterday", "", "2024-13-01T00:00:00Z", "9" * 100, 1709285400, 1.5, None]
-)
+@pytest.mark.parametrize("value", ["yesterday", "", "2024-13-01T00:00:00Z", "9" * 100, 1709285400, 1.5, None])
 def test_non_iso_time_is_refused(value: object) -> None:
     with pytest.raises(InvalidInputError) as caught:
         parse_timestamp(value, "ts_event")
@@ -205,9 +201,7 @@ def test_integer_identifier_becomes_text() -> None:
         (1.0, "must be a string"),
     ],
 )
-def test_identifier_refuses_control_characters_excess_length_and_non_text(
-    value: object, words: str
-) -> None:
+def test_identifier_refuses_control_characters_excess_length_and_non_text(value: object, words: str) -> None:
     with pytest.raises(InvalidInputError) as caught:
         parse_identifier(value, "trade_id")
 
