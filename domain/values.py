@@ -174,8 +174,12 @@ def format_decimal(value: Decimal) -> str:
 
 
 def format_timestamp(value: datetime) -> str:
-    """ISO 8601 in UTC with a Z suffix and microseconds."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """ISO 8601 in UTC with a Z suffix and microseconds (fixed width, so text order is time order)."""
+    v = value if value.tzinfo is UTC else value.astimezone(UTC)
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}"
+        f".{v.microsecond:06d}Z"
+    )
 
 
 def _serialise_decimal(value: Decimal) -> str:

@@ -94,6 +94,8 @@ class Processor:
         self.clock = clock
         self.orders = OrderCache()
         self.identities: dict[IdentityKey, str] = {}
+        # Orders known not to exist when the current batch was prefetched (cleared per batch).
+        self.absent: set[str] = set()
 
     # ------------------------------------------------------------------ public
 
@@ -105,8 +107,13 @@ class Processor:
         With ``strict``, nothing is committed if any input is rejected.
         """
         for _attempt in range(MAX_ATTEMPTS):
+            # One query loads every order the batch names; the rest are known not to exist yet.
+            self.absent = self.prefetch(
+                m.client_order_id for item in items for m in item.messages if m.client_order_id is not None
+            )
             work = _Batch(self)
             results = [work.handle(item) for item in items]
+            self.absent = set()
             if strict and any(r.outcome == "rejected" for r in results):
                 self.orders.forget(work.touched)
                 return results, []
@@ -137,6 +144,8 @@ class Processor:
         order = self.orders.get(client_order_id)
         if order is not None:
             return order
+        if client_order_id in self.absent:
+            return None
         stored = self.recorder.select_events(order_id_for(client_order_id))
         if not stored:
             return None
@@ -161,7 +170,8 @@ class Processor:
             order = replay(self.mapper.to_domain_event(s) for s in stored)
             if order is not None:
                 self._remember(order)
-        return {c for oid, c in by_id.items() if oid not in found}
+        missing = {c for oid, c in by_id.items() if oid not in found}
+        return missing
 
     def lookup_identity(self, key: IdentityKey) -> str | None:
         """The client order ID a venue identity points to, if recorded."""
