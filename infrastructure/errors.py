@@ -20,6 +20,10 @@ class StoreError(LedgerError):
     """The database is unreachable, locked, read-only, full or corrupt."""
 
 
+class StaleBatchError(StoreError):
+    """Another writer committed something this batch's decisions depended on: decide again."""
+
+
 class ConcurrencyError(StoreError):
     """Another writer kept changing the same orders; the bounded retries ran out."""
 

@@ -20,7 +20,7 @@ from domain.events import OrderEvent
 from domain.order import Order, OrderSpec, Outcome, Stamp, order_id_for, replay
 from domain.values import format_timestamp
 from infrastructure.db import is_integrity_error
-from infrastructure.errors import ConcurrencyError, MessageError
+from infrastructure.errors import ConcurrencyError, MessageError, StaleBatchError
 from infrastructure.mapper import LedgerMapper
 from infrastructure.messages import Message, message_from_line, message_to_json
 from infrastructure.store import Commit, JournalEntry, LedgerRecorder
@@ -112,16 +112,17 @@ class Processor:
                 m.client_order_id for item in items for m in item.messages if m.client_order_id is not None
             )
             work = _Batch(self)
-            results = [work.handle(item) for item in items]
-            self.absent = set()
-            if strict and any(r.outcome == "rejected" for r in results):
-                self.orders.forget(work.touched)
-                return results, []
             try:
+                results = [work.handle(item) for item in items]
+                self.absent = set()
+                if strict and any(r.outcome == "rejected" for r in results):
+                    self.orders.forget(work.touched)
+                    return results, []
                 ids = self.recorder.commit(work.commit)
             except Exception as error:
+                self.absent = set()
                 self.orders.forget(work.touched)
-                if is_integrity_error(error):
+                if isinstance(error, StaleBatchError) or is_integrity_error(error):
                     self.identities = {
                         k: v for k, v in self.identities.items() if k not in work.new_identities
                     }
@@ -139,12 +140,12 @@ class Processor:
             f"gave up after {MAX_ATTEMPTS} attempts: other writers kept changing the same orders"
         )
 
-    def load_order(self, client_order_id: str) -> Order | None:
+    def load_order(self, client_order_id: str, *, trust_absent: bool = True) -> Order | None:
         """The current order from the cache or the log."""
         order = self.orders.get(client_order_id)
         if order is not None:
             return order
-        if client_order_id in self.absent:
+        if trust_absent and client_order_id in self.absent:
             return None
         stored = self.recorder.select_events(order_id_for(client_order_id))
         if not stored:
@@ -276,6 +277,8 @@ class _Batch:
                 return "parked", f"no order known for {key[1]} {key[2]!r} yet", []
             self._last_client_id = order.client_order_id
             return self._fact(order, message, entry)
+        except StaleBatchError:
+            raise  # not this message's fault: the whole batch is decided again
         except LedgerError as error:
             return "rejected", error.message, []
 
@@ -310,7 +313,9 @@ class _Batch:
         self.orders[order.client_order_id] = order
         result = self._outcome(order, outcome, entry)
         new_keys = self._register(order, new_keys)
-        unparked = self._unpark(order, [("", "client_order_id", order.client_order_id), *new_keys])
+        own_key = ("", "client_order_id", order.client_order_id)
+        self.commit.resolvable.extend([own_key, *new_keys])
+        unparked = self._unpark(order, [own_key, *new_keys])
         return result[0], result[1], result[2] + unparked
 
     # ------------------------------------------------------------------ other facts
@@ -385,6 +390,7 @@ class _Batch:
         status, reason, new = self._outcome(order, outcome, entry)
         events += new
         keys = self._register(order, identity_keys(order))
+        self.commit.resolvable.extend(keys)
         events += self._unpark(order, keys)
         if events and status != "applied":
             status, reason = "applied", None
@@ -395,10 +401,10 @@ class _Batch:
     def _stamp(self, message: Message) -> Stamp:
         return Stamp(ts_event=message.ts, ts_recorded=self.p.clock(), source=message.source)
 
-    def _order(self, client_order_id: str) -> Order | None:
+    def _order(self, client_order_id: str, *, trust_absent: bool = True) -> Order | None:
         order = self.orders.get(client_order_id)
         if order is None:
-            order = self.p.load_order(client_order_id)
+            order = self.p.load_order(client_order_id, trust_absent=trust_absent)
             if order is not None:
                 self.orders[client_order_id] = order
         return order
@@ -428,7 +434,12 @@ class _Batch:
         for key in keys:
             owner = self.new_identities.get(key) or self.p.lookup_identity(key)
             if owner is not None:
-                return self._order(owner), None
+                # The identity may have been committed by another writer after this batch's
+                # prefetch marked its order absent: look in the log again.
+                order = self._order(owner, trust_absent=False)
+                if order is None:
+                    raise StaleBatchError(f"order {owner!r} is named by {key[1]} but not yet readable")
+                return order, None
         return None, keys[0]
 
     def _known_keys(self, order: Order) -> set[IdentityKey]:
@@ -500,6 +511,8 @@ class _Batch:
             try:
                 message = message_from_line(stored)
                 outcome, reason, new = self._fact(order, message, entry)
+            except StaleBatchError:
+                raise
             except LedgerError as error:
                 outcome, reason, new = "rejected", error.message, []
             entry.outcome = outcome

@@ -22,6 +22,7 @@ from eventsourcing.persistence import (
 
 from infrastructure.chain import GENESIS, link
 from infrastructure.db import Database, Tx, is_integrity_error
+from infrastructure.errors import StaleBatchError
 from infrastructure.mapper import IndexedStoredEvent
 
 SCHEMA_VERSION = "1"
@@ -128,6 +129,9 @@ class Commit:
     journal: list[JournalEntry] = field(default_factory=list)  # new messages
     resolved: list[JournalEntry] = field(default_factory=list)  # parked earlier, settled now
     identities: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # Keys this batch made resolvable (new orders, new identities): nobody may have parked on
+    # them unseen. Checked under the log lock, with the parked entries' keys, at commit.
+    resolvable: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 class LedgerRecorder(ApplicationRecorder):
@@ -171,6 +175,7 @@ class LedgerRecorder(ApplicationRecorder):
         """Write a group commit atomically; returns the events' notification IDs."""
         with self.db.write() as tx:
             self._lock(tx)
+            self._check_parking(tx, batch)
             next_message = (tx.one("SELECT MAX(message_id) FROM messages")[0] or 0) + 1
             for entry in batch.journal:
                 entry.message_id = next_message
@@ -218,6 +223,39 @@ class LedgerRecorder(ApplicationRecorder):
                 batch.identities,
             )
             return ids
+
+    def _check_parking(self, tx: Tx, batch: Commit) -> None:
+        """Refuse a batch whose parking decisions another writer has made stale meanwhile.
+
+        Two writers can race: one parks a fact for an order the other is creating. Under the
+        log lock exactly one commits first, and the second must see it: a parked message whose
+        order now exists, or a new order for which a message was parked unseen, sends the batch
+        back to be decided again.
+        """
+        parking = [e.park_key for e in batch.journal if e.outcome == "parked" and e.park_key]
+        for venue, kind, value in parking:
+            if kind == "client_order_id":
+                found = tx.one(
+                    "SELECT 1 FROM events WHERE originator_id = ? AND originator_version = 1",
+                    (str(_order_uuid(value)),),
+                )
+            else:
+                found = tx.one(
+                    "SELECT 1 FROM identities WHERE venue = ? AND kind = ? AND value = ?",
+                    (venue, kind, value),
+                )
+            if found is not None:
+                raise StaleBatchError(f"the order for parked {kind} {value!r} was just created elsewhere")
+        if not batch.resolvable or tx.one("SELECT 1 FROM parked LIMIT 1") is None:
+            return
+        resolved = {e.message_id for e in batch.resolved}
+        keys = list(dict.fromkeys(batch.resolvable))
+        for start in range(0, len(keys), 200):
+            chunk = keys[start : start + 200]
+            clauses = " OR ".join("(venue = ? AND kind = ? AND value = ?)" for _ in chunk)
+            rows = tx.all(f"SELECT message_id FROM parked WHERE {clauses}", [p for k in chunk for p in k])
+            if any(r[0] not in resolved for r in rows):
+                raise StaleBatchError("a message for one of this batch's orders was just parked elsewhere")
 
     def _insert(self, tx: Tx, events: Sequence[StoredEvent], message_ids: Sequence[int | None]) -> list[int]:
         if not events:
@@ -352,6 +390,12 @@ class LedgerRecorder(ApplicationRecorder):
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription[Any]:
         """Not used: followers poll (a lost NOTIFY must never stall them)."""
         raise NotImplementedError("the ledger's followers poll; see OrderLedger.follow()")
+
+
+def _order_uuid(client_order_id: str) -> UUID:
+    from domain.order import order_id_for
+
+    return order_id_for(client_order_id)
 
 
 def _index_columns(stored: StoredEvent) -> tuple[str, ...]:
