@@ -167,6 +167,7 @@ class Order:
         "aliases",
         "amend_target",
         "anomalies",
+        "seen",
         "base_status",
         "client_order_id",
         "created_at",
@@ -222,6 +223,8 @@ class Order:
         self.filled_quantity = Decimal(0)
         self.notional = Decimal(0)
         self.anomalies: list[str] = []
+        # Fingerprints of facts that carry no ID of their own (see _FINGERPRINTED).
+        self.seen: set[str] = set()
         self.reason: str | None = None
         self.created_at: datetime = event.ts_event
         self.updated_at: datetime = event.ts_event
@@ -305,6 +308,7 @@ class Order:
         state["created_at"] = format_timestamp(self.created_at)
         state["updated_at"] = format_timestamp(self.updated_at)
         state["recorded_at"] = format_timestamp(self.recorded_at)
+        state["seen"] = sorted(self.seen)
         state["fills"] = [
             [
                 f.trade_id,
@@ -331,6 +335,7 @@ class Order:
         order.aliases = dict(state["aliases"])
         order.venue_order_ids = list(state["venue_order_ids"])
         order.anomalies = list(state["anomalies"])
+        order.seen = set(state.get("seen", ()))
         order.id = UUID(state["id"])
         order.side = Side(state["side"])
         order.order_type = OrderType(state["order_type"])
@@ -487,6 +492,8 @@ class Order:
 
     def request_cancel(self, stamp: Stamp) -> Outcome:
         """We ask the venue to cancel."""
+        if (again := self._again(OrderCancelRequested, stamp)) is not None:
+            return again
         self._check(Fact.CANCEL_REQUESTED)
         if (early := self._early(Fact.CANCEL_REQUESTED)) is not None:
             return early
@@ -501,6 +508,8 @@ class Order:
 
     def reject_cancel(self, stamp: Stamp, reason: str | None = None) -> Outcome:
         """The venue refused our cancel."""
+        if (again := self._again(OrderCancelRejected, stamp)) is not None:
+            return again
         self._check(Fact.CANCEL_REJECTED)
         if (early := self._early(Fact.CANCEL_REJECTED)) is not None:
             return early
@@ -510,6 +519,8 @@ class Order:
         self, stamp: Stamp, quantity: Decimal | None = None, price: Decimal | None = None
     ) -> Outcome:
         """We ask the venue for a new total quantity and/or price."""
+        if (again := self._again(OrderAmendRequested, stamp)) is not None:
+            return again
         self._check(Fact.AMEND_REQUESTED)
         if quantity is None and price is None:
             raise InvalidInputError("an amend request needs a quantity or a price", field="quantity")
@@ -524,6 +535,8 @@ class Order:
         venue_order_id: str | None = None,
     ) -> Outcome:
         """The venue applied an amendment (ours, or one made elsewhere)."""
+        if (again := self._again(OrderAmended, stamp)) is not None:
+            return again
         self._check(Fact.AMENDED)
         if (early := self._early(Fact.AMENDED)) is not None:
             return early
@@ -546,6 +559,8 @@ class Order:
 
     def reject_amend(self, stamp: Stamp, reason: str | None = None) -> Outcome:
         """The venue refused our amendment."""
+        if (again := self._again(OrderAmendRejected, stamp)) is not None:
+            return again
         self._check(Fact.AMEND_REJECTED)
         # A cancel requested after the amend hides pending_amend in the status; it still waits.
         if not self.pending_amend and (early := self._early(Fact.AMEND_REJECTED)) is not None:
@@ -590,6 +605,8 @@ class Order:
         reason: str | None = None,
     ) -> Outcome:
         """The venue corrected a trade's quantity, price and/or fee."""
+        if (again := self._again(FillCorrected, stamp, trade_id)) is not None:
+            return again
         fill = self._trade(trade_id)
         if fill.busted:
             raise UnknownTradeError(self.client_order_id, trade_id, why="cannot correct busted trade")
@@ -631,6 +648,12 @@ class Order:
         if rule is Rule.REFUSE:
             raise InvalidTransitionError(self.client_order_id, fact.value, self.status.value, why)
         return rule, why
+
+    def _again(self, event_class: type[OrderEvent], stamp: Stamp, trade_id: str = "") -> Outcome | None:
+        """A duplicate outcome if this very fact (type, venue time, trade) is already recorded."""
+        if _fingerprint(event_class.__name__, stamp.ts_event, trade_id) in self.seen:
+            return _duplicate(f"this {event_class.__name__} was already recorded")
+        return None
 
     def _check(self, fact: Fact) -> None:
         self._rule(fact)
@@ -697,6 +720,8 @@ class Order:
     def apply(self, event: OrderEvent) -> None:
         """Assign the consequences of one event (runs on every replay)."""
         _APPLIERS[type(event)](self, event)
+        if type(event) in _FINGERPRINTED:
+            self.seen.add(_fingerprint(type(event).__name__, event.ts_event, getattr(event, "trade_id", "")))
         self.version = event.originator_version
         self.updated_at = event.ts_event
         self.recorded_at = event.ts_recorded
@@ -817,6 +842,24 @@ class Order:
     def pending_events(self) -> list[OrderEvent]:
         """Events decided but not yet saved."""
         return list(self._pending_events)
+
+
+# Facts without an ID of their own: a re-delivery is recognised by type, venue time and trade.
+# (Two genuinely distinct cancel requests at the same microsecond would count as one.)
+_FINGERPRINTED = frozenset(
+    {
+        OrderCancelRequested,
+        OrderCancelRejected,
+        OrderAmendRequested,
+        OrderAmended,
+        OrderAmendRejected,
+        FillCorrected,
+    }
+)
+
+
+def _fingerprint(type_name: str, ts_event: datetime, trade_id: str) -> str:
+    return f"{type_name}|{format_timestamp(ts_event)}|{trade_id}"
 
 
 _PLAIN_STATE = (

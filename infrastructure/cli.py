@@ -117,9 +117,13 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
 def ingest(
     file: Annotated[str, typer.Argument(help="JSON-lines file, or - for standard input.")],
     strict: Annotated[bool, typer.Option("--strict", help="Store nothing if any line is rejected.")] = False,
+    no_project: Annotated[
+        bool, typer.Option("--no-project", help="Leave the views to a separate `project --follow` worker.")
+    ] = False,
 ) -> None:
     """Ingest JSON-lines messages; prints a count per outcome. Exit 1 if any line was rejected."""
     with _ledger() as ledger:
+        ledger.project = not no_project
         stream = sys.stdin.buffer if file == "-" else _open(file)
         try:
             report = ledger.ingest_lines(stream, origin=file, strict=strict)

@@ -111,10 +111,13 @@ class OrderLedger(Application[UUID]):
         env: dict[str, str] | None = None,
         clock: Callable[[], datetime] | None = None,
         batch_size: int = DEFAULT_BATCH,
+        project: bool = True,
     ) -> None:
         self.url = url or os.environ.get(URL_VARIABLE) or DEFAULT_URL
         self.db = open_database(self.url)
         self.batch_size = batch_size
+        # False: leave the views to a separate `project --follow` worker (no read-your-writes).
+        self.project = project
         try:
             super().__init__(env)
             self.recorder.create_tables()
@@ -189,7 +192,8 @@ class OrderLedger(Application[UUID]):
             results, committed = self.processor.process(batch, strict=strict)
             if strict and any(r.outcome == "rejected" for r in results):
                 report.stored = False
-            self.views.catch_up(committed)
+            if self.project:
+                self.views.catch_up(committed)
             for result in results:
                 report.add(result)
             if on_batch is not None:
@@ -202,7 +206,8 @@ class OrderLedger(Application[UUID]):
         raw = orjson.dumps(message, default=str)
         item = _read_ledger_line(raw, origin, None)
         results, committed = self.processor.process([item])
-        self.views.catch_up(committed)
+        if self.project:
+            self.views.catch_up(committed)
         return results[0]
 
     def catch_up(self) -> CatchUpStats:

@@ -90,7 +90,8 @@ class Follower:
 def _run_writers(url: str, files: list[Path]) -> None:
     writers = [
         subprocess.Popen(
-            [sys.executable, "-m", "infrastructure.cli", "--db", url, "ingest", str(path)],
+            # The writers leave the views to the follower, which must fold every event itself.
+            [sys.executable, "-m", "infrastructure.cli", "--db", url, "ingest", "--no-project", str(path)],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from domain.errors import LedgerError
 from domain.order import Order, Outcome, OutcomeKind, replay
@@ -45,14 +46,14 @@ class FillFact:
 @st.composite
 def fill_sets(draw: st.DrawFn) -> list[FillFact]:
     """Fills with distinct trade IDs whose quantities sum to at most the order quantity."""
-    quantities = draw(st.lists(st.integers(1, 30), min_size=1, max_size=8))
+    quantities = draw(st.lists(st.integers(1, 3_000).map(cents), min_size=1, max_size=8))
     fills: list[FillFact] = []
-    total = 0
+    total = Decimal(0)
     for index, qty in enumerate(quantities):
         if total + qty > ORDER_QUANTITY:
             break
         total += qty
-        fills.append(FillFact(f"T-{index}", Decimal(qty), cents(draw(st.integers(9_000, 11_000)))))
+        fills.append(FillFact(f"T-{index}", qty, cents(draw(st.integers(9_000, 11_000)))))
     return fills
 
 
@@ -84,16 +85,15 @@ def test_fills_commute_in_any_order_and_any_number_of_times(
     for seconds, fill in enumerate(fills, start=2):
         fill.deliver(reference, seconds)
 
-    deliveries = data.draw(st.permutations(fills), label="order")
-    deliveries = deliveries + data.draw(st.lists(st.sampled_from(fills), max_size=6), label="again")
-    deliveries = data.draw(st.permutations(deliveries), label="shuffled")
+    again = data.draw(st.lists(st.sampled_from(fills), max_size=6), label="delivered again")
+    deliveries = data.draw(st.permutations(fills + again), label="arrival order")
     ack_at = data.draw(st.integers(0, len(deliveries)), label="ack position")
     shuffled, _ = Order.request(ORDER, stamp(0))
     kinds: dict[str, list[OutcomeKind]] = {}
-    for seconds, fill in enumerate(deliveries, start=2):
-        if seconds - 2 == ack_at:
-            shuffled.accept(stamp(seconds), "V-1")
-        kinds.setdefault(fill.trade_id, []).append(fill.deliver(shuffled, seconds).kind)
+    for index, fill in enumerate(deliveries):
+        if index == ack_at:
+            shuffled.accept(stamp(index + 1), "V-1")
+        kinds.setdefault(fill.trade_id, []).append(fill.deliver(shuffled, index + 1).kind)
     if ack_at == len(deliveries):
         shuffled.accept(stamp(99), "V-1")
 
@@ -112,75 +112,15 @@ def test_fills_commute_in_any_order_and_any_number_of_times(
 # ----------------------------------------------------------------------------- random histories
 
 Command = Callable[[Order, int], Outcome]
-TRADES = ["T-1", "T-2", "T-3", "T-4"]
+APPLIED = OutcomeKind.APPLIED
+trades = st.sampled_from(["T-1", "T-2", "T-3", "T-4"])
 quantities = st.integers(1, 15).map(Decimal)
 prices = st.sampled_from([cents(9_950), cents(10_000), cents(10_025)])
 venue_ids = st.sampled_from(["V-1", "V-2", None])
 
 
-def _step(name: str, command: Command, redelivery_is_news: bool = False) -> tuple[str, Command, bool]:
-    return (name, command, redelivery_is_news)
-
-
-def _accept(vid: str | None) -> tuple[str, Command, bool]:
-    return _step(f"accept {vid}", lambda o, t: o.accept(stamp(t), vid))
-
-
-def _fill(trade: str, qty: Decimal, px: Decimal) -> tuple[str, Command, bool]:
-    return _step(f"fill {trade} {qty}@{px}", lambda o, t: o.fill(stamp(t), trade, qty, px))
-
-
-def _amend(qty: Decimal | None, px: Decimal | None, vid: str | None) -> tuple[str, Command, bool]:
-    return _step(
-        f"amended {qty} {px} {vid}",
-        lambda o, t: o.amend(stamp(t), quantity=qty, price=px, venue_order_id=vid),
-    )
-
-
-def _request_amend(qty: Decimal | None, px: Decimal | None) -> tuple[str, Command, bool]:
-    # Our own intent: asking again while it is pending is refused, not deduplicated.
-    return _step(
-        f"request amend {qty} {px}",
-        lambda o, t: o.request_amend(stamp(t), quantity=qty, price=px),
-        redelivery_is_news=True,
-    )
-
-
-def _correct(trade: str, qty: Decimal | None, px: Decimal | None) -> tuple[str, Command, bool]:
-    return _step(
-        f"correct {trade} {qty}@{px}",
-        lambda o, t: o.correct_fill(stamp(t), trade, last_qty=qty, last_px=px),
-    )
-
-
-ENDINGS = [
-    _step("reject", lambda o, t: o.reject(stamp(t), "refused")),
-    _step("cancel", lambda o, t: o.cancel(stamp(t), "user")),
-    _step("expire", lambda o, t: o.expire(stamp(t), "day end")),
-]
-
-# Endings share one branch so that most histories stay open long enough to get interesting.
-steps = st.one_of(
-    venue_ids.map(_accept),
-    st.builds(_fill, st.sampled_from(TRADES), quantities, prices),
-    st.builds(_fill, st.sampled_from(TRADES), quantities, prices),
-    st.just(_step("request cancel", lambda o, t: o.request_cancel(stamp(t)))),
-    st.just(_step("reject cancel", lambda o, t: o.reject_cancel(stamp(t), "too late"))),
-    st.builds(_request_amend, st.none() | quantities, prices),
-    st.builds(_amend, st.none() | quantities, st.none() | prices, venue_ids).filter(
-        lambda s: s[0] != "amended None None None"
-    ),
-    st.just(_step("reject amend", lambda o, t: o.reject_amend(stamp(t), "no"))),
-    st.sampled_from(TRADES).map(
-        lambda trade: _step(f"bust {trade}", lambda o, t: o.bust_fill(stamp(t), trade))
-    ),
-    st.builds(_correct, st.sampled_from(TRADES), st.none() | quantities, prices),
-    st.sampled_from(ENDINGS),
-)
-
-
 def run(order: Order, command: Command, seconds: int) -> Outcome | LedgerError:
-    """Apply one command; a refusal must leave the order exactly as it was."""
+    """Apply one command; whatever it does, it records exactly the events it returns."""
     before_events = history(order)
     before_state = order.snapshot()
     try:
@@ -190,72 +130,151 @@ def run(order: Order, command: Command, seconds: int) -> Outcome | LedgerError:
         assert order.snapshot() == before_state, "a refused command changed the order"
         return error
     assert history(order) == before_events + list(outcome.events)
-    if outcome.kind is not OutcomeKind.APPLIED:
+    if outcome.kind is not APPLIED:
         assert outcome.events == ()
-        assert order.snapshot() == before_state
+        assert order.snapshot() == before_state, "a duplicate or ignored fact changed the order"
     return outcome
+
+
+class OrderHistory(RuleBasedStateMachine):
+    """Random histories of one order: every fact the venue (or we) could send, in any order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.order, _ = Order.request(ORDER, stamp(0))
+        self.clock = 0
+        self.applied_fills: dict[str, Command] = {}
+        self.corrected: set[str] = set()
+        self.was_amended = False
+
+    def deliver(self, command: Command, *, intent: bool = False) -> bool:
+        """Deliver one fact; True when it recorded an event."""
+        self.clock += 1
+        outcome = run(self.order, command, self.clock)
+        applied = isinstance(outcome, Outcome) and outcome.kind is APPLIED
+        if applied and not intent:
+            self.after_applied(command)
+        return applied
+
+    def after_applied(self, command: Command) -> None:
+        """Hook for properties about a fact that was just recorded."""
+
+    @rule(venue_order_id=venue_ids)
+    def accept(self, venue_order_id: str | None) -> None:
+        self.deliver(lambda o, t: o.accept(stamp(t), venue_order_id))
+
+    @rule(trade=trades, qty=quantities, px=prices)
+    def fill(self, trade: str, qty: Decimal, px: Decimal) -> None:
+        command: Command = lambda o, t: o.fill(stamp(t), trade, qty, px)  # noqa: E731
+        if self.deliver(command):
+            self.applied_fills[trade] = command
+
+    @rule()
+    def request_cancel(self) -> None:
+        self.deliver(lambda o, t: o.request_cancel(stamp(t)))
+
+    @rule()
+    def reject_cancel(self) -> None:
+        self.deliver(lambda o, t: o.reject_cancel(stamp(t), "too late"))
+
+    @rule(qty=st.none() | quantities, px=prices)
+    def request_amend(self, qty: Decimal | None, px: Decimal) -> None:
+        # Our own intent: asking again while one is pending is refused, not deduplicated.
+        self.deliver(lambda o, t: o.request_amend(stamp(t), quantity=qty, price=px), intent=True)
+
+    @rule(qty=st.none() | quantities, px=st.none() | prices, venue_order_id=venue_ids)
+    def amended(self, qty: Decimal | None, px: Decimal | None, venue_order_id: str | None) -> None:
+        if qty is None and px is None and venue_order_id is None:
+            return  # an empty confirmation only makes sense for a pending amendment
+        self.was_amended = True  # before delivery: teardown also runs after a failed step
+        self.deliver(lambda o, t: o.amend(stamp(t), quantity=qty, price=px, venue_order_id=venue_order_id))
+
+    @rule()
+    def reject_amend(self) -> None:
+        self.deliver(lambda o, t: o.reject_amend(stamp(t), "no"))
+
+    # Endings share one rule so that most histories stay open long enough to get interesting.
+    @rule(ending=st.sampled_from(["reject", "cancel", "expire"]))
+    def end(self, ending: str) -> None:
+        endings: dict[str, Command] = {
+            "reject": lambda o, t: o.reject(stamp(t), "refused"),
+            "cancel": lambda o, t: o.cancel(stamp(t), "user"),
+            "expire": lambda o, t: o.expire(stamp(t), "day end"),
+        }
+        self.deliver(endings[ending])
+
+    @rule(trade=trades)
+    def bust(self, trade: str) -> None:
+        self.deliver(lambda o, t: o.bust_fill(stamp(t), trade))
+
+    @rule(trade=trades, qty=st.none() | quantities, px=prices)
+    def correct(self, trade: str, qty: Decimal | None, px: Decimal) -> None:
+        if self.deliver(lambda o, t: o.correct_fill(stamp(t), trade, last_qty=qty, last_px=px)):
+            self.corrected.add(trade)
+
+
+STATEFUL_SETTINGS = settings(
+    max_examples=150,
+    stateful_step_count=30,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 # ----------------------------------------------------------------------------- (b) duplicates
 
 
-@PROPERTY_SETTINGS
-@given(history_steps=st.lists(steps, max_size=25))
-def test_a_fact_delivered_again_is_a_duplicate_or_ignored_and_records_nothing(
-    history_steps: list[tuple[str, Command, bool]],
-) -> None:
-    order, _ = Order.request(ORDER, stamp(0))
-    applied_fills: dict[str, tuple[str, Command]] = {}
-    corrected: set[str] = set()
-    amended = False
-    for seconds, (name, command, redelivery_is_news) in enumerate(history_steps, start=1):
-        first = run(order, command, seconds)
-        if not isinstance(first, Outcome) or first.kind is not OutcomeKind.APPLIED:
-            continue
-        if name.startswith("fill"):
-            applied_fills[name.split()[1]] = (name, command)
-        if name.startswith("correct"):
-            corrected.add(name.split()[1])
-        amended = amended or name.startswith("amended")
-        if redelivery_is_news:
-            continue
-        before = history(order)
+class DuplicateDeliveries(OrderHistory):
+    """Every recorded fact, delivered again, is a duplicate or ignored and records nothing."""
 
-        again = run(order, command, seconds)
+    def after_applied(self, command: Command) -> None:
+        before = history(self.order)
 
-        assert isinstance(again, Outcome), f"{name} delivered again raised {again!r}"
-        assert again.kind in (OutcomeKind.DUPLICATE, OutcomeKind.IGNORED), (name, again)
-        assert history(order) == before
+        again = run(self.order, command, self.clock)
 
-    # Much later, every fill is still recognised (unless a correction changed its values).
-    for trade, (name, command) in applied_fills.items():
-        if trade in corrected:
-            continue
-        again = run(order, command, 1_000)
-        assert isinstance(again, Outcome), f"{name} delivered at the end raised {again!r}"
-        assert again.kind is OutcomeKind.DUPLICATE, (name, again)
-    if not amended:  # see the xfail in test_order_semantics: reuse check after an amendment
-        assert order.request_again(ORDER).kind is OutcomeKind.DUPLICATE
+        assert isinstance(again, Outcome), f"delivered again, the fact raised {again!r}"
+        assert again.kind in (OutcomeKind.DUPLICATE, OutcomeKind.IGNORED), again
+        assert history(self.order) == before
+
+    def teardown(self) -> None:
+        # Much later, every fill is still recognised (unless a correction changed its values).
+        for trade, command in self.applied_fills.items():
+            if trade in self.corrected:
+                continue
+            again = run(self.order, command, 1_000)
+            assert isinstance(again, Outcome), f"fill {trade} delivered at the end raised {again!r}"
+            assert again.kind is OutcomeKind.DUPLICATE, again
+        if not self.was_amended:  # see the xfail in test_order_semantics: reuse after an amendment
+            assert self.order.request_again(ORDER).kind is OutcomeKind.DUPLICATE
+
+
+TestAFactDeliveredAgainIsADuplicateOrIgnored = DuplicateDeliveries.TestCase
+TestAFactDeliveredAgainIsADuplicateOrIgnored.settings = STATEFUL_SETTINGS
 
 
 # ----------------------------------------------------------------------------- (c) replay
 
 
-# Cheap per example, and the interesting interleavings are rare: look harder here.
-@settings(PROPERTY_SETTINGS, max_examples=400)
-@given(history_steps=st.lists(steps, max_size=30))
-def test_replaying_the_recorded_events_always_equals_the_live_state(
-    history_steps: list[tuple[str, Command, bool]],
-) -> None:
-    order, _ = Order.request(ORDER, stamp(0))
-    for seconds, (_, command, _) in enumerate(history_steps, start=1):
-        run(order, command, seconds)
-        assert_replay_matches(order)
+class ReplayedHistories(OrderHistory):
+    """After every step, replaying the recorded events gives exactly the live state."""
 
-    events = history(order)
-    assert [e.originator_version for e in events] == list(range(1, len(events) + 1))
-    assert order.version == len(events)
-    assert order.filled_quantity == sum((f.qty for f in order.fills.values() if not f.busted), Decimal(0))
-    assert Decimal(0) <= order.filled_quantity <= order.quantity
-    if order.status.is_terminal:
-        assert order.leaves_quantity == 0
+    @invariant()
+    def replay_equals_the_live_state(self) -> None:
+        assert_replay_matches(self.order)
+
+    @invariant()
+    def quantities_stay_consistent(self) -> None:
+        order = self.order
+        events = history(order)
+        assert [e.originator_version for e in events] == list(range(1, len(events) + 1))
+        assert order.version == len(events)
+        live_fills = (f.qty for f in order.fills.values() if not f.busted)
+        assert order.filled_quantity == sum(live_fills, Decimal(0))
+        assert Decimal(0) <= order.filled_quantity <= order.quantity
+        if order.status.is_terminal:
+            assert order.leaves_quantity == 0
+
+
+TestReplayAlwaysEqualsTheLiveState = ReplayedHistories.TestCase
+TestReplayAlwaysEqualsTheLiveState.settings = settings(STATEFUL_SETTINGS, max_examples=200)

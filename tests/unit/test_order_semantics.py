@@ -305,10 +305,7 @@ def test_reject_while_a_cancel_is_pending_on_an_unacknowledged_order_rejects_it(
 def test_fill_records_one_execution_with_the_order_coordinates() -> None:
     order = given(accepted("V-1"), tags={"strategy": "mm"}, parent_id="P-1")
 
-    outcome = order.fill(
-        stamp(2), "T-1", D(4), D("99.5"), fee=D("0.4"), fee_currency="USD",
-        liquidity=Liquidity.MAKER,
-    )  # fmt: skip
+    outcome = order.fill(stamp(2), "T-1", D(4), D("99.5"), D("0.4"), "USD", Liquidity.MAKER)
 
     event = only_event(outcome, OrderFilled)
     assert (event.trade_id, event.last_qty, event.last_px) == ("T-1", D(4), D("99.5"))
