@@ -150,6 +150,12 @@ class Fill:
     ts_event: datetime
     late: bool = False
     busted: bool = False
+    first_qty: Decimal | None = None  # as first booked, before any correction
+    first_px: Decimal | None = None
+
+    def was_booked_as(self, qty: Decimal, px: Decimal) -> bool:
+        """True if this trade is, or was before a correction, ``qty`` at ``px``."""
+        return (self.qty, self.px) == (qty, px) or (self.first_qty, self.first_px) == (qty, px)
 
 
 def _working_status(filled: Decimal, quantity: Decimal) -> Status:
@@ -183,6 +189,8 @@ class Order:
         "pending_cancel",
         "price",
         "quantity",
+        "requested_quantity",
+        "requested_price",
         "quote_currency",
         "reason",
         "recorded_at",
@@ -206,6 +214,8 @@ class Order:
         self.order_type: OrderType = event.order_type
         self.quantity: Decimal = event.quantity
         self.price: Decimal | None = event.price
+        self.requested_quantity: Decimal = event.quantity
+        self.requested_price: Decimal | None = event.price
         self.time_in_force = event.time_in_force
         self.quote_currency = event.quote_currency
         self.tags: dict[str, str] = dict(event.tags)
@@ -299,6 +309,8 @@ class Order:
         state["order_type"] = self.order_type.value
         state["base_status"] = self.base_status.value
         state["quantity"] = format_decimal(self.quantity)
+        state["requested_quantity"] = format_decimal(self.requested_quantity)
+        state["requested_price"] = _opt_str(self.requested_price)
         state["price"] = _opt_str(self.price)
         state["amend_target"] = (
             None if self.amend_target is None else [_opt_str(v) for v in self.amend_target]
@@ -320,6 +332,8 @@ class Order:
                 format_timestamp(f.ts_event),
                 f.late,
                 f.busted,
+                _opt_str(f.first_qty),
+                _opt_str(f.first_px),
             ]
             for f in self.fills.values()
         ]
@@ -341,6 +355,8 @@ class Order:
         order.order_type = OrderType(state["order_type"])
         order.base_status = Status(state["base_status"])
         order.quantity = Decimal(state["quantity"])
+        order.requested_quantity = Decimal(state["requested_quantity"])
+        order.requested_price = _opt_decimal(state["requested_price"])
         order.price = _opt_decimal(state["price"])
         target = state["amend_target"]
         order.amend_target = None if target is None else (_opt_decimal(target[0]), _opt_decimal(target[1]))
@@ -360,6 +376,8 @@ class Order:
                 parse_timestamp(f[6]),
                 late=f[7],
                 busted=f[8],
+                first_qty=_opt_decimal(f[9]),
+                first_px=_opt_decimal(f[10]),
             )
             for f in state["fills"]
         }
@@ -402,7 +420,13 @@ class Order:
     def request_again(self, spec: OrderSpec) -> Outcome:
         """A request for an ID that exists: a duplicate if the content matches, else an error."""
         spec.validate()
-        differences = [name for name in OrderSpec.COMPARED if getattr(spec, name) != getattr(self, name)]
+        # Quantity and price are compared with the request as first made, not as amended since.
+        current = {"quantity": self.requested_quantity, "price": self.requested_price}
+        differences = [
+            name
+            for name in OrderSpec.COMPARED
+            if getattr(spec, name) != current.get(name, getattr(self, name, None))
+        ]
         if differences:
             raise ClientOrderIdReuseError(self.client_order_id, differences)
         return _duplicate("the order was already requested")
@@ -457,7 +481,7 @@ class Order:
         parse_positive(last_px, "price")
         existing = self.fills.get(trade_id)
         if existing is not None:
-            if existing.qty == last_qty and existing.px == last_px:
+            if existing.was_booked_as(last_qty, last_px):
                 return _duplicate(f"trade {trade_id!r} is already booked")
             if existing.busted:
                 return _duplicate(f"trade {trade_id!r} was busted")
@@ -801,6 +825,8 @@ class Order:
 
     def _on_corrected(self, event: FillCorrected) -> None:
         fill = self.fills[event.trade_id]
+        if fill.first_qty is None:
+            fill.first_qty, fill.first_px = fill.qty, fill.px
         self.filled_quantity += event.last_qty - fill.qty
         self.notional += event.last_qty * event.last_px - fill.qty * fill.px
         fill.qty, fill.px, fill.fee = event.last_qty, event.last_px, event.fee

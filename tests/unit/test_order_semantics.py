@@ -127,10 +127,6 @@ def test_request_again_with_different_content_is_client_order_id_reuse(field: st
     assert CLIENT_ORDER_ID in error.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="request_again compares with the amended quantity/price, not the original request",
-)
 def test_request_again_with_original_content_after_amendment_is_a_duplicate() -> None:
     order = given(accepted(), amend_requested(quantity=12), amended(quantity=12))
 
@@ -340,6 +336,23 @@ def test_same_trade_id_with_other_quantity_or_price_is_a_fill_conflict(qty: Deci
     assert isinstance(error, FillConflictError)
     assert error.trade_id == "T-1"
     assert error.client_order_id == CLIENT_ORDER_ID
+
+
+def test_original_fill_sent_again_after_its_correction_is_a_duplicate() -> None:
+    order = given(accepted(), filled("T-1", 4, "99.5"), corrected("T-1", qty=3))
+
+    without_event(order, DUPLICATE, lambda o: o.fill(stamp(9), "T-1", D(4), D("99.5")))
+    assert order.filled_quantity == D(3)
+
+
+def test_a_re_sent_cancel_request_after_the_cancel_ended_is_a_duplicate() -> None:
+    order = given(accepted())
+    order.request_cancel(stamp(2))
+    order.reject_cancel(stamp(3))
+
+    without_event(order, DUPLICATE, lambda o: o.request_cancel(stamp(2)))
+    without_event(order, DUPLICATE, lambda o: o.reject_cancel(stamp(3)))
+    assert order.status.value == "accepted"
 
 
 def test_fill_before_the_ack_implies_acceptance() -> None:
