@@ -441,7 +441,7 @@ class Order:
     ) -> Outcome:
         """The venue acknowledged the order."""
         # Ack and reject answer the request, not a cancel or amend we sent before the ack.
-        rule, why = self._rule(Fact.ACCEPTED, self.base_status)
+        rule, _why = self._rule(Fact.ACCEPTED, self.base_status)
         new_aliases = self._new_aliases(aliases or {})
         known = venue_order_id is None or venue_order_id in self.venue_order_ids
         if not known and self.venue_order_ids and rule is Rule.ACK_LATE:

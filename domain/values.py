@@ -113,7 +113,7 @@ def parse_text(value: object, field: str = "text") -> str:
 
 def parse_decimal(value: object, field: str = "number") -> Decimal:
     """Convert a string, integer or Decimal exactly; refuse floats, NaN and infinities."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, bool | float):
         raise InvalidInputError(f"{field} must be a decimal string or an exact JSON number", field=field)
     if isinstance(value, Decimal):
         number = value
