@@ -289,13 +289,31 @@ def orders(
     account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
     venue: Annotated[str | None, typer.Option(help="Only this venue.")] = None,
     instrument: Annotated[str | None, typer.Option(help="Only this instrument.")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="As the ledger knew them at this time.")
+    ] = None,
+    event_time: Annotated[bool, typer.Option("--event-time", help="Read --as-of as venue time.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """List orders as they stand (from the orders view)."""
+    """List orders as they stand (from the orders view), or as of a time (folded from the log)."""
     with _ledger() as ledger:
-        rows = list_orders(
-            ledger.db, open_only=open_only, account=account, venue=venue, instrument=instrument
-        )
+        moment = _time(as_of, "--as-of")
+        if moment is None:
+            rows = list_orders(
+                ledger.db, open_only=open_only, account=account, venue=venue, instrument=instrument
+            )
+        else:
+            from infrastructure.audit import orders_as_of
+
+            rows = [
+                r
+                for r in orders_as_of(
+                    ledger.db, ledger.mapper, moment, event_time=event_time, open_only=open_only
+                )
+                if (account is None or r["account"] == account)
+                and (venue is None or r["venue"] == venue)
+                and (instrument is None or r["instrument"] == instrument)
+            ]
     if as_json:
         _json(rows)
         return
@@ -380,12 +398,26 @@ def positions(
         list[str] | None,
         typer.Option("--mark", help="INSTRUMENT=PRICE for unrealized P&L (repeatable)."),
     ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="As they stood at this time (from the log).")
+    ] = None,
+    event_time: Annotated[bool, typer.Option("--event-time", help="Read --as-of as venue time.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Positions by average cost, with realized and unrealized P&L."""
+    """Positions by average cost, with realized and unrealized P&L (now, or as of a time)."""
     marks = parse_marks(mark or [])
     with _ledger() as ledger:
-        rows = list_positions(ledger.db, marks)
+        moment = _time(as_of, "--as-of")
+        if moment is None:
+            rows = list_positions(ledger.db, marks)
+        else:
+            from infrastructure.audit import positions_as_of
+            from infrastructure.queries import position_report
+
+            rows = [
+                position_report(p, marks.get(p.instrument))
+                for p in positions_as_of(ledger.db, ledger.mapper, moment, event_time=event_time)
+            ]
     if as_json:
         _json(rows)
     else:
@@ -489,6 +521,166 @@ def rebuild(
         f"rebuilt {', '.join(names)}: {events} events in {seconds:.2f} s ({rate:,.0f} events/s)",
         markup=False,
     )
+
+
+# ---------------------------------------------------------------------- audit
+
+
+@app.command()
+def messages(
+    outcome: Annotated[
+        str | None, typer.Option(help="applied, duplicate, parked, ignored or rejected.")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Received at or after this time.")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one message per line.")] = False,
+) -> None:
+    """The message journal: every inbound message verbatim, with its outcome."""
+    from infrastructure.audit import list_messages
+
+    with _ledger() as ledger:
+        rows = list_messages(ledger.db, outcome=outcome, since=_time(since, "--since"), limit=limit)
+        if as_json:
+            for row in rows:
+                sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+            return
+        _table(
+            "messages",
+            ["id", "received_at", "origin:line", "outcome", "reason", "order", "events", "raw"],
+            [
+                [
+                    r["message_id"],
+                    r["received_at"],
+                    f"{r['origin']}:{r['line'] or ''}",
+                    r["outcome"],
+                    r["reason"],
+                    r["client_order_id"],
+                    r["events"],
+                    r["raw"][:120],
+                ]
+                for r in rows
+            ],
+        )
+
+
+@app.command()
+def events(
+    event_type: Annotated[
+        list[str] | None, typer.Option("--type", help="Event type, e.g. OrderFilled (repeatable).")
+    ] = None,
+    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
+    venue: Annotated[str | None, typer.Option(help="Only this venue.")] = None,
+    instrument: Annotated[str | None, typer.Option(help="Only this instrument.")] = None,
+    order_id: Annotated[str | None, typer.Option("--order", help="Only this order's events.")] = None,
+    since: Annotated[str | None, typer.Option(help="Recorded at or after this time.")] = None,
+    until: Annotated[str | None, typer.Option(help="Recorded at or before this time.")] = None,
+    event_time: Annotated[
+        bool, typer.Option("--event-time", help="Read --since/--until as venue time.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one event per line.")] = False,
+) -> None:
+    """Search the global log; results stream in log order."""
+    from infrastructure.audit import EventFilter, event_record, search_events
+
+    with _ledger() as ledger:
+        wanted = EventFilter(
+            types=event_type or (),
+            account=account,
+            venue=venue,
+            instrument=instrument,
+            client_order_id=ledger.resolve(order_id) if order_id else None,
+            since=_time(since, "--since"),
+            until=_time(until, "--until"),
+            event_time=event_time,
+        )
+        write = sys.stdout.write
+        count = 0
+        for position, event, message_id in search_events(ledger.db, ledger.mapper, wanted):
+            record = event_record(position, event, message_id)
+            count += 1
+            if as_json:
+                write(json.dumps(record, ensure_ascii=False) + "\n")
+            else:
+                payload = json.dumps(record["payload"], ensure_ascii=False, separators=(",", ":"))
+                where = f"{record['account']}/{record['venue']}/{record['instrument']}"
+                write(
+                    f"{position:>8}  {record['ts_recorded']}  {record['type']:<20}"
+                    f" {record['client_order_id']:<16} {where}  {payload}\n"
+                )
+    if not as_json:
+        err.print(f"{count} events", markup=False)
+
+
+@app.command()
+def verify(
+    expect_head: Annotated[
+        str | None,
+        typer.Option("--expect-head", help="ID:HASH printed by an earlier verify; detects truncation."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Recompute the hash chain and check every view against a fresh fold. Exit 1 if broken."""
+    from infrastructure.audit import verify as run_verify
+
+    head = None
+    if expect_head is not None:
+        position, sep, digest = expect_head.partition(":")
+        if not sep or not position.isdigit() or len(digest) != 64:
+            raise InvalidInputError("--expect-head takes ID:HASH as printed by verify", field="expect-head")
+        head = (int(position), digest.lower())
+    with _ledger() as ledger:
+        report = run_verify(ledger.db, ledger.mapper, expect_head=head)
+    if as_json:
+        _json(
+            {
+                "ok": report.ok,
+                "events": report.events,
+                "head": None if report.head is None else f"{report.head[0]}:{report.head[1]}",
+                "broken": report.broken,
+                "view_problems": report.view_problems,
+            }
+        )
+    else:
+        if report.broken:
+            err.print(f"BROKEN: {report.broken}", markup=False)
+        for problem in report.view_problems:
+            err.print(f"VIEW: {problem}", markup=False)
+        if report.ok:
+            head_text = "empty log" if report.head is None else f"head {report.head[0]}:{report.head[1]}"
+            out.print(
+                f"ok: {report.events} events, hash chain intact, views equal the log; {head_text}",
+                markup=False,
+            )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def export(
+    what: Annotated[str, typer.Argument(help="trades, orders or events.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parquet.")] = "jsonl",
+    out_path: Annotated[str, typer.Option("--out", help="File to write.")] = "",
+) -> None:
+    """Export trades, orders or the whole event log for analytics."""
+    from pathlib import Path
+
+    from infrastructure.audit import EventFilter, event_record, export_rows, search_events
+
+    if what not in ("trades", "orders", "events"):
+        raise InvalidInputError(f"export trades, orders or events, not {what!r}")
+    if not out_path:
+        raise InvalidInputError("--out PATH is required")
+    with _ledger() as ledger:
+        if what == "trades":
+            rows: Any = list_trades(ledger.db)
+        elif what == "orders":
+            rows = list_orders(ledger.db)
+        else:
+            rows = (
+                event_record(p, e, m) for p, e, m in search_events(ledger.db, ledger.mapper, EventFilter())
+            )
+        count = export_rows(rows, fmt, Path(out_path))
+    out.print(f"wrote {count} {what} to {out_path} ({fmt})", markup=False)
 
 
 # ---------------------------------------------------------------------- administration

@@ -29,7 +29,7 @@ from domain.events import FillBusted, FillCorrected, OrderEvent
 from domain.order import Order, order_id_for, replay
 from domain.values import format_timestamp
 from infrastructure.db import DEFAULT_URL, Database, open_database
-from infrastructure.errors import MessageError
+from infrastructure.errors import ConfigurationError, MessageError
 from infrastructure.mapper import LedgerMapper
 from infrastructure.messages import message_from_line
 from infrastructure.processing import Inbound, Processor, Result
@@ -130,14 +130,27 @@ class OrderLedger(Application[UUID]):
 
     # ------------------------------------------------------------------ eventsourcing wiring
 
+    def construct_env(self, name: str, env: Any = None) -> Environment:
+        environment = super().construct_env(name, env)
+        if environment.get("CIPHER_KEY") and not environment.get("CIPHER_TOPIC"):
+            # AES-GCM from the `cryptography` package (pip install 'orderledger[encryption]').
+            environment["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
+        return environment
+
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         return _Factory(env, self.db)
 
     def construct_mapper(self) -> LedgerMapper:
         factory = self.factory
-        return LedgerMapper(
-            transcoder=_NoTranscoder(), cipher=factory.cipher(), compressor=factory.compressor()
-        )
+        try:
+            cipher = factory.cipher()
+        except ImportError:
+            raise ConfigurationError(
+                "CIPHER_KEY is set but the cipher is not installed: pip install 'orderledger[encryption]'"
+            ) from None
+        except ValueError as error:
+            raise ConfigurationError(f"CIPHER_KEY is not a usable AES key: {error}") from None
+        return LedgerMapper(transcoder=_NoTranscoder(), cipher=cipher, compressor=factory.compressor())
 
     def construct_recorder(self) -> LedgerRecorder:
         recorder = self.factory.application_recorder()

@@ -90,6 +90,12 @@ class LedgerMapper(Mapper[UUID]):
             state["originator_version"] = version
             return cls.model_validate(state)
         except Exception as error:
+            if not self.cipher and bytes(data[:1]) != b"{":
+                hint = "its payload is encrypted: set CIPHER_KEY to the key it was written with"
+            elif self.cipher and type(error).__name__ in ("InvalidTag", "ValueError", "Error"):
+                hint = "decryption failed: CIPHER_KEY is not the key these events were written with"
+            else:
+                hint = str(error)
             raise MapperDeserialisationError(
-                f"cannot decode stored event {topic!r} of {originator_id} v{version}: {error}"
+                f"cannot decode stored event {topic!r} of {originator_id} v{version}: {hint}"
             ) from error

@@ -50,6 +50,14 @@ def schema(dialect: str) -> list[str]:
             message_id BIGINT,
             hash {blob} NOT NULL,
             UNIQUE (originator_id, originator_version))""",
+        # Search indexes (docs/audit.md): each filter of `orderledger events` walks one of
+        # these in notification order, so results stream without sorting the log.
+        "CREATE INDEX IF NOT EXISTS events_by_type ON events (event_type, notification_id)",
+        "CREATE INDEX IF NOT EXISTS events_by_account ON events (account, notification_id)",
+        "CREATE INDEX IF NOT EXISTS events_by_venue ON events (venue, notification_id)",
+        "CREATE INDEX IF NOT EXISTS events_by_instrument ON events (instrument, notification_id)",
+        "CREATE INDEX IF NOT EXISTS events_by_recorded ON events (ts_recorded)",
+        "CREATE INDEX IF NOT EXISTS events_by_venue_time ON events (ts_event)",
         f"""CREATE TABLE IF NOT EXISTS messages (
             message_id BIGINT PRIMARY KEY,
             received_at TEXT NOT NULL,
@@ -62,6 +70,7 @@ def schema(dialect: str) -> list[str]:
             client_order_id TEXT,
             event_count INTEGER NOT NULL DEFAULT 0)""",
         "CREATE INDEX IF NOT EXISTS messages_outcome ON messages (outcome, message_id)",
+        "CREATE INDEX IF NOT EXISTS messages_received ON messages (received_at)",
         """CREATE TABLE IF NOT EXISTS identities (
             venue TEXT NOT NULL,
             kind TEXT NOT NULL,

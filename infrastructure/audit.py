@@ -1,0 +1,394 @@
+"""Audit: search the log, read the journal, look back in time, export, and verify.
+
+Nothing here writes to the ledger. ``verify`` recomputes the hash chain from the first event
+and refolds every view from the log, so a changed, deleted or reordered row is found.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from domain.errors import InvalidInputError
+from domain.events import EVENT_TYPES_BY_NAME, OrderEvent
+from domain.order import Order
+from domain.values import format_timestamp
+from infrastructure.chain import GENESIS, link
+from infrastructure.db import Database
+from infrastructure.mapper import LedgerMapper
+from projections import PROJECTIONS
+from projections.base import MemoryTable, Projection, fold
+from projections.orders import ORDERS_TABLE
+from projections.positions import POSITIONS_TABLE, Position
+
+CHUNK = 2_000
+EVENT_COLUMNS = (
+    "notification_id",
+    "originator_id",
+    "originator_version",
+    "topic",
+    "state",
+    "event_type",
+    "client_order_id",
+    "account",
+    "venue",
+    "instrument",
+    "ts_event",
+    "ts_recorded",
+    "source",
+    "message_id",
+    "hash",
+)
+
+
+# ---------------------------------------------------------------------- event search
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """What ``orderledger events`` selects; every field is optional."""
+
+    types: Sequence[str] = ()
+    account: str | None = None
+    venue: str | None = None
+    instrument: str | None = None
+    client_order_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    event_time: bool = False
+
+    def where(self) -> tuple[list[str], list[Any]]:
+        """SQL conditions and parameters (each served by an index, see docs/audit.md)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        unknown = [t for t in self.types if t not in EVENT_TYPES_BY_NAME]
+        if unknown:
+            raise InvalidInputError(
+                f"unknown event type {unknown[0]!r} (known: {', '.join(EVENT_TYPES_BY_NAME)})", field="type"
+            )
+        if self.types:
+            clauses.append(f"event_type IN ({','.join('?' * len(self.types))})")
+            params.extend(self.types)
+        for column in ("account", "venue", "instrument", "client_order_id"):
+            value = getattr(self, column)
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        time_column = "ts_event" if self.event_time else "ts_recorded"
+        if self.since is not None:
+            clauses.append(f"{time_column} >= ?")
+            params.append(format_timestamp(self.since))
+        if self.until is not None:
+            clauses.append(f"{time_column} <= ?")
+            params.append(format_timestamp(self.until))
+        return clauses, params
+
+
+def search_events(
+    db: Database, mapper: LedgerMapper, wanted: EventFilter, *, chunk: int = CHUNK
+) -> Iterator[tuple[int, OrderEvent, int | None]]:
+    """Matching events in log order, read in chunks: (notification ID, event, message ID)."""
+    clauses, params = wanted.where()
+    last = 0
+    while True:
+        where = " AND ".join([*clauses, "notification_id > ?"])
+        with db.read() as tx:
+            rows = tx.all(
+                "SELECT notification_id, originator_id, originator_version, topic, state, message_id"
+                f" FROM events WHERE {where} ORDER BY notification_id LIMIT ?",
+                [*params, last, chunk],
+            )
+        for r in rows:
+            yield r[0], mapper.decode(r[3], bytes(r[4]), r[1], r[2]), r[5]
+        if len(rows) < chunk:
+            return
+        last = rows[-1][0]
+
+
+def event_record(position: int, event: OrderEvent, message_id: int | None) -> dict[str, Any]:
+    """One event as JSON-ready data: header fields first, then its payload."""
+    data = event.model_dump(mode="json", exclude={"originator_id", "originator_version"})
+    return {
+        "position": position,
+        "type": event.type_name(),
+        "client_order_id": data.pop("client_order_id"),
+        "version": event.originator_version,
+        "ts_event": data.pop("ts_event"),
+        "ts_recorded": data.pop("ts_recorded"),
+        "source": data.pop("source"),
+        "account": data.pop("account"),
+        "venue": data.pop("venue"),
+        "instrument": data.pop("instrument"),
+        "message_id": message_id,
+        "payload": data,
+    }
+
+
+# ---------------------------------------------------------------------- the journal
+
+
+def list_messages(
+    db: Database, *, outcome: str | None = None, since: datetime | None = None, limit: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """Journal rows in arrival order: each inbound message verbatim, with its outcome."""
+    outcomes = ("applied", "duplicate", "parked", "ignored", "rejected")
+    if outcome is not None and outcome not in outcomes:
+        raise InvalidInputError(
+            f"--outcome must be one of {'|'.join(outcomes)}, not {outcome!r}", field="outcome"
+        )
+    clauses, params = [], []
+    if outcome is not None:
+        clauses.append("outcome = ?")
+        params.append(outcome)
+    if since is not None:
+        clauses.append("received_at >= ?")
+        params.append(format_timestamp(since))
+    last, sent = 0, 0
+    while True:
+        where = " AND ".join([*clauses, "message_id > ?"])
+        with db.read() as tx:
+            rows = tx.all(
+                "SELECT message_id, received_at, origin, line_no, format, raw, outcome, reason,"
+                f" client_order_id, event_count FROM messages WHERE {where} ORDER BY message_id LIMIT ?",
+                [*params, last, CHUNK],
+            )
+        for r in rows:
+            if limit is not None and sent >= limit:
+                return
+            sent += 1
+            yield {
+                "message_id": r[0],
+                "received_at": r[1],
+                "origin": r[2],
+                "line": r[3],
+                "format": r[4],
+                "raw": bytes(r[5]).decode("utf-8", "replace"),
+                "outcome": r[6],
+                "reason": r[7],
+                "client_order_id": r[8],
+                "events": r[9],
+            }
+        if len(rows) < CHUNK:
+            return
+        last = rows[-1][0]
+
+
+# ---------------------------------------------------------------------- as of a time
+
+
+def _events_until(
+    db: Database, mapper: LedgerMapper, as_of: datetime, event_time: bool
+) -> Iterator[tuple[int, OrderEvent]]:
+    for position, event, _ in search_events(db, mapper, EventFilter(until=as_of, event_time=event_time)):
+        yield position, event
+
+
+def orders_as_of(
+    db: Database, mapper: LedgerMapper, as_of: datetime, *, event_time: bool = False, open_only: bool = False
+) -> list[dict[str, Any]]:
+    """Every order as the ledger knew it at ``as_of`` (recorded time, or venue time)."""
+    tables = fold(PROJECTIONS[0](), _events_until(db, mapper, as_of, event_time))
+    orders: Iterable[Order] = tables[ORDERS_TABLE.name].rows.values()
+    rows = [o.snapshot() for o in orders if not open_only or o.status.is_open]
+    return sorted(rows, key=lambda r: (r["created_at"], r["client_order_id"]))
+
+
+def positions_as_of(
+    db: Database, mapper: LedgerMapper, as_of: datetime, *, event_time: bool = False
+) -> list[Position]:
+    """Positions as they stood at ``as_of``, folded from the log."""
+    tables = fold(PROJECTIONS[2](), _events_until(db, mapper, as_of, event_time))
+    positions: dict[Any, Position] = tables[POSITIONS_TABLE.name].rows
+    return [positions[k] for k in sorted(positions)]
+
+
+# ---------------------------------------------------------------------- verify
+
+
+@dataclass
+class VerifyReport:
+    """What ``verify`` found: the first broken link, and views that disagree with the log."""
+
+    events: int = 0
+    head: tuple[int, str] | None = None
+    broken: str | None = None
+    view_problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when the chain holds and every view equals a fresh fold."""
+        return self.broken is None and not self.view_problems
+
+
+def verify(db: Database, mapper: LedgerMapper, *, expect_head: tuple[int, str] | None = None) -> VerifyReport:
+    """Recompute the hash chain from the first event, then check every view against the log."""
+    report = VerifyReport()
+    previous, expected_id, last = GENESIS, 1, 0
+    while report.broken is None:
+        with db.read() as tx:
+            rows = tx.all(
+                f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE notification_id > ?"
+                " ORDER BY notification_id LIMIT ?",
+                (last, CHUNK),
+            )
+        for row in rows:
+            position = row[0]
+            if position != expected_id:
+                report.broken = (
+                    f"event {expected_id} is missing (the log jumps from {expected_id - 1} to {position})"
+                )
+                break
+            values = [bytes(v) if isinstance(v, memoryview) else v for v in row[:-1]]
+            stored = bytes(row[-1])
+            if link(previous, values) != stored:
+                report.broken = (
+                    f"event {position} ({row[5]} of {row[6]!r}) does not match its hash: "
+                    "it was altered, or rows were reordered"
+                )
+                break
+            previous, expected_id, last = stored, position + 1, position
+            report.events += 1
+        if len(rows) < CHUNK:
+            break
+    if report.broken is None and report.events:
+        report.head = (last, previous.hex())
+    if report.broken is None and expect_head is not None and report.head != expect_head:
+        shown = "an empty log" if report.head is None else f"head {report.head[0]}:{report.head[1]}"
+        report.broken = f"the log ends at {shown}, not at the recorded head {expect_head[0]}:{expect_head[1]}"
+    with db.read() as tx:
+        tracking = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
+    for name, position in sorted(tracking.items()):
+        if position > last and report.broken is None:
+            report.broken = (
+                f"view {name} has folded events up to {position} but the log ends at {last}:"
+                " events were deleted from the end of the log"
+            )
+    if report.broken is None:
+        for projection_class in PROJECTIONS:
+            projection = projection_class()
+            report.view_problems += _check_view(db, mapper, projection, tracking.get(projection.name, 0))
+    return report
+
+
+def _check_view(db: Database, mapper: LedgerMapper, projection: Projection, position: int) -> list[str]:
+    def events() -> Iterator[tuple[int, OrderEvent]]:
+        for p, event, _ in search_events(db, mapper, EventFilter()):
+            if p > position:
+                return
+            yield p, event
+
+    tables = fold(projection, events())
+    problems = []
+    for spec in projection.tables:
+        table: MemoryTable[Any, Any] = tables[spec.name]
+        expected = {spec.key_values(k): spec.to_row(v) for k, v in table.rows.items()}
+        columns = ", ".join(c.name for c in spec.columns)
+        with db.read() as tx:
+            stored_rows = [tuple(r) for r in tx.all(f"SELECT {columns} FROM {spec.name}")]
+        stored = {tuple(r[spec.columns.index(c)] for c in _key_columns(spec)): r for r in stored_rows}
+        for key in sorted(set(expected) | set(stored), key=str):
+            if key not in stored:
+                problems.append(f"view {spec.name}: row {key} is missing")
+            elif key not in expected:
+                problems.append(f"view {spec.name}: row {key} is not explained by the log")
+            elif _normal(stored[key]) != _normal(expected[key]):
+                problems.append(f"view {spec.name}: row {key} differs from a fresh fold of the log")
+            if len(problems) >= 20:
+                return problems
+    return problems
+
+
+def _key_columns(spec: Any) -> list[Any]:
+    names = [c.name for c in spec.columns]
+    return [spec.columns[names.index(k)] for k in spec.key]
+
+
+def _normal(row: Sequence[Any]) -> tuple[Any, ...]:
+    return tuple(int(v) if isinstance(v, bool) else v for v in row)
+
+
+# ---------------------------------------------------------------------- export
+
+
+def _flat(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, dict | list) else v
+        for k, v in row.items()
+    }
+
+
+def export_rows(rows: Iterable[dict[str, Any]], fmt: str, out: Path) -> int:
+    """Write rows as csv, jsonl or parquet (decimals stay exact strings); returns the count."""
+    if fmt == "jsonl":
+        count = 0
+        with out.open("w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                count += 1
+        return count
+    if fmt == "csv":
+        count = 0
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            writer: csv.DictWriter[str] | None = None
+            for row in rows:
+                flat = _flat(row)
+                if writer is None:
+                    writer = csv.DictWriter(handle, fieldnames=list(flat))
+                    writer.writeheader()
+                writer.writerow(flat)
+                count += 1
+        return count
+    if fmt == "parquet":
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise InvalidInputError(
+                "parquet export needs pyarrow: pip install 'orderledger[parquet]'", field="format"
+            ) from None
+        schema = None
+        writer_pq = None
+        count = 0
+        batch: list[dict[str, Any]] = []
+
+        def column_type(values: list[Any]) -> Any:
+            present = [v for v in values if v is not None]
+            if present and all(isinstance(v, bool) for v in present):
+                return pa.bool_()
+            if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+                return pa.int64()
+            return pa.string()  # decimals and times stay exact text
+
+        def flush() -> None:
+            nonlocal schema, writer_pq
+            if not batch:
+                return
+            flat = [_flat(r) for r in batch]
+            if schema is None:
+                schema = pa.schema([(k, column_type([r.get(k) for r in flat])) for k in flat[0]])
+                writer_pq = pq.ParquetWriter(str(out), schema)
+            typed = [
+                {k: (v if v is None or schema.field(k).type != pa.string() else str(v)) for k, v in r.items()}
+                for r in flat
+            ]
+            assert writer_pq is not None
+            writer_pq.write_table(pa.Table.from_pylist(typed, schema=schema))
+            batch.clear()
+
+        for row in rows:
+            batch.append(row)
+            count += 1
+            if len(batch) >= 10_000:
+                flush()
+        flush()
+        if writer_pq is not None:
+            writer_pq.close()
+        else:
+            pq.write_table(pa.table({}), str(out))
+        return count
+    raise InvalidInputError(f"--format must be csv, jsonl or parquet, not {fmt!r}", field="format")
