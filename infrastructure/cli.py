@@ -683,6 +683,73 @@ def export(
     out.print(f"wrote {count} {what} to {out_path} ({fmt})", markup=False)
 
 
+# ---------------------------------------------------------------------- reconciliation
+
+
+@app.command()
+def reconcile(
+    snapshot_file: Annotated[
+        str, typer.Argument(metavar="SNAPSHOT.json", help="The venue's view (docs/reconciliation.md).")
+    ],
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Record the corrections (default: report only).")
+    ] = False,
+    grace: Annotated[
+        float, typer.Option(help="Seconds: orders requested this recently are left alone.")
+    ] = 60.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Compare a venue snapshot with the ledger; report differences, or apply corrections.
+
+    Exit 0 when nothing differs (or every correction was applied), 1 when differences remain.
+    """
+    from datetime import timedelta
+
+    from infrastructure.reconcile import Reconciler, parse_snapshot
+
+    if grace < 0:
+        raise InvalidInputError("--grace must be zero or more seconds")
+    with _open(snapshot_file) as handle:
+        snapshot = parse_snapshot(handle.read())
+    with _ledger() as ledger:
+        ledger.catch_up()
+        reconciler = Reconciler(ledger, snapshot, grace=timedelta(seconds=grace))
+        found = reconciler.differences()
+        if apply:
+            reconciler.apply(found, origin=f"reconcile:{snapshot_file}")
+    unresolved = [
+        d for d in found if not d.corrections or (d.applied or "").startswith("rejected") or not apply
+    ]
+    if as_json:
+        _json(
+            {
+                "venue": snapshot.venue,
+                "account": snapshot.account,
+                "applied": apply,
+                "differences": [d.as_dict() for d in found],
+            }
+        )
+    else:
+        title = f"reconciliation of {snapshot.venue}/{snapshot.account}: {len(found)} differences"
+        title += " (applied)" if apply else " (dry run: nothing recorded; --apply to correct)"
+        _table(
+            title,
+            ["kind", "client_order_id", "venue_order_id", "detail", "correction"],
+            [
+                [
+                    d.kind,
+                    d.client_order_id,
+                    d.venue_order_id,
+                    d.detail,
+                    (d.applied or "") if apply else ", ".join(m["type"] for m in d.corrections),
+                ]
+                for d in found
+            ],
+        )
+    if unresolved:
+        raise typer.Exit(1)
+
+
 # ---------------------------------------------------------------------- administration
 
 db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
@@ -781,7 +848,9 @@ def demo(
 def main() -> None:
     """Console entry point: one line per failure, never a traceback."""
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode click returns a command's exit code instead of exiting.
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except (LedgerError, ValueError) as error:

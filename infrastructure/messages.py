@@ -45,6 +45,7 @@ FIELDS: dict[str, set[str]] = {
         "quote_currency",
         "tags",
         "parent_id",
+        "external",
     },
     "accepted": COMMON,
     "rejected": COMMON | {"reason"},
@@ -88,6 +89,7 @@ class Message:
     fee_currency: str | None = None
     liquidity: Liquidity | None = None
     reason: str | None = None
+    external: bool = False
 
 
 def _no_constants(name: str) -> Any:
@@ -181,6 +183,13 @@ def _number(data: dict[str, Any], name: str, *, positive: bool, required: bool =
     return parse_positive(value, name) if positive else parse_decimal(value, name)
 
 
+def _flag(data: dict[str, Any], name: str) -> bool:
+    value = data.get(name, False)
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be true or false", field=name)
+    return value
+
+
 def _text(data: dict[str, Any], name: str) -> str | None:
     value = data.get(name)
     return None if value is None else parse_text(value, name)
@@ -226,6 +235,7 @@ def parse_message(data: Any, default_source: str = "ingest") -> Message:
             quote_currency=_ident(data, "quote_currency"),
             tags=_mapping(data, "tags"),
             parent_id=_ident(data, "parent_id"),
+            external=_flag(data, "external"),
         )
     _require_order_key(common, kind)
     if kind == "fill":
@@ -290,7 +300,7 @@ def message_to_json(message: Message) -> bytes:
     data: dict[str, Any] = {"type": message.type}
     for name in sorted(FIELDS[message.type] - {"type"}):
         value = getattr(message, name)
-        if value is None or value == {}:
+        if value is None or value == {} or value is False:
             continue
         if isinstance(value, datetime):
             value = format_timestamp(value)

@@ -301,6 +301,7 @@ class _Batch:
             parent_id=message.parent_id,
             aliases=message.aliases,
             venue_order_id=message.venue_order_id,
+            external=message.external,
         )
         existing = self._order(message.client_order_id)
         if existing is not None:

@@ -1,0 +1,583 @@
+"""Reconciliation: the venue's view of orders, fills and positions against the ledger's.
+
+Every difference becomes a report line; with ``apply`` each correction becomes an explicit
+event whose source is ``reconciliation``, recorded through the normal ingest path (so it is
+journaled, deduplicated and hash-chained like any other fact). Running it twice changes
+nothing the second time: corrections are ordinary facts, so the second run finds no
+difference, and an inferred fill's trade ID is derived from its content.
+
+Snapshot format (docs/reconciliation.md)::
+
+    {"venue": "venueA", "account": "acc1", "as_of": "2026-11-20T10:05:00Z",
+     "open_orders": [...], "closed_orders": [...], "fills": [...], "positions": [...]}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from domain.errors import InvalidInputError
+from domain.order import Order
+from domain.values import (
+    OrderType,
+    Side,
+    format_decimal,
+    format_timestamp,
+    parse_decimal,
+    parse_identifier,
+    parse_positive,
+    parse_timestamp,
+)
+from infrastructure.messages import decode_json, parse_message
+from infrastructure.processing import Inbound
+
+SOURCE = "reconciliation"
+CLOSED_STATUSES = ("filled", "canceled", "expired", "rejected")
+ZERO = Decimal(0)
+
+
+# ---------------------------------------------------------------------- the snapshot
+
+
+@dataclass(frozen=True)
+class VenueOrder:
+    """One order as the venue reports it."""
+
+    venue_order_id: str
+    client_order_id: str | None
+    instrument: str
+    side: Side
+    order_type: OrderType
+    quantity: Decimal
+    price: Decimal | None
+    filled_quantity: Decimal
+    average_price: Decimal | None
+    status: str
+    aliases: dict[str, str]
+
+
+@dataclass(frozen=True)
+class VenueFill:
+    """One fill as the venue reports it."""
+
+    trade_id: str
+    venue_order_id: str | None
+    client_order_id: str | None
+    instrument: str | None
+    side: Side | None
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal | None
+    fee_currency: str | None
+    ts: datetime
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The venue's view at ``as_of``."""
+
+    venue: str
+    account: str
+    as_of: datetime
+    open_orders: list[VenueOrder]
+    closed_orders: list[VenueOrder]
+    fills: list[VenueFill]
+    positions: dict[str, Decimal]
+
+
+def _require(data: dict[str, Any], name: str, where: str) -> Any:
+    if name not in data or data[name] is None:
+        raise InvalidInputError(f"{where}: {name} is required", field=name)
+    return data[name]
+
+
+def _order_row(data: Any, where: str, closed: bool) -> VenueOrder:
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"{where} must be an object")
+    status = str(_require(data, "status", where)).lower()
+    allowed = CLOSED_STATUSES if closed else ("open", "new", "partially_filled", "accepted")
+    if status not in allowed:
+        raise InvalidInputError(f"{where}: status must be one of {'|'.join(allowed)}, not {status!r}")
+    try:
+        side = Side(str(_require(data, "side", where)).lower())
+        order_type = OrderType(str(data.get("order_type", "limit")).lower())
+    except ValueError as error:
+        raise InvalidInputError(f"{where}: {error}") from None
+    price = data.get("price")
+    average = data.get("average_price")
+    aliases = data.get("aliases") or {}
+    if not isinstance(aliases, dict):
+        raise InvalidInputError(f"{where}: aliases must be an object")
+    client = data.get("client_order_id")
+    return VenueOrder(
+        venue_order_id=parse_identifier(_require(data, "venue_order_id", where), f"{where}.venue_order_id"),
+        client_order_id=None
+        if client in (None, "")
+        else parse_identifier(client, f"{where}.client_order_id"),
+        instrument=parse_identifier(_require(data, "instrument", where), f"{where}.instrument"),
+        side=side,
+        order_type=order_type,
+        quantity=parse_positive(_require(data, "quantity", where), f"{where}.quantity"),
+        price=None if price in (None, "") else parse_positive(price, f"{where}.price"),
+        filled_quantity=parse_decimal(data.get("filled_quantity", "0"), f"{where}.filled_quantity"),
+        average_price=None if average in (None, "") else parse_positive(average, f"{where}.average_price"),
+        status="filled" if status == "closed" else status,
+        aliases={parse_identifier(k, "alias"): parse_identifier(str(v), "alias") for k, v in aliases.items()},
+    )
+
+
+def _fill_row(data: Any, where: str) -> VenueFill:
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"{where} must be an object")
+    side = data.get("side")
+    fee = data.get("fee")
+    try:
+        parsed_side = None if side is None else Side(str(side).lower())
+    except ValueError as error:
+        raise InvalidInputError(f"{where}: {error}") from None
+    voi, coid = data.get("venue_order_id"), data.get("client_order_id")
+    if not voi and not coid:
+        raise InvalidInputError(f"{where}: a fill needs venue_order_id or client_order_id")
+    return VenueFill(
+        trade_id=parse_identifier(_require(data, "trade_id", where), f"{where}.trade_id"),
+        venue_order_id=None if not voi else parse_identifier(voi, f"{where}.venue_order_id"),
+        client_order_id=None if not coid else parse_identifier(coid, f"{where}.client_order_id"),
+        instrument=data.get("instrument"),
+        side=parsed_side,
+        quantity=parse_positive(_require(data, "quantity", where), f"{where}.quantity"),
+        price=parse_positive(_require(data, "price", where), f"{where}.price"),
+        fee=None if fee in (None, "") else parse_decimal(fee, f"{where}.fee"),
+        fee_currency=data.get("fee_currency"),
+        ts=parse_timestamp(_require(data, "ts", where), f"{where}.ts"),
+    )
+
+
+def parse_snapshot(text: str | bytes) -> Snapshot:
+    """Read a snapshot document; one-line errors that name the offending entry."""
+    data = decode_json(text)
+    if not isinstance(data, dict):
+        raise InvalidInputError("a snapshot must be a JSON object")
+    known = {"venue", "account", "as_of", "open_orders", "closed_orders", "fills", "positions"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise InvalidInputError(f"snapshot: unknown field {unknown[0]!r}")
+    lists = {}
+    for name in ("open_orders", "closed_orders", "fills", "positions"):
+        value = data.get(name) or []
+        if not isinstance(value, list):
+            raise InvalidInputError(f"snapshot: {name} must be a list")
+        lists[name] = value
+    positions: dict[str, Decimal] = {}
+    for i, row in enumerate(lists["positions"]):
+        where = f"positions[{i}]"
+        if not isinstance(row, dict):
+            raise InvalidInputError(f"{where} must be an object")
+        positions[parse_identifier(_require(row, "instrument", where), f"{where}.instrument")] = (
+            parse_decimal(_require(row, "quantity", where), f"{where}.quantity")
+        )
+    return Snapshot(
+        venue=parse_identifier(_require(data, "venue", "snapshot"), "venue"),
+        account=parse_identifier(_require(data, "account", "snapshot"), "account"),
+        as_of=parse_timestamp(_require(data, "as_of", "snapshot"), "as_of"),
+        open_orders=[_order_row(r, f"open_orders[{i}]", False) for i, r in enumerate(lists["open_orders"])],
+        closed_orders=[
+            _order_row(r, f"closed_orders[{i}]", True) for i, r in enumerate(lists["closed_orders"])
+        ],
+        fills=[_fill_row(r, f"fills[{i}]") for i, r in enumerate(lists["fills"])],
+        positions=positions,
+    )
+
+
+# ---------------------------------------------------------------------- the report
+
+
+@dataclass
+class Difference:
+    """One way the venue and the ledger disagree, and the correction if there is one."""
+
+    kind: str
+    detail: str
+    client_order_id: str | None = None
+    venue_order_id: str | None = None
+    corrections: list[dict[str, Any]] = field(default_factory=list)
+    applied: str | None = None  # the outcome when applied
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "kind": self.kind,
+            "client_order_id": self.client_order_id,
+            "venue_order_id": self.venue_order_id,
+            "detail": self.detail,
+            "corrections": self.corrections,
+            "applied": self.applied,
+        }
+
+
+def inferred_trade_id(venue: str, venue_order_id: str, filled: Decimal, average: Decimal | None) -> str:
+    """A trade ID derived from what the venue reported, so that every run infers the same one."""
+    shown = [format_decimal(filled.normalize()), format_decimal((average or ZERO).normalize())]
+    basis = "|".join([venue, venue_order_id, *shown])
+    return "inferred-" + hashlib.sha256(basis.encode()).hexdigest()[:20]
+
+
+class Reconciler:
+    """Compares one snapshot with the ledger and proposes (or applies) corrections."""
+
+    def __init__(self, ledger: Any, snapshot: Snapshot, *, grace: timedelta = timedelta(seconds=60)) -> None:
+        self.ledger = ledger
+        self.snapshot = snapshot
+        self.grace = grace
+        self.stamp = format_timestamp(snapshot.as_of)
+
+    # ------------------------------------------------------------------ finding orders
+
+    def _find(self, row: VenueOrder) -> Order | None:
+        """The ledger's order for a venue row: by client order ID, venue order ID, then aliases."""
+        processor = self.ledger.processor
+        if row.client_order_id:
+            order = processor.load_order(row.client_order_id, trust_absent=False)
+            if order is not None:
+                return order
+        keys = [(self.snapshot.venue, "venue_order_id", row.venue_order_id)]
+        keys += [(self.snapshot.venue, f"alias:{n}", v) for n, v in row.aliases.items()]
+        for key in keys:
+            owner = processor.lookup_identity(key)
+            if owner is not None:
+                return processor.load_order(owner, trust_absent=False)
+        return None
+
+    def _message(self, kind: str, order_key: dict[str, Any], **fields: Any) -> dict[str, Any]:
+        message = {"type": kind, **order_key, "ts": fields.pop("ts", self.stamp), "source": SOURCE}
+        message.update({k: v for k, v in fields.items() if v is not None})
+        return message
+
+    # ------------------------------------------------------------------ comparing
+
+    def differences(self) -> list[Difference]:
+        """Everything that disagrees, with the corrective messages for each."""
+        snap = self.snapshot
+        found: list[Difference] = []
+        rows = [*snap.open_orders, *snap.closed_orders]
+        fills_by_order: dict[str, list[VenueFill]] = {}
+        orphan_fills: list[VenueFill] = []
+        row_by_voi = {r.venue_order_id: r for r in rows}
+        row_by_coid = {r.client_order_id: r for r in rows if r.client_order_id}
+        for fill in snap.fills:
+            row = row_by_voi.get(fill.venue_order_id or "") or row_by_coid.get(fill.client_order_id or "")
+            if row is None:
+                orphan_fills.append(fill)
+            else:
+                fills_by_order.setdefault(row.venue_order_id, []).append(fill)
+        seen_orders: set[str] = set()
+        for row in rows:
+            order = self._find(row)
+            if order is not None:
+                seen_orders.add(order.client_order_id)
+            found += self._compare(row, order, fills_by_order.get(row.venue_order_id, []))
+        for fill in orphan_fills:
+            found += self._orphan_fill(fill)
+        found += self._absent(seen_orders)
+        found += self._positions()
+        return found
+
+    def _compare(self, row: VenueOrder, order: Order | None, fills: list[VenueFill]) -> list[Difference]:
+        out: list[Difference] = []
+        snap = self.snapshot
+        if order is None:
+            client_id = row.client_order_id or f"ext-{snap.venue}-{row.venue_order_id}"
+            key = {"client_order_id": client_id}
+            created = Difference(
+                "external_order",
+                f"the venue has order {row.venue_order_id} ({row.side.value} {format_decimal(row.quantity)} "
+                f"{row.instrument}) that the ledger does not know; recorded as external order {client_id!r}",
+                client_id,
+                row.venue_order_id,
+            )
+            created.corrections.append(
+                self._message(
+                    "request",
+                    key,
+                    account=snap.account,
+                    venue=snap.venue,
+                    instrument=row.instrument,
+                    side=row.side.value,
+                    order_type=row.order_type.value,
+                    quantity=format_decimal(row.quantity),
+                    price=None if row.price is None else format_decimal(row.price),
+                    aliases=row.aliases or None,
+                    external=True,
+                )
+            )
+            created.corrections.append(self._message("accepted", key, venue_order_id=row.venue_order_id))
+            out.append(created)
+            known_trades: set[str] = set()
+            filled = ZERO
+            notional = ZERO
+            status = "requested"
+        else:
+            client_id = order.client_order_id
+            key = {"client_order_id": client_id}
+            known_trades = {t for t, f in order.fills.items() if not f.busted}
+            filled, notional = order.filled_quantity, order.notional
+            status = order.status.value
+            if row.venue_order_id not in order.venue_order_ids:
+                if order.venue_order_ids:
+                    out.append(
+                        Difference(
+                            "venue_order_id_mismatch",
+                            f"the venue reports {row.venue_order_id} for an order the ledger knows as "
+                            f"{order.venue_order_id}; not changed",
+                            client_id,
+                            row.venue_order_id,
+                        )
+                    )
+                else:
+                    ack = Difference(
+                        "acknowledged",
+                        f"the venue has the order as {row.venue_order_id}; the ledger had no acknowledgement",
+                        client_id,
+                        row.venue_order_id,
+                    )
+                    ack.corrections.append(self._message("accepted", key, venue_order_id=row.venue_order_id))
+                    out.append(ack)
+                    status = "accepted" if status == "requested" else status
+        for fill in fills:
+            if fill.trade_id in known_trades:
+                continue
+            missing = Difference(
+                "missing_fill",
+                f"trade {fill.trade_id}: {format_decimal(fill.quantity)} at {format_decimal(fill.price)} "
+                "is at the venue but not in the ledger",
+                client_id,
+                row.venue_order_id,
+            )
+            missing.corrections.append(
+                self._message(
+                    "fill",
+                    key,
+                    trade_id=fill.trade_id,
+                    quantity=format_decimal(fill.quantity),
+                    price=format_decimal(fill.price),
+                    fee=None if fill.fee is None else format_decimal(fill.fee),
+                    fee_currency=fill.fee_currency,
+                    ts=format_timestamp(fill.ts),
+                )
+            )
+            out.append(missing)
+            filled += fill.quantity
+            notional += fill.quantity * fill.price
+        gap = row.filled_quantity - filled
+        if gap > 0:
+            out.append(self._inferred(row, key, client_id, gap, notional))
+        elif gap < 0:
+            out.append(
+                Difference(
+                    "ledger_fills_exceed_venue",
+                    f"the ledger has {format_decimal(filled)} filled, the venue reports "
+                    f"{format_decimal(row.filled_quantity)}; not changed (a bust may be missing)",
+                    client_id,
+                    row.venue_order_id,
+                )
+            )
+        out += self._status(row, key, client_id, status)
+        return out
+
+    def _inferred(
+        self, row: VenueOrder, key: dict[str, Any], client_id: str, gap: Decimal, notional: Decimal
+    ) -> Difference:
+        price: Decimal | None
+        if row.average_price is not None:
+            price = (row.average_price * row.filled_quantity - notional) / gap
+        else:
+            price = row.price
+        difference = Difference(
+            "inferred_fill",
+            f"the venue reports {format_decimal(row.filled_quantity)} filled and no fill explains "
+            f"{format_decimal(gap)} of it",
+            client_id,
+            row.venue_order_id,
+        )
+        if price is None or price <= 0:
+            difference.detail += "; no average price to price it, so nothing is booked"
+            return difference
+        difference.corrections.append(
+            self._message(
+                "fill",
+                key,
+                trade_id=inferred_trade_id(
+                    self.snapshot.venue, row.venue_order_id, row.filled_quantity, row.average_price
+                ),
+                quantity=format_decimal(gap),
+                price=format_decimal(price.normalize()),
+            )
+        )
+        return difference
+
+    def _status(self, row: VenueOrder, key: dict[str, Any], client_id: str, status: str) -> list[Difference]:
+        terminal = {"filled", "canceled", "expired", "rejected"}
+        if row.status in ("filled",) or row.status not in terminal or status in terminal:
+            if (
+                row.status in terminal
+                and status in terminal
+                and row.status != status
+                and row.status != "filled"
+            ):
+                return [
+                    Difference(
+                        "status_mismatch",
+                        f"the venue says {row.status}, the ledger says {status}; not changed",
+                        client_id,
+                        row.venue_order_id,
+                    )
+                ]
+            return []
+        kind = {"canceled": "canceled", "expired": "expired", "rejected": "rejected"}[row.status]
+        difference = Difference(
+            "closed_at_venue",
+            f"the venue reports the order {row.status}; the ledger has it {status}",
+            client_id,
+            row.venue_order_id,
+        )
+        difference.corrections.append(
+            self._message(kind, key, reason=f"{row.status} at the venue (reconciliation {self.stamp})")
+        )
+        return [difference]
+
+    def _orphan_fill(self, fill: VenueFill) -> list[Difference]:
+        processor = self.ledger.processor
+        owner = None
+        if fill.client_order_id and processor.load_order(fill.client_order_id, trust_absent=False):
+            owner = fill.client_order_id
+        elif fill.venue_order_id:
+            owner = processor.lookup_identity((self.snapshot.venue, "venue_order_id", fill.venue_order_id))
+        if owner is None:
+            return [
+                Difference(
+                    "unmatched_fill",
+                    f"trade {fill.trade_id} belongs to no order in the snapshot or the ledger; not booked",
+                    fill.client_order_id,
+                    fill.venue_order_id,
+                )
+            ]
+        order = processor.load_order(owner, trust_absent=False)
+        if order is None or fill.trade_id in order.fills:
+            return []
+        missing = Difference(
+            "missing_fill",
+            f"trade {fill.trade_id}: {format_decimal(fill.quantity)} at {format_decimal(fill.price)} "
+            "is at the venue but not in the ledger",
+            owner,
+            fill.venue_order_id,
+        )
+        missing.corrections.append(
+            self._message(
+                "fill",
+                {"client_order_id": owner},
+                trade_id=fill.trade_id,
+                quantity=format_decimal(fill.quantity),
+                price=format_decimal(fill.price),
+                fee=None if fill.fee is None else format_decimal(fill.fee),
+                fee_currency=fill.fee_currency,
+                ts=format_timestamp(fill.ts),
+            )
+        )
+        return [missing]
+
+    def _absent(self, seen: set[str]) -> list[Difference]:
+        from infrastructure.queries import list_orders
+
+        snap = self.snapshot
+        out = []
+        for row in list_orders(self.ledger.db, open_only=True, account=snap.account, venue=snap.venue):
+            if row["client_order_id"] in seen:
+                continue
+            created = parse_timestamp(row["created_at"])
+            client_id = row["client_order_id"]
+            if created > snap.as_of - self.grace:
+                out.append(
+                    Difference(
+                        "absent_within_grace",
+                        f"open in the ledger, absent at the venue, but requested at {row['created_at']}, "
+                        f"within the {int(self.grace.total_seconds())} s grace window: left open",
+                        client_id,
+                        row["venue_order_ids"][-1] if row["venue_order_ids"] else None,
+                    )
+                )
+                continue
+            difference = Difference(
+                "absent_at_venue",
+                "open in the ledger but neither open nor closed at the venue: closed as canceled",
+                client_id,
+                row["venue_order_ids"][-1] if row["venue_order_ids"] else None,
+            )
+            difference.corrections.append(
+                self._message(
+                    "canceled",
+                    {"client_order_id": client_id},
+                    reason=f"absent from the venue's orders at {self.stamp} (reconciliation)",
+                )
+            )
+            out.append(difference)
+        return out
+
+    def _positions(self) -> list[Difference]:
+        from infrastructure.queries import list_positions
+
+        snap = self.snapshot
+        if not snap.positions:
+            return []
+        ours = {
+            r["instrument"]: Decimal(r["quantity"])
+            for r in list_positions(self.ledger.db)
+            if r["account"] == snap.account and r["venue"] == snap.venue
+        }
+        out = []
+        for instrument in sorted(set(snap.positions) | set(ours)):
+            venue_qty = snap.positions.get(instrument)
+            if venue_qty is None:
+                continue  # the venue did not report this instrument
+            ledger_qty = ours.get(instrument, ZERO)
+            if venue_qty != ledger_qty:
+                out.append(
+                    Difference(
+                        "position_mismatch",
+                        f"{instrument}: the venue holds {format_decimal(venue_qty)}, "
+                        f"the ledger {format_decimal(ledger_qty)} (before corrections)",
+                    )
+                )
+        return out
+
+    # ------------------------------------------------------------------ applying
+
+    def apply(self, differences: list[Difference], origin: str) -> None:
+        """Record every correction through the normal ingest path (journaled, deduplicated)."""
+        items = []
+        owners = []
+        for difference in differences:
+            for message in difference.corrections:
+                raw = json.dumps(message, separators=(",", ":")).encode()
+                items.append(
+                    Inbound(
+                        raw=raw, origin=origin, line_no=None, format=SOURCE, messages=[parse_message(message)]
+                    )
+                )
+                owners.append(difference)
+        if not items:
+            return
+        outcomes: list[str] = []
+        self.ledger.ingest_inbound(
+            items, on_batch=lambda results: outcomes.extend(_describe(r) for r in results)
+        )
+        for difference, outcome in zip(owners, outcomes, strict=True):
+            if difference.applied is None or outcome.startswith("rejected"):
+                difference.applied = outcome
+
+
+def _describe(result: Any) -> str:
+    return result.outcome if not result.reason else f"{result.outcome}: {result.reason}"
