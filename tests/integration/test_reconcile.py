@@ -1,0 +1,331 @@
+"""Reconciliation: each case of ORDER_SEMANTICS.md "Reconciliation", and idempotence.
+
+Given a ledger state (ingested messages) and a venue snapshot, when reconciling (dry run or
+applied), then the report names each difference and the corrections are explicit events
+with source ``reconciliation``; a second run changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from domain.errors import InvalidInputError
+from infrastructure.ledger import OrderLedger
+from infrastructure.reconcile import Reconciler, inferred_trade_id, parse_snapshot
+
+T0 = "2026-11-20T10:00:00Z"
+AS_OF = "2026-11-20T10:05:00Z"
+
+
+def request(coid: str, qty: str = "10", side: str = "buy", ts: str = T0, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "request",
+        "client_order_id": coid,
+        "account": "acc1",
+        "venue": "venueA",
+        "instrument": "BTC-USDT",
+        "side": side,
+        "order_type": "limit",
+        "quantity": qty,
+        "price": "100",
+        "ts": ts,
+        **extra,
+    }
+
+
+def ack(coid: str, voi: str) -> dict[str, Any]:
+    return {"type": "accepted", "client_order_id": coid, "venue_order_id": voi, "ts": T0}
+
+
+def venue_order(
+    voi: str,
+    coid: str | None = None,
+    *,
+    filled: str = "0",
+    avg: str | None = None,
+    status: str = "open",
+    qty: str = "10",
+    **extra: Any,
+) -> dict[str, Any]:
+    row = {
+        "venue_order_id": voi,
+        "instrument": "BTC-USDT",
+        "side": "buy",
+        "order_type": "limit",
+        "quantity": qty,
+        "price": "100",
+        "filled_quantity": filled,
+        "status": status,
+        **extra,
+    }
+    if coid:
+        row["client_order_id"] = coid
+    if avg:
+        row["average_price"] = avg
+    return row
+
+
+def snapshot(**lists: Any) -> str:
+    return json.dumps({"venue": "venueA", "account": "acc1", "as_of": AS_OF, **lists})
+
+
+def given(ledger: OrderLedger, *messages: dict[str, Any]) -> None:
+    report = ledger.ingest_lines(json.dumps(m) for m in messages)
+    assert report.counts["rejected"] == 0, report.rejected
+
+
+def reconcile(ledger: OrderLedger, text: str, *, apply: bool = False, grace: int = 60) -> list[Any]:
+    reconciler = Reconciler(ledger, parse_snapshot(text), grace=timedelta(seconds=grace))
+    found = reconciler.differences()
+    if apply:
+        reconciler.apply(found, origin="test")
+    return found
+
+
+def kinds(found: list[Any]) -> list[str]:
+    return sorted(d.kind for d in found)
+
+
+def event_count(ledger: OrderLedger) -> int:
+    return ledger.recorder.max_notification_id() or 0
+
+
+def test_a_fill_the_ledger_lacks_is_booked_with_source_reconciliation(ledger: OrderLedger) -> None:
+    given(ledger, request("c1"), ack("c1", "V1"))
+    text = snapshot(
+        open_orders=[venue_order("V1", "c1", filled="3", avg="100")],
+        fills=[
+            {
+                "trade_id": "t1",
+                "venue_order_id": "V1",
+                "quantity": "3",
+                "price": "100",
+                "fee": "0.1",
+                "fee_currency": "USDT",
+                "ts": "2026-11-20T10:01:00Z",
+            }
+        ],
+    )
+
+    found = reconcile(ledger, text, apply=True)
+
+    assert kinds(found) == ["missing_fill"]
+    order = ledger.get_order("c1")
+    assert order.filled_quantity == Decimal(3)
+    fill = next(e for e in ledger.order_events("c1") if e.type_name() == "OrderFilled")
+    assert fill.source == "reconciliation" and fill.trade_id == "t1"
+
+
+def test_unexplained_venue_fill_is_inferred_at_the_price_that_keeps_the_venue_average(
+    ledger: OrderLedger,
+) -> None:
+    given(
+        ledger,
+        request("c1"),
+        ack("c1", "V1"),
+        {
+            "type": "fill",
+            "client_order_id": "c1",
+            "trade_id": "t1",
+            "quantity": "3",
+            "price": "100",
+            "ts": T0,
+        },
+    )
+    text = snapshot(open_orders=[venue_order("V1", "c1", filled="5", avg="100.4")])
+
+    found = reconcile(ledger, text, apply=True)
+
+    assert kinds(found) == ["inferred_fill"]
+    order = ledger.get_order("c1")
+    assert order.filled_quantity == Decimal(5)
+    assert order.average_price == Decimal("100.4")  # (3×100 + 2×101) / 5
+    inferred = order.fills[inferred_trade_id("venueA", "V1", Decimal(5), Decimal("100.4"))]
+    assert (inferred.qty, inferred.px) == (Decimal(2), Decimal(101))
+
+
+def test_inferred_trade_ids_are_deterministic_so_a_rerun_books_nothing(ledger: OrderLedger) -> None:
+    given(ledger, request("c1"), ack("c1", "V1"))
+    text = snapshot(open_orders=[venue_order("V1", "c1", filled="4", avg="99")])
+
+    first = reconcile(ledger, text, apply=True)
+    after_first = event_count(ledger)
+    second = reconcile(ledger, text, apply=True)
+
+    assert kinds(first) == ["inferred_fill"]
+    assert second == []
+    assert event_count(ledger) == after_first
+    assert inferred_trade_id("venueA", "V1", Decimal("4.0"), Decimal("99.00")) == inferred_trade_id(
+        "venueA", "V1", Decimal(4), Decimal(99)
+    )
+
+
+def test_an_order_absent_at_the_venue_is_closed_after_the_grace_window(ledger: OrderLedger) -> None:
+    given(
+        ledger,
+        request("old", ts="2026-11-20T10:00:00Z"),
+        ack("old", "V1"),
+        request("recent", ts="2026-11-20T10:04:30Z"),
+    )
+
+    found = reconcile(ledger, snapshot(open_orders=[]), apply=True)
+
+    assert kinds(found) == ["absent_at_venue", "absent_within_grace"]
+    assert ledger.get_order("old").status.value == "canceled"
+    assert ledger.get_order("recent").status.value == "requested"
+    canceled = ledger.order_events("old")[-1]
+    assert canceled.type_name() == "OrderCanceled" and canceled.source == "reconciliation"
+
+
+def test_a_shorter_grace_window_closes_the_recent_order_too(ledger: OrderLedger) -> None:
+    given(ledger, request("recent", ts="2026-11-20T10:04:30Z"))
+
+    found = reconcile(ledger, snapshot(open_orders=[]), apply=True, grace=10)
+
+    assert kinds(found) == ["absent_at_venue"]
+    assert ledger.get_order("recent").status.value == "canceled"
+
+
+def test_an_absent_order_whose_fills_explain_it_is_not_canceled(ledger: OrderLedger) -> None:
+    given(ledger, request("c1", qty="2"), ack("c1", "V1"))
+    text = snapshot(
+        open_orders=[],
+        fills=[{"trade_id": "t1", "venue_order_id": "V1", "quantity": "2", "price": "100", "ts": T0}],
+    )
+
+    found = reconcile(ledger, text, apply=True)
+
+    assert kinds(found) == ["missing_fill"]
+    assert ledger.get_order("c1").status.value == "filled"
+
+
+def test_an_unknown_venue_order_becomes_an_external_order_once(ledger: OrderLedger) -> None:
+    text = snapshot(open_orders=[venue_order("V9", filled="1", avg="100")])
+
+    found = reconcile(ledger, text, apply=True)
+    again = reconcile(ledger, text, apply=True)
+
+    assert kinds(found) == ["external_order", "inferred_fill"]
+    assert again == []
+    order = ledger.get_order("ext-venueA-V9")
+    assert order.external and order.venue_order_ids == ["V9"] and order.filled_quantity == Decimal(1)
+    assert ledger.order_events("ext-venueA-V9")[0].source == "reconciliation"
+
+
+@pytest.mark.parametrize(
+    ("ledger_messages", "venue_row"),
+    [
+        pytest.param([request("c1"), ack("c1", "V1")], venue_order("V1", "c1"), id="by-client-order-id"),
+        pytest.param([request("c1"), ack("c1", "V1")], venue_order("V1"), id="by-venue-order-id"),
+        pytest.param(
+            [request("c1", aliases={"client_index": "42"})],
+            venue_order("V7", aliases={"client_index": "42"}),
+            id="by-alias",
+        ),
+    ],
+)
+def test_venue_orders_match_existing_ones_before_any_external_order_is_invented(
+    ledger: OrderLedger, ledger_messages: list[dict[str, Any]], venue_row: dict[str, Any]
+) -> None:
+    given(ledger, *ledger_messages)
+
+    found = reconcile(ledger, snapshot(open_orders=[venue_row]), apply=True)
+
+    assert "external_order" not in kinds(found)
+    from infrastructure.queries import list_orders
+
+    assert [r["client_order_id"] for r in list_orders(ledger.db)] == ["c1"]
+    assert ledger.get_order("c1").venue_order_ids[-1] == venue_row["venue_order_id"]
+
+
+@pytest.mark.parametrize("status", ["canceled", "expired", "rejected"])
+def test_an_order_closed_at_the_venue_is_closed_in_the_ledger(ledger: OrderLedger, status: str) -> None:
+    given(ledger, request("c1"))  # never acknowledged, so a venue reject is valid too
+    text = snapshot(closed_orders=[venue_order("V1", "c1", status=status)])
+
+    found = reconcile(ledger, text, apply=True)
+
+    assert "closed_at_venue" in kinds(found)
+    assert ledger.get_order("c1").status.value == status
+
+
+def test_position_mismatches_are_reported_not_corrected(ledger: OrderLedger) -> None:
+    given(
+        ledger,
+        request("c1"),
+        ack("c1", "V1"),
+        {
+            "type": "fill",
+            "client_order_id": "c1",
+            "trade_id": "t1",
+            "quantity": "3",
+            "price": "100",
+            "ts": T0,
+        },
+    )
+    text = snapshot(
+        open_orders=[venue_order("V1", "c1", filled="3", avg="100")],
+        positions=[{"instrument": "BTC-USDT", "quantity": "4"}],
+    )
+    before = event_count(ledger)
+
+    found = reconcile(ledger, text, apply=True)
+
+    assert kinds(found) == ["position_mismatch"]
+    assert "venue holds 4, the ledger 3" in found[0].detail
+    assert event_count(ledger) == before
+
+
+def test_a_dry_run_records_nothing(ledger: OrderLedger) -> None:
+    given(ledger, request("c1"), ack("c1", "V1"))
+    text = snapshot(open_orders=[venue_order("V1", "c1", filled="4", avg="99"), venue_order("V9")])
+    before = event_count(ledger)
+    with ledger.db.read() as tx:
+        journal = tx.one("SELECT COUNT(*) FROM messages")[0]
+
+    found = reconcile(ledger, text)
+
+    assert kinds(found) == ["external_order", "inferred_fill"]
+    assert event_count(ledger) == before
+    with ledger.db.read() as tx:
+        assert tx.one("SELECT COUNT(*) FROM messages")[0] == journal
+
+
+def test_applying_twice_changes_nothing_the_second_time(ledger: OrderLedger) -> None:
+    given(ledger, request("c1"), ack("c1", "V1"), request("c2", ts="2026-11-20T09:00:00Z"))
+    text = snapshot(
+        open_orders=[venue_order("V1", "c1", filled="4", avg="99"), venue_order("V9", filled="1", avg="100")],
+        closed_orders=[venue_order("V3", "c3", status="canceled")],
+        fills=[{"trade_id": "t1", "venue_order_id": "V1", "quantity": "1", "price": "98", "ts": T0}],
+    )
+
+    first = reconcile(ledger, text, apply=True)
+    after_first = event_count(ledger)
+    second = reconcile(ledger, text, apply=True)
+
+    assert first and all(d.applied in (None, "applied") for d in first)
+    assert event_count(ledger) == after_first
+    assert [d for d in second if d.corrections] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[]", "a snapshot must be a JSON object"),
+        (json.dumps({"venue": "v", "account": "a"}), "as_of is required"),
+        (json.dumps({"venue": "v", "account": "a", "as_of": "2026-11-20T10:00:00"}), "no UTC offset"),
+        (snapshot(open_orders=[{"venue_order_id": "V1"}]), "open_orders[0]: status is required"),
+        (snapshot(open_orders=[venue_order("V1", status="filled")]), "open_orders[0]: status must be one of"),
+        (snapshot(extra=1), "unknown field 'extra'"),
+    ],
+)
+def test_a_bad_snapshot_gets_a_one_line_error(text: str, message: str) -> None:
+    with pytest.raises(InvalidInputError) as caught:
+        parse_snapshot(text)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
