@@ -280,9 +280,15 @@ class Reconciler:
             if order is not None:
                 seen_orders.add(order.client_order_id)
             found += self._compare(row, order, fills_by_order.get(row.venue_order_id, []))
+        booked: dict[str, Decimal] = {}
         for fill in orphan_fills:
-            found += self._orphan_fill(fill)
-        found += self._absent(seen_orders)
+            differences = self._orphan_fill(fill)
+            for difference in differences:
+                if difference.corrections and difference.client_order_id:
+                    owner = difference.client_order_id
+                    booked[owner] = booked.get(owner, ZERO) + fill.quantity
+            found += differences
+        found += self._absent(seen_orders, booked)
         found += self._positions()
         return found
 
@@ -326,7 +332,8 @@ class Reconciler:
             known_trades = {t for t, f in order.fills.items() if not f.busted}
             filled, notional = order.filled_quantity, order.notional
             status = order.status.value
-            if row.venue_order_id not in order.venue_order_ids:
+            if row.venue_order_id not in order.venue_order_ids and row.status != "rejected":
+                # (a rejected order was never acknowledged: recording an ack would contradict it)
                 if order.venue_order_ids:
                     out.append(
                         Difference(
@@ -489,7 +496,7 @@ class Reconciler:
         )
         return [missing]
 
-    def _absent(self, seen: set[str]) -> list[Difference]:
+    def _absent(self, seen: set[str], booked: dict[str, Decimal]) -> list[Difference]:
         from infrastructure.queries import list_orders
 
         snap = self.snapshot
@@ -499,6 +506,8 @@ class Reconciler:
                 continue
             created = parse_timestamp(row["created_at"])
             client_id = row["client_order_id"]
+            if Decimal(row["filled_quantity"]) + booked.get(client_id, ZERO) >= Decimal(row["quantity"]):
+                continue  # the venue's fills explain why it is gone: it filled
             if created > snap.as_of - self.grace:
                 out.append(
                     Difference(
