@@ -1,4 +1,8 @@
-"""The hash chain: each stored event's hash covers its whole row and the hash before it."""
+"""The hash chain: each stored event's hash covers its whole row and the hash before it.
+
+The row's text columns are joined with the unit separator (identifiers and names cannot contain
+control characters, so the joining is unambiguous); the payload bytes come last.
+"""
 
 from __future__ import annotations
 
@@ -7,21 +11,16 @@ from collections.abc import Sequence
 from typing import Any
 
 GENESIS = b"\x00" * 32
-
-
-def _encode(value: Any) -> bytes:
-    if value is None:
-        return b"\xff"
-    if isinstance(value, bytes | bytearray | memoryview):
-        data = bytes(value)
-    else:
-        data = str(value).encode("utf-8")
-    return len(data).to_bytes(4, "big") + data
+_NONE = "\x15"  # stands for NULL, distinct from an empty string
 
 
 def link(previous: bytes, row: Sequence[Any]) -> bytes:
-    """The hash of one event row (every column but the hash) chained to ``previous``."""
-    digest = hashlib.sha256(previous)
-    for value in row:
-        digest.update(_encode(value))
-    return digest.digest()
+    """The hash of one event row (every column but the hash) chained to ``previous``.
+
+    ``row`` is (notification_id, originator_id, originator_version, topic, state, event_type,
+    client_order_id, account, venue, instrument, ts_event, ts_recorded, source, message_id).
+    """
+    state = row[4]
+    text = "\x1f".join(_NONE if v is None else str(v) for i, v in enumerate(row) if i != 4)
+    payload = bytes(state) if not isinstance(state, bytes) else state
+    return hashlib.sha256(previous + text.encode("utf-8") + b"\x1e" + payload).digest()

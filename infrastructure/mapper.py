@@ -8,6 +8,7 @@ contract for pydantic events: an event class with ``class_version = N`` and stat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -15,7 +16,7 @@ import orjson
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
 
 from domain.events import EVENT_TYPES, OrderEvent
-from domain.values import format_timestamp
+from domain.values import format_decimal, format_timestamp
 
 TOPICS: dict[type[OrderEvent], str] = {cls: f"domain.events:{cls.__name__}" for cls in EVENT_TYPES}
 CLASSES: dict[str, type[OrderEvent]] = {topic: cls for cls, topic in TOPICS.items()}
@@ -36,16 +37,23 @@ class IndexedStoredEvent(StoredEvent):
     source: str = ""
 
 
+def _encode_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    raise TypeError(f"cannot store {type(value).__name__} in an event")
+
+
 class LedgerMapper(Mapper[UUID]):
     """orjson + pydantic mapper; cipher and compressor from the environment still apply."""
 
     def to_stored_event(self, domain_event: Any) -> IndexedStoredEvent:
         event: OrderEvent = domain_event
         cls = type(event)
-        state = event.model_dump(mode="json", exclude=_HEADER)
+        state = {k: v for k, v in event.__dict__.items() if k not in _HEADER}
         if cls.class_version > 1:
             state["class_version"] = cls.class_version
-        data = orjson.dumps(state)
+        # orjson writes enums, dicts and UTC times itself; decimals go through format_decimal.
+        data = orjson.dumps(state, default=_encode_default, option=orjson.OPT_UTC_Z)
         if self.compressor:
             data = self.compressor.compress(data)
         if self.cipher:
