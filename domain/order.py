@@ -44,6 +44,8 @@ from domain.events import (
 )
 from domain.lifecycle import Fact, Rule, rule_for
 from domain.values import (
+    AVERAGE,
+    EXACT,
     Liquidity,
     OrderType,
     Side,
@@ -257,14 +259,14 @@ class Order:
         """What can still fill: zero once the order is terminal."""
         if self.status.is_terminal:
             return Decimal(0)
-        return max(self.quantity - self.filled_quantity, Decimal(0))
+        return max(EXACT.subtract(self.quantity, self.filled_quantity), Decimal(0))
 
     @property
     def average_price(self) -> Decimal | None:
         """Quantity-weighted average fill price, or None before any fill."""
         if not self.filled_quantity:
             return None
-        return self.notional / self.filled_quantity
+        return AVERAGE.divide(self.notional, self.filled_quantity)
 
     @property
     def venue_order_id(self) -> str | None:
@@ -492,7 +494,7 @@ class Order:
                 f"not {format_decimal(last_qty)} at {format_decimal(last_px)}",
             )
         rule, _ = self._rule(Fact.FILL)
-        total = self.filled_quantity + last_qty
+        total = EXACT.add(self.filled_quantity, last_qty)
         if total > self.quantity:
             raise OverfillError(
                 self.client_order_id, trade_id, format_decimal(total), format_decimal(self.quantity)
@@ -641,7 +643,7 @@ class Order:
         parse_positive(new_px, "price")
         if (new_qty, new_px, new_fee) == (fill.qty, fill.px, fill.fee):
             return _duplicate(f"trade {trade_id!r} already has these values")
-        total = self.filled_quantity - fill.qty + new_qty
+        total = EXACT.add(EXACT.subtract(self.filled_quantity, fill.qty), new_qty)
         if total > self.quantity:
             raise OverfillError(
                 self.client_order_id, trade_id, format_decimal(total), format_decimal(self.quantity)
@@ -775,8 +777,8 @@ class Order:
             event.ts_event,
             late=event.late,
         )
-        self.filled_quantity += event.last_qty
-        self.notional += event.last_qty * event.last_px
+        self.filled_quantity = EXACT.add(self.filled_quantity, event.last_qty)
+        self.notional = EXACT.add(self.notional, EXACT.multiply(event.last_qty, event.last_px))
         if event.late:
             self._flag("late_fill")
         self._settle_working_status()
@@ -821,16 +823,19 @@ class Order:
     def _on_busted(self, event: FillBusted) -> None:
         fill = self.fills[event.trade_id]
         fill.busted = True
-        self.filled_quantity -= fill.qty
-        self.notional -= fill.qty * fill.px
+        self.filled_quantity = EXACT.subtract(self.filled_quantity, fill.qty)
+        self.notional = EXACT.subtract(self.notional, EXACT.multiply(fill.qty, fill.px))
         self._reopen_or_settle()
 
     def _on_corrected(self, event: FillCorrected) -> None:
         fill = self.fills[event.trade_id]
         if fill.first_qty is None:
             fill.first_qty, fill.first_px = fill.qty, fill.px
-        self.filled_quantity += event.last_qty - fill.qty
-        self.notional += event.last_qty * event.last_px - fill.qty * fill.px
+        self.filled_quantity = EXACT.add(self.filled_quantity, EXACT.subtract(event.last_qty, fill.qty))
+        self.notional = EXACT.add(
+            self.notional,
+            EXACT.subtract(EXACT.multiply(event.last_qty, event.last_px), EXACT.multiply(fill.qty, fill.px)),
+        )
         fill.qty, fill.px, fill.fee = event.last_qty, event.last_px, event.fee
         self._reopen_or_settle()
 

@@ -6,6 +6,7 @@ Every value that enters the domain passes through one of the parsers here, so th
 
 from __future__ import annotations
 
+import decimal
 import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -27,9 +28,23 @@ TradeId = NewType("TradeId", str)
 
 MAX_ID_LENGTH = 128
 MAX_TEXT_LENGTH = 1024
-# Bounds that keep Decimal arithmetic exact and cheap: 1e-40 … 1e40, 50 significant digits.
-MAX_EXPONENT = 40
-MAX_DIGITS = 50
+# Input bounds: magnitudes 1e-20 … 1e20 and at most 30 significant digits. Within them every
+# sum and product the ledger forms fits in EXACT's 100 digits, so it is computed exactly.
+MAX_EXPONENT = 20
+MAX_DIGITS = 30
+
+EXACT = decimal.Context(
+    prec=100,
+    rounding=decimal.ROUND_HALF_EVEN,
+    traps=[decimal.InvalidOperation, decimal.DivisionByZero, decimal.Overflow, decimal.Inexact],
+)
+"""Sums and products of quantities and prices: exact, or an error (never silent rounding)."""
+
+WIDE = decimal.Context(prec=100, rounding=decimal.ROUND_HALF_EVEN)
+"""Money accumulated from averaged prices: 100 digits, far past any rounding that matters."""
+
+AVERAGE = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN)
+"""Averages are divisions and cannot be exact: 34 significant digits, the same on every replay."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 

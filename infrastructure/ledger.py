@@ -127,6 +127,7 @@ class OrderLedger(Application[UUID]):
             self.db.close()
             raise
         self.processor = Processor(self.recorder, self.mapper, clock or (lambda: datetime.now(UTC)))
+        self.processor.inline = self._fold_inline
 
     # ------------------------------------------------------------------ eventsourcing wiring
 
@@ -205,8 +206,7 @@ class OrderLedger(Application[UUID]):
             results, committed = self.processor.process(batch, strict=strict)
             if strict and any(r.outcome == "rejected" for r in results):
                 report.stored = False
-            if self.project:
-                self.views.catch_up(committed)
+            self._after_commit(committed)
             for result in results:
                 report.add(result)
             if on_batch is not None:
@@ -219,9 +219,17 @@ class OrderLedger(Application[UUID]):
         raw = orjson.dumps(message, default=str)
         item = _read_ledger_line(raw, origin, None)
         results, committed = self.processor.process([item])
-        if self.project:
-            self.views.catch_up(committed)
+        self._after_commit(committed)
         return results[0]
+
+    def _fold_inline(self, tx: Any, committed: list[tuple[int, OrderEvent]]) -> None:
+        if self.project:
+            self.views.fold_inline(tx, committed)
+
+    def _after_commit(self, committed: list[tuple[int, OrderEvent]]) -> None:
+        """Read-your-writes: views include this commit (folded inline, or caught up now)."""
+        if self.project and not (committed and self.views.inline_position == committed[-1][0]):
+            self.views.catch_up(committed)
 
     def catch_up(self) -> CatchUpStats:
         """Bring every view up to the end of the log."""

@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from domain.errors import IdentityConflictError, LedgerError
@@ -94,6 +95,10 @@ class Processor:
         self.clock = clock
         self.orders = OrderCache()
         self.identities: dict[IdentityKey, str] = {}
+        # Identities known not to exist when the current batch was prefetched.
+        self.no_identity: set[IdentityKey] = set()
+        # Called inside each commit with the committed (notification ID, event) pairs.
+        self.inline: Callable[[Any, list[tuple[int, OrderEvent]]], None] | None = None
         # Orders known not to exist when the current batch was prefetched (cleared per batch).
         self.absent: set[str] = set()
 
@@ -111,6 +116,7 @@ class Processor:
             self.absent = self.prefetch(
                 m.client_order_id for item in items for m in item.messages if m.client_order_id is not None
             )
+            self.no_identity = self.prefetch_identities(items)
             work = _Batch(self)
             try:
                 results = [work.handle(item) for item in items]
@@ -118,9 +124,10 @@ class Processor:
                 if strict and any(r.outcome == "rejected" for r in results):
                     self.orders.forget(work.touched)
                     return results, []
-                ids = self.recorder.commit(work.commit)
+                ids = self.recorder.commit(work.commit, self._inline_hook(work.events))
             except Exception as error:
                 self.absent = set()
+                self.no_identity = set()
                 self.orders.forget(work.touched)
                 if isinstance(error, StaleBatchError) or is_integrity_error(error):
                     self.identities = {
@@ -174,11 +181,49 @@ class Processor:
         missing = {c for oid, c in by_id.items() if oid not in found}
         return missing
 
+    def _inline_hook(self, events: list[OrderEvent]) -> Callable[[Any, list[int]], None] | None:
+        inline = self.inline
+        if inline is None:
+            return None
+        return lambda tx, ids: inline(tx, list(zip(ids, events, strict=True)))
+
+    def prefetch_identities(self, items: Sequence[Inbound]) -> set[IdentityKey]:
+        """Load the venue identities a batch names in one query; returns those that do not exist."""
+        wanted: set[IdentityKey] = set()
+        for item in items:
+            for m in item.messages:
+                venue = m.venue
+                if venue is None and m.client_order_id is not None:
+                    order = self.orders.get(m.client_order_id)
+                    venue = None if order is None else order.venue
+                if venue is None:
+                    continue
+                if m.venue_order_id:
+                    wanted.add((venue, "venue_order_id", m.venue_order_id))
+                wanted.update((venue, f"alias:{n}", v) for n, v in m.aliases.items())
+        wanted -= self.identities.keys()
+        if not wanted:
+            return set()
+        keys = sorted(wanted)
+        with self.recorder.db.read() as tx:
+            for start in range(0, len(keys), 300):
+                chunk = keys[start : start + 300]
+                values = ", ".join("(?, ?, ?)" for _ in chunk)
+                for venue, kind, value, owner in tx.all(
+                    "SELECT venue, kind, value, client_order_id FROM identities"
+                    f" WHERE (venue, kind, value) IN (VALUES {values})",
+                    [p for key in chunk for p in key],
+                ):
+                    self.identities[(venue, kind, value)] = owner
+        return wanted - self.identities.keys()
+
     def lookup_identity(self, key: IdentityKey) -> str | None:
         """The client order ID a venue identity points to, if recorded."""
         found = self.identities.get(key)
         if found is not None:
             return found
+        if key in self.no_identity:
+            return None
         with self.recorder.db.read() as tx:
             row = tx.one(
                 "SELECT client_order_id FROM identities WHERE venue = ? AND kind = ? AND value = ?",

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from domain.errors import InvalidInputError
-from domain.values import format_decimal
+from domain.values import WIDE, format_decimal
 from infrastructure.db import Database
 from projections.positions import ZERO, Position, PositionsProjection
 
@@ -185,11 +185,11 @@ def pnl_by(db: Database, by: str) -> list[dict[str, Any]]:
         key = orjson.loads(value).get(tag) if tag else value
         key = "(none)" if key is None else str(key)
         group = groups.setdefault((key, quote or ""), _Group(fees={}, quotes=set()))
-        group.realized += Decimal(realized)
+        group.realized = WIDE.add(group.realized, Decimal(realized))
         assert group.fees is not None and group.quotes is not None
         if fee is not None:
             currency = fee_currency or "?"
-            group.fees[currency] = group.fees.get(currency, ZERO) + Decimal(fee)
+            group.fees[currency] = WIDE.add(group.fees.get(currency, ZERO), Decimal(fee))
         group.quotes.add(quote)
         group.fills += 1 if kind == "fill" else 0
     result = []
@@ -200,7 +200,7 @@ def pnl_by(db: Database, by: str) -> list[dict[str, Any]]:
         quotes = group.quotes - {None}
         net = None
         if quote_key and set(fees) <= quotes:
-            net = group.realized - fees.get(quote_key, ZERO)
+            net = WIDE.subtract(group.realized, fees.get(quote_key, ZERO))
         result.append(
             {
                 by if not tag else f"tag:{tag}": key,

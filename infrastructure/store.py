@@ -7,7 +7,7 @@ and the parked-message bookkeeping. Either all of it is stored or none of it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -180,8 +180,12 @@ class LedgerRecorder(ApplicationRecorder):
         # notification IDs are assigned under this lock, which is held until commit.
         self.db.lock_log(tx)
 
-    def commit(self, batch: Commit) -> list[int]:
-        """Write a group commit atomically; returns the events' notification IDs."""
+    def commit(self, batch: Commit, after: Callable[[Tx, list[int]], None] | None = None) -> list[int]:
+        """Write a group commit atomically; returns the events' notification IDs.
+
+        ``after`` runs inside the same transaction once the events are inserted (the views use
+        it to fold them without a second commit).
+        """
         with self.db.write() as tx:
             self._lock(tx)
             self._check_parking(tx, batch)
@@ -231,6 +235,8 @@ class LedgerRecorder(ApplicationRecorder):
                 "INSERT INTO identities (venue, kind, value, client_order_id) VALUES (?,?,?,?)",
                 batch.identities,
             )
+            if after is not None and ids:
+                after(tx, ids)
             return ids
 
     def _check_parking(self, tx: Tx, batch: Commit) -> None:

@@ -75,6 +75,27 @@ class SqlTable:
         self._remember(key, value)
         return None if value is ABSENT else value
 
+    def prefetch(self, keys: Iterable[Any]) -> None:
+        """Load many rows in one query (those not already cached or held)."""
+        if not self.cache_size:
+            return
+        assert self.tx is not None
+        wanted = list(dict.fromkeys(k for k in keys if k not in self.dirty and k not in self.cache))
+        width = len(self.spec.key)
+        columns = ", ".join(c.name for c in self.spec.columns)
+        for start in range(0, len(wanted), 300):
+            chunk = wanted[start : start + 300]
+            values = ", ".join("(" + ", ".join("?" * width) + ")" for _ in chunk)
+            rows = self.tx.all(
+                f"SELECT {columns} FROM {self.name} WHERE ({', '.join(self.spec.key)}) IN (VALUES {values})",
+                [p for key in chunk for p in self.spec.key_values(key)],
+            )
+            found = {}
+            for row in rows:
+                found[self.spec.key_of_row(tuple(row))] = self.spec.from_row(tuple(row))
+            for key in chunk:
+                self._remember(key, found.get(key, ABSENT))
+
     def put(self, key: Any, value: Any) -> None:
         self.dirty[key] = value
 
@@ -137,6 +158,7 @@ class Views:
             for p in self.projections
         }
         self._expected: dict[str, int] | None = None
+        self.inline_position = 0
         self.stats = CatchUpStats()
 
     # ------------------------------------------------------------------ set-up
@@ -223,6 +245,43 @@ class Views:
         self.stats.handed_over += stats.handed_over
         return stats
 
+    def fold_inline(self, tx: Tx, batch: Sequence[tuple[int, OrderEvent]]) -> bool:
+        """Fold just-inserted events inside the writer's own transaction, if the views are
+        exactly caught up to them; returns whether it did. A failure here is contained by a
+        savepoint: the events still commit, and the views catch up afterwards."""
+        positions = self._locked_positions(tx)
+        if positions != self._expected:
+            self._discard_all()
+        if not batch or any(p != batch[0][0] - 1 for p in positions.values()):
+            self._expected = None
+            return False
+        tx.execute("SAVEPOINT fold_views")
+        try:
+            self._fold(tx, batch, positions)
+            last = batch[-1][0]
+            tx.executemany(
+                "UPDATE view_tracking SET position = ? WHERE view = ?", [(last, n) for n in positions]
+            )
+        except Exception:
+            tx.execute("ROLLBACK TO SAVEPOINT fold_views")
+            tx.execute("RELEASE SAVEPOINT fold_views")
+            self._discard_all()
+            self._expected = None
+            return False
+        tx.execute("RELEASE SAVEPOINT fold_views")
+        # Valid once the writer's transaction commits; if it does not, the positions read
+        # next time differ from these and the caches are dropped.
+        self._expected = dict.fromkeys(positions, batch[-1][0])
+        self.inline_position = batch[-1][0]
+        self.stats.applied += len(batch)
+        self.stats.handed_over += len(batch)
+        return True
+
+    def _discard_all(self) -> None:
+        for tables in self.tables.values():
+            for table in tables.values():
+                table.discard()
+
     def _read(self, after: int, limit: int) -> list[tuple[int, OrderEvent]]:
         with self.db.read() as tx:
             rows = tx.all(
@@ -239,6 +298,14 @@ class Views:
             for table in tables.values():
                 table.tx = tx
         try:
+            for projection, tables, seen in active:
+                wanted: dict[str, list[Any]] = {}
+                for position, event in batch:
+                    if position > seen:
+                        for table_name, key in projection.reads(event):
+                            wanted.setdefault(table_name, []).append(key)
+                for table_name, keys in wanted.items():
+                    tables[table_name].prefetch(keys)
             for position, event in batch:
                 for projection, tables, seen in active:
                     if position > seen:

@@ -75,6 +75,11 @@ class Projection(ABC):
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         """Fold one event (at its notification ``position``) into the tables."""
 
+    def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
+        """The (table, key) rows ``apply`` will read for this event, so storage can load them
+        for a whole batch at once. Optional: a row not announced is read when needed."""
+        return ()
+
 
 def fold(
     projection: Projection, events: Iterable[tuple[int, OrderEvent]]

@@ -6,7 +6,7 @@ aggregate's rules.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import orjson
@@ -85,6 +85,11 @@ class OrdersProjection(Projection):
 
     name: ClassVar[str] = "orders"
     tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (ORDERS_TABLE,)
+
+    def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
+        if isinstance(event, OrderRequested):
+            return ()
+        return ((ORDERS_TABLE.name, event.client_order_id),)
 
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         table: Table[str, Order] = tables[ORDERS_TABLE.name]

@@ -17,7 +17,7 @@ or tag.
 from __future__ import annotations
 
 import decimal
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -25,11 +25,12 @@ from typing import Any, ClassVar
 import orjson
 
 from domain.events import FillBusted, FillCorrected, OrderEvent, OrderFilled
-from domain.values import Side, format_decimal
+from domain.values import AVERAGE, WIDE, Side, format_decimal
 from projections.base import Column, Projection, Table, TableSpec
 
-# One fixed context for every division, so that every rebuild yields the same digits.
-ARITHMETIC = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN)
+# One fixed context for every division, so that every rebuild yields the same digits; sums
+# and products use 100 digits (WIDE) so that nothing else rounds.
+ARITHMETIC = AVERAGE
 ZERO = Decimal(0)
 PositionKey = tuple[str, str, str]
 
@@ -49,6 +50,10 @@ class Position:
 
     def book(self, signed_qty: Decimal, price: Decimal) -> Decimal:
         """Apply a signed trade at ``price``; returns the P&L it realized."""
+        with decimal.localcontext(WIDE):
+            return self._book(signed_qty, price)
+
+    def _book(self, signed_qty: Decimal, price: Decimal) -> Decimal:
         held = self.quantity
         if held == 0 or (held > 0) == (signed_qty > 0):
             total = held + signed_qty
@@ -74,7 +79,7 @@ class Position:
         if fee is None or not fee:
             return
         key = currency or "?"
-        total = self.fees.get(key, ZERO) + fee
+        total = WIDE.add(self.fees.get(key, ZERO), fee)
         if total:
             self.fees[key] = total
         else:
@@ -87,7 +92,7 @@ class Position:
             return None
         if any(currency != self.quote_currency for currency in self.fees):
             return None
-        return self.realized_pnl - self.fees.get(self.quote_currency, ZERO)
+        return WIDE.subtract(self.realized_pnl, self.fees.get(self.quote_currency, ZERO))
 
     def unrealized_pnl(self, mark: Decimal | None) -> Decimal | None:
         """(mark − average) × signed quantity, or None without a mark."""
@@ -95,7 +100,7 @@ class Position:
             return None
         if self.quantity == 0 or self.average_price is None:
             return ZERO
-        return (mark - self.average_price) * self.quantity
+        return WIDE.multiply(WIDE.subtract(mark, self.average_price), self.quantity)
 
 
 @dataclass(frozen=True)
@@ -239,6 +244,11 @@ class PositionsProjection(Projection):
     name: ClassVar[str] = "positions"
     tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (POSITIONS_TABLE, PNL_TABLE)
 
+    def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
+        if isinstance(event, OrderFilled | FillBusted | FillCorrected):
+            return ((POSITIONS_TABLE.name, (event.account, event.venue, event.instrument)),)
+        return ()
+
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         if not isinstance(event, OrderFilled | FillBusted | FillCorrected):
             return
@@ -258,8 +268,8 @@ class PositionsProjection(Projection):
         else:
             kind, day = "correction", event.fill_ts_event.date().isoformat()
             realized = book.book(-_signed(event.side, event.previous_qty), event.previous_px)
-            realized += book.book(_signed(event.side, event.last_qty), event.last_px)
-            fee = (event.fee or ZERO) - (event.previous_fee or ZERO)
+            realized = WIDE.add(realized, book.book(_signed(event.side, event.last_qty), event.last_px))
+            fee = WIDE.subtract(event.fee or ZERO, event.previous_fee or ZERO)
         book.add_fee(fee, event.fee_currency)
         positions.put(key, book)
         tables[PNL_TABLE.name].put(

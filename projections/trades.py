@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -120,6 +120,11 @@ class TradesProjection(Projection):
 
     name: ClassVar[str] = "trades"
     tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (TRADES_TABLE,)
+
+    def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
+        if isinstance(event, FillCorrected):
+            return ((TRADES_TABLE.name, (event.client_order_id, event.trade_id)),)
+        return ()
 
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         table: Table[tuple[str, str], Trade] = tables[TRADES_TABLE.name]

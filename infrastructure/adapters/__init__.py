@@ -1,1 +1,43 @@
-"""Venue adapters: translate venue shapes into ledger messages (the core never names a venue)."""
+"""Venue adapters: translate venue shapes into ledger messages (the core never names a venue).
+
+Each module reads one shape and returns ledger-format message dicts (``infrastructure.messages``),
+pure translation with no I/O:
+
+* :mod:`~infrastructure.adapters.ccxt` — CCXT unified orders and trades (fetch_* and watch_*);
+* :mod:`~infrastructure.adapters.fix` — FIX ExecutionReport (35=8) and OrderCancelReject (35=9);
+* :mod:`~infrastructure.adapters.snapshots` — successive open-orders snapshots → new / updated /
+  closed orders, for reconciliation;
+* :mod:`~infrastructure.adapters.aliases` — venue aliases (numeric client index, FIX ClOrdIDs).
+
+Feed each message as its own JSON line (``OrderLedger.ingest_lines``), or wrap one raw payload
+and its messages with :func:`inbound` for ``OrderLedger.ingest_inbound``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from infrastructure.adapters.common import AdapterError, Message
+from infrastructure.errors import MessageError
+from infrastructure.messages import parse_message
+from infrastructure.processing import Inbound
+
+
+def inbound(raw: bytes, messages: Sequence[Message], *, origin: str, format: str) -> Inbound:
+    """One raw venue payload with the messages an adapter read from it, validated.
+
+    A message that does not validate makes the whole input rejected with its reason (the raw
+    payload is still journaled). Note that the ledger stops applying an input's messages at
+    the first one it refuses, so a payload whose request is refused (for example as client
+    order ID reuse) does not apply the facts after it; feed messages as separate lines when
+    they should stand alone.
+    """
+    item = Inbound(raw=raw, origin=origin, line_no=None, format=format)
+    try:
+        item.messages = [parse_message(dict(m)) for m in messages]
+    except (MessageError, ValueError) as error:
+        item.error = str(getattr(error, "message", error)).splitlines()[0]
+    return item
+
+
+__all__ = ["AdapterError", "Message", "inbound"]

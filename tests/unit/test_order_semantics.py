@@ -36,7 +36,7 @@ from domain.events import (
     OrderRequested,
 )
 from domain.order import Order, OutcomeKind, order_id_for
-from domain.values import Liquidity, OrderType, Side, Status
+from domain.values import AVERAGE, Liquidity, OrderType, Side, Status
 from tests.builders import (
     CANONICAL_STEPS,
     CLIENT_ORDER_ID,
@@ -839,7 +839,7 @@ def test_correction_replaces_quantity_and_price_and_states_both() -> None:
     assert (event.last_qty, event.last_px) == (D(5), D(98))
     assert event.fill_ts_event == stamp(2).ts_event
     assert order.filled_quantity == D(7)
-    assert order.average_price == (D(5) * 98 + D(2) * 102) / 7
+    assert order.average_price == AVERAGE.divide(D(5) * 98 + D(2) * 102, D(7))
     assert (order.fills["T-1"].qty, order.fills["T-1"].px) == (D(5), D(98))
 
 

@@ -113,7 +113,13 @@ def test_positive_refusal_says_positive(value: str) -> None:
 
 
 def test_positive_accepts_the_smallest_representable_amount() -> None:
-    assert parse_positive("1e-40", "quantity") == Decimal("1e-40")
+    assert parse_positive("1e-20", "quantity") == Decimal("1e-20")
+
+
+def test_amounts_beyond_the_exact_arithmetic_bounds_are_refused() -> None:
+    for text in ("1e-21", "1e21", "1." + "0" * 29 + "1"):  # the last has 31 significant digits
+        with pytest.raises(InvalidInputError, match="out of range"):
+            parse_positive(text, "quantity")
 
 
 # ----------------------------------------------------------------------------- timestamps

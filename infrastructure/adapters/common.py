@@ -1,0 +1,139 @@
+"""What every adapter needs: exact number text, UTC times, message assembly and one error type.
+
+Adapters produce plain ledger-format message dicts (see :mod:`infrastructure.messages`): numbers
+as strings, times as ISO 8601 with ``Z``, absent fields left out. The helpers here make that
+text canonical, so two deliveries of the same venue fact (a REST poll and a websocket push)
+give byte-identical messages whatever spelling the venue or library used for a number
+(``1.0``, ``"1.00000000"`` and ``Decimal("1")`` all become ``"1"``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from domain.errors import InvalidInputError
+from domain.values import format_timestamp, parse_timestamp
+from infrastructure.errors import MessageError
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_DIGITS = re.compile(r"^[+-]?\d+$")
+
+Message = dict[str, Any]
+"""A ledger-format message as a JSON-ready dict (validated by ``parse_message``)."""
+
+
+class AdapterError(MessageError):
+    """A venue payload an adapter cannot translate: a missing ID or time, or a bad value."""
+
+
+def decimal_text(value: object, field: str) -> str | None:
+    """The exact, canonical decimal text of a venue number; ``None`` and ``""`` give ``None``.
+
+    A float is read through ``repr`` (its shortest round-trip text), never through arithmetic,
+    so ``0.1`` stays ``"0.1"``. Trailing zeros and exponents are dropped: ``"1.50"`` → ``"1.5"``,
+    ``1e-05`` → ``"0.00001"``. NaN, infinities and booleans are refused.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise AdapterError(f"{field} must be a number, not {value!r}")
+    number: Decimal
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise AdapterError(f"{field} must be finite, not {value!r}")
+        number = Decimal(repr(value))
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, Decimal):
+        number = value
+    elif isinstance(value, str):
+        try:
+            number = Decimal(value.strip())
+        except InvalidOperation:
+            raise AdapterError(f"{field} is not a number: {value[:40]!r}") from None
+    else:
+        raise AdapterError(f"{field} must be a number, not {type(value).__name__}")
+    if not number.is_finite():
+        raise AdapterError(f"{field} must be finite, not {value!r}")
+    # format(..., "f") keeps every digit (Decimal.normalize would round to the context precision).
+    text = format(number, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def positive_text(value: object, field: str) -> str | None:
+    """Like :func:`decimal_text`, but ``None`` unless the number is above zero."""
+    text = decimal_text(value, field)
+    if text is None or Decimal(text) <= 0:
+        return None
+    return text
+
+
+def time_from_millis(value: object, field: str) -> str | None:
+    """ISO 8601 UTC text of a Unix time in milliseconds (CCXT's ``timestamp``); None if absent."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise AdapterError(f"{field} must be whole milliseconds, not {value!r}")
+        millis = int(value)
+    elif isinstance(value, int):
+        millis = value
+    elif isinstance(value, str) and _DIGITS.match(value.strip()):
+        millis = int(value.strip())
+    else:
+        raise AdapterError(f"{field} must be milliseconds since the epoch, not {value!r}")
+    try:
+        return format_timestamp(EPOCH + timedelta(milliseconds=millis))
+    except OverflowError:
+        raise AdapterError(f"{field} is out of range: {millis}") from None
+
+
+def time_from_iso(value: object, field: str) -> str | None:
+    """Canonical ISO 8601 UTC text of an ISO time with an offset or ``Z``; None if absent."""
+    if value is None or value == "":
+        return None
+    try:
+        return format_timestamp(parse_timestamp(value, field))
+    except InvalidInputError as error:
+        raise AdapterError(error.message) from None
+
+
+def text_or_none(value: object) -> str | None:
+    """An identifier-like venue value as text: ints become digits; None and blanks become None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return str(value)
+
+
+def message(kind: str, **fields: Any) -> Message:
+    """A message dict of type ``kind`` with the given fields, leaving out None and empty maps."""
+    out: Message = {"type": kind}
+    for name, value in fields.items():
+        if value is None or (isinstance(value, dict) and not value):
+            continue
+        out[name] = value
+    return out
+
+
+FACT_ORDER = {"request": 0, "accepted": 1, "fill": 2}
+"""Phase of a message type when a payload's messages are put in applying order."""
+
+
+def in_applying_order(messages: list[Message]) -> list[Message]:
+    """Requests and acknowledgements first, then fills, then everything else (stable).
+
+    A payload that holds both an order ending (canceled, expired) and that order's trades is
+    applied trades-first, so fills that happened before the ending are not booked as late.
+    """
+    return sorted(messages, key=lambda m: FACT_ORDER.get(str(m["type"]), 3))
