@@ -25,7 +25,7 @@ from eventsourcing.persistence import InfrastructureFactory, Transcoder
 from eventsourcing.utils import Environment
 
 from domain.errors import OrderNotFoundError
-from domain.events import FillBusted, FillCorrected, OrderEvent
+from domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
 from domain.order import Order, order_id_for, replay
 from domain.values import format_timestamp
 from infrastructure.db import DEFAULT_URL, Database, open_database
@@ -278,6 +278,8 @@ class OrderLedger(Application[UUID]):
             if (event.ts_event if event_time else event.ts_recorded) > as_of:
                 continue
             if order is None:
+                if not isinstance(event, OrderRequested):
+                    continue  # a venue clock ahead of ours: the order did not exist yet
                 order = replay([event])
             elif isinstance(event, FillBusted | FillCorrected) and event.trade_id not in order.fills:
                 continue  # by venue time the trade had not happened yet

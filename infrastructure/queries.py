@@ -191,7 +191,7 @@ def pnl_by(db: Database, by: str) -> list[dict[str, Any]]:
             currency = fee_currency or "?"
             group.fees[currency] = WIDE.add(group.fees.get(currency, ZERO), Decimal(fee))
         group.quotes.add(quote)
-        group.fills += 1 if kind == "fill" else 0
+        group.fills += 1 if kind in ("fill", "corrected") else 0
     result = []
     for key, quote_key in sorted(groups):
         group = groups[(key, quote_key)]

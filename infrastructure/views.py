@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +96,26 @@ class SqlTable:
             for key in chunk:
                 self._remember(key, found.get(key, ABSENT))
 
+    def scan(self, where: Mapping[str, Any], after: int) -> list[Any]:
+        """Rows matching ``where`` with an integer key above ``after``, in key order (stored
+        rows merged with the ones held in this batch)."""
+        assert self.tx is not None and len(self.spec.key) == 1
+        columns = ", ".join(c.name for c in self.spec.columns)
+        clauses = " AND ".join([*(f"{c} = ?" for c in where), f"{self.spec.key[0]} > ?"])
+        rows = self.tx.all(
+            f"SELECT {columns} FROM {self.name} WHERE {clauses} ORDER BY {self.spec.key[0]}",
+            [*where.values(), after],
+        )
+        found = {self.spec.key_of_row(tuple(r)): self.spec.from_row(tuple(r)) for r in rows}
+        for key, value in self.dirty.items():
+            if not isinstance(key, int) or key <= after:
+                continue
+            if value is ABSENT:
+                found.pop(key, None)
+            elif all(getattr(value, c) == v for c, v in where.items()):
+                found[key] = value
+        return [found[k] for k in sorted(found)]
+
     def put(self, key: Any, value: Any) -> None:
         self.dirty[key] = value
 
@@ -151,10 +171,7 @@ class Views:
         self.projections = [cls() for cls in projections]
         self.by_name = {p.name: p for p in self.projections}
         self.tables = {
-            p.name: {
-                spec.name: SqlTable(spec, spec.name, 0 if spec.name == "pnl_entries_view" else 20_000)
-                for spec in p.tables
-            }
+            p.name: {spec.name: SqlTable(spec, spec.name, _cache_size(spec)) for spec in p.tables}
             for p in self.projections
         }
         self._expected: dict[str, int] | None = None
@@ -395,6 +412,11 @@ class Views:
                     table.discard()
         self._expected = None
         return folded, time.perf_counter() - started
+
+
+def _cache_size(spec: TableSpec[Any, Any]) -> int:
+    # P&L entries are written once and read back only by range scans: caching them buys nothing.
+    return 0 if spec.name == "pnl_entries_view" else 20_000
 
 
 def _table_exists(tx: Tx, name: str) -> bool:

@@ -25,6 +25,9 @@ class Table(Protocol[KeyT, V]):
     def get(self, key: KeyT) -> V | None: ...
     def put(self, key: KeyT, value: V) -> None: ...
     def delete(self, key: KeyT) -> None: ...
+    def scan(self, where: Mapping[str, Any], after: int) -> list[V]:
+        """Rows whose columns equal ``where`` and whose integer key is above ``after``, in key order."""
+        ...
 
 
 class MemoryTable(Generic[K, V]):
@@ -41,6 +44,14 @@ class MemoryTable(Generic[K, V]):
 
     def delete(self, key: K) -> None:
         self.rows.pop(key, None)
+
+    def scan(self, where: Mapping[str, Any], after: int) -> list[V]:
+        found = [
+            (key, value)
+            for key, value in self.rows.items()
+            if isinstance(key, int) and key > after and all(getattr(value, c) == v for c, v in where.items())
+        ]
+        return [value for _, value in sorted(found, key=lambda item: item[0])]
 
 
 @dataclass(frozen=True)

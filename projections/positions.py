@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -120,6 +120,11 @@ class PnlEntry:
     fee_currency: str | None
     quote_currency: str | None
     tags: dict[str, str]
+    signed_qty: Decimal = ZERO
+    price: Decimal = ZERO
+    before_qty: Decimal = ZERO  # the position just before this fill: where a restatement starts
+    before_avg: Decimal | None = None
+    before_realized: Decimal = ZERO
 
 
 def _fees_text(fees: dict[str, Decimal]) -> str:
@@ -187,6 +192,11 @@ def _entry_row(e: PnlEntry) -> tuple[Any, ...]:
         e.fee_currency,
         e.quote_currency,
         orjson.dumps(e.tags).decode(),
+        format_decimal(e.signed_qty),
+        format_decimal(e.price),
+        format_decimal(e.before_qty),
+        None if e.before_avg is None else format_decimal(e.before_avg),
+        format_decimal(e.before_realized),
     )
 
 
@@ -205,6 +215,11 @@ def _entry_from_row(r: tuple[Any, ...]) -> PnlEntry:
         r[10],
         r[11],
         orjson.loads(r[12]),
+        Decimal(r[13]),
+        Decimal(r[14]),
+        Decimal(r[15]),
+        None if r[16] is None else Decimal(r[16]),
+        Decimal(r[17]),
     )
 
 
@@ -224,69 +239,156 @@ PNL_TABLE: TableSpec[int, PnlEntry] = TableSpec(
         Column("fee_currency"),
         Column("quote_currency"),
         Column("tags"),
+        Column("signed_qty"),
+        Column("price"),
+        Column("before_qty"),
+        Column("before_avg"),
+        Column("before_realized"),
     ),
     key=("position",),
     to_row=_entry_row,
     from_row=_entry_from_row,
     key_of_row=lambda r: int(r[0]),
     key_values=lambda key: (key,),
-    indexes=(("day",), ("account", "venue", "instrument")),
+    indexes=(("day",), ("account", "venue", "instrument", "position"), ("client_order_id", "trade_id")),
 )
+
+TradeKey = tuple[str, str]
 
 
 def _signed(side: Side, qty: Decimal) -> Decimal:
     return qty if side is Side.BUY else -qty
 
 
+@dataclass(frozen=True)
+class FillRef:
+    """Where a trade's P&L entry is (the fill's notification position)."""
+
+    client_order_id: str
+    trade_id: str
+    position: int
+
+
+FILL_INDEX_TABLE = TableSpec(
+    name="pnl_fill_index_view",
+    columns=(Column("client_order_id"), Column("trade_id"), Column("position", "INTEGER")),
+    key=("client_order_id", "trade_id"),
+    to_row=lambda ref: (ref.client_order_id, ref.trade_id, ref.position),
+    from_row=lambda r: FillRef(str(r[0]), str(r[1]), int(r[2])),
+    key_of_row=lambda r: (str(r[0]), str(r[1])),
+    key_values=lambda key: key,
+)
+
+
 class PositionsProjection(Projection):
-    """Average-cost positions, and one P&L entry per fill, bust or correction."""
+    """Average-cost positions, and one P&L entry per fill, restated by busts and corrections."""
 
     name: ClassVar[str] = "positions"
-    tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (POSITIONS_TABLE, PNL_TABLE)
+    tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (POSITIONS_TABLE, PNL_TABLE, FILL_INDEX_TABLE)
 
     def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
         if isinstance(event, OrderFilled | FillBusted | FillCorrected):
-            return ((POSITIONS_TABLE.name, (event.account, event.venue, event.instrument)),)
-        return ()
+            yield (POSITIONS_TABLE.name, (event.account, event.venue, event.instrument))
+        if isinstance(event, FillBusted | FillCorrected):
+            yield (FILL_INDEX_TABLE.name, (event.client_order_id, event.trade_id))
 
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         if not isinstance(event, OrderFilled | FillBusted | FillCorrected):
             return
         positions: Table[PositionKey, Position] = tables[POSITIONS_TABLE.name]
+        entries: Table[int, PnlEntry] = tables[PNL_TABLE.name]
+        index: Table[TradeKey, FillRef] = tables[FILL_INDEX_TABLE.name]
         key = (event.account, event.venue, event.instrument)
         book = positions.get(key) or Position(*key, quote_currency=event.quote_currency)
         if book.quote_currency is None:
             book.quote_currency = event.quote_currency
         if isinstance(event, OrderFilled):
-            kind, day = "fill", event.ts_event.date().isoformat()
-            realized = book.book(_signed(event.side, event.last_qty), event.last_px)
-            fee = event.fee
-        elif isinstance(event, FillBusted):
-            kind, day = "bust", event.fill_ts_event.date().isoformat()
-            realized = book.book(-_signed(event.side, event.last_qty), event.last_px)
-            fee = None if event.fee is None else -event.fee
+            signed = _signed(event.side, event.last_qty)
+            before = (book.quantity, book.average_price, book.realized_pnl)
+            realized = book.book(signed, event.last_px)
+            book.add_fee(event.fee, event.fee_currency)
+            entries.put(
+                position,
+                PnlEntry(
+                    position=position,
+                    account=event.account,
+                    venue=event.venue,
+                    instrument=event.instrument,
+                    day=event.ts_event.date().isoformat(),
+                    client_order_id=event.client_order_id,
+                    trade_id=event.trade_id,
+                    kind="fill",
+                    realized=realized,
+                    fee=event.fee,
+                    fee_currency=event.fee_currency,
+                    quote_currency=book.quote_currency,
+                    tags=dict(event.tags),
+                    signed_qty=signed,
+                    price=event.last_px,
+                    before_qty=before[0],
+                    before_avg=before[1],
+                    before_realized=before[2],
+                ),
+            )
+            index.put(
+                (event.client_order_id, event.trade_id),
+                FillRef(event.client_order_id, event.trade_id, position),
+            )
+            positions.put(key, book)
+            return
+        ref = index.get((event.client_order_id, event.trade_id))
+        entry = None if ref is None else entries.get(ref.position)
+        if entry is None:
+            return  # the fill is not in this log (e.g. an as-of fold that stops before it)
+        if isinstance(event, FillBusted):
+            book.add_fee(None if entry.fee is None else -entry.fee, entry.fee_currency)
+            restated = replace(entry, kind="busted", realized=ZERO, fee=None)
         else:
-            kind, day = "correction", event.fill_ts_event.date().isoformat()
-            realized = book.book(-_signed(event.side, event.previous_qty), event.previous_px)
-            realized = WIDE.add(realized, book.book(_signed(event.side, event.last_qty), event.last_px))
-            fee = WIDE.subtract(event.fee or ZERO, event.previous_fee or ZERO)
-        book.add_fee(fee, event.fee_currency)
+            book.add_fee(WIDE.subtract(event.fee or ZERO, entry.fee or ZERO), entry.fee_currency)
+            restated = replace(
+                entry,
+                kind="corrected",
+                signed_qty=_signed(event.side, event.last_qty),
+                price=event.last_px,
+                fee=event.fee,
+            )
+        self._restate(book, restated, entries)
         positions.put(key, book)
-        tables[PNL_TABLE.name].put(
-            position,
-            PnlEntry(
-                position=position,
-                account=event.account,
-                venue=event.venue,
-                instrument=event.instrument,
-                day=day,
-                client_order_id=event.client_order_id,
-                trade_id=event.trade_id,
-                kind=kind,
-                realized=realized,
-                fee=fee,
-                fee_currency=event.fee_currency,
-                quote_currency=book.quote_currency,
-                tags=dict(event.tags),
-            ),
+
+    @staticmethod
+    def _restate(book: Position, changed: PnlEntry, entries: Table[int, PnlEntry]) -> None:
+        """Re-book the position from just before ``changed``, through every later fill, in log order.
+
+        The result is exactly what the log would have produced had the trade been busted (or
+        corrected) from the start: quantities, average price and the realized/unrealized split.
+        """
+        state = Position(
+            book.account,
+            book.venue,
+            book.instrument,
+            quantity=changed.before_qty,
+            average_price=changed.before_avg,
+            realized_pnl=changed.before_realized,
+            quote_currency=book.quote_currency,
+        )
+        later = entries.scan(
+            {"account": book.account, "venue": book.venue, "instrument": book.instrument}, changed.position
+        )
+        for entry in [changed, *later]:
+            before = (state.quantity, state.average_price, state.realized_pnl)
+            realized = ZERO if entry.kind == "busted" else state.book(entry.signed_qty, entry.price)
+            entries.put(
+                entry.position,
+                replace(
+                    entry,
+                    realized=realized,
+                    before_qty=before[0],
+                    before_avg=before[1],
+                    before_realized=before[2],
+                ),
+            )
+        book.quantity, book.average_price, book.realized_pnl = (
+            state.quantity,
+            state.average_price,
+            state.realized_pnl,
         )
