@@ -198,3 +198,40 @@ def test_facts_split_across_processes_are_parked_then_applied(file_ledger_url: s
     assert follower.seen == list(range(1, 3 * orders + 1))
     _assert_views_match_fold(shared)
     shared.close()
+
+
+def test_exhausted_retries_give_a_clear_error_and_store_nothing(tmp_path: Path) -> None:
+    import sqlite3
+
+    from infrastructure.errors import ConcurrencyError
+
+    ledger = OrderLedger(f"sqlite:///{tmp_path / 'l.db'}")
+    attempts = 0
+
+    def always_conflicting(batch: object, after: object = None) -> list[int]:
+        nonlocal attempts
+        attempts += 1
+        raise sqlite3.IntegrityError(
+            "UNIQUE constraint failed: events.originator_id, events.originator_version"
+        )
+
+    ledger.recorder.commit = always_conflicting  # type: ignore[method-assign]
+    line = json.dumps(
+        {
+            "type": "request",
+            "client_order_id": "c1",
+            "account": "a",
+            "venue": "v",
+            "instrument": "X-Y",
+            "side": "buy",
+            "order_type": "limit",
+            "quantity": "1",
+            "price": "1",
+            "ts": "2026-11-20T10:00:00Z",
+        }
+    )
+    with pytest.raises(ConcurrencyError, match="gave up after 8 attempts"):
+        ledger.ingest_lines([line])
+    assert attempts == 8
+    assert ledger.recorder.max_notification_id() is None
+    ledger.close()
