@@ -46,13 +46,18 @@ A cancel response can carry the *cancel request's* client ID in ``clientOrderId`
 ``DELETE /api/v3/order``, parsed by ccxt): when ``info`` has ``origClientOrderId``, that is the
 order's client order ID, so no phantom order is requested under the cancel's ID.
 
-Overlapping feeds: messages are computed from the unified fields only (``info`` is read for
-nothing else), numbers are canonical text (floats through ``repr``, trailing zeros dropped) and
-times are ISO 8601 UTC with microseconds, so the same order or trade delivered by a REST poll
-and by a websocket stream gives identical messages, and the ledger sees duplicates. Where the
-two deliveries genuinely differ (a websocket trade that knows its client order ID, a REST one
-that does not), the ledger still deduplicates: by venue order ID for acks, by trade ID for
-fills, by status for terminal facts.
+Overlapping feeds: messages are computed from the unified fields only (``info`` is read only
+for the client order IDs above), numbers are canonical text (floats through ``repr``, trailing
+zeros dropped) and times are ISO 8601 UTC with microseconds, so the same order or trade
+delivered by a REST poll and by a websocket stream gives identical messages, and the ledger
+sees duplicates. Where the two deliveries genuinely differ (a websocket trade that knows its
+client order ID, a REST one that does not), the ledger still deduplicates: requests by
+content, acks by venue order ID, fills by trade ID, terminal facts by status.
+
+One ordering matters: the ledger flags a fill that arrives after its order's cancel or expiry
+as ``late_fill`` (it judges by arrival, not by venue time), so poll ``fetch_my_trades`` before
+``fetch_orders``; a list payload is already applied trades before endings
+(:func:`payload_messages`).
 
 Times: an order's request and ack carry its ``timestamp`` (creation); its terminal fact carries
 ``lastUpdateTimestamp`` when given, else the creation time; a trade carries its ``timestamp``

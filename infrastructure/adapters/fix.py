@@ -54,11 +54,18 @@ is the order's client order ID or a later link of its chain. The adapter does th
    tries the venue order ID first, then the aliases, so the order resolves whether the venue
    keeps its OrderID across replaces (most do) or assigns a new one (then the previous ClOrdID
    in 41 finds it). It is never re-keyed: the new ClOrdID becomes one more alias.
-3. A report that carries a new ClOrdID (41 present and ≠ 11: a Replaced, a Canceled answering
-   our cancel request, …) adds an ``accepted`` after its fact, with no venue order ID and the
-   aliases above, which records ``fix_clordid:<11>`` on the order (the ledger records aliases
-   from acknowledgements only). So the chain c1 → c2 → c3 leaves one order, keyed ``c1``, with
-   aliases ``fix_clordid:c1``, ``fix_clordid:c2`` and ``fix_clordid:c3``.
+3. A Replaced, Restated, Canceled or Expired report that carries a new ClOrdID (41 present
+   and ≠ 11, as when it answers our cancel/replace request) adds an ``accepted`` after its
+   fact, with no venue order ID (a new one would conflict with the order's recorded one) and
+   the aliases above, which records ``fix_clordid:<11>`` on the order (the ledger records
+   aliases from acknowledgements only). So the chain c1 → c2 → c3 leaves one order, keyed
+   ``c1``, with aliases ``fix_clordid:c1``, ``fix_clordid:c2`` and ``fix_clordid:c3``.
+
+Known limit (ledger core): a message is parked on its *first* identity, the venue order ID. If
+the venue assigns a new OrderID on replace and the order's request reaches the ledger only
+after that Replaced, the Replaced waits on the new OrderID that only it would record, and the
+reports after it wait with it (reconciliation then settles the order). Recording the request
+first, as the ledger expects, avoids it.
 
 Each alias name embeds its value because an order holds one value per alias name and the
 ledger refuses to change it; a constant name could not hold a chain (see

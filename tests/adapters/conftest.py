@@ -1,0 +1,80 @@
+"""Fixtures for the adapter tests: a real in-memory ledger fed with adapter output.
+
+Every message an adapter produces in these tests passes through ``feed`` or ``valid``, both of
+which validate it with ``parse_message`` first, so a test cannot pass on a message the ledger
+would refuse to read.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infrastructure.ledger import IngestReport, OrderLedger
+from infrastructure.messages import parse_message
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+Messages = list[dict[str, Any]]
+
+
+def check_valid(messages: Iterable[dict[str, Any]]) -> Messages:
+    """Validate every message with the ledger's own parser; returns them as a list."""
+    out = list(messages)
+    for message in out:
+        parse_message(json.loads(json.dumps(message)))
+    return out
+
+
+@pytest.fixture
+def valid() -> Callable[[Iterable[dict[str, Any]]], Messages]:
+    """``valid(messages)``: assert each message parses, return them."""
+    return check_valid
+
+
+@pytest.fixture
+def ledger() -> Iterator[OrderLedger]:
+    """A fresh in-memory ledger."""
+    book = OrderLedger("memory://")
+    try:
+        yield book
+    finally:
+        book.close()
+
+
+@pytest.fixture
+def feed(ledger: OrderLedger) -> Callable[[Iterable[dict[str, Any]]], IngestReport]:
+    """``feed(messages)``: validate, then ingest as JSON lines (one line per message)."""
+
+    def ingest(messages: Iterable[dict[str, Any]]) -> IngestReport:
+        lines = [json.dumps(m) for m in check_valid(messages)]
+        return ledger.ingest_lines(lines, origin="adapter-test")
+
+    return ingest
+
+
+@pytest.fixture
+def fixture_json() -> Callable[[str], Any]:
+    """``fixture_json(name)``: a JSON document from tests/adapters/fixtures/."""
+
+    def load(name: str) -> Any:
+        return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+    return load
+
+
+@pytest.fixture
+def ccxt_lib() -> Any:
+    """The ccxt package, or a skip with the reason when it is not installed."""
+    return pytest.importorskip("ccxt", reason="ccxt is not installed (pip install -e '.[dev]')")
+
+
+@pytest.fixture
+def ccxt_pro() -> Any:
+    """ccxt's websocket parsers (ccxt.pro, shipped with ccxt), or a skip with the reason."""
+    pytest.importorskip("ccxt", reason="ccxt is not installed (pip install -e '.[dev]')")
+    return pytest.importorskip("ccxt.pro", reason="ccxt.pro is not available in this ccxt")
