@@ -120,13 +120,29 @@ def ingest(
     no_project: Annotated[
         bool, typer.Option("--no-project", help="Leave the views to a separate `project --follow` worker.")
     ] = False,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", help="ledger (JSON lines), ccxt (unified structures) or fix (execution reports)."
+        ),
+    ] = "ledger",
+    venue: Annotated[str | None, typer.Option(help="Venue name for --format ccxt|fix.")] = None,
+    account: Annotated[str | None, typer.Option(help="Account for --format ccxt (and fix requests).")] = None,
 ) -> None:
-    """Ingest JSON-lines messages; prints a count per outcome. Exit 1 if any line was rejected."""
+    """Ingest messages; prints a count per outcome. Exit 1 if any line was rejected."""
+    if fmt not in ("ledger", "ccxt", "fix"):
+        raise InvalidInputError(f"--format must be ledger, ccxt or fix, not {fmt!r}")
+    if fmt != "ledger" and not venue:
+        raise InvalidInputError(f"--format {fmt} needs --venue (the adapter cannot tell which venue sent it)")
+    if fmt == "ccxt" and not account:
+        raise InvalidInputError("--format ccxt needs --account (CCXT structures do not carry one)")
     with _ledger() as ledger:
         ledger.project = not no_project
         stream = sys.stdin.buffer if file == "-" else _open(file)
         try:
-            report = ledger.ingest_lines(stream, origin=file, strict=strict)
+            report = ledger.ingest_lines(
+                stream, origin=file, strict=strict, fmt=fmt, venue=venue, account=account
+            )
         finally:
             if file != "-":
                 stream.close()

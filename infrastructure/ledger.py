@@ -183,9 +183,25 @@ class OrderLedger(Application[UUID]):
         origin: str = "-",
         strict: bool = False,
         on_batch: Callable[[list[Result]], None] | None = None,
+        fmt: str = "ledger",
+        venue: str | None = None,
+        account: str | None = None,
     ) -> IngestReport:
-        """Ingest JSON lines (ledger format); every line gets an outcome."""
-        items = (_read_ledger_line(line, origin, number) for number, line in enumerate(lines, start=1))
+        """Ingest lines; every line gets an outcome.
+
+        ``fmt`` is ``ledger`` (the JSON-lines message format), ``ccxt`` (a CCXT unified order,
+        trade, or list of them per line; needs ``venue`` and ``account``) or ``fix`` (one FIX
+        execution report per line, SOH- or ``|``-separated; needs ``venue``).
+        """
+        if fmt == "ledger":
+            items: Iterable[Inbound] = (
+                _read_ledger_line(line, origin, number) for number, line in enumerate(lines, start=1)
+            )
+        else:
+            items = (
+                _read_adapter_line(line, origin, number, fmt, venue, account)
+                for number, line in enumerate(lines, start=1)
+            )
         return self.ingest_inbound(items, strict=strict, on_batch=on_batch)
 
     def ingest_inbound(
@@ -348,6 +364,39 @@ def _read_ledger_line(line: str | bytes, origin: str, number: int | None) -> Inb
         item.messages = [message_from_line(raw)]
     except (MessageError, ValueError) as error:
         item.error = _reason(error)
+    return item
+
+
+ADAPTER_FORMATS = ("ccxt", "fix")
+
+
+def _read_adapter_line(
+    line: str | bytes, origin: str, number: int, fmt: str, venue: str | None, account: str | None
+) -> Inbound:
+    """One line of venue input, translated by its adapter (the raw line is what is journaled)."""
+    from infrastructure.adapters import inbound
+    from infrastructure.adapters.ccxt import payload_messages
+    from infrastructure.adapters.fix import fix_messages
+    from infrastructure.messages import decode_json
+
+    raw = (line.encode("utf-8", "surrogateescape") if isinstance(line, str) else line).rstrip(b"\r\n")
+    if fmt not in ADAPTER_FORMATS:
+        raise ConfigurationError(f"unknown input format {fmt!r}: use ledger, ccxt or fix")
+    if not venue or (fmt == "ccxt" and not account):
+        raise ConfigurationError(
+            f"--format {fmt} needs --venue" + (" and --account" if fmt == "ccxt" else "")
+        )
+    if not raw.strip():
+        return Inbound(raw=raw, origin=origin, line_no=number, format=fmt)
+    try:
+        if fmt == "ccxt":
+            messages = payload_messages(decode_json(raw), venue=venue, account=account or "")
+        else:
+            messages = fix_messages(raw.decode("utf-8", "replace"), venue=venue, account=account)
+    except (MessageError, ValueError, TypeError, KeyError) as error:
+        return Inbound(raw=raw, origin=origin, line_no=number, format=fmt, error=_reason(error))
+    item = inbound(raw, messages, origin=origin, format=fmt)
+    item.line_no = number
     return item
 
 
