@@ -92,6 +92,8 @@ class OrderFilled(OrderEvent):
     parent_id: str | None = None
     late: bool = False
     """Booked on an order already canceled, expired or rejected (anomaly ``late_fill``)."""
+    inferred: bool = False
+    """Deduced by reconciliation from the venue's cumulative quantity, not reported as a trade."""
 
 
 class OrderCancelRequested(OrderEvent):

@@ -152,6 +152,7 @@ class Fill:
     ts_event: datetime
     late: bool = False
     busted: bool = False
+    inferred: bool = False  # deduced by reconciliation; replaced by real fills as they arrive
     first_qty: Decimal | None = None  # as first booked, before any correction
     first_px: Decimal | None = None
 
@@ -336,6 +337,7 @@ class Order:
                 f.busted,
                 _opt_str(f.first_qty),
                 _opt_str(f.first_px),
+                f.inferred,
             ]
             for f in self.fills.values()
         ]
@@ -380,6 +382,7 @@ class Order:
                 busted=f[8],
                 first_qty=_opt_decimal(f[9]),
                 first_px=_opt_decimal(f[10]),
+                inferred=bool(f[11]) if len(f) > 11 else False,
             )
             for f in state["fills"]
         }
@@ -424,10 +427,12 @@ class Order:
         spec.validate()
         # Quantity and price are compared with the request as first made, not as amended since.
         current = {"quantity": self.requested_quantity, "price": self.requested_price}
+        # A field the repeat leaves out (None) is not a difference: venues often omit optional ones.
         differences = [
             name
             for name in OrderSpec.COMPARED
-            if getattr(spec, name) != current.get(name, getattr(self, name, None))
+            if getattr(spec, name) is not None
+            and getattr(spec, name) != current.get(name, getattr(self, name, None))
         ]
         if differences:
             raise ClientOrderIdReuseError(self.client_order_id, differences)
@@ -477,8 +482,14 @@ class Order:
         fee: Decimal | None = None,
         fee_currency: str | None = None,
         liquidity: Liquidity | None = None,
+        inferred: bool = False,
     ) -> Outcome:
-        """Book one execution. A fill is never dropped; a conflicting one is an error."""
+        """Book one execution. A fill is never dropped; a conflicting one is an error.
+
+        ``inferred`` marks a fill reconciliation deduced from the venue's cumulative quantity.
+        A real fill arriving later replaces inferred quantity instead of adding to it: the
+        inferred trade is busted (or corrected down, when only part of it is replaced).
+        """
         parse_positive(last_qty, "quantity")
         parse_positive(last_px, "price")
         existing = self.fills.get(trade_id)
@@ -494,12 +505,31 @@ class Order:
                 f"not {format_decimal(last_qty)} at {format_decimal(last_px)}",
             )
         rule, _ = self._rule(Fact.FILL)
-        total = EXACT.add(self.filled_quantity, last_qty)
+        replaced: list[tuple[Fill, Decimal]] = []  # (inferred fill, quantity the real one takes)
+        if not inferred:
+            remaining = last_qty
+            for candidate in self.fills.values():
+                if remaining <= 0:
+                    break
+                if candidate.inferred and not candidate.busted:
+                    take = min(remaining, candidate.qty)
+                    replaced.append((candidate, take))
+                    remaining = EXACT.subtract(remaining, take)
+        released = sum((take for _, take in replaced), Decimal(0))
+        total = EXACT.add(EXACT.subtract(self.filled_quantity, released), last_qty)
         if total > self.quantity:
             raise OverfillError(
                 self.client_order_id, trade_id, format_decimal(total), format_decimal(self.quantity)
             )
-        return self._record(
+        events: list[OrderEvent] = []
+        why = f"replaced by trade {trade_id}"
+        for candidate, take in replaced:
+            if take == candidate.qty:
+                events += self.bust_fill(stamp, candidate.trade_id, why).events
+            else:
+                rest = EXACT.subtract(candidate.qty, take)
+                events += self.correct_fill(stamp, candidate.trade_id, last_qty=rest, reason=why).events
+        outcome = self._record(
             OrderFilled,
             stamp,
             trade_id=trade_id,
@@ -514,7 +544,9 @@ class Order:
             tags=self.tags,
             parent_id=self.parent_id,
             late=rule is Rule.LATE,
+            inferred=inferred,
         )
+        return Outcome(OutcomeKind.APPLIED, (*events, *outcome.events))
 
     def request_cancel(self, stamp: Stamp) -> Outcome:
         """We ask the venue to cancel."""
@@ -776,6 +808,7 @@ class Order:
             event.liquidity,
             event.ts_event,
             late=event.late,
+            inferred=event.inferred,
         )
         self.filled_quantity = EXACT.add(self.filled_quantity, event.last_qty)
         self.notional = EXACT.add(self.notional, EXACT.multiply(event.last_qty, event.last_px))

@@ -49,7 +49,7 @@ FIELDS: dict[str, set[str]] = {
     },
     "accepted": COMMON,
     "rejected": COMMON | {"reason"},
-    "fill": COMMON | {"trade_id", "quantity", "price", "fee", "fee_currency", "liquidity"},
+    "fill": COMMON | {"trade_id", "quantity", "price", "fee", "fee_currency", "liquidity", "inferred"},
     "cancel_requested": COMMON,
     "canceled": COMMON | {"reason"},
     "cancel_rejected": COMMON | {"reason"},
@@ -90,6 +90,7 @@ class Message:
     liquidity: Liquidity | None = None
     reason: str | None = None
     external: bool = False
+    inferred: bool = False
 
 
 def _no_constants(name: str) -> Any:
@@ -247,6 +248,7 @@ def parse_message(data: Any, default_source: str = "ingest") -> Message:
             fee=_number(data, "fee", positive=False),
             fee_currency=_ident(data, "fee_currency"),
             liquidity=_enum(data, "liquidity", Liquidity),
+            inferred=_flag(data, "inferred"),
         )
     if kind in ("amend_requested", "amended"):
         return Message(

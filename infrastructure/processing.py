@@ -401,6 +401,7 @@ class _Batch:
                 message.fee,
                 message.fee_currency,
                 message.liquidity,
+                message.inferred,
             )
         elif kind == "cancel_requested":
             outcome = order.request_cancel(stamp)

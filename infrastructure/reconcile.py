@@ -422,6 +422,7 @@ class Reconciler:
                 ),
                 quantity=format_decimal(gap),
                 price=format_decimal(price.normalize()),
+                inferred=True,
             )
         )
         return difference

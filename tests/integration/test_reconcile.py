@@ -329,3 +329,52 @@ def test_a_bad_snapshot_gets_a_one_line_error(text: str, message: str) -> None:
         parse_snapshot(text)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_a_real_trade_arriving_after_an_inferred_fill_replaces_it(ledger: OrderLedger) -> None:
+    given(ledger, request("c1"), ack("c1", "V1"))
+    reconcile(ledger, snapshot(open_orders=[venue_order("V1", "c1", filled="4", avg="99")]), apply=True)
+    assert ledger.get_order("c1").filled_quantity == Decimal(4)
+
+    # The venue's own trades arrive later (e.g. from fetch_my_trades): 3, then 1.
+    given(
+        ledger,
+        {
+            "type": "fill",
+            "venue": "venueA",
+            "venue_order_id": "V1",
+            "trade_id": "real-1",
+            "quantity": "3",
+            "price": "98.5",
+            "ts": T0,
+        },
+    )
+    order = ledger.get_order("c1")
+    assert order.filled_quantity == Decimal(4)  # 1 inferred left + 3 real, never 7
+    given(
+        ledger,
+        {
+            "type": "fill",
+            "venue": "venueA",
+            "venue_order_id": "V1",
+            "trade_id": "real-2",
+            "quantity": "1",
+            "price": "100.5",
+            "ts": T0,
+        },
+    )
+    order = ledger.get_order("c1")
+    assert order.filled_quantity == Decimal(4)
+    assert sorted(t for t, f in order.fills.items() if not f.busted) == ["real-1", "real-2"]
+    types = [e.type_name() for e in ledger.order_events("c1")]
+    assert types[-4:] == ["FillCorrected", "OrderFilled", "FillBusted", "OrderFilled"]
+    from infrastructure.queries import list_positions, list_trades
+
+    assert [t["trade_id"] for t in list_trades(ledger.db)] == ["real-1", "real-2"]
+    assert list_positions(ledger.db)[0]["quantity"] == "4"
+    # Reconciling the same snapshot again finds nothing to infer.
+    assert [
+        d
+        for d in reconcile(ledger, snapshot(open_orders=[venue_order("V1", "c1", filled="4", avg="99")]))
+        if d.corrections
+    ] == []

@@ -972,3 +972,9 @@ def test_events_carry_both_clocks_and_the_source() -> None:
     assert event.ts_recorded == stamp(7).ts_recorded
     assert event.ts_recorded != event.ts_event
     assert event.source == "drop-copy"
+
+
+def test_a_repeated_request_that_omits_an_optional_field_is_a_duplicate() -> None:
+    order = given(time_in_force="GTC")
+
+    without_event(order, DUPLICATE, lambda o: o.request_again(spec(time_in_force=None)))
