@@ -253,13 +253,22 @@ def verify(db: Database, mapper: LedgerMapper, *, expect_head: tuple[int, str] |
                 break
             previous, expected_id, last = stored, position + 1, position
             report.events += 1
+            if expect_head is not None and position == expect_head[0] and stored.hex() != expect_head[1]:
+                report.broken = (
+                    f"event {position} has hash {stored.hex()}, not the recorded head {expect_head[1]}:"
+                    " the log was rewritten up to there"
+                )
+                break
         if len(rows) < CHUNK:
             break
     if report.broken is None and report.events:
         report.head = (last, previous.hex())
-    if report.broken is None and expect_head is not None and report.head != expect_head:
-        shown = "an empty log" if report.head is None else f"head {report.head[0]}:{report.head[1]}"
-        report.broken = f"the log ends at {shown}, not at the recorded head {expect_head[0]}:{expect_head[1]}"
+    if report.broken is None and expect_head is not None and last < expect_head[0]:
+        # A head recorded earlier must still be in the chain; later events may follow it.
+        report.broken = (
+            f"the log ends at event {last}, before the recorded head {expect_head[0]}:{expect_head[1]}:"
+            " events were deleted from the end"
+        )
     with db.read() as tx:
         tracking = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
     for name, position in sorted(tracking.items()):

@@ -695,7 +695,10 @@ def export(
             rows = (
                 event_record(p, e, m) for p, e, m in search_events(ledger.db, ledger.mapper, EventFilter())
             )
-        count = export_rows(rows, fmt, Path(out_path))
+        try:
+            count = export_rows(rows, fmt, Path(out_path))
+        except OSError as error:
+            raise InvalidInputError(f"cannot write {out_path!r}: {error.strerror or error}") from None
     out.print(f"wrote {count} {what} to {out_path} ({fmt})", markup=False)
 
 

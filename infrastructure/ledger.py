@@ -21,7 +21,7 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.application import Application
-from eventsourcing.persistence import InfrastructureFactory, Transcoder
+from eventsourcing.persistence import InfrastructureFactory, MapperDeserialisationError, Transcoder
 from eventsourcing.utils import Environment
 
 from domain.errors import OrderNotFoundError
@@ -121,6 +121,7 @@ class OrderLedger(Application[UUID]):
         try:
             super().__init__(env)
             self.recorder.create_tables()
+            self._check_cipher()
             self.views = Views(self.db, self.mapper)
             self.views.create_tables()
         except BaseException:
@@ -130,6 +131,34 @@ class OrderLedger(Application[UUID]):
         self.processor.inline = self._fold_inline
 
     # ------------------------------------------------------------------ eventsourcing wiring
+
+    def _check_cipher(self) -> None:
+        """Refuse to mix: an encrypted log needs its key; a plaintext log takes no key."""
+        with self.db.read() as tx:
+            row = tx.one(
+                "SELECT originator_id, originator_version, topic, state FROM events"
+                " ORDER BY notification_id LIMIT 1"
+            )
+        if row is None:
+            return
+        state = bytes(row[3])
+        if self.mapper.cipher is not None and state[:1] == b"{":
+            raise ConfigurationError(
+                "this ledger's events are stored unencrypted: unset CIPHER_KEY"
+                " (mixing would leave no single key that reads the whole log)"
+            )
+        if self.mapper.cipher is None and state[:1] != b"{":
+            raise ConfigurationError(
+                "this ledger's events are encrypted: set CIPHER_KEY to the key they were written with"
+            )
+        try:
+            self.mapper.decode(row[2], state, row[0], row[1])
+        except MapperDeserialisationError as error:
+            if self.mapper.cipher is not None:
+                raise ConfigurationError(
+                    "CIPHER_KEY is not the key this ledger's events were written with"
+                ) from None
+            raise ConfigurationError(str(error)) from None
 
     def construct_env(self, name: str, env: Any = None) -> Environment:
         environment = super().construct_env(name, env)

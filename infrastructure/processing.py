@@ -303,7 +303,6 @@ class _Batch:
         outcome, reason = _combine(outcomes)
         entry.outcome, entry.reason = outcome, reason
         entry.client_order_id = result.client_order_id = self._last_client_id
-        entry.event_count = len(result.events)
         result.outcome, result.reason = outcome, reason
         return result
 
@@ -462,6 +461,7 @@ class _Batch:
         events = list(outcome.events)
         if events:
             self.touched.add(order.client_order_id)
+            entry.event_count += len(events)  # the events that will point at this message
             for event in events:
                 self.events.append(event)
                 self.commit.events.append(self.p.mapper.to_stored_event(event))
@@ -534,7 +534,7 @@ class _Batch:
         for entry, message in waiting:
             entry.park_key = None  # resolved inside this batch: never written to `parked`
             outcome, reason, new = self._fact(order, message, entry)
-            entry.outcome, entry.reason, entry.event_count = outcome, reason, len(new)
+            entry.outcome, entry.reason = outcome, reason
             entry.client_order_id = order.client_order_id
             events += new
         if self._any_parked is None:
@@ -564,7 +564,7 @@ class _Batch:
                 outcome, reason, new = "rejected", error.message, []
             entry.outcome = outcome
             entry.reason = f"was parked; {reason}" if reason else "was parked until its order was known"
-            entry.client_order_id, entry.event_count = order.client_order_id, len(new)
+            entry.client_order_id = order.client_order_id
             self.commit.resolved.append(entry)
             events += new
         return events

@@ -53,6 +53,7 @@ def schema(dialect: str) -> list[str]:
         # Search indexes (docs/audit.md): each filter of `orderledger events` walks one of
         # these in notification order, so results stream without sorting the log.
         "CREATE INDEX IF NOT EXISTS events_by_type ON events (event_type, notification_id)",
+        "CREATE INDEX IF NOT EXISTS events_by_order ON events (client_order_id, notification_id)",
         "CREATE INDEX IF NOT EXISTS events_by_account ON events (account, notification_id)",
         "CREATE INDEX IF NOT EXISTS events_by_venue ON events (venue, notification_id)",
         "CREATE INDEX IF NOT EXISTS events_by_instrument ON events (instrument, notification_id)",

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from domain.events import OrderEvent, OrderRequested
+from domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
 from domain.order import Order
 from domain.values import format_decimal, format_timestamp
 from projections.base import Column, Projection, Table, TableSpec
@@ -100,6 +100,8 @@ class OrdersProjection(Projection):
             found = table.get(event.client_order_id)
             if found is None or found.version >= event.originator_version:
                 return  # already folded (or its request is not in this log): nothing to do
+            if isinstance(event, FillBusted | FillCorrected) and event.trade_id not in found.fills:
+                return  # a fold cut by venue time can hold a bust whose trade comes later
             order = found
             order.apply(event)
         table.put(order.client_order_id, order)

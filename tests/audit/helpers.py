@@ -1,0 +1,281 @@
+"""Helpers for the audit tests: hand-written messages, a controlled clock, the real command, raw SQL.
+
+The audit questions are asked the way an auditor asks them: through ``orderledger`` (in this
+process through the console entry point ``infrastructure.cli.main``, or in a subprocess where the
+environment or the exit status of a real process matters), and by reading or tampering with the
+tables directly, the way someone with access to the database could.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from domain.values import format_timestamp
+from infrastructure.db import parse_url
+from infrastructure.ledger import OrderLedger
+
+ROOT = Path(__file__).resolve().parents[2]
+TIMEOUT = 120.0
+
+T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+"""Venue time zero of the hand-written scenarios (and, in most of them, recorded time zero)."""
+
+
+def at(seconds: float) -> datetime:
+    """``T0`` plus some seconds."""
+    return T0 + timedelta(seconds=seconds)
+
+
+def ts(seconds: float) -> str:
+    """``T0`` plus some seconds, as the text the ledger prints (UTC, microseconds, ``Z``)."""
+    return format_timestamp(at(seconds))
+
+
+# ---------------------------------------------------------------------- messages
+
+
+def request(
+    client_order_id: str,
+    *,
+    seconds: float,
+    account: str = "acc1",
+    venue: str = "V1",
+    instrument: str = "BTC-USD",
+    side: str = "buy",
+    quantity: str = "10",
+    price: str = "100",
+    **extra: Any,
+) -> dict[str, Any]:
+    """A limit request (buy 10 BTC-USD at 100 on V1 for acc1 unless told otherwise)."""
+    return {
+        "type": "request",
+        "client_order_id": client_order_id,
+        "account": account,
+        "venue": venue,
+        "instrument": instrument,
+        "side": side,
+        "order_type": "limit",
+        "quantity": quantity,
+        "price": price,
+        **extra,
+        "ts": ts(seconds),
+    }
+
+
+def fact(kind: str, client_order_id: str, *, seconds: float, **fields: Any) -> dict[str, Any]:
+    """Any other fact about an order, at venue time ``T0 + seconds``."""
+    return {"type": kind, "client_order_id": client_order_id, **fields, "ts": ts(seconds)}
+
+
+def fill(
+    client_order_id: str, trade_id: str, quantity: str, price: str, *, seconds: float, **fields: Any
+) -> dict[str, Any]:
+    """One execution."""
+    return fact(
+        "fill", client_order_id, seconds=seconds, trade_id=trade_id, quantity=quantity, price=price, **fields
+    )
+
+
+def line(message: dict[str, Any]) -> str:
+    """One compact JSON line."""
+    return json.dumps(message, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------------- the ledger's clock
+
+
+@dataclass
+class Clock:
+    """The ledger's clock (``OrderLedger(clock=...)``): it reads ``now`` until told otherwise.
+
+    The ledger asks its clock several times per batch (once for the journal's received time, once
+    per fact for ``ts_recorded``), so the tests set the time before each batch instead of handing
+    out one time per call: every event and journal row of that batch carries the time set.
+    """
+
+    now: datetime = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Recorder:
+    """Feeds a ledger one batch at a time, each at a chosen recorded time."""
+
+    ledger: OrderLedger
+    clock: Clock
+    origin: str = "desk.jsonl"
+    reports: list[Any] = field(default_factory=list)
+
+    def at(self, seconds: float, *messages: dict[str, Any] | str | bytes, origin: str | None = None) -> Any:
+        """Ingest ``messages`` as one input with the ledger's clock at ``T0 + seconds``."""
+        self.clock.now = at(seconds)
+        data = [line(m) if isinstance(m, dict) else m for m in messages]
+        report = self.ledger.ingest_lines(data, origin=origin or self.origin)
+        self.reports.append(report)
+        return report
+
+
+# ---------------------------------------------------------------------- the command
+
+
+@dataclass(frozen=True)
+class Run:
+    """One finished ``orderledger`` command."""
+
+    args: Sequence[str]
+    code: int
+    stdout: str
+    stderr: str
+
+    def describe(self) -> str:
+        """What ran and what it said, for assertion messages."""
+        return (
+            f"$ orderledger {' '.join(self.args)}\nexit {self.code}\n"
+            f"--- stdout\n{self.stdout[-3000:]}\n--- stderr\n{self.stderr[-3000:]}"
+        )
+
+    def json(self) -> Any:
+        """stdout as one JSON document (the command must have succeeded quietly)."""
+        assert self.code == 0 and self.stderr == "", self.describe()
+        return json.loads(self.stdout)
+
+    def json_lines(self) -> list[Any]:
+        """stdout as JSON lines (the command must have succeeded quietly)."""
+        assert self.code == 0 and self.stderr == "", self.describe()
+        return [json.loads(text) for text in self.stdout.splitlines()]
+
+    def one_line_failure(self, code: int | None = None) -> str:
+        """The failure contract: non-zero exit, nothing on stdout, one line on stderr, no traceback."""
+        assert self.code != 0, self.describe()
+        if code is not None:
+            assert self.code == code, self.describe()
+        assert "Traceback" not in self.stdout + self.stderr, self.describe()
+        assert self.stdout == "", self.describe()
+        lines = self.stderr.splitlines()
+        assert len(lines) == 1, self.describe()
+        assert lines[0].startswith("orderledger: "), self.describe()
+        return lines[0]
+
+
+@functools.cache
+def _click_command() -> Any:
+    """The click command typer builds from ``infrastructure.cli.app`` (built once: it takes ~70 ms)."""
+    import typer.main
+
+    from infrastructure import cli
+
+    return typer.main.get_command(cli.app)
+
+
+def orderledger(*args: str, db: str) -> Run:
+    """Run ``orderledger --db DB ARGS…`` in this process, through the console entry point.
+
+    ``infrastructure.cli.main`` runs as it does for a user (its one-line errors and exit codes);
+    only the typer application it calls is replaced by the click command typer builds from it.
+    """
+    from infrastructure import cli
+
+    argv = ["orderledger", "--db", db, *args]
+    command = _click_command()
+
+    def app(**kwargs: Any) -> Any:
+        return command.main(args=argv[1:], prog_name="orderledger", **kwargs)
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with (
+        mock.patch.object(cli, "app", app),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        try:
+            cli.main()
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+    return Run(argv[1:], code, out.getvalue(), err.getvalue())
+
+
+def orderledger_process(*args: str, db: str, cwd: Path, env: dict[str, str] | None = None) -> Run:
+    """Run the real command in a subprocess (this checkout first on PYTHONPATH, no ORDERLEDGER_*)."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ORDERLEDGER_")}
+    environment.pop("CIPHER_KEY", None)
+    environment["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    environment.update(env or {})
+    done = subprocess.run(
+        [sys.executable, "-m", "infrastructure.cli", "--db", db, *args],
+        cwd=cwd,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    return Run(["--db", db, *args], done.returncode, done.stdout.decode(), done.stderr.decode())
+
+
+# ---------------------------------------------------------------------- the database, directly
+
+
+@contextlib.contextmanager
+def raw_sql(url: str) -> Iterator[Any]:
+    """A plain DB-API connection to the ledger's database, outside the ledger (autocommit).
+
+    For SQLite, ``sqlite3``; for PostgreSQL, ``psycopg`` with the search path set to the ledger's
+    schema. SQL is written with ``?`` placeholders; ``execute`` converts them for PostgreSQL.
+    """
+    parsed = parse_url(url)
+    if parsed.dialect == "postgresql":
+        import psycopg
+
+        with psycopg.connect(parsed.conninfo, autocommit=True) as conn:
+            conn.execute(f'SET search_path TO "{parsed.schema}"')
+            yield _Raw(conn, "postgresql")
+    else:
+        lite = sqlite3.connect(parsed.path, isolation_level=None)
+        try:
+            yield _Raw(lite, "sqlite")
+        finally:
+            lite.close()
+
+
+@dataclass
+class _Raw:
+    conn: Any
+    dialect: str
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        if self.dialect == "postgresql":
+            return self.conn.execute(sql.replace("?", "%s"), params or None)
+        return self.conn.execute(sql, params)
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return [
+            tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in self.execute(sql, params)
+        ]
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
+        rows = self.all(sql, params)
+        assert len(rows) == 1, rows
+        return rows[0]
+
+
+def query(ledger: OrderLedger, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Rows of a plain SELECT through the ledger's own connection (works for memory:// too)."""
+    with ledger.db.read() as tx:
+        rows = tx.all(sql, params)
+    return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows]
