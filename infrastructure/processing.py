@@ -123,16 +123,17 @@ class Processor:
                 self.absent = set()
                 if strict and any(r.outcome == "rejected" for r in results):
                     self.orders.forget(work.touched)
+                    self._forget_identities(work)
                     return results, []
+                work.commit.consulted = dict(work.consulted)
                 ids = self.recorder.commit(work.commit, self._inline_hook(work.events))
             except Exception as error:
                 self.absent = set()
                 self.no_identity = set()
                 self.orders.forget(work.touched)
                 if isinstance(error, StaleBatchError) or is_integrity_error(error):
-                    self.identities = {
-                        k: v for k, v in self.identities.items() if k not in work.new_identities
-                    }
+                    self._forget_identities(work)
+                    self.orders.forget(work.consulted)  # another writer moved them: reload
                     continue
                 raise
             for order in work.orders.values():
@@ -180,6 +181,10 @@ class Processor:
                 self._remember(order)
         missing = {c for oid, c in by_id.items() if oid not in found}
         return missing
+
+    def _forget_identities(self, work: _Batch) -> None:
+        """Identities a batch registered but did not store."""
+        self.identities = {k: v for k, v in self.identities.items() if k not in work.new_identities}
 
     def _inline_hook(self, events: list[OrderEvent]) -> Callable[[Any, list[int]], None] | None:
         inline = self.inline
@@ -263,6 +268,7 @@ class _Batch:
     def __init__(self, processor: Processor) -> None:
         self.p = processor
         self.orders: dict[str, Order] = {}
+        self.consulted: dict[str, int] = {}  # client order ID → version the decisions read
         self.touched: set[str] = set()
         self.commit = Commit()
         self.entries: list[JournalEntry] = []
@@ -453,6 +459,8 @@ class _Batch:
             order = self.p.load_order(client_order_id, trust_absent=trust_absent)
             if order is not None:
                 self.orders[client_order_id] = order
+                # Decisions read this version; the commit checks nobody has appended since.
+                self.consulted[client_order_id] = order.version
         return order
 
     def _outcome(

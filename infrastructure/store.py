@@ -142,6 +142,9 @@ class Commit:
     # Keys this batch made resolvable (new orders, new identities): nobody may have parked on
     # them unseen. Checked under the log lock, with the parked entries' keys, at commit.
     resolvable: list[tuple[str, str, str]] = field(default_factory=list)
+    # Orders the batch's decisions read, at the version read: none may have moved meanwhile,
+    # or a decision that appends nothing (a rejection) would rest on stale state.
+    consulted: dict[str, int] = field(default_factory=dict)
 
 
 class LedgerRecorder(ApplicationRecorder):
@@ -190,6 +193,7 @@ class LedgerRecorder(ApplicationRecorder):
         with self.db.write() as tx:
             self._lock(tx)
             self._check_parking(tx, batch)
+            self._check_versions(tx, batch)
             next_message = (tx.one("SELECT MAX(message_id) FROM messages")[0] or 0) + 1
             for entry in batch.journal:
                 entry.message_id = next_message
@@ -239,6 +243,23 @@ class LedgerRecorder(ApplicationRecorder):
             if after is not None and ids:
                 after(tx, ids)
             return ids
+
+    def _check_versions(self, tx: Tx, batch: Commit) -> None:
+        """Refuse a batch decided on an order another writer has appended to since it was read."""
+        if not batch.consulted:
+            return
+        by_id = {str(_order_uuid(c)): v for c, v in batch.consulted.items()}
+        keys = list(by_id)
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            rows = tx.all(
+                "SELECT originator_id, MAX(originator_version) FROM events"
+                f" WHERE originator_id IN ({','.join('?' * len(chunk))}) GROUP BY originator_id",
+                chunk,
+            )
+            for originator_id, version in rows:
+                if version != by_id[originator_id]:
+                    raise StaleBatchError("an order this batch read was changed by another writer")
 
     def _check_parking(self, tx: Tx, batch: Commit) -> None:
         """Refuse a batch whose parking decisions another writer has made stale meanwhile.
