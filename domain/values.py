@@ -130,12 +130,14 @@ def parse_decimal(value: object, field: str = "number") -> Decimal:
     """Convert a string, integer or Decimal exactly; refuse floats, NaN and infinities."""
     if isinstance(value, bool | float):
         raise InvalidInputError(f"{field} must be a decimal string or an exact JSON number", field=field)
+    short = False  # a text of at most MAX_DIGITS characters cannot hold more digits than that
     if isinstance(value, Decimal):
         number = value
     elif isinstance(value, int):
         number = Decimal(value)
     elif isinstance(value, str):
         text = value.strip()
+        short = len(text) <= MAX_DIGITS
         if not text or len(text) > 2 * MAX_DIGITS + 10:
             raise InvalidInputError(f"{field} is not a decimal number: {value[:40]!r}", field=field)
         try:
@@ -146,7 +148,9 @@ def parse_decimal(value: object, field: str = "number") -> Decimal:
         raise InvalidInputError(f"{field} must be a decimal string", field=field)
     if not number.is_finite():
         raise InvalidInputError(f"{field} must be finite, not {number}", field=field)
-    if number and (abs(number.adjusted()) > MAX_EXPONENT or len(number.as_tuple().digits) > MAX_DIGITS):
+    if number and (
+        abs(number.adjusted()) > MAX_EXPONENT or (not short and len(number.as_tuple().digits) > MAX_DIGITS)
+    ):
         raise InvalidInputError(
             f"{field} is out of range (at most {MAX_DIGITS} digits, magnitude 1e±{MAX_EXPONENT})",
             field=field,
