@@ -247,7 +247,7 @@ class Processor:
         params = [part for key in keys for part in key]
         with self.recorder.db.read() as tx:
             rows = tx.all(
-                "SELECT p.message_id, m.raw, p.message, m.format FROM parked p"
+                "SELECT DISTINCT p.message_id, m.raw, p.message, m.format FROM parked p"
                 f" JOIN messages m ON m.message_id = p.message_id WHERE {clauses}"
                 " ORDER BY p.message_id",
                 params,
@@ -274,7 +274,7 @@ class _Batch:
         self.entries: list[JournalEntry] = []
         self.events: list[OrderEvent] = []
         self.new_identities: dict[IdentityKey, str] = {}
-        self.parked_here: list[tuple[IdentityKey, JournalEntry, Message]] = []
+        self.parked_here: list[tuple[list[IdentityKey], JournalEntry, Message]] = []
         self.now = format_timestamp(processor.clock())
         self._any_parked: bool | None = None
 
@@ -320,11 +320,11 @@ class _Batch:
         try:
             if message.type == "request":
                 return self._request(message, entry)
-            order, key = self._resolve(message)
+            order, keys = self._resolve(message)
             if order is None:
-                assert key is not None
-                self._park(message, entry, key)
-                return "parked", f"no order known for {key[1]} {key[2]!r} yet", []
+                self._park(message, entry, keys)
+                shown = " or ".join(f"{k[1]} {k[2]!r}" for k in keys)
+                return "parked", f"no order known for {shown} yet", []
             self._last_client_id = order.client_order_id
             return self._fact(order, message, entry)
         except StaleBatchError:
@@ -476,11 +476,12 @@ class _Batch:
                 self.commit.event_entries.append(entry)
         return outcome.kind.value, outcome.reason or None, events
 
-    def _resolve(self, message: Message) -> tuple[Order | None, IdentityKey | None]:
+    def _resolve(self, message: Message) -> tuple[Order | None, list[IdentityKey]]:
+        """The order a message names, or every identity it could be released by."""
         if message.client_order_id:
             order = self._order(message.client_order_id)
             key = ("", "client_order_id", message.client_order_id)
-            return order, (None if order else key)
+            return order, ([] if order else [key])
         venue = message.venue or ""
         keys: list[IdentityKey] = []
         if message.venue_order_id:
@@ -494,15 +495,8 @@ class _Batch:
                 order = self._order(owner, trust_absent=False)
                 if order is None:
                     raise StaleBatchError(f"order {owner!r} is named by {key[1]} but not yet readable")
-                return order, None
-        return None, keys[0]
-
-    def _known_keys(self, order: Order) -> set[IdentityKey]:
-        return {
-            k
-            for k in identity_keys(order)
-            if k in self.new_identities or self.p.identities.get(k) == order.client_order_id
-        }
+                return order, []
+        return None, keys
 
     def _check_identities(self, client_order_id: str, keys: Sequence[IdentityKey]) -> None:
         for key in keys:
@@ -525,10 +519,10 @@ class _Batch:
             new.append(key)
         return new
 
-    def _park(self, message: Message, entry: JournalEntry, key: IdentityKey) -> None:
-        entry.park_key = key
+    def _park(self, message: Message, entry: JournalEntry, keys: list[IdentityKey]) -> None:
+        entry.park_keys = list(keys)
         entry.parked_message = message_to_json(message)
-        self.parked_here.append((key, entry, message))
+        self.parked_here.append((keys, entry, message))
 
     def _unpark(self, order: Order, keys: Sequence[IdentityKey]) -> list[OrderEvent]:
         """Apply messages that were waiting for this order, in arrival order."""
@@ -536,11 +530,11 @@ class _Batch:
         wanted = set(keys)
         waiting = [
             (e, m)
-            for k, e, m in self.parked_here
-            if k in wanted and e.outcome in ("parked", "ignored") and e.park_key
+            for ks, e, m in self.parked_here
+            if wanted.intersection(ks) and e.outcome in ("parked", "ignored") and e.park_keys
         ]
         for entry, message in waiting:
-            entry.park_key = None  # resolved inside this batch: never written to `parked`
+            entry.park_keys = []  # resolved inside this batch: never written to `parked`
             outcome, reason, new = self._fact(order, message, entry)
             entry.outcome, entry.reason = outcome, reason
             entry.client_order_id = order.client_order_id

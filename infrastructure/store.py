@@ -78,12 +78,15 @@ def schema(dialect: str) -> list[str]:
             value TEXT NOT NULL,
             client_order_id TEXT NOT NULL,
             PRIMARY KEY (venue, kind, value))""",
+        # A parked message waits on every identity it names (one row each): whichever of
+        # them an order records first releases it.
         f"""CREATE TABLE IF NOT EXISTS parked (
-            message_id BIGINT PRIMARY KEY,
+            message_id BIGINT NOT NULL,
             venue TEXT NOT NULL,
             kind TEXT NOT NULL,
             value TEXT NOT NULL,
-            message {blob} NOT NULL)""",
+            message {blob} NOT NULL,
+            PRIMARY KEY (message_id, venue, kind, value))""",
         "CREATE INDEX IF NOT EXISTS parked_key ON parked (kind, value, venue)",
         "CREATE TABLE IF NOT EXISTS view_tracking (view TEXT PRIMARY KEY, position BIGINT NOT NULL)",
     ]
@@ -126,7 +129,7 @@ class JournalEntry:
     client_order_id: str | None = None
     event_count: int = 0
     message_id: int | None = None  # assigned at commit, or known already for parked ones
-    park_key: tuple[str, str, str] | None = None  # (venue, kind, value) when parked
+    park_keys: list[tuple[str, str, str]] = field(default_factory=list)  # (venue, kind, value) awaited
     parked_message: bytes = b""  # the ledger-format message to apply once unparked
 
 
@@ -217,10 +220,10 @@ class LedgerRecorder(ApplicationRecorder):
                     for e in batch.journal
                 ],
             )
-            parked = [e for e in batch.journal if e.outcome == "parked" and e.park_key]
+            parked = [e for e in batch.journal if e.outcome == "parked" and e.park_keys]
             tx.executemany(
                 "INSERT INTO parked (message_id, venue, kind, value, message) VALUES (?,?,?,?,?)",
-                [(e.message_id, *e.park_key, e.parked_message) for e in parked if e.park_key],
+                [(e.message_id, *key, e.parked_message) for e in parked for key in e.park_keys],
             )
             if batch.resolved:
                 tx.executemany(
@@ -269,7 +272,7 @@ class LedgerRecorder(ApplicationRecorder):
         order now exists, or a new order for which a message was parked unseen, sends the batch
         back to be decided again.
         """
-        parking = [e.park_key for e in batch.journal if e.outcome == "parked" and e.park_key]
+        parking = [key for e in batch.journal if e.outcome == "parked" for key in e.park_keys]
         for venue, kind, value in parking:
             if kind == "client_order_id":
                 found = tx.one(

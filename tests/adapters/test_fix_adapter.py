@@ -505,13 +505,6 @@ def test_a_restatement_is_the_venues_word_on_the_terms(valid: Valid, feed: Feed,
     assert unchanged.counts["duplicate"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ledger core: a message is parked on its first identity only (venue order ID before "
-    "aliases), so a Replaced that introduces a new OrderID, parked before the order's request, waits "
-    "on an ID only it would record; the reports after it wait with it (infrastructure/processing.py "
-    "_Batch._resolve/_park)",
-)
 def test_a_chain_that_re_ids_the_order_before_its_request_is_known(feed: Feed, ledger: OrderLedger) -> None:
     feed([m for r in chain_reports() for m in translate(r)])
     feed([request()])
