@@ -344,8 +344,12 @@ class Order:
         return state
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any]) -> Order:
-        """Restore an order saved with :meth:`to_state`."""
+    def from_state(cls, state: Mapping[str, Any], *, with_fills: bool = True) -> Order:
+        """Restore an order saved with :meth:`to_state`.
+
+        ``with_fills=False`` skips the trades, for read-only uses such as :meth:`snapshot`,
+        which does not need them: listing thousands of orders then costs far less.
+        """
         order = cls.__new__(cls)
         for name in _PLAIN_STATE:
             setattr(order, name, state[name])
@@ -369,23 +373,27 @@ class Order:
         order.created_at = parse_timestamp(state["created_at"])
         order.updated_at = parse_timestamp(state["updated_at"])
         order.recorded_at = parse_timestamp(state["recorded_at"])
-        order.fills = {
-            f[0]: Fill(
-                f[0],
-                Decimal(f[1]),
-                Decimal(f[2]),
-                _opt_decimal(f[3]),
-                f[4],
-                None if f[5] is None else Liquidity(f[5]),
-                parse_timestamp(f[6]),
-                late=f[7],
-                busted=f[8],
-                first_qty=_opt_decimal(f[9]),
-                first_px=_opt_decimal(f[10]),
-                inferred=bool(f[11]) if len(f) > 11 else False,
-            )
-            for f in state["fills"]
-        }
+        order.fills = (
+            {}
+            if not with_fills
+            else {
+                f[0]: Fill(
+                    f[0],
+                    Decimal(f[1]),
+                    Decimal(f[2]),
+                    _opt_decimal(f[3]),
+                    f[4],
+                    None if f[5] is None else Liquidity(f[5]),
+                    parse_timestamp(f[6]),
+                    late=f[7],
+                    busted=f[8],
+                    first_qty=_opt_decimal(f[9]),
+                    first_px=_opt_decimal(f[10]),
+                    inferred=bool(f[11]) if len(f) > 11 else False,
+                )
+                for f in state["fills"]
+            }
+        )
         order._pending_events = []
         return order
 

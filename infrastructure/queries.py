@@ -47,10 +47,9 @@ def list_orders(
         }
     )
     with db.read() as tx:
-        rows = tx.all(f"SELECT state FROM orders_view{where} ORDER BY created_at, client_order_id", params)
-    from domain.order import Order
+        rows = tx.all(f"SELECT snapshot FROM orders_view{where} ORDER BY created_at, client_order_id", params)
 
-    return [Order.from_state(orjson.loads(r[0])).snapshot() for r in rows]
+    return [orjson.loads(r[0]) for r in rows]
 
 
 TRADE_FIELDS = (

@@ -39,6 +39,8 @@ def _to_row(order: Order) -> tuple[Any, ...]:
         order.parent_id,
         orjson.dumps(order.tags).decode(),
         order.version,
+        # What queries show, ready to send: listing open orders is then one JSON parse a row.
+        orjson.dumps(order.snapshot()).decode(),
         orjson.dumps(order.to_state()).decode(),
     )
 
@@ -69,6 +71,7 @@ ORDERS_TABLE: TableSpec[str, Order] = TableSpec(
         Column("parent_id"),
         Column("tags"),
         Column("version", "INTEGER"),
+        Column("snapshot"),
         Column("state"),
     ),
     key=("client_order_id",),
