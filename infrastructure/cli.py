@@ -149,6 +149,14 @@ def ingest(
     for result in report.rejected:
         where = f"line {result.line_no}" if result.line_no is not None else "input"
         err.print(f"{where}: rejected: {result.reason}", markup=False)
+    if strict and not report.stored:
+        # Report what the ledger holds from this input (nothing), not the rolled-back decisions.
+        rejected = len(report.rejected)
+        report.counts = dict.fromkeys(report.counts, 0)
+        report.counts["rejected"] = rejected
+        report.counts["not stored"] = report.lines - rejected
+        report.events = 0
+        err.print("--strict: a line was rejected, so nothing from this input was stored", markup=False)
     counts = ", ".join(f"{n} {k}" for k, n in report.counts.items())
     rate = report.events / report.seconds if report.seconds else 0.0
     out.print(
@@ -156,8 +164,6 @@ def ingest(
         f"{report.events} events in {report.seconds:.2f} s ({rate:,.0f} events/s)",
         markup=False,
     )
-    if strict and not report.stored:
-        err.print("--strict: a line was rejected, so nothing from this input was stored", markup=False)
     if report.rejected:
         raise typer.Exit(1)
 
@@ -522,7 +528,8 @@ def rebuild(
             TimeElapsedColumn(),
             TimeRemainingColumn(),
         ]
-        with Progress(*columns, console=err, transient=True) as progress:
+        # The bar is for people at a terminal; in a pipe or a log it would only add noise.
+        with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as progress:
             task = progress.add_task("rebuild", total=total, rate="")
 
             def advance(n: int) -> None:
@@ -876,13 +883,12 @@ def main() -> None:
         _fail(error, 2)
     except KeyboardInterrupt:
         _fail(KeyboardInterrupt("interrupted"), 130)
-    except Exception as error:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(error, click.exceptions.ClickException):
+    except Exception as error:  # usage errors and anything unexpected
+        # typer ships its own copy of click: recognise usage errors by their shape, not class.
+        if hasattr(error, "format_message") and hasattr(error, "exit_code"):
             err.print(f"orderledger: {error.format_message()}", markup=False)
-            sys.exit(error.exit_code)
-        if isinstance(error, click.exceptions.Abort):
+            sys.exit(int(error.exit_code))
+        if type(error).__name__ == "Abort":
             _fail(error, 130)
         _fail(error, 3, prefix="internal error: ")
 

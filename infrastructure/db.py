@@ -9,6 +9,7 @@ Driver errors are translated into one-line :class:`StoreError` messages.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import sqlite3
 import threading
@@ -247,6 +248,13 @@ class PostgresDatabase(Database):
         self.url = url
         self._psycopg = psycopg
         schema = url.schema
+        # The pool logs every failed attempt; the ledger reports failure once, in one line.
+        logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
+        try:  # fail fast, with the server's own reason, before a pool starts retrying
+            psycopg.connect(url.conninfo, connect_timeout=int(connect_timeout)).close()
+        except psycopg.Error as error:
+            reason = " ".join(str(error).split())
+            raise StoreError(f"cannot connect to PostgreSQL at {redact(url.conninfo)}: {reason}") from None
 
         def configure(conn: Any) -> None:
             conn.autocommit = True

@@ -1,0 +1,316 @@
+"""Kill -9 at random points, rerun from the start, and nothing is lost or counted twice (issue 3).
+
+A simulated session (thousands of orders, acknowledgements, partial fills, cancels, amends,
+busts, duplicate deliveries) is written to a file. ``orderledger ingest FILE`` is started again
+and again on one database and SIGKILLed after a random delay drawn from a seeded generator;
+after every kill the same command is rerun from the first line, as docs/operations.md tells an
+operator to do. Some kills land before the first commit, most after some commits. Every other
+run while the log is incomplete is ``ingest --no-project`` (a deployment whose views are kept by
+a separate worker), so the views are often behind the log.
+
+Then ``project`` must bring the views up to the log, and they must equal a fresh fold
+(``rebuild --all``). Finally one run goes to completion, and the database must hold exactly what
+one clean ingest of the file holds: the same facts, each once, and the same answers to every
+query.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infrastructure.simulator import simulate_lines
+from tests.cli.helpers import (
+    OPEN_STATUSES,
+    OUTCOMES,
+    assert_same_outputs,
+    cli_command,
+    cli_env,
+    ingest,
+    progress_of,
+    run_cli,
+    stored_facts,
+    view_outputs,
+    write_lines,
+)
+
+pytestmark = pytest.mark.slow
+
+MARKS = ("BTC-USDT=64000", "ETH-USDT=3100", "BTC/USD=64010", "SOL/USD=145")
+SESSION_SEED = 3
+KILL_SEED = 20261120
+
+
+def delays(clean_run: float) -> tuple[float, float]:
+    """The range kill delays are drawn from: from 50 ms to three quarters of a clean run.
+
+    Scaled to this machine's speed so that kills land all along the file (interpreter start-up,
+    opening the database, every stretch of the input) rather than always in its first seconds; a
+    rerun goes over the stored part as duplicates faster than a first run, so it gets further.
+    """
+    return 0.05, min(max(0.75 * clean_run, 0.6), 6.0)
+
+
+@dataclass
+class Campaign:
+    """What happened over the kills, and what the database looked like at the end."""
+
+    kills: int = 0
+    finished_before_the_kill: int = 0
+    before_any_commit: int = 0
+    after_some_commits: int = 0
+    no_project_runs: int = 0
+    views_left_behind: int = 0
+    caught_up_by_project: int = 0
+    left_to_the_next_run: int = 0
+    delays: list[float] = field(default_factory=list)
+    final_outputs: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        return (
+            f"{self.kills} SIGKILLs (delays {min(self.delays):.2f}–{max(self.delays):.2f} s): "
+            f"{self.after_some_commits} landed mid-ingest, after some commits; "
+            f"{self.before_any_commit} before the first commit; "
+            f"{self.finished_before_the_kill} runs finished before their kill; "
+            f"{self.no_project_runs} runs were `ingest --no-project`; "
+            f"views left behind the log {self.views_left_behind} times "
+            f"({self.caught_up_by_project} caught up by `project`, "
+            f"{self.left_to_the_next_run} left to the next run)"
+        )
+
+
+def project_catches_up(url: str, cwd: Path) -> int:
+    """Run one-shot ``project``; the views must then be at the end of the log. Returns events applied."""
+    behind = progress_of(url)
+    run = run_cli("project", db=url, cwd=cwd)
+    assert run.returncode == 0 and run.stderr == "", run.describe()
+    found = re.search(r"^views current: (\d+) events applied$", run.stdout, re.M)
+    assert found is not None, run.describe()
+    after = progress_of(url)
+    assert not after.views_behind, f"views still behind after project: {after}"
+    assert after.last_event == behind.last_event, "project appended to the log"
+    applied = int(found[1])
+    assert (applied > 0) == behind.views_behind, run.describe()
+    assert applied <= behind.last_event - behind.views_at, run.describe()
+    return applied
+
+
+def kill_campaign(
+    url: str, session: Path, cwd: Path, *, kills: int, delay: tuple[float, float], seed: int, events: int
+) -> Campaign:
+    """Start ``ingest session`` and SIGKILL it after a random delay, ``kills`` times.
+
+    While the log holds fewer than ``events`` (what one clean run stores), every other run is
+    ``ingest --no-project`` (views kept by a separate worker), which leaves the views behind the
+    log; each time they are behind after a run, every other time an operator runs ``project``
+    and otherwise the next ``ingest`` must catch them up itself.
+    """
+    rng = random.Random(seed)
+    campaign = Campaign()
+    for attempt in range(kills * 4):
+        if campaign.kills >= kills:
+            break
+        before = progress_of(url)
+        wait = rng.uniform(*delay)
+        no_project = attempt % 2 == 1 and before.events < events
+        campaign.no_project_runs += no_project
+        command = cli_command("ingest", str(session), *(["--no-project"] if no_project else []), db=url)
+        with (cwd / "ingest.stderr").open("w+b") as stderr:
+            process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=cli_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+            try:
+                process.wait(timeout=wait)  # the deliberate kill delay
+            except subprocess.TimeoutExpired:
+                process.send_signal(signal.SIGKILL)
+            returncode = process.wait(timeout=60)
+            stderr.seek(0)
+            errors = stderr.read().decode()
+        after = progress_of(url)
+        assert after.last_event >= before.last_event and after.journal >= before.journal
+        if returncode == 0:
+            campaign.finished_before_the_kill += 1
+            assert errors == "", errors
+        else:
+            assert returncode == -signal.SIGKILL, f"ingest failed on its own (exit {returncode}): {errors}"
+            campaign.kills += 1
+            campaign.delays.append(wait)
+            if after.journal == before.journal:
+                campaign.before_any_commit += 1
+            else:
+                campaign.after_some_commits += 1
+        if after.views_behind:
+            campaign.views_left_behind += 1
+            if campaign.views_left_behind % 2:
+                project_catches_up(url, cwd)
+                campaign.caught_up_by_project += 1
+            else:
+                campaign.left_to_the_next_run += 1
+    assert campaign.kills == kills, (
+        f"only {campaign.kills} kills in {kills * 4} attempts: {campaign.describe()}"
+    )
+    return campaign
+
+
+def recover_and_check(
+    url: str, session: Path, cwd: Path, reference: dict[str, Any], lines: int
+) -> dict[str, Any]:
+    """After the kills: project, compare with a fresh fold, run to completion, compare with a clean run."""
+    project_catches_up(url, cwd)
+    caught_up = view_outputs(url, cwd, MARKS)
+    rebuilt = run_cli("rebuild", "--all", db=url, cwd=cwd)
+    assert rebuilt.returncode == 0, rebuilt.describe()
+    assert_same_outputs(view_outputs(url, cwd, MARKS), caught_up, "views after `project` vs a fresh fold")
+
+    run, summary = ingest(session, db=url, cwd=cwd)
+    assert run.returncode == 0 and run.stderr == "", run.describe()
+    assert summary.lines == lines
+    assert summary.counts["rejected"] == 0 and summary.counts["ignored"] == 0, run.describe()
+    assert not progress_of(url).views_behind
+
+    final = view_outputs(url, cwd, MARKS)
+    assert_same_outputs(final, reference, "after the kills and a complete rerun vs one clean ingest")
+    assert final["orders --open"] == [o for o in final["orders"] if o["status"] in OPEN_STATUSES]
+
+    again, summary = ingest(session, db=url, cwd=cwd)
+    assert again.returncode == 0, again.describe()
+    assert summary.counts == {**dict.fromkeys(OUTCOMES, 0), "duplicate": lines}, again.describe()
+    assert summary.events == 0
+    return final
+
+
+# ---------------------------------------------------------------------- SQLite: the full campaign
+
+
+@dataclass
+class Reference:
+    """One clean ingest of the session file."""
+
+    session: Path
+    lines: int
+    url: str
+    outputs: dict[str, Any]
+    facts: Any
+    seconds: float  # wall time of the clean ingest, process start included
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
+    folder = tmp_path_factory.mktemp("reference")
+    lines = list(simulate_lines(SESSION_SEED, 3500))
+    session = write_lines(folder / "session.jsonl", lines)
+    url = f"sqlite:///{folder / 'reference.db'}"
+    started = time.monotonic()
+    run, summary = ingest(session, db=url, cwd=folder)
+    seconds = time.monotonic() - started
+    assert run.returncode == 0 and summary.counts["rejected"] == 0, run.describe()
+    return Reference(session, len(lines), url, view_outputs(url, folder, MARKS), stored_facts(url), seconds)
+
+
+@pytest.fixture(scope="module")
+def sqlite_campaign(reference: Reference, tmp_path_factory: pytest.TempPathFactory) -> tuple[Campaign, str]:
+    folder = tmp_path_factory.mktemp("killed")
+    url = f"sqlite:///{folder / 'ledger.db'}"
+    campaign = kill_campaign(
+        url,
+        reference.session,
+        folder,
+        kills=50,
+        delay=delays(reference.seconds),
+        seed=KILL_SEED,
+        events=sum(reference.facts.values()),
+    )
+    campaign.final_outputs = recover_and_check(
+        url, reference.session, folder, reference.outputs, reference.lines
+    )
+    return campaign, url
+
+
+def test_sqlite_kill_campaign(
+    sqlite_campaign: tuple[Campaign, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    campaign, _ = sqlite_campaign
+    with capsys.disabled():
+        print(f"\nkill -9 on SQLite: {campaign.describe()}")
+    assert campaign.kills >= 50
+    assert campaign.after_some_commits >= 10, campaign.describe()
+    # Views were left behind the log at least once (caught up by `project`, or by the next run).
+    assert campaign.caught_up_by_project + campaign.left_to_the_next_run >= 1, campaign.describe()
+
+
+def test_sqlite_every_fact_is_stored_exactly_once(
+    sqlite_campaign: tuple[Campaign, str], reference: Reference
+) -> None:
+    _, url = sqlite_campaign
+    facts = stored_facts(url)
+    assert max(facts.values()) == 1, [f for f, n in facts.items() if n > 1][:10]
+    assert facts == reference.facts, {
+        "missing": list(reference.facts - facts)[:10],
+        "extra": list(facts - reference.facts)[:10],
+    }
+
+
+def test_sqlite_views_equal_a_fresh_fold(sqlite_campaign: tuple[Campaign, str], reference: Reference) -> None:
+    campaign, url = sqlite_campaign
+    folder = Path(url.removeprefix("sqlite:///")).parent
+    run = run_cli("rebuild", "--all", db=url, cwd=folder)
+    assert run.returncode == 0, run.describe()
+    assert_same_outputs(
+        view_outputs(url, folder, MARKS), campaign.final_outputs, "final views vs a fresh fold"
+    )
+
+
+def test_sqlite_open_orders_are_right(sqlite_campaign: tuple[Campaign, str], reference: Reference) -> None:
+    campaign, _ = sqlite_campaign
+    open_orders = campaign.final_outputs["orders --open"]
+    assert open_orders == reference.outputs["orders --open"]
+    assert {o["status"] for o in open_orders} <= OPEN_STATUSES
+    assert len(open_orders) > 100  # the simulator leaves many orders resting
+
+
+# ---------------------------------------------------------------------- PostgreSQL: a shorter run
+
+
+@pytest.mark.postgres
+def test_postgres_kill_campaign(
+    postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = list(simulate_lines(SESSION_SEED + 1, 800))
+    session = write_lines(tmp_path / "session.jsonl", lines)
+    reference_url = f"sqlite:///{tmp_path / 'reference.db'}"
+    started = time.monotonic()
+    run, _ = ingest(session, db=reference_url, cwd=tmp_path)
+    clean_run = time.monotonic() - started
+    assert run.returncode == 0, run.describe()
+    reference_outputs = view_outputs(reference_url, tmp_path, MARKS)
+    reference_facts = stored_facts(reference_url)
+
+    # PostgreSQL commits more slowly than SQLite: a clean run there takes about twice as long.
+    campaign = kill_campaign(
+        postgres_url,
+        session,
+        tmp_path,
+        kills=10,
+        delay=delays(2 * clean_run),
+        seed=KILL_SEED + 1,
+        events=sum(reference_facts.values()),
+    )
+    with capsys.disabled():
+        print(f"\nkill -9 on PostgreSQL: {campaign.describe()}")
+    recover_and_check(postgres_url, session, tmp_path, reference_outputs, len(lines))
+    facts = stored_facts(postgres_url)
+    assert facts == reference_facts
+    assert max(facts.values()) == 1
