@@ -4,7 +4,9 @@ A simulated session (thousands of orders, acknowledgements, partial fills, cance
 busts, duplicate deliveries) is written to a file. ``orderledger ingest FILE`` is started again
 and again on one database and SIGKILLed after a random delay drawn from a seeded generator;
 after every kill the same command is rerun from the first line, as docs/operations.md tells an
-operator to do. Some kills land before the first commit, most after some commits. Every other
+operator to do. The delays are scaled to this machine's measured speed (see ``Timing.delay``) so
+that kills land in start-up, in the re-read of stored facts, and in the writing of new ones, all
+along the file. Every other
 run while the log is incomplete is ``ingest --no-project`` (a deployment whose views are kept by
 a separate worker), so the views are often behind the log.
 
@@ -35,6 +37,7 @@ from tests.cli.helpers import (
     cli_command,
     cli_env,
     ingest,
+    private_postgres_url,
     progress_of,
     run_cli,
     stored_facts,
@@ -49,14 +52,52 @@ SESSION_SEED = 3
 KILL_SEED = 20261120
 
 
-def delays(clean_run: float) -> tuple[float, float]:
-    """The range kill delays are drawn from: from 50 ms to three quarters of a clean run.
+@dataclass(frozen=True)
+class Timing:
+    """How long ``ingest`` of the session takes on this machine and backend (wall time)."""
 
-    Scaled to this machine's speed so that kills land all along the file (interpreter start-up,
-    opening the database, every stretch of the input) rather than always in its first seconds; a
-    rerun goes over the stored part as duplicates faster than a first run, so it gets further.
-    """
-    return 0.05, min(max(0.75 * clean_run, 0.6), 6.0)
+    startup: float  # a command that does nothing: interpreter, imports, opening the database
+    clean: float  # the whole file into an empty ledger
+    rerun: float  # the whole file again: every line a duplicate
+    lines: int  # in the file; ingest commits them 1,000 at a time
+
+    def delay(self, rng: random.Random, stored: float) -> float:
+        """A kill delay; ``stored`` is the fraction of the session's events already in the log.
+
+        A rerun first reads what is stored again, as duplicates, then appends new facts. A third
+        of the kills land anywhere before that point (start-up, opening the database, the
+        re-read); the other two thirds just past it, within the next one and a half group commits
+        of new events. So the log grows a little per run, and many kills interrupt the writing of
+        facts not yet stored. Once everything is stored, kills land anywhere in the rerun.
+        """
+        past_the_stored_part = rng.random() < 2 / 3
+        spread = rng.random()
+        reread = self.startup + stored * max(self.rerun - self.startup, 0.0)
+        if stored >= 1.0:
+            return 0.05 + spread * self.rerun
+        if not past_the_stored_part:
+            return 0.05 + spread * reread
+        batch = (self.clean - self.startup) * 1_000 / self.lines
+        return reread + spread * 1.5 * batch
+
+
+def measure(url: str, session: Path, cwd: Path, lines: int) -> Timing:
+    """Ingest the session into an empty ledger (the reference), time it, a rerun and a no-op."""
+    started = time.monotonic()
+    run, summary = ingest(session, db=url, cwd=cwd)
+    clean = time.monotonic() - started
+    assert run.returncode == 0 and run.stderr == "", run.describe()
+    assert summary.lines == lines and summary.counts["rejected"] == 0, run.describe()
+    started = time.monotonic()
+    run, summary = ingest(session, db=url, cwd=cwd)
+    rerun = time.monotonic() - started
+    assert run.returncode == 0, run.describe()
+    assert summary.counts == {**dict.fromkeys(OUTCOMES, 0), "duplicate": lines}, run.describe()
+    started = time.monotonic()
+    run = run_cli("project", db=url, cwd=cwd)
+    startup = time.monotonic() - started
+    assert run.returncode == 0, run.describe()
+    return Timing(startup, clean, rerun, lines)
 
 
 @dataclass
@@ -67,6 +108,7 @@ class Campaign:
     finished_before_the_kill: int = 0
     before_any_commit: int = 0
     after_some_commits: int = 0
+    while_appending_events: int = 0
     no_project_runs: int = 0
     views_left_behind: int = 0
     caught_up_by_project: int = 0
@@ -77,7 +119,9 @@ class Campaign:
     def describe(self) -> str:
         return (
             f"{self.kills} SIGKILLs (delays {min(self.delays):.2f}–{max(self.delays):.2f} s): "
-            f"{self.after_some_commits} landed mid-ingest, after some commits; "
+            f"{self.after_some_commits} landed mid-ingest, after some commits "
+            f"({self.while_appending_events} after that run had appended new events, the others "
+            f"while re-reading stored facts or writing the first new group commit); "
             f"{self.before_any_commit} before the first commit; "
             f"{self.finished_before_the_kill} runs finished before their kill; "
             f"{self.no_project_runs} runs were `ingest --no-project`; "
@@ -104,9 +148,9 @@ def project_catches_up(url: str, cwd: Path) -> int:
 
 
 def kill_campaign(
-    url: str, session: Path, cwd: Path, *, kills: int, delay: tuple[float, float], seed: int, events: int
+    url: str, session: Path, cwd: Path, *, kills: int, timing: Timing, seed: int, events: int
 ) -> Campaign:
-    """Start ``ingest session`` and SIGKILL it after a random delay, ``kills`` times.
+    """Start ``ingest session`` and SIGKILL it after a random delay (``Timing.delay``), ``kills`` times.
 
     While the log holds fewer than ``events`` (what one clean run stores), every other run is
     ``ingest --no-project`` (views kept by a separate worker), which leaves the views behind the
@@ -119,8 +163,8 @@ def kill_campaign(
         if campaign.kills >= kills:
             break
         before = progress_of(url)
-        wait = rng.uniform(*delay)
-        no_project = attempt % 2 == 1 and before.events < events
+        wait = timing.delay(rng, min(before.events / events, 1.0))
+        no_project = attempt % 2 == 0 and before.events < events
         campaign.no_project_runs += no_project
         command = cli_command("ingest", str(session), *(["--no-project"] if no_project else []), db=url)
         with (cwd / "ingest.stderr").open("w+b") as stderr:
@@ -152,6 +196,7 @@ def kill_campaign(
                 campaign.before_any_commit += 1
             else:
                 campaign.after_some_commits += 1
+                campaign.while_appending_events += after.events > before.events
         if after.views_behind:
             campaign.views_left_behind += 1
             if campaign.views_left_behind % 2:
@@ -197,27 +242,31 @@ def recover_and_check(
 
 @dataclass
 class Reference:
-    """One clean ingest of the session file."""
+    """One clean ingest of the session file, and what it stored."""
 
     session: Path
     lines: int
     url: str
     outputs: dict[str, Any]
     facts: Any
-    seconds: float  # wall time of the clean ingest, process start included
+    timing: Timing
+
+    @property
+    def events(self) -> int:
+        return sum(self.facts.values())
+
+
+def make_reference(url: str, folder: Path, orders: int, seed: int) -> Reference:
+    lines = list(simulate_lines(seed, orders))
+    session = write_lines(folder / "session.jsonl", lines)
+    timing = measure(url, session, folder, len(lines))
+    return Reference(session, len(lines), url, view_outputs(url, folder, MARKS), stored_facts(url), timing)
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     folder = tmp_path_factory.mktemp("reference")
-    lines = list(simulate_lines(SESSION_SEED, 3500))
-    session = write_lines(folder / "session.jsonl", lines)
-    url = f"sqlite:///{folder / 'reference.db'}"
-    started = time.monotonic()
-    run, summary = ingest(session, db=url, cwd=folder)
-    seconds = time.monotonic() - started
-    assert run.returncode == 0 and summary.counts["rejected"] == 0, run.describe()
-    return Reference(session, len(lines), url, view_outputs(url, folder, MARKS), stored_facts(url), seconds)
+    return make_reference(f"sqlite:///{folder / 'reference.db'}", folder, 3500, SESSION_SEED)
 
 
 @pytest.fixture(scope="module")
@@ -229,9 +278,9 @@ def sqlite_campaign(reference: Reference, tmp_path_factory: pytest.TempPathFacto
         reference.session,
         folder,
         kills=50,
-        delay=delays(reference.seconds),
+        timing=reference.timing,
         seed=KILL_SEED,
-        events=sum(reference.facts.values()),
+        events=reference.events,
     )
     campaign.final_outputs = recover_and_check(
         url, reference.session, folder, reference.outputs, reference.lines
@@ -288,29 +337,20 @@ def test_sqlite_open_orders_are_right(sqlite_campaign: tuple[Campaign, str], ref
 def test_postgres_kill_campaign(
     postgres_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    lines = list(simulate_lines(SESSION_SEED + 1, 800))
-    session = write_lines(tmp_path / "session.jsonl", lines)
-    reference_url = f"sqlite:///{tmp_path / 'reference.db'}"
-    started = time.monotonic()
-    run, _ = ingest(session, db=reference_url, cwd=tmp_path)
-    clean_run = time.monotonic() - started
-    assert run.returncode == 0, run.describe()
-    reference_outputs = view_outputs(reference_url, tmp_path, MARKS)
-    reference_facts = stored_facts(reference_url)
-
-    # PostgreSQL commits more slowly than SQLite: a clean run there takes about twice as long.
-    campaign = kill_campaign(
-        postgres_url,
-        session,
-        tmp_path,
-        kills=10,
-        delay=delays(2 * clean_run),
-        seed=KILL_SEED + 1,
-        events=sum(reference_facts.values()),
-    )
-    with capsys.disabled():
-        print(f"\nkill -9 on PostgreSQL: {campaign.describe()}")
-    recover_and_check(postgres_url, session, tmp_path, reference_outputs, len(lines))
-    facts = stored_facts(postgres_url)
-    assert facts == reference_facts
-    assert max(facts.values()) == 1
+    reference = make_reference(postgres_url, tmp_path, 1000, SESSION_SEED + 1)
+    with private_postgres_url() as url:
+        campaign = kill_campaign(
+            url,
+            reference.session,
+            tmp_path,
+            kills=10,
+            timing=reference.timing,
+            seed=KILL_SEED + 1,
+            events=reference.events,
+        )
+        with capsys.disabled():
+            print(f"\nkill -9 on PostgreSQL: {campaign.describe()}")
+        recover_and_check(url, reference.session, tmp_path, reference.outputs, reference.lines)
+        facts = stored_facts(url)
+        assert max(facts.values()) == 1, [f for f, n in facts.items() if n > 1][:10]
+        assert facts == reference.facts
