@@ -23,8 +23,11 @@ def init_database(
 ) -> list[str]:
     """Create the schema (and on PostgreSQL the application role); returns what was done."""
     recorder.create_tables()
-    views.create_tables()
     done = ["tables, indexes and append-only triggers are in place"]
+    outdated = views.create_tables()
+    if outdated:
+        views.rebuild(outdated)
+        done.append(f"views written by an older version were rebuilt: {', '.join(outdated)}")
     if db.dialect != "postgresql":
         if app_role:
             raise ConfigurationError("--app-role needs PostgreSQL: SQLite has no roles")

@@ -123,7 +123,11 @@ class OrderLedger(Application[UUID]):
             self.recorder.create_tables()
             self._check_cipher()
             self.views = Views(self.db, self.mapper)
-            self.views.create_tables()
+            outdated = self.views.create_tables()
+            if outdated:
+                # Tables written by an older version: views are derived data, so refold them
+                # from the log (once; the rebuilt tables carry this version's columns).
+                self.views.rebuild(outdated)
         except BaseException:
             self.db.close()
             raise

@@ -180,13 +180,24 @@ class Views:
 
     # ------------------------------------------------------------------ set-up
 
-    def create_tables(self) -> None:
-        """Create every view table and its tracking row (idempotent; writes only if missing)."""
+    def create_tables(self) -> list[str]:
+        """Create every view table and its tracking row (idempotent; writes only if missing).
+
+        Returns the views whose tables exist with other columns than this version defines (a
+        database written by an older version): the caller rebuilds them (``rebuild``).
+        """
         with self.db.read() as tx:
-            complete = all(_table_exists(tx, spec.name) for p in self.projections for spec in p.tables)
+            existing = {
+                spec.name: _table_columns(tx, spec.name) for p in self.projections for spec in p.tables
+            }
             tracked = {str(r[0]) for r in tx.all("SELECT view FROM view_tracking")}
-        if complete and tracked >= set(self.by_name):
-            return
+        outdated = [
+            p.name
+            for p in self.projections
+            if any(existing[s.name] and existing[s.name] != [c.name for c in s.columns] for s in p.tables)
+        ]
+        if all(existing.values()) and tracked >= set(self.by_name):
+            return outdated
         with self.db.write() as tx:
             for p in self.projections:
                 for spec in p.tables:
@@ -196,6 +207,7 @@ class Views:
                             tx.execute(statement)
                 if tx.one("SELECT position FROM view_tracking WHERE view = ?", (p.name,)) is None:
                     tx.execute("INSERT INTO view_tracking (view, position) VALUES (?, 0)", (p.name,))
+        return outdated
 
     # ------------------------------------------------------------------ tracking
 
@@ -417,6 +429,18 @@ class Views:
 def _cache_size(spec: TableSpec[Any, Any]) -> int:
     # P&L entries are written once and read back only by range scans: caching them buys nothing.
     return 0 if spec.name == "pnl_entries_view" else 20_000
+
+
+def _table_columns(tx: Tx, name: str) -> list[str]:
+    """The column names of a table in definition order; empty when there is no such table."""
+    if tx.dialect == "postgresql":
+        rows = tx.all(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+            (name,),
+        )
+        return [str(r[0]) for r in rows]
+    return [str(r[1]) for r in tx.all(f"PRAGMA table_info({name})")]
 
 
 def _table_exists(tx: Tx, name: str) -> bool:
