@@ -227,8 +227,45 @@ class VerifyReport:
 
 def verify(db: Database, mapper: LedgerMapper, *, expect_head: tuple[int, str] | None = None) -> VerifyReport:
     """Recompute the hash chain from the first event, then check every view against the log."""
+    report = verify_chain(db, expect_head=expect_head)
+    last = report.head[0] if report.head else 0
+    with db.read() as tx:
+        tracking = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
+    for name, position in sorted(tracking.items()):
+        if position > last and report.broken is None:
+            report.broken = (
+                f"view {name} has folded events up to {position} but the log ends at {last}:"
+                " events were deleted from the end of the log"
+            )
+    if report.broken is None:
+        for projection_class in PROJECTIONS:
+            projection = projection_class()
+            report.view_problems += _check_view(db, mapper, projection, tracking.get(projection.name, 0))
+    return report
+
+
+def verify_chain(
+    db: Database,
+    *,
+    after: tuple[int, bytes] = (0, GENESIS),
+    expect_head: tuple[int, str] | None = None,
+) -> VerifyReport:
+    """Check the hash chain from the event after ``after`` (a position and its verified hash).
+
+    From the start by default; given the head a previous check returned, only what was appended
+    since is read (the link to that head proves the earlier part unchanged up to it).
+    """
     report = VerifyReport()
-    previous, expected_id, last = GENESIS, 1, 0
+    last, previous = after
+    expected_id = last + 1
+    if last:
+        with db.read() as tx:
+            row = tx.one("SELECT hash FROM events WHERE notification_id = ?", (last,))
+        if row is None or bytes(row[0]) != previous:
+            report.broken = (
+                f"event {last} is missing or no longer has the hash {previous.hex()} verified before"
+            )
+            return report
     while report.broken is None:
         with db.read() as tx:
             rows = tx.all(
@@ -261,7 +298,7 @@ def verify(db: Database, mapper: LedgerMapper, *, expect_head: tuple[int, str] |
                 break
         if len(rows) < CHUNK:
             break
-    if report.broken is None and report.events:
+    if report.broken is None and last:
         report.head = (last, previous.hex())
     if report.broken is None and expect_head is not None and last < expect_head[0]:
         # A head recorded earlier must still be in the chain; later events may follow it.
@@ -269,18 +306,6 @@ def verify(db: Database, mapper: LedgerMapper, *, expect_head: tuple[int, str] |
             f"the log ends at event {last}, before the recorded head {expect_head[0]}:{expect_head[1]}:"
             " events were deleted from the end"
         )
-    with db.read() as tx:
-        tracking = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
-    for name, position in sorted(tracking.items()):
-        if position > last and report.broken is None:
-            report.broken = (
-                f"view {name} has folded events up to {position} but the log ends at {last}:"
-                " events were deleted from the end of the log"
-            )
-    if report.broken is None:
-        for projection_class in PROJECTIONS:
-            projection = projection_class()
-            report.view_problems += _check_view(db, mapper, projection, tracking.get(projection.name, 0))
     return report
 
 
@@ -291,7 +316,13 @@ def _check_view(db: Database, mapper: LedgerMapper, projection: Projection, posi
                 return
             yield p, event
 
-    tables = fold(projection, events())
+    return view_differences(db, projection, fold(projection, events()))
+
+
+def view_differences(
+    db: Database, projection: Projection, tables: dict[str, MemoryTable[Any, Any]], limit: int = 20
+) -> list[str]:
+    """How a view's stored tables differ from ``tables`` (a fold in memory); empty when equal."""
     problems = []
     for spec in projection.tables:
         table: MemoryTable[Any, Any] = tables[spec.name]
@@ -307,7 +338,7 @@ def _check_view(db: Database, mapper: LedgerMapper, projection: Projection, posi
                 problems.append(f"view {spec.name}: row {key} is not explained by the log")
             elif _normal(stored[key]) != _normal(expected[key]):
                 problems.append(f"view {spec.name}: row {key} differs from a fresh fold of the log")
-            if len(problems) >= 20:
+            if len(problems) >= limit:
                 return problems
     return problems
 

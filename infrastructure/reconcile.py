@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -34,7 +35,7 @@ from domain.values import (
     parse_timestamp,
 )
 from infrastructure.messages import decode_json, parse_message
-from infrastructure.processing import Inbound
+from infrastructure.processing import Inbound, Result
 
 SOURCE = "reconciliation"
 CLOSED_STATUSES = ("filled", "canceled", "expired", "rejected")
@@ -565,8 +566,15 @@ class Reconciler:
 
     # ------------------------------------------------------------------ applying
 
-    def apply(self, differences: list[Difference], origin: str) -> None:
-        """Record every correction through the normal ingest path (journaled, deduplicated)."""
+    def apply(
+        self,
+        differences: list[Difference],
+        origin: str,
+        on_batch: Callable[[list[Result]], None] | None = None,
+    ) -> None:
+        """Record every correction through the normal ingest path (journaled, deduplicated).
+
+        ``on_batch`` is called with each group commit's results once it is durable."""
         items = []
         owners = []
         for difference in differences:
@@ -581,13 +589,17 @@ class Reconciler:
         if not items:
             return
         outcomes: list[str] = []
-        self.ledger.ingest_inbound(
-            items, on_batch=lambda results: outcomes.extend(_describe(r) for r in results)
-        )
+
+        def committed(results: list[Result]) -> None:
+            outcomes.extend(_describe(r) for r in results)
+            if on_batch is not None:
+                on_batch(results)
+
+        self.ledger.ingest_inbound(items, on_batch=committed)
         for difference, outcome in zip(owners, outcomes, strict=True):
             if difference.applied is None or outcome.startswith("rejected"):
                 difference.applied = outcome
 
 
-def _describe(result: Any) -> str:
+def _describe(result: Result) -> str:
     return result.outcome if not result.reason else f"{result.outcome}: {result.reason}"
