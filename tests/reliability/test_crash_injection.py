@@ -192,6 +192,13 @@ class Campaign:
         return path
 
 
+def assert_kills_landed_in_work(tally: Tally) -> None:
+    """Most kills interrupted a run that had committed something; every kind had such kills."""
+    landed = sum(tally.mid_work.values())
+    assert landed >= tally.total / 2, tally.describe()
+    assert all(tally.mid_work[kind] >= PER_ROUND[kind] // 5 for kind in PER_ROUND), tally.describe()
+
+
 def test_sqlite_survives_sigkill_during_ingest_follow_rebuild_and_reconcile(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -199,7 +206,7 @@ def test_sqlite_survives_sigkill_during_ingest_follow_rebuild_and_reconcile(
     with capsys.disabled():
         print(f"\ncrash injection on SQLite: {tally.describe()}")
     assert tally.total >= sum(PER_ROUND.values()) * rounds()
-    assert all(tally.mid_work[kind] >= PER_ROUND[kind] // 3 for kind in PER_ROUND), tally.describe()
+    assert_kills_landed_in_work(tally)
 
 
 @pytest.mark.postgres
@@ -210,4 +217,4 @@ def test_postgres_survives_sigkill_during_ingest_follow_rebuild_and_reconcile(
     with capsys.disabled():
         print(f"\ncrash injection on PostgreSQL: {tally.describe()}")
     assert tally.total >= sum(PER_ROUND.values()) * rounds()
-    assert all(tally.mid_work[kind] >= PER_ROUND[kind] // 3 for kind in PER_ROUND), tally.describe()
+    assert_kills_landed_in_work(tally)
