@@ -1,10 +1,18 @@
 """Infrastructure branches of the error tree (the root is :class:`domain.errors.LedgerError`).
 
 LedgerError
-├── ConfigurationError      a database URL or option the ledger cannot use
-├── StoreError              the database is unreachable, locked, read-only, full or corrupt
-│   └── ConcurrencyError    optimistic-concurrency retries were exhausted
-└── MessageError            an inbound message that cannot be read (bad JSON, unknown type, …)
+├── ConfigurationError          a database URL or option the ledger cannot use
+├── StoreError                  the database is unreachable, locked, read-only, full or corrupt
+│   ├── DatabaseLockedError     another process held the lock longer than the ledger may wait
+│   ├── DatabaseReadOnlyError   the database refuses writes (mode=ro, read-only media or session)
+│   ├── DatabaseFullError       the disk, or the database's size limit, is full
+│   ├── DatabaseCorruptError    the file is not a database, or its pages are damaged
+│   ├── StaleBatchError         a batch's decisions went stale under another writer: decide again
+│   └── ConcurrencyError        optimistic-concurrency retries were exhausted
+└── MessageError                an inbound message that cannot be read (bad JSON, unknown type, …)
+
+Every StoreError's message is one line saying what is wrong; when a write fails with one, the
+transaction it was in has been rolled back whole.
 """
 
 from __future__ import annotations
@@ -18,6 +26,22 @@ class ConfigurationError(LedgerError):
 
 class StoreError(LedgerError):
     """The database is unreachable, locked, read-only, full or corrupt."""
+
+
+class DatabaseLockedError(StoreError):
+    """Another process held the database's write lock longer than the configured wait."""
+
+
+class DatabaseReadOnlyError(StoreError):
+    """The database refuses writes: opened read-only, on read-only media, or a read-only session."""
+
+
+class DatabaseFullError(StoreError):
+    """The disk, or the database's configured size limit (``max_pages``), is full."""
+
+
+class DatabaseCorruptError(StoreError):
+    """The file is not a database, is truncated, or has damaged pages."""
 
 
 class StaleBatchError(StoreError):
