@@ -199,8 +199,12 @@ def _split(quantity: Decimal, parts: int, rng: random.Random) -> list[Decimal]:
     return [c for c in chunks if c > 0]
 
 
-def simulate(seed: int = 7, orders: int = 40) -> list[dict[str, Any]]:
-    """A session of ``orders`` orders; the showcase cases appear at least once each."""
+def simulate(seed: int = 7, orders: int = 40, tag: str | None = None) -> list[dict[str, Any]]:
+    """A session of ``orders`` orders; the showcase cases appear at least once each.
+
+    With ``tag``, every client order ID, venue order ID and trade ID starts with ``tag.``, so
+    sessions with different tags never share an identifier.
+    """
     session = Session(seed)
     showcase = [
         "late_fill",
@@ -216,12 +220,17 @@ def simulate(seed: int = 7, orders: int = 40) -> list[dict[str, Any]]:
     for i in range(orders):
         kind = showcase[i] if i < len(showcase) else session.rng.choices(names, weights)[0]
         session.order(kind)
+    if tag is not None:
+        for message in session.messages:
+            for key in ("client_order_id", "venue_order_id", "trade_id"):
+                if isinstance(message.get(key), str):
+                    message[key] = f"{tag}.{message[key]}"
     return session.messages
 
 
-def simulate_lines(seed: int = 7, orders: int = 40) -> Iterator[str]:
+def simulate_lines(seed: int = 7, orders: int = 40, tag: str | None = None) -> Iterator[str]:
     """The session as JSON lines."""
     import json
 
-    for message in simulate(seed, orders):
+    for message in simulate(seed, orders, tag):
         yield json.dumps(message, separators=(",", ":"))

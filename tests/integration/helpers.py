@@ -208,12 +208,11 @@ def _plain(value: Any) -> Any:
     return bytes(value) if isinstance(value, memoryview | bytearray) else value
 
 
-def read_log(ledger: OrderLedger, chunk: int = 10_000) -> list[tuple[int, OrderEvent]]:
-    """The whole log as (notification ID, event), read the way an eventsourcing follower would."""
+def read_log(ledger: OrderLedger, chunk: int = 10_000, start: int = 1) -> list[tuple[int, OrderEvent]]:
+    """The log from ``start`` as (notification ID, event), read the way an eventsourcing follower would."""
     recorder = ledger.ledger_recorder
     decode = ledger.ledger_mapper.decode
     result: list[tuple[int, OrderEvent]] = []
-    start = 1
     while True:
         batch = recorder.select_notifications(start, chunk)
         if not batch:
@@ -222,12 +221,14 @@ def read_log(ledger: OrderLedger, chunk: int = 10_000) -> list[tuple[int, OrderE
         start = batch[-1].id + 1
 
 
+def fact_of(event: OrderEvent) -> tuple[str, str, str]:
+    """(client order ID, event type, trade ID): what the ledger must store once."""
+    return (event.client_order_id, event.type_name(), str(getattr(event, "trade_id", "")))
+
+
 def facts(ledger: OrderLedger) -> Counter[tuple[str, str, str]]:
     """(client order ID, event type, trade ID) of every stored event, with multiplicity."""
-    found: Counter[tuple[str, str, str]] = Counter()
-    for _, event in read_log(ledger):
-        found[(event.client_order_id, event.type_name(), str(getattr(event, "trade_id", "")))] += 1
-    return found
+    return Counter(fact_of(event) for _, event in read_log(ledger))
 
 
 def event_signatures(ledger: OrderLedger) -> list[dict[str, Any]]:

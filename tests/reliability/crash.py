@@ -43,9 +43,9 @@ from infrastructure.ledger import OrderLedger
 from infrastructure.processing import Result
 from infrastructure.queries import list_orders, list_positions, list_trades, pnl_by
 from infrastructure.reconcile import Reconciler, parse_snapshot
-from infrastructure.simulator import simulate
 from projections import PROJECTIONS
 from projections.base import MemoryTable
+from tests.integration.helpers import fact_of, read_log
 
 Fact = tuple[str, str, str]
 
@@ -355,15 +355,7 @@ class Checker:
             self.head = (report.head[0], bytes.fromhex(report.head[1]))
 
     def _read_new(self, ledger: OrderLedger) -> list[tuple[int, OrderEvent]]:
-        new = []
-        for notification in ledger.recorder.select_notifications(self.position + 1, 10_000_000):
-            event = ledger.mapper.decode(
-                notification.topic,
-                notification.state,
-                notification.originator_id,
-                notification.originator_version,
-            )
-            new.append((notification.id, event))
+        new = read_log(ledger, start=self.position + 1)
         if new:
             assert [p for p, _ in new] == list(range(self.position + 1, new[-1][0] + 1)), "the log has a gap"
             self.position = new[-1][0]
@@ -385,23 +377,7 @@ class Checker:
         assert orphans[0] == 0, f"{orphans[0]} events point at no journal row"
 
 
-def fact_of(event: OrderEvent) -> Fact:
-    """(client order ID, event type, trade ID): what must be stored once."""
-    return (event.client_order_id, event.type_name(), str(getattr(event, "trade_id", "") or ""))
-
-
 # ============================================================================= sessions and snapshots
-
-
-def tagged_session(seed: int, orders: int, tag: str) -> list[str]:
-    """A simulated session whose identifiers carry ``tag``, so that sessions never collide."""
-    out = []
-    for message in simulate(seed, orders):
-        for key in ("client_order_id", "venue_order_id", "trade_id"):
-            if isinstance(message.get(key), str):
-                message[key] = f"{tag}.{message[key]}"
-        out.append(json.dumps(message, separators=(",", ":")))
-    return out
 
 
 def venue_snapshot(
@@ -485,20 +461,6 @@ def outputs(ledger: OrderLedger) -> dict[str, Any]:
             for by in ("day", "account", "venue", "instrument", "tag:strategy")
         },
     }
-
-
-def all_facts(ledger: OrderLedger) -> Counter[Fact]:
-    """Every fact in the log, with multiplicity."""
-    facts: Counter[Fact] = Counter()
-    for notification in ledger.recorder.select_notifications(1, 10_000_000):
-        event = ledger.mapper.decode(
-            notification.topic,
-            notification.state,
-            notification.originator_id,
-            notification.originator_version,
-        )
-        facts[fact_of(event)] += 1
-    return facts
 
 
 def acked_pairs(log: AckLog) -> Iterator[tuple[int, int | None]]:
