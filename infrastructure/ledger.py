@@ -382,14 +382,36 @@ class _NoTranscoder(Transcoder):
         raise NotImplementedError
 
 
+MAX_REASON = 300
+"""Longest reason a rejected line gets: a 1 MB value is never echoed back whole."""
+INTERNAL_ERROR = "internal error reading the line"
+"""How the reason starts when a line reader failed unexpectedly (a bug, never the line's fault)."""
+
+
 def _reason(error: BaseException) -> str:
-    message = getattr(error, "message", None) or str(error) or type(error).__name__
-    return str(message).splitlines()[0]
+    """One line of at most MAX_REASON characters saying why."""
+    message = str(getattr(error, "message", None) or str(error))
+    first = next((part.strip() for part in message.splitlines() if part.strip()), type(error).__name__)
+    return first if len(first) <= MAX_REASON else first[: MAX_REASON - 1] + "…"
+
+
+def _raw_bytes(line: str | bytes) -> bytes:
+    """The bytes of a line: a ``str`` read with surrogateescape gets its bytes back; other lone
+    surrogates are kept (as CESU-8) so the line is journaled and refused, not lost."""
+    if isinstance(line, bytes):
+        return line
+    try:
+        return line.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return line.encode("utf-8", "surrogatepass")
+
+
+def _internal(error: Exception) -> str:
+    return _reason(ValueError(f"{INTERNAL_ERROR}: {type(error).__name__}: {_reason(error)}"))
 
 
 def _read_ledger_line(line: str | bytes, origin: str, number: int | None) -> Inbound:
-    raw = line.encode("utf-8", "surrogateescape") if isinstance(line, str) else line
-    raw = raw.rstrip(b"\r\n")
+    raw = _raw_bytes(line).rstrip(b"\r\n")
     item = Inbound(raw=raw, origin=origin, line_no=number, format="ledger")
     if not raw.strip():
         return item
@@ -397,6 +419,8 @@ def _read_ledger_line(line: str | bytes, origin: str, number: int | None) -> Inb
         item.messages = [message_from_line(raw)]
     except (MessageError, ValueError) as error:
         item.error = _reason(error)
+    except Exception as error:  # a reader bug must cost one line, not the rest of the input
+        item.error = _internal(error)
     return item
 
 
@@ -412,7 +436,7 @@ def _read_adapter_line(
     from infrastructure.adapters.fix import fix_messages
     from infrastructure.messages import decode_json
 
-    raw = (line.encode("utf-8", "surrogateescape") if isinstance(line, str) else line).rstrip(b"\r\n")
+    raw = _raw_bytes(line).rstrip(b"\r\n")
     if fmt not in ADAPTER_FORMATS:
         raise ConfigurationError(f"unknown input format {fmt!r}: use ledger, ccxt or fix")
     if not venue or (fmt == "ccxt" and not account):
@@ -428,18 +452,29 @@ def _read_adapter_line(
             messages = fix_messages(raw.decode("utf-8", "replace"), venue=venue, account=account)
     except (MessageError, ValueError, TypeError, KeyError) as error:
         return Inbound(raw=raw, origin=origin, line_no=number, format=fmt, error=_reason(error))
+    except Exception as error:  # an adapter bug must cost one line, not the rest of the input
+        return Inbound(raw=raw, origin=origin, line_no=number, format=fmt, error=_internal(error))
     item = inbound(raw, messages, origin=origin, format=fmt)
+    if item.error is not None:
+        item.error = _reason(ValueError(item.error))
     item.line_no = number
     return item
 
 
+MAX_BATCH_BYTES = 8_000_000
+"""A batch also ends at this many bytes of input, so 1,000 lines of 1 MB are never held at once."""
+
+
 def _batches(items: Iterable[Inbound], size: int) -> Iterator[list[Inbound]]:
     batch: list[Inbound] = []
+    held = 0
     for item in items:
         batch.append(item)
-        if len(batch) >= size:
+        held += len(item.raw)
+        if len(batch) >= size or held >= MAX_BATCH_BYTES:
             yield batch
             batch = []
+            held = 0
     if batch:
         yield batch
 

@@ -8,9 +8,10 @@ one-line reason. See docs/messages.md.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from domain.errors import InvalidInputError
@@ -30,6 +31,9 @@ from infrastructure.errors import MessageError
 
 MAX_LINE_BYTES = 1_000_000
 MAX_MAP_ENTRIES = 32
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 COMMON = {"type", "client_order_id", "venue", "venue_order_id", "aliases", "ts", "source"}
 FIELDS: dict[str, set[str]] = {
@@ -114,14 +118,48 @@ def _int_exact(text: str) -> Decimal:
     return Decimal(text)
 
 
+def _float_exact(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # an exponent beyond what any Decimal holds (1e99999999999999999999)
+        raise MessageError(f"number {text[:40]} is out of range") from None
+
+
+def _holds_surrogate(value: Any) -> bool:
+    """True when any string in a decoded JSON value (keys included) has an unpaired surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
 def decode_json(line: str | bytes) -> Any:
-    """JSON with exact decimals; NaN/Infinity and duplicate keys refused."""
+    """JSON with exact decimals; NaN/Infinity, duplicate keys and text that is not Unicode refused."""
     if len(line) > MAX_LINE_BYTES:
         raise MessageError(f"line is longer than {MAX_LINE_BYTES} bytes")
+    if isinstance(line, bytes):
+        # Strictly UTF-8 (json.loads would guess UTF-16/32 and let CESU-8 surrogates through);
+        # a leading byte order mark, as some editors write, is not part of the line.
+        try:
+            text = line.decode("utf-8").removeprefix("\ufeff")
+        except UnicodeDecodeError as error:
+            raise MessageError(
+                f"malformed JSON: not UTF-8 (byte {line[error.start]:#04x} at {error.start})"
+            ) from None
+    else:
+        text = line
     try:
-        return json.loads(
-            line,
-            parse_float=Decimal,
+        value = json.loads(
+            text,
+            parse_float=_float_exact,
             parse_int=_int_exact,
             parse_constant=_no_constants,
             object_pairs_hook=_unique_keys,
@@ -131,7 +169,21 @@ def decode_json(line: str | bytes) -> Any:
     except RecursionError:
         raise MessageError("JSON is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as error:
-        raise MessageError(f"malformed JSON: {str(error).splitlines()[0]}") from None
+        raise MessageError(f"malformed JSON: {str(error).splitlines()[0][:200]}") from None
+    # A \\ud800 escape decodes to a lone surrogate: not a character, and no store can encode it.
+    if (_SURROGATE.search(text) or _SURROGATE_ESCAPE.search(text)) and _holds_surrogate(value):
+        raise MessageError("text holds an unpaired UTF-16 surrogate (\\ud800-\\udfff), which is not Unicode")
+    return value
+
+
+def _timestamp(value: Any) -> datetime:
+    if isinstance(value, str) and _CONTROL.search(value):
+        # datetime.fromisoformat stops at a NUL: "2026-11-20T10:00:00Z\0junk" would pass.
+        raise InvalidInputError("ts contains control characters", field="ts")
+    try:
+        return parse_timestamp(value, "ts")
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise InvalidInputError(f"ts is out of range: {str(value)[:40]!r}", field="ts") from None
 
 
 def _ident(data: dict[str, Any], name: str, required: bool = False) -> str | None:
@@ -209,7 +261,7 @@ def parse_message(data: Any, default_source: str = "ingest") -> Message:
         raise MessageError(f"unknown field {unknown[0][:40]!r} for type {kind}")
     if "ts" not in data:
         raise InvalidInputError("ts is required (ISO 8601 with Z or a UTC offset)", field="ts")
-    ts = parse_timestamp(data["ts"], "ts")
+    ts = _timestamp(data["ts"])
     source = _ident(data, "source") or default_source
     common: dict[str, Any] = {
         "type": kind,

@@ -152,7 +152,7 @@ def order_messages(
     if venue_order_id is not None:
         out.append(message("accepted", **key, ts=created, source=source))
     last_trade = _time(order, "lastTradeTimestamp") or created
-    for trade in order.get("trades") or ():
+    for trade in _list(order, "trades"):
         if not isinstance(trade, Mapping) or text_or_none(trade.get("id")) is None:
             continue  # no trade ID: never invent one (see the module docstring)
         out.append(_fill(trade, venue, source, venue_order_id, client_id, last_trade))
@@ -283,7 +283,7 @@ def _fee(structure: Mapping[str, Any]) -> tuple[str | None, str | None]:
     fee = structure.get("fee")
     if isinstance(fee, Mapping) and fee.get("cost") is not None:
         return decimal_text(fee.get("cost"), "fee.cost"), text_or_none(fee.get("currency"))
-    fees = [f for f in structure.get("fees") or () if isinstance(f, Mapping) and f.get("cost") is not None]
+    fees = [f for f in _list(structure, "fees") if isinstance(f, Mapping) and f.get("cost") is not None]
     currencies = {text_or_none(f.get("currency")) for f in fees}
     if not fees or len(currencies) != 1:
         return None, None
@@ -318,7 +318,12 @@ def payload_messages(
     A list's messages come requests and acks first, then fills, then endings, so a payload
     that holds both a canceled order and its trades books the trades before the cancel.
     """
-    items = [payload] if isinstance(payload, Mapping) else list(payload)
+    if isinstance(payload, Mapping):
+        items: list[Any] = [payload]
+    elif isinstance(payload, str | bytes | Decimal) or not isinstance(payload, Iterable):
+        raise AdapterError("a CCXT payload is an order or trade structure, or a list of them")
+    else:
+        items = list(payload)
     out: list[Message] = []
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
@@ -390,7 +395,7 @@ def reconciliation_snapshot(
         if row is None:
             continue
         (open_rows if row["status"] == "open" else closed_rows).append(row)
-        for trade in order.get("trades") or ():
+        for trade in _list(order, "trades"):
             if isinstance(trade, Mapping) and text_or_none(trade.get("id")) is not None:
                 fill = _fill_row(trade, order, instrument_of)
                 fills.setdefault(fill["trade_id"], fill)
@@ -439,6 +444,16 @@ def _fill_row(
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _list(structure: Mapping[str, Any], key: str) -> list[Any]:
+    """A list-valued field (``trades``, ``fees``); absent or null is empty, anything else refused."""
+    value = structure.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        raise AdapterError(f"{key} must be a list, not {type(value).__name__}")
+    return list(value)
 
 
 def _time(structure: Mapping[str, Any], millis_key: str, iso_key: str | None = None) -> str | None:

@@ -20,7 +20,10 @@ from domain.values import format_timestamp, parse_timestamp
 from infrastructure.errors import MessageError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_DIGITS = re.compile(r"^[+-]?\d+$")
+_DIGITS = re.compile(r"^[+-]?[0-9]{1,20}$")
+MAX_EXPONENT = 100
+MAX_DIGITS = 100
+"""Venue numbers beyond these are refused as text (the ledger's own bounds are far tighter)."""
 
 Message = dict[str, Any]
 """A ledger-format message as a JSON-ready dict (validated by ``parse_message``)."""
@@ -59,6 +62,9 @@ def decimal_text(value: object, field: str) -> str | None:
         raise AdapterError(f"{field} must be a number, not {type(value).__name__}")
     if not number.is_finite():
         raise AdapterError(f"{field} must be finite, not {value!r}")
+    if number and (abs(number.adjusted()) > MAX_EXPONENT or len(number.as_tuple().digits) > MAX_DIGITS):
+        # Plain notation of 1E+999999999 would be a billion characters: refuse before writing it.
+        raise AdapterError(f"{field} is out of range: {str(value)[:40]!r}")
     # format(..., "f") keeps every digit (Decimal.normalize would round to the context precision).
     text = format(number, "f")
     if "." in text:
@@ -84,10 +90,14 @@ def time_from_millis(value: object, field: str) -> str | None:
         millis = int(value)
     elif isinstance(value, int):
         millis = value
+    elif isinstance(value, Decimal):  # a JSON number read exactly (infrastructure.messages.decode_json)
+        if not value.is_finite() or abs(value.adjusted()) > 20 or value != value.to_integral_value():
+            raise AdapterError(f"{field} must be whole milliseconds since the epoch, not {str(value)[:40]}")
+        millis = int(value)
     elif isinstance(value, str) and _DIGITS.match(value.strip()):
         millis = int(value.strip())
     else:
-        raise AdapterError(f"{field} must be milliseconds since the epoch, not {value!r}")
+        raise AdapterError(f"{field} must be milliseconds since the epoch, not {_shown(value)}")
     try:
         return format_timestamp(EPOCH + timedelta(milliseconds=millis))
     except OverflowError:
@@ -102,10 +112,15 @@ def time_from_iso(value: object, field: str) -> str | None:
         return format_timestamp(parse_timestamp(value, field))
     except InvalidInputError as error:
         raise AdapterError(error.message) from None
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise AdapterError(f"{field} is out of range: {str(value)[:40]!r}") from None
 
 
 def text_or_none(value: object) -> str | None:
-    """An identifier-like venue value as text: ints become digits; None and blanks become None."""
+    """An identifier-like venue value as text: numbers become their digits; None and blanks None.
+
+    An object or a list is refused: its Python repr would otherwise pass for an ID.
+    """
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
@@ -113,7 +128,16 @@ def text_or_none(value: object) -> str | None:
     if isinstance(value, str):
         value = value.strip()
         return value or None
+    if isinstance(value, dict | list | tuple | set):
+        raise AdapterError(f"an ID, name or status must be text or a number, not {_shown(value)}")
     return str(value)
+
+
+def _shown(value: object) -> str:
+    """A short description of a bad value for a one-line reason."""
+    if isinstance(value, dict | list | tuple | set):
+        return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
+    return repr(value)[:40]
 
 
 def message(kind: str, **fields: Any) -> Message:

@@ -120,8 +120,9 @@ CXL_REJ_REASONS = {
     "6": "duplicate ClOrdID received",
     "99": "other",
 }
-_FIELD = re.compile(r"^(\d+)=(.*)$", re.DOTALL)
-_TIME = re.compile(r"^(\d{4})(\d{2})(\d{2})-(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?$")
+# ASCII digits only: \d would read "٣٥=8" as tag 35, and a 5,000-digit tag would overflow int().
+_FIELD = re.compile(r"^([0-9]{1,9})=(.*)$", re.DOTALL)
+_TIME = re.compile(r"^([0-9]{4})([0-9]{2})([0-9]{2})-([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?$")
 
 
 class FixError(AdapterError):

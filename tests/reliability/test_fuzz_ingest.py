@@ -1,0 +1,1050 @@
+"""Fuzzing the ingest path (issue 8, "Reliability": fuzzing the ingest path).
+
+What is fed to ``OrderLedger.ingest_lines`` (ledger format unless said otherwise):
+
+* **wrong types for every field** of every message type: numbers as strings, lists, objects,
+  booleans and null, strings as numbers, a matrix of values that are wrong for every field;
+* **extreme numbers**: ``1e308``, ``1e-400``, ``10**400`` as an integer literal, ``"1E+999999"``,
+  ``1E+999999999999999999`` (a bare JSON number whose exponent no Decimal context holds), ``-0``,
+  ``NaN``/``Infinity`` spelt as JSON constants and as strings, exponents of every size;
+* **text**: 1 MB strings (as an ID, as an unknown field, as the whole line), control characters
+  (NUL in an ID and in ``ts``), lone surrogates escaped as ``\\ud800`` and encoded as CESU bytes,
+  Python ``str`` lines holding lone surrogates, RTL marks, emoji, invalid UTF-8 bytes;
+* **structure**: 100,000 nested arrays (as the line and as a field value), missing and extra
+  fields, duplicate keys, truncated lines, blank and whitespace-only lines, non-object JSON;
+* **mutations** of valid lines from ``infrastructure.simulator.simulate``: field values replaced,
+  swapped, deleted, duplicated or renamed, then bytes deleted, inserted, replaced or cut off;
+* the same, lighter, for ``fmt="ccxt"`` (CCXT orders and trades) and ``fmt="fix"`` (FIX
+  execution reports and cancel rejects), and a few fuzzed files through the real
+  ``orderledger ingest`` command.
+
+Invariants checked on every batch:
+
+1. every non-blank line gets exactly one outcome: ``report.lines`` is the number of non-blank
+   lines, the counts add up to it, and each result carries the line number it came from;
+2. no exception escapes ``ingest_lines``; every reason is one line without ``Traceback``, at most
+   300 characters (a 1 MB value is never echoed back whole), and never the line readers'
+   "internal error" fallback (which would mean an unexpected exception was caught);
+3. a batch in which every line is rejected changes nothing but the journal (one ``rejected`` row
+   per line): events, identities, parked messages, every view table and ``view_tracking`` are
+   identical before and after, and the hash chain still verifies (``audit.verify``);
+4. valid lines interleaved with garbage produce exactly the outcomes, events, orders and view
+   rows they produce when ingested alone;
+5. memory is bounded by the batch, not the file: 80 lines of about 1 MB through a file-backed
+   SQLite ledger stay under a 40 MB tracemalloc peak (24 MB measured; see
+   ``test_memory_is_bounded_by_the_batch``);
+6. fuzzed files through ``orderledger ingest FILE`` exit 1 when a line is rejected (0 when
+   none is), print no traceback, one stderr line per rejected line and a parseable summary.
+
+Mostly on ``memory://``; the memory test and the CLI runs use a SQLite file, and one case runs
+on PostgreSQL when the server is available. ``ORDERLEDGER_FUZZ_EXAMPLES=N`` multiplies the
+hypothesis examples (default budget: well under 90 s on two cores). The last test prints a
+one-line tally of everything fed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tracemalloc
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from infrastructure.audit import verify
+from infrastructure.ledger import OrderLedger
+from infrastructure.messages import FIELDS
+from infrastructure.processing import Result
+from infrastructure.simulator import simulate
+from tests.cli.helpers import parse_ingest, run_cli
+from tests.integration.helpers import VIEW_SPECS, Clock, event_signatures, view_rows
+
+
+def examples(default: int) -> int:
+    """The hypothesis budget of one test: its default, or ORDERLEDGER_FUZZ_EXAMPLES when set."""
+    wanted = os.environ.get("ORDERLEDGER_FUZZ_EXAMPLES")
+    return int(wanted) if wanted else default
+
+
+pytestmark = pytest.mark.filterwarnings(
+    # A failing example holding a 1 MB line: let hypothesis print it rather than hide the failure.
+    "ignore:Generating overly large repr:hypothesis.errors.HypothesisWarning"
+)
+FUZZ = settings(
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
+MAX_REASON = 300
+INTERNAL = "internal error"
+"""How the line readers' last-resort handler starts its reason; a fuzz input must never reach it."""
+MB = 1_000_000
+TALLY: Counter[str] = Counter()
+"""Every line fed by this module, by outcome (printed by the last test)."""
+
+# ============================================================================= checking a batch
+
+
+def non_blank(lines: Iterable[str | bytes]) -> list[int]:
+    """The physical line numbers (from 1) that are not blank (ASCII whitespace only)."""
+    found = []
+    for number, line in enumerate(lines, start=1):
+        raw = line.encode("utf-8", "surrogatepass") if isinstance(line, str) else line
+        if raw.strip():
+            found.append(number)
+    return found
+
+
+def ingest(ledger: OrderLedger, lines: list[str] | list[bytes], **kwargs: Any) -> tuple[Any, list[Result]]:
+    """Ingest and check invariants 1 and 2; returns the report and every line's result."""
+    results: list[Result] = []
+    report = ledger.ingest_lines(lines, on_batch=results.extend, **kwargs)
+    expected = non_blank(lines)
+    assert report.lines == len(expected) == len(results), (report.lines, len(expected), len(results))
+    assert sum(report.counts.values()) == report.lines, report.counts
+    assert [r.line_no for r in results] == expected
+    for result in results:
+        reason = result.reason or ""
+        assert "\n" not in reason and "\r" not in reason, f"multi-line reason: {reason[:500]!r}"
+        assert "Traceback" not in reason, reason[:500]
+        assert len(reason) <= MAX_REASON, f"reason of {len(reason)} characters: {reason[:200]!r}…"
+        assert not reason.startswith(INTERNAL), reason
+        if result.outcome == "rejected":
+            assert reason, f"line {result.line_no} rejected without a reason"
+    TALLY["lines"] += report.lines
+    TALLY["bytes"] += sum(len(x) for x in lines)
+    TALLY.update(report.counts)
+    return report, results
+
+
+def store_dump(ledger: OrderLedger) -> dict[str, Any]:
+    """Everything a rejected line must not change: events, identities, parked, views, tracking."""
+
+    def plain(row: Iterable[Any]) -> tuple[Any, ...]:
+        return tuple(bytes(v) if isinstance(v, memoryview | bytearray) else v for v in row)
+
+    dump: dict[str, Any] = {}
+    with ledger.db.read() as tx:
+        dump["events"] = [plain(r) for r in tx.all("SELECT * FROM events ORDER BY notification_id")]
+        dump["identities"] = sorted(plain(r) for r in tx.all("SELECT * FROM identities"))
+        dump["parked"] = sorted(plain(r) for r in tx.all("SELECT * FROM parked"))
+        dump["view_tracking"] = sorted(plain(r) for r in tx.all("SELECT * FROM view_tracking"))
+        for spec in VIEW_SPECS:
+            dump[spec.name] = sorted((plain(r) for r in tx.all(f"SELECT * FROM {spec.name}")), key=repr)
+        dump["journal"] = tx.one("SELECT COUNT(*) FROM messages")[0]
+    return dump
+
+
+def journal_tail(ledger: OrderLedger, count: int) -> list[tuple[str, str | None, int]]:
+    """(outcome, reason, event count) of the last ``count`` journal rows."""
+    with ledger.db.read() as tx:
+        rows = tx.all(
+            "SELECT outcome, reason, event_count FROM messages ORDER BY message_id DESC LIMIT ?", [count]
+        )
+    return [(r[0], r[1], int(r[2])) for r in reversed(rows)]
+
+
+def assert_rejected_changes_nothing(
+    ledger: OrderLedger, lines: list[str] | list[bytes], **kwargs: Any
+) -> None:
+    """Invariant 3: ingest lines that must all be rejected; only journal rows may appear."""
+    before = store_dump(ledger)
+    report, results = ingest(ledger, lines, **kwargs)
+    accepted = [(r.line_no, r.outcome, r.reason) for r in results if r.outcome != "rejected"]
+    assert not accepted, f"garbage not rejected: {accepted[:3]} (line: {lines[accepted[0][0] - 1]!r:.300})"
+    after = store_dump(ledger)
+    assert after["journal"] == before["journal"] + report.lines
+    journaled = journal_tail(ledger, report.lines)
+    assert all(outcome == "rejected" and events == 0 for outcome, _, events in journaled), journaled[:3]
+    before.pop("journal"), after.pop("journal")
+    changed = [name for name in before if before[name] != after[name]]
+    assert not changed, f"a rejected batch changed {changed}"
+
+
+def maybe_unchanged(ledger: OrderLedger, lines: list[str] | list[bytes], **kwargs: Any) -> None:
+    """Invariants 1-2 for any batch, and 3 when it happens to be rejected whole."""
+    before = store_dump(ledger)
+    report, results = ingest(ledger, lines, **kwargs)
+    if any(r.outcome == "rejected" and r.events for r in results):
+        # Known defect in processing.py (see test_a_rejected_payload_records_no_events): an adapter
+        # line whose later message is refused keeps its earlier messages' events. Counted, and
+        # checked by that strict xfail; remove this skip when it is fixed.
+        TALLY["rejected lines that kept events"] += 1
+        return
+    if report.lines and report.counts["rejected"] == report.lines:
+        after = store_dump(ledger)
+        assert after["journal"] == before["journal"] + report.lines
+        before.pop("journal"), after.pop("journal")
+        assert before == after, "a wholly rejected batch changed the store"
+
+
+def assert_chain_ok(ledger: OrderLedger) -> None:
+    """The hash chain verifies and every view equals a fresh fold of the log."""
+    found = verify(ledger.db, ledger.ledger_mapper)
+    assert found.ok, (found.broken, found.view_problems[:3])
+
+
+# ============================================================================= inputs
+
+SESSION = simulate(3, 12)
+"""A small simulated session (requests, acks, fills, cancels, amends, a bust …) to mutate."""
+FILL = next(m for m in SESSION if m["type"] == "fill")
+
+
+def pairs_of(message: dict[str, Any]) -> list[tuple[str, str]]:
+    """A message as (key JSON, value JSON) pairs, so values can be replaced by raw JSON text."""
+    return [(json.dumps(k), json.dumps(v, separators=(",", ":"))) for k, v in message.items()]
+
+
+def render(pairs: Iterable[tuple[str, str]]) -> str:
+    """An object line from raw (key, value) JSON texts (duplicates and bad values kept as given)."""
+    return "{" + ",".join(f"{k}:{v}" for k, v in pairs) + "}"
+
+
+def seeded_ledger(url: str = "memory://", **kwargs: Any) -> OrderLedger:
+    """A ledger holding the session (orders, identities, views) and one parked fill."""
+    ledger = OrderLedger(url, **kwargs)
+    lines = [render(pairs_of(m)) for m in SESSION]
+    lines.append(
+        render(
+            pairs_of(
+                {"type": "fill", "client_order_id": "ghost", "trade_id": "g-1", "quantity": "1", "price": "2"}
+                | {"ts": "2026-11-20T10:00:00Z"}
+            )
+        )
+    )
+    report = ledger.ingest_lines(lines)
+    assert report.counts["rejected"] == 0, [r.reason for r in report.rejected]
+    with ledger.db.read() as tx:
+        assert tx.one("SELECT COUNT(*) FROM parked")[0] > 0
+        assert tx.one("SELECT COUNT(*) FROM identities")[0] > 0
+    return ledger
+
+
+NUMBERS = [
+    "1e308", "-1e308", "1e-400", "1" + "0" * 400, "-" + "9" * 61, "-0", "-0.0", "0e0", "0", "1E+999999",
+    "1e99999999999999999999", "1E+999999999999999999", "-1e-99999999999999999999", "1e-20", "1e20", "1e21",
+    "1e-21", "0.1", "5E-2", "123456789012345678901234567890", "1234567890123456789012345678901",
+    "0." + "1" * 5000, "1" * 60, "1" * 61, "2.5e+3", "1E400",
+]  # fmt: skip
+"""JSON number texts, valid and not, that stress exact decimal parsing."""
+BAD_LITERALS = ["NaN", "Infinity", "-Infinity", "nan", "inf", "+1", "01", ".5", "1.", "0x10", "1_000", "--1"]
+"""Texts that are not JSON numbers (some encoders write them anyway)."""
+STRINGS = [
+    '"NaN"', '"nan"', '"Infinity"', '"-Infinity"', '"inf"', '"1E+999999"', '"1e-400"', '"-0"', '" 1 "', '""',
+    '" "', '"1' + "0" * 200 + '"', '"1E+999999999999999999"', '"\\u0000"', '"a\\u0000b"', '"a\\nb"',
+    '"\\ud800"', '"x\\udfff"', '"\\udc80"', '"\\ud83d\\ude00"', '"\u202ebuy"', '"\u200f"', '"😀"',
+    '"\\u202e"', '"\u0661\u0662"', '"true"', '"null"', '"BUY"', '"Limit"', '"2026-11-20T10:00:00"',
+    '"2026-11-20"',
+    '"0001-01-01T00:00:00+01:00"', '"9999-12-31T23:59:59-01:00"', '"2026-11-20T10:00:00\\u0000Z"',
+    '"2026-11-20T10:00:00Z\\u0000"', '"20261120T100005Z"', '"2026-W47-5T10:00:00Z"', '"\u00a0x"', '"x\\t"',
+]  # fmt: skip
+"""JSON string texts: numbers as strings, control characters, surrogates, RTL, emoji, odd times."""
+STRUCTURES = [
+    "true",
+    "false",
+    "null",
+    "[]",
+    "{}",
+    '[1,"a"]',
+    '{"a":1}',
+    '{"a":{"b":[]}}',
+    "[[[[]]]]",
+    '{"":""}',
+]
+"""Wrong JSON types for scalar fields."""
+
+fragments: st.SearchStrategy[str] = st.one_of(
+    st.sampled_from(NUMBERS + BAD_LITERALS + STRINGS + STRUCTURES),
+    st.integers(-(10**40), 10**40).map(str),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.decimals(allow_nan=False, allow_infinity=False).map(lambda d: json.dumps(str(d))),
+    st.tuples(st.text(max_size=30), st.booleans()).map(lambda t: json.dumps(t[0], ensure_ascii=t[1])),
+    st.sampled_from([129, 1025, 70_000, 999_000]).map(lambda n: '"' + "é" * (n // 2) + '"'),
+    st.sampled_from([40, 2_000, 100_000]).map(lambda n: "[" * n + "]" * n),
+)
+"""One JSON value's text (sometimes not valid JSON): the material of field mutations."""
+
+FIELD_NAMES = sorted(set().union(*FIELDS.values()))
+
+
+@st.composite
+def mutated_lines(draw: st.DrawFn) -> bytes | str:
+    """A session line with its fields mutated, then (sometimes) its bytes."""
+    message = draw(st.sampled_from(SESSION))
+    pairs = pairs_of(message)
+    for _ in range(draw(st.integers(1, 3))):
+        op = draw(st.sampled_from(["replace", "replace", "delete", "add", "duplicate", "swap", "rename"]))
+        i = draw(st.integers(0, len(pairs) - 1)) if pairs else 0
+        if op == "replace" and pairs:
+            pairs[i] = (pairs[i][0], draw(fragments))
+        elif op == "delete" and pairs:
+            del pairs[i]
+        elif op == "add":
+            name = draw(st.one_of(st.sampled_from(FIELD_NAMES), st.text(max_size=12)))
+            pairs.insert(i, (json.dumps(name), draw(fragments)))
+        elif op == "duplicate" and pairs:
+            pairs.append((pairs[i][0], draw(st.one_of(st.just(pairs[i][1]), fragments))))
+        elif op == "swap" and len(pairs) > 1:
+            j = draw(st.integers(0, len(pairs) - 1))
+            pairs[i], pairs[j] = (pairs[i][0], pairs[j][1]), (pairs[j][0], pairs[i][1])
+        elif op == "rename" and pairs:
+            pairs[i] = (json.dumps(draw(st.text(max_size=12))), pairs[i][1])
+    line = render(pairs)
+    if draw(st.booleans()):
+        return line
+    return draw(byte_mutations(line.encode("utf-8", "surrogatepass")))
+
+
+@st.composite
+def byte_mutations(draw: st.DrawFn, data: bytes) -> bytes:
+    """Delete, insert, replace or cut bytes of a line."""
+    buf = bytearray(data)
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["delete", "insert", "replace", "truncate"]))
+        at = draw(st.integers(0, len(buf)))
+        if op == "delete":
+            del buf[at : at + draw(st.integers(1, 8))]
+        elif op == "insert":
+            extra = draw(
+                st.one_of(
+                    st.binary(min_size=1, max_size=6),
+                    st.sampled_from(
+                        [b"\x00", b"\xff", b"\xed\xa0\x80", b"\xc0\xaf", b'"', b"\\", b"{", b"\n"]
+                    ),
+                )
+            )
+            buf[at:at] = extra
+        elif op == "replace" and at < len(buf):
+            buf[at] = draw(st.integers(0, 255))
+        elif op == "truncate":
+            del buf[at:]
+    return bytes(buf).replace(b"\n", b" ")  # a newline would make it two lines
+
+
+@st.composite
+def garbage_lines(draw: st.DrawFn) -> bytes | str:
+    """A line that every correct ledger rejects, built so by construction."""
+    message = draw(st.sampled_from(SESSION))
+    pairs = pairs_of(message)
+    line = render(pairs)
+    kind = draw(
+        st.sampled_from(
+            [
+                "fragment", "truncated", "unknown_field", "duplicate_key", "too_long", "invalid_utf8",
+                "surrogate_escape", "surrogate_bytes", "surrogate_str", "nul_in_ts", "no_type", "bad_type",
+                "nested_value", "huge_id", "huge_exponent", "old_ts",
+            ]
+        )
+    )  # fmt: skip
+    if kind == "fragment":  # non-object JSON, or an object without a type
+        return draw(fragments)
+    if kind == "truncated":  # every proper prefix of an object is incomplete JSON
+        cut = draw(st.integers(1, len(line) - 1))
+        return line[:cut] if line[:cut].strip() else "{"
+    if kind == "unknown_field":
+        name = draw(st.sampled_from(["qty", "Quantity", "zz", "", "\u202etype", "type "]))
+        pairs.insert(draw(st.integers(0, len(pairs))), (json.dumps(name), draw(fragments)))
+        return render(pairs)
+    if kind == "duplicate_key":
+        i = draw(st.integers(0, len(pairs) - 1))
+        pairs.insert(
+            draw(st.integers(0, len(pairs))), (pairs[i][0], draw(st.one_of(st.just(pairs[i][1]), fragments)))
+        )
+        return render(pairs)
+    if kind == "too_long":
+        filler = draw(st.sampled_from(["x", " ", "é"]))
+        return render([*pairs, ('"pad"', '"' + filler * MB + '"')]) if filler != " " else line + " " * MB
+    if kind == "invalid_utf8":
+        bad = draw(
+            st.sampled_from([b"\xff", b"\xfe\xff", b"\xc0\xaf", b"\x80", b"\xf5\x80\x80\x80", b"\xe2\x82"])
+        )
+        return line.encode().replace(b'"ts"', b'"t' + bad + b's"', 1)
+    if kind in ("surrogate_escape", "surrogate_bytes", "surrogate_str"):
+        i = draw(st.integers(0, len(pairs) - 1))
+        value = {
+            "surrogate_escape": '"\\ud800x"',
+            "surrogate_bytes": '"\udcedx"',
+            "surrogate_str": '"\ud800"',
+        }[kind]
+        pairs[i] = (pairs[i][0], value) if draw(st.booleans()) else ('"zz\\udfff"', value)
+        text = render(pairs)
+        if kind == "surrogate_bytes":  # CESU-8 bytes of U+D800, which no UTF-8 decoder accepts
+            return text.encode("utf-8", "surrogateescape").replace(b"\xed", b"\xed\xa0\x80")
+        return text
+    if kind == "nul_in_ts":
+        return render([(k, v if k != '"ts"' else v[:-2] + '\\u0000Z"') for k, v in pairs])
+    if kind == "no_type":
+        return render([(k, v) for k, v in pairs if k != '"type"'])
+    if kind == "bad_type":
+        wrong = draw(
+            st.sampled_from(
+                ['"FILL"', '"fill "', '"fill\\u0000"', "1", '["fill"]', '{"fill":1}', "null", '""']
+            )
+        )
+        return render([(k, v if k != '"type"' else wrong) for k, v in pairs])
+    if kind == "nested_value":
+        i = draw(st.integers(0, len(pairs) - 1))
+        pairs[i] = (pairs[i][0], "[" * 100_000 + "]" * 100_000)
+        return render(pairs)
+    if kind == "huge_id":
+        name = draw(
+            st.sampled_from([k for k, _ in pairs if k in ('"client_order_id"', '"venue"', '"ts"', '"type"')])
+        )
+        return render([(k, v if k != name else '"' + "\U0001f600" * (MB // 5) + '"') for k, v in pairs])
+    if kind == "huge_exponent":
+        number = draw(
+            st.sampled_from(["1E+999999999999999999", "1e99999999999999999999", "-1e-99999999999999999999"])
+        )
+        return render([*pairs, ('"quantity"', number)])  # also a duplicate or unknown key
+    # old_ts: a time whose conversion to UTC leaves the calendar
+    old = draw(st.sampled_from(['"0001-01-01T00:00:00+01:00"', '"9999-12-31T23:59:59-00:01"']))
+    return render([(k, v if k != '"ts"' else old) for k, v in pairs])
+
+
+blank_lines = st.sampled_from(["", " ", "\t", "\r", "   \t ", b"", b"\r\n", b" \x0b\x0c"])
+
+# ============================================================================= ledger format
+
+
+@pytest.mark.parametrize(
+    "message", SESSION[:1] + [m for m in SESSION if m["type"] != "request"][:1], ids=["request", "fact"]
+)
+def test_wrong_value_for_every_field_is_rejected_and_changes_nothing(message: dict[str, Any]) -> None:
+    """Every field of every type, given a value no field accepts: rejected, store untouched."""
+    ledger = seeded_ledger()
+    wrong = [
+        "[]", '["1"]', '{"x":[]}', "NaN", "-Infinity", "1e-400", "1" + "0" * 400,
+        '"\\ud800"', '"' + "x" * 2000 + '"', "1E+999999999999999999", "[" * 100_000 + "]" * 100_000,
+    ]  # fmt: skip
+    lines: list[str] = []
+    for kind, names in FIELDS.items():
+        base = dict(SESSION[0] if kind == "request" else message, type=kind)
+        for name in sorted(names):
+            for value in wrong:
+                pairs = [(k, v) for k, v in pairs_of(base) if k != json.dumps(name)]
+                lines.append(render([*pairs, (json.dumps(name), value)]))
+    assert_rejected_changes_nothing(ledger, lines)
+    assert_chain_ok(ledger)
+
+
+def test_hand_picked_garbage_is_rejected_one_line_each() -> None:
+    """The classic bad lines, each rejected with a short one-line reason."""
+    ledger = seeded_ledger()
+    line = render(pairs_of(FILL))
+    lines: list[str | bytes] = [
+        "[" * 100_000 + "]" * 100_000,
+        '{"a":' * 100_000 + "1" + "}" * 100_000,
+        "[" * 100_000,
+        '"' + "x" * 2 * MB + '"',
+        "1E+999999999999999999",
+        "-1e-99999999999999999999",
+        "1" + "0" * 400,
+        "NaN",
+        '"\\ud800"',
+        "[]",
+        "null",
+        "\x00",
+        "{",
+        "}",
+        line[:-1],
+        line.replace('"ts":', '"ts":"x","ts":'),
+        b"\xef\xbb\xbf\xef\xbb\xbf" + line.encode(),  # one byte order mark is skipped, not two
+        line.encode().replace(b"fill", b"f\xffll"),
+        line.replace('"fill"', '"fill\u202e"'),
+        line.replace("2026-", "\u0662\u0660\u0662\u0666-"),
+    ]
+    assert_rejected_changes_nothing(ledger, lines)  # type: ignore[arg-type]
+    assert_chain_ok(ledger)
+
+
+def _with(message: dict[str, Any], **raw: str) -> str:
+    """A message line with some values given as raw JSON text."""
+    return render(
+        [
+            *((k, v) for k, v in pairs_of(message) if json.loads(k) not in raw),
+            *((json.dumps(k), v) for k, v in raw.items()),
+        ]
+    )
+
+
+CANCELED = {"type": "canceled", "client_order_id": "b-000001", "ts": "2026-11-20T10:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        # Each of these escaped ingest_lines with a traceback, or was accepted, before the fix.
+        (_with(FILL, ts='"0001-01-01T00:00:00+01:00"'), "ts is out of range"),  # OverflowError
+        (_with(FILL, ts='"9999-12-31T23:59:59-00:01"'), "ts is out of range"),
+        (_with(FILL, quantity="1e99999999999999999999"), "is out of range"),  # decimal.InvalidOperation
+        ("-1e-99999999999999999999", "is out of range"),
+        (_with(CANCELED, reason='"\\ud800"'), "unpaired UTF-16 surrogate"),  # UnicodeEncodeError at commit
+        (_with(CANCELED, reason='"ok"', zz='"\\udfff"'), "unpaired UTF-16 surrogate"),
+        (_with(CANCELED, reason='"a"').encode().replace(b'"a"', b'"\xed\xa0\x80"'), "not UTF-8"),  # CESU-8
+        (_with(CANCELED, reason='"\ud800"'), "not UTF-8"),  # a str line holding a lone surrogate
+        (_with(FILL, ts='"2026-11-20T10:00:00Z\\u0000junk"'), "ts contains control"),  # was applied
+        (_with(FILL, ts='"2026-11-20T10:00:00\\u0000Z"'), "ts contains control"),
+    ],
+    ids=[
+        "ts-before-year-1", "ts-after-year-9999", "exponent-beyond-decimal", "bare-exponent",
+        "surrogate-escape", "surrogate-key", "cesu8-bytes", "surrogate-in-str", "nul-after-ts", "nul-in-ts",
+    ],
+)  # fmt: skip
+def test_regression_ledger_lines(line: str | bytes, reason: str) -> None:
+    """Bugs the fuzzing found in the ledger format: each line is now rejected with a one-line reason."""
+    ledger = seeded_ledger()
+    try:
+        assert_rejected_changes_nothing(ledger, [line])  # type: ignore[list-item]
+        _, results = ingest(ledger, [line])  # type: ignore[list-item]
+        assert reason in (results[0].reason or ""), results[0].reason
+    finally:
+        ledger.close()
+
+
+def test_a_reader_bug_costs_one_line_not_the_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The line readers' last resort: an unexpected exception rejects its line with a one-line reason."""
+    import infrastructure.ledger as ledger_module
+
+    def broken(raw: bytes) -> Any:
+        if b"boom" in raw:
+            raise RuntimeError("boom\nTraceback (most recent call last): …")
+        return real(raw)
+
+    real = ledger_module.message_from_line
+    monkeypatch.setattr(ledger_module, "message_from_line", broken)
+    ledger = OrderLedger("memory://")
+    try:
+        results: list[Result] = []
+        lines = [render(pairs_of(SESSION[0])), '{"boom":1}', render(pairs_of(SESSION[1]))]
+        report = ledger.ingest_lines(lines, on_batch=results.extend)
+        assert [r.outcome for r in results] == ["applied", "rejected", "applied"]
+        assert report.rejected[0].reason == "internal error reading the line: RuntimeError: boom"
+    finally:
+        ledger.close()
+
+
+def test_a_byte_order_mark_before_the_first_line_is_skipped() -> None:
+    """Decoding is strictly UTF-8 now; a BOM (as Windows editors write) still does not spoil line 1."""
+    ledger = OrderLedger("memory://")
+    try:
+        report, _ = ingest(ledger, [b"\xef\xbb\xbf" + render(pairs_of(SESSION[0])).encode()])
+        assert report.counts["applied"] == 1
+    finally:
+        ledger.close()
+
+
+@settings(FUZZ, max_examples=examples(400))
+@given(st.lists(st.one_of(garbage_lines(), blank_lines), min_size=1, max_size=6))
+def test_garbage_lines_are_rejected_and_change_nothing(lines: list[str | bytes]) -> None:
+    """Invariants 1-3 on lines invalid by construction, with blank lines among them."""
+    assert_rejected_changes_nothing(LEDGERS.get("garbage"), lines)  # type: ignore[arg-type]
+
+
+@settings(FUZZ, max_examples=examples(1000))
+@given(st.lists(st.one_of(mutated_lines(), garbage_lines(), blank_lines), min_size=1, max_size=8))
+def test_mutated_lines_never_escape_and_rejections_change_nothing(lines: list[str | bytes]) -> None:
+    """Invariants 1-2 for arbitrary mutations of valid lines; 3 whenever all of a batch is rejected."""
+    maybe_unchanged(LEDGERS.get("mutated"), lines)  # type: ignore[arg-type]
+
+
+class _Ledgers:
+    """One seeded ledger per hypothesis test, shared by its examples and checked at the end."""
+
+    def __init__(self) -> None:
+        self.open: dict[str, OrderLedger] = {}
+
+    def get(self, name: str, factory: Callable[[], OrderLedger] = seeded_ledger) -> OrderLedger:
+        if name not in self.open:
+            self.open[name] = factory()
+        return self.open[name]
+
+    def close(self) -> None:
+        for ledger in self.open.values():
+            assert_chain_ok(ledger)
+            ledger.close()
+        self.open.clear()
+
+
+LEDGERS = _Ledgers()
+
+
+@pytest.fixture(autouse=True)
+def _close_shared_ledgers() -> Iterator[None]:
+    """Verify the hash chain and views of the ledgers a test fuzzed, then close them."""
+    yield
+    LEDGERS.close()
+
+
+@settings(FUZZ, max_examples=examples(60))
+@given(
+    st.lists(st.one_of(garbage_lines(), blank_lines), min_size=1, max_size=12),
+    st.randoms(use_true_random=False),
+)
+def test_valid_lines_among_garbage_apply_as_when_alone(
+    garbage: list[str | bytes], rng: random.Random
+) -> None:
+    """Invariant 4: interleaved garbage does not change what the valid lines do."""
+    valid = [render(pairs_of(m)) for m in SESSION]
+    mixed: list[str | bytes] = list(valid)
+    for line in garbage:
+        mixed.insert(rng.randint(0, len(mixed)), line)
+    alone_ledger = OrderLedger("memory://", clock=Clock(), batch_size=16)
+    mixed_ledger = OrderLedger("memory://", clock=Clock(), batch_size=16)
+    try:
+        _, alone = ingest(alone_ledger, valid)
+        _, results = ingest(mixed_ledger, mixed)  # type: ignore[arg-type]
+        assert all(r.outcome != "rejected" for r in alone)
+        positions = non_blank(mixed)
+        valid_at: set[int] = set()
+        cursor = 0
+        for index, line in enumerate(mixed, start=1):
+            if cursor < len(valid) and line is valid[cursor]:
+                valid_at.add(index)
+                cursor += 1
+        assert cursor == len(valid)
+        by_line = dict(zip(positions, results, strict=True))
+        got = [(by_line[i].outcome, by_line[i].reason, len(by_line[i].events)) for i in sorted(valid_at)]
+        assert got == [(r.outcome, r.reason, len(r.events)) for r in alone]
+        assert all(by_line[i].outcome == "rejected" for i in positions if i not in valid_at)
+        assert event_signatures(mixed_ledger) == event_signatures(alone_ledger)
+        assert view_rows(mixed_ledger) == view_rows(alone_ledger)
+        ids = sorted({m["client_order_id"] for m in SESSION if "client_order_id" in m})
+        assert [mixed_ledger.get_order(c).snapshot() for c in ids] == [
+            alone_ledger.get_order(c).snapshot() for c in ids
+        ]
+    finally:
+        alone_ledger.close()
+        mixed_ledger.close()
+
+
+# ============================================================================= adapters
+
+CCXT_ORDER: dict[str, Any] = {
+    "id": "4293153",
+    "clientOrderId": "x-1",
+    "timestamp": 1795168801000,
+    "datetime": "2026-11-20T10:00:01.000Z",
+    "lastTradeTimestamp": 1795168860000,
+    "status": "open",
+    "symbol": "BTC/USDT",
+    "type": "limit",
+    "timeInForce": "GTC",
+    "side": "buy",
+    "price": 64000.0,
+    "amount": 1.0,
+    "filled": 0.4,
+    "remaining": 0.6,
+    "trades": [
+        {
+            "id": "9001",
+            "order": "4293153",
+            "timestamp": 1795168860000,
+            "amount": 0.4,
+            "price": 64000.0,
+            "takerOrMaker": "maker",
+            "fee": {"cost": 0.0256, "currency": "USDT"},
+        }
+    ],
+    "info": {"origClientOrderId": "x-1"},
+}
+CCXT_TRADE: dict[str, Any] = {
+    "id": "9002",
+    "order": "4293153",
+    "timestamp": 1795168870000,
+    "symbol": "BTC/USDT",
+    "side": "buy",
+    "amount": "0.1",
+    "price": "64001",
+    "takerOrMaker": "taker",
+    "fees": [{"cost": "0.01", "currency": "USDT"}, {"cost": "0.02", "currency": "USDT"}],
+}
+
+
+def ccxt_ledger() -> OrderLedger:
+    """A ledger that has ingested the CCXT order and trade (so the fuzz has state to disturb)."""
+    ledger = OrderLedger("memory://")
+    report = ledger.ingest_lines(
+        [json.dumps(CCXT_ORDER), json.dumps(CCXT_TRADE)], fmt="ccxt", venue="bin", account="a"
+    )
+    assert report.counts["rejected"] == 0, [r.reason for r in report.rejected]
+    assert report.counts["applied"] == 2
+    return ledger
+
+
+def test_ccxt_numeric_json_timestamps_are_read() -> None:
+    """Regression: CCXT lines carry JSON integer millisecond times; they were refused as Decimal."""
+    ledger = ccxt_ledger()
+    try:
+        order = ledger.get_order("x-1").snapshot()
+        assert order["filled_quantity"] == "0.5"
+        assert order["created_at"] == "2026-11-20T10:00:01.000000Z"
+    finally:
+        ledger.close()
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (dict(CCXT_ORDER, id="V-9", clientOrderId="c-9", timestamp=None, datetime="0001-01-01T00:00+01:00"),
+         "datetime is out of range"),  # OverflowError
+        (dict(CCXT_TRADE, id="T-9", amount="1E+999999999999999999"), "amount is out of range"),  # MemoryError
+        (dict(CCXT_TRADE, id="T-9", amount="1E+99999999"), "amount is out of range"),  # a 100 MB string
+        (dict(CCXT_TRADE, id="T-9", timestamp="9" * 5000), "milliseconds since the epoch"),
+        (dict(CCXT_TRADE, id={"a": 1}), "not a JSON object"),  # was the ID "{'a': …}"
+        (dict(CCXT_TRADE, id="T-9", order=["4293153"]), "not a JSON array"),
+        (dict(CCXT_ORDER, trades=5), "trades must be a list"),  # 'decimal.Decimal' object is not iterable
+        (None, "a CCXT payload is an order or trade structure"),  # 'NoneType' object is not iterable
+        (7, "a CCXT payload is an order or trade structure"),
+    ],
+    ids=["datetime-before-year-1", "exponent-18-digits", "exponent-8-digits", "timestamp-5000-digits",
+         "object-as-id", "array-as-id", "trades-a-number", "null-payload", "number-payload"],
+)  # fmt: skip
+def test_regression_ccxt_payloads(payload: Any, reason: str) -> None:
+    """Bugs the fuzzing found in the CCXT path: each payload is now rejected with a one-line reason."""
+    ledger = ccxt_ledger()
+    try:
+        line = json.dumps(payload)
+        assert_rejected_changes_nothing(ledger, [line], fmt="ccxt", venue="bin", account="a")
+        _, results = ingest(ledger, [line], fmt="ccxt", venue="bin", account="a")
+        assert reason in (results[0].reason or ""), results[0].reason
+    finally:
+        ledger.close()
+
+
+@st.composite
+def ccxt_lines(draw: st.DrawFn) -> str | bytes:
+    """A CCXT order, trade or list of both, with values replaced by fragments, or bytes mutated."""
+    payload: Any = json.loads(json.dumps(draw(st.sampled_from([CCXT_ORDER, CCXT_TRADE]))))
+    targets = [payload]
+    if "trades" in payload:
+        targets += payload["trades"] + [payload["trades"][0]["fee"], payload["info"]]
+    replaced: dict[str, str] = {}
+    for _ in range(draw(st.integers(1, 3))):
+        target = draw(st.sampled_from(targets))
+        key = draw(st.sampled_from(sorted(target) + ["extra"]))
+        marker = f"@@{len(replaced)}@@"
+        target[key] = marker
+        replaced[json.dumps(marker)] = draw(fragments)
+    if draw(st.booleans()):
+        payload = [payload, json.loads(json.dumps(CCXT_TRADE))]
+    line = json.dumps(payload, ensure_ascii=False)
+    for marker, text in replaced.items():
+        line = line.replace(marker, text)
+    if draw(st.integers(0, 3)) == 0:
+        return draw(byte_mutations(line.encode("utf-8", "surrogatepass")))
+    return line
+
+
+@settings(FUZZ, max_examples=examples(400))
+@given(st.lists(st.one_of(ccxt_lines(), garbage_lines(), blank_lines), min_size=1, max_size=5))
+def test_ccxt_fuzz(lines: list[str | bytes]) -> None:
+    """Invariants 1-3 for ``fmt="ccxt"``: mutated CCXT payloads and garbage."""
+    ledger = LEDGERS.get("ccxt", ccxt_ledger)
+    maybe_unchanged(ledger, lines, fmt="ccxt", venue="bin", account="a")  # type: ignore[arg-type]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="processing.py _Batch.handle: an input's messages are not atomic; the request before a"
+    " refused acknowledgement is stored although the line is journaled as rejected",
+)
+@pytest.mark.parametrize("fmt", ["ccxt", "fix"])
+def test_a_rejected_payload_records_no_events(fmt: str) -> None:
+    """A venue payload that is rejected (its ack names another order's venue ID) stores nothing."""
+    ledger = ccxt_ledger() if fmt == "ccxt" else fix_ledger()
+    try:
+        if fmt == "ccxt":
+            line = json.dumps(dict(CCXT_ORDER, clientOrderId="y-1", info={}, trades=[]))
+            kwargs = {"fmt": "ccxt", "venue": "bin", "account": "a"}
+        else:  # a New for f-9 carrying f-1's OrderID, with a request first (account given)
+            line = FIX_REPORTS[0].replace("11=f-1", "11=f-9")
+            kwargs = {"fmt": "fix", "venue": "fx", "account": "a"}
+        before = store_dump(ledger)
+        report, results = ingest(ledger, [line], **kwargs)
+        assert results[0].outcome == "rejected", results[0]
+        assert "already belongs to order" in (results[0].reason or "")
+        after = store_dump(ledger)
+        before.pop("journal"), after.pop("journal")
+        assert report.events == 0 and results[0].events == []
+        assert before == after
+    finally:
+        ledger.close()
+
+
+FIX_REPORTS = [
+    "8=FIX.4.4|35=8|150=0|11=f-1|37=F1|55=BTC-USD|54=1|38=2|44=100|40=2|59=1|60=20261120-10:00:00",
+    "8=FIX.4.4|35=8|150=F|11=f-1|37=F1|17=E1|32=1|31=100|12=0.1|13=3|15=USD|851=2|60=20261120-10:00:01.123456789",
+    "8=FIX.4.4|35=8|150=5|11=f-2|41=f-1|37=F1|38=3|44=101|60=20261120-10:00:02",
+    "8=FIX.4.4|35=8|150=G|37=F1|19=E1|32=1|31=99|60=20261120-10:00:03",
+    "8=FIX.4.4|35=9|434=1|11=f-3|41=f-2|37=F1|102=0|60=20261120-10:00:04",
+    "8=FIX.4.4|35=8|150=4|11=f-3|41=f-2|37=F1|58=user|60=20261120-10:00:05",
+]
+FIX_VALUES = [
+    "", "NONE", "1E+999999999999999999", "1E+99999999", "-1", "0", "NaN", "9" * 5000, "\x00", "\u202e😀",
+    "20261120-24:00:00", "99991231-23:59:59", "00000101-00:00:00", "x" * 70_000, "1" * 61, "1e-400", "=",
+]  # fmt: skip
+
+
+@st.composite
+def fix_lines(draw: st.DrawFn) -> str | bytes:
+    """A FIX report with tag values replaced, tags removed or added, separators mixed, bytes mutated."""
+    fields = draw(st.sampled_from(FIX_REPORTS)).split("|")
+    for _ in range(draw(st.integers(1, 3))):
+        i = draw(st.integers(0, len(fields) - 1))
+        op = draw(st.sampled_from(["value", "value", "delete", "add", "tag"]))
+        tag = fields[i].split("=", 1)[0]
+        value = draw(
+            st.one_of(st.sampled_from(FIX_VALUES), st.text(max_size=10).map(lambda s: s.replace("|", "")))
+        )
+        if op == "value":
+            fields[i] = f"{tag}={value}"
+        elif op == "delete":
+            del fields[i]
+        elif op == "add":
+            fields.insert(i, f"{draw(st.sampled_from(['150', '35', '37', '32', '9' * 5000, '']))}={value}")
+        else:
+            fields[i] = f"{draw(st.sampled_from(['x', '-1', '1.5', '٣٥', '']))}={value}"
+    separator = draw(st.sampled_from(["|", "\x01"]))
+    line = separator.join(fields)
+    if draw(st.integers(0, 3)) == 0:
+        return draw(byte_mutations(line.encode("utf-8", "surrogatepass")))
+    return line
+
+
+def fix_ledger() -> OrderLedger:
+    """A ledger that has ingested the FIX reports (a New with its request, a fill, a replace …)."""
+    ledger = OrderLedger("memory://")
+    report = ledger.ingest_lines(FIX_REPORTS, fmt="fix", venue="fx", account="a")
+    assert report.counts["rejected"] == 0, [r.reason for r in report.rejected]
+    return ledger
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        (FIX_REPORTS[1].replace("32=1", "32=1E+999999999999999999"), "LastQty(32) is out"),  # MemoryError
+        (FIX_REPORTS[1].replace("12=0.1", "12=1E+99999999"), "Commission(12) is out of range"),
+        (FIX_REPORTS[1] + "|" + "9" * 5000 + "=1", "not a FIX field"),  # int() of 5,000 digits
+        (FIX_REPORTS[1].replace("35=8", "\u0663\u0665=8"), "not a FIX field"),  # read as 35=8
+        (FIX_REPORTS[1].replace("60=20261120", "60=\u0662\u0660\u0662\u0666" + "1120"), "TransactTime(60)"),
+    ],
+    ids=["exponent-18-digits", "exponent-8-digits", "tag-5000-digits", "arabic-digit-tag", "arabic-time"],
+)  # fmt: skip
+def test_regression_fix_reports(line: str, reason: str) -> None:
+    """Bugs the fuzzing found in the FIX path: each report is now rejected with a one-line reason."""
+    ledger = fix_ledger()
+    try:
+        assert_rejected_changes_nothing(ledger, [line], fmt="fix", venue="fx")
+        _, results = ingest(ledger, [line], fmt="fix", venue="fx")
+        assert reason in (results[0].reason or ""), results[0].reason
+    finally:
+        ledger.close()
+
+
+@settings(FUZZ, max_examples=examples(400))
+@given(st.lists(st.one_of(fix_lines(), blank_lines), min_size=1, max_size=5))
+def test_fix_fuzz(lines: list[str | bytes]) -> None:
+    """Invariants 1-3 for ``fmt="fix"``: mutated execution reports and cancel rejects."""
+    maybe_unchanged(LEDGERS.get("fix", fix_ledger), lines, fmt="fix", venue="fx")  # type: ignore[arg-type]
+
+
+# ============================================================================= other backends, memory
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_garbage_on_stored_backends(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Invariant 3 on a SQLite file and on PostgreSQL (NUL, surrogates and 1 MB values reach the driver)."""
+    url = (
+        f"sqlite:///{tmp_path / 'fuzz.db'}"
+        if backend == "sqlite"
+        else str(request.getfixturevalue("postgres_url"))
+    )
+    ledger = seeded_ledger(url)
+    try:
+        gen = random.Random(8)
+        base = render(pairs_of(FILL))
+        lines = [
+            base.replace('"fill"', '"fill\\u0000"'),
+            base.encode().replace(b'"fill"', b'"f\x00ll"'),
+            base.replace('"ts":', '"reason":"\\ud800","ts":'),
+            base.encode().replace(b'"fill"', b'"fill\xed\xa0\x80"'),
+            base[: gen.randint(1, len(base) - 1)],
+            render([*pairs_of(FILL), ('"pad"', '"' + "x" * MB + '"')]),
+            "[" * 100_000 + "]" * 100_000,
+        ]
+        assert_rejected_changes_nothing(ledger, lines)  # type: ignore[arg-type]
+        with ledger.db.read() as tx:
+            raws = [bytes(r[0]) for r in tx.all("SELECT raw FROM messages ORDER BY message_id DESC LIMIT 7")]
+        assert raws[::-1][1] == lines[1], "the journal keeps the raw line verbatim"
+        assert_chain_ok(ledger)
+    finally:
+        ledger.close()
+
+
+def _big_lines(count: int) -> Iterator[bytes]:
+    """Lines of about 1 MB each, produced one at a time (the test must not hold them all)."""
+    base = pairs_of(FILL)
+    for i in range(count):
+        pad = ("x", "é", "\U0001f600")[i % 3] * (MB // (1, 2, 4)[i % 3] - 400)
+        shape = i % 4
+        if shape == 0:
+            yield render([*base, ('"note"', json.dumps(pad, ensure_ascii=False))]).encode()
+        elif shape == 1:
+            yield render(
+                [(k, v if k != '"trade_id"' else json.dumps(pad, ensure_ascii=False)) for k, v in base]
+            ).encode()
+        elif shape == 2:
+            yield json.dumps(pad, ensure_ascii=False).encode()
+        else:
+            yield ("[" * (MB // 2 - 10) + "]" * (MB // 2 - 10)).encode()
+
+
+def _peak(url: str, count: int, batch_size: int) -> tuple[int, Any]:
+    ledger = OrderLedger(url, batch_size=batch_size)
+    try:
+        tracemalloc.start()
+        try:
+            report = ledger.ingest_lines(_big_lines(count))
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert report.lines == count and report.counts["rejected"] == count
+        assert all(
+            len(r.reason or "") <= MAX_REASON and "\n" not in (r.reason or "") for r in report.rejected
+        )
+        TALLY["lines"] += report.lines
+        TALLY.update(report.counts)
+        return peak, report
+    finally:
+        ledger.close()
+
+
+def test_memory_is_bounded_by_the_batch(tmp_path: Path) -> None:
+    """Invariant 5: 80 lines of ~1 MB through a SQLite file; the peak follows the batch, not the file.
+
+    Measured (Python 3.11, tracemalloc peak): 13 MB with batches of 4 lines, for 40 lines as for
+    80; 24 MB with the default batch, which ends at 8 MB of input (``MAX_BATCH_BYTES``). Before
+    that byte cap, a batch of up to 1,000 lines held every raw line for its journal row: 45 MB
+    for 40 lines, 84 MB for 80, and so on up to a gigabyte.
+    """
+    small, _ = _peak(f"sqlite:///{tmp_path / 'small.db'}", 40, batch_size=4)
+    assert small < 20 * MB, f"tracemalloc peak {small / MB:.1f} MB with batches of 4 lines of 1 MB"
+    default, _ = _peak(f"sqlite:///{tmp_path / 'default.db'}", 80, batch_size=1_000)
+    assert default < 40 * MB, f"tracemalloc peak {default / MB:.1f} MB for 80 lines of 1 MB"
+
+
+# ============================================================================= the real command
+
+
+def _fuzzed_file(path: Path, seed: int, lines: int, valid_share: float) -> tuple[Path, int]:
+    """A file of session lines, mutated lines and garbage; returns it and its non-blank lines."""
+    rng = random.Random(seed)
+    valid = [render(pairs_of(m)) for m in simulate(seed, 8)]
+    chunks: list[bytes] = []
+    for i in range(lines):
+        roll = rng.random()
+        if roll < valid_share and valid:
+            text = valid.pop(0)
+            chunks.append(text.encode())
+        elif roll < valid_share + 0.1:
+            chunks.append(rng.choice([b"", b"   ", b"\t", b"\r"]))
+        else:
+            base = bytearray(render(pairs_of(rng.choice(SESSION))).encode())
+            for _ in range(rng.randint(1, 4)):
+                if not base:
+                    break
+                at = rng.randrange(len(base))
+                choice = rng.random()
+                if choice < 0.3:
+                    del base[at : at + rng.randint(1, 6)]
+                elif choice < 0.6:
+                    base[at:at] = rng.choice(
+                        [b"\x00", b"\xff", b"\xed\xa0\x80", b"\\ud800", b"1e999", b"[[[[", b"\x1b[31m"]
+                    )
+                elif choice < 0.8:
+                    base[at] = rng.randrange(256) or 1
+                else:
+                    del base[at:]
+            chunks.append(bytes(base).replace(b"\n", b" ").replace(b"\r", b" ") or b"{")
+        if i % 25 == 7:
+            chunks[-1] = b"[" * 100_000 + b"]" * 100_000
+    path.write_bytes(b"\n".join(chunks) + b"\r\n")
+    return path, len(non_blank(chunks))
+
+
+@pytest.mark.parametrize(("seed", "valid_share"), [(11, 0.0), (12, 0.5)], ids=["garbage", "mixed"])
+def test_fuzzed_files_through_the_command(tmp_path: Path, seed: int, valid_share: float) -> None:
+    """Invariant 6: exit 1 with rejections, one stderr line per rejected line, a parseable summary."""
+    path, expected = _fuzzed_file(tmp_path / "fuzz.jsonl", seed, 120, valid_share)
+    run = run_cli("ingest", str(path), db=f"sqlite:///{tmp_path / 'cli.db'}", cwd=tmp_path)
+    assert "Traceback" not in run.stderr + run.stdout, run.describe()
+    summary = parse_ingest(run.stdout)
+    assert summary.lines == expected
+    assert sum(summary.counts.values()) == summary.lines
+    rejected = summary.counts["rejected"]
+    assert rejected > 0 and run.returncode == 1, run.describe()
+    assert len(run.stderr_lines) == rejected, run.describe()
+    assert all(line.startswith("line ") and ": rejected: " in line for line in run.stderr_lines)
+    if valid_share:
+        assert summary.counts["applied"] > 0
+    TALLY["lines"] += summary.lines
+    TALLY.update(summary.counts)
+
+
+def test_adapter_files_and_blank_file_through_the_command(tmp_path: Path) -> None:
+    """``--format ccxt`` / ``--format fix`` fuzzed files exit 1; an all-blank file exits 0 with 0 lines."""
+    db = f"sqlite:///{tmp_path / 'cli.db'}"
+    ccxt = tmp_path / "ccxt.jsonl"
+    ccxt.write_bytes(
+        b"\n".join(
+            [
+                json.dumps(CCXT_ORDER).encode(),
+                b"null",
+                b"5",
+                b'{"id":1}',
+                b"[" * 100_000,
+                json.dumps(CCXT_TRADE).encode(),
+            ]
+        )
+    )
+    fix = tmp_path / "fix.log"
+    fix.write_bytes(
+        "\n".join([*FIX_REPORTS[:2], "35=8|150=F|32=1E+999999999999999999", "garbage", "\x01"]).encode()
+    )
+    blank = tmp_path / "blank.jsonl"
+    blank.write_bytes(b"\n \n\t\n\r\n")
+    for path, args, want in (
+        (ccxt, ("--format", "ccxt", "--venue", "bin", "--account", "a"), {"applied": 2, "rejected": 4}),
+        (fix, ("--format", "fix", "--venue", "fx", "--account", "a"), {"applied": 2, "rejected": 3}),
+        (blank, (), {"applied": 0, "rejected": 0}),
+    ):
+        run = run_cli("ingest", str(path), *args, db=db, cwd=tmp_path)
+        assert "Traceback" not in run.stderr + run.stdout, run.describe()
+        summary = parse_ingest(run.stdout)
+        assert {k: summary.counts[k] for k in want} == want, run.describe()
+        assert run.returncode == (1 if want["rejected"] else 0), run.describe()
+        assert len(run.stderr_lines) == want["rejected"], run.describe()
+        TALLY["lines"] += summary.lines
+        TALLY.update(summary.counts)
+
+
+# ============================================================================= the tally (keep last)
+
+
+def test_zz_tally(capsys: pytest.CaptureFixture[str]) -> None:
+    """Print what this module fed to the ingest path, for docs/reliability.md."""
+    assert TALLY["lines"] > 0
+    with capsys.disabled():
+        print(
+            f"\nfuzzed {TALLY['lines']:,} lines ({TALLY['bytes'] / MB:,.1f} MB through ingest_lines, plus the"
+            f" memory and command runs): {TALLY['applied']:,} applied, {TALLY['duplicate']:,} duplicate,"
+            f" {TALLY['parked']:,} parked, {TALLY['ignored']:,} ignored, {TALLY['rejected']:,} rejected;"
+            " no tracebacks, every reason one line"
+        )
