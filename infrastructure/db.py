@@ -533,6 +533,7 @@ class PostgresDatabase(Database):
         schema = url.schema
         # The pool logs every failed attempt; the ledger reports failure once, in one line.
         logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
+        _quiet_pipeline_warnings()
         try:  # fail fast, with the server's own reason, before a pool starts retrying
             probe = psycopg.connect(url.conninfo, connect_timeout=int(connect_timeout), autocommit=True)
         except psycopg.Error as error:
@@ -613,6 +614,23 @@ class PostgresDatabase(Database):
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._pool.close()
+
+
+class _PipelineNoise(logging.Filter):
+    """Drop psycopg's "error ignored terminating <Pipeline …>" warning.
+
+    psycopg logs it when a batch insert fails (a unique-key conflict with another writer) and it
+    re-raises the original error, which the ledger handles: a retry, or one line on failure.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("error ignored terminating")
+
+
+def _quiet_pipeline_warnings() -> None:
+    logger = logging.getLogger("psycopg")
+    if not any(isinstance(f, _PipelineNoise) for f in logger.filters):
+        logger.addFilter(_PipelineNoise())
 
 
 def redact(conninfo: str) -> str:

@@ -7,6 +7,8 @@ commits, waiting on a file instead of sleeping, and two child-process roles run 
 - ``reader URL STOP``: queries the ledger over and over until the file STOP exists; after each
   read it prints one JSON line with what one read transaction saw (counts, and how many journal
   rows disagree with their events, which must be none);
+- ``ingest URL INPUT BATCH``: ingests INPUT in group commits of BATCH messages (the command always
+  commits up to 1,000 at once; small commits make writers interleave many times);
 - ``stall URL INPUT READY RELEASE``: ingests INPUT, but inside its first group commit, holding the
   write lock (SQLite) or the log lock (PostgreSQL), creates READY and waits until RELEASE exists.
 """
@@ -109,13 +111,15 @@ class Snapshot:
 
 
 def snapshot(db: Database) -> Snapshot:
-    """Read the sizes and the torn-journal count in one transaction (a consistent snapshot)."""
+    """Read the sizes and the torn-journal count in one statement (one snapshot, even at READ COMMITTED)."""
     with db.read() as tx:
-        journal = tx.one("SELECT COUNT(*) FROM messages")[0]
-        events, last = tx.one("SELECT COUNT(*), COALESCE(MAX(notification_id), 0) FROM events")
-        low, high = tx.one("SELECT COALESCE(MIN(position), 0), COALESCE(MAX(position), 0) FROM view_tracking")
-        torn = tx.one(TORN_JOURNAL)[0]
-    return Snapshot(int(journal), int(events), int(last), int(low), int(high), int(torn))
+        row = tx.one(
+            "SELECT (SELECT COUNT(*) FROM messages), (SELECT COUNT(*) FROM events),"
+            " (SELECT COALESCE(MAX(notification_id), 0) FROM events),"
+            " (SELECT COALESCE(MIN(position), 0) FROM view_tracking),"
+            f" (SELECT COALESCE(MAX(position), 0) FROM view_tracking), ({TORN_JOURNAL})"
+        )
+    return Snapshot(*(int(value) for value in row))
 
 
 def whole_commit_problems(ledger: OrderLedger) -> list[str]:
@@ -203,6 +207,16 @@ def _reader(url: str, stop: Path) -> None:
         ledger.close()
 
 
+def _ingest(url: str, source: Path, batch: int) -> None:
+    ledger = OrderLedger(url, batch_size=batch)
+    try:
+        with source.open("rb") as handle:
+            report = ledger.ingest_lines(handle, origin=str(source))
+        print(json.dumps(report.counts), flush=True)
+    finally:
+        ledger.close()
+
+
 def _stall(url: str, source: Path, ready: Path, release: Path) -> None:
     ledger = OrderLedger(url)
     lock_log = ledger.db.lock_log
@@ -229,6 +243,8 @@ if __name__ == "__main__":
     role, *rest = sys.argv[1:]
     if role == "reader":
         _reader(rest[0], Path(rest[1]))
+    elif role == "ingest":
+        _ingest(rest[0], Path(rest[1]), int(rest[2]))
     elif role == "stall":
         _stall(rest[0], Path(rest[1]), Path(rest[2]), Path(rest[3]))
     else:
