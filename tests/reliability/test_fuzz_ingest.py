@@ -1046,5 +1046,6 @@ def test_zz_tally(capsys: pytest.CaptureFixture[str]) -> None:
             f"\nfuzzed {TALLY['lines']:,} lines ({TALLY['bytes'] / MB:,.1f} MB through ingest_lines, plus the"
             f" memory and command runs): {TALLY['applied']:,} applied, {TALLY['duplicate']:,} duplicate,"
             f" {TALLY['parked']:,} parked, {TALLY['ignored']:,} ignored, {TALLY['rejected']:,} rejected;"
-            " no tracebacks, every reason one line"
+            f" no tracebacks, every reason one line; {TALLY['rejected lines that kept events']}"
+            " rejected adapter lines kept events (known processing.py defect)"
         )
