@@ -23,7 +23,7 @@ from fractions import Fraction
 
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import Bundle, MultipleResults, RuleBasedStateMachine, invariant, multiple, rule
 
 from domain.errors import (
     AmendBelowFilledError,
@@ -230,6 +230,7 @@ class ReferenceOrder:
     @property
     def leaves(self) -> Decimal:
         """Quantity minus filled while open; 0 once terminal (canceled: "leaves = 0")."""
+        # AMBIGUOUS: the document says leaves = 0 for canceled only; rejected and expired alike.
         return Decimal(0) if self.status in TERMINAL else self.quantity - self.filled
 
     @property
@@ -245,6 +246,8 @@ class ReferenceOrder:
 
     def decide(self, fact: Fact) -> Expected:
         """What the contract says this fact does; the model changes only when it applies."""
+        # AMBIGUOUS: a re-delivery of a recorded fact is a duplicate before any status rule (so a
+        # cancel request re-sent after the cancel is not an error): principle 5, docs/messages.md.
         if fact.kind in FINGERPRINTED and self._fingerprint(fact) in self.recorded:
             return "duplicate"
         handler: Callable[[Fact], Expected] = getattr(self, f"_on_{fact.kind}")
@@ -264,6 +267,7 @@ class ReferenceOrder:
         if self.filled == self.quantity:
             self.working = FILLED
             self.markers.clear()  # "… unless the order becomes fully filled"
+            self.amend_target = None  # the amendment is no longer pending: nothing to confirm
         else:
             # AMBIGUOUS: an order that had fills, or an amendment, has been seen by the venue, so
             # it settles to accepted (not requested) when nothing stands filled.
@@ -547,6 +551,12 @@ class AggregateAgainstReferenceModel(RuleBasedStateMachine):
         venue_order_id = None if venue_order_id is None else venue_order_id.replace("V-", "V-A")
         return self.deliver(Fact("amended", self.tick(), qty=qty, px=px, venue_order_id=venue_order_id))
 
+    @rule(target=delivered, qty=st.none() | amend_qty, px=prices)
+    def amend_then_cancel_requested(self, qty: Decimal | None, px: Decimal) -> MultipleResults[Fact]:
+        # Both asks in flight: the cancel marker shows, the amend marker waits underneath.
+        amend = self.deliver(Fact("amend_requested", self.tick(), qty=qty, px=px))
+        return multiple(amend, self.deliver(Fact("cancel_requested", self.tick())))
+
     @rule(target=delivered)
     def amend_rejected(self) -> Fact:
         return self.deliver(Fact("amend_rejected", self.tick()))
@@ -601,7 +611,7 @@ class AggregateAgainstReferenceModel(RuleBasedStateMachine):
 
 TestAggregateAgreesWithReferenceModel = AggregateAgainstReferenceModel.TestCase
 TestAggregateAgreesWithReferenceModel.settings = settings(
-    max_examples=250,
+    max_examples=400,
     stateful_step_count=40,
     deadline=None,
     database=None,
