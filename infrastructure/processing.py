@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -111,7 +111,9 @@ class Processor:
 
         With ``strict``, nothing is committed if any input is rejected.
         """
-        for _attempt in range(MAX_ATTEMPTS):
+        items = list(items)
+        attempts = 0
+        while attempts < MAX_ATTEMPTS:
             # One query loads every order the batch names; the rest are known not to exist yet.
             self.absent = self.prefetch(
                 m.client_order_id for item in items for m in item.messages if m.client_order_id is not None
@@ -131,6 +133,14 @@ class Processor:
                 self.absent = set()
                 self.no_identity = set()
                 self.orders.forget(work.touched)
+                if isinstance(error, _LineRefused):
+                    # An input is atomic: decide the batch again with that input refused whole,
+                    # so that the messages before the refused one record nothing either.
+                    self._forget_identities(work)
+                    at = next(i for i, item in enumerate(items) if item is error.item)
+                    items[at] = replace(error.item, messages=[], error=error.reason)
+                    continue
+                attempts += 1
                 if isinstance(error, StaleBatchError) or is_integrity_error(error):
                     self._forget_identities(work)
                     self.orders.forget(work.consulted)  # another writer moved them: reload
@@ -300,8 +310,14 @@ class _Batch:
             entry.reason = result.reason = "the input holds no order fact"
             return result
         outcomes: list[tuple[str, str | None]] = []
-        for message in item.messages:
+        for position, message in enumerate(item.messages):
             outcome, reason, events = self.apply(message, entry)
+            if outcome == "rejected" and position > 0:
+                raise _LineRefused(
+                    item,
+                    f"{reason} (message {position + 1} of {len(item.messages)} read from this input;"
+                    " nothing from the input was recorded)",
+                )
             outcomes.append((outcome, reason))
             result.events.extend(events)
             if outcome == "rejected":
@@ -570,6 +586,15 @@ class _Batch:
             self.commit.resolved.append(entry)
             events += new
         return events
+
+
+class _LineRefused(Exception):
+    """A later message of a multi-message input was refused: the whole input is rejected."""
+
+    def __init__(self, item: Inbound, reason: str) -> None:
+        super().__init__(reason)
+        self.item = item
+        self.reason = reason
 
 
 def _combine(outcomes: list[tuple[str, str | None]]) -> tuple[str, str | None]:

@@ -171,12 +171,7 @@ def maybe_unchanged(ledger: OrderLedger, lines: list[str] | list[bytes], **kwarg
     """Invariants 1-2 for any batch, and 3 when it happens to be rejected whole."""
     before = store_dump(ledger)
     report, results = ingest(ledger, lines, **kwargs)
-    if any(r.outcome == "rejected" and r.events for r in results):
-        # Known defect in processing.py (see test_a_rejected_payload_records_no_events): an adapter
-        # line whose later message is refused keeps its earlier messages' events. Counted, and
-        # checked by that strict xfail; remove this skip when it is fixed.
-        TALLY["rejected lines that kept events"] += 1
-        return
+    assert not any(r.outcome == "rejected" and r.events for r in results), "a rejected input kept events"
     if report.lines and report.counts["rejected"] == report.lines:
         after = store_dump(ledger)
         assert after["journal"] == before["journal"] + report.lines
@@ -750,11 +745,6 @@ def test_ccxt_fuzz(lines: list[str | bytes]) -> None:
     maybe_unchanged(ledger, lines, fmt="ccxt", venue="bin", account="a")  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="processing.py _Batch.handle: an input's messages are not atomic; the request before a"
-    " refused acknowledgement is stored although the line is journaled as rejected",
-)
 @pytest.mark.parametrize("fmt", ["ccxt", "fix"])
 def test_a_rejected_payload_records_no_events(fmt: str) -> None:
     """A venue payload that is rejected (its ack names another order's venue ID) stores nothing."""
@@ -1046,6 +1036,5 @@ def test_zz_tally(capsys: pytest.CaptureFixture[str]) -> None:
             f"\nfuzzed {TALLY['lines']:,} lines ({TALLY['bytes'] / MB:,.1f} MB through ingest_lines, plus the"
             f" memory and command runs): {TALLY['applied']:,} applied, {TALLY['duplicate']:,} duplicate,"
             f" {TALLY['parked']:,} parked, {TALLY['ignored']:,} ignored, {TALLY['rejected']:,} rejected;"
-            f" no tracebacks, every reason one line; {TALLY['rejected lines that kept events']}"
-            " rejected adapter lines kept events (known processing.py defect)"
+            " no tracebacks, every reason one line, no rejected input kept an event"
         )
