@@ -25,6 +25,7 @@ from rich.table import Table
 from domain.errors import InvalidInputError, LedgerError
 from domain.values import parse_timestamp
 from infrastructure.db import DEFAULT_URL, redact
+from infrastructure.inputs import is_live, read_lines
 from infrastructure.ledger import URL_VARIABLE, OrderLedger
 from infrastructure.queries import list_orders, list_positions, list_trades, parse_marks, pnl_by
 
@@ -128,8 +129,18 @@ def ingest(
     ] = "ledger",
     venue: Annotated[str | None, typer.Option(help="Venue name for --format ccxt|fix.")] = None,
     account: Annotated[str | None, typer.Option(help="Account for --format ccxt (and fix requests).")] = None,
+    acks: Annotated[
+        bool,
+        typer.Option(
+            "--acks",
+            help="Print one JSON line per input line once it is durable, then a JSON summary.",
+        ),
+    ] = False,
 ) -> None:
-    """Ingest messages; prints a count per outcome. Exit 1 if any line was rejected."""
+    """Ingest messages; prints a count per outcome. Exit 1 if any line was rejected.
+
+    From a pipe or terminal, what has arrived is committed whenever the input pauses.
+    """
     if fmt not in ("ledger", "ccxt", "fix"):
         raise InvalidInputError(f"--format must be ledger, ccxt or fix, not {fmt!r}")
     if fmt != "ledger" and not venue:
@@ -141,7 +152,13 @@ def ingest(
         stream = sys.stdin.buffer if file == "-" else _open(file)
         try:
             report = ledger.ingest_lines(
-                stream, origin=file, strict=strict, fmt=fmt, venue=venue, account=account
+                read_lines(stream, pauses=is_live(stream)),
+                origin=file,
+                strict=strict,
+                fmt=fmt,
+                venue=venue,
+                account=account,
+                on_batch=_print_acks if acks else None,
             )
         finally:
             if file != "-":
@@ -159,13 +176,32 @@ def ingest(
         err.print("--strict: a line was rejected, so nothing from this input was stored", markup=False)
     counts = ", ".join(f"{n} {k}" for k, n in report.counts.items())
     rate = report.events / report.seconds if report.seconds else 0.0
-    out.print(
-        f"{report.lines} lines: {counts}; "
-        f"{report.events} events in {report.seconds:.2f} s ({rate:,.0f} events/s)",
-        markup=False,
-    )
+    if acks:
+        summary = {"lines": report.lines, "counts": report.counts, "events": report.events}
+        sys.stdout.write(json.dumps({"summary": {**summary, "seconds": round(report.seconds, 3)}}) + "\n")
+    else:
+        out.print(
+            f"{report.lines} lines: {counts}; "
+            f"{report.events} events in {report.seconds:.2f} s ({rate:,.0f} events/s)",
+            markup=False,
+        )
     if report.rejected:
         raise typer.Exit(1)
+
+
+def _print_acks(results: list[Any]) -> None:
+    """One JSON line per input of a group commit that has just become durable."""
+    for r in results:
+        ack = {
+            "line": r.line_no,
+            "outcome": r.outcome,
+            "message_id": r.message_id,
+            "client_order_id": r.client_order_id,
+            "events": len(r.events),
+            "reason": r.reason,
+        }
+        sys.stdout.write(json.dumps(ack, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
 
 
 def _open(path: str) -> Any:

@@ -211,7 +211,7 @@ class OrderLedger(Application[UUID]):
 
     def ingest_lines(
         self,
-        lines: Iterable[str | bytes],
+        lines: Iterable[str | bytes | None],
         *,
         origin: str = "-",
         strict: bool = False,
@@ -224,33 +224,44 @@ class OrderLedger(Application[UUID]):
 
         ``fmt`` is ``ledger`` (the JSON-lines message format), ``ccxt`` (a CCXT unified order,
         trade, or list of them per line; needs ``venue`` and ``account``) or ``fix`` (one FIX
-        execution report per line, SOH- or ``|``-separated; needs ``venue``).
+        execution report per line, SOH- or ``|``-separated; needs ``venue``). A ``None`` among
+        the lines (``infrastructure.inputs.PAUSE``: a live input is waiting) commits what is held.
         """
-        if fmt == "ledger":
-            items: Iterable[Inbound] = (
-                _read_ledger_line(line, origin, number) for number, line in enumerate(lines, start=1)
-            )
-        else:
-            items = (
-                _read_adapter_line(line, origin, number, fmt, venue, account)
-                for number, line in enumerate(lines, start=1)
-            )
-        return self.ingest_inbound(items, strict=strict, on_batch=on_batch)
+
+        def read(line: str | bytes, number: int) -> Inbound:
+            if fmt == "ledger":
+                return _read_ledger_line(line, origin, number)
+            return _read_adapter_line(line, origin, number, fmt, venue, account)
+
+        def items() -> Iterator[Inbound | None]:
+            number = 0
+            for line in lines:
+                if line is None:
+                    yield None
+                else:
+                    number += 1
+                    yield read(line, number)
+
+        return self.ingest_inbound(items(), strict=strict, on_batch=on_batch)
 
     def ingest_inbound(
         self,
-        items: Iterable[Inbound],
+        items: Iterable[Inbound | None],
         *,
         strict: bool = False,
         on_batch: Callable[[list[Result]], None] | None = None,
     ) -> IngestReport:
-        """Ingest prepared inputs in group commits; views are current when this returns."""
+        """Ingest prepared inputs in group commits; views are current when this returns.
+
+        A batch is committed at ``batch_size`` inputs, at ``MAX_BATCH_BYTES``, at a ``None``
+        (the input paused) and at the end; ``on_batch`` hears of each once it is durable.
+        """
         report = IngestReport()
         started = _now()
         if strict:
-            batches: Iterator[list[Inbound]] = iter([[i for i in items if i.raw.strip()]])
+            batches: Iterator[list[Inbound]] = iter([[i for i in items if i is not None and i.raw.strip()]])
         else:
-            batches = _batches((i for i in items if i.raw.strip()), self.batch_size)
+            batches = _batches((i for i in items if i is None or i.raw.strip()), self.batch_size)
         for batch in batches:
             results, committed = self.processor.process(batch, strict=strict)
             if strict and any(r.outcome == "rejected" for r in results):
@@ -258,7 +269,7 @@ class OrderLedger(Application[UUID]):
             self._after_commit(committed)
             for result in results:
                 report.add(result)
-            if on_batch is not None:
+            if on_batch is not None and report.stored:
                 on_batch(results)
         report.seconds = _now() - started
         return report
@@ -465,10 +476,15 @@ MAX_BATCH_BYTES = 8_000_000
 """A batch also ends at this many bytes of input, so 1,000 lines of 1 MB are never held at once."""
 
 
-def _batches(items: Iterable[Inbound], size: int) -> Iterator[list[Inbound]]:
+def _batches(items: Iterable[Inbound | None], size: int) -> Iterator[list[Inbound]]:
     batch: list[Inbound] = []
     held = 0
     for item in items:
+        if item is None:  # the input paused: commit what is held rather than wait for more
+            if batch:
+                yield batch
+                batch, held = [], 0
+            continue
         batch.append(item)
         held += len(item.raw)
         if len(batch) >= size or held >= MAX_BATCH_BYTES:

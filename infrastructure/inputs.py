@@ -1,0 +1,80 @@
+"""Reading input lines from files and pipes, in bounded memory.
+
+``read_lines`` splits a byte stream into lines itself instead of trusting the file object's
+``readline``, for two reasons:
+
+- **Bounded memory.** A line longer than :data:`infrastructure.messages.MAX_LINE_BYTES` is not
+  held whole: its first ``MAX_LINE_BYTES + 1`` bytes are passed on (they are journaled, and the
+  line is rejected as too long) and the rest is skipped up to the next newline.
+- **Durability for live feeds.** Group commits take up to ``batch_size`` lines. From a pipe or a
+  terminal, a connector may send a few messages and then wait; they must not sit uncommitted
+  until more arrive. When ``pauses`` is set, :data:`PAUSE` is yielded whenever the input has
+  nothing more to read at once, and the ledger commits what it holds.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import stat
+from collections.abc import Iterator
+from typing import BinaryIO, Final
+
+from infrastructure.messages import MAX_LINE_BYTES
+
+PAUSE: Final = None
+"""Yielded by ``read_lines`` when a live input has nothing more to read right now."""
+
+CHUNK = 1 << 16
+
+
+def is_live(stream: BinaryIO) -> bool:
+    """True for a pipe, socket or terminal (input that may pause), False for a regular file."""
+    try:
+        return not stat.S_ISREG(os.fstat(stream.fileno()).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def read_lines(
+    stream: BinaryIO, *, pauses: bool = False, limit: int = MAX_LINE_BYTES
+) -> Iterator[bytes | None]:
+    """Lines of ``stream`` (with their newline), over-long ones cut; :data:`PAUSE` when it waits."""
+    fd = stream.fileno()
+    buffer = bytearray()
+    start = 0  # where the next line begins in ``buffer``
+    skipping = False  # inside the rest of an over-long line
+    while True:
+        newline = buffer.find(b"\n", start)
+        if newline >= 0:
+            line = bytes(buffer[start : newline + 1])
+            start = newline + 1
+            if skipping:
+                skipping = False
+            else:
+                yield line
+            continue
+        del buffer[:start]
+        start = 0
+        if len(buffer) > limit:
+            if not skipping:
+                yield bytes(buffer[: limit + 1])
+                skipping = True
+            buffer.clear()
+        if pauses and not _ready(fd):
+            yield PAUSE
+        data = os.read(fd, CHUNK)
+        if not data:
+            break
+        buffer += data
+    if buffer and not skipping:
+        yield bytes(buffer)
+
+
+def _ready(fd: int) -> bool:
+    """True when reading ``fd`` would not block."""
+    try:
+        readable, _, _ = select.select([fd], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
