@@ -9,6 +9,7 @@ fails on a unique key, the batch's orders are reloaded and the batch is decided 
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,8 @@ from infrastructure.messages import Message, message_from_line, message_to_json
 from infrastructure.store import Commit, JournalEntry, LedgerRecorder
 
 MAX_ATTEMPTS = 8
+LOCKED_AFTER = 2
+"""Stale attempts after which a batch is decided while holding the log lock."""
 IdentityKey = tuple[str, str, str]  # (venue, kind, value)
 
 
@@ -114,49 +117,67 @@ class Processor:
         items = list(items)
         attempts = 0
         while attempts < MAX_ATTEMPTS:
-            # One query loads every order the batch names; the rest are known not to exist yet.
-            self.absent = self.prefetch(
-                m.client_order_id for item in items for m in item.messages if m.client_order_id is not None
-            )
-            self.no_identity = self.prefetch_identities(items)
-            work = _Batch(self)
+            # Optimistic first: decide without the log lock, check at commit. A batch that keeps
+            # losing to other writers (a large batch against small ones on the same orders) is
+            # then decided while holding the lock, which cannot go stale: no starvation.
+            guard = self.recorder.locked() if attempts >= LOCKED_AFTER else contextlib.nullcontext()
             try:
-                results = [work.handle(item) for item in items]
-                self.absent = set()
-                if strict and any(r.outcome == "rejected" for r in results):
-                    self.orders.forget(work.touched)
-                    self._forget_identities(work)
-                    return results, []
-                work.commit.consulted = dict(work.consulted)
-                ids = self.recorder.commit(work.commit, self._inline_hook(work.events))
-            except Exception as error:
-                self.absent = set()
-                self.no_identity = set()
-                self.orders.forget(work.touched)
-                if isinstance(error, _LineRefused):
-                    # An input is atomic: decide the batch again with that input refused whole,
-                    # so that the messages before the refused one record nothing either.
-                    self._forget_identities(work)
-                    at = next(i for i, item in enumerate(items) if item is error.item)
-                    items[at] = replace(error.item, messages=[], error=error.reason)
-                    continue
-                attempts += 1
-                if isinstance(error, StaleBatchError) or is_integrity_error(error):
-                    self._forget_identities(work)
-                    self.orders.forget(work.consulted)  # another writer moved them: reload
-                    continue
-                raise
-            for order in work.orders.values():
-                order.collect_events()
-                self._remember(order)
-            for result, entry in zip(results, work.entries, strict=True):
-                # A message parked and then resolved inside this batch reports its final outcome.
-                result.message_id = entry.message_id
-                result.outcome, result.reason = entry.outcome, entry.reason
-            return results, list(zip(ids, work.events, strict=True))
+                with guard:
+                    outcome = self._attempt(items, strict)
+                    if not isinstance(outcome, tuple):
+                        raise _Again(outcome)  # leaves the guard's transaction, if any, undone
+            except _Again as again:
+                attempts += again.why == "stale"
+                continue
+            return outcome
         raise ConcurrencyError(
             f"gave up after {MAX_ATTEMPTS} attempts: other writers kept changing the same orders"
         )
+
+    def _attempt(
+        self, items: list[Inbound], strict: bool
+    ) -> tuple[list[Result], list[tuple[int, OrderEvent]]] | str:
+        """Decide and commit once: the results, or "stale" (decide again) or "refused" (an input
+        was refused whole: decide again without it)."""
+        # One query loads every order the batch names; the rest are known not to exist yet.
+        self.absent = self.prefetch(
+            m.client_order_id for item in items for m in item.messages if m.client_order_id is not None
+        )
+        self.no_identity = self.prefetch_identities(items)
+        work = _Batch(self)
+        try:
+            results = [work.handle(item) for item in items]
+            self.absent = set()
+            if strict and any(r.outcome == "rejected" for r in results):
+                self.orders.forget(work.touched)
+                self._forget_identities(work)
+                return results, []
+            work.commit.consulted = dict(work.consulted)
+            ids = self.recorder.commit(work.commit, self._inline_hook(work.events))
+        except Exception as error:
+            self.absent = set()
+            self.no_identity = set()
+            self.orders.forget(work.touched)
+            if isinstance(error, _LineRefused):
+                # An input is atomic: decide the batch again with that input refused whole,
+                # so that the messages before the refused one record nothing either.
+                self._forget_identities(work)
+                at = next(i for i, item in enumerate(items) if item is error.item)
+                items[at] = replace(error.item, messages=[], error=error.reason)
+                return "refused"
+            if isinstance(error, StaleBatchError) or is_integrity_error(error):
+                self._forget_identities(work)
+                self.orders.forget(work.consulted)  # another writer moved them: reload
+                return "stale"
+            raise
+        for order in work.orders.values():
+            order.collect_events()
+            self._remember(order)
+        for result, entry in zip(results, work.entries, strict=True):
+            # A message parked and then resolved inside this batch reports its final outcome.
+            result.message_id = entry.message_id
+            result.outcome, result.reason = entry.outcome, entry.reason
+        return results, list(zip(ids, work.events, strict=True))
 
     def load_order(self, client_order_id: str, *, trust_absent: bool = True) -> Order | None:
         """The current order from the cache or the log."""
@@ -586,6 +607,14 @@ class _Batch:
             self.commit.resolved.append(entry)
             events += new
         return events
+
+
+class _Again(Exception):
+    """An attempt must be repeated: ``why`` is "stale" or "refused"."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
 
 
 class _LineRefused(Exception):

@@ -7,7 +7,8 @@ and the parked-message bookkeeping. Either all of it is stored or none of it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -186,6 +187,14 @@ class LedgerRecorder(ApplicationRecorder):
         # Insert order must equal commit order so that tailing readers never skip a row:
         # notification IDs are assigned under this lock, which is held until commit.
         self.db.lock_log(tx)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[Tx]:
+        """A write transaction holding the log lock: reads and the commit made inside it join it,
+        and no other writer can commit meanwhile, so decisions taken inside cannot go stale."""
+        with self.db.write() as tx:
+            self._lock(tx)
+            yield tx
 
     def commit(self, batch: Commit, after: Callable[[Tx, list[int]], None] | None = None) -> list[int]:
         """Write a group commit atomically; returns the events' notification IDs.

@@ -20,7 +20,6 @@ import json
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from infrastructure.audit import verify
 from infrastructure.db import Database
 from infrastructure.ledger import OrderLedger
 from infrastructure.queries import list_orders, list_positions, list_trades
-from infrastructure.simulator import simulate
+from infrastructure.simulator import simulate_lines
 from tests.cli.helpers import ROOT, cli_env
 
 WAIT = 60.0
@@ -58,13 +57,7 @@ ORPHAN_PARKED = (
 
 def tagged_session(seed: int, orders: int, tag: str) -> list[str]:
     """A simulated session whose identifiers carry ``tag``, so that sessions never collide."""
-    out = []
-    for message in simulate(seed, orders):
-        for key in ("client_order_id", "venue_order_id", "trade_id"):
-            if isinstance(message.get(key), str):
-                message[key] = f"{tag}.{message[key]}"
-        out.append(json.dumps(message, separators=(",", ":")))
-    return out
+    return list(simulate_lines(seed, orders, tag))
 
 
 def write_session(path: Path, lines: Sequence[str]) -> Path:
@@ -142,15 +135,6 @@ def whole_commit_problems(ledger: OrderLedger) -> list[str]:
     if not report.ok:
         problems.append(f"verify: {report.broken or report.view_problems}")
     return problems
-
-
-def facts(ledger: OrderLedger) -> Counter[tuple[str, str, str]]:
-    """(client order ID, event type, trade ID) of every stored event, with multiplicity."""
-    found: Counter[tuple[str, str, str]] = Counter()
-    for n in ledger.recorder.select_notifications(1, 10_000_000):
-        event = ledger.mapper.decode(n.topic, n.state, n.originator_id, n.originator_version)
-        found[(event.client_order_id, event.type_name(), str(getattr(event, "trade_id", "") or ""))] += 1
-    return found
 
 
 def journal_outcomes(ledger: OrderLedger) -> list[tuple[str, str]]:

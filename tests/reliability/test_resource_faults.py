@@ -37,9 +37,9 @@ from infrastructure.errors import (
 )
 from infrastructure.ledger import OrderLedger
 from tests.cli.helpers import assert_one_line_failure, ingest, progress_of, run_cli, run_many
+from tests.integration.helpers import facts
 from tests.reliability.faults_helpers import (
     clean,
-    facts,
     file_digest,
     journal_outcomes,
     query_state,
