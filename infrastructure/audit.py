@@ -226,7 +226,16 @@ class VerifyReport:
 
 
 def verify(db: Database, mapper: LedgerMapper, *, expect_head: tuple[int, str] | None = None) -> VerifyReport:
-    """Recompute the hash chain from the first event, then check every view against the log."""
+    """Recompute the hash chain from the first event, then check every view against the log.
+
+    Everything is read in one snapshot, so writers committing meanwhile cannot make the log, the
+    views' positions and their rows appear to disagree.
+    """
+    with db.snapshot():
+        return _verify(db, mapper, expect_head)
+
+
+def _verify(db: Database, mapper: LedgerMapper, expect_head: tuple[int, str] | None) -> VerifyReport:
     report = verify_chain(db, expect_head=expect_head)
     last = report.head[0] if report.head else 0
     with db.read() as tx:

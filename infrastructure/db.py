@@ -306,6 +306,11 @@ class Database:
     def read(self) -> contextlib.AbstractContextManager[Tx]:
         raise NotImplementedError
 
+    def snapshot(self) -> contextlib.AbstractContextManager[Tx]:
+        """A read transaction in which every statement sees one committed state of the database;
+        reads made inside it join it. (SQLite's read transactions already are such snapshots.)"""
+        return self.read()
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -572,7 +577,7 @@ class PostgresDatabase(Database):
         self._local = threading.local()
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[Tx]:
+    def _transaction(self, snapshot: bool = False) -> Iterator[Tx]:
         outer = getattr(self._local, "tx", None)
         if outer is not None:
             yield outer
@@ -580,6 +585,8 @@ class PostgresDatabase(Database):
         psycopg = self._psycopg
         try:
             with self._pool.connection() as conn, conn.transaction():
+                if snapshot:  # every statement of the transaction sees the same committed state
+                    conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 tx = PostgresTx(conn)
                 self._local.tx = tx
                 try:
@@ -610,6 +617,9 @@ class PostgresDatabase(Database):
 
     def read(self) -> contextlib.AbstractContextManager[Tx]:
         return self._transaction()
+
+    def snapshot(self) -> contextlib.AbstractContextManager[Tx]:
+        return self._transaction(snapshot=True)
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

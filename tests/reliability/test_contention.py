@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from infrastructure.audit import verify
 from infrastructure.ledger import OrderLedger
 from tests.cli.helpers import (
     ROOT,
@@ -219,3 +220,23 @@ def test_a_large_batch_is_not_starved_by_small_ones_on_the_same_orders(
         assert facts(shared) == facts(reference)
         assert whole_commit_problems(shared) == []
     reference.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_verify_while_others_write_reports_no_false_problem(file_ledger_url: str, tmp_path: Path) -> None:
+    """``verify`` reads the chain, the views' positions and their rows in one snapshot: while a
+    writer commits every 25 lines (views folded in the same transactions), each verify run is ok."""
+    url = file_ledger_url
+    source = write_session(tmp_path / "v.jsonl", tagged_session(61, 400, "v"))
+    OrderLedger(url).close()
+    writer = helper_process("ingest", url, str(source), str(BATCH))
+    runs = []
+    try:
+        with contextlib.closing(OrderLedger(url)) as ledger:
+            while writer.poll() is None or not runs:
+                report = verify(ledger.db, ledger.ledger_mapper)
+                assert report.ok, (report.broken, report.view_problems[:3])
+                runs.append(report.events)
+    finally:
+        _finish(writer)
+    assert len(runs) >= 3 and runs[-1] >= runs[0], runs
