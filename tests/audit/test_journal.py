@@ -67,7 +67,7 @@ EXPECTED_JOURNAL: dict[int, tuple[str, int, str, str, str | None, str | None, in
         9,
         ts(60),
         "rejected",
-        "malformed JSON: 'utf-8' codec can't decode byte 0xff in position 53: invalid start byte",
+        "malformed JSON: not UTF-8 (byte 0xff at 53)",
         None,
         0,
     ),
