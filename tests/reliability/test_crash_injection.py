@@ -54,8 +54,6 @@ from tests.reliability.crash import (
     venue_snapshot,
 )
 
-pytestmark = pytest.mark.slow
-
 PER_ROUND = {"ingest": 50, "follow": 20, "rebuild": 15, "reconcile": 15}
 SOAK_KILLS = int(os.environ.get("ORDERLEDGER_SOAK_KILLS", "0") or 0)
 BATCH = 50
@@ -67,6 +65,10 @@ def rounds() -> int:
     if SOAK_KILLS <= 0:
         return 1
     return max(1, math.ceil(SOAK_KILLS / 2 / sum(PER_ROUND.values())))
+
+
+# Later rounds work on a larger log: a soak run gets a time limit that grows with its rounds.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600 * rounds() ** 2)]
 
 
 class Campaign:
