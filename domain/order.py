@@ -290,7 +290,7 @@ class Order:
             "status": self.status.value,
             "filled_quantity": format_decimal(self.filled_quantity),
             "leaves_quantity": format_decimal(self.leaves_quantity),
-            "average_price": None if average is None else format_decimal(average.normalize()),
+            "average_price": None if average is None else format_decimal(average.normalize(AVERAGE)),
             "venue_order_ids": list(self.venue_order_ids),
             "aliases": dict(self.aliases),
             "anomalies": list(self.anomalies),
@@ -523,7 +523,9 @@ class Order:
                     take = min(remaining, candidate.qty)
                     replaced.append((candidate, take))
                     remaining = EXACT.subtract(remaining, take)
-        released = sum((take for _, take in replaced), Decimal(0))
+        released = Decimal(0)
+        for _, take in replaced:
+            released = EXACT.add(released, take)
         total = EXACT.add(EXACT.subtract(self.filled_quantity, released), last_qty)
         if total > self.quantity:
             raise OverfillError(

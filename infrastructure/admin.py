@@ -15,7 +15,7 @@ from infrastructure.views import Views
 
 APPEND_ONLY_TABLES = ("events",)
 READ_ONLY_TABLES = ("ledger_meta",)
-WORKING_TABLES = ("messages", "identities", "parked", "view_tracking")
+WORKING_TABLES = ("messages", "identities", "parked", "view_tracking", "view_versions")
 
 
 def init_database(

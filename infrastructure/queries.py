@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from domain.errors import InvalidInputError
-from domain.values import WIDE, format_decimal
+from domain.values import AVERAGE, WIDE, format_decimal
 from infrastructure.db import Database
 from projections.positions import ZERO, Position, PositionsProjection
 
@@ -137,7 +137,7 @@ def position_report(position: Position, mark: Decimal | None) -> dict[str, Any]:
         "quantity": format_decimal(position.quantity),
         "average_price": None
         if position.average_price is None
-        else format_decimal(position.average_price.normalize()),
+        else format_decimal(position.average_price.normalize(AVERAGE)),
         "realized_pnl": format_decimal(position.realized_pnl),
         "realized_pnl_net": None if net is None else format_decimal(net),
         "unrealized_pnl": None if unrealized is None else format_decimal(unrealized),

@@ -183,28 +183,38 @@ class Views:
     def create_tables(self) -> list[str]:
         """Create every view table and its tracking row (idempotent; writes only if missing).
 
-        Returns the views whose tables exist with other columns than this version defines (a
-        database written by an older version): the caller rebuilds them (``rebuild``).
+        Returns the views built by another version of their fold (``Projection.version``), or
+        whose tables have other columns than this version defines (a database written by an
+        older version): the caller rebuilds them (``rebuild``).
         """
         with self.db.read() as tx:
             existing = {
                 spec.name: _table_columns(tx, spec.name) for p in self.projections for spec in p.tables
             }
             tracked = {str(r[0]) for r in tx.all("SELECT view FROM view_tracking")}
+            versions = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, version FROM view_versions")}
         outdated = [
             p.name
             for p in self.projections
-            if any(existing[s.name] and existing[s.name] != [c.name for c in s.columns] for s in p.tables)
+            if any(existing[s.name] for s in p.tables)
+            and (
+                versions.get(p.name, 1) != p.version
+                or any(existing[s.name] and existing[s.name] != [c.name for c in s.columns] for s in p.tables)
+            )
         ]
         if all(existing.values()) and tracked >= set(self.by_name):
             return outdated
         with self.db.write() as tx:
             for p in self.projections:
+                created = False
                 for spec in p.tables:
                     exists = _table_exists(tx, spec.name)
                     if not exists:
+                        created = True
                         for statement in create_table_sql(spec, spec.name, self.db.dialect):
                             tx.execute(statement)
+                if created and p.name not in outdated:
+                    _record_version(tx, p)
                 if tx.one("SELECT position FROM view_tracking WHERE view = ?", (p.name,)) is None:
                     tx.execute("INSERT INTO view_tracking (view, position) VALUES (?, 0)", (p.name,))
         return outdated
@@ -420,6 +430,7 @@ class Views:
                     tx.execute(f"DROP TABLE IF EXISTS {spec.name}")
                     tx.execute(f"ALTER TABLE {spec.name}__rebuild RENAME TO {spec.name}")
                 tx.execute("UPDATE view_tracking SET position = ? WHERE view = ?", (position, p.name))
+                _record_version(tx, p)
                 for table in self.tables[p.name].values():
                     table.discard()
         self._expected = None
@@ -429,6 +440,14 @@ class Views:
 def _cache_size(spec: TableSpec[Any, Any]) -> int:
     # P&L entries are written once and read back only by range scans: caching them buys nothing.
     return 0 if spec.name == "pnl_entries_view" else 20_000
+
+
+def _record_version(tx: Tx, projection: Projection) -> None:
+    """Note which version of the fold built this view's tables."""
+    tx.execute("DELETE FROM view_versions WHERE view = ?", (projection.name,))
+    tx.execute(
+        "INSERT INTO view_versions (view, version) VALUES (?, ?)", (projection.name, projection.version)
+    )
 
 
 def _table_columns(tx: Tx, name: str) -> list[str]:

@@ -81,6 +81,9 @@ class Projection(ABC):
 
     name: ClassVar[str]
     tables: ClassVar[tuple[TableSpec[Any, Any], ...]]
+    version: ClassVar[int] = 1
+    """Raised whenever the fold writes other rows for the same events: a database whose view was
+    built by another version is rebuilt from the log when the ledger opens."""
 
     @abstractmethod
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:

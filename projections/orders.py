@@ -13,7 +13,7 @@ import orjson
 
 from domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
 from domain.order import Order
-from domain.values import format_decimal, format_timestamp
+from domain.values import AVERAGE, format_decimal, format_timestamp
 from projections.base import Column, Projection, Table, TableSpec
 
 
@@ -32,7 +32,7 @@ def _to_row(order: Order) -> tuple[Any, ...]:
         None if order.price is None else format_decimal(order.price),
         format_decimal(order.filled_quantity),
         format_decimal(order.leaves_quantity),
-        None if average is None else format_decimal(average.normalize()),
+        None if average is None else format_decimal(average.normalize(AVERAGE)),
         order.venue_order_id,
         format_timestamp(order.created_at),
         format_timestamp(order.updated_at),
@@ -88,6 +88,7 @@ class OrdersProjection(Projection):
 
     name: ClassVar[str] = "orders"
     tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (ORDERS_TABLE,)
+    version: ClassVar[int] = 2  # 2: average prices shown to 34 digits (were cut to 28)
 
     def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
         if isinstance(event, OrderRequested):

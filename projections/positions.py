@@ -43,10 +43,17 @@ class Position:
     venue: str
     instrument: str
     quantity: Decimal = ZERO
-    average_price: Decimal | None = None
+    cost: Decimal = ZERO  # what the held quantity cost (unsigned, exact): average × |quantity|
     realized_pnl: Decimal = ZERO
     fees: dict[str, Decimal] = field(default_factory=dict)
     quote_currency: str | None = None
+
+    @property
+    def average_price(self) -> Decimal | None:
+        """The weighted average open price (34 significant digits); None when flat."""
+        if self.quantity == 0:
+            return None
+        return ARITHMETIC.divide(self.cost, abs(self.quantity))
 
     def book(self, signed_qty: Decimal, price: Decimal) -> Decimal:
         """Apply a signed trade at ``price``; returns the P&L it realized."""
@@ -54,23 +61,22 @@ class Position:
             return self._book(signed_qty, price)
 
     def _book(self, signed_qty: Decimal, price: Decimal) -> Decimal:
+        # The cost is carried exactly; only the share of it a partial close removes is a
+        # division. What it removes is exactly what leaves the cost, so realized + unrealized
+        # (mark × quantity − cost) is the same whatever order the fills come in.
         held = self.quantity
         if held == 0 or (held > 0) == (signed_qty > 0):
-            total = held + signed_qty
-            previous_cost = abs(held) * (self.average_price or ZERO)
-            self.average_price = ARITHMETIC.divide(previous_cost + abs(signed_qty) * price, abs(total))
-            self.quantity = total
+            self.cost += abs(signed_qty) * price
+            self.quantity = held + signed_qty
             return ZERO
-        assert self.average_price is not None
         closed = min(abs(signed_qty), abs(held))
         direction = Decimal(1) if held > 0 else Decimal(-1)
-        realized = (price - self.average_price) * closed * direction
+        removed = self.cost if closed == abs(held) else ARITHMETIC.divide(self.cost * closed, abs(held))
+        realized = (price * closed - removed) * direction
         self.realized_pnl += realized
         remaining = held + signed_qty
-        if remaining == 0:
-            self.average_price = None
-        elif (remaining > 0) != (held > 0):
-            self.average_price = price  # through zero: the remainder opens at the fill price
+        # Through zero: the old position closes whole and the remainder opens at the fill price.
+        self.cost = abs(remaining) * price if (remaining > 0) != (held > 0) else self.cost - removed
         self.quantity = remaining
         return realized
 
@@ -95,12 +101,13 @@ class Position:
         return WIDE.subtract(self.realized_pnl, self.fees.get(self.quote_currency, ZERO))
 
     def unrealized_pnl(self, mark: Decimal | None) -> Decimal | None:
-        """(mark − average) × signed quantity, or None without a mark."""
+        """(mark − average) × signed quantity, computed exactly as mark × quantity − signed cost."""
         if mark is None:
             return None
-        if self.quantity == 0 or self.average_price is None:
+        if self.quantity == 0:
             return ZERO
-        return WIDE.multiply(WIDE.subtract(mark, self.average_price), self.quantity)
+        signed_cost = self.cost if self.quantity > 0 else WIDE.minus(self.cost)
+        return WIDE.subtract(WIDE.multiply(mark, self.quantity), signed_cost)
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,7 @@ class PnlEntry:
     signed_qty: Decimal = ZERO
     price: Decimal = ZERO
     before_qty: Decimal = ZERO  # the position just before this fill: where a restatement starts
-    before_avg: Decimal | None = None
+    before_cost: Decimal = ZERO
     before_realized: Decimal = ZERO
 
 
@@ -137,7 +144,7 @@ def _position_row(p: Position) -> tuple[Any, ...]:
         p.venue,
         p.instrument,
         format_decimal(p.quantity),
-        None if p.average_price is None else format_decimal(p.average_price),
+        format_decimal(p.cost),
         format_decimal(p.realized_pnl),
         _fees_text(p.fees),
         p.quote_currency,
@@ -150,7 +157,7 @@ def _position_from_row(r: tuple[Any, ...]) -> Position:
         r[1],
         r[2],
         Decimal(r[3]),
-        None if r[4] is None else Decimal(r[4]),
+        Decimal(r[4]),
         Decimal(r[5]),
         {k: Decimal(v) for k, v in orjson.loads(r[6]).items()},
         r[7],
@@ -164,7 +171,7 @@ POSITIONS_TABLE: TableSpec[PositionKey, Position] = TableSpec(
         Column("venue"),
         Column("instrument"),
         Column("quantity"),
-        Column("average_price"),
+        Column("cost"),
         Column("realized_pnl"),
         Column("fees"),
         Column("quote_currency"),
@@ -195,7 +202,7 @@ def _entry_row(e: PnlEntry) -> tuple[Any, ...]:
         format_decimal(e.signed_qty),
         format_decimal(e.price),
         format_decimal(e.before_qty),
-        None if e.before_avg is None else format_decimal(e.before_avg),
+        format_decimal(e.before_cost),
         format_decimal(e.before_realized),
     )
 
@@ -218,7 +225,7 @@ def _entry_from_row(r: tuple[Any, ...]) -> PnlEntry:
         Decimal(r[13]),
         Decimal(r[14]),
         Decimal(r[15]),
-        None if r[16] is None else Decimal(r[16]),
+        Decimal(r[16]),
         Decimal(r[17]),
     )
 
@@ -242,7 +249,7 @@ PNL_TABLE: TableSpec[int, PnlEntry] = TableSpec(
         Column("signed_qty"),
         Column("price"),
         Column("before_qty"),
-        Column("before_avg"),
+        Column("before_cost"),
         Column("before_realized"),
     ),
     key=("position",),
@@ -257,7 +264,7 @@ TradeKey = tuple[str, str]
 
 
 def _signed(side: Side, qty: Decimal) -> Decimal:
-    return qty if side is Side.BUY else -qty
+    return qty if side is Side.BUY else WIDE.minus(qty)  # a bare -qty would round to 28 digits
 
 
 @dataclass(frozen=True)
@@ -285,6 +292,7 @@ class PositionsProjection(Projection):
 
     name: ClassVar[str] = "positions"
     tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (POSITIONS_TABLE, PNL_TABLE, FILL_INDEX_TABLE)
+    version: ClassVar[int] = 2  # 2: exact cost carried instead of a rounded average
 
     def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
         if isinstance(event, OrderFilled | FillBusted | FillCorrected):
@@ -304,7 +312,7 @@ class PositionsProjection(Projection):
             book.quote_currency = event.quote_currency
         if isinstance(event, OrderFilled):
             signed = _signed(event.side, event.last_qty)
-            before = (book.quantity, book.average_price, book.realized_pnl)
+            before = (book.quantity, book.cost, book.realized_pnl)
             realized = book.book(signed, event.last_px)
             book.add_fee(event.fee, event.fee_currency)
             entries.put(
@@ -326,7 +334,7 @@ class PositionsProjection(Projection):
                     signed_qty=signed,
                     price=event.last_px,
                     before_qty=before[0],
-                    before_avg=before[1],
+                    before_cost=before[1],
                     before_realized=before[2],
                 ),
             )
@@ -341,7 +349,7 @@ class PositionsProjection(Projection):
         if entry is None:
             return  # the fill is not in this log (e.g. an as-of fold that stops before it)
         if isinstance(event, FillBusted):
-            book.add_fee(None if entry.fee is None else -entry.fee, entry.fee_currency)
+            book.add_fee(None if entry.fee is None else WIDE.minus(entry.fee), entry.fee_currency)
             restated = replace(entry, kind="busted", realized=ZERO, fee=None)
         else:
             book.add_fee(WIDE.subtract(event.fee or ZERO, entry.fee or ZERO), entry.fee_currency)
@@ -367,7 +375,7 @@ class PositionsProjection(Projection):
             book.venue,
             book.instrument,
             quantity=changed.before_qty,
-            average_price=changed.before_avg,
+            cost=changed.before_cost,
             realized_pnl=changed.before_realized,
             quote_currency=book.quote_currency,
         )
@@ -375,7 +383,7 @@ class PositionsProjection(Projection):
             {"account": book.account, "venue": book.venue, "instrument": book.instrument}, changed.position
         )
         for entry in [changed, *later]:
-            before = (state.quantity, state.average_price, state.realized_pnl)
+            before = (state.quantity, state.cost, state.realized_pnl)
             realized = ZERO if entry.kind == "busted" else state.book(entry.signed_qty, entry.price)
             entries.put(
                 entry.position,
@@ -383,12 +391,8 @@ class PositionsProjection(Projection):
                     entry,
                     realized=realized,
                     before_qty=before[0],
-                    before_avg=before[1],
+                    before_cost=before[1],
                     before_realized=before[2],
                 ),
             )
-        book.quantity, book.average_price, book.realized_pnl = (
-            state.quantity,
-            state.average_price,
-            state.realized_pnl,
-        )
+        book.quantity, book.cost, book.realized_pnl = (state.quantity, state.cost, state.realized_pnl)

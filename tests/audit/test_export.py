@@ -136,7 +136,7 @@ HAND_CHECKED: dict[str, tuple[int, str, dict[Any, dict[str, Any]]]] = {
             "e1": {
                 "quantity": "1.50",
                 "filled_quantity": "1.50",
-                "average_price": "100.0666666666666666666666667",
+                "average_price": "100.0666666666666666666666666666667",
             },
             "e2": {"status": "accepted", "filled_quantity": "0", "venue_order_ids": ["VO-2"], "version": 4},
             "e3": {"status": "canceled", "filled_quantity": "0.25", "anomalies": ["late_fill"], "version": 3},

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 
@@ -301,9 +301,9 @@ def ledger_trades(ledger: OrderLedger) -> set[tuple[str, str, Decimal, Decimal]]
 def position_totals(ledger: OrderLedger) -> tuple[Decimal, Decimal]:
     """(position quantity, realized + unrealized P&L at MARK) of the one instrument traded."""
     [position] = list_positions(ledger.db, {INSTRUMENT: MARK})
-    return Decimal(position["quantity"]), Decimal(position["realized_pnl"]) + Decimal(
-        position["unrealized_pnl"]
-    )
+    with localcontext(prec=100):  # the default 28 digits would round the sum
+        total = Decimal(position["realized_pnl"]) + Decimal(position["unrealized_pnl"])
+    return Decimal(position["quantity"]), total
 
 
 @settings(CHEAP, max_examples=150)
@@ -343,9 +343,12 @@ def test_fills_commute_through_the_ledger(
         quantity, total_pnl = position_totals(shuffled)
         reference_quantity, reference_pnl = position_totals(reference)
         assert quantity == reference_quantity == sum(f.qty for f in buys) - sum(f.qty for f in sells)
-        # The realized/unrealized split is path-dependent (average cost); the total is not. Average
-        # prices are rounded to 34 digits, so the totals may differ far below a cent's billionth.
-        assert abs(total_pnl - reference_pnl) < Decimal("1e-20")
+        # The realized/unrealized split is path-dependent (average cost); the total is not, and it
+        # is exact: the cost is carried exactly, and what a partial close removes leaves it whole.
+        assert total_pnl == reference_pnl
+        with localcontext(prec=100):
+            exact = sum(f.qty * f.px for f in sells) - sum(f.qty * f.px for f in buys) + quantity * MARK
+        assert total_pnl == exact
         assert outcomes == Counter(applied=len(canonical), duplicate=len(copies) + len(acks))
     finally:
         reference.close()

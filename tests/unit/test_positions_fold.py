@@ -150,3 +150,36 @@ def test_a_bust_of_a_closing_sell_restores_the_position_and_its_realized_pnl() -
         **HEADER,
     )
     assert run([buy, sell, bust])[:3] == (Decimal(10), Decimal(100), Decimal(0))
+
+
+def test_thirty_digit_quantities_and_prices_are_booked_without_rounding() -> None:
+    """The bounds admit 30 significant digits; Python's default context keeps 28 (a bare ``-qty``
+    would round a sell). Positions, costs and P&L stay exact at the bounds."""
+    qty = Decimal("12345678901234567890.1234567891")
+    price = Decimal("1.23456789012345678901234567891")
+    sell = filled(0, (Side.SELL, qty, price, Decimal(0)))
+    buy = filled(1, (Side.BUY, Decimal(1), Decimal(2), Decimal(0)))
+    quantity, _, realized, _, _ = run([sell, buy])
+    assert quantity == WIDE.subtract(Decimal(1), qty)
+    tables = fold(PositionsProjection(), [(1, sell), (2, buy)])
+    position = tables[POSITIONS_TABLE.name].rows[KEY]
+    mark = Decimal("1.5")
+    # realized + unrealized is exactly what the trades and the mark say, to the last digit.
+    expected = WIDE.add(WIDE.subtract(WIDE.multiply(qty, price), Decimal(2)), WIDE.multiply(mark, quantity))
+    assert WIDE.add(realized, position.unrealized_pnl(mark)) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(fills_strategy, st.integers(9000, 11000).map(lambda c: Decimal(c) / 100))
+def test_total_pnl_is_exact_whatever_the_order_of_the_fills(fills: list[Fill], mark: Decimal) -> None:
+    """Realized + unrealized equals sells − buys + mark × quantity exactly, in any order of fills
+    (the split between the two is path-dependent under average cost; the total is not)."""
+    expected = Decimal(0)
+    for side, qty, px, _ in fills:
+        notional = WIDE.multiply(qty, px)
+        expected = WIDE.add(expected, notional) if side is Side.SELL else WIDE.subtract(expected, notional)
+    for order in (fills, list(reversed(fills)), sorted(fills, key=lambda f: (f[2], f[1]))):
+        tables = fold(PositionsProjection(), [(i, filled(i, f)) for i, f in enumerate(order, start=1)])
+        position = tables[POSITIONS_TABLE.name].rows[KEY]
+        total = WIDE.add(position.realized_pnl, position.unrealized_pnl(mark))
+        assert total == WIDE.add(expected, WIDE.multiply(mark, position.quantity))
