@@ -362,6 +362,7 @@ class SqliteDatabase(Database):
             raise
         self._conn = conn
         self._depth = 0
+        self._outer: SqliteTx | None = None  # the write transaction nested calls join
 
     @staticmethod
     def _refuse_pending_wal(path: str) -> None:
@@ -376,19 +377,21 @@ class SqliteDatabase(Database):
     @contextlib.contextmanager
     def write(self) -> Iterator[Tx]:
         with self._lock, self._translate():
-            if self._depth:  # nested: join the outer transaction
-                yield SqliteTx(self._conn)
+            if self._depth:  # nested: join the outer transaction (a fault inside dooms it too)
+                yield self._outer or SqliteTx(self._conn)
                 return
             self._conn.execute("BEGIN IMMEDIATE")
             self._depth += 1
-            tx = SqliteTx(self._conn)
+            tx = self._outer = SqliteTx(self._conn)
             try:
                 yield tx
             except BaseException:
                 self._depth -= 1
+                self._outer = None
                 self._rollback()
                 raise
             self._depth -= 1
+            self._outer = None
             if tx.fault is not None:  # contained by the caller, but the transaction is doomed
                 self._rollback()
                 raise tx.fault
@@ -407,7 +410,7 @@ class SqliteDatabase(Database):
     def read(self) -> Iterator[Tx]:
         with self._lock, self._translate():
             if self._depth:
-                yield SqliteTx(self._conn)
+                yield self._outer or SqliteTx(self._conn)
                 return
             self._conn.execute("BEGIN")
             self._depth += 1

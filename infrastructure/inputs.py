@@ -37,9 +37,13 @@ def is_live(stream: BinaryIO) -> bool:
 
 
 def read_lines(
-    stream: BinaryIO, *, pauses: bool = False, limit: int = MAX_LINE_BYTES
+    stream: BinaryIO, *, pauses: bool = False, limit: int = MAX_LINE_BYTES, chunk: int = CHUNK
 ) -> Iterator[bytes | None]:
-    """Lines of ``stream`` (with their newline), over-long ones cut; :data:`PAUSE` when it waits."""
+    """Lines of ``stream`` (with their line ending), over-long ones cut; :data:`PAUSE` when it waits.
+
+    A line whose content (without ``\n`` or ``\r\n``) is longer than ``limit`` comes out as its
+    first ``limit + 1`` bytes, however the input was chunked, and the rest of it is skipped.
+    """
     fd = stream.fileno()
     buffer = bytearray()
     start = 0  # where the next line begins in ``buffer``
@@ -47,28 +51,32 @@ def read_lines(
     while True:
         newline = buffer.find(b"\n", start)
         if newline >= 0:
-            line = bytes(buffer[start : newline + 1])
-            start = newline + 1
+            end = newline + 1
+            content = newline - start - (1 if newline > start and buffer[newline - 1] == 0x0D else 0)
             if skipping:
                 skipping = False
+            elif content > limit:
+                yield bytes(buffer[start : start + limit + 1])
             else:
-                yield line
+                yield bytes(buffer[start:end])
+            start = end
             continue
         del buffer[:start]
         start = 0
-        if len(buffer) > limit:
+        if len(buffer) > limit + 1:  # too long already, even if a \r ends it
             if not skipping:
                 yield bytes(buffer[: limit + 1])
                 skipping = True
             buffer.clear()
         if pauses and not _ready(fd):
             yield PAUSE
-        data = os.read(fd, CHUNK)
+        data = os.read(fd, chunk)
         if not data:
             break
         buffer += data
     if buffer and not skipping:
-        yield bytes(buffer)
+        content = len(buffer) - (1 if buffer.endswith(b"\r") else 0)
+        yield bytes(buffer[: limit + 1]) if content > limit else bytes(buffer)
 
 
 def _ready(fd: int) -> bool:

@@ -104,6 +104,7 @@ class Processor:
         self.inline: Callable[[Any, list[tuple[int, OrderEvent]]], None] | None = None
         # Orders known not to exist when the current batch was prefetched (cleared per batch).
         self.absent: set[str] = set()
+        self._work: _Batch | None = None  # the current attempt's decisions
 
     # ------------------------------------------------------------------ public
 
@@ -120,7 +121,9 @@ class Processor:
             # Optimistic first: decide without the log lock, check at commit. A batch that keeps
             # losing to other writers (a large batch against small ones on the same orders) is
             # then decided while holding the lock, which cannot go stale: no starvation.
-            guard = self.recorder.locked() if attempts >= LOCKED_AFTER else contextlib.nullcontext()
+            locked = attempts >= LOCKED_AFTER
+            guard = self.recorder.locked() if locked else contextlib.nullcontext()
+            self._work = None
             try:
                 with guard:
                     outcome = self._attempt(items, strict)
@@ -129,6 +132,12 @@ class Processor:
             except _Again as again:
                 attempts += again.why == "stale"
                 continue
+            except BaseException:
+                if locked and self._work is not None:
+                    # The outer commit failed after the attempt had cached its orders as stored.
+                    self.orders.forget(self._work.touched | set(self._work.consulted))
+                    self._forget_identities(self._work)
+                raise
             return outcome
         raise ConcurrencyError(
             f"gave up after {MAX_ATTEMPTS} attempts: other writers kept changing the same orders"
@@ -144,7 +153,7 @@ class Processor:
             m.client_order_id for item in items for m in item.messages if m.client_order_id is not None
         )
         self.no_identity = self.prefetch_identities(items)
-        work = _Batch(self)
+        work = self._work = _Batch(self)
         try:
             results = [work.handle(item) for item in items]
             self.absent = set()

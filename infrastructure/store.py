@@ -90,8 +90,6 @@ def schema(dialect: str) -> list[str]:
             PRIMARY KEY (message_id, venue, kind, value))""",
         "CREATE INDEX IF NOT EXISTS parked_key ON parked (kind, value, venue)",
         "CREATE TABLE IF NOT EXISTS view_tracking (view TEXT PRIMARY KEY, position BIGINT NOT NULL)",
-        # Which version of each fold built its view (absent: version 1): see Projection.version.
-        "CREATE TABLE IF NOT EXISTS view_versions (view TEXT PRIMARY KEY, version INTEGER NOT NULL)",
     ]
 
 

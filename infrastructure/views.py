@@ -192,19 +192,22 @@ class Views:
                 spec.name: _table_columns(tx, spec.name) for p in self.projections for spec in p.tables
             }
             tracked = {str(r[0]) for r in tx.all("SELECT view FROM view_tracking")}
-            versions = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, version FROM view_versions")}
+            has_versions = _table_exists(tx, "view_versions")  # absent before versions were kept
+            rows = tx.all("SELECT view, version FROM view_versions") if has_versions else []
+            versions = {str(r[0]): int(r[1]) for r in rows}
         outdated = [
             p.name
             for p in self.projections
             if any(existing[s.name] for s in p.tables)
             and (
-                versions.get(p.name, 1) != p.version
+                versions.get(p.name, 1) < p.version  # a newer version's views are left alone
                 or any(existing[s.name] and existing[s.name] != [c.name for c in s.columns] for s in p.tables)
             )
         ]
-        if all(existing.values()) and tracked >= set(self.by_name):
+        if all(existing.values()) and tracked >= set(self.by_name) and has_versions:
             return outdated
         with self.db.write() as tx:
+            tx.execute(VERSIONS_TABLE)
             for p in self.projections:
                 created = False
                 for spec in p.tables:
@@ -440,6 +443,10 @@ class Views:
 def _cache_size(spec: TableSpec[Any, Any]) -> int:
     # P&L entries are written once and read back only by range scans: caching them buys nothing.
     return 0 if spec.name == "pnl_entries_view" else 20_000
+
+
+VERSIONS_TABLE = "CREATE TABLE IF NOT EXISTS view_versions (view TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+"""Which version of each fold built its view (no row: version 1); see ``Projection.version``."""
 
 
 def _record_version(tx: Tx, projection: Projection) -> None:

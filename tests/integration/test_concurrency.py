@@ -172,3 +172,86 @@ def test_a_fill_is_not_refused_on_state_another_instance_has_changed(file_ledger
         assert [r.reason for r in report.rejected] == []
         order = a.get_order("X").snapshot()
         assert (order["status"], order["filled_quantity"]) == ("filled", "10")
+
+
+# ============================================================================= retries, decided
+
+
+def test_after_two_stale_attempts_a_batch_is_decided_holding_the_log_lock(
+    file_ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two commits refused as stale (another writer got there first), then the batch is decided
+    again inside the recorder's ``locked()`` transaction, where nobody can overtake it."""
+    with opened(file_ledger_url) as ledger:
+        recorder = ledger.recorder
+        commit, locked = recorder.commit, recorder.locked
+        inside = [False]
+        seen: list[bool] = []
+
+        def spy_locked() -> Any:
+            import contextlib
+
+            @contextlib.contextmanager
+            def guard() -> Any:
+                with locked() as tx:
+                    inside[0] = True
+                    try:
+                        yield tx
+                    finally:
+                        inside[0] = False
+
+            return guard()
+
+        def stale_twice(batch: Any, after: Any = None) -> Any:
+            seen.append(inside[0])
+            if len(seen) <= 2:
+                raise StaleBatchError("another writer changed an order this batch read")
+            return commit(batch, after)
+
+        monkeypatch.setattr(recorder, "locked", spy_locked)
+        monkeypatch.setattr(recorder, "commit", stale_twice)
+        report = ledger.ingest_lines(lines(request("L-1"), fill("L-1", "t-1", "4")))
+        assert seen == [False, False, True]
+        assert report.counts["applied"] == 2
+        assert ledger.get_order("L-1").filled_quantity == 4
+        assert_views_equal_fold(ledger)
+
+
+def test_inputs_refused_whole_do_not_use_up_the_retries(file_ledger_url: str) -> None:
+    """Ten multi-message inputs in one batch, each refused by its second message (an overfill),
+    among good lines: each is rejected whole with no event, and the good lines are applied (the
+    batch is decided again once per refused input, beyond the 8 attempts allowed for conflicts)."""
+    from infrastructure.messages import parse_message
+    from infrastructure.processing import Inbound
+
+    items = []
+    for i in range(10):
+        refused = Inbound(
+            raw=f"pair {i}".encode(),
+            origin="test",
+            line_no=2 * i + 1,
+            format="test",
+            messages=[
+                parse_message(request(f"R-{i}", quantity="1")),
+                parse_message(fill(f"R-{i}", f"x{i}", "2")),
+            ],
+        )
+        good = Inbound(
+            raw=f"good {i}".encode(),
+            origin="test",
+            line_no=2 * i + 2,
+            format="test",
+            messages=[parse_message(request(f"G-{i}"))],
+        )
+        items += [refused, good]
+    with opened(file_ledger_url) as ledger:
+        results: list[Any] = []
+        report = ledger.ingest_inbound(items, on_batch=results.extend)
+        assert report.counts["rejected"] == 10 and report.counts["applied"] == 10
+        for result in results[::2]:
+            assert result.outcome == "rejected" and result.events == []
+            assert (
+                "overfill" in (result.reason or "") and "nothing from the input was recorded" in result.reason
+            )
+        assert {e[0] for e in facts(ledger)} == {f"G-{i}" for i in range(10)}
+        assert_views_equal_fold(ledger)

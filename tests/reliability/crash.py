@@ -39,6 +39,7 @@ from typing import Any
 from domain.events import OrderEvent
 from infrastructure.audit import verify_chain, view_differences
 from infrastructure.chain import GENESIS
+from infrastructure.inputs import is_live, read_lines
 from infrastructure.ledger import OrderLedger
 from infrastructure.processing import Result
 from infrastructure.queries import list_orders, list_positions, list_trades, pnl_by
@@ -74,8 +75,8 @@ def ingest_worker(url: str, path: str, project: bool, batch_size: int, acks_path
     """``orderledger ingest FILE`` (``--no-project`` when ``project`` is false)."""
     acks = _Acks(acks_path)
     ledger = OrderLedger(url, batch_size=batch_size, project=project)
-    with open(path, "rb") as lines:
-        ledger.ingest_lines(lines, origin=path, on_batch=acks.results)
+    with open(path, "rb") as handle:  # read as the command reads it
+        ledger.ingest_lines(read_lines(handle, pauses=is_live(handle)), origin=path, on_batch=acks.results)
     ledger.close()
     acks.write("done")
 
