@@ -276,7 +276,10 @@ class OrderLedger(Application[UUID]):
 
     def record(self, message: dict[str, Any], *, origin: str = "api") -> Result:
         """Record one fact given as a ledger-format message dict (the imperative API)."""
-        raw = orjson.dumps(message, default=str)
+        try:
+            raw = orjson.dumps(message, default=str)
+        except TypeError as error:  # e.g. a lone surrogate in a string: not encodable as UTF-8
+            raise MessageError(f"the message cannot be written as JSON: {error}") from None
         item = _read_ledger_line(raw, origin, None)
         results, committed = self.processor.process([item])
         self._after_commit(committed)

@@ -572,3 +572,13 @@ def test_record_refuses_a_bad_fact_with_a_reason_and_stores_only_its_journal_row
     assert after["events"] == before["events"]
     assert after["messages"][-1][1:3] == ("api", None)
     assert after["messages"][-1][4:6] == ("rejected", "quantity must be positive, not -1")
+
+
+def test_record_refuses_a_message_that_cannot_be_encoded_with_a_typed_error(ledger: OrderLedger) -> None:
+    """A lone surrogate cannot be written as UTF-8 JSON: a MessageError, and nothing is stored."""
+    from infrastructure.errors import MessageError
+
+    before = store_state(ledger)
+    with pytest.raises(MessageError, match="cannot be written as JSON"):
+        ledger.record(request("bad\ud800"))
+    assert store_state(ledger) == before
