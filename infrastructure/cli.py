@@ -25,6 +25,7 @@ from rich.table import Table
 from domain.errors import InvalidInputError, LedgerError
 from domain.values import parse_timestamp
 from infrastructure.db import DEFAULT_URL, redact
+from infrastructure.errors import DatabaseLockedError
 from infrastructure.inputs import is_live, read_lines
 from infrastructure.ledger import URL_VARIABLE, OrderLedger
 from infrastructure.queries import list_orders, list_positions, list_trades, parse_marks, pnl_by
@@ -529,7 +530,16 @@ def project(
     with _ledger() as ledger:
         total = 0
         while True:
-            stats = ledger.catch_up()
+            try:
+                stats = ledger.catch_up()
+            except DatabaseLockedError as error:
+                if not follow:
+                    raise
+                # A follower outlives a writer holding the lock past the wait: say so, go on.
+                err.print(f"orderledger: {error.message}; retrying", markup=False)
+                if stop.wait(interval):
+                    break
+                continue
             total += stats.applied
             if stats.applied:
                 out.print(

@@ -240,3 +240,41 @@ def test_verify_while_others_write_reports_no_false_problem(file_ledger_url: str
     finally:
         _finish(writer)
     assert len(runs) >= 3 and runs[-1] >= runs[0], runs
+
+
+def test_a_follower_outlasts_a_lock_held_longer_than_its_wait(tmp_path: Path) -> None:
+    """``project --follow`` whose views a writer keeps locked past ``busy_timeout`` says so in one
+    line per attempt and goes on; once the lock is free it catches up, and it stops cleanly."""
+    path = tmp_path / "follow.db"
+    url = f"sqlite:///{path}"
+    with contextlib.closing(OrderLedger(url, project=False)) as ledger:
+        ledger.ingest_lines(tagged_session(71, 30, "f"))
+    assert progress_of(url).views_behind
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # the write lock, as a long commit holds it
+    errors = tmp_path / "follow.stderr"
+    with errors.open("wb") as sink:
+        follower = subprocess.Popen(
+            cli_command("project", "--follow", "--interval", "0.1", db=f"{url}?busy_timeout=0.2"),
+            cwd=ROOT,
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=sink,
+            text=True,
+        )
+    try:
+        wait_for(lambda: errors.read_text().count("retrying") >= 2, "the follower to report the lock twice")
+        assert follower.poll() is None, "the follower stopped instead of waiting"
+        holder.execute("ROLLBACK")
+        wait_for(lambda: not progress_of(url).views_behind, "the follower to catch up")
+    finally:
+        holder.close()
+        follower.terminate()
+        stdout, _ = follower.communicate(timeout=TIMEOUT)
+    assert follower.returncode == 0, stdout
+    assert "views current:" in stdout
+    lines = errors.read_text().splitlines()
+    assert lines and all(
+        line.startswith("orderledger: ") and "locked" in line and line.endswith("; retrying")
+        for line in lines
+    ), lines
