@@ -9,6 +9,7 @@ is unreachable the PostgreSQL tests are skipped with the reason, unless
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -41,30 +42,34 @@ def postgres_unavailable() -> str | None:
     return _pg_reason
 
 
-def _drop_schema(schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
-def _with_schema(url: str, schema: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}schema={schema}"
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL database URL whose schema is private to this test."""
+def require_postgres() -> None:
+    """Skip when the server is unreachable, or fail under ORDERLEDGER_REQUIRE_POSTGRES=1."""
     reason = postgres_unavailable()
     if reason:
         if REQUIRE_POSTGRES:
             pytest.fail(reason + " (ORDERLEDGER_REQUIRE_POSTGRES=1)")
         pytest.skip(reason)
-    schema = f"ol_test_{uuid.uuid4().hex[:12]}"
+
+
+@contextlib.contextmanager
+def private_schema(prefix: str = "ol_test") -> Iterator[str]:
+    """A URL of the test server whose schema is new and private to the caller, dropped afterwards."""
+    import psycopg
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     try:
-        yield _with_schema(POSTGRES_URL, schema)
+        yield f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}schema={schema}"
     finally:
-        _drop_schema(schema)
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database URL whose schema is private to this test."""
+    require_postgres()
+    with private_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

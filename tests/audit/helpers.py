@@ -18,33 +18,23 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from domain.values import format_timestamp
 from infrastructure.db import parse_url
 from infrastructure.ledger import OrderLedger
+from tests.integration.helpers import T0, at, line, ts
+from tests.integration.helpers import fact as fact  # re-exported for the audit tests
+from tests.integration.helpers import fill as fill
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120.0
 
-T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
-"""Venue time zero of the hand-written scenarios (and, in most of them, recorded time zero)."""
-
-
-def at(seconds: float) -> datetime:
-    """``T0`` plus some seconds."""
-    return T0 + timedelta(seconds=seconds)
-
-
-def ts(seconds: float) -> str:
-    """``T0`` plus some seconds, as the text the ledger prints (UTC, microseconds, ``Z``)."""
-    return format_timestamp(at(seconds))
-
-
 # ---------------------------------------------------------------------- messages
+# ``T0``, ``at``, ``ts``, ``fact``, ``fill`` and ``line`` are the integration builders; requests
+# here have the audit scenarios' own defaults and field order (the journal tests compare raw text).
 
 
 def request(
@@ -73,25 +63,6 @@ def request(
         **extra,
         "ts": ts(seconds),
     }
-
-
-def fact(kind: str, client_order_id: str, *, seconds: float, **fields: Any) -> dict[str, Any]:
-    """Any other fact about an order, at venue time ``T0 + seconds``."""
-    return {"type": kind, "client_order_id": client_order_id, **fields, "ts": ts(seconds)}
-
-
-def fill(
-    client_order_id: str, trade_id: str, quantity: str, price: str, *, seconds: float, **fields: Any
-) -> dict[str, Any]:
-    """One execution."""
-    return fact(
-        "fill", client_order_id, seconds=seconds, trade_id=trade_id, quantity=quantity, price=price, **fields
-    )
-
-
-def line(message: dict[str, Any]) -> str:
-    """One compact JSON line."""
-    return json.dumps(message, separators=(",", ":"))
 
 
 # ---------------------------------------------------------------------- the ledger's clock

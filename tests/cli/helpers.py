@@ -14,15 +14,12 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120.0
@@ -306,18 +303,8 @@ def private_postgres_url() -> Iterator[str]:
     For module-scoped databases (the ``postgres_url`` fixture is per test); skips like it does
     when the server is unreachable, and fails instead under ORDERLEDGER_REQUIRE_POSTGRES=1.
     """
-    from tests.conftest import POSTGRES_URL, REQUIRE_POSTGRES, postgres_unavailable
+    from tests.conftest import private_schema, require_postgres
 
-    reason = postgres_unavailable()
-    if reason:
-        if REQUIRE_POSTGRES:
-            pytest.fail(reason + " (ORDERLEDGER_REQUIRE_POSTGRES=1)")
-        pytest.skip(reason)
-    schema = f"ol_cli_{uuid.uuid4().hex[:12]}"
-    try:
-        yield f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}schema={schema}"
-    finally:
-        import psycopg
-
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    require_postgres()
+    with private_schema("ol_cli") as url:
+        yield url

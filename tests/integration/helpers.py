@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import random
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,8 +23,7 @@ from domain.values import format_timestamp
 from infrastructure.ledger import OrderLedger
 from projections import PROJECTIONS
 from projections.base import TableSpec, fold
-
-POSTGRES_URL = os.environ.get("ORDERLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+from tests.conftest import private_schema
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 """Venue time of the first fact in most scenarios."""
@@ -296,14 +293,8 @@ def separate_database(backend: str, tmp_path: Path, name: str) -> Iterator[str]:
     elif backend == "sqlite":
         yield f"sqlite:///{tmp_path / f'{name}.db'}"
     else:
-        import psycopg
-
-        schema = f"ol_test_{name}_{uuid.uuid4().hex[:10]}"
-        try:
-            yield f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}schema={schema}"
-        finally:
-            with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        with private_schema(f"ol_test_{name}") as url:
+            yield url
 
 
 @contextlib.contextmanager
