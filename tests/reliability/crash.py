@@ -47,6 +47,7 @@ from infrastructure.reconcile import Reconciler, parse_snapshot
 from projections import PROJECTIONS
 from projections.base import MemoryTable
 from tests.integration.helpers import fact_of, read_log
+from tests.reliability.faults_helpers import torn_commit_problems
 
 Fact = tuple[str, str, str]
 
@@ -312,7 +313,8 @@ class Checker:
                 self.facts[fact_of(event)] += 1
             extra = self.facts - self.expected
             assert not extra, f"facts stored more often than a clean run stores them: {list(extra)[:5]}"
-            self._journal_matches_events(ledger)
+            torn = torn_commit_problems(ledger.db)
+            assert not torn, torn
             self._fold_to(min(ledger.views.positions().values()))
             for projection in self.projections:
                 problems = view_differences(ledger.db, projection, self.tables[projection.name], limit=5)
@@ -362,20 +364,6 @@ class Checker:
             self.position = new[-1][0]
             self.pending.extend(new)
         return new
-
-    def _journal_matches_events(self, ledger: OrderLedger) -> None:
-        with ledger.db.read() as tx:
-            rows = tx.all(
-                "SELECT m.message_id, m.event_count, COALESCE(e.n, 0) FROM messages m"
-                " LEFT JOIN (SELECT message_id, COUNT(*) AS n FROM events GROUP BY message_id) e"
-                " ON e.message_id = m.message_id WHERE m.event_count <> COALESCE(e.n, 0) LIMIT 5"
-            )
-            orphans = tx.one(
-                "SELECT COUNT(*) FROM events e WHERE e.message_id IS NOT NULL AND NOT EXISTS"
-                " (SELECT 1 FROM messages m WHERE m.message_id = e.message_id)"
-            )
-        assert not rows, f"journal rows whose events are not all there (id, said, found): {rows}"
-        assert orphans[0] == 0, f"{orphans[0]} events point at no journal row"
 
 
 # ============================================================================= sessions and snapshots

@@ -115,10 +115,10 @@ def snapshot(db: Database) -> Snapshot:
     return Snapshot(*(int(value) for value in row))
 
 
-def whole_commit_problems(ledger: OrderLedger) -> list[str]:
-    """Why the database does not hold only whole group commits (empty when it does)."""
+def torn_commit_problems(db: Database) -> list[str]:
+    """Rows that only part of a group commit would leave behind (empty when there are none)."""
     problems = []
-    with ledger.db.read() as tx:
+    with db.read() as tx:
         for name, sql in (
             ("journal rows whose events are missing or extra", TORN_JOURNAL),
             ("events whose message is not journaled", ORPHAN_EVENTS),
@@ -128,6 +128,12 @@ def whole_commit_problems(ledger: OrderLedger) -> list[str]:
             count = tx.one(sql)[0]
             if count:
                 problems.append(f"{count} {name}")
+    return problems
+
+
+def whole_commit_problems(ledger: OrderLedger) -> list[str]:
+    """Why the database does not hold only whole group commits (empty when it does)."""
+    problems = torn_commit_problems(ledger.db)
     state = snapshot(ledger.db)
     if not state.views_current:
         problems.append(f"views at {state.views_low}..{state.views_high}, log ends at {state.last_event}")
