@@ -94,6 +94,8 @@ class OrderFilled(OrderEvent):
     """Booked on an order already canceled, expired or rejected (anomaly ``late_fill``)."""
     inferred: bool = False
     """Deduced by reconciliation from the venue's cumulative quantity, not reported as a trade."""
+    venue_realized_pnl: DecimalStr | None = None
+    """The realized P&L the venue itself reported for this fill (a cross-check, never booked)."""
 
 
 class OrderCancelRequested(OrderEvent):

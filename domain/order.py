@@ -65,6 +65,11 @@ def order_id_for(client_order_id: str) -> UUID:
     return uuid5(ORDER_NAMESPACE, client_order_id)
 
 
+def external_client_order_id(venue: str, venue_order_id: str) -> str:
+    """The key of an order the venue reports without a client order ID (placed elsewhere)."""
+    return f"ext-{venue}-{venue_order_id}"
+
+
 class OutcomeKind(StrEnum):
     """What a fact did to the ledger."""
 
@@ -491,6 +496,7 @@ class Order:
         fee_currency: str | None = None,
         liquidity: Liquidity | None = None,
         inferred: bool = False,
+        venue_realized_pnl: Decimal | None = None,
     ) -> Outcome:
         """Book one execution. A fill is never dropped; a conflicting one is an error.
 
@@ -555,6 +561,7 @@ class Order:
             parent_id=self.parent_id,
             late=rule is Rule.LATE,
             inferred=inferred,
+            venue_realized_pnl=venue_realized_pnl,
         )
         return Outcome(OutcomeKind.APPLIED, (*events, *outcome.events))
 

@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from domain.errors import InvalidInputError
+from domain.order import external_client_order_id
 from domain.values import (
     Liquidity,
     OrderType,
@@ -53,7 +54,8 @@ FIELDS: dict[str, set[str]] = {
     },
     "accepted": COMMON,
     "rejected": COMMON | {"reason"},
-    "fill": COMMON | {"trade_id", "quantity", "price", "fee", "fee_currency", "liquidity", "inferred"},
+    "fill": COMMON
+    | {"trade_id", "quantity", "price", "fee", "fee_currency", "liquidity", "inferred", "venue_realized_pnl"},
     "cancel_requested": COMMON,
     "canceled": COMMON | {"reason"},
     "cancel_rejected": COMMON | {"reason"},
@@ -63,7 +65,33 @@ FIELDS: dict[str, set[str]] = {
     "expired": COMMON | {"reason"},
     "fill_busted": COMMON | {"trade_id", "reason"},
     "fill_corrected": COMMON | {"trade_id", "quantity", "price", "fee", "reason"},
+    # An instrument's definition: not an order fact, so it carries no order key.
+    "instrument": {
+        "type",
+        "venue",
+        "instrument",
+        "ts",
+        "source",
+        "kind",
+        "contract_size",
+        "settlement",
+        "settle_currency",
+        "base_currency",
+        "quote_currency",
+        "underlying",
+        "expiry",
+        "strike",
+        "option_type",
+        "price_scale",
+        "quantity_scale",
+        "security_id",
+        "security_id_source",
+    },
 }
+INSTRUMENT_KINDS = ("spot", "swap", "future", "option", "equity", "other")
+SETTLEMENTS = ("linear", "inverse")
+OPTION_TYPES = ("call", "put")
+MAX_SCALE = 18
 TYPES = tuple(FIELDS)
 
 
@@ -95,6 +123,21 @@ class Message:
     reason: str | None = None
     external: bool = False
     inferred: bool = False
+    venue_realized_pnl: Decimal | None = None
+    # instrument definitions
+    kind: str | None = None
+    contract_size: Decimal | None = None
+    settlement: str | None = None
+    settle_currency: str | None = None
+    base_currency: str | None = None
+    underlying: str | None = None
+    expiry: str | None = None
+    strike: Decimal | None = None
+    option_type: str | None = None
+    price_scale: int | None = None
+    quantity_scale: int | None = None
+    security_id: str | None = None
+    security_id_source: str | None = None
 
 
 def _no_constants(name: str) -> Any:
@@ -263,6 +306,8 @@ def parse_message(data: Any, default_source: str = "ingest") -> Message:
         raise InvalidInputError("ts is required (ISO 8601 with Z or a UTC offset)", field="ts")
     ts = _timestamp(data["ts"])
     source = _ident(data, "source") or default_source
+    if kind == "instrument":
+        return _instrument(data, ts, source)
     common: dict[str, Any] = {
         "type": kind,
         "ts": ts,
@@ -273,6 +318,11 @@ def parse_message(data: Any, default_source: str = "ingest") -> Message:
         "aliases": _mapping(data, "aliases"),
     }
     if kind == "request":
+        external = _flag(data, "external")
+        if external and common["client_order_id"] is None and common["venue"] and common["venue_order_id"]:
+            # An order the venue reports without a client order ID (placed in its UI, a
+            # liquidation, a caller that sent none): keyed by venue and venue order ID.
+            common["client_order_id"] = external_client_order_id(common["venue"], common["venue_order_id"])
         order_type = _enum(data, "order_type", OrderType, required=True)
         price = _number(data, "price", positive=True, required=order_type is OrderType.LIMIT)
         _require_order_key(common, kind, need_client_id=True)
@@ -288,7 +338,7 @@ def parse_message(data: Any, default_source: str = "ingest") -> Message:
             quote_currency=_ident(data, "quote_currency"),
             tags=_mapping(data, "tags"),
             parent_id=_ident(data, "parent_id"),
-            external=_flag(data, "external"),
+            external=external,
         )
     _require_order_key(common, kind)
     if kind == "fill":
@@ -301,6 +351,7 @@ def parse_message(data: Any, default_source: str = "ingest") -> Message:
             fee_currency=_ident(data, "fee_currency"),
             liquidity=_enum(data, "liquidity", Liquidity),
             inferred=_flag(data, "inferred"),
+            venue_realized_pnl=_number(data, "venue_realized_pnl", positive=False),
         )
     if kind in ("amend_requested", "amended"):
         return Message(
@@ -322,6 +373,53 @@ def parse_message(data: Any, default_source: str = "ingest") -> Message:
             reason=_text(data, "reason"),
         )
     return Message(**common, reason=_text(data, "reason"))
+
+
+def _choice(data: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in allowed:
+        raise InvalidInputError(
+            f"{name} must be one of {'|'.join(allowed)}, not {str(value)[:40]!r}", field=name
+        )
+    return value.lower()
+
+
+def _scale(data: dict[str, Any], name: str) -> int | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | Decimal) or value != int(value):
+        raise InvalidInputError(f"{name} must be a whole number from 0 to {MAX_SCALE}", field=name)
+    if not 0 <= int(value) <= MAX_SCALE:
+        raise InvalidInputError(f"{name} must be a whole number from 0 to {MAX_SCALE}", field=name)
+    return int(value)
+
+
+def _instrument(data: dict[str, Any], ts: datetime, source: str) -> Message:
+    """An instrument definition: what one unit of quantity is, and how P&L settles."""
+    return Message(
+        type="instrument",
+        ts=ts,
+        source=source,
+        venue=_ident(data, "venue", required=True),
+        instrument=_ident(data, "instrument", required=True),
+        kind=_choice(data, "kind", INSTRUMENT_KINDS),
+        contract_size=_number(data, "contract_size", positive=True),
+        settlement=_choice(data, "settlement", SETTLEMENTS),
+        settle_currency=_ident(data, "settle_currency"),
+        base_currency=_ident(data, "base_currency"),
+        quote_currency=_ident(data, "quote_currency"),
+        underlying=_ident(data, "underlying"),
+        expiry=_ident(data, "expiry"),
+        strike=_number(data, "strike", positive=True),
+        option_type=_choice(data, "option_type", OPTION_TYPES),
+        price_scale=_scale(data, "price_scale"),
+        quantity_scale=_scale(data, "quantity_scale"),
+        security_id=_ident(data, "security_id"),
+        security_id_source=_ident(data, "security_id_source"),
+    )
 
 
 def _require_order_key(common: dict[str, Any], kind: str, need_client_id: bool = False) -> bool:

@@ -366,6 +366,8 @@ class _Batch:
         try:
             if message.type == "request":
                 return self._request(message, entry)
+            if message.type == "instrument":
+                return "rejected", "instrument definitions are not booked by this version", []
             order, keys = self._resolve(message)
             if order is None:
                 self._park(message, entry, keys)
@@ -453,6 +455,7 @@ class _Batch:
                 message.fee_currency,
                 message.liquidity,
                 message.inferred,
+                message.venue_realized_pnl,
             )
         elif kind == "cancel_requested":
             outcome = order.request_cancel(stamp)

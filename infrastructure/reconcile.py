@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from domain.errors import InvalidInputError
-from domain.order import Order
+from domain.order import Order, external_client_order_id
 from domain.values import (
     OrderType,
     Side,
@@ -297,7 +297,7 @@ class Reconciler:
         out: list[Difference] = []
         snap = self.snapshot
         if order is None:
-            client_id = row.client_order_id or f"ext-{snap.venue}-{row.venue_order_id}"
+            client_id = row.client_order_id or external_client_order_id(snap.venue, row.venue_order_id)
             key = {"client_order_id": client_id}
             created = Difference(
                 "external_order",
