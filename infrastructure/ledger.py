@@ -459,16 +459,17 @@ def _read_adapter_line(
         )
     if not raw.strip():
         return Inbound(raw=raw, origin=origin, line_no=number, format=fmt)
+    notes: list[str] = []
     try:
         if fmt == "ccxt":
-            messages = payload_messages(decode_json(raw), venue=venue, account=account or "")
+            messages = payload_messages(decode_json(raw), venue=venue, account=account or "", notes=notes)
         else:
-            messages = fix_messages(raw.decode("utf-8", "replace"), venue=venue, account=account)
+            messages = fix_messages(raw.decode("utf-8", "replace"), venue=venue, account=account, notes=notes)
     except (MessageError, ValueError, TypeError, KeyError) as error:
         return Inbound(raw=raw, origin=origin, line_no=number, format=fmt, error=_reason(error))
     except Exception as error:  # an adapter bug must cost one line, not the rest of the input
         return Inbound(raw=raw, origin=origin, line_no=number, format=fmt, error=_internal(error))
-    item = inbound(raw, messages, origin=origin, format=fmt)
+    item = inbound(raw, messages, origin=origin, format=fmt, notes=notes)
     if item.error is not None:
         item.error = _reason(ValueError(item.error))
     item.line_no = number

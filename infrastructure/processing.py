@@ -43,6 +43,7 @@ class Inbound:
     format: str
     messages: list[Message] = field(default_factory=list)
     error: str | None = None
+    notes: list[str] = field(default_factory=list)  # parts of the input its adapter did not book, and why
 
 
 @dataclass
@@ -337,7 +338,7 @@ class _Batch:
             result.outcome, result.reason = "rejected", item.error
             return result
         if not item.messages:
-            entry.reason = result.reason = "the input holds no order fact"
+            entry.reason = result.reason = "; ".join(item.notes) or "the input holds no order fact"
             return result
         outcomes: list[tuple[str, str | None]] = []
         for position, message in enumerate(item.messages):
@@ -353,6 +354,8 @@ class _Batch:
             if outcome == "rejected":
                 break
         outcome, reason = _combine(outcomes)
+        if item.notes:
+            reason = "; ".join([*([reason] if reason else []), *item.notes])
         entry.outcome, entry.reason = outcome, reason
         entry.client_order_id = result.client_order_id = self._last_client_id
         result.outcome, result.reason = outcome, reason

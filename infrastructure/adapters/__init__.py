@@ -23,7 +23,9 @@ from infrastructure.messages import parse_message
 from infrastructure.processing import Inbound
 
 
-def inbound(raw: bytes, messages: Sequence[Message], *, origin: str, format: str) -> Inbound:
+def inbound(
+    raw: bytes, messages: Sequence[Message], *, origin: str, format: str, notes: Sequence[str] = ()
+) -> Inbound:
     """One raw venue payload with the messages an adapter read from it, validated.
 
     A message that does not validate makes the whole input rejected with its reason (the raw
@@ -32,7 +34,7 @@ def inbound(raw: bytes, messages: Sequence[Message], *, origin: str, format: str
     order ID reuse) does not apply the facts after it; feed messages as separate lines when
     they should stand alone.
     """
-    item = Inbound(raw=raw, origin=origin, line_no=None, format=format)
+    item = Inbound(raw=raw, origin=origin, line_no=None, format=format, notes=list(notes))
     try:
         item.messages = [parse_message(dict(m)) for m in messages]
     except (MessageError, ValueError) as error:

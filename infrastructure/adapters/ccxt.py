@@ -312,8 +312,12 @@ def payload_messages(
     requests: bool = True,
     instrument_of: InstrumentOf | None = None,
     source: str = SOURCE,
+    notes: list[str] | None = None,
 ) -> list[Message]:
     """Messages for an order, a trade, or a list of them (what any fetch_*/watch_* returns).
+
+    ``notes`` collects one line for each part of the payload deliberately not booked (for
+    example a trade listed without amount or price); the journal keeps them with the input.
 
     A list's messages come requests and acks first, then fills, then endings, so a payload
     that holds both a canceled order and its trades books the trades before the cancel.

@@ -442,8 +442,12 @@ def fix_messages(
     account: str | None = None,
     instrument_of: InstrumentOf | None = None,
     source: str = SOURCE,
+    notes: list[str] | None = None,
 ) -> list[Message]:
-    """Messages for any FIX application message: 35=8 and 35=9 translate, others carry none."""
+    """Messages for any FIX application message: 35=8 and 35=9 translate, others carry none.
+
+    ``notes`` collects one line for each part of the input deliberately not booked.
+    """
     if isinstance(report, str | bytes):
         report = parse_fix(report)
     msg_type = _get(report, 35)
