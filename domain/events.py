@@ -165,6 +165,8 @@ class FillCorrected(OrderEvent):
     previous_qty: DecimalStr
     previous_px: DecimalStr
     previous_fee: DecimalStr | None = None
+    previous_fee_currency: str | None = None
+    """The fee's currency before; None in events written before it could change."""
     last_qty: DecimalStr
     last_px: DecimalStr
     fee: DecimalStr | None = None
@@ -174,6 +176,30 @@ class FillCorrected(OrderEvent):
     parent_id: str | None = None
     fill_ts_event: UtcTime
     reason: str | None = None
+
+
+class OrderDetailsAdded(OrderEvent):
+    """A later report of the order stated details its request left out (nothing is replaced)."""
+
+    time_in_force: str | None = None
+    parent_id: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class AnomalyRecorded(OrderEvent):
+    """Two reports of one fact disagree; both values are kept for the audit.
+
+    ``anomaly`` names the disagreement (``time_in_force_mismatch``, ``price_mismatch``,
+    ``quantity_mismatch``, ``fee_conflict``); ``recorded`` is what the ledger holds,
+    ``reported`` what this report said. For a fee conflict the ledger books the larger fee
+    (by size), so the result does not depend on which copy arrived first.
+    """
+
+    anomaly: str
+    field: str
+    recorded: str | None = None
+    reported: str | None = None
+    trade_id: str | None = None
 
 
 EVENT_TYPES: tuple[type[OrderEvent], ...] = (
@@ -190,6 +216,8 @@ EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     OrderExpired,
     FillBusted,
     FillCorrected,
+    OrderDetailsAdded,
+    AnomalyRecorded,
 )
 EVENT_TYPES_BY_NAME: dict[str, type[OrderEvent]] = {cls.__name__: cls for cls in EVENT_TYPES}
 

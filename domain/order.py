@@ -27,6 +27,7 @@ from domain.errors import (
     UnknownTradeError,
 )
 from domain.events import (
+    AnomalyRecorded,
     FillBusted,
     FillCorrected,
     OrderAccepted,
@@ -36,6 +37,7 @@ from domain.events import (
     OrderCanceled,
     OrderCancelRejected,
     OrderCancelRequested,
+    OrderDetailsAdded,
     OrderEvent,
     OrderExpired,
     OrderFilled,
@@ -124,16 +126,8 @@ class OrderSpec:
     venue_order_id: str | None = None
     external: bool = False
 
-    COMPARED: ClassVar[tuple[str, ...]] = (
-        "account",
-        "venue",
-        "instrument",
-        "side",
-        "order_type",
-        "quantity",
-        "price",
-        "time_in_force",
-    )
+    IDENTITY: ClassVar[tuple[str, ...]] = ("account", "venue", "instrument", "side", "order_type")
+    """What makes two requests different orders: never reconciled, always ID reuse."""
 
     def validate(self) -> None:
         """Refuse a request that cannot describe a real order."""
@@ -202,6 +196,7 @@ class Order:
         "quote_currency",
         "reason",
         "recorded_at",
+        "request_source",
         "side",
         "tags",
         "time_in_force",
@@ -229,6 +224,7 @@ class Order:
         self.tags: dict[str, str] = dict(event.tags)
         self.parent_id = event.parent_id
         self.external = event.external
+        self.request_source = event.source  # who stated the request: a repeat by another is a report
         self.base_status = Status.REQUESTED
         self.pending_cancel = False
         self.pending_amend = False
@@ -329,6 +325,7 @@ class Order:
         state["updated_at"] = format_timestamp(self.updated_at)
         state["recorded_at"] = format_timestamp(self.recorded_at)
         state["seen"] = sorted(self.seen)
+        state["request_source"] = self.request_source
         state["fills"] = [
             [
                 f.trade_id,
@@ -363,6 +360,7 @@ class Order:
         order.venue_order_ids = list(state["venue_order_ids"])
         order.anomalies = list(state["anomalies"])
         order.seen = set(state.get("seen", ()))
+        order.request_source = state.get("request_source", "")
         order.id = UUID(state["id"])
         order.side = Side(state["side"])
         order.order_type = OrderType(state["order_type"])
@@ -435,21 +433,51 @@ class Order:
         order._pending_events.append(event)
         return order, Outcome(OutcomeKind.APPLIED, (event,))
 
-    def request_again(self, spec: OrderSpec) -> Outcome:
-        """A request for an ID that exists: a duplicate if the content matches, else an error."""
+    def request_again(self, spec: OrderSpec, stamp: Stamp | None = None) -> Outcome:
+        """A request for an ID that exists: the same order stated again, completed, or an error.
+
+        The order's identity (account, venue, instrument, side, order type) must match, or the
+        ID is being reused. Quantity, price and time in force must match too when the repeat
+        comes from the party that made the request (``stamp.source``); from anyone else (a venue
+        report of the order) a different value is recorded as an anomaly with both values,
+        never a refusal, and the order keeps its own. Details the request left out (time in
+        force, parent, new tags) are added. Quantity and price may equal the request as first
+        made or as amended since.
+        """
         spec.validate()
-        # Quantity and price are compared with the request as first made, not as amended since.
-        current = {"quantity": self.requested_quantity, "price": self.requested_price}
-        # A field the repeat leaves out (None) is not a difference: venues often omit optional ones.
-        differences = [
-            name
-            for name in OrderSpec.COMPARED
-            if getattr(spec, name) is not None
-            and getattr(spec, name) != current.get(name, getattr(self, name, None))
+        differences = [name for name in OrderSpec.IDENTITY if getattr(spec, name) != getattr(self, name)]
+        stated: dict[str, tuple[Any, ...]] = {
+            "quantity": (self.requested_quantity, self.quantity),
+            "time_in_force": (self.time_in_force,),
+        }
+        if self.order_type is OrderType.LIMIT:  # a market order's reported price is its average
+            stated["price"] = (self.requested_price, self.price)
+        mismatches = [
+            (name, ours[-1], getattr(spec, name))
+            for name, ours in stated.items()
+            if getattr(spec, name) is not None and ours[-1] is not None and getattr(spec, name) not in ours
         ]
-        if differences:
-            raise ClientOrderIdReuseError(self.client_order_id, differences)
-        return _duplicate("the order was already requested")
+        same_party = stamp is None or stamp.source == self.request_source
+        if differences or (mismatches and same_party):
+            raise ClientOrderIdReuseError(self.client_order_id, differences + [m[0] for m in mismatches])
+        added: dict[str, Any] = {}
+        if self.time_in_force is None and spec.time_in_force is not None:
+            added["time_in_force"] = spec.time_in_force
+        if self.parent_id is None and spec.parent_id is not None:
+            added["parent_id"] = spec.parent_id
+        new_tags = {k: v for k, v in spec.tags.items() if k not in self.tags}
+        if new_tags:
+            added["tags"] = new_tags
+        if stamp is None or (not added and not mismatches):
+            return _duplicate("the order was already requested")
+        events: list[OrderEvent] = []
+        if added:
+            events += self._record(OrderDetailsAdded, stamp, **added).events
+        for name, ours, theirs in mismatches:
+            events += self._anomaly(stamp, f"{name}_mismatch", name, _shown(ours), _shown(theirs))
+        if not events:
+            return _duplicate("the order was already requested; its differences are already recorded")
+        return Outcome(OutcomeKind.APPLIED, tuple(events))
 
     # ----------------------------------------------------------------- commands
 
@@ -508,8 +536,10 @@ class Order:
         parse_positive(last_px, "price")
         existing = self.fills.get(trade_id)
         if existing is not None:
+            if existing.busted and existing.was_booked_as(last_qty, last_px):
+                return _duplicate(f"trade {trade_id!r} was busted")
             if existing.was_booked_as(last_qty, last_px):
-                return _duplicate(f"trade {trade_id!r} is already booked")
+                return self._fill_again(stamp, existing, fee, fee_currency)
             if existing.busted:
                 return _duplicate(f"trade {trade_id!r} was busted")
             raise FillConflictError(
@@ -692,6 +722,19 @@ class Order:
         parse_positive(new_px, "price")
         if (new_qty, new_px, new_fee) == (fill.qty, fill.px, fill.fee):
             return _duplicate(f"trade {trade_id!r} already has these values")
+        return self._correct(stamp, fill, new_qty, new_px, new_fee, fill.fee_currency, reason)
+
+    def _correct(
+        self,
+        stamp: Stamp,
+        fill: Fill,
+        new_qty: Decimal,
+        new_px: Decimal,
+        new_fee: Decimal | None,
+        new_fee_currency: str | None,
+        reason: str | None,
+    ) -> Outcome:
+        trade_id = fill.trade_id
         total = EXACT.add(EXACT.subtract(self.filled_quantity, fill.qty), new_qty)
         if total > self.quantity:
             raise OverfillError(
@@ -708,12 +751,65 @@ class Order:
             last_qty=new_qty,
             last_px=new_px,
             fee=new_fee,
-            fee_currency=fill.fee_currency,
+            previous_fee_currency=fill.fee_currency,
+            fee_currency=new_fee_currency,
             quote_currency=self.quote_currency,
             tags=self.tags,
             parent_id=self.parent_id,
             fill_ts_event=fill.ts_event,
             reason=reason,
+        )
+
+    def _fill_again(self, stamp: Stamp, fill: Fill, fee: Decimal | None, fee_currency: str | None) -> Outcome:
+        """Another copy of a booked trade (a REST poll repeating the stream, say).
+
+        A copy that adds the fee the first lacked completes the trade; one whose fee differs is
+        an anomaly with both values, and the larger fee (by size) is booked whichever copy came
+        first, so fees never depend on arrival order.
+        """
+        trade = fill.trade_id
+        if fee is None or (fee, fee_currency) == (fill.fee, fill.fee_currency):
+            return _duplicate(f"trade {trade!r} is already booked")
+        if fill.fee is None:
+            why = "fee completed by another report of this trade"
+            return self._correct(stamp, fill, fill.qty, fill.px, fee, fee_currency, why)
+        events = self._anomaly(
+            stamp,
+            "fee_conflict",
+            "fee",
+            _fee_text(fill.fee, fill.fee_currency),
+            _fee_text(fee, fee_currency),
+            trade_id=trade,
+        )
+        if _fee_rank(fee, fee_currency) > _fee_rank(fill.fee, fill.fee_currency):
+            why = "another report of this trade states a larger fee"
+            events += self._correct(stamp, fill, fill.qty, fill.px, fee, fee_currency, why).events
+        if not events:
+            return _duplicate(f"trade {trade!r} is already booked; its fee conflict is already recorded")
+        return Outcome(OutcomeKind.APPLIED, tuple(events))
+
+    def _anomaly(
+        self,
+        stamp: Stamp,
+        anomaly: str,
+        name: str,
+        recorded: str | None,
+        reported: str | None,
+        trade_id: str | None = None,
+    ) -> list[OrderEvent]:
+        """Record a disagreement once (whichever of the two values came first)."""
+        if _anomaly_fingerprint(anomaly, trade_id, recorded, reported) in self.seen:
+            return []
+        return list(
+            self._record(
+                AnomalyRecorded,
+                stamp,
+                anomaly=anomaly,
+                field=name,
+                recorded=recorded,
+                reported=reported,
+                trade_id=trade_id,
+            ).events
         )
 
     # ----------------------------------------------------------------- helpers for commands
@@ -887,7 +983,19 @@ class Order:
             EXACT.subtract(EXACT.multiply(event.last_qty, event.last_px), EXACT.multiply(fill.qty, fill.px)),
         )
         fill.qty, fill.px, fill.fee = event.last_qty, event.last_px, event.fee
+        fill.fee_currency = event.fee_currency
         self._reopen_or_settle()
+
+    def _on_details_added(self, event: OrderDetailsAdded) -> None:
+        if event.time_in_force is not None:
+            self.time_in_force = event.time_in_force
+        if event.parent_id is not None:
+            self.parent_id = event.parent_id
+        self.tags.update(event.tags)
+
+    def _on_anomaly(self, event: AnomalyRecorded) -> None:
+        self._flag(event.anomaly)
+        self.seen.add(_anomaly_fingerprint(event.anomaly, event.trade_id, event.recorded, event.reported))
 
     def _settle_working_status(self) -> None:
         """Recompute the working status of an order the venue still works."""
@@ -965,6 +1073,29 @@ _PLAIN_STATE = (
 )
 
 
+def _anomaly_fingerprint(anomaly: str, trade_id: str | None, *values: str | None) -> str:
+    # The pair in either order: a disagreement is one anomaly, whichever copy came first.
+    return "|".join(["AnomalyRecorded", anomaly, trade_id or "", *sorted(v or "" for v in values)])
+
+
+def _shown(value: Any) -> str | None:
+    if value is None:
+        return None
+    return format_decimal(value) if isinstance(value, Decimal) else str(value)
+
+
+def _fee_text(fee: Decimal | None, currency: str | None) -> str | None:
+    if fee is None:
+        return None
+    return format_decimal(fee) + (f" {currency}" if currency else "")
+
+
+def _fee_rank(fee: Decimal | None, currency: str | None) -> tuple[Decimal, Decimal, str]:
+    """The order in which conflicting fees win: larger by size, then by value, then currency."""
+    amount = Decimal(0) if fee is None else fee
+    return (abs(amount), amount, currency or "")
+
+
 def _opt_str(value: Decimal | None) -> str | None:
     return None if value is None else format_decimal(value)
 
@@ -991,6 +1122,8 @@ _APPLIERS: dict[type[OrderEvent], Callable[[Order, Any], None]] = {
     OrderExpired: Order._on_expired,
     FillBusted: Order._on_busted,
     FillCorrected: Order._on_corrected,
+    OrderDetailsAdded: Order._on_details_added,
+    AnomalyRecorded: Order._on_anomaly,
 }
 
 

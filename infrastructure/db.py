@@ -668,3 +668,15 @@ def is_integrity_error(error: BaseException) -> bool:
     except ImportError:  # pragma: no cover
         return False
     return isinstance(error, psycopg.errors.IntegrityError | psycopg.errors.SerializationFailure)
+
+
+def table_columns(tx: Tx, name: str) -> list[str]:
+    """The column names of a table in definition order; empty when there is no such table."""
+    if tx.dialect == "postgresql":
+        rows = tx.all(
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+            (name,),
+        )
+        return [str(r[0]) for r in rows]
+    return [str(r[1]) for r in tx.all(f"PRAGMA table_info({name})")]

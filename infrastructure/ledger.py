@@ -13,6 +13,7 @@ environment keys (``CIPHER_KEY``, ``COMPRESSOR_TOPIC`` …) through the library'
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -98,7 +99,15 @@ class HistoryEntry:
 
 
 class OrderLedger(Application[UUID]):
-    """The ledger: record facts about orders, query their state, keep views current."""
+    """The ledger: record facts about orders, query their state, keep views current.
+
+    Thread safety: one instance may be shared by any number of threads (for example an asyncio
+    bot calling ``asyncio.to_thread(ledger.record, …)``). Writes (``record``, ``ingest_*``,
+    ``catch_up``) are serialised inside the instance, one group commit at a time, so its caches
+    of orders and venue identities are never read half-updated; a long ``ingest_lines`` lets
+    other threads in between its batches. Queries may run at any time. Several processes may
+    also write to one database: they are serialised by the database's lock.
+    """
 
     name = "OrderLedger"
     recorder: LedgerRecorder
@@ -133,6 +142,8 @@ class OrderLedger(Application[UUID]):
             raise
         self.processor = Processor(self.recorder, self.mapper, clock or (lambda: datetime.now(UTC)))
         self.processor.inline = self._fold_inline
+        # Guards the processor's and the views' in-memory state: one writer thread at a time.
+        self._writing = threading.RLock()
 
     # ------------------------------------------------------------------ eventsourcing wiring
 
@@ -263,10 +274,11 @@ class OrderLedger(Application[UUID]):
         else:
             batches = _batches((i for i in items if i is None or i.raw.strip()), self.batch_size)
         for batch in batches:
-            results, committed = self.processor.process(batch, strict=strict)
-            if strict and any(r.outcome == "rejected" for r in results):
-                report.stored = False
-            self._after_commit(committed)
+            with self._writing:
+                results, committed = self.processor.process(batch, strict=strict)
+                if strict and any(r.outcome == "rejected" for r in results):
+                    report.stored = False
+                self._after_commit(committed)
             for result in results:
                 report.add(result)
             if on_batch is not None and report.stored:
@@ -281,8 +293,9 @@ class OrderLedger(Application[UUID]):
         except TypeError as error:  # e.g. a lone surrogate in a string: not encodable as UTF-8
             raise MessageError(f"the message cannot be written as JSON: {error}") from None
         item = _read_ledger_line(raw, origin, None)
-        results, committed = self.processor.process([item])
-        self._after_commit(committed)
+        with self._writing:
+            results, committed = self.processor.process([item])
+            self._after_commit(committed)
         return results[0]
 
     def _fold_inline(self, tx: Any, committed: list[tuple[int, OrderEvent]]) -> None:
@@ -296,13 +309,16 @@ class OrderLedger(Application[UUID]):
 
     def catch_up(self) -> CatchUpStats:
         """Bring every view up to the end of the log."""
-        return self.views.catch_up()
+        with self._writing:
+            return self.views.catch_up()
 
     # ------------------------------------------------------------------ querying orders
 
     def resolve(self, key: str, venue: str | None = None) -> str:
         """Find a client order ID from itself, or from a venue order ID or ``name=value`` alias."""
-        if self.processor.load_order(key) is not None:
+        with self._writing:  # the processor's order cache is shared with writers
+            known = self.processor.load_order(key) is not None
+        if known:
             return key
         with self.db.read() as tx:
             if "=" in key:

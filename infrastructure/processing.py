@@ -280,20 +280,21 @@ class Processor:
         self.identities[key] = row[0]
         return str(row[0])
 
-    def parked_for(self, keys: Sequence[IdentityKey]) -> list[tuple[int, bytes, bytes, str]]:
-        """Parked messages waiting for any of these identities: (id, raw, message, origin)."""
+    def parked_for(self, keys: Sequence[IdentityKey]) -> list[tuple[int, int, bytes, bytes, str]]:
+        """Parked messages waiting for any of these identities, in arrival order:
+        (message ID, part, raw input, message, format)."""
         if not keys:
             return []
         clauses = " OR ".join("(p.venue = ? AND p.kind = ? AND p.value = ?)" for _ in keys)
         params = [part for key in keys for part in key]
         with self.recorder.db.read() as tx:
             rows = tx.all(
-                "SELECT DISTINCT p.message_id, m.raw, p.message, m.format FROM parked p"
+                "SELECT DISTINCT p.message_id, p.part, m.raw, p.message, m.format FROM parked p"
                 f" JOIN messages m ON m.message_id = p.message_id WHERE {clauses}"
-                " ORDER BY p.message_id",
+                " ORDER BY p.message_id, p.part",
                 params,
             )
-        return [(r[0], bytes(r[1]), bytes(r[2]), r[3]) for r in rows]
+        return [(r[0], r[1], bytes(r[2]), bytes(r[3]), r[4]) for r in rows]
 
 
 def identity_keys(order: Order) -> list[IdentityKey]:
@@ -315,7 +316,10 @@ class _Batch:
         self.entries: list[JournalEntry] = []
         self.events: list[OrderEvent] = []
         self.new_identities: dict[IdentityKey, str] = {}
-        self.parked_here: list[tuple[list[IdentityKey], JournalEntry, Message]] = []
+        # Messages parked by this batch: (keys awaited, their input's entry, part, message).
+        self.parked_here: list[tuple[list[IdentityKey], JournalEntry, int, Message]] = []
+        # Per input (by its entry's id): each message's outcome, and its adapter's notes.
+        self.parts: dict[int, tuple[dict[int, tuple[str, str | None]], list[str]]] = {}
         self.now = format_timestamp(processor.clock())
         self._any_parked: bool | None = None
 
@@ -340,31 +344,46 @@ class _Batch:
         if not item.messages:
             entry.reason = result.reason = "; ".join(item.notes) or "the input holds no order fact"
             return result
-        outcomes: list[tuple[str, str | None]] = []
+        outcomes: dict[int, tuple[str, str | None]] = {}
+        self.parts[id(entry)] = (outcomes, item.notes)
         for position, message in enumerate(item.messages):
-            outcome, reason, events = self.apply(message, entry)
+            outcome, reason, events = self.apply(message, entry, position)
             if outcome == "rejected" and position > 0:
                 raise _LineRefused(
                     item,
                     f"{reason} (message {position + 1} of {len(item.messages)} read from this input;"
                     " nothing from the input was recorded)",
                 )
-            outcomes.append((outcome, reason))
+            # A message parked and then released by a later one of the same input is settled.
+            outcomes.setdefault(position, (outcome, reason))
             result.events.extend(events)
             if outcome == "rejected":
                 break
-        outcome, reason = _combine(outcomes)
-        if item.notes:
-            reason = "; ".join([*([reason] if reason else []), *item.notes])
-        entry.outcome, entry.reason = outcome, reason
+        self._settle(entry)
         entry.client_order_id = result.client_order_id = self._last_client_id
-        result.outcome, result.reason = outcome, reason
+        result.outcome, result.reason = entry.outcome, entry.reason
         return result
+
+    def _settle(self, entry: JournalEntry) -> None:
+        """An input's outcome from its messages': parked while any of them still waits."""
+        outcomes, notes = self.parts[id(entry)]
+        if entry.parked:
+            first = min(entry.parked)
+            outcome, reason = "parked", outcomes[first][1]
+            if len(entry.parked) > 1:
+                reason = f"{reason} (and {len(entry.parked) - 1} more of this input's messages)"
+        else:
+            outcome, reason = _combine(list(outcomes.values()))
+        if notes:
+            reason = "; ".join([*([reason] if reason else []), *notes])
+        entry.outcome, entry.reason = outcome, reason
 
     _last_client_id: str | None = None
 
-    def apply(self, message: Message, entry: JournalEntry) -> tuple[str, str | None, list[OrderEvent]]:
-        """Apply one message; returns (outcome, reason, events)."""
+    def apply(
+        self, message: Message, entry: JournalEntry, part: int = 0
+    ) -> tuple[str, str | None, list[OrderEvent]]:
+        """Apply one message (the ``part``-th of its input); returns (outcome, reason, events)."""
         self._last_client_id = message.client_order_id
         try:
             if message.type == "request":
@@ -373,7 +392,9 @@ class _Batch:
                 return "rejected", "instrument definitions are not booked by this version", []
             order, keys = self._resolve(message)
             if order is None:
-                self._park(message, entry, keys)
+                already = self._park(message, entry, part, keys)
+                if already is not None:
+                    return "duplicate", already, []
                 shown = " or ".join(f"{k[1]} {k[2]!r}" for k in keys)
                 return "parked", f"no order known for {shown} yet", []
             self._last_client_id = order.client_order_id
@@ -405,8 +426,16 @@ class _Batch:
             external=message.external,
         )
         existing = self._order(message.client_order_id)
+        if existing is None and message.external and message.venue_order_id:
+            # A venue's report of an order without a client order ID: it may be one we know
+            # by its venue order ID (our own, acknowledged), and then it is that order again.
+            owner = self._owner((spec.venue, "venue_order_id", message.venue_order_id))
+            if owner is not None:
+                existing = owner
+                spec = replace(spec, client_order_id=owner.client_order_id, external=owner.external)
         if existing is not None:
-            return self._outcome(existing, existing.request_again(spec), entry)
+            self._last_client_id = existing.client_order_id
+            return self._outcome(existing, existing.request_again(spec, self._stamp(message)), entry)
         new_keys = [(spec.venue, f"alias:{n}", v) for n, v in spec.aliases.items()]
         if spec.venue_order_id:
             new_keys.append((spec.venue, "venue_order_id", spec.venue_order_id))
@@ -540,15 +569,22 @@ class _Batch:
             keys.append((venue, "venue_order_id", message.venue_order_id))
         keys += [(venue, f"alias:{n}", v) for n, v in message.aliases.items()]
         for key in keys:
-            owner = self.new_identities.get(key) or self.p.lookup_identity(key)
-            if owner is not None:
-                # The identity may have been committed by another writer after this batch's
-                # prefetch marked its order absent: look in the log again.
-                order = self._order(owner, trust_absent=False)
-                if order is None:
-                    raise StaleBatchError(f"order {owner!r} is named by {key[1]} but not yet readable")
+            order = self._owner(key)
+            if order is not None:
                 return order, []
         return None, keys
+
+    def _owner(self, key: IdentityKey) -> Order | None:
+        """The order a venue identity belongs to, if any."""
+        owner = self.new_identities.get(key) or self.p.lookup_identity(key)
+        if owner is None:
+            return None
+        # The identity may have been committed by another writer after this batch's prefetch
+        # marked its order absent: look in the log again.
+        order = self._order(owner, trust_absent=False)
+        if order is None:
+            raise StaleBatchError(f"order {owner!r} is named by {key[1]} but not yet readable")
+        return order
 
     def _check_identities(self, client_order_id: str, keys: Sequence[IdentityKey]) -> None:
         for key in keys:
@@ -571,24 +607,40 @@ class _Batch:
             new.append(key)
         return new
 
-    def _park(self, message: Message, entry: JournalEntry, keys: list[IdentityKey]) -> None:
-        entry.park_keys = list(keys)
-        entry.parked_message = message_to_json(message)
-        self.parked_here.append((keys, entry, message))
+    def _park(self, message: Message, entry: JournalEntry, part: int, keys: list[IdentityKey]) -> str | None:
+        """Keep a message until its order is known; a message parked already is not kept twice
+        (a venue re-sending the same line for an unknown order): returns why, then."""
+        body = message_to_json(message)
+        for waiting_keys, other, other_part, _ in self.parked_here:
+            if other.parked.get(other_part, ([], b""))[1] == body and set(waiting_keys) == set(keys):
+                return "the same message is already parked, earlier in this batch"
+        venue, kind, value = keys[0]
+        with self.p.recorder.db.read() as tx:
+            row = tx.one(
+                "SELECT message_id FROM parked WHERE venue = ? AND kind = ? AND value = ? AND message = ?"
+                " LIMIT 1",
+                (venue, kind, value, body),
+            )
+        if row is not None:
+            return f"the same message is already parked as message {row[0]}"
+        entry.parked[part] = (list(keys), body)
+        self.parked_here.append((keys, entry, part, message))
+        return None
 
     def _unpark(self, order: Order, keys: Sequence[IdentityKey]) -> list[OrderEvent]:
         """Apply messages that were waiting for this order, in arrival order."""
         events: list[OrderEvent] = []
         wanted = set(keys)
         waiting = [
-            (e, m)
-            for ks, e, m in self.parked_here
-            if wanted.intersection(ks) and e.outcome in ("parked", "ignored") and e.park_keys
+            (e, part, m)
+            for ks, e, part, m in self.parked_here
+            if part in e.parked and wanted.intersection(ks)
         ]
-        for entry, message in waiting:
-            entry.park_keys = []  # resolved inside this batch: never written to `parked`
+        for entry, part, message in waiting:
+            del entry.parked[part]  # resolved inside this batch: never written to `parked`
             outcome, reason, new = self._fact(order, message, entry)
-            entry.outcome, entry.reason = outcome, reason
+            self.parts[id(entry)][0][part] = (outcome, reason)
+            self._settle(entry)
             entry.client_order_id = order.client_order_id
             events += new
         if self._any_parked is None:
@@ -596,31 +648,38 @@ class _Batch:
                 self._any_parked = tx.one("SELECT 1 FROM parked LIMIT 1") is not None
         if not self._any_parked:
             return events
-        resolved_ids = {e.message_id for e in self.commit.resolved}
-        for message_id, raw, stored, fmt in self.p.parked_for(list(wanted)):
-            if message_id in resolved_ids:
+        settled = {(e.message_id, part) for e in self.commit.resolved for part in e.settles}
+        entries: dict[int, JournalEntry] = {}
+        outcomes: dict[int, list[tuple[str, str | None]]] = {}
+        for message_id, part, raw, stored, fmt in self.p.parked_for(list(wanted)):
+            if (message_id, part) in settled:
                 continue
-            entry = JournalEntry(
-                received_at=self.now,
-                origin="",
-                line_no=None,
-                format=fmt,
-                raw=raw,
-                outcome="applied",
-                message_id=message_id,
-            )
+            found = entries.get(message_id)
+            if found is None:
+                found = entries[message_id] = JournalEntry(
+                    received_at=self.now,
+                    origin="",
+                    line_no=None,
+                    format=fmt,
+                    raw=raw,
+                    outcome="applied",
+                    message_id=message_id,
+                    client_order_id=order.client_order_id,
+                )
+                self.commit.resolved.append(found)
+            found.settles.append(part)
             try:
                 message = message_from_line(stored)
-                outcome, reason, new = self._fact(order, message, entry)
+                outcome, reason, new = self._fact(order, message, found)
             except StaleBatchError:
                 raise
             except LedgerError as error:
                 outcome, reason, new = "rejected", error.message, []
-            entry.outcome = outcome
-            entry.reason = f"was parked; {reason}" if reason else "was parked until its order was known"
-            entry.client_order_id = order.client_order_id
-            self.commit.resolved.append(entry)
+            outcomes.setdefault(message_id, []).append((outcome, reason))
             events += new
+        for message_id, found in entries.items():
+            found.outcome, reason = _combine(outcomes[message_id])
+            found.reason = f"was parked; {reason}" if reason else "was parked until its order was known"
         return events
 
 

@@ -22,7 +22,7 @@ from eventsourcing.persistence import (
 )
 
 from infrastructure.chain import GENESIS, link
-from infrastructure.db import Database, Tx, is_integrity_error
+from infrastructure.db import Database, Tx, is_integrity_error, table_columns
 from infrastructure.errors import StaleBatchError
 from infrastructure.mapper import IndexedStoredEvent
 
@@ -80,14 +80,16 @@ def schema(dialect: str) -> list[str]:
             client_order_id TEXT NOT NULL,
             PRIMARY KEY (venue, kind, value))""",
         # A parked message waits on every identity it names (one row each): whichever of
-        # them an order records first releases it.
+        # them an order records first releases it. One input can hold several messages
+        # (a list of trades, a FIX log line): `part` is the message's place in its input.
         f"""CREATE TABLE IF NOT EXISTS parked (
             message_id BIGINT NOT NULL,
+            part INTEGER NOT NULL DEFAULT 0,
             venue TEXT NOT NULL,
             kind TEXT NOT NULL,
             value TEXT NOT NULL,
             message {blob} NOT NULL,
-            PRIMARY KEY (message_id, venue, kind, value))""",
+            PRIMARY KEY (message_id, part, venue, kind, value))""",
         "CREATE INDEX IF NOT EXISTS parked_key ON parked (kind, value, venue)",
         "CREATE TABLE IF NOT EXISTS view_tracking (view TEXT PRIMARY KEY, position BIGINT NOT NULL)",
     ]
@@ -130,8 +132,11 @@ class JournalEntry:
     client_order_id: str | None = None
     event_count: int = 0
     message_id: int | None = None  # assigned at commit, or known already for parked ones
-    park_keys: list[tuple[str, str, str]] = field(default_factory=list)  # (venue, kind, value) awaited
-    parked_message: bytes = b""  # the ledger-format message to apply once unparked
+    # The input's messages still waiting for their order: part → (keys awaited, the
+    # ledger-format message to apply once one of the keys is known). Keys are (venue, kind, value).
+    parked: dict[int, tuple[list[tuple[str, str, str]], bytes]] = field(default_factory=dict)
+    # For an entry settling parts parked by an earlier batch: the parts it settles.
+    settles: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -168,8 +173,9 @@ class LedgerRecorder(ApplicationRecorder):
             return tx.one("SELECT 1 FROM sqlite_master WHERE name = 'ledger_meta'") is not None
 
     def create_tables(self) -> None:
-        """Create the tables if they do not exist (idempotent; DDL only on a new database)."""
+        """Create the tables if they do not exist (idempotent; DDL only on a new or older database)."""
         if self.is_initialised():
+            self.upgrade()
             return
         with self.db.write() as tx:
             for statement in schema(self.db.dialect) + append_only(self.db.dialect):
@@ -180,6 +186,36 @@ class LedgerRecorder(ApplicationRecorder):
                     "INSERT INTO ledger_meta (key, value) VALUES ('schema_version', ?)",
                     (SCHEMA_VERSION,),
                 )
+
+    def upgrade(self) -> None:
+        """Bring a database written by an earlier release to this schema, keeping every row.
+
+        Release 0.1 parked at most one message per input: its `parked` table has no `part`
+        column, and its key leaves no room for two messages of one input waiting on one order.
+        """
+        with self.db.read() as tx:
+            columns = table_columns(tx, "parked")
+        if "part" in columns:
+            return
+        with self.db.write() as tx:
+            self._lock(tx)
+            if "part" in table_columns(tx, "parked"):  # another process upgraded it meanwhile
+                return
+            tx.execute("ALTER TABLE parked RENAME TO parked_v1")
+            if tx.dialect == "postgresql":
+                # The key's name moves with the renamed table; free it for the new table's key.
+                tx.execute("ALTER TABLE parked_v1 RENAME CONSTRAINT parked_pkey TO parked_v1_pkey")
+                tx.execute("ALTER INDEX IF EXISTS parked_key RENAME TO parked_v1_key")
+            else:
+                tx.execute("DROP INDEX IF EXISTS parked_key")
+            for statement in schema(tx.dialect):
+                if "parked" in statement:
+                    tx.execute(statement)
+            tx.execute(
+                "INSERT INTO parked (message_id, part, venue, kind, value, message)"
+                " SELECT message_id, 0, venue, kind, value, message FROM parked_v1"
+            )
+            tx.execute("DROP TABLE parked_v1")
 
     # ------------------------------------------------------------------ writing
 
@@ -229,23 +265,29 @@ class LedgerRecorder(ApplicationRecorder):
                     for e in batch.journal
                 ],
             )
-            parked = [e for e in batch.journal if e.outcome == "parked" and e.park_keys]
             tx.executemany(
-                "INSERT INTO parked (message_id, venue, kind, value, message) VALUES (?,?,?,?,?)",
-                [(e.message_id, *key, e.parked_message) for e in parked for key in e.park_keys],
+                "INSERT INTO parked (message_id, part, venue, kind, value, message) VALUES (?,?,?,?,?,?)",
+                [
+                    (e.message_id, part, *key, message)
+                    for e in batch.journal
+                    for part, (keys, message) in sorted(e.parked.items())
+                    for key in keys
+                ],
             )
             if batch.resolved:
                 tx.executemany(
-                    "UPDATE messages SET outcome = ?, reason = ?, client_order_id = ?,"
-                    " event_count = ? WHERE message_id = ?",
+                    "DELETE FROM parked WHERE message_id = ? AND part = ?",
+                    [(e.message_id, part) for e in batch.resolved for part in e.settles],
+                )
+                # An input with parts still waiting stays parked; its events add up.
+                tx.executemany(
+                    "UPDATE messages SET outcome = CASE WHEN EXISTS (SELECT 1 FROM parked p"
+                    " WHERE p.message_id = messages.message_id) THEN 'parked' ELSE ? END,"
+                    " reason = ?, client_order_id = ?, event_count = event_count + ? WHERE message_id = ?",
                     [
                         (e.outcome, e.reason, e.client_order_id, e.event_count, e.message_id)
                         for e in batch.resolved
                     ],
-                )
-                tx.executemany(
-                    "DELETE FROM parked WHERE message_id = ?",
-                    [(e.message_id,) for e in batch.resolved],
                 )
             ids = self._insert(tx, batch.events, [e.message_id for e in batch.event_entries])
             tx.executemany(
@@ -281,7 +323,7 @@ class LedgerRecorder(ApplicationRecorder):
         order now exists, or a new order for which a message was parked unseen, sends the batch
         back to be decided again.
         """
-        parking = [key for e in batch.journal if e.outcome == "parked" for key in e.park_keys]
+        parking = [key for e in batch.journal for keys, _ in e.parked.values() for key in keys]
         for venue, kind, value in parking:
             if kind == "client_order_id":
                 found = tx.one(
@@ -297,13 +339,15 @@ class LedgerRecorder(ApplicationRecorder):
                 raise StaleBatchError(f"the order for parked {kind} {value!r} was just created elsewhere")
         if not batch.resolvable or tx.one("SELECT 1 FROM parked LIMIT 1") is None:
             return
-        resolved = {e.message_id for e in batch.resolved}
+        resolved = {(e.message_id, part) for e in batch.resolved for part in e.settles}
         keys = list(dict.fromkeys(batch.resolvable))
         for start in range(0, len(keys), 200):
             chunk = keys[start : start + 200]
             clauses = " OR ".join("(venue = ? AND kind = ? AND value = ?)" for _ in chunk)
-            rows = tx.all(f"SELECT message_id FROM parked WHERE {clauses}", [p for k in chunk for p in k])
-            if any(r[0] not in resolved for r in rows):
+            rows = tx.all(
+                f"SELECT message_id, part FROM parked WHERE {clauses}", [p for k in chunk for p in k]
+            )
+            if any((r[0], r[1]) not in resolved for r in rows):
                 raise StaleBatchError("a message for one of this batch's orders was just parked elsewhere")
 
     def _insert(self, tx: Tx, events: Sequence[StoredEvent], message_ids: Sequence[int | None]) -> list[int]:

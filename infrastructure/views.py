@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from domain.events import OrderEvent
-from infrastructure.db import Database, Tx
+from infrastructure.db import Database, Tx, table_columns
 from infrastructure.mapper import LedgerMapper
 from projections import PROJECTIONS
 from projections.base import Projection, TableSpec
@@ -189,7 +189,7 @@ class Views:
         """
         with self.db.read() as tx:
             existing = {
-                spec.name: _table_columns(tx, spec.name) for p in self.projections for spec in p.tables
+                spec.name: table_columns(tx, spec.name) for p in self.projections for spec in p.tables
             }
             tracked = {str(r[0]) for r in tx.all("SELECT view FROM view_tracking")}
             has_versions = _table_exists(tx, "view_versions")  # absent before versions were kept
@@ -455,18 +455,6 @@ def _record_version(tx: Tx, projection: Projection) -> None:
     tx.execute(
         "INSERT INTO view_versions (view, version) VALUES (?, ?)", (projection.name, projection.version)
     )
-
-
-def _table_columns(tx: Tx, name: str) -> list[str]:
-    """The column names of a table in definition order; empty when there is no such table."""
-    if tx.dialect == "postgresql":
-        rows = tx.all(
-            "SELECT column_name FROM information_schema.columns"
-            " WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
-            (name,),
-        )
-        return [str(r[0]) for r in rows]
-    return [str(r[1]) for r in tx.all(f"PRAGMA table_info({name})")]
 
 
 def _table_exists(tx: Tx, name: str) -> bool:

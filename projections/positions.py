@@ -352,13 +352,16 @@ class PositionsProjection(Projection):
             book.add_fee(None if entry.fee is None else WIDE.minus(entry.fee), entry.fee_currency)
             restated = replace(entry, kind="busted", realized=ZERO, fee=None)
         else:
-            book.add_fee(WIDE.subtract(event.fee or ZERO, entry.fee or ZERO), entry.fee_currency)
+            # The fee may be completed or replaced in another currency (a second copy of the trade).
+            book.add_fee(None if entry.fee is None else WIDE.minus(entry.fee), entry.fee_currency)
+            book.add_fee(event.fee, event.fee_currency)
             restated = replace(
                 entry,
                 kind="corrected",
                 signed_qty=_signed(event.side, event.last_qty),
                 price=event.last_px,
                 fee=event.fee,
+                fee_currency=event.fee_currency,
             )
         self._restate(book, restated, entries)
         positions.put(key, book)

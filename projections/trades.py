@@ -158,4 +158,13 @@ class TradesProjection(Projection):
             key = (event.client_order_id, event.trade_id)
             trade = table.get(key)
             if trade is not None:
-                table.put(key, replace(trade, quantity=event.last_qty, price=event.last_px, fee=event.fee))
+                table.put(
+                    key,
+                    replace(
+                        trade,
+                        quantity=event.last_qty,
+                        price=event.last_px,
+                        fee=event.fee,
+                        fee_currency=event.fee_currency,
+                    ),
+                )

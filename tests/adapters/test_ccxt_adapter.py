@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from domain.events import AnomalyRecorded
 from domain.values import Status
 from infrastructure.adapters import inbound
 from infrastructure.adapters.ccxt import (
@@ -343,16 +344,27 @@ def test_requests_can_be_left_to_the_trading_system(valid: Valid, feed: Feed, le
         "ts": "2026-11-20T10:00:00Z",
     }
     feed([own])
-    # The venue reports the order edited to 2 @ 63900 (ccxt edit_order): as a request that
-    # would be client-order-ID reuse, so the collector runs with requests=False.
+    # The venue reports the order edited to 2 @ 63900 (ccxt edit_order). With requests=False
+    # only the venue's facts are taken; a request read from the report records the differences.
     edited = order(amount=2.0, price=63900.0, remaining=2.0)
     out = valid(order_messages(edited, venue=VENUE, account=ACCOUNT, requests=False))
     assert [m["type"] for m in out] == ["accepted"]
     assert feed(out).counts["applied"] == 1
     with_request = feed(order_messages(edited, venue=VENUE, account=ACCOUNT))
-    assert with_request.counts["rejected"] == 1  # the request: different quantity, price, tif
-    assert "already used by an order with different" in (with_request.rejected[0].reason or "")
-    assert with_request.counts["duplicate"] == 1  # the ack, still applied as its own line
+    # The report is the venue's, not the caller's: never a refusal. Its differences from the
+    # caller's request are anomalies holding both values (the order keeps the caller's), and
+    # the time in force the caller left out is added.
+    assert with_request.counts["rejected"] == 0
+    assert with_request.counts["applied"] == 1
+    assert with_request.counts["duplicate"] == 1  # the ack
+    events = ledger.order_events("c-1")
+    anomalies = {(e.field, e.recorded, e.reported) for e in events if isinstance(e, AnomalyRecorded)}
+    assert anomalies == {("quantity", "1", "2"), ("price", "64000", "63900")}
+    order_now = ledger.get_order("c-1")
+    assert (order_now.quantity, order_now.price, order_now.time_in_force) == (1, 64000, "GTC")
+    assert sorted(order_now.anomalies) == ["price_mismatch", "quantity_mismatch"]
+    again = feed(order_messages(edited, venue=VENUE, account=ACCOUNT))
+    assert again.counts["duplicate"] == 2  # the same differences are recorded once
 
 
 def test_order_types_reduce_to_limit_or_market(valid: Valid) -> None:

@@ -404,7 +404,8 @@ def expected_parked(session: Session) -> list[bool]:
 
     A line keyed by client order ID waits for the order's first request; one keyed by venue order
     ID also for the first ack that records that ID. Parked and released inside one batch, a line
-    reports its final outcome (docs/messages.md, "Group commit").
+    reports its final outcome (docs/messages.md, "Group commit"). A line that repeats one still
+    parked is a duplicate: re-sent lines for an unknown order do not pile up.
     """
     batches = batch_numbers(session)
     first: dict[str, int] = {}
@@ -413,6 +414,7 @@ def expected_parked(session: Session) -> list[bool]:
         key = f"{message['type']}:{message.get('client_order_id')}"
         first.setdefault(key, batch)
     parked = []
+    waiting_texts: set[str] = set()
     for text, batch in zip(session.lines, batches, strict=True):
         message = json.loads(text)
         if message["type"] == "request":
@@ -422,7 +424,10 @@ def expected_parked(session: Session) -> list[bool]:
         known_in = first[f"request:{client_order_id}"]
         if "venue_order_id" in message and "client_order_id" not in message:
             known_in = max(known_in, first[f"accepted:{client_order_id}"])
-        parked.append(known_in > batch)
+        waiting = known_in > batch
+        parked.append(waiting and text not in waiting_texts)
+        if waiting:
+            waiting_texts.add(text)
     return parked
 
 
