@@ -85,6 +85,33 @@ class OrderCache:
         self._orders.clear()
 
 
+class IdentityCache:
+    """A bounded LRU of venue identities → client order ID (what the `identities` table holds)."""
+
+    def __init__(self, maxsize: int = 200_000) -> None:
+        self.maxsize = maxsize
+        self._owners: OrderedDict[IdentityKey, str] = OrderedDict()
+
+    def get(self, key: IdentityKey) -> str | None:
+        owner = self._owners.get(key)
+        if owner is not None:
+            self._owners.move_to_end(key)
+        return owner
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._owners
+
+    def __setitem__(self, key: IdentityKey, owner: str) -> None:
+        self._owners[key] = owner
+        self._owners.move_to_end(key)
+        while len(self._owners) > self.maxsize:
+            self._owners.popitem(last=False)
+
+    def forget(self, keys: Iterable[IdentityKey]) -> None:
+        for key in keys:
+            self._owners.pop(key, None)
+
+
 class Processor:
     """Decides and commits batches of inbound messages for one ledger."""
 
@@ -98,7 +125,7 @@ class Processor:
         self.mapper = mapper
         self.clock = clock
         self.orders = OrderCache()
-        self.identities: dict[IdentityKey, str] = {}
+        self.identities = IdentityCache()
         # Identities known not to exist when the current batch was prefetched.
         self.no_identity: set[IdentityKey] = set()
         # Called inside each commit with the committed (notification ID, event) pairs.
@@ -225,7 +252,7 @@ class Processor:
 
     def _forget_identities(self, work: _Batch) -> None:
         """Identities a batch registered but did not store."""
-        self.identities = {k: v for k, v in self.identities.items() if k not in work.new_identities}
+        self.identities.forget(work.new_identities)
 
     def _inline_hook(self, events: list[OrderEvent]) -> Callable[[Any, list[int]], None] | None:
         inline = self.inline
@@ -236,18 +263,26 @@ class Processor:
     def prefetch_identities(self, items: Sequence[Inbound]) -> set[IdentityKey]:
         """Load the venue identities a batch names in one query; returns those that do not exist."""
         wanted: set[IdentityKey] = set()
+        # Orders requested in this very batch: their later messages often name no venue.
+        requested = {
+            m.client_order_id: m.venue
+            for item in items
+            for m in item.messages
+            if m.type == "request" and m.client_order_id is not None
+        }
         for item in items:
             for m in item.messages:
                 venue = m.venue
                 if venue is None and m.client_order_id is not None:
                     order = self.orders.get(m.client_order_id)
-                    venue = None if order is None else order.venue
+                    venue = requested.get(m.client_order_id) if order is None else order.venue
                 if venue is None:
                     continue
                 if m.venue_order_id:
                     wanted.add((venue, "venue_order_id", m.venue_order_id))
                 wanted.update((venue, f"alias:{n}", v) for n, v in m.aliases.items())
-        wanted -= self.identities.keys()
+        # O(batch): only this batch's keys are looked at, never every identity seen so far.
+        wanted = {key for key in wanted if key not in self.identities}
         if not wanted:
             return set()
         keys = sorted(wanted)
@@ -261,7 +296,7 @@ class Processor:
                     [p for key in chunk for p in key],
                 ):
                     self.identities[(venue, kind, value)] = owner
-        return wanted - self.identities.keys()
+        return {key for key in wanted if key not in self.identities}
 
     def lookup_identity(self, key: IdentityKey) -> str | None:
         """The client order ID a venue identity points to, if recorded."""

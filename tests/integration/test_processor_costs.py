@@ -1,0 +1,58 @@
+"""What deciding a batch costs in database round trips and memory: O(batch), never O(history).
+
+Issue 14 found two defects in identity resolution: every batch walked every venue identity the
+process had ever seen, and a batch's acks of orders requested earlier in the same batch each
+opened a read transaction of their own. These tests count what a user would pay.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infrastructure.ledger import OrderLedger
+from infrastructure.processing import IdentityCache
+from tests.integration.helpers import fact, fill, lines, request
+
+
+def counting_reads(ledger: OrderLedger) -> list[int]:
+    """Count the read transactions the ledger opens from now on."""
+    count = [0]
+    opened = ledger.db.read
+
+    def read() -> Any:
+        count[0] += 1
+        return opened()
+
+    ledger.db.read = read  # type: ignore[method-assign]
+    return count
+
+
+def test_a_batch_of_requests_acks_and_fills_reads_the_database_a_bounded_number_of_times(
+    ledger: OrderLedger,
+) -> None:
+    # 100 orders, each requested, acknowledged and filled, all in one batch: the acks name the
+    # order by client order ID only, so its venue comes from the request earlier in the batch
+    batch = []
+    for n in range(100):
+        batch += [
+            request(f"c-{n}", venue="V"),
+            fact("accepted", f"c-{n}", venue_order_id=f"V-{n}"),
+            fill(f"c-{n}", f"t-{n}", "10"),
+        ]
+    reads = counting_reads(ledger)
+
+    report = ledger.ingest_lines(lines(*batch))
+
+    assert report.counts["applied"] == 300
+    # One prefetch of orders, one of identities, one look for parked messages, and the views':
+    # not one read per acknowledgement (the 100 acks each read on their own before).
+    assert reads[0] <= 6
+
+
+def test_the_identity_cache_is_bounded() -> None:
+    cache = IdentityCache(maxsize=3)
+    for n in range(5):
+        cache[("V", "venue_order_id", str(n))] = f"c-{n}"
+
+    assert [("V", "venue_order_id", str(n)) in cache for n in range(5)] == [False, False, True, True, True]
+    assert cache.get(("V", "venue_order_id", "4")) == "c-4"
