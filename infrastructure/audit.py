@@ -22,8 +22,7 @@ from domain.events import EVENT_TYPES_BY_NAME, OrderEvent
 from domain.order import Order, order_id_for
 from domain.values import format_timestamp
 from infrastructure.chain import GENESIS, link
-from infrastructure.db import Database
-from infrastructure.errors import DatabaseCorruptError
+from infrastructure.db import Database, check_sqlite_file
 from infrastructure.mapper import LedgerMapper
 from infrastructure.store import foreign_triggers
 from projections import PROJECTIONS
@@ -308,14 +307,7 @@ def check_storage(db: Database, *, deep: bool = False) -> dict[str, str]:
     with db.read() as tx:
         if tx.dialect == "postgresql":
             return {"data_checksums": str(tx.one("SHOW data_checksums")[0])}
-        pragma = "integrity_check" if deep else "quick_check"
-        found = [str(r[0]) for r in tx.all(f"PRAGMA {pragma}")]
-    if found != ["ok"]:
-        raise DatabaseCorruptError(
-            f"database {db.url.path!r} is corrupt (restore it from a backup): PRAGMA {pragma} found"
-            f" {len(found)} problem{'s' if len(found) > 1 else ''}, the first: {found[0]}"
-        )
-    return {pragma: "ok"}
+        return {check_sqlite_file(tx, db.url.path, deep=deep): "ok"}
 
 
 def merge_heads(heads: Heads, more: Iterable[tuple[int, str]], source: str) -> dict[int, str]:
