@@ -118,7 +118,8 @@ def test_a_search_column_that_disagrees_with_the_payload_is_broken(ledger_db: st
     run = orderledger("verify", db=ledger_db)
     assert (run.code, run.stdout) == (1, ""), run.describe()
     assert run.stderr == (
-        "BROKEN: event 2 (OrderFilled of 'c-1'): its account column says 'mallory' but its payload says 'acc1'\n"
+        "BROKEN: event 2 (OrderFilled of 'c-1'): its account column says 'mallory'"
+        " but its payload says 'acc1'\n"
     )
 
 
@@ -279,7 +280,8 @@ def test_a_lost_wal_is_caught_against_the_recorded_heads(tmp_path: Path) -> None
     assert (run.code, run.stdout) == (1, ""), run.describe()
     head_3 = heads.read_text().splitlines()[1]
     assert run.stderr == (
-        f"BROKEN: the log ends at event 2, before the recorded head {head_3}: events were deleted from the end\n"
+        f"BROKEN: the log ends at event 2, before the recorded head {head_3}:"
+        " events were deleted from the end\n"
     )
     assert orderledger_process("verify", "--heads-file", str(heads), db=url, cwd=tmp_path).code == 0
 
@@ -305,7 +307,8 @@ def test_head_and_the_heads_file(ledger_db: str, tmp_path: Path) -> None:
     heads.write_text(f"2:{forged}\n")
     run = orderledger("verify", "--heads-file", str(heads), db=ledger_db)
     assert run.code == 1 and run.stderr == (
-        f"BROKEN: event 2 has hash {digest}, not the recorded head {forged}: the log was rewritten up to there\n"
+        f"BROKEN: event 2 has hash {digest}, not the recorded head {forged}:"
+        " the log was rewritten up to there\n"
     ), run.describe()
     heads.write_text("2\n")
     assert "takes ID:HASH as printed by `orderledger head`" in orderledger(
@@ -334,7 +337,8 @@ def test_identities_and_parked_rows_are_checked_against_the_log(ledger_db: str) 
     assert (run.code, run.stdout) == (1, ""), run.describe()
     assert run.stderr.splitlines() == [
         f"JOURNAL: message {parked_line} is marked parked but nothing waits for its order (no parked row)",
-        "JOURNAL: identity venue_order_id 'V-1' at venue 'V1' names order 'c-2', which the log does not explain",
+        "JOURNAL: identity venue_order_id 'V-1' at venue 'V1' names order 'c-2',"
+        " which the log does not explain",
     ]
 
 
