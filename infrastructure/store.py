@@ -383,13 +383,13 @@ class LedgerRecorder(ApplicationRecorder):
                 [(e.message_id, *key, e.parked_message) for e in parked for key in e.park_keys],
             )
             if batch.resolved:
+                # One UPDATE per parked line, with its final outcome: the journal's trigger lets a
+                # line be settled once (a batch may settle the same line more than once).
+                settled = {e.message_id: e for e in batch.resolved}.values()
                 tx.executemany(
                     "UPDATE messages SET outcome = ?, reason = ?, client_order_id = ?,"
                     " event_count = ? WHERE message_id = ?",
-                    [
-                        (e.outcome, e.reason, e.client_order_id, e.event_count, e.message_id)
-                        for e in batch.resolved
-                    ],
+                    [(e.outcome, e.reason, e.client_order_id, e.event_count, e.message_id) for e in settled],
                 )
                 tx.executemany(
                     "DELETE FROM parked WHERE message_id = ?",
