@@ -1,21 +1,42 @@
 """Database administration: ``orderledger db init`` and the application role.
 
-The role the ledger's processes connect as may read and append events, but holds no UPDATE,
-DELETE or TRUNCATE right on them; the triggers refuse those even to the owner.
+Least privilege on PostgreSQL: the role the ledger's processes connect as owns nothing and can
+create nothing in the ledger's schema. An owner may attach triggers to its tables, and a trigger
+runs with the rights of whoever fires it, so an application role that owned a view table could get
+code run by the next administrator who ingests. It is given table privileges only (never TRIGGER,
+REFERENCES or TRUNCATE), exactly those the ingest, query, ``project`` and ``verify`` commands use:
+
+- ``events``: SELECT, INSERT (the triggers refuse UPDATE, DELETE and TRUNCATE even to the owner);
+- ``messages`` (the journal): SELECT, INSERT, and UPDATE of the outcome columns only (a parked
+  line is settled when its order arrives; a trigger refuses any other update);
+- ``identities``: SELECT, INSERT; ``parked``: SELECT, INSERT, DELETE (released lines go);
+- the view tables: SELECT, INSERT, UPDATE, DELETE (their rows are derived data: ``verify`` refolds
+  them); ``view_tracking``: SELECT, INSERT, UPDATE;
+- ``ledger_meta``, ``view_versions``: SELECT.
+
+``db init``, ``rebuild`` and upgrades are run as the owner (the administrator); a rebuild gives the
+new view tables the grants the old ones had (``Views.rebuild``).
 """
 
 from __future__ import annotations
 
 import re
 
-from infrastructure.db import Database
+from infrastructure.db import Database, Tx
 from infrastructure.errors import ConfigurationError
-from infrastructure.store import LedgerRecorder
+from infrastructure.store import LedgerRecorder, foreign_triggers
 from infrastructure.views import Views
 
-APPEND_ONLY_TABLES = ("events",)
-READ_ONLY_TABLES = ("ledger_meta",)
-WORKING_TABLES = ("messages", "identities", "parked", "view_tracking", "view_versions")
+PRIVILEGES = {
+    "events": "SELECT, INSERT",
+    "messages": "SELECT, INSERT, UPDATE (outcome, reason, client_order_id, event_count)",
+    "identities": "SELECT, INSERT",
+    "parked": "SELECT, INSERT, DELETE",
+    "view_tracking": "SELECT, INSERT, UPDATE",
+    "view_versions": "SELECT",
+    "ledger_meta": "SELECT",
+}
+VIEW_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 
 
 def init_database(
@@ -46,19 +67,36 @@ def init_database(
         if password:
             tx.execute(f"ALTER ROLE \"{app_role}\" LOGIN PASSWORD '{password.replace(chr(39), chr(39) * 2)}'")
         schema = tx.one("SELECT current_schema()")[0]
-        tx.execute(f'GRANT USAGE, CREATE ON SCHEMA "{schema}" TO "{app_role}"')
-        for table in APPEND_ONLY_TABLES:
-            tx.execute(f'GRANT SELECT, INSERT ON {table} TO "{app_role}"')
-            tx.execute(f'REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM "{app_role}"')
-        for table in READ_ONLY_TABLES:
-            tx.execute(f'GRANT SELECT ON {table} TO "{app_role}"')
-        for table in WORKING_TABLES:
-            tx.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO "{app_role}"')
-        for table in view_tables:
-            # Rebuilds create, drop and rename view tables, which only their owner may do.
-            tx.execute(f'ALTER TABLE {table} OWNER TO "{app_role}"')
+        done += _reclaim(tx, app_role, schema)
+        tx.execute(f'REVOKE ALL ON SCHEMA "{schema}" FROM "{app_role}"')
+        tx.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{app_role}"')
+        tables = {**PRIVILEGES, **dict.fromkeys(view_tables, VIEW_PRIVILEGES)}
+        for table, privileges in tables.items():
+            tx.execute(f'REVOKE ALL ON {table} FROM "{app_role}"')
+            tx.execute(f'GRANT {privileges} ON {table} TO "{app_role}"')
     done.append(
-        f"role {app_role}: SELECT, INSERT on events (no UPDATE, DELETE, TRUNCATE); "
-        f"read/write on {', '.join(WORKING_TABLES)}; owns the view tables"
+        f"role {app_role} owns nothing and may create nothing in schema {schema}; it may"
+        f" SELECT, INSERT on events, identities; SELECT, INSERT, UPDATE of the outcome on messages;"
+        f" SELECT, INSERT, DELETE on parked; SELECT, INSERT, UPDATE, DELETE on the view tables"
     )
+    return done
+
+
+def _reclaim(tx: Tx, app_role: str, schema: str) -> list[str]:
+    """Undo what an earlier release allowed: the application role owning view tables (and what it
+    may have attached to them). Returns what was done."""
+    done = []
+    owned = tx.all(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = ? AND c.relkind IN ('r', 'p') AND pg_get_userbyid(c.relowner) = ?"
+        " ORDER BY c.relname",
+        (schema, app_role),
+    )
+    for (table,) in owned:
+        tx.execute(f'ALTER TABLE "{table}" OWNER TO CURRENT_USER')
+    if owned:
+        done.append(f"took back from {app_role} the tables it owned: {', '.join(r[0] for r in owned)}")
+    for table, trigger in foreign_triggers(tx):
+        tx.execute(f'DROP TRIGGER "{trigger}" ON "{table}"')
+        done.append(f"removed trigger {trigger} on {table}: the ledger did not create it")
     return done

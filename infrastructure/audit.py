@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from eventsourcing.persistence import MapperDeserialisationError
+
 from domain.errors import InvalidInputError
 from domain.events import EVENT_TYPES_BY_NAME, OrderEvent
-from domain.order import Order
+from domain.order import Order, order_id_for
 from domain.values import format_timestamp
 from infrastructure.chain import GENESIS, link
-from infrastructure.db import Database
+from infrastructure.db import Database, check_sqlite_file
 from infrastructure.mapper import LedgerMapper
+from infrastructure.store import foreign_triggers
 from projections import PROJECTIONS
 from projections.base import MemoryTable, Projection, fold
 from projections.orders import ORDERS_TABLE
@@ -212,45 +216,146 @@ def positions_as_of(
 
 @dataclass
 class VerifyReport:
-    """What ``verify`` found: the first broken link, and views that disagree with the log."""
+    """What ``verify`` found: the first broken link, views that disagree with the log, journal,
+    identity and parked rows the log does not explain, triggers the ledger did not create, and
+    what was learnt of the storage."""
 
     events: int = 0
     head: tuple[int, str] | None = None
     broken: str | None = None
     view_problems: list[str] = field(default_factory=list)
+    journal_problems: list[str] = field(default_factory=list)
+    schema_problems: list[str] = field(default_factory=list)
+    storage: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        """True when the chain holds and every view equals a fresh fold."""
-        return self.broken is None and not self.view_problems
+        """True when the chain holds and every view, journal row and identity agrees with it."""
+        return (
+            self.broken is None
+            and not self.view_problems
+            and not self.journal_problems
+            and not self.schema_problems
+        )
 
 
-def verify(db: Database, mapper: LedgerMapper, *, expect_head: tuple[int, str] | None = None) -> VerifyReport:
-    """Recompute the hash chain from the first event, then check every view against the log.
+Heads = Mapping[int, str]
+"""Heads recorded earlier: position → hash (hex). Each must still be in the chain."""
+
+
+def verify(
+    db: Database,
+    mapper: LedgerMapper,
+    *,
+    expect_head: tuple[int, str] | None = None,
+    heads: Heads | None = None,
+    deep: bool = False,
+) -> VerifyReport:
+    """Check the storage, recompute the hash chain from the first event (each row's search columns
+    against its payload), then check every view, the journal, the identities and the parked rows
+    against the log.
 
     Everything is read in one snapshot, so writers committing meanwhile cannot make the log, the
-    views' positions and their rows appear to disagree.
+    views' positions and their rows appear to disagree. A damaged database raises
+    :class:`DatabaseCorruptError` (one line), like any other command that meets it.
     """
+    expected = dict(heads or {})
+    if expect_head is not None:
+        expected = merge_heads(expected, [expect_head], "--expect-head")
     with db.snapshot():
-        return _verify(db, mapper, expect_head)
+        return _verify(db, mapper, expected, deep)
 
 
-def _verify(db: Database, mapper: LedgerMapper, expect_head: tuple[int, str] | None) -> VerifyReport:
-    report = verify_chain(db, expect_head=expect_head)
+def _verify(db: Database, mapper: LedgerMapper, heads: Heads, deep: bool) -> VerifyReport:
+    storage = check_storage(db, deep=deep)
+    report = verify_chain(db, heads=heads, mapper=mapper)
+    report.storage = storage
     last = report.head[0] if report.head else 0
     with db.read() as tx:
         tracking = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
+        report.schema_problems = [
+            f"trigger {trigger} on table {table} was not created by the ledger: it runs with the"
+            " rights of whoever writes next (`orderledger db init` as the owner removes it)"
+            for table, trigger in foreign_triggers(tx)
+        ]
     for name, position in sorted(tracking.items()):
         if position > last and report.broken is None:
             report.broken = (
                 f"view {name} has folded events up to {position} but the log ends at {last}:"
                 " events were deleted from the end of the log"
             )
-    if report.broken is None:
-        for projection_class in PROJECTIONS:
-            projection = projection_class()
-            report.view_problems += _check_view(db, mapper, projection, tracking.get(projection.name, 0))
+    if report.broken is not None:
+        return report
+    orders: dict[str, Order] | None = None
+    for projection_class in PROJECTIONS:
+        projection = projection_class()
+        position = tracking.get(projection.name, 0)
+        tables = _fold_log(db, mapper, projection, position)
+        report.view_problems += view_differences(db, projection, tables)
+        if projection.name == "orders" and position == last:
+            orders = tables[ORDERS_TABLE.name].rows
+    if orders is None:
+        orders = _fold_log(db, mapper, PROJECTIONS[0](), last)[ORDERS_TABLE.name].rows
+    report.journal_problems = journal_differences(db, orders)
     return report
+
+
+def check_storage(db: Database, *, deep: bool = False) -> dict[str, str]:
+    """SQLite: ``PRAGMA quick_check`` (``integrity_check`` when deep), raising a one-line
+    :class:`DatabaseCorruptError` when the file is damaged. PostgreSQL: its ``data_checksums``
+    setting (with checksums off, a damaged page is read without complaint)."""
+    with db.read() as tx:
+        if tx.dialect == "postgresql":
+            return {"data_checksums": str(tx.one("SHOW data_checksums")[0])}
+        return {check_sqlite_file(tx, db.url.path, deep=deep): "ok"}
+
+
+def merge_heads(heads: Heads, more: Iterable[tuple[int, str]], source: str) -> dict[int, str]:
+    """``heads`` with ``more`` added; two different hashes for one position are refused."""
+    merged = dict(heads)
+    for position, digest in more:
+        if merged.setdefault(position, digest) != digest:
+            raise InvalidInputError(
+                f"{source}: two different hashes recorded for event {position}"
+                f" ({merged[position]} and {digest}): the record of heads itself was altered",
+                field="heads",
+            )
+    return merged
+
+
+def parse_head(text: str, source: str) -> tuple[int, str]:
+    """``ID:HASH`` as ``orderledger head`` prints it."""
+    position, sep, digest = text.strip().partition(":")
+    if not sep or not position.isdigit() or int(position) < 1 or not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+        raise InvalidInputError(
+            f"{source} takes ID:HASH as printed by `orderledger head`, not {text.strip()[:80]!r}",
+            field="heads",
+        )
+    return int(position), digest.lower()
+
+
+def read_heads(path: Path) -> dict[int, str]:
+    """The heads recorded in a file, one ``ID:HASH`` a line (blank lines and ``#`` comments skipped)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInputError(f"cannot read the heads file {str(path)!r}: {error}", field="heads") from None
+    heads: dict[int, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            source = f"heads file {str(path)!r} line {number}"
+            heads = merge_heads(heads, [parse_head(line, source)], source)
+    return heads
+
+
+def stored_head(db: Database) -> tuple[int, str] | None:
+    """The last chained event's position and hash as stored (``orderledger head``)."""
+    with db.read() as tx:
+        row = tx.one(
+            "SELECT notification_id, hash FROM events WHERE notification_id > 0"
+            " ORDER BY notification_id DESC LIMIT 1"
+        )
+    return None if row is None else (int(row[0]), bytes(row[1]).hex())
 
 
 def verify_chain(
@@ -258,13 +363,20 @@ def verify_chain(
     *,
     after: tuple[int, bytes] = (0, GENESIS),
     expect_head: tuple[int, str] | None = None,
+    heads: Heads | None = None,
+    mapper: LedgerMapper | None = None,
 ) -> VerifyReport:
     """Check the hash chain from the event after ``after`` (a position and its verified hash).
 
     From the start by default; given the head a previous check returned, only what was appended
-    since is read (the link to that head proves the earlier part unchanged up to it).
+    since is read (the link to that head proves the earlier part unchanged up to it). With the
+    ``mapper``, each event's search columns are compared with its payload; from the start, the
+    table's row count with the chain's length (a row outside the chain is found).
     """
     report = VerifyReport()
+    expected = dict(heads or {})
+    if expect_head is not None:
+        expected = merge_heads(expected, [expect_head], "--expect-head")
     last, previous = after
     expected_id = last + 1
     if last:
@@ -283,25 +395,15 @@ def verify_chain(
                 (last, CHUNK),
             )
         for row in rows:
-            position = row[0]
-            if position != expected_id:
-                report.broken = (
-                    f"event {expected_id} is missing (the log jumps from {expected_id - 1} to {position})"
-                )
+            report.broken = _check_row(row, expected_id, previous, mapper)
+            if report.broken is not None:
                 break
-            values = [bytes(v) if isinstance(v, memoryview) else v for v in row[:-1]]
-            stored = bytes(row[-1])
-            if link(previous, values) != stored:
-                report.broken = (
-                    f"event {position} ({row[5]} of {row[6]!r}) does not match its hash: "
-                    "it was altered, or rows were reordered"
-                )
-                break
+            position, stored = row[0], bytes(row[-1])
             previous, expected_id, last = stored, position + 1, position
             report.events += 1
-            if expect_head is not None and position == expect_head[0] and stored.hex() != expect_head[1]:
+            if position in expected and stored.hex() != expected[position]:
                 report.broken = (
-                    f"event {position} has hash {stored.hex()}, not the recorded head {expect_head[1]}:"
+                    f"event {position} has hash {stored.hex()}, not the recorded head {expected[position]}:"
                     " the log was rewritten up to there"
                 )
                 break
@@ -309,23 +411,173 @@ def verify_chain(
             break
     if report.broken is None and last:
         report.head = (last, previous.hex())
-    if report.broken is None and expect_head is not None and last < expect_head[0]:
+    if report.broken is None and expected and last < max(expected):
         # A head recorded earlier must still be in the chain; later events may follow it.
+        position = max(expected)
         report.broken = (
-            f"the log ends at event {last}, before the recorded head {expect_head[0]}:{expect_head[1]}:"
+            f"the log ends at event {last}, before the recorded head {position}:{expected[position]}:"
             " events were deleted from the end"
         )
+    if report.broken is None and not after[0]:
+        with db.read() as tx:
+            rows_stored = int(tx.one("SELECT COUNT(*) FROM events")[0])
+        if rows_stored != report.events:
+            outside = rows_stored - report.events
+            report.broken = (
+                f"the events table holds {rows_stored} rows but the chain {report.events}: {outside}"
+                f" row{'s are' if outside > 1 else ' is'} outside the chain (position 0, negative or"
+                " NULL), inserted around the ledger"
+            )
     return report
 
 
-def _check_view(db: Database, mapper: LedgerMapper, projection: Projection, position: int) -> list[str]:
+_SEARCH_COLUMNS = (
+    "event_type",
+    "client_order_id",
+    "account",
+    "venue",
+    "instrument",
+    "ts_event",
+    "ts_recorded",
+    "source",
+)
+
+
+def _check_row(
+    row: Sequence[Any], expected_id: int, previous: bytes, mapper: LedgerMapper | None
+) -> str | None:
+    """What is wrong with one event row of the chain (None when nothing is)."""
+    position = row[0]
+    if position != expected_id:
+        return f"event {expected_id} is missing (the log jumps from {expected_id - 1} to {position})"
+    values = [bytes(v) if isinstance(v, memoryview) else v for v in row[:-1]]
+    if not isinstance(values[4], bytes):
+        return (
+            f"event {position} ({row[5]} of {row[6]!r}) has its payload stored as"
+            f" {type(values[4]).__name__}, not bytes: it was written around the ledger"
+        )
+    if link(previous, values) != bytes(row[-1]):
+        return (
+            f"event {position} ({row[5]} of {row[6]!r}) does not match its hash:"
+            " it was altered, or rows were reordered"
+        )
+    if mapper is None:
+        return None
+    try:
+        event = mapper.decode(row[3], values[4], row[1], row[2])
+    except MapperDeserialisationError as error:
+        return f"event {position} ({row[5]} of {row[6]!r}) cannot be read: {error}"
+    indexed = mapper.to_stored_event(event)
+    named = dict(zip(EVENT_COLUMNS, values, strict=False))
+    if named["originator_id"] != str(order_id_for(event.client_order_id)):
+        return (
+            f"event {position} ({row[5]} of {row[6]!r}) is stored under another order's ID than its"
+            f" payload's {event.client_order_id!r}"
+        )
+    for column in _SEARCH_COLUMNS:
+        if named[column] != getattr(indexed, column):
+            return (
+                f"event {position} ({row[5]} of {row[6]!r}): its {column} column says"
+                f" {named[column]!r} but its payload says {getattr(indexed, column)!r}"
+            )
+    return None
+
+
+def _fold_log(
+    db: Database, mapper: LedgerMapper, projection: Projection, position: int
+) -> dict[str, MemoryTable[Any, Any]]:
+    """The projection folded in memory from the log up to ``position``."""
+
     def events() -> Iterator[tuple[int, OrderEvent]]:
         for p, event, _ in search_events(db, mapper, EventFilter()):
             if p > position:
                 return
             yield p, event
 
-    return view_differences(db, projection, fold(projection, events()))
+    return fold(projection, events())
+
+
+def journal_differences(db: Database, orders: Mapping[str, Order], limit: int = 20) -> list[str]:
+    """Journal, identity and parked rows the log does not explain (empty when all agree).
+
+    These tables are not chained; instead each is checked against the events: every event's
+    message is in the journal, marked applied, for the same order, and counts the events that name
+    it; each parked line has its parked rows and each parked row its line; the identities are
+    exactly the venue order IDs and aliases the orders' events record.
+    """
+    checks = [
+        (
+            "SELECT e.notification_id, e.message_id FROM events e LEFT JOIN messages m"
+            " ON m.message_id = e.message_id WHERE e.message_id IS NOT NULL AND m.message_id IS NULL"
+            " ORDER BY e.notification_id",
+            "event {0} names message {1}, which the journal does not hold",
+        ),
+        (
+            "SELECT m.message_id, m.event_count, COUNT(e.notification_id) FROM messages m"
+            " LEFT JOIN events e ON e.message_id = m.message_id AND e.notification_id > 0"
+            " GROUP BY m.message_id, m.event_count HAVING m.event_count <> COUNT(e.notification_id)"
+            " ORDER BY m.message_id",
+            "message {0} says it produced {1} events but {2} events in the log name it",
+        ),
+        (
+            # A line some of whose messages still wait stays parked with the events of the rest.
+            "SELECT DISTINCT m.message_id, m.outcome FROM messages m JOIN events e"
+            " ON e.message_id = m.message_id WHERE m.outcome NOT IN ('applied', 'parked')"
+            " ORDER BY m.message_id",
+            "message {0} is marked {1} but events in the log name it",
+        ),
+        (
+            # One input may hold facts of several orders (a list of trades): the order it is
+            # recorded for must be one of them.
+            "SELECT m.message_id, m.client_order_id, MIN(e.client_order_id) FROM messages m JOIN events e"
+            " ON e.message_id = m.message_id GROUP BY m.message_id, m.client_order_id"
+            " HAVING m.client_order_id IS NULL"
+            " OR SUM(CASE WHEN e.client_order_id = m.client_order_id THEN 1 ELSE 0 END) = 0"
+            " ORDER BY m.message_id",
+            "message {0} is recorded for order {1!r} but produced events of order {2!r}",
+        ),
+        (
+            "SELECT DISTINCT p.message_id, m.outcome FROM parked p LEFT JOIN messages m"
+            " ON m.message_id = p.message_id WHERE m.outcome IS NULL OR m.outcome <> 'parked'"
+            " ORDER BY p.message_id",
+            "parked row of message {0} belongs to no parked line (outcome {1})",
+        ),
+        (
+            "SELECT m.message_id FROM messages m WHERE m.outcome = 'parked'"
+            " AND NOT EXISTS (SELECT 1 FROM parked p WHERE p.message_id = m.message_id)"
+            " ORDER BY m.message_id",
+            "message {0} is marked parked but nothing waits for its order (no parked row)",
+        ),
+    ]
+    problems: list[str] = []
+    with db.read() as tx:
+        for sql, text in checks:
+            for row in tx.all(f"{sql} LIMIT ?", (limit,)):
+                problems.append(text.format(*row))
+        stored = {
+            (str(r[0]), str(r[1]), str(r[2])): str(r[3])
+            for r in tx.all("SELECT venue, kind, value, client_order_id FROM identities")
+        }
+    recorded = {
+        key: order.client_order_id
+        for order in orders.values()
+        for key in [
+            *((order.venue, "venue_order_id", v) for v in order.venue_order_ids),
+            *((order.venue, f"alias:{n}", v) for n, v in order.aliases.items()),
+        ]
+    }
+    for key in sorted(set(stored) | set(recorded)):
+        venue, kind, value = key
+        if key not in stored:
+            problems.append(
+                f"identity {kind} {value!r} at venue {venue!r} of order {recorded[key]!r} is missing"
+            )
+        elif key not in recorded or recorded[key] != stored[key]:
+            problems.append(
+                f"identity {kind} {value!r} at venue {venue!r} names order {stored[key]!r},"
+                " which the log does not explain"
+            )
+    return problems[:limit]
 
 
 def view_differences(

@@ -686,19 +686,29 @@ def verify(
         str | None,
         typer.Option("--expect-head", help="ID:HASH printed by an earlier verify; detects truncation."),
     ] = None,
+    heads_file: Annotated[
+        str | None,
+        typer.Option(
+            "--heads-file",
+            metavar="PATH",
+            help="A file of past heads (`orderledger head >> PATH`): each must still be in the chain.",
+        ),
+    ] = None,
+    deep: Annotated[
+        bool, typer.Option("--deep", help="SQLite: PRAGMA integrity_check instead of quick_check.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Recompute the hash chain and check every view against a fresh fold. Exit 1 if broken."""
+    """Check the storage, the hash chain, the views and the journal against the log. Exit 1 if broken."""
+    from pathlib import Path
+
+    from infrastructure.audit import parse_head, read_heads
     from infrastructure.audit import verify as run_verify
 
-    head = None
-    if expect_head is not None:
-        position, sep, digest = expect_head.partition(":")
-        if not sep or not position.isdigit() or len(digest) != 64:
-            raise InvalidInputError("--expect-head takes ID:HASH as printed by verify", field="expect-head")
-        head = (int(position), digest.lower())
+    heads = {} if heads_file is None else read_heads(Path(heads_file))
+    head = None if expect_head is None else parse_head(expect_head, "--expect-head")
     with _ledger() as ledger:
-        report = run_verify(ledger.db, ledger.mapper, expect_head=head)
+        report = run_verify(ledger.db, ledger.mapper, expect_head=head, heads=heads, deep=deep)
     if as_json:
         _json(
             {
@@ -707,21 +717,50 @@ def verify(
                 "head": None if report.head is None else f"{report.head[0]}:{report.head[1]}",
                 "broken": report.broken,
                 "view_problems": report.view_problems,
+                "journal_problems": report.journal_problems,
+                "schema_problems": report.schema_problems,
+                "storage": report.storage,
+                "heads_checked": len(heads) + (head is not None),
             }
         )
     else:
         if report.broken:
             err.print(f"BROKEN: {report.broken}", markup=False)
-        for problem in report.view_problems:
-            err.print(f"VIEW: {problem}", markup=False)
+        for label, problems in (
+            ("VIEW", report.view_problems),
+            ("JOURNAL", report.journal_problems),
+            ("SCHEMA", report.schema_problems),
+        ):
+            for problem in problems:
+                err.print(f"{label}: {problem}", markup=False)
         if report.ok:
             head_text = "empty log" if report.head is None else f"head {report.head[0]}:{report.head[1]}"
+            storage = ", ".join(f"{k} {v}" for k, v in report.storage.items())
             out.print(
-                f"ok: {report.events} events, hash chain intact, views equal the log; {head_text}",
+                f"ok: {report.events} events, hash chain intact, views equal the log; {head_text}"
+                f"; storage: {storage}",
                 markup=False,
             )
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def head(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Print the chain's head (ID:HASH) to record outside the database: `orderledger head >> heads.txt`."""
+    from infrastructure.audit import stored_head
+
+    with _ledger() as ledger:
+        found = stored_head(ledger.db)
+    if as_json:
+        position, digest = found or (0, None)
+        _json(
+            {"position": position, "hash": digest, "head": None if found is None else f"{position}:{digest}"}
+        )
+    elif found is None:
+        err.print("the log is empty: no head yet", markup=False)
+    else:
+        out.print(f"{found[0]}:{found[1]}", markup=False)
 
 
 @app.command()

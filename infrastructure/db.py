@@ -257,6 +257,22 @@ def _cannot_open_reason(path: str) -> str:
     return ""
 
 
+def check_sqlite_file(tx: Tx, path: str, *, deep: bool = False) -> str:
+    """Run ``PRAGMA quick_check`` (``integrity_check`` when deep); returns which one ran.
+
+    Raises a one-line :class:`DatabaseCorruptError` naming the first problem when the file is damaged.
+    """
+    pragma = "integrity_check" if deep else "quick_check"
+    found = [str(r[0]) for r in tx.all(f"PRAGMA {pragma}") if not str(r[0]).startswith("*** in database")]
+    if found != ["ok"]:
+        raise DatabaseCorruptError(
+            f"database {path!r} is corrupt (restore it from a backup; nothing was written):"
+            f" PRAGMA {pragma} found {len(found)} problem{'s' if len(found) != 1 else ''}, the first:"
+            f" {found[0] if found else 'no answer'}"
+        )
+    return pragma
+
+
 class SqliteTx:
     """Cursor wrapper for sqlite3; remembers a resource fault, which dooms the transaction."""
 
@@ -363,6 +379,9 @@ class SqliteDatabase(Database):
         self._conn = conn
         self._depth = 0
         self._outer: SqliteTx | None = None  # the write transaction nested calls join
+        # A damaged file is refused before the first write: SQLite writes onto damage it does not
+        # read (an append touches few pages) and would extend a malformed database without a word.
+        self._checked = url.is_memory
 
     @staticmethod
     def _refuse_pending_wal(path: str) -> None:
@@ -384,6 +403,9 @@ class SqliteDatabase(Database):
             self._depth += 1
             tx = self._outer = SqliteTx(self._conn)
             try:
+                if not self._checked:  # once per process, under the write lock, before writing
+                    check_sqlite_file(tx, self.url.path)
+                    self._checked = True
                 yield tx
             except BaseException:
                 self._depth -= 1

@@ -34,7 +34,7 @@ from infrastructure.errors import ConfigurationError, MessageError
 from infrastructure.mapper import LedgerMapper
 from infrastructure.messages import message_from_line
 from infrastructure.processing import Inbound, Processor, Result
-from infrastructure.store import LedgerRecorder
+from infrastructure.store import LedgerRecorder, payload
 from infrastructure.views import CatchUpStats, Views
 
 URL_VARIABLE = "ORDERLEDGER_DATABASE_URL"
@@ -148,32 +148,38 @@ class OrderLedger(Application[UUID]):
     # ------------------------------------------------------------------ eventsourcing wiring
 
     def _check_cipher(self) -> None:
-        """Refuse to mix: an encrypted log needs its key; a plaintext log takes no key."""
+        """Refuse to mix: an encrypted log needs its key; a plaintext log takes no key.
+
+        Judged on the first chained event (a row outside the chain, which ``verify`` reports,
+        cannot stop the ledger from opening), by decoding it: an encrypted payload may begin with
+        any byte, ``{`` included.
+        """
         with self.db.read() as tx:
             row = tx.one(
                 "SELECT originator_id, originator_version, topic, state FROM events"
-                " ORDER BY notification_id LIMIT 1"
+                " WHERE notification_id > 0 ORDER BY notification_id LIMIT 1"
             )
         if row is None:
             return
-        state = bytes(row[3])
-        if self.mapper.cipher is not None and state[:1] == b"{":
+        state = payload(row[3])
+        try:
+            self.mapper.decode(row[2], state, row[0], row[1])
+            return
+        except MapperDeserialisationError as error:
+            failure = str(error)
+        plain = _is_json(state)
+        if self.mapper.cipher is not None and plain:
             raise ConfigurationError(
                 "this ledger's events are stored unencrypted: unset CIPHER_KEY"
                 " (mixing would leave no single key that reads the whole log)"
             )
-        if self.mapper.cipher is None and state[:1] != b"{":
+        if self.mapper.cipher is None and not plain:
             raise ConfigurationError(
                 "this ledger's events are encrypted: set CIPHER_KEY to the key they were written with"
             )
-        try:
-            self.mapper.decode(row[2], state, row[0], row[1])
-        except MapperDeserialisationError as error:
-            if self.mapper.cipher is not None:
-                raise ConfigurationError(
-                    "CIPHER_KEY is not the key this ledger's events were written with"
-                ) from None
-            raise ConfigurationError(str(error)) from None
+        if self.mapper.cipher is not None:
+            raise ConfigurationError("CIPHER_KEY is not the key this ledger's events were written with")
+        raise ConfigurationError(failure)
 
     def construct_env(self, name: str, env: Any = None) -> Environment:
         environment = super().construct_env(name, env)
@@ -195,6 +201,11 @@ class OrderLedger(Application[UUID]):
             ) from None
         except ValueError as error:
             raise ConfigurationError(f"CIPHER_KEY is not a usable AES key: {error}") from None
+        except OSError:  # eventsourcing's "'CIPHER_KEY' not in env"
+            raise ConfigurationError(
+                "CIPHER_TOPIC is set but CIPHER_KEY is not: set the key the ledger's events are"
+                " encrypted with (or unset CIPHER_TOPIC)"
+            ) from None
         return LedgerMapper(transcoder=_NoTranscoder(), cipher=cipher, compressor=factory.compressor())
 
     def construct_recorder(self) -> LedgerRecorder:
@@ -416,6 +427,15 @@ MAX_REASON = 300
 """Longest reason a rejected line gets: a 1 MB value is never echoed back whole."""
 INTERNAL_ERROR = "internal error reading the line"
 """How the reason starts when a line reader failed unexpectedly (a bug, never the line's fault)."""
+
+
+def _is_json(data: bytes) -> bool:
+    """True for a payload stored as plain JSON (written without a cipher)."""
+    try:
+        orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def _reason(error: BaseException) -> str:

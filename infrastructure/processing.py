@@ -355,6 +355,8 @@ class _Batch:
         self.parked_here: list[tuple[list[IdentityKey], JournalEntry, int, Message]] = []
         # Per input (by its entry's id): each message's outcome, and its adapter's notes.
         self.parts: dict[int, tuple[dict[int, tuple[str, str | None]], list[str]]] = {}
+        # Lines parked by earlier batches that this one settles (some or all of their parts).
+        self.resolving: dict[int, JournalEntry] = {}
         self.now = format_timestamp(processor.clock())
         self._any_parked: bool | None = None
 
@@ -684,14 +686,13 @@ class _Batch:
         if not self._any_parked:
             return events
         settled = {(e.message_id, part) for e in self.commit.resolved for part in e.settles}
-        entries: dict[int, JournalEntry] = {}
-        outcomes: dict[int, list[tuple[str, str | None]]] = {}
         for message_id, part, raw, stored, fmt in self.p.parked_for(list(wanted)):
             if (message_id, part) in settled:
                 continue
-            found = entries.get(message_id)
+            # One journal entry per parked line, however many of its parts this batch settles.
+            found = self.resolving.get(message_id)
             if found is None:
-                found = entries[message_id] = JournalEntry(
+                found = self.resolving[message_id] = JournalEntry(
                     received_at=self.now,
                     origin="",
                     line_no=None,
@@ -702,6 +703,7 @@ class _Batch:
                     client_order_id=order.client_order_id,
                 )
                 self.commit.resolved.append(found)
+                self.parts[id(found)] = ({}, [])
             found.settles.append(part)
             try:
                 message = message_from_line(stored)
@@ -710,11 +712,10 @@ class _Batch:
                 raise
             except LedgerError as error:
                 outcome, reason, new = "rejected", error.message, []
-            outcomes.setdefault(message_id, []).append((outcome, reason))
+            self.parts[id(found)][0][part] = (outcome, reason)
+            found.outcome, why = _combine(list(self.parts[id(found)][0].values()))
+            found.reason = f"was parked; {why}" if why else "was parked until its order was known"
             events += new
-        for message_id, found in entries.items():
-            found.outcome, reason = _combine(outcomes[message_id])
-            found.reason = f"was parked; {reason}" if reason else "was parked until its order was known"
         return events
 
 

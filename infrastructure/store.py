@@ -8,6 +8,7 @@ and the parked-message bookkeeping. Either all of it is stored or none of it.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,23 +24,29 @@ from eventsourcing.persistence import (
 
 from infrastructure.chain import GENESIS, link
 from infrastructure.db import Database, Tx, is_integrity_error, table_columns
-from infrastructure.errors import StaleBatchError
+from infrastructure.errors import ConfigurationError, DatabaseReadOnlyError, StaleBatchError, StoreError
 from infrastructure.mapper import IndexedStoredEvent
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+"""1: the first release. 2: positions are positive (CHECK), SQLite refuses INSERT OR REPLACE of
+events, the journal and the identities are append-only (a parked line's outcome is settled once)."""
 
 
 def schema(dialect: str) -> list[str]:
     """CREATE statements for the ledger's own tables (views create theirs)."""
     blob = "BYTEA" if dialect == "postgresql" else "BLOB"
+    # Every stored event is in the chain: its position is positive and present (a PRIMARY KEY that
+    # is not SQLite's rowid may be NULL there), and on SQLite its payload is bytes, never text.
+    state_check = "" if dialect == "postgresql" else " CHECK (typeof(state) = 'blob')"
     return [
         "CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         f"""CREATE TABLE IF NOT EXISTS events (
-            notification_id BIGINT PRIMARY KEY,
+            notification_id BIGINT NOT NULL PRIMARY KEY
+                CONSTRAINT events_chained CHECK (notification_id > 0),
             originator_id TEXT NOT NULL,
             originator_version BIGINT NOT NULL,
             topic TEXT NOT NULL,
-            state {blob} NOT NULL,
+            state {blob} NOT NULL{state_check},
             event_type TEXT NOT NULL,
             client_order_id TEXT NOT NULL,
             account TEXT NOT NULL,
@@ -96,26 +103,127 @@ def schema(dialect: str) -> list[str]:
 
 
 def append_only(dialect: str) -> list[str]:
-    """Triggers that make the database itself refuse UPDATE, DELETE and TRUNCATE of events."""
+    """Triggers by which the database itself keeps the record append-only.
+
+    ``events`` and ``identities``: no UPDATE, DELETE or TRUNCATE. The journal (``messages``): no
+    DELETE or TRUNCATE, and an UPDATE only settles a parked line's outcome (its text, origin and
+    times never change). On SQLite, where ``INSERT OR REPLACE`` deletes the row it replaces without
+    firing a DELETE trigger, an insert whose key exists is refused before it can replace anything.
+    """
+    settled = " (only the outcome of a parked line is settled)"
     if dialect == "postgresql":
         return [
             """CREATE OR REPLACE FUNCTION orderledger_append_only() RETURNS trigger
                LANGUAGE plpgsql AS $$
                BEGIN
-                   RAISE EXCEPTION 'the events table is append-only: % refused', TG_OP
+                   RAISE EXCEPTION 'the % table is append-only: % refused', TG_TABLE_NAME, TG_OP
                        USING ERRCODE = 'insufficient_privilege';
                END $$""",
-            "CREATE OR REPLACE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events"
+            f"""CREATE OR REPLACE FUNCTION orderledger_settle_only() RETURNS trigger
+               LANGUAGE plpgsql AS $$
+               BEGIN
+                   IF OLD.outcome <> 'parked' OR NEW.message_id <> OLD.message_id
+                      OR NEW.raw <> OLD.raw OR NEW.received_at <> OLD.received_at
+                      OR NEW.origin <> OLD.origin OR NEW.format <> OLD.format
+                      OR NEW.line_no IS DISTINCT FROM OLD.line_no THEN
+                       RAISE EXCEPTION 'the messages table is append-only: UPDATE refused{settled}'
+                           USING ERRCODE = 'insufficient_privilege';
+                   END IF;
+                   RETURN NEW;
+               END $$""",
+            *(
+                statement
+                for table in ("events", "identities")
+                for statement in (
+                    f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}"
+                    " FOR EACH ROW EXECUTE FUNCTION orderledger_append_only()",
+                    f"CREATE OR REPLACE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}"
+                    " FOR EACH STATEMENT EXECUTE FUNCTION orderledger_append_only()",
+                )
+            ),
+            "CREATE OR REPLACE TRIGGER messages_no_delete BEFORE DELETE ON messages"
             " FOR EACH ROW EXECUTE FUNCTION orderledger_append_only()",
-            "CREATE OR REPLACE TRIGGER events_no_truncate BEFORE TRUNCATE ON events"
+            "CREATE OR REPLACE TRIGGER messages_no_truncate BEFORE TRUNCATE ON messages"
             " FOR EACH STATEMENT EXECUTE FUNCTION orderledger_append_only()",
+            "CREATE OR REPLACE TRIGGER messages_settle_only BEFORE UPDATE ON messages"
+            " FOR EACH ROW EXECUTE FUNCTION orderledger_settle_only()",
+        ]
+
+    def refuse(table: str, operation: str, why: str = "") -> str:
+        return f"SELECT RAISE(ABORT, 'the {table} table is append-only: {operation} refused{why}')"
+
+    statements = []
+    for table in ("events", "identities"):
+        statements += [
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table}"
+            f" BEGIN {refuse(table, 'UPDATE')}; END",
+            f"CREATE TRIGGER IF NOT EXISTS {table}_no_delete BEFORE DELETE ON {table}"
+            f" BEGIN {refuse(table, 'DELETE')}; END",
         ]
     return [
-        "CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events"
-        " BEGIN SELECT RAISE(ABORT, 'the events table is append-only: UPDATE refused'); END",
-        "CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events"
-        " BEGIN SELECT RAISE(ABORT, 'the events table is append-only: DELETE refused'); END",
+        *statements,
+        # The CHECKs of the CREATE TABLE again, for databases created before them (SQLite cannot
+        # add a CHECK to a table), and the refusal of REPLACE.
+        "CREATE TRIGGER IF NOT EXISTS events_chained_only BEFORE INSERT ON events BEGIN"
+        f" {refuse('events', 'INSERT', ' (an event needs a positive notification_id)')}"
+        " WHERE NEW.notification_id IS NULL OR typeof(NEW.notification_id) <> 'integer'"
+        " OR NEW.notification_id <= 0;"
+        f" {refuse('events', 'INSERT', ' (the payload of an event is stored as bytes)')}"
+        " WHERE typeof(NEW.state) <> 'blob';"
+        f" {refuse('events', 'REPLACE', ' (that position or version is taken)')}"
+        " WHERE EXISTS (SELECT 1 FROM events WHERE notification_id = NEW.notification_id)"
+        " OR EXISTS (SELECT 1 FROM events WHERE originator_id = NEW.originator_id"
+        " AND originator_version = NEW.originator_version); END",
+        "CREATE TRIGGER IF NOT EXISTS identities_no_replace BEFORE INSERT ON identities BEGIN"
+        f" {refuse('identities', 'REPLACE')} WHERE EXISTS (SELECT 1 FROM identities"
+        " WHERE venue = NEW.venue AND kind = NEW.kind AND value = NEW.value); END",
+        "CREATE TRIGGER IF NOT EXISTS messages_no_replace BEFORE INSERT ON messages BEGIN"
+        f" {refuse('messages', 'REPLACE')}"
+        " WHERE EXISTS (SELECT 1 FROM messages WHERE message_id = NEW.message_id); END",
+        "CREATE TRIGGER IF NOT EXISTS messages_no_delete BEFORE DELETE ON messages"
+        f" BEGIN {refuse('messages', 'DELETE')}; END",
+        "CREATE TRIGGER IF NOT EXISTS messages_settle_only BEFORE UPDATE ON messages"
+        " WHEN OLD.outcome <> 'parked' OR NEW.message_id IS NOT OLD.message_id"
+        " OR NEW.raw IS NOT OLD.raw OR NEW.received_at IS NOT OLD.received_at"
+        " OR NEW.origin IS NOT OLD.origin OR NEW.format IS NOT OLD.format"
+        " OR NEW.line_no IS NOT OLD.line_no"
+        f" BEGIN {refuse('messages', 'UPDATE', settled)}; END",
     ]
+
+
+def ledger_triggers(dialect: str) -> set[str]:
+    """The names of the triggers ``append_only`` creates."""
+    return {m for s in append_only(dialect) for m in re.findall(r"TRIGGER (?:IF NOT EXISTS )?(\w+)", s)}
+
+
+def foreign_triggers(tx: Tx) -> list[tuple[str, str]]:
+    """(table, trigger) of every trigger on the ledger's tables that the ledger did not create.
+
+    A trigger runs with the rights of whoever fires it: one attached by someone else to any table
+    the ledger writes would run as the next administrator who writes."""
+    if tx.dialect == "postgresql":
+        sql = (
+            "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+            " WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal"
+        )
+    else:
+        sql = "SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger'"
+    ours = ledger_triggers(tx.dialect)
+    return sorted((str(r[0]), str(r[1])) for r in tx.all(sql) if r[1] not in ours)
+
+
+def upgrade(dialect: str, version: int) -> list[str]:
+    """Statements that bring a database written at schema ``version`` to SCHEMA_VERSION."""
+    statements: list[str] = []
+    if version < 2:
+        if dialect == "postgresql":
+            # NOT VALID: rows already outside the chain stay (``verify`` counts and reports them),
+            # and no new one can be added.
+            statements.append(
+                "ALTER TABLE events ADD CONSTRAINT events_chained CHECK (notification_id > 0) NOT VALID"
+            )
+        statements += append_only(dialect)
+    return statements
 
 
 @dataclass
@@ -173,9 +281,11 @@ class LedgerRecorder(ApplicationRecorder):
             return tx.one("SELECT 1 FROM sqlite_master WHERE name = 'ledger_meta'") is not None
 
     def create_tables(self) -> None:
-        """Create the tables if they do not exist (idempotent; DDL only on a new or older database)."""
+        """Create the tables if they do not exist, or upgrade those an earlier release wrote
+        (idempotent; DDL only on a new or an older database)."""
         if self.is_initialised():
-            self.upgrade()
+            if self.schema_version() < int(SCHEMA_VERSION):
+                self._upgrade()
             return
         with self.db.write() as tx:
             for statement in schema(self.db.dialect) + append_only(self.db.dialect):
@@ -187,35 +297,44 @@ class LedgerRecorder(ApplicationRecorder):
                     (SCHEMA_VERSION,),
                 )
 
-    def upgrade(self) -> None:
-        """Bring a database written by an earlier release to this schema, keeping every row.
-
-        Release 0.1 parked at most one message per input: its `parked` table has no `part`
-        column, and its key leaves no room for two messages of one input waiting on one order.
-        """
+    def schema_version(self) -> int:
+        """The version of the schema this database was last written with (1: none recorded)."""
         with self.db.read() as tx:
-            columns = table_columns(tx, "parked")
-        if "part" in columns:
-            return
-        with self.db.write() as tx:
-            self._lock(tx)
-            if "part" in table_columns(tx, "parked"):  # another process upgraded it meanwhile
-                return
-            tx.execute("ALTER TABLE parked RENAME TO parked_v1")
-            if tx.dialect == "postgresql":
-                # The key's name moves with the renamed table; free it for the new table's key.
-                tx.execute("ALTER TABLE parked_v1 RENAME CONSTRAINT parked_pkey TO parked_v1_pkey")
-                tx.execute("ALTER INDEX IF EXISTS parked_key RENAME TO parked_v1_key")
-            else:
-                tx.execute("DROP INDEX IF EXISTS parked_key")
-            for statement in schema(tx.dialect):
-                if "parked" in statement:
+            row = tx.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'")
+        return int(row[0]) if row is not None and str(row[0]).isdigit() else 1
+
+    def _upgrade(self) -> None:
+        """Add what this release's schema has and an older database lacks; nothing is rewritten."""
+        version = 1
+        try:
+            with self.db.write() as tx:
+                self._lock(tx)  # one process upgrades; the others then find it done
+                row = tx.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'")
+                version = int(row[0]) if row is not None and str(row[0]).isdigit() else 1
+                if version >= int(SCHEMA_VERSION):
+                    return
+                for statement in upgrade(self.db.dialect, version):
+                    if "ADD CONSTRAINT events_chained" in statement and tx.one(
+                        "SELECT 1 FROM pg_constraint WHERE conname = 'events_chained'"
+                        " AND conrelid = to_regclass('events')"
+                    ):
+                        continue
                     tx.execute(statement)
-            tx.execute(
-                "INSERT INTO parked (message_id, part, venue, kind, value, message)"
-                " SELECT message_id, 0, venue, kind, value, message FROM parked_v1"
-            )
-            tx.execute("DROP TABLE parked_v1")
+                if "part" not in table_columns(tx, "parked"):
+                    _add_parked_part(tx)
+                tx.execute("DELETE FROM ledger_meta WHERE key = 'schema_version'")
+                tx.execute(
+                    "INSERT INTO ledger_meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
+                )
+        except DatabaseReadOnlyError:
+            return  # opened read-only: it is read as it is (only chained rows are loaded)
+        except StoreError as error:
+            if self.db.dialect != "postgresql" or "must be owner" not in str(error):
+                raise
+            raise ConfigurationError(
+                f"this database was written by an earlier release (schema {version}): run"
+                " `orderledger db init` once as the owner of its tables to upgrade it"
+            ) from None
 
     # ------------------------------------------------------------------ writing
 
@@ -275,19 +394,20 @@ class LedgerRecorder(ApplicationRecorder):
                 ],
             )
             if batch.resolved:
+                # One entry, so one UPDATE, per parked line (the journal's trigger lets a line be
+                # settled once): the processor merges the parts a batch settles of one line.
+                settled = batch.resolved
+                assert len({e.message_id for e in settled}) == len(settled), "a line settled twice"
                 tx.executemany(
                     "DELETE FROM parked WHERE message_id = ? AND part = ?",
-                    [(e.message_id, part) for e in batch.resolved for part in e.settles],
+                    [(e.message_id, part) for e in settled for part in e.settles],
                 )
                 # An input with parts still waiting stays parked; its events add up.
                 tx.executemany(
                     "UPDATE messages SET outcome = CASE WHEN EXISTS (SELECT 1 FROM parked p"
                     " WHERE p.message_id = messages.message_id) THEN 'parked' ELSE ? END,"
                     " reason = ?, client_order_id = ?, event_count = event_count + ? WHERE message_id = ?",
-                    [
-                        (e.outcome, e.reason, e.client_order_id, e.event_count, e.message_id)
-                        for e in batch.resolved
-                    ],
+                    [(e.outcome, e.reason, e.client_order_id, e.event_count, e.message_id) for e in settled],
                 )
             ids = self._insert(tx, batch.events, [e.message_id for e in batch.event_entries])
             tx.executemany(
@@ -402,7 +522,12 @@ class LedgerRecorder(ApplicationRecorder):
         limit: int | None = None,
     ) -> Sequence[StoredEvent]:
         """One order's events, by version."""
-        sql = "SELECT originator_version, topic, state FROM events WHERE originator_id = ?"
+        # Only chained rows (positive positions): the CHECK refuses others, and a database written
+        # before the CHECK existed may still hold some, which ``verify`` reports.
+        sql = (
+            "SELECT originator_version, topic, state FROM events"
+            " WHERE originator_id = ? AND notification_id > 0"
+        )
         params: list[Any] = [str(originator_id)]
         if gt is not None:
             sql += " AND originator_version > ?"
@@ -417,7 +542,7 @@ class LedgerRecorder(ApplicationRecorder):
         with self.db.read() as tx:
             rows = tx.all(sql, params)
         oid = UUID(str(originator_id))
-        return [StoredEvent(oid, r[0], r[1], bytes(r[2])) for r in rows]
+        return [StoredEvent(oid, r[0], r[1], payload(r[2])) for r in rows]
 
     def select_events_many(self, originator_ids: Iterable[UUID]) -> dict[UUID, list[StoredEvent]]:
         """Several orders' events in one query (loading a batch's orders)."""
@@ -429,11 +554,12 @@ class LedgerRecorder(ApplicationRecorder):
                 marks = ",".join("?" * len(chunk))
                 for r in tx.all(
                     "SELECT originator_id, originator_version, topic, state FROM events"
-                    f" WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version",
+                    f" WHERE originator_id IN ({marks}) AND notification_id > 0"
+                    " ORDER BY originator_id, originator_version",
                     chunk,
                 ):
                     oid = UUID(r[0])
-                    result.setdefault(oid, []).append(StoredEvent(oid, r[1], r[2], bytes(r[3])))
+                    result.setdefault(oid, []).append(StoredEvent(oid, r[1], r[2], payload(r[3])))
         return result
 
     def select_notifications(
@@ -447,7 +573,7 @@ class LedgerRecorder(ApplicationRecorder):
     ) -> Sequence[Notification]:
         """The global log from ``start``, in notification order."""
         sql = "SELECT notification_id, originator_id, originator_version, topic, state FROM events"
-        clauses: list[str] = []
+        clauses: list[str] = ["notification_id > 0"]  # chained rows only
         params: list[Any] = []
         if start is not None:
             clauses.append("notification_id >= ?" if inclusive_of_start else "notification_id > ?")
@@ -458,8 +584,7 @@ class LedgerRecorder(ApplicationRecorder):
         if topics:
             clauses.append(f"topic IN ({','.join('?' * len(topics))})")
             params.extend(topics)
-        if clauses:
-            sql += " WHERE " + " AND ".join(clauses)
+        sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY notification_id LIMIT ?"
         params.append(limit)
         with self.db.read() as tx:
@@ -470,7 +595,7 @@ class LedgerRecorder(ApplicationRecorder):
                 originator_id=UUID(r[1]),
                 originator_version=r[2],
                 topic=r[3],
-                state=bytes(r[4]),
+                state=payload(r[4]),
             )
             for r in rows
         ]
@@ -483,6 +608,42 @@ class LedgerRecorder(ApplicationRecorder):
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription[Any]:
         """Not used: followers poll (a lost NOTIFY must never stall them)."""
         raise NotImplementedError("the ledger's followers poll; see OrderLedger.follow()")
+
+
+def payload(value: Any) -> bytes:
+    """A stored event's payload as bytes; one line when the row holds something else (text put in
+    a SQLite BLOB column by a writer other than the ledger)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise StoreError(
+        f"an event's payload is stored as {type(value).__name__}, not bytes: the events table was"
+        " written outside the ledger (run `orderledger verify`)"
+    )
+
+
+def _add_parked_part(tx: Tx) -> None:
+    """Release 0.1 parked at most one message per input: give `parked` its `part` column, and a
+    key with room for several messages of one input waiting on one order (rows kept, part 0)."""
+    if tx.dialect == "postgresql":
+        # Altered in place, so the application role's grants on the table stay as they are.
+        tx.execute("ALTER TABLE parked ADD COLUMN part INTEGER NOT NULL DEFAULT 0")
+        key = tx.one(
+            "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass('parked') AND contype = 'p'"
+        )
+        if key is not None:
+            tx.execute(f'ALTER TABLE parked DROP CONSTRAINT "{key[0]}"')
+        tx.execute("ALTER TABLE parked ADD PRIMARY KEY (message_id, part, venue, kind, value)")
+        return
+    tx.execute("ALTER TABLE parked RENAME TO parked_v1")
+    tx.execute("DROP INDEX IF EXISTS parked_key")
+    for statement in schema(tx.dialect):
+        if "parked" in statement:
+            tx.execute(statement)
+    tx.execute(
+        "INSERT INTO parked (message_id, part, venue, kind, value, message)"
+        " SELECT message_id, 0, venue, kind, value, message FROM parked_v1"
+    )
+    tx.execute("DROP TABLE parked_v1")
 
 
 def _order_uuid(client_order_id: str) -> UUID:

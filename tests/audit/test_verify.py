@@ -105,18 +105,31 @@ def test_verify_passes_and_prints_the_head_of_an_untouched_log(demo: str) -> Non
 
     run = orderledger("verify", db=demo)
     assert (run.code, run.stderr) == (0, ""), run.describe()
-    assert run.stdout == f"ok: {last} events, hash chain intact, views equal the log; head {last}:{head}\n"
+    storage = "quick_check ok" if demo.startswith("sqlite") else f"data_checksums {data_checksums(demo)}"
+    assert run.stdout == (
+        f"ok: {last} events, hash chain intact, views equal the log; head {last}:{head}; storage: {storage}\n"
+    )
     assert orderledger("verify", "--json", db=demo).json() == {
         "ok": True,
         "events": last,
         "head": f"{last}:{head}",
         "broken": None,
         "view_problems": [],
+        "journal_problems": [],
+        "schema_problems": [],
+        "storage": dict([storage.split(" ")]),
+        "heads_checked": 0,
     }
     again = orderledger("verify", "--expect-head", f"{last}:{head}", db=demo)
     assert again.code == 0 and again.stdout == run.stdout, again.describe()
     wrong = orderledger("verify", "--expect-head", "147", db=demo)
-    assert "--expect-head takes ID:HASH as printed by verify" in wrong.one_line_failure(2)
+    assert "--expect-head takes ID:HASH as printed by `orderledger head`" in wrong.one_line_failure(2)
+
+
+def data_checksums(url: str) -> str:
+    """The server's own answer (on or off), read apart from the ledger."""
+    with raw_sql(url) as db:
+        return str(db.one("SHOW data_checksums")[0])
 
 
 # ---------------------------------------------------------------------- tampering
@@ -200,7 +213,12 @@ def test_verify_names_the_first_broken_link(demo: str, tamper: str) -> None:
     assert report.code == 1, report.describe()
     assert report.stdout.startswith("{")
     data = json.loads(report.stdout)
-    assert (data["ok"], data["broken"], data["view_problems"]) == (False, expected, [])
+    assert (data["ok"], data["broken"], data["view_problems"], data["journal_problems"]) == (
+        False,
+        expected,
+        [],
+        [],
+    )
 
     # Against the head recorded before the tampering, every kind is caught as well.
     pinned = orderledger("verify", "--expect-head", f"{last}:{head}", db=demo)
@@ -278,11 +296,41 @@ def test_a_consistent_rewrite_is_caught_only_against_a_recorded_head(demo: str) 
     ), pinned.describe()
 
 
-def test_a_cut_tail_hidden_by_a_rebuild_is_caught_only_against_a_recorded_head(demo: str) -> None:
+def test_a_cut_tail_hidden_by_a_rebuild_is_caught_by_the_journal(demo: str) -> None:
+    """The journal still counts the cut events: verify names the messages that lost theirs."""
+    last, _head = stored_head(demo)
+    with raw_sql(demo) as db:
+        unprotect(db)
+        cut = db.all(
+            "SELECT message_id, COUNT(*) FROM events WHERE notification_id > ? GROUP BY message_id"
+            " ORDER BY message_id",
+            (last - 3,),
+        )
+        counts = {r[0]: r[1] for r in db.all("SELECT message_id, event_count FROM messages")}
+        truncate_tail(db, last)
+    assert orderledger("rebuild", "--all", db=demo).code == 0
+    run = orderledger("verify", "--json", db=demo)
+    assert run.code == 1, run.describe()
+    data = json.loads(run.stdout)
+    assert data["broken"] is None and data["view_problems"] == []
+    # Each message that produced a cut event counts more events than the log now holds for it.
+    assert data["journal_problems"] == [
+        f"message {m} says it produced {counts[m]} events but {counts[m] - n} events in the log name it"
+        for m, n in cut
+    ]
+
+
+def test_a_cut_tail_hidden_by_a_rebuild_and_in_the_journal_is_caught_only_against_a_recorded_head(
+    demo: str,
+) -> None:
     last, head = stored_head(demo)
     with raw_sql(demo) as db:
         unprotect(db)
+        unprotect_journal(db)
+        lines = db.all("SELECT DISTINCT message_id FROM events WHERE notification_id > ?", (last - 3,))
         truncate_tail(db, last)
+        for (message_id,) in lines:  # the lines that produced the cut events go too
+            db.execute("DELETE FROM messages WHERE message_id = ?", (message_id,))
     assert orderledger("rebuild", "--all", db=demo).code == 0
     assert orderledger("verify", db=demo).code == 0
     pinned = orderledger("verify", "--expect-head", f"{last}:{head}", db=demo)
@@ -291,11 +339,31 @@ def test_a_cut_tail_hidden_by_a_rebuild_is_caught_only_against_a_recorded_head(d
     )
 
 
-def test_verify_does_not_cover_the_journal(demo: str) -> None:
-    """A documented limit (docs/audit.md): the journal is not hash-chained."""
+def unprotect_journal(db: Any) -> None:
+    """What an attacker with DDL rights does to the journal: switch its triggers off."""
+    if db.dialect == "postgresql":
+        db.execute("ALTER TABLE messages DISABLE TRIGGER USER")
+    else:
+        for trigger in ("messages_no_delete", "messages_settle_only", "messages_no_replace"):
+            db.execute(f"DROP TRIGGER {trigger}")
+
+
+def test_the_journal_refuses_changes_and_verify_checks_it_against_the_log(demo: str) -> None:
+    """The journal is not chained: its triggers refuse DELETE and any UPDATE but the settling of a
+    parked line, and verify checks each line's outcome and event count against the events."""
     with raw_sql(demo) as db:
-        db.execute("UPDATE messages SET raw = ?, outcome = 'rejected' WHERE message_id = 1", (b"{}",))
-    assert orderledger("verify", db=demo).code == 0
+        for statement in (
+            "UPDATE messages SET origin = 'elsewhere' WHERE message_id = 1",
+            "UPDATE messages SET outcome = 'rejected' WHERE message_id = 1",
+            "DELETE FROM messages WHERE message_id = 1",
+        ):
+            with pytest.raises(Exception, match="the messages table is append-only"):
+                db.execute(statement)
+        unprotect_journal(db)
+        db.execute("UPDATE messages SET outcome = 'rejected' WHERE message_id = 1")
+    run = orderledger("verify", db=demo)
+    assert (run.code, run.stdout) == (1, ""), run.describe()
+    assert run.stderr == "JOURNAL: message 1 is marked rejected but events in the log name it\n"
 
 
 def test_an_earlier_head_still_verifies_after_more_events(demo: str) -> None:

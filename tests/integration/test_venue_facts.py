@@ -142,29 +142,33 @@ def test_a_resent_line_for_an_unknown_order_is_parked_once(ledger: OrderLedger) 
     assert ledger.get_order("c-9").filled_quantity == D(1)
 
 
-def test_a_database_from_release_0_1_keeps_its_parked_messages(tmp_path: Path) -> None:
-    # Given a ledger whose `parked` table has release 0.1's shape (no `part` column), with a
-    # message parked in it
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    old = OrderLedger(url)
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+def test_a_database_from_release_0_1_keeps_its_parked_messages(file_ledger_url: str) -> None:
+    # Given a ledger whose `parked` table has release 0.1's shape (no `part` column, a key of
+    # message, venue, kind and value) and schema version, with a message parked in it
+    old = OrderLedger(file_ledger_url)
     old.ingest_lines(lines(fill("c-1", "t1", "2")))
     with old.db.write() as tx:
-        rows = tx.all("SELECT message_id, venue, kind, value, message FROM parked")
-        tx.execute("DROP TABLE parked")
+        tx.execute("ALTER TABLE parked RENAME TO parked_new")
+        tx.execute("DROP INDEX IF EXISTS parked_key")
         tx.execute(
             "CREATE TABLE parked (message_id BIGINT NOT NULL, venue TEXT NOT NULL, kind TEXT NOT NULL,"
-            " value TEXT NOT NULL, message BLOB NOT NULL, PRIMARY KEY (message_id, venue, kind, value))"
+            f" value TEXT NOT NULL, message {'BYTEA' if tx.dialect == 'postgresql' else 'BLOB'} NOT NULL,"
+            " PRIMARY KEY (message_id, venue, kind, value))"
         )
-        tx.executemany("INSERT INTO parked VALUES (?,?,?,?,?)", rows)
+        tx.execute("INSERT INTO parked SELECT message_id, venue, kind, value, message FROM parked_new")
+        tx.execute("DROP TABLE parked_new")
+        tx.execute("UPDATE ledger_meta SET value = '1' WHERE key = 'schema_version'")
     old.close()
 
     # When this release opens it and the order arrives
-    ledger = OrderLedger(url)
+    ledger = OrderLedger(file_ledger_url)
     try:
         ledger.ingest_lines(lines(request("c-1")))
         # Then the message parked by the old release is applied
         assert ledger.get_order("c-1").filled_quantity == D(2)
         assert store_state(ledger)["parked"] == []
+        assert verify(ledger.db, ledger.mapper).ok
     finally:
         ledger.close()
 
