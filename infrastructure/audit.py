@@ -431,16 +431,8 @@ def verify_chain(
     return report
 
 
-_SEARCH_COLUMNS = (
-    "event_type",
-    "client_order_id",
-    "account",
-    "venue",
-    "instrument",
-    "ts_event",
-    "ts_recorded",
-    "source",
-)
+# The columns copied from an event's payload so that searches need not decode it.
+_SEARCH_COLUMNS = EVENT_COLUMNS[EVENT_COLUMNS.index("event_type") : EVENT_COLUMNS.index("message_id")]
 
 
 def _check_row(
