@@ -145,8 +145,8 @@ class VenueRules:
     """The client order ID is a numeric index the connector chose: emitted as an alias."""
     trade_client_index: Callable[[Mapping[str, Any], Mapping[str, Any]], str | None] | None = None
     """(trade, info) → the client index of a trade, for index venues whose trades carry one."""
-    realized_pnl_key: str | None = None
-    """Field of a trade's ``info`` holding the venue's realized P&L for that fill."""
+    realized_pnl_keys: tuple[str, ...] = ()
+    """Fields of a trade's ``info`` holding the venue's realized P&L for that fill."""
     fee: FeeReader | None = None
     """Reads the fee from ``info`` instead of the unified ``fee`` (see the module docstring)."""
     forced: ForcedReader | None = None
@@ -215,19 +215,23 @@ def _lighter_trade_index(trade: Mapping[str, Any], info: Mapping[str, Any]) -> s
     return text_or_none(info.get("ask_client_id" if side == "sell" else "bid_client_id"))
 
 
-BINANCE = VenueRules(client_id_keys=("clientOrderId", "c"), realized_pnl_key="rp", forced=_binance_forced)
+BINANCE = VenueRules(
+    client_id_keys=("clientOrderId", "c"), realized_pnl_keys=("rp", "realizedPnl"), forced=_binance_forced
+)
 VENUE_RULES: dict[str, VenueRules] = {
     "binance": BINANCE,
     "binanceusdm": BINANCE,
     "binancecoinm": BINANCE,
     "okx": VenueRules(
-        client_id_keys=("clOrdId",), realized_pnl_key="fillPnl", fee=_okx_fee, forced=_okx_forced
+        client_id_keys=("clOrdId",), realized_pnl_keys=("fillPnl",), fee=_okx_fee, forced=_okx_forced
     ),
-    "bybit": VenueRules(client_id_keys=("orderLinkId",), realized_pnl_key="execPnl", forced=_bybit_forced),
+    "bybit": VenueRules(
+        client_id_keys=("orderLinkId",), realized_pnl_keys=("execPnl",), forced=_bybit_forced
+    ),
     "kraken": VenueRules(client_id_keys=("cl_ord_id", "userref"), no_client_id=frozenset({"0"})),
     "hyperliquid": VenueRules(
         client_id_keys=("cloid", "order.cloid"),
-        realized_pnl_key="closedPnl",
+        realized_pnl_keys=("closedPnl",),
         fee=_hyperliquid_fee,
         forced=_hyperliquid_forced,
     ),
@@ -563,8 +567,8 @@ def _fill(
     fee, fee_currency = _fee(trade, rules, trade_id, notes)
     liquidity = (text_or_none(trade.get("takerOrMaker")) or "").lower()
     pnl = None
-    if rules.realized_pnl_key is not None:
-        pnl = decimal_text(_info(trade).get(rules.realized_pnl_key), f"info.{rules.realized_pnl_key}")
+    for name in rules.realized_pnl_keys:  # Binance USDⓈ-M: "rp" on the stream, "realizedPnl" on REST
+        pnl = pnl or decimal_text(_info(trade).get(name), f"info.{name}")
     return message(
         "fill",
         **identity.key(venue, venue_order_id),
