@@ -26,7 +26,7 @@ from domain.values import Status
 from infrastructure.adapters.aliases import client_index_alias
 from infrastructure.adapters.ccxt import payload_messages
 from infrastructure.ledger import IngestReport, OrderLedger
-from infrastructure.queries import list_positions, list_trades
+from infrastructure.queries import list_orders, list_positions, list_trades
 
 FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "ccxt_venues.json").read_text("utf-8"))
 ACCOUNT = "acc1"
@@ -341,3 +341,215 @@ def test_okx_btc_swap_pnl_scales_by_contract_value(ccxt_lib: Any, make_ledger: M
         [rest.parse_order(closing), rest.parse_trade(okx_fill(closing))],
     )
     assert realized(ledger) == Decimal("-0.000001")
+
+
+# ---------------------------------------------------------------------- Lighter (client index)
+
+LIGHTER_ETH = {
+    "id": "0",
+    "symbol": "ETH/USDC:USDC",
+    "base": "ETH",
+    "quote": "USDC",
+    "settle": "USDC",
+    "baseId": "ETH",
+    "quoteId": "USDC",
+    "settleId": "USDC",
+    "type": "swap",
+    "spot": False,
+    "swap": True,
+    "contract": True,
+    "linear": True,
+    "inverse": False,
+    "contractSize": 1,
+    "active": True,
+    "precision": {"amount": 0.0001, "price": 0.01},
+}
+
+
+def test_lighter_client_index_resolves_to_the_callers_order_not_a_phantom(
+    ccxt_lib: Any, make_ledger: MakeLedger
+) -> None:
+    # Given the caller's request for "c-eth-1", recording its numeric client index as an alias,
+    index = client_index_alias("c-eth-1")["client_index"]
+    request = {
+        "type": "request",
+        "client_order_id": "c-eth-1",
+        "account": ACCOUNT,
+        "venue": "lighter",
+        "instrument": "ETH/USDC:USDC",
+        "side": "sell",
+        "order_type": "limit",
+        "quantity": "36.0386",
+        "price": "2221.6",
+        "aliases": {"client_index": index},
+        "ts": "2025-12-22T07:18:00Z",
+    }
+    ledger = make_ledger()
+    ledger.ingest_lines([json.dumps(request)])
+    # and Lighter's order example reporting it (client_order_index/client_order_id set to that
+    # index, status open and nothing filled: derived), then its trade example as our ask
+    # (ask_id = the order, ask_client_id = the index, ask_account_id = our account: derived),
+    exchange = market(ccxt_lib, "lighter", **LIGHTER_ETH)
+    reported = raw("lighter", "order") | {
+        "client_order_index": int(index),
+        "client_order_id": index,
+        "status": "open",
+        "remaining_base_amount": "36.0386",
+        "time_in_force": "good-till-time",
+        "type": "limit",
+    }
+    order = exchange.parse_order(reported)
+    assert order["clientOrderId"] == index  # ccxt reports the index as the client order ID
+    traded = raw("lighter", "trade") | {
+        "ask_id": 281474977354074,
+        "ask_client_id": int(index),
+        "ask_account_id": 1077,
+        "bid_account_id": 20,
+        "account_index": "1077",
+    }
+    trade = exchange.parse_trade(traded)
+    report = ingest(ledger, "lighter", order, trade)
+    # Then both resolve to c-eth-1 through the alias: one order, partly filled, no phantom.
+    assert report.counts["rejected"] == 0
+    state = ledger.get_order("c-eth-1")
+    assert (state.status, state.filled_quantity) == (Status.PARTIALLY_FILLED, Decimal("10.2304"))
+    assert state.venue_order_ids == ["281474977354074"]
+    assert [o["client_order_id"] for o in list_orders(ledger.db)] == ["c-eth-1"]
+    # Lighter's REST trade has no fee (its websocket copy does): booked without one.
+    assert trades_of(ledger) == [("17609", Decimal("10.2304"), Decimal("2958.75"), None, None)]
+
+
+def test_lighter_order_without_client_index_is_external(ccxt_lib: Any, make_ledger: MakeLedger) -> None:
+    # Lighter's example as published: client_order_index 0 (none), status
+    # canceled-margin-not-allowed, which ccxt reads as rejected: nobody's order, nothing to book.
+    exchange = market(ccxt_lib, "lighter", **LIGHTER_ETH)
+    order = exchange.parse_order(raw("lighter", "order"))
+    assert (order["clientOrderId"], order["status"]) == (None, "rejected")
+    assert payload_messages(order, venue="lighter", account=ACCOUNT) == []
+    # Canceled instead (derived): an external order, acknowledged then canceled.
+    canceled = exchange.parse_order(raw("lighter", "order") | {"status": "canceled"})
+    ledger = make_ledger()
+    assert ingest(ledger, "lighter", canceled).counts["rejected"] == 0
+    assert ledger.get_order("ext-lighter-281474977354074").status is Status.CANCELED
+
+
+# ---------------------------------------------------------------------- Kraken
+
+KRAKEN_XRPEUR = {
+    "id": "XXRPZEUR",
+    "altname": "XRPEUR",
+    "symbol": "XRP/EUR",
+    "base": "XRP",
+    "quote": "EUR",
+    "baseId": "XXRP",
+    "quoteId": "ZEUR",
+    "type": "spot",
+    "spot": True,
+    "active": True,
+    "precision": {"amount": 0.00000001, "price": 0.00001},
+}
+
+
+def test_kraken_userref_zero_is_no_client_id_and_trade_id_stubs_are_noted(
+    ccxt_lib: Any, make_ledger: MakeLedger
+) -> None:
+    exchange = market(ccxt_lib, "kraken", **KRAKEN_XRPEUR)
+    exchange.markets_by_altname = {"XRPEUR": exchange.markets["XRP/EUR"]}
+    # Given Kraken's open-order example (userref 0) as a limit sell with an id, and as
+    # QueryOrders with trades=true reports it partly done: a trades list of IDs only (derived),
+    listed = raw("kraken", "open_order_userref_0")
+    listed["descr"] |= {"ordertype": "limit", "price": "0.5", "order": "sell 10.00000000 XRPEUR @ limit 0.5"}
+    order = exchange.parse_order(listed | {"id": "OXVPSU-Q726F-L3SDEP"})
+    assert order["clientOrderId"] == "0"  # ccxt passes userref 0 through
+    done = exchange.parse_order(
+        listed | {"id": "OXVPSU-Q726F-L3SDEP", "vol_exec": "4.00000000", "trades": ["TZX2WP-XSEOP-FP7WYR"]}
+    )
+    assert done["trades"][0]["amount"] is None
+    ledger = make_ledger()
+    report = ingest(ledger, "kraken", order, done)
+    # Then the order is external (keyed by its txid), and the stub is a note, not a refusal.
+    assert report.counts["rejected"] == 0
+    state = ledger.get_order("ext-kraken-OXVPSU-Q726F-L3SDEP")
+    assert (state.status, state.quantity, state.price) == (Status.ACCEPTED, Decimal("10"), Decimal("0.5"))
+    notes: list[str] = []
+    payload_messages(done, venue="kraken", account=ACCOUNT, notes=notes)
+    assert notes == [
+        "trade 'TZX2WP-XSEOP-FP7WYR' of order 'OXVPSU-Q726F-L3SDEP' is listed without amount or price:"
+        " not booked (fetch_my_trades has it)"
+    ]
+
+
+# ---------------------------------------------------------------------- Hyperliquid
+
+HYPERLIQUID_ETH = {
+    "id": "1",
+    "symbol": "ETH/USDC:USDC",
+    "base": "ETH",
+    "quote": "USDC",
+    "settle": "USDC",
+    "baseId": "1",
+    "quoteId": "USDC",
+    "settleId": "USDC",
+    "type": "swap",
+    "spot": False,
+    "swap": True,
+    "contract": True,
+    "linear": True,
+    "inverse": False,
+    "contractSize": 1,
+    "active": True,
+    "precision": {"amount": 0.0001, "price": 0.1},
+    "info": {"name": "ETH", "szDecimals": 4, "baseId": 1},
+}
+
+
+@pytest.mark.parametrize("ws_first", [True, False])
+def test_hyperliquid_fills_rest_and_ws_book_once_and_pnl_matches_closed_pnl(
+    ccxt_lib: Any, ccxt_pro: Any, make_ledger: MakeLedger, ws_first: bool
+) -> None:
+    # Given the userFills example closing 0.0841 ETH at 2381.1 with closedPnl 0.19343, and the
+    # opening buy it closes (derived: tid/oid/side/dir/time changed, closedPnl 0, px 2378.8 so
+    # that (2381.1 − 2378.8) × 0.0841 = 2.3 × 0.0841 = 0.19343),
+    rest = market(ccxt_lib, "hyperliquid", **HYPERLIQUID_ETH)
+    ws = market(ccxt_pro, "hyperliquid", **HYPERLIQUID_ETH)
+    closing = raw("hyperliquid", "rest_fill_close")
+    opening = closing | {
+        "tid": 128423918764000,
+        "oid": 3929354000,
+        "side": "B",
+        "dir": "Open Long",
+        "px": "2378.8",
+        "closedPnl": "0.0",
+        "startPosition": "0.0",
+        "time": 1704262800000,
+    }
+    rest_trades = [rest.parse_trade(opening), rest.parse_trade(closing)]
+    client = Recorder()
+    ws.handle_my_trades(
+        client,
+        {"channel": "userFills", "data": {"isSnapshot": False, "user": "0x1", "fills": [opening, closing]}},
+    )
+    ws_trades = client.last()
+    ledger = make_ledger()
+    first, second = (ws_trades, rest_trades) if ws_first else (rest_trades, ws_trades)
+    # Neither order's cloid is set (null): each fill parks until its order is known, so the
+    # orders (derived from the orderStatus example: oid, side, size, px) arrive last.
+    orders = [
+        rest.parse_order(
+            raw("hyperliquid", "rest_order")
+            | {
+                "order": raw("hyperliquid", "rest_order")["order"]
+                | {"oid": oid, "side": side, "origSz": "0.0841", "sz": "0", "limitPx": px, "coin": "ETH"},
+                "status": "filled",
+            }
+        )
+        for oid, side, px in (("3929354000", "B", "2378.8"), ("3929354691", "A", "2381.1"))
+    ]
+    report = ingest(ledger, "hyperliquid", *[[t] for t in first], *[[t] for t in second], orders)
+    assert report.counts["rejected"] == 0
+    # Then each fill is booked once with its fee (USDC, a cost), and realized P&L = closedPnl.
+    assert trades_of(ledger) == [
+        ("128423918764000", Decimal("0.0841"), Decimal("2378.8"), Decimal("0.050062"), "USDC"),
+        ("128423918764978", Decimal("0.0841"), Decimal("2381.1"), Decimal("0.050062"), "USDC"),
+    ]
+    assert realized(ledger) == Decimal("0.19343")
