@@ -58,6 +58,15 @@ def client_index_alias(client_order_id: str, *, bits: int = INDEX_BITS, salt: st
     return {CLIENT_INDEX: numeric_client_index(client_order_id, bits=bits, salt=salt)}
 
 
+def client_index_value(value: object) -> str:
+    """The canonical text of a client index a venue reports (``"007"``, ``7`` → ``"7"``), so the
+    alias a venue message names matches the one the request recorded. Refuses a non-integer."""
+    text = str(value).strip() if isinstance(value, int | str) and not isinstance(value, bool) else ""
+    if not text.isascii() or not text.isdigit():
+        raise ValueError(f"a client index must be a whole number, not {str(value)[:40]!r}")
+    return str(int(text))
+
+
 def qualified_alias(prefix: str, value: str) -> dict[str, str]:
     """An alias whose name embeds its value: ``{"<prefix>:<value>": "<value>"}``.
 

@@ -5,54 +5,74 @@ Input is what CCXT's unified API returns: orders from ``fetch_order(s)``, ``fetc
 and ``watch_my_trades`` (https://docs.ccxt.com/#/README?id=order-structure and
 ``?id=trade-structure``). Output is a list of ledger-format message dicts, each valid for
 ``infrastructure.messages.parse_message``. Nothing here does I/O or needs ccxt installed.
+Venue-specific readings of ``info`` (where a venue keeps its client order ID, its fee, its
+realized P&L, its liquidation marker) are in one table, :data:`VENUE_RULES`, chosen by the
+ledger's venue name (docs/venues.md lists them).
 
 An order structure yields, in this order:
 
-* ``request`` — when the order carries a ``clientOrderId`` and says what it is (symbol, side,
+* ``request`` — when the order carries a client order ID and says what it is (symbol, side,
   a positive ``amount``, and a ``price`` for a limit order). Source ``ccxt``. The ledger treats
   a repeat with the same content as a duplicate, so an order seen on every poll is created once.
-  Pass ``requests=False`` when the trading system records its own requests: after an
-  ``edit_order`` the venue reports the amended ``amount``/``price``, which the ledger would
-  refuse as client-order-ID reuse (the rest of the messages still apply when fed as lines).
+  ``timeInForce`` is passed on as the venue reports it (the ledger records a contradiction with
+  the caller's own request as an anomaly). Pass ``requests=False`` when the trading system
+  records its own requests.
+* an **external** ``request`` (``external: true``, no client order ID, keyed by venue and venue
+  order ID) when the order has no client order ID at all: placed in the venue's UI, by a caller
+  that sent none (ccxt's default on many venues), or by the venue itself (liquidation, ADL:
+  tagged ``{"liquidation": "true"}`` / ``{"adl": "true"}``). It is emitted even with
+  ``requests=False``: nobody else will record these orders.
 * ``accepted`` with ``venue_order_id = id`` — for every status but ``rejected`` (a venue that
   rejects never accepted: an ack would make the ledger refuse the rejection).
-* one ``fill`` per embedded trade (``order["trades"]``) that has a trade ``id``.
+* one ``fill`` per embedded trade (``order["trades"]``) that has a trade ``id``, an amount and a
+  price. A trade listed by ID only (Kraken's ``fetch_order`` with ``trades=true``; ccxt makes
+  it ``{"id": …, "order": …}``) is not booked: a note says so, and the full trade comes from
+  ``fetch_my_trades``.
 * the terminal fact for ``canceled`` (also spelled ``cancelled``), ``expired`` and ``rejected``.
-  ``closed`` means *filled* in CCXT: it yields no fact by itself, because fills come from
-  trades; ``open`` and a missing status yield none either.
+  ``closed`` means *filled* in CCXT only when ``filled`` reaches ``amount``: it then yields no
+  fact by itself, because fills come from trades. A ``closed`` order with ``filled < amount``
+  ended without filling (Bybit's ``PartiallyFilledCanceled``, which ccxt maps to ``closed``):
+  it yields ``canceled``. ``open`` and a missing status yield nothing.
+
+Client order IDs that mean "none" are absent: null, empty text, and per venue the values the
+venue uses for none (Kraken's ``userref`` 0, Lighter's client index 0). Where the unified
+``clientOrderId`` is missing, the venue's own field in ``info`` is read (Hyperliquid ``cloid``,
+Bybit ``orderLinkId``, OKX ``clOrdId``, Binance ``clientOrderId``/``c``). A venue whose client
+ID is a numeric *index* the connector chose (Lighter's ``client_order_index``) is an index venue:
+the value is emitted as ``aliases: {"client_index": value}``, which resolves to the order whose
+request recorded that alias (:mod:`infrastructure.adapters.aliases`), never as a client order ID
+(which would create a second, phantom order).
 
 **Cumulative ``filled`` without trades is not turned into fills.** A fill needs the venue's
 trade ID: it is the ledger's dedup key, and the same trade will arrive again, with its real ID,
-from ``fetch_my_trades`` or ``watch_my_trades``. An adapter that invented an ID (random or
-derived from the order's content) would have that trade counted twice, or refused as an
-overfill. So an order reported with ``filled > 0`` and no trade IDs is acknowledged and left at
-the fill state its booked trades give it; the ledger's reconciliation (``orderledger
-reconcile``; build its snapshot with :func:`reconciliation_snapshot`) compares the venue's
-cumulative ``filled`` and ``average`` with the booked fills and infers the gap with a
-deterministic trade ID, explicitly and with source ``reconciliation``. Embedded trades without
-an ``id`` are skipped for the same reason.
+from ``fetch_my_trades`` or ``watch_my_trades``. An adapter that invented an ID would have that
+trade counted twice, or refused as an overfill. So an order reported with ``filled > 0`` and no
+trade IDs is acknowledged and left at the fill state its booked trades give it; the ledger's
+reconciliation (``orderledger reconcile``; build its snapshot with
+:func:`reconciliation_snapshot`) infers the gap explicitly. Embedded trades without an ``id``
+are noted and skipped for the same reason.
 
 A trade yields one ``fill``: ``trade_id = id``, ``venue_order_id = order``, ``quantity =
-amount``, ``price``, ``fee``/``fee_currency`` (from ``fee``, else from ``fees`` when they share
-one currency; several currencies cannot be expressed in one fill, so the fee is then left off
-rather than misstated), ``liquidity = takerOrMaker``.
+amount`` (contracts, for derivatives), ``price``, ``fee``/``fee_currency``, ``liquidity =
+takerOrMaker`` and ``venue_realized_pnl`` (the venue's own P&L for the fill, where its ``info``
+has one: Binance USDⓈ-M ``rp``, Bybit ``execPnl``, OKX ``fillPnl``, Hyperliquid ``closedPnl``).
+A trade with no client order ID names its order by ``venue`` + ``venue_order_id`` and waits
+(parked) until that order is known. A liquidation or ADL trade (marked in ``info``: Bybit
+``execType`` BustTrade/AdlTrade, Hyperliquid ``liquidation``, OKX ``category``, Binance's
+``autoclose-``/``adl_autoclose`` client IDs) is preceded by an external market request for it.
 
-Identity: every message after the request names the order by ``client_order_id`` when the
-structure carries one, and always by ``venue`` + ``venue_order_id`` too, so it resolves however
-the ledger first learned of the order (and a fill whose order is not known yet is parked until
-it is). CCXT's unified trade has no client order ID; a few venues put one in ``info`` under
-``clientOrderId``, ``clientOid``, ``clOrdId`` or ``client_oid``, which is used when present.
-A cancel response can carry the *cancel request's* client ID in ``clientOrderId`` (Binance's
-``DELETE /api/v3/order``, parsed by ccxt): when ``info`` has ``origClientOrderId``, that is the
-order's client order ID, so no phantom order is requested under the cancel's ID.
+Fees follow the ledger's convention: positive = a cost paid, negative = a rebate received.
+ccxt's unified ``fee.cost`` already means that on most paths; where a path does not (ccxt.pro's
+OKX orders channel passes OKX's own negative-is-cost ``fillFee`` through), or where REST and
+websocket disagree (Hyperliquid's builder fee), the fee is read from ``info`` with the venue's
+sign, so every copy of a trade carries the same fee. A ``fees`` list is summed per currency;
+fees in several currencies cannot be one fill's fee, so the fill then has none and a note names
+them all.
 
-Overlapping feeds: messages are computed from the unified fields only (``info`` is read only
-for the client order IDs above), numbers are canonical text (floats through ``repr``, trailing
-zeros dropped) and times are ISO 8601 UTC with microseconds, so the same order or trade
-delivered by a REST poll and by a websocket stream gives identical messages, and the ledger
-sees duplicates. Where the two deliveries genuinely differ (a websocket trade that knows its
-client order ID, a REST one that does not), the ledger still deduplicates: requests by
-content, acks by venue order ID, fills by trade ID, terminal facts by status.
+Overlapping feeds: messages are computed from the unified fields (and the per-venue ``info``
+fields above, which REST and websocket copies share), numbers are canonical text and times ISO
+8601 UTC with microseconds, so the same order or trade delivered by a REST poll and by a
+websocket stream gives identical messages, and the ledger sees duplicates.
 
 One ordering matters: the ledger flags a fill that arrives after its order's cancel or expiry
 as ``late_fill`` (it judges by arrival, not by venue time), so poll ``fetch_my_trades`` before
@@ -68,10 +88,12 @@ when the millisecond field is absent.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from infrastructure.adapters.aliases import client_index_value
 from infrastructure.adapters.common import (
     AdapterError,
     Message,
@@ -95,14 +117,210 @@ SNAPSHOT_STATUS = {
     "rejected": "rejected",
 }
 """CCXT status → the status of a closed-order row in a reconciliation snapshot."""
-INFO_CLIENT_ID_KEYS = ("clientOrderId", "clientOid", "clOrdId", "client_oid")
-"""Keys under which some venues' raw trades (``info``) carry the client order ID."""
 INFO_ORIGINAL_CLIENT_ID_KEYS = ("origClientOrderId",)
 """Keys under which a venue's cancel response (``info``) names the order's own client order ID
 while ``clientOrderId`` holds the cancel request's (Binance's DELETE /api/v3/order does this)."""
 
 InstrumentOf = Callable[[str], str]
 """Maps a CCXT symbol (``BTC/USDT``, ``BTC/USDT:USDT``) to the ledger's instrument name."""
+FeeReader = Callable[[Mapping[str, Any]], "tuple[str, str | None] | None"]
+"""Reads one trade's fee from its ``info`` in the ledger's sign (positive = cost), or None."""
+ForcedReader = Callable[[Mapping[str, Any], Mapping[str, Any]], "str | None"]
+"""(structure, info) → ``"liquidation"``, ``"adl"`` or None: was this order/trade the venue's?"""
+
+
+# ---------------------------------------------------------------------- venue rules
+
+
+@dataclass(frozen=True)
+class VenueRules:
+    """How one venue's ccxt structures are read where the unified fields are not enough."""
+
+    client_id_keys: tuple[str, ...] = ("clientOrderId", "clientOid", "clOrdId", "client_oid")
+    """Fields of ``info`` (dotted for nested) holding the client order ID when the unified
+    ``clientOrderId`` is missing."""
+    no_client_id: frozenset[str] = frozenset()
+    """Values the venue uses for "no client order ID" (besides null and empty text)."""
+    client_index: bool = False
+    """The client order ID is a numeric index the connector chose: emitted as an alias."""
+    trade_client_index: Callable[[Mapping[str, Any], Mapping[str, Any]], str | None] | None = None
+    """(trade, info) → the client index of a trade, for index venues whose trades carry one."""
+    realized_pnl_keys: tuple[str, ...] = ()
+    """Fields of a trade's ``info`` holding the venue's realized P&L for that fill."""
+    fee: FeeReader | None = None
+    """Reads the fee from ``info`` instead of the unified ``fee`` (see the module docstring)."""
+    forced: ForcedReader | None = None
+    """Marks liquidation / ADL orders and trades."""
+
+
+def _okx_fee(info: Mapping[str, Any]) -> tuple[str, str | None] | None:
+    # OKX signs fees negative for a cost (docs-v5 "fee"/"fillFee": "negative number represents
+    # the user transaction fee charged by the platform"): flip to the ledger's sign. The orders
+    # channel carries fillFee/fillFeeCcy, REST fills fee/feeCcy.
+    for cost_key, currency_key in (("fillFee", "fillFeeCcy"), ("fee", "feeCcy")):
+        cost = decimal_text(info.get(cost_key), f"info.{cost_key}")
+        if cost is not None and text_or_none(info.get("tradeId")) is not None:
+            return decimal_text(-Decimal(cost), cost_key) or "0", text_or_none(info.get(currency_key))
+    return None
+
+
+def _hyperliquid_fee(info: Mapping[str, Any]) -> tuple[str, str | None] | None:
+    # Hyperliquid fills: fee (+ builderFee when present), in feeToken, positive = paid. ccxt's
+    # REST parser adds the builder fee, its websocket one does not: read both the REST way.
+    cost = decimal_text(info.get("fee"), "info.fee")
+    if cost is None:
+        return None
+    builder = decimal_text(info.get("builderFee"), "info.builderFee") or "0"
+    return decimal_text(Decimal(cost) + Decimal(builder), "fee") or "0", text_or_none(info.get("feeToken"))
+
+
+def _binance_forced(structure: Mapping[str, Any], info: Mapping[str, Any]) -> str | None:
+    # Binance futures name the venue's own orders by client ID: "autoclose-…" for a liquidation,
+    # "adl_autoclose" for auto-deleveraging (USDⓈ-M user data stream, ORDER_TRADE_UPDATE "c").
+    client = text_or_none(structure.get("clientOrderId")) or text_or_none(info.get("c"))
+    client = client or text_or_none(info.get("clientOrderId"))
+    if client is None:
+        return None
+    if client.startswith("adl_autoclose"):
+        return "adl"
+    if client.startswith("autoclose-"):
+        return "liquidation"
+    return None
+
+
+def _bybit_forced(structure: Mapping[str, Any], info: Mapping[str, Any]) -> str | None:
+    # Bybit v5 execution execType: BustTrade is a liquidation, AdlTrade an auto-deleverage.
+    kind = text_or_none(info.get("execType"))
+    return {"BustTrade": "liquidation", "AdlTrade": "adl"}.get(kind or "")
+
+
+def _okx_forced(structure: Mapping[str, Any], info: Mapping[str, Any]) -> str | None:
+    # OKX order "category": full_liquidation, partial_liquidation, adl (normal for the caller's).
+    category = text_or_none(info.get("category")) or ""
+    if category.endswith("liquidation"):
+        return "liquidation"
+    return "adl" if category == "adl" else None
+
+
+def _hyperliquid_forced(structure: Mapping[str, Any], info: Mapping[str, Any]) -> str | None:
+    # Hyperliquid userFills: a liquidation fill carries a "liquidation" object.
+    return "liquidation" if isinstance(info.get("liquidation"), Mapping) else None
+
+
+def _lighter_trade_index(trade: Mapping[str, Any], info: Mapping[str, Any]) -> str | None:
+    # Lighter trades carry both sides' client indexes; ours is the side ccxt resolved.
+    side = (text_or_none(trade.get("side")) or "").lower()
+    if side not in ("buy", "sell"):
+        return None
+    return text_or_none(info.get("ask_client_id" if side == "sell" else "bid_client_id"))
+
+
+BINANCE = VenueRules(
+    client_id_keys=("clientOrderId", "c"), realized_pnl_keys=("rp", "realizedPnl"), forced=_binance_forced
+)
+VENUE_RULES: dict[str, VenueRules] = {
+    "binance": BINANCE,
+    "binanceusdm": BINANCE,
+    "binancecoinm": BINANCE,
+    "okx": VenueRules(
+        client_id_keys=("clOrdId",), realized_pnl_keys=("fillPnl",), fee=_okx_fee, forced=_okx_forced
+    ),
+    "bybit": VenueRules(
+        client_id_keys=("orderLinkId",), realized_pnl_keys=("execPnl",), forced=_bybit_forced
+    ),
+    "kraken": VenueRules(client_id_keys=("cl_ord_id", "userref"), no_client_id=frozenset({"0"})),
+    "hyperliquid": VenueRules(
+        client_id_keys=("cloid", "order.cloid"),
+        realized_pnl_keys=("closedPnl",),
+        fee=_hyperliquid_fee,
+        forced=_hyperliquid_forced,
+    ),
+    "lighter": VenueRules(
+        client_id_keys=("client_order_index", "client_order_id"),
+        no_client_id=frozenset({"0"}),
+        client_index=True,
+        trade_client_index=_lighter_trade_index,
+    ),
+}
+"""Per-venue rules, keyed by ccxt exchange id. The one place venue quirks of ``info`` live."""
+DEFAULT_RULES = VenueRules()
+
+
+def rules_for(venue: str) -> VenueRules:
+    """The rules for a ledger venue name: its ccxt exchange id, or a name that starts with one
+    followed by a separator (``bybit-main``, ``okx_sub1``); otherwise the generic rules."""
+    name = venue.lower()
+    if name in VENUE_RULES:
+        return VENUE_RULES[name]
+    matches = [key for key in VENUE_RULES if name.startswith(key) and not name[len(key)].isalnum()]
+    return VENUE_RULES[max(matches, key=len)] if matches else DEFAULT_RULES
+
+
+# ---------------------------------------------------------------------- identity
+
+
+@dataclass(frozen=True)
+class _Identity:
+    """How messages name an order: by client order ID, by a client index alias, or neither."""
+
+    client_order_id: str | None = None
+    client_index: str | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.client_order_id is not None or self.client_index is not None
+
+    def key(self, venue: str, venue_order_id: str | None) -> dict[str, Any]:
+        aliases = None if self.client_index is None else {"client_index": self.client_index}
+        return {
+            "client_order_id": self.client_order_id,
+            "venue": venue,
+            "venue_order_id": venue_order_id,
+            "aliases": aliases,
+        }
+
+
+def _client_id(value: object, rules: VenueRules) -> str | None:
+    """A client order ID, or None when the value means "none" at this venue."""
+    if isinstance(value, Mapping | list | tuple):
+        return None  # not an ID (a nested info object): never its repr
+    found = text_or_none(value)
+    return None if found is None or found in rules.no_client_id else found
+
+
+def _info(structure: Mapping[str, Any]) -> Mapping[str, Any]:
+    info = structure.get("info")
+    return info if isinstance(info, Mapping) else {}
+
+
+def _at_path(info: Mapping[str, Any], path: str) -> object:
+    value: object = info
+    for part in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _identity(structure: Mapping[str, Any], rules: VenueRules, *, is_order: bool) -> _Identity:
+    """The client identity of an order or trade: unified field first, then the venue's own."""
+    info = _info(structure)
+    found: str | None = None
+    if is_order:  # a cancel reply's clientOrderId is the cancel request's; the order's is here
+        for name in INFO_ORIGINAL_CLIENT_ID_KEYS:
+            found = found or _client_id(info.get(name), rules)
+    found = found or _client_id(structure.get("clientOrderId"), rules)
+    for path in rules.client_id_keys:
+        found = found or _client_id(_at_path(info, path), rules)
+    if found is None and not is_order and rules.trade_client_index is not None:
+        found = _client_id(rules.trade_client_index(structure, info), rules)
+    if found is not None and rules.client_index:
+        return _Identity(client_index=client_index_value(found))
+    return _Identity(client_order_id=found)
+
+
+def _forced(structure: Mapping[str, Any], rules: VenueRules) -> str | None:
+    return None if rules.forced is None else rules.forced(structure, _info(structure))
 
 
 # ---------------------------------------------------------------------- orders
@@ -116,62 +334,79 @@ def order_messages(
     requests: bool = True,
     instrument_of: InstrumentOf | None = None,
     source: str = SOURCE,
+    notes: list[str] | None = None,
 ) -> list[Message]:
     """The ledger messages one CCXT order structure implies (see the module docstring)."""
-    client_id = _order_client_id(order)
+    rules = rules_for(venue)
+    identity = _identity(order, rules, is_order=True)
     venue_order_id = text_or_none(order.get("id"))
     status = (text_or_none(order.get("status")) or "").lower()
-    if client_id is None and venue_order_id is None:
+    if not identity.known and venue_order_id is None:
         if status == "rejected":
             return []  # a refusal of an order nobody can name (ccxt's parse of an error reply)
         raise AdapterError("a CCXT order needs an id or a clientOrderId")
     created = _time(order, "timestamp", "datetime") or _time(order, "lastUpdateTimestamp")
     created = created or _time(order, "lastTradeTimestamp")
     if created is None:
-        raise AdapterError(f"CCXT order {venue_order_id or client_id!r} has no timestamp")
+        raise AdapterError(f"CCXT order {venue_order_id or identity.client_order_id!r} has no timestamp")
     out: list[Message] = []
-    if requests and client_id is not None:
-        request = _request(order, client_id, venue, account, created, instrument_of, source)
+    if identity.client_order_id is not None and requests:
+        request = _request(order, identity.client_order_id, venue, account, created, instrument_of, source)
         if request is not None:
             out.append(request)
-    key = {"client_order_id": client_id, "venue": venue, "venue_order_id": venue_order_id}
+    elif not identity.known and venue_order_id is not None and status != "rejected":
+        forced = _forced(order, rules)
+        request = _request(order, None, venue, account, created, instrument_of, source, venue_order_id)
+        if request is not None:
+            out.append(request | ({"tags": {forced: "true"}} if forced else {}))
+    key = identity.key(venue, venue_order_id)
     if status == "rejected":
-        if client_id is not None:
+        if identity.known:
             # No venue_order_id: a message carrying one acknowledges the order implicitly first.
-            out.append(
-                message(
-                    "rejected",
-                    client_order_id=client_id,
-                    venue=venue,
-                    ts=created,
-                    source=source,
-                    reason="rejected by the venue",
-                )
-            )
+            key["venue_order_id"] = None
+            out.append(message("rejected", **key, ts=created, source=source, reason="rejected by the venue"))
         return out
     if venue_order_id is not None:
         out.append(message("accepted", **key, ts=created, source=source))
     last_trade = _time(order, "lastTradeTimestamp") or created
     for trade in _list(order, "trades"):
-        if not isinstance(trade, Mapping) or text_or_none(trade.get("id")) is None:
-            continue  # no trade ID: never invent one (see the module docstring)
-        out.append(_fill(trade, venue, source, venue_order_id, client_id, last_trade))
+        if not isinstance(trade, Mapping):
+            raise AdapterError(f"a trade of CCXT order {venue_order_id!r} is not a trade structure")
+        if _skipped(trade, venue_order_id, notes, embedded=True):
+            continue
+        out.append(_fill(trade, venue, source, rules, venue_order_id, identity, last_trade, notes))
     ending = TERMINAL.get(status)
+    reason = None
+    if status == "closed" and _short_of_amount(order):
+        # ccxt maps Bybit's PartiallyFilledCanceled (and the like) to closed: the order ended
+        # with part of it never filled, which is a cancel, not a fill.
+        ending = "canceled"
+        reason = f"closed by the venue with {decimal_text(order.get('filled'), 'filled')} of "
+        reason += f"{decimal_text(order.get('amount'), 'amount')} filled"
     if ending is not None:
         ts = _time(order, "lastUpdateTimestamp") or created
-        out.append(message(ending, **key, ts=ts, source=source))
+        out.append(message(ending, **key, ts=ts, source=source, reason=reason))
     return out
+
+
+def _short_of_amount(order: Mapping[str, Any]) -> bool:
+    """True when the order says how much of it filled and that is less than its amount."""
+    amount = positive_text(order.get("amount"), "amount")
+    filled = decimal_text(order.get("filled"), "filled")
+    return amount is not None and filled is not None and Decimal(filled) < Decimal(amount)
 
 
 def _request(
     order: Mapping[str, Any],
-    client_id: str,
+    client_id: str | None,
     venue: str,
     account: str,
     ts: str,
     instrument_of: InstrumentOf | None,
     source: str,
+    venue_order_id: str | None = None,
 ) -> Message | None:
+    """The order's request; an external one (keyed by venue order ID) when ``client_id`` is None."""
     symbol = text_or_none(order.get("symbol"))
     side = (text_or_none(order.get("side")) or "").lower()
     quantity = positive_text(order.get("amount"), "amount")
@@ -187,12 +422,14 @@ def _request(
         client_order_id=client_id,
         account=account,
         venue=venue,
+        venue_order_id=venue_order_id,
         instrument=instrument_of(symbol) if instrument_of else symbol,
         side=side,
         order_type=order_type,
         quantity=quantity,
         price=price,
         time_in_force=None if tif is None else tif.upper(),
+        external=True if client_id is None else None,
         ts=ts,
         source=source,
     )
@@ -211,26 +448,114 @@ def _order_type(order: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------------- trades
 
 
-def trade_messages(trade: Mapping[str, Any], *, venue: str, source: str = SOURCE) -> list[Message]:
-    """The ``fill`` for one CCXT trade structure (from fetch_my_trades or watch_my_trades)."""
-    return [_fill(trade, venue, source, None, None, None)]
+def trade_messages(
+    trade: Mapping[str, Any],
+    *,
+    venue: str,
+    account: str | None = None,
+    instrument_of: InstrumentOf | None = None,
+    source: str = SOURCE,
+    notes: list[str] | None = None,
+) -> list[Message]:
+    """The ``fill`` for one CCXT trade structure (from fetch_my_trades or watch_my_trades),
+    preceded by an external request when the venue marks it a liquidation or ADL (which needs
+    ``account``); nothing (and a note) for a trade listed without amount or price."""
+    return _trades_messages([trade], venue, account, instrument_of, source, notes)
+
+
+def _trades_messages(
+    trades: list[Mapping[str, Any]],
+    venue: str,
+    account: str | None,
+    instrument_of: InstrumentOf | None,
+    source: str,
+    notes: list[str] | None,
+) -> list[Message]:
+    """Fills of top-level trades; one external request per liquidated/ADL order, for the sum of
+    that order's trades in the payload (an order liquidated in several fills is one order)."""
+    rules = rules_for(venue)
+    out: list[Message] = []
+    forced_orders: dict[str, tuple[str, Mapping[str, Any], Decimal]] = {}
+    for trade in trades:
+        if _skipped(trade, None, notes):
+            continue
+        identity = _identity(trade, rules, is_order=False)
+        fill = _fill(trade, venue, source, rules, None, identity, None, notes)
+        forced = _forced(trade, rules)
+        venue_order_id = fill.get("venue_order_id")
+        if forced and not identity.known and venue_order_id is not None:
+            kind, first, total = forced_orders.get(venue_order_id, (forced, trade, Decimal(0)))
+            forced_orders[venue_order_id] = (kind, first, total + Decimal(fill["quantity"]))
+        out.append(fill)
+    for venue_order_id, (kind, first, total) in forced_orders.items():
+        if account is None:
+            raise AdapterError(
+                f"a {kind} trade of order {venue_order_id!r} needs an account to book its order"
+            )
+        symbol = text_or_none(first.get("symbol"))
+        side = (text_or_none(first.get("side")) or "").lower()
+        if symbol is None or side not in ("buy", "sell"):
+            raise AdapterError(f"{kind} trade {text_or_none(first.get('id'))!r} needs a symbol and a side")
+        out.append(
+            message(
+                "request",
+                account=account,
+                venue=venue,
+                venue_order_id=venue_order_id,
+                instrument=instrument_of(symbol) if instrument_of else symbol,
+                side=side,
+                order_type="market",
+                quantity=decimal_text(total, "amount"),
+                tags={kind: "true"},
+                external=True,
+                ts=_time(first, "timestamp", "datetime"),
+                source=source,
+            )
+        )
+    return out
+
+
+def _skipped(
+    trade: Mapping[str, Any], order_id: str | None, notes: list[str] | None, *, embedded: bool = False
+) -> bool:
+    """True (and a note) for a trade that cannot be a fill but is no error: one listed by ID
+    only, without amount or price, or an embedded one without an ID."""
+    trade_id = text_or_none(trade.get("id"))
+    of_order = text_or_none(trade.get("order")) or order_id
+    where = f"trade {trade_id!r} of order {of_order!r}" if of_order else f"trade {trade_id!r}"
+    if trade_id is None and embedded:
+        _note(notes, f"a trade of order {order_id!r} without a trade ID was not booked (no dedup key)")
+        return True
+    if trade_id is not None and (trade.get("amount") is None or trade.get("price") is None):
+        _note(notes, f"{where} is listed without amount or price: not booked (fetch_my_trades has it)")
+        return True
+    return False
+
+
+def _note(notes: list[str] | None, text: str) -> None:
+    if notes is not None:
+        notes.append(text)
 
 
 def _fill(
     trade: Mapping[str, Any],
     venue: str,
     source: str,
+    rules: VenueRules,
     order_id: str | None,
-    client_id: str | None,
+    order_identity: _Identity | None,
     default_ts: str | None,
+    notes: list[str] | None,
 ) -> Message:
     """One fill; an embedded trade's gaps are filled from its order (IDs, last trade time)."""
     trade_id = text_or_none(trade.get("id"))
     if trade_id is None:
         raise AdapterError("a CCXT trade without an id cannot be booked (its ID is the dedup key)")
     venue_order_id = text_or_none(trade.get("order")) or order_id
-    client_id = _trade_client_id(trade) or client_id
-    if venue_order_id is None and client_id is None:
+    identity = _identity(trade, rules, is_order=False)
+    if not identity.known and order_identity is not None:
+        identity = order_identity
+    if venue_order_id is None and not identity.known:
         raise AdapterError(f"CCXT trade {trade_id!r} names no order (order or clientOrderId)")
     quantity = positive_text(trade.get("amount"), "amount")
     price = positive_text(trade.get("price"), "price")
@@ -239,56 +564,53 @@ def _fill(
     ts = _time(trade, "timestamp", "datetime") or default_ts
     if ts is None:
         raise AdapterError(f"CCXT trade {trade_id!r} has no timestamp")
-    fee, fee_currency = _fee(trade)
+    fee, fee_currency = _fee(trade, rules, trade_id, notes)
     liquidity = (text_or_none(trade.get("takerOrMaker")) or "").lower()
+    pnl = None
+    for name in rules.realized_pnl_keys:  # Binance USDⓈ-M: "rp" on the stream, "realizedPnl" on REST
+        pnl = pnl or decimal_text(_info(trade).get(name), f"info.{name}")
     return message(
         "fill",
-        client_order_id=client_id,
-        venue=venue,
-        venue_order_id=venue_order_id,
+        **identity.key(venue, venue_order_id),
         trade_id=trade_id,
         quantity=quantity,
         price=price,
         fee=fee,
         fee_currency=fee_currency,
         liquidity=liquidity if liquidity in ("maker", "taker") else None,
+        venue_realized_pnl=pnl,
         ts=ts,
         source=source,
     )
 
 
-def _order_client_id(order: Mapping[str, Any]) -> str | None:
-    info = order.get("info")
-    if isinstance(info, Mapping):
-        for name in INFO_ORIGINAL_CLIENT_ID_KEYS:
-            found = text_or_none(info.get(name))
-            if found is not None:
-                return found
-    return text_or_none(order.get("clientOrderId"))
-
-
-def _trade_client_id(trade: Mapping[str, Any]) -> str | None:
-    found = text_or_none(trade.get("clientOrderId"))
-    info = trade.get("info")
-    if found is None and isinstance(info, Mapping):
-        for name in INFO_CLIENT_ID_KEYS:
-            found = text_or_none(info.get(name))
-            if found is not None:
-                break
-    return found
-
-
-def _fee(structure: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """One fee and its currency: ``fee`` if it has a cost, else ``fees`` if in one currency."""
-    fee = structure.get("fee")
+def _fee(
+    trade: Mapping[str, Any], rules: VenueRules, trade_id: str, notes: list[str] | None
+) -> tuple[str | None, str | None]:
+    """The trade's fee and currency in the ledger's sign (see the module docstring)."""
+    if rules.fee is not None:
+        read = rules.fee(_info(trade))
+        if read is not None:
+            return read
+    totals: dict[str | None, Decimal] = {}
+    for entry in _list(trade, "fees"):
+        if isinstance(entry, Mapping) and entry.get("cost") is not None:
+            cost = Decimal(decimal_text(entry["cost"], "fees.cost") or "0")
+            currency = text_or_none(entry.get("currency"))
+            totals[currency] = totals.get(currency, Decimal(0)) + cost
+    charged = {c: v for c, v in totals.items() if v}  # a zero placeholder in another currency costs nothing
+    if len(charged) > 1:
+        shown = ", ".join(f"{decimal_text(v, 'fee')} {c}" for c, v in charged.items())
+        _note(notes, f"trade {trade_id!r} has fees in several currencies ({shown}): booked without a fee")
+        return None, None
+    fee = trade.get("fee")
     if isinstance(fee, Mapping) and fee.get("cost") is not None:
         return decimal_text(fee.get("cost"), "fee.cost"), text_or_none(fee.get("currency"))
-    fees = [f for f in _list(structure, "fees") if isinstance(f, Mapping) and f.get("cost") is not None]
-    currencies = {text_or_none(f.get("currency")) for f in fees}
-    if not fees or len(currencies) != 1:
+    totals = charged or totals
+    if len(totals) != 1:
         return None, None
-    total = sum((Decimal(decimal_text(f["cost"], "fees.cost") or "0") for f in fees), Decimal(0))
-    return decimal_text(total, "fees"), currencies.pop()
+    currency, total = next(iter(totals.items()))
+    return decimal_text(total, "fee"), currency
 
 
 # ---------------------------------------------------------------------- payloads
@@ -329,6 +651,7 @@ def payload_messages(
     else:
         items = list(payload)
     out: list[Message] = []
+    trades: list[Mapping[str, Any]] = []
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
             raise AdapterError(f"payload[{index}] is not a CCXT order or trade structure")
@@ -340,11 +663,13 @@ def payload_messages(
                 requests=requests,
                 instrument_of=instrument_of,
                 source=source,
+                notes=notes,
             )
         elif is_trade(item):
-            out += trade_messages(item, venue=venue, source=source)
+            trades.append(item)
         else:
             raise AdapterError(f"payload[{index}] is neither a CCXT order nor a CCXT trade")
+    out += _trades_messages(trades, venue, account, instrument_of, source, notes)
     return in_applying_order(out)
 
 
@@ -352,7 +677,7 @@ def payload_messages(
 
 
 def order_row(
-    order: Mapping[str, Any], *, instrument_of: InstrumentOf | None = None
+    order: Mapping[str, Any], *, instrument_of: InstrumentOf | None = None, venue: str = ""
 ) -> dict[str, Any] | None:
     """A CCXT order as a reconciliation-snapshot order row (also what the open-orders differ
     reads); None for an order without an id, symbol, side or positive amount."""
@@ -366,7 +691,7 @@ def order_row(
     order_type = _order_type(order)
     row: dict[str, Any] = {
         "venue_order_id": venue_order_id,
-        "client_order_id": _order_client_id(order),
+        "client_order_id": _identity(order, rules_for(venue), is_order=True).client_order_id,
         "instrument": instrument_of(symbol) if instrument_of else symbol,
         "side": side,
         "order_type": order_type,
@@ -395,16 +720,18 @@ def reconciliation_snapshot(
     closed_rows: list[dict[str, Any]] = []
     fills: dict[str, dict[str, Any]] = {}
     for order in orders:
-        row = order_row(order, instrument_of=instrument_of)
+        row = order_row(order, instrument_of=instrument_of, venue=venue)
         if row is None:
             continue
         (open_rows if row["status"] == "open" else closed_rows).append(row)
         for trade in _list(order, "trades"):
-            if isinstance(trade, Mapping) and text_or_none(trade.get("id")) is not None:
-                fill = _fill_row(trade, order, instrument_of)
+            if isinstance(trade, Mapping) and not _skipped(trade, "-", None, embedded=True):
+                fill = _fill_row(trade, order, instrument_of, venue)
                 fills.setdefault(fill["trade_id"], fill)
     for trade in trades:
-        fill = _fill_row(trade, {}, instrument_of)
+        if _skipped(trade, None, None):
+            continue
+        fill = _fill_row(trade, {}, instrument_of, venue)
         fills.setdefault(fill["trade_id"], fill)
     stamp = time_from_iso(as_of, "as_of")  # a datetime must be timezone-aware, like any ledger time
     if stamp is None:
@@ -420,15 +747,18 @@ def reconciliation_snapshot(
 
 
 def _fill_row(
-    trade: Mapping[str, Any], order: Mapping[str, Any], instrument_of: InstrumentOf | None
+    trade: Mapping[str, Any], order: Mapping[str, Any], instrument_of: InstrumentOf | None, venue: str
 ) -> dict[str, Any]:
+    rules = rules_for(venue)
     fill = _fill(
         trade,
-        "-",
+        venue,
         SOURCE,
+        rules,
         text_or_none(order.get("id")),
-        _order_client_id(order) if order else None,
+        _identity(order, rules, is_order=True) if order else None,
         _time(order, "lastTradeTimestamp") or _time(order, "timestamp", "datetime"),
+        None,
     )
     symbol = text_or_none(trade.get("symbol")) or text_or_none(order.get("symbol"))
     side = (text_or_none(trade.get("side")) or text_or_none(order.get("side")) or "").lower()
@@ -469,12 +799,15 @@ def _time(structure: Mapping[str, Any], millis_key: str, iso_key: str | None = N
 
 __all__ = [
     "SOURCE",
+    "VENUE_RULES",
     "AdapterError",
+    "VenueRules",
     "is_order",
     "is_trade",
     "order_messages",
     "order_row",
     "payload_messages",
     "reconciliation_snapshot",
+    "rules_for",
     "trade_messages",
 ]

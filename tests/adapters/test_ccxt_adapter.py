@@ -307,27 +307,43 @@ def test_a_rejected_order_is_rejected_without_an_acknowledgement(
 def test_a_rejection_nobody_can_name_yields_nothing(valid: Valid) -> None:
     # ccxt's parse of an error reply is {"info": ..., "status": "rejected"} and little else.
     assert order_messages({"info": {}, "status": "rejected"}, venue=VENUE, account=ACCOUNT) == []
-    assert (
-        valid(order_messages(order(clientOrderId=None, status="rejected"), venue=VENUE, account=ACCOUNT))
-        == []
-    )
+    nameless = order(clientOrderId=None, status="rejected", info={"orderId": 4293153, "status": "REJECTED"})
+    assert valid(order_messages(nameless, venue=VENUE, account=ACCOUNT)) == []
 
 
-def test_an_order_without_client_id_is_named_by_venue_order_id(
+def test_an_order_without_client_id_is_booked_as_an_external_order(
     valid: Valid, feed: Feed, ledger: OrderLedger
 ) -> None:
-    out = valid(order_messages(order(clientOrderId=None), venue=VENUE, account=ACCOUNT))
+    # Changed in issue 12: such an order used to be only acknowledged, and parked for ever.
+    placed_in_ui = order(clientOrderId=None, info={"orderId": 4293153, "status": "NEW"})
+    out = valid(order_messages(placed_in_ui, venue=VENUE, account=ACCOUNT))
     assert out == [
+        {
+            "type": "request",
+            "account": ACCOUNT,
+            "venue": VENUE,
+            "venue_order_id": "4293153",
+            "instrument": "BTC/USDT",
+            "side": "buy",
+            "order_type": "limit",
+            "quantity": "1",
+            "price": "64000",
+            "time_in_force": "GTC",
+            "external": True,
+            "ts": "2026-11-20T10:00:01.000000Z",
+            "source": "ccxt",
+        },
         {
             "type": "accepted",
             "venue": VENUE,
             "venue_order_id": "4293153",
             "ts": "2026-11-20T10:00:01.000000Z",
             "source": "ccxt",
-        }
+        },
     ]
-    # Not the ledger's order (yet): kept, waiting, until reconciliation or a request names it.
-    assert feed(out).counts["parked"] == 1
+    assert feed(out).counts["applied"] == 2
+    state = ledger.get_order("ext-binance-4293153")
+    assert (state.status, state.venue_order_ids) == (Status.ACCEPTED, ["4293153"])
 
 
 def test_requests_can_be_left_to_the_trading_system(valid: Valid, feed: Feed, ledger: OrderLedger) -> None:
@@ -410,7 +426,7 @@ def test_times_fall_back_to_datetime_then_update_time() -> None:
 
 def test_an_order_with_no_identity_is_refused() -> None:
     with pytest.raises(AdapterError, match="id or a clientOrderId"):
-        order_messages(order(id=None, clientOrderId=None), venue=VENUE, account=ACCOUNT)
+        order_messages(order(id=None, clientOrderId=None, info={}), venue=VENUE, account=ACCOUNT)
 
 
 def test_a_cancel_reply_names_the_order_not_the_cancel_request(
@@ -465,7 +481,9 @@ def test_fees_come_from_fees_when_they_share_a_currency(valid: Valid) -> None:
 
 def test_a_trade_carries_the_client_order_id_when_the_venue_gives_one(valid: Valid) -> None:
     okx_like = trade(info={"tradeId": "1001", "ordId": "4293153", "clOrdId": "c-1"})
-    assert valid(trade_messages(okx_like, venue=VENUE))[0]["client_order_id"] == "c-1"
+    assert valid(trade_messages(okx_like, venue="okx"))[0]["client_order_id"] == "c-1"
+    # Each venue's own field (VENUE_RULES): Binance's is not OKX's.
+    assert "client_order_id" not in valid(trade_messages(okx_like, venue=VENUE))[0]
     unified = trade(clientOrderId="c-1")
     assert valid(trade_messages(unified, venue=VENUE))[0]["client_order_id"] == "c-1"
 
@@ -476,7 +494,7 @@ def test_a_trade_carries_the_client_order_id_when_the_venue_gives_one(valid: Val
         ({"id": None}, "without an id"),
         ({"order": None}, "names no order"),
         ({"amount": 0.0}, "positive amount and price"),
-        ({"price": None}, "positive amount and price"),
+        ({"price": -1.0}, "positive amount and price"),
         ({"timestamp": None, "datetime": None}, "no timestamp"),
         ({"amount": float("nan")}, "finite"),
         ({"price": True}, "must be a number"),
@@ -518,9 +536,7 @@ def test_fetch_and_watch_deliveries_translate_identically() -> None:
     )
     assert messages(fetched) == messages(watched)
     polled = trade()
-    pushed = trade(
-        info={"e": "executionReport", "t": 1001, "c": "c-1"}, amount="0.40000000", price="64000.00"
-    )
+    pushed = trade(info={"e": "executionReport", "t": 1001}, amount="0.40000000", price="64000.00")
     assert messages(polled) == messages(pushed)
 
 
