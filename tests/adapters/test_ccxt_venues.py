@@ -545,7 +545,8 @@ def test_hyperliquid_fills_rest_and_ws_book_once_and_pnl_matches_closed_pnl(
         )
         for oid, side, px in (("3929354000", "B", "2378.8"), ("3929354691", "A", "2381.1"))
     ]
-    report = ingest(ledger, "hyperliquid", *[[t] for t in first], *[[t] for t in second], orders)
+    # Each userFills push and REST reply is one line holding both fills: all of them park.
+    report = ingest(ledger, "hyperliquid", first, second, orders)
     assert report.counts["rejected"] == 0
     # Then each fill is booked once with its fee (USDC, a cost), and realized P&L = closedPnl.
     assert trades_of(ledger) == [
