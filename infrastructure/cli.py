@@ -27,7 +27,7 @@ from domain.values import parse_timestamp
 from infrastructure.db import DEFAULT_URL, redact
 from infrastructure.errors import DatabaseLockedError
 from infrastructure.inputs import is_live, read_lines
-from infrastructure.ledger import URL_VARIABLE, OrderLedger
+from infrastructure.ledger import ADAPTER_FORMATS, URL_VARIABLE, OrderLedger
 from infrastructure.queries import list_orders, list_positions, list_trades, parse_marks, pnl_by
 
 app = typer.Typer(
@@ -125,7 +125,9 @@ def ingest(
     fmt: Annotated[
         str,
         typer.Option(
-            "--format", help="ledger (JSON lines), ccxt (unified structures) or fix (execution reports)."
+            "--format",
+            help="ledger (JSON lines), ccxt (unified structures), fix (execution reports),"
+            " hyperliquid, tradier, or snapshots (open-orders snapshots, reconciled one after another).",
         ),
     ] = "ledger",
     venue: Annotated[str | None, typer.Option(help="Venue name for --format ccxt|fix.")] = None,
@@ -142,12 +144,14 @@ def ingest(
 
     From a pipe or terminal, what has arrived is committed whenever the input pauses.
     """
-    if fmt not in ("ledger", "ccxt", "fix"):
-        raise InvalidInputError(f"--format must be ledger, ccxt or fix, not {fmt!r}")
-    if fmt != "ledger" and not venue:
+    if fmt not in ("ledger", *ADAPTER_FORMATS):
+        raise InvalidInputError(
+            f"--format must be ledger or one of {', '.join(ADAPTER_FORMATS)}, not {fmt!r}"
+        )
+    if fmt not in ("ledger", "snapshots") and not venue:
         raise InvalidInputError(f"--format {fmt} needs --venue (the adapter cannot tell which venue sent it)")
-    if fmt == "ccxt" and not account:
-        raise InvalidInputError("--format ccxt needs --account (CCXT structures do not carry one)")
+    if fmt in ("ccxt", "hyperliquid", "tradier") and not account:
+        raise InvalidInputError(f"--format {fmt} needs --account (its payloads do not carry one)")
     with _ledger() as ledger:
         ledger.project = not no_project
         stream = sys.stdin.buffer if file == "-" else _open(file)

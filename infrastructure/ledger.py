@@ -250,10 +250,12 @@ class OrderLedger(Application[UUID]):
         the lines (``infrastructure.inputs.PAUSE``: a live input is waiting) commits what is held.
         """
 
+        feed = _open_feed(self, fmt, venue, account, strict)
+
         def read(line: str | bytes, number: int) -> Inbound:
             if fmt == "ledger":
                 return _read_ledger_line(line, origin, number)
-            return _read_adapter_line(line, origin, number, fmt, venue, account)
+            return _read_adapter_line(line, origin, number, fmt, venue, account, feed)
 
         def items() -> Iterator[Inbound | None]:
             number = 0
@@ -263,6 +265,8 @@ class OrderLedger(Application[UUID]):
                 else:
                     number += 1
                     yield read(line, number)
+                    if feed is not None and feed.commit_each:
+                        yield None  # the next line is translated against what this one recorded
 
         return self.ingest_inbound(items(), strict=strict, on_batch=on_batch)
 
@@ -474,11 +478,29 @@ def _read_ledger_line(line: str | bytes, origin: str, number: int | None) -> Inb
     return item
 
 
-ADAPTER_FORMATS = ("ccxt", "fix")
+ADAPTER_FORMATS = ("ccxt", "fix", "hyperliquid", "tradier", "snapshots")
+
+
+def _open_feed(ledger: OrderLedger, fmt: str, venue: str | None, account: str | None, strict: bool) -> Any:
+    """The per-ingest state of a stateful format (infrastructure.feeds), else None."""
+    from infrastructure.feeds import FEED_FORMATS, open_feed
+
+    if fmt not in FEED_FORMATS:
+        return None
+    feed = open_feed(ledger, fmt, venue, account)
+    if strict and feed.commit_each:
+        raise ConfigurationError(f"--format {fmt} reads what earlier lines recorded: it cannot be --strict")
+    return feed
 
 
 def _read_adapter_line(
-    line: str | bytes, origin: str, number: int, fmt: str, venue: str | None, account: str | None
+    line: str | bytes,
+    origin: str,
+    number: int,
+    fmt: str,
+    venue: str | None,
+    account: str | None,
+    feed: Any = None,
 ) -> Inbound:
     """One line of venue input, translated by its adapter (the raw line is what is journaled)."""
     from infrastructure.adapters import inbound
@@ -488,8 +510,8 @@ def _read_adapter_line(
 
     raw = _raw_bytes(line).rstrip(b"\r\n")
     if fmt not in ADAPTER_FORMATS:
-        raise ConfigurationError(f"unknown input format {fmt!r}: use ledger, ccxt or fix")
-    if not venue or (fmt == "ccxt" and not account):
+        raise ConfigurationError(f"unknown input format {fmt!r}: use ledger, {', '.join(ADAPTER_FORMATS)}")
+    if feed is None and (not venue or (fmt == "ccxt" and not account)):
         raise ConfigurationError(
             f"--format {fmt} needs --venue" + (" and --account" if fmt == "ccxt" else "")
         )
@@ -497,10 +519,16 @@ def _read_adapter_line(
         return Inbound(raw=raw, origin=origin, line_no=number, format=fmt)
     notes: list[str] = []
     try:
-        if fmt == "ccxt":
-            messages = payload_messages(decode_json(raw), venue=venue, account=account or "", notes=notes)
+        if feed is not None:
+            messages = feed.messages(raw, notes)
+        elif fmt == "ccxt":
+            messages = payload_messages(
+                decode_json(raw), venue=venue or "", account=account or "", notes=notes
+            )
         else:
-            messages = fix_messages(raw.decode("utf-8", "replace"), venue=venue, account=account, notes=notes)
+            messages = fix_messages(
+                raw.decode("utf-8", "replace"), venue=venue or "", account=account, notes=notes
+            )
     except (MessageError, ValueError, TypeError, KeyError) as error:
         return Inbound(raw=raw, origin=origin, line_no=number, format=fmt, error=_reason(error))
     except Exception as error:  # an adapter bug must cost one line, not the rest of the input

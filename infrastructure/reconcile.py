@@ -227,6 +227,16 @@ def inferred_trade_id(venue: str, venue_order_id: str, filled: Decimal, average:
     return "inferred-" + hashlib.sha256(basis.encode()).hexdigest()[:20]
 
 
+def inferred_price(
+    filled: Decimal, average: Decimal | None, limit: Decimal | None, gap: Decimal, booked_notional: Decimal
+) -> Decimal | None:
+    """The price of the ``gap`` of a venue's cumulative ``filled`` that no booked fill explains:
+    what the venue's average leaves once the booked notional is taken out (else the limit)."""
+    if average is not None:
+        return (average * filled - booked_notional) / gap
+    return limit
+
+
 class Reconciler:
     """Compares one snapshot with the ledger and proposes (or applies) corrections."""
 
@@ -399,11 +409,7 @@ class Reconciler:
     def _inferred(
         self, row: VenueOrder, key: dict[str, Any], client_id: str, gap: Decimal, notional: Decimal
     ) -> Difference:
-        price: Decimal | None
-        if row.average_price is not None:
-            price = (row.average_price * row.filled_quantity - notional) / gap
-        else:
-            price = row.price
+        price = inferred_price(row.filled_quantity, row.average_price, row.price, gap, notional)
         difference = Difference(
             "inferred_fill",
             f"the venue reports {format_decimal(row.filled_quantity)} filled and no fill explains "

@@ -1,0 +1,382 @@
+"""Hyperliquid's own payloads → ledger messages (WebSocket channels and info-endpoint replies).
+
+Pure translation, no I/O. One input (a line) is any of:
+
+* a WebSocket envelope ``{"channel": ..., "data": ...}`` for ``orderUpdates`` (a list of
+  ``{order, status, statusTimestamp}``), ``userFills`` (``{isSnapshot?, user, fills}``),
+  ``user`` (userEvents: ``{fills: [...]}``; other events are noted, not booked) and
+  ``webData2`` (its ``openOrders``, diffed against the previous snapshot of the same ``user``);
+  ``subscriptionResponse`` and ``pong`` are acknowledged with a note;
+* an info-endpoint reply: ``orderStatus`` (``{"status": "order", "order": {...}}``),
+  ``historicalOrders`` (a list of ``{order, status, statusTimestamp}``), ``openOrders`` /
+  ``frontendOpenOrders`` (a list of bare orders), ``userFills`` / ``userFillsByTime`` (a list
+  of fills);
+* a ``spotMeta`` reply (``{"tokens": [...], "universe": [...]}``): it names the spot pairs
+  that fills and orders call ``@<index>`` (the user supplies it once, as a line of the input or
+  as ``spot_meta=``); nothing is booked from it.
+
+Mapping (https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api):
+
+* ``cloid`` is the client order ID. An order without one is an external order keyed by its
+  ``oid`` (``ext-<venue>-<oid>``): a ``request`` with ``external: true``.
+* Orders: ``request`` (limit at ``limitPx`` unless ``orderType`` says market; quantity
+  ``origSz``; ``tif`` as the time in force), ``accepted`` with ``venue_order_id = oid``, then
+  ``canceled`` for every ``...Canceled`` status, ``rejected`` (and no acknowledgement) for
+  every ``...Rejected`` status. ``open``, ``filled`` and ``triggered`` add no fact: fills come
+  from userFills.
+* Fills: ``trade_id = tid``; quantity ``sz``, price ``px``; ``fee`` = ``fee`` + ``builderFee``
+  in ``feeToken`` (as ccxt books it); ``crossed`` → taker, else maker; ``closedPnl`` →
+  ``venue_realized_pnl``. A liquidation fill (``liquidation`` present) has no order the caller
+  placed: an external market ``request`` tagged ``{"liquidation": "true"}`` for the fill's
+  size precedes it. Any other fill without a ``cloid`` names its order by ``oid`` and waits
+  (parked) until an order message for that ``oid`` arrives (orderUpdates, historicalOrders).
+* Instruments: a perpetual is named by its coin (``BTC``, ``flx:CRCL``); a spot pair by its
+  ``BASE/QUOTE`` name (``PURR/USDC``); ``@<index>`` is resolved through the spot meta, and
+  refused with a one-line reason without it.
+
+WebSocket and REST carry the same fields, so the same fact gives the same messages whichever
+arrives first, and the ledger books it once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from domain.order import external_client_order_id
+from infrastructure.adapters.common import (
+    AdapterError,
+    Message,
+    decimal_text,
+    in_applying_order,
+    message,
+    positive_text,
+    text_or_none,
+    time_from_millis,
+)
+from infrastructure.adapters.snapshots import OpenOrdersDiffer
+
+SOURCE = "hyperliquid"
+SIDES = {"B": "buy", "A": "sell"}
+IGNORED_CHANNELS = ("subscriptionResponse", "pong", "post", "error")
+
+
+class SpotNames:
+    """Spot pair names by index, read from an info ``spotMeta`` reply."""
+
+    def __init__(self, meta: Mapping[str, Any] | None = None) -> None:
+        self.names: dict[str, str] = {}
+        if meta is not None:
+            self.load(meta)
+
+    def load(self, meta: Mapping[str, Any]) -> int:
+        """Learn the pairs of a spotMeta reply; returns how many."""
+        tokens = {}
+        for token in _list(meta, "tokens"):
+            if isinstance(token, Mapping):
+                index, name = text_or_none(token.get("index")), text_or_none(token.get("name"))
+                if index is not None and name is not None:
+                    tokens[index] = name
+        count = 0
+        for pair in _list(meta, "universe"):
+            if not isinstance(pair, Mapping):
+                raise AdapterError("spotMeta universe entries must be objects")
+            index = text_or_none(pair.get("index"))
+            name = text_or_none(pair.get("name"))
+            ids = pair.get("tokens")
+            if index is None or name is None:
+                raise AdapterError("a spotMeta universe entry needs index and name")
+            if name.startswith("@") and isinstance(ids, list) and len(ids) == 2:
+                base, quote = tokens.get(str(ids[0])), tokens.get(str(ids[1]))
+                if base is not None and quote is not None:
+                    name = f"{base}/{quote}"
+            self.names[f"@{index}"] = name
+            count += 1
+        return count
+
+    def instrument(self, coin: str) -> str:
+        """The ledger instrument of a Hyperliquid coin name."""
+        if not coin.startswith("@"):
+            return coin  # a perpetual's coin, or a spot pair already named BASE/QUOTE
+        name = self.names.get(coin)
+        if name is None:
+            raise AdapterError(
+                f"spot coin {coin} is not in the spot meta: feed the info spotMeta reply first"
+            )
+        return name
+
+
+class HyperliquidAdapter:
+    """Translates one ingest's Hyperliquid inputs, keeping the state they need between lines:
+    the spot names, and the last ``webData2`` open orders per user (for the diff)."""
+
+    def __init__(
+        self, *, venue: str, account: str, spot_meta: Mapping[str, Any] | None = None, source: str = SOURCE
+    ) -> None:
+        self.venue = venue
+        self.account = account
+        self.source = source
+        self.spot = SpotNames(spot_meta)
+        self._open: dict[str, OpenOrdersDiffer] = {}
+
+    # ------------------------------------------------------------------ dispatch
+
+    def messages(self, payload: Any, notes: list[str] | None = None) -> list[Message]:
+        """The ledger messages of one Hyperliquid payload (see the module docstring)."""
+        notes = notes if notes is not None else []
+        if isinstance(payload, Mapping) and "channel" in payload:
+            return in_applying_order(self._channel(payload, notes))
+        if isinstance(payload, Mapping):
+            if "universe" in payload and "tokens" in payload:
+                notes.append(f"spot meta: {self.spot.load(payload)} spot pairs named")
+                return []
+            if payload.get("status") == "order" and isinstance(payload.get("order"), Mapping):
+                return in_applying_order(self.order_status(payload["order"], notes))
+            if payload.get("status") == "unknownOid":
+                notes.append("orderStatus: unknown oid at the venue")
+                return []
+            raise AdapterError(
+                "not a Hyperliquid payload: expected a channel envelope, a list or orderStatus"
+            )
+        if not isinstance(payload, list):
+            raise AdapterError("a Hyperliquid payload is a JSON object or array")
+        out: list[Message] = []
+        for index, item in enumerate(payload):
+            if not isinstance(item, Mapping):
+                raise AdapterError(f"payload[{index}] is not an object")
+            if "tid" in item:
+                out += self.fill(item)
+            elif isinstance(item.get("order"), Mapping):
+                out += self.order_status(item, notes)
+            elif "oid" in item:
+                out += self.order(item, None, None, notes)
+            else:
+                raise AdapterError(f"payload[{index}] is neither a Hyperliquid order nor a fill")
+        return in_applying_order(out)
+
+    def _channel(self, envelope: Mapping[str, Any], notes: list[str]) -> list[Message]:
+        channel = text_or_none(envelope.get("channel")) or ""
+        data = envelope.get("data")
+        if channel in IGNORED_CHANNELS:
+            notes.append(f"{channel}: no order fact")
+            return []
+        if channel == "orderUpdates":
+            if not isinstance(data, list):
+                raise AdapterError("orderUpdates data must be a list")
+            return [m for item in data for m in self.order_status(_object(item, "orderUpdates[]"), notes)]
+        if channel in ("userFills", "user"):
+            data = _object(data, channel)
+            if channel == "user" and "fills" not in data:
+                notes.append(f"userEvents {', '.join(sorted(data))[:60]}: not an order fact, not booked")
+                return []
+            return [m for fill in _list(data, "fills") for m in self.fill(_object(fill, "fills[]"))]
+        if channel == "webData2":
+            return self.web_data(_object(data, "webData2"), notes)
+        raise AdapterError(f"Hyperliquid channel {channel[:40]!r} is not one the adapter reads")
+
+    # ------------------------------------------------------------------ orders
+
+    def order_status(self, item: Mapping[str, Any], notes: list[str]) -> list[Message]:
+        """``{order, status, statusTimestamp}`` (orderUpdates, historicalOrders, orderStatus)."""
+        order = _object(item.get("order"), "order")
+        status = text_or_none(item.get("status"))
+        when = time_from_millis(item.get("statusTimestamp"), "statusTimestamp")
+        return self.order(order, status, when, notes)
+
+    def order(
+        self, order: Mapping[str, Any], status: str | None, when: str | None, notes: list[str]
+    ) -> list[Message]:
+        """The messages of one order in a given status (None: a bare open-orders entry)."""
+        oid = text_or_none(order.get("oid"))
+        if oid is None:
+            raise AdapterError("a Hyperliquid order needs an oid")
+        cloid = text_or_none(order.get("cloid"))
+        created = time_from_millis(order.get("timestamp"), "timestamp")
+        if created is None:
+            raise AdapterError(f"Hyperliquid order {oid} has no timestamp")
+        when = when or created
+        out = [self._request(order, oid, cloid, created)]
+        status = status or "open"
+        if status.endswith("Rejected") or status == "rejected":
+            # Never acknowledged: the rejection names the order without its oid (a message with
+            # an oid would acknowledge it first, and the ledger then refuses the rejection).
+            named = cloid or external_client_order_id(self.venue, oid)
+            out.append(
+                message(
+                    "rejected",
+                    client_order_id=named,
+                    venue=self.venue,
+                    ts=when,
+                    source=self.source,
+                    reason=status,
+                )
+            )
+            return out
+        key = {"client_order_id": cloid, "venue": self.venue, "venue_order_id": oid}
+        out.append(message("accepted", **key, ts=created, source=self.source))
+        if status.endswith("Canceled") or status in ("canceled", "scheduledCancel"):
+            out.append(message("canceled", **key, ts=when, source=self.source, reason=status))
+        elif status not in ("open", "filled", "triggered"):
+            notes.append(f"order {oid}: status {status[:40]!r} is not booked")
+        return out
+
+    def _request(self, order: Mapping[str, Any], oid: str, cloid: str | None, ts: str) -> Message:
+        coin = text_or_none(order.get("coin"))
+        side = SIDES.get(text_or_none(order.get("side")) or "")
+        quantity = positive_text(order.get("origSz"), "origSz") or positive_text(order.get("sz"), "sz")
+        if coin is None or side is None or quantity is None:
+            raise AdapterError(f"Hyperliquid order {oid} needs coin, side B/A and a positive origSz")
+        kind = (text_or_none(order.get("orderType")) or "").lower()
+        price = positive_text(order.get("limitPx"), "limitPx")
+        market = "market" in kind or price is None
+        tif = text_or_none(order.get("tif"))
+        return message(
+            "request",
+            client_order_id=cloid,
+            venue=self.venue,
+            venue_order_id=None if cloid else oid,
+            external=None if cloid else True,
+            account=self.account,
+            instrument=self.spot.instrument(coin),
+            side=side,
+            order_type="market" if market else "limit",
+            quantity=quantity,
+            price=None if market else price,
+            time_in_force=None if tif is None else tif.upper(),
+            ts=ts,
+            source=self.source,
+        )
+
+    # ------------------------------------------------------------------ fills
+
+    def fill(self, fill: Mapping[str, Any]) -> list[Message]:
+        """One fill of userFills (WebSocket or info), preceded by an external request when it
+        is a liquidation."""
+        tid = text_or_none(fill.get("tid"))
+        oid = text_or_none(fill.get("oid"))
+        if tid is None or oid is None:
+            raise AdapterError("a Hyperliquid fill needs tid and oid")
+        coin = text_or_none(fill.get("coin"))
+        side = SIDES.get(text_or_none(fill.get("side")) or "")
+        quantity = positive_text(fill.get("sz"), "sz")
+        price = positive_text(fill.get("px"), "px")
+        ts = time_from_millis(fill.get("time"), "time")
+        if coin is None or side is None or quantity is None or price is None or ts is None:
+            raise AdapterError(f"Hyperliquid fill {tid} needs coin, side B/A, positive sz and px, and time")
+        cloid = text_or_none(fill.get("cloid"))
+        fee = decimal_text(fill.get("fee"), "fee")
+        builder = decimal_text(fill.get("builderFee"), "builderFee")
+        if builder is not None:
+            fee = decimal_text(Decimal(fee or "0") + Decimal(builder), "fee")
+        out: list[Message] = []
+        if isinstance(fill.get("liquidation"), Mapping) and cloid is None:
+            out.append(
+                message(
+                    "request",
+                    venue=self.venue,
+                    venue_order_id=oid,
+                    external=True,
+                    account=self.account,
+                    instrument=self.spot.instrument(coin),
+                    side=side,
+                    order_type="market",
+                    quantity=quantity,
+                    tags={"liquidation": "true"},
+                    ts=ts,
+                    source=self.source,
+                )
+            )
+        crossed = fill.get("crossed")
+        out.append(
+            message(
+                "fill",
+                client_order_id=cloid,
+                venue=self.venue,
+                venue_order_id=oid,
+                trade_id=tid,
+                quantity=quantity,
+                price=price,
+                fee=fee,
+                fee_currency=text_or_none(fill.get("feeToken")) if fee is not None else None,
+                liquidity=None if not isinstance(crossed, bool) else ("taker" if crossed else "maker"),
+                venue_realized_pnl=decimal_text(fill.get("closedPnl"), "closedPnl"),
+                ts=ts,
+                source=self.source,
+            )
+        )
+        return out
+
+    # ------------------------------------------------------------------ webData2
+
+    def web_data(self, data: Mapping[str, Any], notes: list[str]) -> list[Message]:
+        """webData2: its open orders against the previous webData2 of the same user.
+
+        New orders are requested and acknowledged; an order that left the list, or whose size
+        changed, is only noted: why it left (filled, canceled) and what filled come from
+        orderUpdates and userFills, which say so.
+        """
+        user = text_or_none(data.get("user")) or "-"
+        orders = [_object(o, "openOrders[]") for o in _list(data, "openOrders")]
+        rows = []
+        for order in orders:
+            oid, coin = text_or_none(order.get("oid")), text_or_none(order.get("coin"))
+            side = SIDES.get(text_or_none(order.get("side")) or "")
+            if oid is None or coin is None or side is None:
+                raise AdapterError("a webData2 open order needs oid, coin and side B/A")
+            size, original = decimal_text(order.get("sz"), "sz"), decimal_text(order.get("origSz"), "origSz")
+            quantity = original or size
+            filled = decimal_text(Decimal(original) - Decimal(size or "0"), "filled") if original else "0"
+            rows.append(
+                {
+                    "venue_order_id": oid,
+                    "client_order_id": text_or_none(order.get("cloid")),
+                    "instrument": self.spot.instrument(coin),
+                    "side": side,
+                    "quantity": quantity,
+                    "price": positive_text(order.get("limitPx"), "limitPx"),
+                    "filled_quantity": filled,
+                }
+            )
+        differ = self._open.get(user)
+        if differ is None:
+            differ = OpenOrdersDiffer()
+        changes = differ.diff(rows)  # refused rows leave the previous snapshot in place
+        self._open[user] = differ
+        new = {o.venue_order_id for o in changes.new}
+        out = [
+            m
+            for order in orders
+            if text_or_none(order.get("oid")) in new
+            for m in self.order(order, None, None, notes)
+        ]
+        for update in changes.updated:
+            notes.append(
+                f"webData2: order {update.current.venue_order_id} changed {', '.join(update.changed)}"
+            )
+        for gone in changes.closed:
+            notes.append(
+                f"webData2: order {gone.venue_order_id} left the open orders"
+                " (its outcome comes from orderUpdates)"
+            )
+        if not out and not changes:
+            notes.append("webData2: open orders unchanged")
+        return out
+
+
+def _object(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise AdapterError(f"{where} must be an object")
+    return value
+
+
+def _list(structure: Mapping[str, Any], key: str) -> list[Any]:
+    value = structure.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise AdapterError(f"{key} must be a list")
+    return value
+
+
+__all__ = ["SOURCE", "HyperliquidAdapter", "SpotNames"]

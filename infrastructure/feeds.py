@@ -1,0 +1,167 @@
+"""Stateful venue feeds: inputs whose translation depends on what came before.
+
+``OrderLedger.ingest_lines(..., fmt=...)`` opens one feed per call (:func:`open_feed`) for the
+formats in :data:`FEED_FORMATS`, so state lives exactly as long as one ingest:
+
+* ``hyperliquid`` — :class:`~infrastructure.adapters.hyperliquid.HyperliquidAdapter` remembers
+  the spot meta and each user's last ``webData2`` open orders (pure translation otherwise).
+* ``tradier`` — Tradier reports fills only as cumulative ``exec_quantity``/``avg_fill_price``.
+  Each poll's orders become their request/ack/ending messages plus, for the part of the
+  cumulative fill the ledger has not booked yet, one *inferred* fill whose trade ID is derived
+  from what Tradier reported (``reconcile.inferred_trade_id``): a poll that reports nothing
+  new adds nothing, and a real execution recorded later replaces the inferred quantity.
+* ``snapshots`` — consecutive open-orders snapshots in the reconcile snapshot format (one
+  document per line; docs/reconciliation.md). Each is reconciled against the ledger as the
+  previous lines left it (``reconcile.Reconciler``: new orders, acknowledgements, fills the
+  venue reports, inferred fills, orders the venue closed); an order open in the ledger but
+  missing from one snapshot is closed only when the next snapshot lacks it too, so one gap in
+  the stream (a snapshot missed or cut short) never closes an order.
+
+The last two read the ledger, so each of their lines is committed before the next is read
+(:attr:`Feed.commit_each`); they cannot be used with ``strict``. A second ingest of the same
+input finds everything booked and records nothing new.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from domain.values import format_decimal
+from infrastructure.adapters.common import Message, in_applying_order, message
+from infrastructure.adapters.hyperliquid import HyperliquidAdapter
+from infrastructure.adapters.tradier import cumulative_fills, instrument_messages, order_messages, orders_of
+from infrastructure.errors import ConfigurationError
+from infrastructure.messages import decode_json
+from infrastructure.reconcile import Reconciler, inferred_price, inferred_trade_id, parse_snapshot
+
+FEED_FORMATS = ("hyperliquid", "tradier", "snapshots")
+SNAPSHOT_GRACE = timedelta(seconds=60)
+
+
+class Feed(Protocol):
+    """Translates one input line to ledger messages, with state kept across lines."""
+
+    commit_each: bool
+    """True when a line's translation reads the ledger: each line is committed before the next."""
+
+    def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
+        """The messages of one line; ``notes`` gets a line per part deliberately not booked."""
+        ...
+
+
+def open_feed(ledger: Any, fmt: str, venue: str | None, account: str | None) -> Feed:
+    """The feed for one ingest of format ``fmt``."""
+    if fmt == "snapshots":
+        return SnapshotFeed(ledger)
+    if not venue or not account:
+        raise ConfigurationError(f"--format {fmt} needs --venue and --account")
+    if fmt == "hyperliquid":
+        return HyperliquidFeed(venue, account)
+    if fmt == "tradier":
+        return TradierFeed(ledger, venue, account)
+    raise ConfigurationError(f"unknown feed format {fmt!r}")
+
+
+class HyperliquidFeed:
+    """Hyperliquid payloads, one per line (pure translation with per-ingest state)."""
+
+    commit_each = False
+
+    def __init__(self, venue: str, account: str) -> None:
+        self.adapter = HyperliquidAdapter(venue=venue, account=account)
+
+    def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
+        return self.adapter.messages(decode_json(raw), notes)
+
+
+class TradierFeed:
+    """Tradier orders replies, one per line, with fills inferred from cumulative quantities."""
+
+    commit_each = True
+    define_instruments = False
+    """Emit option ``instrument`` definitions (contract size 100) before the orders: off until
+    the core books instrument messages (they are refused by this version)."""
+
+    def __init__(self, ledger: Any, venue: str, account: str) -> None:
+        self.ledger = ledger
+        self.venue = venue
+        self.account = account
+
+    def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
+        out: list[Message] = []
+        for order in orders_of(decode_json(raw)):
+            if self.define_instruments:
+                out += instrument_messages(order, venue=self.venue)
+            out += order_messages(order, venue=self.venue, account=self.account)
+            for total in cumulative_fills(order):
+                fill = self._new_fill(total)
+                if fill is not None:
+                    out.append(fill)
+        return in_applying_order(out)
+
+    def _new_fill(self, total: Any) -> Message | None:
+        """The inferred fill for what Tradier reports filled beyond what the ledger booked."""
+        processor = self.ledger.processor
+        owner = processor.lookup_identity((self.venue, "venue_order_id", total.venue_order_id))
+        order = None if owner is None else processor.load_order(owner, trust_absent=False)
+        booked = Decimal(0) if order is None else order.filled_quantity
+        notional = Decimal(0) if order is None else order.notional
+        gap = total.exec_quantity - booked
+        if gap <= 0:
+            return None
+        price = inferred_price(total.exec_quantity, total.avg_fill_price, total.price, gap, notional)
+        if price is None or price <= 0:
+            return None
+        return message(
+            "fill",
+            venue=self.venue,
+            venue_order_id=total.venue_order_id,
+            trade_id=inferred_trade_id(
+                self.venue, total.venue_order_id, total.exec_quantity, total.avg_fill_price
+            ),
+            quantity=format_decimal(gap),
+            price=format_decimal(price.normalize()),
+            inferred=True,
+            ts=total.ts,
+            source="tradier",
+        )
+
+
+class SnapshotFeed:
+    """Consecutive open-orders snapshots, each reconciled against the ledger."""
+
+    commit_each = True
+
+    def __init__(self, ledger: Any, grace: timedelta = SNAPSHOT_GRACE) -> None:
+        self.ledger = ledger
+        self.grace = grace
+        self._missing: dict[tuple[str, str], set[str]] = {}  # (venue, account) → absent last time
+
+    def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
+        snapshot = parse_snapshot(raw)
+        found = Reconciler(self.ledger, snapshot, grace=self.grace).differences()
+        stream = (snapshot.venue, snapshot.account)
+        absent_before = self._missing.get(stream, set())
+        absent_now: set[str] = set()
+        out: list[Message] = []
+        for difference in found:
+            if difference.kind == "absent_at_venue" and difference.client_order_id:
+                absent_now.add(difference.client_order_id)
+                if difference.client_order_id not in absent_before:
+                    notes.append(
+                        f"{difference.client_order_id}: absent from this snapshot only; "
+                        "closed if the next one lacks it too"
+                    )
+                    continue
+            if not difference.corrections:
+                notes.append(f"{difference.kind}: {difference.detail}")
+            out += difference.corrections
+        self._missing[stream] = absent_now
+        if not found:
+            notes.append(f"snapshot at {snapshot.as_of.isoformat()}: the ledger agrees")
+        return out
+
+
+__all__ = ["FEED_FORMATS", "Feed", "HyperliquidFeed", "SnapshotFeed", "TradierFeed", "open_feed"]

@@ -1,0 +1,315 @@
+"""Hyperliquid's own payloads, ingested end to end with ``--format hyperliquid``.
+
+Every venue payload below is a published example, copied field for field:
+
+* ccxt's recorded Hyperliquid replies, ccxt/ccxt ts/src/test/static/response/hyperliquid.json
+  (``fetchMyTrades`` "trades with builderFee" and "user trades", ``fetchOrders``,
+  ``fetchClosedOrders``, ``fetchOpenOrders``, ``fetchOrder``): these are the raw info-endpoint
+  replies (``httpResponse``) for userFills, historicalOrders, openOrders and orderStatus;
+* the spotMeta example of Hyperliquid's docs (for-developers/api/info-endpoint/spot), with the
+  doc's two typos fixed (a missing colon after ``weiDecimals``, trailing commas).
+
+The WebSocket envelopes (``{"channel": "userFills", "data": {"isSnapshot", "user", "fills"}}``,
+``{"channel": "orderUpdates", "data": [...]}``, ``{"channel": "webData2", "data": {...}}``) are
+the shapes of Hyperliquid's docs (websocket/subscriptions: WsUserFills, WsOrder[], WebData2)
+around those same published fills and orders: a WsFill has the fields of a userFills entry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from domain.events import OrderFilled
+from domain.values import Status
+from infrastructure.adapters.common import AdapterError
+from infrastructure.adapters.hyperliquid import HyperliquidAdapter, SpotNames
+from infrastructure.ledger import OrderLedger
+from infrastructure.queries import list_positions, list_trades
+
+VENUE = "hyperliquid"
+ACCOUNT = "main"
+USER = "0x193bd350ec838b1e22d6f302da5343b920aa1c2b"  # the liquidatedUser of the published fills
+
+# ccxt hyperliquid.json, fetchMyTrades "trades with builderFee", httpResponse (info userFills).
+FILLS: list[dict[str, Any]] = [
+    {"coin": "HYPE", "px": "33.209", "sz": "0.73", "side": "B", "time": "1770458548926",
+     "startPosition": "0.0", "dir": "Open Long", "closedPnl": "0.0",
+     "hash": "0x53542a9ac057af8454cd0434d851d202028b00805b5ace56f71cd5ed7f5b896e",
+     "oid": "314848230306", "crossed": True, "fee": "0.012896", "builderFee": "0.002424",
+     "tid": "882779857052503", "feeToken": "USDC", "twapId": None},
+    {"coin": "flx:CRCL", "px": "55.877", "sz": "0.27", "side": "A", "time": "1770134398172",
+     "startPosition": "0.27", "dir": "Close Long", "closedPnl": "-5.147253",
+     "hash": "0x0e90e4d738497681100a04349b4a0e02013600bcd34c9553b2599029f74d506b",
+     "oid": "310636768174", "crossed": True, "fee": "0.001173", "tid": "1019408913364172",
+     "liquidation": {"liquidatedUser": "0x193bd350ec838b1e22d6f302da5343b920aa1c2b",
+                     "markPx": "55.92", "method": "market"},
+     "feeToken": "USDH", "twapId": None},
+    {"coin": "flx:CRCL", "px": "70.0", "sz": "0.14", "side": "B", "time": "1769178808067",
+     "startPosition": "0.13", "dir": "Open Long", "closedPnl": "0.0",
+     "hash": "0x83750d8e924aa58584ee0433e6631e020e8600742d4dc457273db8e1514e7f70",
+     "oid": "251733169011", "crossed": False, "fee": "0.000282", "tid": "202031760494687",
+     "feeToken": "USDH", "twapId": None},
+    {"coin": "HYPE", "px": "21.147", "sz": "5.2", "side": "A", "time": "1768931202995",
+     "startPosition": "5.2", "dir": "Close Long", "closedPnl": "-46.0356",
+     "hash": "0xc0de326d5c05d659c2570433b86b0f02040d0052f708f52b64a6ddc01b09b044",
+     "oid": "298509207410", "crossed": True, "fee": "0.047504", "tid": "345752513742025",
+     "liquidation": {"liquidatedUser": "0x193bd350ec838b1e22d6f302da5343b920aa1c2b",
+                     "markPx": "21.193", "method": "market"},
+     "feeToken": "USDC", "twapId": None},
+    {"coin": "HYPE", "px": "25.585", "sz": "1.0", "side": "A", "time": "1768713164026",
+     "startPosition": "6.2", "dir": "Close Long", "closedPnl": "-4.415",
+     "hash": "0x9241b58cca43e2e993bb04338fc60f0201910072654701bb360a60df8947bcd4",
+     "oid": "296683658818", "crossed": True, "fee": "0.01361", "builderFee": "0.002558",
+     "tid": "727991321631002", "feeToken": "USDC", "twapId": None},
+]  # fmt: skip
+
+# ccxt hyperliquid.json, fetchMyTrades "user trades" (SOL, with a cloid), httpResponse.
+CLOID_FILL = {
+    "cloid": "0x1234567890abcdef1234567890abcdef", "closedPnl": "0.0", "coin": "SOL",
+    "crossed": True, "dir": "Open Long", "fee": "0.023154",
+    "hash": "0x15da87c3e05b83745fc3040add877e011a002956f66ac116e249b862dc71f07f",
+    "liquidationMarkPx": None, "oid": "6928122855", "px": "132.31", "side": "B",
+    "startPosition": "2.84", "sz": "0.5", "tid": "566849930446139", "time": "1709643346297",
+    "feeToken": "USDC",
+}  # fmt: skip
+
+# ccxt hyperliquid.json, fetchOpenOrders "open order using a non usdc hip3 market" (openOrders).
+OPEN_ORDERS = [
+    {"coin": "flx:CRCL", "side": "B", "limitPx": "70.0", "sz": "0.14", "oid": "251733169011",
+     "timestamp": "1764346344235", "triggerCondition": "N/A", "isTrigger": False,
+     "triggerPx": "0.0", "children": [], "isPositionTpsl": False, "reduceOnly": False,
+     "orderType": "Limit", "origSz": "0.14", "tif": "Gtc", "cloid": None},
+]  # fmt: skip
+
+# ccxt hyperliquid.json, fetchOrders "ensure orders are dedup ..." (historicalOrders): the same
+# order twice, once canceled (numbers as strings), once open (numbers as numbers).
+HISTORICAL = [
+    {"order": {"coin": "HYPE", "side": "A", "limitPx": "40.0", "sz": "1.0", "oid": "323550506865",
+               "timestamp": "1771401340649", "triggerCondition": "N/A", "isTrigger": False,
+               "triggerPx": "0.0", "children": [], "isPositionTpsl": False, "reduceOnly": False,
+               "orderType": "Limit", "origSz": "1.0", "tif": "Gtc", "cloid": None},
+     "status": "canceled", "statusTimestamp": "1771402034835"},
+    {"order": {"coin": "HYPE", "side": "A", "limitPx": "40.0", "sz": "1.0", "oid": 323550506865,
+               "timestamp": 1771401340649, "triggerCondition": "N/A", "isTrigger": False,
+               "triggerPx": "0.0", "children": [], "isPositionTpsl": False, "reduceOnly": False,
+               "orderType": "Limit", "origSz": "1.0", "tif": "Gtc", "cloid": None},
+     "status": "open", "statusTimestamp": 1771401340649},
+]  # fmt: skip
+
+# ccxt hyperliquid.json, fetchOrder "fetchOrder with both ts" (orderStatus): a spot order.
+ORDER_STATUS_SPOT = {
+    "status": "order",
+    "order": {
+        "order": {"coin": "PURR/USDC", "side": "A", "limitPx": "0.5", "sz": "50.0",
+                  "oid": "60816227852", "timestamp": "1736094308023", "triggerCondition": "N/A",
+                  "isTrigger": False, "triggerPx": "0.0", "children": [], "isPositionTpsl": False,
+                  "reduceOnly": False, "orderType": "Limit", "origSz": "50.0", "tif": "Gtc",
+                  "cloid": None},
+        "status": "canceled", "statusTimestamp": "1736094629472",
+    },
+}  # fmt: skip
+
+# ccxt hyperliquid.json, fetchOpenOrders "open orders" (a bare frontend open order, SOL).
+SOL_OPEN = {"coin": "SOL", "limitPx": "60.0", "oid": "6928553534", "origSz": "0.1", "side": "B",
+            "sz": "0.1", "timestamp": "1709643776949"}  # fmt: skip
+
+# Hyperliquid docs, info endpoint / spot, "Retrieve spot metadata" response.
+SPOT_META = {
+    "tokens": [
+        {"name": "USDC", "szDecimals": 8, "weiDecimals": 8, "index": 0,
+         "tokenId": "0x6d1e7cde53ba9467b783cb7c530ce054", "isCanonical": True,
+         "evmContract": None, "fullName": None},
+        {"name": "PURR", "szDecimals": 0, "weiDecimals": 5, "index": 1,
+         "tokenId": "0xc1fb593aeffbeb02f85e0308e9956a90", "isCanonical": True,
+         "evmContract": None, "fullName": None},
+        {"name": "HFUN", "szDecimals": 2, "weiDecimals": 8, "index": 2,
+         "tokenId": "0xbaf265ef389da684513d98d68edf4eae", "isCanonical": False,
+         "evmContract": None, "fullName": None},
+    ],
+    "universe": [
+        {"name": "PURR/USDC", "tokens": [1, 0], "index": 0, "isCanonical": True},
+        {"tokens": [2, 0], "name": "@1", "index": 1, "isCanonical": False},
+    ],
+}  # fmt: skip
+
+
+def ws(channel: str, data: Any) -> dict[str, Any]:
+    return {"channel": channel, "data": data}
+
+
+def lines(*payloads: Any) -> list[str]:
+    return [json.dumps(p) for p in payloads]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OrderLedger]:
+    url = (
+        f"sqlite:///{tmp_path / 'hl.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    book = OrderLedger(url)
+    try:
+        yield book
+    finally:
+        book.close()
+
+
+def ingest(ledger: OrderLedger, *payloads: Any) -> dict[str, int]:
+    report = ledger.ingest_lines(lines(*payloads), fmt="hyperliquid", venue=VENUE, account=ACCOUNT)
+    return report.counts
+
+
+def position(ledger: OrderLedger, instrument: str) -> dict[str, Any]:
+    return next(p for p in list_positions(ledger.db) if p["instrument"] == instrument)
+
+
+def test_user_fills_book_liquidations_and_wait_for_orders_named_only_by_oid(ledger: OrderLedger) -> None:
+    # Given the userFills snapshot pushed on subscribing, then the openOrders reply that names
+    # the order of the one maker fill.
+    counts = ingest(ledger, ws("userFills", {"isSnapshot": True, "user": USER, "fills": FILLS}), OPEN_ORDERS)
+
+    # Then the two liquidations are booked at once, each on an external market order for its size.
+    hype_liq = ledger.get_order("ext-hyperliquid-298509207410")
+    assert hype_liq.external and hype_liq.tags == {"liquidation": "true"}
+    assert (hype_liq.side.value, hype_liq.quantity, hype_liq.status) == (
+        "sell",
+        Decimal("5.2"),
+        Status.FILLED,
+    )
+    crcl_liq = ledger.get_order("ext-hyperliquid-310636768174")
+    assert (crcl_liq.quantity, crcl_liq.status) == (Decimal("0.27"), Status.FILLED)
+    # The maker buy of 0.14 flx:CRCL waited for its order; the openOrders reply released it.
+    resting = ledger.get_order("ext-hyperliquid-251733169011")
+    assert (resting.order_type.value, resting.price, resting.time_in_force) == ("limit", Decimal("70"), "GTC")
+    assert (resting.filled_quantity, resting.status) == (Decimal("0.14"), Status.FILLED)
+    # The two other HYPE fills name orders nobody has reported yet: still waiting (one line).
+    assert counts == {"applied": 1, "duplicate": 0, "parked": 1, "ignored": 0, "rejected": 0}
+
+    # Trades: fees are fee + builderFee in feeToken, crossed → taker, closedPnl kept.
+    trades = {t["trade_id"]: t for t in list_trades(ledger.db)}
+    assert set(trades) == {"345752513742025", "1019408913364172", "202031760494687"}
+    assert (trades["345752513742025"]["fee"], trades["345752513742025"]["fee_currency"]) == (
+        "0.047504",
+        "USDC",
+    )
+    assert trades["202031760494687"]["liquidity"] == "maker"
+    filled = [e for e in ledger.order_events("ext-hyperliquid-298509207410") if isinstance(e, OrderFilled)]
+    assert filled[0].venue_realized_pnl == Decimal("-46.0356")
+
+    # Positions, by hand. HYPE: short 5.2 (the liquidation sale). flx:CRCL: sold 0.27 at 55.877,
+    # then bought 0.14 at 70 → short 0.13; the buy closed 0.14 of the short at a loss of
+    # (55.877 − 70) × 0.14 = −14.123 × 0.14 = −1.97722. Fees 0.001173 + 0.000282 = 0.001455 USDH.
+    hype = position(ledger, "HYPE")
+    assert (hype["quantity"], hype["realized_pnl"], hype["fees"]) == ("-5.2", "0", {"USDC": "0.047504"})
+    crcl = position(ledger, "flx:CRCL")
+    assert (crcl["quantity"], crcl["realized_pnl"], crcl["fees"]) == (
+        "-0.13",
+        "-1.97722",
+        {"USDH": "0.001455"},
+    )
+
+
+def test_the_same_fills_by_websocket_and_rest_book_once_in_either_order(tmp_path: Path) -> None:
+    snapshot = ws("userFills", {"isSnapshot": True, "user": USER, "fills": FILLS})
+    stream = ws("userFills", {"user": USER, "fills": [CLOID_FILL]})
+    request = {"type": "request", "client_order_id": CLOID_FILL["cloid"], "venue": VENUE, "account": ACCOUNT,
+               "instrument": "SOL", "side": "buy", "order_type": "limit", "quantity": "0.5",
+               "price": "132.31", "ts": "2024-03-05T12:55:46Z"}  # fmt: skip
+    results = []
+    for name, order in (
+        ("ws-first", [snapshot, stream, FILLS + [CLOID_FILL]]),
+        ("rest-first", [FILLS + [CLOID_FILL], stream, snapshot]),
+    ):
+        book = OrderLedger(f"sqlite:///{tmp_path / name}.db")
+        book.record(request)  # the caller records its own order (cloid) before sending it
+        for payload in order:
+            ingest(book, payload, OPEN_ORDERS)
+        trades = sorted((t["trade_id"], t["quantity"], t["fee"]) for t in list_trades(book.db))
+        results.append((trades, book.get_order(CLOID_FILL["cloid"]).status))
+        book.close()
+    # Four trades booked once each; the caller's SOL order is filled by its cloid fill, whose fee is 0.023154.
+    assert results[0] == results[1]
+    assert results[0][0] == [
+        ("1019408913364172", "0.27", "0.001173"),
+        ("202031760494687", "0.14", "0.000282"),
+        ("345752513742025", "5.2", "0.047504"),
+        ("566849930446139", "0.5", "0.023154"),
+    ]
+    assert results[0][1] is Status.FILLED
+
+
+def test_orders_without_cloid_are_external_and_ws_rest_copies_agree(ledger: OrderLedger) -> None:
+    # Given the orderUpdates push of the cancel, then the historicalOrders reply with both entries.
+    first = ingest(ledger, ws("orderUpdates", HISTORICAL[:1]), HISTORICAL, ORDER_STATUS_SPOT)
+    order = ledger.get_order("ext-hyperliquid-323550506865")
+    # Then one external order: sell 1 HYPE limit 40 GTC, acknowledged as 323550506865, canceled.
+    assert (order.side.value, order.quantity, order.price, order.status) == (
+        "sell",
+        Decimal("1"),
+        Decimal("40"),
+        Status.CANCELED,
+    )
+    assert order.venue_order_ids == ["323550506865"]
+    # The spot order keeps its BASE/QUOTE name.
+    spot = ledger.get_order("ext-hyperliquid-60816227852")
+    assert (spot.instrument, spot.status) == ("PURR/USDC", Status.CANCELED)
+    assert (first["applied"], first["duplicate"], first["rejected"]) == (2, 1, 0)  # REST repeats the push
+    # When the same input is ingested again, nothing new is recorded.
+    again = ingest(ledger, ws("orderUpdates", HISTORICAL[:1]), HISTORICAL, ORDER_STATUS_SPOT)
+    assert again["applied"] == 0 and again["rejected"] == 0
+
+
+def test_webdata2_open_orders_are_diffed_per_user(ledger: OrderLedger) -> None:
+    # Given a webData2 push listing one resting SOL order, then one without it.
+    report = ledger.ingest_lines(
+        lines(
+            ws("webData2", {"user": USER, "openOrders": [SOL_OPEN]}),
+            ws("webData2", {"user": USER, "openOrders": []}),
+        ),
+        fmt="hyperliquid", venue=VENUE, account=ACCOUNT,
+    )  # fmt: skip
+    # Then the new order is requested and acknowledged; its leaving is noted, not guessed.
+    order = ledger.get_order("ext-hyperliquid-6928553534")
+    assert (order.side.value, order.quantity, order.price, order.status) == (
+        "buy",
+        Decimal("0.1"),
+        Decimal("60"),
+        Status.ACCEPTED,
+    )
+    assert report.counts["applied"] == 1 and report.counts["ignored"] == 1
+    reasons = [
+        r[0] for r in ledger.db.read().__enter__().all("SELECT reason FROM messages ORDER BY message_id")
+    ]
+    assert "left the open orders" in reasons[-1]
+
+
+def test_spot_index_names_come_from_the_spot_meta() -> None:
+    names = SpotNames(SPOT_META)
+    assert names.instrument("@1") == "HFUN/USDC"
+    assert names.instrument("@0") == "PURR/USDC"
+    assert names.instrument("BTC") == "BTC"
+    with pytest.raises(AdapterError, match="@107 is not in the spot meta"):
+        names.instrument("@107")
+
+
+def test_spot_meta_as_a_line_names_later_spot_orders(ledger: OrderLedger) -> None:
+    hfun = dict(SOL_OPEN, coin="@1")  # the published open order, on the spot pair @1
+    counts = ingest(ledger, [hfun], SPOT_META, [hfun])
+    # The first line is refused with one line of reason; after the meta the order is HFUN/USDC.
+    assert counts["rejected"] == 1 and counts["applied"] == 1
+    assert ledger.get_order("ext-hyperliquid-6928553534").instrument == "HFUN/USDC"
+
+
+def test_bad_payloads_are_refused_with_one_line() -> None:
+    adapter = HyperliquidAdapter(venue=VENUE, account=ACCOUNT)
+    with pytest.raises(AdapterError, match="needs tid and oid"):
+        adapter.messages([{k: v for k, v in FILLS[0].items() if k != "tid"} | {"oid": None, "tid": None}])
+    with pytest.raises(AdapterError, match="channel 'l2Book'"):
+        adapter.messages(ws("l2Book", {}))

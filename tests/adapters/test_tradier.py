@@ -1,0 +1,185 @@
+"""Tradier orders replies, ingested end to end with ``--format tradier``.
+
+The orders are the published example of Tradier's Orders reference
+(https://docs.tradier.com/docs/orders, "Response"): 228175 (AAPL limit buy, expired),
+228749 (SPY call buy_to_open, expired), 229063 (a combo, canceled) whose first leg 229064 is
+shown as published (id, type, symbol, side, quantity, status); the page excerpt stops there,
+so that leg's dates are its parent's. The fill polls are order 228175 with only its fill
+fields (status, exec_quantity, avg_fill_price, last_fill_*, remaining_quantity) set as a
+partially filled and then filled poll reports them: Tradier publishes no filled example.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from domain.values import Status
+from infrastructure.adapters.tradier import instrument_messages
+from infrastructure.errors import ConfigurationError
+from infrastructure.ledger import OrderLedger
+from infrastructure.queries import list_positions, list_trades
+
+VENUE = "tradier"
+ACCOUNT = "VA000000"
+
+AAPL = {
+    "id": 228175, "type": "limit", "symbol": "AAPL", "side": "buy", "quantity": 50.00000000,
+    "status": "expired", "duration": "pre", "price": 22.0, "avg_fill_price": 0.00000000,
+    "exec_quantity": 0.00000000, "last_fill_price": 0.00000000, "last_fill_quantity": 0.00000000,
+    "remaining_quantity": 0.00000000, "create_date": "2018-06-01T12:02:29.682Z",
+    "transaction_date": "2018-06-01T12:30:02.385Z", "class": "equity",
+}  # fmt: skip
+SPY_CALL = {
+    "id": 228749, "type": "market", "symbol": "SPY", "side": "buy_to_open", "quantity": 1.00000000,
+    "status": "expired", "duration": "pre", "avg_fill_price": 0.00000000,
+    "exec_quantity": 0.00000000, "last_fill_price": 0.00000000, "last_fill_quantity": 0.00000000,
+    "remaining_quantity": 0.00000000, "create_date": "2018-06-06T20:16:17.342Z",
+    "transaction_date": "2018-06-06T20:16:17.357Z", "class": "option",
+    "option_symbol": "SPY180720C00274000",
+}  # fmt: skip
+COMBO = {
+    "id": 229063, "type": "debit", "symbol": "SPY", "side": "buy", "quantity": 1.00000000,
+    "status": "canceled", "duration": "pre", "price": 42.0, "avg_fill_price": 0.00,
+    "exec_quantity": 0.00000000, "last_fill_price": 0.00000000, "last_fill_quantity": 0.00000000,
+    "remaining_quantity": 0.00000000, "create_date": "2018-06-12T21:13:36.076Z",
+    "transaction_date": "2018-06-12T21:18:41.604Z", "class": "combo", "num_legs": 2,
+    "strategy": "covered call",
+    "leg": [{"id": 229064, "type": "debit", "symbol": "SPY", "side": "buy", "quantity": 100.00000000,
+             "status": "canceled", "create_date": "2018-06-12T21:13:36.076Z",
+             "transaction_date": "2018-06-12T21:18:41.604Z"}],
+}  # fmt: skip
+
+
+def poll(
+    status: str, executed: str, average: str, last: str, last_qty: str, tag: str | None = None
+) -> dict[str, Any]:
+    """Order 228175 as a poll reports it at a given fill progress (a single-order reply)."""
+    order = dict(AAPL, status=status, exec_quantity=executed, avg_fill_price=average, last_fill_price=last,
+                 last_fill_quantity=last_qty, remaining_quantity=str(50 - Decimal(executed)))  # fmt: skip
+    if tag:
+        order["tag"] = tag
+    return {"order": order}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OrderLedger]:
+    url = (
+        f"sqlite:///{tmp_path / 't.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    book = OrderLedger(url)
+    try:
+        yield book
+    finally:
+        book.close()
+
+
+def ingest(ledger: OrderLedger, *payloads: Any) -> dict[str, int]:
+    lines = [json.dumps(p) for p in payloads]
+    return ledger.ingest_lines(lines, fmt="tradier", venue=VENUE, account=ACCOUNT).counts
+
+
+def test_the_published_orders_reply_books_expired_and_canceled_orders(ledger: OrderLedger) -> None:
+    counts = ingest(ledger, {"orders": {"order": [AAPL, SPY_CALL, COMBO]}})
+    assert counts["applied"] == 1 and counts["rejected"] == 0
+    aapl = ledger.get_order("ext-tradier-228175")
+    assert (aapl.side.value, aapl.quantity, aapl.price, aapl.time_in_force, aapl.status) == (
+        "buy", Decimal("50"), Decimal("22"), "PRE", Status.EXPIRED,
+    )  # fmt: skip
+    call = ledger.get_order("ext-tradier-228749")  # buy_to_open → buy, on the OCC symbol
+    assert (call.side.value, call.order_type.value, call.instrument) == (
+        "buy",
+        "market",
+        "SPY180720C00274000",
+    )
+    leg = ledger.get_order("ext-tradier-229064")  # the combo's leg is the order, linked to its parent
+    assert (leg.parent_id, leg.tags, leg.status) == (
+        "tradier-229063",
+        {"strategy": "covered call"},
+        Status.CANCELED,
+    )
+    assert leg.quantity == Decimal("100")
+    # The option's contract is 100 shares (defined for the ledger once it books instruments).
+    (definition,) = instrument_messages(SPY_CALL, venue=VENUE)
+    assert (definition["contract_size"], definition["strike"], definition["expiry"]) == (
+        "100",
+        "274",
+        "2018-07-20",
+    )
+
+
+def test_cumulative_fills_become_inferred_fills_and_each_poll_adds_only_what_is_new(
+    ledger: OrderLedger,
+) -> None:
+    # Poll 1: 20 of 50 filled at an average of 21.95 → one inferred fill of 20 at 21.95.
+    ingest(ledger, poll("partially_filled", "20", "21.95", "21.95", "20", tag="my-tag-example-1"))
+    # Poll 2: 50 filled at an average of 21.98 → 50 × 21.98 = 1099, less the 20 × 21.95 = 439
+    # already booked, leaves 660 for the other 30: a second inferred fill of 30 at 660 / 30 = 22.
+    ingest(ledger, poll("filled", "50", "21.98", "22", "30", tag="my-tag-example-1"))
+    # Poll 2 again: nothing new.
+    again = ingest(ledger, poll("filled", "50", "21.98", "22", "30", tag="my-tag-example-1"))
+    assert again["applied"] == 0 and again["duplicate"] == 1
+    order = ledger.get_order("ext-tradier-228175")
+    assert (order.status, order.filled_quantity, order.tags) == (
+        Status.FILLED,
+        Decimal("50"),
+        {"tag": "my-tag-example-1"},
+    )
+    trades = sorted((t["quantity"], t["price"]) for t in list_trades(ledger.db))
+    assert trades == [("20", "21.95"), ("30", "22")]
+    (aapl,) = list_positions(ledger.db)
+    assert (aapl["quantity"], aapl["average_price"]) == ("50", "21.98")
+
+
+def test_a_real_execution_replaces_the_inferred_fill(ledger: OrderLedger) -> None:
+    ingest(ledger, poll("partially_filled", "20", "21.95", "21.95", "20"))
+    # The caller records the real execution of those 20 (from its own account stream).
+    ledger.record({"type": "fill", "venue": VENUE, "venue_order_id": "228175", "trade_id": "exec-1",
+                   "quantity": "20", "price": "21.95", "ts": "2018-06-01T12:10:00Z"})  # fmt: skip
+    ingest(ledger, poll("filled", "50", "21.98", "22", "30"))
+    # The inferred 20 was busted for the real 20; the last poll adds 30 at 22 again: still 50, cost 1099.
+    kinds = [type(e).__name__ for e in ledger.order_events("ext-tradier-228175")]
+    assert kinds == [
+        "OrderRequested",
+        "OrderAccepted",
+        "OrderFilled",
+        "FillBusted",
+        "OrderFilled",
+        "OrderFilled",
+    ]
+    order = ledger.get_order("ext-tradier-228175")
+    assert order.filled_quantity == Decimal("50") and order.notional == Decimal("1099")
+
+
+def test_a_rejected_order_is_never_acknowledged_and_strict_is_refused(ledger: OrderLedger) -> None:
+    rejected = dict(AAPL, status="rejected", reason_description="Insufficient buying power")
+    ingest(ledger, {"order": rejected})
+    order = ledger.get_order("ext-tradier-228175")
+    assert order.status is Status.REJECTED
+    assert [type(e).__name__ for e in ledger.order_events("ext-tradier-228175")] == [
+        "OrderRequested",
+        "OrderRejected",
+    ]
+    with pytest.raises(ConfigurationError, match="cannot be --strict"):
+        ledger.ingest_lines(
+            [json.dumps({"order": AAPL})], fmt="tradier", venue=VENUE, account=ACCOUNT, strict=True
+        )
+
+
+def test_bad_replies_get_one_line() -> None:
+    book = OrderLedger("memory://")
+    report = book.ingest_lines(['{"orders": {"order": [{"id": 1, "side": "hold"}]}}', "[1]"], fmt="tradier",
+                               venue=VENUE, account=ACCOUNT)  # fmt: skip
+    reasons = [r.reason for r in report.rejected]
+    assert reasons == [
+        "Tradier order 1 needs a known side, a positive quantity and create_date",
+        "a Tradier reply is a JSON object with orders or order",
+    ]
+    book.close()
