@@ -464,7 +464,8 @@ def _read_adapter_line(
         if fmt == "ccxt":
             messages = payload_messages(decode_json(raw), venue=venue, account=account or "", notes=notes)
         else:
-            messages = fix_messages(raw.decode("utf-8", "replace"), venue=venue, account=account, notes=notes)
+            # The raw bytes: CheckSum (10) and BodyLength (9) count bytes, and a Latin-1 Text must survive.
+            messages = fix_messages(raw, venue=venue, account=account, notes=notes)
     except (MessageError, ValueError, TypeError, KeyError) as error:
         return Inbound(raw=raw, origin=origin, line_no=number, format=fmt, error=_reason(error))
     except Exception as error:  # an adapter bug must cost one line, not the rest of the input

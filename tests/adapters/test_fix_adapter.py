@@ -97,8 +97,9 @@ def alias(clordid: str) -> str:
 
 
 def test_parse_fix_reads_pipe_and_soh_text() -> None:
-    piped = "8=FIX.4.4|9=12|35=8|150=F|58=a=b|10=123|"
-    assert parse_fix(piped) == {8: "FIX.4.4", 9: "12", 35: "8", 150: "F", 58: "a=b", 10: "123"}
+    # Body "35=8|150=F|58=a=b|" is 5 + 6 + 7 = 18 bytes; the checksum is worked out in test_fix_session.
+    piped = "8=FIX.4.4|9=18|35=8|150=F|58=a=b|10=164|"
+    assert parse_fix(piped) == {8: "FIX.4.4", 9: "18", 35: "8", 150: "F", 58: "a=b", 10: "164"}
     soh = "8=FIX.4.4\x0135=8\x0158=left|right\x01"
     assert parse_fix(soh.encode())[58] == "left|right"  # SOH present: '|' is just text
     assert parse_fix("35=8|448=A|448=B|\n")[448] == "A"  # a repeating group keeps its first value
