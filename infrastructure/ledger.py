@@ -223,9 +223,10 @@ class OrderLedger(Application[UUID]):
         """Ingest lines; every line gets an outcome.
 
         ``fmt`` is ``ledger`` (the JSON-lines message format), ``ccxt`` (a CCXT unified order,
-        trade, or list of them per line; needs ``venue`` and ``account``) or ``fix`` (one FIX
-        execution report per line, SOH- or ``|``-separated; needs ``venue``). A ``None`` among
-        the lines (``infrastructure.inputs.PAUSE``: a live input is waiting) commits what is held.
+        trade, or list of them per line; needs ``venue`` and ``account``) or ``fix`` (FIX messages
+        as an engine logs them, one or several per line, SOH- or ``|``-separated; needs
+        ``venue``). A ``None`` among the lines (``infrastructure.inputs.PAUSE``: a live input is
+        waiting) commits what is held.
         """
 
         def read(line: str | bytes, number: int) -> Inbound:
