@@ -305,7 +305,7 @@ def _frames(raw: bytes, separator: bytes) -> list[bytes]:
     start = _first_begin(raw)
     if start is None:
         return [raw]  # a bare tag=value message (no BeginString), as tests and tools write them
-    if separator in raw[:start] or b"=" in raw[:start]:
+    if separator in raw[:start]:  # a prefix holds no fields (log4j-style "session=…" text is fine)
         raise FixError(f"text before BeginString (8) is not a log prefix: {_shown(raw[:start])}")
     frames: list[bytes] = []
     position = start
