@@ -245,9 +245,10 @@ class OrderLedger(Application[UUID]):
         """Ingest lines; every line gets an outcome.
 
         ``fmt`` is ``ledger`` (the JSON-lines message format), ``ccxt`` (a CCXT unified order,
-        trade, or list of them per line; needs ``venue`` and ``account``) or ``fix`` (one FIX
-        execution report per line, SOH- or ``|``-separated; needs ``venue``). A ``None`` among
-        the lines (``infrastructure.inputs.PAUSE``: a live input is waiting) commits what is held.
+        trade, or list of them per line; needs ``venue`` and ``account``) or ``fix`` (FIX messages
+        as an engine logs them, one or several per line, SOH- or ``|``-separated; needs
+        ``venue``). A ``None`` among the lines (``infrastructure.inputs.PAUSE``: a live input is
+        waiting) commits what is held.
         """
 
         feed = _open_feed(self, fmt, venue, account, strict)
@@ -526,9 +527,8 @@ def _read_adapter_line(
                 decode_json(raw), venue=venue or "", account=account or "", notes=notes
             )
         else:
-            messages = fix_messages(
-                raw.decode("utf-8", "replace"), venue=venue or "", account=account, notes=notes
-            )
+            # The raw bytes: CheckSum (10) and BodyLength (9) count bytes, and a Latin-1 Text must survive.
+            messages = fix_messages(raw, venue=venue or "", account=account, notes=notes)
     except (MessageError, ValueError, TypeError, KeyError) as error:
         return Inbound(raw=raw, origin=origin, line_no=number, format=fmt, error=_reason(error))
     except Exception as error:  # an adapter bug must cost one line, not the rest of the input

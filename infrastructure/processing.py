@@ -10,6 +10,7 @@ fails on a unique key, the batch's orders are reloaded and the batch is decided 
 from __future__ import annotations
 
 import contextlib
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -379,7 +380,7 @@ class _Batch:
             result.outcome, result.reason = "rejected", item.error
             return result
         if not item.messages:
-            entry.reason = result.reason = "; ".join(item.notes) or "the input holds no order fact"
+            entry.reason = result.reason = _notes_text(item.notes) or "the input holds no order fact"
             return result
         outcomes: dict[int, tuple[str, str | None]] = {}
         self.parts[id(entry)] = (outcomes, item.notes)
@@ -412,7 +413,7 @@ class _Batch:
         else:
             outcome, reason = _combine(list(outcomes.values()))
         if notes:
-            reason = "; ".join([*([reason] if reason else []), *notes])
+            reason = "; ".join([*([reason] if reason else []), _notes_text(notes)])
         entry.outcome, entry.reason = outcome, reason
 
     _last_client_id: str | None = None
@@ -734,6 +735,17 @@ class _LineRefused(Exception):
         super().__init__(reason)
         self.item = item
         self.reason = reason
+
+
+MAX_NOTES = 300
+"""Longest an adapter's notes may make a journal reason: a venue's text is never echoed whole."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _notes_text(notes: Sequence[str]) -> str:
+    """An adapter's notes as one line: control characters shown escaped, the length bounded."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", "; ".join(notes))
+    return text if len(text) <= MAX_NOTES else text[: MAX_NOTES - 1] + "…"
 
 
 def _combine(outcomes: list[tuple[str, str | None]]) -> tuple[str, str | None]:

@@ -4,7 +4,8 @@ Each module reads one shape and returns ledger-format message dicts (``infrastru
 pure translation with no I/O:
 
 * :mod:`~infrastructure.adapters.ccxt` — CCXT unified orders and trades (fetch_* and watch_*);
-* :mod:`~infrastructure.adapters.fix` — FIX ExecutionReport (35=8) and OrderCancelReject (35=9);
+* :mod:`~infrastructure.adapters.fix` — FIX 4.2/4.4 session logs: ExecutionReport (35=8),
+  OrderCancelReject (35=9) and a drop copy's NewOrderSingle/CancelRequest/CancelReplaceRequest;
 * :mod:`~infrastructure.adapters.snapshots` — successive open-orders snapshots → new / updated /
   closed orders, for reconciliation;
 * :mod:`~infrastructure.adapters.aliases` — venue aliases (numeric client index, FIX ClOrdIDs).

@@ -97,8 +97,9 @@ def alias(clordid: str) -> str:
 
 
 def test_parse_fix_reads_pipe_and_soh_text() -> None:
-    piped = "8=FIX.4.4|9=12|35=8|150=F|58=a=b|10=123|"
-    assert parse_fix(piped) == {8: "FIX.4.4", 9: "12", 35: "8", 150: "F", 58: "a=b", 10: "123"}
+    # Body "35=8|150=F|58=a=b|" is 5 + 6 + 7 = 18 bytes; the checksum is worked out in test_fix_session.
+    piped = "8=FIX.4.4|9=18|35=8|150=F|58=a=b|10=164|"
+    assert parse_fix(piped) == {8: "FIX.4.4", 9: "18", 35: "8", 150: "F", 58: "a=b", 10: "164"}
     soh = "8=FIX.4.4\x0135=8\x0158=left|right\x01"
     assert parse_fix(soh.encode())[58] == "left|right"  # SOH present: '|' is just text
     assert parse_fix("35=8|448=A|448=B|\n")[448] == "A"  # a repeating group keeps its first value
@@ -509,3 +510,95 @@ def test_a_chain_that_re_ids_the_order_before_its_request_is_known(feed: Feed, l
     feed([m for r in chain_reports() for m in translate(r)])
     feed([request()])
     assert_chain_booked(ledger)
+
+
+# ---------------------------------------------------------------------- chain steps with a new OrderID
+
+
+def test_a_cancel_answering_a_chain_request_records_its_new_order_id_first(valid: Valid) -> None:
+    canceled = report(t150="4", t39="4", t11="F-2", t41="F-1", t37="O-200", t58="by user")
+    out = valid(translate(canceled))
+    key = {"venue": VENUE, "venue_order_id": "O-200", "aliases": {alias("F-1"): "F-1", alias("F-2"): "F-2"}}
+    ts = "2026-11-20T10:00:00.100000Z"
+    assert out == [
+        # The order's terms as the report states them (10 at 100) and the OrderID it now has.
+        {"type": "amended", **key, "quantity": "10", "price": "100", "ts": ts, "source": "fix"},
+        {"type": "canceled", **key, "reason": "by user", "ts": ts, "source": "fix"},
+        {"type": "accepted", "venue": VENUE, "aliases": key["aliases"], "ts": ts, "source": "fix"},
+    ]
+    # An unsolicited cancel (no OrigClOrdID) names the order as before: no amendment.
+    assert [m["type"] for m in valid(translate(report(t150="4", t39="4")))] == ["canceled"]
+
+
+def test_a_new_answering_a_replace_with_a_new_order_id(valid: Valid, feed: Feed, ledger: OrderLedger) -> None:
+    feed([request()])
+    feed(valid(translate(report())))
+    # Some venues answer a replace with a New for the replacement order, under a new OrderID.
+    out = valid(
+        translate(report(t150="0", t11="F-2", t41="F-1", t37="O-300", t38="12", t60="20261120-10:00:01"))
+    )
+    assert [m["type"] for m in out] == ["amended", "accepted"]
+    assert feed(out).counts["applied"] == 2  # one line per message here
+    order = ledger.get_order("F-1")
+    assert (order.quantity, order.venue_order_ids) == (Decimal(12), ["O-100", "O-300"])
+    assert order.aliases == {alias("F-1"): "F-1", alias("F-2"): "F-2"}
+
+
+# ---------------------------------------------------------------------- drop copies and notes
+
+
+def test_drop_copy_requests_are_the_callers_intent(valid: Valid) -> None:
+    stop = {
+        35: "D",
+        11: "D-1",
+        1: "ACC-2",
+        55: "BTC-USD",
+        54: "2",
+        38: "3",
+        40: "3",
+        99: "90",
+        60: "20261120-10:00:00",
+    }
+    (requested,) = valid(fix_messages(stop, venue=VENUE))
+    assert requested == {
+        "type": "request",
+        "client_order_id": "D-1",
+        "account": "ACC-2",
+        "venue": VENUE,
+        "instrument": "BTC-USD",
+        "side": "sell",
+        "order_type": "market",  # a stop becomes a market order when triggered
+        "quantity": "3",
+        "tags": {"fix_ord_type": "3"},
+        "aliases": {alias("D-1"): "D-1"},
+        "ts": "2026-11-20T10:00:00.000000Z",
+        "source": "fix",
+    }
+    with pytest.raises(FixError, match=r"NewOrderSingle 'D-1' needs an account \(--account or Account 1\)"):
+        fix_messages({**stop, 1: ""}, venue=VENUE)
+    cancel = {35: "F", 11: "D-2", 41: "D-1", 60: "20261120-10:00:01"}
+    assert valid(fix_messages(cancel, venue=VENUE)) == [
+        {
+            "type": "cancel_requested",
+            "venue": VENUE,
+            "aliases": {alias("D-1"): "D-1", alias("D-2"): "D-2"},
+            "ts": "2026-11-20T10:00:01.000000Z",
+            "source": "fix",
+        }
+    ]
+    replace = {35: "G", 11: "D-3", 41: "D-2", 38: "4", 44: "91", 60: "20261120-10:00:02"}
+    (amend,) = valid(fix_messages(replace, venue=VENUE))
+    assert (amend["type"], amend["quantity"], amend["price"]) == ("amend_requested", "4", "91")
+
+
+def test_what_is_not_booked_is_noted() -> None:
+    notes: list[str] = []
+    heartbeat = "8=FIX.4.4|35=0|34=7|"
+    assert fix_messages(heartbeat * 3, venue=VENUE, notes=notes) == []
+    assert notes == ["MsgType 0 (Heartbeat) carries no order fact (×3)"]
+    notes.clear()
+    fill = fix_messages(
+        report(t150="F", t17="X-2", t32="3", t31="100", t12="0.1", t13="2"), venue=VENUE, notes=notes
+    )
+    assert "fee" not in fill[0]
+    assert notes == ["trade X-2: Commission (12) 0.1 on a percentage basis not booked (venue-specific)"]

@@ -381,3 +381,16 @@ def test_venue_realized_pnl_is_kept_on_the_fill(ledger: OrderLedger) -> None:
 
     filled = ledger.order_events("c-1")[-1]
     assert filled.venue_realized_pnl == D("-1.5")  # type: ignore[attr-defined]
+
+
+def test_an_adapters_notes_are_journaled_on_one_bounded_line(ledger: OrderLedger) -> None:
+    # A venue's text can hold anything: a CR inside a FIX value, or a very long field
+    item = inbound(
+        b"raw", [], origin="venue", format="fix", notes=["MsgType 0\r0 is not an order message", "x" * 500]
+    )
+
+    ledger.ingest_inbound([item])
+
+    reason = journal(ledger)[0].reason or ""
+    assert reason.startswith("MsgType 0\\x0d0 is not an order message; xxx")
+    assert "\r" not in reason and len(reason) == 300 and reason.endswith("…")
