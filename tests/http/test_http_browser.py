@@ -70,13 +70,37 @@ def tab(browser: Any, name: str) -> None:
     wait_until(lambda: browser.find_element("id", name).is_displayed(), f"the {name} tab")
 
 
+def click(browser: Any, selector: str) -> None:
+    """Click what ``selector`` finds; the page may re-render it meanwhile (a live refresh), so
+    a stale element is looked up again, within the bound."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    def attempt() -> bool:
+        try:
+            browser.find_element("css selector", selector).click()
+        except (StaleElementReferenceException, NoSuchElementException):
+            return False
+        return True
+
+    wait_until(attempt, f"a click on {selector}")
+
+
+def texts(browser: Any, selector: str) -> list[str]:
+    """The text of everything ``selector`` finds, read in one script call: a live refresh
+    replacing the elements cannot make the answer stale."""
+    found = browser.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]), (e) => e.textContent)", selector
+    )
+    return [str(t) for t in found]
+
+
 def cell(browser: Any, key: str, column: str) -> str:
-    found = browser.find_elements("css selector", f'tr[data-key="{key}"] td[data-col="{column}"]')
-    return str(found[0].text) if found else ""
+    found = texts(browser, f'tr[data-key="{key}"] td[data-col="{column}"]')
+    return found[0] if found else ""
 
 
-def rows(browser: Any, container: str) -> list[Any]:
-    return list(browser.find_elements("css selector", f"#{container} tbody tr"))
+def rows(browser: Any, container: str) -> list[str]:
+    return texts(browser, f"#{container} tbody tr")
 
 
 def test_the_page_loads_with_the_open_orders(browser: Any, shot: None) -> None:
@@ -86,10 +110,12 @@ def test_the_page_loads_with_the_open_orders(browser: Any, shot: None) -> None:
     assert cell(browser, "order:c-1", "filled_quantity") == "1"
     assert cell(browser, "order:c-1", "leaves_quantity") == "1"
     # Numbers are right-aligned, text is not
-    number = browser.find_element("css selector", 'tr[data-key="order:c-1"] td[data-col="quantity"]')
-    text = browser.find_element("css selector", 'tr[data-key="order:c-1"] td[data-col="account"]')
-    assert number.value_of_css_property("text-align") == "right"
-    assert text.value_of_css_property("text-align") in ("left", "start")
+    align = "return getComputedStyle(document.querySelector(arguments[0])).textAlign"
+    assert browser.execute_script(align, 'tr[data-key="order:c-1"] td[data-col="quantity"]') == "right"
+    assert browser.execute_script(align, 'tr[data-key="order:c-1"] td[data-col="account"]') in (
+        "left",
+        "start",
+    )
 
 
 def test_markup_in_the_data_is_shown_as_text(browser: Any, shot: None) -> None:
@@ -139,18 +165,18 @@ def test_the_blotter_filters(browser: Any, shot: None) -> None:
 def test_the_timeline_shows_each_event_with_its_raw_message(browser: Any, shot: None) -> None:
     tab(browser, "orders")
     wait_until(lambda: cell(browser, "order:c-1", "client_order_id") == "c-1", "c-1 listed")
-    browser.find_element(
-        "css selector", 'tr[data-key="order:c-1"] td[data-col="client_order_id"] button'
-    ).click()
-    wait_until(lambda: len(browser.find_elements("css selector", "#timeline-events li")) == 2, "two events")
-    events = browser.find_elements("css selector", "#timeline-events li")
-    assert [e.get_attribute("data-type") for e in events] == ["OrderRequested", "OrderFilled"]
+    click(browser, 'tr[data-key="order:c-1"] td[data-col="client_order_id"] button')
+    wait_until(lambda: len(texts(browser, "#timeline-events li")) == 2, "two events")
+    types = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#timeline-events li'), (e) => e.dataset.type)"
+    )
+    assert types == ["OrderRequested", "OrderFilled"]
     # Opening the fill's message shows the JSON line it came from
-    events[1].find_element("tag name", "summary").click()
-    raw = events[1].find_element("css selector", "pre.raw-message").text
+    click(browser, '#timeline-events li[data-type="OrderFilled"] summary')
+    [raw] = texts(browser, '#timeline-events li[data-type="OrderFilled"] pre.raw-message')
     assert json.loads(raw) == fill("c-1", "t-1", "1", "100")
     # The linkage: parent P-1 → c-1 (trade t-1) and c-2 (trade t-2)
-    links = browser.find_element("id", "timeline-links").text
+    [links] = texts(browser, "#timeline-links")
     assert "parent P-1" in links and "trade t-1: 1 @ 100" in links and "trade t-2: 1 @ 110" in links
 
 
@@ -163,7 +189,7 @@ def test_positions_pnl_chart_and_journal(browser: Any, shot: None) -> None:
     assert browser.find_elements("css selector", "#pnl-chart svg path")
     tab(browser, "journal")
     wait_until(lambda: len(rows(browser, "journal-table")) == 1, "the rejected line")
-    assert "t-bad" in rows(browser, "journal-table")[0].text
+    assert "t-bad" in rows(browser, "journal-table")[0]
 
 
 def test_a_pasted_snapshot_is_reconciled_as_a_dry_run(server: Server, browser: Any, shot: None) -> None:
