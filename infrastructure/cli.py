@@ -957,6 +957,33 @@ def demo(
     out.print(f"\nInspect one order's history:  orderledger {db_option}history {example}", markup=False)
 
 
+# ---------------------------------------------------------------------- the HTTP server
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (non-loopback needs tokens).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8400,
+    tokens: Annotated[
+        str | None,
+        typer.Option(
+            "--tokens", help="File of 'ROLE TOKEN' lines (else $ORDERLEDGER_TOKENS[_FILE]).", metavar="FILE"
+        ),
+    ] = None,
+    max_body: Annotated[int, typer.Option("--max-body", help="Largest request body in bytes.")] = 8
+    * 1024
+    * 1024,
+) -> None:
+    """Serve the HTTP API and the operator's page (docs/http.md) until interrupted."""
+    from infrastructure.http.server import serve as run_server
+
+    if max_body < 1:
+        raise InvalidInputError("--max-body must be at least 1 byte")
+    run_server(state.url, host=host, port=port, tokens_file=tokens, max_body=max_body)
+
+
 # ---------------------------------------------------------------------- entry point
 
 

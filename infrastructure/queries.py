@@ -211,3 +211,31 @@ def pnl_by(db: Database, by: str) -> list[dict[str, Any]]:
             }
         )
     return result
+
+
+def realized_series(db: Database) -> list[dict[str, Any]]:
+    """Realized P&L entry by entry in log order, each with its event's venue time and the running
+    total per quote currency (amounts in different currencies are never added together)."""
+    with db.read() as tx:
+        rows = tx.all(
+            "SELECT p.position, e.ts_event, p.account, p.venue, p.instrument, p.quote_currency, p.realized"
+            " FROM pnl_entries_view p JOIN events e ON e.notification_id = p.position ORDER BY p.position"
+        )
+    totals: dict[str, Decimal] = {}
+    result = []
+    for position, ts_event, account, venue, instrument, quote, realized in rows:
+        key = quote or ""
+        totals[key] = WIDE.add(totals.get(key, ZERO), Decimal(realized))
+        result.append(
+            {
+                "position": position,
+                "ts_event": ts_event,
+                "account": account,
+                "venue": venue,
+                "instrument": instrument,
+                "quote_currency": quote,
+                "realized_pnl": format_decimal(Decimal(realized)),
+                "cumulative_realized_pnl": format_decimal(totals[key]),
+            }
+        )
+    return result

@@ -1,0 +1,112 @@
+"""Helpers for the HTTP tests: messages, tokens, a real server on loopback, bounded waits."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from infrastructure.http.app import create_app
+from infrastructure.http.auth import Tokens
+from infrastructure.http.service import LedgerService
+from infrastructure.ledger import OrderLedger
+
+READ_TOKEN = "read-token-0123456789"
+WRITE_TOKEN = "write-token-0123456789"
+ADMIN_TOKEN = "admin-token-0123456789"
+TOKENS = Tokens(((READ_TOKEN, "read"), (WRITE_TOKEN, "write"), (ADMIN_TOKEN, "admin")))
+BOUND = 10.0
+"""Seconds: the most any test waits for a condition (it normally holds within milliseconds)."""
+
+
+def request(cid: str = "c-1", **fields: Any) -> dict[str, Any]:
+    """A limit buy of 2 BTC-USDT at 100 for account alpha on venue-x at 10:00:00."""
+    return {
+        "type": "request",
+        "client_order_id": cid,
+        "account": "alpha",
+        "venue": "venue-x",
+        "instrument": "BTC-USDT",
+        "side": "buy",
+        "order_type": "limit",
+        "quantity": "2",
+        "price": "100",
+        "ts": "2026-11-20T10:00:00Z",
+        **fields,
+    }
+
+
+def fill(
+    cid: str = "c-1", trade_id: str = "t-1", quantity: str = "1", price: str = "100", **fields: Any
+) -> dict[str, Any]:
+    """A fill of the order, at 10:00:01 unless told."""
+    return {
+        "type": "fill",
+        "client_order_id": cid,
+        "trade_id": trade_id,
+        "quantity": quantity,
+        "price": price,
+        "ts": "2026-11-20T10:00:01Z",
+        **fields,
+    }
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def wait_until(condition: Callable[[], Any], what: str, bound: float = BOUND) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``bound`` seconds."""
+    deadline = time.monotonic() + bound
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {bound} s waiting for {what}")
+        time.sleep(0.01)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A real uvicorn server on loopback over its own ledger."""
+
+    url: str
+    ledger: OrderLedger
+
+
+@contextmanager
+def running_server(url: str = "memory://", tokens: Tokens | None = None) -> Iterator[Server]:
+    """Serve the app on 127.0.0.1 at a free port in a thread; stop it afterwards."""
+    import uvicorn
+
+    ledger = OrderLedger(url)
+    app = create_app(LedgerService(ledger), tokens, poll_seconds=0.05)
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1, lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: server.started or not thread.is_alive(), "the server to start")
+        if not server.started:
+            pytest.fail("the server did not start")
+        yield Server(f"http://127.0.0.1:{port}", ledger)
+    finally:
+        server.should_exit = True
+        thread.join(BOUND)
+        ledger.close()

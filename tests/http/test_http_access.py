@@ -1,0 +1,112 @@
+"""Access: bearer tokens with roles, loopback only without tokens, bounded bodies; a refused
+request is a problem document and stores nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from infrastructure.errors import ConfigurationError
+from infrastructure.http.auth import check_bind, load_tokens
+from infrastructure.ledger import OrderLedger
+from tests.cli.helpers import run_cli
+from tests.http.helpers import ADMIN_TOKEN, READ_TOKEN, WRITE_TOKEN, bearer, request
+from tests.http.test_http_api import SNAPSHOT, assert_problem
+
+
+def stored(ledger: OrderLedger) -> int:
+    with ledger.db.read() as tx:
+        return int(tx.one("SELECT COUNT(*) FROM messages")[0])
+
+
+def test_missing_or_unknown_token_is_401_and_nothing_is_stored(
+    secured: TestClient, ledger: OrderLedger
+) -> None:
+    missing = secured.post("/messages", json=request())
+    assert_problem(missing, 401, "a bearer token is required")
+    assert missing.headers["www-authenticate"] == "Bearer"
+    assert_problem(secured.post("/messages", json=request(), headers=bearer("x" * 20)), 401, "not known")
+    assert_problem(secured.get("/orders", headers={"Authorization": "Basic dXNlcjpwYXNz"}), 401, "required")
+    assert stored(ledger) == 0
+
+
+def test_roles_include_the_ones_below(secured: TestClient, ledger: OrderLedger) -> None:
+    # read may read but not write
+    assert secured.get("/orders", headers=bearer(READ_TOKEN)).status_code == 200
+    assert_problem(
+        secured.post("/messages", json=request(), headers=bearer(READ_TOKEN)),
+        403,
+        "role is read; this needs write",
+    )
+    assert stored(ledger) == 0
+    # write may write and read
+    assert secured.post("/messages", json=request(), headers=bearer(WRITE_TOKEN)).status_code == 200
+    assert secured.get("/orders/c-1", headers=bearer(WRITE_TOKEN)).status_code == 200
+    # applying a reconciliation needs admin; a dry run only read
+    assert secured.post("/reconcile", json=SNAPSHOT, headers=bearer(READ_TOKEN)).status_code == 200
+    head = secured.get("/health").json()["head"]
+    assert_problem(
+        secured.post("/reconcile", json=SNAPSHOT, params={"apply": "true"}, headers=bearer(WRITE_TOKEN)),
+        403,
+        "apply=true needs admin",
+    )
+    assert secured.get("/health").json()["head"] == head
+    applied = secured.post("/reconcile", json=SNAPSHOT, params={"apply": "true"}, headers=bearer(ADMIN_TOKEN))
+    assert applied.status_code == 200
+
+
+def test_the_page_and_health_need_no_token(secured: TestClient) -> None:
+    page = secured.get("/")
+    assert page.status_code == 200 and "<title>OrderLedger</title>" in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert secured.get("/health").status_code == 200
+
+
+def test_bodies_are_bounded(secured: TestClient, ledger: OrderLedger) -> None:
+    # The bound is 4,096 bytes: a batch of 5,000 bytes is refused whole
+    body = b"".join([b" " * 99 + b"\n"] * 50)  # 50 × (99 + 1) = 5,000 bytes
+    assert len(body) == 5_000
+    response = secured.post(
+        "/messages", content=body, headers={**bearer(WRITE_TOKEN), "content-type": "application/x-ndjson"}
+    )
+    assert_problem(response, 413, "the body is 5,000 bytes; the limit is 4,096")
+    # A body sent without a length (chunked) is cut off at the bound as well
+    chunks = (b"x" * 1000 for _ in range(5))
+    response = secured.post(
+        "/messages", content=chunks, headers={**bearer(WRITE_TOKEN), "content-type": "application/x-ndjson"}
+    )
+    assert_problem(response, 413, "larger than the limit of 4,096 bytes")
+    assert stored(ledger) == 0
+
+
+def test_tokens_come_from_a_file_and_the_environment(tmp_path: Path) -> None:
+    path = tmp_path / "tokens"
+    path.write_text("# operators\nread  r-000000000000000001\nadmin a-000000000000000001\n")
+    tokens = load_tokens(str(path), environ={"ORDERLEDGER_TOKENS": "write:w-000000000000000001"})
+    assert tokens.role_of("r-000000000000000001") == "read"
+    assert tokens.role_of("a-000000000000000001") == "admin"
+    assert tokens.role_of("w-000000000000000001") == "write"
+    assert tokens.role_of("r-000000000000000002") is None
+    with pytest.raises(ConfigurationError, match="role 'root' is not one of read, write, admin"):
+        load_tokens(None, environ={"ORDERLEDGER_TOKENS": "root:r-000000000000000001"})
+    with pytest.raises(ConfigurationError, match="at least 16 characters"):
+        load_tokens(None, environ={"ORDERLEDGER_TOKENS": "read:short"})
+
+
+def test_without_tokens_only_loopback_may_be_bound() -> None:
+    no_tokens = load_tokens(None, environ={})
+    for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
+        check_bind(host, no_tokens)
+    for host in ("0.0.0.0", "192.168.1.5", "::", "example.org"):
+        with pytest.raises(ConfigurationError, match=f"refusing to listen on {host} without tokens"):
+            check_bind(host, no_tokens)
+    check_bind("0.0.0.0", load_tokens(None, environ={"ORDERLEDGER_TOKENS": "read:r-000000000000000001"}))
+
+
+def test_serve_refuses_a_public_address_without_tokens(tmp_path: Path) -> None:
+    run = run_cli("serve", "--host", "0.0.0.0", db=f"sqlite:///{tmp_path / 'l.db'}", cwd=tmp_path)
+    assert run.returncode == 2
+    assert run.stderr.strip().startswith("orderledger: refusing to listen on 0.0.0.0 without tokens")
+    assert len(run.stderr.strip().splitlines()) == 1

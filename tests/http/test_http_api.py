@@ -1,0 +1,275 @@
+"""The HTTP API: the same answers as the CLI and the Python API, and a problem document for
+every error (RFC 9457, one line of detail), with nothing stored when a request is refused."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from infrastructure.ledger import OrderLedger
+from tests.http.helpers import fill, request
+
+PROBLEM = "application/problem+json"
+
+
+def post(client: TestClient, body: Any, **params: Any) -> Any:
+    return client.post("/messages", json=body, params=params)
+
+
+def assert_problem(response: Any, status: int, detail_contains: str) -> dict[str, Any]:
+    """A problem document with this status and a one-line detail containing the text."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == status
+    assert body["type"] == "about:blank"
+    assert body["title"]
+    assert "\n" not in body["detail"]
+    assert detail_contains in body["detail"], body["detail"]
+    return dict(body)
+
+
+def session(client: TestClient) -> None:
+    """Given: c-1 buys 2 @ 100 and is filled 1 @ 100 (10:00:01); c-2 sells 1 @ 110, filled at 10:00:05."""
+    response = post(
+        client,
+        [
+            request("c-1"),
+            fill("c-1", "t-1", "1", "100"),
+            request("c-2", side="sell", quantity="1", price="110", ts="2026-11-20T10:00:04Z"),
+            fill("c-2", "t-2", "1", "110", ts="2026-11-20T10:00:05Z"),
+        ],
+    )
+    assert response.status_code == 200, response.text
+
+
+# ---------------------------------------------------------------------- POST /messages
+
+
+def test_one_message_is_recorded_before_the_response(tmp_path: Any, client: TestClient) -> None:
+    # Given a server over a SQLite file
+    from infrastructure.http.app import create_app
+    from infrastructure.http.service import LedgerService
+
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    served = OrderLedger(url)
+    with TestClient(create_app(LedgerService(served))) as file_client:
+        # When one message is posted
+        response = post(file_client, request("c-1"))
+        # Then the answer says it was applied, with one event (OrderRequested)
+        assert response.status_code == 200
+        body = response.json()
+        assert body["counts"]["applied"] == 1
+        assert body["results"] == [
+            {
+                "line": 1,
+                "outcome": "applied",
+                "reason": None,
+                "client_order_id": "c-1",
+                "message_id": 1,
+                "events": 1,
+            }
+        ]
+        # And another process opening the file already sees it (durable before the response)
+        other = OrderLedger(url)
+        try:
+            assert other.get_order("c-1").snapshot()["status"] == "requested"
+        finally:
+            other.close()
+    served.close()
+
+
+def test_a_batch_gets_one_outcome_per_message(client: TestClient) -> None:
+    # When a batch of request, fill, and the same fill again is posted
+    response = post(client, [request(), fill(), fill()])
+    # Then applied 2, duplicate 1
+    assert response.status_code == 200
+    body = response.json()
+    assert body["counts"] == {"applied": 2, "duplicate": 1, "parked": 0, "ignored": 0, "rejected": 0}
+    assert [r["outcome"] for r in body["results"]] == ["applied", "applied", "duplicate"]
+
+
+def test_json_lines_are_ingested_as_sent(client: TestClient) -> None:
+    lines = "\n".join(json.dumps(m) for m in [request(), fill()]) + "\n"
+    response = client.post("/messages", content=lines, headers={"content-type": "application/x-ndjson"})
+    assert response.status_code == 200
+    assert response.json()["counts"]["applied"] == 2
+    # The journal keeps each line byte for byte
+    journal = client.get("/messages").json()
+    assert [m["raw"] for m in journal] == [json.dumps(request()), json.dumps(fill())]
+
+
+def test_a_rejected_message_is_a_problem_and_is_journaled(client: TestClient) -> None:
+    # When a batch holds a good request and a fill with a negative quantity
+    response = post(client, [request(), fill(quantity="-1")])
+    # Then 422: the detail names line 2; the good message is recorded
+    body = assert_problem(response, 422, "line 2 rejected:")
+    assert "1 of 2 rejected, 1 recorded" in body["detail"]
+    assert body["counts"]["applied"] == 1 and body["counts"]["rejected"] == 1
+    assert client.get("/orders/c-1").json()["filled_quantity"] == "0"
+    # And the refused line is in the journal with its reason
+    rejected = client.get("/messages", params={"outcome": "rejected"}).json()
+    assert len(rejected) == 1 and rejected[0]["reason"] == body["results"][1]["reason"]
+
+
+def test_strict_records_nothing_when_one_message_is_refused(client: TestClient, ledger: OrderLedger) -> None:
+    response = post(client, [request(), fill(quantity="-1")], strict="true")
+    assert_problem(response, 422, "strict: nothing was recorded")
+    assert client.get("/orders").json() == []
+    assert ledger.ledger_recorder.max_notification_id() is None
+
+
+def test_venue_payloads_go_through_their_adapters(client: TestClient) -> None:
+    # A CCXT unified order (open, nothing filled) for venue bin, account a
+    order = {
+        "id": "4293153",
+        "clientOrderId": "x-1",
+        "timestamp": 1795168801000,
+        "status": "open",
+        "symbol": "BTC/USDT",
+        "type": "limit",
+        "side": "buy",
+        "price": 64000.0,
+        "amount": 1.0,
+        "filled": 0.0,
+    }
+    response = post(client, order, format="ccxt", venue="bin", account="a")
+    assert response.status_code == 200, response.text
+    assert response.json()["counts"]["applied"] == 1
+    booked = client.get("/orders/x-1").json()
+    assert (booked["venue"], booked["account"], booked["quantity"], booked["price"]) == (
+        "bin",
+        "a",
+        "1",
+        "64000",
+    )
+    # A FIX acknowledgement of an order never requested is parked, exactly as `ingest` parks it
+    fix = "8=FIX.4.4|35=8|150=0|11=f-1|37=F1|55=BTC-USD|54=1|38=2|44=100|40=2|59=1|60=20261120-10:00:00\n"
+    response = client.post(
+        "/messages",
+        content=fix,
+        params={"format": "fix", "venue": "fx"},
+        headers={"content-type": "text/plain"},
+    )
+    assert response.status_code == 200, response.text
+    assert [r["outcome"] for r in response.json()["results"]] == ["parked"]
+    assert_problem(post(client, order, format="fix", venue="fx"), 415, "text/plain")
+
+
+def test_unreadable_bodies_are_refused_and_nothing_is_stored(client: TestClient, ledger: OrderLedger) -> None:
+    assert_problem(
+        client.post("/messages", content=b"{not json", headers={"content-type": "application/json"}),
+        400,
+        "the body is not JSON",
+    )
+    assert_problem(
+        client.post("/messages", content=b"  ", headers={"content-type": "text/plain"}), 400, "empty"
+    )
+    assert_problem(
+        client.post("/messages", content=b"<x/>", headers={"content-type": "application/xml"}),
+        415,
+        "application/xml",
+    )
+    assert_problem(post(client, request(), format="ccxt"), 400, "--format ccxt needs --venue")
+    assert_problem(post(client, request(), format="csv"), 422, "query parameter format")
+    with ledger.db.read() as tx:
+        assert tx.one("SELECT COUNT(*) FROM messages")[0] == 0
+
+
+# ---------------------------------------------------------------------- queries
+
+
+def test_orders_and_one_order(client: TestClient) -> None:
+    session(client)
+    orders = client.get("/orders").json()
+    assert [(o["client_order_id"], o["status"]) for o in orders] == [
+        ("c-1", "partially_filled"),
+        ("c-2", "filled"),
+    ]
+    assert [o["client_order_id"] for o in client.get("/orders", params={"open": "true"}).json()] == ["c-1"]
+    assert client.get("/orders", params={"account": "beta"}).json() == []
+    one = client.get("/orders/c-1").json()
+    assert (one["filled_quantity"], one["leaves_quantity"], one["average_price"]) == ("1", "1", "100")
+    # At version 1 (only the request) nothing was filled yet
+    assert client.get("/orders/c-1", params={"version": 1}).json()["filled_quantity"] == "0"
+
+
+def test_history_shows_the_raw_message_behind_each_event(client: TestClient) -> None:
+    session(client)
+    history = client.get("/orders/c-1/history").json()
+    assert [h["type"] for h in history] == ["OrderRequested", "OrderFilled"]
+    # The fill's event came from the second message of the batch, kept verbatim
+    assert json.loads(history[1]["message"]["raw"]) == fill("c-1", "t-1", "1", "100")
+    assert history[1]["payload"]["trade_id"] == "t-1"
+
+
+def test_trades_filters(client: TestClient) -> None:
+    session(client)
+    assert [t["trade_id"] for t in client.get("/trades").json()] == ["t-1", "t-2"]
+    assert [t["trade_id"] for t in client.get("/trades", params={"order": "c-2"}).json()] == ["t-2"]
+    # since 10:00:03 leaves only the 10:00:05 fill
+    since = client.get("/trades", params={"since": "2026-11-20T10:00:03Z"}).json()
+    assert [t["trade_id"] for t in since] == ["t-2"]
+    assert_problem(client.get("/trades", params={"since": "yesterday"}), 400, "since")
+
+
+def test_positions_and_pnl(client: TestClient) -> None:
+    session(client)
+    # Bought 1 @ 100, sold 1 @ 110: flat, realized (110 - 100) × 1 = 10
+    [position] = client.get("/positions").json()
+    assert (position["quantity"], position["realized_pnl"]) == ("0", "10")
+    [day] = client.get("/pnl", params={"by": "day"}).json()
+    assert (day["day"], day["realized_pnl"], day["fills"]) == ("2026-11-20", "10", 2)
+    assert_problem(client.get("/pnl", params={"by": "colour"}), 400, "use day, account")
+    assert_problem(client.get("/positions", params={"mark": "BTC-USDT"}), 400, "expected INSTRUMENT=PRICE")
+
+
+def test_events_messages_verify_health(client: TestClient) -> None:
+    session(client)
+    fills = client.get("/events", params={"type": "OrderFilled"}).json()
+    assert [(e["position"], e["client_order_id"]) for e in fills] == [(2, "c-1"), (4, "c-2")]
+    assert len(client.get("/events", params={"limit": 3}).json()) == 3
+    assert_problem(client.get("/events", params={"type": "Nope"}), 400, "unknown event type 'Nope'")
+    assert [m["outcome"] for m in client.get("/messages").json()] == ["applied"] * 4
+    assert client.get("/verify").json()["ok"] is True
+    assert client.get("/health").json() == {"status": "ok", "head": 4}
+
+
+def test_unknown_things_are_problem_documents(client: TestClient) -> None:
+    assert_problem(client.get("/orders/nope"), 404, "no order 'nope'")
+    assert_problem(client.get("/orders/nope/history"), 404, "no order 'nope'")
+    assert_problem(client.get("/nowhere"), 404, "no such resource: /nowhere")
+    assert_problem(client.delete("/orders"), 405, "DELETE is not allowed on /orders")
+    assert_problem(client.get("/events", params={"limit": "many"}), 422, "query parameter limit")
+
+
+# ---------------------------------------------------------------------- reconcile
+
+
+SNAPSHOT = {
+    "venue": "venue-x",
+    "account": "alpha",
+    "as_of": "2026-11-20T11:00:00Z",
+    "open_orders": [],
+    "closed_orders": [],
+    "fills": [],
+    "positions": [],
+}
+
+
+def test_reconcile_is_a_dry_run_unless_asked(client: TestClient) -> None:
+    # Given c-1 open with 1 filled, and a venue that lists no open order at all
+    post(client, [request("c-1", ts="2026-11-20T10:00:00Z"), fill()])
+    before = client.get("/health").json()["head"]
+    dry = client.post("/reconcile", json=SNAPSHOT)
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["applied"] is False
+    kinds = [d["kind"] for d in dry.json()["differences"]]
+    assert kinds, "the open order the venue does not list is a difference"
+    assert client.get("/health").json()["head"] == before  # nothing recorded
+    applied = client.post("/reconcile", json=SNAPSHOT, params={"apply": "true"})
+    assert applied.json()["applied"] is True
+    assert client.get("/health").json()["head"] > before
+    assert_problem(client.post("/reconcile", json={"venue": "v"}), 400, "snapshot")

@@ -1,0 +1,206 @@
+"""The operator's page in a real browser: headless Chromium against a real uvicorn server on
+127.0.0.1. Screenshots of each test are saved under pytest's temporary directory."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx2
+import pytest
+
+from tests.http.browser import chromium, require_browser
+from tests.http.helpers import Server, fill, request, running_server, wait_until
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def seed() -> list[dict[str, Any]]:
+    """Given: alpha's c-1 buys 2 BTC-USDT @ 100 (1 filled), c-2 sells 1 @ 110 (filled), both
+    children of parent P-1; beta's e-1 buys 5 ETH-USDT @ 50 (open); an order whose ID is markup;
+    and one rejected line (a fill with a negative quantity)."""
+    return [
+        request("c-1", parent_id="P-1"),
+        fill("c-1", "t-1", "1", "100"),
+        request("c-2", side="sell", quantity="1", price="110", parent_id="P-1", ts="2026-11-20T10:00:04Z"),
+        fill("c-2", "t-2", "1", "110", ts="2026-11-20T10:00:05Z"),
+        request(
+            "e-1", account="beta", instrument="ETH-USDT", quantity="5", price="50", ts="2026-11-20T10:01:00Z"
+        ),
+        request(
+            XSS, account="beta", quantity="1", price="1", ts="2026-11-20T10:02:00Z", tags={"strategy": XSS}
+        ),
+        fill("c-1", "t-bad", "-1", "100"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    require_browser()
+    with running_server() as running:
+        response = httpx2.post(f"{running.url}/messages", json=seed())
+        assert response.status_code == 422  # the one negative fill is rejected; the rest recorded
+        assert response.json()["counts"]["applied"] == 6
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser(server: Server) -> Iterator[Any]:
+    with chromium() as driver:
+        driver.get(f"{server.url}/")
+        wait_until(lambda: driver.find_element("id", "live").text.startswith("live"), "the live stream")
+        yield driver
+
+
+@pytest.fixture
+def shot(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[None]:
+    """Save a screenshot of the page as each test ends (an artifact, pass or fail)."""
+    yield
+    folder = tmp_path_factory.getbasetemp() / "screenshots"
+    folder.mkdir(exist_ok=True)
+    browser.save_screenshot(str(folder / f"{request.node.name}.png"))
+
+
+def tab(browser: Any, name: str) -> None:
+    browser.find_element("css selector", f'#tabs button[data-tab="{name}"]').click()
+    wait_until(lambda: browser.find_element("id", name).is_displayed(), f"the {name} tab")
+
+
+def click(browser: Any, selector: str) -> None:
+    """Click what ``selector`` finds; the page may re-render it meanwhile (a live refresh), so
+    a stale element is looked up again, within the bound."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    def attempt() -> bool:
+        try:
+            browser.find_element("css selector", selector).click()
+        except (StaleElementReferenceException, NoSuchElementException):
+            return False
+        return True
+
+    wait_until(attempt, f"a click on {selector}")
+
+
+def texts(browser: Any, selector: str) -> list[str]:
+    """The text of everything ``selector`` finds, read in one script call: a live refresh
+    replacing the elements cannot make the answer stale."""
+    found = browser.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]), (e) => e.textContent)", selector
+    )
+    return [str(t) for t in found]
+
+
+def cell(browser: Any, key: str, column: str) -> str:
+    found = texts(browser, f'tr[data-key="{key}"] td[data-col="{column}"]')
+    return found[0] if found else ""
+
+
+def rows(browser: Any, container: str) -> list[str]:
+    return texts(browser, f"#{container} tbody tr")
+
+
+def test_the_page_loads_with_the_open_orders(browser: Any, shot: None) -> None:
+    tab(browser, "orders")
+    # c-2 is filled, so the open orders are c-1, e-1 and the markup-named one
+    wait_until(lambda: len(rows(browser, "orders-table")) == 3, "three open orders")
+    assert cell(browser, "order:c-1", "filled_quantity") == "1"
+    assert cell(browser, "order:c-1", "leaves_quantity") == "1"
+    # Numbers are right-aligned, text is not
+    align = "return getComputedStyle(document.querySelector(arguments[0])).textAlign"
+    assert browser.execute_script(align, 'tr[data-key="order:c-1"] td[data-col="quantity"]') == "right"
+    assert browser.execute_script(align, 'tr[data-key="order:c-1"] td[data-col="account"]') in (
+        "left",
+        "start",
+    )
+
+
+def test_markup_in_the_data_is_shown_as_text(browser: Any, shot: None) -> None:
+    tab(browser, "orders")
+    wait_until(lambda: cell(browser, f"order:{XSS}", "client_order_id") == XSS, "the markup-named order")
+    # The ID is text: no <img> element exists anywhere, and no alert was raised
+    assert browser.find_elements("css selector", "main img") == []
+    assert browser.execute_script("return document.querySelectorAll('img').length") == 0
+    from selenium.common.exceptions import NoAlertPresentException
+
+    with pytest.raises(NoAlertPresentException):
+        browser.switch_to.alert.text  # noqa: B018
+
+
+def test_a_fill_shows_within_a_second_of_posting_it(server: Server, browser: Any, shot: None) -> None:
+    tab(browser, "orders")
+    wait_until(lambda: cell(browser, "order:e-1", "filled_quantity") == "0", "e-1 unfilled")
+    # When e-1 is filled 2 of 5 through the API
+    response = httpx2.post(
+        f"{server.url}/messages",
+        json=fill("e-1", "t-e1", "2", "50", ts="2026-11-20T10:01:30Z"),
+    )
+    posted = time.monotonic()
+    assert response.status_code == 200
+    # Then the open orders show it (filled 2, leaves 3) without reloading the page, within 1 s
+    wait_until(lambda: cell(browser, "order:e-1", "filled_quantity") == "2", "the live fill")
+    elapsed = time.monotonic() - posted
+    assert cell(browser, "order:e-1", "leaves_quantity") == "3"
+    assert elapsed < 1.0, f"the fill took {elapsed:.2f} s to show"
+
+
+def test_the_blotter_filters(browser: Any, shot: None) -> None:
+    tab(browser, "trades")
+    wait_until(lambda: len(rows(browser, "trades-table")) >= 2, "the blotter")
+    form = browser.find_element("id", "trade-filters")
+    field = form.find_element("name", "order")
+    field.clear()
+    field.send_keys("c-2")
+    form.find_element("css selector", 'button[type="submit"]').click()
+    # Only c-2's trade t-2 (1 @ 110) is left
+    wait_until(lambda: len(rows(browser, "trades-table")) == 1, "one trade")
+    assert cell(browser, "trade:c-2:t-2", "price") == "110"
+    form.find_element("css selector", 'button[type="reset"]').click()
+    wait_until(lambda: len(rows(browser, "trades-table")) >= 2, "every trade again")
+
+
+def test_the_timeline_shows_each_event_with_its_raw_message(browser: Any, shot: None) -> None:
+    tab(browser, "orders")
+    wait_until(lambda: cell(browser, "order:c-1", "client_order_id") == "c-1", "c-1 listed")
+    click(browser, 'tr[data-key="order:c-1"] td[data-col="client_order_id"] button')
+    wait_until(lambda: len(texts(browser, "#timeline-events li")) == 2, "two events")
+    types = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#timeline-events li'), (e) => e.dataset.type)"
+    )
+    assert types == ["OrderRequested", "OrderFilled"]
+    # Opening the fill's message shows the JSON line it came from
+    click(browser, '#timeline-events li[data-type="OrderFilled"] summary')
+    [raw] = texts(browser, '#timeline-events li[data-type="OrderFilled"] pre.raw-message')
+    assert json.loads(raw) == fill("c-1", "t-1", "1", "100")
+    # The linkage: parent P-1 → c-1 (trade t-1) and c-2 (trade t-2)
+    [links] = texts(browser, "#timeline-links")
+    assert "parent P-1" in links and "trade t-1: 1 @ 100" in links and "trade t-2: 1 @ 110" in links
+
+
+def test_positions_pnl_chart_and_journal(browser: Any, shot: None) -> None:
+    tab(browser, "pnl")
+    # alpha bought 1 @ 100 and sold 1 @ 110: realized 10
+    wait_until(
+        lambda: cell(browser, "position:alpha:venue-x:BTC-USDT", "realized_pnl") == "10", "the realized P&L"
+    )
+    assert browser.find_elements("css selector", "#pnl-chart svg path")
+    tab(browser, "journal")
+    wait_until(lambda: len(rows(browser, "journal-table")) == 1, "the rejected line")
+    assert "t-bad" in rows(browser, "journal-table")[0]
+
+
+def test_a_pasted_snapshot_is_reconciled_as_a_dry_run(server: Server, browser: Any, shot: None) -> None:
+    tab(browser, "reconcile")
+    snapshot = {"venue": "venue-x", "account": "alpha", "as_of": "2026-11-20T11:00:00Z", "open_orders": []}
+    area = browser.find_element("id", "snapshot")
+    area.clear()
+    # One script call instead of typing character by character
+    browser.execute_script("arguments[0].value = arguments[1]", area, json.dumps(snapshot))
+    head = httpx2.get(f"{server.url}/health").json()["head"]
+    browser.find_element("id", "reconcile-dry").click()
+    wait_until(lambda: "dry run" in browser.find_element("id", "reconcile-report").text, "the report")
+    assert rows(browser, "reconcile-report")  # c-1 is open here and not at the venue
+    assert httpx2.get(f"{server.url}/health").json()["head"] == head
