@@ -145,6 +145,7 @@ def position_report(position: Position, mark: Decimal | None) -> dict[str, Any]:
         "quote_currency": position.quote_currency,
         "mark": None if mark is None else format_decimal(mark),
         # What the figures are in, and which instrument definition produced them.
+        "notional": format_decimal(position.notional(mark)),
         "pnl_currency": position.pnl_currency,
         "contract_size": format_decimal(position.terms.contract_size),
         "settlement": position.terms.settlement,

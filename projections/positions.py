@@ -118,6 +118,13 @@ class Position:
             return None
         return WIDE.subtract(self.realized_pnl, self.fees.get(currency, ZERO))
 
+    def notional(self, mark: Decimal | None) -> Decimal:
+        """What the held contracts are worth at ``mark`` (at their cost without one), unsigned,
+        in the P&L currency: |quantity| × contract size × mark (linear), or / mark (inverse)."""
+        if mark is None or self.quantity == 0:
+            return self.cost
+        return self.terms.value(abs(self.quantity), mark)
+
     def unrealized_pnl(self, mark: Decimal | None) -> Decimal | None:
         """What closing at ``mark`` would realize: the closing formula applied to the whole
         position (linear: (mark − average) × quantity × contract size, computed exactly as

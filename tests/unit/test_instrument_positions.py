@@ -129,6 +129,8 @@ def test_a_linear_average_and_unrealized_pnl_use_the_contract_size() -> None:
     assert book.cost == Decimal(12200)
     assert book.average_price == Decimal(61000)
     assert book.unrealized_pnl(Decimal(61500)) == Decimal(100)
+    # Notional at 61500: 20 × 0.01 × 61500 = 12300 USDT; without a mark, the cost 12200.
+    assert (book.notional(Decimal(61500)), book.notional(None)) == (Decimal(12300), Decimal(12200))
 
 
 def test_an_equity_option_is_100_shares_and_never_nets_with_its_underlying() -> None:
@@ -213,6 +215,8 @@ def test_an_inverse_average_entry_is_the_contract_weighted_harmonic_mean() -> No
     assert book.average_price == AVERAGE.divide(Decimal(2000), Decimal("0.045"))
     assert str(book.average_price).startswith("44444.44444")
     assert book.unrealized_pnl(Decimal(50000)) == Decimal("0.005")
+    # Notional at 50000: 2000 contracts of 1 USD are worth 2000 / 50000 = 0.04 BTC.
+    assert book.notional(Decimal(50000)) == Decimal("0.04")
     positions, _ = run([*events, fill(3, Side.SELL, "500", "50000", **BYBIT)])
     book = positions[("acc", "bybit", "BTCUSD")]
     assert book.realized_pnl == Decimal("0.00125")
