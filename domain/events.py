@@ -10,6 +10,7 @@ event can be read, searched and projected on its own.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import ClassVar
 from uuid import UUID
 
@@ -202,6 +203,35 @@ class AnomalyRecorded(OrderEvent):
     trade_id: str | None = None
 
 
+class InstrumentDefined(OrderEvent):
+    """An instrument's definition as of this event (version = ``originator_version``).
+
+    Not an order fact: it lives on its own aggregate, keyed by (venue, instrument), in the same
+    hash-chained log, so positions read the definition in force at each fill in log order. The
+    order coordinates of the header are empty (``client_order_id`` and ``account`` are "").
+    """
+
+    client_order_id: str = ""
+    account: str = ""
+    kind: str | None = None
+    """spot | swap | future | option | equity | other."""
+    contract_size: DecimalStr = Decimal(1)
+    """What one unit of order quantity is worth in the underlying (OKX BTC-USDT-SWAP 0.01)."""
+    settlement: str = "linear"
+    """linear (P&L in the quote currency) or inverse (P&L in the base coin: 1/price)."""
+    settle_currency: str | None = None
+    base_currency: str | None = None
+    quote_currency: str | None = None
+    underlying: str | None = None
+    expiry: str | None = None
+    strike: DecimalStr | None = None
+    option_type: str | None = None
+    price_scale: int | None = None
+    quantity_scale: int | None = None
+    security_id: str | None = None
+    security_id_source: str | None = None
+
+
 EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     OrderRequested,
     OrderAccepted,
@@ -218,6 +248,7 @@ EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     FillCorrected,
     OrderDetailsAdded,
     AnomalyRecorded,
+    InstrumentDefined,
 )
 EVENT_TYPES_BY_NAME: dict[str, type[OrderEvent]] = {cls.__name__: cls for cls in EVENT_TYPES}
 

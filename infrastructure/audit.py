@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import MapperDeserialisationError
 
 from domain.errors import InvalidInputError
-from domain.events import EVENT_TYPES_BY_NAME, OrderEvent
+from domain.events import EVENT_TYPES_BY_NAME, InstrumentDefined, OrderEvent
+from domain.instrument import instrument_id_for
 from domain.order import Order, order_id_for
 from domain.values import format_timestamp
 from infrastructure.chain import GENESIS, link
@@ -461,7 +463,7 @@ def _check_row(
         return f"event {position} ({row[5]} of {row[6]!r}) cannot be read: {error}"
     indexed = mapper.to_stored_event(event)
     named = dict(zip(EVENT_COLUMNS, values, strict=False))
-    if named["originator_id"] != str(order_id_for(event.client_order_id)):
+    if named["originator_id"] != str(aggregate_id(event)):
         return (
             f"event {position} ({row[5]} of {row[6]!r}) is stored under another order's ID than its"
             f" payload's {event.client_order_id!r}"
@@ -473,6 +475,13 @@ def _check_row(
                 f" {named[column]!r} but its payload says {getattr(indexed, column)!r}"
             )
     return None
+
+
+def aggregate_id(event: OrderEvent) -> UUID:
+    """The aggregate an event belongs to, derived from its payload: an instrument's or an order's."""
+    if isinstance(event, InstrumentDefined):
+        return instrument_id_for(event.venue, event.instrument)
+    return order_id_for(event.client_order_id)
 
 
 def _fold_log(
@@ -523,8 +532,8 @@ def journal_differences(db: Database, orders: Mapping[str, Order], limit: int = 
             # recorded for must be one of them.
             "SELECT m.message_id, m.client_order_id, MIN(e.client_order_id) FROM messages m JOIN events e"
             " ON e.message_id = m.message_id GROUP BY m.message_id, m.client_order_id"
-            " HAVING m.client_order_id IS NULL"
-            " OR SUM(CASE WHEN e.client_order_id = m.client_order_id THEN 1 ELSE 0 END) = 0"
+            # An instrument definition is no order's: its line names none, its event ''.
+            " HAVING SUM(CASE WHEN e.client_order_id = COALESCE(m.client_order_id, '') THEN 1 ELSE 0 END) = 0"
             " ORDER BY m.message_id",
             "message {0} is recorded for order {1!r} but produced events of order {2!r}",
         ),

@@ -984,6 +984,84 @@ def serve(
     run_server(state.url, host=host, port=port, tokens_file=tokens, max_body=max_body)
 
 
+# ---------------------------------------------------------------------- instruments
+
+instruments_app = typer.Typer(help="Instrument definitions: contract size, settlement, option terms.")
+app.add_typer(instruments_app, name="instruments")
+INSTRUMENT_COLUMNS = [
+    "venue",
+    "instrument",
+    "version",
+    "kind",
+    "contract_size",
+    "settlement",
+    "settle_currency",
+    "base_currency",
+    "quote_currency",
+    "expiry",
+    "strike",
+    "option_type",
+]
+
+
+@instruments_app.callback(invoke_without_command=True)
+def instruments(
+    ctx: typer.Context,
+    venue: Annotated[str | None, typer.Option(help="Only this venue's instruments.")] = None,
+    every_version: Annotated[
+        bool, typer.Option("--all-versions", help="Every version, not only the one in force.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List instrument definitions (the one in force for each instrument, from the log)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with _ledger() as ledger:
+        rows = ledger.instruments(venue=venue, every_version=every_version)
+    if as_json:
+        _json(rows)
+        return
+    _table(
+        f"instruments ({len(rows)})", INSTRUMENT_COLUMNS, [[r[c] for c in INSTRUMENT_COLUMNS] for r in rows]
+    )
+
+
+@instruments_app.command("load")
+def instruments_load(
+    file: Annotated[str, typer.Argument(help="A markets dump (JSON), or - for standard input.")],
+    fmt: Annotated[str, typer.Option("--format", help="ccxt: the JSON of exchange.load_markets().")],
+    venue: Annotated[str, typer.Option(help="The venue these markets are at.")],
+    ts: Annotated[
+        str | None, typer.Option("--ts", help="When the definitions were in force (default: now).")
+    ] = None,
+) -> None:
+    """Record the definitions of a venue's markets; unchanged ones are duplicates. Exit 1 if
+    any market was rejected."""
+    from infrastructure.errors import MessageError
+
+    if fmt != "ccxt":
+        raise InvalidInputError(f"--format must be ccxt, not {fmt!r}")
+    stream = sys.stdin.buffer if file == "-" else _open(file)
+    try:
+        text = stream.read()
+    finally:
+        if file != "-":
+            stream.close()
+    try:
+        # The whole dump is one JSON document; numbers are read exactly (never through float).
+        markets = json.loads(text, parse_float=Decimal)
+    except ValueError as error:
+        raise MessageError(f"{file}: not JSON: {str(error).splitlines()[0][:200]}") from None
+    with _ledger() as ledger:
+        report = ledger.load_ccxt_markets(markets, venue=venue, ts=_time(ts, "--ts"), origin=file)
+    for result in report.rejected:
+        err.print(f"market {result.line_no}: rejected: {result.reason}", markup=False)
+    counts = ", ".join(f"{n} {k}" for k, n in report.counts.items())
+    out.print(f"{report.lines} markets: {counts}; {report.events} definitions recorded", markup=False)
+    if report.rejected:
+        raise typer.Exit(1)
+
+
 # ---------------------------------------------------------------------- entry point
 
 

@@ -80,9 +80,6 @@ class TradierFeed:
     """Tradier orders replies, one per line, with fills inferred from cumulative quantities."""
 
     commit_each = True
-    define_instruments = False
-    """Emit option ``instrument`` definitions (contract size 100) before the orders: off until
-    the core books instrument messages (they are refused by this version)."""
 
     def __init__(self, ledger: Any, venue: str, account: str) -> None:
         self.ledger = ledger
@@ -92,8 +89,9 @@ class TradierFeed:
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
         out: list[Message] = []
         for order in orders_of(decode_json(raw)):
-            if self.define_instruments:
-                out += instrument_messages(order, venue=self.venue)
+            # An option's definition (contract size 100) comes before its orders, so its P&L
+            # is valued per share, not per contract.
+            out += instrument_messages(order, venue=self.venue)
             out += order_messages(order, venue=self.venue, account=self.account)
             for total in cumulative_fills(order):
                 fill = self._new_fill(total)

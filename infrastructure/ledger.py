@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -313,6 +314,69 @@ class OrderLedger(Application[UUID]):
             results, committed = self.processor.process([item])
             self._after_commit(committed)
         return results[0]
+
+    # ------------------------------------------------------------------ instruments
+
+    def define_instrument(
+        self,
+        venue: str,
+        instrument: str,
+        *,
+        ts: datetime | str | None = None,
+        source: str = "api",
+        **definition: Any,
+    ) -> Result:
+        """Record an instrument's definition (the fields of the ``instrument`` message:
+        ``kind``, ``contract_size``, ``settlement``, ``settle_currency`` …; docs/messages.md).
+
+        Unchanged: a duplicate; changed: the next version, used by fills booked after it.
+        ``ts`` defaults to now.
+        """
+        moment = self.processor.clock() if ts is None else ts
+        message = {
+            "type": "instrument",
+            "venue": venue,
+            "instrument": instrument,
+            "ts": format_timestamp(moment) if isinstance(moment, datetime) else moment,
+            "source": source,
+            **{k: str(v) if isinstance(v, Decimal) else v for k, v in definition.items() if v is not None},
+        }
+        return self.record(message)
+
+    def load_ccxt_markets(
+        self,
+        markets: Any,
+        *,
+        venue: str,
+        ts: datetime | None = None,
+        origin: str = "ccxt-markets",
+        instrument_of: Callable[[str], str] | None = None,
+    ) -> IngestReport:
+        """Record the definitions of a CCXT markets dump (``exchange.load_markets()``): each
+        market is journaled as received (format ``ccxt-markets``) with the definition read from
+        it; unchanged ones are duplicates, and a market that cannot be read is rejected alone."""
+        from infrastructure.adapters.ccxt_markets import market_list, market_message
+        from infrastructure.messages import parse_message
+
+        moment = format_timestamp(self.processor.clock() if ts is None else ts)
+        items: list[Inbound | None] = []
+        for number, market in enumerate(market_list(markets), start=1):
+            raw = orjson.dumps(market, default=str, option=orjson.OPT_SORT_KEYS)
+            item = Inbound(raw=raw, origin=origin, line_no=number, format="ccxt-markets")
+            try:
+                item.messages = [
+                    parse_message(market_message(market, venue=venue, ts=moment, instrument_of=instrument_of))
+                ]
+            except (MessageError, ValueError) as error:
+                item.error = _reason(error)
+            items.append(item)
+        return self.ingest_inbound(items)
+
+    def instruments(self, *, venue: str | None = None, every_version: bool = False) -> list[dict[str, Any]]:
+        """Instrument definitions in force (or every version), from the log."""
+        from infrastructure.instruments import list_instruments
+
+        return list_instruments(self.db, self.ledger_mapper, venue=venue, every_version=every_version)
 
     def _fold_inline(self, tx: Any, committed: list[tuple[int, OrderEvent]]) -> None:
         if self.project:

@@ -24,6 +24,7 @@ from domain.order import Order, OrderSpec, Outcome, Stamp, order_id_for, replay
 from domain.values import format_timestamp
 from infrastructure.db import is_integrity_error
 from infrastructure.errors import ConcurrencyError, MessageError, StaleBatchError
+from infrastructure.instruments import book_instrument
 from infrastructure.mapper import LedgerMapper
 from infrastructure.messages import Message, message_from_line, message_to_json
 from infrastructure.store import Commit, JournalEntry, LedgerRecorder
@@ -427,7 +428,7 @@ class _Batch:
             if message.type == "request":
                 return self._request(message, entry)
             if message.type == "instrument":
-                return "rejected", "instrument definitions are not booked by this version", []
+                return book_instrument(self, message, entry)
             order, keys = self._resolve(message)
             if order is None:
                 already = self._park(message, entry, part, keys)

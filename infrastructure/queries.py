@@ -144,6 +144,12 @@ def position_report(position: Position, mark: Decimal | None) -> dict[str, Any]:
         "fees": {k: format_decimal(v) for k, v in sorted(position.fees.items())},
         "quote_currency": position.quote_currency,
         "mark": None if mark is None else format_decimal(mark),
+        # What the figures are in, and which instrument definition produced them.
+        "notional": format_decimal(position.notional(mark)),
+        "pnl_currency": position.pnl_currency,
+        "contract_size": format_decimal(position.terms.contract_size),
+        "settlement": position.terms.settlement,
+        "definition_version": position.terms.version,
     }
 
 
@@ -175,10 +181,11 @@ def pnl_by(db: Database, by: str) -> list[dict[str, Any]]:
     column = "tags" if tag else by
     with db.read() as tx:
         rows = tx.all(
-            f"SELECT {column}, realized, fee, fee_currency, quote_currency, kind"
+            f"SELECT {column}, realized, fee, fee_currency, pnl_currency, kind"
             " FROM pnl_entries_view ORDER BY position"
         )
-    # Amounts in different quote currencies are never added together: (group, quote) is the key.
+    # Amounts in different currencies are never added together: (group, P&L currency) is the key
+    # (the quote currency for linear instruments, the settlement coin for inverse ones).
     groups: dict[tuple[str, str], _Group] = {}
     for value, realized, fee, fee_currency, quote, kind in rows:
         key = orjson.loads(value).get(tag) if tag else value
@@ -203,7 +210,8 @@ def pnl_by(db: Database, by: str) -> list[dict[str, Any]]:
         result.append(
             {
                 by if not tag else f"tag:{tag}": key,
-                "quote_currency": quote_key or None,
+                "quote_currency": quote_key or None,  # the P&L currency, under its older name
+                "pnl_currency": quote_key or None,
                 "realized_pnl": format_decimal(group.realized),
                 "realized_pnl_net": None if net is None else format_decimal(net),
                 "fees": {k: format_decimal(v) for k, v in sorted(fees.items())},

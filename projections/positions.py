@@ -5,6 +5,9 @@ Rules (ORDER_SEMANTICS.md, "Positions and P&L"):
 - reducing realizes (exit − average) × closed quantity, signed by the position's side;
 - through zero: the old position closes fully, the remainder opens at the fill price;
 - realized P&L is gross; fees are summed per currency; unrealized P&L uses caller marks;
+- quantities are in contracts; each fill is valued with the instrument's definition in force
+  when it is booked (``domain.instrument.Terms``: contract size, linear or inverse), and the
+  position, and each P&L entry, say which definition version and P&L currency they used;
 - a bust books the reverse of the fill at its original price; a correction reverses the old
   values and books the new ones. Fills are booked in log order, so every rebuild reproduces
   the realized/unrealized split exactly, while total P&L does not depend on the order.
@@ -24,7 +27,8 @@ from typing import Any, ClassVar
 
 import orjson
 
-from domain.events import FillBusted, FillCorrected, OrderEvent, OrderFilled
+from domain.events import FillBusted, FillCorrected, InstrumentDefined, OrderEvent, OrderFilled
+from domain.instrument import Terms, terms_of
 from domain.values import AVERAGE, WIDE, Side, format_decimal
 from projections.base import Column, Projection, Table, TableSpec
 
@@ -43,40 +47,53 @@ class Position:
     venue: str
     instrument: str
     quantity: Decimal = ZERO
-    cost: Decimal = ZERO  # what the held quantity cost (unsigned, exact): average × |quantity|
+    # What the held quantity cost, unsigned, in value terms (``Terms.value``: for a linear
+    # instrument average × |quantity| × contract size, exact; for an inverse one, in the coin).
+    cost: Decimal = ZERO
     realized_pnl: Decimal = ZERO
     fees: dict[str, Decimal] = field(default_factory=dict)
     quote_currency: str | None = None
+    terms: Terms = field(default_factory=Terms)  # the definition the last booked fill used
+
+    @property
+    def pnl_currency(self) -> str | None:
+        """What realized and unrealized P&L are in (quote currency, or an inverse's coin)."""
+        return self.terms.pnl_currency
 
     @property
     def average_price(self) -> Decimal | None:
-        """The weighted average open price (34 significant digits); None when flat."""
-        if self.quantity == 0:
-            return None
-        return ARITHMETIC.divide(self.cost, abs(self.quantity))
+        """The average open price (34 significant digits; harmonic for inverse); None when flat."""
+        return self.terms.average_price(self.quantity, self.cost)
 
-    def book(self, signed_qty: Decimal, price: Decimal) -> Decimal:
-        """Apply a signed trade at ``price``; returns the P&L it realized."""
+    def book(self, signed_qty: Decimal, price: Decimal, terms: Terms | None = None) -> Decimal:
+        """Apply a signed trade at ``price`` under ``terms`` (default: the position's); returns
+        the P&L it realized."""
         with decimal.localcontext(WIDE):
-            return self._book(signed_qty, price)
+            return self._book(signed_qty, price, self.terms if terms is None else terms)
 
-    def _book(self, signed_qty: Decimal, price: Decimal) -> Decimal:
-        # The cost is carried exactly; only the share of it a partial close removes is a
+    def _book(self, signed_qty: Decimal, price: Decimal, terms: Terms) -> Decimal:
+        # The cost is carried in value terms; only the share of it a partial close removes is a
         # division. What it removes is exactly what leaves the cost, so realized + unrealized
-        # (mark × quantity − cost) is the same whatever order the fills come in.
+        # (value at the mark − cost) is the same whatever order the fills come in. A definition
+        # changed while a position is open values the fills booked after it (and the marks)
+        # with the new terms; the cost already paid stays what it was.
+        self.terms = terms
         held = self.quantity
         if held == 0 or (held > 0) == (signed_qty > 0):
-            self.cost += abs(signed_qty) * price
+            self.cost += terms.value(abs(signed_qty), price)
             self.quantity = held + signed_qty
             return ZERO
         closed = min(abs(signed_qty), abs(held))
         direction = Decimal(1) if held > 0 else Decimal(-1)
         removed = self.cost if closed == abs(held) else ARITHMETIC.divide(self.cost * closed, abs(held))
-        realized = (price * closed - removed) * direction
+        realized = (terms.value(closed, price) - removed) * direction * terms.sense
         self.realized_pnl += realized
         remaining = held + signed_qty
         # Through zero: the old position closes whole and the remainder opens at the fill price.
-        self.cost = abs(remaining) * price if (remaining > 0) != (held > 0) else self.cost - removed
+        if (remaining > 0) != (held > 0):
+            self.cost = terms.value(abs(remaining), price)
+        else:
+            self.cost = self.cost - removed
         self.quantity = remaining
         return realized
 
@@ -93,21 +110,32 @@ class Position:
 
     @property
     def realized_pnl_net(self) -> Decimal | None:
-        """Realized minus fees, when every fee is in the quote currency; else None."""
-        if self.quote_currency is None:
+        """Realized minus fees, when every fee is in the P&L currency; else None."""
+        currency = self.pnl_currency
+        if currency is None:
             return None
-        if any(currency != self.quote_currency for currency in self.fees):
+        if any(paid_in != currency for paid_in in self.fees):
             return None
-        return WIDE.subtract(self.realized_pnl, self.fees.get(self.quote_currency, ZERO))
+        return WIDE.subtract(self.realized_pnl, self.fees.get(currency, ZERO))
+
+    def notional(self, mark: Decimal | None) -> Decimal:
+        """What the held contracts are worth at ``mark`` (at their cost without one), unsigned,
+        in the P&L currency: |quantity| × contract size × mark (linear), or / mark (inverse)."""
+        if mark is None or self.quantity == 0:
+            return self.cost
+        return self.terms.value(abs(self.quantity), mark)
 
     def unrealized_pnl(self, mark: Decimal | None) -> Decimal | None:
-        """(mark − average) × signed quantity, computed exactly as mark × quantity − signed cost."""
+        """What closing at ``mark`` would realize: the closing formula applied to the whole
+        position (linear: (mark − average) × quantity × contract size, computed exactly as
+        value at the mark − cost; inverse: quantity × size × (1/average − 1/mark))."""
         if mark is None:
             return None
         if self.quantity == 0:
             return ZERO
-        signed_cost = self.cost if self.quantity > 0 else WIDE.minus(self.cost)
-        return WIDE.subtract(WIDE.multiply(mark, self.quantity), signed_cost)
+        with decimal.localcontext(WIDE):
+            direction = Decimal(1) if self.quantity > 0 else Decimal(-1)
+            return (self.terms.value(abs(self.quantity), mark) - self.cost) * direction * self.terms.sense
 
 
 @dataclass(frozen=True)
@@ -132,6 +160,29 @@ class PnlEntry:
     before_qty: Decimal = ZERO  # the position just before this fill: where a restatement starts
     before_cost: Decimal = ZERO
     before_realized: Decimal = ZERO
+    terms: Terms = field(default_factory=Terms)  # the definition in force when the fill was booked
+
+    @property
+    def pnl_currency(self) -> str | None:
+        """What ``realized`` is in."""
+        return self.terms.pnl_currency
+
+
+def _terms_row(t: Terms) -> tuple[Any, ...]:
+    return (format_decimal(t.contract_size), t.settlement, t.pnl_currency, t.version)
+
+
+def _terms_from_row(r: tuple[Any, ...]) -> Terms:
+    return Terms(Decimal(r[0]), r[1], r[2], int(r[3]))
+
+
+TERMS_COLUMNS = (
+    Column("contract_size"),
+    Column("settlement"),
+    Column("pnl_currency"),
+    Column("definition_version", "INTEGER"),
+)
+"""Which definition a row's figures used (see ``domain.instrument.Terms``)."""
 
 
 def _fees_text(fees: dict[str, Decimal]) -> str:
@@ -148,6 +199,7 @@ def _position_row(p: Position) -> tuple[Any, ...]:
         format_decimal(p.realized_pnl),
         _fees_text(p.fees),
         p.quote_currency,
+        *_terms_row(p.terms),
     )
 
 
@@ -161,6 +213,7 @@ def _position_from_row(r: tuple[Any, ...]) -> Position:
         Decimal(r[5]),
         {k: Decimal(v) for k, v in orjson.loads(r[6]).items()},
         r[7],
+        _terms_from_row(r[8:12]),
     )
 
 
@@ -175,6 +228,7 @@ POSITIONS_TABLE: TableSpec[PositionKey, Position] = TableSpec(
         Column("realized_pnl"),
         Column("fees"),
         Column("quote_currency"),
+        *TERMS_COLUMNS,
     ),
     key=("account", "venue", "instrument"),
     to_row=_position_row,
@@ -204,6 +258,7 @@ def _entry_row(e: PnlEntry) -> tuple[Any, ...]:
         format_decimal(e.before_qty),
         format_decimal(e.before_cost),
         format_decimal(e.before_realized),
+        *_terms_row(e.terms),
     )
 
 
@@ -227,6 +282,7 @@ def _entry_from_row(r: tuple[Any, ...]) -> PnlEntry:
         Decimal(r[15]),
         Decimal(r[16]),
         Decimal(r[17]),
+        _terms_from_row(r[18:22]),
     )
 
 
@@ -251,6 +307,7 @@ PNL_TABLE: TableSpec[int, PnlEntry] = TableSpec(
         Column("before_qty"),
         Column("before_cost"),
         Column("before_realized"),
+        *TERMS_COLUMNS,
     ),
     key=("position",),
     to_row=_entry_row,
@@ -287,20 +344,55 @@ FILL_INDEX_TABLE = TableSpec(
 )
 
 
+@dataclass(frozen=True)
+class DefinedTerms:
+    """The terms in force for one instrument: the latest ``InstrumentDefined`` folded so far."""
+
+    venue: str
+    instrument: str
+    terms: Terms
+
+
+TERMS_TABLE: TableSpec[tuple[str, str], DefinedTerms] = TableSpec(
+    name="instrument_terms_view",
+    columns=(Column("venue"), Column("instrument"), *TERMS_COLUMNS),
+    key=("venue", "instrument"),
+    to_row=lambda d: (d.venue, d.instrument, *_terms_row(d.terms)),
+    from_row=lambda r: DefinedTerms(str(r[0]), str(r[1]), _terms_from_row(tuple(r[2:6]))),
+    key_of_row=lambda r: (str(r[0]), str(r[1])),
+    key_values=lambda key: key,
+)
+
+
 class PositionsProjection(Projection):
     """Average-cost positions, and one P&L entry per fill, restated by busts and corrections."""
 
     name: ClassVar[str] = "positions"
-    tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (POSITIONS_TABLE, PNL_TABLE, FILL_INDEX_TABLE)
-    version: ClassVar[int] = 2  # 2: exact cost carried instead of a rounded average
+    tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (
+        POSITIONS_TABLE,
+        PNL_TABLE,
+        FILL_INDEX_TABLE,
+        TERMS_TABLE,
+    )
+    # 2: exact cost carried instead of a rounded average; 3: instrument definitions (contract
+    # size, inverse settlement) value the fills, and rows say which definition they used.
+    version: ClassVar[int] = 3
 
     def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
         if isinstance(event, OrderFilled | FillBusted | FillCorrected):
             yield (POSITIONS_TABLE.name, (event.account, event.venue, event.instrument))
+        if isinstance(event, OrderFilled):
+            yield (TERMS_TABLE.name, (event.venue, event.instrument))
         if isinstance(event, FillBusted | FillCorrected):
             yield (FILL_INDEX_TABLE.name, (event.client_order_id, event.trade_id))
 
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
+        if isinstance(event, InstrumentDefined):
+            defined: Table[tuple[str, str], DefinedTerms] = tables[TERMS_TABLE.name]
+            defined.put(
+                (event.venue, event.instrument), DefinedTerms(event.venue, event.instrument, terms_of(event))
+            )
+            return
         if not isinstance(event, OrderFilled | FillBusted | FillCorrected):
             return
         positions: Table[PositionKey, Position] = tables[POSITIONS_TABLE.name]
@@ -313,7 +405,7 @@ class PositionsProjection(Projection):
         if isinstance(event, OrderFilled):
             signed = _signed(event.side, event.last_qty)
             before = (book.quantity, book.cost, book.realized_pnl)
-            realized = book.book(signed, event.last_px)
+            realized = book.book(signed, event.last_px, self._terms_in_force(tables, book))
             book.add_fee(event.fee, event.fee_currency)
             entries.put(
                 position,
@@ -336,6 +428,7 @@ class PositionsProjection(Projection):
                     before_qty=before[0],
                     before_cost=before[1],
                     before_realized=before[2],
+                    terms=book.terms,
                 ),
             )
             index.put(
@@ -367,6 +460,16 @@ class PositionsProjection(Projection):
         positions.put(key, book)
 
     @staticmethod
+    def _terms_in_force(tables: Mapping[str, Table[Any, Any]], book: Position) -> Terms:
+        """The definition in force for the book's instrument now (in log order); without one,
+        one unit per contract, linear, P&L in the fill's quote currency."""
+        defined = tables[TERMS_TABLE.name].get((book.venue, book.instrument))
+        terms: Terms = Terms() if defined is None else defined.terms
+        if terms.pnl_currency is None:
+            terms = replace(terms, pnl_currency=book.quote_currency)
+        return terms
+
+    @staticmethod
     def _restate(book: Position, changed: PnlEntry, entries: Table[int, PnlEntry]) -> None:
         """Re-book the position from just before ``changed``, through every later fill, in log order.
 
@@ -387,7 +490,10 @@ class PositionsProjection(Projection):
         )
         for entry in [changed, *later]:
             before = (state.quantity, state.cost, state.realized_pnl)
-            realized = ZERO if entry.kind == "busted" else state.book(entry.signed_qty, entry.price)
+            # Each fill keeps the definition it was booked under, whatever was defined since.
+            realized = (
+                ZERO if entry.kind == "busted" else state.book(entry.signed_qty, entry.price, entry.terms)
+            )
             entries.put(
                 entry.position,
                 replace(

@@ -315,7 +315,6 @@ def test_okx_swap_close_books_once_in_either_arrival_order_and_pnl_matches_fillp
     assert realized(ledger) == Decimal("-0.0001")  # OKX's fillPnl on the closing fill
 
 
-@pytest.mark.xfail(strict=True, reason="needs instrument definitions (issue 12 item 2)")
 def test_okx_btc_swap_pnl_scales_by_contract_value(ccxt_lib: Any, make_ledger: MakeLedger) -> None:
     # BTC-USDT-SWAP: ctVal 0.01 BTC per contract (okx.py lines 4126-4169, the algo order example).
     # The swap example's two fills moved to it (derived): buy 0.1 contract at 13.143, sell at
@@ -334,6 +333,9 @@ def test_okx_btc_swap_pnl_scales_by_contract_value(ccxt_lib: Any, make_ledger: M
     }
     closing = raw("okx", "order_swap") | {"instId": "BTC-USDT-SWAP", "fillPnl": "-0.000001"}
     ledger = make_ledger()
+    # The definition comes from the markets ccxt itself built (what load_markets() returns).
+    loaded = ledger.load_ccxt_markets(json.loads(rest.json(rest.markets)), venue="okx")
+    assert loaded.counts["applied"] == 1
     ingest(
         ledger,
         "okx",

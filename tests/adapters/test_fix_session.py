@@ -572,14 +572,14 @@ def test_an_option_is_defined_and_named_apart_from_its_underlying() -> None:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="needs instrument definitions (issue 12 item 2)")
 def test_an_option_and_its_underlying_never_net(book: OrderLedger) -> None:
     report = ingest(book, option_and_underlying_session())
     assert report.counts["rejected"] == 0, report.rejected[0].reason
     stock, call = position(book, "AAPL"), position(book, "AAPL 202612 C 150")
     # Shares: (195 − 190) × 100 = 500. Calls: (7.5 − 5) × 2 contracts × 100 = 500, not 5.
-    assert (stock["quantity"], stock["realized_pnl"]) == ("0", "500")
-    assert (call["quantity"], call["realized_pnl"]) == ("0", "500")
+    assert (Decimal(stock["quantity"]), Decimal(stock["realized_pnl"])) == (0, 500)
+    assert (Decimal(call["quantity"]), Decimal(call["realized_pnl"])) == (0, 500)
+    assert (stock["contract_size"], call["contract_size"]) == ("1", "100")
 
 
 # ---------------------------------------------------------------------- the docs' examples

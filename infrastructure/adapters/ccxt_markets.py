@@ -1,0 +1,114 @@
+"""CCXT markets → ``instrument`` messages: contract size, settlement and option terms.
+
+Reads what ``exchange.load_markets()`` returns (a dict symbol → market, as dumped to JSON) or
+the list ``exchange.fetch_markets()`` returns. Pure translation, no I/O. Per market:
+
+==================  ===========================================================
+ccxt                ledger ``instrument`` message
+==================  ===========================================================
+``symbol``          ``instrument`` (through ``instrument_of`` when given, as the
+                    CCXT order adapter does, so fills and definitions agree)
+``type``            ``kind``: spot, swap, future, option (margin → spot,
+                    delivery → future, anything else → other)
+``contractSize``    ``contract_size`` (contracts only; spot is 1 unit = 1 unit)
+``inverse``         ``settlement``: inverse when true, else linear
+``settle``          ``settle_currency``
+``base``/``quote``  ``base_currency``/``quote_currency``; ``base`` is also the
+                    ``underlying`` of a contract
+``expiryDatetime``  ``expiry`` (ISO 8601 UTC)
+``strike``          ``strike``; ``optionType`` → ``option_type``
+``id``              ``security_id`` (the venue's own instrument ID),
+                    ``security_id_source`` ``venue``
+==================  ===========================================================
+
+CCXT prices and amounts are in natural units already, so no ``price_scale`` or
+``quantity_scale`` is set. A market that cannot be read (no symbol, a contract without a
+positive contract size) is refused with its symbol and reason: a definition is never guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from infrastructure.adapters.common import (
+    AdapterError,
+    Message,
+    message,
+    positive_text,
+    text_or_none,
+    time_from_iso,
+)
+
+KINDS = {
+    "spot": "spot",
+    "margin": "spot",
+    "swap": "swap",
+    "future": "future",
+    "delivery": "future",
+    "option": "option",
+}
+SOURCE = "ccxt-markets"
+
+
+def market_list(markets: Any) -> list[Any]:
+    """The markets of a dump: the values of ``load_markets()``'s dict, or a list as is."""
+    if isinstance(markets, Mapping):
+        return list(markets.values())
+    if isinstance(markets, list):
+        return markets
+    raise AdapterError("a CCXT markets dump is an object of symbol → market, or a list of markets")
+
+
+def markets_messages(
+    markets: Any,
+    *,
+    venue: str,
+    ts: str,
+    instrument_of: Callable[[str], str] | None = None,
+) -> list[Message]:
+    """One ``instrument`` message per market of a CCXT markets dump, recorded at ``ts``."""
+    return [market_message(m, venue=venue, ts=ts, instrument_of=instrument_of) for m in market_list(markets)]
+
+
+def market_message(
+    market: Any, *, venue: str, ts: str, instrument_of: Callable[[str], str] | None = None
+) -> Message:
+    """The ``instrument`` message of one CCXT market."""
+    if not isinstance(market, Mapping):
+        raise AdapterError("a CCXT market must be an object")
+    symbol = text_or_none(market.get("symbol"))
+    if symbol is None:
+        raise AdapterError(f"a CCXT market has no symbol (id {text_or_none(market.get('id'))!r})")
+    contract = market.get("contract") is True or market.get("type") in ("swap", "future", "option")
+    contract_size = None
+    if contract:
+        contract_size = positive_text(market.get("contractSize"), f"{symbol} contractSize")
+        if contract_size is None:
+            # Valuing it as 1 could misstate P&L a hundredfold: refuse rather than guess.
+            raise AdapterError(f"market {symbol}: a contract without a positive contractSize")
+    option_type = text_or_none(market.get("optionType"))
+    venue_id = text_or_none(market.get("id"))
+    definition = message(
+        "instrument",
+        venue=venue,
+        instrument=instrument_of(symbol) if instrument_of else symbol,
+        ts=ts,
+        source=SOURCE,
+        contract_size=contract_size,
+        settlement=("inverse" if market.get("inverse") is True else "linear") if contract else None,
+        settle_currency=text_or_none(market.get("settle")),
+        base_currency=text_or_none(market.get("base")),
+        quote_currency=text_or_none(market.get("quote")),
+        underlying=text_or_none(market.get("base")) if contract else None,
+        expiry=time_from_iso(market.get("expiryDatetime"), f"{symbol} expiryDatetime"),
+        strike=positive_text(market.get("strike"), f"{symbol} strike"),
+        option_type=None if option_type is None else option_type.lower(),
+        security_id=venue_id,
+        security_id_source="venue" if venue_id else None,
+    )
+    definition["kind"] = KINDS.get(str(market.get("type")), "other")  # ``message`` takes ``kind`` itself
+    return definition
+
+
+__all__ = ["market_list", "market_message", "markets_messages"]

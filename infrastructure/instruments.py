@@ -1,0 +1,121 @@
+"""Booking instrument definitions into the log, and reading them back.
+
+``processing`` hands every ``instrument`` message to :func:`book_instrument`: the definition in
+force is the latest ``InstrumentDefined`` decided earlier in the same batch, else the latest in
+the log; ``domain.instrument.define`` decides whether the message is a duplicate or the next
+version. The event joins the batch's group commit like any order event (journal row, hash
+chain, views folded inline). Two writers defining the same instrument at once collide on the
+(aggregate, version) key and the later batch is decided again, against the winner's version.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+from weakref import WeakKeyDictionary
+
+from domain.events import InstrumentDefined, OrderEvent
+from domain.instrument import ONE, Definition, define, instrument_id_for
+from domain.order import Stamp
+from infrastructure.audit import EventFilter, event_record, search_events
+from infrastructure.db import Database
+from infrastructure.mapper import LedgerMapper
+from infrastructure.messages import Message
+
+if TYPE_CHECKING:
+    from infrastructure.processing import _Batch
+    from infrastructure.store import JournalEntry
+
+# Definitions decided in a batch not yet committed, by aggregate: a later message of the same
+# batch must see them. Keyed weakly by the batch, so a batch decided again starts afresh.
+_decided: WeakKeyDictionary[Any, dict[UUID, InstrumentDefined]] = WeakKeyDictionary()
+
+
+def definition_from(message: Message) -> Definition:
+    """The definition an ``instrument`` message states (absent fields take their defaults)."""
+    return Definition(
+        kind=message.kind,
+        contract_size=ONE if message.contract_size is None else message.contract_size,
+        settlement=message.settlement or "linear",
+        settle_currency=message.settle_currency,
+        base_currency=message.base_currency,
+        quote_currency=message.quote_currency,
+        underlying=message.underlying,
+        expiry=message.expiry,
+        strike=message.strike,
+        option_type=message.option_type,
+        price_scale=message.price_scale,
+        quantity_scale=message.quantity_scale,
+        security_id=message.security_id,
+        security_id_source=message.security_id_source,
+    )
+
+
+def book_instrument(
+    batch: _Batch, message: Message, entry: JournalEntry
+) -> tuple[str, str | None, list[OrderEvent]]:
+    """Decide one ``instrument`` message inside a batch: (outcome, reason, events)."""
+    assert message.venue and message.instrument  # parse_message requires both
+    aggregate = instrument_id_for(message.venue, message.instrument)
+    decided = _decided.setdefault(batch, {})
+    current = decided.get(aggregate) or _latest(batch, aggregate)
+    stamp = Stamp(ts_event=message.ts, ts_recorded=batch.p.clock(), source=message.source)
+    event = define(current, message.venue, message.instrument, definition_from(message), stamp)
+    if event is None:
+        assert current is not None
+        return (
+            "duplicate",
+            f"instrument {message.instrument!r} at {message.venue!r} already has this definition"
+            f" (version {current.originator_version})",
+            [],
+        )
+    decided[aggregate] = event
+    entry.event_count += 1
+    batch.events.append(event)
+    batch.commit.events.append(batch.p.mapper.to_stored_event(event))
+    batch.commit.event_entries.append(entry)
+    return "applied", None, [event]
+
+
+def _latest(batch: _Batch, aggregate: UUID) -> InstrumentDefined | None:
+    stored = batch.p.recorder.select_events(aggregate, desc=True, limit=1)
+    if not stored:
+        return None
+    event = batch.p.mapper.to_domain_event(stored[0])
+    assert isinstance(event, InstrumentDefined)
+    return event
+
+
+def list_instruments(
+    db: Database,
+    mapper: LedgerMapper,
+    *,
+    venue: str | None = None,
+    every_version: bool = False,
+) -> list[dict[str, Any]]:
+    """Instrument definitions from the log: the one in force for each (venue, instrument), or
+    every version; each with its version, log position and the message that recorded it."""
+    wanted = EventFilter(types=(InstrumentDefined.__name__,), venue=venue)
+    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for position, event, message_id in search_events(db, mapper, wanted):
+        record = event_record(position, event, message_id)
+        row = {
+            "venue": record["venue"],
+            "instrument": record["instrument"],
+            "version": record["version"],
+            **record["payload"],
+            "ts_event": record["ts_event"],
+            "ts_recorded": record["ts_recorded"],
+            "source": record["source"],
+            "position": position,
+            "message_id": message_id,
+        }
+        versions = rows.setdefault((event.venue, event.instrument), [])
+        if every_version:
+            versions.append(row)
+        else:
+            versions[:] = [row]
+    return [row for key in sorted(rows) for row in rows[key]]
+
+
+__all__ = ["book_instrument", "definition_from", "list_instruments"]
