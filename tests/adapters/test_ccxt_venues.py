@@ -203,6 +203,20 @@ def test_okx_btc_swap_pnl_scales_by_contract_value(ccxt_lib: Any, make_ledger: M
     }
     closing = raw("okx", "order_swap") | {"instId": "BTC-USDT-SWAP", "fillPnl": "-0.000001"}
     ledger = make_ledger()
+    # BTC-USDT-SWAP defined first (ctVal 0.01 BTC per contract, linear, settled in USDT).
+    definition = {
+        "type": "instrument",
+        "venue": "okx",
+        "instrument": "BTC/USDT:USDT",
+        "ts": "2025-07-05T00:00:00Z",
+        "kind": "swap",
+        "contract_size": "0.01",
+        "settlement": "linear",
+        "settle_currency": "USDT",
+        "base_currency": "BTC",
+        "quote_currency": "USDT",
+    }
+    assert ledger.ingest_lines([json.dumps(definition)]).counts["rejected"] == 0
     ingest(
         ledger,
         "okx",
