@@ -151,6 +151,9 @@ class VenueRules:
     """Reads the fee from ``info`` instead of the unified ``fee`` (see the module docstring)."""
     forced: ForcedReader | None = None
     """Marks liquidation / ADL orders and trades."""
+    order_quantity_keys: tuple[str, ...] = ()
+    """Fields of a trade's ``info`` stating its whole order's quantity (the same on every fill of
+    the order), used as the quantity of a liquidation/ADL trade's external request."""
 
 
 def _okx_fee(info: Mapping[str, Any]) -> tuple[str, str | None] | None:
@@ -226,9 +229,15 @@ VENUE_RULES: dict[str, VenueRules] = {
         client_id_keys=("clOrdId",), realized_pnl_keys=("fillPnl",), fee=_okx_fee, forced=_okx_forced
     ),
     "bybit": VenueRules(
-        client_id_keys=("orderLinkId",), realized_pnl_keys=("execPnl",), forced=_bybit_forced
+        client_id_keys=("orderLinkId",),
+        realized_pnl_keys=("execPnl",),
+        forced=_bybit_forced,
+        order_quantity_keys=("orderQty",),
     ),
-    "kraken": VenueRules(client_id_keys=("cl_ord_id", "userref"), no_client_id=frozenset({"0"})),
+    # Kraken REST orders carry cl_ord_id/userref; websocket v2 executions say order_userref.
+    "kraken": VenueRules(
+        client_id_keys=("cl_ord_id", "userref", "order_userref"), no_client_id=frozenset({"0"})
+    ),
     "hyperliquid": VenueRules(
         client_id_keys=("cloid", "order.cloid"),
         realized_pnl_keys=("closedPnl",),
@@ -471,8 +480,12 @@ def _trades_messages(
     source: str,
     notes: list[str] | None,
 ) -> list[Message]:
-    """Fills of top-level trades; one external request per liquidated/ADL order, for the sum of
-    that order's trades in the payload (an order liquidated in several fills is one order)."""
+    """Fills of top-level trades; one external request per liquidated/ADL order (an order
+    liquidated in several fills is one order). Its quantity is the order's own where the venue
+    states it on every fill (Bybit ``orderQty``); otherwise the sum of that order's trades in
+    this payload, which is only the whole order when all its fills come in one payload: fills
+    of one such order on separate lines state different quantities, and the later line is
+    refused by the ledger (docs/venues.md, "Liquidation and ADL")."""
     rules = rules_for(venue)
     out: list[Message] = []
     forced_orders: dict[str, tuple[str, Mapping[str, Any], Decimal]] = {}
@@ -488,6 +501,8 @@ def _trades_messages(
             forced_orders[venue_order_id] = (kind, first, total + Decimal(fill["quantity"]))
         out.append(fill)
     for venue_order_id, (kind, first, total) in forced_orders.items():
+        for name in rules.order_quantity_keys:
+            total = Decimal(positive_text(_info(first).get(name), f"info.{name}") or total)
         if account is None:
             raise AdapterError(
                 f"a {kind} trade of order {venue_order_id!r} needs an account to book its order"

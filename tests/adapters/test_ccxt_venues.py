@@ -13,11 +13,9 @@ Each flow is ingested exactly as ``orderledger ingest --format ccxt`` does
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,22 +25,24 @@ from infrastructure.adapters.aliases import client_index_alias
 from infrastructure.adapters.ccxt import payload_messages
 from infrastructure.ledger import IngestReport, OrderLedger
 from infrastructure.queries import list_orders, list_positions, list_trades
+from tests.adapters.ccxt_flows import (
+    BYBIT_LINEAR,
+    HYPERLIQUID_ETH,
+    KRAKEN_XRPEUR,
+    LIGHTER_ETH,
+    OKX_LINK_SWAP,
+    Recorder,
+    bybit_closing_execution,
+    bybit_linear_flow,
+    market,
+    okx_fill,
+    okx_rest_flow,
+    okx_ws_flow,
+    raw,
+)
 
-FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "ccxt_venues.json").read_text("utf-8"))
 ACCOUNT = "acc1"
 MakeLedger = Callable[..., OrderLedger]
-
-
-def raw(venue: str, name: str) -> dict[str, Any]:
-    """A deep copy of one published example (so a test may derive from it)."""
-    return copy.deepcopy(FIXTURES[venue][name]["payload"])
-
-
-def market(ccxt_lib: Any, exchange_id: str, **fields: Any) -> Any:
-    """An offline ccxt exchange knowing the one market the test trades."""
-    exchange = getattr(ccxt_lib, exchange_id)()
-    exchange.set_markets([exchange.safe_market_structure(fields)])
-    return exchange
 
 
 def ingest(ledger: OrderLedger, venue: str, *payloads: Any) -> IngestReport:
@@ -68,94 +68,15 @@ def realized(ledger: OrderLedger) -> Decimal:
     return sum((Decimal(p["realized_pnl"]) for p in list_positions(ledger.db)), Decimal(0))
 
 
-class Recorder:
-    """Stands in for ccxt.pro's websocket client: keeps what the handler resolves."""
-
-    def __init__(self) -> None:
-        self.resolved: list[tuple[Any, str]] = []
-
-    def resolve(self, result: Any, message_hash: str) -> None:
-        self.resolved.append((copy.deepcopy(list(result)), message_hash))
-
-    def last(self) -> Any:
-        return self.resolved[-1][0]
-
-
 # ---------------------------------------------------------------------- Bybit (linear)
-
-BYBIT_LINEAR = {
-    "id": "BTCUSDT",
-    "symbol": "BTC/USDT:USDT",
-    "base": "BTC",
-    "quote": "USDT",
-    "settle": "USDT",
-    "baseId": "BTC",
-    "quoteId": "USDT",
-    "settleId": "USDT",
-    "type": "swap",
-    "spot": False,
-    "swap": True,
-    "contract": True,
-    "linear": True,
-    "inverse": False,
-    "contractSize": 1,
-    "active": True,
-    "precision": {"amount": 0.001, "price": 0.1},
-}
-
-
-def bybit_opening_order() -> dict[str, Any]:
-    """The buy the WS execution example fills: the v5 order example with that execution's order
-    ID, side, price, fee and reduceOnly=false (derived)."""
-    order = raw("bybit", "order_v5")
-    order.update(
-        orderId="aee7453a-a100-465f-857a-3db780e9329a",
-        side="Buy",
-        avgPrice="123498",
-        cumExecValue="123.498",
-        cumExecFee="0.0679239",
-        cumFeeDetail={"USDT": "0.0679239"},
-        reduceOnly=False,
-        createdTime="1757837580460",
-        updatedTime="1757837580469",
-    )
-    return order
-
-
-def bybit_closing_execution() -> dict[str, Any]:
-    """The execution of the v5 order example (a reduce-only market sell of 0.001 at 122529.9):
-    the WS execution example with that order's ID, side, price, value and fee; execPnl worked
-    out as (122529.9 − 123498) × 0.001 = −0.9681 (derived)."""
-    execution = raw("bybit", "ws_execution")
-    execution.update(
-        orderId="f5f2d355-9a11-4af3-9b83-aa1d6ab6ddfe",
-        side="Sell",
-        execId="2d3f1f4e-derived-close",
-        execPrice="122529.9",
-        execValue="122.5299",
-        execFee="0.06739145",
-        execPnl="-0.9681",
-        execTime="1757837618909",
-        orderPrice="120518",
-        closedSize="0.001",
-    )
-    return execution
 
 
 def test_bybit_linear_orders_without_order_link_id_are_external_and_pnl_matches_execpnl(
     ccxt_lib: Any, ccxt_pro: Any, make_ledger: MakeLedger
 ) -> None:
-    # Given ccxt's REST parse of both orders (orderLinkId "" → no client order ID) and ccxt.pro's
-    # parse of both executions from the private "execution" topic,
-    rest = market(ccxt_lib, "bybit", **BYBIT_LINEAR)
-    ws = market(ccxt_pro, "bybit", **BYBIT_LINEAR)
-    client = Recorder()
-    ws.handle_my_trades(client, {"topic": "execution", "data": [raw("bybit", "ws_execution")]})
-    opening_fill = client.last()
-    ws.handle_my_trades(client, {"topic": "execution", "data": [bybit_closing_execution()]})
-    closing_fill = client.last()[-1:]
-    opening = rest.parse_order(bybit_opening_order())
-    closing = rest.parse_order(raw("bybit", "order_v5"))
+    # Given ccxt.pro's parse of both executions from the private "execution" topic and ccxt's
+    # REST parse of both orders (orderLinkId "" → no client order ID), Bybit reporting IOC,
+    opening_fill, closing_fill, opening, closing = bybit_linear_flow(ccxt_lib, ccxt_pro)
     assert opening["clientOrderId"] is None and opening["timeInForce"] == "IOC"
     ledger = make_ledger()
     # When the fills arrive before their orders (they park), then the orders,
@@ -207,32 +128,6 @@ def test_bybit_partially_filled_canceled_ends_canceled_not_open(
 
 # ---------------------------------------------------------------------- OKX (swap)
 
-OKX_LINK_SWAP = {
-    "id": "LINK-USDT-SWAP",
-    "symbol": "LINK/USDT:USDT",
-    "base": "LINK",
-    "quote": "USDT",
-    "settle": "USDT",
-    "baseId": "LINK",
-    "quoteId": "USDT",
-    "settleId": "USDT",
-    "type": "swap",
-    "spot": False,
-    "swap": True,
-    "contract": True,
-    "linear": True,
-    "inverse": False,
-    "contractSize": 1,  # OKX public/instruments: LINK-USDT-SWAP ctVal 1 (LINK per contract)
-    "active": True,
-    "precision": {"amount": 0.01, "price": 0.001},
-}
-
-
-def okx_fill(order: dict[str, Any]) -> dict[str, Any]:
-    """The order's last fill as GET /api/v5/trade/fills reports it: the same fields, with the
-    fill time under ``ts`` (derived)."""
-    return order | {"ts": order["fillTime"]}
-
 
 def test_okx_swap_fee_is_the_same_cost_from_rest_and_from_the_orders_channel(
     ccxt_lib: Any, ccxt_pro: Any
@@ -264,36 +159,10 @@ def test_okx_swap_close_books_once_in_either_arrival_order_and_pnl_matches_fillp
     ccxt_lib: Any, ccxt_pro: Any, make_ledger: MakeLedger, ws_first: bool
 ) -> None:
     # Given the example (a reduce-only sell of 0.1 contract at 13.142, fillPnl −0.0001) and the
-    # opening buy it closes, derived: ordId/tradeId/side changed, price 13.143 so that
-    # (13.142 − 13.143) × 0.1 × 1 = −0.0001, fee −0.00026284 kept, fillPnl 0.
-    rest = market(ccxt_lib, "okx", **OKX_LINK_SWAP)
-    ws = market(ccxt_pro, "okx", **OKX_LINK_SWAP)
-    opening = raw("okx", "order_swap")
-    opening.update(
-        ordId="2657625147249614000",
-        tradeId="293429600",
-        side="buy",
-        px="13.143",
-        avgPx="13.143",
-        fillPx="13.143",
-        lastPx="13.143",
-        reduceOnly="false",
-        fillPnl="0",
-        pnl="0",
-        cTime="1751705701423",
-        uTime="1751705707467",
-        fillTime="1751705707467",
-    )
-    client = Recorder()
-    ws.handle_orders(client, {"arg": {"channel": "orders", "instType": "SWAP"}, "data": [opening]})
-    ws.handle_orders(
-        client, {"arg": {"channel": "orders", "instType": "SWAP"}, "data": [raw("okx", "order_swap")]}
-    )
-    ws_payloads = [r for r, h in client.resolved if h == "orders"]
-    ws_orders = ws_payloads[-1]  # the cache: both orders
-    ws_trades = [r for r, h in client.resolved if h == "orders::myTrades"][-1]
-    rest_orders = [rest.parse_order(opening), rest.parse_order(raw("okx", "order_swap"))]
-    rest_trades = [rest.parse_trade(okx_fill(opening)), rest.parse_trade(okx_fill(raw("okx", "order_swap")))]
+    # opening buy it closes (ccxt_flows.okx_opening_order: bought at 13.143), each as ccxt.pro's
+    # orders channel resolves it (trades and the order cache) and as ccxt's REST parsers read it,
+    ws_trades, ws_orders = okx_ws_flow(ccxt_pro)
+    rest_trades, rest_orders = okx_rest_flow(ccxt_lib)
     ledger = make_ledger()
     first, second = (
         ([ws_trades, ws_orders], [rest_trades, rest_orders])
@@ -346,26 +215,6 @@ def test_okx_btc_swap_pnl_scales_by_contract_value(ccxt_lib: Any, make_ledger: M
 
 
 # ---------------------------------------------------------------------- Lighter (client index)
-
-LIGHTER_ETH = {
-    "id": "0",
-    "symbol": "ETH/USDC:USDC",
-    "base": "ETH",
-    "quote": "USDC",
-    "settle": "USDC",
-    "baseId": "ETH",
-    "quoteId": "USDC",
-    "settleId": "USDC",
-    "type": "swap",
-    "spot": False,
-    "swap": True,
-    "contract": True,
-    "linear": True,
-    "inverse": False,
-    "contractSize": 1,
-    "active": True,
-    "precision": {"amount": 0.0001, "price": 0.01},
-}
 
 
 def test_lighter_client_index_resolves_to_the_callers_order_not_a_phantom(
@@ -437,20 +286,6 @@ def test_lighter_order_without_client_index_is_external(ccxt_lib: Any, make_ledg
 
 # ---------------------------------------------------------------------- Kraken
 
-KRAKEN_XRPEUR = {
-    "id": "XXRPZEUR",
-    "altname": "XRPEUR",
-    "symbol": "XRP/EUR",
-    "base": "XRP",
-    "quote": "EUR",
-    "baseId": "XXRP",
-    "quoteId": "ZEUR",
-    "type": "spot",
-    "spot": True,
-    "active": True,
-    "precision": {"amount": 0.00000001, "price": 0.00001},
-}
-
 
 def test_kraken_userref_zero_is_no_client_id_and_trade_id_stubs_are_noted(
     ccxt_lib: Any, make_ledger: MakeLedger
@@ -482,27 +317,6 @@ def test_kraken_userref_zero_is_no_client_id_and_trade_id_stubs_are_noted(
 
 
 # ---------------------------------------------------------------------- Hyperliquid
-
-HYPERLIQUID_ETH = {
-    "id": "1",
-    "symbol": "ETH/USDC:USDC",
-    "base": "ETH",
-    "quote": "USDC",
-    "settle": "USDC",
-    "baseId": "1",
-    "quoteId": "USDC",
-    "settleId": "USDC",
-    "type": "swap",
-    "spot": False,
-    "swap": True,
-    "contract": True,
-    "linear": True,
-    "inverse": False,
-    "contractSize": 1,
-    "active": True,
-    "precision": {"amount": 0.0001, "price": 0.1},
-    "info": {"name": "ETH", "szDecimals": 4, "baseId": 1},
-}
 
 
 @pytest.mark.parametrize("ws_first", [True, False])
