@@ -859,7 +859,7 @@ def events(
         if as_json:
             _json_lines(rows)
             return
-        count = table(None, EVENT_COLUMNS, rows)
+        count = table(None, EVENT_COLUMNS, rows, header=False)
     warn(f"{count} events")
     _limited(count, limit, "events")
 
@@ -871,7 +871,7 @@ EVENT_COLUMNS = [
     col("client_order_id", keep=8),
     Column("where", lambda r: f"{r['account']}/{r['venue']}/{r['instrument']}", keep=5),
     Column(
-        "payload", lambda r: json.dumps(r["payload"], ensure_ascii=False, separators=(",", ":")), "wrap", 7
+        "payload", lambda r: json.dumps(r["payload"], ensure_ascii=False, separators=(",", ":")), "tail", 7
     ),
 ]
 
@@ -1171,7 +1171,8 @@ def main() -> None:
     """Console entry point: one line per failure, never a traceback."""
     try:
         # Outside standalone mode click returns a command's exit code instead of exiting.
-        code = app(args=_global_options_first(sys.argv[1:]), standalone_mode=False)
+        sys.argv[1:] = _global_options_first(sys.argv[1:])
+        code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as done:
         sys.exit(done.exit_code)

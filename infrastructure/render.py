@@ -61,7 +61,8 @@ class Column:
     """One column: its header, how to read it from a row, and how to show it.
 
     ``kind``: ``text`` (never broken), ``number`` (right-aligned, one precision for the
-    column, never broken) or ``wrap`` (free text, wrapped to fit). When the table is too wide,
+    column, never broken), ``wrap`` (free text, wrapped to fit) or ``tail`` (the last column of
+    a one-line-per-row stream: printed whole, past the width if need be). When the table is too wide,
     columns with the lowest ``keep`` go first.
     """
 
@@ -114,8 +115,11 @@ def _wrap(text: str, size: int) -> list[str]:
 class Table:
     """A table written page by page: widths from what has been seen, columns fitted once."""
 
-    def __init__(self, title: str | None, columns: list[Column], stream: TextIO | None = None) -> None:
+    def __init__(
+        self, title: str | None, columns: list[Column], stream: TextIO | None = None, header: bool = True
+    ) -> None:
         self.title = title
+        self.header = header
         self.columns = columns
         self.stream = stream or sys.stdout
         self.shown: list[int] | None = None  # indexes of the columns that fit
@@ -152,7 +156,7 @@ class Table:
         shown = list(range(len(self.columns)))
         widths = list(natural)
         while True:
-            total = sum(widths[i] for i in shown) + 2 * (len(shown) - 1)
+            total = sum(widths[i] + 2 for i in shown if self.columns[i].kind != "tail") - 2
             if total <= budget or len(shown) == 1:
                 break
             wrapping = [i for i in shown if self.columns[i].kind == "wrap" and widths[i] > MIN_WRAP]
@@ -182,7 +186,7 @@ class Table:
             assert self.shown is not None
             grown = False
             for i in self.shown:
-                if self.columns[i].kind != "wrap" and natural[i] > self.widths[i]:
+                if self.columns[i].kind not in ("wrap", "tail") and natural[i] > self.widths[i]:
                     self.widths[i] = natural[i]
                     grown = True
             if grown:  # a wider value than any before: say so with a fresh header
@@ -210,10 +214,14 @@ class Table:
 
     def _pad(self, index: int, text: str) -> str:
         size = self.widths[index]
+        if self.columns[index].kind == "tail":
+            return text
         return text.rjust(size) if self.columns[index].kind == "number" else text.ljust(size)
 
     def _header(self) -> None:
         assert self.shown is not None
+        if not self.header:  # a log-like stream: one line per row, nothing else (greppable)
+            return
         names = "  ".join(self._pad(i, self.columns[i].name) for i in self.shown).rstrip()
         rule = "  ".join("-" * self.widths[i] for i in self.shown)
         self.stream.write(f"{names}\n{rule}\n")
@@ -235,9 +243,10 @@ def table(
     *,
     limit: int | None = None,
     notes: TextIO | None = None,
+    header: bool = True,
 ) -> int:
     """Write a table to stdout and its hint (if any) to ``notes`` (stderr); returns the row count."""
-    writer = Table(title, columns)
+    writer = Table(title, columns, header=header)
     count = writer.write(rows, limit)
     hint = writer.hint()
     if hint is not None:
