@@ -47,6 +47,10 @@ AVERAGE = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN)
 """Averages are divisions and cannot be exact: 34 significant digits, the same on every replay."""
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The decimal text docs/messages.md describes: ASCII digits, one optional sign, at most one
+# point, an optional exponent. Python's Decimal() alone would also take "3_100", " 3100",
+# full-width or Arabic-Indic digits, which a person reading the line would not read as 3100.
+_DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 class Side(StrEnum):
@@ -136,13 +140,21 @@ def parse_decimal(value: object, field: str = "number") -> Decimal:
     elif isinstance(value, int):
         number = Decimal(value)
     elif isinstance(value, str):
-        text = value.strip()
+        text = value
         short = len(text) <= MAX_DIGITS
-        if not text or len(text) > 2 * MAX_DIGITS + 10:
+        if len(text) > 2 * MAX_DIGITS + 10:
             raise InvalidInputError(f"{field} is not a decimal number: {value[:40]!r}", field=field)
+        if _DECIMAL_TEXT.fullmatch(text) is None:
+            if text.lower().lstrip("+-") in ("nan", "snan", "inf", "infinity"):
+                raise InvalidInputError(f"{field} must be finite, not {text}", field=field)
+            raise InvalidInputError(
+                f"{field} is not a decimal number (ASCII digits, one sign, one point, an exponent):"
+                f" {value[:40]!r}",
+                field=field,
+            )
         try:
             number = Decimal(text)
-        except InvalidOperation:
+        except InvalidOperation:  # pragma: no cover - the pattern admits only what Decimal reads
             raise InvalidInputError(f"{field} is not a decimal number: {value[:40]!r}", field=field) from None
     else:
         raise InvalidInputError(f"{field} must be a decimal string", field=field)

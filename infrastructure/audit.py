@@ -6,14 +6,16 @@ and refolds every view from the log, so a changed, deleted or reordered row is f
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, TextIO
 from uuid import UUID
 
 from eventsourcing.persistence import MapperDeserialisationError
@@ -96,24 +98,24 @@ class EventFilter:
 
 
 def search_events(
-    db: Database, mapper: LedgerMapper, wanted: EventFilter, *, chunk: int = CHUNK
+    db: Database, mapper: LedgerMapper, wanted: EventFilter, *, chunk: int = CHUNK, newest: bool = False
 ) -> Iterator[tuple[int, OrderEvent, int | None]]:
-    """Matching events in log order, read in chunks: (notification ID, event, message ID)."""
+    """Matching events in log order (``newest``: reversed), read in chunks: (notification ID,
+    event, message ID)."""
+    from infrastructure.queries import paged
+
     clauses, params = wanted.where()
-    last = 0
-    while True:
-        where = " AND ".join([*clauses, "notification_id > ?"])
-        with db.read() as tx:
-            rows = tx.all(
-                "SELECT notification_id, originator_id, originator_version, topic, state, message_id"
-                f" FROM events WHERE {where} ORDER BY notification_id LIMIT ?",
-                [*params, last, chunk],
-            )
-        for r in rows:
-            yield r[0], mapper.decode(r[3], bytes(r[4]), r[1], r[2]), r[5]
-        if len(rows) < chunk:
-            return
-        last = rows[-1][0]
+    select = "SELECT originator_id, originator_version, topic, state, message_id, notification_id FROM events"
+    for r in paged(
+        db,
+        select,
+        (" AND ".join(clauses), params),
+        ("notification_id",),
+        newest=newest,
+        page=chunk,
+        start=None if newest else (0,),
+    ):
+        yield r[5], mapper.decode(r[2], bytes(r[3]), r[0], r[1]), r[4]
 
 
 def event_record(position: int, event: OrderEvent, message_id: int | None) -> dict[str, Any]:
@@ -138,14 +140,25 @@ def event_record(position: int, event: OrderEvent, message_id: int | None) -> di
 # ---------------------------------------------------------------------- the journal
 
 
+MESSAGE_OUTCOMES = ("applied", "duplicate", "parked", "ignored", "rejected")
+
+
 def list_messages(
-    db: Database, *, outcome: str | None = None, since: datetime | None = None, limit: int | None = None
+    db: Database,
+    *,
+    outcome: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int | None = None,
+    newest: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """Journal rows in arrival order: each inbound message verbatim, with its outcome."""
-    outcomes = ("applied", "duplicate", "parked", "ignored", "rejected")
-    if outcome is not None and outcome not in outcomes:
+    """Journal rows in arrival order (``newest``: reversed), read a page at a time: each
+    inbound message verbatim, with its outcome. ``since``/``until`` bound the time received."""
+    from infrastructure.queries import paged
+
+    if outcome is not None and outcome not in MESSAGE_OUTCOMES:
         raise InvalidInputError(
-            f"--outcome must be one of {'|'.join(outcomes)}, not {outcome!r}", field="outcome"
+            f"--outcome must be one of {'|'.join(MESSAGE_OUTCOMES)}, not {outcome!r}", field="outcome"
         )
     clauses, params = [], []
     if outcome is not None:
@@ -154,34 +167,29 @@ def list_messages(
     if since is not None:
         clauses.append("received_at >= ?")
         params.append(format_timestamp(since))
-    last, sent = 0, 0
-    while True:
-        where = " AND ".join([*clauses, "message_id > ?"])
-        with db.read() as tx:
-            rows = tx.all(
-                "SELECT message_id, received_at, origin, line_no, format, raw, outcome, reason,"
-                f" client_order_id, event_count FROM messages WHERE {where} ORDER BY message_id LIMIT ?",
-                [*params, last, CHUNK],
-            )
-        for r in rows:
-            if limit is not None and sent >= limit:
-                return
-            sent += 1
-            yield {
-                "message_id": r[0],
-                "received_at": r[1],
-                "origin": r[2],
-                "line": r[3],
-                "format": r[4],
-                "raw": bytes(r[5]).decode("utf-8", "replace"),
-                "outcome": r[6],
-                "reason": r[7],
-                "client_order_id": r[8],
-                "events": r[9],
-            }
-        if len(rows) < CHUNK:
+    if until is not None:
+        clauses.append("received_at <= ?")
+        params.append(format_timestamp(until))
+    select = (
+        "SELECT received_at, origin, line_no, format, raw, outcome, reason, client_order_id, event_count,"
+        " message_id FROM messages"
+    )
+    rows = paged(db, select, (" AND ".join(clauses), params), ("message_id",), newest=newest, page=CHUNK)
+    for sent, r in enumerate(rows):
+        if limit is not None and sent >= limit:
             return
-        last = rows[-1][0]
+        yield {
+            "message_id": r[9],
+            "received_at": r[0],
+            "origin": r[1],
+            "line": r[2],
+            "format": r[3],
+            "raw": bytes(r[4]).decode("utf-8", "replace"),
+            "outcome": r[5],
+            "reason": r[6],
+            "client_order_id": r[7],
+            "events": r[8],
+        }
 
 
 # ---------------------------------------------------------------------- as of a time
@@ -624,18 +632,34 @@ def _flat(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def export_rows(rows: Iterable[dict[str, Any]], fmt: str, out: Path) -> int:
-    """Write rows as csv, jsonl or parquet (decimals stay exact strings); returns the count."""
+@contextlib.contextmanager
+def _text(out: Path | BinaryIO, newline: str | None = None) -> Iterator[TextIO]:
+    """A text handle on a file path, or on a binary stream left open afterwards (stdout)."""
+    if isinstance(out, Path):
+        with out.open("w", encoding="utf-8", newline=newline) as handle:
+            yield handle
+        return
+    handle = io.TextIOWrapper(out, encoding="utf-8", newline=newline, write_through=True)
+    try:
+        yield handle
+        handle.flush()
+    finally:
+        handle.detach()
+
+
+def export_rows(rows: Iterable[dict[str, Any]], fmt: str, out: Path | BinaryIO) -> int:
+    """Write rows as csv, jsonl or parquet (decimals stay exact strings) to a file or a binary
+    stream; returns the count."""
     if fmt == "jsonl":
         count = 0
-        with out.open("w", encoding="utf-8") as handle:
+        with _text(out) as handle:
             for row in rows:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
                 count += 1
         return count
     if fmt == "csv":
         count = 0
-        with out.open("w", encoding="utf-8", newline="") as handle:
+        with _text(out, newline="") as handle:
             writer: csv.DictWriter[str] | None = None
             for row in rows:
                 flat = _flat(row)
@@ -673,7 +697,7 @@ def export_rows(rows: Iterable[dict[str, Any]], fmt: str, out: Path) -> int:
             flat = [_flat(r) for r in batch]
             if schema is None:
                 schema = pa.schema([(k, column_type([r.get(k) for r in flat])) for k in flat[0]])
-                writer_pq = pq.ParquetWriter(str(out), schema)
+                writer_pq = pq.ParquetWriter(str(out) if isinstance(out, Path) else out, schema)
             typed = [
                 {k: (v if v is None or schema.field(k).type != pa.string() else str(v)) for k, v in r.items()}
                 for r in flat
@@ -691,6 +715,6 @@ def export_rows(rows: Iterable[dict[str, Any]], fmt: str, out: Path) -> int:
         if writer_pq is not None:
             writer_pq.close()
         else:
-            pq.write_table(pa.table({}), str(out))
+            pq.write_table(pa.table({}), str(out) if isinstance(out, Path) else out)
         return count
     raise InvalidInputError(f"--format must be csv, jsonl or parquet, not {fmt!r}", field="format")

@@ -7,28 +7,38 @@ Every failure prints one line to stderr and exits non-zero; no traceback reaches
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
 from domain.errors import InvalidInputError, LedgerError
-from domain.values import parse_timestamp
+from domain.values import format_timestamp, parse_timestamp
 from infrastructure.db import DEFAULT_URL, redact
-from infrastructure.errors import DatabaseLockedError
+from infrastructure.errors import DatabaseLockedError, StoreError
 from infrastructure.inputs import is_live, read_lines
 from infrastructure.ledger import ADAPTER_FORMATS, URL_VARIABLE, OrderLedger
-from infrastructure.queries import list_orders, list_positions, list_trades, parse_marks, pnl_by
+from infrastructure.queries import (
+    iter_orders,
+    iter_trades,
+    list_orders,
+    list_positions,
+    list_trades,
+    parse_marks,
+    pnl_by,
+)
+from infrastructure.render import Column, col, pairs, table, visible
 
 app = typer.Typer(
     name="orderledger",
@@ -36,10 +46,22 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: rich's help panels print a metavar such as <bool> after every flag.
+    rich_markup_mode=None,
 )
-_WIDTH = None if sys.stdout.isatty() else max(int(os.environ.get("COLUMNS", "0") or 0), 160)
-out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+
+def say(text: str = "") -> None:
+    """One or more lines for people on stdout; stored text in them is shown safely."""
+    sys.stdout.write("\n".join(visible(line) for line in text.split("\n")) + "\n")
+
+
+def warn(text: str) -> None:
+    """One line on stderr, shown safely."""
+    sys.stderr.write(visible(text) + "\n")
+    sys.stderr.flush()
 
 
 class _State:
@@ -61,13 +83,15 @@ def _global(
         ),
     ] = None,
 ) -> None:
-    """Global options (given before the subcommand)."""
+    """Global options (given before or after the subcommand)."""
     state.url = db
 
 
 @contextmanager
-def _ledger() -> Iterator[OrderLedger]:
-    ledger = OrderLedger(state.url)
+def _ledger(create: bool = True) -> Iterator[OrderLedger]:
+    """The ledger at --db. ``create=False`` (read-only commands): an existing ledger or an error,
+    never a new file, schema or tables."""
+    ledger = OrderLedger(state.url, create=create)
     try:
         yield ledger
     finally:
@@ -76,6 +100,25 @@ def _ledger() -> Iterator[OrderLedger]:
 
 def _json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def _json_array(rows: Iterable[Any]) -> None:
+    """A JSON array written row by row (the same text as ``_json(list(rows))``)."""
+    write = sys.stdout.write
+    first = True
+    for row in rows:
+        text = json.dumps(row, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        write(("[\n  " if first else ",\n  ") + text)
+        first = False
+    write("[]\n" if first else "\n]\n")
+
+
+def _json_lines(rows: Iterable[Any]) -> int:
+    count = 0
+    for row in rows:
+        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        count += 1
+    return count
 
 
 def _time(value: str | None, option: str) -> datetime | None:
@@ -89,27 +132,56 @@ def _ts_text(value: str | None, option: str) -> str | None:
     return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _human(value: Any) -> str:
-    """A cell for people: long decimals rounded to 8 places (JSON output stays exact)."""
-    if value is None:
-        return ""
-    text = str(value)
-    if "." in text and len(text.split(".", 1)[1]) > 8:
-        try:
-            rounded = Decimal(text).quantize(Decimal("0.00000001"))
-        except InvalidOperation:
-            return text
-        return format(rounded.normalize(), "f") + "…"
-    return text
+def _range(since: str | None, until: str | None, what: str = "") -> tuple[str | None, str | None]:
+    """--since/--until as stored text (UTC, fixed width); an empty range is refused."""
+    low, high = _time(since, "--since"), _time(until, "--until")
+    if low is not None and high is not None and low > high:
+        raise InvalidInputError(f"--since {since} is after --until {until}: nothing {what}could match")
+    return (
+        None if low is None else format_timestamp(low),
+        None if high is None else format_timestamp(high),
+    )
+
+
+def _newest(sort: str, default: str) -> bool:
+    chosen = sort or default
+    if chosen not in ("newest", "oldest"):
+        raise InvalidInputError(f"--sort must be newest or oldest, not {sort!r}", field="sort")
+    return chosen == "newest"
+
+
+def _seconds(value: float, option: str, low: float, high: float, *, above: bool = False) -> float:
+    """A finite number of seconds within bounds (NaN and infinities are refused)."""
+    if not math.isfinite(value) or value < low or value > high or (above and value == low):
+        bound = f"more than {low:g}" if above else f"from {low:g}"
+        raise InvalidInputError(f"{option} must be a number of seconds {bound} to {high:g}, not {value!r}")
+    return value
+
+
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhd]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str, option: str) -> timedelta:
+    """``90``, ``30s``, ``10m``, ``2h`` or ``1d``, at most 366 days."""
+    found = _DURATION.fullmatch(text.strip())
+    seconds = float(found[1]) * _UNITS[found[2]] if found else -1.0
+    if not 0 <= seconds <= 366 * 86400:
+        raise InvalidInputError(f"{option} takes a duration such as 30s, 10m, 2h or 1d, not {text!r}")
+    return timedelta(seconds=seconds)
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    table = Table(title=title, title_justify="left", show_lines=False)
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*[_human(v) for v in row])
-    out.print(table)
+    """A small table of text columns (rows given as lists in column order)."""
+    table(title, [Column(name, _item(i)) for i, name in enumerate(columns)], rows)
+
+
+def _item(index: int) -> Any:
+    return lambda row: row[index]
+
+
+# Options several commands share (declared once).
+LimitOption = Annotated[int | None, typer.Option("--limit", min=1, max=10**9, help="Show at most this many.")]
 
 
 # ---------------------------------------------------------------------- recording
@@ -152,6 +224,13 @@ def ingest(
         raise InvalidInputError(f"--format {fmt} needs --venue (the adapter cannot tell which venue sent it)")
     if fmt in ("ccxt", "hyperliquid", "tradier") and not account:
         raise InvalidInputError(f"--format {fmt} needs --account (its payloads do not carry one)")
+    kept = _Kept()
+
+    def committed(results: list[Any]) -> None:
+        kept.add(results)
+        if acks:
+            _print_acks(results)
+
     with _ledger() as ledger:
         ledger.project = not no_project
         stream = sys.stdin.buffer if file == "-" else _open(file)
@@ -163,14 +242,20 @@ def ingest(
                 fmt=fmt,
                 venue=venue,
                 account=account,
-                on_batch=_print_acks if acks else None,
+                on_batch=committed,
             )
+        except KeyboardInterrupt:
+            raise _Interrupted(kept.say("interrupted", strict), 130) from None
+        except StoreError as error:
+            if not kept.lines:
+                raise
+            raise _Interrupted(kept.say(error.message, strict), 2) from None
         finally:
             if file != "-":
                 stream.close()
     for result in report.rejected:
         where = f"line {result.line_no}" if result.line_no is not None else "input"
-        err.print(f"{where}: rejected: {result.reason}", markup=False)
+        warn(f"{where}: rejected: {result.reason}")
     if strict and not report.stored:
         # Report what the ledger holds from this input (nothing), not the rolled-back decisions.
         rejected = len(report.rejected)
@@ -178,20 +263,48 @@ def ingest(
         report.counts["rejected"] = rejected
         report.counts["not stored"] = report.lines - rejected
         report.events = 0
-        err.print("--strict: a line was rejected, so nothing from this input was stored", markup=False)
+        warn("--strict: a line was rejected, so nothing from this input was stored")
     counts = ", ".join(f"{n} {k}" for k, n in report.counts.items())
     rate = report.events / report.seconds if report.seconds else 0.0
     if acks:
         summary = {"lines": report.lines, "counts": report.counts, "events": report.events}
         sys.stdout.write(json.dumps({"summary": {**summary, "seconds": round(report.seconds, 3)}}) + "\n")
     else:
-        out.print(
-            f"{report.lines} lines: {counts}; "
-            f"{report.events} events in {report.seconds:.2f} s ({rate:,.0f} events/s)",
-            markup=False,
-        )
+        timing = f"{report.events} events in {report.seconds:.2f} s ({rate:,.0f} events/s)"
+        say(f"{report.lines} lines: {counts}; {timing}")
     if report.rejected:
         raise typer.Exit(1)
+
+
+class _Interrupted(Exception):
+    """Ingest stopped part-way: the one line to print, and the exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class _Kept:
+    """What an ingest has committed so far (heard from each durable group commit)."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.last: int | None = None
+
+    def add(self, results: list[Any]) -> None:
+        self.lines += len(results)
+        numbers = [r.line_no for r in results if r.line_no is not None]
+        if numbers:
+            self.last = max(numbers)
+
+    def say(self, why: str, strict: bool) -> str:
+        if strict or not self.lines:
+            kept = "nothing from this input was stored"
+        else:
+            upto = f" (up to line {self.last})" if self.last is not None else ""
+            kept = f"{self.lines} lines{upto} were committed and are kept"
+        return f"{why}: {kept}; re-running the same input is safe (stored lines come back as duplicates)"
 
 
 def _print_acks(results: list[Any]) -> None:
@@ -220,14 +333,12 @@ def _open(path: str) -> Any:
 
 
 def _order_table(data: dict[str, Any]) -> None:
-    table = Table(show_header=False, box=None)
-    table.add_column(style="bold")
-    table.add_column()
+    rows = []
     for key, value in data.items():
         if isinstance(value, list | dict):
             value = json.dumps(value, ensure_ascii=False) if value else ""
-        table.add_row(key, "" if value is None else str(value))
-    out.print(table)
+        rows.append((key, value))
+    table(None, [Column("field", lambda r: r[0]), Column("value", lambda r: r[1], "wrap")], rows)
 
 
 @app.command()
@@ -240,11 +351,15 @@ def order(
         str | None, typer.Option("--as-of", help="State as known at this time (ISO 8601 with Z).")
     ] = None,
     event_time: Annotated[bool, typer.Option("--event-time", help="Read --as-of as venue time.")] = False,
-    version: Annotated[int | None, typer.Option("--version", help="State at this event version.")] = None,
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, max=2**62, help="State at this event version.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one order's state now, at a version, or as of a time."""
-    with _ledger() as ledger:
+    if version is not None and as_of is not None:
+        raise InvalidInputError("give --version or --as-of, not both")
+    with _ledger(create=False) as ledger:
         client_order_id = ledger.resolve(order_id)
         moment = _time(as_of, "--as-of")
         if moment is not None:
@@ -267,7 +382,7 @@ def history(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Every event of one order, with the message that produced it."""
-    with _ledger() as ledger:
+    with _ledger(create=False) as ledger:
         entries = ledger.history(ledger.resolve(order_id))
     rows = []
     for entry in entries:
@@ -308,41 +423,46 @@ def history(
     if as_json:
         _json(rows)
         return
-    _table(
+    table(
         f"history of {entries[0].event.client_order_id}",
-        ["v", "type", "ts_event", "ts_recorded", "source", "payload", "message"],
         [
-            [
-                r["version"],
-                r["type"],
-                r["ts_event"],
-                r["ts_recorded"],
-                r["source"],
-                json.dumps(r["payload"], ensure_ascii=False) if r["payload"] else "",
-                ""
-                if r["message"] is None
-                else f"#{r['message']['message_id']} {r['message']['origin']}:{r['message']['line'] or ''}",
-            ]
-            for r in rows
+            col("v", "number", 9, key="version"),
+            col("type", keep=9),
+            col("ts_event", keep=6),
+            col("ts_recorded", keep=3),
+            col("source", keep=2),
+            Column("message", _message_ref, "wrap", keep=4),
+            Column(
+                "payload",
+                lambda r: json.dumps(r["payload"], ensure_ascii=False) if r["payload"] else "",
+                "wrap",
+                keep=8,
+            ),
         ],
+        rows,
     )
+
+
+def _message_ref(row: dict[str, Any]) -> str:
+    message = row["message"]
+    return "" if message is None else f"#{message['message_id']} {message['origin']}:{message['line'] or ''}"
 
 
 # ---------------------------------------------------------------------- views
 
 
 ORDER_COLUMNS = [
-    "client_order_id",
-    "account",
-    "venue",
-    "instrument",
-    "side",
-    "quantity",
-    "price",
-    "status",
-    "filled_quantity",
-    "average_price",
-    "anomalies",
+    col("client_order_id", keep=9),
+    col("account", keep=6),
+    col("venue", keep=5),
+    col("instrument", keep=8),
+    col("side", keep=8),
+    col("quantity", "number", 8),
+    col("price", "number", 7),
+    col("status", keep=9),
+    col("filled_quantity", "number", 7),
+    col("average_price", "number", 4),
+    Column("anomalies", lambda r: ", ".join(r["anomalies"]), "wrap", 3),
 ]
 
 
@@ -356,19 +476,32 @@ def orders(
         str | None, typer.Option("--as-of", help="As the ledger knew them at this time.")
     ] = None,
     event_time: Annotated[bool, typer.Option("--event-time", help="Read --as-of as venue time.")] = False,
+    since: Annotated[str | None, typer.Option(help="Created at or after this venue time.")] = None,
+    until: Annotated[str | None, typer.Option(help="Created at or before this venue time.")] = None,
+    sort: Annotated[str, typer.Option(help="oldest (default) or newest first, by creation.")] = "",
+    limit: LimitOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List orders as they stand (from the orders view), or as of a time (folded from the log)."""
-    with _ledger() as ledger:
-        moment = _time(as_of, "--as-of")
+    low, high = _range(since, until)
+    newest = _newest(sort, "oldest")
+    moment = _time(as_of, "--as-of")
+    with _ledger(create=False) as ledger:
         if moment is None:
-            rows = list_orders(
-                ledger.db, open_only=open_only, account=account, venue=venue, instrument=instrument
+            rows: Iterable[dict[str, Any]] = iter_orders(
+                ledger.db,
+                open_only=open_only,
+                account=account,
+                venue=venue,
+                instrument=instrument,
+                since=low,
+                until=high,
+                newest=newest,
             )
         else:
             from infrastructure.audit import orders_as_of
 
-            rows = [
+            picked = [
                 r
                 for r in orders_as_of(
                     ledger.db, ledger.mapper, moment, event_time=event_time, open_only=open_only
@@ -376,30 +509,48 @@ def orders(
                 if (account is None or r["account"] == account)
                 and (venue is None or r["venue"] == venue)
                 and (instrument is None or r["instrument"] == instrument)
+                and (low is None or r["created_at"] >= low)
+                and (high is None or r["created_at"] <= high)
             ]
+            rows = reversed(picked) if newest else picked
+        _show(rows, limit, as_json, f"{'open ' if open_only else ''}orders", ORDER_COLUMNS)
+
+
+def _show(
+    rows: Iterable[dict[str, Any]], limit: int | None, as_json: bool, what: str, columns: list[Column]
+) -> None:
+    """A query's rows as a JSON array or a table, streamed (never all held at once)."""
+    from itertools import islice
+
+    if limit is not None:
+        rows = islice(rows, limit)
     if as_json:
-        _json(rows)
+        _json_array(rows)
         return
-    _table(
-        f"{'open ' if open_only else ''}orders ({len(rows)})",
-        ORDER_COLUMNS,
-        [[", ".join(r[c]) if c == "anomalies" else r[c] for c in ORDER_COLUMNS] for r in rows],
-    )
+    count = table(what, columns, rows)
+    say(f"{count} {what}")
+    _limited(count, limit, what)
+
+
+def _limited(count: int, limit: int | None, what: str) -> None:
+    """Say on stderr when --limit cut a table short (more rows may match)."""
+    if limit is not None and count == limit:
+        warn(f"showing the first {count} {what} (--limit {limit}); --sort, --since/--until choose which")
 
 
 TRADE_COLUMNS = [
-    "ts_event",
-    "account",
-    "venue",
-    "instrument",
-    "side",
-    "client_order_id",
-    "trade_id",
-    "quantity",
-    "price",
-    "fee",
-    "fee_currency",
-    "late",
+    col("ts_event", keep=8),
+    col("account", keep=6),
+    col("venue", keep=5),
+    col("instrument", keep=8),
+    col("side", keep=8),
+    col("client_order_id", keep=7),
+    col("trade_id", keep=6),
+    col("quantity", "number", 9),
+    col("price", "number", 9),
+    col("fee", "number", 4),
+    col("fee_currency", keep=3),
+    Column("late", lambda r: "late" if r["late"] else "", keep=2),
 ]
 
 
@@ -411,48 +562,43 @@ def trades(
     order_id: Annotated[str | None, typer.Option("--order", help="Only this order's trades.")] = None,
     since: Annotated[str | None, typer.Option(help="Venue time from (inclusive).")] = None,
     until: Annotated[str | None, typer.Option(help="Venue time until (inclusive).")] = None,
+    sort: Annotated[str, typer.Option(help="oldest (default) or newest first, by venue time.")] = "",
+    limit: LimitOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The trade blotter: one row per fill as it stands after busts and corrections."""
-    with _ledger() as ledger:
+    low, high = _range(since, until)
+    newest = _newest(sort, "oldest")
+    with _ledger(create=False) as ledger:
         client_order_id = ledger.resolve(order_id) if order_id else None
-        rows = list_trades(
+        rows = iter_trades(
             ledger.db,
             account=account,
             venue=venue,
             instrument=instrument,
             client_order_id=client_order_id,
-            since=_ts_text(since, "--since"),
-            until=_ts_text(until, "--until"),
+            since=low,
+            until=high,
+            newest=newest,
         )
-    if as_json:
-        _json(rows)
-        return
-    _table(f"trades ({len(rows)})", TRADE_COLUMNS, [[r[c] for c in TRADE_COLUMNS] for r in rows])
+        _show(rows, limit, as_json, "trades", TRADE_COLUMNS)
 
 
 POSITION_COLUMNS = [
-    "account",
-    "venue",
-    "instrument",
-    "quantity",
-    "average_price",
-    "realized_pnl",
-    "realized_pnl_net",
-    "unrealized_pnl",
-    "fees",
+    col("account", keep=9),
+    col("venue", keep=8),
+    col("instrument", keep=9),
+    col("quantity", "number", 9),
+    col("average_price", "number", 7),
+    col("realized_pnl", "number", places=4, keep=8),
+    col("realized_pnl_net", "number", places=4, keep=4),
+    col("unrealized_pnl", "number", places=4, keep=6),
+    Column("fees", lambda r: pairs(r["fees"]), keep=3),
 ]
 
 
 def _positions_table(rows: list[dict[str, Any]]) -> None:
-    _table(
-        f"positions ({len(rows)})",
-        POSITION_COLUMNS,
-        [
-            [" ".join(f"{v} {k}" for k, v in r[c].items()) if c == "fees" else r[c] for c in POSITION_COLUMNS]
-            for r in rows
-        ],
-    )
+    table(f"positions ({len(rows)})", POSITION_COLUMNS, rows)
 
 
 @app.command()
@@ -469,8 +615,8 @@ def positions(
 ) -> None:
     """Positions by average cost, with realized and unrealized P&L (now, or as of a time)."""
     marks = parse_marks(mark or [])
-    with _ledger() as ledger:
-        moment = _time(as_of, "--as-of")
+    moment = _time(as_of, "--as-of")
+    with _ledger(create=False) as ledger:
         if moment is None:
             rows = list_positions(ledger.db, marks)
         else:
@@ -481,6 +627,12 @@ def positions(
                 position_report(p, marks.get(p.instrument))
                 for p in positions_as_of(ledger.db, ledger.mapper, moment, event_time=event_time)
             ]
+    unknown = sorted(set(marks) - {r["instrument"] for r in rows})
+    if unknown:
+        held = ", ".join(sorted({r["instrument"] for r in rows})) or "none"
+        raise InvalidInputError(
+            f"--mark {unknown[0]}: no position in that instrument (held: {held})", field="mark"
+        )
     if as_json:
         _json(rows)
     else:
@@ -493,7 +645,7 @@ def pnl(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Realized P&L and fees, grouped."""
-    with _ledger() as ledger:
+    with _ledger(create=False) as ledger:
         rows = pnl_by(ledger.db, by)
     if as_json:
         _json(rows)
@@ -503,20 +655,17 @@ def pnl(
 
 def _pnl_table(rows: list[dict[str, Any]], by: str) -> None:
     key = next(iter(rows[0])) if rows else by
-    _table(
+    table(
         f"realized P&L by {by}",
-        [key, "quote", "realized_pnl", "realized_pnl_net", "fees", "fills"],
         [
-            [
-                r[key],
-                r["quote_currency"],
-                r["realized_pnl"],
-                r["realized_pnl_net"],
-                " ".join(f"{v} {k}" for k, v in r["fees"].items()),
-                r["fills"],
-            ]
-            for r in rows
+            col(key, keep=9),
+            col("quote", keep=8, key="quote_currency"),
+            col("realized_pnl", "number", places=4, keep=9),
+            col("realized_pnl_net", "number", places=4, keep=6),
+            Column("fees", lambda r: pairs(r["fees"]), keep=5),
+            col("fills", "number", 7),
         ],
+        rows,
     )
 
 
@@ -528,6 +677,7 @@ def project(
     interval: Annotated[float, typer.Option(help="Seconds between polls when following.")] = 0.5,
 ) -> None:
     """Bring every view up to date with the log (once, or continuously with --follow)."""
+    _seconds(interval, "--interval", 0, 3600, above=True)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -540,7 +690,7 @@ def project(
                 if not follow:
                     raise
                 # A follower outlives a writer holding the lock past the wait: say so, go on.
-                err.print(f"orderledger: {error.message}; retrying", markup=False)
+                warn(f"orderledger: {error.message}; retrying")
                 if stop.wait(interval):
                     break
                 continue
@@ -599,41 +749,75 @@ def rebuild(
 # ---------------------------------------------------------------------- audit
 
 
+MESSAGE_COLUMNS = [
+    col("id", "number", 9, key="message_id"),
+    col("received_at", keep=6),
+    Column("origin:line", lambda r: f"{r['origin']}:{r['line'] or ''}", keep=5),
+    col("outcome", keep=9),
+    col("order", keep=7, key="client_order_id"),
+    col("events", "number", 2),
+    col("reason", "wrap", 8),
+    Column("raw", lambda r: r["raw"][:120], "wrap", 4),
+]
+
+
 @app.command()
 def messages(
     outcome: Annotated[
         str | None, typer.Option(help="applied, duplicate, parked, ignored or rejected.")
     ] = None,
+    parked: Annotated[bool, typer.Option("--parked", help="Only messages still parked.")] = False,
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            metavar="DURATION",
+            help="With --parked: only those received longer ago than this (30s, 10m, 2h, 1d);"
+            " exit 1 when there are any (for monitoring).",
+        ),
+    ] = None,
     since: Annotated[str | None, typer.Option(help="Received at or after this time.")] = None,
-    limit: Annotated[int | None, typer.Option(help="At most this many.")] = None,
+    until: Annotated[str | None, typer.Option(help="Received at or before this time.")] = None,
+    sort: Annotated[
+        str, typer.Option(help="newest first (default for the table) or oldest (default for --json).")
+    ] = "",
+    limit: LimitOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one message per line.")] = False,
 ) -> None:
     """The message journal: every inbound message verbatim, with its outcome."""
     from infrastructure.audit import list_messages
 
-    with _ledger() as ledger:
-        rows = list_messages(ledger.db, outcome=outcome, since=_time(since, "--since"), limit=limit)
-        if as_json:
-            for row in rows:
-                sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
-            return
-        _table(
-            "messages",
-            ["id", "received_at", "origin:line", "outcome", "reason", "order", "events", "raw"],
-            [
-                [
-                    r["message_id"],
-                    r["received_at"],
-                    f"{r['origin']}:{r['line'] or ''}",
-                    r["outcome"],
-                    r["reason"],
-                    r["client_order_id"],
-                    r["events"],
-                    r["raw"][:120],
-                ]
-                for r in rows
-            ],
+    if parked:
+        if outcome not in (None, "parked"):
+            raise InvalidInputError(
+                f"--parked lists parked messages; it cannot be combined with --outcome {outcome}"
+            )
+        outcome = "parked"
+    if older_than is not None and not parked:
+        raise InvalidInputError("--older-than goes with --parked (messages parked for too long)")
+    low, high = _range(since, until)
+    if older_than is not None:
+        cutoff = format_timestamp(datetime.now(UTC) - _duration(older_than, "--older-than"))
+        high = cutoff if high is None else min(high, cutoff)
+    # People read the latest first; a JSON-lines stream keeps the journal's arrival order.
+    newest = _newest(sort, "oldest" if as_json else "newest")
+    with _ledger(create=False) as ledger:
+        rows = list_messages(
+            ledger.db,
+            outcome=outcome,
+            since=None if low is None else parse_timestamp(low),
+            until=None if high is None else parse_timestamp(high),
+            limit=limit,
+            newest=newest,
         )
+        if as_json:
+            count = _json_lines(rows)
+        else:
+            count = table("messages", MESSAGE_COLUMNS, rows)
+            say(f"{count} messages")
+            _limited(count, limit, "messages")
+    if older_than is not None and count:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -650,38 +834,51 @@ def events(
     event_time: Annotated[
         bool, typer.Option("--event-time", help="Read --since/--until as venue time.")
     ] = False,
+    sort: Annotated[str, typer.Option(help="oldest (log order, default) or newest first.")] = "",
+    limit: LimitOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one event per line.")] = False,
 ) -> None:
     """Search the global log; results stream in log order."""
+    from itertools import islice
+
     from infrastructure.audit import EventFilter, event_record, search_events
 
-    with _ledger() as ledger:
+    low, high = _range(since, until)
+    newest = _newest(sort, "oldest")
+    with _ledger(create=False) as ledger:
         wanted = EventFilter(
             types=event_type or (),
             account=account,
             venue=venue,
             instrument=instrument,
             client_order_id=ledger.resolve(order_id) if order_id else None,
-            since=_time(since, "--since"),
-            until=_time(until, "--until"),
+            since=None if low is None else parse_timestamp(low),
+            until=None if high is None else parse_timestamp(high),
             event_time=event_time,
         )
-        write = sys.stdout.write
-        count = 0
-        for position, event, message_id in search_events(ledger.db, ledger.mapper, wanted):
-            record = event_record(position, event, message_id)
-            count += 1
-            if as_json:
-                write(json.dumps(record, ensure_ascii=False) + "\n")
-            else:
-                payload = json.dumps(record["payload"], ensure_ascii=False, separators=(",", ":"))
-                where = f"{record['account']}/{record['venue']}/{record['instrument']}"
-                write(
-                    f"{position:>8}  {record['ts_recorded']}  {record['type']:<20}"
-                    f" {record['client_order_id']:<16} {where}  {payload}\n"
-                )
-    if not as_json:
-        err.print(f"{count} events", markup=False)
+        found = (
+            event_record(p, e, m)
+            for p, e, m in search_events(ledger.db, ledger.mapper, wanted, newest=newest)
+        )
+        rows = found if limit is None else islice(found, limit)
+        if as_json:
+            _json_lines(rows)
+            return
+        count = table(None, EVENT_COLUMNS, rows, header=False)
+    warn(f"{count} events")
+    _limited(count, limit, "events")
+
+
+EVENT_COLUMNS = [
+    col("position", "number", 9),
+    col("ts_recorded", keep=6),
+    col("type", keep=9),
+    col("client_order_id", keep=8),
+    Column("where", lambda r: f"{r['account']}/{r['venue']}/{r['instrument']}", keep=5),
+    Column(
+        "payload", lambda r: json.dumps(r["payload"], ensure_ascii=False, separators=(",", ":")), "tail", 7
+    ),
+]
 
 
 @app.command()
@@ -711,7 +908,7 @@ def verify(
 
     heads = {} if heads_file is None else read_heads(Path(heads_file))
     head = None if expect_head is None else parse_head(expect_head, "--expect-head")
-    with _ledger() as ledger:
+    with _ledger(create=False) as ledger:
         report = run_verify(ledger.db, ledger.mapper, expect_head=head, heads=heads, deep=deep)
     if as_json:
         _json(
@@ -771,31 +968,65 @@ def head(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = 
 def export(
     what: Annotated[str, typer.Argument(help="trades, orders or events.")],
     fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parquet.")] = "jsonl",
-    out_path: Annotated[str, typer.Option("--out", help="File to write.")] = "",
+    out_path: Annotated[str, typer.Option("--out", help="File to write, or - for standard output.")] = "",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
 ) -> None:
-    """Export trades, orders or the whole event log for analytics."""
+    """Export trades, orders or the whole event log for analytics (status on stderr with --out -)."""
     from pathlib import Path
 
     from infrastructure.audit import EventFilter, event_record, export_rows, search_events
 
     if what not in ("trades", "orders", "events"):
         raise InvalidInputError(f"export trades, orders or events, not {what!r}")
+    if fmt not in ("csv", "jsonl", "parquet"):
+        raise InvalidInputError(f"--format must be csv, jsonl or parquet, not {fmt!r}", field="format")
     if not out_path:
-        raise InvalidInputError("--out PATH is required")
-    with _ledger() as ledger:
+        raise InvalidInputError("--out PATH is required (- for standard output)")
+    with _ledger(create=False) as ledger:
+        target = None if out_path == "-" else _export_target(Path(out_path), ledger.url, force)
         if what == "trades":
-            rows: Any = list_trades(ledger.db)
+            rows: Any = iter_trades(ledger.db)
         elif what == "orders":
-            rows = list_orders(ledger.db)
+            rows = iter_orders(ledger.db)
         else:
             rows = (
                 event_record(p, e, m) for p, e, m in search_events(ledger.db, ledger.mapper, EventFilter())
             )
+        if target is None:
+            count = export_rows(rows, fmt, sys.stdout.buffer)
+            sys.stdout.flush()
+            warn(f"wrote {count} {what} to standard output ({fmt})")
+            return
+        # Written beside the target, then renamed over it: a failed export leaves no half file.
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
         try:
-            count = export_rows(rows, fmt, Path(out_path))
+            count = export_rows(rows, fmt, partial)
+            os.replace(partial, target)
         except OSError as error:
             raise InvalidInputError(f"cannot write {out_path!r}: {error.strerror or error}") from None
-    out.print(f"wrote {count} {what} to {out_path} ({fmt})", markup=False)
+        finally:
+            if partial.exists():
+                partial.unlink()
+    say(f"wrote {count} {what} to {out_path} ({fmt})")
+
+
+def _export_target(path: Any, url: str, force: bool) -> Any:
+    """Where an export may write: never over the ledger's own files; over another file only with --force."""
+    from infrastructure.db import parse_url
+
+    parsed = parse_url(url)
+    if parsed.dialect == "sqlite" and not parsed.is_memory:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            ledger_file = f"{parsed.path}{suffix}"
+            if os.path.exists(ledger_file) and os.path.exists(path) and os.path.samefile(ledger_file, path):
+                raise InvalidInputError(
+                    f"--out {str(path)!r} is the ledger's own database: refusing to write over it"
+                )
+    if os.path.isdir(path):
+        raise InvalidInputError(f"--out {str(path)!r} is a directory")
+    if os.path.exists(path) and not force:
+        raise InvalidInputError(f"--out {str(path)!r} exists: give --force to replace it")
+    return path
 
 
 # ---------------------------------------------------------------------- reconciliation
@@ -822,8 +1053,7 @@ def reconcile(
 
     from infrastructure.reconcile import Reconciler, parse_snapshot
 
-    if grace < 0:
-        raise InvalidInputError("--grace must be zero or more seconds")
+    _seconds(grace, "--grace", 0, 7 * 86400)
     with _open(snapshot_file) as handle:
         snapshot = parse_snapshot(handle.read())
     with _ledger() as ledger:
@@ -894,15 +1124,19 @@ def db_init(
 # ---------------------------------------------------------------------- demo
 
 
+SeedOption = Annotated[int, typer.Option(min=0, max=2**32, help="Random seed of the simulated session.")]
+OrdersOption = Annotated[
+    int, typer.Option("--orders", min=1, max=100_000, help="How many orders to simulate.")
+]
+
+
 @app.command()
-def demo(
-    seed: Annotated[int, typer.Option(help="Random seed of the simulated session.")] = 7,
-    orders_count: Annotated[int, typer.Option("--orders", help="How many orders to simulate.")] = 40,
-) -> None:
+def demo(seed: SeedOption = 7, orders_count: OrdersOption = 40) -> None:
     """Simulate a multi-account, multi-venue session, ingest it, and show what happened."""
-    from infrastructure.simulator import simulate_lines
+    from infrastructure.simulator import simulate, simulate_lines
 
     with _ledger() as ledger:
+        _refuse_other_demo(ledger, simulate(seed, orders_count), seed)
         report = ledger.ingest_lines(simulate_lines(seed, orders_count), origin=f"demo:seed={seed}")
         open_rows = list_orders(ledger.db, open_only=True)
         all_rows = list_orders(ledger.db)
@@ -914,47 +1148,64 @@ def demo(
         pnl_rows = pnl_by(ledger.db, "tag:strategy")
         url = redact(ledger.url)
     counts = ", ".join(f"{n} {k}" for k, n in report.counts.items() if n)
-    out.print(f"[bold]Simulated session (seed {seed})[/bold] → {url}")
-    out.print(f"{report.lines} messages: {counts}; {report.events} events recorded\n", markup=False)
-    _table(
-        f"open orders ({len(open_rows)})",
-        ORDER_COLUMNS[:-1],
-        [[r[c] for c in ORDER_COLUMNS[:-1]] for r in open_rows[:12]],
-    )
+    say(f"Simulated session (seed {seed}) → {url}")
+    say(f"{report.lines} messages: {counts}; {report.events} events recorded\n")
+    table(f"open orders ({len(open_rows)})", ORDER_COLUMNS[:-1], open_rows[:12])
     recent = fills[-10:]
-    short = [
-        "ts_event",
-        "account",
-        "venue",
-        "instrument",
-        "side",
-        "client_order_id",
-        "trade_id",
-        "quantity",
-        "price",
-        "fee",
-    ]
-    _table(
-        f"recent fills (last {len(recent)} of {len(fills)})",
-        short,
-        [[r[c][11:23] if c == "ts_event" else r[c] for c in short] for r in recent],
-    )
+    short = [c for c in TRADE_COLUMNS if c.name not in ("fee_currency", "late")]
+    short[0] = Column("ts_event", lambda r: r["ts_event"][11:23], keep=8)
+    table(f"recent fills (last {len(recent)} of {len(fills)})", short, recent)
     by_status: dict[str, int] = {}
     for row in all_rows:
         by_status[row["status"]] = by_status.get(row["status"], 0) + 1
-    out.print("order states: " + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())), markup=False)
+    say("order states: " + ", ".join(f"{n} {s}" for s, n in sorted(by_status.items())))
     flagged = [r for r in all_rows if r["anomalies"]]
     for row in flagged:
-        out.print(
-            f"  anomaly on {row['client_order_id']}: {', '.join(row['anomalies'])} (status {row['status']})",
-            markup=False,
-        )
-    out.print()
+        say(f"  anomaly on {row['client_order_id']}: {', '.join(row['anomalies'])} (status {row['status']})")
+    say()
     _positions_table(position_rows)
     _pnl_table(pnl_rows, "tag:strategy")
     example = (flagged or all_rows)[0]["client_order_id"] if all_rows else "ID"
     db_option = "" if state.url is None else f"--db {state.url} "
-    out.print(f"\nInspect one order's history:  orderledger {db_option}history {example}", markup=False)
+    say(f"\nInspect one order's history:  orderledger {db_option}history {example}")
+
+
+def _refuse_other_demo(ledger: OrderLedger, messages: list[dict[str, Any]], seed: int) -> None:
+    """Another seed reuses the demo's order IDs for other orders: mixing them would make nonsense."""
+    requests = {m["client_order_id"]: m for m in messages if m["type"] == "request"}
+    ids = list(requests)
+    with ledger.db.read() as tx:
+        origins = tx.all("SELECT DISTINCT origin FROM messages WHERE origin LIKE 'demo:seed=%'")
+        held = []
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            held += tx.all(
+                "SELECT client_order_id, instrument, side, quantity FROM orders_view"
+                f" WHERE client_order_id IN ({','.join('?' * len(part))})",
+                part,
+            )
+    others = sorted(str(o[0]) for o in origins if o[0] != f"demo:seed={seed}")
+    # Not only demo runs: `orderledger simulate` output from another seed, ingested by hand.
+    differ = [
+        r[0]
+        for r in held
+        if (r[1], r[2], r[3]) != tuple(requests[r[0]][k] for k in ("instrument", "side", "quantity"))
+    ]
+    if others or differ:
+        source = others[0] if others else f"another simulated session (order {differ[0]!r} differs)"
+        raise InvalidInputError(
+            f"this ledger already holds the demo's order IDs from {source}: seed {seed} would mix two"
+            " sessions under the same IDs; use another --db (or the same --seed)"
+        )
+
+
+@app.command()
+def simulate(seed: SeedOption = 7, orders_count: OrdersOption = 40) -> None:
+    """Write a simulated trading session as JSON lines (what the demo ingests) to standard output."""
+    from infrastructure.simulator import simulate_lines
+
+    for line in simulate_lines(seed, orders_count):
+        sys.stdout.write(line + "\n")
 
 
 # ---------------------------------------------------------------------- the HTTP server
@@ -1069,29 +1320,59 @@ def main() -> None:
     """Console entry point: one line per failure, never a traceback."""
     try:
         # Outside standalone mode click returns a command's exit code instead of exiting.
+        sys.argv[1:] = _global_options_first(sys.argv[1:])
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as done:
         sys.exit(done.exit_code)
+    except _Interrupted as stopped:
+        _fail(stopped, stopped.code)
     except (LedgerError, ValueError) as error:
         _fail(error, 2)
     except KeyboardInterrupt:
         _fail(KeyboardInterrupt("interrupted"), 130)
     except Exception as error:  # usage errors and anything unexpected
         # typer ships its own copy of click: recognise usage errors by their shape, not class.
+        if type(error).__name__ == "NoArgsIsHelpError":
+            # Bare `orderledger` (or `orderledger db`): the usage, then a clean exit.
+            ctx = getattr(error, "ctx", None)
+            sys.stdout.write((ctx.get_help() if ctx is not None else "") + "\n")
+            sys.exit(0)
         if hasattr(error, "format_message") and hasattr(error, "exit_code"):
-            err.print(f"orderledger: {error.format_message()}", markup=False)
+            warn(f"orderledger: {error.format_message()}")
             sys.exit(int(error.exit_code))
         if type(error).__name__ == "Abort":
             _fail(error, 130)
         _fail(error, 3, prefix="internal error: ")
 
 
+def _global_options_first(args: list[str]) -> list[str]:
+    """Move ``--db URL`` (or ``--db=URL``) given after the subcommand to before it."""
+    moved: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest.extend(args[index:])
+            break
+        if arg == "--db" and index + 1 < len(args):
+            moved.extend(args[index : index + 2])
+            index += 2
+            continue
+        if arg.startswith("--db="):
+            moved.append(arg)
+        else:
+            rest.append(arg)
+        index += 1
+    return moved + rest
+
+
 def _fail(error: BaseException, code: int, prefix: str = "") -> None:
     if os.environ.get("ORDERLEDGER_DEBUG"):
         raise error
     text = getattr(error, "message", None) or str(error) or type(error).__name__
-    err.print(f"orderledger: {prefix}{str(text).splitlines()[0]}", markup=False)
+    warn(f"orderledger: {prefix}{(str(text).splitlines() or [''])[0]}")
     sys.exit(code)
 
 

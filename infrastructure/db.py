@@ -25,7 +25,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 from urllib.parse import quote, unquote, urlparse
 
@@ -43,6 +43,8 @@ DEFAULT_BUSY_TIMEOUT = 10.0
 """Seconds a SQLite writer waits for another process's write lock before giving up."""
 SQLITE_OPTIONS = ("busy_timeout", "max_pages", "mode", "immutable")
 SQLITE_MODES = ("ro", "rw", "rwc")
+LEDGER_TABLE = "ledger_meta"
+"""The table every OrderLedger database holds (store.py creates it first): its mark."""
 
 
 class Tx(Protocol):
@@ -340,7 +342,9 @@ class SqliteDatabase(Database):
 
     dialect = "sqlite"
 
-    def __init__(self, url: DatabaseUrl) -> None:
+    def __init__(self, url: DatabaseUrl, *, create: bool = True) -> None:
+        if not create and not url.is_memory and url.mode == "rwc":
+            url = replace(url, mode="rw")  # never create the file: a typo must not become a new ledger
         self.url = url
         self._lock = threading.RLock()
         read_only = url.mode == "ro" or url.immutable
@@ -362,6 +366,13 @@ class SqliteDatabase(Database):
             conn.execute(f"PRAGMA busy_timeout={round(url.busy_timeout * 1000)}")
             if url.max_pages is not None:
                 conn.execute(f"PRAGMA max_page_count={url.max_pages}")
+            if not create and not url.is_memory:
+                # Before any PRAGMA that writes (WAL): another program's file is left as it was.
+                found = conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (LEDGER_TABLE,)).fetchone()
+                if found is None:
+                    raise StoreError(
+                        f"database {url.path!r} is not an OrderLedger database (it has no ledger tables)"
+                    )
             if read_only:
                 conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # is it a database at all?
             elif not url.is_memory:
@@ -554,7 +565,9 @@ class PostgresDatabase(Database):
 
     dialect = "postgresql"
 
-    def __init__(self, url: DatabaseUrl, *, pool_size: int = 4, connect_timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: DatabaseUrl, *, pool_size: int = 4, connect_timeout: float = 5.0, create: bool = True
+    ) -> None:
         import psycopg
         from psycopg_pool import ConnectionPool
 
@@ -572,7 +585,21 @@ class PostgresDatabase(Database):
         try:
             with probe:
                 exists = probe.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
-                if exists is None:
+                if not create:
+                    if exists is None:
+                        raise StoreError(
+                            f"schema {schema!r} does not exist at {redact(url.conninfo)}"
+                            " (nothing was created; check ?schema=)"
+                        )
+                    marked = probe.execute(
+                        "SELECT to_regclass(%s)", (f'"{schema}".{LEDGER_TABLE}',)
+                    ).fetchone()
+                    if marked is None or marked[0] is None:
+                        raise StoreError(
+                            f"schema {schema!r} at {redact(url.conninfo)} is not an OrderLedger database"
+                            " (it has no ledger tables)"
+                        )
+                elif exists is None:
                     # Two processes may create it at once: the loser's duplicate is harmless.
                     with contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema):
                         probe.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
@@ -673,12 +700,16 @@ def redact(conninfo: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", conninfo)
 
 
-def open_database(url: str) -> Database:
-    """Open the database a URL names (the one place that knows the backends)."""
+def open_database(url: str, *, create: bool = True) -> Database:
+    """Open the database a URL names (the one place that knows the backends).
+
+    ``create=False`` (read-only commands) never creates a file, a schema or tables: a missing
+    database, or one without the ledger's tables, is an error instead.
+    """
     parsed = parse_url(url)
     if parsed.dialect == "postgresql":
-        return PostgresDatabase(parsed)
-    return SqliteDatabase(parsed)
+        return PostgresDatabase(parsed, create=create)
+    return SqliteDatabase(parsed, create=create)
 
 
 def is_integrity_error(error: BaseException) -> bool:

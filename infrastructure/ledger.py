@@ -122,9 +122,11 @@ class OrderLedger(Application[UUID]):
         clock: Callable[[], datetime] | None = None,
         batch_size: int = DEFAULT_BATCH,
         project: bool = True,
+        create: bool = True,
     ) -> None:
         self.url = url or os.environ.get(URL_VARIABLE) or DEFAULT_URL
-        self.db = open_database(self.url)
+        # create=False: only an existing ledger is opened (read-only commands create nothing).
+        self.db = open_database(self.url, create=create)
         self.batch_size = batch_size
         # False: leave the views to a separate `project --follow` worker (no read-your-writes).
         self.project = project

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -29,6 +30,74 @@ def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
+PAGE = 1_000
+"""Rows read per query when paging: a large result is never loaded whole."""
+
+
+def paged(
+    db: Database,
+    select: str,
+    where: tuple[str, list[Any]],
+    keys: Sequence[str],
+    *,
+    newest: bool = False,
+    page: int = PAGE,
+    start: tuple[Any, ...] | None = None,
+) -> Iterator[tuple[Any, ...]]:
+    """Rows in ``keys`` order (descending with ``newest``), a page at a time.
+
+    ``select`` ends with the key columns, in order. Each page starts after the last key seen
+    (keyset paging, never OFFSET), so a writer committing meanwhile shifts nothing. ``start``:
+    the key the first page starts after.
+    """
+    direction, after = ("DESC", "<") if newest else ("ASC", ">")
+    order = ", ".join(f"{k} {direction}" for k in keys)
+    last = start
+    columns = keys[0] if len(keys) == 1 else f"({', '.join(keys)})"
+    marks = "?" if len(keys) == 1 else f"({', '.join('?' * len(keys))})"
+    while True:
+        clauses, params = ([where[0]] if where[0] else []), list(where[1])
+        if last is not None:
+            clauses.append(f"{columns} {after} {marks}")
+            params.extend(last)
+        condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        with db.read() as tx:
+            rows = tx.all(f"{select}{condition} ORDER BY {order} LIMIT ?", [*params, page])
+        yield from (tuple(r) for r in rows)
+        if len(rows) < page:
+            return
+        last = tuple(rows[-1][-len(keys) :])
+
+
+def iter_orders(
+    db: Database,
+    *,
+    open_only: bool = False,
+    account: str | None = None,
+    venue: str | None = None,
+    instrument: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    newest: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """Orders as they stand (from the orders view), by creation time, read a page at a time."""
+    where, params = _where(
+        {
+            "is_open": 1 if open_only else None,
+            "account": account,
+            "venue": venue,
+            "instrument": instrument,
+            "created_at>=": since,
+            "created_at<=": until,
+        }
+    )
+    select = "SELECT snapshot, created_at, client_order_id FROM orders_view"
+    for row in paged(
+        db, select, (where.removeprefix(" WHERE "), params), ("created_at", "client_order_id"), newest=newest
+    ):
+        yield orjson.loads(row[0])
+
+
 def list_orders(
     db: Database,
     *,
@@ -37,19 +106,8 @@ def list_orders(
     venue: str | None = None,
     instrument: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Orders as they stand (from the orders view)."""
-    where, params = _where(
-        {
-            "is_open": 1 if open_only else None,
-            "account": account,
-            "venue": venue,
-            "instrument": instrument,
-        }
-    )
-    with db.read() as tx:
-        rows = tx.all(f"SELECT snapshot FROM orders_view{where} ORDER BY created_at, client_order_id", params)
-
-    return [orjson.loads(r[0]) for r in rows]
+    """Orders as they stand (from the orders view), oldest first."""
+    return list(iter_orders(db, open_only=open_only, account=account, venue=venue, instrument=instrument))
 
 
 TRADE_FIELDS = (
@@ -72,7 +130,7 @@ TRADE_FIELDS = (
 )
 
 
-def list_trades(
+def iter_trades(
     db: Database,
     *,
     account: str | None = None,
@@ -81,8 +139,9 @@ def list_trades(
     client_order_id: str | None = None,
     since: str | None = None,
     until: str | None = None,
-) -> list[dict[str, Any]]:
-    """The trade blotter, oldest first (from the trades view)."""
+    newest: bool = False,
+) -> Iterator[dict[str, Any]]:
+    """The trade blotter by venue time (from the trades view), read a page at a time."""
     where, params = _where(
         {
             "account": account,
@@ -94,15 +153,38 @@ def list_trades(
         }
     )
     columns = ", ".join(TRADE_FIELDS)
-    with db.read() as tx:
-        rows = tx.all(f"SELECT {columns} FROM trades_view{where} ORDER BY ts_event, position", params)
-    result = []
-    for r in rows:
-        row = dict(zip(TRADE_FIELDS, r, strict=True))
+    select = f"SELECT {columns}, ts_event, position FROM trades_view"
+    for r in paged(
+        db, select, (where.removeprefix(" WHERE "), params), ("ts_event", "position"), newest=newest
+    ):
+        row = dict(zip(TRADE_FIELDS, r[: len(TRADE_FIELDS)], strict=True))
         row["tags"] = orjson.loads(row["tags"])
         row["late"] = bool(row["late"])
-        result.append(row)
-    return result
+        yield row
+
+
+def list_trades(
+    db: Database,
+    *,
+    account: str | None = None,
+    venue: str | None = None,
+    instrument: str | None = None,
+    client_order_id: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> list[dict[str, Any]]:
+    """The trade blotter, oldest first (from the trades view)."""
+    return list(
+        iter_trades(
+            db,
+            account=account,
+            venue=venue,
+            instrument=instrument,
+            client_order_id=client_order_id,
+            since=since,
+            until=until,
+        )
+    )
 
 
 def parse_marks(marks: list[str]) -> dict[str, Decimal]:

@@ -26,7 +26,10 @@ from domain.values import (
     ("value", "expected"),
     [
         ("1.50", Decimal("1.50")),
-        (" 2 ", Decimal(2)),
+        ("+2", Decimal(2)),
+        (".5", Decimal("0.5")),
+        ("5.", Decimal(5)),
+        ("-1.5E+2", Decimal(-150)),
         (7, Decimal(7)),
         (Decimal("0.1"), Decimal("0.1")),
         ("1e3", Decimal(1000)),
@@ -67,6 +70,19 @@ def test_negative_zero_is_normalised_to_zero() -> None:
         ("", "not a decimal number"),
         ("1,5", "not a decimal number"),
         ("abc", "not a decimal number"),
+        # Only the documented form: ASCII digits, one optional sign and point, an exponent.
+        (" 2 ", "not a decimal number"),
+        (" 3100", "not a decimal number"),
+        ("3_100", "not a decimal number"),
+        ("３１００", "not a decimal number"),  # full-width digits
+        ("٣١٠٠", "not a decimal number"),  # Arabic-Indic digits
+        ("1.2.3", "not a decimal number"),
+        ("--1", "not a decimal number"),
+        ("+-1", "not a decimal number"),
+        ("1e", "not a decimal number"),
+        ("e5", "not a decimal number"),
+        ("1 000", "not a decimal number"),
+        ("0x10", "not a decimal number"),
         ("1" * 200, "not a decimal number"),
         ("1e41", "out of range"),
         ("1e-41", "out of range"),

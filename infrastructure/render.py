@@ -1,0 +1,259 @@
+"""What people see: stored text shown verbatim and safely, numbers aligned, tables that fit.
+
+The one place the command turns stored values into terminal text. Nothing here is ever handed
+to rich's markup parser (tables and lines are plain text written to the stream), so an ID such
+as ``a[/]`` or ``[red]`` is shown as it is stored; control characters, escape sequences and
+bidi controls are shown escaped (``\\x1b``, ``\\u202e``), so stored text can neither drive the
+terminal nor reorder what is around it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from itertools import islice
+from typing import Any, TextIO
+
+# C0 and C1 controls, DEL, bidi embeddings/overrides/isolates/marks, line/paragraph separators,
+# and the byte-order mark: none of them is printed as itself.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+DEFAULT_WIDTH = 160
+"""Width of a table written to a pipe or file when $COLUMNS does not say otherwise."""
+MAX_PLACES = 8
+"""Decimal places shown at most; a value with more is rounded and marked with …."""
+PAGE = 1_000
+"""Rows read, measured and written at a time: a large result is never held whole."""
+MIN_WRAP = 12
+"""Narrowest a wrapping column (free text) is squeezed to before columns are dropped."""
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def visible(value: Any) -> str:
+    """A value as one line of safe text: unsafe characters shown as escapes, None as empty."""
+    if value is None:
+        return ""
+    return _UNSAFE.sub(_escape, str(value))
+
+
+def width() -> int:
+    """The width tables are fitted to: $COLUMNS, else the terminal's, else DEFAULT_WIDTH."""
+    text = os.environ.get("COLUMNS", "")
+    if text.isdigit() and int(text) >= 20:
+        return int(text)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+    return DEFAULT_WIDTH
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its header, how to read it from a row, and how to show it.
+
+    ``kind``: ``text`` (never broken), ``number`` (right-aligned, one precision for the
+    column, never broken), ``wrap`` (free text, wrapped to fit) or ``tail`` (the last column of
+    a one-line-per-row stream: printed whole, past the width if need be). When the table is too wide,
+    columns with the lowest ``keep`` go first.
+    """
+
+    name: str
+    get: Callable[[Any], Any]
+    kind: str = "text"
+    keep: int = 5
+    places: int = MAX_PLACES  # numbers: decimal places shown at most
+
+
+def col(
+    name: str, kind: str = "text", keep: int = 5, key: str | None = None, places: int = MAX_PLACES
+) -> Column:
+    """A column read from ``row[key or name]``."""
+    field = key or name
+    return Column(name, lambda row: row.get(field), kind, keep, places)
+
+
+def _places(text: str) -> int | None:
+    """Decimal places of a plain number, None when the text is not one."""
+    if not _NUMBER.fullmatch(text):
+        return None
+    return len(text.split(".", 1)[1]) if "." in text else 0
+
+
+def _number_cells(values: list[str], most: int) -> list[str]:
+    """Numbers of one column with one precision (the most any has, at most ``most``)."""
+    places = max((p for p in map(_places, values) if p is not None), default=0)
+    places = min(places, most)
+    quantum = Decimal(1).scaleb(-places)
+    cells = []
+    for text in values:
+        if _places(text) is None:
+            cells.append(text + " ")
+            continue
+        try:
+            exact = Decimal(text)
+            shown = exact.quantize(quantum, rounding=ROUND_HALF_EVEN)
+        except InvalidOperation:
+            cells.append(text + " ")
+            continue
+        cells.append(format(shown, "f") + ("…" if shown != exact else " "))
+    return cells
+
+
+def _wrap(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+class Table:
+    """A table written page by page: widths from what has been seen, columns fitted once."""
+
+    def __init__(
+        self, title: str | None, columns: list[Column], stream: TextIO | None = None, header: bool = True
+    ) -> None:
+        self.title = title
+        self.header = header
+        self.columns = columns
+        self.stream = stream or sys.stdout
+        self.shown: list[int] | None = None  # indexes of the columns that fit
+        self.widths: list[int] = []
+        self.rows = 0
+        self.hidden: list[str] = []
+
+    def write(self, rows: Iterable[Any], limit: int | None = None) -> int:
+        """Write every row (at most ``limit``); returns how many were written."""
+        source: Iterator[Any] = iter(rows)
+        if limit is not None:
+            source = islice(source, limit)
+        first = True
+        while True:
+            page = list(islice(source, PAGE))
+            if not page and not first:
+                break
+            self._page(page, first)
+            first = False
+            if len(page) < PAGE:
+                break
+        return self.rows
+
+    def _cells(self, page: list[Any]) -> list[list[str]]:
+        columns = [[visible(c.get(row)) for row in page] for c in self.columns]
+        for index, column in enumerate(self.columns):
+            if column.kind == "number":
+                columns[index] = _number_cells(columns[index], column.places)
+        return [list(row) for row in zip(*columns, strict=True)] if page else []
+
+    def _fit(self, natural: list[int]) -> None:
+        """Choose the columns and widths for the table's width: squeeze free text, then drop."""
+        budget = width()
+        shown = list(range(len(self.columns)))
+        widths = list(natural)
+        while True:
+            total = sum(widths[i] + 2 for i in shown if self.columns[i].kind != "tail") - 2
+            if total <= budget or len(shown) == 1:
+                break
+            wrapping = [i for i in shown if self.columns[i].kind == "wrap" and widths[i] > MIN_WRAP]
+            if wrapping:
+                widest = max(wrapping, key=lambda i: widths[i])
+                widths[widest] = max(MIN_WRAP, widths[widest] - (total - budget))
+                continue
+            drop = min(reversed(shown), key=lambda i: self.columns[i].keep)
+            shown.remove(drop)
+        self.shown = shown
+        self.widths = widths
+        self.hidden = [self.columns[i].name for i in range(len(self.columns)) if i not in shown]
+
+    def _page(self, page: list[Any], first: bool) -> None:
+        cells = self._cells(page)
+        natural = [len(c.name) for c in self.columns]
+        for row in cells:
+            for i, cell in enumerate(row):
+                natural[i] = max(natural[i], len(cell))
+        out = self.stream
+        if first:
+            if self.title is not None:
+                out.write(visible(self.title) + "\n")
+            self._fit(natural)
+            self._header()
+        else:
+            assert self.shown is not None
+            grown = False
+            for i in self.shown:
+                if self.columns[i].kind not in ("wrap", "tail") and natural[i] > self.widths[i]:
+                    self.widths[i] = natural[i]
+                    grown = True
+            if grown:  # a wider value than any before: say so with a fresh header
+                self._header()
+        assert self.shown is not None
+        lines = []
+        for row in cells:
+            parts = []
+            for i in self.shown:
+                if self.columns[i].kind == "wrap":
+                    parts.append(_wrap(row[i], self.widths[i]))
+                else:
+                    parts.append([row[i]])
+            height = max(len(p) for p in parts)
+            for line in range(height):
+                lines.append(
+                    "  ".join(
+                        self._pad(i, part[line] if line < len(part) else "")
+                        for i, part in zip(self.shown, parts, strict=True)
+                    ).rstrip()
+                )
+        if lines:
+            out.write("\n".join(lines) + "\n")
+        self.rows += len(page)
+
+    def _pad(self, index: int, text: str) -> str:
+        size = self.widths[index]
+        if self.columns[index].kind == "tail":
+            return text
+        return text.rjust(size) if self.columns[index].kind == "number" else text.ljust(size)
+
+    def _header(self) -> None:
+        assert self.shown is not None
+        if not self.header:  # a log-like stream: one line per row, nothing else (greppable)
+            return
+        names = "  ".join(self._pad(i, self.columns[i].name) for i in self.shown).rstrip()
+        rule = "  ".join("-" * self.widths[i] for i in self.shown)
+        self.stream.write(f"{names}\n{rule}\n")
+
+    def hint(self) -> str | None:
+        """One line naming the columns left out to fit, or None when all are shown."""
+        if not self.hidden:
+            return None
+        return (
+            f"{len(self.hidden)} column(s) left out to fit {width()} characters:"
+            f" {', '.join(self.hidden)} (--json has them all; COLUMNS=N sets the width)"
+        )
+
+
+def table(
+    title: str | None,
+    columns: list[Column],
+    rows: Iterable[Any],
+    *,
+    limit: int | None = None,
+    notes: TextIO | None = None,
+    header: bool = True,
+) -> int:
+    """Write a table to stdout and its hint (if any) to ``notes`` (stderr); returns the row count."""
+    writer = Table(title, columns, header=header)
+    count = writer.write(rows, limit)
+    hint = writer.hint()
+    if hint is not None:
+        (notes or sys.stderr).write(hint + "\n")
+    return count
+
+
+def pairs(data: dict[str, Any]) -> str:
+    """A mapping as ``value key`` pairs (fees: ``0.1 USD 0.02 BTC``)."""
+    return " ".join(f"{v} {k}" for k, v in data.items())
