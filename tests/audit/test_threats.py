@@ -365,6 +365,7 @@ def test_a_trigger_the_ledger_did_not_create_is_reported(ledger_db: str) -> None
 
 
 def test_cipher_topic_without_cipher_key_is_one_line(tmp_path: Path) -> None:
+    OrderLedger(f"sqlite:///{tmp_path / 'l.db'}").close()  # an existing ledger (queries create none)
     run = orderledger_process(
         "orders",
         db=f"sqlite:///{tmp_path / 'l.db'}",
