@@ -5,6 +5,8 @@ formats in :data:`FEED_FORMATS`, so state lives exactly as long as one ingest:
 
 * ``hyperliquid`` — :class:`~infrastructure.adapters.hyperliquid.HyperliquidAdapter` remembers
   the spot meta and each user's last ``webData2`` open orders (pure translation otherwise).
+* ``lighter`` — :class:`~infrastructure.adapters.lighter.LighterAdapter` remembers the market
+  map (``order_books``); otherwise pure translation through the CCXT Lighter rules.
 * ``tradier`` — Tradier reports fills only as cumulative ``exec_quantity``/``avg_fill_price``.
   Each poll's orders become their request/ack/ending messages plus, for the part of the
   cumulative fill the ledger has not booked yet, one *inferred* fill whose trade ID is derived

@@ -55,7 +55,16 @@ class LighterAdapter:
             books = payload.get("order_books", payload.get("order_book_details"))
             if isinstance(books, list):
                 return self._markets(books, notes)
-        structures = [self._structure(item) for item in _items(payload)]
+            if not {"order_index", "trade_id", "orders", "trades"} & set(payload) and (
+                "channel" in payload or "type" in payload
+            ):
+                # The stream's own messages (connected, ping, subscribed without data): kept in
+                # the journal with this note, nothing to book.
+                notes.append(
+                    f"Lighter {text_or_none(payload.get('type')) or 'channel'} message: nothing to book"
+                )
+                return []
+        structures = [self._structure(item, notes) for item in _items(payload)]
         reasons = {s["id"]: s.pop("_reason") for s in structures if "_reason" in s}
         out = payload_messages(structures, venue=self.venue, account=self.account, notes=notes)
         for sent in out:  # the venue's own cancel reason (canceled-post-only, -margin-not-allowed …)
@@ -81,13 +90,13 @@ class LighterAdapter:
             raise AdapterError(f"Lighter market {market} is unknown: feed the orderBooks reply first")
         return self.markets[market]
 
-    def _structure(self, raw: Any) -> dict[str, Any]:
+    def _structure(self, raw: Any, notes: list[str]) -> dict[str, Any]:
         if not isinstance(raw, Mapping):
             raise AdapterError("a Lighter payload item is not an object")
         if "order_index" in raw:
             return self._order(raw)
         if "trade_id" in raw and "ask_id" in raw:
-            return self._trade(raw)
+            return self._trade(raw, notes)
         raise AdapterError("neither a Lighter order (order_index) nor a Lighter trade (trade_id, ask_id)")
 
     def _order(self, raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -112,7 +121,7 @@ class LighterAdapter:
             "_reason": status if status.startswith("canceled-") else None,
         }
 
-    def _trade(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+    def _trade(self, raw: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
         ask = text_or_none(raw.get("ask_account_id")) == self.account
         bid = text_or_none(raw.get("bid_account_id")) == self.account
         if ask == bid:
@@ -122,6 +131,10 @@ class LighterAdapter:
             )
         side = "ask" if ask else "bid"
         maker = raw.get("is_maker_ask") is ask
+        rates = {k: raw[k] for k in ("maker_fee", "taker_fee") if k in raw}
+        if rates:  # fee rates, not amounts; their unit is not published with the examples
+            shown = ", ".join(f"{k}={v}" for k, v in rates.items())
+            notes.append(f"Lighter trade {text_or_none(raw.get('trade_id'))!r}: fee rate {shown} not booked")
         return {
             "id": text_or_none(raw.get("trade_id")),
             "order": text_or_none(raw.get(f"{side}_id")),

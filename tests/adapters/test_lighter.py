@@ -99,3 +99,70 @@ def test_lighter_payloads_it_cannot_book_get_a_reason(make_ledger: Callable[...,
     assert "neither a Lighter order" in reasons[2]
     with pytest.raises(ConfigurationError):
         ledger.ingest_lines([MARKETS], fmt="lighter", venue="dexB", account=ACCOUNT)
+
+
+# The trade object of Lighter's WebSocket trade channel, as ccxt quotes it (python/ccxt/pro/
+# lighter.py, handle_liquidation's comment; ccxt commit 0194dcc9): bid 0.0346 @ 3028.85 by
+# account 243008 with client index 27601, is_maker_ask false, maker_fee 20.
+WS_TRADE = {
+    "trade_id": 526801155,
+    "tx_hash": "1998d9df580acb7540aa141cc369d6ef926d003b3062196d2007bca15f978ab208e0caae4ac5872b",
+    "type": "trade",
+    "market_id": 0,
+    "size": "0.0346",
+    "price": "3028.85",
+    "usd_amount": "104.798210",
+    "ask_id": 281475673670566,
+    "bid_id": 562949291740362,
+    "ask_client_id": 76303170,
+    "bid_client_id": 27601,
+    "ask_account_id": 99349,
+    "bid_account_id": 243008,
+    "is_maker_ask": False,
+    "block_height": 102322769,
+    "timestamp": 1763623734215,
+    "taker_position_size_before": "0.0346",
+    "taker_entry_quote_before": "104.359926",
+    "taker_initial_margin_fraction_before": 500,
+    "taker_position_sign_changed": True,
+    "maker_fee": 20,
+    "maker_position_size_before": "2.1277",
+    "maker_entry_quote_before": "6444.179555",
+    "maker_initial_margin_fraction_before": 200,
+}
+
+
+def test_a_websocket_trade_finds_the_order_whose_request_chose_its_index(
+    make_ledger: Callable[..., OrderLedger],
+) -> None:
+    # Given account 243008's request "bid-1" that chose client index 27601 (derived: a limit buy
+    # of 0.0346 ETH at 3030), then the stream's connected message and the trade, twice (WS then REST)
+    ledger = make_ledger()
+    asked = request(
+        "bid-1",
+        venue="lighter",
+        account="243008",
+        instrument="ETH/USDC:USDC",
+        quantity="0.0346",
+        price="3030",
+        aliases={"client_index": "27601"},
+    )
+    assert ledger.ingest_lines(lines(asked)).counts["applied"] == 1
+    connected = {"session_id": "8d354239-80e0-4b77-8763-87b6fef2f768", "type": "connected"}
+    counts = _ingest(
+        ledger,
+        MARKETS,
+        connected,
+        {"channel": "account_all_trades:243008", "trades": {"0": [WS_TRADE]}},
+        {"trades": [WS_TRADE]},
+        account="243008",
+    )
+    # Then the market map and the connected message book nothing; the trade books once
+    assert counts == {"ignored": 2, "applied": 1, "duplicate": 1}
+    # And fills bid-1 whole: 0.0346 at 3028.85, as maker (the ask was the taker), no fee booked
+    state = ledger.get_order("bid-1")
+    assert (state.status, state.filled_quantity) == (Status.FILLED, Decimal("0.0346"))
+    assert [
+        (t["trade_id"], t["quantity"], t["price"], t["liquidity"], t["fee"], t["venue_order_id"])
+        for t in list_trades(ledger.db)
+    ] == [("526801155", "0.0346", "3028.85", "maker", None, "562949291740362")]
