@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +19,7 @@ from infrastructure.errors import ConfigurationError
 from infrastructure.ledger import OrderLedger
 from infrastructure.queries import list_positions, list_trades
 from tests.adapters.ccxt_flows import raw
+from tests.cli.helpers import ROOT, cli_json, parse_ingest, run_cli
 from tests.integration.helpers import lines, request
 
 ACCOUNT = "1077"  # Lighter's account index: owner_account_index of the published order
@@ -166,3 +168,47 @@ def test_a_websocket_trade_finds_the_order_whose_request_chose_its_index(
         (t["trade_id"], t["quantity"], t["price"], t["liquidity"], t["fee"], t["venue_order_id"])
         for t in list_trades(ledger.db)
     ] == [("526801155", "0.0346", "3028.85", "maker", None, "562949291740362")]
+
+
+def test_the_docs_example_file_books_what_docs_venues_md_says(tmp_path: Path) -> None:
+    # Given docs/examples/lighter.jsonl: the market map, the published order (derived: open,
+    # limit, client index 0 = an external order) by the account channel, its trade as our ask
+    # by the channel and again by REST, then the order canceled-post-only after 10.2304 filled
+    example = ROOT / "docs" / "examples" / "lighter.jsonl"
+    db = f"sqlite:///{tmp_path / 'lighter.db'}"
+    # When the real command ingests it
+    run = run_cli(
+        "ingest",
+        "--format",
+        "lighter",
+        "--venue",
+        "lighter",
+        "--account",
+        ACCOUNT,
+        str(example),
+        db=db,
+        cwd=tmp_path,
+    )
+    # Then 5 lines: the map ignored, order, trade and cancel applied, the REST copy a duplicate
+    assert parse_ingest(run.stdout).counts == {
+        "applied": 3,
+        "duplicate": 1,
+        "parked": 0,
+        "ignored": 1,
+        "rejected": 0,
+    }, run.describe()
+    orders = cli_json("orders", db=db, cwd=tmp_path)
+    assert [
+        (
+            o["client_order_id"],
+            o["side"],
+            o["quantity"],
+            o["status"],
+            o["filled_quantity"],
+            o["average_price"],
+        )
+        for o in orders
+    ] == [("ext-lighter-281474977354074", "sell", "36.0386", "canceled", "10.2304", "2958.75")]
+    # And a short of 10.2304 (sold, nothing bought back): no P&L realized
+    positions = cli_json("positions", db=db, cwd=tmp_path)
+    assert [(p["quantity"], p["realized_pnl"]) for p in positions] == [("-10.2304", "0")]
