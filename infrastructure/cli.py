@@ -472,6 +472,7 @@ def orders(
     account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
     venue: Annotated[str | None, typer.Option(help="Only this venue.")] = None,
     instrument: Annotated[str | None, typer.Option(help="Only this instrument.")] = None,
+    parent: Annotated[str | None, typer.Option(help="Only the children of this parent (parent_id).")] = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="As the ledger knew them at this time.")
     ] = None,
@@ -494,6 +495,7 @@ def orders(
                 account=account,
                 venue=venue,
                 instrument=instrument,
+                parent=parent,
                 since=low,
                 until=high,
                 newest=newest,
@@ -509,6 +511,7 @@ def orders(
                 if (account is None or r["account"] == account)
                 and (venue is None or r["venue"] == venue)
                 and (instrument is None or r["instrument"] == instrument)
+                and (parent is None or r["parent_id"] == parent)
                 and (low is None or r["created_at"] >= low)
                 and (high is None or r["created_at"] <= high)
             ]
@@ -560,6 +563,7 @@ def trades(
     venue: Annotated[str | None, typer.Option(help="Only this venue.")] = None,
     instrument: Annotated[str | None, typer.Option(help="Only this instrument.")] = None,
     order_id: Annotated[str | None, typer.Option("--order", help="Only this order's trades.")] = None,
+    parent: Annotated[str | None, typer.Option(help="Only the trades of this parent's orders.")] = None,
     since: Annotated[str | None, typer.Option(help="Venue time from (inclusive).")] = None,
     until: Annotated[str | None, typer.Option(help="Venue time until (inclusive).")] = None,
     sort: Annotated[str, typer.Option(help="oldest (default) or newest first, by venue time.")] = "",
@@ -577,6 +581,7 @@ def trades(
             venue=venue,
             instrument=instrument,
             client_order_id=client_order_id,
+            parent=parent,
             since=low,
             until=high,
             newest=newest,
@@ -641,7 +646,9 @@ def positions(
 
 @app.command()
 def pnl(
-    by: Annotated[str, typer.Option("--by", help="day, account, venue, instrument or tag:NAME.")] = "day",
+    by: Annotated[
+        str, typer.Option("--by", help="day, account, venue, instrument, parent or tag:NAME.")
+    ] = "day",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Realized P&L and fees, grouped."""

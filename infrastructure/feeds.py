@@ -5,6 +5,8 @@ formats in :data:`FEED_FORMATS`, so state lives exactly as long as one ingest:
 
 * ``hyperliquid`` — :class:`~infrastructure.adapters.hyperliquid.HyperliquidAdapter` remembers
   the spot meta and each user's last ``webData2`` open orders (pure translation otherwise).
+* ``lighter`` — :class:`~infrastructure.adapters.lighter.LighterAdapter` remembers the market
+  map (``order_books``); otherwise pure translation through the CCXT Lighter rules.
 * ``tradier`` — Tradier reports fills only as cumulative ``exec_quantity``/``avg_fill_price``.
   Each poll's orders become their request/ack/ending messages plus, for the part of the
   cumulative fill the ledger has not booked yet, one *inferred* fill whose trade ID is derived
@@ -29,14 +31,16 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from domain.values import format_decimal
+from infrastructure.adapters.ccxt import VENUE_RULES, rules_for
 from infrastructure.adapters.common import Message, in_applying_order, message
 from infrastructure.adapters.hyperliquid import HyperliquidAdapter
+from infrastructure.adapters.lighter import LighterAdapter
 from infrastructure.adapters.tradier import cumulative_fills, instrument_messages, order_messages, orders_of
 from infrastructure.errors import ConfigurationError
 from infrastructure.messages import decode_json
 from infrastructure.reconcile import Reconciler, inferred_price, inferred_trade_id, parse_snapshot
 
-FEED_FORMATS = ("hyperliquid", "tradier", "snapshots")
+FEED_FORMATS = ("hyperliquid", "lighter", "tradier", "snapshots")
 SNAPSHOT_GRACE = timedelta(seconds=60)
 
 
@@ -59,6 +63,10 @@ def open_feed(ledger: Any, fmt: str, venue: str | None, account: str | None) -> 
         raise ConfigurationError(f"--format {fmt} needs --venue and --account")
     if fmt == "hyperliquid":
         return HyperliquidFeed(venue, account)
+    if fmt == "lighter":
+        if rules_for(venue) is not VENUE_RULES["lighter"]:
+            raise ConfigurationError("--format lighter needs --venue lighter (or lighter-<name>)")
+        return LighterFeed(venue, account)
     if fmt == "tradier":
         return TradierFeed(ledger, venue, account)
     raise ConfigurationError(f"unknown feed format {fmt!r}")
@@ -71,6 +79,18 @@ class HyperliquidFeed:
 
     def __init__(self, venue: str, account: str) -> None:
         self.adapter = HyperliquidAdapter(venue=venue, account=account)
+
+    def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
+        return self.adapter.messages(decode_json(raw), notes)
+
+
+class LighterFeed:
+    """Lighter payloads, one per line (pure translation; remembers the market map)."""
+
+    commit_each = False
+
+    def __init__(self, venue: str, account: str) -> None:
+        self.adapter = LighterAdapter(venue=venue, account=account)
 
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
         return self.adapter.messages(decode_json(raw), notes)
@@ -162,4 +182,12 @@ class SnapshotFeed:
         return out
 
 
-__all__ = ["FEED_FORMATS", "Feed", "HyperliquidFeed", "SnapshotFeed", "TradierFeed", "open_feed"]
+__all__ = [
+    "FEED_FORMATS",
+    "Feed",
+    "HyperliquidFeed",
+    "LighterFeed",
+    "SnapshotFeed",
+    "TradierFeed",
+    "open_feed",
+]

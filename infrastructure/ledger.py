@@ -545,7 +545,7 @@ def _read_ledger_line(line: str | bytes, origin: str, number: int | None) -> Inb
     return item
 
 
-ADAPTER_FORMATS = ("ccxt", "fix", "hyperliquid", "tradier", "snapshots")
+ADAPTER_FORMATS = ("ccxt", "fix", "hyperliquid", "lighter", "tradier", "snapshots")
 
 
 def _open_feed(ledger: OrderLedger, fmt: str, venue: str | None, account: str | None, strict: bool) -> Any:

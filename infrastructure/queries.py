@@ -76,17 +76,20 @@ def iter_orders(
     account: str | None = None,
     venue: str | None = None,
     instrument: str | None = None,
+    parent: str | None = None,
     since: str | None = None,
     until: str | None = None,
     newest: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """Orders as they stand (from the orders view), by creation time, read a page at a time."""
+    """Orders as they stand (from the orders view), by creation time, read a page at a time;
+    ``parent``: only the children of that parent (``parent_id``)."""
     where, params = _where(
         {
             "is_open": 1 if open_only else None,
             "account": account,
             "venue": venue,
             "instrument": instrument,
+            "parent_id": parent,
             "created_at>=": since,
             "created_at<=": until,
         }
@@ -105,9 +108,14 @@ def list_orders(
     account: str | None = None,
     venue: str | None = None,
     instrument: str | None = None,
+    parent: str | None = None,
 ) -> list[dict[str, Any]]:
     """Orders as they stand (from the orders view), oldest first."""
-    return list(iter_orders(db, open_only=open_only, account=account, venue=venue, instrument=instrument))
+    return list(
+        iter_orders(
+            db, open_only=open_only, account=account, venue=venue, instrument=instrument, parent=parent
+        )
+    )
 
 
 TRADE_FIELDS = (
@@ -137,11 +145,17 @@ def iter_trades(
     venue: str | None = None,
     instrument: str | None = None,
     client_order_id: str | None = None,
+    parent: str | None = None,
     since: str | None = None,
     until: str | None = None,
     newest: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """The trade blotter by venue time (from the trades view), read a page at a time."""
+    """The trade blotter by venue time (from the trades view), read a page at a time.
+
+    ``parent``: only the trades of that parent's orders. A trade belongs to its order's parent
+    as the orders view has it now, so a parent an order learned after a fill (details added by a
+    later report) claims that fill too; the row then shows that parent.
+    """
     where, params = _where(
         {
             "account": account,
@@ -152,6 +166,12 @@ def iter_trades(
             "ts_event<=": until,
         }
     )
+    if parent is not None:
+        # Through the orders view: the index on its parent_id finds the children, and a fill
+        # booked before its order's parent was known still counts (see above).
+        clause = "client_order_id IN (SELECT client_order_id FROM orders_view WHERE parent_id = ?)"
+        where = f"{where} AND {clause}" if where else f" WHERE {clause}"
+        params.append(parent)
     columns = ", ".join(TRADE_FIELDS)
     select = f"SELECT {columns}, ts_event, position FROM trades_view"
     for r in paged(
@@ -160,6 +180,8 @@ def iter_trades(
         row = dict(zip(TRADE_FIELDS, r[: len(TRADE_FIELDS)], strict=True))
         row["tags"] = orjson.loads(row["tags"])
         row["late"] = bool(row["late"])
+        if parent is not None:
+            row["parent_id"] = parent
         yield row
 
 
@@ -170,6 +192,7 @@ def list_trades(
     venue: str | None = None,
     instrument: str | None = None,
     client_order_id: str | None = None,
+    parent: str | None = None,
     since: str | None = None,
     until: str | None = None,
 ) -> list[dict[str, Any]]:
@@ -181,6 +204,7 @@ def list_trades(
             venue=venue,
             instrument=instrument,
             client_order_id=client_order_id,
+            parent=parent,
             since=since,
             until=until,
         )
@@ -241,7 +265,7 @@ def list_positions(db: Database, marks: dict[str, Decimal] | None = None) -> lis
     return [position_report(p, marks.get(p.instrument)) for p in _position_rows(db)]
 
 
-PNL_GROUPS = ("day", "account", "venue", "instrument")
+PNL_GROUPS = ("day", "account", "venue", "instrument", "parent")
 
 
 @dataclass
@@ -253,18 +277,25 @@ class _Group:
 
 
 def pnl_by(db: Database, by: str) -> list[dict[str, Any]]:
-    """Realized P&L and fees grouped by day, account, venue, instrument or ``tag:NAME``."""
+    """Realized P&L and fees grouped by day, account, venue, instrument, parent or ``tag:NAME``.
+
+    By parent: each entry counts for its order's parent as the orders view has it now (as the
+    trades do with ``iter_trades(parent=...)``); entries of orders without one group as "(none)".
+    """
     if by.startswith("tag:") and len(by) > 4:
         tag = by[4:]
     elif by in PNL_GROUPS:
         tag = None
     else:
-        raise InvalidInputError(f"--by {by!r}: use day, account, venue, instrument or tag:NAME", field="by")
-    column = "tags" if tag else by
+        raise InvalidInputError(
+            f"--by {by!r}: use day, account, venue, instrument, parent or tag:NAME", field="by"
+        )
+    column = "p.tags" if tag else "o.parent_id" if by == "parent" else f"p.{by}"
+    joined = " LEFT JOIN orders_view o ON o.client_order_id = p.client_order_id" if by == "parent" else ""
     with db.read() as tx:
         rows = tx.all(
-            f"SELECT {column}, realized, fee, fee_currency, pnl_currency, kind"
-            " FROM pnl_entries_view ORDER BY position"
+            f"SELECT {column}, p.realized, p.fee, p.fee_currency, p.pnl_currency, p.kind"
+            f" FROM pnl_entries_view p{joined} ORDER BY p.position"
         )
     # Amounts in different currencies are never added together: (group, P&L currency) is the key
     # (the quote currency for linear instruments, the settlement coin for inverse ones).

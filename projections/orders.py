@@ -79,7 +79,11 @@ ORDERS_TABLE: TableSpec[str, Order] = TableSpec(
     from_row=_from_row,
     key_of_row=lambda row: str(row[0]),
     key_values=lambda key: (key,),
-    indexes=(("is_open", "account", "venue", "instrument"), ("account", "venue", "instrument")),
+    indexes=(
+        ("is_open", "account", "venue", "instrument"),
+        ("account", "venue", "instrument"),
+        ("parent_id",),  # orders, trades and P&L by parent
+    ),
 )
 
 
@@ -88,7 +92,8 @@ class OrdersProjection(Projection):
 
     name: ClassVar[str] = "orders"
     tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (ORDERS_TABLE,)
-    version: ClassVar[int] = 2  # 2: average prices shown to 34 digits (were cut to 28)
+    # 2: average prices shown to 34 digits (were cut to 28); 3: indexed by parent_id.
+    version: ClassVar[int] = 3
 
     def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
         if isinstance(event, OrderRequested):

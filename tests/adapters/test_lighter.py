@@ -1,0 +1,214 @@
+"""``--format lighter``: Lighter's own order and trade objects, from the examples ccxt quotes in
+its source (python/ccxt/lighter.py, ccxt 4.5.90: the REST order at lines 2199-2233, the REST
+trade at lines 2861-2884; kept in fixtures/ccxt_venues.json). Fields changed from the published
+values are marked "derived" where they are set.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from domain.values import Status
+from infrastructure.adapters.aliases import client_index_alias
+from infrastructure.errors import ConfigurationError
+from infrastructure.ledger import OrderLedger
+from infrastructure.queries import list_positions, list_trades
+from tests.adapters.ccxt_flows import raw
+from tests.cli.helpers import ROOT, cli_json, parse_ingest, run_cli
+from tests.integration.helpers import lines, request
+
+ACCOUNT = "1077"  # Lighter's account index: owner_account_index of the published order
+ORDER_INDEX = 281474977354074  # the published order's order_index
+MARKETS = json.dumps({"order_books": [{"symbol": "ETH", "market_id": 0}]})  # derived: ETH is market 0
+
+
+def _ingest(ledger: OrderLedger, *payloads: object, account: str = ACCOUNT) -> dict[str, int]:
+    text = [p if isinstance(p, str) else json.dumps(p) for p in payloads]
+    report = ledger.ingest_lines(text, fmt="lighter", venue="lighter", account=account)
+    return {k: v for k, v in report.counts.items() if v}
+
+
+def test_a_lighter_order_and_its_trade_resolve_through_the_client_index(
+    make_ledger: Callable[..., OrderLedger],
+) -> None:
+    # Given our request for c-eth-1 (sell 36.0386 ETH at 2221.60), recording its client index
+    ledger = make_ledger()
+    alias = client_index_alias("c-eth-1")
+    index = int(alias["client_index"])
+    asked = request(
+        "c-eth-1",
+        venue="lighter",
+        account=ACCOUNT,
+        instrument="ETH/USDC:USDC",
+        side="sell",
+        quantity="36.0386",
+        price="2221.60",
+        aliases=alias,
+    )
+    assert ledger.ingest_lines(lines(asked)).counts["applied"] == 1
+    # And Lighter's order reporting it (derived: our client index, open, a limit GTT order),
+    order = raw("lighter", "order") | {"client_order_index": index, "client_order_id": str(index)}
+    order |= {"status": "open", "type": "limit", "time_in_force": "good-till-time"}
+    # its trade as our ask (derived: ask_id = the order, ask_client_id = our index, our account),
+    trade = raw("lighter", "trade") | {"ask_id": ORDER_INDEX, "ask_client_id": index}
+    trade |= {"ask_account_id": 1077, "bid_account_id": 20}
+    # then the order canceled by Lighter for post-only (derived status), after 10.2304 filled
+    canceled = order | {"status": "canceled-post-only", "filled_base_amount": "10.2304"}
+
+    # When the market map, the order, the trade, the same trade again (REST after WebSocket,
+    # inside the account channel's by-market container) and the cancel are fed
+    counts = _ingest(ledger, MARKETS, order, trade, {"trades": {"0": [trade]}}, {"orders": [canceled]})
+
+    # Then one order, no phantom: 10.2304 of 36.0386 filled at 2958.75, canceled with Lighter's reason
+    # (the market map books nothing: "ignored", journaled with a note)
+    assert counts == {"ignored": 1, "applied": 3, "duplicate": 1}
+    state = ledger.get_order("c-eth-1")
+    assert (state.status, state.filled_quantity, state.venue_order_id) == (
+        Status.CANCELED,
+        Decimal("10.2304"),
+        str(ORDER_INDEX),
+    )
+    assert ledger.order_events("c-eth-1")[-1].reason == "canceled-post-only"  # type: ignore[attr-defined]
+    # And one trade: our ask was the maker (is_maker_ask true); the REST trade carries no fee
+    assert [
+        (t["client_order_id"], t["trade_id"], t["quantity"], t["price"], t["liquidity"], t["fee"])
+        for t in list_trades(ledger.db)
+    ] == [("c-eth-1", "17609", "10.2304", "2958.75", "maker", None)]
+    # And a short of 10.2304 ETH (sold, nothing bought back): nothing realized
+    position = list_positions(ledger.db)[0]
+    assert (position["quantity"], position["realized_pnl"]) == ("-10.2304", "0")
+
+
+def test_lighter_payloads_it_cannot_book_get_a_reason(make_ledger: Callable[..., OrderLedger]) -> None:
+    ledger = make_ledger()
+    not_ours = raw("lighter", "trade") | {"ask_account_id": 5, "bid_account_id": 6}  # derived
+    unknown_market = raw("lighter", "order")  # market 0 before any order_books line
+    report = ledger.ingest_lines(
+        [json.dumps(unknown_market), MARKETS, json.dumps(not_ours), '{"status": "open"}'],
+        fmt="lighter",
+        venue="lighter",
+        account=ACCOUNT,
+    )
+    reasons = [str(r.reason) for r in report.rejected]
+    assert len(reasons) == 3, reasons
+    assert "market 0 is unknown" in reasons[0]
+    assert "not account 1077's" in reasons[1]
+    assert "neither a Lighter order" in reasons[2]
+    with pytest.raises(ConfigurationError):
+        ledger.ingest_lines([MARKETS], fmt="lighter", venue="dexB", account=ACCOUNT)
+
+
+# The trade object of Lighter's WebSocket trade channel, as ccxt quotes it (python/ccxt/pro/
+# lighter.py, handle_liquidation's comment; ccxt commit 0194dcc9): bid 0.0346 @ 3028.85 by
+# account 243008 with client index 27601, is_maker_ask false, maker_fee 20.
+WS_TRADE = {
+    "trade_id": 526801155,
+    "tx_hash": "1998d9df580acb7540aa141cc369d6ef926d003b3062196d2007bca15f978ab208e0caae4ac5872b",
+    "type": "trade",
+    "market_id": 0,
+    "size": "0.0346",
+    "price": "3028.85",
+    "usd_amount": "104.798210",
+    "ask_id": 281475673670566,
+    "bid_id": 562949291740362,
+    "ask_client_id": 76303170,
+    "bid_client_id": 27601,
+    "ask_account_id": 99349,
+    "bid_account_id": 243008,
+    "is_maker_ask": False,
+    "block_height": 102322769,
+    "timestamp": 1763623734215,
+    "taker_position_size_before": "0.0346",
+    "taker_entry_quote_before": "104.359926",
+    "taker_initial_margin_fraction_before": 500,
+    "taker_position_sign_changed": True,
+    "maker_fee": 20,
+    "maker_position_size_before": "2.1277",
+    "maker_entry_quote_before": "6444.179555",
+    "maker_initial_margin_fraction_before": 200,
+}
+
+
+def test_a_websocket_trade_finds_the_order_whose_request_chose_its_index(
+    make_ledger: Callable[..., OrderLedger],
+) -> None:
+    # Given account 243008's request "bid-1" that chose client index 27601 (derived: a limit buy
+    # of 0.0346 ETH at 3030), then the stream's connected message and the trade, twice (WS then REST)
+    ledger = make_ledger()
+    asked = request(
+        "bid-1",
+        venue="lighter",
+        account="243008",
+        instrument="ETH/USDC:USDC",
+        quantity="0.0346",
+        price="3030",
+        aliases={"client_index": "27601"},
+    )
+    assert ledger.ingest_lines(lines(asked)).counts["applied"] == 1
+    connected = {"session_id": "8d354239-80e0-4b77-8763-87b6fef2f768", "type": "connected"}
+    counts = _ingest(
+        ledger,
+        MARKETS,
+        connected,
+        {"channel": "account_all_trades:243008", "trades": {"0": [WS_TRADE]}},
+        {"trades": [WS_TRADE]},
+        account="243008",
+    )
+    # Then the market map and the connected message book nothing; the trade books once
+    assert counts == {"ignored": 2, "applied": 1, "duplicate": 1}
+    # And fills bid-1 whole: 0.0346 at 3028.85, as maker (the ask was the taker), no fee booked
+    state = ledger.get_order("bid-1")
+    assert (state.status, state.filled_quantity) == (Status.FILLED, Decimal("0.0346"))
+    assert [
+        (t["trade_id"], t["quantity"], t["price"], t["liquidity"], t["fee"], t["venue_order_id"])
+        for t in list_trades(ledger.db)
+    ] == [("526801155", "0.0346", "3028.85", "maker", None, "562949291740362")]
+
+
+def test_the_docs_example_file_books_what_docs_venues_md_says(tmp_path: Path) -> None:
+    # Given docs/examples/lighter.jsonl: the market map, the published order (derived: open,
+    # limit, client index 0 = an external order) by the account channel, its trade as our ask
+    # by the channel and again by REST, then the order canceled-post-only after 10.2304 filled
+    example = ROOT / "docs" / "examples" / "lighter.jsonl"
+    db = f"sqlite:///{tmp_path / 'lighter.db'}"
+    # When the real command ingests it
+    run = run_cli(
+        "ingest",
+        "--format",
+        "lighter",
+        "--venue",
+        "lighter",
+        "--account",
+        ACCOUNT,
+        str(example),
+        db=db,
+        cwd=tmp_path,
+    )
+    # Then 5 lines: the map ignored, order, trade and cancel applied, the REST copy a duplicate
+    assert parse_ingest(run.stdout).counts == {
+        "applied": 3,
+        "duplicate": 1,
+        "parked": 0,
+        "ignored": 1,
+        "rejected": 0,
+    }, run.describe()
+    orders = cli_json("orders", db=db, cwd=tmp_path)
+    assert [
+        (
+            o["client_order_id"],
+            o["side"],
+            o["quantity"],
+            o["status"],
+            o["filled_quantity"],
+            o["average_price"],
+        )
+        for o in orders
+    ] == [("ext-lighter-281474977354074", "sell", "36.0386", "canceled", "10.2304", "2958.75")]
+    # And a short of 10.2304 (sold, nothing bought back): no P&L realized
+    positions = cli_json("positions", db=db, cwd=tmp_path)
+    assert [(p["quantity"], p["realized_pnl"]) for p in positions] == [("-10.2304", "0")]
