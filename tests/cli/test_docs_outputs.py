@@ -16,7 +16,7 @@ from types import ModuleType
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-COVERED = ("messages.md", "semantics.md", "reconciliation.md")
+COVERED = ("messages.md", "semantics.md", "audit.md", "reconciliation.md", "operations.md")
 """The pages whose outputs must be marked (every page is checked; these must have markers)."""
 
 
@@ -52,4 +52,5 @@ def test_wall_clock_values_are_masked_and_nothing_else() -> None:
     assert docs_outputs.normalise(a) != docs_outputs.normalise(b.replace("9 events", "8 events"))
     # And a recording stamp is masked, a venue time of the examples (2026-11-20..22) is not
     stamp = '{"received_at":"2026-11-23T10:55:01.003262Z","ts":"2026-11-20T10:00:00Z"}'
+    assert docs_outputs.normalise(stamp, clock_fixed=True) == stamp  # exact once the clock is fixed
     assert docs_outputs.normalise(stamp) == '{"received_at":"<now>","ts":"2026-11-20T10:00:00Z"}'
