@@ -171,9 +171,20 @@ def _duration(text: str, option: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
-    """A small table of text columns (rows given as lists in column order)."""
-    table(title, [Column(name, _item(i)) for i, name in enumerate(columns)], rows)
+def _table(title: str, columns: list[str], rows: list[list[Any]], wrap: tuple[str, ...] = ()) -> None:
+    """A small table of text columns (rows given as lists in column order).
+
+    Columns named in ``wrap`` are free text: wrapped to fit and kept over the others, which are
+    dropped first (a reconciliation report without its ``detail`` says nothing).
+    """
+    table(
+        title,
+        [
+            Column(name, _item(i), "wrap", keep=8) if name in wrap else Column(name, _item(i))
+            for i, name in enumerate(columns)
+        ],
+        rows,
+    )
 
 
 def _item(index: int) -> Any:
@@ -1097,6 +1108,7 @@ def reconcile(
                 ]
                 for d in found
             ],
+            wrap=("detail", "correction"),
         )
     if unresolved:
         raise typer.Exit(1)

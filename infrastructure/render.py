@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import sys
+import textwrap
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -109,7 +110,11 @@ def _number_cells(values: list[str], most: int) -> list[str]:
 
 
 def _wrap(text: str, size: int) -> list[str]:
-    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+    """Free text in lines of at most ``size``, broken at spaces where it can be (inside a word
+    only when the word is longer than a line): a person reads words, not fixed-size chunks.
+    The space at each break is not shown (``--json`` has every value exactly)."""
+    lines = textwrap.wrap(text, size, expand_tabs=False, replace_whitespace=False, break_on_hyphens=False)
+    return lines or [""]
 
 
 class Table:
@@ -161,8 +166,13 @@ class Table:
                 break
             wrapping = [i for i in shown if self.columns[i].kind == "wrap" and widths[i] > MIN_WRAP]
             if wrapping:
-                widest = max(wrapping, key=lambda i: widths[i])
-                widths[widest] = max(MIN_WRAP, widths[widest] - (total - budget))
+                # Squeeze the widest free text, but not below the next widest: the room is shared
+                # (a long payload must not shrink to MIN_WRAP while a shorter column stays whole).
+                wrapping.sort(key=lambda i: widths[i], reverse=True)
+                widest = wrapping[0]
+                runner_up = widths[wrapping[1]] if len(wrapping) > 1 else MIN_WRAP
+                step = min(total - budget, max(1, widths[widest] - runner_up))
+                widths[widest] = max(MIN_WRAP, widths[widest] - step)
                 continue
             drop = min(reversed(shown), key=lambda i: self.columns[i].keep)
             shown.remove(drop)
