@@ -46,6 +46,22 @@ def ledger() -> Iterator[OrderLedger]:
         book.close()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def stored_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OrderLedger]:
+    """A ledger on a SQLite file, then on a private PostgreSQL schema: for the stateful feeds,
+    whose later lines read what earlier ones recorded."""
+    url = (
+        f"sqlite:///{tmp_path / 'ledger.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    book = OrderLedger(url)
+    try:
+        yield book
+    finally:
+        book.close()
+
+
 @pytest.fixture
 def feed(ledger: OrderLedger) -> Callable[[Iterable[dict[str, Any]]], IngestReport]:
     """``feed(messages)``: validate, then ingest as JSON lines (one line per message)."""

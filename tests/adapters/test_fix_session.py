@@ -10,7 +10,7 @@ original checksums, their source named beside them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -59,18 +59,10 @@ MSFT_FILL = (
 )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def book(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OrderLedger]:
-    """An empty ledger on a SQLite file, then on a private PostgreSQL schema."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
-    ledger = OrderLedger(url)
-    try:
-        yield ledger
-    finally:
-        ledger.close()
+@pytest.fixture
+def book(stored_ledger: OrderLedger) -> OrderLedger:
+    """An empty ledger on a SQLite file, then on a private PostgreSQL schema (conftest.py)."""
+    return stored_ledger
 
 
 def ingest(ledger: OrderLedger, lines: Sequence[str | bytes], **options: Any) -> IngestReport:

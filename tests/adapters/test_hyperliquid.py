@@ -18,7 +18,6 @@ around those same published fills and orders: a WsFill has the fields of a userF
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -147,18 +146,10 @@ def lines(*payloads: Any) -> list[str]:
     return [json.dumps(p) for p in payloads]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OrderLedger]:
-    url = (
-        f"sqlite:///{tmp_path / 'hl.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    book = OrderLedger(url)
-    try:
-        yield book
-    finally:
-        book.close()
+@pytest.fixture
+def ledger(stored_ledger: OrderLedger) -> OrderLedger:
+    """This module's ledgers are stored ones (tests/adapters/conftest.py)."""
+    return stored_ledger
 
 
 def ingest(ledger: OrderLedger, *payloads: Any) -> dict[str, int]:

@@ -9,9 +9,7 @@ in the reconcile row shape, on a venue named ``hl``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,18 +27,10 @@ def snapshot(minute: int, *rows: dict[str, Any], closed: tuple[dict[str, Any], .
                        "open_orders": list(rows), "closed_orders": list(closed)})  # fmt: skip
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OrderLedger]:
-    url = (
-        f"sqlite:///{tmp_path / 's.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    book = OrderLedger(url)
-    try:
-        yield book
-    finally:
-        book.close()
+@pytest.fixture
+def ledger(stored_ledger: OrderLedger) -> OrderLedger:
+    """This module's ledgers are stored ones (tests/adapters/conftest.py)."""
+    return stored_ledger
 
 
 def ingest(ledger: OrderLedger, *lines: str) -> dict[str, int]:

@@ -12,9 +12,7 @@ partially filled and then filled poll reports them: Tradier publishes no filled 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,18 +65,10 @@ def poll(
     return {"order": order}
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OrderLedger]:
-    url = (
-        f"sqlite:///{tmp_path / 't.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    book = OrderLedger(url)
-    try:
-        yield book
-    finally:
-        book.close()
+@pytest.fixture
+def ledger(stored_ledger: OrderLedger) -> OrderLedger:
+    """This module's ledgers are stored ones (tests/adapters/conftest.py)."""
+    return stored_ledger
 
 
 def ingest(ledger: OrderLedger, *payloads: Any) -> dict[str, int]:
