@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from domain.errors import InvalidInputError
+from domain.instrument import Definition
 from domain.order import external_client_order_id
 from domain.values import (
     Liquidity,
@@ -65,28 +66,9 @@ FIELDS: dict[str, set[str]] = {
     "expired": COMMON | {"reason"},
     "fill_busted": COMMON | {"trade_id", "reason"},
     "fill_corrected": COMMON | {"trade_id", "quantity", "price", "fee", "reason"},
-    # An instrument's definition: not an order fact, so it carries no order key.
-    "instrument": {
-        "type",
-        "venue",
-        "instrument",
-        "ts",
-        "source",
-        "kind",
-        "contract_size",
-        "settlement",
-        "settle_currency",
-        "base_currency",
-        "quote_currency",
-        "underlying",
-        "expiry",
-        "strike",
-        "option_type",
-        "price_scale",
-        "quantity_scale",
-        "security_id",
-        "security_id_source",
-    },
+    # An instrument's definition: not an order fact, so it carries no order key. Its fields
+    # are the domain's Definition, named once there.
+    "instrument": {"type", "venue", "instrument", "ts", "source", *(f.name for f in fields(Definition))},
 }
 INSTRUMENT_KINDS = ("spot", "swap", "future", "option", "equity", "other")
 SETTLEMENTS = ("linear", "inverse")
