@@ -16,7 +16,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.values import DecimalStr, Liquidity, OrderType, Side, UtcTime
+from orderledger.domain.values import DecimalStr, Liquidity, OrderType, Side, UtcTime
 
 
 class OrderEvent(BaseModel):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from enum import Enum, StrEnum
 
-from domain.values import Status
+from orderledger.domain.values import Status
 
 
 class Fact(StrEnum):

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
-from domain.errors import (
+from orderledger.domain.errors import (
     AmendBelowFilledError,
     ClientOrderIdReuseError,
     FillConflictError,
@@ -26,7 +26,7 @@ from domain.errors import (
     OverfillError,
     UnknownTradeError,
 )
-from domain.events import (
+from orderledger.domain.events import (
     AnomalyRecorded,
     FillBusted,
     FillCorrected,
@@ -44,8 +44,8 @@ from domain.events import (
     OrderRejected,
     OrderRequested,
 )
-from domain.lifecycle import Fact, Rule, rule_for
-from domain.values import (
+from orderledger.domain.lifecycle import Fact, Rule, rule_for
+from orderledger.domain.values import (
     AVERAGE,
     EXACT,
     Liquidity,

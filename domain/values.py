@@ -15,7 +15,7 @@ from typing import Annotated, NewType
 
 from pydantic import BeforeValidator, PlainSerializer
 
-from domain.errors import InvalidInputError
+from orderledger.domain.errors import InvalidInputError
 
 ClientOrderId = NewType("ClientOrderId", str)
 """Ours: the key of an order for its whole life; never mutated (FIX tag 11)."""

@@ -17,7 +17,7 @@ transaction it was in has been rolled back whole.
 
 from __future__ import annotations
 
-from domain.errors import LedgerError
+from orderledger.domain.errors import LedgerError
 
 
 class ConfigurationError(LedgerError):

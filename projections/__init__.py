@@ -4,10 +4,10 @@ Each module holds one read model: its tables and a pure fold (no I/O). Infrastru
 persists them; ``fold`` in :mod:`projections.base` runs them in memory.
 """
 
-from projections.base import Projection, fold
-from projections.orders import OrdersProjection
-from projections.positions import PositionsProjection
-from projections.trades import TradesProjection
+from orderledger.projections.base import Projection, fold
+from orderledger.projections.orders import OrdersProjection
+from orderledger.projections.positions import PositionsProjection
+from orderledger.projections.trades import TradesProjection
 
 PROJECTIONS: tuple[type[Projection], ...] = (
     OrdersProjection,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from domain.events import OrderEvent
+from orderledger.domain.events import OrderEvent
 
 K = TypeVar("K")
 V = TypeVar("V")

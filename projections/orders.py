@@ -11,10 +11,10 @@ from typing import Any, ClassVar
 
 import orjson
 
-from domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
-from domain.order import Order
-from domain.values import AVERAGE, format_decimal, format_timestamp
-from projections.base import Column, Projection, Table, TableSpec
+from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
+from orderledger.domain.order import Order
+from orderledger.domain.values import AVERAGE, format_decimal, format_timestamp
+from orderledger.projections.base import Column, Projection, Table, TableSpec
 
 
 def _to_row(order: Order) -> tuple[Any, ...]:

@@ -27,10 +27,10 @@ from typing import Any, ClassVar
 
 import orjson
 
-from domain.events import FillBusted, FillCorrected, InstrumentDefined, OrderEvent, OrderFilled
-from domain.instrument import Terms, terms_of
-from domain.values import AVERAGE, WIDE, Side, format_decimal
-from projections.base import Column, Projection, Table, TableSpec
+from orderledger.domain.events import FillBusted, FillCorrected, InstrumentDefined, OrderEvent, OrderFilled
+from orderledger.domain.instrument import Terms, terms_of
+from orderledger.domain.values import AVERAGE, WIDE, Side, format_decimal
+from orderledger.projections.base import Column, Projection, Table, TableSpec
 
 # One fixed context for every division, so that every rebuild yields the same digits; sums
 # and products use 100 digits (WIDE) so that nothing else rounds.

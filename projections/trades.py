@@ -9,9 +9,9 @@ from typing import Any, ClassVar
 
 import orjson
 
-from domain.events import FillBusted, FillCorrected, OrderEvent, OrderFilled
-from domain.values import format_decimal, format_timestamp
-from projections.base import Column, Projection, Table, TableSpec
+from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderFilled
+from orderledger.domain.values import format_decimal, format_timestamp
+from orderledger.projections.base import Column, Projection, Table, TableSpec
 
 
 @dataclass(frozen=True)

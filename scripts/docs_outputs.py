@@ -11,7 +11,7 @@ Markers (HTML comments, invisible when the Markdown is rendered):
 ``<!-- output: COMMAND -->``
     Immediately followed (blank lines allowed) by a fenced block that shows what COMMAND prints.
     COMMAND is a shell command line (bash); ``orderledger`` in it is the real command of this
-    checkout (``python -m infrastructure.cli`` with the checkout first on PYTHONPATH). The block
+    checkout (``python -m orderledger`` with the checkout first on PYTHONPATH). The block
     is what it writes to stdout and stderr, through one pipe, so in the order a terminal shows
     it. The comment may span lines; a ``COLUMNS=N`` prefix gives one command another width.
 
@@ -106,7 +106,7 @@ from datetime import datetime, timedelta
 
 start = os.environ.get("DOCS_CLOCK")
 if start:
-    from infrastructure import ledger
+    from orderledger.infrastructure.application import ledger
 
     # The n-th command since the page set the clock starts n * 5 s after it (a counter file
     # beside this script): later commands record later, as in the page's narration.
@@ -126,7 +126,7 @@ if start:
 
     ledger.OrderLedger.__init__ = __init__
 sys.argv[0] = "orderledger"
-runpy.run_module("infrastructure.cli", run_name="__main__", alter_sys=True)
+runpy.run_module("orderledger", run_name="__main__", alter_sys=True)
 """
 
 

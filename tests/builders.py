@@ -19,10 +19,10 @@ from typing import Any, TypeVar
 
 import pytest
 
-from domain.errors import LedgerError
-from domain.events import OrderEvent
-from domain.order import Order, OrderSpec, Outcome, OutcomeKind, Stamp, replay
-from domain.values import Liquidity, OrderType, Side, Status
+from orderledger.domain.errors import LedgerError
+from orderledger.domain.events import OrderEvent
+from orderledger.domain.order import Order, OrderSpec, Outcome, OutcomeKind, Stamp, replay
+from orderledger.domain.values import Liquidity, OrderType, Side, Status
 
 Number = Decimal | int | str
 Step = Callable[[Order, Stamp], Outcome]

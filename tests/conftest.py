@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from infrastructure.ledger import OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
 
 POSTGRES_URL = os.environ.get("ORDERLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("ORDERLEDGER_REQUIRE_POSTGRES") == "1"

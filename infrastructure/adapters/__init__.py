@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from infrastructure.adapters.common import AdapterError, Message
-from infrastructure.errors import MessageError
-from infrastructure.messages import parse_message
-from infrastructure.processing import Inbound
+from orderledger.infrastructure.adapters.common import AdapterError, Message
+from orderledger.infrastructure.errors import MessageError
+from orderledger.infrastructure.ingest.messages import parse_message
+from orderledger.infrastructure.ingest.processing import Inbound
 
 
 def inbound(

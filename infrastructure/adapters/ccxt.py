@@ -93,8 +93,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from infrastructure.adapters.aliases import client_index_value
-from infrastructure.adapters.common import (
+from orderledger.infrastructure.adapters.aliases import client_index_value
+from orderledger.infrastructure.adapters.common import (
     AdapterError,
     Message,
     decimal_text,

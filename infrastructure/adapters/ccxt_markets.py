@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from infrastructure.adapters.common import (
+from orderledger.infrastructure.adapters.common import (
     AdapterError,
     Message,
     message,

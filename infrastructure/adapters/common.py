@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from domain.errors import InvalidInputError
-from domain.values import format_timestamp, parse_timestamp
-from infrastructure.errors import MessageError
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.values import format_timestamp, parse_timestamp
+from orderledger.infrastructure.errors import MessageError
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DIGITS = re.compile(r"^[+-]?[0-9]{1,20}$")

@@ -162,9 +162,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from domain.values import format_timestamp
-from infrastructure.adapters.aliases import qualified_alias
-from infrastructure.adapters.common import (
+from orderledger.domain.values import format_timestamp
+from orderledger.infrastructure.adapters.aliases import qualified_alias
+from orderledger.infrastructure.adapters.common import (
     AdapterError,
     Message,
     decimal_text,

@@ -44,8 +44,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from domain.order import external_client_order_id
-from infrastructure.adapters.common import (
+from orderledger.domain.order import external_client_order_id
+from orderledger.infrastructure.adapters.common import (
     AdapterError,
     Message,
     decimal_text,
@@ -55,7 +55,7 @@ from infrastructure.adapters.common import (
     text_or_none,
     time_from_millis,
 )
-from infrastructure.adapters.snapshots import OpenOrdersDiffer
+from orderledger.infrastructure.adapters.snapshots import OpenOrdersDiffer
 
 SOURCE = "hyperliquid"
 SIDES = {"B": "buy", "A": "sell"}

@@ -30,8 +30,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from infrastructure.adapters.ccxt import payload_messages
-from infrastructure.adapters.common import AdapterError, Message, text_or_none
+from orderledger.infrastructure.adapters.ccxt import payload_messages
+from orderledger.infrastructure.adapters.common import AdapterError, Message, text_or_none
 
 STATUS = {
     "open": "open",

@@ -37,9 +37,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from domain.errors import InvalidInputError
-from domain.values import format_decimal, parse_decimal, parse_identifier, parse_positive
-from infrastructure.adapters.common import AdapterError, time_from_iso
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.values import format_decimal, parse_decimal, parse_identifier, parse_positive
+from orderledger.infrastructure.adapters.common import AdapterError, time_from_iso
 
 TERMINAL_STATUSES = frozenset({"filled", "closed", "canceled", "cancelled", "expired", "rejected"})
 RECONCILE_OPEN_STATUSES = ("open", "new", "partially_filled", "accepted")

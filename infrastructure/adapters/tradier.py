@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from domain.order import external_client_order_id
-from infrastructure.adapters.common import (
+from orderledger.domain.order import external_client_order_id
+from orderledger.infrastructure.adapters.common import (
     AdapterError,
     Message,
     decimal_text,

@@ -18,11 +18,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from infrastructure.http import problems
-from infrastructure.http.auth import Tokens, allows
-from infrastructure.http.problems import Problem
-from infrastructure.http.service import LedgerService
-from infrastructure.http.stream import Notifier, log_events
+from orderledger.infrastructure.http import problems
+from orderledger.infrastructure.http.auth import Tokens, allows
+from orderledger.infrastructure.http.problems import Problem
+from orderledger.infrastructure.http.service import LedgerService
+from orderledger.infrastructure.http.stream import Notifier, log_events
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 8 * 1024 * 1024

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from infrastructure.errors import ConfigurationError
+from orderledger.infrastructure.errors import ConfigurationError
 
 ROLES = ("read", "write", "admin")
 TOKENS_VARIABLE = "ORDERLEDGER_TOKENS"

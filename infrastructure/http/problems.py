@@ -10,14 +10,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from domain.errors import (
+from orderledger.domain.errors import (
     ClientOrderIdReuseError,
     IdentityConflictError,
     InvalidInputError,
     LedgerError,
     OrderNotFoundError,
 )
-from infrastructure.errors import (
+from orderledger.infrastructure.errors import (
     ConfigurationError,
     DatabaseLockedError,
     MessageError,

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from infrastructure.http.app import MAX_BODY, create_app
-from infrastructure.http.auth import check_bind, load_tokens
-from infrastructure.http.service import LedgerService
-from infrastructure.ledger import OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.http.app import MAX_BODY, create_app
+from orderledger.infrastructure.http.auth import check_bind, load_tokens
+from orderledger.infrastructure.http.service import LedgerService
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8400

@@ -13,11 +13,9 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from domain.values import parse_timestamp
-from infrastructure.audit import EventFilter, event_record, list_messages, orders_as_of, search_events, verify
-from infrastructure.ledger import IngestReport, OrderLedger
-from infrastructure.processing import Result
-from infrastructure.queries import (
+from orderledger.domain.values import parse_timestamp
+from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
+from orderledger.infrastructure.application.queries import (
     list_orders,
     list_positions,
     list_trades,
@@ -25,7 +23,16 @@ from infrastructure.queries import (
     pnl_by,
     realized_series,
 )
-from infrastructure.reconcile import Reconciler, parse_snapshot
+from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
+from orderledger.infrastructure.audit.search import (
+    EventFilter,
+    event_record,
+    list_messages,
+    orders_as_of,
+    search_events,
+)
+from orderledger.infrastructure.audit.verify import verify
+from orderledger.infrastructure.ingest.processing import Result
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from infrastructure.http.service import LedgerService
+from orderledger.infrastructure.http.service import LedgerService
 
 CHUNK = 500
 HEARTBEAT_SECONDS = 15.0

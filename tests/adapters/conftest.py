@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from infrastructure.ledger import IngestReport, OrderLedger
-from infrastructure.messages import parse_message
+from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
+from orderledger.infrastructure.ingest.messages import parse_message
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

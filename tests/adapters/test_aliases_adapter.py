@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from domain.values import Status
-from infrastructure.adapters.aliases import (
+from orderledger.domain.values import Status
+from orderledger.infrastructure.adapters.aliases import (
     CLIENT_INDEX,
     client_index_alias,
     numeric_client_index,
     qualified_alias,
 )
-from infrastructure.ledger import IngestReport, OrderLedger
+from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 
 Feed = Callable[[list[dict[str, Any]]], IngestReport]
 

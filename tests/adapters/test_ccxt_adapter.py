@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from domain.events import AnomalyRecorded
-from domain.values import Status
-from infrastructure.adapters import inbound
-from infrastructure.adapters.ccxt import (
+from orderledger.domain.events import AnomalyRecorded
+from orderledger.domain.values import Status
+from orderledger.infrastructure.adapters import inbound
+from orderledger.infrastructure.adapters.ccxt import (
     AdapterError,
     is_order,
     is_trade,
@@ -28,9 +28,9 @@ from infrastructure.adapters.ccxt import (
     reconciliation_snapshot,
     trade_messages,
 )
-from infrastructure.ledger import IngestReport, OrderLedger
-from infrastructure.queries import list_orders, list_trades
-from infrastructure.reconcile import Reconciler, parse_snapshot
+from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
+from orderledger.infrastructure.application.queries import list_orders, list_trades
+from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
 
 Feed = Callable[[list[dict[str, Any]]], IngestReport]
 Valid = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from infrastructure.ledger import OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
 from tests.adapters.ccxt_examples import EXAMPLES, Example, render
 from tests.adapters.test_ccxt_flows import orders_of, parked_rows, realized, trades_of
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from domain.events import OrderFilled
-from domain.values import Status
-from infrastructure.ledger import IngestReport, OrderLedger
-from infrastructure.queries import list_orders, list_positions, list_trades
+from orderledger.domain.events import OrderFilled
+from orderledger.domain.values import Status
+from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
+from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades
 from tests.adapters.ccxt_flows import (
     BYBIT_LINEAR,
     HYPERLIQUID_NEAR,

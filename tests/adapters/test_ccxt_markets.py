@@ -15,9 +15,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from infrastructure.adapters.ccxt_markets import markets_messages
-from infrastructure.ledger import OrderLedger
-from infrastructure.queries import list_positions
+from orderledger.infrastructure.adapters.ccxt_markets import markets_messages
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.queries import list_positions
 from tests.adapters.conftest import FIXTURES
 from tests.cli.helpers import assert_one_line_failure, run_cli
 

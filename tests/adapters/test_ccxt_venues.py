@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from domain.values import Status
-from infrastructure.adapters.aliases import client_index_alias
-from infrastructure.adapters.ccxt import payload_messages
-from infrastructure.ledger import IngestReport, OrderLedger
-from infrastructure.queries import list_orders, list_positions, list_trades
+from orderledger.domain.values import Status
+from orderledger.infrastructure.adapters.aliases import client_index_alias
+from orderledger.infrastructure.adapters.ccxt import payload_messages
+from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
+from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades
 from tests.adapters.ccxt_flows import (
     BYBIT_LINEAR,
     HYPERLIQUID_ETH,

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from domain.errors import OrderNotFoundError
-from domain.values import Status
-from infrastructure.adapters.fix import (
+from orderledger.domain.errors import OrderNotFoundError
+from orderledger.domain.values import Status
+from orderledger.infrastructure.adapters.fix import (
     CLORDID_ALIAS,
     FixError,
     cancel_reject_messages,
@@ -26,8 +26,8 @@ from infrastructure.adapters.fix import (
     parse_fix,
     transact_time,
 )
-from infrastructure.ledger import IngestReport, OrderLedger
-from infrastructure.queries import list_trades
+from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
+from orderledger.infrastructure.application.queries import list_trades
 
 Feed = Callable[[list[dict[str, Any]]], IngestReport]
 Valid = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]

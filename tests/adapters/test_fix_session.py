@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from domain.errors import OrderNotFoundError
-from domain.values import Status
-from infrastructure.adapters import inbound
-from infrastructure.adapters.fix import CLORDID_ALIAS, FixError, fix_messages, read_fix
-from infrastructure.audit import list_messages
-from infrastructure.ledger import IngestReport, OrderLedger
-from infrastructure.queries import list_positions, list_trades
+from orderledger.domain.errors import OrderNotFoundError
+from orderledger.domain.values import Status
+from orderledger.infrastructure.adapters import inbound
+from orderledger.infrastructure.adapters.fix import CLORDID_ALIAS, FixError, fix_messages, read_fix
+from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
+from orderledger.infrastructure.application.queries import list_positions, list_trades
+from orderledger.infrastructure.audit.search import list_messages
 from tests.adapters.conftest import check_valid
 from tests.adapters.fixlog import SOH, Session, fix_text
 

@@ -24,12 +24,12 @@ from typing import Any
 
 import pytest
 
-from domain.events import OrderFilled
-from domain.values import Status
-from infrastructure.adapters.common import AdapterError
-from infrastructure.adapters.hyperliquid import HyperliquidAdapter, SpotNames
-from infrastructure.ledger import OrderLedger
-from infrastructure.queries import list_positions, list_trades
+from orderledger.domain.events import OrderFilled
+from orderledger.domain.values import Status
+from orderledger.infrastructure.adapters.common import AdapterError
+from orderledger.infrastructure.adapters.hyperliquid import HyperliquidAdapter, SpotNames
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.queries import list_positions, list_trades
 
 VENUE = "hyperliquid"
 ACCOUNT = "main"

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from domain.values import Status
-from infrastructure.adapters.aliases import client_index_alias
-from infrastructure.errors import ConfigurationError
-from infrastructure.ledger import OrderLedger
-from infrastructure.queries import list_positions, list_trades
+from orderledger.domain.values import Status
+from orderledger.infrastructure.adapters.aliases import client_index_alias
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.queries import list_positions, list_trades
+from orderledger.infrastructure.errors import ConfigurationError
 from tests.adapters.ccxt_flows import raw
 from tests.cli.helpers import ROOT, cli_json, parse_ingest, run_cli
 from tests.integration.helpers import lines, request

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from domain.values import Status
-from infrastructure.adapters.ccxt import order_row
-from infrastructure.adapters.common import AdapterError
-from infrastructure.adapters.snapshots import (
+from orderledger.domain.values import Status
+from orderledger.infrastructure.adapters.ccxt import order_row
+from orderledger.infrastructure.adapters.common import AdapterError
+from orderledger.infrastructure.adapters.snapshots import (
     Changes,
     OpenOrder,
     OpenOrdersDiffer,
@@ -20,8 +20,8 @@ from infrastructure.adapters.snapshots import (
     parse_open_orders,
     snapshot_document,
 )
-from infrastructure.ledger import IngestReport, OrderLedger
-from infrastructure.reconcile import Reconciler, parse_snapshot
+from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
+from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
 
 Feed = Callable[[list[dict[str, Any]]], IngestReport]
 

@@ -22,11 +22,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.values import Status
-from infrastructure.adapters.ccxt import payload_messages
-from infrastructure.ledger import OrderLedger
-from infrastructure.messages import parse_message
-from infrastructure.queries import list_positions, list_trades
+from orderledger.domain.values import Status
+from orderledger.infrastructure.adapters.ccxt import payload_messages
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.queries import list_positions, list_trades
+from orderledger.infrastructure.ingest.messages import parse_message
 
 VENUE = "binance"
 ACCOUNT = "acc1"

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from domain.values import Status
-from infrastructure.ledger import OrderLedger
-from infrastructure.queries import list_trades
+from orderledger.domain.values import Status
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.queries import list_trades
 
 ROW = {"venue_order_id": "6928553534", "instrument": "SOL", "side": "buy", "order_type": "limit",
        "quantity": "0.1", "price": "60", "filled_quantity": "0", "status": "open"}  # fmt: skip

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from domain.values import Status
-from infrastructure.adapters.tradier import instrument_messages
-from infrastructure.errors import ConfigurationError
-from infrastructure.ledger import OrderLedger
-from infrastructure.queries import list_positions, list_trades
+from orderledger.domain.values import Status
+from orderledger.infrastructure.adapters.tradier import instrument_messages
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.queries import list_positions, list_trades
+from orderledger.infrastructure.errors import ConfigurationError
 
 VENUE = "tradier"
 ACCOUNT = "VA000000"

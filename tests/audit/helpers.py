@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
-from infrastructure.db import parse_url
-from infrastructure.ledger import OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.storage.db import parse_url
 from tests.integration.helpers import T0, at, line, ts
 from tests.integration.helpers import fact as fact  # re-exported for the audit tests
 from tests.integration.helpers import fill as fill
@@ -148,7 +148,7 @@ def _click_command() -> Any:
     """The click command typer builds from ``infrastructure.cli.app`` (built once: it takes ~70 ms)."""
     import typer.main
 
-    from infrastructure import cli
+    from orderledger.infrastructure.cli import main as cli
 
     return typer.main.get_command(cli.app)
 
@@ -159,7 +159,7 @@ def orderledger(*args: str, db: str) -> Run:
     ``infrastructure.cli.main`` runs as it does for a user (its one-line errors and exit codes);
     only the typer application it calls is replaced by the click command typer builds from it.
     """
-    from infrastructure import cli
+    from orderledger.infrastructure.cli import main as cli
 
     argv = ["orderledger", "--db", db, *args]
     command = _click_command()
@@ -188,7 +188,7 @@ def orderledger_process(*args: str, db: str, cwd: Path, env: dict[str, str] | No
     environment["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     environment.update(env or {})
     done = subprocess.run(
-        [sys.executable, "-m", "infrastructure.cli", "--db", db, *args],
+        [sys.executable, "-m", "orderledger", "--db", db, *args],
         cwd=cwd,
         env=environment,
         stdin=subprocess.DEVNULL,

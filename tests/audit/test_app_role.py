@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from infrastructure.db import parse_url
+from orderledger.infrastructure.storage.db import parse_url
 from tests.audit.helpers import fill, line, orderledger, raw_sql, request
 
 pytestmark = pytest.mark.postgres

@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from infrastructure.ledger import OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
 from tests.audit.helpers import Clock, Recorder, fact, fill, orderledger, request, ts
 
 

@@ -18,9 +18,10 @@ import orjson
 import pytest
 from eventsourcing.cryptography import AESCipher
 
-from infrastructure.audit import EventFilter, search_events, verify
-from infrastructure.errors import ConfigurationError
-from infrastructure.ledger import OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.audit.search import EventFilter, search_events
+from orderledger.infrastructure.audit.verify import verify
+from orderledger.infrastructure.errors import ConfigurationError
 from tests.audit.helpers import fill, line, orderledger_process, query, request
 
 KEY = AESCipher.create_key(16)

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from infrastructure.ledger import OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
 from tests.audit.helpers import Clock, Recorder, fact, fill, orderledger, request
 
 

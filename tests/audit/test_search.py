@@ -35,13 +35,13 @@ from typing import Any
 
 import pytest
 
-from domain.errors import InvalidInputError
-from domain.order import Order, OrderSpec, Stamp, order_id_for
-from domain.values import OrderType, Side, format_timestamp
-from infrastructure.audit import EventFilter, search_events
-from infrastructure.chain import GENESIS, link
-from infrastructure.ledger import OrderLedger
-from infrastructure.store import schema
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.order import Order, OrderSpec, Stamp, order_id_for
+from orderledger.domain.values import OrderType, Side, format_timestamp
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.audit.search import EventFilter, search_events
+from orderledger.infrastructure.storage.chain import GENESIS, link
+from orderledger.infrastructure.storage.store import schema
 from tests.audit.helpers import Clock, Recorder, at, fact, fill, orderledger, query, request, ts
 
 

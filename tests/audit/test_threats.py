@@ -19,8 +19,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from infrastructure.chain import link
-from infrastructure.ledger import OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.storage.chain import link
 from tests.audit.helpers import fill, line, orderledger, orderledger_process, raw_sql, request
 from tests.audit.test_encryption import KEY
 from tests.audit.test_verify import COLUMNS, stored_head, unprotect

@@ -25,8 +25,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from infrastructure.ledger import OrderLedger
-from infrastructure.simulator import simulate_lines
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.simulator import simulate_lines
 from tests.audit.helpers import line, orderledger, orderledger_process, raw_sql, request
 
 ALTERED = "it was altered, or rows were reordered"

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx2  # noqa: E402
 
-from infrastructure.simulator import simulate_lines  # noqa: E402
+from orderledger.infrastructure.application.simulator import simulate_lines  # noqa: E402
 
 START = "<!-- http-load -->"
 END = "<!-- /http-load -->"
@@ -47,7 +47,7 @@ def free_port() -> int:
 
 
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "infrastructure.cli", *args]
+    return [sys.executable, "-m", "orderledger", *args]
 
 
 def env() -> dict[str, str]:

@@ -29,8 +29,8 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from infrastructure.ledger import OrderLedger  # noqa: E402
-from infrastructure.simulator import simulate  # noqa: E402
+from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
+from orderledger.infrastructure.application.simulator import simulate  # noqa: E402
 
 PG_URL = os.environ.get("ORDERLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

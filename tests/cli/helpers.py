@@ -1,6 +1,6 @@
 """Helpers for the command-line tests: run the real ``orderledger`` command and read what it says.
 
-The command runs as ``python -m infrastructure.cli`` with this checkout first on PYTHONPATH, so the
+The command runs as ``python -m orderledger`` with this checkout first on PYTHONPATH, so the
 tests exercise the code beside them whichever virtualenv runs them. Every run has a timeout, a
 working directory of the test's choosing and an environment without ``ORDERLEDGER_*`` variables
 (a developer's own database URL must never leak into a test).
@@ -54,7 +54,7 @@ def cli_env(**extra: str) -> dict[str, str]:
 
 def cli_command(*args: str, db: str | None = None) -> list[str]:
     """The argv of one ``orderledger`` command (``--db`` goes before the subcommand)."""
-    return [sys.executable, "-m", "infrastructure.cli", *(("--db", db) if db else ()), *args]
+    return [sys.executable, "-m", "orderledger", *(("--db", db) if db else ()), *args]
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,7 @@ def assert_same_outputs(actual: dict[str, Any], expected: dict[str, Any], what: 
 
 def stored_facts(url: str) -> Counter[tuple[str, str, str]]:
     """(client order ID, event type, trade ID) of every event in the log, with multiplicity."""
-    from infrastructure.ledger import OrderLedger
+    from orderledger.infrastructure.application.ledger import OrderLedger
 
     ledger = OrderLedger(url)
     try:
@@ -273,8 +273,8 @@ def progress_of(url: str) -> Progress:
 
     Zeros for tables that do not exist yet (a run killed before creating them).
     """
-    from infrastructure.db import open_database
-    from infrastructure.errors import StoreError
+    from orderledger.infrastructure.errors import StoreError
+    from orderledger.infrastructure.storage.db import open_database
 
     db = open_database(url)
     try:

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from infrastructure.simulator import simulate_lines
+from orderledger.infrastructure.application.simulator import simulate_lines
 from tests.cli.helpers import (
     OPEN_STATUSES,
     OUTCOMES,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from infrastructure.simulator import simulate_lines
+from orderledger.infrastructure.application.simulator import simulate_lines
 from tests.cli.helpers import OUTCOMES, ingest, write_lines
 
 LINES = 100_000

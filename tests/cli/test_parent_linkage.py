@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from infrastructure.ledger import OrderLedger
-from infrastructure.queries import list_orders, list_trades, pnl_by
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.queries import list_orders, list_trades, pnl_by
 from tests.cli.helpers import cli_json, ingest, write_lines
 from tests.integration.helpers import fill, lines, request
 

@@ -436,7 +436,7 @@ def test_the_demo_runs_without_the_dev_extra(tmp_path: Path) -> None:
         "import sys\n"
         f"for name in {blocked!r}: sys.modules[name] = None  # import fails, as if not installed\n"
         f"sys.argv = ['orderledger', '--db', {'sqlite:///' + str(tmp_path / 'd.db')!r}, 'demo']\n"
-        "from infrastructure.cli import main\nmain()\n"
+        "from orderledger.infrastructure.cli.main import main\nmain()\n"
     )
     run = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=cli_env(), capture_output=True, text=True, check=False

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from infrastructure.http.app import create_app
-from infrastructure.http.service import LedgerService
-from infrastructure.ledger import OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.http.app import create_app
+from orderledger.infrastructure.http.service import LedgerService
 from tests.http.helpers import TOKENS
 
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from infrastructure.http.app import create_app
-from infrastructure.http.auth import Tokens
-from infrastructure.http.service import LedgerService
-from infrastructure.ledger import OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.http.app import create_app
+from orderledger.infrastructure.http.auth import Tokens
+from orderledger.infrastructure.http.service import LedgerService
 
 READ_TOKEN = "read-token-0123456789"
 WRITE_TOKEN = "write-token-0123456789"

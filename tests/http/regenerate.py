@@ -18,9 +18,9 @@ SCREENSHOT = ROOT / "docs" / "screenshots" / "orderledger.png"
 
 
 def openapi_document() -> str:
-    from infrastructure.http.app import create_app, openapi_text
-    from infrastructure.http.service import LedgerService
-    from infrastructure.ledger import OrderLedger
+    from orderledger.infrastructure.application.ledger import OrderLedger
+    from orderledger.infrastructure.http.app import create_app, openapi_text
+    from orderledger.infrastructure.http.service import LedgerService
 
     ledger = OrderLedger("memory://")
     try:
@@ -30,7 +30,7 @@ def openapi_document() -> str:
 
 
 def screenshot(path: Path) -> None:
-    from infrastructure.simulator import simulate_lines
+    from orderledger.infrastructure.application.simulator import simulate_lines
     from tests.http.browser import chromium
     from tests.http.helpers import running_server, wait_until
 

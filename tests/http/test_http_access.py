@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from infrastructure.errors import ConfigurationError
-from infrastructure.http.auth import check_bind, load_tokens
-from infrastructure.ledger import OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.errors import ConfigurationError
+from orderledger.infrastructure.http.auth import check_bind, load_tokens
 from tests.cli.helpers import run_cli
 from tests.http.helpers import ADMIN_TOKEN, READ_TOKEN, WRITE_TOKEN, bearer, request
 from tests.http.test_http_api import SNAPSHOT, assert_problem

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from infrastructure.ledger import OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
 from tests.http.helpers import fill, request
 
 PROBLEM = "application/problem+json"
@@ -50,8 +50,8 @@ def session(client: TestClient) -> None:
 
 def test_one_message_is_recorded_before_the_response(tmp_path: Any, client: TestClient) -> None:
     # Given a server over a SQLite file
-    from infrastructure.http.app import create_app
-    from infrastructure.http.service import LedgerService
+    from orderledger.infrastructure.http.app import create_app
+    from orderledger.infrastructure.http.service import LedgerService
 
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     served = OrderLedger(url)

@@ -10,9 +10,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from infrastructure.http.app import create_app
-from infrastructure.http.service import LedgerService
-from infrastructure.ledger import OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.http.app import create_app
+from orderledger.infrastructure.http.service import LedgerService
 from tests.http.helpers import fill, request
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx2
 
-from infrastructure.ledger import OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
 from tests.http.helpers import BOUND, READ_TOKEN, TOKENS, bearer, fill, request, running_server
 
 

@@ -18,11 +18,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from domain.events import OrderEvent
-from domain.values import format_timestamp
-from infrastructure.ledger import OrderLedger
-from projections import PROJECTIONS
-from projections.base import TableSpec, fold
+from orderledger.domain.events import OrderEvent
+from orderledger.domain.values import format_timestamp
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.projections import PROJECTIONS
+from orderledger.projections.base import TableSpec, fold
 from tests.conftest import private_schema
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)

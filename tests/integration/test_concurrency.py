@@ -15,11 +15,17 @@ from typing import Any
 
 import pytest
 
-from infrastructure.db import is_integrity_error
-from infrastructure.errors import StaleBatchError
-from infrastructure.ledger import OrderLedger
-from infrastructure.queries import list_orders, list_positions, list_trades, parse_marks, pnl_by
-from infrastructure.simulator import simulate
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.queries import (
+    list_orders,
+    list_positions,
+    list_trades,
+    parse_marks,
+    pnl_by,
+)
+from orderledger.infrastructure.application.simulator import simulate
+from orderledger.infrastructure.errors import StaleBatchError
+from orderledger.infrastructure.storage.db import is_integrity_error
 from tests.integration.helpers import (
     assert_views_equal_fold,
     event_count,
@@ -221,8 +227,8 @@ def test_inputs_refused_whole_do_not_use_up_the_retries(file_ledger_url: str) ->
     """Ten multi-message inputs in one batch, each refused by its second message (an overfill),
     among good lines: each is rejected whole with no event, and the good lines are applied (the
     batch is decided again once per refused input, beyond the 8 attempts allowed for conflicts)."""
-    from infrastructure.messages import parse_message
-    from infrastructure.processing import Inbound
+    from orderledger.infrastructure.ingest.messages import parse_message
+    from orderledger.infrastructure.ingest.processing import Inbound
 
     items = []
     for i in range(10):

@@ -14,10 +14,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.errors import OrderNotFoundError
-from infrastructure.ledger import OrderLedger
-from infrastructure.queries import list_orders, list_positions, list_trades, parse_marks, pnl_by
-from infrastructure.simulator import simulate
+from orderledger.domain.errors import OrderNotFoundError
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.queries import (
+    list_orders,
+    list_positions,
+    list_trades,
+    parse_marks,
+    pnl_by,
+)
+from orderledger.infrastructure.application.simulator import simulate
 from tests.integration.helpers import (
     event_count,
     event_signatures,
@@ -576,7 +582,7 @@ def test_record_refuses_a_bad_fact_with_a_reason_and_stores_only_its_journal_row
 
 def test_record_refuses_a_message_that_cannot_be_encoded_with_a_typed_error(ledger: OrderLedger) -> None:
     """A lone surrogate cannot be written as UTF-8 JSON: a MessageError, and nothing is stored."""
-    from infrastructure.errors import MessageError
+    from orderledger.infrastructure.errors import MessageError
 
     before = store_state(ledger)
     with pytest.raises(MessageError, match="cannot be written as JSON"):

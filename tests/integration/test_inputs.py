@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from infrastructure.inputs import PAUSE, read_lines
+from orderledger.infrastructure.ingest.inputs import PAUSE, read_lines
 
 LIMIT = 10
 

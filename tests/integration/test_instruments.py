@@ -11,10 +11,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from domain.values import AVERAGE, WIDE
-from infrastructure.audit import EventFilter, search_events, verify
-from infrastructure.ledger import OrderLedger
-from infrastructure.queries import list_positions, pnl_by
+from orderledger.domain.values import AVERAGE, WIDE
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.queries import list_positions, pnl_by
+from orderledger.infrastructure.audit.search import EventFilter, search_events
+from orderledger.infrastructure.audit.verify import verify
 from tests.integration.helpers import (
     assert_views_equal_fold,
     fill,

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from infrastructure.ledger import OrderLedger
-from infrastructure.queries import list_orders, list_positions, list_trades
-from infrastructure.simulator import simulate_lines
-from projections import PROJECTIONS
-from projections.base import fold
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades
+from orderledger.infrastructure.application.simulator import simulate_lines
+from orderledger.projections import PROJECTIONS
+from orderledger.projections.base import fold
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,7 +91,7 @@ def _run_writers(url: str, files: list[Path]) -> None:
     writers = [
         subprocess.Popen(
             # The writers leave the views to the follower, which must fold every event itself.
-            [sys.executable, "-m", "infrastructure.cli", "--db", url, "ingest", "--no-project", str(path)],
+            [sys.executable, "-m", "orderledger", "--db", url, "ingest", "--no-project", str(path)],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -203,7 +203,7 @@ def test_facts_split_across_processes_are_parked_then_applied(file_ledger_url: s
 def test_exhausted_retries_give_a_clear_error_and_store_nothing(tmp_path: Path) -> None:
     import sqlite3
 
-    from infrastructure.errors import ConcurrencyError
+    from orderledger.infrastructure.errors import ConcurrencyError
 
     ledger = OrderLedger(f"sqlite:///{tmp_path / 'l.db'}")
     attempts = 0

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infrastructure.ledger import OrderLedger
-from infrastructure.processing import IdentityCache
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.ingest.processing import IdentityCache
 from tests.integration.helpers import fact, fill, lines, request
 
 

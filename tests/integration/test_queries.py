@@ -14,9 +14,15 @@ from typing import Any
 import orjson
 import pytest
 
-from domain.errors import InvalidInputError, OrderNotFoundError
-from infrastructure.ledger import OrderLedger
-from infrastructure.queries import list_orders, list_positions, list_trades, parse_marks, pnl_by
+from orderledger.domain.errors import InvalidInputError, OrderNotFoundError
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.queries import (
+    list_orders,
+    list_positions,
+    list_trades,
+    parse_marks,
+    pnl_by,
+)
 from tests.integration.helpers import Clock, at, fact, fill, journal, lines, request, ts
 
 R0 = at(3600)  # the ledger's clock when the first fact is recorded

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from domain.errors import InvalidInputError
-from infrastructure.ledger import OrderLedger
-from infrastructure.reconcile import Reconciler, inferred_trade_id, parse_snapshot
+from orderledger.domain.errors import InvalidInputError
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.reconcile import Reconciler, inferred_trade_id, parse_snapshot
 
 T0 = "2026-11-20T10:00:00Z"
 AS_OF = "2026-11-20T10:05:00Z"
@@ -237,7 +237,7 @@ def test_venue_orders_match_existing_ones_before_any_external_order_is_invented(
     found = reconcile(ledger, snapshot(open_orders=[venue_row]), apply=True)
 
     assert "external_order" not in kinds(found)
-    from infrastructure.queries import list_orders
+    from orderledger.infrastructure.application.queries import list_orders
 
     assert [r["client_order_id"] for r in list_orders(ledger.db)] == ["c1"]
     assert ledger.get_order("c1").venue_order_ids[-1] == venue_row["venue_order_id"]
@@ -368,7 +368,7 @@ def test_a_real_trade_arriving_after_an_inferred_fill_replaces_it(ledger: OrderL
     assert sorted(t for t, f in order.fills.items() if not f.busted) == ["real-1", "real-2"]
     types = [e.type_name() for e in ledger.order_events("c1")]
     assert types[-4:] == ["FillCorrected", "OrderFilled", "FillBusted", "OrderFilled"]
-    from infrastructure.queries import list_positions, list_trades
+    from orderledger.infrastructure.application.queries import list_positions, list_trades
 
     assert [t["trade_id"] for t in list_trades(ledger.db)] == ["real-1", "real-2"]
     assert list_positions(ledger.db)[0]["quantity"] == "4"

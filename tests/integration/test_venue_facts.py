@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 
-from domain.events import AnomalyRecorded, FillCorrected, OrderDetailsAdded
-from domain.values import Status
-from infrastructure.adapters import inbound
-from infrastructure.audit import verify
-from infrastructure.ledger import OrderLedger
-from infrastructure.queries import list_positions, list_trades
+from orderledger.domain.events import AnomalyRecorded, FillCorrected, OrderDetailsAdded
+from orderledger.domain.values import Status
+from orderledger.infrastructure.adapters import inbound
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.queries import list_positions, list_trades
+from orderledger.infrastructure.audit.verify import verify
 from tests.integration.helpers import fact, fill, journal, lines, request, store_state
 
 D = Decimal

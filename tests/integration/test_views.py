@@ -19,12 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.events import OrderRequested
-from domain.order import order_id_for
-from domain.values import OrderType, Side
-from infrastructure.chain import GENESIS, link
-from infrastructure.ledger import OrderLedger
-from infrastructure.simulator import simulate
+from orderledger.domain.events import OrderRequested
+from orderledger.domain.order import order_id_for
+from orderledger.domain.values import OrderType, Side
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.simulator import simulate
+from orderledger.infrastructure.storage.chain import GENESIS, link
 from tests.integration.helpers import (
     VIEW_NAMES,
     assert_views_equal_fold,

@@ -36,16 +36,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from domain.events import OrderEvent
-from infrastructure.audit import verify_chain, view_differences
-from infrastructure.chain import GENESIS
-from infrastructure.inputs import is_live, read_lines
-from infrastructure.ledger import OrderLedger
-from infrastructure.processing import Result
-from infrastructure.queries import list_orders, list_positions, list_trades, pnl_by
-from infrastructure.reconcile import Reconciler, parse_snapshot
-from projections import PROJECTIONS
-from projections.base import MemoryTable
+from orderledger.domain.events import OrderEvent
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades, pnl_by
+from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
+from orderledger.infrastructure.audit.verify import verify_chain, view_differences
+from orderledger.infrastructure.ingest.inputs import is_live, read_lines
+from orderledger.infrastructure.ingest.processing import Result
+from orderledger.infrastructure.storage.chain import GENESIS
+from orderledger.projections import PROJECTIONS
+from orderledger.projections.base import MemoryTable
 from tests.integration.helpers import fact_of, read_log
 from tests.reliability.faults_helpers import torn_commit_problems
 

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infrastructure.audit import verify
-from infrastructure.db import Database
-from infrastructure.ledger import OrderLedger
-from infrastructure.queries import list_orders, list_positions, list_trades
-from infrastructure.simulator import simulate_lines
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades
+from orderledger.infrastructure.application.simulator import simulate_lines
+from orderledger.infrastructure.audit.verify import verify
+from orderledger.infrastructure.storage.db import Database
 from tests.cli.helpers import ROOT, cli_env
 
 WAIT = 60.0

@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
-from infrastructure.audit import verify
-from infrastructure.ledger import OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.audit.verify import verify
 from tests.cli.helpers import (
     ROOT,
     assert_one_line_failure,

@@ -24,12 +24,12 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from domain.order import Order, OrderSpec, OutcomeKind, Stamp
-from domain.values import OrderType, Side, Status
-from infrastructure.audit import list_messages
-from infrastructure.ledger import OrderLedger
-from infrastructure.processing import Result
-from infrastructure.queries import list_positions, list_trades
+from orderledger.domain.order import Order, OrderSpec, OutcomeKind, Stamp
+from orderledger.domain.values import OrderType, Side, Status
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.queries import list_positions, list_trades
+from orderledger.infrastructure.audit.search import list_messages
+from orderledger.infrastructure.ingest.processing import Result
 
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 VENUE, ACCOUNT, INSTRUMENT = "SIM", "ACC-1", "BTC-USD"

@@ -36,9 +36,9 @@ from pathlib import Path
 
 import pytest
 
-from infrastructure.ledger import OrderLedger
-from infrastructure.reconcile import Reconciler, parse_snapshot
-from infrastructure.simulator import simulate_lines
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
+from orderledger.infrastructure.application.simulator import simulate_lines
 from tests.integration.helpers import facts, opened
 from tests.reliability.crash import (
     AckLog,

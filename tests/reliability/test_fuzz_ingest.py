@@ -57,11 +57,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infrastructure.audit import verify
-from infrastructure.ledger import OrderLedger
-from infrastructure.messages import FIELDS
-from infrastructure.processing import Result
-from infrastructure.simulator import simulate
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.simulator import simulate
+from orderledger.infrastructure.audit.verify import verify
+from orderledger.infrastructure.ingest.messages import FIELDS
+from orderledger.infrastructure.ingest.processing import Result
 from tests.cli.helpers import parse_ingest, run_cli
 from tests.integration.helpers import VIEW_SPECS, Clock, event_signatures, view_rows
 
@@ -505,7 +505,7 @@ def test_regression_ledger_lines(line: str | bytes, reason: str) -> None:
 
 def test_a_reader_bug_costs_one_line_not_the_input(monkeypatch: pytest.MonkeyPatch) -> None:
     """The line readers' last resort: an unexpected exception rejects its line with a one-line reason."""
-    import infrastructure.ledger as ledger_module
+    import orderledger.infrastructure.application.ledger as ledger_module
 
     def broken(raw: bytes) -> Any:
         if b"boom" in raw:

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, MultipleResults, RuleBasedStateMachine, invariant, multiple, rule
 
-from domain.errors import (
+from orderledger.domain.errors import (
     AmendBelowFilledError,
     ClientOrderIdReuseError,
     FillConflictError,
@@ -36,8 +36,8 @@ from domain.errors import (
     OverfillError,
     UnknownTradeError,
 )
-from domain.order import Order, OrderSpec, Outcome, Stamp
-from domain.values import OrderType, Side
+from orderledger.domain.order import Order, OrderSpec, Outcome, Stamp
+from orderledger.domain.values import OrderType, Side
 
 # ============================================================================= facts
 

@@ -27,15 +27,15 @@ from pathlib import Path
 
 import pytest
 
-from infrastructure.db import open_database, parse_url
-from infrastructure.errors import (
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.errors import (
     ConfigurationError,
     DatabaseCorruptError,
     DatabaseFullError,
     DatabaseLockedError,
     DatabaseReadOnlyError,
 )
-from infrastructure.ledger import OrderLedger
+from orderledger.infrastructure.storage.db import open_database, parse_url
 from tests.cli.helpers import assert_one_line_failure, ingest, progress_of, run_cli, run_many
 from tests.integration.helpers import facts
 from tests.reliability.faults_helpers import (

@@ -12,13 +12,19 @@ from typing import Any
 
 import pytest
 
-from domain.errors import InvalidInputError
-from domain.events import FillBusted, InstrumentDefined, OrderEvent, OrderFilled
-from domain.instrument import Definition, Terms, define, instrument_id_for
-from domain.order import Stamp, order_id_for
-from domain.values import AVERAGE, WIDE, Side
-from projections.base import fold
-from projections.positions import PNL_TABLE, POSITIONS_TABLE, PnlEntry, Position, PositionsProjection
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.events import FillBusted, InstrumentDefined, OrderEvent, OrderFilled
+from orderledger.domain.instrument import Definition, Terms, define, instrument_id_for
+from orderledger.domain.order import Stamp, order_id_for
+from orderledger.domain.values import AVERAGE, WIDE, Side
+from orderledger.projections.base import fold
+from orderledger.projections.positions import (
+    PNL_TABLE,
+    POSITIONS_TABLE,
+    PnlEntry,
+    Position,
+    PositionsProjection,
+)
 
 T0 = datetime(2026, 11, 20, 10, tzinfo=UTC)
 STAMP = Stamp(T0, T0, "test")

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from domain.errors import InvalidTransitionError, OverfillError
-from domain.events import OrderFilled
-from domain.lifecycle import TRANSITIONS, Fact, Rule, rule_for
-from domain.order import Order, Outcome, OutcomeKind
-from domain.values import TERMINAL, Status
+from orderledger.domain.errors import InvalidTransitionError, OverfillError
+from orderledger.domain.events import OrderFilled
+from orderledger.domain.lifecycle import TRANSITIONS, Fact, Rule, rule_for
+from orderledger.domain.order import Order, Outcome, OutcomeKind
+from orderledger.domain.values import TERMINAL, Status
 from tests.builders import history, only_event, order_in, stamp
 
 ALL_PAIRS = [(status, fact) for status in Status for fact in Fact]

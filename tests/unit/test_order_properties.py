@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from domain.errors import LedgerError
-from domain.order import Order, Outcome, OutcomeKind, replay
-from domain.values import Status
+from orderledger.domain.errors import LedgerError
+from orderledger.domain.order import Order, Outcome, OutcomeKind, replay
+from orderledger.domain.values import Status
 from tests.builders import history, spec, stamp
 
 PROPERTY_SETTINGS = settings(

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from domain.errors import (
+from orderledger.domain.errors import (
     AmendBelowFilledError,
     ClientOrderIdReuseError,
     FillConflictError,
@@ -20,7 +20,7 @@ from domain.errors import (
     OverfillError,
     UnknownTradeError,
 )
-from domain.events import (
+from orderledger.domain.events import (
     FillBusted,
     FillCorrected,
     OrderAccepted,
@@ -35,8 +35,8 @@ from domain.events import (
     OrderRejected,
     OrderRequested,
 )
-from domain.order import Order, OutcomeKind, order_id_for
-from domain.values import AVERAGE, Liquidity, OrderType, Side, Status
+from orderledger.domain.order import Order, OutcomeKind, order_id_for
+from orderledger.domain.values import AVERAGE, Liquidity, OrderType, Side, Status
 from tests.builders import (
     CANONICAL_STEPS,
     CLIENT_ORDER_ID,

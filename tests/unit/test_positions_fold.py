@@ -15,10 +15,10 @@ from uuid import uuid4
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.events import FillBusted, FillCorrected, OrderEvent, OrderFilled
-from domain.values import WIDE, Side
-from projections.base import fold
-from projections.positions import PNL_TABLE, POSITIONS_TABLE, PositionsProjection
+from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderFilled
+from orderledger.domain.values import WIDE, Side
+from orderledger.projections.base import fold
+from orderledger.projections.positions import PNL_TABLE, POSITIONS_TABLE, PositionsProjection
 
 T0 = datetime(2026, 11, 20, 10, tzinfo=UTC)
 KEY = ("acc", "v", "BTC-USDT")

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from domain.errors import InvalidInputError, LedgerError
-from domain.values import (
+from orderledger.domain.errors import InvalidInputError, LedgerError
+from orderledger.domain.values import (
     MAX_ID_LENGTH,
     format_decimal,
     format_timestamp,

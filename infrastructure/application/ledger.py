@@ -26,17 +26,17 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import InfrastructureFactory, MapperDeserialisationError, Transcoder
 from eventsourcing.utils import Environment
 
-from domain.errors import OrderNotFoundError
-from domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
-from domain.order import Order, order_id_for, replay
-from domain.values import format_timestamp
-from infrastructure.db import DEFAULT_URL, Database, open_database
-from infrastructure.errors import ConfigurationError, MessageError
-from infrastructure.mapper import LedgerMapper
-from infrastructure.messages import message_from_line
-from infrastructure.processing import Inbound, Processor, Result
-from infrastructure.store import LedgerRecorder, payload
-from infrastructure.views import CatchUpStats, Views
+from orderledger.domain.errors import OrderNotFoundError
+from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
+from orderledger.domain.order import Order, order_id_for, replay
+from orderledger.domain.values import format_timestamp
+from orderledger.infrastructure.errors import ConfigurationError, MessageError
+from orderledger.infrastructure.ingest.messages import message_from_line
+from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result
+from orderledger.infrastructure.storage.db import DEFAULT_URL, Database, open_database
+from orderledger.infrastructure.storage.mapper import LedgerMapper
+from orderledger.infrastructure.storage.store import LedgerRecorder, payload
+from orderledger.infrastructure.storage.views import CatchUpStats, Views
 
 URL_VARIABLE = "ORDERLEDGER_DATABASE_URL"
 DEFAULT_BATCH = 1_000
@@ -357,8 +357,8 @@ class OrderLedger(Application[UUID]):
         """Record the definitions of a CCXT markets dump (``exchange.load_markets()``): each
         market is journaled as received (format ``ccxt-markets``) with the definition read from
         it; unchanged ones are duplicates, and a market that cannot be read is rejected alone."""
-        from infrastructure.adapters.ccxt_markets import market_list, market_message
-        from infrastructure.messages import parse_message
+        from orderledger.infrastructure.adapters.ccxt_markets import market_list, market_message
+        from orderledger.infrastructure.ingest.messages import parse_message
 
         moment = format_timestamp(self.processor.clock() if ts is None else ts)
         items: list[Inbound | None] = []
@@ -376,7 +376,7 @@ class OrderLedger(Application[UUID]):
 
     def instruments(self, *, venue: str | None = None, every_version: bool = False) -> list[dict[str, Any]]:
         """Instrument definitions in force (or every version), from the log."""
-        from infrastructure.instruments import list_instruments
+        from orderledger.infrastructure.application.instruments import list_instruments
 
         return list_instruments(self.db, self.ledger_mapper, venue=venue, every_version=every_version)
 
@@ -550,7 +550,7 @@ ADAPTER_FORMATS = ("ccxt", "fix", "hyperliquid", "lighter", "tradier", "snapshot
 
 def _open_feed(ledger: OrderLedger, fmt: str, venue: str | None, account: str | None, strict: bool) -> Any:
     """The per-ingest state of a stateful format (infrastructure.feeds), else None."""
-    from infrastructure.feeds import FEED_FORMATS, open_feed
+    from orderledger.infrastructure.ingest.feeds import FEED_FORMATS, open_feed
 
     if fmt not in FEED_FORMATS:
         return None
@@ -570,10 +570,10 @@ def _read_adapter_line(
     feed: Any = None,
 ) -> Inbound:
     """One line of venue input, translated by its adapter (the raw line is what is journaled)."""
-    from infrastructure.adapters import inbound
-    from infrastructure.adapters.ccxt import payload_messages
-    from infrastructure.adapters.fix import fix_messages
-    from infrastructure.messages import decode_json
+    from orderledger.infrastructure.adapters import inbound
+    from orderledger.infrastructure.adapters.ccxt import payload_messages
+    from orderledger.infrastructure.adapters.fix import fix_messages
+    from orderledger.infrastructure.ingest.messages import decode_json
 
     raw = _raw_bytes(line).rstrip(b"\r\n")
     if fmt not in ADAPTER_FORMATS:

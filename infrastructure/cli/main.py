@@ -23,13 +23,10 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from domain.errors import InvalidInputError, LedgerError
-from domain.values import format_timestamp, parse_timestamp
-from infrastructure.db import DEFAULT_URL, redact
-from infrastructure.errors import DatabaseLockedError, StoreError
-from infrastructure.inputs import is_live, read_lines
-from infrastructure.ledger import ADAPTER_FORMATS, URL_VARIABLE, OrderLedger
-from infrastructure.queries import (
+from orderledger.domain.errors import InvalidInputError, LedgerError
+from orderledger.domain.values import format_timestamp, parse_timestamp
+from orderledger.infrastructure.application.ledger import ADAPTER_FORMATS, URL_VARIABLE, OrderLedger
+from orderledger.infrastructure.application.queries import (
     iter_orders,
     iter_trades,
     list_orders,
@@ -38,7 +35,10 @@ from infrastructure.queries import (
     parse_marks,
     pnl_by,
 )
-from infrastructure.render import Column, col, pairs, table, visible
+from orderledger.infrastructure.cli.render import Column, col, pairs, table, visible
+from orderledger.infrastructure.errors import DatabaseLockedError, StoreError
+from orderledger.infrastructure.ingest.inputs import is_live, read_lines
+from orderledger.infrastructure.storage.db import DEFAULT_URL, redact
 
 app = typer.Typer(
     name="orderledger",
@@ -512,7 +512,7 @@ def orders(
                 newest=newest,
             )
         else:
-            from infrastructure.audit import orders_as_of
+            from orderledger.infrastructure.audit.search import orders_as_of
 
             picked = [
                 r
@@ -636,8 +636,8 @@ def positions(
         if moment is None:
             rows = list_positions(ledger.db, marks)
         else:
-            from infrastructure.audit import positions_as_of
-            from infrastructure.queries import position_report
+            from orderledger.infrastructure.application.queries import position_report
+            from orderledger.infrastructure.audit.search import positions_as_of
 
             rows = [
                 position_report(p, marks.get(p.instrument))
@@ -803,7 +803,7 @@ def messages(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one message per line.")] = False,
 ) -> None:
     """The message journal: every inbound message verbatim, with its outcome."""
-    from infrastructure.audit import list_messages
+    from orderledger.infrastructure.audit.search import list_messages
 
     if parked:
         if outcome not in (None, "parked"):
@@ -859,7 +859,7 @@ def events(
     """Search the global log; results stream in log order."""
     from itertools import islice
 
-    from infrastructure.audit import EventFilter, event_record, search_events
+    from orderledger.infrastructure.audit.search import EventFilter, event_record, search_events
 
     low, high = _range(since, until)
     newest = _newest(sort, "oldest")
@@ -921,8 +921,8 @@ def verify(
     """Check the storage, the hash chain, the views and the journal against the log. Exit 1 if broken."""
     from pathlib import Path
 
-    from infrastructure.audit import parse_head, read_heads
-    from infrastructure.audit import verify as run_verify
+    from orderledger.infrastructure.audit.verify import parse_head, read_heads
+    from orderledger.infrastructure.audit.verify import verify as run_verify
 
     heads = {} if heads_file is None else read_heads(Path(heads_file))
     head = None if expect_head is None else parse_head(expect_head, "--expect-head")
@@ -967,7 +967,7 @@ def verify(
 @app.command()
 def head(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Print the chain's head (ID:HASH) to record outside the database: `orderledger head >> heads.txt`."""
-    from infrastructure.audit import stored_head
+    from orderledger.infrastructure.audit.verify import stored_head
 
     with _ledger() as ledger:
         found = stored_head(ledger.db)
@@ -992,7 +992,7 @@ def export(
     """Export trades, orders or the whole event log for analytics (status on stderr with --out -)."""
     from pathlib import Path
 
-    from infrastructure.audit import EventFilter, event_record, export_rows, search_events
+    from orderledger.infrastructure.audit.search import EventFilter, event_record, export_rows, search_events
 
     if what not in ("trades", "orders", "events"):
         raise InvalidInputError(f"export trades, orders or events, not {what!r}")
@@ -1030,7 +1030,7 @@ def export(
 
 def _export_target(path: Any, url: str, force: bool) -> Any:
     """Where an export may write: never over the ledger's own files; over another file only with --force."""
-    from infrastructure.db import parse_url
+    from orderledger.infrastructure.storage.db import parse_url
 
     parsed = parse_url(url)
     if parsed.dialect == "sqlite" and not parsed.is_memory:
@@ -1069,7 +1069,7 @@ def reconcile(
     """
     from datetime import timedelta
 
-    from infrastructure.reconcile import Reconciler, parse_snapshot
+    from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
 
     _seconds(grace, "--grace", 0, 7 * 86400)
     with _open(snapshot_file) as handle:
@@ -1133,7 +1133,7 @@ def db_init(
     ] = None,
 ) -> None:
     """Create the schema (tables, indexes, append-only triggers) and, on PostgreSQL, the app role."""
-    from infrastructure.admin import init_database
+    from orderledger.infrastructure.storage.admin import init_database
 
     with _ledger() as ledger:
         for line in init_database(ledger.db, ledger.recorder, ledger.views, app_role, password):
@@ -1152,7 +1152,7 @@ OrdersOption = Annotated[
 @app.command()
 def demo(seed: SeedOption = 7, orders_count: OrdersOption = 40) -> None:
     """Simulate a multi-account, multi-venue session, ingest it, and show what happened."""
-    from infrastructure.simulator import simulate, simulate_lines
+    from orderledger.infrastructure.application.simulator import simulate, simulate_lines
 
     with _ledger() as ledger:
         _refuse_other_demo(ledger, simulate(seed, orders_count), seed)
@@ -1221,7 +1221,7 @@ def _refuse_other_demo(ledger: OrderLedger, messages: list[dict[str, Any]], seed
 @app.command()
 def simulate(seed: SeedOption = 7, orders_count: OrdersOption = 40) -> None:
     """Write a simulated trading session as JSON lines (what the demo ingests) to standard output."""
-    from infrastructure.simulator import simulate_lines
+    from orderledger.infrastructure.application.simulator import simulate_lines
 
     for line in simulate_lines(seed, orders_count):
         sys.stdout.write(line + "\n")
@@ -1247,7 +1247,7 @@ def serve(
     * 1024,
 ) -> None:
     """Serve the HTTP API and the operator's page (docs/http.md) until interrupted."""
-    from infrastructure.http.server import serve as run_server
+    from orderledger.infrastructure.http.server import serve as run_server
 
     if max_body < 1:
         raise InvalidInputError("--max-body must be at least 1 byte")
@@ -1307,7 +1307,7 @@ def instruments_load(
 ) -> None:
     """Record the definitions of a venue's markets; unchanged ones are duplicates. Exit 1 if
     any market was rejected."""
-    from infrastructure.errors import MessageError
+    from orderledger.infrastructure.errors import MessageError
 
     if fmt != "ccxt":
         raise InvalidInputError(f"--format must be ccxt, not {fmt!r}")

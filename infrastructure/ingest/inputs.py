@@ -20,7 +20,7 @@ import stat
 from collections.abc import Iterator
 from typing import BinaryIO, Final
 
-from infrastructure.messages import MAX_LINE_BYTES
+from orderledger.infrastructure.ingest.messages import MAX_LINE_BYTES
 
 PAUSE: Final = None
 """Yielded by ``read_lines`` when a live input has nothing more to read right now."""

@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 from weakref import WeakKeyDictionary
 
-from domain.events import InstrumentDefined, OrderEvent
-from domain.instrument import ONE, Definition, define, instrument_id_for
-from domain.order import Stamp
-from infrastructure.audit import EventFilter, event_record, search_events
-from infrastructure.db import Database
-from infrastructure.mapper import LedgerMapper
-from infrastructure.messages import Message
+from orderledger.domain.events import InstrumentDefined, OrderEvent
+from orderledger.domain.instrument import ONE, Definition, define, instrument_id_for
+from orderledger.domain.order import Stamp
+from orderledger.infrastructure.audit.search import EventFilter, event_record, search_events
+from orderledger.infrastructure.ingest.messages import Message
+from orderledger.infrastructure.storage.db import Database
+from orderledger.infrastructure.storage.mapper import LedgerMapper
 
 if TYPE_CHECKING:
-    from infrastructure.processing import _Batch
-    from infrastructure.store import JournalEntry
+    from orderledger.infrastructure.ingest.processing import _Batch
+    from orderledger.infrastructure.storage.store import JournalEntry
 
 # Definitions decided in a batch not yet committed, by aggregate: a later message of the same
 # batch must see them. Keyed weakly by the batch, so a batch decided again starts afresh.

@@ -14,10 +14,10 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from domain.errors import InvalidInputError
-from domain.instrument import Definition
-from domain.order import external_client_order_id
-from domain.values import (
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.instrument import Definition
+from orderledger.domain.order import external_client_order_id
+from orderledger.domain.values import (
     Liquidity,
     OrderType,
     Side,
@@ -29,7 +29,7 @@ from domain.values import (
     parse_text,
     parse_timestamp,
 )
-from infrastructure.errors import MessageError
+from orderledger.infrastructure.errors import MessageError
 
 MAX_LINE_BYTES = 1_000_000
 MAX_MAP_ENTRIES = 32

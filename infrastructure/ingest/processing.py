@@ -18,16 +18,16 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from domain.errors import IdentityConflictError, LedgerError
-from domain.events import OrderEvent
-from domain.order import Order, OrderSpec, Outcome, Stamp, order_id_for, replay
-from domain.values import format_timestamp
-from infrastructure.db import is_integrity_error
-from infrastructure.errors import ConcurrencyError, MessageError, StaleBatchError
-from infrastructure.instruments import book_instrument
-from infrastructure.mapper import LedgerMapper
-from infrastructure.messages import Message, message_from_line, message_to_json
-from infrastructure.store import Commit, JournalEntry, LedgerRecorder
+from orderledger.domain.errors import IdentityConflictError, LedgerError
+from orderledger.domain.events import OrderEvent
+from orderledger.domain.order import Order, OrderSpec, Outcome, Stamp, order_id_for, replay
+from orderledger.domain.values import format_timestamp
+from orderledger.infrastructure.application.instruments import book_instrument
+from orderledger.infrastructure.errors import ConcurrencyError, MessageError, StaleBatchError
+from orderledger.infrastructure.ingest.messages import Message, message_from_line, message_to_json
+from orderledger.infrastructure.storage.db import is_integrity_error
+from orderledger.infrastructure.storage.mapper import LedgerMapper
+from orderledger.infrastructure.storage.store import Commit, JournalEntry, LedgerRecorder
 
 MAX_ATTEMPTS = 8
 LOCKED_AFTER = 2

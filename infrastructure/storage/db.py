@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 from urllib.parse import quote, unquote, urlparse
 
-from infrastructure.errors import (
+from orderledger.infrastructure.errors import (
     ConfigurationError,
     DatabaseCorruptError,
     DatabaseFullError,

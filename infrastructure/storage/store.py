@@ -22,10 +22,15 @@ from eventsourcing.persistence import (
     Subscription,
 )
 
-from infrastructure.chain import GENESIS, link
-from infrastructure.db import Database, Tx, is_integrity_error, table_columns
-from infrastructure.errors import ConfigurationError, DatabaseReadOnlyError, StaleBatchError, StoreError
-from infrastructure.mapper import IndexedStoredEvent
+from orderledger.infrastructure.errors import (
+    ConfigurationError,
+    DatabaseReadOnlyError,
+    StaleBatchError,
+    StoreError,
+)
+from orderledger.infrastructure.storage.chain import GENESIS, link
+from orderledger.infrastructure.storage.db import Database, Tx, is_integrity_error, table_columns
+from orderledger.infrastructure.storage.mapper import IndexedStoredEvent
 
 SCHEMA_VERSION = "2"
 """1: the first release. 2: positions are positive (CHECK), SQLite refuses INSERT OR REPLACE of
@@ -647,7 +652,7 @@ def _add_parked_part(tx: Tx) -> None:
 
 
 def _order_uuid(client_order_id: str) -> UUID:
-    from domain.order import order_id_for
+    from orderledger.domain.order import order_id_for
 
     return order_id_for(client_order_id)
 

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from domain.events import OrderEvent
-from infrastructure.db import Database, Tx, table_columns
-from infrastructure.mapper import LedgerMapper
-from projections import PROJECTIONS
-from projections.base import Projection, TableSpec
+from orderledger.domain.events import OrderEvent
+from orderledger.infrastructure.storage.db import Database, Tx, table_columns
+from orderledger.infrastructure.storage.mapper import LedgerMapper
+from orderledger.projections import PROJECTIONS
+from orderledger.projections.base import Projection, TableSpec
 
 CHUNK = 5_000
 ABSENT = object()

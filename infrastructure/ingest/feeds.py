@@ -30,15 +30,25 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from domain.values import format_decimal
-from infrastructure.adapters.ccxt import VENUE_RULES, rules_for
-from infrastructure.adapters.common import Message, in_applying_order, message
-from infrastructure.adapters.hyperliquid import HyperliquidAdapter
-from infrastructure.adapters.lighter import LighterAdapter
-from infrastructure.adapters.tradier import cumulative_fills, instrument_messages, order_messages, orders_of
-from infrastructure.errors import ConfigurationError
-from infrastructure.messages import decode_json
-from infrastructure.reconcile import Reconciler, inferred_price, inferred_trade_id, parse_snapshot
+from orderledger.domain.values import format_decimal
+from orderledger.infrastructure.adapters.ccxt import VENUE_RULES, rules_for
+from orderledger.infrastructure.adapters.common import Message, in_applying_order, message
+from orderledger.infrastructure.adapters.hyperliquid import HyperliquidAdapter
+from orderledger.infrastructure.adapters.lighter import LighterAdapter
+from orderledger.infrastructure.adapters.tradier import (
+    cumulative_fills,
+    instrument_messages,
+    order_messages,
+    orders_of,
+)
+from orderledger.infrastructure.application.reconcile import (
+    Reconciler,
+    inferred_price,
+    inferred_trade_id,
+    parse_snapshot,
+)
+from orderledger.infrastructure.errors import ConfigurationError
+from orderledger.infrastructure.ingest.messages import decode_json
 
 FEED_FORMATS = ("hyperliquid", "lighter", "tradier", "snapshots")
 SNAPSHOT_GRACE = timedelta(seconds=60)

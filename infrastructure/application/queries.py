@@ -9,10 +9,10 @@ from typing import Any
 
 import orjson
 
-from domain.errors import InvalidInputError
-from domain.values import AVERAGE, WIDE, format_decimal
-from infrastructure.db import Database
-from projections.positions import ZERO, Position, PositionsProjection
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.values import AVERAGE, WIDE, format_decimal
+from orderledger.infrastructure.storage.db import Database
+from orderledger.projections.positions import ZERO, Position, PositionsProjection
 
 
 def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -213,7 +213,7 @@ def list_trades(
 
 def parse_marks(marks: list[str]) -> dict[str, Decimal]:
     """``INSTRUMENT=PRICE`` pairs → marks; one-line error on a bad one."""
-    from domain.values import parse_positive
+    from orderledger.domain.values import parse_positive
 
     result = {}
     for mark in marks:

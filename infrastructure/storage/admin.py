@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import re
 
-from infrastructure.db import Database, Tx
-from infrastructure.errors import ConfigurationError
-from infrastructure.store import LedgerRecorder, foreign_triggers
-from infrastructure.views import Views
+from orderledger.infrastructure.errors import ConfigurationError
+from orderledger.infrastructure.storage.db import Database, Tx
+from orderledger.infrastructure.storage.store import LedgerRecorder, foreign_triggers
+from orderledger.infrastructure.storage.views import Views
 
 PRIVILEGES = {
     "events": "SELECT, INSERT",

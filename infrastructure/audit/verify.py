@@ -1,225 +1,30 @@
-"""Audit: search the log, read the journal, look back in time, export, and verify.
-
-Nothing here writes to the ledger. ``verify`` recomputes the hash chain from the first event
-and refolds every view from the log, so a changed, deleted or reordered row is found.
+"""Audit proof: ``verify`` recomputes the hash chain from the first event and refolds every
+view from the log, so a changed, deleted or reordered row is found. Nothing here writes.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import io
-import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import MapperDeserialisationError
 
-from domain.errors import InvalidInputError
-from domain.events import EVENT_TYPES_BY_NAME, InstrumentDefined, OrderEvent
-from domain.instrument import instrument_id_for
-from domain.order import Order, order_id_for
-from domain.values import format_timestamp
-from infrastructure.chain import GENESIS, link
-from infrastructure.db import Database, check_sqlite_file
-from infrastructure.mapper import LedgerMapper
-from infrastructure.store import foreign_triggers
-from projections import PROJECTIONS
-from projections.base import MemoryTable, Projection, fold
-from projections.orders import ORDERS_TABLE
-from projections.positions import POSITIONS_TABLE, Position
-
-CHUNK = 2_000
-EVENT_COLUMNS = (
-    "notification_id",
-    "originator_id",
-    "originator_version",
-    "topic",
-    "state",
-    "event_type",
-    "client_order_id",
-    "account",
-    "venue",
-    "instrument",
-    "ts_event",
-    "ts_recorded",
-    "source",
-    "message_id",
-    "hash",
-)
-
-
-# ---------------------------------------------------------------------- event search
-
-
-@dataclass(frozen=True)
-class EventFilter:
-    """What ``orderledger events`` selects; every field is optional."""
-
-    types: Sequence[str] = ()
-    account: str | None = None
-    venue: str | None = None
-    instrument: str | None = None
-    client_order_id: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    event_time: bool = False
-
-    def where(self) -> tuple[list[str], list[Any]]:
-        """SQL conditions and parameters (each served by an index, see docs/audit.md)."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        unknown = [t for t in self.types if t not in EVENT_TYPES_BY_NAME]
-        if unknown:
-            raise InvalidInputError(
-                f"unknown event type {unknown[0]!r} (known: {', '.join(EVENT_TYPES_BY_NAME)})", field="type"
-            )
-        if self.types:
-            clauses.append(f"event_type IN ({','.join('?' * len(self.types))})")
-            params.extend(self.types)
-        for column in ("account", "venue", "instrument", "client_order_id"):
-            value = getattr(self, column)
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        time_column = "ts_event" if self.event_time else "ts_recorded"
-        if self.since is not None:
-            clauses.append(f"{time_column} >= ?")
-            params.append(format_timestamp(self.since))
-        if self.until is not None:
-            clauses.append(f"{time_column} <= ?")
-            params.append(format_timestamp(self.until))
-        return clauses, params
-
-
-def search_events(
-    db: Database, mapper: LedgerMapper, wanted: EventFilter, *, chunk: int = CHUNK, newest: bool = False
-) -> Iterator[tuple[int, OrderEvent, int | None]]:
-    """Matching events in log order (``newest``: reversed), read in chunks: (notification ID,
-    event, message ID)."""
-    from infrastructure.queries import paged
-
-    clauses, params = wanted.where()
-    select = "SELECT originator_id, originator_version, topic, state, message_id, notification_id FROM events"
-    for r in paged(
-        db,
-        select,
-        (" AND ".join(clauses), params),
-        ("notification_id",),
-        newest=newest,
-        page=chunk,
-        start=None if newest else (0,),
-    ):
-        yield r[5], mapper.decode(r[2], bytes(r[3]), r[0], r[1]), r[4]
-
-
-def event_record(position: int, event: OrderEvent, message_id: int | None) -> dict[str, Any]:
-    """One event as JSON-ready data: header fields first, then its payload."""
-    data = event.model_dump(mode="json", exclude={"originator_id", "originator_version"})
-    return {
-        "position": position,
-        "type": event.type_name(),
-        "client_order_id": data.pop("client_order_id"),
-        "version": event.originator_version,
-        "ts_event": data.pop("ts_event"),
-        "ts_recorded": data.pop("ts_recorded"),
-        "source": data.pop("source"),
-        "account": data.pop("account"),
-        "venue": data.pop("venue"),
-        "instrument": data.pop("instrument"),
-        "message_id": message_id,
-        "payload": data,
-    }
-
-
-# ---------------------------------------------------------------------- the journal
-
-
-MESSAGE_OUTCOMES = ("applied", "duplicate", "parked", "ignored", "rejected")
-
-
-def list_messages(
-    db: Database,
-    *,
-    outcome: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    limit: int | None = None,
-    newest: bool = False,
-) -> Iterator[dict[str, Any]]:
-    """Journal rows in arrival order (``newest``: reversed), read a page at a time: each
-    inbound message verbatim, with its outcome. ``since``/``until`` bound the time received."""
-    from infrastructure.queries import paged
-
-    if outcome is not None and outcome not in MESSAGE_OUTCOMES:
-        raise InvalidInputError(
-            f"--outcome must be one of {'|'.join(MESSAGE_OUTCOMES)}, not {outcome!r}", field="outcome"
-        )
-    clauses, params = [], []
-    if outcome is not None:
-        clauses.append("outcome = ?")
-        params.append(outcome)
-    if since is not None:
-        clauses.append("received_at >= ?")
-        params.append(format_timestamp(since))
-    if until is not None:
-        clauses.append("received_at <= ?")
-        params.append(format_timestamp(until))
-    select = (
-        "SELECT received_at, origin, line_no, format, raw, outcome, reason, client_order_id, event_count,"
-        " message_id FROM messages"
-    )
-    rows = paged(db, select, (" AND ".join(clauses), params), ("message_id",), newest=newest, page=CHUNK)
-    for sent, r in enumerate(rows):
-        if limit is not None and sent >= limit:
-            return
-        yield {
-            "message_id": r[9],
-            "received_at": r[0],
-            "origin": r[1],
-            "line": r[2],
-            "format": r[3],
-            "raw": bytes(r[4]).decode("utf-8", "replace"),
-            "outcome": r[5],
-            "reason": r[6],
-            "client_order_id": r[7],
-            "events": r[8],
-        }
-
-
-# ---------------------------------------------------------------------- as of a time
-
-
-def _events_until(
-    db: Database, mapper: LedgerMapper, as_of: datetime, event_time: bool
-) -> Iterator[tuple[int, OrderEvent]]:
-    for position, event, _ in search_events(db, mapper, EventFilter(until=as_of, event_time=event_time)):
-        yield position, event
-
-
-def orders_as_of(
-    db: Database, mapper: LedgerMapper, as_of: datetime, *, event_time: bool = False, open_only: bool = False
-) -> list[dict[str, Any]]:
-    """Every order as the ledger knew it at ``as_of`` (recorded time, or venue time)."""
-    tables = fold(PROJECTIONS[0](), _events_until(db, mapper, as_of, event_time))
-    orders: Iterable[Order] = tables[ORDERS_TABLE.name].rows.values()
-    rows = [o.snapshot() for o in orders if not open_only or o.status.is_open]
-    return sorted(rows, key=lambda r: (r["created_at"], r["client_order_id"]))
-
-
-def positions_as_of(
-    db: Database, mapper: LedgerMapper, as_of: datetime, *, event_time: bool = False
-) -> list[Position]:
-    """Positions as they stood at ``as_of``, folded from the log."""
-    tables = fold(PROJECTIONS[2](), _events_until(db, mapper, as_of, event_time))
-    positions: dict[Any, Position] = tables[POSITIONS_TABLE.name].rows
-    return [positions[k] for k in sorted(positions)]
-
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.events import InstrumentDefined, OrderEvent
+from orderledger.domain.instrument import instrument_id_for
+from orderledger.domain.order import Order, order_id_for
+from orderledger.infrastructure.audit.search import CHUNK, EVENT_COLUMNS, EventFilter, search_events
+from orderledger.infrastructure.storage.chain import GENESIS, link
+from orderledger.infrastructure.storage.db import Database, check_sqlite_file
+from orderledger.infrastructure.storage.mapper import LedgerMapper
+from orderledger.infrastructure.storage.store import foreign_triggers
+from orderledger.projections import PROJECTIONS
+from orderledger.projections.base import MemoryTable, Projection, fold
+from orderledger.projections.orders import ORDERS_TABLE
 
 # ---------------------------------------------------------------------- verify
 
@@ -620,101 +425,3 @@ def _key_columns(spec: Any) -> list[Any]:
 
 def _normal(row: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(int(v) if isinstance(v, bool) else v for v in row)
-
-
-# ---------------------------------------------------------------------- export
-
-
-def _flat(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, dict | list) else v
-        for k, v in row.items()
-    }
-
-
-@contextlib.contextmanager
-def _text(out: Path | BinaryIO, newline: str | None = None) -> Iterator[TextIO]:
-    """A text handle on a file path, or on a binary stream left open afterwards (stdout)."""
-    if isinstance(out, Path):
-        with out.open("w", encoding="utf-8", newline=newline) as handle:
-            yield handle
-        return
-    handle = io.TextIOWrapper(out, encoding="utf-8", newline=newline, write_through=True)
-    try:
-        yield handle
-        handle.flush()
-    finally:
-        handle.detach()
-
-
-def export_rows(rows: Iterable[dict[str, Any]], fmt: str, out: Path | BinaryIO) -> int:
-    """Write rows as csv, jsonl or parquet (decimals stay exact strings) to a file or a binary
-    stream; returns the count."""
-    if fmt == "jsonl":
-        count = 0
-        with _text(out) as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-                count += 1
-        return count
-    if fmt == "csv":
-        count = 0
-        with _text(out, newline="") as handle:
-            writer: csv.DictWriter[str] | None = None
-            for row in rows:
-                flat = _flat(row)
-                if writer is None:
-                    writer = csv.DictWriter(handle, fieldnames=list(flat))
-                    writer.writeheader()
-                writer.writerow(flat)
-                count += 1
-        return count
-    if fmt == "parquet":
-        try:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-        except ImportError:
-            raise InvalidInputError(
-                "parquet export needs pyarrow: pip install 'orderledger[parquet]'", field="format"
-            ) from None
-        schema = None
-        writer_pq = None
-        count = 0
-        batch: list[dict[str, Any]] = []
-
-        def column_type(values: list[Any]) -> Any:
-            present = [v for v in values if v is not None]
-            if present and all(isinstance(v, bool) for v in present):
-                return pa.bool_()
-            if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
-                return pa.int64()
-            return pa.string()  # decimals and times stay exact text
-
-        def flush() -> None:
-            nonlocal schema, writer_pq
-            if not batch:
-                return
-            flat = [_flat(r) for r in batch]
-            if schema is None:
-                schema = pa.schema([(k, column_type([r.get(k) for r in flat])) for k in flat[0]])
-                writer_pq = pq.ParquetWriter(str(out) if isinstance(out, Path) else out, schema)
-            typed = [
-                {k: (v if v is None or schema.field(k).type != pa.string() else str(v)) for k, v in r.items()}
-                for r in flat
-            ]
-            assert writer_pq is not None
-            writer_pq.write_table(pa.Table.from_pylist(typed, schema=schema))
-            batch.clear()
-
-        for row in rows:
-            batch.append(row)
-            count += 1
-            if len(batch) >= 10_000:
-                flush()
-        flush()
-        if writer_pq is not None:
-            writer_pq.close()
-        else:
-            pq.write_table(pa.table({}), str(out) if isinstance(out, Path) else out)
-        return count
-    raise InvalidInputError(f"--format must be csv, jsonl or parquet, not {fmt!r}", field="format")

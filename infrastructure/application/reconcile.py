@@ -22,9 +22,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from domain.errors import InvalidInputError
-from domain.order import Order, external_client_order_id
-from domain.values import (
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.order import Order, external_client_order_id
+from orderledger.domain.values import (
     OrderType,
     Side,
     format_decimal,
@@ -34,8 +34,8 @@ from domain.values import (
     parse_positive,
     parse_timestamp,
 )
-from infrastructure.messages import decode_json, parse_message
-from infrastructure.processing import Inbound, Result
+from orderledger.infrastructure.ingest.messages import decode_json, parse_message
+from orderledger.infrastructure.ingest.processing import Inbound, Result
 
 SOURCE = "reconciliation"
 CLOSED_STATUSES = ("filled", "canceled", "expired", "rejected")
@@ -505,7 +505,7 @@ class Reconciler:
         return [missing]
 
     def _absent(self, seen: set[str], booked: dict[str, Decimal]) -> list[Difference]:
-        from infrastructure.queries import list_orders
+        from orderledger.infrastructure.application.queries import list_orders
 
         snap = self.snapshot
         out = []
@@ -544,7 +544,7 @@ class Reconciler:
         return out
 
     def _positions(self) -> list[Difference]:
-        from infrastructure.queries import list_positions
+        from orderledger.infrastructure.application.queries import list_positions
 
         snap = self.snapshot
         if not snap.positions:
