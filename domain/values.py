@@ -80,7 +80,7 @@ class Liquidity(StrEnum):
 
 
 class Status(StrEnum):
-    """An order's status, spelled as in ORDER_SEMANTICS.md."""
+    """An order's status, spelled as in docs/semantics.md."""
 
     REQUESTED = "requested"
     ACCEPTED = "accepted"

@@ -1,6 +1,6 @@
 """Read model: positions and P&L by average cost, per (account, venue, instrument).
 
-Rules (ORDER_SEMANTICS.md, "Positions and P&L"):
+Rules (docs/semantics.md, "Positions"):
 - netting, weighted average open price; increasing moves the average;
 - reducing realizes (exit − average) × closed quantity, signed by the position's side;
 - through zero: the old position closes fully, the remainder opens at the fill price;

@@ -1,6 +1,6 @@
 """Venue aliases: extra identities an order carries so a venue's own keys resolve to it.
 
-The client order ID is the order's key for ever (ORDER_SEMANTICS.md, principle 4). Some venues
+The client order ID is the order's key for ever and is never replaced (docs/semantics.md). Some venues
 cannot carry it: a DEX may accept only an integer client order index, and a FIX cancel/replace
 chain gives the order a new ClOrdID at every step. Those keys are recorded as *aliases* of the
 order (name → value); the ledger keeps an identity row ``(venue, "alias:<name>", value)`` for

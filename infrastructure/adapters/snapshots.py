@@ -13,7 +13,7 @@ each new one:
 It produces no ledger messages: a filled-quantity increase has no trade ID, and a vanished
 order has no known outcome. It reports changes for reconciliation, which books fills the
 venue reports, infers the rest with deterministic IDs, and closes absent orders only after a
-grace window (ORDER_SEMANTICS.md, "Reconciliation"). :func:`snapshot_document` turns the
+grace window (docs/reconciliation.md). :func:`snapshot_document` turns the
 current list into the reconciliation snapshot document for that.
 
 Rows are dicts with ``venue_order_id``, ``instrument``, ``side``, ``quantity`` (required),

@@ -38,7 +38,7 @@ STATUSES = frozenset(
         "expired",
     }
 )
-"""Every status, spelled as in ORDER_SEMANTICS.md."""
+"""Every status, spelled as in docs/semantics.md."""
 OPEN_STATUSES = STATUSES - {"filled", "canceled", "rejected", "expired"}
 
 PNL_GROUPINGS = ("day", "account", "venue", "instrument", "tag:strategy")

@@ -1,4 +1,4 @@
-"""Reconciliation: each case of ORDER_SEMANTICS.md "Reconciliation", and idempotence.
+"""Reconciliation: each case of docs/reconciliation.md, and idempotence.
 
 Given a ledger state (ingested messages) and a venue snapshot, when reconciling (dry run or
 applied), then the report names each difference and the corrections are explicit events

@@ -1,6 +1,6 @@
 """Convergence: the same facts, in any order and any number of times, give the same ledger.
 
-Backs ORDER_SEMANTICS.md "Convergence" (fills commute: same order state, trade history,
+Backs docs/reliability.md on convergence (fills commute: same order state, trade history,
 position quantity and total P&L) and first principle 5 with "fact for an unknown order: parked,
 not lost; applied automatically once the order's request arrives". Each property is checked
 on the aggregate and through ``OrderLedger.ingest_lines`` with JSON lines cut into small group

@@ -1,4 +1,4 @@
-"""The Order aggregate agrees with an independent reference model of ORDER_SEMANTICS.md.
+"""The Order aggregate agrees with an independent reference model of docs/semantics.md.
 
 The model below is written from the semantics document alone (its "Facts and their effect"
 table and first principles), in its own terms: a working status, a stack of pending markers,
@@ -202,7 +202,7 @@ class ModelFill:
 
 @dataclass
 class ReferenceOrder:
-    """ORDER_SEMANTICS.md as a plain-Python state: a working status under pending markers."""
+    """docs/semantics.md as a plain-Python state: a working status under pending markers."""
 
     quantity: Decimal = ORDER_QUANTITY
     price: Decimal = ORDER_PRICE

@@ -1,4 +1,4 @@
-"""The "Facts and their effect" table of ORDER_SEMANTICS.md, row by row.
+"""The transition table of docs/semantics.md, row by row.
 
 Given prior facts, when one command, then the events it records (type and key fields) or a
 typed error with nothing appended.
