@@ -257,6 +257,9 @@ def create_app(
         account: str | None = None,
         venue: str | None = None,
         instrument: str | None = None,
+        parent: Annotated[
+            str | None, Query(description="only the children of this parent (their parent_id)")
+        ] = None,
         as_of: Annotated[str | None, Query(description="as known at this time (ISO 8601, Z)")] = None,
     ) -> list[dict[str, Any]]:
         """Orders as they stand, or as the ledger knew them at `as_of`."""
@@ -266,6 +269,7 @@ def create_app(
             account=account,
             venue=venue,
             instrument=instrument,
+            parent=parent,
             as_of=as_of,
         )
 
@@ -293,6 +297,10 @@ def create_app(
         venue: str | None = None,
         instrument: str | None = None,
         order: Annotated[str | None, Query(description="one order's trades")] = None,
+        parent: Annotated[
+            str | None,
+            Query(description="the trades of this parent's orders (the parent the order has now)"),
+        ] = None,
         since: Annotated[str | None, Query(description="venue time from (inclusive)")] = None,
         until: Annotated[str | None, Query(description="venue time until (inclusive)")] = None,
     ) -> list[dict[str, Any]]:
@@ -303,6 +311,7 @@ def create_app(
             venue=venue,
             instrument=instrument,
             order=order,
+            parent=parent,
             since=since,
             until=until,
         )
@@ -318,7 +327,7 @@ def create_app(
     @app.get("/pnl", tags=["read"])
     async def get_pnl(
         role: Read,
-        by: Annotated[str, Query(description="day, account, venue, instrument or tag:NAME")] = "day",
+        by: Annotated[str, Query(description="day, account, venue, instrument, parent or tag:NAME")] = "day",
     ) -> list[dict[str, Any]]:
         """Realized P&L and fees, grouped."""
         return await run_in_threadpool(service.pnl, by)

@@ -134,12 +134,18 @@ class LedgerService:
         account: str | None,
         venue: str | None,
         instrument: str | None,
+        parent: str | None = None,
         as_of: str | None,
     ) -> list[dict[str, Any]]:
         moment = _time(as_of, "as_of")
         if moment is None:
             return list_orders(
-                self.ledger.db, open_only=open_only, account=account, venue=venue, instrument=instrument
+                self.ledger.db,
+                open_only=open_only,
+                account=account,
+                venue=venue,
+                instrument=instrument,
+                parent=parent,
             )
         return [
             r
@@ -147,6 +153,7 @@ class LedgerService:
             if (account is None or r["account"] == account)
             and (venue is None or r["venue"] == venue)
             and (instrument is None or r["instrument"] == instrument)
+            and (parent is None or r["parent_id"] == parent)
         ]
 
     def order(self, key: str, *, version: int | None, as_of: str | None) -> dict[str, Any]:
@@ -183,6 +190,7 @@ class LedgerService:
         venue: str | None,
         instrument: str | None,
         order: str | None,
+        parent: str | None = None,
         since: str | None,
         until: str | None,
     ) -> list[dict[str, Any]]:
@@ -192,6 +200,7 @@ class LedgerService:
             venue=venue,
             instrument=instrument,
             client_order_id=self.ledger.resolve(order) if order else None,
+            parent=parent,
             since=_time_text(since, "since"),
             until=_time_text(until, "until"),
         )
