@@ -12,16 +12,18 @@ Per order (for a ``multileg``/``combo`` order: per leg, see below):
   ID field: an order the caller recorded itself, and acknowledged with Tradier's ``id``,
   resolves to the caller's order). Sides ``buy``/``buy_to_open``/``buy_to_close``/
   ``buy_to_cover`` → buy, ``sell``/``sell_short``/``sell_to_open``/``sell_to_close`` → sell.
-  ``tag`` is kept as the tag ``tag``; ``duration`` is the time in force. An option order's
-  instrument is its OCC ``option_symbol``.
+  ``tag`` is kept as the tag ``tag`` and is the order's ``parent_id`` (:func:`parent_of`: the
+  caller's proposal reference, ``orders --parent TAG``); ``duration`` is the time in force. An
+  option order's instrument is its OCC ``option_symbol``.
 * ``accepted`` with ``venue_order_id = id`` for every status but ``rejected``/``error``;
   ``canceled``, ``expired``, ``rejected`` (``error`` too, with ``reason_description``).
 * Fills: Tradier reports no execution IDs, only ``exec_quantity`` and ``avg_fill_price``. They
   need what the ledger already booked, so :class:`~infrastructure.feeds.TradierFeed` turns
   :func:`cumulative_fills` into inferred fills.
-* A multi-leg order books each ``leg`` as its own order with ``parent_id`` = the parent's
-  reference (``tradier-<id>``) and the tag ``strategy``; the package itself is not an order
-  (booking it too would count the position twice).
+* A multi-leg order books each ``leg`` as its own order tagged ``package`` = the package's
+  reference (``tradier-<id>``) and ``strategy``; its ``parent_id`` is the package's (or leg's)
+  ``tag``, else the package's reference. The package itself is not an order (booking it too
+  would count the position twice).
 * :func:`instrument_messages` defines each option symbol with a contract size of 100 (an
   equity option contract is normally 100 shares).
 """
@@ -129,9 +131,11 @@ def _order(
     kind = (text_or_none(order.get("type")) or "").lower()
     market = kind in ("market", "stop") or price is None
     status = (text_or_none(order.get("status")) or "").lower()
-    tags = {"tag": text_or_none(order.get("tag")) or text_or_none((parent or {}).get("tag"))}
+    tag = text_or_none(order.get("tag")) or text_or_none((parent or {}).get("tag"))
+    tags = {"tag": tag}
     if parent is not None:
         tags["strategy"] = text_or_none(parent.get("strategy"))
+        tags["package"] = parent_reference(parent)
     duration = text_or_none(order.get("duration")) or text_or_none((parent or {}).get("duration"))
     key = {"venue": venue, "venue_order_id": oid}
     out = [
@@ -147,7 +151,7 @@ def _order(
             price=None if market else price,
             time_in_force=None if duration is None else duration.upper(),
             tags={k: v for k, v in tags.items() if v is not None},
-            parent_id=None if parent is None else parent_reference(parent),
+            parent_id=parent_of(tag, parent),
             ts=created,
             source=source,
         )
@@ -173,6 +177,15 @@ def _order(
     elif status not in OPEN_STATUSES:
         raise AdapterError(f"Tradier order {oid}: unknown status {status[:40]!r}")
     return out
+
+
+def parent_of(tag: str | None, package: Mapping[str, Any] | None) -> str | None:
+    """The ledger parent of a booked Tradier order: the caller's ``tag`` when the order (or its
+    package) has one, since it is the only reference of the caller's that Tradier carries (the
+    proposal or intent the order was placed for); else, for a leg, its package's reference."""
+    if tag is not None:
+        return tag
+    return None if package is None else parent_reference(package)
 
 
 def parent_reference(parent: Mapping[str, Any]) -> str:
@@ -253,5 +266,6 @@ __all__ = [
     "instrument_messages",
     "order_messages",
     "orders_of",
+    "parent_of",
     "parent_reference",
 ]

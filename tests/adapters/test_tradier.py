@@ -20,7 +20,7 @@ import pytest
 from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.tradier import instrument_messages
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import list_positions, list_trades
+from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades, pnl_by
 from orderledger.infrastructure.errors import ConfigurationError
 
 VENUE = "tradier"
@@ -92,7 +92,7 @@ def test_the_published_orders_reply_books_expired_and_canceled_orders(ledger: Or
     leg = ledger.get_order("ext-tradier-229064")  # the combo's leg is the order, linked to its parent
     assert (leg.parent_id, leg.tags, leg.status) == (
         "tradier-229063",
-        {"strategy": "covered call"},
+        {"strategy": "covered call", "package": "tradier-229063"},
         Status.CANCELED,
     )
     assert leg.quantity == Decimal("100")
@@ -173,3 +173,51 @@ def test_bad_replies_get_one_line() -> None:
         "a Tradier reply is a JSON object with orders or order",
     ]
     book.close()
+
+
+def test_the_tag_is_the_parent_proposal_order_trade(ledger: OrderLedger) -> None:
+    # Given the fill polls of 228175 tagged with the Orders reference's example tag (20 filled
+    # at 21.95, then 50 at an average of 21.98: fills 20 @ 21.95 and 30 @ 22, as above), the
+    # published combo with that tag on the package, and the published call without a tag,
+    tag = "my-tag-example-1"
+    ingest(ledger, poll("partially_filled", "20", "21.95", "21.95", "20", tag=tag))
+    ingest(ledger, poll("filled", "50", "21.98", "22", "30", tag=tag))
+    ingest(ledger, {"orders": {"order": [dict(COMBO, tag=tag), SPY_CALL]}})
+    # Then the tag is the parent of the tagged order and of the package's leg (which keeps its
+    # package as the tag "package"), and the untagged call has none:
+    assert [(o["client_order_id"], o["parent_id"]) for o in list_orders(ledger.db, parent=tag)] == [
+        ("ext-tradier-228175", tag),
+        ("ext-tradier-229064", tag),
+    ]
+    assert ledger.get_order("ext-tradier-229064").tags == {
+        "tag": tag,
+        "strategy": "covered call",
+        "package": "tradier-229063",
+    }
+    assert ledger.get_order("ext-tradier-228749").parent_id is None
+    # And the parent's trades are 228175's two inferred fills (the combo filled nothing)
+    assert sorted((t["quantity"], t["price"]) for t in list_trades(ledger.db, parent=tag)) == [
+        ("20", "21.95"),
+        ("30", "22"),
+    ]
+    # And P&L by parent: a long of 50 opened, nothing realized, no fee reported by Tradier
+    [row] = [r for r in pnl_by(ledger.db, "parent") if r["parent"] == tag]
+    assert (row["realized_pnl"], row["fills"], row["fees"]) == ("0", 2, {})
+
+
+def test_a_parent_the_caller_recorded_wins_over_the_tag(ledger: OrderLedger) -> None:
+    # Given the caller's own order for proposal P-7, acknowledged with Tradier's id 228175,
+    ledger.record({"type": "request", "client_order_id": "mine-1", "account": ACCOUNT, "venue": VENUE,
+                   "instrument": "AAPL", "side": "buy", "order_type": "limit", "quantity": "50",
+                   "price": "22", "parent_id": "P-7", "ts": "2018-06-01T12:02:29Z"})  # fmt: skip
+    ledger.record({"type": "accepted", "client_order_id": "mine-1", "venue": VENUE,
+                   "venue_order_id": "228175", "ts": "2018-06-01T12:02:29.682Z"})  # fmt: skip
+    # When a poll reports it tagged otherwise,
+    ingest(ledger, poll("partially_filled", "20", "21.95", "21.95", "20", tag="my-tag-example-1"))
+    # Then it stays the caller's order of P-7 (a parent is set once, never changed), tag kept
+    order = ledger.get_order("mine-1")
+    assert (order.parent_id, order.tags, order.filled_quantity) == (
+        "P-7",
+        {"tag": "my-tag-example-1"},
+        Decimal("20"),
+    )
