@@ -59,7 +59,8 @@ has one: Binance USDⓈ-M ``rp``, Bybit ``execPnl``, OKX ``fillPnl``, Hyperliqui
 A trade with no client order ID names its order by ``venue`` + ``venue_order_id`` and waits
 (parked) until that order is known. A liquidation or ADL trade (marked in ``info``: Bybit
 ``execType`` BustTrade/AdlTrade, Hyperliquid ``liquidation``, OKX ``category``, Binance's
-``autoclose-``/``adl_autoclose`` client IDs) is preceded by an external market request for it.
+``autoclose-``/``adl_autoclose`` client IDs, Lighter's trade ``type`` liquidation (its taker
+side) / deleverage) is preceded by an external market request for it.
 
 Fees follow the ledger's convention: positive = a cost paid, negative = a rebate received.
 ccxt's unified ``fee.cost`` already means that on most paths; where a path does not (ccxt.pro's
@@ -210,6 +211,20 @@ def _hyperliquid_forced(structure: Mapping[str, Any], info: Mapping[str, Any]) -
     return "liquidation" if isinstance(info.get("liquidation"), Mapping) else None
 
 
+def _lighter_forced(structure: Mapping[str, Any], info: Mapping[str, Any]) -> str | None:
+    # Lighter's trade "type": trade, liquidation or deleverage. A liquidation sells the
+    # liquidated account's position into the book, so the venue's order is its taker side (the
+    # maker's is a resting order of its own); a deleverage closes positions on both sides
+    # against each other. An order of type "liquidation" is the venue's too.
+    kind = text_or_none(info.get("type"))
+    if "order_index" in info:
+        return "liquidation" if kind == "liquidation" else None
+    if kind == "deleverage":
+        return "adl"
+    taker = (text_or_none(structure.get("takerOrMaker")) or "").lower() == "taker"
+    return "liquidation" if kind == "liquidation" and taker else None
+
+
 def _lighter_trade_index(trade: Mapping[str, Any], info: Mapping[str, Any]) -> str | None:
     # Lighter trades carry both sides' client indexes; ours is the side ccxt resolved.
     side = (text_or_none(trade.get("side")) or "").lower()
@@ -249,6 +264,7 @@ VENUE_RULES: dict[str, VenueRules] = {
         no_client_id=frozenset({"0"}),
         client_index=True,
         trade_client_index=_lighter_trade_index,
+        forced=_lighter_forced,
     ),
 }
 """Per-venue rules, keyed by ccxt exchange id. The one place venue quirks of ``info`` live."""

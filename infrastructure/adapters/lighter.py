@@ -15,24 +15,33 @@ can never book differently (client index rules, external orders, cancels, fills)
 * a trade (``trade_id``, ``ask_id``/``bid_id``): ours is the side whose ``*_account_id`` is the
   feed's ``--account`` (Lighter's account index); its order is found by that side's
   ``*_client_id`` (the alias) or else its ``*_id``; ``is_maker_ask`` gives maker or taker.
-  A trade that is neither side of the account is refused with a reason.
+  A self-trade (both sides the account's) books a fill on each of the two orders. A trade that
+  is neither side of the account is refused with a reason. The fee is the side's rate
+  (``maker_fee``/``taker_fee``, millionths) of ``usd_amount`` in USDC (:func:`trade_fee`).
+  ``type`` ``liquidation`` on the taker side, and ``deleverage`` on either, is the venue's
+  order: an external market request tagged ``liquidation``/``adl`` precedes the fill (the
+  CCXT adapter's Lighter rules; docs/venues.md, "Liquidation and ADL").
 * instruments: an order or trade names its market by number (``market_index``/``market_id``);
   a line with Lighter's ``order_books`` (or ``order_book_details``) reply maps each
   ``market_id`` to ``<symbol>/USDC:USDC`` (CCXT's symbol, so both routes name it alike).
 * containers: a list of objects, ``{"orders": [...]}`` / ``{"trades": [...]}`` (REST replies),
   or the same keyed by market (``{"orders": {"0": [...]}}``, the account channels).
 
-Not supported yet: fees (the REST trade example has none), liquidation/ADL trades, positions.
+Not supported yet: positions and funding from Lighter; integrator (builder) fees are noted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from orderledger.infrastructure.adapters.ccxt import payload_messages
-from orderledger.infrastructure.adapters.common import AdapterError, Message, text_or_none
+from orderledger.infrastructure.adapters.common import AdapterError, Message, decimal_text, text_or_none
 
+FEE_RATE_SCALE = Decimal(1_000_000)
+"""A trade's ``maker_fee``/``taker_fee`` is this many times the rate (see :func:`trade_fee`)."""
+FEE_CURRENCY = "USDC"
 STATUS = {
     "open": "open",
     "in-progress": "open",
@@ -64,7 +73,7 @@ class LighterAdapter:
                     f"Lighter {text_or_none(payload.get('type')) or 'channel'} message: nothing to book"
                 )
                 return []
-        structures = [self._structure(item, notes) for item in _items(payload)]
+        structures = [s for item in _items(payload) for s in self._structures(item, notes)]
         reasons = {s["id"]: s.pop("_reason") for s in structures if "_reason" in s}
         out = payload_messages(structures, venue=self.venue, account=self.account, notes=notes)
         for sent in out:  # the venue's own cancel reason (canceled-post-only, -margin-not-allowed …)
@@ -90,13 +99,24 @@ class LighterAdapter:
             raise AdapterError(f"Lighter market {market} is unknown: feed the orderBooks reply first")
         return self.markets[market]
 
-    def _structure(self, raw: Any, notes: list[str]) -> dict[str, Any]:
+    def _structures(self, raw: Any, notes: list[str]) -> list[dict[str, Any]]:
+        """An order's structure, or a trade's: one per side of the account (two for a self-trade)."""
         if not isinstance(raw, Mapping):
             raise AdapterError("a Lighter payload item is not an object")
         if "order_index" in raw:
-            return self._order(raw)
+            return [self._order(raw)]
         if "trade_id" in raw and "ask_id" in raw:
-            return self._trade(raw, notes)
+            sides = [s for s in ("ask", "bid") if text_or_none(raw.get(f"{s}_account_id")) == self.account]
+            if not sides:
+                raise AdapterError(
+                    f"Lighter trade {text_or_none(raw.get('trade_id'))!r} is not account {self.account}'s"
+                )
+            if len(sides) == 2:
+                notes.append(
+                    f"Lighter trade {text_or_none(raw.get('trade_id'))!r} is a self-trade:"
+                    " booked on both orders (the ask's and the bid's)"
+                )
+            return [self._trade(raw, side, notes) for side in sides]
         raise AdapterError("neither a Lighter order (order_index) nor a Lighter trade (trade_id, ask_id)")
 
     def _order(self, raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -121,20 +141,10 @@ class LighterAdapter:
             "_reason": status if status.startswith("canceled-") else None,
         }
 
-    def _trade(self, raw: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
-        ask = text_or_none(raw.get("ask_account_id")) == self.account
-        bid = text_or_none(raw.get("bid_account_id")) == self.account
-        if ask == bid:
-            raise AdapterError(
-                f"Lighter trade {text_or_none(raw.get('trade_id'))!r} is "
-                + ("a self-trade (not supported)" if ask else f"not account {self.account}'s")
-            )
-        side = "ask" if ask else "bid"
+    def _trade(self, raw: Mapping[str, Any], side: str, notes: list[str]) -> dict[str, Any]:
+        """The trade as the account's ``side`` (``ask`` or ``bid``) of it saw it."""
+        ask = side == "ask"
         maker = raw.get("is_maker_ask") is ask
-        rates = {k: raw[k] for k in ("maker_fee", "taker_fee") if k in raw}
-        if rates:  # fee rates, not amounts; their unit is not published with the examples
-            shown = ", ".join(f"{k}={v}" for k, v in rates.items())
-            notes.append(f"Lighter trade {text_or_none(raw.get('trade_id'))!r}: fee rate {shown} not booked")
         return {
             "id": text_or_none(raw.get("trade_id")),
             "order": text_or_none(raw.get(f"{side}_id")),
@@ -144,9 +154,40 @@ class LighterAdapter:
             "price": raw.get("price"),
             "timestamp": raw.get("timestamp"),
             "takerOrMaker": "maker" if maker else "taker",
+            "fee": trade_fee(raw, maker, notes),
             # ccxt's Lighter rules read the client index of the side the trade is on.
             "info": dict(raw),
         }
+
+
+def trade_fee(raw: Mapping[str, Any], maker: bool, notes: list[str]) -> dict[str, str] | None:
+    """The fee one side of a Lighter trade paid, in USDC (positive = cost), or None when the
+    trade states no fee rate (Lighter's REST trades: the stream's copy brings it).
+
+    ``maker_fee``/``taker_fee`` are rates in millionths of the trade's ``usd_amount``: ccxt
+    4.5.90 reads them so (``pro/lighter.py`` ``parse_ws_order_trade``: rate = value / 1000000,
+    cost = usd_amount × rate, currency USDC). Lighter leaves a zero rate out, so once a trade
+    states either rate the other side's missing one is 0 (as ccxt books it). Integrator
+    (builder) fees are noted, not booked: ccxt does not book them either, and both routes to
+    Lighter must agree.
+    """
+    trade = text_or_none(raw.get("trade_id"))
+    for name in ("integrator_maker_fee", "integrator_taker_fee"):
+        value = decimal_text(raw.get(name), name)
+        if value is not None and Decimal(value) != 0:
+            notes.append(f"Lighter trade {trade!r}: {name}={value} not booked")
+    if "maker_fee" not in raw and "taker_fee" not in raw:
+        return None
+    key = "maker_fee" if maker else "taker_fee"
+    rate = Decimal(decimal_text(raw.get(key), key) or "0") / FEE_RATE_SCALE
+    amount = decimal_text(raw.get("usd_amount"), "usd_amount")
+    if amount is None:
+        size, price = decimal_text(raw.get("size"), "size"), decimal_text(raw.get("price"), "price")
+        if size is None or price is None:
+            raise AdapterError(f"Lighter trade {trade!r} needs usd_amount, or size and price, for its fee")
+        amount = decimal_text(Decimal(size) * Decimal(price), "usd_amount")
+    cost = decimal_text(Decimal(amount or "0") * rate, "fee") or "0"
+    return {"cost": cost, "currency": FEE_CURRENCY}
 
 
 def _items(payload: Any) -> list[Any]:
@@ -173,4 +214,4 @@ def _seconds(value: object) -> int | None:
     return int(text) * 1000
 
 
-__all__ = ["LighterAdapter"]
+__all__ = ["FEE_CURRENCY", "FEE_RATE_SCALE", "LighterAdapter", "trade_fee"]

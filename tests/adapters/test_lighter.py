@@ -10,15 +10,19 @@ import json
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.aliases import client_index_alias
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import list_positions, list_trades
+from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades
+from orderledger.infrastructure.audit.search import list_messages
 from orderledger.infrastructure.errors import ConfigurationError
-from tests.adapters.ccxt_flows import raw
+from orderledger.infrastructure.adapters.ccxt import payload_messages
+from orderledger.infrastructure.adapters.lighter import LighterAdapter
+from tests.adapters.ccxt_flows import LIGHTER_ETH, Recorder, market, raw
 from tests.cli.helpers import ROOT, cli_json, parse_ingest, run_cli
 from tests.integration.helpers import lines, request
 
@@ -161,13 +165,15 @@ def test_a_websocket_trade_finds_the_order_whose_request_chose_its_index(
     )
     # Then the market map and the connected message book nothing; the trade books once
     assert counts == {"ignored": 2, "applied": 1, "duplicate": 1}
-    # And fills bid-1 whole: 0.0346 at 3028.85, as maker (the ask was the taker), no fee booked
+    # And fills bid-1 whole: 0.0346 at 3028.85, as maker (the ask was the taker), paying the
+    # maker rate: 20 millionths of usd_amount = 104.798210 × 20 / 1,000,000 = 0.0020959642 USDC
     state = ledger.get_order("bid-1")
     assert (state.status, state.filled_quantity) == (Status.FILLED, Decimal("0.0346"))
     assert [
-        (t["trade_id"], t["quantity"], t["price"], t["liquidity"], t["fee"], t["venue_order_id"])
+        (t["trade_id"], t["quantity"], t["price"], t["liquidity"], t["fee"], t["fee_currency"])
         for t in list_trades(ledger.db)
-    ] == [("526801155", "0.0346", "3028.85", "maker", None, "562949291740362")]
+    ] == [("526801155", "0.0346", "3028.85", "maker", "0.0020959642", "USDC")]
+    assert list_trades(ledger.db)[0]["venue_order_id"] == "562949291740362"
 
 
 def test_the_docs_example_file_books_what_docs_venues_md_says(tmp_path: Path) -> None:
@@ -212,3 +218,188 @@ def test_the_docs_example_file_books_what_docs_venues_md_says(tmp_path: Path) ->
     # And a short of 10.2304 (sold, nothing bought back): no P&L realized
     positions = cli_json("positions", db=db, cwd=tmp_path)
     assert [(p["quantity"], p["realized_pnl"]) for p in positions] == [("-10.2304", "0")]
+
+
+def _bid_1(ledger: OrderLedger, client_index: str = "27601") -> None:
+    """Account 243008's limit buy "bid-1" of 0.0346 ETH at 3030 with client index 27601 (derived)."""
+    asked = request(
+        "bid-1",
+        venue="lighter",
+        account="243008",
+        instrument="ETH/USDC:USDC",
+        quantity="0.0346",
+        price="3030",
+        aliases={"client_index": client_index},
+    )
+    assert ledger.ingest_lines(lines(asked)).counts["applied"] == 1
+
+
+@pytest.mark.parametrize("rest_first", [True, False], ids=["rest-then-stream", "stream-then-rest"])
+def test_the_fee_is_booked_once_whichever_copy_of_the_trade_comes_first(
+    make_ledger: Callable[..., OrderLedger], rest_first: bool
+) -> None:
+    # Given bid-1, its trade from REST (derived: the stream's trade without maker_fee, as the
+    # REST trade example carries no fee field) and from the account channel (with maker_fee 20)
+    ledger = make_ledger()
+    _bid_1(ledger)
+    rest = {k: v for k, v in WS_TRADE.items() if k != "maker_fee"}
+    stream = {"channel": "account_all_trades:243008", "trades": {"0": [WS_TRADE]}}
+    copies = [{"trades": [rest]}, stream] if rest_first else [stream, {"trades": [rest]}]
+    _ingest(ledger, MARKETS, *copies, account="243008")
+    # Then one trade, with the stream's fee: 104.798210 × 20 / 1,000,000 = 0.0020959642 USDC
+    # (a copy without a fee never erases one; a later copy with one completes the trade)
+    assert [(t["trade_id"], t["quantity"], t["fee"], t["fee_currency"]) for t in list_trades(ledger.db)] == [
+        ("526801155", "0.0346", "0.0020959642", "USDC")
+    ]
+
+
+def test_the_taker_side_pays_the_taker_rate_and_a_missing_rate_is_zero(
+    make_ledger: Callable[..., OrderLedger],
+) -> None:
+    # Given the stream's trade seen by the ask's account 99349 (the taker: is_maker_ask false),
+    # its order named by the client index 76303170 of "ask-1" (derived: a limit sell of 0.0346 at 3028)
+    ledger = make_ledger()
+    asked = request("ask-1", venue="lighter", account="99349", instrument="ETH/USDC:USDC", side="sell",
+                    quantity="0.0346", price="3028", aliases={"client_index": "76303170"})  # fmt: skip
+    assert ledger.ingest_lines(lines(asked)).counts["applied"] == 1
+    # derived: another trade of another order (ask-2's), with a taker rate of 300
+    with_rate = WS_TRADE | {"taker_fee": 300, "trade_id": 526801156, "ask_id": 281475673670567}
+    _ingest(ledger, MARKETS, {"trades": [WS_TRADE]}, account="99349")
+    # Then the trade without taker_fee costs 0 (Lighter leaves a zero rate out; ccxt books 0),
+    rows = [(t["trade_id"], t["liquidity"], t["fee"]) for t in list_trades(ledger.db)]
+    assert rows == [("526801155", "taker", "0")]
+    # and one with taker_fee 300 costs 104.798210 × 300 / 1,000,000 = 0.031439463 USDC
+    other = request("ask-2", venue="lighter", account="99349", instrument="ETH/USDC:USDC", side="sell",
+                    quantity="0.0346", price="3028", aliases={"client_index": "76303171"})  # fmt: skip
+    assert ledger.ingest_lines(lines(other)).counts["applied"] == 1
+    _ingest(ledger, MARKETS, {"trades": [with_rate | {"ask_client_id": 76303171}]}, account="99349")
+    fees = {t["trade_id"]: (t["fee"], t["fee_currency"]) for t in list_trades(ledger.db)}
+    assert fees["526801156"] == ("0.031439463", "USDC")
+
+
+def test_a_liquidation_books_the_venues_order_on_the_taker_side_only(
+    make_ledger: Callable[..., OrderLedger],
+) -> None:
+    # Given account 99349 long 0.0346 ETH bought at 3030 (derived: "long-1" and its fill), then
+    # the stream's trade as a liquidation (derived: type "liquidation", the ask's client index 0:
+    # Lighter's own liquidation order sold 99349's position into the book, is_maker_ask false)
+    ledger = make_ledger()
+    bought = [
+        request("long-1", venue="lighter", account="99349", instrument="ETH/USDC:USDC",
+                quantity="0.0346", price="3030"),
+        {"type": "fill", "client_order_id": "long-1", "trade_id": "own-1", "quantity": "0.0346",
+         "price": "3030", "ts": "2025-11-20T07:00:00Z"},
+    ]  # fmt: skip
+    assert ledger.ingest_lines(lines(*bought)).counts["applied"] == 2
+    liquidation = WS_TRADE | {"type": "liquidation", "ask_client_id": 0}
+    counts = _ingest(ledger, MARKETS, {"trades": [liquidation]}, {"trades": [liquidation]}, account="99349")
+    # Then an external market sell of the fill's size, tagged liquidation, filled, booked once
+    assert counts == {"ignored": 1, "applied": 1, "duplicate": 1}
+    forced = ledger.get_order("ext-lighter-281475673670566")
+    assert (forced.external, forced.tags, forced.side.value, forced.order_type.value) == (
+        True, {"liquidation": "true"}, "sell", "market",
+    )  # fmt: skip
+    assert (forced.status, forced.quantity, forced.filled_quantity) == (
+        Status.FILLED,
+        Decimal("0.0346"),
+        Decimal("0.0346"),
+    )
+    # And the position is closed: realized (3028.85 − 3030) × 0.0346 = −1.15 × 0.0346 = −0.03979
+    [position] = list_positions(ledger.db)
+    assert (Decimal(position["quantity"]), Decimal(position["realized_pnl"])) == (0, Decimal("-0.03979"))
+    # And the maker of the same liquidation (account 243008, bid-1 by its client index) books a
+    # plain fill of its own order: no venue order, its maker fee 0.0020959642 USDC as above
+    _bid_1(ledger)
+    _ingest(ledger, MARKETS, {"trades": [liquidation]}, account="243008")
+    assert sorted((o["client_order_id"], o["status"]) for o in list_orders(ledger.db)) == [
+        ("bid-1", "filled"),
+        ("ext-lighter-281475673670566", "filled"),
+        ("long-1", "filled"),
+    ]
+    assert [t["fee"] for t in list_trades(ledger.db, client_order_id="bid-1")] == ["0.0020959642"]
+
+
+def test_a_deleverage_books_the_venues_order_on_our_side(make_ledger: Callable[..., OrderLedger]) -> None:
+    # Given the stream's trade as a deleverage seen by account 243008 (derived: type
+    # "deleverage", the bid's client index 0: the venue closed 243008's short against another)
+    ledger = make_ledger()
+    adl = WS_TRADE | {"type": "deleverage", "bid_client_id": 0}
+    _ingest(ledger, MARKETS, {"trades": [adl]}, account="243008")
+    # Then an external market buy of 0.0346 tagged adl, filled at 3028.85 (maker fee as above)
+    forced = ledger.get_order("ext-lighter-562949291740362")
+    assert (forced.tags, forced.side.value, forced.status, forced.filled_quantity) == (
+        {"adl": "true"}, "buy", Status.FILLED, Decimal("0.0346"),
+    )  # fmt: skip
+    assert [t["fee"] for t in list_trades(ledger.db)] == ["0.0020959642"]
+
+
+def test_a_self_trade_books_both_of_our_orders(make_ledger: Callable[..., OrderLedger]) -> None:
+    # Given account 243008's bid-1 (client index 27601) and ask-1 (client index 76303170, a limit
+    # sell of 0.0346 at 3028: derived), and the stream's trade with both sides 243008's (derived)
+    ledger = make_ledger()
+    _bid_1(ledger)
+    asked = request("ask-1", venue="lighter", account="243008", instrument="ETH/USDC:USDC", side="sell",
+                    quantity="0.0346", price="3028", aliases={"client_index": "76303170"})  # fmt: skip
+    assert ledger.ingest_lines(lines(asked)).counts["applied"] == 1
+    both = WS_TRADE | {"ask_account_id": 243008}
+    report = ledger.ingest_lines(
+        [MARKETS, json.dumps({"trades": [both]}), json.dumps({"trades": [both]})],
+        fmt="lighter",
+        venue="lighter",
+        account="243008",
+    )
+    # Then one line books two fills, the copy nothing, and the journal says it was a self-trade
+    assert (report.counts["applied"], report.counts["duplicate"]) == (1, 1)
+    applied = [row["reason"] for row in list_messages(ledger.db) if row["outcome"] == "applied"]
+    assert applied[-1] == (
+        "Lighter trade '526801155' is a self-trade: booked on both orders (the ask's and the bid's)"
+    )
+    # And each order is filled by its side: the ask was the taker (is_maker_ask false, no
+    # taker_fee: 0), the bid the maker (104.798210 × 20 / 1,000,000 = 0.0020959642 USDC)
+    rows = sorted(
+        (t["client_order_id"], t["side"], t["quantity"], t["price"], t["liquidity"], t["fee"])
+        for t in list_trades(ledger.db)
+    )
+    assert rows == [
+        ("ask-1", "sell", "0.0346", "3028.85", "taker", "0"),
+        ("bid-1", "buy", "0.0346", "3028.85", "maker", "0.0020959642"),
+    ]
+    # And the position is flat: sold and bought 0.0346 at the same price, nothing realized
+    [position] = list_positions(ledger.db)
+    assert (Decimal(position["quantity"]), Decimal(position["realized_pnl"])) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("account", "changes"),
+    [
+        ("243008", {}),  # the bid, maker: maker_fee 20
+        ("99349", {}),  # the ask, taker: no taker_fee, 0
+        ("99349", {"type": "liquidation", "ask_client_id": 0}),  # the liquidated taker
+        ("243008", {"type": "deleverage", "bid_client_id": 0}),  # deleveraged
+    ],
+    ids=["maker", "taker", "liquidation", "deleverage"],
+)
+def test_the_native_and_the_ccxt_routes_book_a_trade_alike(
+    ccxt_pro: Any, account: str, changes: dict[str, Any]
+) -> None:
+    # Given the stream's trade (derived as named), once through --format lighter and once
+    # through ccxt.pro's own account_all_trades handler then --format ccxt --venue lighter,
+    trade = WS_TRADE | changes
+    channel = {"channel": f"account_all_trades:{account}", "trades": {"0": [dict(trade)]}}
+    native = LighterAdapter("lighter", account)
+    native.messages(json.loads(MARKETS), [])
+    ws = market(ccxt_pro, "lighter", **LIGHTER_ETH)
+    client = Recorder()
+    ws.handle_my_trades(client, json.loads(json.dumps(channel)))
+    via_ccxt = payload_messages(client.last(), venue="lighter", account=account, notes=[])
+
+    # Then both give the same request (for the venue's orders), fill, fee and liquidity
+    def shown(messages: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+        return [
+            (m["type"], m.get("venue_order_id"), m.get("quantity"), m.get("price"), m.get("fee"),
+             m.get("fee_currency"), m.get("liquidity"), m.get("tags"))
+            for m in messages
+        ]  # fmt: skip
+
+    assert shown(native.messages(channel, [])) == shown(via_ccxt)
+    assert [m["type"] for m in via_ccxt] == (["request", "fill"] if changes else ["fill"])
