@@ -16,12 +16,12 @@ import pytest
 
 from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.aliases import client_index_alias
+from orderledger.infrastructure.adapters.ccxt import payload_messages
+from orderledger.infrastructure.adapters.lighter import LighterAdapter
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades
 from orderledger.infrastructure.audit.search import list_messages
 from orderledger.infrastructure.errors import ConfigurationError
-from orderledger.infrastructure.adapters.ccxt import payload_messages
-from orderledger.infrastructure.adapters.lighter import LighterAdapter
 from tests.adapters.ccxt_flows import LIGHTER_ETH, Recorder, market, raw
 from tests.cli.helpers import ROOT, cli_json, parse_ingest, run_cli
 from tests.integration.helpers import lines, request
