@@ -108,6 +108,7 @@ _rows(TERMINAL_STATUSES, F.AMEND_REQUESTED, Rule.REFUSE, "the order is terminal"
 
 # amended: the venue's word; applied on any open order, even one we did not ask to amend.
 _rows(OPEN, F.AMENDED, Rule.APPLY)
+# Except one that raises a filled order's quantity: the order works again (Order.amend).
 _rows(TERMINAL_STATUSES, F.AMENDED, Rule.IGNORE, "the order already ended")
 
 # amend rejected

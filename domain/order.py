@@ -639,11 +639,17 @@ class Order:
         price: Decimal | None = None,
         venue_order_id: str | None = None,
     ) -> Outcome:
-        """The venue applied an amendment (ours, or one made elsewhere)."""
+        """The venue applied an amendment (ours, or one made elsewhere).
+
+        On a filled order the venue's word is ignored, unless it raises the quantity: the venue
+        then says the order is larger than what filled, so it is working again (a liquidation
+        order whose fills arrive in separate reports, each stating a larger size).
+        """
         if (again := self._again(OrderAmended, stamp)) is not None:
             return again
         self._check(Fact.AMENDED)
-        if (early := self._early(Fact.AMENDED)) is not None:
+        reopens = self.status is Status.FILLED and quantity is not None and quantity > self.quantity
+        if not reopens and (early := self._early(Fact.AMENDED)) is not None:
             return early
         if quantity is None and price is None and self.amend_target is not None:
             quantity, price = self.amend_target

@@ -358,7 +358,9 @@ class ReferenceOrder:
         return "applied"
 
     def _on_amended(self, fact: Fact) -> Expected:
-        if TABLE["amended"][self.status] == IGNORE:
+        # "ignore⁵ … applied when it raises the quantity" on a filled order.
+        raises = self.status == FILLED and fact.qty is not None and fact.qty > self.quantity
+        if TABLE["amended"][self.status] == IGNORE and not raises:
             return "ignored"
         qty, px = fact.qty, fact.px
         if qty is None and px is None and self.amend_target is not None:

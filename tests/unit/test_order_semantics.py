@@ -660,6 +660,24 @@ def test_amended_on_a_terminal_order_is_ignored(status: Status) -> None:
     without_event(order, IGNORED, lambda o: o.amend(stamp(9), price=D(98)))
 
 
+def test_amended_raising_a_filled_orders_quantity_reopens_it() -> None:
+    # Given an order of 10 filled whole (the canonical filled order)
+    order = order_in(Status.FILLED)
+    assert (order.quantity, order.filled_quantity) == (D(10), D(10))
+
+    # When the venue says it is an order of 14 (a liquidation sized by its fills so far)
+    event = only_event(order.amend(stamp(9), quantity=D(14)), OrderAmended)
+
+    # Then it works again, 14 − 10 = 4 left, and a fill of 4 completes it
+    assert (event.quantity, order.status, order.leaves_quantity) == (D(14), Status.PARTIALLY_FILLED, D(4))
+    order.fill(stamp(10), "T-more", D(4), D(100))
+    assert (order.status, order.filled_quantity) == (Status.FILLED, D(14))
+    # And the same amendment again, or one that does not raise it, changes nothing
+    without_event(order, DUPLICATE, lambda o: o.amend(stamp(9), quantity=D(14)))
+    without_event(order, IGNORED, lambda o: o.amend(stamp(11), quantity=D(14)))
+    without_event(order, IGNORED, lambda o: o.amend(stamp(12), quantity=D(13)))
+
+
 def test_amend_request_below_filled_is_an_error_without_event() -> None:
     order = given(accepted(), filled("T-1", 6))
 
