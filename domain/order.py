@@ -643,12 +643,14 @@ class Order:
 
         On a filled order the venue's word is ignored, unless it raises the quantity: the venue
         then says the order is larger than what filled, so it is working again (a liquidation
-        order whose fills arrive in separate reports, each stating a larger size).
+        order whose fills arrive in separate reports, each stating a larger size). Such a raise
+        is new even at the venue time of an earlier amendment (a liquidation's fills share one
+        time); a copy of one already applied no longer raises anything and is a duplicate.
         """
-        if (again := self._again(OrderAmended, stamp)) is not None:
+        reopens = self.status is Status.FILLED and quantity is not None and quantity > self.quantity
+        if not reopens and (again := self._again(OrderAmended, stamp)) is not None:
             return again
         self._check(Fact.AMENDED)
-        reopens = self.status is Status.FILLED and quantity is not None and quantity > self.quantity
         if not reopens and (early := self._early(Fact.AMENDED)) is not None:
             return early
         if quantity is None and price is None and self.amend_target is not None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -161,3 +163,99 @@ def in_applying_order(messages: list[Message]) -> list[Message]:
     applied trades-first, so fills that happened before the ending are not booked as late.
     """
     return sorted(messages, key=lambda m: FACT_ORDER.get(str(m["type"]), 3))
+
+
+# ---------------------------------------------------------------------- venue-initiated orders
+
+FORCED_TAGS = ("liquidation", "adl")
+"""Tags of the external orders a venue places itself (liquidation, auto-deleveraging)."""
+
+
+@dataclass(frozen=True)
+class BookedOrder:
+    """What the ledger already holds of an order: its quantity, what filled, and by which trades."""
+
+    quantity: Decimal
+    filled: Decimal
+    trade_ids: frozenset[str]
+
+
+BookedLookup = Callable[[str, str], "BookedOrder | None"]
+"""(venue, venue order ID) → what the ledger holds of that external order, or None."""
+
+
+def forced_requests(messages: list[Message]) -> dict[str, Message]:
+    """The external liquidation/ADL requests of a payload's messages, by venue order ID."""
+    return {
+        str(m["venue_order_id"]): m
+        for m in messages
+        if m["type"] == "request"
+        and m.get("external")
+        and m.get("venue_order_id") is not None
+        and any(tag in m.get("tags", {}) for tag in FORCED_TAGS)
+    }
+
+
+def sized_by_fills(messages: list[Message]) -> list[Message]:
+    """One request per venue-initiated order, sized by the payload's fills of it (each trade
+    once): a venue that states no order size (Hyperliquid) gives a request per fill."""
+    forced = forced_requests(messages)
+    totals: dict[str, dict[str, Decimal]] = {}
+    for m in messages:
+        voi = m.get("venue_order_id")
+        if m["type"] == "fill" and voi in forced and m.get("client_order_id") is None:
+            totals.setdefault(str(voi), {})[str(m["trade_id"])] = Decimal(m["quantity"])
+    out: list[Message] = []
+    for m in messages:
+        voi = m.get("venue_order_id")
+        if m["type"] == "request" and voi in forced:
+            if m is not forced[str(voi)] and any(o is forced[str(voi)] for o in out):
+                continue  # the order's first request stands for all
+            fills = totals.get(str(voi))
+            if fills:
+                m = m | {"quantity": decimal_text(sum(fills.values(), Decimal(0)), "quantity")}
+        out.append(m)
+    return out
+
+
+def grow_forced_orders(messages: list[Message], booked: BookedLookup) -> list[Message]:
+    """A venue-initiated order is sized by its fills, so fills of one such order reported in
+    separate payloads each size it anew. When the ledger already holds the order, its request
+    is restated with the quantity booked (a repeat, not a conflicting size), and when this
+    payload's new fills take it past that quantity an ``amended`` raising it to what has then
+    filled (booked fills + new ones) comes right after the request: an attributable event, in
+    the order's history, that reopens it for those fills (docs/semantics.md, footnote 5)."""
+    forced = forced_requests(messages)
+    if not forced:
+        return messages
+    out: list[Message] = []
+    for m in messages:
+        voi = m.get("venue_order_id")
+        if m["type"] != "request" or voi not in forced:
+            out.append(m)
+            continue
+        known = booked(str(m["venue"]), str(voi))
+        if known is None:
+            out.append(m)
+            continue
+        new = {
+            str(f["trade_id"]): Decimal(f["quantity"])
+            for f in messages
+            if f["type"] == "fill"
+            and f.get("venue_order_id") == voi
+            and str(f["trade_id"]) not in known.trade_ids
+        }
+        needed = known.filled + sum(new.values(), Decimal(0))
+        out.append(m | {"quantity": decimal_text(known.quantity, "quantity")})
+        if needed > known.quantity:
+            out.append(
+                message(
+                    "amended",
+                    venue=m["venue"],
+                    venue_order_id=str(voi),
+                    quantity=decimal_text(needed, "quantity"),
+                    ts=m.get("ts"),
+                    source=m.get("source"),
+                )
+            )
+    return out

@@ -27,9 +27,11 @@ Mapping (https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api):
 * Fills: ``trade_id = tid``; quantity ``sz``, price ``px``; ``fee`` = ``fee`` + ``builderFee``
   in ``feeToken`` (as ccxt books it); ``crossed`` → taker, else maker; ``closedPnl`` →
   ``venue_realized_pnl``. A liquidation fill (``liquidation`` present) has no order the caller
-  placed: an external market ``request`` tagged ``{"liquidation": "true"}`` for the fill's
-  size precedes it. Any other fill without a ``cloid`` names its order by ``oid`` and waits
-  (parked) until an order message for that ``oid`` arrives (orderUpdates, historicalOrders).
+  placed: an external market ``request`` tagged ``{"liquidation": "true"}`` precedes it, sized
+  by that order's fills in the payload (Hyperliquid states no liquidation order size); fills of
+  it in later payloads grow it (``infrastructure.ingest.feeds``: ``grow_forced_orders``). Any
+  other fill without a ``cloid`` names its order by ``oid`` and waits (parked) until an order
+  message for that ``oid`` arrives (orderUpdates, historicalOrders).
 * Instruments: a perpetual is named by its coin (``BTC``, ``flx:CRCL``); a spot pair by its
   ``BASE/QUOTE`` name (``PURR/USDC``); ``@<index>`` is resolved through the spot meta, and
   refused with a one-line reason without it.
@@ -52,6 +54,7 @@ from orderledger.infrastructure.adapters.common import (
     in_applying_order,
     message,
     positive_text,
+    sized_by_fills,
     text_or_none,
     time_from_millis,
 )
@@ -123,8 +126,11 @@ class HyperliquidAdapter:
     # ------------------------------------------------------------------ dispatch
 
     def messages(self, payload: Any, notes: list[str] | None = None) -> list[Message]:
-        """The ledger messages of one Hyperliquid payload (see the module docstring)."""
-        notes = notes if notes is not None else []
+        """The ledger messages of one Hyperliquid payload (see the module docstring); a
+        liquidation's fills in it share one external request, sized by their sum."""
+        return sized_by_fills(self._messages(payload, notes if notes is not None else []))
+
+    def _messages(self, payload: Any, notes: list[str]) -> list[Message]:
         if isinstance(payload, Mapping) and "channel" in payload:
             return in_applying_order(self._channel(payload, notes))
         if isinstance(payload, Mapping):

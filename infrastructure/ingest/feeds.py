@@ -4,9 +4,14 @@
 formats in :data:`FEED_FORMATS`, so state lives exactly as long as one ingest:
 
 * ``hyperliquid`` — :class:`~infrastructure.adapters.hyperliquid.HyperliquidAdapter` remembers
-  the spot meta and each user's last ``webData2`` open orders (pure translation otherwise).
+  the spot meta and each user's last ``webData2`` open orders.
 * ``lighter`` — :class:`~infrastructure.adapters.lighter.LighterAdapter` remembers the market
-  map (``order_books``); otherwise pure translation through the CCXT Lighter rules.
+  map (``order_books``); otherwise translation through the CCXT Lighter rules.
+* Both size a venue-initiated (liquidation, ADL) order by its fills, as the venue states no
+  size for it: when a later line brings more fills of an order the ledger holds, an
+  ``amended`` raising it to what has then filled precedes them
+  (``adapters.common.grow_forced_orders``), so fills of one liquidation on separate lines
+  all book.
 * ``tradier`` — Tradier reports fills only as cumulative ``exec_quantity``/``avg_fill_price``.
   Each poll's orders become their request/ack/ending messages plus, for the part of the
   cumulative fill the ledger has not booked yet, one *inferred* fill whose trade ID is derived
@@ -19,7 +24,7 @@ formats in :data:`FEED_FORMATS`, so state lives exactly as long as one ingest:
   missing from one snapshot is closed only when the next snapshot lacks it too, so one gap in
   the stream (a snapshot missed or cut short) never closes an order.
 
-The last two read the ledger, so each of their lines is committed before the next is read
+All four read the ledger, so each of their lines is committed before the next is read
 (:attr:`Feed.commit_each`); they cannot be used with ``strict``. A second ingest of the same
 input finds everything booked and records nothing new.
 """
@@ -30,9 +35,16 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+from orderledger.domain.order import external_client_order_id
 from orderledger.domain.values import format_decimal
 from orderledger.infrastructure.adapters.ccxt import VENUE_RULES, rules_for
-from orderledger.infrastructure.adapters.common import Message, in_applying_order, message
+from orderledger.infrastructure.adapters.common import (
+    BookedOrder,
+    Message,
+    grow_forced_orders,
+    in_applying_order,
+    message,
+)
 from orderledger.infrastructure.adapters.hyperliquid import HyperliquidAdapter
 from orderledger.infrastructure.adapters.lighter import LighterAdapter
 from orderledger.infrastructure.adapters.tradier import (
@@ -72,38 +84,52 @@ def open_feed(ledger: Any, fmt: str, venue: str | None, account: str | None) -> 
     if not venue or not account:
         raise ConfigurationError(f"--format {fmt} needs --venue and --account")
     if fmt == "hyperliquid":
-        return HyperliquidFeed(venue, account)
+        return HyperliquidFeed(ledger, venue, account)
     if fmt == "lighter":
         if rules_for(venue) is not VENUE_RULES["lighter"]:
             raise ConfigurationError("--format lighter needs --venue lighter (or lighter-<name>)")
-        return LighterFeed(venue, account)
+        return LighterFeed(ledger, venue, account)
     if fmt == "tradier":
         return TradierFeed(ledger, venue, account)
     raise ConfigurationError(f"unknown feed format {fmt!r}")
 
 
 class HyperliquidFeed:
-    """Hyperliquid payloads, one per line (pure translation with per-ingest state)."""
+    """Hyperliquid payloads, one per line; a liquidation order grows with its later fills."""
 
-    commit_each = False
+    commit_each = True
 
-    def __init__(self, venue: str, account: str) -> None:
+    def __init__(self, ledger: Any, venue: str, account: str) -> None:
+        self.ledger = ledger
         self.adapter = HyperliquidAdapter(venue=venue, account=account)
 
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
-        return self.adapter.messages(decode_json(raw), notes)
+        found = self.adapter.messages(decode_json(raw), notes)
+        return grow_forced_orders(found, lambda venue, oid: booked_order(self.ledger, venue, oid))
 
 
 class LighterFeed:
-    """Lighter payloads, one per line (pure translation; remembers the market map)."""
+    """Lighter payloads, one per line (remembers the market map); a liquidation or deleverage
+    order grows with its later fills."""
 
-    commit_each = False
+    commit_each = True
 
-    def __init__(self, venue: str, account: str) -> None:
+    def __init__(self, ledger: Any, venue: str, account: str) -> None:
+        self.ledger = ledger
         self.adapter = LighterAdapter(venue=venue, account=account)
 
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
-        return self.adapter.messages(decode_json(raw), notes)
+        found = self.adapter.messages(decode_json(raw), notes)
+        return grow_forced_orders(found, lambda venue, oid: booked_order(self.ledger, venue, oid))
+
+
+def booked_order(ledger: Any, venue: str, venue_order_id: str) -> BookedOrder | None:
+    """What the ledger holds of the external order ``ext-<venue>-<venue order ID>``."""
+    order = ledger.processor.load_order(external_client_order_id(venue, venue_order_id), trust_absent=False)
+    if order is None:
+        return None
+    trades = frozenset(f.trade_id for f in order.fills.values() if not f.busted)
+    return BookedOrder(order.quantity, order.filled_quantity, trades)
 
 
 class TradierFeed:

@@ -304,3 +304,60 @@ def test_bad_payloads_are_refused_with_one_line() -> None:
         adapter.messages([{k: v for k, v in FILLS[0].items() if k != "tid"} | {"oid": None, "tid": None}])
     with pytest.raises(AdapterError, match="channel 'l2Book'"):
         adapter.messages(ws("l2Book", {}))
+
+
+# The published HYPE liquidation fill (FILLS[3]: oid 298509207410, 5.2 @ 21.147, fee 0.047504
+# USDC, closedPnl −46.0356, startPosition 5.2) split into three fills of the same order
+# (derived: sizes 3, 1.2 and 1, tids +1..+3; fees 0.03 + 0.012 + 0.005504 = 0.047504; closedPnl
+# per unit −46.0356 / 5.2 = −8.853 (an entry at 21.147 + 8.853 = 30), so −26.559, −10.6236,
+# −8.853; the same time and hash, as the fills of one liquidation have).
+SPLIT = [
+    FILLS[3] | {"sz": size, "tid": 345752513742025 + n, "fee": fee, "closedPnl": pnl,
+                "startPosition": start}
+    for n, size, fee, pnl, start in (
+        (1, "3", "0.03", "-26.559", "5.2"),
+        (2, "1.2", "0.012", "-10.6236", "2.2"),
+        (3, "1", "0.005504", "-8.853", "1"),
+    )
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("rest_first", [False, True], ids=["pushes-then-rest", "rest-then-pushes"])
+def test_a_liquidations_fills_on_separate_lines_grow_its_order(ledger: OrderLedger, rest_first: bool) -> None:
+    # Given a long of 5.2 HYPE bought at 30 (derived: our order "long-1" and its fill),
+    opened = [
+        {"type": "request", "client_order_id": "long-1", "venue": VENUE, "account": ACCOUNT,
+         "instrument": "HYPE", "side": "buy", "order_type": "limit", "quantity": "5.2",
+         "price": "30", "ts": "2026-01-20T10:00:00Z"},
+        {"type": "fill", "client_order_id": "long-1", "trade_id": "own-1", "quantity": "5.2",
+         "price": "30", "ts": "2026-01-20T10:00:01Z"},
+    ]  # fmt: skip
+    assert ledger.ingest_lines(lines(*opened)).counts["applied"] == 2
+    # When the liquidation's three fills come as three userFills pushes and the REST userFills
+    # reply holds all three (in either order),
+    pushes = [ws("userFills", {"user": USER, "fills": [fill]}) for fill in SPLIT]
+    rest = list(SPLIT)
+    payloads = [rest, *pushes] if rest_first else [*pushes, rest]
+    counts = ingest(ledger, *payloads)
+    # Then every fill books, once: one external liquidation order of 3 + 1.2 + 1 = 5.2, filled
+    assert (counts["applied"], counts["duplicate"], counts["rejected"]) == (
+        (1, 3, 0) if rest_first else (3, 1, 0)
+    )
+    order = ledger.get_order("ext-hyperliquid-298509207410")
+    assert (order.tags, order.side.value, order.quantity, order.filled_quantity, order.status) == (
+        {"liquidation": "true"}, "sell", Decimal("5.2"), Decimal("5.2"), Status.FILLED,
+    )  # fmt: skip
+    # And, line by line, the order grew by explicit amendments from Hyperliquid's fills:
+    # 3, then 3 + 1.2 = 4.2, then 4.2 + 1 = 5.2 (none when REST brought all three at once)
+    amended = [
+        e.quantity for e in ledger.order_events(order.client_order_id) if type(e).__name__ == "OrderAmended"
+    ]
+    assert amended == ([] if rest_first else [Decimal("4.2"), Decimal("5.2")])
+    # And the position is flat: realized (21.147 − 30) × 5.2 = −8.853 × 5.2 = −46.0356, which is
+    # Hyperliquid's closedPnl −26.559 − 10.6236 − 8.853; fees 0.047504 USDC
+    hype = position(ledger, "HYPE")
+    assert (Decimal(hype["quantity"]), Decimal(hype["realized_pnl"])) == (0, Decimal("-46.0356"))
+    assert hype["fees"] == {"USDC": "0.047504"}
+    # And the whole input again records nothing new
+    again = ingest(ledger, *payloads)
+    assert (again["applied"], again["rejected"]) == (0, 0)

@@ -403,3 +403,26 @@ def test_the_native_and_the_ccxt_routes_book_a_trade_alike(
 
     assert shown(native.messages(channel, [])) == shown(via_ccxt)
     assert [m["type"] for m in via_ccxt] == (["request", "fill"] if changes else ["fill"])
+
+
+def test_a_liquidations_trades_on_separate_lines_grow_its_order(
+    make_ledger: Callable[..., OrderLedger],
+) -> None:
+    # Given the liquidation above (account 99349's ask is Lighter's order 281475673670566) in
+    # two trades of that order on separate lines (derived: sizes 0.02 and 0.0146, trade IDs
+    # 526801155 and 526801157, usd_amount 0.02 × 3028.85 = 60.577 and 0.0146 × 3028.85 =
+    # 44.221210, as the stream would state them),
+    ledger = make_ledger()
+    first = WS_TRADE | {"type": "liquidation", "ask_client_id": 0, "size": "0.02", "usd_amount": "60.577"}
+    second = first | {"trade_id": 526801157, "size": "0.0146", "usd_amount": "44.221210"}
+    counts = _ingest(ledger, MARKETS, {"trades": [first]}, {"trades": [second]}, account="99349")
+    # Then both book: the order of 0.02 grows to 0.02 + 0.0146 = 0.0346 by an amendment
+    assert counts == {"ignored": 1, "applied": 2}
+    order = ledger.get_order("ext-lighter-281475673670566")
+    assert (order.tags, order.quantity, order.filled_quantity, order.status) == (
+        {"liquidation": "true"}, Decimal("0.0346"), Decimal("0.0346"), Status.FILLED,
+    )  # fmt: skip
+    kinds = [type(e).__name__ for e in ledger.order_events(order.client_order_id)]
+    assert kinds == ["OrderRequested", "OrderFilled", "OrderAmended", "OrderFilled"]
+    # And the taker paid no fee (no taker_fee on the trades): 0 each
+    assert [t["fee"] for t in list_trades(ledger.db)] == ["0", "0"]

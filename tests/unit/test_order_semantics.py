@@ -676,6 +676,11 @@ def test_amended_raising_a_filled_orders_quantity_reopens_it() -> None:
     without_event(order, DUPLICATE, lambda o: o.amend(stamp(9), quantity=D(14)))
     without_event(order, IGNORED, lambda o: o.amend(stamp(11), quantity=D(14)))
     without_event(order, IGNORED, lambda o: o.amend(stamp(12), quantity=D(13)))
+    # And a further raise at the venue time of the first is new (a liquidation's fills share one
+    # time): 14 → 15 reopens it again, and its copy is a duplicate
+    only_event(order.amend(stamp(9), quantity=D(15)), OrderAmended)
+    assert (order.status, order.leaves_quantity) == (Status.PARTIALLY_FILLED, D(1))
+    without_event(order, DUPLICATE, lambda o: o.amend(stamp(9), quantity=D(15)))
 
 
 def test_amend_request_below_filled_is_an_error_without_event() -> None:
