@@ -206,11 +206,13 @@ def sized_by_fills(messages: list[Message]) -> list[Message]:
         if m["type"] == "fill" and voi in forced and m.get("client_order_id") is None:
             totals.setdefault(str(voi), {})[str(m["trade_id"])] = Decimal(m["quantity"])
     out: list[Message] = []
+    requested: set[str] = set()
     for m in messages:
         voi = m.get("venue_order_id")
-        if m["type"] == "request" and voi in forced:
-            if m is not forced[str(voi)] and any(o is forced[str(voi)] for o in out):
+        if m["type"] == "request" and voi in forced and m.get("external"):
+            if str(voi) in requested:
                 continue  # the order's first request stands for all
+            requested.add(str(voi))
             fills = totals.get(str(voi))
             if fills:
                 m = m | {"quantity": decimal_text(sum(fills.values(), Decimal(0)), "quantity")}
