@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
@@ -45,6 +44,7 @@ from orderledger.domain.events import (
     OrderRequested,
 )
 from orderledger.domain.lifecycle import Fact, Rule, rule_for
+from orderledger.domain.outcomes import Outcome as OutcomeValue
 from orderledger.domain.values import (
     AVERAGE,
     EXACT,
@@ -72,12 +72,9 @@ def external_client_order_id(venue: str, venue_order_id: str) -> str:
     return f"ext-{venue}-{venue_order_id}"
 
 
-class OutcomeKind(StrEnum):
-    """What a fact did to the ledger."""
-
-    APPLIED = "applied"
-    DUPLICATE = "duplicate"
-    IGNORED = "ignored"
+OutcomeKind = OutcomeValue
+"""What a command did: ``applied``, ``duplicate`` or ``ignored`` of the ledger's one outcome
+vocabulary (:class:`domain.outcomes.Outcome`; ingest adds ``parked`` and ``rejected``)."""
 
 
 @dataclass(frozen=True, slots=True)
