@@ -35,7 +35,7 @@ from pydantic import (
 
 from orderledger.domain.errors import InvalidInputError, LedgerError
 from orderledger.domain.instrument import Definition
-from orderledger.domain.order import OrderSpec, external_client_order_id
+from orderledger.domain.order import SPEC_FIELDS, OrderSpec, external_client_order_id
 from orderledger.domain.values import (
     MAX_TEXT_LENGTH,
     Liquidity,
@@ -426,6 +426,9 @@ class _Message(BaseModel):
     ts: Timestamp
     source: Source = Field(default=None, validate_default=True)
 
+    needs: ClassVar[str] = ""
+    """What the type requires beyond its required fields, in words (for the docs' table)."""
+
 
 class _OrderMessage(_Message):
     """A fact about one order, named by its client order ID or by a venue identity."""
@@ -452,21 +455,25 @@ class RequestMessage(_Message):
     """We are about to send this order (recorded *before* it goes to the venue)."""
 
     type: Literal["request"]
+    needs: ClassVar[str] = (
+        "`client_order_id` (or, with `external`, `venue_order_id`) and `venue`;"
+        " `price` when `order_type` is `limit`"
+    )
     client_order_id: ClientOrderId | None = None
     venue: Venue | None = None
     venue_order_id: VenueOrderId | None = None
     aliases: Aliases = Field(default_factory=dict)
-    external: External = False
-    order_type: OrderTypeField
-    price: Price | None = None
     account: Account
     instrument: Instrument
     side: SideField
+    order_type: OrderTypeField
     quantity: Quantity
+    price: Price | None = None
     time_in_force: TimeInForce | None = None
     quote_currency: QuoteCurrency | None = None
     tags: Tags = Field(default_factory=dict)
     parent_id: ParentId | None = None
+    external: External = False
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
@@ -545,12 +552,17 @@ class AmendRequestedMessage(_Amendment):
     """We asked for a new total quantity and/or price."""
 
     type: Literal["amend_requested"]
+    needs: ClassVar[str] = "`quantity` or `price`"
 
 
 class AmendedMessage(_Amendment):
     """The venue changed quantity, price and/or venue order ID."""
 
     type: Literal["amended"]
+    needs: ClassVar[str] = (
+        "`quantity`, `price` or `venue_order_id` (may be omitted when an `amend_requested` is"
+        " pending: its values are used)"
+    )
 
 
 class AmendRejectedMessage(_Reasoned):
@@ -577,6 +589,7 @@ class FillCorrectedMessage(_OrderMessage):
     """The venue changed a trade's quantity, price and/or fee."""
 
     type: Literal["fill_corrected"]
+    needs: ClassVar[str] = "whatever changed"
     trade_id: TradeId
     quantity: Quantity | None = None
     price: Price | None = None
@@ -608,8 +621,9 @@ class _InstrumentHeader(_Message):
 
 def _definition_field(item: Field_[Any]) -> tuple[Any, Any]:
     """The message field for one field of the domain's Definition, by its type and choices."""
-    about = About(item.metadata.get("shape", IDENT), item.metadata.get("doc", ""))
     choices = item.metadata.get("choices")
+    shape = IDENT if choices is None else ", ".join(f"`{c}`" for c in choices[:-1]) + f" or `{choices[-1]}`"
+    about = About(item.metadata.get("shape", shape), item.metadata.get("doc", ""))
     if choices is not None:
         rule: Any = _one_of(choices)
     elif item.type in ("Decimal", "Decimal | None"):
@@ -664,8 +678,6 @@ KINDS: dict[str, type[BaseModel]] = {
 FIELDS: dict[str, frozenset[str]] = {kind: frozenset(model.model_fields) for kind, model in KINDS.items()}
 """The fields each type accepts (``type`` included)."""
 TYPES = tuple(KINDS)
-SPEC_FIELDS = tuple(f.name for f in fields(OrderSpec))
-"""A request's fields that describe the order (all but the message header)."""
 _KEEP_NULL = frozenset({"type", "ts", "external", "inferred"})
 """Keys whose JSON null is an error rather than "absent"."""
 
@@ -712,7 +724,11 @@ def message_from_line(line: str | bytes, default_source: str = "ingest") -> Mess
 def message_to_json(message: Message) -> bytes:
     """The ledger-format JSON line of a message (used to keep parked adapter messages)."""
     data: dict[str, Any] = {"type": message.type}
-    for name in _SORTED[message.type]:
+    model = type(message)
+    names = _SORTED.get(model)
+    if names is None:
+        names = _SORTED[model] = tuple(sorted(set(model.model_fields) - {"type"}))
+    for name in names:
         value = getattr(message, name)
         if value is None or value == {} or value is False:
             continue
@@ -726,4 +742,5 @@ def message_to_json(message: Message) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-_SORTED = {kind: tuple(sorted(names - {"type"})) for kind, names in FIELDS.items()}
+_SORTED: dict[type[BaseModel], tuple[str, ...]] = {}
+"""Each model's fields but ``type``, in the order ``message_to_json`` writes them (by name)."""
