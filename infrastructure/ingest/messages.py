@@ -701,7 +701,11 @@ def parse_message(data: Any, default_source: str = "ingest") -> Message:
     try:
         return _ADAPTER.validate_python(data, context={"default_source": default_source})
     except ValidationError as error:
-        raise _one_line(error) from None
+        problem = _one_line(error)
+    # Raised outside the handler, and without the validator's frames: neither the pydantic error
+    # nor those frames (which hold the input, up to a megabyte) stay referenced by the error.
+    problem.__traceback__ = None
+    raise problem
 
 
 def _one_line(error: ValidationError) -> LedgerError:
