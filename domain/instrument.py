@@ -20,7 +20,7 @@ for linear and −1 for inverse (an inverse contract's coin value falls as the p
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid5
@@ -51,20 +51,61 @@ def instrument_id_for(venue: str, instrument: str) -> UUID:
 class Definition:
     """What an instrument is (every field of ``InstrumentDefined`` beyond its header)."""
 
-    kind: str | None = None
-    contract_size: Decimal = ONE
-    settlement: str = "linear"
-    settle_currency: str | None = None
-    base_currency: str | None = None
-    quote_currency: str | None = None
-    underlying: str | None = None
-    expiry: str | None = None
-    strike: Decimal | None = None
-    option_type: str | None = None
-    price_scale: int | None = None
-    quantity_scale: int | None = None
-    security_id: str | None = None
-    security_id_source: str | None = None
+    kind: str | None = field(default=None, metadata={"choices": KINDS, "doc": "what it is"})
+    contract_size: Decimal = field(
+        default=ONE,
+        metadata={
+            "shape": "decimal, > 0",
+            "doc": "what one unit of order quantity is worth in the underlying (OKX BTC-USDT-SWAP"
+            " `0.01`, a US equity option `100`, Bybit BTCUSD `1` USD). Default 1",
+        },
+    )
+    settlement: str = field(
+        default="linear",
+        metadata={
+            "choices": SETTLEMENTS,
+            "doc": "linear (default): P&L in the quote currency; inverse: P&L in the settlement coin,"
+            " by quantity × contract_size × (1/entry − 1/exit). An inverse definition needs"
+            " `settle_currency` or `base_currency`",
+        },
+    )
+    settle_currency: str | None = field(
+        default=None,
+        metadata={"doc": "the currency P&L is booked in (else quote for linear, base for inverse)"},
+    )
+    base_currency: str | None = field(default=None, metadata={"doc": "the pair's base currency"})
+    quote_currency: str | None = field(default=None, metadata={"doc": "the pair's quote currency"})
+    underlying: str | None = field(
+        default=None, metadata={"doc": "what a derivative is on (an option's stock, a swap's coin)"}
+    )
+    expiry: str | None = field(default=None, metadata={"doc": "expiry date or time, as the venue states it"})
+    strike: Decimal | None = field(
+        default=None, metadata={"shape": "decimal, > 0", "doc": "an option's strike"}
+    )
+    option_type: str | None = field(
+        default=None, metadata={"choices": OPTION_TYPES, "doc": "an option's kind"}
+    )
+    price_scale: int | None = field(
+        default=None,
+        metadata={
+            "shape": "whole number 0–18",
+            "doc": "for adapters that read integer-scaled venue prices; positions do not rescale",
+        },
+    )
+    quantity_scale: int | None = field(
+        default=None,
+        metadata={
+            "shape": "whole number 0–18",
+            "doc": "for adapters that read integer-scaled venue quantities; positions do not rescale",
+        },
+    )
+    security_id: str | None = field(
+        default=None,
+        metadata={"doc": "the venue's own instrument ID (FIX 48; `venue` from ccxt's market `id`)"},
+    )
+    security_id_source: str | None = field(
+        default=None, metadata={"doc": "what kind of ID `security_id` is (FIX 22)"}
+    )
 
     def check(self) -> None:
         """Refuse a definition positions could not value (one-line error)."""
@@ -106,7 +147,7 @@ def define(
     definition.check()
     if current is not None and definition_of(current) == definition:
         return None
-    fields: dict[str, Any] = asdict(definition)
+    stated: dict[str, Any] = asdict(definition)
     return InstrumentDefined(
         originator_id=instrument_id_for(venue, instrument),
         originator_version=1 if current is None else current.originator_version + 1,
@@ -115,7 +156,7 @@ def define(
         source=stamp.source,
         venue=venue,
         instrument=instrument,
-        **fields,
+        **stated,
     )
 
 

@@ -9,10 +9,9 @@ again on every replay.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
@@ -45,6 +44,7 @@ from orderledger.domain.events import (
     OrderRequested,
 )
 from orderledger.domain.lifecycle import Fact, Rule, rule_for
+from orderledger.domain.outcomes import Outcome as OutcomeValue
 from orderledger.domain.values import (
     AVERAGE,
     EXACT,
@@ -72,12 +72,9 @@ def external_client_order_id(venue: str, venue_order_id: str) -> str:
     return f"ext-{venue}-{venue_order_id}"
 
 
-class OutcomeKind(StrEnum):
-    """What a fact did to the ledger."""
-
-    APPLIED = "applied"
-    DUPLICATE = "duplicate"
-    IGNORED = "ignored"
+OutcomeKind = OutcomeValue
+"""What a command did: ``applied``, ``duplicate`` or ``ignored`` of the ledger's one outcome
+vocabulary (:class:`domain.outcomes.Outcome`; ingest adds ``parked`` and ``rejected``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +133,10 @@ class OrderSpec:
             raise InvalidInputError("a limit order needs a price", field="price")
         if self.price is not None:
             parse_positive(self.price, "price")
+
+
+SPEC_FIELDS = tuple(f.name for f in fields(OrderSpec))
+"""What a request states: ``OrderRequested`` carries each of them, under the same name."""
 
 
 @dataclass(slots=True)
@@ -406,27 +407,19 @@ class Order:
     def request(cls, spec: OrderSpec, stamp: Stamp) -> tuple[Order, Outcome]:
         """Create an order from its request (intent recorded before it is sent)."""
         spec.validate()
+        stated = {name: getattr(spec, name) for name in SPEC_FIELDS}
+        stated.update(
+            quote_currency=spec.quote_currency or quote_currency_of(spec.instrument),
+            tags=dict(spec.tags),
+            aliases=dict(spec.aliases),
+        )
         event = OrderRequested(
             originator_id=order_id_for(spec.client_order_id),
             originator_version=1,
             ts_recorded=stamp.ts_recorded,
             ts_event=stamp.ts_event,
             source=stamp.source,
-            client_order_id=spec.client_order_id,
-            account=spec.account,
-            venue=spec.venue,
-            instrument=spec.instrument,
-            side=spec.side,
-            order_type=spec.order_type,
-            quantity=spec.quantity,
-            price=spec.price,
-            time_in_force=spec.time_in_force,
-            quote_currency=spec.quote_currency or quote_currency_of(spec.instrument),
-            tags=dict(spec.tags),
-            parent_id=spec.parent_id,
-            aliases=dict(spec.aliases),
-            venue_order_id=spec.venue_order_id,
-            external=spec.external,
+            **stated,
         )
         order = cls(event)
         order.version = 1

@@ -15,10 +15,11 @@ from uuid import UUID
 from weakref import WeakKeyDictionary
 
 from orderledger.domain.events import InstrumentDefined, OrderEvent
-from orderledger.domain.instrument import ONE, Definition, define, instrument_id_for
+from orderledger.domain.instrument import define, instrument_id_for
 from orderledger.domain.order import Stamp
+from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.audit.search import EventFilter, event_record, search_events
-from orderledger.infrastructure.ingest.messages import Message
+from orderledger.infrastructure.ingest.messages import InstrumentMessage
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 
@@ -31,40 +32,20 @@ if TYPE_CHECKING:
 _decided: WeakKeyDictionary[Any, dict[UUID, InstrumentDefined]] = WeakKeyDictionary()
 
 
-def definition_from(message: Message) -> Definition:
-    """The definition an ``instrument`` message states (absent fields take their defaults)."""
-    return Definition(
-        kind=message.kind,
-        contract_size=ONE if message.contract_size is None else message.contract_size,
-        settlement=message.settlement or "linear",
-        settle_currency=message.settle_currency,
-        base_currency=message.base_currency,
-        quote_currency=message.quote_currency,
-        underlying=message.underlying,
-        expiry=message.expiry,
-        strike=message.strike,
-        option_type=message.option_type,
-        price_scale=message.price_scale,
-        quantity_scale=message.quantity_scale,
-        security_id=message.security_id,
-        security_id_source=message.security_id_source,
-    )
-
-
 def book_instrument(
-    batch: _Batch, message: Message, entry: JournalEntry
-) -> tuple[str, str | None, list[OrderEvent]]:
+    batch: _Batch, message: InstrumentMessage, entry: JournalEntry
+) -> tuple[Outcome, str | None, list[OrderEvent]]:
     """Decide one ``instrument`` message inside a batch: (outcome, reason, events)."""
     assert message.venue and message.instrument  # parse_message requires both
     aggregate = instrument_id_for(message.venue, message.instrument)
     decided = _decided.setdefault(batch, {})
     current = decided.get(aggregate) or _latest(batch, aggregate)
     stamp = Stamp(ts_event=message.ts, ts_recorded=batch.p.clock(), source=message.source)
-    event = define(current, message.venue, message.instrument, definition_from(message), stamp)
+    event = define(current, message.venue, message.instrument, message.definition(), stamp)
     if event is None:
         assert current is not None
         return (
-            "duplicate",
+            Outcome.DUPLICATE,
             f"instrument {message.instrument!r} at {message.venue!r} already has this definition"
             f" (version {current.originator_version})",
             [],
@@ -74,7 +55,7 @@ def book_instrument(
     batch.events.append(event)
     batch.commit.events.append(batch.p.mapper.to_stored_event(event))
     batch.commit.event_entries.append(entry)
-    return "applied", None, [event]
+    return Outcome.APPLIED, None, [event]
 
 
 def _latest(batch: _Batch, aggregate: UUID) -> InstrumentDefined | None:
@@ -118,4 +99,4 @@ def list_instruments(
     return [row for key in sorted(rows) for row in rows[key]]
 
 
-__all__ = ["book_instrument", "definition_from", "list_instruments"]
+__all__ = ["book_instrument", "list_instruments"]

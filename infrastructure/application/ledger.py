@@ -29,6 +29,7 @@ from eventsourcing.utils import Environment
 from orderledger.domain.errors import OrderNotFoundError
 from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
 from orderledger.domain.order import Order, order_id_for, replay
+from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.errors import ConfigurationError, MessageError
 from orderledger.infrastructure.ingest.messages import message_from_line
@@ -65,7 +66,7 @@ class _Factory(InfrastructureFactory):
         return False
 
 
-OUTCOMES = ("applied", "duplicate", "parked", "ignored", "rejected")
+OUTCOMES = tuple(Outcome)
 
 
 @dataclass
@@ -83,7 +84,7 @@ class IngestReport:
         self.counts[result.outcome] = self.counts.get(result.outcome, 0) + 1
         self.lines += 1
         self.events += len(result.events)
-        if result.outcome == "rejected":
+        if result.outcome is Outcome.REJECTED:
             self.rejected.append(result)
 
 
@@ -295,7 +296,7 @@ class OrderLedger(Application[UUID]):
         for batch in batches:
             with self._writing:
                 results, committed = self.processor.process(batch, strict=strict)
-                if strict and any(r.outcome == "rejected" for r in results):
+                if strict and any(r.outcome is Outcome.REJECTED for r in results):
                     report.stored = False
                 self._after_commit(committed)
             for result in results:

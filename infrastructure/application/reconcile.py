@@ -24,6 +24,7 @@ from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.order import Order, external_client_order_id
+from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import (
     OrderType,
     Side,
@@ -603,7 +604,7 @@ class Reconciler:
 
         self.ledger.ingest_inbound(items, on_batch=committed)
         for difference, outcome in zip(owners, outcomes, strict=True):
-            if difference.applied is None or outcome.startswith("rejected"):
+            if difference.applied is None or outcome.startswith(Outcome.REJECTED):
                 difference.applied = outcome
 
 

@@ -18,6 +18,7 @@ from typing import Any, BinaryIO, TextIO
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import EVENT_TYPES_BY_NAME, OrderEvent
 from orderledger.domain.order import Order
+from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.mapper import LedgerMapper
@@ -132,7 +133,7 @@ def event_record(position: int, event: OrderEvent, message_id: int | None) -> di
 # ---------------------------------------------------------------------- the journal
 
 
-MESSAGE_OUTCOMES = ("applied", "duplicate", "parked", "ignored", "rejected")
+MESSAGE_OUTCOMES = tuple(Outcome)
 
 
 def list_messages(

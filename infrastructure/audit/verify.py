@@ -17,6 +17,7 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import InstrumentDefined, OrderEvent
 from orderledger.domain.instrument import instrument_id_for
 from orderledger.domain.order import Order, order_id_for
+from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.audit.search import CHUNK, EVENT_COLUMNS, EventFilter, search_events
 from orderledger.infrastructure.storage.chain import GENESIS, link
 from orderledger.infrastructure.storage.db import Database, check_sqlite_file
@@ -335,8 +336,9 @@ def journal_differences(db: Database, orders: Mapping[str, Order], limit: int = 
         ),
         (
             # A line some of whose messages still wait stays parked with the events of the rest.
-            "SELECT DISTINCT m.message_id, m.outcome FROM messages m JOIN events e"
-            " ON e.message_id = m.message_id WHERE m.outcome NOT IN ('applied', 'parked')"
+            "SELECT DISTINCT m.message_id, m.outcome FROM messages m"
+            " JOIN events e ON e.message_id = m.message_id"
+            f" WHERE m.outcome NOT IN ('{Outcome.APPLIED}', '{Outcome.PARKED}')"
             " ORDER BY m.message_id",
             "message {0} is marked {1} but events in the log name it",
         ),
@@ -352,12 +354,12 @@ def journal_differences(db: Database, orders: Mapping[str, Order], limit: int = 
         ),
         (
             "SELECT DISTINCT p.message_id, m.outcome FROM parked p LEFT JOIN messages m"
-            " ON m.message_id = p.message_id WHERE m.outcome IS NULL OR m.outcome <> 'parked'"
+            f" ON m.message_id = p.message_id WHERE m.outcome IS NULL OR m.outcome <> '{Outcome.PARKED}'"
             " ORDER BY p.message_id",
             "parked row of message {0} belongs to no parked line (outcome {1})",
         ),
         (
-            "SELECT m.message_id FROM messages m WHERE m.outcome = 'parked'"
+            f"SELECT m.message_id FROM messages m WHERE m.outcome = '{Outcome.PARKED}'"
             " AND NOT EXISTS (SELECT 1 FROM parked p WHERE p.message_id = m.message_id)"
             " ORDER BY m.message_id",
             "message {0} is marked parked but nothing waits for its order (no parked row)",

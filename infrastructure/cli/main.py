@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from orderledger.domain.errors import InvalidInputError, LedgerError
+from orderledger.domain.outcomes import SPELLED, Outcome
 from orderledger.domain.values import format_timestamp, parse_timestamp
 from orderledger.infrastructure.application.ledger import ADAPTER_FORMATS, URL_VARIABLE, OrderLedger
 from orderledger.infrastructure.application.queries import (
@@ -271,7 +272,7 @@ def ingest(
         # Report what the ledger holds from this input (nothing), not the rolled-back decisions.
         rejected = len(report.rejected)
         report.counts = dict.fromkeys(report.counts, 0)
-        report.counts["rejected"] = rejected
+        report.counts[Outcome.REJECTED] = rejected
         report.counts["not stored"] = report.lines - rejected
         report.events = 0
         warn("--strict: a line was rejected, so nothing from this input was stored")
@@ -781,9 +782,7 @@ MESSAGE_COLUMNS = [
 
 @app.command()
 def messages(
-    outcome: Annotated[
-        str | None, typer.Option(help="applied, duplicate, parked, ignored or rejected.")
-    ] = None,
+    outcome: Annotated[str | None, typer.Option(help=f"{SPELLED}.")] = None,
     parked: Annotated[bool, typer.Option("--parked", help="Only messages still parked.")] = False,
     older_than: Annotated[
         str | None,
@@ -806,11 +805,11 @@ def messages(
     from orderledger.infrastructure.audit.search import list_messages
 
     if parked:
-        if outcome not in (None, "parked"):
+        if outcome not in (None, Outcome.PARKED):
             raise InvalidInputError(
                 f"--parked lists parked messages; it cannot be combined with --outcome {outcome}"
             )
-        outcome = "parked"
+        outcome = Outcome.PARKED
     if older_than is not None and not parked:
         raise InvalidInputError("--older-than goes with --parked (messages parked for too long)")
     low, high = _range(since, until)
@@ -1081,7 +1080,7 @@ def reconcile(
         if apply:
             reconciler.apply(found, origin=f"reconcile:{snapshot_file}")
     unresolved = [
-        d for d in found if not d.corrections or (d.applied or "").startswith("rejected") or not apply
+        d for d in found if not d.corrections or (d.applied or "").startswith(Outcome.REJECTED) or not apply
     ]
     if as_json:
         _json(

@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
+from orderledger.domain.outcomes import SPELLED, Outcome
 from orderledger.infrastructure.http import problems
 from orderledger.infrastructure.http.auth import Tokens, allows
 from orderledger.infrastructure.http.problems import Problem
@@ -144,7 +145,7 @@ def message_lines(body: bytes, media_type: str, fmt: str) -> list[bytes]:
 
 
 def _outcome_response(report: dict[str, Any]) -> JSONResponse:
-    rejected = [r for r in report["results"] if r["outcome"] == "rejected"]
+    rejected = [r for r in report["results"] if r["outcome"] == Outcome.REJECTED]
     if not rejected:
         return JSONResponse(report)
     first = rejected[0]
@@ -369,9 +370,7 @@ def create_app(
     @app.get("/messages", tags=["audit"])
     async def get_messages(
         role: Read,
-        outcome: Annotated[
-            str | None, Query(description="applied, duplicate, parked, ignored or rejected")
-        ] = None,
+        outcome: Annotated[str | None, Query(description=SPELLED)] = None,
         since: Annotated[str | None, Query(description="received at or after")] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1_000,
     ) -> list[dict[str, Any]]:

@@ -1,5 +1,9 @@
 """The ledger's JSON-lines message format: one object per line, ``type`` says which fact.
 
+Each type is one pydantic model (``RequestMessage``, ``FillMessage`` …) and ``Message`` is their
+union, told apart by ``type``: parsing, validation, ``message_to_json``, the field lists and
+the field tables of docs/messages.md (``scripts/docs_tables.py``) all come from these models.
+
 Parsing is exact (JSON numbers become Decimal without passing through float) and strict:
 unknown types, unknown fields, duplicate keys, NaN and naive times are refused with a
 one-line reason. See docs/messages.md.
@@ -9,15 +13,31 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import Field as Field_
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, get_args
 
-from orderledger.domain.errors import InvalidInputError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    model_validator,
+)
+
+from orderledger.domain.errors import InvalidInputError, LedgerError
 from orderledger.domain.instrument import Definition
-from orderledger.domain.order import external_client_order_id
+from orderledger.domain.order import SPEC_FIELDS, OrderSpec, external_client_order_id
 from orderledger.domain.values import (
+    MAX_TEXT_LENGTH,
     Liquidity,
     OrderType,
     Side,
@@ -36,90 +56,6 @@ MAX_MAP_ENTRIES = 32
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abcdefABCDEF]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-COMMON = {"type", "client_order_id", "venue", "venue_order_id", "aliases", "ts", "source"}
-FIELDS: dict[str, set[str]] = {
-    "request": COMMON
-    | {
-        "account",
-        "instrument",
-        "side",
-        "order_type",
-        "quantity",
-        "price",
-        "time_in_force",
-        "quote_currency",
-        "tags",
-        "parent_id",
-        "external",
-    },
-    "accepted": COMMON,
-    "rejected": COMMON | {"reason"},
-    "fill": COMMON
-    | {"trade_id", "quantity", "price", "fee", "fee_currency", "liquidity", "inferred", "venue_realized_pnl"},
-    "cancel_requested": COMMON,
-    "canceled": COMMON | {"reason"},
-    "cancel_rejected": COMMON | {"reason"},
-    "amend_requested": COMMON | {"quantity", "price"},
-    "amended": COMMON | {"quantity", "price"},
-    "amend_rejected": COMMON | {"reason"},
-    "expired": COMMON | {"reason"},
-    "fill_busted": COMMON | {"trade_id", "reason"},
-    "fill_corrected": COMMON | {"trade_id", "quantity", "price", "fee", "reason"},
-    # An instrument's definition: not an order fact, so it carries no order key. Its fields
-    # are the domain's Definition, named once there.
-    "instrument": {"type", "venue", "instrument", "ts", "source", *(f.name for f in fields(Definition))},
-}
-INSTRUMENT_KINDS = ("spot", "swap", "future", "option", "equity", "other")
-SETTLEMENTS = ("linear", "inverse")
-OPTION_TYPES = ("call", "put")
-MAX_SCALE = 18
-TYPES = tuple(FIELDS)
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One validated inbound message."""
-
-    type: str
-    ts: datetime
-    source: str
-    client_order_id: str | None = None
-    venue: str | None = None
-    venue_order_id: str | None = None
-    aliases: dict[str, str] = field(default_factory=dict)
-    account: str | None = None
-    instrument: str | None = None
-    side: Side | None = None
-    order_type: OrderType | None = None
-    quantity: Decimal | None = None
-    price: Decimal | None = None
-    time_in_force: str | None = None
-    quote_currency: str | None = None
-    tags: dict[str, str] = field(default_factory=dict)
-    parent_id: str | None = None
-    trade_id: str | None = None
-    fee: Decimal | None = None
-    fee_currency: str | None = None
-    liquidity: Liquidity | None = None
-    reason: str | None = None
-    external: bool = False
-    inferred: bool = False
-    venue_realized_pnl: Decimal | None = None
-    # instrument definitions
-    kind: str | None = None
-    contract_size: Decimal | None = None
-    settlement: str | None = None
-    settle_currency: str | None = None
-    base_currency: str | None = None
-    underlying: str | None = None
-    expiry: str | None = None
-    strike: Decimal | None = None
-    option_type: str | None = None
-    price_scale: int | None = None
-    quantity_scale: int | None = None
-    security_id: str | None = None
-    security_id_source: str | None = None
 
 
 def _no_constants(name: str) -> Any:
@@ -201,7 +137,53 @@ def decode_json(line: str | bytes) -> Any:
     return value
 
 
-def _timestamp(value: Any) -> datetime:
+MAX_SCALE = 18
+
+
+# ---------------------------------------------------------------------- field rules
+#
+# Each kind of field is one annotated type: how it is validated (a plain validator that raises
+# the ledger's one-line error, named after the field) and how the docs describe it (``About``).
+# A key sent as JSON ``null`` counts as absent (``parse_message`` drops it first), so a
+# validator only ever sees a value, and a required field left out is pydantic's "missing".
+
+
+@dataclass(frozen=True, slots=True)
+class About:
+    """How the docs describe a field: its JSON shape and what it means."""
+
+    shape: str
+    meaning: str = ""
+
+
+def _name(info: ValidationInfo) -> str:
+    return info.field_name or "value"
+
+
+def _ident(value: Any, info: ValidationInfo) -> str:
+    return parse_identifier(value, _name(info))
+
+
+def _positive(value: Any, info: ValidationInfo) -> Decimal:
+    return parse_positive(value, _name(info))
+
+
+def _signed(value: Any, info: ValidationInfo) -> Decimal:
+    return parse_decimal(value, _name(info))
+
+
+def _text(value: Any, info: ValidationInfo) -> str:
+    return parse_text(value, _name(info))
+
+
+def _flag(value: Any, info: ValidationInfo) -> bool:
+    if not isinstance(value, bool):
+        name = _name(info)
+        raise InvalidInputError(f"{name} must be true or false", field=name)
+    return value
+
+
+def _timestamp(value: Any, info: ValidationInfo) -> datetime:
     if isinstance(value, str) and _CONTROL.search(value):
         # datetime.fromisoformat stops at a NUL: "2026-11-20T10:00:00Z\0junk" would pass.
         raise InvalidInputError("ts contains control characters", field="ts")
@@ -211,19 +193,14 @@ def _timestamp(value: Any) -> datetime:
         raise InvalidInputError(f"ts is out of range: {str(value)[:40]!r}", field="ts") from None
 
 
-def _ident(data: dict[str, Any], name: str, required: bool = False) -> str | None:
-    value = data.get(name)
-    if value is None:
-        if required:
-            raise InvalidInputError(f"{name} is required", field=name)
-        return None
-    return parse_identifier(value, name)
+def _source(value: Any, info: ValidationInfo) -> str:
+    if value is None:  # left out: whoever feeds the ledger says who it is
+        return str((info.context or {}).get("default_source", "ingest"))
+    return parse_identifier(value, "source")
 
 
-def _mapping(data: dict[str, Any], name: str) -> dict[str, str]:
-    value = data.get(name)
-    if value is None:
-        return {}
+def _labels(value: Any, info: ValidationInfo) -> dict[str, str]:
+    name = _name(info)
     if not isinstance(value, dict):
         raise InvalidInputError(f"{name} must be an object of name → string", field=name)
     if len(value) > MAX_MAP_ENTRIES:
@@ -237,141 +214,38 @@ def _mapping(data: dict[str, Any], name: str) -> dict[str, str]:
     return result
 
 
-def _enum(data: dict[str, Any], name: str, enum: Any, required: bool = False) -> Any:
-    value = data.get(name)
-    if value is None:
-        if required:
-            raise InvalidInputError(f"{name} is required", field=name)
-        return None
-    if not isinstance(value, str):
-        raise InvalidInputError(f"{name} must be a string", field=name)
-    try:
+def _one_of(allowed: tuple[str, ...], convert: Callable[[str], Any] = str) -> PlainValidator:
+    """A choice among lower-case words, given in any case."""
+
+    def validate(value: Any, info: ValidationInfo) -> Any:
+        name = _name(info)
+        if not isinstance(value, str) or value.lower() not in allowed:
+            raise InvalidInputError(
+                f"{name} must be one of {'|'.join(allowed)}, not {str(value)[:40]!r}", field=name
+            )
+        return convert(value.lower())
+
+    return PlainValidator(validate)
+
+
+def _enum(enum: type[StrEnum]) -> PlainValidator:
+    allowed = tuple(m.value for m in enum)
+
+    def validate(value: Any, info: ValidationInfo) -> Any:
+        name = _name(info)
+        if not isinstance(value, str):
+            raise InvalidInputError(f"{name} must be a string", field=name)
+        if value.lower() not in allowed:
+            raise InvalidInputError(
+                f"{name} must be one of {'|'.join(allowed)}, not {value[:40]!r}", field=name
+            )
         return enum(value.lower())
-    except ValueError:
-        allowed = "|".join(m.value for m in enum)
-        raise InvalidInputError(f"{name} must be one of {allowed}, not {value[:40]!r}", field=name) from None
+
+    return PlainValidator(validate)
 
 
-def _number(data: dict[str, Any], name: str, *, positive: bool, required: bool = False) -> Decimal | None:
-    value = data.get(name)
-    if value is None:
-        if required:
-            raise InvalidInputError(f"{name} is required", field=name)
-        return None
-    return parse_positive(value, name) if positive else parse_decimal(value, name)
-
-
-def _flag(data: dict[str, Any], name: str) -> bool:
-    value = data.get(name, False)
-    if not isinstance(value, bool):
-        raise InvalidInputError(f"{name} must be true or false", field=name)
-    return value
-
-
-def _text(data: dict[str, Any], name: str) -> str | None:
-    value = data.get(name)
-    return None if value is None else parse_text(value, name)
-
-
-def parse_message(data: Any, default_source: str = "ingest") -> Message:
-    """Validate one decoded JSON object into a :class:`Message`; one-line errors."""
-    if not isinstance(data, dict):
-        raise MessageError("a message must be a JSON object")
-    kind = data.get("type")
-    if not isinstance(kind, str) or kind not in FIELDS:
-        shown = kind if isinstance(kind, str) else type(kind).__name__
-        raise MessageError(f"unknown message type {str(shown)[:40]!r} (expected one of {', '.join(TYPES)})")
-    unknown = sorted(set(data) - FIELDS[kind])
-    if unknown:
-        raise MessageError(f"unknown field {unknown[0][:40]!r} for type {kind}")
-    if "ts" not in data:
-        raise InvalidInputError("ts is required (ISO 8601 with Z or a UTC offset)", field="ts")
-    ts = _timestamp(data["ts"])
-    source = _ident(data, "source") or default_source
-    if kind == "instrument":
-        return _instrument(data, ts, source)
-    common: dict[str, Any] = {
-        "type": kind,
-        "ts": ts,
-        "source": source,
-        "client_order_id": _ident(data, "client_order_id"),
-        "venue": _ident(data, "venue"),
-        "venue_order_id": _ident(data, "venue_order_id"),
-        "aliases": _mapping(data, "aliases"),
-    }
-    if kind == "request":
-        external = _flag(data, "external")
-        if external and common["client_order_id"] is None and common["venue"] and common["venue_order_id"]:
-            # An order the venue reports without a client order ID (placed in its UI, a
-            # liquidation, a caller that sent none): keyed by venue and venue order ID.
-            common["client_order_id"] = external_client_order_id(common["venue"], common["venue_order_id"])
-        order_type = _enum(data, "order_type", OrderType, required=True)
-        price = _number(data, "price", positive=True, required=order_type is OrderType.LIMIT)
-        _require_order_key(common, kind, need_client_id=True)
-        return Message(
-            **common,
-            account=_ident(data, "account", required=True),
-            instrument=_ident(data, "instrument", required=True),
-            side=_enum(data, "side", Side, required=True),
-            order_type=order_type,
-            quantity=_number(data, "quantity", positive=True, required=True),
-            price=price,
-            time_in_force=_ident(data, "time_in_force"),
-            quote_currency=_ident(data, "quote_currency"),
-            tags=_mapping(data, "tags"),
-            parent_id=_ident(data, "parent_id"),
-            external=external,
-        )
-    _require_order_key(common, kind)
-    if kind == "fill":
-        return Message(
-            **common,
-            trade_id=_ident(data, "trade_id", required=True),
-            quantity=_number(data, "quantity", positive=True, required=True),
-            price=_number(data, "price", positive=True, required=True),
-            fee=_number(data, "fee", positive=False),
-            fee_currency=_ident(data, "fee_currency"),
-            liquidity=_enum(data, "liquidity", Liquidity),
-            inferred=_flag(data, "inferred"),
-            venue_realized_pnl=_number(data, "venue_realized_pnl", positive=False),
-        )
-    if kind in ("amend_requested", "amended"):
-        return Message(
-            **common,
-            quantity=_number(data, "quantity", positive=True),
-            price=_number(data, "price", positive=True),
-        )
-    if kind == "fill_busted":
-        return Message(
-            **common, trade_id=_ident(data, "trade_id", required=True), reason=_text(data, "reason")
-        )
-    if kind == "fill_corrected":
-        return Message(
-            **common,
-            trade_id=_ident(data, "trade_id", required=True),
-            quantity=_number(data, "quantity", positive=True),
-            price=_number(data, "price", positive=True),
-            fee=_number(data, "fee", positive=False),
-            reason=_text(data, "reason"),
-        )
-    return Message(**common, reason=_text(data, "reason"))
-
-
-def _choice(data: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str) or value.lower() not in allowed:
-        raise InvalidInputError(
-            f"{name} must be one of {'|'.join(allowed)}, not {str(value)[:40]!r}", field=name
-        )
-    return value.lower()
-
-
-def _scale(data: dict[str, Any], name: str) -> int | None:
-    value = data.get(name)
-    if value is None:
-        return None
+def _scale(value: Any, info: ValidationInfo) -> int:
+    name = _name(info)
     if isinstance(value, bool) or not isinstance(value, int | Decimal) or value != int(value):
         raise InvalidInputError(f"{name} must be a whole number from 0 to {MAX_SCALE}", field=name)
     if not 0 <= int(value) <= MAX_SCALE:
@@ -379,49 +253,471 @@ def _scale(data: dict[str, Any], name: str) -> int | None:
     return int(value)
 
 
-def _instrument(data: dict[str, Any], ts: datetime, source: str) -> Message:
-    """An instrument definition: what one unit of quantity is, and how P&L settles."""
-    return Message(
-        type="instrument",
-        ts=ts,
-        source=source,
-        venue=_ident(data, "venue", required=True),
-        instrument=_ident(data, "instrument", required=True),
-        kind=_choice(data, "kind", INSTRUMENT_KINDS),
-        contract_size=_number(data, "contract_size", positive=True),
-        settlement=_choice(data, "settlement", SETTLEMENTS),
-        settle_currency=_ident(data, "settle_currency"),
-        base_currency=_ident(data, "base_currency"),
-        quote_currency=_ident(data, "quote_currency"),
-        underlying=_ident(data, "underlying"),
-        expiry=_ident(data, "expiry"),
-        strike=_number(data, "strike", positive=True),
-        option_type=_choice(data, "option_type", OPTION_TYPES),
-        price_scale=_scale(data, "price_scale"),
-        quantity_scale=_scale(data, "quantity_scale"),
-        security_id=_ident(data, "security_id"),
-        security_id_source=_ident(data, "security_id_source"),
+IDENT = "string identifier"
+DECIMAL = "decimal (string or JSON number), > 0"
+SIGNED = "decimal, any sign"
+_IDENT = PlainValidator(_ident)
+_POSITIVE = PlainValidator(_positive)
+_SIGNED = PlainValidator(_signed)
+_LABELS = PlainValidator(_labels)
+_LABELS_SHAPE = f"object, name → string (at most {MAX_MAP_ENTRIES})"
+
+# The fields of order messages, each described once (a field several types carry is one type).
+ClientOrderId = Annotated[str, _IDENT, About(IDENT, "our ID of the order: the key it keeps for life")]
+Venue = Annotated[
+    str,
+    _IDENT,
+    About(
+        IDENT,
+        "the trading venue; on a `request`, the order's venue; elsewhere, the namespace for"
+        " `venue_order_id` and `aliases` when there is no `client_order_id`",
+    ),
+]
+VenueOrderId = Annotated[
+    str,
+    _IDENT,
+    About(IDENT, "the venue's ID of the order; see [venue order IDs](#venue-order-ids-on-messages)"),
+]
+Aliases = Annotated[
+    dict[str, str],
+    _LABELS,
+    About(
+        _LABELS_SHAPE,
+        'extra venue identities, e.g. `{"client_index":"5521"}` for a venue that wants a numeric client ID',
+    ),
+]
+Account = Annotated[str, _IDENT, About(IDENT, "the trading account")]
+Instrument = Annotated[str, _IDENT, About(IDENT, "what is traded, e.g. `BTC-USDT`, `ETH/USDT:USDT`")]
+SideField = Annotated[Side, _enum(Side), About('`"buy"` or `"sell"` (any case)', "direction")]
+OrderTypeField = Annotated[
+    OrderType, _enum(OrderType), About('`"limit"` or `"market"` (any case)', "how the order is priced")
+]
+Quantity = Annotated[
+    Decimal,
+    _POSITIVE,
+    About(
+        DECIMAL,
+        "`request`: order quantity. `fill`: quantity of this execution. `amend_requested`/`amended`:"
+        " the new **total** quantity, fills included. `fill_corrected`: the trade's corrected quantity",
+    ),
+]
+Price = Annotated[
+    Decimal,
+    _POSITIVE,
+    About(
+        "decimal, > 0",
+        "`request`: limit price (required for `limit`, optional for `market`). `fill`: execution"
+        " price. `amend_*`: new limit price. `fill_corrected`: corrected price",
+    ),
+]
+TimeInForce = Annotated[
+    str, _IDENT, About(IDENT, "kept as given (`GTC`, `IOC`, …); the ledger does not interpret it")
+]
+QuoteCurrency = Annotated[
+    str,
+    _IDENT,
+    About(
+        IDENT,
+        "the currency prices and P&L are in. If absent, taken from the instrument: the part after"
+        " `-` or `/` (`BTC-USDT` → `USDT`, `ETH/USDT:USDT` → `USDT`); an instrument without a"
+        " separator has none",
+    ),
+]
+Tags = Annotated[
+    dict[str, str],
+    _LABELS,
+    About(
+        _LABELS_SHAPE,
+        'free labels (`{"strategy":"mm"}`); copied onto every fill and P&L entry, groupable with'
+        " `pnl --by tag:NAME`",
+    ),
+]
+ParentId = Annotated[
+    str,
+    _IDENT,
+    About(
+        IDENT,
+        "the parent of a child order: an algo's slice, or the proposal (signal, intent) the order"
+        " was placed for; copied onto fills. Set by the caller, or by an adapter from the venue's"
+        " own field (Tradier: the multi-leg parent). Set once: a later report can add it to an"
+        " order that had none, never change it. Queried with `orders --parent P`, `trades --parent"
+        " P` and `pnl --by parent` ([semantics](semantics.md#proposal--order--trade-by-parent))",
+    ),
+]
+External = Annotated[
+    bool,
+    PlainValidator(_flag),
+    About(
+        "`true` / `false`",
+        "the order was created outside this system (placed in a venue's UI, a liquidation,"
+        " reconciliation). With `true`, `client_order_id` may be left out when `venue_order_id` is"
+        " given: see [orders without a client order ID](#orders-without-a-client-order-id)",
+    ),
+]
+TradeId = Annotated[
+    str,
+    _IDENT,
+    About(
+        IDENT,
+        "the venue's execution ID; unique per order, and the key that makes re-delivered fills duplicates",
+    ),
+]
+Fee = Annotated[
+    Decimal,
+    _SIGNED,
+    About(SIGNED, "fee charged on this fill (negative for a rebate); on `fill_corrected`, the corrected fee"),
+]
+FeeCurrency = Annotated[str, _IDENT, About(IDENT, "currency of `fee`")]
+LiquidityField = Annotated[
+    Liquidity,
+    _enum(Liquidity),
+    About('`"maker"` or `"taker"` (any case)', "whether the fill added or took liquidity"),
+]
+Inferred = Annotated[
+    bool,
+    PlainValidator(_flag),
+    About(
+        "`true` / `false`",
+        "the fill was deduced (by reconciliation) from the venue's cumulative quantity rather"
+        " than reported as a trade",
+    ),
+]
+VenueRealizedPnl = Annotated[
+    Decimal,
+    _SIGNED,
+    About(
+        SIGNED,
+        "the realized P&L the venue itself reports for this fill (Binance `rp`, Bybit `execPnl`, OKX"
+        " `fillPnl`, Hyperliquid `closedPnl`): kept on the event to compare with the ledger's own"
+        " figure, never booked",
+    ),
+]
+Reason = Annotated[
+    str,
+    PlainValidator(_text),
+    About(
+        f"string, free text ≤ {MAX_TEXT_LENGTH} characters",
+        "why (reject reason, cancel reason, bust reason …); kept on the event",
+    ),
+]
+Timestamp = Annotated[
+    datetime,
+    PlainValidator(_timestamp),
+    About(
+        "string, ISO 8601 with `Z` or an offset",
+        "when it happened at the venue (`ts_event`); see [timestamps](#timestamps)",
+    ),
+]
+Source = Annotated[
+    str,
+    PlainValidator(_source),
+    About(IDENT, "who reported the fact; stored on every event (default `ingest`)"),
+]
+
+
+# ---------------------------------------------------------------------- message kinds
+
+
+class _Message(BaseModel):
+    """What every message carries: when it happened and who says so."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=False)
+
+    ts: Timestamp
+    source: Source = Field(default=None, validate_default=True)
+
+    needs: ClassVar[str] = ""
+    """What the type requires beyond its required fields, in words (for the docs' table)."""
+
+
+class _OrderMessage(_Message):
+    """A fact about one order, named by its client order ID or by a venue identity."""
+
+    client_order_id: ClientOrderId | None = None
+    venue: Venue | None = None
+    venue_order_id: VenueOrderId | None = None
+    aliases: Aliases = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _has_order_key(self) -> Self:
+        if self.client_order_id is None and (self.venue is None or not (self.venue_order_id or self.aliases)):
+            raise InvalidInputError(
+                f"a {self.type} message needs client_order_id, or venue with venue_order_id or aliases",
+                field="client_order_id",
+            )
+        return self
+
+    if TYPE_CHECKING:
+        type: str
+
+
+class RequestMessage(_Message):
+    """We are about to send this order (recorded *before* it goes to the venue)."""
+
+    type: Literal["request"]
+    needs: ClassVar[str] = (
+        "`client_order_id` (or, with `external`, `venue_order_id`) and `venue`;"
+        " `price` when `order_type` is `limit`"
+    )
+    client_order_id: ClientOrderId | None = None
+    venue: Venue | None = None
+    venue_order_id: VenueOrderId | None = None
+    aliases: Aliases = Field(default_factory=dict)
+    account: Account
+    instrument: Instrument
+    side: SideField
+    order_type: OrderTypeField
+    quantity: Quantity
+    price: Price | None = None
+    time_in_force: TimeInForce | None = None
+    quote_currency: QuoteCurrency | None = None
+    tags: Tags = Field(default_factory=dict)
+    parent_id: ParentId | None = None
+    external: External = False
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.order_type is OrderType.LIMIT and self.price is None:
+            raise InvalidInputError("price is required", field="price")
+        if self.external and self.client_order_id is None and self.venue and self.venue_order_id:
+            # An order the venue reports without a client order ID (placed in its UI, a
+            # liquidation, a caller that sent none): keyed by venue and venue order ID.
+            key = external_client_order_id(self.venue, self.venue_order_id)
+            object.__setattr__(self, "client_order_id", key)
+        if self.client_order_id is None:
+            raise InvalidInputError("client_order_id is required for a request", field="client_order_id")
+        if self.venue is None:
+            raise InvalidInputError("venue is required for a request", field="venue")
+        return self
+
+    def spec(self) -> OrderSpec:
+        """The order this request describes (the same fields, less the message header)."""
+        return OrderSpec(**{name: getattr(self, name) for name in SPEC_FIELDS})
+
+
+class AcceptedMessage(_OrderMessage):
+    """The venue acknowledged the order."""
+
+    type: Literal["accepted"]
+
+
+class _Reasoned(_OrderMessage):
+    reason: Reason | None = None
+
+
+class RejectedMessage(_Reasoned):
+    """The venue refused the order."""
+
+    type: Literal["rejected"]
+
+
+class FillMessage(_OrderMessage):
+    """An execution: this quantity traded at this price."""
+
+    type: Literal["fill"]
+    trade_id: TradeId
+    quantity: Quantity
+    price: Price
+    fee: Fee | None = None
+    fee_currency: FeeCurrency | None = None
+    liquidity: LiquidityField | None = None
+    inferred: Inferred = False
+    venue_realized_pnl: VenueRealizedPnl | None = None
+
+
+class CancelRequestedMessage(_OrderMessage):
+    """We asked the venue to cancel."""
+
+    type: Literal["cancel_requested"]
+
+
+class CanceledMessage(_Reasoned):
+    """The venue canceled the order."""
+
+    type: Literal["canceled"]
+
+
+class CancelRejectedMessage(_Reasoned):
+    """The venue refused our cancel."""
+
+    type: Literal["cancel_rejected"]
+
+
+class _Amendment(_OrderMessage):
+    quantity: Quantity | None = None
+    price: Price | None = None
+
+
+class AmendRequestedMessage(_Amendment):
+    """We asked for a new total quantity and/or price."""
+
+    type: Literal["amend_requested"]
+    needs: ClassVar[str] = "`quantity` or `price`"
+
+
+class AmendedMessage(_Amendment):
+    """The venue changed quantity, price and/or venue order ID."""
+
+    type: Literal["amended"]
+    needs: ClassVar[str] = (
+        "`quantity`, `price` or `venue_order_id` (may be omitted when an `amend_requested` is"
+        " pending: its values are used)"
     )
 
 
-def _require_order_key(common: dict[str, Any], kind: str, need_client_id: bool = False) -> bool:
-    if need_client_id:
-        if common["client_order_id"] is None:
-            raise InvalidInputError("client_order_id is required for a request", field="client_order_id")
-        if common["venue"] is None:
-            raise InvalidInputError("venue is required for a request", field="venue")
-        return True
-    if common["client_order_id"] is None and common["venue"] is None:
-        raise InvalidInputError(
-            f"a {kind} message needs client_order_id, or venue with venue_order_id or aliases",
-            field="client_order_id",
-        )
-    if common["client_order_id"] is None and not (common["venue_order_id"] or common["aliases"]):
-        raise InvalidInputError(
-            f"a {kind} message needs client_order_id, or venue with venue_order_id or aliases",
-            field="client_order_id",
-        )
-    return True
+class AmendRejectedMessage(_Reasoned):
+    """The venue refused our amendment."""
+
+    type: Literal["amend_rejected"]
+
+
+class ExpiredMessage(_Reasoned):
+    """The order's time in force ran out."""
+
+    type: Literal["expired"]
+
+
+class FillBustedMessage(_OrderMessage):
+    """The venue reversed a trade."""
+
+    type: Literal["fill_busted"]
+    trade_id: TradeId
+    reason: Reason | None = None
+
+
+class FillCorrectedMessage(_OrderMessage):
+    """The venue changed a trade's quantity, price and/or fee."""
+
+    type: Literal["fill_corrected"]
+    needs: ClassVar[str] = "whatever changed"
+    trade_id: TradeId
+    quantity: Quantity | None = None
+    price: Price | None = None
+    fee: Fee | None = None
+    reason: Reason | None = None
+
+
+class _InstrumentHeader(_Message):
+    """An instrument's definition: not an order fact, so it names no order."""
+
+    type: Literal["instrument"]
+    venue: Annotated[str, _IDENT, About(IDENT, "the venue")]
+    instrument: Annotated[
+        str,
+        _IDENT,
+        About(IDENT, "the instrument, spelled as on the orders (`BTC-USDT-SWAP`, ccxt's `BTC/USDT:USDT`)"),
+    ]
+
+    # No order key: what ingest reads of every message says so.
+    client_order_id: ClassVar[None] = None
+    venue_order_id: ClassVar[None] = None
+    aliases: ClassVar[dict[str, str]] = {}
+
+    def definition(self) -> Definition:
+        """The definition this message states (absent fields take the Definition's defaults)."""
+        stated = {f.name: getattr(self, f.name) for f in fields(Definition)}
+        return Definition(**{name: value for name, value in stated.items() if value is not None})
+
+
+def _definition_field(item: Field_[Any]) -> tuple[Any, Any]:
+    """The message field for one field of the domain's Definition, by its type and choices."""
+    choices = item.metadata.get("choices")
+    shape = IDENT if choices is None else ", ".join(f"`{c}`" for c in choices[:-1]) + f" or `{choices[-1]}`"
+    about = About(item.metadata.get("shape", shape), item.metadata.get("doc", ""))
+    if choices is not None:
+        rule: Any = _one_of(choices)
+    elif item.type in ("Decimal", "Decimal | None"):
+        rule = _POSITIVE
+    elif item.type == "int | None":
+        rule = PlainValidator(_scale)
+    else:
+        rule = _IDENT
+    return Annotated[Any, rule, about] | None, None
+
+
+if TYPE_CHECKING:
+
+    class InstrumentMessage(_InstrumentHeader):
+        """An instrument's definition (its fields: the domain's Definition)."""
+
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    InstrumentMessage = create_model(
+        "InstrumentMessage",
+        __base__=_InstrumentHeader,
+        __module__=__name__,
+        __doc__="What one unit of quantity of an instrument is, and how its P&L settles.",
+        **{item.name: _definition_field(item) for item in fields(Definition)},
+    )
+
+AnyMessage = (
+    RequestMessage
+    | AcceptedMessage
+    | RejectedMessage
+    | FillMessage
+    | CancelRequestedMessage
+    | CanceledMessage
+    | CancelRejectedMessage
+    | AmendRequestedMessage
+    | AmendedMessage
+    | AmendRejectedMessage
+    | ExpiredMessage
+    | FillBustedMessage
+    | FillCorrectedMessage
+    | InstrumentMessage
+)
+Message = Annotated[AnyMessage, Field(discriminator="type")]
+"""One validated inbound message: the union of the kinds, told apart by ``type``."""
+
+_ADAPTER: TypeAdapter[AnyMessage] = TypeAdapter(Message)
+KINDS: dict[str, type[BaseModel]] = {
+    get_args(model.model_fields["type"].annotation)[0]: model for model in get_args(AnyMessage)
+}
+"""Each message type's model, in the order the docs list them."""
+FIELDS: dict[str, frozenset[str]] = {kind: frozenset(model.model_fields) for kind, model in KINDS.items()}
+"""The fields each type accepts (``type`` included)."""
+TYPES = tuple(KINDS)
+_KEEP_NULL = frozenset({"type", "ts", "external", "inferred"})
+"""Keys whose JSON null is an error rather than "absent"."""
+
+
+def parse_message(data: Any, default_source: str = "ingest") -> Message:
+    """Validate one decoded JSON object into its message kind; one-line errors."""
+    if not isinstance(data, dict):
+        raise MessageError("a message must be a JSON object")
+    kind = data.get("type")
+    accepted = FIELDS.get(kind) if isinstance(kind, str) else None
+    if accepted is None:
+        shown = kind if isinstance(kind, str) else type(kind).__name__
+        raise MessageError(f"unknown message type {str(shown)[:40]!r} (expected one of {', '.join(TYPES)})")
+    if not accepted.issuperset(data):
+        unknown = sorted(set(data) - accepted)
+        raise MessageError(f"unknown field {unknown[0][:40]!r} for type {kind}")
+    if "ts" not in data:
+        raise InvalidInputError("ts is required (ISO 8601 with Z or a UTC offset)", field="ts")
+    if None in data.values():
+        data = {k: v for k, v in data.items() if v is not None or k in _KEEP_NULL}
+    try:
+        return _ADAPTER.validate_python(data, context={"default_source": default_source})
+    except ValidationError as error:
+        problem = _one_line(error)
+    # Raised outside the handler, and without the validator's frames: neither the pydantic error
+    # nor those frames (which hold the input, up to a megabyte) stay referenced by the error.
+    problem.__traceback__ = None
+    raise problem
+
+
+def _one_line(error: ValidationError) -> LedgerError:
+    """The first problem pydantic found, as the ledger's one-line error."""
+    first = error.errors(include_url=False)[0]
+    cause = first.get("ctx", {}).get("error")
+    if isinstance(cause, LedgerError):
+        return cause
+    name = str(first["loc"][-1]) if first["loc"] else "message"
+    if first["type"] == "missing":
+        return InvalidInputError(f"{name} is required", field=name)
+    return MessageError(f"{name}: {first['msg']}")  # pragma: no cover - every rule raises its own
 
 
 def message_from_line(line: str | bytes, default_source: str = "ingest") -> Message:
@@ -432,7 +728,11 @@ def message_from_line(line: str | bytes, default_source: str = "ingest") -> Mess
 def message_to_json(message: Message) -> bytes:
     """The ledger-format JSON line of a message (used to keep parked adapter messages)."""
     data: dict[str, Any] = {"type": message.type}
-    for name in sorted(FIELDS[message.type] - {"type"}):
+    model = type(message)
+    names = _SORTED.get(model)
+    if names is None:
+        names = _SORTED[model] = tuple(sorted(set(model.model_fields) - {"type"}))
+    for name in names:
         value = getattr(message, name)
         if value is None or value == {} or value is False:
             continue
@@ -440,7 +740,11 @@ def message_to_json(message: Message) -> bytes:
             value = format_timestamp(value)
         elif isinstance(value, Decimal):
             value = format_decimal(value)
-        elif hasattr(value, "value"):
+        elif isinstance(value, StrEnum):
             value = value.value
         data[name] = value
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+_SORTED: dict[type[BaseModel], tuple[str, ...]] = {}
+"""Each model's fields but ``type``, in the order ``message_to_json`` writes them (by name)."""

@@ -20,11 +20,31 @@ from uuid import UUID
 
 from orderledger.domain.errors import IdentityConflictError, LedgerError
 from orderledger.domain.events import OrderEvent
-from orderledger.domain.order import Order, OrderSpec, Outcome, Stamp, order_id_for, replay
+from orderledger.domain.order import Order, Stamp, order_id_for, replay
+from orderledger.domain.order import Outcome as Decision
+from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.application.instruments import book_instrument
-from orderledger.infrastructure.errors import ConcurrencyError, MessageError, StaleBatchError
-from orderledger.infrastructure.ingest.messages import Message, message_from_line, message_to_json
+from orderledger.infrastructure.errors import ConcurrencyError, StaleBatchError
+from orderledger.infrastructure.ingest.messages import (
+    AcceptedMessage,
+    AmendedMessage,
+    AmendRejectedMessage,
+    AmendRequestedMessage,
+    CanceledMessage,
+    CancelRejectedMessage,
+    CancelRequestedMessage,
+    ExpiredMessage,
+    FillBustedMessage,
+    FillCorrectedMessage,
+    FillMessage,
+    InstrumentMessage,
+    Message,
+    RejectedMessage,
+    RequestMessage,
+    message_from_line,
+    message_to_json,
+)
 from orderledger.infrastructure.storage.db import is_integrity_error
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.store import Commit, JournalEntry, LedgerRecorder
@@ -33,6 +53,8 @@ MAX_ATTEMPTS = 8
 LOCKED_AFTER = 2
 """Stale attempts after which a batch is decided while holding the log lock."""
 IdentityKey = tuple[str, str, str]  # (venue, kind, value)
+Handled = tuple[Outcome, str | None, list[OrderEvent]]
+"""What applying one message gave: its outcome, the reason, the events it decided."""
 
 
 @dataclass
@@ -53,7 +75,7 @@ class Result:
     """What became of one inbound input."""
 
     line_no: int | None
-    outcome: str
+    outcome: Outcome
     reason: str | None = None
     client_order_id: str | None = None
     events: list[OrderEvent] = field(default_factory=list)
@@ -187,7 +209,7 @@ class Processor:
         try:
             results = [work.handle(item) for item in items]
             self.absent = set()
-            if strict and any(r.outcome == "rejected" for r in results):
+            if strict and any(r.outcome is Outcome.REJECTED for r in results):
                 self.orders.forget(work.touched)
                 self._forget_identities(work)
                 return results, []
@@ -356,7 +378,7 @@ class _Batch:
         # Messages parked by this batch: (keys awaited, their input's entry, part, message).
         self.parked_here: list[tuple[list[IdentityKey], JournalEntry, int, Message]] = []
         # Per input (by its entry's id): each message's outcome, and its adapter's notes.
-        self.parts: dict[int, tuple[dict[int, tuple[str, str | None]], list[str]]] = {}
+        self.parts: dict[int, tuple[dict[int, tuple[Outcome, str | None]], list[str]]] = {}
         # Lines parked by earlier batches that this one settles (some or all of their parts).
         self.resolving: dict[int, JournalEntry] = {}
         self.now = format_timestamp(processor.clock())
@@ -371,23 +393,23 @@ class _Batch:
             line_no=item.line_no,
             format=item.format,
             raw=item.raw,
-            outcome="ignored",
+            outcome=Outcome.IGNORED,
         )
         self.entries.append(entry)
         self.commit.journal.append(entry)
-        result = Result(item.line_no, "ignored")
+        result = Result(item.line_no, Outcome.IGNORED)
         if item.error is not None:
-            entry.outcome, entry.reason = "rejected", item.error
-            result.outcome, result.reason = "rejected", item.error
+            entry.outcome, entry.reason = Outcome.REJECTED, item.error
+            result.outcome, result.reason = Outcome.REJECTED, item.error
             return result
         if not item.messages:
             entry.reason = result.reason = _notes_text(item.notes) or "the input holds no order fact"
             return result
-        outcomes: dict[int, tuple[str, str | None]] = {}
+        outcomes: dict[int, tuple[Outcome, str | None]] = {}
         self.parts[id(entry)] = (outcomes, item.notes)
         for position, message in enumerate(item.messages):
             outcome, reason, events = self.apply(message, entry, position)
-            if outcome == "rejected" and position > 0:
+            if outcome is Outcome.REJECTED and position > 0:
                 raise _LineRefused(
                     item,
                     f"{reason} (message {position + 1} of {len(item.messages)} read from this input;"
@@ -396,7 +418,7 @@ class _Batch:
             # A message parked and then released by a later one of the same input is settled.
             outcomes.setdefault(position, (outcome, reason))
             result.events.extend(events)
-            if outcome == "rejected":
+            if outcome is Outcome.REJECTED:
                 break
         self._settle(entry)
         entry.client_order_id = result.client_order_id = self._last_client_id
@@ -408,7 +430,7 @@ class _Batch:
         outcomes, notes = self.parts[id(entry)]
         if entry.parked:
             first = min(entry.parked)
-            outcome, reason = "parked", outcomes[first][1]
+            outcome, reason = Outcome.PARKED, outcomes[first][1]
             if len(entry.parked) > 1:
                 reason = f"{reason} (and {len(entry.parked) - 1} more of this input's messages)"
         else:
@@ -419,52 +441,36 @@ class _Batch:
 
     _last_client_id: str | None = None
 
-    def apply(
-        self, message: Message, entry: JournalEntry, part: int = 0
-    ) -> tuple[str, str | None, list[OrderEvent]]:
+    def apply(self, message: Message, entry: JournalEntry, part: int = 0) -> Handled:
         """Apply one message (the ``part``-th of its input); returns (outcome, reason, events)."""
         self._last_client_id = message.client_order_id
         try:
-            if message.type == "request":
-                return self._request(message, entry)
-            if message.type == "instrument":
-                return book_instrument(self, message, entry)
-            order, keys = self._resolve(message)
-            if order is None:
-                already = self._park(message, entry, part, keys)
-                if already is not None:
-                    return "duplicate", already, []
-                shown = " or ".join(f"{k[1]} {k[2]!r}" for k in keys)
-                return "parked", f"no order known for {shown} yet", []
-            self._last_client_id = order.client_order_id
-            return self._fact(order, message, entry)
+            return _HANDLERS.get(message.type, _Batch._order_fact)(self, message, entry, part)
         except StaleBatchError:
             raise  # not this message's fault: the whole batch is decided again
         except LedgerError as error:
-            return "rejected", error.message, []
+            return Outcome.REJECTED, error.message, []
+
+    def _order_fact(self, message: Message, entry: JournalEntry, part: int) -> Handled:
+        """A fact about an existing order: applied to it, or parked until it is known."""
+        order, keys = self._resolve(message)
+        if order is None:
+            already = self._park(message, entry, part, keys)
+            if already is not None:
+                return Outcome.DUPLICATE, already, []
+            shown = " or ".join(f"{k[1]} {k[2]!r}" for k in keys)
+            return Outcome.PARKED, f"no order known for {shown} yet", []
+        self._last_client_id = order.client_order_id
+        return self._fact(order, message, entry)
+
+    def _instrument(self, message: InstrumentMessage, entry: JournalEntry, part: int) -> Handled:
+        return book_instrument(self, message, entry)
 
     # ------------------------------------------------------------------ requests
 
-    def _request(self, message: Message, entry: JournalEntry) -> tuple[str, str | None, list[OrderEvent]]:
-        assert message.client_order_id and message.venue
-        spec = OrderSpec(
-            client_order_id=message.client_order_id,
-            account=message.account or "",
-            venue=message.venue,
-            instrument=message.instrument or "",
-            side=message.side,  # type: ignore[arg-type]
-            order_type=message.order_type,  # type: ignore[arg-type]
-            quantity=message.quantity,  # type: ignore[arg-type]
-            price=message.price,
-            time_in_force=message.time_in_force,
-            quote_currency=message.quote_currency,
-            tags=message.tags,
-            parent_id=message.parent_id,
-            aliases=message.aliases,
-            venue_order_id=message.venue_order_id,
-            external=message.external,
-        )
-        existing = self._order(message.client_order_id)
+    def _request(self, message: RequestMessage, entry: JournalEntry, part: int = 0) -> Handled:
+        spec = message.spec()
+        existing = self._order(spec.client_order_id)
         if existing is None and message.external and message.venue_order_id:
             # A venue's report of an order without a client order ID: it may be one we know
             # by its venue order ID (our own, acknowledged), and then it is that order again.
@@ -490,14 +496,15 @@ class _Batch:
 
     # ------------------------------------------------------------------ other facts
 
-    def _fact(
-        self, order: Order, message: Message, entry: JournalEntry
-    ) -> tuple[str, str | None, list[OrderEvent]]:
+    def _fact(self, order: Order, message: Message, entry: JournalEntry) -> Handled:
         stamp = self._stamp(message)
-        kind = message.type
         voi = message.venue_order_id
         events: list[OrderEvent] = []
-        if voi is not None and voi not in order.venue_order_ids and kind not in ("accepted", "amended"):
+        if (
+            voi is not None
+            and voi not in order.venue_order_ids
+            and message.type not in ("accepted", "amended")
+        ):
             if order.venue_order_ids:
                 raise IdentityConflictError(
                     f"order {order.client_order_id!r} is venue order {order.venue_order_id!r}, not {voi!r}",
@@ -507,65 +514,14 @@ class _Batch:
             self._check_identities(order.client_order_id, [(order.venue, "venue_order_id", voi)])
             implied = self._outcome(order, order.accept(stamp, voi), entry)
             events += implied[2]
-        if kind == "accepted":
-            new_keys = [(order.venue, f"alias:{n}", v) for n, v in message.aliases.items()]
-            if voi:
-                new_keys.append((order.venue, "venue_order_id", voi))
-            self._check_identities(order.client_order_id, new_keys)
-            outcome = order.accept(stamp, voi, message.aliases)
-        elif kind == "rejected":
-            outcome = order.reject(stamp, message.reason)
-        elif kind == "fill":
-            assert message.trade_id and message.quantity and message.price
-            outcome = order.fill(
-                stamp,
-                message.trade_id,
-                message.quantity,
-                message.price,
-                message.fee,
-                message.fee_currency,
-                message.liquidity,
-                message.inferred,
-                message.venue_realized_pnl,
-            )
-        elif kind == "cancel_requested":
-            outcome = order.request_cancel(stamp)
-        elif kind == "canceled":
-            outcome = order.cancel(stamp, message.reason)
-        elif kind == "cancel_rejected":
-            outcome = order.reject_cancel(stamp, message.reason)
-        elif kind == "amend_requested":
-            outcome = order.request_amend(stamp, message.quantity, message.price)
-        elif kind == "amended":
-            if voi:
-                self._check_identities(order.client_order_id, [(order.venue, "venue_order_id", voi)])
-            outcome = order.amend(stamp, message.quantity, message.price, voi)
-        elif kind == "amend_rejected":
-            outcome = order.reject_amend(stamp, message.reason)
-        elif kind == "expired":
-            outcome = order.expire(stamp, message.reason)
-        elif kind == "fill_busted":
-            assert message.trade_id
-            outcome = order.bust_fill(stamp, message.trade_id, message.reason)
-        elif kind == "fill_corrected":
-            assert message.trade_id
-            outcome = order.correct_fill(
-                stamp,
-                message.trade_id,
-                message.quantity,
-                message.price,
-                message.fee,
-                message.reason,
-            )
-        else:  # pragma: no cover - parse_message admits only known types
-            raise MessageError(f"unknown message type {kind!r}")
+        outcome = _FACTS[message.type](self, order, message, stamp)
         status, reason, new = self._outcome(order, outcome, entry)
         events += new
         keys = self._register(order, identity_keys(order))
         self.commit.resolvable.extend(keys)
         events += self._unpark(order, keys)
-        if events and status != "applied":
-            status, reason = "applied", None
+        if events and status is not Outcome.APPLIED:
+            status, reason = Outcome.APPLIED, None
         return status, reason, events
 
     # ------------------------------------------------------------------ helpers
@@ -583,9 +539,7 @@ class _Batch:
                 self.consulted[client_order_id] = order.version
         return order
 
-    def _outcome(
-        self, order: Order, outcome: Outcome, entry: JournalEntry
-    ) -> tuple[str, str | None, list[OrderEvent]]:
+    def _outcome(self, order: Order, outcome: Decision, entry: JournalEntry) -> Handled:
         events = list(outcome.events)
         if events:
             self.touched.add(order.client_order_id)
@@ -594,7 +548,7 @@ class _Batch:
                 self.events.append(event)
                 self.commit.events.append(self.p.mapper.to_stored_event(event))
                 self.commit.event_entries.append(entry)
-        return outcome.kind.value, outcome.reason or None, events
+        return outcome.kind, outcome.reason or None, events
 
     def _resolve(self, message: Message) -> tuple[Order | None, list[IdentityKey]]:
         """The order a message names, or every identity it could be released by."""
@@ -700,7 +654,7 @@ class _Batch:
                     line_no=None,
                     format=fmt,
                     raw=raw,
-                    outcome="applied",
+                    outcome=Outcome.APPLIED,
                     message_id=message_id,
                     client_order_id=order.client_order_id,
                 )
@@ -713,12 +667,105 @@ class _Batch:
             except StaleBatchError:
                 raise
             except LedgerError as error:
-                outcome, reason, new = "rejected", error.message, []
+                outcome, reason, new = Outcome.REJECTED, error.message, []
             self.parts[id(found)][0][part] = (outcome, reason)
             found.outcome, why = _combine(list(self.parts[id(found)][0].values()))
             found.reason = f"was parked; {why}" if why else "was parked until its order was known"
             events += new
         return events
+
+
+# ---------------------------------------------------------------------- one handler per kind
+
+
+def _accepted(batch: _Batch, order: Order, message: AcceptedMessage, stamp: Stamp) -> Decision:
+    voi = message.venue_order_id
+    new_keys = [(order.venue, f"alias:{n}", v) for n, v in message.aliases.items()]
+    if voi:
+        new_keys.append((order.venue, "venue_order_id", voi))
+    batch._check_identities(order.client_order_id, new_keys)
+    return order.accept(stamp, voi, message.aliases)
+
+
+def _rejected(batch: _Batch, order: Order, message: RejectedMessage, stamp: Stamp) -> Decision:
+    return order.reject(stamp, message.reason)
+
+
+def _fill(batch: _Batch, order: Order, message: FillMessage, stamp: Stamp) -> Decision:
+    return order.fill(
+        stamp,
+        message.trade_id,
+        message.quantity,
+        message.price,
+        message.fee,
+        message.fee_currency,
+        message.liquidity,
+        message.inferred,
+        message.venue_realized_pnl,
+    )
+
+
+def _cancel_requested(batch: _Batch, order: Order, message: CancelRequestedMessage, stamp: Stamp) -> Decision:
+    return order.request_cancel(stamp)
+
+
+def _canceled(batch: _Batch, order: Order, message: CanceledMessage, stamp: Stamp) -> Decision:
+    return order.cancel(stamp, message.reason)
+
+
+def _cancel_rejected(batch: _Batch, order: Order, message: CancelRejectedMessage, stamp: Stamp) -> Decision:
+    return order.reject_cancel(stamp, message.reason)
+
+
+def _amend_requested(batch: _Batch, order: Order, message: AmendRequestedMessage, stamp: Stamp) -> Decision:
+    return order.request_amend(stamp, message.quantity, message.price)
+
+
+def _amended(batch: _Batch, order: Order, message: AmendedMessage, stamp: Stamp) -> Decision:
+    voi = message.venue_order_id
+    if voi:
+        batch._check_identities(order.client_order_id, [(order.venue, "venue_order_id", voi)])
+    return order.amend(stamp, message.quantity, message.price, voi)
+
+
+def _amend_rejected(batch: _Batch, order: Order, message: AmendRejectedMessage, stamp: Stamp) -> Decision:
+    return order.reject_amend(stamp, message.reason)
+
+
+def _expired(batch: _Batch, order: Order, message: ExpiredMessage, stamp: Stamp) -> Decision:
+    return order.expire(stamp, message.reason)
+
+
+def _fill_busted(batch: _Batch, order: Order, message: FillBustedMessage, stamp: Stamp) -> Decision:
+    return order.bust_fill(stamp, message.trade_id, message.reason)
+
+
+def _fill_corrected(batch: _Batch, order: Order, message: FillCorrectedMessage, stamp: Stamp) -> Decision:
+    return order.correct_fill(
+        stamp, message.trade_id, message.quantity, message.price, message.fee, message.reason
+    )
+
+
+_HANDLERS: dict[str, Callable[[_Batch, Any, JournalEntry, int], Handled]] = {
+    "request": _Batch._request,
+    "instrument": _Batch._instrument,
+}
+"""Messages that do not name an existing order; every other kind goes to ``_Batch._order_fact``."""
+_FACTS: dict[str, Callable[[_Batch, Order, Any, Stamp], Decision]] = {
+    "accepted": _accepted,
+    "rejected": _rejected,
+    "fill": _fill,
+    "cancel_requested": _cancel_requested,
+    "canceled": _canceled,
+    "cancel_rejected": _cancel_rejected,
+    "amend_requested": _amend_requested,
+    "amended": _amended,
+    "amend_rejected": _amend_rejected,
+    "expired": _expired,
+    "fill_busted": _fill_busted,
+    "fill_corrected": _fill_corrected,
+}
+"""The command each fact about an order gives that order (its message type → handler)."""
 
 
 class _Again(Exception):
@@ -749,13 +796,13 @@ def _notes_text(notes: Sequence[str]) -> str:
     return text if len(text) <= MAX_NOTES else text[: MAX_NOTES - 1] + "…"
 
 
-def _combine(outcomes: list[tuple[str, str | None]]) -> tuple[str, str | None]:
+def _combine(outcomes: list[tuple[Outcome, str | None]]) -> tuple[Outcome, str | None]:
     """One outcome for an input that carried several messages: the most significant."""
-    for wanted in ("rejected", "applied", "parked", "duplicate", "ignored"):
+    for wanted in SIGNIFICANCE:
         for outcome, reason in outcomes:
-            if outcome == wanted:
+            if outcome is wanted:
                 return outcome, reason
-    return "ignored", None
+    return Outcome.IGNORED, None
 
 
 __all__ = ["UUID", "Inbound", "OrderCache", "Processor", "Result"]

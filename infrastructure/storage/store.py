@@ -22,6 +22,7 @@ from eventsourcing.persistence import (
     Subscription,
 )
 
+from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.errors import (
     ConfigurationError,
     DatabaseReadOnlyError,
@@ -240,7 +241,7 @@ class JournalEntry:
     line_no: int | None
     format: str
     raw: bytes
-    outcome: str
+    outcome: Outcome
     reason: str | None = None
     client_order_id: str | None = None
     event_count: int = 0
