@@ -58,6 +58,7 @@ class Result:
     client_order_id: str | None = None
     events: list[OrderEvent] = field(default_factory=list)
     message_id: int | None = None
+    error: LedgerError | None = field(default=None, compare=False, repr=False)  # why, when rejected
 
 
 class OrderCache:
@@ -386,7 +387,10 @@ class _Batch:
         outcomes: dict[int, tuple[str, str | None]] = {}
         self.parts[id(entry)] = (outcomes, item.notes)
         for position, message in enumerate(item.messages):
+            self._refused = None
             outcome, reason, events = self.apply(message, entry, position)
+            if outcome == "rejected":
+                result.error = self._refused
             if outcome == "rejected" and position > 0:
                 raise _LineRefused(
                     item,
@@ -441,7 +445,10 @@ class _Batch:
         except StaleBatchError:
             raise  # not this message's fault: the whole batch is decided again
         except LedgerError as error:
+            self._refused = error
             return "rejected", error.message, []
+
+    _refused: LedgerError | None = None
 
     # ------------------------------------------------------------------ requests
 
