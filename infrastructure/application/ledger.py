@@ -44,6 +44,7 @@ from orderledger.infrastructure.application.results import (
     Filter,
     Head,
     HistoryEntry,
+    InstrumentRow,
     MessageRecord,
     OrderRow,
     PnlPoint,
@@ -412,7 +413,7 @@ class OrderLedger(Application[UUID]):
             items.append(item)
         return self.ingest_inbound(items)
 
-    def instruments(self, *, venue: str | None = None, every_version: bool = False) -> list[dict[str, Any]]:
+    def instruments(self, *, venue: str | None = None, every_version: bool = False) -> list[InstrumentRow]:
         """Instrument definitions in force (or every version), from the log."""
         from orderledger.infrastructure.application.instruments import list_instruments
 

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, TypeVar
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderEvent
+from orderledger.domain.instrument import Definition
 from orderledger.domain.values import (
     AVERAGE,
     Liquidity,
@@ -418,6 +419,48 @@ class HistoryEntry:
         return {**self.record.to_json(), "message": self.message_json()}
 
 
+@dataclass(frozen=True)
+class InstrumentRow:
+    """One version of an instrument's definition, from the log: the definition (typed), the
+    version, and the event that recorded it."""
+
+    record: EventRecord
+    definition: Definition
+
+    @classmethod
+    def of(cls, record: EventRecord) -> InstrumentRow:
+        """The row of an ``InstrumentDefined`` event's record."""
+        names = [f.name for f in fields(Definition)]
+        return cls(record, Definition(**{name: getattr(record.event, name) for name in names}))
+
+    @property
+    def venue(self) -> str:
+        return self.record.venue
+
+    @property
+    def instrument(self) -> str:
+        return self.record.instrument
+
+    @property
+    def version(self) -> int:
+        return self.record.version
+
+    def to_json(self) -> dict[str, Any]:
+        """Venue, instrument and version, the definition's fields, then where it was recorded."""
+        record = self.record
+        return {
+            "venue": record.venue,
+            "instrument": record.instrument,
+            "version": record.version,
+            **record.payload,
+            "ts_event": plain(record.ts_event),
+            "ts_recorded": plain(record.ts_recorded),
+            "source": record.source,
+            "position": record.position,
+            "message_id": record.message_id,
+        }
+
+
 # ---------------------------------------------------------------------- audit and reconciliation
 
 
@@ -444,6 +487,7 @@ __all__ = [
     "Filter",
     "Head",
     "HistoryEntry",
+    "InstrumentRow",
     "MessageRecord",
     "OrderRow",
     "PnlPoint",

@@ -165,7 +165,7 @@ def instruments(
     if ctx.invoked_subcommand is not None:
         return
     with open_ledger() as ledger:
-        rows = ledger.instruments(venue=venue, every_version=every_version)
+        rows = [r.to_json() for r in ledger.instruments(venue=venue, every_version=every_version)]
     if as_json:
         print_json(rows)
         return
