@@ -27,7 +27,7 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import InfrastructureFactory, MapperDeserialisationError, Transcoder
 from eventsourcing.utils import Environment
 
-from orderledger.domain.errors import InvalidInputError, OrderNotFoundError
+from orderledger.domain.errors import InvalidInputError, LedgerError, OrderNotFoundError
 from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
 from orderledger.domain.order import Order, order_id_for, replay
 from orderledger.domain.values import format_timestamp, parse_timestamp
@@ -351,7 +351,7 @@ class OrderLedger(Application[UUID]):
             self._after_commit(committed)
         result = results[0]
         if result.outcome == "rejected" and result.error is None:
-            result.error = MessageError(result.reason or "the message was refused")
+            result.error = _read_error(raw) or MessageError(result.reason or "the message was refused")
         if strict and result.error is not None:
             raise result.error
         return result
@@ -816,6 +816,17 @@ def _matches(row: OrderRow, where: Filter) -> bool:
         and (where.venue is None or row.venue == where.venue)
         and (where.instrument is None or row.instrument == where.instrument)
     )
+
+
+def _read_error(raw: bytes) -> LedgerError | None:
+    """The typed error reading a refused message raised (read again: only a refusal pays)."""
+    try:
+        message_from_line(raw)
+    except LedgerError as error:
+        return error
+    except Exception:
+        return None
+    return None
 
 
 def _head_pair(head: Head | tuple[int, str]) -> tuple[int, str]:

@@ -208,11 +208,13 @@ def test_record_returns_the_typed_error_or_raises_it(session: OrderLedger) -> No
         session.record({**too_much, "trade_id": "a3"}, strict=True)
     with pytest.raises(MessageError):
         session.record({"type": "nonsense"}, strict=True)
+    negative = session.record(fill("A", "a4", "-1", seconds=31))
+    assert isinstance(negative.error, InvalidInputError) and negative.error.field == "quantity"
 
     # Nothing was booked, and each refused message is in the journal with its reason.
     assert session.order("A").filled_quantity == Decimal("4")
     refused = session.messages(outcome="rejected")
-    assert len(refused) == 3
+    assert len(refused) == 4
     assert all(m.reason for m in refused)
 
 
