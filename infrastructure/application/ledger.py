@@ -586,9 +586,6 @@ class OrderLedger(Application[UUID]):
             r
             for r in orders_as_of(self.db, self.ledger_mapper, moment, event_time=event_time, open_only=open)
             if _matches(r, where)
-            and (where.parent is None or r.parent_id == where.parent)
-            and (where.since is None or r.created_at >= where.since)
-            and (where.until is None or r.created_at <= where.until)
         ]
         yield from islice(reversed(picked) if where.newest else picked, where.limit)
 
@@ -610,7 +607,16 @@ class OrderLedger(Application[UUID]):
         """Orders as they stand, oldest created first (``newest``: reversed): only ``open`` ones,
         of an account, venue, instrument or parent, created between ``since`` and ``until``; or
         as the ledger knew them ``as_of`` a time (venue time with ``event_time``)."""
-        where = Filter(account, venue, instrument, None, parent, since, until, newest, limit)
+        where = Filter(
+            account=account,
+            venue=venue,
+            instrument=instrument,
+            parent=parent,
+            since=since,
+            until=until,
+            newest=newest,
+            limit=limit,
+        )
         return list(self.iter_orders(where, open=open, as_of=as_of, event_time=event_time))
 
     def iter_trades(self, where: Filter) -> Iterator[TradeRow]:
@@ -635,7 +641,17 @@ class OrderLedger(Application[UUID]):
     ) -> list[TradeRow]:
         """The trade blotter by venue time: one row per fill as it stands after busts and
         corrections; ``order``: one order's (client order ID, venue order ID or alias)."""
-        where = Filter(account, venue, instrument, order, parent, since, until, newest, limit)
+        where = Filter(
+            account=account,
+            venue=venue,
+            instrument=instrument,
+            client_order_id=order,
+            parent=parent,
+            since=since,
+            until=until,
+            newest=newest,
+            limit=limit,
+        )
         return list(self.iter_trades(where))
 
     def positions(
@@ -708,7 +724,16 @@ class OrderLedger(Application[UUID]):
     ) -> list[EventRecord]:
         """Search the global log by event type (``OrderFilled`` …), account, venue, instrument,
         order and time; in log order (``newest``: reversed)."""
-        where = Filter(account, venue, instrument, order, None, since, until, newest, limit)
+        where = Filter(
+            account=account,
+            venue=venue,
+            instrument=instrument,
+            client_order_id=order,
+            since=since,
+            until=until,
+            newest=newest,
+            limit=limit,
+        )
         return list(self.iter_events(where, types=types, event_time=event_time))
 
     def events_after(self, position: int, limit: int) -> list[EventRecord]:
@@ -811,10 +836,18 @@ class OrderLedger(Application[UUID]):
 
 
 def _matches(row: OrderRow, where: Filter) -> bool:
+    """The orders view's filter, applied to an order folded from the log."""
+    wanted = (
+        (where.account, row.account),
+        (where.venue, row.venue),
+        (where.instrument, row.instrument),
+        (where.client_order_id, row.client_order_id),
+        (where.parent, row.parent_id),
+    )
     return (
-        (where.account is None or row.account == where.account)
-        and (where.venue is None or row.venue == where.venue)
-        and (where.instrument is None or row.instrument == where.instrument)
+        all(value is None or value == actual for value, actual in wanted)
+        and (where.since is None or row.created_at >= where.since)
+        and (where.until is None or row.created_at <= where.until)
     )
 
 

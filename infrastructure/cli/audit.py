@@ -99,7 +99,16 @@ def events(
     """Search the global log; results stream in log order."""
     low, high = time_range(since, until)
     newest = newest_first(sort, "oldest")
-    where = Filter(account, venue, instrument, order_id or None, None, low, high, newest, limit)
+    where = Filter(
+        account=account,
+        venue=venue,
+        instrument=instrument,
+        client_order_id=order_id or None,
+        since=low,
+        until=high,
+        newest=newest,
+        limit=limit,
+    )
     with open_ledger(create=False) as ledger:
         found = ledger.iter_events(where, types=event_type or (), event_time=event_time)
         rows = (r.to_json() for r in found)

@@ -89,7 +89,16 @@ def orders(
 ) -> None:
     """List orders as they stand (from the orders view), or as of a time (folded from the log)."""
     low, high = time_range(since, until)
-    where = Filter(account, venue, instrument, None, parent, low, high, newest_first(sort, "oldest"), limit)
+    where = Filter(
+        account=account,
+        venue=venue,
+        instrument=instrument,
+        parent=parent,
+        since=low,
+        until=high,
+        newest=newest_first(sort, "oldest"),
+        limit=limit,
+    )
     when = moment(as_of, "--as-of")
     with open_ledger(create=False) as ledger:
         rows = ledger.iter_orders(where, open=open_only, as_of=when, event_time=event_time)
@@ -111,7 +120,17 @@ def trades(
     """The trade blotter: one row per fill as it stands after busts and corrections."""
     low, high = time_range(since, until)
     newest = newest_first(sort, "oldest")
-    where = Filter(account, venue, instrument, order_id or None, parent, low, high, newest, limit)
+    where = Filter(
+        account=account,
+        venue=venue,
+        instrument=instrument,
+        client_order_id=order_id or None,
+        parent=parent,
+        since=low,
+        until=high,
+        newest=newest,
+        limit=limit,
+    )
     with open_ledger(create=False) as ledger:
         show(ledger.iter_trades(where), limit, as_json, "trades", TRADE_COLUMNS)
 
