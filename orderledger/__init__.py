@@ -22,7 +22,22 @@ from orderledger.domain.errors import (
     OverfillError,
     UnknownTradeError,
 )
-from orderledger.infrastructure.application.ledger import HistoryEntry, IngestReport, OrderLedger
+from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
+from orderledger.infrastructure.application.reconcile import Difference, ReconcileReport, Snapshot
+from orderledger.infrastructure.application.results import (
+    EventRecord,
+    Filter,
+    Head,
+    HistoryEntry,
+    InstrumentRow,
+    MessageRecord,
+    OrderRow,
+    PnlPoint,
+    PnlRow,
+    PositionRow,
+    TradeRow,
+)
+from orderledger.infrastructure.audit.verify import VerifyReport
 from orderledger.infrastructure.errors import (
     ConcurrencyError,
     ConfigurationError,
@@ -40,18 +55,32 @@ __all__ = [
     "ConfigurationError",
     "DatabaseCorruptError",
     "DatabaseLockedError",
+    "Difference",
+    "EventRecord",
     "FillConflictError",
+    "Filter",
+    "Head",
     "HistoryEntry",
     "IdentityConflictError",
     "IngestReport",
+    "InstrumentRow",
     "InvalidInputError",
     "InvalidTransitionError",
     "LedgerError",
     "MessageError",
+    "MessageRecord",
     "OrderLedger",
     "OrderNotFoundError",
+    "OrderRow",
     "OverfillError",
+    "PnlPoint",
+    "PnlRow",
+    "PositionRow",
+    "ReconcileReport",
     "Result",
+    "Snapshot",
     "StoreError",
+    "TradeRow",
     "UnknownTradeError",
+    "VerifyReport",
 ]

@@ -18,7 +18,8 @@ from orderledger.domain.events import InstrumentDefined, OrderEvent
 from orderledger.domain.instrument import define, instrument_id_for
 from orderledger.domain.order import Stamp
 from orderledger.domain.outcomes import Outcome
-from orderledger.infrastructure.audit.search import EventFilter, event_record, search_events
+from orderledger.infrastructure.application.results import EventRecord, InstrumentRow
+from orderledger.infrastructure.audit.search import EventFilter, search_events
 from orderledger.infrastructure.ingest.messages import InstrumentMessage
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.mapper import LedgerMapper
@@ -73,24 +74,13 @@ def list_instruments(
     *,
     venue: str | None = None,
     every_version: bool = False,
-) -> list[dict[str, Any]]:
+) -> list[InstrumentRow]:
     """Instrument definitions from the log: the one in force for each (venue, instrument), or
     every version; each with its version, log position and the message that recorded it."""
     wanted = EventFilter(types=(InstrumentDefined.__name__,), venue=venue)
-    rows: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    rows: dict[tuple[str, str], list[InstrumentRow]] = {}
     for position, event, message_id in search_events(db, mapper, wanted):
-        record = event_record(position, event, message_id)
-        row = {
-            "venue": record["venue"],
-            "instrument": record["instrument"],
-            "version": record["version"],
-            **record["payload"],
-            "ts_event": record["ts_event"],
-            "ts_recorded": record["ts_recorded"],
-            "source": record["source"],
-            "position": position,
-            "message_id": message_id,
-        }
+        row = InstrumentRow.of(EventRecord.of(position, event, message_id))
         versions = rows.setdefault((event.venue, event.instrument), [])
         if every_version:
             versions.append(row)

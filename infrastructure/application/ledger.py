@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 from uuid import UUID
 
@@ -26,11 +27,40 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import InfrastructureFactory, MapperDeserialisationError, Transcoder
 from eventsourcing.utils import Environment
 
-from orderledger.domain.errors import OrderNotFoundError
+from orderledger.domain.errors import InvalidInputError, LedgerError, OrderNotFoundError
 from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
 from orderledger.domain.order import Order, order_id_for, replay
 from orderledger.domain.outcomes import Outcome
-from orderledger.domain.values import format_timestamp
+from orderledger.domain.values import format_timestamp, parse_timestamp
+from orderledger.infrastructure.application.queries import (
+    iter_orders,
+    iter_trades,
+    pnl_rows,
+    positions,
+    realized_series,
+)
+from orderledger.infrastructure.application.reconcile import ReconcileReport, Snapshot
+from orderledger.infrastructure.application.results import (
+    EventRecord,
+    Filter,
+    Head,
+    HistoryEntry,
+    InstrumentRow,
+    MessageRecord,
+    OrderRow,
+    PnlPoint,
+    PnlRow,
+    PositionRow,
+    TradeRow,
+)
+from orderledger.infrastructure.audit.search import (
+    EventFilter,
+    iter_messages,
+    orders_as_of,
+    positions_as_of,
+    search_events,
+)
+from orderledger.infrastructure.audit.verify import VerifyReport
 from orderledger.infrastructure.errors import ConfigurationError, MessageError
 from orderledger.infrastructure.ingest.messages import message_from_line
 from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result
@@ -88,18 +118,6 @@ class IngestReport:
             self.rejected.append(result)
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One event of an order, with the message that produced it."""
-
-    position: int
-    event: OrderEvent
-    message_id: int | None
-    message_raw: bytes | None
-    message_origin: str | None
-    message_line: int | None
-
-
 class OrderLedger(Application[UUID]):
     """The ledger: record facts about orders, query their state, keep views current.
 
@@ -133,6 +151,10 @@ class OrderLedger(Application[UUID]):
         self.project = project
         try:
             super().__init__(env)
+            # eventsourcing keeps its event store as ``self.events``; the ledger's ``events()``
+            # searches the log, so the store moves to ``event_store`` (the ledger writes through
+            # its processor and reads through its recorder: nothing here uses either name).
+            self.event_store = self.__dict__.pop("events")
             self.recorder.create_tables()
             self._check_cipher()
             self.views = Views(self.db, self.mapper)
@@ -230,8 +252,14 @@ class OrderLedger(Application[UUID]):
         return self.mapper
 
     def close(self) -> None:
-        """Release the database connection(s)."""
+        """Release the database connection(s); ``with OrderLedger(url) as ledger:`` calls this."""
         self.db.close()
+
+    def __enter__(self) -> OrderLedger:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # ------------------------------------------------------------------ recording facts
 
@@ -306,8 +334,14 @@ class OrderLedger(Application[UUID]):
         report.seconds = _now() - started
         return report
 
-    def record(self, message: dict[str, Any], *, origin: str = "api") -> Result:
-        """Record one fact given as a ledger-format message dict (the imperative API)."""
+    def record(self, message: dict[str, Any], *, origin: str = "api", strict: bool = False) -> Result:
+        """Record one fact given as a ledger-format message dict (the imperative API).
+
+        The message is journaled whatever becomes of it. A refused message comes back as a
+        ``rejected`` result whose ``error`` is the typed error (a :class:`MessageError` for a
+        message that cannot be read, else the domain's, e.g. :class:`OverfillError`); with
+        ``strict=True`` that error is raised instead.
+        """
         try:
             raw = orjson.dumps(message, default=str)
         except TypeError as error:  # e.g. a lone surrogate in a string: not encodable as UTF-8
@@ -316,7 +350,12 @@ class OrderLedger(Application[UUID]):
         with self._writing:
             results, committed = self.processor.process([item])
             self._after_commit(committed)
-        return results[0]
+        result = results[0]
+        if result.outcome is Outcome.REJECTED and result.error is None:
+            result.error = _read_error(raw) or MessageError(result.reason or "the message was refused")
+        if strict and result.error is not None:
+            raise result.error
+        return result
 
     # ------------------------------------------------------------------ instruments
 
@@ -375,7 +414,7 @@ class OrderLedger(Application[UUID]):
             items.append(item)
         return self.ingest_inbound(items)
 
-    def instruments(self, *, venue: str | None = None, every_version: bool = False) -> list[dict[str, Any]]:
+    def instruments(self, *, venue: str | None = None, every_version: bool = False) -> list[InstrumentRow]:
         """Instrument definitions in force (or every version), from the log."""
         from orderledger.infrastructure.application.instruments import list_instruments
 
@@ -394,6 +433,35 @@ class OrderLedger(Application[UUID]):
         """Bring every view up to the end of the log."""
         with self._writing:
             return self.views.catch_up()
+
+    def views_position(self) -> int:
+        """The log position every view has reached (what a ``project --follow`` reports)."""
+        return max(self.views.positions().values())
+
+    @property
+    def view_names(self) -> list[str]:
+        """The views ``rebuild`` knows: orders, trades, positions …"""
+        return list(self.views.by_name)
+
+    def rebuild(
+        self, names: Sequence[str] | None = None, *, progress: Callable[[int], None] | None = None
+    ) -> tuple[int, float]:
+        """Refold views (default: all) from the whole log into new tables, then swap them in
+        atomically; ``progress`` hears of each chunk of events. Returns (events, seconds)."""
+        known = self.view_names
+        chosen = known if names is None else list(names)
+        unknown = [n for n in chosen if n not in known]
+        if unknown or not chosen:
+            raise InvalidInputError(f"name a view ({', '.join(known)}) or give --all")
+        with self._writing:
+            return self.views.rebuild(chosen, progress=progress)
+
+    def init_database(self, app_role: str | None = None, password: str | None = None) -> list[str]:
+        """Create the schema (tables, indexes, append-only triggers) and, on PostgreSQL, the
+        application role with ``password``; returns what was done, a line each."""
+        from orderledger.infrastructure.storage.admin import init_database
+
+        return list(init_database(self.db, self.recorder, self.views, app_role, password))
 
     # ------------------------------------------------------------------ querying orders
 
@@ -459,8 +527,10 @@ class OrderLedger(Application[UUID]):
         stored = self.ledger_recorder.select_events(order_id_for(client_order_id))
         return [self.mapper.decode(s.topic, s.state, s.originator_id, s.originator_version) for s in stored]
 
-    def history(self, client_order_id: str) -> list[HistoryEntry]:
-        """Every event of one order beside the message that produced it."""
+    def history(self, key: str) -> list[HistoryEntry]:
+        """Every event of one order (client order ID, venue order ID or alias) beside the message
+        that produced it."""
+        client_order_id = self.resolve(key)
         with self.db.read() as tx:
             rows = tx.all(
                 "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state,"
@@ -483,6 +553,318 @@ class OrderLedger(Application[UUID]):
             )
             for r in rows
         ]
+
+    # ------------------------------------------------------------------ typed queries
+
+    def order(
+        self,
+        key: str,
+        *,
+        version: int | None = None,
+        as_of: datetime | None = None,
+        event_time: bool = False,
+    ) -> Order:
+        """One order (by client order ID, venue order ID or ``name=value`` alias): now, at an
+        event ``version``, or as the ledger knew it ``as_of`` a time (venue time with
+        ``event_time``)."""
+        if version is not None and as_of is not None:
+            raise InvalidInputError("give a version or an as-of time, not both")
+        client_order_id = self.resolve(key)
+        if as_of is not None:
+            return self.order_as_of(client_order_id, parse_timestamp(as_of, "as_of"), event_time=event_time)
+        return self.get_order(client_order_id, version=version)
+
+    def iter_orders(
+        self, where: Filter, *, open: bool = False, as_of: datetime | None = None, event_time: bool = False
+    ) -> Iterator[OrderRow]:
+        """Orders matching ``where``, by creation time, read a page at a time (from the orders
+        view), or as the ledger knew them ``as_of`` a time (folded from the log)."""
+        if as_of is None:
+            yield from iter_orders(self.db, where, open_only=open)
+            return
+        moment = parse_timestamp(as_of, "as_of")
+        picked = [
+            r
+            for r in orders_as_of(self.db, self.ledger_mapper, moment, event_time=event_time, open_only=open)
+            if _matches(r, where)
+        ]
+        yield from islice(reversed(picked) if where.newest else picked, where.limit)
+
+    def orders(
+        self,
+        *,
+        open: bool = False,
+        account: str | None = None,
+        venue: str | None = None,
+        instrument: str | None = None,
+        parent: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        as_of: datetime | None = None,
+        event_time: bool = False,
+        newest: bool = False,
+        limit: int | None = None,
+    ) -> list[OrderRow]:
+        """Orders as they stand, oldest created first (``newest``: reversed): only ``open`` ones,
+        of an account, venue, instrument or parent, created between ``since`` and ``until``; or
+        as the ledger knew them ``as_of`` a time (venue time with ``event_time``)."""
+        where = Filter(
+            account=account,
+            venue=venue,
+            instrument=instrument,
+            parent=parent,
+            since=since,
+            until=until,
+            newest=newest,
+            limit=limit,
+        )
+        return list(self.iter_orders(where, open=open, as_of=as_of, event_time=event_time))
+
+    def iter_trades(self, where: Filter) -> Iterator[TradeRow]:
+        """Trades matching ``where`` by venue time, read a page at a time (``where.client_order_id``
+        may be a venue order ID or an alias: it is resolved)."""
+        if where.client_order_id is not None:
+            where = replace(where, client_order_id=self.resolve(where.client_order_id))
+        return iter_trades(self.db, where)
+
+    def trades(
+        self,
+        *,
+        account: str | None = None,
+        venue: str | None = None,
+        instrument: str | None = None,
+        order: str | None = None,
+        parent: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        newest: bool = False,
+        limit: int | None = None,
+    ) -> list[TradeRow]:
+        """The trade blotter by venue time: one row per fill as it stands after busts and
+        corrections; ``order``: one order's (client order ID, venue order ID or alias)."""
+        where = Filter(
+            account=account,
+            venue=venue,
+            instrument=instrument,
+            client_order_id=order,
+            parent=parent,
+            since=since,
+            until=until,
+            newest=newest,
+            limit=limit,
+        )
+        return list(self.iter_trades(where))
+
+    def positions(
+        self,
+        *,
+        marks: Mapping[str, Decimal] | None = None,
+        as_of: datetime | None = None,
+        event_time: bool = False,
+    ) -> list[PositionRow]:
+        """Positions by average cost with realized P&L, and unrealized P&L for the instruments
+        given a mark; now, or as they stood ``as_of`` a time (folded from the log). A mark for an
+        instrument no position holds is refused (a typo would otherwise value nothing)."""
+        marks = dict(marks or {})
+        if as_of is None:
+            rows = positions(self.db, marks)
+        else:
+            moment = parse_timestamp(as_of, "as_of")
+            rows = [
+                PositionRow.of(p, marks.get(p.instrument))
+                for p in positions_as_of(self.db, self.ledger_mapper, moment, event_time=event_time)
+            ]
+        unknown = sorted(set(marks) - {r.instrument for r in rows})
+        if unknown:
+            held = ", ".join(sorted({r.instrument for r in rows})) or "none"
+            raise InvalidInputError(
+                f"mark {unknown[0]}: no position in that instrument (held: {held})", field="mark"
+            )
+        return rows
+
+    def pnl(self, *, by: str = "day") -> list[PnlRow]:
+        """Realized P&L and fees grouped by day, account, venue, instrument, parent or
+        ``tag:NAME``, one row per group and P&L currency."""
+        return pnl_rows(self.db, by)
+
+    def pnl_series(self) -> list[PnlPoint]:
+        """Realized P&L entry by entry in log order, with running totals per quote currency."""
+        return realized_series(self.db)
+
+    def iter_events(
+        self, where: Filter, *, types: Sequence[str] = (), event_time: bool = False
+    ) -> Iterator[EventRecord]:
+        """Events of the global log matching ``where`` (``since``/``until``: recorded time, or
+        venue time with ``event_time``), in log order, read in chunks."""
+        wanted = EventFilter(
+            types=tuple(types),
+            account=where.account,
+            venue=where.venue,
+            instrument=where.instrument,
+            client_order_id=None if where.client_order_id is None else self.resolve(where.client_order_id),
+            since=where.since,
+            until=where.until,
+            event_time=event_time,
+        )
+        found = search_events(self.db, self.ledger_mapper, wanted, newest=where.newest)
+        return islice((EventRecord.of(p, e, m) for p, e, m in found), where.limit)
+
+    def events(  # type: ignore[override]
+        self,
+        *,
+        types: Sequence[str] = (),
+        account: str | None = None,
+        venue: str | None = None,
+        instrument: str | None = None,
+        order: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        event_time: bool = False,
+        newest: bool = False,
+        limit: int | None = None,
+    ) -> list[EventRecord]:
+        """Search the global log by event type (``OrderFilled`` …), account, venue, instrument,
+        order and time; in log order (``newest``: reversed)."""
+        where = Filter(
+            account=account,
+            venue=venue,
+            instrument=instrument,
+            client_order_id=order,
+            since=since,
+            until=until,
+            newest=newest,
+            limit=limit,
+        )
+        return list(self.iter_events(where, types=types, event_time=event_time))
+
+    def events_after(self, position: int, limit: int) -> list[EventRecord]:
+        """Up to ``limit`` committed events after log ``position``, in log order (what a live
+        follower reads next; ``message_id`` is not read here: ``history`` has it)."""
+        notifications = self.ledger_recorder.select_notifications(position, limit, inclusive_of_start=False)
+        decode = self.ledger_mapper.decode
+        return [
+            EventRecord.of(n.id, decode(n.topic, n.state, n.originator_id, n.originator_version), None)
+            for n in notifications
+        ]
+
+    def log_position(self) -> int:
+        """The position of the last committed event (0 for an empty log)."""
+        return self.ledger_recorder.max_notification_id() or 0
+
+    def iter_messages(
+        self,
+        where: Filter,
+        *,
+        outcome: str | None = None,
+        parked: bool = False,
+        older_than: timedelta | None = None,
+    ) -> Iterator[MessageRecord]:
+        """The message journal in arrival order (``where.newest``: reversed): every inbound
+        message verbatim with its outcome (an ``Outcome``).
+        ``parked``: the messages still parked; ``older_than``: only those received longer ago
+        than that (parked too long: stuck)."""
+        if parked and outcome not in (None, Outcome.PARKED):
+            raise InvalidInputError(
+                f"parked lists parked messages; it cannot be combined with outcome {outcome}"
+            )
+        if older_than is not None and not parked:
+            raise InvalidInputError("older_than goes with parked (messages parked for too long)")
+        if older_than is not None:
+            cutoff = datetime.now(UTC) - older_than
+            if where.since is not None and where.since > cutoff:
+                return iter(())
+            where = replace(where, until=cutoff if where.until is None else min(where.until, cutoff))
+        return iter_messages(self.db, where, outcome=Outcome.PARKED if parked else outcome)
+
+    def messages(
+        self,
+        *,
+        outcome: str | None = None,
+        parked: bool = False,
+        older_than: timedelta | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        newest: bool = False,
+        limit: int | None = None,
+    ) -> list[MessageRecord]:
+        """The message journal, oldest first (``newest``: reversed); see :meth:`iter_messages`."""
+        where = Filter(since=since, until=until, newest=newest, limit=limit)
+        return list(self.iter_messages(where, outcome=outcome, parked=parked, older_than=older_than))
+
+    def verify(
+        self,
+        *,
+        expect_head: Head | tuple[int, str] | None = None,
+        heads: Mapping[int, str] | None = None,
+        deep: bool = False,
+    ) -> VerifyReport:
+        """Check the storage, the hash chain, the views and the journal against the log; a head
+        recorded earlier (``expect_head``, ``heads``: position → hash) must still be in the chain."""
+        from orderledger.infrastructure.audit.verify import verify
+
+        expected = None if expect_head is None else _head_pair(expect_head)
+        report = verify(self.db, self.ledger_mapper, expect_head=expected, heads=heads, deep=deep)
+        report.heads_checked = len(heads or {}) + (expected is not None)
+        return report
+
+    def head(self) -> Head | None:
+        """The chain's head, to record outside the database (None for an empty log)."""
+        from orderledger.infrastructure.audit.verify import stored_head
+
+        found = stored_head(self.db)
+        return None if found is None else Head(*found)
+
+    def reconcile(
+        self,
+        snapshot: Snapshot | str | bytes,
+        *,
+        apply: bool = False,
+        grace: timedelta = timedelta(seconds=60),
+        origin: str = "reconcile",
+    ) -> ReconcileReport:
+        """Compare a venue's snapshot (docs/reconciliation.md) with the ledger and report the
+        differences; with ``apply``, record the corrections. Orders requested within ``grace``
+        are left alone."""
+        from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
+
+        parsed = snapshot if isinstance(snapshot, Snapshot) else parse_snapshot(snapshot)
+        self.catch_up()
+        reconciler = Reconciler(self, parsed, grace=grace)
+        found = reconciler.differences()
+        if apply:
+            reconciler.apply(found, origin=origin)
+        return ReconcileReport(parsed.venue, parsed.account, apply, tuple(found))
+
+
+def _matches(row: OrderRow, where: Filter) -> bool:
+    """The orders view's filter, applied to an order folded from the log."""
+    wanted = (
+        (where.account, row.account),
+        (where.venue, row.venue),
+        (where.instrument, row.instrument),
+        (where.client_order_id, row.client_order_id),
+        (where.parent, row.parent_id),
+    )
+    return (
+        all(value is None or value == actual for value, actual in wanted)
+        and (where.since is None or row.created_at >= where.since)
+        and (where.until is None or row.created_at <= where.until)
+    )
+
+
+def _read_error(raw: bytes) -> LedgerError | None:
+    """The typed error reading a refused message raised (read again: only a refusal pays)."""
+    try:
+        message_from_line(raw)
+    except LedgerError as error:
+        return error
+    except Exception:
+        return None
+    return None
+
+
+def _head_pair(head: Head | tuple[int, str]) -> tuple[int, str]:
+    return (head.position, head.hash) if isinstance(head, Head) else head
 
 
 class _NoTranscoder(Transcoder):
@@ -636,4 +1018,4 @@ def _now() -> float:
     return time.perf_counter()
 
 
-__all__ = ["HistoryEntry", "IngestReport", "OrderLedger", "Sequence"]
+__all__ = ["HistoryEntry", "IngestReport", "OrderLedger"]

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 import orjson
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.values import AVERAGE, WIDE, format_decimal
+from orderledger.domain.values import WIDE, parse_timestamp
+from orderledger.infrastructure.application.results import (
+    Filter,
+    OrderRow,
+    PnlPoint,
+    PnlRow,
+    PositionRow,
+    TradeRow,
+)
 from orderledger.infrastructure.storage.db import Database
 from orderledger.projections.positions import ZERO, Position, PositionsProjection
 
@@ -69,146 +78,80 @@ def paged(
         last = tuple(rows[-1][-len(keys) :])
 
 
-def iter_orders(
-    db: Database,
-    *,
-    open_only: bool = False,
-    account: str | None = None,
-    venue: str | None = None,
-    instrument: str | None = None,
-    parent: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    newest: bool = False,
-) -> Iterator[dict[str, Any]]:
+def iter_orders(db: Database, where: Filter, *, open_only: bool = False) -> Iterator[OrderRow]:
     """Orders as they stand (from the orders view), by creation time, read a page at a time;
-    ``parent``: only the children of that parent (``parent_id``)."""
-    where, params = _where(
+    ``where.parent``: only the children of that parent (``parent_id``)."""
+    clause, params = _where(
         {
             "is_open": 1 if open_only else None,
-            "account": account,
-            "venue": venue,
-            "instrument": instrument,
-            "parent_id": parent,
-            "created_at>=": since,
-            "created_at<=": until,
+            "account": where.account,
+            "venue": where.venue,
+            "instrument": where.instrument,
+            "client_order_id": where.client_order_id,
+            "parent_id": where.parent,
+            "created_at>=": where.since_text,
+            "created_at<=": where.until_text,
         }
     )
     select = "SELECT snapshot, created_at, client_order_id FROM orders_view"
-    for row in paged(
-        db, select, (where.removeprefix(" WHERE "), params), ("created_at", "client_order_id"), newest=newest
-    ):
-        yield orjson.loads(row[0])
-
-
-def list_orders(
-    db: Database,
-    *,
-    open_only: bool = False,
-    account: str | None = None,
-    venue: str | None = None,
-    instrument: str | None = None,
-    parent: str | None = None,
-) -> list[dict[str, Any]]:
-    """Orders as they stand (from the orders view), oldest first."""
-    return list(
-        iter_orders(
-            db, open_only=open_only, account=account, venue=venue, instrument=instrument, parent=parent
-        )
+    rows = paged(
+        db,
+        select,
+        (clause.removeprefix(" WHERE "), params),
+        ("created_at", "client_order_id"),
+        newest=where.newest,
     )
+    yield from islice((OrderRow.from_json(orjson.loads(row[0])) for row in rows), where.limit)
 
 
-TRADE_FIELDS = (
-    "account",
-    "venue",
-    "instrument",
-    "side",
-    "client_order_id",
-    "venue_order_id",
-    "trade_id",
-    "quantity",
-    "price",
-    "fee",
-    "fee_currency",
-    "liquidity",
-    "ts_event",
-    "tags",
-    "parent_id",
-    "late",
-)
+TRADE_FIELDS = tuple(f.name for f in fields(TradeRow))
 
 
-def iter_trades(
-    db: Database,
-    *,
-    account: str | None = None,
-    venue: str | None = None,
-    instrument: str | None = None,
-    client_order_id: str | None = None,
-    parent: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    newest: bool = False,
-) -> Iterator[dict[str, Any]]:
+def iter_trades(db: Database, where: Filter) -> Iterator[TradeRow]:
     """The trade blotter by venue time (from the trades view), read a page at a time.
 
-    ``parent``: only the trades of that parent's orders. A trade belongs to its order's parent
-    as the orders view has it now, so a parent an order learned after a fill (details added by a
-    later report) claims that fill too; the row then shows that parent.
+    ``where.parent``: only the trades of that parent's orders. A trade belongs to its order's
+    parent as the orders view has it now, so a parent an order learned after a fill (details
+    added by a later report) claims that fill too; the row then shows that parent.
     """
-    where, params = _where(
+    clause, params = _where(
         {
-            "account": account,
-            "venue": venue,
-            "instrument": instrument,
-            "client_order_id": client_order_id,
-            "ts_event>=": since,
-            "ts_event<=": until,
+            "account": where.account,
+            "venue": where.venue,
+            "instrument": where.instrument,
+            "client_order_id": where.client_order_id,
+            "ts_event>=": where.since_text,
+            "ts_event<=": where.until_text,
         }
     )
-    if parent is not None:
+    if where.parent is not None:
         # Through the orders view: the index on its parent_id finds the children, and a fill
         # booked before its order's parent was known still counts (see above).
-        clause = "client_order_id IN (SELECT client_order_id FROM orders_view WHERE parent_id = ?)"
-        where = f"{where} AND {clause}" if where else f" WHERE {clause}"
-        params.append(parent)
+        condition = "client_order_id IN (SELECT client_order_id FROM orders_view WHERE parent_id = ?)"
+        clause = f"{clause} AND {condition}" if clause else f" WHERE {condition}"
+        params.append(where.parent)
     columns = ", ".join(TRADE_FIELDS)
     select = f"SELECT {columns}, ts_event, position FROM trades_view"
-    for r in paged(
-        db, select, (where.removeprefix(" WHERE "), params), ("ts_event", "position"), newest=newest
-    ):
+    rows = paged(
+        db, select, (clause.removeprefix(" WHERE "), params), ("ts_event", "position"), newest=where.newest
+    )
+    for r in islice(rows, where.limit):
         row = dict(zip(TRADE_FIELDS, r[: len(TRADE_FIELDS)], strict=True))
         row["tags"] = orjson.loads(row["tags"])
         row["late"] = bool(row["late"])
-        if parent is not None:
-            row["parent_id"] = parent
-        yield row
+        if where.parent is not None:
+            row["parent_id"] = where.parent
+        yield TradeRow.from_json(row)
 
 
-def list_trades(
-    db: Database,
-    *,
-    account: str | None = None,
-    venue: str | None = None,
-    instrument: str | None = None,
-    client_order_id: str | None = None,
-    parent: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-) -> list[dict[str, Any]]:
-    """The trade blotter, oldest first (from the trades view)."""
-    return list(
-        iter_trades(
-            db,
-            account=account,
-            venue=venue,
-            instrument=instrument,
-            client_order_id=client_order_id,
-            parent=parent,
-            since=since,
-            until=until,
-        )
-    )
+def list_orders(db: Database, *, open_only: bool = False, **where: Any) -> list[dict[str, Any]]:
+    """Orders as JSON-ready data, oldest first (``where``: the fields of :class:`Filter`)."""
+    return [row.to_json() for row in iter_orders(db, Filter(**where), open_only=open_only)]
+
+
+def list_trades(db: Database, **where: Any) -> list[dict[str, Any]]:
+    """The trade blotter as JSON-ready data, oldest first (``where``: the fields of :class:`Filter`)."""
+    return [row.to_json() for row in iter_trades(db, Filter(**where))]
 
 
 def parse_marks(marks: list[str]) -> dict[str, Decimal]:
@@ -232,37 +175,15 @@ def _position_rows(db: Database) -> list[Position]:
     return [spec.from_row(tuple(r)) for r in rows]
 
 
-def position_report(position: Position, mark: Decimal | None) -> dict[str, Any]:
-    """One position as JSON-ready data."""
-    net = position.realized_pnl_net
-    unrealized = position.unrealized_pnl(mark)
-    return {
-        "account": position.account,
-        "venue": position.venue,
-        "instrument": position.instrument,
-        "quantity": format_decimal(position.quantity),
-        "average_price": None
-        if position.average_price is None
-        else format_decimal(position.average_price.normalize(AVERAGE)),
-        "realized_pnl": format_decimal(position.realized_pnl),
-        "realized_pnl_net": None if net is None else format_decimal(net),
-        "unrealized_pnl": None if unrealized is None else format_decimal(unrealized),
-        "fees": {k: format_decimal(v) for k, v in sorted(position.fees.items())},
-        "quote_currency": position.quote_currency,
-        "mark": None if mark is None else format_decimal(mark),
-        # What the figures are in, and which instrument definition produced them.
-        "notional": format_decimal(position.notional(mark)),
-        "pnl_currency": position.pnl_currency,
-        "contract_size": format_decimal(position.terms.contract_size),
-        "settlement": position.terms.settlement,
-        "definition_version": position.terms.version,
-    }
-
-
-def list_positions(db: Database, marks: dict[str, Decimal] | None = None) -> list[dict[str, Any]]:
+def positions(db: Database, marks: Mapping[str, Decimal] | None = None) -> list[PositionRow]:
     """Positions with realized and (given marks) unrealized P&L."""
     marks = marks or {}
-    return [position_report(p, marks.get(p.instrument)) for p in _position_rows(db)]
+    return [PositionRow.of(p, marks.get(p.instrument)) for p in _position_rows(db)]
+
+
+def list_positions(db: Database, marks: Mapping[str, Decimal] | None = None) -> list[dict[str, Any]]:
+    """Positions as JSON-ready data."""
+    return [row.to_json() for row in positions(db, marks)]
 
 
 PNL_GROUPS = ("day", "account", "venue", "instrument", "parent")
@@ -276,11 +197,11 @@ class _Group:
     fills: int = 0
 
 
-def pnl_by(db: Database, by: str) -> list[dict[str, Any]]:
+def pnl_rows(db: Database, by: str) -> list[PnlRow]:
     """Realized P&L and fees grouped by day, account, venue, instrument, parent or ``tag:NAME``.
 
     By parent: each entry counts for its order's parent as the orders view has it now (as the
-    trades do with ``iter_trades(parent=...)``); entries of orders without one group as "(none)".
+    trades do with ``iter_trades`` and a parent); entries of orders without one group as "(none)".
     """
     if by.startswith("tag:") and len(by) > 4:
         tag = by[4:]
@@ -311,7 +232,7 @@ def pnl_by(db: Database, by: str) -> list[dict[str, Any]]:
             group.fees[currency] = WIDE.add(group.fees.get(currency, ZERO), Decimal(fee))
         group.quotes.add(quote)
         group.fills += 1 if kind in ("fill", "corrected") else 0
-    result = []
+    result: list[PnlRow] = []
     for key, quote_key in sorted(groups):
         group = groups[(key, quote_key)]
         assert group.fees is not None and group.quotes is not None
@@ -321,20 +242,25 @@ def pnl_by(db: Database, by: str) -> list[dict[str, Any]]:
         if quote_key and set(fees) <= quotes:
             net = WIDE.subtract(group.realized, fees.get(quote_key, ZERO))
         result.append(
-            {
-                by if not tag else f"tag:{tag}": key,
-                "quote_currency": quote_key or None,  # the P&L currency, under its older name
-                "pnl_currency": quote_key or None,
-                "realized_pnl": format_decimal(group.realized),
-                "realized_pnl_net": None if net is None else format_decimal(net),
-                "fees": {k: format_decimal(v) for k, v in sorted(fees.items())},
-                "fills": group.fills,
-            }
+            PnlRow(
+                by=by,
+                group=key,
+                pnl_currency=quote_key or None,
+                realized_pnl=group.realized,
+                realized_pnl_net=net,
+                fees=dict(sorted(fees.items())),
+                fills=group.fills,
+            )
         )
     return result
 
 
-def realized_series(db: Database) -> list[dict[str, Any]]:
+def pnl_by(db: Database, by: str) -> list[dict[str, Any]]:
+    """Realized P&L grouped, as JSON-ready data (see :func:`pnl_rows`)."""
+    return [row.to_json() for row in pnl_rows(db, by)]
+
+
+def realized_series(db: Database) -> list[PnlPoint]:
     """Realized P&L entry by entry in log order, each with its event's venue time and the running
     total per quote currency (amounts in different currencies are never added together)."""
     with db.read() as tx:
@@ -343,20 +269,20 @@ def realized_series(db: Database) -> list[dict[str, Any]]:
             " FROM pnl_entries_view p JOIN events e ON e.notification_id = p.position ORDER BY p.position"
         )
     totals: dict[str, Decimal] = {}
-    result = []
+    result: list[PnlPoint] = []
     for position, ts_event, account, venue, instrument, quote, realized in rows:
         key = quote or ""
         totals[key] = WIDE.add(totals.get(key, ZERO), Decimal(realized))
         result.append(
-            {
-                "position": position,
-                "ts_event": ts_event,
-                "account": account,
-                "venue": venue,
-                "instrument": instrument,
-                "quote_currency": quote,
-                "realized_pnl": format_decimal(Decimal(realized)),
-                "cumulative_realized_pnl": format_decimal(totals[key]),
-            }
+            PnlPoint(
+                position=position,
+                ts_event=parse_timestamp(ts_event),
+                account=account,
+                venue=venue,
+                instrument=instrument,
+                quote_currency=quote,
+                realized_pnl=Decimal(realized),
+                cumulative_realized_pnl=totals[key],
+            )
         )
     return result

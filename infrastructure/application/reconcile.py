@@ -221,6 +221,36 @@ class Difference:
         }
 
 
+@dataclass(frozen=True)
+class ReconcileReport:
+    """A reconciliation: the venue and account compared, whether corrections were recorded, and
+    every difference found (with what became of its corrections when applied)."""
+
+    venue: str
+    account: str
+    applied: bool
+    differences: tuple[Difference, ...]
+
+    @property
+    def unresolved(self) -> list[Difference]:
+        """The differences still standing: every one in a dry run; once applied, those without
+        a correction or whose correction was rejected."""
+        return [
+            d
+            for d in self.differences
+            if not self.applied or not d.corrections or (d.applied or "").startswith(Outcome.REJECTED)
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form (what ``orderledger reconcile --json`` prints)."""
+        return {
+            "venue": self.venue,
+            "account": self.account,
+            "applied": self.applied,
+            "differences": [d.as_dict() for d in self.differences],
+        }
+
+
 def inferred_trade_id(venue: str, venue_order_id: str, filled: Decimal, average: Decimal | None) -> str:
     """A trade ID derived from what the venue reported, so that every run infers the same one."""
     shown = [format_decimal(filled.normalize()), format_decimal((average or ZERO).normalize())]

@@ -234,3 +234,40 @@ def simulate_lines(seed: int = 7, orders: int = 40, tag: str | None = None) -> I
 
     for message in simulate(seed, orders, tag):
         yield json.dumps(message, separators=(",", ":"))
+
+
+def ingest_demo(ledger: Any, seed: int, orders: int) -> Any:
+    """Ingest the simulated session of ``seed`` into ``ledger`` (an ``OrderLedger``) and return
+    its ``IngestReport``; refused when the ledger holds the demo's order IDs from another session.
+
+    Another seed reuses the demo's order IDs for other orders: mixing them would make nonsense.
+    """
+    from orderledger.domain.errors import InvalidInputError
+
+    messages = simulate(seed, orders)
+    requests = {m["client_order_id"]: m for m in messages if m["type"] == "request"}
+    ids = list(requests)
+    with ledger.db.read() as tx:
+        origins = tx.all("SELECT DISTINCT origin FROM messages WHERE origin LIKE 'demo:seed=%'")
+        held = []
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            held += tx.all(
+                "SELECT client_order_id, instrument, side, quantity FROM orders_view"
+                f" WHERE client_order_id IN ({','.join('?' * len(part))})",
+                part,
+            )
+    others = sorted(str(o[0]) for o in origins if o[0] != f"demo:seed={seed}")
+    # Not only demo runs: `orderledger simulate` output from another seed, ingested by hand.
+    differ = [
+        r[0]
+        for r in held
+        if (r[1], r[2], r[3]) != tuple(requests[r[0]][k] for k in ("instrument", "side", "quantity"))
+    ]
+    if others or differ:
+        source = others[0] if others else f"another simulated session (order {differ[0]!r} differs)"
+        raise InvalidInputError(
+            f"this ledger already holds the demo's order IDs from {source}: seed {seed} would mix two"
+            " sessions under the same IDs; use another --db (or the same --seed)"
+        )
+    return ledger.ingest_lines(simulate_lines(seed, orders), origin=f"demo:seed={seed}")

@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -19,7 +20,8 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import EVENT_TYPES_BY_NAME, OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.outcomes import Outcome
-from orderledger.domain.values import format_timestamp
+from orderledger.domain.values import format_timestamp, parse_timestamp
+from orderledger.infrastructure.application.results import EventRecord, Filter, MessageRecord, OrderRow
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.projections import PROJECTIONS
@@ -113,27 +115,56 @@ def search_events(
 
 def event_record(position: int, event: OrderEvent, message_id: int | None) -> dict[str, Any]:
     """One event as JSON-ready data: header fields first, then its payload."""
-    data = event.model_dump(mode="json", exclude={"originator_id", "originator_version"})
-    return {
-        "position": position,
-        "type": event.type_name(),
-        "client_order_id": data.pop("client_order_id"),
-        "version": event.originator_version,
-        "ts_event": data.pop("ts_event"),
-        "ts_recorded": data.pop("ts_recorded"),
-        "source": data.pop("source"),
-        "account": data.pop("account"),
-        "venue": data.pop("venue"),
-        "instrument": data.pop("instrument"),
-        "message_id": message_id,
-        "payload": data,
-    }
+    return EventRecord.of(position, event, message_id).to_json()
 
 
 # ---------------------------------------------------------------------- the journal
 
 
 MESSAGE_OUTCOMES = tuple(Outcome)
+
+
+def iter_messages(db: Database, where: Filter, *, outcome: str | None = None) -> Iterator[MessageRecord]:
+    """Journal rows in arrival order (``where.newest``: reversed), read a page at a time: each
+    inbound message verbatim, with its outcome. ``where.since``/``until`` bound the time
+    received."""
+    from orderledger.infrastructure.application.queries import paged
+
+    if outcome is not None and outcome not in MESSAGE_OUTCOMES:
+        raise InvalidInputError(
+            f"--outcome must be one of {'|'.join(MESSAGE_OUTCOMES)}, not {outcome!r}", field="outcome"
+        )
+    clauses: list[str] = []
+    params: list[Any] = []
+    if outcome is not None:
+        clauses.append("outcome = ?")
+        params.append(outcome)
+    if where.since is not None:
+        clauses.append("received_at >= ?")
+        params.append(where.since_text)
+    if where.until is not None:
+        clauses.append("received_at <= ?")
+        params.append(where.until_text)
+    select = (
+        "SELECT received_at, origin, line_no, format, raw, outcome, reason, client_order_id, event_count,"
+        " message_id FROM messages"
+    )
+    rows = paged(
+        db, select, (" AND ".join(clauses), params), ("message_id",), newest=where.newest, page=CHUNK
+    )
+    for r in islice(rows, where.limit):
+        yield MessageRecord(
+            message_id=r[9],
+            received_at=parse_timestamp(r[0]),
+            origin=r[1],
+            line=r[2],
+            format=r[3],
+            raw=bytes(r[4]).decode("utf-8", "replace"),
+            outcome=Outcome(r[5]),
+            reason=r[6],
+            client_order_id=r[7],
+            events=r[8],
+        )
 
 
 def list_messages(
@@ -145,44 +176,9 @@ def list_messages(
     limit: int | None = None,
     newest: bool = False,
 ) -> Iterator[dict[str, Any]]:
-    """Journal rows in arrival order (``newest``: reversed), read a page at a time: each
-    inbound message verbatim, with its outcome. ``since``/``until`` bound the time received."""
-    from orderledger.infrastructure.application.queries import paged
-
-    if outcome is not None and outcome not in MESSAGE_OUTCOMES:
-        raise InvalidInputError(
-            f"--outcome must be one of {'|'.join(MESSAGE_OUTCOMES)}, not {outcome!r}", field="outcome"
-        )
-    clauses, params = [], []
-    if outcome is not None:
-        clauses.append("outcome = ?")
-        params.append(outcome)
-    if since is not None:
-        clauses.append("received_at >= ?")
-        params.append(format_timestamp(since))
-    if until is not None:
-        clauses.append("received_at <= ?")
-        params.append(format_timestamp(until))
-    select = (
-        "SELECT received_at, origin, line_no, format, raw, outcome, reason, client_order_id, event_count,"
-        " message_id FROM messages"
-    )
-    rows = paged(db, select, (" AND ".join(clauses), params), ("message_id",), newest=newest, page=CHUNK)
-    for sent, r in enumerate(rows):
-        if limit is not None and sent >= limit:
-            return
-        yield {
-            "message_id": r[9],
-            "received_at": r[0],
-            "origin": r[1],
-            "line": r[2],
-            "format": r[3],
-            "raw": bytes(r[4]).decode("utf-8", "replace"),
-            "outcome": r[5],
-            "reason": r[6],
-            "client_order_id": r[7],
-            "events": r[8],
-        }
+    """Journal rows as JSON-ready data (see :func:`iter_messages`)."""
+    where = Filter(since=since, until=until, limit=limit, newest=newest)
+    return (row.to_json() for row in iter_messages(db, where, outcome=outcome))
 
 
 # ---------------------------------------------------------------------- as of a time
@@ -197,12 +193,12 @@ def _events_until(
 
 def orders_as_of(
     db: Database, mapper: LedgerMapper, as_of: datetime, *, event_time: bool = False, open_only: bool = False
-) -> list[dict[str, Any]]:
-    """Every order as the ledger knew it at ``as_of`` (recorded time, or venue time)."""
+) -> list[OrderRow]:
+    """Every order as the ledger knew it at ``as_of`` (recorded time, or venue time), oldest first."""
     tables = fold(PROJECTIONS[0](), _events_until(db, mapper, as_of, event_time))
     orders: Iterable[Order] = tables[ORDERS_TABLE.name].rows.values()
-    rows = [o.snapshot() for o in orders if not open_only or o.status.is_open]
-    return sorted(rows, key=lambda r: (r["created_at"], r["client_order_id"]))
+    rows = [OrderRow.from_json(o.snapshot()) for o in orders if not open_only or o.status.is_open]
+    return sorted(rows, key=lambda r: (r.created_at, r.client_order_id))
 
 
 def positions_as_of(

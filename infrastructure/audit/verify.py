@@ -43,6 +43,26 @@ class VerifyReport:
     journal_problems: list[str] = field(default_factory=list)
     schema_problems: list[str] = field(default_factory=list)
     storage: dict[str, str] = field(default_factory=dict)
+    heads_checked: int = 0  # heads recorded earlier that were checked against the chain
+
+    @property
+    def head_text(self) -> str | None:
+        """The head as ``ID:HASH`` (None for an empty log)."""
+        return None if self.head is None else f"{self.head[0]}:{self.head[1]}"
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready form (what ``orderledger verify --json`` prints)."""
+        return {
+            "ok": self.ok,
+            "events": self.events,
+            "head": self.head_text,
+            "broken": self.broken,
+            "view_problems": self.view_problems,
+            "journal_problems": self.journal_problems,
+            "schema_problems": self.schema_problems,
+            "storage": self.storage,
+            "heads_checked": self.heads_checked,
+        }
 
     @property
     def ok(self) -> bool:

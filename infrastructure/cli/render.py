@@ -9,6 +9,7 @@ terminal nor reorder what is around it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -267,3 +268,214 @@ def table(
 def pairs(data: dict[str, Any]) -> str:
     """A mapping as ``value key`` pairs (fees: ``0.1 USD 0.02 BTC``)."""
     return " ".join(f"{v} {k}" for k, v in data.items())
+
+
+# ---------------------------------------------------------------------- lines, JSON and tables
+
+
+def say(text: str = "") -> None:
+    """One or more lines for people on stdout; stored text in them is shown safely."""
+    sys.stdout.write("\n".join(visible(line) for line in text.split("\n")) + "\n")
+
+
+def warn(text: str) -> None:
+    """One line on stderr, shown safely."""
+    sys.stderr.write(visible(text) + "\n")
+    sys.stderr.flush()
+
+
+def print_json(data: Any) -> None:
+    """One JSON document, indented."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def json_array(rows: Iterable[Any]) -> None:
+    """A JSON array written row by row (the same text as ``print_json(list(rows))``)."""
+    write = sys.stdout.write
+    first = True
+    for row in rows:
+        text = json.dumps(row, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+        write(("[\n  " if first else ",\n  ") + text)
+        first = False
+    write("[]\n" if first else "\n]\n")
+
+
+def json_lines(rows: Iterable[Any]) -> int:
+    """One JSON document per line; returns how many."""
+    count = 0
+    for row in rows:
+        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+def text_table(title: str, columns: list[str], rows: list[list[Any]], wrap: tuple[str, ...] = ()) -> None:
+    """A small table of text columns (rows given as lists in column order).
+
+    Columns named in ``wrap`` are free text: wrapped to fit and kept over the others, which are
+    dropped first (a reconciliation report without its ``detail`` says nothing).
+    """
+    table(
+        title,
+        [
+            Column(name, _item(i), "wrap", keep=8) if name in wrap else Column(name, _item(i))
+            for i, name in enumerate(columns)
+        ],
+        rows,
+    )
+
+
+def _item(index: int) -> Callable[[Any], Any]:
+    return lambda row: row[index]
+
+
+def limited(count: int, limit: int | None, what: str) -> None:
+    """Say on stderr when --limit cut a table short (more rows may match)."""
+    if limit is not None and count == limit:
+        warn(f"showing the first {count} {what} (--limit {limit}); --sort, --since/--until choose which")
+
+
+def show(rows: Iterable[Any], limit: int | None, as_json: bool, what: str, columns: list[Column]) -> None:
+    """A query's typed rows as a JSON array or a table, streamed (never all held at once);
+    ``rows`` already stops at ``limit``."""
+    if as_json:
+        json_array(row.to_json() for row in rows)
+        return
+    count = table(what, columns, (row.to_json() for row in rows))
+    say(f"{count} {what}")
+    limited(count, limit, what)
+
+
+# ---------------------------------------------------------------------- what each command shows
+
+
+def order_table(data: dict[str, Any]) -> None:
+    """One order, a field per line."""
+    rows = []
+    for key, value in data.items():
+        if isinstance(value, list | dict):
+            value = json.dumps(value, ensure_ascii=False) if value else ""
+        rows.append((key, value))
+    table(None, [Column("field", lambda r: r[0]), Column("value", lambda r: r[1], "wrap")], rows)
+
+
+def _message_ref(row: dict[str, Any]) -> str:
+    message = row["message"]
+    return "" if message is None else f"#{message['message_id']} {message['origin']}:{message['line'] or ''}"
+
+
+HISTORY_COLUMNS = [
+    col("v", "number", 9, key="version"),
+    col("type", keep=9),
+    col("ts_event", keep=6),
+    col("ts_recorded", keep=3),
+    col("source", keep=2),
+    Column("message", _message_ref, "wrap", keep=4),
+    Column(
+        "payload",
+        lambda r: json.dumps(r["payload"], ensure_ascii=False) if r["payload"] else "",
+        "wrap",
+        keep=8,
+    ),
+]
+
+ORDER_COLUMNS = [
+    col("client_order_id", keep=9),
+    col("account", keep=6),
+    col("venue", keep=5),
+    col("instrument", keep=8),
+    col("side", keep=8),
+    col("quantity", "number", 8),
+    col("price", "number", 7),
+    col("status", keep=9),
+    col("filled_quantity", "number", 7),
+    col("average_price", "number", 4),
+    Column("anomalies", lambda r: ", ".join(r["anomalies"]), "wrap", 3),
+]
+
+TRADE_COLUMNS = [
+    col("ts_event", keep=8),
+    col("account", keep=6),
+    col("venue", keep=5),
+    col("instrument", keep=8),
+    col("side", keep=8),
+    col("client_order_id", keep=7),
+    col("trade_id", keep=6),
+    col("quantity", "number", 9),
+    col("price", "number", 9),
+    col("fee", "number", 4),
+    col("fee_currency", keep=3),
+    Column("late", lambda r: "late" if r["late"] else "", keep=2),
+]
+
+POSITION_COLUMNS = [
+    col("account", keep=9),
+    col("venue", keep=8),
+    col("instrument", keep=9),
+    col("quantity", "number", 9),
+    col("average_price", "number", 7),
+    col("realized_pnl", "number", places=4, keep=8),
+    col("realized_pnl_net", "number", places=4, keep=4),
+    col("unrealized_pnl", "number", places=4, keep=6),
+    Column("fees", lambda r: pairs(r["fees"]), keep=3),
+]
+
+
+def positions_table(rows: list[dict[str, Any]]) -> None:
+    """Positions with their P&L."""
+    table(f"positions ({len(rows)})", POSITION_COLUMNS, rows)
+
+
+def pnl_table(rows: list[dict[str, Any]], by: str) -> None:
+    """Realized P&L per group (the first column is the grouping)."""
+    key = next(iter(rows[0])) if rows else by
+    table(
+        f"realized P&L by {by}",
+        [
+            col(key, keep=9),
+            col("quote", keep=8, key="quote_currency"),
+            col("realized_pnl", "number", places=4, keep=9),
+            col("realized_pnl_net", "number", places=4, keep=6),
+            Column("fees", lambda r: pairs(r["fees"]), keep=5),
+            col("fills", "number", 7),
+        ],
+        rows,
+    )
+
+
+MESSAGE_COLUMNS = [
+    col("id", "number", 9, key="message_id"),
+    col("received_at", keep=6),
+    Column("origin:line", lambda r: f"{r['origin']}:{r['line'] or ''}", keep=5),
+    col("outcome", keep=9),
+    col("order", keep=7, key="client_order_id"),
+    col("events", "number", 2),
+    col("reason", "wrap", 8),
+    Column("raw", lambda r: r["raw"][:120], "wrap", 4),
+]
+
+EVENT_COLUMNS = [
+    col("position", "number", 9),
+    col("ts_recorded", keep=6),
+    col("type", keep=9),
+    col("client_order_id", keep=8),
+    Column("where", lambda r: f"{r['account']}/{r['venue']}/{r['instrument']}", keep=5),
+    Column(
+        "payload", lambda r: json.dumps(r["payload"], ensure_ascii=False, separators=(",", ":")), "tail", 7
+    ),
+]
+
+INSTRUMENT_COLUMNS = [
+    "venue",
+    "instrument",
+    "version",
+    "kind",
+    "contract_size",
+    "settlement",
+    "settle_currency",
+    "base_currency",
+    "quote_currency",
+    "expiry",
+    "strike",
+    "option_type",
+]

@@ -10,28 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import islice
 from typing import Any
 
 from orderledger.domain.values import parse_timestamp
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
-from orderledger.infrastructure.application.queries import (
-    list_orders,
-    list_positions,
-    list_trades,
-    parse_marks,
-    pnl_by,
-    realized_series,
-)
-from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
-from orderledger.infrastructure.audit.search import (
-    EventFilter,
-    event_record,
-    list_messages,
-    orders_as_of,
-    search_events,
-)
-from orderledger.infrastructure.audit.verify import verify
+from orderledger.infrastructure.application.queries import parse_marks
 from orderledger.infrastructure.ingest.processing import Result
 
 
@@ -48,10 +31,8 @@ def _time(value: str | None, name: str) -> datetime | None:
     return None if value is None else parse_timestamp(value, name)
 
 
-def _time_text(value: str | None, name: str) -> str | None:
-    moment = _time(value, name)
-    # The views store times in this exact form, so text comparison orders them correctly.
-    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+VERIFY_FIELDS = ("ok", "events", "head", "broken", "view_problems")
+"""What ``GET /verify`` answers (a subset of ``orderledger verify --json``)."""
 
 
 def result_record(result: Result) -> dict[str, Any]:
@@ -112,18 +93,8 @@ class LedgerService:
 
     def reconcile(self, snapshot: bytes, *, apply: bool, grace_seconds: float, origin: str) -> dict[str, Any]:
         """Compare a venue snapshot with the ledger; record the corrections only when ``apply``."""
-        parsed = parse_snapshot(snapshot)
-        self.ledger.catch_up()
-        reconciler = Reconciler(self.ledger, parsed, grace=timedelta(seconds=grace_seconds))
-        found = reconciler.differences()
-        if apply:
-            reconciler.apply(found, origin=origin)
-        return {
-            "venue": parsed.venue,
-            "account": parsed.account,
-            "applied": apply,
-            "differences": [d.as_dict() for d in found],
-        }
+        grace = timedelta(seconds=grace_seconds)
+        return self.ledger.reconcile(snapshot, apply=apply, grace=grace, origin=origin).to_json()
 
     # ------------------------------------------------------------------ orders
 
@@ -137,49 +108,22 @@ class LedgerService:
         parent: str | None = None,
         as_of: str | None,
     ) -> list[dict[str, Any]]:
-        moment = _time(as_of, "as_of")
-        if moment is None:
-            return list_orders(
-                self.ledger.db,
-                open_only=open_only,
-                account=account,
-                venue=venue,
-                instrument=instrument,
-                parent=parent,
-            )
-        return [
-            r
-            for r in orders_as_of(self.ledger.db, self.ledger.mapper, moment, open_only=open_only)
-            if (account is None or r["account"] == account)
-            and (venue is None or r["venue"] == venue)
-            and (instrument is None or r["instrument"] == instrument)
-            and (parent is None or r["parent_id"] == parent)
-        ]
+        rows = self.ledger.orders(
+            open=open_only,
+            account=account,
+            venue=venue,
+            instrument=instrument,
+            parent=parent,
+            as_of=_time(as_of, "as_of"),
+        )
+        return [row.to_json() for row in rows]
 
     def order(self, key: str, *, version: int | None, as_of: str | None) -> dict[str, Any]:
-        client_order_id = self.ledger.resolve(key)
-        moment = _time(as_of, "as_of")
-        if moment is not None:
-            return self.ledger.order_as_of(client_order_id, moment).snapshot()
-        return self.ledger.get_order(client_order_id, version=version).snapshot()
+        return self.ledger.order(key, version=version, as_of=_time(as_of, "as_of")).snapshot()
 
     def history(self, key: str) -> list[dict[str, Any]]:
         """Every event of one order beside the raw message that caused it."""
-        entries = self.ledger.history(self.ledger.resolve(key))
-        return [
-            {
-                **event_record(entry.position, entry.event, entry.message_id),
-                "message": None
-                if entry.message_id is None
-                else {
-                    "message_id": entry.message_id,
-                    "origin": entry.message_origin,
-                    "line": entry.message_line,
-                    "raw": (entry.message_raw or b"").decode("utf-8", "replace"),
-                },
-            }
-            for entry in entries
-        ]
+        return [entry.to_log_json() for entry in self.ledger.history(key)]
 
     # ------------------------------------------------------------------ views
 
@@ -194,25 +138,25 @@ class LedgerService:
         since: str | None,
         until: str | None,
     ) -> list[dict[str, Any]]:
-        return list_trades(
-            self.ledger.db,
+        rows = self.ledger.trades(
             account=account,
             venue=venue,
             instrument=instrument,
-            client_order_id=self.ledger.resolve(order) if order else None,
+            order=order or None,
             parent=parent,
-            since=_time_text(since, "since"),
-            until=_time_text(until, "until"),
+            since=_time(since, "since"),
+            until=_time(until, "until"),
         )
+        return [row.to_json() for row in rows]
 
     def positions(self, marks: list[str]) -> list[dict[str, Any]]:
-        return list_positions(self.ledger.db, parse_marks(marks))
+        return [row.to_json() for row in self.ledger.positions(marks=parse_marks(marks))]
 
     def pnl(self, by: str) -> list[dict[str, Any]]:
-        return pnl_by(self.ledger.db, by)
+        return [row.to_json() for row in self.ledger.pnl(by=by)]
 
     def pnl_series(self) -> list[dict[str, Any]]:
-        return realized_series(self.ledger.db)
+        return [row.to_json() for row in self.ledger.pnl_series()]
 
     # ------------------------------------------------------------------ audit
 
@@ -229,49 +173,40 @@ class LedgerService:
         event_time: bool,
         limit: int,
     ) -> list[dict[str, Any]]:
-        wanted = EventFilter(
+        rows = self.ledger.events(
             types=types,
             account=account,
             venue=venue,
             instrument=instrument,
-            client_order_id=self.ledger.resolve(order) if order else None,
+            order=order or None,
             since=_time(since, "since"),
             until=_time(until, "until"),
             event_time=event_time,
+            limit=limit,
         )
-        found = search_events(self.ledger.db, self.ledger.mapper, wanted)
-        return [event_record(p, e, m) for p, e, m in islice(found, limit)]
+        return [row.to_json() for row in rows]
 
     def messages(self, *, outcome: str | None, since: str | None, limit: int) -> list[dict[str, Any]]:
-        return list(list_messages(self.ledger.db, outcome=outcome, since=_time(since, "since"), limit=limit))
+        rows = self.ledger.messages(outcome=outcome, since=_time(since, "since"), limit=limit)
+        return [row.to_json() for row in rows]
 
     def verify(self) -> dict[str, Any]:
-        report = verify(self.ledger.db, self.ledger.mapper)
-        return {
-            "ok": report.ok,
-            "events": report.events,
-            "head": None if report.head is None else f"{report.head[0]}:{report.head[1]}",
-            "broken": report.broken,
-            "view_problems": report.view_problems,
-        }
+        report = self.ledger.verify().to_json()
+        return {k: report[k] for k in VERIFY_FIELDS}
 
     # ------------------------------------------------------------------ the log, for the stream
 
     def head(self) -> int:
         """The position of the last committed event (0 for an empty log)."""
-        return self.ledger.ledger_recorder.max_notification_id() or 0
+        return self.ledger.log_position()
 
     def log_after(self, position: int, limit: int) -> list[LogEntry]:
         """Up to ``limit`` committed events after ``position``, in log order."""
-        notifications = self.ledger.ledger_recorder.select_notifications(
-            position, limit, inclusive_of_start=False
-        )
         entries = []
-        for n in notifications:
-            event = self.ledger.ledger_mapper.decode(n.topic, n.state, n.originator_id, n.originator_version)
-            record = event_record(n.id, event, None)
+        for found in self.ledger.events_after(position, limit):
+            record = found.to_json()
             del record["message_id"]  # not in the notification; GET /orders/{id}/history has it
-            entries.append(LogEntry(n.id, record["type"], record))
+            entries.append(LogEntry(found.position, found.type, record))
         return entries
 
     def close(self) -> None:

@@ -80,6 +80,7 @@ class Result:
     client_order_id: str | None = None
     events: list[OrderEvent] = field(default_factory=list)
     message_id: int | None = None
+    error: LedgerError | None = field(default=None, compare=False, repr=False)  # why, when rejected
 
 
 class OrderCache:
@@ -408,7 +409,10 @@ class _Batch:
         outcomes: dict[int, tuple[Outcome, str | None]] = {}
         self.parts[id(entry)] = (outcomes, item.notes)
         for position, message in enumerate(item.messages):
+            self._refused = None
             outcome, reason, events = self.apply(message, entry, position)
+            if outcome is Outcome.REJECTED:
+                result.error = self._refused
             if outcome is Outcome.REJECTED and position > 0:
                 raise _LineRefused(
                     item,
@@ -449,6 +453,7 @@ class _Batch:
         except StaleBatchError:
             raise  # not this message's fault: the whole batch is decided again
         except LedgerError as error:
+            self._refused = error
             return Outcome.REJECTED, error.message, []
 
     def _order_fact(self, message: Message, entry: JournalEntry, part: int) -> Handled:
@@ -465,6 +470,8 @@ class _Batch:
 
     def _instrument(self, message: InstrumentMessage, entry: JournalEntry, part: int) -> Handled:
         return book_instrument(self, message, entry)
+
+    _refused: LedgerError | None = None
 
     # ------------------------------------------------------------------ requests
 

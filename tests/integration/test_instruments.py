@@ -88,9 +88,16 @@ def test_a_repeated_definition_is_a_duplicate_and_a_changed_one_a_new_version(le
         "instrument 'BTC-USDT-SWAP' at 'okx' already has this definition (version 1)",
     )
     every = ledger.instruments(every_version=True)
-    assert [(r["version"], r["contract_size"]) for r in every] == [(1, "0.01"), (2, "0.1")]
+    assert [(r.version, r.definition.contract_size) for r in every] == [
+        (1, Decimal("0.01")),
+        (2, Decimal("0.1")),
+    ]
     [current] = ledger.instruments()
-    assert (current["version"], current["contract_size"], current["kind"]) == (2, "0.1", "swap")
+    assert (current.version, current.definition.contract_size, current.definition.kind) == (
+        2,
+        Decimal("0.1"),
+        "swap",
+    )
     # The definitions are events of the log, searchable by type and instrument like any other.
     found = list(
         search_events(ledger.db, ledger.mapper, EventFilter(types=["InstrumentDefined"], venue="okx"))
@@ -224,7 +231,7 @@ def test_define_instrument_from_python_and_a_bad_definition_is_one_line(ledger: 
         "rejected",
         "an inverse instrument needs settle_currency or base_currency (its P&L is in that coin)",
     )
-    assert [r["instrument"] for r in ledger.instruments()] == ["ETH-USDT-SWAP"]
+    assert [r.instrument for r in ledger.instruments()] == ["ETH-USDT-SWAP"]
 
 
 def test_a_view_built_by_the_previous_fold_is_rebuilt_on_open(file_ledger_url: str) -> None:

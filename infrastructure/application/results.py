@@ -1,0 +1,499 @@
+"""What the ledger's queries answer: one frozen dataclass per kind of row, and one filter.
+
+Every value is typed (``Decimal`` amounts, timezone-aware ``datetime`` times, the domain's
+enums); ``to_json()`` gives the JSON-ready form that ``orderledger … --json`` prints and the HTTP
+API sends (the one renderer of each row kind: amounts and times as exact strings, enums by
+value). A row's fields are declared in the order its JSON keys appear.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any, ClassVar, TypeVar
+
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.events import OrderEvent
+from orderledger.domain.instrument import Definition
+from orderledger.domain.outcomes import Outcome
+from orderledger.domain.values import (
+    AVERAGE,
+    Liquidity,
+    OrderType,
+    Side,
+    Status,
+    format_decimal,
+    format_timestamp,
+    parse_timestamp,
+)
+from orderledger.projections.positions import Position
+
+Row = TypeVar("Row", bound="_Row")
+HIDDEN: dict[str, bool] = {"json": False}
+"""Field metadata: kept on the typed row, left out of its JSON (e.g. the decoded event)."""
+
+
+def plain(value: Any) -> Any:
+    """A typed value as JSON-ready data: Decimals and times as exact text, enums by value."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, _Row):
+        return value.to_json()
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def _reader(hint: Any) -> Callable[[Any], Any]:
+    """How to read one JSON-ready value back into the field's type."""
+    args = typing.get_args(hint)
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        inner = _reader(next(a for a in args if a is not type(None)))
+        return lambda v: None if v is None else inner(v)
+    if hint is Decimal:
+        return Decimal
+    if hint is datetime:
+        return parse_timestamp
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint
+    if origin is tuple:
+        return tuple
+    if origin in (Mapping, dict) and args and args[1] is Decimal:
+        return lambda v: {k: Decimal(x) for k, x in v.items()}
+    if origin in (Mapping, dict):
+        return dict
+    return lambda v: v
+
+
+class _Row:
+    """Shared behaviour of the row dataclasses (each declares its own fields)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready data, keys in field order (fields marked ``HIDDEN`` left out)."""
+        return {
+            f.name: plain(getattr(self, f.name))
+            for f in fields(self)  # type: ignore[arg-type]
+            if f.metadata.get("json", True)
+        }
+
+    @classmethod
+    def from_json(cls: type[Row], data: Mapping[str, Any]) -> Row:
+        """The typed row of JSON-ready data (as ``to_json`` writes it)."""
+        readers = _readers(cls)  # type: ignore[arg-type]
+        return cls(**{name: read(data[name]) for name, read in readers.items()})
+
+
+@functools.cache
+def _readers(cls: type[_Row]) -> dict[str, Callable[[Any], Any]]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: _reader(hints[f.name]) for f in fields(cls) if f.init and f.metadata.get("json", True)}  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------- the one filter
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which rows a query selects; every field is optional.
+
+    ``since``/``until`` are inclusive (creation time for orders, venue time for trades, recorded
+    or venue time for events, arrival time for messages); ``newest`` reverses the order; ``limit``
+    keeps the first so many. An empty range is refused, so a typo never looks like "no rows".
+    """
+
+    account: str | None = None
+    venue: str | None = None
+    instrument: str | None = None
+    client_order_id: str | None = None
+    parent: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    newest: bool = False
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None:  # timezone-aware, in UTC (a naive time is refused)
+                object.__setattr__(self, name, parse_timestamp(value, name))
+        if self.since is not None and self.until is not None and self.since > self.until:
+            raise InvalidInputError(
+                f"since {format_timestamp(self.since)} is after until {format_timestamp(self.until)}:"
+                " nothing could match"
+            )
+        if self.limit is not None and self.limit < 1:
+            raise InvalidInputError(f"limit must be at least 1, not {self.limit}", field="limit")
+
+    @property
+    def since_text(self) -> str | None:
+        """``since`` as stored text (UTC, fixed width: text order is time order)."""
+        return None if self.since is None else format_timestamp(self.since)
+
+    @property
+    def until_text(self) -> str | None:
+        """``until`` as stored text."""
+        return None if self.until is None else format_timestamp(self.until)
+
+
+# ---------------------------------------------------------------------- orders and trades
+
+
+@dataclass(frozen=True)
+class OrderRow(_Row):
+    """One order as it stands (or stood): the fields of ``Order.snapshot()``, typed."""
+
+    client_order_id: str
+    account: str
+    venue: str
+    instrument: str
+    side: Side
+    order_type: OrderType
+    quantity: Decimal
+    price: Decimal | None
+    time_in_force: str | None
+    status: Status
+    filled_quantity: Decimal
+    leaves_quantity: Decimal
+    average_price: Decimal | None
+    venue_order_ids: tuple[str, ...]
+    aliases: Mapping[str, str]
+    anomalies: tuple[str, ...]
+    tags: Mapping[str, str]
+    parent_id: str | None
+    quote_currency: str | None
+    external: bool
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+    @property
+    def is_open(self) -> bool:
+        """True while the order can still trade."""
+        return self.status.is_open
+
+
+@dataclass(frozen=True)
+class TradeRow(_Row):
+    """One fill of the blotter as it stands after busts and corrections."""
+
+    account: str
+    venue: str
+    instrument: str
+    side: Side
+    client_order_id: str
+    venue_order_id: str | None
+    trade_id: str
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal | None
+    fee_currency: str | None
+    liquidity: Liquidity | None
+    ts_event: datetime
+    tags: Mapping[str, str]
+    parent_id: str | None
+    late: bool
+
+
+# ---------------------------------------------------------------------- positions and P&L
+
+
+@dataclass(frozen=True)
+class PositionRow(_Row):
+    """A net position with realized and (given a mark) unrealized P&L."""
+
+    account: str
+    venue: str
+    instrument: str
+    quantity: Decimal
+    average_price: Decimal | None
+    realized_pnl: Decimal
+    realized_pnl_net: Decimal | None
+    unrealized_pnl: Decimal | None
+    fees: Mapping[str, Decimal]
+    quote_currency: str | None
+    mark: Decimal | None
+    # What the figures are in, and which instrument definition produced them.
+    notional: Decimal
+    pnl_currency: str | None
+    contract_size: Decimal
+    settlement: str
+    definition_version: int | None
+
+    @classmethod
+    def of(cls, position: Position, mark: Decimal | None) -> PositionRow:
+        """The row of a folded position, valued at ``mark`` (None: no unrealized P&L)."""
+        average = position.average_price
+        return cls(
+            account=position.account,
+            venue=position.venue,
+            instrument=position.instrument,
+            quantity=position.quantity,
+            average_price=None if average is None else average.normalize(AVERAGE),
+            realized_pnl=position.realized_pnl,
+            realized_pnl_net=position.realized_pnl_net,
+            unrealized_pnl=position.unrealized_pnl(mark),
+            fees=dict(sorted(position.fees.items())),
+            quote_currency=position.quote_currency,
+            mark=mark,
+            notional=position.notional(mark),
+            pnl_currency=position.pnl_currency,
+            contract_size=position.terms.contract_size,
+            settlement=str(position.terms.settlement),
+            definition_version=position.terms.version,
+        )
+
+
+@dataclass(frozen=True)
+class PnlRow(_Row):
+    """Realized P&L and fees of one group in one P&L currency (amounts in different currencies
+    are never added together)."""
+
+    by: str = field(metadata=HIDDEN)  # day, account, venue, instrument, parent or tag:NAME
+    group: str  # the group's value ("(none)" when the entry has none)
+    pnl_currency: str | None
+    realized_pnl: Decimal
+    realized_pnl_net: Decimal | None
+    fees: Mapping[str, Decimal]
+    fills: int
+
+    def to_json(self) -> dict[str, Any]:
+        """Keyed by the grouping (``{"day": "2026-…", …}``); the P&L currency also under its
+        older name, ``quote_currency``."""
+        return {
+            self.by: self.group,
+            "quote_currency": self.pnl_currency,
+            "pnl_currency": self.pnl_currency,
+            "realized_pnl": plain(self.realized_pnl),
+            "realized_pnl_net": plain(self.realized_pnl_net),
+            "fees": plain(self.fees),
+            "fills": self.fills,
+        }
+
+
+@dataclass(frozen=True)
+class PnlPoint(_Row):
+    """One realized P&L entry in log order, with the running total in its quote currency."""
+
+    position: int
+    ts_event: datetime
+    account: str
+    venue: str
+    instrument: str
+    quote_currency: str | None
+    realized_pnl: Decimal
+    cumulative_realized_pnl: Decimal
+
+
+# ---------------------------------------------------------------------- the log and the journal
+
+
+@dataclass(frozen=True)
+class EventRecord(_Row):
+    """One event of the global log: its header, then its payload (JSON-ready), and the event."""
+
+    position: int
+    type: str
+    client_order_id: str
+    version: int
+    ts_event: datetime
+    ts_recorded: datetime
+    source: str
+    account: str
+    venue: str
+    instrument: str
+    message_id: int | None
+    payload: Mapping[str, Any]
+    event: OrderEvent = field(metadata=HIDDEN, compare=False, repr=False)
+
+    HEADER: ClassVar[frozenset[str]] = frozenset(
+        {
+            "originator_id",
+            "originator_version",
+            "client_order_id",
+            "ts_event",
+            "ts_recorded",
+            "source",
+            "account",
+            "venue",
+            "instrument",
+        }
+    )
+
+    @classmethod
+    def of(cls, position: int, event: OrderEvent, message_id: int | None) -> EventRecord:
+        """The record of a decoded event at a log position."""
+        return cls(
+            position=position,
+            type=event.type_name(),
+            client_order_id=event.client_order_id,
+            version=event.originator_version,
+            ts_event=event.ts_event,
+            ts_recorded=event.ts_recorded,
+            source=event.source,
+            account=event.account,
+            venue=event.venue,
+            instrument=event.instrument,
+            message_id=message_id,
+            payload=event.model_dump(mode="json", exclude=set(cls.HEADER)),
+            event=event,
+        )
+
+
+@dataclass(frozen=True)
+class MessageRecord(_Row):
+    """One inbound message of the journal, verbatim, with its outcome.
+
+    ``outcome`` is an ``Outcome`` (applied, duplicate, parked, ignored, rejected).
+    """
+
+    message_id: int
+    received_at: datetime
+    origin: str
+    line: int | None
+    format: str
+    raw: str
+    outcome: Outcome
+    reason: str | None
+    client_order_id: str | None
+    events: int
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One event of an order, with the message that produced it (journal ID, raw bytes, origin
+    and line; all None for an event no message produced)."""
+
+    position: int
+    event: OrderEvent
+    message_id: int | None
+    message_raw: bytes | None
+    message_origin: str | None
+    message_line: int | None
+
+    @property
+    def record(self) -> EventRecord:
+        """The event as a record of the global log."""
+        return EventRecord.of(self.position, self.event, self.message_id)
+
+    def message_json(self) -> dict[str, Any] | None:
+        """The message as JSON-ready data (raw bytes as UTF-8 text, invalid bytes replaced)."""
+        if self.message_id is None:
+            return None
+        return {
+            "message_id": self.message_id,
+            "origin": self.message_origin,
+            "line": self.message_line,
+            "raw": (self.message_raw or b"").decode("utf-8", "replace"),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The order's history row: version, times and source, the payload without the order's
+        own identity (``None`` values left out), and the message."""
+        record = self.record
+        return {
+            "version": record.version,
+            "position": record.position,
+            "type": record.type,
+            "ts_event": plain(record.ts_event),
+            "ts_recorded": plain(record.ts_recorded),
+            "source": record.source,
+            "payload": {k: v for k, v in record.payload.items() if v is not None},
+            "message": self.message_json(),
+        }
+
+    def to_log_json(self) -> dict[str, Any]:
+        """The full event record with its message (the HTTP API's ``/orders/{id}/history``)."""
+        return {**self.record.to_json(), "message": self.message_json()}
+
+
+@dataclass(frozen=True)
+class InstrumentRow:
+    """One version of an instrument's definition, from the log: the definition (typed), the
+    version, and the event that recorded it."""
+
+    record: EventRecord
+    definition: Definition
+
+    @classmethod
+    def of(cls, record: EventRecord) -> InstrumentRow:
+        """The row of an ``InstrumentDefined`` event's record."""
+        names = [f.name for f in fields(Definition)]
+        return cls(record, Definition(**{name: getattr(record.event, name) for name in names}))
+
+    @property
+    def venue(self) -> str:
+        return self.record.venue
+
+    @property
+    def instrument(self) -> str:
+        return self.record.instrument
+
+    @property
+    def version(self) -> int:
+        return self.record.version
+
+    def to_json(self) -> dict[str, Any]:
+        """Venue, instrument and version, the definition's fields, then where it was recorded."""
+        record = self.record
+        return {
+            "venue": record.venue,
+            "instrument": record.instrument,
+            "version": record.version,
+            **record.payload,
+            "ts_event": plain(record.ts_event),
+            "ts_recorded": plain(record.ts_recorded),
+            "source": record.source,
+            "position": record.position,
+            "message_id": record.message_id,
+        }
+
+
+# ---------------------------------------------------------------------- audit and reconciliation
+
+
+@dataclass(frozen=True)
+class Head:
+    """The hash chain's head: the last event's position and hash."""
+
+    position: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.position}:{self.hash}"
+
+    @staticmethod
+    def json_of(head: Head | None) -> dict[str, Any]:
+        """``{"position", "hash", "head"}``; an empty log has position 0 and no hash."""
+        if head is None:
+            return {"position": 0, "hash": None, "head": None}
+        return {"position": head.position, "hash": head.hash, "head": str(head)}
+
+
+__all__ = [
+    "EventRecord",
+    "Filter",
+    "Head",
+    "HistoryEntry",
+    "InstrumentRow",
+    "MessageRecord",
+    "OrderRow",
+    "PnlPoint",
+    "PnlRow",
+    "PositionRow",
+    "TradeRow",
+    "plain",
+]

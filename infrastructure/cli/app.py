@@ -1,0 +1,118 @@
+"""The ``orderledger`` typer application: its global options, the ledger each command opens, and
+how options are read into the Python API's typed values (times, durations, sort orders).
+
+The commands live by group beside this module (``ingest``, ``queries``, ``audit``, ``admin``);
+``main`` registers them, in the order ``--help`` lists them, and runs the application.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.values import parse_timestamp
+from orderledger.infrastructure.application.ledger import URL_VARIABLE, OrderLedger
+from orderledger.infrastructure.storage.db import DEFAULT_URL
+
+app = typer.Typer(
+    name="orderledger",
+    help="An event-sourced order ledger: every fact immutable, every view rebuildable.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    # Plain click help: rich's help panels print a metavar such as <bool> after every flag.
+    rich_markup_mode=None,
+)
+
+
+class _State:
+    url: str | None = None
+
+
+state = _State()
+
+
+@app.callback()
+def _global(
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help=f"Database URL: sqlite:///PATH, memory:// or postgresql://… "
+            f"(default ${URL_VARIABLE}, else {DEFAULT_URL}).",
+            metavar="URL",
+        ),
+    ] = None,
+) -> None:
+    """Global options (given before or after the subcommand)."""
+    state.url = db
+
+
+@contextmanager
+def open_ledger(create: bool = True) -> Iterator[OrderLedger]:
+    """The ledger at --db. ``create=False`` (read-only commands): an existing ledger or an error,
+    never a new file, schema or tables."""
+    with OrderLedger(state.url, create=create) as ledger:
+        yield ledger
+
+
+# ---------------------------------------------------------------------- reading options
+
+
+def moment(value: str | None, option: str) -> datetime | None:
+    """An ISO 8601 time option, or None."""
+    return None if value is None else parse_timestamp(value, option)
+
+
+def time_range(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
+    """--since/--until as times (the query refuses an empty range)."""
+    return moment(since, "--since"), moment(until, "--until")
+
+
+def newest_first(sort: str, default: str) -> bool:
+    """--sort newest|oldest (empty: ``default``)."""
+    chosen = sort or default
+    if chosen not in ("newest", "oldest"):
+        raise InvalidInputError(f"--sort must be newest or oldest, not {sort!r}", field="sort")
+    return chosen == "newest"
+
+
+def seconds(value: float, option: str, low: float, high: float, *, above: bool = False) -> float:
+    """A finite number of seconds within bounds (NaN and infinities are refused)."""
+    if not math.isfinite(value) or value < low or value > high or (above and value == low):
+        bound = f"more than {low:g}" if above else f"from {low:g}"
+        raise InvalidInputError(f"{option} must be a number of seconds {bound} to {high:g}, not {value!r}")
+    return value
+
+
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smhd]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration(text: str, option: str) -> timedelta:
+    """``90``, ``30s``, ``10m``, ``2h`` or ``1d``, at most 366 days."""
+    found = _DURATION.fullmatch(text.strip())
+    amount = float(found[1]) * _UNITS[found[2]] if found else -1.0
+    if not 0 <= amount <= 366 * 86400:
+        raise InvalidInputError(f"{option} takes a duration such as 30s, 10m, 2h or 1d, not {text!r}")
+    return timedelta(seconds=amount)
+
+
+def open_input(path: str) -> Any:
+    """A file to read bytes from, or a one-line error."""
+    try:
+        return open(path, "rb")
+    except OSError as error:
+        raise InvalidInputError(f"cannot read {path!r}: {error.strerror}") from None
+
+
+# Options several commands share (declared once).
+LimitOption = Annotated[int | None, typer.Option("--limit", min=1, max=10**9, help="Show at most this many.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]

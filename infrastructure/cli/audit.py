@@ -1,0 +1,293 @@
+"""Audit commands: the message journal, the event log, verify and the chain's head, export, and
+reconciliation against a venue snapshot."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.outcomes import SPELLED
+from orderledger.infrastructure.application.results import Filter
+from orderledger.infrastructure.cli.app import (
+    JsonOption,
+    LimitOption,
+    duration,
+    newest_first,
+    open_input,
+    open_ledger,
+    seconds,
+    time_range,
+)
+from orderledger.infrastructure.cli.render import (
+    EVENT_COLUMNS,
+    MESSAGE_COLUMNS,
+    json_lines,
+    limited,
+    print_json,
+    say,
+    table,
+    text_table,
+    warn,
+)
+
+
+def messages(
+    outcome: Annotated[str | None, typer.Option(help=f"{SPELLED}.")] = None,
+    parked: Annotated[bool, typer.Option("--parked", help="Only messages still parked.")] = False,
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            "--older-than",
+            metavar="DURATION",
+            help="With --parked: only those received longer ago than this (30s, 10m, 2h, 1d);"
+            " exit 1 when there are any (for monitoring).",
+        ),
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Received at or after this time.")] = None,
+    until: Annotated[str | None, typer.Option(help="Received at or before this time.")] = None,
+    sort: Annotated[
+        str, typer.Option(help="newest first (default for the table) or oldest (default for --json).")
+    ] = "",
+    limit: LimitOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one message per line.")] = False,
+) -> None:
+    """The message journal: every inbound message verbatim, with its outcome."""
+    age = None if older_than is None else duration(older_than, "--older-than")
+    low, high = time_range(since, until)
+    # People read the latest first; a JSON-lines stream keeps the journal's arrival order.
+    where = Filter(
+        since=low, until=high, newest=newest_first(sort, "oldest" if as_json else "newest"), limit=limit
+    )
+    with open_ledger(create=False) as ledger:
+        rows = (
+            r.to_json() for r in ledger.iter_messages(where, outcome=outcome, parked=parked, older_than=age)
+        )
+        if as_json:
+            count = json_lines(rows)
+        else:
+            count = table("messages", MESSAGE_COLUMNS, rows)
+            say(f"{count} messages")
+            limited(count, limit, "messages")
+    if older_than is not None and count:
+        raise typer.Exit(1)
+
+
+def events(
+    event_type: Annotated[
+        list[str] | None, typer.Option("--type", help="Event type, e.g. OrderFilled (repeatable).")
+    ] = None,
+    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
+    venue: Annotated[str | None, typer.Option(help="Only this venue.")] = None,
+    instrument: Annotated[str | None, typer.Option(help="Only this instrument.")] = None,
+    order_id: Annotated[str | None, typer.Option("--order", help="Only this order's events.")] = None,
+    since: Annotated[str | None, typer.Option(help="Recorded at or after this time.")] = None,
+    until: Annotated[str | None, typer.Option(help="Recorded at or before this time.")] = None,
+    event_time: Annotated[
+        bool, typer.Option("--event-time", help="Read --since/--until as venue time.")
+    ] = False,
+    sort: Annotated[str, typer.Option(help="oldest (log order, default) or newest first.")] = "",
+    limit: LimitOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one event per line.")] = False,
+) -> None:
+    """Search the global log; results stream in log order."""
+    low, high = time_range(since, until)
+    newest = newest_first(sort, "oldest")
+    where = Filter(
+        account=account,
+        venue=venue,
+        instrument=instrument,
+        client_order_id=order_id or None,
+        since=low,
+        until=high,
+        newest=newest,
+        limit=limit,
+    )
+    with open_ledger(create=False) as ledger:
+        found = ledger.iter_events(where, types=event_type or (), event_time=event_time)
+        rows = (r.to_json() for r in found)
+        if as_json:
+            json_lines(rows)
+            return
+        count = table(None, EVENT_COLUMNS, rows, header=False)
+    warn(f"{count} events")
+    limited(count, limit, "events")
+
+
+def verify(
+    expect_head: Annotated[
+        str | None,
+        typer.Option("--expect-head", help="ID:HASH printed by an earlier verify; detects truncation."),
+    ] = None,
+    heads_file: Annotated[
+        str | None,
+        typer.Option(
+            "--heads-file",
+            metavar="PATH",
+            help="A file of past heads (`orderledger head >> PATH`): each must still be in the chain.",
+        ),
+    ] = None,
+    deep: Annotated[
+        bool, typer.Option("--deep", help="SQLite: PRAGMA integrity_check instead of quick_check.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Check the storage, the hash chain, the views and the journal against the log. Exit 1 if broken."""
+    from orderledger.infrastructure.audit.verify import parse_head, read_heads
+
+    heads = {} if heads_file is None else read_heads(Path(heads_file))
+    head = None if expect_head is None else parse_head(expect_head, "--expect-head")
+    with open_ledger(create=False) as ledger:
+        report = ledger.verify(expect_head=head, heads=heads, deep=deep)
+    if as_json:
+        print_json(report.to_json())
+    else:
+        if report.broken:
+            warn(f"BROKEN: {report.broken}")
+        for label, problems in (
+            ("VIEW", report.view_problems),
+            ("JOURNAL", report.journal_problems),
+            ("SCHEMA", report.schema_problems),
+        ):
+            for problem in problems:
+                warn(f"{label}: {problem}")
+        if report.ok:
+            head_text = "empty log" if report.head is None else f"head {report.head_text}"
+            storage = ", ".join(f"{k} {v}" for k, v in report.storage.items())
+            say(
+                f"ok: {report.events} events, hash chain intact, views equal the log; {head_text}"
+                f"; storage: {storage}"
+            )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def head(as_json: JsonOption = False) -> None:
+    """Print the chain's head (ID:HASH) to record outside the database: `orderledger head >> heads.txt`."""
+    from orderledger.infrastructure.application.results import Head
+
+    with open_ledger() as ledger:
+        found = ledger.head()
+    if as_json:
+        print_json(Head.json_of(found))
+    elif found is None:
+        warn("the log is empty: no head yet")
+    else:
+        say(str(found))
+
+
+def export(
+    what: Annotated[str, typer.Argument(help="trades, orders or events.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parquet.")] = "jsonl",
+    out_path: Annotated[str, typer.Option("--out", help="File to write, or - for standard output.")] = "",
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+) -> None:
+    """Export trades, orders or the whole event log for analytics (status on stderr with --out -)."""
+    from orderledger.infrastructure.audit.search import export_rows
+
+    if what not in ("trades", "orders", "events"):
+        raise InvalidInputError(f"export trades, orders or events, not {what!r}")
+    if fmt not in ("csv", "jsonl", "parquet"):
+        raise InvalidInputError(f"--format must be csv, jsonl or parquet, not {fmt!r}", field="format")
+    if not out_path:
+        raise InvalidInputError("--out PATH is required (- for standard output)")
+    with open_ledger(create=False) as ledger:
+        target = None if out_path == "-" else _export_target(Path(out_path), ledger.url, force)
+        everything = Filter()
+        if what == "trades":
+            found: Any = ledger.iter_trades(everything)
+        elif what == "orders":
+            found = ledger.iter_orders(everything)
+        else:
+            found = ledger.iter_events(everything)
+        rows = (r.to_json() for r in found)
+        if target is None:
+            count = export_rows(rows, fmt, sys.stdout.buffer)
+            sys.stdout.flush()
+            warn(f"wrote {count} {what} to standard output ({fmt})")
+            return
+        # Written beside the target, then renamed over it: a failed export leaves no half file.
+        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+        try:
+            count = export_rows(rows, fmt, partial)
+            os.replace(partial, target)
+        except OSError as error:
+            raise InvalidInputError(f"cannot write {out_path!r}: {error.strerror or error}") from None
+        finally:
+            if partial.exists():
+                partial.unlink()
+    say(f"wrote {count} {what} to {out_path} ({fmt})")
+
+
+def _export_target(path: Path, url: str, force: bool) -> Path:
+    """Where an export may write: never over the ledger's own files; over another file only with --force."""
+    from orderledger.infrastructure.storage.db import parse_url
+
+    parsed = parse_url(url)
+    if parsed.dialect == "sqlite" and not parsed.is_memory:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            ledger_file = f"{parsed.path}{suffix}"
+            if os.path.exists(ledger_file) and os.path.exists(path) and os.path.samefile(ledger_file, path):
+                raise InvalidInputError(
+                    f"--out {str(path)!r} is the ledger's own database: refusing to write over it"
+                )
+    if os.path.isdir(path):
+        raise InvalidInputError(f"--out {str(path)!r} is a directory")
+    if os.path.exists(path) and not force:
+        raise InvalidInputError(f"--out {str(path)!r} exists: give --force to replace it")
+    return path
+
+
+def reconcile(
+    snapshot_file: Annotated[
+        str, typer.Argument(metavar="SNAPSHOT.json", help="The venue's view (docs/reconciliation.md).")
+    ],
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Record the corrections (default: report only).")
+    ] = False,
+    grace: Annotated[
+        float, typer.Option(help="Seconds: orders requested this recently are left alone.")
+    ] = 60.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Compare a venue snapshot with the ledger; report differences, or apply corrections.
+
+    Exit 0 when nothing differs (or every correction was applied), 1 when differences remain.
+    """
+    from orderledger.infrastructure.application.reconcile import parse_snapshot
+
+    seconds(grace, "--grace", 0, 7 * 86400)
+    with open_input(snapshot_file) as handle:
+        snapshot = parse_snapshot(handle.read())
+    with open_ledger() as ledger:
+        report = ledger.reconcile(
+            snapshot, apply=apply, grace=timedelta(seconds=grace), origin=f"reconcile:{snapshot_file}"
+        )
+    found = report.differences
+    if as_json:
+        print_json(report.to_json())
+    else:
+        title = f"reconciliation of {report.venue}/{report.account}: {len(found)} differences"
+        title += " (applied)" if apply else " (dry run: nothing recorded; --apply to correct)"
+        text_table(
+            title,
+            ["kind", "client_order_id", "venue_order_id", "detail", "correction"],
+            [
+                [
+                    d.kind,
+                    d.client_order_id,
+                    d.venue_order_id,
+                    d.detail,
+                    (d.applied or "") if apply else ", ".join(m["type"] for m in d.corrections),
+                ]
+                for d in found
+            ],
+            wrap=("detail", "correction"),
+        )
+    if report.unresolved:
+        raise typer.Exit(1)

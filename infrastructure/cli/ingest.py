@@ -1,0 +1,204 @@
+"""Recording commands: ``ingest`` (messages and venue payloads), ``instruments load`` and
+``simulate`` (a session to ingest)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from decimal import Decimal
+from typing import Annotated
+
+import typer
+
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.outcomes import Outcome
+from orderledger.infrastructure.application.ledger import ADAPTER_FORMATS
+from orderledger.infrastructure.cli.app import moment, open_input, open_ledger
+from orderledger.infrastructure.cli.render import say, warn
+from orderledger.infrastructure.errors import MessageError, StoreError
+from orderledger.infrastructure.ingest.inputs import is_live, read_lines
+from orderledger.infrastructure.ingest.processing import Result
+
+
+def ingest(
+    file: Annotated[str, typer.Argument(help="JSON-lines file, or - for standard input.")],
+    strict: Annotated[bool, typer.Option("--strict", help="Store nothing if any line is rejected.")] = False,
+    no_project: Annotated[
+        bool, typer.Option("--no-project", help="Leave the views to a separate `project --follow` worker.")
+    ] = False,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="ledger (JSON lines), ccxt (unified structures), fix (execution reports),"
+            " hyperliquid, tradier, or snapshots (open-orders snapshots, reconciled one after another).",
+        ),
+    ] = "ledger",
+    venue: Annotated[str | None, typer.Option(help="Venue name for --format ccxt|fix.")] = None,
+    account: Annotated[str | None, typer.Option(help="Account for --format ccxt (and fix requests).")] = None,
+    acks: Annotated[
+        bool,
+        typer.Option(
+            "--acks",
+            help="Print one JSON line per input line once it is durable, then a JSON summary.",
+        ),
+    ] = False,
+) -> None:
+    """Ingest messages; prints a count per outcome. Exit 1 if any line was rejected.
+
+    From a pipe or terminal, what has arrived is committed whenever the input pauses.
+    """
+    if fmt not in ("ledger", *ADAPTER_FORMATS):
+        raise InvalidInputError(
+            f"--format must be ledger or one of {', '.join(ADAPTER_FORMATS)}, not {fmt!r}"
+        )
+    if fmt not in ("ledger", "snapshots") and not venue:
+        raise InvalidInputError(f"--format {fmt} needs --venue (the adapter cannot tell which venue sent it)")
+    if fmt in ("ccxt", "hyperliquid", "tradier") and not account:
+        raise InvalidInputError(f"--format {fmt} needs --account (its payloads do not carry one)")
+    kept = _Kept()
+
+    def committed(results: list[Result]) -> None:
+        kept.add(results)
+        if acks:
+            _print_acks(results)
+
+    with open_ledger() as ledger:
+        ledger.project = not no_project
+        stream = sys.stdin.buffer if file == "-" else open_input(file)
+        try:
+            report = ledger.ingest_lines(
+                read_lines(stream, pauses=is_live(stream)),
+                origin=file,
+                strict=strict,
+                fmt=fmt,
+                venue=venue,
+                account=account,
+                on_batch=committed,
+            )
+        except KeyboardInterrupt:
+            raise Interrupted(kept.say("interrupted", strict), 130) from None
+        except StoreError as error:
+            if not kept.lines:
+                raise
+            raise Interrupted(kept.say(error.message, strict), 2) from None
+        finally:
+            if file != "-":
+                stream.close()
+    for result in report.rejected:
+        where = f"line {result.line_no}" if result.line_no is not None else "input"
+        warn(f"{where}: rejected: {result.reason}")
+    if strict and not report.stored:
+        # Report what the ledger holds from this input (nothing), not the rolled-back decisions.
+        rejected = len(report.rejected)
+        report.counts = dict.fromkeys(report.counts, 0)
+        report.counts[Outcome.REJECTED] = rejected
+        report.counts["not stored"] = report.lines - rejected
+        report.events = 0
+        warn("--strict: a line was rejected, so nothing from this input was stored")
+    counts = ", ".join(f"{n} {k}" for k, n in report.counts.items())
+    rate = report.events / report.seconds if report.seconds else 0.0
+    if acks:
+        summary = {"lines": report.lines, "counts": report.counts, "events": report.events}
+        sys.stdout.write(json.dumps({"summary": {**summary, "seconds": round(report.seconds, 3)}}) + "\n")
+    else:
+        timing = f"{report.events} events in {report.seconds:.2f} s ({rate:,.0f} events/s)"
+        say(f"{report.lines} lines: {counts}; {timing}")
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+class Interrupted(Exception):
+    """Ingest stopped part-way: the one line to print, and the exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class _Kept:
+    """What an ingest has committed so far (heard from each durable group commit)."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.last: int | None = None
+
+    def add(self, results: list[Result]) -> None:
+        self.lines += len(results)
+        numbers = [r.line_no for r in results if r.line_no is not None]
+        if numbers:
+            self.last = max(numbers)
+
+    def say(self, why: str, strict: bool) -> str:
+        if strict or not self.lines:
+            kept = "nothing from this input was stored"
+        else:
+            upto = f" (up to line {self.last})" if self.last is not None else ""
+            kept = f"{self.lines} lines{upto} were committed and are kept"
+        return f"{why}: {kept}; re-running the same input is safe (stored lines come back as duplicates)"
+
+
+def _print_acks(results: list[Result]) -> None:
+    """One JSON line per input of a group commit that has just become durable."""
+    for r in results:
+        ack = {
+            "line": r.line_no,
+            "outcome": r.outcome,
+            "message_id": r.message_id,
+            "client_order_id": r.client_order_id,
+            "events": len(r.events),
+            "reason": r.reason,
+        }
+        sys.stdout.write(json.dumps(ack, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def instruments_load(
+    file: Annotated[str, typer.Argument(help="A markets dump (JSON), or - for standard input.")],
+    fmt: Annotated[str, typer.Option("--format", help="ccxt: the JSON of exchange.load_markets().")],
+    venue: Annotated[str, typer.Option(help="The venue these markets are at.")],
+    ts: Annotated[
+        str | None, typer.Option("--ts", help="When the definitions were in force (default: now).")
+    ] = None,
+) -> None:
+    """Record the definitions of a venue's markets; unchanged ones are duplicates. Exit 1 if
+    any market was rejected."""
+    if fmt != "ccxt":
+        raise InvalidInputError(f"--format must be ccxt, not {fmt!r}")
+    stream = sys.stdin.buffer if file == "-" else open_input(file)
+    try:
+        text = stream.read()
+    finally:
+        if file != "-":
+            stream.close()
+    try:
+        # The whole dump is one JSON document; numbers are read exactly (never through float).
+        markets = json.loads(text, parse_float=Decimal)
+    except ValueError as error:
+        raise MessageError(f"{file}: not JSON: {str(error).splitlines()[0][:200]}") from None
+    with open_ledger() as ledger:
+        report = ledger.load_ccxt_markets(markets, venue=venue, ts=moment(ts, "--ts"), origin=file)
+    for result in report.rejected:
+        warn(f"market {result.line_no}: rejected: {result.reason}")
+    counts = ", ".join(f"{n} {k}" for k, n in report.counts.items())
+    say(f"{report.lines} markets: {counts}; {report.events} definitions recorded")
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+SeedOption = Annotated[int, typer.Option(min=0, max=2**32, help="Random seed of the simulated session.")]
+OrdersOption = Annotated[
+    int, typer.Option("--orders", min=1, max=100_000, help="How many orders to simulate.")
+]
+
+
+def simulate(seed: SeedOption = 7, orders_count: OrdersOption = 40) -> None:
+    """Write a simulated trading session as JSON lines (what the demo ingests) to standard output."""
+    from orderledger.infrastructure.application.simulator import simulate_lines
+
+    for line in simulate_lines(seed, orders_count):
+        sys.stdout.write(line + "\n")
+
+
+__all__ = ["Interrupted", "ingest", "instruments_load", "simulate"]

@@ -1,0 +1,196 @@
+"""Query commands: one order, its history, orders, trades, positions, P&L and instruments.
+
+Each reads its options into the Python API's typed arguments, calls one ``OrderLedger`` method
+and renders the typed rows (``cli.render``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from orderledger.infrastructure.application.queries import parse_marks
+from orderledger.infrastructure.application.results import Filter
+from orderledger.infrastructure.cli.app import (
+    JsonOption,
+    LimitOption,
+    moment,
+    newest_first,
+    open_ledger,
+    time_range,
+)
+from orderledger.infrastructure.cli.render import (
+    HISTORY_COLUMNS,
+    INSTRUMENT_COLUMNS,
+    ORDER_COLUMNS,
+    TRADE_COLUMNS,
+    order_table,
+    pnl_table,
+    positions_table,
+    print_json,
+    show,
+    table,
+    text_table,
+)
+
+IdArgument = Annotated[
+    str, typer.Argument(metavar="ID", help="Client order ID, venue order ID or NAME=VALUE alias.")
+]
+EventTimeOption = Annotated[bool, typer.Option("--event-time", help="Read --as-of as venue time.")]
+
+
+def order(
+    order_id: IdArgument,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="State as known at this time (ISO 8601 with Z).")
+    ] = None,
+    event_time: EventTimeOption = False,
+    version: Annotated[
+        int | None, typer.Option("--version", min=1, max=2**62, help="State at this event version.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one order's state now, at a version, or as of a time."""
+    when = moment(as_of, "--as-of")
+    with open_ledger(create=False) as ledger:
+        data = ledger.order(order_id, version=version, as_of=when, event_time=event_time).snapshot()
+    if as_json:
+        print_json(data)
+    else:
+        order_table(data)
+
+
+def history(order_id: IdArgument, as_json: JsonOption = False) -> None:
+    """Every event of one order, with the message that produced it."""
+    with open_ledger(create=False) as ledger:
+        entries = ledger.history(order_id)
+    rows = [entry.to_json() for entry in entries]
+    if as_json:
+        print_json(rows)
+        return
+    table(f"history of {entries[0].event.client_order_id}", HISTORY_COLUMNS, rows)
+
+
+def orders(
+    open_only: Annotated[bool, typer.Option("--open", help="Only open orders.")] = False,
+    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
+    venue: Annotated[str | None, typer.Option(help="Only this venue.")] = None,
+    instrument: Annotated[str | None, typer.Option(help="Only this instrument.")] = None,
+    parent: Annotated[str | None, typer.Option(help="Only the children of this parent (parent_id).")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="As the ledger knew them at this time.")
+    ] = None,
+    event_time: EventTimeOption = False,
+    since: Annotated[str | None, typer.Option(help="Created at or after this venue time.")] = None,
+    until: Annotated[str | None, typer.Option(help="Created at or before this venue time.")] = None,
+    sort: Annotated[str, typer.Option(help="oldest (default) or newest first, by creation.")] = "",
+    limit: LimitOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List orders as they stand (from the orders view), or as of a time (folded from the log)."""
+    low, high = time_range(since, until)
+    where = Filter(
+        account=account,
+        venue=venue,
+        instrument=instrument,
+        parent=parent,
+        since=low,
+        until=high,
+        newest=newest_first(sort, "oldest"),
+        limit=limit,
+    )
+    when = moment(as_of, "--as-of")
+    with open_ledger(create=False) as ledger:
+        rows = ledger.iter_orders(where, open=open_only, as_of=when, event_time=event_time)
+        show(rows, limit, as_json, f"{'open ' if open_only else ''}orders", ORDER_COLUMNS)
+
+
+def trades(
+    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
+    venue: Annotated[str | None, typer.Option(help="Only this venue.")] = None,
+    instrument: Annotated[str | None, typer.Option(help="Only this instrument.")] = None,
+    order_id: Annotated[str | None, typer.Option("--order", help="Only this order's trades.")] = None,
+    parent: Annotated[str | None, typer.Option(help="Only the trades of this parent's orders.")] = None,
+    since: Annotated[str | None, typer.Option(help="Venue time from (inclusive).")] = None,
+    until: Annotated[str | None, typer.Option(help="Venue time until (inclusive).")] = None,
+    sort: Annotated[str, typer.Option(help="oldest (default) or newest first, by venue time.")] = "",
+    limit: LimitOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The trade blotter: one row per fill as it stands after busts and corrections."""
+    low, high = time_range(since, until)
+    newest = newest_first(sort, "oldest")
+    where = Filter(
+        account=account,
+        venue=venue,
+        instrument=instrument,
+        client_order_id=order_id or None,
+        parent=parent,
+        since=low,
+        until=high,
+        newest=newest,
+        limit=limit,
+    )
+    with open_ledger(create=False) as ledger:
+        show(ledger.iter_trades(where), limit, as_json, "trades", TRADE_COLUMNS)
+
+
+def positions(
+    mark: Annotated[
+        list[str] | None,
+        typer.Option("--mark", help="INSTRUMENT=PRICE for unrealized P&L (repeatable)."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="As they stood at this time (from the log).")
+    ] = None,
+    event_time: EventTimeOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Positions by average cost, with realized and unrealized P&L (now, or as of a time)."""
+    marks = parse_marks(mark or [])
+    when = moment(as_of, "--as-of")
+    with open_ledger(create=False) as ledger:
+        rows = [r.to_json() for r in ledger.positions(marks=marks, as_of=when, event_time=event_time)]
+    if as_json:
+        print_json(rows)
+    else:
+        positions_table(rows)
+
+
+def pnl(
+    by: Annotated[
+        str, typer.Option("--by", help="day, account, venue, instrument, parent or tag:NAME.")
+    ] = "day",
+    as_json: JsonOption = False,
+) -> None:
+    """Realized P&L and fees, grouped."""
+    with open_ledger(create=False) as ledger:
+        rows = [r.to_json() for r in ledger.pnl(by=by)]
+    if as_json:
+        print_json(rows)
+        return
+    pnl_table(rows, by)
+
+
+def instruments(
+    ctx: typer.Context,
+    venue: Annotated[str | None, typer.Option(help="Only this venue's instruments.")] = None,
+    every_version: Annotated[
+        bool, typer.Option("--all-versions", help="Every version, not only the one in force.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """List instrument definitions (the one in force for each instrument, from the log)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with open_ledger() as ledger:
+        rows = [r.to_json() for r in ledger.instruments(venue=venue, every_version=every_version)]
+    if as_json:
+        print_json(rows)
+        return
+    text_table(
+        f"instruments ({len(rows)})", INSTRUMENT_COLUMNS, [[r[c] for c in INSTRUMENT_COLUMNS] for r in rows]
+    )
+
+
+__all__ = ["history", "instruments", "order", "orders", "pnl", "positions", "trades"]
