@@ -430,6 +430,13 @@ class _Message(BaseModel):
     """What the type requires beyond its required fields, in words (for the docs' table)."""
 
 
+def _no_order_key(kind: Any) -> InvalidInputError:
+    return InvalidInputError(
+        f"a {kind} message needs client_order_id, or venue with venue_order_id or aliases",
+        field="client_order_id",
+    )
+
+
 class _OrderMessage(_Message):
     """A fact about one order, named by its client order ID or by a venue identity."""
 
@@ -438,13 +445,21 @@ class _OrderMessage(_Message):
     venue_order_id: VenueOrderId | None = None
     aliases: Aliases = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _names_an_order(cls, data: Any) -> Any:
+        # Before the type's own fields: a message naming no order is refused for that first.
+        named = "client_order_id" in data or (
+            "venue" in data and ("venue_order_id" in data or "aliases" in data)
+        )
+        if not named:
+            raise _no_order_key(data.get("type"))
+        return data
+
     @model_validator(mode="after")
     def _has_order_key(self) -> Self:
         if self.client_order_id is None and (self.venue is None or not (self.venue_order_id or self.aliases)):
-            raise InvalidInputError(
-                f"a {self.type} message needs client_order_id, or venue with venue_order_id or aliases",
-                field="client_order_id",
-            )
+            raise _no_order_key(self.type)  # an empty aliases object names nothing
         return self
 
     if TYPE_CHECKING:
