@@ -72,8 +72,12 @@ def moment(value: str | None, option: str) -> datetime | None:
 
 
 def time_range(since: str | None, until: str | None) -> tuple[datetime | None, datetime | None]:
-    """--since/--until as times (the query refuses an empty range)."""
-    return moment(since, "--since"), moment(until, "--until")
+    """--since/--until as times; an empty range is refused in the options' own words (the
+    query would refuse it too, in the API's)."""
+    low, high = moment(since, "--since"), moment(until, "--until")
+    if low is not None and high is not None and low > high:
+        raise InvalidInputError(f"--since {since} is after --until {until}: nothing could match")
+    return low, high
 
 
 def newest_first(sort: str, default: str) -> bool:

@@ -58,6 +58,13 @@ def messages(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one message per line.")] = False,
 ) -> None:
     """The message journal: every inbound message verbatim, with its outcome."""
+    # The API refuses these too; the command says so in its options' words.
+    if parked and outcome not in (None, "parked"):
+        raise InvalidInputError(
+            f"--parked lists parked messages; it cannot be combined with --outcome {outcome}"
+        )
+    if older_than is not None and not parked:
+        raise InvalidInputError("--older-than goes with --parked (messages parked for too long)")
     age = None if older_than is None else duration(older_than, "--older-than")
     low, high = time_range(since, until)
     # People read the latest first; a JSON-lines stream keeps the journal's arrival order.
