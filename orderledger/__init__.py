@@ -22,20 +22,27 @@ from orderledger.domain.errors import (
     OverfillError,
     UnknownTradeError,
 )
+from orderledger.infrastructure.application.aio import AsyncOrderLedger
+from orderledger.infrastructure.application.follow import CommittedEvent
 from orderledger.infrastructure.application.ledger import HistoryEntry, IngestReport, OrderLedger
+from orderledger.infrastructure.application.placing import AsyncPlacement, Placement
 from orderledger.infrastructure.errors import (
     ConcurrencyError,
     ConfigurationError,
     DatabaseCorruptError,
     DatabaseLockedError,
     MessageError,
+    RequestNotRecordedError,
     StoreError,
 )
 from orderledger.infrastructure.ingest.processing import Result
 
 __all__ = [
     "AmendBelowFilledError",
+    "AsyncOrderLedger",
+    "AsyncPlacement",
     "ClientOrderIdReuseError",
+    "CommittedEvent",
     "ConcurrencyError",
     "ConfigurationError",
     "DatabaseCorruptError",
@@ -51,6 +58,8 @@ __all__ = [
     "OrderLedger",
     "OrderNotFoundError",
     "OverfillError",
+    "Placement",
+    "RequestNotRecordedError",
     "Result",
     "StoreError",
     "UnknownTradeError",

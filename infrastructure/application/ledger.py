@@ -12,6 +12,7 @@ environment keys (``CIPHER_KEY``, ``COMPRESSOR_TOPIC`` …) through the library'
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -30,6 +31,8 @@ from orderledger.domain.errors import OrderNotFoundError
 from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
 from orderledger.domain.order import Order, order_id_for, replay
 from orderledger.domain.values import format_timestamp
+from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
+from orderledger.infrastructure.application.placing import Placement, placing
 from orderledger.infrastructure.errors import ConfigurationError, MessageError
 from orderledger.infrastructure.ingest.messages import message_from_line
 from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result
@@ -147,6 +150,8 @@ class OrderLedger(Application[UUID]):
         self.processor.inline = self._fold_inline
         # Guards the processor's and the views' in-memory state: one writer thread at a time.
         self._writing = threading.RLock()
+        # Wakes this process's followers (``follow``) after each commit, without a poll's delay.
+        self.committed = Wakeup()
 
     # ------------------------------------------------------------------ eventsourcing wiring
 
@@ -321,6 +326,7 @@ class OrderLedger(Application[UUID]):
 
     def define_instrument(
         self,
+        /,
         venue: str,
         instrument: str,
         *,
@@ -388,11 +394,29 @@ class OrderLedger(Application[UUID]):
         """Read-your-writes: views include this commit (folded inline, or caught up now)."""
         if self.project and not (committed and self.views.inline_position == committed[-1][0]):
             self.views.catch_up(committed)
+        if committed:
+            self.committed.notify()
 
     def catch_up(self) -> CatchUpStats:
         """Bring every view up to the end of the log."""
         with self._writing:
             return self.views.catch_up()
+
+    # ------------------------------------------------------------------ following, placing
+
+    def follow(
+        self, since: int = 0, *, poll_seconds: float = POLL_SECONDS, stop: threading.Event | None = None
+    ) -> Iterator[CommittedEvent]:
+        """Every committed event after position ``since``, then each new one live, also those
+        written by other processes (``infrastructure/application/follow.py``)."""
+        return follow(self, since, poll_seconds=poll_seconds, stop=stop)
+
+    def placing(
+        self, spec: dict[str, Any], *, rejections: tuple[type[BaseException], ...] = ()
+    ) -> contextlib.AbstractContextManager[Placement]:
+        """Intent before send: record the request, yield the client order ID to send it with,
+        record the venue's answer (``infrastructure/application/placing.py``)."""
+        return placing(self, spec, rejections=rejections)
 
     # ------------------------------------------------------------------ querying orders
 

@@ -14,6 +14,7 @@ from itertools import islice
 from typing import Any
 
 from orderledger.domain.values import parse_timestamp
+from orderledger.infrastructure.application.follow import read_after
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.queries import (
     list_orders,
@@ -254,15 +255,11 @@ class LedgerService:
 
     def log_after(self, position: int, limit: int) -> list[LogEntry]:
         """Up to ``limit`` committed events after ``position``, in log order."""
-        notifications = self.ledger.ledger_recorder.select_notifications(
-            position, limit, inclusive_of_start=False
-        )
         entries = []
-        for n in notifications:
-            event = self.ledger.ledger_mapper.decode(n.topic, n.state, n.originator_id, n.originator_version)
-            record = event_record(n.id, event, None)
+        for committed in read_after(self.ledger, position, limit):
+            record = event_record(committed.position, committed.event, None)
             del record["message_id"]  # not in the notification; GET /orders/{id}/history has it
-            entries.append(LogEntry(n.id, record["type"], record))
+            entries.append(LogEntry(committed.position, record["type"], record))
         return entries
 
     def close(self) -> None:
