@@ -24,7 +24,7 @@ import contextlib
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from orderledger.domain.events import OrderEvent
 
@@ -53,6 +53,17 @@ def read_after(ledger: OrderLedger, position: int, limit: int = CHUNK) -> list[C
         CommittedEvent(n.id, decode(n.topic, n.state, n.originator_id, n.originator_version))
         for n in notifications
     ]
+
+
+def log_record(committed: CommittedEvent) -> dict[str, Any]:
+    """A followed event as JSON-ready data (``orderledger follow``, the HTTP stream): the record
+    of ``orderledger events --json`` without ``message_id``, which the log's notification lacks
+    (an order's ``history`` has it)."""
+    from orderledger.infrastructure.audit.search import event_record
+
+    record = event_record(committed.position, committed.event, None)
+    del record["message_id"]
+    return record
 
 
 class Wakeup:
@@ -163,4 +174,13 @@ async def follow_batches(
             yield []
 
 
-__all__ = ["CHUNK", "POLL_SECONDS", "CommittedEvent", "Wakeup", "follow", "follow_batches", "read_after"]
+__all__ = [
+    "CHUNK",
+    "POLL_SECONDS",
+    "CommittedEvent",
+    "Wakeup",
+    "follow",
+    "follow_batches",
+    "log_record",
+    "read_after",
+]

@@ -887,6 +887,34 @@ def events(
     _limited(count, limit, "events")
 
 
+@app.command()
+def follow(
+    after: Annotated[
+        int | None,
+        typer.Option(help="Start after this log position (0: from the start). Default: the end, live only."),
+    ] = None,
+    interval: Annotated[float, typer.Option(help="Seconds between polls for other processes' writes.")] = 0.5,
+    limit: LimitOption = None,
+) -> None:
+    """Print each committed event as a JSON line as it is committed, until interrupted (or --limit)."""
+    from itertools import islice
+
+    from orderledger.infrastructure.application.follow import log_record
+
+    _seconds(interval, "--interval", 0, 3600, above=True)
+    if after is not None and after < 0:
+        raise InvalidInputError("--after must be a log position (0 or more)")
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with _ledger(create=False) as ledger:
+        start = (ledger.ledger_recorder.max_notification_id() or 0) if after is None else after
+        followed = ledger.follow(start, poll_seconds=interval, stop=stop)
+        for committed in followed if limit is None else islice(followed, limit):
+            sys.stdout.write(json.dumps(log_record(committed), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+
+
 EVENT_COLUMNS = [
     col("position", "number", 9),
     col("ts_recorded", keep=6),

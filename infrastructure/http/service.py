@@ -14,7 +14,7 @@ from itertools import islice
 from typing import Any
 
 from orderledger.domain.values import parse_timestamp
-from orderledger.infrastructure.application.follow import read_after
+from orderledger.infrastructure.application.follow import log_record, read_after
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.queries import (
     list_orders,
@@ -255,12 +255,8 @@ class LedgerService:
 
     def log_after(self, position: int, limit: int) -> list[LogEntry]:
         """Up to ``limit`` committed events after ``position``, in log order."""
-        entries = []
-        for committed in read_after(self.ledger, position, limit):
-            record = event_record(committed.position, committed.event, None)
-            del record["message_id"]  # not in the notification; GET /orders/{id}/history has it
-            entries.append(LogEntry(committed.position, record["type"], record))
-        return entries
+        records = (log_record(committed) for committed in read_after(self.ledger, position, limit))
+        return [LogEntry(r["position"], r["type"], r) for r in records]
 
     def close(self) -> None:
         self.ledger.close()
