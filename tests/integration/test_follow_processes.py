@@ -1,0 +1,121 @@
+"""``follow`` across processes, on a SQLite file and on PostgreSQL.
+
+Given a follower in one process and a writer in another (the real ``orderledger`` command either
+way round), then the follower sees every committed event once, in log order, while the writer is
+still writing. Nothing waits on the clock: the follower polls often and the test ends when it has
+seen the number of events the writer's input produces (or the test's timeout fails it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orderledger import AsyncOrderLedger, CommittedEvent, OrderLedger
+from orderledger.infrastructure.application.follow import read_after
+from tests.cli.helpers import ROOT, TIMEOUT, cli_command, cli_env
+from tests.integration.helpers import fact, fill, line, request
+
+ROUNDS = 4
+ORDERS_PER_ROUND = 5
+
+
+def round_messages(r: int) -> list[dict[str, Any]]:
+    """One ``ingest`` run's input: five orders, each requested, accepted and filled in one go."""
+    messages = []
+    for n in range(ORDERS_PER_ROUND):
+        cid = f"r{r}-{n}"
+        messages += [
+            request(cid, quantity="1"),
+            fact("accepted", cid, seconds=1, venue_order_id=f"V-{cid}"),
+            fill(cid, f"t-{cid}", "1", seconds=2),
+        ]
+    return messages
+
+
+# Each round: 5 orders × (requested, accepted, filled) = 15 events; 4 rounds: 60.
+EXPECTED = ROUNDS * ORDERS_PER_ROUND * 3
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_python_follower_sees_what_another_process_writes(file_ledger_url: str, tmp_path: Path) -> None:
+    OrderLedger(file_ledger_url).close()  # the database exists before either side starts
+    inputs = []
+    for r in range(ROUNDS):
+        path = tmp_path / f"round-{r}.jsonl"
+        path.write_text("".join(line(m) + "\n" for m in round_messages(r)), "utf-8")
+        inputs.append(path)
+
+    async def main() -> tuple[list[CommittedEvent], list[CommittedEvent]]:
+        async with AsyncOrderLedger(file_ledger_url) as ledger:
+            seen: list[CommittedEvent] = []
+
+            async def follow() -> None:
+                async for committed in ledger.follow(since=0, poll_seconds=0.02):
+                    seen.append(committed)
+                    if len(seen) == EXPECTED:
+                        return
+
+            follower = asyncio.create_task(follow())
+            for path in inputs:  # four processes one after another: four commits
+                process = await asyncio.create_subprocess_exec(
+                    *cli_command("ingest", str(path), db=file_ledger_url),
+                    cwd=ROOT,
+                    env=cli_env(),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+                _, stderr = await asyncio.wait_for(process.communicate(), TIMEOUT)
+                assert process.returncode == 0, stderr.decode()
+            await asyncio.wait_for(follower, TIMEOUT)
+            return seen, read_after(ledger.ledger, 0, 10 * EXPECTED)
+
+    seen, logged = asyncio.run(main())
+    assert len(logged) == EXPECTED
+    assert [(c.position, c.event) for c in seen] == [(c.position, c.event) for c in logged]
+    assert [c.position for c in seen] == list(range(1, EXPECTED + 1))
+    assert [c.event.client_order_id for c in seen][:3] == ["r0-0"] * 3
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_follow_command_sees_what_this_process_writes(file_ledger_url: str) -> None:
+    ledger = OrderLedger(file_ledger_url)
+    try:
+        # The command follows from the start and stops after the expected number of events.
+        with subprocess.Popen(
+            cli_command(
+                "follow", "--after", "0", "--interval", "0.02", "--limit", str(EXPECTED), db=file_ledger_url
+            ),
+            cwd=ROOT,
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as process:
+            assert process.stdout is not None
+            first = None
+            for r in range(ROUNDS):
+                ledger.ingest_lines([line(m) for m in round_messages(r)])
+                if first is None:
+                    # Live: the command has printed the first round before the second is written.
+                    first = json.loads(process.stdout.readline())
+            # Read on from the same buffered stream (communicate() would skip what readline buffered).
+            rest = process.stdout.read()
+            stderr = process.stderr.read() if process.stderr else ""
+            process.wait(TIMEOUT)
+        assert process.returncode == 0, stderr
+        records = [first, *(json.loads(text) for text in rest.splitlines())]
+        logged = read_after(ledger, 0, 10 * EXPECTED)
+        assert (
+            [r["position"] for r in records] == [c.position for c in logged] == list(range(1, EXPECTED + 1))
+        )
+        assert [(r["type"], r["client_order_id"]) for r in records] == [
+            (c.event.type_name(), c.event.client_order_id) for c in logged
+        ]
+    finally:
+        ledger.close()
