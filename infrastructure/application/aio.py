@@ -102,7 +102,11 @@ class AsyncOrderLedger:
         """Open the database (in the writer thread: creating tables may take a moment)."""
         if self._ledger is None:
             url, options = self._url, self._options
-            self._ledger = await self._run(self._writer, lambda: OrderLedger(url, **options))
+            try:
+                self._ledger = await self._run(self._writer, lambda: OrderLedger(url, **options))
+            except BaseException:
+                await self.close()  # no worker thread outlives a failed open
+                raise
         return self
 
     async def close(self) -> None:

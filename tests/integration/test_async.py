@@ -12,6 +12,7 @@ import asyncio
 import threading
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from orderledger import (
     CommittedEvent,
     OrderLedger,
     RequestNotRecordedError,
+    StoreError,
 )
 from orderledger.domain.events import OrderAccepted, OrderRejected, OrderRequested
 from orderledger.domain.values import Status
@@ -307,3 +309,16 @@ def test_follow_on_the_synchronous_ledger_resumes_from_a_position(ledger_url: st
         assert seen == [4]
     finally:
         ledger.close()
+
+
+def test_a_ledger_that_cannot_open_fails_with_its_one_line_error(tmp_path: Path) -> None:
+    missing = f"sqlite:///{tmp_path / 'absent.db'}"
+
+    async def main() -> None:
+        async with AsyncOrderLedger(missing, create=False):
+            pass  # pragma: no cover - never opened
+
+    with pytest.raises(StoreError, match=r"absent\.db"):
+        asyncio.run(main())
+    assert not (tmp_path / "absent.db").exists()
+    assert not [t for t in threading.enumerate() if t.name.startswith("orderledger-")]

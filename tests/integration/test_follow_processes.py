@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -117,5 +118,39 @@ def test_the_follow_command_sees_what_this_process_writes(file_ledger_url: str) 
         assert [(r["type"], r["client_order_id"]) for r in records] == [
             (c.event.type_name(), c.event.client_order_id) for c in logged
         ]
+    finally:
+        ledger.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_write_rolled_back_after_taking_positions_leaves_no_gap_to_skip(file_ledger_url: str) -> None:
+    ledger = OrderLedger(file_ledger_url)
+    try:
+        ledger.record(request("c-0"))  # position 1
+        stop = threading.Event()
+        follower = ledger.follow(0, poll_seconds=TIMEOUT, stop=stop)
+        first = next(follower)
+        assert (first.position, first.event.client_order_id) == (1, "c-0")
+
+        # A write fails inside its transaction, after its event took position 2: all of it is undone.
+        taken: list[int] = []
+        fold = ledger.processor.inline
+
+        def failing(tx: Any, committed: list[tuple[int, Any]]) -> None:
+            taken.extend(position for position, _ in committed)
+            raise RuntimeError("the disk went away")
+
+        ledger.processor.inline = failing
+        with pytest.raises(RuntimeError, match="disk went away"):
+            ledger.record(request("c-1"))
+        ledger.processor.inline = fold
+        assert taken == [2]
+
+        # The next write takes position 2 again; the follower, already past 1, gets it.
+        ledger.record(request("c-2"))
+        second = next(follower)
+        assert (second.position, second.event.client_order_id) == (2, "c-2")
+        stop.set()
+        assert list(follower) == []
     finally:
         ledger.close()
