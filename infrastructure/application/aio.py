@@ -10,7 +10,8 @@ Every method is the ``OrderLedger`` method of the same name, awaited. The work r
 threads so the event loop never blocks on the database: writes in one writer thread, in the
 order they were called (they are serialised anyway, one group commit at a time), queries in a
 small pool of reader threads. Any number of tasks may share one instance. A task cancelled while
-its write is under way stops waiting for it; the write itself completes (or fails) as a whole.
+it awaits a write stops waiting, and the write is still carried out (committed or failed as a
+whole): a write, once called, always happens.
 
 Adding a method: one line in the class, ``name = _writes(OrderLedger.name)`` or
 ``name = _reads(OrderLedger.name)``; its signature and types are the synchronous method's.
@@ -51,7 +52,12 @@ READERS = 4
 def _forward(method: Callable[Concatenate[OrderLedger, P], R], writes: bool) -> Forwarded[P, R]:
     async def forwarded(self: AsyncOrderLedger, /, *args: P.args, **kwargs: P.kwargs) -> R:
         call = functools.partial(method, self.ledger, *args, **kwargs)
-        return await self._run(self._writer if writes else self._readers, call)
+        if not writes:
+            return await self._run(self._readers, call)
+        # Shielded: once called, a write is carried out even if the caller is cancelled meanwhile
+        # (committed or failed as a whole), so a cancelled task never leaves it unknown whether a
+        # write that had not started yet will still happen.
+        return await asyncio.shield(self._run(self._writer, call))
 
     functools.update_wrapper(forwarded, method)
     return forwarded

@@ -322,3 +322,24 @@ def test_a_ledger_that_cannot_open_fails_with_its_one_line_error(tmp_path: Path)
         asyncio.run(main())
     assert not (tmp_path / "absent.db").exists()
     assert not [t for t in threading.enumerate() if t.name.startswith("orderledger-")]
+
+
+def test_a_write_whose_caller_is_cancelled_is_still_carried_out(ledger_url: str) -> None:
+    sync = OrderLedger(ledger_url)
+
+    async def main() -> None:
+        async with AsyncOrderLedger(ledger=sync) as ledger:
+            tasks = [asyncio.create_task(ledger.record(request(f"c-{n}"))) for n in range(20)]
+            await asyncio.sleep(0)  # each task has called record() and awaits it
+            for task in tasks:
+                task.cancel()
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+            assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
+        # Leaving the block waited for the writes under way or queued.
+
+    try:
+        asyncio.run(main())
+        # Every one of the twenty happened.
+        assert [sync.get_order(f"c-{n}").status for n in range(20)] == [Status.REQUESTED] * 20
+    finally:
+        sync.close()
