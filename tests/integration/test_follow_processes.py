@@ -19,7 +19,7 @@ import pytest
 
 from orderledger import AsyncOrderLedger, CommittedEvent, OrderLedger
 from orderledger.infrastructure.application.follow import read_after
-from tests.cli.helpers import ROOT, TIMEOUT, cli_command, cli_env
+from tests.cli.helpers import ROOT, TIMEOUT, assert_one_line_failure, cli_command, cli_env, run_cli
 from tests.integration.helpers import fact, fill, line, request
 
 ROUNDS = 4
@@ -154,3 +154,23 @@ def test_a_write_rolled_back_after_taking_positions_leaves_no_gap_to_skip(file_l
         assert list(follower) == []
     finally:
         ledger.close()
+
+
+def test_the_follow_command_resumes_and_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    # No ledger there: an error, and no file created (follow only reads).
+    missing = run_cli("follow", db=url, cwd=tmp_path)
+    assert "ledger.db" in assert_one_line_failure(missing, 2)
+    assert not (tmp_path / "ledger.db").exists()
+    ledger = OrderLedger(url)
+    try:
+        ledger.ingest_lines([line(request("c-1")), line(request("c-2"))])
+    finally:
+        ledger.close()
+    negative = run_cli("follow", "--after", "-1", db=url, cwd=tmp_path)
+    assert assert_one_line_failure(negative, 2) == "orderledger: --after must be a log position (0 or more)"
+    # Resumed after position 1, one event: the second request, then the command ends.
+    resumed = run_cli("follow", "--after", "1", "--limit", "1", db=url, cwd=tmp_path)
+    assert (resumed.returncode, resumed.stderr) == (0, "")
+    (record,) = [json.loads(text) for text in resumed.stdout.splitlines()]
+    assert (record["position"], record["type"], record["client_order_id"]) == (2, "OrderRequested", "c-2")
