@@ -65,9 +65,14 @@ def test_many_tasks_on_one_instance_book_every_fill_once(ledger_url: str) -> Non
             follower = asyncio.create_task(follow_until(ledger, ORDERS * 4))
 
             async def place(n: int) -> None:
-                # One task per order: its messages in order, each awaited (as a bot's task would).
+                # One task per order: its messages in order, each awaited (as a bot's task would),
+                # and the order read back after each while the other tasks write.
+                versions = []
                 for message in order_messages(n):
                     await ledger.record(message)
+                    versions.append((await ledger.get_order(f"o-{n}")).version)
+                # Versions 1, 2, 3, 4, then 4 again after the redelivered fill.
+                assert versions == [1, 2, 3, 4, 4]
 
             await asyncio.gather(*(place(n) for n in range(ORDERS)))
             followed = await follower
