@@ -54,3 +54,12 @@ class ConcurrencyError(StoreError):
 
 class MessageError(LedgerError):
     """An inbound message the ledger cannot read: malformed JSON, unknown type or field."""
+
+
+class RequestNotRecordedError(LedgerError):
+    """``placing``: the ledger did not record the order's request, so it must not be sent."""
+
+    def __init__(self, message: str, *, client_order_id: str, outcome: str, reason: str | None) -> None:
+        super().__init__(message, client_order_id=client_order_id)
+        self.outcome = outcome
+        self.reason = reason

@@ -22,7 +22,10 @@ from orderledger.domain.errors import (
     OverfillError,
     UnknownTradeError,
 )
+from orderledger.infrastructure.application.aio import AsyncOrderLedger
+from orderledger.infrastructure.application.follow import CommittedEvent
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
+from orderledger.infrastructure.application.placing import AsyncPlacement, Placement
 from orderledger.infrastructure.application.reconcile import Difference, ReconcileReport, Snapshot
 from orderledger.infrastructure.application.results import (
     EventRecord,
@@ -44,13 +47,17 @@ from orderledger.infrastructure.errors import (
     DatabaseCorruptError,
     DatabaseLockedError,
     MessageError,
+    RequestNotRecordedError,
     StoreError,
 )
 from orderledger.infrastructure.ingest.processing import Result
 
 __all__ = [
     "AmendBelowFilledError",
+    "AsyncOrderLedger",
+    "AsyncPlacement",
     "ClientOrderIdReuseError",
+    "CommittedEvent",
     "ConcurrencyError",
     "ConfigurationError",
     "DatabaseCorruptError",
@@ -73,10 +80,12 @@ __all__ = [
     "OrderNotFoundError",
     "OrderRow",
     "OverfillError",
+    "Placement",
     "PnlPoint",
     "PnlRow",
     "PositionRow",
     "ReconcileReport",
+    "RequestNotRecordedError",
     "Result",
     "Snapshot",
     "StoreError",

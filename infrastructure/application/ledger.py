@@ -12,6 +12,7 @@ environment keys (``CIPHER_KEY``, ``COMPRESSOR_TOPIC`` …) through the library'
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -32,6 +33,8 @@ from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, Ord
 from orderledger.domain.order import Order, order_id_for, replay
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp, parse_timestamp
+from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
+from orderledger.infrastructure.application.placing import Placement, placing
 from orderledger.infrastructure.application.queries import (
     iter_orders,
     iter_trades,
@@ -170,6 +173,8 @@ class OrderLedger(Application[UUID]):
         self.processor.inline = self._fold_inline
         # Guards the processor's and the views' in-memory state: one writer thread at a time.
         self._writing = threading.RLock()
+        # Wakes this process's followers (``follow``) after each commit, without a poll's delay.
+        self.committed = Wakeup()
 
     # ------------------------------------------------------------------ eventsourcing wiring
 
@@ -361,6 +366,7 @@ class OrderLedger(Application[UUID]):
 
     def define_instrument(
         self,
+        /,
         venue: str,
         instrument: str,
         *,
@@ -428,6 +434,8 @@ class OrderLedger(Application[UUID]):
         """Read-your-writes: views include this commit (folded inline, or caught up now)."""
         if self.project and not (committed and self.views.inline_position == committed[-1][0]):
             self.views.catch_up(committed)
+        if committed:
+            self.committed.notify()
 
     def catch_up(self) -> CatchUpStats:
         """Bring every view up to the end of the log."""
@@ -462,6 +470,22 @@ class OrderLedger(Application[UUID]):
         from orderledger.infrastructure.storage.admin import init_database
 
         return list(init_database(self.db, self.recorder, self.views, app_role, password))
+
+    # ------------------------------------------------------------------ following, placing
+
+    def follow(
+        self, since: int = 0, *, poll_seconds: float = POLL_SECONDS, stop: threading.Event | None = None
+    ) -> Iterator[CommittedEvent]:
+        """Every committed event after position ``since``, then each new one live, also those
+        written by other processes (``infrastructure/application/follow.py``)."""
+        return follow(self, since, poll_seconds=poll_seconds, stop=stop)
+
+    def placing(
+        self, spec: dict[str, Any], *, rejections: tuple[type[BaseException], ...] = ()
+    ) -> contextlib.AbstractContextManager[Placement]:
+        """Intent before send: record the request, yield the client order ID to send it with,
+        record the venue's answer (``infrastructure/application/placing.py``)."""
+        return placing(self, spec, rejections=rejections)
 
     # ------------------------------------------------------------------ querying orders
 

@@ -3,9 +3,13 @@ reconciliation against a venue snapshot."""
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import sys
+import threading
 from datetime import timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -124,6 +128,31 @@ def events(
         count = table(None, EVENT_COLUMNS, rows, header=False)
     warn(f"{count} events")
     limited(count, limit, "events")
+
+
+def follow(
+    after: Annotated[
+        int | None,
+        typer.Option(help="Start after this log position (0: from the start). Default: the end, live only."),
+    ] = None,
+    interval: Annotated[float, typer.Option(help="Seconds between polls for other processes' writes.")] = 0.5,
+    limit: LimitOption = None,
+) -> None:
+    """Print each committed event as a JSON line as it is committed, until interrupted (or --limit)."""
+    from orderledger.infrastructure.application.follow import log_record
+
+    seconds(interval, "--interval", 0, 3600, above=True)
+    if after is not None and after < 0:
+        raise InvalidInputError("--after must be a log position (0 or more)")
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    with open_ledger(create=False) as ledger:
+        start = (ledger.ledger_recorder.max_notification_id() or 0) if after is None else after
+        followed = ledger.follow(start, poll_seconds=interval, stop=stop)
+        for committed in followed if limit is None else islice(followed, limit):
+            sys.stdout.write(json.dumps(log_record(committed), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
 
 
 def verify(

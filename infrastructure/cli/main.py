@@ -33,6 +33,7 @@ for command in (
     admin.rebuild,
     audit.messages,
     audit.events,
+    audit.follow,
     audit.verify,
     audit.head,
     audit.export,

@@ -23,7 +23,7 @@ from orderledger.infrastructure.http import problems
 from orderledger.infrastructure.http.auth import Tokens, allows
 from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.http.service import LedgerService
-from orderledger.infrastructure.http.stream import Notifier, log_events
+from orderledger.infrastructure.http.stream import log_events
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 8 * 1024 * 1024
@@ -181,15 +181,7 @@ def create_app(
     app.state.service = service
     app.state.tokens = tokens or Tokens()
     app.state.max_body = max_body
-    app.state.notifier = None
     problems.install(app)
-
-    def notifier() -> Notifier:
-        # Created on first use, inside the running event loop it belongs to.
-        if app.state.notifier is None:
-            app.state.notifier = Notifier()
-        result: Notifier = app.state.notifier
-        return result
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next: Any) -> Response:
@@ -226,8 +218,6 @@ def create_app(
             account=account,
             strict=strict,
         )
-        if report["events"]:
-            notifier().notify()
         return _outcome_response(report)
 
     @app.post("/reconcile", tags=["write"], openapi_extra={"requestBody": SNAPSHOT_BODY})
@@ -245,8 +235,6 @@ def create_app(
         report = await run_in_threadpool(
             service.reconcile, body, apply=apply, grace_seconds=grace, origin=f"http-reconcile:{client}"
         )
-        if apply:
-            notifier().notify()
         return report
 
     # ------------------------------------------------------------------ orders
@@ -411,7 +399,7 @@ def create_app(
         else:
             start = await run_in_threadpool(service.head)
         return StreamingResponse(
-            log_events(request, service, notifier(), start, poll_seconds),
+            log_events(request, service, start, poll_seconds),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )

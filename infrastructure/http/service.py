@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from orderledger.domain.values import parse_timestamp
+from orderledger.infrastructure.application.follow import log_record, read_after
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.queries import parse_marks
 from orderledger.infrastructure.ingest.processing import Result
@@ -202,12 +203,8 @@ class LedgerService:
 
     def log_after(self, position: int, limit: int) -> list[LogEntry]:
         """Up to ``limit`` committed events after ``position``, in log order."""
-        entries = []
-        for found in self.ledger.events_after(position, limit):
-            record = found.to_json()
-            del record["message_id"]  # not in the notification; GET /orders/{id}/history has it
-            entries.append(LogEntry(found.position, found.type, record))
-        return entries
+        records = (log_record(committed) for committed in read_after(self.ledger, position, limit))
+        return [LogEntry(r["position"], r["type"], r) for r in records]
 
     def close(self) -> None:
         self.ledger.close()

@@ -8,7 +8,7 @@ processes are seen at the next poll.
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,29 +16,10 @@ import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from orderledger.infrastructure.http.service import LedgerService
+from orderledger.infrastructure.application.follow import follow_batches
+from orderledger.infrastructure.http.service import LedgerService, LogEntry
 
-CHUNK = 500
 HEARTBEAT_SECONDS = 15.0
-
-
-class Notifier:
-    """Wakes every waiting stream when this process has committed something."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def notify(self) -> None:
-        event, self._event = self._event, asyncio.Event()
-        event.set()
-
-    async def wait(self, timeout: float) -> bool:
-        """True when woken by a commit, False when ``timeout`` seconds passed first."""
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
 
 
 def frame(position: int, kind: str, data: dict[str, Any]) -> bytes:
@@ -47,24 +28,25 @@ def frame(position: int, kind: str, data: dict[str, Any]) -> bytes:
 
 
 async def log_events(
-    request: Request, service: LedgerService, notifier: Notifier, after: int, poll_seconds: float
+    request: Request, service: LedgerService, after: int, poll_seconds: float
 ) -> AsyncIterator[bytes]:
-    """Every committed event after ``after``, then each new one as it is committed."""
-    position = after
+    """Every committed event after ``after``, then each new one as it is committed (the ledger's
+    one follow loop, infrastructure/application/follow.py)."""
+
+    async def read(position: int, limit: int) -> list[LogEntry]:
+        return await run_in_threadpool(service.log_after, position, limit)
+
     yield b"retry: 1000\n\n"
     idle = 0.0
-    while not await request.is_disconnected():
-        entries = await run_in_threadpool(service.log_after, position, CHUNK)
-        for entry in entries:
-            yield frame(entry.position, entry.type, entry.record)
-            position = entry.position
-        if len(entries) == CHUNK:
-            continue  # more is waiting: send it before sleeping
-        if entries:
-            idle = 0.0
-        woken = await notifier.wait(poll_seconds)
-        idle = 0.0 if woken else idle + poll_seconds
-        if idle >= HEARTBEAT_SECONDS:
-            # A comment line keeps proxies from closing an idle stream.
-            yield b": keep-alive\n\n"
-            idle = 0.0
+    batches = follow_batches(read, service.ledger.committed, after, poll_seconds=poll_seconds)
+    async with contextlib.aclosing(batches):
+        async for batch in batches:
+            for entry in batch:
+                yield frame(entry.position, entry.type, entry.record)
+            idle = 0.0 if batch else idle + poll_seconds
+            if idle >= HEARTBEAT_SECONDS:
+                # A comment line keeps proxies from closing an idle stream.
+                yield b": keep-alive\n\n"
+                idle = 0.0
+            if await request.is_disconnected():
+                return

@@ -463,6 +463,19 @@ def _binance_user_trade(
 # ---------------------------------------------------------------------- Binance spot
 
 
+def binance_spot_reports(client_order_id: str | None = None) -> list[dict[str, Any]]:
+    """The three executionReports of binance_spot_ws_flow (NEW, the published TRADE, FILLED),
+    for the published client order ID or the one given (an order a bot placed)."""
+    trade = raw("binance", "ws_execution_report_trade")
+    if client_order_id is not None:
+        trade["c"] = client_order_id
+    new = trade | {"x": "NEW", "X": "NEW", "l": "0", "z": "0", "L": "0", "n": "0", "N": None, "t": -1}
+    new |= {"E": 1611063861400, "T": 1611063861400, "Z": "0", "Y": "0"}
+    rest = trade | {"X": "FILLED", "l": "1.66800000", "z": "2.00000000", "n": "0.00166800", "t": 109747655}
+    rest |= {"E": 1611063862489, "T": 1611063862488, "Z": "93.73200000", "Y": "78.17248800"}
+    return [new, trade, rest]
+
+
 def binance_spot_ws_flow(ccxt_pro: Any) -> list[Payload]:
     """A market buy of 2 BNB through ccxt.pro's handle_order_update: the order's NEW report
     (derived: x/X NEW, nothing filled, no trade), the published TRADE report (pro/binance.py
@@ -470,14 +483,9 @@ def binance_spot_ws_flow(ccxt_pro: Any) -> list[Payload]:
     46.866, fee 0.001668 BNB, trade 109747655, status FILLED). One line per report: its trade
     (if any), then the order."""
     ws = market(ccxt_pro, "binance", **BINANCE_BNBUSDT)
-    trade = raw("binance", "ws_execution_report_trade")
-    new = trade | {"x": "NEW", "X": "NEW", "l": "0", "z": "0", "L": "0", "n": "0", "N": None, "t": -1}
-    new |= {"E": 1611063861400, "T": 1611063861400, "Z": "0", "Y": "0"}
-    rest = trade | {"X": "FILLED", "l": "1.66800000", "z": "2.00000000", "n": "0.00166800", "t": 109747655}
-    rest |= {"E": 1611063862489, "T": 1611063862488, "Z": "93.73200000", "Y": "78.17248800"}
     client = Recorder()
     lines = []
-    for report in (new, trade, rest):
+    for report in binance_spot_reports():
         start = len(client.resolved)
         ws.handle_order_update(client, report)
         trades = client.since(start, "myTrades")

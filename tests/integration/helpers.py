@@ -9,6 +9,7 @@ so a test can say "nothing was stored" or "the views are exactly the fold of the
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import random
 from collections import Counter
@@ -251,7 +252,7 @@ def view_rows(ledger: OrderLedger) -> dict[str, list[tuple[Any, ...]]]:
         for spec in VIEW_SPECS:
             rows = tx.all(f"SELECT * FROM {spec.name} ORDER BY {', '.join(spec.key)}")
             # PostgreSQL orders text by its collation: sort in Python so that backends compare.
-            result[spec.name] = sorted((tuple(r) for r in rows), key=lambda r, s=spec: _sort_key(s, r))
+            result[spec.name] = sorted((tuple(r) for r in rows), key=functools.partial(_sort_key, spec))
     return result
 
 
@@ -263,7 +264,7 @@ def folded_rows(ledger: OrderLedger) -> dict[str, list[tuple[Any, ...]]]:
         tables = fold(projection_class(), log)
         for spec in projection_class.tables:
             rows = [spec.to_row(value) for value in tables[spec.name].rows.values()]
-            result[spec.name] = sorted(rows, key=lambda r, s=spec: _sort_key(s, r))
+            result[spec.name] = sorted(rows, key=functools.partial(_sort_key, spec))
     return result
 
 

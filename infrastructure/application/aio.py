@@ -1,0 +1,190 @@
+"""``AsyncOrderLedger``: the ledger for asyncio programs.
+
+    async with AsyncOrderLedger("sqlite:///orderledger.db") as ledger:
+        await ledger.record({"type": "fill", ...})
+        order = await ledger.get_order("c-1")
+        async for committed in ledger.follow(since=0):
+            ...
+
+Every method is the ``OrderLedger`` method of the same name, awaited. The work runs in worker
+threads so the event loop never blocks on the database: writes in one writer thread, in the
+order they were called (they are serialised anyway, one group commit at a time), queries in a
+small pool of reader threads. Any number of tasks may share one instance. A task cancelled while
+it awaits a write stops waiting, and the write is still carried out (committed or failed as a
+whole): a write, once called, always happens.
+
+Adding a method: one line in the class, ``name = _writes(OrderLedger.name)`` or
+``name = _reads(OrderLedger.name)``; its signature and types are the synchronous method's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import AsyncIterator, Callable, Coroutine
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from orderledger.infrastructure.application.follow import (
+    CHUNK,
+    POLL_SECONDS,
+    CommittedEvent,
+    follow_batches,
+    read_after,
+)
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.placing import (
+    AsyncPlacement,
+    PlacementState,
+    checked_request,
+    request_message,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+Forwarded = Callable[Concatenate["AsyncOrderLedger", P], Coroutine[Any, Any, R]]
+
+READERS = 4
+"""Reader threads per instance: queries run side by side (PostgreSQL) while a write is under way."""
+
+
+def _forward(method: Callable[Concatenate[OrderLedger, P], R], writes: bool) -> Forwarded[P, R]:
+    async def forwarded(self: AsyncOrderLedger, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        call = functools.partial(method, self.ledger, *args, **kwargs)
+        if not writes:
+            return await self._run(self._readers, call)
+        # Shielded: once called, a write is carried out even if the caller is cancelled meanwhile
+        # (committed or failed as a whole), so a cancelled task never leaves it unknown whether a
+        # write that had not started yet will still happen.
+        return await asyncio.shield(self._run(self._writer, call))
+
+    functools.update_wrapper(forwarded, method)
+    return forwarded
+
+
+def _writes(method: Callable[Concatenate[OrderLedger, P], R]) -> Forwarded[P, R]:
+    """An ``OrderLedger`` method that writes, as a coroutine run in the writer thread."""
+    return _forward(method, writes=True)
+
+
+def _reads(method: Callable[Concatenate[OrderLedger, P], R]) -> Forwarded[P, R]:
+    """An ``OrderLedger`` method that only reads, as a coroutine run in a reader thread."""
+    return _forward(method, writes=False)
+
+
+class AsyncOrderLedger:
+    """The ``OrderLedger`` API as coroutines; open with ``async with`` (or ``await open()``).
+
+    ``url`` and ``options`` are ``OrderLedger``'s; ``ledger=`` wraps one already open instead
+    (it is not closed on exit then: its owner closes it).
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        ledger: OrderLedger | None = None,
+        readers: int = READERS,
+        **options: Any,
+    ) -> None:
+        self._url = url
+        self._options = options
+        self._ledger = ledger
+        self._owned = ledger is None
+        self._writer: Executor = ThreadPoolExecutor(1, thread_name_prefix="orderledger-write")
+        self._readers: Executor = ThreadPoolExecutor(readers, thread_name_prefix="orderledger-read")
+
+    @property
+    def ledger(self) -> OrderLedger:
+        """The synchronous ledger underneath (its methods block: call them from threads only)."""
+        if self._ledger is None:
+            raise RuntimeError(
+                "the ledger is not open: use `async with AsyncOrderLedger(url)` or `await open()`"
+            )
+        return self._ledger
+
+    async def open(self) -> AsyncOrderLedger:
+        """Open the database (in the writer thread: creating tables may take a moment)."""
+        if self._ledger is None:
+            url, options = self._url, self._options
+            try:
+                self._ledger = await self._run(self._writer, lambda: OrderLedger(url, **options))
+            except BaseException:
+                await self.close()  # no worker thread outlives a failed open
+                raise
+        return self
+
+    async def close(self) -> None:
+        """Let the calls under way finish, then release the database (if this instance opened it)."""
+        loop = asyncio.get_running_loop()
+        for executor in (self._writer, self._readers):
+            await loop.run_in_executor(None, functools.partial(executor.shutdown, wait=True))
+        if self._ledger is not None and self._owned:
+            await asyncio.to_thread(self._ledger.close)
+
+    async def __aenter__(self) -> AsyncOrderLedger:
+        return await self.open()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _run(self, executor: Executor, call: Callable[[], R]) -> R:
+        return await asyncio.get_running_loop().run_in_executor(executor, call)
+
+    # ------------------------------------------------------------------ the forwarded methods
+
+    record = _writes(OrderLedger.record)
+    ingest_lines = _writes(OrderLedger.ingest_lines)
+    ingest_inbound = _writes(OrderLedger.ingest_inbound)
+    define_instrument = _writes(OrderLedger.define_instrument)
+    load_ccxt_markets = _writes(OrderLedger.load_ccxt_markets)
+    catch_up = _writes(OrderLedger.catch_up)
+    instruments = _reads(OrderLedger.instruments)
+    resolve = _reads(OrderLedger.resolve)
+    get_order = _reads(OrderLedger.get_order)
+    order_as_of = _reads(OrderLedger.order_as_of)
+    order_events = _reads(OrderLedger.order_events)
+    history = _reads(OrderLedger.history)
+
+    # ------------------------------------------------------------------ following, placing
+
+    async def follow(
+        self, since: int = 0, *, poll_seconds: float = POLL_SECONDS
+    ) -> AsyncIterator[CommittedEvent]:
+        """Every committed event after position ``since``, then each new one as it is committed
+        (by this process at once, by others at the next poll); see ``OrderLedger.follow``."""
+
+        async def read(position: int, limit: int) -> list[CommittedEvent]:
+            return await self._run(self._readers, functools.partial(read_after, self.ledger, position, limit))
+
+        batches = follow_batches(read, self.ledger.committed, since, poll_seconds=poll_seconds, chunk=CHUNK)
+        async with contextlib.aclosing(batches):
+            async for batch in batches:
+                for entry in batch:
+                    yield entry
+
+    @contextlib.asynccontextmanager
+    async def placing(
+        self, spec: dict[str, Any], *, rejections: tuple[type[BaseException], ...] = ()
+    ) -> AsyncIterator[AsyncPlacement]:
+        """Intent before send (``OrderLedger.placing``, infrastructure/application/placing.py):
+        the request is recorded before the body runs; the body sends the order with
+        ``placement.client_order_id`` and awaits ``placement.accepted(…)`` or ``rejected(…)``; an
+        exception of a type in ``rejections`` records ``rejected``, any other leaves it in flight."""
+        clock = self.ledger.processor.clock
+        message = request_message(spec, clock())
+        request = checked_request(message, await self.record(message))
+        placement = AsyncPlacement(
+            PlacementState(str(message["client_order_id"]), request), self.record, clock
+        )
+        try:
+            yield placement
+        except BaseException as error:
+            rejected = placement.on_error(error, rejections, clock())
+            if rejected is not None:
+                await placement._answer("rejected", rejected)
+            raise
+
+
+__all__ = ["AsyncOrderLedger"]

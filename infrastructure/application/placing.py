@@ -1,0 +1,182 @@
+"""Intent before send: record the request, send with its client order ID, record the answer.
+
+    with ledger.placing({"venue": "binance", "account": "main", "instrument": "BNB/USDT",
+                         "side": "buy", "order_type": "market", "quantity": "2"}) as placement:
+        order = exchange.create_order(..., params={"clientOrderId": placement.client_order_id})
+        placement.accepted(order["id"])
+
+1. The ``request`` is recorded (and durable) before the body runs; if the ledger refuses it
+   (a reused client order ID, a bad field), ``RequestNotRecordedError`` is raised and the body
+   never runs: nothing may be sent that the ledger does not know.
+2. The body sends the order with ``placement.client_order_id`` and reports the answer:
+   ``placement.accepted(venue_order_id)`` or ``placement.rejected(reason)``.
+3. An exception from the body whose type is one of ``rejections`` (the venue refused the order,
+   e.g. ccxt's ``InvalidOrder``, ``InsufficientFunds``) records ``rejected`` with its message.
+   Any other exception (a timeout, a dropped connection) is ambiguous: the venue may or may not
+   have the order, so nothing more is recorded, the order stays in flight (``requested``, open),
+   and the exception propagates. Its fate comes later from the venue's own reports (an order or
+   trade update, a snapshot, reconciliation), matched by the client order ID.
+
+The asyncio twin is ``AsyncOrderLedger.placing`` (same rules; the answers are awaited).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from orderledger.domain.values import format_timestamp
+from orderledger.infrastructure.errors import RequestNotRecordedError
+from orderledger.infrastructure.ingest.processing import Result
+
+if TYPE_CHECKING:
+    from orderledger.infrastructure.application.ledger import OrderLedger
+
+IN_FLIGHT = "in_flight"
+RECORDED = ("applied", "duplicate")
+"""Request outcomes under which the order may be sent (a duplicate: the same request again,
+e.g. a retry after a timeout with the same client order ID, which the venue deduplicates)."""
+
+
+def new_client_order_id() -> str:
+    """A fresh client order ID: 32 hex digits (within every venue's length and alphabet)."""
+    return uuid.uuid4().hex
+
+
+def request_message(spec: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The ``request`` message for ``spec`` (a client order ID and ``ts`` are added if absent)."""
+    if spec.get("type", "request") != "request":
+        raise ValueError(f"placing takes the fields of a request, not a {spec['type']!r} message")
+    message = {**spec, "type": "request"}
+    if not message.get("client_order_id"):
+        message["client_order_id"] = new_client_order_id()
+    message.setdefault("ts", format_timestamp(now))
+    return message
+
+
+def checked_request(message: dict[str, Any], result: Result) -> Result:
+    """The request's result, or ``RequestNotRecordedError`` when the order must not be sent."""
+    if result.outcome not in RECORDED:
+        cid = str(message["client_order_id"])
+        raise RequestNotRecordedError(
+            f"order {cid!r} was not recorded ({result.outcome}: {result.reason}); do not send it",
+            client_order_id=cid,
+            outcome=result.outcome,
+            reason=result.reason,
+        )
+    return result
+
+
+@dataclass
+class PlacementState:
+    """What ``placing`` knows of one order: its client order ID and the results recorded."""
+
+    client_order_id: str
+    request: Result
+    answer: Result | None = None
+    answered: str = IN_FLIGHT
+    """``accepted``, ``rejected``, or ``in_flight`` while the venue's answer is unknown."""
+
+    def answer_message(self, kind: str, now: datetime, **fields: Any) -> dict[str, Any]:
+        message = {"type": kind, "client_order_id": self.client_order_id, "ts": format_timestamp(now)}
+        message.update({k: v for k, v in fields.items() if v is not None})
+        return message
+
+    def on_error(
+        self, error: BaseException, rejections: tuple[type[BaseException], ...], now: datetime
+    ) -> dict[str, Any] | None:
+        """The ``rejected`` message when ``error`` is the venue refusing the order (and no answer
+        was recorded yet); None when the error leaves the order in flight."""
+        if self.answered != IN_FLIGHT or not isinstance(error, rejections):
+            return None
+        return self.answer_message("rejected", now, reason=_one_line(error))
+
+
+class Placement(PlacementState):
+    """The order being placed (``OrderLedger.placing``): report the venue's answer here."""
+
+    def __init__(self, state: PlacementState, record: Callable[[dict[str, Any]], Result], clock: Any) -> None:
+        super().__init__(state.client_order_id, state.request)
+        self._record = record
+        self._clock = clock
+
+    def accepted(self, venue_order_id: str | None = None, *, ts: datetime | None = None) -> Result:
+        """The venue acknowledged the order (with its ID for it)."""
+        message = self.answer_message("accepted", ts or self._clock(), venue_order_id=venue_order_id)
+        return self._answer("accepted", message)
+
+    def rejected(self, reason: str | None = None, *, ts: datetime | None = None) -> Result:
+        """The venue refused the order: it ends ``rejected``."""
+        return self._answer("rejected", self.answer_message("rejected", ts or self._clock(), reason=reason))
+
+    def _answer(self, kind: str, message: dict[str, Any]) -> Result:
+        self.answer = self._record(message)
+        self.answered = kind
+        return self.answer
+
+
+class AsyncPlacement(PlacementState):
+    """The order being placed (``AsyncOrderLedger.placing``): report the venue's answer here."""
+
+    def __init__(
+        self, state: PlacementState, record: Callable[[dict[str, Any]], Awaitable[Result]], clock: Any
+    ) -> None:
+        super().__init__(state.client_order_id, state.request)
+        self._record = record
+        self._clock = clock
+
+    async def accepted(self, venue_order_id: str | None = None, *, ts: datetime | None = None) -> Result:
+        """The venue acknowledged the order (with its ID for it)."""
+        message = self.answer_message("accepted", ts or self._clock(), venue_order_id=venue_order_id)
+        return await self._answer("accepted", message)
+
+    async def rejected(self, reason: str | None = None, *, ts: datetime | None = None) -> Result:
+        """The venue refused the order: it ends ``rejected``."""
+        return await self._answer(
+            "rejected", self.answer_message("rejected", ts or self._clock(), reason=reason)
+        )
+
+    async def _answer(self, kind: str, message: dict[str, Any]) -> Result:
+        self.answer = await self._record(message)
+        self.answered = kind
+        return self.answer
+
+
+@contextlib.contextmanager
+def placing(
+    ledger: OrderLedger, spec: dict[str, Any], *, rejections: tuple[type[BaseException], ...] = ()
+) -> Iterator[Placement]:
+    """``OrderLedger.placing``: see the module's docstring."""
+    clock = ledger.processor.clock
+    message = request_message(spec, clock())
+    state = PlacementState(str(message["client_order_id"]), checked_request(message, ledger.record(message)))
+    placement = Placement(state, ledger.record, clock)
+    try:
+        yield placement
+    except BaseException as error:
+        rejected = placement.on_error(error, rejections, clock())
+        if rejected is not None:
+            placement._answer("rejected", rejected)
+        raise
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception as a reject reason: its first line, at most 1,024 characters (the field's limit)."""
+    text = next((line.strip() for line in str(error).splitlines() if line.strip()), type(error).__name__)
+    return text[:1024]
+
+
+__all__ = [
+    "IN_FLIGHT",
+    "AsyncPlacement",
+    "Placement",
+    "PlacementState",
+    "checked_request",
+    "new_client_order_id",
+    "placing",
+    "request_message",
+]
