@@ -146,6 +146,22 @@ class AsyncOrderLedger:
     order_as_of = _reads(OrderLedger.order_as_of)
     order_events = _reads(OrderLedger.order_events)
     history = _reads(OrderLedger.history)
+    order = _reads(OrderLedger.order)
+    orders = _reads(OrderLedger.orders)
+    trades = _reads(OrderLedger.trades)
+    positions = _reads(OrderLedger.positions)
+    pnl = _reads(OrderLedger.pnl)
+    pnl_series = _reads(OrderLedger.pnl_series)
+    events = _reads(OrderLedger.events)
+    events_after = _reads(OrderLedger.events_after)
+    log_position = _reads(OrderLedger.log_position)
+    messages = _reads(OrderLedger.messages)
+    verify = _reads(OrderLedger.verify)
+    head = _reads(OrderLedger.head)
+    views_position = _reads(OrderLedger.views_position)
+    reconcile = _writes(OrderLedger.reconcile)
+    rebuild = _writes(OrderLedger.rebuild)
+    init_database = _writes(OrderLedger.init_database)
 
     # ------------------------------------------------------------------ following, placing
 

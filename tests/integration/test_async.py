@@ -143,6 +143,25 @@ def test_methods_keep_the_synchronous_answers_and_errors(ledger_url: str) -> Non
     asyncio.run(main())
 
 
+def test_every_method_of_the_ledger_has_its_coroutine() -> None:
+    """The asynchronous ledger answers everything the synchronous one does: each public method
+    defined on ``OrderLedger`` itself is there, except the streaming ``iter_*`` forms (an asyncio
+    program takes the list form, or ``follow``) and ``close`` (``await ledger.close()``)."""
+    import inspect
+
+    own = {
+        name
+        for name, value in vars(OrderLedger).items()
+        if inspect.isfunction(value) and not name.startswith(("_", "iter_", "construct_"))
+    }
+    hooks = {"ledger_recorder", "ledger_mapper", "encode", "decode"}
+    missing = sorted(n for n in own - hooks if not hasattr(AsyncOrderLedger, n))
+    assert missing == []
+    # Writes stay writes: they run on the one writer thread, in call order.
+    orders = AsyncOrderLedger.orders
+    assert inspect.iscoroutinefunction(orders)
+
+
 def test_a_ledger_opened_elsewhere_is_wrapped_and_left_open(ledger_url: str) -> None:
     sync = OrderLedger(ledger_url)
     try:
