@@ -100,6 +100,11 @@ class OrdersProjection(Projection):
             return ()
         return ((ORDERS_TABLE.name, event.client_order_id),)
 
+    def partition(self, event_type: type[OrderEvent], fields: Mapping[str, Any]) -> str | None:
+        return (
+            str(fields["client_order_id"]) if fields.get("client_order_id") else None
+        )  # an order's rows are its own
+
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         table: Table[str, Order] = tables[ORDERS_TABLE.name]
         if isinstance(event, OrderRequested):
