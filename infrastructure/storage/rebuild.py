@@ -18,6 +18,8 @@ write the same row, except rows every share writes alike (instrument definitions
 
 from __future__ import annotations
 
+import bisect
+import gc
 import multiprocessing
 import os
 import traceback
@@ -65,6 +67,8 @@ class BulkTable:
         self.stored = stored  # whether SQL may hold rows this fold will ask for
         self.written_above = -1  # the highest integer key written (for scans)
         self.misses = 0
+        # Held rows by the values of the columns a scan asks for (built at the first such scan).
+        self.groups: dict[tuple[str, ...], dict[tuple[Any, ...], list[Any]]] = {}
         columns = [c.name for c in spec.columns]
         keys = " AND ".join(f"{k} = ?" for k in spec.key)
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in spec.key)
@@ -106,6 +110,9 @@ class BulkTable:
         held[key] = value
         held.move_to_end(key)
         self.known.pop(key, None)
+        if self.groups and value is not _ABSENT:
+            for columns, members in self.groups.items():
+                _insert(members.setdefault(tuple(getattr(value, c) for c in columns), []), key)
 
     def delete(self, key: Any) -> None:
         self.put(key, _ABSENT)
@@ -120,11 +127,20 @@ class BulkTable:
                     f"SELECT {self._columns} FROM {self.name} WHERE {clauses}", [*where.values(), after]
                 )
             found = {self.spec.key_of_row(tuple(r)): self.spec.from_row(tuple(r)) for r in rows}
-        for key, value in self.held.items():
-            if not isinstance(key, int) or key <= after:
-                continue
-            if value is _ABSENT:
-                found.pop(key, None)
+        columns = tuple(where)
+        members = self.groups.get(columns)
+        if members is None:  # first scan by these columns: group the held rows once
+            members = self.groups[columns] = {}
+            for key, value in self.held.items():
+                if value is not _ABSENT:
+                    _insert(members.setdefault(tuple(getattr(value, c) for c in columns), []), key)
+        held = self.held
+        keys = members.get(tuple(where.values()), [])
+        for key in keys[bisect.bisect_right(keys, after) :]:
+            value = held.get(key, _ABSENT)
+            if value is _ABSENT:  # deleted, or written since (then SQL had it)
+                if key in held:
+                    found.pop(key, None)
             elif all(getattr(value, c) == v for c, v in where.items()):
                 found[key] = value
         return [found[k] for k in sorted(found)]
@@ -149,6 +165,13 @@ class BulkTable:
             tx.executemany(self._delete, deletes)
         for key, value in taken:
             self._remember(key, value)
+            if value is not _ABSENT:
+                for columns, members in self.groups.items():
+                    group = members.get(tuple(getattr(value, c) for c in columns))
+                    if group is not None:
+                        at = bisect.bisect_left(group, key)
+                        if at < len(group) and group[at] == key:
+                            del group[at]
             if isinstance(key, int) and value is not _ABSENT:
                 self.written_above = max(self.written_above, key)
         self.stored = True
@@ -160,6 +183,13 @@ class BulkTable:
         known.move_to_end(key)
         while len(known) > KNOWN_ROWS:
             known.popitem(last=False)
+
+
+def _insert(keys: list[Any], key: Any) -> None:
+    """Add ``key`` to a sorted list of keys, once."""
+    at = bisect.bisect_left(keys, key)
+    if at == len(keys) or keys[at] != key:
+        keys.insert(at, key)
 
 
 @dataclass(frozen=True)
@@ -206,6 +236,24 @@ def fold_share(
     progress: Callable[[int], None] | None = None,
 ) -> tuple[int, int]:
     """Fold one share of the log into the rebuild tables; returns (events read, last position)."""
+    collecting = gc.isenabled()
+    gc.disable()  # the fold makes no cycles; a full collection walks every held row, again and again
+    try:
+        return _fold_share(db, mapper, projections, share, stored=stored, progress=progress)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _fold_share(
+    db: Database,
+    mapper: LedgerMapper,
+    projections: Sequence[Projection],
+    share: Share,
+    *,
+    stored: bool,
+    progress: Callable[[int], None] | None,
+) -> tuple[int, int]:
     tables = {p.name: {s.name: BulkTable(db, s, stored=stored) for s in p.tables} for p in projections}
     every = [t for named in tables.values() for t in named.values()]
     applies = [(p, p.apply, tables[p.name]) for p in projections]
