@@ -37,9 +37,9 @@ from orderledger.projections.base import EVERY, Projection, TableSpec
 
 READ_CHUNK = 10_000
 """Events read per query while streaming the log."""
-HELD_ROWS = 40_000
+HELD_ROWS = 20_000
 """Rows a table holds in memory before its oldest are written (per table, per process)."""
-KNOWN_ROWS = 10_000
+KNOWN_ROWS = 2_000
 """Rows read back (or found absent) that a table remembers."""
 SUFFIX = "__rebuild"
 
@@ -234,12 +234,17 @@ def fold_share(
     *,
     stored: bool = False,
     progress: Callable[[int], None] | None = None,
+    parent: int | None = None,
 ) -> tuple[int, int]:
-    """Fold one share of the log into the rebuild tables; returns (events read, last position)."""
+    """Fold one share of the log into the rebuild tables; returns (events read, last position).
+
+    ``parent``: the process that started this one; if it is gone (killed), stop before writing
+    more, so that no orphan writes into the tables of a later rebuild.
+    """
     collecting = gc.isenabled()
     gc.disable()  # the fold makes no cycles; a full collection walks every held row, again and again
     try:
-        return _fold_share(db, mapper, projections, share, stored=stored, progress=progress)
+        return _fold_share(db, mapper, projections, share, stored=stored, progress=progress, parent=parent)
     finally:
         if collecting:
             gc.enable()
@@ -253,6 +258,7 @@ def _fold_share(
     *,
     stored: bool,
     progress: Callable[[int], None] | None,
+    parent: int | None,
 ) -> tuple[int, int]:
     tables = {p.name: {s.name: BulkTable(db, s, stored=stored) for s in p.tables} for p in projections}
     every = [t for named in tables.values() for t in named.values()]
@@ -275,6 +281,8 @@ def _fold_share(
                 apply(position, event, named)
         read += len(chunk)
         last = chunk[-1][0]
+        if parent is not None and os.getppid() != parent:
+            raise StoreError("the process that started this rebuild is gone: stopping")
         if any(t.over() for t in every):
             with db.write() as tx:
                 for table in every:
@@ -282,6 +290,8 @@ def _fold_share(
                         table.write(tx, keep=HELD_ROWS // 2)
         if progress is not None:
             progress(len(chunk))
+    if parent is not None and os.getppid() != parent:
+        raise StoreError("the process that started this rebuild is gone: stopping")
     with db.write() as tx:
         for table in every:
             table.write(tx)
@@ -306,7 +316,7 @@ def fold_in_processes(
     workers = [
         context.Process(
             target=_worker,
-            args=(db, mapper, projections, Share(i, jobs, 0, stop), reports),
+            args=(db, mapper, projections, Share(i, jobs, 0, stop), reports, os.getpid()),
             name=f"orderledger-rebuild-{i}",
             daemon=True,
         )
@@ -348,12 +358,13 @@ def _worker(
     projections: Sequence[Projection],
     share: Share,
     reports: Any,
+    parent: int,
 ) -> None:
     try:
         db = parent_db.reopen()
         try:
             report = (lambda n: reports.put(("progress", n))) if share.index == 0 else None
-            read, _ = fold_share(db, mapper, projections, share, progress=report)
+            read, _ = fold_share(db, mapper, projections, share, progress=report, parent=parent)
         finally:
             db.close()
         reports.put(("done", read))
