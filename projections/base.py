@@ -94,6 +94,22 @@ class Projection(ABC):
         for a whole batch at once. Optional: a row not announced is read when needed."""
         return ()
 
+    def partition(self, event_type: type[OrderEvent], fields: Mapping[str, Any]) -> str | None:
+        """Which share of the rows an event touches, for a rebuild split across processes.
+
+        Given the event's class and its stored fields (JSON values, before the event is built),
+        returns a key: events with the same key must be folded by the same process, in log order,
+        and the rows of events with different keys never meet. ``EVERY`` is for facts every
+        share needs (each process folds them: the rows they write must come out alike); ``None``
+        for events ``apply`` ignores. The default keeps everything in one share: always right,
+        never parallel.
+        """
+        return ""
+
+
+EVERY = "\x00every"
+"""``Projection.partition``'s key for an event every share of a partitioned fold needs."""
+
 
 def fold(
     projection: Projection, events: Iterable[tuple[int, OrderEvent]]

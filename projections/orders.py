@@ -13,34 +13,34 @@ import orjson
 
 from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
 from orderledger.domain.order import Order
-from orderledger.domain.values import AVERAGE, format_decimal, format_timestamp
 from orderledger.projections.base import Column, Projection, Table, TableSpec
 
 
 def _to_row(order: Order) -> tuple[Any, ...]:
-    average = order.average_price
+    # The columns are the snapshot's own texts: each amount and time is formatted once.
+    shown = order.snapshot()
     return (
         order.client_order_id,
         order.account,
         order.venue,
         order.instrument,
-        order.side.value,
-        order.order_type.value,
-        order.status.value,
+        shown["side"],
+        shown["order_type"],
+        shown["status"],
         1 if order.status.is_open else 0,
-        format_decimal(order.quantity),
-        None if order.price is None else format_decimal(order.price),
-        format_decimal(order.filled_quantity),
-        format_decimal(order.leaves_quantity),
-        None if average is None else format_decimal(average.normalize(AVERAGE)),
+        shown["quantity"],
+        shown["price"],
+        shown["filled_quantity"],
+        shown["leaves_quantity"],
+        shown["average_price"],
         order.venue_order_id,
-        format_timestamp(order.created_at),
-        format_timestamp(order.updated_at),
+        shown["created_at"],
+        shown["updated_at"],
         order.parent_id,
         orjson.dumps(order.tags).decode(),
         order.version,
         # What queries show, ready to send: listing open orders is then one JSON parse a row.
-        orjson.dumps(order.snapshot()).decode(),
+        orjson.dumps(shown).decode(),
         orjson.dumps(order.to_state()).decode(),
     )
 
@@ -99,6 +99,11 @@ class OrdersProjection(Projection):
         if isinstance(event, OrderRequested):
             return ()
         return ((ORDERS_TABLE.name, event.client_order_id),)
+
+    def partition(self, event_type: type[OrderEvent], fields: Mapping[str, Any]) -> str | None:
+        return (
+            str(fields["client_order_id"]) if fields.get("client_order_id") else None
+        )  # an order's rows are its own
 
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         table: Table[str, Order] = tables[ORDERS_TABLE.name]

@@ -30,12 +30,14 @@ import orjson
 from orderledger.domain.events import FillBusted, FillCorrected, InstrumentDefined, OrderEvent, OrderFilled
 from orderledger.domain.instrument import Terms, terms_of
 from orderledger.domain.values import AVERAGE, WIDE, Side, format_decimal
-from orderledger.projections.base import Column, Projection, Table, TableSpec
+from orderledger.projections.base import EVERY, Column, Projection, Table, TableSpec
 
 # One fixed context for every division, so that every rebuild yields the same digits; sums
 # and products use 100 digits (WIDE) so that nothing else rounds.
 ARITHMETIC = AVERAGE
 ZERO = Decimal(0)
+ONE = Decimal(1)
+MINUS_ONE = Decimal(-1)
 PositionKey = tuple[str, str, str]
 
 
@@ -68,32 +70,33 @@ class Position:
     def book(self, signed_qty: Decimal, price: Decimal, terms: Terms | None = None) -> Decimal:
         """Apply a signed trade at ``price`` under ``terms`` (default: the position's); returns
         the P&L it realized."""
-        with decimal.localcontext(WIDE):
-            return self._book(signed_qty, price, self.terms if terms is None else terms)
-
-    def _book(self, signed_qty: Decimal, price: Decimal, terms: Terms) -> Decimal:
         # The cost is carried in value terms; only the share of it a partial close removes is a
         # division. What it removes is exactly what leaves the cost, so realized + unrealized
         # (value at the mark − cost) is the same whatever order the fills come in. A definition
         # changed while a position is open values the fills booked after it (and the marks)
-        # with the new terms; the cost already paid stays what it was.
+        # with the new terms; the cost already paid stays what it was. Every operation names its
+        # context (WIDE, or ARITHMETIC for the division): no thread context is switched per fill.
+        terms = self.terms if terms is None else terms
         self.terms = terms
         held = self.quantity
         if held == 0 or (held > 0) == (signed_qty > 0):
-            self.cost += terms.value(abs(signed_qty), price)
-            self.quantity = held + signed_qty
+            self.cost = WIDE.add(self.cost, terms.value(WIDE.abs(signed_qty), price))
+            self.quantity = WIDE.add(held, signed_qty)
             return ZERO
-        closed = min(abs(signed_qty), abs(held))
-        direction = Decimal(1) if held > 0 else Decimal(-1)
-        removed = self.cost if closed == abs(held) else ARITHMETIC.divide(self.cost * closed, abs(held))
-        realized = (terms.value(closed, price) - removed) * direction * terms.sense
-        self.realized_pnl += realized
-        remaining = held + signed_qty
+        size = WIDE.abs(held)
+        closed = min(WIDE.abs(signed_qty), size)
+        removed = self.cost if closed == size else ARITHMETIC.divide(WIDE.multiply(self.cost, closed), size)
+        direction = ONE if held > 0 else MINUS_ONE
+        realized = WIDE.multiply(
+            WIDE.multiply(WIDE.subtract(terms.value(closed, price), removed), direction), terms.sense
+        )
+        self.realized_pnl = WIDE.add(self.realized_pnl, realized)
+        remaining = WIDE.add(held, signed_qty)
         # Through zero: the old position closes whole and the remainder opens at the fill price.
         if (remaining > 0) != (held > 0):
-            self.cost = terms.value(abs(remaining), price)
+            self.cost = terms.value(WIDE.abs(remaining), price)
         else:
-            self.cost = self.cost - removed
+            self.cost = WIDE.subtract(self.cost, removed)
         self.quantity = remaining
         return realized
 
@@ -364,6 +367,9 @@ TERMS_TABLE: TableSpec[tuple[str, str], DefinedTerms] = TableSpec(
 )
 
 
+_FILL_FACTS: tuple[type[OrderEvent], ...] = (OrderFilled, FillBusted, FillCorrected)
+
+
 class PositionsProjection(Projection):
     """Average-cost positions, and one P&L entry per fill, restated by busts and corrections."""
 
@@ -385,6 +391,15 @@ class PositionsProjection(Projection):
             yield (TERMS_TABLE.name, (event.venue, event.instrument))
         if isinstance(event, FillBusted | FillCorrected):
             yield (FILL_INDEX_TABLE.name, (event.client_order_id, event.trade_id))
+
+    def partition(self, event_type: type[OrderEvent], fields: Mapping[str, Any]) -> str | None:
+        if event_type is InstrumentDefined:
+            return EVERY  # every book may trade the instrument: each share keeps the definitions
+        if event_type in _FILL_FACTS:
+            # A book's fills, its P&L entries and their fill index (a bust names the same order,
+            # so the same book) belong together; nothing else reads them.
+            return f"{fields['account']}\x1f{fields['venue']}\x1f{fields['instrument']}"
+        return None
 
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         if isinstance(event, InstrumentDefined):

@@ -115,6 +115,9 @@ TRADES_TABLE: TableSpec[tuple[str, str], Trade] = TableSpec(
 )
 
 
+_FILL_FACTS: tuple[type[OrderEvent], ...] = (OrderFilled, FillBusted, FillCorrected)
+
+
 class TradesProjection(Projection):
     """Fills become rows; a bust removes its row; a correction rewrites it."""
 
@@ -125,6 +128,10 @@ class TradesProjection(Projection):
         if isinstance(event, FillCorrected):
             return ((TRADES_TABLE.name, (event.client_order_id, event.trade_id)),)
         return ()
+
+    def partition(self, event_type: type[OrderEvent], fields: Mapping[str, Any]) -> str | None:
+        # A trade's row is its order's: busts and corrections name the same order.
+        return str(fields["client_order_id"]) if event_type in _FILL_FACTS else None
 
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         table: Table[tuple[str, str], Trade] = tables[TRADES_TABLE.name]

@@ -452,17 +452,22 @@ class OrderLedger(Application[UUID]):
         return list(self.views.by_name)
 
     def rebuild(
-        self, names: Sequence[str] | None = None, *, progress: Callable[[int], None] | None = None
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        progress: Callable[[int], None] | None = None,
+        jobs: int = 1,
     ) -> tuple[int, float]:
         """Refold views (default: all) from the whole log into new tables, then swap them in
-        atomically; ``progress`` hears of each chunk of events. Returns (events, seconds)."""
+        atomically; ``progress`` hears of each chunk of events; ``jobs`` processes fold side by
+        side (the rows are the same). Returns (events, seconds)."""
         known = self.view_names
         chosen = known if names is None else list(names)
         unknown = [n for n in chosen if n not in known]
         if unknown or not chosen:
             raise InvalidInputError(f"name a view ({', '.join(known)}) or give --all")
         with self._writing:
-            return self.views.rebuild(chosen, progress=progress)
+            return self.views.rebuild(chosen, progress=progress, jobs=jobs)
 
     def init_database(self, app_role: str | None = None, password: str | None = None) -> list[str]:
         """Create the schema (tables, indexes, append-only triggers) and, on PostgreSQL, the

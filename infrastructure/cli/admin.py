@@ -63,6 +63,16 @@ def project(
 def rebuild(
     name: Annotated[str | None, typer.Argument(help="View to rebuild: orders, trades or positions.")] = None,
     all_views: Annotated[bool, typer.Option("--all", help="Rebuild every view.")] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            help="Processes to fold in (orders split by client order ID, positions by"
+            " account/venue/instrument); the rows are the same. Default 1.",
+        ),
+    ] = 1,
 ) -> None:
     """Refold views from the whole log into new tables, then swap them in atomically."""
     with open_ledger() as ledger:
@@ -93,7 +103,7 @@ def rebuild(
                 done = progress.tasks[0].completed
                 progress.update(task, rate=f"{done / elapsed:,.0f} events/s" if elapsed else "")
 
-            events, spent = ledger.rebuild(names, progress=advance)
+            events, spent = ledger.rebuild(names, progress=advance, jobs=jobs)
     rate = events / spent if spent else 0.0
     say(f"rebuilt {', '.join(names)}: {events} events in {spent:.2f} s ({rate:,.0f} events/s)")
 

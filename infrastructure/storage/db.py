@@ -332,6 +332,10 @@ class Database:
     def close(self) -> None:
         raise NotImplementedError
 
+    def reopen(self) -> Database:
+        """Another connection to the same database (for a worker process)."""
+        raise NotImplementedError
+
     def table(self, name: str) -> str:
         """A table name qualified for this database (schema on PostgreSQL)."""
         return name
@@ -465,6 +469,11 @@ class SqliteDatabase(Database):
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
+
+    def reopen(self) -> SqliteDatabase:
+        other = SqliteDatabase(self.url, create=False)
+        other._checked = self._checked  # the file was checked once already (by this process)
+        return other
 
 
 # SQLSTATEs (or their classes) of faults that doom a transaction: the resource, not the SQL.
@@ -656,6 +665,9 @@ class PostgresDatabase(Database):
 
     def write(self) -> contextlib.AbstractContextManager[Tx]:
         return self._transaction()
+
+    def reopen(self) -> PostgresDatabase:
+        return PostgresDatabase(self.url, pool_size=1, create=False)
 
     def lock_log(self, tx: Tx) -> None:
         """A transaction-scoped advisory lock per schema: insert order becomes commit order.

@@ -3,7 +3,7 @@
 Each view writes its rows and its tracking position in one transaction, so each event
 counts exactly once. Catching up reads only events after the tracking position, so recovery
 after a crash costs what the views missed, not the size of the log. A rebuild folds the whole
-log into new tables and swaps them in at once, in one transaction.
+log into new tables and swaps them in at once, in one transaction (``storage.rebuild``).
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderEvent
 from orderledger.infrastructure.storage.db import Database, Tx, table_columns
 from orderledger.infrastructure.storage.mapper import LedgerMapper
+from orderledger.infrastructure.storage.rebuild import Share, fold_in_processes, fold_share, rebuild_name
 from orderledger.projections import PROJECTIONS
 from orderledger.projections.base import Projection, TableSpec
 
@@ -332,7 +334,7 @@ class Views:
                 (after, limit),
             )
         decode = self.mapper.decode
-        return [(r[0], decode(r[3], bytes(r[4]), r[1], r[2])) for r in rows]
+        return [(r[0], decode(r[3], bytes(r[4]), r[1], r[2], trusted=True)) for r in rows]
 
     def _fold(self, tx: Tx, batch: Sequence[tuple[int, OrderEvent]], positions: dict[str, int]) -> None:
         active = [(p, self.tables[p.name], positions[p.name]) for p in self.projections]
@@ -368,71 +370,45 @@ class Views:
     # ------------------------------------------------------------------ rebuilding
 
     def rebuild(
-        self, names: Iterable[str], *, progress: Callable[[int], None] | None = None
+        self, names: Iterable[str], *, progress: Callable[[int], None] | None = None, jobs: int = 1
     ) -> tuple[int, float]:
         """Refold the named views from the start into new tables, then swap them in atomically.
 
-        Returns (events folded, seconds).
+        ``jobs`` > 1 splits the fold across that many processes (see ``storage.rebuild``); the
+        rows are the same. Returns (events folded, seconds).
         """
         chosen = [self.by_name[n] for n in names]
         started = time.perf_counter()
-        fresh = {
-            p.name: {
-                spec.name: SqlTable(
-                    spec, f"{spec.name}__rebuild", 0 if spec.name == "pnl_entries_view" else 20_000
-                )
-                for spec in p.tables
-            }
-            for p in chosen
-        }
+        if jobs < 1:
+            raise InvalidInputError(f"jobs must be at least 1, not {jobs}")
+        if self.db.url.is_memory:
+            jobs = 1  # other processes cannot see an in-memory database
+        specs = [spec for p in chosen for spec in p.tables]
         with self.db.write() as tx:
-            for p in chosen:
-                for spec in p.tables:
-                    tx.execute(f"DROP TABLE IF EXISTS {spec.name}__rebuild")
-                    for statement in create_table_sql(spec, f"{spec.name}__rebuild", self.db.dialect):
-                        tx.execute(statement)
-        position = 0
-        folded = 0
-
-        def fold_into(tx: Tx, batch: list[tuple[int, OrderEvent]]) -> None:
-            tables_list = [(p, fresh[p.name]) for p in chosen]
-            for _, tables in tables_list:
-                for table in tables.values():
-                    table.tx = tx
-            for pos, event in batch:
-                for projection, tables in tables_list:
-                    projection.apply(pos, event, tables)
-            for _, tables in tables_list:
-                for table in tables.values():
-                    table.flush(tx)
-                    table.tx = None
-
-        while True:
-            batch = self._read(position, CHUNK)
-            if not batch:
-                break
-            with self.db.write() as tx:
-                fold_into(tx, batch)
-            position = batch[-1][0]
-            folded += len(batch)
-            if progress is not None:
-                progress(len(batch))
+            for spec in specs:
+                tx.execute(f"DROP TABLE IF EXISTS {rebuild_name(spec)}")
+                tx.execute(create_table_sql(spec, rebuild_name(spec), self.db.dialect)[0])  # key only
+            stop = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
+        if jobs > 1:
+            folded = fold_in_processes(self.db, self.mapper, chosen, jobs, stop, progress)
+        else:
+            folded, _ = fold_share(self.db, self.mapper, chosen, Share(stop=stop), progress=progress)
+        with self.db.write() as tx:  # indexes once the rows are in: one sort each, not a tree per row
+            for spec in specs:
+                for statement in create_table_sql(spec, rebuild_name(spec), self.db.dialect)[1:]:
+                    tx.execute(statement)
         with self.db.write() as tx:
             self.db.lock_log(tx)  # no new events while the last ones are folded and tables swap
-            while True:  # events that arrived during the rebuild
-                batch = self._read(position, CHUNK)
-                if not batch:
-                    break
-                fold_into(tx, batch)
-                position = batch[-1][0]
-                folded += len(batch)
-                if progress is not None:
-                    progress(len(batch))
+            more, position = fold_share(
+                self.db, self.mapper, chosen, Share(after=stop), stored=True, progress=progress
+            )
+            folded += more
+            position = max(position, stop)
             for p in chosen:
                 for spec in p.tables:
                     grants = _grants(tx, spec.name)
                     tx.execute(f"DROP TABLE IF EXISTS {spec.name}")
-                    tx.execute(f"ALTER TABLE {spec.name}__rebuild RENAME TO {spec.name}")
+                    tx.execute(f"ALTER TABLE {rebuild_name(spec)} RENAME TO {spec.name}")
                     for grantee, privileges in grants:
                         tx.execute(f"GRANT {privileges} ON {spec.name} TO {grantee}")
                 tx.execute("UPDATE view_tracking SET position = ? WHERE view = ?", (position, p.name))

@@ -1,0 +1,373 @@
+"""Rebuilding views from the log: stream, fold into plain objects, bulk-write, swap once.
+
+A rebuild refolds the whole log into fresh ``<table>__rebuild`` tables (no indexes but the
+key while they fill), builds their indexes, then, holding the log's write lock, folds what
+arrived meanwhile and swaps the tables in, in one transaction: readers see the old views until
+that commit, and a crash before it leaves the old views as they were.
+
+The fold runs on :class:`BulkTable`: rows live in memory while they change and are written in
+batches of thousands (``executemany``), oldest first, once the table holds more than its share;
+so memory is bounded by the rows in play (open orders, positions), not by the log's length. Events
+are read in position order and decoded without validation (the ledger wrote them).
+
+With ``jobs`` > 1 the log is split across processes by each projection's ``partition`` key
+(orders by client order ID, positions by account/venue/instrument): every process reads the log,
+builds only the events of its share, and writes its rows into the same tables; shares never
+write the same row, except rows every share writes alike (instrument definitions).
+"""
+
+from __future__ import annotations
+
+import bisect
+import gc
+import multiprocessing
+import os
+import traceback
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from orderledger.domain.events import OrderEvent
+from orderledger.infrastructure.errors import StoreError
+from orderledger.infrastructure.storage.db import Database, Tx
+from orderledger.infrastructure.storage.mapper import LedgerMapper
+from orderledger.projections.base import EVERY, Projection, TableSpec
+
+READ_CHUNK = 10_000
+"""Events read per query while streaming the log."""
+HELD_ROWS = 20_000
+"""Rows a table holds in memory before its oldest are written (per table, per process)."""
+KNOWN_ROWS = 2_000
+"""Rows read back (or found absent) that a table remembers."""
+SUFFIX = "__rebuild"
+
+_ABSENT: Any = object()
+
+
+def rebuild_name(spec: TableSpec[Any, Any]) -> str:
+    """The table a view's rows are refolded into before the swap."""
+    return spec.name + SUFFIX
+
+
+class BulkTable:
+    """A view table being refolded: rows held in memory (write-back), written in bulk.
+
+    ``get`` looks in the held rows, then in those it remembers, then (only once this process has
+    written some of its rows, or when told the table may hold rows already) in SQL.
+    """
+
+    def __init__(self, db: Database, spec: TableSpec[Any, Any], *, stored: bool = False) -> None:
+        self.db = db
+        self.spec = spec
+        self.name = rebuild_name(spec)
+        self.held: OrderedDict[Any, Any] = OrderedDict()  # changed, not yet written; oldest first
+        self.known: OrderedDict[Any, Any] = OrderedDict()  # as stored (or _ABSENT), unchanged
+        self.stored = stored  # whether SQL may hold rows this fold will ask for
+        self.written_above = -1  # the highest integer key written (for scans)
+        self.misses = 0
+        # Held rows by the values of the columns a scan asks for (built at the first such scan).
+        self.groups: dict[tuple[str, ...], dict[tuple[Any, ...], list[Any]]] = {}
+        columns = [c.name for c in spec.columns]
+        keys = " AND ".join(f"{k} = ?" for k in spec.key)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in spec.key)
+        self._columns = ", ".join(columns)
+        self._select = f"SELECT {self._columns} FROM {self.name} WHERE {keys}"
+        self._upsert = (
+            f"INSERT INTO {self.name} ({self._columns}) VALUES ({', '.join('?' * len(columns))})"
+            + (
+                f" ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {updates}"
+                if updates
+                else " ON CONFLICT DO NOTHING"
+            )
+        )
+        self._delete = f"DELETE FROM {self.name} WHERE {keys}"
+
+    # ------------------------------------------------------------------ the Table protocol
+
+    def get(self, key: Any) -> Any:
+        held = self.held
+        if key in held:
+            held.move_to_end(key)
+            value = held[key]
+            return None if value is _ABSENT else value
+        known = self.known
+        if key in known:
+            value = known[key]
+            return None if value is _ABSENT else value
+        if not self.stored:
+            return None
+        self.misses += 1
+        with self.db.read() as tx:
+            row = tx.one(self._select, self.spec.key_values(key))
+        value = _ABSENT if row is None else self.spec.from_row(tuple(row))
+        self._remember(key, value)
+        return None if value is _ABSENT else value
+
+    def put(self, key: Any, value: Any) -> None:
+        held = self.held
+        held[key] = value
+        held.move_to_end(key)
+        self.known.pop(key, None)
+        if self.groups and value is not _ABSENT:
+            for columns, members in self.groups.items():
+                _insert(members.setdefault(tuple(getattr(value, c) for c in columns), []), key)
+
+    def delete(self, key: Any) -> None:
+        self.put(key, _ABSENT)
+
+    def scan(self, where: Mapping[str, Any], after: int) -> list[Any]:
+        assert len(self.spec.key) == 1
+        found: dict[Any, Any] = {}
+        if self.stored and after < self.written_above:
+            clauses = " AND ".join([*(f"{c} = ?" for c in where), f"{self.spec.key[0]} > ?"])
+            with self.db.read() as tx:
+                rows = tx.all(
+                    f"SELECT {self._columns} FROM {self.name} WHERE {clauses}", [*where.values(), after]
+                )
+            found = {self.spec.key_of_row(tuple(r)): self.spec.from_row(tuple(r)) for r in rows}
+        columns = tuple(where)
+        members = self.groups.get(columns)
+        if members is None:  # first scan by these columns: group the held rows once
+            members = self.groups[columns] = {}
+            for key, value in self.held.items():
+                if value is not _ABSENT:
+                    _insert(members.setdefault(tuple(getattr(value, c) for c in columns), []), key)
+        held = self.held
+        keys = members.get(tuple(where.values()), [])
+        for key in keys[bisect.bisect_right(keys, after) :]:
+            value = held.get(key, _ABSENT)
+            if value is _ABSENT:  # deleted, or written since (then SQL had it)
+                if key in held:
+                    found.pop(key, None)
+            elif all(getattr(value, c) == v for c, v in where.items()):
+                found[key] = value
+        return [found[k] for k in sorted(found)]
+
+    # ------------------------------------------------------------------ writing
+
+    def over(self) -> bool:
+        return len(self.held) > HELD_ROWS
+
+    def write(self, tx: Tx, keep: int = 0) -> int:
+        """Write the held rows but the ``keep`` newest (key order: B-trees fill fastest so)."""
+        count = len(self.held) - keep
+        if count <= 0:
+            return 0
+        taken = [self.held.popitem(last=False) for _ in range(count)]
+        taken.sort(key=lambda item: item[0])  # one lock order for every writer (PostgreSQL)
+        upserts = [self.spec.to_row(v) for _, v in taken if v is not _ABSENT]
+        deletes = [self.spec.key_values(k) for k, v in taken if v is _ABSENT]
+        if upserts:
+            tx.executemany(self._upsert, upserts)
+        if deletes and self.stored:
+            tx.executemany(self._delete, deletes)
+        for key, value in taken:
+            self._remember(key, value)
+            if value is not _ABSENT:
+                for columns, members in self.groups.items():
+                    group = members.get(tuple(getattr(value, c) for c in columns))
+                    if group is not None:
+                        at = bisect.bisect_left(group, key)
+                        if at < len(group) and group[at] == key:
+                            del group[at]
+            if isinstance(key, int) and value is not _ABSENT:
+                self.written_above = max(self.written_above, key)
+        self.stored = True
+        return count
+
+    def _remember(self, key: Any, value: Any) -> None:
+        known = self.known
+        known[key] = value
+        known.move_to_end(key)
+        while len(known) > KNOWN_ROWS:
+            known.popitem(last=False)
+
+
+def _insert(keys: list[Any], key: Any) -> None:
+    """Add ``key`` to a sorted list of keys, once."""
+    at = bisect.bisect_left(keys, key)
+    if at == len(keys) or keys[at] != key:
+        keys.insert(at, key)
+
+
+@dataclass(frozen=True)
+class Share:
+    """Which events a process folds: those of share ``index`` of ``count``, up to ``stop``."""
+
+    index: int = 0
+    count: int = 1
+    after: int = 0
+    stop: int | None = None
+
+    def mine(self, key: str | None) -> bool:
+        if key is None:
+            return False
+        if self.count == 1 or key == EVERY:
+            return True
+        return zlib.crc32(key.encode()) % self.count == self.index
+
+
+def read_log(db: Database, after: int, stop: int | None) -> Iterator[list[tuple[int, Any, int, str, bytes]]]:
+    """Rows (position, originator ID, version, topic, payload) after ``after`` up to ``stop``, in chunks."""
+    while True:
+        bound = "" if stop is None else " AND notification_id <= ?"
+        params: list[Any] = [after] if stop is None else [after, stop]
+        with db.read() as tx:
+            rows = tx.all(
+                "SELECT notification_id, originator_id, originator_version, topic, state FROM events"
+                f" WHERE notification_id > ?{bound} ORDER BY notification_id LIMIT {READ_CHUNK}",
+                params,
+            )
+        if not rows:
+            return
+        yield [(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+        after = rows[-1][0]
+
+
+def fold_share(
+    db: Database,
+    mapper: LedgerMapper,
+    projections: Sequence[Projection],
+    share: Share,
+    *,
+    stored: bool = False,
+    progress: Callable[[int], None] | None = None,
+    parent: int | None = None,
+) -> tuple[int, int]:
+    """Fold one share of the log into the rebuild tables; returns (events read, last position).
+
+    ``parent``: the process that started this one; if it is gone (killed), stop before writing
+    more, so that no orphan writes into the tables of a later rebuild.
+    """
+    collecting = gc.isenabled()
+    gc.disable()  # the fold makes no cycles; a full collection walks every held row, again and again
+    try:
+        return _fold_share(db, mapper, projections, share, stored=stored, progress=progress, parent=parent)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _fold_share(
+    db: Database,
+    mapper: LedgerMapper,
+    projections: Sequence[Projection],
+    share: Share,
+    *,
+    stored: bool,
+    progress: Callable[[int], None] | None,
+    parent: int | None,
+) -> tuple[int, int]:
+    tables = {p.name: {s.name: BulkTable(db, s, stored=stored) for s in p.tables} for p in projections}
+    every = [t for named in tables.values() for t in named.values()]
+    applies = [(p, p.apply, tables[p.name]) for p in projections]
+    whole = share.count == 1
+    load, build = mapper.load, mapper.build
+    read = 0
+    last = share.after
+    for chunk in read_log(db, share.after, share.stop):
+        for position, originator_id, version, topic, data in chunk:
+            cls, fields = load(topic, data, originator_id, version)
+            if whole:
+                wanted = applies
+            else:
+                wanted = [a for a in applies if share.mine(a[0].partition(cls, fields))]
+                if not wanted:
+                    continue
+            event: OrderEvent = build(cls, fields, originator_id, version, trusted=True)
+            for _, apply, named in wanted:
+                apply(position, event, named)
+        read += len(chunk)
+        last = chunk[-1][0]
+        if parent is not None and os.getppid() != parent:
+            raise StoreError("the process that started this rebuild is gone: stopping")
+        if any(t.over() for t in every):
+            with db.write() as tx:
+                for table in every:
+                    if table.over():
+                        table.write(tx, keep=HELD_ROWS // 2)
+        if progress is not None:
+            progress(len(chunk))
+    if parent is not None and os.getppid() != parent:
+        raise StoreError("the process that started this rebuild is gone: stopping")
+    with db.write() as tx:
+        for table in every:
+            table.write(tx)
+    return read, last
+
+
+# ---------------------------------------------------------------------- processes
+
+
+def fold_in_processes(
+    db: Database,
+    mapper: LedgerMapper,
+    projections: Sequence[Projection],
+    jobs: int,
+    stop: int,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Fold the log up to ``stop`` in ``jobs`` processes, one share each (fork: each inherits the
+    mapper, cipher included, and opens its own connection)."""
+    context = multiprocessing.get_context("fork")
+    reports: Any = context.Queue()
+    workers = [
+        context.Process(
+            target=_worker,
+            args=(db, mapper, projections, Share(i, jobs, 0, stop), reports, os.getpid()),
+            name=f"orderledger-rebuild-{i}",
+            daemon=True,
+        )
+        for i in range(jobs)
+    ]
+    for worker in workers:
+        worker.start()
+    failures: list[str] = []
+    finished = read = 0
+    try:
+        while finished < jobs:
+            kind, value = reports.get()
+            if kind == "progress":
+                if progress is not None:
+                    progress(value)
+            else:
+                finished += 1
+                if kind == "failed":
+                    failures.append(value)
+                else:
+                    read = value  # every process reads the whole log
+    finally:
+        for worker in workers:
+            worker.join(timeout=60)
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
+    if failures:
+        raise StoreError(f"a rebuild process failed (the old views are untouched): {failures[0]}")
+    lost = [w.name for w in workers if w.exitcode != 0]
+    if lost:
+        raise StoreError(f"rebuild process {lost[0]} died (the old views are untouched)")
+    return read
+
+
+def _worker(
+    parent_db: Database,
+    mapper: LedgerMapper,
+    projections: Sequence[Projection],
+    share: Share,
+    reports: Any,
+    parent: int,
+) -> None:
+    try:
+        db = parent_db.reopen()
+        try:
+            report = (lambda n: reports.put(("progress", n))) if share.index == 0 else None
+            read, _ = fold_share(db, mapper, projections, share, progress=report, parent=parent)
+        finally:
+            db.close()
+        reports.put(("done", read))
+    except BaseException as error:  # reported to the parent, which raises it in one line
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        reports.put(("failed", f"{detail} (process {os.getpid()})"))

@@ -1,0 +1,172 @@
+"""The fast rebuild: rows equal to the incremental views and to a pure fold, whether folded in
+one process or split across several; the old views survive a failed rebuild; events decoded
+without validation are the events validation builds, upcasting included.
+
+Tables are made to hold only a few rows in memory (``HELD_ROWS``), so these sessions exercise
+what a large log does: rows written early, read back, deleted after being written, and P&L
+entries restated from rows already in SQL.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.events import OrderCanceled
+from orderledger.infrastructure.application.simulator import simulate
+from orderledger.infrastructure.errors import StoreError
+from orderledger.infrastructure.storage import rebuild
+from orderledger.projections.positions import PositionsProjection
+from tests.cli.helpers import run_cli
+from tests.integration.helpers import (
+    VIEW_NAMES,
+    event_count,
+    folded_rows,
+    lines,
+    opened,
+    tracking,
+    view_rows,
+)
+
+
+@pytest.fixture
+def small_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A few rows held per table: writes, read-backs and scans of written rows all happen."""
+    monkeypatch.setattr(rebuild, "HELD_ROWS", 6)
+    monkeypatch.setattr(rebuild, "KNOWN_ROWS", 3)
+    monkeypatch.setattr(rebuild, "READ_CHUNK", 17)
+
+
+def _session(ledger: Any) -> None:
+    """Two simulated sessions (busts and corrections among their fills) around an instrument
+    definition that changes between them, so positions value fills under two definitions."""
+    ledger.define_instrument("venueA", "BTC-USDT", kind="swap", contract_size=Decimal("0.01"))
+    first = ledger.ingest_lines(lines(*simulate(21, 40, tag="a")))
+    ledger.define_instrument("venueA", "BTC-USDT", kind="swap", contract_size=Decimal("0.1"))
+    second = ledger.ingest_lines(lines(*simulate(22, 30, tag="b")))
+    assert first.counts["rejected"] == second.counts["rejected"] == 0
+
+
+@pytest.mark.usefixtures("small_tables")
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_rebuild_split_across_processes_writes_the_rows_of_one_process(
+    file_ledger_url: str, tmp_path: Path
+) -> None:
+    with opened(file_ledger_url, batch_size=30) as ledger:
+        _session(ledger)
+        incremental = view_rows(ledger)
+        assert incremental == folded_rows(ledger)
+        kinds = {row[7] for row in incremental["pnl_entries_view"]}
+        assert "busted" in kinds, "a bust restates P&L entries"
+        assert len(incremental["instrument_terms_view"]) == 1  # one instrument, defined twice
+        # Several books, so that a split across three processes gives each some of them.
+        assert len(incremental["positions_view"]) >= 3
+
+        one, _ = ledger.views.rebuild(VIEW_NAMES, jobs=1)
+        assert view_rows(ledger) == incremental
+
+        split, _ = ledger.views.rebuild(VIEW_NAMES, jobs=3)
+        assert view_rows(ledger) == incremental
+        assert one == split == event_count(ledger)
+        assert tracking(ledger) == dict.fromkeys(VIEW_NAMES, event_count(ledger))
+
+        more = ledger.ingest_lines(lines(*simulate(23, 10, tag="c")))  # views go on incrementally
+        assert more.events > 0
+        assert view_rows(ledger) == folded_rows(ledger)
+
+    verified = run_cli("verify", db=file_ledger_url, cwd=tmp_path)
+    assert verified.returncode == 0, verified.describe()
+
+    run = run_cli("rebuild", "--all", "--jobs", "2", db=file_ledger_url, cwd=tmp_path)
+    assert run.returncode == 0, run.describe()
+    assert run.stdout.startswith("rebuilt orders, trades, positions: "), run.describe()
+    with opened(file_ledger_url) as ledger:
+        assert view_rows(ledger) == folded_rows(ledger)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_failed_rebuild_leaves_the_old_views_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: int
+) -> None:
+    with opened(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        ledger.ingest_lines(lines(*simulate(5, 30)))
+        before = view_rows(ledger)
+        positions = tracking(ledger)
+        fills = [row[0] for row in before["pnl_entries_view"]]
+        fold = PositionsProjection.apply
+
+        def failing(self: PositionsProjection, position: int, event: Any, tables: Any) -> None:
+            if position == fills[len(fills) // 2]:
+                raise RuntimeError("disk on fire")
+            fold(self, position, event, tables)
+
+        monkeypatch.setattr(PositionsProjection, "apply", failing)  # forked processes inherit it
+        expected = StoreError if jobs > 1 else RuntimeError
+        with pytest.raises(expected, match="disk on fire"):
+            ledger.views.rebuild(VIEW_NAMES, jobs=jobs)
+        monkeypatch.setattr(PositionsProjection, "apply", fold)
+
+        assert view_rows(ledger) == before
+        assert tracking(ledger) == positions
+        ledger.ingest_lines(lines(*simulate(6, 5, tag="later")))
+        assert view_rows(ledger) == folded_rows(ledger)
+
+
+def test_jobs_below_one_are_refused_and_memory_ledgers_fold_in_one_process() -> None:
+    with opened("memory://") as ledger:
+        ledger.ingest_lines(lines(*simulate(9, 12)))
+        before = view_rows(ledger)
+        with pytest.raises(InvalidInputError, match="jobs must be at least 1"):
+            ledger.views.rebuild(VIEW_NAMES, jobs=0)
+        folded, _ = ledger.views.rebuild(VIEW_NAMES, jobs=4)  # no other process sees memory://
+        assert folded == event_count(ledger)
+        assert view_rows(ledger) == before
+
+
+def test_trusted_decoding_builds_the_events_validation_builds(tmp_path: Path) -> None:
+    with opened(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        ledger.define_instrument("venueB", "SOL/USD", kind="spot", contract_size=Decimal("1"))
+        ledger.ingest_lines(lines(*simulate(13, 40)))
+        with ledger.db.read() as tx:
+            rows = tx.all("SELECT originator_id, originator_version, topic, state FROM events")
+        mapper = ledger.ledger_mapper
+        assert len(rows) == event_count(ledger)
+        for originator_id, version, topic, state in rows:
+            checked = mapper.decode(topic, bytes(state), originator_id, version)
+            trusted = mapper.decode(topic, bytes(state), originator_id, version, trusted=True)
+            assert type(trusted) is type(checked)
+            assert trusted == checked
+            assert trusted.model_fields_set == checked.model_fields_set
+            assert [type(v) for v in trusted.__dict__.values()] == [
+                type(v) for v in checked.__dict__.values()
+            ]
+
+
+def test_stored_events_are_upcast_whether_validated_or_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with opened(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        ledger.ingest_lines(lines(*simulate(4, 30)))
+        with ledger.db.read() as tx:
+            rows = tx.all(
+                "SELECT originator_id, originator_version, topic, state FROM events WHERE topic = ?",
+                ("domain.events:OrderCanceled",),
+            )
+        assert rows, "the session cancels orders"
+
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["reason"] = f"{state.get('reason') or 'canceled'} (stored at v1)"
+
+        # A version 2 of the event: rows written at version 1 are upcast when read.
+        monkeypatch.setattr(OrderCanceled, "class_version", 2)
+        monkeypatch.setattr(OrderCanceled, "upcast_v1_v2", staticmethod(upcast_v1_v2), raising=False)
+        mapper = ledger.ledger_mapper
+        for originator_id, version, topic, state in rows:
+            for trusted in (False, True):
+                event = mapper.decode(topic, bytes(state), originator_id, version, trusted=trusted)
+                assert isinstance(event, OrderCanceled)
+                assert event.reason is not None and event.reason.endswith(" (stored at v1)")
