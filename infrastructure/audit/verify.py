@@ -271,7 +271,7 @@ def _check_row(
     if mapper is None:
         return None
     try:
-        event = mapper.decode(row[3], values[4], row[1], row[2])
+        event = mapper.decode(row[3], values[4], row[1], row[2], trusted=False)
     except MapperDeserialisationError as error:
         return f"event {position} ({row[5]} of {row[6]!r}) cannot be read: {error}"
     indexed = mapper.to_stored_event(event)

@@ -275,6 +275,24 @@ def check_sqlite_file(tx: Tx, path: str, *, deep: bool = False) -> str:
     return pragma
 
 
+_MAX_PARAMETERS = 999
+"""Parameters per statement in a multi-row INSERT (SQLite's smallest compiled-in limit)."""
+_VALUES = re.compile(r"(INSERT\s.*?\sVALUES\s*)(\(\?(?:\s*,\s*\?)*\))(.*)", re.S | re.I)
+_MULTI_ROW: dict[str, tuple[str, str, str, int] | None] = {}
+
+
+def _multi_row(sql: str) -> tuple[str, str, str, int] | None:
+    """(head, one row's placeholders, tail, placeholders per row) of ``INSERT … VALUES (?,…) …``
+    (an upsert's ON CONFLICT clause is the tail), or None for any other statement."""
+    if sql not in _MULTI_ROW:
+        match = _VALUES.fullmatch(sql)
+        parts = None
+        if match is not None and "?" not in match[3]:
+            parts = (match[1], match[2], match[3], match[2].count("?"))
+        _MULTI_ROW[sql] = parts
+    return _MULTI_ROW[sql]
+
+
 class SqliteTx:
     """Cursor wrapper for sqlite3; remembers a resource fault, which dooms the transaction."""
 
@@ -288,7 +306,19 @@ class SqliteTx:
         return self._run(lambda: self._conn.execute(sql, params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._run(lambda: self._conn.executemany(sql, rows))
+        insert = _multi_row(sql) if len(rows) > 1 else None
+        if insert is None:
+            self._run(lambda: self._conn.executemany(sql, rows))
+            return
+        # One INSERT of many rows instead of one per row: a table with a trigger (the ledger's
+        # append-only tables) pays for a statement journal per statement, not per row.
+        head, values, tail, width = insert
+        per = max(1, _MAX_PARAMETERS // width)
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            text = f"{head}{','.join([values] * len(chunk))}{tail}"
+            params = [value for row in chunk for value in row]
+            self._run(lambda text=text, params=params: self._conn.execute(text, params))
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.execute(sql, params).fetchone()
