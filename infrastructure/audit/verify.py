@@ -19,8 +19,9 @@ from orderledger.domain.instrument import instrument_id_for
 from orderledger.domain.order import Order, order_id_for
 from orderledger.infrastructure.audit.search import CHUNK, EVENT_COLUMNS, EventFilter, search_events
 from orderledger.infrastructure.storage.chain import GENESIS, link
-from orderledger.infrastructure.storage.db import Database, check_sqlite_file
+from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.mapper import LedgerMapper
+from orderledger.infrastructure.storage.sqlite import check_sqlite_file
 from orderledger.infrastructure.storage.store import foreign_triggers
 from orderledger.projections import PROJECTIONS
 from orderledger.projections.base import MemoryTable, Projection, fold
