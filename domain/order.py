@@ -42,6 +42,7 @@ from orderledger.domain.events import (
     OrderFilled,
     OrderRejected,
     OrderRequested,
+    construct,
 )
 from orderledger.domain.lifecycle import Fact, Rule, rule_for
 from orderledger.domain.outcomes import Outcome as OutcomeValue
@@ -873,7 +874,7 @@ class Order:
     def _record(self, event_class: type[OrderEvent], stamp: Stamp, **fields: Any) -> Outcome:
         # Every value here was validated on the way in (the request, the command's checks), so
         # the event is constructed without validating each field again: this is the hot path.
-        event = event_class.model_construct(
+        fields.update(
             originator_id=self.id,
             originator_version=self.version + 1,
             ts_recorded=stamp.ts_recorded,
@@ -883,8 +884,8 @@ class Order:
             account=self.account,
             venue=self.venue,
             instrument=self.instrument,
-            **fields,
         )
+        event = construct(event_class, fields)
         self.apply(event)
         self._pending_events.append(event)
         return Outcome(OutcomeKind.APPLIED, (event,))

@@ -25,7 +25,8 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.application import Application
-from eventsourcing.persistence import InfrastructureFactory, MapperDeserialisationError, Transcoder
+from eventsourcing.persistence import InfrastructureFactory, JSONTranscoder, MapperDeserialisationError
+from eventsourcing.popo import POPOFactory
 from eventsourcing.utils import Environment
 
 from orderledger.domain.errors import InvalidInputError, LedgerError, OrderNotFoundError
@@ -67,36 +68,13 @@ from orderledger.infrastructure.audit.verify import VerifyReport
 from orderledger.infrastructure.errors import ConfigurationError, MessageError
 from orderledger.infrastructure.ingest.messages import message_from_line
 from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result
-from orderledger.infrastructure.storage.db import DEFAULT_URL, Database, open_database
+from orderledger.infrastructure.storage.db import DEFAULT_URL, open_database
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.store import LedgerRecorder, payload
 from orderledger.infrastructure.storage.views import CatchUpStats, Views
 
 URL_VARIABLE = "ORDERLEDGER_DATABASE_URL"
 DEFAULT_BATCH = 1_000
-
-
-class _Factory(InfrastructureFactory):
-    """eventsourcing's factory over the ledger's own database and recorder."""
-
-    def __init__(self, env: Environment, db: Database) -> None:
-        super().__init__(env)
-        self.db = db
-
-    def aggregate_recorder(self, purpose: str = "events") -> Any:
-        raise NotImplementedError("the ledger keeps one log; snapshots are not used")
-
-    def application_recorder(self) -> LedgerRecorder:
-        return LedgerRecorder(self.db)
-
-    def tracking_recorder(self, tracking_recorder_class: Any = None) -> Any:
-        raise NotImplementedError("views track their own positions (see infrastructure.views)")
-
-    def process_recorder(self) -> Any:
-        raise NotImplementedError("views track their own positions (see infrastructure.views)")
-
-    def is_snapshotting_enabled(self) -> bool:
-        return False
 
 
 OUTCOMES = tuple(Outcome)
@@ -220,7 +198,10 @@ class OrderLedger(Application[UUID]):
         return environment
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
-        return _Factory(env, self.db)
+        # eventsourcing's own in-memory factory, for what the ledger takes from it: the cipher and
+        # the compressor named by the environment. The recorder is the ledger's (below).
+        factory: InfrastructureFactory = POPOFactory(env)  # type: ignore[assignment]
+        return factory
 
     def construct_mapper(self) -> LedgerMapper:
         factory = self.factory
@@ -237,12 +218,10 @@ class OrderLedger(Application[UUID]):
                 "CIPHER_TOPIC is set but CIPHER_KEY is not: set the key the ledger's events are"
                 " encrypted with (or unset CIPHER_TOPIC)"
             ) from None
-        return LedgerMapper(transcoder=_NoTranscoder(), cipher=cipher, compressor=factory.compressor())
+        return LedgerMapper(transcoder=JSONTranscoder(), cipher=cipher, compressor=factory.compressor())
 
     def construct_recorder(self) -> LedgerRecorder:
-        recorder = self.factory.application_recorder()
-        assert isinstance(recorder, LedgerRecorder)
-        return recorder
+        return LedgerRecorder(self.db)
 
     @property
     def ledger_recorder(self) -> LedgerRecorder:
@@ -894,16 +873,6 @@ def _read_error(raw: bytes) -> LedgerError | None:
 
 def _head_pair(head: Head | tuple[int, str]) -> tuple[int, str]:
     return (head.position, head.hash) if isinstance(head, Head) else head
-
-
-class _NoTranscoder(Transcoder):
-    """The ledger's mapper encodes with orjson itself; this transcoder is never called."""
-
-    def encode(self, obj: Any) -> bytes:  # pragma: no cover
-        raise NotImplementedError
-
-    def decode(self, data: bytes) -> Any:  # pragma: no cover
-        raise NotImplementedError
 
 
 MAX_REASON = 300

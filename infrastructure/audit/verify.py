@@ -20,8 +20,9 @@ from orderledger.domain.order import Order, order_id_for
 from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.audit.search import CHUNK, EVENT_COLUMNS, EventFilter, search_events
 from orderledger.infrastructure.storage.chain import GENESIS, link
-from orderledger.infrastructure.storage.db import Database, check_sqlite_file
+from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.mapper import LedgerMapper
+from orderledger.infrastructure.storage.sqlite import check_sqlite_file
 from orderledger.infrastructure.storage.store import foreign_triggers
 from orderledger.projections import PROJECTIONS
 from orderledger.projections.base import MemoryTable, Projection, fold
@@ -292,7 +293,7 @@ def _check_row(
     if mapper is None:
         return None
     try:
-        event = mapper.decode(row[3], values[4], row[1], row[2])
+        event = mapper.decode(row[3], values[4], row[1], row[2], trusted=False)
     except MapperDeserialisationError as error:
         return f"event {position} ({row[5]} of {row[6]!r}) cannot be read: {error}"
     indexed = mapper.to_stored_event(event)

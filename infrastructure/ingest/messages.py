@@ -102,6 +102,15 @@ def _holds_surrogate(value: Any) -> bool:
     return False
 
 
+_DECODER = json.JSONDecoder(
+    parse_float=_float_exact,
+    parse_int=_int_exact,
+    parse_constant=_no_constants,
+    object_pairs_hook=_unique_keys,
+)
+"""One decoder for every line (json.loads with options builds a new one per call)."""
+
+
 def decode_json(line: str | bytes) -> Any:
     """JSON with exact decimals; NaN/Infinity, duplicate keys and text that is not Unicode refused."""
     if len(line) > MAX_LINE_BYTES:
@@ -118,13 +127,9 @@ def decode_json(line: str | bytes) -> Any:
     else:
         text = line
     try:
-        value = json.loads(
-            text,
-            parse_float=_float_exact,
-            parse_int=_int_exact,
-            parse_constant=_no_constants,
-            object_pairs_hook=_unique_keys,
-        )
+        if text.startswith("\ufeff"):  # what json.loads says of a text that starts with a BOM
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        value = _DECODER.decode(text)
     except MessageError:
         raise
     except RecursionError:

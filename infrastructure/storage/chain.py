@@ -21,6 +21,6 @@ def link(previous: bytes, row: Sequence[Any]) -> bytes:
     client_order_id, account, venue, instrument, ts_event, ts_recorded, source, message_id).
     """
     state = row[4]
-    text = "\x1f".join(_NONE if v is None else str(v) for i, v in enumerate(row) if i != 4)
+    text = "\x1f".join([_NONE if v is None else str(v) for v in (*row[:4], *row[5:])])
     payload = bytes(state) if not isinstance(state, bytes) else state
     return hashlib.sha256(previous + text.encode("utf-8") + b"\x1e" + payload).digest()

@@ -7,25 +7,20 @@ contract for pydantic events: an event class with ``class_version = N`` and stat
 
 from __future__ import annotations
 
-import types
-import typing
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
-from enum import Enum
 from typing import Any
-from uuid import UUID, SafeUUID
+from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
 
-from orderledger.domain.events import EVENT_TYPES, OrderEvent
+from orderledger.domain.events import EVENT_TYPES, OrderEvent, read_stored
 from orderledger.domain.values import format_decimal, format_timestamp
 
 TOPICS: dict[type[OrderEvent], str] = {cls: f"domain.events:{cls.__name__}" for cls in EVENT_TYPES}
 CLASSES: dict[str, type[OrderEvent]] = {topic: cls for cls, topic in TOPICS.items()}
-_HEADER = {"originator_id", "originator_version"}
+_new_stored = object.__new__
 
 
 @dataclass(frozen=True)
@@ -54,7 +49,8 @@ class LedgerMapper(Mapper[UUID]):
     def to_stored_event(self, domain_event: Any) -> IndexedStoredEvent:
         event: OrderEvent = domain_event
         cls = type(event)
-        state = {k: v for k, v in event.__dict__.items() if k not in _HEADER}
+        state = dict(event.__dict__)  # the event's own fields, in order, less the header
+        del state["originator_id"], state["originator_version"]
         if cls.class_version > 1:
             state["class_version"] = cls.class_version
         # orjson writes enums, dicts and UTC times itself; decimals go through format_decimal.
@@ -63,7 +59,10 @@ class LedgerMapper(Mapper[UUID]):
             data = self.compressor.compress(data)
         if self.cipher:
             data = self.cipher.encrypt(data)
-        return IndexedStoredEvent(
+        # Filled in directly rather than through the frozen dataclass's __init__ (one
+        # object.__setattr__ per field): one of these is made per event on the hot path.
+        stored = _new_stored(IndexedStoredEvent)
+        stored.__dict__.update(
             originator_id=event.originator_id,
             originator_version=event.originator_version,
             topic=TOPICS[cls],
@@ -77,6 +76,7 @@ class LedgerMapper(Mapper[UUID]):
             ts_recorded=format_timestamp(event.ts_recorded),
             source=event.source,
         )
+        return stored
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         return self.decode(
@@ -87,14 +87,14 @@ class LedgerMapper(Mapper[UUID]):
         )
 
     def decode(
-        self, topic: str, data: bytes, originator_id: Any, version: int, *, trusted: bool = False
+        self, topic: str, data: bytes, originator_id: Any, version: int, *, trusted: bool = True
     ) -> OrderEvent:
         """Rebuild one event from its stored topic and state.
 
-        ``trusted``: the row was written by this ledger (replay, catch-up, rebuild), so it is not
-        validated again: each field is converted to its type and the event constructed as is
-        (see ``_Plan``). Upcasting from older class versions applies either way.
-        """
+        The ledger validated every event before it wrote it, so by default a stored event is
+        only read back (``read_stored``: each value turned into its field's type), not validated
+        again. ``trusted=False`` (``verify``) validates it as if it came from outside. Upcasting
+        from older class versions applies either way."""
         cls, state = self.load(topic, data, originator_id, version)
         return self.build(cls, state, originator_id, version, trusted=trusted)
 
@@ -132,14 +132,14 @@ class LedgerMapper(Mapper[UUID]):
         originator_id: Any,
         version: int,
         *,
-        trusted: bool = False,
+        trusted: bool = True,
     ) -> OrderEvent:
         """The second half of ``decode``: the event from ``load``'s fields (which it consumes)."""
         state["originator_id"] = originator_id
         state["originator_version"] = version
         try:
             if trusted:
-                return _plan(cls).build(state)
+                return read_stored(cls, state)
             return cls.model_validate(state)
         except Exception as error:
             raise _failure(TOPICS[cls], originator_id, version, str(error)) from error
@@ -149,103 +149,3 @@ def _failure(topic: str, originator_id: Any, version: int, hint: str) -> MapperD
     return MapperDeserialisationError(
         f"cannot decode stored event {topic!r} of {originator_id} v{version}: {hint}"
     )
-
-
-# ---------------------------------------------------------------------- trusted decoding
-
-
-def _decimal(text: Any) -> Decimal:
-    number = Decimal(text)
-    return number if number else _ZERO  # -0 reads as 0, as validation would make it
-
-
-def _time(text: Any) -> datetime:
-    moment = text if isinstance(text, datetime) else datetime.fromisoformat(text)
-    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-
-
-def _uuid(value: Any) -> UUID:
-    if isinstance(value, UUID):
-        return value
-    found = object.__new__(UUID)  # what UUID(text) builds, without re-checking the ledger's own text
-    _set(found, "int", int(str(value).replace("-", ""), 16))
-    _set(found, "is_safe", SafeUUID.unknown)
-    return found
-
-
-_ZERO = Decimal(0)
-_set = object.__setattr__
-_CONVERTERS: dict[type, Callable[[Any], Any]] = {Decimal: _decimal, datetime: _time, UUID: _uuid}
-
-
-def _converter(annotation: Any) -> Callable[[Any], Any] | None:
-    """How a stored JSON value becomes the field's type (None: it already is one)."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _converter(typing.get_args(annotation)[0])
-    if origin is typing.Union or origin is types.UnionType:
-        for arg in typing.get_args(annotation):
-            if arg is not type(None):
-                return _converter(arg)
-        return None
-    if isinstance(annotation, type):
-        if issubclass(annotation, Enum):
-            return dict(annotation._value2member_map_).__getitem__  # Enum(value) is 30 times slower
-        return _CONVERTERS.get(annotation)
-    return None
-
-
-class _Plan:
-    """How to build one event class from a trusted stored state, derived from its fields:
-    each value converted to its field's type, the model set up as ``model_construct`` does
-    (fields given = fields set), without running its validators."""
-
-    def __init__(self, cls: type[OrderEvent]) -> None:
-        self.cls = cls
-        self.names = tuple(cls.model_fields)
-        self.known = frozenset(self.names)
-        self.optional = {name: info for name, info in cls.model_fields.items() if not info.is_required()}
-        self.converted: list[tuple[str, Callable[[Any], Any]]] = []
-        for name, info in cls.model_fields.items():
-            convert = _converter(info.annotation)
-            if convert is not None:
-                self.converted.append((name, convert))
-        # What model_construct would do beyond setting the fields: nothing, for these events.
-        self.plain = not (
-            cls.__pydantic_post_init__ or cls.__private_attributes__ or cls.__pydantic_root_model__
-        )
-
-    def build(self, state: dict[str, Any]) -> OrderEvent:
-        given = set(state)
-        if state.keys() != self.known:  # rows of older versions may lack fields that have defaults
-            unknown = given - self.known
-            if unknown:
-                raise ValueError(f"stored event has unknown fields {sorted(unknown)}")
-            for name in self.known - given:
-                if name not in self.optional:
-                    raise ValueError(f"stored event has no {name!r}")
-                state[name] = self.optional[name].get_default(call_default_factory=True)
-        for name, convert in self.converted:
-            value = state[name]
-            if value is not None:
-                state[name] = convert(value)
-        values = {name: state[name] for name in self.names}
-        if not self.plain:
-            return self.cls.model_construct(given, **values)
-        event = object.__new__(self.cls)
-        _set(event, "__dict__", values)
-        _set(event, "__pydantic_fields_set__", given)
-        _set(event, "__pydantic_extra__", None)
-        _set(event, "__pydantic_private__", None)
-        return event
-
-
-_MISSING = object()
-_PLANS: dict[type[OrderEvent], _Plan] = {}
-
-
-def _plan(cls: type[OrderEvent]) -> _Plan:
-    found = _PLANS.get(cls)
-    if found is None:
-        found = _PLANS[cls] = _Plan(cls)
-    return found

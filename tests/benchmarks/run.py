@@ -263,8 +263,8 @@ def restart_open_orders(url: str) -> float:
     """Seconds from a new process opening the ledger to its first open-orders answer."""
     code = (
         "import sys,time; t=time.perf_counter(); sys.path.insert(0, %r)\n"
-        "from infrastructure.ledger import OrderLedger\n"
-        "from infrastructure.queries import list_orders\n"
+        "from orderledger.infrastructure.application.ledger import OrderLedger\n"
+        "from orderledger.infrastructure.application.queries import list_orders\n"
         "t0=time.perf_counter(); l = OrderLedger(%r); l.catch_up(); rows = list_orders(l.db, open_only=True)\n"
         "print(time.perf_counter()-t0)\n"
     ) % (str(ROOT), url)

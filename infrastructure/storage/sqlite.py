@@ -1,0 +1,351 @@
+"""SQLite storage: one connection per process, durable on commit (WAL, synchronous=FULL).
+
+Write transactions take the write lock at ``BEGIN IMMEDIATE``. A resource fault (disk full, I/O
+error, corruption, read-only file, a lock wait that ran out) dooms the transaction it happens in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from typing import Any
+from urllib.parse import quote
+
+from orderledger.infrastructure.errors import (
+    DatabaseCorruptError,
+    DatabaseFullError,
+    DatabaseLockedError,
+    DatabaseReadOnlyError,
+    StoreError,
+)
+from orderledger.infrastructure.storage.db import (
+    DEFAULT_BUSY_TIMEOUT,
+    LEDGER_TABLE,
+    Database,
+    DatabaseUrl,
+    Tx,
+)
+
+# SQLite's primary result codes for the faults a user can act on.
+_SQLITE_FAULTS = {
+    "SQLITE_BUSY": "locked",
+    "SQLITE_LOCKED": "locked",
+    "SQLITE_FULL": "full",
+    "SQLITE_READONLY": "read-only",
+    "SQLITE_CORRUPT": "corrupt",
+    "SQLITE_NOTADB": "not a database",
+    "SQLITE_IOERR": "i/o",
+    "SQLITE_CANTOPEN": "cannot open",
+}
+
+
+def _sqlite_fault(error: BaseException) -> str | None:
+    """Which resource fault a driver error is (None for an ordinary SQL error)."""
+    name = str(getattr(error, "sqlite_errorname", "") or "")
+    for prefix, fault in _SQLITE_FAULTS.items():
+        if name == prefix or name.startswith(prefix + "_"):
+            return fault
+    text = str(error)
+    if "locked" in text or "busy" in text:
+        return "locked"
+    if "readonly" in text or "read-only" in text:
+        return "read-only"
+    if "disk is full" in text or "database or disk is full" in text:
+        return "full"
+    if "not a database" in text:
+        return "not a database"
+    if "malformed" in text or "corrupt" in text:
+        return "corrupt"
+    if "unable to open" in text:
+        return "cannot open"
+    if "disk I/O error" in text:
+        return "i/o"
+    return None
+
+
+def describe_sqlite_error(error: BaseException, path: str, url: DatabaseUrl | None = None) -> str:
+    """One line that tells a user what is wrong with the SQLite file (and what to do)."""
+    text = str(error)
+    fault = _sqlite_fault(error)
+    if fault == "locked":
+        waited = DEFAULT_BUSY_TIMEOUT if url is None else url.busy_timeout
+        return (
+            f"database {path!r} is locked by another process: waited {waited:g} s"
+            f" (busy_timeout), then gave up: {text}"
+        )
+    if fault == "read-only":
+        why = ""
+        if url is not None and (url.mode == "ro" or url.immutable):
+            why = " (opened with mode=ro or immutable=1)"
+        return f"database {path!r} is read-only{why}, so nothing was written: {text}"
+    if fault == "full":
+        limit = ""
+        if url is not None and url.max_pages is not None:
+            limit = f" (max_pages={url.max_pages})"
+        return f"database {path!r}: the disk or database is full{limit}; nothing more was written: {text}"
+    if fault == "not a database":
+        return f"database {path!r} is not a valid OrderLedger/SQLite database or is corrupt: {text}"
+    if fault == "corrupt":
+        return f"database {path!r} is corrupt (restore it from a backup): {text}"
+    if fault == "i/o":
+        return f"database {path!r}: I/O error reading or writing the file: {text}"
+    if fault == "cannot open":
+        return f"cannot open database {path!r}{_cannot_open_reason(path)}: {text}"
+    return f"database {path!r}: {text}"
+
+
+_ERROR_CLASSES: dict[str, type[StoreError]] = {
+    "locked": DatabaseLockedError,
+    "read-only": DatabaseReadOnlyError,
+    "full": DatabaseFullError,
+    "corrupt": DatabaseCorruptError,
+    "not a database": DatabaseCorruptError,
+}
+
+
+def sqlite_store_error(error: BaseException, path: str, url: DatabaseUrl | None = None) -> StoreError:
+    """The typed StoreError for a SQLite driver error, with its one-line message."""
+    fault = _sqlite_fault(error) or ""
+    return _ERROR_CLASSES.get(fault, StoreError)(describe_sqlite_error(error, path, url))
+
+
+def _cannot_open_reason(path: str) -> str:
+    """Why SQLite could not open a file, where the file system can tell."""
+    if path == ":memory:":
+        return ""
+    if not os.path.exists(path):
+        folder = os.path.dirname(path) or "."
+        if not os.path.isdir(folder):
+            return f" (the directory {folder!r} does not exist)"
+        return " (the file does not exist)"
+    folder = os.path.dirname(path) or "."
+    if not os.access(folder, os.W_OK):
+        # A WAL database needs its -shm/-wal files beside it, even to be read.
+        return (
+            " (its directory is read-only and SQLite cannot create the -wal/-shm files a WAL"
+            " database needs; on read-only media add ?immutable=1 to the URL)"
+        )
+    return ""
+
+
+def check_sqlite_file(tx: Tx, path: str, *, deep: bool = False) -> str:
+    """Run ``PRAGMA quick_check`` (``integrity_check`` when deep); returns which one ran.
+
+    Raises a one-line :class:`DatabaseCorruptError` naming the first problem when the file is damaged.
+    """
+    pragma = "integrity_check" if deep else "quick_check"
+    found = [str(r[0]) for r in tx.all(f"PRAGMA {pragma}") if not str(r[0]).startswith("*** in database")]
+    if found != ["ok"]:
+        raise DatabaseCorruptError(
+            f"database {path!r} is corrupt (restore it from a backup; nothing was written):"
+            f" PRAGMA {pragma} found {len(found)} problem{'s' if len(found) != 1 else ''}, the first:"
+            f" {found[0] if found else 'no answer'}"
+        )
+    return pragma
+
+
+_MAX_PARAMETERS = 999
+"""Parameters per statement in a multi-row INSERT (SQLite's smallest compiled-in limit)."""
+_VALUES = re.compile(r"(INSERT\s.*?\sVALUES\s*)(\(\?(?:\s*,\s*\?)*\))(.*)", re.S | re.I)
+_MULTI_ROW: dict[str, tuple[str, str, str, int] | None] = {}
+
+
+def _multi_row(sql: str) -> tuple[str, str, str, int] | None:
+    """(head, one row's placeholders, tail, placeholders per row) of ``INSERT … VALUES (?,…) …``
+    (an upsert's ON CONFLICT clause is the tail), or None for any other statement."""
+    if sql not in _MULTI_ROW:
+        match = _VALUES.fullmatch(sql)
+        parts = None
+        if match is not None and "?" not in match[3]:
+            parts = (match[1], match[2], match[3], match[2].count("?"))
+        _MULTI_ROW[sql] = parts
+    return _MULTI_ROW[sql]
+
+
+class SqliteTx:
+    """Cursor wrapper for sqlite3; remembers a resource fault, which dooms the transaction."""
+
+    dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self.fault: sqlite3.Error | None = None
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._run(lambda: self._conn.execute(sql, params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        insert = _multi_row(sql) if len(rows) > 1 else None
+        if insert is None:
+            self._run(lambda: self._conn.executemany(sql, rows))
+            return
+        # One INSERT of many rows instead of one per row: a table with a trigger (the ledger's
+        # append-only tables) pays for a statement journal per statement, not per row.
+        head, values, tail, width = insert
+        per = max(1, _MAX_PARAMETERS // width)
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            text = f"{head}{','.join([values] * len(chunk))}{tail}"
+            params = [value for row in chunk for value in row]
+            self._run(lambda text=text, params=params: self._conn.execute(text, params))
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self.execute(sql, params).fetchall()
+
+    def _run(self, statement: Any) -> Any:
+        if self.fault is not None:  # the transaction cannot commit: do not go on writing in it
+            raise self.fault
+        try:
+            return statement()
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as error:
+            if _sqlite_fault(error) is not None:
+                self.fault = error
+            raise
+
+
+class SqliteDatabase(Database):
+    """One connection per process, durable on commit (WAL, synchronous=FULL)."""
+
+    dialect = "sqlite"
+
+    def __init__(self, url: DatabaseUrl, *, create: bool = True) -> None:
+        if not create and not url.is_memory and url.mode == "rwc":
+            url = replace(url, mode="rw")  # never create the file: a typo must not become a new ledger
+        self.url = url
+        self._lock = threading.RLock()
+        read_only = url.mode == "ro" or url.immutable
+        if url.immutable:
+            self._refuse_pending_wal(url.path)
+        target = url.path
+        if not url.is_memory and (url.mode != "rwc" or url.immutable):
+            flags = "mode=ro&immutable=1" if url.immutable else f"mode={url.mode}"
+            target = f"file:{quote(os.path.abspath(url.path))}?{flags}"
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = sqlite3.connect(
+                target,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=url.busy_timeout,
+                uri=target.startswith("file:"),
+            )
+            conn.execute(f"PRAGMA busy_timeout={round(url.busy_timeout * 1000)}")
+            if url.max_pages is not None:
+                conn.execute(f"PRAGMA max_page_count={url.max_pages}")
+            if not create and not url.is_memory:
+                # Before any PRAGMA that writes (WAL): another program's file is left as it was.
+                found = conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (LEDGER_TABLE,)).fetchone()
+                if found is None:
+                    raise StoreError(
+                        f"database {url.path!r} is not an OrderLedger database (it has no ledger tables)"
+                    )
+            if read_only:
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # is it a database at all?
+            elif not url.is_memory:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise StoreError(f"database {url.path!r}: cannot switch to WAL mode ({mode})")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=OFF")
+        except BaseException as error:
+            if conn is not None:
+                conn.close()
+            if isinstance(error, sqlite3.Error):
+                raise sqlite_store_error(error, url.path, url) from None
+            raise
+        self._conn = conn
+        self._depth = 0
+        self._outer: SqliteTx | None = None  # the write transaction nested calls join
+        # A damaged file is refused before the first write: SQLite writes onto damage it does not
+        # read (an append touches few pages) and would extend a malformed database without a word.
+        self._checked = url.is_memory
+
+    @staticmethod
+    def _refuse_pending_wal(path: str) -> None:
+        """immutable=1 reads the main file only: committed writes still in the WAL would be missed."""
+        wal = f"{path}-wal"
+        if os.path.exists(wal) and os.path.getsize(wal) > 0:
+            raise StoreError(
+                f"database {path!r} has a write-ahead log {wal!r} not yet folded into it: immutable=1"
+                " would not see those commits; open it once where it is writable (or drop immutable=1)"
+            )
+
+    def lock_log(self, tx: Tx) -> None:
+        """Nothing to do: ``BEGIN IMMEDIATE`` already made this the only writer."""
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Tx]:
+        with self._lock, self._translate():
+            if self._depth:  # nested: join the outer transaction (a fault inside dooms it too)
+                yield self._outer or SqliteTx(self._conn)
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            tx = self._outer = SqliteTx(self._conn)
+            try:
+                if not self._checked:  # once per process, under the write lock, before writing
+                    check_sqlite_file(tx, self.url.path)
+                    self._checked = True
+                yield tx
+            except BaseException:
+                self._depth -= 1
+                self._outer = None
+                self._rollback()
+                raise
+            self._depth -= 1
+            self._outer = None
+            if tx.fault is not None:  # contained by the caller, but the transaction is doomed
+                self._rollback()
+                raise tx.fault
+            try:
+                self._conn.commit()
+            except sqlite3.Error:
+                self._rollback()
+                raise
+
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (disk full, I/O error): nothing left to undo then.
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.rollback()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Tx]:
+        with self._lock, self._translate():
+            if self._depth:
+                yield self._outer or SqliteTx(self._conn)
+                return
+            self._conn.execute("BEGIN")
+            self._depth += 1
+            try:
+                yield SqliteTx(self._conn)
+            finally:
+                self._depth -= 1
+                self._rollback()
+
+    @contextlib.contextmanager
+    def _translate(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as error:
+            raise sqlite_store_error(error, self.url.path, self.url) from None
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+
+    def reopen(self) -> SqliteDatabase:
+        other = SqliteDatabase(self.url, create=False)
+        other._checked = self._checked  # the file was checked once already (by this process)
+        return other
