@@ -332,8 +332,9 @@ class Database:
     def close(self) -> None:
         raise NotImplementedError
 
-    def reopen(self) -> Database:
-        """Another connection to the same database (for a worker process)."""
+    def reopen(self, *, wait: float | None = None) -> Database:
+        """Another connection to the same database (for a worker process); ``wait``: seconds to
+        wait for SQLite's write lock instead of the URL's ``busy_timeout``."""
         raise NotImplementedError
 
     def table(self, name: str) -> str:
@@ -470,8 +471,9 @@ class SqliteDatabase(Database):
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
 
-    def reopen(self) -> SqliteDatabase:
-        other = SqliteDatabase(self.url, create=False)
+    def reopen(self, *, wait: float | None = None) -> SqliteDatabase:
+        url = self.url if wait is None else replace(self.url, busy_timeout=max(wait, self.url.busy_timeout))
+        other = SqliteDatabase(url, create=False)
         other._checked = self._checked  # the file was checked once already (by this process)
         return other
 
@@ -666,7 +668,7 @@ class PostgresDatabase(Database):
     def write(self) -> contextlib.AbstractContextManager[Tx]:
         return self._transaction()
 
-    def reopen(self) -> PostgresDatabase:
+    def reopen(self, *, wait: float | None = None) -> PostgresDatabase:
         return PostgresDatabase(self.url, pool_size=1, create=False)
 
     def lock_log(self, tx: Tx) -> None:
