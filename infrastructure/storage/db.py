@@ -181,8 +181,9 @@ class Database(abc.ABC):
     def close(self) -> None:
         """Release the connection(s)."""
 
-    def reopen(self) -> Database:
-        """Another connection to the same database (for a worker process)."""
+    def reopen(self, *, wait: float | None = None) -> Database:
+        """Another connection to the same database (for a worker process); ``wait``: seconds to
+        wait for SQLite's write lock instead of the URL's ``busy_timeout``."""
         raise NotImplementedError
 
     def table(self, name: str) -> str:

@@ -212,7 +212,7 @@ class PostgresDatabase(Database):
     def write(self) -> contextlib.AbstractContextManager[Tx]:
         return self._transaction()
 
-    def reopen(self) -> PostgresDatabase:
+    def reopen(self, *, wait: float | None = None) -> PostgresDatabase:
         return PostgresDatabase(self.url, pool_size=1, create=False)
 
     def lock_log(self, tx: Tx) -> None:

@@ -42,6 +42,8 @@ HELD_ROWS = 20_000
 KNOWN_ROWS = 2_000
 """Rows read back (or found absent) that a table remembers."""
 SUFFIX = "__rebuild"
+WAIT = 600.0
+"""Seconds a rebuild process waits for the write lock (SQLite): the others hold it in turn."""
 
 _ABSENT: Any = object()
 
@@ -150,19 +152,24 @@ class BulkTable:
     def over(self) -> bool:
         return len(self.held) > HELD_ROWS
 
-    def write(self, tx: Tx, keep: int = 0) -> int:
-        """Write the held rows but the ``keep`` newest (key order: B-trees fill fastest so)."""
+    def take(self, keep: int = 0) -> Callable[[Tx], None]:
+        """Take the held rows but the ``keep`` newest out of memory, as rows ready to write;
+        returns what writes them. The rows are made before the write transaction begins, so
+        that it holds the database's write lock only for the SQL."""
         count = len(self.held) - keep
         if count <= 0:
-            return 0
+            return lambda tx: None
         taken = [self.held.popitem(last=False) for _ in range(count)]
-        taken.sort(key=lambda item: item[0])  # one lock order for every writer (PostgreSQL)
+        taken.sort(key=lambda item: item[0])  # key order: B-trees fill fastest; one lock order
         upserts = [self.spec.to_row(v) for _, v in taken if v is not _ABSENT]
-        deletes = [self.spec.key_values(k) for k, v in taken if v is _ABSENT]
-        if upserts:
-            tx.executemany(self._upsert, upserts)
-        if deletes and self.stored:
-            tx.executemany(self._delete, deletes)
+        deletes = [self.spec.key_values(k) for k, v in taken if v is _ABSENT] if self.stored else []
+
+        def write(tx: Tx) -> None:
+            if upserts:
+                tx.executemany(self._upsert, upserts)
+            if deletes:
+                tx.executemany(self._delete, deletes)
+
         for key, value in taken:
             self._remember(key, value)
             if value is not _ABSENT:
@@ -175,7 +182,7 @@ class BulkTable:
             if isinstance(key, int) and value is not _ABSENT:
                 self.written_above = max(self.written_above, key)
         self.stored = True
-        return count
+        return write
 
     def _remember(self, key: Any, value: Any) -> None:
         known = self.known
@@ -284,17 +291,16 @@ def _fold_share(
         if parent is not None and os.getppid() != parent:
             raise StoreError("the process that started this rebuild is gone: stopping")
         if any(t.over() for t in every):
-            with db.write() as tx:
-                for table in every:
-                    if table.over():
-                        table.write(tx, keep=HELD_ROWS // 2)
+            for write in [t.take(keep=HELD_ROWS // 2) for t in every if t.over()]:
+                with db.write() as tx:  # one short transaction per table: other writers wait less
+                    write(tx)
         if progress is not None:
             progress(len(chunk))
     if parent is not None and os.getppid() != parent:
         raise StoreError("the process that started this rebuild is gone: stopping")
-    with db.write() as tx:
-        for table in every:
-            table.write(tx)
+    for write in [t.take() for t in every]:
+        with db.write() as tx:
+            write(tx)
     return read, last
 
 
@@ -361,7 +367,7 @@ def _worker(
     parent: int,
 ) -> None:
     try:
-        db = parent_db.reopen()
+        db = parent_db.reopen(wait=WAIT)
         try:
             report = (lambda n: reports.put(("progress", n))) if share.index == 0 else None
             read, _ = fold_share(db, mapper, projections, share, progress=report, parent=parent)

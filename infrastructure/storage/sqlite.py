@@ -345,7 +345,8 @@ class SqliteDatabase(Database):
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
 
-    def reopen(self) -> SqliteDatabase:
-        other = SqliteDatabase(self.url, create=False)
+    def reopen(self, *, wait: float | None = None) -> SqliteDatabase:
+        url = self.url if wait is None else replace(self.url, busy_timeout=max(wait, self.url.busy_timeout))
+        other = SqliteDatabase(url, create=False)
         other._checked = self._checked  # the file was checked once already (by this process)
         return other
