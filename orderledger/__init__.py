@@ -22,6 +22,7 @@ from orderledger.domain.errors import (
     OverfillError,
     UnknownTradeError,
 )
+from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
 from orderledger.infrastructure.application.follow import CommittedEvent
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
@@ -79,6 +80,7 @@ __all__ = [
     "OrderLedger",
     "OrderNotFoundError",
     "OrderRow",
+    "Outcome",
     "OverfillError",
     "Placement",
     "PnlPoint",
