@@ -321,8 +321,13 @@ def test_ctrl_c_during_ingest_says_what_was_kept(tmp_path: Path) -> None:
     acks = _send(process, _request("o-1"), _request("o-2"))
     assert [a["outcome"] for a in acks] == ["applied", "applied"]
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=TIMEOUT)
-    assert process.returncode == 130
+    # Input stays open: the interrupt alone must end the run (closing it first would race an
+    # end of input against the signal).
+    assert process.wait(timeout=TIMEOUT) == 130
+    assert process.stdin is not None and process.stdout is not None and process.stderr is not None
+    stderr = process.stderr.read()
+    for pipe in (process.stdin, process.stdout, process.stderr):
+        pipe.close()
     assert stderr.decode().splitlines() == [
         "orderledger: interrupted: 2 lines (up to line 2) were committed and are kept;"
         " re-running the same input is safe (stored lines come back as duplicates)"
