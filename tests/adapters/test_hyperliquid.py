@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from orderledger.domain.events import OrderFilled
+from orderledger.domain.events import OrderAmended, OrderFilled
 from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.common import AdapterError
 from orderledger.infrastructure.adapters.hyperliquid import HyperliquidAdapter, SpotNames
@@ -69,7 +69,7 @@ FILLS: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 # ccxt hyperliquid.json, fetchMyTrades "user trades" (SOL, with a cloid), httpResponse.
-CLOID_FILL = {
+CLOID_FILL: dict[str, Any] = {
     "cloid": "0x1234567890abcdef1234567890abcdef", "closedPnl": "0.0", "coin": "SOL",
     "crossed": True, "dir": "Open Long", "fee": "0.023154",
     "hash": "0x15da87c3e05b83745fc3040add877e011a002956f66ac116e249b862dc71f07f",
@@ -349,9 +349,7 @@ def test_a_liquidations_fills_on_separate_lines_grow_its_order(ledger: OrderLedg
     )  # fmt: skip
     # And, line by line, the order grew by explicit amendments from Hyperliquid's fills:
     # 3, then 3 + 1.2 = 4.2, then 4.2 + 1 = 5.2 (none when REST brought all three at once)
-    amended = [
-        e.quantity for e in ledger.order_events(order.client_order_id) if type(e).__name__ == "OrderAmended"
-    ]
+    amended = [e.quantity for e in ledger.order_events(order.client_order_id) if isinstance(e, OrderAmended)]
     assert amended == ([] if rest_first else [Decimal("4.2"), Decimal("5.2")])
     # And the position is flat: realized (21.147 − 30) × 5.2 = −8.853 × 5.2 = −46.0356, which is
     # Hyperliquid's closedPnl −26.559 − 10.6236 − 8.853; fees 0.047504 USDC

@@ -146,11 +146,14 @@ class Run:
 @functools.cache
 def _click_command() -> Any:
     """The click command typer builds from ``infrastructure.cli.app`` (built once: it takes ~70 ms)."""
+    import importlib
+
     import typer.main
 
-    from orderledger.infrastructure.cli import main as cli
+    from orderledger.infrastructure.cli.app import app
 
-    return typer.main.get_command(cli.app)
+    importlib.import_module("orderledger.infrastructure.cli.main")  # registers the commands on ``app``
+    return typer.main.get_command(app)
 
 
 def orderledger(*args: str, db: str) -> Run:

@@ -60,7 +60,8 @@ def session(file_ledger_url: str) -> Iterator[str]:
 
 
 def _order(db: str, client_order_id: str, *args: str) -> dict[str, Any]:
-    return orderledger("order", client_order_id, *args, "--json", db=db).json()
+    order: dict[str, Any] = orderledger("order", client_order_id, *args, "--json", db=db).json()
+    return order
 
 
 def _brief(order: dict[str, Any]) -> tuple[Any, ...]:

@@ -172,7 +172,7 @@ def test_events_command_filters_and_prints_json_lines_in_log_order(session: str)
         "instrument": "ETH-USD",
         "message_id": 9,
     }
-    expected_payload = {
+    expected_payload: dict[str, Any] = {
         "trade_id": "t3",
         "last_qty": "1",
         "last_px": "10",
@@ -362,7 +362,7 @@ def spying(ledger: OrderLedger, monkeypatch: pytest.MonkeyPatch) -> Iterator[Rea
             self.dialect = tx.dialect
 
         def all(self, sql: str, params: Any = ()) -> list[Any]:
-            rows = self.tx.all(sql, params)
+            rows: list[Any] = self.tx.all(sql, params)
             spy.sql.append((sql, list(params)))
             spy.rows.append(len(rows))
             return rows

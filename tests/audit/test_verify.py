@@ -145,7 +145,10 @@ def unprotect(db: Any) -> None:
 
 
 def _row(db: Any, position: int) -> tuple[Any, ...]:
-    return db.one(f"SELECT {COLUMNS}, hash FROM events WHERE notification_id = ?", (position,))
+    row: tuple[Any, ...] = db.one(
+        f"SELECT {COLUMNS}, hash FROM events WHERE notification_id = ?", (position,)
+    )
+    return row
 
 
 def alter_quantity(db: Any, last: int) -> str:

@@ -147,7 +147,8 @@ def naive_eventsourcing(path: Path, lines: list[str]) -> tuple[int, float]:
         @event("Requested")
         def __init__(self, client_order_id: str, quantity: str, price: str | None) -> None:
             self.client_order_id, self.quantity, self.price = client_order_id, quantity, price
-            self.status, self.filled, self.trades = "requested", "0", []
+            self.status, self.filled = "requested", "0"
+            self.trades: list[str] = []
 
         @staticmethod
         def create_id(client_order_id: str) -> UUID:
@@ -160,7 +161,7 @@ def naive_eventsourcing(path: Path, lines: list[str]) -> tuple[int, float]:
                 self.filled = str(Decimal(self.filled) + Decimal(qty))
             self.status = kind
 
-    class Naive(Application):
+    class Naive(Application[UUID]):
         pass
 
     app = Naive(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)})

@@ -185,7 +185,7 @@ EXPECTED_PNL: dict[str, dict[str, tuple[str, str, dict[str, str], int]]] = {
     },
 }
 
-DOCUMENTED_ORDER_FIELDS = {
+DOCUMENTED_ORDER_FIELDS: dict[str, type | tuple[type, ...]] = {
     "client_order_id": str,
     "account": str,
     "venue": str,

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from orderledger.domain.events import OrderEvent
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades
 from orderledger.infrastructure.application.simulator import simulate_lines
@@ -41,7 +42,7 @@ def _facts(ledger: OrderLedger) -> Counter[tuple[str, str, str]]:
     return facts
 
 
-def _log(ledger: OrderLedger) -> list[tuple[int, object]]:
+def _log(ledger: OrderLedger) -> list[tuple[int, OrderEvent]]:
     return [
         (n.id, ledger.mapper.decode(n.topic, n.state, n.originator_id, n.originator_version))
         for n in ledger.recorder.select_notifications(1, 10_000_000)

@@ -164,7 +164,9 @@ def test_history_pairs_each_event_with_its_message(ledger: OrderLedger) -> None:
         ("OrderFilled", "fix-drop.jsonl", 4, session[3].encode()),
     ]
     # The journal knows the same message IDs.
-    assert {r.message_id: r.line_no for r in journal(ledger)}[b[1].message_id] == 4
+    message_id = b[1].message_id
+    assert message_id is not None
+    assert {r.message_id: r.line_no for r in journal(ledger)}[message_id] == 4
     with pytest.raises(OrderNotFoundError):
         ledger.history("nope")
 

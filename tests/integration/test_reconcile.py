@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.events import OrderFilled
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.reconcile import Reconciler, inferred_trade_id, parse_snapshot
 
@@ -118,6 +119,7 @@ def test_a_fill_the_ledger_lacks_is_booked_with_source_reconciliation(ledger: Or
     order = ledger.get_order("c1")
     assert order.filled_quantity == Decimal(3)
     fill = next(e for e in ledger.order_events("c1") if e.type_name() == "OrderFilled")
+    assert isinstance(fill, OrderFilled)
     assert fill.source == "reconciliation" and fill.trade_id == "t1"
 
 

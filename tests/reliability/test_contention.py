@@ -230,7 +230,7 @@ def test_verify_while_others_write_reports_no_false_problem(file_ledger_url: str
     source = write_session(tmp_path / "v.jsonl", tagged_session(61, 400, "v"))
     OrderLedger(url).close()
     writer = helper_process("ingest", url, str(source), str(BATCH))
-    runs = []
+    runs: list[int] = []
     try:
         with contextlib.closing(OrderLedger(url)) as ledger:
             while writer.poll() is None or not runs:

@@ -60,7 +60,7 @@ from hypothesis import strategies as st
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.audit.verify import verify
-from orderledger.infrastructure.ingest.messages import FIELDS
+from orderledger.infrastructure.ingest.messages import FIELDS, message_from_line
 from orderledger.infrastructure.ingest.processing import Result
 from tests.cli.helpers import parse_ingest, run_cli
 from tests.integration.helpers import VIEW_SPECS, Clock, event_signatures, view_rows
@@ -157,7 +157,9 @@ def assert_rejected_changes_nothing(
     before = store_dump(ledger)
     report, results = ingest(ledger, lines, **kwargs)
     accepted = [(r.line_no, r.outcome, r.reason) for r in results if r.outcome != "rejected"]
-    assert not accepted, f"garbage not rejected: {accepted[:3]} (line: {lines[accepted[0][0] - 1]!r:.300})"
+    assert not accepted, (
+        f"garbage not rejected: {accepted[:3]} (line: {lines[(accepted[0][0] or 0) - 1]!r:.300})"
+    )
     after = store_dump(ledger)
     assert after["journal"] == before["journal"] + report.lines
     journaled = journal_tail(ledger, report.lines)
@@ -496,8 +498,13 @@ def test_regression_ledger_lines(line: str | bytes, reason: str) -> None:
     """Bugs the fuzzing found in the ledger format: each line is now rejected with a one-line reason."""
     ledger = seeded_ledger()
     try:
-        assert_rejected_changes_nothing(ledger, [line])  # type: ignore[list-item]
-        _, results = ingest(ledger, [line])  # type: ignore[list-item]
+        one: list[str] | list[bytes]
+        if isinstance(line, str):
+            one = [line]
+        else:
+            one = [line]
+        assert_rejected_changes_nothing(ledger, one)
+        _, results = ingest(ledger, one)
         assert reason in (results[0].reason or ""), results[0].reason
     finally:
         ledger.close()
@@ -512,7 +519,7 @@ def test_a_reader_bug_costs_one_line_not_the_input(monkeypatch: pytest.MonkeyPat
             raise RuntimeError("boom\nTraceback (most recent call last): …")
         return real(raw)
 
-    real = ledger_module.message_from_line
+    real = message_from_line
     monkeypatch.setattr(ledger_module, "message_from_line", broken)
     ledger = OrderLedger("memory://")
     try:

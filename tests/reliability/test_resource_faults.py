@@ -35,6 +35,7 @@ from orderledger.infrastructure.errors import (
     DatabaseLockedError,
     DatabaseReadOnlyError,
 )
+from orderledger.infrastructure.ingest.processing import Result
 from orderledger.infrastructure.storage.db import open_database, parse_url
 from tests.cli.helpers import assert_one_line_failure, ingest, progress_of, run_cli, run_many
 from tests.integration.helpers import facts
@@ -284,7 +285,7 @@ def test_a_lock_held_past_the_busy_timeout_fails_the_commit_whole(tmp_path: Path
     committed: list[int] = []
     locked_at: list[float] = []
 
-    def take_the_lock_after_two_commits(results: list[object]) -> None:
+    def take_the_lock_after_two_commits(results: list[Result]) -> None:
         committed.append(len(results))
         if len(committed) == 2:
             holder.execute("BEGIN EXCLUSIVE")
@@ -382,8 +383,12 @@ def test_a_corrupt_database_gives_one_line_from_every_command(tmp_path: Path, ho
     _damage(path, how)
     digest = file_digest(path)
 
-    must_fail = [("ingest", str(session)), ("verify",), ("verify", "--json")]
-    may_answer = [("orders", "--json"), ("trades", "--json"), ("history", "s.a-000001")]
+    must_fail: list[tuple[str, ...]] = [("ingest", str(session)), ("verify",), ("verify", "--json")]
+    may_answer: list[tuple[str, ...]] = [
+        ("orders", "--json"),
+        ("trades", "--json"),
+        ("history", "s.a-000001"),
+    ]
     if how != "page overwritten":  # nothing of the file is readable: every command fails
         must_fail, may_answer = must_fail + may_answer, []
     runs = run_many(must_fail + may_answer, db=url, cwd=tmp_path)

@@ -84,13 +84,13 @@ def run(events: list[OrderEvent]) -> tuple[dict[Any, Position], list[PnlEntry]]:
 
 OKX = {"venue": "okx", "instrument": "BTC-USDT-SWAP", "quote": "USDT"}
 BYBIT = {"venue": "bybit", "instrument": "BTCUSD", "quote": "USD"}
-OKX_SWAP = {
+OKX_SWAP: dict[str, Any] = {
     "kind": "swap",
     "contract_size": Decimal("0.01"),
     "settle_currency": "USDT",
     "quote_currency": "USDT",
 }
-BYBIT_INVERSE = {
+BYBIT_INVERSE: dict[str, Any] = {
     "kind": "swap",
     "contract_size": Decimal(1),
     "settlement": "inverse",

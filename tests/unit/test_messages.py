@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import fields
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import pytest
 from hypothesis import given, settings
@@ -106,7 +106,7 @@ def test_a_field_added_to_a_model_reaches_parsing_serialising_and_docs(
         """An execution, with its venue's matching engine."""
 
         type: Literal["fill"]  # type: ignore[assignment]
-        engine: messages.Annotated[str, messages._IDENT, messages.About("string identifier", "the engine")]
+        engine: Annotated[str, messages._IDENT, messages.About("string identifier", "the engine")]
         needs: ClassVar[str] = ""
 
     monkeypatch.setitem(KINDS, "fill", Venue2Fill)
