@@ -171,13 +171,12 @@ def test_a_stalled_writer_makes_a_short_lock_wait_fail_clearly(file_ledger_url: 
     try:
         wait_for(lambda: ready.exists() or holder.poll() is not None, "the writer to take the lock")
         assert ready.exists(), holder.communicate()
-        started = time.monotonic()
         blocked = run_cli("ingest", str(waiting_file), db=short, cwd=tmp_path)
-        elapsed = time.monotonic() - started
         line = assert_one_line_failure(blocked, 2)
         assert "locked" in line or "lock" in line, line
+        # The configured wait, not the default 10 s (the line reports the wait it gave up after;
+        # the elapsed time is not asserted: a loaded machine may take seconds to start the CLI).
         assert "0.3 s" in line, line
-        assert elapsed < 8, elapsed  # not the default 10 s wait, and not forever
         assert len(run_cli("orders", "--json", db=url, cwd=tmp_path).json()) == 40
         assert progress_of(url) == before
     finally:

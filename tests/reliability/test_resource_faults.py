@@ -296,7 +296,7 @@ def test_a_lock_held_past_the_busy_timeout_fails_the_commit_whole(tmp_path: Path
             ledger.ingest_lines(LINES, on_batch=take_the_lock_after_two_commits)
         waited = time.monotonic() - locked_at[0]
         _assert_one_line(caught.value, "locked", "waited 0.3 s")
-        assert 0.25 <= waited < 5, waited
+        assert waited >= 0.25, waited  # it did wait (no upper bound: a loaded machine is slow)
         assert committed == [BATCH, BATCH]
         with contextlib.closing(OrderLedger(url)) as reader:  # WAL: the lock does not stop readers
             assert whole_commit_problems(reader) == []
@@ -321,14 +321,13 @@ def test_a_locked_database_through_the_cli_fails_after_the_configured_wait(tmp_p
     holder = sqlite3.connect(path, isolation_level=None)
     try:
         holder.execute("BEGIN EXCLUSIVE")
-        started = time.monotonic()
         blocked, reading = run_many(
             [("ingest", str(second)), ("orders", "--json")], db=f"{url}?busy_timeout=0.5", cwd=tmp_path
         )
-        elapsed = time.monotonic() - started
         line = assert_one_line_failure(blocked, 2)
+        # The configured wait, not the default 10 s (elapsed time is not asserted: under load,
+        # starting the CLI alone can take seconds).
         assert "locked" in line and "waited 0.5 s" in line, line
-        assert elapsed < 8, elapsed  # the default wait is 10 s
         assert len(reading.json()) == 40
         assert progress_of(url) == before
     finally:
