@@ -50,8 +50,8 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 # ---------------------------------------------------------------------- contenders
 
 
-def ledger_ingest(url: str, lines: list[str], batch: int) -> tuple[int, float]:
-    ledger = OrderLedger(url, batch_size=batch)
+def ledger_ingest(url: str, lines: list[str], batch: int, *, project: bool = True) -> tuple[int, float]:
+    ledger = OrderLedger(url, batch_size=batch, project=project)
     report, seconds = timed(lambda: ledger.ingest_lines(lines))
     ledger.close()
     return report.events, seconds
@@ -265,8 +265,7 @@ def restart_open_orders(url: str) -> float:
     code = (
         "import sys,time; t=time.perf_counter(); sys.path.insert(0, %r)\n"
         "from orderledger.infrastructure.application.ledger import OrderLedger\n"
-        "from orderledger.infrastructure.application.queries import list_orders\n"
-        "t0=time.perf_counter(); l = OrderLedger(%r); l.catch_up(); rows = list_orders(l.db, open_only=True)\n"
+        "t0=time.perf_counter(); l = OrderLedger(%r); rows = l.orders(open=True)\n"
         "print(time.perf_counter()-t0)\n"
     ) % (str(ROOT), url)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -312,6 +311,8 @@ def main() -> None:
     events, s = ledger_ingest(f"sqlite:///{work / 'batched.db'}", lines, 1000)
     run("ledger, batched (group commit, views maintained)", n, s)
     ledger_events = events
+    _, s = ledger_ingest(f"sqlite:///{work / 'follower.db'}", lines, 1000, project=False)
+    run(NO_PROJECT, n, s)
     one = lines[: min(n, 5_000)]
     _, s = ledger_ingest(f"sqlite:///{work / 'single.db'}", one, 1)
     run("ledger, one message per transaction", len(one), s)
@@ -389,6 +390,8 @@ def main() -> None:
     ratios = {
         "batched vs mutable table": rate["ledger, batched (group commit, views maintained)"]
         / rate["mutable orders table, upsert per message, 1,000 per commit"],
+        "batched, views left to a follower, vs mutable table": rate[NO_PROJECT]
+        / rate["mutable orders table, upsert per message, 1,000 per commit"],
         "one-per-transaction vs raw single-row commits": rate["ledger, one message per transaction"]
         / rate["raw sqlite3, one row per commit (FULL)"],
         "batched vs naive eventsourcing": rate["ledger, batched (group commit, views maintained)"]
@@ -401,12 +404,61 @@ def main() -> None:
             rate["PostgreSQL: ledger, batched"]
             / rate["PostgreSQL: raw psycopg executemany, 1,000 per transaction"]
         )
+    if len(scaling) > 1:
+        ratios["ingest rate at the largest log vs the smallest"] = (
+            scaling[-1]["ingest_rate"] / scaling[0]["ingest_rate"]
+        )
     for name, value in ratios.items():
         print(f"  ratio {name}: {value:.2f}")
+    verdicts = judge(ratios, scaling, replay_events / replay_s)
+    for target, measured, met in verdicts:
+        print(f"  target {target}: {measured} -> {'met' if met else 'MISSED'}")
     shutil.rmtree(work, ignore_errors=True)
     if quick:
         return
-    write_report(rows, rate, ratios, scaling, (replay_events, replay_s, scanned, scan_s))
+    write_report(rows, rate, ratios, scaling, (replay_events, replay_s, scanned, scan_s), verdicts)
+
+
+NO_PROJECT = "ledger, batched, views left to a follower (--no-project)"
+
+
+def judge(
+    ratios: dict[str, float], scaling: list[dict[str, float]], rebuild_rate: float
+) -> list[tuple[str, str, bool]]:
+    """Issue 14's targets against this run's figures: (target, measured, met)."""
+    verdicts = []
+
+    def ratio(name: str, target: float) -> None:
+        if name in ratios:
+            verdicts.append((f"{name} >= {target}", f"{ratios[name]:.2f}", ratios[name] >= target))
+
+    ratio("batched vs mutable table", 0.2)
+    ratio("batched, views left to a follower, vs mutable table", 0.3)
+    ratio("one-per-transaction vs raw single-row commits", 0.5)
+    ratio("ingest rate at the largest log vs the smallest", 0.9)
+    ratio("PostgreSQL batched vs raw psycopg", 0.2)
+    ratio("rebuild in 2 processes vs 1", 1.6)
+    largest = scaling[-1] if scaling else None
+    rate = largest["rebuild_rate"] if largest else rebuild_rate
+    verdicts.append(("rebuild of all views >= 30,000 events/s", f"{rate:,.0f}", rate >= 30_000))
+    for s in scaling:
+        verdicts.append(
+            (
+                f"rebuild peak RSS at {s['events']:,.0f} events <= 300 MB",
+                f"{s['rebuild_rss_mb']:,.0f} MB",
+                s["rebuild_rss_mb"] <= 300,
+            )
+        )
+    if largest:
+        seconds = largest["restart_open_orders_s"]
+        verdicts.append(
+            (
+                f"restart -> open orders <= 0.2 s ({largest['events']:,.0f} events)",
+                f"{seconds:.3f} s",
+                seconds <= 0.2,
+            )
+        )
+    return verdicts
 
 
 def write_report(
@@ -415,6 +467,7 @@ def write_report(
     ratios: dict[str, float],
     scaling: list[dict[str, float]],
     replay: tuple[int, float, int, float],
+    verdicts: list[tuple[str, str, bool]],
 ) -> None:
     import matplotlib
 
@@ -466,6 +519,8 @@ def write_report(
         "|---|---:|",
     ]
     lines += [f"| {name} | {value:.2f} |" for name, value in ratios.items()]
+    lines += ["", "Issue 14's targets, judged on this run:", "", "| target | measured | |", "|---|---:|---|"]
+    lines += [f"| {t} | {m} | {'met' if ok else '**missed**'} |" for t, m, ok in verdicts]
     lines += [
         "",
         "## Scaling",
