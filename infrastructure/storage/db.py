@@ -44,6 +44,43 @@ LEDGER_TABLE = "ledger_meta"
 """The table every OrderLedger database holds (store.py creates it first): its mark."""
 
 
+@dataclass(frozen=True)
+class InsertShape:
+    """An ``INSERT INTO table (columns) VALUES (?, …) tail`` statement taken apart: what a backend
+    needs to write many rows at once (a multi-row INSERT on SQLite, COPY on PostgreSQL)."""
+
+    head: str  # up to and including VALUES
+    values: str  # one row's placeholders: "(?,?,…)"
+    tail: str  # an upsert's ON CONFLICT clause, or ""
+    width: int  # placeholders per row
+    table: str | None  # the table and its columns, when the head names them
+    columns: str | None
+
+
+_INSERT = re.compile(r"(INSERT\s.*?\sVALUES\s*)(\(\?(?:\s*,\s*\?)*\))(.*)", re.S | re.I)
+_INTO = re.compile(r"INSERT\s+INTO\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(([A-Za-z0-9_,\s]+)\)\s*VALUES\s*", re.I)
+_SHAPES: dict[str, InsertShape | None] = {}
+
+
+def insert_shape(sql: str) -> InsertShape | None:
+    """The parts of a one-row ``INSERT … VALUES (?, …)`` statement, or None for any other."""
+    if sql not in _SHAPES:
+        match = _INSERT.fullmatch(sql)
+        shape = None
+        if match is not None and "?" not in match[3]:
+            into = _INTO.fullmatch(match[1])
+            shape = InsertShape(
+                match[1],
+                match[2],
+                match[3],
+                match[2].count("?"),
+                into[1] if into else None,
+                into[2] if into else None,
+            )
+        _SHAPES[sql] = shape
+    return _SHAPES[sql]
+
+
 class Tx(Protocol):
     """A transaction's cursor, the same for both backends."""
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -29,6 +28,7 @@ from orderledger.infrastructure.storage.db import (
     Database,
     DatabaseUrl,
     Tx,
+    insert_shape,
 )
 
 # SQLite's primary result codes for the faults a user can act on.
@@ -151,20 +151,6 @@ def check_sqlite_file(tx: Tx, path: str, *, deep: bool = False) -> str:
 
 _MAX_PARAMETERS = 999
 """Parameters per statement in a multi-row INSERT (SQLite's smallest compiled-in limit)."""
-_VALUES = re.compile(r"(INSERT\s.*?\sVALUES\s*)(\(\?(?:\s*,\s*\?)*\))(.*)", re.S | re.I)
-_MULTI_ROW: dict[str, tuple[str, str, str, int] | None] = {}
-
-
-def _multi_row(sql: str) -> tuple[str, str, str, int] | None:
-    """(head, one row's placeholders, tail, placeholders per row) of ``INSERT … VALUES (?,…) …``
-    (an upsert's ON CONFLICT clause is the tail), or None for any other statement."""
-    if sql not in _MULTI_ROW:
-        match = _VALUES.fullmatch(sql)
-        parts = None
-        if match is not None and "?" not in match[3]:
-            parts = (match[1], match[2], match[3], match[2].count("?"))
-        _MULTI_ROW[sql] = parts
-    return _MULTI_ROW[sql]
 
 
 class SqliteTx:
@@ -180,14 +166,14 @@ class SqliteTx:
         return self._run(lambda: self._conn.execute(sql, params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        insert = _multi_row(sql) if len(rows) > 1 else None
+        insert = insert_shape(sql) if len(rows) > 1 else None
         if insert is None:
             self._run(lambda: self._conn.executemany(sql, rows))
             return
         # One INSERT of many rows instead of one per row: a table with a trigger (the ledger's
         # append-only tables) pays for a statement journal per statement, not per row.
-        head, values, tail, width = insert
-        per = max(1, _MAX_PARAMETERS // width)
+        head, values, tail = insert.head, insert.values, insert.tail
+        per = max(1, _MAX_PARAMETERS // insert.width)
         for start in range(0, len(rows), per):
             chunk = rows[start : start + per]
             text = f"{head}{','.join([values] * len(chunk))}{tail}"
