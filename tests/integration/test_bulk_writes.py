@@ -1,0 +1,90 @@
+"""Many rows written at once: a multi-row INSERT on SQLite, COPY and one JSON-document upsert on
+PostgreSQL. Given rows, when they are written as one batch, then the table holds exactly what one
+statement per row would have left, and a taken key still fails the batch as an integrity error."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from orderledger.infrastructure.storage.db import insert_shape, is_integrity_error, open_database
+
+UPSERT = (
+    "INSERT INTO bulk (k, note, n) VALUES (?, ?, ?)"
+    " ON CONFLICT (k) DO UPDATE SET note = excluded.note, n = excluded.n"
+)
+KEEP_FIRST = "INSERT INTO bulk (k, note, n) VALUES (?, ?, ?) ON CONFLICT (k) DO NOTHING"
+PLAIN = "INSERT INTO bulk (k, note, n) VALUES (?, ?, ?)"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def url(request: pytest.FixtureRequest, tmp_path: object) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{request.getfixturevalue('tmp_path') / 'bulk.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def _table(url: str) -> list[tuple[str, str, int]]:
+    db = open_database(url)
+    try:
+        with db.read() as tx:
+            return [
+                (str(r[0]), str(r[1]), int(r[2])) for r in tx.all("SELECT k, note, n FROM bulk ORDER BY k")
+            ]
+    finally:
+        db.close()
+
+
+def _write(url: str, sql: str, rows: list[tuple[object, ...]]) -> None:
+    db = open_database(url)
+    try:
+        with db.write() as tx:
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS bulk (k TEXT PRIMARY KEY, note TEXT NOT NULL, n INTEGER NOT NULL)"
+            )
+            tx.executemany(sql, rows)
+    finally:
+        db.close()
+
+
+def test_the_insert_shape_names_table_columns_and_conflict_clause() -> None:
+    shape = insert_shape(UPSERT)
+    assert shape is not None
+    assert (shape.table, shape.columns, shape.width) == ("bulk", "k, note, n", 3)
+    assert shape.tail.startswith(" ON CONFLICT (k)")
+    assert insert_shape("UPDATE bulk SET n = ?") is None
+
+
+def test_upserts_with_repeated_keys_leave_the_last_row_like_one_statement_each(url: str) -> None:
+    # Given 20 rows over 10 keys, each key written twice (a note, then its correction)
+    rows: list[tuple[object, ...]] = [(f"k{i % 10:02d}", f"note {i}", i) for i in range(20)]
+    # When they are upserted as one batch
+    _write(url, UPSERT, rows)
+    # Then each key holds its second row: k00 → row 10, …, k09 → row 19
+    assert _table(url) == [(f"k{i:02d}", f"note {i + 10}", i + 10) for i in range(10)]
+
+
+def test_do_nothing_keeps_the_first_row_of_a_key(url: str) -> None:
+    rows: list[tuple[object, ...]] = [(f"k{i % 10:02d}", f"note {i}", i) for i in range(20)]
+    _write(url, KEEP_FIRST, rows)
+    assert _table(url) == [(f"k{i:02d}", f"note {i}", i) for i in range(10)]
+
+
+def test_decimal_values_are_written_as_their_text(postgres_url: str) -> None:
+    # PostgreSQL only: psycopg takes Decimals one row at a time, so the JSON document must too
+    # (SQLite's driver takes none; the ledger hands it text).
+    url = postgres_url
+    rows: list[tuple[object, ...]] = [(f"k{i:02d}", Decimal("0.10") * i, i) for i in range(12)]
+    _write(url, UPSERT, rows)
+    # 0.10 × 3 = 0.30 exactly: the trailing zero of the Decimal's text is kept
+    assert _table(url)[3] == ("k03", "0.30", 3)
+
+
+def test_a_taken_key_fails_a_plain_batch_as_an_integrity_error_and_writes_none_of_it(url: str) -> None:
+    _write(url, PLAIN, [("k00", "first", 0)])
+    rows: list[tuple[object, ...]] = [(f"k{i:02d}", "again", i) for i in range(12)]  # k00 is taken
+    with pytest.raises(Exception) as caught:
+        _write(url, PLAIN, rows)
+    assert is_integrity_error(caught.value)
+    assert _table(url) == [("k00", "first", 0)]
