@@ -7,8 +7,10 @@ and the parked-message bookkeeping. Either all of it is stored or none of it.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -612,8 +614,51 @@ class LedgerRecorder(ApplicationRecorder):
             return tx.one("SELECT MAX(notification_id) FROM events")[0]
 
     def subscribe(self, gt: int | None = None, topics: Sequence[str] = ()) -> Subscription[Any]:
-        """Not used: followers poll (a lost NOTIFY must never stall them)."""
-        raise NotImplementedError("the ledger's followers poll; see OrderLedger.follow()")
+        """eventsourcing's live subscription: notifications after ``gt``, then each one committed
+        later, until ``stop()``. It polls the log (as ``OrderLedger.follow`` does): no NOTIFY to
+        lose, and it works alike on both backends and across processes."""
+        return PollingSubscription(self, gt, topics)
+
+
+class PollingSubscription(Subscription[LedgerRecorder]):
+    """Notifications in log order, read in pages; waits ``interval`` seconds between empty reads
+    (``stop()``, from any thread, ends the iteration at once)."""
+
+    PAGE = 500
+
+    def __init__(
+        self,
+        recorder: LedgerRecorder,
+        gt: int | None = None,
+        topics: Sequence[str] = (),
+        interval: float = 0.1,
+    ) -> None:
+        super().__init__(recorder, gt, topics)
+        self.interval = interval
+        self._stopped = threading.Event()
+        self._page: collections.deque[Notification] = collections.deque()
+
+    def stop(self) -> None:
+        super().stop()
+        self._stopped.set()
+
+    def __next__(self) -> Notification:
+        while not self._page:
+            if self._stopped.is_set():
+                raise StopIteration
+            after = self._last_notification_id or 0
+            found = self._recorder.select_notifications(
+                after, self.PAGE, topics=self._topics, inclusive_of_start=False
+            )
+            if found:
+                self._page.extend(found)
+            else:
+                self._stopped.wait(self.interval)
+        if self._stopped.is_set():
+            raise StopIteration
+        notification = self._page.popleft()
+        self._last_notification_id = notification.id
+        return notification
 
 
 def payload(value: Any) -> bytes:
