@@ -19,7 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from orderledger.domain.errors import IdentityConflictError, LedgerError
-from orderledger.domain.events import OrderEvent
+from orderledger.domain.events import OrderAccepted, OrderAmended, OrderEvent
 from orderledger.domain.order import Order, Stamp, order_id_for, replay
 from orderledger.domain.order import Outcome as Decision
 from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
@@ -357,6 +357,10 @@ class Processor:
         return [(r[0], r[1], bytes(r[2]), bytes(r[3]), r[4]) for r in rows]
 
 
+_NAMING = (OrderAccepted, OrderAmended)
+"""The events after the request that can give an order a new venue identity."""
+
+
 def identity_keys(order: Order) -> list[IdentityKey]:
     """Every secondary identity an order has recorded."""
     keys: list[IdentityKey] = [(order.venue, "venue_order_id", v) for v in order.venue_order_ids]
@@ -524,9 +528,11 @@ class _Batch:
         outcome = _FACTS[message.type](self, order, message, stamp)
         status, reason, new = self._outcome(order, outcome, entry)
         events += new
-        keys = self._register(order, identity_keys(order))
-        self.commit.resolvable.extend(keys)
-        events += self._unpark(order, keys)
+        if any(type(event) in _NAMING for event in events):
+            # Only these add identities: any other fact leaves nothing new to register or release.
+            keys = self._register(order, identity_keys(order))
+            self.commit.resolvable.extend(keys)
+            events += self._unpark(order, keys)
         if events and status is not Outcome.APPLIED:
             status, reason = Outcome.APPLIED, None
         return status, reason, events
