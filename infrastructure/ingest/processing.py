@@ -557,10 +557,10 @@ class _Batch:
         if events:
             self.touched.add(order.client_order_id)
             entry.event_count += len(events)  # the events that will point at this message
-            for event in events:
-                self.events.append(event)
-                self.commit.events.append(self.p.mapper.to_stored_event(event))
-                self.commit.event_entries.append(entry)
+            self.events += events
+            commit = self.commit
+            commit.events += map(self.p.mapper.to_stored_event, events)
+            commit.event_entries += [entry] * len(events)
         return outcome.kind, outcome.reason or None, events
 
     def _resolve(self, message: Message) -> tuple[Order | None, list[IdentityKey]]:
@@ -811,6 +811,8 @@ def _notes_text(notes: Sequence[str]) -> str:
 
 def _combine(outcomes: list[tuple[Outcome, str | None]]) -> tuple[Outcome, str | None]:
     """One outcome for an input that carried several messages: the most significant."""
+    if len(outcomes) == 1:
+        return outcomes[0]  # every outcome is in SIGNIFICANCE
     for wanted in SIGNIFICANCE:
         for outcome, reason in outcomes:
             if outcome is wanted:

@@ -232,7 +232,7 @@ def upgrade(dialect: str, version: int) -> list[str]:
     return statements
 
 
-@dataclass
+@dataclass(slots=True)
 class JournalEntry:
     """One inbound message and what became of it."""
 
