@@ -6,8 +6,8 @@ control characters, so the joining is unambiguous); the payload bytes come last.
 
 from __future__ import annotations
 
-from hashlib import sha256
 from collections.abc import Sequence
+from hashlib import sha256
 from typing import Any
 
 GENESIS = b"\x00" * 32
