@@ -261,12 +261,15 @@ E = TypeVar("E", bound=OrderEvent)
 
 @dataclass(frozen=True)
 class _Plan:
-    """How to build one event class without validation: its fields in order, their defaults,
-    and how a stored (JSON) value of each becomes the field's type."""
+    """How to build one event class without validation: every field in declaration order with
+    its default (None where it has none), which fields are required or made by a factory, and
+    how a stored (JSON) value of each becomes the field's type."""
 
     names: tuple[str, ...]
-    defaults: dict[str, Any]
-    factories: dict[str, Callable[[], Any]]
+    template: dict[str, Any]
+    required: frozenset[str]
+    known: frozenset[str]
+    factories: tuple[tuple[str, Callable[[], Any]], ...]
     readers: dict[str, Callable[[Any], Any]]
 
 
@@ -294,19 +297,29 @@ def _reader(annotation: Any) -> Callable[[Any], Any] | None:
 def _plan(cls: type[OrderEvent]) -> _Plan:
     plan = _PLANS.get(cls)
     if plan is None:
-        defaults: dict[str, Any] = {}
-        factories: dict[str, Callable[[], Any]] = {}
+        template: dict[str, Any] = {}
+        required: set[str] = set()
+        factories: list[tuple[str, Callable[[], Any]]] = []
         readers: dict[str, Callable[[Any], Any]] = {}
         for name, info in cls.model_fields.items():
+            template[name] = None
             if info.default_factory is not None:
-                factories[name] = info.default_factory  # type: ignore[assignment]
-            elif not info.is_required():
-                defaults[name] = info.default
+                factories.append((name, info.default_factory))  # type: ignore[arg-type]
+            elif info.is_required():
+                required.add(name)
+            else:
+                template[name] = info.default
             reader = _reader(info.annotation)
             if reader is not None:
                 readers[name] = reader
-        plan = _PLANS[cls] = _Plan(tuple(cls.model_fields), defaults, factories, readers)
+        plan = _PLANS[cls] = _Plan(
+            tuple(template), template, frozenset(required), frozenset(template), tuple(factories), readers
+        )
     return plan
+
+
+_new = object.__new__
+_set = object.__setattr__
 
 
 def construct(cls: type[E], values: dict[str, Any]) -> E:
@@ -315,25 +328,21 @@ def construct(cls: type[E], values: dict[str, Any]) -> E:
     What pydantic's ``model_construct`` does (defaults filled in, fields in declaration order, so
     the payload's bytes are the same), at a small part of its cost: the hot path builds every
     event through here. An unknown field name is a programming error and raises TypeError."""
-    plan = _plan(cls)
-    data: dict[str, Any] = {}
-    given = 0
-    for name in plan.names:
-        if name in values:
-            data[name] = values[name]
-            given += 1
-        elif name in plan.factories:
-            data[name] = plan.factories[name]()
-        elif name in plan.defaults:
-            data[name] = plan.defaults[name]
-        else:
-            raise TypeError(f"{cls.__name__} needs {name!r}")
-    if given != len(values):
-        raise TypeError(f"{cls.__name__} has no field {sorted(values.keys() - set(plan.names))[0]!r}")
-    event = object.__new__(cls)
-    _set = object.__setattr__
+    plan = _PLANS.get(cls) or _plan(cls)
+    given = set(values)
+    if not (plan.required <= given and given <= plan.known):
+        missing = [name for name in plan.names if name in plan.required and name not in given]
+        if missing:
+            raise TypeError(f"{cls.__name__} needs {missing[0]!r}")
+        raise TypeError(f"{cls.__name__} has no field {sorted(given - plan.known)[0]!r}")
+    data = plan.template.copy()  # every field, in order: the given values keep their places
+    data.update(values)
+    for name, factory in plan.factories:
+        if name not in given:
+            data[name] = factory()
+    event = _new(cls)
     _set(event, "__dict__", data)
-    _set(event, "__pydantic_fields_set__", set(values))
+    _set(event, "__pydantic_fields_set__", given)
     _set(event, "__pydantic_extra__", None)
     _set(event, "__pydantic_private__", None)
     return event

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
@@ -63,8 +64,10 @@ from orderledger.domain.values import (
 ORDER_NAMESPACE = UUID("6f1d3a52-6a4e-4d0e-9a3c-0b7c2a51e0d1")
 
 
+@lru_cache(maxsize=65_536)
 def order_id_for(client_order_id: str) -> UUID:
-    """The aggregate ID of an order: a UUID5 of its client order ID, stable forever."""
+    """The aggregate ID of an order: a UUID5 of its client order ID, stable forever (cached: a
+    batch names each order several times, and uuid5 hashes)."""
     return uuid5(ORDER_NAMESPACE, client_order_id)
 
 
@@ -129,11 +132,11 @@ class OrderSpec:
 
     def validate(self) -> None:
         """Refuse a request that cannot describe a real order."""
-        parse_positive(self.quantity, "quantity")
-        if self.order_type is OrderType.LIMIT and self.price is None:
-            raise InvalidInputError("a limit order needs a price", field="price")
+        _positive(self.quantity, "quantity")
         if self.price is not None:
-            parse_positive(self.price, "price")
+            _positive(self.price, "price")
+        elif self.order_type is OrderType.LIMIT:
+            raise InvalidInputError("a limit order needs a price", field="price")
 
 
 SPEC_FIELDS = tuple(f.name for f in fields(OrderSpec))
@@ -410,18 +413,16 @@ class Order:
         spec.validate()
         stated = {name: getattr(spec, name) for name in SPEC_FIELDS}
         stated.update(
-            quote_currency=spec.quote_currency or quote_currency_of(spec.instrument),
-            tags=dict(spec.tags),
-            aliases=dict(spec.aliases),
-        )
-        event = OrderRequested(
             originator_id=order_id_for(spec.client_order_id),
             originator_version=1,
             ts_recorded=stamp.ts_recorded,
             ts_event=stamp.ts_event,
             source=stamp.source,
-            **stated,
+            quote_currency=spec.quote_currency or quote_currency_of(spec.instrument),
+            tags=dict(spec.tags),
+            aliases=dict(spec.aliases),
         )
+        event = construct(OrderRequested, stated)  # its values are checked: no validation again
         order = cls(event)
         order.version = 1
         order._pending_events.append(event)
@@ -526,8 +527,8 @@ class Order:
         A real fill arriving later replaces inferred quantity instead of adding to it: the
         inferred trade is busted (or corrected down, when only part of it is replaced).
         """
-        parse_positive(last_qty, "quantity")
-        parse_positive(last_px, "price")
+        _positive(last_qty, "quantity")
+        _positive(last_px, "price")
         existing = self.fills.get(trade_id)
         if existing is not None:
             if existing.busted and existing.was_booked_as(last_qty, last_px):
@@ -720,8 +721,8 @@ class Order:
         new_qty = fill.qty if last_qty is None else last_qty
         new_px = fill.px if last_px is None else last_px
         new_fee = fill.fee if fee is None else fee
-        parse_positive(new_qty, "quantity")
-        parse_positive(new_px, "price")
+        _positive(new_qty, "quantity")
+        _positive(new_px, "price")
         if (new_qty, new_px, new_fee) == (fill.qty, fill.px, fill.fee):
             return _duplicate(f"trade {trade_id!r} already has these values")
         return self._correct(stamp, fill, new_qty, new_px, new_fee, fill.fee_currency, reason)
@@ -855,9 +856,9 @@ class Order:
 
     def _check_amend_values(self, quantity: Decimal | None, price: Decimal | None) -> None:
         if price is not None:
-            parse_positive(price, "price")
+            _positive(price, "price")
         if quantity is not None:
-            parse_positive(quantity, "quantity")
+            _positive(quantity, "quantity")
             if quantity < self.filled_quantity:
                 raise AmendBelowFilledError(
                     self.client_order_id,
@@ -1096,6 +1097,15 @@ def _fee_rank(fee: Decimal | None, currency: str | None) -> tuple[Decimal, Decim
     """The order in which conflicting fees win: larger by size, then by value, then currency."""
     amount = Decimal(0) if fee is None else fee
     return (abs(amount), amount, currency or "")
+
+
+def _positive(value: Decimal, field: str) -> None:
+    """Refuse a quantity or price that is not a finite amount above zero.
+
+    Values read from input were parsed by ``parse_positive`` already (digits, range, sign): this
+    only guards the aggregate, cheaply, and leaves the refusal and its words to that rule."""
+    if not (value.is_finite() and value > 0):
+        parse_positive(value, field)
 
 
 def _opt_str(value: Decimal | None) -> str | None:

@@ -19,7 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from orderledger.domain.errors import IdentityConflictError, LedgerError
-from orderledger.domain.events import OrderEvent
+from orderledger.domain.events import OrderAccepted, OrderAmended, OrderEvent
 from orderledger.domain.order import Order, Stamp, order_id_for, replay
 from orderledger.domain.order import Outcome as Decision
 from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
@@ -357,6 +357,10 @@ class Processor:
         return [(r[0], r[1], bytes(r[2]), bytes(r[3]), r[4]) for r in rows]
 
 
+_NAMING = (OrderAccepted, OrderAmended)
+"""The events after the request that can give an order a new venue identity."""
+
+
 def identity_keys(order: Order) -> list[IdentityKey]:
     """Every secondary identity an order has recorded."""
     keys: list[IdentityKey] = [(order.venue, "venue_order_id", v) for v in order.venue_order_ids]
@@ -524,9 +528,11 @@ class _Batch:
         outcome = _FACTS[message.type](self, order, message, stamp)
         status, reason, new = self._outcome(order, outcome, entry)
         events += new
-        keys = self._register(order, identity_keys(order))
-        self.commit.resolvable.extend(keys)
-        events += self._unpark(order, keys)
+        if any(type(event) in _NAMING for event in events):
+            # Only these add identities: any other fact leaves nothing new to register or release.
+            keys = self._register(order, identity_keys(order))
+            self.commit.resolvable.extend(keys)
+            events += self._unpark(order, keys)
         if events and status is not Outcome.APPLIED:
             status, reason = Outcome.APPLIED, None
         return status, reason, events
@@ -551,10 +557,10 @@ class _Batch:
         if events:
             self.touched.add(order.client_order_id)
             entry.event_count += len(events)  # the events that will point at this message
-            for event in events:
-                self.events.append(event)
-                self.commit.events.append(self.p.mapper.to_stored_event(event))
-                self.commit.event_entries.append(entry)
+            self.events += events
+            commit = self.commit
+            commit.events += map(self.p.mapper.to_stored_event, events)
+            commit.event_entries += [entry] * len(events)
         return outcome.kind, outcome.reason or None, events
 
     def _resolve(self, message: Message) -> tuple[Order | None, list[IdentityKey]]:
@@ -805,6 +811,8 @@ def _notes_text(notes: Sequence[str]) -> str:
 
 def _combine(outcomes: list[tuple[Outcome, str | None]]) -> tuple[Outcome, str | None]:
     """One outcome for an input that carried several messages: the most significant."""
+    if len(outcomes) == 1:
+        return outcomes[0]  # every outcome is in SIGNIFICANCE
     for wanted in SIGNIFICANCE:
         for outcome, reason in outcomes:
             if outcome is wanted:

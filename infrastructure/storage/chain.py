@@ -6,8 +6,8 @@ control characters, so the joining is unambiguous); the payload bytes come last.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
+from hashlib import sha256
 from typing import Any
 
 GENESIS = b"\x00" * 32
@@ -20,7 +20,12 @@ def link(previous: bytes, row: Sequence[Any]) -> bytes:
     ``row`` is (notification_id, originator_id, originator_version, topic, state, event_type,
     client_order_id, account, venue, instrument, ts_event, ts_recorded, source, message_id).
     """
+    values = [*row[:4], *row[5:]]
+    if None in values:
+        values = [_NONE if v is None else v for v in values]
     state = row[4]
-    text = "\x1f".join([_NONE if v is None else str(v) for v in (*row[:4], *row[5:])])
-    payload = bytes(state) if not isinstance(state, bytes) else state
-    return hashlib.sha256(previous + text.encode("utf-8") + b"\x1e" + payload).digest()
+    digest = sha256(previous)
+    digest.update("\x1f".join(map(str, values)).encode("utf-8"))
+    digest.update(b"\x1e")
+    digest.update(state if isinstance(state, bytes) else bytes(state))
+    return digest.digest()

@@ -21,6 +21,7 @@ from orderledger.domain.values import format_decimal, format_timestamp
 TOPICS: dict[type[OrderEvent], str] = {cls: f"domain.events:{cls.__name__}" for cls in EVENT_TYPES}
 CLASSES: dict[str, type[OrderEvent]] = {topic: cls for cls, topic in TOPICS.items()}
 _new_stored = object.__new__
+_set = object.__setattr__
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,8 @@ class LedgerMapper(Mapper[UUID]):
     def to_stored_event(self, domain_event: Any) -> IndexedStoredEvent:
         event: OrderEvent = domain_event
         cls = type(event)
-        state = dict(event.__dict__)  # the event's own fields, in order, less the header
+        values = event.__dict__
+        state = values.copy()  # the event's own fields, in order, less the header
         del state["originator_id"], state["originator_version"]
         if cls.class_version > 1:
             state["class_version"] = cls.class_version
@@ -62,19 +64,23 @@ class LedgerMapper(Mapper[UUID]):
         # Filled in directly rather than through the frozen dataclass's __init__ (one
         # object.__setattr__ per field): one of these is made per event on the hot path.
         stored = _new_stored(IndexedStoredEvent)
-        stored.__dict__.update(
-            originator_id=event.originator_id,
-            originator_version=event.originator_version,
-            topic=TOPICS[cls],
-            state=data,
-            event_type=cls.__name__,
-            client_order_id=event.client_order_id,
-            account=event.account,
-            venue=event.venue,
-            instrument=event.instrument,
-            ts_event=format_timestamp(event.ts_event),
-            ts_recorded=format_timestamp(event.ts_recorded),
-            source=event.source,
+        _set(
+            stored,
+            "__dict__",
+            {
+                "originator_id": values["originator_id"],
+                "originator_version": values["originator_version"],
+                "topic": TOPICS[cls],
+                "state": data,
+                "event_type": cls.__name__,
+                "client_order_id": values["client_order_id"],
+                "account": values["account"],
+                "venue": values["venue"],
+                "instrument": values["instrument"],
+                "ts_event": format_timestamp(values["ts_event"]),
+                "ts_recorded": format_timestamp(values["ts_recorded"]),
+                "source": values["source"],
+            },
         )
         return stored
 

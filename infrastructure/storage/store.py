@@ -234,7 +234,7 @@ def upgrade(dialect: str, version: int) -> list[str]:
     return statements
 
 
-@dataclass
+@dataclass(slots=True)
 class JournalEntry:
     """One inbound message and what became of it."""
 
@@ -483,8 +483,8 @@ class LedgerRecorder(ApplicationRecorder):
             return []
         last = tx.one("SELECT notification_id, hash FROM events ORDER BY notification_id DESC LIMIT 1")
         position, previous = (0, GENESIS) if last is None else (last[0], bytes(last[1]))
+        first = position + 1
         rows = []
-        ids = []
         for stored, message_id in zip(events, message_ids, strict=True):
             position += 1
             row = (
@@ -498,14 +498,13 @@ class LedgerRecorder(ApplicationRecorder):
             )
             previous = link(previous, row)
             rows.append((*row, previous))
-            ids.append(position)
         tx.executemany(
             "INSERT INTO events (notification_id, originator_id, originator_version, topic,"
             " state, event_type, client_order_id, account, venue, instrument, ts_event,"
             " ts_recorded, source, message_id, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             rows,
         )
-        return ids
+        return list(range(first, first + len(rows)))
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         """eventsourcing's entry point: store events (without a journal) in one transaction."""

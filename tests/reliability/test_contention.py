@@ -20,7 +20,6 @@ import itertools
 import json
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
