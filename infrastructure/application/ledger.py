@@ -67,7 +67,7 @@ from orderledger.infrastructure.audit.search import (
 from orderledger.infrastructure.audit.verify import VerifyReport
 from orderledger.infrastructure.errors import ConfigurationError, MessageError
 from orderledger.infrastructure.ingest.messages import message_from_line
-from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result
+from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result, fewer_collections
 from orderledger.infrastructure.storage.db import DEFAULT_URL, open_database
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.store import LedgerRecorder, payload
@@ -305,16 +305,17 @@ class OrderLedger(Application[UUID]):
             batches: Iterator[list[Inbound]] = iter([[i for i in items if i is not None and i.raw.strip()]])
         else:
             batches = _batches((i for i in items if i is None or i.raw.strip()), self.batch_size)
-        for batch in batches:
-            with self._writing:
-                results, committed = self.processor.process(batch, strict=strict)
-                if strict and any(r.outcome is Outcome.REJECTED for r in results):
-                    report.stored = False
-                self._after_commit(committed)
-            for result in results:
-                report.add(result)
-            if on_batch is not None and report.stored:
-                on_batch(results)
+        with fewer_collections():
+            for batch in batches:
+                with self._writing:
+                    results, committed = self.processor.process(batch, strict=strict)
+                    if strict and any(r.outcome is Outcome.REJECTED for r in results):
+                        report.stored = False
+                    self._after_commit(committed)
+                for result in results:
+                    report.add(result)
+                if on_batch is not None and report.stored:
+                    on_batch(results)
         report.seconds = _now() - started
         return report
 

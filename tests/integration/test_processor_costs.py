@@ -7,10 +7,11 @@ opened a read transaction of their own. These tests count what a user would pay.
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.ingest.processing import IdentityCache
+from orderledger.infrastructure.ingest.processing import YOUNG_THRESHOLD, IdentityCache
 from tests.integration.helpers import fact, fill, lines, request
 
 
@@ -56,3 +57,28 @@ def test_the_identity_cache_is_bounded() -> None:
 
     assert [("V", "venue_order_id", str(n)) in cache for n in range(5)] == [False, False, True, True, True]
     assert cache.get(("V", "venue_order_id", "4")) == "c-4"
+
+
+def test_ingesting_collects_young_objects_less_often_and_restores_the_thresholds(ledger: OrderLedger) -> None:
+    # Given the process's collector at thresholds of its own (not Python's default 700)
+    saved = gc.get_threshold()
+    gc.set_threshold(900, 11, 12)
+    seen: list[tuple[int, int, int]] = []
+    try:
+        # When a batch is ingested
+        ledger.ingest_lines(
+            lines(request("c-1"), fill("c-1", "t-1", "10")),
+            on_batch=lambda _: seen.append(gc.get_threshold()),
+        )
+        # Then during the batch the young generation waited for YOUNG_THRESHOLD allocations, the
+        # older generations' settings kept; afterwards the thresholds are the process's own again
+        assert seen == [(YOUNG_THRESHOLD, 11, 12)]
+        assert gc.get_threshold() == (900, 11, 12)
+        # And a process that turned the collector's automatic runs off (threshold 0) keeps that
+        gc.set_threshold(0)
+        ledger.ingest_lines(
+            lines(fill("c-1", "t-2", "5")), on_batch=lambda _: seen.append(gc.get_threshold())
+        )
+        assert seen[-1][0] == 0
+    finally:
+        gc.set_threshold(*saved)
