@@ -1,7 +1,7 @@
 """The ``Order`` aggregate: one per client order ID, rebuilt by replaying its events.
 
 Commands (``accept``, ``fill``, ``request_cancel`` …) decide: they consult the lifecycle table,
-check quantities and identities, and return an :class:`Outcome` holding at most one new event,
+check quantities and identities, and return an :class:`Decision` holding at most one new event,
 or raise a typed :mod:`domain.errors` error. ``apply`` records: it only assigns, because it runs
 again on every replay.
 """
@@ -46,7 +46,7 @@ from orderledger.domain.events import (
     construct,
 )
 from orderledger.domain.lifecycle import Fact, Rule, rule_for
-from orderledger.domain.outcomes import Outcome as OutcomeValue
+from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import (
     AVERAGE,
     EXACT,
@@ -76,26 +76,23 @@ def external_client_order_id(venue: str, venue_order_id: str) -> str:
     return f"ext-{venue}-{venue_order_id}"
 
 
-OutcomeKind = OutcomeValue
-"""What a command did: ``applied``, ``duplicate`` or ``ignored`` of the ledger's one outcome
-vocabulary (:class:`domain.outcomes.Outcome`; ingest adds ``parked`` and ``rejected``)."""
-
-
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    """The result of a command: the new events, or why there are none."""
+class Decision:
+    """What a command decided: its outcome (``applied``, ``duplicate`` or ``ignored`` of the
+    ledger's one vocabulary, :class:`domain.outcomes.Outcome`; ingest adds ``parked`` and
+    ``rejected``), the new events, or why there are none."""
 
-    kind: OutcomeKind
+    kind: Outcome
     events: tuple[OrderEvent, ...] = ()
     reason: str = ""
 
 
-def _duplicate(reason: str) -> Outcome:
-    return Outcome(OutcomeKind.DUPLICATE, (), reason)
+def _duplicate(reason: str) -> Decision:
+    return Decision(Outcome.DUPLICATE, (), reason)
 
 
-def _ignored(reason: str) -> Outcome:
-    return Outcome(OutcomeKind.IGNORED, (), reason)
+def _ignored(reason: str) -> Decision:
+    return Decision(Outcome.IGNORED, (), reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,7 +405,7 @@ class Order:
     # ----------------------------------------------------------------- creation
 
     @classmethod
-    def request(cls, spec: OrderSpec, stamp: Stamp) -> tuple[Order, Outcome]:
+    def request(cls, spec: OrderSpec, stamp: Stamp) -> tuple[Order, Decision]:
         """Create an order from its request (intent recorded before it is sent)."""
         spec.validate()
         stated = {name: getattr(spec, name) for name in SPEC_FIELDS}
@@ -426,9 +423,9 @@ class Order:
         order = cls(event)
         order.version = 1
         order._pending_events.append(event)
-        return order, Outcome(OutcomeKind.APPLIED, (event,))
+        return order, Decision(Outcome.APPLIED, (event,))
 
-    def request_again(self, spec: OrderSpec, stamp: Stamp | None = None) -> Outcome:
+    def request_again(self, spec: OrderSpec, stamp: Stamp | None = None) -> Decision:
         """A request for an ID that exists: the same order stated again, completed, or an error.
 
         The order's identity (account, venue, instrument, side, order type) must match, or the
@@ -472,7 +469,7 @@ class Order:
             events += self._anomaly(stamp, f"{name}_mismatch", name, _shown(ours), _shown(theirs))
         if not events:
             return _duplicate("the order was already requested; its differences are already recorded")
-        return Outcome(OutcomeKind.APPLIED, tuple(events))
+        return Decision(Outcome.APPLIED, tuple(events))
 
     # ----------------------------------------------------------------- commands
 
@@ -481,7 +478,7 @@ class Order:
         stamp: Stamp,
         venue_order_id: str | None = None,
         aliases: Mapping[str, str] | None = None,
-    ) -> Outcome:
+    ) -> Decision:
         """The venue acknowledged the order."""
         # Ack and reject answer the request, not a cancel or amend we sent before the ack.
         rule, _why = self._rule(Fact.ACCEPTED, self.base_status)
@@ -502,7 +499,7 @@ class Order:
             aliases=new_aliases,
         )
 
-    def reject(self, stamp: Stamp, reason: str | None = None) -> Outcome:
+    def reject(self, stamp: Stamp, reason: str | None = None) -> Decision:
         """The venue refused the order."""
         self._rule(Fact.REJECTED, self.base_status)
         if (early := self._early(Fact.REJECTED, self.base_status)) is not None:
@@ -520,7 +517,7 @@ class Order:
         liquidity: Liquidity | None = None,
         inferred: bool = False,
         venue_realized_pnl: Decimal | None = None,
-    ) -> Outcome:
+    ) -> Decision:
         """Book one execution. A fill is never dropped; a conflicting one is an error.
 
         ``inferred`` marks a fill reconciliation deduced from the venue's cumulative quantity.
@@ -588,9 +585,9 @@ class Order:
             inferred=inferred,
             venue_realized_pnl=venue_realized_pnl,
         )
-        return Outcome(OutcomeKind.APPLIED, (*events, *outcome.events))
+        return Decision(Outcome.APPLIED, (*events, *outcome.events))
 
-    def request_cancel(self, stamp: Stamp) -> Outcome:
+    def request_cancel(self, stamp: Stamp) -> Decision:
         """We ask the venue to cancel."""
         if (again := self._again(OrderCancelRequested, stamp)) is not None:
             return again
@@ -599,14 +596,14 @@ class Order:
             return early
         return self._record(OrderCancelRequested, stamp)
 
-    def cancel(self, stamp: Stamp, reason: str | None = None) -> Outcome:
+    def cancel(self, stamp: Stamp, reason: str | None = None) -> Decision:
         """The venue canceled the order."""
         self._check(Fact.CANCELED)
         if (early := self._early(Fact.CANCELED)) is not None:
             return early
         return self._record(OrderCanceled, stamp, reason=reason)
 
-    def reject_cancel(self, stamp: Stamp, reason: str | None = None) -> Outcome:
+    def reject_cancel(self, stamp: Stamp, reason: str | None = None) -> Decision:
         """The venue refused our cancel."""
         if (again := self._again(OrderCancelRejected, stamp)) is not None:
             return again
@@ -617,7 +614,7 @@ class Order:
 
     def request_amend(
         self, stamp: Stamp, quantity: Decimal | None = None, price: Decimal | None = None
-    ) -> Outcome:
+    ) -> Decision:
         """We ask the venue for a new total quantity and/or price."""
         if (again := self._again(OrderAmendRequested, stamp)) is not None:
             return again
@@ -633,7 +630,7 @@ class Order:
         quantity: Decimal | None = None,
         price: Decimal | None = None,
         venue_order_id: str | None = None,
-    ) -> Outcome:
+    ) -> Decision:
         """The venue applied an amendment (ours, or one made elsewhere).
 
         On a filled order the venue's word is ignored, unless it raises the quantity: the venue
@@ -665,7 +662,7 @@ class Order:
             return _duplicate("the order already has this quantity, price and venue order ID")
         return self._record(OrderAmended, stamp, quantity=quantity, price=price, venue_order_id=new_id)
 
-    def reject_amend(self, stamp: Stamp, reason: str | None = None) -> Outcome:
+    def reject_amend(self, stamp: Stamp, reason: str | None = None) -> Decision:
         """The venue refused our amendment."""
         if (again := self._again(OrderAmendRejected, stamp)) is not None:
             return again
@@ -675,14 +672,14 @@ class Order:
             return early
         return self._record(OrderAmendRejected, stamp, reason=reason)
 
-    def expire(self, stamp: Stamp, reason: str | None = None) -> Outcome:
+    def expire(self, stamp: Stamp, reason: str | None = None) -> Decision:
         """The order's time in force ran out."""
         self._check(Fact.EXPIRED)
         if (early := self._early(Fact.EXPIRED)) is not None:
             return early
         return self._record(OrderExpired, stamp, reason=reason)
 
-    def bust_fill(self, stamp: Stamp, trade_id: str, reason: str | None = None) -> Outcome:
+    def bust_fill(self, stamp: Stamp, trade_id: str, reason: str | None = None) -> Decision:
         """The venue reversed a trade: undo it in quantities, trades and P&L."""
         fill = self._trade(trade_id)
         if fill.busted:
@@ -711,7 +708,7 @@ class Order:
         last_px: Decimal | None = None,
         fee: Decimal | None = None,
         reason: str | None = None,
-    ) -> Outcome:
+    ) -> Decision:
         """The venue corrected a trade's quantity, price and/or fee."""
         if (again := self._again(FillCorrected, stamp, trade_id)) is not None:
             return again
@@ -736,7 +733,7 @@ class Order:
         new_fee: Decimal | None,
         new_fee_currency: str | None,
         reason: str | None,
-    ) -> Outcome:
+    ) -> Decision:
         trade_id = fill.trade_id
         total = EXACT.add(EXACT.subtract(self.filled_quantity, fill.qty), new_qty)
         if total > self.quantity:
@@ -763,7 +760,9 @@ class Order:
             reason=reason,
         )
 
-    def _fill_again(self, stamp: Stamp, fill: Fill, fee: Decimal | None, fee_currency: str | None) -> Outcome:
+    def _fill_again(
+        self, stamp: Stamp, fill: Fill, fee: Decimal | None, fee_currency: str | None
+    ) -> Decision:
         """Another copy of a booked trade (a REST poll repeating the stream, say).
 
         A copy that adds the fee the first lacked completes the trade; one whose fee differs is
@@ -789,7 +788,7 @@ class Order:
             events += self._correct(stamp, fill, fill.qty, fill.px, fee, fee_currency, why).events
         if not events:
             return _duplicate(f"trade {trade!r} is already booked; its fee conflict is already recorded")
-        return Outcome(OutcomeKind.APPLIED, tuple(events))
+        return Decision(Outcome.APPLIED, tuple(events))
 
     def _anomaly(
         self,
@@ -823,7 +822,7 @@ class Order:
             raise InvalidTransitionError(self.client_order_id, fact.value, self.status.value, why)
         return rule, why
 
-    def _again(self, event_class: type[OrderEvent], stamp: Stamp, trade_id: str = "") -> Outcome | None:
+    def _again(self, event_class: type[OrderEvent], stamp: Stamp, trade_id: str = "") -> Decision | None:
         """A duplicate outcome if this very fact (type, venue time, trade) is already recorded."""
         if _fingerprint(event_class.__name__, stamp.ts_event, trade_id) in self.seen:
             return _duplicate(f"this {event_class.__name__} was already recorded")
@@ -832,7 +831,7 @@ class Order:
     def _check(self, fact: Fact) -> None:
         self._rule(fact)
 
-    def _early(self, fact: Fact, status: Status | None = None) -> Outcome | None:
+    def _early(self, fact: Fact, status: Status | None = None) -> Decision | None:
         """The outcome for facts the table settles without an event (duplicate, ignore)."""
         rule, why = rule_for(self.status if status is None else status, fact)
         if rule is Rule.DUPLICATE:
@@ -872,7 +871,7 @@ class Order:
             raise UnknownTradeError(self.client_order_id, trade_id)
         return fill
 
-    def _record(self, event_class: type[OrderEvent], stamp: Stamp, **fields: Any) -> Outcome:
+    def _record(self, event_class: type[OrderEvent], stamp: Stamp, **fields: Any) -> Decision:
         # Every value here was validated on the way in (the request, the command's checks), so
         # the event is constructed without validating each field again: this is the hot path.
         fields.update(
@@ -889,7 +888,7 @@ class Order:
         event = construct(event_class, fields)
         self.apply(event)
         self._pending_events.append(event)
-        return Outcome(OutcomeKind.APPLIED, (event,))
+        return Decision(Outcome.APPLIED, (event,))
 
     # ----------------------------------------------------------------- applying events
 

@@ -21,11 +21,12 @@ import pytest
 
 from orderledger.domain.errors import LedgerError
 from orderledger.domain.events import OrderEvent
-from orderledger.domain.order import Order, OrderSpec, Outcome, OutcomeKind, Stamp, replay
+from orderledger.domain.order import Decision, Order, OrderSpec, Stamp, replay
+from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import Liquidity, OrderType, Side, Status
 
 Number = Decimal | int | str
-Step = Callable[[Order, Stamp], Outcome]
+Step = Callable[[Order, Stamp], Decision]
 """A prior fact: one command applied to the order under test."""
 
 E = TypeVar("E", bound=OrderEvent)
@@ -163,7 +164,7 @@ def given(*steps: Step, **spec_overrides: Any) -> Order:
     order, _ = Order.request(spec(**spec_overrides), stamp(0))
     for index, step in enumerate(steps, start=1):
         outcome = step(order, stamp(index))
-        if outcome.kind is not OutcomeKind.APPLIED:
+        if outcome.kind is not Outcome.APPLIED:
             raise AssertionError(f"given step {index} did not apply: {outcome}")
     return order
 
@@ -204,16 +205,16 @@ def rebuilt(order: Order) -> Order:
 # ----------------------------------------------------------------------------- assertions
 
 
-def only_event(outcome: Outcome, event_type: type[E]) -> E:
+def only_event(outcome: Decision, event_type: type[E]) -> E:
     """The single event of an applied outcome, checked to be an ``event_type``."""
-    assert outcome.kind is OutcomeKind.APPLIED, outcome
+    assert outcome.kind is Outcome.APPLIED, outcome
     assert len(outcome.events) == 1, outcome.events
     event = outcome.events[0]
     assert isinstance(event, event_type), f"expected {event_type.__name__}, got {event!r}"
     return event
 
 
-def without_event(order: Order, kind: OutcomeKind, command: Callable[[Order], Outcome]) -> Outcome:
+def without_event(order: Order, kind: Outcome, command: Callable[[Order], Decision]) -> Decision:
     """Run ``command``, expect a ``kind`` outcome (duplicate or ignored) that changed nothing."""
     before_events = history(order)
     before_state = order.snapshot()

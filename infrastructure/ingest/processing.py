@@ -22,8 +22,7 @@ from uuid import UUID
 
 from orderledger.domain.errors import IdentityConflictError, LedgerError
 from orderledger.domain.events import OrderAccepted, OrderAmended, OrderEvent
-from orderledger.domain.order import Order, Stamp, order_id_for, replay
-from orderledger.domain.order import Outcome as Decision
+from orderledger.domain.order import Decision, Order, Stamp, order_id_for, replay
 from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.application.instruments import book_instrument

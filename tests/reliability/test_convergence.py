@@ -24,7 +24,8 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from orderledger.domain.order import Order, OrderSpec, OutcomeKind, Stamp
+from orderledger.domain.order import Order, OrderSpec, Stamp
+from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import OrderType, Side, Status
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions, list_trades
@@ -179,7 +180,7 @@ def at(seconds: int) -> Stamp:
     return Stamp(moment, moment, "convergence")
 
 
-Delivery = Callable[[Order], OutcomeKind]
+Delivery = Callable[[Order], Outcome]
 
 
 def deliver_fill(fill: FillFact) -> Delivery:
@@ -187,12 +188,12 @@ def deliver_fill(fill: FillFact) -> Delivery:
     return lambda order: order.fill(at(fill.ts), fill.trade_id, fill.qty, fill.px).kind
 
 
-def deliver_ack(order: Order) -> OutcomeKind:
+def deliver_ack(order: Order) -> Outcome:
     """Deliver the acknowledgement to the aggregate."""
     return order.accept(at(1), venue_order_id(order.client_order_id)).kind
 
 
-def deliver_cancel(order: Order) -> OutcomeKind:
+def deliver_cancel(order: Order) -> Outcome:
     """Deliver the venue's cancel to the aggregate."""
     return order.cancel(at(2), "user").kind
 
@@ -219,7 +220,7 @@ def test_fills_and_acks_in_any_order_and_number_give_one_order_state(
     deliveries: list[tuple[str, Delivery]] = [(f.trade_id, deliver_fill(f)) for f in fills + copies]
     deliveries += [("ack", deliver_ack)] * acks
     order, _ = Order.request(spec(), at(0))
-    kinds: dict[str, list[OutcomeKind]] = {}
+    kinds: dict[str, list[Outcome]] = {}
     for key, delivery in data.draw(st.permutations(deliveries), label="arrival order"):
         kinds.setdefault(key, []).append(delivery(order))
 
@@ -234,8 +235,8 @@ def test_fills_and_acks_in_any_order_and_number_give_one_order_state(
     assert order.anomalies == []
     # Each fact is applied by its first delivery only: every later one is a duplicate.
     for key, seen in kinds.items():
-        assert seen[0] is OutcomeKind.APPLIED, (key, seen)
-        assert set(seen[1:]) <= {OutcomeKind.DUPLICATE}, (key, seen)
+        assert seen[0] is Outcome.APPLIED, (key, seen)
+        assert set(seen[1:]) <= {Outcome.DUPLICATE}, (key, seen)
     assert order.version == 1 + 1 + len(fills)
 
 

@@ -36,7 +36,7 @@ from orderledger.domain.errors import (
     OverfillError,
     UnknownTradeError,
 )
-from orderledger.domain.order import Order, OrderSpec, Outcome, Stamp
+from orderledger.domain.order import Decision, Order, OrderSpec, Stamp
 from orderledger.domain.values import OrderType, Side
 
 # ============================================================================= facts
@@ -78,7 +78,7 @@ def order_spec(side: Side = Side.BUY, quantity: Decimal = ORDER_QUANTITY) -> Ord
     )
 
 
-def send(order: Order, fact: Fact) -> Outcome:
+def send(order: Order, fact: Fact) -> Decision:
     """Deliver one fact to the aggregate through its public command API."""
     stamp = at(fact.ts)
     if fact.kind == "accepted":

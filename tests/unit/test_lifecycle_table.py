@@ -10,7 +10,8 @@ import pytest
 from orderledger.domain.errors import InvalidTransitionError, OverfillError
 from orderledger.domain.events import OrderFilled
 from orderledger.domain.lifecycle import TRANSITIONS, Fact, Rule, rule_for
-from orderledger.domain.order import Order, Outcome, OutcomeKind
+from orderledger.domain.order import Decision, Order
+from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import TERMINAL, Status
 from tests.builders import history, only_event, order_in, stamp
 
@@ -74,7 +75,7 @@ def test_filled_outranks_canceled() -> None:
 
 # ----------------------------------------------------------------------------- table vs aggregate
 
-COMMANDS: dict[Fact, Callable[[Order], Outcome]] = {
+COMMANDS: dict[Fact, Callable[[Order], Decision]] = {
     Fact.REJECTED: lambda o: o.reject(stamp(20), "refused"),
     Fact.CANCEL_REQUESTED: lambda o: o.request_cancel(stamp(20)),
     Fact.CANCELED: lambda o: o.cancel(stamp(20), "user"),
@@ -85,9 +86,9 @@ COMMANDS: dict[Fact, Callable[[Order], Outcome]] = {
     Fact.EXPIRED: lambda o: o.expire(stamp(20), "day end"),
 }
 OUTCOME_OF = {
-    Rule.APPLY: OutcomeKind.APPLIED,
-    Rule.DUPLICATE: OutcomeKind.DUPLICATE,
-    Rule.IGNORE: OutcomeKind.IGNORED,
+    Rule.APPLY: Outcome.APPLIED,
+    Rule.DUPLICATE: Outcome.DUPLICATE,
+    Rule.IGNORE: Outcome.IGNORED,
 }
 
 

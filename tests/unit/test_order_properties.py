@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from orderledger.domain.errors import LedgerError
-from orderledger.domain.order import Order, Outcome, OutcomeKind, replay
+from orderledger.domain.order import Decision, Order, replay
+from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import Status
 from tests.builders import history, spec, stamp
 
@@ -39,7 +40,7 @@ class FillFact:
     qty: Decimal
     px: Decimal
 
-    def deliver(self, order: Order, seconds: int) -> Outcome:
+    def deliver(self, order: Order, seconds: int) -> Decision:
         return order.fill(stamp(seconds), self.trade_id, self.qty, self.px)
 
 
@@ -89,7 +90,7 @@ def test_fills_commute_in_any_order_and_any_number_of_times(
     deliveries = data.draw(st.permutations(fills + again), label="arrival order")
     ack_at = data.draw(st.integers(0, len(deliveries)), label="ack position")
     shuffled, _ = Order.request(ORDER, stamp(0))
-    kinds: dict[str, list[OutcomeKind]] = {}
+    kinds: dict[str, list[Outcome]] = {}
     for index, fill in enumerate(deliveries):
         if index == ack_at:
             shuffled.accept(stamp(index + 1), "V-1")
@@ -105,21 +106,21 @@ def test_fills_commute_in_any_order_and_any_number_of_times(
     assert booked(shuffled) == booked(reference)
     assert shuffled.venue_order_ids == ["V-1"]
     for trade_kinds in kinds.values():
-        assert trade_kinds[0] is OutcomeKind.APPLIED
-        assert set(trade_kinds[1:]) <= {OutcomeKind.DUPLICATE}
+        assert trade_kinds[0] is Outcome.APPLIED
+        assert set(trade_kinds[1:]) <= {Outcome.DUPLICATE}
 
 
 # ----------------------------------------------------------------------------- random histories
 
-Command = Callable[[Order, int], Outcome]
-APPLIED = OutcomeKind.APPLIED
+Command = Callable[[Order, int], Decision]
+APPLIED = Outcome.APPLIED
 trades = st.sampled_from(["T-1", "T-2", "T-3", "T-4"])
 quantities = st.integers(1, 15).map(Decimal)
 prices = st.sampled_from([cents(9_950), cents(10_000), cents(10_025)])
 venue_ids = st.sampled_from(["V-1", "V-2", None])
 
 
-def run(order: Order, command: Command, seconds: int) -> Outcome | LedgerError:
+def run(order: Order, command: Command, seconds: int) -> Decision | LedgerError:
     """Apply one command; whatever it does, it records exactly the events it returns."""
     before_events = history(order)
     before_state = order.snapshot()
@@ -151,7 +152,7 @@ class OrderHistory(RuleBasedStateMachine):
         """Deliver one fact; True when it recorded an event."""
         self.clock += 1
         outcome = run(self.order, command, self.clock)
-        applied = isinstance(outcome, Outcome) and outcome.kind is APPLIED
+        applied = isinstance(outcome, Decision) and outcome.kind is APPLIED
         if applied and not intent:
             self.after_applied(command)
         return applied
@@ -233,8 +234,8 @@ class DuplicateDeliveries(OrderHistory):
 
         again = run(self.order, command, self.clock)
 
-        assert isinstance(again, Outcome), f"delivered again, the fact raised {again!r}"
-        assert again.kind in (OutcomeKind.DUPLICATE, OutcomeKind.IGNORED), again
+        assert isinstance(again, Decision), f"delivered again, the fact raised {again!r}"
+        assert again.kind in (Outcome.DUPLICATE, Outcome.IGNORED), again
         assert history(self.order) == before
 
     def teardown(self) -> None:
@@ -243,10 +244,10 @@ class DuplicateDeliveries(OrderHistory):
             if trade in self.corrected:
                 continue
             again = run(self.order, command, 1_000)
-            assert isinstance(again, Outcome), f"fill {trade} delivered at the end raised {again!r}"
-            assert again.kind is OutcomeKind.DUPLICATE, again
+            assert isinstance(again, Decision), f"fill {trade} delivered at the end raised {again!r}"
+            assert again.kind is Outcome.DUPLICATE, again
         if not self.was_amended:  # see the xfail in test_order_semantics: reuse after an amendment
-            assert self.order.request_again(ORDER).kind is OutcomeKind.DUPLICATE
+            assert self.order.request_again(ORDER).kind is Outcome.DUPLICATE
 
 
 TestAFactDeliveredAgainIsADuplicateOrIgnored = DuplicateDeliveries.TestCase

@@ -35,7 +35,8 @@ from orderledger.domain.events import (
     OrderRejected,
     OrderRequested,
 )
-from orderledger.domain.order import Order, OutcomeKind, order_id_for
+from orderledger.domain.order import Order, order_id_for
+from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import AVERAGE, Liquidity, OrderType, Side, Status
 from tests.builders import (
     CANONICAL_STEPS,
@@ -66,8 +67,8 @@ from tests.builders import (
 )
 
 D = Decimal
-DUPLICATE = OutcomeKind.DUPLICATE
-IGNORED = OutcomeKind.IGNORED
+DUPLICATE = Outcome.DUPLICATE
+IGNORED = Outcome.IGNORED
 
 OPEN_STATUSES = [
     Status.REQUESTED,
