@@ -21,7 +21,7 @@ from orderledger.infrastructure.storage.db import Database, Tx, table_columns
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.rebuild import Share, fold_in_processes, fold_share, rebuild_name
 from orderledger.projections import PROJECTIONS
-from orderledger.projections.base import Projection, TableSpec
+from orderledger.projections.base import Index, Projection, TableSpec
 
 CHUNK = 5_000
 ABSENT = object()
@@ -39,7 +39,11 @@ def create_table_sql(spec: TableSpec[Any, Any], name: str, dialect: str) -> list
     statements = [f"CREATE TABLE IF NOT EXISTS {name} ({columns}, PRIMARY KEY ({', '.join(spec.key)}))"]
     tag = uuid.uuid4().hex[:8]
     for i, index in enumerate(spec.indexes):
-        statements.append(f"CREATE INDEX IF NOT EXISTS ix_{name}_{i}_{tag} ON {name} ({', '.join(index)})")
+        found = index if isinstance(index, Index) else Index(index)
+        where = "" if found.where is None else f" WHERE {found.where}"
+        statements.append(
+            f"CREATE INDEX IF NOT EXISTS ix_{name}_{i}_{tag} ON {name} ({', '.join(found.columns)}){where}"
+        )
     return statements
 
 
