@@ -93,6 +93,9 @@ class Projection(ABC):
     """Raised whenever the fold writes other rows for the same events: a database whose view was
     built by another version is rebuilt from the log when the ledger opens."""
 
+    events: ClassVar[tuple[type[OrderEvent], ...] | None] = None
+    """The event types ``apply`` folds (None: every type); storage skips the others."""
+
     @abstractmethod
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         """Fold one event (at its notification ``position``) into the tables."""

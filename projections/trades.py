@@ -123,6 +123,7 @@ class TradesProjection(Projection):
 
     name: ClassVar[str] = "trades"
     tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (TRADES_TABLE,)
+    events: ClassVar[tuple[type[OrderEvent], ...] | None] = _FILL_FACTS
 
     def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
         if isinstance(event, FillCorrected):

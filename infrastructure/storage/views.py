@@ -130,10 +130,15 @@ class SqlTable:
 
     def flush(self, tx: Tx) -> int:
         """Write the held rows; returns how many rows changed."""
-        upserts = [self.spec.to_row(v) for v in self.dirty.values() if v is not ABSENT]
+        if not self.dirty:
+            return 0
+        to_row = self.spec.to_row
+        upserts = [to_row(v) for v in self.dirty.values() if v is not ABSENT]
         deletes = [self.spec.key_values(k) for k, v in self.dirty.items() if v is ABSENT]
-        tx.executemany(self._upsert, upserts)
-        tx.executemany(self._delete, deletes)
+        if upserts:
+            tx.executemany(self._upsert, upserts)
+        if deletes:
+            tx.executemany(self._delete, deletes)
         for key, value in self.dirty.items():
             self._remember(key, value)
         count = len(self.dirty)
@@ -346,16 +351,21 @@ class Views:
             for table in tables.values():
                 table.tx = tx
         try:
-            for projection, tables, seen in active:
-                wanted: dict[str, list[Any]] = {}
-                for position, event in batch:
+            folds: dict[type[OrderEvent], list[tuple[Projection, dict[str, SqlTable], int]]] = {}
+            for _, event in batch:  # which views fold each event type present
+                kind = type(event)
+                if kind not in folds:
+                    folds[kind] = [a for a in active if a[0].events is None or kind in a[0].events]
+            wanted: dict[tuple[str, str], list[Any]] = {}
+            for position, event in batch:
+                for projection, _, seen in folds[type(event)]:
                     if position > seen:
                         for table_name, key in projection.reads(event):
-                            wanted.setdefault(table_name, []).append(key)
-                for table_name, keys in wanted.items():
-                    tables[table_name].prefetch(keys)
+                            wanted.setdefault((projection.name, table_name), []).append(key)
+            for (name, table_name), keys in wanted.items():
+                self.tables[name][table_name].prefetch(keys)
             for position, event in batch:
-                for projection, tables, seen in active:
+                for projection, tables, seen in folds[type(event)]:
                     if position > seen:
                         projection.apply(position, event, tables)
             for _, tables, _ in active:
