@@ -49,19 +49,47 @@ _SHOWN = (
 )
 """The snapshot's fields, in its order (lists and mappings as JSON text)."""
 SHOWN_COLUMNS = tuple(c.name for c in _SHOWN)
-_JSON_SHOWN = frozenset({"venue_order_ids", "aliases", "anomalies", "tags"})
-_EXTERNAL = SHOWN_COLUMNS.index("external")
 _DUMPS = orjson.dumps
+_EMPTY_LIST = "[]"
+_EMPTY_MAP = "{}"
+
+
+def _loads(text: str) -> Any:
+    if text == _EMPTY_LIST:
+        return []
+    if text == _EMPTY_MAP:
+        return {}
+    return orjson.loads(text)
 
 
 def shown(row: Sequence[Any]) -> dict[str, Any]:
     """``Order.snapshot()`` of a stored row (its first ``len(SHOWN_COLUMNS)`` columns)."""
-    data = dict(zip(SHOWN_COLUMNS, row, strict=False))
-    loads = orjson.loads
-    for name in _JSON_SHOWN:
-        data[name] = loads(data[name])
-    data["external"] = bool(row[_EXTERNAL])
-    return data
+    return {
+        "client_order_id": row[0],
+        "account": row[1],
+        "venue": row[2],
+        "instrument": row[3],
+        "side": row[4],
+        "order_type": row[5],
+        "quantity": row[6],
+        "price": row[7],
+        "time_in_force": row[8],
+        "status": row[9],
+        "filled_quantity": row[10],
+        "leaves_quantity": row[11],
+        "average_price": row[12],
+        "venue_order_ids": _loads(row[13]),
+        "aliases": _loads(row[14]),
+        "anomalies": _loads(row[15]),
+        "tags": _loads(row[16]),
+        "parent_id": row[17],
+        "quote_currency": row[18],
+        "external": bool(row[19]),
+        "reason": row[20],
+        "created_at": row[21],
+        "updated_at": row[22],
+        "version": row[23],
+    }
 
 
 def _opt(value: Any) -> str | None:
@@ -71,7 +99,7 @@ def _opt(value: Any) -> str | None:
 def _fills_text(order: Order) -> str:
     # As ``Order.to_state`` lists them.
     if not order.fills:
-        return "[]"
+        return _EMPTY_LIST
     return _DUMPS(
         [
             [
