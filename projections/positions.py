@@ -141,7 +141,7 @@ class Position:
             return (self.terms.value(abs(self.quantity), mark) - self.cost) * direction * self.terms.sense
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PnlEntry:
     """The P&L one event moved: the source of grouped P&L reports."""
 

@@ -14,7 +14,7 @@ from orderledger.domain.values import format_decimal, format_timestamp
 from orderledger.projections.base import Column, Projection, Table, TableSpec
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Trade:
     """One booked execution."""
 
