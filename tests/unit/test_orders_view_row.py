@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.simulator import simulate
 from orderledger.projections.orders import ORDERS_TABLE, SHOWN_COLUMNS, shown
 
 
