@@ -63,6 +63,14 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Index:
+    """An index on some columns; ``where``: only of the rows meeting it (a partial index)."""
+
+    columns: tuple[str, ...]
+    where: str | None = None
+
+
+@dataclass(frozen=True)
 class TableSpec(Generic[K, V]):
     """How a view table's rows are stored: columns, key, and the row ↔ value conversions."""
 
@@ -73,7 +81,7 @@ class TableSpec(Generic[K, V]):
     from_row: Callable[[tuple[Any, ...]], V]
     key_of_row: Callable[[tuple[Any, ...]], K]
     key_values: Callable[[K], tuple[Any, ...]]
-    indexes: tuple[tuple[str, ...], ...] = ()
+    indexes: tuple[tuple[str, ...] | Index, ...] = ()
 
 
 class Projection(ABC):
@@ -84,6 +92,9 @@ class Projection(ABC):
     version: ClassVar[int] = 1
     """Raised whenever the fold writes other rows for the same events: a database whose view was
     built by another version is rebuilt from the log when the ledger opens."""
+
+    events: ClassVar[tuple[type[OrderEvent], ...] | None] = None
+    """The event types ``apply`` folds (None: every type); storage skips the others."""
 
     @abstractmethod
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:

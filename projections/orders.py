@@ -2,77 +2,204 @@
 
 The fold reuses the aggregate's own ``apply``, so the view can never disagree with the
 aggregate's rules.
+
+A row is columns: first what ``Order.snapshot()`` shows, in its order and as its texts (a query
+answers from them without building the order), then what restoring the order to fold more of
+its events needs (``Order.from_state``). Nothing is stored as one blob rewritten on each change.
+Open orders are also in a partial index (``is_open = 1``), so listing them reads only them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import orjson
 
 from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
 from orderledger.domain.order import Order
-from orderledger.projections.base import Column, Projection, Table, TableSpec
+from orderledger.domain.values import format_decimal, format_timestamp
+from orderledger.projections.base import Column, Index, Projection, Table, TableSpec
+
+_SHOWN = (
+    Column("client_order_id"),
+    Column("account"),
+    Column("venue"),
+    Column("instrument"),
+    Column("side"),
+    Column("order_type"),
+    Column("quantity"),
+    Column("price"),
+    Column("time_in_force"),
+    Column("status"),
+    Column("filled_quantity"),
+    Column("leaves_quantity"),
+    Column("average_price"),
+    Column("venue_order_ids"),
+    Column("aliases"),
+    Column("anomalies"),
+    Column("tags"),
+    Column("parent_id"),
+    Column("quote_currency"),
+    Column("external", "INTEGER"),
+    Column("reason"),
+    Column("created_at"),
+    Column("updated_at"),
+    Column("version", "INTEGER"),
+)
+"""The snapshot's fields, in its order (lists and mappings as JSON text)."""
+SHOWN_COLUMNS = tuple(c.name for c in _SHOWN)
+_DUMPS = orjson.dumps
+_EMPTY_LIST = "[]"
+_EMPTY_MAP = "{}"
+
+
+def _loads(text: str) -> Any:
+    if text == _EMPTY_LIST:
+        return []
+    if text == _EMPTY_MAP:
+        return {}
+    return orjson.loads(text)
+
+
+def shown(row: Sequence[Any]) -> dict[str, Any]:
+    """``Order.snapshot()`` of a stored row (its first ``len(SHOWN_COLUMNS)`` columns)."""
+    return {
+        "client_order_id": row[0],
+        "account": row[1],
+        "venue": row[2],
+        "instrument": row[3],
+        "side": row[4],
+        "order_type": row[5],
+        "quantity": row[6],
+        "price": row[7],
+        "time_in_force": row[8],
+        "status": row[9],
+        "filled_quantity": row[10],
+        "leaves_quantity": row[11],
+        "average_price": row[12],
+        "venue_order_ids": _loads(row[13]),
+        "aliases": _loads(row[14]),
+        "anomalies": _loads(row[15]),
+        "tags": _loads(row[16]),
+        "parent_id": row[17],
+        "quote_currency": row[18],
+        "external": bool(row[19]),
+        "reason": row[20],
+        "created_at": row[21],
+        "updated_at": row[22],
+        "version": row[23],
+    }
+
+
+def _opt(value: Any) -> str | None:
+    return None if value is None else format_decimal(value)
+
+
+def _fills_text(order: Order) -> str:
+    # As ``Order.to_state`` lists them.
+    if not order.fills:
+        return _EMPTY_LIST
+    return _DUMPS(
+        [
+            [
+                f.trade_id,
+                format_decimal(f.qty),
+                format_decimal(f.px),
+                _opt(f.fee),
+                f.fee_currency,
+                None if f.liquidity is None else f.liquidity.value,
+                format_timestamp(f.ts_event),
+                f.late,
+                f.busted,
+                _opt(f.first_qty),
+                _opt(f.first_px),
+                f.inferred,
+            ]
+            for f in order.fills.values()
+        ]
+    ).decode()
 
 
 def _to_row(order: Order) -> tuple[Any, ...]:
-    # The columns are the snapshot's own texts: each amount and time is formatted once.
-    shown = order.snapshot()
+    s = order.snapshot()
+    target = order.amend_target
     return (
-        order.client_order_id,
-        order.account,
-        order.venue,
-        order.instrument,
-        shown["side"],
-        shown["order_type"],
-        shown["status"],
+        s["client_order_id"],
+        s["account"],
+        s["venue"],
+        s["instrument"],
+        s["side"],
+        s["order_type"],
+        s["quantity"],
+        s["price"],
+        s["time_in_force"],
+        s["status"],
+        s["filled_quantity"],
+        s["leaves_quantity"],
+        s["average_price"],
+        _DUMPS(s["venue_order_ids"]).decode(),
+        _DUMPS(s["aliases"]).decode(),
+        _DUMPS(s["anomalies"]).decode(),
+        _DUMPS(s["tags"]).decode(),
+        s["parent_id"],
+        s["quote_currency"],
+        1 if s["external"] else 0,
+        s["reason"],
+        s["created_at"],
+        s["updated_at"],
+        s["version"],
         1 if order.status.is_open else 0,
-        shown["quantity"],
-        shown["price"],
-        shown["filled_quantity"],
-        shown["leaves_quantity"],
-        shown["average_price"],
-        order.venue_order_id,
-        shown["created_at"],
-        shown["updated_at"],
-        order.parent_id,
-        orjson.dumps(order.tags).decode(),
-        order.version,
-        # What queries show, ready to send: listing open orders is then one JSON parse a row.
-        orjson.dumps(shown).decode(),
-        orjson.dumps(order.to_state()).decode(),
+        order.base_status.value,
+        1 if order.pending_cancel else 0,
+        1 if order.pending_amend else 0,
+        format_decimal(order.requested_quantity),
+        _opt(order.requested_price),
+        None if target is None else _DUMPS([_opt(v) for v in target]).decode(),
+        format_decimal(order.notional),
+        format_timestamp(order.recorded_at),
+        _fills_text(order),
+        str(order.id),
     )
 
 
-def _from_row(row: tuple[Any, ...]) -> Order:
-    return Order.from_state(orjson.loads(row[-1]))
+def _from_row(row: Sequence[Any]) -> Order:
+    data = shown(row)
+    (_, base_status, pending_cancel, pending_amend, requested_quantity, requested_price, target) = row[
+        len(SHOWN_COLUMNS) : len(SHOWN_COLUMNS) + 7
+    ]
+    notional, recorded_at, fills, order_id = row[len(SHOWN_COLUMNS) + 7 :]
+    data.update(
+        base_status=base_status,
+        pending_cancel=bool(pending_cancel),
+        pending_amend=bool(pending_amend),
+        requested_quantity=requested_quantity,
+        requested_price=requested_price,
+        amend_target=None if target is None else orjson.loads(target),
+        notional=notional,
+        recorded_at=recorded_at,
+        fills=orjson.loads(fills),
+        id=order_id,
+    )
+    # What only commands read (fingerprints, who made the request) is not kept: the view folds.
+    return Order.from_state(data)
 
 
 ORDERS_TABLE: TableSpec[str, Order] = TableSpec(
     name="orders_view",
     columns=(
-        Column("client_order_id"),
-        Column("account"),
-        Column("venue"),
-        Column("instrument"),
-        Column("side"),
-        Column("order_type"),
-        Column("status"),
+        *_SHOWN,
         Column("is_open", "INTEGER"),
-        Column("quantity"),
-        Column("price"),
-        Column("filled_quantity"),
-        Column("leaves_quantity"),
-        Column("average_price"),
-        Column("venue_order_id"),
-        Column("created_at"),
-        Column("updated_at"),
-        Column("parent_id"),
-        Column("tags"),
-        Column("version", "INTEGER"),
-        Column("snapshot"),
-        Column("state"),
+        Column("base_status"),
+        Column("pending_cancel", "INTEGER"),
+        Column("pending_amend", "INTEGER"),
+        Column("requested_quantity"),
+        Column("requested_price"),
+        Column("amend_target"),
+        Column("notional"),
+        Column("recorded_at"),
+        Column("fills"),
+        Column("id"),
     ),
     key=("client_order_id",),
     to_row=_to_row,
@@ -80,11 +207,13 @@ ORDERS_TABLE: TableSpec[str, Order] = TableSpec(
     key_of_row=lambda row: str(row[0]),
     key_values=lambda key: (key,),
     indexes=(
-        ("is_open", "account", "venue", "instrument"),
+        Index(("created_at", "client_order_id"), where="is_open = 1"),  # open orders, oldest first
         ("account", "venue", "instrument"),
         ("parent_id",),  # orders, trades and P&L by parent
     ),
 )
+OPEN_ONLY = "is_open = 1"
+"""The condition of the open orders' partial index: a query that states it reads only them."""
 
 
 class OrdersProjection(Projection):

@@ -141,7 +141,7 @@ class Position:
             return (self.terms.value(abs(self.quantity), mark) - self.cost) * direction * self.terms.sense
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PnlEntry:
     """The P&L one event moved: the source of grouped P&L reports."""
 
@@ -317,7 +317,8 @@ PNL_TABLE: TableSpec[int, PnlEntry] = TableSpec(
     from_row=_entry_from_row,
     key_of_row=lambda r: int(r[0]),
     key_values=lambda key: (key,),
-    indexes=(("day",), ("account", "venue", "instrument", "position"), ("client_order_id", "trade_id")),
+    # Restatements scan a book's later entries; reports read every entry (no index pays for itself).
+    indexes=(("account", "venue", "instrument", "position"),),
 )
 
 TradeKey = tuple[str, str]
@@ -368,6 +369,9 @@ TERMS_TABLE: TableSpec[tuple[str, str], DefinedTerms] = TableSpec(
 
 
 _FILL_FACTS: tuple[type[OrderEvent], ...] = (OrderFilled, FillBusted, FillCorrected)
+_UNDEFINED = Terms()
+_IN_CURRENCY: dict[tuple[Terms, str | None], Terms] = {}
+"""Terms without a P&L currency, completed with a quote currency (a few, made once each)."""
 
 
 class PositionsProjection(Projection):
@@ -380,6 +384,7 @@ class PositionsProjection(Projection):
         FILL_INDEX_TABLE,
         TERMS_TABLE,
     )
+    events: ClassVar[tuple[type[OrderEvent], ...] | None] = (*_FILL_FACTS, InstrumentDefined)
     # 2: exact cost carried instead of a rounded average; 3: instrument definitions (contract
     # size, inverse settlement) value the fills, and rows say which definition they used.
     version: ClassVar[int] = 3
@@ -479,9 +484,13 @@ class PositionsProjection(Projection):
         """The definition in force for the book's instrument now (in log order); without one,
         one unit per contract, linear, P&L in the fill's quote currency."""
         defined = tables[TERMS_TABLE.name].get((book.venue, book.instrument))
-        terms: Terms = Terms() if defined is None else defined.terms
+        terms: Terms = _UNDEFINED if defined is None else defined.terms
         if terms.pnl_currency is None:
-            terms = replace(terms, pnl_currency=book.quote_currency)
+            key = (terms, book.quote_currency)
+            found = _IN_CURRENCY.get(key)
+            if found is None:
+                found = _IN_CURRENCY[key] = replace(terms, pnl_currency=book.quote_currency)
+            terms = found
         return terms
 
     @staticmethod

@@ -14,7 +14,7 @@ from orderledger.domain.values import format_decimal, format_timestamp
 from orderledger.projections.base import Column, Projection, Table, TableSpec
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Trade:
     """One booked execution."""
 
@@ -123,6 +123,7 @@ class TradesProjection(Projection):
 
     name: ClassVar[str] = "trades"
     tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (TRADES_TABLE,)
+    events: ClassVar[tuple[type[OrderEvent], ...] | None] = _FILL_FACTS
 
     def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
         if isinstance(event, FillCorrected):

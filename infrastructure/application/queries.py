@@ -21,6 +21,7 @@ from orderledger.infrastructure.application.results import (
     TradeRow,
 )
 from orderledger.infrastructure.storage.db import Database
+from orderledger.projections.orders import OPEN_ONLY, ORDERS_TABLE, SHOWN_COLUMNS, shown
 from orderledger.projections.positions import ZERO, Position, PositionsProjection
 
 
@@ -78,12 +79,10 @@ def paged(
         last = tuple(rows[-1][-len(keys) :])
 
 
-def iter_orders(db: Database, where: Filter, *, open_only: bool = False) -> Iterator[OrderRow]:
-    """Orders as they stand (from the orders view), by creation time, read a page at a time;
-    ``where.parent``: only the children of that parent (``parent_id``)."""
+def _order_rows(db: Database, where: Filter, open_only: bool) -> Iterator[tuple[Any, ...]]:
+    """Stored orders view rows (the snapshot's columns first), by creation time, a page at a time."""
     clause, params = _where(
         {
-            "is_open": 1 if open_only else None,
             "account": where.account,
             "venue": where.venue,
             "instrument": where.instrument,
@@ -93,15 +92,19 @@ def iter_orders(db: Database, where: Filter, *, open_only: bool = False) -> Iter
             "created_at<=": where.until_text,
         }
     )
-    select = "SELECT snapshot, created_at, client_order_id FROM orders_view"
-    rows = paged(
-        db,
-        select,
-        (clause.removeprefix(" WHERE "), params),
-        ("created_at", "client_order_id"),
-        newest=where.newest,
-    )
-    yield from islice((OrderRow.from_json(orjson.loads(row[0])) for row in rows), where.limit)
+    condition = clause.removeprefix(" WHERE ")
+    if open_only:  # stated as the partial index's condition, so the index of open orders serves
+        condition = f"{OPEN_ONLY} AND {condition}" if condition else OPEN_ONLY
+    select = f"SELECT {', '.join(SHOWN_COLUMNS)}, created_at, client_order_id FROM {ORDERS_TABLE.name}"
+    rows = paged(db, select, (condition, params), ("created_at", "client_order_id"), newest=where.newest)
+    return islice(rows, where.limit)
+
+
+def iter_orders(db: Database, where: Filter, *, open_only: bool = False) -> Iterator[OrderRow]:
+    """Orders as they stand (from the orders view), by creation time, read a page at a time;
+    ``where.parent``: only the children of that parent (``parent_id``)."""
+    for row in _order_rows(db, where, open_only):
+        yield OrderRow.from_json(shown(row))
 
 
 TRADE_FIELDS = tuple(f.name for f in fields(TradeRow))
@@ -145,8 +148,11 @@ def iter_trades(db: Database, where: Filter) -> Iterator[TradeRow]:
 
 
 def list_orders(db: Database, *, open_only: bool = False, **where: Any) -> list[dict[str, Any]]:
-    """Orders as JSON-ready data, oldest first (``where``: the fields of :class:`Filter`)."""
-    return [row.to_json() for row in iter_orders(db, Filter(**where), open_only=open_only)]
+    """Orders as JSON-ready data, oldest first (``where``: the fields of :class:`Filter`).
+
+    The view stores the snapshot's own texts, which are what ``OrderRow.to_json`` writes: the
+    rows are sent as stored, without a round trip through typed values."""
+    return [shown(row) for row in _order_rows(db, Filter(**where), open_only)]
 
 
 def list_trades(db: Database, **where: Any) -> list[dict[str, Any]]:

@@ -272,17 +272,19 @@ def _fold_share(
     applies = [(p, p.apply, tables[p.name]) for p in projections]
     whole = share.count == 1
     load, build = mapper.load, mapper.build
+    folds: dict[type[OrderEvent], list[Any]] = {}  # the views that fold each event type
     read = 0
     last = share.after
     for chunk in read_log(db, share.after, share.stop):
         for position, originator_id, version, topic, data in chunk:
             cls, fields = load(topic, data, originator_id, version)
-            if whole:
-                wanted = applies
-            else:
-                wanted = [a for a in applies if share.mine(a[0].partition(cls, fields))]
-                if not wanted:
-                    continue
+            wanted = folds.get(cls)
+            if wanted is None:
+                wanted = folds[cls] = [a for a in applies if a[0].events is None or cls in a[0].events]
+            if not whole:
+                wanted = [a for a in wanted if share.mine(a[0].partition(cls, fields))]
+            if not wanted:
+                continue
             event: OrderEvent = build(cls, fields, originator_id, version, trusted=True)
             for _, apply, named in wanted:
                 apply(position, event, named)

@@ -21,7 +21,7 @@ from orderledger.infrastructure.storage.db import Database, Tx, table_columns
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.rebuild import Share, fold_in_processes, fold_share, rebuild_name
 from orderledger.projections import PROJECTIONS
-from orderledger.projections.base import Projection, TableSpec
+from orderledger.projections.base import Index, Projection, TableSpec
 
 CHUNK = 5_000
 ABSENT = object()
@@ -39,7 +39,11 @@ def create_table_sql(spec: TableSpec[Any, Any], name: str, dialect: str) -> list
     statements = [f"CREATE TABLE IF NOT EXISTS {name} ({columns}, PRIMARY KEY ({', '.join(spec.key)}))"]
     tag = uuid.uuid4().hex[:8]
     for i, index in enumerate(spec.indexes):
-        statements.append(f"CREATE INDEX IF NOT EXISTS ix_{name}_{i}_{tag} ON {name} ({', '.join(index)})")
+        found = index if isinstance(index, Index) else Index(index)
+        where = "" if found.where is None else f" WHERE {found.where}"
+        statements.append(
+            f"CREATE INDEX IF NOT EXISTS ix_{name}_{i}_{tag} ON {name} ({', '.join(found.columns)}){where}"
+        )
     return statements
 
 
@@ -126,10 +130,15 @@ class SqlTable:
 
     def flush(self, tx: Tx) -> int:
         """Write the held rows; returns how many rows changed."""
-        upserts = [self.spec.to_row(v) for v in self.dirty.values() if v is not ABSENT]
+        if not self.dirty:
+            return 0
+        to_row = self.spec.to_row
+        upserts = [to_row(v) for v in self.dirty.values() if v is not ABSENT]
         deletes = [self.spec.key_values(k) for k, v in self.dirty.items() if v is ABSENT]
-        tx.executemany(self._upsert, upserts)
-        tx.executemany(self._delete, deletes)
+        if upserts:
+            tx.executemany(self._upsert, upserts)
+        if deletes:
+            tx.executemany(self._delete, deletes)
         for key, value in self.dirty.items():
             self._remember(key, value)
         count = len(self.dirty)
@@ -250,6 +259,8 @@ class Views:
         """Fold every event the views have not seen; ``handed_over`` saves reading them back."""
         stats = CatchUpStats()
         hint = list(handed_over)
+        if not hint and self._caught_up():
+            return stats
         while True:
             with self.db.write() as tx:
                 positions = self._locked_positions(tx)
@@ -288,6 +299,20 @@ class Views:
         self.stats.read_from_log += stats.read_from_log
         self.stats.handed_over += stats.handed_over
         return stats
+
+    def _caught_up(self) -> bool:
+        """Whether every view has folded the whole log, seen in one read (a restart that finds
+        nothing to do takes no write lock)."""
+        with self.db.read() as tx:
+            found = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
+            head = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
+        positions = {p.name: found.get(p.name, 0) for p in self.projections}
+        if any(position != head for position in positions.values()):
+            return False
+        if positions != self._expected:  # caches from other positions: forget them
+            self._discard_all()
+            self._expected = positions
+        return True
 
     def fold_inline(self, tx: Tx, batch: Sequence[tuple[int, OrderEvent]]) -> bool:
         """Fold just-inserted events inside the writer's own transaction, if the views are
@@ -342,16 +367,21 @@ class Views:
             for table in tables.values():
                 table.tx = tx
         try:
-            for projection, tables, seen in active:
-                wanted: dict[str, list[Any]] = {}
-                for position, event in batch:
+            folds: dict[type[OrderEvent], list[tuple[Projection, dict[str, SqlTable], int]]] = {}
+            for _, event in batch:  # which views fold each event type present
+                kind = type(event)
+                if kind not in folds:
+                    folds[kind] = [a for a in active if a[0].events is None or kind in a[0].events]
+            wanted: dict[tuple[str, str], list[Any]] = {}
+            for position, event in batch:
+                for projection, _, seen in folds[type(event)]:
                     if position > seen:
                         for table_name, key in projection.reads(event):
-                            wanted.setdefault(table_name, []).append(key)
-                for table_name, keys in wanted.items():
-                    tables[table_name].prefetch(keys)
+                            wanted.setdefault((projection.name, table_name), []).append(key)
+            for (name, table_name), keys in wanted.items():
+                self.tables[name][table_name].prefetch(keys)
             for position, event in batch:
-                for projection, tables, seen in active:
+                for projection, tables, seen in folds[type(event)]:
                     if position > seen:
                         projection.apply(position, event, tables)
             for _, tables, _ in active:

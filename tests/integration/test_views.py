@@ -213,13 +213,13 @@ def test_catch_up_after_a_restart_reads_exactly_what_the_views_missed(file_ledge
 
 
 def test_views_written_by_an_older_version_are_rebuilt_when_the_ledger_opens(file_ledger_url: str) -> None:
-    """A database whose orders view lacks a column this version stores (as before ``snapshot``
-    was added) opens without an error: the outdated view is refolded from the log, the others stay."""
+    """A database whose orders view lacks a column this version stores (as before ``fills``
+    was one) opens without an error: the outdated view is refolded from the log, the others stay."""
     with opened(file_ledger_url) as ledger:
         ledger.ingest_lines(lines(*simulate(9, 30)))
         expected = view_rows(ledger)
         with ledger.db.write() as tx:
-            tx.execute("ALTER TABLE orders_view DROP COLUMN snapshot")
+            tx.execute("ALTER TABLE orders_view DROP COLUMN fills")
             tx.execute("UPDATE view_tracking SET position = 3 WHERE view = 'orders'")
             tx.execute("DELETE FROM trades_view")  # not outdated: must be left as it is
 
