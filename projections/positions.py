@@ -386,8 +386,9 @@ class PositionsProjection(Projection):
     )
     events: ClassVar[tuple[type[OrderEvent], ...] | None] = (*_FILL_FACTS, InstrumentDefined)
     # 2: exact cost carried instead of a rounded average; 3: instrument definitions (contract
-    # size, inverse settlement) value the fills, and rows say which definition they used.
-    version: ClassVar[int] = 3
+    # size, inverse settlement) value the fills, and rows say which definition they used; 4: P&L
+    # entries without the two indexes no query used.
+    version: ClassVar[int] = 4
 
     def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
         if isinstance(event, OrderFilled | FillBusted | FillCorrected):
