@@ -322,9 +322,14 @@ def _enum(enum: type[StrEnum]) -> Rule:
 
 def _scale(value: Any, info: ValidationInfo) -> int:
     name = _name(info)
-    if isinstance(value, bool) or not isinstance(value, int | Decimal) or value != int(value):
-        raise InvalidInputError(f"{name} must be a whole number from 0 to {MAX_SCALE}", field=name)
-    if not 0 <= int(value) <= MAX_SCALE:
+    # In range before int(): int(Decimal("1E+999999999999999999")) would spell out every digit.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | Decimal)
+        or (isinstance(value, Decimal) and not value.is_finite())
+        or not 0 <= value <= MAX_SCALE
+        or value != int(value)
+    ):
         raise InvalidInputError(f"{name} must be a whole number from 0 to {MAX_SCALE}", field=name)
     return int(value)
 
@@ -780,14 +785,13 @@ def parse_message(data: Any, default_source: str = "ingest") -> Message:
     """Validate one decoded JSON object into its message kind; one-line errors."""
     if default_source != "ingest" and isinstance(data, dict) and data.get("source") is None:
         data = {**data, "source": default_source}
-    failed = None
     if type(data) is dict and None not in data.values():
         # Validated first: the checks below only choose the words when the message is refused
-        # (a message the models accept passes them all).
+        # (a message the models accept passes them all), so they are made then, in their order.
         try:
             return _validate(data)
-        except ValidationError as error:
-            failed = error
+        except Exception:  # refused (or a rule failed): the checks below say why, in their order
+            pass
     if not isinstance(data, dict):
         raise MessageError("a message must be a JSON object")
     kind = data.get("type")
@@ -800,17 +804,14 @@ def parse_message(data: Any, default_source: str = "ingest") -> Message:
         raise MessageError(f"unknown field {unknown[0][:40]!r} for type {kind}")
     if "ts" not in data:
         raise InvalidInputError("ts is required (ISO 8601 with Z or a UTC offset)", field="ts")
-    if failed is None:
-        if None in data.values():
-            data = {k: v for k, v in data.items() if v is not None or k in _KEEP_NULL}
-        try:
-            return _validate(data)
-        except ValidationError as error:
-            failed = error
-    problem = _one_line(failed)
-    del failed
-    # Raised without the validator's frames: neither the pydantic error nor those frames (which
-    # hold the input, up to a megabyte) stay referenced by the error.
+    if None in data.values():
+        data = {k: v for k, v in data.items() if v is not None or k in _KEEP_NULL}
+    try:
+        return _validate(data)
+    except ValidationError as error:
+        problem = _one_line(error)
+    # Raised outside the handler, and without the validator's frames: neither the pydantic error
+    # nor those frames (which hold the input, up to a megabyte) stay referenced by the error.
     problem.__traceback__ = None
     raise problem
 
