@@ -202,6 +202,8 @@ def parse_positive(value: object, field: str) -> Decimal:
 
 def parse_timestamp(value: object, field: str = "ts") -> datetime:
     """An ISO 8601 time with a UTC offset or Z, returned in UTC; naive times are refused."""
+    if type(value) is datetime and value.tzinfo is UTC:
+        return value  # what astimezone(UTC) returns for it
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str):
