@@ -7,6 +7,10 @@ the field tables of docs/messages.md (``scripts/docs_tables.py``) all come from 
 Parsing is exact (JSON numbers become Decimal without passing through float) and strict:
 unknown types, unknown fields, duplicate keys, NaN and naive times are refused with a
 one-line reason. See docs/messages.md.
+
+Speed: a line without escapes or numbers is read by orjson, and everyday values are checked by
+pydantic-core itself (each ``Rule``'s common form); anything else takes the exact decoder and the
+rules' own checks, so the result, or the reason for a refusal, is the same either way.
 """
 
 from __future__ import annotations
