@@ -53,6 +53,22 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 # full-width or Arabic-Indic digits, which a person reading the line would not read as 3100.
 _DECIMAL_TEXT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
+# The everyday forms of the values below, as regular expressions (Python's ``re`` and
+# pydantic-core's engine read them alike): each parser returns such a text unchanged (an
+# identifier) or as ``Decimal(text)`` / ``datetime.fromisoformat(text)``, with no further rule to
+# apply, so a fast path may check the form and skip the parser. Anything else takes the parser.
+IDENTIFIER_FORM = rf"[!-~](?:[ -~]{{0,{MAX_ID_LENGTH - 2}}}[!-~])?"
+"""Printable ASCII, no surrounding spaces, 1 to MAX_ID_LENGTH characters."""
+POSITIVE_FORM = rf"(?:[1-9][0-9]{{0,{MAX_EXPONENT}}}(?:\.[0-9]*)?|0?\.0{{0,{MAX_EXPONENT - 1}}}[1-9][0-9]*)"
+"""Plain notation above zero, no sign, no leading zero, magnitude within 1e±MAX_EXPONENT; in at
+most MAX_DIGITS characters (so at most MAX_DIGITS digits)."""
+SIGNED_FORM = rf"(?:-?{POSITIVE_FORM}|0)"
+"""POSITIVE_FORM with an optional minus, or ``0``; in at most MAX_DIGITS characters."""
+UTC_TIME_FORM = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z"
+"""ISO 8601 in UTC with a Z, as the ledger writes it; ``fromisoformat`` still checks the calendar."""
+_IDENTIFIER = re.compile(IDENTIFIER_FORM)
+_SIGNED = re.compile(SIGNED_FORM)
+
 
 class Side(StrEnum):
     """Direction of an order."""
@@ -109,6 +125,8 @@ TERMINAL = frozenset({Status.FILLED, Status.CANCELED, Status.REJECTED, Status.EX
 
 def parse_identifier(value: object, field: str = "identifier") -> str:
     """Check an identifier: a non-empty string without control characters, at most 128 long."""
+    if type(value) is str and _IDENTIFIER.fullmatch(value):
+        return value
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
     if not isinstance(value, str):
@@ -133,6 +151,8 @@ def parse_text(value: object, field: str = "text") -> str:
 
 def parse_decimal(value: object, field: str = "number") -> Decimal:
     """Convert a string, integer or Decimal exactly; refuse floats, NaN and infinities."""
+    if type(value) is str and len(value) <= MAX_DIGITS and _SIGNED.fullmatch(value):
+        return Decimal(value)
     if isinstance(value, bool | float):
         raise InvalidInputError(f"{field} must be a decimal string or an exact JSON number", field=field)
     short = False  # a text of at most MAX_DIGITS characters cannot hold more digits than that
@@ -182,6 +202,8 @@ def parse_positive(value: object, field: str) -> Decimal:
 
 def parse_timestamp(value: object, field: str = "ts") -> datetime:
     """An ISO 8601 time with a UTC offset or Z, returned in UTC; naive times are refused."""
+    if type(value) is datetime and value.tzinfo is UTC:
+        return value  # what astimezone(UTC) returns for it
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str):

@@ -914,17 +914,16 @@ def _internal(error: Exception) -> str:
 
 
 def _read_ledger_line(line: str | bytes, origin: str, number: int | None) -> Inbound:
-    raw = _raw_bytes(line).rstrip(b"\r\n")
-    item = Inbound(raw=raw, origin=origin, line_no=number, format="ledger")
-    if not raw.strip():
-        return item
+    raw = (line if type(line) is bytes else _raw_bytes(line)).rstrip(b"\r\n")
+    if not raw or raw.isspace():
+        return Inbound(raw=raw, origin=origin, line_no=number, format="ledger")
     try:
-        item.messages = [message_from_line(raw)]
+        messages = [message_from_line(raw)]
     except (MessageError, ValueError) as error:
-        item.error = _reason(error)
+        return Inbound(raw=raw, origin=origin, line_no=number, format="ledger", error=_reason(error))
     except Exception as error:  # a reader bug must cost one line, not the rest of the input
-        item.error = _internal(error)
-    return item
+        return Inbound(raw=raw, origin=origin, line_no=number, format="ledger", error=_internal(error))
+    return Inbound(raw=raw, origin=origin, line_no=number, format="ledger", messages=messages)
 
 
 ADAPTER_FORMATS = ("ccxt", "fix", "hyperliquid", "lighter", "tradier", "snapshots")
