@@ -818,9 +818,14 @@ def parse_message(data: Any, default_source: str = "ingest") -> Message:
     except ValidationError as error:
         problem = _one_line(error)
     # Raised outside the handler, and without the validator's frames: neither the pydantic error
-    # nor those frames (which hold the input, up to a megabyte) stay referenced by the error.
+    # nor those frames (which hold the input, up to a megabyte) stay referenced by the error. The
+    # name is dropped as it leaves, else this frame (in the error's traceback) and the error would
+    # hold each other: a cycle only the garbage collector frees, keeping the input until then.
     problem.__traceback__ = None
-    raise problem
+    try:
+        raise problem
+    finally:
+        del problem
 
 
 def _one_line(error: ValidationError) -> LedgerError:
