@@ -96,6 +96,11 @@ class Projection(ABC):
     events: ClassVar[tuple[type[OrderEvent], ...] | None] = None
     """The event types ``apply`` folds (None: every type); storage skips the others."""
 
+    @classmethod
+    def folds(cls, kind: type[OrderEvent]) -> bool:
+        """Whether ``apply`` folds events of this type."""
+        return cls.events is None or kind in cls.events
+
     @abstractmethod
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         """Fold one event (at its notification ``position``) into the tables."""

@@ -280,7 +280,7 @@ def _fold_share(
             cls, fields = load(topic, data, originator_id, version)
             wanted = folds.get(cls)
             if wanted is None:
-                wanted = folds[cls] = [a for a in applies if a[0].events is None or cls in a[0].events]
+                wanted = folds[cls] = [a for a in applies if a[0].folds(cls)]
             if not whole:
                 wanted = [a for a in wanted if share.mine(a[0].partition(cls, fields))]
             if not wanted:

@@ -238,13 +238,13 @@ class Views:
     def positions(self) -> dict[str, int]:
         """Each view's tracking position (the last notification ID it has folded)."""
         with self.db.read() as tx:
-            rows = tx.all("SELECT view, position FROM view_tracking")
-        found = {str(r[0]): int(r[1]) for r in rows}
-        return {p.name: found.get(p.name, 0) for p in self.projections}
+            return self._read_positions(tx)
 
     def _locked_positions(self, tx: Tx) -> dict[str, int]:
-        lock = " FOR UPDATE" if tx.dialect == "postgresql" else ""
-        rows = tx.all(f"SELECT view, position FROM view_tracking{lock}")
+        return self._read_positions(tx, lock=tx.dialect == "postgresql")
+
+    def _read_positions(self, tx: Tx, *, lock: bool = False) -> dict[str, int]:
+        rows = tx.all("SELECT view, position FROM view_tracking" + (" FOR UPDATE" if lock else ""))
         found = {str(r[0]): int(r[1]) for r in rows}
         return {p.name: found.get(p.name, 0) for p in self.projections}
 
@@ -304,9 +304,8 @@ class Views:
         """Whether every view has folded the whole log, seen in one read (a restart that finds
         nothing to do takes no write lock)."""
         with self.db.read() as tx:
-            found = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
+            positions = self._read_positions(tx)
             head = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
-        positions = {p.name: found.get(p.name, 0) for p in self.projections}
         if any(position != head for position in positions.values()):
             return False
         if positions != self._expected:  # caches from other positions: forget them
@@ -371,7 +370,7 @@ class Views:
             for _, event in batch:  # which views fold each event type present
                 kind = type(event)
                 if kind not in folds:
-                    folds[kind] = [a for a in active if a[0].events is None or kind in a[0].events]
+                    folds[kind] = [a for a in active if a[0].folds(kind)]
             wanted: dict[tuple[str, str], list[Any]] = {}
             for position, event in batch:
                 for projection, _, seen in folds[type(event)]:
