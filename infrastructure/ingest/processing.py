@@ -46,7 +46,7 @@ from orderledger.infrastructure.ingest.messages import (
     message_from_line,
     message_to_json,
 )
-from orderledger.infrastructure.storage.db import is_integrity_error
+from orderledger.infrastructure.storage.db import is_integrity_error, select_by_keys
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.store import Commit, JournalEntry, LedgerRecorder
 
@@ -54,6 +54,7 @@ MAX_ATTEMPTS = 8
 LOCKED_AFTER = 2
 """Stale attempts after which a batch is decided while holding the log lock."""
 IdentityKey = tuple[str, str, str]  # (venue, kind, value)
+_IDENTITY_COLUMNS = ("venue", "kind", "value", "client_order_id")
 Handled = tuple[Outcome, str | None, list[OrderEvent]]
 """What applying one message gave: its outcome, the reason, the events it decided."""
 
@@ -349,10 +350,8 @@ class Processor:
         with self.recorder.db.read() as tx:
             for start in range(0, len(keys), 300):
                 chunk = keys[start : start + 300]
-                values = ", ".join("(?, ?, ?)" for _ in chunk)
                 for venue, kind, value, owner in tx.all(
-                    "SELECT venue, kind, value, client_order_id FROM identities"
-                    f" WHERE (venue, kind, value) IN (VALUES {values})",
+                    select_by_keys("identities", _IDENTITY_COLUMNS, _IDENTITY_COLUMNS[:3], len(chunk)),
                     [p for key in chunk for p in key],
                 ):
                     self.identities[(venue, kind, value)] = owner

@@ -81,6 +81,23 @@ def insert_shape(sql: str) -> InsertShape | None:
     return _SHAPES[sql]
 
 
+def select_by_keys(table: str, columns: Sequence[str], key: Sequence[str], count: int) -> str:
+    """A SELECT of ``columns`` from ``table`` for ``count`` keys, each given as parameters in
+    ``key``'s column order, answered by one index lookup per key on both backends.
+
+    A one-column key is an ``IN`` list. A wider key is joined to a ``VALUES`` list: SQLite reads a
+    row-value ``(a, b) IN (VALUES …)`` by scanning the whole table, which made every batch's
+    lookups grow with the history."""
+    if len(key) == 1:
+        return f"SELECT {', '.join(columns)} FROM {table} WHERE {key[0]} IN ({', '.join('?' * count)})"
+    row = "(" + ", ".join("?" * len(key)) + ")"
+    on = " AND ".join(f"t.{name} = v.column{i}" for i, name in enumerate(key, 1))
+    return (
+        f"SELECT {', '.join(f't.{c}' for c in columns)} FROM (VALUES {', '.join([row] * count)}) AS v"
+        f" JOIN {table} AS t ON {on}"
+    )
+
+
 class Tx(Protocol):
     """A transaction's cursor, the same for both backends."""
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderEvent
-from orderledger.infrastructure.storage.db import Database, Tx, table_columns
+from orderledger.infrastructure.storage.db import Database, Tx, select_by_keys, table_columns
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.rebuild import Share, fold_in_processes, fold_share, rebuild_name
 from orderledger.projections import PROJECTIONS
@@ -87,13 +87,11 @@ class SqlTable:
             return
         assert self.tx is not None
         wanted = list(dict.fromkeys(k for k in keys if k not in self.dirty and k not in self.cache))
-        width = len(self.spec.key)
-        columns = ", ".join(c.name for c in self.spec.columns)
+        columns = [c.name for c in self.spec.columns]
         for start in range(0, len(wanted), 300):
             chunk = wanted[start : start + 300]
-            values = ", ".join("(" + ", ".join("?" * width) + ")" for _ in chunk)
             rows = self.tx.all(
-                f"SELECT {columns} FROM {self.name} WHERE ({', '.join(self.spec.key)}) IN (VALUES {values})",
+                select_by_keys(self.name, columns, self.spec.key, len(chunk)),
                 [p for key in chunk for p in self.spec.key_values(key)],
             )
             found = {}

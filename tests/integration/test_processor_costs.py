@@ -8,10 +8,12 @@ opened a read transaction of their own. These tests count what a user would pay.
 from __future__ import annotations
 
 import gc
+from pathlib import Path
 from typing import Any
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.ingest.processing import YOUNG_THRESHOLD, IdentityCache
+from orderledger.infrastructure.storage.db import select_by_keys
 from tests.integration.helpers import fact, fill, lines, request
 
 
@@ -82,3 +84,28 @@ def test_ingesting_collects_young_objects_less_often_and_restores_the_thresholds
         assert seen[-1][0] == 0
     finally:
         gc.set_threshold(*saved)
+
+
+def test_looking_up_a_batch_of_rows_by_key_searches_an_index_never_scans_the_table(tmp_path: Path) -> None:
+    # SQLite answers a row-value `(a, b) IN (VALUES …)` by scanning the whole table: every batch's
+    # identity and view lookups grew with the history until they were written as joins.
+    ledger = OrderLedger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    lookups = [("identities", ("venue", "kind", "value", "client_order_id"), ("venue", "kind", "value"))]
+    for projection in ledger.views.by_name.values():
+        for spec in projection.tables:
+            lookups.append((spec.name, tuple(c.name for c in spec.columns), spec.key))
+    with ledger.db.read() as tx:
+        for table, columns, key in lookups:
+            sql = select_by_keys(table, columns, key, 3)
+            plan = " | ".join(
+                str(row[-1]) for row in tx.all(f"EXPLAIN QUERY PLAN {sql}", ["k"] * (3 * len(key)))
+            )
+
+            assert f"SCAN {table}" not in plan and "SCAN t" not in plan.replace("SCAN v", ""), (table, plan)
+            assert (
+                "USING INDEX" in plan or "USING PRIMARY KEY" in plan or "USING INTEGER PRIMARY KEY" in plan
+            ), (
+                table,
+                plan,
+            )
+    ledger.close()
