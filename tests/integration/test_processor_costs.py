@@ -90,7 +90,9 @@ def test_looking_up_a_batch_of_rows_by_key_searches_an_index_never_scans_the_tab
     # SQLite answers a row-value `(a, b) IN (VALUES …)` by scanning the whole table: every batch's
     # identity and view lookups grew with the history until they were written as joins.
     ledger = OrderLedger(f"sqlite:///{tmp_path / 'ledger.db'}")
-    lookups = [("identities", ("venue", "kind", "value", "client_order_id"), ("venue", "kind", "value"))]
+    lookups: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = [
+        ("identities", ("venue", "kind", "value", "client_order_id"), ("venue", "kind", "value"))
+    ]
     for projection in ledger.views.by_name.values():
         for spec in projection.tables:
             lookups.append((spec.name, tuple(c.name for c in spec.columns), spec.key))
