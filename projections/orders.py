@@ -62,34 +62,21 @@ def _loads(text: str) -> Any:
     return orjson.loads(text)
 
 
+_JSON_COLUMNS = frozenset({"venue_order_ids", "aliases", "anomalies", "tags"})
+_DECODED = tuple(
+    (_loads if c.name in _JSON_COLUMNS else bool if c.name == "external" else None) for c in _SHOWN
+)
+
+
+def shown_values(row: Sequence[Any]) -> list[Any]:
+    """The values of ``Order.snapshot()``, in its order, from a stored row (its first
+    ``len(SHOWN_COLUMNS)`` columns): lists and mappings decoded, ``external`` a bool."""
+    return [v if decode is None else decode(v) for decode, v in zip(_DECODED, row, strict=False)]
+
+
 def shown(row: Sequence[Any]) -> dict[str, Any]:
     """``Order.snapshot()`` of a stored row (its first ``len(SHOWN_COLUMNS)`` columns)."""
-    return {
-        "client_order_id": row[0],
-        "account": row[1],
-        "venue": row[2],
-        "instrument": row[3],
-        "side": row[4],
-        "order_type": row[5],
-        "quantity": row[6],
-        "price": row[7],
-        "time_in_force": row[8],
-        "status": row[9],
-        "filled_quantity": row[10],
-        "leaves_quantity": row[11],
-        "average_price": row[12],
-        "venue_order_ids": _loads(row[13]),
-        "aliases": _loads(row[14]),
-        "anomalies": _loads(row[15]),
-        "tags": _loads(row[16]),
-        "parent_id": row[17],
-        "quote_currency": row[18],
-        "external": bool(row[19]),
-        "reason": row[20],
-        "created_at": row[21],
-        "updated_at": row[22],
-        "version": row[23],
-    }
+    return dict(zip(SHOWN_COLUMNS, shown_values(row), strict=True))
 
 
 def _opt(value: Any) -> str | None:

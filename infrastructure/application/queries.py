@@ -21,7 +21,7 @@ from orderledger.infrastructure.application.results import (
     TradeRow,
 )
 from orderledger.infrastructure.storage.db import Database
-from orderledger.projections.orders import OPEN_ONLY, ORDERS_TABLE, SHOWN_COLUMNS, shown
+from orderledger.projections.orders import OPEN_ONLY, ORDERS_TABLE, SHOWN_COLUMNS, shown, shown_values
 from orderledger.projections.positions import ZERO, Position, PositionsProjection
 
 
@@ -103,8 +103,9 @@ def _order_rows(db: Database, where: Filter, open_only: bool) -> Iterator[tuple[
 def iter_orders(db: Database, where: Filter, *, open_only: bool = False) -> Iterator[OrderRow]:
     """Orders as they stand (from the orders view), by creation time, read a page at a time;
     ``where.parent``: only the children of that parent (``parent_id``)."""
+    from_stored = OrderRow.from_stored
     for row in _order_rows(db, where, open_only):
-        yield OrderRow.from_json(shown(row))
+        yield from_stored(shown_values(row))
 
 
 TRADE_FIELDS = tuple(f.name for f in fields(TradeRow))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
@@ -94,6 +94,53 @@ class _Row:
         """The typed row of JSON-ready data (as ``to_json`` writes it)."""
         readers = _readers(cls)  # type: ignore[arg-type]
         return cls(**{name: read(data[name]) for name, read in readers.items()})
+
+    @classmethod
+    def from_stored(cls: type[Row], values: Sequence[Any]) -> Row:
+        """The typed row of values as the ledger stored them, in field order: amounts and times
+        are the ledger's own canonical text, so they are only converted, not checked again (a
+        listing of many rows, such as every open order after a restart, pays little per row)."""
+        names, readers = _stored_readers(cls)  # type: ignore[arg-type]
+        row = _new(cls)
+        row.__dict__.update(
+            zip(
+                names,
+                [v if v is None or r is None else r(v) for r, v in zip(readers, values, strict=True)],
+                strict=True,
+            )
+        )
+        return row
+
+
+_new = object.__new__
+
+
+def _stored_reader(hint: Any) -> Callable[[Any], Any] | None:
+    """How a stored value becomes the field's type (None: it already is it)."""
+    args = typing.get_args(hint)
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType) and type(None) in args:
+        return _stored_reader(next(a for a in args if a is not type(None)))
+    if hint is Decimal:
+        return Decimal
+    if hint is datetime:
+        return datetime.fromisoformat  # the ledger's UTC text with its Z
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return {member.value: member for member in hint}.__getitem__
+    if origin is tuple:
+        return tuple
+    if hint is bool:
+        return bool
+    if origin in (Mapping, dict) and args and args[1] is Decimal:
+        return lambda v: {k: Decimal(x) for k, x in v.items()}
+    return None
+
+
+@functools.cache
+def _stored_readers(cls: type[_Row]) -> tuple[tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]:
+    hints = typing.get_type_hints(cls)
+    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
+    return names, tuple(_stored_reader(hints[name]) for name in names)
 
 
 @functools.cache
