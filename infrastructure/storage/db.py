@@ -226,6 +226,11 @@ class Database(abc.ABC):
     def read(self) -> contextlib.AbstractContextManager[Tx]:
         """A read transaction (nested calls join the outer one)."""
 
+    def page_cache(self, kib: int) -> contextlib.AbstractContextManager[None]:
+        """Use a page cache of ``kib`` KiB inside the block, then the usual one (SQLite; the
+        PostgreSQL server manages its own buffers)."""
+        return contextlib.nullcontext()
+
     def snapshot(self) -> contextlib.AbstractContextManager[Tx]:
         """A read transaction in which every statement sees one committed state of the database;
         reads made inside it join it. (SQLite's read transactions already are such snapshots.)"""

@@ -233,6 +233,10 @@ def read_log(db: Database, after: int, stop: int | None) -> Iterator[list[tuple[
         after = rows[-1][0]
 
 
+FOLD_CACHE_KIB = 2_000
+"""The page cache a fold uses (SQLite's default), whatever its connection's usual one."""
+
+
 def fold_share(
     db: Database,
     mapper: LedgerMapper,
@@ -251,7 +255,12 @@ def fold_share(
     collecting = gc.isenabled()
     gc.disable()  # the fold makes no cycles; a full collection walks every held row, again and again
     try:
-        return _fold_share(db, mapper, projections, share, stored=stored, progress=progress, parent=parent)
+        # The fold reads the log in order and writes its tables in bulk: a large page cache buys
+        # it nothing and would only add to its peak memory.
+        with db.page_cache(FOLD_CACHE_KIB):
+            return _fold_share(
+                db, mapper, projections, share, stored=stored, progress=progress, parent=parent
+            )
     finally:
         if collecting:
             gc.enable()

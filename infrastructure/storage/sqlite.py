@@ -320,6 +320,17 @@ class SqliteDatabase(Database):
             self._conn.rollback()
 
     @contextlib.contextmanager
+    def page_cache(self, kib: int) -> Iterator[None]:
+        with self._lock:
+            usual = int(self._conn.execute("PRAGMA cache_size").fetchone()[0])
+            self._conn.execute(f"PRAGMA cache_size=-{int(kib)}")
+        try:
+            yield
+        finally:
+            with self._lock, contextlib.suppress(sqlite3.Error):
+                self._conn.execute(f"PRAGMA cache_size={usual}")
+
+    @contextlib.contextmanager
     def read(self) -> Iterator[Tx]:
         with self._lock, self._translate():
             if self._depth:

@@ -19,7 +19,13 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderEvent
 from orderledger.infrastructure.storage.db import Database, Tx, select_by_keys, table_columns
 from orderledger.infrastructure.storage.mapper import LedgerMapper
-from orderledger.infrastructure.storage.rebuild import Share, fold_in_processes, fold_share, rebuild_name
+from orderledger.infrastructure.storage.rebuild import (
+    FOLD_CACHE_KIB,
+    Share,
+    fold_in_processes,
+    fold_share,
+    rebuild_name,
+)
 from orderledger.projections import PROJECTIONS
 from orderledger.projections.base import Index, Projection, TableSpec
 
@@ -410,6 +416,12 @@ class Views:
             raise InvalidInputError(f"jobs must be at least 1, not {jobs}")
         if self.db.url.is_memory:
             jobs = 1  # other processes cannot see an in-memory database
+        with self.db.page_cache(FOLD_CACHE_KIB):
+            return self._rebuild(chosen, started, jobs, progress)
+
+    def _rebuild(
+        self, chosen: list[Projection], started: float, jobs: int, progress: Callable[[int], None] | None
+    ) -> tuple[int, float]:
         specs = [spec for p in chosen for spec in p.tables]
         with self.db.write() as tx:
             for spec in specs:
