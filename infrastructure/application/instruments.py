@@ -60,7 +60,7 @@ def book_instrument(
 
 
 def _latest(batch: _Batch, aggregate: UUID) -> InstrumentDefined | None:
-    stored = batch.p.recorder.select_events(aggregate, desc=True, limit=1)
+    stored = batch.p.recorder.select_events(aggregate, desc=True, limit=1, client_order_id="")
     if not stored:
         return None
     event = batch.p.mapper.to_domain_event(stored[0])

@@ -502,7 +502,9 @@ class OrderLedger(Application[UUID]):
 
     def get_order(self, client_order_id: str, *, version: int | None = None) -> Order:
         """An order now, or at a given version."""
-        stored = self.ledger_recorder.select_events(order_id_for(client_order_id), lte=version)
+        stored = self.ledger_recorder.select_events(
+            order_id_for(client_order_id), lte=version, client_order_id=client_order_id
+        )
         order = replay(
             self.mapper.decode(s.topic, s.state, s.originator_id, s.originator_version) for s in stored
         )
@@ -533,7 +535,9 @@ class OrderLedger(Application[UUID]):
 
     def order_events(self, client_order_id: str) -> list[OrderEvent]:
         """Every event of one order, in version order."""
-        stored = self.ledger_recorder.select_events(order_id_for(client_order_id))
+        stored = self.ledger_recorder.select_events(
+            order_id_for(client_order_id), client_order_id=client_order_id
+        )
         return [self.mapper.decode(s.topic, s.state, s.originator_id, s.originator_version) for s in stored]
 
     def history(self, key: str) -> list[HistoryEntry]:
@@ -545,8 +549,8 @@ class OrderLedger(Application[UUID]):
                 "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state,"
                 " m.message_id, m.raw, m.origin, m.line_no FROM events e"
                 " LEFT JOIN messages m ON m.message_id = e.message_id"
-                " WHERE e.originator_id = ? ORDER BY e.originator_version",
-                (str(order_id_for(client_order_id)),),
+                " WHERE e.client_order_id = ? AND e.originator_id = ? ORDER BY e.originator_version",
+                (client_order_id, str(order_id_for(client_order_id))),
             )
         if not rows:
             raise OrderNotFoundError(f"no order {client_order_id!r}", client_order_id=client_order_id)

@@ -284,7 +284,7 @@ class Processor:
             return order
         if trust_absent and client_order_id in self.absent:
             return None
-        stored = self.recorder.select_events(order_id_for(client_order_id))
+        stored = self.recorder.select_events(order_id_for(client_order_id), client_order_id=client_order_id)
         if not stored:
             return None
         order = replay(self.mapper.to_domain_event(s) for s in stored)

@@ -11,7 +11,7 @@ import collections
 import contextlib
 import re
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -35,9 +35,11 @@ from orderledger.infrastructure.storage.chain import GENESIS, link
 from orderledger.infrastructure.storage.db import Database, Tx, is_integrity_error, table_columns
 from orderledger.infrastructure.storage.mapper import IndexedStoredEvent
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 """1: the first release. 2: positions are positive (CHECK), SQLite refuses INSERT OR REPLACE of
-events, the journal and the identities are append-only (a parked line's outcome is settled once)."""
+events, the journal and the identities are append-only (a parked line's outcome is settled once).
+3: the events' unique key leads with the client order ID (no index led by the random order UUID);
+rows and hashes unchanged."""
 
 
 def schema(dialect: str) -> list[str]:
@@ -65,11 +67,15 @@ def schema(dialect: str) -> list[str]:
             source TEXT NOT NULL,
             message_id BIGINT,
             hash {blob} NOT NULL,
-            UNIQUE (originator_id, originator_version))""",
-        # Search indexes (docs/audit.md): each filter of `orderledger events` walks one of
+            UNIQUE (client_order_id, originator_id, originator_version))""",
+        # An order's events are found by its client order ID first: a random UUID first would
+        # put each new event on a random page of the index, so every batch would write pages
+        # all over it and ingest would slow as the log grows. The same key refuses a second
+        # writer's duplicate version (an aggregate's events all have one client order ID; an
+        # instrument's have ""), and serves `orderledger events --order`.
+        # Search indexes (docs/audit.md): each other filter of `orderledger events` walks one of
         # these in notification order, so results stream without sorting the log.
         "CREATE INDEX IF NOT EXISTS events_by_type ON events (event_type, notification_id)",
-        "CREATE INDEX IF NOT EXISTS events_by_order ON events (client_order_id, notification_id)",
         "CREATE INDEX IF NOT EXISTS events_by_account ON events (account, notification_id)",
         "CREATE INDEX IF NOT EXISTS events_by_venue ON events (venue, notification_id)",
         "CREATE INDEX IF NOT EXISTS events_by_instrument ON events (instrument, notification_id)",
@@ -180,8 +186,8 @@ def append_only(dialect: str) -> list[str]:
         " WHERE typeof(NEW.state) <> 'blob';"
         f" {refuse('events', 'REPLACE', ' (that position or version is taken)')}"
         " WHERE EXISTS (SELECT 1 FROM events WHERE notification_id = NEW.notification_id)"
-        " OR EXISTS (SELECT 1 FROM events WHERE originator_id = NEW.originator_id"
-        " AND originator_version = NEW.originator_version); END",
+        " OR EXISTS (SELECT 1 FROM events WHERE client_order_id = NEW.client_order_id"
+        " AND originator_id = NEW.originator_id AND originator_version = NEW.originator_version); END",
         "CREATE TRIGGER IF NOT EXISTS identities_no_replace BEFORE INSERT ON identities BEGIN"
         f" {refuse('identities', 'REPLACE')} WHERE EXISTS (SELECT 1 FROM identities"
         " WHERE venue = NEW.venue AND kind = NEW.kind AND value = NEW.value); END",
@@ -330,6 +336,8 @@ class LedgerRecorder(ApplicationRecorder):
                     tx.execute(statement)
                 if "part" not in table_columns(tx, "parked"):
                     _add_parked_part(tx)
+                if version < 3:
+                    _rekey_events(tx)
                 tx.execute("DELETE FROM ledger_meta WHERE key = 'schema_version'")
                 tx.execute(
                     "INSERT INTO ledger_meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
@@ -430,17 +438,17 @@ class LedgerRecorder(ApplicationRecorder):
         """Refuse a batch decided on an order another writer has appended to since it was read."""
         if not batch.consulted:
             return
-        by_id = {str(_order_uuid(c)): v for c, v in batch.consulted.items()}
-        keys = list(by_id)
+        consulted = batch.consulted
+        keys = list(consulted)
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             rows = tx.all(
-                "SELECT originator_id, MAX(originator_version) FROM events"
-                f" WHERE originator_id IN ({','.join('?' * len(chunk))}) GROUP BY originator_id",
+                "SELECT client_order_id, MAX(originator_version) FROM events"
+                f" WHERE client_order_id IN ({','.join('?' * len(chunk))}) GROUP BY client_order_id",
                 chunk,
             )
-            for originator_id, version in rows:
-                if version != by_id[originator_id]:
+            for client_order_id, version in rows:
+                if version != consulted[client_order_id]:
                     raise StaleBatchError("an order this batch read was changed by another writer")
 
     def _check_parking(self, tx: Tx, batch: Commit) -> None:
@@ -455,8 +463,9 @@ class LedgerRecorder(ApplicationRecorder):
         for venue, kind, value in parking:
             if kind == "client_order_id":
                 found = tx.one(
-                    "SELECT 1 FROM events WHERE originator_id = ? AND originator_version = 1",
-                    (str(_order_uuid(value)),),
+                    "SELECT 1 FROM events WHERE client_order_id = ? AND originator_id = ?"
+                    " AND originator_version = 1",
+                    (value, str(_order_uuid(value))),
                 )
             else:
                 found = tx.one(
@@ -527,8 +536,14 @@ class LedgerRecorder(ApplicationRecorder):
         lte: int | None = None,
         desc: bool = False,
         limit: int | None = None,
+        client_order_id: str | None = None,
     ) -> Sequence[StoredEvent]:
-        """One order's events, by version."""
+        """One aggregate's events, by version.
+
+        ``client_order_id``: the aggregate's (an instrument's is ""), which the ledger's own
+        callers always give: its events are indexed by it first. Without it (eventsourcing's
+        generic callers) the events are found by ``originator_id`` alone, which the log does not
+        index."""
         # Only chained rows (positive positions): the CHECK refuses others, and a database written
         # before the CHECK existed may still hold some, which ``verify`` reports.
         sql = (
@@ -536,6 +551,9 @@ class LedgerRecorder(ApplicationRecorder):
             " WHERE originator_id = ? AND notification_id > 0"
         )
         params: list[Any] = [str(originator_id)]
+        if client_order_id is not None:
+            sql += " AND client_order_id = ?"
+            params.append(client_order_id)
         if gt is not None:
             sql += " AND originator_version > ?"
             params.append(gt)
@@ -551,9 +569,11 @@ class LedgerRecorder(ApplicationRecorder):
         oid = UUID(str(originator_id))
         return [StoredEvent(oid, r[0], r[1], payload(r[2])) for r in rows]
 
-    def select_events_many(self, originator_ids: Iterable[UUID]) -> dict[UUID, list[StoredEvent]]:
-        """Several orders' events in one query (loading a batch's orders)."""
-        keys = [str(i) for i in originator_ids]
+    def select_events_many(self, orders: Mapping[UUID, str]) -> dict[UUID, list[StoredEvent]]:
+        """Several orders' events in one query (loading a batch's orders): ``orders`` maps each
+        order's originator ID to its client order ID."""
+        keys = list(dict.fromkeys(orders.values()))
+        wanted = {str(i) for i in orders}
         result: dict[UUID, list[StoredEvent]] = {}
         with self.db.read() as tx:
             for start in range(0, len(keys), 500):
@@ -561,10 +581,12 @@ class LedgerRecorder(ApplicationRecorder):
                 marks = ",".join("?" * len(chunk))
                 for r in tx.all(
                     "SELECT originator_id, originator_version, topic, state FROM events"
-                    f" WHERE originator_id IN ({marks}) AND notification_id > 0"
-                    " ORDER BY originator_id, originator_version",
+                    f" WHERE client_order_id IN ({marks}) AND notification_id > 0"
+                    " ORDER BY client_order_id, originator_id, originator_version",
                     chunk,
                 ):
+                    if r[0] not in wanted:
+                        continue
                     oid = UUID(r[0])
                     result.setdefault(oid, []).append(StoredEvent(oid, r[1], r[2], payload(r[3])))
         return result
@@ -669,6 +691,41 @@ def payload(value: Any) -> bytes:
         f"an event's payload is stored as {type(value).__name__}, not bytes: the events table was"
         " written outside the ledger (run `orderledger verify`)"
     )
+
+
+def _rekey_events(tx: Tx) -> None:
+    """Schema 3: the events' unique key becomes (client_order_id, originator_id,
+    originator_version), which also serves an order's search, so `events_by_order` goes. Only
+    indexes change: every row keeps its bytes, so the hash chain is untouched.
+
+    PostgreSQL alters the table in place (its grants stay). SQLite cannot drop a table's own
+    UNIQUE, so the rows are copied, in log order, into a table made by today's schema. A database
+    holding rows outside the chain (which ``verify`` reports) keeps its old key: today's table
+    refuses such rows, and none may be lost."""
+    if tx.dialect == "postgresql":
+        for (name,) in tx.all(
+            "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass('events') AND contype = 'u'"
+        ):
+            tx.execute(f'ALTER TABLE events DROP CONSTRAINT "{name}"')
+        tx.execute("ALTER TABLE events ADD UNIQUE (client_order_id, originator_id, originator_version)")
+        tx.execute("DROP INDEX IF EXISTS events_by_order")
+        return
+    outside = tx.one(
+        "SELECT 1 FROM events WHERE notification_id IS NULL OR typeof(notification_id) <> 'integer'"
+        " OR notification_id <= 0 OR typeof(state) <> 'blob' LIMIT 1"
+    )
+    if outside is not None:
+        return
+    create = "CREATE TABLE IF NOT EXISTS events ("
+    table = next(s for s in schema(tx.dialect) if s.startswith(create))
+    tx.execute(table.replace(create, "CREATE TABLE events_v3 (", 1))
+    columns = ", ".join(table_columns(tx, "events_v3"))
+    tx.execute(f"INSERT INTO events_v3 ({columns}) SELECT {columns} FROM events ORDER BY notification_id")
+    tx.execute("DROP TABLE events")  # its indexes and triggers with it
+    tx.execute("ALTER TABLE events_v3 RENAME TO events")
+    for statement in schema(tx.dialect) + append_only(tx.dialect):
+        if re.search(r"\bON events\b", statement):
+            tx.execute(statement)
 
 
 def _add_parked_part(tx: Tx) -> None:

@@ -106,3 +106,110 @@ def test_the_fixture_answers_are_not_empty(name: str) -> None:
     """A golden file that is empty or an error would make the comparison above meaningless."""
     text = (FIXTURE / name).read_text()
     assert text.strip() and not text.startswith("orderledger:")
+
+
+# ---------------------------------------------------------------------- schema 3: the events' key
+
+
+def events_key(url: str) -> list[str]:
+    """The columns of the events table's unique key (besides its position)."""
+    with raw_sql(url) as db:
+        if db.dialect == "postgresql":
+            (definition,) = db.one(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE conrelid = to_regclass('events') AND contype = 'u'"
+            )
+            return [c.strip() for c in str(definition).split("(", 1)[1].rstrip(")").split(",")]
+        names = [r[1] for r in db.all("PRAGMA index_list(events)") if r[3] == "u"]
+        keys = [[str(c[2]) for c in db.all(f"PRAGMA index_info({name})")] for name in names]
+        return next(k for k in keys if k != ["notification_id"])
+
+
+def event_rows(url: str) -> list[tuple[object, ...]]:
+    with raw_sql(url) as db:
+        return [tuple(r) for r in db.all("SELECT * FROM events ORDER BY notification_id")]
+
+
+def test_opening_a_release_2_file_rekeys_its_events_and_keeps_every_row_as_it_was(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    shutil.copyfile(FIXTURE / "ledger.db", tmp_path / "ledger.db")
+    before = event_rows(url)
+    assert events_key(url) == ["originator_id", "originator_version"]
+
+    OrderLedger(url).close()
+
+    assert events_key(url) == ["client_order_id", "originator_id", "originator_version"]
+    assert event_rows(url) == before  # every byte of every row: the hash chain is the same
+    with raw_sql(url) as db:
+        assert db.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'") == ("3",)
+        indexes = {str(r[1]) for r in db.all("PRAGMA index_list(events)")}
+        assert "events_by_order" not in indexes and "events_by_type" in indexes
+        # The append-only triggers came back with the table: REPLACE of an event is refused.
+        with pytest.raises(sqlite3.IntegrityError, match="the events table is append-only: REPLACE refused"):
+            db.execute("INSERT OR REPLACE INTO events SELECT * FROM events WHERE notification_id = 2")
+        with pytest.raises(sqlite3.IntegrityError, match="the events table is append-only: UPDATE refused"):
+            db.execute("UPDATE events SET account = 'mallory' WHERE notification_id = 2")
+
+
+def test_a_file_with_rows_outside_the_chain_keeps_its_old_key_and_every_row(tmp_path: Path) -> None:
+    # A first-release file could hold rows outside the chain; today's table refuses them, so the
+    # events are not copied into it: the old key stays, and nothing is lost.
+    path = tmp_path / "ledger.db"
+    shutil.copyfile(FIXTURE / "ledger.db", path)
+    url = f"sqlite:///{path}"
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as lite:
+        (sql,) = lite.execute("SELECT sql FROM sqlite_master WHERE name = 'events'").fetchone()
+        old = sql.replace(" CONSTRAINT events_chained CHECK (notification_id > 0)", "").replace(
+            " CHECK (typeof(state) = 'blob')", ""
+        )
+        assert "CHECK" not in old
+        lite.execute("PRAGMA writable_schema = ON")
+        lite.execute("UPDATE sqlite_master SET sql = ? WHERE name = 'events'", (old,))
+        lite.execute("PRAGMA writable_schema = OFF")
+        lite.execute("DROP TRIGGER events_chained_only")
+        lite.execute("UPDATE ledger_meta SET value = '1' WHERE key = 'schema_version'")
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as lite:  # the schema re-read
+        lite.execute(
+            "INSERT INTO events SELECT -1, originator_id, originator_version + 1000, topic, state,"
+            " event_type, client_order_id, account, venue, instrument, ts_event, ts_recorded, source,"
+            " message_id, hash FROM events WHERE notification_id = 5"
+        )
+    before = event_rows(url)
+
+    OrderLedger(url).close()
+
+    assert events_key(url) == ["originator_id", "originator_version"]
+    assert event_rows(url) == before
+    run = orderledger("verify", db=url)
+    assert run.code == 1 and "1 row is outside the chain" in run.stderr, run.describe()
+
+
+def test_upgrading_a_postgres_schema_rekeys_its_events_in_place(postgres_url: str) -> None:
+    OrderLedger(postgres_url).close()  # today's tables, empty
+    source = sqlite3.connect(FIXTURE / "ledger.db")
+    try:
+        columns = [str(r[1]) for r in source.execute("PRAGMA table_info(events)")]
+        rows = source.execute(f"SELECT {', '.join(columns)} FROM events ORDER BY notification_id").fetchall()
+    finally:
+        source.close()
+    with raw_sql(postgres_url) as db:  # the key and index as release 2 made them
+        for (name,) in db.all(
+            "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass('events') AND contype = 'u'"
+        ):
+            db.execute(f'ALTER TABLE events DROP CONSTRAINT "{name}"')
+        db.execute("ALTER TABLE events ADD UNIQUE (originator_id, originator_version)")
+        db.execute("CREATE INDEX events_by_order ON events (client_order_id, notification_id)")
+        db.execute("UPDATE ledger_meta SET value = '2' WHERE key = 'schema_version'")
+        marks = ", ".join("?" * len(columns))
+        for row in rows:
+            db.execute(f"INSERT INTO events ({', '.join(columns)}) VALUES ({marks})", row)
+    assert events_key(postgres_url) == ["originator_id", "originator_version"]
+    before = event_rows(postgres_url)
+
+    OrderLedger(postgres_url).close()
+
+    assert events_key(postgres_url) == ["client_order_id", "originator_id", "originator_version"]
+    assert event_rows(postgres_url) == before
+    with raw_sql(postgres_url) as db:
+        assert db.one("SELECT to_regclass('events_by_order')") == (None,)
+        assert db.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'") == ("3",)

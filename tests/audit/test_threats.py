@@ -162,6 +162,13 @@ def as_first_release(url: str) -> None:
             ):
                 db.execute(f"DROP TRIGGER {trigger} ON {table}")
             db.execute("DROP FUNCTION orderledger_settle_only()")
+            # The events' key as it was before schema 3: led by the order's UUID.
+            for (name,) in db.all(
+                "SELECT conname FROM pg_constraint WHERE conrelid = to_regclass('events') AND contype = 'u'"
+            ):
+                db.execute(f'ALTER TABLE events DROP CONSTRAINT "{name}"')
+            db.execute("ALTER TABLE events ADD UNIQUE (originator_id, originator_version)")
+            db.execute("CREATE INDEX events_by_order ON events (client_order_id, notification_id)")
         else:
             (sql,) = db.one("SELECT sql FROM sqlite_master WHERE name = 'events'")
             old = re.sub(
@@ -196,7 +203,7 @@ def test_a_database_of_the_first_release_is_upgraded_and_loses_nothing(ledger_db
     assert orderledger("order", "c-1", "--json", db=ledger_db).json()["filled_quantity"] == "4"  # upgrades
     assert everything(ledger_db) == before
     with raw_sql(ledger_db) as db:
-        assert db.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'") == ("2",)
+        assert db.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'") == ("3",)
         with pytest.raises(refused(db)):
             db.execute(copy_of_the_fill("-2"))
         with pytest.raises(refused(db), match="the messages table is append-only: DELETE refused"):

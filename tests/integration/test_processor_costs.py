@@ -111,3 +111,38 @@ def test_looking_up_a_batch_of_rows_by_key_searches_an_index_never_scans_the_tab
                 plan,
             )
     ledger.close()
+
+
+def test_the_log_has_no_index_led_by_the_random_order_uuid(file_ledger_url: str) -> None:
+    # An order's originator_id is a UUID derived from its client order ID: an index led by it
+    # puts each new event on a random page, so every batch rewrites pages all over the index and
+    # ingest slows as the log grows. The events' unique key leads with the client order ID.
+    ledger = OrderLedger(file_ledger_url)
+    ledger.ingest_lines(lines(request("c-1", venue="V"), fact("accepted", "c-1", venue_order_id="V-1")))
+    with ledger.db.read() as tx:
+        if tx.dialect == "sqlite":
+            names = [r[1] for r in tx.all("PRAGMA index_list(events)")]
+            leading = {name: next(r[2] for r in tx.all(f"PRAGMA index_info({name})")) for name in names}
+            plan = " | ".join(
+                str(r[-1])
+                for r in tx.all(
+                    "EXPLAIN QUERY PLAN SELECT originator_version FROM events"
+                    " WHERE originator_id = ? AND notification_id > 0 AND client_order_id = ?",
+                    ["x", "c-1"],
+                )
+            )
+            assert "USING INDEX" in plan, plan
+        else:
+            leading = {
+                str(name): str(definition).split("(", 1)[1].split(",")[0].split(")")[0].strip()
+                for name, definition in tx.all(
+                    "SELECT indexname, indexdef FROM pg_indexes"
+                    " WHERE schemaname = current_schema() AND tablename = 'events'"
+                )
+            }
+    history = [type(entry.event).__name__ for entry in ledger.history("c-1")]
+    ledger.close()
+
+    assert "originator_id" not in leading.values(), leading
+    assert "client_order_id" in leading.values(), leading
+    assert history == ["OrderRequested", "OrderAccepted"]  # found by the key
