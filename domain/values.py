@@ -224,6 +224,12 @@ def parse_timestamp(value: object, field: str = "ts") -> datetime:
 
 def format_decimal(value: Decimal) -> str:
     """The canonical text of an amount: plain notation, no exponent, as given otherwise."""
+    if type(value) is Decimal:
+        # str() is the same text whenever it writes no exponent (every everyday amount), at a
+        # third of format()'s cost; this runs for every amount of every event and view row.
+        text = str(value)
+        if "E" not in text:
+            return text
     return format(value, "f")
 
 
@@ -234,8 +240,17 @@ def format_timestamp(value: datetime) -> str:
     Cached: one message's times are written to its event, its journal row and the views (equal
     instants give equal text whatever their offset, so the cache cannot answer wrongly)."""
     v = value if value.tzinfo is UTC else value.astimezone(UTC)
-    # datetime's own (C) formatting: YYYY-MM-DDTHH:MM:SS.ffffff+00:00, the offset then replaced.
-    return v.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    # What isoformat(timespec="microseconds") writes, less the offset: spelt out, it costs half
+    # as much as isoformat() with replace(tzinfo=None) (keyword arguments are slow to parse).
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031 - faster than an f-string here
+        v.year,
+        v.month,
+        v.day,
+        v.hour,
+        v.minute,
+        v.second,
+        v.microsecond,
+    )
 
 
 def _serialise_decimal(value: Decimal) -> str:
