@@ -320,6 +320,11 @@ def _plan(cls: type[OrderEvent]) -> _Plan:
 
 _new = object.__new__
 _set = object.__setattr__
+# The slots pydantic keeps beside __dict__, set through their descriptors: the same as
+# object.__setattr__, without looking the name up along the class's MRO each time.
+_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def construct(cls: type[E], values: dict[str, Any]) -> E:
@@ -330,7 +335,7 @@ def construct(cls: type[E], values: dict[str, Any]) -> E:
     event through here. An unknown field name is a programming error and raises TypeError."""
     plan = _PLANS.get(cls) or _plan(cls)
     given = set(values)
-    if not (plan.required <= given and given <= plan.known):
+    if not plan.required <= given <= plan.known:
         missing = [name for name in plan.names if name in plan.required and name not in given]
         if missing:
             raise TypeError(f"{cls.__name__} needs {missing[0]!r}")
@@ -342,9 +347,9 @@ def construct(cls: type[E], values: dict[str, Any]) -> E:
             data[name] = factory()
     event = _new(cls)
     _set(event, "__dict__", data)
-    _set(event, "__pydantic_fields_set__", given)
-    _set(event, "__pydantic_extra__", None)
-    _set(event, "__pydantic_private__", None)
+    _set_fields_set(event, given)
+    _set_extra(event, None)
+    _set_private(event, None)
     return event
 
 

@@ -42,7 +42,7 @@ from pydantic_core import core_schema as cs
 
 from orderledger.domain.errors import InvalidInputError, LedgerError
 from orderledger.domain.instrument import Definition
-from orderledger.domain.order import SPEC_FIELDS, OrderSpec, external_client_order_id
+from orderledger.domain.order import OrderSpec, external_client_order_id, spec_values
 from orderledger.domain.values import (
     IDENTIFIER_FORM,
     MAX_DIGITS,
@@ -597,7 +597,7 @@ class RequestMessage(_Message):
 
     def spec(self) -> OrderSpec:
         """The order this request describes (the same fields, less the message header)."""
-        return OrderSpec(**{name: getattr(self, name) for name in SPEC_FIELDS})
+        return OrderSpec(*spec_values(self))  # OrderSpec's fields, in their order
 
 
 class AcceptedMessage(_OrderMessage):

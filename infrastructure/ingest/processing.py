@@ -422,6 +422,7 @@ class _Batch:
         self.resolving: dict[int, JournalEntry] = {}
         self.now = format_timestamp(processor.clock())
         self._any_parked: bool | None = None
+        self._encode = processor.mapper.to_stored_event
 
     # ------------------------------------------------------------------ per input
 
@@ -446,6 +447,21 @@ class _Batch:
             return result
         outcomes: dict[int, tuple[Outcome, str | None]] = {}
         self.parts[id(entry)] = (outcomes, item.notes)
+        if len(item.messages) == 1 and not item.notes:
+            # The everyday input, one message: what the loop and _settle below come to for it.
+            self._refused = None
+            outcome, reason, events = self.apply(item.messages[0], entry)
+            if outcome is Outcome.REJECTED:
+                result.error = self._refused
+            settled = outcomes.setdefault(0, (outcome, reason))
+            result.events = events
+            if entry.parked:
+                self._settle(entry)
+            else:
+                entry.outcome, entry.reason = settled
+            entry.client_order_id = result.client_order_id = self._last_client_id
+            result.outcome, result.reason = entry.outcome, entry.reason
+            return result
         for position, message in enumerate(item.messages):
             self._refused = None
             outcome, reason, events = self.apply(message, entry, position)
@@ -574,7 +590,7 @@ class _Batch:
     # ------------------------------------------------------------------ helpers
 
     def _stamp(self, message: Message) -> Stamp:
-        return Stamp(ts_event=message.ts, ts_recorded=self.p.clock(), source=message.source)
+        return Stamp(message.ts, self.p.clock(), message.source)  # ts_event, ts_recorded, source
 
     def _order(self, client_order_id: str, *, trust_absent: bool = True) -> Order | None:
         order = self.orders.get(client_order_id)
@@ -587,15 +603,16 @@ class _Batch:
         return order
 
     def _outcome(self, order: Order, outcome: Decision, entry: JournalEntry) -> Handled:
-        events = list(outcome.events)
+        kind, decided, reason = outcome
+        events = list(decided)
         if events:
             self.touched.add(order.client_order_id)
             entry.event_count += len(events)  # the events that will point at this message
             self.events += events
             commit = self.commit
-            commit.events += map(self.p.mapper.to_stored_event, events)
+            commit.events += map(self._encode, events)
             commit.event_entries += [entry] * len(events)
-        return outcome.kind, outcome.reason or None, events
+        return kind, reason or None, events
 
     def _resolve(self, message: Message) -> tuple[Order | None, list[IdentityKey]]:
         """The order a message names, or every identity it could be released by."""
