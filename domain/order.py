@@ -878,17 +878,16 @@ class Order:
     def _record(self, event_class: type[OrderEvent], stamp: Stamp, **fields: Any) -> Decision:
         # Every value here was validated on the way in (the request, the command's checks), so
         # the event is constructed without validating each field again: this is the hot path.
-        fields.update(
-            originator_id=self.id,
-            originator_version=self.version + 1,
-            ts_recorded=stamp.ts_recorded,
-            ts_event=stamp.ts_event,
-            source=stamp.source,
-            client_order_id=self.client_order_id,
-            account=self.account,
-            venue=self.venue,
-            instrument=self.instrument,
-        )
+        # The header, assigned key by key (update() with keywords builds a dict to copy from).
+        fields["originator_id"] = self.id
+        fields["originator_version"] = self.version + 1
+        fields["ts_recorded"] = stamp.ts_recorded
+        fields["ts_event"] = stamp.ts_event
+        fields["source"] = stamp.source
+        fields["client_order_id"] = self.client_order_id
+        fields["account"] = self.account
+        fields["venue"] = self.venue
+        fields["instrument"] = self.instrument
         event = construct(event_class, fields)
         self.apply(event)
         self._pending_events.append(event)

@@ -304,7 +304,10 @@ class OrderLedger(Application[UUID]):
         if strict:
             batches: Iterator[list[Inbound]] = iter([[i for i in items if i is not None and i.raw.strip()]])
         else:
-            batches = _batches((i for i in items if i is None or i.raw.strip()), self.batch_size)
+            # A blank input is skipped: raw.isspace() says so without stripping a copy of the line.
+            batches = _batches(
+                (i for i in items if i is None or (i.raw and not i.raw.isspace())), self.batch_size
+            )
         with fewer_collections():
             for batch in batches:
                 with self._writing:
@@ -927,7 +930,7 @@ def _read_ledger_line(line: str | bytes, origin: str, number: int | None) -> Inb
         return Inbound(raw=raw, origin=origin, line_no=number, format="ledger", error=_reason(error))
     except Exception as error:  # a reader bug must cost one line, not the rest of the input
         return Inbound(raw=raw, origin=origin, line_no=number, format="ledger", error=_internal(error))
-    return Inbound(raw=raw, origin=origin, line_no=number, format="ledger", messages=messages)
+    return Inbound(raw, origin, number, "ledger", messages)  # raw, origin, line_no, format, messages
 
 
 ADAPTER_FORMATS = ("ccxt", "fix", "hyperliquid", "lighter", "tradier", "snapshots")

@@ -391,7 +391,7 @@ class Processor:
         return [(r[0], r[1], bytes(r[2]), bytes(r[3]), r[4]) for r in rows]
 
 
-_NAMING = (OrderAccepted, OrderAmended)
+_NAMING = frozenset({OrderAccepted, OrderAmended})
 """The events after the request that can give an order a new venue identity."""
 
 
@@ -427,14 +427,8 @@ class _Batch:
     # ------------------------------------------------------------------ per input
 
     def handle(self, item: Inbound) -> Result:
-        entry = JournalEntry(
-            received_at=self.now,
-            origin=item.origin,
-            line_no=item.line_no,
-            format=item.format,
-            raw=item.raw,
-            outcome=Outcome.IGNORED,
-        )
+        # received_at, origin, line_no, format, raw, outcome (positional: made for every input)
+        entry = JournalEntry(self.now, item.origin, item.line_no, item.format, item.raw, Outcome.IGNORED)
         self.entries.append(entry)
         self.commit.journal.append(entry)
         result = Result(item.line_no, Outcome.IGNORED)
@@ -578,7 +572,7 @@ class _Batch:
         outcome = _FACTS[message.type](self, order, message, stamp)
         status, reason, new = self._outcome(order, outcome, entry)
         events += new
-        if any(type(event) in _NAMING for event in events):
+        if not _NAMING.isdisjoint(map(type, events)):
             # Only these add identities: any other fact leaves nothing new to register or release.
             keys = self._register(order, identity_keys(order))
             self.commit.resolvable.extend(keys)
