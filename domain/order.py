@@ -413,16 +413,14 @@ class Order:
         """Create an order from its request (intent recorded before it is sent)."""
         spec.validate()
         stated = dict(zip(SPEC_FIELDS, spec_values(spec), strict=True))
-        stated.update(
-            originator_id=order_id_for(spec.client_order_id),
-            originator_version=1,
-            ts_recorded=stamp.ts_recorded,
-            ts_event=stamp.ts_event,
-            source=stamp.source,
-            quote_currency=spec.quote_currency or quote_currency_of(spec.instrument),
-            tags=dict(spec.tags),
-            aliases=dict(spec.aliases),
-        )
+        stated["originator_id"] = order_id_for(spec.client_order_id)
+        stated["originator_version"] = 1
+        stated["ts_recorded"] = stamp.ts_recorded
+        stated["ts_event"] = stamp.ts_event
+        stated["source"] = stamp.source
+        stated["quote_currency"] = spec.quote_currency or quote_currency_of(spec.instrument)
+        stated["tags"] = dict(spec.tags)
+        stated["aliases"] = dict(spec.aliases)
         event = construct(OrderRequested, stated)  # its values are checked: no validation again
         order = cls(event)
         order.version = 1

@@ -341,7 +341,8 @@ class Processor:
                     continue
                 if m.venue_order_id:
                     wanted.add((venue, "venue_order_id", m.venue_order_id))
-                wanted.update((venue, f"alias:{n}", v) for n, v in m.aliases.items())
+                if m.aliases:
+                    wanted.update((venue, f"alias:{n}", v) for n, v in m.aliases.items())
         # O(batch): only this batch's keys are looked at, never every identity seen so far.
         wanted = {key for key in wanted if key not in self.identities}
         if not wanted:
@@ -439,23 +440,24 @@ class _Batch:
         if not item.messages:
             entry.reason = result.reason = _notes_text(item.notes) or "the input holds no order fact"
             return result
-        outcomes: dict[int, tuple[Outcome, str | None]] = {}
-        self.parts[id(entry)] = (outcomes, item.notes)
         if len(item.messages) == 1 and not item.notes:
             # The everyday input, one message: what the loop and _settle below come to for it.
+            # Its part is registered only if it parks (only _unpark and _settle read it then).
             self._refused = None
             outcome, reason, events = self.apply(item.messages[0], entry)
             if outcome is Outcome.REJECTED:
                 result.error = self._refused
-            settled = outcomes.setdefault(0, (outcome, reason))
             result.events = events
             if entry.parked:
+                self.parts[id(entry)] = ({0: (outcome, reason)}, item.notes)
                 self._settle(entry)
             else:
-                entry.outcome, entry.reason = settled
+                entry.outcome, entry.reason = outcome, reason
             entry.client_order_id = result.client_order_id = self._last_client_id
             result.outcome, result.reason = entry.outcome, entry.reason
             return result
+        outcomes: dict[int, tuple[Outcome, str | None]] = {}
+        self.parts[id(entry)] = (outcomes, item.notes)
         for position, message in enumerate(item.messages):
             self._refused = None
             outcome, reason, events = self.apply(message, entry, position)
@@ -612,8 +614,7 @@ class _Batch:
         """The order a message names, or every identity it could be released by."""
         if message.client_order_id:
             order = self._order(message.client_order_id)
-            key = ("", "client_order_id", message.client_order_id)
-            return order, ([] if order else [key])
+            return order, ([] if order else [("", "client_order_id", message.client_order_id)])
         venue = message.venue or ""
         keys: list[IdentityKey] = []
         if message.venue_order_id:
