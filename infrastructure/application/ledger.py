@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from itertools import islice
 from typing import Any
 from uuid import UUID
@@ -147,7 +148,8 @@ class OrderLedger(Application[UUID]):
         except BaseException:
             self.db.close()
             raise
-        self.processor = Processor(self.recorder, self.mapper, clock or (lambda: datetime.now(UTC)))
+        # partial, not a lambda: the clock is read for every message, without a Python frame.
+        self.processor = Processor(self.recorder, self.mapper, clock or partial(datetime.now, UTC))
         self.processor.inline = self._fold_inline
         # Guards the processor's and the views' in-memory state: one writer thread at a time.
         self._writing = threading.RLock()
