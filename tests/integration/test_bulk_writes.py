@@ -5,6 +5,7 @@ statement per row would have left, and a taken key still fails the batch as an i
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +89,38 @@ def test_a_taken_key_fails_a_plain_batch_as_an_integrity_error_and_writes_none_o
         _write(url, PLAIN, rows)
     assert is_integrity_error(caught.value)
     assert _table(url) == [("k00", "first", 0)]
+
+
+@pytest.mark.parametrize("count", [2, 3, 5, 17, 255, 256, 257, 341, 1000, 1001])
+def test_every_row_of_a_batch_of_any_length_is_written_once_in_order(tmp_path: Path, count: int) -> None:
+    # Given a batch whose length is no multiple of the row groups, with a key repeated at its end
+    url = f"sqlite:///{tmp_path / 'bulk.db'}"
+    rows: list[tuple[object, ...]] = [(f"k{i:05d}", f"note {i}", i) for i in range(count)]
+    rows.append(("k00000", "last word", -1))
+    # When it is upserted as one batch
+    _write(url, UPSERT, rows)
+    # Then every key holds its last row, as one statement per row would have left it
+    expected = {str(k): (str(k), str(note), int(str(n))) for k, note, n in rows}
+    assert _table(url) == sorted(expected.values())
+
+
+def test_sqlite_prepares_a_handful_of_statements_per_table_whatever_the_batch_lengths(tmp_path: Path) -> None:
+    # Given a table written in batches of many different lengths
+    from orderledger.infrastructure.storage import sqlite
+
+    sqlite._grouped.cache_clear()
+    db = open_database(f"sqlite:///{tmp_path / 'bulk.db'}")
+    try:
+        with db.write() as tx:
+            tx.execute("CREATE TABLE bulk (k TEXT PRIMARY KEY, note TEXT NOT NULL, n INTEGER NOT NULL)")
+            start = 0
+            for length in range(2, 400, 7):
+                tx.executemany(PLAIN, [(f"k{i:06d}", "n", i) for i in range(start, start + length)])
+                start += length
+        # Then the multi-row statements used are one per group size, not one per length
+        made = sqlite._grouped.cache_info().currsize
+        assert 0 < made <= len(sqlite._GROUPS) - 1
+        with db.read() as tx:
+            assert tx.one("SELECT COUNT(*), COUNT(DISTINCT k) FROM bulk") == (start, start)
+    finally:
+        db.close()
