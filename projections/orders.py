@@ -63,15 +63,16 @@ def _loads(text: str) -> Any:
 
 
 _JSON_COLUMNS = frozenset({"venue_order_ids", "aliases", "anomalies", "tags"})
-_DECODED = tuple(
+SHOWN_DECODERS = tuple(
     (_loads if c.name in _JSON_COLUMNS else bool if c.name == "external" else None) for c in _SHOWN
 )
+"""Per snapshot column, what reads its stored form (JSON text, 0/1) back (None: nothing)."""
 
 
 def shown_values(row: Sequence[Any]) -> list[Any]:
     """The values of ``Order.snapshot()``, in its order, from a stored row (its first
     ``len(SHOWN_COLUMNS)`` columns): lists and mappings decoded, ``external`` a bool."""
-    return [v if decode is None else decode(v) for decode, v in zip(_DECODED, row, strict=False)]
+    return [v if decode is None else decode(v) for decode, v in zip(SHOWN_DECODERS, row, strict=False)]
 
 
 def shown(row: Sequence[Any]) -> dict[str, Any]:
