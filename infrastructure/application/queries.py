@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -46,6 +47,11 @@ PAGE = 1_000
 """Rows read per query when paging: a large result is never loaded whole."""
 
 
+_pausing = 0  # blocks in _collector_paused now running, in any thread
+_paused = False  # whether they turned the collector off (it was on when the first began)
+_pausing_lock = threading.Lock()
+
+
 @contextmanager
 def _collector_paused() -> Iterator[None]:
     """Python's cycle collector off for a block that allocates many objects and no cycles.
@@ -53,17 +59,23 @@ def _collector_paused() -> Iterator[None]:
     The collector runs after every few hundred new container objects, and now and then walks
     every object the process holds; a page of typed rows is thousands of them, so pausing it
     while a page is read and built saves that work (one pass follows the block instead). The
-    collector is left as it was: off stays off, and only a block that turned it off turns it
-    back on.
+    collector is process-wide: it is turned off only if it was on, and back on when the last
+    block running in any thread ends; a process that turned it off keeps it off.
     """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
+    global _pausing, _paused
+    with _pausing_lock:
+        if _pausing == 0 and gc.isenabled():
+            gc.disable()
+            _paused = True
+        _pausing += 1
     try:
         yield
     finally:
-        gc.enable()
+        with _pausing_lock:
+            _pausing -= 1
+            if _pausing == 0 and _paused:
+                _paused = False
+                gc.enable()
 
 
 def pages(
