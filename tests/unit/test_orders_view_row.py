@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -90,3 +91,27 @@ def test_open_orders_are_the_folded_orders_still_open_and_the_collector_is_left_
     assert listed == iterated == folded
     assert newest == folded[::-1][:5]
     assert [row.to_json() for row in listed] == as_json
+
+
+@pytest.mark.usefixtures("small_pages")
+def test_threads_listing_at_once_leave_the_collector_on() -> None:
+    with OrderLedger("sqlite:///:memory:") as ledger:
+        for message in simulate(7, 120):
+            ledger.record(message)
+        expected = ledger.orders(open=True)
+        start = threading.Barrier(4)
+        results: list[list[OrderRow]] = []
+
+        def list_open() -> None:
+            start.wait()
+            for _ in range(20):
+                results.append(ledger.orders(open=True))
+
+        threads = [threading.Thread(target=list_open) for _ in range(4)]
+        assert gc.isenabled()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert gc.isenabled()
+    assert len(results) == 80 and all(rows == expected for rows in results)
