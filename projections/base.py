@@ -64,10 +64,17 @@ class Column:
 
 @dataclass(frozen=True)
 class Index:
-    """An index on some columns; ``where``: only of the rows meeting it (a partial index)."""
+    """An index on some columns; ``where``: only of the rows meeting it (a partial index).
+
+    ``include``: more columns kept in the index's entries (on SQLite, after its own columns),
+    so that a query reading only these columns is answered from the index, its entries read in
+    order, without a lookup of each row in the table. PostgreSQL's index leaves them out: it
+    refuses an entry larger than about a third of a page, which a long value could make.
+    """
 
     columns: tuple[str, ...]
     where: str | None = None
+    include: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ aggregate's rules.
 A row is columns: first what ``Order.snapshot()`` shows, in its order and as its texts (a query
 answers from them without building the order), then what restoring the order to fold more of
 its events needs (``Order.from_state``). Nothing is stored as one blob rewritten on each change.
-Open orders are also in a partial index (``is_open = 1``), so listing them reads only them.
+Open orders are also in a partial index (``is_open = 1``) holding the snapshot's columns, so
+listing them reads only that index (on SQLite; PostgreSQL's index finds their rows).
 """
 
 from __future__ import annotations
@@ -63,15 +64,16 @@ def _loads(text: str) -> Any:
 
 
 _JSON_COLUMNS = frozenset({"venue_order_ids", "aliases", "anomalies", "tags"})
-_DECODED = tuple(
+SHOWN_DECODERS = tuple(
     (_loads if c.name in _JSON_COLUMNS else bool if c.name == "external" else None) for c in _SHOWN
 )
+"""Per snapshot column, what reads its stored form (JSON text, 0/1) back (None: nothing)."""
 
 
 def shown_values(row: Sequence[Any]) -> list[Any]:
     """The values of ``Order.snapshot()``, in its order, from a stored row (its first
     ``len(SHOWN_COLUMNS)`` columns): lists and mappings decoded, ``external`` a bool."""
-    return [v if decode is None else decode(v) for decode, v in zip(_DECODED, row, strict=False)]
+    return [v if decode is None else decode(v) for decode, v in zip(SHOWN_DECODERS, row, strict=False)]
 
 
 def shown(row: Sequence[Any]) -> dict[str, Any]:
@@ -194,7 +196,13 @@ ORDERS_TABLE: TableSpec[str, Order] = TableSpec(
     key_of_row=lambda row: str(row[0]),
     key_values=lambda key: (key,),
     indexes=(
-        Index(("created_at", "client_order_id"), where="is_open = 1"),  # open orders, oldest first
+        # Open orders, oldest first, with the snapshot's columns: listing them reads this index
+        # alone (on SQLite), not each open order's row among all the orders'.
+        Index(
+            ("created_at", "client_order_id"),
+            where="is_open = 1",
+            include=tuple(c for c in SHOWN_COLUMNS if c not in ("created_at", "client_order_id")),
+        ),
         ("account", "venue", "instrument"),
         ("parent_id",),  # orders, trades and P&L by parent
     ),
@@ -209,8 +217,9 @@ class OrdersProjection(Projection):
     name: ClassVar[str] = "orders"
     tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (ORDERS_TABLE,)
     # 2: average prices shown to 34 digits (were cut to 28); 3: indexed by parent_id; 4: the
-    # order as columns (no JSON state blob), open orders in a partial index.
-    version: ClassVar[int] = 4
+    # order as columns (no JSON state blob), open orders in a partial index; 5: that index holds
+    # the snapshot's columns.
+    version: ClassVar[int] = 5
 
     def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
         if isinstance(event, OrderRequested):

@@ -40,6 +40,7 @@ from orderledger.infrastructure.application.placing import Placement, placing
 from orderledger.infrastructure.application.queries import (
     iter_orders,
     iter_trades,
+    list_order_rows,
     pnl_rows,
     positions,
     realized_series,
@@ -636,6 +637,8 @@ class OrderLedger(Application[UUID]):
             newest=newest,
             limit=limit,
         )
+        if as_of is None:
+            return list_order_rows(self.db, where, open_only=open)
         return list(self.iter_orders(where, open=open, as_of=as_of, event_time=event_time))
 
     def iter_trades(self, where: Filter) -> Iterator[TradeRow]:

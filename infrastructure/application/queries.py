@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import gc
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from decimal import Decimal
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 import orjson
@@ -21,7 +24,7 @@ from orderledger.infrastructure.application.results import (
     TradeRow,
 )
 from orderledger.infrastructure.storage.db import Database
-from orderledger.projections.orders import OPEN_ONLY, ORDERS_TABLE, SHOWN_COLUMNS, shown, shown_values
+from orderledger.projections.orders import OPEN_ONLY, ORDERS_TABLE, SHOWN_COLUMNS, SHOWN_DECODERS, shown
 from orderledger.projections.positions import ZERO, Position, PositionsProjection
 
 
@@ -44,7 +47,38 @@ PAGE = 1_000
 """Rows read per query when paging: a large result is never loaded whole."""
 
 
-def paged(
+_pausing = 0  # blocks in _collector_paused now running, in any thread
+_paused = False  # whether they turned the collector off (it was on when the first began)
+_pausing_lock = threading.Lock()
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off for a block that allocates many objects and no cycles.
+
+    The collector runs after every few hundred new container objects, and now and then walks
+    every object the process holds; a page of typed rows is thousands of them, so pausing it
+    while a page is read and built saves that work (one pass follows the block instead). The
+    collector is process-wide: it is turned off only if it was on, and back on when the last
+    block running in any thread ends; a process that turned it off keeps it off.
+    """
+    global _pausing, _paused
+    with _pausing_lock:
+        if _pausing == 0 and gc.isenabled():
+            gc.disable()
+            _paused = True
+        _pausing += 1
+    try:
+        yield
+    finally:
+        with _pausing_lock:
+            _pausing -= 1
+            if _pausing == 0 and _paused:
+                _paused = False
+                gc.enable()
+
+
+def pages(
     db: Database,
     select: str,
     where: tuple[str, list[Any]],
@@ -53,12 +87,14 @@ def paged(
     newest: bool = False,
     page: int = PAGE,
     start: tuple[Any, ...] | None = None,
-) -> Iterator[tuple[Any, ...]]:
-    """Rows in ``keys`` order (descending with ``newest``), a page at a time.
+    convert: Callable[[list[Any]], list[Any]] | None = None,
+) -> Iterator[list[Any]]:
+    """Rows in ``keys`` order (descending with ``newest``), one list per page.
 
     ``select`` ends with the key columns, in order. Each page starts after the last key seen
     (keyset paging, never OFFSET), so a writer committing meanwhile shifts nothing. ``start``:
-    the key the first page starts after.
+    the key the first page starts after. ``convert``: what a page's stored rows become (the
+    page is read and converted with the cycle collector paused).
     """
     direction, after = ("DESC", "<") if newest else ("ASC", ">")
     order = ", ".join(f"{k} {direction}" for k in keys)
@@ -71,16 +107,38 @@ def paged(
             clauses.append(f"{columns} {after} {marks}")
             params.extend(last)
         condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        with db.read() as tx:
-            rows = tx.all(f"{select}{condition} ORDER BY {order} LIMIT ?", [*params, page])
-        yield from (tuple(r) for r in rows)
-        if len(rows) < page:
+        with _collector_paused():
+            with db.read() as tx:
+                rows = tx.all(f"{select}{condition} ORDER BY {order} LIMIT ?", [*params, page])
+            full = len(rows) == page
+            if full:
+                last = tuple(rows[-1][-len(keys) :])
+            converted = rows if convert is None else convert(rows)
+        yield converted
+        if not full:
             return
-        last = tuple(rows[-1][-len(keys) :])
 
 
-def _order_rows(db: Database, where: Filter, open_only: bool) -> Iterator[tuple[Any, ...]]:
-    """Stored orders view rows (the snapshot's columns first), by creation time, a page at a time."""
+def paged(
+    db: Database,
+    select: str,
+    where: tuple[str, list[Any]],
+    keys: Sequence[str],
+    *,
+    newest: bool = False,
+    page: int = PAGE,
+    start: tuple[Any, ...] | None = None,
+) -> Iterator[tuple[Any, ...]]:
+    """Rows in ``keys`` order (descending with ``newest``), a page at a time (see :func:`pages`)."""
+    for rows in pages(db, select, where, keys, newest=newest, page=page, start=start):
+        yield from (tuple(r) for r in rows)
+
+
+def _order_pages(
+    db: Database, where: Filter, open_only: bool, convert: Callable[[list[Any]], list[Any]] | None = None
+) -> Iterator[list[Any]]:
+    """Stored orders view rows (the snapshot's columns first), by creation time, one list per
+    page (``convert``: as :func:`pages`); with ``where.limit``, pages no larger than it."""
     clause, params = _where(
         {
             "account": where.account,
@@ -96,16 +154,35 @@ def _order_rows(db: Database, where: Filter, open_only: bool) -> Iterator[tuple[
     if open_only:  # stated as the partial index's condition, so the index of open orders serves
         condition = f"{OPEN_ONLY} AND {condition}" if condition else OPEN_ONLY
     select = f"SELECT {', '.join(SHOWN_COLUMNS)}, created_at, client_order_id FROM {ORDERS_TABLE.name}"
-    rows = paged(db, select, (condition, params), ("created_at", "client_order_id"), newest=where.newest)
-    return islice(rows, where.limit)
+    return pages(
+        db,
+        select,
+        (condition, params),
+        ("created_at", "client_order_id"),
+        newest=where.newest,
+        page=min(PAGE, where.limit or PAGE),
+        convert=convert,
+    )
+
+
+_READ_ORDERS = OrderRow.stored_reader(SHOWN_DECODERS)
+"""Stored orders view rows → typed rows (the stored form read by the projection's decoders)."""
 
 
 def iter_orders(db: Database, where: Filter, *, open_only: bool = False) -> Iterator[OrderRow]:
     """Orders as they stand (from the orders view), by creation time, read a page at a time;
     ``where.parent``: only the children of that parent (``parent_id``)."""
-    from_stored = OrderRow.from_stored
-    for row in _order_rows(db, where, open_only):
-        yield from_stored(shown_values(row))
+    rows = chain.from_iterable(_order_pages(db, where, open_only, _READ_ORDERS))
+    return islice(rows, where.limit)
+
+
+def list_order_rows(db: Database, where: Filter, *, open_only: bool = False) -> list[OrderRow]:
+    """The rows of :func:`iter_orders` as one list, built with the cycle collector paused
+    throughout: the rows hold no reference cycles, and the collector's repeated passes over a
+    list that grows by two tracked objects a row (the row and its fields) cost a large listing
+    about a quarter of its time (67,518 open orders: 0.28-0.32 of 1.1 s CPU); one pass follows."""
+    with _collector_paused():
+        return list(iter_orders(db, where, open_only=open_only))
 
 
 TRADE_FIELDS = tuple(f.name for f in fields(TradeRow))
@@ -153,7 +230,9 @@ def list_orders(db: Database, *, open_only: bool = False, **where: Any) -> list[
 
     The view stores the snapshot's own texts, which are what ``OrderRow.to_json`` writes: the
     rows are sent as stored, without a round trip through typed values."""
-    return [shown(row) for row in _order_rows(db, Filter(**where), open_only)]
+    filters = Filter(**where)
+    rows = chain.from_iterable(_order_pages(db, filters, open_only))
+    return [shown(row) for row in islice(rows, filters.limit)]
 
 
 def list_trades(db: Database, **where: Any) -> list[dict[str, Any]]:

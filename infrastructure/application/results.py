@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import types
 import typing
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
@@ -98,21 +98,62 @@ class _Row:
     @classmethod
     def from_stored(cls: type[Row], values: Sequence[Any]) -> Row:
         """The typed row of values as the ledger stored them, in field order: amounts and times
-        are the ledger's own canonical text, so they are only converted, not checked again (a
-        listing of many rows, such as every open order after a restart, pays little per row)."""
-        names, readers = _stored_readers(cls)  # type: ignore[arg-type]
-        row = _new(cls)
-        row.__dict__.update(
-            zip(
-                names,
-                [v if v is None or r is None else r(v) for r, v in zip(readers, values, strict=True)],
-                strict=True,
-            )
-        )
-        return row
+        are the ledger's own canonical text, so they are only converted, not checked again."""
+        return cls.stored_reader()((values,))[0]
+
+    @classmethod
+    def stored_reader(
+        cls: type[Row], decoders: Sequence[Callable[[Any], Any] | None] = ()
+    ) -> Callable[[Iterable[Sequence[Any]]], list[Row]]:
+        """What turns stored rows into typed rows, a page at a time (a listing of many rows, such
+        as every open order after a restart, pays little per row).
+
+        A stored row holds the fields' values in field order (more columns after them are left
+        alone). ``decoders``: per column, what reads the stored form first (None: nothing), e.g.
+        JSON text into a list, which the field's type then takes. A NULL stays None. Made once
+        per class and decoders: one function whose body converts each column by its own calls,
+        not by a loop over per-field converters.
+        """
+        return _compiled_reader(cls, tuple(decoders))  # type: ignore[arg-type,return-value]
 
 
 _new = object.__new__
+
+
+@functools.cache
+def _compiled_reader(
+    cls: type[_Row], decoders: tuple[Callable[[Any], Any] | None, ...]
+) -> Callable[[Iterable[Sequence[Any]]], list[_Row]]:
+    names, readers = _stored_readers(cls)  # type: ignore[arg-type]
+    if len(decoders) > len(names):
+        raise ValueError(f"{cls.__name__}: {len(decoders)} decoders for {len(names)} fields")
+    # The generated code names only the class, the converters (c<i>_<j>) and fields' positions:
+    # field names go in as string literals (repr), values as references, never as source text.
+    scope: dict[str, Any] = {"new": _new, "cls": cls}
+    items = []
+    for i, (name, reader) in enumerate(zip(names, readers, strict=True)):
+        decoder = decoders[i] if i < len(decoders) else None
+        chain = [c for c in (decoder, reader if reader is not decoder else None) if c is not None]
+        expression = f"r[{i}]"
+        for j, convert in enumerate(chain):
+            scope[f"c{i}_{j}"] = convert
+            expression = f"c{i}_{j}({expression})"
+        if chain:
+            expression = f"None if r[{i}] is None else {expression}"
+        items.append(f"{name!r}: {expression}")
+    source = (
+        "def read(rows):\n"
+        "    out = []\n"
+        "    append = out.append\n"
+        "    for r in rows:\n"
+        "        row = new(cls)\n"
+        f"        row.__dict__.update({{{', '.join(items)}}})\n"
+        "        append(row)\n"
+        "    return out\n"
+    )
+    exec(compile(source, f"<{cls.__name__}.stored_reader>", "exec"), scope)
+    read: Callable[[Iterable[Sequence[Any]]], list[_Row]] = scope["read"]
+    return read
 
 
 def _stored_reader(hint: Any) -> Callable[[Any], Any] | None:

@@ -47,8 +47,9 @@ def create_table_sql(spec: TableSpec[Any, Any], name: str, dialect: str) -> list
     for i, index in enumerate(spec.indexes):
         found = index if isinstance(index, Index) else Index(index)
         where = "" if found.where is None else f" WHERE {found.where}"
+        indexed = (*found.columns, *found.include) if dialect == "sqlite" else found.columns
         statements.append(
-            f"CREATE INDEX IF NOT EXISTS ix_{name}_{i}_{tag} ON {name} ({', '.join(found.columns)}){where}"
+            f"CREATE INDEX IF NOT EXISTS ix_{name}_{i}_{tag} ON {name} ({', '.join(indexed)}){where}"
         )
     return statements
 

@@ -25,7 +25,7 @@ from orderledger.domain.values import OrderType, Side
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.storage.chain import GENESIS, link
-from orderledger.projections.orders import OrdersProjection
+from orderledger.projections.orders import OPEN_ONLY, SHOWN_COLUMNS, OrdersProjection
 from orderledger.projections.positions import PositionsProjection
 from tests.integration.helpers import (
     VIEW_NAMES,
@@ -257,6 +257,38 @@ def test_a_view_built_by_another_version_of_its_fold_is_rebuilt_when_the_ledger_
     with opened(file_ledger_url) as again:  # nothing is rebuilt a second time
         assert view_rows(again)["trades_view"] == []
         assert view_rows(again)["orders_view"] == expected["orders_view"]
+
+
+def test_open_orders_are_listed_from_their_index_alone_after_an_older_view_is_rebuilt(tmp_path: Path) -> None:
+    """Version 4's index of open orders held only their keys: a database built by it refolds
+    its orders view on open, and the new index then holds every column the listing reads."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with opened(url) as ledger:
+        ledger.ingest_lines(lines(*simulate(9, 60)))
+        expected = ledger.orders(open=True)
+        with ledger.db.write() as tx:
+            old = tx.one("SELECT name FROM sqlite_master WHERE type = 'index' AND sql LIKE '%is_open = 1%'")[
+                0
+            ]
+            tx.execute(f"DROP INDEX {old}")
+            tx.execute("CREATE INDEX ix_v4 ON orders_view (created_at, client_order_id) WHERE is_open = 1")
+            tx.execute("UPDATE view_versions SET version = 4 WHERE view = 'orders'")
+
+    with opened(url) as reopened:
+        assert expected and reopened.orders(open=True) == expected
+        select = (
+            f"SELECT {', '.join(SHOWN_COLUMNS)}, created_at, client_order_id FROM orders_view"
+            f" WHERE {OPEN_ONLY} ORDER BY created_at, client_order_id LIMIT 1000"
+        )
+        with reopened.db.read() as tx:
+            index, root = tx.one(
+                "SELECT name, rootpage FROM sqlite_master WHERE type = 'index' AND sql LIKE '%is_open = 1%'"
+            )
+            program = tx.all(f"EXPLAIN {select}")
+    # Every column is read through the cursor on the index; the table's rows are never sought.
+    cursors = {int(op[2]) for op in program if op[1] == "OpenRead" and int(op[3]) == int(root)}
+    assert index != "ix_v4" and len(cursors) == 1
+    assert {int(op[2]) for op in program if op[1] == "Column"} == cursors
 
 
 BULK_EVENTS = 1_000_000

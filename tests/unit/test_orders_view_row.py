@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+
+from orderledger.infrastructure.application import queries
 from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.results import Filter, OrderRow
 from orderledger.infrastructure.application.simulator import simulate
-from orderledger.projections.orders import ORDERS_TABLE, SHOWN_COLUMNS, shown
+from orderledger.projections.orders import ORDERS_TABLE, SHOWN_COLUMNS, SHOWN_DECODERS, shown
 
 
 def test_a_stored_row_shows_the_snapshot_and_restores_the_order() -> None:
@@ -20,3 +30,88 @@ def test_a_stored_row_shows_the_snapshot_and_restores_the_order() -> None:
         restored = ORDERS_TABLE.from_row(row)
         assert ORDERS_TABLE.to_row(restored) == row
         assert restored.fills.keys() == order.fills.keys()
+
+
+def test_a_stored_row_reads_back_as_the_typed_row_of_its_snapshot() -> None:
+    read = OrderRow.stored_reader(SHOWN_DECODERS)
+    with OrderLedger("sqlite:///:memory:") as ledger:
+        for message in simulate(5, 40):
+            ledger.record(message)
+        orders = [ledger.get_order(r.client_order_id) for r in ledger.orders()]
+    rows = [ORDERS_TABLE.to_row(order) for order in orders]
+    typed = read(rows)  # the stored row has more columns after the snapshot's: they are left alone
+    assert typed == [OrderRow.from_json(order.snapshot()) for order in orders]
+    assert [row.to_json() for row in typed] == [order.snapshot() for order in orders]
+    for row in typed:
+        assert isinstance(row.quantity, Decimal) and isinstance(row.created_at, datetime)
+        assert type(row.venue_order_ids) is tuple and type(row.tags) is dict and type(row.external) is bool
+    # Each row has its own mappings, however many rows stored the same text.
+    assert len({id(row.tags) for row in typed}) == len(typed)
+    # A NULL stays None; the reader is made once per class and decoders.
+    assert OrderRow.stored_reader(SHOWN_DECODERS) is read
+    nulls = read(
+        [tuple(None if name == "price" else v for name, v in zip(SHOWN_COLUMNS, rows[0], strict=False))]
+    )
+    assert nulls[0].price is None
+    assert OrderRow.from_stored(list(typed[0].to_json().values())) == typed[0]
+
+
+def _folded_open(ledger: OrderLedger) -> list[OrderRow]:
+    """The open orders as their events fold (oldest created first), not as the view has them."""
+    orders = [ledger.get_order(r.client_order_id) for r in ledger.orders()]
+    return [OrderRow.from_json(o.snapshot()) for o in orders if o.status.is_open]
+
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(queries, "PAGE", 3)  # listings span many pages
+    yield
+
+
+@pytest.mark.usefixtures("small_pages")
+@pytest.mark.parametrize("collector", [True, False])
+def test_open_orders_are_the_folded_orders_still_open_and_the_collector_is_left_as_it_was(
+    collector: bool,
+) -> None:
+    with OrderLedger("sqlite:///:memory:") as ledger:
+        for message in simulate(7, 120):
+            ledger.record(message)
+        folded = _folded_open(ledger)
+        assert len(folded) > 6
+        was = gc.isenabled()
+        try:
+            (gc.enable if collector else gc.disable)()
+            listed = ledger.orders(open=True)
+            iterated = list(ledger.iter_orders(Filter(), open=True))
+            newest = ledger.orders(open=True, newest=True, limit=5)
+            assert gc.isenabled() is collector
+        finally:
+            (gc.enable if was else gc.disable)()
+        as_json = queries.list_orders(ledger.db, open_only=True)
+    assert listed == iterated == folded
+    assert newest == folded[::-1][:5]
+    assert [row.to_json() for row in listed] == as_json
+
+
+@pytest.mark.usefixtures("small_pages")
+def test_threads_listing_at_once_leave_the_collector_on() -> None:
+    with OrderLedger("sqlite:///:memory:") as ledger:
+        for message in simulate(7, 120):
+            ledger.record(message)
+        expected = ledger.orders(open=True)
+        start = threading.Barrier(4)
+        results: list[list[OrderRow]] = []
+
+        def list_open() -> None:
+            start.wait()
+            for _ in range(20):
+                results.append(ledger.orders(open=True))
+
+        threads = [threading.Thread(target=list_open) for _ in range(4)]
+        assert gc.isenabled()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert gc.isenabled()
+    assert len(results) == 80 and all(rows == expected for rows in results)
