@@ -166,9 +166,9 @@ class BulkTable:
 
         def write(tx: Tx) -> None:
             if upserts:
-                tx.executemany(self._upsert, upserts)
+                tx.write_rows(self._upsert, upserts)
             if deletes:
-                tx.executemany(self._delete, deletes)
+                tx.write_rows(self._delete, deletes)
 
         for key, value in taken:
             self._remember(key, value)
