@@ -120,12 +120,13 @@ class Projection(ABC):
     def partition(self, event_type: type[OrderEvent], fields: Mapping[str, Any]) -> str | None:
         """Which share of the rows an event touches, for a rebuild split across processes.
 
-        Given the event's class and its stored fields (JSON values, before the event is built),
-        returns a key: events with the same key must be folded by the same process, in log order,
-        and the rows of events with different keys never meet. ``EVERY`` is for facts every
-        share needs (each process folds them: the rows they write must come out alike); ``None``
-        for events ``apply`` ignores. The default keeps everything in one share: always right,
-        never parallel.
+        Given the event's class and its ``client_order_id``, ``account``, ``venue`` and
+        ``instrument`` (as stored beside the event, so that an event of another share is routed
+        without parsing it; a key may depend on nothing else), returns a key: events with the same
+        key must be folded by the same process, in log order, and the rows of events with
+        different keys never meet. ``EVERY`` is for facts every share needs (each process folds
+        them: the rows they write must come out alike); ``None`` for events ``apply`` ignores.
+        The default keeps everything in one share: always right, never parallel.
         """
         return ""
 

@@ -19,7 +19,7 @@ import orjson
 
 from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
 from orderledger.domain.order import Order
-from orderledger.domain.values import format_decimal, format_timestamp
+from orderledger.domain.values import AVERAGE, format_decimal, format_timestamp
 from orderledger.projections.base import Column, Index, Projection, Table, TableSpec
 
 _SHOWN = (
@@ -110,35 +110,48 @@ def _fills_text(order: Order) -> str:
     ).decode()
 
 
+def _json_list(values: list[Any]) -> str:
+    return _DUMPS(values).decode() if values else _EMPTY_LIST
+
+
+def _json_map(values: dict[str, Any]) -> str:
+    return _DUMPS(values).decode() if values else _EMPTY_MAP
+
+
 def _to_row(order: Order) -> tuple[Any, ...]:
-    s = order.snapshot()
+    # What ``Order.snapshot()`` shows, in its order and as its texts, read from the order directly
+    # (no dict, no copies of its lists): a rebuild makes one of these per order.
+    status = order.status
+    filled = order.filled_quantity
+    average = order.average_price
     target = order.amend_target
+    price = order.price
     return (
-        s["client_order_id"],
-        s["account"],
-        s["venue"],
-        s["instrument"],
-        s["side"],
-        s["order_type"],
-        s["quantity"],
-        s["price"],
-        s["time_in_force"],
-        s["status"],
-        s["filled_quantity"],
-        s["leaves_quantity"],
-        s["average_price"],
-        _DUMPS(s["venue_order_ids"]).decode(),
-        _DUMPS(s["aliases"]).decode(),
-        _DUMPS(s["anomalies"]).decode(),
-        _DUMPS(s["tags"]).decode(),
-        s["parent_id"],
-        s["quote_currency"],
-        1 if s["external"] else 0,
-        s["reason"],
-        s["created_at"],
-        s["updated_at"],
-        s["version"],
-        1 if order.status.is_open else 0,
+        order.client_order_id,
+        order.account,
+        order.venue,
+        order.instrument,
+        order.side.value,
+        order.order_type.value,
+        format_decimal(order.quantity),
+        None if price is None else format_decimal(price),
+        order.time_in_force,
+        status.value,
+        format_decimal(filled),
+        format_decimal(order.leaves_quantity),
+        None if average is None else format_decimal(average.normalize(AVERAGE)),
+        _json_list(order.venue_order_ids),
+        _json_map(order.aliases),
+        _json_list(order.anomalies),
+        _json_map(order.tags),
+        order.parent_id,
+        order.quote_currency,
+        1 if order.external else 0,
+        order.reason,
+        format_timestamp(order.created_at),
+        format_timestamp(order.updated_at),
+        order.version,
+        1 if status.is_open else 0,
         order.base_status.value,
         1 if order.pending_cancel else 0,
         1 if order.pending_amend else 0,

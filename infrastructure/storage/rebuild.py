@@ -28,11 +28,12 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from orderledger.domain.events import OrderEvent
 from orderledger.infrastructure.errors import StoreError
 from orderledger.infrastructure.storage.db import Database, Tx
-from orderledger.infrastructure.storage.mapper import LedgerMapper
+from orderledger.infrastructure.storage.mapper import CLASSES, LedgerMapper
 from orderledger.projections.base import EVERY, Projection, TableSpec
 
 READ_CHUNK = 10_000
@@ -41,6 +42,8 @@ HELD_ROWS = 20_000
 """Rows a table holds in memory before its oldest are written (per table, per process)."""
 KNOWN_ROWS = 2_000
 """Rows read back (or found absent) that a table remembers."""
+KNOWN_IDS = 20_000
+"""Order IDs a fold keeps parsed (it forgets them all when it holds this many)."""
 SUFFIX = "__rebuild"
 WAIT = 600.0
 """Seconds a rebuild process waits for the write lock (SQLite): the others hold it in turn."""
@@ -216,20 +219,28 @@ class Share:
         return zlib.crc32(key.encode()) % self.count == self.index
 
 
-def read_log(db: Database, after: int, stop: int | None) -> Iterator[list[tuple[int, Any, int, str, bytes]]]:
-    """Rows (position, originator ID, version, topic, payload) after ``after`` up to ``stop``, in chunks."""
+LOG_COLUMNS = "notification_id, originator_id, originator_version, topic, state"
+ROUTING_COLUMNS = ("client_order_id", "account", "venue", "instrument")
+"""The search columns a partitioned fold routes by: the event's own values of those fields
+(``LedgerMapper.to_stored_event`` writes them), so a share is chosen without parsing the payload."""
+
+
+def read_log(db: Database, after: int, stop: int | None, *, routing: bool = False) -> Iterator[list[Any]]:
+    """Rows (position, originator ID, version, topic, payload[, the ``ROUTING_COLUMNS``]) after
+    ``after`` up to ``stop``, in position order, in chunks."""
+    columns = LOG_COLUMNS + "".join(f", {c}" for c in ROUTING_COLUMNS) if routing else LOG_COLUMNS
+    bound = "" if stop is None else " AND notification_id <= ?"
     while True:
-        bound = "" if stop is None else " AND notification_id <= ?"
         params: list[Any] = [after] if stop is None else [after, stop]
         with db.read() as tx:
             rows = tx.all(
-                "SELECT notification_id, originator_id, originator_version, topic, state FROM events"
+                f"SELECT {columns} FROM events"
                 f" WHERE notification_id > ?{bound} ORDER BY notification_id LIMIT {READ_CHUNK}",
                 params,
             )
         if not rows:
             return
-        yield [(r[0], r[1], r[2], r[3], bytes(r[4])) for r in rows]
+        yield rows
         after = rows[-1][0]
 
 
@@ -282,21 +293,38 @@ def _fold_share(
     whole = share.count == 1
     load, build = mapper.load, mapper.build
     folds: dict[type[OrderEvent], list[Any]] = {}  # the views that fold each event type
+    ids: dict[Any, UUID] = {}  # recent orders' IDs, parsed once each (an order's events are near)
     read = 0
     last = share.after
-    for chunk in read_log(db, share.after, share.stop):
-        for position, originator_id, version, topic, data in chunk:
-            cls, fields = load(topic, data, originator_id, version)
-            wanted = folds.get(cls)
+    for chunk in read_log(db, share.after, share.stop, routing=not whole):
+        for row in chunk:
+            topic = row[3]
+            kind = CLASSES.get(topic)
+            if kind is None:
+                load(topic, row[4], row[1], row[2])  # an unknown topic: refused in the mapper's words
+                continue
+            wanted = folds.get(kind)
             if wanted is None:
-                wanted = folds[cls] = [a for a in applies if a[0].folds(cls)]
-            if not whole:
-                wanted = [a for a in wanted if share.mine(a[0].partition(cls, fields))]
+                wanted = folds[kind] = [a for a in applies if a[0].folds(kind)]
+            if wanted and not whole:
+                # A partitioned fold routes each event by its columns: it parses only its own.
+                columns = dict(zip(ROUTING_COLUMNS, row[5:9], strict=True))
+                wanted = [a for a in wanted if share.mine(a[0].partition(kind, columns))]
             if not wanted:
                 continue
+            stored_id = row[1]
+            originator_id = ids.get(stored_id)
+            if originator_id is None:
+                if len(ids) >= KNOWN_IDS:
+                    ids.clear()
+                originator_id = ids[stored_id] = (
+                    stored_id if isinstance(stored_id, UUID) else UUID(str(stored_id))
+                )
+            version = row[2]
+            cls, fields = load(topic, bytes(row[4]), originator_id, version)
             event: OrderEvent = build(cls, fields, originator_id, version, trusted=True)
             for _, apply, named in wanted:
-                apply(position, event, named)
+                apply(row[0], event, named)
         read += len(chunk)
         last = chunk[-1][0]
         if parent is not None and os.getppid() != parent:
