@@ -236,6 +236,13 @@ class Database(abc.ABC):
         PostgreSQL server manages its own buffers)."""
         return contextlib.nullcontext()
 
+    def unsynced(self) -> contextlib.AbstractContextManager[None]:
+        """Commits inside the block are not each synced to disk (SQLite in WAL mode:
+        ``synchronous=NORMAL``, which cannot corrupt the file; a power failure may lose the last
+        of them). For writes that are of no use until a later, synced commit: a rebuild's new
+        tables, which its swap makes durable. PostgreSQL: no change."""
+        return contextlib.nullcontext()
+
     def snapshot(self) -> contextlib.AbstractContextManager[Tx]:
         """A read transaction in which every statement sees one committed state of the database;
         reads made inside it join it. (SQLite's read transactions already are such snapshots.)"""

@@ -409,7 +409,8 @@ def _worker(
         db = parent_db.reopen(wait=WAIT)
         try:
             report = (lambda n: reports.put(("progress", n))) if share.index == 0 else None
-            read, _ = fold_share(db, mapper, projections, share, progress=report, parent=parent)
+            with db.unsynced():  # the parent's swap commit syncs these rows (``Views.rebuild``)
+                read, _ = fold_share(db, mapper, projections, share, progress=report, parent=parent)
         finally:
             db.close()
         reports.put(("done", read))

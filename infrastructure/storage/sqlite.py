@@ -365,6 +365,20 @@ class SqliteDatabase(Database):
                 self._conn.execute(f"PRAGMA cache_size={usual}")
 
     @contextlib.contextmanager
+    def unsynced(self) -> Iterator[None]:
+        if self.url.is_memory:
+            yield
+            return
+        with self._lock:
+            usual = int(self._conn.execute("PRAGMA synchronous").fetchone()[0])
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield
+        finally:
+            with self._lock, contextlib.suppress(sqlite3.Error):
+                self._conn.execute(f"PRAGMA synchronous={usual}")
+
+    @contextlib.contextmanager
     def read(self) -> Iterator[Tx]:
         with self._lock, self._translate():
             if self._depth:

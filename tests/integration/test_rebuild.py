@@ -9,9 +9,10 @@ entries restated from rows already in SQL.
 
 from __future__ import annotations
 
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -20,6 +21,8 @@ from orderledger.domain.events import OrderCanceled
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.errors import StoreError
 from orderledger.infrastructure.storage import rebuild
+from orderledger.infrastructure.storage.sqlite import SqliteTx
+from orderledger.infrastructure.storage.views import create_table_sql
 from orderledger.projections.positions import PositionsProjection
 from tests.cli.helpers import run_cli
 from tests.integration.helpers import (
@@ -170,3 +173,90 @@ def test_stored_events_are_upcast_whether_validated_or_trusted(
                 event = mapper.decode(topic, bytes(state), originator_id, version, trusted=trusted)
                 assert isinstance(event, OrderCanceled)
                 assert event.reason is not None and event.reason.endswith(" (stored at v1)")
+
+
+def _statements_of_a_rebuild(ledger: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[set[str], int]:
+    """The SQL texts a one-process rebuild hands SQLite to prepare (but its index names, random by
+    design), and how many statements that write view rows it runs."""
+    texts: set[str] = set()
+    writes = 0
+
+    class Recording:
+        def __init__(self, conn: Any) -> None:
+            self._conn = conn
+
+        def _note(self, sql: str) -> None:
+            nonlocal writes
+            if not sql.startswith("CREATE INDEX"):
+                texts.add(sql)
+            writes += "__rebuild (" in sql
+
+        def execute(self, sql: str, *args: Any) -> Any:
+            self._note(sql)
+            return self._conn.execute(sql, *args)
+
+        def executemany(self, sql: str, *args: Any) -> Any:
+            self._note(sql)
+            return self._conn.executemany(sql, *args)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._conn, name)
+
+    made = SqliteTx.__init__
+
+    def recording(self: SqliteTx, conn: Any) -> None:
+        made(self, cast(sqlite3.Connection, Recording(conn)))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SqliteTx, "__init__", recording)
+        ledger.views.rebuild(VIEW_NAMES)
+    return texts, writes
+
+
+@pytest.mark.usefixtures("small_tables")
+def test_a_rebuild_runs_the_same_statements_however_long_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite keeps every statement it prepared (sqlite3 caches the last 128, a multi-row INSERT of
+    # 1,000 rows ~3 MB): writes whose text followed each batch's length made the rebuild's memory
+    # grow with the log. Its statements must not depend on the log's length.
+    with opened(f"sqlite:///{tmp_path / 'ledger.db'}", batch_size=25) as ledger:
+        ledger.ingest_lines(lines(*simulate(31, 30)))
+        short, few = _statements_of_a_rebuild(ledger, monkeypatch)
+        ledger.ingest_lines(lines(*simulate(32, 90, tag="b")))
+        long, many = _statements_of_a_rebuild(ledger, monkeypatch)
+        assert view_rows(ledger) == folded_rows(ledger)
+    assert many > few > 10, "tables holding a few rows write many batches"
+    assert long == short
+
+
+def test_a_share_of_a_partitioned_fold_parses_only_its_own_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with opened(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        ledger.ingest_lines(lines(*simulate(33, 60)))
+        total = event_count(ledger)
+        projections = ledger.views.projections
+        with ledger.db.write() as tx:
+            for spec in [s for p in projections for s in p.tables]:
+                tx.execute(f"DROP TABLE IF EXISTS {rebuild.rebuild_name(spec)}")
+                tx.execute(create_table_sql(spec, rebuild.rebuild_name(spec), "sqlite")[0])
+        mapper = ledger.ledger_mapper
+        parsed: list[int] = []
+        load = type(mapper).load
+
+        def counting_load(self: Any, topic: str, data: bytes, originator_id: Any, version: int) -> Any:
+            parsed.append(version)
+            return load(self, topic, data, originator_id, version)
+
+        monkeypatch.setattr(type(mapper), "load", counting_load)
+        counts = []
+        for index in (0, 1):
+            parsed.clear()
+            read, _ = rebuild.fold_share(ledger.db, mapper, projections, rebuild.Share(index, 2, 0, total))
+            assert read == total  # every share reads the whole log...
+            counts.append(len(parsed))
+        # ...but parses only the events it folds (an event whose order falls in one share and whose
+        # book in the other is parsed by both).
+        assert all(0 < count < total for count in counts)
+        assert sum(counts) >= total
