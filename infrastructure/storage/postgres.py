@@ -182,9 +182,6 @@ class PostgresTx:
                 return
         self._run(lambda: self._cur.executemany(self._sql(sql, rows[0] or [None]), rows))
 
-    def write_rows(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self.executemany(sql, rows)  # upserts as one statement over a JSON document, as for views
-
     def _copy(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         with self._cur.copy(statement) as copy:
             for row in rows:

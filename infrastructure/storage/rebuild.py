@@ -12,8 +12,9 @@ are read in position order and decoded without validation (the ledger wrote them
 
 With ``jobs`` > 1 the log is split across processes by each projection's ``partition`` key
 (orders by client order ID, positions by account/venue/instrument): every process reads the log,
-builds only the events of its share, and writes its rows into the same tables; shares never
-write the same row, except rows every share writes alike (instrument definitions).
+routes each event by the columns stored beside it (``ROUTING_COLUMNS``), parses and builds only
+the events of its share, and writes its rows into the same tables; shares never write the same
+row, except rows every share writes alike (instrument definitions).
 """
 
 from __future__ import annotations
@@ -169,9 +170,9 @@ class BulkTable:
 
         def write(tx: Tx) -> None:
             if upserts:
-                tx.write_rows(self._upsert, upserts)
+                tx.executemany(self._upsert, upserts)
             if deletes:
-                tx.write_rows(self._delete, deletes)
+                tx.executemany(self._delete, deletes)
 
         for key, value in taken:
             self._remember(key, value)

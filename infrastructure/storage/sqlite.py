@@ -220,14 +220,6 @@ class SqliteTx:
                 self._run(lambda text=text, groups=groups: self._conn.executemany(text, groups))
             start = end
 
-    def write_rows(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        # The one-row statement, prepared once and run per row. Without triggers there is no
-        # statement journal to save, and a multi-row INSERT would cost more: every batch length
-        # is a new statement to prepare, and the connection keeps the last 128 it prepared, ~3 MB
-        # each at 1,000 rows (the rebuild's memory grew with the log by that much).
-        if rows:
-            self._run(lambda: self._conn.executemany(sql, rows))
-
     def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
         return self.execute(sql, params).fetchone()
 
