@@ -219,8 +219,10 @@ class Database(abc.ABC):
     url: DatabaseUrl
 
     @abc.abstractmethod
-    def write(self) -> contextlib.AbstractContextManager[Tx]:
-        """A write transaction (nested calls join the outer one)."""
+    def write(self, *, wait: bool = True) -> contextlib.AbstractContextManager[Tx]:
+        """A write transaction (nested calls join the outer one). ``wait=False``: if another
+        process holds the write lock (SQLite), raise :class:`DatabaseLockedError` at once instead
+        of waiting for it (PostgreSQL has no such lock: the same transaction)."""
 
     @abc.abstractmethod
     def read(self) -> contextlib.AbstractContextManager[Tx]:

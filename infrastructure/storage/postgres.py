@@ -288,7 +288,7 @@ class PostgresDatabase(Database):
         except psycopg.Error as error:
             raise postgres_store_error(error, self.url) from None
 
-    def write(self) -> contextlib.AbstractContextManager[Tx]:
+    def write(self, *, wait: bool = True) -> contextlib.AbstractContextManager[Tx]:
         return self._transaction()
 
     def reopen(self, *, wait: float | None = None) -> PostgresDatabase:

@@ -32,7 +32,7 @@ from typing import Any
 from uuid import UUID
 
 from orderledger.domain.events import OrderEvent
-from orderledger.infrastructure.errors import StoreError
+from orderledger.infrastructure.errors import DatabaseLockedError, StoreError
 from orderledger.infrastructure.storage.db import Database, Tx
 from orderledger.infrastructure.storage.mapper import CLASSES, LedgerMapper
 from orderledger.projections.base import EVERY, Projection, TableSpec
@@ -156,6 +156,9 @@ class BulkTable:
     def over(self) -> bool:
         return len(self.held) > HELD_ROWS
 
+    def full(self) -> bool:
+        return len(self.held) > HELD_ROWS * 3 // 2
+
     def take(self, keep: int = 0) -> Callable[[Tx], None]:
         """Take the held rows but the ``keep`` newest out of memory, as rows ready to write;
         returns what writes them. The rows are made before the write transaction begins, so
@@ -194,6 +197,34 @@ class BulkTable:
         known.move_to_end(key)
         while len(known) > KNOWN_ROWS:
             known.popitem(last=False)
+
+
+def _write_held(db: Database, tables: Sequence[BulkTable], *, wait: bool) -> None:
+    """Write the oldest half of each table's held rows, if it holds more than its share.
+
+    ``wait=False`` (a share of a partitioned fold): if another process holds the write lock, go
+    on folding and try again after the next chunk, rather than sit idle until it is free; only a
+    table holding half as many rows again as its share waits. The lock is then taken before the
+    rows leave the held ones: rows taken out of memory but not written could not be read back.
+    """
+    for table in tables:
+        if not table.over():
+            continue
+        if wait:
+            write = table.take(keep=HELD_ROWS // 2)  # rows made before the lock: held for SQL only
+            with db.write() as tx:  # one short transaction per table: other writers wait less
+                write(tx)
+            continue
+        taken = False
+        try:
+            with db.write(wait=False) as tx:
+                write = table.take(keep=HELD_ROWS // 2)
+                taken = True
+                write(tx)
+        except DatabaseLockedError:
+            if taken:  # not the lock being busy: these rows are gone from memory, so stop
+                raise
+            return
 
 
 def _insert(keys: list[Any], key: Any) -> None:
@@ -331,9 +362,7 @@ def _fold_share(
         if parent is not None and os.getppid() != parent:
             raise StoreError("the process that started this rebuild is gone: stopping")
         if any(t.over() for t in every):
-            for write in [t.take(keep=HELD_ROWS // 2) for t in every if t.over()]:
-                with db.write() as tx:  # one short transaction per table: other writers wait less
-                    write(tx)
+            _write_held(db, every, wait=whole or any(t.full() for t in every))
         if progress is not None:
             progress(len(chunk))
     if parent is not None and os.getppid() != parent:

@@ -311,12 +311,19 @@ class SqliteDatabase(Database):
         """Nothing to do: ``BEGIN IMMEDIATE`` already made this the only writer."""
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[Tx]:
+    def write(self, *, wait: bool = True) -> Iterator[Tx]:
         with self._lock, self._translate():
             if self._depth:  # nested: join the outer transaction (a fault inside dooms it too)
                 yield self._outer or SqliteTx(self._conn)
                 return
-            self._conn.execute("BEGIN IMMEDIATE")
+            if wait:
+                self._conn.execute("BEGIN IMMEDIATE")
+            else:
+                self._conn.execute("PRAGMA busy_timeout=0")
+                try:
+                    self._conn.execute("BEGIN IMMEDIATE")  # "database is locked" at once if taken
+                finally:
+                    self._conn.execute(f"PRAGMA busy_timeout={round(self.url.busy_timeout * 1000)}")
             self._depth += 1
             tx = self._outer = SqliteTx(self._conn)
             try:

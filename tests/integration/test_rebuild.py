@@ -19,7 +19,7 @@ import pytest
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderCanceled
 from orderledger.infrastructure.application.simulator import simulate
-from orderledger.infrastructure.errors import StoreError
+from orderledger.infrastructure.errors import DatabaseLockedError, StoreError
 from orderledger.infrastructure.storage import rebuild
 from orderledger.infrastructure.storage.sqlite import SqliteTx
 from orderledger.infrastructure.storage.views import create_table_sql
@@ -260,3 +260,38 @@ def test_a_share_of_a_partitioned_fold_parses_only_its_own_events(
         # book in the other is parsed by both).
         assert all(0 < count < total for count in counts)
         assert sum(counts) >= total
+
+
+@pytest.mark.usefixtures("small_tables")
+def test_a_share_that_finds_the_write_lock_taken_folds_on_and_writes_later(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    with opened(f"sqlite:///{path}") as ledger:
+        ledger.ingest_lines(lines(*simulate(34, 20)))
+        db = ledger.db
+        spec = ledger.views.projections[0].tables[0]  # orders
+        with db.write() as tx:
+            tx.execute(f"DROP TABLE IF EXISTS {rebuild.rebuild_name(spec)}")
+            tx.execute(create_table_sql(spec, rebuild.rebuild_name(spec), "sqlite")[0])
+        table = rebuild.BulkTable(db, spec)
+        with db.read() as tx:
+            rows = tx.all(f"SELECT * FROM {spec.name} ORDER BY client_order_id")
+        for row in rows[: rebuild.HELD_ROWS + 2]:
+            table.put(spec.key_of_row(tuple(row)), spec.from_row(tuple(row)))
+        assert table.over() and not table.full()
+
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            with pytest.raises(DatabaseLockedError), db.write(wait=False):
+                pass
+            rebuild._write_held(db, [table], wait=False)  # returns at once, keeping every row
+            assert len(table.held) == rebuild.HELD_ROWS + 2
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        rebuild._write_held(db, [table], wait=False)  # the lock is free: the oldest rows go
+        assert len(table.held) == rebuild.HELD_ROWS // 2
+        with db.read() as tx:
+            written = tx.all(f"SELECT * FROM {rebuild.rebuild_name(spec)} ORDER BY client_order_id")
+        assert len(written) == rebuild.HELD_ROWS + 2 - rebuild.HELD_ROWS // 2
+        assert set(written) <= {tuple(r) for r in rows}
