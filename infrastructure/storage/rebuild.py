@@ -14,7 +14,8 @@ With ``jobs`` > 1 the log is split across processes by each projection's ``parti
 (orders by client order ID, positions by account/venue/instrument): every process reads the log,
 routes each event by the columns stored beside it (``ROUTING_COLUMNS``), parses and builds only
 the events of its share, and writes its rows into the same tables; shares never write the same
-row, except rows every share writes alike (instrument definitions).
+row, except rows every share writes alike (instrument definitions). A share that finds the write
+lock taken (SQLite) folds on and writes at a later chunk instead of waiting with its core idle.
 """
 
 from __future__ import annotations
