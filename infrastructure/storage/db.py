@@ -234,10 +234,11 @@ class Database(abc.ABC):
         return contextlib.nullcontext()
 
     def unsynced(self) -> contextlib.AbstractContextManager[None]:
-        """Commits inside the block are not each synced to disk (SQLite in WAL mode:
-        ``synchronous=NORMAL``, which cannot corrupt the file; a power failure may lose the last
-        of them). For writes that are of no use until a later, synced commit: a rebuild's new
-        tables, which its swap makes durable. PostgreSQL: no change."""
+        """This thread's commits inside the block are not each synced to disk (SQLite in WAL
+        mode: ``synchronous=NORMAL``, which cannot corrupt the file; a power failure may lose the
+        last of them); other threads' commits meanwhile are synced as ever. For writes that are
+        of no use until a later, synced commit: a rebuild's new tables, which its swap makes
+        durable. PostgreSQL: no change."""
         return contextlib.nullcontext()
 
     def snapshot(self) -> contextlib.AbstractContextManager[Tx]:

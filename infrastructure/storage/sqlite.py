@@ -292,6 +292,8 @@ class SqliteDatabase(Database):
             raise
         self._conn = conn
         self._depth = 0
+        self._sync_mode = "FULL"  # as set above; NORMAL only for threads inside ``unsynced``
+        self._unsynced: dict[int, int] = {}  # thread → depth of ``unsynced`` blocks it is in
         self._outer: SqliteTx | None = None  # the write transaction nested calls join
         # A damaged file is refused before the first write: SQLite writes onto damage it does not
         # read (an append touches few pages) and would extend a malformed database without a word.
@@ -316,6 +318,8 @@ class SqliteDatabase(Database):
             if self._depth:  # nested: join the outer transaction (a fault inside dooms it too)
                 yield self._outer or SqliteTx(self._conn)
                 return
+            if self._unsynced or self._sync_mode != "FULL":
+                self._synchronous()
             if wait:
                 self._conn.execute("BEGIN IMMEDIATE")
             else:
@@ -365,17 +369,29 @@ class SqliteDatabase(Database):
 
     @contextlib.contextmanager
     def unsynced(self) -> Iterator[None]:
+        # Only this thread's transactions: the connection is shared, and another thread's
+        # commits meanwhile (an ingest beside a rebuild) must stay durable on acknowledgement.
         if self.url.is_memory:
             yield
             return
+        me = threading.get_ident()
         with self._lock:
-            usual = int(self._conn.execute("PRAGMA synchronous").fetchone()[0])
-            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._unsynced[me] = self._unsynced.get(me, 0) + 1
         try:
             yield
         finally:
-            with self._lock, contextlib.suppress(sqlite3.Error):
-                self._conn.execute(f"PRAGMA synchronous={usual}")
+            with self._lock:
+                if self._unsynced[me] == 1:
+                    del self._unsynced[me]
+                else:
+                    self._unsynced[me] -= 1
+
+    def _synchronous(self) -> None:
+        """Set the sync mode the next transaction of this thread commits with (before BEGIN)."""
+        wanted = "NORMAL" if threading.get_ident() in self._unsynced else "FULL"
+        if wanted != self._sync_mode:
+            self._conn.execute(f"PRAGMA synchronous={wanted}")
+            self._sync_mode = wanted
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Tx]:

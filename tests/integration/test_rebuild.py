@@ -10,6 +10,7 @@ entries restated from rows already in SQL.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
@@ -21,6 +22,7 @@ from orderledger.domain.events import OrderCanceled
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.errors import DatabaseLockedError, StoreError
 from orderledger.infrastructure.storage import rebuild
+from orderledger.infrastructure.storage.db import open_database
 from orderledger.infrastructure.storage.sqlite import SqliteTx
 from orderledger.infrastructure.storage.views import create_table_sql
 from orderledger.projections.positions import PositionsProjection
@@ -295,3 +297,27 @@ def test_a_share_that_finds_the_write_lock_taken_folds_on_and_writes_later(tmp_p
             written = tx.all(f"SELECT * FROM {rebuild.rebuild_name(spec)} ORDER BY client_order_id")
         assert len(written) == rebuild.HELD_ROWS + 2 - rebuild.HELD_ROWS // 2
         assert set(written) <= {tuple(r) for r in rows}
+
+
+def test_only_the_rebuilding_thread_commits_unsynced(tmp_path: Path) -> None:
+    # Given a SQLite ledger database whose one connection two threads share
+    db = open_database(f"sqlite:///{tmp_path / 'sync.db'}")
+    try:
+
+        def mode() -> int:
+            with db.write() as tx:
+                return int(tx.one("PRAGMA synchronous")[0])
+
+        # When one thread writes inside `unsynced` (a rebuild's new tables) and another writes meanwhile
+        seen: list[int] = []
+        with db.unsynced():
+            inside = mode()
+            other = threading.Thread(target=lambda: seen.append(mode()))
+            other.start()
+            other.join()
+        after = mode()
+        # Then only the first thread's commits skip the sync (NORMAL = 1); every other commit,
+        # during the block and after it, is synced (FULL = 2)
+        assert (inside, seen, after) == (1, [2], 2)
+    finally:
+        db.close()
