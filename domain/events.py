@@ -51,9 +51,23 @@ class OrderEvent(BaseModel):
         return cls.__name__
 
 
-class OrderRequested(OrderEvent):
-    """Intent recorded before it is sent to the venue (creates the order)."""
+class OrderSpec(BaseModel):
+    """The content of an order request; two requests with one client order ID must match.
 
+    The one declaration of a request's fields: ``OrderRequested`` stores each of them after its
+    header, and the ingest ``RequestMessage`` takes its fields' names, order and defaults from
+    here (its rules are its own). A new field of a request is declared here, and given its rule
+    there."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    IDENTITY: ClassVar[tuple[str, ...]] = ("account", "venue", "instrument", "side", "order_type")
+    """What makes two requests different orders: never reconciled, always ID reuse."""
+
+    client_order_id: str
+    account: str
+    venue: str
+    instrument: str
     side: Side
     order_type: OrderType
     quantity: DecimalStr
@@ -66,6 +80,14 @@ class OrderRequested(OrderEvent):
     venue_order_id: str | None = None
     external: bool = False
     """True when reconciliation found the order at the venue rather than we placing it."""
+
+
+class OrderRequested(OrderSpec, OrderEvent):
+    """Intent recorded before it is sent to the venue (creates the order).
+
+    Its fields are the header's, then the request's (``OrderSpec``) in their order, as stored
+    and hashed: pydantic takes the bases' fields from the last base to the first, so the header
+    (``OrderEvent``, named last) comes first, and the order's coordinates stay in its place."""
 
 
 class OrderAccepted(OrderEvent):
@@ -256,7 +278,7 @@ EVENT_TYPES: tuple[type[OrderEvent], ...] = (
 )
 EVENT_TYPES_BY_NAME: dict[str, type[OrderEvent]] = {cls.__name__: cls for cls in EVENT_TYPES}
 
-E = TypeVar("E", bound=OrderEvent)
+E = TypeVar("E", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -273,7 +295,7 @@ class _Plan:
     readers: dict[str, Callable[[Any], Any]]
 
 
-_PLANS: dict[type[OrderEvent], _Plan] = {}
+_PLANS: dict[type[BaseModel], _Plan] = {}
 
 
 def _reader(annotation: Any) -> Callable[[Any], Any] | None:
@@ -294,7 +316,7 @@ def _reader(annotation: Any) -> Callable[[Any], Any] | None:
     return None
 
 
-def _plan(cls: type[OrderEvent]) -> _Plan:
+def _plan(cls: type[BaseModel]) -> _Plan:
     plan = _PLANS.get(cls)
     if plan is None:
         template: dict[str, Any] = {}
@@ -328,7 +350,8 @@ _set_private = BaseModel.__dict__["__pydantic_private__"].__set__
 
 
 def construct(cls: type[E], values: dict[str, Any]) -> E:
-    """An event from values the ledger has already checked, without validating them again.
+    """An event (or a request) from values the ledger has already checked, without validating
+    them again.
 
     What pydantic's ``model_construct`` does (defaults filled in, fields in declaration order, so
     the payload's bytes are the same), at a small part of its cost: the hot path builds every
@@ -368,6 +391,7 @@ __all__ = [cls.__name__ for cls in EVENT_TYPES] + [
     "EVENT_TYPES",
     "EVENT_TYPES_BY_NAME",
     "OrderEvent",
+    "OrderSpec",
     "construct",
     "read_stored",
 ]

@@ -9,12 +9,12 @@ again on every replay.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from operator import attrgetter
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, NamedTuple
 from uuid import UUID, uuid5
 
 from orderledger.domain.errors import (
@@ -44,6 +44,7 @@ from orderledger.domain.events import (
     OrderFilled,
     OrderRejected,
     OrderRequested,
+    OrderSpec,
     construct,
 )
 from orderledger.domain.lifecycle import Fact, Rule, rule_for
@@ -106,39 +107,7 @@ class Stamp(NamedTuple):
     source: str
 
 
-@dataclass(frozen=True, slots=True)
-class OrderSpec:
-    """The content of an order request; two requests with one client order ID must match."""
-
-    client_order_id: str
-    account: str
-    venue: str
-    instrument: str
-    side: Side
-    order_type: OrderType
-    quantity: Decimal
-    price: Decimal | None = None
-    time_in_force: str | None = None
-    quote_currency: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
-    parent_id: str | None = None
-    aliases: Mapping[str, str] = field(default_factory=dict)
-    venue_order_id: str | None = None
-    external: bool = False
-
-    IDENTITY: ClassVar[tuple[str, ...]] = ("account", "venue", "instrument", "side", "order_type")
-    """What makes two requests different orders: never reconciled, always ID reuse."""
-
-    def validate(self) -> None:
-        """Refuse a request that cannot describe a real order."""
-        _positive(self.quantity, "quantity")
-        if self.price is not None:
-            _positive(self.price, "price")
-        elif self.order_type is OrderType.LIMIT:
-            raise InvalidInputError("a limit order needs a price", field="price")
-
-
-SPEC_FIELDS = tuple(f.name for f in fields(OrderSpec))
+SPEC_FIELDS = tuple(OrderSpec.model_fields)
 """What a request states: ``OrderRequested`` carries each of them, under the same name."""
 spec_values = attrgetter(*SPEC_FIELDS)
 """The values of SPEC_FIELDS, in order, read from a spec or a message (in one call)."""
@@ -411,7 +380,7 @@ class Order:
     @classmethod
     def request(cls, spec: OrderSpec, stamp: Stamp) -> tuple[Order, Decision]:
         """Create an order from its request (intent recorded before it is sent)."""
-        spec.validate()
+        _check_request(spec)
         stated = dict(zip(SPEC_FIELDS, spec_values(spec), strict=True))
         stated["originator_id"] = order_id_for(spec.client_order_id)
         stated["originator_version"] = 1
@@ -438,7 +407,7 @@ class Order:
         force, parent, new tags) are added. Quantity and price may equal the request as first
         made or as amended since.
         """
-        spec.validate()
+        _check_request(spec)
         differences = [name for name in OrderSpec.IDENTITY if getattr(spec, name) != getattr(self, name)]
         stated: dict[str, tuple[Any, ...]] = {
             "quantity": (self.requested_quantity, self.quantity),
@@ -1097,6 +1066,15 @@ def _fee_rank(fee: Decimal | None, currency: str | None) -> tuple[Decimal, Decim
     """The order in which conflicting fees win: larger by size, then by value, then currency."""
     amount = Decimal(0) if fee is None else fee
     return (abs(amount), amount, currency or "")
+
+
+def _check_request(spec: OrderSpec) -> None:
+    """Refuse a request that cannot describe a real order."""
+    _positive(spec.quantity, "quantity")
+    if spec.price is not None:
+        _positive(spec.price, "price")
+    elif spec.order_type is OrderType.LIMIT:
+        raise InvalidInputError("a limit order needs a price", field="price")
 
 
 def _positive(value: Decimal, field: str) -> None:

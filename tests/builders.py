@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 import pytest
 
 from orderledger.domain.errors import LedgerError
-from orderledger.domain.events import OrderEvent
-from orderledger.domain.order import Decision, Order, OrderSpec, Stamp, replay
+from orderledger.domain.events import OrderEvent, OrderSpec, construct
+from orderledger.domain.order import Decision, Order, Stamp, replay
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import Liquidity, OrderType, Side, Status
 
@@ -51,7 +51,10 @@ def stamp(seconds: int = 0, source: str = "test") -> Stamp:
 
 
 def spec(**overrides: Any) -> OrderSpec:
-    """A limit buy of 10 BTC-USD at 100 on venue SIM, with any field overridden."""
+    """A limit buy of 10 BTC-USD at 100 on venue SIM, with any field overridden.
+
+    Built as ingest builds it, without validating again (``construct``): so a value the message
+    rules would refuse (a NaN quantity) reaches the aggregate, whose own check is under test."""
     fields: dict[str, Any] = {
         "client_order_id": CLIENT_ORDER_ID,
         "account": "ACC-1",
@@ -63,7 +66,7 @@ def spec(**overrides: Any) -> OrderSpec:
         "price": PRICE,
     }
     fields.update(overrides)
-    return OrderSpec(**fields)
+    return construct(OrderSpec, fields)
 
 
 # ----------------------------------------------------------------------------- prior facts

@@ -3,6 +3,7 @@
 Each type is one pydantic model (``RequestMessage``, ``FillMessage`` …) and ``Message`` is their
 union, told apart by ``type``: parsing, validation, ``message_to_json``, the field lists and
 the field tables of docs/messages.md (``scripts/docs_tables.py``) all come from these models.
+A request's fields are declared once, by the domain (``OrderSpec``); here each gets its rule.
 
 Parsing is exact (JSON numbers become Decimal without passing through float) and strict:
 unknown types, unknown fields, duplicate keys, NaN and naive times are refused with a
@@ -41,8 +42,9 @@ from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
 from orderledger.domain.errors import InvalidInputError, LedgerError
+from orderledger.domain.events import OrderSpec, construct
 from orderledger.domain.instrument import Definition
-from orderledger.domain.order import OrderSpec, external_client_order_id, spec_values
+from orderledger.domain.order import SPEC_FIELDS, external_client_order_id, spec_values
 from orderledger.domain.values import (
     IDENTIFIER_FORM,
     MAX_DIGITS,
@@ -556,7 +558,11 @@ class _OrderMessage(_Message):
         type: str
 
 
-class RequestMessage(_Message):
+# A request's fields are the domain's request (OrderSpec): their names, order and defaults come
+# from there, and each one's rule from _REQUEST_RULES. _Request holds the rest of the message.
+
+
+class _Request(_Message):
     """We are about to send this order (recorded *before* it goes to the venue)."""
 
     type: Literal["request"]
@@ -564,21 +570,6 @@ class RequestMessage(_Message):
         "`client_order_id` (or, with `external`, `venue_order_id`) and `venue`;"
         " `price` when `order_type` is `limit`"
     )
-    client_order_id: ClientOrderId | None = None
-    venue: Venue | None = None
-    venue_order_id: VenueOrderId | None = None
-    aliases: Aliases = Field(default_factory=dict)
-    account: Account
-    instrument: Instrument
-    side: SideField
-    order_type: OrderTypeField
-    quantity: Quantity
-    price: Price | None = None
-    time_in_force: TimeInForce | None = None
-    quote_currency: QuoteCurrency | None = None
-    tags: Tags = Field(default_factory=dict)
-    parent_id: ParentId | None = None
-    external: External = False
 
     @model_validator(mode="after")
     def _complete(self) -> Self:
@@ -597,7 +588,64 @@ class RequestMessage(_Message):
 
     def spec(self) -> OrderSpec:
         """The order this request describes (the same fields, less the message header)."""
-        return OrderSpec(*spec_values(self))  # OrderSpec's fields, in their order
+        return construct(OrderSpec, dict(zip(SPEC_FIELDS, spec_values(self), strict=True)))
+
+    if TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any: ...
+
+
+_REQUEST_RULES: dict[str, Any] = {
+    "client_order_id": ClientOrderId,
+    "venue": Venue,
+    "venue_order_id": VenueOrderId,
+    "aliases": Aliases,
+    "account": Account,
+    "instrument": Instrument,
+    "side": SideField,
+    "order_type": OrderTypeField,
+    "quantity": Quantity,
+    "price": Price,
+    "time_in_force": TimeInForce,
+    "quote_currency": QuoteCurrency,
+    "tags": Tags,
+    "parent_id": ParentId,
+    "external": External,
+}
+"""The rule of each field of a request; its name, place and default are the domain's OrderSpec's."""
+
+_ORDER_KEYS = {
+    name: info for name, info in _OrderMessage.model_fields.items() if name not in _Message.model_fields
+}
+"""How every order message names its order (a request too): first, and each optional, since a
+request without a client order ID may have one derived (``_Request._complete``)."""
+
+
+def _request_field(name: str) -> tuple[Any, Any]:
+    """The message field for one field of a request: its rule, required or defaulted as the
+    domain's request has it (the order keys as every order message has them)."""
+    info = _ORDER_KEYS[name] if name in _ORDER_KEYS else OrderSpec.model_fields[name]
+    rule = _REQUEST_RULES[name]
+    if info.default_factory is not None:
+        return rule, Field(default_factory=info.default_factory)
+    if info.is_required():
+        return rule, ...
+    return (rule if info.default is not None else rule | None), info.default
+
+
+if TYPE_CHECKING:
+
+    class RequestMessage(_Request):
+        """A request message (its fields: the domain's OrderSpec, each with its rule)."""
+
+else:
+    RequestMessage = create_model(
+        "RequestMessage",
+        __base__=_Request,
+        __module__=__name__,
+        __doc__=_Request.__doc__,
+        **{name: _request_field(name) for name in dict.fromkeys([*_ORDER_KEYS, *OrderSpec.model_fields])},
+    )
 
 
 class AcceptedMessage(_OrderMessage):

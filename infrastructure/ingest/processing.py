@@ -534,7 +534,9 @@ class _Batch:
             owner = self._owner((spec.venue, "venue_order_id", message.venue_order_id))
             if owner is not None:
                 existing = owner
-                spec = replace(spec, client_order_id=owner.client_order_id, external=owner.external)
+                spec = spec.model_copy(
+                    update={"client_order_id": owner.client_order_id, "external": owner.external}
+                )
         if existing is not None:
             self._last_client_id = existing.client_order_id
             return self._outcome(existing, existing.request_again(spec, self._stamp(message)), entry)

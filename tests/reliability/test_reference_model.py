@@ -36,7 +36,8 @@ from orderledger.domain.errors import (
     OverfillError,
     UnknownTradeError,
 )
-from orderledger.domain.order import Decision, Order, OrderSpec, Stamp
+from orderledger.domain.events import OrderSpec
+from orderledger.domain.order import Decision, Order, Stamp
 from orderledger.domain.values import OrderType, Side
 
 # ============================================================================= facts

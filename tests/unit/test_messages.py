@@ -17,9 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.events import InstrumentDefined, OrderEvent, OrderRequested
+from orderledger.domain.events import InstrumentDefined, OrderEvent, OrderRequested, OrderSpec
 from orderledger.domain.instrument import Definition
-from orderledger.domain.order import SPEC_FIELDS, OrderSpec
+from orderledger.domain.order import SPEC_FIELDS
 from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.errors import MessageError
@@ -69,12 +69,35 @@ def test_the_docs_tables_are_the_models_tables() -> None:
 def test_a_request_states_the_same_fields_in_message_spec_event_and_docs() -> None:
     # Given the request as a message, as the domain's spec and as the stored event
     message = set(RequestMessage.model_fields) - HEADER
-    spec = {f.name for f in fields(OrderSpec)}
+    spec = set(OrderSpec.model_fields)
     event = set(OrderRequested.model_fields) - EVENT_HEADER
-    # Then each names the same fields, and the docs table lists every one of them
-    assert message == spec == set(SPEC_FIELDS), (message ^ spec, "declare the field in both")
+    # Then each names the same fields, each has a rule, and the docs table lists every one of them
+    assert message == spec == set(SPEC_FIELDS) == set(messages._REQUEST_RULES), message ^ spec
     assert event == spec, (event ^ spec, "OrderRequested must store every field the request states")
     assert message <= documented_fields("message-fields")
+
+
+def test_the_request_fields_are_declared_once_in_their_order() -> None:
+    # Given the domain's request, the stored event that carries it and the message that states it
+    header = ["originator_id", "originator_version", "ts_recorded", "ts_event", "source"]
+    keys = ["client_order_id", "venue", "venue_order_id", "aliases"]
+    # Then the event stores the header, then the request's fields in their order (the payload's
+    # order is hashed, so it never changes)
+    assert list(OrderRequested.model_fields) == header + list(SPEC_FIELDS)
+    # And the message names the order first, as every order message does, then the rest in order
+    assert list(RequestMessage.model_fields) == ["ts", "source", "type", *keys] + [
+        name for name in SPEC_FIELDS if name not in keys
+    ]
+    # And a field the request requires, the message requires; one it defaults, the message
+    # defaults the same way (the order keys, which a request may leave to be derived, apart)
+    for name, info in OrderSpec.model_fields.items():
+        stated = RequestMessage.model_fields[name]
+        if name in keys:
+            assert not stated.is_required()
+        else:
+            assert stated.is_required() == info.is_required(), name
+            assert stated.default == info.default, name
+            assert stated.default_factory == info.default_factory, name
 
 
 def test_an_instrument_message_states_the_domains_definition() -> None:
@@ -195,6 +218,6 @@ def test_an_external_request_is_keyed_by_its_venue_order_id() -> None:
     assert isinstance(message, RequestMessage)
     assert message.client_order_id == "ext-okx-881"
     spec = message.spec()
-    assert {f.name: getattr(spec, f.name) for f in fields(OrderSpec)} == {
+    assert {name: getattr(spec, name) for name in OrderSpec.model_fields} == {
         name: getattr(message, name) for name in SPEC_FIELDS
     }
