@@ -30,12 +30,12 @@ _UTC_Z = orjson.OPT_UTC_Z
 class _Encoding:
     """What writing one event class needs, worked out once: its topic and name, the fields that
     hold amounts (written as text before orjson sees them, which is cheaper than orjson's call
-    back for each), and the class version stated in the payload (None for version 1)."""
+    back for each). The class version is read from the class at each write, as the decoder
+    reads it, so the two always agree."""
 
     topic: str
     name: str
     amounts: tuple[str, ...]
-    version: int | None
 
 
 def _is_amount(annotation: Any) -> bool:
@@ -45,7 +45,7 @@ def _is_amount(annotation: Any) -> bool:
 
 def _encoding(cls: type[OrderEvent]) -> _Encoding:
     amounts = tuple(name for name, info in cls.model_fields.items() if _is_amount(info.annotation))
-    return _Encoding(TOPICS[cls], cls.__name__, amounts, cls.class_version if cls.class_version > 1 else None)
+    return _Encoding(TOPICS[cls], cls.__name__, amounts)
 
 
 _ENCODINGS: dict[type[OrderEvent], _Encoding] = {cls: _encoding(cls) for cls in EVENT_TYPES}
@@ -116,8 +116,8 @@ class LedgerMapper(Mapper[UUID]):
             amount = state[name]
             if type(amount) is Decimal:  # None, or anything else, is orjson's as before
                 state[name] = format_decimal(amount)
-        if encoding.version is not None:
-            state["class_version"] = encoding.version
+        if cls.class_version > 1:
+            state["class_version"] = cls.class_version
         # orjson writes enums, dicts and UTC times itself; any other decimal goes through
         # format_decimal (_encode_default), as the amounts above did.
         data = orjson.dumps(state, default=_encode_default, option=_UTC_Z)

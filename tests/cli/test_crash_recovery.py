@@ -215,10 +215,15 @@ def recover_and_check(
 ) -> dict[str, Any]:
     """After the kills: project, compare with a fresh fold, run to completion, compare with a clean run."""
     project_catches_up(url, cwd)
-    caught_up = view_outputs(url, cwd, MARKS)
+    # Marks only for what is held so far: every kill may have landed before the first commit (a
+    # slow machine), and a mark for an instrument not held is refused by design.
+    positions = run_cli("positions", "--json", db=url, cwd=cwd).json()
+    held = {row["instrument"] for row in positions}
+    marks = [mark for mark in MARKS if mark.split("=")[0] in held]
+    caught_up = view_outputs(url, cwd, marks)
     rebuilt = run_cli("rebuild", "--all", db=url, cwd=cwd)
     assert rebuilt.returncode == 0, rebuilt.describe()
-    assert_same_outputs(view_outputs(url, cwd, MARKS), caught_up, "views after `project` vs a fresh fold")
+    assert_same_outputs(view_outputs(url, cwd, marks), caught_up, "views after `project` vs a fresh fold")
 
     run, summary = ingest(session, db=url, cwd=cwd)
     assert run.returncode == 0 and run.stderr == "", run.describe()
