@@ -83,22 +83,30 @@ class Position:
         # context (WIDE, or ARITHMETIC for the division): no thread context is switched per fill.
         terms = self.terms if terms is None else terms
         self.terms = terms
+        # ``terms.value`` spelt out (the same operations in the same contexts): the method and
+        # its property cost more than the arithmetic.
+        size_of = terms.contract_size
+        inverse = terms.settlement == "inverse"
         held = self.quantity
         if held == 0 or (held > 0) == (signed_qty > 0):
-            self.cost = _add(self.cost, terms.value(_abs(signed_qty), price))
+            units = _multiply(_abs(signed_qty), size_of)
+            self.cost = _add(self.cost, _divide(units, price) if inverse else _multiply(units, price))
             self.quantity = _add(held, signed_qty)
             return ZERO
         size = _abs(held)
         closed = min(_abs(signed_qty), size)
         removed = self.cost if closed == size else _divide(_multiply(self.cost, closed), size)
-        realized = _multiply(_subtract(terms.value(closed, price), removed), ONE if held > 0 else MINUS_ONE)
-        if terms.inverse:  # × ``terms.sense``; × +1 would leave a 100-digit product as it is
+        units = _multiply(closed, size_of)
+        value = _divide(units, price) if inverse else _multiply(units, price)
+        realized = _multiply(_subtract(value, removed), ONE if held > 0 else MINUS_ONE)
+        if inverse:  # × ``terms.sense``; × +1 would leave a 100-digit product as it is
             realized = _multiply(realized, MINUS_ONE)
         self.realized_pnl = _add(self.realized_pnl, realized)
         remaining = _add(held, signed_qty)
         # Through zero: the old position closes whole and the remainder opens at the fill price.
         if (remaining > 0) != (held > 0):
-            self.cost = terms.value(_abs(remaining), price)
+            units = _multiply(_abs(remaining), size_of)
+            self.cost = _divide(units, price) if inverse else _multiply(units, price)
         else:
             self.cost = _subtract(self.cost, removed)
         self.quantity = remaining
@@ -382,6 +390,7 @@ TERMS_TABLE: TableSpec[tuple[str, str], DefinedTerms] = TableSpec(
 
 
 _FILL_FACTS: tuple[type[OrderEvent], ...] = (OrderFilled, FillBusted, FillCorrected)
+_RESTATEMENTS: tuple[type[OrderEvent], ...] = (FillBusted, FillCorrected)
 _UNDEFINED = Terms()
 _IN_CURRENCY: dict[tuple[int, str | None], tuple[Terms, Terms]] = {}
 """Terms without a P&L currency (by identity), completed with a quote currency: (the terms, the
@@ -410,7 +419,7 @@ class PositionsProjection(Projection):
                 (POSITIONS_TABLE.name, (event.account, event.venue, event.instrument)),
                 (TERMS_TABLE.name, (event.venue, event.instrument)),
             )
-        if isinstance(event, FillBusted | FillCorrected):
+        if isinstance(event, _RESTATEMENTS):
             return (
                 (POSITIONS_TABLE.name, (event.account, event.venue, event.instrument)),
                 (FILL_INDEX_TABLE.name, (event.client_order_id, event.trade_id)),
@@ -433,7 +442,7 @@ class PositionsProjection(Projection):
                 (event.venue, event.instrument), DefinedTerms(event.venue, event.instrument, terms_of(event))
             )
             return
-        if not isinstance(event, OrderFilled | FillBusted | FillCorrected):
+        if not isinstance(event, _FILL_FACTS):
             return
         positions: Table[PositionKey, Position] = tables[POSITIONS_TABLE.name]
         entries: Table[int, PnlEntry] = tables[PNL_TABLE.name]
@@ -464,7 +473,7 @@ class PositionsProjection(Projection):
                     event.fee,
                     event.fee_currency,
                     book.quote_currency,
-                    dict(event.tags),
+                    dict(event.tags) if event.tags else {},
                     signed,
                     event.last_px,
                     before_qty,

@@ -157,7 +157,7 @@ class TradesProjection(Projection):
                     event.fee_currency,
                     _LIQUIDITY_TEXT[event.liquidity],
                     format_timestamp(event.ts_event),
-                    dict(event.tags),
+                    dict(event.tags) if event.tags else {},
                     event.parent_id,
                     event.late,
                     position,
