@@ -390,7 +390,8 @@ TERMS_TABLE: TableSpec[tuple[str, str], DefinedTerms] = TableSpec(
 
 
 _FILL_FACTS: tuple[type[OrderEvent], ...] = (OrderFilled, FillBusted, FillCorrected)
-_RESTATEMENTS: tuple[type[OrderEvent], ...] = (FillBusted, FillCorrected)
+_FILLS = (OrderFilled, FillBusted, FillCorrected)  # unannotated, so that isinstance narrows by it
+_RESTATEMENTS = (FillBusted, FillCorrected)
 _UNDEFINED = Terms()
 _IN_CURRENCY: dict[tuple[int, str | None], tuple[Terms, Terms]] = {}
 """Terms without a P&L currency (by identity), completed with a quote currency: (the terms, the
@@ -442,7 +443,7 @@ class PositionsProjection(Projection):
                 (event.venue, event.instrument), DefinedTerms(event.venue, event.instrument, terms_of(event))
             )
             return
-        if not isinstance(event, _FILL_FACTS):
+        if not isinstance(event, _FILLS):
             return
         positions: Table[PositionKey, Position] = tables[POSITIONS_TABLE.name]
         entries: Table[int, PnlEntry] = tables[PNL_TABLE.name]
