@@ -39,6 +39,11 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 MINUS_ONE = Decimal(-1)
 PositionKey = tuple[str, str, str]
+_add = WIDE.add
+_subtract = WIDE.subtract
+_multiply = WIDE.multiply
+_abs = WIDE.abs
+_divide = ARITHMETIC.divide
 
 
 @dataclass
@@ -78,25 +83,32 @@ class Position:
         # context (WIDE, or ARITHMETIC for the division): no thread context is switched per fill.
         terms = self.terms if terms is None else terms
         self.terms = terms
+        # ``terms.value`` spelt out (the same operations in the same contexts): the method and
+        # its property cost more than the arithmetic.
+        size_of = terms.contract_size
+        inverse = terms.settlement == "inverse"
         held = self.quantity
         if held == 0 or (held > 0) == (signed_qty > 0):
-            self.cost = WIDE.add(self.cost, terms.value(WIDE.abs(signed_qty), price))
-            self.quantity = WIDE.add(held, signed_qty)
+            units = _multiply(_abs(signed_qty), size_of)
+            self.cost = _add(self.cost, _divide(units, price) if inverse else _multiply(units, price))
+            self.quantity = _add(held, signed_qty)
             return ZERO
-        size = WIDE.abs(held)
-        closed = min(WIDE.abs(signed_qty), size)
-        removed = self.cost if closed == size else ARITHMETIC.divide(WIDE.multiply(self.cost, closed), size)
-        direction = ONE if held > 0 else MINUS_ONE
-        realized = WIDE.multiply(
-            WIDE.multiply(WIDE.subtract(terms.value(closed, price), removed), direction), terms.sense
-        )
-        self.realized_pnl = WIDE.add(self.realized_pnl, realized)
-        remaining = WIDE.add(held, signed_qty)
+        size = _abs(held)
+        closed = min(_abs(signed_qty), size)
+        removed = self.cost if closed == size else _divide(_multiply(self.cost, closed), size)
+        units = _multiply(closed, size_of)
+        value = _divide(units, price) if inverse else _multiply(units, price)
+        realized = _multiply(_subtract(value, removed), ONE if held > 0 else MINUS_ONE)
+        if inverse:  # × ``terms.sense``; × +1 would leave a 100-digit product as it is
+            realized = _multiply(realized, MINUS_ONE)
+        self.realized_pnl = _add(self.realized_pnl, realized)
+        remaining = _add(held, signed_qty)
         # Through zero: the old position closes whole and the remainder opens at the fill price.
         if (remaining > 0) != (held > 0):
-            self.cost = terms.value(WIDE.abs(remaining), price)
+            units = _multiply(_abs(remaining), size_of)
+            self.cost = _divide(units, price) if inverse else _multiply(units, price)
         else:
-            self.cost = WIDE.subtract(self.cost, removed)
+            self.cost = _subtract(self.cost, removed)
         self.quantity = remaining
         return realized
 
@@ -188,6 +200,11 @@ TERMS_COLUMNS = (
 """Which definition a row's figures used (see ``domain.instrument.Terms``)."""
 
 
+def _tags_text(tags: dict[str, str]) -> str:
+    """Tags as JSON text (most fills have none: "{}", as orjson writes an empty mapping)."""
+    return orjson.dumps(tags).decode() if tags else "{}"
+
+
 def _fees_text(fees: dict[str, Decimal]) -> str:
     return orjson.dumps({k: format_decimal(v) for k, v in sorted(fees.items())}).decode()
 
@@ -242,6 +259,7 @@ POSITIONS_TABLE: TableSpec[PositionKey, Position] = TableSpec(
 
 
 def _entry_row(e: PnlEntry) -> tuple[Any, ...]:
+    terms = e.terms
     return (
         e.position,
         e.account,
@@ -255,13 +273,16 @@ def _entry_row(e: PnlEntry) -> tuple[Any, ...]:
         None if e.fee is None else format_decimal(e.fee),
         e.fee_currency,
         e.quote_currency,
-        orjson.dumps(e.tags).decode(),
+        _tags_text(e.tags),
         format_decimal(e.signed_qty),
         format_decimal(e.price),
         format_decimal(e.before_qty),
         format_decimal(e.before_cost),
         format_decimal(e.before_realized),
-        *_terms_row(e.terms),
+        format_decimal(terms.contract_size),
+        terms.settlement,
+        terms.pnl_currency,
+        terms.version,
     )
 
 
@@ -369,9 +390,12 @@ TERMS_TABLE: TableSpec[tuple[str, str], DefinedTerms] = TableSpec(
 
 
 _FILL_FACTS: tuple[type[OrderEvent], ...] = (OrderFilled, FillBusted, FillCorrected)
+_FILLS = (OrderFilled, FillBusted, FillCorrected)  # unannotated, so that isinstance narrows by it
+_RESTATEMENTS = (FillBusted, FillCorrected)
 _UNDEFINED = Terms()
-_IN_CURRENCY: dict[tuple[Terms, str | None], Terms] = {}
-"""Terms without a P&L currency, completed with a quote currency (a few, made once each)."""
+_IN_CURRENCY: dict[tuple[int, str | None], tuple[Terms, Terms]] = {}
+"""Terms without a P&L currency (by identity), completed with a quote currency: (the terms, the
+completed terms). A few, made once each."""
 
 
 class PositionsProjection(Projection):
@@ -391,12 +415,17 @@ class PositionsProjection(Projection):
     version: ClassVar[int] = 4
 
     def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
-        if isinstance(event, OrderFilled | FillBusted | FillCorrected):
-            yield (POSITIONS_TABLE.name, (event.account, event.venue, event.instrument))
         if isinstance(event, OrderFilled):
-            yield (TERMS_TABLE.name, (event.venue, event.instrument))
-        if isinstance(event, FillBusted | FillCorrected):
-            yield (FILL_INDEX_TABLE.name, (event.client_order_id, event.trade_id))
+            return (
+                (POSITIONS_TABLE.name, (event.account, event.venue, event.instrument)),
+                (TERMS_TABLE.name, (event.venue, event.instrument)),
+            )
+        if isinstance(event, _RESTATEMENTS):
+            return (
+                (POSITIONS_TABLE.name, (event.account, event.venue, event.instrument)),
+                (FILL_INDEX_TABLE.name, (event.client_order_id, event.trade_id)),
+            )
+        return ()
 
     def partition(self, event_type: type[OrderEvent], fields: Mapping[str, Any]) -> str | None:
         if event_type is InstrumentDefined:
@@ -414,42 +443,44 @@ class PositionsProjection(Projection):
                 (event.venue, event.instrument), DefinedTerms(event.venue, event.instrument, terms_of(event))
             )
             return
-        if not isinstance(event, OrderFilled | FillBusted | FillCorrected):
+        if not isinstance(event, _FILLS):
             return
         positions: Table[PositionKey, Position] = tables[POSITIONS_TABLE.name]
         entries: Table[int, PnlEntry] = tables[PNL_TABLE.name]
         index: Table[TradeKey, FillRef] = tables[FILL_INDEX_TABLE.name]
         key = (event.account, event.venue, event.instrument)
-        book = positions.get(key) or Position(*key, quote_currency=event.quote_currency)
-        if book.quote_currency is None:
+        book = positions.get(key)
+        if book is None:
+            book = Position(*key, ZERO, ZERO, ZERO, {}, event.quote_currency, _UNDEFINED)
+        elif book.quote_currency is None:
             book.quote_currency = event.quote_currency
         if isinstance(event, OrderFilled):
             signed = _signed(event.side, event.last_qty)
-            before = (book.quantity, book.cost, book.realized_pnl)
+            before_qty, before_cost, before_realized = book.quantity, book.cost, book.realized_pnl
             realized = book.book(signed, event.last_px, self._terms_in_force(tables, book))
             book.add_fee(event.fee, event.fee_currency)
             entries.put(
                 position,
-                PnlEntry(
-                    position=position,
-                    account=event.account,
-                    venue=event.venue,
-                    instrument=event.instrument,
-                    day=event.ts_event.date().isoformat(),
-                    client_order_id=event.client_order_id,
-                    trade_id=event.trade_id,
-                    kind="fill",
-                    realized=realized,
-                    fee=event.fee,
-                    fee_currency=event.fee_currency,
-                    quote_currency=book.quote_currency,
-                    tags=dict(event.tags),
-                    signed_qty=signed,
-                    price=event.last_px,
-                    before_qty=before[0],
-                    before_cost=before[1],
-                    before_realized=before[2],
-                    terms=book.terms,
+                PnlEntry(  # positionally, in the fields' order: keywords cost a third of the call
+                    position,
+                    event.account,
+                    event.venue,
+                    event.instrument,
+                    event.ts_event.date().isoformat(),
+                    event.client_order_id,
+                    event.trade_id,
+                    "fill",
+                    realized,
+                    event.fee,
+                    event.fee_currency,
+                    book.quote_currency,
+                    dict(event.tags) if event.tags else {},
+                    signed,
+                    event.last_px,
+                    before_qty,
+                    before_cost,
+                    before_realized,
+                    book.terms,
                 ),
             )
             index.put(
@@ -487,11 +518,15 @@ class PositionsProjection(Projection):
         defined = tables[TERMS_TABLE.name].get((book.venue, book.instrument))
         terms: Terms = _UNDEFINED if defined is None else defined.terms
         if terms.pnl_currency is None:
-            key = (terms, book.quote_currency)
+            # Looked up by the terms' identity (hashing the dataclass is slow); the entry keeps
+            # the terms it was made for, so an identity reused by other terms is not mistaken.
+            key = (id(terms), book.quote_currency)
             found = _IN_CURRENCY.get(key)
-            if found is None:
-                found = _IN_CURRENCY[key] = replace(terms, pnl_currency=book.quote_currency)
-            terms = found
+            if found is None or found[0] is not terms:
+                if len(_IN_CURRENCY) >= 1024:  # terms read again after their rows left a cache
+                    _IN_CURRENCY.clear()
+                found = _IN_CURRENCY[key] = (terms, replace(terms, pnl_currency=book.quote_currency))
+            terms = found[1]
         return terms
 
     @staticmethod

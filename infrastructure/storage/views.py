@@ -31,6 +31,9 @@ from orderledger.projections.base import Index, Projection, TableSpec
 
 CHUNK = 5_000
 ABSENT = object()
+"""A held or cached row known not to exist (deleted in this batch, or not stored)."""
+_UNSEEN = object()
+"""Neither held nor cached: the row must be read."""
 
 
 def _sql_type(kind: str, dialect: str) -> str:
@@ -75,17 +78,16 @@ class SqlTable:
         self._delete = f"DELETE FROM {name} WHERE {keys}"
 
     def get(self, key: Any) -> Any:
-        if key in self.dirty:
-            value = self.dirty[key]
-            return None if value is ABSENT else value
-        if key in self.cache:
-            self.cache.move_to_end(key)
-            value = self.cache[key]
-            return None if value is ABSENT else value
-        assert self.tx is not None, "a view table is read only inside its runner's transaction"
-        row = self.tx.one(self._select, self.spec.key_values(key))
-        value = ABSENT if row is None else self.spec.from_row(tuple(row))
-        self._remember(key, value)
+        value = self.dirty.get(key, _UNSEEN)
+        if value is _UNSEEN:
+            value = self.cache.get(key, _UNSEEN)
+            if value is _UNSEEN:
+                assert self.tx is not None, "a view table is read only inside its runner's transaction"
+                row = self.tx.one(self._select, self.spec.key_values(key))
+                value = ABSENT if row is None else self.spec.from_row(tuple(row))
+                self._remember(key, value)
+            else:
+                self.cache.move_to_end(key)
         return None if value is ABSENT else value
 
     def prefetch(self, keys: Iterable[Any]) -> None:
@@ -137,17 +139,26 @@ class SqlTable:
         """Write the held rows; returns how many rows changed."""
         if not self.dirty:
             return 0
+        dirty = self.dirty
         to_row = self.spec.to_row
-        upserts = [to_row(v) for v in self.dirty.values() if v is not ABSENT]
-        deletes = [self.spec.key_values(k) for k, v in self.dirty.items() if v is ABSENT]
+        upserts = [to_row(v) for v in dirty.values() if v is not ABSENT]
         if upserts:
             tx.executemany(self._upsert, upserts)
-        if deletes:
+        if len(upserts) < len(dirty):
+            deletes = [self.spec.key_values(k) for k, v in dirty.items() if v is ABSENT]
             tx.executemany(self._delete, deletes)
-        for key, value in self.dirty.items():
-            self._remember(key, value)
-        count = len(self.dirty)
-        self.dirty.clear()
+        count = len(dirty)
+        if self.cache_size:
+            # What _remember does row by row: each held row becomes the most recent, then the
+            # least recent go (the same rows stay as when trimming after each one).
+            cache = self.cache
+            move_to_end = cache.move_to_end
+            for key, value in dirty.items():
+                cache[key] = value
+                move_to_end(key)
+            while len(cache) > self.cache_size:
+                cache.popitem(last=False)
+        dirty.clear()
         return count
 
     def discard(self) -> None:
@@ -371,17 +382,23 @@ class Views:
             for table in tables.values():
                 table.tx = tx
         try:
+            # Which views fold each event type present, and the rows they will read (loaded for
+            # the whole batch at once).
             folds: dict[type[OrderEvent], list[tuple[Projection, dict[str, SqlTable], int]]] = {}
-            for _, event in batch:  # which views fold each event type present
-                kind = type(event)
-                if kind not in folds:
-                    folds[kind] = [a for a in active if a[0].folds(kind)]
             wanted: dict[tuple[str, str], list[Any]] = {}
             for position, event in batch:
-                for projection, _, seen in folds[type(event)]:
+                kind = type(event)
+                plan = folds.get(kind)
+                if plan is None:
+                    plan = folds[kind] = [a for a in active if a[0].folds(kind)]
+                for projection, _, seen in plan:
                     if position > seen:
                         for table_name, key in projection.reads(event):
-                            wanted.setdefault((projection.name, table_name), []).append(key)
+                            keys = wanted.get((projection.name, table_name))
+                            if keys is None:
+                                wanted[projection.name, table_name] = [key]
+                            else:
+                                keys.append(key)
             for (name, table_name), keys in wanted.items():
                 self.tables[name][table_name].prefetch(keys)
             for position, event in batch:
