@@ -75,6 +75,7 @@ _PREFIX = b'{"ts_recorded":"'
 _BETWEEN = b'","ts_event":"'
 _RECORDED_AT = len(_PREFIX)
 _EVENT_AFTER = len(_BETWEEN)
+_WHOLE_SECOND = len("2026-11-25T00:00:00Z")  # a time orjson wrote without a fraction
 
 
 def _times(data: bytes, ts_recorded: datetime, ts_event: datetime) -> tuple[str, str]:
@@ -97,9 +98,6 @@ def _times(data: bytes, ts_recorded: datetime, ts_event: datetime) -> tuple[str,
     if len(event) == _WHOLE_SECOND:
         event = event[:-1] + ".000000Z"
     return recorded, event
-
-
-_WHOLE_SECOND = len("2026-11-25T00:00:00Z")
 
 
 class LedgerMapper(Mapper[UUID]):

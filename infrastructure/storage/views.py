@@ -85,7 +85,7 @@ class SqlTable:
                 assert self.tx is not None, "a view table is read only inside its runner's transaction"
                 row = self.tx.one(self._select, self.spec.key_values(key))
                 value = ABSENT if row is None else self.spec.from_row(tuple(row))
-                self._remember(key, value)
+                self._remember(((key, value),))
             else:
                 self.cache.move_to_end(key)
         return None if value is ABSENT else value
@@ -106,8 +106,7 @@ class SqlTable:
             found = {}
             for row in rows:
                 found[self.spec.key_of_row(tuple(row))] = self.spec.from_row(tuple(row))
-            for key in chunk:
-                self._remember(key, found.get(key, ABSENT))
+            self._remember((key, found.get(key, ABSENT)) for key in chunk)
 
     def scan(self, where: Mapping[str, Any], after: int) -> list[Any]:
         """Rows matching ``where`` with an integer key above ``after``, in key order (stored
@@ -148,16 +147,7 @@ class SqlTable:
             deletes = [self.spec.key_values(k) for k, v in dirty.items() if v is ABSENT]
             tx.executemany(self._delete, deletes)
         count = len(dirty)
-        if self.cache_size:
-            # What _remember does row by row: each held row becomes the most recent, then the
-            # least recent go (the same rows stay as when trimming after each one).
-            cache = self.cache
-            move_to_end = cache.move_to_end
-            for key, value in dirty.items():
-                cache[key] = value
-                move_to_end(key)
-            while len(cache) > self.cache_size:
-                cache.popitem(last=False)
+        self._remember(dirty.items())
         dirty.clear()
         return count
 
@@ -166,13 +156,18 @@ class SqlTable:
         self.dirty.clear()
         self.cache.clear()
 
-    def _remember(self, key: Any, value: Any) -> None:
+    def _remember(self, rows: Iterable[tuple[Any, Any]]) -> None:
+        """Cache (key, value) rows: each becomes the most recent, then the least recent go (the
+        same rows stay as when trimming after each one)."""
         if not self.cache_size:
             return
-        self.cache[key] = value
-        self.cache.move_to_end(key)
-        while len(self.cache) > self.cache_size:
-            self.cache.popitem(last=False)
+        cache = self.cache
+        move_to_end = cache.move_to_end
+        for key, value in rows:
+            cache[key] = value
+            move_to_end(key)
+        while len(cache) > self.cache_size:
+            cache.popitem(last=False)
 
 
 @dataclass

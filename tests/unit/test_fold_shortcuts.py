@@ -149,7 +149,7 @@ def test_a_flush_leaves_the_cache_remembering_one_by_one_leaves(
             reference.popitem(last=False)
 
     for key in cached:
-        table._remember(key, key)
+        table._remember(((key, key),))
         remember(key, key)
     for batch in batches:
         for key, value in batch:  # -1: the row is deleted
