@@ -54,17 +54,24 @@ def test_amounts_are_written_as_format_f_writes_them(amount: Decimal) -> None:
     assert format_decimal(amount) == format(amount, "f")
 
 
-def _fill(ts_event: datetime, ts_recorded: datetime, **fields: Any) -> OrderFilled:
-    values: dict[str, Any] = dict(
-        originator_id=order_id_for("c-1"),
-        originator_version=3,
+def _header(client_order_id: str, version: int, ts_event: datetime, ts_recorded: datetime) -> dict[str, Any]:
+    """An event's header fields, for order ``client_order_id`` at ``version``."""
+    return dict(
+        originator_id=order_id_for(client_order_id),
+        originator_version=version,
         ts_recorded=ts_recorded,
         ts_event=ts_event,
         source="ingest",
-        client_order_id="c-1",
+        client_order_id=client_order_id,
         account="a",
         venue="v",
         instrument="BTC-USDT",
+    )
+
+
+def _fill(ts_event: datetime, ts_recorded: datetime, **fields: Any) -> OrderFilled:
+    values: dict[str, Any] = dict(
+        _header("c-1", 3, ts_event, ts_recorded),
         trade_id="t-1",
         last_qty=Decimal("0.10"),
         last_px=Decimal("1E+2"),
@@ -98,15 +105,7 @@ def test_the_payload_writes_amounts_as_format_decimal_and_keeps_field_order() ->
     request = construct(
         OrderRequested,
         dict(
-            originator_id=order_id_for("c-2"),
-            originator_version=1,
-            ts_recorded=moment,
-            ts_event=moment,
-            source="ingest",
-            client_order_id="c-2",
-            account="a",
-            venue="v",
-            instrument="BTC-USDT",
+            _header("c-2", 1, moment, moment),
             side=Side.SELL,
             order_type=OrderType.MARKET,
             quantity=Decimal("3"),
