@@ -24,6 +24,11 @@ class Table(Protocol[KeyT, V]):
 
     def get(self, key: KeyT) -> V | None: ...
     def put(self, key: KeyT, value: V) -> None: ...
+    def lend(self, key: KeyT, value: V) -> None:
+        """``put`` a value that belongs to someone else (the writer's own aggregate): the table
+        writes its row but keeps no reference to it once the batch is written."""
+        ...
+
     def delete(self, key: KeyT) -> None: ...
     def scan(self, where: Mapping[str, Any], after: int) -> list[V]:
         """Rows whose columns equal ``where`` and whose integer key is above ``after``, in key order."""
@@ -41,6 +46,8 @@ class MemoryTable(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         self.rows[key] = value
+
+    lend = put
 
     def delete(self, key: K) -> None:
         self.rows.pop(key, None)
@@ -111,6 +118,18 @@ class Projection(ABC):
     @abstractmethod
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         """Fold one event (at its notification ``position``) into the tables."""
+
+    adopts: ClassVar[bool] = False
+    """Whether ``adopt`` can take rows from the state the writer decided (see there)."""
+
+    def adopt(
+        self, event: OrderEvent, tables: Mapping[str, Table[Any, Any]], decided: Mapping[str, Any]
+    ) -> bool:
+        """Fold ``event`` by taking its row from ``decided`` rather than by ``apply``: the writer
+        that has just decided the event hands over each order of its batch (client order ID →
+        ``Order``) as it stands after the batch. Only a view whose row is that very state can
+        (the orders view); returns False to have the event folded by ``apply`` instead."""
+        return False
 
     def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
         """The (table, key) rows ``apply`` will read for this event, so storage can load them

@@ -234,6 +234,19 @@ class OrdersProjection(Projection):
     # the snapshot's columns.
     version: ClassVar[int] = 5
 
+    adopts: ClassVar[bool] = True
+
+    def adopt(
+        self, event: OrderEvent, tables: Mapping[str, Table[Any, Any]], decided: Mapping[str, Any]
+    ) -> bool:
+        # The row is the order as its aggregate stands: the one the writer has just decided is
+        # it (``apply`` would build the same order again from the same events).
+        order: Order | None = decided.get(event.client_order_id)
+        if order is None or order.version < event.originator_version:
+            return False
+        tables[ORDERS_TABLE.name].lend(order.client_order_id, order)
+        return True
+
     def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
         if isinstance(event, OrderRequested):
             return ()

@@ -412,9 +412,11 @@ class OrderLedger(Application[UUID]):
 
         return list_instruments(self.db, self.ledger_mapper, venue=venue, every_version=every_version)
 
-    def _fold_inline(self, tx: Any, committed: list[tuple[int, OrderEvent]]) -> None:
+    def _fold_inline(
+        self, tx: Any, committed: list[tuple[int, OrderEvent]], decided: dict[str, Order]
+    ) -> None:
         if self.project:
-            self.views.fold_inline(tx, committed)
+            self.views.fold_inline(tx, committed, decided)
 
     def _after_commit(self, committed: list[tuple[int, OrderEvent]]) -> None:
         """Read-your-writes: views include this commit (folded inline, or caught up now)."""

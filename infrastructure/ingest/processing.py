@@ -189,8 +189,9 @@ class Processor:
         self.identities = IdentityCache()
         # Identities known not to exist when the current batch was prefetched.
         self.no_identity: set[IdentityKey] = set()
-        # Called inside each commit with the committed (notification ID, event) pairs.
-        self.inline: Callable[[Any, list[tuple[int, OrderEvent]]], None] | None = None
+        # Called inside each commit with the committed (notification ID, event) pairs and the
+        # batch's orders as they stand after them (client order ID → order).
+        self.inline: Callable[[Any, list[tuple[int, OrderEvent]], dict[str, Order]], None] | None = None
         # Orders known not to exist when the current batch was prefetched (cleared per batch).
         self.absent: set[str] = set()
         self._work: _Batch | None = None  # the current attempt's decisions
@@ -251,7 +252,7 @@ class Processor:
                 self._forget_identities(work)
                 return results, []
             work.commit.consulted = dict(work.consulted)
-            ids = self.recorder.commit(work.commit, self._inline_hook(work.events))
+            ids = self.recorder.commit(work.commit, self._inline_hook(work.events, work.orders))
         except Exception as error:
             self.absent = set()
             self.no_identity = set()
@@ -315,11 +316,13 @@ class Processor:
         """Identities a batch registered but did not store."""
         self.identities.forget(work.new_identities)
 
-    def _inline_hook(self, events: list[OrderEvent]) -> Callable[[Any, list[int]], None] | None:
+    def _inline_hook(
+        self, events: list[OrderEvent], orders: dict[str, Order]
+    ) -> Callable[[Any, list[int]], None] | None:
         inline = self.inline
         if inline is None:
             return None
-        return lambda tx, ids: inline(tx, list(zip(ids, events, strict=True)))
+        return lambda tx, ids: inline(tx, list(zip(ids, events, strict=True)), orders)
 
     def prefetch_identities(self, items: Sequence[Inbound]) -> set[IdentityKey]:
         """Load the venue identities a batch names in one query; returns those that do not exist."""

@@ -121,6 +121,8 @@ class BulkTable:
             for columns, members in self.groups.items():
                 _insert(members.setdefault(tuple(getattr(value, c) for c in columns), []), key)
 
+    lend = put  # a rebuild decides nothing: nothing is lent to it
+
     def delete(self, key: Any) -> None:
         self.put(key, _ABSENT)
 

@@ -66,6 +66,7 @@ class SqlTable:
         self.cache_size = cache_size
         self.cache: OrderedDict[Any, Any] = OrderedDict()
         self.dirty: dict[Any, Any] = {}
+        self.lent: list[Any] = []  # keys whose held value is lent (``lend``): not cached
         self.tx: Tx | None = None
         columns = [c.name for c in spec.columns]
         keys = " AND ".join(f"{k} = ?" for k in spec.key)
@@ -131,6 +132,10 @@ class SqlTable:
     def put(self, key: Any, value: Any) -> None:
         self.dirty[key] = value
 
+    def lend(self, key: Any, value: Any) -> None:
+        self.dirty[key] = value
+        self.lent.append(key)
+
     def delete(self, key: Any) -> None:
         self.dirty[key] = ABSENT
 
@@ -149,11 +154,17 @@ class SqlTable:
         count = len(dirty)
         self._remember(dirty.items())
         dirty.clear()
+        if self.lent:  # their owner changes them from now on: a later fold reads the rows
+            cache = self.cache
+            for key in self.lent:
+                cache.pop(key, None)
+            self.lent.clear()
         return count
 
     def discard(self) -> None:
         """Forget held writes and the cache (after a rollback, or another writer's change)."""
         self.dirty.clear()
+        self.lent.clear()
         self.cache.clear()
 
     def _remember(self, rows: Iterable[tuple[Any, Any]]) -> None:
@@ -324,10 +335,19 @@ class Views:
             self._expected = positions
         return True
 
-    def fold_inline(self, tx: Tx, batch: Sequence[tuple[int, OrderEvent]]) -> bool:
+    def fold_inline(
+        self,
+        tx: Tx,
+        batch: Sequence[tuple[int, OrderEvent]],
+        decided: Mapping[str, Any] | None = None,
+    ) -> bool:
         """Fold just-inserted events inside the writer's own transaction, if the views are
         exactly caught up to them; returns whether it did. A failure here is contained by a
-        savepoint: the events still commit, and the views catch up afterwards."""
+        savepoint: the events still commit, and the views catch up afterwards.
+
+        ``decided``: the writer's orders as they stand after these events (client order ID →
+        ``Order``), which a view whose rows are that state takes as they are
+        (``Projection.adopt``) instead of folding the events again."""
         positions = self._locked_positions(tx)
         if positions != self._expected:
             self._discard_all()
@@ -336,7 +356,7 @@ class Views:
             return False
         tx.execute("SAVEPOINT fold_views")
         try:
-            self._fold(tx, batch, positions)
+            self._fold(tx, batch, positions, decided)
             last = batch[-1][0]
             tx.executemany(
                 "UPDATE view_tracking SET position = ? WHERE view = ?", [(last, n) for n in positions]
@@ -371,7 +391,13 @@ class Views:
         decode = self.mapper.decode
         return [(r[0], decode(r[3], bytes(r[4]), r[1], r[2], trusted=True)) for r in rows]
 
-    def _fold(self, tx: Tx, batch: Sequence[tuple[int, OrderEvent]], positions: dict[str, int]) -> None:
+    def _fold(
+        self,
+        tx: Tx,
+        batch: Sequence[tuple[int, OrderEvent]],
+        positions: dict[str, int],
+        decided: Mapping[str, Any] | None = None,
+    ) -> None:
         active = [(p, self.tables[p.name], positions[p.name]) for p in self.projections]
         for _, tables, _ in active:
             for table in tables.values():
@@ -387,7 +413,7 @@ class Views:
                 if plan is None:
                     plan = folds[kind] = [a for a in active if a[0].folds(kind)]
                 for projection, _, seen in plan:
-                    if position > seen:
+                    if position > seen and not (decided is not None and projection.adopts):
                         for table_name, key in projection.reads(event):
                             keys = wanted.get((projection.name, table_name))
                             if keys is None:
@@ -398,7 +424,9 @@ class Views:
                 self.tables[name][table_name].prefetch(keys)
             for position, event in batch:
                 for projection, tables, seen in folds[type(event)]:
-                    if position > seen:
+                    if position > seen and not (
+                        decided is not None and projection.adopts and projection.adopt(event, tables, decided)
+                    ):
                         projection.apply(position, event, tables)
             for _, tables, _ in active:
                 for table in tables.values():

@@ -136,7 +136,7 @@ def test_a_write_rolled_back_after_taking_positions_leaves_no_gap_to_skip(file_l
         taken: list[int] = []
         fold = ledger.processor.inline
 
-        def failing(tx: Any, committed: list[tuple[int, Any]]) -> None:
+        def failing(tx: Any, committed: list[tuple[int, Any]], decided: Any) -> None:
             taken.extend(position for position, _ in committed)
             raise RuntimeError("the disk went away")
 

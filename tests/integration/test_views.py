@@ -70,6 +70,38 @@ def test_rebuild_yields_the_incremental_rows_for_the_demo_session(
     assert_views_equal_fold(ledger)
 
 
+def test_the_orders_view_writes_the_writers_orders_and_keeps_none_of_them(ledger: OrderLedger) -> None:
+    """Inline, the orders view writes each order's row from the order the writer has just decided
+    (``Projection.adopt``), not by folding the events again, and keeps no reference to it: the
+    writer changes that order in its next batch, whether or not the batch commits."""
+    ledger.ingest_lines(lines(request("c-1"), fill("c-1", "t-1", "4", seconds=1)))
+    mine = ledger.processor.orders.get("c-1")
+    assert mine is not None and mine.filled_quantity == Decimal("4")
+    cached = ledger.views.tables["orders"]["orders_view"].cache
+    assert all(value is not mine for value in cached.values())
+
+    # A batch decided against that very order, folded inline, then lost with its transaction.
+    fold = ledger.processor.inline
+    assert fold is not None
+
+    def then_fail(tx: Any, committed: list[tuple[int, Any]], decided: Any) -> None:
+        fold(tx, committed, decided)
+        raise RuntimeError("the disk went away")
+
+    ledger.processor.inline = then_fail
+    with pytest.raises(RuntimeError, match="disk went away"):
+        ledger.ingest_lines(lines(fill("c-1", "t-2", "5", seconds=2)))
+    ledger.processor.inline = fold
+    assert [r[SHOWN_COLUMNS.index("filled_quantity")] for r in view_rows(ledger)["orders_view"]] == ["4"]
+
+    # The next batch folds onto the stored row: 4 + 5 + 1 = 10 of 10, filled.
+    ledger.ingest_lines(lines(fill("c-1", "t-2", "5", seconds=3), fill("c-1", "t-4", "1", seconds=4)))
+    row = view_rows(ledger)["orders_view"][0]
+    assert row[SHOWN_COLUMNS.index("filled_quantity")] == "10"
+    assert row[SHOWN_COLUMNS.index("status")] == "filled"
+    assert_views_equal_fold(ledger)
+
+
 def test_rebuilding_one_view_leaves_the_others_alone(ledger: OrderLedger) -> None:
     ledger.ingest_lines(lines(*simulate(3, 25)))
     before = view_rows(ledger)
