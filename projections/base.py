@@ -96,6 +96,9 @@ class TableSpec(Generic[K, V]):
     key_of_row: Callable[[tuple[Any, ...]], K]
     key_values: Callable[[K], tuple[Any, ...]]
     indexes: tuple[tuple[str, ...] | Index, ...] = ()
+    fixed: tuple[str, ...] = ()
+    """Columns a row keeps from the moment it is first written (an order's account, venue …):
+    rewriting the row leaves them, and the indexes on them alone, untouched."""
 
 
 class Projection(ABC):

@@ -204,6 +204,19 @@ ORDERS_TABLE: TableSpec[str, Order] = TableSpec(
         Column("id"),
     ),
     key=("client_order_id",),
+    # What an order is given by its request and never changes (``Order.__init__`` sets them
+    # once; amendments and a repeated request's details change the others).
+    fixed=(
+        "account",
+        "venue",
+        "instrument",
+        "side",
+        "order_type",
+        "quote_currency",
+        "external",
+        "created_at",
+        "id",
+    ),
     to_row=_to_row,
     from_row=_from_row,
     key_of_row=lambda row: str(row[0]),

@@ -98,6 +98,19 @@ def select_by_keys(table: str, columns: Sequence[str], key: Sequence[str], count
     )
 
 
+def upsert_sql(table: str, columns: Sequence[str], key: Sequence[str], fixed: Sequence[str] = ()) -> str:
+    """An INSERT of one row of ``columns`` that, when a row with the same ``key`` exists, updates
+    it instead: every column but the key's and the ``fixed`` ones, which keep the values the row
+    was inserted with. An UPDATE that sets no column of an index leaves that index untouched
+    (SQLite decides by the columns it sets, whatever their values)."""
+    kept = {*key, *fixed}
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in kept)
+    head = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    if not updates:
+        return f"{head} ON CONFLICT DO NOTHING"
+    return f"{head} ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+
+
 class Tx(Protocol):
     """A transaction's cursor, the same for both backends."""
 

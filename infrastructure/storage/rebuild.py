@@ -34,7 +34,7 @@ from uuid import UUID
 
 from orderledger.domain.events import OrderEvent
 from orderledger.infrastructure.errors import DatabaseLockedError, StoreError
-from orderledger.infrastructure.storage.db import Database, Tx
+from orderledger.infrastructure.storage.db import Database, Tx, upsert_sql
 from orderledger.infrastructure.storage.mapper import CLASSES, LedgerMapper
 from orderledger.projections.base import EVERY, Projection, TableSpec
 
@@ -78,17 +78,9 @@ class BulkTable:
         self.groups: dict[tuple[str, ...], dict[tuple[Any, ...], list[Any]]] = {}
         columns = [c.name for c in spec.columns]
         keys = " AND ".join(f"{k} = ?" for k in spec.key)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in spec.key)
         self._columns = ", ".join(columns)
         self._select = f"SELECT {self._columns} FROM {self.name} WHERE {keys}"
-        self._upsert = (
-            f"INSERT INTO {self.name} ({self._columns}) VALUES ({', '.join('?' * len(columns))})"
-            + (
-                f" ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {updates}"
-                if updates
-                else " ON CONFLICT DO NOTHING"
-            )
-        )
+        self._upsert = upsert_sql(self.name, columns, spec.key, spec.fixed)
         self._delete = f"DELETE FROM {self.name} WHERE {keys}"
 
     # ------------------------------------------------------------------ the Table protocol

@@ -17,7 +17,7 @@ from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderEvent
-from orderledger.infrastructure.storage.db import Database, Tx, select_by_keys, table_columns
+from orderledger.infrastructure.storage.db import Database, Tx, select_by_keys, table_columns, upsert_sql
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.rebuild import (
     FOLD_CACHE_KIB,
@@ -70,12 +70,8 @@ class SqlTable:
         self.tx: Tx | None = None
         columns = [c.name for c in spec.columns]
         keys = " AND ".join(f"{k} = ?" for k in spec.key)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in spec.key)
         self._select = f"SELECT {', '.join(columns)} FROM {name} WHERE {keys}"
-        self._upsert = (
-            f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-            f" ON CONFLICT ({', '.join(spec.key)}) DO UPDATE SET {updates}"
-        )
+        self._upsert = upsert_sql(name, columns, spec.key, spec.fixed)
         self._delete = f"DELETE FROM {name} WHERE {keys}"
 
     def get(self, key: Any) -> Any:
