@@ -263,10 +263,10 @@ class Database(abc.ABC):
     def close(self) -> None:
         """Release the connection(s)."""
 
+    @abc.abstractmethod
     def reopen(self, *, wait: float | None = None) -> Database:
         """Another connection to the same database (for a worker process); ``wait``: seconds to
         wait for SQLite's write lock instead of the URL's ``busy_timeout``."""
-        raise NotImplementedError
 
     def table(self, name: str) -> str:
         """A table name qualified for this database (schema on PostgreSQL)."""
