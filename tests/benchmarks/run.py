@@ -366,7 +366,16 @@ def main() -> None:
         size_lines = lines_for(size, seed=11)
         path = work / f"scale-{size}.db"
         url = f"sqlite:///{path}"
-        events, ingest_s = ledger_ingest(url, size_lines, 1000)
+        # A short run (a second or two) is at the mercy of one burst of load on a shared machine:
+        # below 50,000 events the rate is the median of three runs, each into a fresh file. A
+        # long run averages such bursts over its minutes.
+        runs = []
+        for attempt in range(3 if size < 50_000 else 1):
+            if attempt:
+                for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                    leftover.unlink(missing_ok=True)
+            runs.append(ledger_ingest(url, size_lines, 1000))
+        events, ingest_s = sorted(runs, key=lambda run: run[1])[len(runs) // 2]
         rebuilt, rebuild_s, rss = rebuild_rate(url)
         restart_s, open_orders = restart_open_orders(url)
         probe = (
