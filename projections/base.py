@@ -152,6 +152,11 @@ class Projection(ABC):
         """
         return ""
 
+    few_partitions: ClassVar[bool] = False
+    """Whether ``partition`` gives few keys with many events each (one per book, not one per
+    order): a partitioned rebuild then deals them out to its processes in turn, in the order
+    they first appear in the log, since a hash of a handful of keys shares them unevenly."""
+
 
 EVERY = "\x00every"
 """``Projection.partition``'s key for an event every share of a partitioned fold needs."""

@@ -427,6 +427,8 @@ class PositionsProjection(Projection):
             )
         return ()
 
+    few_partitions: ClassVar[bool] = True  # a book per account, venue and instrument
+
     def partition(self, event_type: type[OrderEvent], fields: Mapping[str, Any]) -> str | None:
         if event_type is InstrumentDefined:
             return EVERY  # every book may trade the instrument: each share keeps the definitions

@@ -238,11 +238,19 @@ class Share:
     after: int = 0
     stop: int | None = None
 
-    def mine(self, key: str | None) -> bool:
+    def mine(self, key: str | None, dealt: dict[str, int] | None = None) -> bool:
+        """Whether this share folds the events of ``key``: by a hash of the key, or, given
+        ``dealt`` (a projection's ``few_partitions``), by dealing each new key to the next share
+        in turn. Every process reads the same log in the same order, so each deals alike."""
         if key is None:
             return False
         if self.count == 1 or key == EVERY:
             return True
+        if dealt is not None:
+            turn = dealt.get(key)
+            if turn is None:
+                turn = dealt[key] = len(dealt) % self.count
+            return turn == self.index
         return zlib.crc32(key.encode()) % self.count == self.index
 
 
@@ -321,6 +329,7 @@ def _fold_share(
     load, build = mapper.load, mapper.build
     folds: dict[type[OrderEvent], list[Any]] = {}  # the views that fold each event type
     ids: dict[Any, UUID] = {}  # recent orders' IDs, parsed once each (an order's events are near)
+    dealt: dict[str, dict[str, int]] = {p.name: {} for p in projections if p.few_partitions}
     read = 0
     last = share.after
     for chunk in read_log(db, share.after, share.stop, routing=not whole):
@@ -336,7 +345,9 @@ def _fold_share(
             if wanted and not whole:
                 # A partitioned fold routes each event by its columns: it parses only its own.
                 columns = dict(zip(ROUTING_COLUMNS, row[5:9], strict=True))
-                wanted = [a for a in wanted if share.mine(a[0].partition(kind, columns))]
+                wanted = [
+                    a for a in wanted if share.mine(a[0].partition(kind, columns), dealt.get(a[0].name))
+                ]
             if not wanted:
                 continue
             stored_id = row[1]

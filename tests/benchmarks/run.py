@@ -372,7 +372,11 @@ def main() -> None:
         runs = []
         for attempt in range(3 if size < 50_000 else 1):
             if attempt:
-                for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                for leftover in (
+                    path,
+                    path.with_name(path.name + "-wal"),
+                    path.with_name(path.name + "-shm"),
+                ):
                     leftover.unlink(missing_ok=True)
             runs.append(ledger_ingest(url, size_lines, 1000))
         events, ingest_s = sorted(runs, key=lambda run: run[1])[len(runs) // 2]

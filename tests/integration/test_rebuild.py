@@ -25,6 +25,8 @@ from orderledger.infrastructure.storage import rebuild
 from orderledger.infrastructure.storage.db import open_database
 from orderledger.infrastructure.storage.sqlite import SqliteTx
 from orderledger.infrastructure.storage.views import create_table_sql
+from orderledger.projections.base import EVERY
+from orderledger.projections.orders import OrdersProjection
 from orderledger.projections.positions import PositionsProjection
 from tests.cli.helpers import run_cli
 from tests.integration.helpers import (
@@ -262,6 +264,24 @@ def test_a_share_of_a_partitioned_fold_parses_only_its_own_events(
         # book in the other is parsed by both).
         assert all(0 < count < total for count in counts)
         assert sum(counts) >= total
+
+
+def test_few_keys_are_dealt_to_the_shares_in_turn_alike_in_every_process() -> None:
+    # A book's key in the order the log first names it: dealt to shares 0, 1, 0, 1 …, so two
+    # processes reading the same log agree on every key without telling each other.
+    keys = ["acc/V/BTC", "acc/V/ETH", "acc/V/BTC", "acc/W/BTC", "acc/W/ETH", "acc/V/ETH", EVERY]
+    taken = []
+    for index in (0, 1):
+        share = rebuild.Share(index, 2)
+        dealt: dict[str, int] = {}
+        taken.append([key for key in keys if share.mine(key, dealt)])
+        assert dealt == {"acc/V/BTC": 0, "acc/V/ETH": 1, "acc/W/BTC": 0, "acc/W/ETH": 1}
+    assert taken == [
+        ["acc/V/BTC", "acc/V/BTC", "acc/W/BTC", EVERY],
+        ["acc/V/ETH", "acc/W/ETH", "acc/V/ETH", EVERY],
+    ]
+    # Positions have few keys (a book each); orders, one per order, are shared by a hash.
+    assert PositionsProjection.few_partitions and not OrdersProjection.few_partitions
 
 
 @pytest.mark.usefixtures("small_tables")
