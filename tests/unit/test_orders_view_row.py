@@ -10,11 +10,21 @@ from decimal import Decimal
 
 import pytest
 
+from orderledger.domain.events import (
+    AnomalyRecorded,
+    OrderAmended,
+    OrderCanceled,
+    OrderDetailsAdded,
+    OrderFilled,
+    OrderRequested,
+)
+from orderledger.domain.order import Order
 from orderledger.infrastructure.application import queries
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.results import Filter, OrderRow
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.projections.orders import ORDERS_TABLE, SHOWN_COLUMNS, SHOWN_DECODERS, shown
+from tests.integration.helpers import read_log
 
 
 def test_a_stored_row_shows_the_snapshot_and_restores_the_order() -> None:
@@ -54,6 +64,45 @@ def test_a_stored_row_reads_back_as_the_typed_row_of_its_snapshot() -> None:
     )
     assert nulls[0].price is None
     assert OrderRow.from_stored(list(typed[0].to_json().values())) == typed[0]
+
+
+def test_the_columns_a_row_keeps_from_its_first_write_never_change() -> None:
+    # ``ORDERS_TABLE.fixed`` is left out of the view's upserts, so folding an order's events one
+    # at a time must leave those columns as its request wrote them: through fills, cancels,
+    # amendments, anomalies and a repeated request that adds details.
+    first = {"type": "request", "client_order_id": "x-1", "account": "acc", "venue": "V",
+             "instrument": "BTC-USDT", "side": "buy", "order_type": "limit", "quantity": "1",
+             "price": "100", "ts": "2026-11-20T09:30:00Z"}  # fmt: skip
+    with OrderLedger("sqlite:///:memory:") as ledger:
+        for message in simulate(5, 60):
+            ledger.record(message)
+        ledger.record(first)
+        ledger.record({**first, "tags": {"desk": "a"}, "time_in_force": "GTC", "parent_id": "p-1"})
+        ledger.record({**first, "source": "venue", "quantity": "2", "external": False})  # an anomaly
+        later = {"client_order_id": "x-1", "ts": "2026-11-20T09:31:00Z"}
+        ledger.record({"type": "accepted", **later, "venue_order_id": "v-1"})
+        ledger.record({"type": "amend_requested", **later, "quantity": "3", "price": "101"})
+        ledger.record({"type": "amended", **later, "quantity": "3", "price": "101"})
+        log = [event for _, event in read_log(ledger)]
+    kinds = {type(event) for event in log}
+    assert {OrderAmended, OrderDetailsAdded, AnomalyRecorded, OrderCanceled, OrderFilled} <= kinds
+    names = [c.name for c in ORDERS_TABLE.columns]
+    at = [names.index(name) for name in ORDERS_TABLE.fixed]
+    orders: dict[str, Order] = {}
+    written: dict[str, tuple[object, ...]] = {}
+    for event in log:
+        if isinstance(event, OrderRequested):
+            order = orders[event.client_order_id] = Order(event)
+        elif event.client_order_id in orders:
+            order = orders[event.client_order_id]
+            order.apply(event)
+        else:
+            continue
+        row = ORDERS_TABLE.to_row(order)
+        assert written.setdefault(order.client_order_id, tuple(row[i] for i in at)) == tuple(
+            row[i] for i in at
+        )
+    assert len(written) > 60
 
 
 def _folded_open(ledger: OrderLedger) -> list[OrderRow]:
