@@ -119,21 +119,6 @@ def pages(
             return
 
 
-def paged(
-    db: Database,
-    select: str,
-    where: tuple[str, list[Any]],
-    keys: Sequence[str],
-    *,
-    newest: bool = False,
-    page: int = PAGE,
-    start: tuple[Any, ...] | None = None,
-) -> Iterator[tuple[Any, ...]]:
-    """Rows in ``keys`` order (descending with ``newest``), a page at a time (see :func:`pages`)."""
-    for rows in pages(db, select, where, keys, newest=newest, page=page, start=start):
-        yield from (tuple(r) for r in rows)
-
-
 def _order_pages(
     db: Database, where: Filter, open_only: bool, convert: Callable[[list[Any]], list[Any]] | None = None
 ) -> Iterator[list[Any]]:
@@ -213,8 +198,14 @@ def iter_trades(db: Database, where: Filter) -> Iterator[TradeRow]:
         params.append(where.parent)
     columns = ", ".join(TRADE_FIELDS)
     select = f"SELECT {columns}, ts_event, position FROM trades_view"
-    rows = paged(
-        db, select, (clause.removeprefix(" WHERE "), params), ("ts_event", "position"), newest=where.newest
+    rows = chain.from_iterable(
+        pages(
+            db,
+            select,
+            (clause.removeprefix(" WHERE "), params),
+            ("ts_event", "position"),
+            newest=where.newest,
+        )
     )
     for r in islice(rows, where.limit):
         row = dict(zip(TRADE_FIELDS, r[: len(TRADE_FIELDS)], strict=True))

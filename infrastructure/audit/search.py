@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import islice
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
@@ -97,18 +97,20 @@ def search_events(
 ) -> Iterator[tuple[int, OrderEvent, int | None]]:
     """Matching events in log order (``newest``: reversed), read in chunks: (notification ID,
     event, message ID)."""
-    from orderledger.infrastructure.application.queries import paged
+    from orderledger.infrastructure.application.queries import pages
 
     clauses, params = wanted.where()
     select = "SELECT originator_id, originator_version, topic, state, message_id, notification_id FROM events"
-    for r in paged(
-        db,
-        select,
-        (" AND ".join(clauses), params),
-        ("notification_id",),
-        newest=newest,
-        page=chunk,
-        start=None if newest else (0,),
+    for r in chain.from_iterable(
+        pages(
+            db,
+            select,
+            (" AND ".join(clauses), params),
+            ("notification_id",),
+            newest=newest,
+            page=chunk,
+            start=None if newest else (0,),
+        )
     ):
         yield r[5], mapper.decode(r[2], bytes(r[3]), r[0], r[1]), r[4]
 
@@ -128,7 +130,7 @@ def iter_messages(db: Database, where: Filter, *, outcome: str | None = None) ->
     """Journal rows in arrival order (``where.newest``: reversed), read a page at a time: each
     inbound message verbatim, with its outcome. ``where.since``/``until`` bound the time
     received."""
-    from orderledger.infrastructure.application.queries import paged
+    from orderledger.infrastructure.application.queries import pages
 
     if outcome is not None and outcome not in MESSAGE_OUTCOMES:
         raise InvalidInputError(
@@ -149,8 +151,8 @@ def iter_messages(db: Database, where: Filter, *, outcome: str | None = None) ->
         "SELECT received_at, origin, line_no, format, raw, outcome, reason, client_order_id, event_count,"
         " message_id FROM messages"
     )
-    rows = paged(
-        db, select, (" AND ".join(clauses), params), ("message_id",), newest=where.newest, page=CHUNK
+    rows = chain.from_iterable(
+        pages(db, select, (" AND ".join(clauses), params), ("message_id",), newest=where.newest, page=CHUNK)
     )
     for r in islice(rows, where.limit):
         yield MessageRecord(
