@@ -66,7 +66,7 @@ class SqlTable:
         self.cache_size = cache_size
         self.cache: OrderedDict[Any, Any] = OrderedDict()
         self.dirty: dict[Any, Any] = {}
-        self.lent: list[Any] = []  # keys whose held value is lent (``lend``): not cached
+        self.lent: set[Any] = set()  # keys whose held value is lent (``lend``): not cached
         self.tx: Tx | None = None
         columns = [c.name for c in spec.columns]
         keys = " AND ".join(f"{k} = ?" for k in spec.key)
@@ -130,7 +130,7 @@ class SqlTable:
 
     def lend(self, key: Any, value: Any) -> None:
         self.dirty[key] = value
-        self.lent.append(key)
+        self.lent.add(key)
 
     def delete(self, key: Any) -> None:
         self.dirty[key] = ABSENT
