@@ -24,7 +24,14 @@ from orderledger.infrastructure.application.results import (
     TradeRow,
 )
 from orderledger.infrastructure.storage.db import Database
-from orderledger.projections.orders import OPEN_ONLY, ORDERS_TABLE, SHOWN_COLUMNS, SHOWN_DECODERS, shown
+from orderledger.projections.orders import (
+    OPEN_ONLY,
+    OPEN_SHOWN,
+    ORDERS_TABLE,
+    SHOWN_COLUMNS,
+    SHOWN_DECODERS,
+    shown,
+)
 from orderledger.projections.positions import ZERO, Position, PositionsProjection
 
 
@@ -122,8 +129,9 @@ def pages(
 def _order_pages(
     db: Database, where: Filter, open_only: bool, convert: Callable[[list[Any]], list[Any]] | None = None
 ) -> Iterator[list[Any]]:
-    """Stored orders view rows (the snapshot's columns first), by creation time, one list per
-    page (``convert``: as :func:`pages`); with ``where.limit``, pages no larger than it."""
+    """Stored orders view rows by creation time, one list per page (``convert``: as
+    :func:`pages`); with ``where.limit``, pages no larger than it. A row starts with the
+    snapshot's columns or, with ``open_only``, with them packed in one (``OPEN_SHOWN``)."""
     clause, params = _where(
         {
             "account": where.account,
@@ -138,7 +146,8 @@ def _order_pages(
     condition = clause.removeprefix(" WHERE ")
     if open_only:  # stated as the partial index's condition, so the index of open orders serves
         condition = f"{OPEN_ONLY} AND {condition}" if condition else OPEN_ONLY
-    select = f"SELECT {', '.join(SHOWN_COLUMNS)}, created_at, client_order_id FROM {ORDERS_TABLE.name}"
+    shown = OPEN_SHOWN if open_only else ", ".join(SHOWN_COLUMNS)
+    select = f"SELECT {shown}, created_at, client_order_id FROM {ORDERS_TABLE.name}"
     return pages(
         db,
         select,
@@ -152,12 +161,16 @@ def _order_pages(
 
 _READ_ORDERS = OrderRow.stored_reader(SHOWN_DECODERS)
 """Stored orders view rows → typed rows (the stored form read by the projection's decoders)."""
+_READ_OPEN_ORDERS = OrderRow.packed_reader(SHOWN_DECODERS)
+"""Open orders' packed snapshots → typed rows, each decoded when a field is first read."""
 
 
 def iter_orders(db: Database, where: Filter, *, open_only: bool = False) -> Iterator[OrderRow]:
     """Orders as they stand (from the orders view), by creation time, read a page at a time;
-    ``where.parent``: only the children of that parent (``parent_id``)."""
-    rows = chain.from_iterable(_order_pages(db, where, open_only, _READ_ORDERS))
+    ``where.parent``: only the children of that parent (``parent_id``). Open orders come from
+    their packed snapshots, each row decoded on its first read (``_Row.packed_reader``)."""
+    convert = _READ_OPEN_ORDERS if open_only else _READ_ORDERS
+    rows = chain.from_iterable(_order_pages(db, where, open_only, convert))
     return islice(rows, where.limit)
 
 
@@ -222,8 +235,10 @@ def list_orders(db: Database, *, open_only: bool = False, **where: Any) -> list[
     The view stores the snapshot's own texts, which are what ``OrderRow.to_json`` writes: the
     rows are sent as stored, without a round trip through typed values."""
     filters = Filter(**where)
-    rows = chain.from_iterable(_order_pages(db, filters, open_only))
-    return [shown(row) for row in islice(rows, filters.limit)]
+    rows = islice(chain.from_iterable(_order_pages(db, filters, open_only)), filters.limit)
+    if open_only:
+        return [shown(orjson.loads(row[0])) for row in rows]
+    return [shown(row) for row in rows]
 
 
 def list_trades(db: Database, **where: Any) -> list[dict[str, Any]]:

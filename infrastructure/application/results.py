@@ -18,6 +18,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, ClassVar, TypeVar
 
+import orjson
+
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderEvent
 from orderledger.domain.instrument import Definition
@@ -78,8 +80,38 @@ def _reader(hint: Any) -> Callable[[Any], Any]:
     return lambda v: v
 
 
+_PACKED = "_packed"
+"""Key, in a row's ``__dict__``, of its values still packed (``_Row.packed_reader``)."""
+
+
 class _Row:
-    """Shared behaviour of the row dataclasses (each declares its own fields)."""
+    """Shared behaviour of the row dataclasses (each declares its own fields).
+
+    A row made by ``packed_reader`` holds its stored values as one JSON text until a field is
+    first read: that read decodes every field at once (one field at a time cost a row's full
+    reading 2.6 times as much), and the row is then like any other. Equality, ``repr``,
+    ``to_json``, pickling and copies read its fields.
+    """
+
+    if not typing.TYPE_CHECKING:  # at run time only: mypy keeps checking attribute names
+
+        def __getattr__(self, name: str) -> Any:
+            # Only reached when ``name`` is not in the row's __dict__: a packed row's fields.
+            state = self.__dict__
+            packed = state.get(_PACKED)
+            if packed is None or name.startswith("__"):
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            read, text = packed
+            # One update: a thread reading the row meanwhile sees no field or every field.
+            state.update(read((orjson.loads(text),))[0].__dict__)
+            state.pop(_PACKED, None)
+            return object.__getattribute__(self, name)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The row's fields (a packed row's decoded first), for pickling and copies."""
+        if _PACKED in self.__dict__:
+            getattr(self, fields(self)[0].name)  # type: ignore[arg-type]
+        return self.__dict__
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data, keys in field order (fields marked ``HIDDEN`` left out)."""
@@ -116,8 +148,36 @@ class _Row:
         """
         return _compiled_reader(cls, tuple(decoders))  # type: ignore[arg-type,return-value]
 
+    @classmethod
+    def packed_reader(
+        cls: type[Row], decoders: Sequence[Callable[[Any], Any] | None] = ()
+    ) -> Callable[[Iterable[Sequence[Any]]], list[Row]]:
+        """What turns stored rows whose first column is a row's stored values packed as one JSON
+        array into typed rows, each decoded on the first read of a field (as ``stored_reader``
+        with ``decoders`` would read the values). A listing of many rows, such as every open
+        order after a restart, then costs a fraction of a microsecond per row until it is read."""
+        read = _compiled_reader(cls, tuple(decoders))  # type: ignore[arg-type]
+
+        def packed(rows: Iterable[Sequence[Any]]) -> list[Row]:
+            out: list[Row] = []
+            append = out.append
+            for r in rows:
+                row = _new(cls)
+                row.__dict__[_PACKED] = (read, r[0])
+                append(row)
+            return out
+
+        return packed
+
 
 _new = object.__new__
+
+
+def _chain(
+    decoder: Callable[[Any], Any] | None, reader: Callable[[Any], Any] | None
+) -> list[Callable[[Any], Any]]:
+    """What a stored value goes through, in turn, to become its field's value (not None)."""
+    return [c for c in (decoder, reader if reader is not decoder else None) if c is not None]
 
 
 @functools.cache
@@ -132,8 +192,7 @@ def _compiled_reader(
     scope: dict[str, Any] = {"new": _new, "cls": cls}
     items = []
     for i, (name, reader) in enumerate(zip(names, readers, strict=True)):
-        decoder = decoders[i] if i < len(decoders) else None
-        chain = [c for c in (decoder, reader if reader is not decoder else None) if c is not None]
+        chain = _chain(decoders[i] if i < len(decoders) else None, reader)
         expression = f"r[{i}]"
         for j, convert in enumerate(chain):
             scope[f"c{i}_{j}"] = convert

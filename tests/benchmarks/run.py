@@ -263,18 +263,22 @@ def raw_scan(path: Path) -> tuple[int, float]:
     return count, seconds
 
 
-def restart_open_orders(url: str) -> tuple[float, int]:
+def restart_open_orders(url: str) -> tuple[float, float, int]:
     """Seconds from a new process opening the ledger to its first open-orders answer (every open
-    order as a typed row), and how many orders it listed."""
+    order as a typed row, decoded on its first read), seconds to that answer with every field
+    of every row then read, and how many orders it listed."""
     code = (
         "import sys,time; t=time.perf_counter(); sys.path.insert(0, %r)\n"
+        "from dataclasses import fields\n"
         "from orderledger.infrastructure.application.ledger import OrderLedger\n"
         "t0=time.perf_counter(); l = OrderLedger(%r); rows = l.orders(open=True)\n"
-        "print(time.perf_counter()-t0, len(rows))\n"
+        "t1=time.perf_counter(); names = [f.name for f in fields(rows[0])] if rows else []\n"
+        "read = [getattr(r, n) for r in rows for n in names]\n"
+        "print(t1-t0, time.perf_counter()-t0, len(rows))\n"
     ) % (str(ROOT), url)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    seconds, count = out.strip().splitlines()[-1].split()
-    return float(seconds), int(count)
+    seconds, read_s, count = out.strip().splitlines()[-1].split()
+    return float(seconds), float(read_s), int(count)
 
 
 def point_latencies(url: str, client_order_id: str, repeats: int = 50) -> tuple[float, float]:
@@ -381,7 +385,7 @@ def main() -> None:
             runs.append(ledger_ingest(url, size_lines, 1000))
         events, ingest_s = sorted(runs, key=lambda run: run[1])[len(runs) // 2]
         rebuilt, rebuild_s, rss = rebuild_rate(url)
-        restart_s, open_orders = restart_open_orders(url)
+        restart_s, restart_read_s, open_orders = restart_open_orders(url)
         probe = (
             json.loads(size_lines[len(size_lines) // 2]).get("client_order_id")
             or json.loads(size_lines[0])["client_order_id"]
@@ -394,6 +398,7 @@ def main() -> None:
                 "rebuild_rate": rebuilt / rebuild_s,
                 "rebuild_rss_mb": rss,
                 "restart_open_orders_s": restart_s,
+                "restart_read_s": restart_read_s,
                 "open_orders": open_orders,
                 "history_ms": history_s * 1000,
                 "as_of_ms": asof_s * 1000,
@@ -401,7 +406,7 @@ def main() -> None:
         )
         print(
             f"  {events:>9,} events: ingest {events / ingest_s:,.0f}/s, rebuild {rebuilt / rebuild_s:,.0f}/s "
-            f"(peak RSS {rss:,.0f} MB), restart→open orders {restart_s:.3f} s ({open_orders:,} open), history {history_s * 1000:.2f} ms, "
+            f"(peak RSS {rss:,.0f} MB), restart→open orders {restart_s:.3f} s ({open_orders:,} open; every field read: {restart_read_s:.3f} s), history {history_s * 1000:.2f} ms, "
             f"as-of {asof_s * 1000:.2f} ms"
         )
         path.unlink(missing_ok=True)
@@ -474,7 +479,7 @@ def judge(
             (
                 f"restart -> open orders <= 0.2 s ({largest['events']:,.0f} events,"
                 f" {largest['open_orders']:,.0f} open orders)",
-                f"{seconds:.3f} s",
+                f"{seconds:.3f} s (every field then read: {largest['restart_read_s']:.3f} s)",
                 seconds <= 0.2,
             )
         )
@@ -545,12 +550,12 @@ def write_report(
         "",
         "## Scaling",
         "",
-        "| events | ingest/s | rebuild/s | rebuild peak RSS (MB) | restart → open orders (s) | open orders | history (ms) | as-of (ms) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| events | ingest/s | rebuild/s | rebuild peak RSS (MB) | restart → open orders (s) | … every field read (s) | open orders | history (ms) | as-of (ms) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
         f"| {s['events']:,} | {s['ingest_rate']:,.0f} | {s['rebuild_rate']:,.0f} | {s['rebuild_rss_mb']:,.0f} | "
-        f"{s['restart_open_orders_s']:.3f} | {s['open_orders']:,.0f} | {s['history_ms']:.2f} | {s['as_of_ms']:.2f} |"
+        f"{s['restart_open_orders_s']:.3f} | {s['restart_read_s']:.3f} | {s['open_orders']:,.0f} | {s['history_ms']:.2f} | {s['as_of_ms']:.2f} |"
         for s in scaling
     ]
     lines += ["", "![throughput and latency against log size](benchmarks.png)", ""]

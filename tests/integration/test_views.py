@@ -25,7 +25,7 @@ from orderledger.domain.values import OrderType, Side
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.storage.chain import GENESIS, link
-from orderledger.projections.orders import OPEN_ONLY, SHOWN_COLUMNS, OrdersProjection
+from orderledger.projections.orders import OPEN_ONLY, OPEN_SHOWN, SHOWN_COLUMNS, OrdersProjection
 from orderledger.projections.positions import PositionsProjection
 from tests.integration.helpers import (
     VIEW_NAMES,
@@ -292,8 +292,9 @@ def test_a_view_built_by_another_version_of_its_fold_is_rebuilt_when_the_ledger_
 
 
 def test_open_orders_are_listed_from_their_index_alone_after_an_older_view_is_rebuilt(tmp_path: Path) -> None:
-    """Version 4's index of open orders held only their keys: a database built by it refolds
-    its orders view on open, and the new index then holds every column the listing reads."""
+    """Version 5's index of open orders held the snapshot's columns one by one, and its rows no
+    packed snapshot: a database built by it refolds its orders view on open, and the new index
+    then holds what the listing reads (each open order's packed snapshot)."""
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     with opened(url) as ledger:
         ledger.ingest_lines(lines(*simulate(9, 60)))
@@ -303,13 +304,18 @@ def test_open_orders_are_listed_from_their_index_alone_after_an_older_view_is_re
                 0
             ]
             tx.execute(f"DROP INDEX {old}")
-            tx.execute("CREATE INDEX ix_v4 ON orders_view (created_at, client_order_id) WHERE is_open = 1")
-            tx.execute("UPDATE view_versions SET version = 4 WHERE view = 'orders'")
+            tx.execute(f"ALTER TABLE orders_view DROP COLUMN {OPEN_SHOWN}")
+            included = [c for c in SHOWN_COLUMNS if c not in ("created_at", "client_order_id")]
+            tx.execute(
+                f"CREATE INDEX ix_v5 ON orders_view (created_at, client_order_id, {', '.join(included)})"
+                " WHERE is_open = 1"
+            )
+            tx.execute("UPDATE view_versions SET version = 5 WHERE view = 'orders'")
 
     with opened(url) as reopened:
         assert expected and reopened.orders(open=True) == expected
         select = (
-            f"SELECT {', '.join(SHOWN_COLUMNS)}, created_at, client_order_id FROM orders_view"
+            f"SELECT {OPEN_SHOWN}, created_at, client_order_id FROM orders_view"
             f" WHERE {OPEN_ONLY} ORDER BY created_at, client_order_id LIMIT 1000"
         )
         with reopened.db.read() as tx:
@@ -319,7 +325,7 @@ def test_open_orders_are_listed_from_their_index_alone_after_an_older_view_is_re
             program = tx.all(f"EXPLAIN {select}")
     # Every column is read through the cursor on the index; the table's rows are never sought.
     cursors = {int(op[2]) for op in program if op[1] == "OpenRead" and int(op[3]) == int(root)}
-    assert index != "ix_v4" and len(cursors) == 1
+    assert index != "ix_v5" and len(cursors) == 1
     assert {int(op[2]) for op in program if op[1] == "Column"} == cursors
 
 

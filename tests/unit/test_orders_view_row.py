@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import gc
+import pickle
 import threading
 from collections.abc import Iterator
+from dataclasses import fields, replace
 from datetime import datetime
 from decimal import Decimal
 
+import orjson
 import pytest
 
 from orderledger.domain.events import (
@@ -23,7 +27,7 @@ from orderledger.infrastructure.application import queries
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.results import Filter, OrderRow
 from orderledger.infrastructure.application.simulator import simulate
-from orderledger.projections.orders import ORDERS_TABLE, SHOWN_COLUMNS, SHOWN_DECODERS, shown
+from orderledger.projections.orders import OPEN_SHOWN, ORDERS_TABLE, SHOWN_COLUMNS, SHOWN_DECODERS, shown
 from tests.integration.helpers import read_log
 
 
@@ -164,3 +168,84 @@ def test_threads_listing_at_once_leave_the_collector_on() -> None:
             thread.join()
     assert gc.isenabled()
     assert len(results) == 80 and all(rows == expected for rows in results)
+
+
+def test_an_open_orders_row_holds_its_packed_snapshot_until_closed() -> None:
+    # Given an order requested, then accepted, then filled in full
+    request = {"type": "request", "client_order_id": "p-1", "account": "acc", "venue": "V",
+               "instrument": "BTC-USDT", "side": "buy", "order_type": "limit", "quantity": "2",
+               "price": "100.5", "ts": "2026-11-20T09:30:00Z", "tags": {"desk": "a"}}  # fmt: skip
+    fill = {"type": "fill", "client_order_id": "p-1", "trade_id": "t-1", "quantity": "2",
+            "price": "100.5", "ts": "2026-11-20T09:30:01Z"}  # fmt: skip
+    with OrderLedger("sqlite:///:memory:") as ledger:
+        ledger.record(request)
+        order = ledger.get_order("p-1")
+        row = ORDERS_TABLE.to_row(order)
+        packed = row[[c.name for c in ORDERS_TABLE.columns].index(OPEN_SHOWN)]
+        # Then while open, the packed column is the snapshot's stored columns as one JSON array
+        assert orjson.loads(packed) == list(row[: len(SHOWN_COLUMNS)])
+        assert shown(orjson.loads(packed))["quantity"] == "2"
+        listed = ledger.orders(open=True)
+        assert [r.client_order_id for r in listed] == ["p-1"]
+        assert listed[0].price == Decimal("100.5") and listed[0].tags == {"desk": "a"}
+        ledger.record(fill)
+        closed = ORDERS_TABLE.to_row(ledger.get_order("p-1"))
+        # and once the order is filled, the column is NULL and the order is listed as closed
+        assert closed[[c.name for c in ORDERS_TABLE.columns].index(OPEN_SHOWN)] is None
+        assert ledger.orders(open=True) == []
+        with ledger.db.read() as tx:
+            assert tx.all(f"SELECT {OPEN_SHOWN} FROM orders_view") == [(None,)]
+
+
+def test_a_packed_row_decodes_on_its_first_read_and_is_then_like_any_row() -> None:
+    with OrderLedger("sqlite:///:memory:") as ledger:
+        for message in simulate(5, 40):
+            ledger.record(message)
+        orders = [ledger.get_order(r.client_order_id) for r in ledger.orders()]
+    stored = [ORDERS_TABLE.to_row(order)[: len(SHOWN_COLUMNS)] for order in orders]
+    eager = OrderRow.stored_reader(SHOWN_DECODERS)(stored)
+    packed = [(orjson.dumps(values).decode(),) for values in stored]
+
+    def fresh() -> list[OrderRow]:
+        return OrderRow.packed_reader(SHOWN_DECODERS)(packed)
+
+    # Every way of reading a row reads its fields
+    assert fresh() == eager
+    assert [row.to_json() for row in fresh()] == [order.snapshot() for order in orders]
+    assert [repr(row) for row in fresh()] == [repr(row) for row in eager]
+    assert [pickle.loads(pickle.dumps(row)) for row in fresh()] == eager
+    assert [copy.deepcopy(row) for row in fresh()] == eager
+    assert [replace(row, version=0) for row in fresh()] == [replace(row, version=0) for row in eager]
+    # One field's read decodes the row whole: afterwards its __dict__ holds fields only
+    row = fresh()[0]
+    assert isinstance(row.quantity, Decimal)
+    assert set(vars(row)) == {f.name for f in fields(OrderRow)}
+    # A name that is no field is still an AttributeError, before and after decoding
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        getattr(fresh()[0], "nonsense")  # noqa: B009
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        getattr(row, "nonsense")  # noqa: B009
+
+
+def test_threads_reading_one_packed_row_at_once_see_the_same_values() -> None:
+    with OrderLedger("sqlite:///:memory:") as ledger:
+        for message in simulate(5, 40):
+            ledger.record(message)
+        expected = ledger.orders()
+        packed_rows = ledger.orders(open=True)
+    eager = {r.client_order_id: r for r in expected}
+    start = threading.Barrier(4)
+    seen: list[list[tuple[object, ...]]] = []
+
+    def read_all() -> None:
+        start.wait()
+        seen.append([(r.client_order_id, r.status, r.leaves_quantity, r.updated_at) for r in packed_rows])
+
+    threads = [threading.Thread(target=read_all) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    want = [(r.client_order_id, r.status, r.leaves_quantity, r.updated_at) for r in packed_rows]
+    assert packed_rows and all(s == want for s in seen)
+    assert all(eager[r.client_order_id] == r for r in packed_rows)
