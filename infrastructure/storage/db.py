@@ -254,6 +254,15 @@ class Database(abc.ABC):
         durable. PostgreSQL: no change."""
         return contextlib.nullcontext()
 
+    def check_ahead(self) -> None:
+        """Start now, beside the caller's work, the check this process makes of the database
+        before its first write; that write then waits for the verdict (and raises it if the
+        check failed), so nothing is ever written before a passing check. For work that reads
+        for a while before it writes, such as a rebuild's fold. SQLite: ``PRAGMA quick_check``
+        of the whole file, on a read connection of its own, in a thread (it reads every page:
+        ~1.4 s for a 1.1M-event file). PostgreSQL: nothing to check."""
+        return None  # (the server checks its own pages)
+
     def snapshot(self) -> contextlib.AbstractContextManager[Tx]:
         """A read transaction in which every statement sees one committed state of the database;
         reads made inside it join it. (SQLite's read transactions already are such snapshots.)"""

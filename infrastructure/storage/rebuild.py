@@ -21,6 +21,7 @@ lock taken (SQLite) folds on and writes at a later chunk instead of waiting with
 from __future__ import annotations
 
 import bisect
+import contextlib
 import gc
 import multiprocessing
 import os
@@ -194,7 +195,9 @@ class BulkTable:
             known.popitem(last=False)
 
 
-def _write_held(db: Database, tables: Sequence[BulkTable], *, wait: bool) -> None:
+def _write_held(
+    write_tx: Callable[..., contextlib.AbstractContextManager[Tx]], tables: Sequence[BulkTable], *, wait: bool
+) -> None:
     """Write the oldest half of each table's held rows, if it holds more than its share.
 
     ``wait=False`` (a share of a partitioned fold): if another process holds the write lock, go
@@ -207,12 +210,12 @@ def _write_held(db: Database, tables: Sequence[BulkTable], *, wait: bool) -> Non
             continue
         if wait:
             write = table.take(keep=HELD_ROWS // 2)  # rows made before the lock: held for SQL only
-            with db.write() as tx:  # one short transaction per table: other writers wait less
+            with write_tx() as tx:  # one short transaction per table: other writers wait less
                 write(tx)
             continue
         taken = False
         try:
-            with db.write(wait=False) as tx:
+            with write_tx(wait=False) as tx:
                 write = table.take(keep=HELD_ROWS // 2)
                 taken = True
                 write(tx)
@@ -292,11 +295,14 @@ def fold_share(
     stored: bool = False,
     progress: Callable[[int], None] | None = None,
     parent: int | None = None,
+    prepare: Callable[[Tx], None] | None = None,
 ) -> tuple[int, int]:
     """Fold one share of the log into the rebuild tables; returns (events read, last position).
 
     ``parent``: the process that started this one; if it is gone (killed), stop before writing
-    more, so that no orphan writes into the tables of a later rebuild.
+    more, so that no orphan writes into the tables of a later rebuild. ``prepare``: what the
+    fold's first write transaction does before writing rows (e.g. create the tables), so that
+    the fold reads until then without writing.
     """
     collecting = gc.isenabled()
     gc.disable()  # the fold makes no cycles; a full collection walks every held row, again and again
@@ -305,7 +311,14 @@ def fold_share(
         # it nothing and would only add to its peak memory.
         with db.page_cache(FOLD_CACHE_KIB):
             return _fold_share(
-                db, mapper, projections, share, stored=stored, progress=progress, parent=parent
+                db,
+                mapper,
+                projections,
+                share,
+                stored=stored,
+                progress=progress,
+                parent=parent,
+                prepare=prepare,
             )
     finally:
         if collecting:
@@ -321,7 +334,20 @@ def _fold_share(
     stored: bool,
     progress: Callable[[int], None] | None,
     parent: int | None,
+    prepare: Callable[[Tx], None] | None,
 ) -> tuple[int, int]:
+    prepared = prepare is None
+
+    @contextlib.contextmanager
+    def write_tx(*, wait: bool = True) -> Iterator[Tx]:
+        nonlocal prepared
+        with db.write(wait=wait) as tx:
+            if not prepared:
+                assert prepare is not None
+                prepare(tx)
+            yield tx
+        prepared = True
+
     tables = {p.name: {s.name: BulkTable(db, s, stored=stored) for s in p.tables} for p in projections}
     every = [t for named in tables.values() for t in named.values()]
     applies = [(p, p.apply, tables[p.name]) for p in projections]
@@ -368,14 +394,17 @@ def _fold_share(
         if parent is not None and os.getppid() != parent:
             raise StoreError("the process that started this rebuild is gone: stopping")
         if any(t.over() for t in every):
-            _write_held(db, every, wait=whole or any(t.full() for t in every))
+            _write_held(write_tx, every, wait=whole or any(t.full() for t in every))
         if progress is not None:
             progress(len(chunk))
     if parent is not None and os.getppid() != parent:
         raise StoreError("the process that started this rebuild is gone: stopping")
     for write in [t.take() for t in every]:
-        with db.write() as tx:
+        with write_tx() as tx:
             write(tx)
+    if not prepared:  # no table to write: still prepared, as the caller expects
+        with write_tx():
+            pass
     return read, last
 
 

@@ -239,6 +239,49 @@ class SqliteTx:
             raise
 
 
+class _CheckAhead:
+    """``PRAGMA quick_check`` of a file, run in a thread on a read connection of its own (one
+    snapshot of the database), for ``SqliteDatabase.check_ahead``."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._conn = sqlite3.connect(
+            f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True, check_same_thread=False
+        )
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="orderledger-check", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._conn.execute("BEGIN")  # the check reads one committed state throughout
+            check_sqlite_file(SqliteTx(self._conn), self._path)
+        except BaseException as error:  # kept for the first write, which raises it
+            self._failure = error
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.rollback()
+
+    def verdict(self, url: DatabaseUrl) -> None:
+        """Wait for the check to end; raise what it found (a one-line error), if anything."""
+        self._thread.join()
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+        failure = self._failure
+        if isinstance(failure, sqlite3.Error):
+            raise sqlite_store_error(failure, url.path, url) from None
+        if failure is not None:
+            raise failure
+
+    def stop(self) -> None:
+        """Abandon the check (the database is being closed)."""
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.interrupt()
+        self._thread.join()
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+
+
 class SqliteDatabase(Database):
     """One connection per process, durable on commit (WAL, synchronous=FULL)."""
 
@@ -298,6 +341,7 @@ class SqliteDatabase(Database):
         # A damaged file is refused before the first write: SQLite writes onto damage it does not
         # read (an append touches few pages) and would extend a malformed database without a word.
         self._checked = url.is_memory
+        self._ahead: _CheckAhead | None = None  # the check started by ``check_ahead``, if running
 
     @staticmethod
     def _refuse_pending_wal(path: str) -> None:
@@ -332,7 +376,11 @@ class SqliteDatabase(Database):
             tx = self._outer = SqliteTx(self._conn)
             try:
                 if not self._checked:  # once per process, under the write lock, before writing
-                    check_sqlite_file(tx, self.url.path)
+                    ahead, self._ahead = self._ahead, None
+                    if ahead is None:
+                        check_sqlite_file(tx, self.url.path)
+                    else:
+                        ahead.verdict(self.url)  # raises if the file is damaged
                     self._checked = True
                 yield tx
             except BaseException:
@@ -416,7 +464,16 @@ class SqliteDatabase(Database):
         except sqlite3.Error as error:
             raise sqlite_store_error(error, self.url.path, self.url) from None
 
+    def check_ahead(self) -> None:
+        with self._lock:
+            if self._checked or self._ahead is not None or self.url.mode == "ro" or self.url.immutable:
+                return
+            self._ahead = _CheckAhead(self.url.path)
+
     def close(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.stop()
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
 

@@ -460,18 +460,29 @@ class Views:
         self, chosen: list[Projection], started: float, jobs: int, progress: Callable[[int], None] | None
     ) -> tuple[int, float]:
         specs = [spec for p in chosen for spec in p.tables]
+
+        def create_tables(tx: Tx) -> None:
+            for spec in specs:
+                tx.execute(f"DROP TABLE IF EXISTS {rebuild_name(spec)}")
+                tx.execute(create_table_sql(spec, rebuild_name(spec), self.db.dialect)[0])  # key only
+
         # The new tables are of no use until the swap, whose commit is synced (and with it
         # everything written before it): their own commits need not wait for the disk.
         with self.db.unsynced():
-            with self.db.write() as tx:
-                for spec in specs:
-                    tx.execute(f"DROP TABLE IF EXISTS {rebuild_name(spec)}")
-                    tx.execute(create_table_sql(spec, rebuild_name(spec), self.db.dialect)[0])  # key only
-                stop = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
             if jobs > 1:
+                with self.db.write() as tx:  # the processes write into the tables: made first
+                    create_tables(tx)
+                    stop = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
                 folded = fold_in_processes(self.db, self.mapper, chosen, jobs, stop, progress)
             else:
-                folded, _ = fold_share(self.db, self.mapper, chosen, Share(stop=stop), progress=progress)
+                # The check this process makes before its first write runs beside the fold,
+                # which reads thousands of events before it first writes (the tables then).
+                self.db.check_ahead()
+                with self.db.read() as tx:
+                    stop = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
+                folded, _ = fold_share(
+                    self.db, self.mapper, chosen, Share(stop=stop), progress=progress, prepare=create_tables
+                )
             with self.db.write() as tx:  # indexes once the rows are in: one sort each, not a tree per row
                 for spec in specs:
                     for statement in create_table_sql(spec, rebuild_name(spec), self.db.dialect)[1:]:

@@ -9,6 +9,7 @@ entries restated from rows already in SQL.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from decimal import Decimal
@@ -20,8 +21,10 @@ import pytest
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderCanceled
 from orderledger.infrastructure.application.simulator import simulate
-from orderledger.infrastructure.errors import DatabaseLockedError, StoreError
+from orderledger.infrastructure.errors import DatabaseCorruptError, DatabaseLockedError, StoreError
 from orderledger.infrastructure.storage import rebuild
+from orderledger.infrastructure.storage import sqlite as sqlite_storage
+from orderledger.infrastructure.storage import views as views_storage
 from orderledger.infrastructure.storage.db import open_database
 from orderledger.infrastructure.storage.sqlite import SqliteTx
 from orderledger.infrastructure.storage.views import create_table_sql
@@ -306,12 +309,12 @@ def test_a_share_that_finds_the_write_lock_taken_folds_on_and_writes_later(tmp_p
         try:
             with pytest.raises(DatabaseLockedError), db.write(wait=False):
                 pass
-            rebuild._write_held(db, [table], wait=False)  # returns at once, keeping every row
+            rebuild._write_held(db.write, [table], wait=False)  # returns at once, keeping every row
             assert len(table.held) == rebuild.HELD_ROWS + 2
         finally:
             other.execute("ROLLBACK")
             other.close()
-        rebuild._write_held(db, [table], wait=False)  # the lock is free: the oldest rows go
+        rebuild._write_held(db.write, [table], wait=False)  # the lock is free: the oldest rows go
         assert len(table.held) == rebuild.HELD_ROWS // 2
         with db.read() as tx:
             written = tx.all(f"SELECT * FROM {rebuild.rebuild_name(spec)} ORDER BY client_order_id")
@@ -341,3 +344,85 @@ def test_only_the_rebuilding_thread_commits_unsynced(tmp_path: Path) -> None:
         assert (inside, seen, after) == (1, [2], 2)
     finally:
         db.close()
+
+
+def test_a_one_process_rebuild_checks_the_file_beside_its_fold_and_writes_only_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a SQLite ledger opened by a new process (its file not yet checked)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with opened(url) as ledger:
+        ledger.ingest_lines(lines(*simulate(35, 30)))
+        expected = view_rows(ledger)
+    steps: list[str] = []
+    reading = threading.Event()
+    check = sqlite_storage.check_sqlite_file
+    read_log = rebuild.read_log
+
+    def checked(tx: Any, path: str, *, deep: bool = False) -> str:
+        # The check ends only once the fold has read the log: it must be running beside it.
+        assert reading.wait(timeout=60), "the fold did not read while the check ran"
+        steps.append(f"check in {threading.current_thread().name}")
+        return check(tx, path, deep=deep)
+
+    def reads(*args: Any, **kwargs: Any) -> Any:
+        for chunk in read_log(*args, **kwargs):
+            if not steps or steps[-1] != "read":
+                steps.append("read")
+            reading.set()
+            yield chunk
+
+    def created(spec: Any, name: str, dialect: str) -> list[str]:
+        steps.append("write")  # the first write makes the new tables
+        return create_table_sql(spec, name, dialect)
+
+    monkeypatch.setattr(sqlite_storage, "check_sqlite_file", checked)
+    monkeypatch.setattr(rebuild, "read_log", reads)
+    monkeypatch.setattr(views_storage, "create_table_sql", created)
+    with opened(url) as ledger:
+        # When every view is rebuilt in one process
+        ledger.rebuild()
+        # Then the check ran in its own thread while the fold read, and nothing was written
+        # before its verdict; the rows are the same
+        assert steps[:2] == ["read", "check in orderledger-check"]
+        assert steps.index("write") > 1
+        assert view_rows(ledger) == expected
+    assert not [t for t in threading.enumerate() if t.name == "orderledger-check"]
+
+
+def test_a_check_ahead_that_finds_damage_fails_the_first_write_and_close_stops_one_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a SQLite file whose check finds a problem
+    path = tmp_path / "plain.db"
+    with contextlib.closing(open_database(f"sqlite:///{path}")) as db, db.write() as tx:
+        tx.execute("CREATE TABLE t (x INTEGER PRIMARY KEY, y TEXT)")
+        tx.executemany("INSERT INTO t VALUES (?, ?)", [(i, "y" * 300) for i in range(2_000)])
+    monkeypatch.setattr(
+        sqlite_storage,
+        "check_sqlite_file",
+        _raising(DatabaseCorruptError("database is corrupt: found by the test")),
+    )
+    db = open_database(f"sqlite:///{path}")
+    db.check_ahead()
+    try:
+        # When the process first writes: the check's verdict is raised, nothing is written
+        with pytest.raises(DatabaseCorruptError, match="found by the test"), db.write() as tx:
+            tx.execute("DELETE FROM t")
+        with db.read() as tx:
+            assert tx.one("SELECT COUNT(*) FROM t")[0] == 2_000
+    finally:
+        db.close()
+    # And closing a database whose check is still running stops that check
+    monkeypatch.undo()
+    again = open_database(f"sqlite:///{path}")
+    again.check_ahead()
+    again.close()
+    assert not [t for t in threading.enumerate() if t.name == "orderledger-check"]
+
+
+def _raising(error: Exception) -> Any:
+    def check(tx: Any, path: str, *, deep: bool = False) -> str:
+        raise error
+
+    return check
