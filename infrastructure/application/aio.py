@@ -110,6 +110,8 @@ class AsyncOrderLedger:
             url, options = self._url, self._options
             try:
                 self._ledger = await self._run(self._writer, lambda: OrderLedger(url, **options))
+                # A bot writes its first fill soon after a restart: the file's check starts now.
+                self._ledger.check_ahead()
             except BaseException:
                 await self.close()  # no worker thread outlives a failed open
                 raise
@@ -140,6 +142,7 @@ class AsyncOrderLedger:
     define_instrument = _writes(OrderLedger.define_instrument)
     load_ccxt_markets = _writes(OrderLedger.load_ccxt_markets)
     catch_up = _writes(OrderLedger.catch_up)
+    check_ahead = _reads(OrderLedger.check_ahead)  # (``open`` already starts it)
     instruments = _reads(OrderLedger.instruments)
     resolve = _reads(OrderLedger.resolve)
     get_order = _reads(OrderLedger.get_order)

@@ -238,6 +238,15 @@ class OrderLedger(Application[UUID]):
         assert isinstance(self.mapper, LedgerMapper)
         return self.mapper
 
+    def check_ahead(self) -> None:
+        """Start now, in the background, the check this process makes of the database before its
+        first write (SQLite: ``PRAGMA quick_check`` of the whole file, ~1.4 s for a 1.1M-event
+        file), so that the first ``record`` after a restart does not wait for all of it. That
+        write still waits for the verdict, and raises it if the file is damaged: nothing is
+        written before a passing check. ``AsyncOrderLedger`` and ``orderledger serve`` start it
+        when they open. PostgreSQL: nothing to check."""
+        self.db.check_ahead()
+
     def close(self) -> None:
         """Release the database connection(s); ``with OrderLedger(url) as ledger:`` calls this."""
         self.db.close()

@@ -25,6 +25,7 @@ def serve(
     tokens = load_tokens(tokens_file)
     check_bind(host, tokens)  # before opening anything
     ledger = OrderLedger(url)
+    ledger.check_ahead()  # the file's check runs while the server starts, not in the first POST
     try:
         app = create_app(LedgerService(ledger), tokens, max_body=max_body)
         # Streams never end by themselves: give them 2 s to close on shutdown, then cancel.

@@ -468,7 +468,10 @@ class SqliteDatabase(Database):
         with self._lock:
             if self._checked or self._ahead is not None or self.url.mode == "ro" or self.url.immutable:
                 return
-            self._ahead = _CheckAhead(self.url.path)
+            try:
+                self._ahead = _CheckAhead(self.url.path)
+            except sqlite3.Error:
+                self._ahead = None  # not readable beside this connection: checked at the first write
 
     def close(self) -> None:
         ahead, self._ahead = self._ahead, None

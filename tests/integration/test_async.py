@@ -367,3 +367,39 @@ def test_a_write_whose_caller_is_cancelled_is_still_carried_out(ledger_url: str)
         assert [sync.get_order(f"c-{n}").status for n in range(20)] == [Status.REQUESTED] * 20
     finally:
         sync.close()
+
+
+def test_a_reopened_file_is_checked_from_open_in_the_background(tmp_path: Path, monkeypatch: Any) -> None:
+    """The check a process makes before its first write starts when the ledger opens, in a thread
+    of its own: the bot's first write after a restart waits only for what is left of it."""
+    from orderledger.infrastructure.storage import sqlite as sqlite_storage
+
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    with OrderLedger(url) as ledger:
+        for message in order_messages(20):
+            ledger.record(message)
+    started, release = threading.Event(), threading.Event()
+    checks: list[str] = []
+    check = sqlite_storage.check_sqlite_file
+
+    def checked(tx: Any, path: str, *, deep: bool = False) -> str:
+        checks.append(threading.current_thread().name)
+        started.set()
+        assert release.wait(timeout=60)
+        return check(tx, path, deep=deep)
+
+    monkeypatch.setattr(sqlite_storage, "check_sqlite_file", checked)
+
+    async def main() -> str:
+        async with AsyncOrderLedger(url) as ledger:
+            # Given the ledger just opened: its check is already running, before any write
+            assert await asyncio.to_thread(started.wait, 60)
+            assert checks == ["orderledger-check"]
+            release.set()
+            # When the first write comes, it is made once the check has passed
+            result = await ledger.record(request("after-restart"))
+            return str(result.outcome)
+
+    assert asyncio.run(main()) == "applied"
+    assert checks == ["orderledger-check"]  # checked once, in the background
+    assert not [t for t in threading.enumerate() if t.name.startswith("orderledger-")]
