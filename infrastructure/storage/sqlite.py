@@ -262,16 +262,22 @@ class _CheckAhead:
             with contextlib.suppress(sqlite3.Error):
                 self._conn.rollback()
 
-    def verdict(self, url: DatabaseUrl) -> None:
-        """Wait for the check to end; raise what it found (a one-line error), if anything."""
+    def verdict(self, url: DatabaseUrl) -> bool:
+        """Wait for the check to end: True if it passed; raise the damage it found (a one-line
+        error); False if it could not tell (its read failed for another reason, such as the file
+        being busy): the caller checks again itself."""
         self._thread.join()
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
         failure = self._failure
         if isinstance(failure, sqlite3.Error):
-            raise sqlite_store_error(failure, url.path, url) from None
+            error = sqlite_store_error(failure, url.path, url)
+            if isinstance(error, DatabaseCorruptError):
+                raise error from None
+            return False
         if failure is not None:
             raise failure
+        return True
 
     def stop(self) -> None:
         """Abandon the check (the database is being closed)."""
@@ -377,10 +383,8 @@ class SqliteDatabase(Database):
             try:
                 if not self._checked:  # once per process, under the write lock, before writing
                     ahead, self._ahead = self._ahead, None
-                    if ahead is None:
+                    if ahead is None or not ahead.verdict(self.url):  # the verdict raises damage
                         check_sqlite_file(tx, self.url.path)
-                    else:
-                        ahead.verdict(self.url)  # raises if the file is damaged
                     self._checked = True
                 yield tx
             except BaseException:

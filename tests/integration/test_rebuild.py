@@ -426,3 +426,33 @@ def _raising(error: Exception) -> Any:
         raise error
 
     return check
+
+
+def test_a_check_ahead_that_could_not_read_the_file_is_made_again_by_the_first_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a sound file whose check ahead fails for a reason other than damage (busy)
+    path = tmp_path / "plain.db"
+    with contextlib.closing(open_database(f"sqlite:///{path}")) as db, db.write() as tx:
+        tx.execute("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+    calls: list[str] = []
+    check = sqlite_storage.check_sqlite_file
+
+    def flaky(tx: Any, where: str, *, deep: bool = False) -> str:
+        calls.append(threading.current_thread().name)
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return check(tx, where, deep=deep)
+
+    monkeypatch.setattr(sqlite_storage, "check_sqlite_file", flaky)
+    db = open_database(f"sqlite:///{path}")
+    try:
+        db.check_ahead()
+        # When the process first writes: it checks the file itself, then writes
+        with db.write() as tx:
+            tx.execute("INSERT INTO t VALUES (1)")
+        with db.read() as tx:
+            assert tx.one("SELECT COUNT(*) FROM t")[0] == 1
+    finally:
+        db.close()
+    assert calls == ["orderledger-check", threading.current_thread().name]
