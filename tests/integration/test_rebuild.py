@@ -394,10 +394,7 @@ def test_a_check_ahead_that_finds_damage_fails_the_first_write_and_close_stops_o
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a SQLite file whose check finds a problem
-    path = tmp_path / "plain.db"
-    with contextlib.closing(open_database(f"sqlite:///{path}")) as db, db.write() as tx:
-        tx.execute("CREATE TABLE t (x INTEGER PRIMARY KEY, y TEXT)")
-        tx.executemany("INSERT INTO t VALUES (?, ?)", [(i, "y" * 300) for i in range(2_000)])
+    path = _plain_file(tmp_path, rows=2_000)
     monkeypatch.setattr(
         sqlite_storage,
         "check_sqlite_file",
@@ -421,6 +418,15 @@ def test_a_check_ahead_that_finds_damage_fails_the_first_write_and_close_stops_o
     assert not [t for t in threading.enumerate() if t.name == "orderledger-check"]
 
 
+def _plain_file(tmp_path: Path, *, rows: int) -> Path:
+    """A SQLite file (not a ledger) with one table ``t`` of ``rows`` rows."""
+    path = tmp_path / "plain.db"
+    with contextlib.closing(open_database(f"sqlite:///{path}")) as db, db.write() as tx:
+        tx.execute("CREATE TABLE t (x INTEGER PRIMARY KEY, y TEXT)")
+        tx.executemany("INSERT INTO t VALUES (?, ?)", [(i, "y" * 300) for i in range(rows)])
+    return path
+
+
 def _raising(error: Exception) -> Any:
     def check(tx: Any, path: str, *, deep: bool = False) -> str:
         raise error
@@ -432,9 +438,7 @@ def test_a_check_ahead_that_could_not_read_the_file_is_made_again_by_the_first_w
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a sound file whose check ahead fails for a reason other than damage (busy)
-    path = tmp_path / "plain.db"
-    with contextlib.closing(open_database(f"sqlite:///{path}")) as db, db.write() as tx:
-        tx.execute("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+    path = _plain_file(tmp_path, rows=0)
     calls: list[str] = []
     check = sqlite_storage.check_sqlite_file
 
@@ -450,7 +454,7 @@ def test_a_check_ahead_that_could_not_read_the_file_is_made_again_by_the_first_w
         db.check_ahead()
         # When the process first writes: it checks the file itself, then writes
         with db.write() as tx:
-            tx.execute("INSERT INTO t VALUES (1)")
+            tx.execute("INSERT INTO t VALUES (1, 'y')")
         with db.read() as tx:
             assert tx.one("SELECT COUNT(*) FROM t")[0] == 1
     finally:
