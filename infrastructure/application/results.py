@@ -101,9 +101,8 @@ class _Row:
             packed = state.get(_PACKED)
             if packed is None or name.startswith("__"):
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            read, text = packed
-            # One update: a thread reading the row meanwhile sees no field or every field.
-            state.update(read((orjson.loads(text),))[0].__dict__)
+            fill, text = packed
+            fill(self, orjson.loads(text))  # one update: a thread reading meanwhile sees no field or all
             state.pop(_PACKED, None)
             return object.__getattribute__(self, name)
 
@@ -146,7 +145,7 @@ class _Row:
         per class and decoders: one function whose body converts each column by its own calls,
         not by a loop over per-field converters.
         """
-        return _compiled_reader(cls, tuple(decoders))  # type: ignore[arg-type,return-value]
+        return _compiled_reader(cls, tuple(decoders))
 
     @classmethod
     def packed_reader(
@@ -156,14 +155,14 @@ class _Row:
         array into typed rows, each decoded on the first read of a field (as ``stored_reader``
         with ``decoders`` would read the values). A listing of many rows, such as every open
         order after a restart, then costs a fraction of a microsecond per row until it is read."""
-        read = _compiled_reader(cls, tuple(decoders))  # type: ignore[arg-type]
+        fill = _compiled_filler(cls, tuple(decoders))
 
         def packed(rows: Iterable[Sequence[Any]]) -> list[Row]:
             out: list[Row] = []
             append = out.append
             for r in rows:
                 row = _new(cls)
-                row.__dict__[_PACKED] = (read, r[0])
+                row.__dict__[_PACKED] = (fill, r[0])
                 append(row)
             return out
 
@@ -180,11 +179,26 @@ def _chain(
     return [c for c in (decoder, reader if reader is not decoder else None) if c is not None]
 
 
-@functools.cache
 def _compiled_reader(
-    cls: type[_Row], decoders: tuple[Callable[[Any], Any] | None, ...]
-) -> Callable[[Iterable[Sequence[Any]]], list[_Row]]:
-    names, readers = _stored_readers(cls)  # type: ignore[arg-type]
+    cls: Any, decoders: tuple[Callable[[Any], Any] | None, ...]
+) -> Callable[[Iterable[Sequence[Any]]], list[Any]]:
+    """Stored rows → typed rows (see ``_Row.stored_reader``)."""
+    read: Callable[[Iterable[Sequence[Any]]], list[Any]] = _compiled(cls, decoders)[0]
+    return read
+
+
+def _compiled_filler(
+    cls: Any, decoders: tuple[Callable[[Any], Any] | None, ...]
+) -> Callable[[Any, Sequence[Any]], None]:
+    """What gives a row of ``cls`` every field, converted from one stored row, in one update of
+    its ``__dict__`` (a packed row's decoding: see ``_Row.packed_reader``)."""
+    fill: Callable[[Any, Sequence[Any]], None] = _compiled(cls, decoders)[1]
+    return fill
+
+
+@functools.cache
+def _compiled(cls: Any, decoders: tuple[Callable[[Any], Any] | None, ...]) -> tuple[Any, Any]:
+    names, readers = _stored_readers(cls)
     if len(decoders) > len(names):
         raise ValueError(f"{cls.__name__}: {len(decoders)} decoders for {len(names)} fields")
     # The generated code names only the class, the converters (c<i>_<j>) and fields' positions:
@@ -200,19 +214,21 @@ def _compiled_reader(
         if chain:
             expression = f"None if r[{i}] is None else {expression}"
         items.append(f"{name!r}: {expression}")
+    fields_of_r = f"{{{', '.join(items)}}}"
     source = (
         "def read(rows):\n"
         "    out = []\n"
         "    append = out.append\n"
         "    for r in rows:\n"
         "        row = new(cls)\n"
-        f"        row.__dict__.update({{{', '.join(items)}}})\n"
+        f"        row.__dict__.update({fields_of_r})\n"
         "        append(row)\n"
         "    return out\n"
+        "def fill(row, r):\n"
+        f"    row.__dict__.update({fields_of_r})\n"
     )
     exec(compile(source, f"<{cls.__name__}.stored_reader>", "exec"), scope)
-    read: Callable[[Iterable[Sequence[Any]]], list[_Row]] = scope["read"]
-    return read
+    return scope["read"], scope["fill"]
 
 
 def _stored_reader(hint: Any) -> Callable[[Any], Any] | None:
