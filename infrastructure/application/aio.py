@@ -109,9 +109,10 @@ class AsyncOrderLedger:
         if self._ledger is None:
             url, options = self._url, self._options
             try:
-                self._ledger = await self._run(self._writer, lambda: OrderLedger(url, **options))
-                # A bot writes its first fill soon after a restart: the file's check starts now.
-                self._ledger.check_ahead()
+                ledger = self._ledger = await self._run(self._writer, lambda: OrderLedger(url, **options))
+                # A bot writes its first fill soon after a restart: the file's check starts now
+                # (opening its connection is database work: not on the event loop).
+                await self._run(self._writer, ledger.check_ahead)
             except BaseException:
                 await self.close()  # no worker thread outlives a failed open
                 raise
