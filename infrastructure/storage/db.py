@@ -141,6 +141,11 @@ class DatabaseUrl:
         """True for ``memory://``."""
         return self.path == ":memory:"
 
+    @property
+    def read_only(self) -> bool:
+        """True for a SQLite file opened ``mode=ro`` or ``immutable=1``."""
+        return self.mode == "ro" or self.immutable
+
 
 def parse_url(url: str) -> DatabaseUrl:
     """Understand ``sqlite:///PATH[?options]``, ``memory://`` and ``postgresql://…[?schema=S]``."""

@@ -82,7 +82,7 @@ def describe_sqlite_error(error: BaseException, path: str, url: DatabaseUrl | No
         )
     if fault == "read-only":
         why = ""
-        if url is not None and (url.mode == "ro" or url.immutable):
+        if url is not None and url.read_only:
             why = " (opened with mode=ro or immutable=1)"
         return f"database {path!r} is read-only{why}, so nothing was written: {text}"
     if fault == "full":
@@ -298,7 +298,6 @@ class SqliteDatabase(Database):
             url = replace(url, mode="rw")  # never create the file: a typo must not become a new ledger
         self.url = url
         self._lock = threading.RLock()
-        read_only = url.mode == "ro" or url.immutable
         if url.immutable:
             self._refuse_pending_wal(url.path)
         target = url.path
@@ -324,7 +323,7 @@ class SqliteDatabase(Database):
                     raise StoreError(
                         f"database {url.path!r} is not an OrderLedger database (it has no ledger tables)"
                     )
-            if read_only:
+            if url.read_only:
                 conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # is it a database at all?
             elif not url.is_memory:
                 mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -470,7 +469,7 @@ class SqliteDatabase(Database):
 
     def check_ahead(self) -> None:
         with self._lock:
-            if self._checked or self._ahead is not None or self.url.mode == "ro" or self.url.immutable:
+            if self._checked or self._ahead is not None or self.url.read_only:
                 return
             try:
                 self._ahead = _CheckAhead(self.url.path)
