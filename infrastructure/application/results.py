@@ -172,13 +172,6 @@ class _Row:
 _new = object.__new__
 
 
-def _chain(
-    decoder: Callable[[Any], Any] | None, reader: Callable[[Any], Any] | None
-) -> list[Callable[[Any], Any]]:
-    """What a stored value goes through, in turn, to become its field's value (not None)."""
-    return [c for c in (decoder, reader if reader is not decoder else None) if c is not None]
-
-
 def _compiled_reader(
     cls: Any, decoders: tuple[Callable[[Any], Any] | None, ...]
 ) -> Callable[[Iterable[Sequence[Any]]], list[Any]]:
@@ -206,7 +199,8 @@ def _compiled(cls: Any, decoders: tuple[Callable[[Any], Any] | None, ...]) -> tu
     scope: dict[str, Any] = {"new": _new, "cls": cls}
     items = []
     for i, (name, reader) in enumerate(zip(names, readers, strict=True)):
-        chain = _chain(decoders[i] if i < len(decoders) else None, reader)
+        decoder = decoders[i] if i < len(decoders) else None
+        chain = [c for c in (decoder, reader if reader is not decoder else None) if c is not None]
         expression = f"r[{i}]"
         for j, convert in enumerate(chain):
             scope[f"c{i}_{j}"] = convert
