@@ -277,10 +277,19 @@ class Database(abc.ABC):
     def close(self) -> None:
         """Release the connection(s)."""
 
+    def checked(self) -> None:
+        """Make now the check this process makes of the database before its first write (or
+        wait for the one ``check_ahead`` started), in a write transaction that writes nothing;
+        raises the damage it finds. Nothing is left to do once made, or on PostgreSQL."""
+        with self.write():
+            pass
+
     @abc.abstractmethod
-    def reopen(self, *, wait: float | None = None) -> Database:
+    def reopen(self, *, wait: float | None = None, checked: bool = False) -> Database:
         """Another connection to the same database (for a worker process); ``wait``: seconds to
-        wait for SQLite's write lock instead of the URL's ``busy_timeout``."""
+        wait for SQLite's write lock instead of the URL's ``busy_timeout``; ``checked``: the
+        caller vouches that the file passed the check before a first write (another process
+        made it), so the new connection does not make it again."""
 
     def table(self, name: str) -> str:
         """A table name qualified for this database (schema on PostgreSQL)."""

@@ -291,7 +291,7 @@ class PostgresDatabase(Database):
     def write(self, *, wait: bool = True) -> contextlib.AbstractContextManager[Tx]:
         return self._transaction()
 
-    def reopen(self, *, wait: float | None = None) -> PostgresDatabase:
+    def reopen(self, *, wait: float | None = None, checked: bool = False) -> PostgresDatabase:
         return PostgresDatabase(self.url, pool_size=1, create=False)
 
     def lock_log(self, tx: Tx) -> None:

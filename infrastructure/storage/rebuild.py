@@ -10,12 +10,15 @@ batches of thousands (``executemany``), oldest first, once the table holds more 
 so memory is bounded by the rows in play (open orders, positions), not by the log's length. Events
 are read in position order and decoded without validation (the ledger wrote them).
 
-With ``jobs`` > 1 the log is split across processes by each projection's ``partition`` key
-(orders by client order ID, positions by account/venue/instrument): every process reads the log,
-routes each event by the columns stored beside it (``ROUTING_COLUMNS``), parses and builds only
-the events of its share, and writes its rows into the same tables; shares never write the same
-row, except rows every share writes alike (instrument definitions). A share that finds the write
-lock taken (SQLite) folds on and writes at a later chunk instead of waiting with its core idle.
+With ``jobs`` > 1 the work is split across processes (``plan``): whole views first, each folded
+by one process that also makes its tables and builds their indexes, dealt so that the processes
+fold about as many events each; with more processes than views, a view is also split by its
+``partition`` key (orders by client order ID, positions by account/venue/instrument). A process
+folding a share of a view's keys routes each event by the columns stored beside it
+(``ROUTING_COLUMNS``), parses and builds only the events of its share, and writes its rows into
+tables the shares of that view have in common; shares never write the same row, except rows every
+share writes alike (instrument definitions). A process that finds the write lock taken (SQLite)
+folds on and writes at a later chunk instead of waiting with its core idle.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from orderledger.domain.events import OrderEvent
 from orderledger.infrastructure.errors import DatabaseLockedError, StoreError
 from orderledger.infrastructure.storage.db import Database, Tx, upsert_sql
 from orderledger.infrastructure.storage.mapper import CLASSES, LedgerMapper
+from orderledger.infrastructure.storage.view_schema import create_table_sql
 from orderledger.projections.base import EVERY, Projection, TableSpec
 
 READ_CHUNK = 10_000
@@ -57,6 +61,21 @@ _ABSENT: Any = object()
 def rebuild_name(spec: TableSpec[Any, Any]) -> str:
     """The table a view's rows are refolded into before the swap."""
     return spec.name + SUFFIX
+
+
+def make_tables(tx: Tx, specs: Sequence[TableSpec[Any, Any]]) -> None:
+    """Make empty rebuild tables for these views' tables (any left by an earlier rebuild dropped),
+    with no index but the key while they fill."""
+    for spec in specs:
+        tx.execute(f"DROP TABLE IF EXISTS {rebuild_name(spec)}")
+        tx.execute(create_table_sql(spec, rebuild_name(spec), tx.dialect)[0])
+
+
+def index_tables(tx: Tx, specs: Sequence[TableSpec[Any, Any]]) -> None:
+    """Build the indexes of filled rebuild tables: one sort each, not a tree grown row by row."""
+    for spec in specs:
+        for statement in create_table_sql(spec, rebuild_name(spec), tx.dialect)[1:]:
+            tx.execute(statement)
 
 
 class BulkTable:
@@ -285,24 +304,29 @@ def read_log(db: Database, after: int, stop: int | None, *, routing: bool = Fals
 FOLD_CACHE_KIB = 2_000
 """The page cache a fold uses (SQLite's default), whatever its connection's usual one."""
 
+Work = Sequence[tuple[Projection, Share]]
+"""What one fold does: each projection over a share of its keys (all of one range of the log)."""
+
 
 def fold_share(
     db: Database,
     mapper: LedgerMapper,
-    projections: Sequence[Projection],
-    share: Share,
+    work: Work,
     *,
     stored: bool = False,
     progress: Callable[[int], None] | None = None,
     parent: int | None = None,
     prepare: Callable[[Tx], None] | None = None,
+    go: Any = None,
 ) -> tuple[int, int]:
     """Fold one share of the log into the rebuild tables; returns (events read, last position).
 
     ``parent``: the process that started this one; if it is gone (killed), stop before writing
     more, so that no orphan writes into the tables of a later rebuild. ``prepare``: what the
     fold's first write transaction does before writing rows (e.g. create the tables), so that
-    the fold reads until then without writing.
+    the fold reads until then without writing. ``go``: an event (``multiprocessing.Event``) the
+    first write waits for: set by the process that started this one once the database passed
+    its check; until then a write that need not wait is put off like one finding the lock taken.
     """
     collecting = gc.isenabled()
     gc.disable()  # the fold makes no cycles; a full collection walks every held row, again and again
@@ -311,14 +335,7 @@ def fold_share(
         # it nothing and would only add to its peak memory.
         with db.page_cache(FOLD_CACHE_KIB):
             return _fold_share(
-                db,
-                mapper,
-                projections,
-                share,
-                stored=stored,
-                progress=progress,
-                parent=parent,
-                prepare=prepare,
+                db, mapper, work, stored=stored, progress=progress, parent=parent, prepare=prepare, go=go
             )
     finally:
         if collecting:
@@ -328,19 +345,33 @@ def fold_share(
 def _fold_share(
     db: Database,
     mapper: LedgerMapper,
-    projections: Sequence[Projection],
-    share: Share,
+    work: Work,
     *,
     stored: bool,
     progress: Callable[[int], None] | None,
     parent: int | None,
     prepare: Callable[[Tx], None] | None,
+    go: Any,
 ) -> tuple[int, int]:
+    ranges = {(share.after, share.stop) for _, share in work}
+    if len(ranges) != 1:
+        raise ValueError(f"one fold reads one range of the log, not {sorted(ranges, key=str)}")
+    after, stop = ranges.pop()
     prepared = prepare is None
+
+    def orphaned() -> bool:
+        return parent is not None and os.getppid() != parent
 
     @contextlib.contextmanager
     def write_tx(*, wait: bool = True) -> Iterator[Tx]:
-        nonlocal prepared
+        nonlocal prepared, go
+        if go is not None:
+            while not go.wait(1.0 if wait else 0):
+                if not wait:
+                    raise DatabaseLockedError("the database's check has not passed yet")
+                if orphaned():
+                    raise StoreError("the process that started this rebuild is gone: stopping")
+            go = None
         with db.write(wait=wait) as tx:
             if not prepared:
                 assert prepare is not None
@@ -348,17 +379,17 @@ def _fold_share(
             yield tx
         prepared = True
 
-    tables = {p.name: {s.name: BulkTable(db, s, stored=stored) for s in p.tables} for p in projections}
+    tables = {p.name: {s.name: BulkTable(db, s, stored=stored) for s in p.tables} for p, _ in work}
     every = [t for named in tables.values() for t in named.values()]
-    applies = [(p, p.apply, tables[p.name]) for p in projections]
-    whole = share.count == 1
+    applies = [(p, p.apply, tables[p.name], share) for p, share in work]
+    whole = all(share.count == 1 for _, share in work)
     load, build = mapper.load, mapper.build
     folds: dict[type[OrderEvent], list[Any]] = {}  # the views that fold each event type
     ids: dict[Any, UUID] = {}  # recent orders' IDs, parsed once each (an order's events are near)
-    dealt: dict[str, dict[str, int]] = {p.name: {} for p in projections if p.few_partitions}
+    dealt: dict[str, dict[str, int]] = {p.name: {} for p, _ in work if p.few_partitions}
     read = 0
-    last = share.after
-    for chunk in read_log(db, share.after, share.stop, routing=not whole):
+    last = after
+    for chunk in read_log(db, after, stop, routing=not whole):
         for row in chunk:
             topic = row[3]
             kind = CLASSES.get(topic)
@@ -369,10 +400,12 @@ def _fold_share(
             if wanted is None:
                 wanted = folds[kind] = [a for a in applies if a[0].folds(kind)]
             if wanted and not whole:
-                # A partitioned fold routes each event by its columns: it parses only its own.
+                # A share of a view's keys routes each event by its columns: it parses only its own.
                 columns = dict(zip(ROUTING_COLUMNS, row[5:9], strict=True))
                 wanted = [
-                    a for a in wanted if share.mine(a[0].partition(kind, columns), dealt.get(a[0].name))
+                    a
+                    for a in wanted
+                    if a[3].count == 1 or a[3].mine(a[0].partition(kind, columns), dealt.get(a[0].name))
                 ]
             if not wanted:
                 continue
@@ -387,17 +420,17 @@ def _fold_share(
             version = row[2]
             cls, fields = load(topic, bytes(row[4]), originator_id, version)
             event: OrderEvent = build(cls, fields, originator_id, version, trusted=True)
-            for _, apply, named in wanted:
+            for _, apply, named, _ in wanted:
                 apply(row[0], event, named)
         read += len(chunk)
         last = chunk[-1][0]
-        if parent is not None and os.getppid() != parent:
+        if orphaned():
             raise StoreError("the process that started this rebuild is gone: stopping")
         if any(t.over() for t in every):
             _write_held(write_tx, every, wait=whole or any(t.full() for t in every))
         if progress is not None:
             progress(len(chunk))
-    if parent is not None and os.getppid() != parent:
+    if orphaned():
         raise StoreError("the process that started this rebuild is gone: stopping")
     for write in [t.take() for t in every]:
         with write_tx() as tx:
@@ -410,34 +443,88 @@ def _fold_share(
 
 # ---------------------------------------------------------------------- processes
 
+MIX_SAMPLE = 10_000
+"""The newest events whose types tell a partitioned rebuild how the log's events are mixed."""
+
+
+def event_mix(db: Database, stop: int) -> dict[type[OrderEvent], int]:
+    """How many of the newest ``MIX_SAMPLE`` events up to ``stop`` are of each known type: the
+    weights ``plan`` deals by (a few pages read, however long the log)."""
+    with db.read() as tx:
+        rows = tx.all(
+            "SELECT topic FROM events WHERE notification_id <= ? ORDER BY notification_id DESC"
+            f" LIMIT {MIX_SAMPLE}",
+            [stop],
+        )
+    mix: dict[type[OrderEvent], int] = {}
+    for (topic,) in rows:
+        kind = CLASSES.get(topic)
+        if kind is not None:
+            mix[kind] = mix.get(kind, 0) + 1
+    return mix
+
+
+def plan(
+    projections: Sequence[Projection], jobs: int, stop: int, mix: Mapping[type[OrderEvent], int]
+) -> list[list[tuple[Projection, Share]]]:
+    """Deal a rebuild's work to at most ``jobs`` processes: a view's weight is how many of the
+    log's events it folds (``mix``). Whole views first; while there are more processes than
+    pieces, the heaviest piece of a view that can be split (it has a ``partition`` key) is cut
+    into one more share; then each piece goes, heaviest first, to the process with the least."""
+    weights = {p.name: 1 + sum(n for kind, n in mix.items() if p.folds(kind)) for p in projections}
+    cuts = {p.name: 1 for p in projections}
+    splittable = [p for p in projections if type(p).partition is not Projection.partition]
+    while sum(cuts.values()) < jobs and splittable:
+        heaviest = max(splittable, key=lambda p: weights[p.name] / cuts[p.name])
+        cuts[heaviest.name] += 1
+    pieces = [
+        (weights[p.name] / cuts[p.name], p, Share(i, cuts[p.name], 0, stop))
+        for p in projections
+        for i in range(cuts[p.name])
+    ]
+    pieces.sort(key=lambda piece: -piece[0])  # stable: views in the order given, then shares
+    parts: list[list[tuple[Projection, Share]]] = [[] for _ in range(min(jobs, len(pieces)))]
+    loads = [0.0] * len(parts)
+    for weight, projection, share in pieces:
+        least = loads.index(min(loads))
+        parts[least].append((projection, share))
+        loads[least] += weight
+    return parts
+
 
 def fold_in_processes(
     db: Database,
     mapper: LedgerMapper,
-    projections: Sequence[Projection],
-    jobs: int,
-    stop: int,
+    parts: Sequence[Work],
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Fold the log up to ``stop`` in ``jobs`` processes, one share each (fork: each inherits the
-    mapper, cipher included, and opens its own connection)."""
+    """Fold the log in one process per part of ``plan`` (fork: each inherits the mapper, cipher
+    included, and opens its own connection). A process folding a view whole makes its tables in
+    its first write and builds their indexes once its fold is done; the tables of a view split
+    into shares must exist already, and their indexes are left to the caller.
+
+    The processes fold while this one makes the check of the database that precedes its first
+    write (``Database.checked``); they write only once it has passed."""
     context = multiprocessing.get_context("fork")
     reports: Any = context.Queue()
+    go = context.Event()
     workers = [
         context.Process(
             target=_worker,
-            args=(db, mapper, projections, Share(i, jobs, 0, stop), reports, os.getpid()),
+            args=(db, mapper, part, reports, os.getpid(), go, i == 0),
             name=f"orderledger-rebuild-{i}",
             daemon=True,
         )
-        for i in range(jobs)
+        for i, part in enumerate(parts)
     ]
     for worker in workers:
         worker.start()
     failures: list[str] = []
     finished = read = 0
     try:
-        while finished < jobs:
+        db.checked()  # raises damage: the processes, which have written nothing, are stopped below
+        go.set()
+        while finished < len(workers):
             kind, value = reports.get()
             if kind == "progress":
                 if progress is not None:
@@ -450,6 +537,8 @@ def fold_in_processes(
                     read = value  # every process reads the whole log
     finally:
         for worker in workers:
+            if not go.is_set():
+                worker.kill()
             worker.join(timeout=60)
             if worker.is_alive():
                 worker.kill()
@@ -465,17 +554,30 @@ def fold_in_processes(
 def _worker(
     parent_db: Database,
     mapper: LedgerMapper,
-    projections: Sequence[Projection],
-    share: Share,
+    work: Work,
     reports: Any,
     parent: int,
+    go: Any,
+    reporting: bool,
 ) -> None:
     try:
-        db = parent_db.reopen(wait=WAIT)
+        db = parent_db.reopen(wait=WAIT, checked=True)  # checked by the parent before ``go``
+        whole = [spec for p, share in work if share.count == 1 for spec in p.tables]
         try:
-            report = (lambda n: reports.put(("progress", n))) if share.index == 0 else None
+            report = (lambda n: reports.put(("progress", n))) if reporting else None
             with db.unsynced():  # the parent's swap commit syncs these rows (``Views.rebuild``)
-                read, _ = fold_share(db, mapper, projections, share, progress=report, parent=parent)
+                read, _ = fold_share(
+                    db,
+                    mapper,
+                    work,
+                    progress=report,
+                    parent=parent,
+                    prepare=lambda tx: make_tables(tx, whole),
+                    go=go,
+                )
+                if whole:
+                    with db.write() as tx:
+                        index_tables(tx, whole)
         finally:
             db.close()
         reports.put(("done", read))

@@ -9,7 +9,6 @@ log into new tables and swaps them in at once, in one transaction (``storage.reb
 from __future__ import annotations
 
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,39 +21,23 @@ from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.rebuild import (
     FOLD_CACHE_KIB,
     Share,
+    event_mix,
     fold_in_processes,
     fold_share,
+    index_tables,
+    make_tables,
+    plan,
     rebuild_name,
 )
+from orderledger.infrastructure.storage.view_schema import create_table_sql
 from orderledger.projections import PROJECTIONS
-from orderledger.projections.base import Index, Projection, TableSpec
+from orderledger.projections.base import Projection, TableSpec
 
 CHUNK = 5_000
 ABSENT = object()
 """A held or cached row known not to exist (deleted in this batch, or not stored)."""
 _UNSEEN = object()
 """Neither held nor cached: the row must be read."""
-
-
-def _sql_type(kind: str, dialect: str) -> str:
-    if kind == "INTEGER":
-        return "BIGINT" if dialect == "postgresql" else "INTEGER"
-    return "TEXT"
-
-
-def create_table_sql(spec: TableSpec[Any, Any], name: str, dialect: str) -> list[str]:
-    """CREATE TABLE and CREATE INDEX statements for a view table named ``name``."""
-    columns = ", ".join(f"{c.name} {_sql_type(c.type, dialect)}" for c in spec.columns)
-    statements = [f"CREATE TABLE IF NOT EXISTS {name} ({columns}, PRIMARY KEY ({', '.join(spec.key)}))"]
-    tag = uuid.uuid4().hex[:8]
-    for i, index in enumerate(spec.indexes):
-        found = index if isinstance(index, Index) else Index(index)
-        where = "" if found.where is None else f" WHERE {found.where}"
-        indexed = (*found.columns, *found.include) if dialect == "sqlite" else found.columns
-        statements.append(
-            f"CREATE INDEX IF NOT EXISTS ix_{name}_{i}_{tag} ON {name} ({', '.join(indexed)}){where}"
-        )
-    return statements
 
 
 class SqlTable:
@@ -460,37 +443,44 @@ class Views:
         self, chosen: list[Projection], started: float, jobs: int, progress: Callable[[int], None] | None
     ) -> tuple[int, float]:
         specs = [spec for p in chosen for spec in p.tables]
-
-        def create_tables(tx: Tx) -> None:
-            for spec in specs:
-                tx.execute(f"DROP TABLE IF EXISTS {rebuild_name(spec)}")
-                tx.execute(create_table_sql(spec, rebuild_name(spec), self.db.dialect)[0])  # key only
-
         # The new tables are of no use until the swap, whose commit is synced (and with it
         # everything written before it): their own commits need not wait for the disk.
         with self.db.unsynced():
+            with self.db.read() as tx:
+                stop = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
             if jobs > 1:
-                with self.db.write() as tx:  # the processes write into the tables: made first
-                    create_tables(tx)
-                    stop = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
-                folded = fold_in_processes(self.db, self.mapper, chosen, jobs, stop, progress)
+                parts = plan(chosen, jobs, stop, event_mix(self.db, stop))
+                # A view folded whole by one process gets its tables and indexes there; the
+                # tables of a view split into shares are common to them: made here, first.
+                split = [spec for part in parts for p, share in part if share.count > 1 for spec in p.tables]
+                split = list(dict.fromkeys(split))
+                if split:
+                    with self.db.write() as tx:
+                        make_tables(tx, split)
+                folded = fold_in_processes(self.db, self.mapper, parts, progress)
             else:
                 # The check this process makes before its first write runs beside the fold,
                 # which reads thousands of events before it first writes (the tables then).
                 self.db.check_ahead()
-                with self.db.read() as tx:
-                    stop = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
+                split = specs
                 folded, _ = fold_share(
-                    self.db, self.mapper, chosen, Share(stop=stop), progress=progress, prepare=create_tables
+                    self.db,
+                    self.mapper,
+                    [(p, Share(stop=stop)) for p in chosen],
+                    progress=progress,
+                    prepare=lambda tx: make_tables(tx, specs),
                 )
-            with self.db.write() as tx:  # indexes once the rows are in: one sort each, not a tree per row
-                for spec in specs:
-                    for statement in create_table_sql(spec, rebuild_name(spec), self.db.dialect)[1:]:
-                        tx.execute(statement)
+            if split:
+                with self.db.write() as tx:
+                    index_tables(tx, split)
         with self.db.write() as tx:
             self.db.lock_log(tx)  # no new events while the last ones are folded and tables swap
             more, position = fold_share(
-                self.db, self.mapper, chosen, Share(after=stop), stored=True, progress=progress
+                self.db,
+                self.mapper,
+                [(p, Share(after=stop)) for p in chosen],
+                stored=True,
+                progress=progress,
             )
             folded += more
             position = max(position, stop)

@@ -19,7 +19,7 @@ from typing import Any, cast
 import pytest
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.events import OrderCanceled
+from orderledger.domain.events import OrderAccepted, OrderCanceled, OrderEvent, OrderFilled, OrderRequested
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.errors import DatabaseCorruptError, DatabaseLockedError, StoreError
 from orderledger.infrastructure.storage import rebuild
@@ -27,10 +27,11 @@ from orderledger.infrastructure.storage import sqlite as sqlite_storage
 from orderledger.infrastructure.storage import views as views_storage
 from orderledger.infrastructure.storage.db import open_database
 from orderledger.infrastructure.storage.sqlite import SqliteTx
-from orderledger.infrastructure.storage.views import create_table_sql
-from orderledger.projections.base import EVERY
+from orderledger.infrastructure.storage.view_schema import create_table_sql
+from orderledger.projections.base import EVERY, Projection
 from orderledger.projections.orders import OrdersProjection
 from orderledger.projections.positions import PositionsProjection
+from orderledger.projections.trades import TradesProjection
 from tests.cli.helpers import run_cli
 from tests.integration.helpers import (
     VIEW_NAMES,
@@ -79,9 +80,16 @@ def test_a_rebuild_split_across_processes_writes_the_rows_of_one_process(
         one, _ = ledger.views.rebuild(VIEW_NAMES, jobs=1)
         assert view_rows(ledger) == incremental
 
-        split, _ = ledger.views.rebuild(VIEW_NAMES, jobs=3)
+        split, _ = ledger.views.rebuild(VIEW_NAMES, jobs=3)  # a view per process
         assert view_rows(ledger) == incremental
         assert one == split == event_count(ledger)
+
+        # More processes than views: views are also split into shares of their keys.
+        cut, _ = ledger.views.rebuild(VIEW_NAMES, jobs=5)
+        assert view_rows(ledger) == incremental
+        cut_one, _ = ledger.views.rebuild(["positions"], jobs=2)
+        assert view_rows(ledger) == incremental
+        assert cut == cut_one == one
         assert tracking(ledger) == dict.fromkeys(VIEW_NAMES, event_count(ledger))
 
         more = ledger.ingest_lines(lines(*simulate(23, 10, tag="c")))  # views go on incrementally
@@ -260,13 +268,50 @@ def test_a_share_of_a_partitioned_fold_parses_only_its_own_events(
         counts = []
         for index in (0, 1):
             parsed.clear()
-            read, _ = rebuild.fold_share(ledger.db, mapper, projections, rebuild.Share(index, 2, 0, total))
+            share = rebuild.Share(index, 2, 0, total)
+            read, _ = rebuild.fold_share(ledger.db, mapper, [(p, share) for p in projections])
             assert read == total  # every share reads the whole log...
             counts.append(len(parsed))
         # ...but parses only the events it folds (an event whose order falls in one share and whose
         # book in the other is parsed by both).
         assert all(0 < count < total for count in counts)
         assert sum(counts) >= total
+
+
+def test_a_partitioned_rebuild_deals_whole_views_first_then_cuts_the_heaviest() -> None:
+    # Given views weighed by the events of the log's mix they fold (1 + their count): the orders
+    # view folds all 100 of these, trades and positions the 40 fills each.
+    views = [OrdersProjection(), TradesProjection(), PositionsProjection()]
+    mix: dict[type[OrderEvent], int] = {OrderRequested: 30, OrderAccepted: 30, OrderFilled: 40}
+
+    def dealt(jobs: int) -> list[list[tuple[str, int, int]]]:
+        parts = rebuild.plan(views, jobs, 500, mix)
+        assert all((s.after, s.stop) == (0, 500) for part in parts for _, s in part)
+        return [[(p.name, s.index, s.count) for p, s in part] for part in parts]
+
+    # When two processes share them, then the heaviest view (101) goes to one, and the other two
+    # (41 each) to the other: whole views, so no process reads events it then throws away.
+    assert dealt(2) == [[("orders", 0, 1)], [("trades", 0, 1), ("positions", 0, 1)]]
+    assert dealt(3) == [[("orders", 0, 1)], [("trades", 0, 1)], [("positions", 0, 1)]]
+    # With more processes than views, the heaviest piece is cut into one more share each time:
+    # orders into two (50.5 each), then three (33.7 each, below trades' and positions' 41).
+    assert dealt(5) == [
+        [("trades", 0, 1)],
+        [("positions", 0, 1)],
+        [("orders", 0, 3)],
+        [("orders", 1, 3)],
+        [("orders", 2, 3)],
+    ]
+    assert dealt(1) == [[("orders", 0, 1), ("trades", 0, 1), ("positions", 0, 1)]]
+
+
+def test_a_view_without_a_partition_key_is_never_cut() -> None:
+    class Whole(TradesProjection):
+        name = "whole"
+        partition = Projection.partition  # the default: everything in one share
+
+    parts = rebuild.plan([Whole()], 4, 10, {OrderFilled: 5})
+    assert [[(p.name, s.index, s.count) for p, s in part] for part in parts] == [[("whole", 0, 1)]]
 
 
 def test_few_keys_are_dealt_to_the_shares_in_turn_alike_in_every_process() -> None:
@@ -346,14 +391,20 @@ def test_only_the_rebuilding_thread_commits_unsynced(tmp_path: Path) -> None:
         db.close()
 
 
+def _ledger_file(tmp_path: Path, *, seed: int) -> tuple[str, dict[str, Any]]:
+    """A SQLite ledger file of 30 simulated orders, closed (the next opener checks it before
+    writing): its URL and its views' rows."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with opened(url) as ledger:
+        ledger.ingest_lines(lines(*simulate(seed, 30)))
+        return url, view_rows(ledger)
+
+
 def test_a_one_process_rebuild_checks_the_file_beside_its_fold_and_writes_only_after(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a SQLite ledger opened by a new process (its file not yet checked)
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    with opened(url) as ledger:
-        ledger.ingest_lines(lines(*simulate(35, 30)))
-        expected = view_rows(ledger)
+    url, expected = _ledger_file(tmp_path, seed=35)
     steps: list[str] = []
     reading = threading.Event()
     check = sqlite_storage.check_sqlite_file
@@ -372,13 +423,15 @@ def test_a_one_process_rebuild_checks_the_file_beside_its_fold_and_writes_only_a
             reading.set()
             yield chunk
 
-    def created(spec: Any, name: str, dialect: str) -> list[str]:
+    make_tables = rebuild.make_tables
+
+    def created(tx: Any, specs: Any) -> None:
         steps.append("write")  # the first write makes the new tables
-        return create_table_sql(spec, name, dialect)
+        make_tables(tx, specs)
 
     monkeypatch.setattr(sqlite_storage, "check_sqlite_file", checked)
     monkeypatch.setattr(rebuild, "read_log", reads)
-    monkeypatch.setattr(views_storage, "create_table_sql", created)
+    monkeypatch.setattr(views_storage, "make_tables", created)
     with opened(url) as ledger:
         # When every view is rebuilt in one process
         ledger.rebuild()
@@ -416,6 +469,50 @@ def test_a_check_ahead_that_finds_damage_fails_the_first_write_and_close_stops_o
     again.check_ahead()
     again.close()
     assert not [t for t in threading.enumerate() if t.name == "orderledger-check"]
+
+
+def test_a_partitioned_rebuild_writes_nothing_until_the_file_has_passed_its_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a SQLite ledger opened by a new process, whose file's check finds damage
+    url, expected = _ledger_file(tmp_path, seed=36)
+    monkeypatch.setattr(
+        sqlite_storage,
+        "check_sqlite_file",
+        _raising(DatabaseCorruptError("database is corrupt: found by the test")),
+    )
+    with opened(url) as ledger:
+        # When every view is rebuilt by two processes (they fold while this one checks)
+        with pytest.raises(DatabaseCorruptError, match="found by the test"):
+            ledger.views.rebuild(VIEW_NAMES, jobs=2)
+        # Then the damage is raised, and neither process made its tables: nothing was written
+        with ledger.db.read() as tx:
+            left = tx.all("SELECT name FROM sqlite_master WHERE name LIKE '%__rebuild'")
+        assert left == []
+        assert view_rows(ledger) == expected
+    # And once the file passes, the same rebuild gives the same rows
+    monkeypatch.undo()
+    with opened(url) as ledger:
+        ledger.views.rebuild(VIEW_NAMES, jobs=2)
+        assert view_rows(ledger) == expected
+
+
+def test_dropping_a_table_does_not_write_its_pages_out_again(tmp_path: Path) -> None:
+    # Given a table of ~150 pages, all in the main file (closing it emptied the write-ahead log)
+    path = _plain_file(tmp_path, rows=2_000)
+    db = open_database(f"sqlite:///{path}")
+    try:
+        with db.read() as tx:
+            assert tx.one("SELECT COUNT(*) FROM dbstat WHERE name = 't'")[0] > 140
+        # When it is dropped, as a rebuild's swap drops the old views
+        with db.write() as tx:
+            tx.execute("DROP TABLE t")
+        # Then its pages go to the free list without each being zeroed and written to the log
+        # (SQLite's secure_delete, on in Debian's build, would write every one of them)
+        frames = (path.with_name(path.name + "-wal").stat().st_size - 32) // (4096 + 24)
+        assert frames < 10, frames
+    finally:
+        db.close()
 
 
 def _plain_file(tmp_path: Path, *, rows: int) -> Path:
