@@ -24,7 +24,16 @@ import orjson
 
 from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
 from orderledger.domain.order import Order
-from orderledger.domain.values import AVERAGE, format_decimal, format_timestamp
+from orderledger.domain.values import (
+    AVERAGE,
+    TERMINAL,
+    Liquidity,
+    OrderType,
+    Side,
+    Status,
+    format_decimal,
+    format_timestamp,
+)
 from orderledger.projections.base import Column, Index, Projection, Table, TableSpec
 
 _SHOWN = (
@@ -58,6 +67,8 @@ SHOWN_COLUMNS = tuple(c.name for c in _SHOWN)
 _DUMPS = orjson.dumps
 _EMPTY_LIST = "[]"
 _EMPTY_MAP = "{}"
+_TEXT: dict[Any, str] = {m: m.value for kind in (Side, OrderType, Status, Liquidity) for m in kind}
+"""Each enum member's stored text."""
 
 
 def _loads(text: str) -> Any:
@@ -97,20 +108,21 @@ def _fills_text(order: Order) -> str:
     # As ``Order.to_state`` lists them.
     if not order.fills:
         return _EMPTY_LIST
+    text, stamp = format_decimal, format_timestamp
     return _DUMPS(
         [
             [
                 f.trade_id,
-                format_decimal(f.qty),
-                format_decimal(f.px),
-                _opt(f.fee),
+                text(f.qty),
+                text(f.px),
+                None if f.fee is None else text(f.fee),
                 f.fee_currency,
-                None if f.liquidity is None else f.liquidity.value,
-                format_timestamp(f.ts_event),
+                None if f.liquidity is None else _TEXT[f.liquidity],
+                stamp(f.ts_event),
                 f.late,
                 f.busted,
-                _opt(f.first_qty),
-                _opt(f.first_px),
+                None if f.first_qty is None else text(f.first_qty),
+                None if f.first_px is None else text(f.first_px),
                 f.inferred,
             ]
             for f in order.fills.values()
@@ -128,9 +140,10 @@ def _json_map(values: dict[str, Any]) -> str:
 
 def _to_row(order: Order) -> tuple[Any, ...]:
     # What ``Order.snapshot()`` shows, in its order and as its texts, read from the order directly
-    # (no dict, no copies of its lists): a rebuild makes one of these per order.
+    # (no dict, no copies of its lists): a rebuild makes one of these per order, so enums are
+    # spelt through ``_TEXT`` (``.value`` is a descriptor call) and helpers are bound locally.
+    text, stamp = format_decimal, format_timestamp
     status = order.status
-    filled = order.filled_quantity
     average = order.average_price
     target = order.amend_target
     price = order.price
@@ -139,15 +152,15 @@ def _to_row(order: Order) -> tuple[Any, ...]:
         order.account,
         order.venue,
         order.instrument,
-        order.side.value,
-        order.order_type.value,
-        format_decimal(order.quantity),
-        None if price is None else format_decimal(price),
+        _TEXT[order.side],
+        _TEXT[order.order_type],
+        text(order.quantity),
+        None if price is None else text(price),
         order.time_in_force,
-        status.value,
-        format_decimal(filled),
-        format_decimal(order.leaves_quantity),
-        None if average is None else format_decimal(average.normalize(AVERAGE)),
+        _TEXT[status],
+        text(order.filled_quantity),
+        text(order.leaves_quantity),
+        None if average is None else text(average.normalize(AVERAGE)),
         _json_list(order.venue_order_ids),
         _json_map(order.aliases),
         _json_list(order.anomalies),
@@ -156,22 +169,23 @@ def _to_row(order: Order) -> tuple[Any, ...]:
         order.quote_currency,
         1 if order.external else 0,
         order.reason,
-        format_timestamp(order.created_at),
-        format_timestamp(order.updated_at),
+        stamp(order.created_at),
+        stamp(order.updated_at),
         order.version,
     )
-    is_open = status.is_open
+    is_open = status not in TERMINAL
+    requested_price = order.requested_price
     return (
         *shown,
         1 if is_open else 0,
-        order.base_status.value,
+        _TEXT[order.base_status],
         1 if order.pending_cancel else 0,
         1 if order.pending_amend else 0,
-        format_decimal(order.requested_quantity),
-        _opt(order.requested_price),
+        text(order.requested_quantity),
+        None if requested_price is None else text(requested_price),
         None if target is None else _DUMPS([_opt(v) for v in target]).decode(),
-        format_decimal(order.notional),
-        format_timestamp(order.recorded_at),
+        text(order.notional),
+        stamp(order.recorded_at),
         _fills_text(order),
         str(order.id),
         _DUMPS(shown).decode() if is_open else None,
