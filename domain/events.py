@@ -312,7 +312,9 @@ def _reader(annotation: Any) -> Callable[[Any], Any] | None:
     if annotation is UUID:
         return lambda value: value if isinstance(value, UUID) else UUID(str(value))
     if isinstance(annotation, type) and issubclass(annotation, Enum):
-        return annotation
+        # The member by its value, looked up directly: calling the class goes through Enum's
+        # Python-level __call__ (a trusted stored value is one of them; any other is a KeyError).
+        return annotation._value2member_map_.__getitem__
     return None
 
 

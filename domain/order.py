@@ -862,10 +862,13 @@ class Order:
 
     # ----------------------------------------------------------------- applying events
 
-    def apply(self, event: OrderEvent) -> None:
-        """Assign the consequences of one event (runs on every replay)."""
+    def apply(self, event: OrderEvent, *, deciding: bool = True) -> None:
+        """Assign the consequences of one event (runs on every replay).
+
+        ``deciding=False``: this order will decide nothing (a read model's fold), so the
+        fingerprints only commands consult, to refuse a fact seen before, are not kept."""
         _APPLIERS[type(event)](self, event)
-        if type(event) in _FINGERPRINTED:
+        if deciding and type(event) in _FINGERPRINTED:
             self.seen.add(_fingerprint(type(event).__name__, event.ts_event, getattr(event, "trade_id", "")))
         self.version = event.originator_version
         self.updated_at = event.ts_event

@@ -312,5 +312,5 @@ class OrdersProjection(Projection):
             if isinstance(event, FillBusted | FillCorrected) and event.trade_id not in found.fills:
                 return  # a fold cut by venue time can hold a bust whose trade comes later
             order = found
-            order.apply(event)
+            order.apply(event, deciding=False)  # a view decides nothing: no fingerprints
         table.put(order.client_order_id, order)

@@ -249,3 +249,26 @@ def test_threads_reading_one_packed_row_at_once_see_the_same_values() -> None:
     want = [(r.client_order_id, r.status, r.leaves_quantity, r.updated_at) for r in packed_rows]
     assert packed_rows and all(s == want for s in seen)
     assert all(eager[r.client_order_id] == r for r in packed_rows)
+
+
+def test_an_order_folded_by_the_view_differs_only_by_the_fingerprints_it_does_not_keep() -> None:
+    # Given every order of a simulated session, replayed from its events as the writer does
+    with OrderLedger("sqlite:///:memory:") as ledger:
+        for message in simulate(7, 40):
+            ledger.record(message)
+        histories = [ledger.order_events(r.client_order_id) for r in ledger.orders()]
+    fingerprinted = 0
+    for events in histories:
+        request = events[0]
+        assert isinstance(request, OrderRequested)
+        deciding, folded = Order(request), Order(request)
+        # When the view folds the same events without deciding
+        for event in events[1:]:
+            deciding.apply(event)
+            folded.apply(event, deciding=False)
+        # Then its state is the writer's but for the fingerprints only commands consult
+        kept = deciding.to_state()
+        fingerprinted += bool(kept["seen"])
+        assert folded.to_state() == {**kept, "seen": []}
+        assert ORDERS_TABLE.to_row(folded) == ORDERS_TABLE.to_row(deciding)
+    assert fingerprinted >= 5, "the session's orders have facts the writer fingerprints"
