@@ -33,6 +33,7 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
@@ -131,7 +132,7 @@ class BulkTable:
         self.known.pop(key, None)
         if self.groups and value is not _ABSENT:
             for columns, members in self.groups.items():
-                _insert(members.setdefault(tuple(getattr(value, c) for c in columns), []), key)
+                _insert(members.setdefault(_values_of(value, columns), []), key)
 
     lend = put  # a rebuild decides nothing: nothing is lent to it
 
@@ -154,7 +155,7 @@ class BulkTable:
             members = self.groups[columns] = {}
             for key, value in self.held.items():
                 if value is not _ABSENT:
-                    _insert(members.setdefault(tuple(getattr(value, c) for c in columns), []), key)
+                    _insert(members.setdefault(_values_of(value, columns), []), key)
         held = self.held
         keys = members.get(tuple(where.values()), [])
         for key in keys[bisect.bisect_right(keys, after) :]:
@@ -192,17 +193,24 @@ class BulkTable:
             if deletes:
                 tx.executemany(self._delete, deletes)
 
-        for key, value in taken:
+        # A table remembers its last KNOWN_ROWS rows as stored: which of the taken ones does not
+        # matter (any row not remembered is read back from SQL, where it is once written).
+        for key, value in taken[-KNOWN_ROWS:]:
             self._remember(key, value)
-            if value is not _ABSENT:
-                for columns, members in self.groups.items():
-                    group = members.get(tuple(getattr(value, c) for c in columns))
-                    if group is not None:
-                        at = bisect.bisect_left(group, key)
-                        if at < len(group) and group[at] == key:
-                            del group[at]
-            if isinstance(key, int) and value is not _ABSENT:
-                self.written_above = max(self.written_above, key)
+        groups = self.groups
+        for key, value in taken:
+            if value is _ABSENT:
+                continue
+            for columns, members in groups.items():
+                group = members.get(_values_of(value, columns))
+                if group is not None:
+                    at = bisect.bisect_left(group, key)
+                    if at < len(group) and group[at] == key:
+                        del group[at]
+        if isinstance(taken[-1][0], int):
+            written = [key for key, value in taken if value is not _ABSENT]
+            if written:
+                self.written_above = max(self.written_above, written[-1])
         self.stored = True
         return write
 
@@ -242,6 +250,24 @@ def _write_held(
             if taken:  # not the lock being busy: these rows are gone from memory, so stop
                 raise
             return
+
+
+_GETTERS: dict[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] = {}
+
+
+def _values_of(value: Any, columns: tuple[str, ...]) -> tuple[Any, ...]:
+    """A row's values of ``columns`` (the key of the group it belongs to in a scan)."""
+    getter = _GETTERS.get(columns)
+    if getter is None:
+        getter = _GETTERS[columns] = _getter(columns)
+    return getter(value)
+
+
+def _getter(columns: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    if len(columns) > 1:
+        return attrgetter(*columns)
+    get = attrgetter(columns[0])
+    return lambda row: (get(row),)
 
 
 def _insert(keys: list[Any], key: Any) -> None:
