@@ -122,6 +122,12 @@ class Status(StrEnum):
 
 TERMINAL = frozenset({Status.FILLED, Status.CANCELED, Status.REJECTED, Status.EXPIRED})
 
+TEXT: dict[Side | OrderType | Liquidity | Status, str] = {
+    member: member.value for kind in (Side, OrderType, Liquidity, Status) for member in kind
+}
+"""Each member's stored text, looked up: an enum's ``value`` is a descriptor, read slowly on
+paths that write a row per order or fill."""
+
 
 def parse_identifier(value: object, field: str = "identifier") -> str:
     """Check an identifier: a non-empty string without control characters, at most 128 long."""

@@ -24,16 +24,7 @@ import orjson
 
 from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
 from orderledger.domain.order import Order
-from orderledger.domain.values import (
-    AVERAGE,
-    TERMINAL,
-    Liquidity,
-    OrderType,
-    Side,
-    Status,
-    format_decimal,
-    format_timestamp,
-)
+from orderledger.domain.values import AVERAGE, TERMINAL, TEXT, format_decimal, format_timestamp
 from orderledger.projections.base import Column, Index, Projection, Table, TableSpec
 
 _SHOWN = (
@@ -67,8 +58,6 @@ SHOWN_COLUMNS = tuple(c.name for c in _SHOWN)
 _DUMPS = orjson.dumps
 _EMPTY_LIST = "[]"
 _EMPTY_MAP = "{}"
-_TEXT: dict[Any, str] = {m: m.value for kind in (Side, OrderType, Status, Liquidity) for m in kind}
-"""Each enum member's stored text."""
 
 
 def _loads(text: str) -> Any:
@@ -115,14 +104,14 @@ def _fills_text(order: Order) -> str:
                 f.trade_id,
                 text(f.qty),
                 text(f.px),
-                None if f.fee is None else text(f.fee),
+                _opt(f.fee),
                 f.fee_currency,
-                None if f.liquidity is None else _TEXT[f.liquidity],
+                None if f.liquidity is None else TEXT[f.liquidity],
                 stamp(f.ts_event),
                 f.late,
                 f.busted,
-                None if f.first_qty is None else text(f.first_qty),
-                None if f.first_px is None else text(f.first_px),
+                _opt(f.first_qty),
+                _opt(f.first_px),
                 f.inferred,
             ]
             for f in order.fills.values()
@@ -141,7 +130,7 @@ def _json_map(values: dict[str, Any]) -> str:
 def _to_row(order: Order) -> tuple[Any, ...]:
     # What ``Order.snapshot()`` shows, in its order and as its texts, read from the order directly
     # (no dict, no copies of its lists): a rebuild makes one of these per order, so enums are
-    # spelt through ``_TEXT`` (``.value`` is a descriptor call) and helpers are bound locally.
+    # spelt through ``TEXT`` (``.value`` is a descriptor call) and helpers are bound locally.
     text, stamp = format_decimal, format_timestamp
     status = order.status
     average = order.average_price
@@ -152,12 +141,12 @@ def _to_row(order: Order) -> tuple[Any, ...]:
         order.account,
         order.venue,
         order.instrument,
-        _TEXT[order.side],
-        _TEXT[order.order_type],
+        TEXT[order.side],
+        TEXT[order.order_type],
         text(order.quantity),
         None if price is None else text(price),
         order.time_in_force,
-        _TEXT[status],
+        TEXT[status],
         text(order.filled_quantity),
         text(order.leaves_quantity),
         None if average is None else text(average.normalize(AVERAGE)),
@@ -174,15 +163,14 @@ def _to_row(order: Order) -> tuple[Any, ...]:
         order.version,
     )
     is_open = status not in TERMINAL
-    requested_price = order.requested_price
     return (
         *shown,
         1 if is_open else 0,
-        _TEXT[order.base_status],
+        TEXT[order.base_status],
         1 if order.pending_cancel else 0,
         1 if order.pending_amend else 0,
         text(order.requested_quantity),
-        None if requested_price is None else text(requested_price),
+        _opt(order.requested_price),
         None if target is None else _DUMPS([_opt(v) for v in target]).decode(),
         text(order.notional),
         stamp(order.recorded_at),

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import orjson
 
 from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderFilled
-from orderledger.domain.values import Liquidity, Side, format_decimal, format_timestamp
+from orderledger.domain.values import TEXT, format_decimal, format_timestamp
 from orderledger.projections.base import Column, Projection, Table, TableSpec
 
 
@@ -116,9 +116,6 @@ TRADES_TABLE: TableSpec[tuple[str, str], Trade] = TableSpec(
 
 
 _FILL_FACTS: tuple[type[OrderEvent], ...] = (OrderFilled, FillBusted, FillCorrected)
-_SIDE_TEXT = {side: side.value for side in Side}
-"""Each side's stored text (an enum's ``value`` is a property, read slowly)."""
-_LIQUIDITY_TEXT: dict[Liquidity | None, str | None] = {None: None, **{kind: kind.value for kind in Liquidity}}
 
 
 class TradesProjection(Projection):
@@ -149,13 +146,13 @@ class TradesProjection(Projection):
                     event.account,
                     event.venue,
                     event.instrument,
-                    _SIDE_TEXT[event.side],
+                    TEXT[event.side],
                     event.venue_order_id,
                     event.last_qty,
                     event.last_px,
                     event.fee,
                     event.fee_currency,
-                    _LIQUIDITY_TEXT[event.liquidity],
+                    None if event.liquidity is None else TEXT[event.liquidity],
                     format_timestamp(event.ts_event),
                     dict(event.tags) if event.tags else {},
                     event.parent_id,

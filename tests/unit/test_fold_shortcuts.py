@@ -17,12 +17,15 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orderledger.domain.events import OrderFilled
 from orderledger.domain.instrument import Terms
-from orderledger.domain.values import AVERAGE, WIDE, Liquidity, Side
+from orderledger.domain.values import AVERAGE, TEXT, WIDE, Liquidity, OrderType, Side, Status
 from orderledger.infrastructure.storage.views import ABSENT, SqlTable
 from orderledger.projections import positions, trades
-from orderledger.projections.base import Column, TableSpec
+from orderledger.projections.base import Column, MemoryTable, TableSpec
 from orderledger.projections.positions import Position, PositionsProjection
+from tests import builders
+from tests.builders import only_event
 
 
 def general_book(p: Position, signed_qty: Decimal, price: Decimal, terms: Terms) -> Decimal:
@@ -83,9 +86,20 @@ def test_booking_gives_the_general_formulas_digits(
 
 
 def test_stored_texts_are_what_value_and_orjson_write() -> None:
-    assert all(trades._SIDE_TEXT[side] == side.value for side in Side)
-    assert trades._LIQUIDITY_TEXT[None] is None
-    assert all(trades._LIQUIDITY_TEXT[kind] == kind.value for kind in Liquidity)
+    assert all(TEXT[side] == side.value for side in Side)
+    assert all(TEXT[kind] == kind.value for kind in Liquidity)
+    assert all(TEXT[kind] == kind.value for kind in OrderType)
+    assert all(TEXT[status] == status.value for status in Status)
+    # A fill without a liquidity flag is stored without one; with one, as its text.
+    for liquidity in (None, Liquidity.MAKER):
+        fill = only_event(
+            builders.filled("T-1", 2, liquidity=liquidity)(builders.given(), builders.stamp(1)), OrderFilled
+        )
+        table: MemoryTable[Any, Any] = MemoryTable()
+        trades.TradesProjection().apply(1, fill, {trades.TRADES_TABLE.name: table})
+        (row,) = [trades.TRADES_TABLE.to_row(t) for t in table.rows.values()]
+        stored = dict(zip((c.name for c in trades.TRADES_TABLE.columns), row, strict=True))
+        assert stored["liquidity"] == (None if liquidity is None else "maker")
     for tags in ({}, {"strategy": "x"}, {"a": "1", "b": "é"}):
         assert positions._tags_text(tags) == orjson.dumps(tags).decode()
 
