@@ -277,13 +277,6 @@ class Database(abc.ABC):
     def close(self) -> None:
         """Release the connection(s)."""
 
-    def checked(self) -> None:
-        """Make now the check this process makes of the database before its first write (or
-        wait for the one ``check_ahead`` started), in a write transaction that writes nothing;
-        raises the damage it finds. Nothing is left to do once made, or on PostgreSQL."""
-        with self.write():
-            pass
-
     @abc.abstractmethod
     def reopen(self, *, wait: float | None = None, checked: bool = False) -> Database:
         """Another connection to the same database (for a worker process); ``wait``: seconds to

@@ -207,10 +207,11 @@ class BulkTable:
                     at = bisect.bisect_left(group, key)
                     if at < len(group) and group[at] == key:
                         del group[at]
-        if isinstance(taken[-1][0], int):
-            written = [key for key, value in taken if value is not _ABSENT]
-            if written:
-                self.written_above = max(self.written_above, written[-1])
+        for key, value in reversed(taken):  # in key order: the last row written has the highest
+            if value is not _ABSENT:
+                if isinstance(key, int):
+                    self.written_above = max(self.written_above, key)
+                break
         self.stored = True
         return write
 
@@ -527,10 +528,13 @@ def fold_in_processes(
     """Fold the log in one process per part of ``plan`` (fork: each inherits the mapper, cipher
     included, and opens its own connection). A process folding a view whole makes its tables in
     its first write and builds their indexes once its fold is done; the tables of a view split
-    into shares must exist already, and their indexes are left to the caller.
+    into shares, common to them, are made here, and their indexes are left to the caller.
 
-    The processes fold while this one makes the check of the database that precedes its first
-    write (``Database.checked``); they write only once it has passed."""
+    The processes fold while this one makes, in its first write, the check of the database that
+    precedes any write (and then the common tables); they write only once that has passed."""
+    split = list(
+        dict.fromkeys(spec for part in parts for p, share in part if share.count > 1 for spec in p.tables)
+    )
     context = multiprocessing.get_context("fork")
     reports: Any = context.Queue()
     go = context.Event()
@@ -548,7 +552,8 @@ def fold_in_processes(
     failures: list[str] = []
     finished = read = 0
     try:
-        db.checked()  # raises damage: the processes, which have written nothing, are stopped below
+        with db.write() as tx:  # the check first (raises damage: the processes are stopped below)
+            make_tables(tx, split)
         go.set()
         while finished < len(workers):
             kind, value = reports.get()

@@ -450,19 +450,18 @@ class Views:
                 stop = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
             if jobs > 1:
                 parts = plan(chosen, jobs, stop, event_mix(self.db, stop))
-                # A view folded whole by one process gets its tables and indexes there; the
-                # tables of a view split into shares are common to them: made here, first.
-                split = [spec for part in parts for p, share in part if share.count > 1 for spec in p.tables]
-                split = list(dict.fromkeys(split))
-                if split:
-                    with self.db.write() as tx:
-                        make_tables(tx, split)
                 folded = fold_in_processes(self.db, self.mapper, parts, progress)
+                # A view folded whole by one process got its indexes there; a view split into
+                # shares gets them here, once every share is in.
+                unindexed = list(
+                    dict.fromkeys(
+                        s for part in parts for p, share in part if share.count > 1 for s in p.tables
+                    )
+                )
             else:
                 # The check this process makes before its first write runs beside the fold,
                 # which reads thousands of events before it first writes (the tables then).
                 self.db.check_ahead()
-                split = specs
                 folded, _ = fold_share(
                     self.db,
                     self.mapper,
@@ -470,9 +469,10 @@ class Views:
                     progress=progress,
                     prepare=lambda tx: make_tables(tx, specs),
                 )
-            if split:
+                unindexed = specs
+            if unindexed:
                 with self.db.write() as tx:
-                    index_tables(tx, split)
+                    index_tables(tx, unindexed)
         with self.db.write() as tx:
             self.db.lock_log(tx)  # no new events while the last ones are folded and tables swap
             more, position = fold_share(
