@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import sqlite3
 import threading
@@ -239,6 +240,57 @@ class SqliteTx:
             raise
 
 
+SOUND_SUFFIX = "-checked"
+"""The file beside a ledger's SQLite file that records the state in which a process last left it
+sound (``SqliteDatabase.close``): while the file is still in that state, the next process skips
+the whole-file check before its first write (see ``SqliteDatabase.write``)."""
+
+
+def fingerprint(path: str) -> list[int] | None:
+    """What tells one state of a SQLite file from any other: its device and inode, its size, and
+    the times its bytes and its inode last changed (ns; the system sets the latter on any write,
+    and nobody can set it back, as ``touch`` or ``cp -p`` can the former). None when its
+    write-ahead log holds frames (commits not yet in the file, or the leftovers of a crash) or the
+    file is not there.
+
+    Only ``stat``: the file is never opened here. A process that opens and closes a database file
+    while SQLite has it open drops SQLite's locks on it (POSIX locks belong to the process)."""
+    try:
+        if os.stat(f"{path}-wal").st_size:
+            return None
+    except OSError:
+        pass  # no write-ahead log: every commit is in the file
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return [status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns]
+
+
+def known_sound(path: str) -> bool:
+    """Whether the file is in the very state a process recorded it sound in (``record_sound``)."""
+    try:
+        with open(path + SOUND_SUFFIX, encoding="utf-8") as handle:
+            recorded = json.load(handle)
+    except (OSError, ValueError):
+        return False
+    now = fingerprint(path)
+    return now is not None and recorded == now
+
+
+def record_sound(path: str) -> None:
+    """Record the file's state as sound (replacing the file beside it in one rename); nothing when
+    the state cannot be told (a write-ahead log with frames: another connection is still open).
+    Raises OSError when the marker cannot be written (the next process then checks the file)."""
+    now = fingerprint(path)
+    if now is None:
+        return
+    marker = path + SOUND_SUFFIX
+    with open(marker + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(now, handle)
+    os.replace(marker + ".tmp", marker)
+
+
 class _CheckAhead:
     """``PRAGMA quick_check`` of a file, run in a thread on a read connection of its own (one
     snapshot of the database), for ``SqliteDatabase.check_ahead``."""
@@ -388,7 +440,12 @@ class SqliteDatabase(Database):
             try:
                 if not self._checked:  # once per process, under the write lock, before writing
                     ahead, self._ahead = self._ahead, None
-                    if ahead is None or not ahead.verdict(self.url):  # the verdict raises damage
+                    if known_sound(self.url.path):
+                        # Untouched since a process left it sound: the check would read the whole
+                        # file (seconds at a million events) to find what that process found.
+                        if ahead is not None:
+                            ahead.stop()
+                    elif ahead is None or not ahead.verdict(self.url):  # the verdict raises damage
                         check_sqlite_file(tx, self.url.path)
                     self._checked = True
                 yield tx
@@ -477,6 +534,8 @@ class SqliteDatabase(Database):
         with self._lock:
             if self._checked or self._ahead is not None or self.url.read_only:
                 return
+            if known_sound(self.url.path):
+                return  # the first write will see it is still so: nothing to read ahead
             try:
                 self._ahead = _CheckAhead(self.url.path)
             except sqlite3.Error:
@@ -488,6 +547,13 @@ class SqliteDatabase(Database):
             ahead.stop()
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
+        if self._checked and not self.url.is_memory and not self.url.read_only:
+            # Checked (or known sound) before this process's first write, and closed with every
+            # commit folded into the file: that state is recorded, for the next process to trust.
+            self._checked = False  # closed: a second close records nothing again
+            # Best effort, even from a finaliser at interpreter exit (builtins may be gone then).
+            with contextlib.suppress(Exception):
+                record_sound(self.url.path)
 
     def reopen(self, *, wait: float | None = None, checked: bool = False) -> SqliteDatabase:
         url = self.url if wait is None else replace(self.url, busy_timeout=max(wait, self.url.busy_timeout))

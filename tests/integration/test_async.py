@@ -378,6 +378,8 @@ def test_a_reopened_file_is_checked_from_open_in_the_background(tmp_path: Path, 
     with OrderLedger(url) as ledger:
         for message in order_messages(20):
             ledger.record(message)
+    # As after a crash (or of a copy): the file is not known sound, so the next process checks it.
+    (tmp_path / f"bot.db{sqlite_storage.SOUND_SUFFIX}").unlink()
     started, release = threading.Event(), threading.Event()
     checks: list[str] = []
     check = sqlite_storage.check_sqlite_file

@@ -392,12 +392,16 @@ def test_only_the_rebuilding_thread_commits_unsynced(tmp_path: Path) -> None:
 
 
 def _ledger_file(tmp_path: Path, *, seed: int) -> tuple[str, dict[str, Any]]:
-    """A SQLite ledger file of 30 simulated orders, closed (the next opener checks it before
-    writing): its URL and its views' rows."""
-    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    """A SQLite ledger file of 30 simulated orders, closed and not known sound (as a copy of it
+    would be, or the file after a crash: the next opener checks it before writing): its URL and its
+    views' rows."""
+    path = tmp_path / "ledger.db"
+    url = f"sqlite:///{path}"
     with opened(url) as ledger:
         ledger.ingest_lines(lines(*simulate(seed, 30)))
-        return url, view_rows(ledger)
+        rows = view_rows(ledger)
+    Path(f"{path}{sqlite_storage.SOUND_SUFFIX}").unlink()
+    return url, rows
 
 
 def test_a_one_process_rebuild_checks_the_file_beside_its_fold_and_writes_only_after(
@@ -516,11 +520,13 @@ def test_dropping_a_table_does_not_write_its_pages_out_again(tmp_path: Path) -> 
 
 
 def _plain_file(tmp_path: Path, *, rows: int) -> Path:
-    """A SQLite file (not a ledger) with one table ``t`` of ``rows`` rows."""
+    """A SQLite file (not a ledger) with one table ``t`` of ``rows`` rows, not known sound (the
+    next opener checks it before writing)."""
     path = tmp_path / "plain.db"
     with contextlib.closing(open_database(f"sqlite:///{path}")) as db, db.write() as tx:
         tx.execute("CREATE TABLE t (x INTEGER PRIMARY KEY, y TEXT)")
         tx.executemany("INSERT INTO t VALUES (?, ?)", [(i, "y" * 300) for i in range(rows)])
+    Path(f"{path}{sqlite_storage.SOUND_SUFFIX}").unlink()
     return path
 
 
