@@ -608,10 +608,15 @@ class Order:
         then says the order is larger than what filled, so it is working again (a liquidation
         order whose fills arrive in separate reports, each stating a larger size). Such a raise
         is new even at the venue time of an earlier amendment (a liquidation's fills share one
-        time); a copy of one already applied no longer raises anything and is a duplicate.
+        time); a copy of one already applied is a duplicate, even once a later amendment has
+        lowered the quantity below it again (it would raise it, but it was recorded).
         """
         reopens = self.status is Status.FILLED and quantity is not None and quantity > self.quantity
-        if not reopens and (again := self._again(OrderAmended, stamp)) is not None:
+        if reopens:
+            assert quantity is not None
+            if _raise_fingerprint(stamp.ts_event, quantity) in self.seen:
+                return _duplicate("this OrderAmended was already recorded")
+        elif (again := self._again(OrderAmended, stamp)) is not None:
             return again
         self._check(Fact.AMENDED)
         if not reopens and (early := self._early(Fact.AMENDED)) is not None:
@@ -870,6 +875,8 @@ class Order:
         _APPLIERS[type(event)](self, event)
         if deciding and type(event) in _FINGERPRINTED:
             self.seen.add(_fingerprint(type(event).__name__, event.ts_event, getattr(event, "trade_id", "")))
+            if type(event) is OrderAmended and event.quantity is not None:
+                self.seen.add(_raise_fingerprint(event.ts_event, event.quantity))
         self.version = event.originator_version
         self.updated_at = event.ts_event
         self.recorded_at = event.ts_recorded
@@ -1026,6 +1033,12 @@ _FINGERPRINTED = frozenset(
 
 def _fingerprint(type_name: str, ts_event: datetime, trade_id: str) -> str:
     return f"{type_name}|{format_timestamp(ts_event)}|{trade_id}"
+
+
+def _raise_fingerprint(ts_event: datetime, quantity: Decimal) -> str:
+    """An amendment by its venue time and quantity: what tells a copy of a raise of a filled order
+    from a further raise at the same time (``Order.amend``)."""
+    return _fingerprint("OrderAmended", ts_event, f"quantity {format_decimal(quantity.normalize())}")
 
 
 _PLAIN_STATE = (

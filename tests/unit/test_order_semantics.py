@@ -684,6 +684,24 @@ def test_amended_raising_a_filled_orders_quantity_reopens_it() -> None:
     without_event(order, DUPLICATE, lambda o: o.amend(stamp(9), quantity=D(15)))
 
 
+def test_a_copy_of_an_amendment_is_a_duplicate_after_a_later_one_lowered_the_quantity() -> None:
+    # Given an order amended to 6 (the venue's word at t=1), then to 4 (t=5), then filled whole
+    order = given(accepted())
+    only_event(order.amend(stamp(1), quantity=D(6)), OrderAmended)
+    only_event(order.amend(stamp(5), quantity=D(4)), OrderAmended)
+    order.fill(stamp(6), "T-1", D(4), D(100))
+    assert (order.status, order.quantity) == (Status.FILLED, D(4))
+    # When the amendment to 6 is delivered again (a venue re-sending, a replayed stream)
+    # Then it is the same fact, recorded already: it does not raise the filled order to 6, even
+    # though 6 > 4 (found by the reference model, tests/reliability/test_reference_model.py)
+    without_event(order, DUPLICATE, lambda o: o.amend(stamp(1), quantity=D(6)))
+    without_event(order, DUPLICATE, lambda o: o.amend(stamp(1), quantity=D("6.00")))
+    assert (order.status, order.quantity, order.leaves_quantity) == (Status.FILLED, D(4), D(0))
+    # And a raise to another size at that time is still new (a liquidation's fills share a time)
+    only_event(order.amend(stamp(1), quantity=D(7)), OrderAmended)
+    assert (order.status, order.leaves_quantity) == (Status.PARTIALLY_FILLED, D(3))
+
+
 def test_amend_request_below_filled_is_an_error_without_event() -> None:
     order = given(accepted(), filled("T-1", 6))
 
