@@ -445,6 +445,7 @@ def main() -> None:
         scaling.append(
             {
                 "events": events,
+                "log_events": rebuilt,  # what the rebuild and restart met: the probes' orders too
                 "ingest_rate": events / ingest_s,
                 "rebuild_rate": rebuilt / rebuild_s,
                 "rebuild_rss_mb": rss,
@@ -521,7 +522,7 @@ def judge(
     for s in scaling:
         verdicts.append(
             (
-                f"rebuild peak RSS at {s['events']:,.0f} events <= 300 MB",
+                f"rebuild peak RSS at {s['log_events']:,.0f} events <= 300 MB",
                 f"{s['rebuild_rss_mb']:,.0f} MB",
                 s["rebuild_rss_mb"] <= 300,
             )
@@ -530,7 +531,7 @@ def judge(
         seconds = largest["restart_open_orders_s"]
         verdicts.append(
             (
-                f"restart -> open orders <= 0.2 s ({largest['events']:,.0f} events,"
+                f"restart -> open orders <= 0.2 s ({largest['log_events']:,.0f} events,"
                 f" {largest['open_orders']:,.0f} open orders)",
                 f"{seconds:.3f} s (every field then read: {largest['restart_read_s']:.3f} s)",
                 seconds <= 0.2,
@@ -604,11 +605,11 @@ def write_report(
         "",
         "## Scaling",
         "",
-        "| events | ingest/s | rebuild/s | rebuild peak RSS (MB) | restart → open orders (s) | … every field read (s) | open orders | history (ms) | as-of (ms) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| events | ingest/s | events rebuilt | rebuild/s | rebuild peak RSS (MB) | restart → open orders (s) | … every field read (s) | open orders | history (ms) | as-of (ms) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {s['events']:,} | {s['ingest_rate']:,.0f} | {s['rebuild_rate']:,.0f} | {s['rebuild_rss_mb']:,.0f} | "
+        f"| {s['events']:,} | {s['ingest_rate']:,.0f} | {s['log_events']:,.0f} | {s['rebuild_rate']:,.0f} | {s['rebuild_rss_mb']:,.0f} | "
         f"{s['restart_open_orders_s']:.3f} | {s['restart_read_s']:.3f} | {s['open_orders']:,.0f} | {s['history_ms']:.2f} | {s['as_of_ms']:.2f} |"
         for s in scaling
     ]
