@@ -24,7 +24,7 @@ import orjson
 
 from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
 from orderledger.domain.order import Order
-from orderledger.domain.values import AVERAGE, TERMINAL, TEXT, format_decimal, format_timestamp
+from orderledger.domain.values import AVERAGE, TEXT, format_decimal, format_timestamp
 from orderledger.projections.base import Column, Index, Projection, Table, TableSpec
 
 _SHOWN = (
@@ -162,7 +162,7 @@ def _to_row(order: Order) -> tuple[Any, ...]:
         stamp(order.updated_at),
         order.version,
     )
-    is_open = status not in TERMINAL
+    is_open = status.is_open
     return (
         *shown,
         1 if is_open else 0,

@@ -519,6 +519,14 @@ def plan(
     return parts
 
 
+def split_tables(parts: Sequence[Work]) -> list[TableSpec[Any, Any]]:
+    """The tables of the views that ``parts`` split into shares (once each): common to the
+    processes folding those shares, so made before them and indexed after them all."""
+    return list(
+        dict.fromkeys(spec for part in parts for p, share in part if share.count > 1 for spec in p.tables)
+    )
+
+
 def fold_in_processes(
     db: Database,
     mapper: LedgerMapper,
@@ -532,9 +540,7 @@ def fold_in_processes(
 
     The processes fold while this one makes, in its first write, the check of the database that
     precedes any write (and then the common tables); they write only once that has passed."""
-    split = list(
-        dict.fromkeys(spec for part in parts for p, share in part if share.count > 1 for spec in p.tables)
-    )
+    split = split_tables(parts)
     context = multiprocessing.get_context("fork")
     reports: Any = context.Queue()
     go = context.Event()

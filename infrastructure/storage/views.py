@@ -28,6 +28,7 @@ from orderledger.infrastructure.storage.rebuild import (
     make_tables,
     plan,
     rebuild_name,
+    split_tables,
 )
 from orderledger.infrastructure.storage.view_schema import create_table_sql
 from orderledger.projections import PROJECTIONS
@@ -453,11 +454,7 @@ class Views:
                 folded = fold_in_processes(self.db, self.mapper, parts, progress)
                 # A view folded whole by one process got its indexes there; a view split into
                 # shares gets them here, once every share is in.
-                unindexed = list(
-                    dict.fromkeys(
-                        s for part in parts for p, share in part if share.count > 1 for s in p.tables
-                    )
-                )
+                unindexed = split_tables(parts)
             else:
                 # The check this process makes before its first write runs beside the fold,
                 # which reads thousands of events before it first writes (the tables then).

@@ -30,15 +30,21 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
-from orderledger.infrastructure.application.simulator import simulate  # noqa: E402
+from orderledger.infrastructure.application.simulator import simulate_lines  # noqa: E402
+from orderledger.infrastructure.storage.sqlite import SOUND_SUFFIX  # noqa: E402
 
 PG_URL = os.environ.get("ORDERLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def lines_for(events: int, seed: int = 3) -> list[str]:
     """About ``events`` events' worth of simulated messages (~4–6 messages per order)."""
-    orders = max(10, int(events / 3.4))
-    return [json.dumps(m, separators=(",", ":")) for m in simulate(seed, orders)]
+    return list(simulate_lines(seed, max(10, int(events / 3.4))))
+
+
+def remove_database(path: Path) -> None:
+    """A SQLite ledger's file and the files SQLite and the ledger keep beside it."""
+    for name in (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm", SOUND_SUFFIX))):
+        name.unlink(missing_ok=True)
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -279,12 +285,8 @@ def growth_probes(
     small_rates: list[float] = []
     large_rates: list[float] = []
     for round_ in range(rounds):
-        probe = [
-            json.dumps(m, separators=(",", ":"))
-            for m in simulate(5, GROWTH_ORDERS, tag=f"growth{round_}-{os.getpid()}")
-        ]
-        for leftover in (small, *(small.with_name(small.name + s) for s in ("-wal", "-shm", "-checked"))):
-            leftover.unlink(missing_ok=True)
+        probe = list(simulate_lines(5, GROWTH_ORDERS, tag=f"growth{round_}-{os.getpid()}"))
+        remove_database(small)
         ledger_ingest(f"sqlite:///{small}", small_lines, 1000)
         for url, rates in ((f"sqlite:///{small}", small_rates), (large_url, large_rates)):
             _, seconds = ledger_ingest(url, probe, 1000)
@@ -424,12 +426,7 @@ def main() -> None:
         runs = []
         for attempt in range(3 if size < 50_000 else 1):
             if attempt:
-                for leftover in (
-                    path,
-                    path.with_name(path.name + "-wal"),
-                    path.with_name(path.name + "-shm"),
-                ):
-                    leftover.unlink(missing_ok=True)
+                remove_database(path)
             runs.append(ledger_ingest(url, size_lines, 1000))
         events, ingest_s = sorted(runs, key=lambda run: run[1])[len(runs) // 2]
         if len(sizes) > 1 and size == sizes[-1]:
@@ -461,7 +458,7 @@ def main() -> None:
             f"(peak RSS {rss:,.0f} MB), restart→open orders {restart_s:.3f} s ({open_orders:,} open; every field read: {restart_read_s:.3f} s), history {history_s * 1000:.2f} ms, "
             f"as-of {asof_s * 1000:.2f} ms"
         )
-        path.unlink(missing_ok=True)
+        remove_database(path)
 
     ratios = {
         "batched vs mutable table": rate["ledger, batched (group commit, views maintained)"]
