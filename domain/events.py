@@ -292,7 +292,8 @@ class _Plan:
     required: frozenset[str]
     known: frozenset[str]
     factories: tuple[tuple[str, Callable[[], Any]], ...]
-    readers: dict[str, Callable[[Any], Any]]
+    readers: tuple[tuple[str, Callable[[Any], Any]], ...]  # the fields after the header
+    body: tuple[str, ...]  # the names after the header
 
 
 _PLANS: dict[type[BaseModel], _Plan] = {}
@@ -324,7 +325,7 @@ def _plan(cls: type[BaseModel]) -> _Plan:
         template: dict[str, Any] = {}
         required: set[str] = set()
         factories: list[tuple[str, Callable[[], Any]]] = []
-        readers: dict[str, Callable[[Any], Any]] = {}
+        readers: list[tuple[str, Callable[[Any], Any]]] = []
         for name, info in cls.model_fields.items():
             template[name] = None
             if info.default_factory is not None:
@@ -334,10 +335,17 @@ def _plan(cls: type[BaseModel]) -> _Plan:
             else:
                 template[name] = info.default
             reader = _reader(info.annotation)
-            if reader is not None:
-                readers[name] = reader
+            if reader is not None and name not in HEADER:
+                readers.append((name, reader))
+        names = tuple(template)
         plan = _PLANS[cls] = _Plan(
-            tuple(template), template, frozenset(required), frozenset(template), tuple(factories), readers
+            names,
+            template,
+            frozenset(required),
+            frozenset(template),
+            tuple(factories),
+            tuple(readers),
+            names[len(HEADER) :] if names[: len(HEADER)] == HEADER else names,
         )
     return plan
 
@@ -370,6 +378,11 @@ def construct(cls: type[E], values: dict[str, Any]) -> E:
     for name, factory in plan.factories:
         if name not in given:
             data[name] = factory()
+    return _made(cls, data, given)
+
+
+def _made(cls: type[E], data: dict[str, Any], given: set[str]) -> E:
+    """An instance holding ``data`` (every field, in order) as its fields, ``given`` as set."""
     event = _new(cls)
     _set(event, "__dict__", data)
     _set_fields_set(event, given)
@@ -378,15 +391,31 @@ def construct(cls: type[E], values: dict[str, Any]) -> E:
     return event
 
 
-def read_stored(cls: type[E], state: dict[str, Any]) -> E:
-    """An event from its stored JSON state (upcast already), trusted as the ledger wrote it:
-    each value is only turned into its field's type (text into Decimal, datetime, enum)."""
-    readers = _plan(cls).readers
-    for name, reader in readers.items():
+HEADER = ("originator_id", "originator_version")
+"""The aggregate coordinates every event begins with: stored beside its payload, not in it."""
+
+
+def read_stored(cls: type[E], originator_id: UUID, version: int, state: dict[str, Any]) -> E:
+    """An event from its header and its stored JSON state (upcast already), trusted as the
+    ledger wrote it: each value is only turned into its field's type (text into Decimal,
+    datetime, enum).
+
+    The ledger writes an event's own fields whole and in order, so a stored state usually holds
+    exactly the fields after the header, in declaration order: the header is put before them
+    and that is the event, with no template to copy. Any other state (one upcast from an older
+    class version, say) goes through ``construct``."""
+    plan = _PLANS.get(cls) or _plan(cls)
+    for name, reader in plan.readers:
         value = state.get(name)
         if value is not None:
             state[name] = reader(value)
-    return construct(cls, state)
+    if tuple(state) != plan.body:
+        state["originator_id"] = originator_id
+        state["originator_version"] = version
+        return construct(cls, state)
+    data = {"originator_id": originator_id, "originator_version": version}
+    data.update(state)
+    return _made(cls, data, set(data))
 
 
 __all__ = [cls.__name__ for cls in EVENT_TYPES] + [

@@ -209,8 +209,8 @@ class Order:
             self.venue_order_ids.append(event.venue_order_id)
         self.aliases: dict[str, str] = dict(event.aliases)
         self.fills: dict[str, Fill] = {}
-        self.filled_quantity = Decimal(0)
-        self.notional = Decimal(0)
+        self.filled_quantity = _ZERO
+        self.notional = _ZERO
         self.anomalies: list[str] = []
         # Fingerprints of facts that carry no ID of their own (see _FINGERPRINTED).
         self.seen: set[str] = set()
@@ -235,8 +235,8 @@ class Order:
     def leaves_quantity(self) -> Decimal:
         """What can still fill: zero once the order is terminal."""
         if self.status.is_terminal:
-            return Decimal(0)
-        return max(EXACT.subtract(self.quantity, self.filled_quantity), Decimal(0))
+            return _ZERO
+        return max(EXACT.subtract(self.quantity, self.filled_quantity), _ZERO)
 
     @property
     def average_price(self) -> Decimal | None:
@@ -1019,6 +1019,8 @@ class Order:
 
 # Facts without an ID of their own: a re-delivery is recognised by type, venue time and trade.
 # (Two genuinely distinct cancel requests at the same microsecond would count as one.)
+_ZERO = Decimal(0)  # an amount is immutable: every zero can be this one
+
 _FINGERPRINTED = frozenset(
     {
         OrderCancelRequested,

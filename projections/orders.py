@@ -251,6 +251,7 @@ ORDERS_TABLE: TableSpec[str, Order] = TableSpec(
     ),
 )
 OPEN_ONLY = "is_open = 1"
+_BUSTS = frozenset({FillBusted, FillCorrected})
 """The condition of the open orders' partial index: a query that states it reads only them."""
 
 
@@ -290,14 +291,15 @@ class OrdersProjection(Projection):
 
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         table: Table[str, Order] = tables[ORDERS_TABLE.name]
-        if isinstance(event, OrderRequested):
-            order = Order(event)
+        kind = type(event)
+        if kind is OrderRequested:
+            order = Order(event)  # type: ignore[arg-type]
             order.version = event.originator_version
         else:
             found = table.get(event.client_order_id)
             if found is None or found.version >= event.originator_version:
                 return  # already folded (or its request is not in this log): nothing to do
-            if isinstance(event, FillBusted | FillCorrected) and event.trade_id not in found.fills:
+            if kind in _BUSTS and event.trade_id not in found.fills:  # type: ignore[attr-defined]
                 return  # a fold cut by venue time can hold a bust whose trade comes later
             order = found
             order.apply(event, deciding=False)  # a view decides nothing: no fingerprints

@@ -204,11 +204,13 @@ class LedgerMapper(Mapper[UUID]):
         trusted: bool = True,
     ) -> OrderEvent:
         """The second half of ``decode``: the event from ``load``'s fields (which it consumes)."""
-        state["originator_id"] = originator_id
-        state["originator_version"] = version
         try:
             if trusted:
-                return read_stored(cls, state)
+                if type(originator_id) is not UUID:
+                    originator_id = UUID(str(originator_id))
+                return read_stored(cls, originator_id, version, state)
+            state["originator_id"] = originator_id
+            state["originator_version"] = version
             return cls.model_validate(state)
         except Exception as error:
             raise _failure(TOPICS[cls], originator_id, version, str(error)) from error

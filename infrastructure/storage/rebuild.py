@@ -127,6 +127,8 @@ class BulkTable:
 
     def put(self, key: Any, value: Any) -> None:
         held = self.held
+        if held.get(key) is value and not self.groups:
+            return  # changed in place since ``get`` moved it last: held as it is
         held[key] = value
         held.move_to_end(key)
         self.known.pop(key, None)
