@@ -293,7 +293,7 @@ class _Plan:
     known: frozenset[str]
     factories: tuple[tuple[str, Callable[[], Any]], ...]
     readers: tuple[tuple[str, Callable[[Any], Any]], ...]  # the fields after the header
-    body: tuple[str, ...]  # the names after the header
+    read: Callable[[Any, int, dict[str, Any]], dict[str, Any] | None]  # see _stored_reader
 
 
 _PLANS: dict[type[BaseModel], _Plan] = {}
@@ -345,9 +345,45 @@ def _plan(cls: type[BaseModel]) -> _Plan:
             frozenset(template),
             tuple(factories),
             tuple(readers),
-            names[len(HEADER) :] if names[: len(HEADER)] == HEADER else names,
+            _stored_reader(names, dict(readers)),
         )
     return plan
+
+
+def _stored_reader(
+    names: tuple[str, ...], readers: dict[str, Callable[[Any], Any]]
+) -> Callable[[Any, int, dict[str, Any]], dict[str, Any] | None]:
+    """One function for one event class that reads a stored state holding exactly the fields
+    after the header: the event's fields, header first, each value turned into its type, in
+    one dictionary display (no template copied, no loop over the fields). It answers None for
+    any other state (a field missing or added: an upcast state, say), which the general path
+    reads. Generated from the field names pydantic gives, as ``dataclasses`` generates its
+    ``__init__``: a tenth of the rebuild's time is reading events."""
+    if names[: len(HEADER)] != HEADER:
+        return lambda originator_id, version, state: None  # not an event: nothing stored to read
+    body = names[len(HEADER) :]
+    scope: dict[str, Any] = {}
+    values = []
+    for at, name in enumerate(body):
+        if name in readers:
+            scope[f"read{at}"] = readers[name]
+            values.append(f"{name!r}: None if (v := s[{name!r}]) is None else read{at}(v)")
+        else:
+            values.append(f"{name!r}: s[{name!r}]")
+    source = (
+        "def read(originator_id, version, s):\n"
+        f"    if len(s) != {len(body)}:\n"
+        "        return None\n"
+        "    try:\n"
+        "        return {'originator_id': originator_id, 'originator_version': version, "
+        + ", ".join(values)
+        + "}\n"
+        "    except KeyError:\n"
+        "        return None\n"
+    )
+    exec(source, scope)  # the source is made of the model's own field names
+    read: Callable[[Any, int, dict[str, Any]], dict[str, Any] | None] = scope["read"]
+    return read
 
 
 _new = object.__new__
@@ -400,22 +436,21 @@ def read_stored(cls: type[E], originator_id: UUID, version: int, state: dict[str
     ledger wrote it: each value is only turned into its field's type (text into Decimal,
     datetime, enum).
 
-    The ledger writes an event's own fields whole and in order, so a stored state usually holds
-    exactly the fields after the header, in declaration order: the header is put before them
-    and that is the event, with no template to copy. Any other state (one upcast from an older
-    class version, say) goes through ``construct``."""
+    The ledger writes an event's own fields whole, so a stored state usually holds exactly the
+    fields after the header: the class's generated reader makes the event's fields of it at
+    once (``_stored_reader``). Any other state (one upcast from an older class version, say) is
+    read field by field and goes through ``construct``."""
     plan = _PLANS.get(cls) or _plan(cls)
+    data = plan.read(originator_id, version, state)
+    if data is not None:
+        return _made(cls, data, set(data))
     for name, reader in plan.readers:
         value = state.get(name)
         if value is not None:
             state[name] = reader(value)
-    if tuple(state) != plan.body:
-        state["originator_id"] = originator_id
-        state["originator_version"] = version
-        return construct(cls, state)
-    data = {"originator_id": originator_id, "originator_version": version}
-    data.update(state)
-    return _made(cls, data, set(data))
+    state["originator_id"] = originator_id
+    state["originator_version"] = version
+    return construct(cls, state)
 
 
 __all__ = [cls.__name__ for cls in EVENT_TYPES] + [
