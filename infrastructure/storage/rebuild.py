@@ -57,6 +57,7 @@ WAIT = 600.0
 """Seconds a rebuild process waits for the write lock (SQLite): the others hold it in turn."""
 
 _ABSENT: Any = object()
+_NOT_HELD: Any = object()  # what `held.get` answers for a key it does not hold
 
 
 def rebuild_name(spec: TableSpec[Any, Any]) -> str:
@@ -127,11 +128,14 @@ class BulkTable:
 
     def put(self, key: Any, value: Any) -> None:
         held = self.held
-        if held.get(key) is value and not self.groups:
+        before = held.get(key, _NOT_HELD)
+        if before is value and not self.groups:
             return  # changed in place since ``get`` moved it last: held as it is
         held[key] = value
-        held.move_to_end(key)
-        self.known.pop(key, None)
+        if before is not _NOT_HELD:
+            held.move_to_end(key)  # a new key is added last already
+        elif self.known:
+            self.known.pop(key, None)  # a held key is never among the known ones
         if self.groups and value is not _ABSENT:
             for columns, members in self.groups.items():
                 _insert(members.setdefault(_values_of(value, columns), []), key)
