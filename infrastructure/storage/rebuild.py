@@ -334,8 +334,10 @@ def read_log(db: Database, after: int, stop: int | None, *, routing: bool = Fals
         after = rows[-1][0]
 
 
-FOLD_CACHE_KIB = 2_000
-"""The page cache a fold uses (SQLite's default), whatever its connection's usual one."""
+FOLD_CACHE_KIB = 32_000
+"""The page cache a fold uses, whatever its connection's usual one: enough to keep the upper
+pages of the view tables' b-trees, which each bulk write descends again (at 1.1M events, 33.9 s
+against 34.6-37.2 s with SQLite's default of 2 MB; peak RSS 232 against 200 MB)."""
 
 Work = Sequence[tuple[Projection, Share]]
 """What one fold does: each projection over a share of its keys (all of one range of the log)."""
@@ -364,8 +366,8 @@ def fold_share(
     collecting = gc.isenabled()
     gc.disable()  # the fold makes no cycles; a full collection walks every held row, again and again
     try:
-        # The fold reads the log in order and writes its tables in bulk: a large page cache buys
-        # it nothing and would only add to its peak memory.
+        # The fold reads the log in order and writes its tables in bulk: a page cache larger than
+        # the b-trees' upper pages buys it nothing and would only add to its peak memory.
         with db.page_cache(FOLD_CACHE_KIB):
             return _fold_share(
                 db, mapper, work, stored=stored, progress=progress, parent=parent, prepare=prepare, go=go
