@@ -453,7 +453,7 @@ def _fold_share(
                     stored_id if isinstance(stored_id, UUID) else UUID(str(stored_id))
                 )
             version = row[2]
-            cls, fields = load(topic, bytes(row[4]), originator_id, version)
+            cls, fields = load(topic, row[4], originator_id, version)  # bytes, or a view orjson reads
             event: OrderEvent = build(cls, fields, originator_id, version, trusted=True)
             for _, apply, named, _ in wanted:
                 apply(row[0], event, named)
