@@ -1,0 +1,204 @@
+"""How much of batched ingest is the durable work itself, with nothing decided.
+
+    .venv/bin/python tests/benchmarks/floor.py            # 125k simulated messages
+    .venv/bin/python tests/benchmarks/floor.py --events 30000 --postgres
+
+The same messages go, in one run, through three writers, 1,000 messages a commit, each into a
+new SQLite file with WAL and synchronous FULL:
+
+- the mutable-table contender of ``run.py`` (one upsert per message, no history);
+- "durable work only": each line read and validated at the edge (``message_from_line``), its
+  journal row, one event per message (its payload written by orjson, its search columns and its
+  link in the hash chain), both rows inserted into the ledger's own ``messages`` and ``events``
+  tables (their indexes and append-only triggers), and nothing decided: no order looked up, no
+  rule applied, no view;
+- the ledger itself with ``--no-project``.
+
+It prints microseconds a message for each, with the time spent inside SQLite's calls. The
+difference between the ledger and "durable work only" is what deciding, identities, parking,
+results and the glue between them cost; the budget a target leaves is its ratio's inverse times
+the contender's time. docs/benchmarks.md uses these figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from orderledger.domain.order import order_id_for  # noqa: E402
+from orderledger.domain.values import format_decimal, format_timestamp  # noqa: E402
+from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
+from orderledger.infrastructure.ingest.messages import message_from_line  # noqa: E402
+from orderledger.infrastructure.storage.chain import GENESIS, link  # noqa: E402
+from tests.benchmarks.run import PG_URL, drop_schema, lines_for, mutable_table, raw_psycopg  # noqa: E402
+
+_JOURNAL = (
+    "INSERT INTO messages (message_id, received_at, origin, line_no, format, raw, outcome, reason,"
+    " client_order_id, event_count) VALUES (?,?,?,?,?,?,?,?,?,?)"
+)
+_EVENTS = (
+    "INSERT INTO events (notification_id, originator_id, originator_version, topic, state,"
+    " event_type, client_order_id, account, venue, instrument, ts_event, ts_recorded, source,"
+    " message_id, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+
+
+class TimedConnection:
+    """A sqlite3 connection whose calls into SQLite are timed."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self.seconds = 0.0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def _timed(self, call: Callable[..., Any], *args: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return call(*args)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def execute(self, *args: Any) -> Any:
+        return self._timed(self._conn.execute, *args)
+
+    def executemany(self, *args: Any) -> Any:
+        return self._timed(self._conn.executemany, *args)
+
+    def commit(self) -> Any:
+        return self._timed(self._conn.commit)
+
+
+def durable_work_only(url: str, lines: list[bytes]) -> tuple[float, float]:
+    """(seconds, seconds inside SQLite) to journal and append one event per line, nothing decided
+    (on PostgreSQL the second figure is 0: its calls are not timed)."""
+    ledger = OrderLedger(url, project=False)  # the ledger's own tables
+    ledger.close()
+    ledger = OrderLedger(url, project=False)
+    timed = TimedConnection(getattr(ledger.db, "_conn", None))
+    if url.startswith("sqlite"):
+        ledger.db._conn = timed  # type: ignore[attr-defined]
+    versions: dict[str, int] = {}
+    previous, position, message_id = GENESIS, 0, 0
+    started = time.perf_counter()
+    for start in range(0, len(lines), 1000):
+        received = format_timestamp(datetime.now(UTC))
+        journal: list[tuple[Any, ...]] = []
+        events: list[tuple[Any, ...]] = []
+        for raw in lines[start : start + 1000]:
+            message = message_from_line(raw)
+            message_id += 1
+            client_order_id = message.client_order_id or message.venue_order_id or ""
+            journal.append(
+                (
+                    message_id,
+                    received,
+                    "floor",
+                    message_id,
+                    "ledger",
+                    raw,
+                    "applied",
+                    None,
+                    client_order_id,
+                    1,
+                )
+            )
+            fields = message.__dict__
+            state = {k: v for k, v in fields.items() if v is not None and k != "type"}
+            for name in ("quantity", "price", "fee"):
+                if name in state:
+                    state[name] = format_decimal(state[name])
+            payload = orjson.dumps(state, option=orjson.OPT_UTC_Z)
+            version = versions[client_order_id] = versions.get(client_order_id, 0) + 1
+            position += 1
+            row = (
+                position,
+                str(order_id_for(client_order_id)),
+                version,
+                f"domain.events:{message.type}",
+                payload,
+                message.type,
+                client_order_id,
+                fields.get("account") or "",
+                fields.get("venue") or "",
+                fields.get("instrument") or "",
+                format_timestamp(message.ts),
+                received,
+                "floor",
+                message_id,
+            )
+            previous = link(previous, row)
+            events.append((*row, previous))
+        with ledger.db.write() as tx:
+            tx.executemany(_JOURNAL, journal)
+            tx.executemany(_EVENTS, events)
+    seconds = time.perf_counter() - started
+    ledger.close()
+    return seconds, timed.seconds
+
+
+def ledger_no_project(url: str, lines: list[bytes]) -> tuple[float, float]:
+    """(seconds, seconds inside SQLite) of the ledger with ``--no-project``, after a first batch."""
+    ledger = OrderLedger(url, project=False)
+    ledger.ingest_lines(lines[:1000])  # the file made and checked before the clock starts
+    timed = TimedConnection(getattr(ledger.db, "_conn", None))
+    if url.startswith("sqlite"):
+        ledger.db._conn = timed  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    ledger.ingest_lines(lines[1000:])
+    seconds = time.perf_counter() - started
+    ledger.close()
+    return seconds, timed.seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000, help="about how many events' messages")
+    parser.add_argument("--postgres", action="store_true", help="also on PostgreSQL (PG_URL of run.py)")
+    args = parser.parse_args()
+    text = lines_for(args.events)
+    lines = [line.encode() for line in text]
+    work = Path(tempfile.mkdtemp(prefix="ol-floor-"))
+    contender = mutable_table(work / "mutable.db", text, 1000) / len(lines) * 1e6
+    bare, bare_sql = (s / len(lines) * 1e6 for s in durable_work_only(f"sqlite:///{work / 'bare.db'}", lines))
+    counted = len(lines) - 1000
+    ledger, ledger_sql = (
+        s / counted * 1e6 for s in ledger_no_project(f"sqlite:///{work / 'ledger.db'}", lines)
+    )
+    print(f"{len(lines):,} messages, microseconds a message:")
+    print(f"  mutable-table contender               {contender:6.1f}")
+    print(f"  durable work only, nothing decided    {bare:6.1f}  (inside SQLite {bare_sql:.1f})")
+    print(f"  ledger, --no-project                  {ledger:6.1f}  (inside SQLite {ledger_sql:.1f})")
+    for ratio in (0.3, 0.2):
+        print(f"  the budget at {ratio}x the contender: {contender / ratio:.1f}")
+    if not args.postgres:
+        return
+    schema = f"floor_{int(time.time())}"
+    try:
+        raw = (raw_psycopg(text, schema) or 0.0) / len(lines) * 1e6
+        bare_pg = durable_work_only(f"{PG_URL}?schema={schema}_bare", lines)[0] / len(lines) * 1e6
+        ledger_pg = ledger_no_project(f"{PG_URL}?schema={schema}_ledger", lines)[0] / counted * 1e6
+    finally:
+        for name in (schema, f"{schema}_bare", f"{schema}_ledger"):
+            drop_schema(name)
+    print("PostgreSQL, microseconds a message:")
+    print(f"  raw psycopg executemany               {raw:6.1f}")
+    print(f"  durable work only, nothing decided    {bare_pg:6.1f}")
+    print(f"  ledger, --no-project                  {ledger_pg:6.1f}")
+    print(f"  the budget at 0.2x raw psycopg: {raw / 0.2:.1f}")
+
+
+if __name__ == "__main__":
+    main()
