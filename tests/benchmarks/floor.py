@@ -12,9 +12,11 @@ new SQLite file with WAL and synchronous FULL:
   link in the hash chain), both rows inserted into the ledger's own ``messages`` and ``events``
   tables (their indexes and append-only triggers), and nothing decided: no order looked up, no
   rule applied, no view;
-- the ledger itself with ``--no-project``.
+- the ledger itself, with ``--no-project`` and with its views in the same transaction.
 
-It prints microseconds a message for each, with the time spent inside SQLite's calls. The
+Then 3,000 of them one message a transaction, through the ledger and through raw single-row
+commits, and with ``--postgres`` the durable work and the ledger on PostgreSQL beside raw
+psycopg. It prints microseconds a message for each, with the time spent inside SQLite's calls. The
 difference between the ledger and "durable work only" is what deciding, identities, parking,
 results and the glue between them cost; the budget a target leaves is its ratio's inverse times
 the contender's time. docs/benchmarks.md uses these figures.
@@ -41,7 +43,7 @@ from orderledger.domain.values import format_decimal, format_timestamp  # noqa: 
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
 from orderledger.infrastructure.ingest.messages import message_from_line  # noqa: E402
 from orderledger.infrastructure.storage.chain import GENESIS, link  # noqa: E402
-from tests.benchmarks.run import PG_URL, drop_schema, lines_for, mutable_table, raw_psycopg  # noqa: E402
+from tests.benchmarks.run import PG_URL, drop_schema, lines_for, mutable_table, raw_psycopg, raw_sqlite  # noqa: E402
 
 _JOURNAL = (
     "INSERT INTO messages (message_id, received_at, origin, line_no, format, raw, outcome, reason,"
@@ -149,10 +151,13 @@ def durable_work_only(url: str, lines: list[bytes]) -> tuple[float, float]:
     return seconds, timed.seconds
 
 
-def ledger_no_project(url: str, lines: list[bytes]) -> tuple[float, float]:
-    """(seconds, seconds inside SQLite) of the ledger with ``--no-project``, after a first batch."""
-    ledger = OrderLedger(url, project=False)
-    ledger.ingest_lines(lines[:1000])  # the file made and checked before the clock starts
+def ledger_ingest(
+    url: str, lines: list[bytes], *, project: bool = False, batch: int = 1000
+) -> tuple[float, float]:
+    """(seconds, seconds inside SQLite) of the ledger ingesting ``lines`` after a first 1,000
+    (the file made and checked before the clock starts), ``batch`` messages a transaction."""
+    ledger = OrderLedger(url, project=project, batch_size=batch)
+    ledger.ingest_lines(lines[:1000])
     timed = TimedConnection(getattr(ledger.db, "_conn", None))
     if url.startswith("sqlite"):
         ledger.db._conn = timed  # type: ignore[attr-defined]
@@ -174,22 +179,37 @@ def main() -> None:
     contender = mutable_table(work / "mutable.db", text, 1000) / len(lines) * 1e6
     bare, bare_sql = (s / len(lines) * 1e6 for s in durable_work_only(f"sqlite:///{work / 'bare.db'}", lines))
     counted = len(lines) - 1000
-    ledger, ledger_sql = (
-        s / counted * 1e6 for s in ledger_no_project(f"sqlite:///{work / 'ledger.db'}", lines)
+
+    def per_message(seconds: tuple[float, float], count: int) -> tuple[float, float]:
+        return seconds[0] / count * 1e6, seconds[1] / count * 1e6
+
+    ledger, ledger_sql = per_message(ledger_ingest(f"sqlite:///{work / 'ledger.db'}", lines), counted)
+    views, views_sql = per_message(
+        ledger_ingest(f"sqlite:///{work / 'views.db'}", lines, project=True), counted
     )
+    one = lines[:4000]  # the first 1,000 in a batch, then 3,000 one message a transaction
+    single, single_sql = per_message(
+        ledger_ingest(f"sqlite:///{work / 'single.db'}", one, project=True, batch=1), len(one) - 1000
+    )
+    raw_single = raw_sqlite(work / "raw1.db", text[:3000], 1) / 3000 * 1e6
     print(f"{len(lines):,} messages, microseconds a message:")
     print(f"  mutable-table contender               {contender:6.1f}")
     print(f"  durable work only, nothing decided    {bare:6.1f}  (inside SQLite {bare_sql:.1f})")
     print(f"  ledger, --no-project                  {ledger:6.1f}  (inside SQLite {ledger_sql:.1f})")
+    print(f"  ledger, views in the transaction      {views:6.1f}  (inside SQLite {views_sql:.1f})")
     for ratio in (0.3, 0.2):
         print(f"  the budget at {ratio}x the contender: {contender / ratio:.1f}")
+    print("One message per transaction (3,000), microseconds a message:")
+    print(f"  raw sqlite3, one row per commit       {raw_single:6.1f}")
+    print(f"  ledger, views in the transaction      {single:6.1f}  (inside SQLite {single_sql:.1f})")
+    print(f"  the budget at 0.5x raw: {raw_single / 0.5:.1f}")
     if not args.postgres:
         return
     schema = f"floor_{int(time.time())}"
     try:
         raw = (raw_psycopg(text, schema) or 0.0) / len(lines) * 1e6
         bare_pg = durable_work_only(f"{PG_URL}?schema={schema}_bare", lines)[0] / len(lines) * 1e6
-        ledger_pg = ledger_no_project(f"{PG_URL}?schema={schema}_ledger", lines)[0] / counted * 1e6
+        ledger_pg = ledger_ingest(f"{PG_URL}?schema={schema}_ledger", lines)[0] / counted * 1e6
     finally:
         for name in (schema, f"{schema}_bare", f"{schema}_ledger"):
             drop_schema(name)
