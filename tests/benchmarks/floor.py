@@ -83,12 +83,28 @@ class TimedConnection:
         return self._timed(self._conn.commit)
 
 
-def durable_work_only(url: str, lines: list[bytes]) -> tuple[float, float]:
+SEARCH_INDEXES = (
+    "events_by_type",
+    "events_by_account",
+    "events_by_venue",
+    "events_by_instrument",
+    "events_by_recorded",
+    "events_by_venue_time",
+)
+"""The events table's indexes for ``orderledger events`` filters (storage/store.py)."""
+
+
+def durable_work_only(url: str, lines: list[bytes], *, search: bool = True) -> tuple[float, float]:
     """(seconds, seconds inside SQLite) to journal and append one event per line, nothing decided
-    (on PostgreSQL the second figure is 0: its calls are not timed)."""
+    (on PostgreSQL the second figure is 0: its calls are not timed). ``search=False``: without
+    the search indexes, as if a follower kept them."""
     ledger = OrderLedger(url, project=False)  # the ledger's own tables
     ledger.close()
     ledger = OrderLedger(url, project=False)
+    if not search:
+        with ledger.db.write() as tx:
+            for name in SEARCH_INDEXES:
+                tx.execute(f"DROP INDEX {name}")
     timed = TimedConnection(getattr(ledger.db, "_conn", None))
     if url.startswith("sqlite"):
         ledger.db._conn = timed  # type: ignore[attr-defined]
@@ -178,6 +194,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ol-floor-"))
     contender = mutable_table(work / "mutable.db", text, 1000) / len(lines) * 1e6
     bare, bare_sql = (s / len(lines) * 1e6 for s in durable_work_only(f"sqlite:///{work / 'bare.db'}", lines))
+    unsearched, unsearched_sql = (
+        s / len(lines) * 1e6
+        for s in durable_work_only(f"sqlite:///{work / 'unsearched.db'}", lines, search=False)
+    )
     counted = len(lines) - 1000
 
     def per_message(seconds: tuple[float, float], count: int) -> tuple[float, float]:
@@ -195,6 +215,7 @@ def main() -> None:
     print(f"{len(lines):,} messages, microseconds a message:")
     print(f"  mutable-table contender               {contender:6.1f}")
     print(f"  durable work only, nothing decided    {bare:6.1f}  (inside SQLite {bare_sql:.1f})")
+    print(f"  the same without the search indexes   {unsearched:6.1f}  (inside SQLite {unsearched_sql:.1f})")
     print(f"  ledger, --no-project                  {ledger:6.1f}  (inside SQLite {ledger_sql:.1f})")
     print(f"  ledger, views in the transaction      {views:6.1f}  (inside SQLite {views_sql:.1f})")
     for ratio in (0.3, 0.2):
