@@ -19,11 +19,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +45,16 @@ def remove_database(path: Path) -> None:
     """A SQLite ledger's file and the files SQLite and the ledger keep beside it."""
     for name in (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm", SOUND_SUFFIX))):
         name.unlink(missing_ok=True)
+
+
+Run = TypeVar("Run", bound=tuple[Any, ...])
+
+
+def median_run(runs: Iterable[Run]) -> Run:
+    """Of several runs of the same measurement, the one whose seconds (its second value) are the
+    median: a run of a few seconds, or of a minute, is at the mercy of the machine's load."""
+    ordered = sorted(runs, key=lambda run: run[1])
+    return ordered[len(ordered) // 2]
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -404,8 +414,8 @@ def main() -> None:
         "  rebuild, one process then two, three times: "
         + "; ".join(f"{one[1]:.2f} s / {two[1]:.2f} s" for one, two in pairs)
     )
-    replay_events, replay_s, _ = sorted((one for one, _ in pairs), key=lambda run: run[1])[1]
-    split_events, split_s, split_rss = sorted((two for _, two in pairs), key=lambda run: run[1])[1]
+    replay_events, replay_s, _ = median_run(one for one, _ in pairs)
+    split_events, split_s, split_rss = median_run(two for _, two in pairs)
     print(
         f"  rebuild all views in 2 processes: {split_events / split_s:,.0f} events/s (peak RSS {split_rss:,.0f} MB)"
     )
@@ -428,7 +438,7 @@ def main() -> None:
             if attempt:
                 remove_database(path)
             runs.append(ledger_ingest(url, size_lines, 1000))
-        events, ingest_s = sorted(runs, key=lambda run: run[1])[len(runs) // 2]
+        events, ingest_s = median_run(runs)
         if len(sizes) > 1 and size == sizes[-1]:
             # Before the rebuild below: both logs are then as ingest wrote them.
             growth = growth_probes(lines_for(sizes[0], seed=11), work / "growth-small.db", url)
@@ -436,7 +446,7 @@ def main() -> None:
         # about 40 s, and the machine's load has moved such a run by a tenth either way.
         rebuilds = [rebuild_rate(url) for _ in range(3)]
         print(f"  rebuilds of {size:,}: " + "; ".join(f"{r[1]:.2f} s" for r in rebuilds))
-        rebuilt, rebuild_s, _ = sorted(rebuilds, key=lambda run: run[1])[1]
+        rebuilt, rebuild_s, _ = median_run(rebuilds)
         rss = max(r[2] for r in rebuilds)
         restart_s, restart_read_s, open_orders = restart_open_orders(url)
         probe = (
