@@ -298,6 +298,9 @@ class _Plan:
 
 _PLANS: dict[type[BaseModel], _Plan] = {}
 
+HEADER = ("originator_id", "originator_version")
+"""The aggregate coordinates every event begins with: stored beside its payload, not in it."""
+
 
 def _reader(annotation: Any) -> Callable[[Any], Any] | None:
     """How a JSON value becomes a field of this type (None: it already is one)."""
@@ -425,10 +428,6 @@ def _made(cls: type[E], data: dict[str, Any], given: set[str]) -> E:
     _set_extra(event, None)
     _set_private(event, None)
     return event
-
-
-HEADER = ("originator_id", "originator_version")
-"""The aggregate coordinates every event begins with: stored beside its payload, not in it."""
 
 
 def read_stored(cls: type[E], originator_id: UUID, version: int, state: dict[str, Any]) -> E:

@@ -1017,10 +1017,10 @@ class Order:
         return list(self._pending_events)
 
 
-# Facts without an ID of their own: a re-delivery is recognised by type, venue time and trade.
-# (Two genuinely distinct cancel requests at the same microsecond would count as one.)
 _ZERO = Decimal(0)  # an amount is immutable: every zero can be this one
 
+# Facts without an ID of their own: a re-delivery is recognised by type, venue time and trade.
+# (Two genuinely distinct cancel requests at the same microsecond would count as one.)
 _FINGERPRINTED = frozenset(
     {
         OrderCancelRequested,
