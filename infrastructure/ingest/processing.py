@@ -355,7 +355,9 @@ class Processor:
             for start in range(0, len(keys), 300):
                 chunk = keys[start : start + 300]
                 for venue, kind, value, owner in tx.all(
-                    select_by_keys("identities", _IDENTITY_COLUMNS, _IDENTITY_COLUMNS[:3], len(chunk)),
+                    select_by_keys(
+                        "identities", _IDENTITY_COLUMNS, _IDENTITY_COLUMNS[:3], len(chunk), tx.dialect
+                    ),
                     [p for key in chunk for p in key],
                 ):
                     self.identities[(venue, kind, value)] = owner

@@ -81,20 +81,39 @@ def insert_shape(sql: str) -> InsertShape | None:
     return _SHAPES[sql]
 
 
-def select_by_keys(table: str, columns: Sequence[str], key: Sequence[str], count: int) -> str:
+def select_by_keys(
+    table: str, columns: Sequence[str], key: Sequence[str], count: int, dialect: str, where: str = ""
+) -> str:
     """A SELECT of ``columns`` from ``table`` for ``count`` keys, each given as parameters in
-    ``key``'s column order, answered by one index lookup per key on both backends.
+    ``key``'s column order, answered by index lookups per key on both backends; ``where`` (a
+    condition on the table's columns, no parameters) narrows the rows.
 
-    A one-column key is an ``IN`` list. A wider key is joined to a ``VALUES`` list: SQLite reads a
-    row-value ``(a, b) IN (VALUES …)`` by scanning the whole table, which made every batch's
-    lookups grow with the history."""
+    On SQLite a one-column key is an ``IN`` list, and a wider key is joined to a ``VALUES`` list:
+    SQLite reads a row-value ``(a, b) IN (VALUES …)`` by scanning the whole table, which made
+    every batch's lookups grow with the history. On PostgreSQL each key's rows are a ``LATERAL``
+    subquery that the planner may not flatten (``OFFSET 0``), so it stays a lookup in the key's
+    index even before the table has statistics (autovacuum's ``ANALYZE`` comes a minute or more
+    after a burst of inserts): until then the planner answered a list of keys by scanning the
+    whole table once per batch, slower with every event in the log. ``where`` is applied outside
+    that subquery, where it cannot draw the planner to another index."""
+    rows = ", ".join(["(" + ", ".join("?" * len(key)) + ")"] * count)
+    if dialect == "postgresql":
+        names = ", ".join(f"k{i}" for i in range(len(key)))
+        on = " AND ".join(f"{name} = v.k{i}" for i, name in enumerate(key))
+        return (
+            f"SELECT {', '.join(f't.{c}' for c in columns)} FROM (VALUES {rows}) AS v({names})"
+            f" CROSS JOIN LATERAL (SELECT * FROM {table} WHERE {on} OFFSET 0) AS t"
+            + (f" WHERE {where}" if where else "")
+        )
+    narrowed = f" AND {where}" if where else ""
     if len(key) == 1:
-        return f"SELECT {', '.join(columns)} FROM {table} WHERE {key[0]} IN ({', '.join('?' * count)})"
-    row = "(" + ", ".join("?" * len(key)) + ")"
+        return (
+            f"SELECT {', '.join(columns)} FROM {table} WHERE {key[0]} IN ({', '.join('?' * count)}){narrowed}"
+        )
     on = " AND ".join(f"t.{name} = v.column{i}" for i, name in enumerate(key, 1))
     return (
-        f"SELECT {', '.join(f't.{c}' for c in columns)} FROM (VALUES {', '.join([row] * count)}) AS v"
-        f" JOIN {table} AS t ON {on}"
+        f"SELECT {', '.join(f't.{c}' for c in columns)} FROM (VALUES {rows}) AS v"
+        f" JOIN {table} AS t ON {on}{narrowed}"
     )
 
 

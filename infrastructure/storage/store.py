@@ -32,7 +32,13 @@ from orderledger.infrastructure.errors import (
     StoreError,
 )
 from orderledger.infrastructure.storage.chain import GENESIS, link
-from orderledger.infrastructure.storage.db import Database, Tx, is_integrity_error, table_columns
+from orderledger.infrastructure.storage.db import (
+    Database,
+    Tx,
+    is_integrity_error,
+    select_by_keys,
+    table_columns,
+)
 from orderledger.infrastructure.storage.mapper import IndexedStoredEvent
 
 SCHEMA_VERSION = "3"
@@ -40,6 +46,11 @@ SCHEMA_VERSION = "3"
 events, the journal and the identities are append-only (a parked line's outcome is settled once).
 3: the events' unique key leads with the client order ID (no index led by the random order UUID);
 rows and hashes unchanged."""
+
+# An order's events as loaded to decide on it, and what a batch checks of the orders it read.
+_LOADED = ("client_order_id", "originator_id", "originator_version", "topic", "state")
+_VERSIONED = ("client_order_id", "originator_version")
+_CHAINED = "notification_id > 0"  # rows in the hash chain only
 
 
 def schema(dialect: str) -> list[str]:
@@ -443,8 +454,9 @@ class LedgerRecorder(ApplicationRecorder):
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             rows = tx.all(
-                "SELECT client_order_id, MAX(originator_version) FROM events"
-                f" WHERE client_order_id IN ({','.join('?' * len(chunk))}) GROUP BY client_order_id",
+                "SELECT client_order_id, MAX(originator_version) FROM ("
+                + select_by_keys("events", _VERSIONED, ("client_order_id",), len(chunk), tx.dialect)
+                + ") AS consulted GROUP BY client_order_id",
                 chunk,
             )
             for client_order_id, version in rows:
@@ -578,17 +590,15 @@ class LedgerRecorder(ApplicationRecorder):
         with self.db.read() as tx:
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
-                marks = ",".join("?" * len(chunk))
                 for r in tx.all(
-                    "SELECT originator_id, originator_version, topic, state FROM events"
-                    f" WHERE client_order_id IN ({marks}) AND notification_id > 0"
-                    " ORDER BY client_order_id, originator_id, originator_version",
+                    select_by_keys("events", _LOADED, ("client_order_id",), len(chunk), tx.dialect, _CHAINED)
+                    + " ORDER BY client_order_id, originator_id, originator_version",
                     chunk,
                 ):
-                    if r[0] not in wanted:
+                    if r[1] not in wanted:
                         continue
-                    oid = UUID(r[0])
-                    result.setdefault(oid, []).append(StoredEvent(oid, r[1], r[2], payload(r[3])))
+                    oid = UUID(r[1])
+                    result.setdefault(oid, []).append(StoredEvent(oid, r[2], r[3], payload(r[4])))
         return result
 
     def select_notifications(

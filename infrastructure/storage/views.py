@@ -81,7 +81,7 @@ class SqlTable:
         for start in range(0, len(wanted), 300):
             chunk = wanted[start : start + 300]
             rows = self.tx.all(
-                select_by_keys(self.name, columns, self.spec.key, len(chunk)),
+                select_by_keys(self.name, columns, self.spec.key, len(chunk), self.tx.dialect),
                 [p for key in chunk for p in self.spec.key_values(key)],
             )
             found = {}
