@@ -1,9 +1,11 @@
-"""Many rows written at once: a multi-row INSERT on SQLite, COPY and one JSON-document upsert on
-PostgreSQL. Given rows, when they are written as one batch, then the table holds exactly what one
-statement per row would have left, and a taken key still fails the batch as an integrity error."""
+"""Many rows written at once: a multi-row INSERT on SQLite; on PostgreSQL COPY, and for upserts
+COPY into a temporary table and one statement from it. Given rows, when they are written as one
+batch, then the table holds exactly what one statement per row would have left, and a taken key
+still fails the batch as an integrity error."""
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from pathlib import Path
 
@@ -72,9 +74,59 @@ def test_do_nothing_keeps_the_first_row_of_a_key(url: str) -> None:
     assert _table(url) == [(f"k{i:02d}", f"note {i}", i) for i in range(10)]
 
 
+def test_two_batches_of_upserts_into_one_table_in_one_transaction_each_land_once(url: str) -> None:
+    # Given a transaction that upserts 10 keys, then 5 of them again: on PostgreSQL both batches
+    # pass through the same temporary table, which must be empty again for the second
+    db = open_database(url)
+    try:
+        with db.write() as tx:
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS bulk (k TEXT PRIMARY KEY, note TEXT NOT NULL, n INTEGER NOT NULL)"
+            )
+            tx.executemany(UPSERT, [(f"k{i:02d}", "first", i) for i in range(10)])
+            tx.executemany(UPSERT, [(f"k{i:02d}", "second", 100 + i) for i in range(0, 10, 2)])
+    finally:
+        db.close()
+    # Then the even keys hold the second batch's rows and the odd ones the first's
+    assert _table(url) == [
+        (f"k{i:02d}", "second", 100 + i) if i % 2 == 0 else (f"k{i:02d}", "first", i) for i in range(10)
+    ]
+
+
+def test_a_role_that_may_not_create_temporary_tables_upserts_all_the_same(postgres_url: str) -> None:
+    # An administrator may revoke TEMP on the database from PUBLIC: the ledger's role then cannot
+    # stage rows in a temporary table. Its upserts must still land, in the same transaction.
+    import psycopg
+
+    from orderledger.infrastructure.storage.db import parse_url
+
+    name = f"ol_notemp_{uuid.uuid4().hex[:10]}"
+    admin = parse_url(postgres_url).conninfo
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{name}" LOGIN')
+        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'REVOKE TEMPORARY ON DATABASE "{name}" FROM PUBLIC')
+        conn.execute(f'GRANT CREATE ON DATABASE "{name}" TO "{name}"')
+    try:
+        server = postgres_url.split("@", 1)[1].split("/", 1)[0]
+        url = f"postgresql://{name}@{server}/{name}?schema=ledger"
+        with (
+            psycopg.connect(f"postgresql://{name}@{server}/{name}") as conn,
+            pytest.raises(psycopg.errors.InsufficientPrivilege),
+        ):
+            conn.execute("CREATE TEMPORARY TABLE t (k INTEGER)")
+        rows: list[tuple[object, ...]] = [(f"k{i % 10:02d}", f"note {i}", i) for i in range(20)]
+        _write(url, UPSERT, rows)
+        assert _table(url) == [(f"k{i:02d}", f"note {i + 10}", i + 10) for i in range(10)]
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'DROP ROLE IF EXISTS "{name}"')
+
+
 def test_decimal_values_are_written_as_their_text(postgres_url: str) -> None:
-    # PostgreSQL only: psycopg takes Decimals one row at a time, so the JSON document must too
-    # (SQLite's driver takes none; the ledger hands it text).
+    # PostgreSQL only: psycopg writes a Decimal as its text, trailing zeros kept (SQLite's driver
+    # takes none; the ledger hands it text).
     url = postgres_url
     rows: list[tuple[object, ...]] = [(f"k{i:02d}", Decimal("0.10") * i, i) for i in range(12)]
     _write(url, UPSERT, rows)
