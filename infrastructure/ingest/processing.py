@@ -355,10 +355,7 @@ class Processor:
             for start in range(0, len(keys), 300):
                 chunk = keys[start : start + 300]
                 for venue, kind, value, owner in tx.all(
-                    select_by_keys(
-                        "identities", _IDENTITY_COLUMNS, _IDENTITY_COLUMNS[:3], len(chunk), tx.dialect
-                    ),
-                    [p for key in chunk for p in key],
+                    *select_by_keys("identities", _IDENTITY_COLUMNS, _IDENTITY_COLUMNS[:3], chunk, tx.dialect)
                 ):
                     self.identities[(venue, kind, value)] = owner
         return {key for key in wanted if key not in self.identities}

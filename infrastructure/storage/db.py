@@ -82,39 +82,57 @@ def insert_shape(sql: str) -> InsertShape | None:
 
 
 def select_by_keys(
-    table: str, columns: Sequence[str], key: Sequence[str], count: int, dialect: str, where: str = ""
-) -> str:
-    """A SELECT of ``columns`` from ``table`` for ``count`` keys, each given as parameters in
-    ``key``'s column order, answered by index lookups per key on both backends; ``where`` (a
-    condition on the table's columns, no parameters) narrows the rows.
+    table: str,
+    columns: Sequence[str],
+    key: Sequence[str],
+    keys: Sequence[Sequence[Any]],
+    dialect: str,
+    where: str = "",
+) -> tuple[str, list[Any]]:
+    """A SELECT of ``columns`` from ``table`` for the rows of several ``keys`` (each a tuple of
+    values in ``key``'s column order), and its parameters: answered by a lookup per key in an
+    index on both backends. ``where`` (a condition on the table's columns, no parameters) narrows
+    the rows.
 
     On SQLite a one-column key is an ``IN`` list, and a wider key is joined to a ``VALUES`` list:
     SQLite reads a row-value ``(a, b) IN (VALUES …)`` by scanning the whole table, which made
-    every batch's lookups grow with the history. On PostgreSQL each key's rows are a ``LATERAL``
-    subquery that the planner may not flatten (``OFFSET 0``), so it stays a lookup in the key's
-    index even before the table has statistics (autovacuum's ``ANALYZE`` comes a minute or more
-    after a burst of inserts): until then the planner answered a list of keys by scanning the
-    whole table once per batch, slower with every event in the log. ``where`` is applied outside
-    that subquery, where it cannot draw the planner to another index."""
-    rows = ", ".join(["(" + ", ".join("?" * len(key)) + ")"] * count)
+    every batch's lookups grow with the history. On PostgreSQL the keys are arrays, one per key
+    column (one statement text whatever their number: psycopg parses it once), and each key's
+    rows are a ``LATERAL`` subquery that the planner may not flatten (``OFFSET 0``), so it stays
+    a lookup in the key's index even before the table has statistics (autovacuum's ``ANALYZE``
+    comes a minute or more after a burst of inserts): until then the planner answered a list of
+    keys by scanning the whole table once per batch, slower with every event in the log.
+    ``where`` is applied outside that subquery, where it cannot draw the planner to another index.
+    """
     if dialect == "postgresql":
+        arrays = [list(values) for values in zip(*keys, strict=True)]
         names = ", ".join(f"k{i}" for i in range(len(key)))
+        unnest = ", ".join(f"?::{_array_type(values[0])}" for values in arrays)
         on = " AND ".join(f"{name} = v.k{i}" for i, name in enumerate(key))
-        return (
-            f"SELECT {', '.join(f't.{c}' for c in columns)} FROM (VALUES {rows}) AS v({names})"
+        sql = (
+            f"SELECT {', '.join(f't.{c}' for c in columns)} FROM unnest({unnest}) AS v({names})"
             f" CROSS JOIN LATERAL (SELECT * FROM {table} WHERE {on} OFFSET 0) AS t"
-            + (f" WHERE {where}" if where else "")
         )
+        return sql + (f" WHERE {where}" if where else ""), arrays
     narrowed = f" AND {where}" if where else ""
+    params = [value for values in keys for value in values]
     if len(key) == 1:
-        return (
-            f"SELECT {', '.join(columns)} FROM {table} WHERE {key[0]} IN ({', '.join('?' * count)}){narrowed}"
-        )
+        marks = ", ".join("?" * len(keys))
+        return f"SELECT {', '.join(columns)} FROM {table} WHERE {key[0]} IN ({marks}){narrowed}", params
+    rows = ", ".join(["(" + ", ".join("?" * len(key)) + ")"] * len(keys))
     on = " AND ".join(f"t.{name} = v.column{i}" for i, name in enumerate(key, 1))
     return (
         f"SELECT {', '.join(f't.{c}' for c in columns)} FROM (VALUES {rows}) AS v"
-        f" JOIN {table} AS t ON {on}{narrowed}"
+        f" JOIN {table} AS t ON {on}{narrowed}",
+        params,
     )
+
+
+def _array_type(value: Any) -> str:
+    """The PostgreSQL array type of a key column whose values are like ``value``."""
+    if isinstance(value, bool):
+        return "boolean[]"
+    return "bigint[]" if isinstance(value, int) else "text[]"
 
 
 def upsert_sql(table: str, columns: Sequence[str], key: Sequence[str], fixed: Sequence[str] = ()) -> str:

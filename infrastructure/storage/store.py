@@ -453,11 +453,13 @@ class LedgerRecorder(ApplicationRecorder):
         keys = list(consulted)
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
+            sql, params = select_by_keys(
+                "events", _VERSIONED, ("client_order_id",), [(k,) for k in chunk], tx.dialect
+            )
             rows = tx.all(
-                "SELECT client_order_id, MAX(originator_version) FROM ("
-                + select_by_keys("events", _VERSIONED, ("client_order_id",), len(chunk), tx.dialect)
-                + ") AS consulted GROUP BY client_order_id",
-                chunk,
+                f"SELECT client_order_id, MAX(originator_version) FROM ({sql}) AS consulted"
+                " GROUP BY client_order_id",
+                params,
             )
             for client_order_id, version in rows:
                 if version != consulted[client_order_id]:
@@ -590,11 +592,10 @@ class LedgerRecorder(ApplicationRecorder):
         with self.db.read() as tx:
             for start in range(0, len(keys), 500):
                 chunk = keys[start : start + 500]
-                for r in tx.all(
-                    select_by_keys("events", _LOADED, ("client_order_id",), len(chunk), tx.dialect, _CHAINED)
-                    + " ORDER BY client_order_id, originator_id, originator_version",
-                    chunk,
-                ):
+                sql, params = select_by_keys(
+                    "events", _LOADED, ("client_order_id",), [(k,) for k in chunk], tx.dialect, _CHAINED
+                )
+                for r in tx.all(sql + " ORDER BY client_order_id, originator_id, originator_version", params):
                     if r[1] not in wanted:
                         continue
                     oid = UUID(r[1])

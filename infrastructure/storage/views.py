@@ -81,8 +81,13 @@ class SqlTable:
         for start in range(0, len(wanted), 300):
             chunk = wanted[start : start + 300]
             rows = self.tx.all(
-                select_by_keys(self.name, columns, self.spec.key, len(chunk), self.tx.dialect),
-                [p for key in chunk for p in self.spec.key_values(key)],
+                *select_by_keys(
+                    self.name,
+                    columns,
+                    self.spec.key,
+                    [self.spec.key_values(k) for k in chunk],
+                    self.tx.dialect,
+                )
             )
             found = {}
             for row in rows:
