@@ -15,8 +15,11 @@ new SQLite file with WAL and synchronous FULL:
 - the ledger itself, with ``--no-project`` and with its views in the same transaction.
 
 Then 3,000 of them one message a transaction, through the ledger and through raw single-row
-commits, and with ``--postgres`` the durable work and the ledger on PostgreSQL beside raw
-psycopg. It prints microseconds a message for each, with the time spent inside SQLite's calls. The
+commits, and with ``--postgres`` (or ``--postgres-only``) the durable work and the ledger, with
+and without its views, on PostgreSQL beside raw psycopg. It prints microseconds a message for
+each, with the time spent inside SQLite's calls; on PostgreSQL, the client's CPU and its waiting
+for the server, and what the server's time for the ledger's own reads and view writes leaves of
+the budget. The
 difference between the ledger and "durable work only" is what deciding, identities, parking,
 results and the glue between them cost; the budget a target leaves is its ratio's inverse times
 the contender's time. docs/benchmarks.md uses these figures.
