@@ -135,9 +135,6 @@ class PostgresTx:
     dialect = "postgresql"
 
     def __init__(self, conn: Any) -> None:
-        import psycopg
-
-        self._psycopg = psycopg
         self._conn = conn
         self._cur = conn.cursor()
         self.fault: BaseException | None = None
@@ -172,7 +169,7 @@ class PostgresTx:
                 self._run(lambda: self._copy(f"COPY {shape.table} ({shape.columns}) FROM STDIN", rows))
                 return
             merged = _merged(shape, rows)
-            if merged is not None and self._run(lambda: self._can_stage()):
+            if merged is not None and self._run(self._can_stage):
                 # A view's upserts: the rows go by COPY into a temporary table of this session,
                 # then one statement takes them out of it into the table.
                 self._run(lambda: self._staged_upsert(shape, merged))
@@ -185,12 +182,14 @@ class PostgresTx:
         in a savepoint, so that a refusal leaves the transaction as it was."""
         known = _STAGING.get(self._conn)
         if known is None:
+            import psycopg
+
             try:
                 with self._conn.transaction():
                     self._cur.execute("CREATE TEMPORARY TABLE orderledger_stage_probe (k INTEGER)")
                     self._cur.execute("DROP TABLE pg_temp.orderledger_stage_probe")
                 known = True
-            except self._psycopg.errors.InsufficientPrivilege:
+            except psycopg.errors.InsufficientPrivilege:
                 known = False
             _STAGING[self._conn] = known
         return known
@@ -198,11 +197,11 @@ class PostgresTx:
     def _staged_upsert(self, shape: InsertShape, rows: Sequence[Sequence[Any]]) -> None:
         table, columns = shape.table, shape.columns
         assert table is not None and columns is not None
-        stage = f"pg_temp.{_stage_name(table, columns)}"
+        name = _stage_name(table, columns)
+        stage = f"pg_temp.{name}"
         # Made in the transaction, it is gone again if the transaction rolls back: made if need be.
         self._cur.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage.removeprefix('pg_temp.')} AS"
-            f" SELECT {columns} FROM {table} WITH NO DATA"
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} AS SELECT {columns} FROM {table} WITH NO DATA"
         )
         self._copy(f"COPY {stage} ({columns}) FROM STDIN", rows)
         # Emptied by the statement that reads it: a second batch for the table in the same
