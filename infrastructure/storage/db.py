@@ -103,11 +103,14 @@ def select_by_keys(
     comes a minute or more after a burst of inserts): until then the planner answered a list of
     keys by scanning the whole table once per batch, slower with every event in the log.
     ``where`` is applied outside that subquery, where it cannot draw the planner to another index.
+    A key given twice finds its rows twice on PostgreSQL (once on SQLite).
     """
+    if not keys:
+        raise ValueError("select_by_keys needs at least one key")
     if dialect == "postgresql":
         arrays = [list(values) for values in zip(*keys, strict=True)]
         names = ", ".join(f"k{i}" for i in range(len(key)))
-        unnest = ", ".join(f"?::{_array_type(values[0])}" for values in arrays)
+        unnest = ", ".join(f"?::{_array_type(values)}" for values in arrays)
         on = " AND ".join(f"{name} = v.k{i}" for i, name in enumerate(key))
         sql = (
             f"SELECT {', '.join(f't.{c}' for c in columns)} FROM unnest({unnest}) AS v({names})"
@@ -128,8 +131,10 @@ def select_by_keys(
     )
 
 
-def _array_type(value: Any) -> str:
-    """The PostgreSQL array type of a key column whose values are like ``value``."""
+def _array_type(values: Sequence[Any]) -> str:
+    """The PostgreSQL array type of a key column's ``values``: by the first that is not None (a
+    view's key columns are TEXT, INTEGER or BOOLEAN; a NULL key matches no row)."""
+    value = next((v for v in values if v is not None), "")
     if isinstance(value, bool):
         return "boolean[]"
     return "bigint[]" if isinstance(value, int) else "text[]"

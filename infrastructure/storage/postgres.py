@@ -125,8 +125,9 @@ _STAGING: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
 
 def _stage_name(table: str, columns: str) -> str:
-    """The temporary table that stages rows of ``columns`` for ``table`` (one per column list)."""
-    return f"orderledger_stage_{table}_{zlib.crc32(columns.encode()):08x}"
+    """The temporary table that stages rows of ``columns`` for ``table`` (one per table and column
+    list; a name of fixed length, well under PostgreSQL's 63 characters whatever the table's)."""
+    return f"orderledger_stage_{zlib.crc32(f'{table}({columns})'.encode()):08x}"
 
 
 class PostgresTx:
@@ -199,12 +200,16 @@ class PostgresTx:
         assert table is not None and columns is not None
         name = _stage_name(table, columns)
         stage = f"pg_temp.{name}"
-        # Made in the transaction, it is gone again if the transaction rolls back: made if need be.
+        # Made when missing: the first time in a session, and again if the transaction that made
+        # it rolled back. Emptied at every commit (ON COMMIT DELETE ROWS truncates it): rows only
+        # deleted would stay as dead pages, which nothing vacuums in a temporary table, and every
+        # later batch would read them all.
         self._cur.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} AS SELECT {columns} FROM {table} WITH NO DATA"
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {name} ON COMMIT DELETE ROWS"
+            f" AS SELECT {columns} FROM {table} WITH NO DATA"
         )
         self._copy(f"COPY {stage} ({columns}) FROM STDIN", rows)
-        # Emptied by the statement that reads it: a second batch for the table in the same
+        # Emptied also by the statement that reads it: a second batch for the table in the same
         # transaction finds the stage empty.
         self._cur.execute(
             f"WITH staged AS (DELETE FROM {stage} RETURNING {columns})"

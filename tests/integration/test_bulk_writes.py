@@ -75,22 +75,44 @@ def test_do_nothing_keeps_the_first_row_of_a_key(url: str) -> None:
 
 
 def test_two_batches_of_upserts_into_one_table_in_one_transaction_each_land_once(url: str) -> None:
-    # Given a transaction that upserts 10 keys, then 5 of them again: on PostgreSQL both batches
-    # pass through the same temporary table, which must be empty again for the second
+    # Given a transaction that upserts 20 keys, then 10 of them again (each batch long enough to
+    # be staged on PostgreSQL): both pass through the same temporary table, which must be empty
+    # again for the second
     db = open_database(url)
     try:
         with db.write() as tx:
             tx.execute(
                 "CREATE TABLE IF NOT EXISTS bulk (k TEXT PRIMARY KEY, note TEXT NOT NULL, n INTEGER NOT NULL)"
             )
-            tx.executemany(UPSERT, [(f"k{i:02d}", "first", i) for i in range(10)])
-            tx.executemany(UPSERT, [(f"k{i:02d}", "second", 100 + i) for i in range(0, 10, 2)])
+            tx.executemany(UPSERT, [(f"k{i:02d}", "first", i) for i in range(20)])
+            tx.executemany(UPSERT, [(f"k{i:02d}", "second", 100 + i) for i in range(0, 20, 2)])
     finally:
         db.close()
     # Then the even keys hold the second batch's rows and the odd ones the first's
     assert _table(url) == [
-        (f"k{i:02d}", "second", 100 + i) if i % 2 == 0 else (f"k{i:02d}", "first", i) for i in range(10)
+        (f"k{i:02d}", "second", 100 + i) if i % 2 == 0 else (f"k{i:02d}", "first", i) for i in range(20)
     ]
+
+
+def test_the_stage_of_a_long_lived_session_stays_empty_between_transactions(postgres_url: str) -> None:
+    # Rows deleted from a temporary table stay as dead pages (autovacuum never visits one), and
+    # every later batch would read them: the stage is emptied at each commit instead.
+    from orderledger.infrastructure.storage.db import parse_url
+    from orderledger.infrastructure.storage.postgres import PostgresDatabase, _stage_name
+
+    db = PostgresDatabase(parse_url(postgres_url), pool_size=1)  # one connection: one session
+    try:
+        with db.write() as tx:
+            tx.execute("CREATE TABLE bulk (k TEXT PRIMARY KEY, note TEXT NOT NULL, n INTEGER NOT NULL)")
+        for batch in range(30):
+            with db.write() as tx:
+                tx.executemany(UPSERT, [(f"k{i:03d}", f"batch {batch}", batch) for i in range(200)])
+        with db.read() as tx:
+            stage = f"pg_temp.{_stage_name('bulk', 'k, note, n')}"
+            assert tx.one("SELECT pg_relation_size(to_regclass(?))", [stage]) == (0,)
+            assert tx.one("SELECT count(*), min(n), max(n) FROM bulk") == (200, 29, 29)
+    finally:
+        db.close()
 
 
 def test_a_role_that_may_not_create_temporary_tables_upserts_all_the_same(postgres_url: str) -> None:

@@ -15,6 +15,7 @@ import pytest
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.ingest.processing import YOUNG_THRESHOLD, IdentityCache
 from orderledger.infrastructure.storage.db import select_by_keys
+from orderledger.infrastructure.storage.store import _CHAINED, _LOADED
 from tests.integration.helpers import fact, fill, lines, request
 
 
@@ -101,7 +102,7 @@ def key_lookups(ledger: OrderLedger) -> list[Lookup]:
             ["k"] * 3,
             "",
         ),
-        ("events", ("client_order_id", "state"), ("client_order_id",), ["k"], "notification_id > 0"),
+        ("events", _LOADED, ("client_order_id",), ["k"], _CHAINED),
     ]
     for projection in ledger.views.by_name.values():
         for spec in projection.tables:
@@ -141,6 +142,27 @@ def test_looking_up_a_batch_of_rows_by_key_searches_an_index_never_scans_the_tab
             else:
                 # An index on the key, never the scan of a range of positions (events_pkey)
                 assert "Seq Scan" not in plan and "Index" in plan and "events_pkey" not in plan, (table, plan)
+    ledger.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_lookup_by_keys_finds_each_known_key_and_nothing_for_a_null_one(
+    backend: str, file_ledger_url: str
+) -> None:
+    ledger = OrderLedger(file_ledger_url)
+    ledger.ingest_lines(lines(request("c-1", venue="V"), fact("accepted", "c-1", venue_order_id="V-1")))
+    columns = ("venue", "kind", "value", "client_order_id")
+    with ledger.db.read() as tx:
+        keys = [
+            (None, "venue_order_id", "V-1"),
+            ("V", "venue_order_id", "V-1"),
+            ("V", "venue_order_id", "V-9"),
+        ]
+        assert tx.all(*select_by_keys("identities", columns, columns[:3], keys, tx.dialect)) == [
+            ("V", "venue_order_id", "V-1", "c-1")
+        ]
+        with pytest.raises(ValueError):
+            select_by_keys("identities", columns, columns[:3], [], tx.dialect)
     ledger.close()
 
 
