@@ -8,6 +8,7 @@ opened a read transaction of their own. These tests count what a user would pay.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -112,17 +113,26 @@ def key_lookups(ledger: OrderLedger) -> list[Lookup]:
     return found
 
 
+@pytest.fixture
+def acknowledged(file_ledger_url: str) -> Iterator[OrderLedger]:
+    """A ledger (SQLite file or PostgreSQL schema, never analysed) holding one acknowledged order:
+    c-1, venue order V-1 at venue V."""
+    ledger = OrderLedger(file_ledger_url)
+    ledger.ingest_lines(lines(request("c-1", venue="V"), fact("accepted", "c-1", venue_order_id="V-1")))
+    yield ledger
+    ledger.close()
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_looking_up_a_batch_of_rows_by_key_searches_an_index_never_scans_the_table(
-    backend: str, file_ledger_url: str
+    backend: str, acknowledged: OrderLedger
 ) -> None:
     # SQLite answers a row-value `(a, b) IN (VALUES …)` by scanning the whole table, and
     # PostgreSQL, before its statistics exist (autovacuum's ANALYZE comes a minute or more after
     # a burst of inserts), answered an `IN` list or a join to `VALUES` by scanning the table:
     # every batch's order, identity and view lookups grew with the history until each key got
     # a lookup of its own. The tables here have never been analysed.
-    ledger = OrderLedger(file_ledger_url)
-    ledger.ingest_lines(lines(request("c-1", venue="V"), fact("accepted", "c-1", venue_order_id="V-1")))
+    ledger = acknowledged
     with ledger.db.read() as tx:
         for table, columns, key, values, where in key_lookups(ledger):
             sql, params = select_by_keys(table, columns, key, [values] * 3, tx.dialect, where)
@@ -142,15 +152,13 @@ def test_looking_up_a_batch_of_rows_by_key_searches_an_index_never_scans_the_tab
             else:
                 # An index on the key, never the scan of a range of positions (events_pkey)
                 assert "Seq Scan" not in plan and "Index" in plan and "events_pkey" not in plan, (table, plan)
-    ledger.close()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_a_lookup_by_keys_finds_each_known_key_and_nothing_for_a_null_one(
-    backend: str, file_ledger_url: str
+    backend: str, acknowledged: OrderLedger
 ) -> None:
-    ledger = OrderLedger(file_ledger_url)
-    ledger.ingest_lines(lines(request("c-1", venue="V"), fact("accepted", "c-1", venue_order_id="V-1")))
+    ledger = acknowledged
     columns = ("venue", "kind", "value", "client_order_id")
     with ledger.db.read() as tx:
         keys = [
@@ -163,7 +171,6 @@ def test_a_lookup_by_keys_finds_each_known_key_and_nothing_for_a_null_one(
         ]
         with pytest.raises(ValueError):
             select_by_keys("identities", columns, columns[:3], [], tx.dialect)
-    ledger.close()
 
 
 def test_the_log_has_no_index_led_by_the_random_order_uuid(file_ledger_url: str) -> None:
