@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -154,6 +154,17 @@ def message(kind: str, **fields: Any) -> Message:
 
 FACT_ORDER = {"request": 0, "accepted": 1, "fill": 2}
 """Phase of a message type when a payload's messages are put in applying order."""
+
+
+def definitions_first(messages: Sequence[Message]) -> list[Message]:
+    """The messages of one input with its instrument definitions first (otherwise stable).
+
+    A definition states how the input's fills are valued (an option's contract size of 100):
+    a fill applied before it would be valued at the previous terms (size 1 when none), so
+    whatever order a venue's payload, or an adapter, puts them in, definitions take effect
+    before the orders and fills read with them.
+    """
+    return sorted(messages, key=lambda m: m.get("type") != "instrument")
 
 
 def in_applying_order(messages: list[Message]) -> list[Message]:

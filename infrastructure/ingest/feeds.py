@@ -145,8 +145,9 @@ class TradierFeed:
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
         out: list[Message] = []
         for order in orders_of(decode_json(raw)):
-            # An option's definition (contract size 100) comes before its orders, so its P&L
-            # is valued per share, not per contract.
+            # An option's definition (contract size 100): the line's definitions take effect
+            # before its orders and fills (adapters.inbound), so every fill, the first one
+            # included, is valued per contract of 100, not per share.
             out += instrument_messages(order, venue=self.venue)
             out += order_messages(order, venue=self.venue, account=self.account)
             for total in cumulative_fills(order):

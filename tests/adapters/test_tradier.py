@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from orderledger.infrastructure.adapters.tradier import instrument_messages
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades, pnl_by
 from orderledger.infrastructure.errors import ConfigurationError
+from tests.cli.helpers import cli_json, parse_ingest, run_cli
 
 VENUE = "tradier"
 ACCOUNT = "VA000000"
@@ -220,4 +222,49 @@ def test_a_parent_the_caller_recorded_wins_over_the_tag(ledger: OrderLedger) -> 
         "P-7",
         {"tag": "my-tag-example-1"},
         Decimal("20"),
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def stored_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A SQLite file, then a private PostgreSQL schema, for the real command."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def test_an_option_first_seen_filled_is_valued_by_its_definition(stored_url: str, tmp_path: Path) -> None:
+    # Given the published call 228749 (buy_to_open 1 SPY180720C00274000, market) as a poll
+    # reports it once filled (its fill fields set: 1 contract at an average of 5.00), and a
+    # later poll of its closing order (the same call, id 228750 and sell_to_close: derived)
+    # filled at an average of 6.30. Each poll is the first to see its order, already filled,
+    # so one line carries the option's definition, the order and its inferred fill.
+    filled = {"status": "filled", "exec_quantity": "1", "last_fill_quantity": "1", "remaining_quantity": "0"}
+    opening = dict(SPY_CALL, **filled, avg_fill_price="5.00", last_fill_price="5.00")
+    closing = dict(SPY_CALL, **filled, id=228750, side="sell_to_close", avg_fill_price="6.30",
+                   last_fill_price="6.30", create_date="2018-06-07T14:30:00.000Z",
+                   transaction_date="2018-06-07T14:30:00.250Z")  # fmt: skip
+    polls = tmp_path / "polls.jsonl"
+    polls.write_text("".join(json.dumps({"order": o}) + "\n" for o in (opening, closing)))
+    # When both polls are ingested by the real command,
+    run = run_cli("ingest", "--format", "tradier", "--venue", VENUE, "--account", ACCOUNT, str(polls),
+                  db=stored_url, cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 0 and parse_ingest(run.stdout).counts["applied"] == 2, run.describe()
+    # Then both fills are valued with the contract size of 100 the definition states, the
+    # first one included: (6.30 − 5.00) × 1 contract × 100 = 130 USD realized (valuing the
+    # first fill at size 1, before its definition, gave 6.30 × 100 − 5.00 × 1 = 625),
+    (position,) = cli_json("positions", db=stored_url, cwd=tmp_path)
+    assert (position["instrument"], position["quantity"], position["contract_size"]) == (
+        "SPY180720C00274000",
+        "0",
+        "100",
+    )
+    assert (Decimal(position["realized_pnl"]), position["pnl_currency"]) == (Decimal("130"), "USD")
+    # and the instrument's P&L is one row holding both fills, in USD.
+    (row,) = cli_json("pnl", "--by", "instrument", db=stored_url, cwd=tmp_path)
+    assert (row["instrument"], Decimal(row["realized_pnl"]), row["quote_currency"], row["fills"]) == (
+        "SPY180720C00274000",
+        Decimal("130"),
+        "USD",
+        2,
     )
