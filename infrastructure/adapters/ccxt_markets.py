@@ -22,8 +22,14 @@ ccxt                ledger ``instrument`` message
 ==================  ===========================================================
 
 CCXT prices and amounts are in natural units already, so no ``price_scale`` or
-``quantity_scale`` is set. A market that cannot be read (no symbol, a contract without a
-positive contract size) is refused with its symbol and reason: a definition is never guessed.
+``quantity_scale`` is set. An entry that is not a market is refused alone, with its symbol and
+reason, and recorded as nothing: a definition is never guessed. Every ccxt market states its
+``symbol`` and ``type`` as text, so an entry without them (``{"symbol": 5}``) is not one. A
+market is a contract when its ``type`` is one (swap, future, delivery, option) or any of its
+flags ``contract``, ``swap``, ``future``, ``option``, ``linear``, ``inverse`` is true (ccxt sets
+``linear``/``inverse`` on contracts only); a contract needs a positive ``contractSize``, since
+valuing it as 1 could misstate its P&L a hundredfold. A flag that is not true, false or null,
+and a spot ``type`` with a contract flag, contradict themselves and are refused too.
 """
 
 from __future__ import annotations
@@ -48,6 +54,9 @@ KINDS = {
     "delivery": "future",
     "option": "option",
 }
+CONTRACT_TYPES = ("swap", "future", "delivery", "option")
+CONTRACT_FLAGS = ("contract", "swap", "future", "option", "linear", "inverse")
+"""Flags of a ccxt market that are true on contracts only."""
 SOURCE = "ccxt-markets"
 
 
@@ -77,10 +86,20 @@ def market_message(
     """The ``instrument`` message of one CCXT market."""
     if not isinstance(market, Mapping):
         raise AdapterError("a CCXT market must be an object")
-    symbol = text_or_none(market.get("symbol"))
-    if symbol is None:
-        raise AdapterError(f"a CCXT market has no symbol (id {text_or_none(market.get('id'))!r})")
-    contract = market.get("contract") is True or market.get("type") in ("swap", "future", "option")
+    symbol = _text(market, "symbol", "its")
+    kind = _text(market, "type", f"{symbol}'s")
+    flags = []
+    for flag in CONTRACT_FLAGS:
+        value = market.get(flag)
+        if value is not None and not isinstance(value, bool):  # 1 == True: test the type
+            raise AdapterError(
+                f"market {symbol}: {flag} must be true, false or null, not {str(value)[:40]!r}"
+            )
+        if value is True:
+            flags.append(flag)
+    if flags and KINDS.get(kind) == "spot":
+        raise AdapterError(f"market {symbol}: type {kind} but {flags[0]} is true")
+    contract = bool(flags) or kind in CONTRACT_TYPES
     contract_size = None
     if contract:
         contract_size = positive_text(market.get("contractSize"), f"{symbol} contractSize")
@@ -107,8 +126,17 @@ def market_message(
         security_id=venue_id,
         security_id_source="venue" if venue_id else None,
     )
-    definition["kind"] = KINDS.get(str(market.get("type")), "other")  # ``message`` takes ``kind`` itself
+    definition["kind"] = KINDS.get(kind, "other")  # ``message`` takes ``kind`` itself
     return definition
+
+
+def _text(market: Mapping[str, Any], key: str, what: str) -> str:
+    """A field every ccxt market states as text (its symbol, its type)."""
+    value = market.get(key)
+    if not isinstance(value, str) or not value.strip():
+        shown = "none" if value is None else repr(value)[:40]
+        raise AdapterError(f"not a CCXT market: {what} {key} must be text, not {shown}")
+    return value.strip()
 
 
 __all__ = ["market_list", "market_message", "markets_messages"]

@@ -15,11 +15,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from orderledger.infrastructure.adapters.ccxt_markets import markets_messages
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions
 from tests.adapters.conftest import FIXTURES
-from tests.cli.helpers import assert_one_line_failure, run_cli
+from tests.cli.helpers import assert_one_line_failure, cli_json, run_cli
 
 TS = "2026-11-20T00:00:00Z"
 
@@ -179,3 +181,56 @@ def test_plain_ingest_of_instrument_lines_records_definitions(tmp_path: Path) ->
         1,
         "ingest",
     )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def stored_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A SQLite file, then a private PostgreSQL schema, for the real command."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def test_entries_that_are_not_markets_are_refused_alone(
+    ccxt_lib: Any, stored_url: str, tmp_path: Path
+) -> None:
+    # Given the OKX dump ccxt makes of the published instruments (a swap, an option, a spot
+    # pair), followed by three entries that are not markets: a symbol that is a number, the
+    # swap reported as spot while flagged a swap (which size, 0.01 or none, would be a guess),
+    # and the swap without its contract size,
+    markets = okx_markets(ccxt_lib)
+    swap = markets["BTC/USDT:USDT"]
+    bad = [
+        {"symbol": 5},
+        {**swap, "symbol": "ETH/USDT:USDT", "type": "spot"},
+        {**swap, "symbol": "LTC/USDT:USDT", "contractSize": None},
+    ]
+    path = dump([*markets.values(), *bad], tmp_path / "markets.json")  # type: ignore[arg-type]
+    # When it is loaded by the real command,
+    run = run_cli("instruments", "load", "--format", "ccxt", str(path), "--venue", "okx", db=stored_url,
+                  cwd=tmp_path)  # fmt: skip
+    # Then each bad entry is rejected alone, with its reason on one line (exit 1), and the
+    # three markets are recorded: 3 applied + 3 rejected = the 6 entries,
+    assert run.returncode == 1, run.describe()
+    assert run.stdout.strip() == (
+        "6 markets: 3 applied, 0 duplicate, 0 parked, 0 ignored, 3 rejected; 3 definitions recorded"
+    )
+    assert run.stderr_lines == [
+        "market 4: rejected: not a CCXT market: its symbol must be text, not 5",
+        "market 5: rejected: market ETH/USDT:USDT: type spot but contract is true",
+        "market 6: rejected: market LTC/USDT:USDT: a contract without a positive contractSize",
+    ]
+    # and none of them is an instrument (no "5", no ETH/USDT:USDT valued at some size),
+    listed = cli_json("instruments", db=stored_url, cwd=tmp_path)
+    assert [(r["instrument"], r["kind"], r["contract_size"]) for r in listed] == [
+        ("BTC/USD:BTC-240628-60000-C", "option", "1"),
+        ("BTC/USDT", "spot", "1"),
+        ("BTC/USDT:USDT", "swap", "0.01"),
+    ]
+    # while each is journaled as received, refused with that reason.
+    journal = run_cli("messages", "--outcome", "rejected", "--json", db=stored_url, cwd=tmp_path)
+    refused = [json.loads(line) for line in journal.stdout.splitlines()]
+    assert [(m["line"], m["reason"]) for m in refused] == [
+        (number, line.split("rejected: ", 1)[1])
+        for number, line in zip((4, 5, 6), run.stderr_lines, strict=True)
+    ]
