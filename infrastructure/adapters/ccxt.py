@@ -106,6 +106,7 @@ from orderledger.infrastructure.adapters.common import (
     time_from_iso,
     time_from_millis,
 )
+from orderledger.infrastructure.adapters.hyperliquid import liquidated_here, user_of
 
 SOURCE = "ccxt"
 TERMINAL = {"canceled": "canceled", "cancelled": "canceled", "expired": "expired", "rejected": "rejected"}
@@ -126,8 +127,9 @@ InstrumentOf = Callable[[str], str]
 """Maps a CCXT symbol (``BTC/USDT``, ``BTC/USDT:USDT``) to the ledger's instrument name."""
 FeeReader = Callable[[Mapping[str, Any]], "tuple[str, str | None] | None"]
 """Reads one trade's fee from its ``info`` in the ledger's sign (positive = cost), or None."""
-ForcedReader = Callable[[Mapping[str, Any], Mapping[str, Any]], "str | None"]
-"""(structure, info) → ``"liquidation"``, ``"adl"`` or None: was this order/trade the venue's?"""
+ForcedReader = Callable[[Mapping[str, Any], Mapping[str, Any], "str | None"], "str | None"]
+"""(structure, info, account) → ``"liquidation"``, ``"adl"`` or None: was this order/trade the
+venue's, placed on ``account``'s position?"""
 
 
 # ---------------------------------------------------------------------- venue rules
@@ -178,7 +180,7 @@ def _hyperliquid_fee(info: Mapping[str, Any]) -> tuple[str, str | None] | None:
     return decimal_text(Decimal(cost) + Decimal(builder), "fee") or "0", text_or_none(info.get("feeToken"))
 
 
-def _binance_forced(structure: Mapping[str, Any], info: Mapping[str, Any]) -> str | None:
+def _binance_forced(structure: Mapping[str, Any], info: Mapping[str, Any], account: str | None) -> str | None:
     # Binance futures name the venue's own orders by client ID: "autoclose-…" for a liquidation,
     # "adl_autoclose" for auto-deleveraging (USDⓈ-M user data stream, ORDER_TRADE_UPDATE "c").
     client = text_or_none(structure.get("clientOrderId")) or text_or_none(info.get("c"))
@@ -192,13 +194,13 @@ def _binance_forced(structure: Mapping[str, Any], info: Mapping[str, Any]) -> st
     return None
 
 
-def _bybit_forced(structure: Mapping[str, Any], info: Mapping[str, Any]) -> str | None:
+def _bybit_forced(structure: Mapping[str, Any], info: Mapping[str, Any], account: str | None) -> str | None:
     # Bybit v5 execution execType: BustTrade is a liquidation, AdlTrade an auto-deleverage.
     kind = text_or_none(info.get("execType"))
     return {"BustTrade": "liquidation", "AdlTrade": "adl"}.get(kind or "")
 
 
-def _okx_forced(structure: Mapping[str, Any], info: Mapping[str, Any]) -> str | None:
+def _okx_forced(structure: Mapping[str, Any], info: Mapping[str, Any], account: str | None) -> str | None:
     # OKX order "category": full_liquidation, partial_liquidation, adl (normal for the caller's).
     category = text_or_none(info.get("category")) or ""
     if category.endswith("liquidation"):
@@ -206,12 +208,15 @@ def _okx_forced(structure: Mapping[str, Any], info: Mapping[str, Any]) -> str | 
     return "adl" if category == "adl" else None
 
 
-def _hyperliquid_forced(structure: Mapping[str, Any], info: Mapping[str, Any]) -> str | None:
-    # Hyperliquid userFills: a liquidation fill carries a "liquidation" object.
-    return "liquidation" if isinstance(info.get("liquidation"), Mapping) else None
+def _hyperliquid_forced(
+    structure: Mapping[str, Any], info: Mapping[str, Any], account: str | None
+) -> str | None:
+    # Hyperliquid userFills: both sides of a liquidation's trade carry its "liquidation"
+    # object; it is ours when its liquidatedUser is the account (the native adapter's rule).
+    return "liquidation" if liquidated_here(info, user_of(account)) else None
 
 
-def _lighter_forced(structure: Mapping[str, Any], info: Mapping[str, Any]) -> str | None:
+def _lighter_forced(structure: Mapping[str, Any], info: Mapping[str, Any], account: str | None) -> str | None:
     # Lighter's trade "type": trade, liquidation or deleverage. A liquidation sells the
     # liquidated account's position into the book, so the venue's order is its taker side (the
     # maker's is a resting order of its own); a deleverage closes positions on both sides
@@ -344,8 +349,8 @@ def _identity(structure: Mapping[str, Any], rules: VenueRules, *, is_order: bool
     return _Identity(client_order_id=found)
 
 
-def _forced(structure: Mapping[str, Any], rules: VenueRules) -> str | None:
-    return None if rules.forced is None else rules.forced(structure, _info(structure))
+def _forced(structure: Mapping[str, Any], rules: VenueRules, account: str | None) -> str | None:
+    return None if rules.forced is None else rules.forced(structure, _info(structure), account)
 
 
 # ---------------------------------------------------------------------- orders
@@ -380,7 +385,7 @@ def order_messages(
         if request is not None:
             out.append(request)
     elif not identity.known and venue_order_id is not None and status != "rejected":
-        forced = _forced(order, rules)
+        forced = _forced(order, rules, account)
         request = _request(order, None, venue, account, created, instrument_of, source, venue_order_id)
         if request is not None:
             out.append(request | ({"tags": {forced: "true"}} if forced else {}))
@@ -510,7 +515,7 @@ def _trades_messages(
             continue
         identity = _identity(trade, rules, is_order=False)
         fill = _fill(trade, venue, source, rules, None, identity, None, notes)
-        forced = _forced(trade, rules)
+        forced = _forced(trade, rules, account)
         venue_order_id = fill.get("venue_order_id")
         if forced and not identity.known and venue_order_id is not None:
             kind, first, total = forced_orders.get(venue_order_id, (forced, trade, Decimal(0)))

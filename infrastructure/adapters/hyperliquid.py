@@ -26,12 +26,17 @@ Mapping (https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api):
   from userFills.
 * Fills: ``trade_id = tid``; quantity ``sz``, price ``px``; ``fee`` = ``fee`` + ``builderFee``
   in ``feeToken`` (as ccxt books it); ``crossed`` → taker, else maker; ``closedPnl`` →
-  ``venue_realized_pnl``. A liquidation fill (``liquidation`` present) has no order the caller
-  placed: an external market ``request`` tagged ``{"liquidation": "true"}`` precedes it, sized
-  by that order's fills in the payload (Hyperliquid states no liquidation order size); fills of
-  it in later payloads grow it (``infrastructure.ingest.feeds``: ``grow_forced_orders``). Any
-  other fill without a ``cloid`` names its order by ``oid`` and waits (parked) until an order
-  message for that ``oid`` arrives (orderUpdates, historicalOrders).
+  ``venue_realized_pnl``. A fill of our own liquidation has no order the caller placed: an
+  external market ``request`` tagged ``{"liquidation": "true"}`` precedes it, sized by that
+  order's fills in the payload (Hyperliquid states no liquidation order size); fills of it in
+  later payloads grow it (``infrastructure.ingest.feeds``: ``grow_forced_orders``). Hyperliquid
+  puts the same ``liquidation`` object on both sides of a liquidation's trade, so the fill of a
+  resting order of ours that another account's liquidation hit carries one too: the fill is
+  our liquidation only when its ``liquidatedUser`` is the feed's user (:func:`liquidated_here`:
+  the ``user`` the payload names, else ``account`` when it is an address), or when it names no
+  ``liquidatedUser`` or the feed no user. Any other fill without a ``cloid`` names its order by
+  ``oid`` and waits (parked) until an order message for that ``oid`` arrives (orderUpdates,
+  historicalOrders).
 * Instruments: a perpetual is named by its coin (``BTC``, ``flx:CRCL``); a spot pair by its
   ``BASE/QUOTE`` name (``PURR/USDC``); ``@<index>`` is resolved through the spot meta, and
   refused with a one-line reason without it.
@@ -42,6 +47,7 @@ arrives first, and the ledger books it once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -61,8 +67,30 @@ from orderledger.infrastructure.adapters.common import (
 from orderledger.infrastructure.adapters.snapshots import OpenOrdersDiffer
 
 SOURCE = "hyperliquid"
+ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+"""A Hyperliquid account (user) is named by its address."""
 SIDES = {"B": "buy", "A": "sell"}
 IGNORED_CHANNELS = ("subscriptionResponse", "pong", "post", "error")
+
+
+def user_of(account: str | None) -> str | None:
+    """The Hyperliquid user a ledger account names: the account when it is an address."""
+    return account if account is not None and ADDRESS.fullmatch(account) else None
+
+
+def liquidated_here(fill: Mapping[str, Any], user: str | None) -> bool:
+    """Is this fill (a userFills entry, or ccxt's ``info`` of one) our own liquidation?
+
+    Both sides of a liquidation's trade carry its ``liquidation`` object; ``liquidatedUser``
+    names the account whose position was liquidated. Without a ``liquidatedUser``, or without a
+    ``user`` to compare it with, the object alone says so, as it did before Hyperliquid named
+    the account.
+    """
+    liquidation = fill.get("liquidation")
+    if not isinstance(liquidation, Mapping):
+        return False
+    liquidated = text_or_none(liquidation.get("liquidatedUser"))
+    return liquidated is None or user is None or liquidated.lower() == user.lower()
 
 
 class SpotNames:
@@ -121,6 +149,7 @@ class HyperliquidAdapter:
         self.account = account
         self.source = source
         self.spot = SpotNames(spot_meta)
+        self.user = user_of(account)  # whose fills a payload that names no user holds
         self._open: dict[str, OpenOrdersDiffer] = {}
 
     # ------------------------------------------------------------------ dispatch
@@ -152,7 +181,7 @@ class HyperliquidAdapter:
             if not isinstance(item, Mapping):
                 raise AdapterError(f"payload[{index}] is not an object")
             if "tid" in item:
-                out += self.fill(item)
+                out += self.fill(item, self.user)
             elif isinstance(item.get("order"), Mapping):
                 out += self.order_status(item, notes)
             elif "oid" in item:
@@ -176,7 +205,8 @@ class HyperliquidAdapter:
             if channel == "user" and "fills" not in data:
                 notes.append(f"userEvents {', '.join(sorted(data))[:60]}: not an order fact, not booked")
                 return []
-            return [m for fill in _list(data, "fills") for m in self.fill(_object(fill, "fills[]"))]
+            user = text_or_none(data.get("user")) or self.user
+            return [m for fill in _list(data, "fills") for m in self.fill(_object(fill, "fills[]"), user)]
         if channel == "webData2":
             return self.web_data(_object(data, "webData2"), notes)
         raise AdapterError(f"Hyperliquid channel {channel[:40]!r} is not one the adapter reads")
@@ -256,9 +286,9 @@ class HyperliquidAdapter:
 
     # ------------------------------------------------------------------ fills
 
-    def fill(self, fill: Mapping[str, Any]) -> list[Message]:
-        """One fill of userFills (WebSocket or info), preceded by an external request when it
-        is a liquidation."""
+    def fill(self, fill: Mapping[str, Any], user: str | None) -> list[Message]:
+        """One fill of ``user``'s userFills (WebSocket or info), preceded by an external request
+        when it is that user's liquidation."""
         tid = text_or_none(fill.get("tid"))
         oid = text_or_none(fill.get("oid"))
         if tid is None or oid is None:
@@ -276,7 +306,7 @@ class HyperliquidAdapter:
         if builder is not None:
             fee = decimal_text(Decimal(fee or "0") + Decimal(builder), "fee")
         out: list[Message] = []
-        if isinstance(fill.get("liquidation"), Mapping) and cloid is None:
+        if cloid is None and liquidated_here(fill, user):
             out.append(
                 message(
                     "request",
@@ -385,4 +415,4 @@ def _list(structure: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
-__all__ = ["SOURCE", "HyperliquidAdapter", "SpotNames"]
+__all__ = ["SOURCE", "HyperliquidAdapter", "SpotNames", "liquidated_here", "user_of"]

@@ -47,15 +47,18 @@ def ledger() -> Iterator[OrderLedger]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def stored_ledger(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OrderLedger]:
-    """A ledger on a SQLite file, then on a private PostgreSQL schema: for the stateful feeds,
-    whose later lines read what earlier ones recorded."""
-    url = (
-        f"sqlite:///{tmp_path / 'ledger.db'}"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    book = OrderLedger(url)
+def stored_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A SQLite file, then a private PostgreSQL schema: a database the real command (or a
+    ledger) opens, for the stateful feeds, whose later lines read what earlier ones recorded."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def stored_ledger(stored_url: str) -> Iterator[OrderLedger]:
+    """A ledger on ``stored_url`` (a SQLite file, then a private PostgreSQL schema)."""
+    book = OrderLedger(stored_url)
     try:
         yield book
     finally:

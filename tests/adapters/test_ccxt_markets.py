@@ -15,8 +15,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from orderledger.infrastructure.adapters.ccxt_markets import markets_messages
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions
@@ -181,14 +179,6 @@ def test_plain_ingest_of_instrument_lines_records_definitions(tmp_path: Path) ->
         1,
         "ingest",
     )
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def stored_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A SQLite file, then a private PostgreSQL schema, for the real command."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.db'}"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 def test_entries_that_are_not_markets_are_refused_alone(

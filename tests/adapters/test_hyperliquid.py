@@ -30,6 +30,8 @@ from orderledger.infrastructure.adapters.common import AdapterError
 from orderledger.infrastructure.adapters.hyperliquid import HyperliquidAdapter, SpotNames
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions, list_trades
+from tests.adapters.ccxt_flows import HYPERLIQUID_NEAR, Recorder, hyperliquid_liquidation_fill, market, raw
+from tests.cli.helpers import cli_json, parse_ingest, run_cli
 
 VENUE = "hyperliquid"
 ACCOUNT = "main"
@@ -359,3 +361,140 @@ def test_a_liquidations_fills_on_separate_lines_grow_its_order(ledger: OrderLedg
     # And the whole input again records nothing new
     again = ingest(ledger, *payloads)
     assert (again["applied"], again["rejected"]) == (0, 0)
+
+
+# ---------------------------------------------------------------------- a liquidation's counterparty
+#
+# Hyperliquid puts a liquidation's ``liquidation`` object on both sides of its trade: the
+# liquidated account's fill and the fill of the resting order the liquidation hit (the
+# liquidationFills stream of docs.hydromancer.xyz and goldrush.dev lists the latter: "the address
+# is the wallet whose order was filled, liquidation.liquidatedUser the wallet whose position was
+# liquidated"). Our side here: the published NEAR liquidation fill of ccxt's
+# fetch_my_liquidations (tests/adapters/fixtures/ccxt_venues.json "rest_fill_liquidation":
+# 64.8 NEAR at 4.6879, tid 5787071443114480, fee 0.131231 USDC, liquidatedUser 0x5c90…a480)
+# as the account OURS (the user of ccxt's published WS userFills example) receives it: derived,
+# its order is our resting limit buy (oid 719874965001), side B, "Open Long" from 0, nothing
+# closed, not crossed (a maker); tid, hash, time, px, sz, fee and the liquidation object kept.
+# Our order is ccxt's published orderStatus example ("rest_order") with that oid, coin, size and
+# price: a buy of 64.8 NEAR at 4.6879 resting since 1790964500000.
+OURS = "0x15f43d1f2dee81424afd891943262aa90f22cc2a"
+OUR_OID = 719874965001
+
+
+def counterparty_fill() -> dict[str, Any]:
+    ours = {"oid": OUR_OID, "side": "B", "dir": "Open Long", "startPosition": "0.0", "closedPnl": "0.0"}
+    return hyperliquid_liquidation_fill() | ours | {"crossed": False}
+
+
+def resting_order() -> dict[str, Any]:
+    order = raw("hyperliquid", "rest_order")
+    order["order"] |= {"oid": OUR_OID, "coin": "NEAR", "side": "B", "origSz": "64.8", "sz": "64.8",
+                       "limitPx": "4.6879", "timestamp": 1790964500000}  # fmt: skip
+    order["statusTimestamp"] = 1790964500000
+    return order
+
+
+def ingest_as_ours(fmt: str, payloads: list[Any], db: str, tmp_path: Path) -> None:
+    """Ingest the payloads (one a line) with the real command for the account OURS: the first
+    two lines apply, the third (a copy of the second's fill) is a duplicate."""
+    path = tmp_path / f"{fmt}.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in payloads))
+    run = run_cli(
+        "ingest", "--format", fmt, "--venue", VENUE, "--account", OURS, str(path), db=db, cwd=tmp_path
+    )
+    assert run.returncode == 0, run.describe()
+    assert parse_ingest(run.stdout).counts == {
+        "applied": 2, "duplicate": 1, "parked": 0, "ignored": 0, "rejected": 0,
+    }  # fmt: skip
+
+
+def assert_our_order_filled(db: str, tmp_path: Path, instrument: str) -> None:
+    """Our order took the whole liquidation sale: one order, its one trade, a long of 64.8."""
+    key = f"ext-hyperliquid-{OUR_OID}"
+    orders = cli_json("orders", db=db, cwd=tmp_path)
+    assert [(o["client_order_id"], o["side"], o["order_type"], o["status"], o["filled_quantity"], o["tags"])
+            for o in orders] == [(key, "buy", "limit", "filled", "64.8", {})]  # fmt: skip
+    trades = cli_json("trades", db=db, cwd=tmp_path)
+    assert [(t["client_order_id"], t["trade_id"], t["quantity"], t["price"], t["fee"], t["fee_currency"],
+             t["liquidity"]) for t in trades] == [
+        (key, "5787071443114480", "64.8", "4.6879", "0.131231", "USDC", "maker"),
+    ]  # fmt: skip
+    # A long of 64.8 at 4.6879 (cost 64.8 × 4.6879 = 303.77592), nothing realized; the fee
+    # 0.131231 USDC is the fill's.
+    (near,) = cli_json("positions", db=db, cwd=tmp_path)
+    assert (near["instrument"], Decimal(near["quantity"]), Decimal(near["average_price"])) == (
+        instrument,
+        Decimal("64.8"),
+        Decimal("4.6879"),
+    )
+    assert (Decimal(near["realized_pnl"]), near["fees"]) == (0, {"USDC": "0.131231"})
+
+
+def test_a_fill_of_another_accounts_liquidation_is_an_ordinary_fill(stored_url: str, tmp_path: Path) -> None:
+    # Given our resting order (an orderStatus reply), then our fill as the userFills push for
+    # OURS and again in the info userFills reply (a list, naming no user: --account says whose),
+    payloads = [
+        {"status": "order", "order": resting_order()},
+        ws("userFills", {"user": OURS, "fills": [counterparty_fill()]}),
+        [counterparty_fill()],
+    ]
+    # When they are ingested by the real command for the account OURS, then the fill is an
+    # ordinary fill of our order, never a liquidation order of ours under our order's key
+    # (which the ledger refused, losing the fill, its fee and the position): the order and the
+    # push applied, the REST copy a duplicate.
+    ingest_as_ours("hyperliquid", payloads, stored_url, tmp_path)
+    assert_our_order_filled(stored_url, tmp_path, "NEAR")
+
+
+def test_ccxt_route_reads_the_liquidated_user_too(
+    stored_url: str, tmp_path: Path, ccxt_lib: Any, ccxt_pro: Any
+) -> None:
+    # Given the same order and fill through ccxt's own hyperliquid parsers: parse_order, the
+    # REST parse_trade, and ccxt.pro's handle_my_trades of the userFills push for OURS,
+    rest = market(ccxt_lib, "hyperliquid", **HYPERLIQUID_NEAR)
+    stream = market(ccxt_pro, "hyperliquid", **HYPERLIQUID_NEAR)
+    client = Recorder()
+    push = {"isSnapshot": False, "user": OURS, "fills": [counterparty_fill()]}
+    stream.handle_my_trades(client, {"channel": "userFills", "data": push})
+    payloads = [
+        [rest.parse_order(resting_order())],
+        [rest.parse_trade(counterparty_fill())],
+        client.last("myTrades"),
+    ]
+    assert payloads[1][0]["info"]["liquidation"]["liquidatedUser"] != OURS  # ccxt keeps the raw fill
+    # When they are ingested by the real command for the account OURS, then, as on the native
+    # route: the order and the REST trade applied, the push a duplicate, our order filled.
+    ingest_as_ours("ccxt", payloads, stored_url, tmp_path)
+    assert_our_order_filled(stored_url, tmp_path, "NEAR/USDC:USDC")  # ccxt's symbol
+
+
+def test_our_own_liquidation_is_still_a_liquidation_on_both_routes(
+    ledger: OrderLedger, ccxt_lib: Any
+) -> None:
+    # Given the published NEAR liquidation fill (liquidatedUser 0x5c90…a480) read for that very
+    # account on the native route, and a second liquidation like it (derived: oid and tid + 1)
+    # on the ccxt route, whose instrument is ccxt's symbol,
+    liquidated = "0x5c902b2eb0e1d9eb9a232014824ae6247df0a480"
+    fill = hyperliquid_liquidation_fill()
+    second = fill | {"oid": fill["oid"] + 1, "tid": fill["tid"] + 1}
+    rest = market(ccxt_lib, "hyperliquid", **HYPERLIQUID_NEAR)
+    native = ledger.ingest_lines(lines([fill]), fmt="hyperliquid", venue=VENUE, account=liquidated)
+    routed = ledger.ingest_lines(
+        lines([rest.parse_trade(second)]), fmt="ccxt", venue=VENUE, account=liquidated
+    )
+    assert (native.counts["applied"], routed.counts["applied"]) == (1, 1)
+    # Then each books the venue's external market sell of 64.8, tagged, and its fill.
+    for oid in (719874965978, 719874965979):
+        order = ledger.get_order(f"ext-hyperliquid-{oid}")
+        assert (order.tags, order.order_type.value, order.side.value, order.filled_quantity) == (
+            {"liquidation": "true"}, "market", "sell", Decimal("64.8"),
+        )  # fmt: skip
+    # And a liquidation object without liquidatedUser (derived: the published one without it)
+    # keeps meaning ours, whatever the account.
+    bare = fill | {"oid": fill["oid"] + 2, "tid": fill["tid"] + 2}
+    bare["liquidation"] = {"markPx": "4.69112", "method": "market"}
+    assert (
+        ledger.ingest_lines(lines([bare]), fmt="hyperliquid", venue=VENUE, account=OURS).counts["applied"]
+        == 1
+    )
+    assert ledger.get_order("ext-hyperliquid-719874965980").tags == {"liquidation": "true"}

@@ -225,14 +225,6 @@ def test_a_parent_the_caller_recorded_wins_over_the_tag(ledger: OrderLedger) -> 
     )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def stored_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A SQLite file, then a private PostgreSQL schema, for the real command."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'ledger.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
 def test_an_option_first_seen_filled_is_valued_by_its_definition(stored_url: str, tmp_path: Path) -> None:
     # Given the published call 228749 (buy_to_open 1 SPY180720C00274000, market) as a poll
     # reports it once filled (its fill fields set: 1 contract at an average of 5.00), and a
