@@ -225,7 +225,10 @@ def parse_timestamp(value: object, field: str = "ts") -> datetime:
         raise InvalidInputError(
             f"{field} has no UTC offset: {str(value)[:40]!r} (add Z or +00:00)", field=field
         )
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first time a datetime holds
+        raise InvalidInputError(f"{field} is out of range: {str(value)[:40]!r}", field=field) from None
 
 
 def format_decimal(value: Decimal) -> str:

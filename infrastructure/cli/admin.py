@@ -167,7 +167,7 @@ def serve(
     host: Annotated[
         str, typer.Option(help="Address to listen on (non-loopback needs tokens).")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8400,
+    port: Annotated[int, typer.Option(help="Port to listen on (1-65535).")] = 8400,
     tokens: Annotated[
         str | None,
         typer.Option(
@@ -177,10 +177,26 @@ def serve(
     max_body: Annotated[int, typer.Option("--max-body", help="Largest request body in bytes.")] = 8
     * 1024
     * 1024,
+    allow_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-origin",
+            help="A web origin (scheme://host[:port]) besides the server's own whose pages may write;"
+            " repeatable.",
+            metavar="ORIGIN",
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API and the operator's page (docs/http.md) until interrupted."""
     from orderledger.infrastructure.http.server import serve as run_server
 
     if max_body < 1:
         raise InvalidInputError("--max-body must be at least 1 byte")
-    run_server(state.url, host=host, port=port, tokens_file=tokens, max_body=max_body)
+    run_server(
+        state.url,
+        host=host,
+        port=port,
+        tokens_file=tokens,
+        max_body=max_body,
+        allowed_origins=allow_origin or (),
+    )

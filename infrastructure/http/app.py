@@ -7,11 +7,10 @@ shared by all requests, which is safe because it serialises its writes itself.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 from fastapi import Depends, FastAPI, Header, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -21,6 +20,8 @@ from starlette.concurrency import run_in_threadpool
 from orderledger.domain.outcomes import SPELLED, Outcome
 from orderledger.infrastructure.http import problems
 from orderledger.infrastructure.http.auth import Tokens, allows
+from orderledger.infrastructure.http.bodies import NotJson, json_items
+from orderledger.infrastructure.http.guard import BrowserGuard
 from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.http.service import LedgerService
 from orderledger.infrastructure.http.stream import log_events
@@ -62,7 +63,9 @@ MESSAGES_BODY = {
             }
         },
         "application/x-ndjson": {"schema": {"type": "string", "description": "one input per line"}},
-        "text/plain": {"schema": {"type": "string", "description": "one input per line (FIX reports)"}},
+        "application/octet-stream": {
+            "schema": {"type": "string", "description": "one input per line (FIX reports)"}
+        },
     },
 }
 SNAPSHOT_BODY = {
@@ -125,22 +128,25 @@ def _media_type(request: Request) -> str:
 
 
 def message_lines(body: bytes, media_type: str, fmt: str) -> list[bytes]:
-    """The inputs a body holds: JSON lines as sent, or one JSON document (a message or a batch)."""
-    if media_type in ("", "application/x-ndjson", "application/jsonl", "text/plain"):
+    """The inputs a body holds, each as sent: lines, or one JSON document (a message or a batch)."""
+    if media_type in ("application/x-ndjson", "application/jsonl", "application/octet-stream"):
         return body.split(b"\n")
     if media_type != "application/json":
-        raise Problem(415, f"post application/json, application/x-ndjson or text/plain, not {media_type}")
+        raise Problem(
+            415, f"post application/json, application/x-ndjson or application/octet-stream, not {media_type}"
+        )
     if fmt == "fix":
-        raise Problem(415, "FIX execution reports are posted as text/plain, one per line")
+        raise Problem(415, "FIX execution reports are posted as application/octet-stream, one per line")
     try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
+        items = json_items(body)
+    except NotJson as error:
         raise Problem(400, f"the body is not JSON: {error}") from None
-    if fmt == "ledger" and isinstance(document, list):
-        if not document:
+    if fmt == "ledger" and items is not None:
+        if not items:
             raise Problem(400, "the batch is empty")
-        # Each message is journaled as it is re-encoded here (the same JSON, compact).
-        return [orjson.dumps(item) for item in document]
+        return items
+    if fmt == "ledger":
+        return [body.strip(b" \t\r\n")]  # one message, journaled as sent
     return [body.replace(b"\r", b" ").replace(b"\n", b" ")]
 
 
@@ -167,8 +173,10 @@ def create_app(
     *,
     max_body: int = MAX_BODY,
     poll_seconds: float = 0.25,
+    allowed_origins: Iterable[str] = (),
 ) -> FastAPI:
-    """The app over one shared ledger service."""
+    """The app over one shared ledger service; ``allowed_origins`` are web origins besides the
+    server's own whose pages may write (guard.py)."""
     app = FastAPI(
         title="OrderLedger",
         version=VERSION,
@@ -182,6 +190,7 @@ def create_app(
     app.state.tokens = tokens or Tokens()
     app.state.max_body = max_body
     problems.install(app)
+    app.add_middleware(BrowserGuard, tokens=app.state.tokens, allowed_origins=allowed_origins)
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next: Any) -> Response:

@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterable
+
+from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.http.app import MAX_BODY, create_app
 from orderledger.infrastructure.http.auth import check_bind, load_tokens
+from orderledger.infrastructure.http.guard import check_origin
 from orderledger.infrastructure.http.service import LedgerService
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8400
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``; a port out of range or taken is a one-line error.
+
+    Bound here rather than by uvicorn, which would log its failure over several lines and exit 1,
+    and would let the operating system pick a port for a number beyond 65535."""
+    if not 1 <= port <= 65_535:
+        raise InvalidInputError(f"--port must be from 1 to 65535, not {port}")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        raise ConfigurationError(f"cannot listen on {host}: {error.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        raise ConfigurationError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    return sock
 
 
 def serve(
@@ -18,17 +47,26 @@ def serve(
     port: int = DEFAULT_PORT,
     tokens_file: str | None = None,
     max_body: int = MAX_BODY,
+    allowed_origins: Iterable[str] = (),
 ) -> None:
     """Serve the API and the page until interrupted; refuses a non-loopback host without tokens."""
     import uvicorn
 
     tokens = load_tokens(tokens_file)
     check_bind(host, tokens)  # before opening anything
-    ledger = OrderLedger(url)
-    ledger.check_ahead()  # the file's check runs while the server starts, not in the first POST
+    origins = [check_origin(origin) for origin in allowed_origins]
+    sock = listening_socket(host, port)
     try:
-        app = create_app(LedgerService(ledger), tokens, max_body=max_body)
+        ledger = OrderLedger(url)
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        ledger.check_ahead()  # the file's check runs while the server starts, not in the first POST
+        app = create_app(LedgerService(ledger), tokens, max_body=max_body, allowed_origins=origins)
         # Streams never end by themselves: give them 2 s to close on shutdown, then cancel.
-        uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=2)
+        config = uvicorn.Config(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=2)
+        uvicorn.Server(config).run(sockets=[sock])
     finally:
+        sock.close()
         ledger.close()

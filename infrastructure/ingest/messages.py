@@ -191,8 +191,11 @@ def _read_fast(line: bytes) -> Any:
         value = orjson.loads(line)
     except orjson.JSONDecodeError:
         return None
-    if type(value) is dict and 2 * _strings(value) == line.count(b'"'):
-        return value
+    try:
+        if type(value) is dict and 2 * _strings(value) == line.count(b'"'):
+            return value
+    except RecursionError:  # nested deeper than Python's stack: the exact decoder says so
+        return None
     return None
 
 

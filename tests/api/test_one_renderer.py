@@ -60,7 +60,7 @@ def test_the_command_prints_the_rows_to_json(stored: OrderLedger) -> None:
 
 
 def test_the_http_api_answers_the_same_rows(stored: OrderLedger) -> None:
-    with TestClient(create_app(LedgerService(stored))) as client:
+    with TestClient(create_app(LedgerService(stored)), base_url="http://127.0.0.1") as client:
 
         def get(path: str, **params: Any) -> Any:
             response = client.get(path, params=params)

@@ -800,6 +800,11 @@ def test_database_url_from_the_environment_and_the_default(tmp_path: Path) -> No
         (("positions", "--mark", "=5"), "INSTRUMENT=PRICE"),
         (("order", "o-1", "--as-of", "2026-01-05T10:00:00"), "UTC offset"),
         (("order", "o-1", "--as-of", "yesterday"), "--as-of"),
+        # 00:00 at +01:00 on 1 January of year 1 is in year 0 in UTC, before any datetime
+        (("order", "o-1", "--as-of", "0001-01-01T00:00:00+01:00"), "--as-of is out of range"),
+        (("orders", "--as-of", "0001-01-01T00:00:00+01:00"), "--as-of is out of range"),
+        # 23:59:59 at -01:00 on 31 December 9999 is in year 10000 in UTC
+        (("trades", "--until", "9999-12-31T23:59:59-01:00"), "--until is out of range"),
         (("trades", "--since", "2026-01-05"), "UTC offset"),
         (("trades", "--until", "2026-01-05T10:00:00"), "UTC offset"),
         (("rebuild", "nope"), "name a view"),

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.service import LedgerService
-from tests.http.helpers import TOKENS
+from tests.http.helpers import LOOPBACK, TOKENS
 
 
 @pytest.fixture
@@ -27,7 +27,9 @@ def ledger() -> Iterator[OrderLedger]:
 @pytest.fixture
 def client(ledger: OrderLedger) -> Iterator[TestClient]:
     """The app without tokens (as served on loopback), in process."""
-    with TestClient(create_app(LedgerService(ledger)), raise_server_exceptions=False) as test_client:
+    with TestClient(
+        create_app(LedgerService(ledger)), base_url=LOOPBACK, raise_server_exceptions=False
+    ) as test_client:
         yield test_client
 
 
@@ -35,5 +37,5 @@ def client(ledger: OrderLedger) -> Iterator[TestClient]:
 def secured(ledger: OrderLedger) -> Iterator[TestClient]:
     """The app with a read, a write and an admin token, and a 4,096-byte body bound."""
     app = create_app(LedgerService(ledger), TOKENS, max_body=4096)
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    with TestClient(app, base_url=LOOPBACK, raise_server_exceptions=False) as test_client:
         yield test_client

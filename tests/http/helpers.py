@@ -21,6 +21,8 @@ READ_TOKEN = "read-token-0123456789"
 WRITE_TOKEN = "write-token-0123456789"
 ADMIN_TOKEN = "admin-token-0123456789"
 TOKENS = Tokens(((READ_TOKEN, "read"), (WRITE_TOKEN, "write"), (ADMIN_TOKEN, "admin")))
+LOOPBACK = "http://127.0.0.1"
+"""Where the in-process client addresses the app: without tokens it answers loopback names only."""
 BOUND = 10.0
 """Seconds: the most any test waits for a condition (it normally holds within milliseconds)."""
 

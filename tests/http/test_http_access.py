@@ -3,16 +3,28 @@ request is a problem document and stores nothing."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
 from pathlib import Path
 
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.http.auth import check_bind, load_tokens
-from tests.cli.helpers import run_cli
-from tests.http.helpers import ADMIN_TOKEN, READ_TOKEN, WRITE_TOKEN, bearer, request
+from tests.cli.helpers import cli_command, cli_env, run_cli
+from tests.http.helpers import (
+    ADMIN_TOKEN,
+    BOUND,
+    READ_TOKEN,
+    WRITE_TOKEN,
+    bearer,
+    free_port,
+    request,
+    wait_until,
+)
 from tests.http.test_http_api import SNAPSHOT, assert_problem
 
 
@@ -110,3 +122,65 @@ def test_serve_refuses_a_public_address_without_tokens(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert run.stderr.strip().startswith("orderledger: refusing to listen on 0.0.0.0 without tokens")
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "65536"])
+def test_serve_refuses_a_port_out_of_range(tmp_path: Path, port: str) -> None:
+    run = run_cli("serve", "--port", port, db=f"sqlite:///{tmp_path / 'l.db'}", cwd=tmp_path)
+    assert (run.returncode, run.stderr) == (2, f"orderledger: --port must be from 1 to 65535, not {port}\n")
+
+
+def test_serve_on_a_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = run_cli("serve", "--port", str(port), db=f"sqlite:///{tmp_path / 'l.db'}", cwd=tmp_path)
+    assert run.returncode == 2, run.describe()
+    assert run.stderr_lines == [f"orderledger: cannot listen on 127.0.0.1:{port}: Address already in use"]
+
+
+def test_serve_listens_on_its_port_and_lets_an_allowed_origin_write(tmp_path: Path) -> None:
+    port = free_port()
+    command = cli_command(
+        "serve",
+        "--port",
+        str(port),
+        "--allow-origin",
+        "https://desk.example",
+        db=f"sqlite:///{tmp_path / 'l.db'}",
+    )
+    server = subprocess.Popen(
+        command, cwd=tmp_path, env=cli_env(), stderr=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def answers() -> bool:
+        try:
+            return httpx2.get(url + "/health").status_code == 200
+        except httpx2.TransportError:
+            assert server.poll() is None, "the server exited"
+            return False
+
+    try:
+        wait_until(answers, "the server to answer on its port")
+        allowed = httpx2.post(url + "/messages", json=request(), headers={"Origin": "https://desk.example"})
+        other = httpx2.post(
+            url + "/messages", json=request("c-2"), headers={"Origin": "https://other.example"}
+        )
+        assert (allowed.status_code, other.status_code) == (200, 403), other.text
+    finally:
+        server.terminate()
+        server.wait(BOUND)
+        server.stdout and server.stdout.close()
+        server.stderr and server.stderr.close()
+
+
+def test_serve_refuses_an_allowed_origin_that_is_not_an_origin(tmp_path: Path) -> None:
+    run = run_cli(
+        "serve", "--allow-origin", "desk.example", db=f"sqlite:///{tmp_path / 'l.db'}", cwd=tmp_path
+    )
+    assert (run.returncode, run.stderr_lines) == (
+        2,
+        ["orderledger: --allow-origin 'desk.example': give an origin as scheme://host[:port]"],
+    )

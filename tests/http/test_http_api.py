@@ -9,7 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from tests.http.helpers import fill, request
+from tests.http.helpers import LOOPBACK, fill, request
 
 PROBLEM = "application/problem+json"
 
@@ -55,7 +55,7 @@ def test_one_message_is_recorded_before_the_response(tmp_path: Any, client: Test
 
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     served = OrderLedger(url)
-    with TestClient(create_app(LedgerService(served))) as file_client:
+    with TestClient(create_app(LedgerService(served)), base_url=LOOPBACK) as file_client:
         # When one message is posted
         response = post(file_client, request("c-1"))
         # Then the answer says it was applied, with one event (OrderRequested)
@@ -151,11 +151,11 @@ def test_venue_payloads_go_through_their_adapters(client: TestClient) -> None:
         "/messages",
         content=fix,
         params={"format": "fix", "venue": "fx"},
-        headers={"content-type": "text/plain"},
+        headers={"content-type": "application/octet-stream"},
     )
     assert response.status_code == 200, response.text
     assert [r["outcome"] for r in response.json()["results"]] == ["parked"]
-    assert_problem(post(client, order, format="fix", venue="fx"), 415, "text/plain")
+    assert_problem(post(client, order, format="fix", venue="fx"), 415, "application/octet-stream")
 
 
 def test_unreadable_bodies_are_refused_and_nothing_is_stored(client: TestClient, ledger: OrderLedger) -> None:
@@ -165,7 +165,9 @@ def test_unreadable_bodies_are_refused_and_nothing_is_stored(client: TestClient,
         "the body is not JSON",
     )
     assert_problem(
-        client.post("/messages", content=b"  ", headers={"content-type": "text/plain"}), 400, "empty"
+        client.post("/messages", content=b"  ", headers={"content-type": "application/x-ndjson"}),
+        400,
+        "empty",
     )
     assert_problem(
         client.post("/messages", content=b"<x/>", headers={"content-type": "application/xml"}),

@@ -1,0 +1,102 @@
+"""What the server refuses before any route runs: requests a web browser may have been tricked into.
+
+A page from any site can make the operator's browser send requests to the server: a form or a
+``fetch`` with a "simple" content type (``text/plain``, a form's two types, or none) goes out
+without asking the server first, and a DNS name the attacker controls can be made to point at
+127.0.0.1 (DNS rebinding), after which the page reads the answers too. So, in front of every route:
+
+- without tokens (loopback only), the ``Host`` header must name loopback (``localhost``,
+  ``127.0.0.0/8``, ``::1``): a rebound name is refused, reads included;
+- a request that may change the ledger (any method but GET, HEAD, OPTIONS) is refused when its
+  ``Origin`` is another origin than the server's own and not one of ``--allow-origin``, and when
+  its content type is one a browser sends across origins unasked. Every other type makes the
+  browser ask first (a CORS preflight), which this server never grants.
+
+See docs/http.md (threat model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from orderledger.infrastructure.errors import ConfigurationError
+from orderledger.infrastructure.http.auth import Tokens, is_loopback
+from orderledger.infrastructure.http.problems import problem_response
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SIMPLE_TYPES = frozenset({"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
+"""Content types a browser sends to another origin without a preflight (and none at all)."""
+
+
+def host_name(host: str) -> str:
+    """The name in a ``Host`` header or an origin's authority, without the port."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def origin_authority(origin: str) -> str | None:
+    """``host[:port]`` of an ``Origin`` header, lower case; None for ``null`` or nonsense."""
+    parts = urlsplit(origin.strip().lower())
+    return parts.netloc if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+def check_origin(origin: str) -> str:
+    """An origin for ``--allow-origin`` (``scheme://host[:port]``), lower case, or a one-line error."""
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        raise ConfigurationError(f"--allow-origin {origin!r}: give an origin as scheme://host[:port]")
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def refusal(
+    method: str, headers: dict[str, str], tokens: Tokens, allowed_origins: frozenset[str]
+) -> tuple[int, str] | None:
+    """Why a request is refused (status, one-line detail), or None to let it through."""
+    host = headers.get("host", "")
+    if not tokens.enabled and not is_loopback(host_name(host)):
+        return 403, (
+            f"Host {host[:80]!r} is not a loopback name: without tokens this server answers only"
+            " requests addressed to localhost, 127.0.0.1 or [::1] (a DNS name pointed at loopback"
+            " could be a web page reading the ledger)"
+        )
+    if method in SAFE_METHODS:
+        return None
+    origin = headers.get("origin")
+    if origin is not None:
+        authority = origin_authority(origin)
+        if authority != host.strip().lower() and origin.strip().lower().rstrip("/") not in allowed_origins:
+            return 403, (
+                f"a request from the web page at {origin[:80]!r} may not change the ledger:"
+                " only this server's own page and origins given by --allow-origin may"
+            )
+    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    has_body = headers.get("content-length", "0").strip() != "0" or "transfer-encoding" in headers
+    if has_body and media_type in SIMPLE_TYPES:
+        return 415, (
+            f"writes are not accepted as {media_type or 'a body without Content-Type'}, which any web"
+            " page can send unasked: post application/json, application/x-ndjson or application/octet-stream"
+        )
+    return None
+
+
+class BrowserGuard:
+    """ASGI middleware answering a refused request with a problem document (see ``refusal``)."""
+
+    def __init__(self, app: ASGIApp, *, tokens: Tokens, allowed_origins: Iterable[str] = ()) -> None:
+        self.app = app
+        self.tokens = tokens
+        self.allowed_origins = frozenset(o.strip().lower().rstrip("/") for o in allowed_origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+            refused = refusal(scope["method"], headers, self.tokens, self.allowed_origins)
+            if refused is not None:
+                await problem_response(*refused)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
