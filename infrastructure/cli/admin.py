@@ -186,6 +186,19 @@ def serve(
             metavar="ORIGIN",
         ),
     ] = None,
+    expensive_reads: Annotated[
+        int | None,
+        typer.Option(
+            "--expensive-reads",
+            help="Whole-log reads (verify, as_of) run at once; one more is 503. Default: half the cores.",
+        ),
+    ] = None,
+    expensive_seconds: Annotated[
+        float,
+        typer.Option(
+            "--expensive-seconds", help="Seconds a whole-log read's answer is waited for, then 503."
+        ),
+    ] = 300.0,
 ) -> None:
     """Serve the HTTP API and the operator's page (docs/http.md) until interrupted."""
     from orderledger.infrastructure.http.server import serve as run_server
@@ -199,4 +212,6 @@ def serve(
         tokens_file=tokens,
         max_body=max_body,
         allowed_origins=allow_origin or (),
+        expensive_seconds=expensive_seconds,
+        **({} if expensive_reads is None else {"expensive_reads": expensive_reads}),
     )

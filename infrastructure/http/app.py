@@ -22,6 +22,7 @@ from orderledger.infrastructure.http import problems
 from orderledger.infrastructure.http.auth import Tokens, allows
 from orderledger.infrastructure.http.bodies import NotJson, json_items
 from orderledger.infrastructure.http.guard import BrowserGuard
+from orderledger.infrastructure.http.limits import Runner, WorkLimit, in_threads
 from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.http.service import LedgerService
 from orderledger.infrastructure.http.stream import log_events
@@ -174,9 +175,12 @@ def create_app(
     max_body: int = MAX_BODY,
     poll_seconds: float = 0.25,
     allowed_origins: Iterable[str] = (),
+    expensive: WorkLimit | None = None,
+    reader: Runner | None = None,
 ) -> FastAPI:
     """The app over one shared ledger service; ``allowed_origins`` are web origins besides the
-    server's own whose pages may write (guard.py)."""
+    server's own whose pages may write (guard.py); ``expensive`` bounds the whole-log reads,
+    which ``reader`` runs (limits.py; default: in threads over ``service``)."""
     app = FastAPI(
         title="OrderLedger",
         version=VERSION,
@@ -189,6 +193,8 @@ def create_app(
     app.state.service = service
     app.state.tokens = tokens or Tokens()
     app.state.max_body = max_body
+    app.state.expensive = limit = expensive or WorkLimit()
+    run_reader = reader or in_threads(service)
     problems.install(app)
     app.add_middleware(BrowserGuard, tokens=app.state.tokens, allowed_origins=allowed_origins)
 
@@ -198,6 +204,11 @@ def create_app(
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
+
+    async def _maybe_expensive(expensive: bool, what: str, method: str, **kwargs: Any) -> Any:
+        if expensive:
+            return await limit.run(what, run_reader, method, **kwargs)
+        return await run_in_threadpool(getattr(service, method), **kwargs)
 
     # ------------------------------------------------------------------ writing
 
@@ -260,9 +271,11 @@ def create_app(
         ] = None,
         as_of: Annotated[str | None, Query(description="as known at this time (ISO 8601, Z)")] = None,
     ) -> list[dict[str, Any]]:
-        """Orders as they stand, or as the ledger knew them at `as_of`."""
-        return await run_in_threadpool(
-            service.orders,
+        """Orders as they stand, or as the ledger knew them at `as_of` (a bounded expensive read)."""
+        return await _maybe_expensive(
+            as_of is not None,
+            "GET /orders?as_of",
+            "orders",
             open_only=open_only,
             account=account,
             venue=venue,
@@ -279,7 +292,9 @@ def create_app(
         as_of: str | None = None,
     ) -> dict[str, Any]:
         """One order (by client order ID, venue order ID or NAME=VALUE alias)."""
-        return await run_in_threadpool(service.order, order_id, version=version, as_of=as_of)
+        return await _maybe_expensive(
+            as_of is not None, "GET /orders/{id}?as_of", "order", key=order_id, version=version, as_of=as_of
+        )
 
     @app.get("/orders/{order_id}/history", tags=["read"])
     async def get_history(order_id: str, role: Read) -> list[dict[str, Any]]:
@@ -376,8 +391,8 @@ def create_app(
 
     @app.get("/verify", tags=["audit"])
     async def get_verify(role: Read) -> dict[str, Any]:
-        """Recompute the hash chain and check every view against a fresh fold."""
-        return await run_in_threadpool(service.verify)
+        """Recompute the hash chain and check every view against a fresh fold (a bounded expensive read)."""
+        return await limit.run("GET /verify", run_reader, "verify")
 
     @app.get("/health", tags=["audit"])
     async def get_health() -> dict[str, Any]:

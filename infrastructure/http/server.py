@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 from collections.abc import Iterable
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.errors import ConfigurationError
+from orderledger.infrastructure.http import limits
 from orderledger.infrastructure.http.app import MAX_BODY, create_app
 from orderledger.infrastructure.http.auth import check_bind, load_tokens
 from orderledger.infrastructure.http.guard import check_origin
@@ -48,6 +50,8 @@ def serve(
     tokens_file: str | None = None,
     max_body: int = MAX_BODY,
     allowed_origins: Iterable[str] = (),
+    expensive_reads: int = limits.CONCURRENCY,
+    expensive_seconds: float = limits.SECONDS,
 ) -> None:
     """Serve the API and the page until interrupted; refuses a non-loopback host without tokens."""
     import uvicorn
@@ -55,18 +59,29 @@ def serve(
     tokens = load_tokens(tokens_file)
     check_bind(host, tokens)  # before opening anything
     origins = [check_origin(origin) for origin in allowed_origins]
+    try:
+        expensive = limits.WorkLimit(expensive_reads, expensive_seconds)
+    except ValueError as error:
+        raise InvalidInputError(str(error)) from None
     sock = listening_socket(host, port)
-    try:
+    with contextlib.ExitStack() as stack:
+        stack.callback(sock.close)
         ledger = OrderLedger(url)
-    except BaseException:
-        sock.close()
-        raise
-    try:
+        stack.callback(ledger.close)
         ledger.check_ahead()  # the file's check runs while the server starts, not in the first POST
-        app = create_app(LedgerService(ledger), tokens, max_body=max_body, allowed_origins=origins)
+        # The whole-log reads run in processes of their own (an in-memory ledger: in threads).
+        reader = None
+        if not ledger.db.url.is_memory:
+            reader = limits.ReaderProcesses(ledger.url, expensive_reads)
+            stack.callback(reader.close)
+        app = create_app(
+            LedgerService(ledger),
+            tokens,
+            max_body=max_body,
+            allowed_origins=origins,
+            expensive=expensive,
+            reader=reader,
+        )
         # Streams never end by themselves: give them 2 s to close on shutdown, then cancel.
         config = uvicorn.Config(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=2)
         uvicorn.Server(config).run(sockets=[sock])
-    finally:
-        sock.close()
-        ledger.close()

@@ -23,6 +23,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,17 +91,20 @@ def partition(lines: list[str], clients: int) -> list[list[str]]:
     return parts
 
 
-def run_http(lines: list[str], folder: Path, clients: int, batch: int) -> dict[str, float]:
+@contextmanager
+def serving(db: Path, *options: str) -> Iterator[str]:
+    """`orderledger serve` over the SQLite file ``db`` in its own process; yields its URL once
+    `/health` answers, and stops it afterwards."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        cli("--db", f"sqlite:///{folder / 'http.db'}", "serve", "--host", "127.0.0.1", "--port", str(port)),
+        cli("--db", f"sqlite:///{db}", "serve", "--host", "127.0.0.1", "--port", str(port), *options),
         env=env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
                 if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
@@ -109,6 +114,14 @@ def run_http(lines: list[str], folder: Path, clients: int, batch: int) -> dict[s
             if time.monotonic() > deadline or server.poll() is not None:
                 raise SystemExit("the server did not start")
             time.sleep(0.05)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def run_http(lines: list[str], folder: Path, clients: int, batch: int) -> dict[str, float]:
+    with serving(folder / "http.db") as url:
         latencies: list[float] = []
         failures: list[str] = []
         lock = threading.Lock()
@@ -136,9 +149,6 @@ def run_http(lines: list[str], folder: Path, clients: int, batch: int) -> dict[s
         seconds = time.perf_counter() - started
         if failures:
             raise SystemExit(f"{len(failures)} posts failed, first: {failures[0]}")
-    finally:
-        server.terminate()
-        server.wait(30)
     ordered = sorted(latencies)
     return {
         "messages": len(lines),

@@ -90,12 +90,13 @@ class Server:
 
 
 @contextmanager
-def running_server(url: str = "memory://", tokens: Tokens | None = None) -> Iterator[Server]:
-    """Serve the app on 127.0.0.1 at a free port in a thread; stop it afterwards."""
+def running_server(url: str = "memory://", tokens: Tokens | None = None, **options: Any) -> Iterator[Server]:
+    """Serve the app on 127.0.0.1 at a free port in a thread; stop it afterwards. ``options``
+    go to ``create_app``."""
     import uvicorn
 
     ledger = OrderLedger(url)
-    app = create_app(LedgerService(ledger), tokens, poll_seconds=0.05)
+    app = create_app(LedgerService(ledger), tokens, poll_seconds=0.05, **options)
     port = free_port()
     config = uvicorn.Config(
         app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=1, lifespan="off"

@@ -22,9 +22,11 @@ from hypothesis import strategies as st
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.http.app import create_app
+from orderledger.infrastructure.http.limits import ReaderProcesses, WorkLimit
 from orderledger.infrastructure.http.service import LedgerService
 from tests.http.browser import chromium, require_browser
 from tests.http.helpers import (
+    BOUND,
     LOOPBACK,
     TOKENS,
     WRITE_TOKEN,
@@ -330,3 +332,107 @@ def test_a_page_from_another_origin_cannot_change_the_ledger_in_a_real_browser()
         assert [m.origin for m in server.ledger.messages()] == ["seed"]
         assert [e.to_json()["type"] for e in server.ledger.events()] == ["OrderRequested"]
         assert server.ledger.order("c-1").status == "requested"
+
+
+# ---------------------------------------------------------------------- bounded work
+
+
+@contextmanager
+def database_held(ledger: OrderLedger) -> Iterator[None]:
+    """Another thread holds a read transaction of the ledger's one in-memory connection until the
+    block ends: a verify started meanwhile is in progress and cannot finish."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with ledger.db.read():
+            held.set()
+            release.wait(BOUND * 3)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert held.wait(BOUND)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join(BOUND)
+
+
+def test_one_more_expensive_read_than_the_limit_is_503_with_retry_after() -> None:
+    limit = WorkLimit(concurrency=1, seconds=BOUND * 3)
+    with running_server(expensive=limit) as server:
+        server.ledger.ingest_lines([json.dumps(request())])
+        answers: list[httpx2.Response] = []
+        with database_held(server.ledger):
+            # Given one verify in progress (the most this server runs at once)
+            first = threading.Thread(
+                target=lambda: answers.append(httpx2.get(server.url + "/verify", timeout=BOUND * 3))
+            )
+            first.start()
+            wait_until(lambda: limit.running == 1, "the first verify to start")
+            # When another verify and a read as of a past time come
+            refused = [
+                httpx2.get(server.url + "/verify"),
+                httpx2.get(server.url + "/orders", params={"as_of": "2026-11-20T10:00:00Z"}),
+                httpx2.get(server.url + "/orders/c-1", params={"as_of": "2026-11-20T10:00:00Z"}),
+            ]
+            # Then each is refused at once with 503 and Retry-After, and nothing waits in a queue
+            for response in refused:
+                assert response.status_code == 503, response.text
+                assert response.headers["retry-after"] == "5"
+                assert (
+                    "1 expensive reads are running, the most this server runs at once"
+                    in response.json()["detail"]
+                )
+            assert limit.running == 1
+        # When the first ends, it has its answer, and the place is free again
+        first.join(BOUND)
+        assert [a.status_code for a in answers] == [200]
+        wait_until(lambda: limit.running == 0, "the place to be freed")
+        assert httpx2.get(server.url + "/verify").json()["ok"] is True
+
+
+def test_an_expensive_read_past_its_time_is_503_and_keeps_its_place_until_it_ends() -> None:
+    limit = WorkLimit(concurrency=1, seconds=0.2)
+    with running_server(expensive=limit) as server:
+        with database_held(server.ledger):
+            # A verify that cannot finish (the database is held) is answered 503 after 0.2 s
+            late = httpx2.get(server.url + "/verify", timeout=BOUND)
+            assert late.status_code == 503, late.text
+            assert late.json()["detail"].startswith("GET /verify did not finish within 0.2 s")
+            assert late.headers["retry-after"] == "5"
+            # and its work still holds the one place, so another is refused at once
+            assert limit.running == 1
+            assert "expensive reads are running" in httpx2.get(server.url + "/verify").json()["detail"]
+        wait_until(lambda: limit.running == 0, "the given-up verify to end")
+        assert httpx2.get(server.url + "/verify").status_code == 200
+
+
+def test_over_a_file_expensive_reads_answer_from_processes_of_their_own(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    reader = ReaderProcesses(url, 1)
+    try:
+        with running_server(url, reader=reader) as server:
+            server.ledger.ingest_lines([json.dumps(request())])
+            requested = server.ledger.events()[0].to_json()["ts_recorded"]
+            server.ledger.ingest_lines([json.dumps(fill())])
+            # The worker reads what the server committed, and answers as the server itself would
+            verified = httpx2.get(server.url + "/verify").json()
+            assert (verified["ok"], verified["events"]) == (True, 2)
+            # c-1 as the ledger knew it when the request was recorded: nothing filled yet
+            then = httpx2.get(server.url + "/orders/c-1", params={"as_of": requested}).json()
+            now = httpx2.get(server.url + "/orders/c-1").json()
+            assert (then["filled_quantity"], now["filled_quantity"]) == ("0", "1")
+            # A worker's refusal is the same problem document
+            missing = httpx2.get(server.url + "/orders/nope", params={"as_of": "2026-11-20T10:00:00Z"})
+            assert (missing.status_code, missing.json()["detail"]) == (
+                404,
+                "no order 'nope' (client order ID, venue order ID or alias)",
+            )
+            early = httpx2.get(server.url + "/orders", params={"as_of": "0001-01-01T00:00:00+01:00"})
+            assert (early.status_code, early.json()["detail"]) == (
+                400,
+                "as_of is out of range: '0001-01-01T00:00:00+01:00'",
+            )
+    finally:
+        reader.close()

@@ -1,0 +1,141 @@
+"""Bounded work: the reads that fold or hash the whole log run apart, few at a time and for so long.
+
+``GET /verify`` and the reads ``as_of`` a past time cost in proportion to the whole log (seconds
+to minutes on a large ledger), where every other request costs milliseconds. Run beside the
+others they would take the cores, Python's one interpreter lock and the database connection
+from ``/health`` and the writes. So, over a database file or server, they run in worker
+processes of their own (``ReaderProcesses``: their own interpreter, their own connection), at
+most ``concurrency`` at a time; one more is answered at once with 503 and ``Retry-After`` rather
+than queued, because a queue of whole-log reads only moves the wait to the client while it holds
+a connection open. An answer that takes longer than ``seconds`` is 503 too; the work itself is
+not stopped half-way, so it keeps its place until it ends and the limit stays true. An in-memory
+ledger has one connection, which no other process can open: there they run in threads, under
+the same limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import multiprocessing
+import os
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+
+from orderledger.domain.errors import LedgerError
+from orderledger.infrastructure.http.problems import Problem, status_for
+from orderledger.infrastructure.http.service import LedgerService
+
+CONCURRENCY = max(1, (os.cpu_count() or 2) // 2)
+"""Default: expensive reads at once (``serve --expensive-reads``): half the cores, at least one.
+Each takes a core for as long as it runs; the other half is left to ``/health`` and the writes."""
+SECONDS = 300.0
+"""Default: the longest an expensive read's answer is waited for (``serve --expensive-seconds``)."""
+RETRY_AFTER = 5
+"""Seconds a refused client is told to wait before it asks again."""
+
+Runner = Callable[[str, dict[str, Any]], Awaitable[Any]]
+"""Runs one ``LedgerService`` method by name with keyword arguments somewhere off the event loop."""
+log = logging.getLogger("orderledger.http")
+
+
+def in_threads(service: LedgerService) -> Runner:
+    """A runner calling ``service`` in the event loop's thread pool."""
+
+    async def run(method: str, kwargs: dict[str, Any]) -> Any:
+        return await run_in_threadpool(getattr(service, method), **kwargs)
+
+    return run
+
+
+_reader: LedgerService | None = None
+"""The worker process's own service over its own connection (opened by ``_open_reader``)."""
+
+
+def _open_reader(url: str) -> None:
+    from orderledger.infrastructure.application.ledger import OrderLedger
+
+    global _reader
+    _reader = LedgerService(OrderLedger(url, create=False))
+
+
+def _in_reader(method: str, kwargs: dict[str, Any]) -> tuple[int, Any]:
+    """In a worker: (0, the answer) or (status, one-line reason); errors do not cross processes
+    as exceptions, which may not survive pickling."""
+    assert _reader is not None
+    try:
+        return 0, getattr(_reader, method)(**kwargs)
+    except LedgerError as error:
+        return status_for(error), error.message
+    except ValueError as error:
+        return 400, str(error) or "invalid value"
+
+
+class ReaderProcesses:
+    """A pool of ``workers`` processes, each with the ledger at ``url`` open for reading."""
+
+    def __init__(self, url: str, workers: int) -> None:
+        # spawn: a forked copy of a process running threads may inherit a lock held forever.
+        self.pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_open_reader,
+            initargs=(url,),
+        )
+
+    async def __call__(self, method: str, kwargs: dict[str, Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        status, value = await loop.run_in_executor(self.pool, _in_reader, method, kwargs)
+        if status:
+            raise Problem(status, value)
+        return value
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class WorkLimit:
+    """At most ``concurrency`` calls at once, each answered within ``seconds`` or refused."""
+
+    def __init__(self, concurrency: int = CONCURRENCY, seconds: float = SECONDS) -> None:
+        if concurrency < 1:
+            raise ValueError("--expensive-reads must be at least 1")
+        if not seconds > 0:
+            raise ValueError("--expensive-seconds must be more than 0")
+        self.concurrency = concurrency
+        self.seconds = seconds
+        self.running = 0
+        """Calls started and not yet ended (their answers may have been given up)."""
+
+    def _ended(self, task: asyncio.Future[Any]) -> None:
+        self.running -= 1
+        if not task.cancelled():
+            task.exception()  # an answer given up: it was answered 503; its error is not logged
+
+    async def run(self, what: str, runner: Runner, method: str, **kwargs: Any) -> Any:
+        """``method(**kwargs)`` through ``runner``, within the limits; ``what`` names it."""
+        # Only the event loop's thread counts and starts calls: no lock is needed.
+        if self.running >= self.concurrency:
+            raise Problem(
+                503,
+                f"{what} is refused for now: {self.running} expensive reads are running, the most"
+                f" this server runs at once; retry in {RETRY_AFTER} s",
+                headers={"Retry-After": str(RETRY_AFTER)},
+            )
+        self.running += 1
+        task = asyncio.ensure_future(runner(method, kwargs))
+        task.add_done_callback(self._ended)
+        try:
+            # shield: a timeout or a client gone does not cancel the task, whose end frees the place
+            return await asyncio.wait_for(asyncio.shield(task), self.seconds)
+        except TimeoutError:
+            raise Problem(
+                503,
+                f"{what} did not finish within {self.seconds:g} s (serve --expensive-seconds); it"
+                " keeps one of the places for expensive reads until it ends",
+                headers={"Retry-After": str(max(RETRY_AFTER, math.ceil(self.seconds)))},
+            ) from None
