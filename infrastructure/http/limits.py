@@ -20,6 +20,8 @@ import logging
 import math
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -37,6 +39,8 @@ SECONDS = 300.0
 """Default: the longest an expensive read's answer is waited for (``serve --expensive-seconds``)."""
 RETRY_AFTER = 5
 """Seconds a refused client is told to wait before it asks again."""
+PARENT_POLL = 0.5
+"""Seconds between a worker's checks that the server that started it still runs."""
 
 Runner = Callable[[str, dict[str, Any]], Awaitable[Any]]
 """Runs one ``LedgerService`` method by name with keyword arguments somewhere off the event loop."""
@@ -56,11 +60,20 @@ _reader: LedgerService | None = None
 """The worker process's own service over its own connection (opened by ``_open_reader``)."""
 
 
-def _open_reader(url: str) -> None:
+def _open_reader(url: str, parent: int) -> None:
     from orderledger.infrastructure.application.ledger import OrderLedger
 
     global _reader
     _reader = LedgerService(OrderLedger(url, create=False))
+    threading.Thread(target=_end_with, args=(parent,), name="orderledger-parent", daemon=True).start()
+
+
+def _end_with(parent: int) -> None:
+    """End this worker once the server that started it is gone, even in the middle of a read:
+    its answer has no one to go to, and an orphan would hold a core for nothing."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL)
+    os._exit(0)
 
 
 def _in_reader(method: str, kwargs: dict[str, Any]) -> tuple[int, Any]:
@@ -84,7 +97,7 @@ class ReaderProcesses:
             workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_open_reader,
-            initargs=(url,),
+            initargs=(url, os.getpid()),
         )
 
     async def __call__(self, method: str, kwargs: dict[str, Any]) -> Any:
