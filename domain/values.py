@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import decimal
 import re
+import unicodedata
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -47,7 +48,11 @@ WIDE = decimal.Context(prec=100, rounding=decimal.ROUND_HALF_EVEN)
 AVERAGE = decimal.Context(prec=34, rounding=decimal.ROUND_HALF_EVEN)
 """Averages are divisions and cannot be exact: 34 significant digits, the same on every replay."""
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+"""Unicode categories of characters that are refused in identifiers and never shown as
+themselves: controls (C0, DEL, C1), format characters (bidi overrides and isolates, zero-width
+spaces and joiners, the byte-order mark), and the line and paragraph separators. Each can make
+two different IDs look alike, reorder or hide the text around it, or drive a terminal."""
 # The decimal text docs/messages.md describes: ASCII digits, one optional sign, at most one
 # point, an optional exponent. Python's Decimal() alone would also take "3_100", " 3100",
 # full-width or Arabic-Indic digits, which a person reading the line would not read as 3100.
@@ -64,6 +69,9 @@ POSITIVE_FORM = rf"(?:[1-9][0-9]{{0,{MAX_EXPONENT}}}(?:\.[0-9]*)?|0?\.0{{0,{MAX_
 most MAX_DIGITS characters (so at most MAX_DIGITS digits)."""
 SIGNED_FORM = rf"(?:-?{POSITIVE_FORM}|0)"
 """POSITIVE_FORM with an optional minus, or ``0``; in at most MAX_DIGITS characters."""
+PLAIN_NUMBER_FORM = r"-?[0-9]+(?:\.[0-9]+)?"
+"""A number as the ledger writes one (``format_decimal``): ASCII digits, an optional minus and
+point, no exponent."""
 UTC_TIME_FORM = r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?Z"
 """ISO 8601 in UTC with a Z, as the ledger writes it; ``fromisoformat`` still checks the calendar."""
 _IDENTIFIER = re.compile(IDENTIFIER_FORM)
@@ -141,9 +149,32 @@ def parse_identifier(value: object, field: str = "identifier") -> str:
         raise InvalidInputError(f"{field} must be non-empty, without surrounding spaces", field=field)
     if len(value) > MAX_ID_LENGTH:
         raise InvalidInputError(f"{field} is longer than {MAX_ID_LENGTH} characters", field=field)
-    if _CONTROL.search(value):
-        raise InvalidInputError(f"{field} contains control characters", field=field)
+    unsafe = unsafe_characters(value)
+    if unsafe:
+        raise InvalidInputError(
+            f"{field} contains a control or invisible character ({_code_points(unsafe)})", field=field
+        )
     return value
+
+
+def unsafe_characters(text: str) -> str:
+    """The distinct characters of ``text`` in :data:`UNSAFE_CATEGORIES`, in order; empty if none."""
+    if text.isprintable():  # C code; False for every unsafe character (and some harmless ones)
+        return ""
+    return "".join(dict.fromkeys(c for c in text if unicodedata.category(c) in UNSAFE_CATEGORIES))
+
+
+def escape_unsafe(text: str) -> str:
+    """``text`` with each character of :data:`UNSAFE_CATEGORIES` written as an escape
+    (``\\x1b``, ``\\u202e``), so stored text can be shown without acting on what is around it."""
+    for char in unsafe_characters(text):
+        code = ord(char)
+        text = text.replace(char, f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    return text
+
+
+def _code_points(chars: str) -> str:
+    return ", ".join(f"U+{ord(c):04X}" for c in chars[:3]) + (", …" if len(chars) > 3 else "")
 
 
 def parse_text(value: object, field: str = "text") -> str:
@@ -215,6 +246,9 @@ def parse_timestamp(value: object, field: str = "ts") -> datetime:
     elif isinstance(value, str):
         if len(value) > 64:
             raise InvalidInputError(f"{field} is not an ISO 8601 time", field=field)
+        if unsafe_characters(value):
+            # datetime.fromisoformat stops at a NUL: "2026-11-20T10:00:00Z\0junk" would pass.
+            raise InvalidInputError(f"{field} contains a control or invisible character", field=field)
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
@@ -227,7 +261,7 @@ def parse_timestamp(value: object, field: str = "ts") -> datetime:
         )
     try:
         return moment.astimezone(UTC)
-    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first time a datetime holds
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         raise InvalidInputError(f"{field} is out of range: {str(value)[:40]!r}", field=field) from None
 
 

@@ -14,7 +14,9 @@ it awaits a write stops waiting, and the write is still carried out (committed o
 whole): a write, once called, always happens.
 
 Adding a method: one line in the class, ``name = _writes(OrderLedger.name)`` or
-``name = _reads(OrderLedger.name)``; its signature and types are the synchronous method's.
+``name = _reads(OrderLedger.name)``; its signature and types are the synchronous method's, and
+so is its argument check (``arguments.py``: a wrong-typed argument raises InvalidInputError from
+the await, before any database work). A method written here gets ``@checked`` itself.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
+from annotated_types import Gt
+
+from orderledger.infrastructure.application.arguments import Count, checked
 from orderledger.infrastructure.application.follow import (
     CHUNK,
     POLL_SECONDS,
@@ -169,8 +174,9 @@ class AsyncOrderLedger:
 
     # ------------------------------------------------------------------ following, placing
 
+    @checked
     async def follow(
-        self, since: int = 0, *, poll_seconds: float = POLL_SECONDS
+        self, since: Count = 0, *, poll_seconds: Annotated[float, Gt(0)] = POLL_SECONDS
     ) -> AsyncIterator[CommittedEvent]:
         """Every committed event after position ``since``, then each new one as it is committed
         (by this process at once, by others at the next poll); see ``OrderLedger.follow``."""
@@ -184,6 +190,7 @@ class AsyncOrderLedger:
                 for entry in batch:
                     yield entry
 
+    @checked
     @contextlib.asynccontextmanager
     async def placing(
         self, spec: dict[str, Any], *, rejections: tuple[type[BaseException], ...] = ()

@@ -21,10 +21,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from itertools import islice
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import orjson
+from annotated_types import Ge, Gt
 from eventsourcing.application import Application
 from eventsourcing.persistence import InfrastructureFactory, JSONTranscoder, MapperDeserialisationError
 from eventsourcing.popo import POPOFactory
@@ -35,6 +36,7 @@ from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, Ord
 from orderledger.domain.order import Order, order_id_for, replay
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp, parse_timestamp
+from orderledger.infrastructure.application.arguments import Count, Version, checked_methods
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
 from orderledger.infrastructure.application.placing import Placement, placing
 from orderledger.infrastructure.application.queries import (
@@ -101,6 +103,7 @@ class IngestReport:
             self.rejected.append(result)
 
 
+@checked_methods
 class OrderLedger(Application[UUID]):
     """The ledger: record facts about orders, query their state, keep views current.
 
@@ -453,7 +456,7 @@ class OrderLedger(Application[UUID]):
         names: Sequence[str] | None = None,
         *,
         progress: Callable[[int], None] | None = None,
-        jobs: int = 1,
+        jobs: Annotated[int, Ge(1)] = 1,
     ) -> tuple[int, float]:
         """Refold views (default: all) from the whole log into new tables, then swap them in
         atomically; ``progress`` hears of each chunk of events; ``jobs`` processes fold side by
@@ -476,7 +479,11 @@ class OrderLedger(Application[UUID]):
     # ------------------------------------------------------------------ following, placing
 
     def follow(
-        self, since: int = 0, *, poll_seconds: float = POLL_SECONDS, stop: threading.Event | None = None
+        self,
+        since: Count = 0,
+        *,
+        poll_seconds: Annotated[float, Gt(0)] = POLL_SECONDS,
+        stop: threading.Event | None = None,
     ) -> Iterator[CommittedEvent]:
         """Every committed event after position ``since``, then each new one live, also those
         written by other processes (``infrastructure/application/follow.py``)."""
@@ -517,7 +524,7 @@ class OrderLedger(Application[UUID]):
             raise OrderNotFoundError(f"{key!r} names orders at several venues; give --venue")
         raise OrderNotFoundError(f"no order {key!r} (client order ID, venue order ID or alias)")
 
-    def get_order(self, client_order_id: str, *, version: int | None = None) -> Order:
+    def get_order(self, client_order_id: str, *, version: Version | None = None) -> Order:
         """An order now, or at a given version."""
         stored = self.ledger_recorder.select_events(
             order_id_for(client_order_id), lte=version, client_order_id=client_order_id
@@ -527,6 +534,11 @@ class OrderLedger(Application[UUID]):
         )
         if order is None:
             raise OrderNotFoundError(f"no order {client_order_id!r}", client_order_id=client_order_id)
+        if version is not None and order.version < version:
+            raise InvalidInputError(
+                f"order {client_order_id!r} has no version {version} (its last is {order.version})",
+                field="version",
+            )
         return order
 
     def order_as_of(self, client_order_id: str, as_of: datetime, *, event_time: bool = False) -> Order:
@@ -590,7 +602,7 @@ class OrderLedger(Application[UUID]):
         self,
         key: str,
         *,
-        version: int | None = None,
+        version: Version | None = None,
         as_of: datetime | None = None,
         event_time: bool = False,
     ) -> Order:
@@ -633,7 +645,7 @@ class OrderLedger(Application[UUID]):
         as_of: datetime | None = None,
         event_time: bool = False,
         newest: bool = False,
-        limit: int | None = None,
+        limit: Count | None = None,
     ) -> list[OrderRow]:
         """Orders as they stand, oldest created first (``newest``: reversed): only ``open`` ones,
         of an account, venue, instrument or parent, created between ``since`` and ``until``; or
@@ -670,7 +682,7 @@ class OrderLedger(Application[UUID]):
         since: datetime | None = None,
         until: datetime | None = None,
         newest: bool = False,
-        limit: int | None = None,
+        limit: Count | None = None,
     ) -> list[TradeRow]:
         """The trade blotter by venue time: one row per fill as it stands after busts and
         corrections; ``order``: one order's (client order ID, venue order ID or alias)."""
@@ -753,7 +765,7 @@ class OrderLedger(Application[UUID]):
         until: datetime | None = None,
         event_time: bool = False,
         newest: bool = False,
-        limit: int | None = None,
+        limit: Count | None = None,
     ) -> list[EventRecord]:
         """Search the global log by event type (``OrderFilled`` …), account, venue, instrument,
         order and time; in log order (``newest``: reversed)."""
@@ -769,7 +781,7 @@ class OrderLedger(Application[UUID]):
         )
         return list(self.iter_events(where, types=types, event_time=event_time))
 
-    def events_after(self, position: int, limit: int) -> list[EventRecord]:
+    def events_after(self, position: Count, limit: Count) -> list[EventRecord]:
         """Up to ``limit`` committed events after log ``position``, in log order (what a live
         follower reads next; ``message_id`` is not read here: ``history`` has it)."""
         notifications = self.ledger_recorder.select_notifications(position, limit, inclusive_of_start=False)
@@ -817,7 +829,7 @@ class OrderLedger(Application[UUID]):
         since: datetime | None = None,
         until: datetime | None = None,
         newest: bool = False,
-        limit: int | None = None,
+        limit: Count | None = None,
     ) -> list[MessageRecord]:
         """The message journal, oldest first (``newest``: reversed); see :meth:`iter_messages`."""
         where = Filter(since=since, until=until, newest=newest, limit=limit)

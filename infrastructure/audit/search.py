@@ -9,6 +9,7 @@ import contextlib
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,7 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import EVENT_TYPES_BY_NAME, OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.outcomes import Outcome
-from orderledger.domain.values import format_timestamp, parse_timestamp
+from orderledger.domain.values import PLAIN_NUMBER_FORM, format_timestamp, parse_timestamp
 from orderledger.infrastructure.application.results import EventRecord, Filter, MessageRecord, OrderRow
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.mapper import LedgerMapper
@@ -215,6 +216,21 @@ def positions_as_of(
 # ---------------------------------------------------------------------- export
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a CSV cell as a formula (OWASP, CSV injection)."""
+_PLAIN_NUMBER = re.compile(PLAIN_NUMBER_FORM)
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell a spreadsheet will not evaluate: text starting with a FORMULA_STARTS character
+    gets a leading ``'`` (shown as text, not run). A number as the ledger writes it (``-12.5``)
+    is kept as it is: it is a number to the spreadsheet too, with nothing to run, and stays exact
+    in the file."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def _flat(row: dict[str, Any]) -> dict[str, Any]:
     return {
         k: json.dumps(v, ensure_ascii=False, sort_keys=True) if isinstance(v, dict | list) else v
@@ -237,9 +253,10 @@ def _text(out: Path | BinaryIO, newline: str | None = None) -> Iterator[TextIO]:
         handle.detach()
 
 
-def export_rows(rows: Iterable[dict[str, Any]], fmt: str, out: Path | BinaryIO) -> int:
+def export_rows(rows: Iterable[dict[str, Any]], fmt: str, out: Path | BinaryIO, *, raw: bool = False) -> int:
     """Write rows as csv, jsonl or parquet (decimals stay exact strings) to a file or a binary
-    stream; returns the count."""
+    stream; returns the count. CSV cells are made spreadsheet-safe (:func:`spreadsheet_safe`)
+    unless ``raw``."""
     if fmt == "jsonl":
         count = 0
         with _text(out) as handle:
@@ -253,6 +270,8 @@ def export_rows(rows: Iterable[dict[str, Any]], fmt: str, out: Path | BinaryIO) 
             writer: csv.DictWriter[str] | None = None
             for row in rows:
                 flat = _flat(row)
+                if not raw:
+                    flat = {k: spreadsheet_safe(v) for k, v in flat.items()}
                 if writer is None:
                     writer = csv.DictWriter(handle, fieldnames=list(flat))
                     writer.writeheader()

@@ -222,6 +222,12 @@ def export(
     fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parquet.")] = "jsonl",
     out_path: Annotated[str, typer.Option("--out", help="File to write, or - for standard output.")] = "",
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+    raw: Annotated[
+        bool,
+        typer.Option(
+            "--raw", help="csv: write every cell as stored, also those a spreadsheet would run as a formula."
+        ),
+    ] = False,
 ) -> None:
     """Export trades, orders or the whole event log for analytics (status on stderr with --out -)."""
     from orderledger.infrastructure.audit.search import export_rows
@@ -232,6 +238,8 @@ def export(
         raise InvalidInputError(f"--format must be csv, jsonl or parquet, not {fmt!r}", field="format")
     if not out_path:
         raise InvalidInputError("--out PATH is required (- for standard output)")
+    if raw and fmt != "csv":
+        raise InvalidInputError(f"--raw goes with --format csv ({fmt} is always written as stored)")
     with open_ledger(create=False) as ledger:
         target = None if out_path == "-" else _export_target(Path(out_path), ledger.url, force)
         everything = Filter()
@@ -243,14 +251,14 @@ def export(
             found = ledger.iter_events(everything)
         rows = (r.to_json() for r in found)
         if target is None:
-            count = export_rows(rows, fmt, sys.stdout.buffer)
+            count = export_rows(rows, fmt, sys.stdout.buffer, raw=raw)
             sys.stdout.flush()
             warn(f"wrote {count} {what} to standard output ({fmt})")
             return
         # Written beside the target, then renamed over it: a failed export leaves no half file.
         partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
         try:
-            count = export_rows(rows, fmt, partial)
+            count = export_rows(rows, fmt, partial, raw=raw)
             os.replace(partial, target)
         except OSError as error:
             raise InvalidInputError(f"cannot write {out_path!r}: {error.strerror or error}") from None

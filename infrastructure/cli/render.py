@@ -21,10 +21,9 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from itertools import islice
 from typing import Any, TextIO
 
-# C0 and C1 controls, DEL, bidi embeddings/overrides/isolates/marks, line/paragraph separators,
-# and the byte-order mark: none of them is printed as itself.
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
-_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+from orderledger.domain.values import PLAIN_NUMBER_FORM, escape_unsafe
+
+_NUMBER = re.compile(PLAIN_NUMBER_FORM)
 
 DEFAULT_WIDTH = 160
 """Width of a table written to a pipe or file when $COLUMNS does not say otherwise."""
@@ -36,16 +35,11 @@ MIN_WRAP = 12
 """Narrowest a wrapping column (free text) is squeezed to before columns are dropped."""
 
 
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
 def visible(value: Any) -> str:
     """A value as one line of safe text: unsafe characters shown as escapes, None as empty."""
     if value is None:
         return ""
-    return _UNSAFE.sub(_escape, str(value))
+    return escape_unsafe(str(value))
 
 
 def width() -> int:

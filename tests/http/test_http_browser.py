@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import time
+import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
 import httpx2
 import pytest
 
+from orderledger.domain.values import UNSAFE_CATEGORIES, escape_unsafe
 from tests.http.browser import chromium, require_browser
 from tests.http.helpers import Server, fill, request, running_server, wait_until
 
@@ -204,3 +206,36 @@ def test_a_pasted_snapshot_is_reconciled_as_a_dry_run(server: Server, browser: A
     wait_until(lambda: "dry run" in browser.find_element("id", "reconcile-report").text, "the report")
     assert rows(browser, "reconcile-report")  # c-1 is open here and not at the venue
     assert httpx2.get(f"{server.url}/health").json()["head"] == head
+
+
+def test_control_bidi_and_zero_width_characters_in_stored_text_are_shown_escaped(
+    server: Server, browser: Any, shot: None
+) -> None:
+    # Free text (a reason) may hold them; shown as themselves, U+202E would reverse what follows
+    # it on screen and ESC or a zero-width space would hide what the ledger holds.
+    reason = "user \u202eabc\u200b\x1b[31m\u2028end"
+    for message in (
+        request("bidi-1", ts="2026-11-20T10:03:00Z"),
+        {"type": "canceled", "client_order_id": "bidi-1", "reason": reason, "ts": "2026-11-20T10:03:01Z"},
+    ):
+        response = httpx2.post(f"{server.url}/messages", json=message)
+        assert response.status_code == 200 and response.json()["counts"]["applied"] == 1, response.text
+    browser.execute_script("openTimeline(arguments[0])", "bidi-1")
+    wait_until(lambda: len(texts(browser, "#timeline-events li")) == 2, "the two events of bidi-1")
+
+    [payload] = texts(browser, '#timeline-events li[data-type="OrderCanceled"] .payload')
+    assert "reason=user \\u202eabc\\u200b\\x1b[31m\\u2028end" in payload
+    [raw] = texts(browser, '#timeline-events li[data-type="OrderCanceled"] pre.raw-message')
+    assert "\\u202eabc\\u200b" in raw and "\u202e" not in raw
+    # The raw message keeps the line breaks of its pretty-printing, and nothing else unsafe
+    assert "\n" in raw
+    page = browser.execute_script("return document.body.textContent")
+    assert not any(char in page for char in "\u202e\u200b\x1b\u2028")
+
+
+def test_the_page_escapes_what_the_command_line_escapes(browser: Any, shot: None) -> None:
+    # One rule on both sides: every character of the categories Cc, Cf, Zl, Zp (domain/values.py)
+    unsafe = "".join(chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) in UNSAFE_CATEGORIES)
+    shown = browser.execute_script("return visible(arguments[0])", unsafe)
+    assert shown == escape_unsafe(unsafe)
+    assert browser.execute_script("return visible(arguments[0])", "plain é 中 <b>") == "plain é 中 <b>"

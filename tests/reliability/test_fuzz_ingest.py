@@ -486,14 +486,19 @@ CANCELED = {"type": "canceled", "client_order_id": "b-000001", "ts": "2026-11-20
         (_with(CANCELED, reason='"ok"', zz='"\\udfff"'), "unpaired UTF-16 surrogate"),
         (_with(CANCELED, reason='"a"').encode().replace(b'"a"', b'"\xed\xa0\x80"'), "not UTF-8"),  # CESU-8
         (_with(CANCELED, reason='"\ud800"'), "not UTF-8"),  # a str line holding a lone surrogate
-        (_with(FILL, ts='"2026-11-20T10:00:00Z\\u0000junk"'), "ts contains control"),  # was applied
-        (_with(FILL, ts='"2026-11-20T10:00:00\\u0000Z"'), "ts contains control"),
-        ('{"a":' * 1000 + "1" + "}" * 1000, "JSON is nested too deeply"),  # RecursionError
+        (_with(FILL, ts='"2026-11-20T10:00:00Z\\u0000junk"'), "ts contains a control"),  # was applied
+        (_with(FILL, ts='"2026-11-20T10:00:00\\u0000Z"'), "ts contains a control"),
+        # "internal error ... RecursionError": objects nested 1,000 deep in a field, and as the line
+        (_with(FILL, tags='{"a":' * 1000 + "1" + "}" * 1000), "JSON is nested deeper than 64 levels"),
+        ('{"a":' * 1000 + "1" + "}" * 1000, "JSON is nested deeper than 64 levels"),
+        ((_with(FILL, tags="[" * 1000 + "]" * 1000)).encode(), "JSON is nested deeper than 64 levels"),
+        # 65 levels, one past the limit; brackets inside a string do not count
+        (_with(FILL, tags='{"a":' * 64 + '"[[[[{{{{"' + "}" * 64), "JSON is nested deeper than 64 levels"),
     ],
     ids=[
         "ts-before-year-1", "ts-after-year-9999", "exponent-beyond-decimal", "bare-exponent",
         "surrogate-escape", "surrogate-key", "cesu8-bytes", "surrogate-in-str", "nul-after-ts", "nul-in-ts",
-        "object-1000-deep",
+        "objects-1000-deep-in-a-field", "objects-1000-deep-line", "arrays-1000-deep-bytes", "65-levels",
     ],
 )  # fmt: skip
 def test_regression_ledger_lines(line: str | bytes, reason: str) -> None:

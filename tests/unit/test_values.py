@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ import pytest
 from orderledger.domain.errors import InvalidInputError, LedgerError
 from orderledger.domain.values import (
     MAX_ID_LENGTH,
+    escape_unsafe,
     format_decimal,
     format_timestamp,
     parse_decimal,
@@ -210,11 +212,11 @@ def test_integer_identifier_becomes_text() -> None:
     ("value", "words"),
     [
         ("O-1\n", "surrounding spaces"),
-        ("O\n1", "control characters"),
-        ("O\x001", "control characters"),
-        ("O\x1b[31m1", "control characters"),
-        ("O\x7f1", "control characters"),
-        ("O\t1", "control characters"),
+        ("O\n1", "control or invisible character"),
+        ("O\x001", "control or invisible character"),
+        ("O\x1b[31m1", "control or invisible character"),
+        ("O\x7f1", "control or invisible character"),
+        ("O\t1", "control or invisible character"),
         ("x" * (MAX_ID_LENGTH + 1), f"longer than {MAX_ID_LENGTH}"),
         ("", "non-empty"),
         (" O-1", "surrounding spaces"),
@@ -230,6 +232,42 @@ def test_identifier_refuses_control_characters_excess_length_and_non_text(value:
     assert caught.value.field == "trade_id"
     assert caught.value.message.startswith("trade_id ")
     assert words in caught.value.message
+
+
+UNSAFE = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) in ("Cc", "Cf", "Zl", "Zp")]
+"""Every character of the refused categories (C0/C1 controls, DEL, format characters such as
+the bidi overrides U+202E and zero-width U+200B, the line and paragraph separators)."""
+
+
+def test_identifier_refuses_every_character_of_the_categories_cc_cf_zl_zp() -> None:
+    assert {"\x85", "\x9b", "\u202e", "\u200b", "\u200d", "\u2066", "\ufeff", "\u2028", "\u2029"} <= set(
+        UNSAFE
+    )
+    accepted = []
+    for char in UNSAFE:
+        try:
+            parse_identifier(f"O{char}1", "client_order_id")
+            accepted.append(f"U+{ord(char):04X}")
+        except InvalidInputError as error:
+            assert f"(U+{ord(char):04X})" in error.message, error.message
+    assert accepted == []
+
+
+@pytest.mark.parametrize("value", ["ordre-\u00e9", "\u05d0\u05d1", "\u4e2d-1", "a\u00a0b", "\U0001f600"])
+def test_identifier_accepts_other_scripts_and_symbols(value: str) -> None:
+    # letters of any script, a no-break space (Zs) and emoji are visible: they stay allowed
+    assert parse_identifier(value, "client_order_id") == value
+
+
+def test_escape_unsafe_shows_each_refused_character_as_an_escape() -> None:
+    assert escape_unsafe("a\x1b[31m\u202eb\x85") == "a\\x1b[31m\\u202eb\\x85"
+    assert escape_unsafe("plain é 中") == "plain é 中"
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-00:01"])
+def test_a_time_outside_the_utc_calendar_is_out_of_range(value: str) -> None:
+    with pytest.raises(InvalidInputError, match="as_of is out of range"):
+        parse_timestamp(value, "as_of")
 
 
 # ----------------------------------------------------------------------------- instruments

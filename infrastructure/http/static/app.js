@@ -1,6 +1,8 @@
 // The operator's page. Plain JS, no build step, nothing loaded from elsewhere.
 // Every value from the ledger is inserted as text (textContent / createTextNode), never as
-// markup, so an ID like <img src=x onerror=alert(1)> is shown, not run.
+// markup, so an ID like <img src=x onerror=alert(1)> is shown, not run; and through visible(),
+// so a control, bidi or zero-width character in stored text is shown as an escape (\u202e),
+// never acting on the text around it.
 "use strict";
 
 const state = {
@@ -14,6 +16,18 @@ const state = {
 
 // ---------------------------------------------------------------- DOM helpers (text only)
 
+// Unicode categories Cc, Cf, Zl and Zp: the characters the ledger refuses in IDs and never shows
+// as themselves (UNSAFE_CATEGORIES in domain/values.py; the command line escapes them alike).
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+function visible(value, keep = "") {
+  return String(value).replace(UNSAFE, (c) => {
+    if (keep.includes(c)) return c;
+    const code = c.codePointAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16).padStart(4, "0")}`;
+  });
+}
+
 function el(tag, props, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(props || {})) {
@@ -23,7 +37,8 @@ function el(tag, props, ...children) {
   }
   for (const child of children) {
     if (child === null || child === undefined) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    // A <pre> keeps its line breaks (a pretty-printed raw message); nothing else does.
+    node.append(child instanceof Node ? child : document.createTextNode(visible(child, tag === "pre" ? "\n" : "")));
   }
   return node;
 }
@@ -47,7 +62,7 @@ function table(columns, rows, rowKey) {
     const tr = el("tr", {}, ...columns.map(([key, , kind, render]) => {
       const value = render ? render(row) : row[key];
       const cell = el("td", { className: kind || "" });
-      cell.append(value instanceof Node ? value : document.createTextNode(value === null || value === undefined ? "" : String(value)));
+      cell.append(value instanceof Node ? value : document.createTextNode(value === null || value === undefined ? "" : visible(value)));
       if (key) cell.dataset.col = key;
       return cell;
     }));
@@ -84,7 +99,7 @@ async function api(path, options = {}) {
 
 function showError(error) {
   const box = document.getElementById("error");
-  box.textContent = error ? String(error.message || error) : "";
+  box.textContent = error ? visible(error.message || error) : "";
   box.hidden = !error;
 }
 
@@ -206,7 +221,7 @@ const SVG = "http://www.w3.org/2000/svg";
 function svg(tag, attrs, text) {
   const node = document.createElementNS(SVG, tag);
   for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, String(value));
-  if (text !== undefined) node.textContent = text;
+  if (text !== undefined) node.textContent = visible(text);
   return node;
 }
 
