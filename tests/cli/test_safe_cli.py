@@ -164,14 +164,14 @@ HOSTILE = {
     "markup": "a[/]",
     "bracket": "[x]",
     "style": "acct[red]",
-    "bidi": "ab\u202ecd",
+    "bidi": "ab\u202ecd",  # refused in an ID (a format character); kept in the journal as sent
 }
 
 
 def test_markup_escapes_and_bidi_controls_are_shown_verbatim_and_safely(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'ledger.db'}"
     lines = jsonl(
-        _request(HOSTILE["markup"], account=HOSTILE["style"], tags={"strategy": "[bold]s\u202e"}),
+        _request(HOSTILE["markup"], account=HOSTILE["style"], tags={"strategy": "[bold]s"}),
         {
             "type": "accepted",
             "client_order_id": HOSTILE["markup"],
@@ -187,15 +187,18 @@ def test_markup_escapes_and_bidi_controls_are_shown_verbatim_and_safely(tmp_path
             "ts": T.format(2),
         },
         _request(HOSTILE["bidi"], account=HOSTILE["bidi"]),
+        _request("o-2"),
         {
             "type": "rejected",
-            "client_order_id": HOSTILE["bidi"],
-            "reason": "no\x1b[2J\x1b]0;pwned\x07",
+            "client_order_id": "o-2",
+            # free text may hold controls and bidi overrides: shown escaped, never as themselves
+            "reason": "no\x1b[2J\x1b]0;pwned\x07 \u202eevil",
             "ts": T.format(3),
         },
     )
     run = run_cli("ingest", str(write_lines(tmp_path / "h.jsonl", lines)), db=db, cwd=tmp_path)
-    assert run.returncode == 0, run.describe()
+    assert run.returncode == 1, run.describe()  # the request with the bidi ID is rejected
+    assert "client_order_id contains a control or invisible character (U+202E)" in run.stdout + run.stderr
     commands = [
         ("orders",),
         ("trades",),
@@ -205,7 +208,7 @@ def test_markup_escapes_and_bidi_controls_are_shown_verbatim_and_safely(tmp_path
         ("messages",),
         ("events",),
         ("order", HOSTILE["markup"]),
-        ("order", HOSTILE["bidi"]),
+        ("order", "o-2"),
         ("history", HOSTILE["markup"]),
         ("history", HOSTILE["bidi"]),
         ("order", "[nope]\u202e"),
@@ -217,10 +220,11 @@ def test_markup_escapes_and_bidi_controls_are_shown_verbatim_and_safely(tmp_path
         assert "\x1b" not in shown and "\u202e" not in shown and "\x07" not in shown, done.describe()
         assert "Traceback" not in shown
     orders, trades, _, by_tag, by_account, messages, _, one, rejected, *_ = runs
-    assert "a[/]" in orders.stdout and "acct[red]" in orders.stdout and "ab\\u202ecd" in orders.stdout
+    assert "a[/]" in orders.stdout and "acct[red]" in orders.stdout and "ab\\u202ecd" not in orders.stdout
     assert "[x]" in trades.stdout and "a[/]" in messages.stdout
-    assert "[bold]s\\u202e" in by_tag.stdout and "acct[red]" in by_account.stdout
-    assert "no\\x1b[2J\\x1b]0;pwned\\x07" in rejected.stdout
+    assert "(U+202E)" in messages.stdout  # the rejected line's reason
+    assert "[bold]s" in by_tag.stdout and "acct[red]" in by_account.stdout
+    assert "no\\x1b[2J\\x1b]0;pwned\\x07 \\u202eevil" in rejected.stdout
     assert "a[/]" in one.stdout
     assert "[nope]\\u202e" in runs[-1].stderr and runs[-1].returncode == 2
     # demo runs on the same ledger without failing on what it holds.

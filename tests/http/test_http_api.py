@@ -215,6 +215,11 @@ def test_trades_filters(client: TestClient) -> None:
     since = client.get("/trades", params={"since": "2026-11-20T10:00:03Z"}).json()
     assert [t["trade_id"] for t in since] == ["t-2"]
     assert_problem(client.get("/trades", params={"since": "yesterday"}), 400, "since")
+    # 00:00 at +01:00 on 1 January of year 1 is before year 1 in UTC: bad input, not a 500
+    for path, name in (("/trades", "since"), ("/orders", "as_of")):
+        assert_problem(
+            client.get(path, params={name: "0001-01-01T00:00:00+01:00"}), 400, f"{name} is out of range"
+        )
 
 
 def test_positions_and_pnl(client: TestClient) -> None:
