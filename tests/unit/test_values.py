@@ -239,7 +239,7 @@ UNSAFE = [chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) in ("C
 the bidi overrides U+202E and zero-width U+200B, the line and paragraph separators)."""
 
 
-def test_identifier_refuses_every_character_of_the_categories_cc_cf_zl_zp() -> None:
+def test_identifier_refuses_every_character_of_the_categories_cc_cf_zl_zp_and_no_other() -> None:
     assert {"\x85", "\x9b", "\u202e", "\u200b", "\u200d", "\u2066", "\ufeff", "\u2028", "\u2029"} <= set(
         UNSAFE
     )
@@ -251,12 +251,9 @@ def test_identifier_refuses_every_character_of_the_categories_cc_cf_zl_zp() -> N
         except InvalidInputError as error:
             assert f"(U+{ord(char):04X})" in error.message, error.message
     assert accepted == []
-
-
-@pytest.mark.parametrize("value", ["ordre-\u00e9", "\u05d0\u05d1", "\u4e2d-1", "a\u00a0b", "\U0001f600"])
-def test_identifier_accepts_other_scripts_and_symbols(value: str) -> None:
     # letters of any script, a no-break space (Zs) and emoji are visible: they stay allowed
-    assert parse_identifier(value, "client_order_id") == value
+    for value in ("ordre-\u00e9", "\u05d0\u05d1", "\u4e2d-1", "a\u00a0b", "\U0001f600"):
+        assert parse_identifier(value, "client_order_id") == value
 
 
 def test_escape_unsafe_shows_each_refused_character_as_an_escape() -> None:
