@@ -221,14 +221,14 @@ def test_right_types_pass_as_given_beside_the_wrong_ones(stocked: OrderLedger) -
     stop.set()
     assert [c.position for c in stocked.follow(since=1, poll_seconds=1, stop=stop)] == [2]
     with pytest.raises(InvalidInputError, match=r"follow\(\): since must be int, not str"):
-        stocked.follow(since="1", stop=stop)
+        stocked.follow(since="1", stop=stop)  # type: ignore[arg-type]
     # 4 bought at 100, marked at 101: unrealized (101 - 100) × 4 = 4
     [row] = stocked.positions(marks={"BTC-USDT": Decimal("101")})
     assert row.unrealized_pnl == Decimal("4")
     with pytest.raises(
         InvalidInputError, match=r"positions\(\): marks\['BTC-USDT'\] must be Decimal, not int"
     ):
-        stocked.positions(marks={"BTC-USDT": 101})
+        stocked.positions(marks={"BTC-USDT": 101})  # type: ignore[dict-item]
 
 
 def test_a_version_past_the_last_is_refused(stocked: OrderLedger) -> None:
