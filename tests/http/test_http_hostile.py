@@ -176,7 +176,9 @@ def test_json_nested_1000_deep_is_refused_in_one_line(fresh: Any, body: str, hea
     # The line is refused and journaled as such, with the reason the ledger's reader gives
     assert response.status_code == 422, response.text
     assert "\n" not in response.json()["detail"]
-    assert [(m.outcome, m.reason) for m in ledger.messages()] == [("rejected", "JSON is nested deeper than 64 levels")]
+    assert [(m.outcome, m.reason) for m in ledger.messages()] == [
+        ("rejected", "JSON is nested deeper than 64 levels")
+    ]
 
 
 @pytest.mark.parametrize(
