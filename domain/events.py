@@ -206,11 +206,15 @@ class FillCorrected(OrderEvent):
 
 
 class OrderDetailsAdded(OrderEvent):
-    """A later report of the order stated details its request left out (nothing is replaced)."""
+    """A later report of the order stated details its request left out (nothing is replaced).
+
+    ``aliases``: identities the order did not have yet, such as the client order ID of a request
+    recorded after the venue had reported the order (alias ``client_order_id``)."""
 
     time_in_force: str | None = None
     parent_id: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    aliases: dict[str, str] = Field(default_factory=dict)
 
 
 class AnomalyRecorded(OrderEvent):

@@ -442,6 +442,14 @@ class Order:
             return _duplicate("the order was already requested; its differences are already recorded")
         return Decision(Outcome.APPLIED, tuple(events))
 
+    def add_aliases(self, stamp: Stamp, aliases: Mapping[str, str]) -> Decision:
+        """Identities the order did not have (a request recorded after the venue reported the
+        order names it so); one it has with another value is refused."""
+        new = self._new_aliases(aliases)
+        if not new:
+            return _duplicate("the order already has these aliases")
+        return self._record(OrderDetailsAdded, stamp, aliases=new)
+
     # ----------------------------------------------------------------- commands
 
     def accept(
@@ -974,6 +982,7 @@ class Order:
         if event.parent_id is not None:
             self.parent_id = event.parent_id
         self.tags.update(event.tags)
+        self.aliases.update(event.aliases)
 
     def _on_anomaly(self, event: AnomalyRecorded) -> None:
         self._flag(event.anomaly)

@@ -384,9 +384,14 @@ def order_messages(
         request = _request(order, identity.client_order_id, venue, account, created, instrument_of, source)
         if request is not None:
             out.append(request)
-    elif not identity.known and venue_order_id is not None and status != "rejected":
+    elif identity.client_order_id is None and venue_order_id is not None and status != "rejected":
+        # Placed elsewhere (no client ID), or by a client index nobody here may have recorded:
+        # the ledger books it as the order that index names, or else as an external order.
         forced = _forced(order, rules, account)
-        request = _request(order, None, venue, account, created, instrument_of, source, venue_order_id)
+        aliases = identity.key(venue, venue_order_id)["aliases"]
+        request = _request(
+            order, None, venue, account, created, instrument_of, source, venue_order_id, aliases
+        )
         if request is not None:
             out.append(request | ({"tags": {forced: "true"}} if forced else {}))
     key = identity.key(venue, venue_order_id)
@@ -435,8 +440,10 @@ def _request(
     instrument_of: InstrumentOf | None,
     source: str,
     venue_order_id: str | None = None,
+    aliases: dict[str, str] | None = None,
 ) -> Message | None:
-    """The order's request; an external one (keyed by venue order ID) when ``client_id`` is None."""
+    """The order's request; an external one (keyed by venue order ID, naming the venue's client
+    index among ``aliases`` where it has one) when ``client_id`` is None."""
     symbol = text_or_none(order.get("symbol"))
     side = (text_or_none(order.get("side")) or "").lower()
     quantity = positive_text(order.get("amount"), "amount")
@@ -453,6 +460,7 @@ def _request(
         account=account,
         venue=venue,
         venue_order_id=venue_order_id,
+        aliases=aliases,
         instrument=instrument_of(symbol) if instrument_of else symbol,
         side=side,
         order_type=order_type,

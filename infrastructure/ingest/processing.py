@@ -20,7 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from orderledger.domain.errors import IdentityConflictError, LedgerError
-from orderledger.domain.events import OrderAccepted, OrderAmended, OrderEvent
+from orderledger.domain.events import OrderAccepted, OrderAmended, OrderEvent, OrderSpec
 from orderledger.domain.order import Decision, Order, Stamp, order_id_for, replay
 from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
 from orderledger.domain.values import escape_unsafe, format_timestamp
@@ -54,6 +54,8 @@ LOCKED_AFTER = 2
 """Stale attempts after which a batch is decided while holding the log lock."""
 IdentityKey = tuple[str, str, str]  # (venue, kind, value)
 _IDENTITY_COLUMNS = ("venue", "kind", "value", "client_order_id")
+CLIENT_ORDER_ID_ALIAS = "client_order_id"
+"""The alias under which an external order keeps the client order ID of a request that named it."""
 Handled = tuple[Outcome, str | None, list[OrderEvent]]
 """What applying one message gave: its outcome, the reason, the events it decided."""
 
@@ -529,18 +531,23 @@ class _Batch:
     def _request(self, message: RequestMessage, entry: JournalEntry, part: int = 0) -> Handled:
         spec = message.spec()
         existing = self._order(spec.client_order_id)
-        if existing is None and message.external and message.venue_order_id:
-            # A venue's report of an order without a client order ID: it may be one we know
-            # by its venue order ID (our own, acknowledged), and then it is that order again.
-            owner = self._owner((spec.venue, "venue_order_id", message.venue_order_id))
-            if owner is not None:
-                existing = owner
-                spec = spec.model_copy(
-                    update={"client_order_id": owner.client_order_id, "external": owner.external}
-                )
+        if existing is None and (spec.aliases or spec.external):
+            existing, spec = self._named_by_identity(spec)
         if existing is not None:
             self._last_client_id = existing.client_order_id
-            return self._outcome(existing, existing.request_again(spec, self._stamp(message)), entry)
+            result = self._outcome(existing, existing.request_again(spec, self._stamp(message)), entry)
+            asked = message.client_order_id
+            if message.external or asked is None or asked == existing.client_order_id:
+                return result
+            # Our request for an order the venue reported first: the order keeps the request's
+            # client order ID as an alias, and what waits for that ID is released.
+            alias = {CLIENT_ORDER_ID_ALIAS: asked}
+            added = self._outcome(existing, existing.add_aliases(self._stamp(message), alias), entry)
+            keys = self._register(existing, identity_keys(existing))
+            own: list[IdentityKey] = [("", "client_order_id", asked)]
+            self.commit.resolvable.extend([*own, *keys])
+            events = result[2] + added[2] + self._unpark(existing, [*own, *keys])
+            return (Outcome.APPLIED, None, events) if events else result
         new_keys = [(spec.venue, f"alias:{n}", v) for n, v in spec.aliases.items()]
         if spec.venue_order_id:
             new_keys.append((spec.venue, "venue_order_id", spec.venue_order_id))
@@ -553,6 +560,29 @@ class _Batch:
         self.commit.resolvable.extend([own_key, *new_keys])
         unparked = self._unpark(order, [own_key, *new_keys])
         return result[0], result[1], result[2] + unparked
+
+    def _named_by_identity(self, spec: OrderSpec) -> tuple[Order | None, OrderSpec]:
+        """The order a request names by a venue identity instead of its client order ID, and the
+        request restated for it; None and ``spec`` unchanged when there is none.
+
+        A venue's report (``external``) of an order whose venue order ID or client index an
+        order holds is that order again (ours, or one booked from an earlier report). Our own
+        request whose client index the venue reported first, booked as an external order, is
+        that external order: it takes the request's client order ID as an alias
+        (``client_order_id``), never a second order. An index held by another of our orders
+        is left to the identity check (a collision of two client order IDs on one index)."""
+        keys = [(spec.venue, f"alias:{n}", v) for n, v in spec.aliases.items()]
+        if spec.external and spec.venue_order_id:
+            keys.insert(0, (spec.venue, "venue_order_id", spec.venue_order_id))
+        for key in keys:
+            owner = self._owner(key)
+            if owner is None:
+                continue
+            if not spec.external and not owner.external:
+                return None, spec
+            update = {"client_order_id": owner.client_order_id, "external": owner.external}
+            return owner, spec.model_copy(update=update)
+        return None, spec
 
     # ------------------------------------------------------------------ other facts
 
@@ -617,6 +647,12 @@ class _Batch:
         """The order a message names, or every identity it could be released by."""
         if message.client_order_id:
             order = self._order(message.client_order_id)
+            if order is None and message.venue:
+                # A request recorded after the venue had reported its order made the request's
+                # client order ID an alias of that (external) order.
+                order = self._owner(
+                    (message.venue, f"alias:{CLIENT_ORDER_ID_ALIAS}", message.client_order_id)
+                )
             return order, ([] if order else [("", "client_order_id", message.client_order_id)])
         venue = message.venue or ""
         keys: list[IdentityKey] = []
