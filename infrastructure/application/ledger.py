@@ -835,6 +835,65 @@ class OrderLedger(Application[UUID]):
         where = Filter(since=since, until=until, newest=newest, limit=limit)
         return list(self.iter_messages(where, outcome=outcome, parked=parked, older_than=older_than))
 
+    def settle(
+        self,
+        message_id: int,
+        *,
+        reason: str,
+        by: str,
+        book: bool = False,
+        account: str | None = None,
+        origin: str = "api",
+    ) -> int:
+        """Settle a parked message by hand, recorded in a journal line of its own with who
+        (``by``) and why (``reason``); returns that line's message ID.
+
+        Without ``book`` the message is set aside: the parked line becomes ``ignored`` and no
+        longer counts as parked. With ``book`` its input is read again as its format reads it
+        (``account`` as ``ingest`` takes it) and recorded once more: where it carries an
+        order's details the order is booked as an external one, and the parked line is then
+        released as any parked line is when its order arrives. Refused, with nothing written,
+        unless the message is parked (and, to book, carries the details); see docs/messages.md,
+        "Settling a parked message"."""
+        from orderledger.infrastructure.ingest.settlement import parked_line, set_aside, settlement_terms
+
+        if not book:
+            with self._writing:
+                return set_aside(
+                    self.ledger_recorder,
+                    message_id,
+                    reason=reason,
+                    by=by,
+                    now=self.processor.clock(),
+                    origin=origin,
+                )
+        why, who = settlement_terms(reason, by)
+        with self.db.read() as tx:
+            line = parked_line(tx, message_id)
+        if line.format not in ADAPTER_FORMATS:
+            raise InvalidInputError(
+                f"message {message_id} is a {line.format}-format message, which states no order's"
+                " details: set it aside instead"
+            )
+        feed = _open_feed(self, line.format, line.venue, account, False)
+        item = _read_adapter_line(line.raw, origin, 0, line.format, line.venue, account, feed)
+        if item.error is not None:
+            raise InvalidInputError(f"message {message_id} cannot be read again to book it: {item.error}")
+        if not any(m.type == "request" for m in item.messages):
+            raise InvalidInputError(
+                f"message {message_id} does not carry an order's details (account, instrument, side,"
+                " quantity and venue order ID): set it aside instead"
+            )
+        item.line_no = None
+        item.notes.append(f"books parked message {message_id} (by {who}: {why})")
+        results: list[Result] = []
+        self.ingest_inbound([item], on_batch=results.extend)
+        settled = results[0]
+        if settled.outcome is Outcome.REJECTED:
+            raise InvalidInputError(f"message {message_id} could not be booked: {settled.reason}")
+        assert settled.message_id is not None
+        return settled.message_id
+
     def verify(
         self,
         *,

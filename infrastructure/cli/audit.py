@@ -3,6 +3,7 @@ reconciliation against a venue snapshot."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import signal
@@ -42,6 +43,7 @@ from orderledger.infrastructure.cli.render import (
 
 
 def messages(
+    ctx: typer.Context,
     outcome: Annotated[str | None, typer.Option(help=f"{SPELLED}.")] = None,
     parked: Annotated[bool, typer.Option("--parked", help="Only messages still parked.")] = False,
     older_than: Annotated[
@@ -62,6 +64,8 @@ def messages(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one message per line.")] = False,
 ) -> None:
     """The message journal: every inbound message verbatim, with its outcome."""
+    if ctx.invoked_subcommand is not None:
+        return  # `messages settle`
     # The API refuses these too; the command says so in its options' words.
     if parked and outcome not in (None, "parked"):
         raise InvalidInputError(
@@ -87,6 +91,24 @@ def messages(
             limited(count, limit, "messages")
     if older_than is not None and count:
         raise typer.Exit(1)
+
+
+def settle(
+    message_id: Annotated[int, typer.Argument(metavar="ID", help="The parked message (messages --parked).")],
+    reason: Annotated[str, typer.Option(help="Why: recorded in the journal.")],
+    by: Annotated[str | None, typer.Option(help="Who settles it (default: your user name).")] = None,
+    book: Annotated[
+        bool, typer.Option("--book", help="Book it as an external order (it must carry the details).")
+    ] = False,
+    account: Annotated[str | None, typer.Option(help="With --book: the account, as ingest takes it.")] = None,
+) -> None:
+    """Settle a parked message by hand: set it aside, or --book it as an external order; the
+    journal records who and why."""
+    who = by if by is not None else getpass.getuser()
+    with open_ledger() as ledger:
+        settled = ledger.settle(message_id, reason=reason, by=who, book=book, account=account, origin="cli")
+    done = "booked" if book else "set aside"
+    say(f"message {message_id} {done} by {who}: recorded as message {settled}")
 
 
 def events(

@@ -31,7 +31,6 @@ for command in (
     queries.pnl,
     admin.project,
     admin.rebuild,
-    audit.messages,
     audit.events,
     audit.follow,
     audit.verify,
@@ -47,6 +46,10 @@ db_app.command("init")(admin.db_init)
 app.command()(admin.demo)
 app.command()(ingest.simulate)
 app.command()(admin.serve)
+messages_app = typer.Typer(help="The message journal; `messages settle` sets a parked message aside.")
+app.add_typer(messages_app, name="messages")
+messages_app.callback(invoke_without_command=True)(audit.messages)
+messages_app.command("settle")(audit.settle)
 instruments_app = typer.Typer(help="Instrument definitions: contract size, settlement, option terms.")
 app.add_typer(instruments_app, name="instruments")
 instruments_app.callback(invoke_without_command=True)(queries.instruments)

@@ -389,6 +389,30 @@ def create_app(
         """The journal: every inbound message verbatim, with its outcome."""
         return await run_in_threadpool(service.messages, outcome=outcome, since=since, limit=limit)
 
+    @app.post("/messages/{message_id}/settle", tags=["write"])
+    async def post_settle(
+        message_id: int,
+        request: Request,
+        role: Annotated[str, Depends(role_dependency("admin"))],
+    ) -> dict[str, Any]:
+        """Settle a parked message by hand (needs admin). JSON body: `reason` and `by` (who), and
+        `book: true` (with `account` where its format needs one) to book it as an external
+        order; otherwise it is set aside. The journal records who and why."""
+        body = await read_body(request)
+        try:
+            terms = orjson.loads(body)
+        except ValueError:
+            raise Problem(
+                400, "the body must be a JSON object: reason, by, and optionally book, account"
+            ) from None
+        if not isinstance(terms, dict):
+            raise Problem(400, "the body must be a JSON object: reason, by, and optionally book, account")
+        unknown = sorted(set(terms) - {"reason", "by", "book", "account"})
+        if unknown:
+            raise Problem(400, f"unknown field {unknown[0]!r}: a settlement takes reason, by, book, account")
+        client = request.client.host if request.client else "?"
+        return await run_in_threadpool(service.settle, message_id, terms, origin=f"http:{client}")
+
     @app.get("/verify", tags=["audit"])
     async def get_verify(role: Read) -> dict[str, Any]:
         """Recompute the hash chain and check every view against a fresh fold (a bounded expensive read)."""

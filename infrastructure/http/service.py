@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import parse_timestamp
 from orderledger.infrastructure.application.follow import log_record, read_after
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
@@ -96,6 +97,25 @@ class LedgerService:
         """Compare a venue snapshot with the ledger; record the corrections only when ``apply``."""
         grace = timedelta(seconds=grace_seconds)
         return self.ledger.reconcile(snapshot, apply=apply, grace=grace, origin=origin).to_json()
+
+    def settle(self, message_id: int, terms: dict[str, Any], *, origin: str) -> dict[str, Any]:
+        """Settle a parked message (``terms``: reason, by, book, account); the journal line that
+        records it."""
+        book = terms.get("book", False)
+        if not isinstance(book, bool):
+            raise InvalidInputError("book must be true or false", field="book")
+        account = terms.get("account")
+        if account is not None and not isinstance(account, str):
+            raise InvalidInputError("account must be text", field="account")
+        settled = self.ledger.settle(
+            message_id,
+            reason=terms.get("reason"),  # type: ignore[arg-type]  # checked by settle
+            by=terms.get("by"),  # type: ignore[arg-type]
+            book=book,
+            account=account,
+            origin=origin,
+        )
+        return {"message_id": message_id, "settled_by": settled, "action": "booked" if book else "set_aside"}
 
     # ------------------------------------------------------------------ orders
 

@@ -347,6 +347,10 @@ class Processor:
                     wanted.add((venue, "venue_order_id", m.venue_order_id))
                 if m.aliases:
                     wanted.update((venue, f"alias:{n}", v) for n, v in m.aliases.items())
+                cid = m.client_order_id
+                if cid is not None and m.venue and cid in self.absent and cid not in requested:
+                    # An order unknown by this ID may know it as an alias (_resolve).
+                    wanted.add((venue, f"alias:{CLIENT_ORDER_ID_ALIAS}", cid))
         # O(batch): only this batch's keys are looked at, never every identity seen so far.
         wanted = {key for key in wanted if key not in self.identities}
         if not wanted:

@@ -473,6 +473,18 @@ class LedgerRecorder(ApplicationRecorder):
         order now exists, or a new order for which a message was parked unseen, sends the batch
         back to be decided again.
         """
+        settling = sorted({e.message_id for e in batch.resolved if e.message_id is not None})
+        for start in range(0, len(settling), 500):
+            # A parked line another writer settled meanwhile (its order arrived, or a person set
+            # it aside): the batch is decided again, never settles it twice.
+            lines = settling[start : start + 500]
+            marks = ", ".join("?" for _ in lines)
+            if tx.one(
+                f"SELECT 1 FROM messages WHERE message_id IN ({marks})"
+                f" AND outcome <> '{Outcome.PARKED}' LIMIT 1",
+                lines,
+            ):
+                raise StaleBatchError("a parked line this batch settles was settled elsewhere")
         parking = [key for e in batch.journal for keys, _ in e.parked.values() for key in keys]
         for venue, kind, value in parking:
             if kind == "client_order_id":

@@ -54,6 +54,10 @@ def test_the_curl_examples_run(tmp_path: Path) -> None:
     assert documents[1]["detail"].startswith("line 2 rejected:")
     # The order, seen through the query examples, is filled 1 of 2
     assert documents[3]["filled_quantity"] == "1"
+    # The fill of an order nobody requests parks as message 4; settling it sets it aside,
+    # recorded as message 5 (the request and the two fills above are messages 1 to 3)
+    assert documents[-3]["results"][0]["outcome"] == "parked"
+    assert documents[-2] == {"message_id": 4, "settled_by": 5, "action": "set_aside"}
     # The last example is the documented 404
     assert documents[-1]["detail"] == "no order 'nope' (client order ID, venue order ID or alias)"
     # The stream example printed the two events in log order
