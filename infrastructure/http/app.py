@@ -400,8 +400,8 @@ def create_app(
         order; otherwise it is set aside. The journal records who and why."""
         body = await read_body(request)
         try:
-            terms = orjson.loads(body)
-        except ValueError:
+            terms = json.loads(body)
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to read
             raise Problem(
                 400, "the body must be a JSON object: reason, by, and optionally book, account"
             ) from None
