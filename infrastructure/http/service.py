@@ -107,10 +107,15 @@ class LedgerService:
         account = terms.get("account")
         if account is not None and not isinstance(account, str):
             raise InvalidInputError("account must be text", field="account")
+        reason, by = terms.get("reason"), terms.get("by")
+        if not isinstance(reason, str):
+            raise InvalidInputError("a settlement needs a reason (text)", field="reason")
+        if not isinstance(by, str):
+            raise InvalidInputError("a settlement needs who settles it: by (text)", field="by")
         settled = self.ledger.settle(
             message_id,
-            reason=terms.get("reason"),  # type: ignore[arg-type]  # checked by settle
-            by=terms.get("by"),  # type: ignore[arg-type]
+            reason=reason,
+            by=by,
             book=book,
             account=account,
             origin=origin,

@@ -49,6 +49,9 @@ VALID: dict[str, Any] = {
     "where": Filter(),
     "position": 0,
     "limit": 1,
+    "reason": "a stray report",
+    "by": "ops",
+    "message_id": 1,
     "snapshot": '{"venue": "V", "account": "acc", "as_of": "2026-11-20T10:00:00Z", "orders": []}',
 }
 """A valid value for each required parameter."""
