@@ -60,6 +60,7 @@ from orderledger.infrastructure.application.results import (
     PnlRow,
     PositionRow,
     TradeRow,
+    ViewsLag,
 )
 from orderledger.infrastructure.audit.search import (
     EventFilter,
@@ -795,6 +796,16 @@ class OrderLedger(Application[UUID]):
         """The position of the last committed event (0 for an empty log)."""
         return self.ledger_recorder.max_notification_id() or 0
 
+    def views_lag(self) -> ViewsLag:
+        """How far the views are behind the log (``behind`` 0: current). Answers from the views
+        (orders and positions now, trades, P&L, exports of orders and trades) show the log up to
+        the slowest view's position; they do not fold what is missing (a reader may have no write
+        access, and a large lag would make one query pay for it): they say it."""
+        with self.db.read() as tx:
+            tracked = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
+            log_end = int(tx.one("SELECT MAX(notification_id) FROM events")[0] or 0)
+        return ViewsLag(min(tracked.get(name, 0) for name in self.views.by_name), log_end)
+
     def iter_messages(
         self,
         where: Filter,
@@ -899,23 +910,37 @@ class OrderLedger(Application[UUID]):
         *,
         expect_head: Head | tuple[int, str] | None = None,
         heads: Mapping[int, str] | None = None,
+        journal_heads: Mapping[int, str] | None = None,
         deep: bool = False,
     ) -> VerifyReport:
-        """Check the storage, the hash chain, the views and the journal against the log; a head
-        recorded earlier (``expect_head``, ``heads``: position → hash) must still be in the chain."""
-        from orderledger.infrastructure.audit.verify import verify
+        """Check the storage, the hash chains, the views and the journal against the log; heads
+        recorded earlier (``expect_head``: a :class:`Head` covers the journal too; ``heads``,
+        ``journal_heads``: position → hash) must still be in the chains."""
+        from orderledger.infrastructure.audit.verify import merge_heads, verify
 
         expected = None if expect_head is None else _head_pair(expect_head)
-        report = verify(self.db, self.ledger_mapper, expect_head=expected, heads=heads, deep=deep)
-        report.heads_checked = len(heads or {}) + (expected is not None)
+        journal = dict(journal_heads or {})
+        if isinstance(expect_head, Head) and expect_head.journal is not None:
+            journal = merge_heads(journal, [expect_head.journal], "expect_head")
+        report = verify(
+            self.db,
+            self.ledger_mapper,
+            expect_head=expected,
+            heads=heads,
+            journal_heads=journal,
+            deep=deep,
+        )
+        report.heads_checked = len(heads or {}) + len(journal) + (expected is not None)
         return report
 
     def head(self) -> Head | None:
-        """The chain's head, to record outside the database (None for an empty log)."""
-        from orderledger.infrastructure.audit.verify import stored_head
+        """The chains' heads, to record outside the database (None while both are empty)."""
+        from orderledger.infrastructure.audit.verify import stored_head, stored_journal_head
 
-        found = stored_head(self.db)
-        return None if found is None else Head(*found)
+        found, journal = stored_head(self.db), stored_journal_head(self.db)
+        if found is None and journal is None:
+            return None
+        return Head(*(found or (0, "")), journal=journal)
 
     def reconcile(
         self,
@@ -966,8 +991,10 @@ def _read_error(raw: bytes) -> LedgerError | None:
     return None
 
 
-def _head_pair(head: Head | tuple[int, str]) -> tuple[int, str]:
-    return (head.position, head.hash) if isinstance(head, Head) else head
+def _head_pair(head: Head | tuple[int, str]) -> tuple[int, str] | None:
+    if isinstance(head, Head):
+        return (head.position, head.hash) if head.position else None
+    return head
 
 
 MAX_REASON = 300

@@ -623,21 +623,54 @@ class InstrumentRow:
 
 
 @dataclass(frozen=True)
+class ViewsLag:
+    """How far the views (orders, trades, positions) are behind the log: the slowest view's
+    position and the log's last event. Queries answered from the views show the log up to
+    ``position`` only; ``orderledger project`` (or a ``project --follow``) folds the rest."""
+
+    position: int
+    log_end: int
+
+    @property
+    def behind(self) -> int:
+        """Events of the log no answer from the views includes yet (0: the views are current)."""
+        return max(self.log_end - self.position, 0)
+
+    def warning(self) -> str:
+        """The one line the CLI prints on stderr when the views are behind."""
+        return (
+            f"warning: the views are {self.behind:,} events behind the log (they show events up to"
+            f" {self.position:,} of {self.log_end:,}): `orderledger project` folds the rest"
+        )
+
+
+@dataclass(frozen=True)
 class Head:
-    """The hash chain's head: the last event's position and hash."""
+    """The hash chains' heads: the last event's position and hash (0 and "" before the first
+    event), and the journal's last record's (None before the first journal row)."""
 
     position: int
     hash: str
+    journal: tuple[int, str] | None = None
 
     def __str__(self) -> str:
-        return f"{self.position}:{self.hash}"
+        text = f"{self.position}:{self.hash}" if self.position else ""
+        if self.journal is not None:
+            text = f"{text} journal {self.journal[0]}:{self.journal[1]}".lstrip()
+        return text
 
     @staticmethod
     def json_of(head: Head | None) -> dict[str, Any]:
-        """``{"position", "hash", "head"}``; an empty log has position 0 and no hash."""
+        """``{"position", "hash", "journal", "head"}``; an empty log has position 0 and no hash,
+        an empty journal no ``journal``; ``head`` is the text ``orderledger head`` prints."""
         if head is None:
-            return {"position": 0, "hash": None, "head": None}
-        return {"position": head.position, "hash": head.hash, "head": str(head)}
+            return {"position": 0, "hash": None, "journal": None, "head": None}
+        return {
+            "position": head.position,
+            "hash": head.hash or None,
+            "journal": None if head.journal is None else f"{head.journal[0]}:{head.journal[1]}",
+            "head": str(head),
+        }
 
 
 __all__ = [
@@ -652,5 +685,6 @@ __all__ = [
     "PnlRow",
     "PositionRow",
     "TradeRow",
+    "ViewsLag",
     "plain",
 ]

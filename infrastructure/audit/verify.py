@@ -4,6 +4,7 @@ view from the log, so a changed, deleted or reordered row is found. Nothing here
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,11 +20,20 @@ from orderledger.domain.instrument import instrument_id_for
 from orderledger.domain.order import Order, order_id_for
 from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.audit.search import CHUNK, EVENT_COLUMNS, EventFilter, search_events
-from orderledger.infrastructure.storage.chain import GENESIS, link
-from orderledger.infrastructure.storage.db import Database
+from orderledger.infrastructure.storage.chain import GENESIS, journal_link, link, parked_digest
+from orderledger.infrastructure.storage.db import Database, table_columns
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.sqlite import check_sqlite_file
-from orderledger.infrastructure.storage.store import foreign_triggers
+from orderledger.infrastructure.storage.store import (
+    PARKED_ROWS,
+    as_bytes,
+    foreign_triggers,
+    journal_head,
+    message_fields,
+    missing_protection,
+    parked_parts,
+    settlement_fields,
+)
 from orderledger.projections import PROJECTIONS
 from orderledger.projections.base import MemoryTable, Projection, fold
 from orderledger.projections.orders import ORDERS_TABLE
@@ -45,11 +55,15 @@ class VerifyReport:
     schema_problems: list[str] = field(default_factory=list)
     storage: dict[str, str] = field(default_factory=dict)
     heads_checked: int = 0  # heads recorded earlier that were checked against the chain
+    journal_records: int = 0  # journal rows and settlements in the journal's chain
+    views_behind: int = 0  # events of the log the slowest view has not folded (nor been compared on)
+    journal_head: tuple[int, str] | None = None
 
     @property
     def head_text(self) -> str | None:
-        """The head as ``ID:HASH`` (None for an empty log)."""
-        return None if self.head is None else f"{self.head[0]}:{self.head[1]}"
+        """The heads as ``orderledger head`` prints them: ``ID:HASH journal ID:HASH`` (None when
+        the log and the journal are empty)."""
+        return head_text(self.head, self.journal_head)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form (what ``orderledger verify --json`` prints)."""
@@ -63,6 +77,8 @@ class VerifyReport:
             "schema_problems": self.schema_problems,
             "storage": self.storage,
             "heads_checked": self.heads_checked,
+            "journal_records": self.journal_records,
+            "views_behind": self.views_behind,
         }
 
     @property
@@ -86,6 +102,7 @@ def verify(
     *,
     expect_head: tuple[int, str] | None = None,
     heads: Heads | None = None,
+    journal_heads: Heads | None = None,
     deep: bool = False,
 ) -> VerifyReport:
     """Check the storage, recompute the hash chain from the first event (each row's search columns
@@ -100,17 +117,22 @@ def verify(
     if expect_head is not None:
         expected = merge_heads(expected, [expect_head], "--expect-head")
     with db.snapshot():
-        return _verify(db, mapper, expected, deep)
+        return _verify(db, mapper, expected, dict(journal_heads or {}), deep)
 
 
-def _verify(db: Database, mapper: LedgerMapper, heads: Heads, deep: bool) -> VerifyReport:
+def _verify(
+    db: Database, mapper: LedgerMapper, heads: Heads, journal_heads: Heads, deep: bool
+) -> VerifyReport:
     storage = check_storage(db, deep=deep)
     report = verify_chain(db, heads=heads, mapper=mapper)
     report.storage = storage
+    journal = verify_journal(db, journal_heads)
+    report.journal_records, report.journal_head = journal.records, journal.head
+    report.journal_problems = list(journal.problems)
     last = report.head[0] if report.head else 0
     with db.read() as tx:
         tracking = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
-        report.schema_problems = [
+        report.schema_problems = missing_protection(tx) + [
             f"trigger {trigger} on table {table} was not created by the ledger: it runs with the"
             " rights of whoever writes next (`orderledger db init` as the owner removes it)"
             for table, trigger in foreign_triggers(tx)
@@ -124,6 +146,7 @@ def _verify(db: Database, mapper: LedgerMapper, heads: Heads, deep: bool) -> Ver
     if report.broken is not None:
         return report
     orders: dict[str, Order] | None = None
+    report.views_behind = last - min(tracking.get(p.name, 0) for p in PROJECTIONS)
     for projection_class in PROJECTIONS:
         projection = projection_class()
         position = tracking.get(projection.name, 0)
@@ -133,7 +156,7 @@ def _verify(db: Database, mapper: LedgerMapper, heads: Heads, deep: bool) -> Ver
             orders = tables[ORDERS_TABLE.name].rows
     if orders is None:
         orders = _fold_log(db, mapper, PROJECTIONS[0](), last)[ORDERS_TABLE.name].rows
-    report.journal_problems = journal_differences(db, orders)
+    report.journal_problems += journal_differences(db, orders)
     return report
 
 
@@ -171,17 +194,50 @@ def parse_head(text: str, source: str) -> tuple[int, str]:
     return int(position), digest.lower()
 
 
-def read_heads(path: Path) -> dict[int, str]:
-    """The heads recorded in a file, one ``ID:HASH`` a line (blank lines and ``#`` comments skipped)."""
+@dataclass
+class RecordedHeads:
+    """Heads recorded earlier, each position → hash (hex): the log's and the journal's."""
+
+    events: dict[int, str] = field(default_factory=dict)
+    journal: dict[int, str] = field(default_factory=dict)
+
+    def add(self, text: str, source: str) -> None:
+        """Add a line as ``orderledger head`` prints it: ``ID:HASH``, ``ID:HASH journal ID:HASH``
+        or ``journal ID:HASH`` (a head recorded before the journal was chained has no journal part)."""
+        log, sep, journal = text.strip().partition("journal")
+        if log.strip():
+            self.events = merge_heads(self.events, [parse_head(log, source)], source)
+        if sep:
+            self.journal = merge_heads(self.journal, [parse_head(journal, source)], f"{source} (journal)")
+        if not log.strip() and not sep:
+            parse_head(text, source)  # raises: nothing recognisable
+
+
+def parse_heads(text: str, source: str) -> RecordedHeads:
+    """One recorded head line (``--expect-head``)."""
+    recorded = RecordedHeads()
+    recorded.add(text, source)
+    return recorded
+
+
+def head_text(events: tuple[int, str] | None, journal: tuple[int, str] | None) -> str | None:
+    """``ID:HASH journal ID:HASH`` as ``orderledger head`` prints it (None when both are empty)."""
+    parts = [] if events is None else [f"{events[0]}:{events[1]}"]
+    if journal is not None:
+        parts.append(f"journal {journal[0]}:{journal[1]}")
+    return " ".join(parts) or None
+
+
+def read_heads(path: Path) -> RecordedHeads:
+    """The heads recorded in a file, one a line (blank lines and ``#`` comments skipped)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         raise InvalidInputError(f"cannot read the heads file {str(path)!r}: {error}", field="heads") from None
-    heads: dict[int, str] = {}
+    heads = RecordedHeads()
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip() and not line.lstrip().startswith("#"):
-            source = f"heads file {str(path)!r} line {number}"
-            heads = merge_heads(heads, [parse_head(line, source)], source)
+            heads.add(line, f"heads file {str(path)!r} line {number}")
     return heads
 
 
@@ -193,6 +249,16 @@ def stored_head(db: Database) -> tuple[int, str] | None:
             " ORDER BY notification_id DESC LIMIT 1"
         )
     return None if row is None else (int(row[0]), bytes(row[1]).hex())
+
+
+def stored_journal_head(db: Database) -> tuple[int, str] | None:
+    """The journal chain's last record's position and hash as stored (None when empty or not
+    yet chained)."""
+    with db.read() as tx:
+        if "hash" not in table_columns(tx, "messages"):
+            return None
+        position, digest = journal_head(tx)
+    return None if not position else (position, digest.hex())
 
 
 def verify_chain(
@@ -310,6 +376,215 @@ def _check_row(
                 f" {named[column]!r} but its payload says {getattr(indexed, column)!r}"
             )
     return None
+
+
+@dataclass
+class JournalChain:
+    """What the check of the journal's chain found."""
+
+    records: int = 0  # journal rows and settlements chained
+    head: tuple[int, str] | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+_SETTLEMENT_COLUMNS = (
+    "position, message_id, parts, before_reason, before_client_order_id, before_event_count,"
+    " outcome, reason, client_order_id, event_count, hash"
+)
+
+
+def verify_journal(db: Database, heads: Heads | None = None, limit: int = 20) -> JournalChain:
+    """Recompute the journal's chain: every journal row and settlement record in position order,
+    without a gap, each hash over the record as written (a settled line as it was before its
+    first settlement, with the digests of all its parked parts), each settled line's row equal to
+    its last settlement, and each journal head recorded earlier still in the chain."""
+    found = JournalChain()
+    with db.read() as tx:
+        if "hash" not in table_columns(tx, "messages"):
+            found.problems.append(
+                "the journal is not chained: this database was written by an earlier release; open"
+                " it once with write access (PostgreSQL: `orderledger db init` as the owner) to upgrade it"
+            )
+            return found
+        settlements = [
+            tuple(r) for r in tx.all(f"SELECT {_SETTLEMENT_COLUMNS} FROM settlements ORDER BY position")
+        ]
+        waiting = parked_parts(tx.all(PARKED_ROWS))
+        stored = int(tx.one("SELECT COUNT(*) FROM messages")[0]) + len(settlements)
+    by_line: dict[int, list[tuple[Any, ...]]] = {}
+    for record in settlements:
+        by_line.setdefault(record[1], []).append(record)
+    problems = found.problems
+    expected = dict(heads or {})
+    previous, position = GENESIS, 0
+    pending = iter(settlements)
+    settlement = next(pending, None)
+
+    def step(at: int, digest: bytes, computed: bytes, what: str) -> bool:
+        nonlocal previous, position
+        if at <= position:
+            problems.append(
+                f"journal record {at} is out of place (the next is {position + 1}): it was inserted"
+                " around the ledger"
+            )
+            return False
+        if at != position + 1:
+            problems.append(
+                f"journal record {position + 1} is missing (the journal jumps from {position} to {at})"
+            )
+            return False
+        if digest != computed:
+            problems.append(
+                f"{what} does not match its hash: its text, origin, line, time, outcome, reason or"
+                " parked messages were changed, or records were reordered"
+            )
+            return False
+        if at in expected and digest.hex() != expected[at]:
+            problems.append(
+                f"journal record {at} has hash {digest.hex()}, not the recorded head {expected[at]}:"
+                " the journal was rewritten up to there"
+            )
+            return False
+        previous, position = digest, at
+        found.records += 1
+        return True
+
+    def settle_step(record: tuple[Any, ...]) -> bool:
+        digest = bytes(record[10] or b"")
+        return step(
+            int(record[0]),
+            digest,
+            journal_link(previous, settlement_fields(record)),
+            f"settlement {record[0]} of message {record[1]}",
+        )
+
+    last: int | None = None
+    intact = True
+    while intact:
+        with db.read() as tx:
+            rows = tx.all(
+                "SELECT message_id, received_at, origin, line_no, format, raw, outcome, reason,"
+                " client_order_id, event_count, hash FROM messages"
+                + ("" if last is None else " WHERE message_id > ?")
+                + " ORDER BY message_id LIMIT ?",
+                ((last,) if last is not None else ()) + (CHUNK,),
+            )
+        for row in rows:
+            while intact and settlement is not None and row[0] is not None and settlement[0] < row[0]:
+                intact = settle_step(settlement)
+                settlement = next(pending, None)
+            if not intact:
+                break
+            if row[0] is None:
+                continue  # outside the numbering: counted below
+            intact = step(
+                int(row[0]),
+                bytes(row[10] or b""),
+                journal_link(
+                    previous,
+                    message_fields(_as_written(row, by_line, waiting), _parts(row[0], by_line, waiting)),
+                    as_bytes(row[5]),
+                ),
+                f"message {row[0]} (line {row[3]} of {row[2]!r})",
+            )
+            if not intact:
+                break
+            problems += _settled_line(row, by_line.get(row[0], []), waiting.get(row[0], {}))
+        if len(rows) < CHUNK:
+            break
+        last = rows[-1][0]
+    while intact and settlement is not None:
+        intact = settle_step(settlement)
+        settlement = next(pending, None)
+    if intact:
+        found.head = (position, previous.hex()) if position else None
+        if expected and position < max(expected):
+            at = max(expected)
+            problems.append(
+                f"the journal ends at record {position}, before the recorded head {at}:{expected[at]}:"
+                " records were deleted from the end"
+            )
+        elif stored != found.records:
+            problems.append(
+                f"the journal holds {stored} records but its chain {found.records}: rows outside the"
+                " chain were inserted around the ledger"
+            )
+    for message_id in sorted(set(by_line) - _lines_present(db, by_line)):
+        problems.append(
+            f"settlement {by_line[message_id][0][0]} settles message {message_id},"
+            " which the journal does not hold"
+        )
+    del found.problems[limit:]
+    return found
+
+
+def _as_written(
+    row: Sequence[Any], by_line: Mapping[int, list[tuple[Any, ...]]], waiting: Any
+) -> tuple[Any, ...]:
+    """A journal row as it was inserted: a settled line as before its first settlement."""
+    settled = by_line.get(row[0])
+    if not settled:
+        return tuple(row[:10])
+    first = settled[0]
+    return (*row[:6], Outcome.PARKED, first[3], first[4], first[5])
+
+
+def _parts(message_id: int, by_line: Mapping[int, list[tuple[Any, ...]]], waiting: Any) -> list[list[Any]]:
+    """The [part, digest] of every message of a line that was parked: those still waiting and
+    those its settlements settled."""
+    parts = {part: parked_digest(part, *w) for part, w in waiting.get(message_id, {}).items()}
+    for record in by_line.get(message_id, []):
+        try:
+            settled = json.loads(record[2])
+        except ValueError:
+            settled = []
+        for part, digest in settled:
+            parts.setdefault(part, digest)
+    return [[part, parts[part]] for part in sorted(parts)]
+
+
+def _settled_line(
+    row: Sequence[Any], settled: list[tuple[Any, ...]], waiting: Mapping[int, Any]
+) -> list[str]:
+    """How a line's row disagrees with its settlements (each starting where the one before ended,
+    the row as the last left it, no settled part still parked)."""
+    if not settled:
+        return []
+    problems = []
+    state = (settled[0][3], settled[0][4], settled[0][5])
+    for record in settled:
+        if (record[3], record[4], record[5]) != state or record[0] < row[0]:
+            problems.append(
+                f"settlement {record[0]} of message {row[0]} does not follow from the line before it"
+            )
+        state = (record[7], record[8], record[9])
+        try:
+            parts = [p for p, _ in json.loads(record[2])]
+        except ValueError:
+            parts = []
+        if any(p in waiting for p in parts):
+            problems.append(f"message {row[0]}: a part settled by settlement {record[0]} is parked again")
+    last = settled[-1]
+    if (row[6], row[7], row[8], row[9]) != (last[6], last[7], last[8], last[9]):
+        problems.append(
+            f"message {row[0]} is marked {row[6]} ({row[7]!r}) but its last settlement {last[0]} says"
+            f" {last[6]} ({last[7]!r}): the line was relabelled outside the ledger"
+        )
+    return problems
+
+
+def _lines_present(db: Database, by_line: Mapping[int, Any]) -> set[int]:
+    present: set[int] = set()
+    ids = sorted(by_line)
+    with db.read() as tx:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            present |= {
+                int(r[0])
+                for r in tx.all(f"SELECT message_id FROM messages WHERE message_id IN ({marks})", chunk)
+            }
+    return present
 
 
 def aggregate_id(event: OrderEvent) -> UUID:

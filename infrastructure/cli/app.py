@@ -19,6 +19,7 @@ import typer
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import parse_timestamp
 from orderledger.infrastructure.application.ledger import URL_VARIABLE, OrderLedger
+from orderledger.infrastructure.cli.render import warn
 from orderledger.infrastructure.storage.db import DEFAULT_URL
 
 app = typer.Typer(
@@ -61,6 +62,15 @@ def open_ledger(create: bool = True) -> Iterator[OrderLedger]:
     never a new file, schema or tables."""
     with OrderLedger(state.url, create=create) as ledger:
         yield ledger
+
+
+def warn_if_behind(ledger: OrderLedger) -> None:
+    """For a command answered from the views: one line on stderr when they are behind the log
+    (``ingest --no-project`` with no follower running), so that what is missing is not taken
+    for nothing having happened."""
+    lag = ledger.views_lag()
+    if lag.behind:
+        warn(f"orderledger: {lag.warning()}")
 
 
 # ---------------------------------------------------------------------- reading options

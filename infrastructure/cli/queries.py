@@ -18,6 +18,7 @@ from orderledger.infrastructure.cli.app import (
     newest_first,
     open_ledger,
     time_range,
+    warn_if_behind,
 )
 from orderledger.infrastructure.cli.render import (
     HISTORY_COLUMNS,
@@ -101,6 +102,8 @@ def orders(
     )
     when = moment(as_of, "--as-of")
     with open_ledger(create=False) as ledger:
+        if when is None:
+            warn_if_behind(ledger)
         rows = ledger.iter_orders(where, open=open_only, as_of=when, event_time=event_time)
         show(rows, limit, as_json, f"{'open ' if open_only else ''}orders", ORDER_COLUMNS)
 
@@ -132,6 +135,7 @@ def trades(
         limit=limit,
     )
     with open_ledger(create=False) as ledger:
+        warn_if_behind(ledger)
         show(ledger.iter_trades(where), limit, as_json, "trades", TRADE_COLUMNS)
 
 
@@ -150,6 +154,8 @@ def positions(
     marks = parse_marks(mark or [])
     when = moment(as_of, "--as-of")
     with open_ledger(create=False) as ledger:
+        if when is None:
+            warn_if_behind(ledger)
         rows = [r.to_json() for r in ledger.positions(marks=marks, as_of=when, event_time=event_time)]
     if as_json:
         print_json(rows)
@@ -165,6 +171,7 @@ def pnl(
 ) -> None:
     """Realized P&L and fees, grouped."""
     with open_ledger(create=False) as ledger:
+        warn_if_behind(ledger)
         rows = [r.to_json() for r in ledger.pnl(by=by)]
     if as_json:
         print_json(rows)

@@ -27,6 +27,10 @@ from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.http.service import LedgerService
 from orderledger.infrastructure.http.stream import log_events
 
+VIEWS_BEHIND = "Views-Behind"
+"""The response header of every answer from the views: how many events of the log they do not
+include yet (``ingest --no-project`` with no follower running); 0 when they are current."""
+
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 8 * 1024 * 1024
 """Default bound on a request body (``serve --max-body``); a larger one is refused with 413."""
@@ -257,6 +261,10 @@ def create_app(
         )
         return report
 
+    async def views_behind(response: Response) -> None:
+        # Answers from the views carry how far the views are behind the log (0: current).
+        response.headers[VIEWS_BEHIND] = str(await run_in_threadpool(service.views_behind))
+
     # ------------------------------------------------------------------ orders
 
     @app.get("/orders", tags=["read"])
@@ -270,8 +278,12 @@ def create_app(
             str | None, Query(description="only the children of this parent (their parent_id)")
         ] = None,
         as_of: Annotated[str | None, Query(description="as known at this time (ISO 8601, Z)")] = None,
+        *,
+        response: Response,
     ) -> list[dict[str, Any]]:
         """Orders as they stand, or as the ledger knew them at `as_of` (a bounded expensive read)."""
+        if as_of is None:
+            await views_behind(response)
         return await _maybe_expensive(
             as_of is not None,
             "GET /orders?as_of",
@@ -316,8 +328,11 @@ def create_app(
         ] = None,
         since: Annotated[str | None, Query(description="venue time from (inclusive)")] = None,
         until: Annotated[str | None, Query(description="venue time until (inclusive)")] = None,
+        *,
+        response: Response,
     ) -> list[dict[str, Any]]:
         """The trade blotter, oldest first."""
+        await views_behind(response)
         return await run_in_threadpool(
             service.trades,
             account=account,
@@ -333,21 +348,28 @@ def create_app(
     async def get_positions(
         role: Read,
         mark: Annotated[list[str], Query(description="INSTRUMENT=PRICE, repeatable")] = [],  # noqa: B006
+        *,
+        response: Response,
     ) -> list[dict[str, Any]]:
         """Average-cost positions, realized and (given marks) unrealized P&L."""
+        await views_behind(response)
         return await run_in_threadpool(service.positions, mark)
 
     @app.get("/pnl", tags=["read"])
     async def get_pnl(
         role: Read,
         by: Annotated[str, Query(description="day, account, venue, instrument, parent or tag:NAME")] = "day",
+        *,
+        response: Response,
     ) -> list[dict[str, Any]]:
         """Realized P&L and fees, grouped."""
+        await views_behind(response)
         return await run_in_threadpool(service.pnl, by)
 
     @app.get("/pnl/series", tags=["read"])
-    async def get_pnl_series(role: Read) -> list[dict[str, Any]]:
+    async def get_pnl_series(role: Read, response: Response) -> list[dict[str, Any]]:
         """Realized P&L fill by fill in log order, with the running total per quote currency."""
+        await views_behind(response)
         return await run_in_threadpool(service.pnl_series)
 
     # ------------------------------------------------------------------ audit

@@ -33,7 +33,7 @@ def _time(value: str | None, name: str) -> datetime | None:
     return None if value is None else parse_timestamp(value, name)
 
 
-VERIFY_FIELDS = ("ok", "events", "head", "broken", "view_problems")
+VERIFY_FIELDS = ("ok", "events", "head", "broken", "view_problems", "views_behind")
 """What ``GET /verify`` answers (a subset of ``orderledger verify --json``)."""
 
 
@@ -183,6 +183,10 @@ class LedgerService:
 
     def pnl_series(self) -> list[dict[str, Any]]:
         return [row.to_json() for row in self.ledger.pnl_series()]
+
+    def views_behind(self) -> int:
+        """Events of the log the views' answers do not include yet (0: current)."""
+        return self.ledger.views_lag().behind
 
     # ------------------------------------------------------------------ audit
 

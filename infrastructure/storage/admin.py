@@ -7,9 +7,11 @@ code run by the next administrator who ingests. It is given table privileges onl
 REFERENCES or TRUNCATE), exactly those the ingest, query, ``project`` and ``verify`` commands use:
 
 - ``events``: SELECT, INSERT (the triggers refuse UPDATE, DELETE and TRUNCATE even to the owner);
-- ``messages`` (the journal): SELECT, INSERT, and UPDATE of the outcome columns only (a parked
-  line is settled when its order arrives; a trigger refuses any other update);
-- ``identities``: SELECT, INSERT; ``parked``: SELECT, INSERT, DELETE (released lines go);
+- ``messages`` (the journal): SELECT, INSERT; ``parked``: SELECT, INSERT; ``settlements``: SELECT.
+  A parked line is settled only through ``orderledger_settle`` (EXECUTE granted), which runs as
+  the owner and only when the line's order is in the log (``store.SETTLE``): the role can neither
+  relabel a parked line nor delete its parked rows;
+- ``identities``: SELECT, INSERT;
 - the view tables: SELECT, INSERT, UPDATE, DELETE (their rows are derived data: ``verify`` refolds
   them); ``view_tracking``: SELECT, INSERT, UPDATE;
 - ``ledger_meta``, ``view_versions``: SELECT.
@@ -29,9 +31,10 @@ from orderledger.infrastructure.storage.views import Views
 
 PRIVILEGES = {
     "events": "SELECT, INSERT",
-    "messages": "SELECT, INSERT, UPDATE (outcome, reason, client_order_id, event_count)",
+    "messages": "SELECT, INSERT",
     "identities": "SELECT, INSERT",
-    "parked": "SELECT, INSERT, DELETE",
+    "parked": "SELECT, INSERT",
+    "settlements": "SELECT",
     "view_tracking": "SELECT, INSERT, UPDATE",
     "view_versions": "SELECT",
     "ledger_meta": "SELECT",
@@ -74,10 +77,12 @@ def init_database(
         for table, privileges in tables.items():
             tx.execute(f'REVOKE ALL ON {table} FROM "{app_role}"')
             tx.execute(f'GRANT {privileges} ON {table} TO "{app_role}"')
+        tx.execute("REVOKE ALL ON FUNCTION orderledger_settle FROM PUBLIC")
+        tx.execute(f'GRANT EXECUTE ON FUNCTION orderledger_settle TO "{app_role}"')
     done.append(
         f"role {app_role} owns nothing and may create nothing in schema {schema}; it may"
-        f" SELECT, INSERT on events, identities; SELECT, INSERT, UPDATE of the outcome on messages;"
-        f" SELECT, INSERT, DELETE on parked; SELECT, INSERT, UPDATE, DELETE on the view tables"
+        f" SELECT, INSERT on events, identities, messages, parked; SELECT on settlements; it settles"
+        f" a parked line only through orderledger_settle; SELECT, INSERT, UPDATE, DELETE on the view tables"
     )
     return done
 

@@ -6,9 +6,12 @@ control characters, so the joining is unambiguous); the payload bytes come last.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from hashlib import sha256
 from typing import Any
+
+import orjson
 
 GENESIS = b"\x00" * 32
 _NONE = "\x15"  # stands for NULL, distinct from an empty string
@@ -37,3 +40,32 @@ def link(previous: bytes, row: Sequence[Any]) -> bytes:
     digest.update(b"\x1e")
     digest.update(state if isinstance(state, bytes) else bytes(state))
     return digest.digest()
+
+
+# ---------------------------------------------------------------------- the journal's chain
+# The journal (``messages``) and the settlements of parked lines share one numbering (a journal
+# record's position: a message's ID, a settlement's position) and one chain in that order. A
+# reason or an origin may hold any text, so the fields are joined as JSON, which no text can
+# make ambiguous; the raw bytes come last, as an event's payload does.
+
+
+def journal_link(previous: bytes, fields: Sequence[Any], raw: bytes = b"") -> bytes:
+    """The hash of one journal record (its ``fields`` and ``raw`` bytes) chained to ``previous``."""
+    return sha256(b"".join((previous, _compact(fields), b"\x1e", raw))).digest()
+
+
+def parked_digest(part: int, keys: Iterable[Sequence[str]], message: bytes) -> str:
+    """What a parked message waits on and what it will apply, as one hex digest: a journal row's
+    hash covers the digests of its parked parts, a settlement's those it settles."""
+    text = _compact([part, sorted(list(k) for k in keys)])
+    return sha256(b"".join((text, b"\x1e", message))).hexdigest()
+
+
+def _compact(fields: Any) -> bytes:
+    """Compact JSON as UTF-8: what ``json.dumps(fields, ensure_ascii=False, separators=(",",
+    ":"))`` writes, by orjson (a tenth of the time per journal line); text orjson refuses (a lone
+    surrogate) by the standard library."""
+    try:
+        return orjson.dumps(fields)
+    except orjson.JSONEncodeError:
+        return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import re
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -31,7 +32,7 @@ from orderledger.infrastructure.errors import (
     StaleBatchError,
     StoreError,
 )
-from orderledger.infrastructure.storage.chain import GENESIS, link
+from orderledger.infrastructure.storage.chain import GENESIS, journal_link, link, parked_digest
 from orderledger.infrastructure.storage.db import (
     Database,
     Tx,
@@ -41,11 +42,14 @@ from orderledger.infrastructure.storage.db import (
 )
 from orderledger.infrastructure.storage.mapper import IndexedStoredEvent
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 """1: the first release. 2: positions are positive (CHECK), SQLite refuses INSERT OR REPLACE of
 events, the journal and the identities are append-only (a parked line's outcome is settled once).
 3: the events' unique key leads with the client order ID (no index led by the random order UUID);
-rows and hashes unchanged."""
+rows and hashes unchanged. 4: the journal is hash-chained (``messages.hash``), and each settlement
+of a parked line is an appended, chained record (``settlements``); on PostgreSQL a parked line is
+settled only through ``orderledger_settle``. The rows an older release wrote are chained as they
+stand when the database is upgraded."""
 
 # An order's events as loaded to decide on it, and what a batch checks of the orders it read.
 _LOADED = ("client_order_id", "originator_id", "originator_version", "topic", "state")
@@ -102,7 +106,8 @@ def schema(dialect: str) -> list[str]:
             outcome TEXT NOT NULL,
             reason TEXT,
             client_order_id TEXT,
-            event_count INTEGER NOT NULL DEFAULT 0)""",
+            event_count INTEGER NOT NULL DEFAULT 0,
+            hash {blob})""",
         "CREATE INDEX IF NOT EXISTS messages_outcome ON messages (outcome, message_id)",
         "CREATE INDEX IF NOT EXISTS messages_received ON messages (received_at)",
         """CREATE TABLE IF NOT EXISTS identities (
@@ -123,6 +128,23 @@ def schema(dialect: str) -> list[str]:
             message {blob} NOT NULL,
             PRIMARY KEY (message_id, part, venue, kind, value))""",
         "CREATE INDEX IF NOT EXISTS parked_key ON parked (kind, value, venue)",
+        # The settling of a parked line, appended (the line's row keeps only the outcome as it
+        # stands): the parts it settles (each with its digest), the line's outcome, reason, order
+        # and event count before and after. Its position is in the journal's numbering, its hash
+        # in the journal's chain (``journal_fields``).
+        f"""CREATE TABLE IF NOT EXISTS settlements (
+            position BIGINT NOT NULL PRIMARY KEY,
+            message_id BIGINT NOT NULL,
+            parts TEXT NOT NULL,
+            before_reason TEXT,
+            before_client_order_id TEXT,
+            before_event_count INTEGER NOT NULL,
+            outcome TEXT NOT NULL,
+            reason TEXT,
+            client_order_id TEXT,
+            event_count INTEGER NOT NULL,
+            hash {blob} NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS settlements_message ON settlements (message_id, position)",
         "CREATE TABLE IF NOT EXISTS view_tracking (view TEXT PRIMARY KEY, position BIGINT NOT NULL)",
     ]
 
@@ -130,12 +152,15 @@ def schema(dialect: str) -> list[str]:
 def append_only(dialect: str) -> list[str]:
     """Triggers by which the database itself keeps the record append-only.
 
-    ``events`` and ``identities``: no UPDATE, DELETE or TRUNCATE. The journal (``messages``): no
-    DELETE or TRUNCATE, and an UPDATE only settles a parked line's outcome (its text, origin and
-    times never change). On SQLite, where ``INSERT OR REPLACE`` deletes the row it replaces without
-    firing a DELETE trigger, an insert whose key exists is refused before it can replace anything.
+    ``events``, ``identities`` and ``settlements``: no UPDATE, DELETE or TRUNCATE. The journal
+    (``messages``): no DELETE or TRUNCATE, and an UPDATE only settles a parked line's outcome (its
+    text, origin, times and hash never change). On SQLite, where ``INSERT OR REPLACE`` deletes the
+    row it replaces without firing a DELETE trigger, an insert whose key exists is refused before
+    it can replace anything. On PostgreSQL, ``orderledger_settle`` (:data:`SETTLE`) is the one way
+    the application role settles a parked line.
     """
     settled = " (only the outcome of a parked line is settled)"
+    sealed = ("events", "identities", "settlements")
     if dialect == "postgresql":
         return [
             """CREATE OR REPLACE FUNCTION orderledger_append_only() RETURNS trigger
@@ -150,15 +175,19 @@ def append_only(dialect: str) -> list[str]:
                    IF OLD.outcome <> 'parked' OR NEW.message_id <> OLD.message_id
                       OR NEW.raw <> OLD.raw OR NEW.received_at <> OLD.received_at
                       OR NEW.origin <> OLD.origin OR NEW.format <> OLD.format
-                      OR NEW.line_no IS DISTINCT FROM OLD.line_no THEN
+                      OR NEW.line_no IS DISTINCT FROM OLD.line_no
+                      OR NEW.hash IS DISTINCT FROM OLD.hash THEN
                        RAISE EXCEPTION 'the messages table is append-only: UPDATE refused{settled}'
                            USING ERRCODE = 'insufficient_privilege';
                    END IF;
                    RETURN NEW;
                END $$""",
+            SETTLE,
+            # Only the roles `db init --app-role` grants it to may call it.
+            "REVOKE ALL ON FUNCTION orderledger_settle FROM PUBLIC",
             *(
                 statement
-                for table in ("events", "identities")
+                for table in sealed
                 for statement in (
                     f"CREATE OR REPLACE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}"
                     " FOR EACH ROW EXECUTE FUNCTION orderledger_append_only()",
@@ -178,7 +207,7 @@ def append_only(dialect: str) -> list[str]:
         return f"SELECT RAISE(ABORT, 'the {table} table is append-only: {operation} refused{why}')"
 
     statements = []
-    for table in ("events", "identities"):
+    for table in sealed:
         statements += [
             f"CREATE TRIGGER IF NOT EXISTS {table}_no_update BEFORE UPDATE ON {table}"
             f" BEGIN {refuse(table, 'UPDATE')}; END",
@@ -202,6 +231,9 @@ def append_only(dialect: str) -> list[str]:
         "CREATE TRIGGER IF NOT EXISTS identities_no_replace BEFORE INSERT ON identities BEGIN"
         f" {refuse('identities', 'REPLACE')} WHERE EXISTS (SELECT 1 FROM identities"
         " WHERE venue = NEW.venue AND kind = NEW.kind AND value = NEW.value); END",
+        "CREATE TRIGGER IF NOT EXISTS settlements_no_replace BEFORE INSERT ON settlements BEGIN"
+        f" {refuse('settlements', 'REPLACE')}"
+        " WHERE EXISTS (SELECT 1 FROM settlements WHERE position = NEW.position); END",
         "CREATE TRIGGER IF NOT EXISTS messages_no_replace BEFORE INSERT ON messages BEGIN"
         f" {refuse('messages', 'REPLACE')}"
         " WHERE EXISTS (SELECT 1 FROM messages WHERE message_id = NEW.message_id); END",
@@ -211,9 +243,66 @@ def append_only(dialect: str) -> list[str]:
         " WHEN OLD.outcome <> 'parked' OR NEW.message_id IS NOT OLD.message_id"
         " OR NEW.raw IS NOT OLD.raw OR NEW.received_at IS NOT OLD.received_at"
         " OR NEW.origin IS NOT OLD.origin OR NEW.format IS NOT OLD.format"
-        " OR NEW.line_no IS NOT OLD.line_no"
+        " OR NEW.line_no IS NOT OLD.line_no OR NEW.hash IS NOT OLD.hash"
         f" BEGIN {refuse('messages', 'UPDATE', settled)}; END",
     ]
+
+
+SETTLE = """CREATE OR REPLACE FUNCTION orderledger_settle(
+        p_position BIGINT, p_message_id BIGINT, p_parts INTEGER[], p_parts_text TEXT,
+        p_before_reason TEXT, p_before_client_order_id TEXT, p_before_event_count INTEGER,
+        p_outcome TEXT, p_reason TEXT, p_client_order_id TEXT, p_event_count INTEGER,
+        p_first_event BIGINT, p_hash BYTEA) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    DECLARE
+        line messages%ROWTYPE;
+    BEGIN
+        SELECT * INTO line FROM messages WHERE message_id = p_message_id FOR UPDATE;
+        IF NOT FOUND OR line.outcome <> 'parked' THEN
+            RAISE EXCEPTION 'message % is not a parked line: nothing to settle', p_message_id
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        IF line.reason IS DISTINCT FROM p_before_reason
+           OR line.client_order_id IS DISTINCT FROM p_before_client_order_id
+           OR line.event_count <> p_before_event_count OR p_event_count < line.event_count
+           OR cardinality(p_parts) = 0
+           OR (SELECT COUNT(DISTINCT part) FROM parked WHERE message_id = p_message_id
+               AND part = ANY(p_parts)) <> cardinality(p_parts)
+           OR (p_outcome = 'parked') <> EXISTS (SELECT 1 FROM parked WHERE message_id = p_message_id
+               AND NOT part = ANY(p_parts)) THEN
+            RAISE EXCEPTION 'message %: the settlement does not follow from the line as stored', p_message_id
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        -- Released: an order or identity one of the settled parts waits on is in the log, or the
+        -- events this transaction appended name the line for every event it now counts.
+        IF NOT (EXISTS (SELECT 1 FROM parked p WHERE p.message_id = p_message_id AND p.part = ANY(p_parts)
+                AND (EXISTS (SELECT 1 FROM identities i WHERE i.venue = p.venue AND i.kind = p.kind
+                             AND i.value = p.value)
+                     OR (p.kind = 'client_order_id' AND EXISTS (SELECT 1 FROM events e
+                         WHERE e.client_order_id = p.value AND e.originator_version = 1
+                         AND e.notification_id > 0))))
+                OR (p_first_event IS NOT NULL AND p_event_count > line.event_count
+                    AND (SELECT COUNT(*) FROM events WHERE notification_id >= p_first_event
+                         AND message_id = p_message_id) >= p_event_count - line.event_count)) THEN
+            RAISE EXCEPTION 'message %: a parked line is settled once its order is known or events name it',
+                p_message_id
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        INSERT INTO settlements (position, message_id, parts, before_reason, before_client_order_id,
+            before_event_count, outcome, reason, client_order_id, event_count, hash)
+        VALUES (p_position, p_message_id, p_parts_text, p_before_reason, p_before_client_order_id,
+            p_before_event_count, p_outcome, p_reason, p_client_order_id, p_event_count, p_hash);
+        DELETE FROM parked WHERE message_id = p_message_id AND part = ANY(p_parts);
+        UPDATE messages SET outcome = p_outcome, reason = p_reason, client_order_id = p_client_order_id,
+            event_count = p_event_count WHERE message_id = p_message_id;
+    END $$"""
+"""PostgreSQL: the one way the application role (which may neither UPDATE the journal nor DELETE
+parked rows) settles a parked line. It runs as the tables' owner, and only when the settlement
+follows from what is stored: the line is parked with those parts, the record's before-values are
+the line's, the outcome stays ``parked`` exactly while other parts wait, and the line was released
+(an order or identity a settled part waits on is in the log, or events appended from
+``p_first_event`` on name the line for its new events). It appends the chained settlement record,
+deletes the settled parts' rows and sets the line's outcome, in the caller's transaction."""
 
 
 def ledger_triggers(dialect: str) -> set[str]:
@@ -237,18 +326,163 @@ def foreign_triggers(tx: Tx) -> list[tuple[str, str]]:
     return sorted((str(r[0]), str(r[1])) for r in tx.all(sql) if r[1] not in ours)
 
 
-def upgrade(dialect: str, version: int) -> list[str]:
-    """Statements that bring a database written at schema ``version`` to SCHEMA_VERSION."""
-    statements: list[str] = []
-    if version < 2:
-        if dialect == "postgresql":
-            # NOT VALID: rows already outside the chain stay (``verify`` counts and reports them),
-            # and no new one can be added.
-            statements.append(
-                "ALTER TABLE events ADD CONSTRAINT events_chained CHECK (notification_id > 0) NOT VALID"
+# What roles other than a table's owner must never hold on it (PostgreSQL): the append-only
+# tables and the parked rows, which only ``orderledger_settle`` deletes.
+_SEALED_PRIVILEGES = {
+    "events": ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER"),
+    "identities": ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER"),
+    "settlements": ("INSERT", "UPDATE", "DELETE", "TRUNCATE", "TRIGGER"),
+    "messages": ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER"),
+    "parked": ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER"),
+}
+
+
+def missing_protection(tx: Tx) -> list[str]:
+    """What is missing of the database's own protection of the record: each append-only trigger
+    present, enabled and as the ledger defines it (its function too, on PostgreSQL), and on
+    PostgreSQL no role but the owner holding a privilege that could change the record."""
+    ours = {
+        name: statement
+        for statement in append_only(tx.dialect)
+        for name in re.findall(r"TRIGGER (?:IF NOT EXISTS )?(\w+)", statement)
+    }
+    problems = []
+    if tx.dialect != "postgresql":
+        present = {
+            str(r[0]): str(r[1]) for r in tx.all("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+        }
+        for name, statement in sorted(ours.items()):
+            if name not in present:
+                problems.append(f"the append-only trigger {name} is missing")
+            elif present[name] != statement.replace("IF NOT EXISTS ", "", 1):
+                problems.append(f"the append-only trigger {name} is not the ledger's own")
+        return problems
+    enabled = {
+        str(r[0]): (str(r[1]), str(r[2]))
+        for r in tx.all(
+            "SELECT t.tgname, t.tgenabled, p.proname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+            " JOIN pg_proc p ON p.oid = t.tgfoid"
+            " WHERE c.relnamespace = current_schema()::regnamespace AND NOT t.tgisinternal"
+        )
+    }
+    for name, statement in sorted(ours.items()):
+        function = re.search(r"EXECUTE FUNCTION (\w+)", statement)
+        if name not in enabled:
+            problems.append(f"the append-only trigger {name} is missing")
+        elif enabled[name][0] == "D":
+            problems.append(f"the append-only trigger {name} is disabled")
+        elif function is None or enabled[name][1] != function.group(1):
+            problems.append(f"the append-only trigger {name} is not the ledger's own")
+    bodies = {
+        str(r[0]): str(r[1])
+        for r in tx.all(
+            "SELECT proname, prosrc FROM pg_proc WHERE pronamespace = current_schema()::regnamespace"
+            " AND proname LIKE 'orderledger%'"
+        )
+    }
+    for statement in append_only(tx.dialect):
+        function = re.match(r"CREATE OR REPLACE FUNCTION (\w+)\(", statement)
+        if function is None:
+            continue
+        body = statement.split("$$")[1]
+        if bodies.get(function.group(1)) != body:
+            problems.append(f"the function {function.group(1)} is missing or not the ledger's own")
+    grantee = "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(a.grantee) END"
+    for table, role, privilege in tx.all(
+        # On the table, or on any of its columns.
+        f"SELECT DISTINCT c.relname, {grantee}, a.privilege_type FROM pg_class c, aclexplode(c.relacl) a"
+        " WHERE c.relnamespace = current_schema()::regnamespace AND a.grantee <> c.relowner"
+        f" UNION SELECT c.relname, {grantee}, a.privilege_type FROM pg_class c"
+        " JOIN pg_attribute t ON t.attrelid = c.oid, aclexplode(t.attacl) a"
+        " WHERE c.relnamespace = current_schema()::regnamespace AND a.grantee <> c.relowner"
+        " ORDER BY 1, 2, 3"
+    ):
+        if privilege in _SEALED_PRIVILEGES.get(str(table), ()):
+            problems.append(
+                f"role {role} may {privilege} on {table}: only the ledger's own settlement may change"
+                " the record (`orderledger db init --app-role ROLE` as the owner takes it back)"
             )
-        statements += append_only(dialect)
+    return problems
+
+
+def upgrade(dialect: str, version: int) -> list[str]:
+    """Statements that bring a database written at schema ``version`` to SCHEMA_VERSION, up to
+    the chaining of the journal (``LedgerRecorder._upgrade`` then chains the rows already written
+    and puts today's triggers in place)."""
+    statements: list[str] = []
+    if version < 2 and dialect == "postgresql":
+        # NOT VALID: rows already outside the chain stay (``verify`` counts and reports them),
+        # and no new one can be added.
+        statements.append(
+            "ALTER TABLE events ADD CONSTRAINT events_chained CHECK (notification_id > 0) NOT VALID"
+        )
+    if version < 4:
+        statements += [s for s in schema(dialect) if "settlements" in s]
+        statements.append(
+            f"ALTER TABLE messages ADD COLUMN hash {'BYTEA' if dialect == 'postgresql' else 'BLOB'}"
+        )
+        # The journal's rows get their hashes next, which today's trigger would refuse.
+        # SQLite: every trigger again as today's ledger defines it (``verify`` compares them).
+        if dialect == "postgresql":
+            statements.append("DROP TRIGGER IF EXISTS messages_settle_only ON messages")
+        else:
+            statements += [f"DROP TRIGGER IF EXISTS {name}" for name in sorted(ledger_triggers(dialect))]
     return statements
+
+
+def message_fields(row: Sequence[Any], parts: Sequence[Sequence[Any]]) -> list[Any]:
+    """What a journal row's hash covers besides its raw bytes: ``row`` is (message_id,
+    received_at, origin, line_no, format, raw, outcome, reason, client_order_id, event_count) as
+    inserted, ``parts`` the [part, digest] of each message of it that was parked."""
+    return ["message", *row[:5], *row[6:10], [list(p) for p in parts]]
+
+
+def settlement_fields(record: Sequence[Any]) -> list[Any]:
+    """What a settlement's hash covers: its row, hash excluded (position, message_id, parts,
+    the line's reason, order and event count before, its outcome, reason, order and count after)."""
+    return ["settlement", *record[:10]]
+
+
+Waiting = dict[int, dict[int, tuple[list[tuple[str, str, str]], bytes]]]
+"""Parked messages by line and part: the keys (venue, kind, value) each waits on, and its message."""
+PARKED_ROWS = "SELECT message_id, part, venue, kind, value, message FROM parked"
+
+
+def parked_parts(rows: Iterable[Sequence[Any]]) -> Waiting:
+    """:data:`PARKED_ROWS` gathered by line and part."""
+    waiting: Waiting = {}
+    for r in rows:
+        keys, _ = waiting.setdefault(r[0], {}).setdefault(r[1], ([], as_bytes(r[5])))
+        keys.append((r[2], r[3], r[4]))
+    return waiting
+
+
+def as_bytes(value: Any) -> bytes:
+    """A BLOB column's value as bytes (text put there around the ledger, as its UTF-8)."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return str(value).encode("utf-8", "surrogateescape")
+
+
+def journal_head(tx: Tx) -> tuple[int, bytes]:
+    """The journal chain's last record: its position and hash ((0, GENESIS) when empty)."""
+    found = [
+        r
+        for r in (
+            tx.one("SELECT message_id, hash FROM messages ORDER BY message_id DESC LIMIT 1"),
+            tx.one("SELECT position, hash FROM settlements ORDER BY position DESC LIMIT 1"),
+        )
+        if r is not None
+    ]
+    if not found:
+        return 0, GENESIS
+    position, digest = max(found, key=lambda r: int(r[0]))
+    return int(position), GENESIS if digest is None else bytes(digest)
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
 
 
 @dataclass(slots=True)
@@ -339,6 +573,8 @@ class LedgerRecorder(ApplicationRecorder):
                 if version >= int(SCHEMA_VERSION):
                     return
                 for statement in upgrade(self.db.dialect, version):
+                    if "ADD COLUMN hash" in statement and "hash" in table_columns(tx, "messages"):
+                        continue
                     if "ADD CONSTRAINT events_chained" in statement and tx.one(
                         "SELECT 1 FROM pg_constraint WHERE conname = 'events_chained'"
                         " AND conrelid = to_regclass('events')"
@@ -349,6 +585,10 @@ class LedgerRecorder(ApplicationRecorder):
                     _add_parked_part(tx)
                 if version < 3:
                     _rekey_events(tx)
+                if version < 4:
+                    _chain_journal(tx)
+                for statement in append_only(self.db.dialect):
+                    tx.execute(statement)
                 tx.execute("DELETE FROM ledger_meta WHERE key = 'schema_version'")
                 tx.execute(
                     "INSERT INTO ledger_meta (key, value) VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
@@ -388,28 +628,33 @@ class LedgerRecorder(ApplicationRecorder):
             self._lock(tx)
             self._check_parking(tx, batch)
             self._check_versions(tx, batch)
-            next_message = (tx.one("SELECT MAX(message_id) FROM messages")[0] or 0) + 1
+            position, previous = journal_head(tx)
+            rows = []
             for entry in batch.journal:
-                entry.message_id = next_message
-                next_message += 1
+                position += 1
+                entry.message_id = position
+                parts = [
+                    [part, parked_digest(part, keys, message)]
+                    for part, (keys, message) in sorted(entry.parked.items())
+                ]
+                row = (
+                    position,
+                    entry.received_at,
+                    entry.origin,
+                    entry.line_no,
+                    entry.format,
+                    entry.raw,
+                    entry.outcome,
+                    entry.reason,
+                    entry.client_order_id,
+                    entry.event_count,
+                )
+                previous = journal_link(previous, message_fields(row, parts), entry.raw)
+                rows.append((*row, previous))
             tx.executemany(
                 "INSERT INTO messages (message_id, received_at, origin, line_no, format, raw,"
-                " outcome, reason, client_order_id, event_count) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                [
-                    (
-                        e.message_id,
-                        e.received_at,
-                        e.origin,
-                        e.line_no,
-                        e.format,
-                        e.raw,
-                        e.outcome,
-                        e.reason,
-                        e.client_order_id,
-                        e.event_count,
-                    )
-                    for e in batch.journal
-                ],
+                " outcome, reason, client_order_id, event_count, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                rows,
             )
             tx.executemany(
                 "INSERT INTO parked (message_id, part, venue, kind, value, message) VALUES (?,?,?,?,?,?)",
@@ -420,30 +665,85 @@ class LedgerRecorder(ApplicationRecorder):
                     for key in keys
                 ],
             )
-            if batch.resolved:
-                # One entry, so one UPDATE, per parked line (the journal's trigger lets a line be
-                # settled once): the processor merges the parts a batch settles of one line.
-                settled = batch.resolved
-                assert len({e.message_id for e in settled}) == len(settled), "a line settled twice"
-                tx.executemany(
-                    "DELETE FROM parked WHERE message_id = ? AND part = ?",
-                    [(e.message_id, part) for e in settled for part in e.settles],
-                )
-                # An input with parts still waiting stays parked; its events add up.
-                tx.executemany(
-                    "UPDATE messages SET outcome = CASE WHEN EXISTS (SELECT 1 FROM parked p"
-                    " WHERE p.message_id = messages.message_id) THEN 'parked' ELSE ? END,"
-                    " reason = ?, client_order_id = ?, event_count = event_count + ? WHERE message_id = ?",
-                    [(e.outcome, e.reason, e.client_order_id, e.event_count, e.message_id) for e in settled],
-                )
             ids = self._insert(tx, batch.events, [e.message_id for e in batch.event_entries])
             tx.executemany(
                 "INSERT INTO identities (venue, kind, value, client_order_id) VALUES (?,?,?,?)",
                 batch.identities,
             )
+            if batch.resolved:
+                # After the events and identities that released them (PostgreSQL's
+                # orderledger_settle checks that they are there).
+                self._settle(tx, batch.resolved, position, previous, ids[0] if ids else None)
             if after is not None and ids:
                 after(tx, ids)
             return ids
+
+    def _settle(
+        self, tx: Tx, settled: Sequence[JournalEntry], position: int, previous: bytes, first_event: int | None
+    ) -> None:
+        """Append a settlement record for each parked line a batch settles (one per line: the
+        processor merges the parts a batch settles of one line), then delete the settled parts'
+        rows and set the line's outcome. An input with parts still waiting stays parked; its
+        events add up."""
+        assert len({e.message_id for e in settled}) == len(settled), "a line settled twice"
+        lines = {e.message_id for e in settled}
+        before: dict[int, tuple[str | None, str | None, int]] = {}
+        waiting: Waiting = {}
+        for ids in _chunks(sorted(lines, key=int), 500):
+            marks = ",".join("?" * len(ids))
+            for r in tx.all(
+                f"SELECT message_id, reason, client_order_id, event_count FROM messages"
+                f" WHERE message_id IN ({marks})",
+                ids,
+            ):
+                before[r[0]] = (r[1], r[2], int(r[3]))
+            waiting.update(parked_parts(tx.all(f"{PARKED_ROWS} WHERE message_id IN ({marks})", ids)))
+        records = []
+        for entry in settled:
+            assert entry.message_id is not None
+            reason, client_order_id, count = before[entry.message_id]
+            parts = waiting.get(entry.message_id, {})
+            digests = [
+                [part, parked_digest(part, *parts[part])] for part in sorted(entry.settles) if part in parts
+            ]
+            still = any(part not in entry.settles for part in parts)
+            position += 1
+            record = (
+                position,
+                entry.message_id,
+                json.dumps(digests, separators=(",", ":")),
+                reason,
+                client_order_id,
+                count,
+                Outcome.PARKED if still else entry.outcome,
+                entry.reason,
+                entry.client_order_id,
+                count + entry.event_count,
+            )
+            previous = journal_link(previous, settlement_fields(record))
+            records.append((record, sorted(entry.settles), previous))
+        if tx.dialect == "postgresql":
+            for record, settles, digest in records:
+                tx.execute(
+                    "SELECT orderledger_settle(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*record[:2], settles, *record[2:], first_event, digest),
+                )
+            return
+        tx.executemany(
+            "INSERT INTO settlements (position, message_id, parts, before_reason, before_client_order_id,"
+            " before_event_count, outcome, reason, client_order_id, event_count, hash)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            [(*record, digest) for record, _, digest in records],
+        )
+        tx.executemany(
+            "DELETE FROM parked WHERE message_id = ? AND part = ?",
+            [(record[1], part) for record, parts, _ in records for part in parts],
+        )
+        tx.executemany(
+            "UPDATE messages SET outcome = ?, reason = ?, client_order_id = ?, event_count = ?"
+            " WHERE message_id = ?",
+            [(*record[6:], record[1]) for record, _, _ in records],
+        )
 
     def _check_versions(self, tx: Tx, batch: Commit) -> None:
         """Refuse a batch decided on an order another writer has appended to since it was read."""
@@ -749,6 +1049,34 @@ def _rekey_events(tx: Tx) -> None:
     for statement in schema(tx.dialect) + append_only(tx.dialect):
         if re.search(r"\bON events\b", statement):
             tx.execute(statement)
+
+
+def _chain_journal(tx: Tx) -> None:
+    """Schema 4: chain the journal rows an older release wrote, as they stand now, in the order
+    of their IDs (each with the digests of its parked rows). A line settled before the upgrade has
+    no settlement record: its row is chained with its settled outcome, so the chain proves it
+    unchanged since the upgrade, not what it said before it was settled."""
+    if tx.one("SELECT 1 FROM messages WHERE hash IS NOT NULL LIMIT 1") is not None:
+        return  # chained already (a schema version recorded lower than the tables are)
+    waiting = parked_parts(tx.all(PARKED_ROWS))
+    previous, last = GENESIS, None
+    while True:
+        rows = tx.all(
+            "SELECT message_id, received_at, origin, line_no, format, raw, outcome, reason,"
+            " client_order_id, event_count FROM messages"
+            + ("" if last is None else " WHERE message_id > ?")
+            + " ORDER BY message_id LIMIT 2000",
+            () if last is None else (last,),
+        )
+        hashes = []
+        for row in rows:
+            parts = [[p, parked_digest(p, *w)] for p, w in sorted(waiting.get(row[0], {}).items())]
+            previous = journal_link(previous, message_fields(row, parts), bytes(row[5]))
+            hashes.append((previous, row[0]))
+        tx.executemany("UPDATE messages SET hash = ? WHERE message_id = ?", hashes)
+        if len(rows) < 2000:
+            return
+        last = rows[-1][0]
 
 
 def _add_parked_part(tx: Tx) -> None:

@@ -236,7 +236,7 @@ def test_verify_and_head(session: OrderLedger) -> None:
     assert head is not None and head.position == session.log_position()
     assert report.head_text == str(head)
     again = session.verify(expect_head=head)
-    assert (again.ok, again.heads_checked) == (True, 1)
+    assert (again.ok, again.heads_checked) == (True, 2)  # the log's head and the journal's
     assert session.verify(expect_head=(head.position, "0" * 64)).ok is False
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import io
 import json
 import os
@@ -253,3 +254,68 @@ def query(ledger: OrderLedger, sql: str, params: Sequence[Any] = ()) -> list[tup
     with ledger.db.read() as tx:
         rows = tx.all(sql, params)
     return [tuple(bytes(v) if isinstance(v, memoryview) else v for v in r) for r in rows]
+
+
+def reprotect(db: Any) -> None:
+    """What an attacker who switched the append-only triggers off does last, to cover the tracks:
+    switch them back on exactly as the ledger made them (``verify`` then finds nothing missing)."""
+    from orderledger.infrastructure.storage.store import append_only
+
+    if db.dialect == "postgresql":
+        for table in ("events", "messages", "identities", "settlements"):
+            db.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+    for statement in append_only(db.dialect):
+        db.execute(statement)
+
+
+def journal_by_hand(url: str) -> list[tuple[int, str]]:
+    """Every (position, hash) of the journal's chain recomputed from the rows, as docs/audit.md
+    states it. Journal rows (position = message ID) and settlements (their position) in position
+    order; each hash is sha256(previous + compact JSON of the record's fields + U+001E + raw):
+
+    - a journal row: ["message", id, received_at, origin, line_no, format, outcome, reason,
+      client_order_id, event_count, parts], a settled line with the outcome ("parked"), reason,
+      order and count its first settlement says it had before; ``parts`` the [part, digest] of
+      each of its messages that was parked (still waiting, or settled), a digest being
+      sha256(JSON [part, sorted [venue, kind, value] keys] + U+001E + the parked message), hex;
+    - a settlement: ["settlement", position, message_id, parts, before_reason,
+      before_client_order_id, before_event_count, outcome, reason, client_order_id, event_count]
+      and no raw bytes."""
+
+    def compact(value: Any) -> bytes:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+    with raw_sql(url) as db:
+        lines = db.all(
+            "SELECT message_id, received_at, origin, line_no, format, outcome, reason, client_order_id,"
+            " event_count, raw FROM messages ORDER BY message_id"
+        )
+        settlements = db.all(
+            "SELECT position, message_id, parts, before_reason, before_client_order_id,"
+            " before_event_count, outcome, reason, client_order_id, event_count FROM settlements"
+            " ORDER BY position"
+        )
+        parked = db.all("SELECT message_id, part, venue, kind, value, message FROM parked")
+    waiting: dict[int, dict[int, Any]] = {}
+    for message_id, part, venue, kind, value, message in parked:
+        keys, _ = waiting.setdefault(message_id, {}).setdefault(part, ([], bytes(message)))
+        keys.append([venue, kind, value])
+    records: list[tuple[int, list[Any], bytes]] = []
+    for row in lines:
+        parts = {
+            part: hashlib.sha256(compact([part, sorted(keys)]) + b"\x1e" + message).hexdigest()
+            for part, (keys, message) in waiting.get(row[0], {}).items()
+        }
+        own = [s for s in settlements if s[1] == row[0]]
+        for settlement in own:
+            parts.update(dict(json.loads(settlement[2])))
+        fields = list(row[:9])
+        if own:
+            fields[5:9] = ["parked", own[0][3], own[0][4], own[0][5]]
+        records.append((row[0], ["message", *fields, [[p, parts[p]] for p in sorted(parts)]], bytes(row[9])))
+    records += [(s[0], ["settlement", *s], b"") for s in settlements]
+    previous, result = b"\x00" * 32, []
+    for position, fields, raw in sorted(records, key=lambda r: r[0]):
+        previous = hashlib.sha256(previous + compact(fields) + b"\x1e" + raw).digest()
+        result.append((int(position), previous.hex()))
+    return result

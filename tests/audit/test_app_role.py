@@ -11,6 +11,7 @@ what an attacker holding its credentials would try.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -235,3 +236,80 @@ def test_an_administrators_rebuild_keeps_the_app_roles_grants(deployment: Deploy
             " WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r'"
         )
     assert owners == [("postgres",)]  # the administrator still owns every table
+
+
+def test_the_app_role_can_neither_relabel_a_parked_line_nor_delete_its_parked_rows(
+    deployment: Deployment, as_app: Any, tmp_path: Any
+) -> None:
+    """The attack of issue 32: the role turned a parked venue fill into "rejected" and deleted its
+    parked row, and verify said ok: the fill was lost for good. Only the ledger's settlement, once
+    the fill's order is in the log, may settle it (through orderledger_settle)."""
+    assert ingest(deployment.app, SESSION, tmp_path).code == 0
+    line_id, reason, client_order_id, count = as_app.one(
+        "SELECT message_id, reason, client_order_id, event_count FROM messages WHERE outcome = 'parked'"
+    )
+    (position,) = as_app.one("SELECT MAX(message_id) + 1 FROM messages")
+    attempts = {
+        "relabel": "UPDATE messages SET outcome = 'rejected', reason = 'no such order'"
+        " WHERE outcome = 'parked'",
+        "unpark": "DELETE FROM parked",
+        "re-aim": "UPDATE parked SET value = 'c-1'",
+        "record a settlement": "INSERT INTO settlements (position, message_id, parts, before_event_count,"
+        f" outcome, event_count, hash) VALUES ({position}, {line_id}, '[]', 0, 'rejected', 0,"
+        " '\\x00'::bytea)",
+    }
+    results = {name: refusal(as_app, statement) for name, statement in attempts.items()}
+    assert results == dict.fromkeys(attempts, REFUSED)
+    # The settling function itself, called with a settlement that follows from the stored line in
+    # every way but one: c-2, which the fill waits for, is not in the log.
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="settled once its order is known"):
+        as_app.execute(
+            "SELECT orderledger_settle(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                position,
+                line_id,
+                [0],
+                "[]",
+                reason,
+                client_order_id,
+                count,
+                "rejected",
+                "no such order",
+                client_order_id,
+                count,
+                None,
+                b"\x00" * 32,
+            ),
+        )
+    parked = orderledger("messages", "--outcome", "parked", "--json", db=deployment.app).stdout.splitlines()
+    assert [json.loads(m)["message_id"] for m in parked] == [line_id]
+    assert orderledger("verify", db=deployment.app).code == 0
+
+    # The ledger's own settlement, when c-2 arrives, goes through: the fill applies.
+    assert ingest(deployment.app, LATER, tmp_path).code == 0
+    assert orderledger("order", "c-2", "--json", db=deployment.app).json()["filled_quantity"] == "1"
+    assert as_app.one("SELECT message_id, outcome FROM settlements") == (line_id, "applied")
+    verified = orderledger("verify", db=deployment.app)
+    assert verified.code == 0, verified.describe()
+
+
+def test_verify_reports_a_privilege_that_could_change_the_record(
+    deployment: Deployment, tmp_path: Any
+) -> None:
+    assert ingest(deployment.app, SESSION, tmp_path).code == 0
+    with raw_sql(deployment.admin) as admin:
+        admin.execute(f'GRANT UPDATE (outcome, reason) ON messages TO "{deployment.role}"')
+        admin.execute(f'GRANT DELETE ON parked TO "{deployment.role}"')
+    run = orderledger("verify", db=deployment.app)
+    assert (run.code, run.stdout) == (1, ""), run.describe()
+    fix = (
+        "only the ledger's own settlement may change the record"
+        " (`orderledger db init --app-role ROLE` as the owner takes it back)"
+    )
+    assert run.stderr.splitlines() == [
+        f"SCHEMA: role {deployment.role} may UPDATE on messages: {fix}",
+        f"SCHEMA: role {deployment.role} may DELETE on parked: {fix}",
+    ]
+    init = orderledger("db", "init", "--app-role", deployment.role, db=deployment.admin)
+    assert init.code == 0, init.describe()
+    assert orderledger("verify", db=deployment.app).code == 0

@@ -37,7 +37,13 @@ def _answers_as_release_2(url: str) -> None:
     for name, args in QUESTIONS.items():
         run = orderledger(*args, db=url)
         assert run.code == 0, run.describe()
-        assert run.stdout == (FIXTURE / name).read_text(), f"{' '.join(args)} differs from release 2"
+        answer = run.stdout
+        if args == ("head",):
+            # Today's head adds the journal's, which release 2 did not chain (chained on upgrade).
+            answer, journal = answer.rstrip("\n").split(" journal ")
+            answer += "\n"
+            assert journal.startswith("260:")  # 260 lines in the journal, no settlement
+        assert answer == (FIXTURE / name).read_text(), f"{' '.join(args)} differs from release 2"
     run = orderledger("verify", db=url)
     assert run.code == 0, run.describe()
     # 231 events: what release 2's `export events` wrote, one line each.
@@ -81,8 +87,9 @@ def test_a_release_2_postgres_schema_answers_as_it_did(postgres_url: str) -> Non
                         (table,),
                     )
                 ]
-                if today and today != columns:
-                    # A view table whose columns have changed since release 2: as release 2 made it
+                if today and today[: len(columns)] != columns:
+                    # A view table whose columns have changed since release 2 (not one that only gained
+                    # columns at its end, as the journal its hash): as release 2 made it
                     # (its view_versions row, copied below, has the ledger rebuild it on open).
                     types = {"INTEGER": "BIGINT", "BLOB": "BYTEA"}
                     db.execute(f"DROP TABLE {table}")
@@ -141,7 +148,7 @@ def test_opening_a_release_2_file_rekeys_its_events_and_keeps_every_row_as_it_wa
     assert events_key(url) == ["client_order_id", "originator_id", "originator_version"]
     assert event_rows(url) == before  # every byte of every row: the hash chain is the same
     with raw_sql(url) as db:
-        assert db.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'") == ("3",)
+        assert db.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'") == ("4",)
         indexes = {str(r[1]) for r in db.all("PRAGMA index_list(events)")}
         assert "events_by_order" not in indexes and "events_by_type" in indexes
         # The append-only triggers came back with the table: REPLACE of an event is refused.
@@ -212,4 +219,4 @@ def test_upgrading_a_postgres_schema_rekeys_its_events_in_place(postgres_url: st
     assert event_rows(postgres_url) == before
     with raw_sql(postgres_url) as db:
         assert db.one("SELECT to_regclass('events_by_order')") == (None,)
-        assert db.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'") == ("3",)
+        assert db.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'") == ("4",)

@@ -21,7 +21,16 @@ import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.storage.chain import link
-from tests.audit.helpers import fill, line, orderledger, orderledger_process, raw_sql, request
+from tests.audit.helpers import (
+    fill,
+    journal_by_hand,
+    line,
+    orderledger,
+    orderledger_process,
+    raw_sql,
+    reprotect,
+    request,
+)
 from tests.audit.test_encryption import KEY
 from tests.audit.test_verify import COLUMNS, stored_head, unprotect
 
@@ -80,6 +89,7 @@ def test_sqlite_refuses_insert_or_replace(tmp_path: Path) -> None:
     """REPLACE deletes the row it replaces without firing a DELETE trigger: it is refused first."""
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     _ingest(url, SESSION)
+    _ingest(url, [line(request("c-2", seconds=3))])  # settles the parked fill: a settlement record
     with raw_sql(url) as db:
         statements = {
             "events": f"INSERT OR REPLACE INTO events ({ALL_COLUMNS}) SELECT notification_id, originator_id,"
@@ -87,7 +97,11 @@ def test_sqlite_refuses_insert_or_replace(tmp_path: Path) -> None:
             " ts_event, ts_recorded, source, message_id, hash FROM events WHERE notification_id = 2",
             "identities": "REPLACE INTO identities SELECT venue, kind, value, 'c-9' FROM identities",
             "messages": "REPLACE INTO messages SELECT message_id, received_at, origin, line_no, format,"
-            " X'7B7D', outcome, reason, client_order_id, event_count FROM messages WHERE message_id = 1",
+            " X'7B7D', outcome, reason, client_order_id, event_count, hash FROM messages"
+            " WHERE message_id = 1",
+            "settlements": "REPLACE INTO settlements SELECT position, message_id, parts, before_reason,"
+            " before_client_order_id, before_event_count, 'rejected', reason, client_order_id, event_count,"
+            " hash FROM settlements",
         }
         for table, statement in statements.items():
             with pytest.raises(
@@ -115,6 +129,7 @@ def test_a_search_column_that_disagrees_with_the_payload_is_broken(ledger_db: st
         unprotect(db)
         db.execute("UPDATE events SET account = 'mallory' WHERE notification_id = 2")
         rehash_last(db)
+        reprotect(db)
     run = orderledger("verify", db=ledger_db)
     assert (run.code, run.stdout) == (1, ""), run.describe()
     assert run.stderr == (
@@ -203,7 +218,7 @@ def test_a_database_of_the_first_release_is_upgraded_and_loses_nothing(ledger_db
     assert orderledger("order", "c-1", "--json", db=ledger_db).json()["filled_quantity"] == "4"  # upgrades
     assert everything(ledger_db) == before
     with raw_sql(ledger_db) as db:
-        assert db.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'") == ("3",)
+        assert db.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'") == ("4",)
         with pytest.raises(refused(db)):
             db.execute(copy_of_the_fill("-2"))
         with pytest.raises(refused(db), match="the messages table is append-only: DELETE refused"):
@@ -280,32 +295,39 @@ def test_a_lost_wal_is_caught_against_the_recorded_heads(tmp_path: Path) -> None
             handle.write(orderledger_process("head", db=url, cwd=tmp_path).stdout)
         lost = tmp_path / "lost.db"
         lost.write_bytes(path.read_bytes())  # the file without its -wal
-    assert re.fullmatch(r"2:[0-9a-f]{64}\n3:[0-9a-f]{64}\n", heads.read_text())
+    assert re.fullmatch(
+        r"2:[0-9a-f]{64} journal 3:[0-9a-f]{64}\n3:[0-9a-f]{64} journal 4:[0-9a-f]{64}\n", heads.read_text()
+    )
     lost_url = f"sqlite:///{lost}"
     assert orderledger_process("verify", db=lost_url, cwd=tmp_path).code == 0  # nothing to see alone
     run = orderledger_process("verify", "--heads-file", str(heads), db=lost_url, cwd=tmp_path)
     assert (run.code, run.stdout) == (1, ""), run.describe()
-    head_3 = heads.read_text().splitlines()[1]
+    head_3, journal_4 = heads.read_text().splitlines()[1].split(" journal ")
     assert run.stderr == (
         f"BROKEN: the log ends at event 2, before the recorded head {head_3}:"
         " events were deleted from the end\n"
+        f"JOURNAL: the journal ends at record 3, before the recorded head {journal_4}:"
+        " records were deleted from the end\n"
     )
     assert orderledger_process("verify", "--heads-file", str(heads), db=url, cwd=tmp_path).code == 0
 
 
 def test_head_and_the_heads_file(ledger_db: str, tmp_path: Path) -> None:
     position, digest = stored_head(ledger_db)
-    assert orderledger("head", db=ledger_db).stdout == f"{position}:{digest}\n"
+    (record, journal), *_ = reversed(journal_by_hand(ledger_db))
+    assert orderledger("head", db=ledger_db).stdout == f"{position}:{digest} journal {record}:{journal}\n"
     assert orderledger("head", "--json", db=ledger_db).json() == {
         "position": 2,
         "hash": digest,
-        "head": f"2:{digest}",
+        "journal": f"3:{journal}",  # three lines: a request, a fill, a parked fill
+        "head": f"2:{digest} journal 3:{journal}",
     }
     heads = tmp_path / "heads.txt"
     _ingest(ledger_db, LATER)
+    # A head recorded before the journal was chained has no journal part: it is checked alone.
     heads.write_text(f"# published daily\n2:{digest}\n\n{orderledger('head', db=ledger_db).stdout}")
     data = orderledger("verify", "--json", "--heads-file", str(heads), db=ledger_db).json()
-    assert (data["ok"], data["heads_checked"]) == (True, 2)
+    assert (data["ok"], data["heads_checked"]) == (True, 3)
 
     forged = "0" * 64
     heads.write_text(f"2:{digest}\n2:{forged}\n")
@@ -317,10 +339,17 @@ def test_head_and_the_heads_file(ledger_db: str, tmp_path: Path) -> None:
         f"BROKEN: event 2 has hash {digest}, not the recorded head {forged}:"
         " the log was rewritten up to there\n"
     ), run.describe()
-    heads.write_text("2\n")
-    assert "takes ID:HASH as printed by `orderledger head`" in orderledger(
-        "verify", "--heads-file", str(heads), db=ledger_db
-    ).one_line_failure(2)
+    heads.write_text(f"journal 3:{forged}\n")
+    run = orderledger("verify", "--heads-file", str(heads), db=ledger_db)
+    assert run.code == 1 and run.stderr == (
+        f"JOURNAL: journal record 3 has hash {journal}, not the recorded head {forged}:"
+        " the journal was rewritten up to there\n"
+    ), run.describe()
+    for wrong in ("2\n", f"2:{digest} journal 3\n"):
+        heads.write_text(wrong)
+        assert "takes ID:HASH as printed by `orderledger head`" in orderledger(
+            "verify", "--heads-file", str(heads), db=ledger_db
+        ).one_line_failure(2)
 
 
 # ---------------------------------------------------------------------- journal, identities, parked
@@ -340,9 +369,13 @@ def test_identities_and_parked_rows_are_checked_against_the_log(ledger_db: str) 
             db.execute("DROP TRIGGER identities_no_update")
         db.execute("UPDATE identities SET client_order_id = 'c-2'")
         db.execute("DELETE FROM parked")
+        reprotect(db)
     run = orderledger("verify", db=ledger_db)
     assert (run.code, run.stdout) == (1, ""), run.describe()
     assert run.stderr.splitlines() == [
+        # The line's hash covers the messages it parked: a deleted parked row breaks it.
+        f"JOURNAL: message {parked_line} (line 3 of 'desk.jsonl') does not match its hash: its text,"
+        " origin, line, time, outcome, reason or parked messages were changed, or records were reordered",
         f"JOURNAL: message {parked_line} is marked parked but nothing waits for its order (no parked row)",
         "JOURNAL: identity venue_order_id 'V-1' at venue 'V1' names order 'c-2',"
         " which the log does not explain",

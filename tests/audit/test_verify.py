@@ -27,7 +27,15 @@ import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
-from tests.audit.helpers import line, orderledger, orderledger_process, raw_sql, request
+from tests.audit.helpers import (
+    journal_by_hand,
+    line,
+    orderledger,
+    orderledger_process,
+    raw_sql,
+    reprotect,
+    request,
+)
 
 ALTERED = "it was altered, or rows were reordered"
 COLUMNS = (
@@ -103,22 +111,34 @@ def test_verify_passes_and_prints_the_head_of_an_untouched_log(demo: str) -> Non
             for r in db.all("SELECT notification_id, hash FROM events ORDER BY notification_id")
         ] == chain
 
+    journal = journal_by_hand(demo)
+    assert [p for p, _ in journal] == list(range(1, len(journal) + 1))
+    with raw_sql(demo) as db:
+        assert [
+            (int(r[0]), bytes(r[1]).hex())
+            for r in db.all("SELECT message_id, hash FROM messages ORDER BY message_id")
+        ] == journal  # the demo parks nothing: no settlements
+    records, journal_head = journal[-1]
+
     run = orderledger("verify", db=demo)
     assert (run.code, run.stderr) == (0, ""), run.describe()
     storage = "quick_check ok" if demo.startswith("sqlite") else f"data_checksums {data_checksums(demo)}"
     assert run.stdout == (
-        f"ok: {last} events, hash chain intact, views equal the log; head {last}:{head}; storage: {storage}\n"
+        f"ok: {last} events, hash chain intact, views equal the log; {records} journal records, chain"
+        f" intact; head {last}:{head} journal {records}:{journal_head}; storage: {storage}\n"
     )
     assert orderledger("verify", "--json", db=demo).json() == {
         "ok": True,
         "events": last,
-        "head": f"{last}:{head}",
+        "head": f"{last}:{head} journal {records}:{journal_head}",
         "broken": None,
         "view_problems": [],
         "journal_problems": [],
         "schema_problems": [],
         "storage": dict([storage.split(" ")]),
         "heads_checked": 0,
+        "journal_records": records,
+        "views_behind": 0,
     }
     again = orderledger("verify", "--expect-head", f"{last}:{head}", db=demo)
     assert again.code == 0 and again.stdout == run.stdout, again.describe()
@@ -208,6 +228,7 @@ def test_verify_names_the_first_broken_link(demo: str, tamper: str) -> None:
     with raw_sql(demo) as db:
         unprotect(db)
         expected = TAMPERING[tamper](db, last)
+        reprotect(db)
 
     run = orderledger("verify", db=demo)
     assert (run.code, run.stdout) == (1, ""), run.describe()
@@ -233,6 +254,7 @@ def test_a_cut_tail_is_reported_against_the_recorded_head(demo: str) -> None:
     with raw_sql(demo) as db:
         unprotect(db)
         truncate_tail(db, last)
+        reprotect(db)
     new_last, _new_head = stored_head(demo)
     assert new_last == last - 3
     run = orderledger("verify", "--expect-head", f"{last}:{head}", db=demo)
@@ -268,6 +290,7 @@ def test_the_real_command_exits_1_when_the_chain_is_broken(sqlite_demo: Path, tm
     with raw_sql(demo) as db:
         unprotect(db)
         expected = alter_account(db, 0)
+        reprotect(db)
     run = orderledger_process("verify", db=demo, cwd=tmp_path)
     assert (run.code, run.stdout, run.stderr) == (1, "", f"BROKEN: {expected}\n"), run.describe()
 
@@ -287,6 +310,7 @@ def test_a_consistent_rewrite_is_caught_only_against_a_recorded_head(demo: str) 
         unprotect(db)
         alter_quantity(db, last)
         rechain(demo, db)
+        reprotect(db)
     assert orderledger("rebuild", "--all", db=demo).code == 0  # the views now agree with the forgery
     run = orderledger("verify", db=demo)
     assert run.code == 0 and run.stdout.startswith(f"ok: {last} events"), run.describe()
@@ -311,6 +335,7 @@ def test_a_cut_tail_hidden_by_a_rebuild_is_caught_by_the_journal(demo: str) -> N
         )
         counts = {r[0]: r[1] for r in db.all("SELECT message_id, event_count FROM messages")}
         truncate_tail(db, last)
+        reprotect(db)
     assert orderledger("rebuild", "--all", db=demo).code == 0
     run = orderledger("verify", "--json", db=demo)
     assert run.code == 1, run.describe()
@@ -334,6 +359,7 @@ def test_a_cut_tail_hidden_by_a_rebuild_and_in_the_journal_is_caught_only_agains
         truncate_tail(db, last)
         for (message_id,) in lines:  # the lines that produced the cut events go too
             db.execute("DELETE FROM messages WHERE message_id = ?", (message_id,))
+        reprotect(db)
     assert orderledger("rebuild", "--all", db=demo).code == 0
     assert orderledger("verify", db=demo).code == 0
     pinned = orderledger("verify", "--expect-head", f"{last}:{head}", db=demo)
@@ -352,8 +378,9 @@ def unprotect_journal(db: Any) -> None:
 
 
 def test_the_journal_refuses_changes_and_verify_checks_it_against_the_log(demo: str) -> None:
-    """The journal is not chained: its triggers refuse DELETE and any UPDATE but the settling of a
-    parked line, and verify checks each line's outcome and event count against the events."""
+    """The journal's triggers refuse DELETE and any UPDATE but the settling of a parked line; with
+    them switched off, a relabelled line breaks the journal's chain, and verify checks each line's
+    outcome and event count against the events too."""
     with raw_sql(demo) as db:
         for statement in (
             "UPDATE messages SET origin = 'elsewhere' WHERE message_id = 1",
@@ -364,9 +391,14 @@ def test_the_journal_refuses_changes_and_verify_checks_it_against_the_log(demo: 
                 db.execute(statement)
         unprotect_journal(db)
         db.execute("UPDATE messages SET outcome = 'rejected' WHERE message_id = 1")
+        reprotect(db)
     run = orderledger("verify", db=demo)
     assert (run.code, run.stdout) == (1, ""), run.describe()
-    assert run.stderr == "JOURNAL: message 1 is marked rejected but events in the log name it\n"
+    assert run.stderr == (
+        "JOURNAL: message 1 (line 1 of 'demo:seed=7') does not match its hash: its text, origin, line,"
+        " time, outcome, reason or parked messages were changed, or records were reordered\n"
+        "JOURNAL: message 1 is marked rejected but events in the log name it\n"
+    )
 
 
 def test_an_earlier_head_still_verifies_after_more_events(demo: str) -> None:
