@@ -283,8 +283,17 @@ SETTLE = """CREATE OR REPLACE FUNCTION orderledger_settle(
                          AND e.notification_id > 0))))
                 OR (p_first_event IS NOT NULL AND p_event_count > line.event_count
                     AND (SELECT COUNT(*) FROM events WHERE notification_id >= p_first_event
-                         AND message_id = p_message_id) >= p_event_count - line.event_count)) THEN
-            RAISE EXCEPTION 'message %: a parked line is settled once its order is known or events name it',
+                         AND message_id = p_message_id) >= p_event_count - line.event_count)
+                -- Or set aside by a person: a settlement line of the journal, later than the parked
+                -- line and chained like any other, names it; the line gains no events.
+                OR (p_outcome = 'ignored' AND p_event_count = line.event_count
+                    AND NOT EXISTS (SELECT 1 FROM parked WHERE message_id = p_message_id
+                        AND NOT part = ANY(p_parts))
+                    AND EXISTS (SELECT 1 FROM messages s WHERE s.format = 'settlement'
+                        AND s.message_id > p_message_id
+                        AND convert_from(s.raw, 'UTF8')::jsonb @> jsonb_build_object(
+                            'type', 'settle', 'action', 'set_aside', 'message_id', p_message_id)))) THEN
+            RAISE EXCEPTION 'message %: a parked line is settled once its order is known, events name it or a settlement line sets it aside',
                 p_message_id
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
