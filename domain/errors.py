@@ -9,6 +9,7 @@ The tree::
     ├── IdentityConflictError      a venue order ID or alias that already points elsewhere
     ├── InvalidTransitionError     the fact is not allowed in the order's status
     ├── FillConflictError          a known trade ID arrives with another quantity or price
+    ├── FactConflictError          a known cash flow ID or mark arrives with other values
     ├── OverfillError              the fills would exceed the order quantity
     ├── UnknownTradeError          a bust or correction names a trade the order does not have
     └── AmendBelowFilledError      an amendment would set the quantity below what is filled
@@ -81,6 +82,11 @@ class FillConflictError(LedgerError):
             client_order_id=client_order_id,
         )
         self.trade_id = trade_id
+
+
+class FactConflictError(LedgerError):
+    """A cash flow (by its venue ID) or a mark (by instrument, time and source) already recorded
+    arrives with other values."""
 
 
 class OverfillError(LedgerError):

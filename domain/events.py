@@ -262,6 +262,42 @@ class InstrumentDefined(OrderEvent):
     security_id_source: str | None = None
 
 
+class CashFlowRecorded(OrderEvent):
+    """Money a position paid or received without trading: a funding payment, borrow interest,
+    a rebate (``kind``). Immutable, one per venue ID (``flow_id``) on its position.
+
+    Not an order fact: it lives on its own aggregate, keyed by (account, venue, instrument,
+    flow_id) (``domain.cash_flows``); ``client_order_id`` is "". ``amount`` is signed from the
+    position's side: positive received, negative paid.
+    """
+
+    client_order_id: str = ""
+    kind: str
+    """funding | interest | rebate."""
+    flow_id: str
+    """The venue's ID of the payment (its dedup key)."""
+    amount: DecimalStr
+    currency: str
+    rate: DecimalStr | None = None
+    """The rate the venue applied (a funding rate), when it states one."""
+    position_quantity: DecimalStr | None = None
+    """The signed position size the venue charged it on, when it states one."""
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class MarkRecorded(OrderEvent):
+    """A price of an instrument at a time, from a source (a venue's mark price, an index, a
+    close): what unrealized P&L is valued at when no mark is given.
+
+    On its own aggregate, keyed by (venue, instrument, time, source) (``domain.cash_flows``);
+    ``client_order_id`` and ``account`` are "".
+    """
+
+    client_order_id: str = ""
+    account: str = ""
+    price: DecimalStr
+
+
 EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     OrderRequested,
     OrderAccepted,
@@ -279,6 +315,8 @@ EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     OrderDetailsAdded,
     AnomalyRecorded,
     InstrumentDefined,
+    CashFlowRecorded,
+    MarkRecorded,
 )
 EVENT_TYPES_BY_NAME: dict[str, type[OrderEvent]] = {cls.__name__: cls for cls in EVENT_TYPES}
 

@@ -106,7 +106,7 @@ from orderledger.infrastructure.adapters.common import (
     time_from_iso,
     time_from_millis,
 )
-from orderledger.infrastructure.adapters.hyperliquid import liquidated_here, user_of
+from orderledger.infrastructure.adapters.hyperliquid import funding_flow_id, liquidated_here, user_of
 
 SOURCE = "ccxt"
 TERMINAL = {"canceled": "canceled", "cancelled": "canceled", "expired": "expired", "rejected": "rejected"}
@@ -157,6 +157,12 @@ class VenueRules:
     order_quantity_keys: tuple[str, ...] = ()
     """Fields of a trade's ``info`` stating its whole order's quantity (the same on every fill of
     the order), used as the quantity of a liquidation/ADL trade's external request."""
+    funding_received_positive: bool | None = None
+    """Whether a funding history structure's ``amount`` is positive for a payment received
+    (ccxt passes each venue's own sign through); None: not established for the venue, and its
+    funding history is refused rather than booked with a sign that may be wrong."""
+    funding_id: Callable[[Mapping[str, Any]], str | None] | None = None
+    """(structure) → the payment's ID where the unified ``id`` is not one."""
 
 
 def _okx_fee(info: Mapping[str, Any]) -> tuple[str, str | None] | None:
@@ -238,8 +244,18 @@ def _lighter_trade_index(trade: Mapping[str, Any], info: Mapping[str, Any]) -> s
     return text_or_none(info.get("ask_client_id" if side == "sell" else "bid_client_id"))
 
 
+def _hyperliquid_funding_id(structure: Mapping[str, Any]) -> str | None:
+    info = _info(structure)
+    delta = info.get("delta")
+    coin = delta.get("coin") if isinstance(delta, Mapping) else None
+    return None if coin is None else funding_flow_id(str(coin), info.get("time"))
+
+
 BINANCE = VenueRules(
-    client_id_keys=("clientOrderId", "c"), realized_pnl_keys=("rp", "realizedPnl"), forced=_binance_forced
+    client_id_keys=("clientOrderId", "c"),
+    realized_pnl_keys=("rp", "realizedPnl"),
+    forced=_binance_forced,
+    funding_received_positive=True,  # income: "-0.01" FUNDING_FEE is a payment made
 )
 VENUE_RULES: dict[str, VenueRules] = {
     "binance": BINANCE,
@@ -263,6 +279,8 @@ VENUE_RULES: dict[str, VenueRules] = {
         realized_pnl_keys=("closedPnl",),
         fee=_hyperliquid_fee,
         forced=_hyperliquid_forced,
+        funding_received_positive=True,  # usdc: what the position received
+        funding_id=_hyperliquid_funding_id,  # its hash is all zeros for every funding payment
     ),
     "lighter": VenueRules(
         client_id_keys=("client_order_index", "client_order_id"),
@@ -670,6 +688,57 @@ def is_trade(structure: Mapping[str, Any]) -> bool:
     return not is_order(structure) and ("takerOrMaker" in structure or "order" in structure)
 
 
+def is_funding(structure: Mapping[str, Any]) -> bool:
+    """True for a CCXT funding history structure (``fetch_funding_history``: a currency ``code``
+    and an ``amount``, and neither an order's nor a trade's fields)."""
+    return (
+        "code" in structure and "amount" in structure and not is_order(structure) and not is_trade(structure)
+    )
+
+
+FUNDING_INCOME_TYPES = ("FUNDING_FEE",)
+"""Binance's income types that are funding (its income history holds other kinds too)."""
+
+
+def funding_messages(
+    structure: Mapping[str, Any], *, venue: str, account: str, instrument_of: InstrumentOf | None, source: str
+) -> list[Message]:
+    """One ``cash_flow`` of kind ``funding`` from a funding history structure."""
+    rules = rules_for(venue)
+    if rules.funding_received_positive is None:
+        raise AdapterError(
+            f"ccxt funding history of {venue!r}: the sign of its amount is not established for this venue"
+            " (docs/venues.md#funding-payments); record its payments as cash_flow messages"
+        )
+    income_type = text_or_none(_info(structure).get("incomeType"))
+    if income_type is not None and income_type not in FUNDING_INCOME_TYPES:
+        raise AdapterError(f"ccxt income of type {income_type[:40]!r} is not a funding payment")
+    flow_id = (rules.funding_id(structure) if rules.funding_id else None) or text_or_none(structure.get("id"))
+    symbol = text_or_none(structure.get("symbol"))
+    currency = text_or_none(structure.get("code"))
+    amount = decimal_text(structure.get("amount"), "amount")
+    ts = _time(structure, "timestamp", "datetime")
+    if flow_id is None or symbol is None or currency is None or amount is None or ts is None:
+        raise AdapterError("a ccxt funding history entry needs id, symbol, code, amount and timestamp")
+    if not rules.funding_received_positive:
+        amount = decimal_text(-Decimal(amount), "amount")
+    return [
+        message(
+            "cash_flow",
+            kind="funding",
+            account=account,
+            venue=venue,
+            instrument=instrument_of(symbol) if instrument_of else symbol,
+            flow_id=flow_id,
+            amount=amount,
+            currency=currency,
+            rate=decimal_text(structure.get("rate"), "rate"),
+            ts=ts,
+            source=source,
+        )
+    ]
+
+
 def payload_messages(
     payload: Mapping[str, Any] | Iterable[Mapping[str, Any]],
     *,
@@ -680,7 +749,8 @@ def payload_messages(
     source: str = SOURCE,
     notes: list[str] | None = None,
 ) -> list[Message]:
-    """Messages for an order, a trade, or a list of them (what any fetch_*/watch_* returns).
+    """Messages for an order, a trade, a funding history entry, or a list of them (what any
+    fetch_*/watch_* returns).
 
     ``notes`` collects one line for each part of the payload deliberately not booked (for
     example a trade listed without amount or price); the journal keeps them with the input.
@@ -711,8 +781,14 @@ def payload_messages(
             )
         elif is_trade(item):
             trades.append(item)
+        elif is_funding(item):
+            out += funding_messages(
+                item, venue=venue, account=account, instrument_of=instrument_of, source=source
+            )
         else:
-            raise AdapterError(f"payload[{index}] is neither a CCXT order nor a CCXT trade")
+            raise AdapterError(
+                f"payload[{index}] is neither a CCXT order, a CCXT trade nor a funding history entry"
+            )
     out += _trades_messages(trades, venue, account, instrument_of, source, notes)
     return in_applying_order(out)
 
@@ -846,6 +922,8 @@ __all__ = [
     "VENUE_RULES",
     "AdapterError",
     "VenueRules",
+    "funding_messages",
+    "is_funding",
     "is_order",
     "is_trade",
     "order_messages",

@@ -142,7 +142,7 @@ def _shown(value: object) -> str:
     return repr(value)[:40]
 
 
-def message(kind: str, **fields: Any) -> Message:
+def message(kind: str, /, **fields: Any) -> Message:
     """A message dict of type ``kind`` with the given fields, leaving out None and empty maps."""
     out: Message = {"type": kind}
     for name, value in fields.items():

@@ -6,11 +6,13 @@ Pure translation, no I/O. One input (a line) is any of:
   ``{order, status, statusTimestamp}``), ``userFills`` (``{isSnapshot?, user, fills}``),
   ``user`` (userEvents: ``{fills: [...]}``; other events are noted, not booked) and
   ``webData2`` (its ``openOrders``, diffed against the previous snapshot of the same ``user``);
+  ``userFundings`` (``{user, fundings: [{time, coin, usdc, szi, fundingRate}]}``);
   ``subscriptionResponse`` and ``pong`` are acknowledged with a note;
 * an info-endpoint reply: ``orderStatus`` (``{"status": "order", "order": {...}}``),
   ``historicalOrders`` (a list of ``{order, status, statusTimestamp}``), ``openOrders`` /
   ``frontendOpenOrders`` (a list of bare orders), ``userFills`` / ``userFillsByTime`` (a list
-  of fills);
+  of fills), ``userFunding`` (a list of ``{time, hash, delta: {type: "funding", coin, usdc,
+  szi, fundingRate}}``);
 * a ``spotMeta`` reply (``{"tokens": [...], "universe": [...]}``): it names the spot pairs
   that fills and orders call ``@<index>`` (the user supplies it once, as a line of the input or
   as ``spot_meta=``); nothing is booked from it.
@@ -40,6 +42,10 @@ Mapping (https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api):
 * Instruments: a perpetual is named by its coin (``BTC``, ``flx:CRCL``); a spot pair by its
   ``BASE/QUOTE`` name (``PURR/USDC``); ``@<index>`` is resolved through the spot meta, and
   refused with a one-line reason without it.
+
+* Funding: one ``cash_flow`` of kind ``funding`` per payment, ``amount = usdc`` (positive:
+  received) in USDC, ``rate = fundingRate``, ``position_quantity = szi``; its ``flow_id`` is
+  ``funding:<coin>:<time ms>`` (:func:`funding_flow_id`).
 
 WebSocket and REST carry the same fields, so the same fact gives the same messages whichever
 arrives first, and the ledger books it once.
@@ -182,6 +188,8 @@ class HyperliquidAdapter:
                 raise AdapterError(f"payload[{index}] is not an object")
             if "tid" in item:
                 out += self.fill(item, self.user)
+            elif isinstance(item.get("delta"), Mapping):
+                out += self.funding(item["delta"], item.get("time"), notes)
             elif isinstance(item.get("order"), Mapping):
                 out += self.order_status(item, notes)
             elif "oid" in item:
@@ -209,6 +217,15 @@ class HyperliquidAdapter:
             return [m for fill in _list(data, "fills") for m in self.fill(_object(fill, "fills[]"), user)]
         if channel == "webData2":
             return self.web_data(_object(data, "webData2"), notes)
+        if channel == "userFundings":
+            data = _object(data, channel)
+            return [
+                m
+                for item in _list(data, "fundings")
+                for m in self.funding(
+                    _object(item, "fundings[]"), _object(item, "fundings[]").get("time"), notes
+                )
+            ]
         raise AdapterError(f"Hyperliquid channel {channel[:40]!r} is not one the adapter reads")
 
     # ------------------------------------------------------------------ orders
@@ -283,6 +300,38 @@ class HyperliquidAdapter:
             ts=ts,
             source=self.source,
         )
+
+    # ------------------------------------------------------------------ funding
+
+    def funding(self, delta: Mapping[str, Any], time: object, notes: list[str]) -> list[Message]:
+        """One funding payment: a ``userFunding`` reply's ``delta`` (with the entry's ``time``)
+        or a ``userFundings`` channel entry (``time`` in it). ``usdc`` is what the position
+        received (positive) or paid; ``szi`` the signed position it was paid on."""
+        kind = text_or_none(delta.get("type"))
+        if kind not in (None, "funding"):
+            notes.append(f"ledger update {kind[:40]!r}: not a position's cash flow, not booked")
+            return []
+        coin = text_or_none(delta.get("coin"))
+        amount = decimal_text(delta.get("usdc"), "usdc")
+        ts = time_from_millis(time, "time")
+        if coin is None or amount is None or ts is None:
+            raise AdapterError("a Hyperliquid funding payment needs coin, usdc and time")
+        return [
+            message(
+                "cash_flow",
+                kind="funding",
+                account=self.account,
+                venue=self.venue,
+                instrument=self.spot.instrument(coin),
+                flow_id=funding_flow_id(coin, time),
+                amount=amount,
+                currency="USDC",
+                rate=decimal_text(delta.get("fundingRate"), "fundingRate"),
+                position_quantity=decimal_text(delta.get("szi"), "szi"),
+                ts=ts,
+                source=self.source,
+            )
+        ]
 
     # ------------------------------------------------------------------ fills
 
@@ -400,6 +449,13 @@ class HyperliquidAdapter:
         return out
 
 
+def funding_flow_id(coin: str, time: object) -> str:
+    """The ID of one funding payment: Hyperliquid gives none (the info reply's ``hash`` is all
+    zeros, the channel's entries have no hash), and pays one per coin per funding time, so
+    (coin, time in milliseconds) identifies it, alike in the reply, the channel and ccxt."""
+    return f"funding:{coin}:{decimal_text(time, 'time')}"
+
+
 def _object(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise AdapterError(f"{where} must be an object")
@@ -415,4 +471,4 @@ def _list(structure: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
-__all__ = ["SOURCE", "HyperliquidAdapter", "SpotNames", "liquidated_here", "user_of"]
+__all__ = ["SOURCE", "HyperliquidAdapter", "SpotNames", "funding_flow_id", "liquidated_here", "user_of"]

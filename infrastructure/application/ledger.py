@@ -44,6 +44,7 @@ from orderledger.infrastructure.application.queries import (
     iter_trades,
     list_order_rows,
     pnl_rows,
+    position_rows,
     positions,
     realized_series,
 )
@@ -715,10 +716,8 @@ class OrderLedger(Application[UUID]):
             rows = positions(self.db, marks)
         else:
             moment = parse_timestamp(as_of, "as_of")
-            rows = [
-                PositionRow.of(p, marks.get(p.instrument))
-                for p in positions_as_of(self.db, self.ledger_mapper, moment, event_time=event_time)
-            ]
+            books = positions_as_of(self.db, self.ledger_mapper, moment, event_time=event_time)
+            rows = position_rows(self.db, books, marks, as_of=moment, event_time=event_time)
         unknown = sorted(set(marks) - {r.instrument for r in rows})
         if unknown:
             held = ", ".join(sorted({r.instrument for r in rows})) or "none"

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
+from datetime import datetime
 from decimal import Decimal
 from itertools import chain, islice
 from typing import Any
@@ -14,7 +15,8 @@ from typing import Any
 import orjson
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.values import WIDE, parse_timestamp
+from orderledger.domain.instrument import Terms
+from orderledger.domain.values import WIDE, format_timestamp, parse_timestamp
 from orderledger.infrastructure.application.results import (
     Filter,
     OrderRow,
@@ -22,8 +24,11 @@ from orderledger.infrastructure.application.results import (
     PnlRow,
     PositionRow,
     TradeRow,
+    net_of,
 )
 from orderledger.infrastructure.storage.db import Database
+from orderledger.projections.cash_flows import CASH_FLOWS_TABLE
+from orderledger.projections.marks import MARKS_TABLE
 from orderledger.projections.orders import (
     OPEN_ONLY,
     OPEN_SHOWN,
@@ -268,9 +273,85 @@ def _position_rows(db: Database) -> list[Position]:
 
 
 def positions(db: Database, marks: Mapping[str, Decimal] | None = None) -> list[PositionRow]:
-    """Positions with realized and (given marks) unrealized P&L."""
+    """Positions with realized and unrealized P&L (at the caller's marks, else at the latest
+    recorded marks), and their cash flows."""
+    return position_rows(db, _position_rows(db), marks)
+
+
+def position_rows(
+    db: Database,
+    books: Sequence[Position],
+    marks: Mapping[str, Decimal] | None = None,
+    *,
+    as_of: datetime | None = None,
+    event_time: bool = False,
+) -> list[PositionRow]:
+    """The rows of folded positions, joined with their cash flows and valued at the caller's
+    mark of their instrument, else at the latest mark recorded for their venue and instrument at
+    or before ``as_of`` (now when None). A position known only by its cash flows (funding on a
+    position whose fills the ledger does not hold) has a row too: nothing received is hidden."""
     marks = marks or {}
-    return [PositionRow.of(p, marks.get(p.instrument)) for p in _position_rows(db)]
+    flows = cash_flow_totals(db, as_of=as_of, event_time=event_time)
+    books = list(books)
+    held = {(p.account, p.venue, p.instrument) for p in books}
+    for key in sorted(set(flows) - held):
+        currencies = list(flows[key])
+        book = Position(*key)
+        if len(currencies) == 1:  # what the position's P&L is in, as far as the ledger knows
+            book.terms = Terms(pnl_currency=currencies[0])
+        books.append(book)
+    rows = []
+    for book in sorted(books, key=lambda p: (p.account, p.venue, p.instrument)):
+        key = (book.account, book.venue, book.instrument)
+        mark, taken = marks.get(book.instrument), None
+        if mark is None and book.quantity:
+            recorded = latest_mark(db, book.venue, book.instrument, as_of=as_of, event_time=event_time)
+            if recorded is not None:
+                mark, taken = recorded
+        rows.append(PositionRow.of(book, mark, flows.get(key), taken))
+    return rows
+
+
+def cash_flow_totals(
+    db: Database, *, as_of: datetime | None = None, event_time: bool = False
+) -> dict[tuple[str, str, str], dict[str, Decimal]]:
+    """Each position's cash flows summed per currency (those recorded by ``as_of``, or whose
+    venue time is at or before it with ``event_time``)."""
+    where = ""
+    params: list[Any] = []
+    if as_of is not None:
+        where = f" WHERE {'ts_event' if event_time else 'ts_recorded'} <= ?"
+        params.append(format_timestamp(as_of))
+    with db.read() as tx:
+        rows = tx.all(
+            f"SELECT account, venue, instrument, currency, amount FROM {CASH_FLOWS_TABLE.name}{where}"
+            " ORDER BY position",
+            params,
+        )
+    totals: dict[tuple[str, str, str], dict[str, Decimal]] = {}
+    for account, venue, instrument, currency, amount in rows:
+        book = totals.setdefault((account, venue, instrument), {})
+        book[currency] = WIDE.add(book.get(currency, ZERO), Decimal(amount))
+    return totals
+
+
+def latest_mark(
+    db: Database, venue: str, instrument: str, *, as_of: datetime | None = None, event_time: bool = False
+) -> tuple[Decimal, datetime] | None:
+    """The latest mark recorded for an instrument at a venue whose time is at or before
+    ``as_of`` (and, unless ``event_time``, that was recorded by then): (price, its time)."""
+    clause, params = "", [venue, instrument]
+    if as_of is not None:
+        moment = format_timestamp(as_of)
+        clause = " AND ts_event <= ?" + ("" if event_time else " AND ts_recorded <= ?")
+        params += [moment] if event_time else [moment, moment]
+    with db.read() as tx:
+        row = tx.one(
+            f"SELECT price, ts_event FROM {MARKS_TABLE.name} WHERE venue = ? AND instrument = ?{clause}"
+            " ORDER BY ts_event DESC, position DESC LIMIT 1",
+            params,
+        )
+    return None if row is None else (Decimal(row[0]), parse_timestamp(row[1]))
 
 
 def list_positions(db: Database, marks: Mapping[str, Decimal] | None = None) -> list[dict[str, Any]]:
@@ -287,36 +368,53 @@ class _Group:
     fees: dict[str, Decimal] | None = None
     quotes: set[str | None] | None = None
     fills: int = 0
+    flows: dict[str, Decimal] | None = None
+
+
+def _grouping(by: str) -> str | None:
+    """The tag name of ``tag:NAME`` (None for the other groupings); one-line error on a bad one."""
+    if by.startswith("tag:") and len(by) > 4:
+        return by[4:]
+    if by in PNL_GROUPS:
+        return None
+    raise InvalidInputError(
+        f"--by {by!r}: use day, account, venue, instrument, parent or tag:NAME", field="by"
+    )
+
+
+def _group_of(value: Any, tag: str | None) -> str:
+    key = orjson.loads(value).get(tag) if tag else value
+    return "(none)" if key is None else str(key)
 
 
 def pnl_rows(db: Database, by: str) -> list[PnlRow]:
-    """Realized P&L and fees grouped by day, account, venue, instrument, parent or ``tag:NAME``.
+    """Realized P&L, fees and cash flows grouped by day, account, venue, instrument, parent or
+    ``tag:NAME``.
 
     By parent: each entry counts for its order's parent as the orders view has it now (as the
     trades do with ``iter_trades`` and a parent); entries of orders without one group as "(none)".
+    A cash flow belongs to a position, not an order: by parent it groups as "(none)"; by tag, under
+    the tags its message carried.
     """
-    if by.startswith("tag:") and len(by) > 4:
-        tag = by[4:]
-    elif by in PNL_GROUPS:
-        tag = None
-    else:
-        raise InvalidInputError(
-            f"--by {by!r}: use day, account, venue, instrument, parent or tag:NAME", field="by"
-        )
+    tag = _grouping(by)
     column = "p.tags" if tag else "o.parent_id" if by == "parent" else f"p.{by}"
     joined = " LEFT JOIN orders_view o ON o.client_order_id = p.client_order_id" if by == "parent" else ""
+    flow_column = "tags" if tag else "NULL" if by == "parent" else by
     with db.read() as tx:
         rows = tx.all(
             f"SELECT {column}, p.realized, p.fee, p.fee_currency, p.pnl_currency, p.kind"
             f" FROM pnl_entries_view p{joined} ORDER BY p.position"
         )
+        flows = tx.all(
+            f"SELECT {flow_column}, currency, amount FROM {CASH_FLOWS_TABLE.name} ORDER BY position"
+        )
     # Amounts in different currencies are never added together: (group, P&L currency) is the key
     # (the quote currency for linear instruments, the settlement coin for inverse ones).
     groups: dict[tuple[str, str], _Group] = {}
     for value, realized, fee, fee_currency, quote, kind in rows:
-        key = orjson.loads(value).get(tag) if tag else value
-        key = "(none)" if key is None else str(key)
-        group = groups.setdefault((key, quote or ""), _Group(fees={}, quotes=set()))
+        group = groups.setdefault(
+            (_group_of(value, tag), quote or ""), _Group(fees={}, quotes=set(), flows={})
+        )
         group.realized = WIDE.add(group.realized, Decimal(realized))
         assert group.fees is not None and group.quotes is not None
         if fee is not None:
@@ -324,24 +422,33 @@ def pnl_rows(db: Database, by: str) -> list[PnlRow]:
             group.fees[currency] = WIDE.add(group.fees.get(currency, ZERO), Decimal(fee))
         group.quotes.add(quote)
         group.fills += 1 if kind in ("fill", "corrected") else 0
+    for value, currency, amount in flows:
+        # A payment counts in the group's row of its own currency (the P&L currency of a
+        # position that settles in it).
+        group = groups.setdefault((_group_of(value, tag), currency), _Group(fees={}, quotes=set(), flows={}))
+        assert group.flows is not None and group.quotes is not None
+        group.flows[currency] = WIDE.add(group.flows.get(currency, ZERO), Decimal(amount))
+        group.quotes.add(currency)
     result: list[PnlRow] = []
     for key, quote_key in sorted(groups):
         group = groups[(key, quote_key)]
-        assert group.fees is not None and group.quotes is not None
+        assert group.fees is not None and group.quotes is not None and group.flows is not None
         fees = {k: v for k, v in group.fees.items() if v}
         quotes = group.quotes - {None}
         net = None
         if quote_key and set(fees) <= quotes:
             net = WIDE.subtract(group.realized, fees.get(quote_key, ZERO))
+        flows_of = dict(sorted((k, v) for k, v in group.flows.items() if v))
         result.append(
             PnlRow(
                 by=by,
                 group=key,
                 pnl_currency=quote_key or None,
                 realized_pnl=group.realized,
-                realized_pnl_net=net,
+                realized_pnl_net=net_of(net, quote_key or None, flows_of),
                 fees=dict(sorted(fees.items())),
                 fills=group.fills,
+                funding=flows_of,
             )
         )
     return result

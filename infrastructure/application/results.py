@@ -26,6 +26,7 @@ from orderledger.domain.instrument import Definition
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import (
     AVERAGE,
+    WIDE,
     Liquidity,
     OrderType,
     Side,
@@ -370,7 +371,7 @@ class TradeRow(_Row):
 
 @dataclass(frozen=True)
 class PositionRow(_Row):
-    """A net position with realized and (given a mark) unrealized P&L."""
+    """A net position with realized and (given a mark) unrealized P&L, and its cash flows."""
 
     account: str
     venue: str
@@ -389,11 +390,23 @@ class PositionRow(_Row):
     contract_size: Decimal
     settlement: str
     definition_version: int | None
+    funding: Mapping[str, Decimal] = field(default_factory=dict)
+    """Cash flows the position received (+) or paid (−), per currency: funding, interest, rebates."""
+    mark_time: datetime | None = None
+    """When the recorded mark used was taken; None for a caller's mark (or none)."""
 
     @classmethod
-    def of(cls, position: Position, mark: Decimal | None) -> PositionRow:
-        """The row of a folded position, valued at ``mark`` (None: no unrealized P&L)."""
+    def of(
+        cls,
+        position: Position,
+        mark: Decimal | None,
+        funding: Mapping[str, Decimal] | None = None,
+        mark_time: datetime | None = None,
+    ) -> PositionRow:
+        """The row of a folded position, valued at ``mark`` (None: no unrealized P&L), with its
+        cash flows: net P&L is realized − fees + cash flows, when all are in the P&L currency."""
         average = position.average_price
+        funding = dict(sorted((funding or {}).items()))
         return cls(
             account=position.account,
             venue=position.venue,
@@ -401,7 +414,7 @@ class PositionRow(_Row):
             quantity=position.quantity,
             average_price=None if average is None else average.normalize(AVERAGE),
             realized_pnl=position.realized_pnl,
-            realized_pnl_net=position.realized_pnl_net,
+            realized_pnl_net=net_of(position.realized_pnl_net, position.pnl_currency, funding),
             unrealized_pnl=position.unrealized_pnl(mark),
             fees=dict(sorted(position.fees.items())),
             quote_currency=position.quote_currency,
@@ -411,7 +424,18 @@ class PositionRow(_Row):
             contract_size=position.terms.contract_size,
             settlement=str(position.terms.settlement),
             definition_version=position.terms.version,
+            funding=funding,
+            mark_time=mark_time,
         )
+
+
+def net_of(net: Decimal | None, currency: str | None, flows: Mapping[str, Decimal]) -> Decimal | None:
+    """Net P&L (realized − fees) with cash flows added: one number only when every flow is in
+    the P&L currency, else None (the figures stay apart, per currency)."""
+    if net is None or any(paid_in != currency for paid_in in flows):
+        return None
+    received = flows.get(currency or "")
+    return net if received is None else WIDE.add(net, received)
 
 
 @dataclass(frozen=True)
@@ -426,6 +450,8 @@ class PnlRow(_Row):
     realized_pnl_net: Decimal | None
     fees: Mapping[str, Decimal]
     fills: int
+    funding: Mapping[str, Decimal] = field(default_factory=dict)
+    """The group's cash flows (funding, interest, rebates) per currency; net P&L includes them."""
 
     def to_json(self) -> dict[str, Any]:
         """Keyed by the grouping (``{"day": "2026-…", …}``); the P&L currency also under its
@@ -438,6 +464,7 @@ class PnlRow(_Row):
             "realized_pnl_net": plain(self.realized_pnl_net),
             "fees": plain(self.fees),
             "fills": self.fills,
+            "funding": plain(self.funding),
         }
 
 

@@ -14,8 +14,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import MapperDeserialisationError
 
+from orderledger.domain.cash_flows import cash_flow_id_for, mark_id_for
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.events import InstrumentDefined, OrderEvent
+from orderledger.domain.events import CashFlowRecorded, InstrumentDefined, MarkRecorded, OrderEvent
 from orderledger.domain.instrument import instrument_id_for
 from orderledger.domain.order import Order, order_id_for
 from orderledger.domain.outcomes import Outcome
@@ -588,9 +589,14 @@ def _lines_present(db: Database, by_line: Mapping[int, Any]) -> set[int]:
 
 
 def aggregate_id(event: OrderEvent) -> UUID:
-    """The aggregate an event belongs to, derived from its payload: an instrument's or an order's."""
+    """The aggregate an event belongs to, derived from its payload: an instrument's, a cash
+    flow's, a mark's or an order's."""
     if isinstance(event, InstrumentDefined):
         return instrument_id_for(event.venue, event.instrument)
+    if isinstance(event, CashFlowRecorded):
+        return cash_flow_id_for(event.account, event.venue, event.instrument, event.flow_id)
+    if isinstance(event, MarkRecorded):
+        return mark_id_for(event.venue, event.instrument, event.ts_event, event.source)
     return order_id_for(event.client_order_id)
 
 

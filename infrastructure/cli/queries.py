@@ -142,7 +142,9 @@ def trades(
 def positions(
     mark: Annotated[
         list[str] | None,
-        typer.Option("--mark", help="INSTRUMENT=PRICE for unrealized P&L (repeatable)."),
+        typer.Option(
+            "--mark", help="INSTRUMENT=PRICE for unrealized P&L (repeatable; else the latest recorded mark)."
+        ),
     ] = None,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="As they stood at this time (from the log).")

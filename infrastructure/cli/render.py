@@ -413,28 +413,30 @@ POSITION_COLUMNS = [
     col("unrealized_pnl", "number", places=4, keep=6),
     Column("fees", lambda r: pairs(r["fees"]), keep=3),
 ]
+FUNDING_COLUMN = Column("funding", lambda r: pairs(r["funding"]), keep=3)
+"""Shown when some row has cash flows (a ledger without them keeps its narrower table)."""
+
+
+def _with_funding(columns: list[Column], rows: list[dict[str, Any]]) -> list[Column]:
+    return [*columns, FUNDING_COLUMN] if any(r.get("funding") for r in rows) else columns
 
 
 def positions_table(rows: list[dict[str, Any]]) -> None:
     """Positions with their P&L."""
-    table(f"positions ({len(rows)})", POSITION_COLUMNS, rows)
+    table(f"positions ({len(rows)})", _with_funding(POSITION_COLUMNS, rows), rows)
 
 
 def pnl_table(rows: list[dict[str, Any]], by: str) -> None:
     """Realized P&L per group (the first column is the grouping)."""
     key = next(iter(rows[0])) if rows else by
-    table(
-        f"realized P&L by {by}",
-        [
-            col(key, keep=9),
-            col("quote", keep=8, key="quote_currency"),
-            col("realized_pnl", "number", places=4, keep=9),
-            col("realized_pnl_net", "number", places=4, keep=6),
-            Column("fees", lambda r: pairs(r["fees"]), keep=5),
-            col("fills", "number", 7),
-        ],
-        rows,
-    )
+    columns = [
+        col(key, keep=9),
+        col("quote", keep=8, key="quote_currency"),
+        col("realized_pnl", "number", places=4, keep=9),
+        col("realized_pnl_net", "number", places=4, keep=6),
+        Column("fees", lambda r: pairs(r["fees"]), keep=5),
+    ]
+    table(f"realized P&L by {by}", [*_with_funding(columns, rows), col("fills", "number", 7)], rows)
 
 
 MESSAGE_COLUMNS = [

@@ -9,6 +9,8 @@ its "required" from the model, a type's summary from the model's docstring.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from functools import partial
 from typing import Any, get_args
 
 from pydantic import BaseModel
@@ -42,7 +44,9 @@ def _summary(model: type[BaseModel]) -> str:
 
 
 def _order_kinds() -> dict[str, type[BaseModel]]:
-    return {kind: model for kind, model in KINDS.items() if kind != INSTRUMENT}
+    """The kinds that name an order (the others, instrument definitions, cash flows and marks,
+    have a table of their own)."""
+    return {kind: model for kind, model in KINDS.items() if "client_order_id" in model.model_fields}
 
 
 def message_types() -> str:
@@ -86,9 +90,10 @@ def message_fields() -> str:
     return "\n".join(rows) + "\n"
 
 
-def instrument_fields() -> str:
-    """The table of the ``instrument`` message's fields (the domain's Definition and its key)."""
-    model = KINDS[INSTRUMENT]
+def kind_fields(kind: str) -> str:
+    """The table of one message kind's fields (``instrument``: the domain's Definition and its
+    key; ``cash_flow``; ``mark``)."""
+    model = KINDS[kind]
     rows = ["| field | JSON type | meaning |", "|---|---|---|"]
     for name, info in model.model_fields.items():
         if name == "type":
@@ -99,10 +104,12 @@ def instrument_fields() -> str:
     return "\n".join(rows) + "\n"
 
 
-TABLES = {
+TABLES: dict[str, Callable[[], str]] = {
     "message-types": message_types,
     "message-fields": message_fields,
-    "instrument-fields": instrument_fields,
+    "instrument-fields": partial(kind_fields, INSTRUMENT),
+    "cash-flow-fields": partial(kind_fields, "cash_flow"),
+    "mark-fields": partial(kind_fields, "mark"),
 }
 
 

@@ -41,6 +41,7 @@ from pydantic import (
 from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
+from orderledger.domain.cash_flows import CASH_FLOW_KINDS
 from orderledger.domain.errors import InvalidInputError, LedgerError
 from orderledger.domain.events import OrderSpec, construct
 from orderledger.domain.instrument import Definition
@@ -824,6 +825,63 @@ else:
         **{item.name: _definition_field(item) for item in fields(Definition)},
     )
 
+
+class _PositionFact(_Message):
+    """A fact about a position or an instrument that names no order."""
+
+    venue: Annotated[str, _IDENT, About(IDENT, "the venue")]
+    instrument: Instrument
+
+    # No order key: what ingest reads of every message says so.
+    client_order_id: ClassVar[None] = None
+    venue_order_id: ClassVar[None] = None
+    aliases: ClassVar[dict[str, str]] = {}
+
+
+class CashFlowMessage(_PositionFact):
+    """Money a position paid or received without trading: funding, borrow interest, a rebate."""
+
+    type: Literal["cash_flow"]
+    account: Account
+    kind: Annotated[
+        str,
+        _one_of(CASH_FLOW_KINDS),
+        About(
+            " or ".join(f"`{k}`" for k in CASH_FLOW_KINDS),
+            "what the payment is: a perpetual's `funding`, borrow `interest`, a `rebate`",
+        ),
+    ]
+    flow_id: Annotated[
+        str,
+        _IDENT,
+        About(
+            IDENT,
+            "the venue's ID of the payment: the same ID again is a duplicate, with another amount"
+            " a clear error",
+        ),
+    ]
+    amount: Annotated[
+        Decimal,
+        _SIGNED,
+        About(SIGNED, "what the position received (positive) or paid (negative)"),
+    ]
+    currency: Annotated[str, _IDENT, About(IDENT, "the currency of `amount`")]
+    rate: Annotated[Decimal, _SIGNED, About(SIGNED, "the rate the venue applied (a funding rate)")] | None = (
+        None
+    )
+    position_quantity: (
+        Annotated[Decimal, _SIGNED, About(SIGNED, "the signed position size the venue charged it on")] | None
+    ) = None
+    tags: Tags = Field(default_factory=dict)
+
+
+class MarkMessage(_PositionFact):
+    """A price of an instrument at a time (`ts`), from a source: what unrealized P&L is valued at."""
+
+    type: Literal["mark"]
+    price: Annotated[Decimal, _POSITIVE, About(DECIMAL, "the mark price")]
+
+
 AnyMessage = (
     RequestMessage
     | AcceptedMessage
@@ -839,6 +897,8 @@ AnyMessage = (
     | FillBustedMessage
     | FillCorrectedMessage
     | InstrumentMessage
+    | CashFlowMessage
+    | MarkMessage
 )
 Message = Annotated[AnyMessage, Field(discriminator="type")]
 """One validated inbound message: the union of the kinds, told apart by ``type``."""

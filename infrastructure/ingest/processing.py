@@ -25,6 +25,7 @@ from orderledger.domain.order import Decision, Order, Stamp, order_id_for, repla
 from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
 from orderledger.domain.values import escape_unsafe, format_timestamp
 from orderledger.infrastructure.application.instruments import book_instrument
+from orderledger.infrastructure.application.position_facts import book_cash_flow, book_mark
 from orderledger.infrastructure.errors import ConcurrencyError, StaleBatchError
 from orderledger.infrastructure.ingest.messages import (
     AcceptedMessage,
@@ -851,6 +852,8 @@ def _fill_corrected(batch: _Batch, order: Order, message: FillCorrectedMessage, 
 _HANDLERS: dict[str, Callable[[_Batch, Any, JournalEntry, int], Handled]] = {
     "request": _Batch._request,
     "instrument": _Batch._instrument,
+    "cash_flow": lambda batch, message, entry, part: book_cash_flow(batch, message, entry),
+    "mark": lambda batch, message, entry, part: book_mark(batch, message, entry),
 }
 """Messages that do not name an existing order; every other kind goes to ``_Batch._order_fact``."""
 _FACTS: dict[str, Callable[[_Batch, Order, Any, Stamp], Decision]] = {

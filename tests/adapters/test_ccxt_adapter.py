@@ -548,7 +548,7 @@ def test_payloads_are_recognised_and_put_in_applying_order(valid: Valid) -> None
     assert is_trade(trade()) and not is_order(trade())
     assert messages(trade()) == trade_messages(trade(), venue=VENUE)
     assert messages([]) == []
-    with pytest.raises(AdapterError, match="neither a CCXT order nor a CCXT trade"):
+    with pytest.raises(AdapterError, match="neither a CCXT order, a CCXT trade nor a funding history entry"):
         messages({"symbol": "BTC/USDT", "bid": 1.0})
     with pytest.raises(AdapterError, match=r"payload\[1\]"):
         messages([order(), "not a structure"])  # type: ignore[list-item]

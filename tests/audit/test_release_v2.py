@@ -12,6 +12,7 @@ database on PostgreSQL holds them, and asks the same questions.
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -33,15 +34,31 @@ QUESTIONS = {
 }
 
 
+ADDED = {"funding": {}, "mark_time": None}
+"""Fields a position or P&L row gained since release 2, with what they say of a ledger that has
+no cash flows and no marks: the old fields must answer exactly as they did."""
+
+
+def _without_added(text: str) -> str:
+    rows = json.loads(text)
+    for row in rows:
+        for name, empty in ADDED.items():
+            if name in row:
+                assert row.pop(name) == empty, row
+    return json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
+
+
 def _answers_as_release_2(url: str) -> None:
     for name, args in QUESTIONS.items():
         run = orderledger(*args, db=url)
         assert run.code == 0, run.describe()
-        answer = run.stdout
+        answer = _without_added(run.stdout) if args[0] in ("positions", "pnl") else run.stdout
         if args == ("head",):
             # Today's head adds the journal's, which release 2 did not chain (chained on upgrade).
-            answer, journal = answer.rstrip("\n").split(" journal ")
-            answer += "\n"
+            answer, journal = answer.rstrip("
+").split(" journal ")
+            answer += "
+"
             assert journal.startswith("260:")  # 260 lines in the journal, no settlement
         assert answer == (FIXTURE / name).read_text(), f"{' '.join(args)} differs from release 2"
     run = orderledger("verify", db=url)

@@ -205,10 +205,11 @@ def reorder(db: Any, last: int) -> str:
 
 def truncate_tail(db: Any, last: int) -> str:
     db.execute("DELETE FROM events WHERE notification_id > ?", (last - 3,))
-    for view in ("orders", "positions", "trades"):  # every view had folded the whole log
+    views = ("cash_flows", "marks", "orders", "positions", "trades")
+    for view in views:  # every view had folded the whole log
         assert db.one("SELECT position FROM view_tracking WHERE view = ?", (view,)) == (last,)
-    return (
-        f"view orders has folded events up to {last} but the log ends at {last - 3}:"
+    return (  # the first view by name is named
+        f"view cash_flows has folded events up to {last} but the log ends at {last - 3}:"
         " events were deleted from the end of the log"
     )
 
