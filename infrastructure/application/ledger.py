@@ -40,6 +40,7 @@ from orderledger.infrastructure.application.arguments import Count, Version, che
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
 from orderledger.infrastructure.application.placing import Placement, placing
 from orderledger.infrastructure.application.queries import (
+    daily_pnl_rows,
     iter_orders,
     iter_trades,
     list_order_rows,
@@ -50,6 +51,7 @@ from orderledger.infrastructure.application.queries import (
 )
 from orderledger.infrastructure.application.reconcile import ReconcileReport, Snapshot
 from orderledger.infrastructure.application.results import (
+    DailyPnlRow,
     EventRecord,
     Filter,
     Head,
@@ -730,6 +732,11 @@ class OrderLedger(Application[UUID]):
         """Realized P&L and fees grouped by day, account, venue, instrument, parent or
         ``tag:NAME``, one row per group and P&L currency."""
         return pnl_rows(self.db, by)
+
+    def pnl_daily(self, *, by: str = "account") -> list[DailyPnlRow]:
+        """P&L per UTC day by account, parent or ``tag:NAME``: realized, fees, cash flows and
+        unrealized at the day's last recorded marks (see ``queries.daily_pnl_rows``)."""
+        return daily_pnl_rows(self.db, by)
 
     def pnl_series(self) -> list[PnlPoint]:
         """Realized P&L entry by entry in log order, with running totals per quote currency."""

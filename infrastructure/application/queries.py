@@ -6,7 +6,7 @@ import gc
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from itertools import chain, islice
@@ -18,6 +18,7 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.instrument import Terms
 from orderledger.domain.values import WIDE, format_timestamp, parse_timestamp
 from orderledger.infrastructure.application.results import (
+    DailyPnlRow,
     Filter,
     OrderRow,
     PnlPoint,
@@ -37,7 +38,7 @@ from orderledger.projections.orders import (
     SHOWN_DECODERS,
     shown,
 )
-from orderledger.projections.positions import ZERO, Position, PositionsProjection
+from orderledger.projections.positions import PNL_TABLE, ZERO, Position, PositionsProjection
 
 
 def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -482,6 +483,114 @@ def realized_series(db: Database) -> list[PnlPoint]:
                 quote_currency=quote,
                 realized_pnl=Decimal(realized),
                 cumulative_realized_pnl=totals[key],
+            )
+        )
+    return result
+
+
+DAILY_GROUPS = ("account", "parent")
+
+
+@dataclass
+class _Day:
+    realized: Decimal = ZERO
+    fees: dict[str, Decimal] = field(default_factory=dict)
+    flows: dict[str, Decimal] = field(default_factory=dict)
+    unrealized: Decimal | None = ZERO
+    unmarked: set[str] = field(default_factory=set)
+
+
+def daily_pnl_rows(db: Database, by: str = "account") -> list[DailyPnlRow]:
+    """P&L per UTC day of venue time, by account, parent or ``tag:NAME``.
+
+    Each group's fills are folded as a book of their own per (account, venue, instrument), in venue
+    time (the fill's ``ts_event``, then log position), with the fills as they stand after busts and
+    corrections: by account these are the positions' own books. A day's row gives what the day's
+    fills realized and paid in fees, the cash flows of that day, and the unrealized P&L of what
+    each book held at the day's end at its instrument's last recorded mark of the day.
+    """
+    tag = _grouping(by)
+    if tag is None and by not in DAILY_GROUPS:
+        raise InvalidInputError(f"--by {by!r}: use account, parent or tag:NAME with --daily", field="by")
+    group_column = "p.tags" if tag else "o.parent_id" if by == "parent" else "p.account"
+    columns = ", ".join(f"p.{c.name}" for c in PNL_TABLE.columns)
+    with db.read() as tx:
+        entries = tx.all(
+            f"SELECT {columns}, e.ts_event, {group_column} FROM {PNL_TABLE.name} p"
+            " JOIN events e ON e.notification_id = p.position"
+            " LEFT JOIN orders_view o ON o.client_order_id = p.client_order_id"
+            " ORDER BY e.ts_event, p.position"
+        )
+        flow_column = "tags" if tag else "NULL" if by == "parent" else "account"
+        flows = tx.all(
+            f"SELECT day, {flow_column}, currency, amount FROM {CASH_FLOWS_TABLE.name} ORDER BY position"
+        )
+        marks = tx.all(
+            f"SELECT venue, instrument, ts_event, price FROM {MARKS_TABLE.name} ORDER BY ts_event, position"
+        )
+    width = len(PNL_TABLE.columns)
+    days: dict[tuple[str, str, str], _Day] = {}  # (day, group, P&L currency)
+    # The fills of each book, in venue time: (group, account, venue, instrument) → [(day, entry)]
+    books: dict[tuple[str, str, str, str], list[Any]] = {}
+    for row in entries:
+        entry = PNL_TABLE.from_row(tuple(row[:width]))
+        group = _group_of(row[width + 1], tag)
+        books.setdefault((group, entry.account, entry.venue, entry.instrument), []).append(entry)
+    for day, value, currency, amount in flows:
+        bucket = days.setdefault((day, _group_of(value, tag), currency), _Day())
+        bucket.flows[currency] = WIDE.add(bucket.flows.get(currency, ZERO), Decimal(amount))
+    prices: dict[tuple[str, str], list[tuple[str, Decimal]]] = {}
+    for venue, instrument, ts_event, price in marks:
+        prices.setdefault((venue, instrument), []).append((str(ts_event)[:10], Decimal(price)))
+    every_day = sorted({key[0] for key in days} | {e.day for book in books.values() for e in book})
+    for (group, account, venue, instrument), book_entries in books.items():
+        state = Position(account, venue, instrument, quote_currency=book_entries[0].quote_currency)
+        marked = prices.get((venue, instrument), [])
+        at = 0
+        for day in every_day:
+            if day < book_entries[0].day:
+                continue
+            while at < len(book_entries) and book_entries[at].day <= day:
+                entry = book_entries[at]
+                at += 1
+                if entry.kind == "busted":
+                    continue
+                realized = state.book(entry.signed_qty, entry.price, entry.terms)
+                bucket = days.setdefault((entry.day, group, entry.terms.pnl_currency or ""), _Day())
+                bucket.realized = WIDE.add(bucket.realized, realized)
+                if entry.fee is not None:
+                    fee_currency = entry.fee_currency or "?"
+                    bucket.fees[fee_currency] = WIDE.add(bucket.fees.get(fee_currency, ZERO), entry.fee)
+            if state.quantity == 0:
+                if at == len(book_entries):
+                    break  # flat for good: nothing more to value
+                continue
+            bucket = days.setdefault((day, group, state.pnl_currency or ""), _Day())
+            mark = next((price for when, price in reversed(marked) if when <= day), None)
+            if mark is None:
+                bucket.unmarked.add(instrument)
+                bucket.unrealized = None
+            elif bucket.unrealized is not None:
+                bucket.unrealized = WIDE.add(bucket.unrealized, state.unrealized_pnl(mark) or ZERO)
+    result = []
+    for (day, group, currency), bucket in sorted(days.items()):
+        fees = {k: v for k, v in sorted(bucket.fees.items()) if v}
+        flows_of = {k: v for k, v in sorted(bucket.flows.items()) if v}
+        net = None
+        if currency and set(fees) <= {currency}:
+            net = net_of(WIDE.subtract(bucket.realized, fees.get(currency, ZERO)), currency, flows_of)
+        result.append(
+            DailyPnlRow(
+                day=day,
+                by=by,
+                group=group,
+                pnl_currency=currency or None,
+                realized_pnl=bucket.realized,
+                fees=fees,
+                funding=flows_of,
+                realized_pnl_net=net,
+                unrealized_pnl=bucket.unrealized,
+                unmarked=tuple(sorted(bucket.unmarked)),
             )
         )
     return result

@@ -469,6 +469,32 @@ class PnlRow(_Row):
 
 
 @dataclass(frozen=True)
+class DailyPnlRow(_Row):
+    """One UTC day of one group's P&L in one P&L currency: what the day realized, paid in fees
+    and received in cash flows, and the unrealized P&L of what the group held at the day's end,
+    valued at each instrument's last mark of the day."""
+
+    day: str
+    by: str = field(metadata=HIDDEN)  # account, parent or tag:NAME
+    group: str
+    pnl_currency: str | None
+    realized_pnl: Decimal
+    fees: Mapping[str, Decimal]
+    funding: Mapping[str, Decimal]
+    realized_pnl_net: Decimal | None
+    """Realized − fees + cash flows, when all are in the P&L currency (else None)."""
+    unrealized_pnl: Decimal | None
+    """At the day's last marks; None when something held at the day's end has no mark by then."""
+    unmarked: tuple[str, ...] = ()
+    """The instruments held at the day's end without a mark by then (why unrealized is None)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """Keyed by day and by the grouping (``{"day": …, "account": …, …}``)."""
+        data = super().to_json()
+        return {"day": data.pop("day"), self.by: data.pop("group"), **data}
+
+
+@dataclass(frozen=True)
 class PnlPoint(_Row):
     """One realized P&L entry in log order, with the running total in its quote currency."""
 

@@ -25,6 +25,7 @@ from orderledger.infrastructure.cli.render import (
     INSTRUMENT_COLUMNS,
     ORDER_COLUMNS,
     TRADE_COLUMNS,
+    daily_pnl_table,
     order_table,
     pnl_table,
     positions_table,
@@ -167,18 +168,33 @@ def positions(
 
 def pnl(
     by: Annotated[
-        str, typer.Option("--by", help="day, account, venue, instrument, parent or tag:NAME.")
-    ] = "day",
+        str | None,
+        typer.Option(
+            "--by",
+            help="day, account, venue, instrument, parent or tag:NAME (--daily: account, parent, tag:NAME).",
+        ),
+    ] = None,
+    daily: Annotated[
+        bool,
+        typer.Option(
+            "--daily", help="Per UTC day: realized, fees, funding and unrealized at the day's last mark."
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Realized P&L and fees, grouped."""
+    """Realized P&L and fees, grouped; or daily P&L per group."""
     with open_ledger(create=False) as ledger:
         warn_if_behind(ledger)
-        rows = [r.to_json() for r in ledger.pnl(by=by)]
+        if daily:
+            rows = [r.to_json() for r in ledger.pnl_daily(by=by or "account")]
+        else:
+            rows = [r.to_json() for r in ledger.pnl(by=by or "day")]
     if as_json:
         print_json(rows)
-        return
-    pnl_table(rows, by)
+    elif daily:
+        daily_pnl_table(rows, by or "account")
+    else:
+        pnl_table(rows, by or "day")
 
 
 def instruments(

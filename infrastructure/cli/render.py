@@ -439,6 +439,25 @@ def pnl_table(rows: list[dict[str, Any]], by: str) -> None:
     table(f"realized P&L by {by}", [*_with_funding(columns, rows), col("fills", "number", 7)], rows)
 
 
+def daily_pnl_table(rows: list[dict[str, Any]], by: str) -> None:
+    """Daily P&L per group (the second column is the grouping)."""
+    key = list(rows[0])[1] if rows else by
+    table(
+        f"daily P&L by {by}",
+        [
+            col("day", keep=9),
+            col(key, keep=9),
+            col("ccy", keep=8, key="pnl_currency"),
+            col("realized_pnl", "number", places=4, keep=9),
+            Column("fees", lambda r: pairs(r["fees"]), keep=6),
+            Column("funding", lambda r: pairs(r["funding"]), keep=6),
+            col("realized_pnl_net", "number", places=4, keep=7),
+            col("unrealized_pnl", "number", places=4, keep=8),
+        ],
+        rows,
+    )
+
+
 MESSAGE_COLUMNS = [
     col("id", "number", 9, key="message_id"),
     col("received_at", keep=6),

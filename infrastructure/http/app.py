@@ -366,6 +366,14 @@ def create_app(
         await views_behind(response)
         return await run_in_threadpool(service.pnl, by)
 
+    @app.get("/pnl/daily", tags=["read"])
+    async def get_pnl_daily(
+        role: Read,
+        by: Annotated[str, Query(description="account, parent or tag:NAME")] = "account",
+    ) -> list[dict[str, Any]]:
+        """P&L per UTC day and group: realized, fees, funding, unrealized at the day's last mark."""
+        return await run_in_threadpool(service.pnl_daily, by)
+
     @app.get("/pnl/series", tags=["read"])
     async def get_pnl_series(role: Read, response: Response) -> list[dict[str, Any]]:
         """Realized P&L fill by fill in log order, with the running total per quote currency."""

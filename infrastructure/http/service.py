@@ -181,6 +181,9 @@ class LedgerService:
     def pnl(self, by: str) -> list[dict[str, Any]]:
         return [row.to_json() for row in self.ledger.pnl(by=by)]
 
+    def pnl_daily(self, by: str) -> list[dict[str, Any]]:
+        return [row.to_json() for row in self.ledger.pnl_daily(by=by)]
+
     def pnl_series(self) -> list[dict[str, Any]]:
         return [row.to_json() for row in self.ledger.pnl_series()]
 

@@ -16,6 +16,7 @@ import json
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ QUESTIONS = {
 }
 
 
-ADDED = {"funding": {}, "mark_time": None}
+ADDED: dict[str, Any] = {"funding": {}, "mark_time": None}
 """Fields a position or P&L row gained since release 2, with what they say of a ledger that has
 no cash flows and no marks: the old fields must answer exactly as they did."""
 

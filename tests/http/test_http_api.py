@@ -233,6 +233,28 @@ def test_positions_and_pnl(client: TestClient) -> None:
     assert_problem(client.get("/positions", params={"mark": "BTC-USDT"}), 400, "expected INSTRUMENT=PRICE")
 
 
+def test_daily_pnl_with_funding(client: TestClient, ledger: OrderLedger) -> None:
+    session(client)
+    funding = {"type": "cash_flow", "kind": "funding", "account": "alpha", "venue": "venue-x",
+               "instrument": "BTC-USDT", "flow_id": "f-1", "amount": "2", "currency": "USDT",
+               "ts": "2026-11-20T16:00:00Z"}  # fmt: skip
+    assert post(client, [funding]).status_code == 200
+    # Realized (110 − 100) × 1 = 10, no fees, funding +2: net 12; flat at the day's end: 0 unrealized
+    [day] = client.get("/pnl/daily").json()
+    assert (day["day"], day["account"], day["realized_pnl"], day["funding"]) == (
+        "2026-11-20",
+        "alpha",
+        "10",
+        {"USDT": "2"},
+    )
+    assert (day["realized_pnl_net"], day["unrealized_pnl"]) == ("12", "0")
+    # The route answers what the Python API does
+    assert client.get("/pnl/daily", params={"by": "account"}).json() == [
+        r.to_json() for r in ledger.pnl_daily()
+    ]
+    assert_problem(client.get("/pnl/daily", params={"by": "day"}), 400, "use account, parent or tag:NAME")
+
+
 def test_events_messages_verify_health(client: TestClient) -> None:
     session(client)
     fills = client.get("/events", params={"type": "OrderFilled"}).json()

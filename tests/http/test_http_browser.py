@@ -189,6 +189,9 @@ def test_positions_pnl_chart_and_journal(browser: Any, shot: None) -> None:
         lambda: cell(browser, "position:alpha:venue-x:BTC-USDT", "realized_pnl") == "10", "the realized P&L"
     )
     assert browser.find_elements("css selector", "#pnl-chart svg path")
+    # The daily P&L: alpha's day, 10 realized, drawn as the running net total
+    assert browser.find_elements("css selector", "#daily-chart svg path")
+    assert any("alpha" in row and "10" in row for row in rows(browser, "daily-table"))
     tab(browser, "journal")
     wait_until(lambda: len(rows(browser, "journal-table")) == 1, "the rejected line")
     assert "t-bad" in rows(browser, "journal-table")[0]

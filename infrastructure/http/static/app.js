@@ -198,10 +198,11 @@ const POSITION_COLUMNS = [
 async function loadPnl() {
   const marks = document.getElementById("marks").value.split(",").map((m) => m.trim()).filter(Boolean);
   const by = document.getElementById("pnl-by").value;
-  const [positions, series, grouped] = await Promise.all([
+  const [positions, series, grouped, daily] = await Promise.all([
     api(`/positions${query({ mark: marks })}`),
     api("/pnl/series"),
     api(`/pnl${query({ by })}`),
+    api("/pnl/daily"),
   ]);
   replace("positions-table", table(POSITION_COLUMNS, positions, (r) => `position:${r.account}:${r.venue}:${r.instrument}`));
   replace("pnl-chart", chart(series));
@@ -214,6 +215,38 @@ async function loadPnl() {
     ["fills", "fills", "num"],
   ];
   replace("pnl-table", table(columns, grouped));
+  replace("daily-chart", dailyChart(daily));
+  replace("daily-table", table(DAILY_COLUMNS, daily));
+}
+
+const DAILY_COLUMNS = [
+  ["day", "day"],
+  ["account", "account"],
+  ["pnl_currency", "currency"],
+  ["realized_pnl", "realized", "num"],
+  ["fees", "fees", "num", (r) => fees(r.fees)],
+  ["funding", "funding", "num", (r) => fees(r.funding)],
+  ["realized_pnl_net", "realized net", "num"],
+  ["unrealized_pnl", "unrealized (day's last mark)", "num"],
+];
+
+// Each day's net realized P&L (realized − fees + funding) per currency, summed over accounts,
+// as the same step lines as the chart above: the running total over the days.
+function dailyChart(rows) {
+  const totals = new Map();
+  for (const row of rows) {
+    if (row.realized_pnl_net === null) continue;
+    const key = `${row.day}\u0000${row.pnl_currency}`;
+    totals.set(key, (totals.get(key) || 0) + Number(row.realized_pnl_net));
+  }
+  const running = new Map();
+  const points = [...totals.entries()].sort().map(([key, value]) => {
+    const [day, currency] = key.split("\u0000");
+    running.set(currency, (running.get(currency) || 0) + value);
+    const total = String(Number(running.get(currency).toPrecision(12)));
+    return { ts_event: `${day}T23:59:59Z`, quote_currency: currency, instrument: day, realized_pnl: String(value), cumulative_realized_pnl: total };
+  });
+  return chart(points);
 }
 
 const SVG = "http://www.w3.org/2000/svg";
