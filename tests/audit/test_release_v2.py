@@ -56,10 +56,8 @@ def _answers_as_release_2(url: str) -> None:
         answer = _without_added(run.stdout) if args[0] in ("positions", "pnl") else run.stdout
         if args == ("head",):
             # Today's head adds the journal's, which release 2 did not chain (chained on upgrade).
-            answer, journal = answer.rstrip("
-").split(" journal ")
-            answer += "
-"
+            answer, journal = answer.rstrip("\n").split(" journal ")
+            answer += "\n"
             assert journal.startswith("260:")  # 260 lines in the journal, no settlement
         assert answer == (FIXTURE / name).read_text(), f"{' '.join(args)} differs from release 2"
     run = orderledger("verify", db=url)
