@@ -203,7 +203,8 @@ class Views:
 
         Returns the views built by another version of their fold (``Projection.version``), or
         whose tables have other columns than this version defines (a database written by an
-        older version): the caller rebuilds them (``rebuild``).
+        older version), and views this version adds to a ledger whose log already holds events:
+        the caller rebuilds them (``rebuild``).
         """
         with self.db.read() as tx:
             existing = {
@@ -236,6 +237,8 @@ class Views:
                             tx.execute(statement)
                 if created and p.name not in outdated:
                     _record_version(tx, p)
+                    if any(existing.values()) and tx.one("SELECT 1 FROM events LIMIT 1") is not None:
+                        outdated.append(p.name)  # a view new to a ledger with a log: fold it whole
                 if tx.one("SELECT position FROM view_tracking WHERE view = ?", (p.name,)) is None:
                     tx.execute("INSERT INTO view_tracking (view, position) VALUES (?, 0)", (p.name,))
         return outdated

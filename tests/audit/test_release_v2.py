@@ -119,6 +119,13 @@ def test_a_release_2_postgres_schema_answers_as_it_did(postgres_url: str) -> Non
                 marks = ", ".join("?" * len(columns))
                 for row in rows:
                     db.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", row)
+            # Views release 2 did not have are not in its schema: the ledger adds them on open.
+            for (table,) in db.all(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+                " AND table_name LIKE '%\\_view' ESCAPE '\\'"
+            ):
+                if str(table) not in tables:
+                    db.execute(f"DROP TABLE {table}")
     finally:
         source.close()
     _answers_as_release_2(postgres_url)
