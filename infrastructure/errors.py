@@ -7,6 +7,7 @@ LedgerError
 │   ├── DatabaseReadOnlyError   the database refuses writes (mode=ro, read-only media or session)
 │   ├── DatabaseFullError       the disk, or the database's size limit, is full
 │   ├── DatabaseCorruptError    the file is not a database, or its pages are damaged
+│   ├── DatabaseReplacedError   the SQLite file was deleted or replaced while a writer had it open
 │   ├── StaleBatchError         a batch's decisions went stale under another writer: decide again
 │   └── ConcurrencyError        optimistic-concurrency retries were exhausted
 └── MessageError                an inbound message that cannot be read (bad JSON, unknown type, …)
@@ -42,6 +43,11 @@ class DatabaseFullError(StoreError):
 
 class DatabaseCorruptError(StoreError):
     """The file is not a database, is truncated, or has damaged pages."""
+
+
+class DatabaseReplacedError(StoreError):
+    """The SQLite file a writer has open is no longer the file at its path (deleted or replaced):
+    what it would commit is lost when it stops, so it commits and acknowledges nothing more."""
 
 
 class StaleBatchError(StoreError):

@@ -254,6 +254,15 @@ class OrderLedger(Application[UUID]):
         when they open. PostgreSQL: nothing to check."""
         self.db.check_ahead()
 
+    def check_storage(self) -> None:
+        """Raise the :class:`StoreError` that keeps this ledger from taking writes for good, if
+        there is one: its SQLite file was deleted or replaced while the ledger had it open
+        (``DatabaseReplacedError``; every write raises it too, before anything is acknowledged).
+        ``orderledger serve``'s ``/health`` asks this."""
+        failure = self.db.failure()
+        if failure is not None:
+            raise failure
+
     def close(self) -> None:
         """Release the database connection(s); ``with OrderLedger(url) as ledger:`` calls this."""
         self.db.close()

@@ -15,7 +15,7 @@ from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.application.ledger import ADAPTER_FORMATS
 from orderledger.infrastructure.cli.app import moment, open_input, open_ledger
 from orderledger.infrastructure.cli.render import say, warn
-from orderledger.infrastructure.errors import MessageError, StoreError
+from orderledger.infrastructure.errors import DatabaseReplacedError, MessageError, StoreError
 from orderledger.infrastructure.ingest.inputs import is_live, read_lines
 from orderledger.infrastructure.ingest.processing import Result
 
@@ -79,8 +79,8 @@ def ingest(
         except KeyboardInterrupt:
             raise Interrupted(kept.say("interrupted", strict), 130) from None
         except StoreError as error:
-            if not kept.lines:
-                raise
+            if not kept.lines or isinstance(error, DatabaseReplacedError):
+                raise  # (what was committed went with the file: nothing here is kept)
             raise Interrupted(kept.say(error.message, strict), 2) from None
         finally:
             if file != "-":

@@ -450,8 +450,9 @@ def create_app(
 
     @app.get("/health", tags=["audit"])
     async def get_health() -> dict[str, Any]:
-        """Liveness: the database answers; `head` is the last event's position. No token needed."""
-        return {"status": "ok", "head": await run_in_threadpool(service.head)}
+        """Liveness: the database answers and takes writes (else 503 saying why); `head` is the last
+        event's position. No token needed."""
+        return await run_in_threadpool(service.health)
 
     @app.get(
         "/stream",

@@ -10,8 +10,9 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
+import shlex
+import stat
 from dataclasses import dataclass
-from pathlib import Path
 
 from orderledger.infrastructure.errors import ConfigurationError
 
@@ -68,17 +69,35 @@ def parse_tokens_text(text: str, where: str) -> list[tuple[str, str]]:
     return entries
 
 
+SHARED_BITS = 0o077
+"""Permission bits of a tokens file that let someone other than its owner at it: its tokens are
+the keys to the ledger, so such a file is refused (as ssh refuses a private key)."""
+
+
+def _read_private(path: str) -> str:
+    """The text of a tokens file that only its owner may read or write, or a one-line error."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            mode = os.fstat(handle.fileno()).st_mode  # of the file read, not of a later one
+            if mode & SHARED_BITS:
+                raise ConfigurationError(
+                    f"tokens file {path!r} is open to group or others (mode {stat.S_IMODE(mode):04o}):"
+                    f" anyone who reads it holds the tokens; run chmod 600 {shlex.quote(path)}"
+                )
+            return handle.read()
+    except OSError as error:
+        raise ConfigurationError(f"cannot read tokens file {path!r}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"tokens file {path!r} is not UTF-8 text") from None
+
+
 def load_tokens(path: str | None = None, environ: dict[str, str] | None = None) -> Tokens:
     """Tokens from ``path``, else ``$ORDERLEDGER_TOKENS_FILE``, plus ``$ORDERLEDGER_TOKENS``."""
     env = os.environ if environ is None else environ
     entries: list[tuple[str, str]] = []
     path = path or env.get(TOKENS_FILE_VARIABLE)
     if path:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as error:
-            raise ConfigurationError(f"cannot read tokens file {path!r}: {error.strerror or error}") from None
-        entries += parse_tokens_text(text, path)
+        entries += parse_tokens_text(_read_private(path), path)
     for item in (env.get(TOKENS_VARIABLE) or "").split(","):
         if item.strip():
             role, sep, token = item.partition(":")

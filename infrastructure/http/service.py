@@ -233,6 +233,11 @@ class LedgerService:
         """The position of the last committed event (0 for an empty log)."""
         return self.ledger.log_position()
 
+    def health(self) -> dict[str, Any]:
+        """Liveness: the storage can take writes (else its StoreError) and the database answers."""
+        self.ledger.check_storage()
+        return {"status": "ok", "head": self.head()}
+
     def log_after(self, position: int, limit: int) -> list[LogEntry]:
         """Up to ``limit`` committed events after ``position``, in log order."""
         records = (log_record(committed) for committed in read_after(self.ledger, position, limit))

@@ -33,6 +33,7 @@ from urllib.parse import unquote, urlparse
 
 from orderledger.infrastructure.errors import (
     ConfigurationError,
+    StoreError,
 )
 
 DEFAULT_URL = "sqlite:///orderledger.db"
@@ -309,6 +310,12 @@ class Database(abc.ABC):
         of the whole file, on a read connection of its own, in a thread (it reads every page:
         ~1.4 s for a 1.1M-event file). PostgreSQL: nothing to check."""
         return None  # (the server checks its own pages)
+
+    def failure(self) -> StoreError | None:
+        """The fault that keeps this database from taking writes for good, or None. SQLite: the
+        file it has open is no longer the one at its path (deleted or replaced). PostgreSQL: none
+        (a server's faults are answered by each statement)."""
+        return None
 
     def snapshot(self) -> contextlib.AbstractContextManager[Tx]:
         """A read transaction in which every statement sees one committed state of the database;

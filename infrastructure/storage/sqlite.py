@@ -23,6 +23,7 @@ from orderledger.infrastructure.errors import (
     DatabaseFullError,
     DatabaseLockedError,
     DatabaseReadOnlyError,
+    DatabaseReplacedError,
     StoreError,
 )
 from orderledger.infrastructure.storage.db import (
@@ -267,6 +268,16 @@ def fingerprint(path: str) -> list[int] | None:
     return [status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns]
 
 
+def _identity(path: str) -> tuple[int, int] | None:
+    """The device and inode of the file at ``path`` (None when there is none): what tells the file
+    a connection opened from one put at the same path later."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
 def known_sound(path: str) -> bool:
     """Whether the file is in the very state a process recorded it sound in (``record_sound``)."""
     try:
@@ -286,9 +297,37 @@ def record_sound(path: str) -> None:
     if now is None:
         return
     marker = path + SOUND_SUFFIX
-    with open(marker + ".tmp", "w", encoding="utf-8") as handle:
-        json.dump(now, handle)
+    with private_file(marker + ".tmp", exclusive=False) as handle:
+        handle.write(json.dumps(now).encode())
     os.replace(marker + ".tmp", marker)
+
+
+PRIVATE_MODE = 0o600
+"""The permissions of every file the ledger creates beside its data (read and written by the owner
+only, whatever the umask): the journal keeps every raw message, so a ledger is no one else's to
+read unless its owner says so (``chmod``). SQLite gives a database's -wal and -shm files the
+database file's own permissions, so they follow it."""
+
+
+@contextlib.contextmanager
+def private_file(path: str, *, exclusive: bool = True) -> Iterator[Any]:
+    """A file opened for writing with :data:`PRIVATE_MODE` (binary; truncated if it exists and
+    ``exclusive`` is False; FileExistsError if it exists and ``exclusive`` is True). The mode is
+    set on the open file, so neither a umask nor a leftover file's mode changes it."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    descriptor = os.open(path, flags, PRIVATE_MODE)
+    with os.fdopen(descriptor, "wb") as handle:
+        os.fchmod(descriptor, PRIVATE_MODE)
+        yield handle
+
+
+def create_private(path: str) -> None:
+    """Create an empty database file readable by its owner only, unless a file is there already
+    (SQLite takes an empty file for a new database, and would create a missing one with the
+    umask's permissions: 0644 by default)."""
+    # Any other failure (no such directory, no permission) is SQLite's to report, in its words.
+    with contextlib.suppress(OSError), private_file(path):
+        pass
 
 
 class _CheckAhead:
@@ -353,6 +392,8 @@ class SqliteDatabase(Database):
         if url.immutable:
             self._refuse_pending_wal(url.path)
         target = url.path
+        if not url.is_memory and url.mode == "rwc" and not url.immutable:
+            create_private(url.path)
         if not url.is_memory and (url.mode != "rwc" or url.immutable):
             flags = "mode=ro&immutable=1" if url.immutable else f"mode={url.mode}"
             target = f"file:{quote(os.path.abspath(url.path))}?{flags}"
@@ -405,6 +446,10 @@ class SqliteDatabase(Database):
         # read (an append touches few pages) and would extend a malformed database without a word.
         self._checked = url.is_memory
         self._ahead: _CheckAhead | None = None  # the check started by ``check_ahead``, if running
+        # The file this connection has open, as (device, inode): a commit counts only while the
+        # path still names it (``_still_named``).
+        self._opened = None if url.is_memory else _identity(url.path)
+        self._lost: DatabaseReplacedError | None = None  # set for good once the path names another
 
     @staticmethod
     def _refuse_pending_wal(path: str) -> None:
@@ -425,6 +470,7 @@ class SqliteDatabase(Database):
             if self._depth:  # nested: join the outer transaction (a fault inside dooms it too)
                 yield self._outer or SqliteTx(self._conn)
                 return
+            self._still_named()  # nothing is written into a file no one can open any more
             if self._unsynced or self._sync_mode != "FULL":
                 self._synchronous()
             if wait:
@@ -464,6 +510,47 @@ class SqliteDatabase(Database):
             except sqlite3.Error:
                 self._rollback()
                 raise
+            # Before the caller acknowledges anything: the commit is only worth its name if it
+            # went into the file the path names (a file deleted or replaced meanwhile takes every
+            # commit since with it when this process ends).
+            self._still_named()
+
+    def failure(self) -> StoreError | None:
+        try:
+            with self._lock:
+                self._still_named()
+        except DatabaseReplacedError as error:
+            return error
+        return None
+
+    def _still_named(self) -> None:
+        """Raise :class:`DatabaseReplacedError` (for good: every later write too) once the path
+        no longer names the file this connection has open: deleted, renamed away, or replaced
+        (by a rename, a copy into a new file, a restore). Files opened read-only are not watched:
+        they have nothing to lose."""
+        if self._lost is not None:
+            raise self._lost
+        if self._opened is None or self.url.read_only:
+            return
+        now = _identity(self.url.path)
+        if now == self._opened:
+            return
+        what = (
+            "is gone from that path (deleted or renamed)" if now is None else "was replaced by another file"
+        )
+        # What this connection committed may still be in its write-ahead log, which sits beside
+        # the path under the path's name: SQLite will not fold it into a file that has moved when
+        # it closes, and the next process would read those pages as the new file's. Folded into
+        # the file it belongs to now (kept where that file was renamed to; gone with a deleted
+        # one), the log is left empty for whatever file the path names.
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._lost = DatabaseReplacedError(
+            f"database {self.url.path!r} {what} while this process had it open: what it wrote now"
+            " would be in no file at that path, so it writes and acknowledges nothing more (put the"
+            " ledger's file back, restart, and send again what was not acknowledged)"
+        )
+        raise self._lost
 
     def _rollback(self) -> None:
         # SQLite may have rolled back already (disk full, I/O error): nothing left to undo then.
@@ -547,13 +634,14 @@ class SqliteDatabase(Database):
             ahead.stop()
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
-        if self._checked and not self.url.is_memory and not self.url.read_only:
+        if self._checked and not self.url.is_memory and not self.url.read_only and self._lost is None:
             # Checked (or known sound) before this process's first write, and closed with every
             # commit folded into the file: that state is recorded, for the next process to trust.
             self._checked = False  # closed: a second close records nothing again
             # Best effort, even from a finaliser at interpreter exit (builtins may be gone then).
             with contextlib.suppress(Exception):
-                record_sound(self.url.path)
+                if _identity(self.url.path) == self._opened:  # not another file put at the path
+                    record_sound(self.url.path)
 
     def reopen(self, *, wait: float | None = None, checked: bool = False) -> SqliteDatabase:
         url = self.url if wait is None else replace(self.url, busy_timeout=max(wait, self.url.busy_timeout))

@@ -109,6 +109,20 @@ def run_cli(
     return Run(shown, done.returncode, done.stdout.decode(), done.stderr.decode())
 
 
+def live_ingest(db: str, cwd: Path) -> subprocess.Popen[bytes]:
+    """A running ``orderledger ingest - --acks``: write lines to its stdin (unbuffered), read one
+    JSON acknowledgement per line from its stdout."""
+    return subprocess.Popen(
+        cli_command("ingest", "-", "--acks", db=db),
+        cwd=cwd,
+        env=cli_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+
+
 def cli_json(*args: str, db: str | None, cwd: Path) -> Any:
     """Run a query with ``--json`` and return the parsed output (it must succeed, silently)."""
     return run_cli(*args, "--json", db=db, cwd=cwd).json()

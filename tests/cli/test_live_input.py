@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import select
-import subprocess
 import time
 from pathlib import Path
 from typing import IO, Any
 
-from tests.cli.helpers import cli_command, cli_env, cli_json, jsonl, run_cli, write_lines
+from tests.cli.helpers import cli_json, jsonl, live_ingest, run_cli, write_lines
 
 REQUEST = {
     "type": "request",
@@ -58,15 +57,7 @@ def read_json_line(stream: IO[bytes], timeout: float = 30.0) -> Any:
 
 def test_piped_messages_are_acknowledged_and_queryable_while_the_pipe_stays_open(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'live.db'}"
-    process = subprocess.Popen(
-        cli_command("ingest", "-", "--acks", db=url),
-        cwd=tmp_path,
-        env=cli_env(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        bufsize=0,
-    )
+    process = live_ingest(url, tmp_path)
     assert process.stdin is not None and process.stdout is not None
     try:
         for line in jsonl(REQUEST, ACCEPTED):

@@ -23,6 +23,7 @@ from tests.cli.helpers import (
     cli_command,
     cli_env,
     jsonl,
+    live_ingest,
     run_cli,
     run_many,
     write_lines,
@@ -299,17 +300,6 @@ def test_decimals_accept_only_the_documented_form(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------- 5. interrupted ingest
 
 
-def _live_ingest(db: str, cwd: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        cli_command("ingest", "-", "--acks", db=db),
-        cwd=cwd,
-        env=cli_env(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
 def _send(process: subprocess.Popen[bytes], *messages: dict[str, Any]) -> list[dict[str, Any]]:
     """Write lines and read back their acks (each sent only once it is durable)."""
     assert process.stdin is not None and process.stdout is not None
@@ -321,7 +311,7 @@ def _send(process: subprocess.Popen[bytes], *messages: dict[str, Any]) -> list[d
 
 def test_ctrl_c_during_ingest_says_what_was_kept(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'ledger.db'}"
-    process = _live_ingest(db, tmp_path)
+    process = live_ingest(db, tmp_path)
     acks = _send(process, _request("o-1"), _request("o-2"))
     assert [a["outcome"] for a in acks] == ["applied", "applied"]
     process.send_signal(signal.SIGINT)
@@ -345,7 +335,7 @@ def test_ctrl_c_during_ingest_says_what_was_kept(tmp_path: Path) -> None:
 def test_a_lock_timeout_part_way_says_the_earlier_batches_were_kept(tmp_path: Path) -> None:
     path = tmp_path / "ledger.db"
     db = f"sqlite:///{path}?busy_timeout=0"
-    process = _live_ingest(db, tmp_path)
+    process = live_ingest(db, tmp_path)
     assert [a["outcome"] for a in _send(process, _request("o-1"))] == ["applied"]
     holder = sqlite3.connect(path, isolation_level=None)
     try:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.http.auth import check_bind, load_tokens
-from tests.cli.helpers import cli_command, cli_env, run_cli
+from tests.cli.helpers import assert_one_line_failure, cli_command, cli_env, run_cli
 from tests.http.helpers import (
     ADMIN_TOKEN,
     BOUND,
@@ -96,6 +96,7 @@ def test_bodies_are_bounded(secured: TestClient, ledger: OrderLedger) -> None:
 def test_tokens_come_from_a_file_and_the_environment(tmp_path: Path) -> None:
     path = tmp_path / "tokens"
     path.write_text("# operators\nread  r-000000000000000001\nadmin a-000000000000000001\n")
+    path.chmod(0o600)
     tokens = load_tokens(str(path), environ={"ORDERLEDGER_TOKENS": "write:w-000000000000000001"})
     assert tokens.role_of("r-000000000000000001") == "read"
     assert tokens.role_of("a-000000000000000001") == "admin"
@@ -105,6 +106,24 @@ def test_tokens_come_from_a_file_and_the_environment(tmp_path: Path) -> None:
         load_tokens(None, environ={"ORDERLEDGER_TOKENS": "root:r-000000000000000001"})
     with pytest.raises(ConfigurationError, match="at least 16 characters"):
         load_tokens(None, environ={"ORDERLEDGER_TOKENS": "read:short"})
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620, 0o602], ids=lambda mode: f"{mode:04o}")
+def test_serve_refuses_a_tokens_file_others_may_open(tmp_path: Path, mode: int) -> None:
+    """A tokens file readable or writable by group or others holds keys anyone may take (or add
+    to): `serve` refuses it in one line, before it opens the ledger or binds a port."""
+    path = tmp_path / "tokens"
+    path.write_text("admin a-000000000000000001\n")
+    path.chmod(mode)
+    # A ledger that cannot be opened: were the tokens accepted, `serve` would fail on it instead.
+    db = f"sqlite:///{tmp_path / 'no such folder' / 'l.db'}"
+    line = assert_one_line_failure(run_cli("serve", "--tokens", str(path), db=db, cwd=tmp_path), 2)
+    assert f"tokens file {str(path)!r} is open to group or others (mode {mode:04o})" in line, line
+    assert "chmod 600" in line, line
+    with pytest.raises(ConfigurationError, match="open to group or others"):
+        load_tokens(None, environ={"ORDERLEDGER_TOKENS_FILE": str(path)})
+    path.chmod(0o600)
+    assert load_tokens(str(path), environ={}).role_of("a-000000000000000001") == "admin"
 
 
 def test_without_tokens_only_loopback_may_be_bound() -> None:
