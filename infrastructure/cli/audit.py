@@ -240,7 +240,7 @@ def head(as_json: JsonOption = False) -> None:
     """Print the chain's head (ID:HASH) to record outside the database: `orderledger head >> heads.txt`."""
     from orderledger.infrastructure.application.results import Head
 
-    with open_ledger() as ledger:
+    with open_ledger(create=False) as ledger:
         found = ledger.head()
     if as_json:
         print_json(Head.json_of(found))
@@ -343,7 +343,7 @@ def reconcile(
     seconds(grace, "--grace", 0, 7 * 86400)
     with open_input(snapshot_file) as handle:
         snapshot = parse_snapshot(handle.read())
-    with open_ledger() as ledger:
+    with open_ledger(create=apply) as ledger:  # a dry run is a read: it creates nothing
         report = ledger.reconcile(
             snapshot, apply=apply, grace=timedelta(seconds=grace), origin=f"reconcile:{snapshot_file}"
         )

@@ -208,7 +208,7 @@ def instruments(
     """List instrument definitions (the one in force for each instrument, from the log)."""
     if ctx.invoked_subcommand is not None:
         return
-    with open_ledger() as ledger:
+    with open_ledger(create=False) as ledger:
         rows = [r.to_json() for r in ledger.instruments(venue=venue, every_version=every_version)]
     if as_json:
         print_json(rows)

@@ -73,10 +73,20 @@ def _sqlite_fault(error: BaseException) -> str | None:
     return None
 
 
-def describe_sqlite_error(error: BaseException, path: str, url: DatabaseUrl | None = None) -> str:
-    """One line that tells a user what is wrong with the SQLite file (and what to do)."""
+def describe_sqlite_error(
+    error: BaseException, path: str, url: DatabaseUrl | None = None, *, because: str = ""
+) -> str:
+    """One line that tells a user what is wrong with the SQLite file (and what to do); ``because``:
+    why the connection is read-only, when the ledger opened it so for this user."""
     text = str(error)
     fault = _sqlite_fault(error)
+    if getattr(error, "sqlite_errorname", "") == "SQLITE_READONLY_DIRECTORY":
+        folder = os.path.dirname(os.path.abspath(path))
+        return (
+            f"database {path!r}: this user may not write its directory {folder!r}, where SQLite"
+            " must create the -wal and -shm files of a WAL database, so nothing was written (the"
+            f" read-only commands read it without them): {text}"
+        )
     if fault == "locked":
         waited = DEFAULT_BUSY_TIMEOUT if url is None else url.busy_timeout
         return (
@@ -85,7 +95,9 @@ def describe_sqlite_error(error: BaseException, path: str, url: DatabaseUrl | No
         )
     if fault == "read-only":
         why = ""
-        if url is not None and url.read_only:
+        if because:
+            why = f" for this connection ({because})"
+        elif url is not None and url.read_only:
             why = " (opened with mode=ro or immutable=1)"
         return f"database {path!r} is read-only{why}, so nothing was written: {text}"
     if fault == "full":
@@ -113,10 +125,12 @@ _ERROR_CLASSES: dict[str, type[StoreError]] = {
 }
 
 
-def sqlite_store_error(error: BaseException, path: str, url: DatabaseUrl | None = None) -> StoreError:
+def sqlite_store_error(
+    error: BaseException, path: str, url: DatabaseUrl | None = None, *, because: str = ""
+) -> StoreError:
     """The typed StoreError for a SQLite driver error, with its one-line message."""
     fault = _sqlite_fault(error) or ""
-    return _ERROR_CLASSES.get(fault, StoreError)(describe_sqlite_error(error, path, url))
+    return _ERROR_CLASSES.get(fault, StoreError)(describe_sqlite_error(error, path, url, because=because))
 
 
 def _cannot_open_reason(path: str) -> str:
@@ -256,11 +270,14 @@ def fingerprint(path: str) -> list[int] | None:
 
     Only ``stat``: the file is never opened here. A process that opens and closes a database file
     while SQLite has it open drops SQLite's locks on it (POSIX locks belong to the process)."""
-    try:
-        if os.stat(f"{path}-wal").st_size:
-            return None
-    except OSError:
-        pass  # no write-ahead log: every commit is in the file
+    if _wal_frames(path):
+        return None
+    return file_state(path)
+
+
+def file_state(path: str) -> list[int] | None:
+    """The file's device, inode, size and the times its bytes and its inode last changed (ns), by
+    ``stat`` alone; None when there is no file. (Its write-ahead log is not looked at.)"""
     try:
         status = os.stat(path)
     except OSError:
@@ -268,14 +285,42 @@ def fingerprint(path: str) -> list[int] | None:
     return [status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns]
 
 
+def _wal_frames(path: str) -> bool:
+    """Whether the file's write-ahead log holds anything (commits not yet in the file, or the
+    leftovers of a crash)."""
+    try:
+        return os.stat(f"{path}-wal").st_size > 0
+    except OSError:
+        return False  # no write-ahead log: every commit is in the file
+
+
 def _identity(path: str) -> tuple[int, int] | None:
     """The device and inode of the file at ``path`` (None when there is none): what tells the file
     a connection opened from one put at the same path later."""
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return status.st_dev, status.st_ino
+    state = file_state(path)
+    return None if state is None else (state[0], state[1])
+
+
+def _may_write(path: str) -> bool:
+    """Whether this process may write ``path`` (a file or a directory), by the kernel's own
+    permission check of its effective user (root without the capability to override included)."""
+    return os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
+
+
+def unwritable(path: str) -> str:
+    """Why this process cannot write the database file at ``path`` and the -wal and -shm files
+    SQLite keeps beside it, or "" when it can (or there is no file)."""
+    if not os.path.exists(path):
+        return ""
+    folder = os.path.dirname(os.path.abspath(path))
+    with contextlib.suppress(OSError):
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "its file system is mounted read-only"
+    if not _may_write(path):
+        return "this user may not write the file"
+    if not _may_write(folder):
+        return f"this user may not write its directory {folder!r}"
+    return ""
 
 
 def known_sound(path: str) -> bool:
@@ -387,8 +432,40 @@ class SqliteDatabase(Database):
     def __init__(self, url: DatabaseUrl, *, create: bool = True) -> None:
         if not create and not url.is_memory and url.mode == "rwc":
             url = replace(url, mode="rw")  # never create the file: a typo must not become a new ledger
-        self.url = url
+        self._given = url
         self._lock = threading.RLock()
+        # Set when this user may not write the file or its directory and the connection is read
+        # only for that reason (``_reader``): why, for the error a write then gets.
+        self._read_only_because = ""
+        # Set while the file is read through immutable=1 for that reason: its state when opened.
+        self._frozen: list[int] | None = None
+        if not url.is_memory and not url.immutable and (not create or url.mode == "ro"):
+            url = self._reader(url)
+        elif create and not url.is_memory and not url.read_only and unwritable(url.path):
+            # Refused before SQLite opens it: it would create a -wal and -shm of this user's
+            # beside the file (where the directory allows), in the way of its owner's writers.
+            raise DatabaseReadOnlyError(
+                f"database {url.path!r} cannot be written here ({unwritable(url.path)}), so nothing"
+                " was written; the read-only commands (queries, verify, export) still read it"
+            )
+        self.url = url
+        conn = self._connect(url, create=create)
+        self._conn = conn
+        self._depth = 0
+        self._sync_mode = "FULL"  # as set above; NORMAL only for threads inside ``unsynced``
+        self._unsynced: dict[int, int] = {}  # thread → depth of ``unsynced`` blocks it is in
+        self._outer: SqliteTx | None = None  # the write transaction nested calls join
+        # A damaged file is refused before the first write: SQLite writes onto damage it does not
+        # read (an append touches few pages) and would extend a malformed database without a word.
+        self._checked = url.is_memory
+        self._ahead: _CheckAhead | None = None  # the check started by ``check_ahead``, if running
+        # The file this connection has open, as (device, inode): a commit counts only while the
+        # path still names it (``_still_named``).
+        self._opened = None if url.is_memory else _identity(url.path)
+        self._lost: DatabaseReplacedError | None = None  # set for good once the path names another
+
+    def _connect(self, url: DatabaseUrl, *, create: bool) -> sqlite3.Connection:
+        """A connection to the database ``url`` names, set up for the ledger (WAL when it writes)."""
         if url.immutable:
             self._refuse_pending_wal(url.path)
         target = url.path
@@ -435,21 +512,61 @@ class SqliteDatabase(Database):
             if conn is not None:
                 conn.close()
             if isinstance(error, sqlite3.Error):
-                raise sqlite_store_error(error, url.path, url) from None
+                raise self._store_error(error, url) from None
             raise
-        self._conn = conn
-        self._depth = 0
-        self._sync_mode = "FULL"  # as set above; NORMAL only for threads inside ``unsynced``
-        self._unsynced: dict[int, int] = {}  # thread → depth of ``unsynced`` blocks it is in
-        self._outer: SqliteTx | None = None  # the write transaction nested calls join
-        # A damaged file is refused before the first write: SQLite writes onto damage it does not
-        # read (an append touches few pages) and would extend a malformed database without a word.
-        self._checked = url.is_memory
-        self._ahead: _CheckAhead | None = None  # the check started by ``check_ahead``, if running
-        # The file this connection has open, as (device, inode): a commit counts only while the
-        # path still names it (``_still_named``).
-        self._opened = None if url.is_memory else _identity(url.path)
-        self._lost: DatabaseReplacedError | None = None  # set for good once the path names another
+        return conn
+
+    def _reader(self, url: DatabaseUrl) -> DatabaseUrl:
+        """How a connection that only reads opens the file when this user may not write the file
+        or its directory: so that nothing needs writing. ``url`` itself otherwise.
+
+        SQLite reads a WAL database through its -wal and -shm files and creates them when they
+        are missing, which takes write access to the directory (and a file created by a reader
+        would be the reader's, in the owner's way). When a writer has the database open, both
+        are there and SQLite reads through them without writing (``mode=ro``). When none has,
+        the file holds every commit and is read as it is (``immutable=1``), watched: a read that
+        starts after a writer has been at it opens the file again, and one during which the
+        file changed is refused (immutable=1 takes no locks, so it could mix two states)."""
+        path = url.path
+        self._read_only_because = unwritable(path)
+        self._frozen = None
+        if not self._read_only_because:
+            return url
+        if os.path.exists(f"{path}-wal") and os.path.exists(f"{path}-shm"):
+            return replace(url, mode="ro", immutable=False)
+        if _wal_frames(path):
+            raise StoreError(
+                f"database {path!r} has commits in its write-ahead log that a writer has not folded"
+                f" into the file, and {self._read_only_because} to create the -shm file SQLite"
+                " needs to read them: open it once as a user who may write it (any command), or"
+                " read it while a writer has it open"
+            )
+        self._frozen = file_state(path)
+        return replace(url, mode="ro", immutable=True)
+
+    def _store_error(self, error: BaseException, url: DatabaseUrl | None = None) -> StoreError:
+        url = url or self.url
+        return sqlite_store_error(error, url.path, url, because=self._read_only_because)
+
+    def _catch_up_with_writers(self) -> None:
+        """Before a read through immutable=1: if the file has changed since it was opened (a
+        writer has been at it, or is), open it again, as ``_reader`` decides now."""
+        if self._frozen is None or fingerprint(self.url.path) == self._frozen:
+            return
+        url = self._reader(self._given)
+        conn = self._connect(url, create=False)
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+        self._conn, self.url = conn, url
+
+    def _read_whole(self) -> None:
+        """After a read through immutable=1: refuse it if the file changed meanwhile."""
+        if self._frozen is not None and file_state(self.url.path) != self._frozen:
+            raise StoreError(
+                f"database {self.url.path!r} was written while it was read without write access"
+                f" ({self._read_only_because}; read with immutable=1, which takes no locks), so the"
+                " answer could mix two states and is not given: run the command again"
+            )
 
     @staticmethod
     def _refuse_pending_wal(path: str) -> None:
@@ -600,6 +717,7 @@ class SqliteDatabase(Database):
             if self._depth:
                 yield self._outer or SqliteTx(self._conn)
                 return
+            self._catch_up_with_writers()
             self._conn.execute("BEGIN")
             self._depth += 1
             try:
@@ -607,6 +725,7 @@ class SqliteDatabase(Database):
             finally:
                 self._depth -= 1
                 self._rollback()
+            self._read_whole()
 
     @contextlib.contextmanager
     def _translate(self) -> Iterator[None]:
@@ -615,7 +734,7 @@ class SqliteDatabase(Database):
         except sqlite3.IntegrityError:
             raise
         except sqlite3.Error as error:
-            raise sqlite_store_error(error, self.url.path, self.url) from None
+            raise self._store_error(error) from None
 
     def check_ahead(self) -> None:
         with self._lock:
@@ -644,7 +763,8 @@ class SqliteDatabase(Database):
                     record_sound(self.url.path)
 
     def reopen(self, *, wait: float | None = None, checked: bool = False) -> SqliteDatabase:
-        url = self.url if wait is None else replace(self.url, busy_timeout=max(wait, self.url.busy_timeout))
+        given = self._given  # (a read-only fallback is decided again for the new connection)
+        url = given if wait is None else replace(given, busy_timeout=max(wait, given.busy_timeout))
         other = SqliteDatabase(url, create=False)
         other._checked = self._checked or checked  # the file was checked once already
         return other

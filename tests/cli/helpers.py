@@ -109,11 +109,11 @@ def run_cli(
     return Run(shown, done.returncode, done.stdout.decode(), done.stderr.decode())
 
 
-def live_ingest(db: str, cwd: Path) -> subprocess.Popen[bytes]:
-    """A running ``orderledger ingest - --acks``: write lines to its stdin (unbuffered), read one
-    JSON acknowledgement per line from its stdout."""
+def start_piped(argv: Sequence[str], cwd: Path) -> subprocess.Popen[bytes]:
+    """A running process of ``argv`` in the commands' environment, stdin, stdout and stderr piped
+    (unbuffered)."""
     return subprocess.Popen(
-        cli_command("ingest", "-", "--acks", db=db),
+        argv,
         cwd=cwd,
         env=cli_env(),
         stdin=subprocess.PIPE,
@@ -121,6 +121,12 @@ def live_ingest(db: str, cwd: Path) -> subprocess.Popen[bytes]:
         stderr=subprocess.PIPE,
         bufsize=0,
     )
+
+
+def live_ingest(db: str, cwd: Path) -> subprocess.Popen[bytes]:
+    """A running ``orderledger ingest - --acks``: write lines to its stdin (unbuffered), read one
+    JSON acknowledgement per line from its stdout."""
+    return start_piped(cli_command("ingest", "-", "--acks", db=db), cwd)
 
 
 def cli_json(*args: str, db: str | None, cwd: Path) -> Any:

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,8 +31,18 @@ import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.errors import DatabaseReplacedError
-from tests.cli.helpers import TIMEOUT, cli_command, cli_env, jsonl, live_ingest
-from tests.cli.test_live_input import ACCEPTED, REQUEST, read_json_line
+from tests.cli.helpers import (
+    TIMEOUT,
+    Run,
+    assert_one_line_failure,
+    cli_command,
+    cli_env,
+    jsonl,
+    live_ingest,
+    run_cli,
+    start_piped,
+)
+from tests.cli.test_live_input import ACCEPTED, FILL, REQUEST, read_json_line
 from tests.http.helpers import BOUND, fill, request, running_server
 from tests.http.test_http_api import assert_problem
 
@@ -184,3 +196,182 @@ def test_an_existing_ledger_keeps_the_mode_its_owner_chose(tmp_path: Path) -> No
         assert _mode(path) == 0o640
         assert _mode(Path(f"{path}-wal")) == 0o640 and _mode(Path(f"{path}-shm")) == 0o640
     assert _mode(path) == 0o640
+
+
+# ---------------------------------------------------------------------- item 10: readers
+
+DROP_CAPABILITIES = ("setpriv", "--bounding-set=-all", "--inh-caps=-all", "--")
+"""Run a command as root without the capabilities that override file permissions: the kernel
+then checks mode bits as for any user, and a file of another owner is read as "others" read it."""
+OWNER = 65534  # owns the ledger and its directory in these tests (nobody)
+READS = (
+    ("orders", "--json"),
+    ("order", "live-1", "--json"),
+    ("history", "live-1", "--json"),
+    ("trades", "--json"),
+    ("positions", "--json"),
+    ("pnl", "--json"),
+    ("instruments", "--json"),
+    ("messages", "--json"),
+    ("events", "--json"),
+    ("head",),
+    ("export", "trades", "--out", "-"),
+    ("follow", "--after", "0", "--limit", "3"),
+)
+
+
+def _reader_can_be_simulated(folder: Path) -> None:
+    """Skip (with the reason) where root's permission override cannot be dropped."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("simulating a user without write access needs root and setpriv(1)")
+    probe = folder / "probe"
+    folder.mkdir()
+    os.chown(folder, OWNER, OWNER)
+    folder.chmod(0o755)
+    done = subprocess.run([*DROP_CAPABILITIES, "touch", str(probe)], capture_output=True, check=False)
+    if done.returncode == 0 or probe.exists():
+        pytest.skip("dropping root's capabilities does not subject it to permission checks here")
+
+
+def _as_reader(*args: str, db: str, cwd: Path, stdin: bytes | None = None) -> Run:
+    done = subprocess.run(
+        [*DROP_CAPABILITIES, *cli_command(*args, db=db)],
+        cwd=cwd,
+        env=cli_env(),
+        input=stdin,
+        stdin=None if stdin is not None else subprocess.DEVNULL,
+        capture_output=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    return Run([f"--db {db}", *args], done.returncode, done.stdout.decode(), done.stderr.decode())
+
+
+def _start_as_reader(argv: list[str], cwd: Path) -> subprocess.Popen[bytes]:
+    """A process without root's permission override, its stdin, stdout and stderr piped."""
+    return start_piped([*DROP_CAPABILITIES, *argv], cwd)
+
+
+def _owned_ledger(folder: Path, *, file_mode: int, folder_mode: int) -> Path:
+    """A closed ledger of three facts in ``folder``, everything owned by OWNER, with these modes."""
+    path = folder / "ledger.db"
+    with contextlib.closing(OrderLedger(f"sqlite:///{path}")) as ledger:
+        ledger.ingest_lines(jsonl(REQUEST, ACCEPTED, FILL))  # three events
+    for item in folder.iterdir():
+        os.chown(item, OWNER, OWNER)
+    path.chmod(file_mode)
+    folder.chmod(folder_mode)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("file_mode", "folder_mode"),
+    [(0o666, 0o755), (0o444, 0o777)],
+    ids=["directory-not-writable", "file-not-writable"],
+)
+def test_a_reader_without_write_access_gets_every_answer_and_writes_nothing(
+    tmp_path: Path, file_mode: int, folder_mode: int
+) -> None:
+    """Another user who may read (even write) the ledger file but not write its directory, or may
+    not write the file in a directory open to all: every read-only command answers as it does for
+    the owner, nothing is created beside the file, and `ingest` is refused in one line saying why."""
+    folder = tmp_path / "ledgers"
+    _reader_can_be_simulated(folder)
+    path = _owned_ledger(folder, file_mode=file_mode, folder_mode=folder_mode)
+    url = f"sqlite:///{path}"
+    owners = {args: run_cli(*args, db=url, cwd=tmp_path) for args in (*READS, ("verify",))}
+    before = sorted(p.name for p in folder.iterdir())
+    assert before == ["ledger.db", "ledger.db-checked"]
+
+    for args in READS:
+        answer = _as_reader(*args, db=url, cwd=tmp_path)
+        assert answer.returncode == 0, answer.describe()
+        assert answer.stdout == owners[args].stdout and answer.stdout, answer.describe()
+    verified = _as_reader("verify", db=url, cwd=tmp_path)
+    assert verified.returncode == 0 and verified.stdout == owners[("verify",)].stdout, verified.describe()
+    assert "storage: quick_check ok" in verified.stdout
+
+    session = tmp_path / "more.jsonl"
+    session.write_text(jsonl(request("other-2"))[0] + "\n")
+    line = assert_one_line_failure(_as_reader("ingest", str(session), db=url, cwd=tmp_path), 2)
+    why = (
+        "this user may not write the file" if file_mode == 0o444 else "this user may not write its directory"
+    )
+    assert f"cannot be written here ({why}" in line and "nothing was written" in line, line
+    assert sorted(p.name for p in folder.iterdir()) == before  # no -wal, -shm or -checked of the reader's
+
+
+def test_a_reader_without_write_access_follows_the_writers(tmp_path: Path) -> None:
+    """`follow` by a user who may not write the directory: it reads the file as it is while no
+    writer has it open, then sees what writers commit (through their -wal and -shm, which it may
+    only read)."""
+    folder = tmp_path / "ledgers"
+    _reader_can_be_simulated(folder)
+    path = _owned_ledger(folder, file_mode=0o644, folder_mode=0o755)
+    url = f"sqlite:///{path}"
+    follower = _start_as_reader(
+        cli_command("follow", "--after", "0", "--limit", "5", "--interval", "0.05", db=url), tmp_path
+    )
+    assert follower.stdout is not None
+    try:
+        seen = [read_json_line(follower.stdout)["position"] for _ in range(3)]  # the file as it is
+        with contextlib.closing(OrderLedger(url)) as writer:
+            writer.ingest_lines(jsonl(request("other-2")))
+            assert Path(f"{path}-wal").exists() and Path(f"{path}-shm").exists()
+            seen.append(read_json_line(follower.stdout)["position"])  # through the writer's WAL
+        # (The follower's read lock keeps the closing writer from folding its log into the file:
+        # the follower reads on through it, and through the next writer's commits.)
+        with contextlib.closing(OrderLedger(url)) as writer:
+            writer.ingest_lines(jsonl(request("other-3")))
+        seen.append(read_json_line(follower.stdout)["position"])
+        out, err = follower.communicate(timeout=TIMEOUT)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+    assert follower.returncode == 0 and out == b"", err
+    assert seen == [1, 2, 3, 4, 5]
+
+
+READ_ACROSS_A_WRITE = """
+import sys
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.errors import StoreError
+ledger = OrderLedger(sys.argv[1], create=False)
+try:
+    with ledger.db.read() as tx:
+        tx.one("SELECT COUNT(*) FROM events")
+        print("reading", flush=True)
+        sys.stdin.readline()  # the owner writes the file meanwhile
+        tx.one("SELECT COUNT(*) FROM events")
+    print("answered")
+except StoreError as error:
+    print(error)
+"""
+
+
+def test_a_read_without_locks_across_a_write_is_refused(tmp_path: Path) -> None:
+    """Read through immutable=1 (no writer had the file open, no lock is taken): a writer that
+    opens, commits and closes during the read changes the file under it, so the read is refused
+    in one line rather than answered from two states."""
+    folder = tmp_path / "ledgers"
+    _reader_can_be_simulated(folder)
+    path = _owned_ledger(folder, file_mode=0o644, folder_mode=0o755)
+    url = f"sqlite:///{path}"
+    reader = _start_as_reader([sys.executable, "-c", READ_ACROSS_A_WRITE, url], tmp_path)
+    assert reader.stdout is not None
+    try:
+        assert reader.stdout.readline() == b"reading\n"
+        with contextlib.closing(OrderLedger(url)) as writer:
+            writer.ingest_lines(jsonl(request("other-2")))
+        out, err = reader.communicate(b"\n", timeout=TIMEOUT)
+    finally:
+        if reader.poll() is None:
+            reader.kill()
+            reader.wait()
+    assert reader.returncode == 0, err
+    message = out.decode().strip()
+    assert message.startswith(f"database {str(path)!r} was written while it was read without write access"), (
+        out
+    )
+    assert "run the command again" in message and "\n" not in message
