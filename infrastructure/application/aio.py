@@ -85,6 +85,7 @@ class AsyncOrderLedger:
     (it is not closed on exit then: its owner closes it).
     """
 
+    @functools.partial(checked, where="AsyncOrderLedger()")
     def __init__(
         self,
         url: str | None = None,

@@ -12,7 +12,8 @@ hints say, checked:
 - ``Callable``: anything callable; ``Any``: anything;
 - containers (``Mapping``, ``Sequence``, ``Iterable``, ``tuple`` …) with their items: a ``str``
   or ``bytes`` is never taken for a collection (``ingest_lines("...")`` would otherwise ingest
-  one line per character). A list, tuple, set or mapping is checked whole before the call; any
+  one line per character), nor a mapping for a collection of items (its keys would be taken). A list,
+  tuple, set or mapping is checked whole before the call; any
   other iterable (a generator, a file) is checked item by item as the method reads it, so a
   wrong item stops the call there, with what came before it already processed.
 """
@@ -57,11 +58,12 @@ _COLLECTIONS = {
 }
 
 
-def checked(method: F) -> F:
-    """``method`` with its arguments checked against its type hints before it runs."""
+def checked(method: F, where: str | None = None) -> F:
+    """``method`` with its arguments checked against its type hints before it runs; ``where``
+    names it in the errors (default: ``name()``)."""
     signature = inspect.signature(method)
     parameters = list(signature.parameters.values())
-    where = f"{method.__name__}()"
+    where = where or f"{method.__name__}()"
     compiled: dict[str, Check] | None = None
 
     def checks() -> dict[str, Check]:
@@ -95,11 +97,16 @@ C = TypeVar("C", bound=type)
 
 
 def checked_methods(cls: C) -> C:
-    """Apply :func:`checked` to every public method ``cls`` defines, except properties and the
-    hooks it overrides for a base class (eventsourcing's ``construct_*``: called by the framework)."""
+    """Apply :func:`checked` to the constructor and every public method ``cls`` defines, except
+    properties and the hooks it overrides for a base class (eventsourcing's ``construct_*``:
+    called by the framework). The constructor's errors name the class: ``OrderLedger(): url ...``."""
     inherited = {name for base in cls.__mro__[1:] for name in vars(base)}
     for name, value in list(vars(cls).items()):
-        if not name.startswith("_") and name not in inherited and inspect.isfunction(value):
+        if not inspect.isfunction(value):
+            continue
+        if name == "__init__":
+            setattr(cls, name, checked(value, f"{cls.__name__}()"))
+        elif not name.startswith("_") and name not in inherited:
             setattr(cls, name, checked(value))
     return cls
 
@@ -268,7 +275,13 @@ def _collection(hint: Any, origin: Any, args: tuple[Any, ...], where: str) -> Ch
     container = dict if origin is dict else origin
 
     def collection(value: Any, path: str) -> Any:
-        if isinstance(value, str | bytes | bytearray) or not isinstance(value, container):
+        if (
+            isinstance(value, str | bytes | bytearray)
+            or not isinstance(value, container)
+            or (not mapping and isinstance(value, abc.Mapping))
+        ):
+            # a mapping where items are asked for would give its keys: lines = {"type": ...}
+            # would ingest "type" as a line
             raise _refuse(where, path, expected, value)
         if mapping:
             for key, entry in value.items():

@@ -174,6 +174,11 @@ def _ingest_one_string(ledger: OrderLedger) -> object:
             lambda ledger: ledger.positions(marks={"X": 64000.0}),
             "positions(): marks['X'] must be Decimal, not float",
         ),
+        # one message as a dict instead of lines: would ingest each key as a rejected line, forever
+        (
+            lambda ledger: ledger.ingest_lines({"type": "fill"}),
+            "ingest_lines(): lines must be Iterable[str | bytes | None], not dict",
+        ),
         (lambda ledger: ledger.get_order(123), "get_order(): client_order_id must be str, not int"),
         (lambda ledger: ledger.follow(since="abc"), "follow(): since must be int, not str"),
         (lambda ledger: ledger.follow(since=-1), "follow(): since must be at least 0, not -1"),
@@ -239,3 +244,26 @@ def test_a_version_past_the_last_is_refused(stocked: OrderLedger) -> None:
     assert stocked.get_order("c-1", version=2).version == 2
     with pytest.raises(InvalidInputError, match=r"order 'c-1' has no version 3 \(its last is 2\)"):
         stocked.order("c-1", version=3)
+
+
+@pytest.mark.parametrize(
+    ("construct", "words"),
+    [
+        (lambda: OrderLedger(123), "OrderLedger(): url must be str | None, not int"),
+        (lambda: OrderLedger(batch_size="10"), "OrderLedger(): batch_size must be int, not str"),
+        (lambda: OrderLedger(project="no"), "OrderLedger(): project must be bool, not str"),
+        (lambda: AsyncOrderLedger(readers=True), "AsyncOrderLedger(): readers must be int, not bool"),
+        (lambda: AsyncOrderLedger(ledger="x"), "AsyncOrderLedger(): ledger must be OrderLedger | None"),
+    ],
+)
+def test_the_constructors_refuse_wrong_types_before_opening_anything(
+    construct: Callable[[], object], words: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # OrderLedger(123) raised AttributeError from inside the URL parsing; a wrong type is bad
+    # input like any other, refused before a file is created
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(InvalidInputError) as caught:
+        construct()
+
+    assert caught.value.message.startswith(words)
+    assert list(tmp_path.iterdir()) == []
