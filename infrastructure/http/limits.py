@@ -24,6 +24,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -92,17 +93,37 @@ class ReaderProcesses:
     """A pool of ``workers`` processes, each with the ledger at ``url`` open for reading."""
 
     def __init__(self, url: str, workers: int) -> None:
+        self.url = url
+        self.workers = workers
+        self.pool = self._start()
+
+    def _start(self) -> ProcessPoolExecutor:
         # spawn: a forked copy of a process running threads may inherit a lock held forever.
-        self.pool = ProcessPoolExecutor(
-            workers,
+        return ProcessPoolExecutor(
+            self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_open_reader,
-            initargs=(url, os.getpid()),
+            initargs=(self.url, os.getpid()),
         )
 
     async def __call__(self, method: str, kwargs: dict[str, Any]) -> Any:
         loop = asyncio.get_running_loop()
-        status, value = await loop.run_in_executor(self.pool, _in_reader, method, kwargs)
+        pool = self.pool
+        try:
+            status, value = await loop.run_in_executor(pool, _in_reader, method, kwargs)
+        except BrokenProcessPool:
+            # A worker ended abruptly (killed, out of memory): the pool refuses all work from
+            # then on, so the next read gets a new one rather than every read failing until
+            # the server restarts.
+            if self.pool is pool:
+                pool.shutdown(wait=False, cancel_futures=True)
+                self.pool = self._start()
+            raise Problem(
+                503,
+                "a process running expensive reads ended abruptly; a new one is started:"
+                f" retry in {RETRY_AFTER} s",
+                headers={"Retry-After": str(RETRY_AFTER)},
+            ) from None
         if status:
             raise Problem(status, value)
         return value

@@ -438,3 +438,26 @@ def test_over_a_file_expensive_reads_answer_from_processes_of_their_own(tmp_path
             )
     finally:
         reader.close()
+
+
+def test_a_reader_process_that_dies_is_replaced_not_fatal_to_every_later_read(tmp_path: Any) -> None:
+    # A worker killed mid-life (the out-of-memory killer, an operator) breaks a process pool for
+    # good: every later expensive read would fail with an internal error until a restart.
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    reader = ReaderProcesses(url, 1)
+    try:
+        with running_server(url, reader=reader) as server:
+            server.ledger.ingest_lines([json.dumps(request())])
+            assert httpx2.get(server.url + "/verify").json()["events"] == 1
+            [worker] = list(reader.pool._processes.values())
+            worker.kill()
+            worker.join()
+            refused = httpx2.get(server.url + "/verify")
+            assert refused.status_code == 503, refused.text
+            assert refused.json()["detail"].startswith("a process running expensive reads ended abruptly")
+            assert refused.headers["retry-after"] == "5"
+            # the next read runs in a new worker and answers as before
+            again = httpx2.get(server.url + "/verify")
+            assert (again.status_code, again.json()["events"]) == (200, 1), again.text
+    finally:
+        reader.close()
