@@ -249,11 +249,23 @@ def test_a_version_past_the_last_is_refused(stocked: OrderLedger) -> None:
 @pytest.mark.parametrize(
     ("construct", "words"),
     [
-        (lambda: OrderLedger(123), "OrderLedger(): url must be str | None, not int"),
-        (lambda: OrderLedger(batch_size="10"), "OrderLedger(): batch_size must be int, not str"),
-        (lambda: OrderLedger(project="no"), "OrderLedger(): project must be bool, not str"),
+        (
+            lambda: OrderLedger(123),  # type: ignore[arg-type]
+            "OrderLedger(): url must be str | None, not int",
+        ),
+        (
+            lambda: OrderLedger(batch_size="10"),  # type: ignore[arg-type]
+            "OrderLedger(): batch_size must be int, not str",
+        ),
+        (
+            lambda: OrderLedger(project="no"),  # type: ignore[arg-type]
+            "OrderLedger(): project must be bool, not str",
+        ),
         (lambda: AsyncOrderLedger(readers=True), "AsyncOrderLedger(): readers must be int, not bool"),
-        (lambda: AsyncOrderLedger(ledger="x"), "AsyncOrderLedger(): ledger must be OrderLedger | None"),
+        (
+            lambda: AsyncOrderLedger(ledger="x"),  # type: ignore[arg-type]
+            "AsyncOrderLedger(): ledger must be OrderLedger | None",
+        ),
     ],
 )
 def test_the_constructors_refuse_wrong_types_before_opening_anything(
