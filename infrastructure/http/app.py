@@ -150,9 +150,7 @@ def message_lines(body: bytes, media_type: str, fmt: str) -> list[bytes]:
         if not items:
             raise Problem(400, "the batch is empty")
         return items
-    if fmt == "ledger":
-        return [body.strip(b" \t\r\n")]  # one message, journaled as sent
-    return [body.replace(b"\r", b" ").replace(b"\n", b" ")]
+    return [body.strip(b" \t\r\n")]  # one message, or one venue payload: journaled as sent
 
 
 def _outcome_response(report: dict[str, Any]) -> JSONResponse:
