@@ -221,9 +221,9 @@ class AnomalyRecorded(OrderEvent):
     """Two reports of one fact disagree; both values are kept for the audit.
 
     ``anomaly`` names the disagreement (``time_in_force_mismatch``, ``price_mismatch``,
-    ``quantity_mismatch``, ``fee_conflict``); ``recorded`` is what the ledger holds,
-    ``reported`` what this report said. For a fee conflict the ledger books the larger fee
-    (by size), so the result does not depend on which copy arrived first.
+    ``quantity_mismatch``, ``fee_conflict``, ``venue_order_id_changed``); ``recorded`` is what
+    the ledger holds, ``reported`` what this report said. For a fee conflict the ledger books
+    the larger fee (by size), so the result does not depend on which copy arrived first.
     """
 
     anomaly: str

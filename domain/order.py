@@ -478,6 +478,18 @@ class Order:
             aliases=new_aliases,
         )
 
+    def reidentify(self, stamp: Stamp, venue_order_id: str) -> Decision:
+        """The venue names the order by a new venue order ID, unasked (a FIX venue that gives
+        an IOC's Canceled report a new OrderID for the same ClOrdID): the new ID is recorded
+        as another of the order's venue order IDs, and the change as an anomaly holding the
+        ID the order had and the one reported."""
+        if venue_order_id in self.venue_order_ids:
+            return _duplicate("the order already has this venue order ID")
+        events = list(self._record(OrderAccepted, stamp, venue_order_id=venue_order_id, aliases={}).events)
+        recorded = self.venue_order_ids[-2] if len(self.venue_order_ids) > 1 else None
+        events += self._anomaly(stamp, "venue_order_id_changed", "venue_order_id", recorded, venue_order_id)
+        return Decision(Outcome.APPLIED, tuple(events))
+
     def reject(self, stamp: Stamp, reason: str | None = None) -> Decision:
         """The venue refused the order."""
         self._rule(Fact.REJECTED, self.base_status)

@@ -31,10 +31,8 @@ def inbound(
     instrument definitions first (``common.definitions_first``).
 
     A message that does not validate makes the whole input rejected with its reason (the raw
-    payload is still journaled). Note that the ledger stops applying an input's messages at
-    the first one it refuses, so a payload whose request is refused (for example as client
-    order ID reuse) does not apply the facts after it; feed messages as separate lines when
-    they should stand alone.
+    payload is still journaled). The ledger decides each valid message on its own: one it
+    refuses (for example a request reusing a client order ID) leaves the others to apply.
     """
     item = Inbound(raw=raw, origin=origin, line_no=None, format=format, notes=list(notes))
     try:

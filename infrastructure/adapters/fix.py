@@ -136,8 +136,10 @@ is the fill's fee currency.
 **Scale.** Venues that send integers: ``quantity_scale=N`` divides LastQty 32 and OrderQty 38
 by 10**N, ``price_scale=N`` divides LastPx 31, Price 44 and StrikePrice 202 by 10**N (exact
 decimal shifts). ``quantity_scale_tag`` / ``price_scale_tag`` name a custom tag the venue puts
-on a message with its scale; when present it wins over the configured one. Commission and
-misc fees are money amounts and are not scaled.
+on a message with its scale; when present it wins over the configured one.
+``quantity_divisor_tag`` / ``price_divisor_tag`` name a tag stating a power-of-ten divisor
+instead (Zero Hash's FractionBase 43229: ``38=1000|43229=10000`` is 0.1); it wins over both.
+Commission and misc fees are money amounts and are not scaled.
 
 **Instruments.** SecurityType 167, ContractMultiplier 231, MaturityMonthYear 200, PutOrCall
 201, StrikePrice 202, SecurityID 48 / SecurityIDSource 22 on a NewOrderSingle or a New define
@@ -262,6 +264,7 @@ _FIELD = re.compile(rb"^([0-9]{1,9})=(.*)$", re.DOTALL)
 _TIME = re.compile(r"^([0-9]{4})([0-9]{2})([0-9]{2})-([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?$")
 _BEGIN = b"8=FIX"
 _WHOLE = re.compile(r"^[0-9]{1,9}$")
+_POWER_OF_TEN = re.compile(r"^10*$")
 
 
 class FixError(AdapterError):
@@ -457,6 +460,8 @@ class _Context:
     price_scale: int | None = None
     quantity_scale_tag: int | None = None
     price_scale_tag: int | None = None
+    quantity_divisor_tag: int | None = None
+    price_divisor_tag: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("quantity_scale", "price_scale"):
@@ -466,14 +471,22 @@ class _Context:
 
     def quantity(self, report: Report, tag: int, name: str) -> str | None:
         """A positive quantity tag, shifted by the message's quantity scale."""
-        return self._scaled(report, tag, name, self.quantity_scale, self.quantity_scale_tag)
+        return self._scaled(
+            report, tag, name, self.quantity_scale, self.quantity_scale_tag, self.quantity_divisor_tag
+        )
 
     def price(self, report: Report, tag: int, name: str) -> str | None:
         """A positive price tag, shifted by the message's price scale."""
-        return self._scaled(report, tag, name, self.price_scale, self.price_scale_tag)
+        return self._scaled(report, tag, name, self.price_scale, self.price_scale_tag, self.price_divisor_tag)
 
     def _scaled(
-        self, report: Report, tag: int, name: str, scale: int | None, scale_tag: int | None
+        self,
+        report: Report,
+        tag: int,
+        name: str,
+        scale: int | None,
+        scale_tag: int | None,
+        divisor_tag: int | None,
     ) -> str | None:
         text = positive_text(_get(report, tag), name)
         if scale_tag is not None and (stated := _get(report, scale_tag)) is not None:
@@ -482,6 +495,14 @@ class _Context:
                     f"scale tag {scale_tag} must be a whole number from 0 to {MAX_SCALE}: {stated!r}"
                 )
             scale = int(stated)
+        if divisor_tag is not None and (stated := _get(report, divisor_tag)) is not None:
+            # A power of ten, 1 to 10**MAX_SCALE: its zeros are the scale (10000 is 4 digits).
+            if not _POWER_OF_TEN.match(stated) or len(stated) - 1 > MAX_SCALE:
+                raise FixError(
+                    f"divisor tag {divisor_tag} must be a power of ten from 1 to 1{'0' * MAX_SCALE}:"
+                    f" {_cut(stated)!r}"
+                )
+            scale = len(stated) - 1
         if text is None or not scale:
             return text
         return decimal_text(Decimal(text).scaleb(-scale), name)
@@ -569,6 +590,8 @@ def execution_report_messages(
     price_scale: int | None = None,
     quantity_scale_tag: int | None = None,
     price_scale_tag: int | None = None,
+    quantity_divisor_tag: int | None = None,
+    price_divisor_tag: int | None = None,
 ) -> list[Message]:
     """The ledger messages one ExecutionReport implies (see the module docstring's table)."""
     ctx = _Context(
@@ -581,6 +604,8 @@ def execution_report_messages(
         price_scale,
         quantity_scale_tag,
         price_scale_tag,
+        quantity_divisor_tag,
+        price_divisor_tag,
     )
     out = _execution_report(parse_fix(report) if isinstance(report, str | bytes) else report, ctx)
     if notes is not None:
@@ -1060,6 +1085,8 @@ def fix_messages(
     price_scale: int | None = None,
     quantity_scale_tag: int | None = None,
     price_scale_tag: int | None = None,
+    quantity_divisor_tag: int | None = None,
+    price_divisor_tag: int | None = None,
 ) -> list[Message]:
     """Messages for one captured line (or one report mapping), every FIX message in it in order.
 
@@ -1076,6 +1103,8 @@ def fix_messages(
         price_scale,
         quantity_scale_tag,
         price_scale_tag,
+        quantity_divisor_tag,
+        price_divisor_tag,
     )
     reports: list[Report] = [*read_fix(report)] if isinstance(report, str | bytes) else [report]
     out: list[Message] = []

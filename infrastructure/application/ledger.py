@@ -285,22 +285,30 @@ class OrderLedger(Application[UUID]):
         fmt: str = "ledger",
         venue: str | None = None,
         account: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        spell: Mapping[str, str] | None = None,
     ) -> IngestReport:
         """Ingest lines; every line gets an outcome.
 
-        ``fmt`` is ``ledger`` (the JSON-lines message format), ``ccxt`` (a CCXT unified order,
-        trade, or list of them per line; needs ``venue`` and ``account``) or ``fix`` (FIX messages
-        as an engine logs them, one or several per line, SOH- or ``|``-separated; needs
-        ``venue``). A ``None`` among the lines (``infrastructure.inputs.PAUSE``: a live input is
-        waiting) commits what is held.
+        ``fmt`` names an input format of ``infrastructure.ingest.formats.FORMATS``: ``ledger``
+        (the JSON-lines message format), ``ccxt`` (a CCXT unified order, trade, or list of them
+        per line), ``fix`` (FIX messages as an engine logs them, one or several per line, SOH- or
+        ``|``-separated), or a venue's native feed; the registry says which need ``venue`` and
+        ``account``. ``options`` are the format's adapter options (FIX's scales,
+        ``formats.FIX_OPTIONS``); ``spell`` names settings in refusals as the caller's users write
+        them (the CLI's ``--venue``). A ``None`` among the lines
+        (``infrastructure.inputs.PAUSE``: a live input is waiting) commits what is held.
         """
+        from orderledger.infrastructure.ingest.formats import check_options
 
-        feed = _open_feed(self, fmt, venue, account, strict)
+        given = {k: v for k, v in (options or {}).items() if v is not None}
+        check_options(fmt, venue, account, given, strict=strict, spell=spell)
+        feed = _open_feed(self, fmt, venue, account)
 
         def read(line: str | bytes, number: int) -> Inbound:
             if fmt == "ledger":
                 return _read_ledger_line(line, origin, number)
-            return _read_adapter_line(line, origin, number, fmt, venue, account, feed)
+            return _read_adapter_line(line, origin, number, fmt, venue, account, feed, given)
 
         def items() -> Iterator[Inbound | None]:
             number = 0
@@ -1062,19 +1070,14 @@ def _read_ledger_line(line: str | bytes, origin: str, number: int | None) -> Inb
     return Inbound(raw, origin, number, "ledger", messages)  # raw, origin, line_no, format, messages
 
 
-ADAPTER_FORMATS = ("ccxt", "fix", "hyperliquid", "lighter", "tradier", "snapshots")
+def _open_feed(ledger: OrderLedger, fmt: str, venue: str | None, account: str | None) -> Any:
+    """The per-ingest state of a format that reads the ledger (infrastructure.feeds), else None."""
+    from orderledger.infrastructure.ingest.feeds import open_feed
+    from orderledger.infrastructure.ingest.formats import FORMATS
 
-
-def _open_feed(ledger: OrderLedger, fmt: str, venue: str | None, account: str | None, strict: bool) -> Any:
-    """The per-ingest state of a stateful format (infrastructure.feeds), else None."""
-    from orderledger.infrastructure.ingest.feeds import FEED_FORMATS, open_feed
-
-    if fmt not in FEED_FORMATS:
+    if not FORMATS[fmt].reads_ledger:
         return None
-    feed = open_feed(ledger, fmt, venue, account)
-    if strict and feed.commit_each:
-        raise ConfigurationError(f"--format {fmt} reads what earlier lines recorded: it cannot be --strict")
-    return feed
+    return open_feed(ledger, fmt, venue or "", account or "")
 
 
 def _read_adapter_line(
@@ -1085,20 +1088,17 @@ def _read_adapter_line(
     venue: str | None,
     account: str | None,
     feed: Any = None,
+    options: Mapping[str, Any] | None = None,
 ) -> Inbound:
-    """One line of venue input, translated by its adapter (the raw line is what is journaled)."""
+    """One line of venue input, translated by its adapter (the raw line is what is journaled).
+
+    The caller has checked the format and what it needs (``formats.check_options``)."""
     from orderledger.infrastructure.adapters import inbound
     from orderledger.infrastructure.adapters.ccxt import payload_messages
     from orderledger.infrastructure.adapters.fix import fix_messages
     from orderledger.infrastructure.ingest.messages import decode_json
 
     raw = _raw_bytes(line).rstrip(b"\r\n")
-    if fmt not in ADAPTER_FORMATS:
-        raise ConfigurationError(f"unknown input format {fmt!r}: use ledger, {', '.join(ADAPTER_FORMATS)}")
-    if feed is None and (not venue or (fmt == "ccxt" and not account)):
-        raise ConfigurationError(
-            f"--format {fmt} needs --venue" + (" and --account" if fmt == "ccxt" else "")
-        )
     if not raw.strip():
         return Inbound(raw=raw, origin=origin, line_no=number, format=fmt)
     notes: list[str] = []
@@ -1111,7 +1111,7 @@ def _read_adapter_line(
             )
         else:
             # The raw bytes: CheckSum (10) and BodyLength (9) count bytes, and a Latin-1 Text must survive.
-            messages = fix_messages(raw, venue=venue or "", account=account, notes=notes)
+            messages = fix_messages(raw, venue=venue or "", account=account, notes=notes, **(options or {}))
     except (MessageError, ValueError, TypeError, KeyError) as error:
         return Inbound(raw=raw, origin=origin, line_no=number, format=fmt, error=_reason(error))
     except Exception as error:  # an adapter bug must cost one line, not the rest of the input

@@ -6,18 +6,37 @@ from __future__ import annotations
 import json
 import sys
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.outcomes import Outcome
-from orderledger.infrastructure.application.ledger import ADAPTER_FORMATS
 from orderledger.infrastructure.cli.app import moment, open_input, open_ledger
 from orderledger.infrastructure.cli.render import say, warn
 from orderledger.infrastructure.errors import DatabaseReplacedError, MessageError, StoreError
+from orderledger.infrastructure.ingest.formats import FIX_OPTIONS, FORMATS, check_options
 from orderledger.infrastructure.ingest.inputs import is_live, read_lines
 from orderledger.infrastructure.ingest.processing import Result
+
+SPELL = {
+    "format": "--format",
+    "venue": "--venue",
+    "account": "--account",
+    "strict": "--strict",
+    **{name: "--" + name.replace("_", "-") for name in FIX_OPTIONS},
+}
+"""The ingest settings as this command's options name them (for the registry's refusals)."""
+
+
+def _needing(what: str) -> str:
+    return ", ".join(f.name for f in FORMATS.values() if getattr(f, what))
+
+
+def _scale_option(name: str) -> Any:
+    """The option for one of FIX's scale settings, described by the format registry."""
+    metavar = "TAG" if name.endswith("_tag") else "DIGITS"
+    return typer.Option(SPELL[name], min=0, metavar=metavar, help=f"fix: {FIX_OPTIONS[name]}.")
 
 
 def ingest(
@@ -28,14 +47,15 @@ def ingest(
     ] = False,
     fmt: Annotated[
         str,
-        typer.Option(
-            "--format",
-            help="ledger (JSON lines), ccxt (unified structures), fix (execution reports),"
-            " hyperliquid, tradier, or snapshots (open-orders snapshots, reconciled one after another).",
-        ),
+        typer.Option("--format", help="; ".join(f"{f.name}: {f.reads}" for f in FORMATS.values()) + "."),
     ] = "ledger",
-    venue: Annotated[str | None, typer.Option(help="Venue name for --format ccxt|fix.")] = None,
-    account: Annotated[str | None, typer.Option(help="Account for --format ccxt (and fix requests).")] = None,
+    venue: Annotated[
+        str | None, typer.Option(help=f"Venue name (needed by {_needing('needs_venue')}).")
+    ] = None,
+    account: Annotated[
+        str | None,
+        typer.Option(help=f"Account (needed by {_needing('needs_account')}; fix: else Account 1)."),
+    ] = None,
     acks: Annotated[
         bool,
         typer.Option(
@@ -43,19 +63,21 @@ def ingest(
             help="Print one JSON line per input line once it is durable, then a JSON summary.",
         ),
     ] = False,
+    quantity_scale: Annotated[int | None, _scale_option("quantity_scale")] = None,
+    price_scale: Annotated[int | None, _scale_option("price_scale")] = None,
+    quantity_scale_tag: Annotated[int | None, _scale_option("quantity_scale_tag")] = None,
+    price_scale_tag: Annotated[int | None, _scale_option("price_scale_tag")] = None,
+    quantity_divisor_tag: Annotated[int | None, _scale_option("quantity_divisor_tag")] = None,
+    price_divisor_tag: Annotated[int | None, _scale_option("price_divisor_tag")] = None,
 ) -> None:
     """Ingest messages; prints a count per outcome. Exit 1 if any line was rejected.
 
     From a pipe or terminal, what has arrived is committed whenever the input pauses.
     """
-    if fmt not in ("ledger", *ADAPTER_FORMATS):
-        raise InvalidInputError(
-            f"--format must be ledger or one of {', '.join(ADAPTER_FORMATS)}, not {fmt!r}"
-        )
-    if fmt not in ("ledger", "snapshots") and not venue:
-        raise InvalidInputError(f"--format {fmt} needs --venue (the adapter cannot tell which venue sent it)")
-    if fmt in ("ccxt", "hyperliquid", "tradier") and not account:
-        raise InvalidInputError(f"--format {fmt} needs --account (its payloads do not carry one)")
+    given = locals()
+    options = {name: given[name] for name in FIX_OPTIONS}  # the parameters named as the registry names them
+    # Refused before the database is opened (the ledger checks the same again).
+    check_options(fmt, venue, account, options, strict=strict, spell=SPELL)
     kept = _Kept()
 
     def committed(results: list[Result]) -> None:
@@ -74,6 +96,8 @@ def ingest(
                 fmt=fmt,
                 venue=venue,
                 account=account,
+                options=options,
+                spell=SPELL,
                 on_batch=committed,
             )
         except KeyboardInterrupt:

@@ -26,6 +26,7 @@ from orderledger.infrastructure.http.limits import Runner, WorkLimit, in_threads
 from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.http.service import LedgerService
 from orderledger.infrastructure.http.stream import log_events
+from orderledger.infrastructure.ingest.formats import FIX_OPTIONS, FORMATS, spelled
 
 VIEWS_BEHIND = "Views-Behind"
 """The response header of every answer from the views: how many events of the log they do not
@@ -63,7 +64,8 @@ MESSAGES_BODY = {
     "content": {
         "application/json": {
             "schema": {
-                "description": "ledger format: one message or an array of messages; ccxt: one payload",
+                "description": "ledger format: one message or an array of messages; a venue format:"
+                " one payload",
                 "anyOf": [{"type": "object"}, {"type": "array", "items": {}}],
             }
         },
@@ -81,6 +83,15 @@ SNAPSHOT_BODY = {
         }
     },
 }
+
+
+def _needing(what: str) -> str:
+    return ", ".join(f.name for f in FORMATS.values() if getattr(f, what))
+
+
+def _fix_option(name: str) -> Any:
+    """The query parameter for one of FIX's scale settings, described by the format registry."""
+    return Query(ge=0, description=f"fix: {FIX_OPTIONS[name]}")
 
 
 def role_dependency(needed: str) -> Callable[..., Awaitable[str]]:
@@ -140,8 +151,8 @@ def message_lines(body: bytes, media_type: str, fmt: str) -> list[bytes]:
         raise Problem(
             415, f"post application/json, application/x-ndjson or application/octet-stream, not {media_type}"
         )
-    if fmt == "fix":
-        raise Problem(415, "FIX execution reports are posted as application/octet-stream, one per line")
+    if FORMATS[fmt].text:
+        raise Problem(415, f"format {fmt} is text: post it as application/octet-stream, one input per line")
     try:
         items = json_items(body)
     except NotJson as error:
@@ -218,17 +229,25 @@ def create_app(
     async def post_messages(
         request: Request,
         role: Write,
-        format: Annotated[
-            str, Query(pattern="^(ledger|ccxt|fix)$", description="ledger, ccxt or fix")
-        ] = "ledger",
-        venue: Annotated[str | None, Query(description="the venue (ccxt, fix)")] = None,
-        account: Annotated[str | None, Query(description="the account (ccxt)")] = None,
+        format: Annotated[str, Query(pattern=f"^({'|'.join(FORMATS)})$", description=spelled())] = "ledger",
+        venue: Annotated[str | None, Query(description=f"the venue ({_needing('needs_venue')})")] = None,
+        account: Annotated[
+            str | None, Query(description=f"the account ({_needing('needs_account')}; fix: else Account 1)")
+        ] = None,
         strict: Annotated[bool, Query(description="all or nothing")] = False,
+        quantity_scale: Annotated[int | None, _fix_option("quantity_scale")] = None,
+        price_scale: Annotated[int | None, _fix_option("price_scale")] = None,
+        quantity_scale_tag: Annotated[int | None, _fix_option("quantity_scale_tag")] = None,
+        price_scale_tag: Annotated[int | None, _fix_option("price_scale_tag")] = None,
+        quantity_divisor_tag: Annotated[int | None, _fix_option("quantity_divisor_tag")] = None,
+        price_divisor_tag: Annotated[int | None, _fix_option("price_divisor_tag")] = None,
     ) -> JSONResponse:
         """Record one message or a batch, durably, before answering: the outcomes of `ingest`.
 
         200 when every input was accepted (applied, duplicate, parked or ignored); 422 with the
         same report when any was rejected (the others are recorded unless `strict`)."""
+        given = locals()
+        options = {name: given[name] for name in FIX_OPTIONS}  # the parameters the registry names
         lines = message_lines(await read_body(request), _media_type(request), format)
         client = request.client.host if request.client else "?"
         report = await run_in_threadpool(
@@ -239,6 +258,7 @@ def create_app(
             venue=venue,
             account=account,
             strict=strict,
+            options=options,
         )
         return _outcome_response(report)
 

@@ -7,7 +7,7 @@ Python API grows typed methods, this module is the only one to change.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -77,6 +77,7 @@ class LedgerService:
         venue: str | None = None,
         account: str | None = None,
         strict: bool = False,
+        options: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Ingest lines exactly as ``orderledger ingest`` does; durable when this returns."""
         results: list[Result] = []
@@ -87,6 +88,7 @@ class LedgerService:
             venue=venue,
             account=account,
             strict=strict,
+            options=options,
             on_batch=results.extend,
         )
         if not report.stored:  # a refused strict batch: on_batch was not called

@@ -1,7 +1,8 @@
 """Stateful venue feeds: inputs whose translation depends on what came before.
 
 ``OrderLedger.ingest_lines(..., fmt=...)`` opens one feed per call (:func:`open_feed`) for the
-formats in :data:`FEED_FORMATS`, so state lives exactly as long as one ingest:
+formats that read the ledger (``reads_ledger`` in ``infrastructure.ingest.formats``), so state
+lives exactly as long as one ingest:
 
 * ``hyperliquid`` — :class:`~infrastructure.adapters.hyperliquid.HyperliquidAdapter` remembers
   the spot meta and each user's last ``webData2`` open orders.
@@ -62,7 +63,6 @@ from orderledger.infrastructure.application.reconcile import (
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.ingest.messages import decode_json
 
-FEED_FORMATS = ("hyperliquid", "lighter", "tradier", "snapshots")
 SNAPSHOT_GRACE = timedelta(seconds=60)
 
 
@@ -77,12 +77,11 @@ class Feed(Protocol):
         ...
 
 
-def open_feed(ledger: Any, fmt: str, venue: str | None, account: str | None) -> Feed:
-    """The feed for one ingest of format ``fmt``."""
+def open_feed(ledger: Any, fmt: str, venue: str, account: str) -> Feed:
+    """The feed for one ingest of format ``fmt`` (what it needs was checked against the format
+    registry, ``formats.check_options``)."""
     if fmt == "snapshots":
         return SnapshotFeed(ledger)
-    if not venue or not account:
-        raise ConfigurationError(f"--format {fmt} needs --venue and --account")
     if fmt == "hyperliquid":
         return HyperliquidFeed(ledger, venue, account)
     if fmt == "lighter":
@@ -220,7 +219,6 @@ class SnapshotFeed:
 
 
 __all__ = [
-    "FEED_FORMATS",
     "Feed",
     "HyperliquidFeed",
     "LighterFeed",

@@ -14,7 +14,7 @@ import gc
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -238,8 +238,8 @@ class Processor:
     def _attempt(
         self, items: list[Inbound], strict: bool
     ) -> tuple[list[Result], list[tuple[int, OrderEvent]]] | str:
-        """Decide and commit once: the results, or "stale" (decide again) or "refused" (an input
-        was refused whole: decide again without it)."""
+        """Decide and commit once: the results, or "stale" (another writer moved an order the
+        batch read: decide again)."""
         # One query loads every order the batch names; the rest are known not to exist yet.
         self.absent = self.prefetch(
             m.client_order_id for item in items for m in item.messages if m.client_order_id is not None
@@ -259,13 +259,6 @@ class Processor:
             self.absent = set()
             self.no_identity = set()
             self.orders.forget(work.touched)
-            if isinstance(error, _LineRefused):
-                # An input is atomic: decide the batch again with that input refused whole,
-                # so that the messages before the refused one record nothing either.
-                self._forget_identities(work)
-                at = next(i for i, item in enumerate(items) if item is error.item)
-                items[at] = replace(error.item, messages=[], error=error.reason)
-                return "refused"
             if isinstance(error, StaleBatchError) or is_integrity_error(error):
                 self._forget_identities(work)
                 self.orders.forget(work.consulted)  # another writer moved them: reload
@@ -467,21 +460,14 @@ class _Batch:
         outcomes: dict[int, tuple[Outcome, str | None]] = {}
         self.parts[id(entry)] = (outcomes, item.notes)
         for position, message in enumerate(item.messages):
+            # Each message has its own fate: one refused leaves the others to be decided.
             self._refused = None
             outcome, reason, events = self.apply(message, entry, position)
-            if outcome is Outcome.REJECTED:
+            if outcome is Outcome.REJECTED and result.error is None:
                 result.error = self._refused
-            if outcome is Outcome.REJECTED and position > 0:
-                raise _LineRefused(
-                    item,
-                    f"{reason} (message {position + 1} of {len(item.messages)} read from this input;"
-                    " nothing from the input was recorded)",
-                )
             # A message parked and then released by a later one of the same input is settled.
             outcomes.setdefault(position, (outcome, reason))
             result.events.extend(events)
-            if outcome is Outcome.REJECTED:
-                break
         self._settle(entry)
         entry.client_order_id = result.client_order_id = self._last_client_id
         result.outcome, result.reason = entry.outcome, entry.reason
@@ -497,6 +483,8 @@ class _Batch:
                 reason = f"{reason} (and {len(entry.parked) - 1} more of this input's messages)"
         else:
             outcome, reason = _combine(list(outcomes.values()))
+        if len({o for o, _ in outcomes.values()}) > 1:
+            reason = _each_part(outcomes)  # parts that differ: each one's outcome is stated
         if notes:
             reason = "; ".join([*([reason] if reason else []), _notes_text(notes)])
         entry.outcome, entry.reason = outcome, reason
@@ -600,15 +588,20 @@ class _Batch:
             and voi not in order.venue_order_ids
             and message.type not in ("accepted", "amended")
         ):
-            if order.venue_order_ids:
+            if order.venue_order_ids and not message.aliases:
                 raise IdentityConflictError(
                     f"order {order.client_order_id!r} is venue order {order.venue_order_id!r}, not {voi!r}",
                     client_order_id=order.client_order_id,
                 )
-            # The venue told us its order ID on this message: an implied acknowledgement.
             self._check_identities(order.client_order_id, [(order.venue, "venue_order_id", voi)])
-            implied = self._outcome(order, order.accept(stamp, voi), entry)
-            events += implied[2]
+            if order.venue_order_ids:
+                # Found by its alias (a FIX ClOrdID) under a venue order ID it never had: the venue
+                # renamed the order unasked; the new ID is recorded beside the old, with an anomaly.
+                decided = order.reidentify(stamp, voi)
+            else:
+                # The venue told us its order ID on this message: an implied acknowledgement.
+                decided = order.accept(stamp, voi)
+            events += self._outcome(order, decided, entry)[2]
         outcome = _FACTS[message.type](self, order, message, stamp)
         status, reason, new = self._outcome(order, outcome, entry)
         events += new
@@ -874,20 +867,11 @@ _FACTS: dict[str, Callable[[_Batch, Order, Any, Stamp], Decision]] = {
 
 
 class _Again(Exception):
-    """An attempt must be repeated: ``why`` is "stale" or "refused"."""
+    """An attempt must be repeated: ``why`` is "stale"."""
 
     def __init__(self, why: str) -> None:
         super().__init__(why)
         self.why = why
-
-
-class _LineRefused(Exception):
-    """A later message of a multi-message input was refused: the whole input is rejected."""
-
-    def __init__(self, item: Inbound, reason: str) -> None:
-        super().__init__(reason)
-        self.item = item
-        self.reason = reason
 
 
 MAX_NOTES = 300
@@ -898,6 +882,30 @@ def _notes_text(notes: Sequence[str]) -> str:
     """An adapter's notes as one line: control characters shown escaped, the length bounded."""
     text = escape_unsafe("; ".join(notes))
     return text if len(text) <= MAX_NOTES else text[: MAX_NOTES - 1] + "…"
+
+
+MAX_PARTS_TEXT = 2_000
+"""Longest the per-message account of one input may make its journal reason."""
+
+
+def _each_part(outcomes: dict[int, tuple[Outcome, str | None]]) -> str:
+    """Each message's outcome, for an input whose messages fared differently, the most
+    significant first: ``message 2 of 2 rejected: <why>; message 1 of 2 applied``."""
+    total = len(outcomes)
+    said: list[str] = []
+    for wanted in SIGNIFICANCE:
+        plain: list[str] = []
+        for position, (outcome, reason) in sorted(outcomes.items()):
+            if outcome is not wanted:
+                continue
+            if reason:
+                said.append(f"message {position + 1} of {total} {outcome}: {reason}")
+            else:
+                plain.append(str(position + 1))
+        if plain:
+            said.append(f"message{'s' if len(plain) > 1 else ''} {', '.join(plain)} of {total} {wanted}")
+    text = "; ".join(said)
+    return text if len(text) <= MAX_PARTS_TEXT else text[: MAX_PARTS_TEXT - 1] + "…"
 
 
 def _combine(outcomes: list[tuple[Outcome, str | None]]) -> tuple[Outcome, str | None]:

@@ -159,7 +159,9 @@ def test_a_rejected_order_is_never_acknowledged_and_strict_is_refused(ledger: Or
         "OrderRequested",
         "OrderRejected",
     ]
-    with pytest.raises(ConfigurationError, match="cannot be --strict"):
+    with pytest.raises(
+        ConfigurationError, match="format tradier reads what earlier lines recorded: it cannot be strict"
+    ):
         ledger.ingest_lines(
             [json.dumps({"order": AAPL})], fmt="tradier", venue=VENUE, account=ACCOUNT, strict=True
         )

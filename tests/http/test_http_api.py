@@ -174,7 +174,7 @@ def test_unreadable_bodies_are_refused_and_nothing_is_stored(client: TestClient,
         415,
         "application/xml",
     )
-    assert_problem(post(client, request(), format="ccxt"), 400, "--format ccxt needs --venue")
+    assert_problem(post(client, request(), format="ccxt"), 400, "format ccxt needs venue and account")
     assert_problem(post(client, request(), format="csv"), 422, "query parameter format")
     with ledger.db.read() as tx:
         assert tx.one("SELECT COUNT(*) FROM messages")[0] == 0

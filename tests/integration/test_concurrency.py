@@ -223,10 +223,11 @@ def test_after_two_stale_attempts_a_batch_is_decided_holding_the_log_lock(
         assert_views_equal_fold(ledger)
 
 
-def test_inputs_refused_whole_do_not_use_up_the_retries(file_ledger_url: str) -> None:
-    """Ten multi-message inputs in one batch, each refused by its second message (an overfill),
-    among good lines: each is rejected whole with no event, and the good lines are applied (the
-    batch is decided again once per refused input, beyond the 8 attempts allowed for conflicts)."""
+def test_inputs_with_a_refused_message_keep_their_other_messages(file_ledger_url: str) -> None:
+    """Ten multi-message inputs in one batch, each with a good request and then an overfill
+    (a fill of 2 on an order of 1), among good lines: in each, the request is applied and the
+    fill alone refused (the input's row is `rejected`, its reason gives both fates); the good
+    lines are applied, and the batch commits once."""
     from orderledger.infrastructure.ingest.messages import parse_message
     from orderledger.infrastructure.ingest.processing import Inbound
 
@@ -255,9 +256,11 @@ def test_inputs_refused_whole_do_not_use_up_the_retries(file_ledger_url: str) ->
         report = ledger.ingest_inbound(items, on_batch=results.extend)
         assert report.counts["rejected"] == 10 and report.counts["applied"] == 10
         for result in results[::2]:
-            assert result.outcome == "rejected" and result.events == []
-            assert (
-                "overfill" in (result.reason or "") and "nothing from the input was recorded" in result.reason
-            )
-        assert {e[0] for e in facts(ledger)} == {f"G-{i}" for i in range(10)}
+            assert result.outcome == "rejected" and len(result.events) == 1  # the request's
+            assert (result.reason or "").startswith(
+                "message 2 of 2 rejected: "
+            ) and "overfill" in result.reason
+            assert result.reason.endswith("; message 1 of 2 applied")
+        assert {e[0] for e in facts(ledger)} == {f"{k}-{i}" for k in "GR" for i in range(10)}
+        assert all(ledger.get_order(f"R-{i}").filled_quantity == 0 for i in range(10))
         assert_views_equal_fold(ledger)
