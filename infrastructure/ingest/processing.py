@@ -459,17 +459,20 @@ class _Batch:
             return result
         outcomes: dict[int, tuple[Outcome, str | None]] = {}
         self.parts[id(entry)] = (outcomes, item.notes)
+        owner = None  # the order of the last message that recorded something
         for position, message in enumerate(item.messages):
             # Each message has its own fate: one refused leaves the others to be decided.
             self._refused = None
             outcome, reason, events = self.apply(message, entry, position)
             if outcome is Outcome.REJECTED and result.error is None:
                 result.error = self._refused
+            if events:
+                owner = self._last_client_id
             # A message parked and then released by a later one of the same input is settled.
             outcomes.setdefault(position, (outcome, reason))
             result.events.extend(events)
         self._settle(entry)
-        entry.client_order_id = result.client_order_id = self._last_client_id
+        entry.client_order_id = result.client_order_id = owner or self._last_client_id
         result.outcome, result.reason = entry.outcome, entry.reason
         return result
 
@@ -884,28 +887,22 @@ def _notes_text(notes: Sequence[str]) -> str:
     return text if len(text) <= MAX_NOTES else text[: MAX_NOTES - 1] + "…"
 
 
-MAX_PARTS_TEXT = 2_000
-"""Longest the per-message account of one input may make its journal reason."""
-
-
 def _each_part(outcomes: dict[int, tuple[Outcome, str | None]]) -> str:
-    """Each message's outcome, for an input whose messages fared differently, the most
-    significant first: ``message 2 of 2 rejected: <why>; message 1 of 2 applied``."""
+    """Each message's outcome, for an input whose messages fared differently, those without a
+    reason first (what was applied is never cut off), messages of one fate together:
+    ``messages 1, 2 of 3 applied; message 3 of 3 rejected: <why>``."""
     total = len(outcomes)
-    said: list[str] = []
-    for wanted in SIGNIFICANCE:
-        plain: list[str] = []
-        for position, (outcome, reason) in sorted(outcomes.items()):
-            if outcome is not wanted:
-                continue
-            if reason:
-                said.append(f"message {position + 1} of {total} {outcome}: {reason}")
-            else:
-                plain.append(str(position + 1))
-        if plain:
-            said.append(f"message{'s' if len(plain) > 1 else ''} {', '.join(plain)} of {total} {wanted}")
-    text = "; ".join(said)
-    return text if len(text) <= MAX_PARTS_TEXT else text[: MAX_PARTS_TEXT - 1] + "…"
+    groups: dict[tuple[Outcome, str | None], list[str]] = {}
+    for position, fate in sorted(outcomes.items()):
+        groups.setdefault(fate, []).append(str(position + 1))
+    said = [
+        f"message{'s' if len(numbers) > 1 else ''} {', '.join(numbers)} of {total} {outcome}"
+        + (f": {reason}" if reason else "")
+        for (outcome, reason), numbers in sorted(
+            groups.items(), key=lambda group: (group[0][1] is not None, SIGNIFICANCE.index(group[0][0]))
+        )
+    ]
+    return _notes_text(said)
 
 
 def _combine(outcomes: list[tuple[Outcome, str | None]]) -> tuple[Outcome, str | None]:

@@ -74,8 +74,8 @@ def test_a_refused_message_leaves_the_others_of_its_line_booked(file_ledger_url:
         for line in run_cli("messages", "--json", db=file_ledger_url, cwd=tmp_path).stdout.splitlines()
     ]
     assert row["outcome"] == "rejected" and row["events"] == 2  # OrderRequested, OrderAccepted
-    assert row["reason"].startswith("message 3 of 3 rejected: ")
-    assert "overfill" in row["reason"] and row["reason"].endswith("; messages 1, 2 of 3 applied")
+    assert row["reason"].startswith("messages 1, 2 of 3 applied; message 3 of 3 rejected: ")
+    assert row["reason"].endswith("(overfill)")
     # verify finds the journal consistent with the log: a rejected line may name the events
     # of the messages its reason says were applied.
     verified = run_cli("verify", db=file_ledger_url, cwd=tmp_path)

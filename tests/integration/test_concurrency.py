@@ -257,10 +257,9 @@ def test_inputs_with_a_refused_message_keep_their_other_messages(file_ledger_url
         assert report.counts["rejected"] == 10 and report.counts["applied"] == 10
         for result in results[::2]:
             assert result.outcome == "rejected" and len(result.events) == 1  # the request's
-            assert (result.reason or "").startswith(
-                "message 2 of 2 rejected: "
-            ) and "overfill" in result.reason
-            assert result.reason.endswith("; message 1 of 2 applied")
+            reason = result.reason or ""
+            assert reason.startswith("message 1 of 2 applied; message 2 of 2 rejected: ")
+            assert reason.endswith("(overfill)")
         assert {e[0] for e in facts(ledger)} == {f"{k}-{i}" for k in "GR" for i in range(10)}
         assert all(ledger.get_order(f"R-{i}").filled_quantity == 0 for i in range(10))
         assert_views_equal_fold(ledger)
