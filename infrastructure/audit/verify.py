@@ -643,7 +643,8 @@ def journal_differences(db: Database, orders: Mapping[str, Order], limit: int = 
             "SELECT DISTINCT m.message_id, m.outcome FROM messages m"
             " JOIN events e ON e.message_id = m.message_id"
             f" WHERE m.outcome NOT IN ('{Outcome.APPLIED}', '{Outcome.PARKED}')"
-            f" AND NOT (m.outcome = '{Outcome.REJECTED}' AND m.reason LIKE '%of % {Outcome.APPLIED}%')"
+            f" AND NOT (m.outcome = '{Outcome.REJECTED}'"
+            f" AND COALESCE(m.reason, '') LIKE '%of % {Outcome.APPLIED}%')"
             " ORDER BY m.message_id",
             "message {0} is marked {1} but events in the log name it",
         ),

@@ -15,7 +15,7 @@ from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.cli.app import moment, open_input, open_ledger
 from orderledger.infrastructure.cli.render import say, warn
 from orderledger.infrastructure.errors import DatabaseReplacedError, MessageError, StoreError
-from orderledger.infrastructure.ingest.formats import FIX_OPTIONS, FORMATS, check_options
+from orderledger.infrastructure.ingest.formats import FIX_OPTIONS, FORMATS, check_options, needing
 from orderledger.infrastructure.ingest.inputs import is_live, read_lines
 from orderledger.infrastructure.ingest.processing import Result
 
@@ -27,10 +27,6 @@ SPELL = {
     **{name: "--" + name.replace("_", "-") for name in FIX_OPTIONS},
 }
 """The ingest settings as this command's options name them (for the registry's refusals)."""
-
-
-def _needing(what: str) -> str:
-    return ", ".join(f.name for f in FORMATS.values() if getattr(f, what))
 
 
 def _scale_option(name: str) -> Any:
@@ -50,11 +46,11 @@ def ingest(
         typer.Option("--format", help="; ".join(f"{f.name}: {f.reads}" for f in FORMATS.values()) + "."),
     ] = "ledger",
     venue: Annotated[
-        str | None, typer.Option(help=f"Venue name (needed by {_needing('needs_venue')}).")
+        str | None, typer.Option(help=f"Venue name (needed by {needing('needs_venue')}).")
     ] = None,
     account: Annotated[
         str | None,
-        typer.Option(help=f"Account (needed by {_needing('needs_account')}; fix: else Account 1)."),
+        typer.Option(help=f"Account (needed by {needing('needs_account')}; fix: else Account 1)."),
     ] = None,
     acks: Annotated[
         bool,

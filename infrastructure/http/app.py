@@ -26,7 +26,7 @@ from orderledger.infrastructure.http.limits import Runner, WorkLimit, in_threads
 from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.http.service import LedgerService
 from orderledger.infrastructure.http.stream import log_events
-from orderledger.infrastructure.ingest.formats import FIX_OPTIONS, FORMATS, spelled
+from orderledger.infrastructure.ingest.formats import FIX_OPTIONS, FORMATS, needing, spelled
 
 VIEWS_BEHIND = "Views-Behind"
 """The response header of every answer from the views: how many events of the log they do not
@@ -83,10 +83,6 @@ SNAPSHOT_BODY = {
         }
     },
 }
-
-
-def _needing(what: str) -> str:
-    return ", ".join(f.name for f in FORMATS.values() if getattr(f, what))
 
 
 def _fix_option(name: str) -> Any:
@@ -230,9 +226,9 @@ def create_app(
         request: Request,
         role: Write,
         format: Annotated[str, Query(pattern=f"^({'|'.join(FORMATS)})$", description=spelled())] = "ledger",
-        venue: Annotated[str | None, Query(description=f"the venue ({_needing('needs_venue')})")] = None,
+        venue: Annotated[str | None, Query(description=f"the venue ({needing('needs_venue')})")] = None,
         account: Annotated[
-            str | None, Query(description=f"the account ({_needing('needs_account')}; fix: else Account 1)")
+            str | None, Query(description=f"the account ({needing('needs_account')}; fix: else Account 1)")
         ] = None,
         strict: Annotated[bool, Query(description="all or nothing")] = False,
         quantity_scale: Annotated[int | None, _fix_option("quantity_scale")] = None,

@@ -93,6 +93,11 @@ def spelled() -> str:
     return ", ".join(names[:-1]) + f" or {names[-1]}"
 
 
+def needing(what: str) -> str:
+    """The formats whose ``what`` (``needs_venue``, ``needs_account``) is set, for help texts."""
+    return ", ".join(f.name for f in FORMATS.values() if getattr(f, what))
+
+
 def input_format(name: str) -> InputFormat:
     """The format called ``name``, or a one-line refusal naming every format."""
     found = FORMATS.get(name)
@@ -159,5 +164,6 @@ __all__ = [
     "check_options",
     "formats_table",
     "input_format",
+    "needing",
     "spelled",
 ]
