@@ -202,7 +202,9 @@ def test_a_divisor_that_is_not_a_power_of_ten_rejects_the_line(tmp_path: Path) -
 def test_a_per_message_divisor_tag_scales_quantities_over_http(file_ledger_url: str) -> None:
     with running_server(file_ledger_url) as server:
         query = "format=fix&venue=zerohash&account=ZH1&quantity_divisor_tag=43229"
-        answer = http_post(f"{server.url}/messages?{query}", ZERO_HASH.read_bytes(), "application/octet-stream")
+        answer = http_post(
+            f"{server.url}/messages?{query}", ZERO_HASH.read_bytes(), "application/octet-stream"
+        )
         assert answer["counts"]["applied"] == 2, answer
         [order] = http_get(f"{server.url}/orders")
         [trade] = http_get(f"{server.url}/trades")
