@@ -74,6 +74,7 @@ from orderledger.infrastructure.audit.search import (
 )
 from orderledger.infrastructure.audit.verify import VerifyReport
 from orderledger.infrastructure.errors import ConfigurationError, MessageError
+from orderledger.infrastructure.ingest.formats import ADAPTER_FORMATS, check_options
 from orderledger.infrastructure.ingest.messages import message_from_line
 from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result, fewer_collections
 from orderledger.infrastructure.storage.db import DEFAULT_URL, open_database
@@ -299,8 +300,6 @@ class OrderLedger(Application[UUID]):
         them (the CLI's ``--venue``). A ``None`` among the lines
         (``infrastructure.inputs.PAUSE``: a live input is waiting) commits what is held.
         """
-        from orderledger.infrastructure.ingest.formats import check_options
-
         given = {k: v for k, v in (options or {}).items() if v is not None}
         check_options(fmt, venue, account, given, strict=strict, spell=spell)
         feed = _open_feed(self, fmt, venue, account)
@@ -909,7 +908,8 @@ class OrderLedger(Application[UUID]):
                 f"message {message_id} is a {line.format}-format message, which states no order's"
                 " details: set it aside instead"
             )
-        feed = _open_feed(self, line.format, line.venue, account, False)
+        check_options(line.format, line.venue, account)
+        feed = _open_feed(self, line.format, line.venue, account)
         item = _read_adapter_line(line.raw, origin, 0, line.format, line.venue, account, feed)
         if item.error is not None:
             raise InvalidInputError(f"message {message_id} cannot be read again to book it: {item.error}")
