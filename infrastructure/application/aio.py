@@ -162,6 +162,7 @@ class AsyncOrderLedger:
     positions = _reads(OrderLedger.positions)
     pnl = _reads(OrderLedger.pnl)
     pnl_series = _reads(OrderLedger.pnl_series)
+    pnl_daily = _reads(OrderLedger.pnl_daily)
     events = _reads(OrderLedger.events)
     events_after = _reads(OrderLedger.events_after)
     log_position = _reads(OrderLedger.log_position)
@@ -169,7 +170,10 @@ class AsyncOrderLedger:
     verify = _reads(OrderLedger.verify)
     head = _reads(OrderLedger.head)
     views_position = _reads(OrderLedger.views_position)
+    views_lag = _reads(OrderLedger.views_lag)
+    check_storage = _reads(OrderLedger.check_storage)
     reconcile = _writes(OrderLedger.reconcile)
+    settle = _writes(OrderLedger.settle)
     rebuild = _writes(OrderLedger.rebuild)
     init_database = _writes(OrderLedger.init_database)
 
