@@ -115,25 +115,39 @@ def test_the_stage_of_a_long_lived_session_stays_empty_between_transactions(post
         db.close()
 
 
+# A database on which TEMP is revoked from PUBLIC: made on the first run against a server and kept
+# (CREATE DATABASE copies a template and takes up to minutes on a busy server); each run works in
+# its own role and schema there, and drops both.
+NO_TEMP_DATABASE = "orderledger_test_no_temp"
+
+
 def test_a_role_that_may_not_create_temporary_tables_upserts_all_the_same(postgres_url: str) -> None:
     # An administrator may revoke TEMP on the database from PUBLIC: the ledger's role then cannot
     # stage rows in a temporary table. Its upserts must still land, in the same transaction.
     import psycopg
+    import psycopg.conninfo
 
     from orderledger.infrastructure.storage.db import parse_url
 
     name = f"ol_notemp_{uuid.uuid4().hex[:10]}"
     admin = parse_url(postgres_url).conninfo
+    server = postgres_url.split("@", 1)[1].split("/", 1)[0]
     with psycopg.connect(admin, autocommit=True) as conn:
+        if (
+            conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (NO_TEMP_DATABASE,)).fetchone()
+            is None
+        ):
+            try:
+                conn.execute(f'CREATE DATABASE "{NO_TEMP_DATABASE}"')
+            except (psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
+                pass  # another run made it first
+        conn.execute(f'REVOKE TEMPORARY ON DATABASE "{NO_TEMP_DATABASE}" FROM PUBLIC')
         conn.execute(f'CREATE ROLE "{name}" LOGIN')
-        conn.execute(f'CREATE DATABASE "{name}"')
-        conn.execute(f'REVOKE TEMPORARY ON DATABASE "{name}" FROM PUBLIC')
-        conn.execute(f'GRANT CREATE ON DATABASE "{name}" TO "{name}"')
+        conn.execute(f'GRANT CREATE ON DATABASE "{NO_TEMP_DATABASE}" TO "{name}"')
     try:
-        server = postgres_url.split("@", 1)[1].split("/", 1)[0]
-        url = f"postgresql://{name}@{server}/{name}?schema=ledger"
+        url = f"postgresql://{name}@{server}/{NO_TEMP_DATABASE}?schema={name}"
         with (
-            psycopg.connect(f"postgresql://{name}@{server}/{name}") as conn,
+            psycopg.connect(f"postgresql://{name}@{server}/{NO_TEMP_DATABASE}") as conn,
             pytest.raises(psycopg.errors.InsufficientPrivilege),
         ):
             conn.execute("CREATE TEMPORARY TABLE t (k INTEGER)")
@@ -141,8 +155,11 @@ def test_a_role_that_may_not_create_temporary_tables_upserts_all_the_same(postgr
         _write(url, UPSERT, rows)
         assert _table(url) == [(f"k{i:02d}", f"note {i + 10}", i + 10) for i in range(10)]
     finally:
+        there = psycopg.conninfo.make_conninfo(admin, dbname=NO_TEMP_DATABASE)
+        with psycopg.connect(there, autocommit=True) as conn:
+            # The role's schema and tables, and its CREATE on the database, go with DROP OWNED.
+            conn.execute(f'DROP OWNED BY "{name}" CASCADE')
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             conn.execute(f'DROP ROLE IF EXISTS "{name}"')
 
 

@@ -18,17 +18,16 @@ events atomic, hash chain valid, views equal a fresh fold); at the end of each r
 exactly the facts of a clean run of the same steps (an in-memory ledger), and every query answers
 the same.
 
-The CI-sized form makes 60 kills per backend (30 ingest, 12 follow, 9 rebuild, 9 reconcile; a
-follow cycle may also kill its writer, which adds ingest kills): sized so the whole suite stays
-within its time budget. ``ORDERLEDGER_SOAK_KILLS=N`` runs
-enough rounds for at least N kills in all, split between the backends: the soak run whose
-figures docs/reliability.md records.
+The CI-sized form makes 22 kills per backend (10 ingest, 4 follow, 4 rebuild, 4 reconcile; a
+follow cycle may also kill its writer, which adds ingest kills): every phase is killed several
+times, mid-work included, with every check after every kill, and the whole suite stays within
+its time budget. ``ORDERLEDGER_SOAK=N`` (see ``tests/soak.py``) runs N rounds of the full-size
+campaign, 60 kills per backend each (30 ingest, 12 follow, 9 rebuild, 9 reconcile): the soak
+run whose figures docs/reliability.md records.
 """
 
 from __future__ import annotations
 
-import math
-import os
 import random
 import time
 from collections.abc import Iterable
@@ -54,18 +53,18 @@ from tests.reliability.crash import (
     reconcile_worker,
     venue_snapshot,
 )
+from tests.soak import SOAK
 
-PER_ROUND = {"ingest": 30, "follow": 12, "rebuild": 9, "reconcile": 9}
-SOAK_KILLS = int(os.environ.get("ORDERLEDGER_SOAK_KILLS", "0") or 0)
+# Kills per round: each round of a soak is the full-size campaign; CI runs one smaller round.
+FULL_ROUND = {"ingest": 30, "follow": 12, "rebuild": 9, "reconcile": 9}
+PER_ROUND = FULL_ROUND if SOAK else {"ingest": 10, "follow": 4, "rebuild": 4, "reconcile": 4}
 BATCH = 50
 RECONCILE_BATCH = 20
 
 
 def rounds() -> int:
-    """Rounds per backend: one in CI; enough for the soak's total, split over two backends."""
-    if SOAK_KILLS <= 0:
-        return 1
-    return max(1, math.ceil(SOAK_KILLS / 2 / sum(PER_ROUND.values())))
+    """Rounds per backend: one in CI; the soak factor in a soak."""
+    return max(1, SOAK)
 
 
 # Later rounds work on a larger log: a soak run gets a time limit that grows with its rounds.
