@@ -6,11 +6,16 @@ Rules (docs/semantics.md, "Positions"):
 - through zero: the old position closes fully, the remainder opens at the fill price;
 - realized P&L is gross; fees are summed per currency; unrealized P&L uses caller marks;
 - quantities are in contracts; each fill is valued with the instrument's definition in force
-  when it is booked (``domain.instrument.Terms``: contract size, linear or inverse), and the
+  when it is recorded (``domain.instrument.Terms``: contract size, linear or inverse), and the
   position, and each P&L entry, say which definition version and P&L currency they used;
-- a bust books the reverse of the fill at its original price; a correction reverses the old
-  values and books the new ones. Fills are booked in log order, so every rebuild reproduces
-  the realized/unrealized split exactly, while total P&L does not depend on the order.
+- fills are folded in venue time: by the fill's ``ts_event``, then the venue's trade ID, then
+  the order's client ID, then log position (``venue_key``), so positions and realized P&L are a
+  function of the set of fills, whatever order they arrived in. Each book keeps the key of the
+  last fill it folded and each P&L entry the entry before it in venue time (``previous``): a
+  fill later than the last one (the common case) is booked on top; an earlier one is put in its
+  place and the book is re-folded from there, walking back only over the entries after it;
+- a bust restates the book as if the fill had never happened, and a correction as if it had
+  had the corrected values from the start, the same way.
 
 Every P&L-moving event also leaves a ``pnl_entries`` row (realized amount, fee, UTC day of
 the fill's venue time, tags), from which P&L is grouped by day, account, venue, instrument
@@ -22,6 +27,7 @@ from __future__ import annotations
 import decimal
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -39,6 +45,8 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 MINUS_ONE = Decimal(-1)
 PositionKey = tuple[str, str, str]
+VenueKey = tuple[datetime, str, str, int]
+"""A fill's venue time, trade ID, client order ID and log position: ``before`` orders them."""
 _add = WIDE.add
 _subtract = WIDE.subtract
 _multiply = WIDE.multiply
@@ -61,6 +69,8 @@ class Position:
     fees: dict[str, Decimal] = field(default_factory=dict)
     quote_currency: str | None = None
     terms: Terms = field(default_factory=Terms)  # the definition the last booked fill used
+    last: int = 0  # the P&L entry (log position) of the latest fill in venue time; 0: none
+    last_key: VenueKey | None = None  # that fill's venue time, trade, order and log position
 
     @property
     def pnl_currency(self) -> str | None:
@@ -176,11 +186,34 @@ class PnlEntry:
     before_cost: Decimal = ZERO
     before_realized: Decimal = ZERO
     terms: Terms = field(default_factory=Terms)  # the definition in force when the fill was booked
+    ts_event: datetime = datetime.min  # the fill's venue time
+    previous: int = 0  # the entry just before this one in venue time (its log position); 0: none
 
     @property
     def pnl_currency(self) -> str | None:
         """What ``realized`` is in."""
         return self.terms.pnl_currency
+
+    @property
+    def venue_key(self) -> VenueKey:
+        """This entry's fill as ``before`` compares it."""
+        return (self.ts_event, self.trade_id, self.client_order_id, self.position)
+
+
+def trade_order(trade_id: str) -> tuple[int, int, str]:
+    """A trade ID as it sorts within one venue time: numeric IDs by value (venues number their
+    trades in sequence, and "10" comes after "9"), before any other ID, which sorts as text."""
+    if trade_id.isascii() and trade_id.isdigit():
+        return (0, len(trade_id.lstrip("0")), trade_id.lstrip("0"))
+    return (1, 0, trade_id)
+
+
+def before(a: VenueKey, b: VenueKey) -> bool:
+    """Whether fill ``a`` comes before fill ``b`` in venue time: by venue time, then trade ID
+    (``trade_order``), then client order ID, then (two fills alike in all three) log position."""
+    if a[0] != b[0]:
+        return a[0] < b[0]
+    return (trade_order(a[1]), a[2], a[3]) < (trade_order(b[1]), b[2], b[3])
 
 
 def _terms_row(t: Terms) -> tuple[Any, ...]:
@@ -210,6 +243,7 @@ def _fees_text(fees: dict[str, Decimal]) -> str:
 
 
 def _position_row(p: Position) -> tuple[Any, ...]:
+    last = p.last_key
     return (
         p.account,
         p.venue,
@@ -220,10 +254,15 @@ def _position_row(p: Position) -> tuple[Any, ...]:
         _fees_text(p.fees),
         p.quote_currency,
         *_terms_row(p.terms),
+        p.last,
+        None if last is None else last[0].isoformat(),
+        None if last is None else last[1],
+        None if last is None else last[2],
     )
 
 
 def _position_from_row(r: tuple[Any, ...]) -> Position:
+    last = int(r[12] or 0)
     return Position(
         r[0],
         r[1],
@@ -234,6 +273,8 @@ def _position_from_row(r: tuple[Any, ...]) -> Position:
         {k: Decimal(v) for k, v in orjson.loads(r[6]).items()},
         r[7],
         _terms_from_row(r[8:12]),
+        last,
+        None if r[13] is None else (datetime.fromisoformat(r[13]), r[14], r[15], last),
     )
 
 
@@ -249,6 +290,11 @@ POSITIONS_TABLE: TableSpec[PositionKey, Position] = TableSpec(
         Column("fees"),
         Column("quote_currency"),
         *TERMS_COLUMNS,
+        # The latest fill in venue time: its P&L entry, venue time, trade ID and order (``before``).
+        Column("last_position", "INTEGER"),
+        Column("last_ts_event"),
+        Column("last_trade_id"),
+        Column("last_client_order_id"),
     ),
     key=("account", "venue", "instrument"),
     to_row=_position_row,
@@ -283,6 +329,8 @@ def _entry_row(e: PnlEntry) -> tuple[Any, ...]:
         terms.settlement,
         terms.pnl_currency,
         terms.version,
+        e.ts_event.isoformat(),
+        e.previous,
     )
 
 
@@ -307,6 +355,8 @@ def _entry_from_row(r: tuple[Any, ...]) -> PnlEntry:
         Decimal(r[16]),
         Decimal(r[17]),
         _terms_from_row(r[18:22]),
+        datetime.fromisoformat(r[22]),
+        int(r[23]),
     )
 
 
@@ -332,14 +382,16 @@ PNL_TABLE: TableSpec[int, PnlEntry] = TableSpec(
         Column("before_cost"),
         Column("before_realized"),
         *TERMS_COLUMNS,
+        Column("ts_event"),
+        Column("previous", "INTEGER"),
     ),
     key=("position",),
     to_row=_entry_row,
     from_row=_entry_from_row,
     key_of_row=lambda r: int(r[0]),
     key_values=lambda key: (key,),
-    # Restatements scan a book's later entries; reports read every entry (no index pays for itself).
-    indexes=(("account", "venue", "instrument", "position"),),
+    # Re-folds walk a book's entries back by ``previous`` (the key); reports read every entry:
+    # no index pays for itself.
 )
 
 TradeKey = tuple[str, str]
@@ -411,8 +463,9 @@ class PositionsProjection(Projection):
     events: ClassVar[tuple[type[OrderEvent], ...] | None] = (*_FILL_FACTS, InstrumentDefined)
     # 2: exact cost carried instead of a rounded average; 3: instrument definitions (contract
     # size, inverse settlement) value the fills, and rows say which definition they used; 4: P&L
-    # entries without the two indexes no query used.
-    version: ClassVar[int] = 4
+    # entries without the two indexes no query used; 5: fills folded in venue time, each entry
+    # linked to the one before it.
+    version: ClassVar[int] = 5
 
     def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
         if isinstance(event, OrderFilled):
@@ -458,59 +511,72 @@ class PositionsProjection(Projection):
             book.quote_currency = event.quote_currency
         if isinstance(event, OrderFilled):
             signed = _signed(event.side, event.last_qty)
-            before_qty, before_cost, before_realized = book.quantity, book.cost, book.realized_pnl
-            realized = book.book(signed, event.last_px, self._terms_in_force(tables, book))
-            book.add_fee(event.fee, event.fee_currency)
-            entries.put(
+            terms = self._terms_in_force(tables, book)
+            at = (event.ts_event, event.trade_id, event.client_order_id, position)
+            last = book.last_key
+            entry = PnlEntry(  # positionally, in the fields' order: keywords cost a third of the call
                 position,
-                PnlEntry(  # positionally, in the fields' order: keywords cost a third of the call
-                    position,
-                    event.account,
-                    event.venue,
-                    event.instrument,
-                    event.ts_event.date().isoformat(),
-                    event.client_order_id,
-                    event.trade_id,
-                    "fill",
-                    realized,
-                    event.fee,
-                    event.fee_currency,
-                    book.quote_currency,
-                    dict(event.tags) if event.tags else {},
-                    signed,
-                    event.last_px,
-                    before_qty,
-                    before_cost,
-                    before_realized,
-                    book.terms,
-                ),
+                event.account,
+                event.venue,
+                event.instrument,
+                event.ts_event.date().isoformat(),
+                event.client_order_id,
+                event.trade_id,
+                "fill",
+                ZERO,
+                event.fee,
+                event.fee_currency,
+                book.quote_currency,
+                dict(event.tags) if event.tags else {},
+                signed,
+                event.last_px,
+                book.quantity,
+                book.cost,
+                book.realized_pnl,
+                terms,
+                event.ts_event,
+                book.last,
             )
+            book.add_fee(event.fee, event.fee_currency)
             index.put(
                 (event.client_order_id, event.trade_id),
                 FillRef(event.client_order_id, event.trade_id, position),
             )
+            if last is None or before(last, at):  # the latest fill in venue time: booked on top
+                entry.realized = book.book(signed, event.last_px, terms)
+                entry.terms = book.terms
+                entries.put(position, entry)
+                book.last, book.last_key = position, at
+            else:  # an earlier one: put in its place, and the book re-folded from there
+                later = self._since(book, at, entries)
+                first = later[0]
+                entry.previous = first.previous
+                entry.before_qty, entry.before_cost = first.before_qty, first.before_cost
+                entry.before_realized = first.before_realized
+                self._restate(book, [entry, *later], entries)
             positions.put(key, book)
             return
         ref = index.get((event.client_order_id, event.trade_id))
-        entry = None if ref is None else entries.get(ref.position)
-        if entry is None:
+        changed = None if ref is None else entries.get(ref.position)
+        if changed is None:
             return  # the fill is not in this log (e.g. an as-of fold that stops before it)
         if isinstance(event, FillBusted):
-            book.add_fee(None if entry.fee is None else WIDE.minus(entry.fee), entry.fee_currency)
-            restated = replace(entry, kind="busted", realized=ZERO, fee=None)
+            book.add_fee(None if changed.fee is None else WIDE.minus(changed.fee), changed.fee_currency)
+            restated = replace(changed, kind="busted", realized=ZERO, fee=None)
         else:
             # The fee may be completed or replaced in another currency (a second copy of the trade).
-            book.add_fee(None if entry.fee is None else WIDE.minus(entry.fee), entry.fee_currency)
+            book.add_fee(None if changed.fee is None else WIDE.minus(changed.fee), changed.fee_currency)
             book.add_fee(event.fee, event.fee_currency)
             restated = replace(
-                entry,
+                changed,
                 kind="corrected",
                 signed_qty=_signed(event.side, event.last_qty),
                 price=event.last_px,
                 fee=event.fee,
                 fee_currency=event.fee_currency,
             )
-        self._restate(book, restated, entries)
+        later = self._since(book, changed.venue_key, entries)
+        self._restate(book, [restated, *later[1:]], entries)
         positions.put(key, book)
 
     @staticmethod
@@ -532,25 +598,42 @@ class PositionsProjection(Projection):
         return terms
 
     @staticmethod
-    def _restate(book: Position, changed: PnlEntry, entries: Table[int, PnlEntry]) -> None:
-        """Re-book the position from just before ``changed``, through every later fill, in log order.
+    def _since(book: Position, at: VenueKey, entries: Table[int, PnlEntry]) -> list[PnlEntry]:
+        """The book's entries from ``at`` on in venue time, oldest first: walked back from the
+        latest, so the cost is the number of entries re-folded, not the size of the book."""
+        found: list[PnlEntry] = []
+        previous = book.last
+        while previous:
+            entry = entries.get(previous)
+            if entry is None or before(entry.venue_key, at):
+                break
+            found.append(entry)
+            previous = entry.previous
+        found.reverse()
+        return found
 
-        The result is exactly what the log would have produced had the trade been busted (or
-        corrected) from the start: quantities, average price and the realized/unrealized split.
+    @staticmethod
+    def _restate(book: Position, changed: list[PnlEntry], entries: Table[int, PnlEntry]) -> None:
+        """Re-fold the book from just before ``changed[0]`` through the entries ``changed`` (in
+        venue time, each linked to the one before it).
+
+        The result is exactly what folding the set of fills in venue time gives had the trade
+        always been there (a late fill), never happened (a bust) or always had its corrected
+        values (a correction): quantities, average price and the realized/unrealized split.
         """
+        first = changed[0]
         state = Position(
             book.account,
             book.venue,
             book.instrument,
-            quantity=changed.before_qty,
-            cost=changed.before_cost,
-            realized_pnl=changed.before_realized,
+            quantity=first.before_qty,
+            cost=first.before_cost,
+            realized_pnl=first.before_realized,
             quote_currency=book.quote_currency,
+            terms=book.terms,
         )
-        later = entries.scan(
-            {"account": book.account, "venue": book.venue, "instrument": book.instrument}, changed.position
-        )
-        for entry in [changed, *later]:
+        previous = first.previous
+        for entry in changed:
             before = (state.quantity, state.cost, state.realized_pnl)
             # Each fill keeps the definition it was booked under, whatever was defined since.
             realized = (
@@ -564,6 +647,9 @@ class PositionsProjection(Projection):
                     before_qty=before[0],
                     before_cost=before[1],
                     before_realized=before[2],
+                    previous=previous,
                 ),
             )
+            previous = entry.position
         book.quantity, book.cost, book.realized_pnl = (state.quantity, state.cost, state.realized_pnl)
+        book.terms = state.terms

@@ -141,17 +141,20 @@ def test_positions_as_of_recorded_and_venue_time(session: str) -> None:
     # Recorded time, T0+10: bought 6 at 101 (t2), sold 2 at 110 (t3): 4 left at 101,
     # realized (110 − 101) × 2 = 18.
     assert _position(session, "--as-of", ts(10)) == ("4", "101", "18")
-    # From T0+30, t1 (buy 4 at 100) is booked after them: 8 at (4 × 101 + 4 × 100) / 8 = 100.5.
-    assert _position(session, "--as-of", ts(30)) == ("8", "100.5", "18")
+    # From T0+30, t1 (buy 4 at 100 at T0+3) is folded in its place in venue time, before t2:
+    # 10 at (4 × 100 + 6 × 101) / 10 = 100.6, then t3 realizes (110 − 100.6) × 2 = 18.8, and
+    # 8 at 100.6 are left. The two answers are what the ledger reported before and after the
+    # late fill arrived.
+    assert _position(session, "--as-of", ts(30)) == ("8", "100.6", "18.8")
     assert orderledger("positions", "--as-of", ts(3600), "--json", db=session).json() == (
         orderledger("positions", "--json", db=session).json()
     )
 
     # Venue time: at T0+4 only t1 had happened (buy 4 at 100).
     assert _position(session, "--as-of", ts(4), "--event-time") == ("4", "100", "0")
-    # At T0+10 all three trades had happened; the fold books them in log order (t2, t3, t1),
+    # At T0+10 all three trades had happened; the fold books them in venue time (t1, t2, t3),
     # so the answer is the same as by recorded time at T0+30.
-    assert _position(session, "--as-of", ts(10), "--event-time") == ("8", "100.5", "18")
+    assert _position(session, "--as-of", ts(10), "--event-time") == ("8", "100.6", "18.8")
     marked = orderledger(
         "positions", "--as-of", ts(10), "--mark", "BTC-USD=105", "--json", db=session
     ).json()[0]
