@@ -57,6 +57,7 @@ from orderledger.infrastructure.application.results import (
     Head,
     HistoryEntry,
     InstrumentRow,
+    LotRow,
     MessageRecord,
     OrderRow,
     PnlPoint,
@@ -81,6 +82,7 @@ from orderledger.infrastructure.storage.db import DEFAULT_URL, open_database
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.store import LedgerRecorder, payload
 from orderledger.infrastructure.storage.views import CatchUpStats, Views
+from orderledger.projections.lots import COST_BASES, Book, fills_of, fold_books
 
 URL_VARIABLE = "ORDERLEDGER_DATABASE_URL"
 DEFAULT_BATCH = 1_000
@@ -719,18 +721,60 @@ class OrderLedger(Application[UUID]):
         )
         return list(self.iter_trades(where))
 
+    def _books(
+        self, cost_basis: str, as_of: datetime | None, event_time: bool
+    ) -> dict[tuple[str, str, str], Book]:
+        """Every book under ``cost_basis``, folded from the log (up to ``as_of``)."""
+        if cost_basis not in COST_BASES:
+            raise InvalidInputError(
+                f"cost basis {cost_basis!r}: expected one of {', '.join(COST_BASES)}", field="cost_basis"
+            )
+        wanted = EventFilter(
+            types=("OrderFilled", "FillBusted", "FillCorrected", "InstrumentDefined"),
+            until=None if as_of is None else parse_timestamp(as_of, "as_of"),
+            event_time=event_time,
+        )
+        found = ((p, e) for p, e, _ in search_events(self.db, self.ledger_mapper, wanted))
+        return fold_books(fills_of(found), cost_basis)
+
+    def lots(
+        self,
+        *,
+        cost_basis: str = "fifo",
+        closed: bool = False,
+        as_of: datetime | None = None,
+        event_time: bool = False,
+    ) -> list[LotRow]:
+        """Open tax lots under ``cost_basis`` (fifo, lifo, hifo), each with its opening fill and
+        cost; with ``closed``, the closed lots instead: one row per matched quantity, with its
+        opening and closing fill, cost, proceeds, fees and P&L. Folded from the log."""
+        if cost_basis == "average":
+            raise InvalidInputError(
+                "lots need a lot rule: fifo, lifo or hifo, not average", field="cost_basis"
+            )
+        books = self._books(cost_basis, as_of, event_time)
+        if closed:
+            return [LotRow.of_closed(cost_basis, lot) for b in books.values() for lot in b.closed]
+        return [LotRow.of_open(cost_basis, lot) for b in books.values() for lot in b.open]
+
     def positions(
         self,
         *,
         marks: Mapping[str, Decimal] | None = None,
         as_of: datetime | None = None,
         event_time: bool = False,
+        cost_basis: str | None = None,
     ) -> list[PositionRow]:
-        """Positions by average cost with realized P&L, and unrealized P&L for the instruments
-        given a mark; now, or as they stood ``as_of`` a time (folded from the log). A mark for an
-        instrument no position holds is refused (a typo would otherwise value nothing)."""
+        """Positions with realized P&L, and unrealized P&L for the instruments given a mark;
+        now, or as they stood ``as_of`` a time (folded from the log). The live view keeps
+        average cost; ``cost_basis`` (average, fifo, lifo, hifo) folds the log under that rule
+        instead, leaving the view untouched. A mark for an instrument no position holds is
+        refused (a typo would otherwise value nothing)."""
         marks = dict(marks or {})
-        if as_of is None:
+        if cost_basis is not None:
+            books = self._books(cost_basis, as_of, event_time)
+            rows = [PositionRow.of(b.position, marks.get(b.position.instrument)) for b in books.values()]
+        elif as_of is None:
             rows = positions(self.db, marks)
         else:
             moment = parse_timestamp(as_of, "as_of")

@@ -35,6 +35,7 @@ from orderledger.domain.values import (
     format_timestamp,
     parse_timestamp,
 )
+from orderledger.projections.lots import ClosedLot, OpenLot, share
 from orderledger.projections.positions import Position
 
 Row = TypeVar("Row", bound="_Row")
@@ -436,6 +437,56 @@ def net_of(net: Decimal | None, currency: str | None, flows: Mapping[str, Decima
         return None
     received = flows.get(currency or "")
     return net if received is None else WIDE.add(net, received)
+
+
+@dataclass(frozen=True)
+class LotRow(_Row):
+    """A tax lot: open (what is left of an opening fill) or closed (one matched quantity, with
+    the fill that opened it and the fill that closed it). Amounts in ``pnl_currency``."""
+
+    status: str  # open | closed
+    cost_basis: str
+    account: str
+    venue: str
+    instrument: str
+    side: str  # long | short: the lot's side
+    quantity: Decimal
+    open_client_order_id: str
+    open_trade_id: str
+    open_time: datetime
+    open_price: Decimal
+    cost: Decimal
+    close_client_order_id: str | None
+    close_trade_id: str | None
+    close_time: datetime | None
+    close_price: Decimal | None
+    proceeds: Decimal | None
+    realized_pnl: Decimal | None
+    fees: Mapping[str, Decimal]  # the opening fill's share, and (closed) the closing fill's
+    pnl_currency: str | None
+
+    @classmethod
+    def of_open(cls, basis: str, lot: OpenLot) -> LotRow:
+        opened = lot.opened
+        fee = share(opened.fee, lot.quantity, abs(opened.signed_qty))
+        fees = {opened.fee_currency or "?": fee} if fee else {}
+        return cls(
+            "open", basis, opened.account, opened.venue, opened.instrument,
+            "long" if opened.signed_qty > 0 else "short", lot.quantity,
+            opened.client_order_id, opened.trade_id, opened.ts_event, lot.price, lot.cost,
+            None, None, None, None, None, None, fees, opened.terms.pnl_currency,
+        )  # fmt: skip
+
+    @classmethod
+    def of_closed(cls, basis: str, lot: ClosedLot) -> LotRow:
+        opened, closed = lot.opened, lot.closed
+        return cls(
+            "closed", basis, opened.account, opened.venue, opened.instrument,
+            "long" if opened.signed_qty > 0 else "short", lot.quantity,
+            opened.client_order_id, opened.trade_id, opened.ts_event, opened.price, lot.cost,
+            closed.client_order_id, closed.trade_id, closed.ts_event, closed.price, lot.proceeds,
+            lot.realized, dict(sorted(lot.fees.items())), lot.pnl_currency,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -251,7 +251,7 @@ def head(as_json: JsonOption = False) -> None:
 
 
 def export(
-    what: Annotated[str, typer.Argument(help="trades, orders or events.")],
+    what: Annotated[str, typer.Argument(help="trades, orders, events, lots or closed-lots.")],
     fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parquet.")] = "jsonl",
     out_path: Annotated[str, typer.Option("--out", help="File to write, or - for standard output.")] = "",
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
@@ -261,12 +261,14 @@ def export(
             "--raw", help="csv: write every cell as stored, also those a spreadsheet would run as a formula."
         ),
     ] = False,
+    cost_basis: Annotated[str, typer.Option("--cost-basis", help="Lots: fifo, lifo or hifo.")] = "fifo",
 ) -> None:
-    """Export trades, orders or the whole event log for analytics (status on stderr with --out -)."""
+    """Export trades, orders, the whole event log, or tax lots (open, or closed under
+    --cost-basis) for analytics or an accountant (status on stderr with --out -)."""
     from orderledger.infrastructure.audit.search import export_rows
 
-    if what not in ("trades", "orders", "events"):
-        raise InvalidInputError(f"export trades, orders or events, not {what!r}")
+    if what not in ("trades", "orders", "events", "lots", "closed-lots"):
+        raise InvalidInputError(f"export trades, orders, events, lots or closed-lots, not {what!r}")
     if fmt not in ("csv", "jsonl", "parquet"):
         raise InvalidInputError(f"--format must be csv, jsonl or parquet, not {fmt!r}", field="format")
     if not out_path:
@@ -282,6 +284,8 @@ def export(
             found: Any = ledger.iter_trades(everything)
         elif what == "orders":
             found = ledger.iter_orders(everything)
+        elif what in ("lots", "closed-lots"):
+            found = ledger.lots(cost_basis=cost_basis, closed=what == "closed-lots")
         else:
             found = ledger.iter_events(everything)
         rows = (r.to_json() for r in found)

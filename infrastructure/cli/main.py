@@ -28,6 +28,7 @@ for command in (
     queries.orders,
     queries.trades,
     queries.positions,
+    queries.lots,
     queries.pnl,
     admin.project,
     admin.rebuild,

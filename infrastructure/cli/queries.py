@@ -26,6 +26,7 @@ from orderledger.infrastructure.cli.render import (
     ORDER_COLUMNS,
     TRADE_COLUMNS,
     daily_pnl_table,
+    lots_table,
     order_table,
     pnl_table,
     positions_table,
@@ -39,6 +40,10 @@ IdArgument = Annotated[
     str, typer.Argument(metavar="ID", help="Client order ID, venue order ID or NAME=VALUE alias.")
 ]
 EventTimeOption = Annotated[bool, typer.Option("--event-time", help="Read --as-of as venue time.")]
+CostBasisOption = Annotated[
+    str | None,
+    typer.Option("--cost-basis", help="average, fifo, lifo or hifo: fold the log under this rule."),
+]
 
 
 def order(
@@ -151,19 +156,43 @@ def positions(
         str | None, typer.Option("--as-of", help="As they stood at this time (from the log).")
     ] = None,
     event_time: EventTimeOption = False,
+    cost_basis: CostBasisOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Positions by average cost, with realized and unrealized P&L (now, or as of a time)."""
+    """Positions with realized and unrealized P&L (now, or as of a time); average cost, or
+    another rule folded from the log with --cost-basis."""
     marks = parse_marks(mark or [])
     when = moment(as_of, "--as-of")
     with open_ledger(create=False) as ledger:
         if when is None:
             warn_if_behind(ledger)
-        rows = [r.to_json() for r in ledger.positions(marks=marks, as_of=when, event_time=event_time)]
+        found = ledger.positions(marks=marks, as_of=when, event_time=event_time, cost_basis=cost_basis)
+        rows = [r.to_json() for r in found]
     if as_json:
         print_json(rows)
     else:
         positions_table(rows)
+
+
+def lots(
+    cost_basis: Annotated[str, typer.Option("--cost-basis", help="fifo, lifo or hifo.")] = "fifo",
+    closed: Annotated[bool, typer.Option("--closed", help="Closed lots (one row per match).")] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="As they stood at this time (from the log).")
+    ] = None,
+    event_time: EventTimeOption = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Tax lots: open ones with their opening fill and cost, or (--closed) one row per matched
+    quantity with opening and closing fill, cost, proceeds, fees and P&L. Export: `export lots`."""
+    when = moment(as_of, "--as-of")
+    with open_ledger(create=False) as ledger:
+        found = ledger.lots(cost_basis=cost_basis, closed=closed, as_of=when, event_time=event_time)
+        rows = [r.to_json() for r in found]
+    if as_json:
+        print_json(rows)
+    else:
+        lots_table(rows, closed)
 
 
 def pnl(

@@ -426,6 +426,30 @@ def positions_table(rows: list[dict[str, Any]]) -> None:
     table(f"positions ({len(rows)})", _with_funding(POSITION_COLUMNS, rows), rows)
 
 
+def lots_table(rows: list[dict[str, Any]], closed: bool) -> None:
+    """Open lots, or closed lots with what closed them."""
+    columns = [
+        col("instrument", keep=9),
+        col("side", keep=7),
+        col("quantity", "number", 9),
+        col("opened", keep=8, key="open_trade_id"),
+        col("open_price", "number", 7),
+        col("cost", "number", places=4, keep=6),
+    ]
+    if closed:
+        columns += [
+            col("closed", keep=8, key="close_trade_id"),
+            col("close_price", "number", 7),
+            col("realized_pnl", "number", places=4, keep=8),
+        ]
+    columns += [
+        Column("fees", lambda r: pairs(r["fees"]), keep=3),
+        col("account", keep=4),
+        col("venue", keep=4),
+    ]
+    table(f"{'closed' if closed else 'open'} lots ({len(rows)})", columns, rows)
+
+
 def pnl_table(rows: list[dict[str, Any]], by: str) -> None:
     """Realized P&L per group (the first column is the grouping)."""
     key = next(iter(rows[0])) if rows else by

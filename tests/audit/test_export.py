@@ -238,7 +238,7 @@ def test_export_refuses_what_it_cannot_write(session: str, tmp_path: Path) -> No
     assert "--format must be csv, jsonl or parquet, not 'xlsx'" in orderledger(
         "export", "trades", "--format", "xlsx", "--out", str(tmp_path / "t.xlsx"), db=session
     ).one_line_failure(2)
-    assert "export trades, orders or events, not 'fills'" in orderledger(
+    assert "export trades, orders, events, lots or closed-lots, not 'fills'" in orderledger(
         "export", "fills", "--out", str(tmp_path / "f.csv"), db=session
     ).one_line_failure(2)
     assert "--out PATH is required" in orderledger("export", "trades", db=session).one_line_failure(2)

@@ -1,0 +1,244 @@
+"""Positions and tax lots under a chosen cost-basis rule, folded from the log on demand.
+
+The live positions view keeps average cost. Any rule can be asked of the log without touching
+it: the fills (as busts and corrections leave them) are folded per book in venue time
+(``positions.before``), which is why a query under ``average`` gives exactly the live view's
+figures. Rules (docs/semantics.md, "Cost basis: average, FIFO, LIFO, HIFO"):
+
+- ``average``: the position's weighted average (``Position.book``);
+- ``fifo`` / ``lifo``: a closing fill matches the oldest / newest open lots first (venue time);
+- ``hifo``: a closing sell matches the highest-priced long lots first, a closing buy the
+  lowest-priced short lots first (the matches that realize the least), ties oldest first.
+
+A lot's cost is its quantity's value when opened (``Terms.value``: contract size, linear or
+inverse); a match realizes sense × direction × (value at the close − the lot's cost share).
+Through zero, the closing fill consumes every lot and its remainder opens a lot at its price.
+Fees are shared by quantity: a closed-lot row carries the opening fill's fee for the matched
+quantity and the closing fill's fee for it, each in its currency.
+
+Funding and other cash flows tied to a position (issue 33, items 3-5) are meant to reach a
+book as further ``Flow`` items folded in the same venue-time order: ``fold_books`` takes each
+book's items sorted by ``before`` and dispatches on their kind, so a new kind adds a branch
+here and a column to the rows, not another pass.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+from orderledger.domain.events import FillBusted, FillCorrected, InstrumentDefined, OrderEvent, OrderFilled
+from orderledger.domain.instrument import Terms, terms_of
+from orderledger.domain.values import WIDE
+from orderledger.projections.positions import (
+    ARITHMETIC,
+    MINUS_ONE,
+    ONE,
+    ZERO,
+    Position,
+    PositionKey,
+    VenueKey,
+    _signed,
+    before,
+)
+
+CostBasis = Literal["average", "fifo", "lifo", "hifo"]
+COST_BASES: tuple[CostBasis, ...] = ("average", "fifo", "lifo", "hifo")
+
+
+@dataclass
+class Fill:
+    """A fill as it stands after busts and corrections, with the terms it was recorded under."""
+
+    account: str
+    venue: str
+    instrument: str
+    client_order_id: str
+    trade_id: str
+    ts_event: datetime
+    position: int
+    signed_qty: Decimal
+    price: Decimal
+    fee: Decimal | None
+    fee_currency: str | None
+    quote_currency: str | None
+    terms: Terms
+
+    @property
+    def key(self) -> VenueKey:
+        return (self.ts_event, self.trade_id, self.client_order_id, self.position)
+
+
+@dataclass
+class OpenLot:
+    """What is left of one opening fill."""
+
+    opened: Fill
+    quantity: Decimal  # unsigned contracts left
+    cost: Decimal  # their value when opened, unsigned
+    price: Decimal
+
+
+@dataclass(frozen=True)
+class ClosedLot:
+    """One matched quantity: which fill opened it, which closed it, and what it realized."""
+
+    opened: Fill
+    closed: Fill
+    quantity: Decimal
+    cost: Decimal
+    proceeds: Decimal
+    realized: Decimal
+    fees: dict[str, Decimal]
+    pnl_currency: str | None
+
+
+@dataclass
+class Book:
+    """A position under one rule, with its open lots (lot rules) and closed lots."""
+
+    position: Position
+    open: list[OpenLot] = field(default_factory=list)
+    closed: list[ClosedLot] = field(default_factory=list)
+
+
+def fills_of(events: Iterable[tuple[int, OrderEvent]]) -> list[Fill]:
+    """The fills of a log as they stand: busted ones left out, corrected ones with their new
+    values; each valued with the definition in force when it was recorded (in log order)."""
+    defined: dict[tuple[str, str], Terms] = {}
+    fills: dict[tuple[str, str], Fill] = {}
+    for position, event in events:
+        if isinstance(event, InstrumentDefined):
+            defined[(event.venue, event.instrument)] = terms_of(event)
+        elif isinstance(event, OrderFilled):
+            terms = defined.get((event.venue, event.instrument), Terms())
+            if terms.pnl_currency is None:
+                terms = replace(terms, pnl_currency=event.quote_currency)
+            fills[(event.client_order_id, event.trade_id)] = Fill(
+                event.account,
+                event.venue,
+                event.instrument,
+                event.client_order_id,
+                event.trade_id,
+                event.ts_event,
+                position,
+                _signed(event.side, event.last_qty),
+                event.last_px,
+                event.fee,
+                event.fee_currency,
+                event.quote_currency,
+                terms,
+            )
+        elif isinstance(event, FillBusted):
+            fills.pop((event.client_order_id, event.trade_id), None)
+        elif isinstance(event, FillCorrected):
+            found = fills.get((event.client_order_id, event.trade_id))
+            if found is not None:
+                found.signed_qty = _signed(event.side, event.last_qty)
+                found.price = event.last_px
+                found.fee, found.fee_currency = event.fee, event.fee_currency
+    return list(fills.values())
+
+
+def share(amount: Decimal | None, part: Decimal, whole: Decimal) -> Decimal | None:
+    """``amount`` × part / whole (an opening or closing fill's fee for part of its quantity)."""
+    if amount is None:
+        return None
+    return amount if part == whole else ARITHMETIC.divide(WIDE.multiply(amount, part), whole)
+
+
+def _add_fee(fees: dict[str, Decimal], amount: Decimal | None, currency: str | None) -> None:
+    if amount:
+        key = currency or "?"
+        fees[key] = WIDE.add(fees.get(key, ZERO), amount)
+
+
+def _pick(lots: list[OpenLot], basis: CostBasis, long: bool) -> int:
+    """Which open lot a closing fill matches next."""
+    if basis == "fifo":
+        return 0
+    if basis == "lifo":
+        return len(lots) - 1
+    # hifo: a long's highest price first, a short's lowest; the oldest among equals.
+    best = 0
+    for i, lot in enumerate(lots):
+        if (lot.price > lots[best].price) if long else (lot.price < lots[best].price):
+            best = i
+    return best
+
+
+def _book_lots(book: Book, fill: Fill, basis: CostBasis) -> None:
+    p = book.position
+    terms = fill.terms
+    p.terms = terms
+    held = p.quantity
+    signed = fill.signed_qty
+    size = abs(signed)
+    if held == 0 or (held > 0) == (signed > 0):
+        value = terms.value(size, fill.price)
+        book.open.append(OpenLot(fill, size, value, fill.price))
+        p.cost = WIDE.add(p.cost, value)
+        p.quantity = WIDE.add(held, signed)
+        return
+    long = held > 0
+    direction = ONE if long else MINUS_ONE
+    left = size
+    while left and book.open:
+        at = _pick(book.open, basis, long)
+        lot = book.open[at]
+        matched = min(left, lot.quantity)
+        cost = (
+            lot.cost
+            if matched == lot.quantity
+            else ARITHMETIC.divide(WIDE.multiply(lot.cost, matched), lot.quantity)
+        )
+        proceeds = terms.value(matched, fill.price)
+        realized = WIDE.multiply(WIDE.multiply(WIDE.subtract(proceeds, cost), direction), terms.sense)
+        fees: dict[str, Decimal] = {}
+        _add_fee(fees, share(lot.opened.fee, matched, abs(lot.opened.signed_qty)), lot.opened.fee_currency)
+        _add_fee(fees, share(fill.fee, matched, size), fill.fee_currency)
+        book.closed.append(
+            ClosedLot(lot.opened, fill, matched, cost, proceeds, realized, fees, terms.pnl_currency)
+        )
+        p.realized_pnl = WIDE.add(p.realized_pnl, realized)
+        p.cost = WIDE.subtract(p.cost, cost)
+        p.quantity = WIDE.add(p.quantity, WIDE.multiply(matched, MINUS_ONE if long else ONE))
+        if matched == lot.quantity:
+            del book.open[at]
+        else:
+            lot.quantity = WIDE.subtract(lot.quantity, matched)
+            lot.cost = WIDE.subtract(lot.cost, cost)
+        left = WIDE.subtract(left, matched)
+    if left:  # through zero: the remainder opens a lot at the fill's price
+        value = terms.value(left, fill.price)
+        book.open.append(OpenLot(fill, left, value, fill.price))
+        p.cost = value
+        p.quantity = WIDE.multiply(left, MINUS_ONE if long else ONE)
+
+
+def _compare(a: Fill, b: Fill) -> int:
+    return -1 if before(a.key, b.key) else (1 if before(b.key, a.key) else 0)
+
+
+def fold_books(fills: Iterable[Fill], basis: CostBasis) -> dict[PositionKey, Book]:
+    """Every book's position (and lots, under a lot rule), its fills folded in venue time."""
+    by_book: dict[PositionKey, list[Fill]] = {}
+    for fill in fills:
+        by_book.setdefault((fill.account, fill.venue, fill.instrument), []).append(fill)
+    order = functools.cmp_to_key(_compare)
+    books: dict[PositionKey, Book] = {}
+    for key in sorted(by_book):
+        ordered = sorted(by_book[key], key=order)
+        first = ordered[0]
+        book = books[key] = Book(Position(*key, quote_currency=first.quote_currency, terms=first.terms))
+        for fill in ordered:
+            if basis == "average":
+                book.position.book(fill.signed_qty, fill.price, fill.terms)
+            else:
+                _book_lots(book, fill, basis)
+            book.position.add_fee(fill.fee, fill.fee_currency)
+    return books

@@ -1,0 +1,108 @@
+"""`positions --cost-basis`, `lots` and `export lots` through the real command (SQLite file and
+PostgreSQL), on the fills of docs/semantics.md's cost-basis example; the live view stays
+average cost."""
+
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.helpers import assert_one_line_failure, cli_json, ingest, run_cli, write_lines
+from tests.integration.helpers import fill, lines, request
+
+
+@pytest.fixture(params=("sqlite", "postgres"))
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+# Buy 1 @ 100, 1 @ 140, 1 @ 120, 1 @ 110 (fee 1 USDT each), then sell 2 @ 130 (fee 2 USDT).
+BUYS = ("100", "140", "120", "110")
+SESSION = lines(
+    *(
+        request(f"b{n}", instrument="ETH-USDT", quantity="1", price=px, seconds=2 * n)
+        for n, px in enumerate(BUYS)
+    ),
+    *(
+        fill(f"b{n}", f"t{n + 1}", "1", px, seconds=2 * n + 1, fee="1", fee_currency="USDT")
+        for n, px in enumerate(BUYS)
+    ),
+    request("s", instrument="ETH-USDT", side="sell", quantity="2", price="130", seconds=10),
+    fill("s", "t5", "2", "130", seconds=11, fee="2", fee_currency="USDT"),
+)
+
+
+def _position(rows: list[dict[str, Any]]) -> tuple[Decimal, ...]:
+    (row,) = rows
+    return tuple(Decimal(row[k]) for k in ("quantity", "average_price", "realized_pnl", "unrealized_pnl"))
+
+
+def test_positions_under_each_rule_and_the_lots_an_accountant_asks_for(
+    file_ledger_url: str, tmp_path: Path
+) -> None:
+    run, summary = ingest(write_lines(tmp_path / "s.jsonl", SESSION), db=file_ledger_url, cwd=tmp_path)
+    assert run.returncode == 0 and summary.counts["rejected"] == 0, run.describe()
+
+    def query(*args: str) -> Any:
+        return cli_json(*args, db=file_ledger_url, cwd=tmp_path)
+
+    mark = ("--mark", "ETH-USDT=125")
+    # By hand (docs/semantics.md, "Cost basis"): realized, and unrealized at 125, per rule.
+    assert _position(query("positions", *mark)) == (2, Decimal("117.5"), 25, 15)  # the live view
+    assert _position(query("positions", *mark, "--cost-basis", "average")) == (2, Decimal("117.5"), 25, 15)
+    assert _position(query("positions", *mark, "--cost-basis", "fifo")) == (2, 115, 20, 20)
+    assert _position(query("positions", *mark, "--cost-basis", "lifo")) == (2, 120, 30, 10)
+    assert _position(query("positions", *mark, "--cost-basis", "hifo")) == (2, 105, 0, 40)
+    # The live view is untouched by the queries.
+    assert _position(query("positions", *mark)) == (2, Decimal("117.5"), 25, 15)
+
+    closed = query("lots", "--closed", "--cost-basis", "lifo")
+    assert [
+        (
+            r["open_trade_id"],
+            r["close_trade_id"],
+            Decimal(r["quantity"]),
+            Decimal(r["cost"]),
+            Decimal(r["proceeds"]),
+        )
+        + (Decimal(r["realized_pnl"]), r["fees"])
+        for r in closed
+    ] == [
+        ("t4", "t5", 1, 110, 130, 20, {"USDT": "2"}),  # 1 (t4's fee) + 2 × 1/2 (the sell's)
+        ("t3", "t5", 1, 120, 130, 10, {"USDT": "2"}),
+    ]
+    opened = query("lots", "--cost-basis", "lifo")
+    assert [(r["open_trade_id"], r["side"], Decimal(r["cost"])) for r in opened] == [
+        ("t1", "long", 100),
+        ("t2", "long", 140),
+    ]
+
+    exported = run_cli(
+        "export",
+        "closed-lots",
+        "--cost-basis",
+        "hifo",
+        "--format",
+        "csv",
+        "--out",
+        "-",
+        db=file_ledger_url,
+        cwd=tmp_path,
+    )
+    assert exported.returncode == 0, exported.describe()
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    # HIFO: the sell closes t2 (140) and t3 (120): −10 and +10.
+    assert [(r["open_trade_id"], r["realized_pnl"]) for r in rows] == [("t2", "-10"), ("t3", "10")]
+
+    refused = run_cli("lots", "--cost-basis", "average", db=file_ledger_url, cwd=tmp_path)
+    assert (
+        assert_one_line_failure(refused)
+        == "orderledger: lots need a lot rule: fifo, lifo or hifo, not average"
+    )
+    refused = run_cli("positions", "--cost-basis", "fofi", db=file_ledger_url, cwd=tmp_path)
+    assert "cost basis 'fofi': expected one of average, fifo, lifo, hifo" in assert_one_line_failure(refused)
