@@ -67,6 +67,8 @@ class Fill:
     fee_currency: str | None
     quote_currency: str | None
     terms: Terms
+    tags: dict[str, str] = field(default_factory=dict)
+    realized: Decimal = ZERO  # what this fill realized under the rule folded (``fold_books``)
 
     @property
     def key(self) -> VenueKey:
@@ -104,6 +106,7 @@ class Book:
     position: Position
     open: list[OpenLot] = field(default_factory=list)
     closed: list[ClosedLot] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)  # in venue time, each with what it realized
 
 
 def fills_of(events: Iterable[tuple[int, OrderEvent]]) -> list[Fill]:
@@ -132,6 +135,7 @@ def fills_of(events: Iterable[tuple[int, OrderEvent]]) -> list[Fill]:
                 event.fee_currency,
                 event.quote_currency,
                 terms,
+                dict(event.tags) if event.tags else {},
             )
         elif isinstance(event, FillBusted):
             fills.pop((event.client_order_id, event.trade_id), None)
@@ -205,6 +209,7 @@ def _book_lots(book: Book, fill: Fill, basis: CostBasis) -> None:
             ClosedLot(lot.opened, fill, matched, cost, proceeds, realized, fees, terms.pnl_currency)
         )
         p.realized_pnl = WIDE.add(p.realized_pnl, realized)
+        fill.realized = WIDE.add(fill.realized, realized)
         p.cost = WIDE.subtract(p.cost, cost)
         p.quantity = WIDE.add(p.quantity, WIDE.multiply(matched, MINUS_ONE if long else ONE))
         if matched == lot.quantity:
@@ -235,9 +240,11 @@ def fold_books(fills: Iterable[Fill], basis: CostBasis) -> dict[PositionKey, Boo
         ordered = sorted(by_book[key], key=order)
         first = ordered[0]
         book = books[key] = Book(Position(*key, quote_currency=first.quote_currency, terms=first.terms))
+        book.fills = ordered
         for fill in ordered:
+            fill.realized = ZERO
             if basis == "average":
-                book.position.book(fill.signed_qty, fill.price, fill.terms)
+                fill.realized = book.position.book(fill.signed_qty, fill.price, fill.terms)
             else:
                 _book_lots(book, fill, basis)
             book.position.add_fee(fill.fee, fill.fee_currency)

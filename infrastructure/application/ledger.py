@@ -40,11 +40,15 @@ from orderledger.infrastructure.application.arguments import Count, Version, che
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
 from orderledger.infrastructure.application.placing import Placement, placing
 from orderledger.infrastructure.application.queries import (
+    cash_flows_by,
     daily_pnl_rows,
+    grouped_pnl,
     iter_orders,
     iter_trades,
     list_order_rows,
+    order_parents,
     pnl_rows,
+    pnl_tag,
     position_rows,
     positions,
     realized_series,
@@ -82,7 +86,7 @@ from orderledger.infrastructure.storage.db import DEFAULT_URL, open_database
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.store import LedgerRecorder, payload
 from orderledger.infrastructure.storage.views import CatchUpStats, Views
-from orderledger.projections.lots import COST_BASES, Book, fills_of, fold_books
+from orderledger.projections.lots import COST_BASES, Book, Fill, fills_of, fold_books
 
 URL_VARIABLE = "ORDERLEDGER_DATABASE_URL"
 DEFAULT_BATCH = 1_000
@@ -788,10 +792,29 @@ class OrderLedger(Application[UUID]):
             )
         return rows
 
-    def pnl(self, *, by: str = "day") -> list[PnlRow]:
+    def pnl(self, *, by: str = "day", cost_basis: str | None = None) -> list[PnlRow]:
         """Realized P&L and fees grouped by day, account, venue, instrument, parent or
-        ``tag:NAME``, one row per group and P&L currency."""
-        return pnl_rows(self.db, by)
+        ``tag:NAME``, one row per group and P&L currency; from the live (average-cost) entries,
+        or (``cost_basis``) under another rule folded from the log, each fill credited with what
+        it realized when it closed."""
+        if cost_basis is None:
+            return pnl_rows(self.db, by)
+        tag = pnl_tag(by)
+        fills = [f for b in self._books(cost_basis, None, False).values() for f in b.fills]
+        parents = order_parents(self.db) if by == "parent" else {}
+
+        def group(f: Fill) -> Any:
+            if tag is not None:
+                return f.tags.get(tag)
+            if by == "parent":
+                return parents.get(f.client_order_id)
+            return f.ts_event.date().isoformat() if by == "day" else getattr(f, by)
+
+        return grouped_pnl(
+            by,
+            ((group(f), f.realized, f.fee, f.fee_currency, f.terms.pnl_currency, "fill") for f in fills),
+            cash_flows_by(self.db, by),
+        )
 
     def pnl_daily(self, *, by: str = "account") -> list[DailyPnlRow]:
         """P&L per UTC day by account, parent or ``tag:NAME``: realized, fees, cash flows and

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -372,8 +372,13 @@ class _Group:
     flows: dict[str, Decimal] | None = None
 
 
-def _grouping(by: str) -> str | None:
-    """The tag name of ``tag:NAME`` (None for the other groupings); one-line error on a bad one."""
+def _group_of(value: Any, tag: str | None) -> str:
+    key = orjson.loads(value).get(tag) if tag else value
+    return "(none)" if key is None else str(key)
+
+
+def pnl_tag(by: str) -> str | None:
+    """The tag NAME of ``tag:NAME`` (None for the other groupings); refuses an unknown grouping."""
     if by.startswith("tag:") and len(by) > 4:
         return by[4:]
     if by in PNL_GROUPS:
@@ -383,9 +388,10 @@ def _grouping(by: str) -> str | None:
     )
 
 
-def _group_of(value: Any, tag: str | None) -> str:
-    key = orjson.loads(value).get(tag) if tag else value
-    return "(none)" if key is None else str(key)
+def order_parents(db: Database) -> dict[str, str | None]:
+    """Each order's parent as the orders view has it now."""
+    with db.read() as tx:
+        return {str(r[0]): r[1] for r in tx.all("SELECT client_order_id, parent_id FROM orders_view")}
 
 
 def pnl_rows(db: Database, by: str) -> list[PnlRow]:
@@ -397,26 +403,63 @@ def pnl_rows(db: Database, by: str) -> list[PnlRow]:
     A cash flow belongs to a position, not an order: by parent it groups as "(none)"; by tag, under
     the tags its message carried.
     """
-    tag = _grouping(by)
+    tag = pnl_tag(by)
     column = "p.tags" if tag else "o.parent_id" if by == "parent" else f"p.{by}"
     joined = " LEFT JOIN orders_view o ON o.client_order_id = p.client_order_id" if by == "parent" else ""
-    flow_column = "tags" if tag else "NULL" if by == "parent" else by
     with db.read() as tx:
         rows = tx.all(
             f"SELECT {column}, p.realized, p.fee, p.fee_currency, p.pnl_currency, p.kind"
             f" FROM pnl_entries_view p{joined} ORDER BY p.position"
         )
-        flows = tx.all(
-            f"SELECT {flow_column}, currency, amount FROM {CASH_FLOWS_TABLE.name} ORDER BY position"
+    return grouped_pnl(
+        by,
+        (
+            (
+                orjson.loads(value).get(tag) if tag else value,
+                Decimal(realized),
+                fee,
+                fee_currency,
+                quote,
+                kind,
+            )
+            for value, realized, fee, fee_currency, quote, kind in rows
+        ),
+        cash_flows_by(db, by),
+    )
+
+
+def cash_flows_by(db: Database, by: str) -> list[tuple[Any, str, Decimal]]:
+    """Each recorded cash flow as (its group's value, currency, amount) for a P&L grouping: a
+    payment belongs to a position, not an order, so by parent it groups as "(none)"; by tag,
+    under the tags its message carried."""
+    tag = pnl_tag(by)
+    column = "tags" if tag else "NULL" if by == "parent" else by
+    with db.read() as tx:
+        flows = tx.all(f"SELECT {column}, currency, amount FROM {CASH_FLOWS_TABLE.name} ORDER BY position")
+    return [
+        (
+            orjson.loads(value).get(tag) if tag and value else None if tag else value,
+            str(currency),
+            Decimal(amount),
         )
+        for value, currency, amount in flows
+    ]
+
+
+def grouped_pnl(
+    by: str,
+    entries: Iterable[tuple[Any, Decimal, Any, str | None, str | None, str]],
+    flows: Iterable[tuple[Any, str, Decimal]] = (),
+) -> list[PnlRow]:
+    """P&L rows of entries (group value, realized, fee, fee currency, P&L currency, kind) and cash
+    flows (group value, currency, amount)."""
     # Amounts in different currencies are never added together: (group, P&L currency) is the key
     # (the quote currency for linear instruments, the settlement coin for inverse ones).
     groups: dict[tuple[str, str], _Group] = {}
-    for value, realized, fee, fee_currency, quote, kind in rows:
-        group = groups.setdefault(
-            (_group_of(value, tag), quote or ""), _Group(fees={}, quotes=set(), flows={})
-        )
-        group.realized = WIDE.add(group.realized, Decimal(realized))
+    for value, realized, fee, fee_currency, quote, kind in entries:
+        key = "(none)" if value is None else str(value)
+        group = groups.setdefault((key, quote or ""), _Group(fees={}, quotes=set(), flows={}))
+        group.realized = WIDE.add(group.realized, realized)
         assert group.fees is not None and group.quotes is not None
         if fee is not None:
             currency = fee_currency or "?"
@@ -426,9 +469,10 @@ def pnl_rows(db: Database, by: str) -> list[PnlRow]:
     for value, currency, amount in flows:
         # A payment counts in the group's row of its own currency (the P&L currency of a
         # position that settles in it).
-        group = groups.setdefault((_group_of(value, tag), currency), _Group(fees={}, quotes=set(), flows={}))
+        key = "(none)" if value is None else str(value)
+        group = groups.setdefault((key, currency), _Group(fees={}, quotes=set(), flows={}))
         assert group.flows is not None and group.quotes is not None
-        group.flows[currency] = WIDE.add(group.flows.get(currency, ZERO), Decimal(amount))
+        group.flows[currency] = WIDE.add(group.flows.get(currency, ZERO), amount)
         group.quotes.add(currency)
     result: list[PnlRow] = []
     for key, quote_key in sorted(groups):
@@ -509,7 +553,7 @@ def daily_pnl_rows(db: Database, by: str = "account") -> list[DailyPnlRow]:
     fills realized and paid in fees, the cash flows of that day, and the unrealized P&L of what
     each book held at the day's end at its instrument's last recorded mark of the day.
     """
-    tag = _grouping(by)
+    tag = pnl_tag(by)
     if tag is None and by not in DAILY_GROUPS:
         raise InvalidInputError(f"--by {by!r}: use account, parent or tag:NAME with --daily", field="by")
     group_column = "p.tags" if tag else "o.parent_id" if by == "parent" else "p.account"

@@ -209,15 +209,17 @@ def pnl(
             "--daily", help="Per UTC day: realized, fees, funding and unrealized at the day's last mark."
         ),
     ] = False,
+    cost_basis: CostBasisOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Realized P&L and fees, grouped; or daily P&L per group."""
+    """Realized P&L and fees, grouped (under another cost-basis rule with --cost-basis); or daily
+    P&L per group."""
     with open_ledger(create=False) as ledger:
         warn_if_behind(ledger)
         if daily:
             rows = [r.to_json() for r in ledger.pnl_daily(by=by or "account")]
         else:
-            rows = [r.to_json() for r in ledger.pnl(by=by or "day")]
+            rows = [r.to_json() for r in ledger.pnl(by=by or "day", cost_basis=cost_basis)]
     if as_json:
         print_json(rows)
     elif daily:

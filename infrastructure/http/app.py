@@ -362,23 +362,42 @@ def create_app(
     async def get_positions(
         role: Read,
         mark: Annotated[list[str], Query(description="INSTRUMENT=PRICE, repeatable")] = [],  # noqa: B006
+        cost_basis: Annotated[
+            str | None, Query(description="average, fifo, lifo or hifo: fold the log under this rule")
+        ] = None,
         *,
         response: Response,
     ) -> list[dict[str, Any]]:
-        """Average-cost positions, realized and (given marks) unrealized P&L."""
-        await views_behind(response)
-        return await run_in_threadpool(service.positions, mark)
+        """Positions, realized and (given marks) unrealized P&L: the live view's average cost,
+        or (``cost_basis``) another rule folded from the log."""
+        if cost_basis is None:
+            await views_behind(response)
+        return await run_in_threadpool(service.positions, mark, cost_basis)
+
+    @app.get("/lots", tags=["read"])
+    async def get_lots(
+        role: Read,
+        cost_basis: Annotated[str, Query(description="fifo, lifo or hifo")] = "fifo",
+        closed: Annotated[bool, Query(description="closed lots: one row per matched quantity")] = False,
+    ) -> list[dict[str, Any]]:
+        """Tax lots under a rule: open ones with their opening fill and cost, or closed ones with
+        opening and closing fill, cost, proceeds, fees and P&L."""
+        return await run_in_threadpool(service.lots, cost_basis, closed)
 
     @app.get("/pnl", tags=["read"])
     async def get_pnl(
         role: Read,
         by: Annotated[str, Query(description="day, account, venue, instrument, parent or tag:NAME")] = "day",
+        cost_basis: Annotated[
+            str | None, Query(description="average, fifo, lifo or hifo: fold the log under this rule")
+        ] = None,
         *,
         response: Response,
     ) -> list[dict[str, Any]]:
-        """Realized P&L and fees, grouped."""
-        await views_behind(response)
-        return await run_in_threadpool(service.pnl, by)
+        """Realized P&L and fees, grouped (``cost_basis``: under another rule, from the log)."""
+        if cost_basis is None:
+            await views_behind(response)
+        return await run_in_threadpool(service.pnl, by, cost_basis)
 
     @app.get("/pnl/daily", tags=["read"])
     async def get_pnl_daily(

@@ -177,11 +177,15 @@ class LedgerService:
         )
         return [row.to_json() for row in rows]
 
-    def positions(self, marks: list[str]) -> list[dict[str, Any]]:
-        return [row.to_json() for row in self.ledger.positions(marks=parse_marks(marks))]
+    def positions(self, marks: list[str], cost_basis: str | None = None) -> list[dict[str, Any]]:
+        found = self.ledger.positions(marks=parse_marks(marks), cost_basis=cost_basis)
+        return [row.to_json() for row in found]
 
-    def pnl(self, by: str) -> list[dict[str, Any]]:
-        return [row.to_json() for row in self.ledger.pnl(by=by)]
+    def lots(self, cost_basis: str, closed: bool) -> list[dict[str, Any]]:
+        return [row.to_json() for row in self.ledger.lots(cost_basis=cost_basis, closed=closed)]
+
+    def pnl(self, by: str, cost_basis: str | None = None) -> list[dict[str, Any]]:
+        return [row.to_json() for row in self.ledger.pnl(by=by, cost_basis=cost_basis)]
 
     def pnl_daily(self, by: str) -> list[dict[str, Any]]:
         return [row.to_json() for row in self.ledger.pnl_daily(by=by)]

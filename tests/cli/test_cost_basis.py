@@ -61,6 +61,20 @@ def test_positions_under_each_rule_and_the_lots_an_accountant_asks_for(
     # The live view is untouched by the queries.
     assert _position(query("positions", *mark)) == (2, Decimal("117.5"), 25, 15)
 
+    # pnl under a rule: the sell (venue time T0+11 s, on 2026-11-20) is credited with what it
+    # realized; fees 4 × 1 + 2 = 6 USDT, so net = realized − 6.
+    for basis, realized in (("average", "25"), ("fifo", "20"), ("lifo", "30"), ("hifo", "0")):
+        [day] = query("pnl", "--cost-basis", basis)
+        assert (day["day"], Decimal(day["realized_pnl"]), Decimal(day["realized_pnl_net"]), day["fills"]) == (
+            "2026-11-20",
+            Decimal(realized),
+            Decimal(realized) - 6,
+            5,
+        )
+    # The live entries say what average cost says.
+    [day] = query("pnl")
+    assert (Decimal(day["realized_pnl"]), day["fills"]) == (25, 5)
+
     closed = query("lots", "--closed", "--cost-basis", "lifo")
     assert [
         (

@@ -255,6 +255,33 @@ def test_daily_pnl_with_funding(client: TestClient, ledger: OrderLedger) -> None
     assert_problem(client.get("/pnl/daily", params={"by": "day"}), 400, "use account, parent or tag:NAME")
 
 
+def test_positions_under_a_cost_basis_and_lots(client: TestClient) -> None:
+    session(client)
+    # FIFO on buy 1 @ 100 (t-1) then sell 1 @ 110 (t-2): one closed lot, cost 100, proceeds 110,
+    # realized (110 − 100) × 1 = 10, as the average rule gives; no open lot.
+    [position] = client.get("/positions", params={"cost_basis": "fifo"}).json()
+    assert (position["quantity"], position["realized_pnl"]) == ("0", "10")
+    [lot] = client.get("/lots", params={"cost_basis": "fifo", "closed": "true"}).json()
+    assert (
+        lot["open_trade_id"],
+        lot["close_trade_id"],
+        lot["cost"],
+        lot["proceeds"],
+        lot["realized_pnl"],
+    ) == (
+        "t-1",
+        "t-2",
+        "100",
+        "110",
+        "10",
+    )
+    assert client.get("/lots").json() == []
+    [day] = client.get("/pnl", params={"cost_basis": "lifo"}).json()
+    assert (day["day"], day["realized_pnl"], day["fills"]) == ("2026-11-20", "10", 2)
+    assert_problem(client.get("/lots", params={"cost_basis": "average"}), 400, "lots need a lot rule")
+    assert_problem(client.get("/positions", params={"cost_basis": "fofi"}), 400, "cost basis 'fofi'")
+
+
 def test_events_messages_verify_health(client: TestClient) -> None:
     session(client)
     fills = client.get("/events", params={"type": "OrderFilled"}).json()
