@@ -369,10 +369,16 @@ def create_app(
         response: Response,
     ) -> list[dict[str, Any]]:
         """Positions, realized and (given marks) unrealized P&L: the live view's average cost,
-        or (``cost_basis``) another rule folded from the log."""
+        or (``cost_basis``) another rule folded from the log (a bounded expensive read)."""
         if cost_basis is None:
             await views_behind(response)
-        return await run_in_threadpool(service.positions, mark, cost_basis)
+        return await _maybe_expensive(
+            cost_basis is not None,
+            "GET /positions?cost_basis",
+            "positions",
+            marks=mark,
+            cost_basis=cost_basis,
+        )
 
     @app.get("/lots", tags=["read"])
     async def get_lots(
@@ -381,8 +387,9 @@ def create_app(
         closed: Annotated[bool, Query(description="closed lots: one row per matched quantity")] = False,
     ) -> list[dict[str, Any]]:
         """Tax lots under a rule: open ones with their opening fill and cost, or closed ones with
-        opening and closing fill, cost, proceeds, fees and P&L."""
-        return await run_in_threadpool(service.lots, cost_basis, closed)
+        opening and closing fill, cost, proceeds, fees and P&L (folded from the log: a bounded
+        expensive read)."""
+        return await _maybe_expensive(True, "GET /lots", "lots", cost_basis=cost_basis, closed=closed)
 
     @app.get("/pnl", tags=["read"])
     async def get_pnl(
@@ -394,10 +401,13 @@ def create_app(
         *,
         response: Response,
     ) -> list[dict[str, Any]]:
-        """Realized P&L and fees, grouped (``cost_basis``: under another rule, from the log)."""
+        """Realized P&L and fees, grouped (``cost_basis``: under another rule, folded from the log,
+        a bounded expensive read)."""
         if cost_basis is None:
             await views_behind(response)
-        return await run_in_threadpool(service.pnl, by, cost_basis)
+        return await _maybe_expensive(
+            cost_basis is not None, "GET /pnl?cost_basis", "pnl", by=by, cost_basis=cost_basis
+        )
 
     @app.get("/pnl/daily", tags=["read"])
     async def get_pnl_daily(
