@@ -163,6 +163,7 @@ class AsyncOrderLedger:
     pnl = _reads(OrderLedger.pnl)
     pnl_series = _reads(OrderLedger.pnl_series)
     pnl_daily = _reads(OrderLedger.pnl_daily)
+    lots = _reads(OrderLedger.lots)
     events = _reads(OrderLedger.events)
     events_after = _reads(OrderLedger.events_after)
     log_position = _reads(OrderLedger.log_position)

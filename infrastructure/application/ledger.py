@@ -777,7 +777,9 @@ class OrderLedger(Application[UUID]):
         marks = dict(marks or {})
         if cost_basis is not None:
             books = self._books(cost_basis, as_of, event_time)
-            rows = [PositionRow.of(b.position, marks.get(b.position.instrument)) for b in books.values()]
+            moment = None if as_of is None else parse_timestamp(as_of, "as_of")
+            folded = [b.position for b in books.values()]
+            rows = position_rows(self.db, folded, marks, as_of=moment, event_time=event_time)
         elif as_of is None:
             rows = positions(self.db, marks)
         else:
