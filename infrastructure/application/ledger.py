@@ -776,10 +776,9 @@ class OrderLedger(Application[UUID]):
         refused (a typo would otherwise value nothing)."""
         marks = dict(marks or {})
         if cost_basis is not None:
-            books = self._books(cost_basis, as_of, event_time)
-            moment = None if as_of is None else parse_timestamp(as_of, "as_of")
-            folded = [b.position for b in books.values()]
-            rows = position_rows(self.db, folded, marks, as_of=moment, event_time=event_time)
+            when = None if as_of is None else parse_timestamp(as_of, "as_of")
+            folded = [b.position for b in self._books(cost_basis, as_of, event_time).values()]
+            rows = position_rows(self.db, folded, marks, as_of=when, event_time=event_time)
         elif as_of is None:
             rows = positions(self.db, marks)
         else:
