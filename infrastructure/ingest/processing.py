@@ -197,6 +197,7 @@ class Processor:
         # Orders known not to exist when the current batch was prefetched (cleared per batch).
         self.absent: set[str] = set()
         self._work: _Batch | None = None  # the current attempt's decisions
+        self.refused: dict[tuple[int, int], LedgerError] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -209,6 +210,10 @@ class Processor:
         """
         items = list(items)
         attempts = 0
+        # Messages refused after they had begun to record (an implied acknowledgement, say, before
+        # the fill that overfills): the batch is decided again with them refused from the start,
+        # so a refused message leaves nothing behind. Keyed by (input, message) within the batch.
+        self.refused = {}
         while attempts < MAX_ATTEMPTS:
             # Optimistic first: decide without the log lock, check at commit. A batch that keeps
             # losing to other writers (a large batch against small ones on the same orders) is
@@ -247,7 +252,10 @@ class Processor:
         self.no_identity = self.prefetch_identities(items)
         work = self._work = _Batch(self)
         try:
-            results = [work.handle(item) for item in items]
+            results = []
+            for index, item in enumerate(items):
+                work.item = index
+                results.append(work.handle(item))
             self.absent = set()
             if strict and any(r.outcome is Outcome.REJECTED for r in results):
                 self.orders.forget(work.touched)
@@ -259,6 +267,9 @@ class Processor:
             self.absent = set()
             self.no_identity = set()
             self.orders.forget(work.touched)
+            if isinstance(error, _Again):
+                self._forget_identities(work)  # a message refused part-way: decide again
+                raise
             if isinstance(error, StaleBatchError) or is_integrity_error(error):
                 self._forget_identities(work)
                 self.orders.forget(work.consulted)  # another writer moved them: reload
@@ -493,15 +504,26 @@ class _Batch:
         entry.outcome, entry.reason = outcome, reason
 
     _last_client_id: str | None = None
+    item = 0  # the position in its batch of the input being decided
 
     def apply(self, message: Message, entry: JournalEntry, part: int = 0) -> Handled:
         """Apply one message (the ``part``-th of its input); returns (outcome, reason, events)."""
         self._last_client_id = message.client_order_id
+        key = (self.item, part)
+        refused = self.p.refused.get(key)
+        if refused is not None:
+            self._refused = refused
+            return Outcome.REJECTED, refused.message, []
+        recorded = len(self.events)
         try:
             return _HANDLERS.get(message.type, _Batch._order_fact)(self, message, entry, part)
         except StaleBatchError:
             raise  # not this message's fault: the whole batch is decided again
         except LedgerError as error:
+            if len(self.events) > recorded:
+                # Refused after it had recorded something: undone by deciding the batch again.
+                self.p.refused[key] = error
+                raise _Again("refused") from None
             self._refused = error
             return Outcome.REJECTED, error.message, []
 
@@ -870,7 +892,8 @@ _FACTS: dict[str, Callable[[_Batch, Order, Any, Stamp], Decision]] = {
 
 
 class _Again(Exception):
-    """An attempt must be repeated: ``why`` is "stale"."""
+    """An attempt must be repeated: ``why`` is "stale" (another writer moved an order it read)
+    or "refused" (a message was refused after it had recorded something)."""
 
     def __init__(self, why: str) -> None:
         super().__init__(why)

@@ -42,6 +42,29 @@ from tests.integration.helpers import (
 # ============================================================================= outcomes per line
 
 
+def test_a_message_refused_after_its_implied_acknowledgement_leaves_nothing(ledger: OrderLedger) -> None:
+    # Given an order of 10 the venue has not acknowledged yet
+    ledger.ingest_lines(lines(request("A")))
+    before = store_state(ledger)
+    # When a fill names the venue's order ID (an implied acknowledgement, decided first) and then
+    # overfills (12 of 10), followed by a good fill of 4
+    results: list[Any] = []
+    ledger.ingest_lines(
+        lines(fill("A", "t1", "12", seconds=1, venue_order_id="V-1"), fill("A", "t2", "4", seconds=2)),
+        on_batch=results.extend,
+    )
+    # Then the refused line recorded nothing, not even the acknowledgement; the next is applied
+    assert [(r.outcome, len(r.events)) for r in results] == [("rejected", 0), ("applied", 1)]
+    assert "overfill" in (results[0].reason or "")
+    after = store_state(ledger)
+    assert [(m[4], m[7]) for m in after["messages"][-2:]] == [("rejected", 0), ("applied", 1)]
+    assert after["events"] == before["events"] + 1  # t2's fill alone
+    assert after["identities"] == before["identities"]  # V-1 is no identity of A
+    order = ledger.get_order("A").snapshot()
+    assert (order["status"], order["filled_quantity"]) == ("partially_filled", "4")
+    assert order["venue_order_ids"] == []
+
+
 def test_every_line_gets_its_outcome(ledger: OrderLedger) -> None:
     report = ledger.ingest_lines(
         lines(
