@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from orderledger.projections import PROJECTIONS
 from tests.cli.helpers import (
     OPEN_STATUSES,
     OUTCOMES,
@@ -753,7 +754,8 @@ def test_rebuild_all_reports_its_rate_and_changes_no_answer(scenario: Ledger) ->
     closing = run.stdout.strip().splitlines()[-1]
     found = re.fullmatch(r"rebuilt (.+): (\d+) events in ([\d.]+) s \(([\d,]+) events/s\)", closing)
     assert found is not None, run.describe()
-    assert set(found[1].split(", ")) == {"orders", "trades", "positions"}
+    assert set(found[1].split(", ")) == {p.name for p in PROJECTIONS}  # every view, none twice
+    assert len(found[1].split(", ")) == len(PROJECTIONS)
     assert int(found[2]) == SCENARIO_EVENTS
     after = view_outputs(scenario.db, scenario.cwd, MARKS, groupings=("day", "tag:strategy"))
     assert_same_outputs(after, before, "after rebuild --all")
