@@ -372,8 +372,16 @@ class _Group:
     flows: dict[str, Decimal] | None = None
 
 
+def _grouped_by(value: Any, tag: str | None) -> Any:
+    """A row's value for its grouping: the tag's value when grouping by ``tag:NAME`` (None when
+    the row's tags, a JSON object, lack it), else the grouping column's value as stored."""
+    if not tag:
+        return value
+    return orjson.loads(value).get(tag) if value else None
+
+
 def _group_of(value: Any, tag: str | None) -> str:
-    key = orjson.loads(value).get(tag) if tag else value
+    key = _grouped_by(value, tag)
     return "(none)" if key is None else str(key)
 
 
@@ -415,7 +423,7 @@ def pnl_rows(db: Database, by: str) -> list[PnlRow]:
         by,
         (
             (
-                orjson.loads(value).get(tag) if tag else value,
+                _grouped_by(value, tag),
                 Decimal(realized),
                 fee,
                 fee_currency,
@@ -438,7 +446,7 @@ def cash_flows_by(db: Database, by: str) -> list[tuple[Any, str, Decimal]]:
         flows = tx.all(f"SELECT {column}, currency, amount FROM {CASH_FLOWS_TABLE.name} ORDER BY position")
     return [
         (
-            orjson.loads(value).get(tag) if tag and value else None if tag else value,
+            _grouped_by(value, tag),
             str(currency),
             Decimal(amount),
         )
