@@ -1,0 +1,118 @@
+"""What every route shares: who may call it, the request body, and the ledger behind the app.
+
+A route declares its role (``Read``, ``Write``, ``Admin``) and asks for the ``Ledger`` context:
+the one ``LedgerService`` of the app, and the bound on whole-log reads (limits.py) with the
+runner that performs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from orderledger.infrastructure.http.auth import Tokens, allows
+from orderledger.infrastructure.http.limits import Runner, WorkLimit
+from orderledger.infrastructure.http.problems import Problem
+from orderledger.infrastructure.http.service import LedgerService
+
+VIEWS_BEHIND = "Views-Behind"
+"""The response header of every answer from the views: how many events of the log they do not
+include yet (``ingest --no-project`` with no follower running); 0 when they are current."""
+
+_bearer = HTTPBearer(auto_error=False, description="A token from the tokens file or $ORDERLEDGER_TOKENS")
+
+
+def role_dependency(needed: str) -> Callable[..., Awaitable[str]]:
+    """A dependency that admits a token whose role includes ``needed``; returns that role."""
+
+    async def check(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> str:
+        tokens: Tokens = request.app.state.tokens
+        if not tokens.enabled:
+            return "admin"  # no tokens: the server listens on loopback only (auth.check_bind)
+        challenge = {"WWW-Authenticate": "Bearer"}
+        if credentials is None:
+            raise Problem(401, "a bearer token is required: Authorization: Bearer TOKEN", headers=challenge)
+        role = tokens.role_of(credentials.credentials)
+        if role is None:
+            raise Problem(401, "the bearer token is not known", headers=challenge)
+        if not allows(role, needed):
+            raise Problem(403, f"this token's role is {role}; this needs {needed}")
+        return role
+
+    return check
+
+
+Read = Annotated[str, Depends(role_dependency("read"))]
+Write = Annotated[str, Depends(role_dependency("write"))]
+Admin = Annotated[str, Depends(role_dependency("admin"))]
+
+
+@dataclass(frozen=True)
+class LedgerContext:
+    """The ledger behind the app, as the routes use it."""
+
+    service: LedgerService
+    limit: WorkLimit
+    reader: Runner
+
+    async def call(self, method: str, /, **kwargs: Any) -> Any:
+        """One service call, in a worker thread (it blocks on the database)."""
+        return await run_in_threadpool(getattr(self.service, method), **kwargs)
+
+    async def expensive(self, what: str, method: str, /, **kwargs: Any) -> Any:
+        """A whole-log read: bounded (503 with Retry-After when the bound is reached)."""
+        return await self.limit.run(what, self.reader, method, **kwargs)
+
+    async def maybe_expensive(self, expensive: bool, what: str, method: str, /, **kwargs: Any) -> Any:
+        """A read that is a whole-log read only with some parameters (``as_of``, ``cost_basis``)."""
+        if expensive:
+            return await self.expensive(what, method, **kwargs)
+        return await self.call(method, **kwargs)
+
+    async def views_behind(self, response: Response) -> None:
+        """Answers from the views carry how far the views are behind the log (0: current)."""
+        response.headers[VIEWS_BEHIND] = str(await self.call("views_behind"))
+
+
+def _ledger(request: Request) -> LedgerContext:
+    context: LedgerContext = request.app.state.ledger
+    return context
+
+
+Ledger = Annotated[LedgerContext, Depends(_ledger)]
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refused with 413 as soon as it passes the bound (never held whole)."""
+    limit: int = request.app.state.max_body
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Problem(413, f"the body is {int(declared):,} bytes; the limit is {limit:,}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem(413, f"the body is larger than the limit of {limit:,} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if not body.strip():
+        raise Problem(400, "the body is empty")
+    return body
+
+
+def media_type(request: Request) -> str:
+    """The request's content type without its parameters, lower case."""
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def origin(request: Request, prefix: str = "http") -> str:
+    """Where a write came from, as the journal records it (``http:HOST``)."""
+    return f"{prefix}:{request.client.host if request.client else '?'}"

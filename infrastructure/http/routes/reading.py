@@ -1,0 +1,203 @@
+"""Reads: orders, the trade blotter, positions, lots and P&L, and the log as it grows."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from orderledger.infrastructure.http.access import Ledger, Read
+from orderledger.infrastructure.http.problems import Problem
+from orderledger.infrastructure.http.stream import log_events
+
+router = APIRouter(tags=["read"])
+
+CostBasis = Annotated[
+    str | None, Query(description="average, fifo, lifo or hifo: fold the log under this rule")
+]
+
+
+@router.get("/orders")
+async def get_orders(
+    role: Read,
+    ledger: Ledger,
+    response: Response,
+    open_only: Annotated[bool, Query(alias="open", description="only open orders")] = False,
+    account: str | None = None,
+    venue: str | None = None,
+    instrument: str | None = None,
+    parent: Annotated[
+        str | None, Query(description="only the children of this parent (their parent_id)")
+    ] = None,
+    as_of: Annotated[str | None, Query(description="as known at this time (ISO 8601, Z)")] = None,
+) -> list[dict[str, Any]]:
+    """Orders as they stand, or as the ledger knew them at `as_of` (a bounded expensive read)."""
+    if as_of is None:
+        await ledger.views_behind(response)
+    rows: list[dict[str, Any]] = await ledger.maybe_expensive(
+        as_of is not None,
+        "GET /orders?as_of",
+        "orders",
+        open_only=open_only,
+        account=account,
+        venue=venue,
+        instrument=instrument,
+        parent=parent,
+        as_of=as_of,
+    )
+    return rows
+
+
+@router.get("/orders/{order_id}")
+async def get_order(
+    order_id: str,
+    role: Read,
+    ledger: Ledger,
+    version: Annotated[int | None, Query(ge=1)] = None,
+    as_of: str | None = None,
+) -> dict[str, Any]:
+    """One order (by client order ID, venue order ID or NAME=VALUE alias)."""
+    row: dict[str, Any] = await ledger.maybe_expensive(
+        as_of is not None, "GET /orders/{id}?as_of", "order", key=order_id, version=version, as_of=as_of
+    )
+    return row
+
+
+@router.get("/orders/{order_id}/history")
+async def get_history(order_id: str, role: Read, ledger: Ledger) -> list[dict[str, Any]]:
+    """Every event of one order beside the raw message that produced it."""
+    entries: list[dict[str, Any]] = await ledger.call("history", key=order_id)
+    return entries
+
+
+@router.get("/trades")
+async def get_trades(
+    role: Read,
+    ledger: Ledger,
+    response: Response,
+    account: str | None = None,
+    venue: str | None = None,
+    instrument: str | None = None,
+    order: Annotated[str | None, Query(description="one order's trades")] = None,
+    parent: Annotated[
+        str | None,
+        Query(description="the trades of this parent's orders (the parent the order has now)"),
+    ] = None,
+    since: Annotated[str | None, Query(description="venue time from (inclusive)")] = None,
+    until: Annotated[str | None, Query(description="venue time until (inclusive)")] = None,
+) -> list[dict[str, Any]]:
+    """The trade blotter, oldest first."""
+    await ledger.views_behind(response)
+    rows: list[dict[str, Any]] = await ledger.call(
+        "trades",
+        account=account,
+        venue=venue,
+        instrument=instrument,
+        order=order,
+        parent=parent,
+        since=since,
+        until=until,
+    )
+    return rows
+
+
+@router.get("/positions")
+async def get_positions(
+    role: Read,
+    ledger: Ledger,
+    response: Response,
+    mark: Annotated[list[str], Query(description="INSTRUMENT=PRICE, repeatable")] = [],  # noqa: B006
+    cost_basis: CostBasis = None,
+) -> list[dict[str, Any]]:
+    """Positions, realized and (given marks) unrealized P&L: the live view's average cost,
+    or (``cost_basis``) another rule folded from the log (a bounded expensive read)."""
+    if cost_basis is None:
+        await ledger.views_behind(response)
+    rows: list[dict[str, Any]] = await ledger.maybe_expensive(
+        cost_basis is not None, "GET /positions?cost_basis", "positions", marks=mark, cost_basis=cost_basis
+    )
+    return rows
+
+
+@router.get("/lots")
+async def get_lots(
+    role: Read,
+    ledger: Ledger,
+    cost_basis: Annotated[str, Query(description="fifo, lifo or hifo")] = "fifo",
+    closed: Annotated[bool, Query(description="closed lots: one row per matched quantity")] = False,
+) -> list[dict[str, Any]]:
+    """Tax lots under a rule: open ones with their opening fill and cost, or closed ones with
+    opening and closing fill, cost, proceeds, fees and P&L (folded from the log: a bounded
+    expensive read)."""
+    rows: list[dict[str, Any]] = await ledger.expensive(
+        "GET /lots", "lots", cost_basis=cost_basis, closed=closed
+    )
+    return rows
+
+
+@router.get("/pnl")
+async def get_pnl(
+    role: Read,
+    ledger: Ledger,
+    response: Response,
+    by: Annotated[str, Query(description="day, account, venue, instrument, parent or tag:NAME")] = "day",
+    cost_basis: CostBasis = None,
+) -> list[dict[str, Any]]:
+    """Realized P&L and fees, grouped (``cost_basis``: under another rule, folded from the log,
+    a bounded expensive read)."""
+    if cost_basis is None:
+        await ledger.views_behind(response)
+    rows: list[dict[str, Any]] = await ledger.maybe_expensive(
+        cost_basis is not None, "GET /pnl?cost_basis", "pnl", by=by, cost_basis=cost_basis
+    )
+    return rows
+
+
+@router.get("/pnl/daily")
+async def get_pnl_daily(
+    role: Read,
+    ledger: Ledger,
+    by: Annotated[str, Query(description="account, parent or tag:NAME")] = "account",
+) -> list[dict[str, Any]]:
+    """P&L per UTC day and group: realized, fees, funding, unrealized at the day's last mark."""
+    rows: list[dict[str, Any]] = await ledger.call("pnl_daily", by=by)
+    return rows
+
+
+@router.get("/pnl/series")
+async def get_pnl_series(role: Read, ledger: Ledger, response: Response) -> list[dict[str, Any]]:
+    """Realized P&L fill by fill in log order, with the running total per quote currency."""
+    await ledger.views_behind(response)
+    rows: list[dict[str, Any]] = await ledger.call("pnl_series")
+    return rows
+
+
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
+)
+async def get_stream(
+    request: Request,
+    role: Read,
+    ledger: Ledger,
+    after: Annotated[int | None, Query(ge=0, description="start after this position (0: all)")] = None,
+    last_event_id: Annotated[str | None, Header(description="resume after this event's id")] = None,
+) -> StreamingResponse:
+    """Committed events as Server-Sent Events; `id` is the event's position in the log.
+
+    Starts after `Last-Event-ID`, else after `after`, else at the end of the log (live only)."""
+    if last_event_id is not None and last_event_id.strip():
+        if not last_event_id.strip().isdigit():
+            raise Problem(400, "Last-Event-ID must be an event position (a whole number)")
+        start = int(last_event_id)
+    elif after is not None:
+        start = after
+    else:
+        start = await ledger.call("head")
+    return StreamingResponse(
+        log_events(request, ledger.service, start, request.app.state.poll_seconds),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
