@@ -335,92 +335,28 @@ class Reconciler:
         return found
 
     def _compare(self, row: VenueOrder, order: Order | None, fills: list[VenueFill]) -> list[Difference]:
-        out: list[Difference] = []
-        snap = self.snapshot
         if order is None:
-            client_id = row.client_order_id or external_client_order_id(snap.venue, row.venue_order_id)
-            key = {"client_order_id": client_id}
-            created = Difference(
-                "external_order",
-                f"the venue has order {row.venue_order_id} ({row.side.value} {format_decimal(row.quantity)} "
-                f"{row.instrument}) that the ledger does not know; recorded as external order {client_id!r}",
-                client_id,
-                row.venue_order_id,
+            client_id = row.client_order_id or external_client_order_id(
+                self.snapshot.venue, row.venue_order_id
             )
-            created.corrections.append(
-                self._message(
-                    "request",
-                    key,
-                    account=snap.account,
-                    venue=snap.venue,
-                    instrument=row.instrument,
-                    side=row.side.value,
-                    order_type=row.order_type.value,
-                    quantity=format_decimal(row.quantity),
-                    price=None if row.price is None else format_decimal(row.price),
-                    aliases=row.aliases or None,
-                    external=True,
-                )
-            )
-            created.corrections.append(self._message("accepted", key, venue_order_id=row.venue_order_id))
-            out.append(created)
+            out = [self._external(row, client_id)]
             known_trades: set[str] = set()
-            filled = ZERO
-            notional = ZERO
+            filled = notional = ZERO
             status = "requested"
         else:
             client_id = order.client_order_id
-            key = {"client_order_id": client_id}
             known_trades = {t for t, f in order.fills.items() if not f.busted}
             filled, notional = order.filled_quantity, order.notional
+            out = self._acknowledgement(row, order)
             status = order.status.value
-            if row.venue_order_id not in order.venue_order_ids and row.status != "rejected":
-                # (a rejected order was never acknowledged: recording an ack would contradict it)
-                if order.venue_order_ids:
-                    out.append(
-                        Difference(
-                            "venue_order_id_mismatch",
-                            f"the venue reports {row.venue_order_id} for an order the ledger knows as "
-                            f"{order.venue_order_id}; not changed",
-                            client_id,
-                            row.venue_order_id,
-                        )
-                    )
-                else:
-                    ack = Difference(
-                        "acknowledged",
-                        f"the venue has the order as {row.venue_order_id}; the ledger had no acknowledgement",
-                        client_id,
-                        row.venue_order_id,
-                    )
-                    ack.corrections.append(self._message("accepted", key, venue_order_id=row.venue_order_id))
-                    out.append(ack)
-                    status = "accepted" if status == "requested" else status
+            if status == "requested" and any(d.kind == "acknowledged" for d in out):
+                status = "accepted"  # the acknowledgement recorded above
+        key = {"client_order_id": client_id}
         for fill in fills:
-            if fill.trade_id in known_trades:
-                continue
-            missing = Difference(
-                "missing_fill",
-                f"trade {fill.trade_id}: {format_decimal(fill.quantity)} at {format_decimal(fill.price)} "
-                "is at the venue but not in the ledger",
-                client_id,
-                row.venue_order_id,
-            )
-            missing.corrections.append(
-                self._message(
-                    "fill",
-                    key,
-                    trade_id=fill.trade_id,
-                    quantity=format_decimal(fill.quantity),
-                    price=format_decimal(fill.price),
-                    fee=None if fill.fee is None else format_decimal(fill.fee),
-                    fee_currency=fill.fee_currency,
-                    ts=format_timestamp(fill.ts),
-                )
-            )
-            out.append(missing)
-            filled += fill.quantity
-            notional += fill.quantity * fill.price
+            if fill.trade_id not in known_trades:
+                out.append(self._missing_fill(row, fill, key, client_id))
+                filled += fill.quantity
+                notional += fill.quantity * fill.price
         gap = row.filled_quantity - filled
         if gap > 0:
             out.append(self._inferred(row, key, client_id, gap, notional))
@@ -436,6 +372,87 @@ class Reconciler:
             )
         out += self._status(row, key, client_id, status)
         return out
+
+    def _external(self, row: VenueOrder, client_id: str) -> Difference:
+        """An order at the venue the ledger does not know: recorded as an external order."""
+        snap = self.snapshot
+        key = {"client_order_id": client_id}
+        created = Difference(
+            "external_order",
+            f"the venue has order {row.venue_order_id} ({row.side.value} {format_decimal(row.quantity)} "
+            f"{row.instrument}) that the ledger does not know; recorded as external order {client_id!r}",
+            client_id,
+            row.venue_order_id,
+        )
+        created.corrections.append(
+            self._message(
+                "request",
+                key,
+                account=snap.account,
+                venue=snap.venue,
+                instrument=row.instrument,
+                side=row.side.value,
+                order_type=row.order_type.value,
+                quantity=format_decimal(row.quantity),
+                price=None if row.price is None else format_decimal(row.price),
+                aliases=row.aliases or None,
+                external=True,
+            )
+        )
+        created.corrections.append(self._message("accepted", key, venue_order_id=row.venue_order_id))
+        return created
+
+    def _acknowledgement(self, row: VenueOrder, order: Order) -> list[Difference]:
+        """The venue's order ID against the ledger's: an acknowledgement the ledger lacks is
+        recorded; a different ID is reported, not changed."""
+        client_id = order.client_order_id
+        if row.venue_order_id in order.venue_order_ids or row.status == "rejected":
+            # (a rejected order was never acknowledged: recording an ack would contradict it)
+            return []
+        if order.venue_order_ids:
+            return [
+                Difference(
+                    "venue_order_id_mismatch",
+                    f"the venue reports {row.venue_order_id} for an order the ledger knows as "
+                    f"{order.venue_order_id}; not changed",
+                    client_id,
+                    row.venue_order_id,
+                )
+            ]
+        ack = Difference(
+            "acknowledged",
+            f"the venue has the order as {row.venue_order_id}; the ledger had no acknowledgement",
+            client_id,
+            row.venue_order_id,
+        )
+        key = {"client_order_id": client_id}
+        ack.corrections.append(self._message("accepted", key, venue_order_id=row.venue_order_id))
+        return [ack]
+
+    def _missing_fill(
+        self, row: VenueOrder, fill: VenueFill, key: dict[str, Any], client_id: str
+    ) -> Difference:
+        """A trade at the venue the ledger does not have: recorded as a fill."""
+        missing = Difference(
+            "missing_fill",
+            f"trade {fill.trade_id}: {format_decimal(fill.quantity)} at {format_decimal(fill.price)} "
+            "is at the venue but not in the ledger",
+            client_id,
+            row.venue_order_id,
+        )
+        missing.corrections.append(
+            self._message(
+                "fill",
+                key,
+                trade_id=fill.trade_id,
+                quantity=format_decimal(fill.quantity),
+                price=format_decimal(fill.price),
+                fee=None if fill.fee is None else format_decimal(fill.fee),
+                fee_currency=fill.fee_currency,
+                ts=format_timestamp(fill.ts),
+            )
+        )
+        return missing
 
     def _inferred(
         self, row: VenueOrder, key: dict[str, Any], client_id: str, gap: Decimal, notional: Decimal

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -49,6 +50,7 @@ class Session:
         return f"{venue[-1]}T{self.trade_seq:07d}"
 
     def order(self, kind: str) -> None:
+        """One order's messages: its request, then what ``kind`` of life it has (KINDS)."""
         rng = self.rng
         self.seq += 1
         venue = rng.choice(list(VENUES))
@@ -61,11 +63,11 @@ class Session:
         coid = f"{account[:1]}-{self.seq:06d}"
         voi = f"{venue}-{100000 + self.seq}"
         strategy = rng.choice(STRATEGIES)
-        base = {"client_order_id": coid}
+        placed = _Placed(coid, venue, voi, instrument, quantity, price)
         self.emit(
             {
                 "type": "request",
-                **base,
+                **placed.base,
                 "account": account,
                 "venue": venue,
                 "instrument": instrument,
@@ -79,98 +81,87 @@ class Session:
             }
         )
         if kind == "reject":
-            self.emit({"type": "rejected", **base, "reason": "insufficient margin", "ts": self.tick()})
+            self.emit({"type": "rejected", **placed.base, "reason": "insufficient margin", "ts": self.tick()})
             return
-        ack = {"type": "accepted", **base, "venue_order_id": voi, "ts": self.tick()}
-        self.emit(ack, duplicate_chance=0.3)
-        by_venue = {"venue": venue, "venue_order_id": voi}
-        if kind == "fill":
-            parts = rng.choice((1, 2, 3))
-            chunks = _split(quantity, parts, rng)
-            for chunk in chunks:
-                fill = {
-                    "type": "fill",
-                    **by_venue,
-                    "trade_id": self.trade_id(venue),
-                    "quantity": str(chunk),
-                    "price": str(price),
-                    "fee": str((chunk * price * Decimal("0.0002")).quantize(Decimal("0.0001"))),
-                    "fee_currency": _quote(instrument),
-                    "liquidity": rng.choice(("maker", "taker")),
-                    "ts": self.tick(),
-                }
-                self.emit(fill, duplicate_chance=0.25)
-        elif kind == "partial_cancel":
-            half = (quantity / 2).normalize()
-            self.emit(
-                {
-                    "type": "fill",
-                    **by_venue,
-                    "trade_id": self.trade_id(venue),
-                    "quantity": str(half),
-                    "price": str(price),
-                    "fee": "0",
-                    "fee_currency": _quote(instrument),
-                    "ts": self.tick(),
-                }
-            )
-            self.emit({"type": "cancel_requested", **base, "ts": self.tick()})
-            self.emit({"type": "canceled", **by_venue, "reason": "user", "ts": self.tick()})
-        elif kind == "late_fill":
-            self.emit({"type": "cancel_requested", **base, "ts": self.tick()})
-            self.emit({"type": "canceled", **by_venue, "ts": self.tick()})
-            # Real-world race: the venue matched the order just before the cancel landed.
-            self.emit(
-                {
-                    "type": "fill",
-                    **by_venue,
-                    "trade_id": self.trade_id(venue),
-                    "quantity": str(quantity),
-                    "price": str(price),
-                    "ts": self.tick(),
-                }
-            )
-        elif kind == "amend":
-            new_price = (price * Decimal("1.001")).quantize(Decimal("0.01"))
-            self.emit({"type": "amend_requested", **base, "price": str(new_price), "ts": self.tick()})
-            self.emit({"type": "amended", **by_venue, "price": str(new_price), "ts": self.tick()})
-            self.emit(
-                {
-                    "type": "fill",
-                    **by_venue,
-                    "trade_id": self.trade_id(venue),
-                    "quantity": str(quantity),
-                    "price": str(new_price),
-                    "ts": self.tick(),
-                }
-            )
-        elif kind == "cancel_rejected":
-            self.emit({"type": "cancel_requested", **base, "ts": self.tick()})
-            self.emit({"type": "cancel_rejected", **base, "reason": "too late", "ts": self.tick()})
-        elif kind == "expire":
-            self.emit({"type": "expired", **by_venue, "ts": self.tick()})
-        elif kind == "bust":
-            trade = self.trade_id(venue)
-            self.emit(
-                {
-                    "type": "fill",
-                    **by_venue,
-                    "trade_id": trade,
-                    "quantity": str(quantity),
-                    "price": str(price),
-                    "ts": self.tick(),
-                }
-            )
-            self.emit(
-                {
-                    "type": "fill_busted",
-                    **by_venue,
-                    "trade_id": trade,
-                    "reason": "clearly erroneous",
-                    "ts": self.tick(),
-                }
-            )
-        # kind == "rest": stays open
+        self.emit(
+            {"type": "accepted", **placed.base, "venue_order_id": voi, "ts": self.tick()},
+            duplicate_chance=0.3,
+        )
+        if kind != "rest":  # a resting order stays open
+            getattr(self, f"_{kind}")(placed)
+
+    def _fill_message(
+        self, placed: _Placed, quantity: Decimal, price: Decimal, **more: Any
+    ) -> dict[str, Any]:
+        return {
+            "type": "fill",
+            **placed.by_venue,
+            "trade_id": self.trade_id(placed.venue),
+            "quantity": str(quantity),
+            "price": str(price),
+            **more,
+            "ts": self.tick(),
+        }
+
+    def _fill(self, placed: _Placed) -> None:
+        chunks = _split(placed.quantity, self.rng.choice((1, 2, 3)), self.rng)
+        for chunk in chunks:
+            fee = (chunk * placed.price * Decimal("0.0002")).quantize(Decimal("0.0001"))
+            more = {"fee": str(fee), "fee_currency": _quote(placed.instrument)}
+            more["liquidity"] = self.rng.choice(("maker", "taker"))
+            self.emit(self._fill_message(placed, chunk, placed.price, **more), duplicate_chance=0.25)
+
+    def _partial_cancel(self, placed: _Placed) -> None:
+        half = (placed.quantity / 2).normalize()
+        more = {"fee": "0", "fee_currency": _quote(placed.instrument)}
+        self.emit(self._fill_message(placed, half, placed.price, **more))
+        self.emit({"type": "cancel_requested", **placed.base, "ts": self.tick()})
+        self.emit({"type": "canceled", **placed.by_venue, "reason": "user", "ts": self.tick()})
+
+    def _late_fill(self, placed: _Placed) -> None:
+        self.emit({"type": "cancel_requested", **placed.base, "ts": self.tick()})
+        self.emit({"type": "canceled", **placed.by_venue, "ts": self.tick()})
+        # Real-world race: the venue matched the order just before the cancel landed.
+        self.emit(self._fill_message(placed, placed.quantity, placed.price))
+
+    def _amend(self, placed: _Placed) -> None:
+        new_price = (placed.price * Decimal("1.001")).quantize(Decimal("0.01"))
+        self.emit({"type": "amend_requested", **placed.base, "price": str(new_price), "ts": self.tick()})
+        self.emit({"type": "amended", **placed.by_venue, "price": str(new_price), "ts": self.tick()})
+        self.emit(self._fill_message(placed, placed.quantity, new_price))
+
+    def _cancel_rejected(self, placed: _Placed) -> None:
+        self.emit({"type": "cancel_requested", **placed.base, "ts": self.tick()})
+        self.emit({"type": "cancel_rejected", **placed.base, "reason": "too late", "ts": self.tick()})
+
+    def _expire(self, placed: _Placed) -> None:
+        self.emit({"type": "expired", **placed.by_venue, "ts": self.tick()})
+
+    def _bust(self, placed: _Placed) -> None:
+        fill = self._fill_message(placed, placed.quantity, placed.price)
+        self.emit(fill)
+        bust = {"type": "fill_busted", **placed.by_venue, "trade_id": fill["trade_id"]}
+        self.emit({**bust, "reason": "clearly erroneous", "ts": self.tick()})
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """What one simulated order's later messages repeat."""
+
+    client_order_id: str
+    venue: str
+    venue_order_id: str
+    instrument: str
+    quantity: Decimal
+    price: Decimal
+
+    @property
+    def base(self) -> dict[str, Any]:
+        return {"client_order_id": self.client_order_id}
+
+    @property
+    def by_venue(self) -> dict[str, Any]:
+        return {"venue": self.venue, "venue_order_id": self.venue_order_id}
 
 
 KINDS = (

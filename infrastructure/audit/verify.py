@@ -415,53 +415,38 @@ def verify_journal(db: Database, heads: Heads | None = None, limit: int = 20) ->
     by_line: dict[int, list[tuple[Any, ...]]] = {}
     for record in settlements:
         by_line.setdefault(record[1], []).append(record)
-    problems = found.problems
-    expected = dict(heads or {})
-    previous, position = GENESIS, 0
-    pending = iter(settlements)
-    settlement = next(pending, None)
-
-    def step(at: int, digest: bytes, computed: bytes, what: str) -> bool:
-        nonlocal previous, position
-        if at <= position:
-            problems.append(
-                f"journal record {at} is out of place (the next is {position + 1}): it was inserted"
-                " around the ledger"
-            )
-            return False
-        if at != position + 1:
-            problems.append(
-                f"journal record {position + 1} is missing (the journal jumps from {position} to {at})"
-            )
-            return False
-        if digest != computed:
-            problems.append(
-                f"{what} does not match its hash: its text, origin, line, time, outcome, reason or"
-                " parked messages were changed, or records were reordered"
-            )
-            return False
-        if at in expected and digest.hex() != expected[at]:
-            problems.append(
-                f"journal record {at} has hash {digest.hex()}, not the recorded head {expected[at]}:"
-                " the journal was rewritten up to there"
-            )
-            return False
-        previous, position = digest, at
-        found.records += 1
-        return True
-
-    def settle_step(record: tuple[Any, ...]) -> bool:
-        digest = bytes(record[10] or b"")
-        return step(
-            int(record[0]),
-            digest,
-            journal_link(previous, settlement_fields(record)),
-            f"settlement {record[0]} of message {record[1]}",
+    walk = _JournalWalk(found, dict(heads or {}), settlements)
+    for row in _journal_rows(db):
+        if row[0] is None:
+            continue  # outside the numbering: counted below
+        if not walk.settle_before(row[0]):
+            break
+        computed = journal_link(
+            walk.previous,
+            message_fields(_as_written(row, by_line, waiting), _parts(row[0], by_line, waiting)),
+            as_bytes(row[5]),
         )
+        if not walk.step(
+            int(row[0]), bytes(row[10] or b""), computed, f"message {row[0]} (line {row[3]} of {row[2]!r})"
+        ):
+            break
+        found.problems += _settled_line(row, by_line.get(row[0], []), waiting.get(row[0], {}))
+    else:
+        if walk.settle_before(None):
+            walk.finish(stored)
+    for message_id in sorted(set(by_line) - _lines_present(db, by_line)):
+        found.problems.append(
+            f"settlement {by_line[message_id][0][0]} settles message {message_id},"
+            " which the journal does not hold"
+        )
+    del found.problems[limit:]
+    return found
 
+
+def _journal_rows(db: Database) -> Iterator[Any]:
+    """The journal's rows in message order, a chunk per read transaction."""
     last: int | None = None
-    intact = True
-    while intact:
+    while True:
         with db.read() as tx:
             rows = tx.all(
                 "SELECT message_id, received_at, origin, line_no, format, raw, outcome, reason,"
@@ -470,53 +455,85 @@ def verify_journal(db: Database, heads: Heads | None = None, limit: int = 20) ->
                 + " ORDER BY message_id LIMIT ?",
                 ((last,) if last is not None else ()) + (CHUNK,),
             )
-        for row in rows:
-            while intact and settlement is not None and row[0] is not None and settlement[0] < row[0]:
-                intact = settle_step(settlement)
-                settlement = next(pending, None)
-            if not intact:
-                break
-            if row[0] is None:
-                continue  # outside the numbering: counted below
-            intact = step(
-                int(row[0]),
-                bytes(row[10] or b""),
-                journal_link(
-                    previous,
-                    message_fields(_as_written(row, by_line, waiting), _parts(row[0], by_line, waiting)),
-                    as_bytes(row[5]),
-                ),
-                f"message {row[0]} (line {row[3]} of {row[2]!r})",
-            )
-            if not intact:
-                break
-            problems += _settled_line(row, by_line.get(row[0], []), waiting.get(row[0], {}))
+        yield from rows
         if len(rows) < CHUNK:
-            break
+            return
         last = rows[-1][0]
-    while intact and settlement is not None:
-        intact = settle_step(settlement)
-        settlement = next(pending, None)
-    if intact:
-        found.head = (position, previous.hex()) if position else None
+
+
+class _JournalWalk:
+    """The journal's chain walked record by record: journal rows and settlements interleaved by
+    position, each hash checked against the one before it and against recorded heads."""
+
+    def __init__(self, found: JournalChain, expected: dict[int, str], settlements: list[tuple[Any, ...]]):
+        self.found = found
+        self.expected = expected
+        self.previous, self.position = GENESIS, 0
+        self._pending = iter(settlements)
+        self._settlement = next(self._pending, None)
+
+    def settle_before(self, message_id: int | None) -> bool:
+        """Walk the settlements placed before journal row ``message_id`` (``None``: all that are
+        left); False once the chain is broken."""
+        while self._settlement is not None and (message_id is None or self._settlement[0] < message_id):
+            record = self._settlement
+            self._settlement = next(self._pending, None)
+            computed = journal_link(self.previous, settlement_fields(record))
+            if not self.step(
+                int(record[0]),
+                bytes(record[10] or b""),
+                computed,
+                f"settlement {record[0]} of message {record[1]}",
+            ):
+                return False
+        return True
+
+    def step(self, at: int, digest: bytes, computed: bytes, what: str) -> bool:
+        """One record at position ``at``; False (with the problem recorded) when the chain breaks."""
+        problems = self.found.problems
+        if at <= self.position:
+            problems.append(
+                f"journal record {at} is out of place (the next is {self.position + 1}): it was inserted"
+                " around the ledger"
+            )
+            return False
+        if at != self.position + 1:
+            problems.append(
+                f"journal record {self.position + 1} is missing"
+                f" (the journal jumps from {self.position} to {at})"
+            )
+            return False
+        if digest != computed:
+            problems.append(
+                f"{what} does not match its hash: its text, origin, line, time, outcome, reason or"
+                " parked messages were changed, or records were reordered"
+            )
+            return False
+        if at in self.expected and digest.hex() != self.expected[at]:
+            problems.append(
+                f"journal record {at} has hash {digest.hex()}, not the recorded head {self.expected[at]}:"
+                " the journal was rewritten up to there"
+            )
+            return False
+        self.previous, self.position = digest, at
+        self.found.records += 1
+        return True
+
+    def finish(self, stored: int) -> None:
+        """The whole chain walked intact: its head, and what lies beyond or outside it."""
+        found, position, expected = self.found, self.position, self.expected
+        found.head = (position, self.previous.hex()) if position else None
         if expected and position < max(expected):
             at = max(expected)
-            problems.append(
+            found.problems.append(
                 f"the journal ends at record {position}, before the recorded head {at}:{expected[at]}:"
                 " records were deleted from the end"
             )
         elif stored != found.records:
-            problems.append(
+            found.problems.append(
                 f"the journal holds {stored} records but its chain {found.records}: rows outside the"
                 " chain were inserted around the ledger"
             )
-    for message_id in sorted(set(by_line) - _lines_present(db, by_line)):
-        problems.append(
-            f"settlement {by_line[message_id][0][0]} settles message {message_id},"
-            " which the journal does not hold"
-        )
-    del found.problems[limit:]
-    return found
 
 
 def _as_written(
