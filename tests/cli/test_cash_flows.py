@@ -197,6 +197,23 @@ def test_bybit_funding_is_booked_in_the_contracts_settle_coin_not_ccxts_code(
             ),
             "ccxt funding history of 'bybit': info.execType 'Trade' is not a funding payment",
         ),
+        # Binance's published FUNDING_FEE entry without its incomeType (derived): nothing says
+        # it is funding rather than another kind of income
+        (
+            "binanceusdm",
+            lambda: flows.funding_history(
+                ccxt,
+                "binanceusdm",
+                BINANCE_ETH,
+                {
+                    k: v
+                    for k, v in flows.raw("binanceusdm", "rest_income_funding").items()
+                    if k != "incomeType"
+                },
+            ),
+            "ccxt funding history of 'binanceusdm': an entry without info.incomeType is not known to be"
+            " a funding payment",
+        ),
         # OKX's funding bill named by a venue whose sign of amount no rule establishes
         (
             "kraken",
@@ -207,7 +224,7 @@ def test_bybit_funding_is_booked_in_the_contracts_settle_coin_not_ccxts_code(
             " (docs/venues.md#funding-payments); record its payments as cash_flow messages",
         ),
     ],
-    ids=("bybit-trade", "unestablished-venue"),
+    ids=("bybit-trade", "binance-no-kind", "unestablished-venue"),
 )
 def test_ccxt_funding_history_the_rules_do_not_establish_is_refused(
     file_ledger_url: str, tmp_path: Path, venue: str, structure_of: Any, reason: str
