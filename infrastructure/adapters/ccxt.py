@@ -163,6 +163,12 @@ class VenueRules:
     funding history is refused rather than booked with a sign that may be wrong."""
     funding_id: Callable[[Mapping[str, Any]], str | None] | None = None
     """(structure) → the payment's ID where the unified ``id`` is not one."""
+    funding_kind: tuple[str, frozenset[str]] | None = None
+    """(field of ``info``, dotted for nested; its values for a funding payment): the history
+    ccxt reads holds other kinds too (income, bills, executions), signed otherwise, so an entry
+    of another kind, or of none, is refused."""
+    funding_currency: Callable[[Mapping[str, Any]], str] | None = None
+    """(structure) → the payment's currency where ccxt's ``code`` is not it."""
 
 
 def _okx_fee(info: Mapping[str, Any]) -> tuple[str, str | None] | None:
@@ -244,6 +250,21 @@ def _lighter_trade_index(trade: Mapping[str, Any], info: Mapping[str, Any]) -> s
     return text_or_none(info.get("ask_client_id" if side == "sell" else "bid_client_id"))
 
 
+def _settle_currency(structure: Mapping[str, Any]) -> str:
+    # Bybit pays funding in the contract's settle coin (USDT, USDC, or the base coin of an
+    # inverse contract), which ccxt's unified symbol names after the colon. ccxt 4.5.90's
+    # bybit parse_income says USDT for every linear contract and the quote (USD) for an inverse
+    # one, while its parse_trade names the settle coin for the same contract's fees.
+    symbol = text_or_none(structure.get("symbol")) or ""
+    settle = symbol.partition(":")[2]
+    if not settle:
+        raise AdapterError(
+            f"ccxt funding history: symbol {symbol[:40]!r} names no settle coin"
+            " (parse it with the venue's markets loaded)"
+        )
+    return settle
+
+
 def _hyperliquid_funding_id(structure: Mapping[str, Any]) -> str | None:
     info = _info(structure)
     delta = info.get("delta")
@@ -256,19 +277,28 @@ BINANCE = VenueRules(
     realized_pnl_keys=("rp", "realizedPnl"),
     forced=_binance_forced,
     funding_received_positive=True,  # income: "-0.01" FUNDING_FEE is a payment made
+    funding_kind=("incomeType", frozenset({"FUNDING_FEE"})),
 )
 VENUE_RULES: dict[str, VenueRules] = {
     "binance": BINANCE,
     "binanceusdm": BINANCE,
     "binancecoinm": BINANCE,
     "okx": VenueRules(
-        client_id_keys=("clOrdId",), realized_pnl_keys=("fillPnl",), fee=_okx_fee, forced=_okx_forced
+        client_id_keys=("clOrdId",),
+        realized_pnl_keys=("fillPnl",),
+        fee=_okx_fee,
+        forced=_okx_forced,
+        funding_received_positive=True,  # balChg: the signed change of the account's balance
+        funding_kind=("type", frozenset({"8"})),  # bill type 8: funding fee (ID: billId)
     ),
     "bybit": VenueRules(
         client_id_keys=("orderLinkId",),
         realized_pnl_keys=("execPnl",),
         forced=_bybit_forced,
         order_quantity_keys=("orderQty",),
+        funding_received_positive=False,  # execFee: positive paid (opposite to the log's funding)
+        funding_kind=("execType", frozenset({"Funding"})),  # ID: execId
+        funding_currency=_settle_currency,
     ),
     # Kraken REST orders carry cl_ord_id/userref; websocket v2 executions say order_userref.
     "kraken": VenueRules(
@@ -281,6 +311,7 @@ VENUE_RULES: dict[str, VenueRules] = {
         forced=_hyperliquid_forced,
         funding_received_positive=True,  # usdc: what the position received
         funding_id=_hyperliquid_funding_id,  # its hash is all zeros for every funding payment
+        funding_kind=("delta.type", frozenset({"funding"})),
     ),
     "lighter": VenueRules(
         client_id_keys=("client_order_index", "client_order_id"),
@@ -696,10 +727,6 @@ def is_funding(structure: Mapping[str, Any]) -> bool:
     )
 
 
-FUNDING_INCOME_TYPES = ("FUNDING_FEE",)
-"""Binance's income types that are funding (its income history holds other kinds too)."""
-
-
 def funding_messages(
     structure: Mapping[str, Any], *, venue: str, account: str, instrument_of: InstrumentOf | None, source: str
 ) -> list[Message]:
@@ -710,12 +737,23 @@ def funding_messages(
             f"ccxt funding history of {venue!r}: the sign of its amount is not established for this venue"
             " (docs/venues.md#funding-payments); record its payments as cash_flow messages"
         )
-    income_type = text_or_none(_info(structure).get("incomeType"))
-    if income_type is not None and income_type not in FUNDING_INCOME_TYPES:
-        raise AdapterError(f"ccxt income of type {income_type[:40]!r} is not a funding payment")
+    if rules.funding_kind is not None:
+        field, funding = rules.funding_kind
+        kind = text_or_none(_at_path(_info(structure), field))
+        if kind is None:
+            raise AdapterError(
+                f"ccxt funding history of {venue!r}: an entry without info.{field} is not known to be"
+                " a funding payment"
+            )
+        if kind not in funding:
+            raise AdapterError(
+                f"ccxt funding history of {venue!r}: info.{field} {kind[:40]!r} is not a funding payment"
+            )
     flow_id = (rules.funding_id(structure) if rules.funding_id else None) or text_or_none(structure.get("id"))
     symbol = text_or_none(structure.get("symbol"))
-    currency = text_or_none(structure.get("code"))
+    currency = (
+        rules.funding_currency(structure) if rules.funding_currency else text_or_none(structure.get("code"))
+    )
     amount = decimal_text(structure.get("amount"), "amount")
     ts = _time(structure, "timestamp", "datetime")
     if flow_id is None or symbol is None or currency is None or amount is None or ts is None:

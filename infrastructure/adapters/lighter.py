@@ -28,6 +28,10 @@ can never book differently (client index rules, external orders, cancels, fills)
   or the same keyed by market (``{"orders": {"0": [...]}}``, the account channels).
 
 Not supported yet: positions and funding from Lighter; integrator (builder) fees are noted.
+Lighter documents neither the sign of a funding payment's ``change`` nor the unit of its
+``timestamp``, so its payments are not booked with a guessed sign: the account channels'
+``funding_histories``/``funding_history`` are noted, and a ``position_fundings`` reply
+(``GET /api/v1/positionFunding``) is refused with that reason.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ class LighterAdapter:
 
     def messages(self, payload: Any, notes: list[str]) -> list[Message]:
         if isinstance(payload, Mapping):
+            _funding(payload, notes)
             books = payload.get("order_books", payload.get("order_book_details"))
             if isinstance(books, list):
                 return self._markets(books, notes)
@@ -188,6 +193,28 @@ def trade_fee(raw: Mapping[str, Any], maker: bool, notes: list[str]) -> dict[str
         amount = decimal_text(Decimal(size) * Decimal(price), "usd_amount")
     cost = decimal_text(Decimal(amount or "0") * rate, "fee") or "0"
     return {"cost": cost, "currency": FEE_CURRENCY}
+
+
+FUNDING_NOT_BOOKED = (
+    "Lighter documents neither the sign of a payment's change nor the unit of its timestamp"
+    " (docs/venues.md#lighter); record them as cash_flow messages"
+)
+
+
+def _funding(payload: Mapping[str, Any], notes: list[str]) -> None:
+    """Refuses a ``position_fundings`` reply and notes the account channels' funding payments:
+    neither is booked (see the module docstring)."""
+    if "position_fundings" in payload:
+        raise AdapterError(
+            f"Lighter funding payments (position_fundings) are not booked: {FUNDING_NOT_BOOKED}"
+        )
+    histories = payload.get("funding_histories")
+    found = payload.get("funding_history")
+    count = 1 if isinstance(found, Mapping) and found else 0
+    if isinstance(histories, Mapping):
+        count += sum(len(group) for group in histories.values() if isinstance(group, list))
+    if count:
+        notes.append(f"{count} Lighter funding payment(s) not booked: {FUNDING_NOT_BOOKED}")
 
 
 def _items(payload: Any) -> list[Any]:

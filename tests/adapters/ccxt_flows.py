@@ -640,3 +640,19 @@ def lighter_external_flow(ccxt_lib: Any) -> list[Payload]:
         "account_index": "1077",
     }
     return [exchange.parse_order(reported), exchange.parse_trade(traded)]
+
+
+# ---------------------------------------------------------------------- funding history
+
+
+def funding_history(ccxt_module: Any, exchange_id: str, fields: dict[str, Any], entry: dict[str, Any]) -> Any:
+    """One funding history entry as ccxt's ``fetch_funding_history`` returns it: through the
+    parser it calls (``parse_income``), or, for OKX, whose ``fetch_funding_history`` parses the
+    bills itself, through that method with its one request (``GET /api/v5/account/bills-archive``)
+    answered by the entry in OKX's ``{code, msg, data}`` reply."""
+    exchange = market(ccxt_module, exchange_id, **fields)
+    if exchange_id != "okx":
+        return exchange.parse_income(entry)
+    exchange.privateGetAccountBillsArchive = lambda params: {"code": "0", "msg": "", "data": [entry]}
+    [structure] = exchange.fetch_funding_history()
+    return structure

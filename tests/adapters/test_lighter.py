@@ -107,6 +107,44 @@ def test_lighter_payloads_it_cannot_book_get_a_reason(make_ledger: Callable[...,
         ledger.ingest_lines([MARKETS], fmt="lighter", venue="dexB", account=ACCOUNT)
 
 
+# The funding entry of Lighter's published account_all example response (WebSocket reference,
+# apidocs.lighter.xyz/docs/websocket-reference): a long of 0.5 at rate 0.0001, change "0.001".
+LIGHTER_FUNDING = {
+    "timestamp": 1700000000,
+    "market_id": 101,
+    "funding_id": 2001,
+    "change": "0.001",
+    "rate": "0.0001",
+    "position_size": "0.5",
+    "position_side": "long",
+}
+
+
+def test_lighter_funding_payments_are_noted_or_refused_never_booked_with_a_guessed_sign(
+    make_ledger: Callable[..., OrderLedger],
+) -> None:
+    # Given the account_all example's funding history (derived: its liquidations, positions,
+    # shares and trades left out) and a positionFunding reply holding the same entry (derived:
+    # Lighter publishes no example of that reply; its fields are the PositionFunding model's)
+    ledger = make_ledger()
+    channel = {"account": 10, "channel": "account_all:10", "funding_histories": {"1": [LIGHTER_FUNDING]}}
+    channel["type"] = "update/account"
+    reply = {"code": 200, "position_fundings": [LIGHTER_FUNDING]}
+    # When both are ingested
+    report = ledger.ingest_lines([json.dumps(channel), json.dumps(reply)], fmt="lighter", venue="lighter",
+                                 account="10")  # fmt: skip
+    # Then nothing is booked: the channel's payment is noted in the journal, the reply refused
+    why = "Lighter documents neither the sign of a payment's change nor the unit of its timestamp"
+    assert {k: v for k, v in report.counts.items() if v} == {"ignored": 1, "rejected": 1}
+    (noted,) = [row["reason"] for row in list_messages(ledger.db) if row["outcome"] == "ignored"]
+    assert f"1 Lighter funding payment(s) not booked: {why}" in noted
+    assert [str(r.reason) for r in report.rejected] == [
+        f"Lighter funding payments (position_fundings) are not booked: {why} (docs/venues.md#lighter);"
+        " record them as cash_flow messages"
+    ]
+    assert list(list_messages(ledger.db, outcome="applied")) == []
+
+
 # The trade object of Lighter's WebSocket trade channel, as ccxt quotes it (python/ccxt/pro/
 # lighter.py, handle_liquidation's comment; ccxt commit 0194dcc9): bid 0.0346 @ 3028.85 by
 # account 243008 with client index 27601, is_maker_ask false, maker_fee 20.

@@ -1,9 +1,11 @@
 """Funding payments and other position cash flows, through the real CLI on SQLite and PostgreSQL.
 
-Each venue's payment is its published example: Hyperliquid's ``userFunding`` info reply entry and
-Binance USDⓈ-M's ``FUNDING_FEE`` income entry, as ccxt 4.5.90's source quotes them
-(tests/adapters/fixtures/ccxt_venues.json), read natively (Hyperliquid) and through ccxt's own
-``parse_income`` (both). Every expected figure is the venue's own, or worked out by hand below.
+Each venue's payment is its published example, as ccxt 4.5.90's source quotes it
+(tests/adapters/fixtures/ccxt_venues.json): Hyperliquid's ``userFunding`` info reply entry,
+Binance USDⓈ-M's ``FUNDING_FEE`` income entry, Bybit's ``execType`` Funding execution and OKX's
+funding fee bill (type 8), read natively (Hyperliquid) and through what ccxt's own
+``fetch_funding_history`` parses them with (all four). Every expected figure is the venue's
+own, or worked out by hand below.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from tests.cli.helpers import cli_json, jsonl, parse_ingest, run_cli, write_line
 HL_ACCOUNT = "0x5c902b2eb0e1d9eb9a232014824ae6247df0a480"
 HL_SOL = flows._swap("SOL/USDC:USDC", "SOL", "USDC", "USDC", info={"name": "SOL", "szDecimals": 2})
 BINANCE_ETH = flows._swap("ETHUSDT", "ETH", "USDT", "USDT")
+BYBIT_XMR = flows._swap("XMRUSDT", "XMR", "USDT", "USDT")
+OKX_ETH_INVERSE = flows._swap("ETH-USD-SWAP", "ETH", "USD", "ETH")
 
 
 @pytest.fixture(params=("sqlite", "postgres"))
@@ -112,6 +116,32 @@ def test_hyperliquid_funding_from_its_reply_and_its_channel_is_booked_once(
             "USDT",
             "4480321991774044580",
         ),
+        # Bybit: execFee −0.10232512 on a short (side Sell) of 0.98 XMR. Bybit's execFee is
+        # positive for funding paid (its transaction log's funding is "opposite to the execFee"),
+        # so the position received −(−0.10232512) = 0.10232512 USDT (the contract's settle
+        # coin), booked as stated: 134.3678 execValue × 0.000761 feeRate = 0.1022538958 is not
+        # the venue's figure and is not what the ledger books. ID execId.
+        (
+            "bybit",
+            BYBIT_XMR,
+            ("bybit", "rest_execution_funding"),
+            "XMR/USDT:USDT",
+            "0.10232512",
+            "USDT",
+            "8d1ef156-4ec6-4445-9a6c-1c0c24dbd046",
+        ),
+        # OKX: bill type 8, subType 174 (funding fee income), balChg +0.0000148752712240 ETH, the
+        # signed change of the balance: 0.000014875271224 ETH received on the inverse ETH-USD
+        # swap (its pnl says the same). ID billId.
+        (
+            "okx",
+            OKX_ETH_INVERSE,
+            ("okx", "rest_bills_funding"),
+            "ETH/USD:ETH",
+            "0.000014875271224",
+            "ETH",
+            "377970609204146187",
+        ),
     ],
 )
 def test_ccxt_funding_history_is_booked_with_the_venues_figures(
@@ -125,8 +155,8 @@ def test_ccxt_funding_history_is_booked_with_the_venues_figures(
     currency: str,
     flow_id: str,
 ) -> None:
-    # Given the venue's published funding entry run through ccxt's own parse_income
-    structure = flows.market(ccxt, exchange_id, **market).parse_income(flows.raw(*example))
+    # Given the venue's published funding entry run through ccxt's own parser
+    structure = flows.funding_history(ccxt, exchange_id, market, flows.raw(*example))
     line = json.dumps(structure)
     options = ("--format", "ccxt", "--venue", exchange_id, "--account", "acct")
     # When it is ingested twice through the CLI
@@ -137,6 +167,77 @@ def test_ccxt_funding_history_is_booked_with_the_venues_figures(
     assert (row["account"], row["venue"]) == ("acct", exchange_id)
     assert row["funding"] == {currency: amount} and row["realized_pnl_net"] == amount
     assert [(e["flow_id"], e["amount"]) for e in _flows(file_ledger_url, tmp_path)] == [(flow_id, amount)]
+
+
+def test_bybit_funding_is_booked_in_the_contracts_settle_coin_not_ccxts_code(
+    file_ledger_url: str, tmp_path: Path
+) -> None:
+    # Given Bybit's funding execution on an inverse contract (derived from the published
+    # XMRUSDT entry: symbol BTCUSD, whose settle coin is BTC), for which ccxt's parse_income
+    # names the quote, USD, as the currency
+    entry = flows.raw("bybit", "rest_execution_funding") | {"symbol": "BTCUSD"}
+    structure = flows.funding_history(ccxt, "bybit", flows.BYBIT_INVERSE, entry)
+    assert (structure["symbol"], structure["code"]) == ("BTC/USD:BTC", "USD")
+    options = ("--format", "ccxt", "--venue", "bybit", "--account", "acct")
+    # When it is ingested
+    assert _ingest([json.dumps(structure)], file_ledger_url, tmp_path, "f.jsonl", *options)["applied"] == 1
+    # Then the payment is in BTC, what the contract settles in: −(−0.10232512) = 0.10232512 BTC
+    assert _position(file_ledger_url, tmp_path, "BTC/USD:BTC")["funding"] == {"BTC": "0.10232512"}
+
+
+@pytest.mark.parametrize(
+    ("venue", "structure_of", "reason"),
+    [
+        # Bybit's published trade execution (execType Trade, execFee 0.0679239 paid) through the
+        # parser of its funding history: a trading fee, not a funding payment
+        (
+            "bybit",
+            lambda: flows.funding_history(
+                ccxt, "bybit", flows.BYBIT_LINEAR, flows.raw("bybit", "ws_execution")
+            ),
+            "ccxt funding history of 'bybit': info.execType 'Trade' is not a funding payment",
+        ),
+        # Binance's published FUNDING_FEE entry without its incomeType (derived): nothing says
+        # it is funding rather than another kind of income
+        (
+            "binanceusdm",
+            lambda: flows.funding_history(
+                ccxt,
+                "binanceusdm",
+                BINANCE_ETH,
+                {
+                    k: v
+                    for k, v in flows.raw("binanceusdm", "rest_income_funding").items()
+                    if k != "incomeType"
+                },
+            ),
+            "ccxt funding history of 'binanceusdm': an entry without info.incomeType is not known to be"
+            " a funding payment",
+        ),
+        # OKX's funding bill named by a venue whose sign of amount no rule establishes
+        (
+            "kraken",
+            lambda: flows.funding_history(
+                ccxt, "okx", OKX_ETH_INVERSE, flows.raw("okx", "rest_bills_funding")
+            ),
+            "ccxt funding history of 'kraken': the sign of its amount is not established for this venue"
+            " (docs/venues.md#funding-payments); record its payments as cash_flow messages",
+        ),
+    ],
+    ids=("bybit-trade", "binance-no-kind", "unestablished-venue"),
+)
+def test_ccxt_funding_history_the_rules_do_not_establish_is_refused(
+    file_ledger_url: str, tmp_path: Path, venue: str, structure_of: Any, reason: str
+) -> None:
+    # Given an entry of ccxt's funding history the venue's rules do not establish as funding
+    path = write_lines(tmp_path / "f.jsonl", [json.dumps(structure_of())])
+    # When it is ingested
+    run = run_cli("ingest", "--format", "ccxt", "--venue", venue, "--account", "acct", str(path),
+                  db=file_ledger_url, cwd=tmp_path)  # fmt: skip
+    # Then the line is rejected with a one-line reason, and nothing is booked
+    assert parse_ingest(run.stdout).counts["rejected"] == 1, run.describe()
+    assert run.stderr_lines == [f"line 1: rejected: {reason}"], run.describe()
+    assert _flows(file_ledger_url, tmp_path) == []
 
 
 TS = "2026-11-20T{}:00Z"
