@@ -331,6 +331,15 @@ UtcTime = Annotated[
 """A timezone-aware UTC time carried as ISO 8601 with Z."""
 
 
+def base_currency_of(instrument: str) -> str | None:
+    """The base currency of an instrument written BASE-QUOTE or BASE/QUOTE, else None."""
+    for separator in ("/", "-"):
+        base, sep, quote = instrument.partition(separator)
+        if sep and base and quote:
+            return base
+    return None
+
+
 def quote_currency_of(instrument: str) -> str | None:
     """The quote currency of an instrument written BASE-QUOTE or BASE/QUOTE, else None."""
     for separator in ("/", "-"):

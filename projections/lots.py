@@ -74,6 +74,11 @@ class Fill:
     def key(self) -> VenueKey:
         return (self.ts_event, self.trade_id, self.client_order_id, self.position)
 
+    @property
+    def pnl_currency(self) -> str | None:
+        """What this fill's P&L is in (its fee is valued into it: ``projections.fees``)."""
+        return self.terms.pnl_currency
+
 
 @dataclass
 class OpenLot:

@@ -37,6 +37,7 @@ from orderledger.domain.events import FillBusted, FillCorrected, InstrumentDefin
 from orderledger.domain.instrument import Terms, terms_of
 from orderledger.domain.values import AVERAGE, WIDE, Side, format_decimal
 from orderledger.projections.base import EVERY, Column, Projection, Table, TableSpec
+from orderledger.projections.fees import net_of_fees
 
 # One fixed context for every division, so that every rebuild yields the same digits; sums
 # and products use 100 digits (WIDE) so that nothing else rounds.
@@ -135,13 +136,9 @@ class Position:
 
     @property
     def realized_pnl_net(self) -> Decimal | None:
-        """Realized minus fees, when every fee is in the P&L currency; else None."""
-        currency = self.pnl_currency
-        if currency is None:
-            return None
-        if any(paid_in != currency for paid_in in self.fees):
-            return None
-        return WIDE.subtract(self.realized_pnl, self.fees.get(currency, ZERO))
+        """Realized minus fees, when every fee is in the P&L currency; else None (fees in other
+        currencies are valued when positions are read: ``projections.fees``)."""
+        return net_of_fees(self.realized_pnl, self.fees, self.pnl_currency)
 
     def notional(self, mark: Decimal | None) -> Decimal:
         """What the held contracts are worth at ``mark`` (at their cost without one), unsigned,

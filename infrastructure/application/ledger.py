@@ -52,6 +52,7 @@ from orderledger.infrastructure.application.queries import (
     position_rows,
     positions,
     realized_series,
+    recorded_rates,
 )
 from orderledger.infrastructure.application.reconcile import ReconcileReport, Snapshot
 from orderledger.infrastructure.application.results import (
@@ -777,14 +778,17 @@ class OrderLedger(Application[UUID]):
         marks = dict(marks or {})
         if cost_basis is not None:
             when = None if as_of is None else parse_timestamp(as_of, "as_of")
-            folded = [b.position for b in self._books(cost_basis, as_of, event_time).values()]
-            rows = position_rows(self.db, folded, marks, as_of=when, event_time=event_time)
+            books = self._books(cost_basis, as_of, event_time)
+            folded = [b.position for b in books.values()]
+            fills = [(key, fill) for key, b in books.items() for fill in b.fills]
+            rows = position_rows(self.db, folded, marks, as_of=when, event_time=event_time, paid=fills)
         elif as_of is None:
             rows = positions(self.db, marks)
         else:
             moment = parse_timestamp(as_of, "as_of")
-            books = positions_as_of(self.db, self.ledger_mapper, moment, event_time=event_time)
-            rows = position_rows(self.db, books, marks, as_of=moment, event_time=event_time)
+            books_then, entries = positions_as_of(self.db, self.ledger_mapper, moment, event_time=event_time)
+            booked = [((e.account, e.venue, e.instrument), e) for e in entries]
+            rows = position_rows(self.db, books_then, marks, as_of=moment, event_time=event_time, paid=booked)
         unknown = sorted(set(marks) - {r.instrument for r in rows})
         if unknown:
             held = ", ".join(sorted({r.instrument for r in rows})) or "none"
@@ -813,8 +817,9 @@ class OrderLedger(Application[UUID]):
 
         return grouped_pnl(
             by,
-            ((group(f), f.realized, f.fee, f.fee_currency, f.terms.pnl_currency, "fill") for f in fills),
+            ((group(f), f.realized, f.fee, f.fee_currency, f.pnl_currency, "fill", f) for f in fills),
             cash_flows_by(self.db, by),
+            recorded_rates(self.db, fills),
         )
 
     def pnl_daily(self, *, by: str = "account") -> list[DailyPnlRow]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import gc
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -25,10 +26,23 @@ from orderledger.infrastructure.application.results import (
     PnlRow,
     PositionRow,
     TradeRow,
+    fee_fields,
     net_of,
 )
 from orderledger.infrastructure.storage.db import Database
 from orderledger.projections.cash_flows import CASH_FLOWS_TABLE
+from orderledger.projections.fees import (
+    FeeValuation,
+    MarkLookup,
+    Paid,
+    PaidFee,
+    Rate,
+    needs_rate,
+    net_of_fees,
+    rate_of,
+    valuations,
+    wanted_pairs,
+)
 from orderledger.projections.marks import MARKS_TABLE
 from orderledger.projections.orders import (
     OPEN_ONLY,
@@ -273,6 +287,80 @@ def _position_rows(db: Database) -> list[Position]:
     return [spec.from_row(tuple(r)) for r in rows]
 
 
+def recorded_rates(
+    db: Database, paid: Iterable[PaidFee], *, recorded_by: datetime | None = None
+) -> MarkLookup:
+    """What finds the recorded rate of a fee (``projections.fees.MarkLookup``): the marks of the
+    pairs these fees may be valued at, read once (only those recorded by ``recorded_by``, when
+    given), each pair's in (venue time, source) order."""
+    wanted = wanted_pairs(paid)
+    series: dict[tuple[str, str], tuple[list[datetime], list[tuple[datetime, str, Decimal]]]] = {}
+    if wanted:
+        pairs = sorted({pair for _, pair in wanted})
+        clause = f"instrument IN ({', '.join('?' * len(pairs))})"
+        params: list[Any] = list(pairs)
+        if recorded_by is not None:
+            clause += " AND ts_recorded <= ?"
+            params.append(format_timestamp(recorded_by))
+        with db.read() as tx:
+            rows = tx.all(
+                f"SELECT venue, instrument, ts_event, source, price FROM {MARKS_TABLE.name} WHERE {clause}",
+                params,
+            )
+        found: dict[tuple[str, str], list[tuple[datetime, str, Decimal]]] = {}
+        for venue, instrument, ts_event, source, price in rows:
+            if (venue, instrument) in wanted:
+                found.setdefault((venue, instrument), []).append(
+                    (parse_timestamp(ts_event), str(source), Decimal(price))
+                )
+        for key, marks in found.items():
+            marks.sort(key=lambda m: (m[0], m[1]))
+            series[key] = ([m[0] for m in marks], marks)
+
+    def lookup(venue: str, pairs: tuple[str, ...], at: datetime) -> Rate | None:
+        best: tuple[datetime, str, str, Decimal] | None = None
+        for pair in pairs:
+            known = series.get((venue, pair))
+            if known is None:
+                continue
+            i = bisect.bisect_right(known[0], at)
+            if i:
+                when, source, price = known[1][i - 1]
+                if best is None or (when, source, pair) > best[:3]:
+                    best = (when, source, pair, price)
+        return None if best is None else Rate(best[3], "mark", best[2], best[0], best[1])
+
+    return lookup
+
+
+def _entries_paying_other_currencies(db: Database, books: Iterable[Position]) -> list[tuple[Any, PaidFee]]:
+    """The P&L entries, by book, whose fee is in another currency than their P&L, of the books
+    that paid such a fee (a ledger whose fees are all in the P&L currency reads none)."""
+    wanted = {(p.account, p.venue, p.instrument) for p in books if any(c != p.pnl_currency for c in p.fees)}
+    if not wanted:
+        return []
+    with db.read() as tx:
+        rows = tx.all(
+            "SELECT account, venue, instrument, ts_event, price, fee, fee_currency, pnl_currency"
+            f" FROM {PNL_TABLE.name} WHERE fee IS NOT NULL"
+            " AND (fee_currency IS NULL OR pnl_currency IS NULL OR fee_currency <> pnl_currency)"
+        )
+    found: list[tuple[Any, PaidFee]] = []
+    for account, venue, instrument, ts_event, price, fee, fee_currency, pnl_currency in rows:
+        if (account, venue, instrument) in wanted:
+            paid = Paid(
+                venue,
+                instrument,
+                datetime.fromisoformat(ts_event),
+                Decimal(price),
+                Decimal(fee),
+                fee_currency,
+                pnl_currency,
+            )
+            found.append(((account, venue, instrument), paid))
+    return found
+
+
 def positions(db: Database, marks: Mapping[str, Decimal] | None = None) -> list[PositionRow]:
     """Positions with realized and unrealized P&L (at the caller's marks, else at the latest
     recorded marks), and their cash flows."""
@@ -286,14 +374,24 @@ def position_rows(
     *,
     as_of: datetime | None = None,
     event_time: bool = False,
+    paid: Iterable[tuple[Any, PaidFee]] | None = None,
 ) -> list[PositionRow]:
     """The rows of folded positions, joined with their cash flows and valued at the caller's
     mark of their instrument, else at the latest mark recorded for their venue and instrument at
     or before ``as_of`` (now when None). A position known only by its cash flows (funding on a
-    position whose fills the ledger does not hold) has a row too: nothing received is hidden."""
+    position whose fills the ledger does not hold) has a row too: nothing received is hidden.
+
+    Fees in another currency than a position's P&L are valued (``projections.fees``): those of
+    ``paid`` (each fill's fee by its book's key, for a fold of the log), else those of the live
+    P&L entries."""
     marks = marks or {}
     flows = cash_flow_totals(db, as_of=as_of, event_time=event_time)
     books = list(books)
+    fees_paid = _entries_paying_other_currencies(db, books) if paid is None else list(paid)
+    valued = valuations(
+        fees_paid,
+        recorded_rates(db, (p for _, p in fees_paid), recorded_by=None if event_time else as_of),
+    )
     held = {(p.account, p.venue, p.instrument) for p in books}
     for key in sorted(set(flows) - held):
         currencies = list(flows[key])
@@ -309,7 +407,7 @@ def position_rows(
             recorded = latest_mark(db, book.venue, book.instrument, as_of=as_of, event_time=event_time)
             if recorded is not None:
                 mark, taken = recorded
-        rows.append(PositionRow.of(book, mark, flows.get(key), taken))
+        rows.append(PositionRow.of(book, mark, flows.get(key), taken, valued.get(key)))
     return rows
 
 
@@ -370,6 +468,7 @@ class _Group:
     quotes: set[str | None] | None = None
     fills: int = 0
     flows: dict[str, Decimal] | None = None
+    valuation: FeeValuation = field(default_factory=FeeValuation)
 
 
 def _grouped_by(value: Any, tag: str | None) -> Any:
@@ -416,23 +515,34 @@ def pnl_rows(db: Database, by: str) -> list[PnlRow]:
     joined = " LEFT JOIN orders_view o ON o.client_order_id = p.client_order_id" if by == "parent" else ""
     with db.read() as tx:
         rows = tx.all(
-            f"SELECT {column}, p.realized, p.fee, p.fee_currency, p.pnl_currency, p.kind"
-            f" FROM pnl_entries_view p{joined} ORDER BY p.position"
+            f"SELECT {column}, p.realized, p.fee, p.fee_currency, p.pnl_currency, p.kind,"
+            f" p.venue, p.instrument, p.ts_event, p.price FROM pnl_entries_view p{joined} ORDER BY p.position"
         )
-    return grouped_pnl(
-        by,
+    entries = [
         (
-            (
-                _grouped_by(value, tag),
-                Decimal(realized),
-                fee,
+            _grouped_by(value, tag),
+            Decimal(realized),
+            fee,
+            fee_currency,
+            quote,
+            kind,
+            # Only a fee in another currency than the P&L is valued: the others need no more.
+            None
+            if fee is None or fee_currency == quote
+            else Paid(
+                venue,
+                instrument,
+                datetime.fromisoformat(ts),
+                Decimal(price),
+                Decimal(fee),
                 fee_currency,
                 quote,
-                kind,
-            )
-            for value, realized, fee, fee_currency, quote, kind in rows
-        ),
-        cash_flows_by(db, by),
+            ),
+        )
+        for value, realized, fee, fee_currency, quote, kind, venue, instrument, ts, price in rows
+    ]
+    return grouped_pnl(
+        by, entries, cash_flows_by(db, by), recorded_rates(db, (e[6] for e in entries if e[6]))
     )
 
 
@@ -456,15 +566,18 @@ def cash_flows_by(db: Database, by: str) -> list[tuple[Any, str, Decimal]]:
 
 def grouped_pnl(
     by: str,
-    entries: Iterable[tuple[Any, Decimal, Any, str | None, str | None, str]],
+    entries: Iterable[tuple[Any, Decimal, Any, str | None, str | None, str, PaidFee | None]],
     flows: Iterable[tuple[Any, str, Decimal]] = (),
+    rates: MarkLookup | None = None,
 ) -> list[PnlRow]:
-    """P&L rows of entries (group value, realized, fee, fee currency, P&L currency, kind) and cash
-    flows (group value, currency, amount)."""
+    """P&L rows of entries (group value, realized, fee, fee currency, P&L currency, kind, and the
+    fill's fee to value when it is in another currency than the P&L) and cash flows (group value,
+    currency, amount); fees are valued at the fill's price or at ``rates``."""
     # Amounts in different currencies are never added together: (group, P&L currency) is the key
     # (the quote currency for linear instruments, the settlement coin for inverse ones).
     groups: dict[tuple[str, str], _Group] = {}
-    for value, realized, fee, fee_currency, quote, kind in entries:
+    lookup = rates or _no_rates
+    for value, realized, fee, fee_currency, quote, kind, paid in entries:
         key = "(none)" if value is None else str(value)
         group = groups.setdefault((key, quote or ""), _Group(fees={}, quotes=set(), flows={}))
         group.realized = WIDE.add(group.realized, realized)
@@ -472,6 +585,9 @@ def grouped_pnl(
         if fee is not None:
             currency = fee_currency or "?"
             group.fees[currency] = WIDE.add(group.fees.get(currency, ZERO), Decimal(fee))
+        if paid is not None and needs_rate(paid):
+            assert paid.fee is not None
+            group.valuation.add(paid.fee, paid.fee_currency, rate_of(paid, lookup))
         group.quotes.add(quote)
         group.fills += 1 if kind in ("fill", "corrected") else 0
     for value, currency, amount in flows:
@@ -487,10 +603,7 @@ def grouped_pnl(
         group = groups[(key, quote_key)]
         assert group.fees is not None and group.quotes is not None and group.flows is not None
         fees = {k: v for k, v in group.fees.items() if v}
-        quotes = group.quotes - {None}
-        net = None
-        if quote_key and set(fees) <= quotes:
-            net = WIDE.subtract(group.realized, fees.get(quote_key, ZERO))
+        net = net_of_fees(group.realized, fees, quote_key or None, group.valuation)
         flows_of = dict(sorted((k, v) for k, v in group.flows.items() if v))
         result.append(
             PnlRow(
@@ -502,9 +615,14 @@ def grouped_pnl(
                 fees=dict(sorted(fees.items())),
                 fills=group.fills,
                 funding=flows_of,
+                **fee_fields(group.valuation),
             )
         )
     return result
+
+
+def _no_rates(venue: str, pairs: tuple[str, ...], at: datetime) -> Rate | None:
+    return None
 
 
 def pnl_by(db: Database, by: str) -> list[dict[str, Any]]:
@@ -550,6 +668,7 @@ class _Day:
     flows: dict[str, Decimal] = field(default_factory=dict)
     unrealized: Decimal | None = ZERO
     unmarked: set[str] = field(default_factory=set)
+    valuation: FeeValuation = field(default_factory=FeeValuation)
 
 
 def daily_pnl_rows(db: Database, by: str = "account") -> list[DailyPnlRow]:
@@ -595,6 +714,7 @@ def daily_pnl_rows(db: Database, by: str = "account") -> list[DailyPnlRow]:
     for venue, instrument, ts_event, price in marks:
         prices.setdefault((venue, instrument), []).append((str(ts_event)[:10], Decimal(price)))
     every_day = sorted({key[0] for key in days} | {e.day for book in books.values() for e in book})
+    rates = recorded_rates(db, (e for book in books.values() for e in book))
     for (group, account, venue, instrument), book_entries in books.items():
         state = Position(account, venue, instrument, quote_currency=book_entries[0].quote_currency)
         marked = prices.get((venue, instrument), [])
@@ -613,6 +733,8 @@ def daily_pnl_rows(db: Database, by: str = "account") -> list[DailyPnlRow]:
                 if entry.fee is not None:
                     fee_currency = entry.fee_currency or "?"
                     bucket.fees[fee_currency] = WIDE.add(bucket.fees.get(fee_currency, ZERO), entry.fee)
+                    if needs_rate(entry):
+                        bucket.valuation.add(entry.fee, entry.fee_currency, rate_of(entry, rates))
             if state.quantity == 0:
                 if at == len(book_entries):
                     break  # flat for good: nothing more to value
@@ -628,9 +750,9 @@ def daily_pnl_rows(db: Database, by: str = "account") -> list[DailyPnlRow]:
     for (day, group, currency), bucket in sorted(days.items()):
         fees = {k: v for k, v in sorted(bucket.fees.items()) if v}
         flows_of = {k: v for k, v in sorted(bucket.flows.items()) if v}
-        net = None
-        if currency and set(fees) <= {currency}:
-            net = net_of(WIDE.subtract(bucket.realized, fees.get(currency, ZERO)), currency, flows_of)
+        net = net_of(
+            net_of_fees(bucket.realized, fees, currency or None, bucket.valuation), currency, flows_of
+        )
         result.append(
             DailyPnlRow(
                 day=day,
@@ -643,6 +765,7 @@ def daily_pnl_rows(db: Database, by: str = "account") -> list[DailyPnlRow]:
                 realized_pnl_net=net,
                 unrealized_pnl=bucket.unrealized,
                 unmarked=tuple(sorted(bucket.unmarked)),
+                **fee_fields(bucket.valuation),
             )
         )
     return result

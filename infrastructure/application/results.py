@@ -35,6 +35,7 @@ from orderledger.domain.values import (
     format_timestamp,
     parse_timestamp,
 )
+from orderledger.projections.fees import FeeValuation, FeeValue, net_of_fees
 from orderledger.projections.lots import ClosedLot, OpenLot, share
 from orderledger.projections.positions import Position
 
@@ -77,6 +78,9 @@ def _reader(hint: Any) -> Callable[[Any], Any]:
         return tuple
     if origin in (Mapping, dict) and args and args[1] is Decimal:
         return lambda v: {k: Decimal(x) for k, x in v.items()}
+    if origin in (Mapping, dict) and args and isinstance(args[1], type) and issubclass(args[1], _Row):
+        row = args[1]
+        return lambda v: {k: row.from_json(x) for k, x in v.items()}
     if origin in (Mapping, dict):
         return dict
     return lambda v: v
@@ -395,6 +399,10 @@ class PositionRow(_Row):
     """Cash flows the position received (+) or paid (−), per currency: funding, interest, rebates."""
     mark_time: datetime | None = None
     """When the recorded mark used was taken; None for a caller's mark (or none)."""
+    fee_values: Mapping[str, FeeValueRow] = field(default_factory=dict)
+    """The fees in other currencies than the P&L, valued in it, with the rate used."""
+    unvalued_fees: tuple[str, ...] = ()
+    """The fee currencies with no known rate (why ``realized_pnl_net`` is None)."""
 
     @classmethod
     def of(
@@ -403,11 +411,14 @@ class PositionRow(_Row):
         mark: Decimal | None,
         funding: Mapping[str, Decimal] | None = None,
         mark_time: datetime | None = None,
+        valuation: FeeValuation | None = None,
     ) -> PositionRow:
         """The row of a folded position, valued at ``mark`` (None: no unrealized P&L), with its
-        cash flows: net P&L is realized − fees + cash flows, when all are in the P&L currency."""
+        cash flows and its fees in other currencies valued (``valuation``): net P&L is realized −
+        fees + cash flows, when all are in the P&L currency or valued into it."""
         average = position.average_price
         funding = dict(sorted((funding or {}).items()))
+        net = net_of_fees(position.realized_pnl, position.fees, position.pnl_currency, valuation)
         return cls(
             account=position.account,
             venue=position.venue,
@@ -415,7 +426,7 @@ class PositionRow(_Row):
             quantity=position.quantity,
             average_price=None if average is None else average.normalize(AVERAGE),
             realized_pnl=position.realized_pnl,
-            realized_pnl_net=net_of(position.realized_pnl_net, position.pnl_currency, funding),
+            realized_pnl_net=net_of(net, position.pnl_currency, funding),
             unrealized_pnl=position.unrealized_pnl(mark),
             fees=dict(sorted(position.fees.items())),
             quote_currency=position.quote_currency,
@@ -427,7 +438,37 @@ class PositionRow(_Row):
             definition_version=position.terms.version,
             funding=funding,
             mark_time=mark_time,
+            **fee_fields(valuation),
         )
+
+
+@dataclass(frozen=True)
+class FeeValueRow(_Row):
+    """Fees paid in one currency, valued in the P&L currency: the amount, its value, the rate
+    used and where it came from (``fill``: the fill's own price; ``mark``: a recorded mark of
+    ``instrument`` at ``time`` from ``mark_source``). Fees valued at several rates give the
+    average rate the value implies, ``rates`` says how many, and no single time."""
+
+    amount: Decimal
+    value: Decimal
+    rate: Decimal
+    rates: int
+    source: str
+    instrument: str | None
+    time: datetime | None
+    mark_source: str | None
+
+    @classmethod
+    def of(cls, v: FeeValue) -> FeeValueRow:
+        return cls(v.amount, v.value, v.rate, v.rates, v.source, v.instrument, v.time, v.mark_source)
+
+
+def fee_fields(valuation: FeeValuation | None) -> dict[str, Any]:
+    """A row's ``fee_values`` and ``unvalued_fees`` from its fees' valuation."""
+    if valuation is None:
+        return {"fee_values": {}, "unvalued_fees": ()}
+    values = {c: FeeValueRow.of(v) for c, v in valuation.values().items()}
+    return {"fee_values": values, "unvalued_fees": valuation.unvalued()}
 
 
 def net_of(net: Decimal | None, currency: str | None, flows: Mapping[str, Decimal]) -> Decimal | None:
@@ -503,6 +544,10 @@ class PnlRow(_Row):
     fills: int
     funding: Mapping[str, Decimal] = field(default_factory=dict)
     """The group's cash flows (funding, interest, rebates) per currency; net P&L includes them."""
+    fee_values: Mapping[str, FeeValueRow] = field(default_factory=dict)
+    """The fees in other currencies than the P&L, valued in it, with the rate used."""
+    unvalued_fees: tuple[str, ...] = ()
+    """The fee currencies with no known rate (why ``realized_pnl_net`` is None)."""
 
     def to_json(self) -> dict[str, Any]:
         """Keyed by the grouping (``{"day": "2026-…", …}``); the P&L currency also under its
@@ -516,6 +561,8 @@ class PnlRow(_Row):
             "fees": plain(self.fees),
             "fills": self.fills,
             "funding": plain(self.funding),
+            "fee_values": plain(self.fee_values),
+            "unvalued_fees": plain(self.unvalued_fees),
         }
 
 
@@ -538,6 +585,10 @@ class DailyPnlRow(_Row):
     """At the day's last marks; None when something held at the day's end has no mark by then."""
     unmarked: tuple[str, ...] = ()
     """The instruments held at the day's end without a mark by then (why unrealized is None)."""
+    fee_values: Mapping[str, FeeValueRow] = field(default_factory=dict)
+    """The day's fees in other currencies than the P&L, valued in it, with the rate used."""
+    unvalued_fees: tuple[str, ...] = ()
+    """The fee currencies with no known rate (why ``realized_pnl_net`` is None)."""
 
     def to_json(self) -> dict[str, Any]:
         """Keyed by day and by the grouping (``{"day": …, "account": …, …}``)."""

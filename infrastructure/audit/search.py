@@ -28,7 +28,7 @@ from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.projections import PROJECTIONS
 from orderledger.projections.base import fold
 from orderledger.projections.orders import ORDERS_TABLE
-from orderledger.projections.positions import POSITIONS_TABLE, Position
+from orderledger.projections.positions import PNL_TABLE, POSITIONS_TABLE, PnlEntry, Position
 
 CHUNK = 2_000
 EVENT_COLUMNS = (
@@ -206,11 +206,12 @@ def orders_as_of(
 
 def positions_as_of(
     db: Database, mapper: LedgerMapper, as_of: datetime, *, event_time: bool = False
-) -> list[Position]:
-    """Positions as they stood at ``as_of``, folded from the log."""
+) -> tuple[list[Position], list[PnlEntry]]:
+    """Positions as they stood at ``as_of``, folded from the log, and their P&L entries."""
     tables = fold(PROJECTIONS[2](), _events_until(db, mapper, as_of, event_time))
     positions: dict[Any, Position] = tables[POSITIONS_TABLE.name].rows
-    return [positions[k] for k in sorted(positions)]
+    entries: dict[int, PnlEntry] = tables[PNL_TABLE.name].rows
+    return [positions[k] for k in sorted(positions)], [entries[k] for k in sorted(entries)]
 
 
 # ---------------------------------------------------------------------- export

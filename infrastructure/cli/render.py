@@ -417,8 +417,25 @@ FUNDING_COLUMN = Column("funding", lambda r: pairs(r["funding"]), keep=3)
 """Shown when some row has cash flows (a ledger without them keeps its narrower table)."""
 
 
+def fee_rates(row: dict[str, Any]) -> str:
+    """Fees in other currencies: each valued one's rate and source (``BNB@600 mark``), and the
+    ones without a rate (``BNB: no rate``)."""
+    valued = [f"{c}@{v['rate']} {v['source']}" for c, v in row.get("fee_values", {}).items()]
+    return " ".join([*valued, *(f"{c}: no rate" for c in row.get("unvalued_fees", ()))])
+
+
+FEE_RATES_COLUMN = Column("fee_rates", fee_rates, keep=3)
+"""Shown when some row paid fees in another currency than its P&L."""
+
+
 def _with_funding(columns: list[Column], rows: list[dict[str, Any]]) -> list[Column]:
-    return [*columns, FUNDING_COLUMN] if any(r.get("funding") for r in rows) else columns
+    """The columns, with funding and fee rates when some row has them (a ledger without them
+    keeps its narrower table)."""
+    if any(r.get("funding") for r in rows):
+        columns = [*columns, FUNDING_COLUMN]
+    if any(r.get("fee_values") or r.get("unvalued_fees") for r in rows):
+        columns = [*columns, FEE_RATES_COLUMN]
+    return columns
 
 
 def positions_table(rows: list[dict[str, Any]]) -> None:
@@ -477,6 +494,7 @@ def daily_pnl_table(rows: list[dict[str, Any]], by: str) -> None:
             Column("funding", lambda r: pairs(r["funding"]), keep=6),
             col("realized_pnl_net", "number", places=4, keep=7),
             col("unrealized_pnl", "number", places=4, keep=8),
+            *([FEE_RATES_COLUMN] if any(r.get("fee_values") or r.get("unvalued_fees") for r in rows) else []),
         ],
         rows,
     )
