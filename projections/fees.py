@@ -60,7 +60,7 @@ class Rate:
     rate: Decimal
     source: str  # fill: the fill's own price; mark: a recorded mark
     instrument: str  # the fill's instrument, or the marked pair
-    time: datetime  # the fill's venue time, or the mark's
+    time: datetime | None = None  # the mark's venue time (a mark only)
     mark_source: str | None = None  # the mark's source (a mark only)
 
 
@@ -85,9 +85,9 @@ def fill_rate(paid: PaidFee) -> Rate | None:
     if currency is None or pnl is None or base is None or quote is None or not paid.price:
         return None
     if currency == base and pnl == quote:
-        return Rate(paid.price, "fill", paid.instrument, paid.ts_event)
+        return Rate(paid.price, "fill", paid.instrument)
     if currency == quote and pnl == base:  # an inverse contract's P&L is in its base coin
-        return Rate(AVERAGE.divide(Decimal(1), paid.price), "fill", paid.instrument, paid.ts_event)
+        return Rate(AVERAGE.divide(Decimal(1), paid.price), "fill", paid.instrument)
     return None
 
 
@@ -118,7 +118,7 @@ class FeeValue:
     rates: int  # how many different rates the fills were valued at
     source: str  # fill, mark, or fill+mark
     instrument: str | None  # the fill's instrument or the marked pair (None: several)
-    time: datetime | None  # the fill's or mark's time (None: several rates)
+    time: datetime | None  # the mark's time (None: the fill's price, or several rates)
     mark_source: str | None  # the mark's source, when one mark was used
 
 

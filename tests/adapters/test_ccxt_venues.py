@@ -23,6 +23,7 @@ import pytest
 from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.aliases import client_index_alias
 from orderledger.infrastructure.adapters.ccxt import payload_messages
+from orderledger.infrastructure.adapters.common import time_from_millis
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades
 from tests.adapters.ccxt_flows import (
@@ -32,6 +33,7 @@ from tests.adapters.ccxt_flows import (
     LIGHTER_ETH,
     OKX_LINK_SWAP,
     Recorder,
+    binance_spot_ws_flow,
     bybit_closing_execution,
     bybit_linear_flow,
     market,
@@ -370,3 +372,69 @@ def test_hyperliquid_fills_rest_and_ws_book_once_and_pnl_matches_closed_pnl(
         ("128423918764978", Decimal("0.0841"), Decimal("2381.1"), Decimal("0.050062"), "USDC"),
     ]
     assert realized(ledger) == Decimal("0.19343")
+
+
+BINANCE_BTCUSDT = {
+    "id": "BTCUSDT", "symbol": "BTC/USDT", "base": "BTC", "quote": "USDT", "baseId": "BTC",
+    "quoteId": "USDT", "type": "spot", "spot": True, "active": True,
+    "precision": {"amount": 0.00001, "price": 0.01},
+}  # fmt: skip
+
+
+def test_binance_bnb_commission_is_valued_at_a_recorded_bnb_rate(
+    ccxt_lib: Any, make_ledger: MakeLedger
+) -> None:
+    # Given Binance's createOrder FULL example: a market buy of 0.0005 BTC/USDT at 58941.63 whose
+    # fill paid 0.0000705 BNB (binance.py lines 6046-6069), parsed by ccxt's own parse_order
+    rest = market(ccxt_lib, "binance", **BINANCE_BTCUSDT)
+    ledger = make_ledger()
+    report = ingest(ledger, "binance", rest.parse_order(raw("binance", "rest_order_full")))
+    assert report.counts["applied"] == 1, report
+    [position] = list_positions(ledger.db)
+    # Then, with no BNB rate recorded, the fee stays in BNB and net P&L says it cannot be one number
+    assert (position["fees"], position["unvalued_fees"], position["realized_pnl_net"]) == (
+        {"BNB": "0.0000705"},
+        ["BNB"],
+        None,
+    )
+    # When a BNB/USDT rate is recorded: Binance's published BNBUSDT trade (the executionReport
+    # example, pro/binance.py lines 1387-1420) at 46.866 on 2021-01-19, the latest before the
+    # fill of 2021-03-31
+    trade = raw("binance", "ws_execution_report_trade")
+    mark = {"type": "mark", "venue": "binance", "instrument": "BNB/USDT", "source": "binance-trade",
+            "ts": time_from_millis(trade["T"], "T"), "price": trade["L"]}  # fmt: skip
+    recorded = ledger.record(mark)
+    assert recorded.outcome.value == "applied", recorded.reason
+    # Then the fee is 0.0000705 × 46.866 = 0.003304053 USDT and net P&L is one number:
+    # 0 realized − 0.003304053 = −0.003304053 USDT
+    [position] = list_positions(ledger.db)
+    value = position["fee_values"]["BNB"]
+    assert (Decimal(value["rate"]), Decimal(value["value"]), value["source"], value["instrument"]) == (
+        Decimal("46.866"),
+        Decimal("0.003304053"),
+        "mark",
+        "BNB/USDT",
+    )
+    assert value["time"] == "2021-01-19T13:44:21.488000Z"
+    assert Decimal(position["realized_pnl_net"]) == Decimal("-0.003304053")
+
+
+def test_binance_fee_in_the_base_coin_is_valued_at_the_fills_price(
+    ccxt_pro: Any, make_ledger: MakeLedger
+) -> None:
+    # Given the Binance spot flow of a market buy of 2 BNB/USDT through ccxt.pro: the published
+    # TRADE report (0.332 at 46.866, fee 0.000332 BNB) and the rest (1.668 at 46.866, fee 0.001668 BNB)
+    ledger = make_ledger()
+    ingest(ledger, "binance", *binance_spot_ws_flow(ccxt_pro))
+    [position] = list_positions(ledger.db)
+    # Then the BNB fees, 0.000332 + 0.001668 = 0.002 BNB, are in the base coin and valued at the
+    # fills' price: 0.002 × 46.866 = 0.093732 USDT; net P&L 0 − 0.093732 = −0.093732 USDT
+    value = position["fee_values"]["BNB"]
+    assert (Decimal(value["amount"]), Decimal(value["rate"]), value["rates"], value["source"]) == (
+        Decimal("0.002"),
+        Decimal("46.866"),
+        1,
+        "fill",
+    )
+    assert Decimal(value["value"]) == Decimal("0.093732")
+    assert Decimal(position["realized_pnl_net"]) == Decimal("-0.093732")

@@ -255,6 +255,38 @@ def test_daily_pnl_with_funding(client: TestClient, ledger: OrderLedger) -> None
     assert_problem(client.get("/pnl/daily", params={"by": "day"}), 400, "use account, parent or tag:NAME")
 
 
+def test_a_fee_in_bnb_is_valued_at_a_recorded_rate(client: TestClient, ledger: OrderLedger) -> None:
+    # Given buy 1 @ 100 (fee 0.01 BNB) and sell 1 @ 110 (fee 0.1 USDT), and a BNB-USDT mark of
+    # 600 at 10:00:00, before the buy's fill at 10:00:01
+    rate = {"type": "mark", "venue": "venue-x", "instrument": "BNB-USDT", "source": "ticker",
+            "price": "600", "ts": "2026-11-20T10:00:00Z"}  # fmt: skip
+    body = [
+        request("c-1"),
+        fill("c-1", "t-1", "1", "100", fee="0.01", fee_currency="BNB"),
+        request("c-2", side="sell", quantity="1", price="110", ts="2026-11-20T10:00:04Z"),
+        fill("c-2", "t-2", "1", "110", ts="2026-11-20T10:00:05Z", fee="0.1", fee_currency="USDT"),
+        rate,
+    ]
+    assert post(client, body).status_code == 200
+    # Then realized (110 − 100) × 1 = 10; the BNB fee is 0.01 × 600 = 6 USDT; net 10 − 0.1 − 6 = 3.9
+    [position] = client.get("/positions").json()
+    [day] = client.get("/pnl", params={"by": "day"}).json()
+    [daily] = client.get("/pnl/daily").json()
+    for row in (position, day, daily):
+        value = row["fee_values"]["BNB"]
+        assert (value["value"], value["rate"], value["source"], row["realized_pnl_net"]) == (
+            "6.00",
+            "600",
+            "mark",
+            "3.90",
+        ), row
+    # And the routes answer what the Python API does
+    assert [position] == [r.to_json() for r in ledger.positions()]
+    assert client.get("/pnl", params={"cost_basis": "fifo", "by": "day"}).json() == [
+        r.to_json() for r in ledger.pnl(by="day", cost_basis="fifo")
+    ]
+
+
 def test_positions_under_a_cost_basis_and_lots(client: TestClient) -> None:
     session(client)
     # FIFO on buy 1 @ 100 (t-1) then sell 1 @ 110 (t-2): one closed lot, cost 100, proceeds 110,
