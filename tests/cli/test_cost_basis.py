@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,49 @@ def test_positions_under_each_rule_and_the_lots_an_accountant_asks_for(
     )
     refused = run_cli("positions", "--cost-basis", "fofi", db=file_ledger_url, cwd=tmp_path)
     assert "cost basis 'fofi': expected one of average, fifo, lifo, hifo" in assert_one_line_failure(refused)
+
+
+def test_lots_export_to_parquet_holds_the_figures_by_hand(file_ledger_url: str, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    run, summary = ingest(write_lines(tmp_path / "s.jsonl", SESSION), db=file_ledger_url, cwd=tmp_path)
+    assert run.returncode == 0 and summary.counts["rejected"] == 0, run.describe()
+
+    def export(what: str) -> list[dict[str, Any]]:
+        out = tmp_path / f"{what}.parquet"
+        done = run_cli(
+            "export", what, "--cost-basis", "fifo", "--format", "parquet", "--out", str(out),
+            db=file_ledger_url, cwd=tmp_path,
+        )  # fmt: skip
+        assert done.returncode == 0, done.describe()
+        rows: list[dict[str, Any]] = pq.read_table(out).to_pylist()
+        return rows
+
+    # FIFO: the sell of 2 @ 130 (t5, fee 2 USDT) closes t1 (100) and t2 (140), one unit each.
+    closed = export("closed-lots")
+    assert [
+        (r["open_trade_id"], r["close_trade_id"], r["side"], Decimal(r["quantity"]), Decimal(r["cost"]))
+        + (Decimal(r["proceeds"]), Decimal(r["realized_pnl"]), json.loads(r["fees"]), r["pnl_currency"])
+        for r in closed
+    ] == [
+        # 130 − 100 = 30; fees: t1's 1 + half of the sell's 2 = 2 USDT
+        ("t1", "t5", "long", 1, 100, 130, 30, {"USDT": "2"}, "USDT"),
+        # 130 − 140 = −10; fees likewise 1 + 1 = 2 USDT
+        ("t2", "t5", "long", 1, 140, 130, -10, {"USDT": "2"}, "USDT"),
+    ]
+    # The open lots: t3 (120) and t4 (110), each with its own fee of 1 USDT, not closed
+    opened = export("lots")
+    assert [
+        (
+            r["status"],
+            r["open_trade_id"],
+            Decimal(r["quantity"]),
+            Decimal(r["open_price"]),
+            Decimal(r["cost"]),
+        )
+        + (json.loads(r["fees"]), r["close_trade_id"], r["realized_pnl"])
+        for r in opened
+    ] == [
+        ("open", "t3", 1, 120, 120, {"USDT": "1"}, None, None),
+        ("open", "t4", 1, 110, 110, {"USDT": "1"}, None, None),
+    ]
