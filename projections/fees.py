@@ -21,6 +21,7 @@ in the P&L currency reads nothing more.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -78,16 +79,27 @@ def rate_pairs(fee_currency: str, pnl_currency: str) -> tuple[str, ...]:
     return (f"{fee_currency}/{pnl_currency}", f"{fee_currency}-{pnl_currency}")
 
 
+@functools.lru_cache(maxsize=4096)
+def _currencies(instrument: str) -> tuple[str | None, str | None]:
+    return base_currency_of(instrument), quote_currency_of(instrument)
+
+
+@functools.lru_cache(maxsize=4096)
+def _at_price(instrument: str, price: Decimal, inverse: bool) -> Rate:
+    """One rate object per instrument and price (fills at one price share it)."""
+    return Rate(AVERAGE.divide(Decimal(1), price) if inverse else price, "fill", instrument)
+
+
 def fill_rate(paid: PaidFee) -> Rate | None:
     """The fill's own price as a rate, when the fee is in the instrument's other currency."""
     currency, pnl = paid.fee_currency, paid.pnl_currency
-    base, quote = base_currency_of(paid.instrument), quote_currency_of(paid.instrument)
+    base, quote = _currencies(paid.instrument)
     if currency is None or pnl is None or base is None or quote is None or not paid.price:
         return None
     if currency == base and pnl == quote:
-        return Rate(paid.price, "fill", paid.instrument)
+        return _at_price(paid.instrument, paid.price, False)
     if currency == quote and pnl == base:  # an inverse contract's P&L is in its base coin
-        return Rate(AVERAGE.divide(Decimal(1), paid.price), "fill", paid.instrument)
+        return _at_price(paid.instrument, paid.price, True)
     return None
 
 
@@ -128,6 +140,7 @@ class _Valuing:
     value: Decimal = ZERO
     rates: set[Rate] = field(default_factory=set)
     unvalued: bool = False
+    last: Rate | None = None  # the rate added last (fills in a row at one rate share its object)
 
 
 @dataclass
@@ -145,7 +158,9 @@ class FeeValuation:
             valuing.unvalued = True
             return
         valuing.value = WIDE.add(valuing.value, WIDE.multiply(fee, rate.rate))
-        valuing.rates.add(rate)
+        if rate is not valuing.last:
+            valuing.rates.add(rate)
+            valuing.last = rate
 
     def values(self) -> dict[str, FeeValue]:
         """Each fully valued currency's fees, value and rate, by currency."""

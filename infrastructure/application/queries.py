@@ -294,7 +294,7 @@ def recorded_rates(
     pairs these fees may be valued at, read once (only those recorded by ``recorded_by``, when
     given), each pair's in (venue time, source) order."""
     wanted = wanted_pairs(paid)
-    series: dict[tuple[str, str], tuple[list[datetime], list[tuple[datetime, str, Decimal]]]] = {}
+    series: dict[tuple[str, str], tuple[list[datetime], list[Rate]]] = {}
     if wanted:
         pairs = sorted({pair for _, pair in wanted})
         clause = f"instrument IN ({', '.join('?' * len(pairs))})"
@@ -307,47 +307,58 @@ def recorded_rates(
                 f"SELECT venue, instrument, ts_event, source, price FROM {MARKS_TABLE.name} WHERE {clause}",
                 params,
             )
-        found: dict[tuple[str, str], list[tuple[datetime, str, Decimal]]] = {}
+        found: dict[tuple[str, str], list[Rate]] = {}
         for venue, instrument, ts_event, source, price in rows:
             if (venue, instrument) in wanted:
                 found.setdefault((venue, instrument), []).append(
-                    (parse_timestamp(ts_event), str(source), Decimal(price))
+                    Rate(Decimal(price), "mark", str(instrument), parse_timestamp(ts_event), str(source))
                 )
         for key, marks in found.items():
-            marks.sort(key=lambda m: (m[0], m[1]))
-            series[key] = ([m[0] for m in marks], marks)
+            marks.sort(key=_mark_order)
+            series[key] = ([m.time for m in marks if m.time is not None], marks)
 
     def lookup(venue: str, pairs: tuple[str, ...], at: datetime) -> Rate | None:
-        best: tuple[datetime, str, str, Decimal] | None = None
+        best: Rate | None = None
         for pair in pairs:
             known = series.get((venue, pair))
             if known is None:
                 continue
             i = bisect.bisect_right(known[0], at)
-            if i:
-                when, source, price = known[1][i - 1]
-                if best is None or (when, source, pair) > best[:3]:
-                    best = (when, source, pair, price)
-        return None if best is None else Rate(best[3], "mark", best[2], best[0], best[1])
+            if i and (best is None or _mark_order(known[1][i - 1]) > _mark_order(best)):
+                best = known[1][i - 1]
+        return best
 
     return lookup
 
 
-def _entries_paying_other_currencies(db: Database, books: Iterable[Position]) -> list[tuple[Any, PaidFee]]:
-    """The P&L entries, by book, whose fee is in another currency than their P&L, of the books
-    that paid such a fee (a ledger whose fees are all in the P&L currency reads none)."""
-    wanted = {(p.account, p.venue, p.instrument) for p in books if any(c != p.pnl_currency for c in p.fees)}
-    if not wanted:
-        return []
+def _mark_order(mark: Rate) -> tuple[datetime | None, str | None, str]:
+    """Marks as a rate is chosen among them: by venue time, then source, then pair name."""
+    return (mark.time, mark.mark_source, mark.instrument)
+
+
+def _entries_paying_other_currencies(
+    db: Database, books: Iterable[Position] | None, *, key: str = "book"
+) -> list[tuple[Any, PaidFee]]:
+    """The P&L entries whose fee is in another currency than their P&L, each under its book's
+    key or (``key="position"``) its own log position: of the books given that paid such a fee
+    (None: of every book). Books that paid none read nothing."""
+    wanted = None
+    if books is not None:
+        wanted = {
+            (p.account, p.venue, p.instrument) for p in books if any(c != p.pnl_currency for c in p.fees)
+        }
+        if not wanted:
+            return []
     with db.read() as tx:
         rows = tx.all(
-            "SELECT account, venue, instrument, ts_event, price, fee, fee_currency, pnl_currency"
+            "SELECT position, account, venue, instrument, ts_event, price, fee, fee_currency, pnl_currency"
             f" FROM {PNL_TABLE.name} WHERE fee IS NOT NULL"
             " AND (fee_currency IS NULL OR pnl_currency IS NULL OR fee_currency <> pnl_currency)"
         )
     found: list[tuple[Any, PaidFee]] = []
-    for account, venue, instrument, ts_event, price, fee, fee_currency, pnl_currency in rows:
-        if (account, venue, instrument) in wanted:
+    for position, account, venue, instrument, ts_event, price, fee, fee_currency, pnl_currency in rows:
+        book = (account, venue, instrument)
+        if wanted is None or book in wanted:
             paid = Paid(
                 venue,
                 instrument,
@@ -357,7 +368,7 @@ def _entries_paying_other_currencies(db: Database, books: Iterable[Position]) ->
                 fee_currency,
                 pnl_currency,
             )
-            found.append(((account, venue, instrument), paid))
+            found.append((int(position) if key == "position" else book, paid))
     return found
 
 
@@ -515,34 +526,21 @@ def pnl_rows(db: Database, by: str) -> list[PnlRow]:
     joined = " LEFT JOIN orders_view o ON o.client_order_id = p.client_order_id" if by == "parent" else ""
     with db.read() as tx:
         rows = tx.all(
-            f"SELECT {column}, p.realized, p.fee, p.fee_currency, p.pnl_currency, p.kind,"
-            f" p.venue, p.instrument, p.ts_event, p.price FROM pnl_entries_view p{joined} ORDER BY p.position"
+            f"SELECT {column}, p.realized, p.fee, p.fee_currency, p.pnl_currency, p.kind, p.position"
+            f" FROM pnl_entries_view p{joined} ORDER BY p.position"
         )
-    entries = [
-        (
-            _grouped_by(value, tag),
-            Decimal(realized),
-            fee,
-            fee_currency,
-            quote,
-            kind,
-            # Only a fee in another currency than the P&L is valued: the others need no more.
-            None
-            if fee is None or fee_currency == quote
-            else Paid(
-                venue,
-                instrument,
-                datetime.fromisoformat(ts),
-                Decimal(price),
-                Decimal(fee),
-                fee_currency,
-                quote,
-            ),
-        )
-        for value, realized, fee, fee_currency, quote, kind, venue, instrument, ts, price in rows
-    ]
+    # Only a fee in another currency than the P&L is valued: what valuing it needs is read for
+    # those entries alone (a ledger whose fees are all in the P&L currency reads nothing more).
+    other = any(r[2] is not None and r[3] != r[4] for r in rows)
+    paid = dict(_entries_paying_other_currencies(db, None, key="position")) if other else {}
     return grouped_pnl(
-        by, entries, cash_flows_by(db, by), recorded_rates(db, (e[6] for e in entries if e[6]))
+        by,
+        (
+            (_grouped_by(value, tag), Decimal(realized), fee, fee_currency, quote, kind, paid.get(position))
+            for value, realized, fee, fee_currency, quote, kind, position in rows
+        ),
+        cash_flows_by(db, by),
+        recorded_rates(db, paid.values()),
     )
 
 
