@@ -302,7 +302,7 @@ def test_positions_with_marks(ledger: OrderLedger) -> None:
             fill("B1", "t1", "10", "100", seconds=1, fee="1", fee_currency="USDT"),
             request("S1", seconds=2, side="sell", quantity="4", price="110"),
             fill("S1", "t2", "4", "110", seconds=3, fee="0.5", fee_currency="USDT"),
-            # ETH-USDT: a short of 5 @ 200, fee paid in ETH → no net figure.
+            # ETH-USDT: a short of 5 @ 200, fee paid in ETH, the base coin → valued at the fill's price.
             request("S2", seconds=4, side="sell", instrument="ETH-USDT", quantity="5", price="200"),
             fill("S2", "t3", "5", "200", seconds=5, fee="0.01", fee_currency="ETH"),
             # XYZ has no quote currency in its name: no net figure either.
@@ -324,7 +324,9 @@ def test_positions_with_marks(ledger: OrderLedger) -> None:
     eth = positions["ETH-USDT"]
     assert (eth["quantity"], Decimal(eth["average_price"])) == ("-5", Decimal(200))
     assert Decimal(eth["realized_pnl"]) == 0
-    assert eth["realized_pnl_net"] is None  # the fee is in ETH, not USDT
+    # The fee is in ETH, valued at the fill's price: 0.01 × 200 = 2 USDT; net 0 − 2 = −2
+    assert (eth["fee_values"]["ETH"]["value"], eth["fee_values"]["ETH"]["source"]) == ("2.00", "fill")
+    assert Decimal(eth["realized_pnl_net"]) == -2
     assert Decimal(eth["unrealized_pnl"]) == Decimal(50)  # (190 − 200) × −5
 
     xyz = positions["XYZ"]
