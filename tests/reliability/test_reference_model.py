@@ -757,3 +757,99 @@ def test_positions_agree_with_the_reference_under_every_rule_and_arrival_order(
         if basis == "average" and live is not None:
             assert Fraction(live.quantity) == quantity
             assert abs(Fraction(live.realized_pnl) - realized) < Fraction(1, 10**20)
+
+
+# ============================================================================= fees in one currency
+#
+# A third reference, for fees valued in the P&L currency (docs/semantics.md, "Fees and
+# `realized_pnl_net`"), from the document alone: a fee in the P&L currency counts as it is, one
+# in the base coin at the fill's price, one in BNB at the latest BNB-USDT mark of the fill's venue
+# at or before the fill (marks of one time: the last source in text order); without such a mark
+# the fee is unvalued and net P&L is None. Fills and marks arrive in any order.
+
+
+def reference_net(
+    fills: list[tuple[int, str, str, Fraction, Fraction, Fraction, str]],
+    marks: dict[tuple[int, str], int],
+    rule: str,
+) -> tuple[Fraction | None, list[str]]:
+    """(net P&L, unvalued currencies) of fills (second, trade ID, order, signed quantity, price,
+    fee, fee currency) on BTC-USDT under ``rule``, with BNB-USDT ``marks`` {(second, source): price}."""
+    _, realized = reference_position([f[:5] for f in fills], rule)
+    net: Fraction | None = realized
+    unvalued: set[str] = set()
+    for second, _, _, _, price, fee, currency in fills:
+        if currency == "USDT":
+            rate: Fraction | None = Fraction(1)
+        elif currency == "BTC":
+            rate = price
+        else:
+            known = [key for key in marks if key[0] <= second]
+            rate = Fraction(marks[max(known)]) if known else None
+        if rate is None:
+            unvalued.add(currency)
+        else:
+            net = None if net is None else net - fee * rate
+    return (None if unvalued else net), sorted(unvalued)
+
+
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 4),
+            st.sampled_from([1, -1]),
+            st.integers(1, 3),
+            st.integers(95, 105),
+            st.integers(1, 9),
+            st.sampled_from(["USDT", "BTC", "BNB"]),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.dictionaries(
+        st.tuples(st.integers(0, 4), st.sampled_from(["s1", "s2"])), st.integers(500, 700), max_size=3
+    ),
+    st.data(),
+)
+def test_fees_in_one_currency_agree_with_the_reference_for_any_arrival_order(
+    drawn: list[tuple[int, int, int, int, int, str]], marks: dict[tuple[int, str], int], data: st.DataObject
+) -> None:
+    from orderledger.infrastructure.application.ledger import OrderLedger
+
+    book = {"account": "a", "venue": "v", "instrument": "BTC-USDT"}
+    requests, facts, fills = [], [], []
+    for n, (second, sign, qty, px, fee, currency) in enumerate(drawn):
+        ts = (T0 + timedelta(seconds=second)).isoformat()
+        side = "buy" if sign > 0 else "sell"
+        requests.append({"type": "request", "client_order_id": f"F-{n}", **book, "side": side,
+                         "order_type": "market", "quantity": str(qty), "ts": T0.isoformat()})  # fmt: skip
+        fee_text = f"0.00{fee}" if currency == "BTC" else f"0.{fee}"  # a BTC fee is a small one
+        facts.append({"type": "fill", "client_order_id": f"F-{n}", "trade_id": str(100 - n * 7),
+                      "quantity": str(qty), "price": str(px), "fee": fee_text, "fee_currency": currency,
+                      "ts": ts})  # fmt: skip
+        fills.append((second, str(100 - n * 7), f"F-{n}", sign * Fraction(qty), Fraction(px),
+                      Fraction(fee_text), currency))  # fmt: skip
+    for (second, source), price in marks.items():
+        facts.append({"type": "mark", "venue": "v", "instrument": "BNB-USDT", "source": source,
+                      "price": str(price), "ts": (T0 + timedelta(seconds=second)).isoformat()})  # fmt: skip
+    arrival = [*requests, *data.draw(st.permutations(facts))]
+    with OrderLedger("memory://") as ledger:
+        for message in arrival:
+            assert ledger.record(message).error is None, message
+        net, unvalued = reference_net(fills, marks, "average")
+        [live] = ledger.positions()
+        [fifo] = ledger.positions(cost_basis="fifo")
+        [grouped] = ledger.pnl(by="account")
+        for row, (want, why) in (
+            (live, (net, unvalued)),
+            (grouped, (net, unvalued)),
+            (fifo, reference_net(fills, marks, "fifo")),
+        ):
+            assert list(row.unvalued_fees) == why, (row, why)
+            got = row.realized_pnl_net
+            if want is None:
+                assert got is None, row
+            else:
+                # Averages are divided to 34 significant digits: net agrees to far below a cent.
+                assert got is not None and abs(Fraction(got) - want) < Fraction(1, 10**20), (row, want)
