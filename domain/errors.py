@@ -15,9 +15,24 @@ The tree::
     └── AmendBelowFilledError      an amendment would set the quantity below what is filled
 
 Infrastructure adds its own branches (store unavailable, concurrency) under the same root.
+
+A message names an argument of the caller's in backticks (`` `mark` ``), never as one front end
+spells it: the command line shows it as its option (``--mark``), the HTTP API as its parameter
+(``mark``), Python as written (:func:`argument_names`).
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+ARGUMENT = re.compile(r"`([a-z][a-z0-9_]*)`")
+"""An argument named in a message: its Python name in backticks."""
+
+
+def argument_names(message: str, spell: Callable[[str], str]) -> str:
+    """``message`` with each argument it names spelled by ``spell`` (from its Python name)."""
+    return ARGUMENT.sub(lambda match: spell(match.group(1)), message)
 
 
 class LedgerError(Exception):

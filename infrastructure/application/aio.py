@@ -159,6 +159,7 @@ class AsyncOrderLedger:
     order = _reads(OrderLedger.order)
     orders = _reads(OrderLedger.orders)
     trades = _reads(OrderLedger.trades)
+    export = _reads(OrderLedger.export)
     positions = _reads(OrderLedger.positions)
     pnl = _reads(OrderLedger.pnl)
     pnl_series = _reads(OrderLedger.pnl_series)

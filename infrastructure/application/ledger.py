@@ -13,6 +13,7 @@ environment keys (``CIPHER_KEY``, ``COMPRESSOR_TOPIC`` …) through the library'
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -21,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from itertools import islice
+from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -37,6 +39,7 @@ from orderledger.domain.order import Order, order_id_for, replay
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp, parse_timestamp
 from orderledger.infrastructure.application.arguments import Count, Version, checked_methods
+from orderledger.infrastructure.application.exports import check_export, write_export
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
 from orderledger.infrastructure.application.placing import Placement, placing
 from orderledger.infrastructure.application.queries import (
@@ -491,8 +494,10 @@ class OrderLedger(Application[UUID]):
         known = self.view_names
         chosen = known if names is None else list(names)
         unknown = [n for n in chosen if n not in known]
-        if unknown or not chosen:
-            raise InvalidInputError(f"name a view ({', '.join(known)}) or give --all")
+        if unknown:
+            raise InvalidInputError(f"no view is named {unknown[0]!r}: the views are {', '.join(known)}")
+        if not chosen:
+            raise InvalidInputError(f"name at least one view: {', '.join(known)}")
         with self._writing:
             return self.views.rebuild(chosen, progress=progress, jobs=jobs)
 
@@ -548,7 +553,7 @@ class OrderLedger(Application[UUID]):
         if len(rows) == 1:
             return str(rows[0][1])
         if len(rows) > 1:
-            raise OrderNotFoundError(f"{key!r} names orders at several venues; give --venue")
+            raise OrderNotFoundError(f"{key!r} names orders at several venues; give `venue`")
         raise OrderNotFoundError(f"no order {key!r} (client order ID, venue order ID or alias)")
 
     def get_order(self, client_order_id: str, *, version: Version | None = None) -> Order:
@@ -796,6 +801,35 @@ class OrderLedger(Application[UUID]):
                 f"mark {unknown[0]}: no position in that instrument (held: {held})", field="mark"
             )
         return rows
+
+    def export(
+        self,
+        table: str,
+        out: str | Path | io.BufferedIOBase,
+        *,
+        fmt: str = "jsonl",
+        force: bool = False,
+        raw: bool = False,
+        cost_basis: str = "fifo",
+    ) -> int:
+        """Write a whole table (``exports.TABLES``: trades, orders, events, lots, closed-lots under
+        ``cost_basis``) to a file or a binary stream (``open(path, 'wb')``, ``io.BytesIO``) as
+        csv, jsonl or parquet; returns the rows written. A file is replaced only with ``force``,
+        never when it is the ledger's own; CSV cells a spreadsheet would run as formulas are
+        neutralised unless ``raw``."""
+        check_export(table, fmt, raw)
+        everything = Filter()
+        found: Iterable[Any]
+        if table == "trades":
+            found = self.iter_trades(everything)
+        elif table == "orders":
+            found = self.iter_orders(everything)
+        elif table in ("lots", "closed-lots"):
+            found = self.lots(cost_basis=cost_basis, closed=table == "closed-lots")
+        else:
+            found = self.iter_events(everything)
+        rows = (row.to_json() for row in found)
+        return write_export(rows, out, fmt=fmt, raw=raw, force=force, ledger_url=self.url)
 
     def pnl(self, *, by: str = "day", cost_basis: str | None = None) -> list[PnlRow]:
         """Realized P&L and fees grouped by day, account, venue, instrument, parent or

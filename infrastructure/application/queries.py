@@ -274,7 +274,7 @@ def parse_marks(marks: list[str]) -> dict[str, Decimal]:
     for mark in marks:
         instrument, sep, price = mark.partition("=")
         if not sep or not instrument:
-            raise InvalidInputError(f"--mark {mark!r}: expected INSTRUMENT=PRICE", field="mark")
+            raise InvalidInputError(f"`mark` {mark!r}: expected INSTRUMENT=PRICE", field="mark")
         result[instrument] = parse_positive(price, f"mark for {instrument}")
     return result
 
@@ -502,7 +502,7 @@ def pnl_tag(by: str) -> str | None:
     if by in PNL_GROUPS:
         return None
     raise InvalidInputError(
-        f"--by {by!r}: use day, account, venue, instrument, parent or tag:NAME", field="by"
+        f"`by` {by!r}: use day, account, venue, instrument, parent or tag:NAME", field="by"
     )
 
 
@@ -680,7 +680,7 @@ def daily_pnl_rows(db: Database, by: str = "account") -> list[DailyPnlRow]:
     """
     tag = pnl_tag(by)
     if tag is None and by not in DAILY_GROUPS:
-        raise InvalidInputError(f"--by {by!r}: use account, parent or tag:NAME with --daily", field="by")
+        raise InvalidInputError(f"`by` {by!r}: daily P&L groups by account, parent or tag:NAME", field="by")
     group_column = "p.tags" if tag else "o.parent_id" if by == "parent" else "p.account"
     columns = ", ".join(f"p.{c.name}" for c in PNL_TABLE.columns)
     with db.read() as tx:

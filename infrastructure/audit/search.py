@@ -135,7 +135,7 @@ def iter_messages(db: Database, where: Filter, *, outcome: str | None = None) ->
 
     if outcome is not None and outcome not in MESSAGE_OUTCOMES:
         raise InvalidInputError(
-            f"--outcome must be one of {'|'.join(MESSAGE_OUTCOMES)}, not {outcome!r}", field="outcome"
+            f"`outcome` must be one of {'|'.join(MESSAGE_OUTCOMES)}, not {outcome!r}", field="outcome"
         )
     clauses: list[str] = []
     params: list[Any] = []

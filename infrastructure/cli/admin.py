@@ -79,7 +79,7 @@ def rebuild(
         known = ledger.view_names
         if all_views:
             names = known
-        elif name in known:
+        elif name is not None:
             names = [name]
         else:
             raise InvalidInputError(f"name a view ({', '.join(known)}) or give --all")

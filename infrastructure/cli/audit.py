@@ -4,15 +4,15 @@ reconciliation against a venue snapshot."""
 from __future__ import annotations
 
 import getpass
+import io
 import json
-import os
 import signal
 import sys
 import threading
 from datetime import timedelta
 from itertools import islice
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, cast
 
 import typer
 
@@ -265,65 +265,22 @@ def export(
 ) -> None:
     """Export trades, orders, the whole event log, or tax lots (open, or closed under
     --cost-basis) for analytics or an accountant (status on stderr with --out -)."""
-    from orderledger.infrastructure.audit.search import export_rows
+    from orderledger.infrastructure.application.exports import FROM_VIEWS, check_export
 
-    if what not in ("trades", "orders", "events", "lots", "closed-lots"):
-        raise InvalidInputError(f"export trades, orders, events, lots or closed-lots, not {what!r}")
-    if fmt not in ("csv", "jsonl", "parquet"):
-        raise InvalidInputError(f"--format must be csv, jsonl or parquet, not {fmt!r}", field="format")
+    check_export(what, fmt, raw)  # before the ledger is opened
     if not out_path:
         raise InvalidInputError("--out PATH is required (- for standard output)")
-    if raw and fmt != "csv":
-        raise InvalidInputError(f"--raw goes with --format csv ({fmt} is always written as stored)")
+    to_stdout = out_path == "-"
     with open_ledger(create=False) as ledger:
-        target = None if out_path == "-" else _export_target(Path(out_path), ledger.url, force)
-        everything = Filter()
-        if what != "events":
+        if what in FROM_VIEWS:
             warn_if_behind(ledger)
-        if what == "trades":
-            found: Any = ledger.iter_trades(everything)
-        elif what == "orders":
-            found = ledger.iter_orders(everything)
-        elif what in ("lots", "closed-lots"):
-            found = ledger.lots(cost_basis=cost_basis, closed=what == "closed-lots")
-        else:
-            found = ledger.iter_events(everything)
-        rows = (r.to_json() for r in found)
-        if target is None:
-            count = export_rows(rows, fmt, sys.stdout.buffer, raw=raw)
-            sys.stdout.flush()
-            warn(f"wrote {count} {what} to standard output ({fmt})")
-            return
-        # Written beside the target, then renamed over it: a failed export leaves no half file.
-        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
-        try:
-            count = export_rows(rows, fmt, partial, raw=raw)
-            os.replace(partial, target)
-        except OSError as error:
-            raise InvalidInputError(f"cannot write {out_path!r}: {error.strerror or error}") from None
-        finally:
-            if partial.exists():
-                partial.unlink()
-    say(f"wrote {count} {what} to {out_path} ({fmt})")
-
-
-def _export_target(path: Path, url: str, force: bool) -> Path:
-    """Where an export may write: never over the ledger's own files; over another file only with --force."""
-    from orderledger.infrastructure.storage.db import parse_url
-
-    parsed = parse_url(url)
-    if parsed.dialect == "sqlite" and not parsed.is_memory:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            ledger_file = f"{parsed.path}{suffix}"
-            if os.path.exists(ledger_file) and os.path.exists(path) and os.path.samefile(ledger_file, path):
-                raise InvalidInputError(
-                    f"--out {str(path)!r} is the ledger's own database: refusing to write over it"
-                )
-    if os.path.isdir(path):
-        raise InvalidInputError(f"--out {str(path)!r} is a directory")
-    if os.path.exists(path) and not force:
-        raise InvalidInputError(f"--out {str(path)!r} exists: give --force to replace it")
-    return path
+        out = cast(io.BufferedIOBase, sys.stdout.buffer) if to_stdout else out_path
+        count = ledger.export(what, out, fmt=fmt, force=force, raw=raw, cost_basis=cost_basis)
+    if to_stdout:
+        sys.stdout.flush()
+        warn(f"wrote {count} {what} to standard output ({fmt})")
+    else:
+        say(f"wrote {count} {what} to {out_path} ({fmt})")
 
 
 def reconcile(

@@ -15,7 +15,7 @@ import sys
 
 import typer
 
-from orderledger.domain.errors import LedgerError
+from orderledger.domain.errors import LedgerError, argument_names
 from orderledger.infrastructure.cli import admin, audit, ingest, queries
 from orderledger.infrastructure.cli.app import app
 from orderledger.infrastructure.cli.ingest import Interrupted
@@ -112,11 +112,21 @@ def _global_options_first(args: list[str]) -> list[str]:
     return moved + rest
 
 
+OPTION_NAMES = {"fmt": "--format"}
+"""The options whose name is not their argument's with dashes (``app_role`` is ``--app-role``)."""
+
+
+def option_name(argument: str) -> str:
+    """How the command line spells an argument of the Python API."""
+    return OPTION_NAMES.get(argument, "--" + argument.replace("_", "-"))
+
+
 def _fail(error: BaseException, code: int, prefix: str = "") -> None:
     if os.environ.get("ORDERLEDGER_DEBUG"):
         raise error
     text = getattr(error, "message", None) or str(error) or type(error).__name__
-    warn(f"orderledger: {prefix}{(str(text).splitlines() or [''])[0]}")
+    text = argument_names(str(text), option_name)  # the API names its arguments; here, our options
+    warn(f"orderledger: {prefix}{(text.splitlines() or [''])[0]}")
     sys.exit(code)
 
 

@@ -16,6 +16,7 @@ from orderledger.domain.errors import (
     InvalidInputError,
     LedgerError,
     OrderNotFoundError,
+    argument_names,
 )
 from orderledger.infrastructure.errors import (
     ConfigurationError,
@@ -73,6 +74,15 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+PARAMETER_NAMES = {"fmt": "format"}
+"""The query parameters whose name is not their argument's in the Python API."""
+
+
+def parameter_name(argument: str) -> str:
+    """How the HTTP API spells an argument of the Python API."""
+    return PARAMETER_NAMES.get(argument, argument)
+
+
 def status_for(error: LedgerError) -> int:
     """The HTTP status of a ledger error: whose fault, and can it be retried."""
     if isinstance(error, OrderNotFoundError):
@@ -108,7 +118,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(LedgerError)
     async def _ledger(request: Request, error: LedgerError) -> JSONResponse:
-        return problem_response(status_for(error), error.message)
+        return problem_response(status_for(error), argument_names(error.message, parameter_name))
 
     @app.exception_handler(ValueError)
     async def _value(request: Request, error: ValueError) -> JSONResponse:

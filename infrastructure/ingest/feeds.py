@@ -86,7 +86,7 @@ def open_feed(ledger: Any, fmt: str, venue: str, account: str) -> Feed:
         return HyperliquidFeed(ledger, venue, account)
     if fmt == "lighter":
         if rules_for(venue) is not VENUE_RULES["lighter"]:
-            raise ConfigurationError("--format lighter needs --venue lighter (or lighter-<name>)")
+            raise ConfigurationError("`fmt` lighter needs `venue` lighter (or lighter-<name>)")
         return LighterFeed(ledger, venue, account)
     if fmt == "tradier":
         return TradierFeed(ledger, venue, account)

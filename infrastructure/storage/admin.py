@@ -54,7 +54,7 @@ def init_database(
         done.append(f"views written by an older version were rebuilt: {', '.join(outdated)}")
     if db.dialect != "postgresql":
         if app_role:
-            raise ConfigurationError("--app-role needs PostgreSQL: SQLite has no roles")
+            raise ConfigurationError("`app_role` needs PostgreSQL: SQLite has no roles")
         return done
     if not app_role:
         return done

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import io
 import threading
 import typing
 from collections.abc import Callable, Iterator
@@ -52,6 +53,8 @@ VALID: dict[str, Any] = {
     "reason": "a stray report",
     "by": "ops",
     "message_id": 1,
+    "table": "trades",
+    "out": io.BytesIO(),
     "snapshot": '{"venue": "V", "account": "acc", "as_of": "2026-11-20T10:00:00Z", "orders": []}',
 }
 """A valid value for each required parameter."""

@@ -127,6 +127,26 @@ def test_trades_are_typed_rows(session: OrderLedger) -> None:
     assert TradeRow.from_json(a1.to_json()) == a1
 
 
+def test_export_writes_a_table_and_never_over_a_file_unasked(session: OrderLedger, tmp_path: Any) -> None:
+    target = tmp_path / "trades.jsonl"
+    assert session.export("trades", target) == 2  # a1 and b1
+    assert [json.loads(line)["trade_id"] for line in target.read_text().splitlines()] == ["a1", "b1"]
+
+    # The API names its own arguments; the command line spells them as options (--out, --force).
+    with pytest.raises(
+        InvalidInputError, match=r"^`out` '.*trades.jsonl' exists: give `force` to replace it$"
+    ):
+        session.export("trades", target, fmt="csv")
+    assert session.export("trades", target, fmt="csv", force=True) == 2
+    header, *rows = target.read_text().splitlines()
+    assert "trade_id" in header.split(",") and len(rows) == 2
+    with pytest.raises(InvalidInputError, match=r"^`fmt` must be csv, jsonl or parquet, not 'xlsx'$"):
+        session.export("orders", tmp_path / "o.x", fmt="xlsx")
+    with pytest.raises(InvalidInputError, match=r"^`raw` goes with `fmt` csv"):
+        session.export("orders", tmp_path / "o.jsonl", raw=True)
+    assert not (tmp_path / "o.jsonl").exists() and not (tmp_path / "o.x").exists()
+
+
 def test_positions_with_a_mark(session: OrderLedger) -> None:
     [position] = session.positions(marks={"BTC-USDT": Decimal("120")})
 

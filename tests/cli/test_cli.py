@@ -840,7 +840,7 @@ def test_database_url_from_the_environment_and_the_default(tmp_path: Path) -> No
         (("trades", "--until", "9999-12-31T23:59:59-01:00"), "--until is out of range"),
         (("trades", "--since", "2026-01-05"), "UTC offset"),
         (("trades", "--until", "2026-01-05T10:00:00"), "UTC offset"),
-        (("rebuild", "nope"), "name a view"),
+        (("rebuild", "nope"), "no view is named 'nope'"),
         (("rebuild",), "name a view"),
         (("pnl", "--by", "weekday"), "--by"),
     ],

@@ -231,6 +231,9 @@ def test_positions_and_pnl(client: TestClient) -> None:
     assert (day["day"], day["realized_pnl"], day["fills"]) == ("2026-11-20", "10", 2)
     assert_problem(client.get("/pnl", params={"by": "colour"}), 400, "use day, account")
     assert_problem(client.get("/positions", params={"mark": "BTC-USDT"}), 400, "expected INSTRUMENT=PRICE")
+    # The detail names the query parameter, not the command line's option or a Python argument.
+    detail = client.get("/positions", params={"mark": "BTC-USDT"}).json()["detail"]
+    assert detail == "mark 'BTC-USDT': expected INSTRUMENT=PRICE"
 
 
 def test_daily_pnl_with_funding(client: TestClient, ledger: OrderLedger) -> None:
@@ -252,7 +255,8 @@ def test_daily_pnl_with_funding(client: TestClient, ledger: OrderLedger) -> None
     assert client.get("/pnl/daily", params={"by": "account"}).json() == [
         r.to_json() for r in ledger.pnl_daily()
     ]
-    assert_problem(client.get("/pnl/daily", params={"by": "day"}), 400, "use account, parent or tag:NAME")
+    daily = client.get("/pnl/daily", params={"by": "day"})
+    assert_problem(daily, 400, "groups by account, parent or tag:NAME")
 
 
 def test_a_fee_in_bnb_is_valued_at_a_recorded_rate(client: TestClient, ledger: OrderLedger) -> None:
