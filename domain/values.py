@@ -128,6 +128,10 @@ class Status(StrEnum):
 
 
 TERMINAL = frozenset({Status.FILLED, Status.CANCELED, Status.REJECTED, Status.EXPIRED})
+"""The one declaration of which statuses end an order; every other status is open."""
+ENDED = TERMINAL - {Status.FILLED}
+"""The terminal statuses an order reaches by a fact of its own (a cancel, a reject, an expiry),
+not by its fills; each fact's message is named like the status."""
 
 TEXT: dict[Side | OrderType | Liquidity | Status, str] = {
     member: member.value for kind in (Side, OrderType, Liquidity, Status) for member in kind

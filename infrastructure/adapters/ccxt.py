@@ -94,6 +94,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from orderledger.domain.values import ENDED, Status
 from orderledger.infrastructure.adapters.aliases import client_index_value
 from orderledger.infrastructure.adapters.common import (
     AdapterError,
@@ -109,8 +110,6 @@ from orderledger.infrastructure.adapters.common import (
 from orderledger.infrastructure.adapters.hyperliquid import funding_flow_id, liquidated_here, user_of
 
 SOURCE = "ccxt"
-TERMINAL = {"canceled": "canceled", "cancelled": "canceled", "expired": "expired", "rejected": "rejected"}
-"""CCXT statuses that end an order, and the ledger message each becomes."""
 SNAPSHOT_STATUS = {
     "closed": "filled",
     "canceled": "canceled",
@@ -119,6 +118,9 @@ SNAPSHOT_STATUS = {
     "rejected": "rejected",
 }
 """CCXT status → the status of a closed-order row in a reconciliation snapshot."""
+TERMINAL = {venue: status for venue, status in SNAPSHOT_STATUS.items() if Status(status) in ENDED}
+"""CCXT statuses that end an order by a fact of its own, and the ledger message each becomes
+(named like the status it leads to; ``closed`` ends an order by its fills)."""
 INFO_ORIGINAL_CLIENT_ID_KEYS = ("origClientOrderId",)
 """Keys under which a venue's cancel response (``info``) names the order's own client order ID
 while ``clientOrderId`` holds the cancel request's (Binance's DELETE /api/v3/order does this)."""

@@ -28,6 +28,7 @@ from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import (
     OrderType,
     Side,
+    Status,
     format_decimal,
     format_timestamp,
     parse_decimal,
@@ -35,11 +36,13 @@ from orderledger.domain.values import (
     parse_positive,
     parse_timestamp,
 )
+from orderledger.infrastructure.adapters.snapshots import RECONCILE_OPEN_STATUSES
 from orderledger.infrastructure.ingest.messages import decode_json, parse_message
 from orderledger.infrastructure.ingest.processing import Inbound, Result
 
 SOURCE = "reconciliation"
-CLOSED_STATUSES = ("filled", "canceled", "expired", "rejected")
+CLOSED_STATUSES = tuple(s.value for s in Status if s.is_terminal)
+"""What a closed-order row of a snapshot may say (the ledger's terminal statuses)."""
 ZERO = Decimal(0)
 
 
@@ -102,7 +105,7 @@ def _order_row(data: Any, where: str, closed: bool) -> VenueOrder:
     if not isinstance(data, dict):
         raise InvalidInputError(f"{where} must be an object")
     status = str(_require(data, "status", where)).lower()
-    allowed = CLOSED_STATUSES if closed else ("open", "new", "partially_filled", "accepted")
+    allowed = CLOSED_STATUSES if closed else RECONCILE_OPEN_STATUSES
     if status not in allowed:
         raise InvalidInputError(f"{where}: status must be one of {'|'.join(allowed)}, not {status!r}")
     try:
@@ -483,7 +486,7 @@ class Reconciler:
         return difference
 
     def _status(self, row: VenueOrder, key: dict[str, Any], client_id: str, status: str) -> list[Difference]:
-        terminal = {"filled", "canceled", "expired", "rejected"}
+        terminal = CLOSED_STATUSES
         if row.status in ("filled",) or row.status not in terminal or status in terminal:
             if (
                 row.status in terminal
@@ -500,7 +503,7 @@ class Reconciler:
                     )
                 ]
             return []
-        kind = {"canceled": "canceled", "expired": "expired", "rejected": "rejected"}[row.status]
+        kind = row.status  # canceled, expired or rejected: the fact's message is named like the status
         difference = Difference(
             "closed_at_venue",
             f"the venue reports the order {row.status}; the ledger has it {status}",
