@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.identity import IdentityKey
 from orderledger.domain.order import Order, external_client_order_id
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import (
@@ -289,8 +290,8 @@ class Reconciler:
             order = processor.load_order(row.client_order_id, trust_absent=False)
             if order is not None:
                 return order
-        keys = [(self.snapshot.venue, "venue_order_id", row.venue_order_id)]
-        keys += [(self.snapshot.venue, f"alias:{n}", v) for n, v in row.aliases.items()]
+        keys = [IdentityKey.venue_order(self.snapshot.venue, row.venue_order_id)]
+        keys += [IdentityKey.alias(self.snapshot.venue, n, v) for n, v in row.aliases.items()]
         for key in keys:
             owner = processor.lookup_identity(key)
             if owner is not None:
@@ -521,7 +522,9 @@ class Reconciler:
         if fill.client_order_id and processor.load_order(fill.client_order_id, trust_absent=False):
             owner = fill.client_order_id
         elif fill.venue_order_id:
-            owner = processor.lookup_identity((self.snapshot.venue, "venue_order_id", fill.venue_order_id))
+            owner = processor.lookup_identity(
+                IdentityKey.venue_order(self.snapshot.venue, fill.venue_order_id)
+            )
         if owner is None:
             return [
                 Difference(
