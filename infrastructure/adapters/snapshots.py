@@ -46,7 +46,7 @@ from orderledger.domain.values import (
     parse_identifier,
     parse_positive,
 )
-from orderledger.infrastructure.adapters.common import AdapterError, time_from_iso
+from orderledger.infrastructure.adapters.common import SIDES, AdapterError, time_from_iso
 
 SPELLINGS = {"closed": Status.FILLED, "cancelled": Status.CANCELED}
 """Venue spellings of a status that differ from the ledger's own."""
@@ -143,7 +143,7 @@ def _row(row: Mapping[str, Any], where: str) -> OpenOrder:
         return value
 
     side = str(required("side")).lower()
-    if side not in ("buy", "sell"):
+    if side not in SIDES:
         raise AdapterError(f"{where}: side must be buy or sell, not {side[:20]!r}")
     client = row.get("client_order_id")
     price = row.get("price")
