@@ -9,13 +9,9 @@ event can be read, searched and projected on its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
-from types import UnionType
-from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origin
+from typing import Any, ClassVar, Protocol, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -323,182 +319,36 @@ EVENT_TYPES_BY_NAME: dict[str, type[OrderEvent]] = {cls.__name__: cls for cls in
 E = TypeVar("E", bound=BaseModel)
 
 
-@dataclass(frozen=True)
-class _Plan:
-    """How to build one event class without validation: every field in declaration order with
-    its default (None where it has none), which fields are required or made by a factory, and
-    how a stored (JSON) value of each becomes the field's type."""
+class EventFactory(Protocol):
+    """What builds an event (or a request) of a class from values the domain has checked."""
 
-    names: tuple[str, ...]
-    template: dict[str, Any]
-    required: frozenset[str]
-    known: frozenset[str]
-    factories: tuple[tuple[str, Callable[[], Any]], ...]
-    readers: tuple[tuple[str, Callable[[Any], Any]], ...]  # the fields after the header
-    read: Callable[[Any, int, dict[str, Any]], dict[str, Any] | None]  # see _stored_reader
+    def __call__(self, cls: type[E], values: dict[str, Any], /) -> E: ...
 
 
-_PLANS: dict[type[BaseModel], _Plan] = {}
-
-HEADER = ("originator_id", "originator_version")
-"""The aggregate coordinates every event begins with: stored beside its payload, not in it."""
-
-
-def _reader(annotation: Any) -> Callable[[Any], Any] | None:
-    """How a JSON value becomes a field of this type (None: it already is one)."""
-    if get_origin(annotation) in (Union, UnionType):
-        inner = [a for a in get_args(annotation) if a is not type(None)]
-        return _reader(inner[0]) if len(inner) == 1 else None
-    if get_origin(annotation) is Annotated:
-        return _reader(get_args(annotation)[0])
-    if annotation is Decimal:
-        return Decimal
-    if annotation is datetime:
-        return datetime.fromisoformat
-    if annotation is UUID:
-        return lambda value: value if isinstance(value, UUID) else UUID(str(value))
-    if isinstance(annotation, type) and issubclass(annotation, Enum):
-        # The member by its value, looked up directly: calling the class goes through Enum's
-        # Python-level __call__ (a trusted stored value is one of them; any other is a KeyError).
-        return annotation._value2member_map_.__getitem__
-    return None
+def model_construct(cls: type[E], values: dict[str, Any]) -> E:
+    """An event from values the domain has checked, built without validating them again:
+    defaults filled in, fields in declaration order (pydantic's ``model_construct``)."""
+    return cls.model_construct(**values)
 
 
-def _plan(cls: type[BaseModel]) -> _Plan:
-    plan = _PLANS.get(cls)
-    if plan is None:
-        template: dict[str, Any] = {}
-        required: set[str] = set()
-        factories: list[tuple[str, Callable[[], Any]]] = []
-        readers: list[tuple[str, Callable[[Any], Any]]] = []
-        for name, info in cls.model_fields.items():
-            template[name] = None
-            if info.default_factory is not None:
-                factories.append((name, info.default_factory))  # type: ignore[arg-type]
-            elif info.is_required():
-                required.add(name)
-            else:
-                template[name] = info.default
-            reader = _reader(info.annotation)
-            if reader is not None and name not in HEADER:
-                readers.append((name, reader))
-        names = tuple(template)
-        plan = _PLANS[cls] = _Plan(
-            names,
-            template,
-            frozenset(required),
-            frozenset(template),
-            tuple(factories),
-            tuple(readers),
-            _stored_reader(names, dict(readers)),
-        )
-    return plan
+new_event: EventFactory = model_construct
+"""How the domain builds every event it decides. The storage layer sets an equivalent that is
+faster on the hot path (``infrastructure.storage.codecs.construct``: the same event, and a
+TypeError for an unknown field) through ``use_event_factory``."""
 
 
-def _stored_reader(
-    names: tuple[str, ...], readers: dict[str, Callable[[Any], Any]]
-) -> Callable[[Any, int, dict[str, Any]], dict[str, Any] | None]:
-    """One function for one event class that reads a stored state holding exactly the fields
-    after the header: the event's fields, header first, each value turned into its type, in
-    one dictionary display (no template copied, no loop over the fields). It answers None for
-    any other state (a field missing or added: an upcast state, say), which the general path
-    reads. Generated from the field names pydantic gives, as ``dataclasses`` generates its
-    ``__init__``: a tenth of the rebuild's time is reading events."""
-    if names[: len(HEADER)] != HEADER:
-        return lambda originator_id, version, state: None  # not an event: nothing stored to read
-    body = names[len(HEADER) :]
-    scope: dict[str, Any] = {}
-    values = []
-    for at, name in enumerate(body):
-        if name in readers:
-            scope[f"read{at}"] = readers[name]
-            values.append(f"{name!r}: None if (v := s[{name!r}]) is None else read{at}(v)")
-        else:
-            values.append(f"{name!r}: s[{name!r}]")
-    source = (
-        "def read(originator_id, version, s):\n"
-        f"    if len(s) != {len(body)}:\n"
-        "        return None\n"
-        "    try:\n"
-        "        return {'originator_id': originator_id, 'originator_version': version, "
-        + ", ".join(values)
-        + "}\n"
-        "    except KeyError:\n"
-        "        return None\n"
-    )
-    exec(source, scope)  # the source is made of the model's own field names
-    read: Callable[[Any, int, dict[str, Any]], dict[str, Any] | None] = scope["read"]
-    return read
-
-
-_new = object.__new__
-_set = object.__setattr__
-# The slots pydantic keeps beside __dict__, set through their descriptors: the same as
-# object.__setattr__, without looking the name up along the class's MRO each time.
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-
-
-def construct(cls: type[E], values: dict[str, Any]) -> E:
-    """An event (or a request) from values the ledger has already checked, without validating
-    them again.
-
-    What pydantic's ``model_construct`` does (defaults filled in, fields in declaration order, so
-    the payload's bytes are the same), at a small part of its cost: the hot path builds every
-    event through here. An unknown field name is a programming error and raises TypeError."""
-    plan = _PLANS.get(cls) or _plan(cls)
-    given = set(values)
-    if not plan.required <= given <= plan.known:
-        missing = [name for name in plan.names if name in plan.required and name not in given]
-        if missing:
-            raise TypeError(f"{cls.__name__} needs {missing[0]!r}")
-        raise TypeError(f"{cls.__name__} has no field {sorted(given - plan.known)[0]!r}")
-    data = plan.template.copy()  # every field, in order: the given values keep their places
-    data.update(values)
-    for name, factory in plan.factories:
-        if name not in given:
-            data[name] = factory()
-    return _made(cls, data, given)
-
-
-def _made(cls: type[E], data: dict[str, Any], given: set[str]) -> E:
-    """An instance holding ``data`` (every field, in order) as its fields, ``given`` as set."""
-    event = _new(cls)
-    _set(event, "__dict__", data)
-    _set_fields_set(event, given)
-    _set_extra(event, None)
-    _set_private(event, None)
-    return event
-
-
-def read_stored(cls: type[E], originator_id: UUID, version: int, state: dict[str, Any]) -> E:
-    """An event from its header and its stored JSON state (upcast already), trusted as the
-    ledger wrote it: each value is only turned into its field's type (text into Decimal,
-    datetime, enum).
-
-    The ledger writes an event's own fields whole, so a stored state usually holds exactly the
-    fields after the header: the class's generated reader makes the event's fields of it at
-    once (``_stored_reader``). Any other state (one upcast from an older class version, say) is
-    read field by field and goes through ``construct``."""
-    plan = _PLANS.get(cls) or _plan(cls)
-    data = plan.read(originator_id, version, state)
-    if data is not None:
-        return _made(cls, data, set(data))
-    for name, reader in plan.readers:
-        value = state.get(name)
-        if value is not None:
-            state[name] = reader(value)
-    state["originator_id"] = originator_id
-    state["originator_version"] = version
-    return construct(cls, state)
+def use_event_factory(factory: EventFactory) -> None:
+    """Build every event the domain decides from now on with ``factory`` (``new_event``)."""
+    global new_event
+    new_event = factory
 
 
 __all__ = [cls.__name__ for cls in EVENT_TYPES] + [
     "EVENT_TYPES",
     "EVENT_TYPES_BY_NAME",
     "OrderEvent",
+    "EventFactory",
     "OrderSpec",
-    "construct",
-    "read_stored",
+    "new_event",
+    "use_event_factory",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from enum import Enum, StrEnum
 
+from orderledger.domain import values
 from orderledger.domain.values import Status
 
 
@@ -49,11 +50,13 @@ class Rule(Enum):
 
 S = Status
 F = Fact
-OPEN_BASE = (S.REQUESTED, S.ACCEPTED, S.PARTIALLY_FILLED)
-PENDING = (S.PENDING_CANCEL, S.PENDING_AMEND)
-OPEN = OPEN_BASE + PENDING
-ENDED = (S.CANCELED, S.REJECTED, S.EXPIRED)  # terminal but not filled
-TERMINAL_STATUSES = (S.FILLED,) + ENDED
+# Which statuses are open or terminal is declared once (``values.TERMINAL``); the table's
+# groups are read from it, in the statuses' order.
+OPEN = tuple(s for s in Status if s.is_open)
+PENDING = (S.PENDING_CANCEL, S.PENDING_AMEND)  # open, awaiting the venue's reply
+OPEN_BASE = tuple(s for s in OPEN if s not in PENDING)
+TERMINAL_STATUSES = tuple(s for s in Status if s.is_terminal)
+ENDED = tuple(s for s in TERMINAL_STATUSES if s in values.ENDED)  # terminal but not filled
 
 TRANSITIONS: dict[tuple[Status, Fact], tuple[Rule, str]] = {}
 

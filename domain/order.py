@@ -17,6 +17,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 from uuid import UUID, uuid5
 
+from orderledger.domain import events as _events
 from orderledger.domain.errors import (
     AmendBelowFilledError,
     ClientOrderIdReuseError,
@@ -45,7 +46,6 @@ from orderledger.domain.events import (
     OrderRejected,
     OrderRequested,
     OrderSpec,
-    construct,
 )
 from orderledger.domain.lifecycle import Fact, Rule, rule_for
 from orderledger.domain.outcomes import Outcome
@@ -390,7 +390,7 @@ class Order:
         stated["quote_currency"] = spec.quote_currency or quote_currency_of(spec.instrument)
         stated["tags"] = dict(spec.tags)
         stated["aliases"] = dict(spec.aliases)
-        event = construct(OrderRequested, stated)  # its values are checked: no validation again
+        event = _events.new_event(OrderRequested, stated)  # its values are checked: no validation again
         order = cls(event)
         order.version = 1
         order._pending_events.append(event)
@@ -880,7 +880,7 @@ class Order:
         fields["account"] = self.account
         fields["venue"] = self.venue
         fields["instrument"] = self.instrument
-        event = construct(event_class, fields)
+        event = _events.new_event(event_class, fields)
         self.apply(event)
         self._pending_events.append(event)
         return Decision(Outcome.APPLIED, (event,))

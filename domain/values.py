@@ -15,7 +15,6 @@ from enum import StrEnum
 from typing import Annotated, NewType
 
 from pydantic import BeforeValidator, PlainSerializer
-from pydantic_core import to_json as _to_json
 
 from orderledger.domain.errors import InvalidInputError
 
@@ -129,6 +128,10 @@ class Status(StrEnum):
 
 
 TERMINAL = frozenset({Status.FILLED, Status.CANCELED, Status.REJECTED, Status.EXPIRED})
+"""The one declaration of which statuses end an order; every other status is open."""
+ENDED = TERMINAL - {Status.FILLED}
+"""The terminal statuses an order reaches by a fact of its own (a cancel, a reject, an expiry),
+not by its fills; each fact's message is named like the status."""
 
 TEXT: dict[Side | OrderType | Liquidity | Status, str] = {
     member: member.value for kind in (Side, OrderType, Liquidity, Status) for member in kind
@@ -276,27 +279,9 @@ def format_decimal(value: Decimal) -> str:
     return format(value, "f")
 
 
-_JSON_TIME = len(b'"2026-11-25T00:00:00.000000Z"')
-_JSON_WHOLE_SECOND = len(b'"2026-11-25T00:00:00Z"')
-
-
 def format_timestamp(value: datetime) -> str:
-    """ISO 8601 in UTC with a Z suffix and microseconds (fixed width, so text order is time order).
-
-    pydantic-core's JSON writer spells a UTC time the same way in a third of the time Python's
-    own formatting takes, but leaves out a fraction of zero: that is put back. Any other length
-    (no such time is known) is formatted in Python, so the text never depends on the writer."""
+    """ISO 8601 in UTC with a Z suffix and microseconds (fixed width, so text order is time order)."""
     v = value if value.tzinfo is UTC else value.astimezone(UTC)
-    text = _to_json(v)
-    if len(text) == _JSON_TIME:
-        return text[1:-1].decode()
-    if len(text) == _JSON_WHOLE_SECOND:
-        return text[1:-2].decode() + ".000000Z"
-    return _spelt_out(v)  # pragma: no cover - pydantic-core writes one of the two forms above
-
-
-def _spelt_out(v: datetime) -> str:
-    """``format_timestamp`` of a UTC time, spelt out in Python."""
     return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031 - faster than an f-string here
         v.year,
         v.month,

@@ -20,10 +20,11 @@ from typing import Any, TypeVar
 import pytest
 
 from orderledger.domain.errors import LedgerError
-from orderledger.domain.events import OrderEvent, OrderSpec, construct
+from orderledger.domain.events import OrderEvent, OrderSpec
 from orderledger.domain.order import Decision, Order, Stamp, replay
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import Liquidity, OrderType, Side, Status
+from orderledger.infrastructure.storage.codecs import construct
 
 Number = Decimal | int | str
 Step = Callable[[Order, Stamp], Decision]

@@ -94,8 +94,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from orderledger.domain.values import ENDED, Status
 from orderledger.infrastructure.adapters.aliases import client_index_value
 from orderledger.infrastructure.adapters.common import (
+    LIQUIDITIES,
+    SIDES,
     AdapterError,
     Message,
     decimal_text,
@@ -109,8 +112,6 @@ from orderledger.infrastructure.adapters.common import (
 from orderledger.infrastructure.adapters.hyperliquid import funding_flow_id, liquidated_here, user_of
 
 SOURCE = "ccxt"
-TERMINAL = {"canceled": "canceled", "cancelled": "canceled", "expired": "expired", "rejected": "rejected"}
-"""CCXT statuses that end an order, and the ledger message each becomes."""
 SNAPSHOT_STATUS = {
     "closed": "filled",
     "canceled": "canceled",
@@ -119,6 +120,9 @@ SNAPSHOT_STATUS = {
     "rejected": "rejected",
 }
 """CCXT status → the status of a closed-order row in a reconciliation snapshot."""
+TERMINAL = {venue: status for venue, status in SNAPSHOT_STATUS.items() if Status(status) in ENDED}
+"""CCXT statuses that end an order by a fact of its own, and the ledger message each becomes
+(named like the status it leads to; ``closed`` ends an order by its fills)."""
 INFO_ORIGINAL_CLIENT_ID_KEYS = ("origClientOrderId",)
 """Keys under which a venue's cancel response (``info``) names the order's own client order ID
 while ``clientOrderId`` holds the cancel request's (Binance's DELETE /api/v3/order does this)."""
@@ -245,7 +249,7 @@ def _lighter_forced(structure: Mapping[str, Any], info: Mapping[str, Any], accou
 def _lighter_trade_index(trade: Mapping[str, Any], info: Mapping[str, Any]) -> str | None:
     # Lighter trades carry both sides' client indexes; ours is the side ccxt resolved.
     side = (text_or_none(trade.get("side")) or "").lower()
-    if side not in ("buy", "sell"):
+    if side not in SIDES:
         return None
     return text_or_none(info.get("ask_client_id" if side == "sell" else "bid_client_id"))
 
@@ -498,7 +502,7 @@ def _request(
     quantity = positive_text(order.get("amount"), "amount")
     order_type = _order_type(order)
     price = positive_text(order.get("price"), "price") if order_type == "limit" else None
-    if symbol is None or side not in ("buy", "sell") or quantity is None:
+    if symbol is None or side not in SIDES or quantity is None:
         return None  # not enough to describe the order: the ack and facts still go through
     if order_type == "limit" and price is None:
         return None
@@ -587,7 +591,7 @@ def _trades_messages(
             )
         symbol = text_or_none(first.get("symbol"))
         side = (text_or_none(first.get("side")) or "").lower()
-        if symbol is None or side not in ("buy", "sell"):
+        if symbol is None or side not in SIDES:
             raise AdapterError(f"{kind} trade {text_or_none(first.get('id'))!r} needs a symbol and a side")
         out.append(
             message(
@@ -670,7 +674,7 @@ def _fill(
         price=price,
         fee=fee,
         fee_currency=fee_currency,
-        liquidity=liquidity if liquidity in ("maker", "taker") else None,
+        liquidity=liquidity if liquidity in LIQUIDITIES else None,
         venue_realized_pnl=pnl,
         ts=ts,
         source=source,
@@ -843,7 +847,7 @@ def order_row(
     symbol = text_or_none(order.get("symbol"))
     side = (text_or_none(order.get("side")) or "").lower()
     quantity = positive_text(order.get("amount"), "amount")
-    if venue_order_id is None or symbol is None or side not in ("buy", "sell") or quantity is None:
+    if venue_order_id is None or symbol is None or side not in SIDES or quantity is None:
         return None
     status = (text_or_none(order.get("status")) or "open").lower()
     order_type = _order_type(order)

@@ -18,8 +18,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.values import format_timestamp, parse_timestamp
+from orderledger.domain.values import Liquidity, Side, format_timestamp, parse_timestamp
 from orderledger.infrastructure.errors import MessageError
+
+SIDES = tuple(side.value for side in Side)
+"""The sides an adapter reads (the ledger's own spelling; a tuple, so any JSON value can be tested)."""
+LIQUIDITIES = tuple(kind.value for kind in Liquidity)
+"""The liquidity flags an adapter keeps (the ledger's own spelling)."""
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _DIGITS = re.compile(r"^[+-]?[0-9]{1,20}$")

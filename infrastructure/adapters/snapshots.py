@@ -38,10 +38,19 @@ from decimal import Decimal
 from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.values import format_decimal, parse_decimal, parse_identifier, parse_positive
-from orderledger.infrastructure.adapters.common import AdapterError, time_from_iso
+from orderledger.domain.values import (
+    TERMINAL,
+    Status,
+    format_decimal,
+    parse_decimal,
+    parse_identifier,
+    parse_positive,
+)
+from orderledger.infrastructure.adapters.common import SIDES, AdapterError, time_from_iso
 
-TERMINAL_STATUSES = frozenset({"filled", "closed", "canceled", "cancelled", "expired", "rejected"})
+SPELLINGS = {"closed": Status.FILLED, "cancelled": Status.CANCELED}
+"""Venue spellings of a status that differ from the ledger's own."""
+TERMINAL_STATUSES = frozenset(s.value for s in TERMINAL) | {v for v, s in SPELLINGS.items() if s in TERMINAL}
 RECONCILE_OPEN_STATUSES = ("open", "new", "partially_filled", "accepted")
 COMPARED = ("filled_quantity", "quantity", "price", "status", "client_order_id")
 
@@ -134,7 +143,7 @@ def _row(row: Mapping[str, Any], where: str) -> OpenOrder:
         return value
 
     side = str(required("side")).lower()
-    if side not in ("buy", "sell"):
+    if side not in SIDES:
         raise AdapterError(f"{where}: side must be buy or sell, not {side[:20]!r}")
     client = row.get("client_order_id")
     price = row.get("price")

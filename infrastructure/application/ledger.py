@@ -35,6 +35,7 @@ from eventsourcing.utils import Environment
 
 from orderledger.domain.errors import InvalidInputError, LedgerError, OrderNotFoundError
 from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
+from orderledger.domain.identity import ALIAS, VENUE_ORDER_ID
 from orderledger.domain.order import Order, order_id_for, replay
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp, parse_timestamp
@@ -541,13 +542,12 @@ class OrderLedger(Application[UUID]):
                 name, value = key.split("=", 1)
                 rows = tx.all(
                     "SELECT venue, client_order_id FROM identities WHERE kind = ? AND value = ?",
-                    (f"alias:{name}", value),
+                    (ALIAS + name, value),
                 )
             else:
                 rows = tx.all(
-                    "SELECT venue, client_order_id FROM identities"
-                    " WHERE kind = 'venue_order_id' AND value = ?",
-                    (key,),
+                    "SELECT venue, client_order_id FROM identities WHERE kind = ? AND value = ?",
+                    (VENUE_ORDER_ID, key),
                 )
         rows = [r for r in rows if venue is None or r[0] == venue]
         if len(rows) == 1:

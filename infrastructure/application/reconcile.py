@@ -23,11 +23,13 @@ from decimal import Decimal
 from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.identity import IdentityKey
 from orderledger.domain.order import Order, external_client_order_id
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import (
     OrderType,
     Side,
+    Status,
     format_decimal,
     format_timestamp,
     parse_decimal,
@@ -35,11 +37,13 @@ from orderledger.domain.values import (
     parse_positive,
     parse_timestamp,
 )
+from orderledger.infrastructure.adapters.snapshots import RECONCILE_OPEN_STATUSES
 from orderledger.infrastructure.ingest.messages import decode_json, parse_message
 from orderledger.infrastructure.ingest.processing import Inbound, Result
 
 SOURCE = "reconciliation"
-CLOSED_STATUSES = ("filled", "canceled", "expired", "rejected")
+CLOSED_STATUSES = tuple(s.value for s in Status if s.is_terminal)
+"""What a closed-order row of a snapshot may say (the ledger's terminal statuses)."""
 ZERO = Decimal(0)
 
 
@@ -102,7 +106,7 @@ def _order_row(data: Any, where: str, closed: bool) -> VenueOrder:
     if not isinstance(data, dict):
         raise InvalidInputError(f"{where} must be an object")
     status = str(_require(data, "status", where)).lower()
-    allowed = CLOSED_STATUSES if closed else ("open", "new", "partially_filled", "accepted")
+    allowed = CLOSED_STATUSES if closed else RECONCILE_OPEN_STATUSES
     if status not in allowed:
         raise InvalidInputError(f"{where}: status must be one of {'|'.join(allowed)}, not {status!r}")
     try:
@@ -286,8 +290,8 @@ class Reconciler:
             order = processor.load_order(row.client_order_id, trust_absent=False)
             if order is not None:
                 return order
-        keys = [(self.snapshot.venue, "venue_order_id", row.venue_order_id)]
-        keys += [(self.snapshot.venue, f"alias:{n}", v) for n, v in row.aliases.items()]
+        keys = [IdentityKey.venue_order(self.snapshot.venue, row.venue_order_id)]
+        keys += [IdentityKey.alias(self.snapshot.venue, n, v) for n, v in row.aliases.items()]
         for key in keys:
             owner = processor.lookup_identity(key)
             if owner is not None:
@@ -483,7 +487,7 @@ class Reconciler:
         return difference
 
     def _status(self, row: VenueOrder, key: dict[str, Any], client_id: str, status: str) -> list[Difference]:
-        terminal = {"filled", "canceled", "expired", "rejected"}
+        terminal = CLOSED_STATUSES
         if row.status in ("filled",) or row.status not in terminal or status in terminal:
             if (
                 row.status in terminal
@@ -500,7 +504,7 @@ class Reconciler:
                     )
                 ]
             return []
-        kind = {"canceled": "canceled", "expired": "expired", "rejected": "rejected"}[row.status]
+        kind = row.status  # canceled, expired or rejected: the fact's message is named like the status
         difference = Difference(
             "closed_at_venue",
             f"the venue reports the order {row.status}; the ledger has it {status}",
@@ -518,7 +522,9 @@ class Reconciler:
         if fill.client_order_id and processor.load_order(fill.client_order_id, trust_absent=False):
             owner = fill.client_order_id
         elif fill.venue_order_id:
-            owner = processor.lookup_identity((self.snapshot.venue, "venue_order_id", fill.venue_order_id))
+            owner = processor.lookup_identity(
+                IdentityKey.venue_order(self.snapshot.venue, fill.venue_order_id)
+            )
         if owner is None:
             return [
                 Difference(

@@ -35,6 +35,7 @@ from orderledger.domain.values import (
     format_timestamp,
     parse_timestamp,
 )
+from orderledger.infrastructure.storage.codecs import row_filler, row_reader
 from orderledger.projections.fees import FeeValuation, FeeValue, net_of_fees
 from orderledger.projections.lots import ClosedLot, OpenLot, share
 from orderledger.projections.positions import Position
@@ -151,7 +152,7 @@ class _Row:
         per class and decoders: one function whose body converts each column by its own calls,
         not by a loop over per-field converters.
         """
-        return _compiled_reader(cls, tuple(decoders))
+        return row_reader(cls, tuple(decoders))
 
     @classmethod
     def packed_reader(
@@ -161,7 +162,7 @@ class _Row:
         array into typed rows, each decoded on the first read of a field (as ``stored_reader``
         with ``decoders`` would read the values). A listing of many rows, such as every open
         order after a restart, then costs a fraction of a microsecond per row until it is read."""
-        fill = _compiled_filler(cls, tuple(decoders))
+        fill = row_filler(cls, tuple(decoders))
 
         def packed(rows: Iterable[Sequence[Any]]) -> list[Row]:
             out: list[Row] = []
@@ -176,87 +177,6 @@ class _Row:
 
 
 _new = object.__new__
-
-
-def _compiled_reader(
-    cls: Any, decoders: tuple[Callable[[Any], Any] | None, ...]
-) -> Callable[[Iterable[Sequence[Any]]], list[Any]]:
-    """Stored rows → typed rows (see ``_Row.stored_reader``)."""
-    read: Callable[[Iterable[Sequence[Any]]], list[Any]] = _compiled(cls, decoders)[0]
-    return read
-
-
-def _compiled_filler(
-    cls: Any, decoders: tuple[Callable[[Any], Any] | None, ...]
-) -> Callable[[Any, Sequence[Any]], None]:
-    """What gives a row of ``cls`` every field, converted from one stored row, in one update of
-    its ``__dict__`` (a packed row's decoding: see ``_Row.packed_reader``)."""
-    fill: Callable[[Any, Sequence[Any]], None] = _compiled(cls, decoders)[1]
-    return fill
-
-
-@functools.cache
-def _compiled(cls: Any, decoders: tuple[Callable[[Any], Any] | None, ...]) -> tuple[Any, Any]:
-    names, readers = _stored_readers(cls)
-    if len(decoders) > len(names):
-        raise ValueError(f"{cls.__name__}: {len(decoders)} decoders for {len(names)} fields")
-    # The generated code names only the class, the converters (c<i>_<j>) and fields' positions:
-    # field names go in as string literals (repr), values as references, never as source text.
-    scope: dict[str, Any] = {"new": _new, "cls": cls}
-    items = []
-    for i, (name, reader) in enumerate(zip(names, readers, strict=True)):
-        decoder = decoders[i] if i < len(decoders) else None
-        chain = [c for c in (decoder, reader if reader is not decoder else None) if c is not None]
-        expression = f"r[{i}]"
-        for j, convert in enumerate(chain):
-            scope[f"c{i}_{j}"] = convert
-            expression = f"c{i}_{j}({expression})"
-        if chain:
-            expression = f"None if r[{i}] is None else {expression}"
-        items.append(f"{name!r}: {expression}")
-    fields_of_r = f"{{{', '.join(items)}}}"
-    source = (
-        "def read(rows):\n"
-        "    out = []\n"
-        "    append = out.append\n"
-        "    for r in rows:\n"
-        "        row = new(cls)\n"
-        f"        row.__dict__.update({fields_of_r})\n"
-        "        append(row)\n"
-        "    return out\n"
-        "def fill(row, r):\n"
-        f"    row.__dict__.update({fields_of_r})\n"
-    )
-    exec(compile(source, f"<{cls.__name__}.stored_reader>", "exec"), scope)
-    return scope["read"], scope["fill"]
-
-
-def _stored_reader(hint: Any) -> Callable[[Any], Any] | None:
-    """How a stored value becomes the field's type (None: it already is it)."""
-    args = typing.get_args(hint)
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType) and type(None) in args:
-        return _stored_reader(next(a for a in args if a is not type(None)))
-    if hint is Decimal:
-        return Decimal
-    if hint is datetime:
-        return datetime.fromisoformat  # the ledger's UTC text with its Z
-    if isinstance(hint, type) and issubclass(hint, Enum):
-        return {member.value: member for member in hint}.__getitem__
-    if origin is tuple:
-        return tuple
-    if hint is bool:
-        return bool
-    if origin in (Mapping, dict) and args and args[1] is Decimal:
-        return lambda v: {k: Decimal(x) for k, x in v.items()}
-    return None
-
-
-@functools.cache
-def _stored_readers(cls: type[_Row]) -> tuple[tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]:
-    hints = typing.get_type_hints(cls)
-    names = tuple(f.name for f in fields(cls))  # type: ignore[arg-type]
-    return names, tuple(_stored_reader(hints[name]) for name in names)
 
 
 @functools.cache

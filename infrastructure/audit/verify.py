@@ -17,6 +17,7 @@ from eventsourcing.persistence import MapperDeserialisationError
 from orderledger.domain.cash_flows import cash_flow_id_for, mark_id_for
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import CashFlowRecorded, InstrumentDefined, MarkRecorded, OrderEvent
+from orderledger.domain.identity import IdentityKey, identity_keys
 from orderledger.domain.instrument import instrument_id_for
 from orderledger.domain.order import Order, order_id_for
 from orderledger.domain.outcomes import Outcome
@@ -694,17 +695,10 @@ def journal_differences(db: Database, orders: Mapping[str, Order], limit: int = 
             for row in tx.all(f"{sql} LIMIT ?", (limit,)):
                 problems.append(text.format(*row))
         stored = {
-            (str(r[0]), str(r[1]), str(r[2])): str(r[3])
+            IdentityKey(str(r[0]), str(r[1]), str(r[2])): str(r[3])
             for r in tx.all("SELECT venue, kind, value, client_order_id FROM identities")
         }
-    recorded = {
-        key: order.client_order_id
-        for order in orders.values()
-        for key in [
-            *((order.venue, "venue_order_id", v) for v in order.venue_order_ids),
-            *((order.venue, f"alias:{n}", v) for n, v in order.aliases.items()),
-        ]
-    }
+    recorded = {key: order.client_order_id for order in orders.values() for key in identity_keys(order)}
     for key in sorted(set(stored) | set(recorded)):
         venue, kind, value = key
         if key not in stored:

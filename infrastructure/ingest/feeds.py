@@ -36,6 +36,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+from orderledger.domain.identity import IdentityKey
 from orderledger.domain.order import external_client_order_id
 from orderledger.domain.values import format_decimal
 from orderledger.infrastructure.adapters.ccxt import VENUE_RULES, rules_for
@@ -158,7 +159,7 @@ class TradierFeed:
     def _new_fill(self, total: Any) -> Message | None:
         """The inferred fill for what Tradier reports filled beyond what the ledger booked."""
         processor = self.ledger.processor
-        owner = processor.lookup_identity((self.venue, "venue_order_id", total.venue_order_id))
+        owner = processor.lookup_identity(IdentityKey.venue_order(self.venue, total.venue_order_id))
         order = None if owner is None else processor.load_order(owner, trust_absent=False)
         booked = Decimal(0) if order is None else order.filled_quantity
         notional = Decimal(0) if order is None else order.notional

@@ -43,7 +43,7 @@ from pydantic_core import core_schema as cs
 
 from orderledger.domain.cash_flows import CASH_FLOW_KINDS
 from orderledger.domain.errors import InvalidInputError, LedgerError
-from orderledger.domain.events import OrderSpec, construct
+from orderledger.domain.events import OrderSpec
 from orderledger.domain.instrument import Definition
 from orderledger.domain.order import SPEC_FIELDS, external_client_order_id, spec_values
 from orderledger.domain.values import (
@@ -65,6 +65,7 @@ from orderledger.domain.values import (
     parse_timestamp,
 )
 from orderledger.infrastructure.errors import MessageError
+from orderledger.infrastructure.storage.codecs import construct
 
 MAX_LINE_BYTES = 1_000_000
 MAX_MAP_ENTRIES = 32

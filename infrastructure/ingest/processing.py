@@ -21,6 +21,7 @@ from uuid import UUID
 
 from orderledger.domain.errors import IdentityConflictError, LedgerError
 from orderledger.domain.events import OrderAccepted, OrderAmended, OrderEvent, OrderSpec
+from orderledger.domain.identity import IdentityKey, identity_keys
 from orderledger.domain.order import Decision, Order, Stamp, order_id_for, replay
 from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
 from orderledger.domain.values import escape_unsafe, format_timestamp
@@ -53,7 +54,6 @@ from orderledger.infrastructure.storage.store import Commit, JournalEntry, Ledge
 MAX_ATTEMPTS = 8
 LOCKED_AFTER = 2
 """Stale attempts after which a batch is decided while holding the log lock."""
-IdentityKey = tuple[str, str, str]  # (venue, kind, value)
 _IDENTITY_COLUMNS = ("venue", "kind", "value", "client_order_id")
 CLIENT_ORDER_ID_ALIAS = "client_order_id"
 """The alias under which an external order keeps the client order ID of a request that named it."""
@@ -349,13 +349,13 @@ class Processor:
                 if venue is None:
                     continue
                 if m.venue_order_id:
-                    wanted.add((venue, "venue_order_id", m.venue_order_id))
+                    wanted.add(IdentityKey.venue_order(venue, m.venue_order_id))
                 if m.aliases:
-                    wanted.update((venue, f"alias:{n}", v) for n, v in m.aliases.items())
+                    wanted.update(IdentityKey.alias(venue, n, v) for n, v in m.aliases.items())
                 cid = m.client_order_id
                 if cid is not None and m.venue and cid in self.absent and cid not in requested:
                     # An order unknown by this ID may know it as an alias (_resolve).
-                    wanted.add((venue, f"alias:{CLIENT_ORDER_ID_ALIAS}", cid))
+                    wanted.add(IdentityKey.alias(venue, CLIENT_ORDER_ID_ALIAS, cid))
         # O(batch): only this batch's keys are looked at, never every identity seen so far.
         wanted = {key for key in wanted if key not in self.identities}
         if not wanted:
@@ -367,7 +367,7 @@ class Processor:
                 for venue, kind, value, owner in tx.all(
                     *select_by_keys("identities", _IDENTITY_COLUMNS, _IDENTITY_COLUMNS[:3], chunk, tx.dialect)
                 ):
-                    self.identities[(venue, kind, value)] = owner
+                    self.identities[IdentityKey(venue, kind, value)] = owner
         return {key for key in wanted if key not in self.identities}
 
     def lookup_identity(self, key: IdentityKey) -> str | None:
@@ -406,13 +406,6 @@ class Processor:
 
 _NAMING = frozenset({OrderAccepted, OrderAmended})
 """The events after the request that can give an order a new venue identity."""
-
-
-def identity_keys(order: Order) -> list[IdentityKey]:
-    """Every secondary identity an order has recorded."""
-    keys: list[IdentityKey] = [(order.venue, "venue_order_id", v) for v in order.venue_order_ids]
-    keys += [(order.venue, f"alias:{n}", v) for n, v in order.aliases.items()]
-    return keys
 
 
 class _Batch:
@@ -562,19 +555,19 @@ class _Batch:
             alias = {CLIENT_ORDER_ID_ALIAS: asked}
             added = self._outcome(existing, existing.add_aliases(self._stamp(message), alias), entry)
             keys = self._register(existing, identity_keys(existing))
-            own: list[IdentityKey] = [("", "client_order_id", asked)]
+            own: list[IdentityKey] = [IdentityKey.client_order(asked)]
             self.commit.resolvable.extend([*own, *keys])
             events = result[2] + added[2] + self._unpark(existing, [*own, *keys])
             return (Outcome.APPLIED, None, events) if events else result
-        new_keys = [(spec.venue, f"alias:{n}", v) for n, v in spec.aliases.items()]
+        new_keys = [IdentityKey.alias(spec.venue, n, v) for n, v in spec.aliases.items()]
         if spec.venue_order_id:
-            new_keys.append((spec.venue, "venue_order_id", spec.venue_order_id))
+            new_keys.append(IdentityKey.venue_order(spec.venue, spec.venue_order_id))
         self._check_identities(spec.client_order_id, new_keys)
         order, outcome = Order.request(spec, self._stamp(message))
         self.orders[order.client_order_id] = order
         result = self._outcome(order, outcome, entry)
         new_keys = self._register(order, new_keys)
-        own_key = ("", "client_order_id", order.client_order_id)
+        own_key = IdentityKey.client_order(order.client_order_id)
         self.commit.resolvable.extend([own_key, *new_keys])
         unparked = self._unpark(order, [own_key, *new_keys])
         return result[0], result[1], result[2] + unparked
@@ -589,9 +582,9 @@ class _Batch:
         that external order: it takes the request's client order ID as an alias
         (``client_order_id``), never a second order. An index held by another of our orders
         is left to the identity check (a collision of two client order IDs on one index)."""
-        keys = [(spec.venue, f"alias:{n}", v) for n, v in spec.aliases.items()]
+        keys = [IdentityKey.alias(spec.venue, n, v) for n, v in spec.aliases.items()]
         if spec.external and spec.venue_order_id:
-            keys.insert(0, (spec.venue, "venue_order_id", spec.venue_order_id))
+            keys.insert(0, IdentityKey.venue_order(spec.venue, spec.venue_order_id))
         for key in keys:
             owner = self._owner(key)
             if owner is None:
@@ -618,7 +611,7 @@ class _Batch:
                     f"order {order.client_order_id!r} is venue order {order.venue_order_id!r}, not {voi!r}",
                     client_order_id=order.client_order_id,
                 )
-            self._check_identities(order.client_order_id, [(order.venue, "venue_order_id", voi)])
+            self._check_identities(order.client_order_id, [IdentityKey.venue_order(order.venue, voi)])
             if order.venue_order_ids:
                 # Found by its alias (a FIX ClOrdID) under a venue order ID it never had: the venue
                 # renamed the order unasked; the new ID is recorded beside the old, with an anomaly.
@@ -674,14 +667,14 @@ class _Batch:
                 # A request recorded after the venue had reported its order made the request's
                 # client order ID an alias of that (external) order.
                 order = self._owner(
-                    (message.venue, f"alias:{CLIENT_ORDER_ID_ALIAS}", message.client_order_id)
+                    IdentityKey.alias(message.venue, CLIENT_ORDER_ID_ALIAS, message.client_order_id)
                 )
-            return order, ([] if order else [("", "client_order_id", message.client_order_id)])
+            return order, ([] if order else [IdentityKey.client_order(message.client_order_id)])
         venue = message.venue or ""
         keys: list[IdentityKey] = []
         if message.venue_order_id:
-            keys.append((venue, "venue_order_id", message.venue_order_id))
-        keys += [(venue, f"alias:{n}", v) for n, v in message.aliases.items()]
+            keys.append(IdentityKey.venue_order(venue, message.venue_order_id))
+        keys += [IdentityKey.alias(venue, n, v) for n, v in message.aliases.items()]
         for key in keys:
             order = self._owner(key)
             if order is not None:
@@ -801,9 +794,9 @@ class _Batch:
 
 def _accepted(batch: _Batch, order: Order, message: AcceptedMessage, stamp: Stamp) -> Decision:
     voi = message.venue_order_id
-    new_keys = [(order.venue, f"alias:{n}", v) for n, v in message.aliases.items()]
+    new_keys = [IdentityKey.alias(order.venue, n, v) for n, v in message.aliases.items()]
     if voi:
-        new_keys.append((order.venue, "venue_order_id", voi))
+        new_keys.append(IdentityKey.venue_order(order.venue, voi))
     batch._check_identities(order.client_order_id, new_keys)
     return order.accept(stamp, voi, message.aliases)
 
@@ -845,7 +838,7 @@ def _amend_requested(batch: _Batch, order: Order, message: AmendRequestedMessage
 def _amended(batch: _Batch, order: Order, message: AmendedMessage, stamp: Stamp) -> Decision:
     voi = message.venue_order_id
     if voi:
-        batch._check_identities(order.client_order_id, [(order.venue, "venue_order_id", voi)])
+        batch._check_identities(order.client_order_id, [IdentityKey.venue_order(order.venue, voi)])
     return order.amend(stamp, message.quantity, message.price, voi)
 
 

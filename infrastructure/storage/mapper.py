@@ -16,8 +16,9 @@ from uuid import UUID
 import orjson
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
 
-from orderledger.domain.events import EVENT_TYPES, OrderEvent, read_stored
+from orderledger.domain.events import EVENT_TYPES, OrderEvent
 from orderledger.domain.values import format_decimal, format_timestamp
+from orderledger.infrastructure.storage.codecs import read_stored
 
 TOPICS: dict[type[OrderEvent], str] = {cls: f"domain.events:{cls.__name__}" for cls in EVENT_TYPES}
 CLASSES: dict[str, type[OrderEvent]] = {topic: cls for cls, topic in TOPICS.items()}

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from orderledger.domain.identity import IdentityKey
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.ingest.processing import YOUNG_THRESHOLD, IdentityCache
 from orderledger.infrastructure.storage.db import select_by_keys
@@ -58,10 +59,16 @@ def test_a_batch_of_requests_acks_and_fills_reads_the_database_a_bounded_number_
 def test_the_identity_cache_is_bounded() -> None:
     cache = IdentityCache(maxsize=3)
     for n in range(5):
-        cache[("V", "venue_order_id", str(n))] = f"c-{n}"
+        cache[IdentityKey.venue_order("V", str(n))] = f"c-{n}"
 
-    assert [("V", "venue_order_id", str(n)) in cache for n in range(5)] == [False, False, True, True, True]
-    assert cache.get(("V", "venue_order_id", "4")) == "c-4"
+    assert [IdentityKey.venue_order("V", str(n)) in cache for n in range(5)] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+    ]
+    assert cache.get(IdentityKey.venue_order("V", "4")) == "c-4"
 
 
 def test_ingesting_collects_young_objects_less_often_and_restores_the_thresholds(ledger: OrderLedger) -> None:
