@@ -35,9 +35,10 @@ QUESTIONS = {
 }
 
 
-ADDED: dict[str, Any] = {"funding": {}, "mark_time": None}
+ADDED: dict[str, Any] = {"funding": {}, "mark_time": None, "fee_values": {}, "unvalued_fees": []}
 """Fields a position or P&L row gained since release 2, with what they say of a ledger that has
-no cash flows and no marks: the old fields must answer exactly as they did."""
+no cash flows, no marks and fees only in the P&L currency: the old fields must answer exactly as
+they did."""
 
 
 def _without_added(text: str) -> str:
