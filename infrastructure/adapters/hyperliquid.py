@@ -77,6 +77,9 @@ ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 """A Hyperliquid account (user) is named by its address."""
 SIDES = {"B": "buy", "A": "sell"}
 IGNORED_CHANNELS = ("subscriptionResponse", "pong", "post", "error")
+SPOT_META_NOTE = "spot pairs named"
+"""How the journal reason of a spotMeta line ends: a settlement finds the spot names by it
+(``feeds.HyperliquidFeed.context_note``)."""
 
 
 def user_of(account: str | None) -> str | None:
@@ -170,7 +173,7 @@ class HyperliquidAdapter:
             return in_applying_order(self._channel(payload, notes))
         if isinstance(payload, Mapping):
             if "universe" in payload and "tokens" in payload:
-                notes.append(f"spot meta: {self.spot.load(payload)} spot pairs named")
+                notes.append(f"spot meta: {self.spot.load(payload)} {SPOT_META_NOTE}")
                 return []
             if payload.get("status") == "order" and isinstance(payload.get("order"), Mapping):
                 return in_applying_order(self.order_status(payload["order"], notes))
