@@ -276,7 +276,10 @@ class HyperliquidAdapter:
         if created is None:
             raise AdapterError(f"Hyperliquid order {oid} has no timestamp")
         when = when or created
-        out = [self._request(order, oid, cloid, created)]
+        request = self._request(order, oid, cloid, created)
+        out = [request]
+        # What each report of the order states of it, for the ledger to compare (check_stated).
+        stated = {"account": self.account, "instrument": request["instrument"], "side": request["side"]}
         status = status or "open"
         if status.endswith("Rejected") or status == "rejected":
             # Never acknowledged: the rejection names the order without its oid (a message with
@@ -287,13 +290,14 @@ class HyperliquidAdapter:
                     "rejected",
                     client_order_id=named,
                     venue=self.venue,
+                    **stated,
                     ts=when,
                     source=self.source,
                     reason=status,
                 )
             )
             return out
-        key = {"client_order_id": cloid, "venue": self.venue, "venue_order_id": oid}
+        key = {"client_order_id": cloid, "venue": self.venue, "venue_order_id": oid, **stated}
         out.append(message("accepted", **key, ts=created, source=self.source))
         if status.endswith("Canceled") or status in ("canceled", "scheduledCancel"):
             out.append(message("canceled", **key, ts=when, source=self.source, reason=status))
@@ -379,6 +383,7 @@ class HyperliquidAdapter:
         if coin is None or side is None or quantity is None or price is None or ts is None:
             raise AdapterError(f"Hyperliquid fill {tid} needs coin, side B/A, positive sz and px, and time")
         cloid = text_or_none(fill.get("cloid"))
+        instrument = self.spot.instrument(coin)
         fee = decimal_text(fill.get("fee"), "fee")
         builder = decimal_text(fill.get("builderFee"), "builderFee")
         if builder is not None:
@@ -399,7 +404,7 @@ class HyperliquidAdapter:
                     venue_order_id=oid,
                     external=True,
                     account=self.account,
-                    instrument=self.spot.instrument(coin),
+                    instrument=instrument,
                     side=side,
                     order_type="market",
                     quantity=quantity,
@@ -415,6 +420,9 @@ class HyperliquidAdapter:
                 client_order_id=cloid,
                 venue=self.venue,
                 venue_order_id=oid,
+                account=self.account,  # what the fill states of its order (check_stated)
+                instrument=instrument,
+                side=side,
                 trade_id=tid,
                 quantity=quantity,
                 price=price,

@@ -180,6 +180,9 @@ class TradierFeed:
             "fill",
             venue=self.venue,
             venue_order_id=total.venue_order_id,
+            account=self.account,  # what the poll states of the order (Order.check_stated)
+            instrument=total.instrument,
+            side=total.side,
             trade_id=inferred_trade_id(
                 self.venue, total.venue_order_id, total.exec_quantity, total.avg_fill_price
             ),
