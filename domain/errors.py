@@ -7,6 +7,7 @@ The tree::
     ├── OrderNotFoundError         no order has this client order ID or venue identity
     ├── ClientOrderIdReuseError    the ID is taken by an order with different content
     ├── IdentityConflictError      a venue order ID or alias that already points elsewhere
+    ├── ContradictionError         a venue report states another account, instrument or side
     ├── InvalidTransitionError     the fact is not allowed in the order's status
     ├── FillConflictError          a known trade ID arrives with another quantity or price
     ├── FactConflictError          a known cash flow ID or mark arrives with other values
@@ -63,10 +64,17 @@ class OrderNotFoundError(LedgerError, LookupError):
 class ClientOrderIdReuseError(LedgerError):
     """A request reuses a client order ID that belongs to an order with other content."""
 
-    def __init__(self, client_order_id: str, differences: list[str]) -> None:
+    def __init__(
+        self, client_order_id: str, differences: list[str], values: dict[str, tuple[str, str]] | None = None
+    ) -> None:
+        """``values``: (the order's, the request's) of the differences that show them."""
+        shown = [
+            f"{name} ({values[name][0]!r}, not {values[name][1]!r})" if values and name in values else name
+            for name in differences
+        ]
         super().__init__(
-            f"client order ID {client_order_id!r} is already used by an order with "
-            f"different {', '.join(differences)}",
+            f"client order ID {client_order_id!r} is already used by an order with different "
+            + ", ".join(shown),
             client_order_id=client_order_id,
         )
         self.differences = differences
@@ -74,6 +82,20 @@ class ClientOrderIdReuseError(LedgerError):
 
 class IdentityConflictError(LedgerError):
     """A venue order ID or alias is already recorded with another value or order."""
+
+
+class ContradictionError(LedgerError):
+    """A venue's report of an order states another account, instrument or side than the order
+    has: it names the order, but not as the order is."""
+
+    def __init__(self, client_order_id: str, field: str, recorded: str, reported: str) -> None:
+        super().__init__(
+            f"order {client_order_id!r} has {field} {recorded!r}, but the report states {field} {reported!r}",
+            client_order_id=client_order_id,
+        )
+        self.field = field
+        self.recorded = recorded
+        self.reported = reported
 
 
 class InvalidTransitionError(LedgerError):

@@ -21,6 +21,7 @@ from orderledger.domain import events as _events
 from orderledger.domain.errors import (
     AmendBelowFilledError,
     ClientOrderIdReuseError,
+    ContradictionError,
     FillConflictError,
     IdentityConflictError,
     InvalidInputError,
@@ -111,6 +112,10 @@ SPEC_FIELDS = tuple(OrderSpec.model_fields)
 """What a request states: ``OrderRequested`` carries each of them, under the same name."""
 spec_values = attrgetter(*SPEC_FIELDS)
 """The values of SPEC_FIELDS, in order, read from a spec or a message (in one call)."""
+FACTS = ("account", "instrument", "side")
+"""What an order is, as any report of it may state: a report stating another value is not a
+report of this order as it is (:meth:`Order.check_stated`), whatever else it says."""
+stated_facts = attrgetter(*FACTS)
 
 
 @dataclass(slots=True)
@@ -408,6 +413,9 @@ class Order:
         made or as amended since.
         """
         _check_request(spec)
+        same_party = stamp is None or stamp.source == self.request_source
+        if not same_party:
+            self.check_stated(*stated_facts(spec))  # a venue's report of the order
         differences = [name for name in OrderSpec.IDENTITY if getattr(spec, name) != getattr(self, name)]
         stated: dict[str, tuple[Any, ...]] = {
             "quantity": (self.requested_quantity, self.quantity),
@@ -420,9 +428,11 @@ class Order:
             for name, ours in stated.items()
             if getattr(spec, name) is not None and ours[-1] is not None and getattr(spec, name) not in ours
         ]
-        same_party = stamp is None or stamp.source == self.request_source
         if differences or (mismatches and same_party):
-            raise ClientOrderIdReuseError(self.client_order_id, differences + [m[0] for m in mismatches])
+            values = {name: (str(getattr(self, name)), str(getattr(spec, name))) for name in differences}
+            raise ClientOrderIdReuseError(
+                self.client_order_id, differences + [m[0] for m in mismatches], values
+            )
         added: dict[str, Any] = {}
         if self.time_in_force is None and spec.time_in_force is not None:
             added["time_in_force"] = spec.time_in_force
@@ -441,6 +451,14 @@ class Order:
         if not events:
             return _duplicate("the order was already requested; its differences are already recorded")
         return Decision(Outcome.APPLIED, tuple(events))
+
+    def check_stated(self, account: str | None, instrument: str | None, side: Side | None) -> None:
+        """Refuse a report that states another account, instrument or side than the order's
+        (None: not stated), naming the field and both values; the one check every format's
+        reports pass (FIX Account 1, Symbol 55, Side 54; a venue trade's symbol and side)."""
+        for name, reported in zip(FACTS, (account, instrument, side), strict=True):
+            if reported is not None and reported != getattr(self, name):
+                raise ContradictionError(self.client_order_id, name, str(getattr(self, name)), str(reported))
 
     def add_aliases(self, stamp: Stamp, aliases: Mapping[str, str]) -> Decision:
         """Identities the order did not have (a request recorded after the venue reported the

@@ -229,6 +229,8 @@ def _hyperliquid_forced(
 ) -> str | None:
     # Hyperliquid userFills: both sides of a liquidation's trade carry its "liquidation"
     # object; it is ours when its liquidatedUser is the account (the native adapter's rule).
+    # ccxt's structures never name the user, so an account named by a label is no address to
+    # compare with: the fill is then an ordinary trade of its order, never our liquidation.
     return "liquidation" if liquidated_here(info, user_of(account)) else None
 
 
@@ -447,7 +449,7 @@ def order_messages(
         )
         if request is not None:
             out.append(request | ({"tags": {forced: "true"}} if forced else {}))
-    key = identity.key(venue, venue_order_id)
+    key = identity.key(venue, venue_order_id) | _stated(order, account, instrument_of)
     if status == "rejected":
         if identity.known:
             # No venue_order_id: a message carrying one acknowledges the order implicitly first.
@@ -462,7 +464,8 @@ def order_messages(
             raise AdapterError(f"a trade of CCXT order {venue_order_id!r} is not a trade structure")
         if _skipped(trade, venue_order_id, notes, embedded=True):
             continue
-        out.append(_fill(trade, venue, source, rules, venue_order_id, identity, last_trade, notes))
+        stated = _stated(trade, account, instrument_of) or _stated(order, account, instrument_of)
+        out.append(_fill(trade, venue, source, rules, venue_order_id, identity, last_trade, notes, stated))
     ending = TERMINAL.get(status)
     reason = None
     if status == "closed" and _short_of_amount(order):
@@ -475,6 +478,24 @@ def order_messages(
         ts = _time(order, "lastUpdateTimestamp") or created
         out.append(message(ending, **key, ts=ts, source=source, reason=reason))
     return out
+
+
+def _stated(
+    structure: Mapping[str, Any], account: str | None, instrument_of: InstrumentOf | None
+) -> dict[str, str]:
+    """What an order or trade structure states of its order: the account it is read for, its
+    symbol (as a request names it) and its side; the ledger refuses a report of an order that
+    states another (``Order.check_stated``). Empty when the structure names neither."""
+    symbol = text_or_none(structure.get("symbol"))
+    side = (text_or_none(structure.get("side")) or "").lower()
+    if symbol is None and side not in ("buy", "sell"):
+        return {}
+    stated = {} if account is None else {"account": account}
+    if symbol is not None:
+        stated["instrument"] = instrument_of(symbol) if instrument_of else symbol
+    if side in ("buy", "sell"):
+        stated["side"] = side
+    return stated
 
 
 def _short_of_amount(order: Mapping[str, Any]) -> bool:
@@ -575,7 +596,8 @@ def _trades_messages(
         if _skipped(trade, None, notes):
             continue
         identity = _identity(trade, rules, is_order=False)
-        fill = _fill(trade, venue, source, rules, None, identity, None, notes)
+        stated = _stated(trade, account, instrument_of)
+        fill = _fill(trade, venue, source, rules, None, identity, None, notes, stated)
         forced = _forced(trade, rules, account)
         venue_order_id = fill.get("venue_order_id")
         if forced and not identity.known and venue_order_id is not None:
@@ -643,8 +665,10 @@ def _fill(
     order_identity: _Identity | None,
     default_ts: str | None,
     notes: list[str] | None,
+    stated: Mapping[str, str],
 ) -> Message:
-    """One fill; an embedded trade's gaps are filled from its order (IDs, last trade time)."""
+    """One fill; an embedded trade's gaps are filled from its order (IDs, last trade time);
+    ``stated``: what the trade states of its order (:func:`_stated`)."""
     trade_id = text_or_none(trade.get("id"))
     if trade_id is None:
         raise AdapterError("a CCXT trade without an id cannot be booked (its ID is the dedup key)")
@@ -669,6 +693,7 @@ def _fill(
     return message(
         "fill",
         **identity.key(venue, venue_order_id),
+        **stated,
         trade_id=trade_id,
         quantity=quantity,
         price=price,
@@ -921,6 +946,7 @@ def _fill_row(
         _identity(order, rules, is_order=True) if order else None,
         _time(order, "lastTradeTimestamp") or _time(order, "timestamp", "datetime"),
         None,
+        {},
     )
     symbol = text_or_none(trade.get("symbol")) or text_or_none(order.get("symbol"))
     side = (text_or_none(trade.get("side")) or text_or_none(order.get("side")) or "").lower()

@@ -109,6 +109,11 @@ is the order's client order ID or a later link of its chain. The adapter does th
    (no 41) cannot be told from a misrouted report: the ledger refuses that line as an identity
    conflict.
 
+**Contradictions.** Every report also states what it says of its order (:func:`_stated`):
+``account`` (``account=``, else Account 1), ``instrument`` (Symbol 55 named as a request names
+it) and ``side`` (54). The ledger refuses a report whose order has another one
+(``Order.check_stated``), with the field and both values.
+
 Known limit (ledger core): a message is parked on its identities. If the venue assigns a new
 OrderID on replace and the order's request reaches the ledger only after that Replaced, the
 Replaced waits on the new OrderID that only it would record, and the reports after it wait
@@ -536,17 +541,31 @@ def _aliases(*clordids: str | None) -> dict[str, str]:
     return out
 
 
-def _key(report: Report, venue: str, *, with_order_id: bool = True) -> dict[str, Any]:
-    """How a non-introducing report names its order: venue order ID, then ClOrdID aliases."""
+def _key(report: Report, ctx: _Context, *, with_order_id: bool = True) -> dict[str, Any]:
+    """How a non-introducing report names its order (venue order ID, then ClOrdID aliases),
+    with what it states of the order (:func:`_stated`)."""
     clordid, orig, order_id = _chain(report)
     if clordid is None and orig is None and order_id is None:
         raise FixError("the report names no order (ClOrdID 11, OrigClOrdID 41 or OrderID 37)")
     if not with_order_id and clordid is None and orig is None:
         raise FixError("the report names its order only by OrderID (37), which it changes")
     return {
-        "venue": venue,
+        "venue": ctx.venue,
         "venue_order_id": order_id if with_order_id else None,
         "aliases": _aliases(orig, clordid),
+        **_stated(report, ctx),
+    }
+
+
+def _stated(report: Report, ctx: _Context) -> dict[str, Any]:
+    """What a report states of its order, for the ledger to compare with the order's facts
+    (module docstring, "Contradictions"): the account as a request takes it, the instrument as
+    a request names it, the side."""
+    symbol = _symbol(report, ctx)
+    return {
+        "account": ctx.account or _get(report, 1),
+        "instrument": None if symbol is None else _instrument_terms(report, symbol, ctx)[0],
+        "side": SIDES.get(_get(report, 54) or ""),
     }
 
 
@@ -567,7 +586,7 @@ def _reidentified(report: Report, ctx: _Context, ts: str) -> Message:
     """The ``amended`` that records the OrderID a chain step reports (module docstring, 4)."""
     return message(
         "amended",
-        **_key(report, ctx.venue),
+        **_key(report, ctx),
         quantity=ctx.quantity(report, 38, "OrderQty(38)"),
         price=ctx.price(report, 44, "Price(44)"),
         ts=ts,
@@ -636,7 +655,7 @@ def _execution_report(report: Report, ctx: _Context) -> list[Message]:
         if orig is not None:  # a New answering a replace: name it through the chain
             if order_id is not None:
                 return [_reidentified(report, ctx, ts), *_new_clordid(report, ctx, ts)]
-            return [message("accepted", **_key(report, venue), ts=ts, source=source)]
+            return [message("accepted", **_key(report, ctx), ts=ts, source=source)]
         if clordid is None:
             raise FixError("a New (150=0) needs ClOrdID (11)")
         out = _request(report, clordid, ctx, ts, required=False)
@@ -647,6 +666,7 @@ def _execution_report(report: Report, ctx: _Context) -> list[Message]:
                 venue=venue,
                 venue_order_id=order_id,
                 aliases=clordid_alias(clordid),
+                **_stated(report, ctx),
                 ts=ts,
                 source=source,
             )
@@ -657,12 +677,18 @@ def _execution_report(report: Report, ctx: _Context) -> list[Message]:
         if orig is None and clordid is not None:
             # No venue order ID: a message carrying one would acknowledge the order first.
             return [
-                message("rejected", client_order_id=clordid, venue=venue, ts=ts, source=source, reason=reason)
+                message(
+                    "rejected",
+                    client_order_id=clordid,
+                    venue=venue,
+                    **_stated(report, ctx),
+                    ts=ts,
+                    source=source,
+                    reason=reason,
+                )
             ]
         return [
-            message(
-                "rejected", **_key(report, venue, with_order_id=False), ts=ts, source=source, reason=reason
-            )
+            message("rejected", **_key(report, ctx, with_order_id=False), ts=ts, source=source, reason=reason)
         ]
     if exec_type in ("F", "1", "2"):
         return [_fill(report, ctx, ts)]
@@ -671,7 +697,7 @@ def _execution_report(report: Report, ctx: _Context) -> list[Message]:
     if exec_type in ("4", "C"):
         kind = "canceled" if exec_type == "4" else "expired"
         before = [_reidentified(report, ctx, ts)] if _answers_chain_with_order_id(report) else []
-        fact = message(kind, **_key(report, venue), reason=reason, ts=ts, source=source)
+        fact = message(kind, **_key(report, ctx), reason=reason, ts=ts, source=source)
         return [*before, fact, *_new_clordid(report, ctx, ts)]
     if exec_type in ("5", "D"):
         quantity = ctx.quantity(report, 38, "OrderQty(38)")
@@ -683,7 +709,7 @@ def _execution_report(report: Report, ctx: _Context) -> list[Message]:
                 )
                 return []
             raise FixError("a Replaced (150=5) needs OrderQty (38) or Price (44)")
-        fact = message("amended", **_key(report, venue), quantity=quantity, price=price, ts=ts, source=source)
+        fact = message("amended", **_key(report, ctx), quantity=quantity, price=price, ts=ts, source=source)
         return [fact, *_new_clordid(report, ctx, ts)]
     meaning = EXEC_TYPES.get(exec_type, "not a fact the ledger books")
     ctx.notes.append(f"ExecType {_cut(exec_type)} ({meaning}) for {_named(report)}: no fact recorded")
@@ -735,7 +761,7 @@ def _bust_or_correct(report: Report, ctx: _Context, ts: str, *, correct: bool) -
     if not correct:
         return message(
             "fill_busted",
-            **_key(report, ctx.venue),
+            **_key(report, ctx),
             trade_id=trade_id,
             reason=reason,
             ts=ts,
@@ -748,7 +774,7 @@ def _bust_or_correct(report: Report, ctx: _Context, ts: str, *, correct: bool) -
     fee, _ = _fees(report, quantity, ctx, trade_id)
     return message(
         "fill_corrected",
-        **_key(report, ctx.venue),
+        **_key(report, ctx),
         trade_id=trade_id,
         quantity=quantity,
         price=price,
@@ -770,7 +796,7 @@ def _fill(report: Report, ctx: _Context, ts: str) -> Message:
     fee, fee_currency = _fees(report, quantity, ctx, trade_id)
     return message(
         "fill",
-        **_key(report, ctx.venue),
+        **_key(report, ctx),
         trade_id=trade_id,
         quantity=quantity,
         price=price,
@@ -970,8 +996,10 @@ def _symbol(report: Report, ctx: _Context) -> str | None:
     return ctx.instrument_of(symbol) if ctx.instrument_of else symbol
 
 
-def _instrument(report: Report, symbol: str, ctx: _Context, ts: str) -> tuple[str, Message | None]:
-    """The instrument's name, and its definition when the message carries one (module docstring)."""
+def _instrument_terms(
+    report: Report, symbol: str, ctx: _Context
+) -> tuple[str, str | None, str | None, str | None, str | None]:
+    """(the instrument's name, its kind, maturity, right, strike) as the message states them."""
     security_type = (_get(report, 167) or "").upper()
     kind = SECURITY_KINDS.get(security_type, "other" if security_type else None)
     maturity = _get(report, 200) or _get(report, 541)
@@ -983,6 +1011,12 @@ def _instrument(report: Report, symbol: str, ctx: _Context, ts: str) -> tuple[st
         name = " ".join(p for p in parts if p) if any(parts[1:]) else f"{symbol} OPT"
     elif kind == "future":
         name = f"{symbol} {maturity}" if maturity else f"{symbol} FUT"
+    return name, kind, maturity, right, strike
+
+
+def _instrument(report: Report, symbol: str, ctx: _Context, ts: str) -> tuple[str, Message | None]:
+    """The instrument's name, and its definition when the message carries one (module docstring)."""
+    name, kind, maturity, right, strike = _instrument_terms(report, symbol, ctx)
     if not any(_get(report, tag) is not None for tag in DEFINING_TAGS):
         return name, None
     source_code = _get(report, 22)
@@ -1015,7 +1049,7 @@ def _new_order_single(report: Report, ctx: _Context) -> list[Message]:
 
 def _cancel_request(report: Report, ctx: _Context) -> list[Message]:
     """OrderCancelRequest (35=F): the caller asked to cancel the order 41 (or 37) names."""
-    return [message("cancel_requested", **_key(report, ctx.venue), ts=_ts(report), source=ctx.source)]
+    return [message("cancel_requested", **_key(report, ctx), ts=_ts(report), source=ctx.source)]
 
 
 def _replace_request(report: Report, ctx: _Context) -> list[Message]:
@@ -1027,7 +1061,7 @@ def _replace_request(report: Report, ctx: _Context) -> list[Message]:
     return [
         message(
             "amend_requested",
-            **_key(report, ctx.venue),
+            **_key(report, ctx),
             quantity=quantity,
             price=price,
             ts=_ts(report),
@@ -1057,7 +1091,7 @@ def _cancel_reject(report: Report, ctx: _Context) -> list[Message]:
     if kind is None:
         raise FixError(f"CxlRejResponseTo (434) must be 1 or 2, not {response_to!r}")
     reason = _get(report, 58) or CXL_REJ_REASONS.get(_get(report, 102) or "")
-    return [message(kind, **_key(report, ctx.venue), reason=reason, ts=_ts(report), source=ctx.source)]
+    return [message(kind, **_key(report, ctx), reason=reason, ts=_ts(report), source=ctx.source)]
 
 
 # ---------------------------------------------------------------------- any message

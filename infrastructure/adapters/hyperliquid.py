@@ -34,9 +34,11 @@ Mapping (https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api):
   later payloads grow it (``infrastructure.ingest.feeds``: ``grow_forced_orders``). Hyperliquid
   puts the same ``liquidation`` object on both sides of a liquidation's trade, so the fill of a
   resting order of ours that another account's liquidation hit carries one too: the fill is
-  our liquidation only when its ``liquidatedUser`` is the feed's user (:func:`liquidated_here`:
-  the ``user`` the payload names, else ``account`` when it is an address), or when it names no
-  ``liquidatedUser`` or the feed no user. Any other fill without a ``cloid`` names its order by
+  our liquidation only when its ``liquidatedUser`` is the feed's user
+  (:meth:`HyperliquidAdapter.feed_user`: the ``user`` the payload names, else ``account`` when
+  it is an address, else the one user earlier frames of the ingest named), or when it names no
+  ``liquidatedUser``; with the feed's user unknown it is an ordinary fill
+  (:func:`liquidated_here`). Any other fill without a ``cloid`` names its order by
   ``oid`` and waits (parked) until an order message for that ``oid`` arrives (orderUpdates,
   historicalOrders).
 * Instruments: a perpetual is named by its coin (``BTC``, ``flx:CRCL``); a spot pair by its
@@ -77,6 +79,9 @@ ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 """A Hyperliquid account (user) is named by its address."""
 SIDES = {"B": "buy", "A": "sell"}
 IGNORED_CHANNELS = ("subscriptionResponse", "pong", "post", "error")
+SPOT_META_NOTE = "spot pairs named"
+"""How the journal reason of a spotMeta line ends: a settlement finds the spot names by it
+(``feeds.HyperliquidFeed.context_note``)."""
 
 
 def user_of(account: str | None) -> str | None:
@@ -84,19 +89,26 @@ def user_of(account: str | None) -> str | None:
     return account if account is not None and ADDRESS.fullmatch(account) else None
 
 
+def liquidated_user(fill: Mapping[str, Any]) -> str | None:
+    """The account a fill's ``liquidation`` object names as liquidated, if it names one."""
+    liquidation = fill.get("liquidation")
+    return text_or_none(liquidation.get("liquidatedUser")) if isinstance(liquidation, Mapping) else None
+
+
 def liquidated_here(fill: Mapping[str, Any], user: str | None) -> bool:
     """Is this fill (a userFills entry, or ccxt's ``info`` of one) our own liquidation?
 
     Both sides of a liquidation's trade carry its ``liquidation`` object; ``liquidatedUser``
-    names the account whose position was liquidated. Without a ``liquidatedUser``, or without a
-    ``user`` to compare it with, the object alone says so, as it did before Hyperliquid named
-    the account.
+    names the account whose position was liquidated, so the fill is ours only when that is
+    ``user``, the feed's user. When the feed's user is not known (an account named by a label,
+    a payload naming no user) the fill is not taken for ours: another account's liquidation is
+    never booked as ours, and the fill, ordinary, names its order by ``oid``. A ``liquidation``
+    object without ``liquidatedUser`` says so alone, as before Hyperliquid named the account.
     """
-    liquidation = fill.get("liquidation")
-    if not isinstance(liquidation, Mapping):
+    if not isinstance(fill.get("liquidation"), Mapping):
         return False
-    liquidated = text_or_none(liquidation.get("liquidatedUser"))
-    return liquidated is None or user is None or liquidated.lower() == user.lower()
+    liquidated = liquidated_user(fill)
+    return liquidated is None or (user is not None and liquidated.lower() == user.lower())
 
 
 class SpotNames:
@@ -156,7 +168,19 @@ class HyperliquidAdapter:
         self.source = source
         self.spot = SpotNames(spot_meta)
         self.user = user_of(account)  # whose fills a payload that names no user holds
+        self._named: set[str] = set()  # the users this ingest's frames named
         self._open: dict[str, OpenOrdersDiffer] = {}
+
+    def feed_user(self, named: str | None = None) -> str | None:
+        """The user whose fills a payload holds: the one it names (userFills, webData2 and
+        userFundings frames do), else ``account`` when it is an address, else the one user the
+        earlier frames of this ingest named (a feed follows one user); None when unknown."""
+        if named is not None:
+            self._named.add(named.lower())
+            return named
+        if self.user is not None:
+            return self.user
+        return next(iter(self._named)) if len(self._named) == 1 else None
 
     # ------------------------------------------------------------------ dispatch
 
@@ -170,7 +194,7 @@ class HyperliquidAdapter:
             return in_applying_order(self._channel(payload, notes))
         if isinstance(payload, Mapping):
             if "universe" in payload and "tokens" in payload:
-                notes.append(f"spot meta: {self.spot.load(payload)} spot pairs named")
+                notes.append(f"spot meta: {self.spot.load(payload)} {SPOT_META_NOTE}")
                 return []
             if payload.get("status") == "order" and isinstance(payload.get("order"), Mapping):
                 return in_applying_order(self.order_status(payload["order"], notes))
@@ -187,7 +211,7 @@ class HyperliquidAdapter:
             if not isinstance(item, Mapping):
                 raise AdapterError(f"payload[{index}] is not an object")
             if "tid" in item:
-                out += self.fill(item, self.user)
+                out += self.fill(item, self.feed_user(), notes)
             elif isinstance(item.get("delta"), Mapping):
                 out += self.funding(item["delta"], item.get("time"), notes)
             elif isinstance(item.get("order"), Mapping):
@@ -213,12 +237,15 @@ class HyperliquidAdapter:
             if channel == "user" and "fills" not in data:
                 notes.append(f"userEvents {', '.join(sorted(data))[:60]}: not an order fact, not booked")
                 return []
-            user = text_or_none(data.get("user")) or self.user
-            return [m for fill in _list(data, "fills") for m in self.fill(_object(fill, "fills[]"), user)]
+            user = self.feed_user(text_or_none(data.get("user")))
+            return [
+                m for fill in _list(data, "fills") for m in self.fill(_object(fill, "fills[]"), user, notes)
+            ]
         if channel == "webData2":
             return self.web_data(_object(data, "webData2"), notes)
         if channel == "userFundings":
             data = _object(data, channel)
+            self.feed_user(text_or_none(data.get("user")))
             return [
                 m
                 for item in _list(data, "fundings")
@@ -249,7 +276,10 @@ class HyperliquidAdapter:
         if created is None:
             raise AdapterError(f"Hyperliquid order {oid} has no timestamp")
         when = when or created
-        out = [self._request(order, oid, cloid, created)]
+        request = self._request(order, oid, cloid, created)
+        out = [request]
+        # What each report of the order states of it, for the ledger to compare (check_stated).
+        stated = {"account": self.account, "instrument": request["instrument"], "side": request["side"]}
         status = status or "open"
         if status.endswith("Rejected") or status == "rejected":
             # Never acknowledged: the rejection names the order without its oid (a message with
@@ -260,13 +290,14 @@ class HyperliquidAdapter:
                     "rejected",
                     client_order_id=named,
                     venue=self.venue,
+                    **stated,
                     ts=when,
                     source=self.source,
                     reason=status,
                 )
             )
             return out
-        key = {"client_order_id": cloid, "venue": self.venue, "venue_order_id": oid}
+        key = {"client_order_id": cloid, "venue": self.venue, "venue_order_id": oid, **stated}
         out.append(message("accepted", **key, ts=created, source=self.source))
         if status.endswith("Canceled") or status in ("canceled", "scheduledCancel"):
             out.append(message("canceled", **key, ts=when, source=self.source, reason=status))
@@ -335,9 +366,11 @@ class HyperliquidAdapter:
 
     # ------------------------------------------------------------------ fills
 
-    def fill(self, fill: Mapping[str, Any], user: str | None) -> list[Message]:
+    def fill(
+        self, fill: Mapping[str, Any], user: str | None, notes: list[str] | None = None
+    ) -> list[Message]:
         """One fill of ``user``'s userFills (WebSocket or info), preceded by an external request
-        when it is that user's liquidation."""
+        when it is that user's liquidation (:func:`liquidated_here`)."""
         tid = text_or_none(fill.get("tid"))
         oid = text_or_none(fill.get("oid"))
         if tid is None or oid is None:
@@ -350,12 +383,20 @@ class HyperliquidAdapter:
         if coin is None or side is None or quantity is None or price is None or ts is None:
             raise AdapterError(f"Hyperliquid fill {tid} needs coin, side B/A, positive sz and px, and time")
         cloid = text_or_none(fill.get("cloid"))
+        instrument = self.spot.instrument(coin)
         fee = decimal_text(fill.get("fee"), "fee")
         builder = decimal_text(fill.get("builderFee"), "builderFee")
         if builder is not None:
             fee = decimal_text(Decimal(fee or "0") + Decimal(builder), "fee")
         out: list[Message] = []
-        if cloid is None and liquidated_here(fill, user):
+        ours = liquidated_here(fill, user)
+        named = liquidated_user(fill)
+        if cloid is None and user is None and named is not None and notes is not None:
+            notes.append(
+                f"fill {tid}: the liquidation of {named} is not taken for ours, whose address is"
+                f" unknown (--account is no address, no frame named a user): a fill of order {oid}"
+            )
+        if cloid is None and ours:
             out.append(
                 message(
                     "request",
@@ -363,7 +404,7 @@ class HyperliquidAdapter:
                     venue_order_id=oid,
                     external=True,
                     account=self.account,
-                    instrument=self.spot.instrument(coin),
+                    instrument=instrument,
                     side=side,
                     order_type="market",
                     quantity=quantity,
@@ -379,6 +420,9 @@ class HyperliquidAdapter:
                 client_order_id=cloid,
                 venue=self.venue,
                 venue_order_id=oid,
+                account=self.account,  # what the fill states of its order (check_stated)
+                instrument=instrument,
+                side=side,
                 trade_id=tid,
                 quantity=quantity,
                 price=price,
@@ -402,6 +446,8 @@ class HyperliquidAdapter:
         orderUpdates and userFills, which say so.
         """
         user = text_or_none(data.get("user")) or "-"
+        if user != "-":
+            self.feed_user(user)
         orders = [_object(o, "openOrders[]") for o in _list(data, "openOrders")]
         rows = []
         for order in orders:
@@ -471,4 +517,13 @@ def _list(structure: Mapping[str, Any], key: str) -> list[Any]:
     return value
 
 
-__all__ = ["SOURCE", "HyperliquidAdapter", "SpotNames", "funding_flow_id", "liquidated_here", "user_of"]
+__all__ = [
+    "SOURCE",
+    "SPOT_META_NOTE",
+    "HyperliquidAdapter",
+    "SpotNames",
+    "funding_flow_id",
+    "liquidated_here",
+    "liquidated_user",
+    "user_of",
+]

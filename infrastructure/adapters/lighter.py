@@ -55,6 +55,11 @@ STATUS = {
 }
 
 
+MARKETS_NOTE = "Lighter markets known"
+"""How the journal reason of a market-map line (``order_books``) ends: a settlement finds the
+map by it (``feeds.LighterFeed.context_note``)."""
+
+
 class LighterAdapter:
     """Lighter payloads, one per line; remembers the market map it was given."""
 
@@ -93,7 +98,7 @@ class LighterAdapter:
             if market is None or symbol is None:
                 raise AdapterError("a Lighter order book entry needs market_id and symbol")
             self.markets[market] = f"{symbol}/USDC:USDC"
-        notes.append(f"{len(books)} Lighter markets known")
+        notes.append(f"{len(books)} {MARKETS_NOTE}")
         return []
 
     def _symbol(self, raw: Mapping[str, Any]) -> str:

@@ -64,6 +64,9 @@ class Cumulative:
     avg_fill_price: Decimal | None
     price: Decimal | None
     ts: str
+    instrument: str | None = None
+    """What the order trades, and its side: what an inferred fill states of its order."""
+    side: str | None = None
 
 
 def orders_of(payload: Any) -> list[Mapping[str, Any]]:
@@ -120,8 +123,7 @@ def _order(
     oid = text_or_none(order.get("id"))
     if oid is None:
         raise AdapterError("a Tradier order needs an id")
-    side_text = (text_or_none(order.get("side")) or "").lower()
-    side = "buy" if side_text in BUY_SIDES else "sell" if side_text in SELL_SIDES else None
+    side = side_of(order)
     quantity = positive_text(order.get("quantity"), "quantity")
     created = time_from_iso(order.get("create_date"), "create_date")
     if side is None or quantity is None or created is None:
@@ -138,14 +140,14 @@ def _order(
         tags["package"] = parent_reference(parent)
     duration = text_or_none(order.get("duration")) or text_or_none((parent or {}).get("duration"))
     key = {"venue": venue, "venue_order_id": oid}
+    # What each report of the order states of it, for the ledger to compare (check_stated).
+    stated = {"account": account, "instrument": instrument_of(order), "side": side}
     out = [
         message(
             "request",
             **key,
             external=True,
-            account=account,
-            instrument=instrument_of(order),
-            side=side,
+            **stated,
             order_type="market" if market else "limit",
             quantity=quantity,
             price=None if market else price,
@@ -165,18 +167,25 @@ def _order(
                 "rejected",
                 client_order_id=external_client_order_id(venue, oid),
                 venue=venue,
+                **stated,
                 ts=updated,
                 source=source,
                 reason=reason,
             )
         )
         return out
-    out.append(message("accepted", **key, ts=created, source=source))
+    out.append(message("accepted", **key, **stated, ts=created, source=source))
     if status in ("canceled", "expired"):
-        out.append(message(status, **key, ts=updated, source=source, reason=f"{status} at Tradier"))
+        out.append(message(status, **key, **stated, ts=updated, source=source, reason=f"{status} at Tradier"))
     elif status not in OPEN_STATUSES:
         raise AdapterError(f"Tradier order {oid}: unknown status {status[:40]!r}")
     return out
+
+
+def side_of(order: Mapping[str, Any]) -> str | None:
+    """The ledger side of a Tradier order (buy_to_open, sell_short …); None when unknown."""
+    side = (text_or_none(order.get("side")) or "").lower()
+    return "buy" if side in BUY_SIDES else "sell" if side in SELL_SIDES else None
 
 
 def parent_of(tag: str | None, package: Mapping[str, Any] | None) -> str | None:
@@ -223,6 +232,8 @@ def cumulative_fills(order: Mapping[str, Any]) -> list[Cumulative]:
                 None if average is None else Decimal(average),
                 None if price is None else Decimal(price),
                 ts,
+                instrument_of(booked),
+                side_of(booked),
             )
         )
     return out

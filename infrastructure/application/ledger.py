@@ -995,7 +995,12 @@ class OrderLedger(Application[UUID]):
         released as any parked line is when its order arrives. Refused, with nothing written,
         unless the message is parked (and, to book, carries the details); see docs/messages.md,
         "Settling a parked message"."""
-        from orderledger.infrastructure.ingest.settlement import parked_line, set_aside, settlement_terms
+        from orderledger.infrastructure.ingest.settlement import (
+            context_lines,
+            parked_line,
+            set_aside,
+            settlement_terms,
+        )
 
         if not book:
             with self._writing:
@@ -1017,6 +1022,13 @@ class OrderLedger(Application[UUID]):
             )
         check_options(line.format, line.venue, account)
         feed = _open_feed(self, line.format, line.venue, account)
+        if feed is not None and feed.context_note is not None:
+            # What the feed learnt from earlier lines (a Lighter market map, Hyperliquid spot
+            # names), it learns again from the journal's copies of them.
+            with self.db.read() as tx:
+                for context in context_lines(tx, line.format, message_id, feed.context_note):
+                    with contextlib.suppress(LedgerError):
+                        feed.messages(context, [])
         item = _read_adapter_line(line.raw, origin, 0, line.format, line.venue, account, feed)
         if item.error is not None:
             raise InvalidInputError(f"message {message_id} cannot be read again to book it: {item.error}")

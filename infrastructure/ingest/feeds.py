@@ -47,8 +47,8 @@ from orderledger.infrastructure.adapters.common import (
     in_applying_order,
     message,
 )
-from orderledger.infrastructure.adapters.hyperliquid import HyperliquidAdapter
-from orderledger.infrastructure.adapters.lighter import LighterAdapter
+from orderledger.infrastructure.adapters.hyperliquid import SPOT_META_NOTE, HyperliquidAdapter
+from orderledger.infrastructure.adapters.lighter import MARKETS_NOTE, LighterAdapter
 from orderledger.infrastructure.adapters.tradier import (
     cumulative_fills,
     instrument_messages,
@@ -72,6 +72,11 @@ class Feed(Protocol):
 
     commit_each: bool
     """True when a line's translation reads the ledger: each line is committed before the next."""
+
+    context_note: str | None
+    """How the journal reason of a line that only teaches the feed names (a market map, spot
+    names) ends; a parked line read again to book it (``OrderLedger.settle``) is read after
+    the journal's lines of that kind, as the ingest that parked it had read them."""
 
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
         """The messages of one line; ``notes`` gets a line per part deliberately not booked."""
@@ -98,6 +103,7 @@ class HyperliquidFeed:
     """Hyperliquid payloads, one per line; a liquidation order grows with its later fills."""
 
     commit_each = True
+    context_note: str | None = SPOT_META_NOTE
 
     def __init__(self, ledger: Any, venue: str, account: str) -> None:
         self.ledger = ledger
@@ -113,6 +119,7 @@ class LighterFeed:
     order grows with its later fills."""
 
     commit_each = True
+    context_note: str | None = MARKETS_NOTE
 
     def __init__(self, ledger: Any, venue: str, account: str) -> None:
         self.ledger = ledger
@@ -136,6 +143,7 @@ class TradierFeed:
     """Tradier orders replies, one per line, with fills inferred from cumulative quantities."""
 
     commit_each = True
+    context_note: str | None = None
 
     def __init__(self, ledger: Any, venue: str, account: str) -> None:
         self.ledger = ledger
@@ -173,6 +181,9 @@ class TradierFeed:
             "fill",
             venue=self.venue,
             venue_order_id=total.venue_order_id,
+            account=self.account,  # what the poll states of the order (Order.check_stated)
+            instrument=total.instrument,
+            side=total.side,
             trade_id=inferred_trade_id(
                 self.venue, total.venue_order_id, total.exec_quantity, total.avg_fill_price
             ),
@@ -188,6 +199,7 @@ class SnapshotFeed:
     """Consecutive open-orders snapshots, each reconciled against the ledger."""
 
     commit_each = True
+    context_note: str | None = None
 
     def __init__(self, ledger: Any, grace: timedelta = SNAPSHOT_GRACE) -> None:
         self.ledger = ledger

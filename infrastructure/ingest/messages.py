@@ -401,7 +401,16 @@ Aliases = Annotated[
 ]
 Account = Annotated[str, _IDENT, About(IDENT, "the trading account")]
 Instrument = Annotated[str, _IDENT, About(IDENT, "what is traded, e.g. `BTC-USDT`, `ETH/USDT:USDT`")]
-SideField = Annotated[Side, _enum(Side), About('`"buy"` or `"sell"` (any case)', "direction")]
+_STATED = (
+    " (required on a `request`); on any other order message, optional: what the venue's report"
+    " states of the order, and a report stating another account, instrument or side than the"
+    " order's is refused"
+)
+OrderAccount = Annotated[str, _IDENT, About(IDENT, f"the order's trading account{_STATED}")]
+OrderInstrument = Annotated[
+    str, _IDENT, About(IDENT, f"what the order trades, e.g. `BTC-USDT`, `ETH/USDT:USDT`{_STATED}")
+]
+SideField = Annotated[Side, _enum(Side), About('`"buy"` or `"sell"` (any case)', f"direction{_STATED}")]
 OrderTypeField = Annotated[
     OrderType, _enum(OrderType), About('`"limit"` or `"market"` (any case)', "how the order is priced")
 ]
@@ -558,6 +567,11 @@ class _OrderMessage(_Message):
     venue: Venue | None = None
     venue_order_id: VenueOrderId | None = None
     aliases: Aliases = Field(default_factory=dict)
+    # What a report states of its order (FIX Account 1, Symbol 55, Side 54; a trade's symbol and
+    # side): compared with the order's facts (``Order.check_stated``), never recorded.
+    account: OrderAccount | None = None
+    instrument: OrderInstrument | None = None
+    side: SideField | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -622,8 +636,8 @@ _REQUEST_RULES: dict[str, Any] = {
     "venue": Venue,
     "venue_order_id": VenueOrderId,
     "aliases": Aliases,
-    "account": Account,
-    "instrument": Instrument,
+    "account": OrderAccount,
+    "instrument": OrderInstrument,
     "side": SideField,
     "order_type": OrderTypeField,
     "quantity": Quantity,
@@ -637,7 +651,8 @@ _REQUEST_RULES: dict[str, Any] = {
 """The rule of each field of a request; its name, place and default are the domain's OrderSpec's."""
 
 _ORDER_KEYS = {
-    name: info for name, info in _OrderMessage.model_fields.items() if name not in _Message.model_fields
+    name: _OrderMessage.model_fields[name]
+    for name in ("client_order_id", "venue", "venue_order_id", "aliases")
 }
 """How every order message names its order (a request too): first, and each optional, since a
 request without a client order ID may have one derived (``_Request._complete``)."""

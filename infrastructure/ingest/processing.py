@@ -22,7 +22,7 @@ from uuid import UUID
 from orderledger.domain.errors import IdentityConflictError, LedgerError
 from orderledger.domain.events import OrderAccepted, OrderAmended, OrderEvent, OrderSpec
 from orderledger.domain.identity import IdentityKey, identity_keys
-from orderledger.domain.order import Decision, Order, Stamp, order_id_for, replay
+from orderledger.domain.order import FACTS, Decision, Order, Stamp, order_id_for, replay, stated_facts
 from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
 from orderledger.domain.values import escape_unsafe, format_timestamp
 from orderledger.infrastructure.application.instruments import book_instrument
@@ -57,6 +57,8 @@ LOCKED_AFTER = 2
 _IDENTITY_COLUMNS = ("venue", "kind", "value", "client_order_id")
 CLIENT_ORDER_ID_ALIAS = "client_order_id"
 """The alias under which an external order keeps the client order ID of a request that named it."""
+_NOTHING_STATED = (None,) * len(FACTS)
+"""What a message that states none of an order's facts gives for them (``stated_facts``)."""
 Handled = tuple[Outcome, str | None, list[OrderEvent]]
 """What applying one message gave: its outcome, the reason, the events it decided."""
 
@@ -598,6 +600,10 @@ class _Batch:
     # ------------------------------------------------------------------ other facts
 
     def _fact(self, order: Order, message: Message, entry: JournalEntry) -> Handled:
+        stated = stated_facts(message)
+        if stated != _NOTHING_STATED:
+            # A report of the order that states what it is: it must be this order as it is.
+            order.check_stated(*stated)
         stamp = self._stamp(message)
         voi = message.venue_order_id
         events: list[OrderEvent] = []

@@ -78,6 +78,17 @@ def parked_line(tx: Tx, message_id: object) -> ParkedLine:
     return ParkedLine(message_id, str(row[2]), bytes(row[1]), row[3], venue, parts)
 
 
+def context_lines(tx: Tx, fmt: str, before: int, note: str) -> list[bytes]:
+    """The journal's lines of format ``fmt`` received before message ``before`` whose reason
+    holds ``note`` (a feed's context: a market map, spot names), each text once, oldest first."""
+    rows = tx.all(
+        "SELECT raw, MAX(message_id) AS last FROM messages WHERE format = ? AND message_id < ?"
+        " AND reason LIKE ? GROUP BY raw ORDER BY last",
+        (fmt, before, f"%{note}%"),
+    )
+    return [bytes(row[0]) for row in rows]
+
+
 def settlement_terms(reason: object, by: object) -> tuple[str, str]:
     """Why and who, each checked to be one line of text."""
     return _one_line(reason, "a reason"), _one_line(by, "who settles it (by)")

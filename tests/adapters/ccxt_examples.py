@@ -33,6 +33,9 @@ class Example:
     venue: str
     build: Callable[[Any, Any], list[Any]]
     """(ccxt, ccxt.pro) → the payloads, one per line."""
+    account: str = "acc1"
+    """The ``--account`` to ingest it with: Hyperliquid's is the liquidated user's address, as a
+    liquidation is ours only for the account it names (docs/venues.md, "Whose liquidation")."""
 
     @property
     def path(self) -> Path:
@@ -60,7 +63,7 @@ EXAMPLES = (
     Example("okx", "okx", _okx),
     Example("bybit", "bybit", flows.bybit_linear_flow),
     Example("kraken", "kraken", lambda _lib, pro: flows.kraken_ws_flow(pro)),
-    Example("hyperliquid", "hyperliquid", _hyperliquid),
+    Example("hyperliquid", "hyperliquid", _hyperliquid, flows.LIQUIDATED_USER),
     Example("lighter", "lighter", lambda lib, _pro: flows.lighter_external_flow(lib)),
 )
 

@@ -134,6 +134,10 @@ def test_an_open_limit_order_is_requested_and_acknowledged(valid: Valid) -> None
             "client_order_id": "c-1",
             "venue": VENUE,
             "venue_order_id": "4293153",
+            # what the report states of its order, for the ledger to compare (Order.check_stated)
+            "account": ACCOUNT,
+            "instrument": "BTC/USDT",
+            "side": "buy",
             "ts": "2026-11-20T10:00:01.000000Z",
             "source": "ccxt",
         },
@@ -187,6 +191,9 @@ def test_a_filled_market_order_books_its_embedded_trades_and_no_price(
         "client_order_id": "c-3",
         "venue": VENUE,
         "venue_order_id": "4293170",
+        "account": ACCOUNT,  # what the trade states of its order (its order's symbol and side)
+        "instrument": "BTC/USDT",
+        "side": "buy",
         "trade_id": "1004",
         "quantity": "0.06",
         "price": "64010",
@@ -337,6 +344,10 @@ def test_an_order_without_client_id_is_booked_as_an_external_order(
             "type": "accepted",
             "venue": VENUE,
             "venue_order_id": "4293153",
+            # what the report states of its order, for the ledger to compare (Order.check_stated)
+            "account": ACCOUNT,
+            "instrument": "BTC/USDT",
+            "side": "buy",
             "ts": "2026-11-20T10:00:01.000000Z",
             "source": "ccxt",
         },
@@ -454,6 +465,8 @@ def test_a_trade_is_one_fill_with_fee_and_liquidity(valid: Valid) -> None:
             "type": "fill",
             "venue": VENUE,
             "venue_order_id": "4293153",
+            "instrument": "BTC/USDT",  # what the trade states of its order (no account given)
+            "side": "buy",
             "trade_id": "1001",
             "quantity": "0.4",
             "price": "64000",
@@ -546,7 +559,7 @@ def test_payloads_are_recognised_and_put_in_applying_order(valid: Valid) -> None
     assert [m["type"] for m in out] == ["request", "accepted", "fill", "canceled"]
     assert is_order(canceled) and not is_trade(canceled)
     assert is_trade(trade()) and not is_order(trade())
-    assert messages(trade()) == trade_messages(trade(), venue=VENUE)
+    assert messages(trade()) == trade_messages(trade(), venue=VENUE, account=ACCOUNT)
     assert messages([]) == []
     with pytest.raises(AdapterError, match="neither a CCXT order, a CCXT trade nor a funding history entry"):
         messages({"symbol": "BTC/USDT", "bid": 1.0})

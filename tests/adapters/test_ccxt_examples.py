@@ -3,9 +3,9 @@
 Each file is regenerated in memory by tests/adapters/ccxt_examples.py (from the tested flows of
 ccxt_flows.py); a committed file that differs fails here (rewrite them with
 ``python -m tests.adapters.ccxt_examples --write``). Each is then ingested as
-``orderledger ingest --format ccxt --venue V --account acc1 FILE`` does, and its orders, trades
-(with fees) and realized P&L are checked against figures worked out by hand, the same ones
-docs/venues.md shows.
+``orderledger ingest --format ccxt --venue V --account A FILE`` does (A: the example's
+account), and its orders, trades (with fees) and realized P&L are checked against figures
+worked out by hand, the same ones docs/venues.md shows.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def test_example_books_what_the_docs_show(name: str, make_ledger: Callable[..., 
     ledger = make_ledger()
     with example.path.open("rb") as lines:
         report = ledger.ingest_lines(
-            lines, origin=example.path.name, fmt="ccxt", venue=example.venue, account="acc1"
+            lines, origin=example.path.name, fmt="ccxt", venue=example.venue, account=example.account
         )
     assert (report.counts["applied"], report.counts["duplicate"]) == expected["counts"]
     assert (report.counts["rejected"], report.counts["parked"], parked_rows(ledger)) == (0, 0, 0)

@@ -22,6 +22,7 @@ from orderledger.infrastructure.application.queries import list_orders, list_pos
 from tests.adapters.ccxt_flows import (
     BYBIT_LINEAR,
     HYPERLIQUID_NEAR,
+    LIQUIDATED_USER,
     Recorder,
     binance_spot_ws_flow,
     binanceusdm_rest_flow,
@@ -35,6 +36,9 @@ from tests.adapters.ccxt_flows import (
 )
 
 ACCOUNT = "acc1"
+ACCOUNTS = {"hyperliquid": LIQUIDATED_USER}
+"""Venues whose flows need the account named as the venue names it: a Hyperliquid liquidation
+is ours only when its liquidatedUser is the account (docs/venues.md, "Whose liquidation")."""
 MakeLedger = Callable[..., OrderLedger]
 Trade = tuple[str, Decimal, Decimal, Decimal | None, str | None]
 
@@ -42,7 +46,9 @@ Trade = tuple[str, Decimal, Decimal, Decimal | None, str | None]
 def ingest(ledger: OrderLedger, venue: str, *payloads: Any) -> IngestReport:
     """Each payload as one ``--format ccxt`` line."""
     lines = [json.dumps(p) for p in payloads]
-    return ledger.ingest_lines(lines, origin="flow-test", fmt="ccxt", venue=venue, account=ACCOUNT)
+    return ledger.ingest_lines(
+        lines, origin="flow-test", fmt="ccxt", venue=venue, account=ACCOUNTS.get(venue, ACCOUNT)
+    )
 
 
 def trades_of(ledger: OrderLedger) -> list[Trade]:

@@ -131,6 +131,11 @@ def test_a_bad_transact_time_is_refused(text: str) -> None:
 # ---------------------------------------------------------------------- ExecType mapping
 
 
+STATED = {"instrument": "BTC-USD", "side": "buy"}
+"""What the reports below state of their order (Symbol 55, Side 54; no Account 1), for the ledger
+to compare with the order's facts."""
+
+
 def test_new_is_an_acknowledgement_that_records_the_clordid(valid: Valid) -> None:
     assert valid(translate(report())) == [
         {
@@ -139,6 +144,7 @@ def test_new_is_an_acknowledgement_that_records_the_clordid(valid: Valid) -> Non
             "venue": VENUE,
             "venue_order_id": "O-100",
             "aliases": {alias("F-1"): "F-1"},
+            **STATED,
             "ts": "2026-11-20T10:00:00.100000Z",
             "source": "fix",
         }
@@ -157,6 +163,7 @@ def test_a_trade_is_a_fill_named_by_order_id_and_clordid(valid: Valid) -> None:
             "venue": VENUE,
             "venue_order_id": "O-100",
             "aliases": {alias("F-1"): "F-1"},
+            **STATED,
             "trade_id": "X-2",
             "quantity": "3",
             "price": "100.5",
@@ -224,6 +231,7 @@ def test_a_rejection_names_the_order_by_client_id_without_acknowledging_it(valid
             "type": "rejected",
             "client_order_id": "F-1",
             "venue": VENUE,
+            **STATED,
             "ts": "2026-11-20T10:00:00.100000Z",
             "source": "fix",
             "reason": "3",
@@ -402,6 +410,7 @@ def test_replaced_messages_record_the_new_clordid_and_order_id(valid: Valid) -> 
             "venue": VENUE,
             "venue_order_id": "O-200",
             "aliases": {alias("F-2"): "F-2", alias("F-3"): "F-3"},
+            **STATED,
             "quantity": "20",
             "price": "101",
             "ts": "2026-11-20T10:00:05.000000Z",
@@ -518,7 +527,12 @@ def test_a_chain_that_re_ids_the_order_before_its_request_is_known(feed: Feed, l
 def test_a_cancel_answering_a_chain_request_records_its_new_order_id_first(valid: Valid) -> None:
     canceled = report(t150="4", t39="4", t11="F-2", t41="F-1", t37="O-200", t58="by user")
     out = valid(translate(canceled))
-    key = {"venue": VENUE, "venue_order_id": "O-200", "aliases": {alias("F-1"): "F-1", alias("F-2"): "F-2"}}
+    key = {
+        "venue": VENUE,
+        "venue_order_id": "O-200",
+        "aliases": {alias("F-1"): "F-1", alias("F-2"): "F-2"},
+        **STATED,
+    }
     ts = "2026-11-20T10:00:00.100000Z"
     assert out == [
         # The order's terms as the report states them (10 at 100) and the OrderID it now has.

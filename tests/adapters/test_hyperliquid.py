@@ -326,9 +326,10 @@ SPLIT = [
 
 @pytest.mark.parametrize("rest_first", [False, True], ids=["pushes-then-rest", "rest-then-pushes"])
 def test_a_liquidations_fills_on_separate_lines_grow_its_order(ledger: OrderLedger, rest_first: bool) -> None:
-    # Given a long of 5.2 HYPE bought at 30 (derived: our order "long-1" and its fill),
+    # Given a long of 5.2 HYPE bought at 30 (derived: our order "long-1" and its fill) on the
+    # account named by its address (the REST reply names no user: --account says whose),
     opened = [
-        {"type": "request", "client_order_id": "long-1", "venue": VENUE, "account": ACCOUNT,
+        {"type": "request", "client_order_id": "long-1", "venue": VENUE, "account": USER,
          "instrument": "HYPE", "side": "buy", "order_type": "limit", "quantity": "5.2",
          "price": "30", "ts": "2026-01-20T10:00:00Z"},
         {"type": "fill", "client_order_id": "long-1", "trade_id": "own-1", "quantity": "5.2",
@@ -340,7 +341,7 @@ def test_a_liquidations_fills_on_separate_lines_grow_its_order(ledger: OrderLedg
     pushes = [ws("userFills", {"user": USER, "fills": [fill]}) for fill in SPLIT]
     rest = list(SPLIT)
     payloads = [rest, *pushes] if rest_first else [*pushes, rest]
-    counts = ingest(ledger, *payloads)
+    counts = ledger.ingest_lines(lines(*payloads), fmt="hyperliquid", venue=VENUE, account=USER).counts
     # Then every fill books, once: one external liquidation order of 3 + 1.2 + 1 = 5.2, filled
     assert (counts["applied"], counts["duplicate"], counts["rejected"]) == (
         (1, 3, 0) if rest_first else (3, 1, 0)
@@ -359,7 +360,7 @@ def test_a_liquidations_fills_on_separate_lines_grow_its_order(ledger: OrderLedg
     assert (Decimal(hype["quantity"]), Decimal(hype["realized_pnl"])) == (0, Decimal("-46.0356"))
     assert hype["fees"] == {"USDC": "0.047504"}
     # And the whole input again records nothing new
-    again = ingest(ledger, *payloads)
+    again = ledger.ingest_lines(lines(*payloads), fmt="hyperliquid", venue=VENUE, account=USER).counts
     assert (again["applied"], again["rejected"]) == (0, 0)
 
 
@@ -498,3 +499,66 @@ def test_our_own_liquidation_is_still_a_liquidation_on_both_routes(
         == 1
     )
     assert ledger.get_order("ext-hyperliquid-719874965980").tags == {"liquidation": "true"}
+
+
+def test_a_label_account_never_takes_another_accounts_liquidation_for_ours(
+    stored_url: str, tmp_path: Path, ccxt_lib: Any
+) -> None:
+    # Given the account named by a label (--account main), not by its address: our resting
+    # order, then our fill that another account's liquidation made (liquidatedUser 0x5c90…a480)
+    # in an info userFills reply, a list that names no user,
+    payloads = [{"status": "order", "order": resting_order()}, [counterparty_fill()]]
+    path = tmp_path / "label.jsonl"
+    path.write_text("".join(json.dumps(p) + "\n" for p in payloads))
+    run = run_cli(
+        "ingest", "--format", "hyperliquid", "--venue", VENUE, "--account", "main", str(path),
+        db=stored_url, cwd=tmp_path,
+    )  # fmt: skip
+    # When ingested by the real command, then, the feed's user being unknown, the liquidation is
+    # not taken for ours: the fill is an ordinary fill of our order (it was booked as a
+    # liquidation order under our order's key, and the line refused: fill, fee and position lost)
+    assert run.returncode == 0, run.describe()
+    assert parse_ingest(run.stdout).counts == {
+        "applied": 2, "duplicate": 0, "parked": 0, "ignored": 0, "rejected": 0,
+    }  # fmt: skip
+    assert_our_order_filled(stored_url, tmp_path, "NEAR")
+    # And the journal says why, on the fill's line
+    rows = [
+        json.loads(r) for r in run_cli("messages", "--json", db=stored_url, cwd=tmp_path).stdout.splitlines()
+    ]
+    assert (
+        "the liquidation of 0x5c902b2eb0e1d9eb9a232014824ae6247df0a480 is not taken for ours"
+        in rows[-1]["reason"]
+    )
+
+
+def test_the_feeds_user_comes_from_the_frames_that_name_it(ledger: OrderLedger, ccxt_lib: Any) -> None:
+    # Given --account main (a label), the published NEAR liquidation fill (liquidatedUser
+    # 0x5c90…a480) in an info userFills reply, which names no user:
+    liquidated = "0x5c902b2eb0e1d9eb9a232014824ae6247df0a480"
+    fill = hyperliquid_liquidation_fill()
+    # When nothing told the feed whose it is, then it is not taken for our liquidation: an
+    # ordinary fill of order 719874965978, which no report named, so it waits (parked)
+    alone = ledger.ingest_lines(lines([fill]), fmt="hyperliquid", venue=VENUE, account="main")
+    assert (alone.counts["parked"], alone.counts["applied"]) == (1, 0)
+    # And on the ccxt route, whose structures never name the user, the same (a derived second
+    # liquidation: oid and tid + 1): a trade of its order, parked, never a liquidation order
+    rest = market(ccxt_lib, "hyperliquid", **HYPERLIQUID_NEAR)
+    second = fill | {"oid": fill["oid"] + 1, "tid": fill["tid"] + 1}
+    routed = ledger.ingest_lines(lines([rest.parse_trade(second)]), fmt="ccxt", venue=VENUE, account="main")
+    assert (routed.counts["parked"], routed.counts["applied"]) == (1, 0)
+    assert [o.client_order_id for o in ledger.orders()] == []
+    # When an earlier frame of the same ingest named the feed's user (a webData2 push of that
+    # user, derived: Hyperliquid's WebData2 with no open orders), then the reply's fill (a third,
+    # derived: oid and tid + 2) is compared with it and is our liquidation: an external market
+    # sell of 64.8 tagged liquidation, filled
+    third = fill | {"oid": fill["oid"] + 2, "tid": fill["tid"] + 2}
+    named = ledger.ingest_lines(
+        lines(ws("webData2", {"user": liquidated, "openOrders": []}), [third]),
+        fmt="hyperliquid", venue=VENUE, account="main",
+    )  # fmt: skip
+    assert named.counts["applied"] == 1
+    order = ledger.get_order("ext-hyperliquid-719874965980")
+    assert (order.tags, order.order_type.value, order.side.value, order.filled_quantity, order.account) == (
+        {"liquidation": "true"}, "market", "sell", Decimal("64.8"), "main",
+    )  # fmt: skip

@@ -122,6 +122,62 @@ def test_an_order_id_changed_unasked_is_booked_with_an_anomaly(file_ledger_url: 
     assert shown["client_order_id"] == "IOC-1"
 
 
+def inet_fill(session: Session, exec_id: str, **changed: str) -> str:
+    """INET's partial fill (150=1) of 10 at 150 of the New above (C-1, OrderID 9001, account
+    ACC1, a buy of AAPL); ``changed`` replaces a tag's value (``t55="MSFT"``), and nothing else."""
+    fields = {"35": "8", "1": "ACC1", "11": "C-1", "17": exec_id, "20": "0", "37": "9001", "39": "1",
+              "150": "1", "55": "AAPL", "54": "1", "38": "100", "40": "2", "44": "150", "59": "3",
+              "32": "10", "31": "150", "14": "10", "6": "150", "151": "90",
+              "60": "20261120-14:30:00.002"}  # fmt: skip
+    fields |= {tag.removeprefix("t"): value for tag, value in changed.items()}
+    return session.text("20261120-14:30:00.003", "|".join(f"{tag}={value}" for tag, value in fields.items()))
+
+
+def test_a_report_that_contradicts_the_order_is_refused_alone(file_ledger_url: str, tmp_path: Path) -> None:
+    """A report naming the order (ClOrdID C-1, OrderID 9001) but stating another instrument
+    (55), side (54) or account (1) than the order's is refused with the field and both values,
+    alone: the good fill beside it on its line is booked. Each contradicting report is INET's
+    fill with only that tag changed."""
+    session = inet()
+    lines = [
+        new_report(session, "C-1", "9001", "100"),
+        inet_fill(session, "F-55", t55="MSFT"),
+        inet_fill(session, "F-54", t54="2"),
+        inet_fill(session, "F-1", t1="ACC2"),
+        # one line, two reports: a contradicting fill, then a good one
+        inet_fill(session, "F-55b", t55="MSFT") + inet_fill(session, "F-ok"),
+    ]
+    code, stdout, stderr = ingest(tmp_path, file_ledger_url, "\n".join(lines) + "\n")
+    assert code == 1, stderr
+    assert stdout.startswith("5 lines: 1 applied, 0 duplicate, 0 parked, 0 ignored, 4 rejected")
+    rejected = [
+        json.loads(line)
+        for line in run_cli(
+            "messages", "--outcome", "rejected", "--json", db=file_ledger_url, cwd=tmp_path
+        ).stdout.splitlines()
+    ]
+    assert [row["reason"] for row in rejected] == [
+        "order 'C-1' has instrument 'AAPL', but the report states instrument 'MSFT'",
+        "order 'C-1' has side 'buy', but the report states side 'sell'",
+        "order 'C-1' has account 'ACC1', but the report states account 'ACC2'",
+        "message 2 of 2 applied; message 1 of 2 rejected:"
+        " order 'C-1' has instrument 'AAPL', but the report states instrument 'MSFT'",
+    ]
+    assert rejected[-1]["events"] == 1  # the good fill's OrderFilled
+    # The store holds the order and the one good fill: 10 of 100 at 150, nothing else
+    [order] = cli_json("orders", db=file_ledger_url, cwd=tmp_path)
+    shown = ("instrument", "side", "account", "status", "filled_quantity")
+    assert [order[name] for name in shown] == ["AAPL", "buy", "ACC1", "partially_filled", "10"]
+    trades = cli_json("trades", db=file_ledger_url, cwd=tmp_path)
+    assert [(t["trade_id"], t["quantity"], t["price"]) for t in trades] == [("F-ok", "10", "150")]
+    # A long of 10 AAPL at 150 (cost 10 × 150 = 1500), one position row
+    positions = cli_json("positions", db=file_ledger_url, cwd=tmp_path)
+    assert [(p["account"], p["instrument"], p["quantity"], p["average_price"]) for p in positions] == [
+        ("ACC1", "AAPL", "10", "150")
+    ]
+    assert cli_json("verify", db=file_ledger_url, cwd=tmp_path)["ok"] is True
+
+
 # ---------------------------------------------------------------------- scales (Zero Hash)
 
 ZERO_HASH = ROOT / "docs" / "examples" / "fix-zerohash.log"

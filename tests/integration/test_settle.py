@@ -128,6 +128,39 @@ def _park_as_an_earlier_release_did(ledger: OrderLedger, ccxt_lib: Any) -> tuple
     return ids[1], ids[0]
 
 
+def _book_by_hand(db: str, cwd: Path, order_line: int) -> str:
+    """Book parked message ``order_line`` through the real command, as bob; then the published
+    order is booked as an external order of ETH/USDC:USDC keeping its index 4242, with its one
+    trade's short (10.2304 sold at 2958.75, nothing realized), and nothing is parked any more.
+    Returns the reason given."""
+    why = "placed in Lighter's UI"
+    run = run_cli(
+        "messages", "settle", str(order_line), "--book", "--account", ACCOUNT, "--reason", why, "--by", "bob",
+        db=db, cwd=cwd,
+    )  # fmt: skip
+    assert run.returncode == 0, run.describe()
+    assert _messages(db, cwd, "--parked")[1] == []
+    orders = cli_json("orders", db=db, cwd=cwd)
+    assert [
+        (o["client_order_id"], o["instrument"], o["side"], o["quantity"], o["filled_quantity"], o["aliases"])
+        for o in orders
+    ] == [
+        (
+            "ext-lighter-281474977354074",
+            "ETH/USDC:USDC",
+            "sell",
+            "36.0386",
+            "10.2304",
+            {"client_index": "4242"},
+        )
+    ]
+    positions = cli_json("positions", db=db, cwd=cwd)
+    assert [(p["quantity"], p["average_price"], p["realized_pnl"]) for p in positions] == [
+        ("-10.2304", "2958.75", "0")
+    ]
+    return why
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
 def test_a_parked_message_that_carries_an_orders_details_is_booked(
     file_ledger_url: str, tmp_path: Path
@@ -136,25 +169,10 @@ def test_a_parked_message_that_carries_an_orders_details_is_booked(
     db = file_ledger_url
     with OrderLedger(db) as ledger:
         order_line, trade_line = _park_as_an_earlier_release_did(ledger, ccxt_lib)
-    # When an operator books the order's line, through the real command
-    why = "placed in Lighter's UI"
-    run = run_cli(
-        "messages", "settle", str(order_line), "--book", "--account", ACCOUNT, "--reason", why, "--by", "bob",
-        db=db, cwd=tmp_path,
-    )  # fmt: skip
-    assert run.returncode == 0, run.describe()
-    # Then the order is booked as an external order with its index as alias, and both parked
-    # lines (the order's and its trade's) are released onto it: nothing parked
-    assert _messages(db, tmp_path, "--parked")[1] == []
-    orders = cli_json("orders", db=db, cwd=tmp_path)
-    assert [
-        (o["client_order_id"], o["side"], o["quantity"], o["filled_quantity"], o["aliases"]) for o in orders
-    ] == [("ext-lighter-281474977354074", "sell", "36.0386", "10.2304", {"client_index": "4242"})]
-    # And the position is the one fill's short: 10.2304 sold at 2958.75, nothing realized
-    positions = cli_json("positions", db=db, cwd=tmp_path)
-    assert [(p["quantity"], p["average_price"], p["realized_pnl"]) for p in positions] == [
-        ("-10.2304", "2958.75", "0")
-    ]
+    # When an operator books the order's line, through the real command, then the order is
+    # booked as an external order with its index as alias, and both parked lines (the order's
+    # and its trade's) are released onto it: nothing parked
+    why = _book_by_hand(db, tmp_path, order_line)
     # And the journal says who booked it and why, on a line of its own
     _, journal = _messages(db, tmp_path)
     settlement = journal[-1]
@@ -199,3 +217,58 @@ def test_the_python_api_settles_and_refuses_what_cannot_be_booked(make_ledger: A
     ledger.record(asked)
     assert ledger.get_order("c-9").status is Status.REQUESTED
     assert ledger.verify().ok
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+def test_a_parked_lighter_line_is_booked_with_the_market_map_it_was_read_with(
+    file_ledger_url: str, tmp_path: Path
+) -> None:
+    """``--format lighter`` names markets by number: the map comes from an ``order_books`` line
+    of the same ingest. Reading a parked Lighter line again to book it reads the journal's
+    market-map lines first, as the ingest that parked it did (without them the line could not
+    be read: "Lighter market 0 is unknown")."""
+    db = file_ledger_url
+    # Given the market map and the published order (derived: open, limit, client index 4242,
+    # as in _park_as_an_earlier_release_did) journaled by --format lighter as an earlier release
+    # read it: only its acknowledgement, parked for the index; then its trade as our ask
+    # (derived: ask_id = the order, ask_client_id 4242, our account), parked too
+    order = raw("lighter", "order") | {"status": "open", "type": "limit", "time_in_force": "good-till-time"}
+    order |= {"client_order_index": 4242, "client_order_id": "4242"}
+    trade = raw("lighter", "trade") | {"ask_id": order["order_index"], "ask_client_id": 4242}
+    trade |= {"ask_account_id": int(ACCOUNT), "bid_account_id": 20}
+    with OrderLedger(db) as ledger:
+        markets = ledger.ingest_lines([json.dumps(MARKETS)], fmt="lighter", venue="lighter", account=ACCOUNT)
+        assert markets.counts["ignored"] == 1
+        from orderledger.infrastructure.ingest.feeds import open_feed
+        from orderledger.infrastructure.ingest.messages import parse_message
+
+        feed = open_feed(ledger, "lighter", "lighter", ACCOUNT)
+        feed.messages(json.dumps(MARKETS).encode(), [])
+        line = json.dumps({"orders": [order]})
+        read_now = feed.messages(line.encode(), [])
+        assert [m["type"] for m in read_now] == ["request", "accepted"]
+        item = Inbound(line.encode(), "old-collector", 1, "lighter", [parse_message(read_now[1])])
+        assert ledger.ingest_inbound([item]).counts["parked"] == 1
+        traded = ledger.ingest_lines(
+            [json.dumps(MARKETS), json.dumps({"trades": [trade]})],
+            fmt="lighter",
+            venue="lighter",
+            account=ACCOUNT,
+        )
+        assert traded.counts["parked"] == 1
+        order_line, trade_line = (m.message_id for m in ledger.messages(parked=True))
+    # When an operator books the order's line through the real command, then the order is
+    # booked as an external order of ETH/USDC:USDC (market 0 of the map) keeping its index, its
+    # parked trade applies to it, and nothing is parked any more
+    why = _book_by_hand(db, tmp_path, order_line)
+    _, journal = _messages(db, tmp_path)
+    assert f"books parked message {order_line} (by bob: {why})" in journal[-1]["reason"]
+    # (both parked lines released onto it: the trade's fill, and the acknowledgement that
+    # records the order's index)
+    assert {
+        m["message_id"]: m["outcome"] for m in journal if m["message_id"] in (order_line, trade_line)
+    } == {
+        trade_line: "applied",
+        order_line: "applied",
+    }
+    assert cli_json("verify", db=db, cwd=tmp_path)["ok"] is True
