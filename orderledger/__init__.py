@@ -6,8 +6,8 @@
         ledger.record({"type": "request", "client_order_id": "c-1", ...})
 
 The repository keeps the design's folders at its top level (``domain/``, ``projections/``,
-``infrastructure/``); this package maps them into one namespace, ``orderledger``, so an
-installation adds nothing else to ``site-packages``.
+``infrastructure/``); ``pyproject.toml`` maps them into this one namespace, ``orderledger``
+(setuptools' ``package-dir``), so an installation adds nothing else to ``site-packages``.
 """
 
 from orderledger.domain.errors import (
