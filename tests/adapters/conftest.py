@@ -15,19 +15,7 @@ from typing import Any
 import pytest
 
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
-from orderledger.infrastructure.ingest.messages import parse_message
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-Messages = list[dict[str, Any]]
-
-
-def check_valid(messages: Iterable[dict[str, Any]]) -> Messages:
-    """Validate every message with the ledger's own parser; returns them as a list."""
-    out = list(messages)
-    for message in out:
-        parse_message(json.loads(json.dumps(message)))
-    return out
+from tests.support.adapters import FIXTURES, Messages, check_valid
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """The worked examples docs/examples/ccxt-<venue>.jsonl: up to date, and booking what the docs say.
 
-Each file is regenerated in memory by tests/adapters/ccxt_examples.py (from the tested flows of
+Each file is regenerated in memory by tests/support/ccxt_examples.py (from the tested flows of
 ccxt_flows.py); a committed file that differs fails here (rewrite them with
-``python -m tests.adapters.ccxt_examples --write``). Each is then ingested as
+``python -m tests.support.ccxt_examples --write``). Each is then ingested as
 ``orderledger ingest --format ccxt --venue V --account A FILE`` does (A: the example's
 account), and its orders, trades (with fees) and realized P&L are checked against figures
 worked out by hand, the same ones docs/venues.md shows.
@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from tests.adapters.ccxt_examples import EXAMPLES, Example, render
-from tests.adapters.test_ccxt_flows import orders_of, parked_rows, realized, trades_of
+from tests.support.books import orders_of, parked_rows, realized, trades_of
+from tests.support.ccxt_examples import EXAMPLES, Example, render
 
 BY_NAME = {example.name: example for example in EXAMPLES}
 EXPECTED: dict[str, dict[str, Any]] = {
@@ -112,7 +112,7 @@ def test_every_example_has_expectations() -> None:
 def test_committed_example_is_what_the_flows_generate(name: str, ccxt_lib: Any, ccxt_pro: Any) -> None:
     example = BY_NAME[name]
     assert example.path.read_text("utf-8") == render(example, ccxt_lib, ccxt_pro), (
-        f"{example.path.name} is stale: run python -m tests.adapters.ccxt_examples --write"
+        f"{example.path.name} is stale: run python -m tests.support.ccxt_examples --write"
     )
 
 

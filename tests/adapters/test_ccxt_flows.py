@@ -1,6 +1,6 @@
 """Whole venue flows from published examples, through ccxt's parsers and ccxt.pro's handlers.
 
-The payloads are built by tests/adapters/ccxt_flows.py (each builder cites the example it uses
+The payloads are built by tests/support/ccxt_flows.py (each builder cites the example it uses
 and names every field it derives). Each flow is ingested exactly as ``orderledger ingest
 --format ccxt --venue V --account A`` does: one JSON payload per line. Every expected figure
 is worked out by hand in the test.
@@ -18,8 +18,8 @@ import pytest
 from orderledger.domain.events import OrderFilled
 from orderledger.domain.values import Status
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
-from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades
-from tests.adapters.ccxt_flows import (
+from tests.support.books import orders_of, parked_rows, realized, trades_of
+from tests.support.ccxt_flows import (
     BYBIT_LINEAR,
     HYPERLIQUID_NEAR,
     LIQUIDATED_USER,
@@ -40,7 +40,6 @@ ACCOUNTS = {"hyperliquid": LIQUIDATED_USER}
 """Venues whose flows need the account named as the venue names it: a Hyperliquid liquidation
 is ours only when its liquidatedUser is the account (docs/venues.md, "Whose liquidation")."""
 MakeLedger = Callable[..., OrderLedger]
-Trade = tuple[str, Decimal, Decimal, Decimal | None, str | None]
 
 
 def ingest(ledger: OrderLedger, venue: str, *payloads: Any) -> IngestReport:
@@ -49,36 +48,6 @@ def ingest(ledger: OrderLedger, venue: str, *payloads: Any) -> IngestReport:
     return ledger.ingest_lines(
         lines, origin="flow-test", fmt="ccxt", venue=venue, account=ACCOUNTS.get(venue, ACCOUNT)
     )
-
-
-def trades_of(ledger: OrderLedger) -> list[Trade]:
-    return sorted(
-        (
-            t["trade_id"],
-            Decimal(t["quantity"]),
-            Decimal(t["price"]),
-            None if t["fee"] is None else Decimal(t["fee"]),
-            t["fee_currency"],
-        )
-        for t in list_trades(ledger.db)
-    )
-
-
-def orders_of(ledger: OrderLedger) -> list[tuple[str, str, Decimal, Decimal, str]]:
-    """(client order ID, status, quantity, filled, side) of every order."""
-    return sorted(
-        (o["client_order_id"], o["status"], Decimal(o["quantity"]), Decimal(o["filled_quantity"]), o["side"])
-        for o in list_orders(ledger.db)
-    )
-
-
-def realized(ledger: OrderLedger) -> Decimal:
-    return sum((Decimal(p["realized_pnl"]) for p in list_positions(ledger.db)), Decimal(0))
-
-
-def parked_rows(ledger: OrderLedger) -> int:
-    with ledger.db.read() as tx:
-        return int(tx.one("SELECT COUNT(*) FROM parked")[0])
 
 
 def venue_pnl(ledger: OrderLedger, client_order_id: str) -> list[Decimal | None]:

@@ -18,8 +18,8 @@ from typing import Any
 from orderledger.infrastructure.adapters.ccxt_markets import markets_messages
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions
-from tests.adapters.conftest import FIXTURES
-from tests.cli.helpers import assert_one_line_failure, cli_json, run_cli
+from tests.support.adapters import FIXTURES
+from tests.support.cli import assert_one_line_failure, cli_json, run_cli
 
 TS = "2026-11-20T00:00:00Z"
 

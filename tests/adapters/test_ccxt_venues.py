@@ -26,7 +26,7 @@ from orderledger.infrastructure.adapters.ccxt import payload_messages
 from orderledger.infrastructure.adapters.common import time_from_millis
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades
-from tests.adapters.ccxt_flows import (
+from tests.support.ccxt_flows import (
     BYBIT_LINEAR,
     HYPERLIQUID_ETH,
     KRAKEN_XRPEUR,

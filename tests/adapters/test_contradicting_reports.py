@@ -4,7 +4,7 @@ store untouched: in every format, through the real command, on SQLite and Postgr
 tests/cli/test_fix_venues.py, ``test_a_report_that_contradicts_the_order_is_refused_alone``).
 
 Payloads: each contradicting report is a published one with only the contradicted field changed:
-Hyperliquid's NEAR fill of our resting order (tests/adapters/test_hyperliquid.py,
+Hyperliquid's NEAR fill of our resting order (tests/support/ccxt_flows.py,
 ``counterparty_fill``, from ccxt's recorded responses) natively and through ccxt's own
 Hyperliquid parsers; Tradier's Orders reference example as docs/examples/tradier.jsonl polls it.
 """
@@ -17,9 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.adapters.ccxt_flows import HYPERLIQUID_NEAR, market
-from tests.adapters.test_hyperliquid import OUR_OID, OURS, counterparty_fill, resting_order
-from tests.cli.helpers import ROOT, cli_json, parse_ingest, run_cli
+from tests.support.ccxt_flows import HYPERLIQUID_NEAR, OUR_OID, OURS, counterparty_fill, market, resting_order
+from tests.support.cli import ROOT, cli_json, parse_ingest, run_cli
 
 TRADIER = [
     json.loads(line) for line in (ROOT / "docs" / "examples" / "tradier.jsonl").read_text().splitlines()

@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.cli.helpers import ROOT, cli_json, parse_ingest, run_cli
+from tests.support.cli import ROOT, cli_json, parse_ingest, run_cli
 
 EXAMPLES = ROOT / "docs" / "examples"
 

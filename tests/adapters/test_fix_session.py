@@ -1,7 +1,7 @@
 """FIX 4.2 and 4.4 session logs, ingested end to end on SQLite and PostgreSQL.
 
 Each flow is a log in the shape engines write it (QuickFIX/J or QuickFIX/n FileLog lines,
-SOH- or ``|``-separated, true BodyLength and CheckSum from :mod:`tests.adapters.fixlog`) fed to
+SOH- or ``|``-separated, true BodyLength and CheckSum from :mod:`tests.support.fixlog`) fed to
 ``OrderLedger.ingest_lines(..., fmt="fix", venue=...)``; then the orders, trades, positions
 and the journal say what a user would check. Real captures are quoted verbatim with their
 original checksums, their source named beside them.
@@ -24,8 +24,8 @@ from orderledger.infrastructure.adapters.fix import CLORDID_ALIAS, FixError, fix
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.queries import list_positions, list_trades
 from orderledger.infrastructure.audit.search import list_messages
-from tests.adapters.conftest import check_valid
-from tests.adapters.fixlog import SOH, Session, fix_text
+from tests.support.adapters import check_valid
+from tests.support.fixlog import SOH, Session, fix_text
 
 VENUE = "desk1"
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"

@@ -22,9 +22,9 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades
 from orderledger.infrastructure.audit.search import list_messages
 from orderledger.infrastructure.errors import ConfigurationError
-from tests.adapters.ccxt_flows import LIGHTER_ETH, Recorder, market, raw
-from tests.cli.helpers import ROOT, cli_json, parse_ingest, run_cli
-from tests.integration.helpers import lines, request
+from tests.support.ccxt_flows import LIGHTER_ETH, Recorder, market, raw
+from tests.support.cli import ROOT, cli_json, parse_ingest, run_cli
+from tests.support.integration import lines, request
 
 ACCOUNT = "1077"  # Lighter's account index: owner_account_index of the published order
 ORDER_INDEX = 281474977354074  # the published order's order_index

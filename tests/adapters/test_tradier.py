@@ -23,7 +23,7 @@ from orderledger.infrastructure.adapters.tradier import instrument_messages
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades, pnl_by
 from orderledger.infrastructure.errors import ConfigurationError
-from tests.cli.helpers import cli_json, parse_ingest, run_cli
+from tests.support.cli import cli_json, parse_ingest, run_cli
 
 VENUE = "tradier"
 ACCOUNT = "VA000000"

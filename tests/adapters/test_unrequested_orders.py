@@ -13,8 +13,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.adapters.ccxt_flows import LIGHTER_ETH, market, raw
-from tests.cli.helpers import cli_json, parse_ingest, run_cli
+from tests.support.ccxt_flows import LIGHTER_ETH, market, raw
+from tests.support.cli import cli_json, parse_ingest, run_cli
 
 ACCOUNT = "1077"  # the published order's owner_account_index
 ORDER_INDEX = 281474977354074  # the published order's order_index
@@ -147,7 +147,7 @@ def test_the_ccxt_route_books_a_lighter_order_under_an_unrecorded_index_alike(
     db = file_ledger_url
     # Given the same order and trade parsed by ccxt's own Lighter parsers (parse_order's
     # clientOrderId is the index, "4242"; parse_trade leaves it to info.ask_client_id, and picks
-    # our side by the trade's account_index, derived as tests/adapters/ccxt_flows.py does)
+    # our side by the trade's account_index, derived as tests/support/ccxt_flows.py does)
     exchange = market(ccxt_lib, "lighter", **LIGHTER_ETH)
     order = exchange.parse_order(_order())
     trade = exchange.parse_trade(_trade() | {"account_index": ACCOUNT})

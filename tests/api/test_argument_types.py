@@ -25,8 +25,8 @@ from eventsourcing.application import Application
 from orderledger import AsyncOrderLedger, LedgerError, OrderLedger
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application.results import Filter
-from tests.conftest import private_schema, require_postgres
-from tests.integration.helpers import fill, lines, request, store_state, view_rows
+from tests.support.integration import fill, lines, request, store_state, view_rows
+from tests.support.postgres import private_schema, require_postgres
 
 
 class Wrong:

@@ -1,7 +1,7 @@
 """The command and the HTTP API are shells over the Python API: what ``--json`` prints and what
 the HTTP API answers are the typed rows' ``to_json()``, on the same stored ledger.
 
-The session is the one of ``test_python_api`` (A bought 4 at 100, B sold 3 at 110, C open).
+The session is the one of ``tests/support/api_session.py`` (A bought 4 at 100, B sold 3 at 110, C open).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from orderledger import OrderLedger
 from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.service import LedgerService
-from tests.api.test_python_api import SESSION
-from tests.audit.helpers import orderledger
-from tests.integration.helpers import fill, lines
+from tests.support.api_session import SESSION
+from tests.support.audit import orderledger
+from tests.support.integration import fill, lines
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """The Python API is the product: every question the CLI answers is an ``OrderLedger`` method
 returning typed rows (Decimals, aware datetimes, the domain's enums), on every backend.
 
-One small session is used throughout (venue time ``T0 + s``):
+One small session (``tests/support/api_session.py``) is used throughout (venue time ``T0 + s``):
 
 * A: buy 10 BTC-USDT at 100 (acc/V), requested at s=0; filled 4 at 100 at s=1, fee 0.4 USDT.
 * B: sell 3 BTC-USDT at 110 (acc/V), requested at s=5; filled 3 at 110 at s=6.
@@ -35,15 +35,8 @@ from orderledger import (
     TradeRow,
 )
 from orderledger.domain.values import Liquidity, Side, Status
-from tests.integration.helpers import at, fact, fill, lines, request, ts
-
-SESSION = (
-    request("A", seconds=0),
-    fill("A", "a1", "4", "100", seconds=1, fee="0.4", fee_currency="USDT"),
-    request("B", seconds=5, side="sell", quantity="3", price="110"),
-    fill("B", "b1", "3", "110", seconds=6),
-    request("C", seconds=10, account="other", venue="W", instrument="ETH-USDT", quantity="1", price="50"),
-)
+from tests.support.api_session import SESSION
+from tests.support.integration import at, fact, fill, lines, ts
 
 
 @pytest.fixture

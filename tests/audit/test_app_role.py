@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from orderledger.infrastructure.storage.db import parse_url
-from tests.audit.helpers import fill, line, orderledger, raw_sql, request
+from tests.support.audit import fill, line, orderledger, raw_sql, request
 
 pytestmark = pytest.mark.postgres
 

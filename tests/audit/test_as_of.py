@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from tests.audit.helpers import Clock, Recorder, fact, fill, orderledger, request, ts
+from tests.support.audit import Clock, Recorder, fact, fill, orderledger, request, ts
 
 
 @pytest.fixture(params=("sqlite", "postgres"))

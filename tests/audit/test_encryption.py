@@ -22,9 +22,8 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.audit.search import EventFilter, search_events
 from orderledger.infrastructure.audit.verify import verify
 from orderledger.infrastructure.errors import ConfigurationError
-from tests.audit.helpers import fill, line, orderledger_process, query, request
+from tests.support.audit import KEY, fill, line, orderledger_process, query, request
 
-KEY = AESCipher.create_key(16)
 OTHER_KEY = AESCipher.create_key(16)
 SECRETS = [b"secret-1", b"BTC-USD", b"quantity", b"last_qty", b"t-77", b"3.25", b"64000.5", b"acc-zurich"]
 

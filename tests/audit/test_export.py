@@ -27,7 +27,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from tests.audit.helpers import Clock, Recorder, fact, fill, orderledger, request
+from tests.support.audit import Clock, Recorder, fact, fill, orderledger, request
 
 
 @pytest.fixture(params=("sqlite", "postgres"))

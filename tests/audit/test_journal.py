@@ -15,7 +15,7 @@ import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.audit.search import list_messages
-from tests.audit.helpers import Clock, Recorder, fact, fill, line, orderledger, query, request, ts
+from tests.support.audit import Clock, Recorder, fact, fill, line, orderledger, query, request, ts
 
 BAD_UTF8 = b'{"type":"expired","client_order_id":"A","reason":"caf\xff","ts":"2026-11-20T10:00:05Z"}'
 MALFORMED = '{"type":"fill",'

@@ -1,7 +1,7 @@
 """The journal under a hash chain: every change to it is found, even with its triggers off.
 
 The journal (``messages``) and the settlements of parked lines share one numbering and one chain
-(``tests.audit.helpers.journal_by_hand`` recomputes it as docs/audit.md states it). An attacker
+(``tests.support.audit.journal_by_hand`` recomputes it as docs/audit.md states it). An attacker
 with the file (SQLite) or DDL rights (PostgreSQL) switches the append-only triggers off, changes
 the journal, and switches them back on, as the ledger made them, so that nothing looks missing:
 ``verify`` must still name the change. A cut at the end of the journal is caught against a head
@@ -19,7 +19,7 @@ import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.storage.store import ledger_triggers
-from tests.audit.helpers import fill, journal_by_hand, line, orderledger, raw_sql, reprotect, request
+from tests.support.audit import fill, journal_by_hand, line, orderledger, raw_sql, reprotect, request
 
 # Journal positions, worked out by hand from the batches below (a batch's new lines are numbered
 # first, then the settlements it makes):

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from tests.audit.helpers import orderledger, raw_sql
+from tests.support.audit import orderledger, raw_sql
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "release_v2"
 QUESTIONS = {

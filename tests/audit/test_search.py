@@ -43,7 +43,7 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.audit.search import EventFilter, search_events
 from orderledger.infrastructure.storage.chain import GENESIS, link
 from orderledger.infrastructure.storage.store import schema
-from tests.audit.helpers import Clock, Recorder, at, fact, fill, orderledger, query, request, ts
+from tests.support.audit import Clock, Recorder, at, fact, fill, orderledger, query, request, ts
 
 
 def record_session(ledger: OrderLedger, clock: Clock) -> None:

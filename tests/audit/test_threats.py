@@ -21,7 +21,10 @@ import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.storage.chain import link
-from tests.audit.helpers import (
+from tests.support.audit import (
+    COLUMNS,
+    KEY,
+    damage_an_old_page,
     fill,
     journal_by_hand,
     line,
@@ -30,9 +33,9 @@ from tests.audit.helpers import (
     raw_sql,
     reprotect,
     request,
+    stored_head,
+    unprotect,
 )
-from tests.audit.test_encryption import KEY
-from tests.audit.test_verify import COLUMNS, stored_head, unprotect
 
 SESSION = [
     line(request("c-1", seconds=0, venue_order_id="V-1")),
@@ -245,18 +248,6 @@ def test_a_plaintext_row_outside_the_chain_does_not_stop_an_encrypted_ledger(tmp
 
 
 # ---------------------------------------------------------------------- storage
-
-
-def damage_an_old_page(path: Path) -> None:
-    """Overwrite half of the journal's first leaf page: old lines no append touches again."""
-    with contextlib.closing(sqlite3.connect(path)) as db:
-        (page,) = db.execute(
-            "SELECT pageno FROM dbstat WHERE name = 'messages' AND pagetype = 'leaf' ORDER BY pageno LIMIT 1"
-        ).fetchone()
-        (size,) = db.execute("PRAGMA page_size").fetchone()
-    with path.open("r+b") as handle:
-        handle.seek((page - 1) * size + size // 4)
-        handle.write(b"\xff" * (size // 2))
 
 
 def test_a_damaged_sqlite_file_is_refused_before_anything_is_written(tmp_path: Path) -> None:

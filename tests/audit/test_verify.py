@@ -27,7 +27,8 @@ import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
-from tests.audit.helpers import (
+from tests.support.audit import (
+    COLUMNS,
     journal_by_hand,
     line,
     orderledger,
@@ -35,13 +36,11 @@ from tests.audit.helpers import (
     raw_sql,
     reprotect,
     request,
+    stored_head,
+    unprotect,
 )
 
 ALTERED = "it was altered, or rows were reordered"
-COLUMNS = (
-    "notification_id, originator_id, originator_version, topic, state, event_type, client_order_id,"
-    " account, venue, instrument, ts_event, ts_recorded, source, message_id"
-)
 
 
 @pytest.fixture(params=("sqlite", "postgres"))
@@ -91,14 +90,6 @@ def chain_by_hand(url: str) -> list[tuple[int, str]]:
         previous = hashlib.sha256(previous + text.encode() + b"\x1e" + bytes(row[4])).digest()
         result.append((int(row[0]), previous.hex()))
     return result
-
-
-def stored_head(url: str) -> tuple[int, str]:
-    with raw_sql(url) as db:
-        position, digest = db.one(
-            "SELECT notification_id, hash FROM events ORDER BY notification_id DESC LIMIT 1"
-        )
-    return int(position), bytes(digest).hex()
 
 
 def test_verify_passes_and_prints_the_head_of_an_untouched_log(demo: str) -> None:
@@ -153,15 +144,6 @@ def data_checksums(url: str) -> str:
 
 
 # ---------------------------------------------------------------------- tampering
-
-
-def unprotect(db: Any) -> None:
-    """What an attacker with DDL rights does first: switch the append-only triggers off."""
-    if db.dialect == "postgresql":
-        db.execute("ALTER TABLE events DISABLE TRIGGER USER")
-    else:
-        db.execute("DROP TRIGGER events_no_update")
-        db.execute("DROP TRIGGER events_no_delete")
 
 
 def _row(db: Any, position: int) -> tuple[Any, ...]:

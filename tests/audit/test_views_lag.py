@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx2 as httpx
 
-from tests.audit.helpers import fill, line, orderledger, request
-from tests.http.helpers import running_server
+from tests.support.audit import fill, line, orderledger, request
+from tests.support.http_api import running_server
 
 # Two orders and one fill of c-1 (carrying no venue order ID): three events, one per line
 # (OrderRequested, OrderRequested, OrderFilled), none of them folded by any view.

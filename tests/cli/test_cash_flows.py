@@ -17,8 +17,8 @@ from typing import Any
 import ccxt
 import pytest
 
-from tests.adapters import ccxt_flows as flows
-from tests.cli.helpers import cli_json, jsonl, parse_ingest, run_cli, write_lines
+from tests.support import ccxt_flows as flows
+from tests.support.cli import cli_json, jsonl, parse_ingest, run_cli, write_lines
 
 HL_ACCOUNT = "0x5c902b2eb0e1d9eb9a232014824ae6247df0a480"
 HL_SOL = flows._swap("SOL/USDC:USDC", "SOL", "USDC", "USDC", info={"name": "SOL", "szDecimals": 2})

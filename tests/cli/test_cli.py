@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from orderledger.projections import PROJECTIONS
-from tests.cli.helpers import (
+from tests.support.cli import (
     OPEN_STATUSES,
     OUTCOMES,
     STATUSES,

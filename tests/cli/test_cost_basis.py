@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.cli.helpers import assert_one_line_failure, cli_json, ingest, run_cli, write_lines
-from tests.integration.helpers import fill, lines, request
+from tests.support.cli import assert_one_line_failure, cli_json, ingest, run_cli, write_lines
+from tests.support.integration import fill, lines, request
 
 
 @pytest.fixture(params=("sqlite", "postgres"))

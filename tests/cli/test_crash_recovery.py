@@ -16,7 +16,7 @@ one clean ingest of the file holds: the same facts, each once, and the same answ
 query.
 
 The CI-sized campaign makes 20 kills on SQLite and 5 on PostgreSQL; ``ORDERLEDGER_SOAK=N`` (see
-``tests/soak.py``) makes N times the full 50 and 10.
+``tests/support/soak.py``) makes N times the full 50 and 10.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any
 import pytest
 
 from orderledger.infrastructure.application.simulator import simulate_lines
-from tests.cli.helpers import (
+from tests.support.cli import (
     OPEN_STATUSES,
     OUTCOMES,
     assert_same_outputs,
@@ -47,7 +47,7 @@ from tests.cli.helpers import (
     view_outputs,
     write_lines,
 )
-from tests.soak import sized
+from tests.support.soak import sized
 
 pytestmark = pytest.mark.slow
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.helpers import cli_env, cli_json, jsonl, parse_ingest, run_cli, write_lines
+from tests.support.cli import cli_env, cli_json, jsonl, parse_ingest, run_cli, write_lines
 
 
 @pytest.fixture(params=("sqlite", "postgres"))

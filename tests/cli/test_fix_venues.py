@@ -4,7 +4,7 @@ Message shapes: NASDAQ's "INET FIX Interface Specification" (FIX 4.2; every mess
 sends carries SenderCompID INET) and the Zero Hash FIX API specification (FIX 4.2 with the
 custom tag 43229 FractionBase; its published examples are quoted below, from the public
 repository klfsecond/poc-zh-fix-spec, source/index.html.md). Lines are framed by
-:mod:`tests.adapters.fixlog` (true BodyLength and CheckSum), one or several messages a line.
+:mod:`tests.support.fixlog` (true BodyLength and CheckSum), one or several messages a line.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from tests.adapters.fixlog import Session, fix_text
-from tests.cli.helpers import ROOT, cli_json, run_cli
-from tests.http.helpers import running_server
+from tests.support.cli import ROOT, cli_json, run_cli
+from tests.support.fixlog import Session, fix_text
+from tests.support.http_api import running_server
 
 
 @pytest.fixture(params=("sqlite", "postgres"))
@@ -182,7 +182,7 @@ def test_a_report_that_contradicts_the_order_is_refused_alone(file_ledger_url: s
 
 ZERO_HASH = ROOT / "docs" / "examples" / "fix-zerohash.log"
 """Zero Hash's published ER NEW and ER FILL (klfsecond/poc-zh-fix-spec, "New Order - Single"):
-every field as published, framed again by tests.adapters.fixlog.fix_text because the published
+every field as published, framed again by tests.support.fixlog.fix_text because the published
 BodyLength and CheckSum do not match their bodies."""
 
 

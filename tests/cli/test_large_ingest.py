@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from orderledger.infrastructure.application.simulator import simulate_lines
-from tests.cli.helpers import OUTCOMES, ingest, write_lines
+from tests.support.cli import OUTCOMES, ingest, write_lines
 
 LINES = 100_000
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.helpers import cli_json, jsonl, parse_ingest, run_cli, write_lines
+from tests.support.cli import cli_json, jsonl, parse_ingest, run_cli, write_lines
 
 
 @pytest.fixture(params=("sqlite", "postgres"))

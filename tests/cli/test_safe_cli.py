@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.helpers import (
+from tests.support.cli import (
     TIMEOUT,
     assert_one_line_failure,
     cli_command,

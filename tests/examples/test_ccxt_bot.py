@@ -3,7 +3,7 @@
 The exchange is a real ``ccxt.pro.binance`` knowing the BNB/USDT market; only its network is
 replaced: a fake connection takes what ccxt.pro's ``handle_message`` resolves and gives it to
 ``watch_orders``/``watch_my_trades``, and ``create_order`` answers from the venue's published
-executionReport (tests/adapters/ccxt_flows.py: the NEW, TRADE and FILLED reports of a market buy
+executionReport (tests/support/ccxt_flows.py: the NEW, TRADE and FILLED reports of a market buy
 of 2 BNB, with the client order ID the bot sent).
 """
 
@@ -25,7 +25,7 @@ from examples.ccxt_bot import Bot
 from orderledger import AsyncOrderLedger
 from orderledger.domain.events import OrderFilled
 from orderledger.domain.values import Status
-from tests.adapters.ccxt_flows import BINANCE_BNBUSDT, binance_spot_reports
+from tests.support.ccxt_flows import BINANCE_BNBUSDT, binance_spot_reports
 
 
 class FakeConnection:

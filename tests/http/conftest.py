@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.service import LedgerService
-from tests.http.helpers import LOOPBACK, TOKENS
+from tests.support.http_api import LOOPBACK, TOKENS
 
 
 @pytest.fixture

@@ -14,18 +14,19 @@ from fastapi.testclient import TestClient
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.http.auth import check_bind, load_tokens
-from tests.cli.helpers import assert_one_line_failure, cli_command, cli_env, run_cli
-from tests.http.helpers import (
+from tests.support.cli import assert_one_line_failure, cli_command, cli_env, run_cli
+from tests.support.http_api import (
     ADMIN_TOKEN,
     BOUND,
     READ_TOKEN,
+    SNAPSHOT,
     WRITE_TOKEN,
+    assert_problem,
     bearer,
     free_port,
     request,
     wait_until,
 )
-from tests.http.test_http_api import SNAPSHOT, assert_problem
 
 
 def stored(ledger: OrderLedger) -> int:

@@ -9,26 +9,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from tests.http.helpers import LOOPBACK, fill, request
-
-PROBLEM = "application/problem+json"
+from tests.support.http_api import LOOPBACK, SNAPSHOT, assert_problem, fill, request
 
 
 def post(client: TestClient, body: Any, **params: Any) -> Any:
     return client.post("/messages", json=body, params=params)
-
-
-def assert_problem(response: Any, status: int, detail_contains: str) -> dict[str, Any]:
-    """A problem document with this status and a one-line detail containing the text."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    body = response.json()
-    assert body["status"] == status
-    assert body["type"] == "about:blank"
-    assert body["title"]
-    assert "\n" not in body["detail"]
-    assert detail_contains in body["detail"], body["detail"]
-    return dict(body)
 
 
 def session(client: TestClient) -> None:
@@ -338,17 +323,6 @@ def test_unknown_things_are_problem_documents(client: TestClient) -> None:
 
 
 # ---------------------------------------------------------------------- reconcile
-
-
-SNAPSHOT = {
-    "venue": "venue-x",
-    "account": "alpha",
-    "as_of": "2026-11-20T11:00:00Z",
-    "open_orders": [],
-    "closed_orders": [],
-    "fills": [],
-    "positions": [],
-}
 
 
 def test_reconcile_is_a_dry_run_unless_asked(client: TestClient) -> None:

@@ -13,8 +13,8 @@ import httpx2
 import pytest
 
 from orderledger.domain.values import UNSAFE_CATEGORIES, escape_unsafe
-from tests.http.browser import chromium, require_browser
-from tests.http.helpers import Server, fill, request, running_server, wait_until
+from tests.support.browser import chromium, require_browser
+from tests.support.http_api import Server, fill, request, running_server, wait_until
 
 XSS = "<img src=x onerror=alert(1)>"
 

@@ -13,7 +13,7 @@ from schemathesis.checks import not_a_server_error
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.service import LedgerService
-from tests.http.helpers import fill, request
+from tests.support.http_api import fill, request
 
 
 @schemathesis.serializer("application/x-ndjson")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.http.helpers import BOUND, running_server
-from tests.http.regenerate import OPENAPI, ROOT, openapi_document
+from tests.support.http_api import BOUND, running_server
+from tests.support.http_docs import OPENAPI, ROOT, openapi_document
 
 HTTP_DOC = ROOT / "docs" / "http.md"
 STATIC = ROOT / "infrastructure" / "http" / "static"
@@ -20,7 +20,7 @@ STATIC = ROOT / "infrastructure" / "http" / "static"
 
 def test_the_committed_openapi_document_is_the_apps() -> None:
     assert OPENAPI.read_text(encoding="utf-8") == openapi_document(), (
-        "docs/openapi.json is stale: run .venv/bin/python tests/http/regenerate.py"
+        "docs/openapi.json is stale: run .venv/bin/python -m tests.support.http_docs"
     )
 
 

@@ -24,8 +24,8 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.limits import ReaderProcesses, WorkLimit
 from orderledger.infrastructure.http.service import LedgerService
-from tests.http.browser import chromium, require_browser
-from tests.http.helpers import (
+from tests.support.browser import chromium, require_browser
+from tests.support.http_api import (
     BOUND,
     LOOPBACK,
     TOKENS,

@@ -1,6 +1,6 @@
 """Proposal → order → trade linkage over HTTP: ``GET /orders?parent=``, ``GET /trades?parent=``
 and ``GET /pnl?by=parent`` answer what the CLI and the query functions answer for the session
-of tests/cli/test_parent_linkage.py (its docstring works out every figure by hand):
+of tests/support/parent_linkage.py (its docstring works out every figure by hand):
 
   P1: orders A, B; trades tA, tB; realized 0 + 40 = 40, fees 1 + 0.5 = 1.5, net 38.5
   P2: orders C, E (E learns its parent after its fill); trades tC, tE; realized −30 + 0 = −30,
@@ -15,7 +15,7 @@ import json
 from fastapi.testclient import TestClient
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from tests.cli.test_parent_linkage import EXPECTED_PNL, SESSION, _pnl_rows, _trades
+from tests.support.parent_linkage import EXPECTED_PNL, SESSION, pnl_rows, trade_rows
 
 
 def test_orders_trades_and_pnl_by_parent(client: TestClient, ledger: OrderLedger) -> None:
@@ -43,12 +43,12 @@ def test_orders_trades_and_pnl_by_parent(client: TestClient, ledger: OrderLedger
         "B",
     ]
     # And each parent's trades, each row naming the parent it was selected by
-    assert _trades(get("/trades", parent="P1")) == [("A", "tA", "P1"), ("B", "tB", "P1")]
-    assert _trades(get("/trades", parent="P2")) == [("C", "tC", "P2"), ("E", "tE", "P2")]
-    assert _trades(get("/trades", parent="P1", order="B")) == [("B", "tB", "P1")]
+    assert trade_rows(get("/trades", parent="P1")) == [("A", "tA", "P1"), ("B", "tB", "P1")]
+    assert trade_rows(get("/trades", parent="P2")) == [("C", "tC", "P2"), ("E", "tE", "P2")]
+    assert trade_rows(get("/trades", parent="P1", order="B")) == [("B", "tB", "P1")]
     assert get("/trades", parent="P3") == []
     # And P&L by parent is the CLI's
-    assert _pnl_rows(get("/pnl", by="parent")) == EXPECTED_PNL
+    assert pnl_rows(get("/pnl", by="parent")) == EXPECTED_PNL
 
 
 def test_the_parent_filters_are_described_in_the_openapi(client: TestClient) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.http.helpers import ADMIN_TOKEN, WRITE_TOKEN, bearer, fill
+from tests.support.http_api import ADMIN_TOKEN, WRITE_TOKEN, bearer, fill
 
 
 def _parked_fill(client: TestClient) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx2
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from tests.http.helpers import BOUND, READ_TOKEN, TOKENS, bearer, fill, request, running_server
+from tests.support.http_api import BOUND, READ_TOKEN, TOKENS, bearer, fill, request, running_server
 
 
 def events(lines: Iterator[str], count: int) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ from orderledger.domain.values import Status
 from orderledger.infrastructure.application.follow import read_after
 from orderledger.infrastructure.application.queries import list_positions, list_trades
 from orderledger.infrastructure.audit.verify import verify
-from tests.integration.helpers import Clock, fact, fill, request, store_state
+from tests.support.integration import Clock, fact, fill, request, store_state
 
 ORDERS = 200
 

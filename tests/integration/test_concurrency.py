@@ -26,7 +26,7 @@ from orderledger.infrastructure.application.queries import (
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.errors import StaleBatchError
 from orderledger.infrastructure.storage.db import is_integrity_error
-from tests.integration.helpers import (
+from tests.support.integration import (
     assert_views_equal_fold,
     event_count,
     fact,

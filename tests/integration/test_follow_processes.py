@@ -19,8 +19,8 @@ import pytest
 
 from orderledger import AsyncOrderLedger, CommittedEvent, OrderLedger
 from orderledger.infrastructure.application.follow import read_after
-from tests.cli.helpers import ROOT, TIMEOUT, assert_one_line_failure, cli_command, cli_env, run_cli
-from tests.integration.helpers import fact, fill, line, request
+from tests.support.cli import ROOT, TIMEOUT, assert_one_line_failure, cli_command, cli_env, run_cli
+from tests.support.integration import fact, fill, line, request
 
 ROUNDS = 4
 ORDERS_PER_ROUND = 5

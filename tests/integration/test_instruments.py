@@ -16,7 +16,7 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions, pnl_by
 from orderledger.infrastructure.audit.search import EventFilter, search_events
 from orderledger.infrastructure.audit.verify import verify
-from tests.integration.helpers import (
+from tests.support.integration import (
     assert_views_equal_fold,
     fill,
     journal,

@@ -18,7 +18,7 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.ingest.processing import YOUNG_THRESHOLD, IdentityCache
 from orderledger.infrastructure.storage.db import select_by_keys
 from orderledger.infrastructure.storage.store import _CHAINED, _LOADED
-from tests.integration.helpers import fact, fill, lines, request
+from tests.support.integration import fact, fill, lines, request
 
 
 def counting_reads(ledger: OrderLedger) -> list[int]:

@@ -23,7 +23,7 @@ from orderledger.infrastructure.application.queries import (
     parse_marks,
     pnl_by,
 )
-from tests.integration.helpers import Clock, at, fact, fill, journal, lines, request, ts
+from tests.support.integration import Clock, at, fact, fill, journal, lines, request, ts
 
 R0 = at(3600)  # the ledger's clock when the first fact is recorded
 

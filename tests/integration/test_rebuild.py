@@ -32,8 +32,8 @@ from orderledger.projections.base import EVERY, Projection
 from orderledger.projections.orders import OrdersProjection
 from orderledger.projections.positions import PositionsProjection
 from orderledger.projections.trades import TradesProjection
-from tests.cli.helpers import run_cli
-from tests.integration.helpers import (
+from tests.support.cli import run_cli
+from tests.support.integration import (
     VIEW_NAMES,
     event_count,
     folded_rows,

@@ -20,8 +20,8 @@ from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.ccxt import payload_messages
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.ingest.processing import Inbound
-from tests.adapters.ccxt_flows import LIGHTER_ETH, market, raw
-from tests.cli.helpers import assert_one_line_failure, cli_json, parse_ingest, run_cli
+from tests.support.ccxt_flows import LIGHTER_ETH, market, raw
+from tests.support.cli import assert_one_line_failure, cli_json, parse_ingest, run_cli
 
 ACCOUNT = "1077"  # the published order's owner_account_index
 MARKETS = {"order_books": [{"symbol": "ETH", "market_id": 0}]}  # derived: ETH is market 0

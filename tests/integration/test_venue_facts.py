@@ -28,7 +28,7 @@ from orderledger.infrastructure.adapters import inbound
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions, list_trades
 from orderledger.infrastructure.audit.verify import verify
-from tests.integration.helpers import fact, fill, journal, lines, request, store_state
+from tests.support.integration import fact, fill, journal, lines, request, store_state
 
 D = Decimal
 

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions, parse_marks, pnl_by
 from orderledger.infrastructure.application.simulator import simulate
-from tests.conftest import private_schema, require_postgres
-from tests.integration.helpers import assert_views_equal_fold, fill, lines, opened, request
+from tests.support.integration import assert_views_equal_fold, fill, lines, opened, request
+from tests.support.postgres import private_schema, require_postgres
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 

@@ -27,7 +27,7 @@ from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.storage.chain import GENESIS, link
 from orderledger.projections.orders import OPEN_ONLY, OPEN_SHOWN, SHOWN_COLUMNS, OrdersProjection
 from orderledger.projections.positions import PositionsProjection
-from tests.integration.helpers import (
+from tests.support.integration import (
     VIEW_NAMES,
     assert_views_equal_fold,
     event_count,
@@ -41,7 +41,7 @@ from tests.integration.helpers import (
     tracking,
     view_rows,
 )
-from tests.soak import sized
+from tests.support.soak import sized
 
 # ============================================================================= rebuild = incremental
 
@@ -332,7 +332,7 @@ def test_open_orders_are_listed_from_their_index_alone_after_an_older_view_is_re
 
 # A history far longer than the few hundred events a restart may read: recovery that read the
 # whole log (or any fixed fraction of it) would read thousands. The counts the test checks do not
-# depend on how much longer, so a soak (tests/soak.py) runs it on a million events.
+# depend on how much longer, so a soak (tests/support/soak.py) runs it on a million events.
 BULK_EVENTS = sized(20_000, 1_000_000)
 BULK_CHUNK = min(20_000, BULK_EVENTS // 4)
 _INSERT = (

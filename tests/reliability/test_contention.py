@@ -27,7 +27,7 @@ import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.audit.verify import verify
-from tests.cli.helpers import (
+from tests.support.cli import (
     ROOT,
     assert_one_line_failure,
     cli_command,
@@ -36,8 +36,7 @@ from tests.cli.helpers import (
     progress_of,
     run_cli,
 )
-from tests.integration.helpers import facts
-from tests.reliability.faults_helpers import (
+from tests.support.faults import (
     Snapshot,
     clean,
     helper_process,
@@ -47,6 +46,7 @@ from tests.reliability.faults_helpers import (
     whole_commit_problems,
     write_session,
 )
+from tests.support.integration import facts
 
 TIMEOUT = 240
 BATCH = 25

@@ -13,7 +13,7 @@ One campaign per backend, in rounds. Each round works on one database that keeps
    which must record nothing.
 
 Each phase ends with one uninterrupted run. After every kill the checks of
-``tests/reliability/crash.py`` run (acknowledged messages journaled, no duplicate, journal and
+``tests/support/crash.py`` run (acknowledged messages journaled, no duplicate, journal and
 events atomic, hash chain valid, views equal a fresh fold); at the end of each round the log holds
 exactly the facts of a clean run of the same steps (an in-memory ledger), and every query answers
 the same.
@@ -21,7 +21,7 @@ the same.
 The CI-sized form makes 22 kills per backend (10 ingest, 4 follow, 4 rebuild, 4 reconcile; a
 follow cycle may also kill its writer, which adds ingest kills): every phase is killed several
 times, mid-work included, with every check after every kill, and the whole suite stays within
-its time budget. ``ORDERLEDGER_SOAK=N`` (see ``tests/soak.py``) runs N rounds of the full-size
+its time budget. ``ORDERLEDGER_SOAK=N`` (see ``tests/support/soak.py``) runs N rounds of the full-size
 campaign, 60 kills per backend each (30 ingest, 12 follow, 9 rebuild, 9 reconcile): the soak
 run whose figures docs/reliability.md records.
 """
@@ -39,8 +39,7 @@ import pytest
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
 from orderledger.infrastructure.application.simulator import simulate_lines
-from tests.integration.helpers import facts, opened
-from tests.reliability.crash import (
+from tests.support.crash import (
     AckLog,
     Checker,
     Killer,
@@ -53,7 +52,8 @@ from tests.reliability.crash import (
     reconcile_worker,
     venue_snapshot,
 )
-from tests.soak import SOAK
+from tests.support.integration import facts, opened
+from tests.support.soak import SOAK
 
 # Kills per round: each round of a soak is the full-size campaign; CI runs one smaller round.
 FULL_ROUND = {"ingest": 30, "follow": 12, "rebuild": 9, "reconcile": 9}

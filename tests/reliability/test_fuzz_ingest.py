@@ -65,8 +65,8 @@ from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.audit.verify import verify
 from orderledger.infrastructure.ingest.messages import FIELDS, message_from_line
 from orderledger.infrastructure.ingest.processing import Result
-from tests.cli.helpers import parse_ingest, run_cli
-from tests.integration.helpers import VIEW_SPECS, Clock, event_signatures, view_rows
+from tests.support.cli import parse_ingest, run_cli
+from tests.support.integration import VIEW_SPECS, Clock, event_signatures, view_rows
 
 
 def examples(default: int) -> int:

@@ -22,8 +22,7 @@ import pytest
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.errors import DatabaseCorruptError
 from orderledger.infrastructure.storage import sqlite as sqlite_storage
-from tests.audit.helpers import line, request
-from tests.audit.test_threats import damage_an_old_page
+from tests.support.audit import damage_an_old_page, line, request
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.errors import DatabaseReplacedError
-from tests.cli.helpers import (
+from tests.support.cli import (
     TIMEOUT,
     Run,
     assert_one_line_failure,
@@ -42,9 +42,8 @@ from tests.cli.helpers import (
     run_cli,
     start_piped,
 )
-from tests.cli.test_live_input import ACCEPTED, FILL, REQUEST, read_json_line
-from tests.http.helpers import BOUND, fill, request, running_server
-from tests.http.test_http_api import assert_problem
+from tests.support.http_api import BOUND, assert_problem, fill, request, running_server
+from tests.support.live_input import ACCEPTED, FILL, REQUEST, read_json_line
 
 HOW = ("deleted", "renamed", "replaced")
 

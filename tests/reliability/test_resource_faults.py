@@ -37,9 +37,8 @@ from orderledger.infrastructure.errors import (
 )
 from orderledger.infrastructure.ingest.processing import Result
 from orderledger.infrastructure.storage.db import open_database, parse_url
-from tests.cli.helpers import assert_one_line_failure, ingest, progress_of, run_cli, run_many
-from tests.integration.helpers import facts
-from tests.reliability.faults_helpers import (
+from tests.support.cli import assert_one_line_failure, ingest, progress_of, run_cli, run_many
+from tests.support.faults import (
     clean,
     file_digest,
     journal_outcomes,
@@ -49,6 +48,7 @@ from tests.reliability.faults_helpers import (
     whole_commit_problems,
     write_session,
 )
+from tests.support.integration import facts
 
 BATCH = 50
 LINES = tagged_session(5, 200, "s")  # about 900 lines: 18 group commits of 50

@@ -24,8 +24,8 @@ from orderledger.infrastructure.storage.views import ABSENT, SqlTable
 from orderledger.projections import positions, trades
 from orderledger.projections.base import Column, MemoryTable, TableSpec
 from orderledger.projections.positions import Position, PositionsProjection
-from tests import builders
-from tests.builders import only_event
+from tests.support import builders
+from tests.support.builders import only_event
 
 
 def general_book(p: Position, signed_qty: Decimal, price: Decimal, terms: Terms) -> Decimal:

@@ -13,7 +13,7 @@ from orderledger.domain.lifecycle import TRANSITIONS, Fact, Rule, rule_for
 from orderledger.domain.order import Decision, Order
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import TERMINAL, Status
-from tests.builders import history, only_event, order_in, stamp
+from tests.support.builders import history, only_event, order_in, stamp
 
 ALL_PAIRS = [(status, fact) for status in Status for fact in Fact]
 

@@ -14,7 +14,7 @@ from orderledger.domain.errors import LedgerError
 from orderledger.domain.order import Decision, Order, replay
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import Status
-from tests.builders import history, spec, stamp
+from tests.support.builders import history, spec, stamp
 
 PROPERTY_SETTINGS = settings(
     max_examples=150,

@@ -38,7 +38,7 @@ from orderledger.domain.events import (
 from orderledger.domain.order import Order, order_id_for
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import AVERAGE, Liquidity, OrderType, Side, Status
-from tests.builders import (
+from tests.support.builders import (
     CANONICAL_STEPS,
     CLIENT_ORDER_ID,
     T0,

@@ -28,7 +28,7 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.results import Filter, OrderRow
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.projections.orders import OPEN_SHOWN, ORDERS_TABLE, SHOWN_COLUMNS, SHOWN_DECODERS, shown
-from tests.integration.helpers import read_log
+from tests.support.integration import read_log
 
 
 def test_a_stored_row_shows_the_snapshot_and_restores_the_order() -> None:

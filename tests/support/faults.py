@@ -2,7 +2,7 @@
 
 Sessions whose identifiers never collide, the checks that a database holds only whole group
 commits, waiting on a file instead of sleeping, and two child-process roles run as
-``python -m tests.reliability.faults_helpers ROLE …``:
+``python -m tests.support.faults ROLE …``:
 
 - ``reader URL STOP``: queries the ledger over and over until the file STOP exists; after each
   read it prints one JSON line with what one read transaction saw (counts, and how many journal
@@ -30,7 +30,7 @@ from orderledger.infrastructure.application.queries import list_orders, list_pos
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.audit.verify import verify
 from orderledger.infrastructure.storage.db import Database
-from tests.cli.helpers import ROOT, cli_env
+from tests.support.cli import ROOT, cli_env
 
 WAIT = 60.0
 """Seconds any awaited condition may take before the test fails."""
@@ -169,7 +169,7 @@ def clean(lines: Sequence[str], batch_size: int = 50) -> OrderLedger:
 def helper_process(*args: str) -> subprocess.Popen[str]:
     """Start one of this module's roles in a child process (stdout captured)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.reliability.faults_helpers", *args],
+        [sys.executable, "-m", "tests.support.faults", *args],
         cwd=ROOT,
         env=cli_env(),
         stdout=subprocess.PIPE,

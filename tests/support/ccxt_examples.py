@@ -1,13 +1,13 @@
 """The worked example files docs/examples/ccxt-<venue>.jsonl, generated from the tested flows.
 
-Each file is one venue flow of tests/adapters/ccxt_flows.py (published examples run through
+Each file is one venue flow of tests/support/ccxt_flows.py (published examples run through
 ccxt 4.5.90's parsers and ccxt.pro's handlers, offline), one ccxt payload per line, ready for
 ``orderledger ingest --format ccxt --venue V --account A FILE``. docs/venues.md shows what each
 one books; tests/adapters/test_ccxt_examples.py regenerates them in memory (failing when a
 committed file differs) and ingests each.
 
-    python -m tests.adapters.ccxt_examples           # report which files differ (exit 1 if any)
-    python -m tests.adapters.ccxt_examples --write   # rewrite them
+    python -m tests.support.ccxt_examples           # report which files differ (exit 1 if any)
+    python -m tests.support.ccxt_examples --write   # rewrite them
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.adapters import ccxt_flows as flows
+from tests.support import ccxt_flows as flows
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES_DIR = ROOT / "docs" / "examples"

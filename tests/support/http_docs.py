@@ -1,6 +1,6 @@
 """Regenerate what docs/ shows of the HTTP layer from the current code:
 
-    .venv/bin/python tests/http/regenerate.py     # docs/openapi.json and docs/screenshots/orderledger.png
+    .venv/bin/python -m tests.support.http_docs     # docs/openapi.json and docs/screenshots/orderledger.png
 
 The screenshot is the page over the demo's simulated session, taken in headless Chromium.
 """
@@ -31,8 +31,8 @@ def openapi_document() -> str:
 
 def screenshot(path: Path) -> None:
     from orderledger.infrastructure.application.simulator import simulate_lines
-    from tests.http.browser import chromium
-    from tests.http.helpers import running_server, wait_until
+    from tests.support.browser import chromium
+    from tests.support.http_api import running_server, wait_until
 
     with running_server() as server, chromium() as driver:
         server.ledger.ingest_lines(simulate_lines(7, 40), origin="demo:seed=7")

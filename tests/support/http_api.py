@@ -113,3 +113,31 @@ def running_server(url: str = "memory://", tokens: Tokens | None = None, **optio
         server.should_exit = True
         thread.join(BOUND)
         ledger.close()
+
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(response: Any, status: int, detail_contains: str) -> dict[str, Any]:
+    """A problem document with this status and a one-line detail containing the text."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM
+    body = response.json()
+    assert body["status"] == status
+    assert body["type"] == "about:blank"
+    assert body["title"]
+    assert "\n" not in body["detail"]
+    assert detail_contains in body["detail"], body["detail"]
+    return dict(body)
+
+
+# A venue snapshot of venue-x/alpha that lists nothing at all.
+SNAPSHOT = {
+    "venue": "venue-x",
+    "account": "alpha",
+    "as_of": "2026-11-20T11:00:00Z",
+    "open_orders": [],
+    "closed_orders": [],
+    "fills": [],
+    "positions": [],
+}

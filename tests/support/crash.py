@@ -46,8 +46,8 @@ from orderledger.infrastructure.ingest.processing import Result
 from orderledger.infrastructure.storage.chain import GENESIS
 from orderledger.projections import PROJECTIONS
 from orderledger.projections.base import MemoryTable
-from tests.integration.helpers import fact_of, read_log
-from tests.reliability.faults_helpers import torn_commit_problems
+from tests.support.faults import torn_commit_problems
+from tests.support.integration import fact_of, read_log
 
 Fact = tuple[str, str, str]
 

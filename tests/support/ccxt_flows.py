@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
-FIXTURES = json.loads((Path(__file__).parent / "fixtures" / "ccxt_venues.json").read_text("utf-8"))
+from tests.support.adapters import FIXTURES as ADAPTER_FIXTURES
+
+FIXTURES = json.loads((ADAPTER_FIXTURES / "ccxt_venues.json").read_text("utf-8"))
 Payload = Any
 """What a ccxt fetch_*/watch_* returns: an order or trade structure, or a list of them."""
 
@@ -656,3 +657,36 @@ def funding_history(ccxt_module: Any, exchange_id: str, fields: dict[str, Any], 
     exchange.privateGetAccountBillsArchive = lambda params: {"code": "0", "msg": "", "data": [entry]}
     [structure] = exchange.fetch_funding_history()
     return structure
+
+
+# ---------------------------------------------------------------------- a liquidation's counterparty
+#
+# Hyperliquid puts a liquidation's ``liquidation`` object on both sides of its trade: the
+# liquidated account's fill and the fill of the resting order the liquidation hit (the
+# liquidationFills stream of docs.hydromancer.xyz and goldrush.dev lists the latter: "the address
+# is the wallet whose order was filled, liquidation.liquidatedUser the wallet whose position was
+# liquidated"). Our side here: the published NEAR liquidation fill of ccxt's
+# fetch_my_liquidations (tests/adapters/fixtures/ccxt_venues.json "rest_fill_liquidation":
+# 64.8 NEAR at 4.6879, tid 5787071443114480, fee 0.131231 USDC, liquidatedUser 0x5c90…a480)
+# as the account OURS (the user of ccxt's published WS userFills example) receives it: derived,
+# its order is our resting limit buy (oid 719874965001), side B, "Open Long" from 0, nothing
+# closed, not crossed (a maker); tid, hash, time, px, sz, fee and the liquidation object kept.
+# Our order is ccxt's published orderStatus example ("rest_order") with that oid, coin, size and
+# price: a buy of 64.8 NEAR at 4.6879 resting since 1790964500000.
+OURS = "0x15f43d1f2dee81424afd891943262aa90f22cc2a"
+
+
+OUR_OID = 719874965001
+
+
+def counterparty_fill() -> dict[str, Any]:
+    ours = {"oid": OUR_OID, "side": "B", "dir": "Open Long", "startPosition": "0.0", "closedPnl": "0.0"}
+    return hyperliquid_liquidation_fill() | ours | {"crossed": False}
+
+
+def resting_order() -> dict[str, Any]:
+    order = raw("hyperliquid", "rest_order")
+    order["order"] |= {"oid": OUR_OID, "coin": "NEAR", "side": "B", "origSz": "64.8", "sz": "64.8",
+                       "limitPx": "4.6879", "timestamp": 1790964500000}  # fmt: skip
+    order["statusTimestamp"] = 1790964500000
+    return order

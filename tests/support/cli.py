@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.postgres import private_schema, require_postgres
+
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120.0
 """Seconds any single command may take before the test fails."""
@@ -323,8 +325,6 @@ def private_postgres_url() -> Iterator[str]:
     For module-scoped databases (the ``postgres_url`` fixture is per test); skips like it does
     when the server is unreachable, and fails instead under ORDERLEDGER_REQUIRE_POSTGRES=1.
     """
-    from tests.conftest import private_schema, require_postgres
-
     require_postgres()
     with private_schema("ol_cli") as url:
         yield url

@@ -24,7 +24,7 @@ from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.projections import PROJECTIONS
 from orderledger.projections.base import TableSpec, fold
-from tests.conftest import private_schema
+from tests.support.postgres import private_schema
 
 T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 """Venue time of the first fact in most scenarios."""

@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from eventsourcing.cryptography import AESCipher
+
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.storage.db import parse_url
-from tests.integration.helpers import T0, at, line, ts
-from tests.integration.helpers import fact as fact  # re-exported for the audit tests
-from tests.integration.helpers import fill as fill
+from tests.support.integration import T0, at, line, ts
+from tests.support.integration import fact as fact  # re-exported for the audit tests
+from tests.support.integration import fill as fill
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 120.0
@@ -319,3 +321,45 @@ def journal_by_hand(url: str) -> list[tuple[int, str]]:
         previous = hashlib.sha256(previous + compact(fields) + b"\x1e" + raw).digest()
         result.append((int(position), previous.hex()))
     return result
+
+
+# ---------------------------------------------------------------------- tampering and encryption
+
+# The cipher key of the encrypted ledgers (a new one each run).
+KEY = AESCipher.create_key(16)
+
+# The events table's columns a tampering test reads a row by (test_verify hashes them by hand).
+COLUMNS = (
+    "notification_id, originator_id, originator_version, topic, state, event_type, client_order_id,"
+    " account, venue, instrument, ts_event, ts_recorded, source, message_id"
+)
+
+
+def stored_head(url: str) -> tuple[int, str]:
+    """The last event's position and hash, read apart from the ledger."""
+    with raw_sql(url) as db:
+        position, digest = db.one(
+            "SELECT notification_id, hash FROM events ORDER BY notification_id DESC LIMIT 1"
+        )
+    return int(position), bytes(digest).hex()
+
+
+def unprotect(db: Any) -> None:
+    """What an attacker with DDL rights does first: switch the append-only triggers off."""
+    if db.dialect == "postgresql":
+        db.execute("ALTER TABLE events DISABLE TRIGGER USER")
+    else:
+        db.execute("DROP TRIGGER events_no_update")
+        db.execute("DROP TRIGGER events_no_delete")
+
+
+def damage_an_old_page(path: Path) -> None:
+    """Overwrite half of the journal's first leaf page: old lines no append touches again."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        (page,) = db.execute(
+            "SELECT pageno FROM dbstat WHERE name = 'messages' AND pagetype = 'leaf' ORDER BY pageno LIMIT 1"
+        ).fetchone()
+        (size,) = db.execute("PRAGMA page_size").fetchone()
+    with path.open("r+b") as handle:
+        handle.seek((page - 1) * size + size // 4)
+        handle.write(b"\xff" * (size // 2))
