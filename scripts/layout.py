@@ -6,7 +6,7 @@ mypy and import-linter (grimp) never run import hooks: they look for ``orderledg
 disk. This script builds that tree, git-ignored, from the same ``package-dir`` table: one link
 per mapped folder and per file of ``orderledger/``, so both tools read the checkout's own files
 (an error names the real line; nothing is copied that could go stale). It is rebuilt from
-scratch on every run (``scripts/check`` runs it first), so a new folder or file in the table
+scratch on every run (``scripts/lint`` runs it first), so a new folder or file in the table
 needs nothing else. On Windows, creating links needs developer mode.
 
 Usage: python scripts/layout.py

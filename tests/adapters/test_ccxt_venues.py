@@ -25,7 +25,8 @@ from orderledger.infrastructure.adapters.aliases import client_index_alias
 from orderledger.infrastructure.adapters.ccxt import payload_messages
 from orderledger.infrastructure.adapters.common import time_from_millis
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
-from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades
+from orderledger.infrastructure.application.queries import list_orders
+from tests.support.books import realized, trades_of
 from tests.support.ccxt_flows import (
     BYBIT_LINEAR,
     HYPERLIQUID_ETH,
@@ -51,23 +52,6 @@ def ingest(ledger: OrderLedger, venue: str, *payloads: Any) -> IngestReport:
     """Each payload as one ``--format ccxt`` line."""
     lines = [json.dumps(p) for p in payloads]
     return ledger.ingest_lines(lines, origin="venue-test", fmt="ccxt", venue=venue, account=ACCOUNT)
-
-
-def trades_of(ledger: OrderLedger) -> list[tuple[str, Decimal, Decimal, Decimal | None, str | None]]:
-    return sorted(
-        (
-            t["trade_id"],
-            Decimal(t["quantity"]),
-            Decimal(t["price"]),
-            None if t["fee"] is None else Decimal(t["fee"]),
-            t["fee_currency"],
-        )
-        for t in list_trades(ledger.db)
-    )
-
-
-def realized(ledger: OrderLedger) -> Decimal:
-    return sum((Decimal(p["realized_pnl"]) for p in list_positions(ledger.db)), Decimal(0))
 
 
 # ---------------------------------------------------------------------- Bybit (linear)
