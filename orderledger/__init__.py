@@ -28,19 +28,6 @@ from orderledger.infrastructure.application.follow import CommittedEvent
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.placing import AsyncPlacement, Placement
 from orderledger.infrastructure.application.reconcile import Difference, ReconcileReport, Snapshot
-from orderledger.infrastructure.application.results import (
-    EventRecord,
-    Filter,
-    Head,
-    HistoryEntry,
-    InstrumentRow,
-    MessageRecord,
-    OrderRow,
-    PnlPoint,
-    PnlRow,
-    PositionRow,
-    TradeRow,
-)
 from orderledger.infrastructure.audit.verify import VerifyReport
 from orderledger.infrastructure.errors import (
     ConcurrencyError,
@@ -53,6 +40,19 @@ from orderledger.infrastructure.errors import (
     StoreError,
 )
 from orderledger.infrastructure.ingest.processing import Result
+from orderledger.infrastructure.results import (
+    EventRecord,
+    Filter,
+    Head,
+    HistoryEntry,
+    InstrumentRow,
+    MessageRecord,
+    OrderRow,
+    PnlPoint,
+    PnlRow,
+    PositionRow,
+    TradeRow,
+)
 
 __all__ = [
     "AmendBelowFilledError",

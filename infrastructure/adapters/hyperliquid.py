@@ -31,7 +31,7 @@ Mapping (https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api):
   ``venue_realized_pnl``. A fill of our own liquidation has no order the caller placed: an
   external market ``request`` tagged ``{"liquidation": "true"}`` precedes it, sized by that
   order's fills in the payload (Hyperliquid states no liquidation order size); fills of it in
-  later payloads grow it (``infrastructure.ingest.feeds``: ``grow_forced_orders``). Hyperliquid
+  later payloads grow it (``infrastructure.application.feeds``: ``grow_forced_orders``). Hyperliquid
   puts the same ``liquidation`` object on both sides of a liquidation's trade, so the fill of a
   resting order of ours that another account's liquidation hit carries one too: the fill is
   our liquidation only when its ``liquidatedUser`` is the feed's user

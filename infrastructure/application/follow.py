@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from orderledger.domain.events import OrderEvent
+from orderledger.infrastructure.audit.search import event_record
 
 if TYPE_CHECKING:
     from orderledger.infrastructure.application.ledger import OrderLedger
@@ -59,8 +60,6 @@ def log_record(committed: CommittedEvent) -> dict[str, Any]:
     """A followed event as JSON-ready data (``orderledger follow``, the HTTP stream): the record
     of ``orderledger events --json`` without ``message_id``, which the log's notification lacks
     (an order's ``history`` has it)."""
-    from orderledger.infrastructure.audit.search import event_record
-
     record = event_record(committed.position, committed.event, None)
     del record["message_id"]
     return record

@@ -16,6 +16,7 @@ import contextlib
 import io
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -42,6 +43,7 @@ from orderledger.domain.values import format_timestamp, parse_timestamp
 from orderledger.infrastructure.application.arguments import Count, Version, checked_methods
 from orderledger.infrastructure.application.exports import check_export, write_export
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
+from orderledger.infrastructure.application.instruments import list_instruments
 from orderledger.infrastructure.application.placing import Placement, placing
 from orderledger.infrastructure.application.queries import (
     cash_flows_by,
@@ -58,8 +60,38 @@ from orderledger.infrastructure.application.queries import (
     realized_series,
     recorded_rates,
 )
-from orderledger.infrastructure.application.reconcile import ReconcileReport, Snapshot
-from orderledger.infrastructure.application.results import (
+from orderledger.infrastructure.application.reconcile import (
+    Reconciler,
+    ReconcileReport,
+    Snapshot,
+    parse_snapshot,
+)
+from orderledger.infrastructure.audit.search import (
+    EventFilter,
+    iter_messages,
+    orders_as_of,
+    positions_as_of,
+    search_events,
+)
+from orderledger.infrastructure.audit.verify import (
+    VerifyReport,
+    merge_heads,
+    stored_head,
+    stored_journal_head,
+    verify,
+)
+from orderledger.infrastructure.errors import ConfigurationError, MessageError
+from orderledger.infrastructure.ingest.formats import ADAPTER_FORMATS, FORMATS, check_options
+from orderledger.infrastructure.ingest.inbound import inbound
+from orderledger.infrastructure.ingest.messages import decode_json, message_from_line, parse_message
+from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result, fewer_collections
+from orderledger.infrastructure.ingest.settlement import (
+    context_lines,
+    parked_line,
+    set_aside,
+    settlement_terms,
+)
+from orderledger.infrastructure.results import (
     DailyPnlRow,
     EventRecord,
     Filter,
@@ -75,19 +107,9 @@ from orderledger.infrastructure.application.results import (
     TradeRow,
     ViewsLag,
 )
-from orderledger.infrastructure.audit.search import (
-    EventFilter,
-    iter_messages,
-    orders_as_of,
-    positions_as_of,
-    search_events,
-)
-from orderledger.infrastructure.audit.verify import VerifyReport
-from orderledger.infrastructure.errors import ConfigurationError, MessageError
-from orderledger.infrastructure.ingest.formats import ADAPTER_FORMATS, check_options
-from orderledger.infrastructure.ingest.messages import message_from_line
-from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result, fewer_collections
-from orderledger.infrastructure.storage.db import DEFAULT_URL, open_database
+from orderledger.infrastructure.storage.admin import init_database
+from orderledger.infrastructure.storage.backends import open_database
+from orderledger.infrastructure.storage.db import DEFAULT_URL
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.store import LedgerRecorder, payload
 from orderledger.infrastructure.storage.views import CatchUpStats, Views
@@ -432,8 +454,9 @@ class OrderLedger(Application[UUID]):
         """Record the definitions of a CCXT markets dump (``exchange.load_markets()``): each
         market is journaled as received (format ``ccxt-markets``) with the definition read from
         it; unchanged ones are duplicates, and a market that cannot be read is rejected alone."""
+        # Imported here, not at the top: start-up cost. The venue adapters load only for an ingest
+        # of their format, not with every command.
         from orderledger.infrastructure.adapters.ccxt_markets import market_list, market_message
-        from orderledger.infrastructure.ingest.messages import parse_message
 
         moment = format_timestamp(self.processor.clock() if ts is None else ts)
         items: list[Inbound | None] = []
@@ -451,8 +474,6 @@ class OrderLedger(Application[UUID]):
 
     def instruments(self, *, venue: str | None = None, every_version: bool = False) -> list[InstrumentRow]:
         """Instrument definitions in force (or every version), from the log."""
-        from orderledger.infrastructure.application.instruments import list_instruments
-
         return list_instruments(self.db, self.ledger_mapper, venue=venue, every_version=every_version)
 
     def _fold_inline(
@@ -505,8 +526,6 @@ class OrderLedger(Application[UUID]):
     def init_database(self, app_role: str | None = None, password: str | None = None) -> list[str]:
         """Create the schema (tables, indexes, append-only triggers) and, on PostgreSQL, the
         application role with ``password``; returns what was done, a line each."""
-        from orderledger.infrastructure.storage.admin import init_database
-
         return list(init_database(self.db, self.recorder, self.views, app_role, password))
 
     # ------------------------------------------------------------------ following, placing
@@ -995,13 +1014,6 @@ class OrderLedger(Application[UUID]):
         released as any parked line is when its order arrives. Refused, with nothing written,
         unless the message is parked (and, to book, carries the details); see docs/messages.md,
         "Settling a parked message"."""
-        from orderledger.infrastructure.ingest.settlement import (
-            context_lines,
-            parked_line,
-            set_aside,
-            settlement_terms,
-        )
-
         if not book:
             with self._writing:
                 return set_aside(
@@ -1058,8 +1070,6 @@ class OrderLedger(Application[UUID]):
         """Check the storage, the hash chains, the views and the journal against the log; heads
         recorded earlier (``expect_head``: a :class:`Head` covers the journal too; ``heads``,
         ``journal_heads``: position → hash) must still be in the chains."""
-        from orderledger.infrastructure.audit.verify import merge_heads, verify
-
         expected = None if expect_head is None else _head_pair(expect_head)
         journal = dict(journal_heads or {})
         if isinstance(expect_head, Head) and expect_head.journal is not None:
@@ -1077,8 +1087,6 @@ class OrderLedger(Application[UUID]):
 
     def head(self) -> Head | None:
         """The chains' heads, to record outside the database (None while both are empty)."""
-        from orderledger.infrastructure.audit.verify import stored_head, stored_journal_head
-
         found, journal = stored_head(self.db), stored_journal_head(self.db)
         if found is None and journal is None:
             return None
@@ -1095,8 +1103,6 @@ class OrderLedger(Application[UUID]):
         """Compare a venue's snapshot (docs/reconciliation.md) with the ledger and report the
         differences; with ``apply``, record the corrections. Orders requested within ``grace``
         are left alone."""
-        from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
-
         parsed = snapshot if isinstance(snapshot, Snapshot) else parse_snapshot(snapshot)
         self.catch_up()
         reconciler = Reconciler(self, parsed, grace=grace)
@@ -1190,9 +1196,10 @@ def _read_ledger_line(line: str | bytes, origin: str, number: int | None) -> Inb
 
 
 def _open_feed(ledger: OrderLedger, fmt: str, venue: str | None, account: str | None) -> Any:
-    """The per-ingest state of a format that reads the ledger (infrastructure.feeds), else None."""
-    from orderledger.infrastructure.ingest.feeds import open_feed
-    from orderledger.infrastructure.ingest.formats import FORMATS
+    """The per-ingest state of a format that reads the ledger (application.feeds), else None."""
+    # Start-up cost: the feeds and the venue adapters they drive load only for an ingest of a
+    # format that reads the ledger.
+    from orderledger.infrastructure.application.feeds import open_feed
 
     if not FORMATS[fmt].reads_ledger:
         return None
@@ -1212,10 +1219,9 @@ def _read_adapter_line(
     """One line of venue input, translated by its adapter (the raw line is what is journaled).
 
     The caller has checked the format and what it needs (``formats.check_options``)."""
-    from orderledger.infrastructure.adapters import inbound
+    # Start-up cost: the venue adapters load only for an ingest of their format.
     from orderledger.infrastructure.adapters.ccxt import payload_messages
     from orderledger.infrastructure.adapters.fix import fix_messages
-    from orderledger.infrastructure.ingest.messages import decode_json
 
     raw = _raw_bytes(line).rstrip(b"\r\n")
     if not raw.strip():
@@ -1266,8 +1272,6 @@ def _batches(items: Iterable[Inbound | None], size: int) -> Iterator[list[Inboun
 
 
 def _now() -> float:
-    import time
-
     return time.perf_counter()
 
 

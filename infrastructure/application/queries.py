@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import bisect
-import gc
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
@@ -17,8 +14,8 @@ import orjson
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.instrument import Terms
-from orderledger.domain.values import WIDE, format_timestamp, parse_timestamp
-from orderledger.infrastructure.application.results import (
+from orderledger.domain.values import WIDE, format_timestamp, parse_positive, parse_timestamp
+from orderledger.infrastructure.results import (
     DailyPnlRow,
     Filter,
     OrderRow,
@@ -30,6 +27,7 @@ from orderledger.infrastructure.application.results import (
     net_of,
 )
 from orderledger.infrastructure.storage.db import Database
+from orderledger.infrastructure.storage.paging import PAGE, collector_paused, pages
 from orderledger.projections.cash_flows import CASH_FLOWS_TABLE
 from orderledger.projections.fees import (
     FeeValuation,
@@ -68,82 +66,6 @@ def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
             clauses.append(f"{column} = ?")
         params.append(value)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
-
-
-PAGE = 1_000
-"""Rows read per query when paging: a large result is never loaded whole."""
-
-
-_pausing = 0  # blocks in _collector_paused now running, in any thread
-_paused = False  # whether they turned the collector off (it was on when the first began)
-_pausing_lock = threading.Lock()
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cycle collector off for a block that allocates many objects and no cycles.
-
-    The collector runs after every few hundred new container objects, and now and then walks
-    every object the process holds; a page of typed rows is thousands of them, so pausing it
-    while a page is read and built saves that work (one pass follows the block instead). The
-    collector is process-wide: it is turned off only if it was on, and back on when the last
-    block running in any thread ends; a process that turned it off keeps it off.
-    """
-    global _pausing, _paused
-    with _pausing_lock:
-        if _pausing == 0 and gc.isenabled():
-            gc.disable()
-            _paused = True
-        _pausing += 1
-    try:
-        yield
-    finally:
-        with _pausing_lock:
-            _pausing -= 1
-            if _pausing == 0 and _paused:
-                _paused = False
-                gc.enable()
-
-
-def pages(
-    db: Database,
-    select: str,
-    where: tuple[str, list[Any]],
-    keys: Sequence[str],
-    *,
-    newest: bool = False,
-    page: int = PAGE,
-    start: tuple[Any, ...] | None = None,
-    convert: Callable[[list[Any]], list[Any]] | None = None,
-) -> Iterator[list[Any]]:
-    """Rows in ``keys`` order (descending with ``newest``), one list per page.
-
-    ``select`` ends with the key columns, in order. Each page starts after the last key seen
-    (keyset paging, never OFFSET), so a writer committing meanwhile shifts nothing. ``start``:
-    the key the first page starts after. ``convert``: what a page's stored rows become (the
-    page is read and converted with the cycle collector paused).
-    """
-    direction, after = ("DESC", "<") if newest else ("ASC", ">")
-    order = ", ".join(f"{k} {direction}" for k in keys)
-    last = start
-    columns = keys[0] if len(keys) == 1 else f"({', '.join(keys)})"
-    marks = "?" if len(keys) == 1 else f"({', '.join('?' * len(keys))})"
-    while True:
-        clauses, params = ([where[0]] if where[0] else []), list(where[1])
-        if last is not None:
-            clauses.append(f"{columns} {after} {marks}")
-            params.extend(last)
-        condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        with _collector_paused():
-            with db.read() as tx:
-                rows = tx.all(f"{select}{condition} ORDER BY {order} LIMIT ?", [*params, page])
-            full = len(rows) == page
-            if full:
-                last = tuple(rows[-1][-len(keys) :])
-            converted = rows if convert is None else convert(rows)
-        yield converted
-        if not full:
-            return
 
 
 def _order_pages(
@@ -199,7 +121,7 @@ def list_order_rows(db: Database, where: Filter, *, open_only: bool = False) -> 
     throughout: the rows hold no reference cycles, and the collector's repeated passes over a
     list that grows by two tracked objects a row (the row and its fields) cost a large listing
     about a quarter of its time (67,518 open orders: 0.28-0.32 of 1.1 s CPU); one pass follows."""
-    with _collector_paused():
+    with collector_paused():
         return list(iter_orders(db, where, open_only=open_only))
 
 
@@ -268,8 +190,6 @@ def list_trades(db: Database, **where: Any) -> list[dict[str, Any]]:
 
 def parse_marks(marks: list[str]) -> dict[str, Decimal]:
     """``INSTRUMENT=PRICE`` pairs → marks; one-line error on a bad one."""
-    from orderledger.domain.values import parse_positive
-
     result = {}
     for mark in marks:
         instrument, sep, price = mark.partition("=")

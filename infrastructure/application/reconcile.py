@@ -38,6 +38,7 @@ from orderledger.domain.values import (
     parse_timestamp,
 )
 from orderledger.infrastructure.adapters.snapshots import RECONCILE_OPEN_STATUSES
+from orderledger.infrastructure.application.queries import list_orders, list_positions
 from orderledger.infrastructure.ingest.messages import decode_json, parse_message
 from orderledger.infrastructure.ingest.processing import Inbound, Result
 
@@ -559,8 +560,6 @@ class Reconciler:
         return [missing]
 
     def _absent(self, seen: set[str], booked: dict[str, Decimal]) -> list[Difference]:
-        from orderledger.infrastructure.application.queries import list_orders
-
         snap = self.snapshot
         out = []
         for row in list_orders(self.ledger.db, open_only=True, account=snap.account, venue=snap.venue):
@@ -598,8 +597,6 @@ class Reconciler:
         return out
 
     def _positions(self) -> list[Difference]:
-        from orderledger.infrastructure.application.queries import list_positions
-
         snap = self.snapshot
         if not snap.positions:
             return []

@@ -8,12 +8,15 @@ duplicate deliveries (a REST poll repeating the stream) and a trade bust.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
+
+from orderledger.domain.errors import InvalidInputError
 
 ACCOUNTS = ("alpha", "beta")
 VENUES = {"venueA": ("BTC-USDT", "ETH-USDT"), "venueB": ("BTC/USD", "SOL/USD")}
@@ -221,8 +224,6 @@ def simulate(seed: int = 7, orders: int = 40, tag: str | None = None) -> list[di
 
 def simulate_lines(seed: int = 7, orders: int = 40, tag: str | None = None) -> Iterator[str]:
     """The session as JSON lines."""
-    import json
-
     for message in simulate(seed, orders, tag):
         yield json.dumps(message, separators=(",", ":"))
 
@@ -233,8 +234,6 @@ def ingest_demo(ledger: Any, seed: int, orders: int) -> Any:
 
     Another seed reuses the demo's order IDs for other orders: mixing them would make nonsense.
     """
-    from orderledger.domain.errors import InvalidInputError
-
     messages = simulate(seed, orders)
     requests = {m["client_order_id"]: m for m in messages if m["type"] == "request"}
     ids = list(requests)

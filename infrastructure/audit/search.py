@@ -22,9 +22,10 @@ from orderledger.domain.events import EVENT_TYPES_BY_NAME, OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import PLAIN_NUMBER_FORM, format_timestamp, parse_timestamp
-from orderledger.infrastructure.application.results import EventRecord, Filter, MessageRecord, OrderRow
+from orderledger.infrastructure.results import EventRecord, Filter, MessageRecord, OrderRow
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.mapper import LedgerMapper
+from orderledger.infrastructure.storage.paging import pages
 from orderledger.projections import PROJECTIONS
 from orderledger.projections.base import fold
 from orderledger.projections.orders import ORDERS_TABLE
@@ -98,8 +99,6 @@ def search_events(
 ) -> Iterator[tuple[int, OrderEvent, int | None]]:
     """Matching events in log order (``newest``: reversed), read in chunks: (notification ID,
     event, message ID)."""
-    from orderledger.infrastructure.application.queries import pages
-
     clauses, params = wanted.where()
     select = "SELECT originator_id, originator_version, topic, state, message_id, notification_id FROM events"
     for r in chain.from_iterable(
@@ -131,8 +130,6 @@ def iter_messages(db: Database, where: Filter, *, outcome: str | None = None) ->
     """Journal rows in arrival order (``where.newest``: reversed), read a page at a time: each
     inbound message verbatim, with its outcome. ``where.since``/``until`` bound the time
     received."""
-    from orderledger.infrastructure.application.queries import pages
-
     if outcome is not None and outcome not in MESSAGE_OUTCOMES:
         raise InvalidInputError(
             f"`outcome` must be one of {'|'.join(MESSAGE_OUTCOMES)}, not {outcome!r}", field="outcome"
@@ -280,7 +277,7 @@ def export_rows(rows: Iterable[dict[str, Any]], fmt: str, out: Path | BinaryIO, 
                 count += 1
         return count
     if fmt == "parquet":
-        try:
+        try:  # an optional dependency (the parquet extra), loaded only for a parquet export
             import pyarrow as pa
             import pyarrow.parquet as pq
         except ImportError:

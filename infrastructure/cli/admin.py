@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.infrastructure.application.simulator import ingest_demo
 from orderledger.infrastructure.cli.app import open_ledger, seconds, state
 from orderledger.infrastructure.cli.ingest import OrdersOption, SeedOption
 from orderledger.infrastructure.cli.render import (
@@ -127,8 +128,6 @@ def db_init(
 
 def demo(seed: SeedOption = 7, orders_count: OrdersOption = 40) -> None:
     """Simulate a multi-account, multi-venue session, ingest it, and show what happened."""
-    from orderledger.infrastructure.application.simulator import ingest_demo
-
     with open_ledger() as ledger:
         report = ingest_demo(ledger, seed, orders_count)
         open_rows = [r.to_json() for r in ledger.orders(open=True)]
@@ -201,6 +200,7 @@ def serve(
     ] = 300.0,
 ) -> None:
     """Serve the HTTP API and the operator's page (docs/http.md) until interrupted."""
+    # Start-up cost: FastAPI, uvicorn and the app load only for `serve`, not with every command.
     from orderledger.infrastructure.http.server import serve as run_server
 
     if max_body < 1:

@@ -18,7 +18,10 @@ import typer
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.outcomes import SPELLED
-from orderledger.infrastructure.application.results import Filter
+from orderledger.infrastructure.application.exports import FROM_VIEWS, check_export
+from orderledger.infrastructure.application.follow import log_record
+from orderledger.infrastructure.application.reconcile import parse_snapshot
+from orderledger.infrastructure.audit.verify import RecordedHeads, merge_heads, parse_heads, read_heads
 from orderledger.infrastructure.cli.app import (
     JsonOption,
     LimitOption,
@@ -41,6 +44,7 @@ from orderledger.infrastructure.cli.render import (
     text_table,
     warn,
 )
+from orderledger.infrastructure.results import Filter, Head
 
 
 def messages(
@@ -162,8 +166,6 @@ def follow(
     limit: LimitOption = None,
 ) -> None:
     """Print each committed event as a JSON line as it is committed, until interrupted (or --limit)."""
-    from orderledger.infrastructure.application.follow import log_record
-
     seconds(interval, "--interval", 0, 3600, above=True)
     if after is not None and after < 0:
         raise InvalidInputError("--after must be a log position (0 or more)")
@@ -197,8 +199,6 @@ def verify(
     as_json: JsonOption = False,
 ) -> None:
     """Check the storage, the hash chain, the views and the journal against the log. Exit 1 if broken."""
-    from orderledger.infrastructure.audit.verify import RecordedHeads, merge_heads, parse_heads, read_heads
-
     heads = RecordedHeads() if heads_file is None else read_heads(Path(heads_file))
     if expect_head is not None:
         expected = parse_heads(expect_head, "--expect-head")
@@ -238,8 +238,6 @@ def verify(
 
 def head(as_json: JsonOption = False) -> None:
     """Print the chain's head (ID:HASH) to record outside the database: `orderledger head >> heads.txt`."""
-    from orderledger.infrastructure.application.results import Head
-
     with open_ledger(create=False) as ledger:
         found = ledger.head()
     if as_json:
@@ -265,8 +263,6 @@ def export(
 ) -> None:
     """Export trades, orders, the whole event log, or tax lots (open, or closed under
     --cost-basis) for analytics or an accountant (status on stderr with --out -)."""
-    from orderledger.infrastructure.application.exports import FROM_VIEWS, check_export
-
     check_export(what, fmt, raw)  # before the ledger is opened
     if not out_path:
         raise InvalidInputError("--out PATH is required (- for standard output)")
@@ -299,8 +295,6 @@ def reconcile(
 
     Exit 0 when nothing differs (or every correction was applied), 1 when differences remain.
     """
-    from orderledger.infrastructure.application.reconcile import parse_snapshot
-
     seconds(grace, "--grace", 0, 7 * 86400)
     with open_input(snapshot_file) as handle:
         snapshot = parse_snapshot(handle.read())

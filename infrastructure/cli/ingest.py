@@ -12,6 +12,7 @@ import typer
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.outcomes import Outcome
+from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.cli.app import moment, open_input, open_ledger
 from orderledger.infrastructure.cli.render import say, warn
 from orderledger.infrastructure.errors import DatabaseReplacedError, MessageError, StoreError
@@ -215,8 +216,6 @@ OrdersOption = Annotated[
 
 def simulate(seed: SeedOption = 7, orders_count: OrdersOption = 40) -> None:
     """Write a simulated trading session as JSON lines (what the demo ingests) to standard output."""
-    from orderledger.infrastructure.application.simulator import simulate_lines
-
     for line in simulate_lines(seed, orders_count):
         sys.stdout.write(line + "\n")
 

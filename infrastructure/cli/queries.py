@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from orderledger.infrastructure.application.queries import parse_marks
-from orderledger.infrastructure.application.results import Filter
 from orderledger.infrastructure.cli.app import (
     JsonOption,
     LimitOption,
@@ -35,6 +34,7 @@ from orderledger.infrastructure.cli.render import (
     table,
     text_table,
 )
+from orderledger.infrastructure.results import Filter
 
 IdArgument = Annotated[
     str, typer.Argument(metavar="ID", help="Client order ID, venue order ID or NAME=VALUE alias.")

@@ -30,6 +30,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from orderledger.domain.errors import LedgerError
+from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.http.problems import Problem, status_for
 from orderledger.infrastructure.http.service import LedgerService
 
@@ -62,8 +63,6 @@ _reader: LedgerService | None = None
 
 
 def _open_reader(url: str, parent: int) -> None:
-    from orderledger.infrastructure.application.ledger import OrderLedger
-
     global _reader
     _reader = LedgerService(OrderLedger(url, create=False))
     threading.Thread(target=_end_with, args=(parent,), name="orderledger-parent", daemon=True).start()

@@ -6,6 +6,8 @@ import contextlib
 import socket
 from collections.abc import Iterable
 
+import uvicorn
+
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.errors import ConfigurationError
@@ -54,8 +56,6 @@ def serve(
     expensive_seconds: float = limits.SECONDS,
 ) -> None:
     """Serve the API and the page until interrupted; refuses a non-loopback host without tokens."""
-    import uvicorn
-
     tokens = load_tokens(tokens_file)
     check_bind(host, tokens)  # before opening anything
     origins = [check_origin(origin) for origin in allowed_origins]

@@ -7,7 +7,7 @@ which formats exist or what each needs.
 * ``needs_venue`` / ``needs_account``: what the payloads do not say themselves and the caller
   must give (``--venue``, ``--account``; ``venue=``, ``account=`` over HTTP and in Python).
 * ``reads_ledger``: the line's translation depends on what earlier lines recorded (a stateful
-  feed, ``infrastructure.ingest.feeds``): each line is committed before the next is read, and
+  feed, ``infrastructure.application.feeds``): each line is committed before the next is read, and
   the format cannot be used with ``strict``.
 * ``text``: the lines are text (FIX), not JSON documents; over HTTP they are posted as
   ``text/plain``.

@@ -25,9 +25,8 @@ from orderledger.domain.identity import IdentityKey, identity_keys
 from orderledger.domain.order import FACTS, Decision, Order, Stamp, order_id_for, replay, stated_facts
 from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
 from orderledger.domain.values import escape_unsafe, format_timestamp
-from orderledger.infrastructure.application.instruments import book_instrument
-from orderledger.infrastructure.application.position_facts import book_cash_flow, book_mark
 from orderledger.infrastructure.errors import ConcurrencyError, StaleBatchError
+from orderledger.infrastructure.ingest.definitions import book_instrument
 from orderledger.infrastructure.ingest.messages import (
     AcceptedMessage,
     AmendedMessage,
@@ -47,6 +46,7 @@ from orderledger.infrastructure.ingest.messages import (
     message_from_line,
     message_to_json,
 )
+from orderledger.infrastructure.ingest.position_facts import book_cash_flow, book_mark
 from orderledger.infrastructure.storage.db import is_integrity_error, select_by_keys
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.store import Commit, JournalEntry, LedgerRecorder

@@ -1,8 +1,8 @@
 """A thin, uniform layer over SQLite (sqlite3) and PostgreSQL (psycopg 3 with a pool).
 
 This module holds what both backends share: the transaction protocol (:class:`Tx`), the
-:class:`Database` base, URL parsing and :func:`open_database`. Each backend lives in its own
-module: ``storage/sqlite.py`` and ``storage/postgres.py``.
+:class:`Database` base and URL parsing. Each backend lives in its own module
+(``storage/sqlite.py``, ``storage/postgres.py``); ``storage/backends.py`` opens the one a URL names.
 
 SQL is written once with ``?`` placeholders. Write transactions are exclusive where it
 matters: SQLite takes the write lock at ``BEGIN IMMEDIATE``; on PostgreSQL the caller locks
@@ -343,27 +343,11 @@ def redact(conninfo: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", conninfo)
 
 
-def open_database(url: str, *, create: bool = True) -> Database:
-    """Open the database a URL names (the one place that knows the backends).
-
-    ``create=False`` (read-only commands) never creates a file, a schema or tables: a missing
-    database, or one without the ledger's tables, is an error instead.
-    """
-    parsed = parse_url(url)
-    if parsed.dialect == "postgresql":
-        from orderledger.infrastructure.storage.postgres import PostgresDatabase
-
-        return PostgresDatabase(parsed, create=create)
-    from orderledger.infrastructure.storage.sqlite import SqliteDatabase
-
-    return SqliteDatabase(parsed, create=create)
-
-
 def is_integrity_error(error: BaseException) -> bool:
     """True for a unique-key conflict on either backend (another writer got there first)."""
     if isinstance(error, sqlite3.IntegrityError):
         return True
-    try:
+    try:  # start-up cost: psycopg loads only in a process that uses PostgreSQL (see backends)
         import psycopg
     except ImportError:  # pragma: no cover
         return False

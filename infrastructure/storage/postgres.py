@@ -20,6 +20,9 @@ import zlib
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import psycopg
+from psycopg_pool import ConnectionPool
+
 from orderledger.infrastructure.errors import (
     DatabaseCorruptError,
     DatabaseFullError,
@@ -183,8 +186,6 @@ class PostgresTx:
         in a savepoint, so that a refusal leaves the transaction as it was."""
         known = _STAGING.get(self._conn)
         if known is None:
-            import psycopg
-
             try:
                 with self._conn.transaction():
                     self._cur.execute("CREATE TEMPORARY TABLE orderledger_stage_probe (k INTEGER)")
@@ -236,9 +237,6 @@ class PostgresDatabase(Database):
     def __init__(
         self, url: DatabaseUrl, *, pool_size: int = 4, connect_timeout: float = 5.0, create: bool = True
     ) -> None:
-        import psycopg
-        from psycopg_pool import ConnectionPool
-
         self.url = url
         self._psycopg = psycopg
         schema = url.schema

@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
     Subscription,
 )
 
+from orderledger.domain.order import order_id_for
 from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.errors import (
     ConfigurationError,
@@ -1115,8 +1116,6 @@ def _add_parked_part(tx: Tx) -> None:
 
 
 def _order_uuid(client_order_id: str) -> UUID:
-    from orderledger.domain.order import order_id_for
-
     return order_id_for(client_order_id)
 
 

@@ -17,7 +17,6 @@ import pytest
 
 from orderledger.domain.events import AnomalyRecorded
 from orderledger.domain.values import Status
-from orderledger.infrastructure.adapters import inbound
 from orderledger.infrastructure.adapters.ccxt import (
     AdapterError,
     is_order,
@@ -31,6 +30,7 @@ from orderledger.infrastructure.adapters.ccxt import (
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.queries import list_orders, list_trades
 from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
+from orderledger.infrastructure.ingest.inbound import inbound
 
 Feed = Callable[[list[dict[str, Any]]], IngestReport]
 Valid = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]

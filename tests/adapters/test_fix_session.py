@@ -19,11 +19,11 @@ import pytest
 
 from orderledger.domain.errors import OrderNotFoundError
 from orderledger.domain.values import Status
-from orderledger.infrastructure.adapters import inbound
 from orderledger.infrastructure.adapters.fix import CLORDID_ALIAS, FixError, fix_messages, read_fix
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.queries import list_positions, list_trades
 from orderledger.infrastructure.audit.search import list_messages
+from orderledger.infrastructure.ingest.inbound import inbound
 from tests.support.adapters import check_valid
 from tests.support.fixlog import SOH, Session, fix_text
 

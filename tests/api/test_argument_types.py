@@ -24,7 +24,7 @@ from eventsourcing.application import Application
 
 from orderledger import AsyncOrderLedger, LedgerError, OrderLedger
 from orderledger.domain.errors import InvalidInputError
-from orderledger.infrastructure.application.results import Filter
+from orderledger.infrastructure.results import Filter
 from tests.support.integration import fill, lines, request, store_state, view_rows
 from tests.support.postgres import private_schema, require_postgres
 

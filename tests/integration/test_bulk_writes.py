@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from orderledger.infrastructure.storage.db import insert_shape, is_integrity_error, open_database
+from orderledger.infrastructure.storage.backends import open_database
+from orderledger.infrastructure.storage.db import insert_shape, is_integrity_error
 
 UPSERT = (
     "INSERT INTO bulk (k, note, n) VALUES (?, ?, ?)"

@@ -25,7 +25,7 @@ from orderledger.infrastructure.errors import DatabaseCorruptError, DatabaseLock
 from orderledger.infrastructure.storage import rebuild
 from orderledger.infrastructure.storage import sqlite as sqlite_storage
 from orderledger.infrastructure.storage import views as views_storage
-from orderledger.infrastructure.storage.db import open_database
+from orderledger.infrastructure.storage.backends import open_database
 from orderledger.infrastructure.storage.sqlite import SqliteTx
 from orderledger.infrastructure.storage.view_schema import create_table_sql
 from orderledger.projections.base import EVERY, Projection

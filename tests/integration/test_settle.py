@@ -239,7 +239,7 @@ def test_a_parked_lighter_line_is_booked_with_the_market_map_it_was_read_with(
     with OrderLedger(db) as ledger:
         markets = ledger.ingest_lines([json.dumps(MARKETS)], fmt="lighter", venue="lighter", account=ACCOUNT)
         assert markets.counts["ignored"] == 1
-        from orderledger.infrastructure.ingest.feeds import open_feed
+        from orderledger.infrastructure.application.feeds import open_feed
         from orderledger.infrastructure.ingest.messages import parse_message
 
         feed = open_feed(ledger, "lighter", "lighter", ACCOUNT)

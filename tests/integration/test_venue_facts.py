@@ -24,10 +24,10 @@ import pytest
 
 from orderledger.domain.events import AnomalyRecorded, FillCorrected, OrderDetailsAdded
 from orderledger.domain.values import Status
-from orderledger.infrastructure.adapters import inbound
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions, list_trades
 from orderledger.infrastructure.audit.verify import verify
+from orderledger.infrastructure.ingest.inbound import inbound
 from tests.support.integration import fact, fill, journal, lines, request, store_state
 
 D = Decimal

@@ -36,7 +36,8 @@ from orderledger.infrastructure.errors import (
     DatabaseReadOnlyError,
 )
 from orderledger.infrastructure.ingest.processing import Result
-from orderledger.infrastructure.storage.db import open_database, parse_url
+from orderledger.infrastructure.storage.backends import open_database
+from orderledger.infrastructure.storage.db import parse_url
 from tests.support.cli import assert_one_line_failure, ingest, progress_of, run_cli, run_many
 from tests.support.faults import (
     clean,

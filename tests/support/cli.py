@@ -296,7 +296,7 @@ def progress_of(url: str) -> Progress:
     Zeros for tables that do not exist yet (a run killed before creating them).
     """
     from orderledger.infrastructure.errors import StoreError
-    from orderledger.infrastructure.storage.db import open_database
+    from orderledger.infrastructure.storage.backends import open_database
 
     db = open_database(url)
     try:

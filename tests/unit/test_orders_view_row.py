@@ -25,8 +25,8 @@ from orderledger.domain.events import (
 from orderledger.domain.order import Order
 from orderledger.infrastructure.application import queries
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.results import Filter, OrderRow
 from orderledger.infrastructure.application.simulator import simulate
+from orderledger.infrastructure.results import Filter, OrderRow
 from orderledger.projections.orders import OPEN_SHOWN, ORDERS_TABLE, SHOWN_COLUMNS, SHOWN_DECODERS, shown
 from tests.support.integration import read_log
 

@@ -2,7 +2,8 @@
 
 ``OrderLedger.ingest_lines(..., fmt=...)`` opens one feed per call (:func:`open_feed`) for the
 formats that read the ledger (``reads_ledger`` in ``infrastructure.ingest.formats``), so state
-lives exactly as long as one ingest:
+lives exactly as long as one ingest. They read the ledger (the orders it holds, a reconciliation
+against it), so they belong to the application layer, above ingest:
 
 * ``hyperliquid`` — :class:`~infrastructure.adapters.hyperliquid.HyperliquidAdapter` remembers
   the spot meta and each user's last ``webData2`` open orders.
@@ -154,7 +155,7 @@ class TradierFeed:
         out: list[Message] = []
         for order in orders_of(decode_json(raw)):
             # An option's definition (contract size 100): the line's definitions take effect
-            # before its orders and fills (adapters.inbound), so every fill, the first one
+            # before its orders and fills (ingest.inbound), so every fill, the first one
             # included, is valued per contract of 100, not per share.
             out += instrument_messages(order, venue=self.venue)
             out += order_messages(order, venue=self.venue, account=self.account)

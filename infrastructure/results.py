@@ -4,6 +4,9 @@ Every value is typed (``Decimal`` amounts, timezone-aware ``datetime`` times, th
 enums); ``to_json()`` gives the JSON-ready form that ``orderledger … --json`` prints and the HTTP
 API sends (the one renderer of each row kind: amounts and times as exact strings, enums by
 value). A row's fields are declared in the order its JSON keys appear.
+
+Beside the layers of ``infrastructure/``, like ``errors``: the application answers with these
+rows, and so do the audit's searches below it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,91 @@
+"""Reading a large result a page at a time: keyset paging over any table, the cycle collector
+paused while a page is read and built. The application's queries and the audit's search both page
+through the log and the views this way."""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from orderledger.infrastructure.storage.db import Database
+
+PAGE = 1_000
+"""Rows read per query when paging: a large result is never loaded whole."""
+
+
+_pausing = 0  # blocks in collector_paused now running, in any thread
+_paused = False  # whether they turned the collector off (it was on when the first began)
+_pausing_lock = threading.Lock()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off for a block that allocates many objects and no cycles.
+
+    The collector runs after every few hundred new container objects, and now and then walks
+    every object the process holds; a page of typed rows is thousands of them, so pausing it
+    while a page is read and built saves that work (one pass follows the block instead). The
+    collector is process-wide: it is turned off only if it was on, and back on when the last
+    block running in any thread ends; a process that turned it off keeps it off.
+    """
+    global _pausing, _paused
+    with _pausing_lock:
+        if _pausing == 0 and gc.isenabled():
+            gc.disable()
+            _paused = True
+        _pausing += 1
+    try:
+        yield
+    finally:
+        with _pausing_lock:
+            _pausing -= 1
+            if _pausing == 0 and _paused:
+                _paused = False
+                gc.enable()
+
+
+def pages(
+    db: Database,
+    select: str,
+    where: tuple[str, list[Any]],
+    keys: Sequence[str],
+    *,
+    newest: bool = False,
+    page: int = PAGE,
+    start: tuple[Any, ...] | None = None,
+    convert: Callable[[list[Any]], list[Any]] | None = None,
+) -> Iterator[list[Any]]:
+    """Rows in ``keys`` order (descending with ``newest``), one list per page.
+
+    ``select`` ends with the key columns, in order. Each page starts after the last key seen
+    (keyset paging, never OFFSET), so a writer committing meanwhile shifts nothing. ``start``:
+    the key the first page starts after. ``convert``: what a page's stored rows become (the
+    page is read and converted with the cycle collector paused).
+    """
+    direction, after = ("DESC", "<") if newest else ("ASC", ">")
+    order = ", ".join(f"{k} {direction}" for k in keys)
+    last = start
+    columns = keys[0] if len(keys) == 1 else f"({', '.join(keys)})"
+    marks = "?" if len(keys) == 1 else f"({', '.join('?' * len(keys))})"
+    while True:
+        clauses, params = ([where[0]] if where[0] else []), list(where[1])
+        if last is not None:
+            clauses.append(f"{columns} {after} {marks}")
+            params.extend(last)
+        condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        with collector_paused():
+            with db.read() as tx:
+                rows = tx.all(f"{select}{condition} ORDER BY {order} LIMIT ?", [*params, page])
+            full = len(rows) == page
+            if full:
+                last = tuple(rows[-1][-len(keys) :])
+            converted = rows if convert is None else convert(rows)
+        yield converted
+        if not full:
+            return
+
+
+__all__ = ["PAGE", "collector_paused", "pages"]
