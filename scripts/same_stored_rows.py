@@ -28,8 +28,11 @@ INGEST = r"""
 import itertools, sys
 from datetime import UTC, datetime, timedelta
 sys.path.insert(0, sys.argv[1])
+from orderledger.infrastructure.application import ledger as ledger_module
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
+# The code under comparison, not an installed checkout the import system found first.
+assert ledger_module.__file__.startswith(sys.argv[1]), ledger_module.__file__
 lines = list(simulate_lines(3, int(sys.argv[4])))
 start, tick = datetime(2026, 11, 25, tzinfo=UTC), itertools.count()
 clock = lambda: start + timedelta(microseconds=137 * next(tick))
@@ -40,10 +43,21 @@ print(len(lines), "lines,", report.events, "events")
 """
 
 
+def package_root(tree: Path) -> Path:
+    """Where ``orderledger`` of ``tree`` imports from without an installation: the tree of links
+    its ``scripts/layout.py`` writes (``pyproject.toml``'s package-dir maps the folders into the
+    package), or the tree itself for a version whose ``orderledger/`` linked them."""
+    layout = tree / "scripts" / "layout.py"
+    if not layout.exists():
+        return tree.resolve()
+    subprocess.run([sys.executable, str(layout)], check=True)
+    return (tree / ".layout").resolve()
+
+
 def ingest(tree: Path, database: Path, batch: int, orders: int) -> str:
     """Ingest the session with the code of ``tree``; returns what it printed."""
     done = subprocess.run(
-        [sys.executable, "-c", INGEST, str(tree.resolve()), str(database), str(batch), str(orders)],
+        [sys.executable, "-c", INGEST, str(package_root(tree)), str(database), str(batch), str(orders)],
         capture_output=True,
         text=True,
         check=False,
