@@ -252,6 +252,10 @@ class InstrumentDefined(OrderEvent):
     expiry: str | None = None
     strike: DecimalStr | None = None
     option_type: str | None = None
+    price_increment: DecimalStr | None = None
+    """The venue's price step (tick size): tables show prices to its decimal places."""
+    quantity_increment: DecimalStr | None = None
+    """The venue's quantity step (lot size): tables show quantities to its decimal places."""
     price_scale: int | None = None
     quantity_scale: int | None = None
     security_id: str | None = None

@@ -85,6 +85,22 @@ class Definition:
     option_type: str | None = field(
         default=None, metadata={"choices": OPTION_TYPES, "doc": "an option's kind"}
     )
+    price_increment: Decimal | None = field(
+        default=None,
+        metadata={
+            "shape": "decimal, > 0",
+            "doc": "the venue's price step (tick size; ccxt's market `precision.price`). Tables and the"
+            " page show prices to its decimal places",
+        },
+    )
+    quantity_increment: Decimal | None = field(
+        default=None,
+        metadata={
+            "shape": "decimal, > 0",
+            "doc": "the venue's quantity step (lot size; ccxt's market `precision.amount`). Tables and"
+            " the page show quantities to its decimal places",
+        },
+    )
     price_scale: int | None = field(
         default=None,
         metadata={
@@ -111,6 +127,10 @@ class Definition:
         """Refuse a definition positions could not value (one-line error)."""
         if self.contract_size <= 0 or not self.contract_size.is_finite():
             raise InvalidInputError("contract_size must be a positive number", field="contract_size")
+        for name in ("price_increment", "quantity_increment"):
+            step = getattr(self, name)
+            if step is not None and (step <= 0 or not step.is_finite()):
+                raise InvalidInputError(f"{name} must be a positive number", field=name)
         if self.settlement not in SETTLEMENTS:
             raise InvalidInputError(f"settlement must be one of {'|'.join(SETTLEMENTS)}", field="settlement")
         if self.kind is not None and self.kind not in KINDS:

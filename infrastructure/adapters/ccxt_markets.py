@@ -19,7 +19,14 @@ ccxt                ledger ``instrument`` message
 ``strike``          ``strike``; ``optionType`` → ``option_type``
 ``id``              ``security_id`` (the venue's own instrument ID),
                     ``security_id_source`` ``venue``
+``precision``       ``price_increment`` (``price``), ``quantity_increment``
+                    (``amount``): read as tick sizes
 ==================  ===========================================================
+
+ccxt states ``precision`` as tick sizes (its ``TICK_SIZE`` precision mode) for every exchange
+it ships but two: Bitfinex and Bithumb state significant digits, which a markets dump cannot
+tell apart from a step (``5`` could be either). Their precision is only used to show figures
+(tables and the page round to the step's decimal places), never to value anything.
 
 CCXT prices and amounts are in natural units already, so no ``price_scale`` or
 ``quantity_scale`` is set. An entry that is not a market is refused alone, with its symbol and
@@ -108,6 +115,8 @@ def market_message(
             raise AdapterError(f"market {symbol}: a contract without a positive contractSize")
     option_type = text_or_none(market.get("optionType"))
     venue_id = text_or_none(market.get("id"))
+    precision = market.get("precision")
+    steps = precision if isinstance(precision, Mapping) else {}
     definition = message(
         "instrument",
         venue=venue,
@@ -123,6 +132,8 @@ def market_message(
         expiry=time_from_iso(market.get("expiryDatetime"), f"{symbol} expiryDatetime"),
         strike=positive_text(market.get("strike"), f"{symbol} strike"),
         option_type=None if option_type is None else option_type.lower(),
+        price_increment=positive_text(steps.get("price"), f"{symbol} precision.price"),
+        quantity_increment=positive_text(steps.get("amount"), f"{symbol} precision.amount"),
         security_id=venue_id,
         security_id_source="venue" if venue_id else None,
     )

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from orderledger.infrastructure.application.display import Precision
 from orderledger.infrastructure.application.queries import parse_marks
 from orderledger.infrastructure.cli.app import (
     JsonOption,
@@ -111,7 +112,8 @@ def orders(
         if when is None:
             warn_if_behind(ledger)
         rows = ledger.iter_orders(where, open=open_only, as_of=when, event_time=event_time)
-        show(rows, limit, as_json, f"{'open ' if open_only else ''}orders", ORDER_COLUMNS)
+        what = f"{'open ' if open_only else ''}orders"
+        show(rows, limit, as_json, what, ORDER_COLUMNS, None if as_json else Precision.of(ledger))
 
 
 def trades(
@@ -142,7 +144,14 @@ def trades(
     )
     with open_ledger(create=False) as ledger:
         warn_if_behind(ledger)
-        show(ledger.iter_trades(where), limit, as_json, "trades", TRADE_COLUMNS)
+        show(
+            ledger.iter_trades(where),
+            limit,
+            as_json,
+            "trades",
+            TRADE_COLUMNS,
+            None if as_json else Precision.of(ledger),
+        )
 
 
 def positions(
@@ -168,10 +177,11 @@ def positions(
             warn_if_behind(ledger)
         found = ledger.positions(marks=marks, as_of=when, event_time=event_time, cost_basis=cost_basis)
         rows = [r.to_json() for r in found]
+        shown = Precision.of(ledger)
     if as_json:
         print_json(rows)
     else:
-        positions_table(rows)
+        positions_table([shown.add(row) for row in rows])
 
 
 def lots(
@@ -189,10 +199,11 @@ def lots(
     with open_ledger(create=False) as ledger:
         found = ledger.lots(cost_basis=cost_basis, closed=closed, as_of=when, event_time=event_time)
         rows = [r.to_json() for r in found]
+        shown = Precision.of(ledger)
     if as_json:
         print_json(rows)
     else:
-        lots_table(rows, closed)
+        lots_table([shown.add(row) for row in rows], closed)
 
 
 def pnl(
@@ -222,7 +233,10 @@ def pnl(
             rows = [r.to_json() for r in ledger.pnl(by=by or "day", cost_basis=cost_basis)]
     if as_json:
         print_json(rows)
-    elif daily:
+        return
+    # P&L rows name no instrument: only their currencies' places apply.
+    rows = [Precision().add(row) for row in rows]
+    if daily:
         daily_pnl_table(rows, by or "account")
     else:
         pnl_table(rows, by or "day")

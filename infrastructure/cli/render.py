@@ -22,6 +22,7 @@ from itertools import islice
 from typing import Any, TextIO
 
 from orderledger.domain.values import PLAIN_NUMBER_FORM, escape_unsafe
+from orderledger.infrastructure.application.display import Precision
 
 _NUMBER = re.compile(PLAIN_NUMBER_FORM)
 
@@ -31,6 +32,8 @@ MAX_PLACES = 8
 """Decimal places shown at most; a value with more is rounded and marked with …."""
 PAGE = 1_000
 """Rows read, measured and written at a time: a large result is never held whole."""
+WIDER = "--json or a wider terminal shows them"
+"""How to see the columns a narrow table left out (COLUMNS=N sets the width too)."""
 MIN_WRAP = 12
 """Narrowest a wrapping column (free text) is squeezed to before columns are dropped."""
 
@@ -57,20 +60,31 @@ class Column:
     """One column: its header, how to read it from a row, and how to show it.
 
     ``kind``: ``text`` (never broken), ``number`` (right-aligned, one precision for the
-    column, never broken), ``wrap`` (free text, wrapped to fit) or ``tail`` (the last column of
-    a one-line-per-row stream: printed whole, past the width if need be). When the table is too wide,
-    columns with the lowest ``keep`` go first.
+    column, never broken), ``wrap`` (free text, wrapped to fit), ``lines`` (a list of lines,
+    each wrapped to fit) or ``tail`` (the last column of a one-line-per-row stream: printed
+    whole, past the width if need be). When the table is too wide, columns with the lowest
+    ``keep`` go first.
+
+    ``places`` (numbers): the decimal places shown at most, or which of the row's display
+    places (``application.display``: ``price``, ``quantity``, ``money``) bound them.
     """
 
     name: str
     get: Callable[[Any], Any]
     kind: str = "text"
     keep: int = 5
-    places: int = MAX_PLACES  # numbers: decimal places shown at most
+    places: int | str = MAX_PLACES
+
+    def most(self, row: Any) -> int:
+        """The decimal places this column shows of ``row``'s value at most."""
+        if isinstance(self.places, int):
+            return self.places
+        precision = row.get("precision") if isinstance(row, dict) else None
+        return MAX_PLACES if precision is None else int(precision[self.places])
 
 
 def col(
-    name: str, kind: str = "text", keep: int = 5, key: str | None = None, places: int = MAX_PLACES
+    name: str, kind: str = "text", keep: int = 5, key: str | None = None, places: int | str = MAX_PLACES
 ) -> Column:
     """A column read from ``row[key or name]``."""
     field = key or name
@@ -84,32 +98,44 @@ def _places(text: str) -> int | None:
     return len(text.split(".", 1)[1]) if "." in text else 0
 
 
-def _number_cells(values: list[str], most: int) -> list[str]:
-    """Numbers of one column with one precision (the most any has, at most ``most``)."""
-    places = max((p for p in map(_places, values) if p is not None), default=0)
-    places = min(places, most)
-    quantum = Decimal(1).scaleb(-places)
-    cells = []
-    for text in values:
-        if _places(text) is None:
-            cells.append(text + " ")
-            continue
-        try:
-            exact = Decimal(text)
-            shown = exact.quantize(quantum, rounding=ROUND_HALF_EVEN)
-        except InvalidOperation:
-            cells.append(text + " ")
-            continue
-        cells.append(format(shown, "f") + ("…" if shown != exact else " "))
-    return cells
+def _number_cells(values: list[str], most: list[int]) -> list[str]:
+    """Numbers of one column with one precision: the most any has, each at most its row's
+    ``most`` (an instrument's tick, a currency's cents); a rounded value is marked with …."""
+    own = [_places(text) for text in values]
+    places = max((min(p, m) for p, m in zip(own, most, strict=True) if p is not None), default=0)
+    return [
+        text + " " if p is None else rounded(text, min(places, m))
+        for text, p, m in zip(values, own, most, strict=True)
+    ]
+
+
+def rounded(text: str, places: int) -> str:
+    """A plain number shown to ``places`` decimals (half to even), marked … when that changed it."""
+    try:
+        exact = Decimal(text)
+        shown = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    except InvalidOperation:
+        return text + " "
+    return format(shown, "f") + ("…" if shown != exact else " ")
 
 
 def _wrap(text: str, size: int) -> list[str]:
     """Free text in lines of at most ``size``, broken at spaces where it can be (inside a word
     only when the word is longer than a line): a person reads words, not fixed-size chunks.
-    The space at each break is not shown (``--json`` has every value exactly)."""
-    lines = textwrap.wrap(text, size, expand_tabs=False, replace_whitespace=False, break_on_hyphens=False)
+    The space at each break is not shown (``--json`` has every value exactly). A ``lines``
+    cell's own lines (the only line breaks a cell holds) are wrapped one by one."""
+    lines = [
+        part
+        for line in text.split("\n")
+        for part in textwrap.wrap(
+            line, size, expand_tabs=False, replace_whitespace=False, break_on_hyphens=False
+        )
+        or [""]
+    ]
     return lines or [""]
+
+
+WRAPPING = ("wrap", "lines")
 
 
 class Table:
@@ -144,10 +170,15 @@ class Table:
         return self.rows
 
     def _cells(self, page: list[Any]) -> list[list[str]]:
-        columns = [[visible(c.get(row)) for row in page] for c in self.columns]
+        columns = [
+            ["\n".join(map(visible, c.get(row))) for row in page]
+            if c.kind == "lines"
+            else [visible(c.get(row)) for row in page]
+            for c in self.columns
+        ]
         for index, column in enumerate(self.columns):
             if column.kind == "number":
-                columns[index] = _number_cells(columns[index], column.places)
+                columns[index] = _number_cells(columns[index], [column.most(row) for row in page])
         return [list(row) for row in zip(*columns, strict=True)] if page else []
 
     def _fit(self, natural: list[int]) -> None:
@@ -159,7 +190,7 @@ class Table:
             total = sum(widths[i] + 2 for i in shown if self.columns[i].kind != "tail") - 2
             if total <= budget or len(shown) == 1:
                 break
-            wrapping = [i for i in shown if self.columns[i].kind == "wrap" and widths[i] > MIN_WRAP]
+            wrapping = [i for i in shown if self.columns[i].kind in WRAPPING and widths[i] > MIN_WRAP]
             if wrapping:
                 # Squeeze the widest free text, but not below the next widest: the room is shared
                 # (a long payload must not shrink to MIN_WRAP while a shorter column stays whole).
@@ -171,6 +202,13 @@ class Table:
                 continue
             drop = min(reversed(shown), key=lambda i: self.columns[i].keep)
             shown.remove(drop)
+        # The room a dropped column left goes back to the free text squeezed for it.
+        room = budget - (sum(widths[i] + 2 for i in shown if self.columns[i].kind != "tail") - 2)
+        for i in shown:
+            if room > 0 and self.columns[i].kind in WRAPPING and widths[i] < natural[i]:
+                grown = min(natural[i], widths[i] + room)
+                room -= grown - widths[i]
+                widths[i] = grown
         self.shown = shown
         self.widths = widths
         self.hidden = [self.columns[i].name for i in range(len(self.columns)) if i not in shown]
@@ -180,7 +218,7 @@ class Table:
         natural = [len(c.name) for c in self.columns]
         for row in cells:
             for i, cell in enumerate(row):
-                natural[i] = max(natural[i], len(cell))
+                natural[i] = max(natural[i], *map(len, cell.split("\n")))
         out = self.stream
         if first:
             if self.title is not None:
@@ -191,7 +229,7 @@ class Table:
             assert self.shown is not None
             grown = False
             for i in self.shown:
-                if self.columns[i].kind not in ("wrap", "tail") and natural[i] > self.widths[i]:
+                if self.columns[i].kind not in (*WRAPPING, "tail") and natural[i] > self.widths[i]:
                     self.widths[i] = natural[i]
                     grown = True
             if grown:  # a wider value than any before: say so with a fresh header
@@ -201,7 +239,7 @@ class Table:
         for row in cells:
             parts = []
             for i in self.shown:
-                if self.columns[i].kind == "wrap":
+                if self.columns[i].kind in WRAPPING:
                     parts.append(_wrap(row[i], self.widths[i]))
                 else:
                     parts.append([row[i]])
@@ -235,10 +273,9 @@ class Table:
         """One line naming the columns left out to fit, or None when all are shown."""
         if not self.hidden:
             return None
-        return (
-            f"{len(self.hidden)} column(s) left out to fit {width()} characters:"
-            f" {', '.join(self.hidden)} (--json has them all; COLUMNS=N sets the width)"
-        )
+        count, budget = len(self.hidden), width()
+        named = f"{count} column(s) left out to fit {budget}: {', '.join(self.hidden)}; {WIDER}"
+        return named if len(named) <= budget else f"{count} column(s) left out to fit {budget}; {WIDER}"
 
 
 def table(
@@ -259,9 +296,24 @@ def table(
     return count
 
 
-def pairs(data: dict[str, Any]) -> str:
-    """A mapping as ``value key`` pairs (fees: ``0.1 USD 0.02 BTC``)."""
-    return " ".join(f"{v} {k}" for k, v in data.items())
+def pairs(data: dict[str, Any], row: dict[str, Any] | None = None) -> str:
+    """A mapping as ``value key`` pairs (fees: ``0.1 USD 0.02 BTC``), each amount to at most its
+    currency's places when ``row`` has them (its ``precision``), marked … when rounded."""
+    places = ((row or {}).get("precision") or {}).get("currencies") or {}
+    shown = []
+    for currency, amount in data.items():
+        text = visible(amount)
+        most = places.get(currency)
+        own = _places(text)
+        if most is not None and own is not None and own > most:
+            text = rounded(text, most).rstrip()
+        shown.append(f"{text} {currency}")
+    return " ".join(shown)
+
+
+def fees_of(key: str) -> Callable[[dict[str, Any]], str]:
+    """What reads a row's per-currency amounts (``fees``, ``funding``) as rounded pairs."""
+    return lambda row: pairs(row[key], row)
 
 
 # ---------------------------------------------------------------------- lines, JSON and tables
@@ -329,13 +381,21 @@ def limited(count: int, limit: int | None, what: str) -> None:
         warn(f"showing the first {count} {what} (--limit {limit}); --sort, --since/--until choose which")
 
 
-def show(rows: Iterable[Any], limit: int | None, as_json: bool, what: str, columns: list[Column]) -> None:
-    """A query's typed rows as a JSON array or a table, streamed (never all held at once);
-    ``rows`` already stops at ``limit``."""
+def show(
+    rows: Iterable[Any],
+    limit: int | None,
+    as_json: bool,
+    what: str,
+    columns: list[Column],
+    precision: Precision | None = None,
+) -> None:
+    """A query's typed rows as a JSON array (exact) or a table (figures rounded to ``precision``),
+    streamed (never all held at once); ``rows`` already stops at ``limit``."""
     if as_json:
         json_array(row.to_json() for row in rows)
         return
-    count = table(what, columns, (row.to_json() for row in rows))
+    add = (precision or Precision()).add
+    count = table(what, columns, (add(row.to_json()) for row in rows))
     say(f"{count} {what}")
     limited(count, limit, what)
 
@@ -358,47 +418,53 @@ def _message_ref(row: dict[str, Any]) -> str:
     return "" if message is None else f"#{message['message_id']} {message['origin']}:{message['line'] or ''}"
 
 
+def payload_lines(payload: dict[str, Any] | None) -> list[str]:
+    """An event's payload as ``key: value`` lines (text as it is, anything else as JSON), a
+    line per field: read down the column, not along one long line of escaped JSON."""
+    return [
+        f"{key}: {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
+        for key, value in (payload or {}).items()
+    ]
+
+
 HISTORY_COLUMNS = [
     col("v", "number", 9, key="version"),
     col("type", keep=9),
     col("ts_event", keep=6),
     col("ts_recorded", keep=3),
     col("source", keep=2),
-    Column("message", _message_ref, "wrap", keep=4),
-    Column(
-        "payload",
-        lambda r: json.dumps(r["payload"], ensure_ascii=False) if r["payload"] else "",
-        "wrap",
-        keep=8,
-    ),
+    Column("message", _message_ref, keep=4),
+    Column("payload", lambda r: payload_lines(r["payload"]), "lines", keep=8),
 ]
 
+# The keep ranks say what a person needs at 80 columns (README "Tables"): an order keeps its
+# account and venue, a trade its order, trade ID and fee, a position its unrealized P&L.
 ORDER_COLUMNS = [
     col("client_order_id", keep=9),
-    col("account", keep=6),
-    col("venue", keep=5),
+    col("account", keep=8),
+    col("venue", keep=8),
     col("instrument", keep=8),
     col("side", keep=8),
-    col("quantity", "number", 8),
-    col("price", "number", 7),
+    col("quantity", "number", 8, places="quantity"),
+    col("price", "number", 6, places="price"),
     col("status", keep=9),
-    col("filled_quantity", "number", 7),
-    col("average_price", "number", 4),
+    col("filled_quantity", "number", 5, places="quantity"),
+    col("average_price", "number", 4, places="price"),
     Column("anomalies", lambda r: ", ".join(r["anomalies"]), "wrap", 3),
 ]
 
 TRADE_COLUMNS = [
-    col("ts_event", keep=8),
-    col("account", keep=6),
-    col("venue", keep=5),
+    col("ts_event", keep=4),
+    col("account", keep=3),
+    col("venue", keep=3),
     col("instrument", keep=8),
-    col("side", keep=8),
-    col("client_order_id", keep=7),
-    col("trade_id", keep=6),
-    col("quantity", "number", 9),
-    col("price", "number", 9),
-    col("fee", "number", 4),
-    col("fee_currency", keep=3),
+    col("side", keep=7),
+    col("client_order_id", keep=9),
+    col("trade_id", keep=9),
+    col("quantity", "number", 8, places="quantity"),
+    col("price", "number", 8, places="price"),
+    col("fee", "number", 9, places="money"),
+    col("ccy", keep=9, key="fee_currency"),
     Column("late", lambda r: "late" if r["late"] else "", keep=2),
 ]
 
@@ -406,14 +472,15 @@ POSITION_COLUMNS = [
     col("account", keep=9),
     col("venue", keep=8),
     col("instrument", keep=9),
-    col("quantity", "number", 9),
-    col("average_price", "number", 7),
-    col("realized_pnl", "number", places=4, keep=8),
-    col("realized_pnl_net", "number", places=4, keep=4),
-    col("unrealized_pnl", "number", places=4, keep=6),
-    Column("fees", lambda r: pairs(r["fees"]), keep=3),
+    col("quantity", "number", 9, places="quantity"),
+    col("average_price", "number", 7, places="price"),
+    col("ccy", keep=9, key="pnl_currency"),
+    col("realized_pnl", "number", places="money", keep=8),
+    col("realized_pnl_net", "number", places="money", keep=4),
+    col("unrealized_pnl", "number", places="money", keep=9),
+    Column("fees", fees_of("fees"), keep=3),
 ]
-FUNDING_COLUMN = Column("funding", lambda r: pairs(r["funding"]), keep=3)
+FUNDING_COLUMN = Column("funding", fees_of("funding"), keep=3)
 """Shown when some row has cash flows (a ledger without them keeps its narrower table)."""
 
 
@@ -439,8 +506,11 @@ def _with_funding(columns: list[Column], rows: list[dict[str, Any]]) -> list[Col
 
 
 def positions_table(rows: list[dict[str, Any]]) -> None:
-    """Positions with their P&L."""
-    table(f"positions ({len(rows)})", _with_funding(POSITION_COLUMNS, rows), rows)
+    """Positions with their P&L (in ``ccy``); unrealized P&L only when some row has a mark."""
+    columns = _with_funding(POSITION_COLUMNS, rows)
+    if not any(r.get("unrealized_pnl") is not None for r in rows):
+        columns = [c for c in columns if c.name != "unrealized_pnl"]
+    table(f"positions ({len(rows)})", columns, rows)
 
 
 def lots_table(rows: list[dict[str, Any]], closed: bool) -> None:
@@ -448,19 +518,20 @@ def lots_table(rows: list[dict[str, Any]], closed: bool) -> None:
     columns = [
         col("instrument", keep=9),
         col("side", keep=7),
-        col("quantity", "number", 9),
+        col("quantity", "number", 9, places="quantity"),
         col("opened", keep=8, key="open_trade_id"),
-        col("open_price", "number", 7),
-        col("cost", "number", places=4, keep=6),
+        col("open_price", "number", 7, places="price"),
+        col("ccy", keep=8, key="pnl_currency"),
+        col("cost", "number", places="money", keep=6),
     ]
     if closed:
         columns += [
             col("closed", keep=8, key="close_trade_id"),
-            col("close_price", "number", 7),
-            col("realized_pnl", "number", places=4, keep=8),
+            col("close_price", "number", 7, places="price"),
+            col("realized_pnl", "number", places="money", keep=8),
         ]
     columns += [
-        Column("fees", lambda r: pairs(r["fees"]), keep=3),
+        Column("fees", fees_of("fees"), keep=3),
         col("account", keep=4),
         col("venue", keep=4),
     ]
@@ -473,9 +544,9 @@ def pnl_table(rows: list[dict[str, Any]], by: str) -> None:
     columns = [
         col(key, keep=9),
         col("quote", keep=8, key="quote_currency"),
-        col("realized_pnl", "number", places=4, keep=9),
-        col("realized_pnl_net", "number", places=4, keep=6),
-        Column("fees", lambda r: pairs(r["fees"]), keep=5),
+        col("realized_pnl", "number", places="money", keep=9),
+        col("realized_pnl_net", "number", places="money", keep=6),
+        Column("fees", fees_of("fees"), keep=5),
     ]
     table(f"realized P&L by {by}", [*_with_funding(columns, rows), col("fills", "number", 7)], rows)
 
@@ -489,11 +560,11 @@ def daily_pnl_table(rows: list[dict[str, Any]], by: str) -> None:
             col("day", keep=9),
             col(key, keep=9),
             col("ccy", keep=8, key="pnl_currency"),
-            col("realized_pnl", "number", places=4, keep=9),
-            Column("fees", lambda r: pairs(r["fees"]), keep=6),
-            Column("funding", lambda r: pairs(r["funding"]), keep=6),
-            col("realized_pnl_net", "number", places=4, keep=7),
-            col("unrealized_pnl", "number", places=4, keep=8),
+            col("realized_pnl", "number", places="money", keep=9),
+            Column("fees", fees_of("fees"), keep=6),
+            Column("funding", fees_of("funding"), keep=6),
+            col("realized_pnl_net", "number", places="money", keep=7),
+            col("unrealized_pnl", "number", places="money", keep=8),
             *([FEE_RATES_COLUMN] if any(r.get("fee_values") or r.get("unvalued_fees") for r in rows) else []),
         ],
         rows,

@@ -14,6 +14,7 @@ from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import parse_timestamp
+from orderledger.infrastructure.application.display import Precision
 from orderledger.infrastructure.application.follow import log_record, read_after
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.queries import parse_marks
@@ -144,7 +145,7 @@ class LedgerService:
             parent=parent,
             as_of=_time(as_of, "as_of"),
         )
-        return [row.to_json() for row in rows]
+        return self._shown(rows)
 
     def order(self, key: str, *, version: int | None, as_of: str | None) -> dict[str, Any]:
         return self.ledger.order(key, version=version, as_of=_time(as_of, "as_of")).snapshot()
@@ -175,20 +176,25 @@ class LedgerService:
             since=_time(since, "since"),
             until=_time(until, "until"),
         )
-        return [row.to_json() for row in rows]
+        return self._shown(rows)
 
     def positions(self, marks: list[str], cost_basis: str | None = None) -> list[dict[str, Any]]:
-        found = self.ledger.positions(marks=parse_marks(marks), cost_basis=cost_basis)
-        return [row.to_json() for row in found]
+        return self._shown(self.ledger.positions(marks=parse_marks(marks), cost_basis=cost_basis))
 
     def lots(self, cost_basis: str, closed: bool) -> list[dict[str, Any]]:
-        return [row.to_json() for row in self.ledger.lots(cost_basis=cost_basis, closed=closed)]
+        return self._shown(self.ledger.lots(cost_basis=cost_basis, closed=closed))
 
     def pnl(self, by: str, cost_basis: str | None = None) -> list[dict[str, Any]]:
-        return [row.to_json() for row in self.ledger.pnl(by=by, cost_basis=cost_basis)]
+        return self._shown(self.ledger.pnl(by=by, cost_basis=cost_basis), Precision())
 
     def pnl_daily(self, by: str) -> list[dict[str, Any]]:
-        return [row.to_json() for row in self.ledger.pnl_daily(by=by)]
+        return self._shown(self.ledger.pnl_daily(by=by), Precision())
+
+    def _shown(self, rows: Iterable[Any], precision: Precision | None = None) -> list[dict[str, Any]]:
+        """Rows as ``to_json`` writes them (exact), each with the one extra field ``precision``:
+        the decimal places the page shows its figures to (``application.display``)."""
+        add = (precision or Precision.of(self.ledger)).add
+        return [add(row.to_json()) for row in rows]
 
     def pnl_series(self) -> list[dict[str, Any]]:
         return [row.to_json() for row in self.ledger.pnl_series()]

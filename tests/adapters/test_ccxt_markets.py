@@ -66,6 +66,8 @@ def test_okx_markets_become_swap_option_and_spot_definitions(ccxt_lib: Any) -> N
         "base_currency": "BTC",
         "quote_currency": "USDT",
         "underlying": "BTC",
+        "price_increment": "0.1",  # tickSz 0.1 (ccxt's precision.price)
+        "quantity_increment": "1",  # lotSz 1 contract (ccxt's precision.amount)
         "security_id": "BTC-USDT-SWAP",
         "security_id_source": "venue",
     }

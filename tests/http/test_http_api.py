@@ -236,10 +236,12 @@ def test_daily_pnl_with_funding(client: TestClient, ledger: OrderLedger) -> None
         {"USDT": "2"},
     )
     assert (day["realized_pnl_net"], day["unrealized_pnl"]) == ("12", "0")
-    # The route answers what the Python API does
-    assert client.get("/pnl/daily", params={"by": "account"}).json() == [
-        r.to_json() for r in ledger.pnl_daily()
+    # The route answers what the Python API does, with the places the page shows: USDT to cents
+    shown = client.get("/pnl/daily", params={"by": "account"}).json()
+    assert [row.pop("precision") for row in shown] == [
+        {"price": 8, "quantity": 8, "money": 2, "currencies": {"USDT": 2}}
     ]
+    assert shown == [r.to_json() for r in ledger.pnl_daily()]
     daily = client.get("/pnl/daily", params={"by": "day"})
     assert_problem(daily, 400, "groups by account, parent or tag:NAME")
 

@@ -242,3 +242,56 @@ def test_the_page_escapes_what_the_command_line_escapes(browser: Any, shot: None
     shown = browser.execute_script("return visible(arguments[0])", unsafe)
     assert shown == escape_unsafe(unsafe)
     assert browser.execute_script("return visible(arguments[0])", "plain é 中 <b>") == "plain é 中 <b>"
+
+
+def test_the_page_rounds_figures_to_the_instruments_tick(server: Server, browser: Any, shot: None) -> None:
+    # Given SOL-USDT at venue-x defined with a tick of 0.01 and a lot of 0.001, and gamma buying
+    # 3: 1 @ 100.00 and 2 @ 100.01, paying 0.0123 USDT on the second fill
+    definition = {
+        "type": "instrument",
+        "venue": "venue-x",
+        "instrument": "SOL-USDT",
+        "ts": "2026-11-20T09:00:00Z",
+        "price_increment": "0.01",
+        "quantity_increment": "0.001",
+    }
+    buy = request("s-1", account="gamma", instrument="SOL-USDT", quantity="3", price="100.01")
+    fills = [
+        fill("s-1", "s-t1", "1", "100.00"),
+        fill("s-1", "s-t2", "2", "100.01", fee="0.0123", fee_currency="USDT", ts="2026-11-20T10:00:02Z"),
+    ]
+    response = httpx2.post(f"{server.url}/messages", json=[definition, buy, *fills])
+    assert response.status_code == 200, response.text
+    # The API stays exact: average (1 × 100.00 + 2 × 100.01) / 3 = 300.02 / 3 = 100.00666…7
+    # (34 significant digits), and says how many places a person is shown
+    exact = next(p for p in httpx2.get(f"{server.url}/positions").json() if p["account"] == "gamma")
+    assert exact["average_price"] == "100.0066666666666666666666666666667"
+    assert exact["fees"] == {"USDT": "0.0123"}
+    assert exact["precision"] == {"price": 2, "quantity": 3, "money": 2, "currencies": {"USDT": 2}}
+    tab(browser, "pnl")
+    key = "position:gamma:venue-x:SOL-USDT"
+    # Then the page shows the average to the tick (100.00666… → 100.01, marked …), the exact
+    # figure as the cell's title, and the fee to cents (0.0123 → 0.01)
+    wait_until(lambda: cell(browser, key, "average_price") == "100.01…", "the rounded average")
+    selector = f'tr[data-key="{key}"] td[data-col="average_price"]'
+    title = browser.execute_script("return document.querySelector(arguments[0]).firstChild.title", selector)
+    assert title == "100.0066666666666666666666666666667"
+    assert cell(browser, key, "fees") == "0.01… USDT"
+    assert cell(browser, key, "quantity") == "3"
+
+
+def test_the_page_rounds_half_to_even_on_the_digits(browser: Any) -> None:
+    # The same rule as the command's tables (Decimal.quantize, ROUND_HALF_EVEN), without floats
+    cases = {
+        ("0.125", 2): "0.12",  # a half rounds to the even neighbour
+        ("0.135", 2): "0.14",
+        ("0.1251", 2): "0.13",  # more than a half rounds up
+        ("-2.5", 0): "-2",
+        ("-0.004", 2): "0.00",  # no minus on a zero
+        ("123456789012345678901234.5678", 2): "123456789012345678901234.57",  # past a float's digits
+        ("1.5", 3): "1.5",  # already within the places: as is
+    }
+    for (text, places), expected in cases.items():
+        assert (
+            browser.execute_script("return roundText(arguments[0], arguments[1])", text, places) == expected
+        )

@@ -75,8 +75,49 @@ function table(columns, rows, rowKey) {
   return el("table", {}, el("thead", {}, head), el("tbody", {}, ...body));
 }
 
-function fees(map) {
-  return Object.entries(map || {}).map(([currency, amount]) => `${amount} ${currency}`).join(", ");
+// ---------------------------------------------------------------- figures for people
+
+// The API's figures are exact decimal text; a row's `precision` field says how many places a
+// person is shown (the instrument's tick and lot, the currency's cents: application/display.py).
+// Rounded here, half to even on the digits (never through a float), and marked with … with the
+// exact figure as the cell's title.
+const PLAIN = /^-?[0-9]+(\.[0-9]+)?$/;
+
+function roundText(text, places) {
+  const negative = text.startsWith("-");
+  const [whole, fraction = ""] = (negative ? text.slice(1) : text).split(".");
+  if (fraction.length <= places) return text;
+  const divisor = 10n ** BigInt(fraction.length - places);
+  const digits = BigInt(whole + fraction);
+  let kept = digits / divisor;
+  const twice = (digits % divisor) * 2n;
+  if (twice > divisor || (twice === divisor && kept % 2n === 1n)) kept += 1n;
+  let shown = kept.toString().padStart(places + 1, "0");
+  if (places > 0) shown = `${shown.slice(0, -places)}.${shown.slice(-places)}`;
+  return negative && kept !== 0n ? `-${shown}` : shown;
+}
+
+// A figure to at most `places` decimals: a text node, or a span titled with the exact figure.
+function figure(value, places) {
+  if (value === null || value === undefined) return "";
+  const text = String(value);
+  if (places === undefined || places === null || !PLAIN.test(text)) return text;
+  const shown = roundText(text, places);
+  return shown === text ? text : el("span", { className: "rounded", title: text }, `${shown}…`);
+}
+
+// A numeric column: [key, label, "num", render], rounded to the row's places of `what`
+// (price, quantity or money).
+function num(key, label, what) {
+  return [key, label, "num", (r) => figure(r[key], r.precision && r.precision[what])];
+}
+
+function fees(map, row) {
+  const places = (row && row.precision && row.precision.currencies) || {};
+  return Object.entries(map || {}).map(([currency, amount]) => {
+    const shown = figure(amount, places[currency]);
+    return `${shown instanceof Node ? shown.textContent : shown} ${currency}`;
+  }).join(", ");
 }
 
 function side(row) {
@@ -131,11 +172,11 @@ const ORDER_COLUMNS = [
   ["instrument", "instrument"],
   ["side", "side", "", side],
   ["order_type", "type"],
-  ["quantity", "quantity", "num"],
-  ["price", "price", "num"],
-  ["filled_quantity", "filled", "num"],
-  ["leaves_quantity", "leaves", "num"],
-  ["average_price", "avg price", "num"],
+  num("quantity", "quantity", "quantity"),
+  num("price", "price", "price"),
+  num("filled_quantity", "filled", "quantity"),
+  num("leaves_quantity", "leaves", "quantity"),
+  num("average_price", "avg price", "price"),
   ["status", "status"],
   ["parent_id", "parent"],
   ["updated_at", "updated"],
@@ -160,9 +201,9 @@ const TRADE_COLUMNS = [
   ["side", "side", "", side],
   ["client_order_id", "order", "", (r) => orderLink(r.client_order_id)],
   ["trade_id", "trade"],
-  ["quantity", "quantity", "num"],
-  ["price", "price", "num"],
-  ["fee", "fee", "num"],
+  num("quantity", "quantity", "quantity"),
+  num("price", "price", "price"),
+  num("fee", "fee", "money"),
   ["fee_currency", "fee ccy"],
   ["liquidity", "liquidity"],
   ["parent_id", "parent"],
@@ -186,13 +227,13 @@ const POSITION_COLUMNS = [
   ["account", "account"],
   ["venue", "venue"],
   ["instrument", "instrument"],
-  ["quantity", "quantity", "num"],
-  ["average_price", "avg price", "num"],
-  ["realized_pnl", "realized", "num"],
-  ["realized_pnl_net", "realized net", "num"],
-  ["unrealized_pnl", "unrealized", "num"],
-  ["fees", "fees", "num", (r) => fees(r.fees)],
-  ["quote_currency", "quote"],
+  num("quantity", "quantity", "quantity"),
+  num("average_price", "avg price", "price"),
+  ["pnl_currency", "currency"],
+  num("realized_pnl", "realized", "money"),
+  num("realized_pnl_net", "realized net", "money"),
+  num("unrealized_pnl", "unrealized", "money"),
+  ["fees", "fees", "num", (r) => fees(r.fees, r)],
 ];
 
 async function loadPnl() {
@@ -209,9 +250,9 @@ async function loadPnl() {
   const columns = [
     [by, by],
     ["quote_currency", "quote"],
-    ["realized_pnl", "realized", "num"],
-    ["realized_pnl_net", "realized net", "num"],
-    ["fees", "fees", "num", (r) => fees(r.fees)],
+    num("realized_pnl", "realized", "money"),
+    num("realized_pnl_net", "realized net", "money"),
+    ["fees", "fees", "num", (r) => fees(r.fees, r)],
     ["fills", "fills", "num"],
   ];
   replace("pnl-table", table(columns, grouped));
@@ -223,11 +264,11 @@ const DAILY_COLUMNS = [
   ["day", "day"],
   ["account", "account"],
   ["pnl_currency", "currency"],
-  ["realized_pnl", "realized", "num"],
-  ["fees", "fees", "num", (r) => fees(r.fees)],
-  ["funding", "funding", "num", (r) => fees(r.funding)],
-  ["realized_pnl_net", "realized net", "num"],
-  ["unrealized_pnl", "unrealized (day's last mark)", "num"],
+  num("realized_pnl", "realized", "money"),
+  ["fees", "fees", "num", (r) => fees(r.fees, r)],
+  ["funding", "funding", "num", (r) => fees(r.funding, r)],
+  num("realized_pnl_net", "realized net", "money"),
+  num("unrealized_pnl", "unrealized (day's last mark)", "money"),
 ];
 
 // Each day's net realized P&L (realized − fees + funding) per currency, summed over accounts,
