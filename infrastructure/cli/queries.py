@@ -62,10 +62,11 @@ def order(
     when = moment(as_of, "--as-of")
     with open_ledger(create=False) as ledger:
         data = ledger.order(order_id, version=version, as_of=when, event_time=event_time).snapshot()
+        places = None if as_json else Precision.of(ledger).places(data)
     if as_json:
         print_json(data)
     else:
-        order_table(data)
+        order_table(data, places)
 
 
 def history(order_id: IdArgument, as_json: JsonOption = False) -> None:

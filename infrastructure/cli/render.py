@@ -36,6 +36,8 @@ WIDER = "--json or a wider terminal shows them"
 """How to see the columns a narrow table left out (COLUMNS=N sets the width too)."""
 MIN_WRAP = 12
 """Narrowest a wrapping column (free text) is squeezed to before columns are dropped."""
+MIN_LINES = 30
+"""Narrowest a column of lines (an event's payload) is squeezed to before columns are dropped."""
 
 
 def visible(value: Any) -> str:
@@ -119,6 +121,13 @@ def rounded(text: str, places: int) -> str:
     return format(shown, "f") + ("…" if shown != exact else " ")
 
 
+def at_most(text: str, places: int) -> str:
+    """A figure standing alone (not in a column): as it is when it has at most ``places``
+    decimals, else rounded to them and marked …; text that is not a plain number as it is."""
+    own = _places(text)
+    return text if own is None or own <= places else rounded(text, places).rstrip()
+
+
 def _wrap(text: str, size: int) -> list[str]:
     """Free text in lines of at most ``size``, broken at spaces where it can be (inside a word
     only when the word is longer than a line): a person reads words, not fixed-size chunks.
@@ -136,6 +145,17 @@ def _wrap(text: str, size: int) -> list[str]:
 
 
 WRAPPING = ("wrap", "lines")
+
+
+def _narrowest(column: Column, natural: int) -> int:
+    """How narrow a column may be squeezed before columns are dropped: free text to MIN_WRAP,
+    a list of lines to MIN_LINES (a ``key: value`` line broken every few characters is not
+    readable), any other column not at all."""
+    if column.kind == "wrap":
+        return min(natural, MIN_WRAP)
+    if column.kind == "lines":
+        return min(natural, MIN_LINES)
+    return natural
 
 
 class Table:
@@ -190,15 +210,15 @@ class Table:
             total = sum(widths[i] + 2 for i in shown if self.columns[i].kind != "tail") - 2
             if total <= budget or len(shown) == 1:
                 break
-            wrapping = [i for i in shown if self.columns[i].kind in WRAPPING and widths[i] > MIN_WRAP]
+            wrapping = [i for i in shown if widths[i] > _narrowest(self.columns[i], natural[i])]
             if wrapping:
                 # Squeeze the widest free text, but not below the next widest: the room is shared
                 # (a long payload must not shrink to MIN_WRAP while a shorter column stays whole).
                 wrapping.sort(key=lambda i: widths[i], reverse=True)
                 widest = wrapping[0]
-                runner_up = widths[wrapping[1]] if len(wrapping) > 1 else MIN_WRAP
+                runner_up = widths[wrapping[1]] if len(wrapping) > 1 else 0
                 step = min(total - budget, max(1, widths[widest] - runner_up))
-                widths[widest] = max(MIN_WRAP, widths[widest] - step)
+                widths[widest] = max(_narrowest(self.columns[widest], natural[widest]), widths[widest] - step)
                 continue
             drop = min(reversed(shown), key=lambda i: self.columns[i].keep)
             shown.remove(drop)
@@ -304,10 +324,7 @@ def pairs(data: dict[str, Any], row: dict[str, Any] | None = None) -> str:
     for currency, amount in data.items():
         text = visible(amount)
         most = places.get(currency)
-        own = _places(text)
-        if most is not None and own is not None and own > most:
-            text = rounded(text, most).rstrip()
-        shown.append(f"{text} {currency}")
+        shown.append(f"{text if most is None else at_most(text, most)} {currency}")
     return " ".join(shown)
 
 
@@ -403,12 +420,24 @@ def show(
 # ---------------------------------------------------------------------- what each command shows
 
 
-def order_table(data: dict[str, Any]) -> None:
-    """One order, a field per line."""
+ORDER_FIGURES = {
+    "quantity": "quantity",
+    "filled_quantity": "quantity",
+    "leaves_quantity": "quantity",
+    "price": "price",
+    "average_price": "price",
+}
+"""An order's figures, and which of its instrument's places each is shown to."""
+
+
+def order_table(data: dict[str, Any], precision: dict[str, Any] | None = None) -> None:
+    """One order, a field per line; its figures rounded to ``precision`` (its instrument's)."""
     rows = []
     for key, value in data.items():
         if isinstance(value, list | dict):
             value = json.dumps(value, ensure_ascii=False) if value else ""
+        elif precision and key in ORDER_FIGURES and value is not None:
+            value = at_most(str(value), precision[ORDER_FIGURES[key]])
         rows.append((key, value))
     table(None, [Column("field", lambda r: r[0]), Column("value", lambda r: r[1], "wrap")], rows)
 
@@ -433,12 +462,13 @@ HISTORY_COLUMNS = [
     col("ts_event", keep=6),
     col("ts_recorded", keep=3),
     col("source", keep=2),
-    Column("message", _message_ref, keep=4),
+    Column("message", _message_ref, "wrap", keep=4),
     Column("payload", lambda r: payload_lines(r["payload"]), "lines", keep=8),
 ]
 
-# The keep ranks say what a person needs at 80 columns (README "Tables"): an order keeps its
-# account and venue, a trade its order, trade ID and fee, a position its unrealized P&L.
+# The keep ranks say what a person needs at 80 columns (docs/semantics.md, "Figures for people"):
+# an order keeps its account and venue, a trade its order, trade ID and fee, a position with a
+# mark its unrealized P&L.
 ORDER_COLUMNS = [
     col("client_order_id", keep=9),
     col("account", keep=8),
