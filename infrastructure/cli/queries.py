@@ -178,7 +178,7 @@ def positions(
             warn_if_behind(ledger)
         found = ledger.positions(marks=marks, as_of=when, event_time=event_time, cost_basis=cost_basis)
         rows = [r.to_json() for r in found]
-        shown = Precision.of(ledger)
+        shown = Precision() if as_json else Precision.of(ledger)
     if as_json:
         print_json(rows)
     else:
@@ -200,7 +200,7 @@ def lots(
     with open_ledger(create=False) as ledger:
         found = ledger.lots(cost_basis=cost_basis, closed=closed, as_of=when, event_time=event_time)
         rows = [r.to_json() for r in found]
-        shown = Precision.of(ledger)
+        shown = Precision() if as_json else Precision.of(ledger)
     if as_json:
         print_json(rows)
     else:
