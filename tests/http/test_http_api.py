@@ -271,11 +271,13 @@ def test_a_fee_in_bnb_is_valued_at_a_recorded_rate(client: TestClient, ledger: O
             "mark",
             "3.90",
         ), row
-    # And the routes answer what the Python API does
+    # And the routes answer what the Python API does, with the places the page shows (USDT to
+    # cents, the BNB fee to 8 places)
+    assert position.pop("precision")["currencies"] == {"USDT": 2, "BNB": 8}
     assert [position] == [r.to_json() for r in ledger.positions()]
-    assert client.get("/pnl", params={"cost_basis": "fifo", "by": "day"}).json() == [
-        r.to_json() for r in ledger.pnl(by="day", cost_basis="fifo")
-    ]
+    fifo = client.get("/pnl", params={"cost_basis": "fifo", "by": "day"}).json()
+    assert [row.pop("precision")["currencies"] for row in fifo] == [{"USDT": 2, "BNB": 8}]
+    assert fifo == [r.to_json() for r in ledger.pnl(by="day", cost_basis="fifo")]
 
 
 def test_positions_under_a_cost_basis_and_lots(client: TestClient) -> None:
