@@ -20,7 +20,7 @@ import pytest
 
 from orderledger import OrderLedger
 from orderledger.infrastructure.application.display import currency_places, step_places
-from tests.cli.helpers import cli_env, jsonl, run_cli
+from tests.support.cli import cli_env, jsonl, run_cli
 
 DEFINITION = {
     "type": "instrument",
