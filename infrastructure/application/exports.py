@@ -42,7 +42,7 @@ def check_export(table: str, fmt: str, raw: bool) -> None:
 
 def write_export(
     rows: Iterable[dict[str, Any]],
-    out: str | Path | io.BufferedIOBase,
+    out: str | Path | io.BufferedIOBase | io.RawIOBase,
     *,
     fmt: str,
     raw: bool,

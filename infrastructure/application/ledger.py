@@ -824,7 +824,7 @@ class OrderLedger(Application[UUID]):
     def export(
         self,
         table: str,
-        out: str | Path | io.BufferedIOBase,
+        out: str | Path | io.BufferedIOBase | io.RawIOBase,
         *,
         fmt: str = "jsonl",
         force: bool = False,

@@ -270,7 +270,9 @@ def export(
     with open_ledger(create=False) as ledger:
         if what in FROM_VIEWS:
             warn_if_behind(ledger)
-        out = cast(io.BufferedIOBase, sys.stdout.buffer) if to_stdout else out_path
+        out = (
+            cast(io.BufferedIOBase, sys.stdout.buffer) if to_stdout else out_path
+        )  # (raw when unbuffered: -u)
         count = ledger.export(what, out, fmt=fmt, force=force, raw=raw, cost_basis=cost_basis)
     if to_stdout:
         sys.stdout.flush()

@@ -138,6 +138,13 @@ def test_export_writes_a_table_and_never_over_a_file_unasked(session: OrderLedge
     with pytest.raises(InvalidInputError, match=r"^`raw` goes with `fmt` csv"):
         session.export("orders", tmp_path / "o.jsonl", raw=True)
     assert not (tmp_path / "o.jsonl").exists() and not (tmp_path / "o.x").exists()
+    # A binary stream, buffered or raw (an unbuffered process's stdout is a raw FileIO).
+    with open(tmp_path / "raw.jsonl", "wb", buffering=0) as raw:
+        assert session.export("trades", raw) == 2
+    assert [json.loads(line)["trade_id"] for line in (tmp_path / "raw.jsonl").read_text().splitlines()] == [
+        "a1",
+        "b1",
+    ]
 
 
 def test_positions_with_a_mark(session: OrderLedger) -> None:
