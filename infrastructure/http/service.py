@@ -248,7 +248,7 @@ class LedgerService:
     def health(self) -> dict[str, Any]:
         """Liveness: the storage can take writes (else its StoreError) and the database answers."""
         self.ledger.check_storage()
-        return {"status": "ok", "head": self.head()}
+        return {"status": "ok", "head": self.head(), "cost_basis": self.ledger.cost_basis()}
 
     def log_after(self, position: int, limit: int) -> list[LogEntry]:
         """Up to ``limit`` committed events after ``position``, in log order."""
