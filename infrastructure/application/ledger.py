@@ -905,10 +905,11 @@ class OrderLedger(Application[UUID]):
             recorded_rates(self.db, fills),
         )
 
-    def pnl_daily(self, *, by: str = "account") -> list[DailyPnlRow]:
+    def pnl_daily(self, *, by: str = "account", cost_basis: str | None = None) -> list[DailyPnlRow]:
         """P&L per UTC day by account, parent or ``tag:NAME``: realized, fees, cash flows and
-        unrealized at the day's last recorded marks (see ``queries.daily_pnl_rows``)."""
-        return daily_pnl_rows(self.db, by, self.cost_basis())
+        unrealized at the day's last recorded marks (see ``queries.daily_pnl_rows``); under the
+        ledger's cost-basis rule, or ``cost_basis``."""
+        return daily_pnl_rows(self.db, by, cost_basis or self.cost_basis())
 
     def _rule_of(self, cost_basis: str | None) -> str | None:
         """The rule a query folds the log under: the one it names, else the ledger's when that is

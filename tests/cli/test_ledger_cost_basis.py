@@ -76,6 +76,10 @@ def test_a_ledger_without_a_rule_reads_as_average_and_changes_only_when_told(
     assert _position(cli_json("positions", *MARK, db=db, cwd=tmp_path)) == (2, Decimal("117.5"), 25, 15)
     [daily] = cli_json("pnl", "--daily", db=db, cwd=tmp_path)
     assert (daily["realized_pnl"], daily["unrealized_pnl"]) == ("25", "15")
+    # A query's rule wins here too: HIFO closes 140 and 120: (130 − 140) + (130 − 120) = 0; left
+    # 100 and 110, cost 210; unrealized at 125: 250 − 210 = 40.
+    [daily] = cli_json("pnl", "--daily", "--cost-basis", "hifo", db=db, cwd=tmp_path)
+    assert (daily["realized_pnl"], daily["unrealized_pnl"]) == ("0", "40")
 
     # Changing the rule restates every figure: without --yes it is refused and nothing changes.
     refused = run_cli("db", "cost-basis", "lifo", db=db, cwd=tmp_path)
