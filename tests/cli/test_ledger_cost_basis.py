@@ -10,9 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.cli.helpers import assert_one_line_failure, cli_json, ingest, run_cli, write_lines
 from tests.cli.test_cost_basis import SESSION, _position
-from tests.integration.helpers import T0
+from tests.support.cli import assert_one_line_failure, cli_json, ingest, run_cli, write_lines
+from tests.support.integration import T0
 
 # SESSION (tests/cli/test_cost_basis.py, docs/semantics.md "Cost basis"): buys of 1 @ 100, 140,
 # 120, 110 (fee 1 USDT each), then a sell of 2 @ 130 (fee 2 USDT), all on 2026-11-20. A mark of
