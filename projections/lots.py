@@ -24,13 +24,13 @@ here and a column to the rows, not another pass.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
+from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import FillBusted, FillCorrected, InstrumentDefined, OrderEvent, OrderFilled
 from orderledger.domain.instrument import Terms, terms_of
 from orderledger.domain.values import WIDE
@@ -43,11 +43,23 @@ from orderledger.projections.positions import (
     PositionKey,
     VenueKey,
     _signed,
-    before,
+    venue_order_key,
 )
 
 CostBasis = Literal["average", "fifo", "lifo", "hifo"]
 COST_BASES: tuple[CostBasis, ...] = ("average", "fifo", "lifo", "hifo")
+COST_BASIS_SETTING = "cost_basis"
+"""The ``ledger_meta`` key of a ledger's own rule (absent: average)."""
+
+
+def cost_basis_named(name: str) -> CostBasis:
+    """``name`` as a rule, or a one-line error naming the rules."""
+    for rule in COST_BASES:
+        if name == rule:
+            return rule
+    raise InvalidInputError(
+        f"cost basis {name!r}: expected one of {', '.join(COST_BASES)}", field="cost_basis"
+    )
 
 
 @dataclass
@@ -230,27 +242,34 @@ def _book_lots(book: Book, fill: Fill, basis: CostBasis) -> None:
         p.quantity = WIDE.multiply(left, MINUS_ONE if long else ONE)
 
 
-def _compare(a: Fill, b: Fill) -> int:
-    return -1 if before(a.key, b.key) else (1 if before(b.key, a.key) else 0)
-
-
 def fold_books(fills: Iterable[Fill], basis: CostBasis) -> dict[PositionKey, Book]:
     """Every book's position (and lots, under a lot rule), its fills folded in venue time."""
     by_book: dict[PositionKey, list[Fill]] = {}
     for fill in fills:
         by_book.setdefault((fill.account, fill.venue, fill.instrument), []).append(fill)
-    order = functools.cmp_to_key(_compare)
     books: dict[PositionKey, Book] = {}
     for key in sorted(by_book):
-        ordered = sorted(by_book[key], key=order)
+        ordered = venue_order(by_book[key])
         first = ordered[0]
         book = books[key] = Book(Position(*key, quote_currency=first.quote_currency, terms=first.terms))
         book.fills = ordered
         for fill in ordered:
-            fill.realized = ZERO
-            if basis == "average":
-                fill.realized = book.position.book(fill.signed_qty, fill.price, fill.terms)
-            else:
-                _book_lots(book, fill, basis)
+            book_fill(book, fill, basis)
             book.position.add_fee(fill.fee, fill.fee_currency)
     return books
+
+
+def book_fill(book: Book, fill: Fill, basis: CostBasis) -> Decimal:
+    """Fold ``fill`` (the latest in venue time) into ``book`` under ``basis``; returns what it
+    realized (also left in ``fill.realized``). Fees are the caller's."""
+    fill.realized = ZERO
+    if basis == "average":
+        fill.realized = book.position.book(fill.signed_qty, fill.price, fill.terms)
+    else:
+        _book_lots(book, fill, basis)
+    return fill.realized
+
+
+def venue_order(fills: Iterable[Fill]) -> list[Fill]:
+    """``fills`` sorted in venue time (``positions.before``)."""
+    return sorted(fills, key=lambda f: venue_order_key(f.key))

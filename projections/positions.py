@@ -213,6 +213,11 @@ def before(a: VenueKey, b: VenueKey) -> bool:
     return (trade_order(a[1]), a[2], a[3]) < (trade_order(b[1]), b[2], b[3])
 
 
+def venue_order_key(k: VenueKey) -> tuple[Any, ...]:
+    """A sort key that orders fills as ``before`` does."""
+    return (k[0], trade_order(k[1]), k[2], k[3])
+
+
 def _terms_row(t: Terms) -> tuple[Any, ...]:
     return (format_decimal(t.contract_size), t.settlement, t.pnl_currency, t.version)
 

@@ -113,7 +113,8 @@ from orderledger.infrastructure.storage.db import DEFAULT_URL
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.store import LedgerRecorder, payload
 from orderledger.infrastructure.storage.views import CatchUpStats, Views
-from orderledger.projections.lots import COST_BASES, Book, Fill, fills_of, fold_books
+from orderledger.projections.lots import COST_BASIS_SETTING, Book, Fill, fills_of, fold_books
+from orderledger.projections.lots import cost_basis_named as _cost_basis
 
 URL_VARIABLE = "ORDERLEDGER_DATABASE_URL"
 DEFAULT_BATCH = 1_000
@@ -523,10 +524,40 @@ class OrderLedger(Application[UUID]):
         with self._writing:
             return self.views.rebuild(chosen, progress=progress, jobs=jobs)
 
-    def init_database(self, app_role: str | None = None, password: str | None = None) -> list[str]:
+    def init_database(
+        self, app_role: str | None = None, password: str | None = None, cost_basis: str | None = None
+    ) -> list[str]:
         """Create the schema (tables, indexes, append-only triggers) and, on PostgreSQL, the
-        application role with ``password``; returns what was done, a line each."""
-        return list(init_database(self.db, self.recorder, self.views, app_role, password))
+        application role with ``password``; ``cost_basis`` sets the rule of a new ledger's
+        positions and P&L (``set_cost_basis`` changes an existing one's); returns what was done,
+        a line each."""
+        rule = None if cost_basis is None else _cost_basis(cost_basis)
+        if rule is not None and rule != self.cost_basis() and self.log_position():
+            raise InvalidInputError(
+                f"this ledger already has events under {self.cost_basis()}: change its rule with"
+                f" `orderledger db cost-basis {rule} --yes`",
+                field="cost_basis",
+            )
+        done = list(init_database(self.db, self.recorder, self.views, app_role, password))
+        if rule is not None:
+            self.recorder.set_setting(COST_BASIS_SETTING, rule)
+            done.append(f"positions and P&L use cost basis {rule}")
+        return done
+
+    def cost_basis(self) -> str:
+        """The rule this ledger's positions and P&L use when a query names none: average (the
+        default, and what a ledger created without one reads as), fifo, lifo or hifo."""
+        return self.recorder.setting(COST_BASIS_SETTING) or "average"
+
+    def set_cost_basis(self, cost_basis: str) -> str:
+        """Make ``cost_basis`` the rule of this ledger's positions and P&L; returns the rule it
+        replaces. The log is untouched: every figure under the new rule is folded from it."""
+        rule = _cost_basis(cost_basis)
+        with self._writing:
+            previous = self.cost_basis()
+            if rule != previous:
+                self.recorder.set_setting(COST_BASIS_SETTING, rule)
+        return previous
 
     # ------------------------------------------------------------------ following, placing
 
@@ -754,17 +785,14 @@ class OrderLedger(Application[UUID]):
         self, cost_basis: str, as_of: datetime | None, event_time: bool
     ) -> dict[tuple[str, str, str], Book]:
         """Every book under ``cost_basis``, folded from the log (up to ``as_of``)."""
-        if cost_basis not in COST_BASES:
-            raise InvalidInputError(
-                f"cost basis {cost_basis!r}: expected one of {', '.join(COST_BASES)}", field="cost_basis"
-            )
+        rule = _cost_basis(cost_basis)
         wanted = EventFilter(
             types=("OrderFilled", "FillBusted", "FillCorrected", "InstrumentDefined"),
             until=None if as_of is None else parse_timestamp(as_of, "as_of"),
             event_time=event_time,
         )
         found = ((p, e) for p, e, _ in search_events(self.db, self.ledger_mapper, wanted))
-        return fold_books(fills_of(found), cost_basis)
+        return fold_books(fills_of(found), rule)
 
     def lots(
         self,
@@ -800,6 +828,7 @@ class OrderLedger(Application[UUID]):
         instead, leaving the view untouched. A mark for an instrument no position holds is
         refused (a typo would otherwise value nothing)."""
         marks = dict(marks or {})
+        cost_basis = self._rule_of(cost_basis)
         if cost_basis is not None:
             when = None if as_of is None else parse_timestamp(as_of, "as_of")
             books = self._books(cost_basis, as_of, event_time)
@@ -855,6 +884,7 @@ class OrderLedger(Application[UUID]):
         ``tag:NAME``, one row per group and P&L currency; from the live (average-cost) entries,
         or (``cost_basis``) under another rule folded from the log, each fill credited with what
         it realized when it closed."""
+        cost_basis = self._rule_of(cost_basis)
         if cost_basis is None:
             return pnl_rows(self.db, by)
         tag = pnl_tag(by)
@@ -875,10 +905,19 @@ class OrderLedger(Application[UUID]):
             recorded_rates(self.db, fills),
         )
 
-    def pnl_daily(self, *, by: str = "account") -> list[DailyPnlRow]:
+    def pnl_daily(self, *, by: str = "account", cost_basis: str | None = None) -> list[DailyPnlRow]:
         """P&L per UTC day by account, parent or ``tag:NAME``: realized, fees, cash flows and
-        unrealized at the day's last recorded marks (see ``queries.daily_pnl_rows``)."""
-        return daily_pnl_rows(self.db, by)
+        unrealized at the day's last recorded marks (see ``queries.daily_pnl_rows``); under the
+        ledger's cost-basis rule, or ``cost_basis``."""
+        return daily_pnl_rows(self.db, by, cost_basis or self.cost_basis())
+
+    def _rule_of(self, cost_basis: str | None) -> str | None:
+        """The rule a query folds the log under: the one it names, else the ledger's when that is
+        not average; None: the live average-cost views answer."""
+        if cost_basis is not None:
+            return cost_basis
+        rule = self.cost_basis()
+        return None if rule == "average" else rule
 
     def pnl_series(self) -> list[PnlPoint]:
         """Realized P&L entry by entry in log order, with running totals per quote currency."""

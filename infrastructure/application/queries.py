@@ -41,6 +41,7 @@ from orderledger.projections.fees import (
     valuations,
     wanted_pairs,
 )
+from orderledger.projections.lots import Book, Fill, book_fill, cost_basis_named
 from orderledger.projections.marks import MARKS_TABLE
 from orderledger.projections.orders import (
     OPEN_ONLY,
@@ -50,7 +51,14 @@ from orderledger.projections.orders import (
     SHOWN_DECODERS,
     shown,
 )
-from orderledger.projections.positions import PNL_TABLE, ZERO, Position, PositionsProjection
+from orderledger.projections.positions import (
+    PNL_TABLE,
+    ZERO,
+    PnlEntry,
+    Position,
+    PositionsProjection,
+    venue_order_key,
+)
 
 
 def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
@@ -589,8 +597,28 @@ class _Day:
     valuation: FeeValuation = field(default_factory=FeeValuation)
 
 
-def daily_pnl_rows(db: Database, by: str = "account") -> list[DailyPnlRow]:
-    """P&L per UTC day of venue time, by account, parent or ``tag:NAME``.
+def _entry_fill(e: PnlEntry) -> Fill:
+    """A P&L entry as the fill a lot rule folds (its fee is counted apart)."""
+    return Fill(
+        e.account,
+        e.venue,
+        e.instrument,
+        e.client_order_id,
+        e.trade_id,
+        e.ts_event,
+        e.position,
+        e.signed_qty,
+        e.price,
+        None,
+        None,
+        e.quote_currency,
+        e.terms,
+    )
+
+
+def daily_pnl_rows(db: Database, by: str = "account", basis: str = "average") -> list[DailyPnlRow]:
+    """P&L per UTC day of venue time, by account, parent or ``tag:NAME``, under ``basis`` (the
+    ledger's cost-basis rule: a lot rule folds each book's fills in venue time, ``before``).
 
     Each group's fills are folded as a book of their own per (account, venue, instrument), in venue
     time (the fill's ``ts_event``, then log position), with the fills as they stand after busts and
@@ -633,8 +661,12 @@ def daily_pnl_rows(db: Database, by: str = "account") -> list[DailyPnlRow]:
         prices.setdefault((venue, instrument), []).append((str(ts_event)[:10], Decimal(price)))
     every_day = sorted({key[0] for key in days} | {e.day for book in books.values() for e in book})
     rates = recorded_rates(db, (e for book in books.values() for e in book))
+    rule = cost_basis_named(basis)
     for (group, account, venue, instrument), book_entries in books.items():
         state = Position(account, venue, instrument, quote_currency=book_entries[0].quote_currency)
+        lots = None if rule == "average" else Book(state)
+        if lots is not None:  # lot rules match lots in venue time, not in the events' time alone
+            book_entries.sort(key=lambda e: venue_order_key(e.venue_key))
         marked = prices.get((venue, instrument), [])
         at = 0
         for day in every_day:
@@ -645,7 +677,10 @@ def daily_pnl_rows(db: Database, by: str = "account") -> list[DailyPnlRow]:
                 at += 1
                 if entry.kind == "busted":
                     continue
-                realized = state.book(entry.signed_qty, entry.price, entry.terms)
+                if lots is None:
+                    realized = state.book(entry.signed_qty, entry.price, entry.terms)
+                else:
+                    realized = book_fill(lots, _entry_fill(entry), rule)
                 bucket = days.setdefault((entry.day, group, entry.terms.pnl_currency or ""), _Day())
                 bucket.realized = WIDE.add(bucket.realized, realized)
                 if entry.fee is not None:

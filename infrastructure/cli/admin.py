@@ -27,6 +27,7 @@ from orderledger.infrastructure.cli.render import (
 )
 from orderledger.infrastructure.errors import DatabaseLockedError
 from orderledger.infrastructure.storage.db import redact
+from orderledger.projections.lots import cost_basis_named
 
 
 def project(
@@ -119,11 +120,41 @@ def db_init(
             "--password", envvar="ORDERLEDGER_APP_PASSWORD", help="Let the role log in with this password."
         ),
     ] = None,
+    cost_basis: Annotated[
+        str | None,
+        typer.Option(
+            "--cost-basis", help="A new ledger's rule for positions and P&L: average, fifo, lifo or hifo."
+        ),
+    ] = None,
 ) -> None:
     """Create the schema (tables, indexes, append-only triggers) and, on PostgreSQL, the app role."""
     with open_ledger() as ledger:
-        for line in ledger.init_database(app_role, password):
+        for line in ledger.init_database(app_role, password, cost_basis):
             say(line)
+
+
+def db_cost_basis(
+    rule: Annotated[
+        str | None, typer.Argument(help="The new rule: average, fifo, lifo or hifo; none: show the rule.")
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Change the rule: every position and P&L figure changes with it.")
+    ] = False,
+) -> None:
+    """Show or change the cost-basis rule of this ledger's positions and P&L (the log is untouched)."""
+    with open_ledger() as ledger:
+        current = ledger.cost_basis()
+        if rule is None or rule == current:
+            say(f"cost basis: {current}")
+            return
+        if not yes:
+            cost_basis_named(rule)  # a misspelt rule is refused as such, before asking for --yes
+            raise InvalidInputError(
+                f"changing the cost basis from {current} to {rule} restates every position and P&L"
+                " figure: repeat with --yes"
+            )
+        previous = ledger.set_cost_basis(rule)
+        say(f"cost basis: {previous} → {rule}")
 
 
 def demo(seed: SeedOption = 7, orders_count: OrdersOption = 40) -> None:

@@ -44,6 +44,7 @@ for command in (
 db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 db_app.command("init")(admin.db_init)
+db_app.command("cost-basis")(admin.db_cost_basis)
 app.command()(admin.demo)
 app.command()(ingest.simulate)
 app.command()(admin.serve)

@@ -229,7 +229,7 @@ def pnl(
     with open_ledger(create=False) as ledger:
         warn_if_behind(ledger)
         if daily:
-            rows = [r.to_json() for r in ledger.pnl_daily(by=by or "account")]
+            rows = [r.to_json() for r in ledger.pnl_daily(by=by or "account", cost_basis=cost_basis)]
         else:
             rows = [r.to_json() for r in ledger.pnl(by=by or "day", cost_basis=cost_basis)]
     if as_json:

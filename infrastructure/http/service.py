@@ -187,8 +187,13 @@ class LedgerService:
     def pnl(self, by: str, cost_basis: str | None = None) -> list[dict[str, Any]]:
         return self._shown(self.ledger.pnl(by=by, cost_basis=cost_basis), Precision())
 
-    def pnl_daily(self, by: str) -> list[dict[str, Any]]:
-        return self._shown(self.ledger.pnl_daily(by=by), Precision())
+    def pnl_daily(self, by: str, cost_basis: str | None = None) -> list[dict[str, Any]]:
+        return self._shown(self.ledger.pnl_daily(by=by, cost_basis=cost_basis), Precision())
+
+    def folds_log(self, cost_basis: str | None) -> bool:
+        """Whether positions and P&L under ``cost_basis`` (None: the ledger's rule) are folded
+        from the log (a lot rule) rather than read from the live views (average cost)."""
+        return cost_basis is not None or self.ledger.cost_basis() != "average"
 
     def _shown(self, rows: Iterable[Any], precision: Precision | None = None) -> list[dict[str, Any]]:
         """Rows as ``to_json`` writes them (exact), each with the one extra field ``precision``:
@@ -248,7 +253,7 @@ class LedgerService:
     def health(self) -> dict[str, Any]:
         """Liveness: the storage can take writes (else its StoreError) and the database answers."""
         self.ledger.check_storage()
-        return {"status": "ok", "head": self.head()}
+        return {"status": "ok", "head": self.head(), "cost_basis": self.ledger.cost_basis()}
 
     def log_after(self, position: int, limit: int) -> list[LogEntry]:
         """Up to ``limit`` committed events after ``position``, in log order."""

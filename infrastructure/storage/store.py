@@ -573,6 +573,18 @@ class LedgerRecorder(ApplicationRecorder):
             row = tx.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'")
         return int(row[0]) if row is not None and str(row[0]).isdigit() else 1
 
+    def setting(self, key: str) -> str | None:
+        """A ledger setting stored in ``ledger_meta`` (None: never set)."""
+        with self.db.read() as tx:
+            row = tx.one("SELECT value FROM ledger_meta WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
+    def set_setting(self, key: str, value: str) -> None:
+        """Store a ledger setting (the owner's right: the application role only reads them)."""
+        with self.db.write() as tx:
+            tx.execute("DELETE FROM ledger_meta WHERE key = ?", (key,))
+            tx.execute("INSERT INTO ledger_meta (key, value) VALUES (?, ?)", (key, value))
+
     def _upgrade(self) -> None:
         """Add what this release's schema has and an older database lacks; nothing is rewritten."""
         version = 1

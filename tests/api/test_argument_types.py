@@ -52,6 +52,7 @@ VALID: dict[str, Any] = {
     "limit": 1,
     "reason": "a stray report",
     "by": "ops",
+    "cost_basis": "fifo",
     "message_id": 1,
     "table": "trades",
     "out": io.BytesIO(),

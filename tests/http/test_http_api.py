@@ -315,7 +315,7 @@ def test_events_messages_verify_health(client: TestClient) -> None:
     assert_problem(client.get("/events", params={"type": "Nope"}), 400, "unknown event type 'Nope'")
     assert [m["outcome"] for m in client.get("/messages").json()] == ["applied"] * 4
     assert client.get("/verify").json()["ok"] is True
-    assert client.get("/health").json() == {"status": "ok", "head": 4}
+    assert client.get("/health").json() == {"status": "ok", "head": 4, "cost_basis": "average"}
 
 
 def test_unknown_things_are_problem_documents(client: TestClient) -> None:
@@ -343,3 +343,24 @@ def test_reconcile_is_a_dry_run_unless_asked(client: TestClient) -> None:
     assert applied.json()["applied"] is True
     assert client.get("/health").json()["head"] > before
     assert_problem(client.post("/reconcile", json={"venue": "v"}), 400, "snapshot")
+
+
+def test_a_fifo_ledger_answers_under_fifo(tmp_path: Any) -> None:
+    from orderledger.infrastructure.http.app import create_app
+    from orderledger.infrastructure.http.service import LedgerService
+    from tests.cli.test_cost_basis import SESSION
+
+    served = OrderLedger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    served.init_database(cost_basis="fifo")
+    with TestClient(create_app(LedgerService(served)), base_url=LOOPBACK) as fifo:
+        assert post(fifo, [json.loads(line) for line in SESSION]).status_code == 200
+        assert fifo.get("/health").json()["cost_basis"] == "fifo"
+        # Buys 1 @ 100, 140, 120, 110; sell 2 @ 130. FIFO closes 100 and 140: 30 − 10 = 20; left
+        # 120 and 110 (average 115); at 125: (125 − 115) × 2 = 20.
+        [row] = fifo.get("/positions", params={"mark": "ETH-USDT=125"}).json()
+        assert (row["average_price"], row["realized_pnl"], row["unrealized_pnl"]) == ("115", "20", "20")
+        # Under a query's rule: average (130 − 117.5) × 2 = 25; LIFO (130 − 110) + (130 − 120) = 30.
+        [day] = fifo.get("/pnl", params={"cost_basis": "average"}).json()
+        assert day["realized_pnl"] == "25"
+        [daily] = fifo.get("/pnl/daily", params={"cost_basis": "lifo"}).json()
+        assert daily["realized_pnl"] == "30"

@@ -68,6 +68,6 @@ async def get_verify(role: Read, ledger: Ledger) -> dict[str, Any]:
 @router.get("/health")
 async def get_health(ledger: Ledger) -> dict[str, Any]:
     """Liveness: the database answers and takes writes (else 503 saying why); `head` is the last
-    event's position. No token needed."""
+    event's position, `cost_basis` the rule of the ledger's positions and P&L. No token needed."""
     health: dict[str, Any] = await ledger.call("health")
     return health

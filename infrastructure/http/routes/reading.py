@@ -110,12 +110,14 @@ async def get_positions(
     mark: Annotated[list[str], Query(description="INSTRUMENT=PRICE, repeatable")] = [],  # noqa: B006
     cost_basis: CostBasis = None,
 ) -> list[dict[str, Any]]:
-    """Positions, realized and (given marks) unrealized P&L: the live view's average cost,
-    or (``cost_basis``) another rule folded from the log (a bounded expensive read)."""
-    if cost_basis is None:
+    """Positions, realized and (given marks) unrealized P&L under the ledger's rule (the live
+    view's average cost by default), or (``cost_basis``) another rule; a lot rule is folded from
+    the log (a bounded expensive read)."""
+    folds = await ledger.call("folds_log", cost_basis=cost_basis)
+    if not folds:
         await ledger.views_behind(response)
     rows: list[dict[str, Any]] = await ledger.maybe_expensive(
-        cost_basis is not None, "GET /positions?cost_basis", "positions", marks=mark, cost_basis=cost_basis
+        folds, "GET /positions?cost_basis", "positions", marks=mark, cost_basis=cost_basis
     )
     return rows
 
@@ -144,12 +146,13 @@ async def get_pnl(
     by: Annotated[str, Query(description="day, account, venue, instrument, parent or tag:NAME")] = "day",
     cost_basis: CostBasis = None,
 ) -> list[dict[str, Any]]:
-    """Realized P&L and fees, grouped (``cost_basis``: under another rule, folded from the log,
-    a bounded expensive read)."""
-    if cost_basis is None:
+    """Realized P&L and fees, grouped, under the ledger's rule or (``cost_basis``) another; a
+    lot rule is folded from the log (a bounded expensive read)."""
+    folds = await ledger.call("folds_log", cost_basis=cost_basis)
+    if not folds:
         await ledger.views_behind(response)
     rows: list[dict[str, Any]] = await ledger.maybe_expensive(
-        cost_basis is not None, "GET /pnl?cost_basis", "pnl", by=by, cost_basis=cost_basis
+        folds, "GET /pnl?cost_basis", "pnl", by=by, cost_basis=cost_basis
     )
     return rows
 
@@ -159,9 +162,11 @@ async def get_pnl_daily(
     role: Read,
     ledger: Ledger,
     by: Annotated[str, Query(description="account, parent or tag:NAME")] = "account",
+    cost_basis: CostBasis = None,
 ) -> list[dict[str, Any]]:
-    """P&L per UTC day and group: realized, fees, funding, unrealized at the day's last mark."""
-    rows: list[dict[str, Any]] = await ledger.call("pnl_daily", by=by)
+    """P&L per UTC day and group: realized, fees, funding, unrealized at the day's last mark;
+    under the ledger's rule or (``cost_basis``) another."""
+    rows: list[dict[str, Any]] = await ledger.call("pnl_daily", by=by, cost_basis=cost_basis)
     return rows
 
 
