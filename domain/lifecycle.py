@@ -1,6 +1,7 @@
 """The order lifecycle as data: what each fact does in each status.
 
-``TRANSITIONS[(status, fact)]`` gives a :class:`Rule` and a reason. The aggregate consults
+A fact is its event class (``OrderCanceled``): ``TRANSITIONS[(status, event class)]`` gives a
+:class:`Rule` and a reason. The aggregate consults
 this table before anything else; quantities (overfill, amend below filled) and identities
 (venue order IDs, trade IDs) are then checked by the command itself. Rows that surprise a
 reader carry a comment.
@@ -8,27 +9,33 @@ reader carry a comment.
 
 from __future__ import annotations
 
-from enum import Enum, StrEnum
+import re
+from enum import Enum
 
 from orderledger.domain import values
+from orderledger.domain.events import (
+    FillBusted,
+    FillCorrected,
+    OrderAccepted,
+    OrderAmended,
+    OrderAmendRejected,
+    OrderAmendRequested,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderCancelRequested,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+)
 from orderledger.domain.values import Status
 
 
-class Fact(StrEnum):
-    """What a message says happened, after the order exists."""
-
-    ACCEPTED = "accepted"
-    REJECTED = "rejected"
-    FILL = "fill"
-    CANCEL_REQUESTED = "cancel_requested"
-    CANCELED = "canceled"
-    CANCEL_REJECTED = "cancel_rejected"
-    AMEND_REQUESTED = "amend_requested"
-    AMENDED = "amended"
-    AMEND_REJECTED = "amend_rejected"
-    EXPIRED = "expired"
-    FILL_BUSTED = "fill_busted"
-    FILL_CORRECTED = "fill_corrected"
+def fact_name(fact: type[OrderEvent]) -> str:
+    """How an error names a fact: its event's name in snake case, without the ``Order`` prefix
+    (``OrderCancelRejected``: ``cancel_rejected``)."""
+    name = fact.__name__.removeprefix("Order")
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 class Rule(Enum):
@@ -49,7 +56,6 @@ class Rule(Enum):
 
 
 S = Status
-F = Fact
 # Which statuses are open or terminal is declared once (``values.TERMINAL``); the table's
 # groups are read from it, in the statuses' order.
 OPEN = tuple(s for s in Status if s.is_open)
@@ -58,89 +64,93 @@ OPEN_BASE = tuple(s for s in OPEN if s not in PENDING)
 TERMINAL_STATUSES = tuple(s for s in Status if s.is_terminal)
 ENDED = tuple(s for s in TERMINAL_STATUSES if s in values.ENDED)  # terminal but not filled
 
-TRANSITIONS: dict[tuple[Status, Fact], tuple[Rule, str]] = {}
+TRANSITIONS: dict[tuple[Status, type[OrderEvent]], tuple[Rule, str]] = {}
 
 
-def _rows(statuses: tuple[Status, ...], fact: Fact, rule: Rule, why: str = "") -> None:
+def _rows(statuses: tuple[Status, ...], fact: type[OrderEvent], rule: Rule, why: str = "") -> None:
     for status in statuses:
         TRANSITIONS[(status, fact)] = (rule, why)
 
 
 # accepted: requested → accepted; anywhere else only a missing venue order ID is recorded.
-_rows((S.REQUESTED,), F.ACCEPTED, Rule.APPLY)
-_rows((S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED) + PENDING + ENDED, F.ACCEPTED, Rule.ACK_LATE)
+_rows((S.REQUESTED,), OrderAccepted, Rule.APPLY)
+_rows((S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED) + PENDING + ENDED, OrderAccepted, Rule.ACK_LATE)
 
 # rejected: only an order the venue has not accepted can be rejected.
-_rows((S.REQUESTED,), F.REJECTED, Rule.APPLY)
-_rows((S.REJECTED,), F.REJECTED, Rule.DUPLICATE, "already rejected")
+_rows((S.REQUESTED,), OrderRejected, Rule.APPLY)
+_rows((S.REJECTED,), OrderRejected, Rule.DUPLICATE, "already rejected")
 _rows(
     (S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED) + PENDING,
-    F.REJECTED,
+    OrderRejected,
     Rule.REFUSE,
     "only a requested order can be rejected",
 )
 
 # fill: a fill is never dropped. Before the ack it implies acceptance.
-_rows(OPEN, F.FILL, Rule.APPLY)
-_rows((S.FILLED,), F.FILL, Rule.APPLY)  # a new trade here is an overfill, refused by quantity
+_rows(OPEN, OrderFilled, Rule.APPLY)
+_rows((S.FILLED,), OrderFilled, Rule.APPLY)  # a new trade here is an overfill, refused by quantity
 # Real-world possibility: a fill after cancel, expiry or reject. Money moved: book it, flag it.
-_rows(ENDED, F.FILL, Rule.LATE)
+_rows(ENDED, OrderFilled, Rule.LATE)
 
 # cancel requested
-_rows(OPEN_BASE + (S.PENDING_AMEND,), F.CANCEL_REQUESTED, Rule.APPLY)
-_rows((S.PENDING_CANCEL,), F.CANCEL_REQUESTED, Rule.DUPLICATE, "a cancel is already pending")
-_rows(TERMINAL_STATUSES, F.CANCEL_REQUESTED, Rule.REFUSE, "the order is terminal")
+_rows(OPEN_BASE + (S.PENDING_AMEND,), OrderCancelRequested, Rule.APPLY)
+_rows((S.PENDING_CANCEL,), OrderCancelRequested, Rule.DUPLICATE, "a cancel is already pending")
+_rows(TERMINAL_STATUSES, OrderCancelRequested, Rule.REFUSE, "the order is terminal")
 
 # canceled: any open status ends; filled outranks canceled (FIX).
-_rows(OPEN, F.CANCELED, Rule.APPLY)
-_rows((S.CANCELED,), F.CANCELED, Rule.DUPLICATE, "already canceled")
-_rows((S.FILLED,), F.CANCELED, Rule.IGNORE, "filled outranks canceled")
-_rows((S.REJECTED, S.EXPIRED), F.CANCELED, Rule.IGNORE, "the order already ended")
+_rows(OPEN, OrderCanceled, Rule.APPLY)
+_rows((S.CANCELED,), OrderCanceled, Rule.DUPLICATE, "already canceled")
+_rows((S.FILLED,), OrderCanceled, Rule.IGNORE, "filled outranks canceled")
+_rows((S.REJECTED, S.EXPIRED), OrderCanceled, Rule.IGNORE, "the order already ended")
 
 # cancel rejected: back to the remembered status. After the order filled it is the venue's
 # normal "too late to cancel".
-_rows((S.PENDING_CANCEL,), F.CANCEL_REJECTED, Rule.APPLY)
-_rows((S.FILLED,), F.CANCEL_REJECTED, Rule.IGNORE, "too late to cancel: the order filled")
-_rows(OPEN_BASE + (S.PENDING_AMEND,) + ENDED, F.CANCEL_REJECTED, Rule.IGNORE, "no cancel is pending")
+_rows((S.PENDING_CANCEL,), OrderCancelRejected, Rule.APPLY)
+_rows((S.FILLED,), OrderCancelRejected, Rule.IGNORE, "too late to cancel: the order filled")
+_rows(OPEN_BASE + (S.PENDING_AMEND,) + ENDED, OrderCancelRejected, Rule.IGNORE, "no cancel is pending")
 
 # amend requested
-_rows(OPEN_BASE, F.AMEND_REQUESTED, Rule.APPLY)
-_rows((S.PENDING_AMEND,), F.AMEND_REQUESTED, Rule.REFUSE, "an amendment is already pending")
-_rows((S.PENDING_CANCEL,), F.AMEND_REQUESTED, Rule.REFUSE, "a cancel is pending")
-_rows(TERMINAL_STATUSES, F.AMEND_REQUESTED, Rule.REFUSE, "the order is terminal")
+_rows(OPEN_BASE, OrderAmendRequested, Rule.APPLY)
+_rows((S.PENDING_AMEND,), OrderAmendRequested, Rule.REFUSE, "an amendment is already pending")
+_rows((S.PENDING_CANCEL,), OrderAmendRequested, Rule.REFUSE, "a cancel is pending")
+_rows(TERMINAL_STATUSES, OrderAmendRequested, Rule.REFUSE, "the order is terminal")
 
 # amended: the venue's word; applied on any open order, even one we did not ask to amend.
-_rows(OPEN, F.AMENDED, Rule.APPLY)
+_rows(OPEN, OrderAmended, Rule.APPLY)
 # Except one that raises a filled order's quantity: the order works again (Order.amend).
-_rows(TERMINAL_STATUSES, F.AMENDED, Rule.IGNORE, "the order already ended")
+_rows(TERMINAL_STATUSES, OrderAmended, Rule.IGNORE, "the order already ended")
 
 # amend rejected
-_rows((S.PENDING_AMEND,), F.AMEND_REJECTED, Rule.APPLY)
-_rows((S.FILLED,), F.AMEND_REJECTED, Rule.IGNORE, "too late to amend: the order filled")
+_rows((S.PENDING_AMEND,), OrderAmendRejected, Rule.APPLY)
+_rows((S.FILLED,), OrderAmendRejected, Rule.IGNORE, "too late to amend: the order filled")
 _rows(
     OPEN_BASE + (S.PENDING_CANCEL,) + ENDED,
-    F.AMEND_REJECTED,
+    OrderAmendRejected,
     Rule.IGNORE,
     "no amendment is pending",
 )
 
 # expired
-_rows(OPEN, F.EXPIRED, Rule.APPLY)
-_rows((S.EXPIRED,), F.EXPIRED, Rule.DUPLICATE, "already expired")
-_rows((S.FILLED, S.CANCELED, S.REJECTED), F.EXPIRED, Rule.IGNORE, "the order already ended")
+_rows(OPEN, OrderExpired, Rule.APPLY)
+_rows((S.EXPIRED,), OrderExpired, Rule.DUPLICATE, "already expired")
+_rows((S.FILLED, S.CANCELED, S.REJECTED), OrderExpired, Rule.IGNORE, "the order already ended")
 
 # busts and corrections apply in every status; the trade must exist (checked by the command).
-_rows(tuple(S), F.FILL_BUSTED, Rule.APPLY)
-_rows(tuple(S), F.FILL_CORRECTED, Rule.APPLY)
+_rows(tuple(S), FillBusted, Rule.APPLY)
+_rows(tuple(S), FillCorrected, Rule.APPLY)
 
 
-def rule_for(status: Status, fact: Fact) -> tuple[Rule, str]:
+FACTS: tuple[type[OrderEvent], ...] = tuple(dict.fromkeys(fact for _, fact in TRANSITIONS))
+"""What a message can say happened once the order exists: the events the table rules on."""
+
+
+def rule_for(status: Status, fact: type[OrderEvent]) -> tuple[Rule, str]:
     """The rule and reason for ``fact`` arriving on an order in ``status``."""
     return TRANSITIONS[(status, fact)]
 
 
 def _check_complete() -> None:
-    missing = [(s.value, f.value) for s in Status for f in Fact if (s, f) not in TRANSITIONS]
+    missing = [(s.value, f.__name__) for s in Status for f in FACTS if (s, f) not in TRANSITIONS]
     if missing:  # pragma: no cover - guarded by a unit test as well
         raise RuntimeError(f"lifecycle table is missing rows: {missing}")
 

@@ -48,7 +48,7 @@ from orderledger.domain.events import (
     OrderRequested,
     OrderSpec,
 )
-from orderledger.domain.lifecycle import Fact, Rule, rule_for
+from orderledger.domain.lifecycle import Rule, fact_name, rule_for
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import (
     AVERAGE,
@@ -478,7 +478,7 @@ class Order:
     ) -> Decision:
         """The venue acknowledged the order."""
         # Ack and reject answer the request, not a cancel or amend we sent before the ack.
-        rule, _why = self._rule(Fact.ACCEPTED, self.base_status)
+        rule, _why = self._rule(OrderAccepted, self.base_status)
         new_aliases = self._new_aliases(aliases or {})
         known = venue_order_id is None or venue_order_id in self.venue_order_ids
         if not known and self.venue_order_ids and rule is Rule.ACK_LATE:
@@ -510,8 +510,8 @@ class Order:
 
     def reject(self, stamp: Stamp, reason: str | None = None) -> Decision:
         """The venue refused the order."""
-        self._rule(Fact.REJECTED, self.base_status)
-        if (early := self._early(Fact.REJECTED, self.base_status)) is not None:
+        self._rule(OrderRejected, self.base_status)
+        if (early := self._early(OrderRejected, self.base_status)) is not None:
             return early
         return self._record(OrderRejected, stamp, reason=reason)
 
@@ -549,7 +549,7 @@ class Order:
                 f"quantity {format_decimal(existing.qty)} at {format_decimal(existing.px)}, "
                 f"not {format_decimal(last_qty)} at {format_decimal(last_px)}",
             )
-        rule, _ = self._rule(Fact.FILL)
+        rule, _ = self._rule(OrderFilled)
         replaced: list[tuple[Fill, Decimal]] = []  # (inferred fill, quantity the real one takes)
         if not inferred:
             remaining = last_qty
@@ -600,15 +600,15 @@ class Order:
         """We ask the venue to cancel."""
         if (again := self._again(OrderCancelRequested, stamp)) is not None:
             return again
-        self._check(Fact.CANCEL_REQUESTED)
-        if (early := self._early(Fact.CANCEL_REQUESTED)) is not None:
+        self._check(OrderCancelRequested)
+        if (early := self._early(OrderCancelRequested)) is not None:
             return early
         return self._record(OrderCancelRequested, stamp)
 
     def cancel(self, stamp: Stamp, reason: str | None = None) -> Decision:
         """The venue canceled the order."""
-        self._check(Fact.CANCELED)
-        if (early := self._early(Fact.CANCELED)) is not None:
+        self._check(OrderCanceled)
+        if (early := self._early(OrderCanceled)) is not None:
             return early
         return self._record(OrderCanceled, stamp, reason=reason)
 
@@ -616,8 +616,8 @@ class Order:
         """The venue refused our cancel."""
         if (again := self._again(OrderCancelRejected, stamp)) is not None:
             return again
-        self._check(Fact.CANCEL_REJECTED)
-        if (early := self._early(Fact.CANCEL_REJECTED)) is not None:
+        self._check(OrderCancelRejected)
+        if (early := self._early(OrderCancelRejected)) is not None:
             return early
         return self._record(OrderCancelRejected, stamp, reason=reason)
 
@@ -627,7 +627,7 @@ class Order:
         """We ask the venue for a new total quantity and/or price."""
         if (again := self._again(OrderAmendRequested, stamp)) is not None:
             return again
-        self._check(Fact.AMEND_REQUESTED)
+        self._check(OrderAmendRequested)
         if quantity is None and price is None:
             raise InvalidInputError("an amend request needs a quantity or a price", field="quantity")
         self._check_amend_values(quantity, price)
@@ -656,8 +656,8 @@ class Order:
                 return _duplicate("this OrderAmended was already recorded")
         elif (again := self._again(OrderAmended, stamp)) is not None:
             return again
-        self._check(Fact.AMENDED)
-        if not reopens and (early := self._early(Fact.AMENDED)) is not None:
+        self._check(OrderAmended)
+        if not reopens and (early := self._early(OrderAmended)) is not None:
             return early
         if quantity is None and price is None and self.amend_target is not None:
             quantity, price = self.amend_target
@@ -680,16 +680,16 @@ class Order:
         """The venue refused our amendment."""
         if (again := self._again(OrderAmendRejected, stamp)) is not None:
             return again
-        self._check(Fact.AMEND_REJECTED)
+        self._check(OrderAmendRejected)
         # A cancel requested after the amend hides pending_amend in the status; it still waits.
-        if not self.pending_amend and (early := self._early(Fact.AMEND_REJECTED)) is not None:
+        if not self.pending_amend and (early := self._early(OrderAmendRejected)) is not None:
             return early
         return self._record(OrderAmendRejected, stamp, reason=reason)
 
     def expire(self, stamp: Stamp, reason: str | None = None) -> Decision:
         """The order's time in force ran out."""
-        self._check(Fact.EXPIRED)
-        if (early := self._early(Fact.EXPIRED)) is not None:
+        self._check(OrderExpired)
+        if (early := self._early(OrderExpired)) is not None:
             return early
         return self._record(OrderExpired, stamp, reason=reason)
 
@@ -830,10 +830,10 @@ class Order:
 
     # ----------------------------------------------------------------- helpers for commands
 
-    def _rule(self, fact: Fact, status: Status | None = None) -> tuple[Rule, str]:
+    def _rule(self, fact: type[OrderEvent], status: Status | None = None) -> tuple[Rule, str]:
         rule, why = rule_for(self.status if status is None else status, fact)
         if rule is Rule.REFUSE:
-            raise InvalidTransitionError(self.client_order_id, fact.value, self.status.value, why)
+            raise InvalidTransitionError(self.client_order_id, fact_name(fact), self.status.value, why)
         return rule, why
 
     def _again(self, event_class: type[OrderEvent], stamp: Stamp, trade_id: str = "") -> Decision | None:
@@ -842,10 +842,10 @@ class Order:
             return _duplicate(f"this {event_class.__name__} was already recorded")
         return None
 
-    def _check(self, fact: Fact) -> None:
+    def _check(self, fact: type[OrderEvent]) -> None:
         self._rule(fact)
 
-    def _early(self, fact: Fact, status: Status | None = None) -> Decision | None:
+    def _early(self, fact: type[OrderEvent], status: Status | None = None) -> Decision | None:
         """The outcome for facts the table settles without an event (duplicate, ignore)."""
         rule, why = rule_for(self.status if status is None else status, fact)
         if rule is Rule.DUPLICATE:

@@ -8,25 +8,67 @@ from decimal import Decimal
 import pytest
 
 from orderledger.domain.errors import InvalidTransitionError, OverfillError
-from orderledger.domain.events import OrderFilled
-from orderledger.domain.lifecycle import TRANSITIONS, Fact, Rule, rule_for
+from orderledger.domain.events import (
+    FillBusted,
+    FillCorrected,
+    OrderAccepted,
+    OrderAmended,
+    OrderAmendRejected,
+    OrderAmendRequested,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderCancelRequested,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+)
+from orderledger.domain.lifecycle import FACTS, TRANSITIONS, Rule, fact_name, rule_for
 from orderledger.domain.order import Decision, Order
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import TERMINAL, Status
 from tests.support.builders import history, only_event, order_in, stamp
 
-ALL_PAIRS = [(status, fact) for status in Status for fact in Fact]
+
+def _name(value: object) -> str:
+    return getattr(value, "__name__", str(value))
+
+
+ALL_PAIRS = [(status, fact) for status in Status for fact in FACTS]
+
+
+def test_the_facts_are_the_event_classes_a_message_can_bring_once_the_order_exists() -> None:
+    # The table is keyed by event class; an error names the fact by its event, in snake case.
+    assert set(FACTS) == {
+        OrderAccepted,
+        OrderRejected,
+        OrderFilled,
+        OrderCancelRequested,
+        OrderCanceled,
+        OrderCancelRejected,
+        OrderAmendRequested,
+        OrderAmended,
+        OrderAmendRejected,
+        OrderExpired,
+        FillBusted,
+        FillCorrected,
+    }
+    assert [fact_name(f) for f in (OrderCancelRejected, OrderAmendRequested, FillBusted)] == [
+        "cancel_rejected",
+        "amend_requested",
+        "fill_busted",
+    ]
 
 
 def test_the_table_has_exactly_one_rule_for_every_status_and_fact() -> None:
     missing = [pair for pair in ALL_PAIRS if pair not in TRANSITIONS]
 
     assert missing == []
-    assert len(TRANSITIONS) == len(Status) * len(Fact)
+    assert len(TRANSITIONS) == len(Status) * len(FACTS)
 
 
-@pytest.mark.parametrize(("status", "fact"), ALL_PAIRS, ids=lambda v: str(v))
-def test_every_row_that_records_nothing_says_why(status: Status, fact: Fact) -> None:
+@pytest.mark.parametrize(("status", "fact"), ALL_PAIRS, ids=_name)
+def test_every_row_that_records_nothing_says_why(status: Status, fact: type[OrderEvent]) -> None:
     rule, why = rule_for(status, fact)
 
     assert isinstance(rule, Rule)
@@ -36,7 +78,7 @@ def test_every_row_that_records_nothing_says_why(status: Status, fact: Fact) -> 
 
 @pytest.mark.parametrize("status", sorted(TERMINAL))
 def test_terminal_statuses_refuse_cancel_requests(status: Status) -> None:
-    rule, why = rule_for(status, Fact.CANCEL_REQUESTED)
+    rule, why = rule_for(status, OrderCancelRequested)
 
     assert rule is Rule.REFUSE
     assert "terminal" in why
@@ -44,7 +86,7 @@ def test_terminal_statuses_refuse_cancel_requests(status: Status) -> None:
 
 @pytest.mark.parametrize("status", list(Status))
 def test_a_fill_is_never_refused_or_ignored_by_status(status: Status) -> None:
-    rule, _ = rule_for(status, Fact.FILL)
+    rule, _ = rule_for(status, OrderFilled)
 
     expected = Rule.LATE if status in (Status.CANCELED, Status.EXPIRED, Status.REJECTED) else Rule.APPLY
     assert rule is expected
@@ -52,7 +94,7 @@ def test_a_fill_is_never_refused_or_ignored_by_status(status: Status) -> None:
 
 @pytest.mark.parametrize("status", list(Status))
 def test_only_a_requested_order_can_be_rejected(status: Status) -> None:
-    rule, _ = rule_for(status, Fact.REJECTED)
+    rule, _ = rule_for(status, OrderRejected)
 
     if status is Status.REQUESTED:
         assert rule is Rule.APPLY
@@ -64,26 +106,26 @@ def test_only_a_requested_order_can_be_rejected(status: Status) -> None:
 
 @pytest.mark.parametrize("status", [s for s in Status if s.is_open])
 def test_canceled_and_expired_end_every_open_status(status: Status) -> None:
-    assert rule_for(status, Fact.CANCELED)[0] is Rule.APPLY
-    assert rule_for(status, Fact.EXPIRED)[0] is Rule.APPLY
+    assert rule_for(status, OrderCanceled)[0] is Rule.APPLY
+    assert rule_for(status, OrderExpired)[0] is Rule.APPLY
 
 
 def test_filled_outranks_canceled() -> None:
-    assert rule_for(Status.FILLED, Fact.CANCELED)[0] is Rule.IGNORE
-    assert rule_for(Status.FILLED, Fact.CANCEL_REJECTED)[0] is Rule.IGNORE
+    assert rule_for(Status.FILLED, OrderCanceled)[0] is Rule.IGNORE
+    assert rule_for(Status.FILLED, OrderCancelRejected)[0] is Rule.IGNORE
 
 
 # ----------------------------------------------------------------------------- table vs aggregate
 
-COMMANDS: dict[Fact, Callable[[Order], Decision]] = {
-    Fact.REJECTED: lambda o: o.reject(stamp(20), "refused"),
-    Fact.CANCEL_REQUESTED: lambda o: o.request_cancel(stamp(20)),
-    Fact.CANCELED: lambda o: o.cancel(stamp(20), "user"),
-    Fact.CANCEL_REJECTED: lambda o: o.reject_cancel(stamp(20), "too late"),
-    Fact.AMEND_REQUESTED: lambda o: o.request_amend(stamp(20), price=Decimal(97)),
-    Fact.AMENDED: lambda o: o.amend(stamp(20), price=Decimal(97)),
-    Fact.AMEND_REJECTED: lambda o: o.reject_amend(stamp(20), "no"),
-    Fact.EXPIRED: lambda o: o.expire(stamp(20), "day end"),
+COMMANDS: dict[type[OrderEvent], Callable[[Order], Decision]] = {
+    OrderRejected: lambda o: o.reject(stamp(20), "refused"),
+    OrderCancelRequested: lambda o: o.request_cancel(stamp(20)),
+    OrderCanceled: lambda o: o.cancel(stamp(20), "user"),
+    OrderCancelRejected: lambda o: o.reject_cancel(stamp(20), "too late"),
+    OrderAmendRequested: lambda o: o.request_amend(stamp(20), price=Decimal(97)),
+    OrderAmended: lambda o: o.amend(stamp(20), price=Decimal(97)),
+    OrderAmendRejected: lambda o: o.reject_amend(stamp(20), "no"),
+    OrderExpired: lambda o: o.expire(stamp(20), "day end"),
 }
 OUTCOME_OF = {
     Rule.APPLY: Outcome.APPLIED,
@@ -92,9 +134,9 @@ OUTCOME_OF = {
 }
 
 
-@pytest.mark.parametrize("fact", list(COMMANDS), ids=str)
+@pytest.mark.parametrize("fact", list(COMMANDS), ids=_name)
 @pytest.mark.parametrize("status", list(Status), ids=str)
-def test_the_aggregate_does_what_the_table_says(status: Status, fact: Fact) -> None:
+def test_the_aggregate_does_what_the_table_says(status: Status, fact: type[OrderEvent]) -> None:
     order = order_in(status)
     before = history(order)
     rule, _ = rule_for(status, fact)
@@ -114,7 +156,7 @@ def test_the_aggregate_does_what_the_table_says(status: Status, fact: Fact) -> N
 @pytest.mark.parametrize("status", list(Status), ids=str)
 def test_a_fill_in_each_status_is_booked_or_refused_only_as_an_overfill(status: Status) -> None:
     order = order_in(status)
-    rule, _ = rule_for(status, Fact.FILL)
+    rule, _ = rule_for(status, OrderFilled)
 
     if status is Status.FILLED:
         with pytest.raises(OverfillError):
