@@ -2,14 +2,14 @@
 
 Commands (``accept``, ``fill``, ``request_cancel`` …) decide: they consult the lifecycle table,
 check quantities and identities, and return an :class:`Decision` holding at most one new event,
-or raise a typed :mod:`domain.errors` error. ``apply`` records: it only assigns, because it runs
-again on every replay.
+or raise a typed :mod:`domain.errors` error. Each command's applier follows it (registered with
+``@applies(event class)``): it only assigns, because it runs again on every replay. What the
+order holds, shows and stores is declared in :mod:`domain.order_state`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -48,21 +48,40 @@ from orderledger.domain.events import (
     OrderRequested,
     OrderSpec,
 )
+from orderledger.domain.fills import Fill
 from orderledger.domain.lifecycle import Rule, fact_name, rule_for
+from orderledger.domain.order_state import (
+    OrderState,
+    _anomaly_fingerprint,
+    _fingerprint,
+    _raise_fingerprint,
+    applies,
+)
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import (
-    AVERAGE,
     EXACT,
     Liquidity,
     OrderType,
     Side,
     Status,
     format_decimal,
-    format_timestamp,
     parse_positive,
-    parse_timestamp,
     quote_currency_of,
 )
+
+__all__ = [
+    "ORDER_NAMESPACE",
+    "SPEC_FIELDS",
+    "Decision",
+    "Fill",
+    "Order",
+    "Stamp",
+    "external_client_order_id",
+    "order_id_for",
+    "project_order",
+    "replay",
+    "spec_values",
+]
 
 ORDER_NAMESPACE = UUID("6f1d3a52-6a4e-4d0e-9a3c-0b7c2a51e0d1")
 
@@ -118,267 +137,11 @@ report of this order as it is (:meth:`Order.check_stated`), whatever else it say
 stated_facts = attrgetter(*FACTS)
 
 
-@dataclass(slots=True)
-class Fill:
-    """One execution as it stands after busts and corrections."""
+class Order(OrderState):
+    """An order: its state (``OrderState``), the commands that decide its events, and the
+    appliers that record them."""
 
-    trade_id: str
-    qty: Decimal
-    px: Decimal
-    fee: Decimal | None
-    fee_currency: str | None
-    liquidity: Liquidity | None
-    ts_event: datetime
-    late: bool = False
-    busted: bool = False
-    inferred: bool = False  # deduced by reconciliation; replaced by real fills as they arrive
-    first_qty: Decimal | None = None  # as first booked, before any correction
-    first_px: Decimal | None = None
-
-    def was_booked_as(self, qty: Decimal, px: Decimal) -> bool:
-        """True if this trade is, or was before a correction, ``qty`` at ``px``."""
-        return (self.qty, self.px) == (qty, px) or (self.first_qty, self.first_px) == (qty, px)
-
-
-def _working_status(filled: Decimal, quantity: Decimal) -> Status:
-    if filled >= quantity:
-        return Status.FILLED
-    return Status.PARTIALLY_FILLED if filled > 0 else Status.ACCEPTED
-
-
-class Order:
-    """An order's current state, derived only from its events."""
-
-    __slots__ = (
-        "_pending_events",
-        "account",
-        "aliases",
-        "amend_target",
-        "anomalies",
-        "seen",
-        "base_status",
-        "client_order_id",
-        "created_at",
-        "external",
-        "filled_quantity",
-        "fills",
-        "id",
-        "instrument",
-        "notional",
-        "order_type",
-        "parent_id",
-        "pending_amend",
-        "pending_cancel",
-        "price",
-        "quantity",
-        "requested_quantity",
-        "requested_price",
-        "quote_currency",
-        "reason",
-        "recorded_at",
-        "request_source",
-        "side",
-        "tags",
-        "time_in_force",
-        "updated_at",
-        "venue",
-        "venue_order_ids",
-        "version",
-    )
-
-    def __init__(self, event: OrderRequested) -> None:
-        self.id: UUID = event.originator_id
-        self.version: int = 0
-        self.client_order_id = event.client_order_id
-        self.account = event.account
-        self.venue = event.venue
-        self.instrument = event.instrument
-        self.side: Side = event.side
-        self.order_type: OrderType = event.order_type
-        self.quantity: Decimal = event.quantity
-        self.price: Decimal | None = event.price
-        self.requested_quantity: Decimal = event.quantity
-        self.requested_price: Decimal | None = event.price
-        self.time_in_force = event.time_in_force
-        self.quote_currency = event.quote_currency
-        self.tags: dict[str, str] = dict(event.tags)
-        self.parent_id = event.parent_id
-        self.external = event.external
-        self.request_source = event.source  # who stated the request: a repeat by another is a report
-        self.base_status = Status.REQUESTED
-        self.pending_cancel = False
-        self.pending_amend = False
-        self.amend_target: tuple[Decimal | None, Decimal | None] | None = None
-        self.venue_order_ids: list[str] = []
-        if event.venue_order_id:
-            self.venue_order_ids.append(event.venue_order_id)
-        self.aliases: dict[str, str] = dict(event.aliases)
-        self.fills: dict[str, Fill] = {}
-        self.filled_quantity = _ZERO
-        self.notional = _ZERO
-        self.anomalies: list[str] = []
-        # Fingerprints of facts that carry no ID of their own (see _FINGERPRINTED).
-        self.seen: set[str] = set()
-        self.reason: str | None = None
-        self.created_at: datetime = event.ts_event
-        self.updated_at: datetime = event.ts_event
-        self.recorded_at: datetime = event.ts_recorded
-        self._pending_events: list[OrderEvent] = []
-
-    # ----------------------------------------------------------------- derived state
-
-    @property
-    def status(self) -> Status:
-        """The status shown to users: a pending marker overlays the working status."""
-        if self.pending_cancel:
-            return Status.PENDING_CANCEL
-        if self.pending_amend:
-            return Status.PENDING_AMEND
-        return self.base_status
-
-    @property
-    def leaves_quantity(self) -> Decimal:
-        """What can still fill: zero once the order is terminal."""
-        if self.status.is_terminal:
-            return _ZERO
-        return max(EXACT.subtract(self.quantity, self.filled_quantity), _ZERO)
-
-    @property
-    def average_price(self) -> Decimal | None:
-        """Quantity-weighted average fill price, or None before any fill."""
-        if not self.filled_quantity:
-            return None
-        return AVERAGE.divide(self.notional, self.filled_quantity)
-
-    @property
-    def venue_order_id(self) -> str | None:
-        """The latest venue order ID (amendments may assign new ones)."""
-        return self.venue_order_ids[-1] if self.venue_order_ids else None
-
-    def snapshot(self) -> dict[str, Any]:
-        """The order's state as JSON-ready data (decimals and times as strings)."""
-        average = self.average_price
-        return {
-            "client_order_id": self.client_order_id,
-            "account": self.account,
-            "venue": self.venue,
-            "instrument": self.instrument,
-            "side": self.side.value,
-            "order_type": self.order_type.value,
-            "quantity": format_decimal(self.quantity),
-            "price": None if self.price is None else format_decimal(self.price),
-            "time_in_force": self.time_in_force,
-            "status": self.status.value,
-            "filled_quantity": format_decimal(self.filled_quantity),
-            "leaves_quantity": format_decimal(self.leaves_quantity),
-            "average_price": None if average is None else format_decimal(average.normalize(AVERAGE)),
-            "venue_order_ids": list(self.venue_order_ids),
-            "aliases": dict(self.aliases),
-            "anomalies": list(self.anomalies),
-            "tags": dict(self.tags),
-            "parent_id": self.parent_id,
-            "quote_currency": self.quote_currency,
-            "external": self.external,
-            "reason": self.reason,
-            "created_at": format_timestamp(self.created_at),
-            "updated_at": format_timestamp(self.updated_at),
-            "version": self.version,
-        }
-
-    def to_state(self) -> dict[str, Any]:
-        """Everything needed to restore this order without its events (JSON-ready)."""
-        state = {name: getattr(self, name) for name in _PLAIN_STATE}
-        state["id"] = str(self.id)
-        state["side"] = self.side.value
-        state["order_type"] = self.order_type.value
-        state["base_status"] = self.base_status.value
-        state["quantity"] = format_decimal(self.quantity)
-        state["requested_quantity"] = format_decimal(self.requested_quantity)
-        state["requested_price"] = _opt_str(self.requested_price)
-        state["price"] = _opt_str(self.price)
-        state["amend_target"] = (
-            None if self.amend_target is None else [_opt_str(v) for v in self.amend_target]
-        )
-        state["filled_quantity"] = format_decimal(self.filled_quantity)
-        state["notional"] = format_decimal(self.notional)
-        state["created_at"] = format_timestamp(self.created_at)
-        state["updated_at"] = format_timestamp(self.updated_at)
-        state["recorded_at"] = format_timestamp(self.recorded_at)
-        state["seen"] = sorted(self.seen)
-        state["request_source"] = self.request_source
-        state["fills"] = [
-            [
-                f.trade_id,
-                format_decimal(f.qty),
-                format_decimal(f.px),
-                _opt_str(f.fee),
-                f.fee_currency,
-                None if f.liquidity is None else f.liquidity.value,
-                format_timestamp(f.ts_event),
-                f.late,
-                f.busted,
-                _opt_str(f.first_qty),
-                _opt_str(f.first_px),
-                f.inferred,
-            ]
-            for f in self.fills.values()
-        ]
-        return state
-
-    @classmethod
-    def from_state(cls, state: Mapping[str, Any], *, with_fills: bool = True) -> Order:
-        """Restore an order saved with :meth:`to_state`.
-
-        ``with_fills=False`` skips the trades, for read-only uses such as :meth:`snapshot`,
-        which does not need them: listing thousands of orders then costs far less.
-        """
-        order = cls.__new__(cls)
-        for name in _PLAIN_STATE:
-            setattr(order, name, state[name])
-        order.tags = dict(state["tags"])
-        order.aliases = dict(state["aliases"])
-        order.venue_order_ids = list(state["venue_order_ids"])
-        order.anomalies = list(state["anomalies"])
-        order.seen = set(state.get("seen", ()))
-        order.request_source = state.get("request_source", "")
-        order.id = UUID(state["id"])
-        order.side = Side(state["side"])
-        order.order_type = OrderType(state["order_type"])
-        order.base_status = Status(state["base_status"])
-        order.quantity = Decimal(state["quantity"])
-        order.requested_quantity = Decimal(state["requested_quantity"])
-        order.requested_price = _opt_decimal(state["requested_price"])
-        order.price = _opt_decimal(state["price"])
-        target = state["amend_target"]
-        order.amend_target = None if target is None else (_opt_decimal(target[0]), _opt_decimal(target[1]))
-        order.filled_quantity = Decimal(state["filled_quantity"])
-        order.notional = Decimal(state["notional"])
-        order.created_at = parse_timestamp(state["created_at"])
-        order.updated_at = parse_timestamp(state["updated_at"])
-        order.recorded_at = parse_timestamp(state["recorded_at"])
-        order.fills = (
-            {}
-            if not with_fills
-            else {
-                f[0]: Fill(
-                    f[0],
-                    Decimal(f[1]),
-                    Decimal(f[2]),
-                    _opt_decimal(f[3]),
-                    f[4],
-                    None if f[5] is None else Liquidity(f[5]),
-                    parse_timestamp(f[6]),
-                    late=f[7],
-                    busted=f[8],
-                    first_qty=_opt_decimal(f[9]),
-                    first_px=_opt_decimal(f[10]),
-                    inferred=bool(f[11]) if len(f) > 11 else False,
-                )
-                for f in state["fills"]
-            }
-        )
-        order._pending_events = []
-        return order
+    __slots__ = ()
 
     # ----------------------------------------------------------------- creation
 
@@ -468,6 +231,15 @@ class Order:
             return _duplicate("the order already has these aliases")
         return self._record(OrderDetailsAdded, stamp, aliases=new)
 
+    @applies(OrderDetailsAdded)
+    def _on_details_added(self, event: OrderDetailsAdded) -> None:
+        if event.time_in_force is not None:
+            self.time_in_force = event.time_in_force
+        if event.parent_id is not None:
+            self.parent_id = event.parent_id
+        self.tags.update(event.tags)
+        self.aliases.update(event.aliases)
+
     # ----------------------------------------------------------------- commands
 
     def accept(
@@ -508,12 +280,26 @@ class Order:
         events += self._anomaly(stamp, "venue_order_id_changed", "venue_order_id", recorded, venue_order_id)
         return Decision(Outcome.APPLIED, tuple(events))
 
+    @applies(OrderAccepted)
+    def _on_accepted(self, event: OrderAccepted) -> None:
+        if event.venue_order_id:
+            self.venue_order_ids.append(event.venue_order_id)
+        self.aliases.update(event.aliases)
+        if self.base_status is Status.REQUESTED:
+            self.base_status = Status.ACCEPTED
+
     def reject(self, stamp: Stamp, reason: str | None = None) -> Decision:
         """The venue refused the order."""
         self._rule(OrderRejected, self.base_status)
         if (early := self._early(OrderRejected, self.base_status)) is not None:
             return early
         return self._record(OrderRejected, stamp, reason=reason)
+
+    @applies(OrderRejected)
+    def _on_rejected(self, event: OrderRejected) -> None:
+        self.base_status = Status.REJECTED
+        self.reason = event.reason
+        self._clear_pending()
 
     def fill(
         self,
@@ -596,6 +382,25 @@ class Order:
         )
         return Decision(Outcome.APPLIED, (*events, *outcome.events))
 
+    @applies(OrderFilled)
+    def _on_filled(self, event: OrderFilled) -> None:
+        self.fills[event.trade_id] = Fill(
+            event.trade_id,
+            event.last_qty,
+            event.last_px,
+            event.fee,
+            event.fee_currency,
+            event.liquidity,
+            event.ts_event,
+            late=event.late,
+            inferred=event.inferred,
+        )
+        self.filled_quantity = EXACT.add(self.filled_quantity, event.last_qty)
+        self.notional = EXACT.add(self.notional, EXACT.multiply(event.last_qty, event.last_px))
+        if event.late:
+            self._flag("late_fill")
+        self._settle_working_status()
+
     def request_cancel(self, stamp: Stamp) -> Decision:
         """We ask the venue to cancel."""
         if (again := self._again(OrderCancelRequested, stamp)) is not None:
@@ -605,12 +410,22 @@ class Order:
             return early
         return self._record(OrderCancelRequested, stamp)
 
+    @applies(OrderCancelRequested)
+    def _on_cancel_requested(self, event: OrderCancelRequested) -> None:
+        self.pending_cancel = True
+
     def cancel(self, stamp: Stamp, reason: str | None = None) -> Decision:
         """The venue canceled the order."""
         self._check(OrderCanceled)
         if (early := self._early(OrderCanceled)) is not None:
             return early
         return self._record(OrderCanceled, stamp, reason=reason)
+
+    @applies(OrderCanceled)
+    def _on_canceled(self, event: OrderCanceled) -> None:
+        self.base_status = Status.CANCELED
+        self.reason = event.reason
+        self._clear_pending()
 
     def reject_cancel(self, stamp: Stamp, reason: str | None = None) -> Decision:
         """The venue refused our cancel."""
@@ -620,6 +435,11 @@ class Order:
         if (early := self._early(OrderCancelRejected)) is not None:
             return early
         return self._record(OrderCancelRejected, stamp, reason=reason)
+
+    @applies(OrderCancelRejected)
+    def _on_cancel_rejected(self, event: OrderCancelRejected) -> None:
+        self.pending_cancel = False
+        self.reason = event.reason
 
     def request_amend(
         self, stamp: Stamp, quantity: Decimal | None = None, price: Decimal | None = None
@@ -632,6 +452,11 @@ class Order:
             raise InvalidInputError("an amend request needs a quantity or a price", field="quantity")
         self._check_amend_values(quantity, price)
         return self._record(OrderAmendRequested, stamp, quantity=quantity, price=price)
+
+    @applies(OrderAmendRequested)
+    def _on_amend_requested(self, event: OrderAmendRequested) -> None:
+        self.pending_amend = True
+        self.amend_target = (event.quantity, event.price)
 
     def amend(
         self,
@@ -676,6 +501,18 @@ class Order:
             return _duplicate("the order already has this quantity, price and venue order ID")
         return self._record(OrderAmended, stamp, quantity=quantity, price=price, venue_order_id=new_id)
 
+    @applies(OrderAmended)
+    def _on_amended(self, event: OrderAmended) -> None:
+        if event.quantity is not None:
+            self.quantity = event.quantity
+        if event.price is not None:
+            self.price = event.price
+        if event.venue_order_id:
+            self.venue_order_ids.append(event.venue_order_id)
+        self.pending_amend = False
+        self.amend_target = None
+        self._settle_working_status()
+
     def reject_amend(self, stamp: Stamp, reason: str | None = None) -> Decision:
         """The venue refused our amendment."""
         if (again := self._again(OrderAmendRejected, stamp)) is not None:
@@ -686,12 +523,24 @@ class Order:
             return early
         return self._record(OrderAmendRejected, stamp, reason=reason)
 
+    @applies(OrderAmendRejected)
+    def _on_amend_rejected(self, event: OrderAmendRejected) -> None:
+        self.pending_amend = False
+        self.amend_target = None
+        self.reason = event.reason
+
     def expire(self, stamp: Stamp, reason: str | None = None) -> Decision:
         """The order's time in force ran out."""
         self._check(OrderExpired)
         if (early := self._early(OrderExpired)) is not None:
             return early
         return self._record(OrderExpired, stamp, reason=reason)
+
+    @applies(OrderExpired)
+    def _on_expired(self, event: OrderExpired) -> None:
+        self.base_status = Status.EXPIRED
+        self.reason = event.reason
+        self._clear_pending()
 
     def bust_fill(self, stamp: Stamp, trade_id: str, reason: str | None = None) -> Decision:
         """The venue reversed a trade: undo it in quantities, trades and P&L."""
@@ -713,6 +562,14 @@ class Order:
             fill_ts_event=fill.ts_event,
             reason=reason,
         )
+
+    @applies(FillBusted)
+    def _on_busted(self, event: FillBusted) -> None:
+        fill = self.fills[event.trade_id]
+        fill.busted = True
+        self.filled_quantity = EXACT.subtract(self.filled_quantity, fill.qty)
+        self.notional = EXACT.subtract(self.notional, EXACT.multiply(fill.qty, fill.px))
+        self._reopen_or_settle()
 
     def correct_fill(
         self,
@@ -737,6 +594,20 @@ class Order:
         if (new_qty, new_px, new_fee) == (fill.qty, fill.px, fill.fee):
             return _duplicate(f"trade {trade_id!r} already has these values")
         return self._correct(stamp, fill, new_qty, new_px, new_fee, fill.fee_currency, reason)
+
+    @applies(FillCorrected)
+    def _on_corrected(self, event: FillCorrected) -> None:
+        fill = self.fills[event.trade_id]
+        if fill.first_qty is None:
+            fill.first_qty, fill.first_px = fill.qty, fill.px
+        self.filled_quantity = EXACT.add(self.filled_quantity, EXACT.subtract(event.last_qty, fill.qty))
+        self.notional = EXACT.add(
+            self.notional,
+            EXACT.subtract(EXACT.multiply(event.last_qty, event.last_px), EXACT.multiply(fill.qty, fill.px)),
+        )
+        fill.qty, fill.px, fill.fee = event.last_qty, event.last_px, event.fee
+        fill.fee_currency = event.fee_currency
+        self._reopen_or_settle()
 
     def _correct(
         self,
@@ -828,6 +699,11 @@ class Order:
             ).events
         )
 
+    @applies(AnomalyRecorded)
+    def _on_anomaly(self, event: AnomalyRecorded) -> None:
+        self._flag(event.anomaly)
+        self.seen.add(_anomaly_fingerprint(event.anomaly, event.trade_id, event.recorded, event.reported))
+
     # ----------------------------------------------------------------- helpers for commands
 
     def _rule(self, fact: type[OrderEvent], status: Status | None = None) -> tuple[Rule, str]:
@@ -903,209 +779,6 @@ class Order:
         self._pending_events.append(event)
         return Decision(Outcome.APPLIED, (event,))
 
-    # ----------------------------------------------------------------- applying events
-
-    def apply(self, event: OrderEvent, *, deciding: bool = True) -> None:
-        """Assign the consequences of one event (runs on every replay).
-
-        ``deciding=False``: this order will decide nothing (a read model's fold), so the
-        fingerprints only commands consult, to refuse a fact seen before, are not kept."""
-        _APPLIERS[type(event)](self, event)
-        if deciding and type(event) in _FINGERPRINTED:
-            self.seen.add(_fingerprint(type(event).__name__, event.ts_event, getattr(event, "trade_id", "")))
-            if type(event) is OrderAmended and event.quantity is not None:
-                self.seen.add(_raise_fingerprint(event.ts_event, event.quantity))
-        self.version = event.originator_version
-        self.updated_at = event.ts_event
-        self.recorded_at = event.ts_recorded
-
-    def _on_accepted(self, event: OrderAccepted) -> None:
-        if event.venue_order_id:
-            self.venue_order_ids.append(event.venue_order_id)
-        self.aliases.update(event.aliases)
-        if self.base_status is Status.REQUESTED:
-            self.base_status = Status.ACCEPTED
-
-    def _on_rejected(self, event: OrderRejected) -> None:
-        self.base_status = Status.REJECTED
-        self.reason = event.reason
-        self._clear_pending()
-
-    def _on_filled(self, event: OrderFilled) -> None:
-        self.fills[event.trade_id] = Fill(
-            event.trade_id,
-            event.last_qty,
-            event.last_px,
-            event.fee,
-            event.fee_currency,
-            event.liquidity,
-            event.ts_event,
-            late=event.late,
-            inferred=event.inferred,
-        )
-        self.filled_quantity = EXACT.add(self.filled_quantity, event.last_qty)
-        self.notional = EXACT.add(self.notional, EXACT.multiply(event.last_qty, event.last_px))
-        if event.late:
-            self._flag("late_fill")
-        self._settle_working_status()
-
-    def _on_cancel_requested(self, event: OrderCancelRequested) -> None:
-        self.pending_cancel = True
-
-    def _on_canceled(self, event: OrderCanceled) -> None:
-        self.base_status = Status.CANCELED
-        self.reason = event.reason
-        self._clear_pending()
-
-    def _on_cancel_rejected(self, event: OrderCancelRejected) -> None:
-        self.pending_cancel = False
-        self.reason = event.reason
-
-    def _on_amend_requested(self, event: OrderAmendRequested) -> None:
-        self.pending_amend = True
-        self.amend_target = (event.quantity, event.price)
-
-    def _on_amended(self, event: OrderAmended) -> None:
-        if event.quantity is not None:
-            self.quantity = event.quantity
-        if event.price is not None:
-            self.price = event.price
-        if event.venue_order_id:
-            self.venue_order_ids.append(event.venue_order_id)
-        self.pending_amend = False
-        self.amend_target = None
-        self._settle_working_status()
-
-    def _on_amend_rejected(self, event: OrderAmendRejected) -> None:
-        self.pending_amend = False
-        self.amend_target = None
-        self.reason = event.reason
-
-    def _on_expired(self, event: OrderExpired) -> None:
-        self.base_status = Status.EXPIRED
-        self.reason = event.reason
-        self._clear_pending()
-
-    def _on_busted(self, event: FillBusted) -> None:
-        fill = self.fills[event.trade_id]
-        fill.busted = True
-        self.filled_quantity = EXACT.subtract(self.filled_quantity, fill.qty)
-        self.notional = EXACT.subtract(self.notional, EXACT.multiply(fill.qty, fill.px))
-        self._reopen_or_settle()
-
-    def _on_corrected(self, event: FillCorrected) -> None:
-        fill = self.fills[event.trade_id]
-        if fill.first_qty is None:
-            fill.first_qty, fill.first_px = fill.qty, fill.px
-        self.filled_quantity = EXACT.add(self.filled_quantity, EXACT.subtract(event.last_qty, fill.qty))
-        self.notional = EXACT.add(
-            self.notional,
-            EXACT.subtract(EXACT.multiply(event.last_qty, event.last_px), EXACT.multiply(fill.qty, fill.px)),
-        )
-        fill.qty, fill.px, fill.fee = event.last_qty, event.last_px, event.fee
-        fill.fee_currency = event.fee_currency
-        self._reopen_or_settle()
-
-    def _on_details_added(self, event: OrderDetailsAdded) -> None:
-        if event.time_in_force is not None:
-            self.time_in_force = event.time_in_force
-        if event.parent_id is not None:
-            self.parent_id = event.parent_id
-        self.tags.update(event.tags)
-        self.aliases.update(event.aliases)
-
-    def _on_anomaly(self, event: AnomalyRecorded) -> None:
-        self._flag(event.anomaly)
-        self.seen.add(_anomaly_fingerprint(event.anomaly, event.trade_id, event.recorded, event.reported))
-
-    def _settle_working_status(self) -> None:
-        """Recompute the working status of an order the venue still works."""
-        if self.base_status in (
-            Status.REQUESTED,
-            Status.ACCEPTED,
-            Status.PARTIALLY_FILLED,
-            Status.FILLED,
-        ):
-            self.base_status = _working_status(self.filled_quantity, self.quantity)
-            if self.base_status is Status.FILLED:
-                self._clear_pending()
-
-    def _reopen_or_settle(self) -> None:
-        # A filled order reopens after a bust; a canceled, expired or rejected one stays ended.
-        self._settle_working_status()
-
-    def _clear_pending(self) -> None:
-        self.pending_cancel = False
-        self.pending_amend = False
-        self.amend_target = None
-
-    def _flag(self, anomaly: str) -> None:
-        if anomaly not in self.anomalies:
-            self.anomalies.append(anomaly)
-
-    # ----------------------------------------------------------------- the aggregate protocol
-
-    def collect_events(self) -> list[OrderEvent]:
-        """Hand over the events decided since the last save (eventsourcing's protocol)."""
-        events, self._pending_events = self._pending_events, []
-        return events
-
-    @property
-    def pending_events(self) -> list[OrderEvent]:
-        """Events decided but not yet saved."""
-        return list(self._pending_events)
-
-
-_ZERO = Decimal(0)  # an amount is immutable: every zero can be this one
-
-# Facts without an ID of their own: a re-delivery is recognised by type, venue time and trade.
-# (Two genuinely distinct cancel requests at the same microsecond would count as one.)
-_FINGERPRINTED = frozenset(
-    {
-        OrderCancelRequested,
-        OrderCancelRejected,
-        OrderAmendRequested,
-        OrderAmended,
-        OrderAmendRejected,
-        FillCorrected,
-    }
-)
-
-
-def _fingerprint(type_name: str, ts_event: datetime, trade_id: str) -> str:
-    return f"{type_name}|{format_timestamp(ts_event)}|{trade_id}"
-
-
-def _raise_fingerprint(ts_event: datetime, quantity: Decimal) -> str:
-    """An amendment by its venue time and quantity: what tells a copy of a raise of a filled order
-    from a further raise at the same time (``Order.amend``)."""
-    return _fingerprint("OrderAmended", ts_event, f"quantity {format_decimal(quantity.normalize())}")
-
-
-_PLAIN_STATE = (
-    "version",
-    "client_order_id",
-    "account",
-    "venue",
-    "instrument",
-    "time_in_force",
-    "quote_currency",
-    "tags",
-    "parent_id",
-    "external",
-    "pending_cancel",
-    "pending_amend",
-    "venue_order_ids",
-    "aliases",
-    "anomalies",
-    "reason",
-)
-
-
-def _anomaly_fingerprint(anomaly: str, trade_id: str | None, *values: str | None) -> str:
-    # The pair in either order: a disagreement is one anomaly, whichever copy came first.
-    return "|".join(["AnomalyRecorded", anomaly, trade_id or "", *sorted(v or "" for v in values)])
-
 
 def _shown(value: Any) -> str | None:
     if value is None:
@@ -1143,35 +816,9 @@ def _positive(value: Decimal, field: str) -> None:
         parse_positive(value, field)
 
 
-def _opt_str(value: Decimal | None) -> str | None:
-    return None if value is None else format_decimal(value)
-
-
-def _opt_decimal(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)
-
-
+@applies(OrderRequested)
 def _on_requested(order: Order, event: OrderRequested) -> None:  # pragma: no cover - creation
     raise InvalidTransitionError(order.client_order_id, "request", order.status.value, "already exists")
-
-
-_APPLIERS: dict[type[OrderEvent], Callable[[Order, Any], None]] = {
-    OrderRequested: _on_requested,
-    OrderAccepted: Order._on_accepted,
-    OrderRejected: Order._on_rejected,
-    OrderFilled: Order._on_filled,
-    OrderCancelRequested: Order._on_cancel_requested,
-    OrderCanceled: Order._on_canceled,
-    OrderCancelRejected: Order._on_cancel_rejected,
-    OrderAmendRequested: Order._on_amend_requested,
-    OrderAmended: Order._on_amended,
-    OrderAmendRejected: Order._on_amend_rejected,
-    OrderExpired: Order._on_expired,
-    FillBusted: Order._on_busted,
-    FillCorrected: Order._on_corrected,
-    OrderDetailsAdded: Order._on_details_added,
-    AnomalyRecorded: Order._on_anomaly,
-}
 
 
 def replay(events: Iterable[OrderEvent], order: Order | None = None) -> Order | None:

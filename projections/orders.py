@@ -94,29 +94,10 @@ def _opt(value: Any) -> str | None:
 
 
 def _fills_text(order: Order) -> str:
-    # As ``Order.to_state`` lists them.
+    # As ``Order.to_state`` stores them (``Fill.stored``).
     if not order.fills:
         return _EMPTY_LIST
-    text, stamp = format_decimal, format_timestamp
-    return _DUMPS(
-        [
-            [
-                f.trade_id,
-                text(f.qty),
-                text(f.px),
-                _opt(f.fee),
-                f.fee_currency,
-                None if f.liquidity is None else TEXT[f.liquidity],
-                stamp(f.ts_event),
-                f.late,
-                f.busted,
-                _opt(f.first_qty),
-                _opt(f.first_px),
-                f.inferred,
-            ]
-            for f in order.fills.values()
-        ]
-    ).decode()
+    return _DUMPS([fill.stored() for fill in order.fills.values()]).decode()
 
 
 def _json_list(values: list[Any]) -> str:
