@@ -8,6 +8,7 @@ event's consequences are assigned to it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Self, TypeVar
@@ -27,6 +28,7 @@ from orderledger.domain.fills import Fill
 from orderledger.domain.values import (
     AVERAGE,
     EXACT,
+    TEXT,
     OrderType,
     Side,
     Status,
@@ -50,6 +52,109 @@ def applies(event_class: type[E]) -> Callable[[Callable[[Any, E], None]], Callab
     return register
 
 
+def _opt_str(value: Decimal | None) -> str | None:
+    return None if value is None else format_decimal(value)
+
+
+def _opt_decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Kind:
+    """How one of the order's values is shown (JSON-ready: ``snapshot``, stored state) and read
+    back (``read``; None for a value derived from the others, never restored)."""
+
+    name: str
+    show: Callable[[Any], Any]
+    read: Callable[[Any], Any] | None
+
+
+PLAIN = Kind("plain", _same, _same)
+"""A text, a number or None, as it is."""
+INTEGER = Kind("integer", _same, _same)
+FLAG = Kind("flag", _same, bool)
+TEXTS = Kind("texts", list, list)
+"""A list of texts (a copy)."""
+NAMED = Kind("named", dict, dict)
+"""A mapping of texts (a copy)."""
+DECIMAL = Kind("decimal", format_decimal, Decimal)
+OPTIONAL_DECIMAL = Kind("optional_decimal", _opt_str, _opt_decimal)
+TIME = Kind("time", format_timestamp, parse_timestamp)
+IDENTIFIER = Kind("identifier", str, UUID)
+SIDE = Kind("side", TEXT.__getitem__, Side)
+ORDER_TYPE = Kind("order_type", TEXT.__getitem__, OrderType)
+STATUS = Kind("status", TEXT.__getitem__, Status)
+DERIVED_STATUS = Kind("derived_status", TEXT.__getitem__, None)
+DERIVED_DECIMAL = Kind("derived_decimal", format_decimal, None)
+AVERAGE_PRICE = Kind("average", lambda v: None if v is None else format_decimal(v.normalize(AVERAGE)), None)
+AMEND_TARGET = Kind(
+    "amend_target",
+    lambda target: None if target is None else [_opt_str(v) for v in target],
+    lambda target: None if target is None else (_opt_decimal(target[0]), _opt_decimal(target[1])),
+)
+FILLS = Kind(
+    "fills",
+    lambda fills: [fill.stored() for fill in fills.values()],
+    lambda stored: {values[0]: Fill.from_stored(values) for values in stored},
+)
+
+SHOWN: dict[str, Kind] = {
+    "client_order_id": PLAIN,
+    "account": PLAIN,
+    "venue": PLAIN,
+    "instrument": PLAIN,
+    "side": SIDE,
+    "order_type": ORDER_TYPE,
+    "quantity": DECIMAL,
+    "price": OPTIONAL_DECIMAL,
+    "time_in_force": PLAIN,
+    "status": DERIVED_STATUS,
+    "filled_quantity": DECIMAL,
+    "leaves_quantity": DERIVED_DECIMAL,
+    "average_price": AVERAGE_PRICE,
+    "venue_order_ids": TEXTS,
+    "aliases": NAMED,
+    "anomalies": TEXTS,
+    "tags": NAMED,
+    "parent_id": PLAIN,
+    "quote_currency": PLAIN,
+    "external": FLAG,
+    "reason": PLAIN,
+    "created_at": TIME,
+    "updated_at": TIME,
+    "version": INTEGER,
+}
+"""What an order shows, in order: ``Order.snapshot()``, the orders view's first columns, the
+fields of ``OrderRow``. A new field of the order is declared here (or in ``KEPT``), and given its
+rule where it is set (``__init__``, an applier)."""
+KEPT: dict[str, Kind] = {
+    "base_status": STATUS,
+    "pending_cancel": FLAG,
+    "pending_amend": FLAG,
+    "requested_quantity": DECIMAL,
+    "requested_price": OPTIONAL_DECIMAL,
+    "amend_target": AMEND_TARGET,
+    "notional": DECIMAL,
+    "recorded_at": TIME,
+    "fills": FILLS,
+    "id": IDENTIFIER,
+}
+"""What else restoring an order needs, in order: the stored state, the orders view's other
+columns."""
+STATE: dict[str, Kind] = {**SHOWN, **KEPT}
+COMMANDS_ONLY = ("seen", "request_source")
+"""What only commands read (fingerprints of facts seen, who made the request): stored state
+keeps them, a read model's order does without them."""
+_RESTORED = tuple((name, kind.read) for name, kind in STATE.items() if kind.read is not None)
+"""The values restored, and how each is read back."""
+_RESTORED_BUT_FILLS = tuple((name, read) for name, read in _RESTORED if name != "fills")
+
+
 def _working_status(filled: Decimal, quantity: Decimal) -> Status:
     if filled >= quantity:
         return Status.FILLED
@@ -59,42 +164,7 @@ def _working_status(filled: Decimal, quantity: Decimal) -> Status:
 class OrderState:
     """An order's current state, derived only from its events."""
 
-    __slots__ = (
-        "_pending_events",
-        "account",
-        "aliases",
-        "amend_target",
-        "anomalies",
-        "seen",
-        "base_status",
-        "client_order_id",
-        "created_at",
-        "external",
-        "filled_quantity",
-        "fills",
-        "id",
-        "instrument",
-        "notional",
-        "order_type",
-        "parent_id",
-        "pending_amend",
-        "pending_cancel",
-        "price",
-        "quantity",
-        "requested_quantity",
-        "requested_price",
-        "quote_currency",
-        "reason",
-        "recorded_at",
-        "request_source",
-        "side",
-        "tags",
-        "time_in_force",
-        "updated_at",
-        "venue",
-        "venue_order_ids",
-        "version",
-    )
+    __slots__ = (*(name for name, _ in _RESTORED), *COMMANDS_ONLY, "_pending_events")
 
     def __init__(self, event: OrderRequested) -> None:
         self.id: UUID = event.originator_id
@@ -166,95 +236,34 @@ class OrderState:
         return self.venue_order_ids[-1] if self.venue_order_ids else None
 
     def snapshot(self) -> dict[str, Any]:
-        """The order's state as JSON-ready data (decimals and times as strings)."""
-        average = self.average_price
-        return {
-            "client_order_id": self.client_order_id,
-            "account": self.account,
-            "venue": self.venue,
-            "instrument": self.instrument,
-            "side": self.side.value,
-            "order_type": self.order_type.value,
-            "quantity": format_decimal(self.quantity),
-            "price": None if self.price is None else format_decimal(self.price),
-            "time_in_force": self.time_in_force,
-            "status": self.status.value,
-            "filled_quantity": format_decimal(self.filled_quantity),
-            "leaves_quantity": format_decimal(self.leaves_quantity),
-            "average_price": None if average is None else format_decimal(average.normalize(AVERAGE)),
-            "venue_order_ids": list(self.venue_order_ids),
-            "aliases": dict(self.aliases),
-            "anomalies": list(self.anomalies),
-            "tags": dict(self.tags),
-            "parent_id": self.parent_id,
-            "quote_currency": self.quote_currency,
-            "external": self.external,
-            "reason": self.reason,
-            "created_at": format_timestamp(self.created_at),
-            "updated_at": format_timestamp(self.updated_at),
-            "version": self.version,
-        }
+        """The order's state as JSON-ready data (decimals and times as strings): ``SHOWN``."""
+        return {name: kind.show(getattr(self, name)) for name, kind in SHOWN.items()}
 
     def to_state(self) -> dict[str, Any]:
-        """Everything needed to restore this order without its events (JSON-ready)."""
-        state = {name: getattr(self, name) for name in _PLAIN_STATE}
-        state["id"] = str(self.id)
-        state["side"] = self.side.value
-        state["order_type"] = self.order_type.value
-        state["base_status"] = self.base_status.value
-        state["quantity"] = format_decimal(self.quantity)
-        state["requested_quantity"] = format_decimal(self.requested_quantity)
-        state["requested_price"] = _opt_str(self.requested_price)
-        state["price"] = _opt_str(self.price)
-        state["amend_target"] = (
-            None if self.amend_target is None else [_opt_str(v) for v in self.amend_target]
-        )
-        state["filled_quantity"] = format_decimal(self.filled_quantity)
-        state["notional"] = format_decimal(self.notional)
-        state["created_at"] = format_timestamp(self.created_at)
-        state["updated_at"] = format_timestamp(self.updated_at)
-        state["recorded_at"] = format_timestamp(self.recorded_at)
+        """Everything needed to restore this order without its events (JSON-ready): ``STATE``,
+        and what only commands read."""
+        state = {name: STATE[name].show(getattr(self, name)) for name, _ in _RESTORED}
         state["seen"] = sorted(self.seen)
         state["request_source"] = self.request_source
-        state["fills"] = [fill.stored() for fill in self.fills.values()]
         return state
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any], *, with_fills: bool = True) -> Self:
-        """Restore an order saved with :meth:`to_state`.
+        """Restore an order saved with :meth:`to_state` (or from the orders view, without what
+        only commands read).
 
         ``with_fills=False`` skips the trades, for read-only uses such as :meth:`snapshot`,
         which does not need them: listing thousands of orders then costs far less.
         """
         order = cls.__new__(cls)
-        for name in _PLAIN_STATE:
-            setattr(order, name, state[name])
-        order.tags = dict(state["tags"])
-        order.aliases = dict(state["aliases"])
-        order.venue_order_ids = list(state["venue_order_ids"])
-        order.anomalies = list(state["anomalies"])
+        for name, read in _RESTORED if with_fills else _RESTORED_BUT_FILLS:
+            setattr(order, name, read(state[name]))
+        if not with_fills:
+            order.fills = {}
         order.seen = set(state.get("seen", ()))
         order.request_source = state.get("request_source", "")
-        order.id = UUID(state["id"])
-        order.side = Side(state["side"])
-        order.order_type = OrderType(state["order_type"])
-        order.base_status = Status(state["base_status"])
-        order.quantity = Decimal(state["quantity"])
-        order.requested_quantity = Decimal(state["requested_quantity"])
-        order.requested_price = _opt_decimal(state["requested_price"])
-        order.price = _opt_decimal(state["price"])
-        target = state["amend_target"]
-        order.amend_target = None if target is None else (_opt_decimal(target[0]), _opt_decimal(target[1]))
-        order.filled_quantity = Decimal(state["filled_quantity"])
-        order.notional = Decimal(state["notional"])
-        order.created_at = parse_timestamp(state["created_at"])
-        order.updated_at = parse_timestamp(state["updated_at"])
-        order.recorded_at = parse_timestamp(state["recorded_at"])
-        order.fills = {values[0]: Fill.from_stored(values) for values in state["fills"]} if with_fills else {}
         order._pending_events = []
         return order
-
-    # ----------------------------------------------------------------- applying events
 
     def apply(self, event: OrderEvent, *, deciding: bool = True) -> None:
         """Assign the consequences of one event (runs on every replay).
@@ -334,34 +343,6 @@ def _raise_fingerprint(ts_event: datetime, quantity: Decimal) -> str:
     return _fingerprint("OrderAmended", ts_event, f"quantity {format_decimal(quantity.normalize())}")
 
 
-_PLAIN_STATE = (
-    "version",
-    "client_order_id",
-    "account",
-    "venue",
-    "instrument",
-    "time_in_force",
-    "quote_currency",
-    "tags",
-    "parent_id",
-    "external",
-    "pending_cancel",
-    "pending_amend",
-    "venue_order_ids",
-    "aliases",
-    "anomalies",
-    "reason",
-)
-
-
 def _anomaly_fingerprint(anomaly: str, trade_id: str | None, *values: str | None) -> str:
     # The pair in either order: a disagreement is one anomaly, whichever copy came first.
     return "|".join(["AnomalyRecorded", anomaly, trade_id or "", *sorted(v or "" for v in values)])
-
-
-def _opt_str(value: Decimal | None) -> str | None:
-    return None if value is None else format_decimal(value)
-
-
-def _opt_decimal(value: str | None) -> Decimal | None:
-    return None if value is None else Decimal(value)

@@ -239,7 +239,8 @@ class Filter:
 
 @dataclass(frozen=True)
 class OrderRow(_Row):
-    """One order as it stands (or stood): the fields of ``Order.snapshot()``, typed."""
+    """One order as it stands (or stood): the fields of ``Order.snapshot()``, typed, in its order
+    (``domain.order_state.SHOWN``, which ``tests/unit/test_order_state.py`` holds them to)."""
 
     client_order_id: str
     account: str

@@ -5,7 +5,9 @@ aggregate's rules.
 
 A row is columns: first what ``Order.snapshot()`` shows, in its order and as its texts (a query
 answers from them without building the order), then what restoring the order to fold more of
-its events needs (``Order.from_state``). Nothing is stored as one blob rewritten on each change.
+its events needs (``Order.from_state``): the order's declaration (``order_state.SHOWN`` and
+``KEPT``) names the columns and says how each value is stored. Nothing is stored as one blob
+rewritten on each change.
 
 An open order's row also holds its snapshot's columns packed as one JSON array
 (``open_shown``; NULL once the order is closed), and open orders are in a partial index
@@ -18,42 +20,31 @@ restart's listing more than the whole listing may take.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from operator import attrgetter
 from typing import Any, ClassVar
 
 import orjson
 
 from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
+from orderledger.domain.fills import Fill
 from orderledger.domain.order import Order
-from orderledger.domain.values import AVERAGE, TEXT, format_decimal, format_timestamp
+from orderledger.domain.order_state import (
+    AMEND_TARGET,
+    FILLS,
+    FLAG,
+    INTEGER,
+    KEPT,
+    NAMED,
+    PLAIN,
+    SHOWN,
+    TEXTS,
+    Kind,
+)
 from orderledger.projections.base import Column, Index, Projection, Table, TableSpec
 
-_SHOWN = (
-    Column("client_order_id"),
-    Column("account"),
-    Column("venue"),
-    Column("instrument"),
-    Column("side"),
-    Column("order_type"),
-    Column("quantity"),
-    Column("price"),
-    Column("time_in_force"),
-    Column("status"),
-    Column("filled_quantity"),
-    Column("leaves_quantity"),
-    Column("average_price"),
-    Column("venue_order_ids"),
-    Column("aliases"),
-    Column("anomalies"),
-    Column("tags"),
-    Column("parent_id"),
-    Column("quote_currency"),
-    Column("external", "INTEGER"),
-    Column("reason"),
-    Column("created_at"),
-    Column("updated_at"),
-    Column("version", "INTEGER"),
-)
-"""The snapshot's fields, in its order (lists and mappings as JSON text)."""
+_INTEGERS = frozenset({INTEGER, FLAG})
+_SHOWN = tuple(Column(name, "INTEGER" if kind in _INTEGERS else "TEXT") for name, kind in SHOWN.items())
+"""The snapshot's fields, in its order (lists and mappings as JSON text): ``order_state.SHOWN``."""
 SHOWN_COLUMNS = tuple(c.name for c in _SHOWN)
 _DUMPS = orjson.dumps
 _EMPTY_LIST = "[]"
@@ -71,11 +62,17 @@ def _loads(text: str) -> Any:
 OPEN_SHOWN = "open_shown"
 """The column holding an open order's snapshot columns as one JSON array (NULL once closed)."""
 
-_JSON_COLUMNS = frozenset({"venue_order_ids", "aliases", "anomalies", "tags"})
-SHOWN_DECODERS = tuple(
-    (_loads if c.name in _JSON_COLUMNS else bool if c.name == "external" else None) for c in _SHOWN
-)
-"""Per snapshot column, what reads its stored form (JSON text, 0/1) back (None: nothing)."""
+_DECODERS: dict[Kind, Any] = {
+    TEXTS: _loads,
+    NAMED: _loads,
+    FLAG: bool,
+    AMEND_TARGET: lambda text: None if text is None else orjson.loads(text),
+    FILLS: orjson.loads,
+}
+"""Per kind of value, what reads its stored form (JSON text, 0/1) back (absent: nothing)."""
+SHOWN_DECODERS = tuple(_DECODERS.get(kind) for kind in SHOWN.values())
+"""Per snapshot column, what reads its stored form back (None: nothing)."""
+_KEPT_DECODERS = tuple((name, _DECODERS.get(kind)) for name, kind in KEPT.items())
 
 
 def shown_values(row: Sequence[Any]) -> list[Any]:
@@ -89,17 +86,6 @@ def shown(row: Sequence[Any]) -> dict[str, Any]:
     return dict(zip(SHOWN_COLUMNS, shown_values(row), strict=True))
 
 
-def _opt(value: Any) -> str | None:
-    return None if value is None else format_decimal(value)
-
-
-def _fills_text(order: Order) -> str:
-    # As ``Order.to_state`` stores them (``Fill.stored``).
-    if not order.fills:
-        return _EMPTY_LIST
-    return _DUMPS([fill.stored() for fill in order.fills.values()]).decode()
-
-
 def _json_list(values: list[Any]) -> str:
     return _DUMPS(values).decode() if values else _EMPTY_LIST
 
@@ -108,77 +94,55 @@ def _json_map(values: dict[str, Any]) -> str:
     return _DUMPS(values).decode() if values else _EMPTY_MAP
 
 
+def _fills_text(fills: dict[str, Fill]) -> str:
+    # As ``Order.to_state`` stores them (``Fill.stored``).
+    if not fills:
+        return _EMPTY_LIST
+    return _DUMPS([fill.stored() for fill in fills.values()]).decode()
+
+
+def _target_text(target: tuple[Any, Any] | None) -> str | None:
+    return None if target is None else _DUMPS(AMEND_TARGET.show(target)).decode()
+
+
+_COLUMN_FORMS: dict[Kind, Any] = {
+    PLAIN: None,
+    INTEGER: None,
+    FLAG: lambda flag: 1 if flag else 0,
+    TEXTS: _json_list,
+    NAMED: _json_map,
+    AMEND_TARGET: _target_text,
+    FILLS: _fills_text,
+}
+"""Per kind of value, how the view stores it when not as the snapshot shows it (None: as it is)."""
+
+
+def _forms(kinds: Iterable[Kind]) -> tuple[Any, ...]:
+    return tuple(_COLUMN_FORMS.get(kind, kind.show) for kind in kinds)
+
+
+_SHOWN_VALUES = attrgetter(*SHOWN)
+_SHOWN_FORMS = _forms(SHOWN.values())
+_KEPT_VALUES = attrgetter(*KEPT)
+_KEPT_FORMS = _forms(KEPT.values())
+
+
 def _to_row(order: Order) -> tuple[Any, ...]:
     # What ``Order.snapshot()`` shows, in its order and as its texts, read from the order directly
-    # (no dict, no copies of its lists): a rebuild makes one of these per order, so enums are
-    # spelt through ``TEXT`` (``.value`` is a descriptor call) and helpers are bound locally.
-    text, stamp = format_decimal, format_timestamp
-    status = order.status
-    average = order.average_price
-    target = order.amend_target
-    price = order.price
-    shown = (
-        order.client_order_id,
-        order.account,
-        order.venue,
-        order.instrument,
-        TEXT[order.side],
-        TEXT[order.order_type],
-        text(order.quantity),
-        None if price is None else text(price),
-        order.time_in_force,
-        TEXT[status],
-        text(order.filled_quantity),
-        text(order.leaves_quantity),
-        None if average is None else text(average.normalize(AVERAGE)),
-        _json_list(order.venue_order_ids),
-        _json_map(order.aliases),
-        _json_list(order.anomalies),
-        _json_map(order.tags),
-        order.parent_id,
-        order.quote_currency,
-        1 if order.external else 0,
-        order.reason,
-        stamp(order.created_at),
-        stamp(order.updated_at),
-        order.version,
-    )
-    is_open = status.is_open
-    return (
-        *shown,
-        1 if is_open else 0,
-        TEXT[order.base_status],
-        1 if order.pending_cancel else 0,
-        1 if order.pending_amend else 0,
-        text(order.requested_quantity),
-        _opt(order.requested_price),
-        None if target is None else _DUMPS([_opt(v) for v in target]).decode(),
-        text(order.notional),
-        stamp(order.recorded_at),
-        _fills_text(order),
-        str(order.id),
-        _DUMPS(shown).decode() if is_open else None,
-    )
+    # (no dict, no copies of its lists), then what restoring it needs (``KEPT``), in the forms
+    # the columns store. A rebuild makes one of these per order.
+    values = zip(_SHOWN_FORMS, _SHOWN_VALUES(order), strict=True)
+    shown = tuple([v if form is None else form(v) for form, v in values])
+    kept = [v if form is None else form(v) for form, v in zip(_KEPT_FORMS, _KEPT_VALUES(order), strict=True)]
+    is_open = order.status.is_open
+    return (*shown, 1 if is_open else 0, *kept, _DUMPS(shown).decode() if is_open else None)
 
 
 def _from_row(row: Sequence[Any]) -> Order:
     data = shown(row)
-    (_, base_status, pending_cancel, pending_amend, requested_quantity, requested_price, target) = row[
-        len(SHOWN_COLUMNS) : len(SHOWN_COLUMNS) + 7
-    ]
-    notional, recorded_at, fills, order_id = row[len(SHOWN_COLUMNS) + 7 : len(SHOWN_COLUMNS) + 11]
-    data.update(
-        base_status=base_status,
-        pending_cancel=bool(pending_cancel),
-        pending_amend=bool(pending_amend),
-        requested_quantity=requested_quantity,
-        requested_price=requested_price,
-        amend_target=None if target is None else orjson.loads(target),
-        notional=notional,
-        recorded_at=recorded_at,
-        fills=orjson.loads(fills),
-        id=order_id,
-    )
+    start = len(SHOWN_COLUMNS) + 1  # after ``is_open``
+    for (name, decode), value in zip(_KEPT_DECODERS, row[start : start + len(KEPT)], strict=True):
+        data[name] = value if decode is None else decode(value)
     # What only commands read (fingerprints, who made the request) is not kept: the view folds.
     return Order.from_state(data)
 
@@ -188,16 +152,7 @@ ORDERS_TABLE: TableSpec[str, Order] = TableSpec(
     columns=(
         *_SHOWN,
         Column("is_open", "INTEGER"),
-        Column("base_status"),
-        Column("pending_cancel", "INTEGER"),
-        Column("pending_amend", "INTEGER"),
-        Column("requested_quantity"),
-        Column("requested_price"),
-        Column("amend_target"),
-        Column("notional"),
-        Column("recorded_at"),
-        Column("fills"),
-        Column("id"),
+        *(Column(name, "INTEGER" if kind in _INTEGERS else "TEXT") for name, kind in KEPT.items()),
         Column(OPEN_SHOWN),
     ),
     key=("client_order_id",),
