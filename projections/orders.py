@@ -40,6 +40,7 @@ from orderledger.domain.order_state import (
     TEXTS,
     Kind,
 )
+from orderledger.domain.values import TEXT, Status
 from orderledger.projections.base import Column, Index, Projection, Table, TableSpec
 
 _INTEGERS = frozenset({INTEGER, FLAG})
@@ -108,7 +109,7 @@ def _target_text(target: tuple[Any, Any] | None) -> str | None:
 _COLUMN_FORMS: dict[Kind, Any] = {
     PLAIN: None,
     INTEGER: None,
-    FLAG: lambda flag: 1 if flag else 0,
+    FLAG: int,  # True and False as 1 and 0
     TEXTS: _json_list,
     NAMED: _json_map,
     AMEND_TARGET: _target_text,
@@ -121,21 +122,26 @@ def _forms(kinds: Iterable[Kind]) -> tuple[Any, ...]:
     return tuple(_COLUMN_FORMS.get(kind, kind.show) for kind in kinds)
 
 
-_SHOWN_VALUES = attrgetter(*SHOWN)
-_SHOWN_FORMS = _forms(SHOWN.values())
-_KEPT_VALUES = attrgetter(*KEPT)
-_KEPT_FORMS = _forms(KEPT.values())
+_VALUES = attrgetter(*SHOWN, *KEPT)
+_FORMED = tuple((i, f) for i, f in enumerate(_forms([*SHOWN.values(), *KEPT.values()])) if f is not None)
+"""(position, form) of each value the row stores in another form than the order holds it."""
+_SHOWN_COUNT = len(SHOWN)
+_STATUS_AT = list(SHOWN).index("status")
+_OPEN_TEXTS = frozenset(TEXT[status] for status in Status if status.is_open)
 
 
 def _to_row(order: Order) -> tuple[Any, ...]:
     # What ``Order.snapshot()`` shows, in its order and as its texts, read from the order directly
     # (no dict, no copies of its lists), then what restoring it needs (``KEPT``), in the forms
-    # the columns store. A rebuild makes one of these per order.
-    values = zip(_SHOWN_FORMS, _SHOWN_VALUES(order), strict=True)
-    shown = tuple([v if form is None else form(v) for form, v in values])
-    kept = [v if form is None else form(v) for form, v in zip(_KEPT_FORMS, _KEPT_VALUES(order), strict=True)]
-    is_open = order.status.is_open
-    return (*shown, 1 if is_open else 0, *kept, _DUMPS(shown).decode() if is_open else None)
+    # the columns store. A rebuild makes one of these per order: the values are read in one call
+    # and only those stored in another form are converted.
+    row = list(_VALUES(order))
+    for i, form in _FORMED:
+        row[i] = form(row[i])
+    is_open = row[_STATUS_AT] in _OPEN_TEXTS
+    row.insert(_SHOWN_COUNT, 1 if is_open else 0)
+    row.append(_DUMPS(row[:_SHOWN_COUNT]).decode() if is_open else None)
+    return tuple(row)
 
 
 def _from_row(row: Sequence[Any]) -> Order:
