@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from orderledger import AsyncOrderLedger, InvalidInputError, OrderLedger
-from tests.cli.test_cost_basis import SESSION
+from tests.support.cost_basis import SESSION
 
 
 def _realized(ledger: OrderLedger) -> Decimal:

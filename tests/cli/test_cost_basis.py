@@ -14,33 +14,12 @@ from typing import Any
 import pytest
 
 from tests.support.cli import assert_one_line_failure, cli_json, ingest, run_cli, write_lines
-from tests.support.integration import fill, lines, request
+from tests.support.cost_basis import SESSION, position_of
 
 
 @pytest.fixture(params=("sqlite", "postgres"))
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-# Buy 1 @ 100, 1 @ 140, 1 @ 120, 1 @ 110 (fee 1 USDT each), then sell 2 @ 130 (fee 2 USDT).
-BUYS = ("100", "140", "120", "110")
-SESSION = lines(
-    *(
-        request(f"b{n}", instrument="ETH-USDT", quantity="1", price=px, seconds=2 * n)
-        for n, px in enumerate(BUYS)
-    ),
-    *(
-        fill(f"b{n}", f"t{n + 1}", "1", px, seconds=2 * n + 1, fee="1", fee_currency="USDT")
-        for n, px in enumerate(BUYS)
-    ),
-    request("s", instrument="ETH-USDT", side="sell", quantity="2", price="130", seconds=10),
-    fill("s", "t5", "2", "130", seconds=11, fee="2", fee_currency="USDT"),
-)
-
-
-def _position(rows: list[dict[str, Any]]) -> tuple[Decimal, ...]:
-    (row,) = rows
-    return tuple(Decimal(row[k]) for k in ("quantity", "average_price", "realized_pnl", "unrealized_pnl"))
 
 
 def test_positions_under_each_rule_and_the_lots_an_accountant_asks_for(
@@ -54,13 +33,13 @@ def test_positions_under_each_rule_and_the_lots_an_accountant_asks_for(
 
     mark = ("--mark", "ETH-USDT=125")
     # By hand (docs/semantics.md, "Cost basis"): realized, and unrealized at 125, per rule.
-    assert _position(query("positions", *mark)) == (2, Decimal("117.5"), 25, 15)  # the live view
-    assert _position(query("positions", *mark, "--cost-basis", "average")) == (2, Decimal("117.5"), 25, 15)
-    assert _position(query("positions", *mark, "--cost-basis", "fifo")) == (2, 115, 20, 20)
-    assert _position(query("positions", *mark, "--cost-basis", "lifo")) == (2, 120, 30, 10)
-    assert _position(query("positions", *mark, "--cost-basis", "hifo")) == (2, 105, 0, 40)
+    assert position_of(query("positions", *mark)) == (2, Decimal("117.5"), 25, 15)  # the live view
+    assert position_of(query("positions", *mark, "--cost-basis", "average")) == (2, Decimal("117.5"), 25, 15)
+    assert position_of(query("positions", *mark, "--cost-basis", "fifo")) == (2, 115, 20, 20)
+    assert position_of(query("positions", *mark, "--cost-basis", "lifo")) == (2, 120, 30, 10)
+    assert position_of(query("positions", *mark, "--cost-basis", "hifo")) == (2, 105, 0, 40)
     # The live view is untouched by the queries.
-    assert _position(query("positions", *mark)) == (2, Decimal("117.5"), 25, 15)
+    assert position_of(query("positions", *mark)) == (2, Decimal("117.5"), 25, 15)
 
     # pnl under a rule: the sell (venue time T0+11 s, on 2026-11-20) is credited with what it
     # realized; fees 4 × 1 + 2 = 6 USDT, so net = realized − 6.

@@ -10,8 +10,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.cli.test_cost_basis import SESSION, _position
 from tests.support.cli import assert_one_line_failure, cli_json, ingest, run_cli, write_lines
+from tests.support.cost_basis import SESSION, position_of
 from tests.support.integration import T0
 
 # SESSION (tests/cli/test_cost_basis.py, docs/semantics.md "Cost basis"): buys of 1 @ 100, 140,
@@ -43,13 +43,13 @@ def test_a_ledger_created_under_fifo_reads_fifo_everywhere(file_ledger_url: str,
 
     # FIFO by hand: the sell of 2 @ 130 closes the lots at 100 and 140: (130 − 100) + (130 − 140)
     # = 20; left 120 and 110, average 115; unrealized at 125: (125 − 115) × 2 = 20.
-    assert _position(query("positions", *MARK)) == (2, 115, 20, 20)
+    assert position_of(query("positions", *MARK)) == (2, 115, 20, 20)
     # The same figures as the per-query fold, and a query's rule still wins (average: 117.5, 25, 15).
     assert query("positions", *MARK) == query("positions", *MARK, "--cost-basis", "fifo")
-    assert _position(query("positions", *MARK, "--cost-basis", "average")) == (2, Decimal("117.5"), 25, 15)
+    assert position_of(query("positions", *MARK, "--cost-basis", "average")) == (2, Decimal("117.5"), 25, 15)
     # As of 10:00:08 venue time (before the sell): the four buys, nothing realized yet.
     then = (T0.replace(second=8)).isoformat()
-    assert _position(query("positions", *MARK, "--as-of", then, "--event-time")) == (4, 117.5, 0, 30)
+    assert position_of(query("positions", *MARK, "--as-of", then, "--event-time")) == (4, 117.5, 0, 30)
     # P&L: realized 20; fees 4 × 1 + 2 = 6 USDT; net 20 − 6 = 14.
     [day] = query("pnl")
     assert (Decimal(day["realized_pnl"]), Decimal(day["realized_pnl_net"]), day["fills"]) == (20, 14, 5)
@@ -73,7 +73,7 @@ def test_a_ledger_without_a_rule_reads_as_average_and_changes_only_when_told(
     assert run_cli("db", "cost-basis", db=db, cwd=tmp_path).stdout.strip() == "cost basis: average"
     # Average by hand: cost 100 + 140 + 120 + 110 = 470 for 4, average 117.5; the sell realizes
     # (130 − 117.5) × 2 = 25; unrealized at 125: (125 − 117.5) × 2 = 15.
-    assert _position(cli_json("positions", *MARK, db=db, cwd=tmp_path)) == (2, Decimal("117.5"), 25, 15)
+    assert position_of(cli_json("positions", *MARK, db=db, cwd=tmp_path)) == (2, Decimal("117.5"), 25, 15)
     [daily] = cli_json("pnl", "--daily", db=db, cwd=tmp_path)
     assert (daily["realized_pnl"], daily["unrealized_pnl"]) == ("25", "15")
     # A query's rule wins here too: HIFO closes 140 and 120: (130 − 140) + (130 − 120) = 0; left
@@ -92,15 +92,15 @@ def test_a_ledger_without_a_rule_reads_as_average_and_changes_only_when_told(
     # A rule at `db init` is for a new ledger: this one has events under average.
     refused = run_cli("db", "init", "--cost-basis", "hifo", db=db, cwd=tmp_path)
     assert "this ledger already has events under average" in assert_one_line_failure(refused)
-    assert _position(cli_json("positions", *MARK, db=db, cwd=tmp_path)) == (2, Decimal("117.5"), 25, 15)
+    assert position_of(cli_json("positions", *MARK, db=db, cwd=tmp_path)) == (2, Decimal("117.5"), 25, 15)
 
     changed = run_cli("db", "cost-basis", "lifo", "--yes", db=db, cwd=tmp_path)
     assert changed.stdout.strip() == "cost basis: average → lifo", changed.describe()
     # LIFO by hand: the sell closes the lots at 110 and 120: (130 − 110) + (130 − 120) = 30; left
     # 100 and 140, average 120; unrealized at 125: (125 − 120) × 2 = 10.
-    assert _position(cli_json("positions", *MARK, db=db, cwd=tmp_path)) == (2, 120, 30, 10)
+    assert position_of(cli_json("positions", *MARK, db=db, cwd=tmp_path)) == (2, 120, 30, 10)
     [daily] = cli_json("pnl", "--daily", db=db, cwd=tmp_path)
     assert (daily["realized_pnl"], daily["unrealized_pnl"]) == ("30", "10")
     # And back: the log was never touched, so average gives the first figures again.
     assert run_cli("db", "cost-basis", "average", "--yes", db=db, cwd=tmp_path).returncode == 0
-    assert _position(cli_json("positions", *MARK, db=db, cwd=tmp_path)) == (2, Decimal("117.5"), 25, 15)
+    assert position_of(cli_json("positions", *MARK, db=db, cwd=tmp_path)) == (2, Decimal("117.5"), 25, 15)

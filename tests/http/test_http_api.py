@@ -348,7 +348,7 @@ def test_reconcile_is_a_dry_run_unless_asked(client: TestClient) -> None:
 def test_a_fifo_ledger_answers_under_fifo(tmp_path: Any) -> None:
     from orderledger.infrastructure.http.app import create_app
     from orderledger.infrastructure.http.service import LedgerService
-    from tests.cli.test_cost_basis import SESSION
+    from tests.support.cost_basis import SESSION
 
     served = OrderLedger(f"sqlite:///{tmp_path / 'ledger.db'}")
     served.init_database(cost_basis="fifo")

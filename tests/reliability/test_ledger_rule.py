@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from tests.reliability.test_reference_model import reference_position
 from tests.support.integration import fill, request
+from tests.support.reference import reference_position
 
 RULES = ("fifo", "lifo", "hifo")
 
