@@ -24,18 +24,17 @@ from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.audit.search import CHUNK, EVENT_COLUMNS, EventFilter, search_events
 from orderledger.infrastructure.storage.chain import GENESIS, journal_link, link, parked_digest
 from orderledger.infrastructure.storage.db import Database, table_columns
-from orderledger.infrastructure.storage.mapper import LedgerMapper
-from orderledger.infrastructure.storage.sqlite import check_sqlite_file
-from orderledger.infrastructure.storage.store import (
+from orderledger.infrastructure.storage.journal import (
     PARKED_ROWS,
     as_bytes,
-    foreign_triggers,
     journal_head,
     message_fields,
-    missing_protection,
     parked_parts,
     settlement_fields,
 )
+from orderledger.infrastructure.storage.mapper import LedgerMapper
+from orderledger.infrastructure.storage.schema import foreign_triggers, missing_protection
+from orderledger.infrastructure.storage.sqlite import check_sqlite_file
 from orderledger.projections import PROJECTIONS
 from orderledger.projections.base import MemoryTable, Projection, fold
 from orderledger.projections.orders import ORDERS_TABLE

@@ -26,7 +26,8 @@ import re
 
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.storage.db import Database, Tx
-from orderledger.infrastructure.storage.store import LedgerRecorder, foreign_triggers
+from orderledger.infrastructure.storage.schema import foreign_triggers
+from orderledger.infrastructure.storage.store import LedgerRecorder
 from orderledger.infrastructure.storage.views import Views
 
 PRIVILEGES = {

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.storage.store import ledger_triggers
+from orderledger.infrastructure.storage.schema import ledger_triggers
 from tests.support.audit import fill, journal_by_hand, line, orderledger, raw_sql, reprotect, request
 
 # Journal positions, worked out by hand from the batches below (a batch's new lines are numbered

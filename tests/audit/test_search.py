@@ -42,7 +42,7 @@ from orderledger.domain.values import OrderType, Side, format_timestamp
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.audit.search import EventFilter, search_events
 from orderledger.infrastructure.storage.chain import GENESIS, link
-from orderledger.infrastructure.storage.store import schema
+from orderledger.infrastructure.storage.schema import schema
 from tests.support.audit import Clock, Recorder, at, fact, fill, orderledger, query, request, ts
 
 

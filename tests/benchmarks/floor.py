@@ -48,7 +48,7 @@ from orderledger.domain.values import format_decimal, format_timestamp  # noqa: 
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
 from orderledger.infrastructure.ingest.messages import message_from_line  # noqa: E402
 from orderledger.infrastructure.storage.chain import GENESIS, link  # noqa: E402
-from orderledger.infrastructure.storage.store import schema  # noqa: E402
+from orderledger.infrastructure.storage.schema import schema  # noqa: E402
 from tests.benchmarks.run import PG_URL, drop_schema, lines_for, mutable_table, raw_psycopg, raw_sqlite  # noqa: E402
 
 _JOURNAL = (

@@ -261,7 +261,7 @@ def query(ledger: OrderLedger, sql: str, params: Sequence[Any] = ()) -> list[tup
 def reprotect(db: Any) -> None:
     """What an attacker who switched the append-only triggers off does last, to cover the tracks:
     switch them back on exactly as the ledger made them (``verify`` then finds nothing missing)."""
-    from orderledger.infrastructure.storage.store import append_only
+    from orderledger.infrastructure.storage.schema import append_only
 
     if db.dialect == "postgresql":
         for table in ("events", "messages", "identities", "settlements"):
