@@ -48,8 +48,8 @@ class CommittedEvent:
 
 def read_after(ledger: OrderLedger, position: int, limit: int = CHUNK) -> list[CommittedEvent]:
     """Up to ``limit`` committed events after ``position``, in log order (blocking)."""
-    notifications = ledger.ledger_recorder.select_notifications(position, limit, inclusive_of_start=False)
-    decode = ledger.ledger_mapper.decode
+    notifications = ledger.recorder.select_notifications(position, limit, inclusive_of_start=False)
+    decode = ledger.mapper.decode
     return [
         CommittedEvent(n.id, decode(n.topic, n.state, n.originator_id, n.originator_version))
         for n in notifications

@@ -29,8 +29,7 @@ from uuid import UUID
 
 import orjson
 from annotated_types import Ge, Gt
-from eventsourcing.application import Application
-from eventsourcing.persistence import InfrastructureFactory, JSONTranscoder, MapperDeserialisationError
+from eventsourcing.persistence import JSONTranscoder, MapperDeserialisationError
 from eventsourcing.popo import POPOFactory
 from eventsourcing.utils import Environment
 
@@ -142,8 +141,37 @@ class IngestReport:
             self.rejected.append(result)
 
 
+def _environment(name: str, env: Mapping[str, str] | None) -> Environment:
+    """The settings the ledger reads: os.environ, then ``env``; a CIPHER_KEY without a
+    CIPHER_TOPIC means AES-GCM from the ``cryptography`` package (``orderledger[encryption]``)."""
+    environment = Environment(name, {**os.environ, **(env or {})})
+    if environment.get("CIPHER_KEY") and not environment.get("CIPHER_TOPIC"):
+        environment["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
+    return environment
+
+
+def _mapper(env: Environment) -> LedgerMapper:
+    """The ledger's mapper with the cipher and compressor ``env`` names, taken from
+    eventsourcing's in-memory factory (the recorder is the ledger's own)."""
+    factory = POPOFactory(env)
+    try:
+        cipher = factory.cipher()
+    except ImportError:
+        raise ConfigurationError(
+            "CIPHER_KEY is set but the cipher is not installed: pip install 'orderledger[encryption]'"
+        ) from None
+    except ValueError as error:
+        raise ConfigurationError(f"CIPHER_KEY is not a usable AES key: {error}") from None
+    except OSError:  # eventsourcing's "'CIPHER_KEY' not in env"
+        raise ConfigurationError(
+            "CIPHER_TOPIC is set but CIPHER_KEY is not: set the key the ledger's events are"
+            " encrypted with (or unset CIPHER_TOPIC)"
+        ) from None
+    return LedgerMapper(transcoder=JSONTranscoder(), cipher=cipher, compressor=factory.compressor())
+
+
 @checked_methods
-class OrderLedger(Application[UUID]):
+class OrderLedger:
     """The ledger: record facts about orders, query their state, keep views current.
 
     Thread safety: one instance may be shared by any number of threads (for example an asyncio
@@ -155,8 +183,7 @@ class OrderLedger(Application[UUID]):
     """
 
     name = "OrderLedger"
-    recorder: LedgerRecorder
-    mapper: LedgerMapper
+    """Prefixes the environment's settings it reads (``ORDERLEDGER_CIPHER_KEY`` before ``CIPHER_KEY``)."""
 
     def __init__(
         self,
@@ -175,11 +202,12 @@ class OrderLedger(Application[UUID]):
         # False: leave the views to a separate `project --follow` worker (no read-your-writes).
         self.project = project
         try:
-            super().__init__(env)
-            # eventsourcing keeps its event store as ``self.events``; the ledger's ``events()``
-            # searches the log, so the store moves to ``event_store`` (the ledger writes through
-            # its processor and reads through its recorder: nothing here uses either name).
-            self.event_store = self.__dict__.pop("events")
+            # The pieces of eventsourcing the ledger uses, composed: its environment (settings
+            # from os.environ and ``env``), its factory for the cipher and compressor the
+            # environment names, and a mapper and recorder of the ledger's own.
+            self.env = _environment(self.name, env)
+            self.mapper = _mapper(self.env)
+            self.recorder = LedgerRecorder(self.db)
             self.recorder.create_tables()
             self._check_cipher()
             self.views = Views(self.db, self.mapper)
@@ -234,51 +262,6 @@ class OrderLedger(Application[UUID]):
         if self.mapper.cipher is not None:
             raise ConfigurationError("CIPHER_KEY is not the key this ledger's events were written with")
         raise ConfigurationError(failure)
-
-    def construct_env(self, name: str, env: Any = None) -> Environment:
-        environment = super().construct_env(name, env)
-        if environment.get("CIPHER_KEY") and not environment.get("CIPHER_TOPIC"):
-            # AES-GCM from the `cryptography` package (pip install 'orderledger[encryption]').
-            environment["CIPHER_TOPIC"] = "eventsourcing.cryptography:AESCipher"
-        return environment
-
-    def construct_factory(self, env: Environment) -> InfrastructureFactory:
-        # eventsourcing's own in-memory factory, for what the ledger takes from it: the cipher and
-        # the compressor named by the environment. The recorder is the ledger's (below).
-        factory: InfrastructureFactory = POPOFactory(env)  # type: ignore[assignment]
-        return factory
-
-    def construct_mapper(self) -> LedgerMapper:
-        factory = self.factory
-        try:
-            cipher = factory.cipher()
-        except ImportError:
-            raise ConfigurationError(
-                "CIPHER_KEY is set but the cipher is not installed: pip install 'orderledger[encryption]'"
-            ) from None
-        except ValueError as error:
-            raise ConfigurationError(f"CIPHER_KEY is not a usable AES key: {error}") from None
-        except OSError:  # eventsourcing's "'CIPHER_KEY' not in env"
-            raise ConfigurationError(
-                "CIPHER_TOPIC is set but CIPHER_KEY is not: set the key the ledger's events are"
-                " encrypted with (or unset CIPHER_TOPIC)"
-            ) from None
-        return LedgerMapper(transcoder=JSONTranscoder(), cipher=cipher, compressor=factory.compressor())
-
-    def construct_recorder(self) -> LedgerRecorder:
-        return LedgerRecorder(self.db)
-
-    @property
-    def ledger_recorder(self) -> LedgerRecorder:
-        """The recorder, typed."""
-        assert isinstance(self.recorder, LedgerRecorder)
-        return self.recorder
-
-    @property
-    def ledger_mapper(self) -> LedgerMapper:
-        """The mapper, typed."""
-        assert isinstance(self.mapper, LedgerMapper)
-        return self.mapper
 
     def check_ahead(self) -> None:
         """Start now, in the background, the check this process makes of the database before its
@@ -475,7 +458,7 @@ class OrderLedger(Application[UUID]):
 
     def instruments(self, *, venue: str | None = None, every_version: bool = False) -> list[InstrumentRow]:
         """Instrument definitions in force (or every version), from the log."""
-        return list_instruments(self.db, self.ledger_mapper, venue=venue, every_version=every_version)
+        return list_instruments(self.db, self.mapper, venue=venue, every_version=every_version)
 
     def _fold_inline(
         self, tx: Any, committed: list[tuple[int, OrderEvent]], decided: dict[str, Order]
@@ -608,7 +591,7 @@ class OrderLedger(Application[UUID]):
 
     def get_order(self, client_order_id: str, *, version: Version | None = None) -> Order:
         """An order now, or at a given version."""
-        stored = self.ledger_recorder.select_events(
+        stored = self.recorder.select_events(
             order_id_for(client_order_id), lte=version, client_order_id=client_order_id
         )
         order = replay(
@@ -646,9 +629,7 @@ class OrderLedger(Application[UUID]):
 
     def order_events(self, client_order_id: str) -> list[OrderEvent]:
         """Every event of one order, in version order."""
-        stored = self.ledger_recorder.select_events(
-            order_id_for(client_order_id), client_order_id=client_order_id
-        )
+        stored = self.recorder.select_events(order_id_for(client_order_id), client_order_id=client_order_id)
         return [self.mapper.decode(s.topic, s.state, s.originator_id, s.originator_version) for s in stored]
 
     def history(self, key: str) -> list[HistoryEntry]:
@@ -665,7 +646,7 @@ class OrderLedger(Application[UUID]):
             )
         if not rows:
             raise OrderNotFoundError(f"no order {client_order_id!r}", client_order_id=client_order_id)
-        decode = self.ledger_mapper.decode
+        decode = self.mapper.decode
         return [
             HistoryEntry(
                 r[0],
@@ -709,7 +690,7 @@ class OrderLedger(Application[UUID]):
         moment = parse_timestamp(as_of, "as_of")
         picked = [
             r
-            for r in orders_as_of(self.db, self.ledger_mapper, moment, event_time=event_time, open_only=open)
+            for r in orders_as_of(self.db, self.mapper, moment, event_time=event_time, open_only=open)
             if _matches(r, where)
         ]
         yield from islice(reversed(picked) if where.newest else picked, where.limit)
@@ -791,7 +772,7 @@ class OrderLedger(Application[UUID]):
             until=None if as_of is None else parse_timestamp(as_of, "as_of"),
             event_time=event_time,
         )
-        found = ((p, e) for p, e, _ in search_events(self.db, self.ledger_mapper, wanted))
+        found = ((p, e) for p, e, _ in search_events(self.db, self.mapper, wanted))
         return fold_books(fills_of(found), rule)
 
     def lots(
@@ -839,7 +820,7 @@ class OrderLedger(Application[UUID]):
             rows = positions(self.db, marks)
         else:
             moment = parse_timestamp(as_of, "as_of")
-            books_then, entries = positions_as_of(self.db, self.ledger_mapper, moment, event_time=event_time)
+            books_then, entries = positions_as_of(self.db, self.mapper, moment, event_time=event_time)
             booked = [((e.account, e.venue, e.instrument), e) for e in entries]
             rows = position_rows(self.db, books_then, marks, as_of=moment, event_time=event_time, paid=booked)
         unknown = sorted(set(marks) - {r.instrument for r in rows})
@@ -938,10 +919,10 @@ class OrderLedger(Application[UUID]):
             until=where.until,
             event_time=event_time,
         )
-        found = search_events(self.db, self.ledger_mapper, wanted, newest=where.newest)
+        found = search_events(self.db, self.mapper, wanted, newest=where.newest)
         return islice((EventRecord.of(p, e, m) for p, e, m in found), where.limit)
 
-    def events(  # type: ignore[override]
+    def events(
         self,
         *,
         types: Sequence[str] = (),
@@ -972,8 +953,8 @@ class OrderLedger(Application[UUID]):
     def events_after(self, position: Count, limit: Count) -> list[EventRecord]:
         """Up to ``limit`` committed events after log ``position``, in log order (what a live
         follower reads next; ``message_id`` is not read here: ``history`` has it)."""
-        notifications = self.ledger_recorder.select_notifications(position, limit, inclusive_of_start=False)
-        decode = self.ledger_mapper.decode
+        notifications = self.recorder.select_notifications(position, limit, inclusive_of_start=False)
+        decode = self.mapper.decode
         return [
             EventRecord.of(n.id, decode(n.topic, n.state, n.originator_id, n.originator_version), None)
             for n in notifications
@@ -981,7 +962,7 @@ class OrderLedger(Application[UUID]):
 
     def log_position(self) -> int:
         """The position of the last committed event (0 for an empty log)."""
-        return self.ledger_recorder.max_notification_id() or 0
+        return self.recorder.max_notification_id() or 0
 
     def views_lag(self) -> ViewsLag:
         """How far the views are behind the log (``behind`` 0: current). Answers from the views
@@ -1056,7 +1037,7 @@ class OrderLedger(Application[UUID]):
         if not book:
             with self._writing:
                 return set_aside(
-                    self.ledger_recorder,
+                    self.recorder,
                     message_id,
                     reason=reason,
                     by=by,
@@ -1115,7 +1096,7 @@ class OrderLedger(Application[UUID]):
             journal = merge_heads(journal, [expect_head.journal], "expect_head")
         report = verify(
             self.db,
-            self.ledger_mapper,
+            self.mapper,
             expect_head=expected,
             heads=heads,
             journal_heads=journal,

@@ -173,7 +173,7 @@ def follow(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     with open_ledger(create=False) as ledger:
-        start = (ledger.ledger_recorder.max_notification_id() or 0) if after is None else after
+        start = ledger.log_position() if after is None else after
         followed = ledger.follow(start, poll_seconds=interval, stop=stop)
         for committed in followed if limit is None else islice(followed, limit):
             sys.stdout.write(json.dumps(log_record(committed), ensure_ascii=False) + "\n")

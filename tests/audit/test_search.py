@@ -287,7 +287,7 @@ def _template(ledger: OrderLedger) -> list[Any]:
     order.cancel(stamp, "user")
     events = order.collect_events()
     assert len(events) == EVENTS_PER_ORDER
-    return [ledger.ledger_mapper.to_stored_event(e) for e in events]
+    return [ledger.mapper.to_stored_event(e) for e in events]
 
 
 @pytest.fixture(scope="module")

@@ -128,7 +128,7 @@ def test_the_bot_books_its_order_and_the_venues_updates_once() -> None:
             fills = [e for e in await bot.ledger.order_events(cid) if isinstance(e, OrderFilled)]
             assert sorted(e.trade_id for e in fills) == ["109747654", "109747655"]
 
-            last = bot.ledger.ledger.ledger_recorder.max_notification_id() or 0
+            last = bot.ledger.ledger.recorder.max_notification_id() or 0
             await bot.follow_fills(until=last)
             assert bot.position == Decimal("2")
 

@@ -103,7 +103,7 @@ def test_strict_records_nothing_when_one_message_is_refused(client: TestClient, 
     response = post(client, [request(), fill(quantity="-1")], strict="true")
     assert_problem(response, 422, "strict: nothing was recorded")
     assert client.get("/orders").json() == []
-    assert ledger.ledger_recorder.max_notification_id() is None
+    assert ledger.recorder.max_notification_id() is None
 
 
 def test_venue_payloads_go_through_their_adapters(client: TestClient) -> None:

@@ -71,7 +71,7 @@ class ConflictCounter:
         self.count = 0
         self._lock = threading.Lock()
         for ledger in ledgers:
-            recorder = ledger.ledger_recorder
+            recorder = ledger.recorder
             recorder.commit = self._counting(recorder.commit)  # type: ignore[method-assign]
 
     def _counting(self, commit: Callable[..., Any]) -> Callable[..., Any]:

@@ -151,7 +151,7 @@ def test_trusted_decoding_builds_the_events_validation_builds(tmp_path: Path) ->
         ledger.ingest_lines(lines(*simulate(13, 40)))
         with ledger.db.read() as tx:
             rows = tx.all("SELECT originator_id, originator_version, topic, state FROM events")
-        mapper = ledger.ledger_mapper
+        mapper = ledger.mapper
         assert len(rows) == event_count(ledger)
         for originator_id, version, topic, state in rows:
             checked = mapper.decode(topic, bytes(state), originator_id, version)
@@ -182,7 +182,7 @@ def test_stored_events_are_upcast_whether_validated_or_trusted(
         # A version 2 of the event: rows written at version 1 are upcast when read.
         monkeypatch.setattr(OrderCanceled, "class_version", 2)
         monkeypatch.setattr(OrderCanceled, "upcast_v1_v2", staticmethod(upcast_v1_v2), raising=False)
-        mapper = ledger.ledger_mapper
+        mapper = ledger.mapper
         for originator_id, version, topic, state in rows:
             for trusted in (False, True):
                 event = mapper.decode(topic, bytes(state), originator_id, version, trusted=trusted)
@@ -256,7 +256,7 @@ def test_a_share_of_a_partitioned_fold_parses_only_its_own_events(
             for spec in [s for p in projections for s in p.tables]:
                 tx.execute(f"DROP TABLE IF EXISTS {rebuild.rebuild_name(spec)}")
                 tx.execute(create_table_sql(spec, rebuild.rebuild_name(spec), "sqlite")[0])
-        mapper = ledger.ledger_mapper
+        mapper = ledger.mapper
         parsed: list[int] = []
         load = type(mapper).load
 

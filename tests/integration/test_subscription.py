@@ -55,7 +55,7 @@ def test_a_subscription_starts_after_the_position_it_is_given(ledger: OrderLedge
         assert ledger.record(_request(coid)).outcome == "applied"
         assert ledger.record(_accepted(coid)).outcome == "applied"
     # When subscribing after position 1 and taking three notifications
-    with ledger.ledger_recorder.subscribe(gt=1) as subscription:
+    with ledger.recorder.subscribe(gt=1) as subscription:
         taken = [next(subscription) for _ in range(3)]
     # Then they are positions 2, 3, 4, in order: c-1 accepted, c-2 requested, c-2 accepted
     assert [n.id for n in taken] == [2, 3, 4]
@@ -66,14 +66,14 @@ def test_a_subscription_filters_by_topic(ledger: OrderLedger) -> None:
     for coid in ("c-1", "c-2"):
         ledger.record(_request(coid))
         ledger.record(_accepted(coid))
-    with ledger.ledger_recorder.subscribe(gt=0, topics=["domain.events:OrderAccepted"]) as subscription:
+    with ledger.recorder.subscribe(gt=0, topics=["domain.events:OrderAccepted"]) as subscription:
         taken = [next(subscription) for _ in range(2)]
     assert [n.id for n in taken] == [2, 4]
 
 
 def test_a_subscription_yields_events_committed_after_it_started_until_stopped(ledger: OrderLedger) -> None:
     ledger.record(_request("c-1"))
-    subscription = ledger.ledger_recorder.subscribe(gt=0)
+    subscription = ledger.recorder.subscribe(gt=0)
     assert isinstance(subscription, PollingSubscription)
     subscription.interval = 0.01
     seen: list[Notification] = []

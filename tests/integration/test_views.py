@@ -353,7 +353,7 @@ def _synthetic_rows(
     """
     moment = datetime(2026, 1, 2, tzinfo=UTC)
     template_id = "bulk-0000000"
-    template = ledger.ledger_mapper.to_stored_event(
+    template = ledger.mapper.to_stored_event(
         OrderRequested(
             originator_id=order_id_for(template_id),
             originator_version=1,
@@ -423,7 +423,7 @@ def test_recovery_does_not_grow_with_history(tmp_path: Path) -> None:
         with opened(url) as ledger:
             ledger.ingest_lines(lines(request("seed"), fill("seed", "t0", "1", seconds=1)))
             _append_synthetic_requests(ledger, BULK_EVENTS, BULK_CHUNK, chunks_per_commit=5)
-            last = ledger.ledger_recorder.max_notification_id()
+            last = ledger.recorder.max_notification_id()
             assert last == BULK_EVENTS + 2
             # The views have folded everything up to here (as a long-running ledger would have).
             with ledger.db.write() as tx:

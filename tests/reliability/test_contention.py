@@ -232,7 +232,7 @@ def test_verify_while_others_write_reports_no_false_problem(file_ledger_url: str
     try:
         with contextlib.closing(OrderLedger(url)) as ledger:
             while writer.poll() is None or not runs:
-                report = verify(ledger.db, ledger.ledger_mapper)
+                report = verify(ledger.db, ledger.mapper)
                 assert report.ok, (report.broken, report.view_problems[:3])
                 runs.append(report.events)
     finally:

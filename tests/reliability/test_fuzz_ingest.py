@@ -189,7 +189,7 @@ def maybe_unchanged(ledger: OrderLedger, lines: list[str] | list[bytes], **kwarg
 
 def assert_chain_ok(ledger: OrderLedger) -> None:
     """The hash chain verifies and every view equals a fresh fold of the log."""
-    found = verify(ledger.db, ledger.ledger_mapper)
+    found = verify(ledger.db, ledger.mapper)
     assert found.ok, (found.broken, found.view_problems[:3])
 
 

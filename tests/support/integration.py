@@ -208,8 +208,8 @@ def _plain(value: Any) -> Any:
 
 def read_log(ledger: OrderLedger, chunk: int = 10_000, start: int = 1) -> list[tuple[int, OrderEvent]]:
     """The log from ``start`` as (notification ID, event), read the way an eventsourcing follower would."""
-    recorder = ledger.ledger_recorder
-    decode = ledger.ledger_mapper.decode
+    recorder = ledger.recorder
+    decode = ledger.mapper.decode
     result: list[tuple[int, OrderEvent]] = []
     while True:
         batch = recorder.select_notifications(start, chunk)
@@ -279,7 +279,7 @@ def assert_views_equal_fold(ledger: OrderLedger) -> None:
     expected = folded_rows(ledger)
     for name in expected:
         assert rows[name] == expected[name], f"{name} differs from a fresh fold of the log"
-    last = ledger.ledger_recorder.max_notification_id() or 0
+    last = ledger.recorder.max_notification_id() or 0
     assert tracking(ledger) == dict.fromkeys(VIEW_NAMES, last)
 
 
