@@ -106,7 +106,7 @@ class Bot:
         async for committed in self.ledger.follow(since=since, poll_seconds=1.0):
             event = committed.event
             if isinstance(event, OrderFilled | FillBusted | FillCorrected):
-                order = await self.ledger.get_order(event.client_order_id)
+                order = await self.ledger.order(event.client_order_id)
                 sign = 1 if order.side is Side.BUY else -1
                 filled[order.client_order_id] = sign * order.filled_quantity
                 self.position = sum(filled.values(), Decimal(0))

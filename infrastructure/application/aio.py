@@ -2,7 +2,7 @@
 
     async with AsyncOrderLedger("sqlite:///orderledger.db") as ledger:
         await ledger.record({"type": "fill", ...})
-        order = await ledger.get_order("c-1")
+        order = await ledger.order("c-1")
         async for committed in ledger.follow(since=0):
             ...
 
@@ -152,8 +152,6 @@ class AsyncOrderLedger:
     check_ahead = _reads(OrderLedger.check_ahead)  # (``open`` already starts it)
     instruments = _reads(OrderLedger.instruments)
     resolve = _reads(OrderLedger.resolve)
-    get_order = _reads(OrderLedger.get_order)
-    order_as_of = _reads(OrderLedger.order_as_of)
     order_events = _reads(OrderLedger.order_events)
     history = _reads(OrderLedger.history)
     order = _reads(OrderLedger.order)

@@ -2,7 +2,7 @@
 
     ledger = OrderLedger("sqlite:///orderledger.db")   # or memory://, postgresql://…
     ledger.ingest_lines(open("session.jsonl"))           # JSON lines → events, views updated
-    ledger.get_order("c-1").snapshot()                    # current state
+    ledger.order("c-1").snapshot()                    # current state
     ledger.history("c-1")                                 # every event, with its message
 
 Configuration is read here and nowhere else: the database URL (argument, else
@@ -589,7 +589,7 @@ class OrderLedger:
             raise OrderNotFoundError(f"{key!r} names orders at several venues; give `venue`")
         raise OrderNotFoundError(f"no order {key!r} (client order ID, venue order ID or alias)")
 
-    def get_order(self, client_order_id: str, *, version: Version | None = None) -> Order:
+    def _order_now(self, client_order_id: str, *, version: Version | None = None) -> Order:
         """An order now, or at a given version."""
         stored = self.recorder.select_events(
             order_id_for(client_order_id), lte=version, client_order_id=client_order_id
@@ -606,7 +606,7 @@ class OrderLedger:
             )
         return order
 
-    def order_as_of(self, client_order_id: str, as_of: datetime, *, event_time: bool = False) -> Order:
+    def _order_as_of(self, client_order_id: str, as_of: datetime, *, event_time: bool = False) -> Order:
         """An order as the ledger knew it at ``as_of`` (recorded time, or venue time)."""
         order: Order | None = None
         for event in self.order_events(client_order_id):
@@ -676,8 +676,8 @@ class OrderLedger:
             raise InvalidInputError("give a version or an as-of time, not both")
         client_order_id = self.resolve(key)
         if as_of is not None:
-            return self.order_as_of(client_order_id, parse_timestamp(as_of, "as_of"), event_time=event_time)
-        return self.get_order(client_order_id, version=version)
+            return self._order_as_of(client_order_id, parse_timestamp(as_of, "as_of"), event_time=event_time)
+        return self._order_now(client_order_id, version=version)
 
     def iter_orders(
         self, where: Filter, *, open: bool = False, as_of: datetime | None = None, event_time: bool = False

@@ -76,10 +76,10 @@ def test_venue_messages_that_carry_only_the_index_resolve(feed: Feed, ledger: Or
         "ts": "2026-11-20T10:00:00Z",
     }
     feed([request])
-    order = ledger.get_order("c-1")
+    order = ledger.order("c-1")
     assert (order.status, order.filled_quantity) == (Status.PARTIALLY_FILLED, Decimal(2))
     assert order.aliases == aliases
     cancel = {"type": "canceled", "venue": "dexA", "aliases": aliases, "ts": "2026-11-20T10:00:03Z"}
     feed([cancel])
-    assert ledger.get_order("c-1").status is Status.CANCELED
+    assert ledger.order("c-1").status is Status.CANCELED
     assert ledger.resolve(f"{CLIENT_INDEX}={aliases[CLIENT_INDEX]}") == "c-1"

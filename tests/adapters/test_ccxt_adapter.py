@@ -204,7 +204,7 @@ def test_a_filled_market_order_books_its_embedded_trades_and_no_price(
     }
     report = feed(out)
     assert report.counts["rejected"] == 0
-    state = ledger.get_order("c-3")
+    state = ledger.order("c-3")
     assert state.status is Status.FILLED
     assert state.filled_quantity == Decimal("0.1")
     assert state.average_price == Decimal("64010.25")
@@ -218,11 +218,11 @@ def test_cumulative_filled_without_trades_books_no_fill(
     out = valid(order_messages(partial, venue=VENUE, account=ACCOUNT))
     assert [m["type"] for m in out] == ["request", "accepted"]  # no invented trade ID
     feed(out)
-    state = ledger.get_order("c-1")
+    state = ledger.order("c-1")
     assert state.status is Status.ACCEPTED and state.filled_quantity == 0
     # The trade arrives with its real ID: booked once, and the order is partially filled.
     feed(trade_messages(trade(), venue=VENUE))
-    state = ledger.get_order("c-1")
+    state = ledger.order("c-1")
     assert state.status is Status.PARTIALLY_FILLED and state.filled_quantity == Decimal("0.4")
 
 
@@ -250,7 +250,7 @@ def test_reconciliation_infers_the_fill_the_adapter_would_not_invent(
     differences = reconciler.differences()
     assert [d.kind for d in differences] == ["inferred_fill"]
     reconciler.apply(differences, origin="test")
-    state = ledger.get_order("c-1")
+    state = ledger.order("c-1")
     assert state.filled_quantity == Decimal("0.4") and state.status is Status.PARTIALLY_FILLED
     assert Reconciler(ledger, parse_snapshot(json.dumps(document))).differences() == []
 
@@ -282,7 +282,7 @@ def test_a_canceled_partly_filled_order_ends_canceled_with_its_fill(
     assert [m["type"] for m in out] == ["request", "accepted", "fill", "canceled"]
     assert out[-1]["ts"] == "2026-11-20T10:02:30.000000Z"
     assert feed(out).counts["rejected"] == 0
-    state = ledger.get_order("c-2")
+    state = ledger.order("c-2")
     assert state.status is Status.CANCELED
     assert state.filled_quantity == Decimal("0.5")
     assert state.anomalies == []
@@ -296,7 +296,7 @@ def test_an_expired_order_expires(valid: Valid, feed: Feed, ledger: OrderLedger)
     assert [m["type"] for m in out] == ["request", "accepted", "expired"]
     assert out[0]["time_in_force"] == "IOC"
     feed(out)
-    assert ledger.get_order("c-4").status is Status.EXPIRED
+    assert ledger.order("c-4").status is Status.EXPIRED
 
 
 def test_a_rejected_order_is_rejected_without_an_acknowledgement(
@@ -307,7 +307,7 @@ def test_a_rejected_order_is_rejected_without_an_acknowledgement(
     assert [m["type"] for m in out] == ["request", "rejected"]
     assert "venue_order_id" not in out[1]  # it would acknowledge the order first
     feed(out)
-    state = ledger.get_order("c-5")
+    state = ledger.order("c-5")
     assert state.status is Status.REJECTED and state.venue_order_ids == []
 
 
@@ -353,7 +353,7 @@ def test_an_order_without_client_id_is_booked_as_an_external_order(
         },
     ]
     assert feed(out).counts["applied"] == 2
-    state = ledger.get_order("ext-binance-4293153")
+    state = ledger.order("ext-binance-4293153")
     assert (state.status, state.venue_order_ids) == (Status.ACCEPTED, ["4293153"])
 
 
@@ -387,7 +387,7 @@ def test_requests_can_be_left_to_the_trading_system(valid: Valid, feed: Feed, le
     events = ledger.order_events("c-1")
     anomalies = {(e.field, e.recorded, e.reported) for e in events if isinstance(e, AnomalyRecorded)}
     assert anomalies == {("quantity", "1", "2"), ("price", "64000", "63900")}
-    order_now = ledger.get_order("c-1")
+    order_now = ledger.order("c-1")
     assert (order_now.quantity, order_now.price, order_now.time_in_force) == (1, 64000, "GTC")
     assert sorted(order_now.anomalies) == ["price_mismatch", "quantity_mismatch"]
     again = feed(order_messages(edited, venue=VENUE, account=ACCOUNT))
@@ -453,7 +453,7 @@ def test_a_cancel_reply_names_the_order_not_the_cancel_request(
     out = valid(order_messages(reply, venue=VENUE, account=ACCOUNT))
     assert {m["client_order_id"] for m in out} == {"c-2"}
     feed(out)
-    assert ledger.get_order("c-2").status is Status.CANCELED
+    assert ledger.order("c-2").status is Status.CANCELED
 
 
 # ---------------------------------------------------------------------- trades
@@ -574,7 +574,7 @@ def test_one_raw_payload_can_be_ingested_as_one_input(ledger: OrderLedger) -> No
     assert item.error is None and len(item.messages) == 3
     report = ledger.ingest_inbound([item])
     assert report.counts["applied"] == 1
-    assert ledger.get_order("c-1").filled_quantity == Decimal("0.4")
+    assert ledger.order("c-1").filled_quantity == Decimal("0.4")
     broken = inbound(
         raw,
         [{"type": "fill", "venue": VENUE, "ts": "2026-11-20T10:00:00Z"}],
@@ -647,7 +647,7 @@ def test_ccxt_parsed_binance_orders_reach_the_right_states(
         "c-4": (Status.EXPIRED, "0", "4293181"),
     }
     for client_id, (status, filled, venue_order_id) in expected.items():
-        state = ledger.get_order(client_id)
+        state = ledger.order(client_id)
         assert (state.status, state.filled_quantity, state.venue_order_ids) == (
             status,
             Decimal(filled),
@@ -670,7 +670,7 @@ def test_ccxt_parsed_full_new_order_reply_books_its_fills(
     # The same trade from GET /api/v3/myTrades is a duplicate.
     my_trade = binance.parse_trade(fixture_json("binance_spot.json")["rest_my_trades_t2"][3])
     assert feed(trade_messages(my_trade, venue=VENUE)).counts["duplicate"] == 1
-    assert ledger.get_order("c-3").status is Status.FILLED
+    assert ledger.order("c-3").status is Status.FILLED
 
 
 def test_ccxt_parsed_cancel_reply_does_not_request_a_phantom_order(
@@ -681,5 +681,5 @@ def test_ccxt_parsed_cancel_reply_does_not_request_a_phantom_order(
     out = valid(order_messages(reply, venue=VENUE, account=ACCOUNT))
     assert {m.get("client_order_id") for m in out} == {"c-2"}
     feed(out)
-    assert ledger.get_order("c-2").status is Status.CANCELED
+    assert ledger.order("c-2").status is Status.CANCELED
     assert [o["client_order_id"] for o in list_orders(ledger.db)] == ["c-2"]

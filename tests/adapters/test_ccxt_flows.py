@@ -80,7 +80,7 @@ def test_binanceusdm_stream_books_order_partial_fill_fill_then_a_close_whose_pnl
     seen = []
     for line in lines:
         assert ingest(ledger, "binanceusdm", line).counts["rejected"] == 0
-        state = ledger.get_order("bot-open-1")
+        state = ledger.order("bot-open-1")
         seen.append((state.status, state.filled_quantity))
     # Then the opening order goes accepted → partially filled → filled,
     assert seen == [
@@ -90,7 +90,7 @@ def test_binanceusdm_stream_books_order_partial_fill_fill_then_a_close_whose_pnl
         (Status.FILLED, Decimal("0.002")),
     ]
     # at an average of (33465.00 + 33465.22) / 2 = 33465.11,
-    assert ledger.get_order("bot-open-1").average_price == Decimal("33465.11")
+    assert ledger.order("bot-open-1").average_price == Decimal("33465.11")
     assert trades_of(ledger) == BINANCEUSDM_TRADES
     # and the ledger's realized P&L is Binance's rp: (33468.46 − 33465.11) × 0.001 = 0.00335.
     assert realized(ledger) == Decimal("0.00335")
@@ -132,7 +132,7 @@ def test_binance_spot_execution_reports_through_handle_order_update(
     seen = []
     for line in lines:
         assert ingest(ledger, "binance", line).counts["rejected"] == 0
-        state = ledger.get_order("m4M6AD5MF3b1ERe65l4SPq")
+        state = ledger.order("m4M6AD5MF3b1ERe65l4SPq")
         seen.append((state.status, state.filled_quantity))
     # Then: accepted, 0.332 filled, then all 2 (0.332 + 1.668) at 46.866 with 0.002 BNB of fees.
     assert seen == [
@@ -144,7 +144,7 @@ def test_binance_spot_execution_reports_through_handle_order_update(
         ("109747654", Decimal("0.332"), Decimal("46.866"), Decimal("0.000332"), "BNB"),
         ("109747655", Decimal("1.668"), Decimal("46.866"), Decimal("0.001668"), "BNB"),
     ]
-    assert ledger.get_order("m4M6AD5MF3b1ERe65l4SPq").average_price == Decimal("46.866")
+    assert ledger.order("m4M6AD5MF3b1ERe65l4SPq").average_price == Decimal("46.866")
 
 
 def test_kraken_executions_channel_through_handle_orders_and_handle_my_trades(
@@ -160,7 +160,7 @@ def test_kraken_executions_channel_through_handle_orders_and_handle_my_trades(
     seen = []
     for line in lines:
         assert ingest(ledger, "kraken", line).counts["rejected"] == 0
-        state = ledger.get_order("3")
+        state = ledger.order("3")
         seen.append((state.status, state.filled_quantity))
     # Then the order (client order ID "3", Kraken's userref) is accepted, filled 0.002, then all
     # 0.005 (0.002 + 0.003), and its fees add to 0.053 USD = the venue's fee_usd_equiv.
@@ -175,7 +175,7 @@ def test_kraken_executions_channel_through_handle_orders_and_handle_my_trades(
         ("TKRWS1-DERIV-ED0000", Decimal("0.002"), Decimal("26500"), Decimal("0.0212"), "USD"),
         ("TKRWS2-DERIV-ED0000", Decimal("0.003"), Decimal("26500"), Decimal("0.0318"), "USD"),
     ]
-    assert ledger.get_order("3").time_in_force == "GTC"
+    assert ledger.order("3").time_in_force == "GTC"
 
 
 # ---------------------------------------------------------------------- liquidation / ADL
@@ -195,7 +195,7 @@ def test_hyperliquid_liquidation_is_an_external_market_order_booked_once(
     report = ingest(ledger, "hyperliquid", first)
     assert report.counts["applied"] == 1
     # Then it books at once as an external market sell tagged liquidation, never parked,
-    order = ledger.get_order("ext-hyperliquid-719874965978")
+    order = ledger.order("ext-hyperliquid-719874965978")
     assert (order.status, order.side.value, order.order_type.value) == (Status.FILLED, "sell", "market")
     assert (order.quantity, order.filled_quantity, order.external) == (Decimal("64.8"), Decimal("64.8"), True)
     assert order.tags == {"liquidation": "true"}
@@ -236,14 +236,14 @@ def test_hyperliquid_liquidation_fills_on_separate_lines_refuse_the_later_line(
     assert first.counts["applied"] == 1
     assert second.counts["rejected"] == 1
     assert second.rejected[0].reason == REFUSED_SPLIT
-    order = ledger.get_order("ext-hyperliquid-719874965978")
+    order = ledger.order("ext-hyperliquid-719874965978")
     assert (order.quantity, order.filled_quantity) == (Decimal("40"), Decimal("40"))
     assert parked_rows(ledger) == 0
     # while two such fills in one payload (one REST reply, one userFills push) book both (the
     # same fills given another order ID, 719874965979, in the same ledger: derived).
     other = [fill | {"order": "719874965979", "id": str(int(fill["id"]) + 10)} for fill in fills]
     assert ingest(ledger, "hyperliquid", other).counts["applied"] == 1
-    order = ledger.get_order("ext-hyperliquid-719874965979")
+    order = ledger.order("ext-hyperliquid-719874965979")
     assert (order.quantity, order.filled_quantity) == (Decimal("64.8"), Decimal("64.8"))  # 40 + 24.8
 
 
@@ -271,7 +271,7 @@ def test_bybit_liquidation_fills_on_separate_lines_share_the_order_quantity(
     report = ingest(ledger, "bybit", *lines)
     # Then both lines book into one external market order of Bybit's orderQty 0.002.
     assert (report.counts["applied"], report.counts["rejected"]) == (2, 0)
-    order = ledger.get_order("ext-bybit-aee7453a-a100-465f-857a-3db780e9329a")
+    order = ledger.order("ext-bybit-aee7453a-a100-465f-857a-3db780e9329a")
     assert (order.status, order.quantity, order.filled_quantity) == (
         Status.FILLED,
         Decimal("0.002"),

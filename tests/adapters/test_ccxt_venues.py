@@ -70,7 +70,7 @@ def test_bybit_linear_orders_without_order_link_id_are_external_and_pnl_matches_
     # Then both orders are external, filled, and every fill is booked once with its fee.
     assert report.counts["rejected"] == 0
     for venue_order_id in ("aee7453a-a100-465f-857a-3db780e9329a", "f5f2d355-9a11-4af3-9b83-aa1d6ab6ddfe"):
-        state = ledger.get_order(f"ext-bybit-{venue_order_id}")
+        state = ledger.order(f"ext-bybit-{venue_order_id}")
         assert (state.status, state.filled_quantity) == (Status.FILLED, Decimal("0.001"))
     assert trades_of(ledger) == [
         (
@@ -103,7 +103,7 @@ def test_bybit_partially_filled_canceled_ends_canceled_not_open(
     report = ingest(ledger, "bybit", [trade, order])
     assert report.counts["rejected"] == 0
     # Then the order is canceled (terminal) with its one fill, and Bybit's IOC is recorded.
-    state = ledger.get_order("bot-7")
+    state = ledger.order("bot-7")
     assert (state.status, state.filled_quantity, state.quantity) == (
         Status.CANCELED,
         Decimal("0.001"),
@@ -165,7 +165,7 @@ def test_okx_swap_close_books_once_in_either_arrival_order_and_pnl_matches_fillp
         ("293429690", Decimal("0.1"), Decimal("13.142"), Decimal("0.00026284"), "USDT"),
     ]
     for ord_id in ("2657625147249614000", "2657625147249614848"):
-        state = ledger.get_order(f"ext-okx-{ord_id}")
+        state = ledger.order(f"ext-okx-{ord_id}")
         assert (state.status, state.filled_quantity) == (Status.FILLED, Decimal("0.1"))
     assert realized(ledger) == Decimal("-0.0001")  # OKX's fillPnl on the closing fill
 
@@ -248,7 +248,7 @@ def test_lighter_client_index_resolves_to_the_callers_order_not_a_phantom(
     report = ingest(ledger, "lighter", order, trade)
     # Then both resolve to c-eth-1 through the alias: one order, partly filled, no phantom.
     assert report.counts["rejected"] == 0
-    state = ledger.get_order("c-eth-1")
+    state = ledger.order("c-eth-1")
     assert (state.status, state.filled_quantity) == (Status.PARTIALLY_FILLED, Decimal("10.2304"))
     assert state.venue_order_ids == ["281474977354074"]
     assert [o["client_order_id"] for o in list_orders(ledger.db)] == ["c-eth-1"]
@@ -267,7 +267,7 @@ def test_lighter_order_without_client_index_is_external(ccxt_lib: Any, make_ledg
     canceled = exchange.parse_order(raw("lighter", "order") | {"status": "canceled"})
     ledger = make_ledger()
     assert ingest(ledger, "lighter", canceled).counts["rejected"] == 0
-    assert ledger.get_order("ext-lighter-281474977354074").status is Status.CANCELED
+    assert ledger.order("ext-lighter-281474977354074").status is Status.CANCELED
 
 
 # ---------------------------------------------------------------------- Kraken
@@ -292,7 +292,7 @@ def test_kraken_userref_zero_is_no_client_id_and_trade_id_stubs_are_noted(
     report = ingest(ledger, "kraken", order, done)
     # Then the order is external (keyed by its txid), and the stub is a note, not a refusal.
     assert report.counts["rejected"] == 0
-    state = ledger.get_order("ext-kraken-OXVPSU-Q726F-L3SDEP")
+    state = ledger.order("ext-kraken-OXVPSU-Q726F-L3SDEP")
     assert (state.status, state.quantity, state.price) == (Status.ACCEPTED, Decimal("10"), Decimal("0.5"))
     notes: list[str] = []
     payload_messages(done, venue="kraken", account=ACCOUNT, notes=notes)

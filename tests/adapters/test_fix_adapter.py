@@ -307,9 +307,9 @@ def test_new_trade_bust_correct_cancel_session(valid: Valid, feed: Feed, ledger:
     for line, (status, filled) in zip(lines, expected, strict=True):
         result = feed(valid(fix_messages(line, venue=VENUE)))
         assert result.counts["rejected"] == 0, result.rejected
-        order = ledger.get_order("F-1")
+        order = ledger.order("F-1")
         assert (order.status, order.filled_quantity) == (status, Decimal(filled)), line
-    order = ledger.get_order("F-1")
+    order = ledger.order("F-1")
     assert order.venue_order_ids == ["O-100"]
     assert order.fills["X-2"].busted
     assert (order.fills["X-3"].qty, order.fills["X-3"].px) == (Decimal(2), Decimal("99.5"))
@@ -321,7 +321,7 @@ def test_new_trade_bust_correct_cancel_session(valid: Valid, feed: Feed, ledger:
     # The whole session again (a FIX resend after a reconnect) changes nothing.
     again = feed([m for line in lines for m in fix_messages(line, venue=VENUE)])
     assert again.counts["applied"] == 0 and again.counts["rejected"] == 0
-    assert ledger.get_order("F-1").version == order.version
+    assert ledger.order("F-1").version == order.version
 
 
 def chain_reports() -> list[dict[int, str]]:
@@ -382,7 +382,7 @@ def chain_reports() -> list[dict[int, str]]:
 
 
 def assert_chain_booked(ledger: OrderLedger) -> None:
-    order = ledger.get_order("F-1")
+    order = ledger.order("F-1")
     assert order.status is Status.CANCELED
     assert (order.quantity, order.price, order.filled_quantity) == (Decimal(20), Decimal(101), Decimal(10))
     assert order.venue_order_ids == ["O-100", "O-200"]
@@ -390,7 +390,7 @@ def assert_chain_booked(ledger: OrderLedger) -> None:
     assert sorted(order.fills) == ["X-2", "X-5", "X-7"]
     for later in ("F-2", "F-3", "F-4"):  # never re-keyed, no phantom orders
         with pytest.raises(OrderNotFoundError):
-            ledger.get_order(later)
+            ledger.order(later)
     assert ledger.resolve(f"{alias('F-3')}=F-3") == "F-1"
 
 
@@ -436,7 +436,7 @@ def test_a_chain_whose_request_comes_last_is_resolved_from_parking(
     messages = valid([m for r in reports for m in translate(r)])
     assert feed(messages).counts["parked"] == len(messages)  # all of them wait for the order
     feed([request()])
-    order = ledger.get_order("F-1")
+    order = ledger.order("F-1")
     assert order.status is Status.CANCELED
     assert (order.quantity, order.filled_quantity) == (Decimal(15), Decimal(5))
     assert set(order.aliases) == {alias("F-1"), alias("F-2"), alias("F-4")}
@@ -449,14 +449,14 @@ def test_a_clordid_alias_on_the_request_resolves_reports_before_the_new(
     # The trade arrives before the New (a drop copy that lost it): found by its ClOrdID alias.
     result = feed(valid(translate(report(t150="F", t17="X-2", t32="2", t31="100", t37=None))))
     assert result.counts["applied"] == 1
-    assert ledger.get_order("F-1").filled_quantity == Decimal(2)
+    assert ledger.order("F-1").filled_quantity == Decimal(2)
 
 
 def test_cancel_and_replace_rejects(valid: Valid, feed: Feed, ledger: OrderLedger) -> None:
     feed([request()])
     feed(valid(translate(report())))
     feed([{"type": "cancel_requested", "client_order_id": "F-1", "ts": "2026-11-20T10:00:01Z"}])
-    assert ledger.get_order("F-1").status is Status.PENDING_CANCEL
+    assert ledger.order("F-1").status is Status.PENDING_CANCEL
     reject = {
         35: "9",
         11: "F-1-C",
@@ -470,7 +470,7 @@ def test_cancel_and_replace_rejects(valid: Valid, feed: Feed, ledger: OrderLedge
     out = valid(fix_messages(reject, venue=VENUE))
     assert [(m["type"], m["reason"]) for m in out] == [("cancel_rejected", "too late to cancel")]
     feed(out)
-    assert ledger.get_order("F-1").status is Status.ACCEPTED
+    assert ledger.order("F-1").status is Status.ACCEPTED
     feed(
         [
             {
@@ -485,7 +485,7 @@ def test_cancel_and_replace_rejects(valid: Valid, feed: Feed, ledger: OrderLedge
     out = valid(cancel_reject_messages(amend_reject, venue=VENUE))
     assert [(m["type"], m["reason"]) for m in out] == [("amend_rejected", "price out of band")]
     feed(out)
-    order = ledger.get_order("F-1")
+    order = ledger.order("F-1")
     assert (order.status, order.quantity) == (Status.ACCEPTED, Decimal(10))
     with pytest.raises(FixError, match="CxlRejResponseTo"):
         cancel_reject_messages({35: "9", 11: "A", 60: "20261120-10:00:04"}, venue=VENUE)
@@ -495,7 +495,7 @@ def test_cancel_and_replace_rejects(valid: Valid, feed: Feed, ledger: OrderLedge
 def test_rejected_and_expired_orders(valid: Valid, feed: Feed, ledger: OrderLedger) -> None:
     feed([request("F-8"), request("F-9")])
     feed(valid(translate(report(t11="F-8", t150="8", t39="8", t37="NONE", t58="insufficient margin"))))
-    rejected = ledger.get_order("F-8")
+    rejected = ledger.order("F-8")
     assert (rejected.status, rejected.reason, rejected.venue_order_ids) == (
         Status.REJECTED,
         "insufficient margin",
@@ -503,14 +503,14 @@ def test_rejected_and_expired_orders(valid: Valid, feed: Feed, ledger: OrderLedg
     )
     feed(valid(translate(report(t11="F-9", t37="O-9"))))
     feed(valid(translate(report(t11="F-9", t37="O-9", t150="C", t39="C", t17="X-2"))))
-    assert ledger.get_order("F-9").status is Status.EXPIRED
+    assert ledger.order("F-9").status is Status.EXPIRED
 
 
 def test_a_restatement_is_the_venues_word_on_the_terms(valid: Valid, feed: Feed, ledger: OrderLedger) -> None:
     feed([request()])
     feed(valid(translate(report())))
     feed(valid(translate(report(t150="D", t17="X-2", t38="8", t378="3", t60="20261120-10:00:01"))))
-    assert ledger.get_order("F-1").quantity == Decimal(8)
+    assert ledger.order("F-1").quantity == Decimal(8)
     unchanged = feed(valid(translate(report(t150="D", t17="X-3", t38="8", t60="20261120-10:00:02"))))
     assert unchanged.counts["duplicate"] == 1
 
@@ -553,7 +553,7 @@ def test_a_new_answering_a_replace_with_a_new_order_id(valid: Valid, feed: Feed,
     )
     assert [m["type"] for m in out] == ["amended", "accepted"]
     assert feed(out).counts["applied"] == 2  # one line per message here
-    order = ledger.get_order("F-1")
+    order = ledger.order("F-1")
     assert (order.quantity, order.venue_order_ids) == (Decimal(12), ["O-100", "O-300"])
     assert order.aliases == {alias("F-1"): "F-1", alias("F-2"): "F-2"}
 

@@ -158,11 +158,11 @@ def test_a_bad_checksum_rejects_the_whole_line_and_stores_nothing(book: OrderLed
         rejected.reason or ""
     )
     with pytest.raises(OrderNotFoundError):
-        book.get_order("K-1")
+        book.order("K-1")
     assert [outcome for outcome, _ in journal(book)] == ["rejected"]
     # The same line with the true checksum books both messages.
     fixed = ingest(book, ["20261120-10:00:00.100: " + order + ack])
-    assert fixed.counts["applied"] == 1 and book.get_order("K-1").venue_order_ids == ["V-1"]
+    assert fixed.counts["applied"] == 1 and book.order("K-1").venue_order_ids == ["V-1"]
 
 
 # ---------------------------------------------------------------------- FIX 4.4 flows
@@ -198,7 +198,7 @@ def test_new_partial_fill_with_the_account_from_tag_1(book: OrderLedger) -> None
     # then every line is applied and the order is filled at the average (4×100.25 + 6×100.5)/10
     # = (401 + 603)/10 = 100.4, in account ACC-7 (tag 1).
     assert report.counts == {"applied": 3, "duplicate": 0, "parked": 0, "ignored": 0, "rejected": 0}
-    order = book.get_order("ORD-1")
+    order = book.order("ORD-1")
     assert (order.account, order.status, order.filled_quantity) == ("ACC-7", Status.FILLED, 10)
     assert (order.average_price, order.quote_currency) == (Decimal("100.4"), "USD")
     trades = list_trades(book.db, client_order_id="ORD-1")
@@ -220,7 +220,7 @@ def test_new_partial_fill_with_the_account_from_tag_1(book: OrderLedger) -> None
         "35=8|1=ACC-7|11=ORD-2|37=VX-2|55=ETH-USD|54=1|38=1|40=2|44=100|17=E-9|150=0|39=0|60=20261120-10:00:03",
     )
     ingest(book, [second], account="MAIN")
-    assert book.get_order("ORD-2").account == "MAIN"
+    assert book.order("ORD-2").account == "MAIN"
 
 
 def drop_copy_session() -> list[str]:
@@ -269,7 +269,7 @@ def test_drop_copy_intent_replace_chain_and_a_cancel_with_a_new_order_id(book: O
     for line in lines:
         report = ingest(book, [line])
         assert report.counts["rejected"] == 0, report.rejected[0].reason
-        statuses.append(book.get_order("C-1").status)
+        statuses.append(book.order("C-1").status)
     # The desk's D is the request; G and F put the order in a pending state before the venue answers.
     assert statuses == [
         Status.REQUESTED,
@@ -281,7 +281,7 @@ def test_drop_copy_intent_replace_chain_and_a_cancel_with_a_new_order_id(book: O
         Status.PENDING_CANCEL,  # the venue's pending cancel adds no fact
         Status.CANCELED,  # canceled under the new OrderID V-102: recorded, not refused
     ]
-    order = book.get_order("C-1")
+    order = book.order("C-1")
     assert (order.side.value, order.quantity, order.price, order.filled_quantity) == ("sell", 4, 64100, 2)
     assert order.venue_order_ids == ["V-100", "V-101", "V-102"]
     assert order.aliases == {alias(c): c for c in ("C-1", "C-2", "C-3")}
@@ -295,7 +295,7 @@ def test_drop_copy_intent_replace_chain_and_a_cancel_with_a_new_order_id(book: O
         "35=8|11=C-3|37=V-102|17=X-6|19=X-2|150=H|39=4|58=busted|60=20261120-10:05:00",
     )
     assert ingest(book, [bust]).counts["applied"] == 1
-    assert book.get_order("C-1").filled_quantity == 0
+    assert book.order("C-1").filled_quantity == 0
     # The whole log again (a resend after a reconnect) changes nothing.
     again = ingest(book, lines)
     assert again.counts["applied"] == 0 and again.counts["rejected"] == 0
@@ -325,7 +325,7 @@ def test_two_messages_on_one_line_are_both_booked(book: OrderLedger) -> None:
     report = ingest(book, two_on_a_line_session())
     # The second line is one applied input that booked both facts.
     assert report.counts == {"applied": 2, "duplicate": 0, "parked": 0, "ignored": 0, "rejected": 0}
-    order = book.get_order("R-1")
+    order = book.order("R-1")
     assert (order.status, order.quantity, order.filled_quantity) == (Status.FILLED, 12, 12)
     assert [t["trade_id"] for t in list_trades(book.db, client_order_id="R-1")] == ["Y-3"]
 
@@ -414,7 +414,7 @@ def fix42_session() -> list[str]:
 def test_fix42_bust_and_correct_through_exec_trans_type(book: OrderLedger) -> None:
     report = ingest(book, fix42_session())
     assert report.counts == {"applied": 6, "duplicate": 0, "parked": 0, "ignored": 1, "rejected": 0}
-    order = book.get_order("N-1")
+    order = book.order("N-1")
     # A-2 busted; A-3 is 100 at 139.95 after its correction; the status report added nothing;
     # A-7 fills 200: 100 + 200 = 300 → filled at (100×139.95 + 200×140.1)/300 = 42015/300 = 140.05.
     assert (order.status, order.filled_quantity, order.average_price) == (
@@ -450,7 +450,7 @@ def test_real_captures_through_the_ledger(book: OrderLedger) -> None:
     # then the order is requested (market buy 7,000 for the given account), 3,500 are filled at
     # 113.35, and the two others are journaled as not booked, with why.
     assert report.counts == {"applied": 2, "duplicate": 0, "parked": 0, "ignored": 2, "rejected": 0}
-    order = book.get_order("636730640278898634")
+    order = book.order("636730640278898634")
     assert (order.account, order.order_type.value, order.quantity, order.status) == (
         "DESK",
         "market",
@@ -501,7 +501,7 @@ def test_a_quantity_and_price_scale_for_venues_that_send_integers(book: OrderLed
         for line, msgs in zip((new, fill, tagged), messages, strict=True)
     ]
     book.ingest_inbound(items)
-    assert book.get_order("S-1").filled_quantity == Decimal("17.5")  # 15 + 2.5
+    assert book.order("S-1").filled_quantity == Decimal("17.5")  # 15 + 2.5
     unreadable = {**read_fix(tagged)[0], 5001: "x"}
     with pytest.raises(FixError, match="scale tag 5001 must be a whole number"):
         fix_messages(unreadable, venue=VENUE, quantity_scale_tag=5001)
@@ -585,13 +585,13 @@ def test_the_fix_44_example_log(book: OrderLedger) -> None:
     # 3 lines of the first order, 8 of the drop copy (7 applied, the pending cancel ignored), the
     # New and the line of two messages, one heartbeat (ignored): 3 + 7 + 2 = 12 applied.
     assert report.counts == {"applied": 12, "duplicate": 0, "parked": 0, "ignored": 2, "rejected": 0}
-    assert (book.get_order("ORD-1").status, book.get_order("ORD-1").average_price) == (
+    assert (book.order("ORD-1").status, book.order("ORD-1").average_price) == (
         Status.FILLED,
         Decimal("100.4"),
     )
-    canceled = book.get_order("C-1")
+    canceled = book.order("C-1")
     assert (canceled.status, canceled.venue_order_ids) == (Status.CANCELED, ["V-100", "V-101", "V-102"])
-    assert (book.get_order("R-1").status, book.get_order("R-1").filled_quantity) == (Status.FILLED, 12)
+    assert (book.order("R-1").status, book.order("R-1").filled_quantity) == (Status.FILLED, 12)
 
 
 def test_the_fix_42_example_log(book: OrderLedger) -> None:
@@ -599,7 +599,7 @@ def test_the_fix_42_example_log(book: OrderLedger) -> None:
     report = ingest(book, lines)
     # The 4.2 session above (6 applied, the status ignored) and the PHLX status capture (ignored).
     assert report.counts == {"applied": 6, "duplicate": 0, "parked": 0, "ignored": 2, "rejected": 0}
-    order = book.get_order("N-1")
+    order = book.order("N-1")
     assert (order.status, order.filled_quantity, order.average_price) == (
         Status.FILLED,
         300,

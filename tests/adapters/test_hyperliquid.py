@@ -178,17 +178,17 @@ def test_user_fills_book_liquidations_and_wait_for_orders_named_only_by_oid(ledg
     counts = ingest(ledger, ws("userFills", {"isSnapshot": True, "user": USER, "fills": FILLS}), OPEN_ORDERS)
 
     # Then the two liquidations are booked at once, each on an external market order for its size.
-    hype_liq = ledger.get_order("ext-hyperliquid-298509207410")
+    hype_liq = ledger.order("ext-hyperliquid-298509207410")
     assert hype_liq.external and hype_liq.tags == {"liquidation": "true"}
     assert (hype_liq.side.value, hype_liq.quantity, hype_liq.status) == (
         "sell",
         Decimal("5.2"),
         Status.FILLED,
     )
-    crcl_liq = ledger.get_order("ext-hyperliquid-310636768174")
+    crcl_liq = ledger.order("ext-hyperliquid-310636768174")
     assert (crcl_liq.quantity, crcl_liq.status) == (Decimal("0.27"), Status.FILLED)
     # The maker buy of 0.14 flx:CRCL waited for its order; the openOrders reply released it.
-    resting = ledger.get_order("ext-hyperliquid-251733169011")
+    resting = ledger.order("ext-hyperliquid-251733169011")
     assert (resting.order_type.value, resting.price, resting.time_in_force) == ("limit", Decimal("70"), "GTC")
     assert (resting.filled_quantity, resting.status) == (Decimal("0.14"), Status.FILLED)
     # The two other HYPE fills name orders nobody has reported yet: still waiting (one line).
@@ -234,7 +234,7 @@ def test_the_same_fills_by_websocket_and_rest_book_once_in_either_order(tmp_path
         for payload in order:
             ingest(book, payload, OPEN_ORDERS)
         trades = sorted((t["trade_id"], t["quantity"], t["fee"]) for t in list_trades(book.db))
-        results.append((trades, book.get_order(CLOID_FILL["cloid"]).status))
+        results.append((trades, book.order(CLOID_FILL["cloid"]).status))
         book.close()
     # Four trades booked once each; the caller's SOL order is filled by its cloid fill, whose fee is 0.023154.
     assert results[0] == results[1]
@@ -250,7 +250,7 @@ def test_the_same_fills_by_websocket_and_rest_book_once_in_either_order(tmp_path
 def test_orders_without_cloid_are_external_and_ws_rest_copies_agree(ledger: OrderLedger) -> None:
     # Given the orderUpdates push of the cancel, then the historicalOrders reply with both entries.
     first = ingest(ledger, ws("orderUpdates", HISTORICAL[:1]), HISTORICAL, ORDER_STATUS_SPOT)
-    order = ledger.get_order("ext-hyperliquid-323550506865")
+    order = ledger.order("ext-hyperliquid-323550506865")
     # Then one external order: sell 1 HYPE limit 40 GTC, acknowledged as 323550506865, canceled.
     assert (order.side.value, order.quantity, order.price, order.status) == (
         "sell",
@@ -260,7 +260,7 @@ def test_orders_without_cloid_are_external_and_ws_rest_copies_agree(ledger: Orde
     )
     assert order.venue_order_ids == ["323550506865"]
     # The spot order keeps its BASE/QUOTE name.
-    spot = ledger.get_order("ext-hyperliquid-60816227852")
+    spot = ledger.order("ext-hyperliquid-60816227852")
     assert (spot.instrument, spot.status) == ("PURR/USDC", Status.CANCELED)
     assert (first["applied"], first["duplicate"], first["rejected"]) == (2, 1, 0)  # REST repeats the push
     # When the same input is ingested again, nothing new is recorded.
@@ -278,7 +278,7 @@ def test_webdata2_open_orders_are_diffed_per_user(ledger: OrderLedger) -> None:
         fmt="hyperliquid", venue=VENUE, account=ACCOUNT,
     )  # fmt: skip
     # Then the new order is requested and acknowledged; its leaving is noted, not guessed.
-    order = ledger.get_order("ext-hyperliquid-6928553534")
+    order = ledger.order("ext-hyperliquid-6928553534")
     assert (order.side.value, order.quantity, order.price, order.status) == (
         "buy",
         Decimal("0.1"),
@@ -306,7 +306,7 @@ def test_spot_meta_as_a_line_names_later_spot_orders(ledger: OrderLedger) -> Non
     counts = ingest(ledger, [hfun], SPOT_META, [hfun])
     # The first line is refused with one line of reason; after the meta the order is HFUN/USDC.
     assert counts["rejected"] == 1 and counts["applied"] == 1
-    assert ledger.get_order("ext-hyperliquid-6928553534").instrument == "HFUN/USDC"
+    assert ledger.order("ext-hyperliquid-6928553534").instrument == "HFUN/USDC"
 
 
 def test_bad_payloads_are_refused_with_one_line() -> None:
@@ -355,7 +355,7 @@ def test_a_liquidations_fills_on_separate_lines_grow_its_order(ledger: OrderLedg
     assert (counts["applied"], counts["duplicate"], counts["rejected"]) == (
         (1, 3, 0) if rest_first else (3, 1, 0)
     )
-    order = ledger.get_order("ext-hyperliquid-298509207410")
+    order = ledger.order("ext-hyperliquid-298509207410")
     assert (order.tags, order.side.value, order.quantity, order.filled_quantity, order.status) == (
         {"liquidation": "true"}, "sell", Decimal("5.2"), Decimal("5.2"), Status.FILLED,
     )  # fmt: skip
@@ -468,7 +468,7 @@ def test_our_own_liquidation_is_still_a_liquidation_on_both_routes(
     assert (native.counts["applied"], routed.counts["applied"]) == (1, 1)
     # Then each books the venue's external market sell of 64.8, tagged, and its fill.
     for oid in (719874965978, 719874965979):
-        order = ledger.get_order(f"ext-hyperliquid-{oid}")
+        order = ledger.order(f"ext-hyperliquid-{oid}")
         assert (order.tags, order.order_type.value, order.side.value, order.filled_quantity) == (
             {"liquidation": "true"}, "market", "sell", Decimal("64.8"),
         )  # fmt: skip
@@ -480,7 +480,7 @@ def test_our_own_liquidation_is_still_a_liquidation_on_both_routes(
         ledger.ingest_lines(lines([bare]), fmt="hyperliquid", venue=VENUE, account=OURS).counts["applied"]
         == 1
     )
-    assert ledger.get_order("ext-hyperliquid-719874965980").tags == {"liquidation": "true"}
+    assert ledger.order("ext-hyperliquid-719874965980").tags == {"liquidation": "true"}
 
 
 def test_a_label_account_never_takes_another_accounts_liquidation_for_ours(
@@ -540,7 +540,7 @@ def test_the_feeds_user_comes_from_the_frames_that_name_it(ledger: OrderLedger, 
         fmt="hyperliquid", venue=VENUE, account="main",
     )  # fmt: skip
     assert named.counts["applied"] == 1
-    order = ledger.get_order("ext-hyperliquid-719874965980")
+    order = ledger.order("ext-hyperliquid-719874965980")
     assert (order.tags, order.order_type.value, order.side.value, order.filled_quantity, order.account) == (
         {"liquidation": "true"}, "market", "sell", Decimal("64.8"), "main",
     )  # fmt: skip

@@ -71,7 +71,7 @@ def test_a_lighter_order_and_its_trade_resolve_through_the_client_index(
     # Then one order, no phantom: 10.2304 of 36.0386 filled at 2958.75, canceled with Lighter's reason
     # (the market map books nothing: "ignored", journaled with a note)
     assert counts == {"ignored": 1, "applied": 3, "duplicate": 1}
-    state = ledger.get_order("c-eth-1")
+    state = ledger.order("c-eth-1")
     assert (state.status, state.filled_quantity, state.venue_order_id) == (
         Status.CANCELED,
         Decimal("10.2304"),
@@ -205,7 +205,7 @@ def test_a_websocket_trade_finds_the_order_whose_request_chose_its_index(
     assert counts == {"ignored": 2, "applied": 1, "duplicate": 1}
     # And fills bid-1 whole: 0.0346 at 3028.85, as maker (the ask was the taker), paying the
     # maker rate: 20 millionths of usd_amount = 104.798210 × 20 / 1,000,000 = 0.0020959642 USDC
-    state = ledger.get_order("bid-1")
+    state = ledger.order("bid-1")
     assert (state.status, state.filled_quantity) == (Status.FILLED, Decimal("0.0346"))
     assert [
         (t["trade_id"], t["quantity"], t["price"], t["liquidity"], t["fee"], t["fee_currency"])
@@ -333,7 +333,7 @@ def test_a_liquidation_books_the_venues_order_on_the_taker_side_only(
     counts = _ingest(ledger, MARKETS, {"trades": [liquidation]}, {"trades": [liquidation]}, account="99349")
     # Then an external market sell of the fill's size, tagged liquidation, filled, booked once
     assert counts == {"ignored": 1, "applied": 1, "duplicate": 1}
-    forced = ledger.get_order("ext-lighter-281475673670566")
+    forced = ledger.order("ext-lighter-281475673670566")
     assert (forced.external, forced.tags, forced.side.value, forced.order_type.value) == (
         True, {"liquidation": "true"}, "sell", "market",
     )  # fmt: skip
@@ -364,7 +364,7 @@ def test_a_deleverage_books_the_venues_order_on_our_side(make_ledger: Callable[.
     adl = WS_TRADE | {"type": "deleverage", "bid_client_id": 0}
     _ingest(ledger, MARKETS, {"trades": [adl]}, account="243008")
     # Then an external market buy of 0.0346 tagged adl, filled at 3028.85 (maker fee as above)
-    forced = ledger.get_order("ext-lighter-562949291740362")
+    forced = ledger.order("ext-lighter-562949291740362")
     assert (forced.tags, forced.side.value, forced.status, forced.filled_quantity) == (
         {"adl": "true"}, "buy", Status.FILLED, Decimal("0.0346"),
     )  # fmt: skip
@@ -456,7 +456,7 @@ def test_a_liquidations_trades_on_separate_lines_grow_its_order(
     counts = _ingest(ledger, MARKETS, {"trades": [first]}, {"trades": [second]}, account="99349")
     # Then both book: the order of 0.02 grows to 0.02 + 0.0146 = 0.0346 by an amendment
     assert counts == {"ignored": 1, "applied": 2}
-    order = ledger.get_order("ext-lighter-281475673670566")
+    order = ledger.order("ext-lighter-281475673670566")
     assert (order.tags, order.quantity, order.filled_quantity, order.status) == (
         {"liquidation": "true"}, Decimal("0.0346"), Decimal("0.0346"), Status.FILLED,
     )  # fmt: skip

@@ -177,7 +177,7 @@ def test_the_current_snapshot_goes_to_reconciliation(feed: Feed, ledger: OrderLe
     differences = reconciler.differences()
     assert [d.kind for d in differences] == ["inferred_fill"]
     reconciler.apply(differences, origin="differ")
-    order = ledger.get_order("c-V1")
+    order = ledger.order("c-V1")
     assert (order.status, order.filled_quantity) == (Status.PARTIALLY_FILLED, Decimal(3))
 
 

@@ -96,7 +96,7 @@ def final_state(ledger: OrderLedger) -> dict[str, Any]:
     orders = {
         cid: (o.status, o.filled_quantity, o.venue_order_ids, o.average_price)
         for cid in EXPECTED
-        for o in [ledger.get_order(cid)]
+        for o in [ledger.order(cid)]
     }
     trades = sorted(
         (t["trade_id"], t["quantity"], t["price"], t["fee"], t["fee_currency"])
@@ -109,7 +109,7 @@ def final_state(ledger: OrderLedger) -> dict[str, Any]:
 def assert_session_right(ledger: OrderLedger, counts: dict[str, int]) -> None:
     assert counts.get("rejected", 0) == 0
     for client_id, (status, filled, venue_order_ids) in EXPECTED.items():
-        order = ledger.get_order(client_id)
+        order = ledger.order(client_id)
         assert (order.status, order.filled_quantity, order.venue_order_ids) == (
             status,
             filled,
@@ -262,7 +262,7 @@ def test_unified_payloads_on_two_paths_converge(ledger: OrderLedger) -> None:
         ledger, [stream[0], poll[0], stream[1], poll[1], stream[2], stream[3], poll[2], stream[4]]
     )
     assert counts.get("rejected", 0) == 0
-    order = ledger.get_order("c-9")
+    order = ledger.order("c-9")
     assert (order.status, order.filled_quantity, order.venue_order_ids) == (
         Status.FILLED,
         Decimal(3),
@@ -281,6 +281,6 @@ def test_a_poll_that_fetches_trades_before_orders_books_no_late_fill(
     try:
         counts = ingest(ledger, [open_t1, trades_t1, trades_t2, orders_t2])
         assert_session_right(ledger, counts)
-        assert all(ledger.get_order(cid).anomalies == [] for cid in EXPECTED)
+        assert all(ledger.order(cid).anomalies == [] for cid in EXPECTED)
     finally:
         ledger.close()

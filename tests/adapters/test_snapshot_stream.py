@@ -48,7 +48,7 @@ def test_new_updated_and_closed_orders_through_reconciliation(ledger: OrderLedge
     ]
     counts = ingest(ledger, *stream)
     assert counts["applied"] == 3 and counts["rejected"] == 0
-    order = ledger.get_order("ext-hl-6928553534")
+    order = ledger.order("ext-hl-6928553534")
     assert (order.status, order.filled_quantity, order.price) == (
         Status.CANCELED,
         Decimal("0.04"),
@@ -66,7 +66,7 @@ def test_new_updated_and_closed_orders_through_reconciliation(ledger: OrderLedge
 def test_a_gap_never_closes_an_order_missing_once(ledger: OrderLedger) -> None:
     # The order is seen at 14:00, missing at 14:05 (a snapshot cut short), back at 14:06.
     ingest(ledger, snapshot(0, ROW), snapshot(5), snapshot(6, ROW))
-    assert ledger.get_order("ext-hl-6928553534").status is Status.ACCEPTED
+    assert ledger.order("ext-hl-6928553534").status is Status.ACCEPTED
     # Missing from two consecutive snapshots (past the 60 s grace window): closed as canceled.
     ingest(ledger, snapshot(10), snapshot(11))
-    assert ledger.get_order("ext-hl-6928553534").status is Status.CANCELED
+    assert ledger.order("ext-hl-6928553534").status is Status.CANCELED

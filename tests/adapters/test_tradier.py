@@ -81,17 +81,17 @@ def ingest(ledger: OrderLedger, *payloads: Any) -> dict[str, int]:
 def test_the_published_orders_reply_books_expired_and_canceled_orders(ledger: OrderLedger) -> None:
     counts = ingest(ledger, {"orders": {"order": [AAPL, SPY_CALL, COMBO]}})
     assert counts["applied"] == 1 and counts["rejected"] == 0
-    aapl = ledger.get_order("ext-tradier-228175")
+    aapl = ledger.order("ext-tradier-228175")
     assert (aapl.side.value, aapl.quantity, aapl.price, aapl.time_in_force, aapl.status) == (
         "buy", Decimal("50"), Decimal("22"), "PRE", Status.EXPIRED,
     )  # fmt: skip
-    call = ledger.get_order("ext-tradier-228749")  # buy_to_open → buy, on the OCC symbol
+    call = ledger.order("ext-tradier-228749")  # buy_to_open → buy, on the OCC symbol
     assert (call.side.value, call.order_type.value, call.instrument) == (
         "buy",
         "market",
         "SPY180720C00274000",
     )
-    leg = ledger.get_order("ext-tradier-229064")  # the combo's leg is the order, linked to its parent
+    leg = ledger.order("ext-tradier-229064")  # the combo's leg is the order, linked to its parent
     assert (leg.parent_id, leg.tags, leg.status) == (
         "tradier-229063",
         {"strategy": "covered call", "package": "tradier-229063"},
@@ -118,7 +118,7 @@ def test_cumulative_fills_become_inferred_fills_and_each_poll_adds_only_what_is_
     # Poll 2 again: nothing new.
     again = ingest(ledger, poll("filled", "50", "21.98", "22", "30", tag="my-tag-example-1"))
     assert again["applied"] == 0 and again["duplicate"] == 1
-    order = ledger.get_order("ext-tradier-228175")
+    order = ledger.order("ext-tradier-228175")
     assert (order.status, order.filled_quantity, order.tags) == (
         Status.FILLED,
         Decimal("50"),
@@ -146,14 +146,14 @@ def test_a_real_execution_replaces_the_inferred_fill(ledger: OrderLedger) -> Non
         "OrderFilled",
         "OrderFilled",
     ]
-    order = ledger.get_order("ext-tradier-228175")
+    order = ledger.order("ext-tradier-228175")
     assert order.filled_quantity == Decimal("50") and order.notional == Decimal("1099")
 
 
 def test_a_rejected_order_is_never_acknowledged_and_strict_is_refused(ledger: OrderLedger) -> None:
     rejected = dict(AAPL, status="rejected", reason_description="Insufficient buying power")
     ingest(ledger, {"order": rejected})
-    order = ledger.get_order("ext-tradier-228175")
+    order = ledger.order("ext-tradier-228175")
     assert order.status is Status.REJECTED
     assert [type(e).__name__ for e in ledger.order_events("ext-tradier-228175")] == [
         "OrderRequested",
@@ -193,12 +193,12 @@ def test_the_tag_is_the_parent_proposal_order_trade(ledger: OrderLedger) -> None
         ("ext-tradier-228175", tag),
         ("ext-tradier-229064", tag),
     ]
-    assert ledger.get_order("ext-tradier-229064").tags == {
+    assert ledger.order("ext-tradier-229064").tags == {
         "tag": tag,
         "strategy": "covered call",
         "package": "tradier-229063",
     }
-    assert ledger.get_order("ext-tradier-228749").parent_id is None
+    assert ledger.order("ext-tradier-228749").parent_id is None
     # And the parent's trades are 228175's two inferred fills (the combo filled nothing)
     assert sorted((t["quantity"], t["price"]) for t in list_trades(ledger.db, parent=tag)) == [
         ("20", "21.95"),
@@ -219,7 +219,7 @@ def test_a_parent_the_caller_recorded_wins_over_the_tag(ledger: OrderLedger) -> 
     # When a poll reports it tagged otherwise,
     ingest(ledger, poll("partially_filled", "20", "21.95", "21.95", "20", tag="my-tag-example-1"))
     # Then it stays the caller's order of P-7 (a parent is set once, never changed), tag kept
-    order = ledger.get_order("mine-1")
+    order = ledger.order("mine-1")
     assert (order.parent_id, order.tags, order.filled_quantity) == (
         "P-7",
         {"tag": "my-tag-example-1"},

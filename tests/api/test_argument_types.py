@@ -184,11 +184,11 @@ def _ingest_one_string(ledger: OrderLedger) -> object:
             lambda ledger: ledger.ingest_lines({"type": "fill"}),
             "ingest_lines(): lines must be Iterable[str | bytes | None], not dict",
         ),
-        (lambda ledger: ledger.get_order(123), "get_order(): client_order_id must be str, not int"),
+        (lambda ledger: ledger.order(123), "order(): key must be str, not int"),
         (lambda ledger: ledger.follow(since="abc"), "follow(): since must be int, not str"),
         (lambda ledger: ledger.follow(since=-1), "follow(): since must be at least 0, not -1"),
         (lambda ledger: ledger.follow(since=True), "follow(): since must be int, not bool"),
-        (lambda ledger: ledger.get_order("c-1", version=0), "get_order(): version must be at least 1, not 0"),
+        (lambda ledger: ledger.order("c-1", version=0), "order(): version must be at least 1, not 0"),
         (lambda ledger: ledger.orders(limit=-1), "orders(): limit must be at least 0, not -1"),
         (lambda ledger: ledger.orders(since=datetime(2026, 11, 20)), "orders(): since has no UTC offset"),
         (lambda ledger: ledger.events(types="OrderFilled"), "events(): types must be Sequence[str], not str"),
@@ -246,7 +246,7 @@ def test_right_types_pass_as_given_beside_the_wrong_ones(stocked: OrderLedger) -
 
 def test_a_version_past_the_last_is_refused(stocked: OrderLedger) -> None:
     # c-1 has two events (requested, filled): version 2 is the last, version 3 does not exist
-    assert stocked.get_order("c-1", version=2).version == 2
+    assert stocked.order("c-1", version=2).version == 2
     with pytest.raises(InvalidInputError, match=r"order 'c-1' has no version 3 \(its last is 2\)"):
         stocked.order("c-1", version=3)
 

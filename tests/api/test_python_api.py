@@ -61,7 +61,7 @@ def test_orders_are_typed_rows(session: OrderLedger) -> None:
     assert a.average_price == Decimal("100")
     assert a.created_at == at(0) and a.created_at.tzinfo is not None
     # The JSON form is the order's own snapshot, field for field.
-    assert a.to_json() == session.get_order("A").snapshot()
+    assert a.to_json() == session.order("A").snapshot()
     assert OrderRow.from_json(a.to_json()) == a
 
 

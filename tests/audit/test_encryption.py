@@ -74,7 +74,7 @@ def test_payloads_are_encrypted_and_the_search_columns_are_not(
 
 def test_queries_and_verify_work_with_the_key(make_ledger: Callable[..., OrderLedger]) -> None:
     ledger = _encrypted_ledger(make_ledger)
-    order = ledger.get_order("secret-1").snapshot()
+    order = ledger.order("secret-1").snapshot()
     assert (order["status"], order["filled_quantity"], order["average_price"]) == (
         "partially_filled",
         "3.25",

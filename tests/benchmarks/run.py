@@ -334,7 +334,7 @@ def point_latencies(url: str, client_order_id: str, repeats: int = 50) -> tuple[
     for _ in range(repeats):
         _, s = timed(lambda: ledger.history(client_order_id))
         history.append(s)
-        _, s = timed(lambda: ledger.order_as_of(client_order_id, as_of))
+        _, s = timed(lambda: ledger.order(client_order_id, as_of=as_of))
         asof.append(s)
     ledger.close()
     return sorted(history)[len(history) // 2], sorted(asof)[len(asof) // 2]

@@ -109,14 +109,14 @@ def test_the_bot_books_its_order_and_the_venues_updates_once() -> None:
         async with running(exchange) as bot:
             cid = await bot.place("BNB/USDT", "buy", "2")
             assert exchange.sent == [("BNB/USDT", "market", "buy", 2.0, None, cid)]
-            placed = await bot.ledger.get_order(cid)
+            placed = await bot.ledger.order(cid)
             assert placed.status is Status.ACCEPTED
             assert placed.venue_order_id == "1296882607"  # the report's "i"
 
             outcomes = await deliver_reports(bot, exchange, cid)
             assert "rejected" not in outcomes and "parked" not in outcomes
 
-            order = await bot.ledger.get_order(cid)
+            order = await bot.ledger.order(cid)
             assert order.status is Status.FILLED
             # 0.332 (the published TRADE) + 1.668 (the FILLED report) = 2, both at 46.866.
             assert order.filled_quantity == Decimal("2")
@@ -145,7 +145,7 @@ def test_a_refused_order_is_booked_rejected() -> None:
             with pytest.raises(ccxt.InsufficientFunds):
                 await bot.place("BNB/USDT", "buy", "2")
             (sent,) = exchange.sent
-            order = await bot.ledger.get_order(sent[-1])
+            order = await bot.ledger.order(sent[-1])
             assert order.status is Status.REJECTED
 
     asyncio.run(main())
@@ -160,11 +160,11 @@ def test_a_timed_out_order_stays_in_flight_until_the_venue_reports_it() -> None:
             with pytest.raises(ccxt.RequestTimeout):
                 await bot.place("BNB/USDT", "buy", "2")
             cid = exchange.sent[0][-1]
-            assert (await bot.ledger.get_order(cid)).status is Status.REQUESTED
+            assert (await bot.ledger.order(cid)).status is Status.REQUESTED
             # The order did reach the venue: its reports settle it.
             outcomes = await deliver_reports(bot, exchange, cid)
             assert "rejected" not in outcomes and "parked" not in outcomes
-            order = await bot.ledger.get_order(cid)
+            order = await bot.ledger.order(cid)
             assert order.status is Status.FILLED
             assert order.venue_order_id == "1296882607"
 

@@ -60,7 +60,7 @@ def test_one_message_is_recorded_before_the_response(tmp_path: Any, client: Test
         # And another process opening the file already sees it (durable before the response)
         other = OrderLedger(url)
         try:
-            assert other.get_order("c-1").snapshot()["status"] == "requested"
+            assert other.order("c-1").snapshot()["status"] == "requested"
         finally:
             other.close()
     served.close()

@@ -70,14 +70,14 @@ def test_many_tasks_on_one_instance_book_every_fill_once(ledger_url: str) -> Non
                 versions = []
                 for message in order_messages(n):
                     await ledger.record(message)
-                    versions.append((await ledger.get_order(f"o-{n}")).version)
+                    versions.append((await ledger.order(f"o-{n}")).version)
                 # Versions 1, 2, 3, 4, then 4 again after the redelivered fill.
                 assert versions == [1, 2, 3, 4, 4]
 
             await asyncio.gather(*(place(n) for n in range(ORDERS)))
             followed = await follower
             logged = read_after(ledger.ledger, 0, 10 * ORDERS)
-            orders = await asyncio.gather(*(ledger.get_order(f"o-{n}") for n in range(ORDERS)))
+            orders = await asyncio.gather(*(ledger.order(f"o-{n}") for n in range(ORDERS)))
             assert {o.status for o in orders} == {Status.FILLED}
             assert {o.filled_quantity for o in orders} == {Decimal(2)}
             sync = ledger.ledger
@@ -129,7 +129,7 @@ def test_methods_keep_the_synchronous_answers_and_errors(ledger_url: str) -> Non
     async def main() -> None:
         async with AsyncOrderLedger(ledger_url) as ledger:
             await ledger.record(request("c-1"))
-            order = await ledger.get_order("c-1")
+            order = await ledger.order("c-1")
             assert order.status is Status.REQUESTED
             events = await ledger.order_events("c-1")
             assert [type(e) for e in events] == [OrderRequested]
@@ -170,7 +170,7 @@ def test_a_ledger_opened_elsewhere_is_wrapped_and_left_open(ledger_url: str) -> 
                 await ledger.record(request("c-1"))
 
         asyncio.run(main())
-        assert sync.get_order("c-1").status is Status.REQUESTED  # still open after the block
+        assert sync.order("c-1").status is Status.REQUESTED  # still open after the block
     finally:
         sync.close()
 
@@ -178,7 +178,7 @@ def test_a_ledger_opened_elsewhere_is_wrapped_and_left_open(ledger_url: str) -> 
 def test_a_closed_or_unopened_instance_says_how_to_open_it() -> None:
     ledger = AsyncOrderLedger("memory://")
     with pytest.raises(RuntimeError, match="async with AsyncOrderLedger"):
-        asyncio.run(ledger.get_order("c-1"))
+        asyncio.run(ledger.order("c-1"))
 
 
 # ----------------------------------------------------------------------------- placing
@@ -204,11 +204,11 @@ def test_placing_records_the_request_before_the_send_and_the_ack_after() -> None
             async with ledger.placing(SPEC) as placement:
                 # Sent with this ID, the order is already on record as requested.
                 cid = placement.client_order_id
-                assert (await ledger.get_order(cid)).status is Status.REQUESTED
+                assert (await ledger.order(cid)).status is Status.REQUESTED
                 assert placement.answered == "in_flight"
                 await placement.accepted("V-77")
             assert placement.answered == "accepted"
-            order = await ledger.get_order(cid)
+            order = await ledger.order(cid)
             assert order.status is Status.ACCEPTED
             assert order.venue_order_id == "V-77"
             assert [type(e) for e in await ledger.order_events(cid)] == [OrderRequested, OrderAccepted]
@@ -222,7 +222,7 @@ def test_a_venue_rejection_raised_by_the_send_is_recorded_and_propagates() -> No
             with pytest.raises(VenueRefused):
                 async with ledger.placing(SPEC, rejections=(VenueRefused,)) as placement:
                     raise VenueRefused("binance {'code': -2010, 'msg': 'insufficient balance'}")
-            order = await ledger.get_order(placement.client_order_id)
+            order = await ledger.order(placement.client_order_id)
             assert order.status is Status.REJECTED
             (rejected,) = [
                 e
@@ -246,12 +246,12 @@ def test_an_ambiguous_send_leaves_the_order_in_flight_and_propagates(failure: Ba
                     raise failure
             cid = placement.client_order_id
             assert placement.answered == "in_flight"
-            order = await ledger.get_order(cid)
+            order = await ledger.order(cid)
             assert order.status is Status.REQUESTED  # open: the venue may have it
             assert [type(e) for e in await ledger.order_events(cid)] == [OrderRequested]
             # The venue's own report settles it later, by the client order ID.
             await ledger.record(fact("accepted", cid, venue_order_id="V-9"))
-            assert (await ledger.get_order(cid)).status is Status.ACCEPTED
+            assert (await ledger.order(cid)).status is Status.ACCEPTED
 
     asyncio.run(main())
 
@@ -282,7 +282,7 @@ def test_placing_again_with_the_same_request_may_resend_it() -> None:
             async with ledger.placing(spec) as placement:
                 assert placement.request.outcome == "duplicate"
                 await placement.rejected("post only would cross")
-            assert (await ledger.get_order("c-9")).status is Status.REJECTED
+            assert (await ledger.order("c-9")).status is Status.REJECTED
 
     asyncio.run(main())
 
@@ -296,7 +296,7 @@ def test_the_synchronous_twin_follows_the_same_rules() -> None:
             raise VenueRefused("no")
         with pytest.raises(TimeoutError), ledger.placing(SPEC, rejections=(VenueRefused,)) as unknown:
             raise TimeoutError
-        statuses = [ledger.get_order(p.client_order_id).status for p in (accepted, refused, unknown)]
+        statuses = [ledger.order(p.client_order_id).status for p in (accepted, refused, unknown)]
         assert statuses == [Status.ACCEPTED, Status.REJECTED, Status.REQUESTED]
         reused = SPEC | {"client_order_id": accepted.client_order_id, "quantity": "9"}
         with pytest.raises(RequestNotRecordedError), ledger.placing(reused):
@@ -363,7 +363,7 @@ def test_a_write_whose_caller_is_cancelled_is_still_carried_out(ledger_url: str)
     try:
         asyncio.run(main())
         # Every one of the twenty happened.
-        assert [sync.get_order(f"c-{n}").status for n in range(20)] == [Status.REQUESTED] * 20
+        assert [sync.order(f"c-{n}").status for n in range(20)] == [Status.REQUESTED] * 20
     finally:
         sync.close()
 

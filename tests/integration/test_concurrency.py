@@ -48,9 +48,7 @@ def _answers(ledger: OrderLedger) -> dict[str, Any]:
     return {
         "facts": facts(ledger),
         "orders": orders,
-        "snapshots": {
-            o["client_order_id"]: ledger.get_order(o["client_order_id"]).snapshot() for o in orders
-        },
+        "snapshots": {o["client_order_id"]: ledger.order(o["client_order_id"]).snapshot() for o in orders},
         "trades": sorted(list_trades(ledger.db), key=lambda t: (t["client_order_id"], t["trade_id"])),
         "positions": list_positions(ledger.db, MARKS),
         "pnl": pnl_by(ledger.db, "account"),
@@ -129,7 +127,7 @@ def test_interleaved_parking_across_instances_loses_nothing(file_ledger_url: str
             assert dict(tx.all("SELECT outcome, COUNT(*) FROM messages GROUP BY outcome")) == {
                 "applied": 3 * orders
             }
-        snapshots = [a.get_order(f"o{n}").snapshot() for n in range(orders)]
+        snapshots = [a.order(f"o{n}").snapshot() for n in range(orders)]
         assert {(s["status"], s["filled_quantity"]) for s in snapshots} == {("filled", "3")}
         assert Counter(facts(a).values()) == Counter({1: 3 * orders})
         assert_views_equal_fold(a)
@@ -176,7 +174,7 @@ def test_a_fill_is_not_refused_on_state_another_instance_has_changed(file_ledger
         report = a.ingest_lines(lines(fill("X", "t2", "10", "101", seconds=3)))
 
         assert [r.reason for r in report.rejected] == []
-        order = a.get_order("X").snapshot()
+        order = a.order("X").snapshot()
         assert (order["status"], order["filled_quantity"]) == ("filled", "10")
 
 
@@ -219,7 +217,7 @@ def test_after_two_stale_attempts_a_batch_is_decided_holding_the_log_lock(
         report = ledger.ingest_lines(lines(request("L-1"), fill("L-1", "t-1", "4")))
         assert seen == [False, False, True]
         assert report.counts["applied"] == 2
-        assert ledger.get_order("L-1").filled_quantity == 4
+        assert ledger.order("L-1").filled_quantity == 4
         assert_views_equal_fold(ledger)
 
 
@@ -261,5 +259,5 @@ def test_inputs_with_a_refused_message_keep_their_other_messages(file_ledger_url
             assert reason.startswith("message 1 of 2 applied; message 2 of 2 rejected: ")
             assert reason.endswith("(overfill)")
         assert {e[0] for e in facts(ledger)} == {f"{k}-{i}" for k in "GR" for i in range(10)}
-        assert all(ledger.get_order(f"R-{i}").filled_quantity == 0 for i in range(10))
+        assert all(ledger.order(f"R-{i}").filled_quantity == 0 for i in range(10))
         assert_views_equal_fold(ledger)

@@ -60,7 +60,7 @@ def test_a_message_refused_after_its_implied_acknowledgement_leaves_nothing(ledg
     assert [(m[4], m[7]) for m in after["messages"][-2:]] == [("rejected", 0), ("applied", 1)]
     assert after["events"] == before["events"] + 1  # t2's fill alone
     assert after["identities"] == before["identities"]  # V-1 is no identity of A
-    order = ledger.get_order("A").snapshot()
+    order = ledger.order("A").snapshot()
     assert (order["status"], order["filled_quantity"]) == ("partially_filled", "4")
     assert order["venue_order_ids"] == []
 
@@ -104,9 +104,9 @@ def test_every_line_gets_its_outcome(ledger: OrderLedger) -> None:
     assert rows[5].reason is not None and "'B'" in rows[5].reason
     assert rows[6].raw == b'{"type": "fill", "client_order_id": '
     assert store_state(ledger)["parked"] == [rows[5].message_id]
-    assert ledger.get_order("A").snapshot()["status"] == "filled"
+    assert ledger.order("A").snapshot()["status"] == "filled"
     with pytest.raises(OrderNotFoundError):
-        ledger.get_order("B")
+        ledger.order("B")
 
 
 def test_a_parked_fact_is_applied_when_its_request_arrives_in_a_later_ingest(ledger: OrderLedger) -> None:
@@ -121,7 +121,7 @@ def test_a_parked_fact_is_applied_when_its_request_arrives_in_a_later_ingest(led
 
     assert second.counts["applied"] == 1
     assert second.events == 3  # the request, and the two facts that were waiting for it
-    order = ledger.get_order("B").snapshot()
+    order = ledger.order("B").snapshot()
     assert (order["status"], order["filled_quantity"], order["venue_order_ids"]) == (
         "partially_filled",
         "1",
@@ -152,7 +152,7 @@ def test_a_fact_parked_and_released_in_the_same_ingest_reports_applied(ledger: O
     assert report.counts == {"applied": 2, "duplicate": 0, "parked": 0, "ignored": 0, "rejected": 0}
     assert [r.outcome for r in journal(ledger)] == ["applied", "applied"]
     assert store_state(ledger)["parked"] == []
-    assert ledger.get_order("C").snapshot()["filled_quantity"] == "2"
+    assert ledger.order("C").snapshot()["filled_quantity"] == "2"
 
 
 def test_journal_event_counts_match_the_events_each_message_produced(ledger: OrderLedger) -> None:
@@ -183,7 +183,7 @@ def test_facts_are_found_by_venue_order_id_and_by_alias(ledger: OrderLedger) -> 
     )
 
     assert report.counts == {"applied": 5, "duplicate": 0, "parked": 1, "ignored": 0, "rejected": 0}
-    order = ledger.get_order("A").snapshot()
+    order = ledger.order("A").snapshot()
     assert (order["status"], order["filled_quantity"], order["venue_order_ids"], order["aliases"]) == (
         "canceled",
         "5",
@@ -202,13 +202,13 @@ def test_a_fact_by_venue_order_id_waits_for_the_acknowledgement_that_names_it(le
     ledger.ingest_lines(lines(request("A")))
     early = ledger.ingest_lines(lines(fill(None, "t1", "4", seconds=2, venue="V", venue_order_id="V-7")))
     assert early.counts["parked"] == 1
-    assert ledger.get_order("A").snapshot()["filled_quantity"] == "0"
+    assert ledger.order("A").snapshot()["filled_quantity"] == "0"
 
     ack = ledger.ingest_lines(lines(fact("accepted", "A", seconds=1, venue_order_id="V-7")))
 
     assert ack.counts["applied"] == 1
     assert ack.events == 2
-    order = ledger.get_order("A").snapshot()
+    order = ledger.order("A").snapshot()
     assert (order["status"], order["filled_quantity"]) == ("partially_filled", "4")
     assert store_state(ledger)["parked"] == []
 
@@ -244,8 +244,8 @@ def test_a_rejected_line_does_not_block_or_roll_back_its_neighbours(
     assert report.counts == {"applied": 4, "duplicate": 0, "parked": 0, "ignored": 0, "rejected": 2}
     assert [r.line_no for r in report.rejected] == [3, 5]
     assert event_count(ledger) == 4
-    assert ledger.get_order("A").snapshot()["filled_quantity"] == "6"
-    assert ledger.get_order("B").snapshot()["status"] == "requested"
+    assert ledger.order("A").snapshot()["filled_quantity"] == "6"
+    assert ledger.order("B").snapshot()["status"] == "requested"
     rejected = [r for r in journal(ledger) if r.outcome == "rejected"]
     assert "overfill" in (rejected[0].reason or "")
     assert "unknown message type 'teleport'" in (rejected[1].reason or "")
@@ -266,7 +266,7 @@ def test_strict_stores_nothing_when_any_line_is_rejected(ledger: OrderLedger) ->
     ledger.ingest_lines(lines(*BASE))
     before = store_state(ledger)
     views_before = view_rows(ledger)
-    order_before = ledger.get_order("A").snapshot()
+    order_before = ledger.order("A").snapshot()
     batch = lines(
         fill("A", "t2", "3", seconds=3),
         request("C", seconds=3),
@@ -284,9 +284,9 @@ def test_strict_stores_nothing_when_any_line_is_rejected(ledger: OrderLedger) ->
     assert report.rejected[0].line_no == 5
     assert store_state(ledger) == before  # events, max notification ID, journal, identities, parked
     assert view_rows(ledger) == views_before
-    assert ledger.get_order("A").snapshot() == order_before
+    assert ledger.order("A").snapshot() == order_before
     with pytest.raises(OrderNotFoundError):
-        ledger.get_order("C")
+        ledger.order("C")
 
     # The same lines without the bad one are stored in full.
     good = [line for number, line in enumerate(batch, start=1) if number != 5]
@@ -296,8 +296,8 @@ def test_strict_stores_nothing_when_any_line_is_rejected(ledger: OrderLedger) ->
     state = store_state(ledger)
     assert state["events"] == before["events"] + 4
     assert len(state["messages"]) == len(before["messages"]) + 5
-    assert ledger.get_order("A").snapshot()["filled_quantity"] == "8"
-    assert ledger.get_order("C").snapshot()["venue_order_ids"] == ["V-9"]
+    assert ledger.order("A").snapshot()["filled_quantity"] == "8"
+    assert ledger.order("C").snapshot()["venue_order_ids"] == ["V-9"]
 
 
 def test_a_strict_ingest_retried_after_a_refusal_records_its_venue_order_ids(ledger: OrderLedger) -> None:
@@ -306,7 +306,7 @@ def test_a_strict_ingest_retried_after_a_refusal_records_its_venue_order_ids(led
 
     assert ledger.ingest_lines(good, strict=True).stored is True
 
-    assert ledger.get_order("C").snapshot()["venue_order_ids"] == ["V-9"]
+    assert ledger.order("C").snapshot()["venue_order_ids"] == ["V-9"]
     assert ("V", "venue_order_id", "V-9", "C") in store_state(ledger)["identities"]
     assert ledger.resolve("V-9") == "C"
 
@@ -454,9 +454,7 @@ def _observed(ledger: OrderLedger) -> dict[str, Any]:
     marks = parse_marks(["BTC-USDT=64100", "ETH-USDT=3090", "BTC/USD=63900", "SOL/USD=150"])
     return {
         "events": event_signatures(ledger),
-        "snapshots": {
-            o["client_order_id"]: ledger.get_order(o["client_order_id"]).snapshot() for o in orders
-        },
+        "snapshots": {o["client_order_id"]: ledger.order(o["client_order_id"]).snapshot() for o in orders},
         "orders": orders,
         "open": list_orders(ledger.db, open_only=True),
         "trades": list_trades(ledger.db),
@@ -563,7 +561,7 @@ def test_a_bad_input_leaves_the_store_unchanged(ledger: OrderLedger, bad_line: s
     ledger.ingest_lines(lines(*BASE))
     before = store_state(ledger)
     views_before = view_rows(ledger)
-    order_before = ledger.get_order("A").snapshot()
+    order_before = ledger.order("A").snapshot()
 
     report = ledger.ingest_lines([bad_line], origin="bad.jsonl")
 
@@ -586,7 +584,7 @@ def test_a_bad_input_leaves_the_store_unchanged(ledger: OrderLedger, bad_line: s
     )
     assert new.reason is not None and reason in new.reason
     assert view_rows(ledger) == views_before
-    assert ledger.get_order("A").snapshot() == order_before
+    assert ledger.order("A").snapshot() == order_before
 
 
 def test_record_refuses_a_bad_fact_with_a_reason_and_stores_only_its_journal_row(ledger: OrderLedger) -> None:

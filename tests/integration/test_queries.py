@@ -53,7 +53,7 @@ def test_an_order_now_at_a_version_and_as_of_a_recorded_time(make_ledger: Callab
         ],
     )
 
-    now = ledger.get_order("A").snapshot()
+    now = ledger.order("A").snapshot()
     # average price = (4 × 100 + 6 × 101) / 10 = 100.6
     assert (now["status"], now["filled_quantity"], now["average_price"], now["version"]) == (
         "filled",
@@ -62,28 +62,28 @@ def test_an_order_now_at_a_version_and_as_of_a_recorded_time(make_ledger: Callab
         4,
     )
 
-    v2 = ledger.get_order("A", version=2).snapshot()
+    v2 = ledger.order("A", version=2).snapshot()
     assert (v2["status"], v2["filled_quantity"], v2["venue_order_ids"], v2["version"]) == (
         "accepted",
         "0",
         ["V-1"],
         2,
     )
-    v3 = ledger.get_order("A", version=3).snapshot()
+    v3 = ledger.order("A", version=3).snapshot()
     assert (v3["status"], v3["filled_quantity"], v3["leaves_quantity"]) == ("partially_filled", "4", "6")
 
     def as_of(seconds: float) -> dict[str, Any]:
-        return ledger.order_as_of("A", R0 + timedelta(seconds=seconds)).snapshot()
+        return ledger.order("A", as_of=R0 + timedelta(seconds=seconds)).snapshot()
 
-    assert as_of(0) == ledger.get_order("A", version=1).snapshot()  # a fact recorded at T counts at T
+    assert as_of(0) == ledger.order("A", version=1).snapshot()  # a fact recorded at T counts at T
     assert as_of(15) == v2
     assert as_of(20) == v3
     assert as_of(29.999999) == v3
     assert as_of(3600) == now
     with pytest.raises(OrderNotFoundError):
-        ledger.order_as_of("A", R0 - timedelta(microseconds=1))
+        ledger.order("A", as_of=R0 - timedelta(microseconds=1))
     with pytest.raises(OrderNotFoundError):
-        ledger.get_order("nope")
+        ledger.order("nope")
 
 
 def test_as_of_venue_time_differs_from_as_of_recorded_time(make_ledger: Callable[..., OrderLedger]) -> None:
@@ -101,19 +101,19 @@ def test_as_of_venue_time_differs_from_as_of_recorded_time(make_ledger: Callable
         ],
     )
 
-    by_recorded = ledger.order_as_of("A", R0 + timedelta(seconds=25)).snapshot()
+    by_recorded = ledger.order("A", as_of=R0 + timedelta(seconds=25)).snapshot()
     assert (by_recorded["filled_quantity"], by_recorded["status"]) == ("6", "partially_filled")
 
     def by_venue(seconds: float) -> dict[str, Any]:
-        return ledger.order_as_of("A", at(seconds), event_time=True).snapshot()
+        return ledger.order("A", as_of=at(seconds), event_time=True).snapshot()
 
     assert by_venue(2)["status"] == "accepted"
     assert (by_venue(4)["filled_quantity"], by_venue(4)["status"]) == ("4", "partially_filled")
     assert (by_venue(6)["filled_quantity"], by_venue(6)["status"]) == ("10", "filled")
     assert (by_venue(9)["filled_quantity"], by_venue(9)["status"]) == ("4", "partially_filled")
-    assert by_venue(9) == {**ledger.get_order("A").snapshot()}
+    assert by_venue(9) == {**ledger.order("A").snapshot()}
     with pytest.raises(OrderNotFoundError):
-        ledger.order_as_of("A", at(-1), event_time=True)
+        ledger.order("A", as_of=at(-1), event_time=True)
 
 
 def test_as_of_venue_time_before_the_request_with_a_skewed_venue_clock(ledger: OrderLedger) -> None:
@@ -124,10 +124,10 @@ def test_as_of_venue_time_before_the_request_with_a_skewed_venue_clock(ledger: O
             fill("A", "t1", "1", seconds=20),
         )
     )
-    assert ledger.order_as_of("A", at(10), event_time=True).snapshot()["status"] == "accepted"
+    assert ledger.order("A", as_of=at(10), event_time=True).snapshot()["status"] == "accepted"
 
     with pytest.raises(OrderNotFoundError):
-        ledger.order_as_of("A", at(9.995), event_time=True)
+        ledger.order("A", as_of=at(9.995), event_time=True)
 
 
 def test_history_pairs_each_event_with_its_message(ledger: OrderLedger) -> None:
@@ -215,7 +215,7 @@ def test_orders_open_filter_and_coordinates(ledger: OrderLedger) -> None:
         "G": "expired",
     }
     # The view shows what the aggregate says.
-    assert list_orders(ledger.db) == [ledger.get_order(c).snapshot() for c in "ABCDEFG"]
+    assert list_orders(ledger.db) == [ledger.order(c).snapshot() for c in "ABCDEFG"]
 
 
 # ============================================================================= trades
@@ -277,7 +277,7 @@ def test_a_late_fill_after_cancel_is_booked_and_flagged(ledger: OrderLedger) -> 
             fill(None, "t1", "10", seconds=3, venue="V", venue_order_id="V-1"),
         )
     )
-    order = ledger.get_order("A").snapshot()
+    order = ledger.order("A").snapshot()
     assert (order["status"], order["filled_quantity"], order["anomalies"]) == (
         "canceled",
         "10",
@@ -476,7 +476,7 @@ def test_a_bust_of_the_only_fill_reverses_it_everywhere(ledger: OrderLedger) -> 
     ledger.ingest_lines(lines(fact("fill_busted", "A", seconds=3, trade_id="t1", reason="erroneous")))
 
     assert list_trades(ledger.db) == []
-    order = ledger.get_order("A").snapshot()
+    order = ledger.order("A").snapshot()
     assert (order["status"], order["filled_quantity"], order["leaves_quantity"]) == ("accepted", "0", "10")
     position = _positions(ledger, "BTC-USDT=90")["BTC-USDT"]
     assert (position["quantity"], Decimal(position["realized_pnl"]), position["fees"]) == ("0", 0, {})
@@ -537,14 +537,14 @@ def test_a_correction_of_the_only_fill_changes_trade_position_and_pnl(ledger: Or
     assert Decimal(position["unrealized_pnl"]) == D("60")  # (105 − 99) × 10
     assert {k: Decimal(v) for k, v in position["fees"].items()} == {"USDT": D("0.9")}
     assert Decimal(position["realized_pnl_net"]) == D("-0.9")
-    order = ledger.get_order("B").snapshot()
+    order = ledger.order("B").snapshot()
     assert (order["filled_quantity"], order["average_price"]) == ("10", "99")
 
     # A smaller quantity reopens the order and shrinks the position.
     ledger.ingest_lines(lines(fact("fill_corrected", "B", seconds=3, trade_id="t1", quantity="6")))
     assert list_trades(ledger.db)[0]["quantity"] == "6"
     assert _positions(ledger)["BTC-USDT"]["quantity"] == "6"
-    assert ledger.get_order("B").snapshot()["status"] == "partially_filled"
+    assert ledger.order("B").snapshot()["status"] == "partially_filled"
 
 
 def test_a_correction_of_a_closing_trade_changes_its_realized_pnl(ledger: OrderLedger) -> None:

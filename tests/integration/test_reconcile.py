@@ -116,7 +116,7 @@ def test_a_fill_the_ledger_lacks_is_booked_with_source_reconciliation(ledger: Or
     found = reconcile(ledger, text, apply=True)
 
     assert kinds(found) == ["missing_fill"]
-    order = ledger.get_order("c1")
+    order = ledger.order("c1")
     assert order.filled_quantity == Decimal(3)
     fill = next(e for e in ledger.order_events("c1") if e.type_name() == "OrderFilled")
     assert isinstance(fill, OrderFilled)
@@ -144,7 +144,7 @@ def test_unexplained_venue_fill_is_inferred_at_the_price_that_keeps_the_venue_av
     found = reconcile(ledger, text, apply=True)
 
     assert kinds(found) == ["inferred_fill"]
-    order = ledger.get_order("c1")
+    order = ledger.order("c1")
     assert order.filled_quantity == Decimal(5)
     assert order.average_price == Decimal("100.4")  # (3×100 + 2×101) / 5
     inferred = order.fills[inferred_trade_id("venueA", "V1", Decimal(5), Decimal("100.4"))]
@@ -178,8 +178,8 @@ def test_an_order_absent_at_the_venue_is_closed_after_the_grace_window(ledger: O
     found = reconcile(ledger, snapshot(open_orders=[]), apply=True)
 
     assert kinds(found) == ["absent_at_venue", "absent_within_grace"]
-    assert ledger.get_order("old").status.value == "canceled"
-    assert ledger.get_order("recent").status.value == "requested"
+    assert ledger.order("old").status.value == "canceled"
+    assert ledger.order("recent").status.value == "requested"
     canceled = ledger.order_events("old")[-1]
     assert canceled.type_name() == "OrderCanceled" and canceled.source == "reconciliation"
 
@@ -190,7 +190,7 @@ def test_a_shorter_grace_window_closes_the_recent_order_too(ledger: OrderLedger)
     found = reconcile(ledger, snapshot(open_orders=[]), apply=True, grace=10)
 
     assert kinds(found) == ["absent_at_venue"]
-    assert ledger.get_order("recent").status.value == "canceled"
+    assert ledger.order("recent").status.value == "canceled"
 
 
 def test_an_absent_order_whose_fills_explain_it_is_not_canceled(ledger: OrderLedger) -> None:
@@ -203,7 +203,7 @@ def test_an_absent_order_whose_fills_explain_it_is_not_canceled(ledger: OrderLed
     found = reconcile(ledger, text, apply=True)
 
     assert kinds(found) == ["missing_fill"]
-    assert ledger.get_order("c1").status.value == "filled"
+    assert ledger.order("c1").status.value == "filled"
 
 
 def test_an_unknown_venue_order_becomes_an_external_order_once(ledger: OrderLedger) -> None:
@@ -214,7 +214,7 @@ def test_an_unknown_venue_order_becomes_an_external_order_once(ledger: OrderLedg
 
     assert kinds(found) == ["external_order", "inferred_fill"]
     assert again == []
-    order = ledger.get_order("ext-venueA-V9")
+    order = ledger.order("ext-venueA-V9")
     assert order.external and order.venue_order_ids == ["V9"] and order.filled_quantity == Decimal(1)
     assert ledger.order_events("ext-venueA-V9")[0].source == "reconciliation"
 
@@ -242,7 +242,7 @@ def test_venue_orders_match_existing_ones_before_any_external_order_is_invented(
     from orderledger.infrastructure.application.queries import list_orders
 
     assert [r["client_order_id"] for r in list_orders(ledger.db)] == ["c1"]
-    assert ledger.get_order("c1").venue_order_ids[-1] == venue_row["venue_order_id"]
+    assert ledger.order("c1").venue_order_ids[-1] == venue_row["venue_order_id"]
 
 
 @pytest.mark.parametrize("status", ["canceled", "expired", "rejected"])
@@ -253,7 +253,7 @@ def test_an_order_closed_at_the_venue_is_closed_in_the_ledger(ledger: OrderLedge
     found = reconcile(ledger, text, apply=True)
 
     assert "closed_at_venue" in kinds(found)
-    assert ledger.get_order("c1").status.value == status
+    assert ledger.order("c1").status.value == status
 
 
 def test_position_mismatches_are_reported_not_corrected(ledger: OrderLedger) -> None:
@@ -336,7 +336,7 @@ def test_a_bad_snapshot_gets_a_one_line_error(text: str, message: str) -> None:
 def test_a_real_trade_arriving_after_an_inferred_fill_replaces_it(ledger: OrderLedger) -> None:
     given(ledger, request("c1"), ack("c1", "V1"))
     reconcile(ledger, snapshot(open_orders=[venue_order("V1", "c1", filled="4", avg="99")]), apply=True)
-    assert ledger.get_order("c1").filled_quantity == Decimal(4)
+    assert ledger.order("c1").filled_quantity == Decimal(4)
 
     # The venue's own trades arrive later (e.g. from fetch_my_trades): 3, then 1.
     given(
@@ -351,7 +351,7 @@ def test_a_real_trade_arriving_after_an_inferred_fill_replaces_it(ledger: OrderL
             "ts": T0,
         },
     )
-    order = ledger.get_order("c1")
+    order = ledger.order("c1")
     assert order.filled_quantity == Decimal(4)  # 1 inferred left + 3 real, never 7
     given(
         ledger,
@@ -365,7 +365,7 @@ def test_a_real_trade_arriving_after_an_inferred_fill_replaces_it(ledger: OrderL
             "ts": T0,
         },
     )
-    order = ledger.get_order("c1")
+    order = ledger.order("c1")
     assert order.filled_quantity == Decimal(4)
     assert sorted(t for t, f in order.fills.items() if not f.busted) == ["real-1", "real-2"]
     types = [e.type_name() for e in ledger.order_events("c1")]

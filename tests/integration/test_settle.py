@@ -215,7 +215,7 @@ def test_the_python_api_settles_and_refuses_what_cannot_be_booked(make_ledger: A
              "side": "buy", "order_type": "market", "quantity": "1",
              "ts": "2026-01-02T00:00:01Z"}  # fmt: skip
     ledger.record(asked)
-    assert ledger.get_order("c-9").status is Status.REQUESTED
+    assert ledger.order("c-9").status is Status.REQUESTED
     assert ledger.verify().ok
 
 

@@ -71,7 +71,7 @@ def test_every_message_of_a_parked_input_is_kept_and_applied_once(ledger: OrderL
     ledger.ingest_lines(lines(request("c-1"), fact("accepted", "c-1", venue_order_id="V-1")))
 
     # Then all three trades are booked, once: 1 + 2 + 3 = 6 of 10
-    order = ledger.get_order("c-1")
+    order = ledger.order("c-1")
     assert sorted(order.fills) == ["t1", "t2", "t3"]
     assert order.filled_quantity == D(6)
     assert order.status is Status.PARTIALLY_FILLED
@@ -95,14 +95,14 @@ def test_an_input_for_two_unknown_orders_stays_parked_until_both_are_known(ledge
     ledger.ingest_lines(lines(request("a"), fact("accepted", "a", venue_order_id="V-1")))
 
     # Half of the input is booked; the rest still waits, and the journal says so.
-    assert ledger.get_order("a").filled_quantity == D(1)
+    assert ledger.order("a").filled_quantity == D(1)
     row = journal(ledger)[0]
     assert (row.outcome, row.event_count) == ("parked", 1)
     assert store_state(ledger)["parked"] == [row.message_id]
 
     ledger.ingest_lines(lines(request("b"), fact("accepted", "b", venue_order_id="V-2")))
 
-    assert ledger.get_order("b").filled_quantity == D(2)
+    assert ledger.order("b").filled_quantity == D(2)
     row = journal(ledger)[0]
     assert (row.outcome, row.event_count) == ("applied", 2)
     assert store_state(ledger)["parked"] == []
@@ -121,7 +121,7 @@ def test_parked_parts_of_one_input_survive_a_restart(tmp_path: Path) -> None:
     again = OrderLedger(url)
     try:
         again.ingest_lines(lines(request("c-1")))
-        assert again.get_order("c-1").filled_quantity == D(5)
+        assert again.order("c-1").filled_quantity == D(5)
         assert store_state(again)["parked"] == []
     finally:
         again.close()
@@ -139,7 +139,7 @@ def test_a_resent_line_for_an_unknown_order_is_parked_once(ledger: OrderLedger) 
     assert len(store_state(ledger)["parked"]) == 1
 
     ledger.ingest_lines(lines(request("c-9"), fact("accepted", "c-9", venue_order_id="V-9")))
-    assert ledger.get_order("c-9").filled_quantity == D(1)
+    assert ledger.order("c-9").filled_quantity == D(1)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
@@ -166,7 +166,7 @@ def test_a_database_from_release_0_1_keeps_its_parked_messages(file_ledger_url: 
     try:
         ledger.ingest_lines(lines(request("c-1")))
         # Then the message parked by the old release is applied
-        assert ledger.get_order("c-1").filled_quantity == D(2)
+        assert ledger.order("c-1").filled_quantity == D(2)
         assert store_state(ledger)["parked"] == []
         assert verify(ledger.db, ledger.mapper).ok
     finally:
@@ -228,9 +228,9 @@ def test_one_ledger_shared_by_many_threads_books_every_fill(make_ledger: Any) ->
         sys.setswitchinterval(interval)
 
     assert errors == []
-    unfilled = [n for n in range(orders) if ledger.get_order(f"c-{n}").filled_quantity != D(10)]
+    unfilled = [n for n in range(orders) if ledger.order(f"c-{n}").filled_quantity != D(10)]
     assert unfilled == []
-    assert {ledger.get_order(f"c-{n}").status for n in range(orders)} == {Status.FILLED}
+    assert {ledger.order(f"c-{n}").status for n in range(orders)} == {Status.FILLED}
     assert store_state(ledger)["parked"] == []
     assert len(list_trades(ledger.db)) == orders * 4
     assert verify(ledger.db, ledger.mapper).ok
@@ -256,7 +256,7 @@ def test_an_order_without_a_client_order_id_is_booked_as_external(ledger: OrderL
         )
     )
 
-    order = ledger.get_order("ext-V-V-7")
+    order = ledger.order("ext-V-V-7")
     assert order.external
     assert order.venue_order_ids == ["V-7"]
     assert order.filled_quantity == D(4)
@@ -270,9 +270,9 @@ def test_a_report_of_our_own_order_without_its_client_order_id_resolves_to_it(le
     report = ledger.ingest_lines(lines(external_order("V-1", time_in_force="GTC")))
 
     assert report.counts["applied"] == 1  # the time in force it adds; no second order
-    assert ledger.get_order("c-1").time_in_force == "GTC"
+    assert ledger.order("c-1").time_in_force == "GTC"
     with pytest.raises(Exception, match="no order"):
-        ledger.get_order("ext-V-V-1")
+        ledger.order("ext-V-V-1")
 
 
 # ----------------------------------------------------------------------------- repeated facts
@@ -294,9 +294,9 @@ def test_a_venue_report_completes_the_request_and_keeps_contradictions_as_anomal
 
     assert [r.outcome for r in journal(ledger)[2:]] == ["applied", "applied", "duplicate"]
     assert report.counts["rejected"] == 0
-    assert ledger.get_order("c-1").time_in_force == "IOC"
+    assert ledger.order("c-1").time_in_force == "IOC"
     assert [type(e) for e in ledger.order_events("c-1")][-1] is OrderDetailsAdded
-    c2 = ledger.get_order("c-2")
+    c2 = ledger.order("c-2")
     assert (c2.time_in_force, c2.anomalies) == ("GTC", ["time_in_force_mismatch"])
     anomaly = ledger.order_events("c-2")[-1]
     assert isinstance(anomaly, AnomalyRecorded)
@@ -358,7 +358,7 @@ def test_a_fill_whose_copies_state_different_fees_books_the_larger_and_keeps_bot
     assert len(anomalies) == 1
     assert anomalies[0].anomaly == "fee_conflict"
     assert {anomalies[0].recorded, anomalies[0].reported} == {"0.2 USDT", "0.25 USDT"}
-    assert ledger.get_order("c-1").anomalies == ["fee_conflict"]
+    assert ledger.order("c-1").anomalies == ["fee_conflict"]
     assert verify(ledger.db, ledger.mapper).ok
 
 

@@ -428,7 +428,7 @@ def test_recovery_does_not_grow_with_history(tmp_path: Path) -> None:
             # The views have folded everything up to here (as a long-running ledger would have).
             with ledger.db.write() as tx:
                 tx.execute("UPDATE view_tracking SET position = ?", (last,))
-            sample = ledger.get_order(f"bulk-{BULK_EVENTS - 1:07d}").snapshot()
+            sample = ledger.order(f"bulk-{BULK_EVENTS - 1:07d}").snapshot()
             assert (sample["status"], sample["account"], sample["quantity"]) == ("requested", "bulk", "1")
 
         def new_orders(prefix: str) -> list[str]:

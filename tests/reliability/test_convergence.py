@@ -287,7 +287,7 @@ def ingest(ledger: OrderLedger, lines: list[str]) -> list[Result]:
 
 def order_view(ledger: OrderLedger, client_order_id: str) -> dict[str, Any]:
     """The fields of an order that must not depend on arrival order."""
-    snapshot = ledger.get_order(client_order_id).snapshot()
+    snapshot = ledger.order(client_order_id).snapshot()
     keys = ("status", "quantity", "filled_quantity", "leaves_quantity", "average_price", "venue_order_ids")
     return {k: snapshot[k] for k in keys} | {"anomalies": snapshot["anomalies"]}
 
@@ -467,7 +467,7 @@ def check_parking_session(session: Session, url: str, *, restart: bool) -> None:
             assert tx.one("SELECT COUNT(*) FROM parked")[0] == 0, "a message is still parked"
 
         for client_order_id, fills in session.fills.items():
-            order = ledger.get_order(client_order_id)
+            order = ledger.order(client_order_id)
             total = sum((f.qty for f in fills), Decimal(0))
             assert trades_of(order) == {(f.trade_id, f.qty, f.px) for f in fills}
             assert order.filled_quantity == total

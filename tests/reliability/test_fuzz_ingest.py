@@ -631,8 +631,8 @@ def test_valid_lines_among_garbage_apply_as_when_alone(
         assert event_signatures(mixed_ledger) == event_signatures(alone_ledger)
         assert view_rows(mixed_ledger) == view_rows(alone_ledger)
         ids = sorted({m["client_order_id"] for m in SESSION if "client_order_id" in m})
-        assert [mixed_ledger.get_order(c).snapshot() for c in ids] == [
-            alone_ledger.get_order(c).snapshot() for c in ids
+        assert [mixed_ledger.order(c).snapshot() for c in ids] == [
+            alone_ledger.order(c).snapshot() for c in ids
         ]
     finally:
         alone_ledger.close()
@@ -697,7 +697,7 @@ def test_ccxt_numeric_json_timestamps_are_read() -> None:
     """Regression: CCXT lines carry JSON integer millisecond times; they were refused as Decimal."""
     ledger = ccxt_ledger()
     try:
-        order = ledger.get_order("x-1").snapshot()
+        order = ledger.order("x-1").snapshot()
         assert order["filled_quantity"] == "0.5"
         assert order["created_at"] == "2026-11-20T10:00:01.000000Z"
     finally:
@@ -786,7 +786,7 @@ def test_a_payload_whose_ack_names_another_orders_id_books_its_request_alone(fmt
         assert reason.startswith("message 1 of 2 applied; message 2 of 2 rejected: ")
         assert "already belongs to order" in reason
         assert report.events == 1 and [type(e).__name__ for e in results[0].events] == ["OrderRequested"]
-        assert ledger.get_order(new_id).status.value == "requested"
+        assert ledger.order(new_id).status.value == "requested"
         after = store_dump(ledger)
         # The venue order ID still names its order, and no other venue order ID was recorded.
         venue_ids = [

@@ -35,7 +35,7 @@ def test_a_stored_row_shows_the_snapshot_and_restores_the_order() -> None:
     with OrderLedger("sqlite:///:memory:") as ledger:
         for message in simulate(5, 40):
             ledger.record(message)
-        orders = [ledger.get_order(r.client_order_id) for r in ledger.orders()]
+        orders = [ledger.order(r.client_order_id) for r in ledger.orders()]
     assert orders
     for order in orders:
         row = ORDERS_TABLE.to_row(order)
@@ -51,7 +51,7 @@ def test_a_stored_row_reads_back_as_the_typed_row_of_its_snapshot() -> None:
     with OrderLedger("sqlite:///:memory:") as ledger:
         for message in simulate(5, 40):
             ledger.record(message)
-        orders = [ledger.get_order(r.client_order_id) for r in ledger.orders()]
+        orders = [ledger.order(r.client_order_id) for r in ledger.orders()]
     rows = [ORDERS_TABLE.to_row(order) for order in orders]
     typed = read(rows)  # the stored row has more columns after the snapshot's: they are left alone
     assert typed == [OrderRow.from_json(order.snapshot()) for order in orders]
@@ -111,7 +111,7 @@ def test_the_columns_a_row_keeps_from_its_first_write_never_change() -> None:
 
 def _folded_open(ledger: OrderLedger) -> list[OrderRow]:
     """The open orders as their events fold (oldest created first), not as the view has them."""
-    orders = [ledger.get_order(r.client_order_id) for r in ledger.orders()]
+    orders = [ledger.order(r.client_order_id) for r in ledger.orders()]
     return [OrderRow.from_json(o.snapshot()) for o in orders if o.status.is_open]
 
 
@@ -179,7 +179,7 @@ def test_an_open_orders_row_holds_its_packed_snapshot_until_closed() -> None:
             "price": "100.5", "ts": "2026-11-20T09:30:01Z"}  # fmt: skip
     with OrderLedger("sqlite:///:memory:") as ledger:
         ledger.record(request)
-        order = ledger.get_order("p-1")
+        order = ledger.order("p-1")
         row = ORDERS_TABLE.to_row(order)
         packed = row[[c.name for c in ORDERS_TABLE.columns].index(OPEN_SHOWN)]
         # Then while open, the packed column is the snapshot's stored columns as one JSON array
@@ -189,7 +189,7 @@ def test_an_open_orders_row_holds_its_packed_snapshot_until_closed() -> None:
         assert [r.client_order_id for r in listed] == ["p-1"]
         assert listed[0].price == Decimal("100.5") and listed[0].tags == {"desk": "a"}
         ledger.record(fill)
-        closed = ORDERS_TABLE.to_row(ledger.get_order("p-1"))
+        closed = ORDERS_TABLE.to_row(ledger.order("p-1"))
         # and once the order is filled, the column is NULL and the order is listed as closed
         assert closed[[c.name for c in ORDERS_TABLE.columns].index(OPEN_SHOWN)] is None
         assert ledger.orders(open=True) == []
@@ -201,7 +201,7 @@ def test_a_packed_row_decodes_on_its_first_read_and_is_then_like_any_row() -> No
     with OrderLedger("sqlite:///:memory:") as ledger:
         for message in simulate(5, 40):
             ledger.record(message)
-        orders = [ledger.get_order(r.client_order_id) for r in ledger.orders()]
+        orders = [ledger.order(r.client_order_id) for r in ledger.orders()]
     stored = [ORDERS_TABLE.to_row(order)[: len(SHOWN_COLUMNS)] for order in orders]
     eager = OrderRow.stored_reader(SHOWN_DECODERS)(stored)
     packed = [(orjson.dumps(values).decode(),) for values in stored]
