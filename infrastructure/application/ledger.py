@@ -988,10 +988,10 @@ class OrderLedger:
         than that (parked too long: stuck)."""
         if parked and outcome not in (None, Outcome.PARKED):
             raise InvalidInputError(
-                f"parked lists parked messages; it cannot be combined with outcome {outcome}"
+                f"`parked` lists parked messages; it cannot be combined with `outcome` {outcome}"
             )
         if older_than is not None and not parked:
-            raise InvalidInputError("older_than goes with parked (messages parked for too long)")
+            raise InvalidInputError("`older_than` goes with `parked` (messages parked for too long)")
         if older_than is not None:
             cutoff = datetime.now(UTC) - older_than
             if where.since is not None and where.since > cutoff:

@@ -71,13 +71,6 @@ def messages(
     """The message journal: every inbound message verbatim, with its outcome."""
     if ctx.invoked_subcommand is not None:
         return  # `messages settle`
-    # The API refuses these too; the command says so in its options' words.
-    if parked and outcome not in (None, "parked"):
-        raise InvalidInputError(
-            f"--parked lists parked messages; it cannot be combined with --outcome {outcome}"
-        )
-    if older_than is not None and not parked:
-        raise InvalidInputError("--older-than goes with --parked (messages parked for too long)")
     age = None if older_than is None else duration(older_than, "--older-than")
     low, high = time_range(since, until)
     # People read the latest first; a JSON-lines stream keeps the journal's arrival order.
