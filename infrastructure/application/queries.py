@@ -41,7 +41,7 @@ from orderledger.projections.fees import (
     valuations,
     wanted_pairs,
 )
-from orderledger.projections.lots import Book, Fill, book_fill, cost_basis_named
+from orderledger.projections.lots import Book, CostBasis, Fill, book_fill, cost_basis_named
 from orderledger.projections.marks import MARKS_TABLE
 from orderledger.projections.orders import (
     OPEN_ONLY,
@@ -664,61 +664,76 @@ def daily_pnl_rows(db: Database, by: str = "account", basis: str = "average") ->
     rule = cost_basis_named(basis)
     for (group, account, venue, instrument), book_entries in books.items():
         state = Position(account, venue, instrument, quote_currency=book_entries[0].quote_currency)
-        lots = None if rule == "average" else Book(state)
-        if lots is not None:  # lot rules match lots in venue time, not in the events' time alone
-            book_entries.sort(key=lambda e: venue_order_key(e.venue_key))
         marked = prices.get((venue, instrument), [])
-        at = 0
-        for day in every_day:
-            if day < book_entries[0].day:
+        _fold_days(days, group, state, book_entries, every_day, marked, rates, rule)
+    return [
+        _daily_row(day, by, group, currency, bucket)
+        for (day, group, currency), bucket in sorted(days.items())
+    ]
+
+
+def _fold_days(
+    days: dict[tuple[str, str, str], _Day],
+    group: str,
+    state: Position,
+    book_entries: list[Any],
+    every_day: list[str],
+    marked: list[tuple[str, Decimal]],
+    rates: Any,
+    rule: CostBasis,
+) -> None:
+    """One book's fills folded day by day into ``days``: what each day realized and paid in
+    fees, and the unrealized P&L of what the book held at the day's end at that day's last mark."""
+    lots = None if rule == "average" else Book(state)
+    if lots is not None:  # lot rules match lots in venue time, not in the events' time alone
+        book_entries.sort(key=lambda e: venue_order_key(e.venue_key))
+    at = 0
+    for day in every_day:
+        if day < book_entries[0].day:
+            continue
+        while at < len(book_entries) and book_entries[at].day <= day:
+            entry = book_entries[at]
+            at += 1
+            if entry.kind == "busted":
                 continue
-            while at < len(book_entries) and book_entries[at].day <= day:
-                entry = book_entries[at]
-                at += 1
-                if entry.kind == "busted":
-                    continue
-                if lots is None:
-                    realized = state.book(entry.signed_qty, entry.price, entry.terms)
-                else:
-                    realized = book_fill(lots, _entry_fill(entry), rule)
-                bucket = days.setdefault((entry.day, group, entry.terms.pnl_currency or ""), _Day())
-                bucket.realized = WIDE.add(bucket.realized, realized)
-                if entry.fee is not None:
-                    fee_currency = entry.fee_currency or "?"
-                    bucket.fees[fee_currency] = WIDE.add(bucket.fees.get(fee_currency, ZERO), entry.fee)
-                    if needs_rate(entry):
-                        bucket.valuation.add(entry.fee, entry.fee_currency, rate_of(entry, rates))
-            if state.quantity == 0:
-                if at == len(book_entries):
-                    break  # flat for good: nothing more to value
-                continue
-            bucket = days.setdefault((day, group, state.pnl_currency or ""), _Day())
-            mark = next((price for when, price in reversed(marked) if when <= day), None)
-            if mark is None:
-                bucket.unmarked.add(instrument)
-                bucket.unrealized = None
-            elif bucket.unrealized is not None:
-                bucket.unrealized = WIDE.add(bucket.unrealized, state.unrealized_pnl(mark) or ZERO)
-    result = []
-    for (day, group, currency), bucket in sorted(days.items()):
-        fees = {k: v for k, v in sorted(bucket.fees.items()) if v}
-        flows_of = {k: v for k, v in sorted(bucket.flows.items()) if v}
-        net = net_of(
-            net_of_fees(bucket.realized, fees, currency or None, bucket.valuation), currency, flows_of
-        )
-        result.append(
-            DailyPnlRow(
-                day=day,
-                by=by,
-                group=group,
-                pnl_currency=currency or None,
-                realized_pnl=bucket.realized,
-                fees=fees,
-                funding=flows_of,
-                realized_pnl_net=net,
-                unrealized_pnl=bucket.unrealized,
-                unmarked=tuple(sorted(bucket.unmarked)),
-                **fee_fields(bucket.valuation),
-            )
-        )
-    return result
+            if lots is None:
+                realized = state.book(entry.signed_qty, entry.price, entry.terms)
+            else:
+                realized = book_fill(lots, _entry_fill(entry), rule)
+            bucket = days.setdefault((entry.day, group, entry.terms.pnl_currency or ""), _Day())
+            bucket.realized = WIDE.add(bucket.realized, realized)
+            if entry.fee is not None:
+                fee_currency = entry.fee_currency or "?"
+                bucket.fees[fee_currency] = WIDE.add(bucket.fees.get(fee_currency, ZERO), entry.fee)
+                if needs_rate(entry):
+                    bucket.valuation.add(entry.fee, entry.fee_currency, rate_of(entry, rates))
+        if state.quantity == 0:
+            if at == len(book_entries):
+                break  # flat for good: nothing more to value
+            continue
+        bucket = days.setdefault((day, group, state.pnl_currency or ""), _Day())
+        mark = next((price for when, price in reversed(marked) if when <= day), None)
+        if mark is None:
+            bucket.unmarked.add(state.instrument)
+            bucket.unrealized = None
+        elif bucket.unrealized is not None:
+            bucket.unrealized = WIDE.add(bucket.unrealized, state.unrealized_pnl(mark) or ZERO)
+
+
+def _daily_row(day: str, by: str, group: str, currency: str, bucket: _Day) -> DailyPnlRow:
+    fees = {k: v for k, v in sorted(bucket.fees.items()) if v}
+    flows_of = {k: v for k, v in sorted(bucket.flows.items()) if v}
+    net = net_of(net_of_fees(bucket.realized, fees, currency or None, bucket.valuation), currency, flows_of)
+    return DailyPnlRow(
+        day=day,
+        by=by,
+        group=group,
+        pnl_currency=currency or None,
+        realized_pnl=bucket.realized,
+        fees=fees,
+        funding=flows_of,
+        realized_pnl_net=net,
+        unrealized_pnl=bucket.unrealized,
+        unmarked=tuple(sorted(bucket.unmarked)),
+        **fee_fields(bucket.valuation),
+    )
