@@ -82,7 +82,12 @@ from orderledger.infrastructure.audit.verify import (
 from orderledger.infrastructure.errors import ConfigurationError, MessageError
 from orderledger.infrastructure.ingest.formats import ADAPTER_FORMATS, FORMATS, check_options
 from orderledger.infrastructure.ingest.inbound import inbound
-from orderledger.infrastructure.ingest.messages import decode_json, message_from_line, parse_message
+from orderledger.infrastructure.ingest.messages import (
+    RequestMessage,
+    decode_json,
+    message_from_line,
+    parse_message,
+)
 from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result, fewer_collections
 from orderledger.infrastructure.ingest.settlement import (
     context_lines,
@@ -1064,7 +1069,7 @@ class OrderLedger:
         item = _read_adapter_line(line.raw, origin, 0, line.format, line.venue, account, feed)
         if item.error is not None:
             raise InvalidInputError(f"message {message_id} cannot be read again to book it: {item.error}")
-        if not any(m.type == "request" for m in item.messages):
+        if not any(isinstance(m, RequestMessage) for m in item.messages):
             raise InvalidInputError(
                 f"message {message_id} does not carry an order's details (account, instrument, side,"
                 " quantity and venue order ID): set it aside instead"

@@ -35,11 +35,13 @@ from orderledger.infrastructure.ingest.messages import (
     CanceledMessage,
     CancelRejectedMessage,
     CancelRequestedMessage,
+    CashFlowMessage,
     ExpiredMessage,
     FillBustedMessage,
     FillCorrectedMessage,
     FillMessage,
     InstrumentMessage,
+    MarkMessage,
     Message,
     RejectedMessage,
     RequestMessage,
@@ -340,7 +342,7 @@ class Processor:
             m.client_order_id: m.venue
             for item in items
             for m in item.messages
-            if m.type == "request" and m.client_order_id is not None
+            if type(m) is RequestMessage and m.client_order_id is not None
         }
         for item in items:
             for m in item.messages:
@@ -511,7 +513,7 @@ class _Batch:
             return Outcome.REJECTED, refused.message, []
         recorded = len(self.events)
         try:
-            return _HANDLERS.get(message.type, _Batch._order_fact)(self, message, entry, part)
+            return _HANDLERS.get(type(message), _Batch._order_fact)(self, message, entry, part)
         except StaleBatchError:
             raise  # not this message's fault: the whole batch is decided again
         except LedgerError as error:
@@ -607,11 +609,7 @@ class _Batch:
         stamp = self._stamp(message)
         voi = message.venue_order_id
         events: list[OrderEvent] = []
-        if (
-            voi is not None
-            and voi not in order.venue_order_ids
-            and message.type not in ("accepted", "amended")
-        ):
+        if voi is not None and voi not in order.venue_order_ids and type(message) not in _NAMES_VENUE_ORDER:
             if order.venue_order_ids and not message.aliases:
                 raise IdentityConflictError(
                     f"order {order.client_order_id!r} is venue order {order.venue_order_id!r}, not {voi!r}",
@@ -626,7 +624,7 @@ class _Batch:
                 # The venue told us its order ID on this message: an implied acknowledgement.
                 decided = order.accept(stamp, voi)
             events += self._outcome(order, decided, entry)[2]
-        outcome = _FACTS[message.type](self, order, message, stamp)
+        outcome = _FACTS[type(message)](self, order, message, stamp)
         status, reason, new = self._outcome(order, outcome, entry)
         events += new
         if not _NAMING.isdisjoint(map(type, events)):
@@ -866,28 +864,31 @@ def _fill_corrected(batch: _Batch, order: Order, message: FillCorrectedMessage, 
     )
 
 
-_HANDLERS: dict[str, Callable[[_Batch, Any, JournalEntry, int], Handled]] = {
-    "request": _Batch._request,
-    "instrument": _Batch._instrument,
-    "cash_flow": lambda batch, message, entry, part: book_cash_flow(batch, message, entry),
-    "mark": lambda batch, message, entry, part: book_mark(batch, message, entry),
+_HANDLERS: dict[type[Message], Callable[[_Batch, Any, JournalEntry, int], Handled]] = {
+    RequestMessage: _Batch._request,
+    InstrumentMessage: _Batch._instrument,
+    CashFlowMessage: lambda batch, message, entry, part: book_cash_flow(batch, message, entry),
+    MarkMessage: lambda batch, message, entry, part: book_mark(batch, message, entry),
 }
 """Messages that do not name an existing order; every other kind goes to ``_Batch._order_fact``."""
-_FACTS: dict[str, Callable[[_Batch, Order, Any, Stamp], Decision]] = {
-    "accepted": _accepted,
-    "rejected": _rejected,
-    "fill": _fill,
-    "cancel_requested": _cancel_requested,
-    "canceled": _canceled,
-    "cancel_rejected": _cancel_rejected,
-    "amend_requested": _amend_requested,
-    "amended": _amended,
-    "amend_rejected": _amend_rejected,
-    "expired": _expired,
-    "fill_busted": _fill_busted,
-    "fill_corrected": _fill_corrected,
+_FACTS: dict[type[Message], Callable[[_Batch, Order, Any, Stamp], Decision]] = {
+    AcceptedMessage: _accepted,
+    RejectedMessage: _rejected,
+    FillMessage: _fill,
+    CancelRequestedMessage: _cancel_requested,
+    CanceledMessage: _canceled,
+    CancelRejectedMessage: _cancel_rejected,
+    AmendRequestedMessage: _amend_requested,
+    AmendedMessage: _amended,
+    AmendRejectedMessage: _amend_rejected,
+    ExpiredMessage: _expired,
+    FillBustedMessage: _fill_busted,
+    FillCorrectedMessage: _fill_corrected,
 }
-"""The command each fact about an order gives that order (its message type → handler)."""
+"""The command each fact about an order gives that order (its message model → handler)."""
+_NAMES_VENUE_ORDER: frozenset[type[Message]] = frozenset({AcceptedMessage, AmendedMessage})
+"""The facts whose venue order ID is the order's (new) name, checked by their own handler; on any
+other fact an unknown venue order ID is an implied acknowledgement (or a rename)."""
 
 
 class _Again(Exception):

@@ -150,7 +150,7 @@ def test_a_field_added_to_a_model_reaches_parsing_serialising_and_docs(
 def test_every_message_type_has_exactly_one_handler() -> None:
     # Given the handler tables of processing
     # Then every type is handled once: requests and instruments by their own, facts by their command
-    assert set(_HANDLERS) | set(_FACTS) == set(TYPES)
+    assert set(_HANDLERS) | set(_FACTS) == set(KINDS.values())
     assert not set(_HANDLERS) & set(_FACTS)
 
 
