@@ -5,14 +5,18 @@ Usage (from the repository root, with the project's Python)::
     git worktree add --detach /tmp/before main       # the code to compare against
     python scripts/same_stored_rows.py /tmp/before .  # exit 1 and name the tables that differ
     python scripts/same_stored_rows.py /tmp/before . --batch 37 --orders 2000
+    python scripts/same_stored_rows.py /tmp/before . --input docs/examples/ccxt-okx.jsonl \
+        --format ccxt --venue okx --account acc1             # a file, through its adapter
 
 Each tree ingests the same simulated session into a fresh SQLite file, in its own process, with
 the ledger's clock fixed (each reading 137 µs after the last), so received and recorded times,
 and with them the hash chain, are the same run to run. Then every table of the two files is
-compared row by row, all columns included. A change to the hot path must leave every table as it
-was: the stored payloads and hashes are what a release's databases are verified against. A table
-that differs on purpose (``view_versions`` when a view's version is raised) is named, like any
-other, for the reader to judge.
+compared row by row, all columns included. With ``--input``, both trees ingest that file instead
+(in the ``--format`` given, with its ``--venue`` and ``--account``): an adapter's path, or a file
+of edge cases such as docs/examples/bad-lines.jsonl. A change to the hot path must leave every
+table as it was: the stored payloads and hashes are what a release's databases are verified
+against. A table that differs on purpose (``view_versions`` when a view's version is raised) is
+named, like any other, for the reader to judge.
 """
 
 from __future__ import annotations
@@ -33,11 +37,15 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
 # The code under comparison, not an installed checkout the import system found first.
 assert ledger_module.__file__.startswith(sys.argv[1]), ledger_module.__file__
-lines = list(simulate_lines(3, int(sys.argv[4])))
+if sys.argv[5]:
+    lines = open(sys.argv[5], "rb").read().splitlines()
+else:
+    lines = list(simulate_lines(3, int(sys.argv[4])))
+fmt, venue, account = sys.argv[6:9]
 start, tick = datetime(2026, 11, 25, tzinfo=UTC), itertools.count()
 clock = lambda: start + timedelta(microseconds=137 * next(tick))
 ledger = OrderLedger("sqlite:///" + sys.argv[2], batch_size=int(sys.argv[3]), clock=clock)
-report = ledger.ingest_lines(lines)
+report = ledger.ingest_lines(lines, fmt=fmt, venue=venue or None, account=account or None)
 ledger.close()
 print(len(lines), "lines,", report.events, "events")
 """
@@ -54,10 +62,12 @@ def package_root(tree: Path) -> Path:
     return (tree / ".layout").resolve()
 
 
-def ingest(tree: Path, database: Path, batch: int, orders: int) -> str:
-    """Ingest the session with the code of ``tree``; returns what it printed."""
+def ingest(tree: Path, database: Path, args: argparse.Namespace) -> str:
+    """Ingest the session (or ``args.input``) with the code of ``tree``; returns what it printed."""
+    source = "" if args.input is None else str(args.input.resolve())
+    command = [str(package_root(tree)), str(database), str(args.batch), str(args.orders), source]
     done = subprocess.run(
-        [sys.executable, "-c", INGEST, str(package_root(tree)), str(database), str(batch), str(orders)],
+        [sys.executable, "-c", INGEST, *command, args.format, args.venue, args.account],
         capture_output=True,
         text=True,
         check=False,
@@ -98,10 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("after", type=Path, help="the tree under test")
     parser.add_argument("--batch", type=int, default=1000, help="messages per group commit (default 1000)")
     parser.add_argument("--orders", type=int, default=7000, help="orders in the simulated session")
+    parser.add_argument("--input", type=Path, help="ingest this file instead of the simulated session")
+    parser.add_argument("--format", default="ledger", help="the input's format (default ledger)")
+    parser.add_argument("--venue", default="", help="the venue an adapter format needs")
+    parser.add_argument("--account", default="", help="the account an adapter format needs")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="same-rows-"))
     for name, tree in (("before", args.before), ("after", args.after)):
-        sys.stdout.write(f"{name}: {tree}: {ingest(tree, work / f'{name}.db', args.batch, args.orders)}\n")
+        sys.stdout.write(f"{name}: {tree}: {ingest(tree, work / f'{name}.db', args)}\n")
     differ = differing_tables(work / "before.db", work / "after.db")
     for table, first, second in differ:
         sys.stdout.write(f"DIFFERENT: {table} ({first} rows before, {second} after)\n")
