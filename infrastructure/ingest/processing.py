@@ -28,26 +28,15 @@ from orderledger.domain.values import escape_unsafe, format_timestamp
 from orderledger.infrastructure.errors import ConcurrencyError, StaleBatchError
 from orderledger.infrastructure.ingest.definitions import book_instrument
 from orderledger.infrastructure.ingest.messages import (
-    AcceptedMessage,
-    AmendedMessage,
-    AmendRejectedMessage,
-    AmendRequestedMessage,
-    CanceledMessage,
-    CancelRejectedMessage,
-    CancelRequestedMessage,
     CashFlowMessage,
-    ExpiredMessage,
-    FillBustedMessage,
-    FillCorrectedMessage,
-    FillMessage,
     InstrumentMessage,
     MarkMessage,
     Message,
-    RejectedMessage,
     RequestMessage,
     message_from_line,
     message_to_json,
 )
+from orderledger.infrastructure.ingest.order_facts import NAMES_VENUE_ORDER, ORDER_FACTS
 from orderledger.infrastructure.ingest.position_facts import book_cash_flow, book_mark
 from orderledger.infrastructure.storage.db import is_integrity_error, select_by_keys
 from orderledger.infrastructure.storage.mapper import LedgerMapper
@@ -609,7 +598,7 @@ class _Batch:
         stamp = self._stamp(message)
         voi = message.venue_order_id
         events: list[OrderEvent] = []
-        if voi is not None and voi not in order.venue_order_ids and type(message) not in _NAMES_VENUE_ORDER:
+        if voi is not None and voi not in order.venue_order_ids and type(message) not in NAMES_VENUE_ORDER:
             if order.venue_order_ids and not message.aliases:
                 raise IdentityConflictError(
                     f"order {order.client_order_id!r} is venue order {order.venue_order_id!r}, not {voi!r}",
@@ -624,7 +613,7 @@ class _Batch:
                 # The venue told us its order ID on this message: an implied acknowledgement.
                 decided = order.accept(stamp, voi)
             events += self._outcome(order, decided, entry)[2]
-        outcome = _FACTS[type(message)](self, order, message, stamp)
+        outcome = ORDER_FACTS[type(message)](self._check_identities, order, message, stamp)
         status, reason, new = self._outcome(order, outcome, entry)
         events += new
         if not _NAMING.isdisjoint(map(type, events)):
@@ -793,77 +782,6 @@ class _Batch:
         return events
 
 
-# ---------------------------------------------------------------------- one handler per kind
-
-
-def _accepted(batch: _Batch, order: Order, message: AcceptedMessage, stamp: Stamp) -> Decision:
-    voi = message.venue_order_id
-    new_keys = [IdentityKey.alias(order.venue, n, v) for n, v in message.aliases.items()]
-    if voi:
-        new_keys.append(IdentityKey.venue_order(order.venue, voi))
-    batch._check_identities(order.client_order_id, new_keys)
-    return order.accept(stamp, voi, message.aliases)
-
-
-def _rejected(batch: _Batch, order: Order, message: RejectedMessage, stamp: Stamp) -> Decision:
-    return order.reject(stamp, message.reason)
-
-
-def _fill(batch: _Batch, order: Order, message: FillMessage, stamp: Stamp) -> Decision:
-    return order.fill(
-        stamp,
-        message.trade_id,
-        message.quantity,
-        message.price,
-        message.fee,
-        message.fee_currency,
-        message.liquidity,
-        message.inferred,
-        message.venue_realized_pnl,
-    )
-
-
-def _cancel_requested(batch: _Batch, order: Order, message: CancelRequestedMessage, stamp: Stamp) -> Decision:
-    return order.request_cancel(stamp)
-
-
-def _canceled(batch: _Batch, order: Order, message: CanceledMessage, stamp: Stamp) -> Decision:
-    return order.cancel(stamp, message.reason)
-
-
-def _cancel_rejected(batch: _Batch, order: Order, message: CancelRejectedMessage, stamp: Stamp) -> Decision:
-    return order.reject_cancel(stamp, message.reason)
-
-
-def _amend_requested(batch: _Batch, order: Order, message: AmendRequestedMessage, stamp: Stamp) -> Decision:
-    return order.request_amend(stamp, message.quantity, message.price)
-
-
-def _amended(batch: _Batch, order: Order, message: AmendedMessage, stamp: Stamp) -> Decision:
-    voi = message.venue_order_id
-    if voi:
-        batch._check_identities(order.client_order_id, [IdentityKey.venue_order(order.venue, voi)])
-    return order.amend(stamp, message.quantity, message.price, voi)
-
-
-def _amend_rejected(batch: _Batch, order: Order, message: AmendRejectedMessage, stamp: Stamp) -> Decision:
-    return order.reject_amend(stamp, message.reason)
-
-
-def _expired(batch: _Batch, order: Order, message: ExpiredMessage, stamp: Stamp) -> Decision:
-    return order.expire(stamp, message.reason)
-
-
-def _fill_busted(batch: _Batch, order: Order, message: FillBustedMessage, stamp: Stamp) -> Decision:
-    return order.bust_fill(stamp, message.trade_id, message.reason)
-
-
-def _fill_corrected(batch: _Batch, order: Order, message: FillCorrectedMessage, stamp: Stamp) -> Decision:
-    return order.correct_fill(
-        stamp, message.trade_id, message.quantity, message.price, message.fee, message.reason
-    )
-
-
 _HANDLERS: dict[type[Message], Callable[[_Batch, Any, JournalEntry, int], Handled]] = {
     RequestMessage: _Batch._request,
     InstrumentMessage: _Batch._instrument,
@@ -871,24 +789,6 @@ _HANDLERS: dict[type[Message], Callable[[_Batch, Any, JournalEntry, int], Handle
     MarkMessage: lambda batch, message, entry, part: book_mark(batch, message, entry),
 }
 """Messages that do not name an existing order; every other kind goes to ``_Batch._order_fact``."""
-_FACTS: dict[type[Message], Callable[[_Batch, Order, Any, Stamp], Decision]] = {
-    AcceptedMessage: _accepted,
-    RejectedMessage: _rejected,
-    FillMessage: _fill,
-    CancelRequestedMessage: _cancel_requested,
-    CanceledMessage: _canceled,
-    CancelRejectedMessage: _cancel_rejected,
-    AmendRequestedMessage: _amend_requested,
-    AmendedMessage: _amended,
-    AmendRejectedMessage: _amend_rejected,
-    ExpiredMessage: _expired,
-    FillBustedMessage: _fill_busted,
-    FillCorrectedMessage: _fill_corrected,
-}
-"""The command each fact about an order gives that order (its message model → handler)."""
-_NAMES_VENUE_ORDER: frozenset[type[Message]] = frozenset({AcceptedMessage, AmendedMessage})
-"""The facts whose venue order ID is the order's (new) name, checked by their own handler; on any
-other fact an unknown venue order ID is an implied acknowledgement (or a rename)."""
 
 
 class _Again(Exception):

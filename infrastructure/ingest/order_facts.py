@@ -1,0 +1,135 @@
+"""The command each fact about an order gives that order: one handler per message model.
+
+A handler reads its message's fields and calls the order's command; what it decides is recorded
+by ``processing``. ``check`` refuses a venue identity another order holds before it is claimed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from orderledger.domain.identity import IdentityKey
+from orderledger.domain.order import Decision, Order, Stamp
+from orderledger.infrastructure.ingest.messages import (
+    AcceptedMessage,
+    AmendedMessage,
+    AmendRejectedMessage,
+    AmendRequestedMessage,
+    CanceledMessage,
+    CancelRejectedMessage,
+    CancelRequestedMessage,
+    ExpiredMessage,
+    FillBustedMessage,
+    FillCorrectedMessage,
+    FillMessage,
+    Message,
+    RejectedMessage,
+)
+
+
+class IdentityCheck(Protocol):
+    """Refuses ``keys`` when another order than ``client_order_id`` holds one of them."""
+
+    def __call__(self, client_order_id: str, keys: Sequence[IdentityKey], /) -> None: ...
+
+
+def _accepted(check: IdentityCheck, order: Order, message: AcceptedMessage, stamp: Stamp) -> Decision:
+    voi = message.venue_order_id
+    new_keys = [IdentityKey.alias(order.venue, n, v) for n, v in message.aliases.items()]
+    if voi:
+        new_keys.append(IdentityKey.venue_order(order.venue, voi))
+    check(order.client_order_id, new_keys)
+    return order.accept(stamp, voi, message.aliases)
+
+
+def _rejected(check: IdentityCheck, order: Order, message: RejectedMessage, stamp: Stamp) -> Decision:
+    return order.reject(stamp, message.reason)
+
+
+def _fill(check: IdentityCheck, order: Order, message: FillMessage, stamp: Stamp) -> Decision:
+    return order.fill(
+        stamp,
+        message.trade_id,
+        message.quantity,
+        message.price,
+        message.fee,
+        message.fee_currency,
+        message.liquidity,
+        message.inferred,
+        message.venue_realized_pnl,
+    )
+
+
+def _cancel_requested(
+    check: IdentityCheck, order: Order, message: CancelRequestedMessage, stamp: Stamp
+) -> Decision:
+    return order.request_cancel(stamp)
+
+
+def _canceled(check: IdentityCheck, order: Order, message: CanceledMessage, stamp: Stamp) -> Decision:
+    return order.cancel(stamp, message.reason)
+
+
+def _cancel_rejected(
+    check: IdentityCheck, order: Order, message: CancelRejectedMessage, stamp: Stamp
+) -> Decision:
+    return order.reject_cancel(stamp, message.reason)
+
+
+def _amend_requested(
+    check: IdentityCheck, order: Order, message: AmendRequestedMessage, stamp: Stamp
+) -> Decision:
+    return order.request_amend(stamp, message.quantity, message.price)
+
+
+def _amended(check: IdentityCheck, order: Order, message: AmendedMessage, stamp: Stamp) -> Decision:
+    voi = message.venue_order_id
+    if voi:
+        check(order.client_order_id, [IdentityKey.venue_order(order.venue, voi)])
+    return order.amend(stamp, message.quantity, message.price, voi)
+
+
+def _amend_rejected(
+    check: IdentityCheck, order: Order, message: AmendRejectedMessage, stamp: Stamp
+) -> Decision:
+    return order.reject_amend(stamp, message.reason)
+
+
+def _expired(check: IdentityCheck, order: Order, message: ExpiredMessage, stamp: Stamp) -> Decision:
+    return order.expire(stamp, message.reason)
+
+
+def _fill_busted(check: IdentityCheck, order: Order, message: FillBustedMessage, stamp: Stamp) -> Decision:
+    return order.bust_fill(stamp, message.trade_id, message.reason)
+
+
+def _fill_corrected(
+    check: IdentityCheck, order: Order, message: FillCorrectedMessage, stamp: Stamp
+) -> Decision:
+    return order.correct_fill(
+        stamp, message.trade_id, message.quantity, message.price, message.fee, message.reason
+    )
+
+
+ORDER_FACTS: dict[type[Message], Callable[[IdentityCheck, Order, Any, Stamp], Decision]] = {
+    AcceptedMessage: _accepted,
+    RejectedMessage: _rejected,
+    FillMessage: _fill,
+    CancelRequestedMessage: _cancel_requested,
+    CanceledMessage: _canceled,
+    CancelRejectedMessage: _cancel_rejected,
+    AmendRequestedMessage: _amend_requested,
+    AmendedMessage: _amended,
+    AmendRejectedMessage: _amend_rejected,
+    ExpiredMessage: _expired,
+    FillBustedMessage: _fill_busted,
+    FillCorrectedMessage: _fill_corrected,
+}
+"""The command each fact about an order gives that order (its message model → handler)."""
+NAMES_VENUE_ORDER: frozenset[type[Message]] = frozenset({AcceptedMessage, AmendedMessage})
+"""The facts whose venue order ID is the order's (new) name, checked by their own handler; on any
+other fact an unknown venue order ID is an implied acknowledgement (or a rename)."""
+
+
+__all__ = ["NAMES_VENUE_ORDER", "ORDER_FACTS", "IdentityCheck"]
