@@ -124,7 +124,11 @@ def test_serve_answers_503_and_health_says_why_once_its_file_is_gone(tmp_path: P
     ):
         assert client.post("/messages", json=request("c-1")).status_code == 200
         healthy = client.get("/health")
-        assert healthy.status_code == 200 and healthy.json() == {"status": "ok", "head": 1}
+        assert healthy.status_code == 200 and healthy.json() == {
+            "status": "ok",
+            "head": 1,
+            "cost_basis": "average",
+        }
 
         _take_away(path, how)
         assert_problem(client.get("/health"), 503, f"{_wording(how)} while this process had it open")
