@@ -77,6 +77,16 @@ class LedgerContext:
             return await self.expensive(what, method, **kwargs)
         return await self.call(method, **kwargs)
 
+    async def under_rule(
+        self, response: Response, what: str, method: str, /, *, cost_basis: str | None, **kwargs: Any
+    ) -> Any:
+        """A read of positions or P&L under the ledger's rule or ``cost_basis``: from the views
+        (with how far they lag), or, under a lot rule, folded from the log (a bounded read)."""
+        folds = await self.call("folds_log", cost_basis=cost_basis)
+        if not folds:
+            await self.views_behind(response)
+        return await self.maybe_expensive(folds, what, method, cost_basis=cost_basis, **kwargs)
+
     async def views_behind(self, response: Response) -> None:
         """Answers from the views carry how far the views are behind the log (0: current)."""
         response.headers[VIEWS_BEHIND] = str(await self.call("views_behind"))

@@ -113,11 +113,8 @@ async def get_positions(
     """Positions, realized and (given marks) unrealized P&L under the ledger's rule (the live
     view's average cost by default), or (``cost_basis``) another rule; a lot rule is folded from
     the log (a bounded expensive read)."""
-    folds = await ledger.call("folds_log", cost_basis=cost_basis)
-    if not folds:
-        await ledger.views_behind(response)
-    rows: list[dict[str, Any]] = await ledger.maybe_expensive(
-        folds, "GET /positions?cost_basis", "positions", marks=mark, cost_basis=cost_basis
+    rows: list[dict[str, Any]] = await ledger.under_rule(
+        response, "GET /positions?cost_basis", "positions", marks=mark, cost_basis=cost_basis
     )
     return rows
 
@@ -148,11 +145,8 @@ async def get_pnl(
 ) -> list[dict[str, Any]]:
     """Realized P&L and fees, grouped, under the ledger's rule or (``cost_basis``) another; a
     lot rule is folded from the log (a bounded expensive read)."""
-    folds = await ledger.call("folds_log", cost_basis=cost_basis)
-    if not folds:
-        await ledger.views_behind(response)
-    rows: list[dict[str, Any]] = await ledger.maybe_expensive(
-        folds, "GET /pnl?cost_basis", "pnl", by=by, cost_basis=cost_basis
+    rows: list[dict[str, Any]] = await ledger.under_rule(
+        response, "GET /pnl?cost_basis", "pnl", by=by, cost_basis=cost_basis
     )
     return rows
 
