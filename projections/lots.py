@@ -16,10 +16,10 @@ Through zero, the closing fill consumes every lot and its remainder opens a lot 
 Fees are shared by quantity: a closed-lot row carries the opening fill's fee for the matched
 quantity and the closing fill's fee for it, each in its currency.
 
-Funding and other cash flows tied to a position (issue 33, items 3-5) are meant to reach a
-book as further ``Flow`` items folded in the same venue-time order: ``fold_books`` takes each
-book's items sorted by ``before`` and dispatches on their kind, so a new kind adds a branch
-here and a column to the rows, not another pass.
+Lots hold fills only: funding and other cash flows change a position's P&L, not its lots, and
+are folded beside them (``projections.cash_flows``). ``fold_books`` takes each book's items sorted
+by ``before``, so another kind of item would add a branch here and a column to the rows, not
+another pass.
 """
 
 from __future__ import annotations

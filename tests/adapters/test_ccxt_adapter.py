@@ -321,7 +321,7 @@ def test_a_rejection_nobody_can_name_yields_nothing(valid: Valid) -> None:
 def test_an_order_without_client_id_is_booked_as_an_external_order(
     valid: Valid, feed: Feed, ledger: OrderLedger
 ) -> None:
-    # Changed in issue 12: such an order used to be only acknowledged, and parked for ever.
+    # An order placed outside the ledger (no client ID) is booked, never parked for ever.
     placed_in_ui = order(clientOrderId=None, info={"orderId": 4293153, "status": "NEW"})
     out = valid(order_messages(placed_in_ui, venue=VENUE, account=ACCOUNT))
     assert out == [
