@@ -24,7 +24,7 @@ from typing import Any, ClassVar, TypeVar
 import orjson
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.events import OrderEvent
+from orderledger.domain.events import OrderEvent, stored_when_given
 from orderledger.domain.instrument import Definition
 from orderledger.domain.order_state import ShownOrder
 from orderledger.domain.outcomes import Outcome
@@ -559,9 +559,19 @@ class EventRecord(_Row):
             venue=event.venue,
             instrument=event.instrument,
             message_id=message_id,
-            payload=event.model_dump(mode="json", exclude=set(cls.HEADER)),
+            payload=_payload(event, cls.HEADER),
             event=event,
         )
+
+
+def _payload(event: OrderEvent, header: frozenset[str]) -> dict[str, Any]:
+    """An event's fields after its header, JSON-ready, as stored: a field stored only when given
+    (``WHEN_GIVEN``) is left out while it is None, so an event reads as it did before the field."""
+    payload = event.model_dump(mode="json", exclude=set(header))
+    for name in stored_when_given(type(event)):
+        if payload[name] is None:
+            del payload[name]
+    return payload
 
 
 @dataclass(frozen=True)
