@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Annotated, Any, ClassVar, Protocol, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -96,6 +96,9 @@ class OrderSpec(BaseModel):
     venue_order_id: str | None = None
     external: bool = False
     """True when reconciliation found the order at the venue rather than we placing it."""
+    decision_price: Annotated[DecimalStr | None, WHEN_GIVEN] = None
+    """The price when the order was decided (the strategy's reference): what its execution is
+    measured against."""
 
 
 class OrderRequested(OrderSpec, OrderEvent):

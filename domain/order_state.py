@@ -125,6 +125,7 @@ class ShownOrder:
     order_type: Annotated[OrderType, ORDER_TYPE]
     quantity: Annotated[Decimal, DECIMAL]
     price: Annotated[Decimal | None, OPTIONAL_DECIMAL]
+    decision_price: Annotated[Decimal | None, OPTIONAL_DECIMAL]
     time_in_force: Annotated[str | None, PLAIN]
     status: Annotated[Status, DERIVED_STATUS]
     filled_quantity: Annotated[Decimal, DECIMAL]
@@ -203,6 +204,7 @@ class OrderState:
         self.tags: dict[str, str] = dict(event.tags)
         self.parent_id = event.parent_id
         self.external = event.external
+        self.decision_price: Decimal | None = event.decision_price  # as requested, never changed
         self.request_source = event.source  # who stated the request: a repeat by another is a report
         self.base_status = Status.REQUESTED
         self.pending_cancel = False

@@ -247,6 +247,15 @@ Price = Annotated[
         " price. `amend_*`: new limit price. `fill_corrected`: corrected price",
     ),
 ]
+DecisionPrice = Annotated[
+    Decimal,
+    _POSITIVE,
+    About(
+        "decimal, > 0",
+        "the price when the order was decided (a strategy's reference, e.g. the mid it acted on),"
+        " kept on the order as first requested: what its execution is measured against",
+    ),
+]
 TimeInForce = Annotated[
     str, _IDENT, About(IDENT, "kept as given (`GTC`, `IOC`, …); the ledger does not interpret it")
 ]

@@ -57,6 +57,7 @@ from orderledger.infrastructure.ingest.message_fields import (
     Account,
     Aliases,
     ClientOrderId,
+    DecisionPrice,
     External,
     Fee,
     FeeCurrency,
@@ -196,6 +197,7 @@ _REQUEST_RULES: dict[str, Any] = {
     "tags": Tags,
     "parent_id": ParentId,
     "external": External,
+    "decision_price": DecisionPrice,
 }
 """The rule of each field of a request; its name, place and default are the domain's OrderSpec's."""
 
