@@ -1,0 +1,130 @@
+"""Orders: NewOrderSingle, cancel and replace requests, OrderCancelReject."""
+
+from __future__ import annotations
+
+from orderledger.infrastructure.adapters.common import Message, message
+from orderledger.infrastructure.adapters.fix.codes import (
+    CXL_REJ_REASONS,
+    ORDER_TYPES,
+    SIDES,
+    SOURCE,
+    TIME_IN_FORCE,
+    FixError,
+    Report,
+)
+from orderledger.infrastructure.adapters.fix.framing import parse_fix, report_time, value_of
+from orderledger.infrastructure.adapters.fix.identity import clordid_alias, order_key
+from orderledger.infrastructure.adapters.fix.instruments import instrument_definition, symbol_of
+from orderledger.infrastructure.adapters.fix.scales import Context
+
+
+def _order_type(report: Report, price: str | None) -> tuple[str | None, dict[str, str]]:
+    """The ledger's order type for OrdType 40, and a tag keeping a FIX type it approximates."""
+    code = value_of(report, 40)
+    kind = ORDER_TYPES.get(code or "")
+    if kind is None and code is None:
+        kind = "limit" if price is not None else None
+    elif kind is None:
+        kind = "limit" if price is not None else "market"
+    tags = {"fix_ord_type": code} if code is not None and code not in ("1", "2") else {}
+    return kind, tags
+
+
+def request_messages(report: Report, clordid: str, ctx: Context, ts: str, *, required: bool) -> list[Message]:
+    """A request (with its instrument definition first) from an order's fields.
+
+    ``required`` (a NewOrderSingle) refuses a message that does not describe an order; otherwise
+    (a New's fields) it gives nothing.
+    """
+    account = ctx.account or value_of(report, 1)
+    side = SIDES.get(value_of(report, 54) or "")
+    quantity = ctx.quantity(report, 38, "OrderQty(38)")
+    price = ctx.price(report, 44, "Price(44)")
+    order_type, tags = _order_type(report, price)
+    symbol = symbol_of(report, ctx)
+    missing = [
+        name
+        for name, value in (
+            ("an account (--account or Account 1)", account),
+            ("Symbol (55) or SecurityID (48)", symbol),
+            ("Side (54) buy or sell", side),
+            ("a positive OrderQty (38)", quantity),
+            ("OrdType (40)", order_type),
+            ("Price (44) for a limit order", price if order_type == "limit" else "n/a"),
+        )
+        if value is None
+    ]
+    if missing or symbol is None:
+        if required:
+            raise FixError(f"NewOrderSingle {clordid!r} needs {', '.join(missing)}")
+        return []
+    name, definition = instrument_definition(report, symbol, ctx, ts)
+    request = message(
+        "request",
+        client_order_id=clordid,
+        account=account,
+        venue=ctx.venue,
+        instrument=name,
+        side=side,
+        order_type=order_type,
+        quantity=quantity,
+        price=price if order_type == "limit" else None,
+        time_in_force=TIME_IN_FORCE.get(value_of(report, 59) or ""),
+        quote_currency=value_of(report, 15),
+        tags=tags,
+        aliases=clordid_alias(clordid),
+        ts=ts,
+        source=ctx.source,
+    )
+    return [definition, request] if definition is not None else [request]
+
+
+def new_order_single(report: Report, ctx: Context) -> list[Message]:
+    clordid = value_of(report, 11)
+    if clordid is None:
+        raise FixError("a NewOrderSingle (35=D) needs ClOrdID (11)")
+    return request_messages(report, clordid, ctx, report_time(report), required=True)
+
+
+def cancel_request(report: Report, ctx: Context) -> list[Message]:
+    """OrderCancelRequest (35=F): the caller asked to cancel the order 41 (or 37) names."""
+    return [message("cancel_requested", **order_key(report, ctx), ts=report_time(report), source=ctx.source)]
+
+
+def replace_request(report: Report, ctx: Context) -> list[Message]:
+    """OrderCancelReplaceRequest (35=G): the caller asked for new terms (OrderQty 38, Price 44)."""
+    quantity = ctx.quantity(report, 38, "OrderQty(38)")
+    price = ctx.price(report, 44, "Price(44)")
+    if quantity is None and price is None:
+        raise FixError("an OrderCancelReplaceRequest (35=G) needs OrderQty (38) or Price (44)")
+    return [
+        message(
+            "amend_requested",
+            **order_key(report, ctx),
+            quantity=quantity,
+            price=price,
+            ts=report_time(report),
+            source=ctx.source,
+        )
+    ]
+
+
+def cancel_reject_messages(
+    report: Report | str | bytes, *, venue: str, source: str = SOURCE
+) -> list[Message]:
+    """``cancel_rejected`` or ``amend_rejected`` for an OrderCancelReject (35=9)."""
+    return cancel_reject(
+        parse_fix(report) if isinstance(report, str | bytes) else report, Context(venue, source=source)
+    )
+
+
+def cancel_reject(report: Report, ctx: Context) -> list[Message]:
+    msg_type = value_of(report, 35)
+    if msg_type is not None and msg_type != "9":
+        raise FixError(f"not an OrderCancelReject (35=9): 35={msg_type}")
+    response_to = value_of(report, 434)
+    kind = {"1": "cancel_rejected", "2": "amend_rejected"}.get(response_to or "")
+    if kind is None:
+        raise FixError(f"CxlRejResponseTo (434) must be 1 or 2, not {response_to!r}")
+    reason = value_of(report, 58) or CXL_REJ_REASONS.get(value_of(report, 102) or "")
+    return [message(kind, **order_key(report, ctx), reason=reason, ts=report_time(report), source=ctx.source)]

@@ -1,0 +1,106 @@
+"""The caller's options (quantity and price scales) and the notes of one translation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from orderledger.infrastructure.adapters.common import decimal_text, positive_text
+from orderledger.infrastructure.adapters.fix.codes import (
+    MAX_SCALE,
+    POWER_OF_TEN,
+    SOURCE,
+    WHOLE,
+    FixError,
+    InstrumentOf,
+    Report,
+)
+from orderledger.infrastructure.adapters.fix.framing import value_of
+
+
+@dataclass
+class Context:
+    """What every translation step needs: the caller's options and where notes go."""
+
+    venue: str
+    account: str | None = None
+    instrument_of: InstrumentOf | None = None
+    source: str = SOURCE
+    notes: list[str] = field(default_factory=list)
+    quantity_scale: int | None = None
+    price_scale: int | None = None
+    quantity_scale_tag: int | None = None
+    price_scale_tag: int | None = None
+    quantity_divisor_tag: int | None = None
+    price_divisor_tag: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("quantity_scale", "price_scale"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not 0 <= value <= MAX_SCALE):
+                raise ValueError(f"{name} must be a whole number from 0 to {MAX_SCALE}")
+
+    def quantity(self, report: Report, tag: int, name: str) -> str | None:
+        """A positive quantity tag, shifted by the message's quantity scale."""
+        return self._scaled(
+            report, tag, name, self.quantity_scale, self.quantity_scale_tag, self.quantity_divisor_tag
+        )
+
+    def price(self, report: Report, tag: int, name: str) -> str | None:
+        """A positive price tag, shifted by the message's price scale."""
+        return self._scaled(report, tag, name, self.price_scale, self.price_scale_tag, self.price_divisor_tag)
+
+    def _scaled(
+        self,
+        report: Report,
+        tag: int,
+        name: str,
+        scale: int | None,
+        scale_tag: int | None,
+        divisor_tag: int | None,
+    ) -> str | None:
+        text = positive_text(value_of(report, tag), name)
+        if scale_tag is not None and (stated := value_of(report, scale_tag)) is not None:
+            if not WHOLE.match(stated) or int(stated) > MAX_SCALE:
+                raise FixError(
+                    f"scale tag {scale_tag} must be a whole number from 0 to {MAX_SCALE}: {stated!r}"
+                )
+            scale = int(stated)
+        if divisor_tag is not None and (stated := value_of(report, divisor_tag)) is not None:
+            # A power of ten, 1 to 10**MAX_SCALE: its zeros are the scale (10000 is 4 digits).
+            if not POWER_OF_TEN.match(stated) or len(stated) - 1 > MAX_SCALE:
+                raise FixError(
+                    f"divisor tag {divisor_tag} must be a power of ten from 1 to 1{'0' * MAX_SCALE}:"
+                    f" {shortened(stated)!r}"
+                )
+            scale = len(stated) - 1
+        if text is None or not scale:
+            return text
+        return decimal_text(Decimal(text).scaleb(-scale), name)
+
+
+def shortened(value: str, limit: int = 24) -> str:
+    """A venue value as a note shows it: short, so a line's reason stays one short line."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+MAX_NOTES_LENGTH = 240
+"""Notes of one line beyond this many characters are counted, not spelled out (the raw line is
+journaled beside them, so nothing is lost)."""
+
+
+def summarised(notes: list[str]) -> list[str]:
+    """Repeated notes once with their count, and at most MAX_NOTES_LENGTH characters of them."""
+    counts: dict[str, int] = {}
+    for note in notes:
+        counts[note] = counts.get(note, 0) + 1
+    out: list[str] = []
+    used = 0
+    for note, count in counts.items():
+        text = note if count == 1 else f"{note} (×{count})"
+        if used + len(text) > MAX_NOTES_LENGTH:
+            out.append(f"and {len(counts) - len(out)} more parts not booked")
+            break
+        out.append(text)
+        used += len(text) + 2
+    return out
