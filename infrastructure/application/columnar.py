@@ -255,14 +255,18 @@ filled AS (
     FROM f GROUP BY client_order_id
 ),
 running AS (
-    SELECT client_order_id, ts_event,
-           sum(quantity) OVER (PARTITION BY client_order_id ORDER BY position) AS cumulative
-    FROM f
+    SELECT f.client_order_id, f.position, f.ts_event, life.quantity,
+           sum(f.quantity) OVER (PARTITION BY f.client_order_id ORDER BY f.position) AS cumulative
+    FROM f JOIN life USING (client_order_id)
 ),
+-- Filled at the fill from which the cumulative quantity stays at the order's quantity: a bust
+-- that takes it below again makes a later fill the one that completed the order (or none).
 done AS (
-    SELECT running.client_order_id, min(running.ts_event) AS filled_at
-    FROM running JOIN life USING (client_order_id)
-    WHERE running.cumulative >= life.quantity GROUP BY running.client_order_id
+    SELECT client_order_id, min(ts_event) AS filled_at FROM (
+        SELECT *, max(CASE WHEN cumulative < quantity THEN position END)
+                      OVER (PARTITION BY client_order_id) AS last_short
+        FROM running
+    ) WHERE cumulative >= quantity AND position > coalesce(last_short, 0) GROUP BY client_order_id
 )
 SELECT terms.*, life.quantity, life.acknowledged_at, filled.first_fill_at,
        least(done.filled_at, life.ended_at) AS completed_at,

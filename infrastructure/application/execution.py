@@ -143,9 +143,6 @@ def _group_sql(name: str) -> str:
 
 
 def _window(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
-    for name, moment in (("since", since), ("until", until)):
-        if moment is not None and moment.tzinfo is None:
-            raise InvalidInputError(f"`{name}` must be timezone-aware (UTC)", field=name)
     if since is not None and until is not None and since >= until:
         raise InvalidInputError("`since` must be before `until`", field="since")
     clauses, params = ["TRUE"], []

@@ -119,13 +119,15 @@ def lake_events(directory: Path) -> str:
 
 
 def lake_tables(directory: str | Path) -> dict[str, str]:
-    """Each table of the lake → the Parquet glob to read it from (as of the manifest)."""
+    """Each table of the lake that holds rows → the Parquet glob to read it from (the appended
+    tables' files past the manifest's position, left by a run still under way or killed, are
+    for the reader to leave out: ``WHERE position <= manifest position``)."""
     root = Path(directory)
     manifest = read_manifest(root)
-    tables = {table: _glob(root, table) for table in APPENDED}
+    tables = {table: _glob(root, table) for table in APPENDED if _has_files(root, table)}
     if manifest.get("snapshot"):
-        for table in SNAPSHOTS:
-            tables[table] = _glob(root / manifest["snapshot"], table)
+        snapshot = root / manifest["snapshot"]
+        tables.update({table: _glob(snapshot, table) for table in SNAPSHOTS if _has_files(snapshot, table)})
     return tables
 
 
