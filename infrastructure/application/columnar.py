@@ -281,14 +281,35 @@ LEFT JOIN filled USING (client_order_id) LEFT JOIN done USING (client_order_id)
 """
 
 
+LIFECYCLE = (
+    "OrderRequested",
+    "OrderAccepted",
+    "OrderCanceled",
+    "OrderRejected",
+    "OrderExpired",
+    "OrderAmended",
+)
+"""The event types an order's row reads besides its fills."""
+FILL_TYPES = ("OrderFilled", "FillBusted", "FillCorrected")
+
+
+def of_types(relation: str, types: tuple[str, ...], where: str = "TRUE") -> str:
+    """The rows of ``relation`` of the given event types (filtered before any payload is parsed)."""
+    listed = ", ".join(f"'{name}'" for name in types)
+    return f"SELECT * FROM {relation} WHERE type IN ({listed}) AND {where}"
+
+
 def relations(events: str) -> dict[str, str]:
-    """The SQL of each analytic relation over a relation ``events`` with the log's typed columns."""
-    per_event = PER_EVENT_SQL.format(events=f"SELECT * FROM {events}")
-    requests = f"({per_event}) WHERE type = 'OrderRequested'"
-    requests = f"(SELECT * FROM {requests})"
-    fills = FILLS_SQL.format(per_event=per_event, requests=requests)
+    """The SQL of each analytic relation over a relation ``events`` with the log's typed columns;
+    each reads (and parses the payloads of) only the event types it needs."""
+    lifecycle = PER_EVENT_SQL.format(events=of_types(events, LIFECYCLE))
+    requests = f"(SELECT * FROM ({lifecycle}) WHERE type = 'OrderRequested')"
+    fills = FILLS_SQL.format(
+        per_event=PER_EVENT_SQL.format(events=of_types(events, FILL_TYPES)), requests=requests
+    )
     return {
-        "per_event": per_event,
+        "per_event": PER_EVENT_SQL.format(events=f"SELECT * FROM {events}"),
+        "lifecycle": lifecycle,
         "fills": fills,
-        "orders": ORDERS_SQL.format(per_event=per_event, fills=fills),
+        "orders": ORDERS_SQL.format(per_event=lifecycle, fills=fills),
     }

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application import columnar
+from orderledger.infrastructure.application.lake import lake_orders
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     from orderledger.infrastructure.application.ledger import OrderLedger
@@ -178,14 +179,13 @@ def execution_quality(
     where, params = _window(since, until)
     con = columnar.connect()
     try:
-        if lake is not None:
-            from orderledger.infrastructure.application.lake import lake_events
-
-            columnar.run(con, f"CREATE VIEW log AS {lake_events(Path(lake))}")
+        if lake is not None:  # the lake's orders snapshot: already one row per order
+            orders = lake_orders(Path(lake))
         else:
             con.register("raw_events", columnar.read_events(ledger))
-            columnar.run(con, f"CREATE VIEW log AS {columnar.EVENTS_SQL.format(source='raw_events')}")
-        sql = report_sql(columnar.relations("log")["orders"], names, where)
+            columnar.run(con, f"CREATE TEMP TABLE log AS {columnar.EVENTS_SQL.format(source='raw_events')}")
+            orders = columnar.relations("log")["orders"]
+        sql = report_sql(orders, names, where)
         result = con.execute(sql, params)
         columns = [d[0] for d in result.description]
         rows = result.fetchall()

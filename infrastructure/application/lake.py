@@ -14,7 +14,7 @@ manifest's position, writes its files, and only then replaces the manifest (writ
 flushed, renamed over it). A run that dies before the rename leaves files whose FROM is past the
 manifest's position: the next run deletes them first and writes the same positions again, so a
 row is never in the lake twice and never missing. Readers take the files up to the manifest's
-position (:func:`lake_events`, :func:`lake_tables`).
+position (:func:`lake_tables`, :func:`lake_orders`).
 """
 
 from __future__ import annotations
@@ -110,12 +110,12 @@ def _has_files(directory: Path, table: str) -> bool:
     return any((directory / table).rglob("*.parquet"))
 
 
-def lake_events(directory: Path) -> str:
-    """SQL of the lake's committed events (the log's typed columns), for DuckDB."""
-    manifest = read_manifest(directory)
-    if not manifest["position"]:
-        raise InvalidInputError(f"{directory} holds no exported events (run export lake first)", field="lake")
-    return lake_events_upto(directory, int(manifest["position"]))
+def lake_orders(directory: Path) -> str:
+    """SQL of the lake's orders snapshot (one row per order, ``columnar.ORDERS_SQL``'s columns)."""
+    tables = lake_tables(directory)
+    if "orders" not in tables:
+        raise InvalidInputError(f"{directory} holds no exported orders (run export lake first)", field="lake")
+    return f"SELECT * FROM read_parquet('{tables['orders']}', hive_partitioning = true)"
 
 
 def lake_tables(directory: str | Path) -> dict[str, str]:
@@ -163,15 +163,15 @@ def _check_places(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: Path, stem: str, partition: str) -> int:
-    count = int(columnar.run(con, f"SELECT count(*) FROM ({sql})")[0][0])
-    if count:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        columnar.run(
-            con,
-            f"COPY ({sql}) TO '{str(target).replace(chr(39), chr(39) * 2)}'"
-            f" (FORMAT parquet, PARTITION_BY ({partition}), APPEND, FILENAME_PATTERN '{stem}-{{uuid}}')",
-        )
-    return count
+    """Write ``sql``'s rows under ``target`` partitioned by ``partition``; returns the count
+    (COPY's own, so the query runs once)."""
+    target.mkdir(parents=True, exist_ok=True)
+    written = columnar.run(
+        con,
+        f"COPY ({sql}) TO '{str(target).replace(chr(39), chr(39) * 2)}'"
+        f" (FORMAT parquet, PARTITION_BY ({partition}), APPEND, FILENAME_PATTERN '{stem}-{{uuid}}')",
+    )
+    return int(written[0][0]) if written else 0
 
 
 def export_lake(ledger: OrderLedger, directory: str | Path) -> LakeReport:
@@ -196,7 +196,7 @@ def export_lake(ledger: OrderLedger, directory: str | Path) -> LakeReport:
         with columnar.registered(con, "raw_events", columnar.read_events(ledger, after, upto)):
             rows.update(_append(con, root, after, upto))
         snapshot = f"snapshot-{upto:012d}"
-        rows.update(_snapshots(con, root, root / snapshot))
+        rows.update(_snapshots(con, root, root / snapshot, upto))
     finally:
         con.close()
     _write_manifest(root, {"format": 1, "position": upto, "snapshot": snapshot})
@@ -208,39 +208,40 @@ def export_lake(ledger: OrderLedger, directory: str | Path) -> LakeReport:
 
 def _append(con: duckdb.DuckDBPyConnection, root: Path, after: int, upto: int) -> dict[str, int]:
     columnar.run(con, f"CREATE TEMP TABLE batch AS {columnar.EVENTS_SQL.format(source='raw_events')}")
-    new = columnar.relations("batch")
-    columnar.run(con, f"CREATE TEMP VIEW per_event AS {new['per_event']}")
+    # Each payload of the run parsed once: the checks, fills, funding and orders read this table.
+    columnar.run(con, f"CREATE TEMP TABLE per_event AS {columnar.relations('batch')['per_event']}")
     _check_places(con)
     stem = f"{after + 1:012d}-{upto:012d}"
+    day = "strftime(ts_event, '%Y-%m-%d') AS day"
     counts = {
-        "events": _copy(
-            con,
-            "SELECT *, strftime(ts_event, '%Y-%m-%d') AS day FROM batch",
-            root / "events",
-            f"events-{stem}",
-            "day, venue",
-        )
+        "events": _copy(con, f"SELECT *, {day} FROM batch", root / "events", f"events-{stem}", "day, venue")
     }
-    # Fills need their order's request, which an earlier run may have exported: read them all
-    # from the lake's events (this run's included, just written).
-    columnar.run(con, f"CREATE TEMP VIEW lake_log AS {lake_events_upto(root, upto)}")
-    everything = columnar.relations("lake_log")
-    requests = f"(SELECT * FROM ({everything['per_event']}) WHERE type = 'OrderRequested')"
-    fills = columnar.FILLS_SQL.format(per_event=new["per_event"], requests=requests)
+    # Earlier runs' events (committed files only), parsed where a relation needs them: the
+    # requests of the orders this run fills, and every order's lifecycle for the snapshot.
+    earlier = lake_events_upto(root, after) if after else "SELECT * FROM batch WHERE FALSE"
+    columnar.run(con, f"CREATE TEMP VIEW earlier AS {earlier}")
+    filled = columnar.of_types("per_event", columnar.FILL_TYPES)
+    earlier_requests = columnar.PER_EVENT_SQL.format(
+        events=columnar.of_types(
+            "earlier", ("OrderRequested",), f"client_order_id IN (SELECT client_order_id FROM ({filled}))"
+        )
+    )
+    requests = f"(SELECT * FROM per_event WHERE type = 'OrderRequested' UNION ALL {earlier_requests})"
+    fills = columnar.FILLS_SQL.format(per_event=filled, requests=requests)
     counts["fills"] = _copy(
-        con,
-        f"SELECT *, strftime(ts_event, '%Y-%m-%d') AS day FROM ({fills})",
-        root / "fills",
-        f"fills-{stem}",
-        "day, venue",
+        con, f"SELECT *, {day} FROM ({fills})", root / "fills", f"fills-{stem}", "day, venue"
     )
     funding = f"""
         SELECT position, client_order_id AS book, account, venue, instrument, ts_event, kind, flow_id,
-               CAST(amount AS {columnar.MONEY}) AS amount, currency, tags,
-               strftime(ts_event, '%Y-%m-%d') AS day
+               CAST(amount AS {columnar.MONEY}) AS amount, currency, tags, {day}
         FROM per_event WHERE type = 'CashFlowRecorded'
     """
     counts["funding"] = _copy(con, funding, root / "funding", f"funding-{stem}", "day, venue")
+    lifecycle = columnar.of_types("per_event", columnar.LIFECYCLE)
+    if after:
+        earlier = columnar.PER_EVENT_SQL.format(events=columnar.of_types("earlier", columnar.LIFECYCLE))
+        lifecycle = f"{lifecycle} UNION ALL {earlier}"
+    columnar.run(con, f"CREATE TEMP VIEW lifecycle AS {lifecycle}")
     return counts
 
 
@@ -252,26 +253,25 @@ def lake_events_upto(root: Path, upto: int) -> str:
     )
 
 
-def _snapshots(con: duckdb.DuckDBPyConnection, root: Path, target: Path) -> dict[str, int]:
-    everything = columnar.relations("lake_log")
-    orders = f"SELECT *, strftime(requested_at, '%Y-%m-%d') AS day FROM ({everything['orders']})"
-    counts = {"orders": _copy(con, orders, target / "orders", "orders", "day, venue")}
-    positions = f"""
+def _snapshots(con: duckdb.DuckDBPyConnection, root: Path, target: Path, upto: int) -> dict[str, int]:
+    fills = f"SELECT * FROM read_parquet('{_glob(root, 'fills')}', hive_partitioning = true)"
+    if not _has_files(root, "fills"):
+        fills = "SELECT * FROM per_event WHERE FALSE"  # (no fills yet: an empty relation of its shape)
+        fills = columnar.FILLS_SQL.format(per_event=fills, requests="(SELECT * FROM per_event WHERE FALSE)")
+    columnar.run(con, f"CREATE TEMP VIEW lake_fills AS {fills}")
+    orders = columnar.ORDERS_SQL.format(per_event="SELECT * FROM lifecycle", fills="SELECT * FROM lake_fills")
+    day = "strftime(requested_at, '%Y-%m-%d') AS day"
+    counts = {
+        "orders": _copy(con, f"SELECT *, {day} FROM ({orders})", target / "orders", "orders", "day, venue")
+    }
+    positions = """
         SELECT account, venue, instrument,
                sum(quantity * CASE WHEN side = 'sell' THEN -1 ELSE 1 END) AS quantity,
                sum(quantity) FILTER (WHERE side = 'buy') AS bought,
                sum(quantity) FILTER (WHERE side = 'sell') AS sold,
                sum(-notional * CASE WHEN side = 'sell' THEN -1 ELSE 1 END) AS cash,
                count(*) AS legs, max(ts_event) AS last_fill_at
-        FROM read_parquet('{_glob(root, "fills")}', hive_partitioning = true)
-        GROUP BY account, venue, instrument
+        FROM lake_fills GROUP BY account, venue, instrument
     """
-    target.mkdir(parents=True, exist_ok=True)
-    count = 0
-    if _has_files(root, "fills"):
-        count = int(columnar.run(con, f"SELECT count(*) FROM ({positions})")[0][0])
-        path = str(target / "positions" / "positions.parquet").replace("'", "''")
-        (target / "positions").mkdir(exist_ok=True)
-        columnar.run(con, f"COPY ({positions}) TO '{path}' (FORMAT parquet)")
-    counts["positions"] = count
+    counts["positions"] = _copy(con, positions, target / "positions", "positions", "venue")
     return counts
