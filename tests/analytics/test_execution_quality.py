@@ -23,9 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.http.app import create_app
+from orderledger.infrastructure.http.service import LedgerService
+from tests.support.http_api import LOOPBACK
 from tests.support.integration import T0, fact, fill, request
 
 SESSION: list[dict[str, Any]] = [
@@ -144,3 +148,17 @@ def test_bad_arguments_are_one_line_errors(
     with pytest.raises(InvalidInputError) as raised:
         session.execution_quality(**arguments)
     assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_http_answers_what_python_does(session: OrderLedger) -> None:
+    with TestClient(
+        create_app(LedgerService(session)), base_url=LOOPBACK, raise_server_exceptions=False
+    ) as client:
+        answer = client.get("/analytics/execution", params={"by": "tag:strategy"})
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == [row.to_json() for row in session.execution_quality(by="tag:strategy")]
+        mm = {row["group"]["tag:strategy"]: row for row in answer.json()}["mm"]
+        # as worked above: 1.8 / 1200 × 10,000 = 15 bps; fees 0.24028 exact
+        assert (mm["slippage_vs_limit_bps"], mm["fees"]) == (pytest.approx(15.0), "0.24028")
+        bad = client.get("/analytics/execution", params={"by": "desk"})
+        assert bad.status_code == 400 and "by must be among venue" in bad.text, bad.text
