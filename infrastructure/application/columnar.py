@@ -27,6 +27,7 @@ import orjson
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import EVENT_TYPES
+from orderledger.infrastructure.audit.columns import MONEY, PRICE, QUANTITY
 from orderledger.infrastructure.storage.db import parse_url
 
 if TYPE_CHECKING:  # pragma: no cover - types only
@@ -34,16 +35,6 @@ if TYPE_CHECKING:  # pragma: no cover - types only
     import pyarrow as pa
 
     from orderledger.infrastructure.application.ledger import OrderLedger
-
-QUANTITY = "DECIMAL(38,12)"
-"""Quantities and prices: 12 places, so that quantity × price (scale 24) keeps 14 whole digits
-within DuckDB's 38 (a notional up to 10^14). A recorded value with more places is refused, never
-rounded (:func:`check_places`)."""
-PRICE = QUANTITY
-MONEY = "DECIMAL(38,12)"
-"""Fees, cash flows and notionals as recorded."""
-NOTIONAL = "DECIMAL(38,24)"
-"""quantity × price, exactly (DuckDB's product of two scale-12 decimals)."""
 
 _COLUMNS = (
     "notification_id, originator_version, event_type, client_order_id, account, venue,"

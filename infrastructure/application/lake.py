@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application import columnar
+from orderledger.infrastructure.audit.columns import MONEY, PLACES
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     import duckdb
@@ -53,7 +54,6 @@ _AMOUNTS = (
     "previous_fee",
     "amount",
 )
-_PLACES = 12  # the scale of columnar.QUANTITY, PRICE and MONEY
 
 
 @dataclass(frozen=True)
@@ -155,9 +155,9 @@ def _check_places(con: duckdb.DuckDBPyConnection) -> None:
     )
     found = columnar.run(con, f"SELECT {checks} FROM per_event")[0]
     for name, places in zip(_AMOUNTS, found, strict=True):
-        if places is not None and places > _PLACES:
+        if places is not None and places > PLACES:
             raise InvalidInputError(
-                f"an event's {name} has {places} decimal places; the lake keeps {_PLACES}: not exported",
+                f"an event's {name} has {places} decimal places; the lake keeps {PLACES}: not exported",
                 field="directory",
             )
 
@@ -233,7 +233,7 @@ def _append(con: duckdb.DuckDBPyConnection, root: Path, after: int, upto: int) -
     )
     funding = f"""
         SELECT position, client_order_id AS book, account, venue, instrument, ts_event, kind, flow_id,
-               CAST(amount AS {columnar.MONEY}) AS amount, currency, tags, {day}
+               CAST(amount AS {MONEY}) AS amount, currency, tags, {day}
         FROM per_event WHERE type = 'CashFlowRecorded'
     """
     counts["funding"] = _copy(con, funding, root / "funding", f"funding-{stem}", "day, venue")

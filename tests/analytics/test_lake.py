@@ -13,9 +13,12 @@ from typing import Any
 
 import duckdb
 import polars as pl
+import pytest
 
+from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application.lake import lake_tables
 from orderledger.infrastructure.application.ledger import OrderLedger
+from tests.support.integration import fill, request
 from tests.support.lake import FIRST, SECOND, contents, record
 
 
@@ -90,3 +93,19 @@ def test_two_runs_with_ingest_between_equal_one_run(make_ledger: Any, tmp_path: 
     assert (first.after, first.position, second.after, second.position) == (0, 7, 7, 9)
     ledger.export_lake(tmp_path / "once")
     assert contents(tmp_path / "twice") == contents(tmp_path / "once")
+
+
+def test_a_figure_finer_than_the_columns_is_refused_not_rounded(ledger: OrderLedger, tmp_path: Path) -> None:
+    # 0.0000000000001 has 13 decimal places; the lake's and the export's decimals keep 12
+    record(
+        ledger,
+        [request("F", seconds=0, quantity="1", price="100"), fill("F", "f1", "0.0000000000001", "100")],
+    )
+    with pytest.raises(
+        InvalidInputError, match="an event's last_qty has 13 decimal places; the lake keeps 12"
+    ):
+        ledger.export_lake(tmp_path / "lake")
+    assert not (tmp_path / "lake" / "_manifest.json").exists()
+    with pytest.raises(InvalidInputError, match=r"quantity 0\.0000000000001 has more than 12 decimal places"):
+        ledger.export("trades", tmp_path / "trades.parquet", fmt="parquet")
+    assert not (tmp_path / "trades.parquet").exists()
