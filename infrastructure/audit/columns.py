@@ -26,7 +26,7 @@ PLACES = 12
 
 _QUANTITIES = ("quantity", "filled_quantity", "leaves_quantity", "last_qty", "previous_qty", "order_quantity")
 _PRICES = ("price", "average_price", "open_price", "close_price", "limit_price", "decision_price", "last_px")
-_MONEY = ("fee", "fees", "cost", "proceeds", "realized_pnl", "amount")
+_MONEY = ("fee", "cost", "proceeds", "realized_pnl", "amount")  # (a lot's `fees` is a map by currency)
 _TIMES = (
     "ts_event",
     "ts_recorded",
