@@ -11,12 +11,32 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol, TypeVar
+from functools import cache
+from typing import Annotated, Any, ClassVar, Protocol, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from orderledger.domain.values import DecimalStr, Liquidity, OrderType, Side, UtcTime
+
+
+class StoredWhenGiven:
+    """Marks an optional field added after events were first stored (``Annotated[X | None,
+    WHEN_GIVEN] = None``): the stored payload holds it only when it is set. Events without it
+    are stored as before (same bytes, same hash chain), a stored event without it reads it as
+    None, and a payload shown to users (``events``, exports) leaves it out while it is None."""
+
+    def __repr__(self) -> str:
+        return "WHEN_GIVEN"
+
+
+WHEN_GIVEN = StoredWhenGiven()
+
+
+@cache
+def stored_when_given(cls: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of ``cls`` marked ``WHEN_GIVEN``, in order."""
+    return tuple(name for name, info in cls.model_fields.items() if WHEN_GIVEN in info.metadata)
 
 
 class OrderEvent(BaseModel):
@@ -76,6 +96,9 @@ class OrderSpec(BaseModel):
     venue_order_id: str | None = None
     external: bool = False
     """True when reconciliation found the order at the venue rather than we placing it."""
+    decision_price: Annotated[DecimalStr | None, WHEN_GIVEN] = None
+    """The price when the order was decided (the strategy's reference): what its execution is
+    measured against."""
 
 
 class OrderRequested(OrderSpec, OrderEvent):
@@ -353,6 +376,9 @@ __all__ = [cls.__name__ for cls in EVENT_TYPES] + [
     "OrderEvent",
     "EventFactory",
     "OrderSpec",
+    "StoredWhenGiven",
+    "WHEN_GIVEN",
     "new_event",
+    "stored_when_given",
     "use_event_factory",
 ]

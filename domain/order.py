@@ -805,6 +805,8 @@ def _check_request(spec: OrderSpec) -> None:
         _positive(spec.price, "price")
     elif spec.order_type is OrderType.LIMIT:
         raise InvalidInputError("a limit order needs a price", field="price")
+    if spec.decision_price is not None:
+        _positive(spec.decision_price, "decision_price")
 
 
 def _positive(value: Decimal, field: str) -> None:

@@ -7,11 +7,12 @@ event's consequences are assigned to it.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Self, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 from uuid import UUID
 
 from orderledger.domain.events import (
@@ -103,35 +104,54 @@ FILLS = Kind(
     lambda stored: {values[0]: Fill.from_stored(values) for values in stored},
 )
 
-SHOWN: dict[str, Kind] = {
-    "client_order_id": PLAIN,
-    "account": PLAIN,
-    "venue": PLAIN,
-    "instrument": PLAIN,
-    "side": SIDE,
-    "order_type": ORDER_TYPE,
-    "quantity": DECIMAL,
-    "price": OPTIONAL_DECIMAL,
-    "time_in_force": PLAIN,
-    "status": DERIVED_STATUS,
-    "filled_quantity": DECIMAL,
-    "leaves_quantity": DERIVED_DECIMAL,
-    "average_price": AVERAGE_PRICE,
-    "venue_order_ids": TEXTS,
-    "aliases": NAMED,
-    "anomalies": TEXTS,
-    "tags": NAMED,
-    "parent_id": PLAIN,
-    "quote_currency": PLAIN,
-    "external": FLAG,
-    "reason": PLAIN,
-    "created_at": TIME,
-    "updated_at": TIME,
-    "version": INTEGER,
-}
-"""What an order shows, in order: ``Order.snapshot()``, the orders view's first columns, the
-fields of ``OrderRow``. A new field of the order is declared here (or in ``KEPT``), and given its
-rule where it is set (``__init__``, an applier)."""
+
+@dataclass(frozen=True)
+class ShownOrder:
+    """What an order shows, in order, each field with its type and its kind (how it is shown,
+    stored and read back): the one declaration that ``Order.snapshot()``, the order's slots and
+    stored state, the orders view's first columns and ``OrderRow`` (``infrastructure/results.py``:
+    this declaration with a result row's behaviour) are derived from.
+
+    A new field the order shows is one line here, plus its rule where it is set (``OrderState``'s
+    ``__init__`` or an applier). The orders view gains its column with no version raised: a view
+    table whose columns differ from the declared ones is rebuilt from the log when the ledger
+    opens (``Views.create_tables``)."""
+
+    client_order_id: Annotated[str, PLAIN]
+    account: Annotated[str, PLAIN]
+    venue: Annotated[str, PLAIN]
+    instrument: Annotated[str, PLAIN]
+    side: Annotated[Side, SIDE]
+    order_type: Annotated[OrderType, ORDER_TYPE]
+    quantity: Annotated[Decimal, DECIMAL]
+    price: Annotated[Decimal | None, OPTIONAL_DECIMAL]
+    decision_price: Annotated[Decimal | None, OPTIONAL_DECIMAL]
+    time_in_force: Annotated[str | None, PLAIN]
+    status: Annotated[Status, DERIVED_STATUS]
+    filled_quantity: Annotated[Decimal, DECIMAL]
+    leaves_quantity: Annotated[Decimal, DERIVED_DECIMAL]
+    average_price: Annotated[Decimal | None, AVERAGE_PRICE]
+    venue_order_ids: Annotated[tuple[str, ...], TEXTS]
+    aliases: Annotated[Mapping[str, str], NAMED]
+    anomalies: Annotated[tuple[str, ...], TEXTS]
+    tags: Annotated[Mapping[str, str], NAMED]
+    parent_id: Annotated[str | None, PLAIN]
+    quote_currency: Annotated[str | None, PLAIN]
+    external: Annotated[bool, FLAG]
+    reason: Annotated[str | None, PLAIN]
+    created_at: Annotated[datetime, TIME]
+    updated_at: Annotated[datetime, TIME]
+    version: Annotated[int, INTEGER]
+
+
+def _kinds(declaration: type) -> dict[str, Kind]:
+    """Each field of a declaration and its kind (the ``Kind`` its annotation carries), in order."""
+    hints = typing.get_type_hints(declaration, include_extras=True)
+    return {f.name: hints[f.name].__metadata__[0] for f in fields(declaration)}
+
+
+SHOWN: dict[str, Kind] = _kinds(ShownOrder)
+"""What an order shows, in order, by kind: ``ShownOrder``'s fields."""
 KEPT: dict[str, Kind] = {
     "base_status": STATUS,
     "pending_cancel": FLAG,
@@ -184,6 +204,7 @@ class OrderState:
         self.tags: dict[str, str] = dict(event.tags)
         self.parent_id = event.parent_id
         self.external = event.external
+        self.decision_price: Decimal | None = event.decision_price  # as requested, never changed
         self.request_source = event.source  # who stated the request: a repeat by another is a report
         self.base_status = Status.REQUESTED
         self.pending_cancel = False

@@ -24,16 +24,15 @@ from typing import Any, ClassVar, TypeVar
 import orjson
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.events import OrderEvent
+from orderledger.domain.events import OrderEvent, stored_when_given
 from orderledger.domain.instrument import Definition
+from orderledger.domain.order_state import ShownOrder
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import (
     AVERAGE,
     WIDE,
     Liquidity,
-    OrderType,
     Side,
-    Status,
     format_decimal,
     format_timestamp,
     parse_timestamp,
@@ -238,34 +237,10 @@ class Filter:
 
 
 @dataclass(frozen=True)
-class OrderRow(_Row):
-    """One order as it stands (or stood): the fields of ``Order.snapshot()``, typed, in its order
-    (``domain.order_state.SHOWN``, which ``tests/unit/test_order_state.py`` holds them to)."""
-
-    client_order_id: str
-    account: str
-    venue: str
-    instrument: str
-    side: Side
-    order_type: OrderType
-    quantity: Decimal
-    price: Decimal | None
-    time_in_force: str | None
-    status: Status
-    filled_quantity: Decimal
-    leaves_quantity: Decimal
-    average_price: Decimal | None
-    venue_order_ids: tuple[str, ...]
-    aliases: Mapping[str, str]
-    anomalies: tuple[str, ...]
-    tags: Mapping[str, str]
-    parent_id: str | None
-    quote_currency: str | None
-    external: bool
-    reason: str | None
-    created_at: datetime
-    updated_at: datetime
-    version: int
+class OrderRow(ShownOrder, _Row):
+    """One order as it stands (or stood): the fields of ``Order.snapshot()``, typed, in its order.
+    They are the domain's declaration of what an order shows (``domain.order_state.ShownOrder``),
+    which this row inherits: a field declared there is a field here."""
 
     @property
     def is_open(self) -> bool:
@@ -584,9 +559,19 @@ class EventRecord(_Row):
             venue=event.venue,
             instrument=event.instrument,
             message_id=message_id,
-            payload=event.model_dump(mode="json", exclude=set(cls.HEADER)),
+            payload=_payload(event, cls.HEADER),
             event=event,
         )
+
+
+def _payload(event: OrderEvent, header: frozenset[str]) -> dict[str, Any]:
+    """An event's fields after its header, JSON-ready, as stored: a field stored only when given
+    (``WHEN_GIVEN``) is left out while it is None, so an event reads as it did before the field."""
+    payload = event.model_dump(mode="json", exclude=set(header))
+    for name in stored_when_given(type(event)):
+        if payload[name] is None:
+            del payload[name]
+    return payload
 
 
 @dataclass(frozen=True)

@@ -63,7 +63,7 @@ from orderledger.infrastructure.application.reconcile import (
     parse_snapshot,
 )
 from orderledger.infrastructure.errors import ConfigurationError
-from orderledger.infrastructure.ingest.messages import decode_json
+from orderledger.infrastructure.ingest.exact_json import decode_json
 
 SNAPSHOT_GRACE = timedelta(seconds=60)
 

@@ -39,7 +39,8 @@ from orderledger.domain.values import (
 )
 from orderledger.infrastructure.adapters.snapshots import RECONCILE_OPEN_STATUSES
 from orderledger.infrastructure.application.queries import list_orders, list_positions
-from orderledger.infrastructure.ingest.messages import decode_json, parse_message
+from orderledger.infrastructure.ingest.exact_json import decode_json
+from orderledger.infrastructure.ingest.messages import parse_message
 from orderledger.infrastructure.ingest.processing import Inbound, Result
 
 SOURCE = "reconciliation"

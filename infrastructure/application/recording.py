@@ -21,11 +21,11 @@ from orderledger.domain.errors import InvalidInputError, LedgerError
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.errors import MessageError
+from orderledger.infrastructure.ingest.exact_json import decode_json
 from orderledger.infrastructure.ingest.formats import ADAPTER_FORMATS, FORMATS, check_options
 from orderledger.infrastructure.ingest.inbound import inbound
 from orderledger.infrastructure.ingest.messages import (
     RequestMessage,
-    decode_json,
     message_from_line,
     parse_message,
 )

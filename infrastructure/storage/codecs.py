@@ -111,33 +111,36 @@ def _plan(cls: type[BaseModel]) -> _Plan:
             frozenset(template),
             tuple(factories),
             tuple(readers),
-            _event_reader(names, dict(readers)),
+            _event_reader(names, dict(readers), events.stored_when_given(cls)),
         )
     return plan
 
 
 def _event_reader(
-    names: tuple[str, ...], readers: dict[str, Callable[[Any], Any]]
+    names: tuple[str, ...], readers: dict[str, Callable[[Any], Any]], when_given: tuple[str, ...] = ()
 ) -> Callable[[Any, int, dict[str, Any]], dict[str, Any] | None]:
     """One function for one event class that reads a stored state holding exactly the fields
-    after the header: the event's fields, header first, each value turned into its type, in
-    one dictionary display (no template copied, no loop over the fields). It answers None for
-    any other state (a field missing or added: an upcast state, say), which the general path
-    reads. Generated from the field names pydantic gives."""
+    after the header (those stored only ``when_given`` may be absent: None): the event's fields,
+    header first, each value turned into its type, in one dictionary display (no template
+    copied, no loop over the fields). It answers None for any other state (a field missing or
+    added: an upcast state, say), which the general path reads. Generated from the field names
+    pydantic gives."""
     if names[: len(HEADER)] != HEADER:
         return lambda originator_id, version, state: None  # not an event: nothing stored to read
     body = names[len(HEADER) :]
     scope: dict[str, Any] = {}
     values = []
     for at, name in enumerate(body):
+        value = f"s.get({name!r})" if name in when_given else f"s[{name!r}]"
         if name in readers:
             scope[f"read{at}"] = readers[name]
-            values.append(f"{name!r}: None if (v := s[{name!r}]) is None else read{at}(v)")
+            values.append(f"{name!r}: None if (v := {value}) is None else read{at}(v)")
         else:
-            values.append(f"{name!r}: s[{name!r}]")
+            values.append(f"{name!r}: {value}")
+    size = str(len(body)) + "".join(f" - ({name!r} not in s)" for name in when_given)
     source = (
         "def read(originator_id, version, s):\n"
-        f"    if len(s) != {len(body)}:\n"
+        f"    if len(s) != {size}:\n"
         "        return None\n"
         "    try:\n"
         "        return {'originator_id': originator_id, 'originator_version': version, "

@@ -16,7 +16,7 @@ from uuid import UUID
 import orjson
 from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
 
-from orderledger.domain.events import EVENT_TYPES, OrderEvent
+from orderledger.domain.events import EVENT_TYPES, OrderEvent, stored_when_given
 from orderledger.domain.values import format_decimal, format_timestamp
 from orderledger.infrastructure.storage.codecs import read_stored
 
@@ -31,12 +31,13 @@ _UTC_Z = orjson.OPT_UTC_Z
 class _Encoding:
     """What writing one event class needs, worked out once: its topic and name, the fields that
     hold amounts (written as text before orjson sees them, which is cheaper than orjson's call
-    back for each). The class version is read from the class at each write, as the decoder
-    reads it, so the two always agree."""
+    back for each), and the fields stored only when given (``WHEN_GIVEN``). The class version is
+    read from the class at each write, as the decoder reads it, so the two always agree."""
 
     topic: str
     name: str
     amounts: tuple[str, ...]
+    when_given: tuple[str, ...]
 
 
 def _is_amount(annotation: Any) -> bool:
@@ -46,7 +47,7 @@ def _is_amount(annotation: Any) -> bool:
 
 def _encoding(cls: type[OrderEvent]) -> _Encoding:
     amounts = tuple(name for name, info in cls.model_fields.items() if _is_amount(info.annotation))
-    return _Encoding(TOPICS[cls], cls.__name__, amounts)
+    return _Encoding(TOPICS[cls], cls.__name__, amounts, stored_when_given(cls))
 
 
 _ENCODINGS: dict[type[OrderEvent], _Encoding] = {cls: _encoding(cls) for cls in EVENT_TYPES}
@@ -115,6 +116,9 @@ class LedgerMapper(Mapper[UUID]):
             amount = state[name]
             if type(amount) is Decimal:  # None, or anything else, is orjson's as before
                 state[name] = format_decimal(amount)
+        for name in encoding.when_given:
+            if state[name] is None:
+                del state[name]  # stored as an event of before the field was
         if cls.class_version > 1:
             state["class_version"] = cls.class_version
         # orjson writes enums, dicts and UTC times itself; any other decimal goes through

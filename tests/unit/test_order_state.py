@@ -1,6 +1,6 @@
-"""The order's state is one declaration: what it shows (``SHOWN``) and what else restoring it
-needs (``KEPT``). The snapshot, the stored state, the orders view's columns and ``OrderRow``
-follow it, so a field declared there reaches every one of them."""
+"""The order's state is one declaration: what it shows (``ShownOrder``, by kind ``SHOWN``) and
+what else restoring it needs (``KEPT``). The snapshot, the stored state, the orders view's
+columns and ``OrderRow`` follow it, so a field declared there reaches every one of them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import fields
 
 from orderledger.domain.fills import Fill
 from orderledger.domain.order import Order
-from orderledger.domain.order_state import COMMANDS_ONLY, KEPT, SHOWN, STATE
+from orderledger.domain.order_state import COMMANDS_ONLY, KEPT, SHOWN, STATE, ShownOrder
 from orderledger.domain.values import Liquidity
 from orderledger.infrastructure.results import OrderRow
 from orderledger.projections.orders import OPEN_SHOWN, ORDERS_TABLE, SHOWN_DECODERS
@@ -35,7 +35,9 @@ def test_every_declared_field_reaches_the_snapshot_the_stored_state_the_view_and
     restorable = [name for name, kind in STATE.items() if kind.read is not None]
 
     assert list(order.snapshot()) == list(SHOWN)
-    assert [f.name for f in fields(OrderRow)] == list(SHOWN)
+    assert list(SHOWN) == [f.name for f in fields(ShownOrder)]
+    assert issubclass(OrderRow, ShownOrder)  # its fields are the declaration's, not a copy of them
+    assert fields(OrderRow) == fields(ShownOrder)
     assert [c.name for c in ORDERS_TABLE.columns] == [*SHOWN, "is_open", *KEPT, OPEN_SHOWN]
     assert list(order.to_state()) == [*restorable, *COMMANDS_ONLY]
 

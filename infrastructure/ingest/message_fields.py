@@ -1,0 +1,361 @@
+"""The rules of the message fields: each kind of field is one annotated type, saying how it is
+validated (a ``Rule``) and how docs/messages.md describes it (``About``). The message models of
+:mod:`messages` are made of these types.
+
+Speed: everyday values are checked by pydantic-core itself (each ``Rule``'s common form);
+anything else takes the rule's own check, so the result, or the reason for a refusal, is the
+same either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import GetCoreSchemaHandler, ValidationInfo
+from pydantic_core import CoreSchema
+from pydantic_core import core_schema as cs
+
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.values import (
+    IDENTIFIER_FORM,
+    MAX_DIGITS,
+    MAX_TEXT_LENGTH,
+    POSITIVE_FORM,
+    SIGNED_FORM,
+    UTC_TIME_FORM,
+    Liquidity,
+    OrderType,
+    Side,
+    parse_decimal,
+    parse_identifier,
+    parse_positive,
+    parse_text,
+    parse_timestamp,
+)
+from orderledger.infrastructure.ingest.exact_json import MAX_MAP_ENTRIES
+
+MAX_SCALE = 18
+
+
+# ---------------------------------------------------------------------- field rules
+#
+# Each kind of field is one annotated type: how it is validated (a ``Rule``: a check that raises
+# the ledger's one-line error, named after the field) and how the docs describe it (``About``).
+# A key sent as JSON ``null`` counts as absent (``parse_message`` drops it first), so a
+# validator only ever sees a value, and a required field left out is pydantic's "missing".
+
+_UNCOMMON = "uncommon"
+"""The error type of a value outside its rule's everyday form (the rule's check then decides)."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # hashed by identity: its schema is a dict
+class Rule:
+    """How a field is validated: ``check`` is the rule, raising the ledger's one-line error.
+
+    ``common`` is the everyday form of the value as a pydantic-core schema, validated natively
+    first: it accepts only values ``check`` accepts and gives the same result, so ``check``
+    runs only for the rest (and for what it refuses, with its own words).
+    """
+
+    check: Callable[[Any, ValidationInfo], Any]
+    common: CoreSchema | None = None
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        check = cs.with_info_plain_validator_function(self.check)
+        if self.common is None:
+            return check
+        common = cs.custom_error_schema(
+            self.common, _UNCOMMON, custom_error_message="not in the everyday form"
+        )
+        return cs.union_schema([common, check], mode="left_to_right")
+
+
+def _form(pattern: str, max_length: int | None = None) -> CoreSchema:
+    return cs.str_schema(pattern=f"^{pattern}$", max_length=max_length, strict=True)
+
+
+_IDENT_FORM = _form(IDENTIFIER_FORM)
+
+
+@dataclass(frozen=True, slots=True)
+class About:
+    """How the docs describe a field: its JSON shape and what it means."""
+
+    shape: str
+    meaning: str = ""
+
+
+def _name(info: ValidationInfo) -> str:
+    return info.field_name or "value"
+
+
+def _ident(value: Any, info: ValidationInfo) -> str:
+    return parse_identifier(value, _name(info))
+
+
+def _positive(value: Any, info: ValidationInfo) -> Decimal:
+    return parse_positive(value, _name(info))
+
+
+def _signed(value: Any, info: ValidationInfo) -> Decimal:
+    return parse_decimal(value, _name(info))
+
+
+def _text(value: Any, info: ValidationInfo) -> str:
+    return parse_text(value, _name(info))
+
+
+def _flag(value: Any, info: ValidationInfo) -> bool:
+    if not isinstance(value, bool):
+        name = _name(info)
+        raise InvalidInputError(f"{name} must be true or false", field=name)
+    return value
+
+
+def _timestamp(value: Any, info: ValidationInfo) -> datetime:
+    return parse_timestamp(value, "ts")
+
+
+def _labels(value: Any, info: ValidationInfo) -> dict[str, str]:
+    name = _name(info)
+    if not isinstance(value, dict):
+        raise InvalidInputError(f"{name} must be an object of name → string", field=name)
+    if len(value) > MAX_MAP_ENTRIES:
+        raise InvalidInputError(f"{name} has more than {MAX_MAP_ENTRIES} entries", field=name)
+    result = {}
+    for key, item in value.items():
+        key = parse_identifier(key, f"{name} name")
+        if isinstance(item, Decimal):
+            item = str(item)
+        result[key] = parse_identifier(item, f"{name}.{key}")
+    return result
+
+
+def _one_of(allowed: tuple[str, ...], convert: Callable[[str], Any] = str) -> Rule:
+    """A choice among lower-case words, given in any case."""
+
+    def validate(value: Any, info: ValidationInfo) -> Any:
+        name = _name(info)
+        if not isinstance(value, str) or value.lower() not in allowed:
+            raise InvalidInputError(
+                f"{name} must be one of {'|'.join(allowed)}, not {str(value)[:40]!r}", field=name
+            )
+        return convert(value.lower())
+
+    return Rule(validate)
+
+
+def _enum(enum: type[StrEnum]) -> Rule:
+    allowed = tuple(m.value for m in enum)
+
+    def validate(value: Any, info: ValidationInfo) -> Any:
+        name = _name(info)
+        if not isinstance(value, str):
+            raise InvalidInputError(f"{name} must be a string", field=name)
+        if value.lower() not in allowed:
+            raise InvalidInputError(
+                f"{name} must be one of {'|'.join(allowed)}, not {value[:40]!r}", field=name
+            )
+        return enum(value.lower())
+
+    return Rule(validate, cs.enum_schema(enum, list(enum), sub_type="str"))
+
+
+def _scale(value: Any, info: ValidationInfo) -> int:
+    name = _name(info)
+    # In range before int(): int(Decimal("1E+999999999999999999")) would spell out every digit.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | Decimal)
+        or (isinstance(value, Decimal) and not value.is_finite())
+        or not 0 <= value <= MAX_SCALE
+        or value != int(value)
+    ):
+        raise InvalidInputError(f"{name} must be a whole number from 0 to {MAX_SCALE}", field=name)
+    return int(value)
+
+
+IDENT = "string identifier"
+DECIMAL = "decimal (string or JSON number), > 0"
+SIGNED = "decimal, any sign"
+_IDENT = Rule(_ident, _IDENT_FORM)
+_POSITIVE = Rule(_positive, cs.no_info_after_validator_function(Decimal, _form(POSITIVE_FORM, MAX_DIGITS)))
+_SIGNED = Rule(_signed, cs.no_info_after_validator_function(Decimal, _form(SIGNED_FORM, MAX_DIGITS)))
+_LABELS = Rule(_labels, cs.dict_schema(_IDENT_FORM, _IDENT_FORM, max_length=MAX_MAP_ENTRIES, strict=True))
+_FLAG = Rule(_flag, cs.bool_schema(strict=True))
+_LABELS_SHAPE = f"object, name → string (at most {MAX_MAP_ENTRIES})"
+
+# The fields of order messages, each described once (a field several types carry is one type).
+ClientOrderId = Annotated[str, _IDENT, About(IDENT, "our ID of the order: the key it keeps for life")]
+Venue = Annotated[
+    str,
+    _IDENT,
+    About(
+        IDENT,
+        "the trading venue; on a `request`, the order's venue; elsewhere, the namespace for"
+        " `venue_order_id` and `aliases` when there is no `client_order_id`",
+    ),
+]
+VenueOrderId = Annotated[
+    str,
+    _IDENT,
+    About(IDENT, "the venue's ID of the order; see [venue order IDs](#venue-order-ids-on-messages)"),
+]
+Aliases = Annotated[
+    dict[str, str],
+    _LABELS,
+    About(
+        _LABELS_SHAPE,
+        'extra venue identities, e.g. `{"client_index":"5521"}` for a venue that wants a numeric client ID',
+    ),
+]
+Account = Annotated[str, _IDENT, About(IDENT, "the trading account")]
+Instrument = Annotated[str, _IDENT, About(IDENT, "what is traded, e.g. `BTC-USDT`, `ETH/USDT:USDT`")]
+_STATED = (
+    " (required on a `request`); on any other order message, optional: what the venue's report"
+    " states of the order, and a report stating another account, instrument or side than the"
+    " order's is refused"
+)
+OrderAccount = Annotated[str, _IDENT, About(IDENT, f"the order's trading account{_STATED}")]
+OrderInstrument = Annotated[
+    str, _IDENT, About(IDENT, f"what the order trades, e.g. `BTC-USDT`, `ETH/USDT:USDT`{_STATED}")
+]
+SideField = Annotated[Side, _enum(Side), About('`"buy"` or `"sell"` (any case)', f"direction{_STATED}")]
+OrderTypeField = Annotated[
+    OrderType, _enum(OrderType), About('`"limit"` or `"market"` (any case)', "how the order is priced")
+]
+Quantity = Annotated[
+    Decimal,
+    _POSITIVE,
+    About(
+        DECIMAL,
+        "`request`: order quantity. `fill`: quantity of this execution. `amend_requested`/`amended`:"
+        " the new **total** quantity, fills included. `fill_corrected`: the trade's corrected quantity",
+    ),
+]
+Price = Annotated[
+    Decimal,
+    _POSITIVE,
+    About(
+        "decimal, > 0",
+        "`request`: limit price (required for `limit`, optional for `market`). `fill`: execution"
+        " price. `amend_*`: new limit price. `fill_corrected`: corrected price",
+    ),
+]
+DecisionPrice = Annotated[
+    Decimal,
+    _POSITIVE,
+    About(
+        "decimal, > 0",
+        "the price when the order was decided (a strategy's reference, e.g. the mid it acted on),"
+        " kept on the order as first requested: what its execution is measured against",
+    ),
+]
+TimeInForce = Annotated[
+    str, _IDENT, About(IDENT, "kept as given (`GTC`, `IOC`, …); the ledger does not interpret it")
+]
+QuoteCurrency = Annotated[
+    str,
+    _IDENT,
+    About(
+        IDENT,
+        "the currency prices and P&L are in. If absent, taken from the instrument: the part after"
+        " `-` or `/` (`BTC-USDT` → `USDT`, `ETH/USDT:USDT` → `USDT`); an instrument without a"
+        " separator has none",
+    ),
+]
+Tags = Annotated[
+    dict[str, str],
+    _LABELS,
+    About(
+        _LABELS_SHAPE,
+        'free labels (`{"strategy":"mm"}`); copied onto every fill and P&L entry, groupable with'
+        " `pnl --by tag:NAME`",
+    ),
+]
+ParentId = Annotated[
+    str,
+    _IDENT,
+    About(
+        IDENT,
+        "the parent of a child order: an algo's slice, or the proposal (signal, intent) the order"
+        " was placed for; copied onto fills. Set by the caller, or by an adapter from the venue's"
+        " own field (Tradier: the multi-leg parent). Set once: a later report can add it to an"
+        " order that had none, never change it. Queried with `orders --parent P`, `trades --parent"
+        " P` and `pnl --by parent` ([semantics](semantics.md#proposal--order--trade-by-parent))",
+    ),
+]
+External = Annotated[
+    bool,
+    _FLAG,
+    About(
+        "`true` / `false`",
+        "the order was created outside this system (placed in a venue's UI, a liquidation,"
+        " reconciliation). With `true`, `client_order_id` may be left out when `venue_order_id` is"
+        " given: see [orders without a client order ID](#orders-without-a-client-order-id)",
+    ),
+]
+TradeId = Annotated[
+    str,
+    _IDENT,
+    About(
+        IDENT,
+        "the venue's execution ID; unique per order, and the key that makes re-delivered fills duplicates",
+    ),
+]
+Fee = Annotated[
+    Decimal,
+    _SIGNED,
+    About(SIGNED, "fee charged on this fill (negative for a rebate); on `fill_corrected`, the corrected fee"),
+]
+FeeCurrency = Annotated[str, _IDENT, About(IDENT, "currency of `fee`")]
+LiquidityField = Annotated[
+    Liquidity,
+    _enum(Liquidity),
+    About('`"maker"` or `"taker"` (any case)', "whether the fill added or took liquidity"),
+]
+Inferred = Annotated[
+    bool,
+    _FLAG,
+    About(
+        "`true` / `false`",
+        "the fill was deduced (by reconciliation) from the venue's cumulative quantity rather"
+        " than reported as a trade",
+    ),
+]
+VenueRealizedPnl = Annotated[
+    Decimal,
+    _SIGNED,
+    About(
+        SIGNED,
+        "the realized P&L the venue itself reports for this fill (Binance `rp`, Bybit `execPnl`, OKX"
+        " `fillPnl`, Hyperliquid `closedPnl`): kept on the event to compare with the ledger's own"
+        " figure, never booked",
+    ),
+]
+Reason = Annotated[
+    str,
+    Rule(_text, cs.str_schema(max_length=MAX_TEXT_LENGTH, strict=True)),
+    About(
+        f"string, free text ≤ {MAX_TEXT_LENGTH} characters",
+        "why (reject reason, cancel reason, bust reason …); kept on the event",
+    ),
+]
+Timestamp = Annotated[
+    datetime,
+    Rule(_timestamp, cs.no_info_after_validator_function(datetime.fromisoformat, _form(UTC_TIME_FORM))),
+    About(
+        "string, ISO 8601 with `Z` or an offset",
+        "when it happened at the venue (`ts_event`); see [timestamps](#timestamps)",
+    ),
+]
+Source = Annotated[
+    str,
+    _IDENT,
+    About(IDENT, "who reported the fact; stored on every event (default `ingest`)"),
+]
