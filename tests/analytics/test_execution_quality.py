@@ -3,9 +3,9 @@ the lake (DuckDB in both cases).
 
 The session (venue times T0 + seconds; every price in USDT):
 
-    A  buy 10 BTC-USDT limit 100, strategy=mm: requested 0, accepted 0.5;
+    A  buy 10 BTC-USDT limit 100 (decided at 100.08), strategy=mm: requested 0, accepted 0.5;
        a1 4 @ 100.10 maker fee 0.08008 at 2; a2 6 @ 100.20 taker fee 0.12024 at 5 (filled: done at 5)
-    B  sell 5 BTC-USDT limit 100, strategy=mm: requested 10, accepted 11;
+    B  sell 5 BTC-USDT limit 100 (decided at 99.95), strategy=mm: requested 10, accepted 11;
        b1 2 @ 99.90 taker fee 0.03996 at 13; canceled at 20
     C  buy 1 BTC-USDT limit 100, strategy=arb: requested 30, rejected 31
     D  buy 2 ETH-USDT limit 50, strategy=arb: requested 40, accepted 40.25, amended to 3 at 41;
@@ -33,11 +33,19 @@ from tests.support.http_api import LOOPBACK
 from tests.support.integration import T0, fact, fill, request
 
 SESSION: list[dict[str, Any]] = [
-    request("A", seconds=0, quantity="10", price="100", tags={"strategy": "mm"}),
+    request("A", seconds=0, quantity="10", price="100", tags={"strategy": "mm"}, decision_price="100.08"),
     fact("accepted", "A", seconds=0.5),
     fill("A", "a1", "4", "100.10", seconds=2, fee="0.08008", fee_currency="USDT", liquidity="maker"),
     fill("A", "a2", "6", "100.20", seconds=5, fee="0.12024", fee_currency="USDT", liquidity="taker"),
-    request("B", seconds=10, side="sell", quantity="5", price="100", tags={"strategy": "mm"}),
+    request(
+        "B",
+        seconds=10,
+        side="sell",
+        quantity="5",
+        price="100",
+        tags={"strategy": "mm"},
+        decision_price="99.95",
+    ),
     fact("accepted", "B", seconds=11),
     fill("B", "b1", "2", "99.90", seconds=13, fee="0.03996", fee_currency="USDT", liquidity="taker"),
     fact("canceled", "B", seconds=20),
@@ -103,8 +111,12 @@ def _check_by_strategy(rows: list[Any]) -> None:
     assert arb.ack_seconds_mean == pytest.approx(0.25)
     assert arb.first_fill_seconds_mean == pytest.approx(2.0)
     assert arb.completion_seconds_median == pytest.approx(1.5)
-    # no decision price was given: no slippage against it
-    assert mm.slippage_vs_decision_bps is None and arb.slippage_vs_decision_bps is None
+    # against the decision price: A buy +(1001.6 − 100.08 × 10) = +0.8; B sell −(199.8 − 99.95 × 2)
+    # = +0.1; over 1000.8 + 199.9 = 1200.7: 0.9 / 1200.7 × 10,000 = 7.4956… bps
+    # (A alone: (100.16 − 100.08) / 100.08 × 10,000 = 7.99; B alone: (99.95 − 99.9) / 99.95 × 10,000 = 5.00)
+    assert mm.slippage_vs_decision_bps == pytest.approx(0.9 / 1200.7 * 10_000)
+    # arb's orders were requested without one: no figure
+    assert arb.slippage_vs_decision_bps is None
 
 
 def test_execution_quality_by_strategy_from_the_store(session: OrderLedger) -> None:
