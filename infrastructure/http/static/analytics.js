@@ -69,7 +69,8 @@
     out.table.replaceChildren(make("table", {}, make("thead", {}, head), make("tbody", {}, ...rows)));
     const Plotly = await plotly().catch((error) => { out.status.textContent += ` (${error.message})`; });
     if (!Plotly) return;
-    const names = body.map(label);
+    // plotly reads a few tags and entities in its text: stored text is escaped, shown as written
+    const names = body.map((row) => label(row).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;"));
     const bars = (key, name) => ({ type: "bar", name, x: names, y: body.map((row) => row[key]) });
     const layout = (title) => ({ title: { text: title }, yaxis: { title: { text: "bps (positive = cost)" } },
       barmode: "group", margin: { t: 40 } });
