@@ -18,7 +18,7 @@ import pytest
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application.lake import lake_tables
 from orderledger.infrastructure.application.ledger import OrderLedger
-from tests.support.integration import fill, request
+from tests.support.integration import T0, fill, request
 from tests.support.lake import FIRST, SECOND, contents, record
 
 
@@ -109,3 +109,21 @@ def test_a_figure_finer_than_the_columns_is_refused_not_rounded(ledger: OrderLed
     with pytest.raises(InvalidInputError, match=r"quantity 0\.0000000000001 has more than 12 decimal places"):
         ledger.export("trades", tmp_path / "trades.parquet", fmt="parquet")
     assert not (tmp_path / "trades.parquet").exists()
+
+
+def test_an_encrypted_and_compressed_ledger_exports_the_same_lake(make_ledger: Any, tmp_path: Path) -> None:
+    # Given the session in a ledger whose payloads are compressed and encrypted (the mapper path)
+    # and in a plain one, their lakes hold the same rows.
+    from eventsourcing.cryptography import AESCipher
+
+    env = {
+        "CIPHER_KEY": AESCipher.create_key(16),
+        "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+    }
+    sealed = make_ledger(env=env, clock=lambda: T0)  # one recording time for both ledgers
+    record(sealed, FIRST + SECOND)
+    sealed.export_lake(tmp_path / "sealed")
+    with OrderLedger("memory://", clock=lambda: T0) as plain:
+        record(plain, FIRST + SECOND)
+        plain.export_lake(tmp_path / "plain")
+    assert contents(tmp_path / "sealed") == contents(tmp_path / "plain")
