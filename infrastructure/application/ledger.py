@@ -33,8 +33,10 @@ from orderledger.domain.order import Order
 from orderledger.domain.values import format_timestamp, parse_timestamp
 from orderledger.infrastructure.application import admin, reads, recording
 from orderledger.infrastructure.application.arguments import Count, Version, checked_methods
+from orderledger.infrastructure.application.execution import ExecutionRow, execution_quality
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
 from orderledger.infrastructure.application.instruments import list_instruments
+from orderledger.infrastructure.application.lake import LakeReport, export_lake
 from orderledger.infrastructure.application.placing import Placement, placing
 from orderledger.infrastructure.application.queries import (
     daily_pnl_rows,
@@ -735,6 +737,25 @@ class OrderLedger:
         if apply:
             reconciler.apply(found, origin=origin)
         return ReconcileReport(parsed.venue, parsed.account, apply, tuple(found))
+
+    # ------------------------------------------------------------------ analytics (lake.py, execution.py)
+
+    def export_lake(self, directory: str | Path) -> LakeReport:
+        """Append to the Parquet lake at ``directory`` what the log holds past its manifest, and
+        rewrite its snapshot tables (docs/analytics.md); safe to rerun or to kill at any point."""
+        return export_lake(self, directory)
+
+    def execution_quality(
+        self,
+        *,
+        by: str | list[str] | tuple[str, ...] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        lake: str | Path | None = None,
+    ) -> list[ExecutionRow]:
+        """Execution quality (slippage, fees, fill ratio, times, rates) per group ``by`` over the
+        orders requested in [since, until), from the store or from ``lake``, in DuckDB."""
+        return execution_quality(self, by=by, since=since, until=until, lake=lake)
 
 
 __all__ = ["HistoryEntry", "IngestReport", "OrderLedger"]

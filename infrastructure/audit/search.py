@@ -22,6 +22,7 @@ from orderledger.domain.events import EVENT_TYPES_BY_NAME, OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import PLAIN_NUMBER_FORM, format_timestamp, parse_timestamp
+from orderledger.infrastructure.audit.columns import COLUMN_TYPES, arrow_type, typed_value
 from orderledger.infrastructure.results import EventRecord, Filter, MessageRecord, OrderRow
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.mapper import LedgerMapper
@@ -251,8 +252,16 @@ def _text(out: Path | BinaryIO, newline: str | None = None) -> Iterator[TextIO]:
         handle.detach()
 
 
+def _parquet_value(column: str, value: Any, text: bool) -> Any:
+    """A cell for a Parquet column: typed when declared (``columns.COLUMN_TYPES``), else text or as is."""
+    if column in COLUMN_TYPES:
+        return typed_value(column, value)
+    return str(value) if text and value is not None else value
+
+
 def export_rows(rows: Iterable[dict[str, Any]], fmt: str, out: Path | BinaryIO, *, raw: bool = False) -> int:
-    """Write rows as csv, jsonl or parquet (decimals stay exact strings) to a file or a binary
+    """Write rows as csv, jsonl or parquet (decimals exact: text in csv and jsonl, DECIMAL with
+    its column's scale in parquet, ``columns.py``) to a file or a binary
     stream; returns the count. CSV cells are made spreadsheet-safe (:func:`spreadsheet_safe`)
     unless ``raw``."""
     if fmt == "jsonl":
@@ -289,7 +298,9 @@ def export_rows(rows: Iterable[dict[str, Any]], fmt: str, out: Path | BinaryIO, 
         count = 0
         batch: list[dict[str, Any]] = []
 
-        def column_type(values: list[Any]) -> Any:
+        def column_type(name: str, values: list[Any]) -> Any:
+            if name in COLUMN_TYPES:  # decimals and times, as the lake types them
+                return arrow_type(COLUMN_TYPES[name])
             present = [v for v in values if v is not None]
             if present and all(isinstance(v, bool) for v in present):
                 return pa.bool_()
@@ -303,12 +314,15 @@ def export_rows(rows: Iterable[dict[str, Any]], fmt: str, out: Path | BinaryIO, 
                 return
             flat = [_flat(r) for r in batch]
             if schema is None:
-                schema = pa.schema([(k, column_type([r.get(k) for r in flat])) for k in flat[0]])
+                schema = pa.schema([(k, column_type(k, [r.get(k) for r in flat])) for k in flat[0]])
                 writer_pq = pq.ParquetWriter(str(out) if isinstance(out, Path) else out, schema)
-            typed = [
-                {k: (v if v is None or schema.field(k).type != pa.string() else str(v)) for k, v in r.items()}
-                for r in flat
-            ]
+            try:
+                typed = [
+                    {k: _parquet_value(k, v, schema.field(k).type == pa.string()) for k, v in r.items()}
+                    for r in flat
+                ]
+            except ValueError as error:
+                raise InvalidInputError(f"cannot write parquet: {error}", field="format") from None
             assert writer_pq is not None
             writer_pq.write_table(pa.Table.from_pylist(typed, schema=schema))
             batch.clear()

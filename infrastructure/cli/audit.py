@@ -22,6 +22,7 @@ from orderledger.infrastructure.application.exports import FROM_VIEWS, check_exp
 from orderledger.infrastructure.application.follow import log_record
 from orderledger.infrastructure.application.reconcile import parse_snapshot
 from orderledger.infrastructure.audit.verify import RecordedHeads, merge_heads, parse_heads, read_heads
+from orderledger.infrastructure.cli import analytics
 from orderledger.infrastructure.cli.app import (
     JsonOption,
     LimitOption,
@@ -242,7 +243,10 @@ def head(as_json: JsonOption = False) -> None:
 
 
 def export(
-    what: Annotated[str, typer.Argument(help="trades, orders, events, lots or closed-lots.")],
+    what: Annotated[str, typer.Argument(help="trades, orders, events, lots, closed-lots, or lake DIR.")],
+    directory: Annotated[
+        str | None, typer.Argument(metavar="[DIR]", help="lake: the lake's directory.")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or parquet.")] = "jsonl",
     out_path: Annotated[str, typer.Option("--out", help="File to write, or - for standard output.")] = "",
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
@@ -255,7 +259,15 @@ def export(
     cost_basis: Annotated[str, typer.Option("--cost-basis", help="Lots: fifo, lifo or hifo.")] = "fifo",
 ) -> None:
     """Export trades, orders, the whole event log, or tax lots (open, or closed under
-    --cost-basis) for analytics or an accountant (status on stderr with --out -)."""
+    --cost-basis) for analytics or an accountant (status on stderr with --out -); `export lake DIR`
+    appends what is new to a Parquet lake (docs/analytics.md)."""
+    if what == "lake":
+        if not directory:
+            raise InvalidInputError("export lake needs DIR, the lake's directory")
+        analytics.export_lake(directory)
+        return
+    if directory is not None:
+        raise InvalidInputError(f"export {what} takes no DIR (give --out PATH)")
     check_export(what, fmt, raw)  # before the ledger is opened
     if not out_path:
         raise InvalidInputError("--out PATH is required (- for standard output)")

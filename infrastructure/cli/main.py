@@ -16,7 +16,7 @@ import sys
 import typer
 
 from orderledger.domain.errors import LedgerError, argument_names
-from orderledger.infrastructure.cli import admin, audit, ingest, queries
+from orderledger.infrastructure.cli import admin, analytics, audit, ingest, queries
 from orderledger.infrastructure.cli.app import app
 from orderledger.infrastructure.cli.ingest import Interrupted
 from orderledger.infrastructure.cli.render import warn
@@ -56,6 +56,11 @@ instruments_app = typer.Typer(help="Instrument definitions: contract size, settl
 app.add_typer(instruments_app, name="instruments")
 instruments_app.callback(invoke_without_command=True)(queries.instruments)
 instruments_app.command("load")(ingest.instruments_load)
+analytics_app = typer.Typer(
+    help="Analytics in DuckDB: execution quality (docs/analytics.md).", no_args_is_help=True
+)
+app.add_typer(analytics_app, name="analytics")
+analytics_app.command("execution")(analytics.execution)
 
 
 # ---------------------------------------------------------------------- entry point

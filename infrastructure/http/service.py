@@ -201,6 +201,11 @@ class LedgerService:
         add = (precision or Precision.of(self.ledger)).add
         return [add(row.to_json()) for row in rows]
 
+    def execution_quality(self, by: str, since: str | None, until: str | None) -> list[dict[str, Any]]:
+        """Execution quality per group (``OrderLedger.execution_quality``; analytics.py route)."""
+        rows = self.ledger.execution_quality(by=by, since=_time(since, "since"), until=_time(until, "until"))
+        return [row.to_json() for row in rows]
+
     def pnl_series(self) -> list[dict[str, Any]]:
         return [row.to_json() for row in self.ledger.pnl_series()]
 

@@ -2,8 +2,9 @@
 
 Each file is read back with the plain tools an analyst would use (``csv``, ``json``,
 ``pyarrow.parquet``) and compared field by field with what the queries print (``trades --json``,
-``orders --json``, ``events --json``). Amounts stay exact decimal text in every format:
-``"0.50"``, ``"0.0100"`` and ``"-0.002"`` come back with the digits they were sent with.
+``orders --json``, ``events --json``). Amounts stay exact: decimal text in csv and jsonl (``"0.50"``,
+``"0.0100"`` and ``"-0.002"`` come back with the digits they were sent with), Parquet DECIMAL
+columns of 12 places (the same values), times Parquet UTC timestamps.
 
 The session (venue times T0 + seconds):
 
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.audit.columns import COLUMN_TYPES
 from tests.support.audit import Clock, Recorder, fact, fill, orderledger, request
 
 
@@ -98,8 +102,16 @@ def _as_text(value: Any) -> str:
     return str(value)
 
 
-def _as_parquet(value: Any) -> Any:
-    """How a Parquet cell holds a query value: objects and lists as JSON text, the rest as is."""
+def _as_parquet(column: str, value: Any) -> Any:
+    """How a Parquet cell holds a query value: decimals as Decimal and times as UTC datetimes
+    (``columns.COLUMN_TYPES``), the one derived figure (an average price) rounded half-even to
+    its 12 places; objects and lists as JSON text; the rest as is."""
+    if value is None:
+        return None
+    if column == "average_price":
+        return Decimal(value).quantize(Decimal("1e-12"))
+    if column in COLUMN_TYPES:
+        return datetime.fromisoformat(value) if COLUMN_TYPES[column] == "TIMESTAMPTZ" else Decimal(value)
     if isinstance(value, dict | list):
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
     return value
@@ -191,15 +203,21 @@ def test_each_export_holds_what_the_query_prints(session: str, tmp_path: Path, w
     from_parquet = table.to_pylist()
     for want, got in zip(expected, from_parquet, strict=True):
         for column in columns:
-            assert got[column] == _as_parquet(want[column]), (want[key], column)
-    # Amounts are text, never floats; counters are integers; flags are booleans.
+            assert got[column] == _as_parquet(column, want[column]), (want[key], column)
+    if what == "orders":
+        # (0.50 × 100.10 + 1.00 × 100.05) / 1.50 = 100.0666…: 100.066666666667 to 12 places
+        assert {r["client_order_id"]: r["average_price"] for r in from_parquet}["e1"] == Decimal(
+            "100.066666666667"
+        )
+    # Amounts are decimals of 12 places, never floats; times UTC; counters integers; flags booleans.
     types = {field.name: field.type for field in table.schema}
     amounts = {
         "trades": ["quantity", "price", "fee"],
         "orders": ["quantity", "price", "filled_quantity", "average_price"],
     }
     for column in amounts.get(what, []):
-        assert types[column] == pa.string(), column
+        assert types[column] == pa.decimal128(38, 12), column
+    assert types["ts_event" if what != "orders" else "created_at"] == pa.timestamp("us", tz="UTC")
     if what == "trades":
         assert types["late"] == pa.bool_()
     if what == "orders":

@@ -1,0 +1,81 @@
+"""The column types of the ledger's tables outside the database: one declaration, read by the
+Parquet export (``export TABLE --format parquet``) and by the lake (``application/lake.py``,
+``columnar.py``), so a column has the same type wherever it is written.
+
+A column is typed by its name, in every table that has it. Types are DuckDB's spelling; Arrow's
+follows from it (:func:`arrow_type`).
+
+Decimal scales are chosen per kind so that quantity × price fits DuckDB's 38 digits:
+quantities and prices keep 12 places, so their product (scale 24) keeps 14 whole digits (a
+notional below 10^14). A recorded figure with more places is refused, never rounded; a derived
+one (an average price) is rounded half-even to its column's scale.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+QUANTITY = "DECIMAL(38,12)"
+PRICE = "DECIMAL(38,12)"
+MONEY = "DECIMAL(38,12)"
+NOTIONAL = "DECIMAL(38,24)"
+"""quantity × price exactly (the product of two scale-12 decimals)."""
+TIME = "TIMESTAMPTZ"
+PLACES = 12
+
+_QUANTITIES = ("quantity", "filled_quantity", "leaves_quantity", "last_qty", "previous_qty", "order_quantity")
+_PRICES = ("price", "average_price", "open_price", "close_price", "limit_price", "decision_price", "last_px")
+_MONEY = ("fee", "cost", "proceeds", "realized_pnl", "amount")  # (a lot's `fees` is a map by currency)
+_TIMES = (
+    "ts_event",
+    "ts_recorded",
+    "created_at",
+    "updated_at",
+    "open_time",
+    "close_time",
+    "requested_at",
+    "acknowledged_at",
+    "first_fill_at",
+    "completed_at",
+)
+COLUMN_TYPES: dict[str, str] = {
+    **dict.fromkeys(_QUANTITIES, QUANTITY),
+    **dict.fromkeys(_PRICES, PRICE),
+    **dict.fromkeys(_MONEY, MONEY),
+    "notional": NOTIONAL,
+    **dict.fromkeys(_TIMES, TIME),
+}
+"""Each typed column by name (the rest: text, integers and flags as they come)."""
+DERIVED = frozenset({"average_price"})
+"""Columns the ledger computes (rounded to their scale); every other decimal was recorded."""
+
+
+def arrow_type(sql: str) -> Any:
+    """The Arrow type of a declared DuckDB type."""
+    import pyarrow as pa
+
+    if sql == TIME:
+        return pa.timestamp("us", tz="UTC")
+    precision, scale = sql[len("DECIMAL(") : -1].split(",")
+    return pa.decimal128(int(precision), int(scale))
+
+
+def typed_value(column: str, value: Any) -> Any:
+    """A row's value (as ``to_json`` writes it) in its column's declared type: Decimal for the
+    decimals (refused when it has more places than the column keeps, unless derived), an aware
+    datetime for the times; None stays None."""
+    if value is None:
+        return None
+    kind = COLUMN_TYPES[column]
+    if kind == TIME:
+        from datetime import datetime
+
+        return datetime.fromisoformat(str(value))
+    number = Decimal(str(value))
+    scale = int(kind[kind.index(",") + 1 : -1])
+    if -int(number.as_tuple().exponent) > scale and number != number.quantize(Decimal(1).scaleb(-scale)):
+        if column not in DERIVED:
+            raise ValueError(f"{column} {value} has more than {scale} decimal places")
+        return number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_EVEN)
+    return number

@@ -1,0 +1,129 @@
+"""The Parquet lake: read back as is by DuckDB and Polars with real types and exact decimals;
+exported incrementally, so that two runs with ingest between them, a rerun, or a run killed
+between its data files and its manifest all leave what one run over the whole log leaves.
+
+The session is ``tests/support/lake.py``'s: X and Y on the first day, Z on the next.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+import pytest
+
+from orderledger.domain.errors import InvalidInputError
+from orderledger.infrastructure.application.lake import lake_tables
+from orderledger.infrastructure.application.ledger import OrderLedger
+from tests.support.integration import T0, fill, request
+from tests.support.lake import FIRST, SECOND, contents, record
+
+
+def test_duckdb_and_polars_read_the_lake_with_real_types(ledger: OrderLedger, tmp_path: Path) -> None:
+    record(ledger, FIRST + SECOND)
+    report = ledger.export_lake(tmp_path / "lake")
+    # events: X 4 (requested, accepted, 2 filled), Y 3 (requested, filled, busted), Z 2 = 9
+    assert (report.after, report.position, report.rows["events"]) == (0, 9, 9)
+    # fills: x1, x2, y1 and its bust (a row taking it back), z1 = 5 rows
+    assert report.rows["fills"] == 5
+    tables = lake_tables(tmp_path / "lake")
+
+    con = duckdb.connect()
+    fills = con.execute(
+        f"SELECT trade_id, kind, quantity, price, fee, notional, limit_price, day, venue"
+        f" FROM read_parquet('{tables['fills']}', hive_partitioning = true) ORDER BY position"
+    ).fetchall()
+    types = dict(
+        con.execute(
+            f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('{tables['fills']}'))"
+        ).fetchall()
+    )
+    con.close()
+    assert (types["quantity"], types["price"], types["fee"]) == ("DECIMAL(38,12)",) * 3
+    assert (types["notional"], types["ts_event"]) == ("DECIMAL(38,24)", "TIMESTAMP WITH TIME ZONE")
+    by_trade = {(row[0], row[1]): row for row in fills}
+    # exact decimals: 0.5 × 100.10 = 50.05; the maker fee 0.0100; the rebate -0.002
+    assert by_trade[("x1", "fill")][2:6] == (
+        Decimal("0.5"),
+        Decimal("100.10"),
+        Decimal("0.0100"),
+        Decimal("50.05"),
+    )
+    assert by_trade[("x2", "fill")][4] == Decimal("-0.002")
+    # the bust takes y1 back: -2 at 10.5, notional -21; its order's limit 10.5 travels with it
+    assert by_trade[("y1", "bust")][2:7] == (
+        Decimal("-2"),
+        Decimal("10.5"),
+        None,
+        Decimal("-21"),
+        Decimal("10.5"),
+    )
+    # partitioned by the venue day and the venue
+    assert (str(by_trade[("z1", "fill")][7]), by_trade[("z1", "fill")][8]) == ("2026-11-21", "V1")
+
+    frame = pl.read_parquet(tables["fills"], hive_partitioning=True)
+    assert frame.schema["quantity"] == pl.Decimal(38, 12)
+    assert frame.schema["ts_event"] == pl.Datetime("us", "UTC")
+    x1 = frame.filter(pl.col("trade_id") == "x1").row(0, named=True)
+    assert (x1["quantity"], x1["fee"], x1["liquidity"]) == (Decimal("0.5"), Decimal("0.0100"), "maker")
+
+    orders = pl.read_parquet(tables["orders"], hive_partitioning=True).sort("client_order_id")
+    # X: 0.5 + 1 = 1.5 filled of 1.5; Y: 2 filled then busted = 0; Z: 0.25 of 0.25
+    assert orders["filled_quantity"].to_list() == [Decimal("1.5"), Decimal("0"), Decimal("0.25")]
+    assert orders["ended_as"].to_list() == ["filled", None, "filled"]
+    positions = pl.read_parquet(tables["positions"]).sort("instrument")
+    # BTC-USDT on V1: bought 1.5 + 0.25 = 1.75; ETH-USDT on V2: sold 2, busted: 0
+    assert positions.select("instrument", "quantity").rows() == [
+        ("BTC-USDT", Decimal("1.75")),
+        ("ETH-USDT", Decimal("0")),
+    ]
+
+
+def test_two_runs_with_ingest_between_equal_one_run(make_ledger: Any, tmp_path: Path) -> None:
+    ledger = make_ledger()
+    record(ledger, FIRST)
+    first = ledger.export_lake(tmp_path / "twice")
+    assert ledger.export_lake(tmp_path / "twice").rows["events"] == 0  # a rerun adds nothing
+    record(ledger, SECOND)
+    second = ledger.export_lake(tmp_path / "twice")
+    # the first run read positions 1–7 (X 4, Y 3); the second 8–9 (Z 2)
+    assert (first.after, first.position, second.after, second.position) == (0, 7, 7, 9)
+    ledger.export_lake(tmp_path / "once")
+    assert contents(tmp_path / "twice") == contents(tmp_path / "once")
+
+
+def test_a_figure_finer_than_the_columns_is_refused_not_rounded(ledger: OrderLedger, tmp_path: Path) -> None:
+    # 0.0000000000001 has 13 decimal places; the lake's and the export's decimals keep 12
+    record(
+        ledger,
+        [request("F", seconds=0, quantity="1", price="100"), fill("F", "f1", "0.0000000000001", "100")],
+    )
+    with pytest.raises(
+        InvalidInputError, match="an event's last_qty has 13 decimal places; the lake keeps 12"
+    ):
+        ledger.export_lake(tmp_path / "lake")
+    assert not (tmp_path / "lake" / "_manifest.json").exists()
+    with pytest.raises(InvalidInputError, match=r"quantity 0\.0000000000001 has more than 12 decimal places"):
+        ledger.export("trades", tmp_path / "trades.parquet", fmt="parquet")
+    assert not (tmp_path / "trades.parquet").exists()
+
+
+def test_an_encrypted_and_compressed_ledger_exports_the_same_lake(make_ledger: Any, tmp_path: Path) -> None:
+    # Given the session in a ledger whose payloads are compressed and encrypted (the mapper path)
+    # and in a plain one, their lakes hold the same rows.
+    from eventsourcing.cryptography import AESCipher
+
+    env = {
+        "CIPHER_KEY": AESCipher.create_key(16),
+        "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+    }
+    sealed = make_ledger(env=env, clock=lambda: T0)  # one recording time for both ledgers
+    record(sealed, FIRST + SECOND)
+    sealed.export_lake(tmp_path / "sealed")
+    with OrderLedger("memory://", clock=lambda: T0) as plain:
+        record(plain, FIRST + SECOND)
+        plain.export_lake(tmp_path / "plain")
+    assert contents(tmp_path / "sealed") == contents(tmp_path / "plain")
