@@ -9,6 +9,9 @@ read the figures through ``OrderLedger.collectors``.
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -75,13 +78,37 @@ def take(
     now: datetime,
     stale_after: timedelta = STALE_AFTER,
 ) -> None:
-    """Take the lease, or raise :class:`CollectorBusyError` naming the live holder."""
-    held = table.take_lease(db, venue, _key(account), owner, pid, now, now - stale_after)
+    """Take the lease, or raise :class:`CollectorBusyError` naming the live holder. A holder is
+    gone when its heartbeat is older than ``stale_after``, or at once when it ran on this host
+    and its process no longer exists (killed: a restart need not wait)."""
+
+    def gone(held: table.LeaseRow) -> bool:
+        return held.heartbeat < now - stale_after or _dead_here(held.owner, held.pid)
+
+    held = table.take_lease(db, venue, _key(account), owner, pid, now, gone)
     if held is not None:
         raise CollectorBusyError(
             f"a collector already runs on {_named(venue, account)} (pid {held.pid}, {held.owner},"
             f" last heartbeat {format_timestamp(held.heartbeat)})"
         )
+
+
+def owner_name() -> str:
+    """Who a collector is: ``host:pid:nonce`` (the host lets a restart see a dead holder)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _dead_here(owner: str, pid: int) -> bool:
+    """True when ``owner`` ran on this host and process ``pid`` is gone."""
+    if owner.split(":", 1)[0] != socket.gethostname() or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def heartbeat(
@@ -132,6 +159,7 @@ __all__ = [
     "LeaseLostError",
     "heartbeat",
     "last_venue_time",
+    "owner_name",
     "release",
     "rows",
     "take",

@@ -56,6 +56,12 @@ def _fix(config: SourceConfig) -> Source:
     return FixLogSource(config)
 
 
+def _tradier(config: SourceConfig) -> Source:
+    from orderledger.infrastructure.collect.tradier import TradierSource
+
+    return TradierSource(config)
+
+
 COLLECTORS: dict[str, VenueCollector] = {
     "fix": VenueCollector(
         _fix,
@@ -68,6 +74,18 @@ COLLECTORS: dict[str, VenueCollector] = {
             **{name: f"FIX adapter option: {meaning}" for name, meaning in FIX_OPTIONS.items()},
         },
         required=("path",),
+    ),
+    "tradier": VenueCollector(
+        _tradier,
+        "poll the account's orders (with tags) within the rate limit headers; recent days on start",
+        {"mainnet": "https://api.tradier.com/v1", "sandbox": "https://sandbox.tradier.com/v1"},
+        options={
+            "poll": "seconds between polls when the rate limit allows more (default 2)",
+            "days": "days of orders read on a first start (default 7)",
+            "timeout": "seconds a reply may take before the connection counts as lost (default 30)",
+        },
+        credentials=("token",),
+        needs_account=True,
     ),
 }
 """Every collector, by the venue name ``orderledger collect`` takes."""

@@ -29,8 +29,6 @@ import asyncio
 import contextlib
 import os
 import queue
-import socket
-import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
@@ -41,6 +39,7 @@ import orjson
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
+from orderledger.infrastructure.application.collectors import owner_name
 from orderledger.infrastructure.application.ledger import IngestReport
 from orderledger.infrastructure.collect.source import (
     PERMANENT,
@@ -89,7 +88,7 @@ class Collector:
         self.on_status = on_status
         self.stale_after = stale_after
         self.status = Status()
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = owner_name()
         self.origin = f"collect:{source.venue}" + ("" if source.account is None else f":{source.account}")
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._arrivals: deque[float] = deque()

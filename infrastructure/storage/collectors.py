@@ -9,6 +9,7 @@ ledger that never collected has none (and :func:`read_collectors` answers nothin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -63,15 +64,21 @@ def _holder(tx: Tx, venue: str, account: str) -> LeaseRow | None:
 
 
 def take_lease(
-    db: Database, venue: str, account: str, owner: str, pid: int, now: datetime, stale_before: datetime
+    db: Database,
+    venue: str,
+    account: str,
+    owner: str,
+    pid: int,
+    now: datetime,
+    gone: Callable[[LeaseRow], bool],
 ) -> LeaseRow | None:
-    """Take the lease of ``venue``/``account`` for ``owner``; answer the live holder instead (and
-    take nothing) when another owner's heartbeat is at or after ``stale_before``."""
+    """Take the lease of ``venue``/``account`` for ``owner``; answer the holder instead (and take
+    nothing) when another owner holds it and is not ``gone``."""
     try:
         with db.write() as tx:
             tx.execute(CREATE)
             held = _holder(tx, venue, account)
-            if held is not None and held.owner != owner and held.heartbeat >= stale_before:
+            if held is not None and held.owner != owner and not gone(held):
                 return held
             stamp = format_timestamp(now)
             tx.execute("DELETE FROM collectors WHERE venue = ? AND account = ?", (venue, account))
