@@ -21,12 +21,10 @@ import pytest
 from orderledger import OrderLedger
 from tests.support.cli import cli_command, cli_env, run_cli
 from tests.support.collect import books
-from tests.support.tradier_examples import ACCOUNT, COMBO, SPY_CALL, VENUE, poll
-from tests.support.tradier_server import TOKEN, TradierVenue
+from tests.support.tradier_examples import ACCOUNT, VENUE
+from tests.support.tradier_server import TOKEN, TradierVenue, clean_replies, step_a, step_b, step_c, step_d
 
 pytestmark = pytest.mark.timeout(120)
-AAPL_PARTIAL = poll("partially_filled", "20", "21.95", "21.95", "20")["order"]
-AAPL_FILLED = poll("filled", "50", "21.98", "22", "30")["order"]
 # Tradier's examples are from June 2018: the first start reads that far back.
 OPTIONS = ("-o", "poll=0.05", "-o", "days=4000", "--status-every", "0.1", "--reconcile-every", "0")
 
@@ -62,18 +60,8 @@ def has(cid: str) -> Callable[[OrderLedger], bool]:
 
 
 def clean_books() -> dict[str, Any]:
-    venue = TradierVenue()
-    replies = []
-    for change in (
-        lambda: venue.set_order(AAPL_PARTIAL),
-        lambda: venue.set_order(AAPL_FILLED),
-        lambda: (setattr(venue, "today", "2018-06-06"), venue.set_order(SPY_CALL)),
-        lambda: (setattr(venue, "today", "2018-06-12"), venue.set_order(COMBO)),
-    ):
-        change()
-        replies.append(json.dumps(venue.reply({})))
     with OrderLedger("memory://") as ledger:
-        ledger.ingest_lines(replies, fmt="tradier", venue=VENUE, account=ACCOUNT)
+        ledger.ingest_lines(clean_replies(), fmt="tradier", venue=VENUE, account=ACCOUNT)
         return books(ledger)
 
 
@@ -84,7 +72,7 @@ def test_kill_9_and_restart_a_second_collector_refused_and_sigterm_exits_0(
         pytest.skip("a collector and its restart share a database: the sqlite run is this one")
     db = file_ledger_url
     with TradierVenue() as venue:
-        venue.set_order(AAPL_PARTIAL)
+        step_a(venue)
         # Given a collector that booked the partial fill (20 of 228175),
         first = collector(db, venue.url, tmp_path)
         wait_for(db, filled("20"), first)
@@ -101,14 +89,12 @@ def test_kill_9_and_restart_a_second_collector_refused_and_sigterm_exits_0(
         # when the first is killed (-9) while the venue moves on (228175 fills; a new day),
         first.send_signal(signal.SIGKILL)
         first.communicate(timeout=60)
-        venue.set_order(AAPL_FILLED)
-        venue.today = "2018-06-06"
-        venue.set_order(SPY_CALL)
+        step_b(venue)
+        step_c(venue)
         # a restart takes the dead collector's lease over, and its backfill books the fill,
         restarted = collector(db, venue.url, tmp_path, "--json")
         wait_for(db, filled("50"), restarted)
-        venue.today = "2018-06-12"
-        venue.set_order(COMBO)
+        step_d(venue)
         wait_for(db, has("ext-tradier-229064"), restarted)
         # when it gets SIGTERM, it exits 0 with what arrived committed and its lease given up
         restarted.send_signal(signal.SIGTERM)
