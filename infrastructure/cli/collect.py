@@ -47,7 +47,12 @@ def collect(
     ] = None,
     option: Annotated[
         list[str] | None,
-        typer.Option("--option", "-o", help=f"A venue option, NAME=VALUE; repeatable ({option_help()})."),
+        typer.Option(
+            "--option",
+            "-o",
+            help=f"A venue option, NAME=VALUE; repeatable ({option_help()}).",
+            metavar="NAME=VALUE",
+        ),
     ] = None,
     credentials_file: Annotated[
         str | None,
