@@ -32,6 +32,7 @@ from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.values import format_timestamp, parse_timestamp
 from orderledger.infrastructure.application import admin, reads, recording
+from orderledger.infrastructure.application import collectors as _collectors
 from orderledger.infrastructure.application.arguments import Count, Version, checked_methods
 from orderledger.infrastructure.application.execution import ExecutionRow, execution_quality
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
@@ -756,6 +757,34 @@ class OrderLedger:
         """Execution quality (slippage, fees, fill ratio, times, rates) per group ``by`` over the
         orders requested in [since, until), from the store or from ``lake``, in DuckDB."""
         return execution_quality(self, by=by, since=since, until=until, lake=lake)
+    # ------------------------------------------------------------------ collect (live venue connections)
+    # infrastructure/application/collectors.py; the collectors themselves: infrastructure/collect/.
+
+    def collector_lease(
+        self, venue: str, account: str | None, owner: str, pid: int, *, stale_after: timedelta | None = None
+    ) -> None:
+        """Take the collector lease of ``venue``/``account`` (``CollectorBusyError``: held by a live one)."""
+        _collectors.take(
+            self.db, venue, account, owner, pid, datetime.now(UTC), stale_after or _collectors.STALE_AFTER
+        )
+
+    def collector_heartbeat(
+        self, venue: str, account: str | None, owner: str, figures: dict[str, Any]
+    ) -> None:
+        """Publish a collector's status figures (``LeaseLostError``: another one took over)."""
+        _collectors.heartbeat(self.db, venue, account, owner, datetime.now(UTC), figures)
+
+    def collector_release(self, venue: str, account: str | None, owner: str) -> None:
+        """Give a collector's lease up."""
+        _collectors.release(self.db, venue, account, owner)
+
+    def collectors(self) -> list[_collectors.CollectorRow]:
+        """The collectors running on this ledger, with their status figures (``/health``)."""
+        return _collectors.rows(self.db, datetime.now(UTC))
+
+    def last_venue_time(self, venue: str, account: str | None) -> datetime | None:
+        """The latest venue time booked for ``venue``/``account`` (a collector's backfill resumes there)."""
+        return _collectors.last_venue_time(self, venue, account)
 
 
 __all__ = ["HistoryEntry", "IngestReport", "OrderLedger"]
