@@ -1,0 +1,98 @@
+"""What a collector reads from: a :class:`Source` (one venue connection), and the faults it
+reports.
+
+A source knows its venue's protocol and nothing of the ledger: it yields raw frames (bytes, as
+received) in an input format of ``infrastructure/ingest/formats.py``, and the
+:class:`~orderledger.infrastructure.collect.runner.Collector` journals and ingests them, reconnects,
+backfills and reconciles. Faults are typed: :class:`ConnectionLost` is passing (the collector
+reconnects, after ``retry_after`` seconds at least when the venue said so); the others are
+permanent (the collector stops with their one-line reason and a non-zero exit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+from orderledger.domain.errors import LedgerError
+
+
+class CollectError(LedgerError):
+    """A fault of a venue connection; the message is one line and never holds a credential."""
+
+
+class ConnectionLost(CollectError):
+    """The link dropped (closed, reset, timed out, throttled): reconnect and backfill.
+
+    ``retry_after``: seconds the venue asked to wait (HTTP 429/503 ``Retry-After``), else None."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class CredentialsRejected(CollectError):
+    """The venue refused the credentials (HTTP 401/403, an auth error frame): permanent."""
+
+
+class UnknownSymbol(CollectError):
+    """The venue does not know an instrument or account the collector was told to follow: permanent."""
+
+
+class Unreachable(CollectError):
+    """The endpoint cannot be used at all (bad URL, no such file, name not resolvable): permanent."""
+
+
+PERMANENT: tuple[type[CollectError], ...] = (CredentialsRejected, UnknownSymbol, Unreachable)
+"""The faults that stop a collector instead of a reconnect."""
+
+
+@runtime_checkable
+class Source(Protocol):
+    """One venue connection, as a collector drives it.
+
+    ``format`` names an input format of ``formats.FORMATS`` (what the frames are ingested as)
+    and ``options`` are that format's adapter options. Sources may also set ``reconciles =
+    False`` when the venue offers no open-orders query (a FIX log): ``open_orders`` is then
+    never called. The collector calls ``connect``, then ``backfill``, then ``frames``; after a
+    ``ConnectionLost`` it calls ``close`` and starts over with ``connect``.
+    """
+
+    venue: str
+    account: str | None
+    format: str
+    options: dict[str, Any]
+
+    async def connect(self) -> None:
+        """Open the connection (log in, subscribe); raise a fault of this module if it fails."""
+        ...
+
+    def frames(self) -> AsyncIterator[bytes]:
+        """The live stream: each raw frame as received. Raises ``ConnectionLost`` when the link
+        drops; ``CredentialsRejected``, ``UnknownSymbol`` or ``Unreachable`` for permanent faults."""
+        ...
+
+    def backfill(self, since: datetime | None) -> AsyncIterator[bytes]:
+        """REST payloads in the same format covering ``since`` (None: the venue's recent history)
+        with overlap; duplicates are fine (ingest deduplicates by trade ID and event identity)."""
+        ...
+
+    async def open_orders(self) -> list[dict[str, Any]]:
+        """The venue's open orders as reconciliation snapshot rows (docs/reconciliation.md)."""
+        ...
+
+    async def close(self) -> None:
+        """Release the connection (called after a fault and at the end; must not raise)."""
+        ...
+
+
+__all__ = [
+    "PERMANENT",
+    "CollectError",
+    "ConnectionLost",
+    "CredentialsRejected",
+    "Source",
+    "UnknownSymbol",
+    "Unreachable",
+]
