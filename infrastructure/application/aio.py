@@ -26,7 +26,7 @@ import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 from annotated_types import Gt
 
@@ -45,6 +45,9 @@ from orderledger.infrastructure.application.placing import (
     checked_request,
     request_message,
 )
+
+if TYPE_CHECKING:
+    from orderledger.infrastructure.collect.source import Source
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -178,6 +181,12 @@ class AsyncOrderLedger:
     init_database = _writes(OrderLedger.init_database)
     cost_basis = _reads(OrderLedger.cost_basis)
     set_cost_basis = _writes(OrderLedger.set_cost_basis)
+    # collect (live venue connections): infrastructure/application/collectors.py
+    collector_lease = _writes(OrderLedger.collector_lease)
+    collector_heartbeat = _writes(OrderLedger.collector_heartbeat)
+    collector_release = _writes(OrderLedger.collector_release)
+    collectors = _reads(OrderLedger.collectors)
+    last_venue_time = _reads(OrderLedger.last_venue_time)
 
     # ------------------------------------------------------------------ following, placing
 
@@ -196,6 +205,19 @@ class AsyncOrderLedger:
             async for batch in batches:
                 for entry in batch:
                     yield entry
+
+    async def collect(self, source: Source, **options: Any) -> dict[str, Any]:
+        """Keep this ledger current from a venue connection until cancelled (what arrived is
+        committed first) or a permanent fault (raised): run it as a task,
+        ``asyncio.create_task(ledger.collect(source))``. ``source`` is a
+        ``infrastructure.collect.source.Source``; ``options`` are the ``Collector``'s
+        (``reconcile_every``, ``status_every``, ``on_status``, ``timing``, …; docs/collect.md).
+        Answers the final status figures."""
+        # The collector lives a layer above (infrastructure/collect/); pyproject.toml's layers
+        # contract names this one import as allowed.
+        from orderledger.infrastructure.collect.runner import Collector
+
+        return await Collector(self, source, **options).run()
 
     @checked
     @contextlib.asynccontextmanager

@@ -16,7 +16,7 @@ import sys
 import typer
 
 from orderledger.domain.errors import LedgerError, argument_names
-from orderledger.infrastructure.cli import admin, audit, ingest, queries
+from orderledger.infrastructure.cli import admin, audit, collect, ingest, queries
 from orderledger.infrastructure.cli.app import app
 from orderledger.infrastructure.cli.ingest import Interrupted
 from orderledger.infrastructure.cli.render import warn
@@ -48,6 +48,7 @@ db_app.command("cost-basis")(admin.db_cost_basis)
 app.command()(admin.demo)
 app.command()(ingest.simulate)
 app.command()(admin.serve)
+app.command()(collect.collect)
 messages_app = typer.Typer(help="The message journal; `messages settle` sets a parked message aside.")
 app.add_typer(messages_app, name="messages")
 messages_app.callback(invoke_without_command=True)(audit.messages)

@@ -1,0 +1,288 @@
+"""Reading orders and their figures: the bodies of ``OrderLedger``'s reads that are more than one
+call (resolving a key to an order, an order now or as of a time, its history, orders as of a time,
+positions, lots and P&L under a cost-basis rule, the parked-message filters of the journal).
+
+``OrderLedger`` keeps the public methods (their signatures and the argument checks); each
+delegates here with itself as ``ledger``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from itertools import islice
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from orderledger.domain.errors import InvalidInputError, OrderNotFoundError
+from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
+from orderledger.domain.identity import ALIAS, VENUE_ORDER_ID
+from orderledger.domain.order import Order, order_id_for, replay
+from orderledger.domain.outcomes import Outcome
+from orderledger.domain.values import format_timestamp, parse_timestamp
+from orderledger.infrastructure.application.arguments import Version
+from orderledger.infrastructure.application.queries import (
+    cash_flows_by,
+    grouped_pnl,
+    order_parents,
+    pnl_rows,
+    pnl_tag,
+    position_rows,
+    positions,
+    recorded_rates,
+)
+from orderledger.infrastructure.audit.search import (
+    EventFilter,
+    iter_messages,
+    orders_as_of,
+    positions_as_of,
+    search_events,
+)
+from orderledger.infrastructure.results import (
+    Filter,
+    HistoryEntry,
+    MessageRecord,
+    OrderRow,
+    PnlRow,
+    PositionRow,
+)
+from orderledger.projections.lots import Book, Fill, fills_of, fold_books
+from orderledger.projections.lots import cost_basis_named as _cost_basis
+
+if TYPE_CHECKING:
+    from orderledger.infrastructure.application.ledger import OrderLedger
+
+
+def resolve(ledger: OrderLedger, key: str, venue: str | None = None) -> str:
+    """``OrderLedger.resolve``: the client order ID a key names (itself, a venue order ID, an alias)."""
+    with ledger._writing:  # the processor's order cache is shared with writers
+        known = ledger.processor.load_order(key) is not None
+    if known:
+        return key
+    with ledger.db.read() as tx:
+        if "=" in key:
+            name, value = key.split("=", 1)
+            rows = tx.all(
+                "SELECT venue, client_order_id FROM identities WHERE kind = ? AND value = ?",
+                (ALIAS + name, value),
+            )
+        else:
+            rows = tx.all(
+                "SELECT venue, client_order_id FROM identities WHERE kind = ? AND value = ?",
+                (VENUE_ORDER_ID, key),
+            )
+    rows = [r for r in rows if venue is None or r[0] == venue]
+    if len(rows) == 1:
+        return str(rows[0][1])
+    if len(rows) > 1:
+        raise OrderNotFoundError(f"{key!r} names orders at several venues; give `venue`")
+    raise OrderNotFoundError(f"no order {key!r} (client order ID, venue order ID or alias)")
+
+
+def order_now(ledger: OrderLedger, client_order_id: str, *, version: Version | None = None) -> Order:
+    """An order now, or at a given version."""
+    stored = ledger.recorder.select_events(
+        order_id_for(client_order_id), lte=version, client_order_id=client_order_id
+    )
+    order = replay(
+        ledger.mapper.decode(s.topic, s.state, s.originator_id, s.originator_version) for s in stored
+    )
+    if order is None:
+        raise OrderNotFoundError(f"no order {client_order_id!r}", client_order_id=client_order_id)
+    if version is not None and order.version < version:
+        raise InvalidInputError(
+            f"order {client_order_id!r} has no version {version} (its last is {order.version})",
+            field="version",
+        )
+    return order
+
+
+def order_as_of(
+    ledger: OrderLedger, client_order_id: str, as_of: datetime, *, event_time: bool = False
+) -> Order:
+    """An order as the ledger knew it at ``as_of`` (recorded time, or venue time)."""
+    order: Order | None = None
+    for event in order_events(ledger, client_order_id):
+        if (event.ts_event if event_time else event.ts_recorded) > as_of:
+            continue
+        if order is None:
+            if not isinstance(event, OrderRequested):
+                continue  # a venue clock ahead of ours: the order did not exist yet
+            order = replay([event])
+        elif isinstance(event, FillBusted | FillCorrected) and event.trade_id not in order.fills:
+            continue  # by venue time the trade had not happened yet
+        else:
+            order.apply(event)
+    if order is None:
+        raise OrderNotFoundError(
+            f"order {client_order_id!r} did not exist at {format_timestamp(as_of)}",
+            client_order_id=client_order_id,
+        )
+    return order
+
+
+def order_events(ledger: OrderLedger, client_order_id: str) -> list[OrderEvent]:
+    """Every event of one order, in version order."""
+    stored = ledger.recorder.select_events(order_id_for(client_order_id), client_order_id=client_order_id)
+    return [ledger.mapper.decode(s.topic, s.state, s.originator_id, s.originator_version) for s in stored]
+
+
+def history(ledger: OrderLedger, key: str) -> list[HistoryEntry]:
+    """``OrderLedger.history``: every event of one order beside the message that produced it."""
+    client_order_id = resolve(ledger, key)
+    with ledger.db.read() as tx:
+        rows = tx.all(
+            "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state,"
+            " m.message_id, m.raw, m.origin, m.line_no FROM events e"
+            " LEFT JOIN messages m ON m.message_id = e.message_id"
+            " WHERE e.client_order_id = ? AND e.originator_id = ? ORDER BY e.originator_version",
+            (client_order_id, str(order_id_for(client_order_id))),
+        )
+    if not rows:
+        raise OrderNotFoundError(f"no order {client_order_id!r}", client_order_id=client_order_id)
+    decode = ledger.mapper.decode
+    return [
+        HistoryEntry(
+            r[0],
+            decode(r[3], bytes(r[4]), UUID(r[1]), r[2]),
+            r[5],
+            None if r[6] is None else bytes(r[6]),
+            r[7],
+            r[8],
+        )
+        for r in rows
+    ]
+
+
+def orders_then(
+    ledger: OrderLedger, where: Filter, *, open: bool, as_of: datetime, event_time: bool
+) -> Iterator[OrderRow]:
+    """Orders matching ``where`` as the ledger knew them ``as_of`` a time (folded from the log)."""
+    moment = parse_timestamp(as_of, "as_of")
+    picked = [
+        r
+        for r in orders_as_of(ledger.db, ledger.mapper, moment, event_time=event_time, open_only=open)
+        if _matches(r, where)
+    ]
+    yield from islice(reversed(picked) if where.newest else picked, where.limit)
+
+
+def rule_books(
+    ledger: OrderLedger, cost_basis: str, as_of: datetime | None, event_time: bool
+) -> dict[tuple[str, str, str], Book]:
+    """Every book under ``cost_basis``, folded from the log (up to ``as_of``)."""
+    rule = _cost_basis(cost_basis)
+    wanted = EventFilter(
+        types=("OrderFilled", "FillBusted", "FillCorrected", "InstrumentDefined"),
+        until=None if as_of is None else parse_timestamp(as_of, "as_of"),
+        event_time=event_time,
+    )
+    found = ((p, e) for p, e, _ in search_events(ledger.db, ledger.mapper, wanted))
+    return fold_books(fills_of(found), rule)
+
+
+def position_list(
+    ledger: OrderLedger,
+    *,
+    marks: Mapping[str, Decimal] | None,
+    as_of: datetime | None,
+    event_time: bool,
+    cost_basis: str | None,
+) -> list[PositionRow]:
+    """``OrderLedger.positions``: from the live view, as of a time, or folded under a rule."""
+    marks = dict(marks or {})
+    cost_basis = rule_of(ledger, cost_basis)
+    if cost_basis is not None:
+        when = None if as_of is None else parse_timestamp(as_of, "as_of")
+        books = rule_books(ledger, cost_basis, as_of, event_time)
+        folded = [b.position for b in books.values()]
+        fills = [(key, fill) for key, b in books.items() for fill in b.fills]
+        rows = position_rows(ledger.db, folded, marks, as_of=when, event_time=event_time, paid=fills)
+    elif as_of is None:
+        rows = positions(ledger.db, marks)
+    else:
+        moment = parse_timestamp(as_of, "as_of")
+        books_then, entries = positions_as_of(ledger.db, ledger.mapper, moment, event_time=event_time)
+        booked = [((e.account, e.venue, e.instrument), e) for e in entries]
+        rows = position_rows(ledger.db, books_then, marks, as_of=moment, event_time=event_time, paid=booked)
+    unknown = sorted(set(marks) - {r.instrument for r in rows})
+    if unknown:
+        held = ", ".join(sorted({r.instrument for r in rows})) or "none"
+        raise InvalidInputError(
+            f"mark {unknown[0]}: no position in that instrument (held: {held})", field="mark"
+        )
+    return rows
+
+
+def pnl(ledger: OrderLedger, *, by: str, cost_basis: str | None) -> list[PnlRow]:
+    """``OrderLedger.pnl``: from the live (average-cost) entries, or folded under a rule."""
+    cost_basis = rule_of(ledger, cost_basis)
+    if cost_basis is None:
+        return pnl_rows(ledger.db, by)
+    tag = pnl_tag(by)
+    fills = [f for b in rule_books(ledger, cost_basis, None, False).values() for f in b.fills]
+    parents = order_parents(ledger.db) if by == "parent" else {}
+
+    def group(f: Fill) -> Any:
+        if tag is not None:
+            return f.tags.get(tag)
+        if by == "parent":
+            return parents.get(f.client_order_id)
+        return f.ts_event.date().isoformat() if by == "day" else getattr(f, by)
+
+    return grouped_pnl(
+        by,
+        ((group(f), f.realized, f.fee, f.fee_currency, f.pnl_currency, "fill", f) for f in fills),
+        cash_flows_by(ledger.db, by),
+        recorded_rates(ledger.db, fills),
+    )
+
+
+def rule_of(ledger: OrderLedger, cost_basis: str | None) -> str | None:
+    """The rule a query folds the log under: the one it names, else the ledger's when that is
+    not average; None: the live average-cost views answer."""
+    if cost_basis is not None:
+        return cost_basis
+    rule = ledger.cost_basis()
+    return None if rule == "average" else rule
+
+
+def messages_where(
+    ledger: OrderLedger,
+    where: Filter,
+    *,
+    outcome: str | None,
+    parked: bool,
+    older_than: timedelta | None,
+) -> Iterator[MessageRecord]:
+    """``OrderLedger.iter_messages``: the journal, with the parked-message filters checked."""
+    if parked and outcome not in (None, Outcome.PARKED):
+        raise InvalidInputError(
+            f"`parked` lists parked messages; it cannot be combined with `outcome` {outcome}"
+        )
+    if older_than is not None and not parked:
+        raise InvalidInputError("`older_than` goes with `parked` (messages parked for too long)")
+    if older_than is not None:
+        cutoff = datetime.now(UTC) - older_than
+        if where.since is not None and where.since > cutoff:
+            return iter(())
+        where = replace(where, until=cutoff if where.until is None else min(where.until, cutoff))
+    return iter_messages(ledger.db, where, outcome=Outcome.PARKED if parked else outcome)
+
+
+def _matches(row: OrderRow, where: Filter) -> bool:
+    """The orders view's filter, applied to an order folded from the log."""
+    wanted = (
+        (where.account, row.account),
+        (where.venue, row.venue),
+        (where.instrument, row.instrument),
+        (where.client_order_id, row.client_order_id),
+        (where.parent, row.parent_id),
+    )
+    return (
+        all(value is None or value == actual for value, actual in wanted)
+        and (where.since is None or row.created_at >= where.since)
+        and (where.until is None or row.created_at <= where.until)
+    )

@@ -1,0 +1,347 @@
+"""Recording facts: the ledger's write path (``OrderLedger.ingest_lines``, ``ingest_inbound``,
+``record``, ``load_ccxt_markets``, booking a parked message) and the line readers it runs, each
+line read by the ledger format's parser or its venue's adapter into an ``Inbound``.
+
+``OrderLedger`` keeps the public methods (their signatures and the argument checks); each
+delegates here with itself as ``ledger``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from orderledger.domain.errors import InvalidInputError, LedgerError
+from orderledger.domain.outcomes import Outcome
+from orderledger.domain.values import format_timestamp
+from orderledger.infrastructure.errors import MessageError
+from orderledger.infrastructure.ingest.formats import ADAPTER_FORMATS, FORMATS, check_options
+from orderledger.infrastructure.ingest.inbound import inbound
+from orderledger.infrastructure.ingest.messages import (
+    RequestMessage,
+    decode_json,
+    message_from_line,
+    parse_message,
+)
+from orderledger.infrastructure.ingest.processing import Inbound, Result, fewer_collections
+from orderledger.infrastructure.ingest.settlement import context_lines, parked_line, settlement_terms
+
+if TYPE_CHECKING:
+    from orderledger.infrastructure.application.ledger import OrderLedger
+
+
+OUTCOMES = tuple(Outcome)
+
+
+@dataclass
+class IngestReport:
+    """Counts per outcome, the rejected lines, and the time taken."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    rejected: list[Result] = field(default_factory=list)
+    events: int = 0
+    lines: int = 0
+    seconds: float = 0.0
+    stored: bool = True
+
+    def add(self, result: Result) -> None:
+        self.counts[result.outcome] = self.counts.get(result.outcome, 0) + 1
+        self.lines += 1
+        self.events += len(result.events)
+        if result.outcome is Outcome.REJECTED:
+            self.rejected.append(result)
+
+
+def ingest_lines(
+    ledger: OrderLedger,
+    lines: Iterable[str | bytes | None],
+    *,
+    origin: str,
+    strict: bool,
+    on_batch: Callable[[list[Result]], None] | None,
+    fmt: str,
+    venue: str | None,
+    account: str | None,
+    options: Mapping[str, Any] | None,
+    spell: Mapping[str, str] | None,
+) -> IngestReport:
+    """``OrderLedger.ingest_lines``: each line read by its format, then ingested in group commits."""
+    given = {k: v for k, v in (options or {}).items() if v is not None}
+    check_options(fmt, venue, account, given, strict=strict, spell=spell)
+    feed = _open_feed(ledger, fmt, venue, account)
+
+    def read(line: str | bytes, number: int) -> Inbound:
+        if fmt == "ledger":
+            return _read_ledger_line(line, origin, number)
+        return _read_adapter_line(line, origin, number, fmt, venue, account, feed, given)
+
+    def items() -> Iterator[Inbound | None]:
+        number = 0
+        for line in lines:
+            if line is None:
+                yield None
+            else:
+                number += 1
+                yield read(line, number)
+                if feed is not None and feed.commit_each:
+                    yield None  # the next line is translated against what this one recorded
+
+    return ingest_inbound(ledger, items(), strict=strict, on_batch=on_batch)
+
+
+def ingest_inbound(
+    ledger: OrderLedger,
+    items: Iterable[Inbound | None],
+    *,
+    strict: bool,
+    on_batch: Callable[[list[Result]], None] | None,
+) -> IngestReport:
+    """``OrderLedger.ingest_inbound``: batches committed one at a time under the ledger's write lock."""
+    report = IngestReport()
+    started = _now()
+    if strict:
+        batches: Iterator[list[Inbound]] = iter([[i for i in items if i is not None and i.raw.strip()]])
+    else:
+        # A blank input is skipped: raw.isspace() says so without stripping a copy of the line.
+        batches = _batches(
+            (i for i in items if i is None or (i.raw and not i.raw.isspace())), ledger.batch_size
+        )
+    with fewer_collections():
+        for batch in batches:
+            with ledger._writing:
+                results, committed = ledger.processor.process(batch, strict=strict)
+                if strict and any(r.outcome is Outcome.REJECTED for r in results):
+                    report.stored = False
+                ledger._after_commit(committed)
+            for result in results:
+                report.add(result)
+            if on_batch is not None and report.stored:
+                on_batch(results)
+    report.seconds = _now() - started
+    return report
+
+
+def record(ledger: OrderLedger, message: dict[str, Any], *, origin: str, strict: bool) -> Result:
+    """``OrderLedger.record``: one ledger-format message dict, journaled whatever becomes of it."""
+    try:
+        raw = orjson.dumps(message, default=str)
+    except TypeError as error:  # e.g. a lone surrogate in a string: not encodable as UTF-8
+        raise MessageError(f"the message cannot be written as JSON: {error}") from None
+    item = _read_ledger_line(raw, origin, None)
+    with ledger._writing:
+        results, committed = ledger.processor.process([item])
+        ledger._after_commit(committed)
+    result = results[0]
+    if result.outcome is Outcome.REJECTED and result.error is None:
+        result.error = _read_error(raw) or MessageError(result.reason or "the message was refused")
+    if strict and result.error is not None:
+        raise result.error
+    return result
+
+
+def load_ccxt_markets(
+    ledger: OrderLedger,
+    markets: Any,
+    *,
+    venue: str,
+    ts: datetime | None,
+    origin: str,
+    instrument_of: Callable[[str], str] | None,
+) -> IngestReport:
+    """``OrderLedger.load_ccxt_markets``: each market journaled as received, with its definition."""
+    # Imported here, not at the top: start-up cost. The venue adapters load only for an ingest
+    # of their format, not with every command.
+    from orderledger.infrastructure.adapters.ccxt_markets import market_list, market_message
+
+    moment = format_timestamp(ledger.processor.clock() if ts is None else ts)
+    items: list[Inbound | None] = []
+    for number, market in enumerate(market_list(markets), start=1):
+        raw = orjson.dumps(market, default=str, option=orjson.OPT_SORT_KEYS)
+        item = Inbound(raw=raw, origin=origin, line_no=number, format="ccxt-markets")
+        try:
+            item.messages = [
+                parse_message(market_message(market, venue=venue, ts=moment, instrument_of=instrument_of))
+            ]
+        except (MessageError, ValueError) as error:
+            item.error = _reason(error)
+        items.append(item)
+    return ingest_inbound(ledger, items, strict=False, on_batch=None)
+
+
+def book_parked(
+    ledger: OrderLedger, message_id: int, *, reason: str, by: str, account: str | None, origin: str
+) -> int:
+    """``OrderLedger.settle`` with ``book``: the parked message's input read again as its format
+    reads it and recorded once more; returns the settling line's message ID."""
+    why, who = settlement_terms(reason, by)
+    with ledger.db.read() as tx:
+        line = parked_line(tx, message_id)
+    if line.format not in ADAPTER_FORMATS:
+        raise InvalidInputError(
+            f"message {message_id} is a {line.format}-format message, which states no order's"
+            " details: set it aside instead"
+        )
+    check_options(line.format, line.venue, account)
+    feed = _open_feed(ledger, line.format, line.venue, account)
+    if feed is not None and feed.context_note is not None:
+        # What the feed learnt from earlier lines (a Lighter market map, Hyperliquid spot
+        # names), it learns again from the journal's copies of them.
+        with ledger.db.read() as tx:
+            for context in context_lines(tx, line.format, message_id, feed.context_note):
+                with contextlib.suppress(LedgerError):
+                    feed.messages(context, [])
+    item = _read_adapter_line(line.raw, origin, 0, line.format, line.venue, account, feed)
+    if item.error is not None:
+        raise InvalidInputError(f"message {message_id} cannot be read again to book it: {item.error}")
+    if not any(isinstance(m, RequestMessage) for m in item.messages):
+        raise InvalidInputError(
+            f"message {message_id} does not carry an order's details (account, instrument, side,"
+            " quantity and venue order ID): set it aside instead"
+        )
+    item.line_no = None
+    item.notes.append(f"books parked message {message_id} (by {who}: {why})")
+    results: list[Result] = []
+    ingest_inbound(ledger, [item], strict=False, on_batch=results.extend)
+    settled = results[0]
+    if settled.outcome is Outcome.REJECTED:
+        raise InvalidInputError(f"message {message_id} could not be booked: {settled.reason}")
+    assert settled.message_id is not None
+    return settled.message_id
+
+
+def _read_error(raw: bytes) -> LedgerError | None:
+    """The typed error reading a refused message raised (read again: only a refusal pays)."""
+    try:
+        message_from_line(raw)
+    except LedgerError as error:
+        return error
+    except Exception:
+        return None
+    return None
+
+
+MAX_REASON = 300
+"""Longest reason a rejected line gets: a 1 MB value is never echoed back whole."""
+INTERNAL_ERROR = "internal error reading the line"
+"""How the reason starts when a line reader failed unexpectedly (a bug, never the line's fault)."""
+
+
+def _reason(error: BaseException) -> str:
+    """One line of at most MAX_REASON characters saying why."""
+    message = str(getattr(error, "message", None) or str(error))
+    first = next((part.strip() for part in message.splitlines() if part.strip()), type(error).__name__)
+    return first if len(first) <= MAX_REASON else first[: MAX_REASON - 1] + "…"
+
+
+def _raw_bytes(line: str | bytes) -> bytes:
+    """The bytes of a line: a ``str`` read with surrogateescape gets its bytes back; other lone
+    surrogates are kept (as CESU-8) so the line is journaled and refused, not lost."""
+    if isinstance(line, bytes):
+        return line
+    try:
+        return line.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return line.encode("utf-8", "surrogatepass")
+
+
+def _internal(error: Exception) -> str:
+    return _reason(ValueError(f"{INTERNAL_ERROR}: {type(error).__name__}: {_reason(error)}"))
+
+
+def _read_ledger_line(line: str | bytes, origin: str, number: int | None) -> Inbound:
+    raw = (line if type(line) is bytes else _raw_bytes(line)).rstrip(b"\r\n")
+    if not raw or raw.isspace():
+        return Inbound(raw=raw, origin=origin, line_no=number, format="ledger")
+    try:
+        messages = [message_from_line(raw)]
+    except (MessageError, ValueError) as error:
+        return Inbound(raw=raw, origin=origin, line_no=number, format="ledger", error=_reason(error))
+    except Exception as error:  # a reader bug must cost one line, not the rest of the input
+        return Inbound(raw=raw, origin=origin, line_no=number, format="ledger", error=_internal(error))
+    return Inbound(raw, origin, number, "ledger", messages)  # raw, origin, line_no, format, messages
+
+
+def _open_feed(ledger: OrderLedger, fmt: str, venue: str | None, account: str | None) -> Any:
+    """The per-ingest state of a format that reads the ledger (application.feeds), else None."""
+    # Start-up cost: the feeds and the venue adapters they drive load only for an ingest of a
+    # format that reads the ledger.
+    from orderledger.infrastructure.application.feeds import open_feed
+
+    if not FORMATS[fmt].reads_ledger:
+        return None
+    return open_feed(ledger, fmt, venue or "", account or "")
+
+
+def _read_adapter_line(
+    line: str | bytes,
+    origin: str,
+    number: int,
+    fmt: str,
+    venue: str | None,
+    account: str | None,
+    feed: Any = None,
+    options: Mapping[str, Any] | None = None,
+) -> Inbound:
+    """One line of venue input, translated by its adapter (the raw line is what is journaled).
+
+    The caller has checked the format and what it needs (``formats.check_options``)."""
+    # Start-up cost: the venue adapters load only for an ingest of their format.
+    from orderledger.infrastructure.adapters.ccxt import payload_messages
+    from orderledger.infrastructure.adapters.fix import fix_messages
+
+    raw = _raw_bytes(line).rstrip(b"\r\n")
+    if not raw.strip():
+        return Inbound(raw=raw, origin=origin, line_no=number, format=fmt)
+    notes: list[str] = []
+    try:
+        if feed is not None:
+            messages = feed.messages(raw, notes)
+        elif fmt == "ccxt":
+            messages = payload_messages(
+                decode_json(raw), venue=venue or "", account=account or "", notes=notes
+            )
+        else:
+            # The raw bytes: CheckSum (10) and BodyLength (9) count bytes, and a Latin-1 Text must survive.
+            messages = fix_messages(raw, venue=venue or "", account=account, notes=notes, **(options or {}))
+    except (MessageError, ValueError, TypeError, KeyError) as error:
+        return Inbound(raw=raw, origin=origin, line_no=number, format=fmt, error=_reason(error))
+    except Exception as error:  # an adapter bug must cost one line, not the rest of the input
+        return Inbound(raw=raw, origin=origin, line_no=number, format=fmt, error=_internal(error))
+    item = inbound(raw, messages, origin=origin, format=fmt, notes=notes)
+    if item.error is not None:
+        item.error = _reason(ValueError(item.error))
+    item.line_no = number
+    return item
+
+
+MAX_BATCH_BYTES = 8_000_000
+"""A batch also ends at this many bytes of input, so 1,000 lines of 1 MB are never held at once."""
+
+
+def _batches(items: Iterable[Inbound | None], size: int) -> Iterator[list[Inbound]]:
+    batch: list[Inbound] = []
+    held = 0
+    for item in items:
+        if item is None:  # the input paused: commit what is held rather than wait for more
+            if batch:
+                yield batch
+                batch, held = [], 0
+            continue
+        batch.append(item)
+        held += len(item.raw)
+        if len(batch) >= size or held >= MAX_BATCH_BYTES:
+            yield batch
+            batch = []
+            held = 0
+    if batch:
+        yield batch
+
+
+def _now() -> float:
+    return time.perf_counter()

@@ -1,0 +1,196 @@
+"""The collectors, by venue name: one entry per venue in :data:`COLLECTORS`.
+
+Everything else derives from this dict: ``orderledger collect``'s venue argument and its help,
+the options and credentials each venue takes (checked before anything connects), the endpoints
+``--endpoint`` names, and the table in docs/collect.md. Adding a venue is one entry here and a
+module beside this one with its :class:`~.source.Source` (docs/collect.md, "Adding a venue").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from orderledger.infrastructure.collect.credentials import Credentials
+from orderledger.infrastructure.collect.source import Source
+from orderledger.infrastructure.collect.timing import Timing
+from orderledger.infrastructure.errors import ConfigurationError
+from orderledger.infrastructure.ingest.formats import FIX_OPTIONS
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """What a source factory is given: the venue name (as the ledger books it), the account, the
+    endpoint URL (``--endpoint`` resolved), the venue's options (``--option NAME=VALUE``, checked
+    against its spec), its credentials, and the timing (injected in tests)."""
+
+    venue: str
+    account: str | None
+    endpoint: str
+    options: Mapping[str, str]
+    credentials: Credentials
+    timing: Timing = field(default_factory=Timing)
+
+
+@dataclass(frozen=True)
+class VenueCollector:
+    """One venue's collector: how to make its source and what it needs.
+
+    ``endpoints``: name → URL (the first is the default, ``mainnet`` by convention; any URL given
+    to ``--endpoint`` is taken as it is). ``options``: name → meaning; ``required``: the options
+    that must be given. ``credentials``: the secrets it reads (``ORDERLEDGER_<VENUE>_<NAME>`` or a
+    credentials file); ``needs_account``: whether ``--account`` is required."""
+
+    factory: Callable[[SourceConfig], Source]
+    summary: str
+    endpoints: Mapping[str, str]
+    options: Mapping[str, str] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    credentials: tuple[str, ...] = ()
+    needs_account: bool = False
+
+
+def _fix(config: SourceConfig) -> Source:
+    from orderledger.infrastructure.collect.fix import FixLogSource  # loads only for its venue
+
+    return FixLogSource(config)
+
+
+def _tradier(config: SourceConfig) -> Source:
+    from orderledger.infrastructure.collect.tradier import TradierSource
+
+    return TradierSource(config)
+
+
+COLLECTORS: dict[str, VenueCollector] = {
+    "fix": VenueCollector(
+        _fix,
+        "follow a FIX engine's message log as it grows (QuickFIX/J, QuickFIX C++), surviving rotation",
+        {"file": "file://"},
+        options={
+            "path": "the engine's messages log (e.g. FIX.4.4-SENDER-TARGET.messages.current.log)",
+            "venue": "the venue name the log's orders are booked under (default fix)",
+            "poll": "seconds between looks at a log with nothing new (default 0.2)",
+            **{name: f"FIX adapter option: {meaning}" for name, meaning in FIX_OPTIONS.items()},
+        },
+        required=("path",),
+    ),
+    "tradier": VenueCollector(
+        _tradier,
+        "poll the account's orders (with tags) within the rate limit headers; recent days on start",
+        {"mainnet": "https://api.tradier.com/v1", "sandbox": "https://sandbox.tradier.com/v1"},
+        options={
+            "poll": "seconds between polls when the rate limit allows more (default 2)",
+            "days": "days of orders read on a first start (default 7)",
+            "timeout": "seconds a reply may take before the connection counts as lost (default 30)",
+        },
+        credentials=("token",),
+        needs_account=True,
+    ),
+}
+"""Every collector, by the venue name ``orderledger collect`` takes."""
+
+
+def spelled() -> str:
+    """The venue names in words, for help texts and errors."""
+    names = list(COLLECTORS)
+    return ", ".join(names[:-1]) + f" or {names[-1]}" if len(names) > 1 else names[0]
+
+
+def collector_for(name: str) -> VenueCollector:
+    found = COLLECTORS.get(name)
+    if found is None:
+        raise ConfigurationError(f"the venue must be {spelled()}, not {name!r}")
+    return found
+
+
+def endpoint_url(spec: VenueCollector, endpoint: str | None) -> str:
+    """``--endpoint``: a name of the venue's endpoints (default its first), or a URL."""
+    if endpoint is None:
+        return next(iter(spec.endpoints.values()))
+    if endpoint in spec.endpoints:
+        return spec.endpoints[endpoint]
+    if "://" in endpoint:
+        return endpoint
+    names = ", ".join(spec.endpoints)
+    raise ConfigurationError(f"--endpoint must be {names} or a URL, not {endpoint!r}")
+
+
+def configure(
+    name: str,
+    *,
+    account: str | None,
+    endpoint: str | None,
+    options: Mapping[str, str],
+    credentials: Credentials,
+    timing: Timing | None = None,
+) -> tuple[VenueCollector, SourceConfig]:
+    """Check a collector's settings against its entry (one-line refusals) and make its config."""
+    spec = collector_for(name)
+    unknown = sorted(set(options) - set(spec.options))
+    if unknown:
+        takes = ", ".join(spec.options) or "no options"
+        raise ConfigurationError(f"collect {name} does not take the option {unknown[0]!r}; it takes {takes}")
+    missing = [o for o in spec.required if not options.get(o)]
+    if missing:
+        raise ConfigurationError(f"collect {name} needs --option {missing[0]}=… ({spec.options[missing[0]]})")
+    if spec.needs_account and not account:
+        raise ConfigurationError(f"collect {name} needs --account")
+    absent = [c for c in spec.credentials if credentials.get(c) is None]
+    if absent:
+        raise ConfigurationError(
+            f"collect {name} needs the credential {absent[0]!r}: set"
+            f" {credentials.variable(name, absent[0])} or give --credentials-file"
+        )
+    config = SourceConfig(
+        venue=options.get("venue") or name,
+        account=account,
+        endpoint=endpoint_url(spec, endpoint),
+        options=dict(options),
+        credentials=credentials,
+        timing=timing or Timing(),
+    )
+    return spec, config
+
+
+def registry_help() -> str:
+    """One line per venue for ``orderledger collect --help``."""
+    lines = []
+    for name, spec in COLLECTORS.items():
+        needs = [f"--option {o}=…" for o in spec.required] + (["--account"] if spec.needs_account else [])
+        needs += [Credentials.variable(name, c) for c in spec.credentials]
+        lines.append(f"{name}: {spec.summary}" + (f" (needs {', '.join(needs)})" if needs else ""))
+    return "; ".join(lines) + "."
+
+
+def option_help() -> str:
+    """The options of every venue, for ``--option``'s help."""
+    return "; ".join(
+        f"{name}: {', '.join(spec.options)}" for name, spec in COLLECTORS.items() if spec.options
+    )
+
+
+def venue_table() -> str:
+    """The Markdown table of the collectors (docs/collect.md shows it; a test keeps it true)."""
+    rows = ["| venue | what it does | endpoints | options | credentials |", "|---|---|---|---|---|"]
+    for name, spec in COLLECTORS.items():
+        rows.append(
+            f"| `{name}` | {spec.summary} | {', '.join(f'`{e}`' for e in spec.endpoints)}"
+            f" | {', '.join(f'`{o}`' for o in spec.options) or '—'}"
+            f" | {', '.join(f'`{Credentials.variable(name, c)}`' for c in spec.credentials) or '—'} |"
+        )
+    return "\n".join(rows)
+
+
+__all__ = [
+    "COLLECTORS",
+    "SourceConfig",
+    "VenueCollector",
+    "collector_for",
+    "configure",
+    "endpoint_url",
+    "option_help",
+    "registry_help",
+    "spelled",
+    "venue_table",
+]

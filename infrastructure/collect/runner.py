@@ -1,0 +1,322 @@
+"""The :class:`Collector`: one :class:`~.source.Source` kept current in an ``AsyncOrderLedger``.
+
+    collector = Collector(ledger, source, reconcile_every=300)
+    status = await collector.run()      # until stop(), a permanent fault, or cancellation
+
+What it does, in order, and again after every reconnect:
+
+1. ``connect``; the backfill's start is the venue time last booked for the venue and account
+   (``OrderLedger.last_venue_time``) minus ``overlap`` (duplicates are harmless: ingest
+   deduplicates by trade ID and event identity);
+2. ``backfill(since)``, every payload ingested like a live frame;
+3. on the first connect (and every ``reconcile_every`` seconds) the venue's open orders are
+   reconciled against the ledger with ``apply`` (``OrderLedger.reconcile``), once what arrived
+   before is durable, so its corrections are explicit events;
+4. ``frames()``: each frame is handed to the ingest as it arrives.
+
+The ingest is one ``OrderLedger.ingest_lines`` call for the collector's whole life, in a thread
+of its own, fed from a queue: the same path as ``orderledger ingest --format X -`` (a stateful
+format's feed keeps its state across reconnects), committing whenever the queue runs dry, so a
+frame is journaled and durable moments after it arrives. A ``ConnectionLost`` closes the source
+and waits (exponential backoff with full jitter, at least the venue's ``Retry-After``) before
+step 1. ``stop()`` (SIGINT/SIGTERM in the command) or cancelling the task stops the reading,
+commits everything received and releases the lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+from collections import deque
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from typing import Any
+
+import orjson
+
+from orderledger.domain.outcomes import Outcome
+from orderledger.domain.values import format_timestamp
+from orderledger.infrastructure.application.aio import AsyncOrderLedger
+from orderledger.infrastructure.application.collectors import owner_name
+from orderledger.infrastructure.application.ledger import IngestReport
+from orderledger.infrastructure.collect.source import (
+    PERMANENT,
+    CollectError,
+    ConnectionLost,
+    Source,
+)
+from orderledger.infrastructure.collect.status import Status
+from orderledger.infrastructure.collect.timing import Backoff, Timing
+from orderledger.infrastructure.ingest.processing import Result
+
+OVERLAP = timedelta(minutes=5)
+"""How far before the last booked venue time a backfill starts."""
+STATUS_EVERY = 1.0
+"""Seconds between status figures (and lease heartbeats)."""
+RECONCILE_EVERY = 300.0
+"""Seconds between reconciliations of open orders against the venue (None: on start only)."""
+
+_STOP = object()
+
+
+class Collector:
+    """Runs one ``source`` against ``ledger`` (see the module's text); ``on_status`` hears the
+    figures every ``status_every`` seconds and once more at the end."""
+
+    def __init__(
+        self,
+        ledger: AsyncOrderLedger,
+        source: Source,
+        *,
+        reconcile_every: float | None = RECONCILE_EVERY,
+        status_every: float = STATUS_EVERY,
+        overlap: timedelta = OVERLAP,
+        backoff: Backoff | None = None,
+        timing: Timing | None = None,
+        on_status: Callable[[dict[str, Any]], None] | None = None,
+        stale_after: timedelta | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.source = source
+        self.reconcile_every = reconcile_every
+        self.status_every = status_every
+        self.overlap = overlap
+        self.backoff = backoff or Backoff()
+        self.timing = timing or Timing()
+        self.on_status = on_status
+        self.stale_after = stale_after
+        self.status = Status()
+        self.owner = owner_name()
+        self.origin = f"collect:{source.venue}" + ("" if source.account is None else f":{source.account}")
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._arrivals: deque[float] = deque()
+        self._progress = asyncio.Event()
+        self._arrived = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._session: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # ------------------------------------------------------------------ the public face
+
+    def stop(self) -> None:
+        """Stop reading; ``run`` then commits what has arrived and returns (safe from a signal handler)."""
+        self._stopping.set()
+        if self._session is not None:
+            self._session.cancel()
+
+    def figures(self) -> dict[str, Any]:
+        """The status figures now."""
+        return self.status.figures(self.timing.clock())
+
+    async def run(self) -> dict[str, Any]:
+        """Collect until ``stop()``, a permanent fault (raised, after committing what arrived) or
+        cancellation (what arrived is committed, then the cancellation goes on). Answers the
+        final figures."""
+        source, ledger = self.source, self.ledger
+        self._loop = asyncio.get_running_loop()
+        await ledger.collector_lease(
+            source.venue, source.account, self.owner, os.getpid(), stale_after=self.stale_after
+        )
+        ingest = asyncio.ensure_future(asyncio.to_thread(self._ingest))
+        beats = asyncio.ensure_future(self._beats())
+        reconciles = asyncio.ensure_future(self._reconciles())
+        self._session = asyncio.ensure_future(self._sessions())
+        failure: BaseException | None = None
+        try:
+            done, _ = await asyncio.wait({self._session, ingest, beats}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (self._session, ingest, beats):
+                if task in done and not task.cancelled() and task.exception() is not None:
+                    failure = task.exception()
+                    break
+        except asyncio.CancelledError:
+            failure = asyncio.CancelledError()
+        finally:
+            await asyncio.shield(self._finish(ingest, beats, reconciles, failure))
+        if failure is not None:
+            raise failure
+        return self.status.figures(self.timing.clock())
+
+    # ------------------------------------------------------------------ the session
+
+    async def _sessions(self) -> None:
+        """Connect, backfill, (reconcile,) stream; after a lost connection, wait and start over."""
+        attempt = 0
+        first = True
+        while not self._stopping.is_set():
+            try:
+                self.status.state = "connecting"
+                await self.source.connect()
+                await self._backfill()
+                if first:
+                    await self._reconcile()
+                    first = False
+                attempt = 0
+                self.status.state = "streaming"
+                self.status.error = None
+                await self._feed(self.source.frames())
+                raise ConnectionLost("the venue ended the stream")
+            except ConnectionLost as lost:
+                self.status.reconnects += 1
+                self.status.error = lost.message
+                self.status.state = "waiting"
+                delay = self.backoff.delay(attempt, self.timing.random(), lost.retry_after)
+                attempt += 1
+                await self.source.close()
+                await self.timing.sleep(delay)
+
+    async def _backfill(self) -> None:
+        self.status.state = "backfilling"
+        await self.durable()  # the last booked time includes everything received so far
+        last = await self.ledger.last_venue_time(self.source.venue, self.source.account)
+        await self._feed(self.source.backfill(None if last is None else last - self.overlap))
+
+    async def _feed(self, frames: AsyncIterator[bytes]) -> None:
+        async with contextlib.aclosing(frames):  # type: ignore[type-var]
+            async for frame in frames:
+                self._receive(frame)
+
+    def _receive(self, frame: bytes) -> None:
+        now = self.timing.clock()
+        self.status.last_frame_at = now
+        if not frame.strip():
+            return  # a keep-alive: nothing to journal
+        self.status.frames += 1
+        self._arrivals.append(now)
+        self._queue.put(frame)
+        self._arrived.set()
+
+    async def durable(self, frames: int | None = None) -> None:
+        """Wait until ``frames`` frames (default: every frame received so far) are durable."""
+        wanted = self.status.frames if frames is None else frames
+        while self.status.durable < wanted:
+            self._progress.clear()
+            await self._progress.wait()
+
+    async def received(self, frames: int) -> None:
+        """Wait until ``frames`` frames have arrived (keep-alives not counted)."""
+        while self.status.frames < frames:
+            self._arrived.clear()
+            await self._arrived.wait()
+
+    # ------------------------------------------------------------------ reconciliation
+
+    async def _reconciles(self) -> None:
+        if self.reconcile_every is None:
+            return
+        while True:
+            await self.timing.sleep(self.reconcile_every)
+            if self.status.state == "streaming":
+                with contextlib.suppress(ConnectionLost):  # the stream will notice and reconnect
+                    await self._reconcile()
+
+    async def _reconcile(self) -> None:
+        """The venue's open orders against the ledger, corrections applied as explicit events."""
+        source = self.source
+        if not getattr(source, "reconciles", True) or source.account is None:
+            return
+        self.status.state = "reconciling"
+        rows = await source.open_orders()
+        await self.durable()
+        snapshot = {
+            "venue": source.venue,
+            "account": source.account,
+            "as_of": format_timestamp(self.timing.now()),
+            "open_orders": rows,
+        }
+        await self.ledger.reconcile(orjson.dumps(snapshot), apply=True, origin=self.origin)
+
+    # ------------------------------------------------------------------ ingest, in its own thread
+
+    def _lines(self) -> Any:
+        """The frames as ``ingest_lines`` reads them: a ``None`` (commit what is held) whenever
+        the queue runs dry, then wait for the next."""
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                yield None
+                item = self._queue.get()
+            if item is _STOP:
+                return
+            yield item
+
+    def _ingest(self) -> IngestReport:
+        source = self.source
+        return self.ledger.ledger.ingest_lines(
+            self._lines(),
+            origin=self.origin,
+            fmt=source.format,
+            venue=source.venue,
+            account=source.account,
+            options=source.options,
+            on_batch=self._durable,
+        )
+
+    def _durable(self, results: list[Result]) -> None:
+        """A batch is committed (in the ingest thread): count it, time it, wake the waiters."""
+        now = self.timing.clock()
+        status = self.status
+        for result in results:
+            status.latencies.append(now - self._arrivals.popleft())
+            status.events += len(result.events)
+            status.parked += result.outcome is Outcome.PARKED
+        status.durable += len(results)
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+                self._loop.call_soon_threadsafe(self._progress.set)
+
+    # ------------------------------------------------------------------ status, lease, the end
+
+    async def _beats(self) -> None:
+        while True:
+            await self.timing.sleep(self.status_every)
+            await self._publish()
+
+    async def _publish(self) -> None:
+        figures = self.status.figures(self.timing.clock())
+        source = self.source
+        await self.ledger.collector_heartbeat(source.venue, source.account, self.owner, figures)
+        if self.on_status is not None:
+            self.on_status(figures)
+
+    async def _finish(
+        self,
+        ingest: asyncio.Future[IngestReport],
+        beats: asyncio.Future[None],
+        reconciles: asyncio.Future[None],
+        failure: BaseException | None,
+    ) -> None:
+        """Stop reading, commit what arrived, publish the last figures, give the lease up."""
+        for task in (self._session, beats, reconciles):
+            if task is not None and not task.done():
+                task.cancel()
+        for task in (self._session, beats, reconciles):
+            if task is not None:
+                with contextlib.suppress(BaseException):
+                    await task
+        with contextlib.suppress(Exception):
+            await self.source.close()
+        self._queue.put(_STOP)
+        with contextlib.suppress(BaseException):
+            await ingest
+        self.status.state = "stopped"
+        if isinstance(failure, CollectError | Exception) and not isinstance(failure, asyncio.CancelledError):
+            self.status.error = str(getattr(failure, "message", None) or failure)
+        source = self.source
+        with contextlib.suppress(Exception):
+            if self.on_status is not None:
+                self.on_status(self.status.figures(self.timing.clock()))
+            await self.ledger.collector_release(source.venue, source.account, self.owner)
+
+
+def is_permanent(error: BaseException) -> bool:
+    """True for a fault that stops a collector (bad credentials, unknown symbol, unreachable)."""
+    return isinstance(error, PERMANENT)
+
+
+__all__ = ["OVERLAP", "RECONCILE_EVERY", "STATUS_EVERY", "Collector", "is_permanent"]

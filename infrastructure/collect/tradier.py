@@ -1,0 +1,224 @@
+"""The ``tradier`` collector: poll the account's orders (with tags) within the rate limit.
+
+Tradier's account stream names no fill (CONNECTIONS.md §3), so the orders reply is the source of
+record: ``GET {endpoint}/accounts/{account}/orders?includeTags=true`` (the day's orders), each
+reply a frame of the ``tradier`` format (its feed infers the fills from the cumulative
+``exec_quantity``/``avg_fill_price``). A reply identical to the previous one holds no new fact
+and is not journaled again.
+
+* Backfill: ``filter=all`` from the day of the last booked venue time less the overlap (on a first
+  start, ``days`` back, default 7), page by page (``limit`` 100) until a short page.
+* Rate limit: after every reply the headers ``X-Ratelimit-Available`` and ``X-Ratelimit-Expiry``
+  (the window's end, epoch milliseconds; a value under 10¹¹ is read as seconds) spread the
+  remaining requests over the window: the next poll waits ``max(poll, left / available)``, and
+  until the window's end when none is left.
+* Faults: 401/403 → ``CredentialsRejected``; 400/404 naming the account → ``UnknownSymbol``;
+  429 or 5xx → ``ConnectionLost`` (after ``Retry-After``, else the window's end); a dropped or
+  refused connection, or a reply slower than ``timeout`` → ``ConnectionLost``; an endpoint not
+  reachable at the first connect → ``Unreachable``.
+* Open orders for the reconciliation: the day's reply, its open orders as snapshot rows (the
+  adapter's own mapping, ``adapters.tradier``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from orderledger.infrastructure.adapters.tradier import (
+    booked_orders,
+    cumulative_fills,
+    order_messages,
+    orders_of,
+)
+from orderledger.infrastructure.collect.registry import SourceConfig
+from orderledger.infrastructure.collect.source import (
+    ConnectionLost,
+    CredentialsRejected,
+    UnknownSymbol,
+    Unreachable,
+)
+from orderledger.infrastructure.errors import ConfigurationError
+from orderledger.infrastructure.ingest.messages import decode_json
+
+POLL = 2.0
+DAYS = 7
+PAGE = 100
+TIMEOUT = 30.0
+OPEN = {"open": "open", "partially_filled": "partially_filled", "pending": "new"}
+"""Tradier's open statuses as the reconciliation's snapshot names them."""
+
+
+class TradierSource:
+    """Polls one Tradier account's orders."""
+
+    format = "tradier"
+
+    def __init__(self, config: SourceConfig) -> None:
+        import aiohttp  # the collect extra: loads only for a collector
+
+        self._aiohttp = aiohttp
+        self.venue = config.venue
+        if config.account is None:
+            raise ConfigurationError("collect tradier needs --account")
+        self.account: str | None = config.account
+        self.options: dict[str, Any] = {}
+        self.base = config.endpoint.rstrip("/")
+        self.timing = config.timing
+        token = config.credentials.get("token")
+        self._token = "" if token is None else token.reveal()
+        self.poll = _seconds(config.options.get("poll"), "poll", POLL)
+        self.days = int(_seconds(config.options.get("days"), "days", DAYS))
+        self.timeout = _seconds(config.options.get("timeout"), "timeout", TIMEOUT)
+        self._session: Any = None
+        self._reached = False
+        self._last: bytes | None = None
+        self._wait = 0.0
+
+    # ------------------------------------------------------------------ Source
+
+    async def connect(self) -> None:
+        if self._session is None:
+            self._session = self._aiohttp.ClientSession(
+                headers={"Authorization": f"Bearer {self._token}", "Accept": "application/json"},
+                timeout=self._aiohttp.ClientTimeout(total=self.timeout),
+                # One connection per poll: a reply lost with its connection is a lost connection,
+                # never retried behind the collector's back on a kept-alive one.
+                connector=self._aiohttp.TCPConnector(force_close=True),
+            )
+        self._last = None
+
+    async def backfill(self, since: datetime | None) -> AsyncIterator[bytes]:
+        start = (since or self.timing.now() - timedelta(days=self.days)).date().isoformat()
+        page = 1
+        while True:
+            body = await self._get(
+                {
+                    "includeTags": "true",
+                    "filter": "all",
+                    "start": start,
+                    "page": str(page),
+                    "limit": str(PAGE),
+                }
+            )
+            yield body
+            if len(orders_of(decode_json(body))) < PAGE:
+                return
+            page += 1
+
+    async def frames(self) -> AsyncIterator[bytes]:
+        while True:
+            await self.timing.sleep(max(self.poll, self._wait))
+            body = await self._get({"includeTags": "true"})
+            if body != self._last:
+                self._last = body
+                yield body
+
+    async def open_orders(self) -> list[dict[str, Any]]:
+        body = await self._get({"includeTags": "true"})
+        return snapshot_rows(decode_json(body), venue=self.venue, account=self.account or "")
+
+    async def close(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
+    # ------------------------------------------------------------------ one request
+
+    async def _get(self, params: dict[str, str]) -> bytes:
+        if self._session is None:
+            await self.connect()
+        url = f"{self.base}/accounts/{self.account}/orders"
+        aiohttp = self._aiohttp
+        try:
+            async with self._session.get(url, params=params) as reply:
+                body: bytes = await reply.read()
+                status, headers = reply.status, reply.headers
+        except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as error:
+            if not self._reached:
+                raise Unreachable(f"tradier: cannot reach {self.base}: {_first_line(error)}") from None
+            raise ConnectionLost(f"tradier: {_first_line(error)}") from None
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise ConnectionLost(f"tradier: {type(error).__name__} {_first_line(error)}".strip()) from None
+        self._reached = True
+        self._wait = self._spread(headers)
+        if status in (401, 403):
+            raise CredentialsRejected(f"tradier refused the token (HTTP {status})")
+        if status in (400, 404):
+            raise UnknownSymbol(f"tradier does not know the account {self.account!r} (HTTP {status})")
+        if status == 429 or status >= 500:
+            retry = _float(headers.get("Retry-After"))
+            raise ConnectionLost(
+                f"tradier answered HTTP {status}", retry_after=retry if retry is not None else self._wait
+            )
+        if status != 200:
+            raise ConnectionLost(f"tradier answered HTTP {status}")
+        return body
+
+    def _spread(self, headers: Any) -> float:
+        """Seconds the next request should wait so the window's requests last until its end."""
+        available = _float(headers.get("X-Ratelimit-Available"))
+        expiry = _float(headers.get("X-Ratelimit-Expiry"))
+        if available is None or expiry is None:
+            return 0.0
+        ends = expiry / 1000 if expiry >= 1e11 else expiry
+        left = max(0.0, ends - self.timing.now().timestamp())
+        return left if available <= 0 else left / available
+
+
+def snapshot_rows(reply: Any, *, venue: str, account: str) -> list[dict[str, Any]]:
+    """The open orders of an orders reply as reconciliation snapshot rows, through the adapter's
+    own reading of each order (its request message)."""
+    rows = []
+    for order in orders_of(reply):
+        requests = {
+            m["venue_order_id"]: m
+            for m in order_messages(order, venue=venue, account=account)
+            if m["type"] == "request"
+        }
+        filled = {c.venue_order_id: c for c in cumulative_fills(order)}
+        for booked, _ in booked_orders(order):
+            status = OPEN.get(str(booked.get("status", "")).lower())
+            if status is None:
+                continue
+            oid = str(booked["id"])
+            request, done = requests[oid], filled.get(oid)
+            average = None if done is None or done.avg_fill_price is None else str(done.avg_fill_price)
+            rows.append(
+                {
+                    "venue_order_id": oid,
+                    "instrument": request["instrument"],
+                    "side": request["side"],
+                    "order_type": request["order_type"],
+                    "quantity": request["quantity"],
+                    "price": request.get("price"),
+                    "filled_quantity": "0" if done is None else str(done.exec_quantity),
+                    "average_price": average,
+                    "status": status,
+                }
+            )
+    return rows
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [""])[0][:200]
+
+
+def _float(text: Any) -> float | None:
+    try:
+        return None if text is None else float(text)
+    except ValueError:
+        return None
+
+
+def _seconds(text: str | None, name: str, default: float) -> float:
+    if text in (None, ""):
+        return default
+    value = _float(text)
+    if value is None or value < 0:
+        raise ConfigurationError(f"tradier: --option {name} takes a number from 0, not {text!r}")
+    return value
+
+
+__all__ = ["TradierSource", "snapshot_rows"]

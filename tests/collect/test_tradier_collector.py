@@ -1,0 +1,260 @@
+"""The Tradier collector (infrastructure/collect/tradier.py) with its real HTTP client (aiohttp)
+against a loopback Tradier (tests/support/tradier_server.py) serving the published orders.
+
+The venue moves through four steps: (A) 228175 AAPL partially filled, 20 @ 21.95; (B) filled,
+50 @ 21.98; (C) a new day: 228749 (the SPY call, expired) appears; (D) another day: 229063 (the
+combo, canceled) appears. The clean stream is the four intraday replies ingested from a file
+(``--format tradier``). Each fault schedule ends with the same books: orders, trades (the fills
+Tradier's cumulative figures imply: 20 @ 21.95, then (50 × 21.98 − 20 × 21.95) / 30 = 22 for the
+other 30), positions, and nothing parked. Every backend; time is a manual clock shared by the
+collector and the venue (its rate limit window)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from orderledger import OrderLedger
+from orderledger.infrastructure.application.aio import AsyncOrderLedger
+from orderledger.infrastructure.collect.credentials import Credentials, Secret
+from orderledger.infrastructure.collect.registry import configure
+from orderledger.infrastructure.collect.runner import Collector
+from orderledger.infrastructure.collect.source import CredentialsRejected, UnknownSymbol
+from orderledger.infrastructure.collect.tradier import TradierSource
+from tests.support.clock import ManualClock
+from tests.support.collect import books
+from tests.support.tradier_examples import ACCOUNT, COMBO, SPY_CALL, VENUE, poll
+from tests.support.tradier_server import TOKEN, TradierVenue
+
+pytestmark = pytest.mark.timeout(60)
+POLL = 2.0
+START = datetime(2018, 6, 1, 13, 0, tzinfo=UTC)
+AAPL_PARTIAL = poll("partially_filled", "20", "21.95", "21.95", "20")["order"]
+AAPL_FILLED = poll("filled", "50", "21.98", "22", "30")["order"]
+
+
+def step_a(venue: TradierVenue) -> None:
+    venue.set_order(AAPL_PARTIAL)
+
+
+def step_b(venue: TradierVenue) -> None:
+    venue.set_order(AAPL_FILLED)
+
+
+def step_c(venue: TradierVenue) -> None:
+    venue.today = "2018-06-06"
+    venue.set_order(SPY_CALL)
+
+
+def step_d(venue: TradierVenue) -> None:
+    venue.today = "2018-06-12"
+    venue.set_order(COMBO)
+
+
+STEPS = (step_a, step_b, step_c, step_d)
+
+
+def clean_books() -> dict[str, Any]:
+    """The four intraday replies, ingested from a file."""
+    venue = TradierVenue()
+    replies = []
+    for step in STEPS:
+        step(venue)
+        replies.append(json.dumps(venue.reply({})))
+    with OrderLedger("memory://") as ledger:
+        ledger.ingest_lines(replies, fmt="tradier", venue=VENUE, account=ACCOUNT)
+        return books(ledger)
+
+
+def source(url: str, clock: ManualClock, token: str = TOKEN, account: str = ACCOUNT) -> TradierSource:
+    _, config = configure(
+        "tradier",
+        account=account,
+        endpoint=url,
+        options={"poll": str(POLL)},
+        credentials=Credentials({"token": Secret(token)}),
+        timing=clock.timing(),
+    )
+    return TradierSource(config)
+
+
+class Run:
+    """One collector against the venue, driven step by step."""
+
+    def __init__(self, venue: TradierVenue, clock: ManualClock, collector: Collector) -> None:
+        self.venue, self.clock, self.collector = venue, clock, collector
+
+    async def settle(self) -> None:
+        """Until the collector waits on the clock again (status loop + poll or backoff) with
+        everything it received durable."""
+        await self.clock.sleeping(2)
+        await self.collector.durable()
+
+    async def next_poll(self) -> None:
+        await self.clock.advance(POLL)
+        await self.settle()
+
+    async def reconnect(self) -> None:
+        """Let the backoff pass (0.5 × min(30, 0.5 × 2ⁿ) ≤ 7.5 s), then the first poll."""
+        await self.clock.advance(8.0)
+        await self.settle()
+
+
+async def clean(run: Run) -> None:
+    for step in STEPS[1:]:
+        step(run.venue)
+        await run.next_poll()
+
+
+async def disconnect_mid_stream(run: Run) -> None:
+    run.venue.fault("drop")  # the next poll's connection is closed without a reply
+    await run.next_poll()
+    assert run.collector.status.state == "waiting"
+    step_b(run.venue)
+    await run.reconnect()
+    for step in STEPS[2:]:
+        step(run.venue)
+        await run.next_poll()
+
+
+async def gap_only_the_backfill_fills(run: Run) -> None:
+    # While the connection is down, 228175 fills and the day turns: the intraday reply no longer
+    # lists 228175 (created on 06-01); only the backfill (filter=all from 06-01) reports its fill.
+    run.venue.fault("drop")
+    await run.next_poll()
+    step_b(run.venue)
+    step_c(run.venue)
+    await run.reconnect()
+    step_d(run.venue)
+    await run.next_poll()
+
+
+async def duplicated_and_reordered(run: Run) -> None:
+    stale = run.venue.reply({})  # step A's reply
+    step_b(run.venue)
+    await run.next_poll()
+    run.venue.fault("stale", stale)  # an older reply after a newer one
+    await run.next_poll()
+    await run.next_poll()  # step B's again
+    for step in STEPS[2:]:
+        step(run.venue)
+        await run.next_poll()
+
+
+async def server_restart(run: Run) -> None:
+    run.venue.stop()
+    await run.next_poll()  # refused: the connection is lost
+    assert run.collector.status.reconnects == 1
+    step_b(run.venue)
+    run.venue.restart()
+    await run.reconnect()
+    for step in STEPS[2:]:
+        step(run.venue)
+        await run.next_poll()
+
+
+async def throttled_429_retry_after(run: Run) -> None:
+    run.venue.fault("status", 429, {"Retry-After": "12"})
+    await run.next_poll()
+    # full jitter would wait 0.5 × 0.5 = 0.25 s; the venue asked for 12
+    assert 12.0 in run.clock.slept
+    step_b(run.venue)
+    await run.clock.advance(12.0)
+    await run.settle()
+    for step in STEPS[2:]:
+        step(run.venue)
+        await run.next_poll()
+
+
+async def slow_server(run: Run) -> None:
+    run.venue.delay = 0.05  # every reply waits on the server (within the client's timeout)
+    await clean(run)
+
+
+SCHEDULES: dict[str, Callable[[Run], Awaitable[None]]] = {
+    "clean": clean,
+    "disconnect mid-stream": disconnect_mid_stream,
+    "gap only the backfill fills": gap_only_the_backfill_fills,
+    "duplicated and reordered replies": duplicated_and_reordered,
+    "server restart": server_restart,
+    "429 with Retry-After": throttled_429_retry_after,
+    "slow server": slow_server,
+}
+
+
+@pytest.mark.parametrize("schedule", list(SCHEDULES))
+def test_every_fault_schedule_ends_with_the_clean_streams_books(ledger_url: str, schedule: str) -> None:
+    expected = clean_books()
+    # The clean stream: 228175 filled 20 + 30 = 50, two trades; the SPY call and the combo's leg
+    # ended without fills; one position, 50 AAPL; nothing parked.
+    assert sorted(t[2:] for t in expected["trades"]) == [("20", "21.95"), ("30", "22")]
+    assert expected["positions"] == [(ACCOUNT, "AAPL", "50", "0")] and expected["parked"] == []
+
+    async def scenario() -> dict[str, Any]:
+        clock = ManualClock(start=START)
+        with TradierVenue(now=clock.now) as venue:
+            step_a(venue)
+            async with AsyncOrderLedger(ledger_url) as ledger:
+                collector = Collector(
+                    ledger, source(venue.url, clock), timing=clock.timing(), reconcile_every=None
+                )
+                task = asyncio.create_task(collector.run())
+                run = Run(venue, clock, collector)
+                await run.settle()
+                await SCHEDULES[schedule](run)
+                collector.stop()
+                figures = await task
+                assert figures["parked"] == 0
+                return await asyncio.to_thread(books, ledger.ledger)
+
+    assert asyncio.run(scenario()) == expected
+
+
+@pytest.mark.parametrize(
+    ("token", "account", "fault", "line"),
+    [
+        ("wrong", ACCOUNT, CredentialsRejected, "tradier refused the token (HTTP 401)"),
+        (TOKEN, "VA999", UnknownSymbol, "tradier does not know the account 'VA999' (HTTP 400)"),
+    ],
+)
+def test_bad_credentials_and_an_unknown_account_stop_with_one_line(
+    token: str, account: str, fault: type[Exception], line: str
+) -> None:
+    async def scenario() -> None:
+        clock = ManualClock(start=START)
+        with TradierVenue(now=clock.now) as venue:
+            async with AsyncOrderLedger("memory://") as ledger:
+                with pytest.raises(fault) as raised:
+                    await Collector(
+                        ledger, source(venue.url, clock, token, account), timing=clock.timing()
+                    ).run()
+        assert str(raised.value) == line and "wrong" not in str(raised.value)
+
+    asyncio.run(scenario())
+
+
+def test_polls_spread_the_rate_limit_windows_requests_over_it() -> None:
+    async def scenario() -> list[float]:
+        clock = ManualClock(start=START)
+        with TradierVenue(now=clock.now) as venue:
+            venue.allowed, venue.window = 4, 60.0
+            step_a(venue)
+            async with AsyncOrderLedger("memory://") as ledger:
+                collector = Collector(
+                    ledger, source(venue.url, clock), timing=clock.timing(), reconcile_every=None
+                )
+                task = asyncio.create_task(collector.run())
+                run = Run(venue, clock, collector)
+                await run.settle()
+                collector.stop()
+                await task
+        return [s for s in clock.slept if s != 1.0]  # the status loop sleeps 1 s
+
+    # The backfill and the reconciliation's poll used 2 of the window's 4 requests (60 s):
+    # 2 are available for the 60 s left, so the next poll waits 60 / 2 = 30 s, not 2.
+    assert asyncio.run(scenario()) == [30.0]
