@@ -16,7 +16,8 @@ and the market map (docs/collect.md, "Lighter"; the venue's facts: CONNECTIONS.m
   learns it from the ``order_book_details`` reply, one ingest line): it is yielded before the
   first backfill payload or frame after each connect, and loaded again (and yielded again)
   whenever a frame names a market index the map lacks (a market listed since).
-* **Backfill** (``since``: the last booked venue time, less ``overlap``): inactive orders
+* **Backfill** (``since``: the collector's start, the last booked venue time less its overlap):
+  inactive orders
   (``accountInactiveOrders``), the open ones (``accountActiveOrders``) and the account's trades
   (``trades``, newest first), each paged by ``next_cursor`` until a page lies wholly before the
   floor; pages are yielded oldest first, orders before trades, as the venue sent them.
@@ -37,7 +38,7 @@ import contextlib
 import json
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -47,6 +48,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, W
 
 from orderledger.domain.errors import LedgerError
 from orderledger.infrastructure.adapters.lighter import LighterAdapter
+from orderledger.infrastructure.collect.registry import SourceConfig
 from orderledger.infrastructure.collect.source import (
     CollectError,
     ConnectionLost,
@@ -54,20 +56,17 @@ from orderledger.infrastructure.collect.source import (
     UnknownSymbol,
     Unreachable,
 )
+from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.ingest.messages import decode_json
-
-ENDPOINTS: dict[str, tuple[str, str]] = {
-    "mainnet": ("wss://mainnet.zklighter.elliot.ai/stream", "https://mainnet.zklighter.elliot.ai"),
-    "testnet": ("wss://testnet.zklighter.elliot.ai/stream", "https://testnet.zklighter.elliot.ai"),
-}
-"""Endpoint names → (WebSocket URL, REST base) [CONNECTIONS.md §2.1]."""
 
 CHANNELS = ("account_all_orders", "account_all_trades")
 """The account channels subscribed, each ``<name>/<account index>`` with the auth token."""
-OVERLAP = timedelta(minutes=5)
-"""How far before ``since`` the backfill reaches (ingest deduplicates what it sees twice)."""
 PAGE_LIMIT = 100
 """Items per REST page (Lighter's maximum)."""
+PING = 30.0
+"""Seconds between the source's own pings (the SDK's ``ping_interval``)."""
+TIMEOUT = 30.0
+"""Seconds a REST reply or the stream's opening may take before the link counts as lost."""
 MAX_PAGES = 50
 """Pages read per backfill query at most (a bound on a first start's history)."""
 RATE_LIMITED = frozenset({"23000", "23001", "23002", "23003"})
@@ -77,11 +76,9 @@ ALREADY_SUBSCRIBED = "30003"
 
 
 def lighter_endpoint(endpoint: str) -> tuple[str, str]:
-    """(WebSocket URL, REST base) for ``mainnet``, ``testnet`` or a URL: an ``http(s)://`` base
-    streams from ``ws(s)://<same>/stream``; a ``ws(s)://`` URL is the stream, and its REST base is
-    the same host over ``http(s)``."""
-    if endpoint in ENDPOINTS:
-        return ENDPOINTS[endpoint]
+    """(WebSocket URL, REST base) of an endpoint URL: an ``http(s)://`` base (how the registry
+    names mainnet and testnet) streams from ``ws(s)://<same>/stream``; a ``ws(s)://`` URL is the
+    stream, and its REST base is the same host over ``http(s)``."""
     parts = urlsplit(endpoint)
     if parts.scheme in ("http", "https") and parts.netloc:
         base = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
@@ -90,7 +87,33 @@ def lighter_endpoint(endpoint: str) -> tuple[str, str]:
     if parts.scheme in ("ws", "wss") and parts.netloc:
         http = "https" if parts.scheme == "wss" else "http"
         return endpoint, urlunsplit((http, parts.netloc, "", "", ""))
-    raise Unreachable(f"lighter endpoint must be mainnet, testnet or a URL, not {endpoint[:80]!r}")
+    raise Unreachable(f"the lighter endpoint must be an http(s) or ws(s) URL, not {endpoint[:80]!r}")
+
+
+def lighter_source(config: SourceConfig) -> LighterSource:
+    """The source ``orderledger collect lighter`` runs (the registry's factory)."""
+    token = config.credentials.get("auth_token")
+    return LighterSource(
+        account=config.account or "",
+        auth="" if token is None else token.reveal(),
+        endpoint=config.endpoint,
+        venue=config.venue,
+        ping_interval=_seconds(config.options.get("ping"), "ping", PING),
+        timeout=_seconds(config.options.get("timeout"), "timeout", TIMEOUT),
+        sleep=config.timing.sleep,
+    )
+
+
+def _seconds(text: str | None, name: str, default: float) -> float:
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ConfigurationError(f"--option {name} must be a positive number of seconds, not {text[:40]!r}")
+    return value
 
 
 class LighterSource:
@@ -104,11 +127,10 @@ class LighterSource:
         *,
         account: str,
         auth: str,
-        endpoint: str = "mainnet",
+        endpoint: str,
         venue: str = "lighter",
-        overlap: timedelta = OVERLAP,
-        ping_interval: float = 30.0,
-        timeout: float = 30.0,
+        ping_interval: float = PING,
+        timeout: float = TIMEOUT,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if not account.isdigit():
@@ -120,7 +142,6 @@ class LighterSource:
         self.options: dict[str, Any] = {}
         self.ws_url, self.rest_url = lighter_endpoint(endpoint)
         self._auth = auth
-        self._overlap = overlap
         self._ping_interval = ping_interval
         self._timeout = timeout
         self._sleep = sleep
@@ -176,7 +197,7 @@ class LighterSource:
         if self._map_due:
             self._map_due = False
             yield self._market_map
-        floor = None if since is None else int((since - self._overlap).timestamp() * 1000)
+        floor = None if since is None else int(since.timestamp() * 1000)
         account = {"account_index": self.account}
         inactive = self._pages("accountInactiveOrders", account, "orders", floor, _order_ms)
         for page in reversed([page async for page in inactive]):
@@ -207,8 +228,9 @@ class LighterSource:
                 await self._pinger
             self._pinger = None
         if self._ws is not None:
-            with contextlib.suppress(Exception):
-                await self._ws.close()
+            # Dropped, not closed by handshake: the frames still queued are not wanted, and a
+            # full queue (reading paused) would hold a handshake up to its timeout.
+            self._ws.transport.abort()
             self._ws = None
         if self._http is not None:
             with contextlib.suppress(Exception):
@@ -389,4 +411,4 @@ def _reason(error: BaseException) -> str:
     return " ".join(str(error).split())[:160] or type(error).__name__
 
 
-__all__ = ["CHANNELS", "ENDPOINTS", "LighterSource", "lighter_endpoint", "markets_named"]
+__all__ = ["CHANNELS", "LighterSource", "lighter_endpoint", "lighter_source", "markets_named"]

@@ -28,6 +28,7 @@ from tests.support.lighter_server import (
 )
 
 T = TypeVar("T")
+AT_ONCE = Plan(after_backfill=False)  # the venue streams without waiting for a backfill
 
 
 def run(test: Callable[[], Awaitable[T]]) -> T:
@@ -43,28 +44,27 @@ async def _take(frames: AsyncIterator[bytes], count: int) -> list[dict[str, Any]
     return out
 
 
-def test_endpoints_by_name_or_url() -> None:
-    assert lighter_endpoint("mainnet") == (
+def test_endpoints_by_url() -> None:
+    # a REST base streams from /stream on the same host; a stream URL's REST base is its host
+    assert lighter_endpoint("https://mainnet.zklighter.elliot.ai") == (
         "wss://mainnet.zklighter.elliot.ai/stream",
         "https://mainnet.zklighter.elliot.ai",
     )
-    assert lighter_endpoint("testnet")[1] == "https://testnet.zklighter.elliot.ai"
-    # a REST base streams from /stream on the same host; a stream URL's REST base is its host
     assert lighter_endpoint("http://127.0.0.1:9/") == ("ws://127.0.0.1:9/stream", "http://127.0.0.1:9")
     assert lighter_endpoint("wss://example.test/stream") == (
         "wss://example.test/stream",
         "https://example.test",
     )
-    with pytest.raises(Unreachable, match="mainnet, testnet or a URL"):
+    with pytest.raises(Unreachable, match="an http"):
         lighter_endpoint("main-net")
     with pytest.raises(UnknownSymbol, match="the account index"):
-        LighterSource(account="alice", auth=TOKEN)
+        LighterSource(account="alice", auth=TOKEN, endpoint="http://127.0.0.1:9")
 
 
 def test_the_greeting_the_subscriptions_and_the_frames_in_order() -> None:
     # Given an account with one order opened, traded and canceled (3 events)
     async def scenario_run() -> tuple[list[dict[str, Any]], list[str]]:
-        async with LighterServer(LighterVenue(scenario(1))) as server:
+        async with LighterServer(LighterVenue(scenario(1)), plans=[AT_ONCE]) as server:
             source = LighterSource(account=ACCOUNT, auth=TOKEN, endpoint=server.url)
             await source.connect()
             try:
@@ -140,7 +140,7 @@ def test_rest_refusals_rate_limits_and_unknown_accounts() -> None:
 
 def test_a_dropped_link_and_a_refused_connection_are_passing() -> None:
     async def attempt() -> tuple[BaseException, BaseException]:
-        server = LighterServer(LighterVenue(scenario(2)), plans=[Plan(send=1)])
+        server = LighterServer(LighterVenue(scenario(2)), plans=[Plan(send=1, after_backfill=False)])
         await server.start()
         source = LighterSource(account=ACCOUNT, auth=TOKEN, endpoint=server.url)
         await source.connect()
@@ -164,7 +164,7 @@ def test_a_market_listed_after_connect_reloads_the_map_before_its_frame() -> Non
     async def scenario_run() -> tuple[list[dict[str, Any]], list[str]]:
         venue = LighterVenue(scenario(2, late_market_from=1))
         venue.publish()  # the first order is open before the collector connects: map = market 0
-        async with LighterServer(venue) as server:
+        async with LighterServer(venue, plans=[AT_ONCE]) as server:
             source = LighterSource(account=ACCOUNT, auth=TOKEN, endpoint=server.url)
             await source.connect()
             try:

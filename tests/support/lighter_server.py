@@ -162,18 +162,32 @@ def scenario(orders: int, *, late_market_from: int | None = None) -> list[Event]
     return events
 
 
+def clean_stream(events: list[Event]) -> list[bytes]:
+    """The clean stream as a file holds it: the market map every event needs, then each event's
+    frame once, in the order published."""
+    venue = LighterVenue(events)
+    while not venue.done:
+        venue.publish()
+    return [json.dumps({"code": 200, "order_book_details": venue.markets()}).encode()] + [
+        e.frame() for e in events
+    ]
+
+
 @dataclass
 class Plan:
     """What one WebSocket connection does: publish and send ``send`` events (all if None), then
     publish ``silent`` more without sending them and drop the link (no close frame). Each frame
     is sent twice with ``duplicate``; ``reorder`` sends each pair of frames swapped; ``delay``
-    seconds pass before each frame (a slow server)."""
+    seconds pass before each frame (a slow server). With ``after_backfill`` the account trades
+    only once the collector has read its backfill's last page of trades (events happen while it
+    listens, so the stream, not the backfill, brings them); without, at once."""
 
     send: int | None = None
     silent: int = 0
     duplicate: bool = False
     reorder: bool = False
     delay: float = 0.0
+    after_backfill: bool = True
 
 
 @dataclass
@@ -218,6 +232,7 @@ class LighterServer:
         self.connections = 0
         self.port = 0
         self._server: Server | None = None
+        self._backfilled = asyncio.Event()
 
     @property
     def url(self) -> str:
@@ -273,7 +288,10 @@ class LighterServer:
             done.sort(key=lambda o: o["updated_at"], reverse=True)
             return self._json(connection, self._page("orders", done, query))
         newest = sorted(self.venue.trades, key=lambda t: t["timestamp"], reverse=True)
-        return self._json(connection, self._page("trades", newest, query))
+        page = self._page("trades", newest, query)
+        if "next_cursor" not in page:
+            self._backfilled.set()  # the collector read the last page of its backfill
+        return self._json(connection, page)
 
     @staticmethod
     def _page(key: str, items: list[dict[str, Any]], query: dict[str, str]) -> dict[str, Any]:
@@ -293,11 +311,18 @@ class LighterServer:
 
     async def _stream(self, ws: ServerConnection) -> None:
         self.connections += 1
+        self._backfilled.clear()
         plan = self.plans.popleft() if self.plans else Plan()
         try:
             await ws.send(json.dumps({"session_id": SESSION, "type": "connected"}))
             if not await self._subscribed(ws):
                 return
+            if plan.after_backfill:
+                gate = asyncio.ensure_future(self._backfilled.wait())
+                await asyncio.wait(
+                    [gate, asyncio.ensure_future(ws.wait_closed())], return_when="FIRST_COMPLETED"
+                )
+                gate.cancel()
             await self._publish(ws, plan)
             await ws.wait_closed()
         except ConnectionClosed:
@@ -362,6 +387,7 @@ __all__ = [
     "LighterServer",
     "LighterVenue",
     "Plan",
+    "clean_stream",
     "market_symbol",
     "scenario",
 ]
