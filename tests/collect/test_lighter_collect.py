@@ -7,6 +7,7 @@ nothing parked. Every backend; time is a manual clock (the backoff never waits o
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -14,12 +15,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
-from orderledger.infrastructure.audit.search import list_messages
 from orderledger.infrastructure.collect.lighter import LighterSource
 from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.source import CredentialsRejected
 from orderledger.infrastructure.collect.timing import Backoff
 from tests.support.clock import ManualClock
+from tests.support.collect import books
 from tests.support.lighter_server import (
     ACCOUNT,
     TOKEN,
@@ -33,31 +34,12 @@ from tests.support.lighter_server import (
 
 pytestmark = pytest.mark.timeout(120)
 
-Book = tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
-
-async def book(ledger: AsyncOrderLedger) -> Book:
-    """Orders, trades and positions, as comparable tuples."""
-    orders = sorted(
-        (o.client_order_id, o.side.value, o.status.value, o.quantity, o.filled_quantity, o.average_price)
-        for o in await ledger.orders()
-    )
-    trades = sorted(
-        (t.trade_id, t.client_order_id, t.quantity, t.price, t.fee) for t in await ledger.trades()
-    )
-    positions = sorted((p.instrument, p.quantity, p.realized_pnl) for p in await ledger.positions())
-    return orders, trades, positions
-
-
-def parked(ledger: AsyncOrderLedger) -> int:
-    return len(list(list_messages(ledger.ledger.db, outcome="parked")))
-
-
-async def clean_book(url: str, events: list[Event]) -> tuple[Book, int]:
+async def clean_book(url: str, events: list[Event]) -> dict[str, Any]:
     """The books of the clean stream: every frame as the venue published it, from a file."""
     async with AsyncOrderLedger(url) as ledger:
         await ledger.ingest_lines(clean_stream(events), fmt="lighter", venue="lighter", account=ACCOUNT)
-        return await book(ledger), parked(ledger)
+        return books(ledger.ledger)
 
 
 async def collected(
@@ -65,13 +47,13 @@ async def collected(
     events: list[Event],
     plans: list[Plan],
     *,
-    expected: Book,
+    expected: dict[str, Any],
     throttle: tuple[str, ...] = (),
     restart: bool = False,
-) -> tuple[Book, int, ManualClock, LighterServer]:
-    """Collect from a loopback Lighter under ``plans`` until the books equal ``expected`` (the
-    test's timeout bounds the wait), then stop; answers the books, what is parked, the clock
-    (its sleeps) and the server (its counts)."""
+) -> tuple[dict[str, Any], ManualClock, LighterServer]:
+    """Collect from a loopback Lighter under ``plans`` until the books equal ``expected`` (at
+    most ``TURNS`` turns), then stop; answers the books, the clock (its sleeps) and the server
+    (its counts)."""
     clock = ManualClock(chances=[0.5] * 100)
     server = LighterServer(LighterVenue(events), plans=plans)
     server.throttle.extend(throttle)
@@ -89,7 +71,7 @@ async def collected(
         task = asyncio.create_task(collector.run())
         try:
             for _ in range(TURNS):
-                if (found := await book(ledger)) == expected:
+                if (found := books(ledger.ledger)) == expected:
                     break
                 if task.done():
                     task.result()  # a permanent fault: raise it
@@ -102,7 +84,7 @@ async def collected(
             collector.stop()
             await asyncio.gather(task, return_exceptions=True)
             await server.stop()
-        return found, parked(ledger), clock, server
+        return found, clock, server
 
 
 TURNS = 2000
@@ -124,14 +106,13 @@ def test_every_fault_schedule_keeps_the_books_of_the_clean_stream(ledger_url: st
     events = scenario(6)
 
     async def run() -> None:
-        expected, clean_parked = await clean_book("memory://", events)
-        # Then the clean stream books 6 orders, 6 trades of 10.2304 and a flat ETH position
-        # (3 sells and 3 buys of 10.2304: 0 left)
-        assert len(expected[0]) == 6 and len(expected[1]) == 6 and clean_parked == 0
-        found, now_parked, _, server = await collected(
-            ledger_url, events, list(SCHEDULES[name]), expected=expected
-        )
-        assert found == expected and now_parked == 0
+        expected = await clean_book("memory://", events)
+        # Then the clean stream books 6 orders, 6 trades of 10.2304, nothing parked, and a flat
+        # ETH position (3 sells and 3 buys of 10.2304: 0 left)
+        assert len(expected["orders"]) == 6 and len(expected["trades"]) == 6 and expected["parked"] == []
+        assert [Decimal(p[2]) for p in expected["positions"]] == [0]
+        found, _, server = await collected(ledger_url, events, list(SCHEDULES[name]), expected=expected)
+        assert found == expected
         assert server.connections == 1 + sum(1 for p in SCHEDULES[name] if p.send is not None)
 
     asyncio.run(run())
@@ -141,15 +122,15 @@ def test_a_server_restart_and_a_429_with_retry_after(ledger_url: str) -> None:
     events = scenario(6)
 
     async def run() -> None:
-        expected, _ = await clean_book("memory://", events)
+        expected = await clean_book("memory://", events)
         # Given the first REST call answered 429 with Retry-After: 3, and the server restarted
         # once half the events are out
-        found, now_parked, clock, server = await collected(
+        found, clock, server = await collected(
             ledger_url, events, [], expected=expected, throttle=("3",), restart=True
         )
         # Then the books are the clean stream's, and the collector waited at least the 3 s the
         # venue asked (its own backoff: 0.5 × min(2, 0.5 × 2⁰) = 0.25 s, less than 3)
-        assert found == expected and now_parked == 0
+        assert found == expected
         assert 3.0 in clock.slept
         assert server.connections >= 2
 
@@ -162,12 +143,12 @@ def test_a_market_listed_while_collecting_is_learnt_and_booked(ledger_url: str) 
     events = scenario(6, late_market_from=3)
 
     async def run() -> None:
-        expected, clean_parked = await clean_book("memory://", events)
-        found, now_parked, _, server = await collected(ledger_url, events, [], expected=expected)
+        expected = await clean_book("memory://", events)
+        found, _, server = await collected(ledger_url, events, [], expected=expected)
         # Then the map is loaded again when market 1 appears, and everything books as clean
-        assert found == expected and now_parked == clean_parked == 0
+        assert found == expected and expected["parked"] == []
         assert server.requests.count("/api/v1/orderBookDetails") >= 2
-        assert {row[0] for row in found[2]} == {"ETH/USDC:USDC", "BTC/USDC:USDC"}
+        assert {row[1] for row in found["positions"]} == {"ETH/USDC:USDC", "BTC/USDC:USDC"}
 
     asyncio.run(run())
 
@@ -208,9 +189,9 @@ def test_any_schedule_of_drops_gaps_duplicates_and_reorders_keeps_the_books(
     url = f"sqlite:///{tmp_path_factory.mktemp('lighter') / 'ledger.db'}"
 
     async def run() -> None:
-        expected, _ = await clean_book("memory://", events)
-        found, now_parked, _, _ = await collected(url, events, schedule, expected=expected)
+        expected = await clean_book("memory://", events)
+        found, _, _ = await collected(url, events, schedule, expected=expected)
         # Then the books are the clean stream's and nothing is parked
-        assert found == expected and now_parked == 0
+        assert found == expected and expected["parked"] == []
 
     asyncio.run(run())

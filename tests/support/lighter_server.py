@@ -28,11 +28,12 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -41,6 +42,7 @@ from websockets.http11 import Request, Response
 
 from tests.support.ccxt_flows import raw
 
+T = TypeVar("T")
 ACCOUNT = "1077"  # owner_account_index of the published order
 TOKEN = "1767139200:1077:255:0b6a41"  # derived: an auth token's shape (deadline:account:key:signature)
 COUNTERPARTY = 20  # ask_account_id of the published trade
@@ -371,6 +373,37 @@ class LighterServer:
             await ws.send(held)
 
 
+class LighterThread:
+    """The loopback server in a thread with its own event loop, for a collector in another
+    process (``with LighterThread(venue) as server:``); ``call`` runs work on its loop."""
+
+    def __init__(self, venue: LighterVenue, *, plans: list[Plan] | None = None) -> None:
+        self.server = LighterServer(venue, plans=plans)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def call(self, work: Callable[[], T]) -> T:
+        async def run() -> T:
+            return work()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
+
+    def __enter__(self) -> LighterThread:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self._loop).result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()
+
+
 def _frames(frame: bytes, held: bytes | None, duplicate: bool) -> Iterator[bytes]:
     for one in (frame, held) if held is not None else (frame,):
         yield one
@@ -385,6 +418,7 @@ __all__ = [
     "TOKEN",
     "Event",
     "LighterServer",
+    "LighterThread",
     "LighterVenue",
     "Plan",
     "clean_stream",
