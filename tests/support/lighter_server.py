@@ -26,8 +26,10 @@ trades made while no collector listens reach it only by REST backfill.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -425,3 +427,19 @@ __all__ = [
     "market_symbol",
     "scenario",
 ]
+
+
+async def _serve(port: int) -> None:
+    """docs/collect.md's example: 6 orders of account 1077 (``scenario(6)``), traded once the
+    collector has read its backfill."""
+    server = LighterServer(LighterVenue(scenario(6)))
+    server.port = port
+    await server.start()
+    sys.stdout.write(f"{server.url} account {ACCOUNT} token {TOKEN}\n")
+    sys.stdout.flush()
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":  # pragma: no cover (docs/collect.md's example)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
