@@ -251,9 +251,16 @@ class LedgerService:
         return self.ledger.log_position()
 
     def health(self) -> dict[str, Any]:
-        """Liveness: the storage can take writes (else its StoreError) and the database answers."""
+        """Liveness: the storage can take writes (else its StoreError) and the database answers;
+        with the figures of the collectors running on this ledger (``orderledger collect``)."""
         self.ledger.check_storage()
-        return {"status": "ok", "head": self.head(), "cost_basis": self.ledger.cost_basis()}
+        collectors = [row.to_json() for row in self.ledger.collectors()]
+        return {
+            "status": "ok",
+            "head": self.head(),
+            "cost_basis": self.ledger.cost_basis(),
+            "collectors": collectors,
+        }
 
     def log_after(self, position: int, limit: int) -> list[LogEntry]:
         """Up to ``limit`` committed events after ``position``, in log order."""

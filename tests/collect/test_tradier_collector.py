@@ -12,7 +12,6 @@ collector and the venue (its rate limit window)."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -28,46 +27,27 @@ from orderledger.infrastructure.collect.source import CredentialsRejected, Unkno
 from orderledger.infrastructure.collect.tradier import TradierSource
 from tests.support.clock import ManualClock
 from tests.support.collect import books
-from tests.support.tradier_examples import ACCOUNT, COMBO, SPY_CALL, VENUE, poll
-from tests.support.tradier_server import TOKEN, TradierVenue
+from tests.support.tradier_examples import ACCOUNT, VENUE
+from tests.support.tradier_server import (
+    STEPS,
+    TOKEN,
+    TradierVenue,
+    clean_replies,
+    step_a,
+    step_b,
+    step_c,
+    step_d,
+)
 
 pytestmark = pytest.mark.timeout(60)
 POLL = 2.0
 START = datetime(2018, 6, 1, 13, 0, tzinfo=UTC)
-AAPL_PARTIAL = poll("partially_filled", "20", "21.95", "21.95", "20")["order"]
-AAPL_FILLED = poll("filled", "50", "21.98", "22", "30")["order"]
-
-
-def step_a(venue: TradierVenue) -> None:
-    venue.set_order(AAPL_PARTIAL)
-
-
-def step_b(venue: TradierVenue) -> None:
-    venue.set_order(AAPL_FILLED)
-
-
-def step_c(venue: TradierVenue) -> None:
-    venue.today = "2018-06-06"
-    venue.set_order(SPY_CALL)
-
-
-def step_d(venue: TradierVenue) -> None:
-    venue.today = "2018-06-12"
-    venue.set_order(COMBO)
-
-
-STEPS = (step_a, step_b, step_c, step_d)
 
 
 def clean_books() -> dict[str, Any]:
     """The four intraday replies, ingested from a file."""
-    venue = TradierVenue()
-    replies = []
-    for step in STEPS:
-        step(venue)
-        replies.append(json.dumps(venue.reply({})))
     with OrderLedger("memory://") as ledger:
-        ledger.ingest_lines(replies, fmt="tradier", venue=VENUE, account=ACCOUNT)
+        ledger.ingest_lines(clean_replies(), fmt="tradier", venue=VENUE, account=ACCOUNT)
         return books(ledger)
 
 

@@ -315,7 +315,12 @@ def test_events_messages_verify_health(client: TestClient) -> None:
     assert_problem(client.get("/events", params={"type": "Nope"}), 400, "unknown event type 'Nope'")
     assert [m["outcome"] for m in client.get("/messages").json()] == ["applied"] * 4
     assert client.get("/verify").json()["ok"] is True
-    assert client.get("/health").json() == {"status": "ok", "head": 4, "cost_basis": "average"}
+    assert client.get("/health").json() == {
+        "status": "ok",
+        "head": 4,
+        "cost_basis": "average",
+        "collectors": [],  # no `orderledger collect` runs on this ledger
+    }
 
 
 def test_unknown_things_are_problem_documents(client: TestClient) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.support.tradier_examples import AAPL, ACCOUNT, COMBO, SPY_CALL
+from tests.support.tradier_examples import AAPL, ACCOUNT, COMBO, SPY_CALL, poll
 
 TOKEN = "loopback-token"
 
@@ -167,6 +168,46 @@ class TradierVenue:
         return {"orders": {"order": chosen[0] if len(chosen) == 1 else chosen}}
 
 
+AAPL_PARTIAL = poll("partially_filled", "20", "21.95", "21.95", "20")["order"]
+AAPL_FILLED = poll("filled", "50", "21.98", "22", "30")["order"]
+
+
+def step_a(venue: TradierVenue) -> None:
+    """228175 (AAPL) partially filled: 20 @ 21.95."""
+    venue.set_order(AAPL_PARTIAL)
+
+
+def step_b(venue: TradierVenue) -> None:
+    """228175 filled: 50 @ 21.98 on average."""
+    venue.set_order(AAPL_FILLED)
+
+
+def step_c(venue: TradierVenue) -> None:
+    """A new day: 228749 (the SPY call, expired) appears."""
+    venue.today = "2018-06-06"
+    venue.set_order(SPY_CALL)
+
+
+def step_d(venue: TradierVenue) -> None:
+    """Another day: 229063 (the combo, canceled) appears."""
+    venue.today = "2018-06-12"
+    venue.set_order(COMBO)
+
+
+STEPS = (step_a, step_b, step_c, step_d)
+"""The venue's steps in the collector tests; the clean stream is their four intraday replies."""
+
+
+def clean_replies() -> list[str]:
+    """The intraday reply after each step, as a file of polls holds them."""
+    venue = TradierVenue()
+    replies = []
+    for step in STEPS:
+        step(venue)
+        replies.append(json.dumps(venue.reply({})))
+    return replies
+
+
 def published_venue(**options: Any) -> TradierVenue:
     """A venue holding the three published orders."""
     venue = TradierVenue(**options)
@@ -175,10 +216,12 @@ def published_venue(**options: Any) -> TradierVenue:
     return venue
 
 
-if __name__ == "__main__":  # pragma: no cover (docs/collect.md's example)
+if __name__ == "__main__":  # docs/collect.md: python -m tests.support.tradier_server [PORT]
     import sys
 
-    server = published_venue().start()
+    server = published_venue()
+    server.port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    server.start()
     sys.stdout.write(f"{server.url} account {ACCOUNT} token {TOKEN}\n")
     sys.stdout.flush()
     try:

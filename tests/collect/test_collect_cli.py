@@ -1,0 +1,139 @@
+"""``orderledger collect`` as users run it: a real subprocess against the loopback Tradier
+(tests/support/tradier_server.py) and a FIX log, on a SQLite file and PostgreSQL.
+
+kill -9 of the collector and a restart, a second collector refused while the first runs,
+SIGTERM exiting 0 with what arrived committed, bad credentials and a credentials file others
+may read refused in one line, and ``/health``'s collector figures. The books at the end equal
+the clean stream's (tests/collect/test_tradier_collector.py describes the venue's steps)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orderledger import OrderLedger
+from tests.support.cli import cli_command, cli_env, run_cli
+from tests.support.collect import books
+from tests.support.tradier_examples import ACCOUNT, VENUE
+from tests.support.tradier_server import TOKEN, TradierVenue, clean_replies, step_a, step_b, step_c, step_d
+
+pytestmark = pytest.mark.timeout(120)
+# Tradier's examples are from June 2018: the first start reads that far back.
+OPTIONS = ("-o", "poll=0.05", "-o", "days=4000", "--status-every", "0.1", "--reconcile-every", "0")
+
+
+def collector(db: str, url: str, cwd: Path, *extra: str, token: str = TOKEN) -> subprocess.Popen[bytes]:
+    argv = cli_command("collect", "tradier", "--endpoint", url, "--account", ACCOUNT, *OPTIONS, *extra, db=db)
+    env = cli_env(ORDERLEDGER_TRADIER_TOKEN=token)
+    return subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_for(db: str, condition: Callable[[OrderLedger], bool], process: subprocess.Popen[bytes]) -> None:
+    """Until the ledger shows ``condition`` (read by this process, as an operator would)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        with OrderLedger(db) as ledger:
+            if condition(ledger):
+                return
+        time.sleep(0.05)  # a look at another process's progress, not a synchronisation sleep
+    raise AssertionError("the collector did not get there in 60 s")
+
+
+def filled(quantity: str, cid: str = "ext-tradier-228175") -> Callable[[OrderLedger], bool]:
+    def check(ledger: OrderLedger) -> bool:
+        found = [o for o in ledger.orders() if o.client_order_id == cid]
+        return bool(found) and str(found[0].filled_quantity) == quantity
+
+    return check
+
+
+def has(cid: str) -> Callable[[OrderLedger], bool]:
+    return lambda ledger: any(o.client_order_id == cid for o in ledger.orders())
+
+
+def clean_books() -> dict[str, Any]:
+    with OrderLedger("memory://") as ledger:
+        ledger.ingest_lines(clean_replies(), fmt="tradier", venue=VENUE, account=ACCOUNT)
+        return books(ledger)
+
+
+def test_kill_9_and_restart_a_second_collector_refused_and_sigterm_exits_0(
+    backend: str, file_ledger_url: str, tmp_path: Path
+) -> None:
+    if backend == "memory":
+        pytest.skip("a collector and its restart share a database: the sqlite run is this one")
+    db = file_ledger_url
+    with TradierVenue() as venue:
+        step_a(venue)
+        # Given a collector that booked the partial fill (20 of 228175),
+        first = collector(db, venue.url, tmp_path)
+        wait_for(db, filled("20"), first)
+        # when a second collector starts on the same venue and account, it is refused in one line,
+        second = run_cli(
+            "collect", "tradier", "--endpoint", venue.url, "--account", ACCOUNT, *OPTIONS,
+            db=db, cwd=tmp_path, env=cli_env(ORDERLEDGER_TRADIER_TOKEN=TOKEN),
+        )  # fmt: skip
+        assert second.returncode == 2
+        assert len(second.stderr_lines) == 1
+        assert second.stderr_lines[0].startswith(
+            f"orderledger: a collector already runs on tradier account {ACCOUNT}"
+        )
+        # when the first is killed (-9) while the venue moves on (228175 fills; a new day),
+        first.send_signal(signal.SIGKILL)
+        first.communicate(timeout=60)
+        step_b(venue)
+        step_c(venue)
+        # a restart takes the dead collector's lease over, and its backfill books the fill,
+        restarted = collector(db, venue.url, tmp_path, "--json")
+        wait_for(db, filled("50"), restarted)
+        step_d(venue)
+        wait_for(db, has("ext-tradier-229064"), restarted)
+        # when it gets SIGTERM, it exits 0 with what arrived committed and its lease given up
+        restarted.send_signal(signal.SIGTERM)
+        out, err = restarted.communicate(timeout=60)
+        assert restarted.returncode == 0, err
+        figures = [json.loads(line) for line in out.decode().splitlines()]
+        assert figures[-1]["state"] == "stopped" and figures[-1]["parked"] == 0
+        assert {"frames_per_second", "events_per_second", "last_frame_age", "backlog", "reconnects"} <= set(
+            figures[-1]
+        )
+    # then the books are the clean stream's, and no collector is left holding the account
+    with OrderLedger(db) as ledger:
+        assert books(ledger) == clean_books()
+        assert ledger.collectors() == []
+
+
+def test_bad_credentials_are_refused_in_one_line_that_never_shows_the_token(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with TradierVenue() as venue:
+        process = collector(db, venue.url, tmp_path, token="s3cret-wrong")
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert err.decode().splitlines() == ["orderledger: tradier refused the token (HTTP 401)"]
+    assert b"s3cret" not in out + err
+
+
+def test_a_credentials_file_others_may_read_is_refused(tmp_path: Path) -> None:
+    secrets = tmp_path / "tradier.env"
+    secrets.write_text("token=s3cret\n")
+    secrets.chmod(0o644)
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    done = run_cli(
+        "collect", "tradier", "--endpoint", "http://127.0.0.1:9/v1", "--account", ACCOUNT,
+        "--credentials-file", str(secrets), db=db, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr_lines == [
+        f"orderledger: --credentials-file {secrets} may be read by others (mode 644):"
+        " allow its owner only (chmod 600)"
+    ]
+    assert "s3cret" not in done.stdout + done.stderr
+    assert not (tmp_path / "ledger.db").exists()  # refused before the ledger is opened
