@@ -1,4 +1,4 @@
-"""The Lighter example of the collect docs runs as written: the real command against the
+"""docs/collect.md's Lighter example runs as written: the real command against the
 loopback Lighter that ships with the tests (``python -m tests.support.lighter_server``)."""
 
 from __future__ import annotations
@@ -23,14 +23,10 @@ SECTION = "## Try it: lighter\n"
 
 
 def commands() -> list[str]:
-    """The bash block under "Try it: lighter" (in docs/collect.md once merged there, else in
-    docs/collect-lighter.md), comments dropped."""
-    for name in ("collect.md", "collect-lighter.md"):
-        doc = ROOT / "docs" / name
-        if doc.exists() and SECTION in doc.read_text():
-            code = doc.read_text().split(SECTION, 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
-            return [line.split("  #", 1)[0].strip() for line in code.splitlines() if line.strip()]
-    raise AssertionError("no docs section 'Try it: lighter'")
+    """The bash block under "Try it: lighter" in docs/collect.md, comments dropped."""
+    code = (ROOT / "docs" / "collect.md").read_text().split(SECTION, 1)[1]
+    code = code.split("```bash\n", 1)[1].split("```", 1)[0]
+    return [line.split("  #", 1)[0].strip() for line in code.splitlines() if line.strip()]
 
 
 def launch(command: str, port: int, cwd: Path) -> subprocess.Popen[bytes]:
