@@ -31,6 +31,7 @@ import copy
 import json
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -182,7 +183,8 @@ class Plan:
     """What one WebSocket connection does: publish and send ``send`` events (all if None), then
     publish ``silent`` more without sending them and drop the link (no close frame). Each frame
     is sent twice with ``duplicate``; ``reorder`` sends each pair of frames swapped; ``delay``
-    seconds pass before each frame (a slow server). With ``after_backfill`` the account trades
+    seconds pass before each frame (a slow server); ``pace`` frames a second go out on a
+    schedule (the benchmark's). With ``after_backfill`` the account trades
     only once the collector has read its backfill's last page of trades (events happen while it
     listens, so the stream, not the backfill, brings them); without, at once."""
 
@@ -191,6 +193,7 @@ class Plan:
     duplicate: bool = False
     reorder: bool = False
     delay: float = 0.0
+    pace: float | None = None
     after_backfill: bool = True
 
 
@@ -355,7 +358,10 @@ class LighterServer:
     async def _publish(self, ws: ServerConnection, plan: Plan) -> None:
         held: bytes | None = None
         sent = 0
+        started = time.perf_counter()
         while not self.venue.done:
+            if plan.pace is not None and (ahead := started + sent / plan.pace - time.perf_counter()) > 0.001:
+                await asyncio.sleep(ahead)
             if plan.send is not None and sent >= plan.send:
                 for _ in range(min(plan.silent, len(self.venue.events) - self.venue.published)):
                     self.venue.publish()
