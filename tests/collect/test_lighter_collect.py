@@ -2,7 +2,9 @@
 ``Collector`` runs the real Lighter source (``websockets``, ``aiohttp``) against the loopback
 Lighter (tests/support/lighter_server.py) under each fault schedule, and the books it keeps
 (orders, trades, positions) must equal those of the clean stream ingested from a file, with
-nothing parked. Every backend; time is a manual clock (the backoff never waits on the wall)."""
+nothing parked. The collector reconciles open orders on start and every 30 s of the manual
+clock (one second a turn), so the corrections it would make join every schedule. Every backend;
+time is a manual clock (the backoff never waits on the wall)."""
 
 from __future__ import annotations
 
@@ -64,7 +66,7 @@ async def collected(
             ledger,
             source,
             timing=clock.timing(),
-            reconcile_every=None,
+            reconcile_every=30.0,
             status_every=3600.0,
             backoff=Backoff(base=0.5, cap=2.0),
         )
