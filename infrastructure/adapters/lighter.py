@@ -40,7 +40,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from orderledger.infrastructure.adapters.ccxt import payload_messages
+from orderledger.infrastructure.adapters.ccxt import order_row, payload_messages
 from orderledger.infrastructure.adapters.common import AdapterError, Message, decimal_text, text_or_none
 
 FEE_RATE_SCALE = Decimal(1_000_000)
@@ -90,6 +90,20 @@ class LighterAdapter:
             if sent["type"] == "canceled" and reasons.get(sent.get("venue_order_id")):
                 sent["reason"] = reasons[sent.get("venue_order_id")]
         return out
+
+    def order_rows(self, payload: Any) -> list[dict[str, Any]]:
+        """A Lighter orders reply (``accountActiveOrders``) as reconciliation-snapshot order rows
+        (docs/reconciliation.md), each order read as :meth:`messages` reads it."""
+        rows = []
+        for item in _items(payload):
+            structure = self._order(item) if isinstance(item, Mapping) else None
+            if structure is None:
+                raise AdapterError("a Lighter orders reply holds something other than an order")
+            structure.pop("_reason", None)
+            row = order_row(structure, venue=self.venue)
+            if row is not None:
+                rows.append(row)
+        return rows
 
     def _markets(self, books: list[Any], notes: list[str]) -> list[Message]:
         for book in books:

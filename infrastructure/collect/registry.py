@@ -62,6 +62,12 @@ def _tradier(config: SourceConfig) -> Source:
     return TradierSource(config)
 
 
+def _lighter(config: SourceConfig) -> Source:
+    from orderledger.infrastructure.collect.lighter import lighter_source
+
+    return lighter_source(config)
+
+
 COLLECTORS: dict[str, VenueCollector] = {
     "fix": VenueCollector(
         _fix,
@@ -85,6 +91,17 @@ COLLECTORS: dict[str, VenueCollector] = {
             "timeout": "seconds a reply may take before the connection counts as lost (default 30)",
         },
         credentials=("token",),
+        needs_account=True,
+    ),
+    "lighter": VenueCollector(
+        _lighter,
+        "the account channels (orders, trades) with the auth token, REST backfill, the market map",
+        {"mainnet": "https://mainnet.zklighter.elliot.ai", "testnet": "https://testnet.zklighter.elliot.ai"},
+        options={
+            "ping": "seconds between the collector's pings (default 30)",
+            "timeout": "seconds a reply may take before the connection counts as lost (default 30)",
+        },
+        credentials=("auth_token",),
         needs_account=True,
     ),
 }

@@ -14,7 +14,9 @@ For each collector (the real source and the real Collector, on a SQLite file):
 
 fix: a QuickFIX C++-style log written at the pace (tests/support/fixlog.py); tradier: the
 loopback Tradier (tests/support/tradier_server.py) with a new order in every reply, polled as
-fast as the pace allows (its rate limit set out of the way).
+fast as the pace allows (its rate limit set out of the way); lighter: the loopback Lighter
+(tests/support/lighter_server.py, in a thread) streaming account updates at the pace over its
+WebSocket.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ from orderledger.infrastructure.collect.registry import configure  # noqa: E402
 from orderledger.infrastructure.collect.runner import Collector  # noqa: E402
 from orderledger.infrastructure.collect.status import percentile  # noqa: E402
 from tests.support.fixlog import session_lines  # noqa: E402
+from tests.support.lighter_server import ACCOUNT as LIGHTER_ACCOUNT  # noqa: E402
+from tests.support.lighter_server import TOKEN as LIGHTER_TOKEN  # noqa: E402
+from tests.support.lighter_server import LighterThread, LighterVenue, Plan, clean_stream, scenario  # noqa: E402
 from tests.support.tradier_examples import AAPL, ACCOUNT  # noqa: E402
 from tests.support.tradier_server import TOKEN, TradierVenue  # noqa: E402
 
@@ -106,6 +111,34 @@ async def run_tradier(db: str, count: int, rate: float | None) -> dict[str, Any]
     return figures(collector, collector.status.frames, seconds)
 
 
+LIGHTER_OVERHEAD = 7
+"""Frames a Lighter collector receives besides the events: the market map, three backfill
+replies (inactive orders, active orders, trades: empty before the account trades), the
+connected greeting and the two subscription replies."""
+
+
+async def run_lighter(db: str, count: int, rate: float | None) -> dict[str, Any]:
+    """The loopback Lighter (in a thread) streams ``count`` account updates at ``rate`` a second
+    (all at once if None), once the collector has read its backfill."""
+    events = scenario(count // 3 + 1)[:count]
+    with LighterThread(LighterVenue(events), plans=[Plan(pace=rate)]) as server:
+        _, config = configure(
+            "lighter", account=LIGHTER_ACCOUNT, endpoint=server.url, options={},
+            credentials=Credentials({"auth_token": Secret(LIGHTER_TOKEN)}),
+        )  # fmt: skip
+        async with AsyncOrderLedger(db) as ledger:
+            collector = Collector(ledger, config_source("lighter", config), reconcile_every=None)
+            task = asyncio.create_task(collector.run())
+            await collector.received(LIGHTER_OVERHEAD)
+            started = time.perf_counter()
+            await collector.received(LIGHTER_OVERHEAD + count)
+            await collector.durable()
+            seconds = time.perf_counter() - started
+            collector.stop()
+            await task
+    return figures(collector, count, seconds)
+
+
 def config_source(name: str, config: Any) -> Any:
     from orderledger.infrastructure.collect.registry import COLLECTORS
 
@@ -153,6 +186,15 @@ def measure(quick: bool) -> dict[str, dict[str, Any]]:
         replies = [json.dumps(tradier_reply(n)).encode() for n in range(int(200 * seconds))]
         tradier["file"] = file_rate(db(), replies, "tradier", venue="tradier", account=ACCOUNT)
         out["tradier"] = tradier
+        # The lighter format commits each line (it reads the ledger), some 50 a second here, from
+        # a file as from the collector: more frames than that would only measure the queue.
+        lighter: dict[str, Any] = {}
+        for rate in RATES:
+            lighter[str(rate)] = asyncio.run(run_lighter(db(), int(min(rate, 100) * seconds), rate))
+        lighter["sustained"] = asyncio.run(run_lighter(db(), int(100 * seconds), None))
+        stream = clean_stream(scenario(int(100 * seconds) // 3 + 1)[: int(100 * seconds)])
+        lighter["file"] = file_rate(db(), stream, "lighter", venue="lighter", account=LIGHTER_ACCOUNT)
+        out["lighter"] = lighter
     return out
 
 
