@@ -36,13 +36,13 @@ from typing import Any
 
 import orjson
 
+from orderledger.domain.errors import LedgerError
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
 from orderledger.infrastructure.application.collectors import owner_name
 from orderledger.infrastructure.application.ledger import IngestReport
 from orderledger.infrastructure.collect.source import (
-    PERMANENT,
     CollectError,
     ConnectionLost,
     Source,
@@ -225,7 +225,12 @@ class Collector:
             "as_of": format_timestamp(self.timing.now()),
             "open_orders": rows,
         }
-        await self.ledger.reconcile(orjson.dumps(snapshot), apply=True, origin=self.origin)
+        try:
+            await self.ledger.reconcile(orjson.dumps(snapshot), apply=True, origin=self.origin)
+        except CollectError:
+            raise
+        except LedgerError as error:  # a row the reconciliation refuses: said, and collecting goes on
+            self.status.error = f"reconciliation: {error.message}"
 
     # ------------------------------------------------------------------ ingest, in its own thread
 
@@ -305,7 +310,7 @@ class Collector:
         with contextlib.suppress(BaseException):
             await ingest
         self.status.state = "stopped"
-        if isinstance(failure, CollectError | Exception) and not isinstance(failure, asyncio.CancelledError):
+        if isinstance(failure, Exception):
             self.status.error = str(getattr(failure, "message", None) or failure)
         source = self.source
         with contextlib.suppress(Exception):
@@ -314,9 +319,4 @@ class Collector:
             await self.ledger.collector_release(source.venue, source.account, self.owner)
 
 
-def is_permanent(error: BaseException) -> bool:
-    """True for a fault that stops a collector (bad credentials, unknown symbol, unreachable)."""
-    return isinstance(error, PERMANENT)
-
-
-__all__ = ["OVERLAP", "RECONCILE_EVERY", "STATUS_EVERY", "Collector", "is_permanent"]
+__all__ = ["OVERLAP", "RECONCILE_EVERY", "STATUS_EVERY", "Collector"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 
 from orderledger.infrastructure.errors import ConfigurationError
+from orderledger.infrastructure.storage import collectors
 from orderledger.infrastructure.storage.db import Database, Tx
 from orderledger.infrastructure.storage.schema import foreign_triggers
 from orderledger.infrastructure.storage.store import LedgerRecorder
@@ -48,6 +49,8 @@ def init_database(
 ) -> list[str]:
     """Create the schema (and on PostgreSQL the application role); returns what was done."""
     recorder.create_tables()
+    with db.write() as tx:
+        collectors.create(tx)  # orderledger collect's leases (storage/collectors.py)
     done = ["tables, indexes and append-only triggers are in place"]
     outdated = views.create_tables()
     if outdated:
@@ -74,7 +77,11 @@ def init_database(
         done += _reclaim(tx, app_role, schema)
         tx.execute(f'REVOKE ALL ON SCHEMA "{schema}" FROM "{app_role}"')
         tx.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{app_role}"')
-        tables = {**PRIVILEGES, **dict.fromkeys(view_tables, VIEW_PRIVILEGES)}
+        tables = {
+            **PRIVILEGES,
+            **dict.fromkeys(view_tables, VIEW_PRIVILEGES),
+            collectors.TABLE: collectors.PRIVILEGES,
+        }
         for table, privileges in tables.items():
             tx.execute(f'REVOKE ALL ON {table} FROM "{app_role}"')
             tx.execute(f'GRANT {privileges} ON {table} TO "{app_role}"')

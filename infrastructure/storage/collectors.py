@@ -25,6 +25,8 @@ CREATE = (
     " owner TEXT NOT NULL, pid INTEGER NOT NULL, started TEXT NOT NULL, heartbeat TEXT NOT NULL,"
     " status TEXT NOT NULL, PRIMARY KEY (venue, account))"
 )
+PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
+"""What the application role may do to the table (its rows are leases, not facts)."""
 NO_ACCOUNT = ""
 """How a collector without an account (a FIX log names its accounts itself) is keyed."""
 
@@ -40,6 +42,13 @@ class LeaseRow:
     started: datetime
     heartbeat: datetime
     status: dict[str, Any]
+
+
+def create(tx: Tx) -> None:
+    """Create the table if it is missing (an application role that may create nothing finds it
+    made by ``orderledger db init``, which grants it the rows)."""
+    if not table_columns(tx, TABLE):
+        tx.execute(CREATE)
 
 
 def _row(found: Any) -> LeaseRow:
@@ -76,7 +85,7 @@ def take_lease(
     nothing) when another owner holds it and is not ``gone``."""
     try:
         with db.write() as tx:
-            tx.execute(CREATE)
+            create(tx)
             held = _holder(tx, venue, account)
             if held is not None and held.owner != owner and not gone(held):
                 return held
@@ -129,4 +138,13 @@ def read_collectors(db: Database) -> list[LeaseRow]:
     return [_row(r) for r in rows]
 
 
-__all__ = ["NO_ACCOUNT", "LeaseRow", "beat", "read_collectors", "release", "take_lease"]
+__all__ = [
+    "NO_ACCOUNT",
+    "PRIVILEGES",
+    "LeaseRow",
+    "beat",
+    "create",
+    "read_collectors",
+    "release",
+    "take_lease",
+]

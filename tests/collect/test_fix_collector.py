@@ -20,28 +20,10 @@ from orderledger.infrastructure.collect.registry import configure
 from orderledger.infrastructure.collect.runner import Collector
 from tests.support.clock import ManualClock
 from tests.support.collect import books
-from tests.support.fixlog import Session
+from tests.support.fixlog import session_lines
 
 pytestmark = pytest.mark.timeout(60)
 POLL = 0.2
-
-
-def session_lines(orders: int = 3) -> list[bytes]:
-    """A venue's execution reports as QuickFIX C++ logs them (``<stamp> : <message>``, SOH kept):
-    per order New, a fill of 3 @ 100, a fill of 7 @ 101 (filled)."""
-    venue = Session(sender="VENUEX", target="DESK1", style="quickfixn")
-    lines = []
-    for n in range(1, orders + 1):
-        common = f"11=F-{n}|37=O-{n}|1=ACC-7|55=BTC-USD|54=1|38=10|40=2|44=101|59=1"
-        at = f"20261120-10:0{n}:00.000"
-        lines.append(venue.message(at, f"35=8|{common}|17=N-{n}|150=0|39=0|14=0|151=10|6=0|60={at}"))
-        lines.append(
-            venue.message(at, f"35=8|{common}|17=A-{n}|150=F|39=1|32=3|31=100|14=3|151=7|6=100|60={at}")
-        )
-        lines.append(
-            venue.message(at, f"35=8|{common}|17=B-{n}|150=F|39=2|32=7|31=101|14=10|151=0|6=100.7|60={at}")
-        )
-    return [line.encode() for line in lines]
 
 
 def clean_books(url: str, lines: list[bytes]) -> dict[str, Any]:

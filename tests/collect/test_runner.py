@@ -16,7 +16,7 @@ from orderledger.infrastructure.application.collectors import CollectorBusyError
 from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.source import CredentialsRejected
 from orderledger.infrastructure.collect.timing import Backoff
-from tests.support.clock import ManualClock
+from tests.support.clock import ManualClock, until
 from tests.support.collect import ScriptedSource
 
 pytestmark = pytest.mark.timeout(60)
@@ -126,3 +126,47 @@ def test_backoff_is_exponential_with_full_jitter_and_honours_retry_after() -> No
     assert backoff.delay(10, 0.25) == 7.5
     # a venue's Retry-After of 12 s wins over a shorter draw
     assert backoff.delay(0, 0.25, retry_after=12.0) == 12.0
+
+
+def test_on_start_the_venues_open_orders_are_reconciled_with_explicit_corrections(ledger_url: str) -> None:
+    async def scenario() -> None:
+        async with AsyncOrderLedger(ledger_url) as ledger:
+            # Given the ledger holds c-1 open (acknowledged as V-1), which the venue no longer has,
+            await ledger.record(request("c-1", "2026-11-20T10:00:00Z"))
+            await ledger.record(
+                {
+                    "type": "accepted",
+                    "client_order_id": "c-1",
+                    "venue_order_id": "V-1",
+                    "ts": "2026-11-20T10:00:01Z",
+                }
+            )
+            # and the venue has an open order V-9 the ledger never heard of,
+            source = ScriptedSource()
+            source.open = [
+                {
+                    "venue_order_id": "V-9",
+                    "instrument": "ETH-USDT",
+                    "side": "sell",
+                    "order_type": "limit",
+                    "quantity": "2",
+                    "price": "3000",
+                    "status": "open",
+                }
+            ]
+            clock = ManualClock()
+            collector = Collector(ledger, source, timing=clock.timing(), reconcile_every=None)
+            task = asyncio.create_task(collector.run())
+            await clock.sleeping(1)  # streaming: the status loop waits
+            await until(lambda: collector.status.state == "streaming")
+            collector.stop()
+            await task
+            # then c-1 is closed and V-9 booked, both by the reconciliation's explicit events
+            orders = {o.client_order_id: o for o in await ledger.orders()}
+            assert orders["c-1"].status.value == "canceled"
+            (booked,) = [o for o in orders.values() if o.venue_order_ids == ("V-9",)]
+            assert (booked.status.value, booked.quantity) == ("accepted", Decimal(2))
+            sources = {e.source for e in await ledger.events(types=("OrderCanceled",))}
+            assert sources == {"reconciliation"}
+
+    asyncio.run(scenario())

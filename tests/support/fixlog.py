@@ -49,3 +49,42 @@ class Session:
 
     def prefix(self, at: str) -> str:
         return {"quickfixj": f"{at}: ", "quickfixn": f"{at} : ", "bare": ""}[self.style]
+
+
+def session_lines(orders: int = 3) -> list[bytes]:
+    """A venue's execution reports as QuickFIX C++ logs them (``<stamp> : <message>``, SOH kept):
+    per order New, a fill of 3 @ 100, a fill of 7 @ 101 (filled)."""
+    venue = Session(sender="VENUEX", target="DESK1", style="quickfixn")
+    lines = []
+    for n in range(1, orders + 1):
+        common = f"11=F-{n}|37=O-{n}|1=ACC-7|55=BTC-USD|54=1|38=10|40=2|44=101|59=1"
+        at = f"20261120-10:0{n}:00.000"
+        lines.append(venue.message(at, f"35=8|{common}|17=N-{n}|150=0|39=0|14=0|151=10|6=0|60={at}"))
+        lines.append(
+            venue.message(at, f"35=8|{common}|17=A-{n}|150=F|39=1|32=3|31=100|14=3|151=7|6=100|60={at}")
+        )
+        lines.append(
+            venue.message(at, f"35=8|{common}|17=B-{n}|150=F|39=2|32=7|31=101|14=10|151=0|6=100.7|60={at}")
+        )
+    return [line.encode() for line in lines]
+
+
+def write_session(path: str, orders: int = 4) -> None:
+    """What docs/collect.md's FIX example follows: an engine's log of ``orders`` orders (3
+    lines each), half written, then backed up (renamed, QuickFIX C++'s ``backup()``) and the
+    rest written to a fresh log at ``path``."""
+    import os
+
+    lines = session_lines(orders)
+    half = len(lines) // 2
+    with open(path, "ab") as log:
+        log.write(b"".join(line + b"\n" for line in lines[:half]))
+    os.rename(path, path.replace(".current.", ".backup.1."))
+    with open(path, "ab") as log:
+        log.write(b"".join(line + b"\n" for line in lines[half:]))
+
+
+if __name__ == "__main__":  # docs/collect.md: python -m tests.support.fixlog PATH
+    import sys
+
+    write_session(sys.argv[1])

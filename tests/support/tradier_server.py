@@ -216,10 +216,12 @@ def published_venue(**options: Any) -> TradierVenue:
     return venue
 
 
-if __name__ == "__main__":  # pragma: no cover (docs/collect.md's example)
+if __name__ == "__main__":  # docs/collect.md: python -m tests.support.tradier_server [PORT]
     import sys
 
-    server = published_venue().start()
+    server = published_venue()
+    server.port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    server.start()
     sys.stdout.write(f"{server.url} account {ACCOUNT} token {TOKEN}\n")
     sys.stdout.flush()
     try:
