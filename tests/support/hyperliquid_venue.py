@@ -29,6 +29,8 @@ import asyncio
 import copy
 import json
 import re
+import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -480,13 +482,55 @@ def source_config(
     )
 
 
+class VenueThread:
+    """The loopback venue on an event loop of its own thread, for a test that runs the real
+    command in a subprocess: ``call(venue.publish, update)`` runs a venue coroutine there."""
+
+    def __init__(self, **options: Any) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.venue = LoopbackHyperliquid(**options)
+
+    def call(self, function: Callable[..., Any], *args: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(function(*args), self.loop).result(60)
+
+    def __enter__(self) -> VenueThread:
+        self.thread.start()
+        self.call(self.venue.start)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.call(self.venue.stop)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(30)
+
+
+async def _serve(port: int) -> None:
+    venue = LoopbackHyperliquid()
+    venue.port = port
+    await venue.start()
+    for update in session():
+        await venue.publish(update)
+    sys.stdout.write(f"{venue.base} user {USER}\n")
+    sys.stdout.flush()
+    await asyncio.Event().wait()
+
+
 __all__ = [
     "FAULTS",
     "GREETING",
     "USER",
     "LoopbackHyperliquid",
     "Update",
+    "VenueThread",
     "funding_entry",
     "session",
     "source_config",
 ]
+
+
+if __name__ == "__main__":  # docs/collect.md: python -m tests.support.hyperliquid_venue [PORT]
+    import contextlib
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
