@@ -233,9 +233,10 @@ class LoopbackHyperliquid:
 
     async def drop_connections(self) -> None:
         """Close every WebSocket connection (the venue drops the clients)."""
-        for connection in list(self.connections):
+        for connection in list(self.connections):  # a client may dial again meanwhile: kept
             await connection.socket.close()
-        self.connections.clear()
+            if connection in self.connections:
+                self.connections.remove(connection)
 
     async def wait_for(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
         """Wait until ``predicate()`` holds (checked whenever the venue's state changes)."""
