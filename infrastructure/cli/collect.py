@@ -14,7 +14,6 @@ from typing import Annotated, Any
 
 import typer
 
-from orderledger.infrastructure.application.aio import AsyncOrderLedger
 from orderledger.infrastructure.cli.app import seconds, state
 from orderledger.infrastructure.collect.credentials import Credentials
 from orderledger.infrastructure.collect.registry import (
@@ -47,7 +46,12 @@ def collect(
     ] = None,
     option: Annotated[
         list[str] | None,
-        typer.Option("--option", "-o", help=f"A venue option, NAME=VALUE; repeatable ({option_help()})."),
+        typer.Option(
+            "--option",
+            "-o",
+            help=f"A venue option, NAME=VALUE; repeatable ({option_help()}).",
+            metavar="NAME=VALUE",
+        ),
     ] = None,
     credentials_file: Annotated[
         str | None,
@@ -83,6 +87,9 @@ def collect(
         if terminal:
             sys.stderr.write("\r\x1b[K" + status_line(figures))
             sys.stderr.flush()
+
+    # Start-up cost: the asyncio ledger loads only for `collect`, not with every command.
+    from orderledger.infrastructure.application.aio import AsyncOrderLedger
 
     async def run() -> None:
         async with AsyncOrderLedger(state.url) as ledger:

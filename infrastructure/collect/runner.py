@@ -148,10 +148,14 @@ class Collector:
             try:
                 self.status.state = "connecting"
                 await self.source.connect()
+                # The venue's open orders are read before the backfill, so the ledger they are
+                # compared with knows everything up to a later moment than they show: an order
+                # they lack has closed at the venue, and its fills are in the backfill.
+                snapshot = await self._open_orders() if first else None
                 await self._backfill()
-                if first:
-                    await self._reconcile()
-                    first = False
+                if snapshot is not None:
+                    await self._reconcile(snapshot)
+                first = False
                 attempt = 0
                 self.status.state = "streaming"
                 self.status.error = None
@@ -211,13 +215,21 @@ class Collector:
                 with contextlib.suppress(ConnectionLost):  # the stream will notice and reconnect
                     await self._reconcile()
 
-    async def _reconcile(self) -> None:
-        """The venue's open orders against the ledger, corrections applied as explicit events."""
+    async def _open_orders(self) -> list[dict[str, Any]] | None:
+        """The venue's open orders, or None for a source that cannot say (a FIX log)."""
         source = self.source
         if not getattr(source, "reconciles", True) or source.account is None:
+            return None
+        return await source.open_orders()
+
+    async def _reconcile(self, rows: list[dict[str, Any]] | None = None) -> None:
+        """The venue's open orders (``rows``, else read now) against the ledger once what arrived
+        is durable, corrections applied as explicit events."""
+        source = self.source
+        rows = await self._open_orders() if rows is None else rows
+        if rows is None:
             return
         self.status.state = "reconciling"
-        rows = await source.open_orders()
         await self.durable()
         snapshot = {
             "venue": source.venue,

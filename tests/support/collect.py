@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -30,6 +31,7 @@ class ScriptedSource:
         self.options: dict[str, Any] = {}
         self.history: list[dict[str, Any]] = []
         self.open: list[dict[str, Any]] = []
+        self.venue_ids: dict[str, str] = {}  # the venue's order ID of each client order ID
         self.connects = 0
         self.closes = 0
         self.backfills: list[datetime | None] = []
@@ -72,7 +74,30 @@ class ScriptedSource:
                 yield orjson.dumps(message)
 
     async def open_orders(self) -> list[dict[str, Any]]:
-        return list(self.open)
+        """``open`` when the test set it, else the orders the venue's history leaves open."""
+        if self.open:
+            return list(self.open)
+        orders: dict[str, dict[str, Any]] = {}
+        for m in self.history:
+            if m["type"] == "request":
+                orders[m["client_order_id"]] = {
+                    "client_order_id": m["client_order_id"], "instrument": m["instrument"], "side": m["side"],
+                    "order_type": m["order_type"], "quantity": m["quantity"], "price": m.get("price"),
+                    "filled_quantity": "0", "status": "open",
+                }  # fmt: skip
+                if m["client_order_id"] in self.venue_ids:  # the venue knows it from the request on
+                    orders[m["client_order_id"]]["venue_order_id"] = self.venue_ids[m["client_order_id"]]
+            elif m["type"] == "accepted" and m["client_order_id"] in orders:
+                orders[m["client_order_id"]]["venue_order_id"] = m["venue_order_id"]
+            elif m["type"] == "fill" and m.get("client_order_id") in orders:
+                row = orders[m["client_order_id"]]
+                row["filled_quantity"] = str(Decimal(row["filled_quantity"]) + Decimal(m["quantity"]))
+                row["status"] = "partially_filled"
+        return [
+            r
+            for r in orders.values()
+            if "venue_order_id" in r and Decimal(r["filled_quantity"]) < Decimal(r["quantity"])
+        ]
 
     async def close(self) -> None:
         self.closes += 1
