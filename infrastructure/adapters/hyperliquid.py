@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -72,7 +73,11 @@ from orderledger.infrastructure.adapters.common import (
     text_or_none,
     time_from_millis,
 )
-from orderledger.infrastructure.adapters.snapshots import OpenOrdersDiffer
+from orderledger.infrastructure.adapters.snapshots import (
+    OpenOrdersDiffer,
+    parse_open_orders,
+    snapshot_document,
+)
 
 SOURCE = "hyperliquid"
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -449,26 +454,7 @@ class HyperliquidAdapter:
         if user != "-":
             self.feed_user(user)
         orders = [_object(o, "openOrders[]") for o in _list(data, "openOrders")]
-        rows = []
-        for order in orders:
-            oid, coin = text_or_none(order.get("oid")), text_or_none(order.get("coin"))
-            side = SIDES.get(text_or_none(order.get("side")) or "")
-            if oid is None or coin is None or side is None:
-                raise AdapterError("a webData2 open order needs oid, coin and side B/A")
-            size, original = decimal_text(order.get("sz"), "sz"), decimal_text(order.get("origSz"), "origSz")
-            quantity = original or size
-            filled = decimal_text(Decimal(original) - Decimal(size or "0"), "filled") if original else "0"
-            rows.append(
-                {
-                    "venue_order_id": oid,
-                    "client_order_id": text_or_none(order.get("cloid")),
-                    "instrument": self.spot.instrument(coin),
-                    "side": side,
-                    "quantity": quantity,
-                    "price": positive_text(order.get("limitPx"), "limitPx"),
-                    "filled_quantity": filled,
-                }
-            )
+        rows = [open_order_row(order, self.spot) for order in orders]
         differ = self._open.get(user)
         if differ is None:
             differ = OpenOrdersDiffer()
@@ -493,6 +479,42 @@ class HyperliquidAdapter:
         if not out and not changes:
             notes.append("webData2: open orders unchanged")
         return out
+
+
+def open_order_row(order: Mapping[str, Any], spot: SpotNames) -> dict[str, Any]:
+    """One open order (webData2 ``openOrders``, info ``frontendOpenOrders`` / ``openOrders``)
+    as a row of a reconciliation snapshot's ``open_orders`` (docs/reconciliation.md)."""
+    oid, coin = text_or_none(order.get("oid")), text_or_none(order.get("coin"))
+    side = SIDES.get(text_or_none(order.get("side")) or "")
+    if oid is None or coin is None or side is None:
+        raise AdapterError("a Hyperliquid open order needs oid, coin and side B/A")
+    size, original = decimal_text(order.get("sz"), "sz"), decimal_text(order.get("origSz"), "origSz")
+    filled = decimal_text(Decimal(original) - Decimal(size or "0"), "filled") if original else "0"
+    market = "market" in (text_or_none(order.get("orderType")) or "").lower()
+    return {
+        "venue_order_id": oid,
+        "client_order_id": text_or_none(order.get("cloid")),
+        "instrument": spot.instrument(coin),
+        "side": side,
+        "order_type": "market" if market else "limit",
+        "quantity": original or size,
+        "price": None if market else positive_text(order.get("limitPx"), "limitPx"),
+        "filled_quantity": filled,
+        "status": "open",
+    }
+
+
+def web_data_snapshot(data: Any, spot: SpotNames, *, venue: str, as_of: datetime) -> dict[str, Any]:
+    """A ``webData2`` frame's ``data`` (a trader's complete open orders) as a reconciliation
+    snapshot of the account named by the trader's address (``snapshots`` format), as of the
+    frame's ``serverTime`` when it has one, else ``as_of``."""
+    data = _object(data, "webData2")
+    user = text_or_none(data.get("user"))
+    if user is None or not ADDRESS.fullmatch(user):
+        raise AdapterError("a webData2 frame must name its user's address")
+    rows = [open_order_row(_object(o, "openOrders[]"), spot) for o in _list(data, "openOrders")]
+    server = time_from_millis(data.get("serverTime"), "serverTime")
+    return snapshot_document(parse_open_orders(rows), venue=venue, account=user, as_of=server or as_of)
 
 
 def funding_flow_id(coin: str, time: object) -> str:
@@ -525,5 +547,7 @@ __all__ = [
     "funding_flow_id",
     "liquidated_here",
     "liquidated_user",
+    "open_order_row",
     "user_of",
+    "web_data_snapshot",
 ]

@@ -66,6 +66,26 @@ def _lighter(config: SourceConfig) -> Source:
     from orderledger.infrastructure.collect.lighter import lighter_source
 
     return lighter_source(config)
+def _hyperliquid(config: SourceConfig) -> Source:
+    from orderledger.infrastructure.collect.hyperliquid import HyperliquidSource
+
+    return HyperliquidSource(config)
+
+
+def _hyperliquid_watch(config: SourceConfig) -> Source:
+    from orderledger.infrastructure.collect.hyperliquid import HyperliquidWatchSource
+
+    return HyperliquidWatchSource(config)
+
+
+def _ccxt(config: SourceConfig) -> Source:
+    from orderledger.infrastructure.collect.ccxt import CcxtSource
+
+    return CcxtSource(config)
+
+
+HYPERLIQUID = {"mainnet": "https://api.hyperliquid.xyz", "testnet": "https://api.hyperliquid-testnet.xyz"}
+"""Hyperliquid's info base URLs; the WebSocket URL derives from them (``https://h`` → ``wss://h/ws``)."""
 
 
 COLLECTORS: dict[str, VenueCollector] = {
@@ -102,6 +122,43 @@ COLLECTORS: dict[str, VenueCollector] = {
             "timeout": "seconds a reply may take before the connection counts as lost (default 30)",
         },
         credentials=("auth_token",),
+    ),
+    "hyperliquid": VenueCollector(
+        _hyperliquid,
+        "one user's orderUpdates, userFills and userFundings over WebSocket; info backfill"
+        " (historicalOrders, userFillsByTime, userFunding); frontendOpenOrders reconciled",
+        HYPERLIQUID,
+        options={
+            "user": "the address followed (default: --account, which is then an address)",
+            "venue": "the venue name the ledger books (default hyperliquid)",
+            "ping": "seconds between pings (default 50; the venue drops a connection silent for 60)",
+        },
+        needs_account=True,
+    ),
+    "hyperliquid-watch": VenueCollector(
+        _hyperliquid_watch,
+        "other traders' open orders from webData2, each address its own account (new and closed"
+        " orders by reconciliation); 10 addresses per connection, at most 10 connections",
+        HYPERLIQUID,
+        options={
+            "addresses": "the traders' addresses, comma-separated (at most 100)",
+            "venue": "the venue name the ledger books (default hyperliquid-watch)",
+            "ping": "seconds between pings (default 50)",
+        },
+        required=("addresses",),
+    ),
+    "ccxt": VenueCollector(
+        _ccxt,
+        "any exchange ccxt.pro supports: watch_orders, watch_my_trades; REST backfill (orders, my"
+        " trades, funding history) and fetch_open_orders reconciled; ccxt credentials from"
+        " ORDERLEDGER_CCXT_APIKEY, _SECRET, _PASSWORD, _UID, _WALLETADDRESS, _PRIVATEKEY as needed",
+        {"mainnet": "ccxt://mainnet", "testnet": "ccxt://sandbox"},
+        options={
+            "exchange": "the ccxt exchange id (binance, okx, hyperliquid, …)",
+            "venue": "the venue name the ledger books (default: the exchange id)",
+            "rate_limit": "off turns ccxt's own spacing of requests off (default on)",
+        },
+        required=("exchange",),
         needs_account=True,
     ),
 }

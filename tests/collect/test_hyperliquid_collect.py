@@ -1,0 +1,262 @@
+"""``collect hyperliquid``: the native collector (``websockets`` and ``aiohttp``) against the loopback
+Hyperliquid (tests/support/hyperliquid_venue.py), run by the real ``Collector``.
+
+The session is the venue's published examples (the HYPE order opened and canceled, the SOL
+funding, the NEAR long opened and liquidated). Under every fault schedule the collector's books
+(orders, trades, positions, parked count) equal the books of the clean stream ingested from a
+file. SQLite and PostgreSQL; no wall-clock waits (``collect_books.quick``: backoffs and
+``Retry-After`` pass at once, conditions are awaited).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orderledger.infrastructure.application.aio import AsyncOrderLedger
+from orderledger.infrastructure.application.queries import list_orders
+from orderledger.infrastructure.collect.hyperliquid import (
+    HyperliquidSource,
+    HyperliquidWatchSource,
+    watch_plan,
+)
+from orderledger.infrastructure.collect.runner import Collector
+from orderledger.infrastructure.collect.source import CredentialsRejected, Unreachable
+from orderledger.infrastructure.errors import ConfigurationError
+from tests.support.books import orders_of, trades_of
+from tests.support.collect_books import Books, clean_books, quick, until_books
+from tests.support.hyperliquid_venue import FAULTS, USER, LoopbackHyperliquid, session, source_config
+
+pytestmark = pytest.mark.timeout(120)
+
+VENUE = "hyperliquid"
+CHANNELS = ("orderUpdates", "userFills", "userFundings")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def stored_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """A SQLite file, then a private PostgreSQL schema."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+def clean() -> Books:
+    """The clean stream: every update's push frame, ingested from a file."""
+    return clean_books([_bytes(u.frame()) for u in session()], fmt="hyperliquid", venue=VENUE, account=USER)
+
+
+def _bytes(frame: dict[str, Any]) -> bytes:
+    import json
+
+    return json.dumps(frame).encode()
+
+
+async def collect(
+    url: str, schedule: list[str], venue_options: dict[str, Any] | None = None
+) -> tuple[Books, Any]:
+    """Run the session through a collector with ``schedule[i]`` happening around update ``i``,
+    then one last reconnect (whose backfill brings what the stream lost); the books at the end."""
+    pace = quick()
+    async with LoopbackHyperliquid(**(venue_options or {})) as venue, AsyncOrderLedger(url) as ledger:
+        source = HyperliquidSource(source_config(venue, pace.timing()))
+        collector = Collector(ledger, source, timing=pace.timing(), reconcile_every=None, status_every=3600)
+        task = asyncio.create_task(collector.run())
+        await venue.connected(CHANNELS)
+        await venue.play(session(), schedule, CHANNELS)
+        found = await until_books(collector, ledger, clean())
+        collector.stop()
+        await task
+        return found, (venue, pace, worked(ledger.ledger))
+
+
+def worked(ledger: Any) -> tuple[Any, ...]:
+    """Orders and trades as (ID, status, quantity, filled, side) and (trade, quantity, price, fee,
+    fee currency), positions as (instrument, quantity, realized P&L): for figures worked by hand."""
+    positions = sorted((p.instrument, p.quantity, p.realized_pnl) for p in ledger.positions())
+    return orders_of(ledger), trades_of(ledger), positions
+
+
+def test_the_clean_stream_books_the_published_session(stored_url: str) -> None:
+    # Given the collector following the user, when the session happens with no fault,
+    found, (venue, _, (orders, trades, positions)) = asyncio.run(
+        collect(stored_url, ["none"] * len(session()))
+    )
+    # then the HYPE sell of 1 is canceled, the NEAR buy of 64.8 filled, and the liquidation (an
+    # external sell sized by its fill, 64.8) filled;
+    assert orders == [
+        ("ext-hyperliquid-323550506865", "canceled", Decimal("1"), Decimal("0"), "sell"),
+        ("ext-hyperliquid-719874960000", "filled", Decimal("64.8"), Decimal("64.8"), "buy"),
+        ("ext-hyperliquid-719874965978", "filled", Decimal("64.8"), Decimal("64.8"), "sell"),
+    ]
+    # two trades: bought at 4.95 (fee 0.128304 USDC), sold at 4.6879 (fee 0.131231 USDC);
+    assert trades == [
+        ("5787071443000000", Decimal("64.8"), Decimal("4.95"), Decimal("0.128304"), "USDC"),
+        ("5787071443114480", Decimal("64.8"), Decimal("4.6879"), Decimal("0.131231"), "USDC"),
+    ]
+    # the NEAR position is flat with (4.6879 − 4.95) × 64.8 = −0.2621 × 64.8 = −16.98408 realized
+    # (before fees, as positions report it; Hyperliquid's own closedPnl says the same), and the
+    # funding's SOL book holds no position (a cash flow is no trade);
+    assert positions == [("NEAR", Decimal("0"), Decimal("-16.98408")), ("SOL", Decimal("0"), Decimal("0"))]
+    assert found["parked"] == []
+    # and these are exactly the books of the same stream ingested from a file.
+    assert found == clean()
+    # The collector backfilled orders, fills and funding from the info endpoint.
+    assert {"historicalOrders", "userFillsByTime", "userFunding"} <= {r["type"] for r in venue.info_requests}
+
+
+@pytest.mark.parametrize("fault", FAULTS[1:])
+def test_each_fault_at_each_point_ends_with_the_clean_books(stored_url: str, fault: str) -> None:
+    # Given the fault around the second update (an order still open: later updates build on it)
+    # and again around the liquidation fill (the last update),
+    schedule = ["none"] * len(session())
+    schedule[1] = schedule[-1] = fault
+    # when the session runs through the collector, then the books are the clean stream's.
+    found, (venue, pace, _) = asyncio.run(collect(stored_url, schedule))
+    assert found == clean()
+    if fault in ("drop", "restart"):
+        assert venue.dials >= 4  # the first connect, two reconnects, the last reconnect
+    if fault == "throttle":
+        assert 1.0 in pace.slept  # Retry-After: 1 waited out (on the injected clock)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(schedule=st.lists(st.sampled_from(FAULTS), min_size=len(session()), max_size=len(session())))
+def test_any_schedule_of_faults_ends_with_the_clean_books(tmp_path_factory: Any, schedule: list[str]) -> None:
+    # Given any mix of faults around the updates (SQLite; the named schedules above run on
+    # PostgreSQL too), the collector's books end equal to the clean stream's.
+    url = f"sqlite:///{tmp_path_factory.mktemp('schedule') / 'ledger.db'}"
+    found, _ = asyncio.run(collect(url, schedule))
+    assert found == clean()
+
+
+def test_a_gap_is_filled_by_paging_the_fills_by_time(stored_url: str) -> None:
+    # Given both fills lost on the stream and a venue answering at most one fill per page,
+    schedule = ["gap" if u.channel == "userFills" else "none" for u in session()]
+    found, (venue, _, _) = asyncio.run(collect(stored_url, schedule, {"fills_page": 1}))
+    # then the last reconnect's backfill pages userFillsByTime from the last booked time less the
+    # overlap, each page starting at the last fill's time (the venue's times are inclusive).
+    assert found == clean()
+    pages = [r for r in venue.info_requests if r["type"] == "userFillsByTime"]
+    starts = [r["startTime"] for r in pages]
+    assert 1790964000000 in starts  # the opening fill's time, a page's start
+    assert 1790964546856 in starts  # the liquidation fill's time, the last page's
+
+
+def test_pings_keep_the_link_and_a_missing_pong_counts_as_lost() -> None:
+    async def scenario() -> None:
+        from tests.support.clock import ManualClock
+
+        clock = ManualClock()
+        async with LoopbackHyperliquid() as venue:
+            source = HyperliquidSource(source_config(venue, clock.timing()))
+            await source.connect()
+            await venue.connected(CHANNELS)
+            # Given the link up, when 50 s pass, the collector sends {"method": "ping"},
+            await clock.sleeping(1)
+            await clock.advance(50)
+            await venue.wait_for(lambda: venue.pings == 1)
+            # and the venue's pong answers it; when the venue stops answering,
+            frames = source.frames()
+            venue.pings_answered = False
+            await clock.sleeping(1)
+            await clock.advance(50)
+            await venue.wait_for(lambda: venue.pings == 2)
+            await clock.sleeping(1)
+            await clock.advance(50)
+            # the ping still unanswered at the next one ends the stream as a lost connection.
+            with pytest.raises(Exception) as lost:
+                async for _ in frames:
+                    pass
+            assert type(lost.value).__name__ == "ConnectionLost"
+            assert str(lost.value) == "hyperliquid did not answer a ping (no pong)"
+            await source.close()
+
+    asyncio.run(scenario())
+
+
+def test_an_address_the_venue_cannot_read_is_refused_in_one_line() -> None:
+    async def scenario() -> None:
+        pace = quick()
+        async with LoopbackHyperliquid() as venue:
+            # A label is no address: refused before anything connects.
+            with pytest.raises(CredentialsRejected) as refused:
+                HyperliquidSource(source_config(venue, pace.timing(), account="main"))
+            assert str(refused.value) == (
+                "--account (the user) 'main' is not a Hyperliquid address (0x and 40 hex digits)"
+            )
+            # An endpoint nothing listens on, never reached: unreachable, not retried.
+            port = venue.port
+            await venue.stop()
+            source = HyperliquidSource(source_config(venue, pace.timing()))
+            with pytest.raises(Unreachable) as unreachable:
+                await source.connect()
+            assert str(unreachable.value).startswith(
+                f"hyperliquid at ws://127.0.0.1:{port}/ws cannot be reached:"
+            )
+            assert "\n" not in str(unreachable.value)
+            await source.close()
+
+    asyncio.run(scenario())
+
+
+def test_watched_addresses_are_spread_over_connections_within_the_venues_limits() -> None:
+    addresses = [f"0x{n:040x}" for n in range(1, 24)]
+    # 23 addresses, at most 10 users per connection: 10 + 10 + 3 on three connections.
+    assert [len(c) for c in watch_plan(addresses)] == [10, 10, 3]
+    assert {s["type"] for c in watch_plan(addresses) for s in c} == {"webData2"}
+    # At most 10 connections of 10: 101 addresses are refused in one line.
+    with pytest.raises(ConfigurationError) as refused:
+        watch_plan([f"0x{n:040x}" for n in range(101)])
+    assert str(refused.value) == (
+        "collect hyperliquid-watch follows at most 100 addresses (10 connections of 10 users), not 101"
+    )
+
+
+def test_watching_traders_records_their_new_and_closed_orders(stored_url: str) -> None:
+    others = [USER, "0x15f43d1f2dee81424afd891943262aa90f22cc2a"]
+
+    async def scenario() -> list[tuple[str, str, str, str]]:
+        pace = quick()
+        async with LoopbackHyperliquid() as venue, AsyncOrderLedger(stored_url) as ledger:
+            options = {"name": "hyperliquid-watch", "addresses": ",".join(others)}
+            source = HyperliquidWatchSource(source_config(venue, pace.timing(), account=None, **options))
+            collector = Collector(
+                ledger, source, timing=pace.timing(), reconcile_every=None, status_every=3600
+            )
+            task = asyncio.create_task(collector.run())
+            await venue.wait_for(lambda: all(venue.subscribed("webData2", a) == 1 for a in others))
+            # Given the first trader's session (the second trader has no orders): a webData2 per
+            # trader on subscribe, then one per order update of the first (4 of the 7 updates),
+            for update in session():
+                await venue.publish(update)
+            await collector.received(2 + 4)
+            await collector.durable()
+            collector.stop()
+            await task
+            rows = list_orders(ledger.ledger.db)
+            return sorted((o["client_order_id"], o["account"], o["status"], o["side"]) for o in rows)
+
+    # then each order the trader opened is recorded under the trader's address; the HYPE order,
+    # absent from two snapshots in a row (its cancel, then the NEAR order's opening), is closed;
+    # the NEAR order, absent from one snapshot only (its fill, the last), stays open.
+    assert asyncio.run(scenario()) == [
+        ("ext-hyperliquid-watch-323550506865", USER, "canceled", "sell"),
+        ("ext-hyperliquid-watch-719874960000", USER, "accepted", "buy"),
+    ]
+
+
+def test_the_endpoint_names_and_urls() -> None:
+    from orderledger.infrastructure.collect.hyperliquid import info_url, ws_url
+
+    # The venue's SDK derives the WebSocket URL from the info base: https://h → wss://h/ws.
+    assert ws_url("https://api.hyperliquid.xyz") == "wss://api.hyperliquid.xyz/ws"
+    assert ws_url("http://127.0.0.1:8080") == "ws://127.0.0.1:8080/ws"
+    assert info_url("wss://api.hyperliquid-testnet.xyz/ws") == "https://api.hyperliquid-testnet.xyz/info"
+    with pytest.raises(Unreachable):
+        ws_url("ftp://example")
