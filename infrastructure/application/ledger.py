@@ -757,6 +757,7 @@ class OrderLedger:
         """Execution quality (slippage, fees, fill ratio, times, rates) per group ``by`` over the
         orders requested in [since, until), from the store or from ``lake``, in DuckDB."""
         return execution_quality(self, by=by, since=since, until=until, lake=lake)
+
     # ------------------------------------------------------------------ collect (live venue connections)
     # infrastructure/application/collectors.py; the collectors themselves: infrastructure/collect/.
 

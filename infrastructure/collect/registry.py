@@ -66,6 +66,8 @@ def _lighter(config: SourceConfig) -> Source:
     from orderledger.infrastructure.collect.lighter import lighter_source
 
     return lighter_source(config)
+
+
 def _hyperliquid(config: SourceConfig) -> Source:
     from orderledger.infrastructure.collect.hyperliquid import HyperliquidSource
 

@@ -40,7 +40,7 @@ from orderledger.infrastructure.collect.source import (
     Unreachable,
 )
 from orderledger.infrastructure.errors import ConfigurationError
-from orderledger.infrastructure.ingest.messages import decode_json
+from orderledger.infrastructure.ingest.exact_json import decode_json
 
 POLL = 2.0
 DAYS = 7
