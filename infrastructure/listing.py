@@ -265,7 +265,7 @@ LISTINGS: dict[str, Listing] = {
                 "unrealized_pnl": SortKey("unrealized_pnl", numeric=True, nullable=True),
                 "notional": SortKey("notional", numeric=True),
             },
-            "instrument",
+            "account",
             "key",
             "",
             ("account", "venue", "instrument"),
@@ -277,7 +277,7 @@ LISTINGS: dict[str, Listing] = {
                 "venue": SortKey("venue"),
                 "version": SortKey("version"),
             },
-            "instrument",
+            "venue",
             "key",
             "",
             ("venue", "instrument", "version"),
@@ -287,8 +287,9 @@ LISTINGS: dict[str, Listing] = {
             {
                 "parent_id": SortKey("parent_id"),
                 "created": SortKey("created_at"),
+                "updated": SortKey("updated_at"),
                 "orders": SortKey("orders"),
-                "filled_quantity": SortKey("filled_quantity", numeric=True),
+                "open_orders": SortKey("open_orders"),
             },
             "parent_id",
             "parent_id",
@@ -333,7 +334,7 @@ def parse_sort(listing: str, text: str | None, *, newest: bool = False) -> Sort:
     name = text.removeprefix("-")
     if name not in spec.sorts:
         raise InvalidInputError(
-            f"sort must be one of {', '.join(spec.sort_names)} ('-' before a column: descending),"
+            f"`sort` must be one of {', '.join(spec.sort_names)} ('-' before a column: descending),"
             f" not {text!r}",
             field="sort",
         )
@@ -355,8 +356,12 @@ def _plain(value: Any) -> Any:
         return format_timestamp(value)
     if isinstance(value, Decimal | float):
         return str(value)
-    if isinstance(value, list | tuple | set | frozenset):
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted(_plain(v) for v in value)
     return value
 
 
@@ -384,23 +389,23 @@ def decode_cursor(token: str, bound: str, sort: Sort, dialect: str) -> tuple[Any
         found, key = orjson.loads(payload)
     except (ValueError, TypeError) as error:
         raise InvalidInputError(
-            "cursor is not one this API issued (pass the Next-Cursor of the page before, unchanged)",
+            "`cursor` is not one this ledger issued (pass the next cursor of the page before, unchanged)",
             field="cursor",
         ) from error
     if found != bound:
         raise InvalidInputError(
-            "cursor was issued for another filter or sort: page with the same parameters, or start"
-            " again without cursor",
+            "`cursor` was issued for another filter or sort: page with the same ones, or start again"
+            " without a cursor",
             field="cursor",
         )
     if not isinstance(key, list) or len(key) not in (1, 2):
-        raise InvalidInputError("cursor is not one this API issued", field="cursor")
+        raise InvalidInputError("`cursor` is not one this ledger issued", field="cursor")
     first = key[0]
     if sort.key.numeric and isinstance(first, str):
         try:
             first = float(first) if dialect == "sqlite" else Decimal(first)
         except (InvalidOperation, ValueError) as error:
-            raise InvalidInputError("cursor is not one this API issued", field="cursor") from error
+            raise InvalidInputError("`cursor` is not one this ledger issued", field="cursor") from error
     return (first, *key[1:])
 
 
@@ -483,7 +488,8 @@ def sorted_page(
 
     def unique(row: T) -> Any:
         if listing.key_columns:
-            return "\x1f".join(str(value_of(row, c)) for c in listing.key_columns)
+            values = (value_of(row, c) for c in listing.key_columns)
+            return "\x1f".join(f"{v:020}" if isinstance(v, int) else str(v) for v in values)
         return value_of(row, listing.tiebreak)
 
     def key(row: T) -> tuple[Any, Any]:

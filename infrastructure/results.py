@@ -300,6 +300,21 @@ class TradeRow(_Row):
     late: bool
 
 
+@dataclass(frozen=True)
+class ParentRow(_Row):
+    """A parent (a proposal, a strategy's decision: what orders name as ``parent_id``) and its
+    child orders as they stand: how many, how many still open, their accounts and instruments,
+    the first one's creation and the last change to any."""
+
+    parent_id: str
+    orders: int
+    open_orders: int
+    accounts: tuple[str, ...]
+    instruments: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
+
+
 # ---------------------------------------------------------------------- positions and P&L
 
 

@@ -178,6 +178,8 @@ class AsyncOrderLedger:
     init_database = _writes(OrderLedger.init_database)
     cost_basis = _reads(OrderLedger.cost_basis)
     set_cost_basis = _writes(OrderLedger.set_cost_basis)
+    # lists and pages
+    parents = _reads(OrderLedger.parents)
 
     # ------------------------------------------------------------------ following, placing
 

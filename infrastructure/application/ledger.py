@@ -43,6 +43,7 @@ from orderledger.infrastructure.application.arguments import Count, Version, che
 from orderledger.infrastructure.application.exports import check_export, write_export
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
 from orderledger.infrastructure.application.instruments import list_instruments
+from orderledger.infrastructure.application.parents import parent_page
 from orderledger.infrastructure.application.placing import Placement, placing
 from orderledger.infrastructure.application.queries import (
     cash_flows_by,
@@ -69,6 +70,7 @@ from orderledger.infrastructure.application.reconcile import (
 from orderledger.infrastructure.audit.search import (
     EventFilter,
     event_page,
+    events_after,
     iter_messages,
     message_page,
     orders_as_of,
@@ -109,6 +111,7 @@ from orderledger.infrastructure.results import (
     LotRow,
     MessageRecord,
     OrderRow,
+    ParentRow,
     PnlPoint,
     PnlRow,
     PositionRow,
@@ -465,9 +468,23 @@ class OrderLedger:
             items.append(item)
         return self.ingest_inbound(items)
 
-    def instruments(self, *, venue: str | None = None, every_version: bool = False) -> list[InstrumentRow]:
-        """Instrument definitions in force (or every version), from the log."""
-        return list_instruments(self.db, self.mapper, venue=venue, every_version=every_version)
+    def instruments(
+        self,
+        *,
+        venue: str | None = None,
+        every_version: bool = False,
+        instrument: str | None = None,
+        limit: Count | None = None,
+        sort: str | None = None,
+        cursor: str | None = None,
+        count: bool = False,
+    ) -> Page[InstrumentRow]:
+        """Instrument definitions in force (or every version), from the log, by venue and
+        instrument unless ``sort`` says otherwise; a :class:`Page`, as :meth:`orders` answers."""
+        rows = list_instruments(self.db, self.mapper, venue=venue, every_version=every_version)
+        where = Filter(venue=venue, instrument=instrument, limit=limit, sort=sort, cursor=cursor)
+        order = ordering("instruments", where, "python", every_version=every_version)
+        return sorted_page([r for r in rows if _held(r, where)], order, row_value, limit, count=count)
 
     def _fold_inline(
         self, tx: Any, committed: list[tuple[int, OrderEvent]], decided: dict[str, Order]
@@ -832,12 +849,20 @@ class OrderLedger:
         as_of: datetime | None = None,
         event_time: bool = False,
         cost_basis: str | None = None,
-    ) -> list[PositionRow]:
+        account: str | None = None,
+        venue: str | None = None,
+        instrument: str | None = None,
+        limit: Count | None = None,
+        sort: str | None = None,
+        cursor: str | None = None,
+        count: bool = False,
+    ) -> Page[PositionRow]:
         """Positions with realized P&L, and unrealized P&L for the instruments given a mark;
         now, or as they stood ``as_of`` a time (folded from the log). The live view keeps
         average cost; ``cost_basis`` (average, fifo, lifo, hifo) folds the log under that rule
         instead, leaving the view untouched. A mark for an instrument no position holds is
-        refused (a typo would otherwise value nothing)."""
+        refused (a typo would otherwise value nothing). By account, venue and instrument unless
+        ``sort`` says otherwise; a :class:`Page`, as :meth:`orders` answers."""
         marks = dict(marks or {})
         cost_basis = self._rule_of(cost_basis)
         if cost_basis is not None:
@@ -859,7 +884,12 @@ class OrderLedger:
             raise InvalidInputError(
                 f"mark {unknown[0]}: no position in that instrument (held: {held})", field="mark"
             )
-        return rows
+        where = Filter(
+            account=account, venue=venue, instrument=instrument, limit=limit, sort=sort, cursor=cursor
+        )
+        selection = {"marks": marks, "as_of": as_of, "event_time": event_time, "cost_basis": cost_basis}
+        order = ordering("positions", where, "python", **selection)
+        return sorted_page([r for r in rows if _held(r, where)], order, row_value, limit, count=count)
 
     def export(
         self,
@@ -997,13 +1027,8 @@ class OrderLedger:
 
     def events_after(self, position: Count, limit: Count) -> list[EventRecord]:
         """Up to ``limit`` committed events after log ``position``, in log order (what a live
-        follower reads next; ``message_id`` is not read here: ``history`` has it)."""
-        notifications = self.recorder.select_notifications(position, limit, inclusive_of_start=False)
-        decode = self.mapper.decode
-        return [
-            EventRecord.of(n.id, decode(n.topic, n.state, n.originator_id, n.originator_version), None)
-            for n in notifications
-        ]
+        follower reads next), each as :meth:`events` gives it."""
+        return [EventRecord.of(p, e, m) for p, e, m in events_after(self.db, self.mapper, position, limit)]
 
     def log_position(self) -> int:
         """The position of the last committed event (0 for an empty log)."""
@@ -1189,6 +1214,27 @@ class OrderLedger:
             reconciler.apply(found, origin=origin)
         return ReconcileReport(parsed.venue, parsed.account, apply, tuple(found))
 
+    # ------------------------------------------------------------------ lists and pages
+
+    def parents(
+        self,
+        *,
+        account: str | None = None,
+        venue: str | None = None,
+        instrument: str | None = None,
+        limit: Count | None = None,
+        sort: str | None = None,
+        cursor: str | None = None,
+        count: bool = False,
+    ) -> Page[ParentRow]:
+        """The parents the orders name (``parent_id``), each with its child orders' count, open
+        count, accounts, instruments and times; of the orders of an account, venue or instrument;
+        by parent ID unless ``sort`` says otherwise. A :class:`Page`, as :meth:`orders` answers."""
+        where = Filter(
+            account=account, venue=venue, instrument=instrument, limit=limit, sort=sort, cursor=cursor
+        )
+        return parent_page(self.db, where, count=count)
+
 
 def _matches(row: OrderRow, where: Filter) -> bool:
     """The orders view's filter, applied to an order folded from the log."""
@@ -1203,6 +1249,15 @@ def _matches(row: OrderRow, where: Filter) -> bool:
         all(value is None or value == actual for value, actual in wanted)
         and (where.since is None or row.created_at >= where.since)
         and (where.until is None or row.created_at <= where.until)
+    )
+
+
+def _held(row: Any, where: Filter) -> bool:
+    """Whether a position or an instrument is of the account, venue and instrument ``where``
+    names (those it names)."""
+    return all(
+        getattr(where, name) is None or getattr(where, name) == getattr(row, name)
+        for name in ("account", "venue", "instrument")
     )
 
 

@@ -148,6 +148,16 @@ def event_page(
     return read_page(db, keyset, order, where.limit, convert, count=count)
 
 
+def events_after(
+    db: Database, mapper: LedgerMapper, position: int, limit: int
+) -> list[tuple[int, OrderEvent, int | None]]:
+    """Up to ``limit`` committed events after log ``position``, in log order: (notification ID,
+    event, message ID), as :func:`search_events` reads them."""
+    keyset = replace(event_keyset(db, EventFilter()), start=(position,))
+    rows, _ = keyset.page(db, limit)
+    return list(decoded_events(mapper, rows))
+
+
 def event_record(position: int, event: OrderEvent, message_id: int | None) -> dict[str, Any]:
     """One event as JSON-ready data: header fields first, then its payload."""
     return EventRecord.of(position, event, message_id).to_json()

@@ -15,7 +15,6 @@ from typing import Any
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import parse_timestamp
 from orderledger.infrastructure.application.display import Precision
-from orderledger.infrastructure.application.follow import log_record, read_after
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.queries import parse_marks
 from orderledger.infrastructure.ingest.processing import Result
@@ -33,10 +32,6 @@ class LogEntry:
 
 def _time(value: str | None, name: str) -> datetime | None:
     return None if value is None else parse_timestamp(value, name)
-
-
-VERIFY_FIELDS = ("ok", "events", "head", "broken", "view_problems", "views_behind")
-"""What ``GET /verify`` answers (a subset of ``orderledger verify --json``)."""
 
 
 def _json_page(rows: Page[Any]) -> Page[dict[str, Any]]:
@@ -149,8 +144,19 @@ class LedgerService:
         """A page of the trade blotter."""
         return self._shown_page(self.ledger.trades(**page))
 
-    def positions(self, marks: list[str], cost_basis: str | None = None) -> list[dict[str, Any]]:
-        return self._shown(self.ledger.positions(marks=parse_marks(marks), cost_basis=cost_basis))
+    def positions(self, marks: list[str], cost_basis: str | None = None, **page: Any) -> Page[dict[str, Any]]:
+        """A page of positions (``page``: the filters and paging of ``http.listing.ListQuery``)."""
+        return self._shown_page(
+            self.ledger.positions(marks=parse_marks(marks), cost_basis=cost_basis, **page)
+        )
+
+    def instruments(self, *, every_version: bool, **page: Any) -> Page[dict[str, Any]]:
+        """A page of instrument definitions."""
+        return _json_page(self.ledger.instruments(every_version=every_version, **page))
+
+    def parents(self, **page: Any) -> Page[dict[str, Any]]:
+        """A page of parents and their child orders."""
+        return _json_page(self.ledger.parents(**page))
 
     def lots(self, cost_basis: str, closed: bool) -> list[dict[str, Any]]:
         return self._shown(self.ledger.lots(cost_basis=cost_basis, closed=closed))
@@ -194,8 +200,8 @@ class LedgerService:
         return _json_page(self.ledger.messages(outcome=outcome, parked=parked, **page))
 
     def verify(self) -> dict[str, Any]:
-        report = self.ledger.verify().to_json()
-        return {k: report[k] for k in VERIFY_FIELDS}
+        """Every section ``orderledger verify --json`` prints, with its reasons."""
+        return self.ledger.verify().to_json()
 
     # ------------------------------------------------------------------ the log, for the stream
 
@@ -209,9 +215,9 @@ class LedgerService:
         return {"status": "ok", "head": self.head(), "cost_basis": self.ledger.cost_basis()}
 
     def log_after(self, position: int, limit: int) -> list[LogEntry]:
-        """Up to ``limit`` committed events after ``position``, in log order."""
-        records = (log_record(committed) for committed in read_after(self.ledger, position, limit))
-        return [LogEntry(r["position"], r["type"], r) for r in records]
+        """Up to ``limit`` committed events after ``position``, in log order, each with the
+        fields of a ``GET /events`` row."""
+        return [LogEntry(r.position, r.type, r.to_json()) for r in self.ledger.events_after(position, limit)]
 
     def close(self) -> None:
         self.ledger.close()

@@ -26,21 +26,44 @@ from tests.support.http_docs import ROOT
 # Prices chosen so that text order and numeric order differ ("99.5" > "100.25" as text) and two
 # fills tie on price (the tiebreak decides between them); order m-1 is a market order (no price).
 PRICES = ("100", "99.5", "100.25", "100", "7", "1000")
+INSTRUMENTS = ("BTC-USDT",) * 4 + ("ETH-USDT", "SOL-USDT")
+PARENTS = ("P1", "P1", "P2", "P3", "P3", "P3")
+
+
+def definition(instrument: str, contract_size: str, ts: str) -> dict[str, Any]:
+    """An okx swap's definition (docs/messages.md, "Instruments")."""
+    return {
+        "type": "instrument",
+        "venue": "okx",
+        "instrument": instrument,
+        "kind": "swap",
+        "contract_size": contract_size,
+        "settle_currency": "USDT",
+        "base_currency": instrument.split("-")[0],
+        "quote_currency": "USDT",
+        "ts": ts,
+    }
 
 
 def seed(ledger: OrderLedger, account: str = "alpha") -> None:
-    """Six limit orders and a market order of ``account``, each filled once, one fill rejected
-    (the journal holds a rejected line), and a fill nobody requested (parked)."""
+    """Six limit orders and a market order of ``account`` in three instruments, under three
+    parents, each filled once; one fill rejected (the journal holds a rejected line), a fill
+    nobody requested (parked); two okx swaps defined, one of them twice."""
     lines = []
-    for i, price in enumerate(PRICES):
+    for i, (price, instrument, parent) in enumerate(zip(PRICES, INSTRUMENTS, PARENTS, strict=True)):
         cid = f"{account}-c-{i}"
-        lines.append(
-            request(cid, account=account, price=price, quantity=str(i + 1), ts=f"2026-11-20T10:00:0{i}Z")
-        )
+        ts = f"2026-11-20T10:00:0{i}Z"
+        details = {"price": price, "quantity": str(i + 1), "instrument": instrument, "parent_id": parent}
+        lines.append(request(cid, account=account, ts=ts, **details))
         lines.append(fill(cid, f"t-{i}", "1", price, ts=f"2026-11-20T10:01:0{5 - i}Z"))
     market = {**request(f"{account}-m-1", account=account, order_type="market"), "price": None}
     lines += [market, fill(f"{account}-m-1", "t-m", "1", "50"), fill(f"{account}-c-0", "t-bad", "-1")]
     lines.append(fill(f"{account}-nobody", "t-p", "1", "1"))
+    lines += [
+        definition("BTC-USDT-SWAP", "0.01", "2026-11-19T00:00:00Z"),
+        definition("ETH-USDT-SWAP", "0.1", "2026-11-19T00:00:00Z"),
+        definition("BTC-USDT-SWAP", "0.001", "2026-11-20T00:00:00Z"),
+    ]
     ledger.ingest_lines([json.dumps(line) for line in lines])
 
 
@@ -73,7 +96,16 @@ def follow(client: TestClient, path: str, **query: Any) -> tuple[list[dict[str, 
         pages += 1
 
 
-PATHS = {"orders": "/orders", "trades": "/trades", "events": "/events", "messages": "/messages"}
+PATHS: dict[str, tuple[str, dict[str, str]]] = {
+    "orders": ("/orders", {}),
+    "trades": ("/trades", {}),
+    "events": ("/events", {}),
+    "messages": ("/messages", {}),
+    "parked": ("/messages", {"parked": "true"}),
+    "positions": ("/positions", {}),
+    "instruments": ("/instruments", {"all_versions": "true"}),
+    "parents": ("/parents", {}),
+}
 
 
 def sorts_of(listing: str) -> list[str]:
@@ -88,16 +120,19 @@ def sorts_of(listing: str) -> list[str]:
 @pytest.mark.parametrize("listing", list(PATHS))
 def test_pages_concatenate_to_the_unpaged_list(seeded: Any, listing: str) -> None:
     _, client = seeded
+    path, query = PATHS[listing]
     for sort in sorts_of(listing):
         # Given the whole list in one read, in this sort
-        whole = client.get(PATHS[listing], params={"sort": sort, "limit": 5000})
+        whole = client.get(path, params={**query, "sort": sort, "limit": 5000})
         assert whole.status_code == 200 and "Link" not in whole.headers
-        # When it is read 3 rows a page
-        rows, pages = follow(client, PATHS[listing], sort=sort, limit=3)
-        # Then the pages hold the same rows in the same order, in ceil(n / 3) pages (the page
-        # that ends the list says so: no empty page follows)
+        assert whole.json(), sort
+        # When it is read 3 rows a page (1 for a list of 3 rows or fewer)
+        size = 3 if len(whole.json()) > 3 else 1
+        rows, pages = follow(client, path, **query, sort=sort, limit=size)
+        # Then the pages hold the same rows in the same order, in ceil(n / size) pages (the
+        # page that ends the list says so: no empty page follows)
         assert rows == whole.json(), sort
-        assert pages == max(1, -(-len(rows) // 3)), sort
+        assert pages == -(-len(rows) // size), sort
 
 
 def test_amounts_sort_as_numbers_with_ties_broken_by_log_position(seeded: Any) -> None:
@@ -210,12 +245,12 @@ def test_a_cursor_is_bound_to_its_filter_and_sort_and_sealed(seeded: Any) -> Non
 
 def test_parked_messages_are_a_list_of_their_own(seeded: Any) -> None:
     _, client = seeded
-    # The one fill nobody requested is parked; the journal holds 16 lines: 7 requests, 7 fills,
-    # the rejected fill, the parked one (7 + 7 + 1 + 1 = 16)
+    # The one fill nobody requested is parked; the journal holds 19 lines: 7 requests, 7 fills,
+    # the rejected fill, the parked one, 3 definitions (7 + 7 + 1 + 1 + 3 = 19)
     parked = client.get("/messages", params={"parked": "true", "count": "true"})
     assert [m["client_order_id"] for m in parked.json()] == ["alpha-nobody"]
     assert parked.headers["Total-Count"] == "1"
-    assert client.get("/messages", params={"count": "true"}).headers["Total-Count"] == "16"
+    assert client.get("/messages", params={"count": "true"}).headers["Total-Count"] == "19"
 
 
 # ---------------------------------------------------------------------- under concurrent ingest
@@ -358,3 +393,20 @@ def test_the_docs_paging_example_reads_the_whole_list() -> None:
             for path, sort in (("/trades", "-price"), ("/orders", "newest"), ("/events", "type")):
                 whole = client.get(path, params={"sort": sort}).json()
                 assert namespace["every_row"](server.url, path, sort=sort) == whole
+
+
+def test_parents_count_their_orders(seeded: Any) -> None:
+    _, client = seeded
+    # P1: c-0 (1 of 1 filled: closed) and c-1 (1 of 2: open); P2: c-2 (1 of 3: open); P3: c-3,
+    # c-4, c-5 (1 of 4, 5, 6: all open), in BTC-USDT, ETH-USDT and SOL-USDT
+    rows = client.get("/parents", params={"sort": "-orders"}).json()
+    assert [(r["parent_id"], r["orders"], r["open_orders"]) for r in rows] == [
+        ("P3", 3, 3),
+        ("P1", 2, 1),
+        ("P2", 1, 1),
+    ]
+    assert rows[0]["instruments"] == ["BTC-USDT", "ETH-USDT", "SOL-USDT"]
+    assert rows[0]["created_at"] == "2026-11-20T10:00:03.000000Z"
+    # Only the orders in ETH-USDT: P3 alone, with its one order there
+    only = client.get("/parents", params={"instrument": "ETH-USDT"}).json()
+    assert [(r["parent_id"], r["orders"]) for r in only] == [("P3", 1)]

@@ -81,21 +81,28 @@ async def get_trades(
     return send_page(request, response, rows)
 
 
-@router.get("/positions")
+@router.get("/positions", dependencies=[KnownParameters], responses=PAGE_RESPONSES)
 async def get_positions(
     role: Read,
     ledger: Ledger,
+    request: Request,
     response: Response,
+    page: Annotated[ListQuery, paging("positions")],
     mark: Annotated[list[str], Query(description="INSTRUMENT=PRICE, repeatable")] = [],  # noqa: B006
     cost_basis: CostBasis = None,
 ) -> list[dict[str, Any]]:
-    """Positions, realized and (given marks) unrealized P&L under the ledger's rule (the live
-    view's average cost by default), or (``cost_basis``) another rule; a lot rule is folded from
-    the log (a bounded expensive read)."""
-    rows: list[dict[str, Any]] = await ledger.under_rule(
-        response, "GET /positions?cost_basis", "positions", marks=mark, cost_basis=cost_basis
+    """A page of positions, realized and (given marks) unrealized P&L under the ledger's rule
+    (the live view's average cost by default), or (``cost_basis``) another rule; a lot rule is
+    folded from the log (a bounded expensive read)."""
+    rows = await ledger.under_rule(
+        response,
+        "GET /positions?cost_basis",
+        "positions",
+        marks=mark,
+        cost_basis=cost_basis,
+        **page.arguments(),
     )
-    return rows
+    return send_page(request, response, rows)
 
 
 @router.get("/lots")
