@@ -181,6 +181,8 @@ class AsyncOrderLedger:
     # analytics (lake.py, execution.py)
     export_lake = _reads(OrderLedger.export_lake)
     execution_quality = _reads(OrderLedger.execution_quality)
+    # lists and pages
+    parents = _reads(OrderLedger.parents)
 
     # ------------------------------------------------------------------ following, placing
 
