@@ -197,6 +197,9 @@ class Filter:
     ``since``/``until`` are inclusive (creation time for orders, venue time for trades, recorded
     or venue time for events, arrival time for messages); ``newest`` reverses the order; ``limit``
     keeps the first so many. An empty range is refused, so a typo never looks like "no rows".
+    ``sort``: ``oldest``, ``newest``, a column or ``-column`` (``listing.LISTINGS`` says which
+    each list offers); ``cursor``: continue after the page that issued it. The criteria are
+    declared once, with what each means and which lists take it, in ``listing.FILTERS``.
     """
 
     account: str | None = None
@@ -208,6 +211,8 @@ class Filter:
     until: datetime | None = None
     newest: bool = False
     limit: int | None = None
+    sort: str | None = None
+    cursor: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("since", "until"):
@@ -268,6 +273,21 @@ class TradeRow(_Row):
     tags: Mapping[str, str]
     parent_id: str | None
     late: bool
+
+
+@dataclass(frozen=True)
+class ParentRow(_Row):
+    """A parent (a proposal, a strategy's decision: what orders name as ``parent_id``) and its
+    child orders as they stand: how many, how many still open, their accounts and instruments,
+    the first one's creation and the last change to any."""
+
+    parent_id: str
+    orders: int
+    open_orders: int
+    accounts: tuple[str, ...]
+    instruments: tuple[str, ...]
+    created_at: datetime
+    updated_at: datetime
 
 
 # ---------------------------------------------------------------------- positions and P&L

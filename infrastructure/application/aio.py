@@ -190,6 +190,8 @@ class AsyncOrderLedger:
     collector_release = _writes(OrderLedger.collector_release)
     collectors = _reads(OrderLedger.collectors)
     last_venue_time = _reads(OrderLedger.last_venue_time)
+    # lists and pages
+    parents = _reads(OrderLedger.parents)
 
     # ------------------------------------------------------------------ following, placing
 

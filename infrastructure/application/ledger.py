@@ -38,13 +38,15 @@ from orderledger.infrastructure.application.execution import ExecutionRow, execu
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
 from orderledger.infrastructure.application.instruments import list_instruments
 from orderledger.infrastructure.application.lake import LakeReport, export_lake
+from orderledger.infrastructure.application.parents import parent_page
 from orderledger.infrastructure.application.placing import Placement, placing
 from orderledger.infrastructure.application.queries import (
     daily_pnl_rows,
     iter_orders,
     iter_trades,
-    list_order_rows,
+    order_page,
     realized_series,
+    trade_page,
 )
 from orderledger.infrastructure.application.reconcile import (
     Reconciler,
@@ -53,10 +55,17 @@ from orderledger.infrastructure.application.reconcile import (
     parse_snapshot,
 )
 from orderledger.infrastructure.application.recording import IngestReport
-from orderledger.infrastructure.audit.search import EventFilter, search_events
+from orderledger.infrastructure.audit.search import (
+    event_page,
+    events_after,
+    iter_messages,
+    message_page,
+    search_events,
+)
 from orderledger.infrastructure.audit.verify import VerifyReport, stored_head, stored_journal_head
 from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result
 from orderledger.infrastructure.ingest.settlement import set_aside
+from orderledger.infrastructure.listing import Page, ordering
 from orderledger.infrastructure.results import (
     DailyPnlRow,
     EventRecord,
@@ -67,6 +76,7 @@ from orderledger.infrastructure.results import (
     LotRow,
     MessageRecord,
     OrderRow,
+    ParentRow,
     PnlPoint,
     PnlRow,
     PositionRow,
@@ -288,9 +298,22 @@ class OrderLedger:
             self, markets, venue=venue, ts=ts, origin=origin, instrument_of=instrument_of
         )
 
-    def instruments(self, *, venue: str | None = None, every_version: bool = False) -> list[InstrumentRow]:
-        """Instrument definitions in force (or every version), from the log."""
-        return list_instruments(self.db, self.mapper, venue=venue, every_version=every_version)
+    def instruments(
+        self,
+        *,
+        venue: str | None = None,
+        every_version: bool = False,
+        instrument: str | None = None,
+        limit: Count | None = None,
+        sort: str | None = None,
+        cursor: str | None = None,
+        count: bool = False,
+    ) -> Page[InstrumentRow]:
+        """Instrument definitions in force (or every version), from the log, by venue and
+        instrument unless ``sort`` says otherwise; a :class:`Page`, as :meth:`orders` answers."""
+        rows = list_instruments(self.db, self.mapper, venue=venue, every_version=every_version)
+        where = Filter(venue=venue, instrument=instrument, limit=limit, sort=sort, cursor=cursor)
+        return reads.held_page("instruments", rows, where, {"every_version": every_version}, count)
 
     def _fold_inline(
         self, tx: Any, committed: list[tuple[int, OrderEvent]], decided: dict[str, Order]
@@ -427,7 +450,7 @@ class OrderLedger:
         if as_of is None:
             yield from iter_orders(self.db, where, open_only=open)
             return
-        yield from reads.orders_then(self, where, open=open, as_of=as_of, event_time=event_time)
+        yield from reads.orders_then(self, where, open=open, as_of=as_of, event_time=event_time, count=False)
 
     def orders(
         self,
@@ -443,10 +466,15 @@ class OrderLedger:
         event_time: bool = False,
         newest: bool = False,
         limit: Count | None = None,
-    ) -> list[OrderRow]:
-        """Orders as they stand, oldest created first (``newest``: reversed): only ``open`` ones,
-        of an account, venue, instrument or parent, created between ``since`` and ``until``; or
-        as the ledger knew them ``as_of`` a time (venue time with ``event_time``)."""
+        sort: str | None = None,
+        cursor: str | None = None,
+        count: bool = False,
+    ) -> Page[OrderRow]:
+        """Orders as they stand, oldest created first (``newest``: reversed; ``sort``: another
+        order, ``listing.LISTINGS``): only ``open`` ones, of an account, venue, instrument or
+        parent, created between ``since`` and ``until``; or as the ledger knew them ``as_of`` a
+        time (venue time with ``event_time``). A :class:`Page`: its ``next_cursor`` continues
+        after the ``limit`` rows given (``cursor=``); ``count``: ``total`` says how many match."""
         where = Filter(
             account=account,
             venue=venue,
@@ -456,10 +484,12 @@ class OrderLedger:
             until=until,
             newest=newest,
             limit=limit,
+            sort=sort,
+            cursor=cursor,
         )
         if as_of is None:
-            return list_order_rows(self.db, where, open_only=open)
-        return list(self.iter_orders(where, open=open, as_of=as_of, event_time=event_time))
+            return order_page(self.db, where, open_only=open, count=count)
+        return reads.orders_then(self, where, open=open, as_of=as_of, event_time=event_time, count=count)
 
     def iter_trades(self, where: Filter) -> Iterator[TradeRow]:
         """Trades matching ``where`` by venue time, read a page at a time (``where.client_order_id``
@@ -480,9 +510,13 @@ class OrderLedger:
         until: datetime | None = None,
         newest: bool = False,
         limit: Count | None = None,
-    ) -> list[TradeRow]:
-        """The trade blotter by venue time: one row per fill as it stands after busts and
-        corrections; ``order``: one order's (client order ID, venue order ID or alias)."""
+        sort: str | None = None,
+        cursor: str | None = None,
+        count: bool = False,
+    ) -> Page[TradeRow]:
+        """The trade blotter by venue time (``sort``: another order): one row per fill as it
+        stands after busts and corrections; ``order``: one order's (client order ID, venue order
+        ID or alias). A :class:`Page`, as :meth:`orders` answers."""
         where = Filter(
             account=account,
             venue=venue,
@@ -493,8 +527,12 @@ class OrderLedger:
             until=until,
             newest=newest,
             limit=limit,
+            sort=sort,
+            cursor=cursor,
         )
-        return list(self.iter_trades(where))
+        if where.client_order_id is not None:
+            where = replace(where, client_order_id=self.resolve(where.client_order_id))
+        return trade_page(self.db, where, count=count)
 
     def lots(
         self,
@@ -523,14 +561,25 @@ class OrderLedger:
         as_of: datetime | None = None,
         event_time: bool = False,
         cost_basis: str | None = None,
-    ) -> list[PositionRow]:
+        account: str | None = None,
+        venue: str | None = None,
+        instrument: str | None = None,
+        limit: Count | None = None,
+        sort: str | None = None,
+        cursor: str | None = None,
+        count: bool = False,
+    ) -> Page[PositionRow]:
         """Positions with realized P&L, and unrealized P&L for the instruments given a mark;
         now, or as they stood ``as_of`` a time (folded from the log). The live view keeps
         average cost; ``cost_basis`` (average, fifo, lifo, hifo) folds the log under that rule
         instead, leaving the view untouched. A mark for an instrument no position holds is
-        refused (a typo would otherwise value nothing)."""
+        refused (a typo would otherwise value nothing). By account, venue and instrument unless
+        ``sort`` says otherwise; a :class:`Page`, as :meth:`orders` answers."""
+        where = Filter(
+            account=account, venue=venue, instrument=instrument, limit=limit, sort=sort, cursor=cursor
+        )
         return reads.position_list(
-            self, marks=marks, as_of=as_of, event_time=event_time, cost_basis=cost_basis
+            self, where, marks=marks, as_of=as_of, event_time=event_time, cost_basis=cost_basis, count=count
         )
 
     def export(
@@ -572,17 +621,12 @@ class OrderLedger:
     ) -> Iterator[EventRecord]:
         """Events of the global log matching ``where`` (``since``/``until``: recorded time, or
         venue time with ``event_time``), in log order, read in chunks."""
-        wanted = EventFilter(
-            types=tuple(types),
-            account=where.account,
-            venue=where.venue,
-            instrument=where.instrument,
-            client_order_id=None if where.client_order_id is None else self.resolve(where.client_order_id),
-            since=where.since,
-            until=where.until,
-            event_time=event_time,
-        )
-        found = search_events(self.db, self.mapper, wanted, newest=where.newest)
+        wanted = reads.event_filter(self, where, types, event_time)
+        if where.sort is None and where.cursor is None:
+            found = search_events(self.db, self.mapper, wanted, newest=where.newest)
+        else:
+            order = ordering("events", where, self.db.dialect, types=wanted.types, event_time=event_time)
+            found = search_events(self.db, self.mapper, wanted, order=order)
         return islice((EventRecord.of(p, e, m) for p, e, m in found), where.limit)
 
     def events(
@@ -598,9 +642,13 @@ class OrderLedger:
         event_time: bool = False,
         newest: bool = False,
         limit: Count | None = None,
-    ) -> list[EventRecord]:
+        sort: str | None = None,
+        cursor: str | None = None,
+        count: bool = False,
+    ) -> Page[EventRecord]:
         """Search the global log by event type (``OrderFilled`` …), account, venue, instrument,
-        order and time; in log order (``newest``: reversed)."""
+        order and time; in log order (``newest``: reversed; ``sort``: another order). A
+        :class:`Page`, as :meth:`orders` answers."""
         where = Filter(
             account=account,
             venue=venue,
@@ -610,18 +658,16 @@ class OrderLedger:
             until=until,
             newest=newest,
             limit=limit,
+            sort=sort,
+            cursor=cursor,
         )
-        return list(self.iter_events(where, types=types, event_time=event_time))
+        wanted = reads.event_filter(self, where, types, event_time)
+        return event_page(self.db, self.mapper, wanted, where, count=count)
 
     def events_after(self, position: Count, limit: Count) -> list[EventRecord]:
         """Up to ``limit`` committed events after log ``position``, in log order (what a live
-        follower reads next; ``message_id`` is not read here: ``history`` has it)."""
-        notifications = self.recorder.select_notifications(position, limit, inclusive_of_start=False)
-        decode = self.mapper.decode
-        return [
-            EventRecord.of(n.id, decode(n.topic, n.state, n.originator_id, n.originator_version), None)
-            for n in notifications
-        ]
+        follower reads next), each as :meth:`events` gives it."""
+        return [EventRecord.of(p, e, m) for p, e, m in events_after(self.db, self.mapper, position, limit)]
 
     def log_position(self) -> int:
         """The position of the last committed event (0 for an empty log)."""
@@ -649,7 +695,8 @@ class OrderLedger:
         message verbatim with its outcome (an ``Outcome``).
         ``parked``: the messages still parked; ``older_than``: only those received longer ago
         than that (parked too long: stuck)."""
-        return reads.messages_where(self, where, outcome=outcome, parked=parked, older_than=older_than)
+        selected, outcome = reads.journal_filter(where, outcome, parked, older_than)
+        return iter(()) if selected is None else iter_messages(self.db, selected, outcome=outcome)
 
     def messages(
         self,
@@ -661,10 +708,17 @@ class OrderLedger:
         until: datetime | None = None,
         newest: bool = False,
         limit: Count | None = None,
-    ) -> list[MessageRecord]:
-        """The message journal, oldest first (``newest``: reversed); see :meth:`iter_messages`."""
-        where = Filter(since=since, until=until, newest=newest, limit=limit)
-        return list(self.iter_messages(where, outcome=outcome, parked=parked, older_than=older_than))
+        sort: str | None = None,
+        cursor: str | None = None,
+        count: bool = False,
+    ) -> Page[MessageRecord]:
+        """The message journal, oldest first (``newest``: reversed; ``sort``: another order); see
+        :meth:`iter_messages`. A :class:`Page`, as :meth:`orders` answers."""
+        where = Filter(since=since, until=until, newest=newest, limit=limit, sort=sort, cursor=cursor)
+        selected, outcome = reads.journal_filter(where, outcome, parked, older_than)
+        if selected is None:
+            return Page([], None, 0 if count else None)
+        return message_page(self.db, selected, outcome=outcome, count=count)
 
     def settle(
         self,
@@ -738,6 +792,27 @@ class OrderLedger:
         if apply:
             reconciler.apply(found, origin=origin)
         return ReconcileReport(parsed.venue, parsed.account, apply, tuple(found))
+
+    # ------------------------------------------------------------------ lists and pages
+
+    def parents(
+        self,
+        *,
+        account: str | None = None,
+        venue: str | None = None,
+        instrument: str | None = None,
+        limit: Count | None = None,
+        sort: str | None = None,
+        cursor: str | None = None,
+        count: bool = False,
+    ) -> Page[ParentRow]:
+        """The parents the orders name (``parent_id``), each with its child orders' count, open
+        count, accounts, instruments and times; of the orders of an account, venue or instrument;
+        by parent ID unless ``sort`` says otherwise. A :class:`Page`, as :meth:`orders` answers."""
+        where = Filter(
+            account=account, venue=venue, instrument=instrument, limit=limit, sort=sort, cursor=cursor
+        )
+        return parent_page(self.db, where, count=count)
 
     # ------------------------------------------------------------------ analytics (lake.py, execution.py)
 

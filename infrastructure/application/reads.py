@@ -8,11 +8,10 @@ delegates here with itself as ``ledger``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from itertools import islice
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -35,15 +34,14 @@ from orderledger.infrastructure.application.queries import (
 )
 from orderledger.infrastructure.audit.search import (
     EventFilter,
-    iter_messages,
     orders_as_of,
     positions_as_of,
     search_events,
 )
+from orderledger.infrastructure.listing import Page, ordering, row_value, sorted_page
 from orderledger.infrastructure.results import (
     Filter,
     HistoryEntry,
-    MessageRecord,
     OrderRow,
     PnlRow,
     PositionRow,
@@ -157,16 +155,37 @@ def history(ledger: OrderLedger, key: str) -> list[HistoryEntry]:
 
 
 def orders_then(
-    ledger: OrderLedger, where: Filter, *, open: bool, as_of: datetime, event_time: bool
-) -> Iterator[OrderRow]:
-    """Orders matching ``where`` as the ledger knew them ``as_of`` a time (folded from the log)."""
+    ledger: OrderLedger, where: Filter, *, open: bool, as_of: datetime, event_time: bool, count: bool
+) -> Page[OrderRow]:
+    """The orders ``where`` selects as the ledger knew them ``as_of`` (folded from the log),
+    sorted and paged as the orders view's are."""
     moment = parse_timestamp(as_of, "as_of")
-    picked = [
-        r
-        for r in orders_as_of(ledger.db, ledger.mapper, moment, event_time=event_time, open_only=open)
-        if _matches(r, where)
-    ]
-    yield from islice(reversed(picked) if where.newest else picked, where.limit)
+    folded = orders_as_of(ledger.db, ledger.mapper, moment, event_time=event_time, open_only=open)
+    order = ordering("orders", where, "python", open=open, as_of=moment, event_time=event_time)
+    return sorted_page([r for r in folded if _matches(r, where)], order, row_value, where.limit, count=count)
+
+
+def held_page(
+    listing: str, rows: list[Any], where: Filter, selection: dict[str, Any], count: bool
+) -> Page[Any]:
+    """The positions or instruments of the account, venue and instrument ``where`` names, sorted
+    and paged in Python (``selection``: the other arguments a cursor is bound to)."""
+    order = ordering(listing, where, "python", **selection)
+    return sorted_page([r for r in rows if _held(r, where)], order, row_value, where.limit, count=count)
+
+
+def event_filter(ledger: OrderLedger, where: Filter, types: Sequence[str], event_time: bool) -> EventFilter:
+    """The log search ``where`` asks for (its order resolved to a client order ID)."""
+    return EventFilter(
+        types=tuple(types),
+        account=where.account,
+        venue=where.venue,
+        instrument=where.instrument,
+        client_order_id=None if where.client_order_id is None else ledger.resolve(where.client_order_id),
+        since=where.since,
+        until=where.until,
+        event_time=event_time,
+    )
 
 
 def rule_books(
@@ -185,12 +204,14 @@ def rule_books(
 
 def position_list(
     ledger: OrderLedger,
+    where: Filter,
     *,
     marks: Mapping[str, Decimal] | None,
     as_of: datetime | None,
     event_time: bool,
     cost_basis: str | None,
-) -> list[PositionRow]:
+    count: bool,
+) -> Page[PositionRow]:
     """``OrderLedger.positions``: from the live view, as of a time, or folded under a rule."""
     marks = dict(marks or {})
     cost_basis = rule_of(ledger, cost_basis)
@@ -213,7 +234,8 @@ def position_list(
         raise InvalidInputError(
             f"mark {unknown[0]}: no position in that instrument (held: {held})", field="mark"
         )
-    return rows
+    selection = {"marks": marks, "as_of": as_of, "event_time": event_time, "cost_basis": cost_basis}
+    return held_page("positions", rows, where, selection, count)
 
 
 def pnl(ledger: OrderLedger, *, by: str, cost_basis: str | None) -> list[PnlRow]:
@@ -249,15 +271,11 @@ def rule_of(ledger: OrderLedger, cost_basis: str | None) -> str | None:
     return None if rule == "average" else rule
 
 
-def messages_where(
-    ledger: OrderLedger,
-    where: Filter,
-    *,
-    outcome: str | None,
-    parked: bool,
-    older_than: timedelta | None,
-) -> Iterator[MessageRecord]:
-    """``OrderLedger.iter_messages``: the journal, with the parked-message filters checked."""
+def journal_filter(
+    where: Filter, outcome: str | None, parked: bool, older_than: timedelta | None
+) -> tuple[Filter | None, str | None]:
+    """The journal filter and outcome ``OrderLedger.iter_messages`` reads with, the parked-message
+    filters checked; None: no message can match (received after the ``older_than`` cutoff)."""
     if parked and outcome not in (None, Outcome.PARKED):
         raise InvalidInputError(
             f"`parked` lists parked messages; it cannot be combined with `outcome` {outcome}"
@@ -267,9 +285,9 @@ def messages_where(
     if older_than is not None:
         cutoff = datetime.now(UTC) - older_than
         if where.since is not None and where.since > cutoff:
-            return iter(())
+            return None, outcome  # received after the cutoff: none is parked too long
         where = replace(where, until=cutoff if where.until is None else min(where.until, cutoff))
-    return iter_messages(ledger.db, where, outcome=Outcome.PARKED if parked else outcome)
+    return where, Outcome.PARKED if parked else outcome
 
 
 def _matches(row: OrderRow, where: Filter) -> bool:
@@ -285,4 +303,13 @@ def _matches(row: OrderRow, where: Filter) -> bool:
         all(value is None or value == actual for value, actual in wanted)
         and (where.since is None or row.created_at >= where.since)
         and (where.until is None or row.created_at <= where.until)
+    )
+
+
+def _held(row: Any, where: Filter) -> bool:
+    """Whether a position or an instrument is of the account, venue and instrument ``where``
+    names (those it names)."""
+    return all(
+        getattr(where, name) is None or getattr(where, name) == getattr(row, name)
+        for name in ("account", "venue", "instrument")
     )

@@ -20,6 +20,7 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import parse_timestamp
 from orderledger.infrastructure.application.ledger import URL_VARIABLE, OrderLedger
 from orderledger.infrastructure.cli.render import warn
+from orderledger.infrastructure.listing import FILTERS_BY_NAME, LISTINGS
 from orderledger.infrastructure.storage.db import DEFAULT_URL
 
 app = typer.Typer(
@@ -90,12 +91,15 @@ def time_range(since: str | None, until: str | None) -> tuple[datetime | None, d
     return low, high
 
 
-def newest_first(sort: str, default: str) -> bool:
-    """--sort newest|oldest (empty: ``default``)."""
-    chosen = sort or default
-    if chosen not in ("newest", "oldest"):
-        raise InvalidInputError(f"--sort must be newest or oldest, not {sort!r}", field="sort")
-    return chosen == "newest"
+def filter_help(listing: str, name: str) -> str:
+    """The help of a filter's option, from its one declaration (``listing.FILTERS``)."""
+    text = FILTERS_BY_NAME[name].describe(listing)
+    return f"{text[0].upper()}{text[1:]}."
+
+
+def sort_help(listing: str) -> str:
+    """The help of ``--sort``, from the list's declaration (``listing.LISTINGS``)."""
+    return f"{LISTINGS[listing].describe_sort()}."
 
 
 def seconds(value: float, option: str, low: float, high: float, *, above: bool = False) -> float:

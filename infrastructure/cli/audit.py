@@ -27,10 +27,10 @@ from orderledger.infrastructure.cli.app import (
     JsonOption,
     LimitOption,
     duration,
-    newest_first,
     open_input,
     open_ledger,
     seconds,
+    sort_help,
     time_range,
     warn_if_behind,
 )
@@ -64,7 +64,7 @@ def messages(
     since: Annotated[str | None, typer.Option(help="Received at or after this time.")] = None,
     until: Annotated[str | None, typer.Option(help="Received at or before this time.")] = None,
     sort: Annotated[
-        str, typer.Option(help="newest first (default for the table) or oldest (default for --json).")
+        str, typer.Option(help=f"{sort_help('messages')} The table shows the newest first unless told.")
     ] = "",
     limit: LimitOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one message per line.")] = False,
@@ -75,9 +75,7 @@ def messages(
     age = None if older_than is None else duration(older_than, "--older-than")
     low, high = time_range(since, until)
     # People read the latest first; a JSON-lines stream keeps the journal's arrival order.
-    where = Filter(
-        since=low, until=high, newest=newest_first(sort, "oldest" if as_json else "newest"), limit=limit
-    )
+    where = Filter(since=low, until=high, sort=sort or ("oldest" if as_json else "newest"), limit=limit)
     with open_ledger(create=False) as ledger:
         rows = (
             r.to_json() for r in ledger.iter_messages(where, outcome=outcome, parked=parked, older_than=age)
@@ -123,13 +121,12 @@ def events(
     event_time: Annotated[
         bool, typer.Option("--event-time", help="Read --since/--until as venue time.")
     ] = False,
-    sort: Annotated[str, typer.Option(help="oldest (log order, default) or newest first.")] = "",
+    sort: Annotated[str, typer.Option(help=sort_help("events"))] = "",
     limit: LimitOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one event per line.")] = False,
 ) -> None:
     """Search the global log; results stream in log order."""
     low, high = time_range(since, until)
-    newest = newest_first(sort, "oldest")
     where = Filter(
         account=account,
         venue=venue,
@@ -137,7 +134,7 @@ def events(
         client_order_id=order_id or None,
         since=low,
         until=high,
-        newest=newest,
+        sort=sort or None,
         limit=limit,
     )
     with open_ledger(create=False) as ledger:

@@ -15,8 +15,8 @@ from orderledger.infrastructure.cli.app import (
     JsonOption,
     LimitOption,
     moment,
-    newest_first,
     open_ledger,
+    sort_help,
     time_range,
     warn_if_behind,
 )
@@ -92,7 +92,7 @@ def orders(
     event_time: EventTimeOption = False,
     since: Annotated[str | None, typer.Option(help="Created at or after this venue time.")] = None,
     until: Annotated[str | None, typer.Option(help="Created at or before this venue time.")] = None,
-    sort: Annotated[str, typer.Option(help="oldest (default) or newest first, by creation.")] = "",
+    sort: Annotated[str, typer.Option(help=sort_help("orders"))] = "",
     limit: LimitOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -105,7 +105,7 @@ def orders(
         parent=parent,
         since=low,
         until=high,
-        newest=newest_first(sort, "oldest"),
+        sort=sort or None,
         limit=limit,
     )
     when = moment(as_of, "--as-of")
@@ -125,13 +125,12 @@ def trades(
     parent: Annotated[str | None, typer.Option(help="Only the trades of this parent's orders.")] = None,
     since: Annotated[str | None, typer.Option(help="Venue time from (inclusive).")] = None,
     until: Annotated[str | None, typer.Option(help="Venue time until (inclusive).")] = None,
-    sort: Annotated[str, typer.Option(help="oldest (default) or newest first, by venue time.")] = "",
+    sort: Annotated[str, typer.Option(help=sort_help("trades"))] = "",
     limit: LimitOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The trade blotter: one row per fill as it stands after busts and corrections."""
     low, high = time_range(since, until)
-    newest = newest_first(sort, "oldest")
     where = Filter(
         account=account,
         venue=venue,
@@ -140,7 +139,7 @@ def trades(
         parent=parent,
         since=low,
         until=high,
-        newest=newest,
+        sort=sort or None,
         limit=limit,
     )
     with open_ledger(create=False) as ledger:

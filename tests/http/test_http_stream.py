@@ -90,3 +90,20 @@ def test_the_stream_needs_a_read_token() -> None:
         assert client.get("/stream").status_code == 401
         with client.stream("GET", "/stream", params={"after": 0}, headers=bearer(READ_TOKEN)) as response:
             assert response.status_code == 200
+
+
+def test_stream_events_carry_exactly_the_fields_of_get_events() -> None:
+    with running_server() as server, httpx2.Client(base_url=server.url, timeout=BOUND) as client:
+        # Given a request and a fill, each from a message of its own (message IDs 1 and 2)
+        client.post("/messages", json=request())
+        client.post("/messages", json=fill())
+        listed = client.get("/events").json()
+        with client.stream("GET", "/stream", params={"after": 0}) as response:
+            streamed = events(response.iter_lines(), 2)
+    # Then each streamed event's data is the /events row, field by field, message_id included
+    assert [e["data"]["message_id"] for e in streamed] == [1, 2]
+    for frame, row in zip(streamed, listed, strict=True):
+        assert list(frame["data"]) == list(row)
+        for name, value in row.items():
+            assert frame["data"][name] == value, name
+        assert (frame["id"], frame["event"]) == (row["position"], row["type"])
