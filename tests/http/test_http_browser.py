@@ -188,9 +188,12 @@ def test_positions_pnl_chart_and_journal(browser: Any, shot: None) -> None:
     wait_until(
         lambda: cell(browser, "position:alpha:venue-x:BTC-USDT", "realized_pnl") == "10", "the realized P&L"
     )
-    assert browser.find_elements("css selector", "#pnl-chart svg path")
-    # The daily P&L: alpha's day, 10 realized, drawn as the running net total
-    assert browser.find_elements("css selector", "#daily-chart svg path")
+    # The charts (plotly, served by the app): realized P&L in USDT, and the daily P&L in USDT
+    wait_until(lambda: texts(browser, "#pnl-charts .chart .gtitle"), "the P&L chart")
+    assert texts(browser, "#pnl-charts .chart .ytitle") == ["realized P&L (USDT)"]
+    # The daily P&L: alpha's day, 10 realized, drawn as a bar
+    wait_until(lambda: texts(browser, "#daily-charts .chart .gtitle"), "the daily P&L chart")
+    assert browser.find_elements("css selector", "#daily-charts .chart .bars path")
     assert any("alpha" in row and "10" in row for row in rows(browser, "daily-table"))
     tab(browser, "journal")
     wait_until(lambda: len(rows(browser, "journal-table")) == 1, "the rejected line")
