@@ -509,7 +509,9 @@ async function loadFills() {
   }
   const option = select.selectedOptions[0];
   const rows = await api(`/trades${query({ instrument, sort: "newest", limit: FILLS_DRAWN })}`);
-  await fillsChart("fills-chart", instrument, option ? option.dataset.quote : "", rows.reverse());
+  // The latest fills, drawn in time order (ISO 8601 text sorts as time)
+  rows.sort((a, b) => (a.ts_event < b.ts_event ? -1 : a.ts_event > b.ts_event ? 1 : 0));
+  await fillsChart("fills-chart", instrument, option ? option.dataset.quote : "", rows);
 }
 
 // ---------------------------------------------------------------- an order's timeline
@@ -619,7 +621,7 @@ const PARENT_COLUMNS = [
 const parents = new Paged({
   id: "parents-table", path: "/parents", columns: PARENT_COLUMNS, key: (r) => `parent:${r.parent_id}`,
   sorts: { parent_id: "parent_id", orders: "orders", filled_quantity: "filled_quantity", created_at: "created" },
-  sort: "newest",
+  sort: "-created", // the parents whose first order is newest first
 });
 
 async function openParent(parent) {
