@@ -198,6 +198,9 @@ class Filter:
     ``since``/``until`` are inclusive (creation time for orders, venue time for trades, recorded
     or venue time for events, arrival time for messages); ``newest`` reverses the order; ``limit``
     keeps the first so many. An empty range is refused, so a typo never looks like "no rows".
+    ``sort``: ``oldest``, ``newest``, a column or ``-column`` (``listing.LISTINGS`` says which
+    each list offers); ``cursor``: continue after the page that issued it. The criteria are
+    declared once, with what each means and which lists take it, in ``listing.FILTERS``.
     """
 
     account: str | None = None
@@ -209,6 +212,8 @@ class Filter:
     until: datetime | None = None
     newest: bool = False
     limit: int | None = None
+    sort: str | None = None
+    cursor: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("since", "until"):

@@ -50,7 +50,7 @@ from orderledger.infrastructure.application.queries import (
     grouped_pnl,
     iter_orders,
     iter_trades,
-    list_order_rows,
+    order_page,
     order_parents,
     pnl_rows,
     pnl_tag,
@@ -58,6 +58,7 @@ from orderledger.infrastructure.application.queries import (
     positions,
     realized_series,
     recorded_rates,
+    trade_page,
 )
 from orderledger.infrastructure.application.reconcile import (
     Reconciler,
@@ -67,7 +68,9 @@ from orderledger.infrastructure.application.reconcile import (
 )
 from orderledger.infrastructure.audit.search import (
     EventFilter,
+    event_page,
     iter_messages,
+    message_page,
     orders_as_of,
     positions_as_of,
     search_events,
@@ -95,6 +98,7 @@ from orderledger.infrastructure.ingest.settlement import (
     set_aside,
     settlement_terms,
 )
+from orderledger.infrastructure.listing import Page, ordering, row_value, sorted_page
 from orderledger.infrastructure.results import (
     DailyPnlRow,
     EventRecord,
@@ -692,13 +696,19 @@ class OrderLedger:
         if as_of is None:
             yield from iter_orders(self.db, where, open_only=open)
             return
+        yield from self._orders_as_of(where, open, as_of, event_time, count=False)
+
+    def _orders_as_of(
+        self, where: Filter, open: bool, as_of: datetime, event_time: bool, *, count: bool
+    ) -> Page[OrderRow]:
+        """The orders ``where`` selects as the ledger knew them ``as_of`` (folded from the log),
+        sorted and paged as the orders view's are."""
         moment = parse_timestamp(as_of, "as_of")
-        picked = [
-            r
-            for r in orders_as_of(self.db, self.mapper, moment, event_time=event_time, open_only=open)
-            if _matches(r, where)
-        ]
-        yield from islice(reversed(picked) if where.newest else picked, where.limit)
+        folded = orders_as_of(self.db, self.mapper, moment, event_time=event_time, open_only=open)
+        order = ordering("orders", where, "python", open=open, as_of=moment, event_time=event_time)
+        return sorted_page(
+            [r for r in folded if _matches(r, where)], order, row_value, where.limit, count=count
+        )
 
     def orders(
         self,
@@ -714,10 +724,15 @@ class OrderLedger:
         event_time: bool = False,
         newest: bool = False,
         limit: Count | None = None,
-    ) -> list[OrderRow]:
-        """Orders as they stand, oldest created first (``newest``: reversed): only ``open`` ones,
-        of an account, venue, instrument or parent, created between ``since`` and ``until``; or
-        as the ledger knew them ``as_of`` a time (venue time with ``event_time``)."""
+        sort: str | None = None,
+        cursor: str | None = None,
+        count: bool = False,
+    ) -> Page[OrderRow]:
+        """Orders as they stand, oldest created first (``newest``: reversed; ``sort``: another
+        order, ``listing.LISTINGS``): only ``open`` ones, of an account, venue, instrument or
+        parent, created between ``since`` and ``until``; or as the ledger knew them ``as_of`` a
+        time (venue time with ``event_time``). A :class:`Page`: its ``next_cursor`` continues
+        after the ``limit`` rows given (``cursor=``); ``count``: ``total`` says how many match."""
         where = Filter(
             account=account,
             venue=venue,
@@ -727,10 +742,12 @@ class OrderLedger:
             until=until,
             newest=newest,
             limit=limit,
+            sort=sort,
+            cursor=cursor,
         )
         if as_of is None:
-            return list_order_rows(self.db, where, open_only=open)
-        return list(self.iter_orders(where, open=open, as_of=as_of, event_time=event_time))
+            return order_page(self.db, where, open_only=open, count=count)
+        return self._orders_as_of(where, open, as_of, event_time, count=count)
 
     def iter_trades(self, where: Filter) -> Iterator[TradeRow]:
         """Trades matching ``where`` by venue time, read a page at a time (``where.client_order_id``
@@ -751,9 +768,13 @@ class OrderLedger:
         until: datetime | None = None,
         newest: bool = False,
         limit: Count | None = None,
-    ) -> list[TradeRow]:
-        """The trade blotter by venue time: one row per fill as it stands after busts and
-        corrections; ``order``: one order's (client order ID, venue order ID or alias)."""
+        sort: str | None = None,
+        cursor: str | None = None,
+        count: bool = False,
+    ) -> Page[TradeRow]:
+        """The trade blotter by venue time (``sort``: another order): one row per fill as it
+        stands after busts and corrections; ``order``: one order's (client order ID, venue order
+        ID or alias). A :class:`Page`, as :meth:`orders` answers."""
         where = Filter(
             account=account,
             venue=venue,
@@ -764,8 +785,12 @@ class OrderLedger:
             until=until,
             newest=newest,
             limit=limit,
+            sort=sort,
+            cursor=cursor,
         )
-        return list(self.iter_trades(where))
+        if where.client_order_id is not None:
+            where = replace(where, client_order_id=self.resolve(where.client_order_id))
+        return trade_page(self.db, where, count=count)
 
     def _books(
         self, cost_basis: str, as_of: datetime | None, event_time: bool
@@ -914,7 +939,16 @@ class OrderLedger:
     ) -> Iterator[EventRecord]:
         """Events of the global log matching ``where`` (``since``/``until``: recorded time, or
         venue time with ``event_time``), in log order, read in chunks."""
-        wanted = EventFilter(
+        wanted = self._event_filter(where, types, event_time)
+        if where.sort is None and where.cursor is None:
+            found = search_events(self.db, self.mapper, wanted, newest=where.newest)
+        else:
+            order = ordering("events", where, self.db.dialect, types=wanted.types, event_time=event_time)
+            found = search_events(self.db, self.mapper, wanted, order=order)
+        return islice((EventRecord.of(p, e, m) for p, e, m in found), where.limit)
+
+    def _event_filter(self, where: Filter, types: Sequence[str], event_time: bool) -> EventFilter:
+        return EventFilter(
             types=tuple(types),
             account=where.account,
             venue=where.venue,
@@ -924,8 +958,6 @@ class OrderLedger:
             until=where.until,
             event_time=event_time,
         )
-        found = search_events(self.db, self.mapper, wanted, newest=where.newest)
-        return islice((EventRecord.of(p, e, m) for p, e, m in found), where.limit)
 
     def events(
         self,
@@ -940,9 +972,13 @@ class OrderLedger:
         event_time: bool = False,
         newest: bool = False,
         limit: Count | None = None,
-    ) -> list[EventRecord]:
+        sort: str | None = None,
+        cursor: str | None = None,
+        count: bool = False,
+    ) -> Page[EventRecord]:
         """Search the global log by event type (``OrderFilled`` …), account, venue, instrument,
-        order and time; in log order (``newest``: reversed)."""
+        order and time; in log order (``newest``: reversed; ``sort``: another order). A
+        :class:`Page`, as :meth:`orders` answers."""
         where = Filter(
             account=account,
             venue=venue,
@@ -952,8 +988,12 @@ class OrderLedger:
             until=until,
             newest=newest,
             limit=limit,
+            sort=sort,
+            cursor=cursor,
         )
-        return list(self.iter_events(where, types=types, event_time=event_time))
+        return event_page(
+            self.db, self.mapper, self._event_filter(where, types, event_time), where, count=count
+        )
 
     def events_after(self, position: Count, limit: Count) -> list[EventRecord]:
         """Up to ``limit`` committed events after log ``position``, in log order (what a live
@@ -987,6 +1027,12 @@ class OrderLedger:
         parked: bool = False,
         older_than: timedelta | None = None,
     ) -> Iterator[MessageRecord]:
+        selected, outcome = self._journal_filter(where, outcome, parked, older_than)
+        return iter(()) if selected is None else iter_messages(self.db, selected, outcome=outcome)
+
+    def _journal_filter(
+        self, where: Filter, outcome: str | None, parked: bool, older_than: timedelta | None
+    ) -> tuple[Filter | None, str | None]:
         """The message journal in arrival order (``where.newest``: reversed): every inbound
         message verbatim with its outcome (an ``Outcome``).
         ``parked``: the messages still parked; ``older_than``: only those received longer ago
@@ -1000,9 +1046,9 @@ class OrderLedger:
         if older_than is not None:
             cutoff = datetime.now(UTC) - older_than
             if where.since is not None and where.since > cutoff:
-                return iter(())
+                return None, outcome  # received after the cutoff: none is parked too long
             where = replace(where, until=cutoff if where.until is None else min(where.until, cutoff))
-        return iter_messages(self.db, where, outcome=Outcome.PARKED if parked else outcome)
+        return where, Outcome.PARKED if parked else outcome
 
     def messages(
         self,
@@ -1014,10 +1060,17 @@ class OrderLedger:
         until: datetime | None = None,
         newest: bool = False,
         limit: Count | None = None,
-    ) -> list[MessageRecord]:
-        """The message journal, oldest first (``newest``: reversed); see :meth:`iter_messages`."""
-        where = Filter(since=since, until=until, newest=newest, limit=limit)
-        return list(self.iter_messages(where, outcome=outcome, parked=parked, older_than=older_than))
+        sort: str | None = None,
+        cursor: str | None = None,
+        count: bool = False,
+    ) -> Page[MessageRecord]:
+        """The message journal, oldest first (``newest``: reversed; ``sort``: another order); see
+        :meth:`iter_messages`. A :class:`Page`, as :meth:`orders` answers."""
+        where = Filter(since=since, until=until, newest=newest, limit=limit, sort=sort, cursor=cursor)
+        selected, outcome = self._journal_filter(where, outcome, parked, older_than)
+        if selected is None:
+            return Page([], None, 0 if count else None)
+        return message_page(self.db, selected, outcome=outcome, count=count)
 
     def settle(
         self,

@@ -15,6 +15,7 @@ import orjson
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.instrument import Terms
 from orderledger.domain.values import WIDE, format_timestamp, parse_positive, parse_timestamp
+from orderledger.infrastructure.listing import Ordering, Page, ordering, read_page
 from orderledger.infrastructure.results import (
     DailyPnlRow,
     Filter,
@@ -27,7 +28,7 @@ from orderledger.infrastructure.results import (
     net_of,
 )
 from orderledger.infrastructure.storage.db import Database
-from orderledger.infrastructure.storage.paging import PAGE, collector_paused, pages
+from orderledger.infrastructure.storage.paging import PAGE, Keyset, collector_paused
 from orderledger.projections.cash_flows import CASH_FLOWS_TABLE
 from orderledger.projections.fees import (
     FeeValuation,
@@ -76,12 +77,10 @@ def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 
-def _order_pages(
-    db: Database, where: Filter, open_only: bool, convert: Callable[[list[Any]], list[Any]] | None = None
-) -> Iterator[list[Any]]:
-    """Stored orders view rows by creation time, one list per page (``convert``: as
-    :func:`pages`); with ``where.limit``, pages no larger than it. A row starts with the
-    snapshot's columns or, with ``open_only``, with them packed in one (``OPEN_SHOWN``)."""
+def order_keyset(db: Database, where: Filter, open_only: bool) -> tuple[Keyset, Ordering]:
+    """The orders view's rows ``where`` selects, in its sort (by creation time unless it names
+    another): a row starts with the snapshot's columns or, with ``open_only``, with them packed
+    in one (``OPEN_SHOWN``)."""
     clause, params = _where(
         {
             "account": where.account,
@@ -96,17 +95,19 @@ def _order_pages(
     condition = clause.removeprefix(" WHERE ")
     if open_only:  # stated as the partial index's condition, so the index of open orders serves
         condition = f"{OPEN_ONLY} AND {condition}" if condition else OPEN_ONLY
+    order = ordering("orders", where, db.dialect, open=open_only)
     shown = OPEN_SHOWN if open_only else ", ".join(SHOWN_COLUMNS)
-    select = f"SELECT {shown}, created_at, client_order_id FROM {ORDERS_TABLE.name}"
-    return pages(
-        db,
-        select,
-        (condition, params),
-        ("created_at", "client_order_id"),
-        newest=where.newest,
-        page=min(PAGE, where.limit or PAGE),
-        convert=convert,
-    )
+    keyset = Keyset(shown, ORDERS_TABLE.name, (condition, params), order.keys, order.descending, order.start)
+    return keyset, order
+
+
+def _order_pages(
+    db: Database, where: Filter, open_only: bool, convert: Callable[[list[Any]], list[Any]] | None = None
+) -> Iterator[list[Any]]:
+    """Stored orders view rows in ``where``'s sort, one list per page (``convert``: as
+    :func:`pages`); with ``where.limit``, pages no larger than it."""
+    keyset, _ = order_keyset(db, where, open_only)
+    return keyset.pages(db, min(PAGE, where.limit or PAGE), convert)
 
 
 _READ_ORDERS = OrderRow.stored_reader(SHOWN_DECODERS)
@@ -124,6 +125,17 @@ def iter_orders(db: Database, where: Filter, *, open_only: bool = False) -> Iter
     return islice(rows, where.limit)
 
 
+def order_page(
+    db: Database, where: Filter, *, open_only: bool = False, count: bool = False
+) -> Page[OrderRow]:
+    """One page of orders: ``where.limit`` rows (None: all) in its sort after its cursor, with
+    the next page's cursor (and, with ``count``, how many orders ``where`` selects)."""
+    keyset, order = order_keyset(db, where, open_only)
+    return read_page(
+        db, keyset, order, where.limit, _READ_OPEN_ORDERS if open_only else _READ_ORDERS, count=count
+    )
+
+
 def list_order_rows(db: Database, where: Filter, *, open_only: bool = False) -> list[OrderRow]:
     """The rows of :func:`iter_orders` as one list, built with the cycle collector paused
     throughout: the rows hold no reference cycles, and the collector's repeated passes over a
@@ -136,8 +148,9 @@ def list_order_rows(db: Database, where: Filter, *, open_only: bool = False) -> 
 TRADE_FIELDS = tuple(f.name for f in fields(TradeRow))
 
 
-def iter_trades(db: Database, where: Filter) -> Iterator[TradeRow]:
-    """The trade blotter by venue time (from the trades view), read a page at a time.
+def trade_keyset(db: Database, where: Filter) -> tuple[Keyset, Ordering]:
+    """The trades view's rows ``where`` selects, in its sort (by venue time unless it names
+    another).
 
     ``where.parent``: only the trades of that parent's orders. A trade belongs to its order's
     parent as the orders view has it now, so a parent an order learned after a fill (details
@@ -159,24 +172,39 @@ def iter_trades(db: Database, where: Filter) -> Iterator[TradeRow]:
         condition = "client_order_id IN (SELECT client_order_id FROM orders_view WHERE parent_id = ?)"
         clause = f"{clause} AND {condition}" if clause else f" WHERE {condition}"
         params.append(where.parent)
-    columns = ", ".join(TRADE_FIELDS)
-    select = f"SELECT {columns}, ts_event, position FROM trades_view"
-    rows = chain.from_iterable(
-        pages(
-            db,
-            select,
-            (clause.removeprefix(" WHERE "), params),
-            ("ts_event", "position"),
-            newest=where.newest,
-        )
+    order = ordering("trades", where, db.dialect)
+    where_clause = (clause.removeprefix(" WHERE "), params)
+    keyset = Keyset(
+        ", ".join(TRADE_FIELDS), "trades_view", where_clause, order.keys, order.descending, order.start
     )
-    for r in islice(rows, where.limit):
+    return keyset, order
+
+
+def _trade_rows(rows: Iterable[Sequence[Any]], parent: str | None) -> Iterator[TradeRow]:
+    for r in rows:
         row = dict(zip(TRADE_FIELDS, r[: len(TRADE_FIELDS)], strict=True))
         row["tags"] = orjson.loads(row["tags"])
         row["late"] = bool(row["late"])
-        if where.parent is not None:
-            row["parent_id"] = where.parent
+        if parent is not None:
+            row["parent_id"] = parent
         yield TradeRow.from_json(row)
+
+
+def iter_trades(db: Database, where: Filter) -> Iterator[TradeRow]:
+    """The trade blotter in ``where``'s sort (by venue time unless it names another), read a
+    page at a time (see :func:`trade_keyset`)."""
+    keyset, _ = trade_keyset(db, where)
+    rows = chain.from_iterable(keyset.pages(db))
+    return _trade_rows(islice(rows, where.limit), where.parent)
+
+
+def trade_page(db: Database, where: Filter, *, count: bool = False) -> Page[TradeRow]:
+    """One page of the blotter: ``where.limit`` trades (None: all) after its cursor, with the
+    next page's cursor (and, with ``count``, how many trades ``where`` selects)."""
+    keyset, order = trade_keyset(db, where)
+    return read_page(
+        db, keyset, order, where.limit, lambda rows: list(_trade_rows(rows, where.parent)), count=count
+    )
 
 
 def list_orders(db: Database, *, open_only: bool = False, **where: Any) -> list[dict[str, Any]]:

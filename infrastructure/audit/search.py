@@ -11,7 +11,7 @@ import io
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import chain, islice
 from pathlib import Path
@@ -22,10 +22,11 @@ from orderledger.domain.events import EVENT_TYPES_BY_NAME, OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import PLAIN_NUMBER_FORM, format_timestamp, parse_timestamp
+from orderledger.infrastructure.listing import Ordering, Page, ordering, read_page
 from orderledger.infrastructure.results import EventRecord, Filter, MessageRecord, OrderRow
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.mapper import LedgerMapper
-from orderledger.infrastructure.storage.paging import pages
+from orderledger.infrastructure.storage.paging import Keyset
 from orderledger.projections import PROJECTIONS
 from orderledger.projections.base import fold
 from orderledger.projections.orders import ORDERS_TABLE
@@ -94,25 +95,57 @@ class EventFilter:
         return clauses, params
 
 
-def search_events(
-    db: Database, mapper: LedgerMapper, wanted: EventFilter, *, chunk: int = CHUNK, newest: bool = False
-) -> Iterator[tuple[int, OrderEvent, int | None]]:
-    """Matching events in log order (``newest``: reversed), read in chunks: (notification ID,
-    event, message ID)."""
+EVENT_SELECT = "originator_id, originator_version, topic, state, message_id, notification_id"
+
+
+def event_keyset(db: Database, wanted: EventFilter, order: Ordering | None = None) -> Keyset:
+    """The log's rows ``wanted`` selects, in ``order`` (default: log order)."""
     clauses, params = wanted.where()
-    select = "SELECT originator_id, originator_version, topic, state, message_id, notification_id FROM events"
-    for r in chain.from_iterable(
-        pages(
-            db,
-            select,
-            (" AND ".join(clauses), params),
-            ("notification_id",),
-            newest=newest,
-            page=chunk,
-            start=None if newest else (0,),
-        )
-    ):
+    if order is None:
+        keys: tuple[str, ...] = ("notification_id",)
+        return Keyset(EVENT_SELECT, "events", (" AND ".join(clauses), params), keys)
+    where = (" AND ".join(clauses), params)
+    return Keyset(EVENT_SELECT, "events", where, order.keys, order.descending, order.start)
+
+
+def decoded_events(
+    mapper: LedgerMapper, rows: Iterable[Sequence[Any]]
+) -> Iterator[tuple[int, OrderEvent, int | None]]:
+    """Stored event rows (``EVENT_SELECT``) as (notification ID, event, message ID)."""
+    for r in rows:
         yield r[5], mapper.decode(r[2], bytes(r[3]), r[0], r[1]), r[4]
+
+
+def search_events(
+    db: Database,
+    mapper: LedgerMapper,
+    wanted: EventFilter,
+    *,
+    chunk: int = CHUNK,
+    newest: bool = False,
+    order: Ordering | None = None,
+) -> Iterator[tuple[int, OrderEvent, int | None]]:
+    """Matching events in log order (``newest``: reversed; ``order``: that sort instead), read in
+    chunks: (notification ID, event, message ID)."""
+    if order is None:
+        keyset = replace(event_keyset(db, wanted), newest=newest, start=None if newest else (0,))
+    else:
+        keyset = event_keyset(db, wanted, order)
+    return decoded_events(mapper, chain.from_iterable(keyset.pages(db, chunk)))
+
+
+def event_page(
+    db: Database, mapper: LedgerMapper, wanted: EventFilter, where: Filter, *, count: bool = False
+) -> Page[EventRecord]:
+    """One page of the log's events ``wanted`` selects: ``where.limit`` (None: all) in its sort
+    after its cursor, with the next page's cursor."""
+    order = ordering("events", where, db.dialect, types=wanted.types, event_time=wanted.event_time)
+    keyset = event_keyset(db, wanted, order)
+
+    def convert(rows: list[Any]) -> list[EventRecord]:
+        return [EventRecord.of(p, e, m) for p, e, m in decoded_events(mapper, rows)]
+
+    return read_page(db, keyset, order, where.limit, convert, count=count)
 
 
 def event_record(position: int, event: OrderEvent, message_id: int | None) -> dict[str, Any]:
@@ -126,10 +159,9 @@ def event_record(position: int, event: OrderEvent, message_id: int | None) -> di
 MESSAGE_OUTCOMES = tuple(Outcome)
 
 
-def iter_messages(db: Database, where: Filter, *, outcome: str | None = None) -> Iterator[MessageRecord]:
-    """Journal rows in arrival order (``where.newest``: reversed), read a page at a time: each
-    inbound message verbatim, with its outcome. ``where.since``/``until`` bound the time
-    received."""
+def message_keyset(db: Database, where: Filter, *, outcome: str | None = None) -> tuple[Keyset, Ordering]:
+    """The journal's rows ``where`` selects (``since``/``until``: time received), in its sort
+    (arrival order unless it names another); ``outcome``: only those (``parked``: the parked)."""
     if outcome is not None and outcome not in MESSAGE_OUTCOMES:
         raise InvalidInputError(
             f"`outcome` must be one of {'|'.join(MESSAGE_OUTCOMES)}, not {outcome!r}", field="outcome"
@@ -145,14 +177,17 @@ def iter_messages(db: Database, where: Filter, *, outcome: str | None = None) ->
     if where.until is not None:
         clauses.append("received_at <= ?")
         params.append(where.until_text)
-    select = (
-        "SELECT received_at, origin, line_no, format, raw, outcome, reason, client_order_id, event_count,"
-        " message_id FROM messages"
+    listing = "parked" if outcome == Outcome.PARKED else "messages"
+    order = ordering(listing, where, db.dialect, outcome=outcome)
+    columns = (
+        "received_at, origin, line_no, format, raw, outcome, reason, client_order_id, event_count, message_id"
     )
-    rows = chain.from_iterable(
-        pages(db, select, (" AND ".join(clauses), params), ("message_id",), newest=where.newest, page=CHUNK)
-    )
-    for r in islice(rows, where.limit):
+    where_clause = (" AND ".join(clauses), params)
+    return Keyset(columns, "messages", where_clause, order.keys, order.descending, order.start), order
+
+
+def _message_rows(rows: Iterable[Sequence[Any]]) -> Iterator[MessageRecord]:
+    for r in rows:
         yield MessageRecord(
             message_id=r[9],
             received_at=parse_timestamp(r[0]),
@@ -165,6 +200,22 @@ def iter_messages(db: Database, where: Filter, *, outcome: str | None = None) ->
             client_order_id=r[7],
             events=r[8],
         )
+
+
+def iter_messages(db: Database, where: Filter, *, outcome: str | None = None) -> Iterator[MessageRecord]:
+    """Journal rows in arrival order (``where.newest``: reversed; ``where.sort``: that sort),
+    read a page at a time: each inbound message verbatim, with its outcome."""
+    keyset, _ = message_keyset(db, where, outcome=outcome)
+    return _message_rows(islice(chain.from_iterable(keyset.pages(db, CHUNK)), where.limit))
+
+
+def message_page(
+    db: Database, where: Filter, *, outcome: str | None = None, count: bool = False
+) -> Page[MessageRecord]:
+    """One page of the journal: ``where.limit`` rows (None: all) after its cursor, with the next
+    page's cursor."""
+    keyset, order = message_keyset(db, where, outcome=outcome)
+    return read_page(db, keyset, order, where.limit, lambda rows: list(_message_rows(rows)), count=count)
 
 
 def list_messages(

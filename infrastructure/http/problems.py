@@ -127,7 +127,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
-        return problem_response(422, _validation_detail(error))
+        # A query parameter or header the request got wrong is a bad request (400); a body
+        # that parses but cannot be taken stays 422.
+        errors = error.errors()
+        where = errors[0].get("loc", ("body",))[0] if errors else "body"
+        return problem_response(422 if where == "body" else 400, _validation_detail(error))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:

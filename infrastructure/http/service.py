@@ -19,6 +19,7 @@ from orderledger.infrastructure.application.follow import log_record, read_after
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.queries import parse_marks
 from orderledger.infrastructure.ingest.processing import Result
+from orderledger.infrastructure.listing import Page
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,10 @@ def _time(value: str | None, name: str) -> datetime | None:
 
 VERIFY_FIELDS = ("ok", "events", "head", "broken", "view_problems", "views_behind")
 """What ``GET /verify`` answers (a subset of ``orderledger verify --json``)."""
+
+
+def _json_page(rows: Page[Any]) -> Page[dict[str, Any]]:
+    return Page([row.to_json() for row in rows], rows.next_cursor, rows.total)
 
 
 def result_record(result: Result) -> dict[str, Any]:
@@ -127,25 +132,9 @@ class LedgerService:
 
     # ------------------------------------------------------------------ orders
 
-    def orders(
-        self,
-        *,
-        open_only: bool,
-        account: str | None,
-        venue: str | None,
-        instrument: str | None,
-        parent: str | None = None,
-        as_of: str | None,
-    ) -> list[dict[str, Any]]:
-        rows = self.ledger.orders(
-            open=open_only,
-            account=account,
-            venue=venue,
-            instrument=instrument,
-            parent=parent,
-            as_of=_time(as_of, "as_of"),
-        )
-        return self._shown(rows)
+    def orders(self, *, open_only: bool, as_of: str | None, **page: Any) -> Page[dict[str, Any]]:
+        """A page of orders (``page``: the filters and paging of ``http.listing.ListQuery``)."""
+        return self._shown_page(self.ledger.orders(open=open_only, as_of=_time(as_of, "as_of"), **page))
 
     def order(self, key: str, *, version: int | None, as_of: str | None) -> dict[str, Any]:
         return self.ledger.order(key, version=version, as_of=_time(as_of, "as_of")).snapshot()
@@ -156,27 +145,9 @@ class LedgerService:
 
     # ------------------------------------------------------------------ views
 
-    def trades(
-        self,
-        *,
-        account: str | None,
-        venue: str | None,
-        instrument: str | None,
-        order: str | None,
-        parent: str | None = None,
-        since: str | None,
-        until: str | None,
-    ) -> list[dict[str, Any]]:
-        rows = self.ledger.trades(
-            account=account,
-            venue=venue,
-            instrument=instrument,
-            order=order or None,
-            parent=parent,
-            since=_time(since, "since"),
-            until=_time(until, "until"),
-        )
-        return self._shown(rows)
+    def trades(self, **page: Any) -> Page[dict[str, Any]]:
+        """A page of the trade blotter."""
+        return self._shown_page(self.ledger.trades(**page))
 
     def positions(self, marks: list[str], cost_basis: str | None = None) -> list[dict[str, Any]]:
         return self._shown(self.ledger.positions(marks=parse_marks(marks), cost_basis=cost_basis))
@@ -201,6 +172,10 @@ class LedgerService:
         add = (precision or Precision.of(self.ledger)).add
         return [add(row.to_json()) for row in rows]
 
+    def _shown_page(self, rows: Page[Any], precision: Precision | None = None) -> Page[dict[str, Any]]:
+        """A page's rows as :meth:`_shown` gives them, with its cursor and count."""
+        return Page(self._shown(rows, precision), rows.next_cursor, rows.total)
+
     def pnl_series(self) -> list[dict[str, Any]]:
         return [row.to_json() for row in self.ledger.pnl_series()]
 
@@ -210,35 +185,13 @@ class LedgerService:
 
     # ------------------------------------------------------------------ audit
 
-    def events(
-        self,
-        *,
-        types: list[str],
-        account: str | None,
-        venue: str | None,
-        instrument: str | None,
-        order: str | None,
-        since: str | None,
-        until: str | None,
-        event_time: bool,
-        limit: int,
-    ) -> list[dict[str, Any]]:
-        rows = self.ledger.events(
-            types=types,
-            account=account,
-            venue=venue,
-            instrument=instrument,
-            order=order or None,
-            since=_time(since, "since"),
-            until=_time(until, "until"),
-            event_time=event_time,
-            limit=limit,
-        )
-        return [row.to_json() for row in rows]
+    def events(self, *, types: list[str], event_time: bool, **page: Any) -> Page[dict[str, Any]]:
+        """A page of the global log's events."""
+        return _json_page(self.ledger.events(types=types, event_time=event_time, **page))
 
-    def messages(self, *, outcome: str | None, since: str | None, limit: int) -> list[dict[str, Any]]:
-        rows = self.ledger.messages(outcome=outcome, since=_time(since, "since"), limit=limit)
-        return [row.to_json() for row in rows]
+    def messages(self, *, outcome: str | None, parked: bool, **page: Any) -> Page[dict[str, Any]]:
+        """A page of the journal (``parked``: the messages still parked)."""
+        return _json_page(self.ledger.messages(outcome=outcome, parked=parked, **page))
 
     def verify(self) -> dict[str, Any]:
         report = self.ledger.verify().to_json()

@@ -8,6 +8,7 @@ import gc
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from orderledger.infrastructure.storage.db import Database
@@ -88,4 +89,56 @@ def pages(
             return
 
 
-__all__ = ["PAGE", "collector_paused", "pages"]
+@dataclass(frozen=True)
+class Keyset:
+    """A query read in key order: ``SELECT columns, keys FROM source WHERE condition``, ordered by
+    ``keys`` (descending with ``newest``), starting after ``start``. The keys end with a unique
+    column, so a page continues exactly where the one before stopped."""
+
+    columns: str
+    source: str
+    where: tuple[str, list[Any]]
+    keys: Sequence[str]
+    newest: bool = False
+    start: tuple[Any, ...] | None = None
+
+    @property
+    def select(self) -> str:
+        return f"SELECT {self.columns}, {', '.join(self.keys)} FROM {self.source}"
+
+    def pages(
+        self, db: Database, page: int = PAGE, convert: Callable[[list[Any]], list[Any]] | None = None
+    ) -> Iterator[list[Any]]:
+        """Every matching row, one list per page (see :func:`pages`)."""
+        return pages(
+            db,
+            self.select,
+            self.where,
+            self.keys,
+            newest=self.newest,
+            page=page,
+            start=self.start,
+            convert=convert,
+        )
+
+    def page(
+        self, db: Database, limit: int | None, convert: Callable[[list[Any]], list[Any]] | None = None
+    ) -> tuple[list[Any], tuple[Any, ...] | None]:
+        """The first ``limit`` rows, and the key of the last of them when more rows follow (None
+        when they are the last): one query of ``limit + 1`` rows. No ``limit``: every row."""
+        if limit is None:
+            return [row for part in self.pages(db, PAGE, convert) for row in part], None
+        rows = next(self.pages(db, limit + 1))
+        kept = rows[:limit]
+        after = tuple(kept[-1][-len(self.keys) :]) if len(rows) > limit else None
+        with collector_paused():
+            return (kept if convert is None else convert(kept)), after
+
+    def count(self, db: Database) -> int:
+        """How many rows the condition selects (``start`` aside)."""
+        condition = f" WHERE {self.where[0]}" if self.where[0] else ""
+        with db.read() as tx:
+            return int(tx.one(f"SELECT COUNT(*) FROM {self.source}{condition}", list(self.where[1]))[0])
+
+
+__all__ = ["PAGE", "Keyset", "collector_paused", "pages"]

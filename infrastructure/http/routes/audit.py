@@ -4,58 +4,50 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request, Response
 
 from orderledger.domain.outcomes import SPELLED
 from orderledger.infrastructure.http.access import Ledger, Read
+from orderledger.infrastructure.http.listing import (
+    PAGE_RESPONSES,
+    KnownParameters,
+    ListQuery,
+    paging,
+    send_page,
+)
 
 router = APIRouter(tags=["audit"])
 
-MAX_LIMIT = 10_000
-"""The most rows one search answers (``limit``)."""
 
-
-@router.get("/events")
+@router.get("/events", dependencies=[KnownParameters], responses=PAGE_RESPONSES)
 async def get_events(
     role: Read,
     ledger: Ledger,
+    request: Request,
+    response: Response,
+    page: Annotated[ListQuery, paging("events")],
     type: Annotated[list[str], Query(description="event type, repeatable")] = [],  # noqa: B006
-    account: str | None = None,
-    venue: str | None = None,
-    instrument: str | None = None,
-    order: str | None = None,
-    since: Annotated[str | None, Query(description="recorded at or after")] = None,
-    until: Annotated[str | None, Query(description="recorded at or before")] = None,
     event_time: Annotated[bool, Query(description="since/until are venue time")] = False,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1_000,
 ) -> list[dict[str, Any]]:
-    """Search the global log, in log order."""
-    rows: list[dict[str, Any]] = await ledger.call(
-        "events",
-        types=type,
-        account=account,
-        venue=venue,
-        instrument=instrument,
-        order=order,
-        since=since,
-        until=until,
-        event_time=event_time,
-        limit=limit,
-    )
-    return rows
+    """A page of the global log's events, in log order unless `sort` says otherwise."""
+    rows = await ledger.call("events", types=type, event_time=event_time, **page.arguments())
+    return send_page(request, response, rows)
 
 
-@router.get("/messages")
+@router.get("/messages", dependencies=[KnownParameters], responses=PAGE_RESPONSES)
 async def get_messages(
     role: Read,
     ledger: Ledger,
+    request: Request,
+    response: Response,
+    page: Annotated[ListQuery, paging("messages")],
     outcome: Annotated[str | None, Query(description=SPELLED)] = None,
-    since: Annotated[str | None, Query(description="received at or after")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1_000,
+    parked: Annotated[bool, Query(description="only the messages still parked")] = False,
 ) -> list[dict[str, Any]]:
-    """The journal: every inbound message verbatim, with its outcome."""
-    rows: list[dict[str, Any]] = await ledger.call("messages", outcome=outcome, since=since, limit=limit)
-    return rows
+    """A page of the journal: every inbound message verbatim, with its outcome, in arrival order
+    unless `sort` says otherwise."""
+    rows = await ledger.call("messages", outcome=outcome, parked=parked, **page.arguments())
+    return send_page(request, response, rows)
 
 
 @router.get("/verify")

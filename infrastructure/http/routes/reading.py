@@ -8,6 +8,13 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from orderledger.infrastructure.http.access import Ledger, Read
+from orderledger.infrastructure.http.listing import (
+    PAGE_RESPONSES,
+    KnownParameters,
+    ListQuery,
+    paging,
+    send_page,
+)
 from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.http.stream import log_events
 
@@ -18,35 +25,24 @@ CostBasis = Annotated[
 ]
 
 
-@router.get("/orders")
+@router.get("/orders", dependencies=[KnownParameters], responses=PAGE_RESPONSES)
 async def get_orders(
     role: Read,
     ledger: Ledger,
+    request: Request,
     response: Response,
+    page: Annotated[ListQuery, paging("orders")],
     open_only: Annotated[bool, Query(alias="open", description="only open orders")] = False,
-    account: str | None = None,
-    venue: str | None = None,
-    instrument: str | None = None,
-    parent: Annotated[
-        str | None, Query(description="only the children of this parent (their parent_id)")
-    ] = None,
     as_of: Annotated[str | None, Query(description="as known at this time (ISO 8601, Z)")] = None,
 ) -> list[dict[str, Any]]:
-    """Orders as they stand, or as the ledger knew them at `as_of` (a bounded expensive read)."""
+    """A page of orders as they stand, or as the ledger knew them at `as_of` (a bounded
+    expensive read), oldest created first unless `sort` says otherwise."""
     if as_of is None:
         await ledger.views_behind(response)
-    rows: list[dict[str, Any]] = await ledger.maybe_expensive(
-        as_of is not None,
-        "GET /orders?as_of",
-        "orders",
-        open_only=open_only,
-        account=account,
-        venue=venue,
-        instrument=instrument,
-        parent=parent,
-        as_of=as_of,
+    rows = await ledger.maybe_expensive(
+        as_of is not None, "GET /orders?as_of", "orders", open_only=open_only, as_of=as_of, **page.arguments()
     )
-    return rows
+    return send_page(request, response, rows)
 
 
 @router.get("/orders/{order_id}")
@@ -71,35 +67,18 @@ async def get_history(order_id: str, role: Read, ledger: Ledger) -> list[dict[st
     return entries
 
 
-@router.get("/trades")
+@router.get("/trades", dependencies=[KnownParameters], responses=PAGE_RESPONSES)
 async def get_trades(
     role: Read,
     ledger: Ledger,
+    request: Request,
     response: Response,
-    account: str | None = None,
-    venue: str | None = None,
-    instrument: str | None = None,
-    order: Annotated[str | None, Query(description="one order's trades")] = None,
-    parent: Annotated[
-        str | None,
-        Query(description="the trades of this parent's orders (the parent the order has now)"),
-    ] = None,
-    since: Annotated[str | None, Query(description="venue time from (inclusive)")] = None,
-    until: Annotated[str | None, Query(description="venue time until (inclusive)")] = None,
+    page: Annotated[ListQuery, paging("trades")],
 ) -> list[dict[str, Any]]:
-    """The trade blotter, oldest first."""
+    """A page of the trade blotter, oldest first (venue time) unless `sort` says otherwise."""
     await ledger.views_behind(response)
-    rows: list[dict[str, Any]] = await ledger.call(
-        "trades",
-        account=account,
-        venue=venue,
-        instrument=instrument,
-        order=order,
-        parent=parent,
-        since=since,
-        until=until,
-    )
-    return rows
+    rows = await ledger.call("trades", **page.arguments())
+    return send_page(request, response, rows)
 
 
 @router.get("/positions")

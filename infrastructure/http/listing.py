@@ -1,0 +1,186 @@
+"""The query parameters of every list endpoint, derived from ``listing.FILTERS`` and
+``listing.LISTINGS``, and the headers of a page.
+
+A list endpoint declares ``page: Annotated[ListQuery, paging("orders")]``: the filters that list
+takes become query parameters (described in the OpenAPI document from the declaration), with
+``limit``, ``sort``, ``cursor`` and ``count``. ``KnownParameters`` refuses a query parameter the
+route does not declare (400 naming it), so a typo is never taken for "no filter".
+
+A page answers with its rows as a JSON array; when more rows follow, ``Next-Cursor`` holds the
+cursor of the next page and ``Link`` its address (``rel="next"``); ``count=true`` adds
+``Total-Count``, the rows the filter selects in all.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Depends, Query, Request, Response
+from fastapi.dependencies.models import Dependant
+
+from orderledger.domain.values import parse_timestamp
+from orderledger.infrastructure.http.problems import Problem
+from orderledger.infrastructure.listing import (
+    DEFAULT_LIMIT,
+    LISTINGS,
+    MAX_LIMIT,
+    Page,
+    filters_of,
+)
+
+NEXT_CURSOR = "Next-Cursor"
+TOTAL_COUNT = "Total-Count"
+PAGE_HEADERS: dict[str, dict[str, Any]] = {
+    NEXT_CURSOR: {
+        "description": "The cursor of the next page (pass it as `cursor`); absent on the last page",
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": 'The next page\'s address: `<URL>; rel="next"`; absent on the last page',
+        "schema": {"type": "string"},
+    },
+    TOTAL_COUNT: {
+        "description": "With `count=true`: the rows the filter selects in all (limit and cursor aside)",
+        "schema": {"type": "integer"},
+    },
+}
+"""The headers of a page, as the OpenAPI document states them."""
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """A list endpoint's filters (the Python API's keyword arguments, typed) and its paging."""
+
+    filters: dict[str, Any] = field(default_factory=dict)
+    limit: int = DEFAULT_LIMIT
+    sort: str | None = None
+    cursor: str | None = None
+    count: bool = False
+
+    def arguments(self) -> dict[str, Any]:
+        """The keyword arguments of the Python API's list method."""
+        return {
+            **self.filters,
+            "limit": self.limit,
+            "sort": self.sort,
+            "cursor": self.cursor,
+            "count": self.count,
+        }
+
+
+def paging(listing: str) -> Any:
+    """The dependency that reads ``listing``'s filters and paging from the query."""
+    spec = LISTINGS[listing]
+    criteria = filters_of(listing)
+    parameters = [
+        inspect.Parameter(
+            c.param,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=Query(None, description=c.describe(listing)),
+            annotation=str | None,
+        )
+        for c in criteria
+    ]
+    sorts = [*spec.sort_names, *(f"-{name}" for name in spec.sorts)]
+    parameters += [
+        inspect.Parameter(
+            "limit",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=Query(
+                DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"rows per page (at most {MAX_LIMIT:,})"
+            ),
+            annotation=int,
+        ),
+        inspect.Parameter(
+            "sort",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=Query(None, description=spec.describe_sort(), json_schema_extra={"enum": sorts}),
+            annotation=str | None,
+        ),
+        inspect.Parameter(
+            "cursor",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=Query(
+                None,
+                description="continue after the page that answered this in its Next-Cursor header"
+                " (with the same filter and sort)",
+            ),
+            annotation=str | None,
+        ),
+        inspect.Parameter(
+            "count",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=Query(False, description="add a Total-Count header: the rows the filter selects"),
+            annotation=bool,
+        ),
+    ]
+    kinds = {c.param: c for c in criteria}
+
+    def read(**given: Any) -> ListQuery:
+        filters: dict[str, Any] = {}
+        for name, value in given.items():
+            if name in kinds and value is not None:
+                criterion = kinds[name]
+                filters[name] = (
+                    parse_timestamp(value, criterion.param) if criterion.kind is not str else value
+                )
+        return ListQuery(
+            filters, given["limit"], given["sort"] or None, given["cursor"] or None, given["count"]
+        )
+
+    read.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return Depends(read)
+
+
+def _query_names(dependant: Dependant) -> Iterator[str]:
+    for param in dependant.query_params:
+        yield param.alias
+    for sub in dependant.dependencies:
+        yield from _query_names(sub)
+
+
+_known: dict[int, frozenset[str]] = {}
+
+
+async def _known_parameters(request: Request) -> None:
+    route = request.scope.get("route")
+    dependant: Dependant | None = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    names = _known.get(id(dependant))
+    if names is None:
+        names = _known[id(dependant)] = frozenset(_query_names(dependant))
+    unknown = sorted(set(request.query_params) - names)
+    if unknown:
+        raise Problem(
+            400,
+            f"query parameter {unknown[0]} is not known here (known: {', '.join(sorted(names))})",
+        )
+
+
+KnownParameters = Depends(_known_parameters)
+"""A route dependency: an undeclared query parameter is a 400 naming it."""
+
+
+def send_page(request: Request, response: Response, page: Page[Any]) -> list[Any]:
+    """A page's rows, with its headers set on ``response``."""
+    if page.next_cursor is not None:
+        response.headers[NEXT_CURSOR] = page.next_cursor
+        following = request.url.include_query_params(cursor=page.next_cursor)
+        target = following.path + (f"?{following.query}" if following.query else "")
+        response.headers["Link"] = f'<{target}>; rel="next"'
+    if page.total is not None:
+        response.headers[TOTAL_COUNT] = str(page.total)
+    return list(page)
+
+
+PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "One page of rows (a JSON array)", "headers": PAGE_HEADERS}
+}
+"""The OpenAPI ``responses`` of a list endpoint: a 200 with the page's headers."""
+
+
+__all__ = ["PAGE_RESPONSES", "KnownParameters", "ListQuery", "paging", "send_page"]

@@ -1,0 +1,542 @@
+"""Lists and their pages: the one declaration of the filters every list takes, of the orders a
+list can be sorted in, and of the cursor that continues a page.
+
+The Python API's keyword arguments, the CLI's options and the HTTP API's query parameters (with
+their OpenAPI descriptions) are all derived from ``FILTERS`` and ``LISTINGS``: a filter added
+here is checked in Python, offered by the command and documented by the API at once.
+
+A page is read by keyset (the sort value and a unique tiebreak column, never OFFSET): a cursor
+names the last row a page showed, so rows appended between two pages neither shift nor repeat
+what follows. A cursor is opaque to its holder, bound to the list, filter and sort it was
+issued for, and carries a checksum, so a changed or mangled one is refused with a one-line
+error naming ``cursor``.
+
+Beside the layers of ``infrastructure/``, like ``results``: the application, the audit's
+searches, the CLI and the HTTP API all read it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from typing import Any, Generic, TypeVar
+
+import orjson
+
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.values import format_timestamp
+from orderledger.infrastructure.storage.db import Database
+from orderledger.infrastructure.storage.paging import Keyset
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 500
+"""Rows a page of the HTTP API holds unless ``limit`` says otherwise."""
+MAX_LIMIT = 5_000
+"""The most rows one page of the HTTP API holds; a larger ``limit`` is refused."""
+
+
+# ---------------------------------------------------------------------- the filters
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One filter: ``name`` is the :class:`~orderledger.infrastructure.results.Filter` field;
+    ``param`` the keyword of the Python API's list methods, the CLI option (``--param``) and the
+    HTTP query parameter; ``kind`` the value's type; ``lists`` the lists that take it."""
+
+    name: str
+    param: str
+    kind: type
+    meaning: str
+    lists: frozenset[str]
+
+    def describe(self, listing: str) -> str:
+        """What it selects in ``listing`` (a time bound says which time it bounds)."""
+        if self.kind is datetime:
+            return f"{self.meaning} ({LISTINGS[listing].time}, ISO 8601 with Z)"
+        return self.meaning
+
+
+def _lists(*names: str) -> frozenset[str]:
+    return frozenset(names)
+
+
+FILTERS: tuple[Criterion, ...] = (
+    Criterion(
+        "account",
+        "account",
+        str,
+        "only this account",
+        _lists("orders", "trades", "events", "positions", "parents"),
+    ),
+    Criterion(
+        "venue",
+        "venue",
+        str,
+        "only this venue",
+        _lists("orders", "trades", "events", "positions", "instruments", "parents"),
+    ),
+    Criterion(
+        "instrument",
+        "instrument",
+        str,
+        "only this instrument",
+        _lists("orders", "trades", "events", "positions", "instruments", "parents"),
+    ),
+    Criterion(
+        "client_order_id",
+        "order",
+        str,
+        "only this order's (client order ID, venue order ID or NAME=VALUE alias)",
+        _lists("trades", "events"),
+    ),
+    Criterion(
+        "parent",
+        "parent",
+        str,
+        "only the children of this parent (their parent_id), or their trades",
+        _lists("orders", "trades"),
+    ),
+    Criterion(
+        "since",
+        "since",
+        datetime,
+        "at or after this time",
+        _lists("orders", "trades", "events", "messages", "parked"),
+    ),
+    Criterion(
+        "until",
+        "until",
+        datetime,
+        "at or before this time",
+        _lists("orders", "trades", "events", "messages", "parked"),
+    ),
+)
+FILTERS_BY_NAME = {c.name: c for c in FILTERS}
+
+
+def filters_of(listing: str) -> tuple[Criterion, ...]:
+    """The filters ``listing`` takes, in declaration order."""
+    return tuple(c for c in FILTERS if listing in c.lists)
+
+
+# ---------------------------------------------------------------------- the sort orders
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """A column a list sorts by: ``column`` as stored; ``numeric``: a decimal stored as text,
+    compared as a number; ``nullable``: NULL sorts first (as the lowest value)."""
+
+    column: str
+    numeric: bool = False
+    nullable: bool = False
+
+    def expression(self, dialect: str) -> str:
+        """The SQL the rows are ordered (and a cursor compared) by."""
+        if self.numeric:
+            kind = "NUMERIC" if dialect == "postgresql" else "REAL"
+            cast = f"CAST({self.column} AS {kind})"
+            return f"COALESCE({cast}, -1e300)" if self.nullable else cast
+        return f"COALESCE({self.column}, '')" if self.nullable else self.column
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A list: the sorts it offers (name → key), the default one (``oldest``; ``newest`` is it
+    reversed), the unique column that breaks ties, and what ``since``/``until`` bound."""
+
+    name: str
+    sorts: Mapping[str, SortKey]
+    default: str
+    tiebreak: str
+    time: str
+    key_columns: tuple[str, ...] = ()
+    """Rows sorted in Python: the columns whose values joined make the tiebreak ``key``."""
+
+    @property
+    def sort_names(self) -> tuple[str, ...]:
+        return ("oldest", "newest", *self.sorts)
+
+    def describe_sort(self) -> str:
+        columns = ", ".join(self.sorts)
+        return (
+            f"oldest (default) or newest first (by {self.default}), or a column, '-' before it for"
+            f" descending: {columns}"
+        )
+
+
+LISTINGS: dict[str, Listing] = {
+    listing.name: listing
+    for listing in (
+        Listing(
+            "orders",
+            {
+                "created": SortKey("created_at"),
+                "updated": SortKey("updated_at"),
+                "client_order_id": SortKey("client_order_id"),
+                "instrument": SortKey("instrument"),
+                "account": SortKey("account"),
+                "venue": SortKey("venue"),
+                "status": SortKey("status"),
+                "side": SortKey("side"),
+                "quantity": SortKey("quantity", numeric=True),
+                "price": SortKey("price", numeric=True, nullable=True),
+                "filled_quantity": SortKey("filled_quantity", numeric=True),
+            },
+            "created",
+            "client_order_id",
+            "creation time",
+        ),
+        Listing(
+            "trades",
+            {
+                "ts": SortKey("ts_event"),
+                "instrument": SortKey("instrument"),
+                "account": SortKey("account"),
+                "venue": SortKey("venue"),
+                "side": SortKey("side"),
+                "quantity": SortKey("quantity", numeric=True),
+                "price": SortKey("price", numeric=True),
+                "fee": SortKey("fee", numeric=True, nullable=True),
+                "client_order_id": SortKey("client_order_id"),
+            },
+            "ts",
+            "position",
+            "venue time",
+        ),
+        Listing(
+            "events",
+            {
+                "position": SortKey("notification_id"),
+                "recorded": SortKey("ts_recorded"),
+                "ts": SortKey("ts_event"),
+                "type": SortKey("event_type"),
+                "client_order_id": SortKey("client_order_id"),
+                "account": SortKey("account"),
+                "venue": SortKey("venue"),
+                "instrument": SortKey("instrument"),
+            },
+            "position",
+            "notification_id",
+            "recorded time, or venue time with event_time",
+        ),
+        Listing(
+            "messages",
+            {
+                "message_id": SortKey("message_id"),
+                "received": SortKey("received_at"),
+                "outcome": SortKey("outcome"),
+                "format": SortKey("format"),
+                "origin": SortKey("origin"),
+                "client_order_id": SortKey("client_order_id", nullable=True),
+            },
+            "message_id",
+            "message_id",
+            "time received",
+        ),
+        Listing(
+            "parked",
+            {
+                "message_id": SortKey("message_id"),
+                "received": SortKey("received_at"),
+                "format": SortKey("format"),
+                "origin": SortKey("origin"),
+                "client_order_id": SortKey("client_order_id", nullable=True),
+            },
+            "message_id",
+            "message_id",
+            "time received",
+        ),
+        Listing(
+            "positions",
+            {
+                "instrument": SortKey("instrument"),
+                "account": SortKey("account"),
+                "venue": SortKey("venue"),
+                "quantity": SortKey("quantity", numeric=True),
+                "realized_pnl": SortKey("realized_pnl", numeric=True),
+                "unrealized_pnl": SortKey("unrealized_pnl", numeric=True, nullable=True),
+                "notional": SortKey("notional", numeric=True),
+            },
+            "instrument",
+            "key",
+            "",
+            ("account", "venue", "instrument"),
+        ),
+        Listing(
+            "instruments",
+            {
+                "instrument": SortKey("instrument"),
+                "venue": SortKey("venue"),
+                "version": SortKey("version"),
+            },
+            "instrument",
+            "key",
+            "",
+            ("venue", "instrument", "version"),
+        ),
+        Listing(
+            "parents",
+            {
+                "parent_id": SortKey("parent_id"),
+                "created": SortKey("created_at"),
+                "orders": SortKey("orders"),
+                "filled_quantity": SortKey("filled_quantity", numeric=True),
+            },
+            "parent_id",
+            "parent_id",
+            "",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Sort:
+    """A list's order: the key, descending or not, as the text that asked for it."""
+
+    listing: Listing
+    name: str
+    descending: bool
+
+    @property
+    def key(self) -> SortKey:
+        return self.listing.sorts[self.name]
+
+    @property
+    def text(self) -> str:
+        return f"-{self.name}" if self.descending else self.name
+
+    def keys(self, dialect: str) -> tuple[str, ...]:
+        """The SQL expressions rows are ordered by: the sort key, then the tiebreak (unless the
+        key is the tiebreak itself)."""
+        if self.key.column == self.listing.tiebreak:
+            return (self.listing.tiebreak,)
+        return self.key.expression(dialect), self.listing.tiebreak
+
+
+def parse_sort(listing: str, text: str | None, *, newest: bool = False) -> Sort:
+    """``oldest``, ``newest``, ``COLUMN`` or ``-COLUMN`` for ``listing`` (None or empty: oldest,
+    or newest with ``newest``); anything else is refused naming ``sort``."""
+    spec = LISTINGS[listing]
+    if not text:
+        return Sort(spec, spec.default, newest)
+    if text in ("oldest", "newest"):
+        return Sort(spec, spec.default, text == "newest")
+    name = text.removeprefix("-")
+    if name not in spec.sorts:
+        raise InvalidInputError(
+            f"sort must be one of {', '.join(spec.sort_names)} ('-' before a column: descending),"
+            f" not {text!r}",
+            field="sort",
+        )
+    return Sort(spec, name, text.startswith("-"))
+
+
+# ---------------------------------------------------------------------- the cursor
+
+
+_SEAL = b"orderledger cursor v1"
+
+
+def _digest(data: bytes, size: int) -> bytes:
+    return hashlib.blake2b(data, key=_SEAL, digest_size=size).digest()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, Decimal | float):
+        return str(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    return value
+
+
+def fingerprint(listing: str, sort: Sort, selection: Mapping[str, Any]) -> str:
+    """What a cursor is bound to: the list, its sort and every argument that selects its rows."""
+    chosen = {k: _plain(v) for k, v in sorted(selection.items()) if v not in (None, False, (), [])}
+    data = orjson.dumps([listing, sort.text, chosen], option=orjson.OPT_SORT_KEYS)
+    return base64.urlsafe_b64encode(_digest(data, 9)).decode()
+
+
+def encode_cursor(bound: str, key: Sequence[Any]) -> str:
+    """The cursor after a row whose sort key is ``key``, for the selection ``bound``."""
+    payload = orjson.dumps([bound, [_plain(v) for v in key]])
+    return base64.urlsafe_b64encode(payload + _digest(payload, 8)).decode().rstrip("=")
+
+
+def decode_cursor(token: str, bound: str, sort: Sort, dialect: str) -> tuple[Any, ...]:
+    """The sort key a cursor continues after; a cursor that is malformed, altered, or issued for
+    another list, filter or sort is refused naming ``cursor``."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        payload, seal = raw[:-8], raw[-8:]
+        if len(raw) <= 8 or _digest(payload, 8) != seal:
+            raise ValueError("checksum")
+        found, key = orjson.loads(payload)
+    except (ValueError, TypeError) as error:
+        raise InvalidInputError(
+            "cursor is not one this API issued (pass the Next-Cursor of the page before, unchanged)",
+            field="cursor",
+        ) from error
+    if found != bound:
+        raise InvalidInputError(
+            "cursor was issued for another filter or sort: page with the same parameters, or start"
+            " again without cursor",
+            field="cursor",
+        )
+    if not isinstance(key, list) or len(key) not in (1, 2):
+        raise InvalidInputError("cursor is not one this API issued", field="cursor")
+    first = key[0]
+    if sort.key.numeric and isinstance(first, str):
+        try:
+            first = float(first) if dialect == "sqlite" else Decimal(first)
+        except (InvalidOperation, ValueError) as error:
+            raise InvalidInputError("cursor is not one this API issued", field="cursor") from error
+    return (first, *key[1:])
+
+
+# ---------------------------------------------------------------------- reading a page
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """How a query reads its rows: the sort, the SQL keys it orders by, the key a cursor starts
+    after (None: from the first row), and the selection the cursors it issues are bound to."""
+
+    sort: Sort
+    keys: tuple[str, ...]
+    start: tuple[Any, ...] | None
+    bound: str
+
+    @property
+    def descending(self) -> bool:
+        return self.sort.descending
+
+    def cursor_after(self, key: Sequence[Any]) -> str:
+        """The cursor of the page that follows the row whose key is ``key``."""
+        return encode_cursor(self.bound, key)
+
+
+def ordering(listing: str, where: Any, dialect: str, **selection: Any) -> Ordering:
+    """The ordering of a read of ``listing`` under ``where`` (a ``Filter``: its criteria, sort,
+    newest and cursor), ``selection`` holding the list's own arguments (``open``, ``types`` …)."""
+    sort = parse_sort(listing, where.sort, newest=where.newest)
+    chosen = {c.name: getattr(where, c.name) for c in FILTERS} | selection
+    bound = fingerprint(listing, sort, chosen)
+    start = None if where.cursor is None else decode_cursor(where.cursor, bound, sort, dialect)
+    return Ordering(sort, sort.keys(dialect), start, bound)
+
+
+def read_page(
+    db: Database,
+    keyset: Keyset,
+    order: Ordering,
+    limit: int | None,
+    convert: Callable[[list[Any]], list[T]],
+    *,
+    count: bool = False,
+) -> Page[T]:
+    """One page of ``keyset`` (read in ``order``): ``limit`` rows (None: all), converted, with
+    the cursor of the next page, and (``count``) how many rows the filter selects in all."""
+    rows, after = keyset.page(db, limit, convert)
+    following = None if after is None else order.cursor_after(after)
+    return Page(rows, following, keyset.count(db) if count else None)
+
+
+def row_value(row: Any, column: str) -> Any:
+    """A typed row's value of a sort column as the views store it (text for times and enums,
+    a Decimal for an amount)."""
+    value = getattr(row, column)
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    return value
+
+
+def _comparable(value: Any) -> tuple[bool, Any]:
+    """A value as Python compares it in a sort: NULL (None) lowest."""
+    return (value is not None, "" if value is None else value)
+
+
+def sorted_page(
+    rows: Iterable[T],
+    order: Ordering,
+    value_of: Callable[[T, str], Any],
+    limit: int | None,
+    *,
+    count: bool = False,
+) -> Page[T]:
+    """A page of rows computed in Python (positions, instruments, an as-of fold): sorted and
+    continued exactly as the SQL lists are. ``value_of(row, column)`` is a row's value of a sort
+    column or of the tiebreak; decimals compare as numbers."""
+    column, listing = order.sort.key.column, order.sort.listing
+
+    def unique(row: T) -> Any:
+        if listing.key_columns:
+            return "\x1f".join(str(value_of(row, c)) for c in listing.key_columns)
+        return value_of(row, listing.tiebreak)
+
+    def key(row: T) -> tuple[Any, Any]:
+        return value_of(row, column), unique(row)
+
+    def rank(pair: Sequence[Any]) -> tuple[tuple[bool, Any], Any]:
+        return _comparable(pair[0]), pair[1]
+
+    ranked = sorted(((rank(key(r)), r) for r in rows), key=lambda item: item[0], reverse=order.descending)
+    total = len(ranked) if count else None
+    if order.start is not None:
+        start = rank(order.start)
+        ranked = [(k, r) for k, r in ranked if (k < start if order.descending else k > start)]
+    kept = ranked if limit is None else ranked[:limit]
+    more = limit is not None and len(ranked) > limit
+    following = order.cursor_after(key(kept[-1][1])) if more else None
+    return Page([r for _, r in kept], following, total)
+
+
+# ---------------------------------------------------------------------- a page
+
+
+class Page(list[T], Generic[T]):
+    """The rows of one page (a list, so every call that answered a list still does), with
+    ``next_cursor``: the cursor of the page after (None on the last), and ``total``: the rows the
+    filter selects in all (only when asked for with ``count``)."""
+
+    next_cursor: str | None
+    total: int | None
+
+    def __init__(self, rows: Iterable[T] = (), next_cursor: str | None = None, total: int | None = None):
+        super().__init__(rows)
+        self.next_cursor = next_cursor
+        self.total = total
+
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "FILTERS",
+    "LISTINGS",
+    "MAX_LIMIT",
+    "Criterion",
+    "Listing",
+    "Ordering",
+    "Page",
+    "Sort",
+    "SortKey",
+    "decode_cursor",
+    "encode_cursor",
+    "filters_of",
+    "fingerprint",
+    "ordering",
+    "parse_sort",
+    "read_page",
+    "sorted_page",
+]
