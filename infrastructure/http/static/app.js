@@ -247,9 +247,10 @@ class Paged {
   // id: the container; path: the list endpoint; columns and key: as table(); sorts: column key
   // → the server's sort name for the columns one can sort by; sort: the one to start with;
   // params: the filters, read when a page is loaded.
-  constructor({ id, path, columns, key, sorts = {}, sort = "newest", params = () => ({}) }) {
+  // newest: the sorts that put the newest rows first (where live rows go on top).
+  constructor({ id, path, columns, key, sorts = {}, sort = "newest", newest = ["newest"], params = () => ({}) }) {
     Object.assign(this, { id, path, columns, key, sorts, sort, params });
-    this.initialSort = sort;
+    this.newestFirst = newest;
     this.before = [];
     this.cursor = null;
     this.next = null;
@@ -342,11 +343,11 @@ class Paged {
     return true;
   }
 
-  // Live rows on the first page in the default order (newest first): the newest `count` rows
+  // Live rows on the first page in an order newest first: the newest `count` rows
   // matching the filters are read, and those not shown yet are put on top. A page that has
   // grown to twice its size is read again.
   async newest(count) {
-    if (!this.first || this.sort !== this.initialSort || count <= 0) return;
+    if (!this.first || !this.newestFirst.includes(this.sort) || count <= 0) return;
     const params = Object.assign(this.params(), { sort: this.sort, limit: Math.min(count, PAGE_ROWS) });
     const rows = await api(`${this.path}${query(params)}`);
     const added = rows.filter((row) => !this.patch(row));
@@ -393,7 +394,7 @@ const ORDER_SORTS = {
 };
 
 const orders = new Paged({
-  id: "orders-table", path: "/orders", columns: ORDER_COLUMNS, key: orderKey, sorts: ORDER_SORTS,
+  id: "orders-table", path: "/orders", columns: ORDER_COLUMNS, key: orderKey, sorts: ORDER_SORTS, newest: ["newest", "-created"],
   params: () => formValues("order-filters"),
 });
 
@@ -427,7 +428,7 @@ const TRADE_SORTS = {
 };
 
 const trades = new Paged({
-  id: "trades-table", path: "/trades", columns: TRADE_COLUMNS, key: tradeKey, sorts: TRADE_SORTS,
+  id: "trades-table", path: "/trades", columns: TRADE_COLUMNS, key: tradeKey, sorts: TRADE_SORTS, newest: ["newest", "-ts"],
   params: () => formValues("trade-filters"),
 });
 
@@ -651,8 +652,8 @@ const JOURNAL_COLUMNS = [
 
 async function loadJournal() {
   const outcome = document.getElementById("journal-outcome").value;
-  const rows = await api(`/messages${query({ outcome, limit: 1000 })}`);
-  replace("journal-table", table(JOURNAL_COLUMNS, rows.reverse()));
+  const rows = await api(`/messages${query({ outcome, sort: "newest", limit: 1000 })}`);
+  replace("journal-table", table(JOURNAL_COLUMNS, rows));
 }
 
 // ---------------------------------------------------------------- reconciliation
