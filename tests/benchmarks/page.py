@@ -250,7 +250,7 @@ def screenshots(driver: Any, url: str, label: str) -> None:
         wait_until(
             lambda: driver.execute_script("return document.querySelector(arguments[0])", selector),  # noqa: B023
             f"the {tab} tab",
-            60,
+            600,
         )
         if tab == "pnl":
             wait_until(
@@ -258,7 +258,7 @@ def screenshots(driver: Any, url: str, label: str) -> None:
                     "return document.querySelector('#pnl-charts .chart .main-svg') && document.querySelector('#fills-chart .chart .main-svg')"
                 ),
                 "the charts",
-                60,
+                600,
             )
         driver.save_screenshot(str(SCREENSHOTS / f"page-{size}-{tab}.png"))
     driver.set_window_size(1440, 900)

@@ -469,11 +469,13 @@ const DAILY_COLUMNS = [
   num("unrealized_pnl", "unrealized (day's last mark)", "money"),
 ];
 
-// The tables first (what the tab's first paint waits for), then the charts: the library loads
-// once, on the first visit of this tab, and the P&L series is read after the tables.
+// The positions first (what the tab's first paint waits for), then each of the rest as it
+// arrives: the P&L reads fold every fill, and on a large ledger one of them must not hold back
+// the others. The charts' library loads once, on the first visit of this tab.
 async function loadPnl() {
   const by = document.getElementById("pnl-by").value;
-  const [, grouped, daily] = await Promise.all([positions.reset(), api(`/pnl${query({ by })}`), api("/pnl/daily")]);
+  await positions.reset();
+  chooseInstruments(positions.rows);
   const columns = [
     [by, by],
     ["quote_currency", "quote"],
@@ -482,13 +484,14 @@ async function loadPnl() {
     ["fees", "fees", "num", (r) => fees(r.fees, r)],
     ["fills", "fills", "num"],
   ];
-  replace("pnl-table", table(columns, grouped));
-  replace("daily-table", table(DAILY_COLUMNS, daily));
-  chooseInstruments(positions.rows);
   await Promise.all([
-    dailyCharts("daily-charts", daily),
-    api("/pnl/series").then((series) => pnlCharts("pnl-charts", series)),
     loadFills(),
+    api("/pnl/daily").then((daily) => {
+      replace("daily-table", table(DAILY_COLUMNS, daily));
+      return dailyCharts("daily-charts", daily);
+    }),
+    api("/pnl/series").then((series) => pnlCharts("pnl-charts", series)),
+    api(`/pnl${query({ by })}`).then((grouped) => replace("pnl-table", table(columns, grouped))),
   ]);
 }
 
