@@ -184,7 +184,7 @@ def main() -> None:
     ratio = http_result["rate"] / cli_result["rate"]
     report = [
         START,
-        "## HTTP load (issue 17)",
+        "## HTTP load",
         "",
         f"Measured by `tests/benchmarks/http_load.py` on {time.strftime('%Y-%m-%d')} on this project's machine"
         f" ({os.cpu_count()} cores, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}),"

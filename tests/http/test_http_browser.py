@@ -15,6 +15,7 @@ import pytest
 from orderledger.domain.values import UNSAFE_CATEGORIES, escape_unsafe
 from tests.support.browser import chromium, require_browser
 from tests.support.http_api import Server, fill, request, running_server, wait_until
+from tests.support.page import cell, click, rows, tab, texts
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -65,44 +66,6 @@ def shot(
     folder = tmp_path_factory.getbasetemp() / "screenshots"
     folder.mkdir(exist_ok=True)
     browser.save_screenshot(str(folder / f"{request.node.name}.png"))
-
-
-def tab(browser: Any, name: str) -> None:
-    browser.find_element("css selector", f'#tabs button[data-tab="{name}"]').click()
-    wait_until(lambda: browser.find_element("id", name).is_displayed(), f"the {name} tab")
-
-
-def click(browser: Any, selector: str) -> None:
-    """Click what ``selector`` finds; the page may re-render it meanwhile (a live refresh), so
-    a stale element is looked up again, within the bound."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-
-    def attempt() -> bool:
-        try:
-            browser.find_element("css selector", selector).click()
-        except (StaleElementReferenceException, NoSuchElementException):
-            return False
-        return True
-
-    wait_until(attempt, f"a click on {selector}")
-
-
-def texts(browser: Any, selector: str) -> list[str]:
-    """The text of everything ``selector`` finds, read in one script call: a live refresh
-    replacing the elements cannot make the answer stale."""
-    found = browser.execute_script(
-        "return Array.from(document.querySelectorAll(arguments[0]), (e) => e.textContent)", selector
-    )
-    return [str(t) for t in found]
-
-
-def cell(browser: Any, key: str, column: str) -> str:
-    found = texts(browser, f'tr[data-key="{key}"] td[data-col="{column}"]')
-    return found[0] if found else ""
-
-
-def rows(browser: Any, container: str) -> list[str]:
-    return texts(browser, f"#{container} tbody tr")
 
 
 def test_the_page_loads_with_the_open_orders(browser: Any, shot: None) -> None:
@@ -188,9 +151,12 @@ def test_positions_pnl_chart_and_journal(browser: Any, shot: None) -> None:
     wait_until(
         lambda: cell(browser, "position:alpha:venue-x:BTC-USDT", "realized_pnl") == "10", "the realized P&L"
     )
-    assert browser.find_elements("css selector", "#pnl-chart svg path")
-    # The daily P&L: alpha's day, 10 realized, drawn as the running net total
-    assert browser.find_elements("css selector", "#daily-chart svg path")
+    # The charts (plotly, served by the app): realized P&L in USDT, and the daily P&L in USDT
+    wait_until(lambda: texts(browser, "#pnl-charts .chart .gtitle"), "the P&L chart")
+    assert texts(browser, "#pnl-charts .chart .ytitle") == ["realized P&L (USDT)"]
+    # The daily P&L: alpha's day, 10 realized, drawn as a bar
+    wait_until(lambda: texts(browser, "#daily-charts .chart .gtitle"), "the daily P&L chart")
+    assert browser.find_elements("css selector", "#daily-charts .chart .bars path")
     assert any("alpha" in row and "10" in row for row in rows(browser, "daily-table"))
     tab(browser, "journal")
     wait_until(lambda: len(rows(browser, "journal-table")) == 1, "the rejected line")

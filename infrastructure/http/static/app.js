@@ -1,17 +1,30 @@
-// The operator's page. Plain JS, no build step, nothing loaded from elsewhere.
+// The operator's page. Plain JS, no build step, nothing loaded from elsewhere (the charts'
+// library, plotly.js, is served by the app from its installed Python package: charts.js).
 // Every value from the ledger is inserted as text (textContent / createTextNode), never as
 // markup, so an ID like <img src=x onerror=alert(1)> is shown, not run; and through visible(),
 // so a control, bidi or zero-width character in stored text is shown as an escape (\u202e),
 // never acting on the text around it.
+//
+// At a desk's size (100,000 trades) nothing reads a whole list: every table shows one page the
+// server sorted and filtered (Paged below), a live event refetches only the rows it changed, and
+// an order's timeline or a parent reads only that order's history or that parent's children.
 "use strict";
+
+// rows one page of a table shows (the server's limit parameter)
+const PAGE_ROWS = 100;
 
 const state = {
   token: sessionStorage.getItem("orderledger-token") || "",
   tab: "orders",
   lastEventId: null,
   timelineOrder: null,
+  timelineOrders: new Set(), // the orders the timeline's parent tree shows
+  parentOpen: null, // the parent the Parents tab shows, and its orders
+  parentOrders: new Set(),
   fresh: new Set(),
-  refreshTimer: null,
+  changed: new Set(), // orders named by live events not yet applied
+  liveTimer: null,
+  pnlTimer: null,
 };
 
 // ---------------------------------------------------------------- DOM helpers (text only)
@@ -55,26 +68,31 @@ function orderLink(id) {
 }
 
 // A column: [key, label, kind]; kind "num" right-aligns, a function renders the cell.
-function table(columns, rows, rowKey) {
-  if (!rows.length) return el("p", { className: "empty" }, "nothing to show");
-  const head = el("tr", {}, ...columns.map(([, label, kind]) => el("th", { className: kind === "num" ? "num" : "" }, label)));
-  const body = rows.map((row) => {
-    const tr = el("tr", {}, ...columns.map(([key, , kind, render]) => {
-      const value = render ? render(row) : row[key];
-      const cell = el("td", { className: kind || "" });
-      cell.append(value instanceof Node ? value : document.createTextNode(value === null || value === undefined ? "" : visible(value)));
-      if (key) cell.dataset.col = key;
-      return cell;
-    }));
-    if (rowKey) {
-      tr.dataset.key = rowKey(row);
-      if (state.fresh.has(tr.dataset.key)) tr.className = "fresh";
-    }
-    return tr;
-  });
-  return el("table", {}, el("thead", {}, head), el("tbody", {}, ...body));
+function tableRow(columns, row, rowKey) {
+  const tr = el("tr", {}, ...columns.map(([key, , kind, render]) => {
+    const value = render ? render(row) : row[key];
+    const cell = el("td", { className: kind || "" });
+    cell.append(value instanceof Node ? value : document.createTextNode(value === null || value === undefined ? "" : visible(value)));
+    if (key) cell.dataset.col = key;
+    return cell;
+  }));
+  if (rowKey) {
+    tr.dataset.key = rowKey(row);
+    if (state.fresh.delete(tr.dataset.key)) tr.className = "fresh"; // highlighted once
+  }
+  return tr;
 }
 
+function heading([, label, kind]) {
+  return el("th", { className: kind === "num" ? "num" : "" }, label);
+}
+
+function table(columns, rows, rowKey) {
+  if (!rows.length) return el("p", { className: "empty" }, "nothing to show");
+  return el("table", {},
+    el("thead", {}, el("tr", {}, ...columns.map(heading))),
+    el("tbody", {}, ...rows.map((row) => tableRow(columns, row, rowKey))));
+}
 // ---------------------------------------------------------------- figures for people
 
 // The API's figures are exact decimal text; a row's `precision` field says how many places a
@@ -128,14 +146,21 @@ function side(row) {
 
 class ApiError extends Error {}
 
-async function api(path, options = {}) {
+// The response and its JSON body; every answer from the views says how far they are behind.
+async function apiResponse(path, options = {}) {
   const headers = Object.assign({ Accept: "application/json" }, options.headers || {});
   if (state.token) headers.Authorization = `Bearer ${state.token}`;
   const response = await fetch(path, Object.assign({}, options, { headers }));
   const body = await response.json().catch(() => null);
   if (response.status === 401) document.getElementById("token-form").hidden = false;
   if (!response.ok) throw new ApiError((body && body.detail) || `${response.status} ${response.statusText}`);
-  return body;
+  const behind = response.headers.get("Views-Behind");
+  if (behind !== null) showViewsBehind(Number(behind));
+  return { body, response };
+}
+
+async function api(path, options = {}) {
+  return (await apiResponse(path, options)).body;
 }
 
 function showError(error) {
@@ -163,7 +188,183 @@ function query(params) {
   return text ? `?${text}` : "";
 }
 
-// ---------------------------------------------------------------- orders
+// The values of a form's named inputs, trimmed (empty ones are left out by query()).
+function formValues(id) {
+  const params = {};
+  for (const input of document.getElementById(id).querySelectorAll("input[name]")) {
+    params[input.name] = input.type === "checkbox" ? (input.checked ? "true" : "") : input.value.trim();
+  }
+  return params;
+}
+
+// ---------------------------------------------------------------- the status area
+
+function showViewsBehind(behind) {
+  const views = document.getElementById("views");
+  views.dataset.behind = String(behind);
+  views.textContent = behind ? `views ${behind.toLocaleString("en")} behind` : "views current";
+  views.className = behind ? "status off" : "status on";
+}
+
+// The sections of a verify report that found something (the CLI's sections: the chain, the
+// views, the journal, the schema, ...): a report names a problem in "broken" or in a list.
+function failedSections(report) {
+  const failed = [];
+  for (const [name, value] of Object.entries(report)) {
+    if (name === "broken" && value) failed.push({ name: "chain", problems: [value] });
+    else if (name.endsWith("_problems") && Array.isArray(value) && value.length) {
+      failed.push({ name: name.slice(0, -"_problems".length), problems: value });
+    }
+  }
+  return failed;
+}
+
+async function runVerify() {
+  const result = document.getElementById("verify-result");
+  result.textContent = "verifying…";
+  result.className = "status";
+  const report = await api("/verify");
+  const failed = failedSections(report);
+  result.dataset.ok = String(report.ok);
+  if (report.ok) {
+    result.textContent = `verify ok · ${Number(report.events).toLocaleString("en")} events`;
+    result.className = "status on";
+    result.title = report.head || "";
+  } else {
+    const names = failed.map((s) => `${s.name} (${s.problems.length})`);
+    result.textContent = `verify failed: ${names.join(", ") || "see the CLI"}`;
+    result.className = "status off";
+    result.title = visible(failed.map((s) => `${s.name}: ${s.problems.join("; ")}`).join("\n"), "\n");
+  }
+}
+
+// ---------------------------------------------------------------- paged tables
+
+// One page of a list, sorted and filtered by the server: `limit` rows, the `sort` a column
+// header chose, and the `cursor` the previous answer's Next-Cursor header gave for the next
+// page. The pages before are kept as a stack of cursors, so "previous" goes back.
+class Paged {
+  // id: the container; path: the list endpoint; columns and key: as table(); sorts: column key
+  // → the server's sort name for the columns one can sort by; sort: the one to start with;
+  // params: the filters, read when a page is loaded.
+  // newest: the sorts that put the newest rows first (where live rows go on top).
+  constructor({ id, path, columns, key, sorts = {}, sort = "newest", newest = ["newest"], params = () => ({}) }) {
+    Object.assign(this, { id, path, columns, key, sorts, sort, params });
+    this.newestFirst = newest;
+    this.before = [];
+    this.cursor = null;
+    this.next = null;
+    this.rows = [];
+    this.total = null;
+  }
+
+  get first() {
+    return this.before.length === 0;
+  }
+
+  // The first page again (a filter or the sort changed).
+  reset() {
+    this.before = [];
+    this.cursor = null;
+    return this.load();
+  }
+
+  async load() {
+    const params = Object.assign(this.params(), { sort: this.sort, limit: PAGE_ROWS, cursor: this.cursor, count: "true" });
+    const { body, response } = await apiResponse(`${this.path}${query(params)}`);
+    this.rows = body;
+    this.next = response.headers.get("Next-Cursor");
+    const total = response.headers.get("Total-Count");
+    this.total = total === null ? null : Number(total);
+    this.render();
+  }
+
+  older() {
+    if (!this.next) return null;
+    this.before.push(this.cursor);
+    this.cursor = this.next;
+    return this.load();
+  }
+
+  newer() {
+    if (this.first) return null;
+    this.cursor = this.before.pop();
+    return this.load();
+  }
+
+  // A click on a column: sorted by it ascending, a second click descending.
+  sortBy(name) {
+    this.sort = this.sort === name ? `-${name}` : name;
+    return this.reset();
+  }
+
+  heading(column) {
+    const [key, label, kind] = column;
+    const name = this.sorts[key];
+    if (!name) return heading(column);
+    const order = this.sort === name ? "ascending" : this.sort === `-${name}` ? "descending" : "none";
+    const mark = { ascending: " ▲", descending: " ▼", none: "" }[order];
+    return el("th", { className: `sortable ${kind === "num" ? "num" : ""}`, dataset: { sort: name }, ariaSort: order },
+      el("button", { type: "button", title: `sort by ${label}`, onclick: () => guarded(() => this.sortBy(name)) }, `${label}${mark}`));
+  }
+
+  range() {
+    const start = this.before.length * PAGE_ROWS;
+    const shown = this.rows.length ? `rows ${(start + 1).toLocaleString("en")}–${(start + this.rows.length).toLocaleString("en")}` : "no rows";
+    return this.total === null ? shown : `${shown} of ${this.total.toLocaleString("en")}`;
+  }
+
+  render() {
+    const pager = el("div", { className: "pager" },
+      el("button", { type: "button", className: "previous", disabled: this.first, onclick: () => guarded(() => this.newer()) }, "← previous"),
+      el("span", { className: "range" }, this.range()),
+      el("button", { type: "button", className: "next", disabled: !this.next, onclick: () => guarded(() => this.older()) }, "next →"));
+    const body = this.rows.length
+      ? el("div", { className: "scroll" }, el("table", {},
+          el("thead", {}, el("tr", {}, ...this.columns.map((c) => this.heading(c)))),
+          el("tbody", {}, ...this.rows.map((row) => tableRow(this.columns, row, this.key)))))
+      : el("p", { className: "empty" }, "nothing to show");
+    replace(this.id, pager, body);
+  }
+
+  // The row shown for this key, if this page shows it.
+  shown(key) {
+    return document.querySelector(`#${this.id} tbody tr[data-key="${CSS.escape(key)}"]`);
+  }
+
+  // A changed row replaces its old self in place, highlighted; false if this page does not show it.
+  patch(row) {
+    const key = this.key(row);
+    const old = this.shown(key);
+    if (!old) return false;
+    state.fresh.add(key);
+    old.replaceWith(tableRow(this.columns, row, this.key));
+    this.rows[this.rows.findIndex((r) => this.key(r) === key)] = row;
+    return true;
+  }
+
+  // Live rows on the first page in an order newest first: the newest `count` rows
+  // matching the filters are read, and those not shown yet are put on top. A page that has
+  // grown to twice its size is read again.
+  async newest(count) {
+    if (!this.first || !this.newestFirst.includes(this.sort) || count <= 0) return;
+    const params = Object.assign(this.params(), { sort: this.sort, limit: Math.min(count, PAGE_ROWS) });
+    const rows = await api(`${this.path}${query(params)}`);
+    const added = rows.filter((row) => !this.patch(row));
+    if (!added.length) return;
+    if (this.rows.length + added.length > 2 * PAGE_ROWS || !this.rows.length) {
+      await this.load();
+      return;
+    }
+    for (const row of added) state.fresh.add(this.key(row));
+    document.querySelector(`#${this.id} tbody`).prepend(...added.map((row) => tableRow(this.columns, row, this.key)));
+    this.rows.unshift(...added);
+    if (this.total !== null) this.total += added.length;
+    document.querySelector(`#${this.id} .range`).textContent = this.range();
+  }
+}
+
+// ---------------------------------------------------------------- orders and trades
 
 const ORDER_COLUMNS = [
   ["client_order_id", "order", "", (r) => orderLink(r.client_order_id)],
@@ -179,19 +380,29 @@ const ORDER_COLUMNS = [
   num("average_price", "avg price", "price"),
   ["status", "status"],
   ["parent_id", "parent"],
+  ["created_at", "created"],
   ["updated_at", "updated"],
 ];
 
-async function loadOrders() {
-  const openOnly = document.getElementById("orders-open").checked;
-  const parent = document.getElementById("orders-parent").value.trim();
-  let rows = await api(`/orders${query({ open: openOnly ? "true" : "" })}`);
-  if (parent) rows = rows.filter((r) => r.parent_id === parent);
-  document.getElementById("orders-title").textContent = `${openOnly ? "Open orders" : "Orders"} (${rows.length})`;
-  replace("orders-table", table(ORDER_COLUMNS, rows, (r) => `order:${r.client_order_id}`));
-}
+const orderKey = (r) => `order:${r.client_order_id}`;
 
-// ---------------------------------------------------------------- trades
+// Column key → the server's sort name (docs/http.md, "Paged lists").
+const ORDER_SORTS = {
+  client_order_id: "client_order_id", account: "account", venue: "venue", instrument: "instrument", side: "side",
+  quantity: "quantity", price: "price", filled_quantity: "filled_quantity", status: "status",
+  created_at: "created", updated_at: "updated",
+};
+
+const orders = new Paged({
+  id: "orders-table", path: "/orders", columns: ORDER_COLUMNS, key: orderKey, sorts: ORDER_SORTS, newest: ["newest", "-created"],
+  params: () => formValues("order-filters"),
+});
+
+function loadOrders() {
+  const open = document.querySelector('#order-filters input[name="open"]').checked;
+  document.getElementById("orders-title").textContent = open ? "Open orders" : "Orders";
+  return orders.reset();
+}
 
 const TRADE_COLUMNS = [
   ["ts_event", "time"],
@@ -209,17 +420,17 @@ const TRADE_COLUMNS = [
   ["parent_id", "parent"],
 ];
 
-function tradeFilters() {
-  const form = document.getElementById("trade-filters");
-  const params = {};
-  for (const input of form.querySelectorAll("input")) params[input.name] = input.value.trim();
-  return params;
-}
+const tradeKey = (r) => `trade:${r.client_order_id}:${r.trade_id}`;
 
-async function loadTrades() {
-  const rows = await api(`/trades${query(tradeFilters())}`);
-  replace("trades-table", table(TRADE_COLUMNS, rows.slice().reverse(), (r) => `trade:${r.client_order_id}:${r.trade_id}`));
-}
+const TRADE_SORTS = {
+  ts_event: "ts", account: "account", venue: "venue", instrument: "instrument", side: "side",
+  client_order_id: "client_order_id", quantity: "quantity", price: "price", fee: "fee",
+};
+
+const trades = new Paged({
+  id: "trades-table", path: "/trades", columns: TRADE_COLUMNS, key: tradeKey, sorts: TRADE_SORTS, newest: ["newest", "-ts"],
+  params: () => formValues("trade-filters"),
+});
 
 // ---------------------------------------------------------------- positions and P&L
 
@@ -236,29 +447,16 @@ const POSITION_COLUMNS = [
   ["fees", "fees", "num", (r) => fees(r.fees, r)],
 ];
 
-async function loadPnl() {
-  const marks = document.getElementById("marks").value.split(",").map((m) => m.trim()).filter(Boolean);
-  const by = document.getElementById("pnl-by").value;
-  const [positions, series, grouped, daily] = await Promise.all([
-    api(`/positions${query({ mark: marks })}`),
-    api("/pnl/series"),
-    api(`/pnl${query({ by })}`),
-    api("/pnl/daily"),
-  ]);
-  replace("positions-table", table(POSITION_COLUMNS, positions, (r) => `position:${r.account}:${r.venue}:${r.instrument}`));
-  replace("pnl-chart", chart(series));
-  const columns = [
-    [by, by],
-    ["quote_currency", "quote"],
-    num("realized_pnl", "realized", "money"),
-    num("realized_pnl_net", "realized net", "money"),
-    ["fees", "fees", "num", (r) => fees(r.fees, r)],
-    ["fills", "fills", "num"],
-  ];
-  replace("pnl-table", table(columns, grouped));
-  replace("daily-chart", dailyChart(daily));
-  replace("daily-table", table(DAILY_COLUMNS, daily));
+function marks() {
+  return document.getElementById("marks").value.split(",").map((m) => m.trim()).filter(Boolean);
 }
+
+const positions = new Paged({
+  id: "positions-table", path: "/positions", columns: POSITION_COLUMNS,
+  key: (r) => `position:${r.account}:${r.venue}:${r.instrument}`,
+  sorts: { account: "account", venue: "venue", instrument: "instrument", quantity: "quantity", realized_pnl: "realized_pnl", unrealized_pnl: "unrealized_pnl" },
+  sort: "instrument", params: () => ({ mark: marks() }),
+});
 
 const DAILY_COLUMNS = [
   ["day", "day"],
@@ -271,80 +469,53 @@ const DAILY_COLUMNS = [
   num("unrealized_pnl", "unrealized (day's last mark)", "money"),
 ];
 
-// Each day's net realized P&L (realized − fees + funding) per currency, summed over accounts,
-// as the same step lines as the chart above: the running total over the days.
-function dailyChart(rows) {
-  const totals = new Map();
-  for (const row of rows) {
-    if (row.realized_pnl_net === null) continue;
-    const key = `${row.day}\u0000${row.pnl_currency}`;
-    totals.set(key, (totals.get(key) || 0) + Number(row.realized_pnl_net));
-  }
-  const running = new Map();
-  const points = [...totals.entries()].sort().map(([key, value]) => {
-    const [day, currency] = key.split("\u0000");
-    running.set(currency, (running.get(currency) || 0) + value);
-    const total = String(Number(running.get(currency).toPrecision(12)));
-    return { ts_event: `${day}T23:59:59Z`, quote_currency: currency, instrument: day, realized_pnl: String(value), cumulative_realized_pnl: total };
-  });
-  return chart(points);
+// The positions first (what the tab's first paint waits for), then each of the rest as it
+// arrives: the P&L reads fold every fill, and on a large ledger one of them must not hold back
+// the others. The charts' library loads once, on the first visit of this tab.
+async function loadPnl() {
+  const by = document.getElementById("pnl-by").value;
+  await positions.reset();
+  chooseInstruments(positions.rows);
+  const columns = [
+    [by, by],
+    ["quote_currency", "quote"],
+    num("realized_pnl", "realized", "money"),
+    num("realized_pnl_net", "realized net", "money"),
+    ["fees", "fees", "num", (r) => fees(r.fees, r)],
+    ["fills", "fills", "num"],
+  ];
+  await Promise.all([
+    loadFills(),
+    api("/pnl/daily").then((daily) => {
+      replace("daily-table", table(DAILY_COLUMNS, daily));
+      return dailyCharts("daily-charts", daily);
+    }),
+    api("/pnl/series").then((series) => pnlCharts("pnl-charts", series)),
+    api(`/pnl${query({ by })}`).then((grouped) => replace("pnl-table", table(columns, grouped))),
+  ]);
 }
 
-const SVG = "http://www.w3.org/2000/svg";
-
-function svg(tag, attrs, text) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, String(value));
-  if (text !== undefined) node.textContent = visible(text);
-  return node;
+// The instruments of the positions shown, to choose the one whose fills are drawn.
+function chooseInstruments(rows) {
+  const select = document.getElementById("fills-instrument");
+  const chosen = select.value;
+  const quotes = new Map(rows.map((r) => [r.instrument, r.pnl_currency || r.quote_currency || ""]));
+  select.replaceChildren(...[...quotes.keys()].sort().map((i) => el("option", { value: i, dataset: { quote: quotes.get(i) } }, i)));
+  if (quotes.has(chosen)) select.value = chosen;
 }
 
-// Cumulative realized P&L per quote currency against venue time, as step lines. The numbers
-// are the server's exact decimals; floats are used only to place points on the drawing.
-function chart(series) {
-  if (!series.length) return el("p", { className: "empty" }, "no realized P&L yet");
-  const width = 960, height = 240, left = 70, right = 90, top = 14, bottom = 28;
-  const byQuote = new Map();
-  for (const point of series) {
-    const key = point.quote_currency || "(no quote)";
-    if (!byQuote.has(key)) byQuote.set(key, []);
-    byQuote.get(key).push(point);
+async function loadFills() {
+  const select = document.getElementById("fills-instrument");
+  const instrument = select.value;
+  if (!instrument) {
+    replace("fills-chart", el("p", { className: "empty" }, "no position yet"));
+    return;
   }
-  const times = series.map((p) => Date.parse(p.ts_event));
-  const values = series.map((p) => Number(p.cumulative_realized_pnl)).concat([0]);
-  let t0 = Math.min(...times), t1 = Math.max(...times);
-  if (t1 === t0) { t0 -= 1000; t1 += 1000; }
-  let v0 = Math.min(...values), v1 = Math.max(...values);
-  if (v1 === v0) { v0 -= 1; v1 += 1; }
-  const x = (t) => left + ((t - t0) / (t1 - t0)) * (width - left - right);
-  const y = (v) => top + (1 - (v - v0) / (v1 - v0)) * (height - top - bottom);
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "cumulative realized P&L over time" });
-  root.append(svg("line", { class: "axis", x1: left, y1: top, x2: left, y2: height - bottom }));
-  root.append(svg("line", { class: "axis", x1: left, y1: height - bottom, x2: width - right, y2: height - bottom }));
-  root.append(svg("line", { class: "zero", x1: left, y1: y(0), x2: width - right, y2: y(0) }));
-  root.append(svg("text", { x: left - 6, y: y(v1) + 4, "text-anchor": "end" }, String(v1.toPrecision(6) * 1)));
-  root.append(svg("text", { x: left - 6, y: y(v0) + 4, "text-anchor": "end" }, String(v0.toPrecision(6) * 1)));
-  root.append(svg("text", { x: left, y: height - 8 }, new Date(t0).toISOString().slice(0, 19).replace("T", " ")));
-  root.append(svg("text", { x: width - right, y: height - 8, "text-anchor": "end" }, new Date(t1).toISOString().slice(0, 19).replace("T", " ")));
-  const colours = ["#1c64b8", "#b4531c", "#1a7f37", "#7a3cb8", "#b8a21c"];
-  let index = 0;
-  for (const [quote, points] of byQuote) {
-    const colour = colours[index++ % colours.length];
-    let path = `M ${x(Date.parse(points[0].ts_event))} ${y(0)}`;
-    for (const p of points) {
-      const px = x(Date.parse(p.ts_event));
-      path += ` H ${px} V ${y(Number(p.cumulative_realized_pnl))}`;
-    }
-    root.append(svg("path", { d: path, fill: "none", stroke: colour, "stroke-width": 2 }));
-    for (const p of points) {
-      const dot = svg("circle", { cx: x(Date.parse(p.ts_event)), cy: y(Number(p.cumulative_realized_pnl)), r: 2.5, fill: colour });
-      dot.append(svg("title", {}, `${p.ts_event} ${p.instrument} ${p.client_order_id || ""} ${p.realized_pnl} → ${p.cumulative_realized_pnl} ${quote}`));
-      root.append(dot);
-    }
-    const last = points[points.length - 1];
-    root.append(svg("text", { x: width - right + 6, y: y(Number(last.cumulative_realized_pnl)) + 4, fill: colour }, `${last.cumulative_realized_pnl} ${quote}`));
-  }
-  return root;
+  const option = select.selectedOptions[0];
+  const rows = await api(`/trades${query({ instrument, sort: "newest", limit: FILLS_DRAWN })}`);
+  // The latest fills, drawn in time order (ISO 8601 text sorts as time)
+  rows.sort((a, b) => (a.ts_event < b.ts_event ? -1 : a.ts_event > b.ts_event ? 1 : 0));
+  await fillsChart("fills-chart", instrument, option ? option.dataset.quote : "", rows);
 }
 
 // ---------------------------------------------------------------- an order's timeline
@@ -404,15 +575,30 @@ async function loadTimeline() {
   await loadLinks(order);
 }
 
-// The linkage parent → orders → trades for the order's parent (or the order alone).
+// The linkage parent → orders → trades for the order's parent: that parent's children and
+// their trades only (the parent filter), never every order.
 async function loadLinks(order) {
+  state.timelineOrders = new Set([order.client_order_id]);
   if (!order.parent_id) {
     replace("timeline-links");
     return;
   }
-  const [orders, trades] = await Promise.all([api("/orders"), api("/trades")]);
-  const siblings = orders.filter((o) => o.parent_id === order.parent_id);
-  replace("timeline-links", el("div", { className: "tree" }, parentTree(order.parent_id, siblings, trades)));
+  const tree = await parentView(order.parent_id);
+  state.timelineOrders = tree.orders;
+  replace("timeline-links", tree.node);
+}
+
+// One parent's children and their trades, read with the parent filter (a parent of more than
+// a page of children shows the first page of each and says so).
+async function parentView(parent) {
+  const limit = 5000;
+  const [children, fills] = await Promise.all([
+    api(`/orders${query({ parent, sort: "oldest", limit })}`),
+    api(`/trades${query({ parent, sort: "oldest", limit })}`),
+  ]);
+  const node = el("div", { className: "tree" }, parentTree(parent, children, fills));
+  if (children.length === limit || fills.length === limit) node.append(el("p", { className: "empty" }, `the first ${limit} orders and trades`));
+  return { node, orders: new Set(children.map((o) => o.client_order_id)) };
 }
 
 function parentTree(parent, orders, trades) {
@@ -427,19 +613,31 @@ function parentTree(parent, orders, trades) {
   return el("ul", {}, el("li", {}, el("strong", {}, `parent ${parent}`), el("ul", {}, ...children)));
 }
 
+// ---------------------------------------------------------------- parents
+
+const PARENT_COLUMNS = [
+  ["parent_id", "parent", "", (r) => el("button", { className: "link", type: "button", onclick: () => guarded(() => openParent(r.parent_id)) }, r.parent_id)],
+  ["orders", "orders", "num"],
+  num("filled_quantity", "filled", "quantity"),
+  ["created_at", "first order"],
+];
+
+const parents = new Paged({
+  id: "parents-table", path: "/parents", columns: PARENT_COLUMNS, key: (r) => `parent:${r.parent_id}`,
+  sorts: { parent_id: "parent_id", orders: "orders", filled_quantity: "filled_quantity", created_at: "created" },
+  sort: "-created", // the parents whose first order is newest first
+});
+
+async function openParent(parent) {
+  state.parentOpen = parent;
+  const tree = await parentView(parent);
+  state.parentOrders = tree.orders;
+  replace("linkage-tree", tree.node);
+}
+
 async function loadLinkage() {
-  const [orders, trades] = await Promise.all([api("/orders"), api("/trades")]);
-  const parents = new Map();
-  for (const o of orders) {
-    if (!o.parent_id) continue;
-    if (!parents.has(o.parent_id)) parents.set(o.parent_id, []);
-    parents.get(o.parent_id).push(o);
-  }
-  if (!parents.size) {
-    replace("linkage-tree", el("p", { className: "empty" }, "no order names a parent"));
-    return;
-  }
-  replace("linkage-tree", el("div", { className: "tree" }, ...[...parents].map(([p, os]) => parentTree(p, os, trades))));
+  await parents.reset();
+  if (state.parentOpen) await openParent(state.parentOpen);
 }
 
 // ---------------------------------------------------------------- the journal
@@ -457,8 +655,8 @@ const JOURNAL_COLUMNS = [
 
 async function loadJournal() {
   const outcome = document.getElementById("journal-outcome").value;
-  const rows = await api(`/messages${query({ outcome, limit: 1000 })}`);
-  replace("journal-table", table(JOURNAL_COLUMNS, rows.reverse()));
+  const rows = await api(`/messages${query({ outcome, sort: "newest", limit: 1000 })}`);
+  replace("journal-table", table(JOURNAL_COLUMNS, rows));
 }
 
 // ---------------------------------------------------------------- reconciliation
@@ -483,11 +681,11 @@ async function reconcile(apply) {
     table(columns, report.differences));
 }
 
-// ---------------------------------------------------------------- tabs and refreshing
+// ---------------------------------------------------------------- tabs
 
 const LOADERS = {
   orders: loadOrders,
-  trades: loadTrades,
+  trades: () => trades.reset(),
   pnl: loadPnl,
   timeline: loadTimeline,
   linkage: loadLinkage,
@@ -499,16 +697,48 @@ function showTab(name) {
   state.tab = name;
   for (const button of document.querySelectorAll("#tabs button")) button.classList.toggle("active", button.dataset.tab === name);
   for (const section of document.querySelectorAll("main > section")) section.hidden = section.id !== name;
-  guarded(LOADERS[name]);
+  return guarded(LOADERS[name]);
 }
 
-function refreshSoon() {
-  // Many events in a burst cause one reload of what is shown.
-  if (state.refreshTimer) return;
-  state.refreshTimer = setTimeout(() => {
-    state.refreshTimer = null;
-    guarded(LOADERS[state.tab]).then(() => state.fresh.clear());
-  }, 100);
+// ---------------------------------------------------------------- live updates, row by row
+
+// What a batch of events changes on the tab shown: each changed order's row is read alone
+// (GET /orders/{id}) and patched where it is shown; new orders and trades come from one read of
+// the newest rows; the timeline and a parent are read again when they show a changed order.
+// Nothing reads a whole list again.
+const LIVE = {
+  orders: async (changed) => {
+    const known = changed.filter((id) => orders.shown(`order:${id}`));
+    await Promise.all(known.map(async (id) => orders.patch(await api(`/orders/${encodeURIComponent(id)}`))));
+    await orders.newest(changed.length - known.length);
+  },
+  trades: async (changed, fills) => trades.newest(fills),
+  pnl: async (changed, fills) => {
+    // Positions and P&L move with fills; read again at most once a second.
+    if (!fills || state.pnlTimer) return;
+    state.pnlTimer = setTimeout(() => {
+      state.pnlTimer = null;
+      if (state.tab === "pnl") guarded(loadPnl);
+    }, 1000);
+  },
+  timeline: async (changed) => {
+    if (changed.some((id) => id === state.timelineOrder || state.timelineOrders.has(id))) await loadTimeline();
+  },
+  linkage: async (changed) => {
+    if (state.parentOpen && changed.some((id) => state.parentOrders.has(id))) await openParent(state.parentOpen);
+  },
+  journal: async () => {},
+  reconcile: async () => {},
+};
+
+// Events arrive in bursts: they are gathered for a moment and applied together.
+function applyLive() {
+  state.liveTimer = null;
+  const changed = [...state.changed];
+  const fills = state.fills;
+  state.changed.clear();
+  state.fills = 0;
+  return guarded(() => LIVE[state.tab](changed, fills));
 }
 
 // ---------------------------------------------------------------- the live stream (SSE over fetch)
@@ -556,22 +786,30 @@ function received(frame) {
   state.lastEventId = id;
   const event = JSON.parse(data);
   document.getElementById("live").textContent = `live · event ${id}`;
-  state.fresh.add(`order:${event.client_order_id}`);
-  if (event.payload && event.payload.trade_id) state.fresh.add(`trade:${event.client_order_id}:${event.payload.trade_id}`);
-  if (state.tab !== "timeline" || event.client_order_id === state.timelineOrder) refreshSoon();
+  if (!event.client_order_id) return;
+  state.changed.add(event.client_order_id);
+  if (event.payload && event.payload.trade_id) state.fills = (state.fills || 0) + 1;
+  if (!state.liveTimer) state.liveTimer = setTimeout(applyLive, 20);
 }
 
 // ---------------------------------------------------------------- wiring
 
+function onFilter(formId, load) {
+  const form = document.getElementById(formId);
+  form.addEventListener("submit", (e) => { e.preventDefault(); guarded(load); });
+  form.addEventListener("reset", () => setTimeout(() => guarded(load), 0));
+  for (const box of form.querySelectorAll('input[type="checkbox"]')) box.addEventListener("change", () => guarded(load));
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   for (const button of document.querySelectorAll("#tabs button")) button.addEventListener("click", () => showTab(button.dataset.tab));
-  document.getElementById("orders-open").addEventListener("change", () => guarded(loadOrders));
-  document.getElementById("orders-parent").addEventListener("change", () => guarded(loadOrders));
-  document.getElementById("trade-filters").addEventListener("submit", (e) => { e.preventDefault(); guarded(loadTrades); });
-  document.getElementById("trade-filters").addEventListener("reset", () => setTimeout(() => guarded(loadTrades), 0));
+  onFilter("order-filters", loadOrders);
+  onFilter("trade-filters", () => trades.reset());
   document.getElementById("marks-apply").addEventListener("click", () => guarded(loadPnl));
   document.getElementById("pnl-by").addEventListener("change", () => guarded(loadPnl));
+  document.getElementById("fills-instrument").addEventListener("change", () => guarded(loadFills));
   document.getElementById("journal-outcome").addEventListener("change", () => guarded(loadJournal));
+  document.getElementById("verify").addEventListener("click", () => guarded(runVerify));
   document.getElementById("timeline-form").addEventListener("submit", (e) => {
     e.preventDefault();
     state.timelineOrder = document.getElementById("timeline-id").value.trim();

@@ -1,0 +1,76 @@
+"""Reading and driving the operator's page in the browser tests: tabs, cells, rows, clicks and
+the requests the page made (the browser's Resource Timing entries)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from tests.support.http_api import wait_until
+
+
+def tab(browser: Any, name: str) -> None:
+    browser.find_element("css selector", f'#tabs button[data-tab="{name}"]').click()
+    wait_until(lambda: browser.find_element("id", name).is_displayed(), f"the {name} tab")
+
+
+def click(browser: Any, selector: str) -> None:
+    """Click what ``selector`` finds; the page may re-render it meanwhile (a live refresh), so
+    a stale element is looked up again, within the bound."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
+    def attempt() -> bool:
+        try:
+            browser.find_element("css selector", selector).click()
+        except (StaleElementReferenceException, NoSuchElementException):
+            return False
+        return True
+
+    wait_until(attempt, f"a click on {selector}")
+
+
+def texts(browser: Any, selector: str) -> list[str]:
+    """The text of everything ``selector`` finds, read in one script call: a live refresh
+    replacing the elements cannot make the answer stale."""
+    found = browser.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]), (e) => e.textContent)", selector
+    )
+    return [str(t) for t in found]
+
+
+def cell(browser: Any, key: str, column: str) -> str:
+    found = texts(browser, f'tr[data-key="{key}"] td[data-col="{column}"]')
+    return found[0] if found else ""
+
+
+def rows(browser: Any, container: str) -> list[str]:
+    return texts(browser, f"#{container} tbody tr")
+
+
+def keys(browser: Any, container: str) -> list[str]:
+    """The ``data-key`` of every row of a table, top to bottom."""
+    found = browser.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]), (e) => e.dataset.key)",
+        f"#{container} tbody tr",
+    )
+    return [str(k) for k in found]
+
+
+def forget_requests(browser: Any) -> None:
+    """Start counting the page's requests afresh (and keep up to 10,000 of them)."""
+    browser.execute_script(
+        "performance.setResourceTimingBufferSize(10000); performance.clearResourceTimings()"
+    )
+
+
+def requests_made(browser: Any) -> list[tuple[str, dict[str, list[str]]]]:
+    """The API requests the page completed since ``forget_requests``: (path, query parameters),
+    in order; the page's own files and the long-lived stream are left out."""
+    names = browser.execute_script("return performance.getEntriesByType('resource').map((e) => e.name)")
+    made = []
+    for name in names:
+        parts = urlsplit(str(name))
+        if parts.path.startswith(("/static/", "/assets/")) or parts.path == "/stream":
+            continue
+        made.append((parts.path, parse_qs(parts.query)))
+    return made
