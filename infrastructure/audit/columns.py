@@ -13,6 +13,7 @@ one (an average price) is rounded half-even to its column's scale.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
@@ -53,6 +54,7 @@ DERIVED = frozenset({"average_price"})
 
 def arrow_type(sql: str) -> Any:
     """The Arrow type of a declared DuckDB type."""
+    # pyarrow is an optional dependency (the parquet and analytics extras)
     import pyarrow as pa
 
     if sql == TIME:
@@ -69,8 +71,6 @@ def typed_value(column: str, value: Any) -> Any:
         return None
     kind = COLUMN_TYPES[column]
     if kind == TIME:
-        from datetime import datetime
-
         return datetime.fromisoformat(str(value))
     number = Decimal(str(value))
     scale = int(kind[kind.index(",") + 1 : -1])

@@ -70,6 +70,7 @@ def pointed(urls: Any, base: str) -> Any:
 
 def fault(error: BaseException, exchange_id: str) -> CollectError:
     """A ccxt error as the collector's fault, in one line."""
+    # ccxt is an optional dependency (the collect extra)
     import ccxt
 
     said = " ".join(str(error).split())[:160] or type(error).__name__
@@ -93,6 +94,7 @@ class CcxtSource:
 
     def __init__(self, config: SourceConfig) -> None:
         self.exchange_id = config.options.get("exchange") or ""
+        # ccxt is an optional dependency (the collect extra)
         import ccxt.pro
 
         if self.exchange_id not in ccxt.pro.exchanges:
@@ -109,6 +111,7 @@ class CcxtSource:
         self.reached = False
 
     def _make(self) -> Any:
+        # ccxt is an optional dependency (the collect extra)
         import ccxt.pro
 
         # Given ones first, then ORDERLEDGER_CCXT_<NAME> (each is optional: what the exchange needs).

@@ -57,30 +57,35 @@ def _fix(config: SourceConfig) -> Source:
 
 
 def _tradier(config: SourceConfig) -> Source:
+    # a venue's module loads its clients (the collect extra) only when that venue is collected
     from orderledger.infrastructure.collect.tradier import TradierSource
 
     return TradierSource(config)
 
 
 def _lighter(config: SourceConfig) -> Source:
+    # a venue's module loads its clients (the collect extra) only when that venue is collected
     from orderledger.infrastructure.collect.lighter import lighter_source
 
     return lighter_source(config)
 
 
 def _hyperliquid(config: SourceConfig) -> Source:
+    # a venue's module loads its clients (the collect extra) only when that venue is collected
     from orderledger.infrastructure.collect.hyperliquid import HyperliquidSource
 
     return HyperliquidSource(config)
 
 
 def _hyperliquid_watch(config: SourceConfig) -> Source:
+    # a venue's module loads its clients (the collect extra) only when that venue is collected
     from orderledger.infrastructure.collect.hyperliquid import HyperliquidWatchSource
 
     return HyperliquidWatchSource(config)
 
 
 def _ccxt(config: SourceConfig) -> Source:
+    # a venue's module loads its clients (the collect extra) only when that venue is collected
     from orderledger.infrastructure.collect.ccxt import CcxtSource
 
     return CcxtSource(config)

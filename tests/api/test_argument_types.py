@@ -57,6 +57,10 @@ VALID: dict[str, Any] = {
     "table": "trades",
     "out": io.BytesIO(),
     "snapshot": '{"venue": "V", "account": "acc", "as_of": "2026-11-20T10:00:00Z", "orders": []}',
+    "account": "acc",
+    "owner": "collector-1",
+    "pid": 1,
+    "figures": {},
 }
 """A valid value for each required parameter."""
 
