@@ -7,6 +7,8 @@ says which server, and when an unreachable one skips or fails).
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -14,6 +16,11 @@ import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from tests.support.postgres import private_schema, require_postgres
+
+# pytest-xdist's workers set the terminal's size (COLUMNS=80, LINES=24); the commands the tests
+# run would fit their tables to it. A test that wants a width sets COLUMNS itself.
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 
 BACKENDS = ("memory", "sqlite", "postgres")
 

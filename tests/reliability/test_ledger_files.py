@@ -128,6 +128,7 @@ def test_serve_answers_503_and_health_says_why_once_its_file_is_gone(tmp_path: P
             "status": "ok",
             "head": 1,
             "cost_basis": "average",
+            "collectors": [],
         }
 
         _take_away(path, how)

@@ -47,16 +47,8 @@ PNL_GROUPINGS = ("day", "account", "venue", "instrument", "tag:strategy")
 
 
 def cli_env(**extra: str) -> dict[str, str]:
-    """The environment for one command: this checkout importable, no ORDERLEDGER_* settings.
-
-    The terminal's size is left out too (a test runner's worker sets ``COLUMNS``): a table
-    written to a pipe is as wide as ``render.DEFAULT_WIDTH`` unless the test says otherwise.
-    """
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("ORDERLEDGER_") and k not in ("COLUMNS", "LINES")
-    }
+    """The environment for one command: this checkout importable, no ORDERLEDGER_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ORDERLEDGER_")}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
     env.update(extra)
     return env
