@@ -8,7 +8,6 @@ says which server, and when an unreachable one skips or fails).
 from __future__ import annotations
 
 import os
-
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
