@@ -27,6 +27,7 @@ from orderledger.infrastructure.errors import ConfigurationError
 from tests.support.collect import books
 from tests.support.collect_books import Books, quick, until_books
 from tests.support.hyperliquid_venue import FAULTS, USER, LoopbackHyperliquid, session, source_config
+from tests.support.soak import sized
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -128,7 +129,10 @@ def test_each_fault_ends_with_the_clean_books(stored_url: str, fault: str) -> No
         assert venue.dials >= 4  # ccxt dialled anew each time the collector called watch_* again
 
 
-@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# CI size: a handful of schedules; ORDERLEDGER_SOAK=N runs 100 × N (tests/support/soak.py).
+@settings(
+    max_examples=sized(3, 100), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(schedule=st.lists(st.sampled_from(FAULTS), min_size=len(session()) - 1, max_size=len(session()) - 1))
 def test_any_schedule_of_faults_ends_with_the_clean_books(tmp_path_factory: Any, schedule: list[str]) -> None:
     # Given any mix of faults (SQLite; the named schedules above run on PostgreSQL too),
