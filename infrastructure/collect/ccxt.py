@@ -137,6 +137,10 @@ class CcxtSource:
     async def connect(self) -> None:
         if self.exchange is None:
             self.exchange = self._make()
+        else:
+            # ``close`` marks the instance closed by the user, and ccxt then refuses every request
+            # on it (ExchangeClosedByUser); ``open`` clears that and keeps the caches and markets.
+            self.exchange.open()
         self.queue = asyncio.Queue()
         try:
             await self.exchange.load_markets()

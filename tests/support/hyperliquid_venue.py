@@ -504,7 +504,7 @@ class VenueThread:
         self.call(self.venue.stop)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(30)
-        self.loop.close()  # its self-pipe sockets would otherwise be left to the garbage collector
+        self.loop.close()  # its self-pipe sockets, else a ResourceWarning in whichever test collects them
 
 
 async def _serve(port: int) -> None:
