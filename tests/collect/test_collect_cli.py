@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import pytest
 from orderledger import OrderLedger
 from tests.support.cli import cli_command, cli_env, run_cli
 from tests.support.collect import books
+from tests.support.collect_docs import wait_for
 from tests.support.tradier_examples import ACCOUNT, VENUE
 from tests.support.tradier_server import TOKEN, TradierVenue, clean_replies, step_a, step_b, step_c, step_d
 
@@ -33,18 +33,6 @@ def collector(db: str, url: str, cwd: Path, *extra: str, token: str = TOKEN) -> 
     argv = cli_command("collect", "tradier", "--endpoint", url, "--account", ACCOUNT, *OPTIONS, *extra, db=db)
     env = cli_env(ORDERLEDGER_TRADIER_TOKEN=token)
     return subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def wait_for(db: str, condition: Callable[[OrderLedger], bool], process: subprocess.Popen[bytes]) -> None:
-    """Until the ledger shows ``condition`` (read by this process, as an operator would)."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        with OrderLedger(db) as ledger:
-            if condition(ledger):
-                return
-        time.sleep(0.05)  # a look at another process's progress, not a synchronisation sleep
-    raise AssertionError("the collector did not get there in 60 s")
 
 
 def filled(quantity: str, cid: str = "ext-tradier-228175") -> Callable[[OrderLedger], bool]:

@@ -54,6 +54,8 @@ def run(command: str, cwd: Path, port: int | None = None) -> str:
 
 
 def wait_for(url: str, condition: Callable[[OrderLedger], bool], process: subprocess.Popen[bytes]) -> None:
+    """Until the ledger at ``url`` shows ``condition`` while ``process`` (a collector) runs, read
+    by this process as an operator would."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()
@@ -64,7 +66,7 @@ def wait_for(url: str, condition: Callable[[OrderLedger], bool], process: subpro
         except Exception:
             pass  # the collector has not created the ledger yet
         time.sleep(0.05)  # a look at another process's progress
-    raise AssertionError("the documented example did not get there in 60 s")
+    raise AssertionError("the collector did not get there in 60 s")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
