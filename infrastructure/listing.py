@@ -1,9 +1,10 @@
 """Lists and their pages: the one declaration of the filters every list takes, of the orders a
 list can be sorted in, and of the cursor that continues a page.
 
-The Python API's keyword arguments, the CLI's options and the HTTP API's query parameters (with
-their OpenAPI descriptions) are all derived from ``FILTERS`` and ``LISTINGS``: a filter added
-here is checked in Python, offered by the command and documented by the API at once.
+The Python API's keyword arguments and the HTTP API's query parameters (with their OpenAPI
+descriptions) are derived from ``FILTERS`` and ``LISTINGS``, and so are the CLI's ``--sort``
+values: a filter added here is checked in Python and documented by the API at once. The CLI's
+filter options (``--account``, ``--since`` …) are still declared in its own modules.
 
 A page is read by keyset (the sort value and a unique tiebreak column, never OFFSET): a cursor
 names the last row a page showed, so rows appended between two pages neither shift nor repeat
@@ -172,6 +173,17 @@ class Listing:
         )
 
 
+_JOURNAL_SORTS = {
+    "message_id": SortKey("message_id"),
+    "received": SortKey("received_at"),
+    "outcome": SortKey("outcome"),
+    "format": SortKey("format"),
+    "origin": SortKey("origin"),
+    "client_order_id": SortKey("client_order_id", nullable=True),
+}
+"""The message journal's sorts; the parked list takes them but ``outcome`` (every row is parked)."""
+
+
 LISTINGS: dict[str, Listing] = {
     listing.name: listing
     for listing in (
@@ -229,27 +241,14 @@ LISTINGS: dict[str, Listing] = {
         ),
         Listing(
             "messages",
-            {
-                "message_id": SortKey("message_id"),
-                "received": SortKey("received_at"),
-                "outcome": SortKey("outcome"),
-                "format": SortKey("format"),
-                "origin": SortKey("origin"),
-                "client_order_id": SortKey("client_order_id", nullable=True),
-            },
+            _JOURNAL_SORTS,
             "message_id",
             "message_id",
             "time received",
         ),
         Listing(
             "parked",
-            {
-                "message_id": SortKey("message_id"),
-                "received": SortKey("received_at"),
-                "format": SortKey("format"),
-                "origin": SortKey("origin"),
-                "client_order_id": SortKey("client_order_id", nullable=True),
-            },
+            {name: key for name, key in _JOURNAL_SORTS.items() if name != "outcome"},  # all parked
             "message_id",
             "message_id",
             "time received",
