@@ -29,8 +29,15 @@ from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.source import CredentialsRejected, Unreachable
 from orderledger.infrastructure.errors import ConfigurationError
 from tests.support.books import orders_of, trades_of
-from tests.support.collect_books import Books, clean_books, quick, until_books
-from tests.support.hyperliquid_venue import FAULTS, USER, LoopbackHyperliquid, session, source_config
+from tests.support.collect_books import ROUND, Books, Rounds, clean_books, quick, until_books
+from tests.support.hyperliquid_venue import (
+    FAULTS,
+    USER,
+    LoopbackHyperliquid,
+    lagging_fills,
+    session,
+    source_config,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -132,6 +139,33 @@ def test_any_schedule_of_faults_ends_with_the_clean_books(tmp_path_factory: Any,
     # PostgreSQL too), the collector's books end equal to the clean stream's.
     url = f"sqlite:///{tmp_path_factory.mktemp('schedule') / 'ledger.db'}"
     found, _ = asyncio.run(collect(url, schedule))
+    assert found == clean()
+
+
+def test_a_reconciliation_while_the_fills_lag_books_the_order_filled(stored_url: str) -> None:
+    # Given the NEAR order open in the ledger, then filled at the venue (frontendOpenOrders no
+    # longer lists it) while its fill and its filled status are still on their way on the stream,
+    async def scenario() -> tuple[int, Books]:
+        pace = quick()
+        rounds = Rounds(pace)
+        async with LoopbackHyperliquid() as venue, AsyncOrderLedger(stored_url) as ledger:
+            source = HyperliquidSource(source_config(venue, pace.timing()))
+            collector = Collector(
+                ledger, source, timing=rounds.timing(), reconcile_every=ROUND, status_every=3600
+            )
+            task = asyncio.create_task(collector.run())
+            try:
+                await venue.connected(CHANNELS)
+                read = await lagging_fills(venue, collector, rounds, session(), CHANNELS)
+                return read, await until_books(collector, ledger, clean())
+            finally:
+                collector.stop()
+                await task
+
+    # when the collector reconciles in between (it read the venue's open orders),
+    read, found = asyncio.run(scenario())
+    assert read == 1
+    # then the books are the clean stream's: the order filled, not canceled by the reconciliation.
     assert found == clean()
 
 

@@ -15,7 +15,8 @@ The venue's history is a list of :class:`Update` (one push frame each) the test 
 same updates make the REST replies, so a frame the stream lost is still in the info replies.
 Faults are switched on the venue object: :meth:`LoopbackHyperliquid.drop_connections`,
 ``skip_pushes`` (a gap only REST fills), ``duplicate`` / ``hold_next`` (duplicated and
-reordered frames), ``throttle`` (429 with Retry-After), ``held`` (a slow server: info replies
+reordered frames), ``withhold`` and :meth:`~LoopbackHyperliquid.release` (streams lagging the
+REST views), ``throttle`` (429 with Retry-After), ``held`` (a slow server: info replies
 wait until the test lets them go), :meth:`restart`.
 
 The session (:func:`session`) is built from published examples only (tests/support/ccxt_flows.py:
@@ -39,8 +40,11 @@ from aiohttp import WSMsgType, web
 
 from orderledger.infrastructure.collect.credentials import Credentials
 from orderledger.infrastructure.collect.registry import SourceConfig
+from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.timing import Timing
 from tests.support import ccxt_flows as flows
+from tests.support.collect import books
+from tests.support.collect_books import Rounds, until
 
 GREETING = "Websocket connection established."
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -183,6 +187,9 @@ class LoopbackHyperliquid:
         self.hold_next = False
         """The next push is held back and sent after the one that follows it (reordered)."""
         self._held: list[dict[str, Any]] = []
+        self.withhold = False
+        """While True, every push is held back (the info replies have it at once) until
+        :meth:`release`: the venue's streams lagging its REST views."""
         self.throttle = 0
         """The next N info requests are answered 429 with Retry-After."""
         self.retry_after = "1"
@@ -265,6 +272,10 @@ class LoopbackHyperliquid:
         await self.drop_connections()
         await self.connected(channels)
 
+    def asked(self, kind: str) -> int:
+        """How many info requests of ``kind`` the venue has received."""
+        return sum(request.get("type") == kind for request in self.info_requests)
+
     def subscribed(self, channel: str, user: str = USER) -> int:
         """How many live connections have ``channel`` subscribed for ``user``."""
         return sum(c.wants(channel, user.lower()) for c in self.connections)
@@ -282,17 +293,22 @@ class LoopbackHyperliquid:
             self.skip_pushes -= 1
         else:
             frame = update.frame()
-            if self.hold_next:
+            if self.hold_next or self.withhold:
                 self.hold_next = False
                 self._held.append(frame)
             else:
                 await self._push(update.channel, update.user, frame)
-                for held in self._held:
-                    await self._push(held["channel"], _user_of(held, update.user), held)
-                self._held.clear()
+                await self.release(update.user)
         if update.channel == "orderUpdates":
             await self._push_web_data(update.user)
         await self._changed()
+
+    async def release(self, user: str = USER) -> None:
+        """Send the pushes held back, in the order they were held."""
+        self.withhold = False
+        held, self._held = self._held, []
+        for frame in held:
+            await self._push(frame["channel"], _user_of(frame, user), frame)
 
     async def _push(self, channel: str, user: str, frame: dict[str, Any]) -> None:
         text = json.dumps(frame)
@@ -468,6 +484,42 @@ async def _send(connection: _Connection, text: str) -> None:
             pass
 
 
+async def lagging_fills(
+    venue: LoopbackHyperliquid,
+    collector: Collector,
+    rounds: Rounds,
+    updates: list[Update],
+    channels: tuple[str, ...],
+) -> int:
+    """Play ``updates`` with the streams lagging the venue's views across a reconciliation: the
+    updates before the first fill are pushed and booked (the NEAR order open in the ledger);
+    that fill and the order's filled status are recorded at the venue (its open orders no
+    longer list the order) with their pushes held back; the collector reconciles (``rounds``);
+    the held pushes are released, the rest of the updates pushed, and the connection dropped
+    once more. Answers how many times the open orders were read during the reconciliation."""
+    first_fill = next(i for i, u in enumerate(updates) if u.channel == "userFills")
+    before, lagging, after = (
+        updates[:first_fill],
+        updates[first_fill : first_fill + 2],
+        updates[first_fill + 2 :],
+    )
+    near = str(lagging[0].items[0]["oid"])
+    await collector.streaming()
+    for update in before:
+        await venue.publish(update)
+    ledger = collector.ledger.ledger
+    await until(collector, lambda: any(near in o[4] and o[1] == "accepted" for o in books(ledger)["orders"]))
+    venue.withhold = True
+    for update in lagging:
+        await venue.publish(update)
+    asked = venue.asked("frontendOpenOrders")
+    await rounds.run()
+    read = venue.asked("frontendOpenOrders") - asked
+    await venue.release()
+    await venue.play(after, ["none"] * len(after), channels)
+    return read
+
+
 def source_config(
     venue: LoopbackHyperliquid, timing: Timing, *, account: str | None = USER, **options: str
 ) -> SourceConfig:
@@ -526,6 +578,7 @@ __all__ = [
     "Update",
     "VenueThread",
     "funding_entry",
+    "lagging_fills",
     "session",
     "source_config",
 ]
