@@ -38,7 +38,7 @@ from tests.support.hyperliquid_venue import (
 from tests.support.postgres import private_schema
 from tests.support.soak import sized
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = pytest.mark.timeout(sized(180, 900))  # a soak draws 100 × N schedules in one test
 
 CHANNELS = ("orderUpdates", "userFills")
 """What ccxt.pro's watch_orders and watch_my_trades subscribe (ccxt has no funding channel)."""

@@ -169,6 +169,36 @@ def test_a_reconciliation_while_the_fills_lag_books_the_order_filled(stored_url:
     assert found == clean()
 
 
+def test_a_server_slower_than_the_timeout_counts_as_a_lost_connection(stored_url: str) -> None:
+    async def scenario() -> tuple[str | None, str, Books]:
+        pace = quick()
+        async with LoopbackHyperliquid() as venue, AsyncOrderLedger(stored_url) as ledger:
+            # Given a venue whose info replies are held back past the collector's timeout,
+            venue.held = asyncio.Event()
+            source = HyperliquidSource(source_config(venue, pace.timing(), timeout="0.2"))
+            collector = Collector(
+                ledger, source, timing=pace.timing(), reconcile_every=None, status_every=3600
+            )
+            task = asyncio.create_task(collector.run())
+            try:
+                for update in session():
+                    await venue.publish(update)
+                # when the backfill's first request is not answered in time, the connection counts
+                # as lost and the collector dials again;
+                await venue.wait_for(lambda: venue.dials >= 2)
+                error = collector.status.error
+                # once the venue answers again, the books are the clean stream's.
+                venue.held.set()
+                return error, venue.base, await until_books(collector, ledger, clean())
+            finally:
+                collector.stop()
+                await task
+
+    error, base, found = asyncio.run(scenario())
+    assert error == f"hyperliquid info at {base}/info did not answer historicalOrders within 0.2 s"
+    assert found == clean()
+
+
 def test_a_gap_is_filled_by_paging_the_fills_by_time(stored_url: str) -> None:
     # Given both fills lost on the stream and a venue answering at most one fill per page,
     schedule = ["gap" if u.channel == "userFills" else "none" for u in session()]

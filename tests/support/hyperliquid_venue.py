@@ -16,8 +16,9 @@ same updates make the REST replies, so a frame the stream lost is still in the i
 Faults are switched on the venue object: :meth:`LoopbackHyperliquid.drop_connections`,
 ``skip_pushes`` (a gap only REST fills), ``duplicate`` / ``hold_next`` (duplicated and
 reordered frames), ``withhold`` and :meth:`~LoopbackHyperliquid.release` (streams lagging the
-REST views), ``throttle`` (429 with Retry-After), ``held`` (a slow server: info replies
-wait until the test lets them go), :meth:`restart`.
+REST views), ``throttle`` (429 with Retry-After), ``slow`` (info replies answered late),
+``held`` (a server slower than any timeout: info replies wait until the test lets them go),
+:meth:`restart`.
 
 The session (:func:`session`) is built from published examples only (tests/support/ccxt_flows.py:
 ccxt's quoted Hyperliquid replies, and ccxt's recorded ``fetchOrders`` reply for the canceled
@@ -50,11 +51,12 @@ GREETING = "Websocket connection established."
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 USER = flows.LIQUIDATED_USER
 """The session's user: the liquidated account of the published NEAR liquidation fill."""
-FAULTS = ("none", "drop", "gap", "duplicate", "reorder", "restart", "throttle")
+FAULTS = ("none", "drop", "gap", "duplicate", "reorder", "restart", "throttle", "slow")
 """What may happen around one update (:meth:`LoopbackHyperliquid.play`): nothing; the connection
 dropped after it; its push lost (the info replies still have it); pushed twice; pushed after the
 next one; the server restarted after it; the next two info requests answered 429 with
-Retry-After."""
+Retry-After; the next two info requests answered late (``slow_by`` seconds, within the
+client's timeout)."""
 WS_ORDER_FIELDS = ("coin", "side", "limitPx", "sz", "oid", "timestamp", "origSz", "cloid")
 """The fields of a WsOrder (orderUpdates), per the venue's docs; info replies carry more."""
 
@@ -193,8 +195,11 @@ class LoopbackHyperliquid:
         self.throttle = 0
         """The next N info requests are answered 429 with Retry-After."""
         self.retry_after = "1"
+        self.slow = 0
+        """The next N info requests are answered ``slow_by`` seconds late (a slow server)."""
+        self.slow_by = 0.05
         self.held: asyncio.Event | None = None
-        """When set, info replies wait for this event (a slow server)."""
+        """When set, info replies wait for this event (a server slower than any timeout)."""
         self.changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -264,6 +269,7 @@ class LoopbackHyperliquid:
             self.duplicate = fault == "duplicate"
             self.hold_next = fault == "reorder"
             self.throttle += 2 * int(fault == "throttle")
+            self.slow += 2 * int(fault == "slow")
             await self.publish(update)
             self.duplicate = False
             if fault in ("drop", "restart"):
@@ -423,6 +429,9 @@ class LoopbackHyperliquid:
         await self._changed()
         if self.held is not None:
             await self.held.wait()
+        if self.slow:
+            self.slow -= 1
+            await asyncio.sleep(self.slow_by)  # the server's own pace, not a wait of the test
         if self.throttle:
             self.throttle -= 1
             return web.Response(status=429, text="null", headers={"Retry-After": self.retry_after})
