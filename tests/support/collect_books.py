@@ -112,8 +112,11 @@ async def until(collector: Collector, check: Callable[[], bool], timeout: float 
     does not within ``timeout`` seconds)."""
 
     async def converge() -> None:
-        while not check():
-            await collector.durable(collector.status.durable + 1)
+        while True:
+            seen = collector.status.durable  # before the check: a frame durable during it counts
+            if check():
+                return
+            await collector.durable(seen + 1)
 
     await asyncio.wait_for(converge(), timeout)
 
