@@ -13,8 +13,8 @@ exchange has it, else ``fetch_closed_orders`` and ``fetch_canceled_orders`` wher
 without ``since``, which ccxt applies to an order's creation time, not to its last update; then,
 from ``since`` (the collector gives the last booked venue time less its overlap),
 ``fetch_my_trades`` paged by the last timestamp returned, and ``fetch_funding_history`` where
-the exchange has it. The open orders for
-reconciliation are ``fetch_open_orders`` as snapshot rows (``adapters.ccxt.order_row``).
+the exchange has it. The open orders for reconciliation are ``fetch_open_orders`` as snapshot
+rows (``adapters.ccxt.order_row``).
 
 The endpoint: ``mainnet`` (the exchange's own URLs), ``testnet`` (ccxt's sandbox mode), or a URL,
 which replaces the scheme and host of every URL in the exchange's ``urls['api']`` (``ws``/``wss``

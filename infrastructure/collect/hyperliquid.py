@@ -61,10 +61,10 @@ USER_CHANNELS = ("orderUpdates", "userFills", "userFundings")
 USERS_PER_CONNECTION = 10
 MAX_CONNECTIONS = 10
 PING_EVERY = 50.0
+"""Seconds between pings (the venue closes a connection it has not heard from in 60 s)."""
 TIMEOUT = 30.0
 """Seconds a reply (an info request, the WebSocket's opening) may take before the connection
 counts as lost (``--option timeout``)."""
-"""Seconds between pings (the venue closes a connection it has not heard from in 60 s)."""
 SILENT = frozenset({"pong", "subscriptionResponse"})
 """Channels that are the protocol's own, not the venue's news: never yielded."""
 INFO_RETRIES = 5

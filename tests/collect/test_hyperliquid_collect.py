@@ -157,7 +157,13 @@ def test_a_reconciliation_while_the_fills_lag_books_the_order_filled(stored_url:
             try:
                 await venue.connected(CHANNELS)
                 read = await lagging_fills(venue, collector, rounds, session(), CHANNELS)
-                return read, await until_books(collector, ledger, clean())
+                found = await until_books(collector, ledger, clean())
+                # (the next round reconciles too: the first left the collector streaming)
+                await collector.streaming()
+                asked = venue.asked("frontendOpenOrders")
+                await rounds.run()
+                assert venue.asked("frontendOpenOrders") > asked and collector.status.state == "streaming"
+                return read, found
             finally:
                 collector.stop()
                 await task
