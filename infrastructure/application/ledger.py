@@ -781,13 +781,15 @@ class OrderLedger:
         apply: bool = False,
         grace: timedelta = timedelta(seconds=60),
         origin: str = "reconcile",
+        known_at: Count | None = None,
     ) -> ReconcileReport:
         """Compare a venue's snapshot (docs/reconciliation.md) with the ledger and report the
         differences; with ``apply``, record the corrections. Orders requested within ``grace``
-        are left alone."""
+        are left alone, and so, given ``known_at`` (the log position when the snapshot was
+        read), are orders the ledger first heard of after it: the snapshot cannot show them."""
         parsed = snapshot if isinstance(snapshot, Snapshot) else parse_snapshot(snapshot)
         self.catch_up()
-        reconciler = Reconciler(self, parsed, grace=grace)
+        reconciler = Reconciler(self, parsed, grace=grace, known_at=known_at)
         found = reconciler.differences()
         if apply:
             reconciler.apply(found, origin=origin)

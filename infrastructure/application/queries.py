@@ -14,6 +14,7 @@ import orjson
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.instrument import Terms
+from orderledger.domain.order import order_id_for
 from orderledger.domain.values import WIDE, format_timestamp, parse_positive, parse_timestamp
 from orderledger.infrastructure.listing import Ordering, Page, ordering, read_page
 from orderledger.infrastructure.results import (
@@ -217,6 +218,17 @@ def list_orders(db: Database, *, open_only: bool = False, **where: Any) -> list[
     if open_only:
         return [shown(orjson.loads(row[0])) for row in rows]
     return [shown(row) for row in rows]
+
+
+def first_position(db: Database, client_order_id: str) -> int | None:
+    """The log position of an order's first event (None: no such order)."""
+    with db.read() as tx:
+        row = tx.one(
+            "SELECT notification_id FROM events"
+            " WHERE client_order_id = ? AND originator_id = ? AND originator_version = 1",
+            (client_order_id, str(order_id_for(client_order_id))),
+        )
+    return None if row is None else int(row[0])
 
 
 def list_trades(db: Database, **where: Any) -> list[dict[str, Any]]:

@@ -38,7 +38,7 @@ from orderledger.domain.values import (
     parse_timestamp,
 )
 from orderledger.infrastructure.adapters.snapshots import RECONCILE_OPEN_STATUSES
-from orderledger.infrastructure.application.queries import list_orders, list_positions
+from orderledger.infrastructure.application.queries import first_position, list_orders, list_positions
 from orderledger.infrastructure.ingest.exact_json import decode_json
 from orderledger.infrastructure.ingest.messages import parse_message
 from orderledger.infrastructure.ingest.processing import Inbound, Result
@@ -277,10 +277,18 @@ def inferred_price(
 class Reconciler:
     """Compares one snapshot with the ledger and proposes (or applies) corrections."""
 
-    def __init__(self, ledger: Any, snapshot: Snapshot, *, grace: timedelta = timedelta(seconds=60)) -> None:
+    def __init__(
+        self,
+        ledger: Any,
+        snapshot: Snapshot,
+        *,
+        grace: timedelta = timedelta(seconds=60),
+        known_at: int | None = None,
+    ) -> None:
         self.ledger = ledger
         self.snapshot = snapshot
         self.grace = grace
+        self.known_at = known_at
         self.stamp = format_timestamp(snapshot.as_of)
 
     # ------------------------------------------------------------------ finding orders
@@ -568,6 +576,8 @@ class Reconciler:
                 continue
             created = parse_timestamp(row["created_at"])
             client_id = row["client_order_id"]
+            if self.known_at is not None and (first_position(self.ledger.db, client_id) or 0) > self.known_at:
+                continue  # the ledger heard of it after the snapshot was read, which cannot show it
             if Decimal(row["filled_quantity"]) + booked.get(client_id, ZERO) >= Decimal(row["quantity"]):
                 continue  # the venue's fills explain why it is gone: it filled
             if created > snap.as_of - self.grace:

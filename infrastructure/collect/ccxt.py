@@ -8,11 +8,13 @@ reconnect by itself: a dropped socket rejects the pending watches with a ``Netwo
 is a :class:`ConnectionLost` here, and the collector's ``connect`` calls ``watch_*`` again, which
 dials anew and re-subscribes.
 
-The backfill, from ``since`` (the collector gives the last booked venue time less its overlap):
-``fetch_open_orders``; ``fetch_orders`` where the exchange has it, else ``fetch_closed_orders``
-(and ``fetch_canceled_orders`` where it has that); ``fetch_my_trades`` paged by the last
-timestamp returned; and ``fetch_funding_history`` where the exchange has it. The open orders for
-reconciliation are ``fetch_open_orders`` as snapshot rows (``adapters.ccxt.order_row``).
+The backfill: ``fetch_open_orders``; the exchange's recent orders (``fetch_orders`` where the
+exchange has it, else ``fetch_closed_orders`` and ``fetch_canceled_orders`` where it has that),
+without ``since``, which ccxt applies to an order's creation time, not to its last update; then,
+from ``since`` (the collector gives the last booked venue time less its overlap),
+``fetch_my_trades`` paged by the last timestamp returned, and ``fetch_funding_history`` where
+the exchange has it. The open orders for reconciliation are ``fetch_open_orders`` as snapshot
+rows (``adapters.ccxt.order_row``).
 
 The endpoint: ``mainnet`` (the exchange's own URLs), ``testnet`` (ccxt's sandbox mode), or a URL,
 which replaces the scheme and host of every URL in the exchange's ``urls['api']`` (``ws``/``wss``
@@ -194,12 +196,15 @@ class CcxtSource:
     async def _backfill(self, start: int | None) -> AsyncIterator[list[Any]]:
         has, exchange = self.exchange.has, self.exchange
         yield await exchange.fetch_open_orders()
+        # The orders without ``since``: ccxt keeps the orders *created* since it, and an order
+        # opened before it may have filled or been canceled after it (its updates lost on the
+        # stream); the exchange's recent orders hold it.
         if has.get("fetchOrders"):
-            yield await exchange.fetch_orders(None, start)
+            yield await exchange.fetch_orders()
         else:
-            yield await exchange.fetch_closed_orders(None, start)
+            yield await exchange.fetch_closed_orders()
             if has.get("fetchCanceledOrders"):
-                yield await exchange.fetch_canceled_orders(None, start)
+                yield await exchange.fetch_canceled_orders()
         async for page in _paged(exchange.fetch_my_trades, start):
             yield page
         if has.get("fetchFundingHistory"):

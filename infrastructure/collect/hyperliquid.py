@@ -20,7 +20,8 @@ as a reconciliation snapshot of the account named by the address (``snapshots`` 
 changed ones (fills inferred from the size left) and closed ones are recorded.
 
 The venue's faults become the collector's: a closed socket, a refused dial after the first
-connect, a 5xx or a 429 (with its ``Retry-After``) are :class:`ConnectionLost`; an endpoint
+connect, a reply (or the WebSocket's opening) slower than ``--option timeout`` (30 s), a 5xx or
+a 429 (with its ``Retry-After``) are :class:`ConnectionLost`; an endpoint
 never reached is :class:`Unreachable`; an address the venue cannot read (HTTP 422, an
 ``error`` frame about a subscription) is :class:`CredentialsRejected`.
 """
@@ -61,6 +62,9 @@ USERS_PER_CONNECTION = 10
 MAX_CONNECTIONS = 10
 PING_EVERY = 50.0
 """Seconds between pings (the venue closes a connection it has not heard from in 60 s)."""
+TIMEOUT = 30.0
+"""Seconds a reply (an info request, the WebSocket's opening) may take before the connection
+counts as lost (``--option timeout``)."""
 SILENT = frozenset({"pong", "subscriptionResponse"})
 """Channels that are the protocol's own, not the venue's news: never yielded."""
 INFO_RETRIES = 5
@@ -96,8 +100,9 @@ def checked_address(value: str | None, what: str) -> str:
 class _Link:
     """One WebSocket connection and its subscriptions; frames go to the source's queue."""
 
-    def __init__(self, url: str, subscriptions: Sequence[dict[str, Any]], out: Frames):
+    def __init__(self, url: str, subscriptions: Sequence[dict[str, Any]], out: Frames, timeout: float):
         self.url = url
+        self.timeout = timeout
         self.subscriptions = list(subscriptions)
         self.out = out
         self.socket: ClientConnection | None = None
@@ -105,7 +110,9 @@ class _Link:
         self.answered = True  # the last ping's pong arrived (or no ping was sent yet)
 
     async def open(self) -> None:
-        self.socket = await websockets.connect(self.url, ping_interval=None, max_size=2**24)
+        self.socket = await websockets.connect(
+            self.url, open_timeout=self.timeout, ping_interval=None, max_size=2**24
+        )
         for subscription in self.subscriptions:
             await self.socket.send(json.dumps({"method": "subscribe", "subscription": subscription}))
         self.reader = asyncio.create_task(self._read())
@@ -182,12 +189,13 @@ class _Connections:
         self.pinger: asyncio.Task[None] | None = None
         self.reached = False
         self.every = float(config.options.get("ping") or PING_EVERY)
+        self.timeout = config.seconds("timeout", TIMEOUT)
 
     async def open(self) -> None:
         self.queue = asyncio.Queue()
         try:
             for subscriptions in self.plan:
-                link = _Link(self.url, subscriptions, self.queue)
+                link = _Link(self.url, subscriptions, self.queue, self.timeout)
                 self.links.append(link)
                 await link.open()
         except (TimeoutError, OSError, websockets.InvalidHandshake) as error:
@@ -229,18 +237,22 @@ class Info:
     def __init__(self, config: SourceConfig) -> None:
         self.config = config
         self.url = info_url(config.endpoint)
+        self.timeout = config.seconds("timeout", TIMEOUT)
         self.session: aiohttp.ClientSession | None = None
 
     async def ask(self, body: dict[str, Any]) -> bytes:
         """The raw reply to one info request."""
         if self.session is None:
-            self.session = aiohttp.ClientSession()
+            self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         for _ in range(INFO_RETRIES):
             try:
                 async with self.session.post(self.url, json=body) as reply:
                     text = await reply.read()
                     status, wait = reply.status, _retry_after(reply.headers.get("Retry-After"))
-            except (TimeoutError, aiohttp.ClientError) as error:
+            except TimeoutError:
+                said = f"did not answer {body.get('type')} within {self.timeout:g} s"
+                raise ConnectionLost(f"hyperliquid info at {self.url} {said}") from None
+            except aiohttp.ClientError as error:
                 raise ConnectionLost(f"hyperliquid info at {self.url} failed: {_reason(error)}") from None
             if status == 200:
                 return text

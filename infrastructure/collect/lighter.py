@@ -56,7 +56,6 @@ from orderledger.infrastructure.collect.source import (
     UnknownSymbol,
     Unreachable,
 )
-from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.ingest.exact_json import decode_json
 
 CHANNELS = ("account_all_orders", "account_all_trades")
@@ -98,22 +97,10 @@ def lighter_source(config: SourceConfig) -> LighterSource:
         auth="" if token is None else token.reveal(),
         endpoint=config.endpoint,
         venue=config.venue,
-        ping_interval=_seconds(config.options.get("ping"), "ping", PING),
-        timeout=_seconds(config.options.get("timeout"), "timeout", TIMEOUT),
+        ping_interval=config.seconds("ping", PING),
+        timeout=config.seconds("timeout", TIMEOUT),
         sleep=config.timing.sleep,
     )
-
-
-def _seconds(text: str | None, name: str, default: float) -> float:
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise ConfigurationError(f"--option {name} must be a positive number of seconds, not {text[:40]!r}")
-    return value
 
 
 class LighterSource:

@@ -31,6 +31,25 @@ class SourceConfig:
     credentials: Credentials
     timing: Timing = field(default_factory=Timing)
 
+    def seconds(self, name: str, default: float) -> float:
+        """The option ``name`` as a positive number of seconds (``default`` when not given)."""
+        text = self.options.get(name)
+        if text is None:
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not value > 0:
+            raise ConfigurationError(
+                f"--option {name} must be a positive number of seconds, not {text[:40]!r}"
+            )
+        return value
+
+
+TIMEOUT_MEANING = "seconds a reply may take before the connection counts as lost (default 30)"
+"""What the ``timeout`` option of a venue that has one means."""
+
 
 @dataclass(frozen=True)
 class VenueCollector:
@@ -115,7 +134,7 @@ COLLECTORS: dict[str, VenueCollector] = {
         options={
             "poll": "seconds between polls when the rate limit allows more (default 2)",
             "days": "days of orders read on a first start (default 7)",
-            "timeout": "seconds a reply may take before the connection counts as lost (default 30)",
+            "timeout": TIMEOUT_MEANING,
         },
         credentials=("token",),
         needs_account=True,
@@ -126,7 +145,7 @@ COLLECTORS: dict[str, VenueCollector] = {
         {"mainnet": "https://mainnet.zklighter.elliot.ai", "testnet": "https://testnet.zklighter.elliot.ai"},
         options={
             "ping": "seconds between the collector's pings (default 30)",
-            "timeout": "seconds a reply may take before the connection counts as lost (default 30)",
+            "timeout": TIMEOUT_MEANING,
         },
         credentials=("auth_token",),
     ),
@@ -139,6 +158,7 @@ COLLECTORS: dict[str, VenueCollector] = {
             "user": "the address followed (default: --account, which is then an address)",
             "venue": "the venue name the ledger books (default hyperliquid)",
             "ping": "seconds between pings (default 50; the venue drops a connection silent for 60)",
+            "timeout": TIMEOUT_MEANING,
         },
         needs_account=True,
     ),
@@ -151,6 +171,7 @@ COLLECTORS: dict[str, VenueCollector] = {
             "addresses": "the traders' addresses, comma-separated (at most 100)",
             "venue": "the venue name the ledger books (default hyperliquid-watch)",
             "ping": "seconds between pings (default 50)",
+            "timeout": TIMEOUT_MEANING,
         },
         required=("addresses",),
     ),

@@ -9,9 +9,11 @@ What it does, in order, and again after every reconnect:
    (``OrderLedger.last_venue_time``) minus ``overlap`` (duplicates are harmless: ingest
    deduplicates by trade ID and event identity);
 2. ``backfill(since)``, every payload ingested like a live frame;
-3. on the first connect (and every ``reconcile_every`` seconds) the venue's open orders are
-   reconciled against the ledger with ``apply`` (``OrderLedger.reconcile``), once what arrived
-   before is durable, so its corrections are explicit events;
+3. on the first connect (and every ``reconcile_every`` seconds while streaming) the venue's
+   open orders are reconciled against the ledger with ``apply`` (``OrderLedger.reconcile``), so
+   its corrections are explicit events; an order the ledger heard of after the venue's view was
+   read is not judged by it, and corrections wait until a backfill has brought the venue's own
+   record of what the view no longer shows (``_reconcile``);
 4. ``frames()``: each frame is handed to the ingest as it arrives.
 
 The ingest is one ``OrderLedger.ingest_lines`` call for the collector's whole life, in a thread
@@ -94,6 +96,7 @@ class Collector:
         self._arrivals: deque[float] = deque()
         self._progress = asyncio.Event()
         self._arrived = asyncio.Event()
+        self._moved = asyncio.Event()
         self._stopping = asyncio.Event()
         self._session: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -146,32 +149,32 @@ class Collector:
         first = True
         while not self._stopping.is_set():
             try:
-                self.status.state = "connecting"
+                self._enter("connecting")
                 await self.source.connect()
-                # The venue's open orders are read before the backfill, so the ledger they are
-                # compared with knows everything up to a later moment than they show: an order
-                # they lack has closed at the venue, and its fills are in the backfill.
-                snapshot = await self._open_orders() if first else None
                 await self._backfill()
-                if snapshot is not None:
-                    await self._reconcile(snapshot)
+                if first:
+                    await self._reconcile()
                 first = False
                 attempt = 0
-                self.status.state = "streaming"
+                self._enter("streaming")
                 self.status.error = None
                 await self._feed(self.source.frames())
                 raise ConnectionLost("the venue ended the stream")
             except ConnectionLost as lost:
                 self.status.reconnects += 1
                 self.status.error = lost.message
-                self.status.state = "waiting"
+                self._enter("waiting")
                 delay = self.backoff.delay(attempt, self.timing.random(), lost.retry_after)
                 attempt += 1
                 await self.source.close()
                 await self.timing.sleep(delay)
 
     async def _backfill(self) -> None:
-        self.status.state = "backfilling"
+        self._enter("backfilling")
+        await self._catch_up()
+
+    async def _catch_up(self) -> None:
+        """The venue's record since the last booked venue time (less the overlap), received."""
         await self.durable()  # the last booked time includes everything received so far
         last = await self.ledger.last_venue_time(self.source.venue, self.source.account)
         await self._feed(self.source.backfill(None if last is None else last - self.overlap))
@@ -198,6 +201,16 @@ class Collector:
             self._progress.clear()
             await self._progress.wait()
 
+    async def streaming(self) -> None:
+        """Wait until the collector is streaming (connected, backfilled, reconciled on start)."""
+        while self.status.state != "streaming":
+            self._moved.clear()
+            await self._moved.wait()
+
+    def _enter(self, state: str) -> None:
+        self.status.state = state
+        self._moved.set()
+
     async def received(self, frames: int) -> None:
         """Wait until ``frames`` frames have arrived (keep-alives not counted)."""
         while self.status.frames < frames:
@@ -215,34 +228,46 @@ class Collector:
                 with contextlib.suppress(ConnectionLost):  # the stream will notice and reconnect
                     await self._reconcile()
 
-    async def _open_orders(self) -> list[dict[str, Any]] | None:
-        """The venue's open orders, or None for a source that cannot say (a FIX log)."""
+    async def _reconcile(self) -> None:
+        """The venue's open orders against the ledger, corrections applied as explicit events.
+
+        A venue's open-orders view runs ahead of its streams: an order it no longer lists may
+        still have fills on the way, and one the ledger learned of after the view was read cannot
+        be in it. So the log position is noted before the view is read (orders first heard of
+        after it are not judged absent), and when a dry run finds corrections to make, the
+        venue's record (the backfill) is received and made durable first: what it explains is
+        booked as the venue's own facts (a fill, a cancel), and only what it leaves standing is
+        corrected."""
         source = self.source
         if not getattr(source, "reconciles", True) or source.account is None:
-            return None
-        return await source.open_orders()
-
-    async def _reconcile(self, rows: list[dict[str, Any]] | None = None) -> None:
-        """The venue's open orders (``rows``, else read now) against the ledger once what arrived
-        is durable, corrections applied as explicit events."""
-        source = self.source
-        rows = await self._open_orders() if rows is None else rows
-        if rows is None:
-            return
-        self.status.state = "reconciling"
-        await self.durable()
-        snapshot = {
-            "venue": source.venue,
-            "account": source.account,
-            "as_of": format_timestamp(self.timing.now()),
-            "open_orders": rows,
-        }
+            return  # a source that cannot say what is open (a FIX log)
+        state = self.status.state
+        self._enter("reconciling")
         try:
-            await self.ledger.reconcile(orjson.dumps(snapshot), apply=True, origin=self.origin)
+            await self.durable()
+            known_at = await self.ledger.log_position()
+            rows = await source.open_orders()
+            snapshot = orjson.dumps(
+                {
+                    "venue": source.venue,
+                    "account": source.account,
+                    "as_of": format_timestamp(self.timing.now()),
+                    "open_orders": rows,
+                }
+            )
+            await self.durable()
+            dry = await self.ledger.reconcile(snapshot, known_at=known_at, origin=self.origin)
+            if any(difference.corrections for difference in dry.differences):
+                await self._catch_up()
+                await self.durable()
+            await self.ledger.reconcile(snapshot, apply=True, known_at=known_at, origin=self.origin)
         except CollectError:
             raise
         except LedgerError as error:  # a row the reconciliation refuses: said, and collecting goes on
             self.status.error = f"reconciliation: {error.message}"
+        finally:
+            if self.status.state == "reconciling":  # (a reconnect meanwhile has its own state)
+                self._enter(state)
 
     # ------------------------------------------------------------------ ingest, in its own thread
 
@@ -321,7 +346,7 @@ class Collector:
         self._queue.put(_STOP)
         with contextlib.suppress(BaseException):
             await ingest
-        self.status.state = "stopped"
+        self._enter("stopped")
         if isinstance(failure, Exception):
             self.status.error = str(getattr(failure, "message", None) or failure)
         source = self.source

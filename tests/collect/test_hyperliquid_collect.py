@@ -29,8 +29,15 @@ from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.source import CredentialsRejected, Unreachable
 from orderledger.infrastructure.errors import ConfigurationError
 from tests.support.books import orders_of, trades_of
-from tests.support.collect_books import Books, clean_books, quick, until_books
-from tests.support.hyperliquid_venue import FAULTS, USER, LoopbackHyperliquid, session, source_config
+from tests.support.collect_books import ROUND, Books, Rounds, clean_books, quick, until_books
+from tests.support.hyperliquid_venue import (
+    FAULTS,
+    USER,
+    LoopbackHyperliquid,
+    lagging_fills,
+    session,
+    source_config,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -132,6 +139,69 @@ def test_any_schedule_of_faults_ends_with_the_clean_books(tmp_path_factory: Any,
     # PostgreSQL too), the collector's books end equal to the clean stream's.
     url = f"sqlite:///{tmp_path_factory.mktemp('schedule') / 'ledger.db'}"
     found, _ = asyncio.run(collect(url, schedule))
+    assert found == clean()
+
+
+def test_a_reconciliation_while_the_fills_lag_books_the_order_filled(stored_url: str) -> None:
+    # Given the NEAR order open in the ledger, then filled at the venue (frontendOpenOrders no
+    # longer lists it) while its fill and its filled status are still on their way on the stream,
+    async def scenario() -> tuple[int, Books]:
+        pace = quick()
+        rounds = Rounds(pace)
+        async with LoopbackHyperliquid() as venue, AsyncOrderLedger(stored_url) as ledger:
+            source = HyperliquidSource(source_config(venue, pace.timing()))
+            collector = Collector(
+                ledger, source, timing=rounds.timing(), reconcile_every=ROUND, status_every=3600
+            )
+            task = asyncio.create_task(collector.run())
+            try:
+                await venue.connected(CHANNELS)
+                read = await lagging_fills(venue, collector, rounds, session(), CHANNELS)
+                found = await until_books(collector, ledger, clean())
+                # (the next round reconciles too: the first left the collector streaming)
+                await collector.streaming()
+                asked = venue.asked("frontendOpenOrders")
+                await rounds.run()
+                assert venue.asked("frontendOpenOrders") > asked and collector.status.state == "streaming"
+                return read, found
+            finally:
+                collector.stop()
+                await task
+
+    # when the collector reconciles in between (it read the venue's open orders),
+    read, found = asyncio.run(scenario())
+    assert read == 1
+    # then the books are the clean stream's: the order filled, not canceled by the reconciliation.
+    assert found == clean()
+
+
+def test_a_server_slower_than_the_timeout_counts_as_a_lost_connection(stored_url: str) -> None:
+    async def scenario() -> tuple[str | None, str, Books]:
+        pace = quick()
+        async with LoopbackHyperliquid() as venue, AsyncOrderLedger(stored_url) as ledger:
+            # Given a venue whose info replies are held back past the collector's timeout,
+            venue.held = asyncio.Event()
+            source = HyperliquidSource(source_config(venue, pace.timing(), timeout="0.2"))
+            collector = Collector(
+                ledger, source, timing=pace.timing(), reconcile_every=None, status_every=3600
+            )
+            task = asyncio.create_task(collector.run())
+            try:
+                for update in session():
+                    await venue.publish(update)
+                # when the backfill's first request is not answered in time, the connection counts
+                # as lost and the collector dials again;
+                await venue.wait_for(lambda: venue.dials >= 2)
+                error = collector.status.error
+                # once the venue answers again, the books are the clean stream's.
+                venue.held.set()
+                return error, venue.base, await until_books(collector, ledger, clean())
+            finally:
+                collector.stop()
+                await task
+
+    error, base, found = asyncio.run(scenario())
+    assert error == f"hyperliquid info at {base}/info did not answer historicalOrders within 0.2 s"
     assert found == clean()
 
 

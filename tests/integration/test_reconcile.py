@@ -193,6 +193,22 @@ def test_a_shorter_grace_window_closes_the_recent_order_too(ledger: OrderLedger)
     assert ledger.order("recent").status.value == "canceled"
 
 
+def test_an_order_first_heard_of_after_the_snapshot_was_read_is_not_judged_by_it(ledger: OrderLedger) -> None:
+    # Given "before" known when the venue's view was read (log position noted), and "after"
+    # (requested earlier at the venue, but first heard of by the ledger after that position),
+    given(ledger, request("before"), ack("before", "V1"))
+    known_at = ledger.log_position()
+    given(ledger, request("after"), ack("after", "V2"))
+
+    # when the view, which lists neither, is reconciled with known_at,
+    found = ledger.reconcile(snapshot(open_orders=[]), apply=True, known_at=known_at)
+
+    # then only "before" is absent and closed; "after" is left open, unreported.
+    assert [(d.kind, d.client_order_id) for d in found.differences] == [("absent_at_venue", "before")]
+    assert ledger.order("before").status.value == "canceled"
+    assert ledger.order("after").status.value == "accepted"
+
+
 def test_an_absent_order_whose_fills_explain_it_is_not_canceled(ledger: OrderLedger) -> None:
     given(ledger, request("c1", qty="2"), ack("c1", "V1"))
     text = snapshot(

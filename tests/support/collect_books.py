@@ -13,7 +13,8 @@ sees every wait it caused (``slept``) and none of the wall clock.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,44 @@ def quick() -> Quick:
     return Quick()
 
 
+ROUND = 86400.0
+"""The ``reconcile_every`` of a collector whose reconciliations the test runs (:class:`Rounds`)."""
+
+
+class Rounds:
+    """Reconciliations on the test's word: a collector made with ``reconcile_every=ROUND`` and
+    ``timing=rounds.timing()`` reconciles once per ``await rounds.run()``, which returns when the
+    collector has come back for the next round; every other wait is ``pace``'s."""
+
+    def __init__(self, pace: Quick) -> None:
+        self.pace = pace
+        self.asked = 0
+        """How many times the collector has waited for a round."""
+        self.changed = asyncio.Condition()
+        self.go = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds != ROUND:
+            await self.pace.sleep(seconds)
+            return
+        async with self.changed:
+            self.asked += 1
+            self.changed.notify_all()
+        await self.go.wait()
+        self.go.clear()
+
+    async def run(self) -> None:
+        """One reconciliation round, from its start to the collector's wait for the next."""
+        async with self.changed:
+            await self.changed.wait_for(lambda: self.asked > 0)
+            after = self.asked + 1
+            self.go.set()
+            await asyncio.wait_for(self.changed.wait_for(lambda: self.asked >= after), 30)
+
+    def timing(self) -> Timing:
+        return Timing(sleep=self.sleep, random=lambda: 0.5)
+
+
 Books = dict[str, Any]
 """Orders, trades, positions and parked messages (``tests.support.collect.books``)."""
 
@@ -63,15 +102,23 @@ async def until_books(
     """Wait until the collector's ledger holds ``expected`` (checked after each durable frame);
     answers the books at the end (the expected ones, or what there was when time ran out)."""
 
-    async def converge() -> None:
-        while books(ledger.ledger) != expected:
-            await collector.durable(collector.status.durable + 1)
-
-    try:
-        await asyncio.wait_for(converge(), timeout)
-    except TimeoutError:
-        pass
+    with contextlib.suppress(TimeoutError):
+        await until(collector, lambda: books(ledger.ledger) == expected, timeout)
     return books(ledger.ledger)
 
 
-__all__ = ["Books", "Quick", "clean_books", "quick", "until_books"]
+async def until(collector: Collector, check: Callable[[], bool], timeout: float = 30) -> None:
+    """Wait until ``check()`` holds, trying it after each durable frame (TimeoutError if it
+    does not within ``timeout`` seconds)."""
+
+    async def converge() -> None:
+        while True:
+            seen = collector.status.durable  # before the check: a frame durable during it counts
+            if check():
+                return
+            await collector.durable(seen + 1)
+
+    await asyncio.wait_for(converge(), timeout)
+
+
+__all__ = ["ROUND", "Books", "Quick", "Rounds", "clean_books", "quick", "until", "until_books"]

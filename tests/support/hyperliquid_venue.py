@@ -15,8 +15,10 @@ The venue's history is a list of :class:`Update` (one push frame each) the test 
 same updates make the REST replies, so a frame the stream lost is still in the info replies.
 Faults are switched on the venue object: :meth:`LoopbackHyperliquid.drop_connections`,
 ``skip_pushes`` (a gap only REST fills), ``duplicate`` / ``hold_next`` (duplicated and
-reordered frames), ``throttle`` (429 with Retry-After), ``held`` (a slow server: info replies
-wait until the test lets them go), :meth:`restart`.
+reordered frames), ``withhold`` and :meth:`~LoopbackHyperliquid.release` (streams lagging the
+REST views), ``throttle`` (429 with Retry-After), ``slow`` (info replies answered late),
+``held`` (a server slower than any timeout: info replies wait until the test lets them go),
+:meth:`restart`.
 
 The session (:func:`session`) is built from published examples only (tests/support/ccxt_flows.py:
 ccxt's quoted Hyperliquid replies, and ccxt's recorded ``fetchOrders`` reply for the canceled
@@ -39,18 +41,22 @@ from aiohttp import WSMsgType, web
 
 from orderledger.infrastructure.collect.credentials import Credentials
 from orderledger.infrastructure.collect.registry import SourceConfig
+from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.timing import Timing
 from tests.support import ccxt_flows as flows
+from tests.support.collect import books
+from tests.support.collect_books import Rounds, until
 
 GREETING = "Websocket connection established."
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 USER = flows.LIQUIDATED_USER
 """The session's user: the liquidated account of the published NEAR liquidation fill."""
-FAULTS = ("none", "drop", "gap", "duplicate", "reorder", "restart", "throttle")
+FAULTS = ("none", "drop", "gap", "duplicate", "reorder", "restart", "throttle", "slow")
 """What may happen around one update (:meth:`LoopbackHyperliquid.play`): nothing; the connection
 dropped after it; its push lost (the info replies still have it); pushed twice; pushed after the
 next one; the server restarted after it; the next two info requests answered 429 with
-Retry-After."""
+Retry-After; the next two info requests answered late (``slow_by`` seconds, within the
+client's timeout)."""
 WS_ORDER_FIELDS = ("coin", "side", "limitPx", "sz", "oid", "timestamp", "origSz", "cloid")
 """The fields of a WsOrder (orderUpdates), per the venue's docs; info replies carry more."""
 
@@ -183,11 +189,17 @@ class LoopbackHyperliquid:
         self.hold_next = False
         """The next push is held back and sent after the one that follows it (reordered)."""
         self._held: list[dict[str, Any]] = []
+        self.withhold = False
+        """While True, every push is held back (the info replies have it at once) until
+        :meth:`release`: the venue's streams lagging its REST views."""
         self.throttle = 0
         """The next N info requests are answered 429 with Retry-After."""
         self.retry_after = "1"
+        self.slow = 0
+        """The next N info requests are answered ``slow_by`` seconds late (a slow server)."""
+        self.slow_by = 0.05
         self.held: asyncio.Event | None = None
-        """When set, info replies wait for this event (a slow server)."""
+        """When set, info replies wait for this event (a server slower than any timeout)."""
         self.changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -257,6 +269,7 @@ class LoopbackHyperliquid:
             self.duplicate = fault == "duplicate"
             self.hold_next = fault == "reorder"
             self.throttle += 2 * int(fault == "throttle")
+            self.slow += 2 * int(fault == "slow")
             await self.publish(update)
             self.duplicate = False
             if fault in ("drop", "restart"):
@@ -264,6 +277,10 @@ class LoopbackHyperliquid:
                 await self.connected(channels)
         await self.drop_connections()
         await self.connected(channels)
+
+    def asked(self, kind: str) -> int:
+        """How many info requests of ``kind`` the venue has received."""
+        return sum(request.get("type") == kind for request in self.info_requests)
 
     def subscribed(self, channel: str, user: str = USER) -> int:
         """How many live connections have ``channel`` subscribed for ``user``."""
@@ -282,17 +299,22 @@ class LoopbackHyperliquid:
             self.skip_pushes -= 1
         else:
             frame = update.frame()
-            if self.hold_next:
+            if self.hold_next or self.withhold:
                 self.hold_next = False
                 self._held.append(frame)
             else:
                 await self._push(update.channel, update.user, frame)
-                for held in self._held:
-                    await self._push(held["channel"], _user_of(held, update.user), held)
-                self._held.clear()
+                await self.release(update.user)
         if update.channel == "orderUpdates":
             await self._push_web_data(update.user)
         await self._changed()
+
+    async def release(self, user: str = USER) -> None:
+        """Send the pushes held back, in the order they were held."""
+        self.withhold = False
+        held, self._held = self._held, []
+        for frame in held:
+            await self._push(frame["channel"], _user_of(frame, user), frame)
 
     async def _push(self, channel: str, user: str, frame: dict[str, Any]) -> None:
         text = json.dumps(frame)
@@ -407,6 +429,9 @@ class LoopbackHyperliquid:
         await self._changed()
         if self.held is not None:
             await self.held.wait()
+        if self.slow:
+            self.slow -= 1
+            await asyncio.sleep(self.slow_by)  # the server's own pace, not a wait of the test
         if self.throttle:
             self.throttle -= 1
             return web.Response(status=429, text="null", headers={"Retry-After": self.retry_after})
@@ -468,6 +493,42 @@ async def _send(connection: _Connection, text: str) -> None:
             pass
 
 
+async def lagging_fills(
+    venue: LoopbackHyperliquid,
+    collector: Collector,
+    rounds: Rounds,
+    updates: list[Update],
+    channels: tuple[str, ...],
+) -> int:
+    """Play ``updates`` with the streams lagging the venue's views across a reconciliation: the
+    updates before the first fill are pushed and booked (the NEAR order open in the ledger);
+    that fill and the order's filled status are recorded at the venue (its open orders no
+    longer list the order) with their pushes held back; the collector reconciles (``rounds``);
+    the held pushes are released, the rest of the updates pushed, and the connection dropped
+    once more. Answers how many times the open orders were read during the reconciliation."""
+    first_fill = next(i for i, u in enumerate(updates) if u.channel == "userFills")
+    before, lagging, after = (
+        updates[:first_fill],
+        updates[first_fill : first_fill + 2],
+        updates[first_fill + 2 :],
+    )
+    near = str(lagging[0].items[0]["oid"])
+    await collector.streaming()
+    for update in before:
+        await venue.publish(update)
+    ledger = collector.ledger.ledger
+    await until(collector, lambda: any(near in o[4] and o[1] == "accepted" for o in books(ledger)["orders"]))
+    venue.withhold = True
+    for update in lagging:
+        await venue.publish(update)
+    asked = venue.asked("frontendOpenOrders")
+    await rounds.run()
+    read = venue.asked("frontendOpenOrders") - asked
+    await venue.release()
+    await venue.play(after, ["none"] * len(after), channels)
+    return read
+
+
 def source_config(
     venue: LoopbackHyperliquid, timing: Timing, *, account: str | None = USER, **options: str
 ) -> SourceConfig:
@@ -526,6 +587,7 @@ __all__ = [
     "Update",
     "VenueThread",
     "funding_entry",
+    "lagging_fills",
     "session",
     "source_config",
 ]

@@ -206,6 +206,49 @@ function showViewsBehind(behind) {
   views.className = behind ? "status off" : "status on";
 }
 
+// The collectors running on this ledger (orderledger collect), from GET /health: one line each
+// with the figures of the command's status line; the rest (owner, latency, the last error) in
+// its title. Read again every COLLECTORS_EVERY ms: the collectors' heartbeats are not events.
+const COLLECTORS_EVERY = 2000;
+
+function collectorText(c) {
+  const who = c.account ? `${c.venue} ${c.account}` : c.venue;
+  if (c.state === undefined) return `${who}: starting`;
+  const age = c.last_frame_age === null ? "—" : `${Number(c.last_frame_age).toFixed(1)}s ago`;
+  return `${who}: ${c.stale ? "stale" : c.state} · ${c.frames_per_second} frames/s · ${c.events_per_second} events/s`
+    + ` · last frame ${age} · backlog ${c.backlog} · reconnects ${c.reconnects} · parked ${c.parked}`;
+}
+
+function collectorTitle(c) {
+  const lines = [`${c.owner} (pid ${c.pid}) since ${c.started}, heartbeat ${c.heartbeat}`];
+  if (c.state !== undefined) {
+    const ms = (seconds) => (seconds === null ? "—" : `${(seconds * 1000).toFixed(1)} ms`);
+    lines.push(`${c.frames} frames, ${c.events} events; latency p50 ${ms(c.latency_p50)}, p99 ${ms(c.latency_p99)}`);
+  }
+  if (c.error) lines.push(`last error: ${c.error}`);
+  return lines.join("\n");
+}
+
+async function loadCollectors() {
+  let shown;
+  try {
+    const rows = (await api("/health")).collectors || [];
+    shown = rows.map((c) => el("span", {
+      className: `status collector ${c.stale || c.error ? "off" : c.state === "streaming" ? "on" : ""}`,
+      title: visible(collectorTitle(c), "\n"),
+    }, collectorText(c)));
+    if (!shown.length) shown = [el("span", { className: "status" }, "no collectors")];
+  } catch (error) {
+    shown = [el("span", { className: "status off", title: visible(error.message || error) }, "collectors unknown")];
+  }
+  replace("collectors", ...shown);
+}
+
+async function watchCollectors() {
+  await loadCollectors();
+  setTimeout(watchCollectors, COLLECTORS_EVERY);
+}
+
 // The sections of a verify report that found something (the CLI's sections: the chain, the
 // views, the journal, the schema, ...): a report names a problem in "broken" or in a list.
 function failedSections(report) {
@@ -831,4 +874,5 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   showTab("orders");
   follow();
+  watchCollectors();
 });
