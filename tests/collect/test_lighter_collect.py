@@ -71,13 +71,18 @@ async def collected(
             backoff=Backoff(base=0.5, cap=2.0),
         )
         task = asyncio.create_task(collector.run())
+        reconnected = 0  # with a restart asked: the connections the collector must have made first
         try:
             for _ in range(TURNS):
-                if (found := books(ledger.ledger)) == expected:
+                # Done when the books are the clean ones, and a restart asked for has happened and
+                # the collector has dialled again (it may have booked everything before either).
+                found = books(ledger.ledger)
+                if found == expected and not restart and server.connections >= reconnected:
                     break
                 if task.done():
                     task.result()  # a permanent fault: raise it
                 if restart and server.venue.published > len(events) // 2:
+                    reconnected = server.connections + 1
                     await server.restart()  # every connection dropped, then listening again
                     restart = False
                 await clock.advance(1.0)  # wakes a pending backoff (at most 2 s)
