@@ -7,7 +7,8 @@ fill's time from durable to visible, on a 100,000-trade ledger beside a 1,000-tr
 Each ledger is a SQLite file (WAL) written in bulk through the ledger's API (``ingest_lines``)
 from a simulated session: every order buys or sells 3 and is filled twice, 1 each time, so the
 ledger holds twice as many trades as orders and every order stays open. It is served by the app
-on loopback (uvicorn in a thread, as ``orderledger serve``) and read by a fresh headless Chromium.
+on loopback (uvicorn in a thread, with the whole-log reads and the P&L folds in processes of their
+own, as ``orderledger serve``) and read by a fresh headless Chromium.
 
 - First paint of a tab: from the click on the tab (the Orders tab: from navigation start) to
   the frame after the tab's first rows are in the DOM (a MutationObserver, then
@@ -42,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 import httpx2  # noqa: E402
 
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
+from orderledger.infrastructure.http.limits import CONCURRENCY, ReaderProcesses  # noqa: E402
 from tests.support.browser import chromium  # noqa: E402
 from tests.support.http_api import running_server, wait_until  # noqa: E402
 
@@ -215,7 +217,9 @@ def measure(label: str, orders: int, rounds: int, folder: Path, shots: bool) -> 
     print(f"{label}: {orders:,} orders, {2 * orders:,} trades written in {built:.1f} s", flush=True)
     paints: dict[str, list[float]] = {tab: [] for tab, _ in TABS}
     fills: dict[str, list[float]] = {"trades": [], "orders": []}
-    with running_server(url) as server, chromium() as driver:
+    # As `orderledger serve` over a file: whole-log reads and the P&L folds in processes of their own
+    reader, folds = ReaderProcesses(url, CONCURRENCY), ReaderProcesses(url, 1)
+    with running_server(url, reader=reader, folder=folds) as server, chromium() as driver:
         # The Parents tab is measured where the server lists parents (GET /parents)
         listed = httpx2.get(f"{server.url}/parents", params={"limit": 1}).status_code == 200
         tabs = tuple(t for t in TABS if listed or t[0] != "linkage")
@@ -233,6 +237,8 @@ def measure(label: str, orders: int, rounds: int, folder: Path, shots: bool) -> 
                 # the newest trade: a second after the session's last
                 at = stamp(orders * 1.7 + 2 * round_ + (1 if tab == "orders" else 0))
                 fills[tab].append(fill_visible(driver, server.url, tab, order, f"{order}-3", at))
+    reader.close()
+    folds.close()
     return {"label": label, "orders": orders, "built": built, "paints": paints, "fills": fills}
 
 

@@ -25,6 +25,8 @@ const state = {
   changed: new Set(), // orders named by live events not yet applied
   liveTimer: null,
   pnlTimer: null,
+  pnlStale: false, // fills arrived since the P&L tab was last read
+  pnlLoading: false,
 };
 
 // ---------------------------------------------------------------- DOM helpers (text only)
@@ -490,7 +492,7 @@ async function loadPnl() {
       replace("daily-table", table(DAILY_COLUMNS, daily));
       return dailyCharts("daily-charts", daily);
     }),
-    api("/pnl/series").then((series) => pnlCharts("pnl-charts", series)),
+    api(`/pnl/series${query({ points: SERIES_POINTS })}`).then((series) => pnlCharts("pnl-charts", series)),
     api(`/pnl${query({ by })}`).then((grouped) => replace("pnl-table", table(columns, grouped))),
   ]);
 }
@@ -714,11 +716,18 @@ const LIVE = {
   },
   trades: async (changed, fills) => trades.newest(fills),
   pnl: async (changed, fills) => {
-    // Positions and P&L move with fills; read again at most once a second.
-    if (!fills || state.pnlTimer) return;
-    state.pnlTimer = setTimeout(() => {
+    // Positions and P&L move with fills; read again at most once a second, and never while
+    // the last reading runs (on a large ledger its folds take seconds): then once after it.
+    if (fills) state.pnlStale = true;
+    if (!state.pnlStale || state.pnlTimer || state.pnlLoading) return;
+    state.pnlTimer = setTimeout(async () => {
       state.pnlTimer = null;
-      if (state.tab === "pnl") guarded(loadPnl);
+      if (state.tab !== "pnl") return;
+      state.pnlStale = false;
+      state.pnlLoading = true;
+      await guarded(loadPnl);
+      state.pnlLoading = false;
+      if (state.pnlStale) LIVE.pnl([], 0);
     }, 1000);
   },
   timeline: async (changed) => {
