@@ -15,7 +15,7 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from tests.support.audit import raw_sql
 from tests.support.browser import chromium, require_browser
 from tests.support.http_api import Server, fill, request, running_server, wait_until
-from tests.support.page import click, tab, texts
+from tests.support.page import click, forget_requests, requests_made, tab, texts
 
 
 def two_currencies() -> list[dict[str, Any]]:
@@ -108,8 +108,13 @@ def plots(browser: Any, selector: str) -> list[dict[str, Any]]:
 
 
 def test_realized_pnl_is_drawn_per_currency_with_legend_and_units(browser: Any) -> None:
+    forget_requests(browser)
     tab(browser, "pnl")
     wait_until(lambda: len(plots(browser, "#pnl-charts .chart")) == 2, "two P&L charts")
+    # The series is asked for in slices of time (SERIES_POINTS in charts.js): its size is bounded
+    # by accounts × currencies × slices, never by the ledger's fills
+    [series] = [params for path, params in requests_made(browser) if path == "/pnl/series"]
+    assert series == {"points": ["500"]}
     usd, usdt = plots(browser, "#pnl-charts .chart")
     # Two currencies: two charts, each axis titled in its own currency, never both on one
     assert (usd["currency"], usd["y"], usd["legend"]) == ("USD", "realized P&L (USD)", ["beta (USD)"])

@@ -617,16 +617,20 @@ function parentTree(parent, orders, trades) {
 
 // ---------------------------------------------------------------- parents
 
+// The columns of GET /parents (a ParentRow each) and the server's sorts of them.
 const PARENT_COLUMNS = [
   ["parent_id", "parent", "", (r) => el("button", { className: "link", type: "button", onclick: () => guarded(() => openParent(r.parent_id)) }, r.parent_id)],
   ["orders", "orders", "num"],
-  num("filled_quantity", "filled", "quantity"),
+  ["open_orders", "open", "num"],
+  ["accounts", "accounts", "", (r) => r.accounts.join(", ")],
+  ["instruments", "instruments", "", (r) => r.instruments.join(", ")],
   ["created_at", "first order"],
+  ["updated_at", "last change"],
 ];
 
 const parents = new Paged({
   id: "parents-table", path: "/parents", columns: PARENT_COLUMNS, key: (r) => `parent:${r.parent_id}`,
-  sorts: { parent_id: "parent_id", orders: "orders", filled_quantity: "filled_quantity", created_at: "created" },
+  sorts: { parent_id: "parent_id", orders: "orders", open_orders: "open_orders", created_at: "created", updated_at: "updated" },
   sort: "-created", // the parents whose first order is newest first
 });
 
