@@ -473,7 +473,10 @@ const DAILY_COLUMNS = [
 
 // The positions first (what the tab's first paint waits for), then each of the rest as it
 // arrives: the P&L reads fold every fill, and on a large ledger one of them must not hold back
-// the others. The charts' library loads once, on the first visit of this tab.
+// the others. What arrives after the tab was left is not drawn (drawing a chart holds the
+// page's one thread for a moment): opening the tab again reads it again, answered by the
+// server from what it kept (docs/http.md, "Bounded work"). The charts' library loads once, on
+// the first chart drawn.
 async function loadPnl() {
   const by = document.getElementById("pnl-by").value;
   await positions.reset();
@@ -486,14 +489,15 @@ async function loadPnl() {
     ["fees", "fees", "num", (r) => fees(r.fees, r)],
     ["fills", "fills", "num"],
   ];
+  const shown = (draw) => (rows) => (state.tab === "pnl" ? draw(rows) : null);
   await Promise.all([
     loadFills(),
-    api("/pnl/daily").then((daily) => {
+    api("/pnl/daily").then(shown((daily) => {
       replace("daily-table", table(DAILY_COLUMNS, daily));
       return dailyCharts("daily-charts", daily);
-    }),
-    api(`/pnl/series${query({ points: SERIES_POINTS })}`).then((series) => pnlCharts("pnl-charts", series)),
-    api(`/pnl${query({ by })}`).then((grouped) => replace("pnl-table", table(columns, grouped))),
+    })),
+    api(`/pnl/series${query({ points: SERIES_POINTS })}`).then(shown((series) => pnlCharts("pnl-charts", series))),
+    api(`/pnl${query({ by })}`).then(shown((grouped) => replace("pnl-table", table(columns, grouped)))),
   ]);
 }
 
@@ -515,6 +519,7 @@ async function loadFills() {
   }
   const option = select.selectedOptions[0];
   const rows = await api(`/trades${query({ instrument, sort: "newest", limit: FILLS_DRAWN })}`);
+  if (state.tab !== "pnl") return;
   // The latest fills, drawn in time order (ISO 8601 text sorts as time)
   rows.sort((a, b) => (a.ts_event < b.ts_event ? -1 : a.ts_event > b.ts_event ? 1 : 0));
   await fillsChart("fills-chart", instrument, option ? option.dataset.quote : "", rows);
