@@ -88,6 +88,10 @@ def _in_reader(method: str, kwargs: dict[str, Any]) -> tuple[int, Any]:
         return 400, str(error) or "invalid value"
 
 
+def _started() -> None:
+    """Nothing: what a worker is given to run so that it starts (``ReaderProcesses.start``)."""
+
+
 class ReaderProcesses:
     """A pool of ``workers`` processes, each with the ledger at ``url`` open for reading."""
 
@@ -104,6 +108,11 @@ class ReaderProcesses:
             initializer=_open_reader,
             initargs=(self.url, os.getpid()),
         )
+
+    def start(self) -> None:
+        """Start a worker now, not in the first read that needs one: a worker's start (an
+        interpreter, the ledger's modules, its connection) takes a core for a second or more."""
+        self.pool.submit(_started)
 
     async def __call__(self, method: str, kwargs: dict[str, Any]) -> Any:
         loop = asyncio.get_running_loop()

@@ -77,6 +77,7 @@ def serve(
             stack.callback(reader.close)
             folder = limits.ReaderProcesses(ledger.url, 1)
             stack.callback(folder.close)
+            folder.start()  # the page's P&L tab needs it first; not after the first click
         app = create_app(
             LedgerService(ledger),
             tokens,

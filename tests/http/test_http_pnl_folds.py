@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -19,7 +21,17 @@ from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.folds import Folds
 from orderledger.infrastructure.http.limits import ReaderProcesses, in_threads
 from orderledger.infrastructure.http.service import LedgerService
-from tests.support.http_api import LOOPBACK, fill, request, running_server
+from tests.support.cli import cli_command, cli_env
+from tests.support.http_api import (
+    BOUND,
+    LOOPBACK,
+    fill,
+    free_port,
+    request,
+    running_server,
+    wait_answering,
+    wait_until,
+)
 
 PNL_READS = ("/pnl/daily", "/pnl?by=day", "/pnl/series")
 
@@ -172,3 +184,40 @@ def test_over_a_file_the_pnl_reads_fold_in_a_process_of_their_own_with_the_same_
             assert refused.json()["detail"] == "`by` 'venue': daily P&L groups by account, parent or tag:NAME"
     finally:
         folder.close()
+
+
+def workers_of(pid: int) -> list[str]:
+    """The command lines of the worker processes ``pid`` spawned (multiprocessing's spawn_main)."""
+    lines = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            line = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if "spawn_main" in line:
+                lines.append(line)
+    return lines
+
+
+def test_serve_over_a_file_starts_its_pnl_worker_with_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    port = free_port()
+    server = subprocess.Popen(
+        cli_command("serve", "--port", str(port), db=url),
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    try:
+        wait_answering(server, base)
+        # Before any read: one worker, the P&L folds' (the expensive reads' start on their first)
+        wait_until(lambda: len(workers_of(server.pid)) == 1, "the P&L worker")
+        assert httpx2.post(base + "/messages", json=session()).json()["counts"]["applied"] == 16
+        daily = httpx2.get(base + "/pnl/daily")
+        # alpha realized 10 − 10 + 30 = 30 and beta 5 on 2026-11-20, both flat at the day's end
+        assert [(r["account"], r["realized_pnl"]) for r in daily.json()] == [("alpha", "30"), ("beta", "5")]
+        assert len(workers_of(server.pid)) == 1
+    finally:
+        server.terminate()
+        server.wait(BOUND)
