@@ -81,8 +81,8 @@ class LedgerContext:
 
     async def folded(self, method: str, /, **kwargs: Any) -> Any:
         """A read that folds every P&L entry: apart from the other requests and answered once per
-        position of the log (folds.py)."""
-        return await self.folds.answer(await self.call("head"), method, kwargs)
+        state of the log and the views (folds.py)."""
+        return await self.folds.answer(await self.call("views_at"), method, kwargs)
 
     async def under_rule(
         self,
