@@ -288,10 +288,12 @@ def digits(label: str) -> str:
 def screenshots(driver: Any, url: str, label: str) -> None:
     size = digits(label)
     driver.get(f"{url}/")
-    for tab, height in (("orders", 900), ("trades", 900), ("pnl", 1900)):
+    for tab, height in (("orders", 900), ("trades", 900), ("pnl", 1900), ("linkage", 900)):
         driver.set_window_size(1440, height)
         driver.execute_script(f'document.querySelector(`#tabs button[data-tab="{tab}"]`).click()')
-        selector = "#daily-charts .chart .main-svg" if tab == "pnl" else f"#{tab}-table tbody tr"
+        selector = {"pnl": "#daily-charts .chart .main-svg", "linkage": "#parents-table tbody tr"}.get(
+            tab, f"#{tab}-table tbody tr"
+        )
         wait_until(
             lambda: driver.execute_script("return document.querySelector(arguments[0])", selector),  # noqa: B023
             f"the {tab} tab",
@@ -352,9 +354,9 @@ def table(results: list[dict[str, Any]], rounds: int) -> str:
         f" Load average (1 minute) at the start and end of each ledger's run: {loads}.\n"
     )
     shots = "".join(
-        f"\n![the {tab} tab on {r['label']}](screenshots/page-{digits(r['label'])}-{tab}.png)\n"
+        f"\n![the {names[tab]} tab on {r['label']}](screenshots/page-{digits(r['label'])}-{tab}.png)\n"
         for r in results
-        for tab in ("trades", "pnl")
+        for tab in ("trades", "pnl", "linkage")
     )
     return head + "\n".join(lines) + "\n" + note + shots
 

@@ -233,6 +233,11 @@ def test_the_parents_tab_lists_a_page_of_parents_and_opens_one_parents_children(
     [tree] = texts(browser, "#linkage-tree")
     assert all(f"o-{n}" in tree and f"trade o-{n}-b" in tree for n in range(1230, 1240))
     assert "o-1229" not in tree and "o-1240" not in tree
+    # below the list of 100 parents, the tree is scrolled into view: its heading at the top
+    top, height = browser.execute_script(
+        "return [document.getElementById('linkage-title').getBoundingClientRect().top, window.innerHeight]"
+    )
+    assert 0 <= top < height / 2
     made = requests_made(browser)
     assert sorted((path, p["parent"][0]) for path, p in made) == [("/orders", "P-123"), ("/trades", "P-123")]
 

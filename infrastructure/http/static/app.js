@@ -624,7 +624,7 @@ function parentTree(parent, orders, trades) {
 
 // The columns of GET /parents (a ParentRow each) and the server's sorts of them.
 const PARENT_COLUMNS = [
-  ["parent_id", "parent", "", (r) => el("button", { className: "link", type: "button", onclick: () => guarded(() => openParent(r.parent_id)) }, r.parent_id)],
+  ["parent_id", "parent", "", (r) => el("button", { className: "link", type: "button", onclick: () => guarded(() => openParent(r.parent_id, true)) }, r.parent_id)],
   ["orders", "orders", "num"],
   ["open_orders", "open", "num"],
   ["accounts", "accounts", "", (r) => r.accounts.join(", ")],
@@ -639,11 +639,14 @@ const parents = new Paged({
   sort: "-created", // the parents whose first order is newest first
 });
 
-async function openParent(parent) {
+// A parent chosen in the list: its tree below the list, scrolled into view (a live refresh of
+// the parent shown, or the tab opened again, leaves the scroll where the operator put it).
+async function openParent(parent, reveal = false) {
   state.parentOpen = parent;
   const tree = await parentView(parent);
   state.parentOrders = tree.orders;
   replace("linkage-tree", tree.node);
+  if (reveal) document.getElementById("linkage-title").scrollIntoView({ block: "start" });
 }
 
 async function loadLinkage() {
