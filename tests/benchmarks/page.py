@@ -302,9 +302,9 @@ def screenshots(driver: Any, url: str, label: str) -> None:
         if tab == "pnl":
             wait_until(
                 lambda: driver.execute_script(
-                    "return document.querySelector('#pnl-charts .chart .main-svg') && document.querySelector('#fills-chart .chart .main-svg')"
+                    f"return {PNL_DRAWN} && document.querySelector('#fills-chart .chart .main-svg')"
                 ),
-                "the charts",
+                "the charts and tables",
                 600,
             )
         driver.save_screenshot(str(SCREENSHOTS / f"page-{size}-{tab}.png"))

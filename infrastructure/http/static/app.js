@@ -490,14 +490,15 @@ async function loadPnl() {
     ["fills", "fills", "num"],
   ];
   const shown = (draw) => (rows) => (state.tab === "pnl" ? draw(rows) : null);
+  // Asked cheapest first: the server folds them one after another (the daily P&L the longest)
   await Promise.all([
     loadFills(),
+    api(`/pnl${query({ by })}`).then(shown((grouped) => replace("pnl-table", table(columns, grouped)))),
+    api(`/pnl/series${query({ points: SERIES_POINTS })}`).then(shown((series) => pnlCharts("pnl-charts", series))),
     api("/pnl/daily").then(shown((daily) => {
       replace("daily-table", table(DAILY_COLUMNS, daily));
       return dailyCharts("daily-charts", daily);
     })),
-    api(`/pnl/series${query({ points: SERIES_POINTS })}`).then(shown((series) => pnlCharts("pnl-charts", series))),
-    api(`/pnl${query({ by })}`).then(shown((grouped) => replace("pnl-table", table(columns, grouped)))),
   ]);
 }
 
