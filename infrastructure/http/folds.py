@@ -13,8 +13,9 @@ moves the views, not the log):
   operator), and the same read asked again while it runs waits for that one run;
 - a read in another state runs again: nothing kept is answered once the log or the views moved.
 
-Only the latest answer of each read (method and parameters) is kept, and only the ``KEPT`` most
-recently asked reads.
+Only the latest answer of each read (method and parameters) is kept, and no more than
+``KEPT_ROWS`` rows in all, the most recently asked first: an answer longer than that (the whole
+series of a large ledger, asked without ``points``) is answered, not kept.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from typing import Any
 
 from orderledger.infrastructure.http.limits import Runner
 
-KEPT = 64
-"""Reads (method and parameters) whose latest answer is kept; the least recently asked goes first."""
+KEPT_ROWS = 20_000
+"""Rows of the answers kept, in all (each a few hundred bytes); the least recently asked go first."""
 
 Key = tuple[str, tuple[tuple[str, Any], ...]]
 At = tuple[int, int]
@@ -36,10 +37,10 @@ At = tuple[int, int]
 class Folds:
     """Answers of whole-ledger folds, run by ``runner`` and kept per state of the ledger."""
 
-    def __init__(self, runner: Runner, kept: int = KEPT) -> None:
+    def __init__(self, runner: Runner, kept_rows: int = KEPT_ROWS) -> None:
         self.runner = runner
-        self.kept = kept
-        self.answers: OrderedDict[Key, tuple[At, Any]] = OrderedDict()
+        self.kept_rows = kept_rows
+        self.answers: OrderedDict[Key, tuple[At, list[Any]]] = OrderedDict()
         self.running: dict[Key, tuple[At, asyncio.Future[Any]]] = {}
 
     async def answer(self, at: At, method: str, kwargs: dict[str, Any]) -> Any:
@@ -64,10 +65,14 @@ class Folds:
         if task.cancelled() or task.exception() is not None:
             return  # an error is answered to those who waited, never kept
         known = self.answers.get(key)
-        if known is None or known[0] <= at:  # runs may end out of order: the later state stays
-            self.answers[key] = (at, task.result())
-            self.answers.move_to_end(key)
-        while len(self.answers) > self.kept:
+        if known is not None and known[0] > at:
+            return  # runs may end out of order: the later state stays
+        self.answers.pop(key, None)
+        rows = task.result()
+        if len(rows) > self.kept_rows:
+            return
+        self.answers[key] = (at, rows)
+        while sum(len(answer) for _, answer in self.answers.values()) > self.kept_rows:
             self.answers.popitem(last=False)
 
 

@@ -93,11 +93,13 @@ def _started() -> None:
 
 
 class ReaderProcesses:
-    """A pool of ``workers`` processes, each with the ledger at ``url`` open for reading."""
+    """A pool of ``workers`` processes, each with the ledger at ``url`` open for reading; ``what``
+    they run names them in the one line a client gets when one ends abruptly."""
 
-    def __init__(self, url: str, workers: int) -> None:
+    def __init__(self, url: str, workers: int, what: str = "expensive reads") -> None:
         self.url = url
         self.workers = workers
+        self.what = what
         self.pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
@@ -128,7 +130,7 @@ class ReaderProcesses:
                 self.pool = self._start()
             raise Problem(
                 503,
-                "a process running expensive reads ended abruptly; a new one is started:"
+                f"a process running {self.what} ended abruptly; a new one is started:"
                 f" retry in {RETRY_AFTER} s",
                 headers={"Retry-After": str(RETRY_AFTER)},
             ) from None

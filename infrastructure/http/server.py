@@ -75,7 +75,7 @@ def serve(
         if not ledger.db.url.is_memory:
             reader = limits.ReaderProcesses(ledger.url, expensive_reads)
             stack.callback(reader.close)
-            folder = limits.ReaderProcesses(ledger.url, 1)
+            folder = limits.ReaderProcesses(ledger.url, 1, "P&L reads")
             stack.callback(folder.close)
             folder.start()  # the page's P&L tab needs it first; not after the first click
         app = create_app(

@@ -246,7 +246,7 @@ def measure(label: str, orders: int, rounds: int, folder: Path, shots: bool) -> 
     drawn: list[float] = []
     load = [os.getloadavg()[0]]
     # As `orderledger serve` over a file: whole-log reads and the P&L folds in processes of their own
-    reader, folds = ReaderProcesses(url, CONCURRENCY), ReaderProcesses(url, 1)
+    reader, folds = ReaderProcesses(url, CONCURRENCY), ReaderProcesses(url, 1, "P&L reads")
     folds.start()
     with running_server(url, reader=reader, folder=folds) as server, chromium() as driver:
         # The Parents tab is measured where the server lists parents (GET /parents)

@@ -160,6 +160,30 @@ def test_the_same_read_asked_while_it_folds_waits_for_that_one_fold(ledger: Orde
     assert first == second == service.pnl(by="account")
 
 
+def test_answers_are_kept_up_to_a_bound_on_their_rows_the_latest_asked_first(ledger: OrderLedger) -> None:
+    service = LedgerService(ledger)
+    service.ingest([json.dumps(m).encode() for m in session()], origin="test")
+    threads = in_threads(service)
+    ran: list[Any] = []
+
+    async def folder(method: str, kwargs: dict[str, Any]) -> Any:
+        ran.append(kwargs.get("points"))
+        return await threads(method, kwargs)
+
+    async def ask(folds: Folds, *points: int | None) -> None:
+        for n in points:
+            await folds.answer(service.views_at(), "pnl_series", {"points": n})
+
+    # Room for 5 rows: the series in 2 slices is 4 rows (kept), in all 8 fills is not kept
+    folds = Folds(folder, kept_rows=5)
+    asyncio.run(ask(folds, 2, 2, None, None))
+    assert ran == [2, None, None]
+    # In 1 slice: 2 rows (one per account); with the 4 of 2 slices, more than room for: the
+    # least recently asked (2 slices) goes
+    asyncio.run(ask(folds, 1, 1, 2))
+    assert ran == [2, None, None, 1, 2]
+
+
 def test_a_fold_is_asked_again_once_a_follower_moved_the_views(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     with running_server(url) as server:
@@ -237,3 +261,31 @@ def test_serve_over_a_file_starts_its_pnl_worker_with_it(tmp_path: Path) -> None
     finally:
         server.terminate()
         server.wait(BOUND)
+
+
+def test_a_pnl_worker_that_dies_costs_its_reads_a_503_and_the_next_read_a_new_worker(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    folder = ReaderProcesses(url, 1, "P&L reads")
+    try:
+        with running_server(url, folder=folder) as server:
+            server.ledger.ingest_lines([json.dumps(m) for m in session()])
+            assert httpx2.get(server.url + "/pnl/daily").status_code == 200
+            [worker] = list(folder.pool._processes.values())
+            worker.kill()
+            worker.join()
+            server.ledger.ingest_lines([json.dumps(m) for m in trade("c1", "gamma", "buy", "100", 70)])
+            refused = httpx2.get(server.url + "/pnl/daily")
+            assert (refused.status_code, refused.headers["retry-after"]) == (503, "5"), refused.text
+            assert refused.json()["detail"] == (
+                "a process running P&L reads ended abruptly; a new one is started: retry in 5 s"
+            )
+            # the next read runs in a new worker: gamma's buy realized nothing
+            again = httpx2.get(server.url + "/pnl/daily")
+            assert again.status_code == 200, again.text
+            assert [(r["account"], r["realized_pnl"]) for r in again.json()] == [
+                ("alpha", "30"),
+                ("beta", "5"),
+                ("gamma", "0"),
+            ]
+    finally:
+        folder.close()
