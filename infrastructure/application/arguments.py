@@ -39,6 +39,8 @@ Count = Annotated[int, annotated_types.Ge(0)]
 """A number of things, or a log position: 0 or more."""
 Version = Annotated[int, annotated_types.Ge(1)]
 """An order's event version: the first event is version 1."""
+Slices = Annotated[int, annotated_types.Ge(1)]
+"""How many parts a range is cut into (a chart's points): at least one."""
 Check = Callable[[Any, str], Any]
 """Checks a value found at the path given (``lines[3]``), returns it (or a checking wrapper)."""
 

@@ -33,7 +33,7 @@ from orderledger.domain.order import Order
 from orderledger.domain.values import format_timestamp, parse_timestamp
 from orderledger.infrastructure.application import admin, reads, recording
 from orderledger.infrastructure.application import collectors as _collectors
-from orderledger.infrastructure.application.arguments import Count, Version, checked_methods
+from orderledger.infrastructure.application.arguments import Count, Slices, Version, checked_methods
 from orderledger.infrastructure.application.execution import ExecutionRow, execution_quality
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
 from orderledger.infrastructure.application.instruments import list_instruments
@@ -612,9 +612,11 @@ class OrderLedger:
         ledger's cost-basis rule, or ``cost_basis``."""
         return daily_pnl_rows(self.db, by, cost_basis or self.cost_basis())
 
-    def pnl_series(self) -> list[PnlPoint]:
-        """Realized P&L entry by entry in log order, with running totals per quote currency."""
-        return realized_series(self.db)
+    def pnl_series(self, *, points: Slices | None = None) -> list[PnlPoint]:
+        """Realized P&L entry by entry in log order, with running totals per quote currency;
+        with ``points``, each account's line per currency summed over that many equal slices of
+        venue time (``queries.realized_series``: a chart's worth, whatever the ledger's size)."""
+        return realized_series(self.db, points)
 
     def iter_events(
         self, where: Filter, *, types: Sequence[str] = (), event_time: bool = False

@@ -596,19 +596,33 @@ def pnl_by(db: Database, by: str) -> list[dict[str, Any]]:
     return [row.to_json() for row in pnl_rows(db, by)]
 
 
-def realized_series(db: Database) -> list[PnlPoint]:
+def realized_series(db: Database, points: int | None = None) -> list[PnlPoint]:
     """Realized P&L entry by entry in log order, each with its event's venue time and the running
-    total per quote currency (amounts in different currencies are never added together)."""
+    total per quote currency (amounts in different currencies are never added together).
+
+    With ``points``, each account's entries per quote currency are summed over ``points`` equal
+    slices of venue time (the series' first to last entry): one row per slice, the slice's last
+    entry in log order with ``realized_pnl`` the sum of the slice's entries. A running sum of the
+    rows per account and currency is then exact at the end of every slice, and the answer's size
+    is bounded by accounts × currencies × ``points`` whatever the ledger's size."""
     with db.read() as tx:
         rows = tx.all(
             "SELECT p.position, e.ts_event, p.account, p.venue, p.instrument, p.quote_currency, p.realized"
             " FROM pnl_entries_view p JOIN events e ON e.notification_id = p.position ORDER BY p.position"
         )
     totals: dict[str, Decimal] = {}
-    result: list[PnlPoint] = []
-    for position, ts_event, account, venue, instrument, quote, realized in rows:
+    kept: dict[tuple[str, str, int], tuple[int, Any, Decimal]] = {}  # (account, quote, slice) →
+    slice_of = _time_slices([row[1] for row in rows], points)
+    for index, (_, _, account, _, _, quote, realized) in enumerate(rows):
         key = quote or ""
-        totals[key] = WIDE.add(totals.get(key, ZERO), Decimal(realized))
+        amount = Decimal(realized)
+        totals[key] = WIDE.add(totals.get(key, ZERO), amount)
+        line = (account, key, slice_of(index))
+        summed = kept[line][2] if line in kept else ZERO
+        kept[line] = (index, totals[key], WIDE.add(summed, amount))
+    result: list[PnlPoint] = []
+    for index, cumulative, realized in sorted(kept.values(), key=lambda k: k[0]):
+        position, ts_event, account, venue, instrument, quote, _ = rows[index]
         result.append(
             PnlPoint(
                 position=position,
@@ -617,11 +631,22 @@ def realized_series(db: Database) -> list[PnlPoint]:
                 venue=venue,
                 instrument=instrument,
                 quote_currency=quote,
-                realized_pnl=Decimal(realized),
-                cumulative_realized_pnl=totals[key],
+                realized_pnl=realized,
+                cumulative_realized_pnl=cumulative,
             )
         )
     return result
+
+
+def _time_slices(times: list[str], points: int | None) -> Callable[[int], int]:
+    """The slice of venue time each of ``times`` (ISO 8601 text, by index) falls in, of
+    ``points`` equal slices from the earliest to the latest; without ``points``, each its own."""
+    if points is None or len(times) <= points:
+        return lambda index: index
+    moments = [parse_timestamp(t).timestamp() for t in times]
+    first, last = min(moments), max(moments)
+    width = (last - first) / points or 1.0
+    return lambda index: min(points - 1, int((moments[index] - first) / width))
 
 
 DAILY_GROUPS = ("account", "parent")

@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from orderledger.infrastructure.http.auth import Tokens, allows
+from orderledger.infrastructure.http.folds import Folds
 from orderledger.infrastructure.http.limits import Runner, WorkLimit
 from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.http.service import LedgerService
@@ -62,6 +63,7 @@ class LedgerContext:
     service: LedgerService
     limit: WorkLimit
     reader: Runner
+    folds: Folds
 
     async def call(self, method: str, /, **kwargs: Any) -> Any:
         """One service call, in a worker thread (it blocks on the database)."""
@@ -77,15 +79,31 @@ class LedgerContext:
             return await self.expensive(what, method, **kwargs)
         return await self.call(method, **kwargs)
 
+    async def folded(self, method: str, /, **kwargs: Any) -> Any:
+        """A read that folds every P&L entry: apart from the other requests and answered once per
+        state of the log and the views (folds.py)."""
+        return await self.folds.answer(await self.call("views_at"), method, kwargs)
+
     async def under_rule(
-        self, response: Response, what: str, method: str, /, *, cost_basis: str | None, **kwargs: Any
+        self,
+        response: Response,
+        what: str,
+        method: str,
+        /,
+        *,
+        cost_basis: str | None,
+        whole: bool = False,
+        **kwargs: Any,
     ) -> Any:
         """A read of positions or P&L under the ledger's rule or ``cost_basis``: from the views
-        (with how far they lag), or, under a lot rule, folded from the log (a bounded read)."""
-        folds = await self.call("folds_log", cost_basis=cost_basis)
-        if not folds:
-            await self.views_behind(response)
-        return await self.maybe_expensive(folds, what, method, cost_basis=cost_basis, **kwargs)
+        (with how far they lag; ``whole``: a fold of all of them, see :meth:`folded`), or, under
+        a lot rule, folded from the log (a bounded read)."""
+        if await self.call("folds_log", cost_basis=cost_basis):
+            return await self.expensive(what, method, cost_basis=cost_basis, **kwargs)
+        await self.views_behind(response)
+        if whole:
+            return await self.folded(method, cost_basis=cost_basis, **kwargs)
+        return await self.call(method, cost_basis=cost_basis, **kwargs)
 
     async def views_behind(self, response: Response) -> None:
         """Answers from the views carry how far the views are behind the log (0: current)."""

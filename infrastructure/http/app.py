@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from orderledger.infrastructure.http import problems
 from orderledger.infrastructure.http.access import VIEWS_BEHIND, LedgerContext
 from orderledger.infrastructure.http.auth import Tokens
+from orderledger.infrastructure.http.folds import Folds
 from orderledger.infrastructure.http.guard import BrowserGuard
 from orderledger.infrastructure.http.limits import Runner, WorkLimit, in_threads
 from orderledger.infrastructure.http.routes import ROUTERS
@@ -60,10 +61,12 @@ def create_app(
     allowed_origins: Iterable[str] = (),
     expensive: WorkLimit | None = None,
     reader: Runner | None = None,
+    folder: Runner | None = None,
 ) -> FastAPI:
     """The app over one shared ledger service; ``allowed_origins`` are web origins besides the
     server's own whose pages may write (guard.py); ``expensive`` bounds the whole-log reads,
-    which ``reader`` runs (limits.py; default: in threads over ``service``)."""
+    which ``reader`` runs (limits.py), and ``folder`` runs the P&L folds (folds.py; both by
+    default in threads over ``service``)."""
     app = FastAPI(
         title="OrderLedger",
         version=VERSION,
@@ -78,7 +81,8 @@ def create_app(
     app.state.max_body = max_body
     app.state.poll_seconds = poll_seconds
     app.state.expensive = limit = expensive or WorkLimit()
-    app.state.ledger = LedgerContext(service, limit, reader or in_threads(service))
+    threads = in_threads(service)
+    app.state.ledger = LedgerContext(service, limit, reader or threads, Folds(folder or threads))
     problems.install(app)
     app.add_middleware(BrowserGuard, tokens=app.state.tokens, allowed_origins=allowed_origins)
 

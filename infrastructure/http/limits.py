@@ -88,12 +88,18 @@ def _in_reader(method: str, kwargs: dict[str, Any]) -> tuple[int, Any]:
         return 400, str(error) or "invalid value"
 
 
-class ReaderProcesses:
-    """A pool of ``workers`` processes, each with the ledger at ``url`` open for reading."""
+def _started() -> None:
+    """Nothing: what a worker is given to run so that it starts (``ReaderProcesses.start``)."""
 
-    def __init__(self, url: str, workers: int) -> None:
+
+class ReaderProcesses:
+    """A pool of ``workers`` processes, each with the ledger at ``url`` open for reading; ``what``
+    they run names them in the one line a client gets when one ends abruptly."""
+
+    def __init__(self, url: str, workers: int, what: str = "expensive reads") -> None:
         self.url = url
         self.workers = workers
+        self.what = what
         self.pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
@@ -104,6 +110,11 @@ class ReaderProcesses:
             initializer=_open_reader,
             initargs=(self.url, os.getpid()),
         )
+
+    def start(self) -> None:
+        """Start a worker now, not in the first read that needs one: a worker's start (an
+        interpreter, the ledger's modules, its connection) takes a core for a second or more."""
+        self.pool.submit(_started)
 
     async def __call__(self, method: str, kwargs: dict[str, Any]) -> Any:
         loop = asyncio.get_running_loop()
@@ -119,7 +130,7 @@ class ReaderProcesses:
                 self.pool = self._start()
             raise Problem(
                 503,
-                "a process running expensive reads ended abruptly; a new one is started:"
+                f"a process running {self.what} ended abruptly; a new one is started:"
                 f" retry in {RETRY_AFTER} s",
                 headers={"Retry-After": str(RETRY_AFTER)},
             ) from None

@@ -69,11 +69,15 @@ def serve(
         ledger = OrderLedger(url)
         stack.callback(ledger.close)
         ledger.check_ahead()  # the file's check runs while the server starts, not in the first POST
-        # The whole-log reads run in processes of their own (an in-memory ledger: in threads).
-        reader = None
+        # The whole-log reads and the P&L folds run in processes of their own (an in-memory
+        # ledger: in threads): one for the folds, so that they never wait behind a long one.
+        reader = folder = None
         if not ledger.db.url.is_memory:
             reader = limits.ReaderProcesses(ledger.url, expensive_reads)
             stack.callback(reader.close)
+            folder = limits.ReaderProcesses(ledger.url, 1, "P&L reads")
+            stack.callback(folder.close)
+            folder.start()  # the page's P&L tab needs it first; not after the first click
         app = create_app(
             LedgerService(ledger),
             tokens,
@@ -81,6 +85,7 @@ def serve(
             allowed_origins=origins,
             expensive=expensive,
             reader=reader,
+            folder=folder,
         )
         # Streams never end by themselves: give them 2 s to close on shutdown, then cancel.
         config = uvicorn.Config(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=2)

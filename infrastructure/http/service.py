@@ -187,8 +187,14 @@ class LedgerService:
         """A page's rows as :meth:`_shown` gives them, with its cursor and count."""
         return Page(self._shown(rows, precision), rows.next_cursor, rows.total)
 
-    def pnl_series(self) -> list[dict[str, Any]]:
-        return [row.to_json() for row in self.ledger.pnl_series()]
+    def pnl_series(self, points: int | None = None) -> list[dict[str, Any]]:
+        return [row.to_json() for row in self.ledger.pnl_series(points=points)]
+
+    def views_at(self) -> tuple[int, int]:
+        """The log's last position and the views' (the slowest's): an answer from the views stays
+        the same while both do."""
+        lag = self.ledger.views_lag()
+        return lag.log_end, lag.position
 
     def views_behind(self) -> int:
         """Events of the log the views' answers do not include yet (0: current)."""

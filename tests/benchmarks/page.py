@@ -7,7 +7,8 @@ fill's time from durable to visible, on a 100,000-trade ledger beside a 1,000-tr
 Each ledger is a SQLite file (WAL) written in bulk through the ledger's API (``ingest_lines``)
 from a simulated session: every order buys or sells 3 and is filled twice, 1 each time, so the
 ledger holds twice as many trades as orders and every order stays open. It is served by the app
-on loopback (uvicorn in a thread, as ``orderledger serve``) and read by a fresh headless Chromium.
+on loopback (uvicorn in a thread, with the whole-log reads and the P&L folds in processes of their
+own, as ``orderledger serve``) and read by a fresh headless Chromium.
 
 - First paint of a tab: from the click on the tab (the Orders tab: from navigation start) to
   the frame after the tab's first rows are in the DOM (a MutationObserver, then
@@ -15,6 +16,9 @@ on loopback (uvicorn in a thread, as ``orderledger serve``) and read by a fresh 
 - Fill visible: from the moment ``POST /messages`` with the fill returns (durable: committed)
   to the frame after the new trade's row is in the blotter, and the order's row shows it on the
   Orders tab (wall clocks of the same machine: Python's and the page's Date.now()).
+- The P&L tab drawn: after each round's new fills (a log position its three folds were not asked
+  at), from the click on the tab to every chart and table of it in the DOM. Not a first paint (the
+  positions are): it says how long the folds and the drawing take at that size.
 
 Targets (issue 35), on the large ledger: every first paint under 1 s, a fill visible under 0.5 s.
 Screenshots of the page on both ledgers go to docs/screenshots/.
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import random
 import re
@@ -42,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 import httpx2  # noqa: E402
 
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
+from orderledger.infrastructure.http.limits import CONCURRENCY, ReaderProcesses  # noqa: E402
 from tests.support.browser import chromium  # noqa: E402
 from tests.support.http_api import running_server, wait_until  # noqa: E402
 
@@ -209,13 +215,40 @@ def fill_visible(driver: Any, url: str, tab: str, order: str, trade: str, at: st
     return max(0.0, (seen - durable) / 1000)
 
 
+# Every chart and table of the P&L tab drawn (the grouped P&L, the daily P&L and the series)
+PNL_DRAWN = (
+    "document.querySelector('#pnl-charts .main-svg') && document.querySelector('#daily-charts .main-svg')"
+    " && document.querySelector('#pnl-table table')"
+)
+
+
+def pnl_drawn(driver: Any) -> float:
+    """Seconds from a click on the P&L tab to its every chart and table drawn: its three folds
+    at a log position not asked before (the round's new fills), and the drawing."""
+    driver.execute_script('document.querySelector(`#tabs button[data-tab="trades"]`).click()')
+    return float(
+        driver.execute_async_script(
+            f"""const done = arguments[0];
+               for (const id of ["pnl-charts", "daily-charts", "pnl-table"]) document.getElementById(id).replaceChildren();
+               const t0 = performance.now();
+               __waitFor(() => {PNL_DRAWN}, () => performance.now()).then((t) => done((t - t0) / 1000));
+               document.querySelector(`#tabs button[data-tab="pnl"]`).click();"""
+        )
+    )
+
+
 def measure(label: str, orders: int, rounds: int, folder: Path, shots: bool) -> dict[str, Any]:
     url = f"sqlite:///{folder / f'{orders}.db'}"
     built = build(url, orders)
     print(f"{label}: {orders:,} orders, {2 * orders:,} trades written in {built:.1f} s", flush=True)
     paints: dict[str, list[float]] = {tab: [] for tab, _ in TABS}
     fills: dict[str, list[float]] = {"trades": [], "orders": []}
-    with running_server(url) as server, chromium() as driver:
+    drawn: list[float] = []
+    load = [os.getloadavg()[0]]
+    # As `orderledger serve` over a file: whole-log reads and the P&L folds in processes of their own
+    reader, folds = ReaderProcesses(url, CONCURRENCY), ReaderProcesses(url, 1, "P&L reads")
+    folds.start()
+    with running_server(url, reader=reader, folder=folds) as server, chromium() as driver:
         # The Parents tab is measured where the server lists parents (GET /parents)
         listed = httpx2.get(f"{server.url}/parents", params={"limit": 1}).status_code == 200
         tabs = tuple(t for t in TABS if listed or t[0] != "linkage")
@@ -233,7 +266,19 @@ def measure(label: str, orders: int, rounds: int, folder: Path, shots: bool) -> 
                 # the newest trade: a second after the session's last
                 at = stamp(orders * 1.7 + 2 * round_ + (1 if tab == "orders" else 0))
                 fills[tab].append(fill_visible(driver, server.url, tab, order, f"{order}-3", at))
-    return {"label": label, "orders": orders, "built": built, "paints": paints, "fills": fills}
+            drawn.append(pnl_drawn(driver))
+    reader.close()
+    folds.close()
+    load.append(os.getloadavg()[0])
+    return {
+        "label": label,
+        "orders": orders,
+        "built": built,
+        "paints": paints,
+        "fills": fills,
+        "drawn": drawn,
+        "load": load,
+    }
 
 
 def digits(label: str) -> str:
@@ -243,10 +288,12 @@ def digits(label: str) -> str:
 def screenshots(driver: Any, url: str, label: str) -> None:
     size = digits(label)
     driver.get(f"{url}/")
-    for tab, height in (("orders", 900), ("trades", 900), ("pnl", 1900)):
+    for tab, height in (("orders", 900), ("trades", 900), ("pnl", 1900), ("linkage", 900)):
         driver.set_window_size(1440, height)
         driver.execute_script(f'document.querySelector(`#tabs button[data-tab="{tab}"]`).click()')
-        selector = "#daily-charts .chart .main-svg" if tab == "pnl" else f"#{tab}-table tbody tr"
+        selector = {"pnl": "#daily-charts .chart .main-svg", "linkage": "#parents-table tbody tr"}.get(
+            tab, f"#{tab}-table tbody tr"
+        )
         wait_until(
             lambda: driver.execute_script("return document.querySelector(arguments[0])", selector),  # noqa: B023
             f"the {tab} tab",
@@ -255,9 +302,9 @@ def screenshots(driver: Any, url: str, label: str) -> None:
         if tab == "pnl":
             wait_until(
                 lambda: driver.execute_script(
-                    "return document.querySelector('#pnl-charts .chart .main-svg') && document.querySelector('#fills-chart .chart .main-svg')"
+                    f"return {PNL_DRAWN} && document.querySelector('#fills-chart .chart .main-svg')"
                 ),
-                "the charts",
+                "the charts and tables",
                 600,
             )
         driver.save_screenshot(str(SCREENSHOTS / f"page-{size}-{tab}.png"))
@@ -293,15 +340,23 @@ def table(results: list[dict[str, Any]], rounds: int) -> str:
         lines.append(
             f"| {name} | {summary(small['fills'][tab])} | {summary(large['fills'][tab])} | < {TARGET_FILL:g} s |"
         )
-    machine = f"{platform.machine()}, Python {platform.python_version()}, headless Chromium, SQLite (WAL)"
+    lines.append(
+        f"| P&L tab, every chart and table drawn (folded anew) | {summary(small['drawn'])} | {summary(large['drawn'])} | — |"
+    )
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()},"
+        " headless Chromium, SQLite (WAL)"
+    )
+    loads = " and ".join(f"{r['load'][0]:.2f} → {r['load'][1]:.2f}" for r in results)
     note = (
         f"\nMedian over {rounds} rounds (max in brackets), each round a fresh page load; {machine}."
-        f" Ledgers written in bulk through `ingest_lines`: {small['built']:.1f} s and {large['built']:.1f} s.\n"
+        f" Ledgers written in bulk through `ingest_lines`: {small['built']:.1f} s and {large['built']:.1f} s."
+        f" Load average (1 minute) at the start and end of each ledger's run: {loads}.\n"
     )
     shots = "".join(
-        f"\n![the {tab} tab on {r['label']}](screenshots/page-{digits(r['label'])}-{tab}.png)\n"
+        f"\n![the {names[tab]} tab on {r['label']}](screenshots/page-{digits(r['label'])}-{tab}.png)\n"
         for r in results
-        for tab in ("trades", "pnl")
+        for tab in ("trades", "pnl", "linkage")
     )
     return head + "\n".join(lines) + "\n" + note + shots
 

@@ -25,7 +25,7 @@ from tests.support.http_api import (
     bearer,
     free_port,
     request,
-    wait_until,
+    wait_answering,
 )
 
 
@@ -175,15 +175,8 @@ def test_serve_listens_on_its_port_and_lets_an_allowed_origin_write(tmp_path: Pa
     )
     url = f"http://127.0.0.1:{port}"
 
-    def answers() -> bool:
-        try:
-            return httpx2.get(url + "/health").status_code == 200
-        except httpx2.TransportError:
-            assert server.poll() is None, "the server exited"
-            return False
-
     try:
-        wait_until(answers, "the server to answer on its port")
+        wait_answering(server, url)
         allowed = httpx2.post(url + "/messages", json=request(), headers={"Origin": "https://desk.example"})
         other = httpx2.post(
             url + "/messages", json=request("c-2"), headers={"Origin": "https://other.example"}

@@ -190,3 +190,65 @@ def test_the_timeline_reads_only_its_order_and_its_parents_children(browser: Any
     ]
     # The lists were read for that parent only
     assert [p["parent"] for path, p in made if path in ("/orders", "/trades")] == [["P-124"], ["P-124"]]
+
+
+def parent_keys(first: int, last: int) -> list[str]:
+    """The Parents rows P-first down to P-last, newest first order first."""
+    return [f"parent:P-{n}" for n in range(first, last - 1, -1)]
+
+
+def test_the_parents_tab_lists_a_page_of_parents_and_opens_one_parents_children(
+    server: Server, browser: Any
+) -> None:
+    forget_requests(browser)
+    tab(browser, "linkage")
+    # Then one page of the 125 parents P-0 … P-124 (P-N: orders o-(10N) … o-(10N + 9)), the
+    # newest first order first: P-124 … P-25
+    wait_until(lambda: keys(browser, "parents-table") == parent_keys(124, 25), "one page of parents")
+    assert texts(browser, "#parents-table .range") == ["rows 1–100 of 125"]
+    # P-123: o-1230 … o-1239, all open (3 each, filled 2), alpha's even and beta's odd ones,
+    # its first order placed at START + 3 × 1230 s and its last fill at START + 3 × 1239 + 2 s
+    assert [
+        cell(browser, "parent:P-123", c) for c in ("orders", "open_orders", "accounts", "instruments")
+    ] == [
+        "10",
+        "10",
+        "alpha, beta",
+        "BTC-USDT",
+    ]
+    assert cell(browser, "parent:P-123", "created_at") == at(3 * 1230).replace("Z", ".000000Z")
+    assert cell(browser, "parent:P-123", "updated_at") == at(3 * 1239 + 2).replace("Z", ".000000Z")
+    [(path, params)] = requests_made(browser)
+    assert (path, params["limit"], params["sort"]) == ("/parents", [str(PAGE)], ["-created"])
+    click(browser, "#parents-table .pager .next")
+    wait_until(lambda: keys(browser, "parents-table") == parent_keys(24, 0), "the second page")
+    assert texts(browser, "#parents-table .range") == ["rows 101–125 of 125"]
+    click(browser, "#parents-table .pager .previous")
+    wait_until(lambda: keys(browser, "parents-table")[:1] == ["parent:P-124"], "the first page again")
+
+    # When P-123 is opened, its ten orders and their trades are read with the parent filter only
+    forget_requests(browser)
+    click(browser, 'tr[data-key="parent:P-123"] td[data-col="parent_id"] button')
+    wait_until(lambda: "parent P-123" in "".join(texts(browser, "#linkage-tree")), "P-123's tree")
+    [tree] = texts(browser, "#linkage-tree")
+    assert all(f"o-{n}" in tree and f"trade o-{n}-b" in tree for n in range(1230, 1240))
+    assert "o-1229" not in tree and "o-1240" not in tree
+    # below the list of 100 parents, the tree is scrolled into view: its heading at the top
+    top, height = browser.execute_script(
+        "return [document.getElementById('linkage-title').getBoundingClientRect().top, window.innerHeight]"
+    )
+    assert 0 <= top < height / 2
+    made = requests_made(browser)
+    assert sorted((path, p["parent"][0]) for path, p in made) == [("/orders", "P-123"), ("/trades", "P-123")]
+
+    # A live fill of one of its orders reads that parent's children again, and nothing else
+    forget_requests(browser)
+    posted = httpx2.post(
+        f"{server.url}/messages", json=fill("o-1235", "o-1235-c", "1", "135", ts=at(3 * 1249 + 9))
+    )
+    assert posted.status_code == 200, posted.text
+    wait_until(lambda: "trade o-1235-c" in "".join(texts(browser, "#linkage-tree")), "the live fill")
+    assert {(path, p["parent"][0]) for path, p in requests_made(browser)} == {
+        ("/orders", "P-123"),
+        ("/trades", "P-123"),
+    }

@@ -15,7 +15,7 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from tests.support.audit import raw_sql
 from tests.support.browser import chromium, require_browser
 from tests.support.http_api import Server, fill, request, running_server, wait_until
-from tests.support.page import click, tab, texts
+from tests.support.page import click, forget_requests, requests_made, tab, texts
 
 
 def two_currencies() -> list[dict[str, Any]]:
@@ -108,8 +108,13 @@ def plots(browser: Any, selector: str) -> list[dict[str, Any]]:
 
 
 def test_realized_pnl_is_drawn_per_currency_with_legend_and_units(browser: Any) -> None:
+    forget_requests(browser)
     tab(browser, "pnl")
     wait_until(lambda: len(plots(browser, "#pnl-charts .chart")) == 2, "two P&L charts")
+    # The series is asked for in slices of time (SERIES_POINTS in charts.js): its size is bounded
+    # by accounts × currencies × slices, never by the ledger's fills
+    [series] = [params for path, params in requests_made(browser) if path == "/pnl/series"]
+    assert series == {"points": ["500"]}
     usd, usdt = plots(browser, "#pnl-charts .chart")
     # Two currencies: two charts, each axis titled in its own currency, never both on one
     assert (usd["currency"], usd["y"], usd["legend"]) == ("USD", "realized P&L (USD)", ["beta (USD)"])
@@ -165,3 +170,35 @@ def test_fills_are_marked_on_the_instruments_price(browser: Any) -> None:
     [eth] = plots(browser, "#fills-chart .chart")
     assert eth["y"] == "price (USD)"
     assert [t["y"] for t in eth["traces"]] == [[50, 55], [50], [55]]
+
+
+def test_live_fills_read_the_pnl_tab_again_once_per_burst(server: Server, browser: Any) -> None:
+    tab(browser, "pnl")
+    wait_until(lambda: len(plots(browser, "#daily-charts .chart")) == 2, "the P&L tab")
+    forget_requests(browser)
+    # When alpha buys 1 BTC-USDT @ 100 and sells it @ 130 (realized 30 USDT on 2026-11-20),
+    # four events in one post
+    burst = [
+        request("c-3", quantity="1", ts="2026-11-20T11:00:00Z"),
+        fill("c-3", "t-3", "1", "100", ts="2026-11-20T11:00:01Z"),
+        request("c-4", side="sell", quantity="1", price="130", ts="2026-11-20T11:00:02Z"),
+        fill("c-4", "t-4", "1", "130", ts="2026-11-20T11:00:03Z"),
+    ]
+    assert httpx2.post(f"{server.url}/messages", json=burst).json()["counts"]["applied"] == 4
+    # Then the position, the grouped P&L, the series and the daily P&L show 10 + 30 = 40 USDT
+    wait_until(
+        lambda: texts(browser, '#pnl-table td[data-col="realized_pnl"]') == ["40", "10"], "the grouped P&L"
+    )
+    assert texts(browser, '#positions-table td[data-col="realized_pnl"]')[0] == "40"
+    wait_until(
+        lambda: [c["traces"][0]["y"][-1] for c in plots(browser, "#pnl-charts .chart")] == [10, 40],
+        "the series",
+    )
+    wait_until(
+        lambda: [c["traces"][0]["y"] for c in plots(browser, "#daily-charts .chart")] == [[10], [40]],
+        "the daily P&L",
+    )
+    # and the tab's reads were made once for the burst (it arrives as one or two batches of
+    # events: a second one while the first reading runs is read once after it)
+    daily = [path for path, _ in requests_made(browser) if path == "/pnl/daily"]
+    assert 1 <= len(daily) <= 2

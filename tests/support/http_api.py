@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
 import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
@@ -79,6 +81,20 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_answering(server: subprocess.Popen[Any], url: str) -> None:
+    """Wait until the ``orderledger serve`` process ``server`` answers ``GET /health`` at
+    ``url``; fail at once if it exits."""
+
+    def answers() -> bool:
+        try:
+            return httpx2.get(url + "/health").status_code == 200
+        except httpx2.TransportError:
+            assert server.poll() is None, "the server exited"
+            return False
+
+    wait_until(answers, "the server to answer on its port")
 
 
 @dataclass

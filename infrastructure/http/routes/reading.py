@@ -132,7 +132,7 @@ async def get_pnl(
     """Realized P&L and fees, grouped, under the ledger's rule or (``cost_basis``) another; a
     lot rule is folded from the log (a bounded expensive read)."""
     rows: list[dict[str, Any]] = await ledger.under_rule(
-        response, "GET /pnl?cost_basis", "pnl", by=by, cost_basis=cost_basis
+        response, "GET /pnl?cost_basis", "pnl", by=by, cost_basis=cost_basis, whole=True
     )
     return rows
 
@@ -146,15 +146,25 @@ async def get_pnl_daily(
 ) -> list[dict[str, Any]]:
     """P&L per UTC day and group: realized, fees, funding, unrealized at the day's last mark;
     under the ledger's rule or (``cost_basis``) another."""
-    rows: list[dict[str, Any]] = await ledger.call("pnl_daily", by=by, cost_basis=cost_basis)
+    rows: list[dict[str, Any]] = await ledger.folded("pnl_daily", by=by, cost_basis=cost_basis)
     return rows
 
 
 @router.get("/pnl/series")
-async def get_pnl_series(role: Read, ledger: Ledger, response: Response) -> list[dict[str, Any]]:
-    """Realized P&L fill by fill in log order, with the running total per quote currency."""
+async def get_pnl_series(
+    role: Read,
+    ledger: Ledger,
+    response: Response,
+    points: Annotated[
+        int | None,
+        Query(ge=1, le=100_000, description="each account's line per currency in this many slices of time"),
+    ] = None,
+) -> list[dict[str, Any]]:
+    """Realized P&L fill by fill in log order, with the running total per quote currency; with
+    ``points``, each account's fills per currency summed over that many equal slices of venue
+    time (the slice's last fill, ``realized_pnl`` the slice's sum): a chart's worth at any size."""
     await ledger.views_behind(response)
-    rows: list[dict[str, Any]] = await ledger.call("pnl_series")
+    rows: list[dict[str, Any]] = await ledger.folded("pnl_series", points=points)
     return rows
 
 

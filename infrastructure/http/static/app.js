@@ -25,6 +25,8 @@ const state = {
   changed: new Set(), // orders named by live events not yet applied
   liveTimer: null,
   pnlTimer: null,
+  pnlStale: false, // fills arrived since the P&L tab was last read
+  pnlLoading: false,
 };
 
 // ---------------------------------------------------------------- DOM helpers (text only)
@@ -514,7 +516,10 @@ const DAILY_COLUMNS = [
 
 // The positions first (what the tab's first paint waits for), then each of the rest as it
 // arrives: the P&L reads fold every fill, and on a large ledger one of them must not hold back
-// the others. The charts' library loads once, on the first visit of this tab.
+// the others. What arrives after the tab was left is not drawn (drawing a chart holds the
+// page's one thread for a moment): opening the tab again reads it again, answered by the
+// server from what it kept (docs/http.md, "Bounded work"). The charts' library loads once, on
+// the first chart drawn.
 async function loadPnl() {
   const by = document.getElementById("pnl-by").value;
   await positions.reset();
@@ -527,14 +532,16 @@ async function loadPnl() {
     ["fees", "fees", "num", (r) => fees(r.fees, r)],
     ["fills", "fills", "num"],
   ];
+  const shown = (draw) => (rows) => (state.tab === "pnl" ? draw(rows) : null);
+  // Asked cheapest first: the server folds them one after another (the daily P&L the longest)
   await Promise.all([
     loadFills(),
-    api("/pnl/daily").then((daily) => {
+    api(`/pnl${query({ by })}`).then(shown((grouped) => replace("pnl-table", table(columns, grouped)))),
+    api(`/pnl/series${query({ points: SERIES_POINTS })}`).then(shown((series) => pnlCharts("pnl-charts", series))),
+    api("/pnl/daily").then(shown((daily) => {
       replace("daily-table", table(DAILY_COLUMNS, daily));
       return dailyCharts("daily-charts", daily);
-    }),
-    api("/pnl/series").then((series) => pnlCharts("pnl-charts", series)),
-    api(`/pnl${query({ by })}`).then((grouped) => replace("pnl-table", table(columns, grouped))),
+    })),
   ]);
 }
 
@@ -556,6 +563,7 @@ async function loadFills() {
   }
   const option = select.selectedOptions[0];
   const rows = await api(`/trades${query({ instrument, sort: "newest", limit: FILLS_DRAWN })}`);
+  if (state.tab !== "pnl") return;
   // The latest fills, drawn in time order (ISO 8601 text sorts as time)
   rows.sort((a, b) => (a.ts_event < b.ts_event ? -1 : a.ts_event > b.ts_event ? 1 : 0));
   await fillsChart("fills-chart", instrument, option ? option.dataset.quote : "", rows);
@@ -658,24 +666,31 @@ function parentTree(parent, orders, trades) {
 
 // ---------------------------------------------------------------- parents
 
+// The columns of GET /parents (a ParentRow each) and the server's sorts of them.
 const PARENT_COLUMNS = [
-  ["parent_id", "parent", "", (r) => el("button", { className: "link", type: "button", onclick: () => guarded(() => openParent(r.parent_id)) }, r.parent_id)],
+  ["parent_id", "parent", "", (r) => el("button", { className: "link", type: "button", onclick: () => guarded(() => openParent(r.parent_id, true)) }, r.parent_id)],
   ["orders", "orders", "num"],
-  num("filled_quantity", "filled", "quantity"),
+  ["open_orders", "open", "num"],
+  ["accounts", "accounts", "", (r) => r.accounts.join(", ")],
+  ["instruments", "instruments", "", (r) => r.instruments.join(", ")],
   ["created_at", "first order"],
+  ["updated_at", "last change"],
 ];
 
 const parents = new Paged({
   id: "parents-table", path: "/parents", columns: PARENT_COLUMNS, key: (r) => `parent:${r.parent_id}`,
-  sorts: { parent_id: "parent_id", orders: "orders", filled_quantity: "filled_quantity", created_at: "created" },
+  sorts: { parent_id: "parent_id", orders: "orders", open_orders: "open_orders", created_at: "created", updated_at: "updated" },
   sort: "-created", // the parents whose first order is newest first
 });
 
-async function openParent(parent) {
+// A parent chosen in the list: its tree below the list, scrolled into view (a live refresh of
+// the parent shown, or the tab opened again, leaves the scroll where the operator put it).
+async function openParent(parent, reveal = false) {
   state.parentOpen = parent;
   const tree = await parentView(parent);
   state.parentOrders = tree.orders;
   replace("linkage-tree", tree.node);
+  if (reveal) document.getElementById("linkage-title").scrollIntoView({ block: "start" });
 }
 
 async function loadLinkage() {
@@ -757,11 +772,18 @@ const LIVE = {
   },
   trades: async (changed, fills) => trades.newest(fills),
   pnl: async (changed, fills) => {
-    // Positions and P&L move with fills; read again at most once a second.
-    if (!fills || state.pnlTimer) return;
-    state.pnlTimer = setTimeout(() => {
+    // Positions and P&L move with fills; read again at most once a second, and never while
+    // the last reading runs (on a large ledger its folds take seconds): then once after it.
+    if (fills) state.pnlStale = true;
+    if (!state.pnlStale || state.pnlTimer || state.pnlLoading) return;
+    state.pnlTimer = setTimeout(async () => {
       state.pnlTimer = null;
-      if (state.tab === "pnl") guarded(loadPnl);
+      if (state.tab !== "pnl") return;
+      state.pnlStale = false;
+      state.pnlLoading = true;
+      await guarded(loadPnl);
+      state.pnlLoading = false;
+      if (state.pnlStale) LIVE.pnl([], 0);
     }, 1000);
   },
   timeline: async (changed) => {

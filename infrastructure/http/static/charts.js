@@ -8,8 +8,9 @@
 
 // the most recent fills of an instrument drawn on its price chart
 const FILLS_DRAWN = 2000;
-// the most points a P&L line is drawn with (the running total at the end of each slice of time)
-const SERIES_POINTS = 2000;
+// the slices of time a P&L line is drawn with (GET /pnl/series?points=N: the running total at the
+// end of each)
+const SERIES_POINTS = 500;
 
 let plotlyLoading = null;
 
@@ -76,18 +77,9 @@ async function perCurrency(containerId, rows, currencyOf, draw, empty) {
   }
 }
 
-// The last point of each of `limit` equal slices of time: a running total drawn at most
-// `limit` times, its value exact at every slice's end.
-function thin(points, time, limit) {
-  if (points.length <= limit) return points;
-  const t0 = time(points[0]), span = time(points[points.length - 1]) - t0 || 1;
-  const kept = new Map();
-  for (const point of points) kept.set(Math.floor(((time(point) - t0) / span) * (limit - 1)), point);
-  return [...kept.values()];
-}
-
-// Cumulative realized P&L per quote currency over venue time (GET /pnl/series), one step
-// line per account and currency (the running sum of that account's realized P&L).
+// Cumulative realized P&L per quote currency over venue time (GET /pnl/series?points=N), one
+// step line per account and currency: the running sum of that account's rows, each the realized
+// P&L of a slice of time (the server sums the fills of each slice: exact at every slice's end).
 function pnlCharts(containerId, series) {
   return perCurrency(containerId, series, (p) => p.quote_currency, (currency, points) => {
     const byAccount = new Map();
@@ -95,16 +87,13 @@ function pnlCharts(containerId, series) {
       if (!byAccount.has(p.account)) byAccount.set(p.account, { total: 0, points: [] });
       const line = byAccount.get(p.account);
       line.total += Number(p.realized_pnl);
-      line.points.push({ ts: p.ts_event, total: line.total, text: `${p.instrument} ${p.realized_pnl}` });
+      line.points.push({ ts: p.ts_event, total: line.total, text: `${p.realized_pnl} (last: ${p.instrument})` });
     }
-    const traces = [...byAccount.entries()].sort().map(([account, line]) => {
-      const drawn = thin(line.points, (q) => Date.parse(q.ts), SERIES_POINTS);
-      return {
-        type: "scatter", mode: "lines", line: { shape: "hv", width: 2 }, name: chartText(`${account} (${currency})`),
-        x: drawn.map((q) => q.ts), y: drawn.map((q) => q.total), text: drawn.map((q) => chartText(q.text)),
-        hovertemplate: `%{x}<br>%{y} ${chartText(currency)}<br>last fill: %{text}<extra>${chartText(account)}</extra>`,
-      };
-    });
+    const traces = [...byAccount.entries()].sort().map(([account, line]) => ({
+      type: "scatter", mode: "lines", line: { shape: "hv", width: 2 }, name: chartText(`${account} (${currency})`),
+      x: line.points.map((q) => q.ts), y: line.points.map((q) => q.total), text: line.points.map((q) => chartText(q.text)),
+      hovertemplate: `%{x}<br>%{y} ${chartText(currency)}<br>realized in the step: %{text}<extra>${chartText(account)}</extra>`,
+    }));
     return { traces, layout: chartLayout(`Realized P&L in ${currency}, cumulative`, `realized P&L (${currency})`) };
   }, "no realized P&L yet");
 }

@@ -1,0 +1,79 @@
+"""The P&L reads (``GET /pnl``, ``/pnl/daily``, ``/pnl/series``): answered once per state of the ledger.
+
+Each folds every P&L entry of the ledger: seconds of one core at 100,000 fills, where every other
+read costs milliseconds. Run in the server's own process they would hold Python's one
+interpreter lock for that long, and every other request (a page's next tab, ``/health``, a
+write) would wait for its turns at it. So, over a database file or server, they run in a process
+of their own (``limits.ReaderProcesses``; an in-memory ledger: in threads), one at a time, and
+each answer is kept with the state of the ledger it was asked in: the log's last position and
+the views' (``LedgerService.views_at``; a follower folding what ``ingest --no-project`` stored
+moves the views, not the log):
+
+- the same read in the same state is answered from what was kept (a page opened again, a second
+  operator), and the same read asked again while it runs waits for that one run;
+- a read in another state runs again: nothing kept is answered once the log or the views moved.
+
+Only the latest answer of each read (method and parameters) is kept, and no more than
+``KEPT_ROWS`` rows in all, the most recently asked first: an answer longer than that (the whole
+series of a large ledger, asked without ``points``) is answered, not kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from typing import Any
+
+from orderledger.infrastructure.http.limits import Runner
+
+KEPT_ROWS = 20_000
+"""Rows of the answers kept, in all (each a few hundred bytes); the least recently asked go first."""
+
+Key = tuple[str, tuple[tuple[str, Any], ...]]
+At = tuple[int, int]
+"""A state of the ledger: the log's last position and the views' (``LedgerService.views_at``)."""
+
+
+class Folds:
+    """Answers of whole-ledger folds, run by ``runner`` and kept per state of the ledger."""
+
+    def __init__(self, runner: Runner, kept_rows: int = KEPT_ROWS) -> None:
+        self.runner = runner
+        self.kept_rows = kept_rows
+        self.answers: OrderedDict[Key, tuple[At, list[Any]]] = OrderedDict()
+        self.running: dict[Key, tuple[At, asyncio.Future[Any]]] = {}
+
+    async def answer(self, at: At, method: str, kwargs: dict[str, Any]) -> Any:
+        """``method(**kwargs)`` with the ledger in the state ``at``."""
+        key: Key = (method, tuple(sorted(kwargs.items())))
+        known = self.answers.get(key)
+        if known is not None and known[0] == at:
+            self.answers.move_to_end(key)
+            return known[1]
+        running = self.running.get(key)
+        if running is None or running[0] != at:
+            task = asyncio.ensure_future(self.runner(method, kwargs))
+            running = (at, task)
+            self.running[key] = running
+            task.add_done_callback(lambda done: self._ended(key, at, done))
+        # shield: a client gone does not cancel the run, whose answer the next request can use
+        return await asyncio.shield(running[1])
+
+    def _ended(self, key: Key, at: At, task: asyncio.Future[Any]) -> None:
+        if self.running.get(key, (None, None))[1] is task:
+            del self.running[key]
+        if task.cancelled() or task.exception() is not None:
+            return  # an error is answered to those who waited, never kept
+        known = self.answers.get(key)
+        if known is not None and known[0] > at:
+            return  # runs may end out of order: the later state stays
+        self.answers.pop(key, None)
+        rows = task.result()
+        if len(rows) > self.kept_rows:
+            return
+        self.answers[key] = (at, rows)
+        while sum(len(answer) for _, answer in self.answers.values()) > self.kept_rows:
+            self.answers.popitem(last=False)
+
+
+__all__ = ["At", "Folds"]

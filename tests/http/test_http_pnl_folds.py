@@ -1,0 +1,291 @@
+"""The P&L reads at a desk's size: ``GET /pnl/series?points=N`` answers a chart's worth whatever
+the ledger's size, exact at every slice's end; ``/pnl``, ``/pnl/daily`` and ``/pnl/series`` fold
+once per position of the log (the same read again, or at once, is answered from that one fold),
+and over a database file they fold in a process of their own with the same answers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from fastapi.testclient import TestClient
+
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.http.app import create_app
+from orderledger.infrastructure.http.folds import Folds
+from orderledger.infrastructure.http.limits import ReaderProcesses, in_threads
+from orderledger.infrastructure.http.service import LedgerService
+from tests.support.cli import cli_command, cli_env
+from tests.support.http_api import (
+    BOUND,
+    LOOPBACK,
+    fill,
+    free_port,
+    request,
+    running_server,
+    wait_answering,
+    wait_until,
+)
+
+PNL_READS = ("/pnl/daily", "/pnl?by=day", "/pnl/series")
+
+
+def trade(cid: str, account: str, side: str, price: str, second: int) -> list[dict[str, Any]]:
+    """Order ``cid`` of ``account`` for 1 BTC-USDT, filled whole at 10:00:00 + ``second`` s."""
+    ts = f"2026-11-20T10:{second // 60:02d}:{second % 60:02d}Z"
+    return [
+        request(cid, account=account, side=side, quantity="1", price=price, ts=ts),
+        fill(cid, f"{cid}-t", "1", price, ts=ts),
+    ]
+
+
+def session() -> list[dict[str, Any]]:
+    """Given, in time order, realized P&L at average cost (no fees), running total in USDT:
+
+    - a1 alpha buys 1 @ 100 at +0 s   (0; 0)     - b1 beta buys 1 @ 100 at +5 s  (0; 0)
+    - a2 alpha sells 1 @ 110 at +10 s (+10; 10)  - a3 alpha buys 1 @ 100 at +20 s (0; 10)
+    - a4 alpha sells 1 @ 90 at +30 s  (-10; 0)   - a5 alpha buys 1 @ 100 at +40 s (0; 0)
+    - b2 beta sells 1 @ 105 at +50 s  (+5; 5)    - a6 alpha sells 1 @ 130 at +60 s (+30; 35)
+    """
+    return [
+        *trade("a1", "alpha", "buy", "100", 0),
+        *trade("b1", "beta", "buy", "100", 5),
+        *trade("a2", "alpha", "sell", "110", 10),
+        *trade("a3", "alpha", "buy", "100", 20),
+        *trade("a4", "alpha", "sell", "90", 30),
+        *trade("a5", "alpha", "buy", "100", 40),
+        *trade("b2", "beta", "sell", "105", 50),
+        *trade("a6", "alpha", "sell", "130", 60),
+    ]
+
+
+def points(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
+    return [(r["account"], r["ts_event"], r["realized_pnl"], r["cumulative_realized_pnl"]) for r in rows]
+
+
+@pytest.fixture
+def ran() -> list[str]:
+    """The folds the app ran (method names), in order."""
+    return []
+
+
+@pytest.fixture
+def client(ledger: OrderLedger, ran: list[str]) -> Iterator[TestClient]:
+    """The app whose P&L folds run in threads, each one recorded in ``ran``."""
+    service = LedgerService(ledger)
+    threads = in_threads(service)
+
+    async def folder(method: str, kwargs: dict[str, Any]) -> Any:
+        ran.append(method)
+        return await threads(method, kwargs)
+
+    with TestClient(create_app(service, folder=folder), base_url=LOOPBACK) as test_client:
+        yield test_client
+
+
+def test_a_series_in_slices_sums_each_accounts_fills_and_is_exact_at_every_slice_end(
+    client: TestClient,
+) -> None:
+    assert client.post("/messages", json=session()).json()["counts"]["applied"] == 16
+    every = client.get("/pnl/series").json()
+    assert [r["cumulative_realized_pnl"] for r in every] == ["0", "0", "10", "10", "0", "0", "5", "35"]
+    # When asked in 2 slices of the 60 s from the first fill to the last (+0 … +30 s, +30 … +60 s)
+    sliced = client.get("/pnl/series", params={"points": 2}).json()
+    # Then each account's line has one row per slice: the slice's last fill, realized the
+    # slice's sum (alpha: 0 + 10 + 0, then -10 + 0 + 30; beta: 0, then 5), with the running
+    # total in USDT at that fill, in log order
+    assert points(sliced) == [
+        ("beta", "2026-11-20T10:00:05.000000Z", "0", "0"),
+        ("alpha", "2026-11-20T10:00:20.000000Z", "10", "10"),
+        ("beta", "2026-11-20T10:00:50.000000Z", "5", "5"),
+        ("alpha", "2026-11-20T10:01:00.000000Z", "20", "35"),
+    ]
+    # More slices than fills: every fill, as without
+    assert client.get("/pnl/series", params={"points": 100}).json() == every
+    refused = client.get("/pnl/series", params={"points": 0})
+    assert (refused.status_code, refused.json()["detail"]) == (
+        400,
+        "query parameter points: Input should be greater than or equal to 1",
+    )
+
+
+def test_each_pnl_read_folds_once_per_position_of_the_log(client: TestClient, ran: list[str]) -> None:
+    client.post("/messages", json=session()[:4])  # a1 and b1: bought, nothing realized
+    first = {path: client.get(path).json() for path in PNL_READS}
+    # Asked again with nothing new in the log: the same answers, nothing folded again
+    assert {path: client.get(path).json() for path in PNL_READS} == first
+    assert sorted(ran) == ["pnl", "pnl_daily", "pnl_series"]
+    # Another grouping is another read
+    client.get("/pnl", params={"by": "account"})
+    assert ran[3:] == ["pnl"]
+    # When a2 sells at 110 (+10), every read folds again and shows it
+    client.post("/messages", json=session()[4:6])
+    again = {path: client.get(path).json() for path in PNL_READS}
+    assert sorted(ran[4:]) == ["pnl", "pnl_daily", "pnl_series"]
+    assert again["/pnl?by=day"][0]["realized_pnl"] == "10"
+    assert [r["realized_pnl"] for r in again["/pnl/daily"]] == ["10", "0"]  # alpha, beta
+    assert again["/pnl/series"][-1]["cumulative_realized_pnl"] == "10"
+
+
+def test_the_same_read_asked_while_it_folds_waits_for_that_one_fold(ledger: OrderLedger) -> None:
+    service = LedgerService(ledger)
+    service.ingest([json.dumps(m).encode() for m in session()], origin="test")
+    threads = in_threads(service)
+    ran: list[str] = []
+
+    async def scenario() -> tuple[Any, Any]:
+        opened = asyncio.Event()
+
+        async def folder(method: str, kwargs: dict[str, Any]) -> Any:
+            ran.append(method)
+            await opened.wait()
+            return await threads(method, kwargs)
+
+        folds = Folds(folder)
+        at = service.views_at()
+        first = asyncio.ensure_future(folds.answer(at, "pnl", {"by": "account"}))
+        second = asyncio.ensure_future(folds.answer(at, "pnl", {"by": "account"}))
+        await asyncio.sleep(0)  # let both ask before the fold may end
+        opened.set()
+        return await first, await second
+
+    first, second = asyncio.run(scenario())
+    assert ran == ["pnl"]
+    assert first == second == service.pnl(by="account")
+
+
+def test_answers_are_kept_up_to_a_bound_on_their_rows_the_latest_asked_first(ledger: OrderLedger) -> None:
+    service = LedgerService(ledger)
+    service.ingest([json.dumps(m).encode() for m in session()], origin="test")
+    threads = in_threads(service)
+    ran: list[Any] = []
+
+    async def folder(method: str, kwargs: dict[str, Any]) -> Any:
+        ran.append(kwargs.get("points"))
+        return await threads(method, kwargs)
+
+    async def ask(folds: Folds, *points: int | None) -> None:
+        for n in points:
+            await folds.answer(service.views_at(), "pnl_series", {"points": n})
+
+    # Room for 5 rows: the series in 2 slices is 4 rows (kept), in all 8 fills is not kept
+    folds = Folds(folder, kept_rows=5)
+    asyncio.run(ask(folds, 2, 2, None, None))
+    assert ran == [2, None, None]
+    # In 1 slice: 2 rows (one per account); with the 4 of 2 slices, more than room for: the
+    # least recently asked (2 slices) goes
+    asyncio.run(ask(folds, 1, 1, 2))
+    assert ran == [2, None, None, 1, 2]
+
+
+def test_a_fold_is_asked_again_once_a_follower_moved_the_views(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with running_server(url) as server:
+        # Another process stores the session and leaves the views to a follower (ingest --no-project)
+        other = OrderLedger(url)
+        other.project = False
+        other.ingest_lines([json.dumps(m) for m in session()])
+        other.close()
+        behind = httpx2.get(server.url + "/pnl", params={"by": "account"})
+        assert (behind.headers["Views-Behind"], behind.json()) == ("16", [])
+        # When the follower has folded them (the log's end unchanged), the same read folds again:
+        # alpha realized 10 − 10 + 30 = 30, beta 5
+        server.ledger.catch_up()
+        current = httpx2.get(server.url + "/pnl", params={"by": "account"})
+        assert current.headers["Views-Behind"] == "0"
+        assert [(r["account"], r["realized_pnl"]) for r in current.json()] == [("alpha", "30"), ("beta", "5")]
+
+
+def test_over_a_file_the_pnl_reads_fold_in_a_process_of_their_own_with_the_same_answers(
+    tmp_path: Any,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    folder = ReaderProcesses(url, 1)
+    try:
+        with running_server(url, folder=folder) as server:
+            server.ledger.ingest_lines([json.dumps(m) for m in session()])
+            service = LedgerService(server.ledger)
+            expected = {
+                "/pnl/daily": service.pnl_daily(by="account"),
+                "/pnl?by=day": service.pnl(by="day"),
+                "/pnl/series": service.pnl_series(),
+            }
+            answers = {path: httpx2.get(server.url + path).json() for path in PNL_READS}
+            assert answers == expected
+            # A refusal in the process is the same one-line problem
+            refused = httpx2.get(server.url + "/pnl/daily", params={"by": "venue"})
+            assert refused.status_code == 400
+            assert refused.json()["detail"] == "`by` 'venue': daily P&L groups by account, parent or tag:NAME"
+    finally:
+        folder.close()
+
+
+def workers_of(pid: int) -> list[str]:
+    """The command lines of the worker processes ``pid`` spawned (multiprocessing's spawn_main)."""
+    lines = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            line = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if "spawn_main" in line:
+                lines.append(line)
+    return lines
+
+
+def test_serve_over_a_file_starts_its_pnl_worker_with_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'l.db'}"
+    port = free_port()
+    server = subprocess.Popen(
+        cli_command("serve", "--port", str(port), db=url),
+        cwd=tmp_path,
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    try:
+        wait_answering(server, base)
+        # Before any read: one worker, the P&L folds' (the expensive reads' start on their first)
+        wait_until(lambda: len(workers_of(server.pid)) == 1, "the P&L worker")
+        assert httpx2.post(base + "/messages", json=session()).json()["counts"]["applied"] == 16
+        daily = httpx2.get(base + "/pnl/daily")
+        # alpha realized 10 − 10 + 30 = 30 and beta 5 on 2026-11-20, both flat at the day's end
+        assert [(r["account"], r["realized_pnl"]) for r in daily.json()] == [("alpha", "30"), ("beta", "5")]
+        assert len(workers_of(server.pid)) == 1
+    finally:
+        server.terminate()
+        server.wait(BOUND)
+
+
+def test_a_pnl_worker_that_dies_costs_its_reads_a_503_and_the_next_read_a_new_worker(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    folder = ReaderProcesses(url, 1, "P&L reads")
+    try:
+        with running_server(url, folder=folder) as server:
+            server.ledger.ingest_lines([json.dumps(m) for m in session()])
+            assert httpx2.get(server.url + "/pnl/daily").status_code == 200
+            [worker] = list(folder.pool._processes.values())
+            worker.kill()
+            worker.join()
+            server.ledger.ingest_lines([json.dumps(m) for m in trade("c1", "gamma", "buy", "100", 70)])
+            refused = httpx2.get(server.url + "/pnl/daily")
+            assert (refused.status_code, refused.headers["retry-after"]) == (503, "5"), refused.text
+            assert refused.json()["detail"] == (
+                "a process running P&L reads ended abruptly; a new one is started: retry in 5 s"
+            )
+            # the next read runs in a new worker: gamma's buy realized nothing
+            again = httpx2.get(server.url + "/pnl/daily")
+            assert again.status_code == 200, again.text
+            assert [(r["account"], r["realized_pnl"]) for r in again.json()] == [
+                ("alpha", "30"),
+                ("beta", "5"),
+                ("gamma", "0"),
+            ]
+    finally:
+        folder.close()
