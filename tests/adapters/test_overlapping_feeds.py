@@ -26,7 +26,7 @@ from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.ccxt import payload_messages
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions, list_trades
-from orderledger.infrastructure.ingest.messages import parse_message
+from orderledger.infrastructure.messages.models import parse_message
 
 VENUE = "binance"
 ACCOUNT = "acc1"

@@ -115,7 +115,7 @@ def _park_as_an_earlier_release_did(ledger: OrderLedger, ccxt_lib: Any) -> tuple
     parsed = json.loads(json.dumps(exchange.parse_order(order)))
     read_now = payload_messages(parsed, venue="lighter", account=ACCOUNT)
     assert [m["type"] for m in read_now] == ["request", "accepted"]
-    from orderledger.infrastructure.ingest.messages import parse_message
+    from orderledger.infrastructure.messages.models import parse_message
 
     item = Inbound(json.dumps(parsed).encode(), "old-collector", 1, "ccxt", [parse_message(read_now[1])])
     trade = raw("lighter", "trade") | {"ask_id": order["order_index"], "ask_client_id": 4242}
@@ -240,7 +240,7 @@ def test_a_parked_lighter_line_is_booked_with_the_market_map_it_was_read_with(
         markets = ledger.ingest_lines([json.dumps(MARKETS)], fmt="lighter", venue="lighter", account=ACCOUNT)
         assert markets.counts["ignored"] == 1
         from orderledger.infrastructure.application.feeds import open_feed
-        from orderledger.infrastructure.ingest.messages import parse_message
+        from orderledger.infrastructure.messages.models import parse_message
 
         feed = open_feed(ledger, "lighter", "lighter", ACCOUNT)
         feed.messages(json.dumps(MARKETS).encode(), [])

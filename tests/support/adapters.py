@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from orderledger.infrastructure.ingest.messages import parse_message
+from orderledger.infrastructure.messages.models import parse_message
 
 # The adapter tests' recorded payloads (tests/adapters/fixtures/).
 FIXTURES = Path(__file__).resolve().parents[1] / "adapters" / "fixtures"

@@ -103,7 +103,8 @@ from orderledger.infrastructure.adapters.ccxt.rules import (
     rules_for,
 )
 from orderledger.infrastructure.adapters.ccxt.trades import trade_messages, trades_messages
-from orderledger.infrastructure.adapters.common import AdapterError, Message, in_applying_order
+from orderledger.infrastructure.adapters.common import AdapterError, in_applying_order
+from orderledger.infrastructure.messages.models import Message
 
 
 def is_order(structure: Mapping[str, Any]) -> bool:
