@@ -431,7 +431,9 @@ def test_times_fall_back_to_datetime_then_update_time(valid: Valid) -> None:
         == "2026-11-20T10:00:01.500000Z"
     )
     watched = order(timestamp=None, datetime=None, lastUpdateTimestamp=T0 + 7)
-    assert valid(order_messages(watched, venue=VENUE, account=ACCOUNT))[0]["ts"] == "2026-11-20T10:00:00.007000Z"
+    assert (
+        valid(order_messages(watched, venue=VENUE, account=ACCOUNT))[0]["ts"] == "2026-11-20T10:00:00.007000Z"
+    )
     with pytest.raises(AdapterError, match="no timestamp"):
         order_messages(
             order(timestamp=None, datetime=None, lastUpdateTimestamp=None), venue=VENUE, account=ACCOUNT
