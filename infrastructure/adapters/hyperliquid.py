@@ -290,7 +290,7 @@ class HyperliquidAdapter:
             raise AdapterError(f"Hyperliquid order {oid} has no timestamp")
         when = when or created
         request = self._request(order, oid, cloid, created)
-        out = [request]
+        out: list[Message] = [request]
         # What each report of the order states of it, for the ledger to compare (check_stated).
         stated = {"account": self.account, "instrument": request.instrument, "side": request.side.value}
         status = status or "open"

@@ -150,7 +150,7 @@ def _order(
     key = {"venue": venue, "venue_order_id": oid}
     # What each report of the order states of it, for the ledger to compare (check_stated).
     stated = {"account": account, "instrument": instrument_of(order), "side": side}
-    out = [
+    out: list[Message] = [
         message(
             RequestMessage,
             **key,
@@ -250,7 +250,7 @@ def cumulative_fills(order: Mapping[str, Any]) -> list[Cumulative]:
 
 def instrument_messages(order: Mapping[str, Any], *, venue: str, source: str = SOURCE) -> list[Message]:
     """An ``instrument`` definition per option symbol of an order: contract size 100."""
-    out = []
+    out: list[Message] = []
     for booked, _ in booked_orders(order):
         symbol = text_or_none(booked.get("option_symbol"))
         if symbol is None:

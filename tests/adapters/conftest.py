@@ -15,12 +15,11 @@ from typing import Any
 import pytest
 
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
-from orderledger.infrastructure.messages.models import Message
-from tests.support.adapters import FIXTURES, Messages, check_valid
+from tests.support.adapters import FIXTURES, Feed, Stated, Valid, check_valid
 
 
 @pytest.fixture
-def valid() -> Callable[[Iterable[Message | dict[str, Any]]], Messages]:
+def valid() -> Valid:
     """``valid(messages)``: assert each message parses, return them."""
     return check_valid
 
@@ -55,10 +54,10 @@ def stored_ledger(stored_url: str) -> Iterator[OrderLedger]:
 
 
 @pytest.fixture
-def feed(ledger: OrderLedger) -> Callable[[Iterable[Message | dict[str, Any]]], IngestReport]:
+def feed(ledger: OrderLedger) -> Feed:
     """``feed(messages)``: validate, then ingest as JSON lines (one line per message)."""
 
-    def ingest(messages: Iterable[Message | dict[str, Any]]) -> IngestReport:
+    def ingest(messages: Iterable[Stated]) -> IngestReport:
         lines = [json.dumps(m) for m in check_valid(messages)]
         return ledger.ingest_lines(lines, origin="adapter-test")
 

@@ -28,13 +28,12 @@ from orderledger.infrastructure.adapters.ccxt import (
     reconciliation_snapshot,
     trade_messages,
 )
-from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_orders, list_trades
 from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
 from orderledger.infrastructure.ingest.inbound import inbound
-
-Feed = Callable[[list[dict[str, Any]]], IngestReport]
-Valid = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+from orderledger.infrastructure.messages.models import Message
+from tests.support.adapters import Feed, Valid
 
 VENUE = "binance"
 ACCOUNT = "acc1"
@@ -106,7 +105,7 @@ def trade(**overrides: Any) -> dict[str, Any]:
     return base
 
 
-def messages(payload: Any, **options: Any) -> list[dict[str, Any]]:
+def messages(payload: Any, **options: Any) -> list[Message]:
     return payload_messages(payload, venue=VENUE, account=ACCOUNT, **options)
 
 

@@ -10,16 +10,23 @@ that parser (``tests/adapters/conftest.py`` offers it as ``valid``).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from orderledger.infrastructure.application.ledger import IngestReport
 from orderledger.infrastructure.messages.models import Message, json_ready, parse_message
 
 # The adapter tests' recorded payloads (tests/adapters/fixtures/).
 FIXTURES = Path(__file__).resolve().parents[1] / "adapters" / "fixtures"
 
 Messages = list[dict[str, Any]]
+Stated = Message | dict[str, Any]
+"""A message an adapter built, or one a test wrote as the ledger-format dict."""
+Valid = Callable[[Iterable[Stated]], Messages]
+"""The ``valid`` fixture: :func:`check_valid`."""
+Feed = Callable[[Iterable[Stated]], IngestReport]
+"""The ``feed`` fixture: validate, then ingest as JSON lines."""
 
 
 def stated(message: Message) -> dict[str, Any]:
@@ -29,7 +36,7 @@ def stated(message: Message) -> dict[str, Any]:
     return {name: value for name, value in json_ready(message).items() if name == "type" or name in built}
 
 
-def check_valid(messages: Iterable[Message | dict[str, Any]]) -> Messages:
+def check_valid(messages: Iterable[Stated]) -> Messages:
     """Each message as the dict its adapter stated, read back by the ledger's parser as the same
     message (a dict a test wrote: parsed by it); returns the dicts."""
     out = []

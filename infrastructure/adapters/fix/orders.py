@@ -133,7 +133,11 @@ def cancel_reject(report: Report, ctx: Context) -> list[Message]:
     if msg_type is not None and msg_type != "9":
         raise FixError(f"not an OrderCancelReject (35=9): 35={msg_type}")
     response_to = value_of(report, 434)
-    kind = {"1": CancelRejectedMessage, "2": AmendRejectedMessage}.get(response_to or "")
+    kinds: dict[str, type[CancelRejectedMessage | AmendRejectedMessage]] = {
+        "1": CancelRejectedMessage,
+        "2": AmendRejectedMessage,
+    }
+    kind = kinds.get(response_to or "")
     if kind is None:
         raise FixError(f"CxlRejResponseTo (434) must be 1 or 2, not {response_to!r}")
     reason = value_of(report, 58) or CXL_REJ_REASONS.get(value_of(report, 102) or "")

@@ -141,10 +141,10 @@ def execution_report(report: Report, ctx: Context) -> list[Message]:
     if exec_type in ("H", "G"):
         return [_bust_or_correct(report, ctx, ts, correct=exec_type == "G")]
     if exec_type in ("4", "C"):
-        kind = CanceledMessage if exec_type == "4" else ExpiredMessage
+        kind: type[CanceledMessage | ExpiredMessage] = CanceledMessage if exec_type == "4" else ExpiredMessage
         before = [reidentified(report, ctx, ts)] if answers_chain_with_order_id(report) else []
-        fact = message(kind, **order_key(report, ctx), reason=reason, ts=ts, source=source)
-        return [*before, fact, *new_clordid(report, ctx, ts)]
+        ending = message(kind, **order_key(report, ctx), reason=reason, ts=ts, source=source)
+        return [*before, ending, *new_clordid(report, ctx, ts)]
     if exec_type in ("5", "D"):
         quantity = ctx.quantity(report, 38, "OrderQty(38)")
         price = ctx.price(report, 44, "Price(44)")
