@@ -13,8 +13,11 @@ format"). :func:`fix_text` is checked against real captures in test_fix_session.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 SOH = "\x01"
+START = datetime(2026, 11, 20, 10, 0)
+"""When :func:`session_lines`' venue starts sending (the log's local time, as engines write it)."""
 
 
 def fix_text(fields: str, *, begin: str = "FIX.4.4", sep: str = SOH) -> str:
@@ -53,12 +56,13 @@ class Session:
 
 def session_lines(orders: int = 3) -> list[bytes]:
     """A venue's execution reports as QuickFIX C++ logs them (``<stamp> : <message>``, SOH kept):
-    per order New, a fill of 3 @ 100, a fill of 7 @ 101 (filled)."""
+    per order New, a fill of 3 @ 100, a fill of 7 @ 101 (filled); order ``n`` is sent at 10:00 on
+    2026-11-20 plus ``n`` minutes, so any number of orders gives valid times."""
     venue = Session(sender="VENUEX", target="DESK1", style="quickfixn")
     lines = []
     for n in range(1, orders + 1):
         common = f"11=F-{n}|37=O-{n}|1=ACC-7|55=BTC-USD|54=1|38=10|40=2|44=101|59=1"
-        at = f"20261120-10:0{n}:00.000"
+        at = (START + timedelta(minutes=n)).strftime("%Y%m%d-%H:%M:%S.000")
         lines.append(venue.message(at, f"35=8|{common}|17=N-{n}|150=0|39=0|14=0|151=10|6=0|60={at}"))
         lines.append(
             venue.message(at, f"35=8|{common}|17=A-{n}|150=F|39=1|32=3|31=100|14=3|151=7|6=100|60={at}")

@@ -1,0 +1,224 @@
+"""Ingest and rebuild with two checkouts of the code, alternated in one run: is a change slower?
+
+    .venv/bin/python tests/benchmarks/side_by_side.py BEFORE AFTER            # e.g. a worktree of main, and .
+    .venv/bin/python tests/benchmarks/side_by_side.py BEFORE AFTER --rounds 3 --orders 2000   # quicker
+
+Every workload is written to a file once, then each round runs it with BEFORE's code and with
+AFTER's code (the order of the two alternating from round to round), each in a fresh process on a
+fresh SQLite file, so neither checkout profits from a warm cache the other paid for. A process
+times only the work (``time.process_time`` around ``ingest_lines`` or ``rebuild``: CPU time,
+which a busy machine disturbs far less than wall time), after its imports. The figure of a
+workload is the median of its rounds; the verdict is the ratio AFTER / BEFORE.
+
+Workloads:
+
+- ``ledger``: a simulated session (``simulate_lines``) in the ledger's JSON-lines format;
+- ``rebuild``: every view of that ledger refolded from its log;
+- ``fix``: a FIX session log (tests/support/fixlog.py), through the FIX adapter;
+- ``ccxt``: the published ccxt examples of docs/examples/ (ccxt-*.jsonl), each copied with its
+  order and trade IDs renamed per copy, through the ccxt adapter;
+- ``tradier``: polls of the Tradier Orders reference's order (tests/support/tradier_examples.py),
+  one new order per poll, through the Tradier adapter.
+
+Both checkouts must be importable as ``orderledger`` from their own trees: a checkout's
+``scripts/layout.py`` writes the tree of links (``.layout/``) it is imported from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from orderledger.infrastructure.application.simulator import simulate_lines  # noqa: E402
+from tests.support.fixlog import session_lines  # noqa: E402
+from tests.support.tradier_examples import AAPL  # noqa: E402
+
+CCXT_EXAMPLES = {  # file → (venue, account), as docs/venues.md ingests them
+    "ccxt-binance.jsonl": ("binanceusdm", "acc1"),
+    "ccxt-okx.jsonl": ("okx", "acc1"),
+    "ccxt-bybit.jsonl": ("bybit", "acc1"),
+    "ccxt-kraken.jsonl": ("kraken", "acc1"),
+    "ccxt-hyperliquid.jsonl": ("hyperliquid", "0x5c902b2eb0e1d9eb9a232014824ae6247df0a480"),
+}
+ID_KEYS = ("id", "order", "clientOrderId")
+"""The unified structures' identifiers a copy renames (wherever the same value appears)."""
+
+CHILD = r"""
+import itertools, json, sys, time
+from datetime import UTC, datetime, timedelta
+sys.path.insert(0, sys.argv[1])
+from orderledger.infrastructure.application import ledger as ledger_module
+from orderledger.infrastructure.application.ledger import OrderLedger
+assert ledger_module.__file__.startswith(sys.argv[1]), ledger_module.__file__  # this checkout's code
+task, database, source, fmt, venue, account = sys.argv[2:8]
+start, tick = datetime(2026, 11, 25, tzinfo=UTC), itertools.count()
+clock = lambda: start + timedelta(microseconds=137 * next(tick))
+ledger = OrderLedger("sqlite:///" + database, batch_size=1000, clock=clock)
+if task == "rebuild":
+    began = time.process_time()
+    events, _ = ledger.rebuild()
+    spent = time.process_time() - began
+    counts = {"events": events}
+else:
+    lines = open(source, "rb").read().splitlines()
+    began = time.process_time()
+    report = ledger.ingest_lines(lines, fmt=fmt, venue=venue or None, account=account or None)
+    spent = time.process_time() - began
+    counts = {"lines": len(lines), "events": report.events,
+              **{str(k.value): v for k, v in report.counts.items() if v}}
+ledger.close()
+print(json.dumps({"seconds": spent, "counts": counts}))
+"""
+
+
+def package_root(tree: Path) -> Path:
+    """Where ``orderledger`` of ``tree`` imports from: the tree of links its layout script writes."""
+    subprocess.run([sys.executable, str(tree / "scripts" / "layout.py")], check=True, cwd=tree)
+    return (tree / ".layout").resolve()
+
+
+def _renamed(value: Any, names: dict[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _renamed(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renamed(v, names) for v in value]
+    if isinstance(value, str):
+        return names.get(value, value)
+    if isinstance(value, int) and not isinstance(value, bool) and str(value) in names:
+        return int(names[str(value)])
+    return value
+
+
+def _ids(value: Any, found: set[str]) -> None:
+    """The identifiers of the unified structures in a payload (an order, a trade or a list)."""
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, dict):
+            found.update(str(item[k]) for k in ID_KEYS if item.get(k) not in (None, ""))
+
+
+def ccxt_copies(path: Path, copies: int) -> list[bytes]:
+    """``copies`` of a ccxt example file, copy ``n``'s identifiers suffixed with ``n`` (digits)."""
+    payloads = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    found: set[str] = set()
+    for payload in payloads:
+        _ids(payload, found)
+    out: list[bytes] = []
+    for n in range(copies):
+        names = {name: f"{name}{n:06d}" for name in found}
+        out.extend(json.dumps(_renamed(p, names), separators=(",", ":")).encode() for p in payloads)
+    return out
+
+
+def tradier_polls(count: int) -> list[bytes]:
+    """Polls of the Orders reference's order, each reply a new order (id 500000 + n)."""
+    return [
+        json.dumps({"orders": {"order": dict(AAPL, id=500_000 + n, status="open")}}).encode()
+        for n in range(count)
+    ]
+
+
+def workloads(orders: int, work: Path) -> list[dict[str, str]]:
+    """Each workload's input written to a file: (name, task, file, format, venue, account)."""
+
+    def written(name: str, lines: list[bytes]) -> str:
+        path = work / f"{name}.input"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        return str(path)
+
+    ledger_lines = [line.encode() if isinstance(line, str) else line for line in simulate_lines(3, orders)]
+    items = [
+        {"name": "ledger", "task": "ingest", "file": written("ledger", ledger_lines), "format": "ledger"},
+        {"name": "rebuild", "task": "rebuild", "file": "", "format": ""},
+        {
+            "name": "fix",
+            "task": "ingest",
+            "file": written("fix", session_lines(orders // 2)),
+            "format": "fix",
+            "venue": "desk1",
+        },
+        {
+            "name": "tradier",
+            "task": "ingest",
+            "file": written("tradier", tradier_polls(orders)),
+            "format": "tradier",
+            "venue": "tradier",
+            "account": "VA000000",
+        },
+    ]
+    for file, (venue, account) in CCXT_EXAMPLES.items():
+        lines = ccxt_copies(ROOT / "docs" / "examples" / file, max(1, orders // 20))
+        name = file.removesuffix(".jsonl")
+        items.append({"name": name, "task": "ingest", "file": written(name, lines), "format": "ccxt",
+                      "venue": venue, "account": account})  # fmt: skip
+    return items
+
+
+def run_one(root: Path, item: dict[str, str], database: Path) -> dict[str, Any]:
+    command = [str(root), item["task"], str(database), item["file"], item["format"],
+               item.get("venue", ""), item.get("account", "")]  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, *command], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{item['name']} with {root} failed: {done.stderr.strip().splitlines()[-1:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("before", type=Path, help="the checkout to compare against")
+    parser.add_argument("after", type=Path, help="the checkout under test")
+    parser.add_argument(
+        "--rounds", type=int, default=7, help="runs of each workload per checkout (default 7)"
+    )
+    parser.add_argument("--orders", type=int, default=7000, help="orders in the simulated session")
+    args = parser.parse_args(argv)
+    roots = {"before": package_root(args.before.resolve()), "after": package_root(args.after.resolve())}
+    work = Path(tempfile.mkdtemp(prefix="side-by-side-"))
+    items = workloads(args.orders, work)
+    seconds: dict[tuple[str, str], list[float]] = {}
+    counts: dict[tuple[str, str], Any] = {}
+    for round_no in range(args.rounds):
+        order = ("before", "after") if round_no % 2 == 0 else ("after", "before")
+        for which in order:
+            ledger_db = work / f"{which}-{round_no}-ledger.db"
+            for item in items:
+                database = ledger_db if item["name"] in ("ledger", "rebuild") else work / f"{which}-x.db"
+                if item["name"] not in ("ledger", "rebuild"):
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(f"{database}{suffix}").unlink(missing_ok=True)
+                result = run_one(roots[which], item, database)
+                seconds.setdefault((item["name"], which), []).append(result["seconds"])
+                counts[(item["name"], which)] = result["counts"]
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{ledger_db}{suffix}").unlink(missing_ok=True)
+        sys.stdout.write(f"round {round_no + 1}/{args.rounds} done\n")
+        sys.stdout.flush()
+    sys.stdout.write(
+        f"\nCPU seconds, median of {args.rounds} rounds (before: {args.before}, after: {args.after})\n"
+    )
+    sys.stdout.write(f"{'workload':24} {'before':>9} {'after':>9} {'after/before':>13}  outcomes\n")
+    for item in items:
+        name = item["name"]
+        before = statistics.median(seconds[(name, "before")])
+        after = statistics.median(seconds[(name, "after")])
+        same = "" if counts[(name, "before")] == counts[(name, "after")] else "  OUTCOMES DIFFER"
+        sys.stdout.write(
+            f"{name:24} {before:9.3f} {after:9.3f} {after / before:12.3f}x  {counts[(name, 'after')]}{same}\n"
+        )
+    differ = [i["name"] for i in items if counts[(i["name"], "before")] != counts[(i["name"], "after")]]
+    return 1 if differ else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
