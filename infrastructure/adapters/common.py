@@ -165,7 +165,7 @@ M = TypeVar("M", bound=BaseModel)
 def message(model: type[M], /, **fields: Any) -> M:
     """A message of type ``model`` with the given ledger-format fields, leaving out None and
     empty maps, validated (a refusal raises its one-line reason)."""
-    return build(model, {n: v for n, v in fields.items() if v is not None and v != {}})
+    return build(model, {n: v for n, v in fields.items() if v is not None and (type(v) is not dict or v)})
 
 
 ENDINGS: dict[Status, type[CanceledMessage | ExpiredMessage | RejectedMessage]] = {

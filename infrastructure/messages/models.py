@@ -526,11 +526,12 @@ _VALIDATORS: dict[type[BaseModel], Callable[[dict[str, Any]], Any]] = {
 _TYPE_OF: dict[type[BaseModel], str] = {model: kind for kind, model in KINDS.items()}
 
 
-def build(model: type[M], fields: dict[str, Any]) -> M:
-    """A message of type ``model`` from its JSON-ready fields (``type`` left out; no None values),
-    validated once, as ``parse_message`` validates the same object: what an adapter builds is
-    what ingest books, never validated again; a refusal is ``parse_message``'s one-line reason."""
-    data = {"type": _TYPE_OF[model], **fields}
+def build(model: type[M], data: dict[str, Any]) -> M:
+    """A message of type ``model`` from its JSON-ready fields (``type`` left out, added here to
+    ``data``; no None values), validated once, as ``parse_message`` validates the same object:
+    what an adapter builds is what ingest books, never validated again; a refusal is
+    ``parse_message``'s one-line reason."""
+    data["type"] = _TYPE_OF[model]
     try:
         return _VALIDATORS[model](data)
     except Exception:  # refused (or a rule failed): parse_message says why, in its words
