@@ -6,7 +6,7 @@ Usage (from the repository root, with the project's Python)::
     python scripts/docs_tables.py --write   # rewrite the tables in place
 
 The tables sit between ``<!-- generated: NAME -->`` and ``<!-- /generated -->``; what they say
-comes from ``infrastructure/ingest/messages.py`` (see ``infrastructure/ingest/message_docs.py``).
+comes from ``infrastructure/messages/models.py`` (see ``infrastructure/messages/docs.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from orderledger.infrastructure.ingest.message_docs import rendered  # noqa: E402
+from orderledger.infrastructure.messages.docs import rendered  # noqa: E402
 
 PAGE = ROOT / "docs" / "messages.md"
 

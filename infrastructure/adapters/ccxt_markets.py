@@ -46,12 +46,12 @@ from typing import Any
 
 from orderledger.infrastructure.adapters.common import (
     AdapterError,
-    Message,
     message,
     positive_text,
     text_or_none,
     time_from_iso,
 )
+from orderledger.infrastructure.messages.models import InstrumentMessage
 
 KINDS = {
     "spot": "spot",
@@ -82,14 +82,14 @@ def markets_messages(
     venue: str,
     ts: str,
     instrument_of: Callable[[str], str] | None = None,
-) -> list[Message]:
+) -> list[InstrumentMessage]:
     """One ``instrument`` message per market of a CCXT markets dump, recorded at ``ts``."""
     return [market_message(m, venue=venue, ts=ts, instrument_of=instrument_of) for m in market_list(markets)]
 
 
 def market_message(
     market: Any, *, venue: str, ts: str, instrument_of: Callable[[str], str] | None = None
-) -> Message:
+) -> InstrumentMessage:
     """The ``instrument`` message of one CCXT market."""
     if not isinstance(market, Mapping):
         raise AdapterError("a CCXT market must be an object")
@@ -117,8 +117,9 @@ def market_message(
     venue_id = text_or_none(market.get("id"))
     precision = market.get("precision")
     steps = precision if isinstance(precision, Mapping) else {}
-    definition = message(
-        "instrument",
+    return message(
+        InstrumentMessage,
+        kind=KINDS.get(kind, "other"),
         venue=venue,
         instrument=instrument_of(symbol) if instrument_of else symbol,
         ts=ts,
@@ -137,8 +138,6 @@ def market_message(
         security_id=venue_id,
         security_id_source="venue" if venue_id else None,
     )
-    definition["kind"] = KINDS.get(kind, "other")  # ``message`` takes ``kind`` itself
-    return definition
 
 
 def _text(market: Mapping[str, Any], key: str, what: str) -> str:

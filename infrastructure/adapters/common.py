@@ -1,10 +1,11 @@
 """What every adapter needs: exact number text, UTC times, message assembly and one error type.
 
-Adapters produce plain ledger-format message dicts (see :mod:`infrastructure.messages`): numbers
-as strings, times as ISO 8601 with ``Z``, absent fields left out. The helpers here make that
-text canonical, so two deliveries of the same venue fact (a REST poll and a websocket push)
-give byte-identical messages whatever spelling the venue or library used for a number
-(``1.0``, ``"1.00000000"`` and ``Decimal("1")`` all become ``"1"``).
+Adapters produce the ledger's message models (:mod:`infrastructure.messages.models`), each
+validated once, from its ledger-format fields: numbers as strings, times as ISO 8601 with ``Z``,
+absent fields left out (:func:`message`). The helpers here make that text canonical, so two
+deliveries of the same venue fact (a REST poll and a websocket push) give the same messages
+whatever spelling the venue or library used for a number (``1.0``, ``"1.00000000"`` and
+``Decimal("1")`` all become ``"1"``).
 """
 
 from __future__ import annotations
@@ -15,11 +16,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.values import Liquidity, Side, format_timestamp, parse_timestamp
+from orderledger.domain.values import Liquidity, Side, Status, format_timestamp, parse_timestamp
 from orderledger.infrastructure.errors import MessageError
+from orderledger.infrastructure.messages.models import (
+    AcceptedMessage,
+    AmendedMessage,
+    CanceledMessage,
+    ExpiredMessage,
+    FillMessage,
+    InstrumentMessage,
+    Message,
+    RejectedMessage,
+    RequestMessage,
+    build,
+)
 
 SIDES = tuple(side.value for side in Side)
 """The sides an adapter reads (the ledger's own spelling; a tuple, so any JSON value can be tested)."""
@@ -31,9 +46,6 @@ _DIGITS = re.compile(r"^[+-]?[0-9]{1,20}$")
 MAX_EXPONENT = 100
 MAX_DIGITS = 100
 """Venue numbers beyond these are refused as text (the ledger's own bounds are far tighter)."""
-
-Message = dict[str, Any]
-"""A ledger-format message as a JSON-ready dict (validated by ``parse_message``)."""
 
 
 class AdapterError(MessageError):
@@ -147,17 +159,24 @@ def _shown(value: object) -> str:
     return repr(value)[:40]
 
 
-def message(kind: str, /, **fields: Any) -> Message:
-    """A message dict of type ``kind`` with the given fields, leaving out None and empty maps."""
-    out: Message = {"type": kind}
-    for name, value in fields.items():
-        if value is None or (isinstance(value, dict) and not value):
-            continue
-        out[name] = value
-    return out
+M = TypeVar("M", bound=BaseModel)
 
 
-FACT_ORDER = {"request": 0, "accepted": 1, "fill": 2}
+def message(model: type[M], /, **fields: Any) -> M:
+    """A message of type ``model`` with the given ledger-format fields, leaving out None and
+    empty maps, validated (a refusal raises its one-line reason)."""
+    return build(model, {n: v for n, v in fields.items() if v is not None and (type(v) is not dict or v)})
+
+
+ENDINGS: dict[Status, type[CanceledMessage | ExpiredMessage | RejectedMessage]] = {
+    Status.CANCELED: CanceledMessage,
+    Status.EXPIRED: ExpiredMessage,
+    Status.REJECTED: RejectedMessage,
+}
+"""The message that ends an order in each status it reaches by a fact of its own (an order is
+filled by its fills)."""
+
+FACT_ORDER: dict[type[Message], int] = {RequestMessage: 0, AcceptedMessage: 1, FillMessage: 2}
 """Phase of a message type when a payload's messages are put in applying order."""
 
 
@@ -169,7 +188,7 @@ def definitions_first(messages: Sequence[Message]) -> list[Message]:
     whatever order a venue's payload, or an adapter, puts them in, definitions take effect
     before the orders and fills read with them.
     """
-    return sorted(messages, key=lambda m: m.get("type") != "instrument")
+    return sorted(messages, key=lambda m: type(m) is not InstrumentMessage)
 
 
 def in_applying_order(messages: list[Message]) -> list[Message]:
@@ -178,7 +197,7 @@ def in_applying_order(messages: list[Message]) -> list[Message]:
     A payload that holds both an order ending (canceled, expired) and that order's trades is
     applied trades-first, so fills that happened before the ending are not booked as late.
     """
-    return sorted(messages, key=lambda m: FACT_ORDER.get(str(m["type"]), 3))
+    return sorted(messages, key=lambda m: FACT_ORDER.get(type(m), 3))
 
 
 # ---------------------------------------------------------------------- venue-initiated orders
@@ -200,16 +219,23 @@ BookedLookup = Callable[[str, str], "BookedOrder | None"]
 """(venue, venue order ID) → what the ledger holds of that external order, or None."""
 
 
-def forced_requests(messages: list[Message]) -> dict[str, Message]:
+def forced_requests(messages: list[Message]) -> dict[str, RequestMessage]:
     """The external liquidation/ADL requests of a payload's messages, by venue order ID."""
     return {
-        str(m["venue_order_id"]): m
+        m.venue_order_id: m
         for m in messages
-        if m["type"] == "request"
-        and m.get("external")
-        and m.get("venue_order_id") is not None
-        and any(tag in m.get("tags", {}) for tag in FORCED_TAGS)
+        if type(m) is RequestMessage
+        and m.external
+        and m.venue_order_id is not None
+        and any(tag in m.tags for tag in FORCED_TAGS)
     }
+
+
+def _quantity(value: Decimal) -> Decimal:
+    """A quantity summed from valid ones, as validating its canonical text would give it."""
+    text = decimal_text(value, "quantity")
+    assert text is not None
+    return Decimal(text)
 
 
 def sized_by_fills(messages: list[Message]) -> list[Message]:
@@ -218,20 +244,18 @@ def sized_by_fills(messages: list[Message]) -> list[Message]:
     forced = forced_requests(messages)
     totals: dict[str, dict[str, Decimal]] = {}
     for m in messages:
-        voi = m.get("venue_order_id")
-        if m["type"] == "fill" and voi in forced and m.get("client_order_id") is None:
-            totals.setdefault(str(voi), {})[str(m["trade_id"])] = Decimal(m["quantity"])
+        if type(m) is FillMessage and m.venue_order_id in forced and m.client_order_id is None:
+            totals.setdefault(m.venue_order_id, {})[m.trade_id] = m.quantity
     out: list[Message] = []
     requested: set[str] = set()
     for m in messages:
-        voi = m.get("venue_order_id")
-        if m["type"] == "request" and voi in forced and m.get("external"):
-            if str(voi) in requested:
+        if type(m) is RequestMessage and m.venue_order_id in forced and m.external:
+            if m.venue_order_id in requested:
                 continue  # the order's first request stands for all
-            requested.add(str(voi))
-            fills = totals.get(str(voi))
+            requested.add(m.venue_order_id)
+            fills = totals.get(m.venue_order_id)
             if fills:
-                m = m | {"quantity": decimal_text(sum(fills.values(), Decimal(0)), "quantity")}
+                m = m.model_copy(update={"quantity": _quantity(sum(fills.values(), Decimal(0)))})
         out.append(m)
     return out
 
@@ -248,32 +272,30 @@ def grow_forced_orders(messages: list[Message], booked: BookedLookup) -> list[Me
         return messages
     out: list[Message] = []
     for m in messages:
-        voi = m.get("venue_order_id")
-        if m["type"] != "request" or voi not in forced:
+        if type(m) is not RequestMessage or m.venue_order_id not in forced:
             out.append(m)
             continue
-        known = booked(str(m["venue"]), str(voi))
+        voi = m.venue_order_id
+        known = booked(m.venue, voi)
         if known is None:
             out.append(m)
             continue
         new = {
-            str(f["trade_id"]): Decimal(f["quantity"])
+            f.trade_id: f.quantity
             for f in messages
-            if f["type"] == "fill"
-            and f.get("venue_order_id") == voi
-            and str(f["trade_id"]) not in known.trade_ids
+            if type(f) is FillMessage and f.venue_order_id == voi and f.trade_id not in known.trade_ids
         }
         needed = known.filled + sum(new.values(), Decimal(0))
-        out.append(m | {"quantity": decimal_text(known.quantity, "quantity")})
+        out.append(m.model_copy(update={"quantity": _quantity(known.quantity)}))
         if needed > known.quantity:
             out.append(
                 message(
-                    "amended",
-                    venue=m["venue"],
-                    venue_order_id=str(voi),
+                    AmendedMessage,
+                    venue=m.venue,
+                    venue_order_id=voi,
                     quantity=decimal_text(needed, "quantity"),
-                    ts=m.get("ts"),
-                    source=m.get("source"),
+                    ts=format_timestamp(m.ts),
+                    source=m.source,
                 )
             )
     return out

@@ -64,7 +64,6 @@ from typing import Any
 from orderledger.domain.order import external_client_order_id
 from orderledger.infrastructure.adapters.common import (
     AdapterError,
-    Message,
     decimal_text,
     in_applying_order,
     message,
@@ -77,6 +76,15 @@ from orderledger.infrastructure.adapters.snapshots import (
     OpenOrdersDiffer,
     parse_open_orders,
     snapshot_document,
+)
+from orderledger.infrastructure.messages.models import (
+    AcceptedMessage,
+    CanceledMessage,
+    CashFlowMessage,
+    FillMessage,
+    Message,
+    RejectedMessage,
+    RequestMessage,
 )
 
 SOURCE = "hyperliquid"
@@ -282,9 +290,9 @@ class HyperliquidAdapter:
             raise AdapterError(f"Hyperliquid order {oid} has no timestamp")
         when = when or created
         request = self._request(order, oid, cloid, created)
-        out = [request]
+        out: list[Message] = [request]
         # What each report of the order states of it, for the ledger to compare (check_stated).
-        stated = {"account": self.account, "instrument": request["instrument"], "side": request["side"]}
+        stated = {"account": self.account, "instrument": request.instrument, "side": request.side.value}
         status = status or "open"
         if status.endswith("Rejected") or status == "rejected":
             # Never acknowledged: the rejection names the order without its oid (a message with
@@ -292,7 +300,7 @@ class HyperliquidAdapter:
             named = cloid or external_client_order_id(self.venue, oid)
             out.append(
                 message(
-                    "rejected",
+                    RejectedMessage,
                     client_order_id=named,
                     venue=self.venue,
                     **stated,
@@ -303,14 +311,14 @@ class HyperliquidAdapter:
             )
             return out
         key = {"client_order_id": cloid, "venue": self.venue, "venue_order_id": oid, **stated}
-        out.append(message("accepted", **key, ts=created, source=self.source))
+        out.append(message(AcceptedMessage, **key, ts=created, source=self.source))
         if status.endswith("Canceled") or status in ("canceled", "scheduledCancel"):
-            out.append(message("canceled", **key, ts=when, source=self.source, reason=status))
+            out.append(message(CanceledMessage, **key, ts=when, source=self.source, reason=status))
         elif status not in ("open", "filled", "triggered"):
             notes.append(f"order {oid}: status {status[:40]!r} is not booked")
         return out
 
-    def _request(self, order: Mapping[str, Any], oid: str, cloid: str | None, ts: str) -> Message:
+    def _request(self, order: Mapping[str, Any], oid: str, cloid: str | None, ts: str) -> RequestMessage:
         coin = text_or_none(order.get("coin"))
         side = SIDES.get(text_or_none(order.get("side")) or "")
         quantity = positive_text(order.get("origSz"), "origSz") or positive_text(order.get("sz"), "sz")
@@ -321,7 +329,7 @@ class HyperliquidAdapter:
         market = "market" in kind or price is None
         tif = text_or_none(order.get("tif"))
         return message(
-            "request",
+            RequestMessage,
             client_order_id=cloid,
             venue=self.venue,
             venue_order_id=None if cloid else oid,
@@ -354,7 +362,7 @@ class HyperliquidAdapter:
             raise AdapterError("a Hyperliquid funding payment needs coin, usdc and time")
         return [
             message(
-                "cash_flow",
+                CashFlowMessage,
                 kind="funding",
                 account=self.account,
                 venue=self.venue,
@@ -404,7 +412,7 @@ class HyperliquidAdapter:
         if cloid is None and ours:
             out.append(
                 message(
-                    "request",
+                    RequestMessage,
                     venue=self.venue,
                     venue_order_id=oid,
                     external=True,
@@ -421,7 +429,7 @@ class HyperliquidAdapter:
         crossed = fill.get("crossed")
         out.append(
             message(
-                "fill",
+                FillMessage,
                 client_order_id=cloid,
                 venue=self.venue,
                 venue_order_id=oid,

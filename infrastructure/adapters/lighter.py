@@ -41,7 +41,8 @@ from decimal import Decimal
 from typing import Any
 
 from orderledger.infrastructure.adapters.ccxt import order_row, payload_messages
-from orderledger.infrastructure.adapters.common import AdapterError, Message, decimal_text, text_or_none
+from orderledger.infrastructure.adapters.common import AdapterError, decimal_text, message, text_or_none
+from orderledger.infrastructure.messages.models import CanceledMessage, Message, json_ready
 
 FEE_RATE_SCALE = Decimal(1_000_000)
 """A trade's ``maker_fee``/``taker_fee`` is this many times the rate (see :func:`trade_fee`)."""
@@ -86,9 +87,11 @@ class LighterAdapter:
         structures = [s for item in _items(payload) for s in self._structures(item, notes)]
         reasons = {s["id"]: s.pop("_reason") for s in structures if "_reason" in s}
         out = payload_messages(structures, venue=self.venue, account=self.account, notes=notes)
-        for sent in out:  # the venue's own cancel reason (canceled-post-only, -margin-not-allowed …)
-            if sent["type"] == "canceled" and reasons.get(sent.get("venue_order_id")):
-                sent["reason"] = reasons[sent.get("venue_order_id")]
+        for index, sent in enumerate(out):  # the venue's own cancel reason (canceled-post-only …)
+            reason = reasons.get(sent.venue_order_id) if type(sent) is CanceledMessage else None
+            if reason:  # the venue's text, validated as any reason is
+                fields = {name: value for name, value in json_ready(sent).items() if name != "type"}
+                out[index] = message(CanceledMessage, **(fields | {"reason": reason}))
         return out
 
     def order_rows(self, payload: Any) -> list[dict[str, Any]]:

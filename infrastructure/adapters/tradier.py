@@ -37,14 +37,22 @@ from decimal import Decimal
 from typing import Any
 
 from orderledger.domain.order import external_client_order_id
+from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.common import (
+    ENDINGS,
     AdapterError,
-    Message,
     decimal_text,
     message,
     positive_text,
     text_or_none,
     time_from_iso,
+)
+from orderledger.infrastructure.messages.models import (
+    AcceptedMessage,
+    InstrumentMessage,
+    Message,
+    RejectedMessage,
+    RequestMessage,
 )
 
 SOURCE = "tradier"
@@ -142,9 +150,9 @@ def _order(
     key = {"venue": venue, "venue_order_id": oid}
     # What each report of the order states of it, for the ledger to compare (check_stated).
     stated = {"account": account, "instrument": instrument_of(order), "side": side}
-    out = [
+    out: list[Message] = [
         message(
-            "request",
+            RequestMessage,
             **key,
             external=True,
             **stated,
@@ -164,7 +172,7 @@ def _order(
         reason = text_or_none(order.get("reason_description")) or status
         out.append(
             message(
-                "rejected",
+                RejectedMessage,
                 client_order_id=external_client_order_id(venue, oid),
                 venue=venue,
                 **stated,
@@ -174,9 +182,10 @@ def _order(
             )
         )
         return out
-    out.append(message("accepted", **key, **stated, ts=created, source=source))
+    out.append(message(AcceptedMessage, **key, **stated, ts=created, source=source))
     if status in ("canceled", "expired"):
-        out.append(message(status, **key, **stated, ts=updated, source=source, reason=f"{status} at Tradier"))
+        ending = ENDINGS[Status(status)]
+        out.append(message(ending, **key, **stated, ts=updated, source=source, reason=f"{status} at Tradier"))
     elif status not in OPEN_STATUSES:
         raise AdapterError(f"Tradier order {oid}: unknown status {status[:40]!r}")
     return out
@@ -241,7 +250,7 @@ def cumulative_fills(order: Mapping[str, Any]) -> list[Cumulative]:
 
 def instrument_messages(order: Mapping[str, Any], *, venue: str, source: str = SOURCE) -> list[Message]:
     """An ``instrument`` definition per option symbol of an order: contract size 100."""
-    out = []
+    out: list[Message] = []
     for booked, _ in booked_orders(order):
         symbol = text_or_none(booked.get("option_symbol"))
         if symbol is None:
@@ -252,9 +261,10 @@ def instrument_messages(order: Mapping[str, Any], *, venue: str, source: str = S
         date = match["date"]
         out.append(
             message(
-                "instrument",
+                InstrumentMessage,
                 venue=venue,
                 instrument=symbol,
+                kind="option",
                 contract_size=OPTION_MULTIPLIER,
                 underlying=text_or_none(booked.get("symbol")),
                 expiry=f"20{date[:2]}-{date[2:4]}-{date[4:]}",
@@ -264,7 +274,6 @@ def instrument_messages(order: Mapping[str, Any], *, venue: str, source: str = S
                 ts=time_from_iso(booked.get("create_date"), "create_date"),
                 source=source,
             )
-            | {"kind": "option"}  # (message() takes the message type as its own `kind`)
         )
     return out
 

@@ -43,7 +43,6 @@ from orderledger.domain.values import format_decimal
 from orderledger.infrastructure.adapters.ccxt import VENUE_RULES, rules_for
 from orderledger.infrastructure.adapters.common import (
     BookedOrder,
-    Message,
     grow_forced_orders,
     in_applying_order,
     message,
@@ -63,7 +62,8 @@ from orderledger.infrastructure.application.reconcile import (
     parse_snapshot,
 )
 from orderledger.infrastructure.errors import ConfigurationError
-from orderledger.infrastructure.ingest.exact_json import decode_json
+from orderledger.infrastructure.messages.exact_json import decode_json
+from orderledger.infrastructure.messages.models import FillMessage, Message, parse_message
 
 SNAPSHOT_GRACE = timedelta(seconds=60)
 
@@ -165,7 +165,7 @@ class TradierFeed:
                     out.append(fill)
         return in_applying_order(out)
 
-    def _new_fill(self, total: Any) -> Message | None:
+    def _new_fill(self, total: Any) -> FillMessage | None:
         """The inferred fill for what Tradier reports filled beyond what the ledger booked."""
         processor = self.ledger.processor
         owner = processor.lookup_identity(IdentityKey.venue_order(self.venue, total.venue_order_id))
@@ -179,7 +179,7 @@ class TradierFeed:
         if price is None or price <= 0:
             return None
         return message(
-            "fill",
+            FillMessage,
             venue=self.venue,
             venue_order_id=total.venue_order_id,
             account=self.account,  # what the poll states of the order (Order.check_stated)
@@ -225,7 +225,7 @@ class SnapshotFeed:
                     continue
             if not difference.corrections:
                 notes.append(f"{difference.kind}: {difference.detail}")
-            out += difference.corrections
+            out += [parse_message(correction) for correction in difference.corrections]
         self._missing[stream] = absent_now
         if not found:
             notes.append(f"snapshot at {snapshot.as_of.isoformat()}: the ledger agrees")

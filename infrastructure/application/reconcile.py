@@ -39,9 +39,9 @@ from orderledger.domain.values import (
 )
 from orderledger.infrastructure.adapters.snapshots import RECONCILE_OPEN_STATUSES
 from orderledger.infrastructure.application.queries import first_position, list_orders, list_positions
-from orderledger.infrastructure.ingest.exact_json import decode_json
-from orderledger.infrastructure.ingest.messages import parse_message
 from orderledger.infrastructure.ingest.processing import Inbound, Result
+from orderledger.infrastructure.messages.exact_json import decode_json
+from orderledger.infrastructure.messages.models import parse_message
 
 SOURCE = "reconciliation"
 CLOSED_STATUSES = tuple(s.value for s in Status if s.is_terminal)

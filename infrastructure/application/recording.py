@@ -21,16 +21,12 @@ from orderledger.domain.errors import InvalidInputError, LedgerError
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.errors import MessageError
-from orderledger.infrastructure.ingest.exact_json import decode_json
 from orderledger.infrastructure.ingest.formats import ADAPTER_FORMATS, FORMATS, check_options
 from orderledger.infrastructure.ingest.inbound import inbound
-from orderledger.infrastructure.ingest.messages import (
-    RequestMessage,
-    message_from_line,
-    parse_message,
-)
 from orderledger.infrastructure.ingest.processing import Inbound, Result, fewer_collections
 from orderledger.infrastructure.ingest.settlement import context_lines, parked_line, settlement_terms
+from orderledger.infrastructure.messages.exact_json import decode_json
+from orderledger.infrastructure.messages.models import RequestMessage, message_from_line
 
 if TYPE_CHECKING:
     from orderledger.infrastructure.application.ledger import OrderLedger
@@ -165,9 +161,7 @@ def load_ccxt_markets(
         raw = orjson.dumps(market, default=str, option=orjson.OPT_SORT_KEYS)
         item = Inbound(raw=raw, origin=origin, line_no=number, format="ccxt-markets")
         try:
-            item.messages = [
-                parse_message(market_message(market, venue=venue, ts=moment, instrument_of=instrument_of))
-            ]
+            item.messages = [market_message(market, venue=venue, ts=moment, instrument_of=instrument_of)]
         except (MessageError, ValueError) as error:
             item.error = _reason(error)
         items.append(item)
@@ -314,8 +308,6 @@ def _read_adapter_line(
     except Exception as error:  # an adapter bug must cost one line, not the rest of the input
         return Inbound(raw=raw, origin=origin, line_no=number, format=fmt, error=_internal(error))
     item = inbound(raw, messages, origin=origin, format=fmt, notes=notes)
-    if item.error is not None:
-        item.error = _reason(ValueError(item.error))
     item.line_no = number
     return item
 

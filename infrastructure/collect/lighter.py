@@ -56,7 +56,7 @@ from orderledger.infrastructure.collect.source import (
     UnknownSymbol,
     Unreachable,
 )
-from orderledger.infrastructure.ingest.exact_json import decode_json
+from orderledger.infrastructure.messages.exact_json import decode_json
 
 CHANNELS = ("account_all_orders", "account_all_trades")
 """The account channels subscribed, each ``<name>/<account index>`` with the auth token."""

@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from orderledger.domain.values import format_decimal
 from orderledger.infrastructure.adapters.tradier import (
     booked_orders,
     cumulative_fills,
@@ -40,7 +41,8 @@ from orderledger.infrastructure.collect.source import (
     Unreachable,
 )
 from orderledger.infrastructure.errors import ConfigurationError
-from orderledger.infrastructure.ingest.exact_json import decode_json
+from orderledger.infrastructure.messages.exact_json import decode_json
+from orderledger.infrastructure.messages.models import RequestMessage
 
 POLL = 2.0
 DAYS = 7
@@ -173,9 +175,9 @@ def snapshot_rows(reply: Any, *, venue: str, account: str) -> list[dict[str, Any
     rows = []
     for order in orders_of(reply):
         requests = {
-            m["venue_order_id"]: m
+            m.venue_order_id: m
             for m in order_messages(order, venue=venue, account=account)
-            if m["type"] == "request"
+            if isinstance(m, RequestMessage)
         }
         filled = {c.venue_order_id: c for c in cumulative_fills(order)}
         for booked, _ in booked_orders(order):
@@ -188,11 +190,11 @@ def snapshot_rows(reply: Any, *, venue: str, account: str) -> list[dict[str, Any
             rows.append(
                 {
                     "venue_order_id": oid,
-                    "instrument": request["instrument"],
-                    "side": request["side"],
-                    "order_type": request["order_type"],
-                    "quantity": request["quantity"],
-                    "price": request.get("price"),
+                    "instrument": request.instrument,
+                    "side": request.side.value,
+                    "order_type": request.order_type.value,
+                    "quantity": format_decimal(request.quantity),
+                    "price": None if request.price is None else format_decimal(request.price),
                     "filled_quantity": "0" if done is None else str(done.exec_quantity),
                     "average_price": average,
                     "status": status,

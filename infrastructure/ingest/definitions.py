@@ -19,7 +19,7 @@ from orderledger.domain.events import InstrumentDefined, OrderEvent
 from orderledger.domain.instrument import define, instrument_id_for
 from orderledger.domain.order import Stamp
 from orderledger.domain.outcomes import Outcome
-from orderledger.infrastructure.ingest.messages import InstrumentMessage
+from orderledger.infrastructure.messages.models import InstrumentMessage
 
 if TYPE_CHECKING:
     from orderledger.infrastructure.ingest.processing import _Batch

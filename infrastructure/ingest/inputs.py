@@ -3,7 +3,7 @@
 ``read_lines`` splits a byte stream into lines itself instead of trusting the file object's
 ``readline``, for two reasons:
 
-- **Bounded memory.** A line longer than :data:`infrastructure.ingest.exact_json.MAX_LINE_BYTES` is not
+- **Bounded memory.** A line longer than :data:`infrastructure.messages.exact_json.MAX_LINE_BYTES` is not
   held whole: its first ``MAX_LINE_BYTES + 1`` bytes are passed on (they are journaled, and the
   line is rejected as too long) and the rest is skipped up to the next newline.
 - **Durability for live feeds.** Group commits take up to ``batch_size`` lines. From a pipe or a
@@ -20,7 +20,7 @@ import stat
 from collections.abc import Iterator
 from typing import BinaryIO, Final
 
-from orderledger.infrastructure.ingest.exact_json import MAX_LINE_BYTES
+from orderledger.infrastructure.messages.exact_json import MAX_LINE_BYTES
 
 PAUSE: Final = None
 """Yielded by ``read_lines`` when a live input has nothing more to read right now."""

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from orderledger.domain.events import OrderSpec
 from orderledger.domain.identity import IdentityKey
-from orderledger.domain.order import Decision, Order, Stamp
-from orderledger.infrastructure.ingest.messages import (
+from orderledger.domain.order import SPEC_FIELDS, Decision, Order, Stamp, spec_values
+from orderledger.infrastructure.messages.models import (
     AcceptedMessage,
     AmendedMessage,
     AmendRejectedMessage,
@@ -25,7 +26,15 @@ from orderledger.infrastructure.ingest.messages import (
     FillMessage,
     Message,
     RejectedMessage,
+    RequestMessage,
 )
+from orderledger.infrastructure.storage.codecs import construct
+
+
+def request_spec(message: RequestMessage) -> OrderSpec:
+    """The order a request describes (the same fields, less the message header), built without
+    validating again what the message's validation checked."""
+    return construct(OrderSpec, dict(zip(SPEC_FIELDS, spec_values(message), strict=True)))
 
 
 class IdentityCheck(Protocol):

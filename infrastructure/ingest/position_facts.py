@@ -19,7 +19,7 @@ from orderledger.domain.cash_flows import cash_flow_id_for, mark_id_for, record_
 from orderledger.domain.events import CashFlowRecorded, MarkRecorded, OrderEvent
 from orderledger.domain.order import Stamp
 from orderledger.domain.outcomes import Outcome
-from orderledger.infrastructure.ingest.messages import CashFlowMessage, MarkMessage
+from orderledger.infrastructure.messages.models import CashFlowMessage, MarkMessage
 
 if TYPE_CHECKING:
     from orderledger.infrastructure.ingest.processing import _Batch

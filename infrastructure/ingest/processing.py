@@ -27,7 +27,9 @@ from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
 from orderledger.domain.values import escape_unsafe, format_timestamp
 from orderledger.infrastructure.errors import ConcurrencyError, StaleBatchError
 from orderledger.infrastructure.ingest.definitions import book_instrument
-from orderledger.infrastructure.ingest.messages import (
+from orderledger.infrastructure.ingest.order_facts import NAMES_VENUE_ORDER, ORDER_FACTS, request_spec
+from orderledger.infrastructure.ingest.position_facts import book_cash_flow, book_mark
+from orderledger.infrastructure.messages.models import (
     CashFlowMessage,
     InstrumentMessage,
     MarkMessage,
@@ -36,8 +38,6 @@ from orderledger.infrastructure.ingest.messages import (
     message_from_line,
     message_to_json,
 )
-from orderledger.infrastructure.ingest.order_facts import NAMES_VENUE_ORDER, ORDER_FACTS
-from orderledger.infrastructure.ingest.position_facts import book_cash_flow, book_mark
 from orderledger.infrastructure.storage.db import is_integrity_error, select_by_keys
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.store import Commit, JournalEntry, LedgerRecorder
@@ -533,7 +533,7 @@ class _Batch:
     # ------------------------------------------------------------------ requests
 
     def _request(self, message: RequestMessage, entry: JournalEntry, part: int = 0) -> Handled:
-        spec = message.spec()
+        spec = request_spec(message)
         existing = self._order(spec.client_order_id)
         if existing is None and (spec.aliases or spec.external):
             existing, spec = self._named_by_identity(spec)

@@ -1,8 +1,8 @@
 """Fixtures for the adapter tests: a real in-memory ledger fed with adapter output.
 
 Every message an adapter produces in these tests passes through ``feed`` or ``valid``, both of
-which validate it with ``parse_message`` first, so a test cannot pass on a message the ledger
-would refuse to read.
+which read it back with ``parse_message`` first (``tests.support.adapters.check_valid``), so a
+test cannot pass on a message the ledger would refuse to read.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
-from tests.support.adapters import FIXTURES, Messages, check_valid
+from tests.support.adapters import FIXTURES, Feed, Stated, Valid, check_valid
 
 
 @pytest.fixture
-def valid() -> Callable[[Iterable[dict[str, Any]]], Messages]:
+def valid() -> Valid:
     """``valid(messages)``: assert each message parses, return them."""
     return check_valid
 
@@ -54,10 +54,10 @@ def stored_ledger(stored_url: str) -> Iterator[OrderLedger]:
 
 
 @pytest.fixture
-def feed(ledger: OrderLedger) -> Callable[[Iterable[dict[str, Any]]], IngestReport]:
+def feed(ledger: OrderLedger) -> Feed:
     """``feed(messages)``: validate, then ingest as JSON lines (one line per message)."""
 
-    def ingest(messages: Iterable[dict[str, Any]]) -> IngestReport:
+    def ingest(messages: Iterable[Stated]) -> IngestReport:
         lines = [json.dumps(m) for m in check_valid(messages)]
         return ledger.ingest_lines(lines, origin="adapter-test")
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
@@ -15,9 +13,8 @@ from orderledger.infrastructure.adapters.aliases import (
     numeric_client_index,
     qualified_alias,
 )
-from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
-
-Feed = Callable[[list[dict[str, Any]]], IngestReport]
+from orderledger.infrastructure.application.ledger import OrderLedger
+from tests.support.adapters import Feed
 
 
 def test_the_index_is_stable_and_fits_48_bits() -> None:

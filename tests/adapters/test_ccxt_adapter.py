@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from orderledger.domain.errors import InvalidInputError, OrderNotFoundError
 from orderledger.domain.events import AnomalyRecorded
 from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.ccxt import (
@@ -27,13 +28,12 @@ from orderledger.infrastructure.adapters.ccxt import (
     reconciliation_snapshot,
     trade_messages,
 )
-from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_orders, list_trades
 from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
 from orderledger.infrastructure.ingest.inbound import inbound
-
-Feed = Callable[[list[dict[str, Any]]], IngestReport]
-Valid = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+from orderledger.infrastructure.messages.models import Message
+from tests.support.adapters import Feed, Valid
 
 VENUE = "binance"
 ACCOUNT = "acc1"
@@ -105,7 +105,7 @@ def trade(**overrides: Any) -> dict[str, Any]:
     return base
 
 
-def messages(payload: Any, **options: Any) -> list[dict[str, Any]]:
+def messages(payload: Any, **options: Any) -> list[Message]:
     return payload_messages(payload, venue=VENUE, account=ACCOUNT, **options)
 
 
@@ -420,15 +420,19 @@ def test_instrument_names_can_be_mapped(valid: Valid) -> None:
     assert out[0]["instrument"] == "BTC-USDT"
 
 
-def test_times_fall_back_to_datetime_then_update_time() -> None:
+def test_times_fall_back_to_datetime_then_update_time(valid: Valid) -> None:
     assert (
-        order_messages(
-            order(timestamp=None, datetime="2026-11-20T10:00:01.5Z"), venue=VENUE, account=ACCOUNT
+        valid(
+            order_messages(
+                order(timestamp=None, datetime="2026-11-20T10:00:01.5Z"), venue=VENUE, account=ACCOUNT
+            )
         )[0]["ts"]
         == "2026-11-20T10:00:01.500000Z"
     )
     watched = order(timestamp=None, datetime=None, lastUpdateTimestamp=T0 + 7)
-    assert order_messages(watched, venue=VENUE, account=ACCOUNT)[0]["ts"] == "2026-11-20T10:00:00.007000Z"
+    assert (
+        valid(order_messages(watched, venue=VENUE, account=ACCOUNT))[0]["ts"] == "2026-11-20T10:00:00.007000Z"
+    )
     with pytest.raises(AdapterError, match="no timestamp"):
         order_messages(
             order(timestamp=None, datetime=None, lastUpdateTimestamp=None), venue=VENUE, account=ACCOUNT
@@ -575,14 +579,17 @@ def test_one_raw_payload_can_be_ingested_as_one_input(ledger: OrderLedger) -> No
     report = ledger.ingest_inbound([item])
     assert report.counts["applied"] == 1
     assert ledger.order("c-1").filled_quantity == Decimal("0.4")
-    broken = inbound(
-        raw,
-        [{"type": "fill", "venue": VENUE, "ts": "2026-11-20T10:00:00Z"}],
-        origin="ws:orders",
-        format="ccxt",
-    )
-    assert broken.error is not None and "client_order_id" in broken.error
-    assert ledger.ingest_inbound([broken]).counts["rejected"] == 1
+    # A message the ledger would refuse is refused as the adapter builds it, in the ledger's words,
+    # and the whole payload with it (its raw line still journaled).
+    broken = [order(id="4293160", clientOrderId="c-9"), trade(id="9" * 200, order="4293160")]
+    with pytest.raises(InvalidInputError, match="trade_id is longer than 128 characters"):
+        messages(broken)
+    refused = ledger.ingest_lines([json.dumps(broken)], fmt="ccxt", venue=VENUE, account=ACCOUNT)
+    assert refused.counts["rejected"] == 1 and refused.events == 0
+    assert "trade_id is longer than 128 characters" in str(refused.rejected[0].reason)
+    assert refused.rejected[0].message_id is not None  # journaled
+    with pytest.raises(OrderNotFoundError):
+        ledger.order("c-9")
 
 
 def test_order_rows_for_reconciliation_and_the_differ() -> None:

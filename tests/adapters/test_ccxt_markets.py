@@ -18,10 +18,11 @@ from typing import Any
 from orderledger.infrastructure.adapters.ccxt_markets import markets_messages
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions
-from tests.support.adapters import FIXTURES
+from orderledger.infrastructure.messages.models import InstrumentMessage
+from tests.support.adapters import FIXTURES, check_valid
 from tests.support.cli import assert_one_line_failure, cli_json, run_cli
 
-TS = "2026-11-20T00:00:00Z"
+TS = "2026-11-20T00:00:00.000000Z"  # the ledger's own spelling, as a message states it
 
 
 def okx_markets(ccxt: Any) -> dict[str, Any]:
@@ -47,8 +48,8 @@ def dump(markets: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def by_instrument(messages: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {m["instrument"]: m for m in messages}
+def by_instrument(messages: list[InstrumentMessage]) -> dict[str, dict[str, Any]]:
+    return {m["instrument"]: m for m in check_valid(messages)}
 
 
 def test_okx_markets_become_swap_option_and_spot_definitions(ccxt_lib: Any) -> None:
@@ -84,7 +85,7 @@ def test_okx_markets_become_swap_option_and_spot_definitions(ccxt_lib: Any) -> N
 
 
 def test_bybit_inverse_perpetual_is_settled_in_btc(ccxt_lib: Any) -> None:
-    [message] = markets_messages(bybit_inverse_markets(ccxt_lib), venue="bybit", ts=TS)
+    [message] = check_valid(markets_messages(bybit_inverse_markets(ccxt_lib), venue="bybit", ts=TS))
     assert (message["instrument"], message["contract_size"], message["settlement"]) == (
         "BTC/USD:BTC",
         "1",

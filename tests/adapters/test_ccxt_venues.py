@@ -26,6 +26,7 @@ from orderledger.infrastructure.adapters.ccxt import payload_messages
 from orderledger.infrastructure.adapters.common import time_from_millis
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.queries import list_orders, list_positions
+from tests.support.adapters import check_valid
 from tests.support.books import realized, trades_of
 from tests.support.ccxt_flows import (
     BYBIT_LINEAR,
@@ -130,8 +131,8 @@ def test_okx_swap_fee_is_the_same_cost_from_rest_and_from_the_orders_channel(
     rest_trade = rest.parse_trade(okx_fill(raw("okx", "order_swap")))
     assert rest_trade["fee"]["cost"] == 0.00026284  # ccxt's REST parser negates it
     # Then both copies give one fill with fee +0.00026284 USDT (a cost), and fillPnl kept.
-    (from_ws,) = payload_messages(ws_trade, venue="okx", account=ACCOUNT)
-    (from_rest,) = payload_messages(rest_trade, venue="okx", account=ACCOUNT)
+    (from_ws,) = check_valid(payload_messages(ws_trade, venue="okx", account=ACCOUNT))
+    (from_rest,) = check_valid(payload_messages(rest_trade, venue="okx", account=ACCOUNT))
     assert from_ws == from_rest
     assert (from_ws["fee"], from_ws["fee_currency"], from_ws["venue_realized_pnl"]) == (
         "0.00026284",

@@ -7,7 +7,6 @@ ExecID 17 / ExecRefID 19 name trades.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -26,11 +25,10 @@ from orderledger.infrastructure.adapters.fix import (
     parse_fix,
     transact_time,
 )
-from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_trades
-
-Feed = Callable[[list[dict[str, Any]]], IngestReport]
-Valid = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+from orderledger.infrastructure.messages.models import Message
+from tests.support.adapters import Feed, Valid
 
 VENUE = "venueX"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -67,7 +65,7 @@ def report(**tags: Any) -> dict[int, str]:
     return fields
 
 
-def translate(fields: dict[int, str], **options: Any) -> list[dict[str, Any]]:
+def translate(fields: dict[int, str], **options: Any) -> list[Message]:
     return execution_report_messages(fields, venue=VENUE, **options)
 
 
@@ -605,14 +603,16 @@ def test_drop_copy_requests_are_the_callers_intent(valid: Valid) -> None:
     assert (amend["type"], amend["quantity"], amend["price"]) == ("amend_requested", "4", "91")
 
 
-def test_what_is_not_booked_is_noted() -> None:
+def test_what_is_not_booked_is_noted(valid: Valid) -> None:
     notes: list[str] = []
     heartbeat = "8=FIX.4.4|35=0|34=7|"
     assert fix_messages(heartbeat * 3, venue=VENUE, notes=notes) == []
     assert notes == ["MsgType 0 (Heartbeat) carries no order fact (×3)"]
     notes.clear()
-    fill = fix_messages(
-        report(t150="F", t17="X-2", t32="3", t31="100", t12="0.1", t13="2"), venue=VENUE, notes=notes
+    fill = valid(
+        fix_messages(
+            report(t150="F", t17="X-2", t32="3", t31="100", t12="0.1", t13="2"), venue=VENUE, notes=notes
+        )
     )
     assert "fee" not in fill[0]
     assert notes == ["trade X-2: Commission (12) 0.1 on a percentage basis not booked (venue-specific)"]

@@ -484,10 +484,11 @@ def test_a_quantity_and_price_scale_for_venues_that_send_integers(book: OrderLed
         "20261120-10:00:02.000",
         f"35=8|11=S-1|37=V-1|17=T-3|150=F|39=1|{terms}|5001=3|32=2500|31=6400000|60=20261120-10:00:02",
     )
-    messages = [
-        check_valid(fix_messages(line, venue=VENUE, quantity_scale=4, price_scale=2, quantity_scale_tag=5001))
+    built = [
+        fix_messages(line, venue=VENUE, quantity_scale=4, price_scale=2, quantity_scale_tag=5001)
         for line in (new, fill, tagged)
     ]
+    messages = [check_valid(msgs) for msgs in built]
     # then the order is 1000000 / 10^4 = 100 at 6400000 / 10^2 = 64,000; the fills 15 at 64,000.12
     # and (scale 3 from the tag) 2500 / 10^3 = 2.5 at 64,000.
     assert {k: messages[0][0][k] for k in ("quantity", "price")} == {"quantity": "100", "price": "64000"}
@@ -498,7 +499,7 @@ def test_a_quantity_and_price_scale_for_venues_that_send_integers(book: OrderLed
     # and through the ledger (the Python API: the options are the adapter's).
     items = [
         inbound(line.encode(), msgs, origin="scaled", format="fix")
-        for line, msgs in zip((new, fill, tagged), messages, strict=True)
+        for line, msgs in zip((new, fill, tagged), built, strict=True)
     ]
     book.ingest_inbound(items)
     assert book.order("S-1").filled_quantity == Decimal("17.5")  # 15 + 2.5

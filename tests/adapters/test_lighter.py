@@ -22,6 +22,8 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades
 from orderledger.infrastructure.audit.search import list_messages
 from orderledger.infrastructure.errors import ConfigurationError
+from orderledger.infrastructure.messages.models import Message
+from tests.support.adapters import check_valid
 from tests.support.ccxt_flows import LIGHTER_ETH, Recorder, market, raw
 from tests.support.cli import ROOT, cli_json, parse_ingest, run_cli
 from tests.support.integration import lines, request
@@ -432,15 +434,15 @@ def test_the_native_and_the_ccxt_routes_book_a_trade_alike(
     via_ccxt = payload_messages(client.last(), venue="lighter", account=account, notes=[])
 
     # Then both give the same request (for the venue's orders), fill, fee and liquidity
-    def shown(messages: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    def shown(messages: list[Message]) -> list[tuple[Any, ...]]:
         return [
             (m["type"], m.get("venue_order_id"), m.get("quantity"), m.get("price"), m.get("fee"),
              m.get("fee_currency"), m.get("liquidity"), m.get("tags"))
-            for m in messages
+            for m in check_valid(messages)
         ]  # fmt: skip
 
     assert shown(native.messages(channel, [])) == shown(via_ccxt)
-    assert [m["type"] for m in via_ccxt] == (["request", "fill"] if changes else ["fill"])
+    assert [m["type"] for m in check_valid(via_ccxt)] == (["request", "fill"] if changes else ["fill"])
 
 
 def test_a_liquidations_trades_on_separate_lines_grow_its_order(

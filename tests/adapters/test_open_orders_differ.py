@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -20,10 +19,9 @@ from orderledger.infrastructure.adapters.snapshots import (
     parse_open_orders,
     snapshot_document,
 )
-from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
-
-Feed = Callable[[list[dict[str, Any]]], IngestReport]
+from tests.support.adapters import Feed
 
 
 def row(venue_order_id: str = "V1", **fields: Any) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.ccxt import payload_messages
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions, list_trades
-from orderledger.infrastructure.ingest.messages import parse_message
+from tests.support.adapters import check_valid
 
 VENUE = "binance"
 ACCOUNT = "acc1"
@@ -82,9 +82,7 @@ def ingest(ledger: OrderLedger, deliveries: list[Payload]) -> dict[str, int]:
     """Translate every payload and ingest each message as a line; returns outcome counts."""
     counts: dict[str, int] = {}
     for _name, payload in deliveries:
-        messages = payload_messages(payload, venue=VENUE, account=ACCOUNT)
-        for message in messages:
-            parse_message(json.loads(json.dumps(message)))
+        messages = check_valid(payload_messages(payload, venue=VENUE, account=ACCOUNT))
         report = ledger.ingest_lines([json.dumps(m) for m in messages], origin=_name)
         for outcome, n in report.counts.items():
             counts[outcome] = counts.get(outcome, 0) + n
@@ -142,8 +140,8 @@ def test_same_order_and_trade_translate_identically_on_both_paths(
     feeds: tuple[list[Payload], list[Payload]],
 ) -> None:
     poll, stream = feeds
-    polled = [m for _n, p in poll for m in payload_messages(p, venue=VENUE, account=ACCOUNT)]
-    streamed = [m for _n, p in stream for m in payload_messages(p, venue=VENUE, account=ACCOUNT)]
+    polled = [m for _n, p in poll for m in check_valid(payload_messages(p, venue=VENUE, account=ACCOUNT))]
+    streamed = [m for _n, p in stream for m in check_valid(payload_messages(p, venue=VENUE, account=ACCOUNT))]
     fills = {m["trade_id"]: m for m in polled if m["type"] == "fill"}
     for fill in (m for m in streamed if m["type"] == "fill"):
         # The stream's trade knows its client order ID (executionReport "c"), the poll's

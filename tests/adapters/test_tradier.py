@@ -23,6 +23,7 @@ from orderledger.infrastructure.adapters.tradier import instrument_messages
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades, pnl_by
 from orderledger.infrastructure.errors import ConfigurationError
+from tests.support.adapters import check_valid
 from tests.support.cli import cli_json, parse_ingest, run_cli
 from tests.support.tradier_examples import AAPL, ACCOUNT, COMBO, SPY_CALL, VENUE, poll
 
@@ -59,7 +60,7 @@ def test_the_published_orders_reply_books_expired_and_canceled_orders(ledger: Or
     )
     assert leg.quantity == Decimal("100")
     # The option's contract is 100 shares (defined for the ledger once it books instruments).
-    (definition,) = instrument_messages(SPY_CALL, venue=VENUE)
+    (definition,) = check_valid(instrument_messages(SPY_CALL, venue=VENUE))
     assert (definition["contract_size"], definition["strike"], definition["expiry"]) == (
         "100",
         "274",

@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 from orderledger.domain.order import order_id_for  # noqa: E402
 from orderledger.domain.values import format_decimal, format_timestamp  # noqa: E402
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
-from orderledger.infrastructure.ingest.messages import message_from_line  # noqa: E402
+from orderledger.infrastructure.messages.models import message_from_line  # noqa: E402
 from orderledger.infrastructure.storage.chain import GENESIS, link  # noqa: E402
 from orderledger.infrastructure.storage.schema import schema  # noqa: E402
 from tests.benchmarks.run import PG_URL, drop_schema, lines_for, mutable_table, raw_psycopg, raw_sqlite  # noqa: E402

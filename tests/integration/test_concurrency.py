@@ -226,8 +226,8 @@ def test_inputs_with_a_refused_message_keep_their_other_messages(file_ledger_url
     (a fill of 2 on an order of 1), among good lines: in each, the request is applied and the
     fill alone refused (the input's row is `rejected`, its reason gives both fates); the good
     lines are applied, and the batch commits once."""
-    from orderledger.infrastructure.ingest.messages import parse_message
     from orderledger.infrastructure.ingest.processing import Inbound
+    from orderledger.infrastructure.messages.models import parse_message
 
     items = []
     for i in range(10):

@@ -20,6 +20,7 @@ from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.ccxt import payload_messages
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.ingest.processing import Inbound
+from orderledger.infrastructure.messages.models import AcceptedMessage, RequestMessage
 from tests.support.ccxt_flows import LIGHTER_ETH, market, raw
 from tests.support.cli import assert_one_line_failure, cli_json, parse_ingest, run_cli
 
@@ -114,10 +115,8 @@ def _park_as_an_earlier_release_did(ledger: OrderLedger, ccxt_lib: Any) -> tuple
     order |= {"client_order_index": 4242, "client_order_id": "4242"}
     parsed = json.loads(json.dumps(exchange.parse_order(order)))
     read_now = payload_messages(parsed, venue="lighter", account=ACCOUNT)
-    assert [m["type"] for m in read_now] == ["request", "accepted"]
-    from orderledger.infrastructure.ingest.messages import parse_message
-
-    item = Inbound(json.dumps(parsed).encode(), "old-collector", 1, "ccxt", [parse_message(read_now[1])])
+    assert [type(m) for m in read_now] == [RequestMessage, AcceptedMessage]
+    item = Inbound(json.dumps(parsed).encode(), "old-collector", 1, "ccxt", [read_now[1]])
     trade = raw("lighter", "trade") | {"ask_id": order["order_index"], "ask_client_id": 4242}
     trade |= {"ask_account_id": int(ACCOUNT), "bid_account_id": 20, "account_index": ACCOUNT}
     parsed_trade = json.loads(json.dumps(exchange.parse_trade(trade)))
@@ -240,14 +239,13 @@ def test_a_parked_lighter_line_is_booked_with_the_market_map_it_was_read_with(
         markets = ledger.ingest_lines([json.dumps(MARKETS)], fmt="lighter", venue="lighter", account=ACCOUNT)
         assert markets.counts["ignored"] == 1
         from orderledger.infrastructure.application.feeds import open_feed
-        from orderledger.infrastructure.ingest.messages import parse_message
 
         feed = open_feed(ledger, "lighter", "lighter", ACCOUNT)
         feed.messages(json.dumps(MARKETS).encode(), [])
         line = json.dumps({"orders": [order]})
         read_now = feed.messages(line.encode(), [])
-        assert [m["type"] for m in read_now] == ["request", "accepted"]
-        item = Inbound(line.encode(), "old-collector", 1, "lighter", [parse_message(read_now[1])])
+        assert [type(m) for m in read_now] == [RequestMessage, AcceptedMessage]
+        item = Inbound(line.encode(), "old-collector", 1, "lighter", [read_now[1]])
         assert ledger.ingest_inbound([item]).counts["parked"] == 1
         traded = ledger.ingest_lines(
             [json.dumps(MARKETS), json.dumps({"trades": [trade]})],

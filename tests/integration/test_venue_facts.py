@@ -28,6 +28,7 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions, list_trades
 from orderledger.infrastructure.audit.verify import verify
 from orderledger.infrastructure.ingest.inbound import inbound
+from orderledger.infrastructure.messages.models import parse_message
 from tests.support.integration import fact, fill, journal, lines, request, store_state
 
 D = Decimal
@@ -36,7 +37,7 @@ D = Decimal
 def one_input(*messages: dict[str, Any], fmt: str = "ccxt") -> Any:
     """One raw venue input that an adapter read several messages from (a list of trades, say)."""
     raw = json.dumps(list(messages)).encode()
-    return inbound(raw, list(messages), origin="venue", format=fmt)
+    return inbound(raw, [parse_message(m) for m in messages], origin="venue", format=fmt)
 
 
 def trades(ledger: OrderLedger) -> list[tuple[str, str, str, str, str | None, str | None]]:

@@ -63,8 +63,8 @@ from hypothesis import strategies as st
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.audit.verify import verify
-from orderledger.infrastructure.ingest.messages import FIELDS, message_from_line
 from orderledger.infrastructure.ingest.processing import Result
+from orderledger.infrastructure.messages.models import FIELDS, message_from_line
 from tests.support.cli import parse_ingest, run_cli
 from tests.support.integration import VIEW_SPECS, Clock, event_signatures, view_rows
 

@@ -23,8 +23,11 @@ from orderledger.domain.order import SPEC_FIELDS
 from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.errors import MessageError
-from orderledger.infrastructure.ingest import message_docs, messages
-from orderledger.infrastructure.ingest.messages import (
+from orderledger.infrastructure.ingest.order_facts import ORDER_FACTS, request_spec
+from orderledger.infrastructure.ingest.processing import _HANDLERS
+from orderledger.infrastructure.messages import docs as message_docs
+from orderledger.infrastructure.messages import models as messages
+from orderledger.infrastructure.messages.models import (
     FIELDS,
     KINDS,
     TYPES,
@@ -35,8 +38,6 @@ from orderledger.infrastructure.ingest.messages import (
     message_to_json,
     parse_message,
 )
-from orderledger.infrastructure.ingest.order_facts import ORDER_FACTS
-from orderledger.infrastructure.ingest.processing import _HANDLERS
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "messages.md"
@@ -221,7 +222,7 @@ def test_an_external_request_is_keyed_by_its_venue_order_id() -> None:
     # Then its key is derived from venue and venue order ID, and the spec carries every field
     assert isinstance(message, RequestMessage)
     assert message.client_order_id == "ext-okx-881"
-    spec = message.spec()
+    spec = request_spec(message)
     assert {name: getattr(spec, name) for name in OrderSpec.model_fields} == {
         name: getattr(message, name) for name in SPEC_FIELDS
     }

@@ -3,8 +3,8 @@
 Input is what CCXT's unified API returns: orders from ``fetch_order(s)``, ``fetch_open_orders``,
 ``fetch_closed_orders``, ``create_order`` and ``watch_orders``; trades from ``fetch_my_trades``
 and ``watch_my_trades`` (https://docs.ccxt.com/#/README?id=order-structure and
-``?id=trade-structure``). Output is a list of ledger-format message dicts, each valid for
-``infrastructure.messages.parse_message``. Nothing here does I/O or needs ccxt installed.
+``?id=trade-structure``). Output is a list of the ledger's message models, each validated as it
+is built (``adapters.common.message``). Nothing here does I/O or needs ccxt installed.
 Venue-specific readings of ``info`` (where a venue keeps its client order ID, its fee, its
 realized P&L, its liquidation marker) are in one table, :data:`VENUE_RULES`, chosen by the
 ledger's venue name (docs/venues.md lists them).
@@ -103,7 +103,8 @@ from orderledger.infrastructure.adapters.ccxt.rules import (
     rules_for,
 )
 from orderledger.infrastructure.adapters.ccxt.trades import trade_messages, trades_messages
-from orderledger.infrastructure.adapters.common import AdapterError, Message, in_applying_order
+from orderledger.infrastructure.adapters.common import AdapterError, in_applying_order
+from orderledger.infrastructure.messages.models import Message
 
 
 def is_order(structure: Mapping[str, Any]) -> bool:

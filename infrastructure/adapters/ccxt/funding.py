@@ -17,11 +17,11 @@ from orderledger.infrastructure.adapters.ccxt.rules import (
 )
 from orderledger.infrastructure.adapters.common import (
     AdapterError,
-    Message,
     decimal_text,
     message,
     text_or_none,
 )
+from orderledger.infrastructure.messages.models import CashFlowMessage, Message
 
 
 def funding_messages(
@@ -59,7 +59,7 @@ def funding_messages(
         amount = decimal_text(-Decimal(amount), "amount")
     return [
         message(
-            "cash_flow",
+            CashFlowMessage,
             kind="funding",
             account=account,
             venue=venue,

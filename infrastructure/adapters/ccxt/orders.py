@@ -26,11 +26,17 @@ from orderledger.infrastructure.adapters.ccxt.trades import (
 from orderledger.infrastructure.adapters.common import (
     SIDES,
     AdapterError,
-    Message,
     decimal_text,
     message,
     positive_text,
     text_or_none,
+)
+from orderledger.infrastructure.messages.models import (
+    AcceptedMessage,
+    CanceledMessage,
+    Message,
+    RejectedMessage,
+    RequestMessage,
 )
 
 
@@ -69,20 +75,23 @@ def order_messages(
         # the ledger books it as the order that index names, or else as an external order.
         forced = forced_kind(order, rules, account)
         aliases = identity.key(venue, venue_order_id)["aliases"]
+        tags = {forced: "true"} if forced else None
         request = request_message(
-            order, None, venue, account, created, instrument_of, source, venue_order_id, aliases
+            order, None, venue, account, created, instrument_of, source, venue_order_id, aliases, tags
         )
         if request is not None:
-            out.append(request | ({"tags": {forced: "true"}} if forced else {}))
+            out.append(request)
     key = identity.key(venue, venue_order_id) | stated_of(order, account, instrument_of)
     if status == "rejected":
         if identity.known:
             # No venue_order_id: a message carrying one acknowledges the order implicitly first.
             key["venue_order_id"] = None
-            out.append(message("rejected", **key, ts=created, source=source, reason="rejected by the venue"))
+            out.append(
+                message(RejectedMessage, **key, ts=created, source=source, reason="rejected by the venue")
+            )
         return out
     if venue_order_id is not None:
-        out.append(message("accepted", **key, ts=created, source=source))
+        out.append(message(AcceptedMessage, **key, ts=created, source=source))
     last_trade = time_field(order, "lastTradeTimestamp") or created
     for trade in list_field(order, "trades"):
         if not isinstance(trade, Mapping):
@@ -98,7 +107,7 @@ def order_messages(
     if status == "closed" and short_of_amount(order):
         # ccxt maps Bybit's PartiallyFilledCanceled (and the like) to closed: the order ended
         # with part of it never filled, which is a cancel, not a fill.
-        ending = "canceled"
+        ending = CanceledMessage
         reason = f"closed by the venue with {decimal_text(order.get('filled'), 'filled')} of "
         reason += f"{decimal_text(order.get('amount'), 'amount')} filled"
     if ending is not None:
@@ -124,7 +133,8 @@ def request_message(
     source: str,
     venue_order_id: str | None = None,
     aliases: dict[str, str] | None = None,
-) -> Message | None:
+    tags: dict[str, str] | None = None,
+) -> RequestMessage | None:
     """The order's request; an external one (keyed by venue order ID, naming the venue's client
     index among ``aliases`` where it has one) when ``client_id`` is None."""
     symbol = text_or_none(order.get("symbol"))
@@ -138,7 +148,7 @@ def request_message(
         return None
     tif = text_or_none(order.get("timeInForce"))
     return message(
-        "request",
+        RequestMessage,
         client_order_id=client_id,
         account=account,
         venue=venue,
@@ -150,6 +160,7 @@ def request_message(
         quantity=quantity,
         price=price,
         time_in_force=None if tif is None else tif.upper(),
+        tags=tags,
         external=True if client_id is None else None,
         ts=ts,
         source=source,

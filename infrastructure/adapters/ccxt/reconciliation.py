@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from orderledger.domain.values import format_decimal, format_timestamp
 from orderledger.infrastructure.adapters.ccxt.orders import (
     order_type_of,
 )
@@ -122,15 +123,15 @@ def fill_row(
     symbol = text_or_none(trade.get("symbol")) or text_or_none(order.get("symbol"))
     side = (text_or_none(trade.get("side")) or text_or_none(order.get("side")) or "").lower()
     row = {
-        "trade_id": fill["trade_id"],
-        "venue_order_id": fill.get("venue_order_id"),
-        "client_order_id": fill.get("client_order_id"),
+        "trade_id": fill.trade_id,
+        "venue_order_id": fill.venue_order_id,
+        "client_order_id": fill.client_order_id,
         "instrument": None if symbol is None else (instrument_of(symbol) if instrument_of else symbol),
         "side": side or None,
-        "quantity": fill["quantity"],
-        "price": fill["price"],
-        "fee": fill.get("fee"),
-        "fee_currency": fill.get("fee_currency"),
-        "ts": fill["ts"],
+        "quantity": format_decimal(fill.quantity),
+        "price": format_decimal(fill.price),
+        "fee": None if fill.fee is None else format_decimal(fill.fee),
+        "fee_currency": fill.fee_currency,
+        "ts": format_timestamp(fill.ts),
     }
     return {k: v for k, v in row.items() if v is not None}

@@ -9,6 +9,7 @@ from typing import Any
 
 from orderledger.domain.values import ENDED, Status
 from orderledger.infrastructure.adapters.common import (
+    ENDINGS,
     SIDES,
     AdapterError,
     decimal_text,
@@ -25,9 +26,11 @@ SNAPSHOT_STATUS = {
     "rejected": "rejected",
 }
 """CCXT status → the status of a closed-order row in a reconciliation snapshot."""
-TERMINAL = {venue: status for venue, status in SNAPSHOT_STATUS.items() if Status(status) in ENDED}
+TERMINAL = {
+    venue: ENDINGS[Status(status)] for venue, status in SNAPSHOT_STATUS.items() if Status(status) in ENDED
+}
 """CCXT statuses that end an order by a fact of its own, and the ledger message each becomes
-(named like the status it leads to; ``closed`` ends an order by its fills)."""
+(the one of the status it leads to; ``closed`` ends an order by its fills)."""
 INFO_ORIGINAL_CLIENT_ID_KEYS = ("origClientOrderId",)
 """Keys under which a venue's cancel response (``info``) names the order's own client order ID
 while ``clientOrderId`` holds the cancel request's (Binance's DELETE /api/v3/order does this)."""

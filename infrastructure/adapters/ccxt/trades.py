@@ -25,12 +25,12 @@ from orderledger.infrastructure.adapters.common import (
     LIQUIDITIES,
     SIDES,
     AdapterError,
-    Message,
     decimal_text,
     message,
     positive_text,
     text_or_none,
 )
+from orderledger.infrastructure.messages.models import FillMessage, Message, RequestMessage
 
 
 def trade_messages(
@@ -72,10 +72,10 @@ def trades_messages(
         stated = stated_of(trade, account, instrument_of)
         fill = fill_message(trade, venue, source, rules, None, identity, None, notes, stated)
         forced = forced_kind(trade, rules, account)
-        venue_order_id = fill.get("venue_order_id")
+        venue_order_id = fill.venue_order_id
         if forced and not identity.known and venue_order_id is not None:
             kind, first, total = forced_orders.get(venue_order_id, (forced, trade, Decimal(0)))
-            forced_orders[venue_order_id] = (kind, first, total + Decimal(fill["quantity"]))
+            forced_orders[venue_order_id] = (kind, first, total + fill.quantity)
         out.append(fill)
     for venue_order_id, (kind, first, total) in forced_orders.items():
         for name in rules.order_quantity_keys:
@@ -90,7 +90,7 @@ def trades_messages(
             raise AdapterError(f"{kind} trade {text_or_none(first.get('id'))!r} needs a symbol and a side")
         out.append(
             message(
-                "request",
+                RequestMessage,
                 account=account,
                 venue=venue,
                 venue_order_id=venue_order_id,
@@ -139,7 +139,7 @@ def fill_message(
     default_ts: str | None,
     notes: list[str] | None,
     stated: Mapping[str, str],
-) -> Message:
+) -> FillMessage:
     """One fill; an embedded trade's gaps are filled from its order (IDs, last trade time);
     ``stated``: what the trade states of its order (:func:`stated_of`)."""
     trade_id = text_or_none(trade.get("id"))
@@ -164,7 +164,7 @@ def fill_message(
     for name in rules.realized_pnl_keys:  # Binance USDⓈ-M: "rp" on the stream, "realizedPnl" on REST
         pnl = pnl or decimal_text(info_of(trade).get(name), f"info.{name}")
     return message(
-        "fill",
+        FillMessage,
         **identity.key(venue, venue_order_id),
         **stated,
         trade_id=trade_id,

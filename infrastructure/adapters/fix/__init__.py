@@ -164,7 +164,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from orderledger.infrastructure.adapters.common import Message
 from orderledger.infrastructure.adapters.fix.codes import (
     CLORDID_ALIAS,
     MSG_TYPES,
@@ -190,6 +189,7 @@ from orderledger.infrastructure.adapters.fix.orders import (
 )
 from orderledger.infrastructure.adapters.fix.reports import execution_report, execution_report_messages
 from orderledger.infrastructure.adapters.fix.scales import Context, shortened, summarised
+from orderledger.infrastructure.messages.models import Message
 
 _BY_TYPE: dict[str | None, Callable[[Report, Context], list[Message]]] = {
     None: execution_report,

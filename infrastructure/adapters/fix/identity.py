@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from orderledger.infrastructure.adapters.aliases import qualified_alias
-from orderledger.infrastructure.adapters.common import Message, message
+from orderledger.infrastructure.adapters.common import message
 from orderledger.infrastructure.adapters.fix.codes import CLORDID_ALIAS, SIDES, FixError, Report
 from orderledger.infrastructure.adapters.fix.framing import value_of
 from orderledger.infrastructure.adapters.fix.instruments import instrument_terms, symbol_of
 from orderledger.infrastructure.adapters.fix.scales import Context
+from orderledger.infrastructure.messages.models import AcceptedMessage, AmendedMessage, Message
 
 
 def clordid_alias(clordid: str) -> dict[str, str]:
@@ -70,7 +71,9 @@ def new_clordid(report: Report, ctx: Context, ts: str) -> list[Message]:
     clordid, orig, _ = chain(report)
     if clordid is None or orig is None:
         return []
-    return [message("accepted", venue=ctx.venue, aliases=aliases_of(orig, clordid), ts=ts, source=ctx.source)]
+    return [
+        message(AcceptedMessage, venue=ctx.venue, aliases=aliases_of(orig, clordid), ts=ts, source=ctx.source)
+    ]
 
 
 def answers_chain_with_order_id(report: Report) -> bool:
@@ -81,7 +84,7 @@ def answers_chain_with_order_id(report: Report) -> bool:
 def reidentified(report: Report, ctx: Context, ts: str) -> Message:
     """The ``amended`` that records the OrderID a chain step reports (package docstring, 4)."""
     return message(
-        "amended",
+        AmendedMessage,
         **order_key(report, ctx),
         quantity=ctx.quantity(report, 38, "OrderQty(38)"),
         price=ctx.price(report, 44, "Price(44)"),

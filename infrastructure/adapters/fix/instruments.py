@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orderledger.infrastructure.adapters.common import Message, message, positive_text
+from orderledger.infrastructure.adapters.common import message, positive_text
 from orderledger.infrastructure.adapters.fix.codes import (
     DEFINING_TAGS,
     SECURITY_ID_SOURCES,
@@ -11,6 +11,7 @@ from orderledger.infrastructure.adapters.fix.codes import (
 )
 from orderledger.infrastructure.adapters.fix.framing import value_of
 from orderledger.infrastructure.adapters.fix.scales import Context
+from orderledger.infrastructure.messages.models import InstrumentMessage
 
 
 def symbol_of(report: Report, ctx: Context) -> str | None:
@@ -38,16 +39,19 @@ def instrument_terms(
     return name, kind, maturity, right, strike
 
 
-def instrument_definition(report: Report, symbol: str, ctx: Context, ts: str) -> tuple[str, Message | None]:
+def instrument_definition(
+    report: Report, symbol: str, ctx: Context, ts: str
+) -> tuple[str, InstrumentMessage | None]:
     """The instrument's name, and its definition when the message carries one (package docstring)."""
     name, kind, maturity, right, strike = instrument_terms(report, symbol, ctx)
     if not any(value_of(report, tag) is not None for tag in DEFINING_TAGS):
         return name, None
     source_code = value_of(report, 22)
     definition = message(
-        "instrument",
+        InstrumentMessage,
         venue=ctx.venue,
         instrument=name,
+        kind=kind,
         contract_size=positive_text(value_of(report, 231), "ContractMultiplier(231)"),
         underlying=(value_of(report, 311) or symbol) if kind in ("option", "future") else None,
         expiry=maturity if kind in ("option", "future") else None,
@@ -59,6 +63,4 @@ def instrument_definition(report: Report, symbol: str, ctx: Context, ts: str) ->
         ts=ts,
         source=ctx.source,
     )
-    if kind is not None:  # not a keyword of message(), whose first parameter is named kind
-        definition["kind"] = kind
     return name, definition

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orderledger.infrastructure.adapters.common import Message, message
+from orderledger.infrastructure.adapters.common import message
 from orderledger.infrastructure.adapters.fix.codes import (
     CXL_REJ_REASONS,
     ORDER_TYPES,
@@ -16,6 +16,14 @@ from orderledger.infrastructure.adapters.fix.framing import parse_fix, report_ti
 from orderledger.infrastructure.adapters.fix.identity import clordid_alias, order_key
 from orderledger.infrastructure.adapters.fix.instruments import instrument_definition, symbol_of
 from orderledger.infrastructure.adapters.fix.scales import Context
+from orderledger.infrastructure.messages.models import (
+    AmendRejectedMessage,
+    AmendRequestedMessage,
+    CancelRejectedMessage,
+    CancelRequestedMessage,
+    Message,
+    RequestMessage,
+)
 
 
 def _order_type(report: Report, price: str | None) -> tuple[str | None, dict[str, str]]:
@@ -60,7 +68,7 @@ def request_messages(report: Report, clordid: str, ctx: Context, ts: str, *, req
         return []
     name, definition = instrument_definition(report, symbol, ctx, ts)
     request = message(
-        "request",
+        RequestMessage,
         client_order_id=clordid,
         account=account,
         venue=ctx.venue,
@@ -88,7 +96,9 @@ def new_order_single(report: Report, ctx: Context) -> list[Message]:
 
 def cancel_request(report: Report, ctx: Context) -> list[Message]:
     """OrderCancelRequest (35=F): the caller asked to cancel the order 41 (or 37) names."""
-    return [message("cancel_requested", **order_key(report, ctx), ts=report_time(report), source=ctx.source)]
+    return [
+        message(CancelRequestedMessage, **order_key(report, ctx), ts=report_time(report), source=ctx.source)
+    ]
 
 
 def replace_request(report: Report, ctx: Context) -> list[Message]:
@@ -99,7 +109,7 @@ def replace_request(report: Report, ctx: Context) -> list[Message]:
         raise FixError("an OrderCancelReplaceRequest (35=G) needs OrderQty (38) or Price (44)")
     return [
         message(
-            "amend_requested",
+            AmendRequestedMessage,
             **order_key(report, ctx),
             quantity=quantity,
             price=price,
@@ -123,7 +133,11 @@ def cancel_reject(report: Report, ctx: Context) -> list[Message]:
     if msg_type is not None and msg_type != "9":
         raise FixError(f"not an OrderCancelReject (35=9): 35={msg_type}")
     response_to = value_of(report, 434)
-    kind = {"1": "cancel_rejected", "2": "amend_rejected"}.get(response_to or "")
+    kinds: dict[str, type[CancelRejectedMessage | AmendRejectedMessage]] = {
+        "1": CancelRejectedMessage,
+        "2": AmendRejectedMessage,
+    }
+    kind = kinds.get(response_to or "")
     if kind is None:
         raise FixError(f"CxlRejResponseTo (434) must be 1 or 2, not {response_to!r}")
     reason = value_of(report, 58) or CXL_REJ_REASONS.get(value_of(report, 102) or "")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orderledger.infrastructure.adapters.common import Message, message
+from orderledger.infrastructure.adapters.common import message
 from orderledger.infrastructure.adapters.fix.codes import (
     EXEC_TYPES,
     LIQUIDITY,
@@ -24,6 +24,17 @@ from orderledger.infrastructure.adapters.fix.identity import (
 )
 from orderledger.infrastructure.adapters.fix.orders import request_messages
 from orderledger.infrastructure.adapters.fix.scales import Context, shortened, summarised
+from orderledger.infrastructure.messages.models import (
+    AcceptedMessage,
+    AmendedMessage,
+    CanceledMessage,
+    ExpiredMessage,
+    FillBustedMessage,
+    FillCorrectedMessage,
+    FillMessage,
+    Message,
+    RejectedMessage,
+)
 
 
 def execution_report_messages(
@@ -84,13 +95,13 @@ def execution_report(report: Report, ctx: Context) -> list[Message]:
         if orig is not None:  # a New answering a replace: name it through the chain
             if order_id is not None:
                 return [reidentified(report, ctx, ts), *new_clordid(report, ctx, ts)]
-            return [message("accepted", **order_key(report, ctx), ts=ts, source=source)]
+            return [message(AcceptedMessage, **order_key(report, ctx), ts=ts, source=source)]
         if clordid is None:
             raise FixError("a New (150=0) needs ClOrdID (11)")
         out = request_messages(report, clordid, ctx, ts, required=False)
         out.append(
             message(
-                "accepted",
+                AcceptedMessage,
                 client_order_id=clordid,
                 venue=venue,
                 venue_order_id=order_id,
@@ -107,7 +118,7 @@ def execution_report(report: Report, ctx: Context) -> list[Message]:
             # No venue order ID: a message carrying one would acknowledge the order first.
             return [
                 message(
-                    "rejected",
+                    RejectedMessage,
                     client_order_id=clordid,
                     venue=venue,
                     **stated_of(report, ctx),
@@ -118,7 +129,11 @@ def execution_report(report: Report, ctx: Context) -> list[Message]:
             ]
         return [
             message(
-                "rejected", **order_key(report, ctx, with_order_id=False), ts=ts, source=source, reason=reason
+                RejectedMessage,
+                **order_key(report, ctx, with_order_id=False),
+                ts=ts,
+                source=source,
+                reason=reason,
             )
         ]
     if exec_type in ("F", "1", "2"):
@@ -126,10 +141,10 @@ def execution_report(report: Report, ctx: Context) -> list[Message]:
     if exec_type in ("H", "G"):
         return [_bust_or_correct(report, ctx, ts, correct=exec_type == "G")]
     if exec_type in ("4", "C"):
-        kind = "canceled" if exec_type == "4" else "expired"
+        kind: type[CanceledMessage | ExpiredMessage] = CanceledMessage if exec_type == "4" else ExpiredMessage
         before = [reidentified(report, ctx, ts)] if answers_chain_with_order_id(report) else []
-        fact = message(kind, **order_key(report, ctx), reason=reason, ts=ts, source=source)
-        return [*before, fact, *new_clordid(report, ctx, ts)]
+        ending = message(kind, **order_key(report, ctx), reason=reason, ts=ts, source=source)
+        return [*before, ending, *new_clordid(report, ctx, ts)]
     if exec_type in ("5", "D"):
         quantity = ctx.quantity(report, 38, "OrderQty(38)")
         price = ctx.price(report, 44, "Price(44)")
@@ -141,7 +156,7 @@ def execution_report(report: Report, ctx: Context) -> list[Message]:
                 return []
             raise FixError("a Replaced (150=5) needs OrderQty (38) or Price (44)")
         fact = message(
-            "amended", **order_key(report, ctx), quantity=quantity, price=price, ts=ts, source=source
+            AmendedMessage, **order_key(report, ctx), quantity=quantity, price=price, ts=ts, source=source
         )
         return [fact, *new_clordid(report, ctx, ts)]
     meaning = EXEC_TYPES.get(exec_type, "not a fact the ledger books")
@@ -166,7 +181,7 @@ def _bust_or_correct(report: Report, ctx: Context, ts: str, *, correct: bool) ->
     reason = value_of(report, 58)
     if not correct:
         return message(
-            "fill_busted",
+            FillBustedMessage,
             **order_key(report, ctx),
             trade_id=trade_id,
             reason=reason,
@@ -179,7 +194,7 @@ def _bust_or_correct(report: Report, ctx: Context, ts: str, *, correct: bool) ->
         raise FixError(f"a {what} needs a positive LastQty (32) or LastPx (31)")
     fee, _ = fees(report, quantity, ctx, trade_id)
     return message(
-        "fill_corrected",
+        FillCorrectedMessage,
         **order_key(report, ctx),
         trade_id=trade_id,
         quantity=quantity,
@@ -201,7 +216,7 @@ def _fill(report: Report, ctx: Context, ts: str) -> Message:
         raise FixError(f"trade {trade_id!r} needs a positive LastQty (32) and LastPx (31)")
     fee, fee_currency = fees(report, quantity, ctx, trade_id)
     return message(
-        "fill",
+        FillMessage,
         **order_key(report, ctx),
         trade_id=trade_id,
         quantity=quantity,

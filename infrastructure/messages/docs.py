@@ -15,8 +15,8 @@ from typing import Any, get_args
 
 from pydantic import BaseModel
 
-from orderledger.infrastructure.ingest.message_fields import About
-from orderledger.infrastructure.ingest.messages import KINDS
+from orderledger.infrastructure.messages.fields import About
+from orderledger.infrastructure.messages.models import KINDS
 
 MARKER = re.compile(r"(<!-- generated: (?P<name>[a-z-]+) -->\n)(?P<body>.*?)(<!-- /generated -->)", re.DOTALL)
 INSTRUMENT = "instrument"

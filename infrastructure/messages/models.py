@@ -10,18 +10,19 @@ unknown types, unknown fields, duplicate keys, NaN and naive times are refused w
 one-line reason. See docs/messages.md.
 
 Reading a line exactly is :mod:`exact_json`'s; the rules of the fields, and how the docs describe
-them, are :mod:`message_fields`'.
+them, are :mod:`fields`'.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import Field as Field_
 from dataclasses import fields
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, get_args
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, TypeVar, get_args
 
 from pydantic import (
     BaseModel,
@@ -37,15 +38,15 @@ from orderledger.domain.cash_flows import CASH_FLOW_KINDS
 from orderledger.domain.errors import InvalidInputError, LedgerError
 from orderledger.domain.events import OrderSpec
 from orderledger.domain.instrument import Definition
-from orderledger.domain.order import SPEC_FIELDS, external_client_order_id, spec_values
+from orderledger.domain.order import external_client_order_id
 from orderledger.domain.values import (
     OrderType,
     format_decimal,
     format_timestamp,
 )
 from orderledger.infrastructure.errors import MessageError
-from orderledger.infrastructure.ingest.exact_json import _read_fast, decode_json
-from orderledger.infrastructure.ingest.message_fields import (
+from orderledger.infrastructure.messages.exact_json import _read_fast, decode_json
+from orderledger.infrastructure.messages.fields import (
     _IDENT,
     _POSITIVE,
     _SIGNED,
@@ -85,7 +86,6 @@ from orderledger.infrastructure.ingest.message_fields import (
     _one_of,
     _scale,
 )
-from orderledger.infrastructure.storage.codecs import construct
 
 # ---------------------------------------------------------------------- message kinds
 
@@ -171,10 +171,6 @@ class _Request(_Message):
         if self.venue is None:
             raise InvalidInputError("venue is required for a request", field="venue")
         return self
-
-    def spec(self) -> OrderSpec:
-        """The order this request describes (the same fields, less the message header)."""
-        return construct(OrderSpec, dict(zip(SPEC_FIELDS, spec_values(self), strict=True)))
 
     if TYPE_CHECKING:
 
@@ -523,6 +519,27 @@ def parse_message(data: Any, default_source: str = "ingest") -> Message:
         del problem
 
 
+M = TypeVar("M", bound=BaseModel)
+_VALIDATORS: dict[type[BaseModel], Callable[[dict[str, Any]], Any]] = {
+    model: model.__pydantic_validator__.validate_python for model in KINDS.values()
+}
+_TYPE_OF: dict[type[BaseModel], str] = {model: kind for kind, model in KINDS.items()}
+
+
+def build(model: type[M], data: dict[str, Any]) -> M:
+    """A message of type ``model`` from its JSON-ready fields (``type`` left out, added here to
+    ``data``; no None values), validated once, as ``parse_message`` validates the same object:
+    what an adapter builds is what ingest books, never validated again; a refusal is
+    ``parse_message``'s one-line reason."""
+    data["type"] = _TYPE_OF[model]
+    try:
+        return _VALIDATORS[model](data)
+    except Exception:  # refused (or a rule failed): parse_message says why, in its words
+        pass
+    parse_message(data)
+    raise AssertionError(f"{model.__name__} refused what the union accepts")  # pragma: no cover
+
+
 def _one_line(error: ValidationError) -> LedgerError:
     """The first problem pydantic found, as the ledger's one-line error."""
     first = next(e for e in error.errors(include_url=False) if e["type"] != _UNCOMMON)
@@ -550,6 +567,12 @@ def message_from_line(line: str | bytes, default_source: str = "ingest") -> Mess
 
 def message_to_json(message: Message) -> bytes:
     """The ledger-format JSON line of a message (used to keep parked adapter messages)."""
+    return json.dumps(json_ready(message), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def json_ready(message: Message) -> dict[str, Any]:
+    """A message's ledger-format fields as JSON-ready values (``type`` first, the rest by name),
+    leaving out what is absent: what ``parse_message`` reads back as the same message."""
     data: dict[str, Any] = {"type": message.type}
     model = type(message)
     names = _SORTED.get(model)
@@ -566,7 +589,7 @@ def message_to_json(message: Message) -> bytes:
         elif isinstance(value, StrEnum):
             value = value.value
         data[name] = value
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return data
 
 
 _SORTED: dict[type[BaseModel], tuple[str, ...]] = {}

@@ -1,6 +1,6 @@
 """The rules of the message fields: each kind of field is one annotated type, saying how it is
 validated (a ``Rule``) and how docs/messages.md describes it (``About``). The message models of
-:mod:`messages` are made of these types.
+:mod:`models` are made of these types.
 
 Speed: everyday values are checked by pydantic-core itself (each ``Rule``'s common form);
 anything else takes the rule's own check, so the result, or the reason for a refusal, is the
@@ -37,7 +37,7 @@ from orderledger.domain.values import (
     parse_text,
     parse_timestamp,
 )
-from orderledger.infrastructure.ingest.exact_json import MAX_MAP_ENTRIES
+from orderledger.infrastructure.messages.exact_json import MAX_MAP_ENTRIES
 
 MAX_SCALE = 18
 
