@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -79,6 +80,10 @@ def high_water(ledger: OrderLedger) -> int:
         return int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
 
 
+CHUNK = 1_000_000
+"""Positions per read of :func:`read_chunks`: what one Arrow table in memory holds (two at most)."""
+
+
 def read_events(ledger: OrderLedger, after: int = 0, upto: int | None = None) -> pa.Table:
     """The events at positions ``after`` < p ≤ ``upto`` as an Arrow table (``state`` as JSON text)."""
     upto = high_water(ledger) if upto is None else upto
@@ -86,6 +91,27 @@ def read_events(ledger: OrderLedger, after: int = 0, upto: int | None = None) ->
     if fast_path(ledger):
         return _read_adbc(ledger.url, where)
     return _read_mapped(ledger, where)
+
+
+def read_chunks(
+    ledger: OrderLedger, after: int, upto: int, size: int = CHUNK
+) -> Iterator[tuple[int, pa.Table]]:
+    """The events at positions ``after`` < p ≤ ``upto`` as Arrow tables of at most ``size``
+    positions each, with the position each starts after. On the fast path the next table is read
+    by the driver in a thread while the caller works on this one (the driver and DuckDB both
+    release the GIL, so reading overlaps the work on a second core)."""
+    starts = range(int(after), int(upto), size)
+    if not fast_path(ledger):
+        for start in starts:
+            yield start, read_events(ledger, start, min(start + size, upto))
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="lake-read") as pool:
+        ahead = [pool.submit(read_events, ledger, start, min(start + size, upto)) for start in starts[:1]]
+        for index, start in enumerate(starts):
+            if index + 1 < len(starts):
+                following = starts[index + 1]
+                ahead.append(pool.submit(read_events, ledger, following, min(following + size, upto)))
+            yield start, ahead.pop(0).result()
 
 
 def _read_adbc(url: str, where: str) -> pa.Table:
@@ -144,7 +170,22 @@ SELECT notification_id AS position, originator_version AS version, event_type AS
 FROM {source}
 """
 
-# Each event with the payload fields the analytic tables read, parsed once (absent = NULL).
+LIFECYCLE = (
+    "OrderRequested",
+    "OrderAccepted",
+    "OrderCanceled",
+    "OrderRejected",
+    "OrderExpired",
+    "OrderAmended",
+)
+"""The event types an order's row reads besides its fills."""
+FILL_TYPES = ("OrderFilled", "FillBusted", "FillCorrected")
+PAYLOAD_TYPES = ("OrderRequested", "OrderAmended", *FILL_TYPES, "CashFlowRecorded")
+"""The event types whose payloads the relations read: the others are read by their columns
+alone (type, order, time), so their JSON is never parsed."""
+
+# Each event with the payload fields the analytic tables read (absent = NULL), parsed once, in
+# one pass over the JSON, and only for ``PAYLOAD_TYPES``; the payload text itself is dropped.
 _FIELDS = (
     "side",
     "order_type",
@@ -161,19 +202,21 @@ _FIELDS = (
     "previous_qty",
     "previous_px",
     "previous_fee",
+    "previous_fee_currency",
     "trade_id",
     "amount",
     "currency",
     "kind",
     "flow_id",
 )
+_PARSED = ", ".join(f"'{name}'" for name in PAYLOAD_TYPES)
 PER_EVENT_SQL = (
-    "SELECT position, type, client_order_id, account, venue, instrument, ts_event, payload,"
-    " json_extract(payload, '$.tags') AS tags, "
-    + ", ".join(f"f[{i + 1}] AS {name}" for i, name in enumerate(_FIELDS))
-    + " FROM (SELECT *, json_extract_string(payload, ["
+    "SELECT position, type, client_order_id, account, venue, instrument, ts_event,"
+    " CAST(f[1] AS JSON) AS tags, "
+    + ", ".join(f"f[{i + 2}] AS {name}" for i, name in enumerate(_FIELDS))
+    + f" FROM (SELECT *, CASE WHEN type IN ({_PARSED}) THEN json_extract_string(payload, ['$.tags', "
     + ", ".join(f"'$.{name}'" for name in _FIELDS)
-    + "]) AS f FROM ({events}))"
+    + "]) END AS f FROM ({events}))"
 )
 
 # Every fill, bust and correction as signed rows (a bust takes its fill back; a correction takes
@@ -198,7 +241,7 @@ legs AS (
     UNION ALL
     SELECT position, 'correction-undo', client_order_id, account, venue, instrument, ts_event, trade_id, side,
            -CAST(previous_qty AS {QUANTITY}), CAST(previous_px AS {PRICE}), -CAST(previous_fee AS {MONEY}),
-           json_extract_string(payload, '$.previous_fee_currency'), NULL
+           previous_fee_currency, NULL
     FROM e WHERE type = 'FillCorrected'
     UNION ALL
     SELECT position, 'correction', client_order_id, account, venue, instrument, ts_event, trade_id, side,
@@ -270,18 +313,6 @@ SELECT terms.*, life.quantity, life.acknowledged_at, filled.first_fill_at,
 FROM terms JOIN life USING (client_order_id)
 LEFT JOIN filled USING (client_order_id) LEFT JOIN done USING (client_order_id)
 """
-
-
-LIFECYCLE = (
-    "OrderRequested",
-    "OrderAccepted",
-    "OrderCanceled",
-    "OrderRejected",
-    "OrderExpired",
-    "OrderAmended",
-)
-"""The event types an order's row reads besides its fills."""
-FILL_TYPES = ("OrderFilled", "FillBusted", "FillCorrected")
 
 
 def of_types(relation: str, types: tuple[str, ...], where: str = "TRUE") -> str:
