@@ -20,7 +20,7 @@ declared once here and serve the lake (:mod:`lake`) and execution quality (:mod:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -37,10 +37,17 @@ if TYPE_CHECKING:  # pragma: no cover - types only
 
     from orderledger.infrastructure.application.ledger import OrderLedger
 
-_COLUMNS = (
-    "notification_id, originator_version, event_type, client_order_id, account, venue,"
-    " instrument, ts_event, ts_recorded, message_id"
+_RAW = (
+    ("notification_id", "BIGINT"),
+    ("originator_version", "BIGINT"),
+    *((name, "VARCHAR") for name in ("event_type", "client_order_id", "account", "venue", "instrument")),
+    ("ts_event", "VARCHAR"),
+    ("ts_recorded", "VARCHAR"),
+    ("message_id", "BIGINT"),
+    ("state", "VARCHAR"),
 )
+"""The columns read from the store's ``events`` table (``state``: the payload as JSON text)."""
+_COLUMNS = ", ".join(name for name, _ in _RAW[:-1])
 
 
 def _need(module: str) -> Any:
@@ -138,7 +145,7 @@ def _read_adbc(url: str, where: str) -> pa.Table:
 
 def _read_mapped(ledger: OrderLedger, where: str) -> pa.Table:
     pa = _need("pyarrow")
-    names = [c.strip() for c in _COLUMNS.split(",")] + ["state"]
+    names = [name for name, _ in _RAW]
     columns: list[list[Any]] = [[] for _ in names]
     sql = f"SELECT {_COLUMNS}, topic, originator_id, state FROM events WHERE {where} ORDER BY notification_id"
     with ledger.db.read() as tx:
@@ -147,7 +154,7 @@ def _read_mapped(ledger: OrderLedger, where: str) -> pa.Table:
             _, state = ledger.mapper.load(topic, bytes(data), originator, int(head[1]))
             for column, value in zip(columns, (*head, orjson.dumps(state).decode()), strict=True):
                 column.append(value)
-    types = [pa.int64(), pa.int64()] + [pa.string()] * 7 + [pa.int64(), pa.string()]
+    types = [pa.int64() if kind == "BIGINT" else pa.string() for _, kind in _RAW]
     return pa.table({n: pa.array(c, type=t) for n, c, t in zip(names, columns, types, strict=True)})
 
 
@@ -321,17 +328,39 @@ def of_types(relation: str, types: tuple[str, ...], where: str = "TRUE") -> str:
     return f"SELECT * FROM {relation} WHERE type IN ({listed}) AND {where}"
 
 
-def relations(events: str) -> dict[str, str]:
-    """The SQL of each analytic relation over a relation ``events`` with the log's typed columns;
-    each reads (and parses the payloads of) only the event types it needs."""
-    lifecycle = PER_EVENT_SQL.format(events=of_types(events, LIFECYCLE))
-    requests = f"(SELECT * FROM ({lifecycle}) WHERE type = 'OrderRequested')"
-    fills = FILLS_SQL.format(
-        per_event=PER_EVENT_SQL.format(events=of_types(events, FILL_TYPES)), requests=requests
-    )
-    return {
-        "per_event": PER_EVENT_SQL.format(events=f"SELECT * FROM {events}"),
-        "lifecycle": lifecycle,
-        "fills": fills,
-        "orders": ORDERS_SQL.format(per_event=lifecycle, fills=fills),
-    }
+ANALYSED = (*LIFECYCLE, *FILL_TYPES, "CashFlowRecorded")
+"""The event types the analytic relations read (the rest of the log is never parsed)."""
+CHUNK_VIEW = "chunk"
+"""What :func:`load_events` names each chunk of the log (typed columns, payload as JSON text)."""
+
+
+def load_events(
+    con: duckdb.DuckDBPyConnection,
+    ledger: OrderLedger,
+    span: tuple[int, int],
+    table: str,
+    each: Callable[[int], None] | None = None,
+    chunk: int = CHUNK,
+) -> None:
+    """Read the log at positions ``span`` (after, upto] into the temp ``table`` of the
+    ``ANALYSED`` events with their payload fields parsed (``PER_EVENT_SQL``'s columns), chunk by
+    chunk; ``each(start)`` runs on every chunk once it is parsed, with the chunk as the view
+    ``CHUNK_VIEW`` (the lake writes it out there)."""
+    after, upto = span
+    parsed = PER_EVENT_SQL.format(events=of_types(CHUNK_VIEW, ANALYSED))
+    empty = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in _RAW)
+    run(con, f"CREATE OR REPLACE TEMP VIEW {CHUNK_VIEW} AS {EVENTS_SQL.format(source=f'(SELECT {empty})')}")
+    run(con, f"CREATE TEMP TABLE {table} AS {parsed}")  # (the view is empty: the columns only)
+    for start, events in read_chunks(ledger, after, upto, chunk):
+        with registered(con, "raw_events", events):
+            run(con, f"CREATE OR REPLACE TEMP VIEW {CHUNK_VIEW} AS {EVENTS_SQL.format(source='raw_events')}")
+            run(con, f"INSERT INTO {table} {parsed}")
+            if each is not None:
+                each(start)
+
+
+def relations(table: str) -> dict[str, str]:
+    """The SQL of the fills and the orders over a ``table`` that :func:`load_events` filled."""
+    requests = f"(SELECT * FROM {table} WHERE type = 'OrderRequested')"
+    fills = FILLS_SQL.format(per_event=of_types(table, FILL_TYPES), requests=requests)
+    return {"fills": fills, "orders": ORDERS_SQL.format(per_event=of_types(table, LIFECYCLE), fills=fills)}

@@ -13,7 +13,7 @@ weighted by what was traded:
 - reject, cancel and replace rates per order; times in seconds, mean and median.
 
 The source is the lake (``lake=DIR``: its Parquet files) or the ledger's store read into Arrow
-(``columnar.read_events``), never a fold of events in Python.
+(``columnar.load_events``), never a fold of events in Python.
 """
 
 from __future__ import annotations
@@ -182,8 +182,7 @@ def execution_quality(
         if lake is not None:  # the lake's orders snapshot: already one row per order
             orders = lake_orders(Path(lake))
         else:
-            con.register("raw_events", columnar.read_events(ledger))
-            columnar.run(con, f"CREATE TEMP TABLE log AS {columnar.EVENTS_SQL.format(source='raw_events')}")
+            columnar.load_events(con, ledger, (0, columnar.high_water(ledger)), "log")
             orders = columnar.relations("log")["orders"]
         sql = report_sql(orders, names, where)
         result = con.execute(sql, params)

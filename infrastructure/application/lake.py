@@ -214,9 +214,6 @@ def export_lake(ledger: OrderLedger, directory: str | Path, chunk: int = columna
     return LakeReport(str(root), after, upto, rows)
 
 
-_KEPT = (*columnar.LIFECYCLE, *columnar.FILL_TYPES, "CashFlowRecorded")
-"""The event types the analytic tables read (``run_events`` holds them, payloads parsed)."""
-_CHUNK = columnar.EVENTS_SQL.format(source="raw_events")
 _DAY = "strftime(ts_event, '%Y-%m-%d') AS day"
 
 
@@ -229,20 +226,18 @@ def _append(
     after, upto = span
     stem = f"{after + 1:012d}-{upto:012d}"
     counts = dict.fromkeys(APPENDED, 0)
-    parsed = columnar.PER_EVENT_SQL.format(events=columnar.of_types("chunk", _KEPT))
-    for start, table in columnar.read_chunks(ledger, after, upto, chunk):
-        with columnar.registered(con, "raw_events", table):
-            columnar.run(con, f"CREATE OR REPLACE TEMP VIEW chunk AS {_CHUNK}")
-            columnar.run(
-                con,
-                f"INSERT INTO run_events {parsed}"
-                if start > after
-                else f"CREATE TEMP TABLE run_events AS {parsed}",
-            )
-            _check_places(con, start)
-            counts["events"] += _copy(
-                con, f"SELECT *, {_DAY} FROM chunk", root / "events", f"events-{stem}", "day, venue"
-            )
+
+    def write(start: int) -> None:
+        _check_places(con, start)
+        counts["events"] += _copy(
+            con,
+            f"SELECT *, {_DAY} FROM {columnar.CHUNK_VIEW}",
+            root / "events",
+            f"events-{stem}",
+            "day, venue",
+        )
+
+    columnar.load_events(con, ledger, span, "run_events", write, chunk)
     filled = columnar.of_types("run_events", columnar.FILL_TYPES)
     requests = "(SELECT * FROM run_events WHERE type = 'OrderRequested')"
     if after:  # the requests of the orders this run fills that earlier runs exported
