@@ -13,6 +13,11 @@ Two paths, one result:
   decoded by the ledger's mapper (decrypt, decompress, upcast) before DuckDB sees it. Correct for
   every ledger, and about five times slower.
 
+The log is read in chunks of ``CHUNK`` positions (:func:`load_events`), the next one by the
+driver in a thread while DuckDB works on this one; only the payloads of ``PAYLOAD_TYPES`` are
+parsed (one pass over each JSON text for every field), and what is kept is a table of the
+``ANALYSED`` events without their payload text.
+
 The relations every question starts from (``EVENTS_SQL``, ``PER_EVENT_SQL``, ``ORDERS_SQL``) are
 declared once here and serve the lake (:mod:`lake`) and execution quality (:mod:`execution`).
 """

@@ -3,11 +3,11 @@
 Layout of a lake directory::
 
     _manifest.json                               the committed high-water mark (log position)
-    events/day=YYYY-MM-DD/venue=V/events-FROM-TO-I.parquet     appended: one file per run and partition
+    events/day=YYYY-MM-DD/venue=V/events-FROM-TO-I.parquet     appended: files per run and partition
     fills/day=…/venue=…/fills-FROM-TO-I.parquet                appended: fills, busts, corrections
     funding/day=…/venue=…/funding-FROM-TO-I.parquet            appended: cash flows (funding, interest, …)
-    snapshot-TO/orders/day=…/venue=…/*.parquet                 rewritten: one row per order
-    snapshot-TO/positions/*.parquet                            rewritten: net quantity and cash per book
+    snapshot-TO/orders/day=…/venue=…/*.parquet                 written each run: one row per order
+    snapshot-TO/positions/*.parquet                            written each run: net quantity and cash per book
 
 FROM and TO are the first and last log positions the run read. A run reads the log after the
 manifest's position, writes its files, and only then replaces the manifest (written beside it,
@@ -15,6 +15,13 @@ flushed, renamed over it). A run that dies before the rename leaves files whose 
 manifest's position: the next run deletes them first and writes the same positions again, so a
 row is never in the lake twice and never missing. Readers take the files up to the manifest's
 position (:func:`lake_tables`, :func:`lake_orders`).
+
+The log is read in chunks (``columnar.load_events``): each chunk's events are written out as they
+are (no payload parsed but those the tables read) while the next chunk is read. A new snapshot
+costs what the run changed, not the history: an order's row depends on its own events only, so
+the orders the run touched are recomputed from their events (the earlier ones read back from the
+lake), every other row is carried from the last snapshot, and the positions are the last ones
+plus the run's fills.
 """
 
 from __future__ import annotations
