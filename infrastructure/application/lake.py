@@ -7,7 +7,7 @@ Layout of a lake directory::
     fills/day=…/venue=…/fills-FROM-TO-I.parquet                appended: fills, busts, corrections
     funding/day=…/venue=…/funding-FROM-TO-I.parquet            appended: cash flows (funding, interest, …)
     snapshot-TO/orders/day=…/venue=…/*.parquet                 written each run: one row per order
-    snapshot-TO/positions/*.parquet                            written each run: net quantity and cash per book
+    snapshot-TO/positions/*.parquet                            written each run: net quantity, cash per book
 
 FROM and TO are the first and last log positions the run read. A run reads the log after the
 manifest's position, writes its files, and only then replaces the manifest (written beside it,
