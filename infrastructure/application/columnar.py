@@ -336,7 +336,7 @@ def of_types(relation: str, types: tuple[str, ...], where: str = "TRUE") -> str:
 ANALYSED = (*LIFECYCLE, *FILL_TYPES, "CashFlowRecorded")
 """The event types the analytic relations read (the rest of the log is never parsed)."""
 CHUNK_VIEW = "chunk"
-"""What :func:`load_events` names each chunk of the log (typed columns, payload as JSON text)."""
+"""What :func:`load_events` names each chunk of the log while it parses it (``EVENTS_SQL``'s columns)."""
 
 
 def load_events(
@@ -344,13 +344,13 @@ def load_events(
     ledger: OrderLedger,
     span: tuple[int, int],
     table: str,
-    each: Callable[[int], None] | None = None,
+    each: Callable[[int, pa.Table], None] | None = None,
     chunk: int = CHUNK,
 ) -> None:
     """Read the log at positions ``span`` (after, upto] into the temp ``table`` of the
     ``ANALYSED`` events with their payload fields parsed (``PER_EVENT_SQL``'s columns), chunk by
-    chunk; ``each(start)`` runs on every chunk once it is parsed, with the chunk as the view
-    ``CHUNK_VIEW`` (the lake writes it out there)."""
+    chunk; ``each(start, events)`` runs on every chunk once it is parsed, with the chunk's rows
+    as read (the lake writes them out there)."""
     after, upto = span
     parsed = PER_EVENT_SQL.format(events=of_types(CHUNK_VIEW, ANALYSED))
     empty = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in _RAW)
@@ -361,7 +361,7 @@ def load_events(
             run(con, f"CREATE OR REPLACE TEMP VIEW {CHUNK_VIEW} AS {EVENTS_SQL.format(source='raw_events')}")
             run(con, f"INSERT INTO {table} {parsed}")
             if each is not None:
-                each(start)
+                each(start, events)
 
 
 def relations(table: str) -> dict[str, str]:

@@ -166,3 +166,28 @@ def test_an_order_across_runs_and_chunks_equals_one_run(make_ledger: Any, tmp_pa
     # 1.5 of 1.5 filled: 1 × 49.9 (corrected) + 0.5 × 49.5 = 49.9 + 24.75 = 74.65; fee 0.05 kept;
     # complete at w2, 4 s after the request
     assert w == (Decimal("1.5"), Decimal("1.5"), Decimal("74.65"), Decimal("0.05"), "filled", 4.0, 1)
+
+
+def test_a_venue_name_needing_escapes_reads_back_as_itself(ledger: OrderLedger, tmp_path: Path) -> None:
+    # The events' partitions are named by the export itself, the fills' by DuckDB: one name each.
+    venue = "Prime/Desk 2=é%"
+    record(
+        ledger, [request("E", venue=venue, quantity="1", price="10"), fill("E", "e1", "1", "10", seconds=1)]
+    )
+    ledger.export_lake(tmp_path / "lake")
+    tables = lake_tables(tmp_path / "lake")
+    con = duckdb.connect()
+    read = {
+        table: con.execute(
+            f"SELECT DISTINCT venue FROM read_parquet('{tables[table]}', hive_partitioning = true)"
+        ).fetchall()
+        for table in ("events", "fills", "orders")
+    }
+    con.close()
+    assert read == {"events": [(venue,)], "fills": [(venue,)], "orders": [(venue,)]}
+    assert pl.read_parquet(tables["events"], hive_partitioning=True)["venue"].unique().to_list() == [venue]
+    folders = {
+        table: {p.name for p in (tmp_path / "lake" / table).glob("day=*/venue=*")}
+        for table in ("events", "fills")
+    }
+    assert folders["events"] == folders["fills"] == {"venue=Prime%2FDesk%202%3D%C3%A9%25"}
