@@ -265,6 +265,19 @@ SELECT legs.*, legs.quantity * legs.price AS notional, req.order_type, req.limit
 FROM legs LEFT JOIN req USING (client_order_id)
 """
 
+
+def _slippage(reference: str, name: str) -> str:
+    """An order's slippage cost, sign × (notional − reference × filled) with sign −1 for a sell,
+    and its base, reference × filled; NULL without the reference or a fill."""
+    have = f"{reference} > 0 AND filled_quantity > 0"
+    sign = "CASE WHEN side = 'sell' THEN -1 ELSE 1 END"
+    cost = f"{sign} * (notional - {reference} * filled_quantity)"
+    return (
+        f"CASE WHEN {have} THEN {cost} END AS {name}_slippage_cost,"
+        f" CASE WHEN {have} THEN {reference} * filled_quantity END AS {name}_slippage_base"
+    )
+
+
 # One row per order: its terms, its lifecycle times, what it filled and what that cost.
 ORDERS_SQL = f"""
 WITH e AS ({{per_event}}),
@@ -313,17 +326,29 @@ done AS (
                       OVER (PARTITION BY client_order_id) AS last_short
         FROM running
     ) WHERE cumulative >= quantity AND position > coalesce(last_short, 0) GROUP BY client_order_id
+),
+per_order AS (
+    SELECT terms.*, life.quantity, life.acknowledged_at, filled.first_fill_at,
+           least(done.filled_at, life.ended_at) AS completed_at,
+           CASE WHEN done.filled_at IS NOT NULL AND (life.ended_at IS NULL OR done.filled_at <= life.ended_at)
+                THEN 'filled' ELSE lower(replace(life.ended_by, 'Order', '')) END
+               AS ended_as,
+           coalesce(filled.filled_quantity, 0) AS filled_quantity, filled.notional,
+           filled.fees, coalesce(filled.maker_quantity, 0) AS maker_quantity,
+           life.rejects, life.cancels, life.replaces
+    FROM terms JOIN life USING (client_order_id)
+    LEFT JOIN filled USING (client_order_id) LEFT JOIN done USING (client_order_id)
 )
-SELECT terms.*, life.quantity, life.acknowledged_at, filled.first_fill_at,
-       least(done.filled_at, life.ended_at) AS completed_at,
-       CASE WHEN done.filled_at IS NOT NULL AND (life.ended_at IS NULL OR done.filled_at <= life.ended_at)
-            THEN 'filled' ELSE lower(replace(life.ended_by, 'Order', '')) END
-           AS ended_as,
-       coalesce(filled.filled_quantity, 0) AS filled_quantity, filled.notional,
-       filled.fees, coalesce(filled.maker_quantity, 0) AS maker_quantity,
-       life.rejects, life.cancels, life.replaces
-FROM terms JOIN life USING (client_order_id)
-LEFT JOIN filled USING (client_order_id) LEFT JOIN done USING (client_order_id)
+-- Each order's own parts of the group figures, computed once here rather than in every report:
+-- the seconds from the request, and the slippage cost (positive = cost) and base against each
+-- reference (NULL without the reference or a fill).
+SELECT *,
+       epoch(acknowledged_at) - epoch(requested_at) AS ack_seconds,
+       epoch(first_fill_at) - epoch(requested_at) AS first_fill_seconds,
+       epoch(completed_at) - epoch(requested_at) AS completion_seconds,
+       {_slippage("limit_price", "limit")},
+       {_slippage("decision_price", "decision")}
+FROM per_order
 """
 
 

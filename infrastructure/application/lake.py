@@ -47,6 +47,9 @@ if TYPE_CHECKING:  # pragma: no cover - types only
     from orderledger.infrastructure.application.ledger import OrderLedger
 
 MANIFEST = "_manifest.json"
+FORMAT = 2
+"""The shape of the snapshot's rows the manifest vouches for (2: the orders carry their seconds
+and slippage parts); a run over a lake of another format recomputes every order's row."""
 APPENDED = ("events", "fills", "funding")
 """The tables each run appends to (their rows never change once written)."""
 SNAPSHOTS = ("orders", "positions")
@@ -89,7 +92,7 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     """The committed state of a lake (position 0 and no snapshot when nothing was exported)."""
     path = directory / MANIFEST
     if not path.exists():
-        return {"format": 1, "position": 0, "snapshot": None}
+        return {"format": FORMAT, "position": 0, "snapshot": None}
     try:
         manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -219,7 +222,7 @@ def export_lake(ledger: OrderLedger, directory: str | Path, chunk: int = columna
         _discard_uncommitted(root, manifest)
         raise
     con.close()
-    _write_manifest(root, {"format": 1, "position": upto, "snapshot": snapshot})
+    _write_manifest(root, {"format": FORMAT, "position": upto, "snapshot": snapshot})
     for path in root.glob("snapshot-*"):
         if path.name != snapshot:
             shutil.rmtree(path)
@@ -341,7 +344,11 @@ def _snapshots(
     lifecycle = columnar.of_types("run_events", columnar.LIFECYCLE)
     fills = "SELECT * FROM run_fills"
     if last is not None:
-        touched = columnar.of_types("run_events", (*columnar.LIFECYCLE, *columnar.FILL_TYPES))
+        kinds = (*columnar.LIFECYCLE, *columnar.FILL_TYPES)
+        touched = f"SELECT client_order_id FROM ({columnar.of_types('run_events', kinds)})"
+        if manifest.get("format") != FORMAT:  # rows of another shape: every order is recomputed
+            everyone = columnar.of_types(f"({lake_events_upto(root, after)})", kinds)
+            touched += f" UNION ALL SELECT client_order_id FROM ({everyone})"
         columnar.run(con, f"CREATE TEMP TABLE touched AS SELECT DISTINCT client_order_id FROM ({touched})")
         theirs = "client_order_id IN (SELECT client_order_id FROM touched)"
         earlier = columnar.of_types(f"({lake_events_upto(root, after)})", columnar.LIFECYCLE, theirs)

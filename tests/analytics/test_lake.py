@@ -7,6 +7,7 @@ The session is ``tests/support/lake.py``'s: X and Y on the first day, Z on the n
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import polars as pl
 import pytest
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.infrastructure.application.lake import export_lake, lake_tables
+from orderledger.infrastructure.application.lake import FORMAT, export_lake, lake_tables, read_manifest
 from orderledger.infrastructure.application.ledger import OrderLedger
 from tests.support.integration import T0, fact, fill, request
 from tests.support.lake import FIRST, SECOND, contents, record
@@ -191,3 +192,29 @@ def test_a_venue_name_needing_escapes_reads_back_as_itself(ledger: OrderLedger, 
         for table in ("events", "fills")
     }
     assert folders["events"] == folders["fills"] == {"venue=Prime%2FDesk%202%3D%C3%A9%25"}
+
+
+def test_a_lake_of_the_format_before_has_every_order_recomputed(make_ledger: Any, tmp_path: Path) -> None:
+    # A lake written before the orders carried their seconds and slippage parts (format 1): its
+    # snapshot's rows lack those columns, so the next run recomputes X's and Y's rows too.
+    ledger = make_ledger()
+    record(ledger, FIRST)
+    ledger.export_lake(tmp_path / "old")
+    manifest = read_manifest(tmp_path / "old")
+    con = duckdb.connect()
+    newer = ", ".join(
+        ["ack_seconds", "first_fill_seconds", "completion_seconds"]
+        + [f"{ref}_slippage_{part}" for ref in ("limit", "decision") for part in ("cost", "base")]
+    )
+    for path in (tmp_path / "old" / manifest["snapshot"] / "orders").rglob("*.parquet"):
+        con.execute(
+            f"COPY (SELECT * EXCLUDE ({newer}) FROM read_parquet('{path}')) TO '{path}.old' (FORMAT parquet)"
+        )
+        Path(f"{path}.old").replace(path)
+    con.close()
+    (tmp_path / "old" / "_manifest.json").write_text(json.dumps({**manifest, "format": 1}))
+    record(ledger, SECOND)
+    ledger.export_lake(tmp_path / "old")
+    ledger.export_lake(tmp_path / "once")
+    assert contents(tmp_path / "old") == contents(tmp_path / "once")
+    assert read_manifest(tmp_path / "old")["format"] == FORMAT
