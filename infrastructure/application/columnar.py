@@ -13,6 +13,11 @@ Two paths, one result:
   decoded by the ledger's mapper (decrypt, decompress, upcast) before DuckDB sees it. Correct for
   every ledger, and about five times slower.
 
+The log is read in chunks of ``CHUNK`` positions (:func:`load_events`), the next one by the
+driver in a thread while DuckDB works on this one; only the payloads of ``PAYLOAD_TYPES`` are
+parsed (one pass over each JSON text for every field), and what is kept is a table of the
+``ANALYSED`` events without their payload text.
+
 The relations every question starts from (``EVENTS_SQL``, ``PER_EVENT_SQL``, ``ORDERS_SQL``) are
 declared once here and serve the lake (:mod:`lake`) and execution quality (:mod:`execution`).
 """
@@ -20,7 +25,8 @@ declared once here and serve the lake (:mod:`lake`) and execution quality (:mod:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -36,10 +42,17 @@ if TYPE_CHECKING:  # pragma: no cover - types only
 
     from orderledger.infrastructure.application.ledger import OrderLedger
 
-_COLUMNS = (
-    "notification_id, originator_version, event_type, client_order_id, account, venue,"
-    " instrument, ts_event, ts_recorded, message_id"
+_RAW = (
+    ("notification_id", "BIGINT"),
+    ("originator_version", "BIGINT"),
+    *((name, "VARCHAR") for name in ("event_type", "client_order_id", "account", "venue", "instrument")),
+    ("ts_event", "VARCHAR"),
+    ("ts_recorded", "VARCHAR"),
+    ("message_id", "BIGINT"),
+    ("state", "VARCHAR"),
 )
+"""The columns read from the store's ``events`` table (``state``: the payload as JSON text)."""
+_COLUMNS = ", ".join(name for name, _ in _RAW[:-1])
 
 
 def _need(module: str) -> Any:
@@ -79,6 +92,10 @@ def high_water(ledger: OrderLedger) -> int:
         return int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
 
 
+CHUNK = 1_000_000
+"""Positions per read of :func:`read_chunks`: what one Arrow table in memory holds (two at most)."""
+
+
 def read_events(ledger: OrderLedger, after: int = 0, upto: int | None = None) -> pa.Table:
     """The events at positions ``after`` < p ≤ ``upto`` as an Arrow table (``state`` as JSON text)."""
     upto = high_water(ledger) if upto is None else upto
@@ -86,6 +103,27 @@ def read_events(ledger: OrderLedger, after: int = 0, upto: int | None = None) ->
     if fast_path(ledger):
         return _read_adbc(ledger.url, where)
     return _read_mapped(ledger, where)
+
+
+def read_chunks(
+    ledger: OrderLedger, after: int, upto: int, size: int = CHUNK
+) -> Iterator[tuple[int, pa.Table]]:
+    """The events at positions ``after`` < p ≤ ``upto`` as Arrow tables of at most ``size``
+    positions each, with the position each starts after. On the fast path the next table is read
+    by the driver in a thread while the caller works on this one (the driver and DuckDB both
+    release the GIL, so reading overlaps the work on a second core)."""
+    starts = range(int(after), int(upto), size)
+    if not fast_path(ledger):
+        for start in starts:
+            yield start, read_events(ledger, start, min(start + size, upto))
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="lake-read") as pool:
+        ahead = [pool.submit(read_events, ledger, start, min(start + size, upto)) for start in starts[:1]]
+        for index, start in enumerate(starts):
+            if index + 1 < len(starts):
+                following = starts[index + 1]
+                ahead.append(pool.submit(read_events, ledger, following, min(following + size, upto)))
+            yield start, ahead.pop(0).result()
 
 
 def _read_adbc(url: str, where: str) -> pa.Table:
@@ -112,7 +150,7 @@ def _read_adbc(url: str, where: str) -> pa.Table:
 
 def _read_mapped(ledger: OrderLedger, where: str) -> pa.Table:
     pa = _need("pyarrow")
-    names = [c.strip() for c in _COLUMNS.split(",")] + ["state"]
+    names = [name for name, _ in _RAW]
     columns: list[list[Any]] = [[] for _ in names]
     sql = f"SELECT {_COLUMNS}, topic, originator_id, state FROM events WHERE {where} ORDER BY notification_id"
     with ledger.db.read() as tx:
@@ -121,7 +159,7 @@ def _read_mapped(ledger: OrderLedger, where: str) -> pa.Table:
             _, state = ledger.mapper.load(topic, bytes(data), originator, int(head[1]))
             for column, value in zip(columns, (*head, orjson.dumps(state).decode()), strict=True):
                 column.append(value)
-    types = [pa.int64(), pa.int64()] + [pa.string()] * 7 + [pa.int64(), pa.string()]
+    types = [pa.int64() if kind == "BIGINT" else pa.string() for _, kind in _RAW]
     return pa.table({n: pa.array(c, type=t) for n, c, t in zip(names, columns, types, strict=True)})
 
 
@@ -144,7 +182,22 @@ SELECT notification_id AS position, originator_version AS version, event_type AS
 FROM {source}
 """
 
-# Each event with the payload fields the analytic tables read, parsed once (absent = NULL).
+LIFECYCLE = (
+    "OrderRequested",
+    "OrderAccepted",
+    "OrderCanceled",
+    "OrderRejected",
+    "OrderExpired",
+    "OrderAmended",
+)
+"""The event types an order's row reads besides its fills."""
+FILL_TYPES = ("OrderFilled", "FillBusted", "FillCorrected")
+PAYLOAD_TYPES = ("OrderRequested", "OrderAmended", *FILL_TYPES, "CashFlowRecorded")
+"""The event types whose payloads the relations read: the others are read by their columns
+alone (type, order, time), so their JSON is never parsed."""
+
+# Each event with the payload fields the analytic tables read (absent = NULL), parsed once, in
+# one pass over the JSON, and only for ``PAYLOAD_TYPES``; the payload text itself is dropped.
 _FIELDS = (
     "side",
     "order_type",
@@ -161,19 +214,21 @@ _FIELDS = (
     "previous_qty",
     "previous_px",
     "previous_fee",
+    "previous_fee_currency",
     "trade_id",
     "amount",
     "currency",
     "kind",
     "flow_id",
 )
+_PARSED = ", ".join(f"'{name}'" for name in PAYLOAD_TYPES)
 PER_EVENT_SQL = (
-    "SELECT position, type, client_order_id, account, venue, instrument, ts_event, payload,"
-    " json_extract(payload, '$.tags') AS tags, "
-    + ", ".join(f"f[{i + 1}] AS {name}" for i, name in enumerate(_FIELDS))
-    + " FROM (SELECT *, json_extract_string(payload, ["
+    "SELECT position, type, client_order_id, account, venue, instrument, ts_event,"
+    " CAST(f[1] AS JSON) AS tags, "
+    + ", ".join(f"f[{i + 2}] AS {name}" for i, name in enumerate(_FIELDS))
+    + f" FROM (SELECT *, CASE WHEN type IN ({_PARSED}) THEN json_extract_string(payload, ['$.tags', "
     + ", ".join(f"'$.{name}'" for name in _FIELDS)
-    + "]) AS f FROM ({events}))"
+    + "]) END AS f FROM ({events}))"
 )
 
 # Every fill, bust and correction as signed rows (a bust takes its fill back; a correction takes
@@ -198,7 +253,7 @@ legs AS (
     UNION ALL
     SELECT position, 'correction-undo', client_order_id, account, venue, instrument, ts_event, trade_id, side,
            -CAST(previous_qty AS {QUANTITY}), CAST(previous_px AS {PRICE}), -CAST(previous_fee AS {MONEY}),
-           json_extract_string(payload, '$.previous_fee_currency'), NULL
+           previous_fee_currency, NULL
     FROM e WHERE type = 'FillCorrected'
     UNION ALL
     SELECT position, 'correction', client_order_id, account, venue, instrument, ts_event, trade_id, side,
@@ -209,6 +264,19 @@ SELECT legs.*, legs.quantity * legs.price AS notional, req.order_type, req.limit
        req.decision_price, req.parent_id, req.tags, req.quote_currency, req.requested_at
 FROM legs LEFT JOIN req USING (client_order_id)
 """
+
+
+def _slippage(reference: str, name: str) -> str:
+    """An order's slippage cost, sign × (notional − reference × filled) with sign −1 for a sell,
+    and its base, reference × filled; NULL without the reference or a fill."""
+    have = f"{reference} > 0 AND filled_quantity > 0"
+    sign = "CASE WHEN side = 'sell' THEN -1 ELSE 1 END"
+    cost = f"{sign} * (notional - {reference} * filled_quantity)"
+    return (
+        f"CASE WHEN {have} THEN {cost} END AS {name}_slippage_cost,"
+        f" CASE WHEN {have} THEN {reference} * filled_quantity END AS {name}_slippage_base"
+    )
+
 
 # One row per order: its terms, its lifecycle times, what it filled and what that cost.
 ORDERS_SQL = f"""
@@ -258,30 +326,30 @@ done AS (
                       OVER (PARTITION BY client_order_id) AS last_short
         FROM running
     ) WHERE cumulative >= quantity AND position > coalesce(last_short, 0) GROUP BY client_order_id
+),
+per_order AS (
+    SELECT terms.*, life.quantity, life.acknowledged_at, filled.first_fill_at,
+           least(done.filled_at, life.ended_at) AS completed_at,
+           CASE WHEN done.filled_at IS NOT NULL AND (life.ended_at IS NULL OR done.filled_at <= life.ended_at)
+                THEN 'filled' ELSE lower(replace(life.ended_by, 'Order', '')) END
+               AS ended_as,
+           coalesce(filled.filled_quantity, 0) AS filled_quantity, filled.notional,
+           filled.fees, coalesce(filled.maker_quantity, 0) AS maker_quantity,
+           life.rejects, life.cancels, life.replaces
+    FROM terms JOIN life USING (client_order_id)
+    LEFT JOIN filled USING (client_order_id) LEFT JOIN done USING (client_order_id)
 )
-SELECT terms.*, life.quantity, life.acknowledged_at, filled.first_fill_at,
-       least(done.filled_at, life.ended_at) AS completed_at,
-       CASE WHEN done.filled_at IS NOT NULL AND (life.ended_at IS NULL OR done.filled_at <= life.ended_at)
-            THEN 'filled' ELSE lower(replace(life.ended_by, 'Order', '')) END
-           AS ended_as,
-       coalesce(filled.filled_quantity, 0) AS filled_quantity, filled.notional,
-       filled.fees, coalesce(filled.maker_quantity, 0) AS maker_quantity,
-       life.rejects, life.cancels, life.replaces
-FROM terms JOIN life USING (client_order_id)
-LEFT JOIN filled USING (client_order_id) LEFT JOIN done USING (client_order_id)
+-- Each order's own parts of the group figures, computed once here rather than in every report:
+-- the seconds from the request, and the slippage cost (positive = cost) and base against each
+-- reference (NULL without the reference or a fill).
+SELECT *,
+       epoch(acknowledged_at) - epoch(requested_at) AS ack_seconds,
+       epoch(first_fill_at) - epoch(requested_at) AS first_fill_seconds,
+       epoch(completed_at) - epoch(requested_at) AS completion_seconds,
+       {_slippage("limit_price", "limit")},
+       {_slippage("decision_price", "decision")}
+FROM per_order
 """
-
-
-LIFECYCLE = (
-    "OrderRequested",
-    "OrderAccepted",
-    "OrderCanceled",
-    "OrderRejected",
-    "OrderExpired",
-    "OrderAmended",
-)
-"""The event types an order's row reads besides its fills."""
-FILL_TYPES = ("OrderFilled", "FillBusted", "FillCorrected")
 
 
 def of_types(relation: str, types: tuple[str, ...], where: str = "TRUE") -> str:
@@ -290,17 +358,39 @@ def of_types(relation: str, types: tuple[str, ...], where: str = "TRUE") -> str:
     return f"SELECT * FROM {relation} WHERE type IN ({listed}) AND {where}"
 
 
-def relations(events: str) -> dict[str, str]:
-    """The SQL of each analytic relation over a relation ``events`` with the log's typed columns;
-    each reads (and parses the payloads of) only the event types it needs."""
-    lifecycle = PER_EVENT_SQL.format(events=of_types(events, LIFECYCLE))
-    requests = f"(SELECT * FROM ({lifecycle}) WHERE type = 'OrderRequested')"
-    fills = FILLS_SQL.format(
-        per_event=PER_EVENT_SQL.format(events=of_types(events, FILL_TYPES)), requests=requests
-    )
-    return {
-        "per_event": PER_EVENT_SQL.format(events=f"SELECT * FROM {events}"),
-        "lifecycle": lifecycle,
-        "fills": fills,
-        "orders": ORDERS_SQL.format(per_event=lifecycle, fills=fills),
-    }
+ANALYSED = (*LIFECYCLE, *FILL_TYPES, "CashFlowRecorded")
+"""The event types the analytic relations read (the rest of the log is never parsed)."""
+CHUNK_VIEW = "chunk"
+"""What :func:`load_events` names each chunk of the log while it parses it (``EVENTS_SQL``'s columns)."""
+
+
+def load_events(
+    con: duckdb.DuckDBPyConnection,
+    ledger: OrderLedger,
+    span: tuple[int, int],
+    table: str,
+    each: Callable[[int, pa.Table], None] | None = None,
+    chunk: int = CHUNK,
+) -> None:
+    """Read the log at positions ``span`` (after, upto] into the temp ``table`` of the
+    ``ANALYSED`` events with their payload fields parsed (``PER_EVENT_SQL``'s columns), chunk by
+    chunk; ``each(start, events)`` runs on every chunk once it is parsed, with the chunk's rows
+    as read (the lake writes them out there)."""
+    after, upto = span
+    parsed = PER_EVENT_SQL.format(events=of_types(CHUNK_VIEW, ANALYSED))
+    empty = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in _RAW)
+    run(con, f"CREATE OR REPLACE TEMP VIEW {CHUNK_VIEW} AS {EVENTS_SQL.format(source=f'(SELECT {empty})')}")
+    run(con, f"CREATE TEMP TABLE {table} AS {parsed}")  # (the view is empty: the columns only)
+    for start, events in read_chunks(ledger, after, upto, chunk):
+        with registered(con, "raw_events", events):
+            run(con, f"CREATE OR REPLACE TEMP VIEW {CHUNK_VIEW} AS {EVENTS_SQL.format(source='raw_events')}")
+            run(con, f"INSERT INTO {table} {parsed}")
+            if each is not None:
+                each(start, events)
+
+
+def relations(table: str) -> dict[str, str]:
+    """The SQL of the fills and the orders over a ``table`` that :func:`load_events` filled."""
+    requests = f"(SELECT * FROM {table} WHERE type = 'OrderRequested')"
+    fills = FILLS_SQL.format(per_event=of_types(table, FILL_TYPES), requests=requests)
+    return {"fills": fills, "orders": ORDERS_SQL.format(per_event=of_types(table, LIFECYCLE), fills=fills)}

@@ -13,7 +13,7 @@ weighted by what was traded:
 - reject, cancel and replace rates per order; times in seconds, mean and median.
 
 The source is the lake (``lake=DIR``: its Parquet files) or the ledger's store read into Arrow
-(``columnar.read_events``), never a fold of events in Python.
+(``columnar.load_events``), never a fold of events in Python.
 """
 
 from __future__ import annotations
@@ -43,18 +43,10 @@ _GROUP_SQL = {
     "day": "strftime(requested_at, '%Y-%m-%d')",
 }
 
-_SIGN = "CASE WHEN side = 'sell' THEN -1 ELSE 1 END"
 
-
-def _slippage(ref: str) -> str:
-    have = f"{ref} IS NOT NULL AND {ref} > 0 AND filled_quantity > 0"
-    cost = f"sum({_SIGN} * (notional - {ref} * filled_quantity)) FILTER (WHERE {have})"
-    base = f"sum({ref} * filled_quantity) FILTER (WHERE {have})"
-    return f"CAST({cost} AS DOUBLE) / CAST({base} AS DOUBLE) * 10000"
-
-
-def _seconds(start: str, end: str) -> str:
-    return f"epoch({end}) - epoch({start})"
+def _slippage(name: str) -> str:
+    """A group's slippage in bps from its orders' costs and bases (``columnar.ORDERS_SQL``)."""
+    return f"CAST(sum({name}_slippage_cost) AS DOUBLE) / CAST(sum({name}_slippage_base) AS DOUBLE) * 10000"
 
 
 _METRICS = f"""
@@ -63,8 +55,8 @@ _METRICS = f"""
     sum(quantity) AS quantity, sum(filled_quantity) AS filled_quantity, sum(notional) AS notional,
     sum(fees) AS fees,
     CAST(sum(filled_quantity) AS DOUBLE) / CAST(sum(quantity) AS DOUBLE) AS fill_ratio,
-    {_slippage("limit_price")} AS slippage_vs_limit_bps,
-    {_slippage("decision_price")} AS slippage_vs_decision_bps,
+    {_slippage("limit")} AS slippage_vs_limit_bps,
+    {_slippage("decision")} AS slippage_vs_decision_bps,
     CAST(sum(fees) AS DOUBLE) / CAST(sum(notional) FILTER (WHERE fees IS NOT NULL) AS DOUBLE) * 10000
         AS fee_bps,
     CAST(sum(maker_quantity) AS DOUBLE) / CAST(sum(filled_quantity) AS DOUBLE) AS maker_share,
@@ -72,12 +64,12 @@ _METRICS = f"""
     CAST(sum(rejects) AS DOUBLE) / count(*) AS reject_rate,
     CAST(sum(cancels) AS DOUBLE) / count(*) AS cancel_rate,
     CAST(sum(replaces) AS DOUBLE) / count(*) AS replace_rate,
-    avg({_seconds("requested_at", "acknowledged_at")}) AS ack_seconds_mean,
-    median({_seconds("requested_at", "acknowledged_at")}) AS ack_seconds_median,
-    avg({_seconds("requested_at", "first_fill_at")}) AS first_fill_seconds_mean,
-    median({_seconds("requested_at", "first_fill_at")}) AS first_fill_seconds_median,
-    avg({_seconds("requested_at", "completed_at")}) AS completion_seconds_mean,
-    median({_seconds("requested_at", "completed_at")}) AS completion_seconds_median
+    avg(ack_seconds) AS ack_seconds_mean,
+    median(ack_seconds) AS ack_seconds_median,
+    avg(first_fill_seconds) AS first_fill_seconds_mean,
+    median(first_fill_seconds) AS first_fill_seconds_median,
+    avg(completion_seconds) AS completion_seconds_mean,
+    median(completion_seconds) AS completion_seconds_median
 """
 
 
@@ -182,8 +174,7 @@ def execution_quality(
         if lake is not None:  # the lake's orders snapshot: already one row per order
             orders = lake_orders(Path(lake))
         else:
-            con.register("raw_events", columnar.read_events(ledger))
-            columnar.run(con, f"CREATE TEMP TABLE log AS {columnar.EVENTS_SQL.format(source='raw_events')}")
+            columnar.load_events(con, ledger, (0, columnar.high_water(ledger)), "log")
             orders = columnar.relations("log")["orders"]
         sql = report_sql(orders, names, where)
         result = con.execute(sql, params)

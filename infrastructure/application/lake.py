@@ -3,11 +3,11 @@
 Layout of a lake directory::
 
     _manifest.json                               the committed high-water mark (log position)
-    events/day=YYYY-MM-DD/venue=V/events-FROM-TO-I.parquet     appended: one file per run and partition
+    events/day=YYYY-MM-DD/venue=V/events-FROM-TO-I.parquet     appended: files per run and partition
     fills/day=…/venue=…/fills-FROM-TO-I.parquet                appended: fills, busts, corrections
     funding/day=…/venue=…/funding-FROM-TO-I.parquet            appended: cash flows (funding, interest, …)
-    snapshot-TO/orders/day=…/venue=…/*.parquet                 rewritten: one row per order
-    snapshot-TO/positions/*.parquet                            rewritten: net quantity and cash per book
+    snapshot-TO/orders/day=…/venue=…/*.parquet                 written each run: one row per order
+    snapshot-TO/positions/*.parquet                            written each run: net quantity, cash per book
 
 FROM and TO are the first and last log positions the run read. A run reads the log after the
 manifest's position, writes its files, and only then replaces the manifest (written beside it,
@@ -15,6 +15,13 @@ flushed, renamed over it). A run that dies before the rename leaves files whose 
 manifest's position: the next run deletes them first and writes the same positions again, so a
 row is never in the lake twice and never missing. Readers take the files up to the manifest's
 position (:func:`lake_tables`, :func:`lake_orders`).
+
+The log is read in chunks (``columnar.load_events``): each chunk's events are written out as they
+are (no payload parsed but those the tables read) while the next chunk is read. A new snapshot
+costs what the run changed, not the history: an order's row depends on its own events only, so
+the orders the run touched are recomputed from their events (the earlier ones read back from the
+lake), every other row is carried from the last snapshot, and the positions are the last ones
+plus the run's fills.
 """
 
 from __future__ import annotations
@@ -23,9 +30,11 @@ import json
 import os
 import re
 import shutil
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application import columnar
@@ -33,10 +42,14 @@ from orderledger.infrastructure.audit.columns import MONEY, PLACES
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     import duckdb
+    import pyarrow as pa
 
     from orderledger.infrastructure.application.ledger import OrderLedger
 
 MANIFEST = "_manifest.json"
+FORMAT = 2
+"""The shape of the snapshot's rows the manifest vouches for (2: the orders carry their seconds
+and slippage parts); a run over a lake of another format recomputes every order's row."""
 APPENDED = ("events", "fills", "funding")
 """The tables each run appends to (their rows never change once written)."""
 SNAPSHOTS = ("orders", "positions")
@@ -79,7 +92,7 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     """The committed state of a lake (position 0 and no snapshot when nothing was exported)."""
     path = directory / MANIFEST
     if not path.exists():
-        return {"format": 1, "position": 0, "snapshot": None}
+        return {"format": FORMAT, "position": 0, "snapshot": None}
     try:
         manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -147,13 +160,14 @@ def _discard_uncommitted(directory: Path, manifest: dict[str, Any]) -> None:
         path.unlink()
 
 
-def _check_places(con: duckdb.DuckDBPyConnection) -> None:
-    """Refuse a recorded amount with more places than the lake's decimal columns keep."""
+def _check_places(con: duckdb.DuckDBPyConnection, start: int) -> None:
+    """Refuse a recorded amount (of the events past ``start``) with more places than the lake's
+    decimal columns keep."""
     checks = ", ".join(
         f"max(length(rtrim(split_part({name}, '.', 2), '0'))) FILTER (WHERE {name} IS NOT NULL)"
         for name in _AMOUNTS
     )
-    found = columnar.run(con, f"SELECT {checks} FROM per_event")[0]
+    found = columnar.run(con, f"SELECT {checks} FROM run_events WHERE position > {int(start)}")[0]
     for name, places in zip(_AMOUNTS, found, strict=True):
         if places is not None and places > PLACES:
             raise InvalidInputError(
@@ -162,21 +176,26 @@ def _check_places(con: duckdb.DuckDBPyConnection) -> None:
             )
 
 
+_PARQUET = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1"
+
+
 def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: Path, stem: str, partition: str) -> int:
     """Write ``sql``'s rows under ``target`` partitioned by ``partition``; returns the count
-    (COPY's own, so the query runs once)."""
+    (COPY's own, so the query runs once). Compressed with zstd at its fastest level: smaller
+    than snappy's files and quicker to write (every reader the docs name reads zstd)."""
     target.mkdir(parents=True, exist_ok=True)
     written = columnar.run(
         con,
         f"COPY ({sql}) TO '{str(target).replace(chr(39), chr(39) * 2)}'"
-        f" (FORMAT parquet, PARTITION_BY ({partition}), APPEND, FILENAME_PATTERN '{stem}-{{uuid}}')",
+        f" ({_PARQUET}, PARTITION_BY ({partition}), APPEND, FILENAME_PATTERN '{stem}-{{uuid}}')",
     )
     return int(written[0][0]) if written else 0
 
 
-def export_lake(ledger: OrderLedger, directory: str | Path) -> LakeReport:
-    """Append to the lake at ``directory`` what the log holds past its manifest; rewrite the
-    snapshots; then commit the new position. Safe to rerun and to kill at any point."""
+def export_lake(ledger: OrderLedger, directory: str | Path, chunk: int = columnar.CHUNK) -> LakeReport:
+    """Append to the lake at ``directory`` what the log holds past its manifest, read ``chunk``
+    positions at a time; write the new snapshots from the last ones and what changed; then commit
+    the new position. Safe to rerun and to kill at any point; a run that fails leaves no file."""
     root = Path(directory)
     if root.exists() and not root.is_dir():
         raise InvalidInputError(f"`directory` {str(root)!r} is not a directory", field="directory")
@@ -191,58 +210,96 @@ def export_lake(ledger: OrderLedger, directory: str | Path) -> LakeReport:
     rows = {table: 0 for table in (*APPENDED, *SNAPSHOTS)}
     if upto <= after:
         return LakeReport(str(root), after, after, rows)
+    snapshot = f"snapshot-{upto:012d}"
     con = columnar.connect()
+    # Rows within a file carry their position: DuckDB may write them in any order (faster).
+    columnar.run(con, "SET preserve_insertion_order = false")
     try:
-        with columnar.registered(con, "raw_events", columnar.read_events(ledger, after, upto)):
-            rows.update(_append(con, root, after, upto))
-        snapshot = f"snapshot-{upto:012d}"
-        rows.update(_snapshots(con, root, root / snapshot, upto))
-    finally:
+        rows.update(_append(con, ledger, root, (after, upto), chunk))
+        rows.update(_snapshots(con, root, manifest, root / snapshot))
+    except BaseException:
         con.close()
-    _write_manifest(root, {"format": 1, "position": upto, "snapshot": snapshot})
+        _discard_uncommitted(root, manifest)
+        raise
+    con.close()
+    _write_manifest(root, {"format": FORMAT, "position": upto, "snapshot": snapshot})
     for path in root.glob("snapshot-*"):
         if path.name != snapshot:
             shutil.rmtree(path)
     return LakeReport(str(root), after, upto, rows)
 
 
-def _append(con: duckdb.DuckDBPyConnection, root: Path, after: int, upto: int) -> dict[str, int]:
-    columnar.run(con, f"CREATE TEMP TABLE batch AS {columnar.EVENTS_SQL.format(source='raw_events')}")
-    # Each payload of the run parsed once: the checks, fills, funding and orders read this table.
-    columnar.run(con, f"CREATE TEMP TABLE per_event AS {columnar.relations('batch')['per_event']}")
-    _check_places(con)
+_DAY = "strftime(ts_event, '%Y-%m-%d') AS day"
+
+
+def _append(
+    con: duckdb.DuckDBPyConnection, ledger: OrderLedger, root: Path, span: tuple[int, int], chunk: int
+) -> dict[str, int]:
+    """Write the events of the run chunk by chunk (each read while the one before is written),
+    keeping the parsed fields of the kinds the analytic tables read in ``run_events``; then the
+    fills (``run_fills``) and the cash flows."""
+    after, upto = span
     stem = f"{after + 1:012d}-{upto:012d}"
-    day = "strftime(ts_event, '%Y-%m-%d') AS day"
-    counts = {
-        "events": _copy(con, f"SELECT *, {day} FROM batch", root / "events", f"events-{stem}", "day, venue")
-    }
-    # Earlier runs' events (committed files only), parsed where a relation needs them: the
-    # requests of the orders this run fills, and every order's lifecycle for the snapshot.
-    earlier = lake_events_upto(root, after) if after else "SELECT * FROM batch WHERE FALSE"
-    columnar.run(con, f"CREATE TEMP VIEW earlier AS {earlier}")
-    filled = columnar.of_types("per_event", columnar.FILL_TYPES)
-    earlier_requests = columnar.PER_EVENT_SQL.format(
-        events=columnar.of_types(
-            "earlier", ("OrderRequested",), f"client_order_id IN (SELECT client_order_id FROM ({filled}))"
+    counts = dict.fromkeys(APPENDED, 0)
+
+    def write(start: int, events: pa.Table) -> None:
+        _check_places(con, start)
+        counts["events"] += _write_events(con, events, root / "events", f"events-{stem}")
+
+    columnar.load_events(con, ledger, span, "run_events", write, chunk)
+    filled = columnar.of_types("run_events", columnar.FILL_TYPES)
+    requests = "(SELECT * FROM run_events WHERE type = 'OrderRequested')"
+    if after:  # the requests of the orders this run fills that earlier runs exported
+        earlier = columnar.PER_EVENT_SQL.format(
+            events=columnar.of_types(
+                f"({lake_events_upto(root, after)})",
+                ("OrderRequested",),
+                f"client_order_id IN (SELECT client_order_id FROM ({filled}))",
+            )
         )
+        requests = f"({requests} UNION ALL {earlier})"
+    columnar.run(
+        con,
+        f"CREATE TEMP TABLE run_fills AS {columnar.FILLS_SQL.format(per_event=filled, requests=requests)}",
     )
-    requests = f"(SELECT * FROM per_event WHERE type = 'OrderRequested' UNION ALL {earlier_requests})"
-    fills = columnar.FILLS_SQL.format(per_event=filled, requests=requests)
     counts["fills"] = _copy(
-        con, f"SELECT *, {day} FROM ({fills})", root / "fills", f"fills-{stem}", "day, venue"
+        con, f"SELECT *, {_DAY} FROM run_fills", root / "fills", f"fills-{stem}", "day, venue"
     )
     funding = f"""
         SELECT position, client_order_id AS book, account, venue, instrument, ts_event, kind, flow_id,
-               CAST(amount AS {MONEY}) AS amount, currency, tags, {day}
-        FROM per_event WHERE type = 'CashFlowRecorded'
+               CAST(amount AS {MONEY}) AS amount, currency, tags, {_DAY}
+        FROM run_events WHERE type = 'CashFlowRecorded'
     """
     counts["funding"] = _copy(con, funding, root / "funding", f"funding-{stem}", "day, venue")
-    lifecycle = columnar.of_types("per_event", columnar.LIFECYCLE)
-    if after:
-        earlier = columnar.PER_EVENT_SQL.format(events=columnar.of_types("earlier", columnar.LIFECYCLE))
-        lifecycle = f"{lifecycle} UNION ALL {earlier}"
-    columnar.run(con, f"CREATE TEMP VIEW lifecycle AS {lifecycle}")
     return counts
+
+
+def _write_events(con: duckdb.DuckDBPyConnection, events: pa.Table, target: Path, stem: str) -> int:
+    """Write a chunk's events as one file per day and venue (``target/day=D/venue=V/``), each an
+    Arrow slice of the chunk that DuckDB types and writes unpartitioned; returns the count.
+
+    The split is done in Arrow because DuckDB's partitioned writer copies every row (payload
+    text and all) into per-partition buffers before writing, which costs more than the writing
+    itself. The day is the first ten characters of ``ts_event``: the store keeps it as fixed-width
+    UTC text (``domain.values.format_timestamp``), so they are the UTC date. The directory names
+    are escaped as Hive's and DuckDB's are (percent-encoded), and read back decoded."""
+    # pyarrow is an optional dependency (the analytics extra), as in the rest of the engine
+    import pyarrow.compute as pc
+
+    day = pc.utf8_slice_codeunits(events.column("ts_event"), 0, 10)
+    keys = pc.dictionary_encode(
+        pc.binary_join_element_wise(day, events.column("venue"), "\x00")
+    ).combine_chunks()
+    written = 0
+    for index, key in enumerate(keys.dictionary.to_pylist()):
+        date, venue = key.split("\x00")
+        folder = target / f"day={quote(date, safe='')}" / f"venue={quote(venue, safe='')}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = str(folder / f"{stem}-{uuid.uuid4()}.parquet").replace("'", "''")
+        with columnar.registered(con, "part", events.filter(pc.equal(keys.indices, index))):
+            sql = f"SELECT * EXCLUDE (venue) FROM ({columnar.EVENTS_SQL.format(source='part')})"
+            written += int(columnar.run(con, f"COPY ({sql}) TO '{path}' ({_PARQUET})")[0][0])
+    return written
 
 
 def lake_events_upto(root: Path, upto: int) -> str:
@@ -253,25 +310,65 @@ def lake_events_upto(root: Path, upto: int) -> str:
     )
 
 
-def _snapshots(con: duckdb.DuckDBPyConnection, root: Path, target: Path, upto: int) -> dict[str, int]:
-    fills = f"SELECT * FROM read_parquet('{_glob(root, 'fills')}', hive_partitioning = true)"
-    if not _has_files(root, "fills"):
-        fills = "SELECT * FROM per_event WHERE FALSE"  # (no fills yet: an empty relation of its shape)
-        fills = columnar.FILLS_SQL.format(per_event=fills, requests="(SELECT * FROM per_event WHERE FALSE)")
-    columnar.run(con, f"CREATE TEMP VIEW lake_fills AS {fills}")
-    orders = columnar.ORDERS_SQL.format(per_event="SELECT * FROM lifecycle", fills="SELECT * FROM lake_fills")
+# Net quantity, bought, sold and cash per book from a relation of fills, or from such sums
+# (``{fills}`` then names its partial sums: the last snapshot's rows and the run's).
+_POSITIONS = """
+    SELECT account, venue, instrument,
+           sum(quantity * CASE WHEN side = 'sell' THEN -1 ELSE 1 END) AS quantity,
+           sum(quantity) FILTER (WHERE side = 'buy') AS bought,
+           sum(quantity) FILTER (WHERE side = 'sell') AS sold,
+           sum(-notional * CASE WHEN side = 'sell' THEN -1 ELSE 1 END) AS cash,
+           count(*) AS legs, max(ts_event) AS last_fill_at
+    FROM run_fills GROUP BY account, venue, instrument
+"""
+_SUMMED = """
+    SELECT account, venue, instrument, sum(quantity) AS quantity, sum(bought) AS bought,
+           sum(sold) AS sold, sum(cash) AS cash, CAST(sum(legs) AS BIGINT) AS legs,
+           max(last_fill_at) AS last_fill_at
+    FROM ({parts}) GROUP BY account, venue, instrument
+"""
+
+
+def _read(directory: Path, table: str) -> str:
+    return f"SELECT * FROM read_parquet('{_glob(directory, table)}', hive_partitioning = true)"
+
+
+def _snapshots(
+    con: duckdb.DuckDBPyConnection, root: Path, manifest: dict[str, Any], target: Path
+) -> dict[str, int]:
+    """The new snapshot: the orders this run touched recomputed from all their events, every
+    other order's row as the last snapshot has it; positions as the last ones plus this run's
+    fills. The first run computes them from its own rows alone."""
+    last = root / manifest["snapshot"] if manifest.get("snapshot") else None
+    after = int(manifest["position"])
+    lifecycle = columnar.of_types("run_events", columnar.LIFECYCLE)
+    fills = "SELECT * FROM run_fills"
+    if last is not None:
+        kinds = (*columnar.LIFECYCLE, *columnar.FILL_TYPES)
+        touched = f"SELECT client_order_id FROM ({columnar.of_types('run_events', kinds)})"
+        if manifest.get("format") != FORMAT:  # rows of another shape: every order is recomputed
+            everyone = columnar.of_types(f"({lake_events_upto(root, after)})", kinds)
+            touched += f" UNION ALL SELECT client_order_id FROM ({everyone})"
+        columnar.run(con, f"CREATE TEMP TABLE touched AS SELECT DISTINCT client_order_id FROM ({touched})")
+        theirs = "client_order_id IN (SELECT client_order_id FROM touched)"
+        earlier = columnar.of_types(f"({lake_events_upto(root, after)})", columnar.LIFECYCLE, theirs)
+        lifecycle = f"{lifecycle} UNION ALL {columnar.PER_EVENT_SQL.format(events=earlier)}"
+        if _has_files(root, "fills"):
+            fills += f" UNION ALL BY NAME SELECT * EXCLUDE (day) FROM ({_read(root, 'fills')})"
+            fills += f" WHERE position <= {after} AND {theirs}"
+    orders = columnar.ORDERS_SQL.format(per_event=lifecycle, fills=fills)
+    listed = ", ".join(f'"{row[0]}"' for row in columnar.run(con, f"DESCRIBE {orders}"))
+    if last is not None and _has_files(last, "orders"):
+        orders += f" UNION ALL BY NAME SELECT * EXCLUDE (day) FROM ({_read(last, 'orders')})"
+        orders += " WHERE client_order_id NOT IN (SELECT client_order_id FROM touched)"
     day = "strftime(requested_at, '%Y-%m-%d') AS day"
     counts = {
-        "orders": _copy(con, f"SELECT *, {day} FROM ({orders})", target / "orders", "orders", "day, venue")
+        "orders": _copy(
+            con, f"SELECT {listed}, {day} FROM ({orders})", target / "orders", "orders", "day, venue"
+        )
     }
-    positions = """
-        SELECT account, venue, instrument,
-               sum(quantity * CASE WHEN side = 'sell' THEN -1 ELSE 1 END) AS quantity,
-               sum(quantity) FILTER (WHERE side = 'buy') AS bought,
-               sum(quantity) FILTER (WHERE side = 'sell') AS sold,
-               sum(-notional * CASE WHEN side = 'sell' THEN -1 ELSE 1 END) AS cash,
-               count(*) AS legs, max(ts_event) AS last_fill_at
-        FROM lake_fills GROUP BY account, venue, instrument
-    """
-    counts["positions"] = _copy(con, positions, target / "positions", "positions", "venue")
+    parts = _POSITIONS
+    if last is not None and _has_files(last, "positions"):
+        parts += f" UNION ALL BY NAME {_read(last, 'positions')}"
+    counts["positions"] = _copy(con, _SUMMED.format(parts=parts), target / "positions", "positions", "venue")
     return counts

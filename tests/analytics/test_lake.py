@@ -7,6 +7,7 @@ The session is ``tests/support/lake.py``'s: X and Y on the first day, Z on the n
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,9 @@ import polars as pl
 import pytest
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.infrastructure.application.lake import lake_tables
+from orderledger.infrastructure.application.lake import FORMAT, export_lake, lake_tables, read_manifest
 from orderledger.infrastructure.application.ledger import OrderLedger
-from tests.support.integration import T0, fill, request
+from tests.support.integration import T0, fact, fill, request
 from tests.support.lake import FIRST, SECOND, contents, record
 
 
@@ -127,3 +128,93 @@ def test_an_encrypted_and_compressed_ledger_exports_the_same_lake(make_ledger: A
         record(plain, FIRST + SECOND)
         plain.export_lake(tmp_path / "plain")
     assert contents(tmp_path / "sealed") == contents(tmp_path / "plain")
+
+
+def test_an_order_across_runs_and_chunks_equals_one_run(make_ledger: Any, tmp_path: Path) -> None:
+    # W is requested and accepted in the first run, filled 1 of 2 and amended to 1.5 in the
+    # second, filled 0.5 (complete at 1.5) and its first fill corrected in the third: its row is
+    # recomputed from events of three runs, X's and Y's rows are carried from the last snapshot.
+    # The one-shot lake is read one position per chunk: fifteen chunks give the same rows.
+    ledger = make_ledger()
+    runs = [
+        [request("W", seconds=10, venue="V1", quantity="2", price="50"), fact("accepted", "W", seconds=11)],
+        [
+            fill("W", "w1", "1", "50", seconds=12, fee="0.05", fee_currency="USDT"),
+            fact("amended", "W", seconds=13, quantity="1.5"),
+        ],
+        [
+            fill("W", "w2", "0.5", "49.5", seconds=14),
+            fact("fill_corrected", "W", seconds=15, trade_id="w1", quantity="1", price="49.9"),
+        ],
+    ]
+    record(ledger, FIRST)
+    for run in runs:
+        record(ledger, run)
+        ledger.export_lake(tmp_path / "runs")
+    record(ledger, SECOND)
+    ledger.export_lake(tmp_path / "runs")
+    export_lake(ledger, tmp_path / "chunks", chunk=1)
+    once = contents(tmp_path / "chunks")
+    assert contents(tmp_path / "runs") == once
+    assert len(list((tmp_path / "chunks" / "events").rglob("*.parquet"))) == 15  # one file a position
+    con = duckdb.connect()
+    orders = lake_tables(tmp_path / "runs")["orders"]
+    [w] = con.execute(
+        "SELECT quantity, filled_quantity, notional, fees, ended_as, epoch(completed_at - requested_at),"
+        f" replaces FROM read_parquet('{orders}') WHERE client_order_id = 'W'"
+    ).fetchall()
+    con.close()
+    # 1.5 of 1.5 filled: 1 × 49.9 (corrected) + 0.5 × 49.5 = 49.9 + 24.75 = 74.65; fee 0.05 kept;
+    # complete at w2, 4 s after the request
+    assert w == (Decimal("1.5"), Decimal("1.5"), Decimal("74.65"), Decimal("0.05"), "filled", 4.0, 1)
+
+
+def test_a_venue_name_needing_escapes_reads_back_as_itself(ledger: OrderLedger, tmp_path: Path) -> None:
+    # The events' partitions are named by the export itself, the fills' by DuckDB: one name each.
+    venue = "Prime/Desk 2=é%"
+    record(
+        ledger, [request("E", venue=venue, quantity="1", price="10"), fill("E", "e1", "1", "10", seconds=1)]
+    )
+    ledger.export_lake(tmp_path / "lake")
+    tables = lake_tables(tmp_path / "lake")
+    con = duckdb.connect()
+    read = {
+        table: con.execute(
+            f"SELECT DISTINCT venue FROM read_parquet('{tables[table]}', hive_partitioning = true)"
+        ).fetchall()
+        for table in ("events", "fills", "orders")
+    }
+    con.close()
+    assert read == {"events": [(venue,)], "fills": [(venue,)], "orders": [(venue,)]}
+    assert pl.read_parquet(tables["events"], hive_partitioning=True)["venue"].unique().to_list() == [venue]
+    folders = {
+        table: {p.name for p in (tmp_path / "lake" / table).glob("day=*/venue=*")}
+        for table in ("events", "fills")
+    }
+    assert folders["events"] == folders["fills"] == {"venue=Prime%2FDesk%202%3D%C3%A9%25"}
+
+
+def test_a_lake_of_the_format_before_has_every_order_recomputed(make_ledger: Any, tmp_path: Path) -> None:
+    # A lake written before the orders carried their seconds and slippage parts (format 1): its
+    # snapshot's rows lack those columns, so the next run recomputes X's and Y's rows too.
+    ledger = make_ledger()
+    record(ledger, FIRST)
+    ledger.export_lake(tmp_path / "old")
+    manifest = read_manifest(tmp_path / "old")
+    con = duckdb.connect()
+    newer = ", ".join(
+        ["ack_seconds", "first_fill_seconds", "completion_seconds"]
+        + [f"{ref}_slippage_{part}" for ref in ("limit", "decision") for part in ("cost", "base")]
+    )
+    for path in (tmp_path / "old" / manifest["snapshot"] / "orders").rglob("*.parquet"):
+        con.execute(
+            f"COPY (SELECT * EXCLUDE ({newer}) FROM read_parquet('{path}')) TO '{path}.old' (FORMAT parquet)"
+        )
+        Path(f"{path}.old").replace(path)
+    con.close()
+    (tmp_path / "old" / "_manifest.json").write_text(json.dumps({**manifest, "format": 1}))
+    record(ledger, SECOND)
+    ledger.export_lake(tmp_path / "old")
+    ledger.export_lake(tmp_path / "once")
+    assert contents(tmp_path / "old") == contents(tmp_path / "once")
+    assert read_manifest(tmp_path / "old")["format"] == FORMAT

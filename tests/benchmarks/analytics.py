@@ -186,9 +186,15 @@ def views_report(ledger: OrderLedger) -> dict[tuple[str, str], dict[str, float]]
 def _lake_and_store(
     ledger: OrderLedger, work: Path, rounds: int
 ) -> tuple[float, list[float], float, list[Any]]:
+    cpu = time.process_time()
     export_s, report = timed(lambda: ledger.export_lake(work))
+    cpu = time.process_time() - cpu
     events = ledger.log_position()
-    print(f"  export_lake: {export_s:.1f} s, {events / export_s:,.0f} events/s; rows {report.rows}")
+    print(
+        f"  export_lake: {export_s:.1f} s, {events / export_s:,.0f} events/s; rows {report.rows};"
+        f" {cpu:.1f} CPU-s on every core ({events / cpu:,.0f} events per CPU-second);"
+        f" load average now {os.getloadavg()[0]:.1f}"
+    )
     lake_s = [timed(lambda: ledger.execution_quality(by=BY, lake=work))[0] for _ in range(rounds)]
     store_s, rows = timed(lambda: ledger.execution_quality(by=BY))
     orders = sum(r.orders for r in rows)
@@ -215,7 +221,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="analytics-bench-"))
     try:
         with OrderLedger(f"sqlite:///{db}", project=False, create=False) as ledger:
-            print(f"history: {ledger.log_position():,} events ({db})")
+            print(f"history: {ledger.log_position():,} events ({db}); load average {os.getloadavg()}")
             _lake_and_store(ledger, work / "history", args.rounds)
         # The views hold the base session only (the copies were appended without them): the
         # views' answer and the Python export are measured there, beside the lake's.
