@@ -32,13 +32,7 @@ sys.path.insert(0, str(ROOT))
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
 from orderledger.infrastructure.application.simulator import simulate_lines  # noqa: E402
 from orderledger.infrastructure.storage.sqlite import SOUND_SUFFIX  # noqa: E402
-
-PG_URL = os.environ.get("ORDERLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def lines_for(events: int, seed: int = 3) -> list[str]:
-    """About ``events`` events' worth of simulated messages (~4–6 messages per order)."""
-    return list(simulate_lines(seed, max(10, int(events / 3.4))))
+from tests.support.bench import PG_URL, drop_schema, lines_for, mutable_table, raw_psycopg, raw_sqlite  # noqa: E402
 
 
 def remove_database(path: Path) -> None:
@@ -71,87 +65,6 @@ def ledger_ingest(url: str, lines: list[str], batch: int, *, project: bool = Tru
     report, seconds = timed(lambda: ledger.ingest_lines(lines))
     ledger.close()
     return report.events, seconds
-
-
-def raw_sqlite(path: Path, lines: list[str], per_commit: int) -> float:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("CREATE TABLE raw (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
-    started = time.perf_counter()
-    for start in range(0, len(lines), per_commit):
-        conn.execute("BEGIN")
-        conn.executemany(
-            "INSERT INTO raw (body) VALUES (?)",
-            [(line.encode(),) for line in lines[start : start + per_commit]],
-        )
-        conn.execute("COMMIT")
-    seconds = time.perf_counter() - started
-    conn.close()
-    return seconds
-
-
-def mutable_table(path: Path, lines: list[str], per_commit: int) -> float:
-    """What most bots do: one mutable row per order, an upsert per message, no history."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute(
-        "CREATE TABLE orders (client_order_id TEXT PRIMARY KEY, venue_order_id TEXT, account TEXT,"
-        " instrument TEXT, side TEXT, quantity TEXT, price TEXT, status TEXT, filled TEXT)"
-    )
-    conn.execute("CREATE INDEX orders_voi ON orders (venue_order_id)")
-    started = time.perf_counter()
-    for start in range(0, len(lines), per_commit):
-        conn.execute("BEGIN")
-        for line in lines[start : start + per_commit]:
-            m = json.loads(line, parse_float=Decimal)
-            coid = m.get("client_order_id")
-            if coid is None:
-                row = conn.execute(
-                    "SELECT client_order_id FROM orders WHERE venue_order_id = ?", (m["venue_order_id"],)
-                ).fetchone()
-                if row is None:
-                    continue
-                coid = row[0]
-            kind = m["type"]
-            if kind == "request":
-                conn.execute(
-                    "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                    (
-                        coid,
-                        None,
-                        m["account"],
-                        m["instrument"],
-                        m["side"],
-                        m["quantity"],
-                        m.get("price"),
-                        "requested",
-                        "0",
-                    ),
-                )
-            elif kind == "accepted":
-                conn.execute(
-                    "UPDATE orders SET venue_order_id = ?, status = 'accepted' WHERE client_order_id = ?",
-                    (m["venue_order_id"], coid),
-                )
-            elif kind == "fill":
-                row = conn.execute(
-                    "SELECT filled, quantity FROM orders WHERE client_order_id = ?", (coid,)
-                ).fetchone()
-                if row:
-                    filled = Decimal(row[0]) + Decimal(m["quantity"])
-                    status = "filled" if filled >= Decimal(row[1]) else "partially_filled"
-                    conn.execute(
-                        "UPDATE orders SET filled = ?, status = ? WHERE client_order_id = ?",
-                        (str(filled), status, coid),
-                    )
-            else:
-                conn.execute("UPDATE orders SET status = ? WHERE client_order_id = ?", (kind, coid))
-        conn.execute("COMMIT")
-    seconds = time.perf_counter() - started
-    conn.close()
-    return seconds
 
 
 def naive_eventsourcing(path: Path, lines: list[str]) -> tuple[int, float]:
@@ -207,33 +120,6 @@ def naive_eventsourcing(path: Path, lines: list[str]) -> tuple[int, float]:
     seconds = time.perf_counter() - started
     app.close()
     return count, seconds
-
-
-def raw_psycopg(lines: list[str], schema: str) -> float | None:
-    try:
-        import psycopg
-    except ImportError:
-        return None
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        conn.execute(f'CREATE TABLE "{schema}".raw (id BIGSERIAL PRIMARY KEY, body BYTEA NOT NULL)')
-    with psycopg.connect(PG_URL) as conn:
-        started = time.perf_counter()
-        with conn.cursor() as cur:
-            for start in range(0, len(lines), 1000):
-                cur.executemany(
-                    f'INSERT INTO "{schema}".raw (body) VALUES (%s)',
-                    [(line.encode(),) for line in lines[start : start + 1000]],
-                )
-                conn.commit()
-        return time.perf_counter() - started
-
-
-def drop_schema(schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def postgres_available() -> bool:
