@@ -33,11 +33,11 @@ from urllib.parse import urlsplit, urlunsplit
 from orderledger.infrastructure.adapters.ccxt import order_row
 from orderledger.infrastructure.collect.credentials import Credentials
 from orderledger.infrastructure.collect.queued import Frames, queued_frames
-from orderledger.infrastructure.collect.registry import SourceConfig
 from orderledger.infrastructure.collect.source import (
     CollectError,
     ConnectionLost,
     CredentialsRejected,
+    SourceConfig,
     UnknownSymbol,
     Unreachable,
 )

@@ -27,8 +27,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import IO, Any
 
-from orderledger.infrastructure.collect.registry import SourceConfig
-from orderledger.infrastructure.collect.source import ConnectionLost, Unreachable
+from orderledger.infrastructure.collect.source import ConnectionLost, SourceConfig, Unreachable
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.ingest.formats import FIX_OPTIONS
 

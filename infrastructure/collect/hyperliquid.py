@@ -45,11 +45,11 @@ from orderledger.infrastructure.adapters.hyperliquid import (
     web_data_snapshot,
 )
 from orderledger.infrastructure.collect.queued import Frames, queued_frames
-from orderledger.infrastructure.collect.registry import SourceConfig
 from orderledger.infrastructure.collect.source import (
     CollectError,
     ConnectionLost,
     CredentialsRejected,
+    SourceConfig,
     Unreachable,
 )
 from orderledger.infrastructure.errors import ConfigurationError

@@ -12,24 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from orderledger.infrastructure.collect.credentials import Credentials
-from orderledger.infrastructure.collect.source import Source
+from orderledger.infrastructure.collect.source import Source, SourceConfig
 from orderledger.infrastructure.collect.timing import Timing
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.ingest.formats import FIX_OPTIONS
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    """What a source factory is given: the venue name (as the ledger books it), the account, the
-    endpoint URL (``--endpoint`` resolved), the venue's options (``--option NAME=VALUE``, checked
-    against its spec), its credentials, and the timing (injected in tests)."""
-
-    venue: str
-    account: str | None
-    endpoint: str
-    options: Mapping[str, str]
-    credentials: Credentials
-    timing: Timing = field(default_factory=Timing)
 
 
 @dataclass(frozen=True)

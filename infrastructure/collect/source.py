@@ -11,11 +11,28 @@ permanent (the collector stops with their one-line reason and a non-zero exit).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from orderledger.domain.errors import LedgerError
+from orderledger.infrastructure.collect.credentials import Credentials
+from orderledger.infrastructure.collect.timing import Timing
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """What a source factory is given: the venue name (as the ledger books it), the account, the
+    endpoint URL (``--endpoint`` resolved), the venue's options (``--option NAME=VALUE``, checked
+    against its spec in ``registry.COLLECTORS``), its credentials, and the timing (injected in tests)."""
+
+    venue: str
+    account: str | None
+    endpoint: str
+    options: Mapping[str, str]
+    credentials: Credentials
+    timing: Timing = field(default_factory=Timing)
 
 
 class CollectError(LedgerError):

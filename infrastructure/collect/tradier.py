@@ -32,10 +32,10 @@ from orderledger.infrastructure.adapters.tradier import (
     order_messages,
     orders_of,
 )
-from orderledger.infrastructure.collect.registry import SourceConfig
 from orderledger.infrastructure.collect.source import (
     ConnectionLost,
     CredentialsRejected,
+    SourceConfig,
     UnknownSymbol,
     Unreachable,
 )
