@@ -229,20 +229,13 @@ def point_latencies(url: str, client_order_id: str, repeats: int = 50) -> tuple[
 # ---------------------------------------------------------------------- the run
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes; print only")
-    parser.add_argument("--sizes", default="10000,100000,1000000", help="log sizes for the scaling part")
-    args = parser.parse_args()
-    quick = args.quick
-    sizes = [10_000, 30_000] if quick else [int(s) for s in args.sizes.split(",")]
-    side_events = 20_000 if quick else 100_000
-    naive_events = 3_000 if quick else 10_000
-    work = Path(tempfile.mkdtemp(prefix="ol-bench-"))
-    rows: list[tuple[str, int, float]] = []  # (contender, messages, seconds)
-    lines = lines_for(side_events)
+def side_by_side(
+    work: Path, lines: list[str], naive_events: int
+) -> tuple[list[tuple[str, int, float]], int, bool]:
+    """Every contender on the same messages: the rows (contender, messages, seconds), the events
+    the batched ledger booked, and whether PostgreSQL took part."""
+    rows: list[tuple[str, int, float]] = []
     n = len(lines)
-    print(f"workload: {n} messages from the demo simulator ({n / max(1, n // 4):.1f} per order approx.)")
 
     def run(name: str, messages: int, seconds: float) -> None:
         rows.append((name, messages, seconds))
@@ -250,7 +243,6 @@ def main() -> None:
 
     events, s = ledger_ingest(f"sqlite:///{work / 'batched.db'}", lines, 1000)
     run("ledger, batched (group commit, views maintained)", n, s)
-    ledger_events = events
     _, s = ledger_ingest(f"sqlite:///{work / 'follower.db'}", lines, 1000, project=False)
     run(NO_PROJECT, n, s)
     one = lines[: min(n, 5_000)]
@@ -283,9 +275,12 @@ def main() -> None:
             )
         finally:
             drop_schema(raw_schema)
-    rate = {name: messages / seconds for name, messages, seconds in rows}
-    print(f"ledger batched: {ledger_events} events from {n} messages")
+    return rows, events, pg
 
+
+def rebuilds(work: Path) -> tuple[int, float, int, float, int, float]:
+    """The batched ledger's views rebuilt in one process and in two, and the raw scan of its log:
+    (events, seconds) of each."""
     # One process against two on the same log, three times in turn: each rebuild takes a few
     # seconds, which one burst of load on a shared machine can swing by a sixth; the median of
     # each is taken (the ratio of medians, both printed).
@@ -310,6 +305,12 @@ def main() -> None:
         f"  rebuild all views: {replay_events / replay_s:,.0f} events/s; raw scan: {scanned / scan_s:,.0f} rows/s"
     )
 
+    return replay_events, replay_s, split_events, split_s, scanned, scan_s
+
+
+def scaling_runs(work: Path, sizes: list[int]) -> tuple[list[dict[str, Any]], tuple[float, float] | None]:
+    """Ingest, rebuild, restart and point reads at each log size; and (more than one size) the
+    ingest rates of new orders into the smallest and the largest log."""
     scaling = []
     growth: tuple[float, float] | None = None  # (smallest, largest) probe rates
     for size in sizes:
@@ -360,6 +361,28 @@ def main() -> None:
             f"as-of {asof_s * 1000:.2f} ms"
         )
         remove_database(path)
+
+    return scaling, growth
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes; print only")
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="log sizes for the scaling part")
+    args = parser.parse_args()
+    quick = args.quick
+    sizes = [10_000, 30_000] if quick else [int(s) for s in args.sizes.split(",")]
+    side_events = 20_000 if quick else 100_000
+    naive_events = 3_000 if quick else 10_000
+    work = Path(tempfile.mkdtemp(prefix="ol-bench-"))
+    lines = lines_for(side_events)
+    n = len(lines)
+    print(f"workload: {n} messages from the demo simulator ({n / max(1, n // 4):.1f} per order approx.)")
+    rows, ledger_events, pg = side_by_side(work, lines, naive_events)
+    rate = {name: messages / seconds for name, messages, seconds in rows}
+    print(f"ledger batched: {ledger_events} events from {n} messages")
+    replay_events, replay_s, split_events, split_s, scanned, scan_s = rebuilds(work)
+    scaling, growth = scaling_runs(work, sizes)
 
     ratios = {
         "batched vs mutable table": rate["ledger, batched (group commit, views maintained)"]
