@@ -91,7 +91,7 @@ def time_range(since: str | None, until: str | None) -> tuple[datetime | None, d
     return low, high
 
 
-OPTION_NAMES = {"fmt": "--format"}
+OPTION_NAMES = {"fmt": "--format", "options": "--option", "credentials": "--credentials-file"}
 """The options whose name is not their argument's with dashes (``app_role`` is ``--app-role``)."""
 
 

@@ -112,7 +112,7 @@ def _seconds(text: str | None, name: str, default: float) -> float:
     except ValueError:
         value = -1.0
     if not value > 0:
-        raise ConfigurationError(f"--option {name} must be a positive number of seconds, not {text[:40]!r}")
+        raise ConfigurationError(f"`options` {name} must be a positive number of seconds, not {text[:40]!r}")
     return value
 
 

@@ -180,7 +180,7 @@ def endpoint_url(spec: VenueCollector, endpoint: str | None) -> str:
     if "://" in endpoint:
         return endpoint
     names = ", ".join(spec.endpoints)
-    raise ConfigurationError(f"--endpoint must be {names} or a URL, not {endpoint!r}")
+    raise ConfigurationError(f"`endpoint` must be {names} or a URL, not {endpoint!r}")
 
 
 def configure(
@@ -200,14 +200,16 @@ def configure(
         raise ConfigurationError(f"collect {name} does not take the option {unknown[0]!r}; it takes {takes}")
     missing = [o for o in spec.required if not options.get(o)]
     if missing:
-        raise ConfigurationError(f"collect {name} needs --option {missing[0]}=… ({spec.options[missing[0]]})")
+        raise ConfigurationError(
+            f"collect {name} needs `options` {missing[0]}=… ({spec.options[missing[0]]})"
+        )
     if spec.needs_account and not account:
-        raise ConfigurationError(f"collect {name} needs --account")
+        raise ConfigurationError(f"collect {name} needs `account`")
     absent = [c for c in spec.credentials if credentials.get(c) is None]
     if absent:
         raise ConfigurationError(
             f"collect {name} needs the credential {absent[0]!r}: set"
-            f" {credentials.variable(name, absent[0])} or give --credentials-file"
+            f" {credentials.variable(name, absent[0])} or give `credentials`"
         )
     config = SourceConfig(
         venue=options.get("venue") or name,
