@@ -27,6 +27,7 @@ for command in (
     queries.history,
     queries.orders,
     queries.trades,
+    queries.parents,
     queries.positions,
     queries.lots,
     queries.pnl,

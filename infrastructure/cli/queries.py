@@ -1,4 +1,4 @@
-"""Query commands: one order, its history, orders, trades, positions, P&L and instruments.
+"""Query commands: one order, its history, orders, trades, positions, P&L, instruments and parents.
 
 Each reads its options into the Python API's typed arguments, calls one ``OrderLedger`` method
 and renders the typed rows (``cli.render``)."""
@@ -24,6 +24,7 @@ from orderledger.infrastructure.cli.render import (
     HISTORY_COLUMNS,
     INSTRUMENT_COLUMNS,
     ORDER_COLUMNS,
+    PARENT_COLUMNS,
     TRADE_COLUMNS,
     daily_pnl_table,
     lots_table,
@@ -120,6 +121,26 @@ def trades(
             "trades",
             TRADE_COLUMNS,
             None if as_json else Precision.of(ledger),
+        )
+
+
+@lists("parents")
+def parents(
+    criteria: Criteria = NO_CRITERIA,
+    sort: Annotated[str, typer.Option(help=sort_help("parents"))] = "",
+    limit: LimitOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The parents orders name (parent_id), each with its child orders' count, open count,
+    accounts, instruments and times; `orders --parent P` lists one parent's orders."""
+    with open_ledger(create=False) as ledger:
+        warn_if_behind(ledger)
+        show(
+            ledger.parents(**criteria.arguments(), sort=sort or None, limit=limit),
+            limit,
+            as_json,
+            "parents",
+            PARENT_COLUMNS,
         )
 
 
@@ -237,4 +258,4 @@ def instruments(
     )
 
 
-__all__ = ["history", "instruments", "order", "orders", "pnl", "positions", "trades"]
+__all__ = ["history", "instruments", "order", "orders", "parents", "pnl", "positions", "trades"]

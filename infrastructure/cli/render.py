@@ -623,6 +623,17 @@ EVENT_COLUMNS = [
     ),
 ]
 
+PARENT_COLUMNS = [
+    col("parent_id", keep=9),
+    col("orders", "number", 8, places=0),
+    col("open", "number", 7, key="open_orders", places=0),
+    Column("accounts", lambda r: ", ".join(r["accounts"]), "wrap", 4),
+    Column("instruments", lambda r: ", ".join(r["instruments"]), "wrap", 5),
+    col("created_at", keep=3),
+    col("updated_at", keep=2),
+]
+
+
 INSTRUMENT_COLUMNS = [
     "venue",
     "instrument",

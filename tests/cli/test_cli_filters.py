@@ -31,14 +31,13 @@ COMMANDS = {
     "messages": "messages",
     "positions": "positions",
     "instruments": "instruments",
+    "parents": "parents",
 }
 """Each list and the command that lists it."""
 ELSEWHERE = {
     "parked": "messages",  # `messages --parked` reads the parked list, with the journal's filters
 }
 """Lists another list's command reads."""
-WITHOUT_COMMAND = {"parents"}
-"""Lists the Python and HTTP APIs offer and the CLI does not (`orders --parent P` lists one)."""
 
 PAGING = {"newest", "limit", "sort", "cursor"}
 """The fields of ``Filter`` that page and order rows rather than select them."""
@@ -51,7 +50,7 @@ def options(command: str) -> dict[str, Any]:
 
 
 def test_every_list_is_listed_by_a_command_or_named_as_not() -> None:
-    assert set(COMMANDS) | set(ELSEWHERE) | WITHOUT_COMMAND == set(LISTINGS)
+    assert set(COMMANDS) | set(ELSEWHERE) == set(LISTINGS)
     for listing, command in ELSEWHERE.items():
         assert filters_of(listing) == filters_of(command)
 
@@ -72,7 +71,7 @@ def test_a_filter_option_says_what_the_declaration_says(listing: str) -> None:
         assert help_text == f"{declared[0].upper()}{declared[1:]}.", criterion.param
 
 
-@pytest.mark.parametrize("listing", sorted(set(COMMANDS) | WITHOUT_COMMAND))
+@pytest.mark.parametrize("listing", sorted(COMMANDS))
 def test_a_list_method_takes_exactly_the_filters_its_list_declares(listing: str) -> None:
     keywords = set(inspect.signature(getattr(OrderLedger, listing)).parameters)
     assert keywords & {c.param for c in FILTERS} == {c.param for c in filters_of(listing)}
@@ -87,18 +86,19 @@ def test_the_filter_selects_by_the_declared_filters_only() -> None:
 
 @pytest.fixture
 def books(tmp_path: Path) -> str:
-    """Positions in two accounts, two venues and two instruments, with the instruments defined."""
+    """Positions in two accounts, two venues and two instruments, with the instruments defined;
+    the orders of two parents."""
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     placed = (
-        ("c-1", "alpha", "venue-x", "BTC-USDT"),
-        ("c-2", "beta", "venue-x", "ETH-USDT"),
-        ("c-3", "alpha", "venue-y", "ETH-USDT"),
+        ("c-1", "alpha", "venue-x", "BTC-USDT", "p-1"),
+        ("c-2", "beta", "venue-x", "ETH-USDT", "p-2"),
+        ("c-3", "alpha", "venue-y", "ETH-USDT", "p-1"),
     )
     with OrderLedger(url) as ledger:
-        for venue, instrument in {(v, i) for _, _, v, i in placed}:
+        for venue, instrument in {(v, i) for _, _, v, i, _ in placed}:
             ledger.define_instrument(venue, instrument, kind="spot", ts="2026-11-20T09:00:00Z")
-        for cid, account, venue, instrument in placed:
-            where = {"account": account, "venue": venue, "instrument": instrument}
+        for cid, account, venue, instrument, parent in placed:
+            where = {"account": account, "venue": venue, "instrument": instrument, "parent_id": parent}
             ledger.ingest_lines([json.dumps(request(cid, **where)), json.dumps(fill(cid, f"t-{cid}"))])
     return url
 
@@ -124,6 +124,18 @@ def test_instruments_take_the_instruments_filters(books: str) -> None:
     assert [(r["venue"], r["instrument"]) for r in rows] == [("venue-x", "ETH-USDT"), ("venue-y", "ETH-USDT")]
     rows = orderledger("instruments", "--venue", "venue-y", "--json", db=books).json()
     assert [(r["venue"], r["instrument"]) for r in rows] == [("venue-y", "ETH-USDT")]
+
+
+def test_parents_take_the_parents_filters(books: str) -> None:
+    rows = orderledger("parents", "--json", db=books).json()
+    assert [(r["parent_id"], r["orders"], r["accounts"]) for r in rows] == [
+        ("p-1", 2, ["alpha"]),
+        ("p-2", 1, ["beta"]),
+    ]
+    rows = orderledger("parents", "--venue", "venue-y", "--json", db=books).json()
+    assert [(r["parent_id"], r["orders"], r["instruments"]) for r in rows] == [("p-1", 1, ["ETH-USDT"])]
+    table = orderledger("parents", "--sort=-orders", "--limit", "1", db=books)
+    assert table.code == 0 and table.stdout.splitlines()[3].split()[:3] == ["p-1", "2", "2"], table.describe()
 
 
 @pytest.mark.parametrize("command", ["orders", "trades", "events", "messages"])
