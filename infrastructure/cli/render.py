@@ -395,7 +395,7 @@ def _item(index: int) -> Callable[[Any], Any]:
 def limited(count: int, limit: int | None, what: str) -> None:
     """Say on stderr when --limit cut a table short (more rows may match)."""
     if limit is not None and count == limit:
-        warn(f"showing the first {count} {what} (--limit {limit}); --sort, --since/--until choose which")
+        warn(f"showing the first {count} {what} (--limit {limit}); --sort and the filters choose which")
 
 
 def show(

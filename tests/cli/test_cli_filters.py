@@ -136,6 +136,8 @@ def test_parents_take_the_parents_filters(books: str) -> None:
     assert [(r["parent_id"], r["orders"], r["instruments"]) for r in rows] == [("p-1", 1, ["ETH-USDT"])]
     table = orderledger("parents", "--sort=-orders", "--limit", "1", db=books)
     assert table.code == 0 and table.stdout.splitlines()[3].split()[:3] == ["p-1", "2", "2"], table.describe()
+    # The rows left out are chosen by --sort and the list's own filters (parents take no --since)
+    assert table.stderr == "showing the first 1 parents (--limit 1); --sort and the filters choose which\n"
 
 
 @pytest.mark.parametrize("command", ["orders", "trades", "events", "messages"])
