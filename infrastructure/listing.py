@@ -1,10 +1,10 @@
 """Lists and their pages: the one declaration of the filters every list takes, of the orders a
 list can be sorted in, and of the cursor that continues a page.
 
-The Python API's keyword arguments and the HTTP API's query parameters (with their OpenAPI
-descriptions) are derived from ``FILTERS`` and ``LISTINGS``, and so are the CLI's ``--sort``
-values: a filter added here is checked in Python and documented by the API at once. The CLI's
-filter options (``--account``, ``--since`` …) are still declared in its own modules.
+The Python API's keyword arguments, the HTTP API's query parameters (with their OpenAPI
+descriptions, ``http.listing``) and the CLI's filter options and ``--sort`` values (with their
+help, ``cli.listing``) are derived from ``FILTERS`` and ``LISTINGS``: a filter added here is
+checked in Python, an option of the list's command and a parameter of its endpoint at once.
 
 A page is read by keyset (the sort value and a unique tiebreak column, never OFFSET): a cursor
 names the last row a page showed, so rows appended between two pages neither shift nor repeat
@@ -94,7 +94,7 @@ FILTERS: tuple[Criterion, ...] = (
         "client_order_id",
         "order",
         str,
-        "only this order's (client order ID, venue order ID or NAME=VALUE alias)",
+        "only those of this order (client order ID, venue order ID or NAME=VALUE alias)",
         _lists("trades", "events"),
     ),
     Criterion(
@@ -237,7 +237,7 @@ LISTINGS: dict[str, Listing] = {
             },
             "position",
             "notification_id",
-            "recorded time, or venue time with event_time",
+            "recorded time, or venue time with `event_time`",
         ),
         Listing(
             "messages",

@@ -33,6 +33,7 @@ input finds everything booked and records nothing new.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -87,17 +88,10 @@ class Feed(Protocol):
 def open_feed(ledger: Any, fmt: str, venue: str, account: str) -> Feed:
     """The feed for one ingest of format ``fmt`` (what it needs was checked against the format
     registry, ``formats.check_options``)."""
-    if fmt == "snapshots":
-        return SnapshotFeed(ledger)
-    if fmt == "hyperliquid":
-        return HyperliquidFeed(ledger, venue, account)
-    if fmt == "lighter":
-        if rules_for(venue) is not VENUE_RULES["lighter"]:
-            raise ConfigurationError("`fmt` lighter needs `venue` lighter (or lighter-<name>)")
-        return LighterFeed(ledger, venue, account)
-    if fmt == "tradier":
-        return TradierFeed(ledger, venue, account)
-    raise ConfigurationError(f"unknown feed format {fmt!r}")
+    opened = FEEDS.get(fmt)
+    if opened is None:
+        raise ConfigurationError(f"unknown feed format {fmt!r}")
+    return opened(ledger, venue, account)
 
 
 class HyperliquidFeed:
@@ -232,7 +226,24 @@ class SnapshotFeed:
         return out
 
 
+def _lighter_feed(ledger: Any, venue: str, account: str) -> Feed:
+    if rules_for(venue) is not VENUE_RULES["lighter"]:
+        raise ConfigurationError("`fmt` lighter needs `venue` lighter (or lighter-<name>)")
+    return LighterFeed(ledger, venue, account)
+
+
+FEEDS: dict[str, Callable[[Any, str, str], Feed]] = {
+    "hyperliquid": HyperliquidFeed,
+    "lighter": _lighter_feed,
+    "tradier": TradierFeed,
+    "snapshots": lambda ledger, venue, account: SnapshotFeed(ledger),
+}
+"""Each format that reads the ledger (``reads_ledger`` in ``formats.FORMATS``) and how one
+ingest opens its feed (ledger, venue, account)."""
+
+
 __all__ = [
+    "FEEDS",
     "Feed",
     "HyperliquidFeed",
     "LighterFeed",

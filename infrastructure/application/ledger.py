@@ -215,6 +215,9 @@ class OrderLedger:
         ``formats.FIX_OPTIONS``); ``spell`` names settings in refusals as the caller's users write
         them (the CLI's ``--venue``). A ``None`` among the lines
         (``infrastructure.inputs.PAUSE``: a live input is waiting) commits what is held.
+        With ``strict`` the lines are one batch, stored only if none is rejected; when one is,
+        the report's ``stored`` is False and its counts say what was kept: the rejected lines as
+        ``rejected``, every other as ``not stored``, and no events.
         """
         return recording.ingest_lines(
             self,

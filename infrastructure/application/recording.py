@@ -53,6 +53,29 @@ class IngestReport:
         if result.outcome is Outcome.REJECTED:
             self.rejected.append(result)
 
+    def refused(self) -> None:
+        """A strict ingest that stored nothing: the counts say what the ledger holds from it
+        (the rejected lines as ``rejected``, every other as ``not stored``, no events), not what
+        the batch that went with them had decided."""
+        self.stored = False
+        self.counts = dict.fromkeys(self.counts, 0)
+        self.counts[Outcome.REJECTED] = len(self.rejected)
+        self.counts["not stored"] = self.lines - len(self.rejected)
+        self.events = 0
+
+
+def result_record(result: Result) -> dict[str, Any]:
+    """What became of one input, as JSON: the CLI's ``ingest --acks`` line and an entry of
+    ``POST /messages``'s ``results``."""
+    return {
+        "line": result.line_no,
+        "outcome": result.outcome,
+        "message_id": result.message_id,
+        "client_order_id": result.client_order_id,
+        "events": len(result.events),
+        "reason": result.reason,
+    }
+
 
 def ingest_lines(
     ledger: OrderLedger,
@@ -119,6 +142,8 @@ def ingest_inbound(
                 report.add(result)
             if on_batch is not None and report.stored:
                 on_batch(results)
+    if not report.stored:
+        report.refused()
     report.seconds = _now() - started
     return report
 

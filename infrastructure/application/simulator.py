@@ -258,6 +258,6 @@ def ingest_demo(ledger: Any, seed: int, orders: int) -> Any:
         source = others[0] if others else f"another simulated session (order {differ[0]!r} differs)"
         raise InvalidInputError(
             f"this ledger already holds the demo's order IDs from {source}: seed {seed} would mix two"
-            " sessions under the same IDs; use another --db (or the same --seed)"
+            " sessions under the same IDs; use another ledger (or the same `seed`)"
         )
     return ledger.ingest_lines(simulate_lines(seed, orders), origin=f"demo:seed={seed}")

@@ -116,7 +116,7 @@ def verify(
     """
     expected = dict(heads or {})
     if expect_head is not None:
-        expected = merge_heads(expected, [expect_head], "--expect-head")
+        expected = merge_heads(expected, [expect_head], "`expect_head`")
     with db.snapshot():
         return _verify(db, mapper, expected, dict(journal_heads or {}), deep)
 
@@ -280,7 +280,7 @@ def verify_chain(
     report = VerifyReport()
     expected = dict(heads or {})
     if expect_head is not None:
-        expected = merge_heads(expected, [expect_head], "--expect-head")
+        expected = merge_heads(expected, [expect_head], "`expect_head`")
     last, previous = after
     expected_id = last + 1
     if last:

@@ -20,7 +20,7 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import parse_timestamp
 from orderledger.infrastructure.application.ledger import URL_VARIABLE, OrderLedger
 from orderledger.infrastructure.cli.render import warn
-from orderledger.infrastructure.listing import FILTERS_BY_NAME, LISTINGS
+from orderledger.infrastructure.listing import LISTINGS
 from orderledger.infrastructure.storage.db import DEFAULT_URL
 
 app = typer.Typer(
@@ -91,10 +91,13 @@ def time_range(since: str | None, until: str | None) -> tuple[datetime | None, d
     return low, high
 
 
-def filter_help(listing: str, name: str) -> str:
-    """The help of a filter's option, from its one declaration (``listing.FILTERS``)."""
-    text = FILTERS_BY_NAME[name].describe(listing)
-    return f"{text[0].upper()}{text[1:]}."
+OPTION_NAMES = {"fmt": "--format", "options": "--option", "credentials": "--credentials-file"}
+"""The options whose name is not their argument's with dashes (``app_role`` is ``--app-role``)."""
+
+
+def option_name(argument: str) -> str:
+    """How the command line spells an argument of the Python API."""
+    return OPTION_NAMES.get(argument, "--" + argument.replace("_", "-"))
 
 
 def sort_help(listing: str) -> str:

@@ -31,9 +31,9 @@ from orderledger.infrastructure.cli.app import (
     open_ledger,
     seconds,
     sort_help,
-    time_range,
     warn_if_behind,
 )
+from orderledger.infrastructure.cli.listing import NO_CRITERIA, Criteria, lists
 from orderledger.infrastructure.cli.render import (
     EVENT_COLUMNS,
     MESSAGE_COLUMNS,
@@ -45,9 +45,10 @@ from orderledger.infrastructure.cli.render import (
     text_table,
     warn,
 )
-from orderledger.infrastructure.results import Filter, Head
+from orderledger.infrastructure.results import Head
 
 
+@lists("messages")
 def messages(
     ctx: typer.Context,
     outcome: Annotated[str | None, typer.Option(help=f"{SPELLED}.")] = None,
@@ -61,8 +62,7 @@ def messages(
             " exit 1 when there are any (for monitoring).",
         ),
     ] = None,
-    since: Annotated[str | None, typer.Option(help="Received at or after this time.")] = None,
-    until: Annotated[str | None, typer.Option(help="Received at or before this time.")] = None,
+    criteria: Criteria = NO_CRITERIA,
     sort: Annotated[
         str, typer.Option(help=f"{sort_help('messages')} The table shows the newest first unless told.")
     ] = "",
@@ -73,9 +73,8 @@ def messages(
     if ctx.invoked_subcommand is not None:
         return  # `messages settle`
     age = None if older_than is None else duration(older_than, "--older-than")
-    low, high = time_range(since, until)
     # People read the latest first; a JSON-lines stream keeps the journal's arrival order.
-    where = Filter(since=low, until=high, sort=sort or ("oldest" if as_json else "newest"), limit=limit)
+    where = criteria.filter(sort=sort or ("oldest" if as_json else "newest"), limit=limit)
     with open_ledger(create=False) as ledger:
         rows = (
             r.to_json() for r in ledger.iter_messages(where, outcome=outcome, parked=parked, older_than=age)
@@ -108,16 +107,12 @@ def settle(
     say(f"message {message_id} {done} by {who}: recorded as message {settled}")
 
 
+@lists("events")
 def events(
     event_type: Annotated[
         list[str] | None, typer.Option("--type", help="Event type, e.g. OrderFilled (repeatable).")
     ] = None,
-    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
-    venue: Annotated[str | None, typer.Option(help="Only this venue.")] = None,
-    instrument: Annotated[str | None, typer.Option(help="Only this instrument.")] = None,
-    order_id: Annotated[str | None, typer.Option("--order", help="Only this order's events.")] = None,
-    since: Annotated[str | None, typer.Option(help="Recorded at or after this time.")] = None,
-    until: Annotated[str | None, typer.Option(help="Recorded at or before this time.")] = None,
+    criteria: Criteria = NO_CRITERIA,
     event_time: Annotated[
         bool, typer.Option("--event-time", help="Read --since/--until as venue time.")
     ] = False,
@@ -126,17 +121,7 @@ def events(
     as_json: Annotated[bool, typer.Option("--json", help="JSON lines, one event per line.")] = False,
 ) -> None:
     """Search the global log; results stream in log order."""
-    low, high = time_range(since, until)
-    where = Filter(
-        account=account,
-        venue=venue,
-        instrument=instrument,
-        client_order_id=order_id or None,
-        since=low,
-        until=high,
-        sort=sort or None,
-        limit=limit,
-    )
+    where = criteria.filter(sort=sort or None, limit=limit)
     with open_ledger(create=False) as ledger:
         found = ledger.iter_events(where, types=event_type or (), event_time=event_time)
         rows = (r.to_json() for r in found)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.outcomes import Outcome
+from orderledger.infrastructure.application.recording import result_record
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.cli.app import moment, open_input, open_ledger
 from orderledger.infrastructure.cli.render import say, warn
@@ -109,13 +109,7 @@ def ingest(
     for result in report.rejected:
         where = f"line {result.line_no}" if result.line_no is not None else "input"
         warn(f"{where}: rejected: {result.reason}")
-    if strict and not report.stored:
-        # Report what the ledger holds from this input (nothing), not the rolled-back decisions.
-        rejected = len(report.rejected)
-        report.counts = dict.fromkeys(report.counts, 0)
-        report.counts[Outcome.REJECTED] = rejected
-        report.counts["not stored"] = report.lines - rejected
-        report.events = 0
+    if not report.stored:
         warn("--strict: a line was rejected, so nothing from this input was stored")
     counts = ", ".join(f"{n} {k}" for k, n in report.counts.items())
     rate = report.events / report.seconds if report.seconds else 0.0
@@ -162,16 +156,8 @@ class _Kept:
 
 def _print_acks(results: list[Result]) -> None:
     """One JSON line per input of a group commit that has just become durable."""
-    for r in results:
-        ack = {
-            "line": r.line_no,
-            "outcome": r.outcome,
-            "message_id": r.message_id,
-            "client_order_id": r.client_order_id,
-            "events": len(r.events),
-            "reason": r.reason,
-        }
-        sys.stdout.write(json.dumps(ack, ensure_ascii=False) + "\n")
+    for result in results:
+        sys.stdout.write(json.dumps(result_record(result), ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 

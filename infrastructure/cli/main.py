@@ -17,7 +17,7 @@ import typer
 
 from orderledger.domain.errors import LedgerError, argument_names
 from orderledger.infrastructure.cli import admin, analytics, audit, collect, ingest, queries
-from orderledger.infrastructure.cli.app import app
+from orderledger.infrastructure.cli.app import app, option_name
 from orderledger.infrastructure.cli.ingest import Interrupted
 from orderledger.infrastructure.cli.render import warn
 
@@ -27,6 +27,7 @@ for command in (
     queries.history,
     queries.orders,
     queries.trades,
+    queries.parents,
     queries.positions,
     queries.lots,
     queries.pnl,
@@ -117,15 +118,6 @@ def _global_options_first(args: list[str]) -> list[str]:
             rest.append(arg)
         index += 1
     return moved + rest
-
-
-OPTION_NAMES = {"fmt": "--format"}
-"""The options whose name is not their argument's with dashes (``app_role`` is ``--app-role``)."""
-
-
-def option_name(argument: str) -> str:
-    """How the command line spells an argument of the Python API."""
-    return OPTION_NAMES.get(argument, "--" + argument.replace("_", "-"))
 
 
 def _fail(error: BaseException, code: int, prefix: str = "") -> None:

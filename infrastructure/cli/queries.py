@@ -1,4 +1,4 @@
-"""Query commands: one order, its history, orders, trades, positions, P&L and instruments.
+"""Query commands: one order, its history, orders, trades, positions, P&L, instruments and parents.
 
 Each reads its options into the Python API's typed arguments, calls one ``OrderLedger`` method
 and renders the typed rows (``cli.render``)."""
@@ -17,13 +17,14 @@ from orderledger.infrastructure.cli.app import (
     moment,
     open_ledger,
     sort_help,
-    time_range,
     warn_if_behind,
 )
+from orderledger.infrastructure.cli.listing import NO_CRITERIA, Criteria, lists
 from orderledger.infrastructure.cli.render import (
     HISTORY_COLUMNS,
     INSTRUMENT_COLUMNS,
     ORDER_COLUMNS,
+    PARENT_COLUMNS,
     TRADE_COLUMNS,
     daily_pnl_table,
     lots_table,
@@ -35,7 +36,6 @@ from orderledger.infrastructure.cli.render import (
     table,
     text_table,
 )
-from orderledger.infrastructure.results import Filter
 
 IdArgument = Annotated[
     str, typer.Argument(metavar="ID", help="Client order ID, venue order ID or NAME=VALUE alias.")
@@ -80,34 +80,20 @@ def history(order_id: IdArgument, as_json: JsonOption = False) -> None:
     table(f"history of {entries[0].event.client_order_id}", HISTORY_COLUMNS, rows)
 
 
+@lists("orders")
 def orders(
     open_only: Annotated[bool, typer.Option("--open", help="Only open orders.")] = False,
-    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
-    venue: Annotated[str | None, typer.Option(help="Only this venue.")] = None,
-    instrument: Annotated[str | None, typer.Option(help="Only this instrument.")] = None,
-    parent: Annotated[str | None, typer.Option(help="Only the children of this parent (parent_id).")] = None,
+    criteria: Criteria = NO_CRITERIA,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="As the ledger knew them at this time.")
     ] = None,
     event_time: EventTimeOption = False,
-    since: Annotated[str | None, typer.Option(help="Created at or after this venue time.")] = None,
-    until: Annotated[str | None, typer.Option(help="Created at or before this venue time.")] = None,
     sort: Annotated[str, typer.Option(help=sort_help("orders"))] = "",
     limit: LimitOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """List orders as they stand (from the orders view), or as of a time (folded from the log)."""
-    low, high = time_range(since, until)
-    where = Filter(
-        account=account,
-        venue=venue,
-        instrument=instrument,
-        parent=parent,
-        since=low,
-        until=high,
-        sort=sort or None,
-        limit=limit,
-    )
+    where = criteria.filter(sort=sort or None, limit=limit)
     when = moment(as_of, "--as-of")
     with open_ledger(create=False) as ledger:
         if when is None:
@@ -117,31 +103,15 @@ def orders(
         show(rows, limit, as_json, what, ORDER_COLUMNS, None if as_json else Precision.of(ledger))
 
 
+@lists("trades")
 def trades(
-    account: Annotated[str | None, typer.Option(help="Only this account.")] = None,
-    venue: Annotated[str | None, typer.Option(help="Only this venue.")] = None,
-    instrument: Annotated[str | None, typer.Option(help="Only this instrument.")] = None,
-    order_id: Annotated[str | None, typer.Option("--order", help="Only this order's trades.")] = None,
-    parent: Annotated[str | None, typer.Option(help="Only the trades of this parent's orders.")] = None,
-    since: Annotated[str | None, typer.Option(help="Venue time from (inclusive).")] = None,
-    until: Annotated[str | None, typer.Option(help="Venue time until (inclusive).")] = None,
+    criteria: Criteria = NO_CRITERIA,
     sort: Annotated[str, typer.Option(help=sort_help("trades"))] = "",
     limit: LimitOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """The trade blotter: one row per fill as it stands after busts and corrections."""
-    low, high = time_range(since, until)
-    where = Filter(
-        account=account,
-        venue=venue,
-        instrument=instrument,
-        client_order_id=order_id or None,
-        parent=parent,
-        since=low,
-        until=high,
-        sort=sort or None,
-        limit=limit,
-    )
+    where = criteria.filter(sort=sort or None, limit=limit)
     with open_ledger(create=False) as ledger:
         warn_if_behind(ledger)
         show(
@@ -154,7 +124,29 @@ def trades(
         )
 
 
+@lists("parents")
+def parents(
+    criteria: Criteria = NO_CRITERIA,
+    sort: Annotated[str, typer.Option(help=sort_help("parents"))] = "",
+    limit: LimitOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The parents orders name (parent_id), each with its child orders' count, open count,
+    accounts, instruments and times; `orders --parent P` lists one parent's orders."""
+    with open_ledger(create=False) as ledger:
+        warn_if_behind(ledger)
+        show(
+            ledger.parents(**criteria.arguments(), sort=sort or None, limit=limit),
+            limit,
+            as_json,
+            "parents",
+            PARENT_COLUMNS,
+        )
+
+
+@lists("positions")
 def positions(
+    criteria: Criteria = NO_CRITERIA,
     mark: Annotated[
         list[str] | None,
         typer.Option(
@@ -175,7 +167,9 @@ def positions(
     with open_ledger(create=False) as ledger:
         if when is None:
             warn_if_behind(ledger)
-        found = ledger.positions(marks=marks, as_of=when, event_time=event_time, cost_basis=cost_basis)
+        found = ledger.positions(
+            marks=marks, as_of=when, event_time=event_time, cost_basis=cost_basis, **criteria.arguments()
+        )
         rows = [r.to_json() for r in found]
         shown = Precision() if as_json else Precision.of(ledger)
     if as_json:
@@ -242,9 +236,10 @@ def pnl(
         pnl_table(rows, by or "day")
 
 
+@lists("instruments")
 def instruments(
     ctx: typer.Context,
-    venue: Annotated[str | None, typer.Option(help="Only this venue's instruments.")] = None,
+    criteria: Criteria = NO_CRITERIA,
     every_version: Annotated[
         bool, typer.Option("--all-versions", help="Every version, not only the one in force.")
     ] = False,
@@ -254,7 +249,7 @@ def instruments(
     if ctx.invoked_subcommand is not None:
         return
     with open_ledger(create=False) as ledger:
-        rows = [r.to_json() for r in ledger.instruments(venue=venue, every_version=every_version)]
+        rows = [r.to_json() for r in ledger.instruments(every_version=every_version, **criteria.arguments())]
     if as_json:
         print_json(rows)
         return
@@ -263,4 +258,4 @@ def instruments(
     )
 
 
-__all__ = ["history", "instruments", "order", "orders", "pnl", "positions", "trades"]
+__all__ = ["history", "instruments", "order", "orders", "parents", "pnl", "positions", "trades"]

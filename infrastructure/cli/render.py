@@ -395,7 +395,7 @@ def _item(index: int) -> Callable[[Any], Any]:
 def limited(count: int, limit: int | None, what: str) -> None:
     """Say on stderr when --limit cut a table short (more rows may match)."""
     if limit is not None and count == limit:
-        warn(f"showing the first {count} {what} (--limit {limit}); --sort, --since/--until choose which")
+        warn(f"showing the first {count} {what} (--limit {limit}); --sort and the filters choose which")
 
 
 def show(
@@ -622,6 +622,17 @@ EVENT_COLUMNS = [
         "payload", lambda r: json.dumps(r["payload"], ensure_ascii=False, separators=(",", ":")), "tail", 7
     ),
 ]
+
+PARENT_COLUMNS = [
+    col("parent_id", keep=9),
+    col("orders", "number", 8, places=0),
+    col("open", "number", 7, key="open_orders", places=0),
+    Column("accounts", lambda r: ", ".join(r["accounts"]), "wrap", 4),
+    Column("instruments", lambda r: ", ".join(r["instruments"]), "wrap", 5),
+    col("created_at", keep=3),
+    col("updated_at", keep=2),
+]
+
 
 INSTRUMENT_COLUMNS = [
     "venue",

@@ -35,11 +35,11 @@ from urllib.parse import urlsplit, urlunsplit
 from orderledger.infrastructure.adapters.ccxt import order_row
 from orderledger.infrastructure.collect.credentials import Credentials
 from orderledger.infrastructure.collect.queued import Frames, queued_frames
-from orderledger.infrastructure.collect.registry import SourceConfig
 from orderledger.infrastructure.collect.source import (
     CollectError,
     ConnectionLost,
     CredentialsRejected,
+    SourceConfig,
     UnknownSymbol,
     Unreachable,
 )
@@ -101,7 +101,7 @@ class CcxtSource:
 
         if self.exchange_id not in ccxt.pro.exchanges:
             raise ConfigurationError(
-                f"--option exchange must name an exchange ccxt.pro supports, not {self.exchange_id[:40]!r}"
+                f"`options` exchange must name an exchange ccxt.pro supports, not {self.exchange_id[:40]!r}"
             )
         self.venue = config.options.get("venue") or self.exchange_id
         self.account = config.account
@@ -132,7 +132,7 @@ class CcxtSource:
                 raise Unreachable(f"{self.exchange_id} has no testnet in ccxt") from None
         elif endpoint != MAINNET:
             if not endpoint.startswith(("http://", "https://", "ws://", "wss://")):
-                raise Unreachable(f"--endpoint {endpoint[:80]!r} is not an http(s) or ws(s) URL")
+                raise Unreachable(f"`endpoint` {endpoint[:80]!r} is not an http(s) or ws(s) URL")
             exchange.urls["api"] = pointed(exchange.urls["api"], endpoint)
         return exchange
 

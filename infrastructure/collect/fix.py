@@ -27,8 +27,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import IO, Any
 
-from orderledger.infrastructure.collect.registry import SourceConfig
-from orderledger.infrastructure.collect.source import ConnectionLost, Unreachable
+from orderledger.infrastructure.collect.source import ConnectionLost, SourceConfig, Unreachable
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.ingest.formats import FIX_OPTIONS
 
@@ -155,9 +154,9 @@ def _number(text: str | None, name: str, default: float) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ConfigurationError(f"fix: --option {name} takes a number, not {text!r}") from None
+        raise ConfigurationError(f"fix: `options` {name} takes a number, not {text!r}") from None
     if value < 0:
-        raise ConfigurationError(f"fix: --option {name} takes a number from 0, not {text!r}")
+        raise ConfigurationError(f"fix: `options` {name} takes a number from 0, not {text!r}")
     return value
 
 

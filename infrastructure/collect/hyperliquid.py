@@ -46,11 +46,11 @@ from orderledger.infrastructure.adapters.hyperliquid import (
     web_data_snapshot,
 )
 from orderledger.infrastructure.collect.queued import Frames, queued_frames
-from orderledger.infrastructure.collect.registry import SourceConfig
 from orderledger.infrastructure.collect.source import (
     CollectError,
     ConnectionLost,
     CredentialsRejected,
+    SourceConfig,
     Unreachable,
 )
 from orderledger.infrastructure.errors import ConfigurationError
@@ -301,7 +301,7 @@ class HyperliquidSource:
         self.venue = config.venue
         self.account = config.account
         self.options: dict[str, Any] = {}
-        self.user = checked_address(config.options.get("user") or config.account, "--account (the user)")
+        self.user = checked_address(config.options.get("user") or config.account, "`account` (the user)")
         plan = [[{"type": channel, "user": self.user} for channel in USER_CHANNELS]]
         self.connections = _Connections(config, plan)
         self.info = Info(config)
@@ -337,7 +337,7 @@ def watch_plan(addresses: Sequence[str]) -> list[list[dict[str, Any]]]:
     """The connections to open for ``webData2`` of ``addresses``: at most
     :data:`USERS_PER_CONNECTION` users each, at most :data:`MAX_CONNECTIONS`."""
     if not addresses:
-        raise ConfigurationError("collect hyperliquid-watch needs --option addresses=0x…,0x…")
+        raise ConfigurationError("collect hyperliquid-watch needs `options` addresses=0x…,0x…")
     if len(addresses) > USERS_PER_CONNECTION * MAX_CONNECTIONS:
         raise ConfigurationError(
             f"collect hyperliquid-watch follows at most {USERS_PER_CONNECTION * MAX_CONNECTIONS} addresses"
@@ -361,7 +361,7 @@ class HyperliquidWatchSource:
         self.account = config.account
         self.options: dict[str, Any] = {}
         given = [a.strip() for a in (config.options.get("addresses") or "").split(",") if a.strip()]
-        self.addresses = [checked_address(a, "--option addresses: ") for a in dict.fromkeys(given)]
+        self.addresses = [checked_address(a, "`options` addresses: ") for a in dict.fromkeys(given)]
         self.connections = _Connections(config, watch_plan(self.addresses))
         self.spot = SpotNames()
         self.now = config.timing.now

@@ -48,11 +48,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, W
 
 from orderledger.domain.errors import LedgerError
 from orderledger.infrastructure.adapters.lighter import LighterAdapter
-from orderledger.infrastructure.collect.registry import SourceConfig
 from orderledger.infrastructure.collect.source import (
     CollectError,
     ConnectionLost,
     CredentialsRejected,
+    SourceConfig,
     UnknownSymbol,
     Unreachable,
 )

@@ -12,40 +12,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from orderledger.infrastructure.collect.credentials import Credentials
-from orderledger.infrastructure.collect.source import Source
+from orderledger.infrastructure.collect.source import Source, SourceConfig
 from orderledger.infrastructure.collect.timing import Timing
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.ingest.formats import FIX_OPTIONS
-
-
-@dataclass(frozen=True)
-class SourceConfig:
-    """What a source factory is given: the venue name (as the ledger books it), the account, the
-    endpoint URL (``--endpoint`` resolved), the venue's options (``--option NAME=VALUE``, checked
-    against its spec), its credentials, and the timing (injected in tests)."""
-
-    venue: str
-    account: str | None
-    endpoint: str
-    options: Mapping[str, str]
-    credentials: Credentials
-    timing: Timing = field(default_factory=Timing)
-
-    def seconds(self, name: str, default: float) -> float:
-        """The option ``name`` as a positive number of seconds (``default`` when not given)."""
-        text = self.options.get(name)
-        if text is None:
-            return default
-        try:
-            value = float(text)
-        except ValueError:
-            value = -1.0
-        if not value > 0:
-            raise ConfigurationError(
-                f"--option {name} must be a positive number of seconds, not {text[:40]!r}"
-            )
-        return value
-
 
 TIMEOUT_MEANING = "seconds a reply may take before the connection counts as lost (default 30)"
 """What the ``timeout`` option of a venue that has one means."""
@@ -215,7 +185,7 @@ def endpoint_url(spec: VenueCollector, endpoint: str | None) -> str:
     if "://" in endpoint:
         return endpoint
     names = ", ".join(spec.endpoints)
-    raise ConfigurationError(f"--endpoint must be {names} or a URL, not {endpoint!r}")
+    raise ConfigurationError(f"`endpoint` must be {names} or a URL, not {endpoint!r}")
 
 
 def configure(
@@ -235,14 +205,16 @@ def configure(
         raise ConfigurationError(f"collect {name} does not take the option {unknown[0]!r}; it takes {takes}")
     missing = [o for o in spec.required if not options.get(o)]
     if missing:
-        raise ConfigurationError(f"collect {name} needs --option {missing[0]}=… ({spec.options[missing[0]]})")
+        raise ConfigurationError(
+            f"collect {name} needs `options` {missing[0]}=… ({spec.options[missing[0]]})"
+        )
     if spec.needs_account and not account:
-        raise ConfigurationError(f"collect {name} needs --account")
+        raise ConfigurationError(f"collect {name} needs `account`")
     absent = [c for c in spec.credentials if credentials.get(c) is None]
     if absent:
         raise ConfigurationError(
             f"collect {name} needs the credential {absent[0]!r}: set"
-            f" {credentials.variable(name, absent[0])} or give --credentials-file"
+            f" {credentials.variable(name, absent[0])} or give `credentials`"
         )
     config = SourceConfig(
         venue=options.get("venue") or name,

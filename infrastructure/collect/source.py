@@ -11,11 +11,44 @@ permanent (the collector stops with their one-line reason and a non-zero exit).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from orderledger.domain.errors import LedgerError
+from orderledger.infrastructure.collect.credentials import Credentials
+from orderledger.infrastructure.collect.timing import Timing
+from orderledger.infrastructure.errors import ConfigurationError
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """What a source factory is given: the venue name (as the ledger books it), the account, the
+    endpoint URL (``--endpoint`` resolved), the venue's options (``--option NAME=VALUE``, checked
+    against its spec in ``registry.COLLECTORS``), its credentials, and the timing (injected in tests)."""
+
+    venue: str
+    account: str | None
+    endpoint: str
+    options: Mapping[str, str]
+    credentials: Credentials
+    timing: Timing = field(default_factory=Timing)
+
+    def seconds(self, name: str, default: float) -> float:
+        """The option ``name`` as a positive number of seconds (``default`` when not given)."""
+        text = self.options.get(name)
+        if text is None:
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            value = -1.0
+        if not value > 0:
+            raise ConfigurationError(
+                f"`options` {name} must be a positive number of seconds, not {text[:40]!r}"
+            )
+        return value
 
 
 class CollectError(LedgerError):

@@ -33,10 +33,10 @@ from orderledger.infrastructure.adapters.tradier import (
     order_messages,
     orders_of,
 )
-from orderledger.infrastructure.collect.registry import SourceConfig
 from orderledger.infrastructure.collect.source import (
     ConnectionLost,
     CredentialsRejected,
+    SourceConfig,
     UnknownSymbol,
     Unreachable,
 )
@@ -63,7 +63,7 @@ class TradierSource:
         self._aiohttp = aiohttp
         self.venue = config.venue
         if config.account is None:
-            raise ConfigurationError("collect tradier needs --account")
+            raise ConfigurationError("collect tradier needs `account`")
         self.account: str | None = config.account
         self.options: dict[str, Any] = {}
         self.base = config.endpoint.rstrip("/")
@@ -219,7 +219,7 @@ def _seconds(text: str | None, name: str, default: float) -> float:
         return default
     value = _float(text)
     if value is None or value < 0:
-        raise ConfigurationError(f"tradier: --option {name} takes a number from 0, not {text!r}")
+        raise ConfigurationError(f"tradier: `options` {name} takes a number from 0, not {text!r}")
     return value
 
 

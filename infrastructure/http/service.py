@@ -17,6 +17,7 @@ from orderledger.domain.values import parse_timestamp
 from orderledger.infrastructure.application.display import Precision
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.queries import parse_marks
+from orderledger.infrastructure.application.recording import result_record
 from orderledger.infrastructure.ingest.processing import Result
 from orderledger.infrastructure.listing import Page
 
@@ -36,18 +37,6 @@ def _time(value: str | None, name: str) -> datetime | None:
 
 def _json_page(rows: Page[Any]) -> Page[dict[str, Any]]:
     return Page([row.to_json() for row in rows], rows.next_cursor, rows.total)
-
-
-def result_record(result: Result) -> dict[str, Any]:
-    """What became of one posted input."""
-    return {
-        "line": result.line_no,
-        "outcome": result.outcome,
-        "reason": result.reason,
-        "client_order_id": result.client_order_id,
-        "message_id": result.message_id,
-        "events": len(result.events),
-    }
 
 
 def report_record(report: IngestReport, results: list[Result]) -> dict[str, Any]:

@@ -258,6 +258,9 @@ def test_verify_and_head(session: OrderLedger) -> None:
     again = session.verify(expect_head=head)
     assert (again.ok, again.heads_checked) == (True, 2)  # the log's head and the journal's
     assert session.verify(expect_head=(head.position, "0" * 64)).ok is False
+    # Two hashes for one position is refused naming the argument (the CLI spells it as its option)
+    with pytest.raises(InvalidInputError, match=r"^`expect_head`: two different hashes"):
+        session.verify(expect_head=(head.position, "0" * 64), heads={head.position: head.hash})
 
 
 def test_reconcile_reports_then_applies(session: OrderLedger) -> None:

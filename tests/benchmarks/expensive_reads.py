@@ -35,7 +35,7 @@ import httpx2  # noqa: E402
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
 from orderledger.infrastructure.application.simulator import simulate_lines  # noqa: E402
 from orderledger.infrastructure.http.limits import CONCURRENCY  # noqa: E402
-from tests.benchmarks.http_load import serving  # noqa: E402
+from tests.support.bench import serving  # noqa: E402
 
 EVENTS_PER_ORDER = 3.78
 """About how many events the simulator books per order (7,561 for 2,000 orders at seed 7)."""

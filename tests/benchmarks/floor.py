@@ -49,7 +49,7 @@ from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E
 from orderledger.infrastructure.messages.models import message_from_line  # noqa: E402
 from orderledger.infrastructure.storage.chain import GENESIS, link  # noqa: E402
 from orderledger.infrastructure.storage.schema import schema  # noqa: E402
-from tests.benchmarks.run import PG_URL, drop_schema, lines_for, mutable_table, raw_psycopg, raw_sqlite  # noqa: E402
+from tests.support.bench import PG_URL, drop_schema, lines_for, mutable_table, raw_psycopg, raw_sqlite  # noqa: E402
 
 _JOURNAL = (
     "INSERT INTO messages (message_id, received_at, origin, line_no, format, raw, outcome, reason,"
@@ -215,7 +215,11 @@ def ledger_ingest(url: str, lines: list[bytes], *, project: bool = False, batch:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=100_000, help="about how many events' messages")
-    parser.add_argument("--postgres", action="store_true", help="also on PostgreSQL (PG_URL of run.py)")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="also on PostgreSQL (ORDERLEDGER_TEST_POSTGRES_URL, as the tests)",
+    )
     parser.add_argument("--postgres-only", action="store_true", help="only on PostgreSQL")
     args = parser.parse_args()
     text = lines_for(args.events)

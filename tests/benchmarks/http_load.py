@@ -23,8 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +31,8 @@ sys.path.insert(0, str(ROOT))
 import httpx2  # noqa: E402
 
 from orderledger.infrastructure.application.simulator import simulate_lines  # noqa: E402
+from tests.support.bench import serving  # noqa: E402
+from tests.support.cli import cli_command, cli_env  # noqa: E402
 
 START = "<!-- http-load -->"
 END = "<!-- /http-load -->"
@@ -40,31 +40,13 @@ TIME_LIMIT = 300.0
 """Seconds: the most any one contender may take (the run is bounded whatever the machine)."""
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "orderledger", *args]
-
-
-def env() -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("ORDERLEDGER_")}
-    clean["PYTHONPATH"] = str(ROOT)
-    return clean
-
-
 def run_cli_ingest(lines: list[str], folder: Path) -> dict[str, float]:
     source = folder / "messages.jsonl"
     source.write_text("".join(line + "\n" for line in lines))
     started = time.perf_counter()
     done = subprocess.run(
-        cli("--db", f"sqlite:///{folder / 'cli.db'}", "ingest", str(source)),
-        env=env(),
+        cli_command("--db", f"sqlite:///{folder / 'cli.db'}", "ingest", str(source)),
+        env=cli_env(),
         capture_output=True,
         text=True,
         timeout=TIME_LIMIT,
@@ -89,35 +71,6 @@ def partition(lines: list[str], clients: int) -> list[list[str]]:
             owner[message["venue_order_id"]] = message["client_order_id"]
         parts[sum(key.encode()) % clients].append(line)
     return parts
-
-
-@contextmanager
-def serving(db: Path, *options: str) -> Iterator[str]:
-    """`orderledger serve` over the SQLite file ``db`` in its own process; yields its URL once
-    `/health` answers, and stops it afterwards."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        cli("--db", f"sqlite:///{db}", "serve", "--host", "127.0.0.1", "--port", str(port), *options),
-        env=env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("the server did not start")
-            time.sleep(0.05)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(30)
 
 
 def run_http(lines: list[str], folder: Path, clients: int, batch: int) -> dict[str, float]:

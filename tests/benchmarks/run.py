@@ -32,13 +32,7 @@ sys.path.insert(0, str(ROOT))
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
 from orderledger.infrastructure.application.simulator import simulate_lines  # noqa: E402
 from orderledger.infrastructure.storage.sqlite import SOUND_SUFFIX  # noqa: E402
-
-PG_URL = os.environ.get("ORDERLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def lines_for(events: int, seed: int = 3) -> list[str]:
-    """About ``events`` events' worth of simulated messages (~4–6 messages per order)."""
-    return list(simulate_lines(seed, max(10, int(events / 3.4))))
+from tests.support.bench import PG_URL, drop_schema, lines_for, mutable_table, raw_psycopg, raw_sqlite  # noqa: E402
 
 
 def remove_database(path: Path) -> None:
@@ -71,87 +65,6 @@ def ledger_ingest(url: str, lines: list[str], batch: int, *, project: bool = Tru
     report, seconds = timed(lambda: ledger.ingest_lines(lines))
     ledger.close()
     return report.events, seconds
-
-
-def raw_sqlite(path: Path, lines: list[str], per_commit: int) -> float:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("CREATE TABLE raw (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
-    started = time.perf_counter()
-    for start in range(0, len(lines), per_commit):
-        conn.execute("BEGIN")
-        conn.executemany(
-            "INSERT INTO raw (body) VALUES (?)",
-            [(line.encode(),) for line in lines[start : start + per_commit]],
-        )
-        conn.execute("COMMIT")
-    seconds = time.perf_counter() - started
-    conn.close()
-    return seconds
-
-
-def mutable_table(path: Path, lines: list[str], per_commit: int) -> float:
-    """What most bots do: one mutable row per order, an upsert per message, no history."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute(
-        "CREATE TABLE orders (client_order_id TEXT PRIMARY KEY, venue_order_id TEXT, account TEXT,"
-        " instrument TEXT, side TEXT, quantity TEXT, price TEXT, status TEXT, filled TEXT)"
-    )
-    conn.execute("CREATE INDEX orders_voi ON orders (venue_order_id)")
-    started = time.perf_counter()
-    for start in range(0, len(lines), per_commit):
-        conn.execute("BEGIN")
-        for line in lines[start : start + per_commit]:
-            m = json.loads(line, parse_float=Decimal)
-            coid = m.get("client_order_id")
-            if coid is None:
-                row = conn.execute(
-                    "SELECT client_order_id FROM orders WHERE venue_order_id = ?", (m["venue_order_id"],)
-                ).fetchone()
-                if row is None:
-                    continue
-                coid = row[0]
-            kind = m["type"]
-            if kind == "request":
-                conn.execute(
-                    "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                    (
-                        coid,
-                        None,
-                        m["account"],
-                        m["instrument"],
-                        m["side"],
-                        m["quantity"],
-                        m.get("price"),
-                        "requested",
-                        "0",
-                    ),
-                )
-            elif kind == "accepted":
-                conn.execute(
-                    "UPDATE orders SET venue_order_id = ?, status = 'accepted' WHERE client_order_id = ?",
-                    (m["venue_order_id"], coid),
-                )
-            elif kind == "fill":
-                row = conn.execute(
-                    "SELECT filled, quantity FROM orders WHERE client_order_id = ?", (coid,)
-                ).fetchone()
-                if row:
-                    filled = Decimal(row[0]) + Decimal(m["quantity"])
-                    status = "filled" if filled >= Decimal(row[1]) else "partially_filled"
-                    conn.execute(
-                        "UPDATE orders SET filled = ?, status = ? WHERE client_order_id = ?",
-                        (str(filled), status, coid),
-                    )
-            else:
-                conn.execute("UPDATE orders SET status = ? WHERE client_order_id = ?", (kind, coid))
-        conn.execute("COMMIT")
-    seconds = time.perf_counter() - started
-    conn.close()
-    return seconds
 
 
 def naive_eventsourcing(path: Path, lines: list[str]) -> tuple[int, float]:
@@ -207,33 +120,6 @@ def naive_eventsourcing(path: Path, lines: list[str]) -> tuple[int, float]:
     seconds = time.perf_counter() - started
     app.close()
     return count, seconds
-
-
-def raw_psycopg(lines: list[str], schema: str) -> float | None:
-    try:
-        import psycopg
-    except ImportError:
-        return None
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
-        conn.execute(f'CREATE TABLE "{schema}".raw (id BIGSERIAL PRIMARY KEY, body BYTEA NOT NULL)')
-    with psycopg.connect(PG_URL) as conn:
-        started = time.perf_counter()
-        with conn.cursor() as cur:
-            for start in range(0, len(lines), 1000):
-                cur.executemany(
-                    f'INSERT INTO "{schema}".raw (body) VALUES (%s)',
-                    [(line.encode(),) for line in lines[start : start + 1000]],
-                )
-                conn.commit()
-        return time.perf_counter() - started
-
-
-def drop_schema(schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def postgres_available() -> bool:
@@ -343,20 +229,13 @@ def point_latencies(url: str, client_order_id: str, repeats: int = 50) -> tuple[
 # ---------------------------------------------------------------------- the run
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small sizes; print only")
-    parser.add_argument("--sizes", default="10000,100000,1000000", help="log sizes for the scaling part")
-    args = parser.parse_args()
-    quick = args.quick
-    sizes = [10_000, 30_000] if quick else [int(s) for s in args.sizes.split(",")]
-    side_events = 20_000 if quick else 100_000
-    naive_events = 3_000 if quick else 10_000
-    work = Path(tempfile.mkdtemp(prefix="ol-bench-"))
-    rows: list[tuple[str, int, float]] = []  # (contender, messages, seconds)
-    lines = lines_for(side_events)
+def side_by_side(
+    work: Path, lines: list[str], naive_events: int
+) -> tuple[list[tuple[str, int, float]], int, bool]:
+    """Every contender on the same messages: the rows (contender, messages, seconds), the events
+    the batched ledger booked, and whether PostgreSQL took part."""
+    rows: list[tuple[str, int, float]] = []
     n = len(lines)
-    print(f"workload: {n} messages from the demo simulator ({n / max(1, n // 4):.1f} per order approx.)")
 
     def run(name: str, messages: int, seconds: float) -> None:
         rows.append((name, messages, seconds))
@@ -364,7 +243,6 @@ def main() -> None:
 
     events, s = ledger_ingest(f"sqlite:///{work / 'batched.db'}", lines, 1000)
     run("ledger, batched (group commit, views maintained)", n, s)
-    ledger_events = events
     _, s = ledger_ingest(f"sqlite:///{work / 'follower.db'}", lines, 1000, project=False)
     run(NO_PROJECT, n, s)
     one = lines[: min(n, 5_000)]
@@ -397,9 +275,12 @@ def main() -> None:
             )
         finally:
             drop_schema(raw_schema)
-    rate = {name: messages / seconds for name, messages, seconds in rows}
-    print(f"ledger batched: {ledger_events} events from {n} messages")
+    return rows, events, pg
 
+
+def rebuilds(work: Path) -> tuple[int, float, int, float, int, float]:
+    """The batched ledger's views rebuilt in one process and in two, and the raw scan of its log:
+    (events, seconds) of each."""
     # One process against two on the same log, three times in turn: each rebuild takes a few
     # seconds, which one burst of load on a shared machine can swing by a sixth; the median of
     # each is taken (the ratio of medians, both printed).
@@ -424,6 +305,12 @@ def main() -> None:
         f"  rebuild all views: {replay_events / replay_s:,.0f} events/s; raw scan: {scanned / scan_s:,.0f} rows/s"
     )
 
+    return replay_events, replay_s, split_events, split_s, scanned, scan_s
+
+
+def scaling_runs(work: Path, sizes: list[int]) -> tuple[list[dict[str, Any]], tuple[float, float] | None]:
+    """Ingest, rebuild, restart and point reads at each log size; and (more than one size) the
+    ingest rates of new orders into the smallest and the largest log."""
     scaling = []
     growth: tuple[float, float] | None = None  # (smallest, largest) probe rates
     for size in sizes:
@@ -474,6 +361,28 @@ def main() -> None:
             f"as-of {asof_s * 1000:.2f} ms"
         )
         remove_database(path)
+
+    return scaling, growth
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small sizes; print only")
+    parser.add_argument("--sizes", default="10000,100000,1000000", help="log sizes for the scaling part")
+    args = parser.parse_args()
+    quick = args.quick
+    sizes = [10_000, 30_000] if quick else [int(s) for s in args.sizes.split(",")]
+    side_events = 20_000 if quick else 100_000
+    naive_events = 3_000 if quick else 10_000
+    work = Path(tempfile.mkdtemp(prefix="ol-bench-"))
+    lines = lines_for(side_events)
+    n = len(lines)
+    print(f"workload: {n} messages from the demo simulator ({n / max(1, n // 4):.1f} per order approx.)")
+    rows, ledger_events, pg = side_by_side(work, lines, naive_events)
+    rate = {name: messages / seconds for name, messages, seconds in rows}
+    print(f"ledger batched: {ledger_events} events from {n} messages")
+    replay_events, replay_s, split_events, split_s, scanned, scan_s = rebuilds(work)
+    scaling, growth = scaling_runs(work, sizes)
 
     ratios = {
         "batched vs mutable table": rate["ledger, batched (group commit, views maintained)"]

@@ -16,7 +16,6 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,6 @@ from tests.support.cli import (
     OPEN_STATUSES,
     OUTCOMES,
     STATUSES,
-    Run,
     assert_one_line_failure,
     assert_same_outputs,
     cli_env,
@@ -43,93 +41,19 @@ from tests.support.cli import (
     view_outputs,
     write_lines,
 )
-
-# ---------------------------------------------------------------------- the hand-written session
-
-
-def _request(
-    coid: str,
-    account: str,
-    venue: str,
-    instrument: str,
-    side: str,
-    qty: str,
-    price: str,
-    ts: str,
-    **extra: Any,
-) -> dict[str, Any]:
-    return {
-        "type": "request",
-        "client_order_id": coid,
-        "account": account,
-        "venue": venue,
-        "instrument": instrument,
-        "side": side,
-        "order_type": "limit",
-        "quantity": qty,
-        "price": price,
-        **extra,
-        "ts": ts,
-    }
-
-
-def _fill(trade_id: str, qty: str, price: str, ts: str, **who: Any) -> dict[str, Any]:
-    return {"type": "fill", **who, "trade_id": trade_id, "quantity": qty, "price": price, "ts": ts}
-
-
-D5, D6 = "2026-01-05T", "2026-01-06T"
-MM, TREND = {"tags": {"strategy": "mm"}}, {"tags": {"strategy": "trend"}}
-USD_FEE = {"fee_currency": "USD"}
-
-SCENARIO = jsonl(
-    # o-1: buy 2 BTC-USD, filled in two trades at 100 and 102 (average 101), fees 0.1 + 0.1
-    _request("o-1", "acc1", "V1", "BTC-USD", "buy", "2", "100", D5 + "10:00:00Z", **MM),
-    {"type": "accepted", "client_order_id": "o-1", "venue_order_id": "v-1", "ts": D5 + "10:00:01Z"},
-    _fill("t-1", "1", "100", D5 + "10:00:02Z", venue="V1", venue_order_id="v-1", fee="0.1", **USD_FEE),
-    _fill("t-2", "1", "102", D5 + "10:00:03Z", venue="V1", venue_order_id="v-1", fee="0.1", **USD_FEE),
-    # o-2: sell 1 BTC-USD at 110 against the average 101: realizes 9, fee 0.2
-    _request("o-2", "acc1", "V1", "BTC-USD", "sell", "1", "110", D6 + "09:00:00Z", **TREND),
-    {"type": "accepted", "client_order_id": "o-2", "venue_order_id": "v-2", "ts": D6 + "09:00:01Z"},
-    _fill("t-3", "1", "110", D6 + "09:00:02Z", client_order_id="o-2", fee="0.2", **USD_FEE),
-    # o-3: buy 5 ETH-USD, 2 filled (no fee): stays open
-    _request("o-3", "acc2", "V2", "ETH-USD", "buy", "5", "50", D6 + "09:10:00Z", **MM),
-    {"type": "accepted", "client_order_id": "o-3", "venue_order_id": "v-3", "ts": D6 + "09:10:01Z"},
-    _fill("t-4", "2", "50", D6 + "09:10:02Z", client_order_id="o-3"),
-    # o-4: rejected by the venue
-    _request("o-4", "acc2", "V2", "ETH-USD", "sell", "1", "60", D6 + "09:20:00Z"),
-    {"type": "rejected", "client_order_id": "o-4", "reason": "insufficient margin", "ts": D6 + "09:20:01Z"},
-    # o-5: accepted, then canceled
-    _request("o-5", "acc1", "V2", "ETH-USD", "buy", "1", "40", D6 + "09:30:00Z"),
-    {"type": "accepted", "client_order_id": "o-5", "venue_order_id": "v-5", "ts": D6 + "09:30:01Z"},
-    {"type": "cancel_requested", "client_order_id": "o-5", "ts": D6 + "09:30:02Z"},
-    {"type": "canceled", "client_order_id": "o-5", "ts": D6 + "09:30:03Z"},
-    # o-6: accepted, resting
-    _request("o-6", "acc2", "V1", "BTC-USD", "buy", "1", "90", D6 + "09:40:00Z"),
-    {"type": "accepted", "client_order_id": "o-6", "venue_order_id": "v-6", "ts": D6 + "09:40:01Z"},
-    # o-7: a fill naming the venue order ID before any ack (an implied acknowledgement): short 0.5
-    _request("o-7", "acc2", "V2", "BTC-USD", "sell", "0.5", "104", D6 + "10:00:00Z"),
-    _fill(
-        "t-5",
-        "0.5",
-        "104",
-        D6 + "10:00:01Z",
-        client_order_id="o-7",
-        venue_order_id="v-7",
-        fee="0.05",
-        **USD_FEE,
-    ),
-    # o-8: filled, then the fill is busted: the order reopens, the trade disappears
-    _request("o-8", "acc1", "V1", "ETH-USD", "buy", "1", "30", D6 + "11:00:00Z"),
-    _fill("t-6", "1", "30", D6 + "11:00:01Z", client_order_id="o-8", venue="V1", venue_order_id="v-8"),
-    {
-        "type": "fill_busted",
-        "client_order_id": "o-8",
-        "trade_id": "t-6",
-        "reason": "erroneous",
-        "ts": D6 + "11:00:02Z",
-    },
+from tests.support.cli_session import (
+    D5,
+    D6,
+    SCENARIO,
+    SCENARIO_EVENTS,
+    Ledger,
+    dec,
+    decs,
+    ingest_scenario,
+    session_fill,
+    session_request,
+    stored,
 )
-SCENARIO_EVENTS = 25  # one per line, plus the implied acknowledgements of t-5 and t-6
 
 # client order ID → status, filled, leaves, average price, venue order IDs
 EXPECTED_ORDERS: dict[str, tuple[str, str, str, str | None, list[str]]] = {
@@ -206,44 +130,6 @@ DOCUMENTED_ORDER_FIELDS: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def dec(value: str | None) -> Decimal | None:
-    """Decimal equality, so that "9" and "9.0" compare equal; the JSON must carry a string."""
-    if value is None:
-        return None
-    assert isinstance(value, str), f"{value!r}: decimals travel as JSON strings"
-    return Decimal(value)
-
-
-def decs(mapping: dict[str, str]) -> dict[str, Decimal | None]:
-    return {k: dec(v) for k, v in mapping.items()}
-
-
-@dataclass(frozen=True)
-class Ledger:
-    """A database holding SCENARIO, and where to run commands against it."""
-
-    db: str
-    cwd: Path
-    path: Path
-
-    def run(self, *args: str, stdin: str | None = None) -> Run:
-        return run_cli(*args, db=self.db, cwd=self.cwd, stdin=stdin)
-
-    def json(self, *args: str) -> Any:
-        return cli_json(*args, db=self.db, cwd=self.cwd)
-
-    def json_many(self, *commands: tuple[str, ...]) -> list[Any]:
-        return json_many(commands, db=self.db, cwd=self.cwd)
-
-
-def _ingest_scenario(db: str, folder: Path) -> Ledger:
-    path = write_lines(folder / "session.jsonl", SCENARIO)
-    run, summary = ingest(path, db=db, cwd=folder)
-    assert run.returncode == 0 and run.stderr == "", run.describe()
-    assert summary.counts["applied"] == len(SCENARIO), run.describe()
-    return Ledger(db, folder, path)
-
-
 @pytest.fixture(params=("sqlite", "postgres"))
 def backend(request: pytest.FixtureRequest) -> str:
     """The backends several processes can share (``file_ledger_url`` reads this).
@@ -256,7 +142,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def scenario(file_ledger_url: str, tmp_path: Path) -> Ledger:
     """SCENARIO ingested into an empty database of its own (SQLite file or PostgreSQL)."""
-    return _ingest_scenario(file_ledger_url, tmp_path)
+    return ingest_scenario(file_ledger_url, tmp_path)
 
 
 @pytest.fixture(scope="module", params=("sqlite", "postgres"))
@@ -264,17 +150,17 @@ def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     """SCENARIO ingested once per backend, for the tests that only read."""
     folder = tmp_path_factory.mktemp(f"shared-{request.param}")
     if request.param == "sqlite":
-        yield _ingest_scenario(f"sqlite:///{folder / 'ledger.db'}", folder)
+        yield ingest_scenario(f"sqlite:///{folder / 'ledger.db'}", folder)
         return
     with private_postgres_url() as url:
-        yield _ingest_scenario(url, folder)
+        yield ingest_scenario(url, folder)
 
 
 @pytest.fixture(scope="module")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
     """A SQLite file holding SCENARIO, and its orders and trades; ``sqlite_scenario`` copies it."""
     folder = tmp_path_factory.mktemp("template")
-    ledger = _ingest_scenario(f"sqlite:///{folder / 'ledger.db'}", folder)
+    ledger = ingest_scenario(f"sqlite:///{folder / 'ledger.db'}", folder)
     return folder / "ledger.db", stored(ledger)
 
 
@@ -288,12 +174,6 @@ def sqlite_scenario(sqlite_template: tuple[Path, Any], tmp_path: Path) -> Ledger
     return Ledger(
         f"sqlite:///{tmp_path / 'ledger.db'}", tmp_path, write_lines(tmp_path / "session.jsonl", SCENARIO)
     )
-
-
-def stored(ledger: Ledger) -> tuple[Any, Any]:
-    """Everything a bad input must leave alone: every order and every trade."""
-    orders, trades = ledger.json_many(("orders",), ("trades",))
-    return orders, trades
 
 
 # ---------------------------------------------------------------------- demo
@@ -363,8 +243,8 @@ def test_ingest_reads_standard_input(file_ledger_url: str, tmp_path: Path) -> No
 
 
 def test_ingest_parks_a_fact_until_its_order_arrives(file_ledger_url: str, tmp_path: Path) -> None:
-    early_fill = _fill("t-9", "1", "100", D5 + "10:00:02Z", client_order_id="o-9")
-    request = _request("o-9", "acc1", "V1", "BTC-USD", "buy", "1", "100", D5 + "10:00:00Z")
+    early_fill = session_fill("t-9", "1", "100", D5 + "10:00:02Z", client_order_id="o-9")
+    request = session_request("o-9", "acc1", "V1", "BTC-USD", "buy", "1", "100", D5 + "10:00:00Z")
     first = write_lines(tmp_path / "fill.jsonl", jsonl(early_fill))
     run, summary = ingest(first, db=file_ledger_url, cwd=tmp_path)
     assert run.returncode == 0 and summary.counts["parked"] == 1 and summary.events == 0, run.describe()
@@ -385,13 +265,16 @@ BAD_LINES = {
         '"ts":"2026-01-07T00:00:00Z"}',
         "nan",
     ),
-    "NaN string": (jsonl(_fill("t-9", "NaN", "50", "2026-01-07T00:00:00Z", client_order_id="o-3"))[0], "nan"),
+    "NaN string": (
+        jsonl(session_fill("t-9", "NaN", "50", "2026-01-07T00:00:00Z", client_order_id="o-3"))[0],
+        "nan",
+    ),
     "negative quantity": (
-        jsonl(_fill("t-9", "-1", "50", "2026-01-07T00:00:00Z", client_order_id="o-3"))[0],
+        jsonl(session_fill("t-9", "-1", "50", "2026-01-07T00:00:00Z", client_order_id="o-3"))[0],
         "positive",
     ),
     "naive timestamp": (
-        jsonl(_fill("t-9", "1", "50", "2026-01-07T00:00:00", client_order_id="o-3"))[0],
+        jsonl(session_fill("t-9", "1", "50", "2026-01-07T00:00:00", client_order_id="o-3"))[0],
         "utc offset",
     ),
     "unknown type": (
@@ -400,15 +283,15 @@ BAD_LINES = {
     ),
     "malformed JSON": ('{"type":"fill","client_order_id":"o-3",', "malformed json"),
     "overfill": (
-        jsonl(_fill("t-9", "4", "50", "2026-01-07T00:00:00Z", client_order_id="o-3"))[0],
+        jsonl(session_fill("t-9", "4", "50", "2026-01-07T00:00:00Z", client_order_id="o-3"))[0],
         "overfill",
     ),
     "reused client order ID": (
-        jsonl(_request("o-3", "acc2", "V2", "ETH-USD", "sell", "5", "50", "2026-01-07T00:00:00Z"))[0],
+        jsonl(session_request("o-3", "acc2", "V2", "ETH-USD", "sell", "5", "50", "2026-01-07T00:00:00Z"))[0],
         "already used",
     ),
     "conflicting trade": (
-        jsonl(_fill("t-4", "1", "50", "2026-01-07T00:00:00Z", client_order_id="o-3"))[0],
+        jsonl(session_fill("t-4", "1", "50", "2026-01-07T00:00:00Z", client_order_id="o-3"))[0],
         "already booked",
     ),
 }
@@ -436,9 +319,9 @@ def _mixed_file(folder: Path) -> tuple[Path, list[int]]:
     Returns the file and the numbers of its bad lines.
     """
     good = jsonl(
-        _request("g-1", "acc9", "V9", "SOL-USD", "buy", "3", "10", D5 + "12:00:00Z"),
-        _fill("g-t1", "1", "10", D5 + "12:00:01Z", client_order_id="g-1"),
-        _request("g-2", "acc9", "V9", "SOL-USD", "sell", "1", "11", D5 + "12:01:00Z"),
+        session_request("g-1", "acc9", "V9", "SOL-USD", "buy", "3", "10", D5 + "12:00:00Z"),
+        session_fill("g-t1", "1", "10", D5 + "12:00:01Z", client_order_id="g-1"),
+        session_request("g-2", "acc9", "V9", "SOL-USD", "sell", "1", "11", D5 + "12:01:00Z"),
     )
     lines = [good[0], good[1]]
     bad_numbers = []
@@ -960,7 +843,7 @@ def test_a_locked_database_fails_with_one_line_and_readers_still_read(
     path = Path(sqlite_scenario.db.removeprefix("sqlite:///"))
     extra = write_lines(
         sqlite_scenario.cwd / "more.jsonl",
-        jsonl(_request("o-99", "acc1", "V1", "BTC-USD", "buy", "1", "1", "2026-01-07T00:00:00Z")),
+        jsonl(session_request("o-99", "acc1", "V1", "BTC-USD", "buy", "1", "1", "2026-01-07T00:00:00Z")),
     )
     holder = sqlite3.connect(path, isolation_level=None)
     try:

@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from orderledger.infrastructure.application.feeds import FEEDS
+from orderledger.infrastructure.ingest.formats import FORMATS
 from tests.support.cli import ROOT, cli_json, run_cli
 from tests.support.fixlog import Session, fix_text
 from tests.support.http_api import running_server
@@ -277,8 +279,6 @@ def test_a_per_message_divisor_tag_scales_quantities_over_http(file_ledger_url: 
 
 
 def test_the_format_help_and_checks_come_from_the_registry(tmp_path: Path) -> None:
-    from orderledger.infrastructure.ingest.formats import FORMATS
-
     shown = " ".join(run_cli("ingest", "--help", db=None, cwd=tmp_path).stdout.split())
     for name, fmt in FORMATS.items():
         assert f"{name}: {fmt.reads}" in shown  # lighter included
@@ -304,6 +304,10 @@ def test_the_docs_table_of_formats_is_the_registry() -> None:
     start = text.index("<!-- formats:")
     block = text[text.index("\n", start) + 1 : text.index("<!-- /formats -->")]
     assert block.strip() == formats_table()
+
+
+def test_the_formats_that_read_the_ledger_are_the_formats_with_a_feed() -> None:
+    assert set(FEEDS) == {name for name, fmt in FORMATS.items() if fmt.reads_ledger}
 
 
 # Every format over HTTP: the docs' example of each native feed, posted as JSON lines, books

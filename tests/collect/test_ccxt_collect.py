@@ -227,7 +227,7 @@ def test_faults_are_refused_in_one_line() -> None:
                 CcxtSource(config)
             assert (
                 str(unknown.value)
-                == "--option exchange must name an exchange ccxt.pro supports, not 'nosuch'"
+                == "`options` exchange must name an exchange ccxt.pro supports, not 'nosuch'"
             )
             # A wallet address the venue cannot read (HTTP 422 from the info endpoint): refused.
             source = ccxt_source(venue, pace.timing(), wallet="0xnot-an-address")

@@ -125,3 +125,25 @@ def test_a_credentials_file_others_may_read_is_refused(tmp_path: Path) -> None:
     ]
     assert "s3cret" not in done.stdout + done.stderr
     assert not (tmp_path / "ledger.db").exists()  # refused before the ledger is opened
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (("fix",), "collect fix needs --option path=… "),
+        (
+            ("tradier", "--account", ACCOUNT, "--endpoint", "moon"),
+            "--endpoint must be mainnet, sandbox or a URL, not 'moon'",
+        ),
+        (("tradier", "-o", "poll=0"), "collect tradier needs --account"),
+    ],
+)
+def test_a_setting_the_registry_refuses_is_named_as_the_command_spells_it(
+    tmp_path: Path, args: tuple[str, ...], line: str
+) -> None:
+    # The Python API names its arguments (`options`, `endpoint`, `account`); here, the options
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    done = run_cli("collect", *args, db=db, cwd=tmp_path, env=cli_env(ORDERLEDGER_TRADIER_TOKEN="t"))
+    assert done.returncode == 2 and len(done.stderr_lines) == 1, done.describe()
+    assert done.stderr_lines[0].startswith(f"orderledger: {line}"), done.describe()
+    assert not (tmp_path / "ledger.db").exists()  # refused before the ledger is opened

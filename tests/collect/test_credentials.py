@@ -50,8 +50,7 @@ def test_a_missing_credential_names_its_variable() -> None:
     with pytest.raises(ConfigurationError) as raised:
         configure("tradier", account="VA1", endpoint=None, options={}, credentials=Credentials())
     assert str(raised.value) == (
-        "collect tradier needs the credential 'token':"
-        " set ORDERLEDGER_TRADIER_TOKEN or give --credentials-file"
+        "collect tradier needs the credential 'token': set ORDERLEDGER_TRADIER_TOKEN or give `credentials`"
     )
 
 
@@ -59,9 +58,9 @@ def test_a_missing_credential_names_its_variable() -> None:
     ("venue", "options", "endpoint", "line"),
     [
         ("bitmex", {}, None, f"the venue must be {spelled()}, not 'bitmex'"),  # every registered venue
-        ("fix", {}, None, "collect fix needs --option path=…"),
+        ("fix", {}, None, "collect fix needs `options` path=…"),
         ("fix", {"path": "x", "colour": "red"}, None, "collect fix does not take the option 'colour'"),
-        ("tradier", {}, "moon", "--endpoint must be mainnet, sandbox or a URL, not 'moon'"),
+        ("tradier", {}, "moon", "`endpoint` must be mainnet, sandbox or a URL, not 'moon'"),
     ],
 )
 def test_settings_are_checked_against_the_registry_in_one_line(

@@ -258,7 +258,7 @@ def test_an_address_the_venue_cannot_read_is_refused_in_one_line() -> None:
             with pytest.raises(CredentialsRejected) as refused:
                 HyperliquidSource(source_config(venue, pace.timing(), account="main"))
             assert str(refused.value) == (
-                "--account (the user) 'main' is not a Hyperliquid address (0x and 40 hex digits)"
+                "`account` (the user) 'main' is not a Hyperliquid address (0x and 40 hex digits)"
             )
             # An endpoint nothing listens on, never reached: unreachable, not retried.
             port = venue.port

@@ -101,7 +101,10 @@ def test_a_rejected_message_is_a_problem_and_is_journaled(client: TestClient) ->
 
 def test_strict_records_nothing_when_one_message_is_refused(client: TestClient, ledger: OrderLedger) -> None:
     response = post(client, [request(), fill(quantity="-1")], strict="true")
-    assert_problem(response, 422, "strict: nothing was recorded")
+    body = assert_problem(response, 422, "strict: nothing was recorded")
+    # The counts say what was stored, as the CLI's summary does: the request went with the fill
+    assert body["counts"]["rejected"] == 1 and body["counts"]["not stored"] == 1
+    assert body["counts"]["applied"] == 0 and body["events"] == 0
     assert client.get("/orders").json() == []
     assert ledger.recorder.max_notification_id() is None
 

@@ -280,7 +280,16 @@ def test_strict_stores_nothing_when_any_line_is_rejected(ledger: OrderLedger) ->
     report = ledger.ingest_lines(batch, strict=True)
 
     assert report.stored is False
-    assert report.counts["rejected"] == 1
+    # The report counts what the ledger holds from the batch: nothing but the rejected line's refusal
+    assert report.counts == {
+        "applied": 0,
+        "duplicate": 0,
+        "parked": 0,
+        "ignored": 0,
+        "rejected": 1,
+        "not stored": 5,
+    }
+    assert report.events == 0
     assert report.rejected[0].line_no == 5
     assert store_state(ledger) == before  # events, max notification ID, journal, identities, parked
     assert view_rows(ledger) == views_before

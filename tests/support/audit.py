@@ -147,7 +147,7 @@ class Run:
 
 
 @functools.cache
-def _click_command() -> Any:
+def click_command() -> Any:
     """The click command typer builds from ``infrastructure.cli.app`` (built once: it takes ~70 ms)."""
     import importlib
 
@@ -168,7 +168,7 @@ def orderledger(*args: str, db: str) -> Run:
     from orderledger.infrastructure.cli import main as cli
 
     argv = ["orderledger", "--db", db, *args]
-    command = _click_command()
+    command = click_command()
 
     def app(**kwargs: Any) -> Any:
         return command.main(args=argv[1:], prog_name="orderledger", **kwargs)

@@ -35,6 +35,18 @@ E = TypeVar("E", bound=OrderEvent)
 T0 = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
 """Venue time of the first fact in every test."""
 
+OPEN_STATUSES = [
+    Status.REQUESTED,
+    Status.ACCEPTED,
+    Status.PARTIALLY_FILLED,
+    Status.PENDING_CANCEL,
+    Status.PENDING_AMEND,
+]
+"""The open statuses, as docs/semantics.md lists them (the transition table's tests use them)."""
+TERMINAL_STATUSES = [Status.FILLED, Status.CANCELED, Status.REJECTED, Status.EXPIRED]
+ENDED_NOT_FILLED = [Status.CANCELED, Status.REJECTED, Status.EXPIRED]
+"""The terminal statuses a late fill is flagged in."""
+
 CLIENT_ORDER_ID = "O-1"
 QUANTITY = Decimal(10)
 PRICE = Decimal(100)

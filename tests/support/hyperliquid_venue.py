@@ -40,8 +40,8 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from orderledger.infrastructure.collect.credentials import Credentials
-from orderledger.infrastructure.collect.registry import SourceConfig
 from orderledger.infrastructure.collect.runner import Collector
+from orderledger.infrastructure.collect.source import SourceConfig
 from orderledger.infrastructure.collect.timing import Timing
 from tests.support import ccxt_flows as flows
 from tests.support.collect import books

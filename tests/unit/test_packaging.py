@@ -252,6 +252,16 @@ def test_a_fresh_venv_with_an_editable_install_imports_every_module_from_the_che
     import_and_serve(python, site, ROOT / "orderledger", ROOT / "domain", tmp_path)
 
 
+def test_the_python_docs_install_instructions_name_every_extra_and_both_ways_to_install() -> None:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    page = (ROOT / "docs" / "python.md").read_text()
+    install = page[: page.index("## Opening a ledger")]
+    assert [name for name in extras if name != "dev" and f"`{name}`" not in install] == []
+    # The two ways this module's tests install the package: a checkout, and a wheel built from one
+    assert "pip install /path/to/orderledger " in install
+    assert "python -m pip wheel /path/to/orderledger --no-deps -w dist" in install
+
+
 def test_no_source_imports_the_old_top_level_names() -> None:
     offenders = [
         str(path.relative_to(ROOT))

@@ -1,9 +1,9 @@
 """Tests read as specifications: no test module imports another; what tests share is in tests/support/.
 
-A test module (``tests/**/test_*.py``) or a ``conftest.py`` imports from ``tests`` only
-``tests.support``, and the support package imports nothing else from ``tests``: a reader of a
-test finds every builder it uses in one place, and changing one test's private helper cannot
-break another test. ``tests/benchmarks/`` holds scripts, not tests, and is not checked.
+A test module (``tests/**/test_*.py``), a ``conftest.py`` or a benchmark script
+(``tests/benchmarks/*.py``) imports from ``tests`` only ``tests.support``, and the support package
+imports nothing else from ``tests``: a reader of a test or a benchmark finds every builder it uses
+in one place, and changing one module's private helper cannot break another.
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ def checked_files() -> list[Path]:
     return sorted(
         path
         for path in TESTS.rglob("*.py")
-        if "benchmarks" not in path.relative_to(TESTS).parts
-        and (path.name.startswith("test_") or path.name == "conftest.py" or "support" in path.parts)
+        if path.name.startswith("test_")
+        or path.name == "conftest.py"
+        or {"support", "benchmarks"} & set(path.relative_to(TESTS).parts)
     )
 
 
@@ -61,11 +62,16 @@ def test_the_check_sees_a_test_module_importing_another() -> None:
     assert leaks("from . import test_verify", "tests.audit") == ["tests.audit", "tests.audit.test_verify"]
     assert leaks("from tests import builders", "tests.unit") == ["tests.builders"]
     assert leaks("from tests.support.cli import run_cli\nfrom tests import support", "tests.cli") == []
+    assert leaks("from tests.benchmarks.run import lines_for", "tests.benchmarks") == [
+        "tests.benchmarks.run",
+        "tests.benchmarks.run.lines_for",
+    ]
 
 
 def test_test_modules_import_only_the_support_package_from_tests() -> None:
     files = checked_files()
     assert len([f for f in files if f.name.startswith("test_")]) > 50  # the walk finds the suite
+    assert len([f for f in files if f.parent.name == "benchmarks"]) >= 8  # and the benchmarks
     offenders = {
         str(path.relative_to(TESTS.parent)): found
         for path in files

@@ -1,0 +1,169 @@
+"""What the benchmark scripts (``tests/benchmarks/``) share: the simulated messages, the
+contenders several of them measure the ledger against, and a served ledger in its own process.
+
+The scripts import from ``tests`` only this support package, as the tests do: no benchmark
+imports another.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+
+import httpx2
+import psycopg
+
+from orderledger.infrastructure.application.simulator import simulate_lines
+from tests.support.cli import cli_command, cli_env
+from tests.support.http_api import free_port
+from tests.support.postgres import POSTGRES_URL as PG_URL
+
+# ---------------------------------------------------------------------- messages
+
+
+def lines_for(events: int, seed: int = 3) -> list[str]:
+    """About ``events`` events' worth of simulated messages (~4–6 messages per order)."""
+    return list(simulate_lines(seed, max(10, int(events / 3.4))))
+
+
+# ---------------------------------------------------------------------- contenders
+
+
+def raw_sqlite(path: Path, lines: list[str], per_commit: int) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE raw (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+    started = time.perf_counter()
+    for start in range(0, len(lines), per_commit):
+        conn.execute("BEGIN")
+        conn.executemany(
+            "INSERT INTO raw (body) VALUES (?)",
+            [(line.encode(),) for line in lines[start : start + per_commit]],
+        )
+        conn.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    conn.close()
+    return seconds
+
+
+def mutable_table(path: Path, lines: list[str], per_commit: int) -> float:
+    """What most bots do: one mutable row per order, an upsert per message, no history."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(
+        "CREATE TABLE orders (client_order_id TEXT PRIMARY KEY, venue_order_id TEXT, account TEXT,"
+        " instrument TEXT, side TEXT, quantity TEXT, price TEXT, status TEXT, filled TEXT)"
+    )
+    conn.execute("CREATE INDEX orders_voi ON orders (venue_order_id)")
+    started = time.perf_counter()
+    for start in range(0, len(lines), per_commit):
+        conn.execute("BEGIN")
+        for line in lines[start : start + per_commit]:
+            m = json.loads(line, parse_float=Decimal)
+            coid = m.get("client_order_id")
+            if coid is None:
+                row = conn.execute(
+                    "SELECT client_order_id FROM orders WHERE venue_order_id = ?", (m["venue_order_id"],)
+                ).fetchone()
+                if row is None:
+                    continue
+                coid = row[0]
+            kind = m["type"]
+            if kind == "request":
+                conn.execute(
+                    "INSERT INTO orders VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+                    (
+                        coid,
+                        None,
+                        m["account"],
+                        m["instrument"],
+                        m["side"],
+                        m["quantity"],
+                        m.get("price"),
+                        "requested",
+                        "0",
+                    ),
+                )
+            elif kind == "accepted":
+                conn.execute(
+                    "UPDATE orders SET venue_order_id = ?, status = 'accepted' WHERE client_order_id = ?",
+                    (m["venue_order_id"], coid),
+                )
+            elif kind == "fill":
+                row = conn.execute(
+                    "SELECT filled, quantity FROM orders WHERE client_order_id = ?", (coid,)
+                ).fetchone()
+                if row:
+                    filled = Decimal(row[0]) + Decimal(m["quantity"])
+                    status = "filled" if filled >= Decimal(row[1]) else "partially_filled"
+                    conn.execute(
+                        "UPDATE orders SET filled = ?, status = ? WHERE client_order_id = ?",
+                        (str(filled), status, coid),
+                    )
+            else:
+                conn.execute("UPDATE orders SET status = ? WHERE client_order_id = ?", (kind, coid))
+        conn.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    conn.close()
+    return seconds
+
+
+def raw_psycopg(lines: list[str], schema: str) -> float:
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        conn.execute(f'CREATE TABLE "{schema}".raw (id BIGSERIAL PRIMARY KEY, body BYTEA NOT NULL)')
+    with psycopg.connect(PG_URL) as conn:
+        started = time.perf_counter()
+        with conn.cursor() as cur:
+            for start in range(0, len(lines), 1000):
+                cur.executemany(
+                    f'INSERT INTO "{schema}".raw (body) VALUES (%s)',
+                    [(line.encode(),) for line in lines[start : start + 1000]],
+                )
+                conn.commit()
+        return time.perf_counter() - started
+
+
+def drop_schema(schema: str) -> None:
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+# ---------------------------------------------------------------------- a served ledger
+
+
+@contextmanager
+def serving(db: Path, *options: str) -> Iterator[str]:
+    """`orderledger serve` over the SQLite file ``db`` in its own process; yields its URL once
+    `/health` answers, and stops it afterwards."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        cli_command("--db", f"sqlite:///{db}", "serve", "--host", "127.0.0.1", "--port", str(port), *options),
+        env=cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx2.TransportError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise SystemExit("the server did not start")
+            time.sleep(0.05)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(30)
