@@ -190,7 +190,15 @@ def test_control_bidi_and_zero_width_characters_in_stored_text_are_shown_escaped
         response = httpx2.post(f"{server.url}/messages", json=message)
         assert response.status_code == 200 and response.json()["counts"]["applied"] == 1, response.text
     browser.execute_script("openTimeline(arguments[0])", "bidi-1")
-    wait_until(lambda: len(texts(browser, "#timeline-events li")) == 2, "the two events of bidi-1")
+    # (the events of bidi-1's cancel, not the two of a timeline an earlier test left open)
+    wait_until(
+        lambda: (
+            "reason=user"
+            in "".join(texts(browser, '#timeline-events li[data-type="OrderCanceled"] .payload'))
+        ),
+        "bidi-1's cancel",
+    )
+    assert len(texts(browser, "#timeline-events li")) == 2
 
     [payload] = texts(browser, '#timeline-events li[data-type="OrderCanceled"] .payload')
     assert "reason=user \\u202eabc\\u200b\\x1b[31m\\u2028end" in payload
