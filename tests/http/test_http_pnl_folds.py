@@ -115,6 +115,37 @@ def test_a_series_in_slices_sums_each_accounts_fills_and_is_exact_at_every_slice
     )
 
 
+def test_a_series_in_slices_goes_in_venue_time_when_the_log_is_not(client: TestClient) -> None:
+    # Given, in log order: alpha buys 1 @ 100 at +0 s and sells 1 @ 130 at +60 s (+30), then
+    # beta buys 1 @ 100 at +5 s and sells 1 @ 110 at +10 s (+10)
+    log = [
+        *trade("a1", "alpha", "buy", "100", 0),
+        *trade("a2", "alpha", "sell", "130", 60),
+        *trade("b1", "beta", "buy", "100", 5),
+        *trade("b2", "beta", "sell", "110", 10),
+    ]
+    assert client.post("/messages", json=log).json()["counts"]["applied"] == 8
+    # Without slices: entry by entry in log order, the running total in that order
+    assert [r["cumulative_realized_pnl"] for r in client.get("/pnl/series").json()] == ["0", "30", "30", "40"]
+    # In 2 slices of the 60 s (+0 … +30 s, +30 … +60 s): venue time order a1, b1, b2, a2, running
+    # total 0, 0, 10, 40; alpha's first slice ends at a1, beta's at b2, alpha's second at a2
+    sliced = client.get("/pnl/series", params={"points": 2}).json()
+    assert points(sliced) == [
+        ("alpha", "2026-11-20T10:00:00.000000Z", "0", "0"),
+        ("beta", "2026-11-20T10:00:10.000000Z", "10", "10"),
+        ("alpha", "2026-11-20T10:01:00.000000Z", "30", "40"),
+    ]
+    # More slices than entries: every entry, in venue time
+    assert [
+        r["cumulative_realized_pnl"] for r in client.get("/pnl/series", params={"points": 100}).json()
+    ] == [
+        "0",
+        "0",
+        "10",
+        "40",
+    ]
+
+
 def test_each_pnl_read_folds_once_per_position_of_the_log(client: TestClient, ran: list[str]) -> None:
     client.post("/messages", json=session()[:4])  # a1 and b1: bought, nothing realized
     first = {path: client.get(path).json() for path in PNL_READS}
