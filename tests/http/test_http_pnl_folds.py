@@ -22,6 +22,7 @@ from orderledger.infrastructure.http.folds import Folds
 from orderledger.infrastructure.http.limits import ReaderProcesses, in_threads
 from orderledger.infrastructure.http.service import LedgerService
 from tests.support.cli import cli_command, cli_env
+from tests.support.cost_basis import SESSION
 from tests.support.http_api import (
     BOUND,
     LOOPBACK,
@@ -144,6 +145,29 @@ def test_a_series_in_slices_goes_in_venue_time_when_the_log_is_not(client: TestC
         "10",
         "40",
     ]
+
+
+def test_a_pnl_read_under_the_ledgers_rule_answers_under_the_rule_db_cost_basis_set_while_serving(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    served = OrderLedger(url)
+    served.init_database(cost_basis="fifo")
+    try:
+        with TestClient(create_app(LedgerService(served)), base_url=LOOPBACK) as client:
+            assert client.post("/messages", json=[json.loads(line) for line in SESSION]).status_code == 200
+            # Buys 1 @ 100, 140, 120, 110; sells 2 @ 130: FIFO (130 − 100) + (130 − 140) = 20
+            assert [day["realized_pnl"] for day in client.get("/pnl/daily").json()] == ["20"]
+            # When `db cost-basis lifo` changes the rule from another process's connection, the
+            # log and the views unmoved: LIFO (130 − 110) + (130 − 120) = 30
+            other = OrderLedger(url)
+            try:
+                assert other.set_cost_basis("lifo") == "fifo"
+            finally:
+                other.close()
+            assert [day["realized_pnl"] for day in client.get("/pnl/daily").json()] == ["30"]
+    finally:
+        served.close()
 
 
 def test_each_pnl_read_folds_once_per_position_of_the_log(client: TestClient, ran: list[str]) -> None:
