@@ -188,7 +188,7 @@ class _Connections:
         self.queue: Frames = asyncio.Queue()
         self.pinger: asyncio.Task[None] | None = None
         self.reached = False
-        self.every = float(config.options.get("ping") or PING_EVERY)
+        self.every = config.seconds("ping", PING_EVERY)
         self.timeout = config.seconds("timeout", TIMEOUT)
 
     async def open(self) -> None:
