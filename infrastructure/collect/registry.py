@@ -258,7 +258,6 @@ def venue_table() -> str:
 
 __all__ = [
     "COLLECTORS",
-    "SourceConfig",
     "VenueCollector",
     "collector_for",
     "configure",
