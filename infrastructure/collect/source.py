@@ -25,8 +25,8 @@ from orderledger.infrastructure.errors import ConfigurationError
 @dataclass(frozen=True)
 class SourceConfig:
     """What a source factory is given: the venue name (as the ledger books it), the account, the
-    endpoint URL (``--endpoint`` resolved), the venue's options (``--option NAME=VALUE``, checked
-    against its spec in ``registry.COLLECTORS``), its credentials, and the timing (injected in tests)."""
+    endpoint URL (``endpoint`` resolved), the venue's ``options`` (name → value, checked against
+    its spec in ``registry.COLLECTORS``), its credentials, and the timing (injected in tests)."""
 
     venue: str
     account: str | None

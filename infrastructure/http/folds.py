@@ -4,8 +4,9 @@ Each folds every P&L entry of the ledger: seconds of one core at 100,000 fills, 
 read costs milliseconds. Run in the server's own process they would hold Python's one
 interpreter lock for that long, and every other request (a page's next tab, ``/health``, a
 write) would wait for its turns at it. So, over a database file or server, they run in a process
-of their own (``limits.ReaderProcesses``; an in-memory ledger: in threads), one at a time, and
-each answer is kept with the state of the ledger it was asked in: the log's last position, the
+of their own, one at a time (``limits.ReaderProcesses`` with one worker); an in-memory ledger,
+which no other process can open, runs them in the server's thread pool, several at once. Each
+answer is kept with the state of the ledger it was asked in: the log's last position, the
 views' and the ledger's cost-basis rule (``LedgerService.views_at``; a follower folding what
 ``ingest --no-project`` stored moves the views, not the log; ``db cost-basis`` changes the rule of
 a read that names none, and neither):
