@@ -6,7 +6,10 @@ and over a database file they fold in a process of their own with the same answe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -281,15 +284,16 @@ def test_over_a_file_the_pnl_reads_fold_in_a_process_of_their_own_with_the_same_
         folder.close()
 
 
-def workers_of(pid: int) -> list[str]:
-    """The command lines of the worker processes ``pid`` spawned (multiprocessing's spawn_main)."""
-    lines = []
+def workers_of(pid: int) -> list[int]:
+    """The running worker processes ``pid`` spawned (multiprocessing's spawn_main), by id; one
+    that has ended (a zombie's command line is empty, or it is gone) is not among them."""
+    workers = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         for child in (task / "children").read_text().split():
-            line = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            if "spawn_main" in line:
-                lines.append(line)
-    return lines
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    workers.append(int(child))
+    return workers
 
 
 def test_serve_over_a_file_starts_its_pnl_worker_with_it(tmp_path: Path) -> None:
@@ -325,9 +329,9 @@ def test_a_pnl_worker_that_dies_costs_its_reads_a_503_and_the_next_read_a_new_wo
         with running_server(url, folder=folder) as server:
             server.ledger.ingest_lines([json.dumps(m) for m in session()])
             assert httpx2.get(server.url + "/pnl/daily").status_code == 200
-            [worker] = list(folder.pool._processes.values())
-            worker.kill()
-            worker.join()
+            [worker] = workers_of(os.getpid())  # the server runs in this process
+            os.kill(worker, signal.SIGKILL)
+            wait_until(lambda: worker not in workers_of(os.getpid()), "the P&L worker to end")
             server.ledger.ingest_lines([json.dumps(m) for m in trade("c1", "gamma", "buy", "100", 70)])
             refused = httpx2.get(server.url + "/pnl/daily")
             assert (refused.status_code, refused.headers["retry-after"]) == (503, "5"), refused.text
