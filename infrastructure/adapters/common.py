@@ -16,9 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
-
-from pydantic import BaseModel
+from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import Liquidity, Side, Status, format_timestamp, parse_timestamp
@@ -30,6 +28,7 @@ from orderledger.infrastructure.messages.models import (
     ExpiredMessage,
     FillMessage,
     InstrumentMessage,
+    M,
     Message,
     RejectedMessage,
     RequestMessage,
@@ -157,9 +156,6 @@ def _shown(value: object) -> str:
     if isinstance(value, dict | list | tuple | set):
         return f"a JSON {'object' if isinstance(value, dict) else 'array'}"
     return repr(value)[:40]
-
-
-M = TypeVar("M", bound=BaseModel)
 
 
 def message(model: type[M], /, **fields: Any) -> M:

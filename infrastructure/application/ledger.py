@@ -617,8 +617,9 @@ class OrderLedger:
 
     def pnl_series(self, *, points: Slices | None = None) -> list[PnlPoint]:
         """Realized P&L entry by entry in log order, with running totals per quote currency;
-        with ``points``, each account's line per currency summed over that many equal slices of
-        venue time (``queries.realized_series``: a chart's worth, whatever the ledger's size)."""
+        with ``points``, in venue time, each account's line per currency summed over that many
+        equal slices of it (``queries.realized_series``: a chart's worth, whatever the ledger's
+        size)."""
         return realized_series(self.db, points)
 
     def iter_events(

@@ -600,9 +600,10 @@ def realized_series(db: Database, points: int | None = None) -> list[PnlPoint]:
     """Realized P&L entry by entry in log order, each with its event's venue time and the running
     total per quote currency (amounts in different currencies are never added together).
 
-    With ``points``, each account's entries per quote currency are summed over ``points`` equal
-    slices of venue time (the series' first to last entry): one row per slice, the slice's last
-    entry in log order with ``realized_pnl`` the sum of the slice's entries. A running sum of the
+    With ``points``, the entries go in venue time (then log position), and each account's entries
+    per quote currency are summed over ``points`` equal slices of venue time (the series' first to
+    last entry): one row per slice, the slice's last entry with ``realized_pnl`` the sum of the
+    slice's entries and the running total per currency in that same order. A running sum of the
     rows per account and currency is then exact at the end of every slice, and the answer's size
     is bounded by accounts × currencies × ``points`` whatever the ledger's size."""
     with db.read() as tx:
@@ -610,19 +611,20 @@ def realized_series(db: Database, points: int | None = None) -> list[PnlPoint]:
             "SELECT p.position, e.ts_event, p.account, p.venue, p.instrument, p.quote_currency, p.realized"
             " FROM pnl_entries_view p JOIN events e ON e.notification_id = p.position ORDER BY p.position"
         )
+    order, slice_of = _time_slices([row[1] for row in rows], points)
     totals: dict[str, Decimal] = {}
     kept: dict[tuple[str, str, int], tuple[int, Any, Decimal]] = {}  # (account, quote, slice) →
-    slice_of = _time_slices([row[1] for row in rows], points)
-    for index, (_, _, account, _, _, quote, realized) in enumerate(rows):
+    for step, index in enumerate(order):
+        _, _, account, _, _, quote, realized = rows[index]
         key = quote or ""
         amount = Decimal(realized)
         totals[key] = WIDE.add(totals.get(key, ZERO), amount)
-        line = (account, key, slice_of(index))
+        line = (account, key, slice_of(step))
         summed = kept[line][2] if line in kept else ZERO
-        kept[line] = (index, totals[key], WIDE.add(summed, amount))
+        kept[line] = (step, totals[key], WIDE.add(summed, amount))
     result: list[PnlPoint] = []
-    for index, cumulative, realized in sorted(kept.values(), key=lambda k: k[0]):
-        position, ts_event, account, venue, instrument, quote, _ = rows[index]
+    for step, cumulative, realized in sorted(kept.values(), key=lambda k: k[0]):
+        position, ts_event, account, venue, instrument, quote, _ = rows[order[step]]
         result.append(
             PnlPoint(
                 position=position,
@@ -638,15 +640,21 @@ def realized_series(db: Database, points: int | None = None) -> list[PnlPoint]:
     return result
 
 
-def _time_slices(times: list[str], points: int | None) -> Callable[[int], int]:
-    """The slice of venue time each of ``times`` (ISO 8601 text, by index) falls in, of
-    ``points`` equal slices from the earliest to the latest; without ``points``, each its own."""
-    if points is None or len(times) <= points:
-        return lambda index: index
-    moments = [parse_timestamp(t).timestamp() for t in times]
-    first, last = min(moments), max(moments)
+def _time_slices(times: list[str], points: int | None) -> tuple[list[int], Callable[[int], int]]:
+    """The order to go through ``times`` (ISO 8601 text, in log order) and the slice each step of
+    it falls in. Without ``points``: log order, each entry its own slice. With it: venue time, then
+    log order, in ``points`` equal slices from the earliest time to the latest (each entry its own
+    slice when there are no more entries than ``points``)."""
+    if points is None:
+        return list(range(len(times))), lambda step: step
+    stamps = [parse_timestamp(t) for t in times]
+    order = sorted(range(len(times)), key=lambda index: (stamps[index], index))
+    moments = [stamp.timestamp() for stamp in stamps]
+    if len(times) <= points:
+        return order, lambda step: step
+    first, last = moments[order[0]], moments[order[-1]]
     width = (last - first) / points or 1.0
-    return lambda index: min(points - 1, int((moments[index] - first) / width))
+    return order, lambda step: min(points - 1, int((moments[order[step]] - first) / width))
 
 
 DAILY_GROUPS = ("account", "parent")

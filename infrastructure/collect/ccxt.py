@@ -1,6 +1,6 @@
 """Any exchange ccxt.pro supports: ``watch_orders`` and ``watch_my_trades`` live, REST backfill.
 
-:class:`CcxtSource` makes one ``ccxt.pro`` exchange instance (``--option exchange=ID``) and keeps
+:class:`CcxtSource` makes one ``ccxt.pro`` exchange instance (``options`` exchange=ID) and keeps
 it across reconnects, so ccxt's order and trade caches (and its markets) survive a dropped link.
 Each result of a ``watch_*`` call (the unified structures new since the last call: ccxt's
 ``newUpdates``) is one frame, a JSON list in the ``ccxt`` input format. ccxt's client does not

@@ -28,7 +28,6 @@ from datetime import datetime
 from typing import IO, Any
 
 from orderledger.infrastructure.collect.source import ConnectionLost, SourceConfig, Unreachable
-from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.ingest.formats import FIX_OPTIONS
 
 POLL = 0.2
@@ -48,11 +47,9 @@ class FixLogSource:
         self.account = config.account
         self.path = config.options["path"]
         self.timing = config.timing
-        self.poll = _number(config.options.get("poll"), "poll", POLL)
+        self.poll = config.seconds("poll", POLL, zero=True)
         self.options: dict[str, Any] = {
-            name: int(_number(config.options[name], name, 0))
-            for name in FIX_OPTIONS
-            if config.options.get(name) not in (None, "")
+            name: int(config.number(name, 0, zero=True)) for name in FIX_OPTIONS if config.options.get(name)
         }
         self._file: IO[bytes] | None = None
         self._identity: tuple[int, int] | None = None
@@ -146,18 +143,6 @@ class FixLogSource:
             lines.append(self._partial)
             self._partial = b""
         return [line for line in lines if line.strip()]
-
-
-def _number(text: str | None, name: str, default: float) -> float:
-    if text in (None, ""):
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigurationError(f"fix: `options` {name} takes a number, not {text!r}") from None
-    if value < 0:
-        raise ConfigurationError(f"fix: `options` {name} takes a number from 0, not {text!r}")
-    return value
 
 
 __all__ = ["FixLogSource"]

@@ -20,7 +20,7 @@ as a reconciliation snapshot of the account named by the address (``snapshots`` 
 changed ones (fills inferred from the size left) and closed ones are recorded.
 
 The venue's faults become the collector's: a closed socket, a refused dial after the first
-connect, a reply (or the WebSocket's opening) slower than ``--option timeout`` (30 s), a 5xx or
+connect, a reply (or the WebSocket's opening) slower than the ``timeout`` option (30 s), a 5xx or
 a 429 (with its ``Retry-After``) are :class:`ConnectionLost`; an endpoint
 never reached is :class:`Unreachable`; an address the venue cannot read (HTTP 422, an
 ``error`` frame about a subscription) is :class:`CredentialsRejected`.
@@ -61,10 +61,11 @@ USER_CHANNELS = ("orderUpdates", "userFills", "userFundings")
 USERS_PER_CONNECTION = 10
 MAX_CONNECTIONS = 10
 PING_EVERY = 50.0
-"""Seconds between pings (the venue closes a connection it has not heard from in 60 s)."""
+"""Seconds between pings (``options`` ping; the venue closes a connection it has not heard from
+in 60 s)."""
 TIMEOUT = 30.0
 """Seconds a reply (an info request, the WebSocket's opening) may take before the connection
-counts as lost (``--option timeout``)."""
+counts as lost (``options`` timeout)."""
 SILENT = frozenset({"pong", "subscriptionResponse"})
 """Channels that are the protocol's own, not the venue's news: never yielded."""
 INFO_RETRIES = 5
@@ -188,7 +189,7 @@ class _Connections:
         self.queue: Frames = asyncio.Queue()
         self.pinger: asyncio.Task[None] | None = None
         self.reached = False
-        self.every = float(config.options.get("ping") or PING_EVERY)
+        self.every = config.seconds("ping", PING_EVERY)
         self.timeout = config.seconds("timeout", TIMEOUT)
 
     async def open(self) -> None:

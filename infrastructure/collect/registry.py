@@ -2,7 +2,7 @@
 
 Everything else derives from this dict: ``orderledger collect``'s venue argument and its help,
 the options and credentials each venue takes (checked before anything connects), the endpoints
-``--endpoint`` names, and the table in docs/collect.md. Adding a venue is one entry here and a
+``endpoint`` names, and the table in docs/collect.md. Adding a venue is one entry here and a
 module beside this one with its :class:`~.source.Source` (docs/collect.md, "Adding a venue").
 """
 
@@ -26,9 +26,9 @@ class VenueCollector:
     """One venue's collector: how to make its source and what it needs.
 
     ``endpoints``: name → URL (the first is the default, ``mainnet`` by convention; any URL given
-    to ``--endpoint`` is taken as it is). ``options``: name → meaning; ``required``: the options
+    as ``endpoint`` is taken as it is). ``options``: name → meaning; ``required``: the options
     that must be given. ``credentials``: the secrets it reads (``ORDERLEDGER_<VENUE>_<NAME>`` or a
-    credentials file); ``needs_account``: whether ``--account`` is required."""
+    credentials file); ``needs_account``: whether ``account`` is required."""
 
     factory: Callable[[SourceConfig], Source]
     summary: str
@@ -177,7 +177,7 @@ def collector_for(name: str) -> VenueCollector:
 
 
 def endpoint_url(spec: VenueCollector, endpoint: str | None) -> str:
-    """``--endpoint``: a name of the venue's endpoints (default its first), or a URL."""
+    """``endpoint``: a name of the venue's endpoints (default its first), or a URL."""
     if endpoint is None:
         return next(iter(spec.endpoints.values()))
     if endpoint in spec.endpoints:
@@ -258,7 +258,6 @@ def venue_table() -> str:
 
 __all__ = [
     "COLLECTORS",
-    "SourceConfig",
     "VenueCollector",
     "collector_for",
     "configure",

@@ -126,10 +126,13 @@ class Collector:
         beats = asyncio.ensure_future(self._beats())
         reconciles = asyncio.ensure_future(self._reconciles())
         self._session = asyncio.ensure_future(self._sessions())
+        # The periodic reconciliation (with its backfill) can meet a permanent fault too; without
+        # one it has nothing to watch (it returns at once).
+        watched = [self._session, ingest, beats] + ([reconciles] if self.reconcile_every is not None else [])
         failure: BaseException | None = None
         try:
-            done, _ = await asyncio.wait({self._session, ingest, beats}, return_when=asyncio.FIRST_COMPLETED)
-            for task in (self._session, ingest, beats):
+            done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+            for task in watched:
                 if task in done and not task.cancelled() and task.exception() is not None:
                     failure = task.exception()
                     break
@@ -202,8 +205,11 @@ class Collector:
             await self._progress.wait()
 
     async def streaming(self) -> None:
-        """Wait until the collector is streaming (connected, backfilled, reconciled on start)."""
+        """Wait until the collector is streaming (connected, backfilled, reconciled on start);
+        ``CollectError`` with the collector's last error once it has stopped instead."""
         while self.status.state != "streaming":
+            if self.status.state == "stopped":
+                raise CollectError(f"the collector stopped: {self.status.error or 'asked to stop'}")
             self._moved.clear()
             await self._moved.wait()
 

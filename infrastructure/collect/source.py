@@ -11,6 +11,7 @@ permanent (the collector stops with their one-line reason and a non-zero exit).
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,8 +26,8 @@ from orderledger.infrastructure.errors import ConfigurationError
 @dataclass(frozen=True)
 class SourceConfig:
     """What a source factory is given: the venue name (as the ledger books it), the account, the
-    endpoint URL (``--endpoint`` resolved), the venue's options (``--option NAME=VALUE``, checked
-    against its spec in ``registry.COLLECTORS``), its credentials, and the timing (injected in tests)."""
+    endpoint URL (``endpoint`` resolved), the venue's ``options`` (name → value, checked against
+    its spec in ``registry.COLLECTORS``), its credentials, and the timing (injected in tests)."""
 
     venue: str
     account: str | None
@@ -35,20 +36,25 @@ class SourceConfig:
     credentials: Credentials
     timing: Timing = field(default_factory=Timing)
 
-    def seconds(self, name: str, default: float) -> float:
-        """The option ``name`` as a positive number of seconds (``default`` when not given)."""
+    def number(self, name: str, default: float, *, zero: bool = False, unit: str = "") -> float:
+        """The option ``name`` as a positive number (``zero``: a number from 0) of ``unit``;
+        ``default`` when not given (or given empty). Anything else is refused in one line."""
         text = self.options.get(name)
-        if text is None:
+        if text is None or text == "":
             return default
         try:
             value = float(text)
         except ValueError:
-            value = -1.0
-        if not value > 0:
-            raise ConfigurationError(
-                f"`options` {name} must be a positive number of seconds, not {text[:40]!r}"
-            )
+            value = math.nan
+        if not (value >= 0 if zero else value > 0):  # NaN fails both
+            of = f" of {unit}" if unit else ""
+            bound = f"a number{of} from 0" if zero else f"a positive number{of}"
+            raise ConfigurationError(f"`options` {name} must be {bound}, not {text[:40]!r}")
         return value
+
+    def seconds(self, name: str, default: float, *, zero: bool = False) -> float:
+        """The option ``name`` as a number of seconds (see :meth:`number`)."""
+        return self.number(name, default, zero=zero, unit="seconds")
 
 
 class CollectError(LedgerError):

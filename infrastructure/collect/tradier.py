@@ -70,9 +70,9 @@ class TradierSource:
         self.timing = config.timing
         token = config.credentials.get("token")
         self._token = "" if token is None else token.reveal()
-        self.poll = _seconds(config.options.get("poll"), "poll", POLL)
-        self.days = int(_seconds(config.options.get("days"), "days", DAYS))
-        self.timeout = _seconds(config.options.get("timeout"), "timeout", TIMEOUT)
+        self.poll = config.seconds("poll", POLL, zero=True)
+        self.days = int(config.number("days", DAYS, zero=True, unit="days"))
+        self.timeout = config.seconds("timeout", TIMEOUT, zero=True)
         self._session: Any = None
         self._reached = False
         self._last: bytes | None = None
@@ -212,15 +212,6 @@ def _float(text: Any) -> float | None:
         return None if text is None else float(text)
     except ValueError:
         return None
-
-
-def _seconds(text: str | None, name: str, default: float) -> float:
-    if text in (None, ""):
-        return default
-    value = _float(text)
-    if value is None or value < 0:
-        raise ConfigurationError(f"tradier: `options` {name} takes a number from 0, not {text!r}")
-    return value
 
 
 __all__ = ["TradierSource", "snapshot_rows"]

@@ -4,14 +4,17 @@ Each folds every P&L entry of the ledger: seconds of one core at 100,000 fills, 
 read costs milliseconds. Run in the server's own process they would hold Python's one
 interpreter lock for that long, and every other request (a page's next tab, ``/health``, a
 write) would wait for its turns at it. So, over a database file or server, they run in a process
-of their own (``limits.ReaderProcesses``; an in-memory ledger: in threads), one at a time, and
-each answer is kept with the state of the ledger it was asked in: the log's last position and
-the views' (``LedgerService.views_at``; a follower folding what ``ingest --no-project`` stored
-moves the views, not the log):
+of their own, one at a time (``limits.ReaderProcesses`` with one worker); an in-memory ledger,
+which no other process can open, runs them in the server's thread pool, several at once. Each
+answer is kept with the state of the ledger it was asked in: the log's last position, the
+views' and the ledger's cost-basis rule (``LedgerService.views_at``; a follower folding what
+``ingest --no-project`` stored moves the views, not the log; ``db cost-basis`` changes the rule of
+a read that names none, and neither):
 
 - the same read in the same state is answered from what was kept (a page opened again, a second
   operator), and the same read asked again while it runs waits for that one run;
-- a read in another state runs again: nothing kept is answered once the log or the views moved.
+- a read in another state runs again: nothing kept is answered once the log or the views moved
+  or the rule changed.
 
 Only the latest answer of each read (method and parameters) is kept, and no more than
 ``KEPT_ROWS`` rows in all, the most recently asked first: an answer longer than that (the whole
@@ -30,8 +33,9 @@ KEPT_ROWS = 20_000
 """Rows of the answers kept, in all (each a few hundred bytes); the least recently asked go first."""
 
 Key = tuple[str, tuple[tuple[str, Any], ...]]
-At = tuple[int, int]
-"""A state of the ledger: the log's last position and the views' (``LedgerService.views_at``)."""
+At = tuple[int, int, str]
+"""A state of the ledger: the log's last position, the views' and its cost-basis rule
+(``LedgerService.views_at``)."""
 
 
 class Folds:
@@ -65,8 +69,8 @@ class Folds:
         if task.cancelled() or task.exception() is not None:
             return  # an error is answered to those who waited, never kept
         known = self.answers.get(key)
-        if known is not None and known[0] > at:
-            return  # runs may end out of order: the later state stays
+        if known is not None and known[0][:2] > at[:2]:
+            return  # runs may end out of order: the later positions stay
         self.answers.pop(key, None)
         rows = task.result()
         if len(rows) > self.kept_rows:

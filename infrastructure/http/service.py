@@ -179,11 +179,12 @@ class LedgerService:
     def pnl_series(self, points: int | None = None) -> list[dict[str, Any]]:
         return [row.to_json() for row in self.ledger.pnl_series(points=points)]
 
-    def views_at(self) -> tuple[int, int]:
-        """The log's last position and the views' (the slowest's): an answer from the views stays
-        the same while both do."""
+    def views_at(self) -> tuple[int, int, str]:
+        """The log's last position, the views' (the slowest's) and the ledger's cost-basis rule:
+        an answer from the views stays the same while all three do (``db cost-basis`` changes the
+        rule under a running server)."""
         lag = self.ledger.views_lag()
-        return lag.log_end, lag.position
+        return lag.log_end, lag.position, self.ledger.cost_basis()
 
     def views_behind(self) -> int:
         """Events of the log the views' answers do not include yet (0: current)."""

@@ -520,6 +520,7 @@ def parse_message(data: Any, default_source: str = "ingest") -> Message:
 
 
 M = TypeVar("M", bound=BaseModel)
+"""A message model type (what ``build`` makes is of the model it is given)."""
 _VALIDATORS: dict[type[BaseModel], Callable[[dict[str, Any]], Any]] = {
     model: model.__pydantic_validator__.validate_python for model in KINDS.values()
 }

@@ -169,7 +169,8 @@ def run_one(root: Path, item: dict[str, str], database: Path) -> dict[str, Any]:
         [sys.executable, "-c", CHILD, *command], capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
-        raise SystemExit(f"{item['name']} with {root} failed: {done.stderr.strip().splitlines()[-1:]}")
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise SystemExit(f"{item['name']} with {root} failed: {last}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -184,26 +185,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=7000, help="orders in the simulated session")
     args = parser.parse_args(argv)
     roots = {"before": package_root(args.before.resolve()), "after": package_root(args.after.resolve())}
-    work = Path(tempfile.mkdtemp(prefix="side-by-side-"))
-    items = workloads(args.orders, work)
-    seconds: dict[tuple[str, str], list[float]] = {}
-    counts: dict[tuple[str, str], Any] = {}
-    for round_no in range(args.rounds):
-        order = ("before", "after") if round_no % 2 == 0 else ("after", "before")
-        for which in order:
-            ledger_db = work / f"{which}-{round_no}-ledger.db"
-            for item in items:
-                database = ledger_db if item["name"] in ("ledger", "rebuild") else work / f"{which}-x.db"
-                if item["name"] not in ("ledger", "rebuild"):
-                    for suffix in ("", "-wal", "-shm"):
-                        Path(f"{database}{suffix}").unlink(missing_ok=True)
-                result = run_one(roots[which], item, database)
-                seconds.setdefault((item["name"], which), []).append(result["seconds"])
-                counts[(item["name"], which)] = result["counts"]
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{ledger_db}{suffix}").unlink(missing_ok=True)
-        sys.stdout.write(f"round {round_no + 1}/{args.rounds} done\n")
-        sys.stdout.flush()
+    with tempfile.TemporaryDirectory(prefix="side-by-side-") as temporary:
+        work = Path(temporary)
+        items = workloads(args.orders, work)
+        seconds: dict[tuple[str, str], list[float]] = {}
+        counts: dict[tuple[str, str], Any] = {}
+        for round_no in range(args.rounds):
+            order = ("before", "after") if round_no % 2 == 0 else ("after", "before")
+            for which in order:
+                ledger_db = work / f"{which}-{round_no}-ledger.db"
+                for item in items:
+                    database = ledger_db if item["name"] in ("ledger", "rebuild") else work / f"{which}-x.db"
+                    if item["name"] not in ("ledger", "rebuild"):
+                        for suffix in ("", "-wal", "-shm"):
+                            Path(f"{database}{suffix}").unlink(missing_ok=True)
+                    result = run_one(roots[which], item, database)
+                    seconds.setdefault((item["name"], which), []).append(result["seconds"])
+                    counts[(item["name"], which)] = result["counts"]
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{ledger_db}{suffix}").unlink(missing_ok=True)
+            sys.stdout.write(f"round {round_no + 1}/{args.rounds} done\n")
+            sys.stdout.flush()
     sys.stdout.write(
         f"\nCPU seconds, median of {args.rounds} rounds (before: {args.before}, after: {args.after})\n"
     )

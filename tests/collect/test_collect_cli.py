@@ -147,3 +147,38 @@ def test_a_setting_the_registry_refuses_is_named_as_the_command_spells_it(
     assert done.returncode == 2 and len(done.stderr_lines) == 1, done.describe()
     assert done.stderr_lines[0].startswith(f"orderledger: {line}"), done.describe()
     assert not (tmp_path / "ledger.db").exists()  # refused before the ledger is opened
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("tradier", "--account", ACCOUNT, "-o", "poll=soon"),
+            "--option poll must be a number of seconds from 0, not 'soon'",
+        ),
+        (
+            ("tradier", "--account", ACCOUNT, "-o", "days=-1"),
+            "--option days must be a number of days from 0, not '-1'",
+        ),
+        (
+            ("fix", "-o", "path=x.log", "-o", "price_scale=two"),
+            "--option price_scale must be a number from 0, not 'two'",
+        ),
+        (
+            ("fix", "-o", "path=x.log", "-o", "poll=-0.5"),
+            "--option poll must be a number of seconds from 0, not '-0.5'",
+        ),
+        (
+            ("lighter", "--account", "7", "-o", "timeout=0"),
+            "--option timeout must be a positive number of seconds, not '0'",
+        ),
+    ],
+)
+def test_a_numeric_option_out_of_its_range_is_refused_in_one_line(
+    tmp_path: Path, args: tuple[str, ...], line: str
+) -> None:
+    # SourceConfig.number reads every venue's numeric options; the command names them as it spells them
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    env = cli_env(ORDERLEDGER_TRADIER_TOKEN="t", ORDERLEDGER_LIGHTER_AUTH_TOKEN="t")
+    done = run_cli("collect", *args, db=db, cwd=tmp_path, env=env)
+    assert (done.returncode, done.stderr_lines) == (2, [f"orderledger: {line}"]), done.describe()

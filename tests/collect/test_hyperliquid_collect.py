@@ -20,13 +20,14 @@ from hypothesis import strategies as st
 
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
 from orderledger.infrastructure.application.queries import list_orders
+from orderledger.infrastructure.collect.credentials import Credentials
 from orderledger.infrastructure.collect.hyperliquid import (
     HyperliquidSource,
     HyperliquidWatchSource,
     watch_plan,
 )
 from orderledger.infrastructure.collect.runner import Collector
-from orderledger.infrastructure.collect.source import CredentialsRejected, Unreachable
+from orderledger.infrastructure.collect.source import CredentialsRejected, SourceConfig, Unreachable
 from orderledger.infrastructure.errors import ConfigurationError
 from tests.support.books import orders_of, trades_of
 from tests.support.collect_books import ROUND, Books, Rounds, clean_books, quick, until_books
@@ -273,6 +274,20 @@ def test_an_address_the_venue_cannot_read_is_refused_in_one_line() -> None:
             await source.close()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("ping", ["soon", "0", "-5", "nan"])
+def test_a_ping_interval_that_is_not_a_positive_number_of_seconds_is_refused_in_one_line(ping: str) -> None:
+    config = SourceConfig(
+        venue="hyperliquid",
+        account=USER,
+        endpoint="http://127.0.0.1:9",
+        options={"ping": ping},
+        credentials=Credentials(),
+    )
+    with pytest.raises(ConfigurationError) as refused:
+        HyperliquidSource(config)
+    assert str(refused.value) == f"`options` ping must be a positive number of seconds, not {ping!r}"
 
 
 def test_watched_addresses_are_spread_over_connections_within_the_venues_limits() -> None:

@@ -14,7 +14,7 @@ import pytest
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
 from orderledger.infrastructure.application.collectors import CollectorBusyError
 from orderledger.infrastructure.collect.runner import Collector
-from orderledger.infrastructure.collect.source import CredentialsRejected
+from orderledger.infrastructure.collect.source import CollectError, CredentialsRejected
 from orderledger.infrastructure.collect.timing import Backoff
 from tests.support.clock import ManualClock, until
 from tests.support.collect import ScriptedSource
@@ -114,6 +114,23 @@ def test_bad_credentials_stop_the_collector_with_one_line(ledger_url: str) -> No
             with pytest.raises(CredentialsRejected, match="refused the token"):
                 await Collector(ledger, source, timing=ManualClock().timing()).run()
             assert await ledger.collectors() == []  # the lease is given up
+
+    asyncio.run(scenario())
+
+
+def test_a_wait_for_streaming_ends_with_the_fault_that_stopped_the_collector(ledger_url: str) -> None:
+    async def scenario() -> None:
+        async with AsyncOrderLedger(ledger_url) as ledger:
+            source = ScriptedSource()
+            source.refuse = CredentialsRejected("tradier refused the token (HTTP 401)")
+            collector = Collector(ledger, source, timing=ManualClock().timing())
+            waiting = asyncio.create_task(collector.streaming())
+            with pytest.raises(CredentialsRejected):
+                await collector.run()
+            with pytest.raises(
+                CollectError, match=r"^the collector stopped: tradier refused the token \(HTTP 401\)$"
+            ):
+                await waiting
 
     asyncio.run(scenario())
 

@@ -218,6 +218,32 @@ def test_bad_credentials_and_an_unknown_account_stop_with_one_line(
     asyncio.run(scenario())
 
 
+def test_a_permanent_fault_in_the_periodic_reconciliation_stops_the_collector_with_one_line() -> None:
+    async def scenario() -> None:
+        clock = ManualClock(start=START)
+        with TradierVenue(now=clock.now) as venue:
+            step_a(venue)
+            async with AsyncOrderLedger("memory://") as ledger:
+                # reconciling every 0.5 s: the first one after the start comes before any poll (2 s)
+                collector = Collector(
+                    ledger, source(venue.url, clock), timing=clock.timing(), reconcile_every=0.5
+                )
+                task = asyncio.create_task(collector.run())
+                await collector.streaming()
+                await clock.sleeping(3)  # the status loop, the poll and the reconciliation
+                # When the venue refuses the token at the reconciliation's request
+                venue.fault("status", 401, {})
+                await clock.advance(0.5)
+                # Then the collector stops with that one line, the lease given up
+                with pytest.raises(CredentialsRejected) as raised:
+                    await task
+                assert str(raised.value) == "tradier refused the token (HTTP 401)"
+                assert collector.status.state == "stopped"
+                assert await ledger.collectors() == []
+
+    asyncio.run(scenario())
+
+
 def test_polls_spread_the_rate_limit_windows_requests_over_it() -> None:
     async def scenario() -> list[float]:
         clock = ManualClock(start=START)

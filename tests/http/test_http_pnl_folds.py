@@ -6,7 +6,10 @@ and over a database file they fold in a process of their own with the same answe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +25,7 @@ from orderledger.infrastructure.http.folds import Folds
 from orderledger.infrastructure.http.limits import ReaderProcesses, in_threads
 from orderledger.infrastructure.http.service import LedgerService
 from tests.support.cli import cli_command, cli_env
+from tests.support.cost_basis import SESSION
 from tests.support.http_api import (
     BOUND,
     LOOPBACK,
@@ -113,6 +117,60 @@ def test_a_series_in_slices_sums_each_accounts_fills_and_is_exact_at_every_slice
         400,
         "query parameter points: Input should be greater than or equal to 1",
     )
+
+
+def test_a_series_in_slices_goes_in_venue_time_when_the_log_is_not(client: TestClient) -> None:
+    # Given, in log order: alpha buys 1 @ 100 at +0 s and sells 1 @ 130 at +60 s (+30), then
+    # beta buys 1 @ 100 at +5 s and sells 1 @ 110 at +10 s (+10)
+    log = [
+        *trade("a1", "alpha", "buy", "100", 0),
+        *trade("a2", "alpha", "sell", "130", 60),
+        *trade("b1", "beta", "buy", "100", 5),
+        *trade("b2", "beta", "sell", "110", 10),
+    ]
+    assert client.post("/messages", json=log).json()["counts"]["applied"] == 8
+    # Without slices: entry by entry in log order, the running total in that order
+    assert [r["cumulative_realized_pnl"] for r in client.get("/pnl/series").json()] == ["0", "30", "30", "40"]
+    # In 2 slices of the 60 s (+0 … +30 s, +30 … +60 s): venue time order a1, b1, b2, a2, running
+    # total 0, 0, 10, 40; alpha's first slice ends at a1, beta's at b2, alpha's second at a2
+    sliced = client.get("/pnl/series", params={"points": 2}).json()
+    assert points(sliced) == [
+        ("alpha", "2026-11-20T10:00:00.000000Z", "0", "0"),
+        ("beta", "2026-11-20T10:00:10.000000Z", "10", "10"),
+        ("alpha", "2026-11-20T10:01:00.000000Z", "30", "40"),
+    ]
+    # More slices than entries: every entry, in venue time
+    assert [
+        r["cumulative_realized_pnl"] for r in client.get("/pnl/series", params={"points": 100}).json()
+    ] == [
+        "0",
+        "0",
+        "10",
+        "40",
+    ]
+
+
+def test_a_pnl_read_under_the_ledgers_rule_answers_under_the_rule_db_cost_basis_set_while_serving(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    served = OrderLedger(url)
+    served.init_database(cost_basis="fifo")
+    try:
+        with TestClient(create_app(LedgerService(served)), base_url=LOOPBACK) as client:
+            assert client.post("/messages", json=[json.loads(line) for line in SESSION]).status_code == 200
+            # Buys 1 @ 100, 140, 120, 110; sells 2 @ 130: FIFO (130 − 100) + (130 − 140) = 20
+            assert [day["realized_pnl"] for day in client.get("/pnl/daily").json()] == ["20"]
+            # When `db cost-basis lifo` changes the rule from another process's connection, the
+            # log and the views unmoved: LIFO (130 − 110) + (130 − 120) = 30
+            other = OrderLedger(url)
+            try:
+                assert other.set_cost_basis("lifo") == "fifo"
+            finally:
+                other.close()
+            assert [day["realized_pnl"] for day in client.get("/pnl/daily").json()] == ["30"]
+    finally:
+        served.close()
 
 
 def test_each_pnl_read_folds_once_per_position_of_the_log(client: TestClient, ran: list[str]) -> None:
@@ -226,15 +284,16 @@ def test_over_a_file_the_pnl_reads_fold_in_a_process_of_their_own_with_the_same_
         folder.close()
 
 
-def workers_of(pid: int) -> list[str]:
-    """The command lines of the worker processes ``pid`` spawned (multiprocessing's spawn_main)."""
-    lines = []
+def workers_of(pid: int) -> list[int]:
+    """The running worker processes ``pid`` spawned (multiprocessing's spawn_main), by id; one
+    that has ended (a zombie's command line is empty, or it is gone) is not among them."""
+    workers = []
     for task in Path(f"/proc/{pid}/task").iterdir():
         for child in (task / "children").read_text().split():
-            line = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-            if "spawn_main" in line:
-                lines.append(line)
-    return lines
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    workers.append(int(child))
+    return workers
 
 
 def test_serve_over_a_file_starts_its_pnl_worker_with_it(tmp_path: Path) -> None:
@@ -270,9 +329,9 @@ def test_a_pnl_worker_that_dies_costs_its_reads_a_503_and_the_next_read_a_new_wo
         with running_server(url, folder=folder) as server:
             server.ledger.ingest_lines([json.dumps(m) for m in session()])
             assert httpx2.get(server.url + "/pnl/daily").status_code == 200
-            [worker] = list(folder.pool._processes.values())
-            worker.kill()
-            worker.join()
+            [worker] = workers_of(os.getpid())  # the server runs in this process
+            os.kill(worker, signal.SIGKILL)
+            wait_until(lambda: worker not in workers_of(os.getpid()), "the P&L worker to end")
             server.ledger.ingest_lines([json.dumps(m) for m in trade("c1", "gamma", "buy", "100", 70)])
             refused = httpx2.get(server.url + "/pnl/daily")
             assert (refused.status_code, refused.headers["retry-after"]) == (503, "5"), refused.text

@@ -25,6 +25,8 @@ from orderledger.infrastructure.application.queries import (
 )
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.errors import StaleBatchError
+from orderledger.infrastructure.ingest.processing import Inbound
+from orderledger.infrastructure.messages.models import parse_message
 from orderledger.infrastructure.storage.db import is_integrity_error
 from tests.support.integration import (
     assert_views_equal_fold,
@@ -226,9 +228,6 @@ def test_inputs_with_a_refused_message_keep_their_other_messages(file_ledger_url
     (a fill of 2 on an order of 1), among good lines: in each, the request is applied and the
     fill alone refused (the input's row is `rejected`, its reason gives both fates); the good
     lines are applied, and the batch commits once."""
-    from orderledger.infrastructure.ingest.processing import Inbound
-    from orderledger.infrastructure.messages.models import parse_message
-
     items = []
     for i in range(10):
         refused = Inbound(

@@ -16,12 +16,11 @@ from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
-import httpx2
 import psycopg
 
 from orderledger.infrastructure.application.simulator import simulate_lines
 from tests.support.cli import cli_command, cli_env
-from tests.support.http_api import free_port
+from tests.support.http_api import free_port, wait_answering
 from tests.support.postgres import POSTGRES_URL as PG_URL
 
 # ---------------------------------------------------------------------- messages
@@ -153,16 +152,7 @@ def serving(db: Path, *options: str) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx2.TransportError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise SystemExit("the server did not start")
-            time.sleep(0.05)
+        wait_answering(server, url)
         yield url
     finally:
         server.terminate()

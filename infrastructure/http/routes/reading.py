@@ -161,8 +161,9 @@ async def get_pnl_series(
     ] = None,
 ) -> list[dict[str, Any]]:
     """Realized P&L fill by fill in log order, with the running total per quote currency; with
-    ``points``, each account's fills per currency summed over that many equal slices of venue
-    time (the slice's last fill, ``realized_pnl`` the slice's sum): a chart's worth at any size."""
+    ``points``, in venue time, each account's fills per currency summed over that many equal
+    slices of it (the slice's last fill, ``realized_pnl`` the slice's sum): a chart's worth at any
+    size."""
     await ledger.views_behind(response)
     rows: list[dict[str, Any]] = await ledger.folded("pnl_series", points=points)
     return rows
