@@ -31,6 +31,8 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -192,6 +194,36 @@ def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: Path, stem: str, par
     return int(written[0][0]) if written else 0
 
 
+class _Writer:
+    """Files written on a second connection to the run's database, in a thread (DuckDB releases
+    the GIL), while the run's own connection works on the next thing: the two cores busy. One
+    write is under way at a time, so a chunk waits for the one before it (at most three chunks
+    in memory: being read, parsed and written)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con.cursor()
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="lake-write")
+        self.pending: list[tuple[str, Future[int]]] = []
+        self.counts: dict[str, int] = {}
+
+    def submit(self, table: str, call: Callable[..., int], *args: Any) -> None:
+        """Run ``call(connection, *args)`` (it returns the rows it wrote of ``table``) once the
+        write under way is done."""
+        self.wait()
+        self.pending.append((table, self.pool.submit(call, self.con, *args)))
+
+    def wait(self) -> dict[str, int]:
+        """The rows written per table once every write submitted is done (a failed one raises)."""
+        for table, done in self.pending:
+            self.counts[table] = self.counts.get(table, 0) + done.result()
+        self.pending.clear()
+        return self.counts
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.con.close()
+
+
 def export_lake(ledger: OrderLedger, directory: str | Path, chunk: int = columnar.CHUNK) -> LakeReport:
     """Append to the lake at ``directory`` what the log holds past its manifest, read ``chunk``
     positions at a time; write the new snapshots from the last ones and what changed; then commit
@@ -214,13 +246,19 @@ def export_lake(ledger: OrderLedger, directory: str | Path, chunk: int = columna
     con = columnar.connect()
     # Rows within a file carry their position: DuckDB may write them in any order (faster).
     columnar.run(con, "SET preserve_insertion_order = false")
+    writer = _Writer(con)
     try:
-        rows.update(_append(con, ledger, root, (after, upto), chunk))
+        rows.update(_append(con, writer, ledger, root, (after, upto), chunk))
+        if after:  # the snapshot reads the lake's files: none may be half written
+            writer.wait()
         rows.update(_snapshots(con, root, manifest, root / snapshot))
+        rows.update(writer.wait())
     except BaseException:
+        writer.close()
         con.close()
         _discard_uncommitted(root, manifest)
         raise
+    writer.close()
     con.close()
     _write_manifest(root, {"format": FORMAT, "position": upto, "snapshot": snapshot})
     for path in root.glob("snapshot-*"):
@@ -233,23 +271,29 @@ _DAY = "strftime(ts_event, '%Y-%m-%d') AS day"
 
 
 def _append(
-    con: duckdb.DuckDBPyConnection, ledger: OrderLedger, root: Path, span: tuple[int, int], chunk: int
+    con: duckdb.DuckDBPyConnection,
+    writer: _Writer,
+    ledger: OrderLedger,
+    root: Path,
+    span: tuple[int, int],
+    chunk: int,
 ) -> dict[str, int]:
-    """Write the events of the run chunk by chunk (each read while the one before is written),
-    keeping the parsed fields of the kinds the analytic tables read in ``run_events``; then the
-    fills (``run_fills``) and the cash flows."""
+    """Write the events of the run chunk by chunk (each written by ``writer`` while the next is
+    parsed, and read while the one before is parsed), keeping the parsed fields of the kinds the
+    analytic tables read in ``run_events``; then the fills (``run_fills``, written by ``writer``
+    while the snapshot is computed) and the cash flows. Returns the counts written here."""
     after, upto = span
     stem = f"{after + 1:012d}-{upto:012d}"
-    counts = dict.fromkeys(APPENDED, 0)
 
     def write(start: int, events: pa.Table) -> None:
         _check_places(con, start)
-        counts["events"] += _write_events(con, events, root / "events", f"events-{stem}")
+        writer.submit("events", _write_events, events, root / "events", f"events-{stem}")
 
     columnar.load_events(con, ledger, span, "run_events", write, chunk)
     filled = columnar.of_types("run_events", columnar.FILL_TYPES)
     requests = "(SELECT * FROM run_events WHERE type = 'OrderRequested')"
     if after:  # the requests of the orders this run fills that earlier runs exported
+        writer.wait()  # (read from the lake's files: none may be half written)
         earlier = columnar.PER_EVENT_SQL.format(
             events=columnar.of_types(
                 f"({lake_events_upto(root, after)})",
@@ -258,20 +302,18 @@ def _append(
             )
         )
         requests = f"({requests} UNION ALL {earlier})"
+    # (not TEMP: the writer's connection reads it too)
     columnar.run(
-        con,
-        f"CREATE TEMP TABLE run_fills AS {columnar.FILLS_SQL.format(per_event=filled, requests=requests)}",
+        con, f"CREATE TABLE run_fills AS {columnar.FILLS_SQL.format(per_event=filled, requests=requests)}"
     )
-    counts["fills"] = _copy(
-        con, f"SELECT *, {_DAY} FROM run_fills", root / "fills", f"fills-{stem}", "day, venue"
-    )
+    fills = (f"SELECT *, {_DAY} FROM run_fills", root / "fills", f"fills-{stem}", "day, venue")
+    writer.submit("fills", _copy, *fills)
     funding = f"""
         SELECT position, client_order_id AS book, account, venue, instrument, ts_event, kind, flow_id,
                CAST(amount AS {MONEY}) AS amount, currency, tags, {_DAY}
         FROM run_events WHERE type = 'CashFlowRecorded'
     """
-    counts["funding"] = _copy(con, funding, root / "funding", f"funding-{stem}", "day, venue")
-    return counts
+    return {"funding": _copy(con, funding, root / "funding", f"funding-{stem}", "day, venue")}
 
 
 def _write_events(con: duckdb.DuckDBPyConnection, events: pa.Table, target: Path, stem: str) -> int:
