@@ -209,23 +209,31 @@ def _path(folder: Path, stem: str) -> str:
 def _copy(
     con: duckdb.DuckDBPyConnection, sql: str, target: Path, stem: str, partition: tuple[str, ...]
 ) -> int:
-    """Write ``sql``'s rows under ``target``, one file per value of the ``partition`` columns;
-    returns the count. The rows are kept in a table and each partition written by a COPY of its
-    own: DuckDB's partitioned writer buffers every row per partition before it writes, which
-    costs more than the writing (a fifth more CPU for the fills, two fifths more for the orders)."""
-    target.mkdir(parents=True, exist_ok=True)
+    """Write ``sql``'s rows under ``target`` (:func:`_write_table`), kept in a table first."""
     table = f"lake_rows_{uuid.uuid4().hex}"
-    listed = ", ".join(partition)
     columnar.run(con, f"CREATE TEMP TABLE {table} AS {sql}")
-    written = 0
     try:
-        for values in columnar.run(con, f"SELECT DISTINCT {listed} FROM {table}"):
-            path = _path(_folder(target, zip(partition, values, strict=True)), stem)
-            where = " AND ".join(f"{column} IS NOT DISTINCT FROM ?" for column in partition)
-            rows = f"SELECT * EXCLUDE ({listed}) FROM {table} WHERE {where}"
-            written += int(columnar.run(con, f"COPY ({rows}) TO '{path}' ({_PARQUET})", list(values))[0][0])
+        return _write_table(con, table, target, stem, partition)
     finally:
         columnar.run(con, f"DROP TABLE {table}")
+
+
+def _write_table(
+    con: duckdb.DuckDBPyConnection, table: str, target: Path, stem: str, partition: tuple[str, ...]
+) -> int:
+    """Write ``table``'s rows under ``target``, one file per value of the ``partition`` columns
+    (left out of the files: they are the folders' names); returns the count. Each partition is
+    written by a COPY of its own: DuckDB's partitioned writer buffers every row per partition
+    before it writes, which costs more than the writing (a fifth more CPU for the fills, two
+    fifths more for the orders)."""
+    target.mkdir(parents=True, exist_ok=True)
+    listed = ", ".join(partition)
+    written = 0
+    for values in columnar.run(con, f"SELECT DISTINCT {listed} FROM {table}"):
+        path = _path(_folder(target, zip(partition, values, strict=True)), stem)
+        where = " AND ".join(f"{column} IS NOT DISTINCT FROM ?" for column in partition)
+        rows = f"SELECT * EXCLUDE ({listed}) FROM {table} WHERE {where}"
+        written += int(columnar.run(con, f"COPY ({rows}) TO '{path}' ({_PARQUET})", list(values))[0][0])
     return written
 
 
@@ -337,12 +345,11 @@ def _append(
             )
         )
         requests = f"({requests} UNION ALL {earlier})"
-    # (not TEMP: the writer's connection reads it too)
-    columnar.run(
-        con, f"CREATE TABLE run_fills AS {columnar.FILLS_SQL.format(per_event=filled, requests=requests)}"
-    )
-    fills = (f"SELECT *, {_DAY} FROM run_fills", root / "fills", f"fills-{stem}", ("day", "venue"))
-    writer.submit("fills", _copy, *fills)
+    # (not TEMP: the writer's connection reads it too; with its partition's day, so it is
+    # written as it is)
+    fills = columnar.FILLS_SQL.format(per_event=filled, requests=requests)
+    columnar.run(con, f"CREATE TABLE run_fills AS SELECT *, {_DAY} FROM ({fills})")
+    writer.submit("fills", _write_table, "run_fills", root / "fills", f"fills-{stem}", ("day", "venue"))
     funding = f"""
         SELECT position, client_order_id AS book, account, venue, instrument, ts_event, kind, flow_id,
                CAST(amount AS {MONEY}) AS amount, currency, tags, {_DAY}
@@ -415,7 +422,7 @@ def _snapshots(
     last = root / manifest["snapshot"] if manifest.get("snapshot") else None
     after = int(manifest["position"])
     lifecycle = columnar.of_types("run_events", columnar.LIFECYCLE)
-    fills = "SELECT * FROM run_fills"
+    fills = "SELECT * EXCLUDE (day) FROM run_fills"
     if last is not None:
         kinds = (*columnar.LIFECYCLE, *columnar.FILL_TYPES)
         touched = f"SELECT client_order_id FROM ({columnar.of_types('run_events', kinds)})"
