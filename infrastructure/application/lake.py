@@ -16,8 +16,10 @@ manifest's position: the next run deletes them first and writes the same positio
 row is never in the lake twice and never missing. Readers take the files up to the manifest's
 position (:func:`lake_tables`, :func:`lake_orders`).
 
-The log is read in chunks (``columnar.load_events``): each chunk's events are written out as they
-are (no payload parsed but those the tables read) while the next chunk is read. A new snapshot
+The log is read in chunks (``columnar.load_events``), with both cores busy: while the driver reads
+chunk n+1 and DuckDB parses the payloads of chunk n the tables read, a second DuckDB connection
+writes chunk n-1's events out as they are (:class:`_Writer`); it then writes the fills while the
+first computes the orders. A new snapshot
 costs what the run changed, not the history: an order's row depends on its own events only, so
 the orders the run touched are recomputed from their events (the earlier ones read back from the
 lake), every other row is carried from the last snapshot, and the positions are the last ones
@@ -31,6 +33,8 @@ import os
 import re
 import shutil
 import uuid
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -162,12 +166,15 @@ def _discard_uncommitted(directory: Path, manifest: dict[str, Any]) -> None:
 
 def _check_places(con: duckdb.DuckDBPyConnection, start: int) -> None:
     """Refuse a recorded amount (of the events past ``start``) with more places than the lake's
-    decimal columns keep."""
-    checks = ", ".join(
-        f"max(length(rtrim(split_part({name}, '.', 2), '0'))) FILTER (WHERE {name} IS NOT NULL)"
-        for name in _AMOUNTS
-    )
-    found = columnar.run(con, f"SELECT {checks} FROM run_events WHERE position > {int(start)}")[0]
+    decimal columns keep. The digits after the point are counted first (cheap, and almost always
+    within bounds); only when some exceed the columns' places are trailing zeros left out."""
+    rows = f"FROM run_events WHERE position > {int(start)}"
+    digits = "max(length({0}) - strpos({0}, '.')) FILTER (WHERE strpos({0}, '.') > 0)"
+    found = columnar.run(con, f"SELECT {', '.join(digits.format(name) for name in _AMOUNTS)} {rows}")[0]
+    if all(places is None or places <= PLACES for places in found):
+        return
+    exact = "max(length(rtrim(split_part({0}, '.', 2), '0')))"
+    found = columnar.run(con, f"SELECT {', '.join(exact.format(name) for name in _AMOUNTS)} {rows}")[0]
     for name, places in zip(_AMOUNTS, found, strict=True):
         if places is not None and places > PLACES:
             raise InvalidInputError(
@@ -177,19 +184,87 @@ def _check_places(con: duckdb.DuckDBPyConnection, start: int) -> None:
 
 
 _PARQUET = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1"
+"""zstd at its fastest level: smaller files than snappy's for little more time (every reader the
+docs name reads zstd)."""
+_EVENTS_PARQUET = f"{_PARQUET}, DICTIONARY_SIZE_LIMIT 1000"
+"""The events' files: their widest columns (payloads, order IDs) hold a distinct value on nearly
+every row, so they are written plain rather than first tried in a dictionary (about 15 % less
+CPU for the same size)."""
 
 
-def _copy(con: duckdb.DuckDBPyConnection, sql: str, target: Path, stem: str, partition: str) -> int:
-    """Write ``sql``'s rows under ``target`` partitioned by ``partition``; returns the count
-    (COPY's own, so the query runs once). Compressed with zstd at its fastest level: smaller
-    than snappy's files and quicker to write (every reader the docs name reads zstd)."""
+def _folder(target: Path, keys: Iterable[tuple[str, Any]]) -> Path:
+    """The Hive folder of a partition (``target/day=D/venue=V``), created: values escaped as
+    Hive's and DuckDB's are (percent-encoded, NULL as ``NULL``), and read back decoded."""
+    folder = target
+    for column, value in keys:
+        folder /= f"{column}={quote('NULL' if value is None else str(value), safe='')}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _path(folder: Path, stem: str) -> str:
+    return str(folder / f"{stem}-{uuid.uuid4()}.parquet").replace("'", "''")
+
+
+def _copy(
+    con: duckdb.DuckDBPyConnection, sql: str, target: Path, stem: str, partition: tuple[str, ...]
+) -> int:
+    """Write ``sql``'s rows under ``target`` (:func:`_write_table`), kept in a table first."""
+    table = f"lake_rows_{uuid.uuid4().hex}"
+    columnar.run(con, f"CREATE TEMP TABLE {table} AS {sql}")
+    try:
+        return _write_table(con, table, target, stem, partition)
+    finally:
+        columnar.run(con, f"DROP TABLE {table}")
+
+
+def _write_table(
+    con: duckdb.DuckDBPyConnection, table: str, target: Path, stem: str, partition: tuple[str, ...]
+) -> int:
+    """Write ``table``'s rows under ``target``, one file per value of the ``partition`` columns
+    (left out of the files: they are the folders' names); returns the count. Each partition is
+    written by a COPY of its own: DuckDB's partitioned writer buffers every row per partition
+    before it writes, which costs more than the writing (a fifth more CPU for the fills, two
+    fifths more for the orders)."""
     target.mkdir(parents=True, exist_ok=True)
-    written = columnar.run(
-        con,
-        f"COPY ({sql}) TO '{str(target).replace(chr(39), chr(39) * 2)}'"
-        f" ({_PARQUET}, PARTITION_BY ({partition}), APPEND, FILENAME_PATTERN '{stem}-{{uuid}}')",
-    )
-    return int(written[0][0]) if written else 0
+    listed = ", ".join(partition)
+    written = 0
+    for values in columnar.run(con, f"SELECT DISTINCT {listed} FROM {table}"):
+        path = _path(_folder(target, zip(partition, values, strict=True)), stem)
+        where = " AND ".join(f"{column} IS NOT DISTINCT FROM ?" for column in partition)
+        rows = f"SELECT * EXCLUDE ({listed}) FROM {table} WHERE {where}"
+        written += int(columnar.run(con, f"COPY ({rows}) TO '{path}' ({_PARQUET})", list(values))[0][0])
+    return written
+
+
+class _Writer:
+    """Files written on a second connection to the run's database, in a thread (DuckDB releases
+    the GIL), while the run's own connection works on the next thing: the two cores busy. One
+    write is under way at a time, so a chunk waits for the one before it (at most three chunks
+    in memory: being read, parsed and written)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con.cursor()
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="lake-write")
+        self.pending: list[tuple[str, Future[int]]] = []
+        self.counts: dict[str, int] = {}
+
+    def submit(self, table: str, call: Callable[..., int], *args: Any) -> None:
+        """Run ``call(connection, *args)`` (it returns the rows it wrote of ``table``) once the
+        write under way is done."""
+        self.wait()
+        self.pending.append((table, self.pool.submit(call, self.con, *args)))
+
+    def wait(self) -> dict[str, int]:
+        """The rows written per table once every write submitted is done (a failed one raises)."""
+        for table, done in self.pending:
+            self.counts[table] = self.counts.get(table, 0) + done.result()
+        self.pending.clear()
+        return self.counts
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        self.con.close()
 
 
 def export_lake(ledger: OrderLedger, directory: str | Path, chunk: int = columnar.CHUNK) -> LakeReport:
@@ -214,13 +289,19 @@ def export_lake(ledger: OrderLedger, directory: str | Path, chunk: int = columna
     con = columnar.connect()
     # Rows within a file carry their position: DuckDB may write them in any order (faster).
     columnar.run(con, "SET preserve_insertion_order = false")
+    writer = _Writer(con)
     try:
-        rows.update(_append(con, ledger, root, (after, upto), chunk))
+        rows.update(_append(con, writer, ledger, root, (after, upto), chunk))
+        if after:  # the snapshot reads the lake's files: none may be half written
+            writer.wait()
         rows.update(_snapshots(con, root, manifest, root / snapshot))
+        rows.update(writer.wait())
     except BaseException:
+        writer.close()
         con.close()
         _discard_uncommitted(root, manifest)
         raise
+    writer.close()
     con.close()
     _write_manifest(root, {"format": FORMAT, "position": upto, "snapshot": snapshot})
     for path in root.glob("snapshot-*"):
@@ -233,23 +314,29 @@ _DAY = "strftime(ts_event, '%Y-%m-%d') AS day"
 
 
 def _append(
-    con: duckdb.DuckDBPyConnection, ledger: OrderLedger, root: Path, span: tuple[int, int], chunk: int
+    con: duckdb.DuckDBPyConnection,
+    writer: _Writer,
+    ledger: OrderLedger,
+    root: Path,
+    span: tuple[int, int],
+    chunk: int,
 ) -> dict[str, int]:
-    """Write the events of the run chunk by chunk (each read while the one before is written),
-    keeping the parsed fields of the kinds the analytic tables read in ``run_events``; then the
-    fills (``run_fills``) and the cash flows."""
+    """Write the events of the run chunk by chunk (each written by ``writer`` while the next is
+    parsed, and read while the one before is parsed), keeping the parsed fields of the kinds the
+    analytic tables read in ``run_events``; then the fills (``run_fills``, written by ``writer``
+    while the snapshot is computed) and the cash flows. Returns the counts written here."""
     after, upto = span
     stem = f"{after + 1:012d}-{upto:012d}"
-    counts = dict.fromkeys(APPENDED, 0)
 
     def write(start: int, events: pa.Table) -> None:
         _check_places(con, start)
-        counts["events"] += _write_events(con, events, root / "events", f"events-{stem}")
+        writer.submit("events", _write_events, events, root / "events", f"events-{stem}")
 
     columnar.load_events(con, ledger, span, "run_events", write, chunk)
     filled = columnar.of_types("run_events", columnar.FILL_TYPES)
     requests = "(SELECT * FROM run_events WHERE type = 'OrderRequested')"
     if after:  # the requests of the orders this run fills that earlier runs exported
+        writer.wait()  # (read from the lake's files: none may be half written)
         earlier = columnar.PER_EVENT_SQL.format(
             events=columnar.of_types(
                 f"({lake_events_upto(root, after)})",
@@ -258,20 +345,17 @@ def _append(
             )
         )
         requests = f"({requests} UNION ALL {earlier})"
-    columnar.run(
-        con,
-        f"CREATE TEMP TABLE run_fills AS {columnar.FILLS_SQL.format(per_event=filled, requests=requests)}",
-    )
-    counts["fills"] = _copy(
-        con, f"SELECT *, {_DAY} FROM run_fills", root / "fills", f"fills-{stem}", "day, venue"
-    )
+    # (not TEMP: the writer's connection reads it too; with its partition's day, so it is
+    # written as it is)
+    fills = columnar.FILLS_SQL.format(per_event=filled, requests=requests)
+    columnar.run(con, f"CREATE TABLE run_fills AS SELECT *, {_DAY} FROM ({fills})")
+    writer.submit("fills", _write_table, "run_fills", root / "fills", f"fills-{stem}", ("day", "venue"))
     funding = f"""
         SELECT position, client_order_id AS book, account, venue, instrument, ts_event, kind, flow_id,
                CAST(amount AS {MONEY}) AS amount, currency, tags, {_DAY}
         FROM run_events WHERE type = 'CashFlowRecorded'
     """
-    counts["funding"] = _copy(con, funding, root / "funding", f"funding-{stem}", "day, venue")
-    return counts
+    return {"funding": _copy(con, funding, root / "funding", f"funding-{stem}", ("day", "venue"))}
 
 
 def _write_events(con: duckdb.DuckDBPyConnection, events: pa.Table, target: Path, stem: str) -> int:
@@ -281,8 +365,7 @@ def _write_events(con: duckdb.DuckDBPyConnection, events: pa.Table, target: Path
     The split is done in Arrow because DuckDB's partitioned writer copies every row (payload
     text and all) into per-partition buffers before writing, which costs more than the writing
     itself. The day is the first ten characters of ``ts_event``: the store keeps it as fixed-width
-    UTC text (``domain.values.format_timestamp``), so they are the UTC date. The directory names
-    are escaped as Hive's and DuckDB's are (percent-encoded), and read back decoded."""
+    UTC text (``domain.values.format_timestamp``), so they are the UTC date."""
     # pyarrow is an optional dependency (the analytics extra), as in the rest of the engine
     import pyarrow.compute as pc
 
@@ -292,13 +375,10 @@ def _write_events(con: duckdb.DuckDBPyConnection, events: pa.Table, target: Path
     ).combine_chunks()
     written = 0
     for index, key in enumerate(keys.dictionary.to_pylist()):
-        date, venue = key.split("\x00")
-        folder = target / f"day={quote(date, safe='')}" / f"venue={quote(venue, safe='')}"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = str(folder / f"{stem}-{uuid.uuid4()}.parquet").replace("'", "''")
+        path = _path(_folder(target, zip(("day", "venue"), key.split("\x00"), strict=True)), stem)
         with columnar.registered(con, "part", events.filter(pc.equal(keys.indices, index))):
             sql = f"SELECT * EXCLUDE (venue) FROM ({columnar.EVENTS_SQL.format(source='part')})"
-            written += int(columnar.run(con, f"COPY ({sql}) TO '{path}' ({_PARQUET})")[0][0])
+            written += int(columnar.run(con, f"COPY ({sql}) TO '{path}' ({_EVENTS_PARQUET})")[0][0])
     return written
 
 
@@ -342,7 +422,7 @@ def _snapshots(
     last = root / manifest["snapshot"] if manifest.get("snapshot") else None
     after = int(manifest["position"])
     lifecycle = columnar.of_types("run_events", columnar.LIFECYCLE)
-    fills = "SELECT * FROM run_fills"
+    fills = "SELECT * EXCLUDE (day) FROM run_fills"
     if last is not None:
         kinds = (*columnar.LIFECYCLE, *columnar.FILL_TYPES)
         touched = f"SELECT client_order_id FROM ({columnar.of_types('run_events', kinds)})"
@@ -364,11 +444,13 @@ def _snapshots(
     day = "strftime(requested_at, '%Y-%m-%d') AS day"
     counts = {
         "orders": _copy(
-            con, f"SELECT {listed}, {day} FROM ({orders})", target / "orders", "orders", "day, venue"
+            con, f"SELECT {listed}, {day} FROM ({orders})", target / "orders", "orders", ("day", "venue")
         )
     }
     parts = _POSITIONS
     if last is not None and _has_files(last, "positions"):
         parts += f" UNION ALL BY NAME {_read(last, 'positions')}"
-    counts["positions"] = _copy(con, _SUMMED.format(parts=parts), target / "positions", "positions", "venue")
+    counts["positions"] = _copy(
+        con, _SUMMED.format(parts=parts), target / "positions", "positions", ("venue",)
+    )
     return counts
