@@ -48,8 +48,8 @@ COLUMN_TYPES: dict[str, str] = {
     **dict.fromkeys(_TIMES, TIME),
 }
 """Each typed column by name (the rest: text, integers and flags as they come)."""
-DERIVED = frozenset({"average_price"})
-"""Columns the ledger computes (rounded to their scale); every other decimal was recorded."""
+DERIVED = frozenset({"average_price", "realized_pnl"})
+"""Columns the ledger computes (rounded half-even to their scale); every other decimal was recorded."""
 
 
 def arrow_type(sql: str) -> Any:
