@@ -148,3 +148,27 @@ def test_a_bust_restates_the_rows_of_an_earlier_run(ledger: OrderLedger, tmp_pat
     assert sorted(rows) == ["a1", "c1"]
     assert rows["c1"][0] == Decimal("6")
     assert _lake_totals(lake) == _ledger_totals(ledger) == (Decimal("6"), Decimal("0.35"))
+
+
+def test_a_realized_figure_past_twelve_places_is_rounded_half_even(
+    ledger: OrderLedger, tmp_path: Path
+) -> None:
+    record(
+        ledger,
+        [
+            request("A", seconds=0, quantity="3", price="101"),
+            fill("A", "a1", "1", "100", seconds=1),
+            fill("A", "a2", "2", "100.01", seconds=2),
+            request("B", seconds=3, side="sell", quantity="1", price="101"),
+            fill("B", "b1", "1", "101", seconds=4),
+        ],
+    )
+    ledger.export_lake(tmp_path / "lake")
+    # average 300.02 / 3 = 100.00666…; B realizes 101 − 100.00666… = 0.99333…, kept to 12 places
+    (row,) = ledger.pnl(by="account")
+    assert row.realized_pnl.quantize(Decimal("1e-12")) != row.realized_pnl
+    assert (
+        _pnl(tmp_path / "lake")["b1"][0]
+        == Decimal("0.993333333333")
+        == row.realized_pnl.quantize(Decimal("1e-12"))
+    )
