@@ -20,15 +20,18 @@ carried from the last snapshot. Under a lot rule the whole log's fills are folde
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.values import format_decimal
 from orderledger.infrastructure.application import columnar
 from orderledger.infrastructure.application.reads import rule_books
-from orderledger.infrastructure.audit.columns import COLUMN_TYPES, arrow_type, typed_value
+from orderledger.infrastructure.audit.columns import typed_sql
+from orderledger.infrastructure.storage.db import parse_url
 from orderledger.projections.positions import PNL_TABLE
 
 if TYPE_CHECKING:  # pragma: no cover - types only
@@ -40,7 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover - types only
 TABLE = "pnl"
 RULE_KEY = "pnl_cost_basis"
 """The manifest's record of the rule the snapshot's P&L rows were computed under."""
-COLUMNS = (
+_READ = (
     "position",
     "account",
     "venue",
@@ -48,94 +51,88 @@ COLUMNS = (
     "ts_event",
     "client_order_id",
     "trade_id",
-    "side",
-    "quantity",
+    "signed_qty",
     "price",
-    "realized_pnl",
+    "realized",
     "fee",
     "fee_currency",
     "pnl_currency",
     "tags",
-    "cost_basis",
 )
-"""The table's columns (besides the ``day`` partition): the typed ones as ``audit/columns.py``
-declares them, ``position`` the fill's log position, ``tags`` JSON."""
-_ENTRY = ", ".join(column.name for column in PNL_TABLE.columns)
+"""What a row is read as (the P&L view's column names): the position, then text."""
+_WHERE = "kind <> 'busted'"
+"""A busted fill realized nothing: it has no row."""
 
 
-def _schema() -> pa.Schema:
+def _typed(rule: str) -> str:
+    """The table's rows (besides the ``day`` partition) from the ``pnl_run`` rows read: the
+    decimals and times typed as ``audit/columns.py`` declares them, ``tags`` JSON."""
+    return f"""
+        SELECT CAST(position AS BIGINT) AS position, account, venue, instrument,
+               {typed_sql("ts_event", "ts_event")} AS ts_event, client_order_id, trade_id,
+               CASE WHEN starts_with(signed_qty, '-') THEN 'sell' ELSE 'buy' END AS side,
+               {typed_sql("ltrim(signed_qty, '-')", "quantity")} AS quantity,
+               {typed_sql("price", "price")} AS price,
+               {typed_sql("realized", "realized_pnl")} AS realized_pnl,
+               {typed_sql("fee", "fee")} AS fee, fee_currency, pnl_currency, CAST(tags AS JSON) AS tags,
+               '{rule}' AS cost_basis
+        FROM pnl_run
+    """
+
+
+def _arrow(rows: list[tuple[Any, ...]]) -> pa.Table:
+    """Rows read as ``_READ`` names them, as an Arrow table."""
     pa = columnar._need("pyarrow")
-    typed = {name: arrow_type(COLUMN_TYPES[name]) for name in COLUMNS if name in COLUMN_TYPES}
-    return pa.schema(
-        [(name, typed.get(name, pa.int64() if name == "position" else pa.string())) for name in COLUMNS]
-    )
+    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in _READ]
+    types = [pa.int64(), *(pa.string() for _ in _READ[1:])]
+    return pa.table([pa.array(c, type=t) for c, t in zip(columns, types, strict=True)], names=list(_READ))
 
 
-def _row(
-    position: int,
-    book: tuple[str, str, str],
-    fill: tuple[Any, ...],
-    money: tuple[Any, Any, str | None, str | None],
-    tags: dict[str, str],
-    rule: str,
-) -> tuple[Any, ...]:
-    """One row in ``COLUMNS`` order: the fill (time, order, trade, signed quantity, price) and
-    its money (realized, fee, fee currency, P&L currency), each typed by its declaration."""
-    ts_event, client_order_id, trade_id, signed_qty, price = fill
-    realized, fee, fee_currency, pnl_currency = money
-    return (
-        position,
-        *book,
-        typed_value("ts_event", ts_event.isoformat()),
-        client_order_id,
-        trade_id,
-        "sell" if signed_qty < 0 else "buy",
-        typed_value("quantity", abs(signed_qty)),
-        typed_value("price", price),
-        typed_value("realized_pnl", realized),
-        typed_value("fee", fee),
-        fee_currency,
-        pnl_currency,
-        orjson.dumps(tags).decode(),
-        rule,
-    )
+def _view_entries(ledger: OrderLedger, where: str) -> pa.Table:
+    """The average-cost entries ``where`` selects (SQL with its values inline), as ``_READ``
+    names them: by the ADBC driver when the store can be read on another connection (no Python
+    object per row, as ``columnar`` reads the log), else on the ledger's own."""
+    sql = f"SELECT {', '.join(_READ)} FROM {{table}} WHERE {_WHERE} AND ({where})"
+    if not columnar.fast_path(ledger):
+        with ledger.db.read() as tx:
+            return _arrow([tuple(row) for row in tx.all(sql.format(table=PNL_TABLE.name))])
+    parsed = parse_url(ledger.url)
+    if parsed.dialect == "postgresql":
+        dbapi = columnar._need("adbc_driver_postgresql.dbapi")
+        table, conninfo = f'"{parsed.schema}".{PNL_TABLE.name}', parsed.conninfo
+    else:
+        dbapi = columnar._need("adbc_driver_sqlite.dbapi")
+        table, conninfo = PNL_TABLE.name, f"file:{parsed.path}?mode=ro"
+    with contextlib.closing(dbapi.connect(conninfo)) as conn, contextlib.closing(conn.cursor()) as cursor:
+        cursor.execute(sql.format(table=table))
+        found: pa.Table = cursor.fetch_arrow_table()
+    return found
 
 
-def _view_rows(ledger: OrderLedger, where: str, params: list[Any]) -> list[tuple[Any, ...]]:
-    """The average-cost entries ``where`` selects, as rows (busted fills left out)."""
-    with ledger.db.read() as tx:
-        found = tx.all(f"SELECT {_ENTRY} FROM {PNL_TABLE.name} WHERE kind <> 'busted' AND {where}", params)
-    rows = []
-    for raw in found:
-        e = PNL_TABLE.from_row(tuple(raw))
-        rows.append(
-            _row(
-                e.position,
-                (e.account, e.venue, e.instrument),
-                (e.ts_event, e.client_order_id, e.trade_id, e.signed_qty, e.price),
-                (e.realized, e.fee, e.fee_currency, e.pnl_currency),
-                e.tags,
-                "average",
+def _rule_entries(ledger: OrderLedger, rule: str, upto: int) -> pa.Table:
+    """Every standing fill up to ``upto`` with what it realized under the lot ``rule``, as
+    ``_view_entries`` gives the view's entries."""
+    return _arrow(
+        [
+            (
+                f.position,
+                *key,
+                f.ts_event.isoformat(),
+                f.client_order_id,
+                f.trade_id,
+                format_decimal(f.signed_qty),
+                format_decimal(f.price),
+                format_decimal(f.realized),
+                None if f.fee is None else format_decimal(f.fee),
+                f.fee_currency,
+                f.pnl_currency,
+                orjson.dumps(f.tags).decode(),
             )
-        )
-    return rows
-
-
-def _rule_rows(ledger: OrderLedger, rule: str, upto: int) -> list[tuple[Any, ...]]:
-    """Every standing fill up to ``upto`` with what it realized under the lot ``rule``."""
-    return [
-        _row(
-            f.position,
-            key,
-            (f.ts_event, f.client_order_id, f.trade_id, f.signed_qty, f.price),
-            (f.realized, f.fee, f.fee_currency, f.pnl_currency),
-            f.tags,
-            rule,
-        )
-        for key, book in rule_books(ledger, rule, None, False).items()
-        for f in book.fills
-        if f.position <= upto
-    ]
+            for key, book in rule_books(ledger, rule, None, False).items()
+            for f in book.fills
+            if f.position <= upto
+        ]
+    )
 
 
 def _caught_up(ledger: OrderLedger, upto: int) -> None:
@@ -145,7 +142,7 @@ def _caught_up(ledger: OrderLedger, upto: int) -> None:
     if ledger.views_position() < upto:
         raise InvalidInputError(
             f"the ledger's views stop at position {ledger.views_position()} before the log's {upto}:"
-            " run `orderledger db catch-up` first",
+            " run `orderledger project` first",
             field="directory",
         )
 
@@ -169,22 +166,30 @@ def _restated_books(con: duckdb.DuckDBPyConnection, last: str) -> list[tuple[str
     return [(str(a), str(v), str(i)) for a, v, i in found]
 
 
-def _average_rows(
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _average_entries(
     con: duckdb.DuckDBPyConnection, ledger: OrderLedger, after: int, last: Path | None, upto: int
-) -> tuple[list[tuple[Any, ...]], str | None]:
-    """The rows to write from the view (the entries past ``after``, and every entry of the books
+) -> tuple[pa.Table, str | None]:
+    """The entries to write from the view (those past ``after``, and every entry of the books
     the run restated) and the SQL of the rows carried from the ``last`` snapshot's table (None:
     nothing to carry, every entry is read)."""
     _caught_up(ledger, upto)
     if last is None or not after:
-        return _view_rows(ledger, "position <= ?", [upto]), None
-    rows = _view_rows(ledger, "position > ? AND position <= ?", [after, upto])
+        return _view_entries(ledger, f"position <= {int(upto)}"), None
     previous = f"SELECT * EXCLUDE (day) FROM read_parquet('{_glob(last)}', hive_partitioning = true)"
+    wanted = f"position > {int(after)} AND position <= {int(upto)}"
     books = _restated_books(con, previous)
     if books:
-        pairs = " OR ".join("(account = ? AND venue = ? AND instrument = ?)" for _ in books)
-        rows += _view_rows(ledger, f"position <= ? AND ({pairs})", [after, *(v for b in books for v in b)])
-    return rows, f"SELECT * FROM ({previous}) ANTI JOIN pnl_restated USING (account, venue, instrument)"
+        pairs = " OR ".join(
+            f"(account = {_quoted(a)} AND venue = {_quoted(v)} AND instrument = {_quoted(i)})"
+            for a, v, i in books
+        )
+        wanted = f"{wanted} OR (position <= {int(after)} AND ({pairs}))"
+    carried = f"SELECT * FROM ({previous}) ANTI JOIN pnl_restated USING (account, venue, instrument)"
+    return _view_entries(ledger, wanted), carried
 
 
 def write_pnl(
@@ -202,18 +207,14 @@ def write_pnl(
     rule = ledger.cost_basis()
     carried = None
     if rule != "average":
-        rows = _rule_rows(ledger, rule, upto)
+        entries = _rule_entries(ledger, rule, upto)
     else:
         earlier = last / TABLE if last is not None else None
         if manifest.get(RULE_KEY) != rule or earlier is None or not any(earlier.rglob("*.parquet")):
             earlier = None  # no rows under this rule to carry
-        rows, carried = _average_rows(con, ledger, int(manifest["position"]), earlier, upto)
-    pa = columnar._need("pyarrow")
-    schema = _schema()
-    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in COLUMNS]
-    table = pa.table([pa.array(c, type=t) for c, t in zip(columns, schema.types, strict=True)], schema=schema)
-    with columnar.registered(con, "pnl_run", table):
-        sql = "SELECT * REPLACE (CAST(tags AS JSON) AS tags) FROM pnl_run"
+        entries, carried = _average_entries(con, ledger, int(manifest["position"]), earlier, upto)
+    with columnar.registered(con, "pnl_run", entries):
+        sql = _typed(rule)
         if carried is not None:
             sql += f" UNION ALL BY NAME {carried}"
         day = "strftime(ts_event, '%Y-%m-%d') AS day"

@@ -9,6 +9,7 @@ B buys 1 @ 103 (fee 0.1), C sells 1.5 @ 104 (fee 0.15), a partial close; the nex
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import polars as pl
 
 from orderledger.infrastructure.application.lake import lake_tables, read_manifest
 from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.audit.columns import typed_sql, typed_value
 from tests.support.integration import fact, fill, request
 from tests.support.lake import DAY, record
 
@@ -172,3 +174,36 @@ def test_a_realized_figure_past_twelve_places_is_rounded_half_even(
         == Decimal("0.993333333333")
         == row.realized_pnl.quantize(Decimal("1e-12"))
     )
+
+
+def test_the_lake_rounds_a_derived_figure_as_the_export_does() -> None:
+    # half-even where half away from zero differs: a tie rounds to the even last digit
+    cases = {
+        "0.0000000000005": "0",
+        "0.0000000000015": "0.000000000002",
+        "-2.0000000000005": "-2",
+        "-7.1234567890135": "-7.123456789014",
+        "7.12345678901250001": "7.123456789013",
+        "0.99333333333333333333": "0.993333333333",
+        "-3.5": "-3.5",
+    }
+    con = duckdb.connect()
+    try:
+        found = [
+            con.execute(f"SELECT {typed_sql('v', 'realized_pnl')} FROM (SELECT ? AS v)", [text]).fetchone()
+            for text in cases
+        ]
+    finally:
+        con.close()
+    assert [row[0] for row in found if row] == [Decimal(v) for v in cases.values()]
+    assert [typed_value("realized_pnl", text) for text in cases] == [Decimal(v) for v in cases.values()]
+
+
+def test_views_left_to_a_worker_are_caught_up_first(
+    make_ledger: Callable[..., OrderLedger], tmp_path: Path
+) -> None:
+    ledger = make_ledger(project=False)  # the views are a separate `project` worker's
+    record(ledger, FIRST)
+    assert ledger.views_position() == 0
+    ledger.export_lake(tmp_path / "lake")
+    assert _pnl(tmp_path / "lake")["c1"][0] == Decimal("4.5")
