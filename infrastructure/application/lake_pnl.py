@@ -179,7 +179,7 @@ def _average_entries(
     _caught_up(ledger, upto)
     if last is None or not after:
         return _view_entries(ledger, f"position <= {int(upto)}"), None
-    previous = f"SELECT * EXCLUDE (day) FROM read_parquet('{_glob(last)}', hive_partitioning = true)"
+    previous = _read(last)
     wanted = f"position > {int(after)} AND position <= {int(upto)}"
     books = _restated_books(con, previous)
     if books:
@@ -205,14 +205,18 @@ def write_pnl(
     the manifest keeps of it."""
     last, target = snapshots
     rule = ledger.cost_basis()
+    earlier = last / TABLE if last is not None else None
+    if manifest.get(RULE_KEY) != rule or earlier is None or not any(earlier.rglob("*.parquet")):
+        earlier = None  # no rows under this rule to carry
     carried = None
-    if rule != "average":
-        entries = _rule_entries(ledger, rule, upto)
-    else:
-        earlier = last / TABLE if last is not None else None
-        if manifest.get(RULE_KEY) != rule or earlier is None or not any(earlier.rglob("*.parquet")):
-            earlier = None  # no rows under this rule to carry
+    if rule == "average":
         entries, carried = _average_entries(con, ledger, int(manifest["position"]), earlier, upto)
+    elif earlier is not None and not columnar.run(con, "SELECT count(*) FROM run_fills")[0][0]:
+        # No fill, bust or correction in the run: no figure under the rule moved.
+        entries = _arrow([])
+        carried = _read(earlier)
+    else:
+        entries = _rule_entries(ledger, rule, upto)
     with columnar.registered(con, "pnl_run", entries):
         sql = _typed(rule)
         if carried is not None:
@@ -222,5 +226,7 @@ def write_pnl(
     return int(count), {RULE_KEY: rule}
 
 
-def _glob(directory: Path) -> str:
-    return str(directory / "**" / "*.parquet").replace("'", "''")
+def _read(directory: Path) -> str:
+    """SQL of the rows of a snapshot's P&L table (without the ``day`` partition column)."""
+    files = str(directory / "**" / "*.parquet").replace("'", "''")
+    return f"SELECT * EXCLUDE (day) FROM read_parquet('{files}', hive_partitioning = true)"

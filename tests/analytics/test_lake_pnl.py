@@ -119,6 +119,10 @@ def test_fifo_pnl_per_fill_and_polars(ledger: OrderLedger, tmp_path: Path) -> No
     ledger.export_lake(lake)
     # C closes 1.5 of A's lot at 100: (104 - 100) × 1.5 = 6
     assert _pnl(lake)["c1"][:2] == (Decimal("6"), Decimal("0.15"))
+    # a run without a fill carries the rows as they are
+    record(ledger, [request("E", seconds=6, quantity="1", price="90")])
+    assert ledger.export_lake(lake).rows["pnl"] == 3
+    assert _pnl(lake)["c1"][:2] == (Decimal("6"), Decimal("0.15"))
     record(ledger, SECOND)
     ledger.export_lake(lake)
     # D closes A's 0.5 left at 100 and 0.5 of B's at 103: -0.5 - 2 = -2.5
@@ -207,3 +211,18 @@ def test_views_left_to_a_worker_are_caught_up_first(
     assert ledger.views_position() == 0
     ledger.export_lake(tmp_path / "lake")
     assert _pnl(tmp_path / "lake")["c1"][0] == Decimal("4.5")
+
+
+def test_a_new_rule_recomputes_every_row_on_the_next_run(ledger: OrderLedger, tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    ledger.set_cost_basis("fifo")
+    record(ledger, FIRST)
+    ledger.export_lake(lake)
+    assert _pnl(lake)["c1"][0] == Decimal("6")
+    ledger.set_cost_basis("average")
+    record(ledger, SECOND)
+    ledger.export_lake(lake)
+    rows = _pnl(lake)
+    # C's row from the first run is the average cost's now: 4.5, not FIFO's 6
+    assert (rows["c1"][0], rows["d1"][0]) == (Decimal("4.5"), Decimal("-2"))
+    assert {row[-1] for row in rows.values()} == {"average"}
