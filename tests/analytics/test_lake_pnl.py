@@ -58,15 +58,27 @@ def _ledger_totals(ledger: OrderLedger) -> tuple[Decimal, Decimal]:
 
 
 def _lake_totals(lake: Path) -> tuple[Decimal, Decimal]:
+    ((_, realized, fees),) = _lake_by(lake, "account").values()
+    return realized, fees
+
+
+def _lake_by(lake: Path, by: str) -> dict[str, tuple[str, Decimal, Decimal]]:
+    """The table grouped by ``by``: group → (P&L currency, realized, fees)."""
     con = duckdb.connect()
     try:
         found = con.execute(
-            f"SELECT sum(realized_pnl), sum(fee) FROM read_parquet('{lake_tables(lake)['pnl']}')"
-        ).fetchone()
+            f"SELECT CAST({by} AS VARCHAR), pnl_currency, sum(realized_pnl), sum(fee)"
+            f" FROM read_parquet('{lake_tables(lake)['pnl']}', hive_partitioning = true) GROUP BY ALL"
+        ).fetchall()
     finally:
         con.close()
-    assert found is not None
-    return Decimal(found[0]), Decimal(found[1])
+    return {
+        str(group): (currency, Decimal(realized), Decimal(fees)) for group, currency, realized, fees in found
+    }
+
+
+def _ledger_by(ledger: OrderLedger, by: str) -> dict[str, tuple[str, Decimal, Decimal]]:
+    return {r.group: (str(r.pnl_currency), r.realized_pnl, r.fees["USDT"]) for r in ledger.pnl(by=by)}
 
 
 def test_average_cost_pnl_per_fill_over_two_runs(ledger: OrderLedger, tmp_path: Path) -> None:
@@ -106,6 +118,15 @@ def test_average_cost_pnl_per_fill_over_two_runs(ledger: OrderLedger, tmp_path: 
     assert {k: v for k, v in second.items() if k != "d1"} == first
     assert _lake_totals(lake) == _ledger_totals(ledger) == (Decimal("2.5"), Decimal("0.55"))
     assert read_manifest(lake)["pnl_cost_basis"] == "average"
+    # by day: 4.5 and fees 0.45 on the first, -2 and 0.1 on the second, as `pnl --by day` has it
+    assert (
+        _lake_by(lake, "day")
+        == _ledger_by(ledger, "day")
+        == {
+            "2026-11-20": ("USDT", Decimal("4.5"), Decimal("0.45")),
+            "2026-11-21": ("USDT", Decimal("-2"), Decimal("0.1")),
+        }
+    )
 
     # a rerun with nothing new leaves the table as it is
     assert ledger.export_lake(lake).rows["pnl"] == 0
@@ -130,6 +151,14 @@ def test_fifo_pnl_per_fill_and_polars(ledger: OrderLedger, tmp_path: Path) -> No
     assert rows["d1"][:2] == (Decimal("-2.5"), Decimal("0.1"))
     assert rows["d1"][-1] == "fifo"
     assert _lake_totals(lake) == _ledger_totals(ledger) == (Decimal("3.5"), Decimal("0.55"))
+    assert (
+        _lake_by(lake, "day")
+        == _ledger_by(ledger, "day")
+        == {
+            "2026-11-20": ("USDT", Decimal("6"), Decimal("0.45")),
+            "2026-11-21": ("USDT", Decimal("-2.5"), Decimal("0.1")),
+        }
+    )
 
     frame = pl.read_parquet(lake_tables(lake)["pnl"], hive_partitioning=True)
     assert frame.schema["realized_pnl"] == pl.Decimal(38, 12)
