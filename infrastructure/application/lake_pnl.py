@@ -14,8 +14,13 @@ the table is a snapshot, rewritten each run with the others (``snapshot-TO/pnl``
 ``average`` a run costs what it changed: the entries past the last run's position are read from
 the view by position, the books a restatement reached (a bust, a correction, or a fill no later
 than the book's last exported one in venue time) are read again whole, and every other row is
-carried from the last snapshot. Under a lot rule the whole log's fills are folded each run, as
-``orderledger pnl`` does under that rule. Busted fills have no row (they realized nothing).
+carried from the last snapshot. Under a lot rule the whole log's fills are folded by each run
+that has fills, as ``orderledger pnl`` does under that rule. Busted fills have no row (they
+realized nothing).
+
+The view's rows are read as they stand when the run reads them, which may already include the
+effect of events past the run's position (a bust recorded meanwhile restates its book): those
+events are in the next run's span, so the next run reads the book again.
 """
 
 from __future__ import annotations
