@@ -8,6 +8,7 @@ Layout of a lake directory::
     funding/day=…/venue=…/funding-FROM-TO-I.parquet            appended: cash flows (funding, interest, …)
     snapshot-TO/orders/day=…/venue=…/*.parquet                 written each run: one row per order
     snapshot-TO/positions/*.parquet                            written each run: net quantity, cash per book
+    snapshot-TO/pnl/day=…/venue=…/*.parquet                    written each run: a row per fill (lake_pnl.py)
 
 FROM and TO are the first and last log positions the run read. A run reads the log after the
 manifest's position, writes its files, and only then replaces the manifest (written beside it,
@@ -41,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.infrastructure.application import columnar
+from orderledger.infrastructure.application import columnar, lake_pnl
 from orderledger.infrastructure.audit.columns import MONEY, PLACES
 
 if TYPE_CHECKING:  # pragma: no cover - types only
@@ -56,7 +57,7 @@ FORMAT = 2
 and slippage parts); a run over a lake of another format recomputes every order's row."""
 APPENDED = ("events", "fills", "funding")
 """The tables each run appends to (their rows never change once written)."""
-SNAPSHOTS = ("orders", "positions")
+SNAPSHOTS = ("orders", "positions", lake_pnl.TABLE)
 """The tables each run rewrites whole (an order's row changes as its events arrive)."""
 _FILE = re.compile(r"^[a-z]+-(\d+)-(\d+)-[0-9a-f-]+\.parquet$")
 _AMOUNTS = (
@@ -295,6 +296,10 @@ def export_lake(ledger: OrderLedger, directory: str | Path, chunk: int = columna
         if after:  # the snapshot reads the lake's files: none may be half written
             writer.wait()
         rows.update(_snapshots(con, root, manifest, root / snapshot))
+        last = root / manifest["snapshot"] if manifest.get("snapshot") else None
+        rows[lake_pnl.TABLE], kept = lake_pnl.write_pnl(
+            con, ledger, manifest, (last, root / snapshot), upto, _copy
+        )
         rows.update(writer.wait())
     except BaseException:
         writer.close()
@@ -303,7 +308,7 @@ def export_lake(ledger: OrderLedger, directory: str | Path, chunk: int = columna
         raise
     writer.close()
     con.close()
-    _write_manifest(root, {"format": FORMAT, "position": upto, "snapshot": snapshot})
+    _write_manifest(root, {"format": FORMAT, "position": upto, "snapshot": snapshot, **kept})
     for path in root.glob("snapshot-*"):
         if path.name != snapshot:
             shutil.rmtree(path)

@@ -48,8 +48,8 @@ COLUMN_TYPES: dict[str, str] = {
     **dict.fromkeys(_TIMES, TIME),
 }
 """Each typed column by name (the rest: text, integers and flags as they come)."""
-DERIVED = frozenset({"average_price"})
-"""Columns the ledger computes (rounded to their scale); every other decimal was recorded."""
+DERIVED = frozenset({"average_price", "realized_pnl"})
+"""Columns the ledger computes (rounded half-even to their scale); every other decimal was recorded."""
 
 
 def arrow_type(sql: str) -> Any:
@@ -79,3 +79,26 @@ def typed_value(column: str, value: Any) -> Any:
             raise ValueError(f"{column} {value} has more than {scale} decimal places")
         return number.quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_EVEN)
     return number
+
+
+def typed_sql(text: str, column: str) -> str:
+    """DuckDB SQL of the text expression ``text`` in ``column``'s declared type, as
+    :func:`typed_value` types it: a derived decimal rounded half-even to its scale, exactly, from
+    its digits (a cast would round half away from zero, and a figure of 34 significant digits may
+    not fit a wider decimal); any other column cast."""
+    kind = COLUMN_TYPES[column]
+    if column not in DERIVED:
+        return f"CAST({text} AS {kind})"
+    scale = int(kind[kind.index(",") + 1 : -1])
+    digits = f"split_part({text}, '.', 2)"
+    rest = f"substr({digits}, {scale + 1})"
+    odd = f"substr(rpad({digits}, {scale}, '0'), {scale}, 1) IN ('1', '3', '5', '7', '9')"
+    # Past the scale: more than half (6-9, or 5 then any other digit), or half exactly and the
+    # last digit kept odd, rounds one unit in the last place away from zero.
+    half = f"left({rest}, 1) = '5' AND (rtrim(substr({rest}, 2), '0') <> '' OR {odd})"
+    up = f"(left({rest}, 1) > '5' OR ({half}))"
+    kept = f"CAST(regexp_extract({text}, '^-?[0-9]*(\\.[0-9]{{0,{scale}}})?') AS {kind})"
+    unit = f"CAST('0.{'0' * (scale - 1)}1' AS {kind})"
+    sign = f"CASE WHEN starts_with({text}, '-') THEN -1 ELSE 1 END"
+    rounded = f"CAST({kept} + CASE WHEN {up} THEN {sign} * {unit} ELSE 0 END AS {kind})"
+    return f"CASE WHEN length({digits}) <= {scale} THEN CAST({text} AS {kind}) ELSE {rounded} END"

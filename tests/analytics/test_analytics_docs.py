@@ -8,6 +8,8 @@ import os
 import re
 import subprocess
 import sys
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -33,7 +35,7 @@ def desk(tmp_path: Path) -> Path:
 
 def test_every_sql_example_runs_on_the_lake(desk: Path) -> None:
     examples = _blocks("sql")
-    assert len(examples) == 5
+    assert len(examples) == 6
     here = Path.cwd()
     os.chdir(desk)
     try:
@@ -47,6 +49,12 @@ def test_every_sql_example_runs_on_the_lake(desk: Path) -> None:
     # (50.05 + 100.05 − 150) + (24.75 − 24.75) = 0.1 over 150 + 24.75 = 174.75: 5.7225… bps
     assert slippage[("V1", "buy")] == pytest.approx(0.1 / 174.75 * 10_000)
     assert all(len(rows) > 0 for rows in results[:4])
+    # P&L: X's two buys on the first day realize nothing and pay 0.0100 - 0.002; Y's sell was
+    # busted (no row); Z's buy the next day pays no fee
+    assert [row[:1] + row[2:] for row in results[4]] == [
+        (date(2026, 11, 20), "USDT", None, Decimal(0), Decimal("0.008"), 2),
+        (date(2026, 11, 21), "USDT", None, Decimal(0), None, 1),
+    ]
 
 
 def test_the_python_example_runs(desk: Path) -> None:

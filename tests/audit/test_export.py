@@ -30,7 +30,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.audit.columns import COLUMN_TYPES
+from orderledger.infrastructure.audit.columns import COLUMN_TYPES, DERIVED
 from tests.support.audit import Clock, Recorder, fact, fill, orderledger, request
 
 
@@ -104,11 +104,11 @@ def _as_text(value: Any) -> str:
 
 def _as_parquet(column: str, value: Any) -> Any:
     """How a Parquet cell holds a query value: decimals as Decimal and times as UTC datetimes
-    (``columns.COLUMN_TYPES``), the one derived figure (an average price) rounded half-even to
-    its 12 places; objects and lists as JSON text; the rest as is."""
+    (``columns.COLUMN_TYPES``), the derived figures (``columns.DERIVED``) rounded half-even to
+    their 12 places; objects and lists as JSON text; the rest as is."""
     if value is None:
         return None
-    if column == "average_price":
+    if column in DERIVED:
         return Decimal(value).quantize(Decimal("1e-12"))
     if column in COLUMN_TYPES:
         return datetime.fromisoformat(value) if COLUMN_TYPES[column] == "TIMESTAMPTZ" else Decimal(value)
