@@ -222,11 +222,15 @@ def figures(collector: Collector, frames: int, seconds: float) -> dict[str, Any]
 
 
 def file_rate(db: str, frames: list[bytes], fmt: str, units: int | None = None, **options: Any) -> float:
-    """``frames`` ingested from a file: ``units`` (default: the frames) a second."""
+    """``frames`` ingested from a file: ``units`` (default: the frames) a second. A frame the
+    format refuses stops the run: a rate of refusals would measure nothing a collector does."""
     with OrderLedger(db) as ledger:
         started = time.perf_counter()
-        ledger.ingest_lines(frames, fmt=fmt, **options)
-        return (len(frames) if units is None else units) / (time.perf_counter() - started)
+        report = ledger.ingest_lines(frames, fmt=fmt, **options)
+        seconds = time.perf_counter() - started
+    if report.rejected:
+        raise SystemExit(f"{fmt}: {len(report.rejected)} frames refused, e.g. {report.rejected[0].reason}")
+    return (len(frames) if units is None else units) / seconds
 
 
 def measure(quick: bool) -> dict[str, dict[str, Any]]:
