@@ -21,7 +21,8 @@ position (:func:`lake_tables`, :func:`lake_orders`), and only from a lake of thi
 A run with nothing new in the log still writes a new snapshot when the committed one is out of
 date: its rows of an older format, or its P&L rows of a cost-basis rule other than the ledger's
 (``db cost-basis`` changed it since). The appended tables and the position stay as they are; the
-snapshot goes to a folder of its own and is committed, as any run's, by the manifest's rename.
+snapshot goes to a folder of its own (``snapshot-TO-ID``) and is committed, as any run's, by the
+manifest's rename.
 
 The log is read in chunks (``columnar.load_events``), with both cores busy: while the driver reads
 chunk n+1 and DuckDB parses the payloads of chunk n the tables read, a second DuckDB connection
