@@ -379,8 +379,9 @@ def load_events(
     after, upto = span
     parsed = PER_EVENT_SQL.format(events=of_types(CHUNK_VIEW, ANALYSED))
     empty = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in _RAW)
-    run(con, f"CREATE OR REPLACE TEMP VIEW {CHUNK_VIEW} AS {EVENTS_SQL.format(source=f'(SELECT {empty})')}")
-    run(con, f"CREATE TEMP TABLE {table} AS {parsed}")  # (the view is empty: the columns only)
+    source = f"(SELECT {empty} WHERE FALSE)"  # no row: the columns only
+    run(con, f"CREATE OR REPLACE TEMP VIEW {CHUNK_VIEW} AS {EVENTS_SQL.format(source=source)}")
+    run(con, f"CREATE TEMP TABLE {table} AS {parsed}")  # (empty: the view's columns only)
     for start, events in read_chunks(ledger, after, upto, chunk):
         with registered(con, "raw_events", events):
             run(con, f"CREATE OR REPLACE TEMP VIEW {CHUNK_VIEW} AS {EVENTS_SQL.format(source='raw_events')}")

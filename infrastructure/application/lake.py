@@ -15,7 +15,14 @@ manifest's position, writes its files, and only then replaces the manifest (writ
 flushed, renamed over it). A run that dies before the rename leaves files whose FROM is past the
 manifest's position: the next run deletes them first and writes the same positions again, so a
 row is never in the lake twice and never missing. Readers take the files up to the manifest's
-position (:func:`lake_tables`, :func:`lake_orders`).
+position (:func:`lake_tables`, :func:`lake_orders`), and only from a lake of this version's
+:data:`FORMAT`.
+
+A run with nothing new in the log still writes a new snapshot when the committed one is out of
+date: its rows of an older format, or its P&L rows of a cost-basis rule other than the ledger's
+(``db cost-basis`` changed it since). The appended tables and the position stay as they are; the
+snapshot goes to a folder of its own (``snapshot-TO-ID``) and is committed, as any run's, by the
+manifest's rename.
 
 The log is read in chunks (``columnar.load_events``), with both cores busy: while the driver reads
 chunk n+1 and DuckDB parses the payloads of chunk n the tables read, a second DuckDB connection
@@ -102,6 +109,32 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise InvalidInputError(f"{path} is not a lake manifest: {error}", field="directory") from None
+    if not isinstance(manifest, dict) or "position" not in manifest:
+        raise InvalidInputError(f"{path} is not a lake manifest: no position", field="directory")
+    return manifest
+
+
+def readable_manifest(directory: Path) -> dict[str, Any]:
+    """The manifest of a lake to read, or a one-line error: no manifest, or one of a format other
+    than :data:`FORMAT` (its tables' columns are not the ones readers expect; the next export
+    brings a lake of an older format up to date)."""
+    if not (directory / MANIFEST).is_file():
+        raise InvalidInputError(
+            f"{directory} is not an exported lake (no {MANIFEST}): run export lake first", field="lake"
+        )
+    manifest = read_manifest(directory)
+    found = manifest.get("format")
+    if isinstance(found, int) and not isinstance(found, bool) and found < FORMAT:
+        raise InvalidInputError(
+            f"{directory} is a lake of format {found}, this version reads format {FORMAT}:"
+            f" run export lake {directory} to update it",
+            field="lake",
+        )
+    if found != FORMAT:
+        raise InvalidInputError(
+            f"{directory} is a lake of format {found!r}, which this version (format {FORMAT}) does not read",
+            field="lake",
+        )
     return manifest
 
 
@@ -137,11 +170,12 @@ def lake_orders(directory: Path) -> str:
 
 
 def lake_tables(directory: str | Path) -> dict[str, str]:
-    """Each table of the lake that holds rows → the Parquet glob to read it from (the appended
+    """Each table of the lake that holds rows → the Parquet glob to read it from (a lake without
+    a manifest, or of another format, is refused: :func:`readable_manifest`; the appended
     tables' files past the manifest's position, left by a run still under way or killed, are
     for the reader to leave out: ``WHERE position <= manifest position``)."""
     root = Path(directory)
-    manifest = read_manifest(root)
+    manifest = readable_manifest(root)
     tables = {table: _glob(root, table) for table in APPENDED if _has_files(root, table)}
     if manifest.get("snapshot"):
         snapshot = root / manifest["snapshot"]
@@ -284,9 +318,11 @@ def export_lake(ledger: OrderLedger, directory: str | Path, chunk: int = columna
     after = int(manifest["position"])
     upto = columnar.high_water(ledger)
     rows = {table: 0 for table in (*APPENDED, *SNAPSHOTS)}
-    if upto <= after:
+    if upto <= after and not _stale(ledger, manifest):
         return LakeReport(str(root), after, after, rows)
-    snapshot = f"snapshot-{upto:012d}"
+    # A run with nothing new rewrites the snapshot in a folder of its own (the committed one
+    # keeps its name until the manifest names the new one).
+    snapshot = f"snapshot-{upto:012d}" + ("" if upto > after else f"-{uuid.uuid4().hex[:12]}")
     con = columnar.connect()
     # Rows within a file carry their position: DuckDB may write them in any order (faster).
     columnar.run(con, "SET preserve_insertion_order = false")
@@ -313,6 +349,14 @@ def export_lake(ledger: OrderLedger, directory: str | Path, chunk: int = columna
         if path.name != snapshot:
             shutil.rmtree(path)
     return LakeReport(str(root), after, upto, rows)
+
+
+def _stale(ledger: OrderLedger, manifest: dict[str, Any]) -> bool:
+    """Whether the committed snapshot is out of date with nothing new in the log: its rows are
+    of another format, or its P&L rows of a cost-basis rule other than the ledger's."""
+    if not manifest.get("snapshot"):
+        return False
+    return manifest.get("format") != FORMAT or manifest.get(lake_pnl.RULE_KEY) != ledger.cost_basis()
 
 
 _DAY = "strftime(ts_event, '%Y-%m-%d') AS day"

@@ -111,7 +111,8 @@ def _view_entries(ledger: OrderLedger, where: str) -> pa.Table:
     with contextlib.closing(dbapi.connect(conninfo)) as conn, contextlib.closing(conn.cursor()) as cursor:
         cursor.execute(sql.format(table=table))
         found: pa.Table = cursor.fetch_arrow_table()
-    return found
+    # typed as ``_arrow``'s: the SQLite driver types a column by its values, so none when empty
+    return found.cast(_arrow([]).schema)
 
 
 def _rule_entries(ledger: OrderLedger, rule: str, upto: int) -> pa.Table:

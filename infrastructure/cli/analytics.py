@@ -71,7 +71,9 @@ def export_lake(directory: str) -> None:
     with open_ledger(create=False) as ledger:
         report = ledger.export_lake(directory)
     written = ", ".join(f"{count} {table}" for table, count in report.rows.items())
-    if report.position == report.after:
+    if report.position == report.after and not any(report.rows.values()):
         say(f"lake {directory} is up to date at position {report.position}")
+    elif report.position == report.after:  # nothing new: the snapshot rewritten (lake.export_lake)
+        say(f"rewrote the snapshot of {directory} at position {report.position}: {written}")
     else:
         say(f"exported positions {report.after + 1}–{report.position} to {directory}: {written}")

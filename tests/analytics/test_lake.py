@@ -17,8 +17,10 @@ import polars as pl
 import pytest
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.infrastructure.application import columnar
 from orderledger.infrastructure.application.lake import FORMAT, export_lake, lake_tables, read_manifest
 from orderledger.infrastructure.application.ledger import OrderLedger
+from tests.support.cli import assert_one_line_failure, run_cli
 from tests.support.integration import T0, fact, fill, request
 from tests.support.lake import FIRST, SECOND, contents, record
 
@@ -194,27 +196,81 @@ def test_a_venue_name_needing_escapes_reads_back_as_itself(ledger: OrderLedger, 
     assert folders["events"] == folders["fills"] == {"venue=Prime%2FDesk%202%3D%C3%A9%25"}
 
 
-def test_a_lake_of_the_format_before_has_every_order_recomputed(make_ledger: Any, tmp_path: Path) -> None:
-    # A lake written before the orders carried their seconds and slippage parts (format 1): its
-    # snapshot's rows lack those columns, so the next run recomputes X's and Y's rows too.
-    ledger = make_ledger()
-    record(ledger, FIRST)
-    ledger.export_lake(tmp_path / "old")
-    manifest = read_manifest(tmp_path / "old")
+def _make_format_one(lake: Path) -> None:
+    """Turn ``lake`` into one written before the orders carried their seconds and slippage parts
+    (format 1): its snapshot's rows lack those columns and its manifest says format 1."""
+    manifest = read_manifest(lake)
     con = duckdb.connect()
     newer = ", ".join(
         ["ack_seconds", "first_fill_seconds", "completion_seconds"]
         + [f"{ref}_slippage_{part}" for ref in ("limit", "decision") for part in ("cost", "base")]
     )
-    for path in (tmp_path / "old" / manifest["snapshot"] / "orders").rglob("*.parquet"):
+    for path in (lake / manifest["snapshot"] / "orders").rglob("*.parquet"):
         con.execute(
             f"COPY (SELECT * EXCLUDE ({newer}) FROM read_parquet('{path}')) TO '{path}.old' (FORMAT parquet)"
         )
         Path(f"{path}.old").replace(path)
     con.close()
-    (tmp_path / "old" / "_manifest.json").write_text(json.dumps({**manifest, "format": 1}))
+    (lake / "_manifest.json").write_text(json.dumps({**manifest, "format": 1}))
+
+
+def test_a_lake_of_the_format_before_has_every_order_recomputed(make_ledger: Any, tmp_path: Path) -> None:
+    # A format-1 lake's snapshot rows lack the newer columns, so the next run recomputes X's and
+    # Y's rows too.
+    ledger = make_ledger()
+    record(ledger, FIRST)
+    ledger.export_lake(tmp_path / "old")
+    _make_format_one(tmp_path / "old")
     record(ledger, SECOND)
     ledger.export_lake(tmp_path / "old")
     ledger.export_lake(tmp_path / "once")
     assert contents(tmp_path / "old") == contents(tmp_path / "once")
     assert read_manifest(tmp_path / "old")["format"] == FORMAT
+
+
+def test_reading_a_lake_of_the_format_before_is_refused_in_one_line(tmp_path: Path) -> None:
+    # Its orders lack the columns the report reads: a clear line telling to export again, in
+    # the API and the CLI (exit 2), never DuckDB's binder error; the export brings it up to date.
+    db = f"sqlite:///{tmp_path / 'orderledger.db'}"
+    lake = tmp_path / "lake"
+    with OrderLedger(db) as ledger:
+        record(ledger, FIRST)
+        ledger.export_lake(lake)
+        _make_format_one(lake)
+        with pytest.raises(InvalidInputError, match=r"lake of format 1, .*: run export lake .* to update it"):
+            ledger.execution_quality(lake=lake)
+    run = run_cli("analytics", "execution", "--lake", str(lake), db=db, cwd=tmp_path)
+    line = assert_one_line_failure(run, 2)
+    assert "lake of format 1" in line and "run export lake" in line and "Binder" not in line
+    # nothing new in the log, but the snapshot is rewritten in this version's format
+    exported = run_cli("export", "lake", str(lake), db=db, cwd=tmp_path)
+    assert exported.returncode == 0, exported.describe()
+    assert exported.stdout.startswith(f"rewrote the snapshot of {lake} at position 7: 0 events"), (
+        exported.stdout
+    )
+    with OrderLedger(db) as ledger:
+        assert [row.orders for row in ledger.execution_quality(lake=lake)] == [2]
+
+
+def test_reading_a_directory_that_is_not_a_lake_is_refused_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InvalidInputError, match=r"is not an exported lake \(no _manifest.json\)"):
+        lake_tables(tmp_path / "empty")
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "_manifest.json").write_text(json.dumps({"format": 99, "position": 1}))
+    with pytest.raises(InvalidInputError, match=r"lake of format 99, which this version \(format 2\)"):
+        lake_tables(tmp_path / "odd")
+
+
+def test_a_run_with_nothing_to_read_starts_from_no_row(ledger: OrderLedger) -> None:
+    # The table is created from the chunk view's columns alone: the view holds no row.
+    con = columnar.connect()
+    try:
+        columnar.load_events(con, ledger, (0, 0), "nothing")
+        counts = [
+            con.execute(f"SELECT count(*) FROM {name}").fetchone()
+            for name in (columnar.CHUNK_VIEW, "nothing")
+        ]
+    finally:
+        con.close()
+    assert counts == [(0,), (0,)]

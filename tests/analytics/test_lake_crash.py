@@ -59,7 +59,7 @@ def test_bad_arguments_are_one_line_errors(file_ledger_url: str, tmp_path: Path)
         (tmp_path / "a-file").write_text("x")
         with pytest.raises(InvalidInputError, match="is not a directory"):
             ledger.export_lake(tmp_path / "a-file")
-        with pytest.raises(InvalidInputError, match="holds no exported orders"):
+        with pytest.raises(InvalidInputError, match=r"is not an exported lake \(no _manifest.json\)"):
             ledger.execution_quality(lake=tmp_path / "empty")
     assert "export lake needs DIR" in orderledger("export", "lake", db=file_ledger_url).one_line_failure(2)
     assert "--by must be among venue" in orderledger(

@@ -21,7 +21,7 @@ from orderledger.infrastructure.application.lake import lake_tables, read_manife
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.audit.columns import typed_sql, typed_value
 from tests.support.integration import fact, fill, request
-from tests.support.lake import DAY, record
+from tests.support.lake import DAY, contents, record
 
 FIRST: list[dict[str, Any]] = [
     request("A", seconds=0, quantity="2", price="100", tags={"strategy": "s1"}),
@@ -255,3 +255,34 @@ def test_a_new_rule_recomputes_every_row_on_the_next_run(ledger: OrderLedger, tm
     # C's row from the first run is the average cost's now: 4.5, not FIFO's 6
     assert (rows["c1"][0], rows["d1"][0]) == (Decimal("4.5"), Decimal("-2"))
     assert {row[-1] for row in rows.values()} == {"average"}
+
+
+def test_a_new_rule_with_nothing_new_rewrites_the_pnl_table(ledger: OrderLedger, tmp_path: Path) -> None:
+    # The rule is changed and the lake exported again with no new event: the P&L rows are the
+    # new rule's; the appended tables, the orders, the positions and the position stay as they are.
+    lake = tmp_path / "lake"
+    record(ledger, FIRST)
+    ledger.export_lake(lake)
+    before = contents(lake)
+    assert _pnl(lake)["c1"][0] == Decimal("4.5")  # average 101: (104 - 101) × 1.5
+    ledger.set_cost_basis("fifo")
+    report = ledger.export_lake(lake)
+    assert (report.after, report.position, report.rows["events"], report.rows["pnl"]) == (6, 6, 0, 3)
+    rows = _pnl(lake)
+    # FIFO: C's 1.5 close A's lot at 100: (104 - 100) × 1.5 = 6; the buys realize nothing
+    assert {trade: row[0] for trade, row in rows.items()} == {
+        "a1": Decimal(0),
+        "b1": Decimal(0),
+        "c1": Decimal(6),
+    }
+    assert {row[-1] for row in rows.values()} == {"fifo"}
+    after = contents(lake)
+    assert {t: r for t, r in after.items() if t != "pnl"} == {t: r for t, r in before.items() if t != "pnl"}
+    assert (read_manifest(lake)["position"], read_manifest(lake)["pnl_cost_basis"]) == (6, "fifo")
+    assert len(list(lake.glob("snapshot-*"))) == 1  # the earlier snapshot removed once committed
+
+    # a rerun under the same rule writes nothing
+    snapshot = read_manifest(lake)["snapshot"]
+    assert not any(ledger.export_lake(lake).rows.values())
+    assert read_manifest(lake)["snapshot"] == snapshot
+    assert contents(lake) == after
