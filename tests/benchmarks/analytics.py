@@ -78,7 +78,7 @@ def history(events: int) -> Path:
     """The cached history of at least ``events`` events: the base session, then copies of its
     events under new client order IDs (``ID.k``), appended through the ledger's own bulk write
     path (``LedgerRecorder.insert_events``: the same rows, payloads and hash chain as ingest
-    writes) with the views left behind (the history is read by the analytics, not the views)."""
+    writes); the views are refolded once after (``main``), as the lake's P&L table reads them."""
     source = base()
     path = _folder() / f"history-{events}.db"
     if path.exists():
@@ -221,10 +221,18 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="analytics-bench-"))
     try:
         with OrderLedger(f"sqlite:///{db}", project=False, create=False) as ledger:
+            if ledger.views_position() < ledger.log_position():
+                # The copies are appended without their views, and the lake's P&L table reads
+                # the views (as a user's ledger, whose ingest keeps them current): refold them
+                # once, kept in the cached history, outside what is measured.
+                print(
+                    f"views at {ledger.views_position():,} of {ledger.log_position():,}: rebuilding them once"
+                )
+                ledger.rebuild(jobs=2)
             print(f"history: {ledger.log_position():,} events ({db}); load average {os.getloadavg()}")
             _lake_and_store(ledger, work / "history", args.rounds)
-        # The views hold the base session only (the copies were appended without them): the
-        # views' answer and the Python export are measured there, beside the lake's.
+        # The views' answer and the Python export are measured on the base session, beside the
+        # lake's (folding the views' rows of the whole history in Python would take an hour).
         with OrderLedger(f"sqlite:///{base()}", create=False) as ledger:
             events = ledger.log_position()
             print(f"base session with its views: {events:,} events")
