@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -158,37 +157,6 @@ def test_a_dropped_link_and_a_refused_connection_are_passing() -> None:
     dropped, refused = run(attempt)
     assert str(dropped).startswith("lighter stream closed")
     assert "not reached" in str(refused)
-
-
-@pytest.mark.parametrize("turns", range(4))
-def test_a_restart_answers_or_refuses_a_connection_it_was_accepting(turns: int) -> None:
-    # A client dials while the loopback server restarts: its connection is still queued in the
-    # kernel (0 turns of the loop), or accepted and not yet set up (1), or being served (2, 3)
-    # when the restart begins. Once the restart returns, the client has been answered, closed
-    # or refused: a connection left hanging would make a collector wait for its own timeout.
-    async def dial() -> bytes:
-        server = LighterServer(LighterVenue(scenario(1)))
-        await server.start()
-        client = socket.create_connection(("127.0.0.1", server.port))
-        try:
-            client.sendall(b"GET /api/v1/orderBookDetails HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-            client.shutdown(socket.SHUT_WR)  # all it asks: the server closes once it has answered
-            for _ in range(turns):
-                await asyncio.sleep(0)
-            await server.restart()
-            client.setblocking(False)
-            try:
-                return client.recv(64) or b"closed"
-            except ConnectionResetError:
-                return b"refused"
-            except BlockingIOError:
-                return b"hanging"  # neither answered nor closed
-        finally:
-            client.close()
-            await server.stop()
-
-    reply = run(dial)
-    assert reply in (b"refused", b"closed") or reply.startswith(b"HTTP/1.1 200"), reply
 
 
 def test_a_market_listed_after_connect_reloads_the_map_before_its_frame() -> None:

@@ -46,6 +46,7 @@ from orderledger.infrastructure.collect.timing import Timing
 from tests.support import ccxt_flows as flows
 from tests.support.collect import books
 from tests.support.collect_books import Rounds, until
+from tests.support.loopback import sites_of, stop_accepting
 
 GREETING = "Websocket connection established."
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -202,6 +203,7 @@ class LoopbackHyperliquid:
         """When set, info replies wait for this event (a server slower than any timeout)."""
         self.changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
+        self._stopping = False
         self.port = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -226,10 +228,19 @@ class LoopbackHyperliquid:
             self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
-        await self.drop_connections()
-        if self._runner is not None:
+        """Stop accepting (:func:`~tests.support.loopback.stop_accepting`), drop every connection
+        (one whose handshake ends meanwhile is closed by its handler), then close the server."""
+        if self._runner is None:
+            await self.drop_connections()
+            return
+        self._stopping = True
+        try:
+            await stop_accepting(sites_of(self._runner))
+            await self.drop_connections()
             await self._runner.cleanup()
             self._runner = None
+        finally:
+            self._stopping = False
 
     async def restart(self) -> None:
         """The server goes away and comes back on the same port; the venue's history stays."""
@@ -366,6 +377,11 @@ class LoopbackHyperliquid:
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse(autoping=True)
         await socket.prepare(request)
+        if self._stopping and request.transport is not None:
+            # accepted just before the server stopped accepting: its link is cut (the server is
+            # shutting down and reads no close reply any more)
+            request.transport.close()
+            return socket
         connection = _Connection(socket)
         self.connections.append(connection)
         self.dials += 1

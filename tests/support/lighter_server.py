@@ -44,6 +44,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from tests.support.ccxt_flows import raw
+from tests.support.loopback import stop_accepting
 
 T = TypeVar("T")
 ACCOUNT = "1077"  # owner_account_index of the published order
@@ -257,19 +258,10 @@ class LighterServer:
         self.port = next(iter(self._server.sockets)).getsockname()[1]
 
     async def stop(self) -> None:
-        """Stop listening, then drop every connection. Accepting stops first, and the connections
-        already accepted get their transport (one turn) and their handler (another) before the
-        server closes: CPython 3.11's ``asyncio`` gives a connection accepted but not yet set up
-        when its server closes no transport (``Server._attach`` asserts the server is open), so
-        that connection would be neither answered nor closed, and a client on it would wait for
-        its own timeout. Connections still queued in the kernel are refused when the listening
-        socket closes."""
+        """Stop listening (:func:`~tests.support.loopback.stop_accepting`: a connection being
+        accepted is served, one still queued is refused), then drop every connection."""
         if self._server is not None:
-            loop = asyncio.get_running_loop()
-            for sock in self._server.sockets:
-                loop.remove_reader(sock.fileno())
-            for _ in range(2):
-                await asyncio.sleep(0)
+            await stop_accepting([self._server])
             self._server.close()
             await self._server.wait_closed()
             self._server = None

@@ -30,6 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.loopback import sites_of, stop_accepting
 from tests.support.tradier_examples import AAPL, ACCOUNT, COMBO, SPY_CALL, poll
 
 TOKEN = "loopback-token"
@@ -117,6 +118,7 @@ class TradierVenue:
 
     async def _stop(self) -> None:
         if self._runner is not None:
+            await stop_accepting(sites_of(self._runner))
             await self._runner.cleanup()
             self._runner = None
 
