@@ -7,7 +7,9 @@ and the market map (docs/collect.md, "Lighter"; the venue's facts: CONNECTIONS.m
   ``account_all_trades/{ACCOUNT}`` are subscribed, each with the auth token as ``"auth"``
   (Lighter's docs require it on both; ccxt sends none on the trades channel), and both
   ``subscribed/…`` replies (the channels' full state) are awaited, so a refused token is known
-  at connect. An error frame in reply is classified: a rate limit (codes 23000-23003) is passing,
+  at connect. The greeting and the replies are each awaited at most the ``timeout`` option
+  (30 s): a server that accepts the link and says nothing is a lost connection, dialled again.
+  An error frame in reply is classified: a rate limit (codes 23000-23003) is passing,
   an invalid channel (30005) means the account is unknown, anything else refuses the token.
 * **Frames.** Every frame is yielded as received, except the keepalive: a server
   ``{"type":"ping"}`` is answered ``{"type":"pong"}`` and not yielded, and the source pings the
@@ -157,8 +159,24 @@ class LighterSource:
             raise _http_fault(error.response.status_code, error.response.headers, "the stream") from None
         except (OSError, TimeoutError, WebSocketException) as error:
             raise ConnectionLost(f"lighter stream {self.ws_url} not reached: {_reason(error)}") from None
+        await self._within("greet", self._greeting())
+        await self._within("acknowledge the account channels", self._subscribe())
+        self._pinger = asyncio.create_task(self._keep_alive())
+
+    async def _within(self, what: str, step: Awaitable[None]) -> None:
+        """``step`` of the opening, bounded by the ``timeout`` option: a venue that accepts the
+        connection and then says nothing counts as a lost connection, not a collector hung."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                await step
+        except TimeoutError:
+            raise ConnectionLost(f"lighter stream did not {what} within {self._timeout:g} s") from None
+
+    async def _greeting(self) -> None:
         while (await self._next())["type"] != "connected":
             pass  # anything before the greeting is kept for frames()
+
+    async def _subscribe(self) -> None:
         for name in CHANNELS:
             request = {"type": "subscribe", "channel": f"{name}/{self.account}", "auth": self._auth}
             await self._send(request)
@@ -166,7 +184,6 @@ class LighterSource:
         while acknowledged < len(CHANNELS):
             if str((await self._next())["type"]).startswith("subscribed/"):
                 acknowledged += 1
-        self._pinger = asyncio.create_task(self._keep_alive())
 
     async def frames(self) -> AsyncIterator[bytes]:
         if self._map_due:

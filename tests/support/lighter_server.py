@@ -185,7 +185,9 @@ class Plan:
     publish ``silent`` more without sending them and drop the link (no close frame). Each frame
     is sent twice with ``duplicate``; ``reorder`` sends each pair of frames swapped; ``delay``
     seconds pass before each frame (a slow server); ``pace`` frames a second go out on a
-    schedule (the benchmark's). With ``after_backfill`` the account trades
+    schedule (the benchmark's). ``mute`` is where the server falls silent at the opening:
+    ``"greeting"`` (it never greets) or ``"subscriptions"`` (it greets and never answers a
+    subscription). With ``after_backfill`` the account trades
     only once the collector has read its backfill's last page of trades (events happen while it
     listens, so the stream, not the backfill, brings them); without, at once."""
 
@@ -196,6 +198,7 @@ class Plan:
     delay: float = 0.0
     pace: float | None = None
     after_backfill: bool = True
+    mute: str = ""
 
 
 @dataclass
@@ -325,7 +328,14 @@ class LighterServer:
         self._backfilled.clear()
         plan = self.plans.popleft() if self.plans else Plan()
         try:
+            if plan.mute == "greeting":
+                await ws.wait_closed()
+                return
             await ws.send(json.dumps({"session_id": SESSION, "type": "connected"}))
+            if plan.mute == "subscriptions":
+                async for _ in ws:
+                    pass  # read, never answered
+                return
             if not await self._subscribed(ws):
                 return
             if plan.after_backfill:
