@@ -203,7 +203,6 @@ class OrderLedger:
         venue: str | None = None,
         account: str | None = None,
         options: Mapping[str, Any] | None = None,
-        spell: Mapping[str, str] | None = None,
     ) -> IngestReport:
         """Ingest lines; every line gets an outcome.
 
@@ -212,8 +211,7 @@ class OrderLedger:
         per line), ``fix`` (FIX messages as an engine logs them, one or several per line, SOH- or
         ``|``-separated), or a venue's native feed; the registry says which need ``venue`` and
         ``account``. ``options`` are the format's adapter options (FIX's scales,
-        ``formats.FIX_OPTIONS``); ``spell`` names settings in refusals as the caller's users write
-        them (the CLI's ``--venue``). A ``None`` among the lines
+        ``formats.FIX_OPTIONS``). A ``None`` among the lines
         (``infrastructure.inputs.PAUSE``: a live input is waiting) commits what is held.
         With ``strict`` the lines are one batch, stored only if none is rejected; when one is,
         the report's ``stored`` is False and its counts say what was kept: the rejected lines as
@@ -229,7 +227,6 @@ class OrderLedger:
             venue=venue,
             account=account,
             options=options,
-            spell=spell,
         )
 
     def ingest_inbound(

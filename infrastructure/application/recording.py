@@ -88,11 +88,10 @@ def ingest_lines(
     venue: str | None,
     account: str | None,
     options: Mapping[str, Any] | None,
-    spell: Mapping[str, str] | None,
 ) -> IngestReport:
     """``OrderLedger.ingest_lines``: each line read by its format, then ingested in group commits."""
     given = {k: v for k, v in (options or {}).items() if v is not None}
-    check_options(fmt, venue, account, given, strict=strict, spell=spell)
+    check_options(fmt, venue, account, given, strict=strict)
     feed = _open_feed(ledger, fmt, venue, account)
 
     def read(line: str | bytes, number: int) -> Inbound:

@@ -13,27 +13,18 @@ import typer
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application.recording import result_record
 from orderledger.infrastructure.application.simulator import simulate_lines
-from orderledger.infrastructure.cli.app import moment, open_input, open_ledger
+from orderledger.infrastructure.cli.app import moment, open_input, open_ledger, option_name
 from orderledger.infrastructure.cli.render import say, warn
 from orderledger.infrastructure.errors import DatabaseReplacedError, MessageError, StoreError
 from orderledger.infrastructure.ingest.formats import FIX_OPTIONS, FORMATS, check_options, needing
 from orderledger.infrastructure.ingest.inputs import is_live, read_lines
 from orderledger.infrastructure.ingest.processing import Result
 
-SPELL = {
-    "format": "--format",
-    "venue": "--venue",
-    "account": "--account",
-    "strict": "--strict",
-    **{name: "--" + name.replace("_", "-") for name in FIX_OPTIONS},
-}
-"""The ingest settings as this command's options name them (for the registry's refusals)."""
-
 
 def _scale_option(name: str) -> Any:
     """The option for one of FIX's scale settings, described by the format registry."""
     metavar = "TAG" if name.endswith("_tag") else "DIGITS"
-    return typer.Option(SPELL[name], min=0, metavar=metavar, help=f"fix: {FIX_OPTIONS[name]}.")
+    return typer.Option(option_name(name), min=0, metavar=metavar, help=f"fix: {FIX_OPTIONS[name]}.")
 
 
 def ingest(
@@ -74,7 +65,7 @@ def ingest(
     given = locals()
     options = {name: given[name] for name in FIX_OPTIONS}  # the parameters named as the registry names them
     # Refused before the database is opened (the ledger checks the same again).
-    check_options(fmt, venue, account, options, strict=strict, spell=SPELL)
+    check_options(fmt, venue, account, options, strict=strict)
     kept = _Kept()
 
     def committed(results: list[Result]) -> None:
@@ -94,7 +85,6 @@ def ingest(
                 venue=venue,
                 account=account,
                 options=options,
-                spell=SPELL,
                 on_batch=committed,
             )
         except KeyboardInterrupt:

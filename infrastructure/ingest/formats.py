@@ -102,7 +102,7 @@ def input_format(name: str) -> InputFormat:
     """The format called ``name``, or a one-line refusal naming every format."""
     found = FORMATS.get(name)
     if found is None:
-        raise ConfigurationError(f"the format must be {spelled()}, not {name!r}")
+        raise ConfigurationError(f"`fmt` must be {spelled()}, not {name!r}")
     return found
 
 
@@ -113,15 +113,14 @@ def check_options(
     options: Mapping[str, Any] | None = None,
     *,
     strict: bool = False,
-    spell: Mapping[str, str] | None = None,
 ) -> InputFormat:
     """Refuse, in one line, a format given without what it needs or with options it does not
-    take. ``spell`` names the settings as the caller's users write them (``--venue``)."""
-    words = {"format": "format", "venue": "venue", "account": "account", "strict": "strict", **(spell or {})}
+    take. The refusal names the arguments in backticks, as every API error does (each shell
+    spells them as its users write them: ``--venue`` on the command line)."""
     fmt = input_format(name)
-    said = f"{words['format']} {name}"
+    said = f"format {name}"
     missing = [
-        words[what]
+        f"`{what}`"
         for what, needed, given in (
             ("venue", fmt.needs_venue, venue),
             ("account", fmt.needs_account, account),
@@ -132,11 +131,11 @@ def check_options(
         raise ConfigurationError(f"{said} needs {' and '.join(missing)} (its payloads do not say which)")
     unknown = [key for key, value in (options or {}).items() if value is not None and key not in fmt.options]
     if unknown:
-        shown = ", ".join(words.get(key, key) for key in unknown)
-        takes = f"; it takes {', '.join(words.get(k, k) for k in fmt.options)}" if fmt.options else ""
+        shown = ", ".join(f"`{key}`" for key in unknown)
+        takes = f"; it takes {', '.join(f'`{k}`' for k in fmt.options)}" if fmt.options else ""
         raise ConfigurationError(f"{said} does not take {shown}{takes}")
     if strict and fmt.reads_ledger:
-        raise ConfigurationError(f"{said} reads what earlier lines recorded: it cannot be {words['strict']}")
+        raise ConfigurationError(f"{said} reads what earlier lines recorded: it cannot be `strict`")
     return fmt
 
 

@@ -121,7 +121,7 @@ def test_a_rejected_order_is_never_acknowledged_and_strict_is_refused(ledger: Or
         "OrderRejected",
     ]
     with pytest.raises(
-        ConfigurationError, match="format tradier reads what earlier lines recorded: it cannot be strict"
+        ConfigurationError, match="format tradier reads what earlier lines recorded: it cannot be `strict`"
     ):
         ledger.ingest_lines(
             [json.dumps({"order": AAPL})], fmt="tradier", venue=VENUE, account=ACCOUNT, strict=True

@@ -288,12 +288,12 @@ def test_the_format_help_and_checks_come_from_the_registry(tmp_path: Path) -> No
     # Lighter's payloads name no account of ours: the command asks for one, as the feed does.
     run = run_cli("ingest", "--format", "lighter", "--venue", "lighter", str(empty), db=db, cwd=tmp_path)
     assert run.returncode != 0
-    assert run.stderr == "orderledger: --format lighter needs --account (its payloads do not say which)\n"
+    assert run.stderr == "orderledger: format lighter needs --account (its payloads do not say which)\n"
     run = run_cli(
         "ingest", "--format", "ccxt", "--venue", "okx", "--account", "a", "--quantity-scale", "2",
         str(empty), db=db, cwd=tmp_path,
     )  # fmt: skip
-    assert run.stderr == "orderledger: --format ccxt does not take --quantity-scale\n"
+    assert run.stderr == "orderledger: format ccxt does not take --quantity-scale\n"
     assert not (tmp_path / "none.db").exists()  # refused before any database was made
 
 
