@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from tests.support.postgres import private_schema, require_postgres
@@ -20,6 +21,12 @@ from tests.support.postgres import private_schema, require_postgres
 # run would fit their tables to it. A test that wants a width sets COLUMNS itself.
 os.environ.pop("COLUMNS", None)
 os.environ.pop("LINES", None)
+
+# Hypothesis's per-example deadline (200 ms) times the machine, not the rule: a loaded machine
+# that deschedules a worker for a moment would fail a correct example. Rules are checked with
+# no deadline; a test that needs one says so.
+settings.register_profile("orderledger", deadline=None)
+settings.load_profile("orderledger")
 
 BACKENDS = ("memory", "sqlite", "postgres")
 

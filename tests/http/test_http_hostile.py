@@ -389,7 +389,7 @@ def test_one_more_expensive_read_than_the_limit_is_503_with_retry_after() -> Non
             wait_until(lambda: limit.running == 1, "the first verify to start")
             # When another verify and a read as of a past time come
             refused = [
-                httpx2.get(server.url + "/verify"),
+                httpx2.get(server.url + "/verify", timeout=BOUND),
                 httpx2.get(server.url + "/orders", params={"as_of": "2026-11-20T10:00:00Z"}),
                 httpx2.get(server.url + "/orders/c-1", params={"as_of": "2026-11-20T10:00:00Z"}),
             ]
@@ -406,7 +406,7 @@ def test_one_more_expensive_read_than_the_limit_is_503_with_retry_after() -> Non
         first.join(BOUND)
         assert [a.status_code for a in answers] == [200]
         wait_until(lambda: limit.running == 0, "the place to be freed")
-        assert httpx2.get(server.url + "/verify").json()["ok"] is True
+        assert httpx2.get(server.url + "/verify", timeout=BOUND).json()["ok"] is True
 
 
 def test_an_expensive_read_past_its_time_is_503_and_keeps_its_place_until_it_ends() -> None:
@@ -420,9 +420,12 @@ def test_an_expensive_read_past_its_time_is_503_and_keeps_its_place_until_it_end
             assert late.headers["retry-after"] == "5"
             # and its work still holds the one place, so another is refused at once
             assert limit.running == 1
-            assert "expensive reads are running" in httpx2.get(server.url + "/verify").json()["detail"]
+            assert (
+                "expensive reads are running"
+                in httpx2.get(server.url + "/verify", timeout=BOUND).json()["detail"]
+            )
         wait_until(lambda: limit.running == 0, "the given-up verify to end")
-        assert httpx2.get(server.url + "/verify").status_code == 200
+        assert httpx2.get(server.url + "/verify", timeout=BOUND).status_code == 200
 
 
 def test_over_a_file_expensive_reads_answer_from_processes_of_their_own(tmp_path: Any) -> None:
@@ -434,7 +437,7 @@ def test_over_a_file_expensive_reads_answer_from_processes_of_their_own(tmp_path
             requested = server.ledger.events()[0].to_json()["ts_recorded"]
             server.ledger.ingest_lines([json.dumps(fill())])
             # The worker reads what the server committed, and answers as the server itself would
-            verified = httpx2.get(server.url + "/verify").json()
+            verified = httpx2.get(server.url + "/verify", timeout=BOUND).json()  # (a worker starts)
             assert (verified["ok"], verified["events"]) == (True, 2)
             # c-1 as the ledger knew it when the request was recorded: nothing filled yet
             then = httpx2.get(server.url + "/orders/c-1", params={"as_of": requested}).json()
@@ -463,16 +466,16 @@ def test_a_reader_process_that_dies_is_replaced_not_fatal_to_every_later_read(tm
     try:
         with running_server(url, reader=reader) as server:
             server.ledger.ingest_lines([json.dumps(request())])
-            assert httpx2.get(server.url + "/verify").json()["events"] == 1
+            assert httpx2.get(server.url + "/verify", timeout=BOUND).json()["events"] == 1
             [worker] = list(reader.pool._processes.values())
             worker.kill()
             worker.join()
-            refused = httpx2.get(server.url + "/verify")
+            refused = httpx2.get(server.url + "/verify", timeout=BOUND)
             assert refused.status_code == 503, refused.text
             assert refused.json()["detail"].startswith("a process running expensive reads ended abruptly")
             assert refused.headers["retry-after"] == "5"
             # the next read runs in a new worker and answers as before
-            again = httpx2.get(server.url + "/verify")
+            again = httpx2.get(server.url + "/verify", timeout=BOUND)  # (a worker starts)
             assert (again.status_code, again.json()["events"]) == (200, 1), again.text
     finally:
         reader.close()

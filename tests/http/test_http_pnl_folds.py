@@ -250,12 +250,12 @@ def test_a_fold_is_asked_again_once_a_follower_moved_the_views(tmp_path: Path) -
         other.project = False
         other.ingest_lines([json.dumps(m) for m in session()])
         other.close()
-        behind = httpx2.get(server.url + "/pnl", params={"by": "account"})
+        behind = httpx2.get(server.url + "/pnl", params={"by": "account"}, timeout=BOUND)
         assert (behind.headers["Views-Behind"], behind.json()) == ("16", [])
         # When the follower has folded them (the log's end unchanged), the same read folds again:
         # alpha realized 10 − 10 + 30 = 30, beta 5
         server.ledger.catch_up()
-        current = httpx2.get(server.url + "/pnl", params={"by": "account"})
+        current = httpx2.get(server.url + "/pnl", params={"by": "account"}, timeout=BOUND)
         assert current.headers["Views-Behind"] == "0"
         assert [(r["account"], r["realized_pnl"]) for r in current.json()] == [("alpha", "30"), ("beta", "5")]
 
@@ -274,10 +274,10 @@ def test_over_a_file_the_pnl_reads_fold_in_a_process_of_their_own_with_the_same_
                 "/pnl?by=day": service.pnl(by="day"),
                 "/pnl/series": service.pnl_series(),
             }
-            answers = {path: httpx2.get(server.url + path).json() for path in PNL_READS}
+            answers = {path: httpx2.get(server.url + path, timeout=BOUND).json() for path in PNL_READS}
             assert answers == expected
             # A refusal in the process is the same one-line problem
-            refused = httpx2.get(server.url + "/pnl/daily", params={"by": "venue"})
+            refused = httpx2.get(server.url + "/pnl/daily", params={"by": "venue"}, timeout=BOUND)
             assert refused.status_code == 400
             assert refused.json()["detail"] == "`by` 'venue': daily P&L groups by account, parent or tag:NAME"
     finally:
@@ -313,7 +313,7 @@ def test_serve_over_a_file_starts_its_pnl_worker_with_it(tmp_path: Path) -> None
         # Before any read: one worker, the P&L folds' (the expensive reads' start on their first)
         wait_until(lambda: len(workers_of(server.pid)) == 1, "the P&L worker")
         assert httpx2.post(base + "/messages", json=session()).json()["counts"]["applied"] == 16
-        daily = httpx2.get(base + "/pnl/daily")
+        daily = httpx2.get(base + "/pnl/daily", timeout=BOUND)
         # alpha realized 10 − 10 + 30 = 30 and beta 5 on 2026-11-20, both flat at the day's end
         assert [(r["account"], r["realized_pnl"]) for r in daily.json()] == [("alpha", "30"), ("beta", "5")]
         assert len(workers_of(server.pid)) == 1
@@ -328,18 +328,18 @@ def test_a_pnl_worker_that_dies_costs_its_reads_a_503_and_the_next_read_a_new_wo
     try:
         with running_server(url, folder=folder) as server:
             server.ledger.ingest_lines([json.dumps(m) for m in session()])
-            assert httpx2.get(server.url + "/pnl/daily").status_code == 200
+            assert httpx2.get(server.url + "/pnl/daily", timeout=BOUND).status_code == 200
             [worker] = workers_of(os.getpid())  # the server runs in this process
             os.kill(worker, signal.SIGKILL)
             wait_until(lambda: worker not in workers_of(os.getpid()), "the P&L worker to end")
             server.ledger.ingest_lines([json.dumps(m) for m in trade("c1", "gamma", "buy", "100", 70)])
-            refused = httpx2.get(server.url + "/pnl/daily")
+            refused = httpx2.get(server.url + "/pnl/daily", timeout=BOUND)
             assert (refused.status_code, refused.headers["retry-after"]) == (503, "5"), refused.text
             assert refused.json()["detail"] == (
                 "a process running P&L reads ended abruptly; a new one is started: retry in 5 s"
             )
             # the next read runs in a new worker: gamma's buy realized nothing
-            again = httpx2.get(server.url + "/pnl/daily")
+            again = httpx2.get(server.url + "/pnl/daily", timeout=BOUND)  # (a worker starts)
             assert again.status_code == 200, again.text
             assert [(r["account"], r["realized_pnl"]) for r in again.json()] == [
                 ("alpha", "30"),
