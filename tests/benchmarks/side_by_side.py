@@ -2,13 +2,15 @@
 
     .venv/bin/python tests/benchmarks/side_by_side.py BEFORE AFTER            # e.g. a worktree of main, and .
     .venv/bin/python tests/benchmarks/side_by_side.py BEFORE AFTER --rounds 3 --orders 2000   # quicker
+    .venv/bin/python tests/benchmarks/side_by_side.py BEFORE AFTER --only ledger,rebuild --rounds 15
 
 Every workload is written to a file once, then each round runs it with BEFORE's code and with
 AFTER's code (the order of the two alternating from round to round), each in a fresh process on a
 fresh SQLite file, so neither checkout profits from a warm cache the other paid for. A process
 times only the work (``time.process_time`` around ``ingest_lines`` or ``rebuild``: CPU time,
 which a busy machine disturbs far less than wall time), after its imports. The figure of a
-workload is the median of its rounds; the verdict is the ratio AFTER / BEFORE.
+workload is the median of its rounds; the verdict is the ratio AFTER / BEFORE, beside the
+spread of each checkout's rounds (slowest / fastest), which says how much of a ratio is noise.
 
 Workloads:
 
@@ -175,6 +177,11 @@ def run_one(root: Path, item: dict[str, str], database: Path) -> dict[str, Any]:
     return result
 
 
+def _spread(runs: list[float]) -> float:
+    """The slowest run over the fastest."""
+    return max(runs) / min(runs)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("before", type=Path, help="the checkout to compare against")
@@ -183,11 +190,22 @@ def main(argv: list[str] | None = None) -> int:
         "--rounds", type=int, default=7, help="runs of each workload per checkout (default 7)"
     )
     parser.add_argument("--orders", type=int, default=7000, help="orders in the simulated session")
+    parser.add_argument("--only", default="", help="comma-separated workloads to run (default: all)")
     args = parser.parse_args(argv)
     roots = {"before": package_root(args.before.resolve()), "after": package_root(args.after.resolve())}
     with tempfile.TemporaryDirectory(prefix="side-by-side-") as temporary:
         work = Path(temporary)
         items = workloads(args.orders, work)
+        if args.only:
+            wanted = set(args.only.split(","))
+            unknown = wanted - {item["name"] for item in items}
+            if unknown:
+                parser.error(
+                    f"no workload {', '.join(sorted(unknown))}; there are {', '.join(i['name'] for i in items)}"
+                )
+            if "rebuild" in wanted:
+                wanted.add("ledger")  # the rebuild refolds the ledger workload's file
+            items = [item for item in items if item["name"] in wanted]
         seconds: dict[tuple[str, str], list[float]] = {}
         counts: dict[tuple[str, str], Any] = {}
         for round_no in range(args.rounds):
@@ -209,14 +227,18 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout.write(
         f"\nCPU seconds, median of {args.rounds} rounds (before: {args.before}, after: {args.after})\n"
     )
-    sys.stdout.write(f"{'workload':24} {'before':>9} {'after':>9} {'after/before':>13}  outcomes\n")
+    sys.stdout.write(
+        f"{'workload':24} {'before':>9} {'after':>9} {'after/before':>13} {'spread b/a':>13}  outcomes\n"
+    )
     for item in items:
         name = item["name"]
         before = statistics.median(seconds[(name, "before")])
         after = statistics.median(seconds[(name, "after")])
         same = "" if counts[(name, "before")] == counts[(name, "after")] else "  OUTCOMES DIFFER"
+        spread = "/".join(f"{_spread(seconds[(name, which)]):.2f}" for which in ("before", "after"))
         sys.stdout.write(
-            f"{name:24} {before:9.3f} {after:9.3f} {after / before:12.3f}x  {counts[(name, 'after')]}{same}\n"
+            f"{name:24} {before:9.3f} {after:9.3f} {after / before:12.3f}x {spread:>13}"
+            f"  {counts[(name, 'after')]}{same}\n"
         )
     differ = [i["name"] for i in items if counts[(i["name"], "before")] != counts[(i["name"], "after")]]
     return 1 if differ else 0
