@@ -228,7 +228,7 @@ class SnapshotFeed:
 
 def _lighter_feed(ledger: Any, venue: str, account: str) -> Feed:
     if rules_for(venue) is not VENUE_RULES["lighter"]:
-        raise ConfigurationError("`fmt` lighter needs `venue` lighter (or lighter-<name>)")
+        raise ConfigurationError("format lighter needs `venue` lighter (or lighter-<name>)")
     return LighterFeed(ledger, venue, account)
 
 

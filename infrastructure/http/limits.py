@@ -29,9 +29,9 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 
-from orderledger.domain.errors import LedgerError
+from orderledger.domain.errors import LedgerError, argument_names
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.http.problems import Problem, status_for
+from orderledger.infrastructure.http.problems import Problem, parameter_name, status_for
 from orderledger.infrastructure.http.service import LedgerService
 
 CONCURRENCY = max(1, (os.cpu_count() or 2) // 2)
@@ -83,7 +83,7 @@ def _in_reader(method: str, kwargs: dict[str, Any]) -> tuple[int, Any]:
     try:
         return 0, getattr(_reader, method)(**kwargs)
     except LedgerError as error:
-        return status_for(error), error.message
+        return status_for(error), argument_names(error.message, parameter_name)  # as the server says it
     except ValueError as error:
         return 400, str(error) or "invalid value"
 

@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(temporary)
         items = workloads(args.orders, work)
         if args.only:
-            wanted = set(args.only.split(","))
+            wanted = {name for name in args.only.split(",") if name}
             unknown = wanted - {item["name"] for item in items}
             if unknown:
                 parser.error(

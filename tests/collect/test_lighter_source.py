@@ -168,7 +168,7 @@ def test_a_server_silent_at_the_opening_is_a_lost_connection_at_the_timeout(mute
         async with LighterServer(LighterVenue(scenario(1)), plans=plans) as server:
             source = LighterSource(account=ACCOUNT, auth=TOKEN, endpoint=server.url, timeout=2)
             with pytest.raises(ConnectionLost) as lost:
-                await source.connect()
+                await asyncio.wait_for(source.connect(), 30)  # (30 s: a hang fails, not waits)
             await source.close()
             # (the next connection, answered, opens: nothing of the silent one is left behind)
             source = LighterSource(account=ACCOUNT, auth=TOKEN, endpoint=server.url)

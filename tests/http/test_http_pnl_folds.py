@@ -279,7 +279,7 @@ def test_over_a_file_the_pnl_reads_fold_in_a_process_of_their_own_with_the_same_
             # A refusal in the process is the same one-line problem
             refused = httpx2.get(server.url + "/pnl/daily", params={"by": "venue"}, timeout=BOUND)
             assert refused.status_code == 400
-            assert refused.json()["detail"] == "`by` 'venue': daily P&L groups by account, parent or tag:NAME"
+            assert refused.json()["detail"] == "by 'venue': daily P&L groups by account, parent or tag:NAME"
     finally:
         folder.close()
 

@@ -377,10 +377,11 @@ class LoopbackHyperliquid:
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse(autoping=True)
         await socket.prepare(request)
-        if self._stopping and request.transport is not None:
+        if self._stopping:
             # accepted just before the server stopped accepting: its link is cut (the server is
             # shutting down and reads no close reply any more)
-            request.transport.close()
+            if request.transport is not None:
+                request.transport.close()
             return socket
         connection = _Connection(socket)
         self.connections.append(connection)
