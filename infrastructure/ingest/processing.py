@@ -20,7 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from orderledger.domain.errors import IdentityConflictError, LedgerError
-from orderledger.domain.events import OrderAccepted, OrderAmended, OrderEvent, OrderSpec
+from orderledger.domain.events import OrderAccepted, OrderAmended, OrderEvent, OrderFilled, OrderSpec
 from orderledger.domain.identity import IdentityKey, identity_keys
 from orderledger.domain.order import FACTS, Decision, Order, Stamp, order_id_for, replay, stated_facts
 from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
@@ -31,6 +31,8 @@ from orderledger.infrastructure.ingest.order_facts import NAMES_VENUE_ORDER, ORD
 from orderledger.infrastructure.ingest.position_facts import book_cash_flow, book_mark
 from orderledger.infrastructure.messages.models import (
     CashFlowMessage,
+    FillBustedMessage,
+    FillCorrectedMessage,
     InstrumentMessage,
     MarkMessage,
     Message,
@@ -397,6 +399,42 @@ class Processor:
         return [(r[0], r[1], bytes(r[2]), bytes(r[3]), r[4]) for r in rows]
 
 
+TRADE = "trade:"
+"""The prefix of the kind of key a bust or correction waits on: ``trade:<kind of the order's key>``."""
+
+
+def trade_key(key: IdentityKey, trade_id: str) -> IdentityKey:
+    """What a bust or correction of ``trade_id`` waits on, for the order named by ``key``: the
+    fill of that trade, booked on that order."""
+    return IdentityKey(key.venue, TRADE + key.kind, f"{key.value}\x1f{trade_id}")
+
+
+def _waiting_reason(keys: Sequence[IdentityKey]) -> str:
+    said = []
+    for _, kind, value in keys:
+        if kind.startswith(TRADE):
+            name, trade = value.split("\x1f", 1)
+            said.append(f"trade {trade!r} of {kind.removeprefix(TRADE)} {name!r}")
+        else:
+            said.append(f"{kind} {value!r}")
+    if keys and keys[0].kind.startswith(TRADE):
+        return f"no fill known for {' or '.join(said)} yet"
+    return f"no order known for {' or '.join(said)} yet"
+
+
+@dataclass(frozen=True, eq=False)
+class _Waiting:
+    """A message this batch parked: its input's entry, its part there, the message, and the
+    input's place in the batch."""
+
+    entry: JournalEntry
+    part: int
+    message: Message
+    item: int
+
+
+_NAMES_TRADE: frozenset[type[Message]] = frozenset({FillBustedMessage, FillCorrectedMessage})
+"""The facts about a trade of the order: they wait for its fill as other facts wait for the order."""
 _NAMING = frozenset({OrderAccepted, OrderAmended})
 """The events after the request that can give an order a new venue identity."""
 
@@ -413,8 +451,11 @@ class _Batch:
         self.entries: list[JournalEntry] = []
         self.events: list[OrderEvent] = []
         self.new_identities: dict[IdentityKey, str] = {}
-        # Messages parked by this batch: (keys awaited, their input's entry, part, message).
-        self.parked_here: list[tuple[list[IdentityKey], JournalEntry, int, Message]] = []
+        # Messages parked by this batch, indexed by each key they wait for (a release is a
+        # look-up, never a scan): (their input's entry, part, message, input's place in the batch).
+        self.waiting: dict[IdentityKey, list[_Waiting]] = {}
+        # The same, by what they wait for and their body: a re-sent line is parked once.
+        self.parked_bodies: dict[tuple[frozenset[IdentityKey], bytes], list[_Waiting]] = {}
         # Per input (by its entry's id): each message's outcome, and its adapter's notes.
         self.parts: dict[int, tuple[dict[int, tuple[Outcome, str | None]], list[str]]] = {}
         # Lines parked by earlier batches that this one settles (some or all of their parts).
@@ -516,12 +557,16 @@ class _Batch:
     def _order_fact(self, message: Message, entry: JournalEntry, part: int) -> Handled:
         """A fact about an existing order: applied to it, or parked until it is known."""
         order, keys = self._resolve(message)
+        if order is not None and (waits := self._trade_wait(order, message)):
+            order, keys = None, waits
+        elif order is None and type(message) in _NAMES_TRADE:
+            # Waiting for the trade is waiting for its order too: a fill is booked on an order.
+            keys = [trade_key(key, message.trade_id) for key in keys]  # type: ignore[attr-defined]
         if order is None:
             already = self._park(message, entry, part, keys)
             if already is not None:
                 return Outcome.DUPLICATE, already, []
-            shown = " or ".join(f"{k[1]} {k[2]!r}" for k in keys)
-            return Outcome.PARKED, f"no order known for {shown} yet", []
+            return Outcome.PARKED, _waiting_reason(keys), []
         self._last_client_id = order.client_order_id
         return self._fact(order, message, entry)
 
@@ -616,11 +661,20 @@ class _Batch:
         outcome = ORDER_FACTS[type(message)](self._check_identities, order, message, stamp)
         status, reason, new = self._outcome(order, outcome, entry)
         events += new
+        trades = [e.trade_id for e in events if type(e) is OrderFilled]
         if not _NAMING.isdisjoint(map(type, events)):
             # Only these add identities: any other fact leaves nothing new to register or release.
             keys = self._register(order, identity_keys(order))
             self.commit.resolvable.extend(keys)
+            # What waits for a trade under a name the order has only now: its fills so far.
+            keys += [trade_key(key, t) for key in keys for t in order.fills if t not in trades]
             events += self._unpark(order, keys)
+        if trades:
+            # A bust or correction waiting for a trade this fact booked, by any of the order's names.
+            names = [IdentityKey.client_order(order.client_order_id), *identity_keys(order)]
+            waits = [trade_key(key, t) for t in trades for key in names]
+            self.commit.resolvable.extend(waits)
+            events += self._unpark(order, waits)
         if events and status is not Outcome.APPLIED:
             status, reason = Outcome.APPLIED, None
         return status, reason, events
@@ -708,11 +762,12 @@ class _Batch:
         return new
 
     def _park(self, message: Message, entry: JournalEntry, part: int, keys: list[IdentityKey]) -> str | None:
-        """Keep a message until its order is known; a message parked already is not kept twice
-        (a venue re-sending the same line for an unknown order): returns why, then."""
+        """Keep a message until what it waits for is known; a message parked already is not kept
+        twice (a venue re-sending the same line for an unknown order): returns why, then."""
         body = message_to_json(message)
-        for waiting_keys, other, other_part, _ in self.parked_here:
-            if other.parked.get(other_part, ([], b""))[1] == body and set(waiting_keys) == set(keys):
+        same = (frozenset(keys), body)
+        for other in self.parked_bodies.get(same, ()):
+            if other.part in other.entry.parked:
                 return "the same message is already parked, earlier in this batch"
         venue, kind, value = keys[0]
         with self.p.recorder.db.read() as tx:
@@ -724,62 +779,136 @@ class _Batch:
         if row is not None:
             return f"the same message is already parked as message {row[0]}"
         entry.parked[part] = (list(keys), body)
-        self.parked_here.append((keys, entry, part, message))
+        waiting = _Waiting(entry, part, message, self.item)
+        self.parked_bodies.setdefault(same, []).append(waiting)
+        for key in keys:
+            self.waiting.setdefault(key, []).append(waiting)
         return None
 
     def _unpark(self, order: Order, keys: Sequence[IdentityKey]) -> list[OrderEvent]:
-        """Apply messages that were waiting for this order, in arrival order."""
-        events: list[OrderEvent] = []
-        wanted = set(keys)
-        waiting = [
-            (e, part, m)
-            for ks, e, part, m in self.parked_here
-            if part in e.parked and wanted.intersection(ks)
+        """Apply the messages that were waiting for these keys (this order, or one of its
+        trades), in venue time, whichever batch parked them. Each released message has its own
+        fate: its refusal never refuses, rolls back or blames the message that released it."""
+        wanted = list(dict.fromkeys(keys))
+        here: dict[int, _Waiting] = {}
+        for key in wanted:
+            for waiting in self.waiting.pop(key, ()):
+                if waiting.part in waiting.entry.parked:
+                    here.setdefault(id(waiting), waiting)
+        released: list[tuple[datetime, int, int, int, _Waiting | tuple[int, int, bytes, str, Message]]] = [
+            (w.message.ts, 1, w.item, w.part, w) for w in here.values()
         ]
-        for entry, part, message in waiting:
-            del entry.parked[part]  # resolved inside this batch: never written to `parked`
-            outcome, reason, new = self._fact(order, message, entry)
-            self.parts[id(entry)][0][part] = (outcome, reason)
-            self._settle(entry)
-            entry.client_order_id = order.client_order_id
-            events += new
         if self._any_parked is None:
             with self.p.recorder.db.read() as tx:
                 self._any_parked = tx.one("SELECT 1 FROM parked LIMIT 1") is not None
-        if not self._any_parked:
-            return events
-        settled = {(e.message_id, part) for e in self.commit.resolved for part in e.settles}
-        for message_id, part, raw, stored, fmt in self.p.parked_for(list(wanted)):
-            if (message_id, part) in settled:
-                continue
-            # One journal entry per parked line, however many of its parts this batch settles.
-            found = self.resolving.get(message_id)
-            if found is None:
-                found = self.resolving[message_id] = JournalEntry(
-                    received_at=self.now,
-                    origin="",
-                    line_no=None,
-                    format=fmt,
-                    raw=raw,
-                    outcome=Outcome.APPLIED,
-                    message_id=message_id,
-                    client_order_id=order.client_order_id,
-                )
-                self.commit.resolved.append(found)
-                self.parts[id(found)] = ({}, [])
-            found.settles.append(part)
-            try:
-                message = message_from_line(stored)
-                outcome, reason, new = self._fact(order, message, found)
-            except StaleBatchError:
-                raise
-            except LedgerError as error:
-                outcome, reason, new = Outcome.REJECTED, error.message, []
-            self.parts[id(found)][0][part] = (outcome, reason)
-            found.outcome, why = _combine(list(self.parts[id(found)][0].values()))
-            found.reason = f"was parked; {why}" if why else "was parked until its order was known"
+        if self._any_parked:
+            settled = {(e.message_id, part) for e in self.commit.resolved for part in e.settles}
+            for message_id, part, raw, stored, fmt in self.p.parked_for(wanted):
+                if (message_id, part) in settled:
+                    continue
+                try:
+                    message = message_from_line(stored)
+                except LedgerError as error:  # a stored line this version reads no more
+                    self._settle_stored(order, message_id, part, raw, fmt, (Outcome.REJECTED, error.message))
+                    continue
+                released.append((message.ts, 0, message_id, part, (message_id, part, raw, fmt, message)))
+        if not released:
+            return []
+        # Venue time first; then what was parked earlier (stored lines before this batch's).
+        released.sort(key=lambda r: r[:4])
+        events: list[OrderEvent] = []
+        for _, _, _, _, what in released:
+            if isinstance(what, _Waiting):
+                entry, part, message = what.entry, what.part, what.message
+                if part not in entry.parked:
+                    continue  # released already, by another of its keys
+                del entry.parked[part]  # resolved inside this batch: never written to `parked`
+                outcome, reason, new = self._released(order, message, entry, part, (what.item, part))
+                self.parts[id(entry)][0][part] = (outcome, reason)
+                self._settle(entry)
+                entry.client_order_id = order.client_order_id
+            else:
+                message_id, part, raw, fmt, message = what
+                found = self._stored_entry(order, message_id, raw, fmt)
+                outcome, reason, new = self._released(order, message, found, None, (-message_id, part))
+                self._settle_stored(order, message_id, part, raw, fmt, (outcome, reason))
             events += new
         return events
+
+    def _released(
+        self,
+        order: Order,
+        message: Message,
+        entry: JournalEntry,
+        part: int | None,
+        key: tuple[int, int],
+    ) -> Handled:
+        """Apply one released message on its own (``part``: its place in an input of this
+        batch, to park it again there; None for a line parked by an earlier batch). Refused
+        after it had recorded something, the batch is decided again with it refused from the
+        start (``key``: the message, for ``Processor.refused``)."""
+        refused = self.p.refused.get(key)
+        if refused is not None:
+            return Outcome.REJECTED, refused.message, []
+        waits = self._trade_wait(order, message)
+        if waits and part is not None:
+            already = self._park(message, entry, part, waits)
+            if already is not None:
+                return Outcome.DUPLICATE, already, []
+            return Outcome.PARKED, _waiting_reason(waits), []
+        recorded = len(self.events)
+        try:
+            return self._fact(order, message, entry)
+        except StaleBatchError:
+            raise
+        except LedgerError as error:
+            if len(self.events) > recorded:
+                self.p.refused[key] = error
+                raise _Again("refused") from None
+            return Outcome.REJECTED, error.message, []
+
+    def _stored_entry(self, order: Order, message_id: int, raw: bytes, fmt: str) -> JournalEntry:
+        """The journal entry settling a line parked by an earlier batch: one per line, however
+        many of its parts this batch settles."""
+        found = self.resolving.get(message_id)
+        if found is None:
+            found = self.resolving[message_id] = JournalEntry(
+                received_at=self.now,
+                origin="",
+                line_no=None,
+                format=fmt,
+                raw=raw,
+                outcome=Outcome.APPLIED,
+                message_id=message_id,
+                client_order_id=order.client_order_id,
+            )
+            self.commit.resolved.append(found)
+            self.parts[id(found)] = ({}, [])
+        return found
+
+    def _settle_stored(
+        self,
+        order: Order,
+        message_id: int,
+        part: int,
+        raw: bytes,
+        fmt: str,
+        fate: tuple[Outcome, str | None],
+    ) -> None:
+        found = self._stored_entry(order, message_id, raw, fmt)
+        if part not in found.settles:
+            found.settles.append(part)
+        self.parts[id(found)][0][part] = fate
+        settled = list(self.parts[id(found)][0].values())
+        found.outcome, why = _combine(settled)
+        found.reason = f"was parked; {why}" if why else "was parked until its order was known"
+
+    def _trade_wait(self, order: Order, message: Message) -> list[IdentityKey]:
+        """The keys a bust or correction waits on when its order lacks the trade it names (the
+        fill is still to come): none when the trade is there, or for any other fact."""
+        if type(message) not in _NAMES_TRADE or message.trade_id in order.fills:  # type: ignore[attr-defined]
+            return []
+        return [trade_key(IdentityKey.client_order(order.client_order_id), message.trade_id)]  # type: ignore[attr-defined]
 
 
 _HANDLERS: dict[type[Message], Callable[[_Batch, Any, JournalEntry, int], Handled]] = {
