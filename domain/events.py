@@ -17,7 +17,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orderledger.domain.values import DecimalStr, Liquidity, OrderType, Side, UtcTime
+from orderledger.domain.values import DecimalStr, Liquidity, OrderType, Side, Status, UtcTime
 
 
 class StoredWhenGiven:
@@ -252,6 +252,29 @@ class AnomalyRecorded(OrderEvent):
     trade_id: str | None = None
 
 
+class OrderRestated(OrderEvent):
+    """A fact reached the ledger after later facts of its order (in venue time): the order's
+    lifecycle as its facts give it in venue time, stated in full.
+
+    Every fact is recorded where it belongs in venue time, but the state each event left was
+    decided as the facts arrived; when a fact arrives late and the venue-time fold differs from
+    that, this event says what the order is: status, pending markers, quantity and price,
+    venue order IDs in venue-time order, anomalies, and which trades change their ``late`` flag
+    (a fill after the order ended). Any arrival order of the same facts ends in the same order.
+    """
+
+    base_status: Status
+    pending_cancel: bool = False
+    pending_amend: bool = False
+    amend_target: list[DecimalStr | None] | None = None
+    quantity: DecimalStr
+    price: DecimalStr | None = None
+    reason: str | None = None
+    venue_order_ids: list[str] = Field(default_factory=list)
+    anomalies: list[str] = Field(default_factory=list)
+    late: dict[str, bool] = Field(default_factory=dict)
+
+
 class InstrumentDefined(OrderEvent):
     """An instrument's definition as of this event (version = ``originator_version``).
 
@@ -337,6 +360,7 @@ EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     FillCorrected,
     OrderDetailsAdded,
     AnomalyRecorded,
+    OrderRestated,
     InstrumentDefined,
     CashFlowRecorded,
     MarkRecorded,

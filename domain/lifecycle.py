@@ -107,7 +107,10 @@ _rows((S.REJECTED, S.EXPIRED), OrderCanceled, Rule.IGNORE, "the order already en
 # normal "too late to cancel".
 _rows((S.PENDING_CANCEL,), OrderCancelRejected, Rule.APPLY)
 _rows((S.FILLED,), OrderCancelRejected, Rule.IGNORE, "too late to cancel: the order filled")
-_rows(OPEN_BASE + (S.PENDING_AMEND,) + ENDED, OrderCancelRejected, Rule.IGNORE, "no cancel is pending")
+_rows(ENDED, OrderCancelRejected, Rule.IGNORE, "no cancel is pending")
+# On a working order with no cancel pending the answer is kept: its request, sent before it,
+# may reach the ledger after it (the answer then settles that request, in venue time).
+_rows(OPEN_BASE + (S.PENDING_AMEND,), OrderCancelRejected, Rule.APPLY)
 
 # amend requested
 _rows(OPEN_BASE, OrderAmendRequested, Rule.APPLY)
@@ -123,12 +126,9 @@ _rows(TERMINAL_STATUSES, OrderAmended, Rule.IGNORE, "the order already ended")
 # amend rejected
 _rows((S.PENDING_AMEND,), OrderAmendRejected, Rule.APPLY)
 _rows((S.FILLED,), OrderAmendRejected, Rule.IGNORE, "too late to amend: the order filled")
-_rows(
-    OPEN_BASE + (S.PENDING_CANCEL,) + ENDED,
-    OrderAmendRejected,
-    Rule.IGNORE,
-    "no amendment is pending",
-)
+_rows(ENDED, OrderAmendRejected, Rule.IGNORE, "no amendment is pending")
+# Kept on a working order, like a cancel's refusal: its request may arrive after it.
+_rows(OPEN_BASE + (S.PENDING_CANCEL,), OrderAmendRejected, Rule.APPLY)
 
 # expired
 _rows(OPEN, OrderExpired, Rule.APPLY)

@@ -46,6 +46,7 @@ from orderledger.domain.events import (
     OrderFilled,
     OrderRejected,
     OrderRequested,
+    OrderRestated,
     OrderSpec,
 )
 from orderledger.domain.fills import Fill
@@ -59,6 +60,7 @@ from orderledger.domain.order_state import (
 )
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import (
+    ENDED,
     EXACT,
     Liquidity,
     OrderType,
@@ -77,10 +79,13 @@ __all__ = [
     "Order",
     "Stamp",
     "external_client_order_id",
+    "in_venue_time",
     "order_id_for",
     "project_order",
     "replay",
     "spec_values",
+    "venue_place",
+    "venue_rank",
 ]
 
 ORDER_NAMESPACE = UUID("6f1d3a52-6a4e-4d0e-9a3c-0b7c2a51e0d1")
@@ -282,7 +287,7 @@ class Order(OrderState):
 
     @applies(OrderAccepted)
     def _on_accepted(self, event: OrderAccepted) -> None:
-        if event.venue_order_id:
+        if event.venue_order_id and event.venue_order_id not in self.venue_order_ids:
             self.venue_order_ids.append(event.venue_order_id)
         self.aliases.update(event.aliases)
         if self.base_status is Status.REQUESTED:
@@ -297,6 +302,8 @@ class Order(OrderState):
 
     @applies(OrderRejected)
     def _on_rejected(self, event: OrderRejected) -> None:
+        if self.base_status is not Status.REQUESTED:
+            return  # accepted earlier in venue time: the table refuses it there
         self.base_status = Status.REJECTED
         self.reason = event.reason
         self._clear_pending()
@@ -384,6 +391,8 @@ class Order(OrderState):
 
     @applies(OrderFilled)
     def _on_filled(self, event: OrderFilled) -> None:
+        # Late where it stands in the fold: after the order ended (what ``fill`` decides too).
+        late = self.base_status in ENDED
         self.fills[event.trade_id] = Fill(
             event.trade_id,
             event.last_qty,
@@ -392,12 +401,12 @@ class Order(OrderState):
             event.fee_currency,
             event.liquidity,
             event.ts_event,
-            late=event.late,
+            late=late,
             inferred=event.inferred,
         )
         self.filled_quantity = EXACT.add(self.filled_quantity, event.last_qty)
         self.notional = EXACT.add(self.notional, EXACT.multiply(event.last_qty, event.last_px))
-        if event.late:
+        if late:
             self._flag("late_fill")
         self._settle_working_status()
 
@@ -412,7 +421,8 @@ class Order(OrderState):
 
     @applies(OrderCancelRequested)
     def _on_cancel_requested(self, event: OrderCancelRequested) -> None:
-        self.pending_cancel = True
+        if self.base_status.is_open:  # after the order ended: a request that lost the race
+            self.pending_cancel = True
 
     def cancel(self, stamp: Stamp, reason: str | None = None) -> Decision:
         """The venue canceled the order."""
@@ -423,6 +433,8 @@ class Order(OrderState):
 
     @applies(OrderCanceled)
     def _on_canceled(self, event: OrderCanceled) -> None:
+        if self.base_status.is_terminal:
+            return  # filled outranks canceled; an ended order stays as it ended
         self.base_status = Status.CANCELED
         self.reason = event.reason
         self._clear_pending()
@@ -438,6 +450,8 @@ class Order(OrderState):
 
     @applies(OrderCancelRejected)
     def _on_cancel_rejected(self, event: OrderCancelRejected) -> None:
+        if not self.pending_cancel:
+            return  # no cancel pending there: the venue's answer changes nothing
         self.pending_cancel = False
         self.reason = event.reason
 
@@ -455,6 +469,8 @@ class Order(OrderState):
 
     @applies(OrderAmendRequested)
     def _on_amend_requested(self, event: OrderAmendRequested) -> None:
+        if self.base_status.is_terminal or self.pending_amend or self.pending_cancel:
+            return  # the table refuses it there: a request that lost the race
         self.pending_amend = True
         self.amend_target = (event.quantity, event.price)
 
@@ -503,11 +519,17 @@ class Order(OrderState):
 
     @applies(OrderAmended)
     def _on_amended(self, event: OrderAmended) -> None:
+        if self.base_status.is_terminal and not (
+            self.base_status is Status.FILLED
+            and event.quantity is not None
+            and event.quantity > self.quantity
+        ):
+            return  # the order had ended there (only a raise reopens a filled order)
         if event.quantity is not None:
             self.quantity = event.quantity
         if event.price is not None:
             self.price = event.price
-        if event.venue_order_id:
+        if event.venue_order_id and event.venue_order_id not in self.venue_order_ids:
             self.venue_order_ids.append(event.venue_order_id)
         self.pending_amend = False
         self.amend_target = None
@@ -518,13 +540,14 @@ class Order(OrderState):
         if (again := self._again(OrderAmendRejected, stamp)) is not None:
             return again
         self._check(OrderAmendRejected)
-        # A cancel requested after the amend hides pending_amend in the status; it still waits.
-        if not self.pending_amend and (early := self._early(OrderAmendRejected)) is not None:
+        if (early := self._early(OrderAmendRejected)) is not None:
             return early
         return self._record(OrderAmendRejected, stamp, reason=reason)
 
     @applies(OrderAmendRejected)
     def _on_amend_rejected(self, event: OrderAmendRejected) -> None:
+        if not self.pending_amend:
+            return  # no amendment pending there
         self.pending_amend = False
         self.amend_target = None
         self.reason = event.reason
@@ -538,6 +561,8 @@ class Order(OrderState):
 
     @applies(OrderExpired)
     def _on_expired(self, event: OrderExpired) -> None:
+        if self.base_status.is_terminal:
+            return
         self.base_status = Status.EXPIRED
         self.reason = event.reason
         self._clear_pending()
@@ -565,7 +590,9 @@ class Order(OrderState):
 
     @applies(FillBusted)
     def _on_busted(self, event: FillBusted) -> None:
-        fill = self.fills[event.trade_id]
+        fill = self.fills.get(event.trade_id)
+        if fill is None or fill.busted:
+            return  # a fold cut by venue time can hold a bust whose trade comes later
         fill.busted = True
         self.filled_quantity = EXACT.subtract(self.filled_quantity, fill.qty)
         self.notional = EXACT.subtract(self.notional, EXACT.multiply(fill.qty, fill.px))
@@ -597,7 +624,9 @@ class Order(OrderState):
 
     @applies(FillCorrected)
     def _on_corrected(self, event: FillCorrected) -> None:
-        fill = self.fills[event.trade_id]
+        fill = self.fills.get(event.trade_id)
+        if fill is None:
+            return
         if fill.first_qty is None:
             fill.first_qty, fill.first_px = fill.qty, fill.px
         self.filled_quantity = EXACT.add(self.filled_quantity, EXACT.subtract(event.last_qty, fill.qty))
@@ -703,6 +732,45 @@ class Order(OrderState):
     def _on_anomaly(self, event: AnomalyRecorded) -> None:
         self._flag(event.anomaly)
         self.seen.add(_anomaly_fingerprint(event.anomaly, event.trade_id, event.recorded, event.reported))
+
+    # ----------------------------------------------------------------- venue time
+
+    def restate(self, history: Iterable[OrderEvent], stamp: Stamp) -> Decision:
+        """After a fact that arrived late (in venue time): record what the order is when all of
+        its facts (``history``: every event, this one's included) are folded in venue time,
+        where that differs from what the arrival order left. Nothing differs: no event."""
+        folded = in_venue_time(history)
+        if folded.filled_quantity > folded.quantity:
+            raise OverfillError(
+                self.client_order_id,
+                "",
+                format_decimal(folded.filled_quantity),
+                format_decimal(folded.quantity),
+            )
+        stated = _restated(folded)
+        late = {
+            t: fill.late
+            for t, fill in folded.fills.items()
+            if t in self.fills and self.fills[t].late != fill.late
+        }
+        if stated == _restated(self) and not late:
+            return Decision(Outcome.APPLIED)
+        return self._record(OrderRestated, stamp, **stated, late=late)
+
+    @applies(OrderRestated)
+    def _on_restated(self, event: OrderRestated) -> None:
+        self.base_status = event.base_status
+        self.pending_cancel = event.pending_cancel
+        self.pending_amend = event.pending_amend
+        target = event.amend_target
+        self.amend_target = None if target is None else (target[0], target[1])
+        self.quantity = event.quantity
+        self.price = event.price
+        self.reason = event.reason
+        self.venue_order_ids = list(event.venue_order_ids)
+        self.anomalies = list(event.anomalies)
+        for trade_id, late in event.late.items():
+            self.fills[trade_id].late = late
 
     # ----------------------------------------------------------------- helpers for commands
 
@@ -821,6 +889,76 @@ def _positive(value: Decimal, field: str) -> None:
 @applies(OrderRequested)
 def _on_requested(order: Order, event: OrderRequested) -> None:  # pragma: no cover - creation
     raise InvalidTransitionError(order.client_order_id, "request", order.status.value, "already exists")
+
+
+_VENUE_RANK: dict[type[OrderEvent], int] = {
+    fact: rank
+    for rank, fact in enumerate(
+        (
+            OrderRequested,
+            OrderDetailsAdded,
+            OrderAccepted,
+            OrderRejected,
+            OrderAmendRequested,
+            OrderAmended,
+            OrderAmendRejected,
+            OrderFilled,
+            FillCorrected,
+            FillBusted,
+            OrderCancelRequested,
+            OrderCancelRejected,
+            OrderCanceled,
+            OrderExpired,
+            AnomalyRecorded,
+            OrderRestated,
+        )
+    )
+}
+"""Facts at one venue time, in the order the venue lives them: a request before its answer, a
+fill before a cancel (filled outranks canceled), a trade before its bust."""
+
+
+def venue_rank(fact: type[OrderEvent]) -> int:
+    """Where a kind of fact stands among facts at one venue time."""
+    return _VENUE_RANK[fact]
+
+
+def venue_place(event: OrderEvent) -> tuple[Any, int]:
+    """Where a fact stands in its order's venue time: its time, then its kind's rank."""
+    return event.ts_event, _VENUE_RANK[type(event)]
+
+
+def in_venue_time(events: Iterable[OrderEvent], until: tuple[Any, int] | None = None) -> Order:
+    """The order its facts give when folded in venue time (``until``: only those at or before
+    that place, ``venue_place``). Restatements are left out: the fold is what they state."""
+    facts = [e for e in events if type(e) is not OrderRestated]
+    request = next(e for e in facts if type(e) is OrderRequested)
+    order = Order(request)
+    version = max(e.originator_version for e in facts)
+    for event in sorted(
+        (e for e in facts if e is not request), key=lambda e: (*venue_place(e), e.originator_version)
+    ):
+        if until is not None and venue_place(event) > until:
+            break
+        order.apply(event)
+    order.version = version
+    return order
+
+
+def _restated(order: Order) -> dict[str, Any]:
+    """What a restatement states of an order (``OrderRestated``'s fields but ``late``)."""
+    target = order.amend_target
+    return {
+        "base_status": order.base_status,
+        "pending_cancel": order.pending_cancel,
+        "pending_amend": order.pending_amend,
+        "amend_target": None if target is None else list(target),
+        "quantity": order.quantity,
+        "price": order.price,
+        "reason": order.reason,
+        "venue_order_ids": list(order.venue_order_ids),
+        "anomalies": list(order.anomalies),
+    }
 
 
 def replay(events: Iterable[OrderEvent], order: Order | None = None) -> Order | None:

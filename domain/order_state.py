@@ -297,7 +297,8 @@ class OrderState:
             if type(event) is OrderAmended and event.quantity is not None:
                 self.seen.add(_raise_fingerprint(event.ts_event, event.quantity))
         self.version = event.originator_version
-        self.updated_at = event.ts_event
+        if event.ts_event > self.updated_at:  # the latest venue time, whatever the arrival order
+            self.updated_at = event.ts_event
         self.recorded_at = event.ts_recorded
 
     def _settle_working_status(self) -> None:
@@ -331,6 +332,10 @@ class OrderState:
         """Hand over the events decided since the last save (eventsourcing's protocol)."""
         events, self._pending_events = self._pending_events, []
         return events
+
+    def adopt(self, events: list[OrderEvent]) -> None:
+        """Take as this order's own events decided (and applied) on another copy of it."""
+        self._pending_events += events
 
     @property
     def pending_events(self) -> list[OrderEvent]:

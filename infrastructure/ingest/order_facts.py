@@ -9,7 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from orderledger.domain.events import OrderSpec
+from orderledger.domain.events import (
+    FillBusted,
+    FillCorrected,
+    OrderAccepted,
+    OrderAmended,
+    OrderAmendRejected,
+    OrderAmendRequested,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderCancelRequested,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderSpec,
+)
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.order import SPEC_FIELDS, Decision, Order, Stamp, spec_values
 from orderledger.infrastructure.messages.models import (
@@ -136,9 +151,24 @@ ORDER_FACTS: dict[type[Message], Callable[[IdentityCheck, Order, Any, Stamp], De
     FillCorrectedMessage: _fill_corrected,
 }
 """The command each fact about an order gives that order (its message model → handler)."""
+FACT_EVENTS: dict[type[Message], type[OrderEvent]] = {
+    AcceptedMessage: OrderAccepted,
+    RejectedMessage: OrderRejected,
+    FillMessage: OrderFilled,
+    CancelRequestedMessage: OrderCancelRequested,
+    CanceledMessage: OrderCanceled,
+    CancelRejectedMessage: OrderCancelRejected,
+    AmendRequestedMessage: OrderAmendRequested,
+    AmendedMessage: OrderAmended,
+    AmendRejectedMessage: OrderAmendRejected,
+    ExpiredMessage: OrderExpired,
+    FillBustedMessage: FillBusted,
+    FillCorrectedMessage: FillCorrected,
+}
+"""The event each fact about an order is recorded as (its place among facts at one venue time)."""
 NAMES_VENUE_ORDER: frozenset[type[Message]] = frozenset({AcceptedMessage, AmendedMessage})
 """The facts whose venue order ID is the order's (new) name, checked by their own handler; on any
 other fact an unknown venue order ID is an implied acknowledgement (or a rename)."""
 
 
-__all__ = ["NAMES_VENUE_ORDER", "ORDER_FACTS", "IdentityCheck"]
+__all__ = ["FACT_EVENTS", "NAMES_VENUE_ORDER", "ORDER_FACTS", "IdentityCheck"]

@@ -22,17 +22,33 @@ from uuid import UUID
 from orderledger.domain.errors import IdentityConflictError, LedgerError
 from orderledger.domain.events import OrderAccepted, OrderAmended, OrderEvent, OrderFilled, OrderSpec
 from orderledger.domain.identity import IdentityKey, identity_keys
-from orderledger.domain.order import FACTS, Decision, Order, Stamp, order_id_for, replay, stated_facts
+from orderledger.domain.order import (
+    FACTS,
+    Decision,
+    Order,
+    Stamp,
+    in_venue_time,
+    order_id_for,
+    replay,
+    stated_facts,
+    venue_rank,
+)
 from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
 from orderledger.domain.values import escape_unsafe, format_timestamp
 from orderledger.infrastructure.errors import ConcurrencyError, StaleBatchError
 from orderledger.infrastructure.ingest.definitions import book_instrument
-from orderledger.infrastructure.ingest.order_facts import NAMES_VENUE_ORDER, ORDER_FACTS, request_spec
+from orderledger.infrastructure.ingest.order_facts import (
+    FACT_EVENTS,
+    NAMES_VENUE_ORDER,
+    ORDER_FACTS,
+    request_spec,
+)
 from orderledger.infrastructure.ingest.position_facts import book_cash_flow, book_mark
 from orderledger.infrastructure.messages.models import (
     CashFlowMessage,
     FillBustedMessage,
     FillCorrectedMessage,
+    FillMessage,
     InstrumentMessage,
     MarkMessage,
     Message,
@@ -636,6 +652,61 @@ class _Batch:
     # ------------------------------------------------------------------ other facts
 
     def _fact(self, order: Order, message: Message, entry: JournalEntry) -> Handled:
+        if message.ts < order.updated_at and not self._booked_trade(order, message):
+            # Later facts of this order are known already: decided at its place in venue time.
+            status, reason, events = self._decide_in_place(order, message, entry)
+        else:
+            status, reason, events = self._decide(order, message, entry)
+        trades = [e.trade_id for e in events if type(e) is OrderFilled]
+        if not _NAMING.isdisjoint(map(type, events)):
+            # Only these add identities: any other fact leaves nothing new to register or release.
+            keys = self._register(order, identity_keys(order))
+            self.commit.resolvable.extend(keys)
+            # What waits for a trade under a name the order has only now: its fills so far.
+            keys += [trade_key(key, t) for key in keys for t in order.fills if t not in trades]
+            events += self._unpark(order, keys)
+        if trades:
+            # A bust or correction waiting for a trade this fact booked, by any of the order's names.
+            names = [IdentityKey.client_order(order.client_order_id), *identity_keys(order)]
+            waits = [trade_key(key, t) for t in trades for key in names]
+            self.commit.resolvable.extend(waits)
+            events += self._unpark(order, waits)
+        if events and status is not Outcome.APPLIED:
+            status, reason = Outcome.APPLIED, None
+        return status, reason, events
+
+    @staticmethod
+    def _booked_trade(order: Order, message: Message) -> bool:
+        """A fill of a trade the order has (a copy: its conflicts and fees are judged against
+        the trade as booked), or a bust or correction of one booked later than it."""
+        trade_id = getattr(message, "trade_id", None)
+        return trade_id is not None and trade_id in order.fills and type(message) is FillMessage
+
+    def _decide_in_place(self, order: Order, message: Message, entry: JournalEntry) -> Handled:
+        """Decide a fact that arrived after later facts of its order: against the order as its
+        facts up to this one's place in venue time leave it, recorded there, then the order
+        restated where the venue-time fold of all its facts differs from the arrival order's."""
+        stored = self.p.recorder.select_events(order.id, client_order_id=order.client_order_id)
+        history = [*map(self.p.mapper.to_domain_event, stored), *order.pending_events]
+        before = in_venue_time(history, until=(message.ts, venue_rank(FACT_EVENTS[type(message)])))
+        before.version = order.version
+        before.seen |= order.seen  # a copy of a fact recorded later is still a copy
+        status, reason, events = self._decide(before, message, entry)
+        if not events:
+            return status, reason, events
+        for event in events:
+            order.apply(event)
+        order.adopt(events)
+        restated = order.restate([*history, *events], self._stamp(message))
+        events = events + self._outcome(order, restated, entry)[2]
+        return (
+            Outcome.APPLIED,
+            "arrived after later facts of its order: applied at its place in venue time",
+            events,
+        )
+
+    def _decide(self, order: Order, message: Message, entry: JournalEntry) -> Handled:
+        """What the fact decides on ``order`` (its events recorded in the batch)."""
         stated = stated_facts(message)
         if stated != _NOTHING_STATED:
             # A report of the order that states what it is: it must be this order as it is.
@@ -660,24 +731,7 @@ class _Batch:
             events += self._outcome(order, decided, entry)[2]
         outcome = ORDER_FACTS[type(message)](self._check_identities, order, message, stamp)
         status, reason, new = self._outcome(order, outcome, entry)
-        events += new
-        trades = [e.trade_id for e in events if type(e) is OrderFilled]
-        if not _NAMING.isdisjoint(map(type, events)):
-            # Only these add identities: any other fact leaves nothing new to register or release.
-            keys = self._register(order, identity_keys(order))
-            self.commit.resolvable.extend(keys)
-            # What waits for a trade under a name the order has only now: its fills so far.
-            keys += [trade_key(key, t) for key in keys for t in order.fills if t not in trades]
-            events += self._unpark(order, keys)
-        if trades:
-            # A bust or correction waiting for a trade this fact booked, by any of the order's names.
-            names = [IdentityKey.client_order(order.client_order_id), *identity_keys(order)]
-            waits = [trade_key(key, t) for t in trades for key in names]
-            self.commit.resolvable.extend(waits)
-            events += self._unpark(order, waits)
-        if events and status is not Outcome.APPLIED:
-            status, reason = Outcome.APPLIED, None
-        return status, reason, events
+        return status, reason, events + new
 
     # ------------------------------------------------------------------ helpers
 
