@@ -228,12 +228,15 @@ class OrderDetailsAdded(OrderEvent):
     """A later report of the order stated details its request left out (nothing is replaced).
 
     ``aliases``: identities the order did not have yet, such as the client order ID of a request
-    recorded after the venue had reported the order (alias ``client_order_id``)."""
+    recorded after the venue had reported the order (alias ``client_order_id``).
+    ``created_at``: an earlier venue time of the order's creation than the one recorded (our
+    request, reaching the ledger after the venue's report of the order)."""
 
     time_in_force: str | None = None
     parent_id: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     aliases: dict[str, str] = Field(default_factory=dict)
+    created_at: Annotated[UtcTime | None, WHEN_GIVEN] = None
 
 
 class AnomalyRecorded(OrderEvent):

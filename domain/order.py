@@ -209,6 +209,8 @@ class Order(OrderState):
         new_tags = {k: v for k, v in spec.tags.items() if k not in self.tags}
         if new_tags:
             added["tags"] = new_tags
+        if stamp is not None and stamp.ts_event < self.created_at:
+            added["created_at"] = stamp.ts_event  # created earlier than the first report said
         if stamp is None or (not added and not mismatches):
             return _duplicate("the order was already requested")
         events: list[OrderEvent] = []
@@ -244,6 +246,8 @@ class Order(OrderState):
             self.parent_id = event.parent_id
         self.tags.update(event.tags)
         self.aliases.update(event.aliases)
+        if event.created_at is not None and event.created_at < self.created_at:
+            self.created_at = event.created_at
 
     # ----------------------------------------------------------------- commands
 
@@ -319,8 +323,12 @@ class Order(OrderState):
         liquidity: Liquidity | None = None,
         inferred: bool = False,
         venue_realized_pnl: Decimal | None = None,
+        overfill: bool = False,
     ) -> Decision:
         """Book one execution. A fill is never dropped; a conflicting one is an error.
+
+        ``overfill``: book it even above the order's quantity, because a bust or correction of
+        it is waiting to be applied next (the caller checks the quantity after that).
 
         ``inferred`` marks a fill reconciliation deduced from the venue's cumulative quantity.
         A real fill arriving later replaces inferred quantity instead of adding to it: the
@@ -357,7 +365,7 @@ class Order(OrderState):
         for _, take in replaced:
             released = EXACT.add(released, take)
         total = EXACT.add(EXACT.subtract(self.filled_quantity, released), last_qty)
-        if total > self.quantity:
+        if total > self.quantity and not overfill:
             raise OverfillError(
                 self.client_order_id, trade_id, format_decimal(total), format_decimal(self.quantity)
             )
@@ -735,18 +743,15 @@ class Order(OrderState):
 
     # ----------------------------------------------------------------- venue time
 
-    def restate(self, history: Iterable[OrderEvent], stamp: Stamp) -> Decision:
+    def restate(
+        self, history: Iterable[OrderEvent], stamp: Stamp, trade_id: str = "", *, overfill: bool = False
+    ) -> Decision:
         """After a fact that arrived late (in venue time): record what the order is when all of
         its facts (``history``: every event, this one's included) are folded in venue time,
         where that differs from what the arrival order left. Nothing differs: no event."""
         folded = in_venue_time(history)
-        if folded.filled_quantity > folded.quantity:
-            raise OverfillError(
-                self.client_order_id,
-                "",
-                format_decimal(folded.filled_quantity),
-                format_decimal(folded.quantity),
-            )
+        if not overfill:  # ``overfill``: a bust or correction of ``trade_id`` is applied next
+            self.check_quantity(trade_id, folded)
         stated = _restated(folded)
         late = {
             t: fill.late
@@ -756,6 +761,17 @@ class Order(OrderState):
         if stated == _restated(self) and not late:
             return Decision(Outcome.APPLIED)
         return self._record(OrderRestated, stamp, **stated, late=late)
+
+    def check_quantity(self, trade_id: str, order: Order | None = None) -> None:
+        """Refuse what leaves the order (or ``order``, a fold of it) filled above its quantity."""
+        order = self if order is None else order
+        if order.filled_quantity > order.quantity:
+            raise OverfillError(
+                self.client_order_id,
+                trade_id,
+                format_decimal(order.filled_quantity),
+                format_decimal(order.quantity),
+            )
 
     @applies(OrderRestated)
     def _on_restated(self, event: OrderRestated) -> None:
@@ -891,29 +907,25 @@ def _on_requested(order: Order, event: OrderRequested) -> None:  # pragma: no co
     raise InvalidTransitionError(order.client_order_id, "request", order.status.value, "already exists")
 
 
-_VENUE_RANK: dict[type[OrderEvent], int] = {
-    fact: rank
-    for rank, fact in enumerate(
-        (
-            OrderRequested,
-            OrderDetailsAdded,
-            OrderAccepted,
-            OrderRejected,
-            OrderAmendRequested,
-            OrderAmended,
-            OrderAmendRejected,
-            OrderFilled,
-            FillCorrected,
-            FillBusted,
-            OrderCancelRequested,
-            OrderCancelRejected,
-            OrderCanceled,
-            OrderExpired,
-            AnomalyRecorded,
-            OrderRestated,
-        )
-    )
-}
+_VENUE_ORDER: tuple[type[OrderEvent], ...] = (
+    OrderRequested,
+    OrderDetailsAdded,
+    OrderAccepted,
+    OrderRejected,
+    OrderAmendRequested,
+    OrderAmended,
+    OrderAmendRejected,
+    OrderFilled,
+    FillCorrected,
+    FillBusted,
+    OrderCancelRequested,
+    OrderCancelRejected,
+    OrderCanceled,
+    OrderExpired,
+    AnomalyRecorded,
+    OrderRestated,
+)
+_VENUE_RANK: dict[type[OrderEvent], int] = {fact: rank for rank, fact in enumerate(_VENUE_ORDER)}
 """Facts at one venue time, in the order the venue lives them: a request before its answer, a
 fill before a cancel (filled outranks canceled), a trade before its bust."""
 

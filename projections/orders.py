@@ -163,7 +163,8 @@ ORDERS_TABLE: TableSpec[str, Order] = TableSpec(
     ),
     key=("client_order_id",),
     # What an order is given by its request and never changes (``Order.__init__`` sets them
-    # once; amendments and a repeated request's details change the others).
+    # once; amendments and a repeated request's details change the others, and a request that
+    # arrives after the venue's report of the order its creation time).
     fixed=(
         "account",
         "venue",
@@ -172,7 +173,6 @@ ORDERS_TABLE: TableSpec[str, Order] = TableSpec(
         "order_type",
         "quote_currency",
         "external",
-        "created_at",
         "id",
     ),
     to_row=_to_row,

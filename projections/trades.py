@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderFilled
+from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderFilled, OrderRestated
 from orderledger.domain.values import TEXT, format_decimal, format_timestamp
 from orderledger.projections.base import Column, Projection, Table, TableSpec
 
@@ -115,7 +115,8 @@ TRADES_TABLE: TableSpec[tuple[str, str], Trade] = TableSpec(
 )
 
 
-_FILL_FACTS: tuple[type[OrderEvent], ...] = (OrderFilled, FillBusted, FillCorrected)
+_FILL_FACTS: tuple[type[OrderEvent], ...] = (OrderFilled, FillBusted, FillCorrected, OrderRestated)
+"""What changes a trade's row: a restatement, its ``late`` flag (a fill after its order ended)."""
 
 
 class TradesProjection(Projection):
@@ -128,6 +129,8 @@ class TradesProjection(Projection):
     def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
         if isinstance(event, FillCorrected):
             return ((TRADES_TABLE.name, (event.client_order_id, event.trade_id)),)
+        if isinstance(event, OrderRestated):
+            return tuple((TRADES_TABLE.name, (event.client_order_id, t)) for t in event.late)
         return ()
 
     def partition(self, event_type: type[OrderEvent], fields: Mapping[str, Any]) -> str | None:
@@ -162,6 +165,11 @@ class TradesProjection(Projection):
             )
         elif isinstance(event, FillBusted):
             table.delete((event.client_order_id, event.trade_id))
+        elif isinstance(event, OrderRestated):
+            for trade_id, late in event.late.items():
+                restated = table.get((event.client_order_id, trade_id))
+                if restated is not None:
+                    table.put((event.client_order_id, trade_id), replace(restated, late=late))
         elif isinstance(event, FillCorrected):
             key = (event.client_order_id, event.trade_id)
             trade = table.get(key)

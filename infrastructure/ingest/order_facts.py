@@ -7,7 +7,7 @@ by ``processing``. ``check`` refuses a venue identity another order holds before
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from orderledger.domain.events import (
     FillBusted,
@@ -71,7 +71,9 @@ def _rejected(check: IdentityCheck, order: Order, message: RejectedMessage, stam
     return order.reject(stamp, message.reason)
 
 
-def _fill(check: IdentityCheck, order: Order, message: FillMessage, stamp: Stamp) -> Decision:
+def _fill(
+    check: IdentityCheck, order: Order, message: FillMessage, stamp: Stamp, overfill: bool = False
+) -> Decision:
     return order.fill(
         stamp,
         message.trade_id,
@@ -82,6 +84,7 @@ def _fill(check: IdentityCheck, order: Order, message: FillMessage, stamp: Stamp
         message.liquidity,
         message.inferred,
         message.venue_realized_pnl,
+        overfill,
     )
 
 
@@ -136,7 +139,7 @@ def _fill_corrected(
     )
 
 
-ORDER_FACTS: dict[type[Message], Callable[[IdentityCheck, Order, Any, Stamp], Decision]] = {
+ORDER_FACTS: dict[type[Message], Callable[..., Decision]] = {
     AcceptedMessage: _accepted,
     RejectedMessage: _rejected,
     FillMessage: _fill,
@@ -150,7 +153,8 @@ ORDER_FACTS: dict[type[Message], Callable[[IdentityCheck, Order, Any, Stamp], De
     FillBustedMessage: _fill_busted,
     FillCorrectedMessage: _fill_corrected,
 }
-"""The command each fact about an order gives that order (its message model → handler)."""
+"""The command each fact about an order gives that order (its message model → handler, called
+with the identity check, the order, the message and its stamp; a fill's also takes ``overfill``)."""
 FACT_EVENTS: dict[type[Message], type[OrderEvent]] = {
     AcceptedMessage: OrderAccepted,
     RejectedMessage: OrderRejected,

@@ -449,8 +449,14 @@ class _Waiting:
     item: int
 
 
-_NAMES_TRADE: frozenset[type[Message]] = frozenset({FillBustedMessage, FillCorrectedMessage})
-"""The facts about a trade of the order: they wait for its fill as other facts wait for the order."""
+def _trade_named(message: Message) -> str | None:
+    """The trade a bust or correction names: these wait for its fill as other facts wait for
+    the order (None for any other fact)."""
+    if isinstance(message, FillBustedMessage | FillCorrectedMessage):
+        return message.trade_id
+    return None
+
+
 _NAMING = frozenset({OrderAccepted, OrderAmended})
 """The events after the request that can give an order a new venue identity."""
 
@@ -575,9 +581,9 @@ class _Batch:
         order, keys = self._resolve(message)
         if order is not None and (waits := self._trade_wait(order, message)):
             order, keys = None, waits
-        elif order is None and type(message) in _NAMES_TRADE:
+        elif order is None and (trade := _trade_named(message)) is not None:
             # Waiting for the trade is waiting for its order too: a fill is booked on an order.
-            keys = [trade_key(key, message.trade_id) for key in keys]  # type: ignore[attr-defined]
+            keys = [trade_key(key, trade) for key in keys]
         if order is None:
             already = self._park(message, entry, part, keys)
             if already is not None:
@@ -652,11 +658,14 @@ class _Batch:
     # ------------------------------------------------------------------ other facts
 
     def _fact(self, order: Order, message: Message, entry: JournalEntry) -> Handled:
+        # A fill whose bust or correction waits for it is judged with them: its quantity is
+        # checked once they are applied (a fill, then its bust, never overfills in venue time).
+        amended = type(message) is FillMessage and self._awaited(order, message.trade_id)  # type: ignore[attr-defined]
         if message.ts < order.updated_at and not self._booked_trade(order, message):
             # Later facts of this order are known already: decided at its place in venue time.
-            status, reason, events = self._decide_in_place(order, message, entry)
+            status, reason, events = self._decide_in_place(order, message, entry, amended)
         else:
-            status, reason, events = self._decide(order, message, entry)
+            status, reason, events = self._decide(order, message, entry, amended)
         trades = [e.trade_id for e in events if type(e) is OrderFilled]
         if not _NAMING.isdisjoint(map(type, events)):
             # Only these add identities: any other fact leaves nothing new to register or release.
@@ -671,9 +680,19 @@ class _Batch:
             waits = [trade_key(key, t) for t in trades for key in names]
             self.commit.resolvable.extend(waits)
             events += self._unpark(order, waits)
+        if amended:
+            order.check_quantity(message.trade_id)  # type: ignore[attr-defined]
         if events and status is not Outcome.APPLIED:
             status, reason = Outcome.APPLIED, None
         return status, reason, events
+
+    def _awaited(self, order: Order, trade_id: str) -> bool:
+        """Whether a bust or correction waits for this trade of the order (by any of its names)."""
+        names = [IdentityKey.client_order(order.client_order_id), *identity_keys(order)]
+        keys = [trade_key(key, trade_id) for key in names]
+        if any(key in self.waiting for key in keys):
+            return True
+        return self._any_parked is not False and bool(self.p.parked_for(keys))
 
     @staticmethod
     def _booked_trade(order: Order, message: Message) -> bool:
@@ -682,7 +701,7 @@ class _Batch:
         trade_id = getattr(message, "trade_id", None)
         return trade_id is not None and trade_id in order.fills and type(message) is FillMessage
 
-    def _decide_in_place(self, order: Order, message: Message, entry: JournalEntry) -> Handled:
+    def _decide_in_place(self, order: Order, message: Message, entry: JournalEntry, amended: bool) -> Handled:
         """Decide a fact that arrived after later facts of its order: against the order as its
         facts up to this one's place in venue time leave it, recorded there, then the order
         restated where the venue-time fold of all its facts differs from the arrival order's."""
@@ -691,13 +710,14 @@ class _Batch:
         before = in_venue_time(history, until=(message.ts, venue_rank(FACT_EVENTS[type(message)])))
         before.version = order.version
         before.seen |= order.seen  # a copy of a fact recorded later is still a copy
-        status, reason, events = self._decide(before, message, entry)
+        status, reason, events = self._decide(before, message, entry, amended)
         if not events:
             return status, reason, events
         for event in events:
             order.apply(event)
         order.adopt(events)
-        restated = order.restate([*history, *events], self._stamp(message))
+        trade = getattr(message, "trade_id", "")
+        restated = order.restate([*history, *events], self._stamp(message), trade, overfill=amended)
         events = events + self._outcome(order, restated, entry)[2]
         return (
             Outcome.APPLIED,
@@ -705,7 +725,7 @@ class _Batch:
             events,
         )
 
-    def _decide(self, order: Order, message: Message, entry: JournalEntry) -> Handled:
+    def _decide(self, order: Order, message: Message, entry: JournalEntry, amended: bool = False) -> Handled:
         """What the fact decides on ``order`` (its events recorded in the batch)."""
         stated = stated_facts(message)
         if stated != _NOTHING_STATED:
@@ -729,7 +749,8 @@ class _Batch:
                 # The venue told us its order ID on this message: an implied acknowledgement.
                 decided = order.accept(stamp, voi)
             events += self._outcome(order, decided, entry)[2]
-        outcome = ORDER_FACTS[type(message)](self._check_identities, order, message, stamp)
+        more = {"overfill": True} if amended else {}
+        outcome = ORDER_FACTS[type(message)](self._check_identities, order, message, stamp, **more)
         status, reason, new = self._outcome(order, outcome, entry)
         return status, reason, events + new
 
@@ -960,9 +981,10 @@ class _Batch:
     def _trade_wait(self, order: Order, message: Message) -> list[IdentityKey]:
         """The keys a bust or correction waits on when its order lacks the trade it names (the
         fill is still to come): none when the trade is there, or for any other fact."""
-        if type(message) not in _NAMES_TRADE or message.trade_id in order.fills:  # type: ignore[attr-defined]
+        trade = _trade_named(message)
+        if trade is None or trade in order.fills:
             return []
-        return [trade_key(IdentityKey.client_order(order.client_order_id), message.trade_id)]  # type: ignore[attr-defined]
+        return [trade_key(IdentityKey.client_order(order.client_order_id), trade)]
 
 
 _HANDLERS: dict[type[Message], Callable[[_Batch, Any, JournalEntry, int], Handled]] = {

@@ -42,3 +42,31 @@ def parked_rows(ledger: OrderLedger) -> int:
     """How many messages are parked."""
     with ledger.db.read() as tx:
         return int(tx.one("SELECT COUNT(*) FROM parked")[0])
+
+
+ARRIVAL_FIELDS = frozenset({"version"})
+"""Order fields that count events, not facts: a late fact adds a restatement, so they differ by
+arrival order while the order itself does not."""
+
+
+def all_books(ledger: OrderLedger) -> dict[str, object]:
+    """Everything the books show, as comparable data: every order (but ``ARRIVAL_FIELDS``),
+    trade and position row, the lots and the P&L by day under FIFO, the daily P&L, and how many
+    messages are parked or rejected."""
+    with ledger.db.read() as tx:
+        outcomes = dict(tx.all("SELECT outcome, COUNT(*) FROM messages GROUP BY outcome"))
+    return {
+        "orders": sorted(
+            sorted((k, str(v)) for k, v in o.items() if k not in ARRIVAL_FIELDS)
+            for o in list_orders(ledger.db)
+        ),
+        "trades": sorted(sorted((k, str(v)) for k, v in t.items()) for t in list_trades(ledger.db)),
+        "positions": sorted(sorted((k, str(v)) for k, v in p.items()) for p in list_positions(ledger.db)),
+        "lots": sorted(
+            map(repr, [*ledger.lots(cost_basis="fifo"), *ledger.lots(cost_basis="fifo", closed=True)])
+        ),
+        "pnl": sorted(map(repr, ledger.pnl(by="day", cost_basis="fifo"))),
+        "daily": sorted(map(repr, ledger.pnl_daily())),
+        "parked": parked_rows(ledger),
+        "rejected": outcomes.get("rejected", 0),
+    }

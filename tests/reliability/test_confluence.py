@@ -1,0 +1,356 @@
+"""Confluence: the books are a function of the messages, not of their arrival.
+
+Backs docs/semantics.md ("Arrival order does not matter"): for a session, the final orders,
+trades, positions, lots and P&L are the same for every arrival order and every split into
+commits, ledgers reopened between them (as separate processes are), and writers, on SQLite and
+PostgreSQL. Sessions come from the simulator and from the repository's venue examples; each is
+reordered with every line moved at most ``window`` places (what WebSocket/REST races,
+reconnects and two writers produce), then cut into commits. The in-order run, in one commit, is
+the reference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.simulator import simulate_lines
+from orderledger.infrastructure.results import Filter
+from tests.support.books import all_books
+from tests.support.postgres import private_schema, require_postgres
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+SOAK = bool(os.environ.get("ORDERLEDGER_SOAK"))
+PROPERTY = settings(
+    max_examples=60 if SOAK else 6,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+def reorder(lines: list[str], window: int, rng: random.Random) -> list[str]:
+    """The lines with each moved at most ``window`` places: sorted by position plus a draw in
+    [0, window), so no line overtakes one more than ``window`` places ahead of it."""
+    keyed = sorted((i + rng.uniform(0, window), i) for i in range(len(lines)))
+    return [lines[i] for _, i in keyed]
+
+
+def cut(lines: list[str], rng: random.Random, low: int, high: int) -> list[list[str]]:
+    """The lines in consecutive chunks of ``low``–``high`` lines."""
+    chunks, start = [], 0
+    while start < len(lines):
+        size = rng.randint(low, high)
+        chunks.append(lines[start : start + size])
+        start += size
+    return chunks
+
+
+def in_order(lines: list[str], **ingest: object) -> dict[str, object]:
+    with OrderLedger("memory://") as ledger:
+        ledger.ingest_lines(lines, **ingest)  # type: ignore[arg-type]
+        return all_books(ledger)
+
+
+def by_chunks(
+    url: str, chunks: list[list[str]], reopen: Callable[[int], bool], **ingest: object
+) -> dict[str, object]:
+    """Each chunk its own ingest (its own commits); a ledger closed and opened again before the
+    chunks ``reopen`` picks, as a new process would."""
+    ledger = OrderLedger(url)
+    try:
+        for number, chunk in enumerate(chunks):
+            if number and reopen(number):
+                ledger.close()
+                ledger = OrderLedger(url)
+            ledger.ingest_lines(chunk, **ingest)  # type: ignore[arg-type]
+        return all_books(ledger)
+    finally:
+        ledger.close()
+
+
+SESSION_SEEDS = st.integers(min_value=0, max_value=10_000)
+
+
+@PROPERTY
+@given(seed=SESSION_SEEDS, orders=st.integers(5, 40), window=st.sampled_from([1, 3, 10, 30]), data=st.data())
+def test_a_simulated_session_in_any_order_and_commits_gives_the_same_books(
+    tmp_path_factory: pytest.TempPathFactory, seed: int, orders: int, window: int, data: st.DataObject
+) -> None:
+    lines = list(simulate_lines(seed=seed, orders=orders))
+    rng = random.Random(data.draw(st.integers(0, 2**32), label="shuffle"))
+    low = data.draw(st.integers(1, 50), label="smallest commit")
+    chunks = cut(reorder(lines, window, rng), rng, low, low * 4)
+    url = f"sqlite:///{tmp_path_factory.mktemp('confluence') / 'ledger.db'}"
+    expected = in_order(lines)
+    assert expected["parked"] == 0 and expected["rejected"] == 0
+    assert by_chunks(url, chunks, lambda n: rng.random() < 0.3) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "venue", "account"),
+    [
+        ("session.jsonl", "ledger", None, None),
+        ("session-2.jsonl", "ledger", None, None),
+        ("lifecycle.jsonl", "ledger", None, None),
+        ("pnl.jsonl", "ledger", None, None),
+        ("bad-lines.jsonl", "ledger", None, None),
+        ("fix-44.log", "fix", "desk1", None),
+        ("fix-42.log", "fix", "desk1", None),
+        ("fix-zerohash.log", "fix", "desk1", None),
+        ("ccxt-binance.jsonl", "ccxt", "binance", "main"),
+        ("ccxt-okx.jsonl", "ccxt", "okx", "main"),
+        ("ccxt-bybit.jsonl", "ccxt", "bybit", "main"),
+        ("ccxt-kraken.jsonl", "ccxt", "kraken", "main"),
+        ("ccxt-hyperliquid.jsonl", "ccxt", "hyperliquid", "main"),
+        ("ccxt-lighter.jsonl", "ccxt", "lighter", "main"),
+        ("hyperliquid.jsonl", "hyperliquid", "hyperliquid", "main"),
+    ],
+)
+def test_venue_examples_reversed_and_shuffled_give_the_same_books(
+    tmp_path: Path, name: str, fmt: str, venue: str | None, account: str | None
+) -> None:
+    """The repository's examples (venue payloads through their adapters), reversed line by
+    line in separate commits and shuffled in one: the same books as in order."""
+    lines = [line for line in (EXAMPLES / name).read_text().splitlines() if line.strip()]
+    ingest = {"fmt": fmt, "venue": venue, "account": account}
+    expected = in_order(lines, **ingest)
+    reversed_lines = [[line] for line in reversed(lines)]
+    assert (
+        by_chunks(f"sqlite:///{tmp_path / 'r.db'}", reversed_lines, lambda n: n % 3 == 0, **ingest)
+        == expected
+    )
+    shuffled = lines[:]
+    random.Random(7).shuffle(shuffled)
+    assert by_chunks(f"sqlite:///{tmp_path / 's.db'}", [shuffled], lambda n: False, **ingest) == expected
+
+
+def test_separate_ingest_processes_on_one_file_give_the_same_books(tmp_path: Path) -> None:
+    """Chunks of a reordered session, each ingested by its own `orderledger ingest` process."""
+    lines = list(simulate_lines(seed=11, orders=60))
+    rng = random.Random(11)
+    chunks = cut(reorder(lines, 30, rng), rng, 50, 200)
+    db = tmp_path / "ledger.db"
+    for number, chunk in enumerate(chunks):
+        path = tmp_path / f"chunk-{number}.jsonl"
+        path.write_text("\n".join(chunk) + "\n")
+        done = subprocess.run(
+            [sys.executable, "-m", "orderledger", "--db", f"sqlite:///{db}", "ingest", str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+    with OrderLedger(f"sqlite:///{db}") as ledger:
+        assert all_books(ledger) == in_order(lines)
+
+
+@PROPERTY
+@given(seed=SESSION_SEEDS, window=st.sampled_from([3, 30]), data=st.data())
+def test_postgres_reordered_commits_give_the_same_books(seed: int, window: int, data: st.DataObject) -> None:
+    require_postgres()
+    lines = list(simulate_lines(seed=seed, orders=25))
+    rng = random.Random(data.draw(st.integers(0, 2**32), label="shuffle"))
+    chunks = cut(reorder(lines, window, rng), rng, 5, 60)
+    with private_schema() as url:
+        assert by_chunks(url, chunks, lambda n: rng.random() < 0.3) == in_order(lines)
+
+
+@pytest.mark.parametrize("writers", [2, 4])
+def test_postgres_writers_sharing_orders_give_the_same_books(writers: int) -> None:
+    """Lines split at random between writers that run at once (each its own ledger, in its own
+    thread, committing small batches): orders are shared between writers."""
+    require_postgres()
+    lines = list(simulate_lines(seed=writers, orders=120))
+    rng = random.Random(writers)
+    shares: list[list[str]] = [[] for _ in range(writers)]
+    for line in lines:
+        shares[rng.randrange(writers)].append(line)
+    with private_schema() as url:
+        OrderLedger(url).close()  # the schema exists before the writers start
+        failures: list[BaseException] = []
+
+        def write(share: list[str]) -> None:
+            try:
+                with OrderLedger(url) as ledger:
+                    for chunk in cut(share, random.Random(len(share)), 1, 20):
+                        ledger.ingest_lines(chunk)
+            except BaseException as error:  # reported by the test, not lost in the thread
+                failures.append(error)
+
+        threads = [threading.Thread(target=write, args=(share,)) for share in shares]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not failures
+        with OrderLedger(url) as ledger:
+            assert all_books(ledger) == in_order(lines)
+
+
+# ---------------------------------------------------------------------------- the cases found
+
+REQUEST = {
+    "type": "request",
+    "account": "alpha",
+    "venue": "X",
+    "instrument": "BTC-USD",
+    "side": "buy",
+    "order_type": "limit",
+    "quantity": "2",
+    "price": "100",
+}
+
+
+def _lines(*messages: dict[str, object]) -> list[str]:
+    return [json.dumps(m) for m in messages]
+
+
+def _ingest(batches: list[list[str]]) -> OrderLedger:
+    ledger = OrderLedger("memory://")
+    for batch in batches:
+        ledger.ingest_lines(batch)
+    return ledger
+
+
+def test_a_bust_and_the_acceptance_that_releases_its_fill_in_another_batch() -> None:
+    """A fill for V-5 and the request of b-5 in one ingest, then the bust of that fill and the
+    acceptance b-5 → V-5 in the next: the fill is booked and busted, nothing is parked or refused
+    (the acceptance was refused with "order 'b-5' has no trade 'T-5'")."""
+    request, fill, bust, accepted = _lines(
+        {**REQUEST, "client_order_id": "b-5", "ts": "2026-01-01T00:00:00Z"},
+        {"type": "fill", "venue": "X", "venue_order_id": "V-5", "trade_id": "T-5", "quantity": "1",
+         "price": "100", "ts": "2026-01-01T00:00:02Z"},
+        {"type": "fill_busted", "venue": "X", "venue_order_id": "V-5", "trade_id": "T-5",
+         "ts": "2026-01-01T00:00:03Z"},
+        {"type": "accepted", "client_order_id": "b-5", "venue_order_id": "V-5", "ts": "2026-01-01T00:00:01Z"},
+    )  # fmt: skip
+    for batches in ([[fill, request], [bust, accepted]], [[fill, request, bust, accepted]], [[bust], [fill], [accepted], [request]]):  # fmt: skip
+        with _ingest(batches) as ledger:
+            order = ledger.order("b-5")
+            assert (order.status.value, order.filled_quantity, order.venue_order_ids) == (
+                "accepted",
+                0,
+                ["V-5"],
+            )
+            outcomes = [m.outcome.value for m in ledger.iter_messages(Filter())]
+            assert outcomes == ["applied"] * 4
+            assert ledger.trades() == []
+
+
+def test_a_bust_before_its_fill_waits_for_it() -> None:
+    request, bust, fill = _lines(
+        {**REQUEST, "client_order_id": "c-1", "ts": "2026-01-01T00:00:00Z"},
+        {"type": "fill_busted", "client_order_id": "c-1", "trade_id": "t-1", "ts": "2026-01-01T00:00:03Z"},
+        {"type": "fill", "client_order_id": "c-1", "trade_id": "t-1", "quantity": "2", "price": "100",
+         "ts": "2026-01-01T00:00:02Z"},
+    )  # fmt: skip
+    with _ingest([[request], [bust]]) as ledger:
+        parked = [m for m in ledger.iter_messages(Filter()) if m.outcome.value == "parked"]
+        assert [m.reason for m in parked] == ["no fill known for trade 't-1' of client_order_id 'c-1' yet"]
+        ledger.ingest_lines([fill])
+        assert ledger.order("c-1").status.value == "accepted"  # filled, then reopened by the bust
+        assert [m.outcome.value for m in ledger.iter_messages(Filter())] == ["applied"] * 3
+
+
+def test_a_request_released_messages_keep_their_own_fates() -> None:
+    """A fill of c-1, an amend request of c-1, then its request, in one batch: the request is
+    applied whatever the messages it releases do (the request was refused with the amendment's
+    reason, and the order never existed)."""
+    fill, amend, request = _lines(
+        {"type": "fill", "client_order_id": "c-1", "trade_id": "t-1", "quantity": "2", "price": "100",
+         "ts": "2026-01-01T00:00:03Z"},
+        {"type": "amend_requested", "client_order_id": "c-1", "quantity": "3", "ts": "2026-01-01T00:00:02Z"},
+        {**REQUEST, "client_order_id": "c-1", "ts": "2026-01-01T00:00:00Z"},
+    )  # fmt: skip
+    with _ingest([[fill, amend, request]]) as ledger, _ingest([[request, amend, fill]]) as reference:
+        assert all_books(ledger) == all_books(reference)
+        order = ledger.order("c-1")
+        # In venue time: requested 2, amend to 3 asked, then a fill of 2 completes the order,
+        # which drops the pending marker (docs/semantics.md): filled, 2 of 2.
+        assert (order.status.value, order.filled_quantity, order.quantity) == ("filled", 2, 2)
+        assert [m.outcome.value for m in ledger.iter_messages(Filter())] == ["applied"] * 3
+
+
+def test_our_request_and_an_amendment_that_renames_the_order_in_one_ingest() -> None:
+    """Request, acceptance as V-100, amend request and the amendment moving the order to V-101:
+    in one ingest, reversed, and one line per ingest, the order is accepted at 4 @ 101 with both
+    venue order IDs (the request was refused: "acknowledged as venue order 'V-101', not 'V-100'")."""
+    lines = _lines(
+        {**REQUEST, "client_order_id": "c-1", "quantity": "5", "ts": "2026-01-01T00:00:00Z"},
+        {"type": "accepted", "client_order_id": "c-1", "venue_order_id": "V-100", "ts": "2026-01-01T00:00:01Z"},
+        {"type": "amend_requested", "client_order_id": "c-1", "quantity": "4", "price": "101",
+         "ts": "2026-01-01T00:00:02Z"},
+        {"type": "amended", "venue": "X", "venue_order_id": "V-101", "client_order_id": "c-1", "quantity": "4",
+         "price": "101", "ts": "2026-01-01T00:00:03Z"},
+    )  # fmt: skip
+    for batches in ([lines], [lines[::-1]], [[line] for line in lines], [[line] for line in lines[::-1]]):
+        with _ingest(batches) as ledger:
+            order = ledger.order("c-1")
+            assert (order.status.value, order.quantity, order.price) == ("accepted", 4, 101)
+            assert order.venue_order_ids == ["V-100", "V-101"]
+
+
+def test_a_cancel_request_after_the_order_ended_is_a_fact_not_an_error(tmp_path: Path) -> None:
+    """The cancel request lost the race: it reaches the ledger after the venue's `canceled`. It
+    is applied at its place in venue time (before the cancel), `ingest` exits 0, and the order
+    is canceled as in order."""
+    request, accepted, cancel_requested, canceled = _lines(
+        {**REQUEST, "client_order_id": "c-1", "ts": "2026-01-01T00:00:00Z"},
+        {"type": "accepted", "client_order_id": "c-1", "venue_order_id": "V-1", "ts": "2026-01-01T00:00:01Z"},
+        {"type": "cancel_requested", "client_order_id": "c-1", "ts": "2026-01-01T00:00:02Z"},
+        {"type": "canceled", "client_order_id": "c-1", "ts": "2026-01-01T00:00:03Z"},
+    )  # fmt: skip
+    path = tmp_path / "late.jsonl"
+    path.write_text("\n".join([request, accepted, canceled, cancel_requested]) + "\n")
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    done = subprocess.run(
+        [sys.executable, "-m", "orderledger", "--db", db, "ingest", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    with OrderLedger(db) as ledger:
+        assert ledger.order("c-1").status.value == "canceled"
+        late = list(ledger.iter_messages(Filter()))[-1]
+        assert (late.outcome.value, late.reason) == (
+            "applied",
+            "arrived after later facts of its order: applied at its place in venue time",
+        )
+        assert all_books(ledger) == in_order([request, accepted, cancel_requested, canceled])
+
+
+def test_a_fill_before_a_cancel_in_venue_time_that_arrives_after_it_fills_the_order() -> None:
+    """Venue time: the order fills completely (t=2), then a cancel (t=3) is too late. The
+    `canceled` arrives first: once the fill arrives the order is filled (filled outranks
+    canceled), not a canceled order with a late fill. The other way round, a fill after the
+    cancel in venue time is late even when it arrives first."""
+    request, fill, canceled = _lines(
+        {**REQUEST, "client_order_id": "c-1", "ts": "2026-01-01T00:00:00Z"},
+        {"type": "fill", "client_order_id": "c-1", "trade_id": "t-1", "quantity": "2", "price": "100",
+         "ts": "2026-01-01T00:00:02Z"},
+        {"type": "canceled", "client_order_id": "c-1", "ts": "2026-01-01T00:00:03Z"},
+    )  # fmt: skip
+    with _ingest([[request], [canceled], [fill]]) as ledger:
+        order = ledger.order("c-1")
+        assert (order.status.value, order.anomalies, ledger.trades()[0].late) == ("filled", [], False)
+    late_fill = fill.replace("00:00:02Z", "00:00:04Z")
+    with _ingest([[request], [late_fill], [canceled]]) as ledger:
+        order = ledger.order("c-1")
+        assert (order.status.value, order.anomalies, ledger.trades()[0].late) == (
+            "canceled",
+            ["late_fill"],
+            True,
+        )
