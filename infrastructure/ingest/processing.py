@@ -20,7 +20,14 @@ from typing import Any
 from uuid import UUID
 
 from orderledger.domain.errors import IdentityConflictError, LedgerError
-from orderledger.domain.events import OrderAccepted, OrderAmended, OrderEvent, OrderFilled, OrderSpec
+from orderledger.domain.events import (
+    OrderAccepted,
+    OrderAmended,
+    OrderEvent,
+    OrderFilled,
+    OrderRequested,
+    OrderSpec,
+)
 from orderledger.domain.identity import IdentityKey, identity_keys
 from orderledger.domain.order import (
     FACTS,
@@ -208,6 +215,7 @@ class Processor:
         # Orders known not to exist when the current batch was prefetched (cleared per batch).
         self.absent: set[str] = set()
         self._work: _Batch | None = None  # the current attempt's decisions
+        self._parked_keys: set[IdentityKey] | None = None  # see parked_keys
         self.refused: dict[tuple[int, int], LedgerError] = {}
 
     # ------------------------------------------------------------------ public
@@ -283,9 +291,14 @@ class Processor:
                 raise
             if isinstance(error, StaleBatchError) or is_integrity_error(error):
                 self._forget_identities(work)
+                self._parked_keys = None  # another writer may have parked meanwhile: read again
                 self.orders.forget(work.consulted)  # another writer moved them: reload
                 return "stale"
             raise
+        if self._parked_keys is not None:
+            self._parked_keys.update(
+                k for e in work.commit.journal for keys, _ in e.parked.values() for k in keys
+            )
         for order in work.orders.values():
             order.collect_events()
             self._remember(order)
@@ -398,9 +411,21 @@ class Processor:
         self.identities[key] = row[0]
         return str(row[0])
 
+    def parked_keys(self) -> set[IdentityKey]:
+        """The keys stored parked messages wait on, as far as this processor knows: read once,
+        then kept by its own commits. A key another writer parks on later is caught when this
+        one commits what resolves it (the batch is then stale: this is read again)."""
+        if self._parked_keys is None:
+            with self.recorder.db.read() as tx:
+                rows = tx.all("SELECT DISTINCT venue, kind, value FROM parked")
+            self._parked_keys = {IdentityKey(*row) for row in rows}
+        return self._parked_keys
+
     def parked_for(self, keys: Sequence[IdentityKey]) -> list[tuple[int, int, bytes, bytes, str]]:
         """Parked messages waiting for any of these identities, in arrival order:
         (message ID, part, raw input, message, format)."""
+        known = self.parked_keys()
+        keys = [key for key in keys if key in known]
         if not keys:
             return []
         clauses = " OR ".join("(p.venue = ? AND p.kind = ? AND p.value = ?)" for _ in keys)
@@ -412,6 +437,8 @@ class Processor:
                 " ORDER BY p.message_id, p.part",
                 params,
             )
+        if not rows:
+            known.difference_update(keys)  # settled meanwhile (by a person, or another writer)
         return [(r[0], r[1], bytes(r[2]), bytes(r[3]), r[4]) for r in rows]
 
 
@@ -483,7 +510,6 @@ class _Batch:
         # Lines parked by earlier batches that this one settles (some or all of their parts).
         self.resolving: dict[int, JournalEntry] = {}
         self.now = format_timestamp(processor.clock())
-        self._any_parked: bool | None = None
         self._encode = processor.mapper.to_stored_event
 
     # ------------------------------------------------------------------ per input
@@ -692,7 +718,7 @@ class _Batch:
         keys = [trade_key(key, trade_id) for key in names]
         if any(key in self.waiting for key in keys):
             return True
-        return self._any_parked is not False and bool(self.p.parked_for(keys))
+        return bool(self.p.parked_for(keys))
 
     @staticmethod
     def _booked_trade(order: Order, message: Message) -> bool:
@@ -705,8 +731,12 @@ class _Batch:
         """Decide a fact that arrived after later facts of its order: against the order as its
         facts up to this one's place in venue time leave it, recorded there, then the order
         restated where the venue-time fold of all its facts differs from the arrival order's."""
-        stored = self.p.recorder.select_events(order.id, client_order_id=order.client_order_id)
-        history = [*map(self.p.mapper.to_domain_event, stored), *order.pending_events]
+        pending = order.pending_events
+        if pending and type(pending[0]) is OrderRequested:
+            history = pending  # created in this batch: none of its events is stored yet
+        else:
+            stored = self.p.recorder.select_events(order.id, client_order_id=order.client_order_id)
+            history = [*map(self.p.mapper.to_domain_event, stored), *pending]
         before = in_venue_time(history, until=(message.ts, venue_rank(FACT_EVENTS[type(message)])))
         before.version = order.version
         before.seen |= order.seen  # a copy of a fact recorded later is still a copy
@@ -845,14 +875,15 @@ class _Batch:
             if other.part in other.entry.parked:
                 return "the same message is already parked, earlier in this batch"
         venue, kind, value = keys[0]
-        with self.p.recorder.db.read() as tx:
-            row = tx.one(
-                "SELECT message_id FROM parked WHERE venue = ? AND kind = ? AND value = ? AND message = ?"
-                " LIMIT 1",
-                (venue, kind, value, body),
-            )
-        if row is not None:
-            return f"the same message is already parked as message {row[0]}"
+        if keys[0] in self.p.parked_keys():
+            with self.p.recorder.db.read() as tx:
+                row = tx.one(
+                    "SELECT message_id FROM parked WHERE venue = ? AND kind = ? AND value = ?"
+                    " AND message = ? LIMIT 1",
+                    (venue, kind, value, body),
+                )
+            if row is not None:
+                return f"the same message is already parked as message {row[0]}"
         entry.parked[part] = (list(keys), body)
         waiting = _Waiting(entry, part, message, self.item)
         self.parked_bodies.setdefault(same, []).append(waiting)
@@ -873,20 +904,19 @@ class _Batch:
         released: list[tuple[datetime, int, int, int, _Waiting | tuple[int, int, bytes, str, Message]]] = [
             (w.message.ts, 1, w.item, w.part, w) for w in here.values()
         ]
-        if self._any_parked is None:
-            with self.p.recorder.db.read() as tx:
-                self._any_parked = tx.one("SELECT 1 FROM parked LIMIT 1") is not None
-        if self._any_parked:
-            settled = {(e.message_id, part) for e in self.commit.resolved for part in e.settles}
-            for message_id, part, raw, stored, fmt in self.p.parked_for(wanted):
-                if (message_id, part) in settled:
-                    continue
-                try:
-                    message = message_from_line(stored)
-                except LedgerError as error:  # a stored line this version reads no more
-                    self._settle_stored(order, message_id, part, raw, fmt, (Outcome.REJECTED, error.message))
-                    continue
-                released.append((message.ts, 0, message_id, part, (message_id, part, raw, fmt, message)))
+        stored_lines = self.p.parked_for(wanted)
+        settled = (
+            {(e.message_id, p) for e in self.commit.resolved for p in e.settles} if stored_lines else set()
+        )
+        for message_id, part, raw, stored, fmt in stored_lines:
+            if (message_id, part) in settled:
+                continue
+            try:
+                message = message_from_line(stored)
+            except LedgerError as error:  # a stored line this version reads no more
+                self._settle_stored(order, message_id, part, raw, fmt, (Outcome.REJECTED, error.message))
+                continue
+            released.append((message.ts, 0, message_id, part, (message_id, part, raw, fmt, message)))
         if not released:
             return []
         # Venue time first; then what was parked earlier (stored lines before this batch's).
