@@ -76,3 +76,16 @@ class Fill:
             None if first_px is None else Decimal(first_px),
             bool(values[11]) if len(values) > 11 else False,
         )
+
+
+def fee_text(fee: Decimal | None, currency: str | None) -> str | None:
+    """A fee as an anomaly shows it: amount and currency."""
+    if fee is None:
+        return None
+    return format_decimal(fee) + (f" {currency}" if currency else "")
+
+
+def fee_rank(fee: Decimal | None, currency: str | None) -> tuple[Decimal, Decimal, str]:
+    """The order in which conflicting fees win: larger by size, then by value, then currency."""
+    amount = Decimal(0) if fee is None else fee
+    return (abs(amount), amount, currency or "")

@@ -9,7 +9,7 @@ order holds, shows and stores is declared in :mod:`domain.order_state`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -49,7 +49,7 @@ from orderledger.domain.events import (
     OrderRestated,
     OrderSpec,
 )
-from orderledger.domain.fills import Fill
+from orderledger.domain.fills import Fill, fee_rank, fee_text
 from orderledger.domain.lifecycle import Rule, fact_name, rule_for
 from orderledger.domain.order_state import (
     OrderState,
@@ -79,13 +79,8 @@ __all__ = [
     "Order",
     "Stamp",
     "external_client_order_id",
-    "in_venue_time",
     "order_id_for",
-    "project_order",
-    "replay",
     "spec_values",
-    "venue_place",
-    "venue_rank",
 ]
 
 ORDER_NAMESPACE = UUID("6f1d3a52-6a4e-4d0e-9a3c-0b7c2a51e0d1")
@@ -701,11 +696,11 @@ class Order(OrderState):
             stamp,
             "fee_conflict",
             "fee",
-            _fee_text(fill.fee, fill.fee_currency),
-            _fee_text(fee, fee_currency),
+            fee_text(fill.fee, fill.fee_currency),
+            fee_text(fee, fee_currency),
             trade_id=trade,
         )
-        if _fee_rank(fee, fee_currency) > _fee_rank(fill.fee, fill.fee_currency):
+        if fee_rank(fee, fee_currency) > fee_rank(fill.fee, fill.fee_currency):
             why = "another report of this trade states a larger fee"
             events += self._correct(stamp, fill, fill.qty, fill.px, fee, fee_currency, why).events
         if not events:
@@ -743,24 +738,21 @@ class Order(OrderState):
 
     # ----------------------------------------------------------------- venue time
 
-    def restate(
-        self, history: Iterable[OrderEvent], stamp: Stamp, trade_id: str = "", *, overfill: bool = False
-    ) -> Decision:
-        """After a fact that arrived late (in venue time): record what the order is when all of
-        its facts (``history``: every event, this one's included) are folded in venue time,
-        where that differs from what the arrival order left. Nothing differs: no event."""
-        folded = in_venue_time(history)
-        if not overfill:  # ``overfill``: a bust or correction of ``trade_id`` is applied next
-            self.check_quantity(trade_id, folded)
-        stated = _restated(folded)
-        late = {
-            t: fill.late
-            for t, fill in folded.fills.items()
-            if t in self.fills and self.fills[t].late != fill.late
-        }
-        if stated == _restated(self) and not late:
-            return Decision(Outcome.APPLIED)
+    def restate(self, stated: dict[str, Any], late: dict[str, bool], stamp: Stamp) -> Decision:
+        """Record what the order is, folded in venue time (``domain.folds.restatement``)."""
         return self._record(OrderRestated, stamp, **stated, late=late)
+
+    @applies(OrderRestated)
+    def _on_restated(self, event: OrderRestated) -> None:
+        self.base_status = event.base_status
+        self.pending_cancel, self.pending_amend = event.pending_cancel, event.pending_amend
+        target = event.amend_target
+        self.amend_target = None if target is None else (target[0], target[1])
+        self.quantity, self.price, self.reason = event.quantity, event.price, event.reason
+        self.venue_order_ids = list(event.venue_order_ids)
+        self.anomalies = list(event.anomalies)
+        for trade_id, late in event.late.items():
+            self.fills[trade_id].late = late
 
     def check_quantity(self, trade_id: str, order: Order | None = None) -> None:
         """Refuse what leaves the order (or ``order``, a fold of it) filled above its quantity."""
@@ -772,21 +764,6 @@ class Order(OrderState):
                 format_decimal(order.filled_quantity),
                 format_decimal(order.quantity),
             )
-
-    @applies(OrderRestated)
-    def _on_restated(self, event: OrderRestated) -> None:
-        self.base_status = event.base_status
-        self.pending_cancel = event.pending_cancel
-        self.pending_amend = event.pending_amend
-        target = event.amend_target
-        self.amend_target = None if target is None else (target[0], target[1])
-        self.quantity = event.quantity
-        self.price = event.price
-        self.reason = event.reason
-        self.venue_order_ids = list(event.venue_order_ids)
-        self.anomalies = list(event.anomalies)
-        for trade_id, late in event.late.items():
-            self.fills[trade_id].late = late
 
     # ----------------------------------------------------------------- helpers for commands
 
@@ -870,18 +847,6 @@ def _shown(value: Any) -> str | None:
     return format_decimal(value) if isinstance(value, Decimal) else str(value)
 
 
-def _fee_text(fee: Decimal | None, currency: str | None) -> str | None:
-    if fee is None:
-        return None
-    return format_decimal(fee) + (f" {currency}" if currency else "")
-
-
-def _fee_rank(fee: Decimal | None, currency: str | None) -> tuple[Decimal, Decimal, str]:
-    """The order in which conflicting fees win: larger by size, then by value, then currency."""
-    amount = Decimal(0) if fee is None else fee
-    return (abs(amount), amount, currency or "")
-
-
 def _check_request(spec: OrderSpec) -> None:
     """Refuse a request that cannot describe a real order."""
     _positive(spec.quantity, "quantity")
@@ -905,87 +870,3 @@ def _positive(value: Decimal, field: str) -> None:
 @applies(OrderRequested)
 def _on_requested(order: Order, event: OrderRequested) -> None:  # pragma: no cover - creation
     raise InvalidTransitionError(order.client_order_id, "request", order.status.value, "already exists")
-
-
-_VENUE_ORDER: tuple[type[OrderEvent], ...] = (
-    OrderRequested,
-    OrderDetailsAdded,
-    OrderAccepted,
-    OrderRejected,
-    OrderAmendRequested,
-    OrderAmended,
-    OrderAmendRejected,
-    OrderFilled,
-    FillCorrected,
-    FillBusted,
-    OrderCancelRequested,
-    OrderCancelRejected,
-    OrderCanceled,
-    OrderExpired,
-    AnomalyRecorded,
-    OrderRestated,
-)
-_VENUE_RANK: dict[type[OrderEvent], int] = {fact: rank for rank, fact in enumerate(_VENUE_ORDER)}
-"""Facts at one venue time, in the order the venue lives them: a request before its answer, a
-fill before a cancel (filled outranks canceled), a trade before its bust."""
-
-
-def venue_rank(fact: type[OrderEvent]) -> int:
-    """Where a kind of fact stands among facts at one venue time."""
-    return _VENUE_RANK[fact]
-
-
-def venue_place(event: OrderEvent) -> tuple[Any, int]:
-    """Where a fact stands in its order's venue time: its time, then its kind's rank."""
-    return event.ts_event, _VENUE_RANK[type(event)]
-
-
-def in_venue_time(events: Iterable[OrderEvent], until: tuple[Any, int] | None = None) -> Order:
-    """The order its facts give when folded in venue time (``until``: only those at or before
-    that place, ``venue_place``). Restatements are left out: the fold is what they state."""
-    facts = [e for e in events if type(e) is not OrderRestated]
-    request = next(e for e in facts if type(e) is OrderRequested)
-    order = Order(request)
-    version = max(e.originator_version for e in facts)
-    for event in sorted(
-        (e for e in facts if e is not request), key=lambda e: (*venue_place(e), e.originator_version)
-    ):
-        if until is not None and venue_place(event) > until:
-            break
-        order.apply(event)
-    order.version = version
-    return order
-
-
-def _restated(order: Order) -> dict[str, Any]:
-    """What a restatement states of an order (``OrderRestated``'s fields but ``late``)."""
-    target = order.amend_target
-    return {
-        "base_status": order.base_status,
-        "pending_cancel": order.pending_cancel,
-        "pending_amend": order.pending_amend,
-        "amend_target": None if target is None else list(target),
-        "quantity": order.quantity,
-        "price": order.price,
-        "reason": order.reason,
-        "venue_order_ids": list(order.venue_order_ids),
-        "anomalies": list(order.anomalies),
-    }
-
-
-def replay(events: Iterable[OrderEvent], order: Order | None = None) -> Order | None:
-    """Rebuild an order from its events (optionally continuing from a given state)."""
-    for event in events:
-        if isinstance(event, OrderRequested):
-            order = Order(event)
-            order.version = event.originator_version
-        elif order is None:
-            raise InvalidTransitionError(event.client_order_id, event.type_name(), "none", "no request")
-        else:
-            order.apply(event)
-    return order
-
-
-def project_order(order: Order | None, events: Iterable[OrderEvent]) -> Order | None:
-    """Projector function in the shape the eventsourcing repository expects."""
-    return replay(events, order)

@@ -19,7 +19,8 @@ class Outcome(StrEnum):
     DUPLICATE = "duplicate"
     """The fact is already recorded (a re-delivery): no event."""
     PARKED = "parked"
-    """No order matches the message yet: it waits, and is applied when its order appears."""
+    """No order matches the message yet (a bust or correction: no fill of its trade yet): it
+    waits, and is applied when that appears."""
     IGNORED = "ignored"
     """A normal race the venue settles on its own (a cancel for an order already filled)."""
     REJECTED = "rejected"

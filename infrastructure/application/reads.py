@@ -17,8 +17,9 @@ from uuid import UUID
 
 from orderledger.domain.errors import InvalidInputError, OrderNotFoundError
 from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
+from orderledger.domain.folds import replay
 from orderledger.domain.identity import ALIAS, VENUE_ORDER_ID
-from orderledger.domain.order import Order, order_id_for, replay
+from orderledger.domain.order import Order, order_id_for
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp, parse_timestamp
 from orderledger.infrastructure.application.arguments import Version

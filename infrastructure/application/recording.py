@@ -21,9 +21,10 @@ from orderledger.domain.errors import InvalidInputError, LedgerError
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.errors import MessageError
+from orderledger.infrastructure.ingest.caches import fewer_collections
 from orderledger.infrastructure.ingest.formats import ADAPTER_FORMATS, FORMATS, check_options
 from orderledger.infrastructure.ingest.inbound import inbound
-from orderledger.infrastructure.ingest.processing import Inbound, Result, fewer_collections
+from orderledger.infrastructure.ingest.processing import Inbound, Result
 from orderledger.infrastructure.ingest.settlement import context_lines, parked_line, settlement_terms
 from orderledger.infrastructure.messages.exact_json import decode_json
 from orderledger.infrastructure.messages.models import RequestMessage, message_from_line

@@ -19,6 +19,7 @@ from orderledger.domain.cash_flows import cash_flow_id_for, mark_id_for, record_
 from orderledger.domain.events import CashFlowRecorded, MarkRecorded, OrderEvent
 from orderledger.domain.order import Stamp
 from orderledger.domain.outcomes import Outcome
+from orderledger.infrastructure.ingest.fates import Handled
 from orderledger.infrastructure.messages.models import CashFlowMessage, MarkMessage
 
 if TYPE_CHECKING:
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
 # Facts decided in a batch not yet committed, by aggregate: a later message of the same batch
 # must see them. Keyed weakly by the batch, so a batch decided again starts afresh.
 _decided: WeakKeyDictionary[Any, dict[UUID, OrderEvent]] = WeakKeyDictionary()
-
-Handled = tuple[Outcome, str | None, list[OrderEvent]]
 
 
 def _recorded(batch: _Batch, aggregate: UUID) -> OrderEvent | None:

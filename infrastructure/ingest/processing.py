@@ -10,10 +10,7 @@ fails on a unique key, the batch's orders are reloaded and the batch is decided 
 from __future__ import annotations
 
 import contextlib
-import gc
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,28 +25,22 @@ from orderledger.domain.events import (
     OrderRequested,
     OrderSpec,
 )
+from orderledger.domain.folds import in_venue_time, replay, restatement, venue_place, venue_rank
 from orderledger.domain.identity import IdentityKey, identity_keys
-from orderledger.domain.order import (
-    FACTS,
-    Decision,
-    Order,
-    Stamp,
-    in_venue_time,
-    order_id_for,
-    replay,
-    stated_facts,
-    venue_rank,
-)
-from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
-from orderledger.domain.values import escape_unsafe, format_timestamp
+from orderledger.domain.order import FACTS, Decision, Order, Stamp, order_id_for, stated_facts
+from orderledger.domain.outcomes import Outcome
+from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.errors import ConcurrencyError, StaleBatchError
+from orderledger.infrastructure.ingest.caches import IdentityCache, OrderCache
 from orderledger.infrastructure.ingest.definitions import book_instrument
+from orderledger.infrastructure.ingest.fates import Again, Handled, combine, each_part, notes_text
 from orderledger.infrastructure.ingest.order_facts import (
     FACT_EVENTS,
     NAMES_VENUE_ORDER,
     ORDER_FACTS,
     request_spec,
 )
+from orderledger.infrastructure.ingest.parking import Parking, Waiting, trade_key, trade_named, waiting_reason
 from orderledger.infrastructure.ingest.position_facts import book_cash_flow, book_mark
 from orderledger.infrastructure.messages.models import (
     CashFlowMessage,
@@ -60,8 +51,6 @@ from orderledger.infrastructure.messages.models import (
     MarkMessage,
     Message,
     RequestMessage,
-    message_from_line,
-    message_to_json,
 )
 from orderledger.infrastructure.storage.db import is_integrity_error, select_by_keys
 from orderledger.infrastructure.storage.mapper import LedgerMapper
@@ -75,8 +64,6 @@ CLIENT_ORDER_ID_ALIAS = "client_order_id"
 """The alias under which an external order keeps the client order ID of a request that named it."""
 _NOTHING_STATED = (None,) * len(FACTS)
 """What a message that states none of an order's facts gives for them (``stated_facts``)."""
-Handled = tuple[Outcome, str | None, list[OrderEvent]]
-"""What applying one message gave: its outcome, the reason, the events it decided."""
 
 
 @dataclass
@@ -103,94 +90,6 @@ class Result:
     events: list[OrderEvent] = field(default_factory=list)
     message_id: int | None = None
     error: LedgerError | None = field(default=None, compare=False, repr=False)  # why, when rejected
-
-
-class OrderCache:
-    """A bounded LRU of orders at their last committed version."""
-
-    def __init__(self, maxsize: int = 50_000) -> None:
-        self.maxsize = maxsize
-        self._orders: OrderedDict[str, Order] = OrderedDict()
-
-    def get(self, client_order_id: str) -> Order | None:
-        order = self._orders.get(client_order_id)
-        if order is not None:
-            self._orders.move_to_end(client_order_id)
-        return order
-
-    def put(self, order: Order) -> None:
-        self._orders[order.client_order_id] = order
-        self._orders.move_to_end(order.client_order_id)
-        while len(self._orders) > self.maxsize:
-            self._orders.popitem(last=False)
-
-    def forget(self, client_order_ids: Iterable[str]) -> None:
-        for key in client_order_ids:
-            self._orders.pop(key, None)
-
-    def clear(self) -> None:
-        self._orders.clear()
-
-
-class IdentityCache:
-    """A bounded LRU of venue identities → client order ID (what the `identities` table holds)."""
-
-    def __init__(self, maxsize: int = 200_000) -> None:
-        self.maxsize = maxsize
-        self._owners: OrderedDict[IdentityKey, str] = OrderedDict()
-
-    def get(self, key: IdentityKey) -> str | None:
-        owner = self._owners.get(key)
-        if owner is not None:
-            self._owners.move_to_end(key)
-        return owner
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._owners
-
-    def __setitem__(self, key: IdentityKey, owner: str) -> None:
-        self._owners[key] = owner
-        self._owners.move_to_end(key)
-        while len(self._owners) > self.maxsize:
-            self._owners.popitem(last=False)
-
-    def forget(self, keys: Iterable[IdentityKey]) -> None:
-        for key in keys:
-            self._owners.pop(key, None)
-
-
-YOUNG_THRESHOLD = 50_000
-"""Allocations between young-generation collections while ingesting (Python's default: 700)."""
-_collections_lock = threading.Lock()
-_ingesting = 0
-_saved_thresholds: tuple[int, int, int] | None = None
-
-
-@contextlib.contextmanager
-def fewer_collections() -> Iterator[None]:
-    """Collect the young generation less often while ingesting, then restore the thresholds.
-
-    A batch allocates many short-lived objects (messages, events, rows) while the ledger's caches
-    keep many long-lived ones, so the default threshold (700) has the collector walk survivors
-    over and over: about 30 µs per message, measured. The threshold is process-wide, so it is
-    raised only while some thread is ingesting, never lowered, and put back as it was.
-    """
-    global _ingesting, _saved_thresholds
-    with _collections_lock:
-        if _ingesting == 0:
-            current = gc.get_threshold()
-            if current[0] and current[0] < YOUNG_THRESHOLD:  # 0: the user disabled collection
-                _saved_thresholds = current
-                gc.set_threshold(YOUNG_THRESHOLD, *current[1:])
-        _ingesting += 1
-    try:
-        yield
-    finally:
-        with _collections_lock:
-            _ingesting -= 1
-            if _ingesting == 0 and _saved_thresholds is not None:
-                gc.set_threshold(*_saved_thresholds)
-                _saved_thresholds = None
 
 
 class Processor:
@@ -244,8 +143,8 @@ class Processor:
                 with guard:
                     outcome = self._attempt(items, strict)
                     if not isinstance(outcome, tuple):
-                        raise _Again(outcome)  # leaves the guard's transaction, if any, undone
-            except _Again as again:
+                        raise Again(outcome)  # leaves the guard's transaction, if any, undone
+            except Again as again:
                 attempts += again.why == "stale"
                 continue
             except BaseException:
@@ -286,7 +185,7 @@ class Processor:
             self.absent = set()
             self.no_identity = set()
             self.orders.forget(work.touched)
-            if isinstance(error, _Again):
+            if isinstance(error, Again):
                 self._forget_identities(work)  # a message refused part-way: decide again
                 raise
             if isinstance(error, StaleBatchError) or is_integrity_error(error):
@@ -297,7 +196,7 @@ class Processor:
             raise
         if self._parked_keys is not None:
             self._parked_keys.update(
-                k for e in work.commit.journal for keys, _ in e.parked.values() for k in keys
+                IdentityKey(*k) for e in work.commit.journal for keys, _ in e.parked.values() for k in keys
             )
         for order in work.orders.values():
             order.collect_events()
@@ -442,54 +341,14 @@ class Processor:
         return [(r[0], r[1], bytes(r[2]), bytes(r[3]), r[4]) for r in rows]
 
 
-TRADE = "trade:"
-"""The prefix of the kind of key a bust or correction waits on: ``trade:<kind of the order's key>``."""
-
-
-def trade_key(key: IdentityKey, trade_id: str) -> IdentityKey:
-    """What a bust or correction of ``trade_id`` waits on, for the order named by ``key``: the
-    fill of that trade, booked on that order."""
-    return IdentityKey(key.venue, TRADE + key.kind, f"{key.value}\x1f{trade_id}")
-
-
-def _waiting_reason(keys: Sequence[IdentityKey]) -> str:
-    said = []
-    for _, kind, value in keys:
-        if kind.startswith(TRADE):
-            name, trade = value.split("\x1f", 1)
-            said.append(f"trade {trade!r} of {kind.removeprefix(TRADE)} {name!r}")
-        else:
-            said.append(f"{kind} {value!r}")
-    if keys and keys[0].kind.startswith(TRADE):
-        return f"no fill known for {' or '.join(said)} yet"
-    return f"no order known for {' or '.join(said)} yet"
-
-
-@dataclass(frozen=True, eq=False)
-class _Waiting:
-    """A message this batch parked: its input's entry, its part there, the message, and the
-    input's place in the batch."""
-
-    entry: JournalEntry
-    part: int
-    message: Message
-    item: int
-
-
-def _trade_named(message: Message) -> str | None:
-    """The trade a bust or correction names: these wait for its fill as other facts wait for
-    the order (None for any other fact)."""
-    if isinstance(message, FillBustedMessage | FillCorrectedMessage):
-        return message.trade_id
-    return None
-
-
 _NAMING = frozenset({OrderAccepted, OrderAmended})
 """The events after the request that can give an order a new venue identity."""
 
 
-class _Batch:
+class _Batch(Parking):
     """The in-memory state of one batch while it is being decided."""
+
+    p: Processor
 
     def __init__(self, processor: Processor) -> None:
         self.p = processor
@@ -502,9 +361,9 @@ class _Batch:
         self.new_identities: dict[IdentityKey, str] = {}
         # Messages parked by this batch, indexed by each key they wait for (a release is a
         # look-up, never a scan): (their input's entry, part, message, input's place in the batch).
-        self.waiting: dict[IdentityKey, list[_Waiting]] = {}
+        self.waiting: dict[IdentityKey, list[Waiting]] = {}
         # The same, by what they wait for and their body: a re-sent line is parked once.
-        self.parked_bodies: dict[tuple[frozenset[IdentityKey], bytes], list[_Waiting]] = {}
+        self.parked_bodies: dict[tuple[frozenset[IdentityKey], bytes], list[Waiting]] = {}
         # Per input (by its entry's id): each message's outcome, and its adapter's notes.
         self.parts: dict[int, tuple[dict[int, tuple[Outcome, str | None]], list[str]]] = {}
         # Lines parked by earlier batches that this one settles (some or all of their parts).
@@ -525,7 +384,7 @@ class _Batch:
             result.outcome, result.reason = Outcome.REJECTED, item.error
             return result
         if not item.messages:
-            entry.reason = result.reason = _notes_text(item.notes) or "the input holds no order fact"
+            entry.reason = result.reason = notes_text(item.notes) or "the input holds no order fact"
             return result
         if len(item.messages) == 1 and not item.notes:
             # The everyday input, one message: what the loop and _settle below come to for it.
@@ -571,11 +430,11 @@ class _Batch:
             if len(entry.parked) > 1:
                 reason = f"{reason} (and {len(entry.parked) - 1} more of this input's messages)"
         else:
-            outcome, reason = _combine(list(outcomes.values()))
+            outcome, reason = combine(list(outcomes.values()))
         if len({o for o, _ in outcomes.values()}) > 1:
-            reason = _each_part(outcomes)  # parts that differ: each one's outcome is stated
+            reason = each_part(outcomes)  # parts that differ: each one's outcome is stated
         if notes:
-            reason = "; ".join([*([reason] if reason else []), _notes_text(notes)])
+            reason = "; ".join([*([reason] if reason else []), notes_text(notes)])
         entry.outcome, entry.reason = outcome, reason
 
     _last_client_id: str | None = None
@@ -598,7 +457,7 @@ class _Batch:
             if len(self.events) > recorded:
                 # Refused after it had recorded something: undone by deciding the batch again.
                 self.p.refused[key] = error
-                raise _Again("refused") from None
+                raise Again("refused") from None
             self._refused = error
             return Outcome.REJECTED, error.message, []
 
@@ -607,14 +466,14 @@ class _Batch:
         order, keys = self._resolve(message)
         if order is not None and (waits := self._trade_wait(order, message)):
             order, keys = None, waits
-        elif order is None and (trade := _trade_named(message)) is not None:
+        elif order is None and (trade := trade_named(message)) is not None:
             # Waiting for the trade is waiting for its order too: a fill is booked on an order.
             keys = [trade_key(key, trade) for key in keys]
         if order is None:
             already = self._park(message, entry, part, keys)
             if already is not None:
                 return Outcome.DUPLICATE, already, []
-            return Outcome.PARKED, _waiting_reason(keys), []
+            return Outcome.PARKED, waiting_reason(keys), []
         self._last_client_id = order.client_order_id
         return self._fact(order, message, entry)
 
@@ -686,8 +545,9 @@ class _Batch:
     def _fact(self, order: Order, message: Message, entry: JournalEntry) -> Handled:
         # A fill whose bust or correction waits for it is judged with them: its quantity is
         # checked once they are applied (a fill, then its bust, never overfills in venue time).
-        amended = type(message) is FillMessage and self._awaited(order, message.trade_id)  # type: ignore[attr-defined]
-        if message.ts < order.updated_at and not self._booked_trade(order, message):
+        fill = message.trade_id if isinstance(message, FillMessage) else None
+        amended = fill is not None and self._awaited(order, fill)
+        if message.ts < order.updated_at and order.version > 1 and not self._booked_trade(order, message):
             # Later facts of this order are known already: decided at its place in venue time.
             status, reason, events = self._decide_in_place(order, message, entry, amended)
         else:
@@ -706,26 +566,25 @@ class _Batch:
             waits = [trade_key(key, t) for t in trades for key in names]
             self.commit.resolvable.extend(waits)
             events += self._unpark(order, waits)
-        if amended:
-            order.check_quantity(message.trade_id)  # type: ignore[attr-defined]
+        if amended and fill is not None:
+            order.check_quantity(fill)
         if events and status is not Outcome.APPLIED:
             status, reason = Outcome.APPLIED, None
         return status, reason, events
 
-    def _awaited(self, order: Order, trade_id: str) -> bool:
-        """Whether a bust or correction waits for this trade of the order (by any of its names)."""
-        names = [IdentityKey.client_order(order.client_order_id), *identity_keys(order)]
-        keys = [trade_key(key, trade_id) for key in names]
-        if any(key in self.waiting for key in keys):
-            return True
-        return bool(self.p.parked_for(keys))
-
     @staticmethod
     def _booked_trade(order: Order, message: Message) -> bool:
-        """A fill of a trade the order has (a copy: its conflicts and fees are judged against
-        the trade as booked), or a bust or correction of one booked later than it."""
-        trade_id = getattr(message, "trade_id", None)
-        return trade_id is not None and trade_id in order.fills and type(message) is FillMessage
+        """A fact about a trade judged against the order as it stands, whenever it happened: a
+        copy, bust or correction of a trade the order has (judged against the trade as booked),
+        or any fill while the order holds inferred quantity (a real trade replaces inferred
+        quantity, whatever the times of the two)."""
+        if isinstance(message, FillBustedMessage | FillCorrectedMessage):
+            return message.trade_id in order.fills  # judged against the trade as booked
+        if not isinstance(message, FillMessage):
+            return False
+        return message.trade_id in order.fills or any(
+            f.inferred and not f.busted for f in order.fills.values()
+        )
 
     def _decide_in_place(self, order: Order, message: Message, entry: JournalEntry, amended: bool) -> Handled:
         """Decide a fact that arrived after later facts of its order: against the order as its
@@ -737,7 +596,11 @@ class _Batch:
         else:
             stored = self.p.recorder.select_events(order.id, client_order_id=order.client_order_id)
             history = [*map(self.p.mapper.to_domain_event, stored), *pending]
-        before = in_venue_time(history, until=(message.ts, venue_rank(FACT_EVENTS[type(message)])))
+        place = (message.ts, venue_rank(FACT_EVENTS[type(message)]))
+        if not any(venue_place(e) > place for e in history if type(e) is not OrderRequested):
+            # Only the request is later (its time is ours, the venue's clock may be behind it).
+            return self._decide(order, message, entry, amended)
+        before = in_venue_time(history, until=place)
         before.version = order.version
         before.seen |= order.seen  # a copy of a fact recorded later is still a copy
         status, reason, events = self._decide(before, message, entry, amended)
@@ -746,9 +609,12 @@ class _Batch:
         for event in events:
             order.apply(event)
         order.adopt(events)
-        trade = getattr(message, "trade_id", "")
-        restated = order.restate([*history, *events], self._stamp(message), trade, overfill=amended)
-        events = events + self._outcome(order, restated, entry)[2]
+        everything = [*history, *events]
+        if not amended:  # else a bust or correction of this fill is applied next: checked then
+            order.check_quantity(getattr(message, "trade_id", ""), in_venue_time(everything))
+        restated = restatement(order, everything)
+        if restated is not None:
+            events = events + self._outcome(order, order.restate(*restated, self._stamp(message)), entry)[2]
         return (
             Outcome.APPLIED,
             "arrived after later facts of its order: applied at its place in venue time",
@@ -866,156 +732,6 @@ class _Batch:
             new.append(key)
         return new
 
-    def _park(self, message: Message, entry: JournalEntry, part: int, keys: list[IdentityKey]) -> str | None:
-        """Keep a message until what it waits for is known; a message parked already is not kept
-        twice (a venue re-sending the same line for an unknown order): returns why, then."""
-        body = message_to_json(message)
-        same = (frozenset(keys), body)
-        for other in self.parked_bodies.get(same, ()):
-            if other.part in other.entry.parked:
-                return "the same message is already parked, earlier in this batch"
-        venue, kind, value = keys[0]
-        if keys[0] in self.p.parked_keys():
-            with self.p.recorder.db.read() as tx:
-                row = tx.one(
-                    "SELECT message_id FROM parked WHERE venue = ? AND kind = ? AND value = ?"
-                    " AND message = ? LIMIT 1",
-                    (venue, kind, value, body),
-                )
-            if row is not None:
-                return f"the same message is already parked as message {row[0]}"
-        entry.parked[part] = (list(keys), body)
-        waiting = _Waiting(entry, part, message, self.item)
-        self.parked_bodies.setdefault(same, []).append(waiting)
-        for key in keys:
-            self.waiting.setdefault(key, []).append(waiting)
-        return None
-
-    def _unpark(self, order: Order, keys: Sequence[IdentityKey]) -> list[OrderEvent]:
-        """Apply the messages that were waiting for these keys (this order, or one of its
-        trades), in venue time, whichever batch parked them. Each released message has its own
-        fate: its refusal never refuses, rolls back or blames the message that released it."""
-        wanted = list(dict.fromkeys(keys))
-        here: dict[int, _Waiting] = {}
-        for key in wanted:
-            for waiting in self.waiting.pop(key, ()):
-                if waiting.part in waiting.entry.parked:
-                    here.setdefault(id(waiting), waiting)
-        released: list[tuple[datetime, int, int, int, _Waiting | tuple[int, int, bytes, str, Message]]] = [
-            (w.message.ts, 1, w.item, w.part, w) for w in here.values()
-        ]
-        stored_lines = self.p.parked_for(wanted)
-        settled = (
-            {(e.message_id, p) for e in self.commit.resolved for p in e.settles} if stored_lines else set()
-        )
-        for message_id, part, raw, stored, fmt in stored_lines:
-            if (message_id, part) in settled:
-                continue
-            try:
-                message = message_from_line(stored)
-            except LedgerError as error:  # a stored line this version reads no more
-                self._settle_stored(order, message_id, part, raw, fmt, (Outcome.REJECTED, error.message))
-                continue
-            released.append((message.ts, 0, message_id, part, (message_id, part, raw, fmt, message)))
-        if not released:
-            return []
-        # Venue time first; then what was parked earlier (stored lines before this batch's).
-        released.sort(key=lambda r: r[:4])
-        events: list[OrderEvent] = []
-        for _, _, _, _, what in released:
-            if isinstance(what, _Waiting):
-                entry, part, message = what.entry, what.part, what.message
-                if part not in entry.parked:
-                    continue  # released already, by another of its keys
-                del entry.parked[part]  # resolved inside this batch: never written to `parked`
-                outcome, reason, new = self._released(order, message, entry, part, (what.item, part))
-                self.parts[id(entry)][0][part] = (outcome, reason)
-                self._settle(entry)
-                entry.client_order_id = order.client_order_id
-            else:
-                message_id, part, raw, fmt, message = what
-                found = self._stored_entry(order, message_id, raw, fmt)
-                outcome, reason, new = self._released(order, message, found, None, (-message_id, part))
-                self._settle_stored(order, message_id, part, raw, fmt, (outcome, reason))
-            events += new
-        return events
-
-    def _released(
-        self,
-        order: Order,
-        message: Message,
-        entry: JournalEntry,
-        part: int | None,
-        key: tuple[int, int],
-    ) -> Handled:
-        """Apply one released message on its own (``part``: its place in an input of this
-        batch, to park it again there; None for a line parked by an earlier batch). Refused
-        after it had recorded something, the batch is decided again with it refused from the
-        start (``key``: the message, for ``Processor.refused``)."""
-        refused = self.p.refused.get(key)
-        if refused is not None:
-            return Outcome.REJECTED, refused.message, []
-        waits = self._trade_wait(order, message)
-        if waits and part is not None:
-            already = self._park(message, entry, part, waits)
-            if already is not None:
-                return Outcome.DUPLICATE, already, []
-            return Outcome.PARKED, _waiting_reason(waits), []
-        recorded = len(self.events)
-        try:
-            return self._fact(order, message, entry)
-        except StaleBatchError:
-            raise
-        except LedgerError as error:
-            if len(self.events) > recorded:
-                self.p.refused[key] = error
-                raise _Again("refused") from None
-            return Outcome.REJECTED, error.message, []
-
-    def _stored_entry(self, order: Order, message_id: int, raw: bytes, fmt: str) -> JournalEntry:
-        """The journal entry settling a line parked by an earlier batch: one per line, however
-        many of its parts this batch settles."""
-        found = self.resolving.get(message_id)
-        if found is None:
-            found = self.resolving[message_id] = JournalEntry(
-                received_at=self.now,
-                origin="",
-                line_no=None,
-                format=fmt,
-                raw=raw,
-                outcome=Outcome.APPLIED,
-                message_id=message_id,
-                client_order_id=order.client_order_id,
-            )
-            self.commit.resolved.append(found)
-            self.parts[id(found)] = ({}, [])
-        return found
-
-    def _settle_stored(
-        self,
-        order: Order,
-        message_id: int,
-        part: int,
-        raw: bytes,
-        fmt: str,
-        fate: tuple[Outcome, str | None],
-    ) -> None:
-        found = self._stored_entry(order, message_id, raw, fmt)
-        if part not in found.settles:
-            found.settles.append(part)
-        self.parts[id(found)][0][part] = fate
-        settled = list(self.parts[id(found)][0].values())
-        found.outcome, why = _combine(settled)
-        found.reason = f"was parked; {why}" if why else "was parked until its order was known"
-
-    def _trade_wait(self, order: Order, message: Message) -> list[IdentityKey]:
-        """The keys a bust or correction waits on when its order lacks the trade it names (the
-        fill is still to come): none when the trade is there, or for any other fact."""
-        trade = _trade_named(message)
-        if trade is None or trade in order.fills:
-            return []
-        return [trade_key(IdentityKey.client_order(order.client_order_id), trade)]
-
 
 _HANDLERS: dict[type[Message], Callable[[_Batch, Any, JournalEntry, int], Handled]] = {
     RequestMessage: _Batch._request,
@@ -1026,52 +742,4 @@ _HANDLERS: dict[type[Message], Callable[[_Batch, Any, JournalEntry, int], Handle
 """Messages that do not name an existing order; every other kind goes to ``_Batch._order_fact``."""
 
 
-class _Again(Exception):
-    """An attempt must be repeated: ``why`` is "stale" (another writer moved an order it read)
-    or "refused" (a message was refused after it had recorded something)."""
-
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
-        self.why = why
-
-
-MAX_NOTES = 300
-"""Longest an adapter's notes may make a journal reason: a venue's text is never echoed whole."""
-
-
-def _notes_text(notes: Sequence[str]) -> str:
-    """An adapter's notes as one line: control characters shown escaped, the length bounded."""
-    text = escape_unsafe("; ".join(notes))
-    return text if len(text) <= MAX_NOTES else text[: MAX_NOTES - 1] + "…"
-
-
-def _each_part(outcomes: dict[int, tuple[Outcome, str | None]]) -> str:
-    """Each message's outcome, for an input whose messages fared differently, those without a
-    reason first (what was applied is never cut off), messages of one fate together:
-    ``messages 1, 2 of 3 applied; message 3 of 3 rejected: <why>``."""
-    total = len(outcomes)
-    groups: dict[tuple[Outcome, str | None], list[str]] = {}
-    for position, fate in sorted(outcomes.items()):
-        groups.setdefault(fate, []).append(str(position + 1))
-    said = [
-        f"message{'s' if len(numbers) > 1 else ''} {', '.join(numbers)} of {total} {outcome}"
-        + (f": {reason}" if reason else "")
-        for (outcome, reason), numbers in sorted(
-            groups.items(), key=lambda group: (group[0][1] is not None, SIGNIFICANCE.index(group[0][0]))
-        )
-    ]
-    return _notes_text(said)
-
-
-def _combine(outcomes: list[tuple[Outcome, str | None]]) -> tuple[Outcome, str | None]:
-    """One outcome for an input that carried several messages: the most significant."""
-    if len(outcomes) == 1:
-        return outcomes[0]  # every outcome is in SIGNIFICANCE
-    for wanted in SIGNIFICANCE:
-        for outcome, reason in outcomes:
-            if outcome is wanted:
-                return outcome, reason
-    return Outcome.IGNORED, None
-
-
-__all__ = ["UUID", "Inbound", "OrderCache", "Processor", "Result", "fewer_collections"]
+__all__ = ["UUID", "Inbound", "Processor", "Result"]

@@ -26,8 +26,8 @@ DESK: list[dict[str, Any] | str | bytes] = [
     fact("accepted", "A", seconds=1, venue_order_id="VO-A"),  # 2 applied: event 2
     fill("A", "t1", "4", "100", seconds=2),  # 3 applied: event 3
     fill("A", "t1", "4", "100", seconds=2),  # 4 duplicate (same trade again)
-    fill("B", "t9", "1", "50", seconds=3),  # 5 parked: B unknown (applied later, event 5)
-    fact("cancel_rejected", "A", seconds=4),  # 6 ignored: no cancel pending
+    fill("B", "t9", "1", "50", seconds=3),  # 5 parked: B unknown (applied later, event 6)
+    fact("cancel_rejected", "A", seconds=4),  # 6 applied, event 4: kept for a cancel request to come
     fill("A", "t2", "-1", "100", seconds=4),  # 7 rejected: bad quantity
     MALFORMED,  # 8 rejected: malformed JSON
     BAD_UTF8,  # 9 rejected: not UTF-8
@@ -51,7 +51,7 @@ EXPECTED_JOURNAL: dict[int, tuple[str, int, str, str, str | None, str | None, in
     3: ("desk.jsonl", 3, ts(60), "applied", None, "A", 1),
     4: ("desk.jsonl", 4, ts(60), "duplicate", "trade 't1' is already booked", "A", 0),
     5: ("desk.jsonl", 5, ts(60), "applied", "was parked until its order was known", "B", 1),
-    6: ("desk.jsonl", 6, ts(60), "ignored", "no cancel is pending", "A", 0),
+    6: ("desk.jsonl", 6, ts(60), "applied", None, "A", 1),
     7: ("desk.jsonl", 7, ts(60), "rejected", "quantity must be positive, not -1", None, 0),
     8: (
         "desk.jsonl",
@@ -72,7 +72,7 @@ EXPECTED_JOURNAL: dict[int, tuple[str, int, str, str, str | None, str | None, in
         0,
     ),
     10: ("desk.jsonl", 11, ts(60), "ignored", "was parked; too late to cancel: the order filled", "B", 0),
-    # The request of B produced one event (event 4); the released fill (event 5) is message 5's.
+    # The request of B produced one event (event 5); the released fill (event 6) is message 5's.
     11: ("late.jsonl", 1, ts(120), "applied", None, "B", 1),
 }
 # message ID → the bytes of its line (the blank line 10 has no row: desk.jsonl:11 is message 10)
@@ -84,16 +84,17 @@ EXPECTED_EVENTS = {
     1: ("OrderRequested", "A", ts(60), 1),
     2: ("OrderAccepted", "A", ts(60), 2),
     3: ("OrderFilled", "A", ts(60), 3),
-    4: ("OrderRequested", "B", ts(120), 11),
+    4: ("OrderCancelRejected", "A", ts(60), 6),
+    5: ("OrderRequested", "B", ts(120), 11),
     # Recorded when it was applied (T0 + 120 s), not when its line arrived (T0 + 60 s).
-    5: ("OrderFilled", "B", ts(120), 5),
+    6: ("OrderFilled", "B", ts(120), 5),
 }
 
 
 def _ingest(ledger: OrderLedger, clock: Clock, *, late: bool = True) -> None:
     feed = Recorder(ledger, clock)
     desk = feed.at(60, *DESK, origin="desk.jsonl")
-    assert desk.counts == {"applied": 3, "duplicate": 1, "parked": 2, "ignored": 1, "rejected": 3}
+    assert desk.counts == {"applied": 4, "duplicate": 1, "parked": 2, "ignored": 0, "rejected": 3}
     if late:
         feed.at(120, *LATE, origin="late.jsonl")
 
@@ -178,7 +179,7 @@ def test_event_count_counts_only_the_events_of_that_message(make_ledger: Callabl
     )
     counts = {int(r[0]): int(r[1]) for r in query(ledger, "SELECT message_id, event_count FROM messages")}
     assert counts == {m: int(produced.get(m, 0)) for m in counts}
-    assert sum(counts.values()) == 5
+    assert sum(counts.values()) == 6
 
 
 # ---------------------------------------------------------------------- the commands
@@ -230,9 +231,9 @@ def test_messages_lists_the_journal_as_json_lines_and_filters_it(session: str) -
     # The command prints text: bytes that are not UTF-8 show as U+FFFD (the table keeps them).
     assert every[8]["raw"] == BAD_UTF8.decode("utf-8", "replace") and "\ufffd" in every[8]["raw"]
 
-    assert _ids(session, "--outcome", "applied") == [1, 2, 3, 5, 11]
+    assert _ids(session, "--outcome", "applied") == [1, 2, 3, 5, 6, 11]
     assert _ids(session, "--outcome", "duplicate") == [4]
-    assert _ids(session, "--outcome", "ignored") == [6, 10]
+    assert _ids(session, "--outcome", "ignored") == [10]
     assert _ids(session, "--outcome", "rejected") == [7, 8, 9]
     assert _ids(session, "--outcome", "parked") == []
     assert _ids(session, "--since", ts(90)) == [11]
@@ -241,7 +242,7 @@ def test_messages_lists_the_journal_as_json_lines_and_filters_it(session: str) -
     assert _ids(session, "--since", ts(120.000001)) == []
     assert _ids(session, "--limit", "3") == [1, 2, 3]
     assert _ids(session, "--outcome", "rejected", "--limit", "2") == [7, 8]
-    assert _ids(session, "--outcome", "ignored", "--since", ts(60)) == [6, 10]
+    assert _ids(session, "--outcome", "ignored", "--since", ts(60)) == [10]
 
     rejected = orderledger("messages", "--outcome", "rejected", db=session)
     assert rejected.code == 0 and rejected.stderr == "", rejected.describe()
@@ -274,17 +275,20 @@ def test_history_pairs_each_event_with_the_message_that_produced_it(session: str
         (1, 1, "OrderRequested"),
         (2, 2, "OrderAccepted"),
         (3, 3, "OrderFilled"),
+        (4, 4, "OrderCancelRejected"),
     ]
     assert [(e["message"]["message_id"], e["message"]["origin"], e["message"]["line"]) for e in a] == [
         (1, "desk.jsonl", 1),
         (2, "desk.jsonl", 2),
         (3, "desk.jsonl", 3),
+        (6, "desk.jsonl", 6),
     ]
-    assert [e["message"]["raw"] for e in a] == [RAW[1].decode(), RAW[2].decode(), RAW[3].decode()]
+    assert [e["message"]["raw"] for e in a] == [RAW[m].decode() for m in (1, 2, 3, 6)]
     assert [(e["ts_event"], e["ts_recorded"]) for e in a] == [
         (ts(0), ts(60)),
         (ts(1), ts(60)),
         (ts(2), ts(60)),
+        (ts(4), ts(60)),
     ]
     assert a[2]["payload"]["trade_id"] == "t1" and a[2]["payload"]["last_qty"] == "4"
 

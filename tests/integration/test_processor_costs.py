@@ -15,7 +15,7 @@ import pytest
 
 from orderledger.domain.identity import IdentityKey
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.ingest.processing import YOUNG_THRESHOLD, IdentityCache
+from orderledger.infrastructure.ingest.caches import YOUNG_THRESHOLD, IdentityCache
 from orderledger.infrastructure.storage.db import select_by_keys
 from orderledger.infrastructure.storage.store import _CHAINED, _LOADED
 from tests.support.integration import fact, fill, lines, request

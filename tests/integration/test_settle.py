@@ -261,12 +261,12 @@ def test_a_parked_lighter_line_is_booked_with_the_market_map_it_was_read_with(
     why = _book_by_hand(db, tmp_path, order_line)
     _, journal = _messages(db, tmp_path)
     assert f"books parked message {order_line} (by bob: {why})" in journal[-1]["reason"]
-    # (both parked lines released onto it: the trade's fill, and the acknowledgement that
-    # records the order's index)
+    # (both parked lines released onto it, in venue time: the trade's fill, which names the
+    # order's venue order ID and index, then the acknowledgement, which has nothing new left)
     assert {
         m["message_id"]: m["outcome"] for m in journal if m["message_id"] in (order_line, trade_line)
     } == {
         trade_line: "applied",
-        order_line: "applied",
+        order_line: "duplicate",
     }
     assert cli_json("verify", db=db, cwd=tmp_path)["ok"] is True

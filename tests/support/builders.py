@@ -21,7 +21,8 @@ import pytest
 
 from orderledger.domain.errors import LedgerError
 from orderledger.domain.events import OrderEvent, OrderSpec
-from orderledger.domain.order import Decision, Order, Stamp, replay
+from orderledger.domain.folds import replay
+from orderledger.domain.order import Decision, Order, Stamp
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import Liquidity, OrderType, Side, Status
 from orderledger.infrastructure.storage.codecs import construct

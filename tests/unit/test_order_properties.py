@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from orderledger.domain.errors import LedgerError
-from orderledger.domain.order import Decision, Order, replay
+from orderledger.domain.folds import replay
+from orderledger.domain.order import Decision, Order
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import Status
 from tests.support.builders import history, spec, stamp

@@ -32,6 +32,7 @@ from orderledger.domain.events import (
     OrderRejected,
     OrderRequested,
 )
+from orderledger.domain.folds import in_venue_time
 from orderledger.domain.order import Order, order_id_for
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import Liquidity, OrderType, Side, Status
@@ -548,10 +549,25 @@ def test_cancel_reject_on_an_order_that_filled_meanwhile_is_ignored() -> None:
     assert order.status is Status.FILLED
 
 
-def test_cancel_reject_without_a_pending_cancel_is_ignored() -> None:
-    order = order_in(Status.ACCEPTED)
+@pytest.mark.parametrize("status", [Status.REQUESTED, Status.ACCEPTED, Status.PARTIALLY_FILLED])
+def test_cancel_reject_without_a_pending_cancel_on_a_working_order_is_kept(status: Status) -> None:
+    """Its request may reach the ledger after it (docs/semantics.md, footnote 6): recorded,
+    changing nothing now."""
+    order = order_in(status)
 
-    without_event(order, IGNORED, lambda o: o.reject_cancel(stamp(9), "unknown"))
+    only_event(order.reject_cancel(stamp(9), "unknown"), OrderCancelRejected)
+
+    assert order.status is status and order.reason is None
+
+
+def test_cancel_reject_then_its_late_request_leaves_no_cancel_pending() -> None:
+    """The refusal (t=9) kept, its request (t=8) arriving after it: in venue time the request
+    was answered, so folding the facts leaves the order working, not pending_cancel."""
+    order = order_in(Status.ACCEPTED)
+    only_event(order.reject_cancel(stamp(9), "unknown"), OrderCancelRejected)
+    only_event(order.request_cancel(stamp(8)), OrderCancelRequested)
+    assert order.status is Status.PENDING_CANCEL  # as they arrived
+    assert in_venue_time(history(order)).status is Status.ACCEPTED
 
 
 # ============================================================================= amend
@@ -738,10 +754,13 @@ def test_amend_reject_on_an_order_that_filled_meanwhile_is_ignored() -> None:
     assert "filled" in outcome.reason
 
 
-def test_amend_reject_without_a_pending_amendment_is_ignored() -> None:
-    order = order_in(Status.ACCEPTED)
+@pytest.mark.parametrize("status", [Status.REQUESTED, Status.ACCEPTED, Status.PENDING_CANCEL])
+def test_amend_reject_without_a_pending_amendment_on_a_working_order_is_kept(status: Status) -> None:
+    order = order_in(status)
 
-    without_event(order, IGNORED, lambda o: o.reject_amend(stamp(9), "unknown"))
+    only_event(order.reject_amend(stamp(9), "unknown"), OrderAmendRejected)
+
+    assert order.status is status
 
 
 # ============================================================================= expired

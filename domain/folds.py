@@ -1,0 +1,146 @@
+"""Rebuilding an order from its events: in the log's order (``replay``), or in venue time.
+
+The log keeps events in the order the ledger recorded them. An order is the fold of its facts
+in **venue time** (``ts_event``; at one time, in the order a venue lives them): a fact that
+reaches the ledger after later facts of its order is decided at its own place
+(``in_venue_time`` up to that place), and :func:`restatement` says what the whole fold makes of
+the order where it differs from the arrival order's, which the order then records as an
+``OrderRestated`` event. Replaying the log, restatements included, therefore gives the venue-time
+order to every reader (views, rebuilds, ``--as-of``) without any of them sorting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from orderledger.domain.errors import InvalidTransitionError
+from orderledger.domain.events import (
+    AnomalyRecorded,
+    FillBusted,
+    FillCorrected,
+    OrderAccepted,
+    OrderAmended,
+    OrderAmendRejected,
+    OrderAmendRequested,
+    OrderCanceled,
+    OrderCancelRejected,
+    OrderCancelRequested,
+    OrderDetailsAdded,
+    OrderEvent,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderRequested,
+    OrderRestated,
+)
+from orderledger.domain.order import Order
+
+__all__ = ["in_venue_time", "project_order", "replay", "restatement", "venue_place", "venue_rank"]
+
+_VENUE_ORDER: tuple[type[OrderEvent], ...] = (
+    OrderRequested,
+    OrderDetailsAdded,
+    OrderAccepted,
+    OrderRejected,
+    OrderAmendRequested,
+    OrderAmended,
+    OrderAmendRejected,
+    OrderFilled,
+    FillCorrected,
+    FillBusted,
+    OrderCancelRequested,
+    OrderCancelRejected,
+    OrderCanceled,
+    OrderExpired,
+    AnomalyRecorded,
+    OrderRestated,
+)
+_VENUE_RANK: dict[type[OrderEvent], int] = {fact: rank for rank, fact in enumerate(_VENUE_ORDER)}
+"""Facts at one venue time, in the order the venue lives them: a request before its answer, a
+fill before a cancel (filled outranks canceled), a trade before its bust."""
+
+
+def venue_rank(fact: type[OrderEvent]) -> int:
+    """Where a kind of fact stands among facts at one venue time."""
+    return _VENUE_RANK[fact]
+
+
+def venue_place(event: OrderEvent) -> tuple[Any, int]:
+    """Where a fact stands in its order's venue time: its time, then its kind's rank."""
+    return event.ts_event, _VENUE_RANK[type(event)]
+
+
+def in_venue_time(events: Iterable[OrderEvent], until: tuple[Any, int] | None = None) -> Order:
+    """The order its facts give when folded in venue time (``until``: only those at or before
+    that place, ``venue_place``). Restatements are left out: the fold is what they state. The
+    appliers follow the lifecycle table, so a fact that the table would ignore at its place
+    changes nothing there."""
+    facts = [e for e in events if type(e) is not OrderRestated]
+    request = next(e for e in facts if type(e) is OrderRequested)
+    order = Order(request)
+    version = max(e.originator_version for e in facts)
+    # A bust or correction stamped before its trade (a venue's clock) stands right after it.
+    trades = {e.trade_id: e.ts_event for e in facts if type(e) is OrderFilled}
+
+    def place(event: OrderEvent) -> tuple[Any, int]:
+        at = venue_place(event)
+        if isinstance(event, FillBusted | FillCorrected) and event.trade_id in trades:
+            return max(at, (trades[event.trade_id], at[1]))
+        return at
+
+    for event in sorted(
+        (e for e in facts if e is not request), key=lambda e: (*place(e), e.originator_version)
+    ):
+        if until is not None and place(event) > until:
+            break
+        order.apply(event)
+    order.version = version
+    return order
+
+
+def restatement(order: Order, history: Iterable[OrderEvent]) -> tuple[dict[str, Any], dict[str, bool]] | None:
+    """What ``order`` (as the arrival order left it) must state to be the venue-time fold of
+    ``history`` (every event of it): ``OrderRestated``'s fields and the trades whose ``late``
+    flag changes; None when nothing differs."""
+    folded = in_venue_time(history)
+    stated = _restated(folded)
+    late = {t: f.late for t, f in folded.fills.items() if t in order.fills and order.fills[t].late != f.late}
+    if stated == _restated(order) and not late:
+        return None
+    return stated, late
+
+
+def _restated(order: Order) -> dict[str, Any]:
+    """What a restatement states of an order (``OrderRestated``'s fields but ``late``)."""
+    target = order.amend_target
+    return {
+        "base_status": order.base_status,
+        "pending_cancel": order.pending_cancel,
+        "pending_amend": order.pending_amend,
+        "amend_target": None if target is None else list(target),
+        "quantity": order.quantity,
+        "price": order.price,
+        "reason": order.reason,
+        "venue_order_ids": list(order.venue_order_ids),
+        "anomalies": list(order.anomalies),
+    }
+
+
+def replay(events: Iterable[OrderEvent], order: Order | None = None) -> Order | None:
+    """Rebuild an order from its events in the log's order (optionally continuing from a given
+    state)."""
+    for event in events:
+        if isinstance(event, OrderRequested):
+            order = Order(event)
+            order.version = event.originator_version
+        elif order is None:
+            raise InvalidTransitionError(event.client_order_id, event.type_name(), "none", "no request")
+        else:
+            order.apply(event)
+    return order
+
+
+def project_order(order: Order | None, events: Iterable[OrderEvent]) -> Order | None:
+    """Projector function in the shape the eventsourcing repository expects."""
+    return replay(events, order)

@@ -1,0 +1,267 @@
+"""Messages that wait: parked until their order (or, for a bust or correction, its trade) is
+known, indexed by what they wait for, and released in venue time when it arrives.
+
+``Parking`` holds the batch's side of it (``processing._Batch`` is one): a message parks under
+the keys it waits on; when a fact records one of those keys, exactly the messages waiting under
+it are released (this batch's from the index, earlier batches' from the ``parked`` table, whose
+keys the processor knows in memory), each applied on its own: a released message's refusal never
+refuses the message that released it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Protocol
+
+from orderledger.domain.errors import LedgerError
+from orderledger.domain.events import OrderEvent
+from orderledger.domain.identity import IdentityKey, identity_keys
+from orderledger.domain.order import Order
+from orderledger.domain.outcomes import Outcome
+from orderledger.infrastructure.errors import StaleBatchError
+from orderledger.infrastructure.ingest.fates import Again, Handled, combine
+from orderledger.infrastructure.messages.models import (
+    FillBustedMessage,
+    FillCorrectedMessage,
+    Message,
+    message_from_line,
+    message_to_json,
+)
+from orderledger.infrastructure.storage.store import Commit, JournalEntry, LedgerRecorder
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["TRADE", "ParkedLines", "Parking", "Waiting", "trade_key", "trade_named", "waiting_reason"]
+
+
+TRADE = "trade:"
+"""The prefix of the kind of key a bust or correction waits on: ``trade:<kind of the order's key>``."""
+
+
+def trade_key(key: IdentityKey, trade_id: str) -> IdentityKey:
+    """What a bust or correction of ``trade_id`` waits on, for the order named by ``key``: the
+    fill of that trade, booked on that order."""
+    return IdentityKey(key.venue, TRADE + key.kind, f"{key.value}\x1f{trade_id}")
+
+
+def waiting_reason(keys: Sequence[IdentityKey]) -> str:
+    said = []
+    for _, kind, value in keys:
+        if kind.startswith(TRADE):
+            name, trade = value.split("\x1f", 1)
+            said.append(f"trade {trade!r} of {kind.removeprefix(TRADE)} {name!r}")
+        else:
+            said.append(f"{kind} {value!r}")
+    if keys and keys[0].kind.startswith(TRADE):
+        return f"no fill known for {' or '.join(said)} yet"
+    return f"no order known for {' or '.join(said)} yet"
+
+
+@dataclass(frozen=True, eq=False)
+class Waiting:
+    """A message this batch parked: its input's entry, its part there, the message, and the
+    input's place in the batch."""
+
+    entry: JournalEntry
+    part: int
+    message: Message
+    item: int
+
+
+def trade_named(message: Message) -> str | None:
+    """The trade a bust or correction names: these wait for its fill as other facts wait for
+    the order (None for any other fact)."""
+    if isinstance(message, FillBustedMessage | FillCorrectedMessage):
+        return message.trade_id
+    return None
+
+
+class ParkedLines(Protocol):
+    """What parking needs of the writer: the stored parked lines and the messages it refused."""
+
+    recorder: LedgerRecorder
+    refused: dict[tuple[int, int], LedgerError]
+
+    def parked_keys(self) -> set[IdentityKey]: ...
+
+    def parked_for(self, keys: Sequence[IdentityKey]) -> list[tuple[int, int, bytes, bytes, str]]: ...
+
+
+class Parking:
+    """A batch's parked messages: what it parks, and what it releases."""
+
+    p: ParkedLines
+    commit: Commit
+    events: list[OrderEvent]
+    item: int
+    now: str
+    waiting: dict[IdentityKey, list[Waiting]]
+    parked_bodies: dict[tuple[frozenset[IdentityKey], bytes], list[Waiting]]
+    parts: dict[int, tuple[dict[int, tuple[Outcome, str | None]], list[str]]]
+    resolving: dict[int, JournalEntry]
+
+    if TYPE_CHECKING:
+
+        def _fact(self, order: Order, message: Message, entry: JournalEntry) -> Handled: ...
+
+        def _settle(self, entry: JournalEntry) -> None: ...
+
+    def _awaited(self, order: Order, trade_id: str) -> bool:
+        """Whether a bust or correction waits for this trade of the order (by any of its names)."""
+        names = [IdentityKey.client_order(order.client_order_id), *identity_keys(order)]
+        keys = [trade_key(key, trade_id) for key in names]
+        if any(key in self.waiting for key in keys):
+            return True
+        return bool(self.p.parked_for(keys))
+
+    def _park(self, message: Message, entry: JournalEntry, part: int, keys: list[IdentityKey]) -> str | None:
+        """Keep a message until what it waits for is known; a message parked already is not kept
+        twice (a venue re-sending the same line for an unknown order): returns why, then."""
+        body = message_to_json(message)
+        same = (frozenset(keys), body)
+        for other in self.parked_bodies.get(same, ()):
+            if other.part in other.entry.parked:
+                return "the same message is already parked, earlier in this batch"
+        venue, kind, value = keys[0]
+        if keys[0] in self.p.parked_keys():
+            with self.p.recorder.db.read() as tx:
+                row = tx.one(
+                    "SELECT message_id FROM parked WHERE venue = ? AND kind = ? AND value = ?"
+                    " AND message = ? LIMIT 1",
+                    (venue, kind, value, body),
+                )
+            if row is not None:
+                return f"the same message is already parked as message {row[0]}"
+        entry.parked[part] = (list(keys), body)
+        waiting = Waiting(entry, part, message, self.item)
+        self.parked_bodies.setdefault(same, []).append(waiting)
+        for key in keys:
+            self.waiting.setdefault(key, []).append(waiting)
+        return None
+
+    def _unpark(self, order: Order, keys: Sequence[IdentityKey]) -> list[OrderEvent]:
+        """Apply the messages that were waiting for these keys (this order, or one of its
+        trades), in venue time, whichever batch parked them. Each released message has its own
+        fate: its refusal never refuses, rolls back or blames the message that released it."""
+        wanted = list(dict.fromkeys(keys))
+        here: dict[int, Waiting] = {}
+        for key in wanted:
+            for waiting in self.waiting.pop(key, ()):
+                if waiting.part in waiting.entry.parked:
+                    here.setdefault(id(waiting), waiting)
+        released: list[tuple[datetime, int, int, int, Waiting | tuple[int, int, bytes, str, Message]]] = [
+            (w.message.ts, 1, w.item, w.part, w) for w in here.values()
+        ]
+        stored_lines = self.p.parked_for(wanted)
+        settled = (
+            {(e.message_id, p) for e in self.commit.resolved for p in e.settles} if stored_lines else set()
+        )
+        for message_id, part, raw, stored, fmt in stored_lines:
+            if (message_id, part) in settled:
+                continue
+            try:
+                message = message_from_line(stored)
+            except LedgerError as error:  # a stored line this version reads no more
+                self._settle_stored(order, message_id, part, raw, fmt, (Outcome.REJECTED, error.message))
+                continue
+            released.append((message.ts, 0, message_id, part, (message_id, part, raw, fmt, message)))
+        if not released:
+            return []
+        # Venue time first; then what was parked earlier (stored lines before this batch's).
+        released.sort(key=lambda r: r[:4])
+        events: list[OrderEvent] = []
+        for _, _, _, _, what in released:
+            if isinstance(what, Waiting):
+                entry, part, message = what.entry, what.part, what.message
+                if part not in entry.parked:
+                    continue  # released already, by another of its keys
+                del entry.parked[part]  # resolved inside this batch: never written to `parked`
+                outcome, reason, new = self._released(order, message, entry, part, (what.item, part))
+                self.parts[id(entry)][0][part] = (outcome, reason)
+                self._settle(entry)
+                entry.client_order_id = order.client_order_id
+            else:
+                message_id, part, raw, fmt, message = what
+                found = self._stored_entry(order, message_id, raw, fmt)
+                outcome, reason, new = self._released(order, message, found, None, (-message_id, part))
+                self._settle_stored(order, message_id, part, raw, fmt, (outcome, reason))
+            events += new
+        return events
+
+    def _released(
+        self,
+        order: Order,
+        message: Message,
+        entry: JournalEntry,
+        part: int | None,
+        key: tuple[int, int],
+    ) -> Handled:
+        """Apply one released message on its own (``part``: its place in an input of this
+        batch, to park it again there; None for a line parked by an earlier batch). Refused
+        after it had recorded something, the batch is decided again with it refused from the
+        start (``key``: the message, for ``Processor.refused``)."""
+        refused = self.p.refused.get(key)
+        if refused is not None:
+            return Outcome.REJECTED, refused.message, []
+        waits = self._trade_wait(order, message)
+        if waits and part is not None:
+            already = self._park(message, entry, part, waits)
+            if already is not None:
+                return Outcome.DUPLICATE, already, []
+            return Outcome.PARKED, waiting_reason(waits), []
+        recorded = len(self.events)
+        try:
+            return self._fact(order, message, entry)
+        except StaleBatchError:
+            raise
+        except LedgerError as error:
+            if len(self.events) > recorded:
+                self.p.refused[key] = error
+                raise Again("refused") from None
+            return Outcome.REJECTED, error.message, []
+
+    def _stored_entry(self, order: Order, message_id: int, raw: bytes, fmt: str) -> JournalEntry:
+        """The journal entry settling a line parked by an earlier batch: one per line, however
+        many of its parts this batch settles."""
+        found = self.resolving.get(message_id)
+        if found is None:
+            found = self.resolving[message_id] = JournalEntry(
+                received_at=self.now,
+                origin="",
+                line_no=None,
+                format=fmt,
+                raw=raw,
+                outcome=Outcome.APPLIED,
+                message_id=message_id,
+                client_order_id=order.client_order_id,
+            )
+            self.commit.resolved.append(found)
+            self.parts[id(found)] = ({}, [])
+        return found
+
+    def _settle_stored(
+        self,
+        order: Order,
+        message_id: int,
+        part: int,
+        raw: bytes,
+        fmt: str,
+        fate: tuple[Outcome, str | None],
+    ) -> None:
+        found = self._stored_entry(order, message_id, raw, fmt)
+        if part not in found.settles:
+            found.settles.append(part)
+        self.parts[id(found)][0][part] = fate
+        settled = list(self.parts[id(found)][0].values())
+        found.outcome, why = combine(settled)
+        found.reason = f"was parked; {why}" if why else "was parked until its order was known"
+
+    def _trade_wait(self, order: Order, message: Message) -> list[IdentityKey]:
+        """The keys a bust or correction waits on when its order lacks the trade it names (the
+        fill is still to come): none when the trade is there, or for any other fact."""
+        trade = trade_named(message)
+        if trade is None or trade in order.fills:
+            return []
+        return [trade_key(IdentityKey.client_order(order.client_order_id), trade)]
