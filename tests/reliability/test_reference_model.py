@@ -129,6 +129,7 @@ OPEN = (*WORKING, PENDING_CANCEL, PENDING_AMEND)
 STATUSES = (*OPEN, *TERMINAL)
 
 APPLY, DUPLICATE, IGNORE, REFUSE, LATE = "apply", "duplicate", "ignore", "refuse", "late"
+KEEP = "keep"  # recorded, changing nothing now: a refusal whose request may arrive after it
 
 
 def _verdicts(default: str, **by_status: str) -> dict[str, str]:
@@ -150,8 +151,11 @@ TABLE: dict[str, dict[str, str]] = {
     # AMBIGUOUS: canceled on a rejected or expired order is ignored (the order already ended).
     "canceled": _verdicts(APPLY, filled=IGNORE, canceled=DUPLICATE, rejected=IGNORE, expired=IGNORE),
     # "cancel rejected: pending_cancel → the remembered status. On filled: ignored."
-    # AMBIGUOUS: with no cancel pending anywhere else it is ignored too.
-    "cancel_rejected": _verdicts(IGNORE, pending_cancel=APPLY),
+    # On a working order with no cancel pending it is kept (docs/semantics.md, footnote 6: its
+    # request may reach the ledger after it); once the order ended, ignored.
+    "cancel_rejected": _verdicts(
+        IGNORE, pending_cancel=APPLY, pending_amend=KEEP, **dict.fromkeys(WORKING, KEEP)
+    ),
     # "amend requested …: like cancel." On terminal: clear error.
     # AMBIGUOUS: a request while a cancel or another amendment is pending is refused (as FIX
     # refuses a replace with "already in pending cancel or pending replace status").
@@ -347,10 +351,10 @@ class ReferenceOrder:
         return "duplicate" if verdict == DUPLICATE else "ignored"
 
     def _on_cancel_rejected(self, fact: Fact) -> Expected:
-        if TABLE["cancel_rejected"][self.status] == APPLY:
+        verdict = TABLE["cancel_rejected"][self.status]
+        if verdict == APPLY:
             self.markers.remove(PENDING_CANCEL)  # back to the remembered status
-            return "applied"
-        return "ignored"
+        return "ignored" if verdict == IGNORE else "applied"
 
     def _on_amend_requested(self, fact: Fact) -> Expected:
         if TABLE["amend_requested"][self.status] == REFUSE:
@@ -398,7 +402,8 @@ class ReferenceOrder:
             self.markers.remove(PENDING_AMEND)
             self.amend_target = None
             return "applied"
-        return "ignored"
+        # Kept on a working order (footnote 6, as a cancel's refusal); ignored once it ended.
+        return "applied" if self.status in (*WORKING, PENDING_CANCEL) else "ignored"
 
     def _on_expired(self, fact: Fact) -> Expected:
         verdict = TABLE["expired"][self.status]
