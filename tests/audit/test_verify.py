@@ -136,7 +136,9 @@ def test_verify_passes_and_prints_the_head_of_an_untouched_log(demo: str) -> Non
     }
     again = orderledger("verify", "--expect-head", f"{last}:{head}", db=demo)
     unanchored = run.stdout.split("; 0 anchored heads:")[0]
-    assert again.code == 0 and again.stdout == f"{unanchored}; 1 anchored head in the chain\n", again.describe()
+    assert again.code == 0 and again.stdout == f"{unanchored}; 1 anchored head in the chain\n", (
+        again.describe()
+    )
     wrong = orderledger("verify", "--expect-head", "147", db=demo)
     assert "--expect-head takes ID:HASH as printed by `orderledger head`" in wrong.one_line_failure(2)
 

@@ -26,7 +26,7 @@ import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.errors import DatabaseReplacedError
-from tests.support.cli import TIMEOUT, assert_one_line_failure, jsonl, live_ingest, run_cli
+from tests.support.cli import TIMEOUT, jsonl, live_ingest, run_cli
 from tests.support.http_api import BOUND, assert_problem, fill, request, running_server
 from tests.support.live_input import ACCEPTED, REQUEST, read_json_line
 
