@@ -229,6 +229,20 @@ def serve(
             "--expensive-seconds", help="Seconds a whole-log read's answer is waited for, then 503."
         ),
     ] = 300.0,
+    list_reads: Annotated[
+        int,
+        typer.Option("--list-reads", help="List reads (/events, /orders, …) run at once; one more is 503."),
+    ] = 4,
+    list_reads_per_client: Annotated[
+        int,
+        typer.Option(
+            "--list-reads-per-client",
+            help="List reads run at once per token and per address; one more is 429.",
+        ),
+    ] = 2,
+    list_seconds: Annotated[
+        float, typer.Option("--list-seconds", help="Seconds a list read's answer is waited for, then 503.")
+    ] = 30.0,
 ) -> None:
     """Serve the HTTP API and the operator's page (docs/http.md) until interrupted."""
     # Start-up cost: FastAPI, uvicorn and the app load only for `serve`, not with every command.
@@ -244,5 +258,6 @@ def serve(
         max_body=max_body,
         allowed_origins=allow_origin or (),
         expensive_seconds=expensive_seconds,
+        lists=(list_reads, list_reads_per_client, list_seconds),
         **({} if expensive_reads is None else {"expensive_reads": expensive_reads}),
     )

@@ -206,10 +206,22 @@ def verify(
                 )
             say(
                 f"ok: {report.events} events, hash chain intact, {views};"
-                f" {report.journal_records} journal records, chain intact; {head_text}; storage: {storage}"
+                f" {report.journal_records} journal records, chain intact; {head_text}; storage: {storage};"
+                f" {_anchoring(report.heads_checked)}"
             )
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _anchoring(heads: int) -> str:
+    """What the recorded heads checked say about writes lost from the end of the log."""
+    if heads:
+        return f"{heads} anchored head{'s' if heads > 1 else ''} in the chain"
+    return (
+        "0 anchored heads: writes lost from the end of the log (a store replaced, rolled back or"
+        " stripped of its write-ahead log) leave a sound, shorter chain, which only heads recorded"
+        " outside the database can tell (`orderledger head >> heads.log`, `verify --heads-file`)"
+    )
 
 
 def head(as_json: JsonOption = False) -> None:

@@ -7,8 +7,9 @@ runner that performs them.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response
@@ -17,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from orderledger.infrastructure.http.auth import Tokens, allows
 from orderledger.infrastructure.http.folds import Folds
-from orderledger.infrastructure.http.limits import Runner, WorkLimit
+from orderledger.infrastructure.http.limits import Runner, WorkLimit, in_threads, list_limit
 from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.http.service import LedgerService
 
@@ -64,6 +65,8 @@ class LedgerContext:
     limit: WorkLimit
     reader: Runner
     folds: Folds
+    lists: WorkLimit = field(default_factory=list_limit)
+    lister: Runner | None = None  # list reads' runner (their own connection); None: ``service``
 
     async def call(self, method: str, /, **kwargs: Any) -> Any:
         """One service call, in a worker thread (it blocks on the database)."""
@@ -72,6 +75,14 @@ class LedgerContext:
     async def expensive(self, what: str, method: str, /, **kwargs: Any) -> Any:
         """A whole-log read: bounded (503 with Retry-After when the bound is reached)."""
         return await self.limit.run(what, self.reader, method, **kwargs)
+
+    async def listed(self, request: Request, method: str, /, **kwargs: Any) -> Any:
+        """A list read (``/events``, ``/orders``, …): on a connection of its own, so that it never
+        holds the one ``/health`` and the writes use, and bounded per token, per address and in
+        all (429 or 503 at once past a bound, 503 past its time budget; limits.py)."""
+        runner = self.lister or in_threads(self.service)
+        what = f"GET {request.url.path}"
+        return await self.lists.run(what, runner, method, clients=client_keys(request), **kwargs)
 
     async def maybe_expensive(self, expensive: bool, what: str, method: str, /, **kwargs: Any) -> Any:
         """A read that is a whole-log read only with some parameters (``as_of``, ``cost_basis``)."""
@@ -108,6 +119,17 @@ class LedgerContext:
     async def views_behind(self, response: Response) -> None:
         """Answers from the views carry how far the views are behind the log (0: current)."""
         response.headers[VIEWS_BEHIND] = str(await self.call("views_behind"))
+
+
+def client_keys(request: Request) -> tuple[str, ...]:
+    """Who asks, as the list-read bound counts them: the bearer token (by its digest: the token
+    itself is kept nowhere) and the client's address."""
+    keys = []
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        keys.append("token:" + hashlib.sha256(credentials.strip().encode()).hexdigest()[:16])
+    keys.append(f"address:{request.client.host if request.client else '?'}")
+    return tuple(keys)
 
 
 def _ledger(request: Request) -> LedgerContext:

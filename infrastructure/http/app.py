@@ -21,7 +21,7 @@ from orderledger.infrastructure.http.access import VIEWS_BEHIND, LedgerContext
 from orderledger.infrastructure.http.auth import Tokens
 from orderledger.infrastructure.http.folds import Folds
 from orderledger.infrastructure.http.guard import BrowserGuard
-from orderledger.infrastructure.http.limits import Runner, WorkLimit, in_threads
+from orderledger.infrastructure.http.limits import Runner, WorkLimit, in_threads, list_limit
 from orderledger.infrastructure.http.routes import ROUTERS
 from orderledger.infrastructure.http.service import LedgerService
 
@@ -48,7 +48,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": problems.TITLES[code],
         "content": {problems.MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
-    for code in (400, 401, 403, 404, 422, 503)
+    for code in (400, 401, 403, 404, 422, 429, 503)
 }
 
 
@@ -62,11 +62,14 @@ def create_app(
     expensive: WorkLimit | None = None,
     reader: Runner | None = None,
     folder: Runner | None = None,
+    lists: WorkLimit | None = None,
+    lister: LedgerService | None = None,
 ) -> FastAPI:
     """The app over one shared ledger service; ``allowed_origins`` are web origins besides the
     server's own whose pages may write (guard.py); ``expensive`` bounds the whole-log reads,
     which ``reader`` runs (limits.py), and ``folder`` runs the P&L folds (folds.py; both by
-    default in threads over ``service``)."""
+    default in threads over ``service``); ``lists`` bounds the list reads, which run over
+    ``lister`` (a service over a connection of its own; by default ``service``)."""
     app = FastAPI(
         title="OrderLedger",
         version=VERSION,
@@ -82,7 +85,14 @@ def create_app(
     app.state.poll_seconds = poll_seconds
     app.state.expensive = limit = expensive or WorkLimit()
     threads = in_threads(service)
-    app.state.ledger = LedgerContext(service, limit, reader or threads, Folds(folder or threads))
+    app.state.ledger = LedgerContext(
+        service,
+        limit,
+        reader or threads,
+        Folds(folder or threads),
+        lists or list_limit(),
+        None if lister is None else in_threads(lister),
+    )
     problems.install(app)
     app.add_middleware(BrowserGuard, tokens=app.state.tokens, allowed_origins=allowed_origins)
 

@@ -142,44 +142,108 @@ class ReaderProcesses:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
-class WorkLimit:
-    """At most ``concurrency`` calls at once, each answered within ``seconds`` or refused."""
+LIST_READS = 4
+"""Default: list reads (``/events``, ``/orders``, …) at once over all clients (``serve --list-reads``)."""
+LIST_READS_PER_CLIENT = 2
+"""Default: list reads at once per token and per client address (``serve --list-reads-per-client``)."""
+LIST_SECONDS = 30.0
+"""Default: the longest a list read's answer is waited for (``serve --list-seconds``)."""
 
-    def __init__(self, concurrency: int = CONCURRENCY, seconds: float = SECONDS) -> None:
+
+class WorkLimit:
+    """At most ``concurrency`` calls at once, each answered within ``seconds`` or refused; with
+    ``per_client``, also at most that many at once per client key (a token, an address) a call
+    names, one more answered at once with 429. ``what`` names the calls in a refusal and
+    ``option`` the server option that sets ``seconds``."""
+
+    def __init__(
+        self,
+        concurrency: int = CONCURRENCY,
+        seconds: float = SECONDS,
+        *,
+        per_client: int | None = None,
+        what: str = "expensive reads",
+        options: tuple[str, str, str] = ("--expensive-reads", "--expensive-seconds", ""),
+    ) -> None:
         if concurrency < 1:
-            raise ValueError("--expensive-reads must be at least 1")
+            raise ValueError(f"{options[0]} must be at least 1")
         if not seconds > 0:
-            raise ValueError("--expensive-seconds must be more than 0")
+            raise ValueError(f"{options[1]} must be more than 0")
+        if per_client is not None and per_client < 1:
+            raise ValueError(f"{options[2]} must be at least 1")
         self.concurrency = concurrency
         self.seconds = seconds
+        self.per_client = per_client
+        self.what = what
+        self.option = options[1]
         self.running = 0
         """Calls started and not yet ended (their answers may have been given up)."""
+        self.by_client: dict[str, int] = {}
+        """Of those, the calls of each client key (a key with none is not kept)."""
 
-    def _ended(self, task: asyncio.Future[Any]) -> None:
+    def _ended(self, task: asyncio.Future[Any], clients: tuple[str, ...]) -> None:
         self.running -= 1
+        for client in clients:
+            self.by_client[client] -= 1
+            if not self.by_client[client]:
+                del self.by_client[client]
         if not task.cancelled():
             task.exception()  # an answer given up: it was answered 503; its error is not logged
 
-    async def run(self, what: str, runner: Runner, method: str, **kwargs: Any) -> Any:
-        """``method(**kwargs)`` through ``runner``, within the limits; ``what`` names it."""
-        # Only the event loop's thread counts and starts calls: no lock is needed.
+    def _refusal(self, what: str, clients: tuple[str, ...]) -> Problem | None:
+        retry = {"Retry-After": str(RETRY_AFTER)}
+        for client in clients:
+            if self.per_client is not None and self.by_client.get(client, 0) >= self.per_client:
+                kind = client.split(":", 1)[0]
+                return Problem(
+                    429,
+                    f"{what} is refused for now: this {kind} has {self.per_client} {self.what} running,"
+                    f" the most one {kind} may run at once; retry in {RETRY_AFTER} s",
+                    headers=retry,
+                )
         if self.running >= self.concurrency:
-            raise Problem(
+            return Problem(
                 503,
-                f"{what} is refused for now: {self.running} expensive reads are running, the most"
+                f"{what} is refused for now: {self.running} {self.what} are running, the most"
                 f" this server runs at once; retry in {RETRY_AFTER} s",
-                headers={"Retry-After": str(RETRY_AFTER)},
+                headers=retry,
             )
+        return None
+
+    async def run(
+        self, what: str, runner: Runner, method: str, /, *, clients: tuple[str, ...] = (), **kwargs: Any
+    ) -> Any:
+        """``method(**kwargs)`` through ``runner``, within the limits; ``what`` names it and
+        ``clients`` are the keys of who asks (a token's, an address's)."""
+        # Only the event loop's thread counts and starts calls: no lock is needed.
+        refused = self._refusal(what, clients)
+        if refused is not None:
+            raise refused
         self.running += 1
+        for client in clients:
+            self.by_client[client] = self.by_client.get(client, 0) + 1
         task = asyncio.ensure_future(runner(method, kwargs))
-        task.add_done_callback(self._ended)
+        task.add_done_callback(lambda done: self._ended(done, clients))
         try:
             # shield: a timeout or a client gone does not cancel the task, whose end frees the place
             return await asyncio.wait_for(asyncio.shield(task), self.seconds)
         except TimeoutError:
             raise Problem(
                 503,
-                f"{what} did not finish within {self.seconds:g} s (serve --expensive-seconds); it"
-                " keeps one of the places for expensive reads until it ends",
+                f"{what} did not finish within {self.seconds:g} s (serve {self.option}); it"
+                f" keeps one of the places for {self.what} until it ends",
                 headers={"Retry-After": str(max(RETRY_AFTER, math.ceil(self.seconds)))},
             ) from None
+
+
+def list_limit(
+    concurrency: int = LIST_READS, per_client: int = LIST_READS_PER_CLIENT, seconds: float = LIST_SECONDS
+) -> WorkLimit:
+    """The bound on list reads (see ``LedgerContext.listed``)."""
+    return WorkLimit(
+        concurrency,
+        seconds,
+        per_client=per_client,
+        what="list reads",
+        options=("--list-reads", "--list-seconds", "--list-reads-per-client"),
+    )

@@ -54,6 +54,7 @@ def serve(
     allowed_origins: Iterable[str] = (),
     expensive_reads: int = limits.CONCURRENCY,
     expensive_seconds: float = limits.SECONDS,
+    lists: tuple[int, int, float] = (limits.LIST_READS, limits.LIST_READS_PER_CLIENT, limits.LIST_SECONDS),
 ) -> None:
     """Serve the API and the page until interrupted; refuses a non-loopback host without tokens."""
     tokens = load_tokens(tokens_file)
@@ -61,6 +62,7 @@ def serve(
     origins = [check_origin(origin) for origin in allowed_origins]
     try:
         expensive = limits.WorkLimit(expensive_reads, expensive_seconds)
+        list_reads = limits.list_limit(*lists)
     except ValueError as error:
         raise InvalidInputError(str(error)) from None
     sock = listening_socket(host, port)
@@ -71,8 +73,11 @@ def serve(
         ledger.check_ahead()  # the file's check runs while the server starts, not in the first POST
         # The whole-log reads and the P&L folds run in processes of their own (an in-memory
         # ledger: in threads): one for the folds, so that they never wait behind a long one.
-        reader = folder = None
+        reader = folder = lister = None
         if not ledger.db.url.is_memory:
+            # List reads on a connection of their own: never in the way of /health and the writes.
+            lister = LedgerService(OrderLedger(ledger.url, create=False))
+            stack.callback(lister.close)
             reader = limits.ReaderProcesses(ledger.url, expensive_reads)
             stack.callback(reader.close)
             folder = limits.ReaderProcesses(ledger.url, 1, "P&L reads")
@@ -86,6 +91,8 @@ def serve(
             expensive=expensive,
             reader=reader,
             folder=folder,
+            lists=list_reads,
+            lister=lister,
         )
         # Streams never end by themselves: give them 2 s to close on shutdown, then cancel.
         config = uvicorn.Config(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=2)

@@ -35,6 +35,7 @@ from orderledger.infrastructure.storage.db import (
     Tx,
     insert_shape,
 )
+from orderledger.infrastructure.storage.file_guard import FileGuard, file_state, identity, new_stamp
 
 # SQLite's primary result codes for the faults a user can act on.
 _SQLITE_FAULTS = {
@@ -275,16 +276,6 @@ def fingerprint(path: str) -> list[int] | None:
     return file_state(path)
 
 
-def file_state(path: str) -> list[int] | None:
-    """The file's device, inode, size and the times its bytes and its inode last changed (ns), by
-    ``stat`` alone; None when there is no file. (Its write-ahead log is not looked at.)"""
-    try:
-        status = os.stat(path)
-    except OSError:
-        return None
-    return [status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns]
-
-
 def _wal_frames(path: str) -> bool:
     """Whether the file's write-ahead log holds anything (commits not yet in the file, or the
     leftovers of a crash)."""
@@ -292,13 +283,6 @@ def _wal_frames(path: str) -> bool:
         return os.stat(f"{path}-wal").st_size > 0
     except OSError:
         return False  # no write-ahead log: every commit is in the file
-
-
-def _identity(path: str) -> tuple[int, int] | None:
-    """The device and inode of the file at ``path`` (None when there is none): what tells the file
-    a connection opened from one put at the same path later."""
-    state = file_state(path)
-    return None if state is None else (state[0], state[1])
 
 
 def _may_write(path: str) -> bool:
@@ -459,10 +443,10 @@ class SqliteDatabase(Database):
         # read (an append touches few pages) and would extend a malformed database without a word.
         self._checked = url.is_memory
         self._ahead: _CheckAhead | None = None  # the check started by ``check_ahead``, if running
-        # The file this connection has open, as (device, inode): a commit counts only while the
-        # path still names it (``_still_named``).
-        self._opened = None if url.is_memory else _identity(url.path)
-        self._lost: DatabaseReplacedError | None = None  # set for good once the path names another
+        # The files this connection writes: a commit counts only while they are still the
+        # ledger's at its path (``_still_ours``).
+        self._guard = None if url.is_memory or url.read_only else FileGuard(url.path)
+        self._lost: DatabaseReplacedError | None = None  # set for good once they are not
 
     def _connect(self, url: DatabaseUrl, *, create: bool) -> sqlite3.Connection:
         """A connection to the database ``url`` names, set up for the ledger (WAL when it writes)."""
@@ -587,7 +571,7 @@ class SqliteDatabase(Database):
             if self._depth:  # nested: join the outer transaction (a fault inside dooms it too)
                 yield self._outer or SqliteTx(self._conn)
                 return
-            self._still_named()  # nothing is written into a file no one can open any more
+            self._still_ours()  # nothing is written into a file no one can open any more
             if self._unsynced or self._sync_mode != "FULL":
                 self._synchronous()
             if wait:
@@ -611,6 +595,7 @@ class SqliteDatabase(Database):
                     elif ahead is None or not ahead.verdict(self.url):  # the verdict raises damage
                         check_sqlite_file(tx, self.url.path)
                     self._checked = True
+                stamp = self._stamp()
                 yield tx
             except BaseException:
                 self._depth -= 1
@@ -628,44 +613,61 @@ class SqliteDatabase(Database):
                 self._rollback()
                 raise
             # Before the caller acknowledges anything: the commit is only worth its name if it
-            # went into the file the path names (a file deleted or replaced meanwhile takes every
-            # commit since with it when this process ends).
-            self._still_named()
+            # went into the files the path names, whole (a file deleted, replaced or overwritten
+            # meanwhile takes every commit since with it when this process ends).
+            self._still_ours()
+            if self._guard is not None:
+                self._guard.committed()
+                if stamp:
+                    self._guard.stamped(stamp)
+                    # Onto the file itself now, where the guard reads it (a new file's pages are few).
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self._still_ours()
+
+    def _stamp(self) -> int:
+        """In the first write transaction on a file without one: stamp it as this ledger's
+        (``PRAGMA user_version``, random), what tells it from any other database file copied over
+        it (``FileGuard``). The stamp written (0 when none was: found, or nothing to guard)."""
+        guard = self._guard
+        if guard is None or guard.stamp is not None:
+            return 0
+        found = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        if found:
+            guard.stamped(found)
+            return 0
+        stamp = new_stamp()
+        self._conn.execute(f"PRAGMA user_version={stamp}")
+        return stamp
 
     def failure(self) -> StoreError | None:
         try:
             with self._lock:
-                self._still_named()
+                self._still_ours()
         except DatabaseReplacedError as error:
             return error
         return None
 
-    def _still_named(self) -> None:
-        """Raise :class:`DatabaseReplacedError` (for good: every later write too) once the path
-        no longer names the file this connection has open: deleted, renamed away, or replaced
-        (by a rename, a copy into a new file, a restore). Files opened read-only are not watched:
-        they have nothing to lose."""
+    def _still_ours(self) -> None:
+        """Raise :class:`DatabaseReplacedError` (for good: every later write too) once the files
+        this connection writes are no longer the ledger's at its path (``FileGuard``): the file
+        deleted, renamed away, replaced, truncated or overwritten in place, or its write-ahead log
+        deleted or replaced. Files opened read-only are not watched: they have nothing to lose."""
         if self._lost is not None:
             raise self._lost
-        if self._opened is None or self.url.read_only:
+        loss = None if self._guard is None else self._guard.loss()
+        if loss is None:
             return
-        now = _identity(self.url.path)
-        if now == self._opened:
-            return
-        what = (
-            "is gone from that path (deleted or renamed)" if now is None else "was replaced by another file"
-        )
-        # What this connection committed may still be in its write-ahead log, which sits beside
-        # the path under the path's name: SQLite will not fold it into a file that has moved when
-        # it closes, and the next process would read those pages as the new file's. Folded into
-        # the file it belongs to now (kept where that file was renamed to; gone with a deleted
-        # one), the log is left empty for whatever file the path names.
-        with contextlib.suppress(sqlite3.Error):
-            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if loss.fold:
+            # What this connection committed may still be in its write-ahead log (the one it
+            # has open): folded into the file it belongs to (kept where that file was renamed
+            # to; gone with a deleted one; the file at the path when only the log was deleted),
+            # the log at the path is left empty for whatever file the path names.
+            with contextlib.suppress(sqlite3.Error):
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._lost = DatabaseReplacedError(
-            f"database {self.url.path!r} {what} while this process had it open: what it wrote now"
-            " would be in no file at that path, so it writes and acknowledges nothing more (put the"
-            " ledger's file back, restart, and send again what was not acknowledged)"
+            f"database {self.url.path!r} {loss.what} while this process had it open, so it writes"
+            f" and acknowledges nothing more ({loss.advice})"
         )
         raise self._lost
 
@@ -759,7 +761,9 @@ class SqliteDatabase(Database):
             self._checked = False  # closed: a second close records nothing again
             # Best effort, even from a finaliser at interpreter exit (builtins may be gone then).
             with contextlib.suppress(Exception):
-                if _identity(self.url.path) == self._opened:  # not another file put at the path
+                if (
+                    self._guard is not None and identity(self.url.path) == self._guard.opened
+                ):  # not another file put at the path
                     record_sound(self.url.path)
 
     def reopen(self, *, wait: float | None = None, checked: bool = False) -> SqliteDatabase:

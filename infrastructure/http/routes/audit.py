@@ -30,7 +30,7 @@ async def get_events(
     event_time: Annotated[bool, Query(description="since/until are venue time")] = False,
 ) -> list[dict[str, Any]]:
     """A page of the global log's events, in log order unless `sort` says otherwise."""
-    rows = await ledger.call("events", types=type, event_time=event_time, **page.arguments())
+    rows = await ledger.listed(request, "events", types=type, event_time=event_time, **page.arguments())
     return send_page(request, response, rows)
 
 
@@ -46,7 +46,7 @@ async def get_messages(
 ) -> list[dict[str, Any]]:
     """A page of the journal: every inbound message verbatim, with its outcome, in arrival order
     unless `sort` says otherwise."""
-    rows = await ledger.call("messages", outcome=outcome, parked=parked, **page.arguments())
+    rows = await ledger.listed(request, "messages", outcome=outcome, parked=parked, **page.arguments())
     return send_page(request, response, rows)
 
 

@@ -30,7 +30,7 @@ async def get_instruments(
 ) -> list[dict[str, Any]]:
     """A page of instrument definitions (contract size, tick, lot, settlement), by venue and
     instrument unless `sort` says otherwise."""
-    rows = await ledger.call("instruments", every_version=all_versions, **page.arguments())
+    rows = await ledger.listed(request, "instruments", every_version=all_versions, **page.arguments())
     return send_page(request, response, rows)
 
 
@@ -46,5 +46,5 @@ async def get_parents(
     count, accounts, instruments and times; `/orders?parent=P` and `/trades?parent=P` list one
     parent's orders and trades."""
     await ledger.views_behind(response)
-    rows = await ledger.call("parents", **page.arguments())
+    rows = await ledger.listed(request, "parents", **page.arguments())
     return send_page(request, response, rows)

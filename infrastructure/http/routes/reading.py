@@ -39,9 +39,11 @@ async def get_orders(
     expensive read), oldest created first unless `sort` says otherwise."""
     if as_of is None:
         await ledger.views_behind(response)
-    rows = await ledger.maybe_expensive(
-        as_of is not None, "GET /orders?as_of", "orders", open_only=open_only, as_of=as_of, **page.arguments()
-    )
+        rows = await ledger.listed(request, "orders", open_only=open_only, as_of=None, **page.arguments())
+    else:
+        rows = await ledger.expensive(
+            "GET /orders?as_of", "orders", open_only=open_only, as_of=as_of, **page.arguments()
+        )
     return send_page(request, response, rows)
 
 
@@ -77,7 +79,7 @@ async def get_trades(
 ) -> list[dict[str, Any]]:
     """A page of the trade blotter, oldest first (venue time) unless `sort` says otherwise."""
     await ledger.views_behind(response)
-    rows = await ledger.call("trades", **page.arguments())
+    rows = await ledger.listed(request, "trades", **page.arguments())
     return send_page(request, response, rows)
 
 
