@@ -35,12 +35,13 @@ Mapping (https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api):
   puts the same ``liquidation`` object on both sides of a liquidation's trade, so the fill of a
   resting order of ours that another account's liquidation hit carries one too: the fill is
   our liquidation only when its ``liquidatedUser`` is the feed's user
-  (:meth:`HyperliquidAdapter.feed_user`: the ``user`` the payload names, else ``account`` when
-  it is an address, else the one user earlier frames of the ingest named), or when it names no
-  ``liquidatedUser``; with the feed's user unknown it is an ordinary fill
-  (:func:`liquidated_here`). Any other fill without a ``cloid`` names its order by
-  ``oid`` and waits (parked) until an order message for that ``oid`` arrives (orderUpdates,
-  historicalOrders).
+  (:meth:`HyperliquidAdapter.feed_user`: the ``user`` the payload names, else the ``address``
+  option, else ``account`` when it is an address, else the one user earlier frames of the
+  ingest named), or when it names no ``liquidatedUser``; with the feed's user unknown the fill
+  itself says: a closing taker fill is our liquidation, a maker fill (or one that opens) a
+  resting order of ours that the liquidation hit (:func:`liquidated_here`). Any other fill
+  without a ``cloid`` names its order by ``oid`` and waits (parked) until an order message for
+  that ``oid`` arrives (orderUpdates, historicalOrders).
 * Instruments: a perpetual is named by its coin (``BTC``, ``flx:CRCL``); a spot pair by its
   ``BASE/QUOTE`` name (``PURR/USDC``); ``@<index>`` is resolved through the spot meta, and
   refused with a one-line reason without it.
@@ -108,20 +109,55 @@ def liquidated_user(fill: Mapping[str, Any]) -> str | None:
     return text_or_none(liquidation.get("liquidatedUser")) if isinstance(liquidation, Mapping) else None
 
 
+def closes_position(fill: Mapping[str, Any]) -> bool | None:
+    """Does this fill reduce the position it traded on? From ``startPosition`` (the signed
+    position before it) and ``side``, else from ``dir`` ("Close Long" sells, "Close Short"
+    buys, "Open …" opens); None when the fill states neither."""
+    side = text_or_none(fill.get("side"))
+    start = decimal_text(fill.get("startPosition"), "startPosition")
+    if start is not None and side in SIDES:
+        held = Decimal(start)
+        return (held > 0 and side == "A") or (held < 0 and side == "B")
+    direction = text_or_none(fill.get("dir")) or ""
+    if direction.startswith("Open"):
+        return False
+    closing = {"Close Long": "A", "Close Short": "B"}.get(direction)
+    return None if closing is None else closing == side
+
+
+def liquidated_by_fill(fill: Mapping[str, Any]) -> bool:
+    """Is a fill of our own stream that carries a ``liquidation`` object our liquidation, read
+    from the fill alone (the account's address unknown)?
+
+    A liquidation sends the liquidated position to the book as a market order: the liquidated
+    account's fill is the taker's (``crossed`` true) and reduces its position; the fill of a
+    resting order it hit is a maker's (``crossed`` false), whatever it did to that position. So a
+    maker fill, or one that opens or adds to a position, is a resting order of ours that another
+    account's liquidation hit; any other (a closing taker fill) is our liquidation.
+    """
+    if fill.get("crossed") is False:
+        return False
+    return closes_position(fill) is not False
+
+
 def liquidated_here(fill: Mapping[str, Any], user: str | None) -> bool:
     """Is this fill (a userFills entry, or ccxt's ``info`` of one) our own liquidation?
 
-    Both sides of a liquidation's trade carry its ``liquidation`` object; ``liquidatedUser``
-    names the account whose position was liquidated, so the fill is ours only when that is
-    ``user``, the feed's user. When the feed's user is not known (an account named by a label,
-    a payload naming no user) the fill is not taken for ours: another account's liquidation is
-    never booked as ours, and the fill, ordinary, names its order by ``oid``. A ``liquidation``
-    object without ``liquidatedUser`` says so alone, as before Hyperliquid named the account.
+    Every fill of our fill stream is ours; the question is whose liquidation made it. Both sides
+    of a liquidation's trade carry its ``liquidation`` object, and ``liquidatedUser`` names the
+    account whose position was liquidated: with ``user``, the feed's user, known, the fill is
+    our liquidation exactly when that is ``user``. With it unknown (an account named by a label,
+    a payload naming no user), the fill itself says (:func:`liquidated_by_fill`). A
+    ``liquidation`` object without ``liquidatedUser`` says so alone.
     """
     if not isinstance(fill.get("liquidation"), Mapping):
         return False
     liquidated = liquidated_user(fill)
-    return liquidated is None or (user is not None and liquidated.lower() == user.lower())
+    if liquidated is None:
+        return True
+    if user is not None:
+        return liquidated.lower() == user.lower()
+    return liquidated_by_fill(fill)
 
 
 class SpotNames:
@@ -174,19 +210,31 @@ class HyperliquidAdapter:
     the spot names, and the last ``webData2`` open orders per user (for the diff)."""
 
     def __init__(
-        self, *, venue: str, account: str, spot_meta: Mapping[str, Any] | None = None, source: str = SOURCE
+        self,
+        *,
+        venue: str,
+        account: str,
+        spot_meta: Mapping[str, Any] | None = None,
+        source: str = SOURCE,
+        address: str | None = None,
     ) -> None:
         self.venue = venue
         self.account = account
         self.source = source
         self.spot = SpotNames(spot_meta)
-        self.user = user_of(account)  # whose fills a payload that names no user holds
+        if address is not None and not ADDRESS.fullmatch(address):
+            raise AdapterError(
+                f"address {address[:60]!r} is not a Hyperliquid address (0x and 40 hex digits)"
+            )
+        # Whose fills a payload that names no user holds: the address given, else the account's.
+        self.user = address or user_of(account)
         self._named: set[str] = set()  # the users this ingest's frames named
         self._open: dict[str, OpenOrdersDiffer] = {}
 
     def feed_user(self, named: str | None = None) -> str | None:
         """The user whose fills a payload holds: the one it names (userFills, webData2 and
-        userFundings frames do), else ``account`` when it is an address, else the one user the
+        userFundings frames do), else the ``address`` given, else ``account`` when it is an
+        address, else the one user the
         earlier frames of this ingest named (a feed follows one user); None when unknown."""
         if named is not None:
             self._named.add(named.lower())
@@ -406,8 +454,9 @@ class HyperliquidAdapter:
         named = liquidated_user(fill)
         if cloid is None and user is None and named is not None and notes is not None:
             notes.append(
-                f"fill {tid}: the liquidation of {named} is not taken for ours, whose address is"
-                f" unknown (--account is no address, no frame named a user): a fill of order {oid}"
+                f"fill {tid}: the liquidation of {named}, read from the fill as our address is unknown"
+                " (no `address`, the account no address, no frame naming a user): "
+                + ("ours, a closing taker fill" if ours else f"a fill of our resting order {oid} it hit")
             )
         if cloid is None and ours:
             out.append(
@@ -552,7 +601,9 @@ __all__ = [
     "SPOT_META_NOTE",
     "HyperliquidAdapter",
     "SpotNames",
+    "closes_position",
     "funding_flow_id",
+    "liquidated_by_fill",
     "liquidated_here",
     "liquidated_user",
     "open_order_row",

@@ -33,7 +33,7 @@ input finds everything booked and records nothing new.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -43,6 +43,7 @@ from orderledger.domain.order import external_client_order_id
 from orderledger.domain.values import format_decimal
 from orderledger.infrastructure.adapters.ccxt import VENUE_RULES, rules_for
 from orderledger.infrastructure.adapters.common import (
+    AdapterError,
     BookedOrder,
     grow_forced_orders,
     in_applying_order,
@@ -85,13 +86,16 @@ class Feed(Protocol):
         ...
 
 
-def open_feed(ledger: Any, fmt: str, venue: str, account: str) -> Feed:
-    """The feed for one ingest of format ``fmt`` (what it needs was checked against the format
-    registry, ``formats.check_options``)."""
+def open_feed(
+    ledger: Any, fmt: str, venue: str, account: str, options: Mapping[str, Any] | None = None
+) -> Feed:
+    """The feed for one ingest of format ``fmt`` with its adapter ``options`` (what it needs,
+    and the options it takes, were checked against the format registry,
+    ``formats.check_options``)."""
     opened = FEEDS.get(fmt)
     if opened is None:
         raise ConfigurationError(f"unknown feed format {fmt!r}")
-    return opened(ledger, venue, account)
+    return opened(ledger, venue, account, **(options or {}))
 
 
 class HyperliquidFeed:
@@ -100,9 +104,12 @@ class HyperliquidFeed:
     commit_each = True
     context_note: str | None = SPOT_META_NOTE
 
-    def __init__(self, ledger: Any, venue: str, account: str) -> None:
+    def __init__(self, ledger: Any, venue: str, account: str, address: str | None = None) -> None:
         self.ledger = ledger
-        self.adapter = HyperliquidAdapter(venue=venue, account=account)
+        try:
+            self.adapter = HyperliquidAdapter(venue=venue, account=account, address=address)
+        except AdapterError as error:
+            raise ConfigurationError(f"format hyperliquid: {error}") from None
 
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
         found = self.adapter.messages(decode_json(raw), notes)
@@ -232,14 +239,14 @@ def _lighter_feed(ledger: Any, venue: str, account: str) -> Feed:
     return LighterFeed(ledger, venue, account)
 
 
-FEEDS: dict[str, Callable[[Any, str, str], Feed]] = {
+FEEDS: dict[str, Callable[..., Feed]] = {
     "hyperliquid": HyperliquidFeed,
     "lighter": _lighter_feed,
     "tradier": TradierFeed,
     "snapshots": lambda ledger, venue, account: SnapshotFeed(ledger),
 }
 """Each format that reads the ledger (``reads_ledger`` in ``formats.FORMATS``) and how one
-ingest opens its feed (ledger, venue, account)."""
+ingest opens its feed (ledger, venue, account, then the format's options by name)."""
 
 
 __all__ = [

@@ -31,7 +31,9 @@ from orderledger.infrastructure.adapters.hyperliquid import HyperliquidAdapter, 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions, list_trades
 from tests.support.ccxt_flows import (
+    HYPERLIQUID_HYPE,
     HYPERLIQUID_NEAR,
+    LIQUIDATED_USER,
     OUR_OID,
     OURS,
     Recorder,
@@ -496,47 +498,120 @@ def test_a_label_account_never_takes_another_accounts_liquidation_for_ours(
         "ingest", "--format", "hyperliquid", "--venue", VENUE, "--account", "main", str(path),
         db=stored_url, cwd=tmp_path,
     )  # fmt: skip
-    # When ingested by the real command, then, the feed's user being unknown, the liquidation is
-    # not taken for ours: the fill is an ordinary fill of our order (it was booked as a
-    # liquidation order under our order's key, and the line refused: fill, fee and position lost)
+    # When ingested by the real command, then the fill itself says whose liquidation it is: a
+    # maker fill (crossed false) opening a long is a resting order of ours that the liquidation
+    # hit, so it is an ordinary fill of our order (never a liquidation order under its key)
     assert run.returncode == 0, run.describe()
     assert parse_ingest(run.stdout).counts == {
         "applied": 2, "duplicate": 0, "parked": 0, "ignored": 0, "rejected": 0,
     }  # fmt: skip
     assert_our_order_filled(stored_url, tmp_path, "NEAR")
-    # And the journal says why, on the fill's line
+    # And the journal says how it was read, on the fill's line
     rows = [
         json.loads(r) for r in run_cli("messages", "--json", db=stored_url, cwd=tmp_path).stdout.splitlines()
     ]
-    assert (
-        "the liquidation of 0x5c902b2eb0e1d9eb9a232014824ae6247df0a480 is not taken for ours"
-        in rows[-1]["reason"]
-    )
+    assert f"a fill of our resting order {OUR_OID} it hit" in rows[-1]["reason"]
 
 
-def test_the_feeds_user_comes_from_the_frames_that_name_it(ledger: OrderLedger, ccxt_lib: Any) -> None:
-    # Given --account main (a label), the published NEAR liquidation fill (liquidatedUser
-    # 0x5c90…a480) in an info userFills reply, which names no user:
-    liquidated = "0x5c902b2eb0e1d9eb9a232014824ae6247df0a480"
+# Our long of 5.2 HYPE bought at 30 (derived: our order "long-1" and its fill), which the
+# published HYPE liquidation fill (FILLS[3]: a taker sell of 5.2 at 21.147, dir Close Long,
+# startPosition 5.2, closedPnl −46.0356, liquidatedUser 0x193b…1c2b) closes.
+def opened_long(instrument: str) -> list[dict[str, Any]]:
+    return [
+        {"type": "request", "client_order_id": "long-1", "venue": VENUE, "account": "main",
+         "instrument": instrument, "side": "buy", "order_type": "limit", "quantity": "5.2",
+         "price": "30", "ts": "2026-01-20T10:00:00Z"},
+        {"type": "fill", "client_order_id": "long-1", "trade_id": "own-1", "quantity": "5.2",
+         "price": "30", "ts": "2026-01-20T10:00:01Z"},
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("route", ["native", "ccxt"])
+def test_a_label_accounts_own_liquidation_is_read_from_the_fill(
+    ledger: OrderLedger, route: str, ccxt_lib: Any, ccxt_pro: Any
+) -> None:
+    # Given --account main (a label: no address anywhere) holding a long of 5.2 HYPE at 30,
+    instrument = "HYPE" if route == "native" else "HYPE/USDC:USDC"  # ccxt's symbol
+    assert ledger.ingest_lines(lines(*opened_long(instrument))).counts["applied"] == 2
+    # When the published liquidation fill comes from our own fill stream, by REST (an info
+    # userFills reply, naming no user) and by WebSocket (ccxt.pro's handle_my_trades of the
+    # userFills push, whose user ccxt drops), then again (a copy),
+    if route == "native":
+        payloads: list[Any] = [[FILLS[3]], [FILLS[3]]]
+    else:
+        rest = market(ccxt_lib, "hyperliquid", **HYPERLIQUID_HYPE)
+        stream = market(ccxt_pro, "hyperliquid", **HYPERLIQUID_HYPE)
+        client = Recorder()
+        push = {"isSnapshot": False, "user": USER, "fills": [FILLS[3]]}
+        stream.handle_my_trades(client, {"channel": "userFills", "data": push})
+        payloads = [[rest.parse_trade(FILLS[3])], client.last("myTrades")]
+    fmt = "hyperliquid" if route == "native" else "ccxt"
+    counts = ledger.ingest_lines(lines(*payloads), fmt=fmt, venue=VENUE, account="main").counts
+    # Then it is read from the fill itself (a taker sell closing a long: the liquidation's own
+    # market order) as our liquidation: booked at once, never parked, its copy a duplicate,
+    assert (counts["applied"], counts["duplicate"], counts["parked"], counts["rejected"]) == (1, 1, 0, 0)
+    order = ledger.order("ext-hyperliquid-298509207410")
+    assert (order.tags, order.order_type.value, order.side.value, order.quantity, order.status) == (
+        {"liquidation": "true"}, "market", "sell", Decimal("5.2"), Status.FILLED,
+    )  # fmt: skip
+    # and the position is flat with (21.147 − 30) × 5.2 = −8.853 × 5.2 = −46.0356 realized,
+    # Hyperliquid's own closedPnl; the fee 0.047504 USDC is the fill's
+    hype = position(ledger, instrument)
+    assert (Decimal(hype["quantity"]), Decimal(hype["realized_pnl"])) == (0, Decimal("-46.0356"))
+    assert hype["fees"] == {"USDC": "0.047504"}
+
+
+def test_a_named_address_decides_whose_liquidation_it_is(stored_url: str, tmp_path: Path) -> None:
+    # Given --account main and --address naming the account: the published NEAR liquidation
+    # fill (liquidatedUser 0x5c90…a480, a closing taker fill) in an info userFills reply
     fill = hyperliquid_liquidation_fill()
-    # When nothing told the feed whose it is, then it is not taken for our liquidation: an
-    # ordinary fill of order 719874965978, which no report named, so it waits (parked)
-    alone = ledger.ingest_lines(lines([fill]), fmt="hyperliquid", venue=VENUE, account="main")
-    assert (alone.counts["parked"], alone.counts["applied"]) == (1, 0)
-    # And on the ccxt route, whose structures never name the user, the same (a derived second
-    # liquidation: oid and tid + 1): a trade of its order, parked, never a liquidation order
-    rest = market(ccxt_lib, "hyperliquid", **HYPERLIQUID_NEAR)
-    second = fill | {"oid": fill["oid"] + 1, "tid": fill["tid"] + 1}
-    routed = ledger.ingest_lines(lines([rest.parse_trade(second)]), fmt="ccxt", venue=VENUE, account="main")
-    assert (routed.counts["parked"], routed.counts["applied"]) == (1, 0)
+    path = tmp_path / "fills.jsonl"
+    path.write_text(json.dumps([fill]) + "\n")
+
+    def ingest_for(address: str) -> Any:
+        return run_cli(
+            "ingest", "--format", "hyperliquid", "--venue", VENUE, "--account", "main",
+            "--address", address, str(path), db=stored_url, cwd=tmp_path,
+        )  # fmt: skip
+
+    # When the address is another account's (OURS), then the address decides over what the
+    # fill suggests: not our liquidation, an ordinary fill of order 719874965978, waiting
+    # (parked) for that order
+    other = ingest_for(OURS)
+    assert parse_ingest(other.stdout).counts["parked"] == 1, other.describe()
+    # When the address is the liquidated user's (upper case: compared without case), then it is
+    # our liquidation: an external market sell of 64.8, tagged, filled; the parked copy of the
+    # line stays what it was (its order, now booked, is the liquidation's)
+    ours = ingest_for(LIQUIDATED_USER.upper().replace("0X", "0x"))
+    assert parse_ingest(ours.stdout).counts["applied"] == 1, ours.describe()
+    (order,) = [o for o in cli_json("orders", db=stored_url, cwd=tmp_path)]
+    assert (order["client_order_id"], order["tags"], order["side"], order["filled_quantity"]) == (
+        "ext-hyperliquid-719874965978", {"liquidation": "true"}, "sell", "64.8",
+    )  # fmt: skip
+    # And an address that is none is refused in one line before anything is read
+    bad = ingest_for("main")
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0
+    assert "address 'main' is not a Hyperliquid address" in bad.stderr
+
+
+def test_the_feeds_user_comes_from_the_frames_that_name_it(ledger: OrderLedger) -> None:
+    # Given --account main (a label) and the published NEAR liquidation fill (liquidatedUser
+    # 0x5c90…a480) in an info userFills reply, which names no user:
+    fill = hyperliquid_liquidation_fill()
+    # When an earlier frame of the same ingest named another user as the feed's (a webData2
+    # push of OURS, derived: Hyperliquid's WebData2 with no open orders), then the fill is
+    # compared with that user: not our liquidation, a fill of order 719874965978, parked
+    other = ledger.ingest_lines(
+        lines(ws("webData2", {"user": OURS, "openOrders": []}), [fill]),
+        fmt="hyperliquid", venue=VENUE, account="main",
+    )  # fmt: skip
+    assert (other.counts["parked"], other.counts["applied"]) == (1, 0)
     assert [o.client_order_id for o in ledger.orders()] == []
-    # When an earlier frame of the same ingest named the feed's user (a webData2 push of that
-    # user, derived: Hyperliquid's WebData2 with no open orders), then the reply's fill (a third,
-    # derived: oid and tid + 2) is compared with it and is our liquidation: an external market
-    # sell of 64.8 tagged liquidation, filled
-    third = fill | {"oid": fill["oid"] + 2, "tid": fill["tid"] + 2}
+    # When the frame named the liquidated user, then the reply's fill (a second, derived: oid
+    # and tid + 2) is our liquidation: an external market sell of 64.8 tagged liquidation
+    second = fill | {"oid": fill["oid"] + 2, "tid": fill["tid"] + 2}
     named = ledger.ingest_lines(
-        lines(ws("webData2", {"user": liquidated, "openOrders": []}), [third]),
+        lines(ws("webData2", {"user": LIQUIDATED_USER, "openOrders": []}), [second]),
         fmt="hyperliquid", venue=VENUE, account="main",
     )  # fmt: skip
     assert named.counts["applied"] == 1

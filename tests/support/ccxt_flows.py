@@ -101,6 +101,14 @@ HYPERLIQUID_NEAR = _swap(
     precision={"amount": 0.1, "price": 0.0001},
     info={"name": "NEAR", "szDecimals": 1},
 )
+HYPERLIQUID_HYPE = _swap(
+    "HYPE",
+    "HYPE",
+    "USDC",
+    "USDC",
+    precision={"amount": 0.01, "price": 0.001},
+    info={"name": "HYPE", "szDecimals": 2},
+)
 BINANCEUSDM_BTC = _swap("BTCUSDT", "BTC", "USDT", "USDT", precision={"amount": 0.001, "price": 0.01})
 
 
