@@ -63,6 +63,7 @@ from decimal import Decimal
 from typing import Any
 
 from orderledger.domain.order import external_client_order_id
+from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.adapters.common import (
     AdapterError,
     decimal_text,
@@ -83,6 +84,7 @@ from orderledger.infrastructure.messages.models import (
     CanceledMessage,
     CashFlowMessage,
     FillMessage,
+    InstrumentMessage,
     Message,
     RejectedMessage,
     RequestMessage,
@@ -247,8 +249,10 @@ class HyperliquidAdapter:
 
     def messages(self, payload: Any, notes: list[str] | None = None) -> list[Message]:
         """The ledger messages of one Hyperliquid payload (see the module docstring); a
-        liquidation's fills in it share one external request, sized by their sum."""
-        return sized_by_fills(self._messages(payload, notes if notes is not None else []))
+        liquidation's fills in it share one external request, sized by their sum; the
+        perpetuals it names are defined first (:func:`perp_definitions`)."""
+        found = sized_by_fills(self._messages(payload, notes if notes is not None else []))
+        return [*perp_definitions(found, self.venue, self.source), *found]
 
     def _messages(self, payload: Any, notes: list[str]) -> list[Message]:
         if isinstance(payload, Mapping) and "channel" in payload:
@@ -538,6 +542,42 @@ class HyperliquidAdapter:
         return out
 
 
+PERP_SETTLE = "USDC"
+"""What Hyperliquid's perpetuals (the first perp dex's, named by a bare coin) settle in: their
+margin, P&L, fees and funding are USDC."""
+
+
+def perp_definitions(messages: list[Message], venue: str, source: str = SOURCE) -> list[Message]:
+    """An ``instrument`` definition for each perpetual the messages name, so that its position
+    and P&L are in its settle currency without ``instruments load``: a swap of contract size 1,
+    linear, settling in USDC for a bare coin (``HYPE``); a builder-deployed perpetual
+    (``dex:COIN``) settles in its dex's collateral token, which its fills' fees are paid in
+    (``feeToken``: USDH for ``flx:CRCL``), so it is defined by a fill, not by an order alone.
+    Spot pairs (``BASE/QUOTE``) name their quote currency already."""
+    settles: dict[str, tuple[str, str]] = {}  # instrument → (settle currency, time)
+    for m in messages:
+        instrument = getattr(m, "instrument", None)
+        if not isinstance(instrument, str) or "/" in instrument or instrument in settles:
+            continue
+        if ":" not in instrument:
+            settles[instrument] = (PERP_SETTLE, format_timestamp(m.ts))
+        elif type(m) is FillMessage and m.fee_currency is not None:
+            settles[instrument] = (m.fee_currency, format_timestamp(m.ts))
+    return [
+        message(
+            InstrumentMessage,
+            venue=venue,
+            instrument=instrument,
+            kind="swap",
+            settle_currency=settle,
+            quote_currency=settle,
+            ts=ts,
+            source=source,
+        )
+        for instrument, (settle, ts) in settles.items()
+    ]
+
+
 def open_order_row(order: Mapping[str, Any], spot: SpotNames) -> dict[str, Any]:
     """One open order (webData2 ``openOrders``, info ``frontendOpenOrders`` / ``openOrders``)
     as a row of a reconciliation snapshot's ``open_orders`` (docs/reconciliation.md)."""
@@ -607,6 +647,7 @@ __all__ = [
     "liquidated_here",
     "liquidated_user",
     "open_order_row",
+    "perp_definitions",
     "user_of",
     "web_data_snapshot",
 ]

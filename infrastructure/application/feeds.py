@@ -39,6 +39,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from orderledger.domain.identity import IdentityKey
+from orderledger.domain.instrument import instrument_id_for
 from orderledger.domain.order import external_client_order_id
 from orderledger.domain.values import format_decimal
 from orderledger.infrastructure.adapters.ccxt import VENUE_RULES, rules_for
@@ -65,7 +66,12 @@ from orderledger.infrastructure.application.reconcile import (
 )
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.messages.exact_json import decode_json
-from orderledger.infrastructure.messages.models import FillMessage, Message, parse_message
+from orderledger.infrastructure.messages.models import (
+    FillMessage,
+    InstrumentMessage,
+    Message,
+    parse_message,
+)
 
 SNAPSHOT_GRACE = timedelta(seconds=60)
 
@@ -112,7 +118,7 @@ class HyperliquidFeed:
             raise ConfigurationError(f"format hyperliquid: {error}") from None
 
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
-        found = self.adapter.messages(decode_json(raw), notes)
+        found = undefined_only(self.adapter.messages(decode_json(raw), notes), self.ledger)
         return grow_forced_orders(found, lambda venue, oid: booked_order(self.ledger, venue, oid))
 
 
@@ -130,6 +136,21 @@ class LighterFeed:
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
         found = self.adapter.messages(decode_json(raw), notes)
         return grow_forced_orders(found, lambda venue, oid: booked_order(self.ledger, venue, oid))
+
+
+def undefined_only(messages: list[Message], ledger: Any) -> list[Message]:
+    """The messages without the definitions of instruments the ledger defines already: an
+    adapter's definition (a perpetual's settle currency) states what the venue's payloads
+    imply, and never replaces one a user recorded (``instruments load``), which may say more."""
+    recorder = ledger.processor.recorder
+    return [
+        m
+        for m in messages
+        if type(m) is not InstrumentMessage
+        or not recorder.select_events(
+            instrument_id_for(m.venue, m.instrument), desc=True, limit=1, client_order_id=""
+        )
+    ]
 
 
 def booked_order(ledger: Any, venue: str, venue_order_id: str) -> BookedOrder | None:

@@ -40,6 +40,7 @@ from tests.support.ccxt_flows import (
     counterparty_fill,
     hyperliquid_liquidation_fill,
     market,
+    raw,
     resting_order,
 )
 from tests.support.cli import cli_json, parse_ingest, run_cli
@@ -619,3 +620,55 @@ def test_the_feeds_user_comes_from_the_frames_that_name_it(ledger: OrderLedger) 
     assert (order.tags, order.order_type.value, order.side.value, order.filled_quantity, order.account) == (
         {"liquidation": "true"}, "market", "sell", Decimal("64.8"), "main",
     )  # fmt: skip
+
+
+# ---------------------------------------------------------------------- each perp in its settle currency
+
+
+def test_perpetuals_are_valued_in_their_settle_currency_without_definitions_loaded(
+    ledger: OrderLedger,
+) -> None:
+    # Given no instrument loaded: the caller's SOL order (recorded with its cloid, no quote
+    # currency: a bare coin names none), its published fill (CLOID_FILL: buy 0.5 at 132.31, fee
+    # 0.023154 USDC), the published SOL funding payment (ccxt's quoted userFunding entry: +75.635093
+    # USDC), and the published flx:CRCL fills (a sell of 0.27 at 55.877 and a buy of 0.14 at 70,
+    # fees in USDH, the dex's collateral; the buy's resting order from the openOrders reply)
+    request = {"type": "request", "client_order_id": CLOID_FILL["cloid"], "venue": VENUE,
+               "account": ACCOUNT, "instrument": "SOL", "side": "buy", "order_type": "limit",
+               "quantity": "0.5", "price": "132.31", "ts": "2024-03-05T12:55:46Z"}  # fmt: skip
+    assert ledger.ingest_lines(lines(request)).counts["applied"] == 1
+    funding = raw("hyperliquid", "rest_user_funding")
+    crcl_fills = ws("userFills", {"user": USER, "fills": FILLS[1:3]})
+    counts = ingest(ledger, [CLOID_FILL], [funding], crcl_fills, OPEN_ORDERS)
+    assert (counts["applied"], counts["rejected"]) == (3, 0)  # the fills' line waited for the order
+    # Then each perpetual is defined by the adapter as a swap settling in its currency: USDC
+    # for a coin of the first perp dex, the fees' token for a builder-deployed dex's
+    defined = ledger.instruments()
+    assert {(i.instrument, i.definition.kind, i.definition.settle_currency) for i in defined} == {
+        ("SOL", "swap", "USDC"), ("flx:CRCL", "swap", "USDH"),
+    }  # fmt: skip
+    # And SOL is one position in USDC, its funding in its net: 0 realized − 0.023154 fee
+    # + 75.635093 funding = 75.611939 USDC
+    sol = position(ledger, "SOL")
+    assert (sol["pnl_currency"], sol["quantity"], sol["funding"]) == ("USDC", "0.5", {"USDC": "75.635093"})
+    assert Decimal(sol["realized_pnl_net"]) == Decimal("75.611939")
+    # And flx:CRCL in USDH: (55.877 − 70) × 0.14 = −1.97722 realized, − 0.001455 fees = −1.978675
+    crcl = position(ledger, "flx:CRCL")
+    assert (crcl["pnl_currency"], Decimal(crcl["realized_pnl_net"])) == ("USDH", Decimal("-1.978675"))
+    # And P&L by instrument has one row per coin (fills and funding together)
+    rows = [(r.group, r.pnl_currency, r.realized_pnl_net) for r in ledger.pnl(by="instrument")]
+    assert sorted(rows) == [
+        ("SOL", "USDC", Decimal("75.611939")), ("flx:CRCL", "USDH", Decimal("-1.978675")),
+    ]  # fmt: skip
+
+
+def test_a_loaded_definition_is_never_replaced_by_the_adapters(ledger: OrderLedger) -> None:
+    # Given SOL defined by the user with more than the adapter knows (derived: a price step)
+    definition = {"type": "instrument", "venue": VENUE, "instrument": "SOL", "kind": "swap",
+                  "settle_currency": "USDC", "price_increment": "0.01",
+                  "ts": "2024-01-01T00:00:00Z"}  # fmt: skip
+    assert ledger.ingest_lines(lines(definition)).counts["applied"] == 1
+    # When the published SOL open order is ingested, then no second version is recorded
+    assert ingest(ledger, [SOL_OPEN])["applied"] == 1
+    (sol,) = ledger.instruments(every_version=True)
+    assert (sol.version, sol.definition.price_increment) == (1, Decimal("0.01"))
