@@ -32,6 +32,7 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions, list_trades
 from tests.support.ccxt_flows import (
     HYPERLIQUID_HYPE,
+    HYPERLIQUID_HYPE_SPOT,
     HYPERLIQUID_NEAR,
     LIQUIDATED_USER,
     OUR_OID,
@@ -672,3 +673,75 @@ def test_a_loaded_definition_is_never_replaced_by_the_adapters(ledger: OrderLedg
     assert ingest(ledger, [SOL_OPEN])["applied"] == 1
     (sol,) = ledger.instruments(every_version=True)
     assert (sol.version, sol.definition.price_increment) == (1, Decimal("0.01"))
+
+
+# ---------------------------------------------------------------------- spot fees in the received coin
+# A recorded mainnet WsFill of the spot pair @107 (HYPE/USDC), published in
+# nautechsystems/nautilus_trader crates/adapters/hyperliquid/src/websocket/messages.rs
+# (test_ws_fill_data_deserialization_with_cloid_and_twap): a buy of 0.31 HYPE at 31.737 whose fee
+# is 0.00021699 HYPE, the coin bought.
+SPOT_FILL: dict[str, Any] = {
+    "coin": "@107", "px": "31.737", "sz": "0.31", "side": "B", "time": 1769920606068,
+    "startPosition": "0.0", "dir": "Buy", "closedPnl": "0.0",
+    "hash": "0xc731e7561e5334a0c8ab043472ce7d01d400ff3bb95653726afa92a8dd570e8b",
+    "oid": 308086083674, "crossed": True, "fee": "0.00021699", "tid": 812806034449156,
+    "cloid": "0xd211f1c27288259290850338d22132a0", "feeToken": "HYPE", "twapId": None,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("route", ["native", "ccxt"])
+def test_a_spot_fee_in_the_bought_coin_reduces_what_is_held(
+    ledger: OrderLedger, route: str, ccxt_lib: Any
+) -> None:
+    # Given our buy of 0.31 HYPE/USDC (recorded by us under the fill's cloid), then the
+    # published fill: natively with its pair named (derived: @107 written HYPE/USDC, the name
+    # the spot meta gives it), or through ccxt's parse_trade with the @107 market
+    request = {"type": "request", "client_order_id": SPOT_FILL["cloid"], "venue": VENUE, "account": ACCOUNT,
+               "instrument": "HYPE/USDC", "side": "buy", "order_type": "limit", "quantity": "0.31",
+               "price": "31.737", "ts": "2026-02-01T04:36:46Z"}  # fmt: skip
+    assert ledger.ingest_lines(lines(request)).counts["applied"] == 1
+    if route == "native":
+        counts = ingest(ledger, [SPOT_FILL | {"coin": "HYPE/USDC"}])
+    else:
+        rest = market(ccxt_lib, "hyperliquid", **HYPERLIQUID_HYPE_SPOT)
+        payload = [rest.parse_trade(SPOT_FILL)]
+        counts = ledger.ingest_lines(lines(payload), fmt="ccxt", venue=VENUE, account=ACCOUNT).counts
+    assert counts["applied"] == 1
+    # Then the order filled 0.31, but 0.31 − 0.00021699 = 0.30978301 HYPE is held (the fee left
+    # the wallet in HYPE), at the fill's price, 31.737; the fee is kept as paid
+    assert ledger.order(SPOT_FILL["cloid"]).filled_quantity == Decimal("0.31")
+    (held,) = ledger.positions()
+    assert (held.instrument, held.quantity, held.average_price) == (
+        "HYPE/USDC", Decimal("0.30978301"), Decimal("31.737"),
+    )  # fmt: skip
+    assert held.fees == {"HYPE": Decimal("0.00021699")}
+    # And counted once in net P&L, valued at the fill's price: 0.00021699 × 31.737 = 0.00688661163 USDC
+    assert held.realized_pnl_net == Decimal("-0.00688661163")
+    # And so under FIFO lots too
+    (lot,) = ledger.positions(cost_basis="fifo")
+    assert lot.quantity == Decimal("0.30978301")
+
+    # And a reconciliation against the venue's balance of 0.30978301 HYPE agrees (0.31 would not)
+    def mismatches(quantity: str) -> list[str]:
+        snapshot = {"venue": VENUE, "account": ACCOUNT, "as_of": "2026-02-01T05:00:00Z",
+                    "positions": [{"instrument": "HYPE/USDC", "quantity": quantity}]}  # fmt: skip
+        return [d.kind for d in ledger.reconcile(json.dumps(snapshot)).differences]
+
+    assert mismatches("0.30978301") == [] and mismatches("0.31") == ["position_mismatch"]
+    # When we sell all of it at 32 paying 0.01 USDC (derived: our order, fee in the quote),
+    sell = [
+        {"type": "request", "client_order_id": "sell-1", "venue": VENUE, "account": ACCOUNT,
+         "instrument": "HYPE/USDC", "side": "sell", "order_type": "limit", "quantity": "0.30978301",
+         "price": "32", "ts": "2026-02-01T06:00:00Z"},
+        {"type": "fill", "client_order_id": "sell-1", "trade_id": "sell-1-t", "quantity": "0.30978301",
+         "price": "32", "fee": "0.01", "fee_currency": "USDC", "ts": "2026-02-01T06:00:01Z"},
+    ]  # fmt: skip
+    assert ledger.ingest_lines(lines(*sell)).counts["applied"] == 2
+    # then the base is left alone by the quote fee: flat; realized 0.30978301 × (32 − 31.737) =
+    # 0.30978301 × 0.263 = 0.08147293163; net 0.08147293163 − 0.01 − 0.00688661163 = 0.06458632,
+    # what the wallet made: −0.31 × 31.737 + 0.30978301 × 32 − 0.01 = −9.83847 + 9.91305632 − 0.01
+    (flat,) = ledger.positions()
+    assert (flat.quantity, flat.realized_pnl) == (0, Decimal("0.08147293163"))
+    assert flat.realized_pnl_net == Decimal("0.06458632")
+    # And the stored views equal a fresh fold of the log
+    assert ledger.verify().ok

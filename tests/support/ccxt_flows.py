@@ -127,6 +127,10 @@ def _spot(symbol_id: str, base: str, quote: str, **extra: Any) -> dict[str, Any]
     }
 
 
+HYPERLIQUID_HYPE_SPOT = _spot("@107", "HYPE", "USDC", precision={"amount": 0.01, "price": 0.00001})
+"""Hyperliquid's spot pair @107, HYPE/USDC (ccxt names a spot pair by its ``@index`` id)."""
+
+
 KRAKEN_XRPEUR = _spot(
     "XXRPZEUR", "XRP", "EUR", altname="XRPEUR", baseId="XXRP", quoteId="ZEUR", precision={"amount": 1e-8}
 )
