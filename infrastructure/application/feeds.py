@@ -116,9 +116,19 @@ class HyperliquidFeed:
             self.adapter = HyperliquidAdapter(venue=venue, account=account, address=address)
         except AdapterError as error:
             raise ConfigurationError(f"format hyperliquid: {error}") from None
+        self._known: set[tuple[str, str]] = set()  # instruments the ledger defines (never undefined)
+
+    def _defined(self, venue: str, instrument: str) -> bool:
+        if (venue, instrument) not in self._known:
+            recorder = self.ledger.processor.recorder
+            aggregate = instrument_id_for(venue, instrument)
+            if not recorder.select_events(aggregate, desc=True, limit=1, client_order_id=""):
+                return False
+            self._known.add((venue, instrument))
+        return True
 
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
-        found = undefined_only(self.adapter.messages(decode_json(raw), notes), self.ledger)
+        found = undefined_only(self.adapter.messages(decode_json(raw), notes), self._defined)
         return grow_forced_orders(found, lambda venue, oid: booked_order(self.ledger, venue, oid))
 
 
@@ -138,19 +148,12 @@ class LighterFeed:
         return grow_forced_orders(found, lambda venue, oid: booked_order(self.ledger, venue, oid))
 
 
-def undefined_only(messages: list[Message], ledger: Any) -> list[Message]:
-    """The messages without the definitions of instruments the ledger defines already: an
-    adapter's definition (a perpetual's settle currency) states what the venue's payloads
-    imply, and never replaces one a user recorded (``instruments load``), which may say more."""
-    recorder = ledger.processor.recorder
-    return [
-        m
-        for m in messages
-        if type(m) is not InstrumentMessage
-        or not recorder.select_events(
-            instrument_id_for(m.venue, m.instrument), desc=True, limit=1, client_order_id=""
-        )
-    ]
+def undefined_only(messages: list[Message], defined: Callable[[str, str], bool]) -> list[Message]:
+    """The messages without the definitions of instruments the ledger defines already
+    (``defined(venue, instrument)``): an adapter's definition (a perpetual's settle currency)
+    states what the venue's payloads imply, and never replaces one a user recorded
+    (``instruments load``), which may say more."""
+    return [m for m in messages if type(m) is not InstrumentMessage or not defined(m.venue, m.instrument)]
 
 
 def booked_order(ledger: Any, venue: str, venue_order_id: str) -> BookedOrder | None:
