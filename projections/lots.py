@@ -42,7 +42,7 @@ from orderledger.projections.positions import (
     Position,
     PositionKey,
     VenueKey,
-    _signed,
+    held_change,
     venue_order_key,
 )
 
@@ -146,7 +146,9 @@ def fills_of(events: Iterable[tuple[int, OrderEvent]]) -> list[Fill]:
                 event.trade_id,
                 event.ts_event,
                 position,
-                _signed(event.side, event.last_qty),
+                held_change(
+                    event.side, event.last_qty, event.fee, event.fee_currency, event.instrument, terms
+                ),
                 event.last_px,
                 event.fee,
                 event.fee_currency,
@@ -159,7 +161,9 @@ def fills_of(events: Iterable[tuple[int, OrderEvent]]) -> list[Fill]:
         elif isinstance(event, FillCorrected):
             found = fills.get((event.client_order_id, event.trade_id))
             if found is not None:
-                found.signed_qty = _signed(event.side, event.last_qty)
+                found.signed_qty = held_change(
+                    event.side, event.last_qty, event.fee, event.fee_currency, found.instrument, found.terms
+                )
                 found.price = event.last_px
                 found.fee, found.fee_currency = event.fee, event.fee_currency
     return list(fills.values())

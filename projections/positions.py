@@ -403,6 +403,38 @@ def _signed(side: Side, qty: Decimal) -> Decimal:
     return qty if side is Side.BUY else WIDE.minus(qty)  # a bare -qty would round to 28 digits
 
 
+def spot_base(instrument: str, terms: Terms) -> str | None:
+    """The coin a holding of ``instrument`` is counted in when it is a spot pair: BASE of a pair
+    written BASE/QUOTE (ccxt's spot symbols, Hyperliquid's spot pairs; a derivative's ccxt
+    symbol adds ``:SETTLE``), valued one unit per unit, linearly; None for anything else (a
+    perpetual named by its coin, an inverse or sized contract, ``BTC-USD-SWAP``)."""
+    base, sep, quote = instrument.partition("/")
+    if not sep or not base or not quote or ":" in quote or "/" in quote:
+        return None
+    if terms.settlement != "linear" or terms.contract_size != ONE:
+        return None
+    return base
+
+
+def held_change(
+    side: Side,
+    quantity: Decimal,
+    fee: Decimal | None,
+    fee_currency: str | None,
+    instrument: str,
+    terms: Terms,
+) -> Decimal:
+    """What a fill changes the held quantity by: its signed quantity, less its fee when that is
+    paid in the spot pair's base coin (a buy of 0.31 HYPE paying 0.00021699 HYPE holds
+    0.30978301 more; a sale paying its fee in the base gives up quantity + fee). The fee is
+    still counted once, apart, in net P&L (valued at the fill's price), so the fee's coins
+    carry no cost."""
+    signed = _signed(side, quantity)
+    if not fee or fee_currency is None or fee_currency != spot_base(instrument, terms):
+        return signed
+    return WIDE.subtract(signed, fee)
+
+
 @dataclass(frozen=True)
 class FillRef:
     """Where a trade's P&L entry is (the fill's notification position)."""
@@ -466,8 +498,8 @@ class PositionsProjection(Projection):
     # 2: exact cost carried instead of a rounded average; 3: instrument definitions (contract
     # size, inverse settlement) value the fills, and rows say which definition they used; 4: P&L
     # entries without the two indexes no query used; 5: fills folded in venue time, each entry
-    # linked to the one before it.
-    version: ClassVar[int] = 5
+    # linked to the one before it; 6: a spot fee paid in the base coin leaves the held quantity.
+    version: ClassVar[int] = 6
 
     def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
         if isinstance(event, OrderFilled):
@@ -512,8 +544,10 @@ class PositionsProjection(Projection):
         elif book.quote_currency is None:
             book.quote_currency = event.quote_currency
         if isinstance(event, OrderFilled):
-            signed = _signed(event.side, event.last_qty)
             terms = self._terms_in_force(tables, book)
+            signed = held_change(
+                event.side, event.last_qty, event.fee, event.fee_currency, event.instrument, terms
+            )
             at = (event.ts_event, event.trade_id, event.client_order_id, position)
             last = book.last_key
             entry = PnlEntry(  # positionally, in the fields' order: keywords cost a third of the call
@@ -572,7 +606,14 @@ class PositionsProjection(Projection):
             restated = replace(
                 changed,
                 kind="corrected",
-                signed_qty=_signed(event.side, event.last_qty),
+                signed_qty=held_change(
+                    event.side,
+                    event.last_qty,
+                    event.fee,
+                    event.fee_currency,
+                    changed.instrument,
+                    changed.terms,
+                ),
                 price=event.last_px,
                 fee=event.fee,
                 fee_currency=event.fee_currency,

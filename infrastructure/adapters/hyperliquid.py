@@ -35,12 +35,13 @@ Mapping (https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api):
   puts the same ``liquidation`` object on both sides of a liquidation's trade, so the fill of a
   resting order of ours that another account's liquidation hit carries one too: the fill is
   our liquidation only when its ``liquidatedUser`` is the feed's user
-  (:meth:`HyperliquidAdapter.feed_user`: the ``user`` the payload names, else ``account`` when
-  it is an address, else the one user earlier frames of the ingest named), or when it names no
-  ``liquidatedUser``; with the feed's user unknown it is an ordinary fill
-  (:func:`liquidated_here`). Any other fill without a ``cloid`` names its order by
-  ``oid`` and waits (parked) until an order message for that ``oid`` arrives (orderUpdates,
-  historicalOrders).
+  (:meth:`HyperliquidAdapter.feed_user`: the ``user`` the payload names, else the ``address``
+  option, else ``account`` when it is an address, else the one user earlier frames of the
+  ingest named), or when it names no ``liquidatedUser``; with the feed's user unknown the fill
+  itself says: a closing taker fill is our liquidation, a maker fill (or one that opens) a
+  resting order of ours that the liquidation hit (:func:`liquidated_here`). Any other fill
+  without a ``cloid`` names its order by ``oid`` and waits (parked) until an order message for
+  that ``oid`` arrives (orderUpdates, historicalOrders).
 * Instruments: a perpetual is named by its coin (``BTC``, ``flx:CRCL``); a spot pair by its
   ``BASE/QUOTE`` name (``PURR/USDC``); ``@<index>`` is resolved through the spot meta, and
   refused with a one-line reason without it.
@@ -62,6 +63,7 @@ from decimal import Decimal
 from typing import Any
 
 from orderledger.domain.order import external_client_order_id
+from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.adapters.common import (
     AdapterError,
     decimal_text,
@@ -82,6 +84,7 @@ from orderledger.infrastructure.messages.models import (
     CanceledMessage,
     CashFlowMessage,
     FillMessage,
+    InstrumentMessage,
     Message,
     RejectedMessage,
     RequestMessage,
@@ -108,20 +111,55 @@ def liquidated_user(fill: Mapping[str, Any]) -> str | None:
     return text_or_none(liquidation.get("liquidatedUser")) if isinstance(liquidation, Mapping) else None
 
 
+def closes_position(fill: Mapping[str, Any]) -> bool | None:
+    """Does this fill reduce the position it traded on? From ``startPosition`` (the signed
+    position before it) and ``side``, else from ``dir`` ("Close Long" sells, "Close Short"
+    buys, "Open …" opens); None when the fill states neither."""
+    side = text_or_none(fill.get("side"))
+    start = decimal_text(fill.get("startPosition"), "startPosition")
+    if start is not None and side in SIDES:
+        held = Decimal(start)
+        return (held > 0 and side == "A") or (held < 0 and side == "B")
+    direction = text_or_none(fill.get("dir")) or ""
+    if direction.startswith("Open"):
+        return False
+    closing = {"Close Long": "A", "Close Short": "B"}.get(direction)
+    return None if closing is None else closing == side
+
+
+def liquidated_by_fill(fill: Mapping[str, Any]) -> bool:
+    """Is a fill of our own stream that carries a ``liquidation`` object our liquidation, read
+    from the fill alone (the account's address unknown)?
+
+    A liquidation sends the liquidated position to the book as a market order: the liquidated
+    account's fill is the taker's (``crossed`` true) and reduces its position; the fill of a
+    resting order it hit is a maker's (``crossed`` false), whatever it did to that position. So a
+    maker fill, or one that opens or adds to a position, is a resting order of ours that another
+    account's liquidation hit; any other (a closing taker fill) is our liquidation.
+    """
+    if fill.get("crossed") is False:
+        return False
+    return closes_position(fill) is not False
+
+
 def liquidated_here(fill: Mapping[str, Any], user: str | None) -> bool:
     """Is this fill (a userFills entry, or ccxt's ``info`` of one) our own liquidation?
 
-    Both sides of a liquidation's trade carry its ``liquidation`` object; ``liquidatedUser``
-    names the account whose position was liquidated, so the fill is ours only when that is
-    ``user``, the feed's user. When the feed's user is not known (an account named by a label,
-    a payload naming no user) the fill is not taken for ours: another account's liquidation is
-    never booked as ours, and the fill, ordinary, names its order by ``oid``. A ``liquidation``
-    object without ``liquidatedUser`` says so alone, as before Hyperliquid named the account.
+    Every fill of our fill stream is ours; the question is whose liquidation made it. Both sides
+    of a liquidation's trade carry its ``liquidation`` object, and ``liquidatedUser`` names the
+    account whose position was liquidated: with ``user``, the feed's user, known, the fill is
+    our liquidation exactly when that is ``user``. With it unknown (an account named by a label,
+    a payload naming no user), the fill itself says (:func:`liquidated_by_fill`). A
+    ``liquidation`` object without ``liquidatedUser`` says so alone.
     """
     if not isinstance(fill.get("liquidation"), Mapping):
         return False
     liquidated = liquidated_user(fill)
-    return liquidated is None or (user is not None and liquidated.lower() == user.lower())
+    if liquidated is None:
+        return True
+    if user is not None:
+        return liquidated.lower() == user.lower()
+    return liquidated_by_fill(fill)
 
 
 class SpotNames:
@@ -174,19 +212,31 @@ class HyperliquidAdapter:
     the spot names, and the last ``webData2`` open orders per user (for the diff)."""
 
     def __init__(
-        self, *, venue: str, account: str, spot_meta: Mapping[str, Any] | None = None, source: str = SOURCE
+        self,
+        *,
+        venue: str,
+        account: str,
+        spot_meta: Mapping[str, Any] | None = None,
+        source: str = SOURCE,
+        address: str | None = None,
     ) -> None:
         self.venue = venue
         self.account = account
         self.source = source
         self.spot = SpotNames(spot_meta)
-        self.user = user_of(account)  # whose fills a payload that names no user holds
+        if address is not None and not ADDRESS.fullmatch(address):
+            raise AdapterError(
+                f"address {address[:60]!r} is not a Hyperliquid address (0x and 40 hex digits)"
+            )
+        # Whose fills a payload that names no user holds: the address given, else the account's.
+        self.user = address or user_of(account)
         self._named: set[str] = set()  # the users this ingest's frames named
         self._open: dict[str, OpenOrdersDiffer] = {}
 
     def feed_user(self, named: str | None = None) -> str | None:
         """The user whose fills a payload holds: the one it names (userFills, webData2 and
-        userFundings frames do), else ``account`` when it is an address, else the one user the
+        userFundings frames do), else the ``address`` given, else ``account`` when it is an
+        address, else the one user the
         earlier frames of this ingest named (a feed follows one user); None when unknown."""
         if named is not None:
             self._named.add(named.lower())
@@ -199,8 +249,10 @@ class HyperliquidAdapter:
 
     def messages(self, payload: Any, notes: list[str] | None = None) -> list[Message]:
         """The ledger messages of one Hyperliquid payload (see the module docstring); a
-        liquidation's fills in it share one external request, sized by their sum."""
-        return sized_by_fills(self._messages(payload, notes if notes is not None else []))
+        liquidation's fills in it share one external request, sized by their sum; the
+        perpetuals it names are defined first (:func:`perp_definitions`)."""
+        found = sized_by_fills(self._messages(payload, notes if notes is not None else []))
+        return [*perp_definitions(found, self.venue, self.source), *found]
 
     def _messages(self, payload: Any, notes: list[str]) -> list[Message]:
         if isinstance(payload, Mapping) and "channel" in payload:
@@ -406,8 +458,9 @@ class HyperliquidAdapter:
         named = liquidated_user(fill)
         if cloid is None and user is None and named is not None and notes is not None:
             notes.append(
-                f"fill {tid}: the liquidation of {named} is not taken for ours, whose address is"
-                f" unknown (--account is no address, no frame named a user): a fill of order {oid}"
+                f"fill {tid}: the liquidation of {named}, read from the fill as our address is unknown"
+                " (no `address`, the account no address, no frame naming a user): "
+                + ("ours, a closing taker fill" if ours else f"a fill of our resting order {oid} it hit")
             )
         if cloid is None and ours:
             out.append(
@@ -489,6 +542,42 @@ class HyperliquidAdapter:
         return out
 
 
+PERP_SETTLE = "USDC"
+"""What Hyperliquid's perpetuals (the first perp dex's, named by a bare coin) settle in: their
+margin, P&L, fees and funding are USDC."""
+
+
+def perp_definitions(messages: list[Message], venue: str, source: str = SOURCE) -> list[Message]:
+    """An ``instrument`` definition for each perpetual the messages name, so that its position
+    and P&L are in its settle currency without ``instruments load``: a swap of contract size 1,
+    linear, settling in USDC for a bare coin (``HYPE``); a builder-deployed perpetual
+    (``dex:COIN``) settles in its dex's collateral token, which its fills' fees are paid in
+    (``feeToken``: USDH for ``flx:CRCL``), so it is defined by a fill, not by an order alone.
+    Spot pairs (``BASE/QUOTE``) name their quote currency already."""
+    settles: dict[str, tuple[str, str]] = {}  # instrument → (settle currency, time)
+    for m in messages:
+        instrument = getattr(m, "instrument", None)
+        if not isinstance(instrument, str) or "/" in instrument or instrument in settles:
+            continue
+        if ":" not in instrument:
+            settles[instrument] = (PERP_SETTLE, format_timestamp(m.ts))
+        elif type(m) is FillMessage and m.fee_currency is not None:
+            settles[instrument] = (m.fee_currency, format_timestamp(m.ts))
+    return [
+        message(
+            InstrumentMessage,
+            venue=venue,
+            instrument=instrument,
+            kind="swap",
+            settle_currency=settle,
+            quote_currency=settle,
+            ts=ts,
+            source=source,
+        )
+        for instrument, (settle, ts) in settles.items()
+    ]
+
+
 def open_order_row(order: Mapping[str, Any], spot: SpotNames) -> dict[str, Any]:
     """One open order (webData2 ``openOrders``, info ``frontendOpenOrders`` / ``openOrders``)
     as a row of a reconciliation snapshot's ``open_orders`` (docs/reconciliation.md)."""
@@ -552,10 +641,13 @@ __all__ = [
     "SPOT_META_NOTE",
     "HyperliquidAdapter",
     "SpotNames",
+    "closes_position",
     "funding_flow_id",
+    "liquidated_by_fill",
     "liquidated_here",
     "liquidated_user",
     "open_order_row",
+    "perp_definitions",
     "user_of",
     "web_data_snapshot",
 ]

@@ -33,16 +33,18 @@ input finds everything booked and records nothing new.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
 from orderledger.domain.identity import IdentityKey
+from orderledger.domain.instrument import instrument_id_for
 from orderledger.domain.order import external_client_order_id
 from orderledger.domain.values import format_decimal
 from orderledger.infrastructure.adapters.ccxt import VENUE_RULES, rules_for
 from orderledger.infrastructure.adapters.common import (
+    AdapterError,
     BookedOrder,
     grow_forced_orders,
     in_applying_order,
@@ -64,7 +66,12 @@ from orderledger.infrastructure.application.reconcile import (
 )
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.messages.exact_json import decode_json
-from orderledger.infrastructure.messages.models import FillMessage, Message, parse_message
+from orderledger.infrastructure.messages.models import (
+    FillMessage,
+    InstrumentMessage,
+    Message,
+    parse_message,
+)
 
 SNAPSHOT_GRACE = timedelta(seconds=60)
 
@@ -85,13 +92,16 @@ class Feed(Protocol):
         ...
 
 
-def open_feed(ledger: Any, fmt: str, venue: str, account: str) -> Feed:
-    """The feed for one ingest of format ``fmt`` (what it needs was checked against the format
-    registry, ``formats.check_options``)."""
+def open_feed(
+    ledger: Any, fmt: str, venue: str, account: str, options: Mapping[str, Any] | None = None
+) -> Feed:
+    """The feed for one ingest of format ``fmt`` with its adapter ``options`` (what it needs,
+    and the options it takes, were checked against the format registry,
+    ``formats.check_options``)."""
     opened = FEEDS.get(fmt)
     if opened is None:
         raise ConfigurationError(f"unknown feed format {fmt!r}")
-    return opened(ledger, venue, account)
+    return opened(ledger, venue, account, **(options or {}))
 
 
 class HyperliquidFeed:
@@ -100,12 +110,25 @@ class HyperliquidFeed:
     commit_each = True
     context_note: str | None = SPOT_META_NOTE
 
-    def __init__(self, ledger: Any, venue: str, account: str) -> None:
+    def __init__(self, ledger: Any, venue: str, account: str, address: str | None = None) -> None:
         self.ledger = ledger
-        self.adapter = HyperliquidAdapter(venue=venue, account=account)
+        try:
+            self.adapter = HyperliquidAdapter(venue=venue, account=account, address=address)
+        except AdapterError as error:
+            raise ConfigurationError(f"format hyperliquid: {error}") from None
+        self._known: set[tuple[str, str]] = set()  # instruments the ledger defines (never undefined)
+
+    def _defined(self, venue: str, instrument: str) -> bool:
+        if (venue, instrument) not in self._known:
+            recorder = self.ledger.processor.recorder
+            aggregate = instrument_id_for(venue, instrument)
+            if not recorder.select_events(aggregate, desc=True, limit=1, client_order_id=""):
+                return False
+            self._known.add((venue, instrument))
+        return True
 
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
-        found = self.adapter.messages(decode_json(raw), notes)
+        found = undefined_only(self.adapter.messages(decode_json(raw), notes), self._defined)
         return grow_forced_orders(found, lambda venue, oid: booked_order(self.ledger, venue, oid))
 
 
@@ -123,6 +146,14 @@ class LighterFeed:
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
         found = self.adapter.messages(decode_json(raw), notes)
         return grow_forced_orders(found, lambda venue, oid: booked_order(self.ledger, venue, oid))
+
+
+def undefined_only(messages: list[Message], defined: Callable[[str, str], bool]) -> list[Message]:
+    """The messages without the definitions of instruments the ledger defines already
+    (``defined(venue, instrument)``): an adapter's definition (a perpetual's settle currency)
+    states what the venue's payloads imply, and never replaces one a user recorded
+    (``instruments load``), which may say more."""
+    return [m for m in messages if type(m) is not InstrumentMessage or not defined(m.venue, m.instrument)]
 
 
 def booked_order(ledger: Any, venue: str, venue_order_id: str) -> BookedOrder | None:
@@ -232,14 +263,14 @@ def _lighter_feed(ledger: Any, venue: str, account: str) -> Feed:
     return LighterFeed(ledger, venue, account)
 
 
-FEEDS: dict[str, Callable[[Any, str, str], Feed]] = {
+FEEDS: dict[str, Callable[..., Feed]] = {
     "hyperliquid": HyperliquidFeed,
     "lighter": _lighter_feed,
     "tradier": TradierFeed,
     "snapshots": lambda ledger, venue, account: SnapshotFeed(ledger),
 }
 """Each format that reads the ledger (``reads_ledger`` in ``formats.FORMATS``) and how one
-ingest opens its feed (ledger, venue, account)."""
+ingest opens its feed (ledger, venue, account, then the format's options by name)."""
 
 
 __all__ = [

@@ -93,7 +93,7 @@ def ingest_lines(
     """``OrderLedger.ingest_lines``: each line read by its format, then ingested in group commits."""
     given = {k: v for k, v in (options or {}).items() if v is not None}
     check_options(fmt, venue, account, given, strict=strict)
-    feed = _open_feed(ledger, fmt, venue, account)
+    feed = _open_feed(ledger, fmt, venue, account, given)
 
     def read(line: str | bytes, number: int) -> Inbound:
         if fmt == "ledger":
@@ -286,7 +286,13 @@ def _read_ledger_line(line: str | bytes, origin: str, number: int | None) -> Inb
     return Inbound(raw, origin, number, "ledger", messages)  # raw, origin, line_no, format, messages
 
 
-def _open_feed(ledger: OrderLedger, fmt: str, venue: str | None, account: str | None) -> Any:
+def _open_feed(
+    ledger: OrderLedger,
+    fmt: str,
+    venue: str | None,
+    account: str | None,
+    options: Mapping[str, Any] | None = None,
+) -> Any:
     """The per-ingest state of a format that reads the ledger (application.feeds), else None."""
     # Start-up cost: the feeds and the venue adapters they drive load only for an ingest of a
     # format that reads the ledger.
@@ -294,7 +300,7 @@ def _open_feed(ledger: OrderLedger, fmt: str, venue: str | None, account: str | 
 
     if not FORMATS[fmt].reads_ledger:
         return None
-    return open_feed(ledger, fmt, venue or "", account or "")
+    return open_feed(ledger, fmt, venue or "", account or "", options)
 
 
 def _read_adapter_line(

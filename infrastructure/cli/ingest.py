@@ -16,7 +16,14 @@ from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.cli.app import moment, open_input, open_ledger, option_name
 from orderledger.infrastructure.cli.render import say, warn
 from orderledger.infrastructure.errors import DatabaseReplacedError, MessageError, StoreError
-from orderledger.infrastructure.ingest.formats import FIX_OPTIONS, FORMATS, check_options, needing
+from orderledger.infrastructure.ingest.formats import (
+    ADAPTER_OPTIONS,
+    FIX_OPTIONS,
+    FORMATS,
+    HYPERLIQUID_OPTIONS,
+    check_options,
+    needing,
+)
 from orderledger.infrastructure.ingest.inputs import is_live, read_lines
 from orderledger.infrastructure.ingest.processing import Result
 
@@ -57,13 +64,18 @@ def ingest(
     price_scale_tag: Annotated[int | None, _scale_option("price_scale_tag")] = None,
     quantity_divisor_tag: Annotated[int | None, _scale_option("quantity_divisor_tag")] = None,
     price_divisor_tag: Annotated[int | None, _scale_option("price_divisor_tag")] = None,
+    address: Annotated[
+        str | None, typer.Option(metavar="0x…", help=f"hyperliquid: {HYPERLIQUID_OPTIONS['address']}.")
+    ] = None,
 ) -> None:
     """Ingest messages; prints a count per outcome. Exit 1 if any line was rejected.
 
     From a pipe or terminal, what has arrived is committed whenever the input pauses.
     """
     given = locals()
-    options = {name: given[name] for name in FIX_OPTIONS}  # the parameters named as the registry names them
+    options = {
+        name: given[name] for name in ADAPTER_OPTIONS
+    }  # the parameters named as the registry names them
     # Refused before the database is opened (the ledger checks the same again).
     check_options(fmt, venue, account, options, strict=strict)
     kept = _Kept()

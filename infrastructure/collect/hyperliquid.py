@@ -301,8 +301,9 @@ class HyperliquidSource:
     def __init__(self, config: SourceConfig) -> None:
         self.venue = config.venue
         self.account = config.account
-        self.options: dict[str, Any] = {}
         self.user = checked_address(config.options.get("user") or config.account, "`account` (the user)")
+        # The backfill's info replies name no user: the ingest compares liquidations with this one.
+        self.options: dict[str, Any] = {"address": self.user}
         plan = [[{"type": channel, "user": self.user} for channel in USER_CHANNELS]]
         self.connections = _Connections(config, plan)
         self.info = Info(config)

@@ -48,6 +48,13 @@ FIX_OPTIONS: dict[str, str] = {
     "price_divisor_tag": "a tag stating on the message a power of ten that divides every price",
 }
 """The FIX adapter's scale options (``adapters.fix.fix_messages``): name → meaning."""
+HYPERLIQUID_OPTIONS: dict[str, str] = {
+    "address": "the account's Hyperliquid address (0x and 40 hex digits), when --account is a label:"
+    " a fill whose liquidatedUser it is, is our liquidation (else the fill itself says whose)",
+}
+"""The Hyperliquid adapter's options (``adapters.hyperliquid.HyperliquidAdapter``): name → meaning."""
+ADAPTER_OPTIONS: dict[str, str] = {**FIX_OPTIONS, **HYPERLIQUID_OPTIONS}
+"""Every format's adapter options: what ``ingest`` and ``POST /messages`` pass on by name."""
 
 FORMATS: dict[str, InputFormat] = {
     f.name: f
@@ -63,6 +70,7 @@ FORMATS: dict[str, InputFormat] = {
             needs_venue=True,
             needs_account=True,
             reads_ledger=True,
+            options=tuple(HYPERLIQUID_OPTIONS),
         ),
         InputFormat(
             "lighter",

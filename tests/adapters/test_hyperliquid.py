@@ -31,13 +31,17 @@ from orderledger.infrastructure.adapters.hyperliquid import HyperliquidAdapter, 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions, list_trades
 from tests.support.ccxt_flows import (
+    HYPERLIQUID_HYPE,
+    HYPERLIQUID_HYPE_SPOT,
     HYPERLIQUID_NEAR,
+    LIQUIDATED_USER,
     OUR_OID,
     OURS,
     Recorder,
     counterparty_fill,
     hyperliquid_liquidation_fill,
     market,
+    raw,
     resting_order,
 )
 from tests.support.cli import cli_json, parse_ingest, run_cli
@@ -496,47 +500,120 @@ def test_a_label_account_never_takes_another_accounts_liquidation_for_ours(
         "ingest", "--format", "hyperliquid", "--venue", VENUE, "--account", "main", str(path),
         db=stored_url, cwd=tmp_path,
     )  # fmt: skip
-    # When ingested by the real command, then, the feed's user being unknown, the liquidation is
-    # not taken for ours: the fill is an ordinary fill of our order (it was booked as a
-    # liquidation order under our order's key, and the line refused: fill, fee and position lost)
+    # When ingested by the real command, then the fill itself says whose liquidation it is: a
+    # maker fill (crossed false) opening a long is a resting order of ours that the liquidation
+    # hit, so it is an ordinary fill of our order (never a liquidation order under its key)
     assert run.returncode == 0, run.describe()
     assert parse_ingest(run.stdout).counts == {
         "applied": 2, "duplicate": 0, "parked": 0, "ignored": 0, "rejected": 0,
     }  # fmt: skip
     assert_our_order_filled(stored_url, tmp_path, "NEAR")
-    # And the journal says why, on the fill's line
+    # And the journal says how it was read, on the fill's line
     rows = [
         json.loads(r) for r in run_cli("messages", "--json", db=stored_url, cwd=tmp_path).stdout.splitlines()
     ]
-    assert (
-        "the liquidation of 0x5c902b2eb0e1d9eb9a232014824ae6247df0a480 is not taken for ours"
-        in rows[-1]["reason"]
-    )
+    assert f"a fill of our resting order {OUR_OID} it hit" in rows[-1]["reason"]
 
 
-def test_the_feeds_user_comes_from_the_frames_that_name_it(ledger: OrderLedger, ccxt_lib: Any) -> None:
-    # Given --account main (a label), the published NEAR liquidation fill (liquidatedUser
-    # 0x5c90…a480) in an info userFills reply, which names no user:
-    liquidated = "0x5c902b2eb0e1d9eb9a232014824ae6247df0a480"
+# Our long of 5.2 HYPE bought at 30 (derived: our order "long-1" and its fill), which the
+# published HYPE liquidation fill (FILLS[3]: a taker sell of 5.2 at 21.147, dir Close Long,
+# startPosition 5.2, closedPnl −46.0356, liquidatedUser 0x193b…1c2b) closes.
+def opened_long(instrument: str) -> list[dict[str, Any]]:
+    return [
+        {"type": "request", "client_order_id": "long-1", "venue": VENUE, "account": "main",
+         "instrument": instrument, "side": "buy", "order_type": "limit", "quantity": "5.2",
+         "price": "30", "ts": "2026-01-20T10:00:00Z"},
+        {"type": "fill", "client_order_id": "long-1", "trade_id": "own-1", "quantity": "5.2",
+         "price": "30", "ts": "2026-01-20T10:00:01Z"},
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("route", ["native", "ccxt"])
+def test_a_label_accounts_own_liquidation_is_read_from_the_fill(
+    ledger: OrderLedger, route: str, ccxt_lib: Any, ccxt_pro: Any
+) -> None:
+    # Given --account main (a label: no address anywhere) holding a long of 5.2 HYPE at 30,
+    instrument = "HYPE" if route == "native" else "HYPE/USDC:USDC"  # ccxt's symbol
+    assert ledger.ingest_lines(lines(*opened_long(instrument))).counts["applied"] == 2
+    # When the published liquidation fill comes from our own fill stream, by REST (an info
+    # userFills reply, naming no user) and by WebSocket (ccxt.pro's handle_my_trades of the
+    # userFills push, whose user ccxt drops), then again (a copy),
+    if route == "native":
+        payloads: list[Any] = [[FILLS[3]], [FILLS[3]]]
+    else:
+        rest = market(ccxt_lib, "hyperliquid", **HYPERLIQUID_HYPE)
+        stream = market(ccxt_pro, "hyperliquid", **HYPERLIQUID_HYPE)
+        client = Recorder()
+        push = {"isSnapshot": False, "user": USER, "fills": [FILLS[3]]}
+        stream.handle_my_trades(client, {"channel": "userFills", "data": push})
+        payloads = [[rest.parse_trade(FILLS[3])], client.last("myTrades")]
+    fmt = "hyperliquid" if route == "native" else "ccxt"
+    counts = ledger.ingest_lines(lines(*payloads), fmt=fmt, venue=VENUE, account="main").counts
+    # Then it is read from the fill itself (a taker sell closing a long: the liquidation's own
+    # market order) as our liquidation: booked at once, never parked, its copy a duplicate,
+    assert (counts["applied"], counts["duplicate"], counts["parked"], counts["rejected"]) == (1, 1, 0, 0)
+    order = ledger.order("ext-hyperliquid-298509207410")
+    assert (order.tags, order.order_type.value, order.side.value, order.quantity, order.status) == (
+        {"liquidation": "true"}, "market", "sell", Decimal("5.2"), Status.FILLED,
+    )  # fmt: skip
+    # and the position is flat with (21.147 − 30) × 5.2 = −8.853 × 5.2 = −46.0356 realized,
+    # Hyperliquid's own closedPnl; the fee 0.047504 USDC is the fill's
+    hype = position(ledger, instrument)
+    assert (Decimal(hype["quantity"]), Decimal(hype["realized_pnl"])) == (0, Decimal("-46.0356"))
+    assert hype["fees"] == {"USDC": "0.047504"}
+
+
+def test_a_named_address_decides_whose_liquidation_it_is(stored_url: str, tmp_path: Path) -> None:
+    # Given --account main and --address naming the account: the published NEAR liquidation
+    # fill (liquidatedUser 0x5c90…a480, a closing taker fill) in an info userFills reply
     fill = hyperliquid_liquidation_fill()
-    # When nothing told the feed whose it is, then it is not taken for our liquidation: an
-    # ordinary fill of order 719874965978, which no report named, so it waits (parked)
-    alone = ledger.ingest_lines(lines([fill]), fmt="hyperliquid", venue=VENUE, account="main")
-    assert (alone.counts["parked"], alone.counts["applied"]) == (1, 0)
-    # And on the ccxt route, whose structures never name the user, the same (a derived second
-    # liquidation: oid and tid + 1): a trade of its order, parked, never a liquidation order
-    rest = market(ccxt_lib, "hyperliquid", **HYPERLIQUID_NEAR)
-    second = fill | {"oid": fill["oid"] + 1, "tid": fill["tid"] + 1}
-    routed = ledger.ingest_lines(lines([rest.parse_trade(second)]), fmt="ccxt", venue=VENUE, account="main")
-    assert (routed.counts["parked"], routed.counts["applied"]) == (1, 0)
+    path = tmp_path / "fills.jsonl"
+    path.write_text(json.dumps([fill]) + "\n")
+
+    def ingest_for(address: str) -> Any:
+        return run_cli(
+            "ingest", "--format", "hyperliquid", "--venue", VENUE, "--account", "main",
+            "--address", address, str(path), db=stored_url, cwd=tmp_path,
+        )  # fmt: skip
+
+    # When the address is another account's (OURS), then the address decides over what the
+    # fill suggests: not our liquidation, an ordinary fill of order 719874965978, waiting
+    # (parked) for that order
+    other = ingest_for(OURS)
+    assert parse_ingest(other.stdout).counts["parked"] == 1, other.describe()
+    # When the address is the liquidated user's (upper case: compared without case), then it is
+    # our liquidation: an external market sell of 64.8, tagged, filled; the parked copy of the
+    # line stays what it was (its order, now booked, is the liquidation's)
+    ours = ingest_for(LIQUIDATED_USER.upper().replace("0X", "0x"))
+    assert parse_ingest(ours.stdout).counts["applied"] == 1, ours.describe()
+    (order,) = [o for o in cli_json("orders", db=stored_url, cwd=tmp_path)]
+    assert (order["client_order_id"], order["tags"], order["side"], order["filled_quantity"]) == (
+        "ext-hyperliquid-719874965978", {"liquidation": "true"}, "sell", "64.8",
+    )  # fmt: skip
+    # And an address that is none is refused in one line before anything is read
+    bad = ingest_for("main")
+    assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0
+    assert "address 'main' is not a Hyperliquid address" in bad.stderr
+
+
+def test_the_feeds_user_comes_from_the_frames_that_name_it(ledger: OrderLedger) -> None:
+    # Given --account main (a label) and the published NEAR liquidation fill (liquidatedUser
+    # 0x5c90…a480) in an info userFills reply, which names no user:
+    fill = hyperliquid_liquidation_fill()
+    # When an earlier frame of the same ingest named another user as the feed's (a webData2
+    # push of OURS, derived: Hyperliquid's WebData2 with no open orders), then the fill is
+    # compared with that user: not our liquidation, a fill of order 719874965978, parked
+    other = ledger.ingest_lines(
+        lines(ws("webData2", {"user": OURS, "openOrders": []}), [fill]),
+        fmt="hyperliquid", venue=VENUE, account="main",
+    )  # fmt: skip
+    assert (other.counts["parked"], other.counts["applied"]) == (1, 0)
     assert [o.client_order_id for o in ledger.orders()] == []
-    # When an earlier frame of the same ingest named the feed's user (a webData2 push of that
-    # user, derived: Hyperliquid's WebData2 with no open orders), then the reply's fill (a third,
-    # derived: oid and tid + 2) is compared with it and is our liquidation: an external market
-    # sell of 64.8 tagged liquidation, filled
-    third = fill | {"oid": fill["oid"] + 2, "tid": fill["tid"] + 2}
+    # When the frame named the liquidated user, then the reply's fill (a second, derived: oid
+    # and tid + 2) is our liquidation: an external market sell of 64.8 tagged liquidation
+    second = fill | {"oid": fill["oid"] + 2, "tid": fill["tid"] + 2}
     named = ledger.ingest_lines(
-        lines(ws("webData2", {"user": liquidated, "openOrders": []}), [third]),
+        lines(ws("webData2", {"user": LIQUIDATED_USER, "openOrders": []}), [second]),
         fmt="hyperliquid", venue=VENUE, account="main",
     )  # fmt: skip
     assert named.counts["applied"] == 1
@@ -544,3 +621,127 @@ def test_the_feeds_user_comes_from_the_frames_that_name_it(ledger: OrderLedger, 
     assert (order.tags, order.order_type.value, order.side.value, order.filled_quantity, order.account) == (
         {"liquidation": "true"}, "market", "sell", Decimal("64.8"), "main",
     )  # fmt: skip
+
+
+# ---------------------------------------------------------------------- each perp in its settle currency
+
+
+def test_perpetuals_are_valued_in_their_settle_currency_without_definitions_loaded(
+    ledger: OrderLedger,
+) -> None:
+    # Given no instrument loaded: the caller's SOL order (recorded with its cloid, no quote
+    # currency: a bare coin names none), its published fill (CLOID_FILL: buy 0.5 at 132.31, fee
+    # 0.023154 USDC), the published SOL funding payment (ccxt's quoted userFunding entry: +75.635093
+    # USDC), and the published flx:CRCL fills (a sell of 0.27 at 55.877 and a buy of 0.14 at 70,
+    # fees in USDH, the dex's collateral; the buy's resting order from the openOrders reply)
+    request = {"type": "request", "client_order_id": CLOID_FILL["cloid"], "venue": VENUE,
+               "account": ACCOUNT, "instrument": "SOL", "side": "buy", "order_type": "limit",
+               "quantity": "0.5", "price": "132.31", "ts": "2024-03-05T12:55:46Z"}  # fmt: skip
+    assert ledger.ingest_lines(lines(request)).counts["applied"] == 1
+    funding = raw("hyperliquid", "rest_user_funding")
+    crcl_fills = ws("userFills", {"user": USER, "fills": FILLS[1:3]})
+    counts = ingest(ledger, [CLOID_FILL], [funding], crcl_fills, OPEN_ORDERS)
+    assert (counts["applied"], counts["rejected"]) == (3, 0)  # the fills' line waited for the order
+    # Then each perpetual is defined by the adapter as a swap settling in its currency: USDC
+    # for a coin of the first perp dex, the fees' token for a builder-deployed dex's
+    defined = ledger.instruments()
+    assert {(i.instrument, i.definition.kind, i.definition.settle_currency) for i in defined} == {
+        ("SOL", "swap", "USDC"), ("flx:CRCL", "swap", "USDH"),
+    }  # fmt: skip
+    # And SOL is one position in USDC, its funding in its net: 0 realized − 0.023154 fee
+    # + 75.635093 funding = 75.611939 USDC
+    sol = position(ledger, "SOL")
+    assert (sol["pnl_currency"], sol["quantity"], sol["funding"]) == ("USDC", "0.5", {"USDC": "75.635093"})
+    assert Decimal(sol["realized_pnl_net"]) == Decimal("75.611939")
+    # And flx:CRCL in USDH: (55.877 − 70) × 0.14 = −1.97722 realized, − 0.001455 fees = −1.978675
+    crcl = position(ledger, "flx:CRCL")
+    assert (crcl["pnl_currency"], Decimal(crcl["realized_pnl_net"])) == ("USDH", Decimal("-1.978675"))
+    # And P&L by instrument has one row per coin (fills and funding together)
+    rows = [(r.group, r.pnl_currency, r.realized_pnl_net) for r in ledger.pnl(by="instrument")]
+    assert sorted(rows) == [
+        ("SOL", "USDC", Decimal("75.611939")), ("flx:CRCL", "USDH", Decimal("-1.978675")),
+    ]  # fmt: skip
+
+
+def test_a_loaded_definition_is_never_replaced_by_the_adapters(ledger: OrderLedger) -> None:
+    # Given SOL defined by the user with more than the adapter knows (derived: a price step)
+    definition = {"type": "instrument", "venue": VENUE, "instrument": "SOL", "kind": "swap",
+                  "settle_currency": "USDC", "price_increment": "0.01",
+                  "ts": "2024-01-01T00:00:00Z"}  # fmt: skip
+    assert ledger.ingest_lines(lines(definition)).counts["applied"] == 1
+    # When the published SOL open order is ingested, then no second version is recorded
+    assert ingest(ledger, [SOL_OPEN])["applied"] == 1
+    (sol,) = ledger.instruments(every_version=True)
+    assert (sol.version, sol.definition.price_increment) == (1, Decimal("0.01"))
+
+
+# ---------------------------------------------------------------------- spot fees in the received coin
+# A recorded mainnet WsFill of the spot pair @107 (HYPE/USDC), published in
+# nautechsystems/nautilus_trader crates/adapters/hyperliquid/src/websocket/messages.rs
+# (test_ws_fill_data_deserialization_with_cloid_and_twap): a buy of 0.31 HYPE at 31.737 whose fee
+# is 0.00021699 HYPE, the coin bought.
+SPOT_FILL: dict[str, Any] = {
+    "coin": "@107", "px": "31.737", "sz": "0.31", "side": "B", "time": 1769920606068,
+    "startPosition": "0.0", "dir": "Buy", "closedPnl": "0.0",
+    "hash": "0xc731e7561e5334a0c8ab043472ce7d01d400ff3bb95653726afa92a8dd570e8b",
+    "oid": 308086083674, "crossed": True, "fee": "0.00021699", "tid": 812806034449156,
+    "cloid": "0xd211f1c27288259290850338d22132a0", "feeToken": "HYPE", "twapId": None,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("route", ["native", "ccxt"])
+def test_a_spot_fee_in_the_bought_coin_reduces_what_is_held(
+    ledger: OrderLedger, route: str, ccxt_lib: Any
+) -> None:
+    # Given our buy of 0.31 HYPE/USDC (recorded by us under the fill's cloid), then the
+    # published fill: natively with its pair named (derived: @107 written HYPE/USDC, the name
+    # the spot meta gives it), or through ccxt's parse_trade with the @107 market
+    request = {"type": "request", "client_order_id": SPOT_FILL["cloid"], "venue": VENUE, "account": ACCOUNT,
+               "instrument": "HYPE/USDC", "side": "buy", "order_type": "limit", "quantity": "0.31",
+               "price": "31.737", "ts": "2026-02-01T04:36:46Z"}  # fmt: skip
+    assert ledger.ingest_lines(lines(request)).counts["applied"] == 1
+    if route == "native":
+        counts = ingest(ledger, [SPOT_FILL | {"coin": "HYPE/USDC"}])
+    else:
+        rest = market(ccxt_lib, "hyperliquid", **HYPERLIQUID_HYPE_SPOT)
+        payload = [rest.parse_trade(SPOT_FILL)]
+        counts = ledger.ingest_lines(lines(payload), fmt="ccxt", venue=VENUE, account=ACCOUNT).counts
+    assert counts["applied"] == 1
+    # Then the order filled 0.31, but 0.31 − 0.00021699 = 0.30978301 HYPE is held (the fee left
+    # the wallet in HYPE), at the fill's price, 31.737; the fee is kept as paid
+    assert ledger.order(SPOT_FILL["cloid"]).filled_quantity == Decimal("0.31")
+    (held,) = ledger.positions()
+    assert (held.instrument, held.quantity, held.average_price) == (
+        "HYPE/USDC", Decimal("0.30978301"), Decimal("31.737"),
+    )  # fmt: skip
+    assert held.fees == {"HYPE": Decimal("0.00021699")}
+    # And counted once in net P&L, valued at the fill's price: 0.00021699 × 31.737 = 0.00688661163 USDC
+    assert held.realized_pnl_net == Decimal("-0.00688661163")
+    # And so under FIFO lots too
+    (lot,) = ledger.positions(cost_basis="fifo")
+    assert lot.quantity == Decimal("0.30978301")
+
+    # And a reconciliation against the venue's balance of 0.30978301 HYPE agrees (0.31 would not)
+    def mismatches(quantity: str) -> list[str]:
+        snapshot = {"venue": VENUE, "account": ACCOUNT, "as_of": "2026-02-01T05:00:00Z",
+                    "positions": [{"instrument": "HYPE/USDC", "quantity": quantity}]}  # fmt: skip
+        return [d.kind for d in ledger.reconcile(json.dumps(snapshot)).differences]
+
+    assert mismatches("0.30978301") == [] and mismatches("0.31") == ["position_mismatch"]
+    # When we sell all of it at 32 paying 0.01 USDC (derived: our order, fee in the quote),
+    sell = [
+        {"type": "request", "client_order_id": "sell-1", "venue": VENUE, "account": ACCOUNT,
+         "instrument": "HYPE/USDC", "side": "sell", "order_type": "limit", "quantity": "0.30978301",
+         "price": "32", "ts": "2026-02-01T06:00:00Z"},
+        {"type": "fill", "client_order_id": "sell-1", "trade_id": "sell-1-t", "quantity": "0.30978301",
+         "price": "32", "fee": "0.01", "fee_currency": "USDC", "ts": "2026-02-01T06:00:01Z"},
+    ]  # fmt: skip
+    assert ledger.ingest_lines(lines(*sell)).counts["applied"] == 2
+    # then the base is left alone by the quote fee: flat; realized 0.30978301 × (32 − 31.737) =
+    # 0.30978301 × 0.263 = 0.08147293163; net 0.08147293163 − 0.01 − 0.00688661163 = 0.06458632,
+    # what the wallet made: −0.31 × 31.737 + 0.30978301 × 32 − 0.01 = −9.83847 + 9.91305632 − 0.01
+    (flat,) = ledger.positions()
+    assert (flat.quantity, flat.realized_pnl) == (0, Decimal("0.08147293163"))
+    assert flat.realized_pnl_net == Decimal("0.06458632")
+    # And the stored views equal a fresh fold of the log
+    assert ledger.verify().ok

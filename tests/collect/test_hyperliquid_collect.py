@@ -206,6 +206,39 @@ def test_a_server_slower_than_the_timeout_counts_as_a_lost_connection(stored_url
     assert found == clean()
 
 
+def test_a_label_account_books_its_backfilled_liquidation(stored_url: str) -> None:
+    # Given the collector following USER for the ledger account "main" (a label; `user` names
+    # the address), and every fill lost on the stream, so that both fills (the NEAR long and its
+    # liquidation) come from the backfill's userFillsByTime, info replies that name no user,
+    async def scenario() -> tuple[Any, Any]:
+        pace = quick()
+        async with LoopbackHyperliquid() as venue, AsyncOrderLedger(stored_url) as ledger:
+            source = HyperliquidSource(source_config(venue, pace.timing(), account="main", user=USER))
+            collector = Collector(
+                ledger, source, timing=pace.timing(), reconcile_every=None, status_every=3600
+            )
+            task = asyncio.create_task(collector.run())
+            await venue.connected(CHANNELS)
+            schedule = ["gap" if u.channel == "userFills" else "none" for u in session()]
+            await venue.play(session(), schedule, CHANNELS)
+            expected = clean_books(
+                [_bytes(u.frame()) for u in session()], fmt="hyperliquid", venue=VENUE, account="main"
+            )
+            found = await until_books(collector, ledger, expected)
+            collector.stop()
+            await task
+            return source.options, (found, expected, worked(ledger.ledger))
+
+    options, (found, expected, (orders, _, positions)) = asyncio.run(scenario())
+    # then the source hands the address to the ingest, and the liquidation is ours: the
+    # external sell of 64.8 filled, the NEAR position flat with (4.6879 − 4.95) × 64.8 =
+    # −16.98408 realized, nothing parked: the books of the clean stream for the same account
+    assert options == {"address": USER}
+    assert ("ext-hyperliquid-719874965978", "filled", Decimal("64.8"), Decimal("64.8"), "sell") in orders
+    assert ("NEAR", Decimal("0"), Decimal("-16.98408")) in positions
+    assert found["parked"] == [] and found == expected
+
+
 def test_a_gap_is_filled_by_paging_the_fills_by_time(stored_url: str) -> None:
     # Given both fills lost on the stream and a venue answering at most one fill per page,
     schedule = ["gap" if u.channel == "userFills" else "none" for u in session()]

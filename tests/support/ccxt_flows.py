@@ -101,6 +101,14 @@ HYPERLIQUID_NEAR = _swap(
     precision={"amount": 0.1, "price": 0.0001},
     info={"name": "NEAR", "szDecimals": 1},
 )
+HYPERLIQUID_HYPE = _swap(
+    "HYPE",
+    "HYPE",
+    "USDC",
+    "USDC",
+    precision={"amount": 0.01, "price": 0.001},
+    info={"name": "HYPE", "szDecimals": 2},
+)
 BINANCEUSDM_BTC = _swap("BTCUSDT", "BTC", "USDT", "USDT", precision={"amount": 0.001, "price": 0.01})
 
 
@@ -117,6 +125,10 @@ def _spot(symbol_id: str, base: str, quote: str, **extra: Any) -> dict[str, Any]
         "active": True,
         **extra,
     }
+
+
+HYPERLIQUID_HYPE_SPOT = _spot("@107", "HYPE", "USDC", precision={"amount": 0.01, "price": 0.00001})
+"""Hyperliquid's spot pair @107, HYPE/USDC (ccxt names a spot pair by its ``@index`` id)."""
 
 
 KRAKEN_XRPEUR = _spot(

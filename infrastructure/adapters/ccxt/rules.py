@@ -142,8 +142,8 @@ def _hyperliquid_forced(
 ) -> str | None:
     # Hyperliquid userFills: both sides of a liquidation's trade carry its "liquidation"
     # object; it is ours when its liquidatedUser is the account (the native adapter's rule).
-    # ccxt's structures never name the user, so an account named by a label is no address to
-    # compare with: the fill is then an ordinary trade of its order, never our liquidation.
+    # ccxt's structures never name the user: with an account named by a label, the raw fill
+    # says (a closing taker fill is our liquidation, a maker fill a resting order it hit).
     return "liquidation" if liquidated_here(info, user_of(account)) else None
 
 

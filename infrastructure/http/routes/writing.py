@@ -13,7 +13,14 @@ from orderledger.infrastructure.http.access import Admin, Ledger, Read, Write, m
 from orderledger.infrastructure.http.auth import allows
 from orderledger.infrastructure.http.bodies import NotJson, json_items
 from orderledger.infrastructure.http.problems import Problem
-from orderledger.infrastructure.ingest.formats import FIX_OPTIONS, FORMATS, needing, spelled
+from orderledger.infrastructure.ingest.formats import (
+    ADAPTER_OPTIONS,
+    FIX_OPTIONS,
+    FORMATS,
+    HYPERLIQUID_OPTIONS,
+    needing,
+    spelled,
+)
 
 router = APIRouter(tags=["write"])
 
@@ -105,13 +112,16 @@ async def post_messages(
     price_scale_tag: Annotated[int | None, _fix_option("price_scale_tag")] = None,
     quantity_divisor_tag: Annotated[int | None, _fix_option("quantity_divisor_tag")] = None,
     price_divisor_tag: Annotated[int | None, _fix_option("price_divisor_tag")] = None,
+    address: Annotated[
+        str | None, Query(description=f"hyperliquid: {HYPERLIQUID_OPTIONS['address']}")
+    ] = None,
 ) -> JSONResponse:
     """Record one message or a batch, durably, before answering: the outcomes of `ingest`.
 
     200 when every input was accepted (applied, duplicate, parked or ignored); 422 with the
     same report when any was rejected (the others are recorded unless `strict`)."""
     given = locals()
-    options = {name: given[name] for name in FIX_OPTIONS}  # the parameters the registry names
+    options = {name: given[name] for name in ADAPTER_OPTIONS}  # the parameters the registry names
     lines = message_lines(await read_body(request), media_type(request), format)
     report = await ledger.call(
         "ingest",
