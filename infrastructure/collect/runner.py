@@ -47,6 +47,7 @@ from orderledger.infrastructure.application.ledger import IngestReport
 from orderledger.infrastructure.collect.source import (
     CollectError,
     ConnectionLost,
+    Reports,
     Source,
 )
 from orderledger.infrastructure.collect.status import Status
@@ -59,6 +60,12 @@ STATUS_EVERY = 1.0
 """Seconds between status figures (and lease heartbeats)."""
 RECONCILE_EVERY = 300.0
 """Seconds between reconciliations of open orders against the venue (None: on start only)."""
+MAX_BACKLOG = 1000
+"""Frames received and not yet durable at most: reading waits while this many are held, so a
+venue faster than the ledger is slowed at its socket (TCP back-pressure) instead of growing
+the collector's memory, and a stop commits at most this many frames before it ends."""
+MAX_BACKLOG_BYTES = 16_000_000
+"""Bytes of frames received and not yet durable at most (the same back-pressure, by size)."""
 
 _STOP = object()
 
@@ -93,13 +100,19 @@ class Collector:
         self.owner = owner_name()
         self.origin = f"collect:{source.venue}" + ("" if source.account is None else f":{source.account}")
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._arrivals: deque[float] = deque()
+        self._arrivals: deque[tuple[float, int]] = deque()  # (arrival, bytes) of each frame not yet durable
+        self.held_bytes = 0
+        self.max_backlog = MAX_BACKLOG
+        self.max_backlog_bytes = MAX_BACKLOG_BYTES
         self._progress = asyncio.Event()
         self._arrived = asyncio.Event()
         self._moved = asyncio.Event()
         self._stopping = asyncio.Event()
         self._session: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        reports = getattr(source, "reports", None)
+        if isinstance(reports, Reports):
+            reports.listener = self._report
 
     # ------------------------------------------------------------------ the public face
 
@@ -108,6 +121,10 @@ class Collector:
         self._stopping.set()
         if self._session is not None:
             self._session.cancel()
+
+    def _report(self, line: str) -> None:
+        """A source's report of an anomaly it worked around: the status's error until the next."""
+        self.status.error = line
 
     def figures(self) -> dict[str, Any]:
         """The status figures now."""
@@ -164,6 +181,7 @@ class Collector:
                 await self._feed(self.source.frames())
                 raise ConnectionLost("the venue ended the stream")
             except ConnectionLost as lost:
+                await self._journal_refusal(lost)
                 self.status.reconnects += 1
                 self.status.error = lost.message
                 self._enter("waiting")
@@ -185,17 +203,33 @@ class Collector:
     async def _feed(self, frames: AsyncIterator[bytes]) -> None:
         async with contextlib.aclosing(frames):  # type: ignore[type-var]
             async for frame in frames:
-                self._receive(frame)
+                await self._receive(frame)
 
-    def _receive(self, frame: bytes) -> None:
+    async def _receive(self, frame: bytes) -> None:
         now = self.timing.clock()
         self.status.last_frame_at = now
         if not frame.strip():
             return  # a keep-alive: nothing to journal
+        await self._room()
         self.status.frames += 1
-        self._arrivals.append(now)
+        self.held_bytes += len(frame)
+        self._arrivals.append((now, len(frame)))
         self._queue.put(frame)
         self._arrived.set()
+
+    async def _room(self) -> None:
+        """Back-pressure: wait while the backlog is at its bound (frames or bytes), so the source
+        stops reading and the venue's socket fills instead of the collector's memory."""
+        status = self.status
+        while status.frames - status.durable >= self.max_backlog or self.held_bytes >= self.max_backlog_bytes:
+            self._progress.clear()
+            await self._progress.wait()
+
+    async def _journal_refusal(self, lost: ConnectionLost) -> None:
+        """A frame or reply refused for its bounds (``bounds.refused``) is journaled with its reason."""
+        if lost.refused is not None:
+            self.status.refused += 1
+            await self._receive(lost.refused)
 
     async def durable(self, frames: int | None = None) -> None:
         """Wait until ``frames`` frames (default: every frame received so far) are durable."""
@@ -231,8 +265,11 @@ class Collector:
         while True:
             await self.timing.sleep(self.reconcile_every)
             if self.status.state == "streaming":
-                with contextlib.suppress(ConnectionLost):  # the stream will notice and reconnect
+                try:
                     await self._reconcile()
+                except ConnectionLost as lost:  # the stream will notice and reconnect
+                    await self._journal_refusal(lost)
+                    self.status.error = f"reconciliation: {lost.message}"
 
     async def _reconcile(self) -> None:
         """The venue's open orders against the ledger, corrections applied as explicit events.
@@ -307,7 +344,9 @@ class Collector:
         now = self.timing.clock()
         status = self.status
         for result in results:
-            status.latencies.append(now - self._arrivals.popleft())
+            arrived, size = self._arrivals.popleft()
+            self.held_bytes -= size
+            status.latencies.append(now - arrived)
             status.events += len(result.events)
             status.parked += result.outcome is Outcome.PARKED
         status.durable += len(results)

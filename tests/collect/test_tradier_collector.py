@@ -245,22 +245,40 @@ def test_a_permanent_fault_in_the_periodic_reconciliation_stops_the_collector_wi
 
 
 def test_polls_spread_the_rate_limit_windows_requests_over_it() -> None:
-    async def scenario() -> list[float]:
-        clock = ManualClock(start=START)
-        with TradierVenue(now=clock.now) as venue:
-            venue.allowed, venue.window = 4, 60.0
-            step_a(venue)
-            async with AsyncOrderLedger("memory://") as ledger:
-                collector = Collector(
-                    ledger, source(venue.url, clock), timing=clock.timing(), reconcile_every=None
-                )
-                task = asyncio.create_task(collector.run())
-                run = Run(venue, clock, collector)
-                await run.settle()
-                collector.stop()
-                await task
-        return [s for s in clock.slept if s != 1.0]  # the status loop sleeps 1 s
+    async def nothing(run: Run) -> None:
+        pass
 
+    def window(venue: TradierVenue) -> None:
+        venue.allowed, venue.window = 4, 60.0
+
+    *_, clock = asyncio.run(collected(nothing, before=window))
     # The backfill and the reconciliation's poll used 2 of the window's 4 requests (60 s):
     # 2 are available for the 60 s left, so the next poll waits 60 / 2 = 30 s, not 2.
-    assert asyncio.run(scenario()) == [30.0]
+    assert [s for s in clock.slept if s != 1.0] == [30.0]  # the status loop sleeps 1 s
+
+
+async def collected(
+    schedule: Callable[[Run], Awaitable[None]],
+    *,
+    before: Callable[[TradierVenue], None] = lambda v: None,
+    reconcile_every: float | None = None,
+) -> tuple[dict[str, Any], list[Any], dict[str, Any], TradierVenue, ManualClock]:
+    """The collector through ``schedule`` (``before``: the venue set up before it starts): its
+    books, the journal's rejected messages, its final figures, the venue and the clock."""
+    clock = ManualClock(start=START)
+    with TradierVenue(now=clock.now) as venue:
+        step_a(venue)
+        before(venue)
+        async with AsyncOrderLedger("memory://") as ledger:
+            collector = Collector(
+                ledger, source(venue.url, clock), timing=clock.timing(), reconcile_every=reconcile_every
+            )
+            task = asyncio.create_task(collector.run())
+            run = Run(venue, clock, collector)
+            await run.settle()
+            await schedule(run)
+            collector.stop()
+            figures = await task
+            journal = await asyncio.to_thread(ledger.ledger.messages)
+            rejected = [m for m in journal if m.outcome.value == "rejected"]
+            return await asyncio.to_thread(books, ledger.ledger), rejected, figures, venue, clock
