@@ -1,7 +1,9 @@
 """``orderledger collect VENUE``: keep the ledger current from a live venue connection
 (docs/collect.md). A thin shell: the options are read, the collector registry makes the source,
 ``AsyncOrderLedger.collect`` runs it, and the figures are rendered (a status line on a terminal,
-JSON lines with ``--json``). SIGINT and SIGTERM stop it: what arrived is committed, exit 0."""
+JSON lines on stdout with ``--json``; on stderr a status line redrawn on a terminal, else one
+line per interval and per change of state, so a service's log says what the collector does).
+SIGINT and SIGTERM stop it: what arrived is committed, the last figures said, exit 0."""
 
 from __future__ import annotations
 
@@ -79,14 +81,22 @@ def collect(
     every = seconds(reconcile_every, "--reconcile-every", 0, 86400 * 7)
     interval = seconds(status_every, "--status-every", 0, 3600, above=True)
     terminal = sys.stderr.isatty()
+    prefix = f"collect {config.venue}" + ("" if account is None else f" {account}") + ": "
+    last: list[dict[str, Any]] = []
 
     def shown(figures: dict[str, Any]) -> None:
+        last[:] = [figures]
         if json_lines:
             sys.stdout.write(json.dumps({"venue": config.venue, "account": account, **figures}) + "\n")
             sys.stdout.flush()
-        if terminal:
-            sys.stderr.write("\r\x1b[K" + status_line(figures))
-            sys.stderr.flush()
+        if figures["state"] == "stopped":
+            return  # said once the run has ended: after a failure its one line says it instead
+        said(figures)
+
+    def said(figures: dict[str, Any]) -> None:
+        line = prefix + status_line(figures)
+        sys.stderr.write("\r\x1b[K" + line if terminal else line + "\n")
+        sys.stderr.flush()
 
     # Start-up cost: the asyncio ledger loads only for `collect`, not with every command.
     from orderledger.infrastructure.application.aio import AsyncOrderLedger
@@ -103,6 +113,8 @@ def collect(
             try:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+                if last:
+                    said(last[0])  # stopped: the last figures
             finally:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)

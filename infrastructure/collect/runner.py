@@ -72,7 +72,7 @@ _STOP = object()
 
 class Collector:
     """Runs one ``source`` against ``ledger`` (see the module's text); ``on_status`` hears the
-    figures every ``status_every`` seconds and once more at the end."""
+    figures every ``status_every`` seconds, at every change of state, and once more at the end."""
 
     def __init__(
         self,
@@ -248,8 +248,11 @@ class Collector:
             await self._moved.wait()
 
     def _enter(self, state: str) -> None:
+        changed = state != self.status.state
         self.status.state = state
         self._moved.set()
+        if changed and state != "stopped" and self.on_status is not None:
+            self.on_status(self.status.figures(self.timing.clock()))  # a line per state change
 
     async def received(self, frames: int) -> None:
         """Wait until ``frames`` frames have arrived (keep-alives not counted)."""

@@ -81,7 +81,8 @@ def status_line(figures: dict[str, Any]) -> str:
         f"{figures['state']}: {figures['frames_per_second']:g} frames/s,"
         f" {figures['events_per_second']:g} events/s,"
         f" last frame {'—' if age is None else f'{age:.1f}s ago'}, backlog {figures['backlog']},"
-        f" reconnects {figures['reconnects']}, parked {figures['parked']}"
+        f" reconnects {figures['reconnects']}, refused {figures['refused']}, parked {figures['parked']}"
+        + ("" if figures["error"] is None else f"; {figures['error']}")
     )
 
 
