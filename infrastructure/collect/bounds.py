@@ -23,13 +23,14 @@ the collector's memory or its reader.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import orjson
 from websockets.asyncio.client import connect
 
-from orderledger.infrastructure.collect.source import ConnectionLost
+from orderledger.infrastructure.collect.source import ConnectionLost, Reports
 from orderledger.infrastructure.errors import MessageError
 from orderledger.infrastructure.ingest.inputs import Refused
 from orderledger.infrastructure.messages.exact_json import MAX_LINE_BYTES, check_depth
@@ -42,6 +43,15 @@ MAX_WAIT = 120.0
 """The longest wait a venue's headers may ask for (Tradier's windows are a minute); a longer
 one is capped and reported."""
 CHUNK = 1 << 16
+
+
+def capped(seconds: float | None, what: str, reports: Reports) -> float | None:
+    """A wait ``what`` (a venue's header) asks for, at most :data:`MAX_WAIT`; a longer one (or
+    one that is no number of seconds) is reported to the collector and capped."""
+    if seconds is not None and (not math.isfinite(seconds) or seconds > MAX_WAIT):
+        reports.say(f"{what} asks for a wait of {seconds:g} s: waiting {MAX_WAIT:g} s at most")
+        return MAX_WAIT
+    return seconds
 
 
 def peek(raw: bytes) -> Any:
@@ -122,6 +132,7 @@ __all__ = [
     "HEAD_BYTES",
     "MAX_FRAME_BYTES",
     "MAX_WAIT",
+    "capped",
     "json_reply",
     "peek",
     "read_body",

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -242,19 +243,27 @@ def _reason(error: BaseException) -> str:
 
 
 class Info:
-    """``POST /info`` with the venue's faults mapped (429 waits out ``Retry-After``)."""
+    """``POST /info`` with the venue's faults mapped: a 429 waits out its ``Retry-After`` (at most
+    ``bounds.MAX_WAIT``), and so does every other request of the source meanwhile (one gate)."""
 
     def __init__(self, config: SourceConfig) -> None:
         self.config = config
         self.url = info_url(config.endpoint)
         self.timeout = config.seconds("timeout", TIMEOUT)
         self.session: aiohttp.ClientSession | None = None
+        self.ready_at = -math.inf  # (the timing's clock) no request before this
+
+    async def _gate(self) -> None:
+        wait = self.ready_at - self.config.timing.clock()
+        if wait > 0:
+            await self.config.timing.sleep(wait)
 
     async def ask(self, body: dict[str, Any]) -> bytes:
         """The raw reply to one info request."""
         if self.session is None:
             self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         for _ in range(INFO_RETRIES):
+            await self._gate()
             what = f"hyperliquid info {body.get('type')}"
             try:
                 async with self.session.post(self.url, json=body, allow_redirects=False) as reply:
@@ -262,7 +271,11 @@ class Info:
                     if 300 <= status < 400:
                         raise bounds.redirect(status, headers, self.url, what)
                     text = await bounds.read_body(reply, what)
-                    wait = _retry_after(headers.get("Retry-After"))
+                    wait = bounds.capped(
+                        _retry_after(headers.get("Retry-After")),
+                        "hyperliquid's Retry-After",
+                        self.config.reports,
+                    )
             except TimeoutError:
                 said = f"did not answer {body.get('type')} within {self.timeout:g} s"
                 raise ConnectionLost(f"hyperliquid info at {self.url} {said}") from None
@@ -273,6 +286,7 @@ class Info:
                 return text
             said = " ".join(text.decode(errors="replace").split())[:120]
             if status == 429:
+                self.ready_at = max(self.ready_at, self.config.timing.clock() + (wait or 1.0))
                 await self.config.timing.sleep(wait or 1.0)
                 continue
             if status in (401, 403, 422):
@@ -319,6 +333,7 @@ class HyperliquidSource:
         self.venue = config.venue
         self.account = config.account
         self.options: dict[str, Any] = {}
+        self.reports = config.reports
         self.user = checked_address(config.options.get("user") or config.account, "`account` (the user)")
         plan = [[{"type": channel, "user": self.user} for channel in USER_CHANNELS]]
         self.connections = _Connections(config, plan)

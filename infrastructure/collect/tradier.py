@@ -40,7 +40,7 @@ from orderledger.infrastructure.adapters.tradier import (
     order_messages,
     orders_of,
 )
-from orderledger.infrastructure.collect.bounds import MAX_WAIT, read_body, redirect, refused
+from orderledger.infrastructure.collect.bounds import capped, read_body, redirect, refused
 from orderledger.infrastructure.collect.source import (
     ConnectionLost,
     CredentialsRejected,
@@ -172,7 +172,7 @@ class TradierSource:
         if status in (400, 404):
             raise UnknownSymbol(f"tradier does not know the account {self.account!r} (HTTP {status})")
         if status == 429 or status >= 500:
-            retry = self._capped(_float(headers.get("Retry-After")), "Retry-After")
+            retry = capped(_float(headers.get("Retry-After")), "tradier's Retry-After", self.reports)
             if retry is not None:
                 self._ready_at = max(self._ready_at, self.timing.clock() + retry)
             raise ConnectionLost(
@@ -197,19 +197,15 @@ class TradierSource:
             self._wait = 0.0
             return
         ends = expiry / 1000 if expiry >= 1e11 else expiry
-        left = self._capped(max(0.0, ends - self.timing.now().timestamp()), "X-Ratelimit-Expiry") or 0.0
+        left = (
+            capped(
+                max(0.0, ends - self.timing.now().timestamp()), "tradier's X-Ratelimit-Expiry", self.reports
+            )
+            or 0.0
+        )
         self._wait = left if available <= 0 else left / available
         if available <= 0:
             self._ready_at = max(self._ready_at, self.timing.clock() + left)
-
-    def _capped(self, seconds: float | None, header: str) -> float | None:
-        """A wait a header asks for, at most ``MAX_WAIT`` (a longer one reported, not obeyed)."""
-        if seconds is not None and (not math.isfinite(seconds) or seconds > MAX_WAIT):
-            self.reports.say(
-                f"tradier's {header} asks for a wait of {seconds:g} s: waiting {MAX_WAIT:g} s at most"
-            )
-            return MAX_WAIT
-        return seconds
 
 
 def snapshot_rows(reply: Any, *, venue: str, account: str) -> list[dict[str, Any]]:

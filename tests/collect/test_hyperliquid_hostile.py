@@ -12,13 +12,14 @@ from typing import Any
 import pytest
 
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
-from orderledger.infrastructure.collect.bounds import MAX_FRAME_BYTES
-from orderledger.infrastructure.collect.hyperliquid import HyperliquidSource
+from orderledger.infrastructure.collect.bounds import MAX_FRAME_BYTES, MAX_WAIT
+from orderledger.infrastructure.collect.hyperliquid import HyperliquidSource, Info
 from orderledger.infrastructure.collect.queued import QUEUED
 from orderledger.infrastructure.collect.runner import Collector
+from orderledger.infrastructure.collect.timing import Timing
 from tests.collect.test_hyperliquid_collect import CHANNELS, clean
 from tests.support.collect_books import quick, until, until_books
-from tests.support.hyperliquid_venue import LoopbackHyperliquid, session, source_config
+from tests.support.hyperliquid_venue import USER, LoopbackHyperliquid, session, source_config
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -127,3 +128,30 @@ def test_a_stop_under_an_endless_flood_commits_at_most_the_backlog_and_reads_not
     assert received - durable <= BACKLOG
     assert collector.status.frames == received == collector.status.durable
     assert collector.status.state == "stopped"
+
+
+def test_an_absurd_retry_after_is_capped_reported_and_holds_every_request() -> None:
+    # Given the venue answering one info request 429 with Retry-After: 1e30,
+    async def scenario() -> tuple[list[float], list[str], float]:
+        slept: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            slept.append(seconds)
+
+        async with LoopbackHyperliquid() as venue:
+            venue.throttle, venue.retry_after = 1, "1e30"
+            config = source_config(venue, Timing(sleep=sleep, clock=lambda: 0.0))
+            heard: list[str] = []
+            config.reports.listener = heard.append
+            info = Info(config)
+            try:
+                await info.ask({"type": "historicalOrders", "user": USER})
+            finally:
+                await info.close()
+            return slept, heard, info.ready_at
+
+    slept, heard, ready_at = asyncio.run(scenario())
+    # then the request is tried again after MAX_WAIT (not 1e30 s), the cap is reported, and the
+    # source's gate holds every other request until then.
+    assert slept[0] == MAX_WAIT and ready_at == MAX_WAIT
+    assert heard == ["hyperliquid's Retry-After asks for a wait of 1e+30 s: waiting 120 s at most"]
