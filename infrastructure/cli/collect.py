@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from orderledger.infrastructure.cli.app import seconds, state
+from orderledger.infrastructure.cli.app import moment, seconds, state
 from orderledger.infrastructure.collect.credentials import Credentials
 from orderledger.infrastructure.collect.registry import (
     COLLECTORS,
@@ -71,6 +71,14 @@ def collect(
         float, typer.Option(help="Seconds between reconciliations of open orders (0: on start only).")
     ] = 300.0,
     status_every: Annotated[float, typer.Option(help="Seconds between status figures.")] = 1.0,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="A first start (nothing booked yet for the venue and account) backfills from this"
+            " ISO 8601 time, instead of the venue's default.",
+            metavar="TIME",
+        ),
+    ] = None,
 ) -> None:
     """Keep the ledger current from a venue: backfill, stream, reconnect, reconcile; until stopped."""
     spec = collector_for(venue)
@@ -80,6 +88,7 @@ def collect(
     )
     every = seconds(reconcile_every, "--reconcile-every", 0, 86400 * 7)
     interval = seconds(status_every, "--status-every", 0, 3600, above=True)
+    first = moment(since, "--since")
     terminal = sys.stderr.isatty()
     prefix = f"collect {config.venue}" + ("" if account is None else f" {account}") + ": "
     last: list[dict[str, Any]] = []
@@ -105,7 +114,9 @@ def collect(
         async with AsyncOrderLedger(state.url) as ledger:
             source = spec.factory(config)
             task = asyncio.ensure_future(
-                ledger.collect(source, reconcile_every=every or None, status_every=interval, on_status=shown)
+                ledger.collect(
+                    source, reconcile_every=every or None, status_every=interval, on_status=shown, since=first
+                )
             )
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):

@@ -339,6 +339,9 @@ class HyperliquidSource:
         self.connections = _Connections(config, plan)
         self.info = Info(config)
         self.spot = SpotNames()
+        self.started = config.timing.now()
+        """A first start's backfill begins here (the collector's start): the stream's snapshots
+        bring the recent fills and funding; ``--since`` asks for earlier history."""
 
     async def connect(self) -> None:
         await self.connections.open()
@@ -350,7 +353,7 @@ class HyperliquidSource:
         """Every reply is fetched before the first is handed on: a backfill cut short (a lost
         link, 429s) books nothing, so the next one starts from the same time, not from the
         newest fill the cut-short one had booked."""
-        start = 0 if since is None else int(since.timestamp() * 1000)
+        start = int((self.started if since is None else since).timestamp() * 1000)
         replies = [await self.info.ask({"type": "historicalOrders", "user": self.user})]
         replies += [page async for page in self.info.pages("userFillsByTime", self.user, start)]
         replies += [page async for page in self.info.pages("userFunding", self.user, start)]

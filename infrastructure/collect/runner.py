@@ -7,7 +7,8 @@ What it does, in order, and again after every reconnect:
 
 1. ``connect``; the backfill's start is the venue time last booked for the venue and account
    (``OrderLedger.last_venue_time``) minus ``overlap`` (duplicates are harmless: ingest
-   deduplicates by trade ID and event identity);
+   deduplicates by trade ID and event identity); with nothing booked yet, ``since`` (None: the
+   source's own first start, e.g. Tradier's ``days`` back);
 2. ``backfill(since)``, every payload ingested like a live frame;
 3. on the first connect (and every ``reconcile_every`` seconds while streaming) the venue's
    open orders are reconciled against the ledger with ``apply`` (``OrderLedger.reconcile``), so
@@ -33,7 +34,7 @@ import os
 import queue
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -86,6 +87,7 @@ class Collector:
         timing: Timing | None = None,
         on_status: Callable[[dict[str, Any]], None] | None = None,
         stale_after: timedelta | None = None,
+        since: datetime | None = None,
     ) -> None:
         self.ledger = ledger
         self.source = source
@@ -96,6 +98,7 @@ class Collector:
         self.timing = timing or Timing()
         self.on_status = on_status
         self.stale_after = stale_after
+        self.since = since
         self.status = Status()
         self.owner = owner_name()
         self.origin = f"collect:{source.venue}" + ("" if source.account is None else f":{source.account}")
@@ -195,10 +198,11 @@ class Collector:
         await self._catch_up()
 
     async def _catch_up(self) -> None:
-        """The venue's record since the last booked venue time (less the overlap), received."""
+        """The venue's record since the last booked venue time (less the overlap), received; on a
+        first start (nothing booked yet) since ``since``, else the source's own first start."""
         await self.durable()  # the last booked time includes everything received so far
         last = await self.ledger.last_venue_time(self.source.venue, self.source.account)
-        await self._feed(self.source.backfill(None if last is None else last - self.overlap))
+        await self._feed(self.source.backfill(self.since if last is None else last - self.overlap))
 
     async def _feed(self, frames: AsyncIterator[bytes]) -> None:
         async with contextlib.aclosing(frames):  # type: ignore[type-var]

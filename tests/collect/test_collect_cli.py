@@ -121,6 +121,25 @@ def test_status_lines_go_to_stderr_when_it_is_no_terminal_and_sigterm_says_stopp
     assert all(a != b for a, b in itertools.pairwise(states))  # changes only
 
 
+def test_since_chooses_a_first_starts_backfill_and_a_bad_one_is_one_line(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with TradierVenue() as venue:
+        step_a(venue)
+        # Given nothing booked, a first start with --since (days=0 would read only today)
+        process = collector(db, venue.url, tmp_path, "-o", "days=0", "--since", "2018-05-30T12:00:00Z")
+        wait_for(db, filled("20"), process)
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+        # then its backfill asks from that day.
+        assert venue.requests[0]["start"] == "2018-05-30"
+    env = cli_env(ORDERLEDGER_TRADIER_TOKEN=TOKEN)
+    done = run_cli(
+        "collect", "tradier", "--account", ACCOUNT, "--since", "soon", db=db, cwd=tmp_path, env=env
+    )
+    assert done.returncode == 2 and len(done.stderr_lines) == 1, done.describe()
+    assert done.stderr_lines[0].startswith("orderledger: --since"), done.describe()
+
+
 def test_bad_credentials_are_refused_in_one_line_that_never_shows_the_token(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'ledger.db'}"
     with TradierVenue() as venue:
