@@ -7,6 +7,7 @@ checked as counts (frames held, frames committed after the stop), never as times
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
@@ -17,11 +18,19 @@ from orderledger.infrastructure.collect.hyperliquid import HyperliquidSource, In
 from orderledger.infrastructure.collect.queued import QUEUED
 from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.timing import Timing
-from tests.collect.test_hyperliquid_collect import CHANNELS, clean
-from tests.support.collect_books import quick, until, until_books
+from tests.support.collect_books import Books, clean_books, quick, until, until_books
 from tests.support.hyperliquid_venue import USER, LoopbackHyperliquid, session, source_config
 
 pytestmark = pytest.mark.timeout(120)
+
+CHANNELS = ("orderUpdates", "userFills", "userFundings")
+
+
+def clean() -> Books:
+    """The session's push frames, ingested from a file."""
+    frames = [json.dumps(u.frame()).encode() for u in session()]
+    return clean_books(frames, fmt="hyperliquid", venue="hyperliquid", account=USER)
+
 
 BACKLOG = 16
 """The collectors' backlog bound in these tests (small, so a flood meets it at once)."""

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from orderledger.infrastructure.collect.bounds import HEAD_BYTES, MAX_FRAME_BYTES, MAX_WAIT
-from tests.collect.test_tradier_collector import START, Run, clean, clean_books, collected
+from tests.support.tradier_collect import START, Run, clean, clean_books, collected
 from tests.support.tradier_server import TradierVenue, published_venue
 
 pytestmark = pytest.mark.timeout(60)
