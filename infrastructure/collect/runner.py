@@ -18,7 +18,9 @@ What it does, in order, and again after every reconnect:
 4. ``frames()``: each frame is handed to the ingest as it arrives.
 
 The ingest is one ``OrderLedger.ingest_lines`` call for the collector's whole life, in a thread
-of its own, fed from a queue: the same path as ``orderledger ingest --format X -`` (a stateful
+of its own, fed from a queue bounded by back-pressure (reading waits while ``MAX_BACKLOG``
+frames, or ``MAX_BACKLOG_BYTES``, are received and not yet durable; a frame or reply refused
+for its bounds, ``ConnectionLost.refused``, is journaled with its reason): the same path as ``orderledger ingest --format X -`` (a stateful
 format's feed keeps its state across reconnects), committing whenever the queue runs dry, so a
 frame is journaled and durable moments after it arrives. A ``ConnectionLost`` closes the source
 and waits (exponential backoff with full jitter, at least the venue's ``Retry-After``) before
