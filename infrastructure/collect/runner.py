@@ -20,10 +20,11 @@ What it does, in order, and again after every reconnect:
 The ingest is one ``OrderLedger.ingest_lines`` call for the collector's whole life, in a thread
 of its own, fed from a queue bounded by back-pressure (reading waits while ``MAX_BACKLOG``
 frames, or ``MAX_BACKLOG_BYTES``, are received and not yet durable; a frame or reply refused
-for its bounds, ``ConnectionLost.refused``, is journaled with its reason): the same path as ``orderledger ingest --format X -`` (a stateful
-format's feed keeps its state across reconnects), committing whenever the queue runs dry, so a
-frame is journaled and durable moments after it arrives. A ``ConnectionLost`` closes the source
-and waits (exponential backoff with full jitter, at least the venue's ``Retry-After``) before
+for its bounds, ``ConnectionLost.refused``, is journaled with its reason): the same path as
+``orderledger ingest --format X -`` (a stateful format's feed keeps its state across
+reconnects), committing whenever the queue runs dry, so a frame is journaled and durable moments
+after it arrives. A ``ConnectionLost`` closes the source and waits (exponential backoff with
+full jitter, at least the venue's ``Retry-After``, at most ``bounds.MAX_WAIT`` of it) before
 step 1. ``stop()`` (SIGINT/SIGTERM in the command) or cancelling the task stops the reading,
 commits everything received and releases the lease.
 """
@@ -47,6 +48,7 @@ from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
 from orderledger.infrastructure.application.collectors import owner_name
 from orderledger.infrastructure.application.ledger import IngestReport
+from orderledger.infrastructure.collect.bounds import MAX_WAIT
 from orderledger.infrastructure.collect.source import (
     CollectError,
     ConnectionLost,
@@ -189,8 +191,12 @@ class Collector:
                 await self._journal_refusal(lost)
                 self.status.reconnects += 1
                 self.status.error = lost.message
+                retry = lost.retry_after
+                if retry is not None and not retry <= MAX_WAIT:  # (NaN too) a venue cannot stall it
+                    self.status.error += f" (it asked for a wait of {retry:g} s: {MAX_WAIT:g} s at most)"
+                    retry = MAX_WAIT
                 self._enter("waiting")
-                delay = self.backoff.delay(attempt, self.timing.random(), lost.retry_after)
+                delay = self.backoff.delay(attempt, self.timing.random(), retry)
                 attempt += 1
                 await self.source.close()
                 await self.timing.sleep(delay)
