@@ -117,9 +117,11 @@ class OrderAccepted(OrderEvent):
 
 
 class OrderRejected(OrderEvent):
-    """The venue refused the order."""
+    """The venue refused the order; ``venue_order_id``: the ID the venue gave the order it
+    refused, when it gave one (a Hyperliquid order refused after it was numbered)."""
 
     reason: str | None = None
+    venue_order_id: Annotated[str | None, WHEN_GIVEN] = None
 
 
 class OrderFilled(OrderEvent):

@@ -292,17 +292,21 @@ class Order(OrderState):
         if self.base_status is Status.REQUESTED:
             self.base_status = Status.ACCEPTED
 
-    def reject(self, stamp: Stamp, reason: str | None = None) -> Decision:
-        """The venue refused the order."""
+    def reject(self, stamp: Stamp, reason: str | None = None, venue_order_id: str | None = None) -> Decision:
+        """The venue refused the order (naming it ``venue_order_id`` when it numbered it: kept as
+        the order's venue order ID, without acknowledging it)."""
         self._rule(OrderRejected, self.base_status)
         if (early := self._early(OrderRejected, self.base_status)) is not None:
             return early
-        return self._record(OrderRejected, stamp, reason=reason)
+        new_id = None if venue_order_id in self.venue_order_ids else venue_order_id
+        return self._record(OrderRejected, stamp, reason=reason, venue_order_id=new_id)
 
     @applies(OrderRejected)
     def _on_rejected(self, event: OrderRejected) -> None:
         if self.base_status is not Status.REQUESTED:
             return  # accepted earlier in venue time: the table refuses it there
+        if event.venue_order_id and event.venue_order_id not in self.venue_order_ids:
+            self.venue_order_ids.append(event.venue_order_id)
         self.base_status = Status.REJECTED
         self.reason = event.reason
         self._clear_pending()

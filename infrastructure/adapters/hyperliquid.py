@@ -23,9 +23,9 @@ Mapping (https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api):
   ``oid`` (``ext-<venue>-<oid>``): a ``request`` with ``external: true``.
 * Orders: ``request`` (limit at ``limitPx`` unless ``orderType`` says market; quantity
   ``origSz``; ``tif`` as the time in force), ``accepted`` with ``venue_order_id = oid``, then
-  ``canceled`` for every ``...Canceled`` status, ``rejected`` (and no acknowledgement) for
-  every ``...Rejected`` status. ``open``, ``filled`` and ``triggered`` add no fact: fills come
-  from userFills.
+  ``canceled`` for every ``...Canceled`` status, ``rejected`` (and no acknowledgement, the
+  ``oid`` kept as its venue order ID) for every ``...Rejected`` status. ``open``, ``filled``
+  and ``triggered`` add no fact: fills come from userFills.
 * Fills: ``trade_id = tid``; quantity ``sz``, price ``px``; ``fee`` = ``fee`` + ``builderFee``
   in ``feeToken`` (as ccxt books it); ``crossed`` → taker, else maker; ``closedPnl`` →
   ``venue_realized_pnl``. A fill of our own liquidation has no order the caller placed: an
@@ -347,14 +347,15 @@ class HyperliquidAdapter:
         stated = {"account": self.account, "instrument": request.instrument, "side": request.side.value}
         status = status or "open"
         if status.endswith("Rejected") or status == "rejected":
-            # Never acknowledged: the rejection names the order without its oid (a message with
-            # an oid would acknowledge it first, and the ledger then refuses the rejection).
+            # Never acknowledged: the rejection keeps the oid the venue gave the order (a
+            # rejection's venue order ID names the order; it acknowledges nothing).
             named = cloid or external_client_order_id(self.venue, oid)
             out.append(
                 message(
                     RejectedMessage,
                     client_order_id=named,
                     venue=self.venue,
+                    venue_order_id=oid,
                     **stated,
                     ts=when,
                     source=self.source,

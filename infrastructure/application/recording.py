@@ -24,6 +24,7 @@ from orderledger.infrastructure.errors import MessageError
 from orderledger.infrastructure.ingest.caches import fewer_collections
 from orderledger.infrastructure.ingest.formats import ADAPTER_FORMATS, FORMATS, check_options
 from orderledger.infrastructure.ingest.inbound import inbound
+from orderledger.infrastructure.ingest.inputs import Refused
 from orderledger.infrastructure.ingest.processing import Inbound, Result
 from orderledger.infrastructure.ingest.settlement import context_lines, parked_line, settlement_terms
 from orderledger.infrastructure.messages.exact_json import decode_json
@@ -105,6 +106,9 @@ def ingest_lines(
         for line in lines:
             if line is None:
                 yield None
+            elif isinstance(line, Refused):  # a collector's frame beyond its bounds: never read
+                number += 1
+                yield Inbound(raw=bytes(line), origin=origin, line_no=number, format=fmt, error=line.reason)
             else:
                 number += 1
                 yield read(line, number)

@@ -1,7 +1,9 @@
 """``orderledger collect VENUE``: keep the ledger current from a live venue connection
 (docs/collect.md). A thin shell: the options are read, the collector registry makes the source,
 ``AsyncOrderLedger.collect`` runs it, and the figures are rendered (a status line on a terminal,
-JSON lines with ``--json``). SIGINT and SIGTERM stop it: what arrived is committed, exit 0."""
+JSON lines on stdout with ``--json``; on stderr a status line redrawn on a terminal, else one
+line per interval and per change of state, so a service's log says what the collector does).
+SIGINT and SIGTERM stop it: what arrived is committed, the last figures said, exit 0."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from orderledger.infrastructure.cli.app import seconds, state
+from orderledger.infrastructure.cli.app import moment, seconds, state
 from orderledger.infrastructure.collect.credentials import Credentials
 from orderledger.infrastructure.collect.registry import (
     COLLECTORS,
@@ -69,6 +71,14 @@ def collect(
         float, typer.Option(help="Seconds between reconciliations of open orders (0: on start only).")
     ] = 300.0,
     status_every: Annotated[float, typer.Option(help="Seconds between status figures.")] = 1.0,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="A first start (nothing booked yet for the venue and account) backfills from this"
+            " ISO 8601 time, instead of the venue's default.",
+            metavar="TIME",
+        ),
+    ] = None,
 ) -> None:
     """Keep the ledger current from a venue: backfill, stream, reconnect, reconcile; until stopped."""
     spec = collector_for(venue)
@@ -78,15 +88,24 @@ def collect(
     )
     every = seconds(reconcile_every, "--reconcile-every", 0, 86400 * 7)
     interval = seconds(status_every, "--status-every", 0, 3600, above=True)
+    first = moment(since, "--since")
     terminal = sys.stderr.isatty()
+    prefix = f"collect {config.venue}" + ("" if account is None else f" {account}") + ": "
+    last: list[dict[str, Any]] = []
 
     def shown(figures: dict[str, Any]) -> None:
+        last[:] = [figures]
         if json_lines:
             sys.stdout.write(json.dumps({"venue": config.venue, "account": account, **figures}) + "\n")
             sys.stdout.flush()
-        if terminal:
-            sys.stderr.write("\r\x1b[K" + status_line(figures))
-            sys.stderr.flush()
+        if figures["state"] == "stopped":
+            return  # said once the run has ended: after a failure its one line says it instead
+        said(figures)
+
+    def said(figures: dict[str, Any]) -> None:
+        line = prefix + status_line(figures)
+        sys.stderr.write("\r\x1b[K" + line if terminal else line + "\n")
+        sys.stderr.flush()
 
     # Start-up cost: the asyncio ledger loads only for `collect`, not with every command.
     from orderledger.infrastructure.application.aio import AsyncOrderLedger
@@ -95,7 +114,9 @@ def collect(
         async with AsyncOrderLedger(state.url) as ledger:
             source = spec.factory(config)
             task = asyncio.ensure_future(
-                ledger.collect(source, reconcile_every=every or None, status_every=interval, on_status=shown)
+                ledger.collect(
+                    source, reconcile_every=every or None, status_every=interval, on_status=shown, since=first
+                )
             )
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -103,6 +124,8 @@ def collect(
             try:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+                if last:
+                    said(last[0])  # stopped: the last figures
             finally:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)

@@ -34,7 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from orderledger.infrastructure.adapters.ccxt import order_row
 from orderledger.infrastructure.collect.credentials import Credentials
-from orderledger.infrastructure.collect.queued import Frames, queued_frames
+from orderledger.infrastructure.collect.queued import QUEUED, Frames, queued_frames
 from orderledger.infrastructure.collect.source import (
     CollectError,
     ConnectionLost,
@@ -108,7 +108,7 @@ class CcxtSource:
         self.options: dict[str, Any] = {}
         self.config = config
         self.exchange: Any = None
-        self.queue: Frames = asyncio.Queue()
+        self.queue: Frames = asyncio.Queue(QUEUED)
         self.watchers: list[asyncio.Task[None]] = []
         self.reached = False
 
@@ -143,7 +143,7 @@ class CcxtSource:
             # ``close`` marks the instance closed by the user, and ccxt then refuses every request
             # on it (ExchangeClosedByUser); ``open`` clears that and keeps the caches and markets.
             self.exchange.open()
-        self.queue = asyncio.Queue()
+        self.queue = asyncio.Queue(QUEUED)
         try:
             await self.exchange.load_markets()
         except Exception as error:  # every ccxt error, mapped

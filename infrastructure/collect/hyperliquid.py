@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -45,7 +46,8 @@ from orderledger.infrastructure.adapters.hyperliquid import (
     open_order_row,
     web_data_snapshot,
 )
-from orderledger.infrastructure.collect.queued import Frames, queued_frames
+from orderledger.infrastructure.collect import bounds
+from orderledger.infrastructure.collect.queued import QUEUED, Frames, queued_frames
 from orderledger.infrastructure.collect.source import (
     CollectError,
     ConnectionLost,
@@ -70,6 +72,8 @@ SILENT = frozenset({"pong", "subscriptionResponse"})
 """Channels that are the protocol's own, not the venue's news: never yielded."""
 INFO_RETRIES = 5
 """How many 429 replies in a row one info request waits out before the link counts as lost."""
+CLOSE_TIMEOUT = 2.0
+"""Seconds the WebSocket's closing handshake may take (a stop never waits on a flooding venue)."""
 
 
 def ws_url(base: str) -> str:
@@ -111,14 +115,16 @@ class _Link:
         self.answered = True  # the last ping's pong arrived (or no ping was sent yet)
 
     async def open(self) -> None:
-        self.socket = await websockets.connect(
-            self.url, open_timeout=self.timeout, ping_interval=None, max_size=2**24
+        self.socket = await bounds.ws_connect(
+            self.url, open_timeout=self.timeout, close_timeout=CLOSE_TIMEOUT
         )
         for subscription in self.subscriptions:
             await self.socket.send(json.dumps({"method": "subscribe", "subscription": subscription}))
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
+        """Each frame to the queue (waiting while it is full: back-pressure); every way the
+        reading ends is said on the queue, so the stream never stops silently."""
         assert self.socket is not None
         try:
             async for received in self.socket:
@@ -129,8 +135,13 @@ class _Link:
                     return
                 if raw[:1] in (b"{", b"[") and _channel(raw) not in SILENT:
                     await self.out.put(raw)
-        except websockets.ConnectionClosed:
-            pass
+        except websockets.ConnectionClosed as closed:
+            if bounds.too_big(closed):
+                await self.out.put(bounds.refused("hyperliquid", bounds.FRAME_REFUSED))
+                return
+        except Exception as error:  # never a reader dead behind a stream that says "streaming"
+            await self.out.put(ConnectionLost(f"hyperliquid reading failed: {_reason(error)}"))
+            return
         code = self.socket.close_code
         await self.out.put(ConnectionLost(f"hyperliquid closed the connection (code {code})"))
 
@@ -144,7 +155,8 @@ class _Link:
             self.answered = True
         if channel != "error":
             return None
-        text = str(json.loads(raw).get("data", ""))
+        found = bounds.peek(raw)
+        text = str(found.get("data", "")) if isinstance(found, dict) else ""
         if "Already subscribed" in text:
             return None
         return CredentialsRejected(f"hyperliquid refused a request: {' '.join(text.split())[:160]}")
@@ -171,11 +183,9 @@ class _Link:
 
 
 def _channel(raw: bytes) -> str | None:
-    try:
-        found = json.loads(raw)
-    except ValueError:
-        return None
-    return found.get("channel") if isinstance(found, dict) else None
+    found = bounds.peek(raw)  # None for a frame that is not JSON or nests too deep: the ingest says why
+    channel = found.get("channel") if isinstance(found, dict) else None
+    return channel if isinstance(channel, str) else None
 
 
 class _Connections:
@@ -186,14 +196,14 @@ class _Connections:
         self.url = ws_url(config.endpoint)
         self.plan = plan
         self.links: list[_Link] = []
-        self.queue: Frames = asyncio.Queue()
+        self.queue: Frames = asyncio.Queue(QUEUED)
         self.pinger: asyncio.Task[None] | None = None
         self.reached = False
         self.every = config.seconds("ping", PING_EVERY)
         self.timeout = config.seconds("timeout", TIMEOUT)
 
     async def open(self) -> None:
-        self.queue = asyncio.Queue()
+        self.queue = asyncio.Queue(QUEUED)
         try:
             for subscriptions in self.plan:
                 link = _Link(self.url, subscriptions, self.queue, self.timeout)
@@ -233,32 +243,50 @@ def _reason(error: BaseException) -> str:
 
 
 class Info:
-    """``POST /info`` with the venue's faults mapped (429 waits out ``Retry-After``)."""
+    """``POST /info`` with the venue's faults mapped: a 429 waits out its ``Retry-After`` (at most
+    ``bounds.MAX_WAIT``), and so does every other request of the source meanwhile (one gate)."""
 
     def __init__(self, config: SourceConfig) -> None:
         self.config = config
         self.url = info_url(config.endpoint)
         self.timeout = config.seconds("timeout", TIMEOUT)
         self.session: aiohttp.ClientSession | None = None
+        self.ready_at = -math.inf  # (the timing's clock) no request before this
+
+    async def _gate(self) -> None:
+        wait = self.ready_at - self.config.timing.clock()
+        if wait > 0:
+            await self.config.timing.sleep(wait)
 
     async def ask(self, body: dict[str, Any]) -> bytes:
         """The raw reply to one info request."""
         if self.session is None:
             self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         for _ in range(INFO_RETRIES):
+            await self._gate()
+            what = f"hyperliquid info {body.get('type')}"
             try:
-                async with self.session.post(self.url, json=body) as reply:
-                    text = await reply.read()
-                    status, wait = reply.status, _retry_after(reply.headers.get("Retry-After"))
+                async with self.session.post(self.url, json=body, allow_redirects=False) as reply:
+                    status, headers = reply.status, reply.headers
+                    if 300 <= status < 400:
+                        raise bounds.redirect(status, headers, self.url, what)
+                    text = await bounds.read_body(reply, what)
+                    wait = bounds.capped(
+                        _retry_after(headers.get("Retry-After")),
+                        "hyperliquid's Retry-After",
+                        self.config.reports,
+                    )
             except TimeoutError:
                 said = f"did not answer {body.get('type')} within {self.timeout:g} s"
                 raise ConnectionLost(f"hyperliquid info at {self.url} {said}") from None
             except aiohttp.ClientError as error:
                 raise ConnectionLost(f"hyperliquid info at {self.url} failed: {_reason(error)}") from None
             if status == 200:
+                bounds.json_reply(text, what)
                 return text
             said = " ".join(text.decode(errors="replace").split())[:120]
             if status == 429:
+                self.ready_at = max(self.ready_at, self.config.timing.clock() + (wait or 1.0))
                 await self.config.timing.sleep(wait or 1.0)
                 continue
             if status in (401, 403, 422):
@@ -271,11 +299,14 @@ class Info:
         until a page comes back empty."""
         while True:
             raw = await self.ask({"type": kind, "user": user, "startTime": start})
-            page = json.loads(raw)
-            if not page:
+            page = bounds.peek(raw)  # JSON: ask checked it
+            if not page or not isinstance(page, list):
                 return
             yield raw
-            last = max(int(entry["time"]) for entry in page)
+            try:
+                last = max(int(entry["time"]) for entry in page)
+            except (TypeError, KeyError, ValueError):
+                return  # a page without times cannot be paged on: the ingest says what it holds
             # A page wholly at ``start`` (the overlap, or more fills in one millisecond than a
             # page holds) moves on by a millisecond; an empty page ends it.
             start = last if last > start else start + 1
@@ -301,6 +332,7 @@ class HyperliquidSource:
     def __init__(self, config: SourceConfig) -> None:
         self.venue = config.venue
         self.account = config.account
+        self.reports = config.reports
         self.user = checked_address(config.options.get("user") or config.account, "`account` (the user)")
         # The backfill's info replies name no user: the ingest compares liquidations with this one.
         self.options: dict[str, Any] = {"address": self.user}
@@ -308,6 +340,9 @@ class HyperliquidSource:
         self.connections = _Connections(config, plan)
         self.info = Info(config)
         self.spot = SpotNames()
+        self.started = config.timing.now()
+        """A first start's backfill begins here (the collector's start): the stream's snapshots
+        bring the recent fills and funding; ``--since`` asks for earlier history."""
 
     async def connect(self) -> None:
         await self.connections.open()
@@ -319,7 +354,7 @@ class HyperliquidSource:
         """Every reply is fetched before the first is handed on: a backfill cut short (a lost
         link, 429s) books nothing, so the next one starts from the same time, not from the
         newest fill the cut-short one had booked."""
-        start = 0 if since is None else int(since.timestamp() * 1000)
+        start = int((self.started if since is None else since).timestamp() * 1000)
         replies = [await self.info.ask({"type": "historicalOrders", "user": self.user})]
         replies += [page async for page in self.info.pages("userFillsByTime", self.user, start)]
         replies += [page async for page in self.info.pages("userFunding", self.user, start)]
@@ -328,7 +363,12 @@ class HyperliquidSource:
 
     async def open_orders(self) -> list[dict[str, Any]]:
         raw = await self.info.ask({"type": "frontendOpenOrders", "user": self.user, "dex": ""})
-        return [open_order_row(order, self.spot) for order in json.loads(raw)]
+        try:
+            return [open_order_row(order, self.spot) for order in bounds.peek(raw)]
+        except (TypeError, KeyError, ValueError, AttributeError) as error:
+            raise bounds.refused(
+                "hyperliquid frontendOpenOrders", f"unreadable reply ({_reason(error)})", raw
+            ) from None
 
     async def close(self) -> None:
         await self.connections.close()
@@ -373,7 +413,7 @@ class HyperliquidWatchSource:
 
     async def frames(self) -> AsyncIterator[bytes]:
         async for raw in self.connections.frames():
-            found = json.loads(raw)
+            found = bounds.peek(raw)
             if isinstance(found, dict) and found.get("channel") == "webData2":
                 yield self._snapshot(found.get("data"))
             else:

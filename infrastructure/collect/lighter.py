@@ -45,11 +45,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 
 from orderledger.domain.errors import LedgerError
 from orderledger.infrastructure.adapters.lighter import LighterAdapter
+from orderledger.infrastructure.collect import bounds
 from orderledger.infrastructure.collect.source import (
     CollectError,
     ConnectionLost,
@@ -150,9 +151,7 @@ class LighterSource:
     async def connect(self) -> None:
         await self._load_markets()
         try:
-            self._ws = await connect(
-                self.ws_url, open_timeout=self._timeout, ping_interval=None, max_size=2**24
-            )
+            self._ws = await bounds.ws_connect(self.ws_url, open_timeout=self._timeout)
         except InvalidURI as error:
             raise Unreachable(f"lighter stream URL cannot be used: {error}") from None
         except InvalidStatus as error:
@@ -252,15 +251,14 @@ class LighterSource:
         try:
             data = await self._ws.recv()
         except ConnectionClosed as error:
+            if bounds.too_big(error):
+                raise bounds.refused("lighter", bounds.FRAME_REFUSED) from None
             code = error.rcvd.code if error.rcvd is not None else "none"
             raise ConnectionLost(f"lighter stream closed (close code {code})") from None
         except (OSError, WebSocketException) as error:
             raise ConnectionLost(f"lighter stream failed: {_reason(error)}") from None
         raw = data.encode() if isinstance(data, str) else bytes(data)
-        try:
-            found = json.loads(raw)
-        except ValueError:
-            found = None
+        found = bounds.peek(raw)  # None for a frame that is not JSON or nests too deep: the ingest says why
         frame = found if isinstance(found, dict) else {}
         kind = str(frame.get("type", ""))
         if kind == "ping":
@@ -286,21 +284,16 @@ class LighterSource:
 
     async def _with_markets(self, raw: bytes) -> AsyncIterator[bytes]:
         """The frame, preceded by a freshly loaded market map when it names a market the map lacks."""
-        if b'"orders"' in raw or b'"trades"' in raw:
-            with contextlib.suppress(ValueError):
-                if markets_named(json.loads(raw)) - self._markets:
-                    await self._load_markets()
-                    yield self._market_map
+        if (b'"orders"' in raw or b'"trades"' in raw) and markets_named(bounds.peek(raw)) - self._markets:
+            await self._load_markets()
+            yield self._market_map
         yield raw
 
     # ------------------------------------------------------------------ REST
 
     async def _load_markets(self) -> None:
         reply = await self._get("orderBookDetails", {}, private=False)
-        try:
-            found = json.loads(reply)
-        except ValueError:
-            raise ConnectionLost("lighter orderBookDetails reply is not JSON") from None
+        found = bounds.peek(reply)  # a JSON object: _get checked it
         books = [
             book
             for key in ("order_book_details", "order_books")
@@ -319,7 +312,7 @@ class LighterSource:
             params = query | {"limit": PAGE_LIMIT} | ({"cursor": cursor} if cursor else {})
             page = await self._get(path, params)
             yield page
-            found = json.loads(page)  # _get checked it is a JSON object
+            found = bounds.peek(page)  # _get checked it is a JSON object
             items = [i for i in found.get(key) or [] if isinstance(i, dict)]
             cursor = found.get("next_cursor") or None
             if not items or cursor is None:
@@ -333,21 +326,21 @@ class LighterSource:
         url = f"{self.rest_url}/api/v1/{path}"
         headers = {"Authorization": self._auth} if private else {}
         query = {k: str(v) for k, v in params.items()}
+        what = f"lighter {path}"
         try:
-            async with self._http.get(url, params=query, headers=headers) as response:
+            async with self._http.get(url, params=query, headers=headers, allow_redirects=False) as response:
+                if 300 <= response.status < 400:
+                    raise bounds.redirect(response.status, response.headers, url, what)
                 if response.status != 200:
                     raise _http_fault(response.status, response.headers, path)
-                body = await response.read()
+                body = await bounds.read_body(response, what)
         except aiohttp.InvalidURL as error:
             raise Unreachable(f"lighter REST URL cannot be used: {error}") from None
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             raise ConnectionLost(f"lighter {path} not reached: {_reason(error)}") from None
-        try:
-            found = json.loads(body)
-        except ValueError:
-            raise ConnectionLost(f"lighter {path} reply is not JSON") from None
+        found = bounds.json_reply(body, what)
         if not isinstance(found, dict):
-            raise ConnectionLost(f"lighter {path} reply is not a JSON object")
+            raise bounds.refused(what, "answered 200 with a reply that is not a JSON object", body)
         code = str(found.get("code", "200"))
         if code != "200":
             _venue_fault(code, str(found.get("message", "")), path)

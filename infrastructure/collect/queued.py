@@ -10,6 +10,9 @@ from orderledger.infrastructure.collect.source import CollectError
 
 Frames = asyncio.Queue[bytes | CollectError]
 """Frames as received, or the fault that ended the stream."""
+QUEUED = 64
+"""Frames a source's queue holds at most: a full queue holds its readers (back-pressure, on to
+the venue's socket) until the collector takes more."""
 
 
 async def queued_frames(queue: Frames) -> AsyncIterator[bytes]:
@@ -21,4 +24,4 @@ async def queued_frames(queue: Frames) -> AsyncIterator[bytes]:
         yield item
 
 
-__all__ = ["Frames", "queued_frames"]
+__all__ = ["QUEUED", "Frames", "queued_frames"]

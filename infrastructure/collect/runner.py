@@ -7,7 +7,8 @@ What it does, in order, and again after every reconnect:
 
 1. ``connect``; the backfill's start is the venue time last booked for the venue and account
    (``OrderLedger.last_venue_time``) minus ``overlap`` (duplicates are harmless: ingest
-   deduplicates by trade ID and event identity);
+   deduplicates by trade ID and event identity); with nothing booked yet, ``since`` (None: the
+   source's own first start, e.g. Tradier's ``days`` back);
 2. ``backfill(since)``, every payload ingested like a live frame;
 3. on the first connect (and every ``reconcile_every`` seconds while streaming) the venue's
    open orders are reconciled against the ledger with ``apply`` (``OrderLedger.reconcile``), so
@@ -17,10 +18,13 @@ What it does, in order, and again after every reconnect:
 4. ``frames()``: each frame is handed to the ingest as it arrives.
 
 The ingest is one ``OrderLedger.ingest_lines`` call for the collector's whole life, in a thread
-of its own, fed from a queue: the same path as ``orderledger ingest --format X -`` (a stateful
-format's feed keeps its state across reconnects), committing whenever the queue runs dry, so a
-frame is journaled and durable moments after it arrives. A ``ConnectionLost`` closes the source
-and waits (exponential backoff with full jitter, at least the venue's ``Retry-After``) before
+of its own, fed from a queue bounded by back-pressure (reading waits while ``MAX_BACKLOG``
+frames, or ``MAX_BACKLOG_BYTES``, are received and not yet durable; a frame or reply refused
+for its bounds, ``ConnectionLost.refused``, is journaled with its reason): the same path as
+``orderledger ingest --format X -`` (a stateful format's feed keeps its state across
+reconnects), committing whenever the queue runs dry, so a frame is journaled and durable moments
+after it arrives. A ``ConnectionLost`` closes the source and waits (exponential backoff with
+full jitter, at least the venue's ``Retry-After``, at most ``bounds.MAX_WAIT`` of it) before
 step 1. ``stop()`` (SIGINT/SIGTERM in the command) or cancelling the task stops the reading,
 commits everything received and releases the lease.
 """
@@ -33,7 +37,7 @@ import os
 import queue
 from collections import deque
 from collections.abc import AsyncIterator, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -44,9 +48,11 @@ from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
 from orderledger.infrastructure.application.collectors import owner_name
 from orderledger.infrastructure.application.ledger import IngestReport
+from orderledger.infrastructure.collect.bounds import MAX_WAIT
 from orderledger.infrastructure.collect.source import (
     CollectError,
     ConnectionLost,
+    Reports,
     Source,
 )
 from orderledger.infrastructure.collect.status import Status
@@ -59,13 +65,19 @@ STATUS_EVERY = 1.0
 """Seconds between status figures (and lease heartbeats)."""
 RECONCILE_EVERY = 300.0
 """Seconds between reconciliations of open orders against the venue (None: on start only)."""
+MAX_BACKLOG = 1000
+"""Frames received and not yet durable at most: reading waits while this many are held, so a
+venue faster than the ledger is slowed at its socket (TCP back-pressure) instead of growing
+the collector's memory, and a stop commits at most this many frames before it ends."""
+MAX_BACKLOG_BYTES = 16_000_000
+"""Bytes of frames received and not yet durable at most (the same back-pressure, by size)."""
 
 _STOP = object()
 
 
 class Collector:
     """Runs one ``source`` against ``ledger`` (see the module's text); ``on_status`` hears the
-    figures every ``status_every`` seconds and once more at the end."""
+    figures every ``status_every`` seconds, at every change of state, and once more at the end."""
 
     def __init__(
         self,
@@ -79,6 +91,7 @@ class Collector:
         timing: Timing | None = None,
         on_status: Callable[[dict[str, Any]], None] | None = None,
         stale_after: timedelta | None = None,
+        since: datetime | None = None,
     ) -> None:
         self.ledger = ledger
         self.source = source
@@ -89,17 +102,24 @@ class Collector:
         self.timing = timing or Timing()
         self.on_status = on_status
         self.stale_after = stale_after
+        self.since = since
         self.status = Status()
         self.owner = owner_name()
         self.origin = f"collect:{source.venue}" + ("" if source.account is None else f":{source.account}")
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._arrivals: deque[float] = deque()
+        self._arrivals: deque[tuple[float, int]] = deque()  # (arrival, bytes) of each frame not yet durable
+        self.held_bytes = 0
+        self.max_backlog = MAX_BACKLOG
+        self.max_backlog_bytes = MAX_BACKLOG_BYTES
         self._progress = asyncio.Event()
         self._arrived = asyncio.Event()
         self._moved = asyncio.Event()
         self._stopping = asyncio.Event()
         self._session: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        reports = getattr(source, "reports", None)
+        if isinstance(reports, Reports):
+            reports.listener = self._report
 
     # ------------------------------------------------------------------ the public face
 
@@ -108,6 +128,10 @@ class Collector:
         self._stopping.set()
         if self._session is not None:
             self._session.cancel()
+
+    def _report(self, line: str) -> None:
+        """A source's report of an anomaly it worked around: the status's error until the next."""
+        self.status.error = line
 
     def figures(self) -> dict[str, Any]:
         """The status figures now."""
@@ -164,10 +188,15 @@ class Collector:
                 await self._feed(self.source.frames())
                 raise ConnectionLost("the venue ended the stream")
             except ConnectionLost as lost:
+                await self._journal_refusal(lost)
                 self.status.reconnects += 1
                 self.status.error = lost.message
+                retry = lost.retry_after
+                if retry is not None and not retry <= MAX_WAIT:  # (NaN too) a venue cannot stall it
+                    self.status.error += f" (it asked for a wait of {retry:g} s: {MAX_WAIT:g} s at most)"
+                    retry = MAX_WAIT
                 self._enter("waiting")
-                delay = self.backoff.delay(attempt, self.timing.random(), lost.retry_after)
+                delay = self.backoff.delay(attempt, self.timing.random(), retry)
                 attempt += 1
                 await self.source.close()
                 await self.timing.sleep(delay)
@@ -177,25 +206,42 @@ class Collector:
         await self._catch_up()
 
     async def _catch_up(self) -> None:
-        """The venue's record since the last booked venue time (less the overlap), received."""
+        """The venue's record since the last booked venue time (less the overlap), received; on a
+        first start (nothing booked yet) since ``since``, else the source's own first start."""
         await self.durable()  # the last booked time includes everything received so far
         last = await self.ledger.last_venue_time(self.source.venue, self.source.account)
-        await self._feed(self.source.backfill(None if last is None else last - self.overlap))
+        await self._feed(self.source.backfill(self.since if last is None else last - self.overlap))
 
     async def _feed(self, frames: AsyncIterator[bytes]) -> None:
         async with contextlib.aclosing(frames):  # type: ignore[type-var]
             async for frame in frames:
-                self._receive(frame)
+                await self._receive(frame)
 
-    def _receive(self, frame: bytes) -> None:
+    async def _receive(self, frame: bytes) -> None:
         now = self.timing.clock()
         self.status.last_frame_at = now
         if not frame.strip():
             return  # a keep-alive: nothing to journal
+        await self._room()
         self.status.frames += 1
-        self._arrivals.append(now)
+        self.held_bytes += len(frame)
+        self._arrivals.append((now, len(frame)))
         self._queue.put(frame)
         self._arrived.set()
+
+    async def _room(self) -> None:
+        """Back-pressure: wait while the backlog is at its bound (frames or bytes), so the source
+        stops reading and the venue's socket fills instead of the collector's memory."""
+        status = self.status
+        while status.frames - status.durable >= self.max_backlog or self.held_bytes >= self.max_backlog_bytes:
+            self._progress.clear()
+            await self._progress.wait()
+
+    async def _journal_refusal(self, lost: ConnectionLost) -> None:
+        """A frame or reply refused for its bounds (``bounds.refused``) is journaled with its reason."""
+        if lost.refused is not None:
+            self.status.refused += 1
+            await self._receive(lost.refused)
 
     async def durable(self, frames: int | None = None) -> None:
         """Wait until ``frames`` frames (default: every frame received so far) are durable."""
@@ -214,8 +260,11 @@ class Collector:
             await self._moved.wait()
 
     def _enter(self, state: str) -> None:
+        changed = state != self.status.state
         self.status.state = state
         self._moved.set()
+        if changed and state != "stopped" and self.on_status is not None:
+            self.on_status(self.status.figures(self.timing.clock()))  # a line per state change
 
     async def received(self, frames: int) -> None:
         """Wait until ``frames`` frames have arrived (keep-alives not counted)."""
@@ -231,8 +280,11 @@ class Collector:
         while True:
             await self.timing.sleep(self.reconcile_every)
             if self.status.state == "streaming":
-                with contextlib.suppress(ConnectionLost):  # the stream will notice and reconnect
+                try:
                     await self._reconcile()
+                except ConnectionLost as lost:  # the stream will notice and reconnect
+                    await self._journal_refusal(lost)
+                    self.status.error = f"reconciliation: {lost.message}"
 
     async def _reconcile(self) -> None:
         """The venue's open orders against the ledger, corrections applied as explicit events.
@@ -307,7 +359,9 @@ class Collector:
         now = self.timing.clock()
         status = self.status
         for result in results:
-            status.latencies.append(now - self._arrivals.popleft())
+            arrived, size = self._arrivals.popleft()
+            self.held_bytes -= size
+            status.latencies.append(now - arrived)
             status.events += len(result.events)
             status.parked += result.outcome is Outcome.PARKED
         status.durable += len(results)

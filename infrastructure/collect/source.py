@@ -12,7 +12,7 @@ permanent (the collector stops with their one-line reason and a non-zero exit).
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -21,6 +21,20 @@ from orderledger.domain.errors import LedgerError
 from orderledger.infrastructure.collect.credentials import Credentials
 from orderledger.infrastructure.collect.timing import Timing
 from orderledger.infrastructure.errors import ConfigurationError
+from orderledger.infrastructure.ingest.inputs import Refused
+
+
+class Reports:
+    """What a source says beside its frames and faults: an anomaly it worked around (a rate-limit
+    header capped). The collector running the source listens (``listener``); each line becomes
+    its status's ``error``, so the status never says all is well while it is not."""
+
+    def __init__(self) -> None:
+        self.listener: Callable[[str], None] | None = None
+
+    def say(self, line: str) -> None:
+        if self.listener is not None:
+            self.listener(line)
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,7 @@ class SourceConfig:
     options: Mapping[str, str]
     credentials: Credentials
     timing: Timing = field(default_factory=Timing)
+    reports: Reports = field(default_factory=Reports)
 
     def number(self, name: str, default: float, *, zero: bool = False, unit: str = "") -> float:
         """The option ``name`` as a positive number (``zero``: a number from 0) of ``unit``;
@@ -64,11 +79,14 @@ class CollectError(LedgerError):
 class ConnectionLost(CollectError):
     """The link dropped (closed, reset, timed out, throttled): reconnect and backfill.
 
-    ``retry_after``: seconds the venue asked to wait (HTTP 429/503 ``Retry-After``), else None."""
+    ``retry_after``: seconds the venue asked to wait (HTTP 429/503 ``Retry-After``), else None;
+    ``refused``: what was refused and why (a frame or reply beyond the collector's bounds,
+    ``bounds.refused``), journaled by the collector before it reconnects."""
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.refused: Refused | None = None
 
 
 class CredentialsRejected(CollectError):
@@ -131,6 +149,7 @@ __all__ = [
     "CollectError",
     "ConnectionLost",
     "CredentialsRejected",
+    "Reports",
     "Source",
     "UnknownSymbol",
     "Unreachable",

@@ -8,10 +8,15 @@ and is not journaled again.
 
 * Backfill: ``filter=all`` from the day of the last booked venue time less the overlap (on a first
   start, ``days`` back, default 7), page by page (``limit`` 100) until a short page.
-* Rate limit: after every reply the headers ``X-Ratelimit-Available`` and ``X-Ratelimit-Expiry``
-  (the window's end, epoch milliseconds; a value under 10¹¹ is read as seconds) spread the
-  remaining requests over the window: the next poll waits ``max(poll, left / available)``, and
-  until the window's end when none is left.
+* Rate limit: every request (poll, backfill page, reconciliation) passes one gate: none is sent
+  while the window is used up (``X-Ratelimit-Available: 0``, until ``X-Ratelimit-Expiry``: the
+  window's end, epoch milliseconds; a value under 10¹¹ is read as seconds) or before a
+  ``Retry-After`` has passed. Polls also spread the remaining requests over the window: the next
+  poll waits ``max(poll, left / available)``. A window end or ``Retry-After`` further away than
+  ``bounds.MAX_WAIT`` is capped there and reported (the status's ``error``).
+* Bounds (``bounds``): a reply longer than ``bounds.MAX_FRAME_BYTES`` is refused before it is read
+  whole, a 200 reply that is not an orders reply is a passing fault (journaled, tried again),
+  and a redirect is never followed.
 * Faults: 401/403 → ``CredentialsRejected``; 400/404 naming the account → ``UnknownSymbol``;
   429 or 5xx → ``ConnectionLost`` (after ``Retry-After``, else the window's end); a dropped or
   refused connection, or a reply slower than ``timeout`` → ``ConnectionLost``; an endpoint not
@@ -22,10 +27,12 @@ and is not journaled again.
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from orderledger.domain.errors import LedgerError
 from orderledger.domain.values import format_decimal
 from orderledger.infrastructure.adapters.tradier import (
     booked_orders,
@@ -33,6 +40,7 @@ from orderledger.infrastructure.adapters.tradier import (
     order_messages,
     orders_of,
 )
+from orderledger.infrastructure.collect.bounds import capped, read_body, redirect, refused
 from orderledger.infrastructure.collect.source import (
     ConnectionLost,
     CredentialsRejected,
@@ -75,8 +83,10 @@ class TradierSource:
         self.timeout = config.seconds("timeout", TIMEOUT, zero=True)
         self._session: Any = None
         self._reached = False
+        self.reports = config.reports
         self._last: bytes | None = None
-        self._wait = 0.0
+        self._wait = 0.0  # a poll's spacing: the window's requests spread over what is left of it
+        self._ready_at = -math.inf  # (the timing's clock) no request of any kind before this
 
     # ------------------------------------------------------------------ Source
 
@@ -105,7 +115,7 @@ class TradierSource:
                 }
             )
             yield body
-            if len(orders_of(decode_json(body))) < PAGE:
+            if len(orders_of(decode_json(body))) < PAGE:  # an orders reply: _get checked it
                 return
             page += 1
 
@@ -119,7 +129,10 @@ class TradierSource:
 
     async def open_orders(self) -> list[dict[str, Any]]:
         body = await self._get({"includeTags": "true"})
-        return snapshot_rows(decode_json(body), venue=self.venue, account=self.account or "")
+        try:
+            return snapshot_rows(decode_json(body), venue=self.venue, account=self.account or "")
+        except LedgerError as error:
+            raise refused("tradier", f"an order of the reply cannot be read: {error.message}", body) from None
 
     async def close(self) -> None:
         if self._session is not None:
@@ -128,45 +141,71 @@ class TradierSource:
 
     # ------------------------------------------------------------------ one request
 
+    async def _gate(self) -> None:
+        """Wait while the rate limit or a ``Retry-After`` forbids a request."""
+        wait = self._ready_at - self.timing.clock()
+        if wait > 0:
+            await self.timing.sleep(wait)
+
     async def _get(self, params: dict[str, str]) -> bytes:
+        await self._gate()
         if self._session is None:
             await self.connect()
         url = f"{self.base}/accounts/{self.account}/orders"
         aiohttp = self._aiohttp
         try:
-            async with self._session.get(url, params=params) as reply:
-                body: bytes = await reply.read()
+            async with self._session.get(url, params=params, allow_redirects=False) as reply:
                 status, headers = reply.status, reply.headers
+                self._reached = True
+                self._limit(headers)
+                if 300 <= status < 400:
+                    raise redirect(status, headers, url, "tradier")
+                body = await read_body(reply, "tradier")
         except (aiohttp.ClientConnectorError, aiohttp.InvalidURL) as error:
             if not self._reached:
                 raise Unreachable(f"tradier: cannot reach {self.base}: {_first_line(error)}") from None
             raise ConnectionLost(f"tradier: {_first_line(error)}") from None
         except (aiohttp.ClientError, TimeoutError) as error:
             raise ConnectionLost(f"tradier: {type(error).__name__} {_first_line(error)}".strip()) from None
-        self._reached = True
-        self._wait = self._spread(headers)
         if status in (401, 403):
             raise CredentialsRejected(f"tradier refused the token (HTTP {status})")
         if status in (400, 404):
             raise UnknownSymbol(f"tradier does not know the account {self.account!r} (HTTP {status})")
         if status == 429 or status >= 500:
-            retry = _float(headers.get("Retry-After"))
+            retry = capped(_float(headers.get("Retry-After")), "tradier's Retry-After", self.reports)
+            if retry is not None:
+                self._ready_at = max(self._ready_at, self.timing.clock() + retry)
             raise ConnectionLost(
                 f"tradier answered HTTP {status}", retry_after=retry if retry is not None else self._wait
             )
         if status != 200:
             raise ConnectionLost(f"tradier answered HTTP {status}")
+        try:
+            orders_of(decode_json(body))
+        except LedgerError as error:
+            raise refused(
+                "tradier", f"answered 200 with a reply that is not an orders reply ({error.message})", body
+            ) from None
         return body
 
-    def _spread(self, headers: Any) -> float:
-        """Seconds the next request should wait so the window's requests last until its end."""
+    def _limit(self, headers: Any) -> None:
+        """The rate limit headers of a reply: the gate closed until the window's end when none is
+        left, and the polls' spacing (the window's requests spread until its end)."""
         available = _float(headers.get("X-Ratelimit-Available"))
         expiry = _float(headers.get("X-Ratelimit-Expiry"))
         if available is None or expiry is None:
-            return 0.0
+            self._wait = 0.0
+            return
         ends = expiry / 1000 if expiry >= 1e11 else expiry
-        left = max(0.0, ends - self.timing.now().timestamp())
-        return left if available <= 0 else left / available
+        left = (
+            capped(
+                max(0.0, ends - self.timing.now().timestamp()), "tradier's X-Ratelimit-Expiry", self.reports
+            )
+            or 0.0
+        )
+        self._wait = left if available <= 0 else left / available
+        if available <= 0:
+            self._ready_at = max(self._ready_at, self.timing.clock() + left)
 
 
 def snapshot_rows(reply: Any, *, venue: str, account: str) -> list[dict[str, Any]]:

@@ -28,6 +28,19 @@ PAUSE: Final = None
 CHUNK = 1 << 16
 
 
+class Refused(bytes):
+    """An input refused before it was read whole (a collector's frame or reply beyond its bounds):
+    the bytes read of it, at most a short head, and ``reason``. ``ingest_lines`` journals it as
+    rejected with that reason, never reading it."""
+
+    reason: str
+
+    def __new__(cls, head: bytes, reason: str) -> Refused:
+        refused = super().__new__(cls, head or b"(not read)")
+        refused.reason = reason
+        return refused
+
+
 def is_live(stream: BinaryIO) -> bool:
     """True for a pipe, socket or terminal (input that may pause), False for a regular file."""
     try:

@@ -68,7 +68,10 @@ def _accepted(check: IdentityCheck, order: Order, message: AcceptedMessage, stam
 
 
 def _rejected(check: IdentityCheck, order: Order, message: RejectedMessage, stamp: Stamp) -> Decision:
-    return order.reject(stamp, message.reason)
+    voi = message.venue_order_id
+    if voi and voi not in order.venue_order_ids:
+        check(order.client_order_id, [IdentityKey.venue_order(order.venue, voi)])
+    return order.reject(stamp, message.reason, voi)
 
 
 def _fill(
@@ -170,7 +173,7 @@ FACT_EVENTS: dict[type[Message], type[OrderEvent]] = {
     FillCorrectedMessage: FillCorrected,
 }
 """The event each fact about an order is recorded as (its place among facts at one venue time)."""
-NAMES_VENUE_ORDER: frozenset[type[Message]] = frozenset({AcceptedMessage, AmendedMessage})
+NAMES_VENUE_ORDER: frozenset[type[Message]] = frozenset({AcceptedMessage, AmendedMessage, RejectedMessage})
 """The facts whose venue order ID is the order's (new) name, checked by their own handler; on any
 other fact an unknown venue order ID is an implied acknowledgement (or a rename)."""
 

@@ -8,6 +8,7 @@ the clean stream's (tests/collect/test_tradier_collector.py describes the venue'
 
 from __future__ import annotations
 
+import itertools
 import json
 import signal
 import subprocess
@@ -19,7 +20,7 @@ import pytest
 
 from orderledger import OrderLedger
 from tests.support.cli import cli_command, cli_env, run_cli
-from tests.support.collect import books
+from tests.support.collect import books, failure_lines
 from tests.support.collect_docs import wait_for
 from tests.support.tradier_examples import ACCOUNT, VENUE
 from tests.support.tradier_server import TOKEN, TradierVenue, clean_replies, step_a, step_b, step_c, step_d
@@ -99,13 +100,54 @@ def test_kill_9_and_restart_a_second_collector_refused_and_sigterm_exits_0(
         assert ledger.collectors() == []
 
 
+def test_status_lines_go_to_stderr_when_it_is_no_terminal_and_sigterm_says_stopped(tmp_path: Path) -> None:
+    # Given a collector whose stdout and stderr are pipes (a service's log), without --json,
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with TradierVenue() as venue:
+        step_a(venue)
+        process = collector(db, venue.url, tmp_path, "--status-every", "3600")
+        wait_for(db, filled("20"), process)
+        # when it gets SIGTERM,
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    # then it exits 0, stdout stays empty, and stderr holds one status line per change of state
+    # (the interval is an hour: no other line), the last one "stopped".
+    assert process.returncode == 0 and out == b""
+    lines = err.decode().splitlines()
+    prefix = f"collect tradier {ACCOUNT}: "
+    assert all(line.startswith(prefix) for line in lines), lines
+    states = [line.removeprefix(prefix).split(":")[0] for line in lines]
+    assert states[0] == "backfilling" and "streaming" in states and states[-1] == "stopped"
+    assert all(a != b for a, b in itertools.pairwise(states))  # changes only
+
+
+def test_since_chooses_a_first_starts_backfill_and_a_bad_one_is_one_line(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with TradierVenue() as venue:
+        step_a(venue)
+        # Given nothing booked, a first start with --since (days=0 would read only today)
+        process = collector(db, venue.url, tmp_path, "-o", "days=0", "--since", "2018-05-30T12:00:00Z")
+        wait_for(db, filled("20"), process)
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+        # then its backfill asks from that day.
+        assert venue.requests[0]["start"] == "2018-05-30"
+    env = cli_env(ORDERLEDGER_TRADIER_TOKEN=TOKEN)
+    done = run_cli(
+        "collect", "tradier", "--account", ACCOUNT, "--since", "soon", db=db, cwd=tmp_path, env=env
+    )
+    assert done.returncode == 2 and len(done.stderr_lines) == 1, done.describe()
+    assert done.stderr_lines[0].startswith("orderledger: --since"), done.describe()
+
+
 def test_bad_credentials_are_refused_in_one_line_that_never_shows_the_token(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'ledger.db'}"
     with TradierVenue() as venue:
         process = collector(db, venue.url, tmp_path, token="s3cret-wrong")
         out, err = process.communicate(timeout=60)
     assert process.returncode == 2
-    assert err.decode().splitlines() == ["orderledger: tradier refused the token (HTTP 401)"]
+    # one line says why (status lines may come before it: the collector had started)
+    assert failure_lines(err) == ["orderledger: tradier refused the token (HTTP 401)"]
     assert b"s3cret" not in out + err
 
 

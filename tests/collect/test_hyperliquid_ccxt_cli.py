@@ -112,3 +112,31 @@ def test_the_try_it_examples_run_as_written(venue: str, tmp_path: Path) -> None:
     finally:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=30)
+
+
+def test_sigterm_under_an_endless_flood_exits_0_with_everything_read_durable(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'l.db'}"
+    with VenueThread() as thread:
+        venue = thread.venue
+        # Given the command collecting while the venue floods it without end (its stdout and
+        # stderr pipes, as a service runs it),
+        argv = cli_command(
+            "collect", "hyperliquid", "--endpoint", venue.base, "--account", USER,
+            "--reconcile-every", "0", "--json", db=db,
+        )  # fmt: skip
+        process = subprocess.Popen(
+            argv, cwd=tmp_path, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        thread.call(venue.connected, ("orderUpdates", "userFills", "userFundings"))
+        thread.loop.call_soon_threadsafe(venue.flood, session()[0].frame(), None)
+        wait_for(db, lambda ledger: len(ledger.messages(limit=500)) == 500, process)
+        # when it gets SIGTERM (the flood still going),
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)  # a bound against a hang, not a measure
+    # then it exits 0, says it stopped, and every frame it read is durable and journaled once.
+    assert process.returncode == 0, err
+    last = json.loads(out.decode().splitlines()[-1])
+    assert last["state"] == "stopped" and last["backlog"] == 0
+    assert err.decode().splitlines()[-1].startswith(f"collect hyperliquid {USER}: stopped:")
+    with OrderLedger(db) as ledger:
+        assert len(ledger.messages()) == last["frames"] >= 500

@@ -11,6 +11,7 @@ file. SQLite and PostgreSQL; no wall-clock waits (``collect_books.quick``: backo
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -386,3 +387,27 @@ def test_the_endpoint_names_and_urls() -> None:
     assert info_url("wss://api.hyperliquid-testnet.xyz/ws") == "https://api.hyperliquid-testnet.xyz/info"
     with pytest.raises(Unreachable):
         ws_url("ftp://example")
+
+
+@pytest.mark.parametrize("since", [None, datetime(2024, 12, 1, tzinfo=UTC)])
+def test_a_first_start_backfills_from_the_collectors_start_or_from_since(since: datetime | None) -> None:
+    # Given a venue holding the published session, and a collector starting with nothing booked,
+    async def scenario() -> tuple[list[dict[str, Any]], datetime]:
+        pace = quick()
+        async with LoopbackHyperliquid() as venue, AsyncOrderLedger("memory://") as ledger:
+            for update in session():
+                await venue.publish(update)
+            source = HyperliquidSource(source_config(venue, pace.timing()))
+            collector = Collector(ledger, source, timing=pace.timing(), reconcile_every=None, since=since)
+            task = asyncio.create_task(collector.run())
+            await collector.streaming()
+            collector.stop()
+            await task
+            return venue.info_requests, source.started
+
+    requests, started = asyncio.run(scenario())
+    # then fills and funding are asked from the collector's start (docs/collect.md), or from
+    # `since` when given (`--since`), never from time 0.
+    expected = int((since or started).timestamp() * 1000)
+    firsts = {r["type"]: r["startTime"] for r in reversed(requests) if "startTime" in r}
+    assert firsts == {"userFillsByTime": expected, "userFunding": expected}

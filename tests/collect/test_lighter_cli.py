@@ -14,7 +14,7 @@ import pytest
 
 from orderledger import OrderLedger
 from tests.support.cli import cli_command, cli_env
-from tests.support.collect import books
+from tests.support.collect import books, failure_lines
 from tests.support.collect_docs import wait_for
 from tests.support.lighter_server import (
     ACCOUNT,
@@ -81,7 +81,7 @@ def test_a_refused_auth_token_is_one_line_and_a_non_zero_exit(tmp_path: Path) ->
         process = collector(db, server.url, tmp_path, token="1767139200:1077:255:forged")
         out, err = process.communicate(timeout=60)
     assert process.returncode == 2
-    assert err.decode().splitlines() == [
+    assert failure_lines(err) == [
         "orderledger: lighter refused the account channels (code 20013: invalid auth)"
     ]
     assert b"forged" not in out + err

@@ -16,7 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orderledger import OrderLedger
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
+from orderledger.infrastructure.collect.bounds import MAX_FRAME_BYTES
 from orderledger.infrastructure.collect.lighter import LighterSource
 from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.source import CredentialsRejected
@@ -202,3 +204,50 @@ def test_any_schedule_of_drops_gaps_duplicates_and_reorders_keeps_the_books(
         assert found == expected and expected["parked"] == []
 
     asyncio.run(run())
+
+
+DEEP = (
+    '{"channel":"account_all_orders:1077","type":"update/account_all_orders","orders":'
+    + "[" * 100_000
+    + "]" * 100_000
+    + "}"
+)
+HUGE = (
+    '{"channel":"account_all_orders:1077","type":"update/account_all_orders","pad":"'
+    + "x" * (20 * 2**20)
+    + '"}'
+)
+
+
+@pytest.mark.parametrize(
+    ("frame", "plans", "journaled", "dials"),
+    [
+        (DEEP, [Plan(hostile=DEEP)], ("JSON is nested deeper than 64 levels", DEEP), 1),
+        (
+            HUGE,
+            [Plan(hostile=HUGE), Plan()],
+            (
+                f"lighter: a frame longer than {MAX_FRAME_BYTES} bytes, refused unread (close 1009)",
+                "(not read)",
+            ),
+            2,
+        ),
+    ],
+    ids=["nested 100000 deep", "20 MiB"],
+)
+def test_a_hostile_frame_is_journaled_with_its_reason_and_the_books_are_the_clean_ones(
+    tmp_path: Any, frame: str, plans: list[Plan], journaled: tuple[str, str], dials: int
+) -> None:
+    # Given the venue's stream opening with a frame nested 100,000 deep (kept on the link) or
+    # 20 MiB long (refused on its header: the link dialled again),
+    events = scenario(2)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    expected = asyncio.run(clean_book("memory://", events))
+    found, _, server = asyncio.run(collected(url, events, plans, expected=expected))
+    # then the books are the clean stream's, the link is kept (deep) or dialled once more (huge),
+    # and the frame is journaled rejected with its reason.
+    assert found == expected
+    assert server.connections == dials
+    with OrderLedger(url) as ledger:
+        refused = [(m.reason, m.raw) for m in ledger.messages(outcome="rejected")]
+    assert refused == [journaled]

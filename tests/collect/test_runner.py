@@ -13,8 +13,9 @@ import pytest
 
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
 from orderledger.infrastructure.application.collectors import CollectorBusyError
+from orderledger.infrastructure.collect.bounds import MAX_WAIT
 from orderledger.infrastructure.collect.runner import Collector
-from orderledger.infrastructure.collect.source import CollectError, CredentialsRejected
+from orderledger.infrastructure.collect.source import CollectError, ConnectionLost, CredentialsRejected
 from orderledger.infrastructure.collect.timing import Backoff
 from tests.support.clock import ManualClock, until
 from tests.support.collect import ScriptedSource
@@ -61,6 +62,9 @@ def test_a_gap_the_stream_lost_is_filled_by_the_backfill_after_the_reconnect(led
             clock = ManualClock(chances=[0.5])
             source = ScriptedSource()
             collector, task = await start(ledger, source, clock, backoff=Backoff(base=1.0, cap=30.0))
+            # (the start's backfill and reconciliation over: what follows comes by the stream, and
+            # no catch-up of the start's reconciliation can read the history the test writes next)
+            await collector.streaming()
             # Given an order and a first fill streamed live,
             source.publish(request("c-1", "2026-11-20T10:00:00Z"))
             source.publish(fill("c-1", "t-1", "3", "2026-11-20T10:00:01Z"))
@@ -85,6 +89,27 @@ def test_a_gap_the_stream_lost_is_filled_by_the_backfill_after_the_reconnect(led
             # then the order holds both fills, 3 + 4 = 7, once each (the replayed ones are duplicates)
             assert (await ledger.order("c-1")).filled_quantity == Decimal(7)
             assert [t.trade_id for t in await ledger.trades()] == ["t-1", "t-2"]
+
+    asyncio.run(scenario())
+
+
+def test_a_retry_after_beyond_reason_is_capped_and_said(ledger_url: str) -> None:
+    async def scenario() -> None:
+        async with AsyncOrderLedger(ledger_url) as ledger:
+            clock = ManualClock(chances=[0.5])
+            source = ScriptedSource()
+            collector, task = await start(ledger, source, clock)
+            await collector.streaming()
+            # Given a venue that drops the link asking for a wait of 1e30 s,
+            source.disconnect(ConnectionLost("throttled", retry_after=1e30))
+            await clock.sleeping(2)  # the status loop's and the reconnect's
+            # then the collector waits MAX_WAIT (120 s), says so while waiting, and comes back.
+            assert clock.slept[-1] == MAX_WAIT
+            assert collector.figures()["error"] == "throttled (it asked for a wait of 1e+30 s: 120 s at most)"
+            await clock.advance(MAX_WAIT)
+            await collector.streaming()
+            collector.stop()
+            assert (await task)["reconnects"] == 1
 
     asyncio.run(scenario())
 

@@ -13,26 +13,21 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from orderledger import OrderLedger
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
-from orderledger.infrastructure.collect.credentials import Credentials, Secret
-from orderledger.infrastructure.collect.registry import configure
 from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.source import CredentialsRejected, UnknownSymbol
-from orderledger.infrastructure.collect.tradier import TradierSource
 from tests.support.clock import ManualClock
 from tests.support.collect import books
-from tests.support.tradier_examples import ACCOUNT, VENUE
+from tests.support.tradier_collect import START, Run, clean, clean_books, collected, source
+from tests.support.tradier_examples import ACCOUNT
 from tests.support.tradier_server import (
     STEPS,
     TOKEN,
     TradierVenue,
-    clean_replies,
     step_a,
     step_b,
     step_c,
@@ -40,55 +35,6 @@ from tests.support.tradier_server import (
 )
 
 pytestmark = pytest.mark.timeout(60)
-POLL = 2.0
-START = datetime(2018, 6, 1, 13, 0, tzinfo=UTC)
-
-
-def clean_books() -> dict[str, Any]:
-    """The four intraday replies, ingested from a file."""
-    with OrderLedger("memory://") as ledger:
-        ledger.ingest_lines(clean_replies(), fmt="tradier", venue=VENUE, account=ACCOUNT)
-        return books(ledger)
-
-
-def source(url: str, clock: ManualClock, token: str = TOKEN, account: str = ACCOUNT) -> TradierSource:
-    _, config = configure(
-        "tradier",
-        account=account,
-        endpoint=url,
-        options={"poll": str(POLL)},
-        credentials=Credentials({"token": Secret(token)}),
-        timing=clock.timing(),
-    )
-    return TradierSource(config)
-
-
-class Run:
-    """One collector against the venue, driven step by step."""
-
-    def __init__(self, venue: TradierVenue, clock: ManualClock, collector: Collector) -> None:
-        self.venue, self.clock, self.collector = venue, clock, collector
-
-    async def settle(self) -> None:
-        """Until the collector waits on the clock again (status loop + poll or backoff) with
-        everything it received durable."""
-        await self.clock.sleeping(2)
-        await self.collector.durable()
-
-    async def next_poll(self) -> None:
-        await self.clock.advance(POLL)
-        await self.settle()
-
-    async def reconnect(self) -> None:
-        """Let the backoff pass (0.5 × min(30, 0.5 × 2ⁿ) ≤ 7.5 s), then the first poll."""
-        await self.clock.advance(8.0)
-        await self.settle()
-
-
-async def clean(run: Run) -> None:
-    for step in STEPS[1:]:
-        step(run.venue)
-        await run.next_poll()
 
 
 async def disconnect_mid_stream(run: Run) -> None:
@@ -245,22 +191,13 @@ def test_a_permanent_fault_in_the_periodic_reconciliation_stops_the_collector_wi
 
 
 def test_polls_spread_the_rate_limit_windows_requests_over_it() -> None:
-    async def scenario() -> list[float]:
-        clock = ManualClock(start=START)
-        with TradierVenue(now=clock.now) as venue:
-            venue.allowed, venue.window = 4, 60.0
-            step_a(venue)
-            async with AsyncOrderLedger("memory://") as ledger:
-                collector = Collector(
-                    ledger, source(venue.url, clock), timing=clock.timing(), reconcile_every=None
-                )
-                task = asyncio.create_task(collector.run())
-                run = Run(venue, clock, collector)
-                await run.settle()
-                collector.stop()
-                await task
-        return [s for s in clock.slept if s != 1.0]  # the status loop sleeps 1 s
+    async def nothing(run: Run) -> None:
+        pass
 
+    def window(venue: TradierVenue) -> None:
+        venue.allowed, venue.window = 4, 60.0
+
+    *_, clock = asyncio.run(collected(nothing, before=window))
     # The backfill and the reconciliation's poll used 2 of the window's 4 requests (60 s):
     # 2 are available for the 60 s left, so the next poll waits 60 / 2 = 30 s, not 2.
-    assert asyncio.run(scenario()) == [30.0]
+    assert [s for s in clock.slept if s != 1.0] == [30.0]  # the status loop sleeps 1 s

@@ -20,6 +20,12 @@ from orderledger.domain.values import parse_timestamp
 from orderledger.infrastructure.collect.source import CollectError, ConnectionLost
 
 
+def failure_lines(stderr: str | bytes) -> list[str]:
+    """The lines of a collector's stderr that are not its status lines (``collect VENUE …: state: …``)."""
+    text = stderr.decode() if isinstance(stderr, bytes) else stderr
+    return [line for line in text.splitlines() if not line.startswith("collect ")]
+
+
 class ScriptedSource:
     """A source of ledger-format messages (``format`` ledger) driven by the test."""
 

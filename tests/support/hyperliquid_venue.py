@@ -18,7 +18,9 @@ Faults are switched on the venue object: :meth:`LoopbackHyperliquid.drop_connect
 reordered frames), ``withhold`` and :meth:`~LoopbackHyperliquid.release` (streams lagging the
 REST views), ``throttle`` (429 with Retry-After), ``slow`` (info replies answered late),
 ``held`` (a server slower than any timeout: info replies wait until the test lets them go),
-:meth:`restart`.
+:meth:`restart`. The hostile ones: :meth:`~LoopbackHyperliquid.push_raw` (any text as a frame:
+nested 100,000 deep, 20 MiB long) and :meth:`~LoopbackHyperliquid.flood` (one frame again and
+again, as fast as the connection takes it, a number of times or until :meth:`stop_flood`).
 
 The session (:func:`session`) is built from published examples only (tests/support/ccxt_flows.py:
 ccxt's quoted Hyperliquid replies, and ccxt's recorded ``fetchOrders`` reply for the canceled
@@ -28,6 +30,7 @@ HYPE order).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import re
@@ -201,6 +204,9 @@ class LoopbackHyperliquid:
         self.slow_by = 0.05
         self.held: asyncio.Event | None = None
         """When set, info replies wait for this event (a server slower than any timeout)."""
+        self.flooded = 0
+        """Frames the flood has sent."""
+        self._flooding: asyncio.Task[None] | None = None
         self.changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self._stopping = False
@@ -228,6 +234,10 @@ class LoopbackHyperliquid:
             self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def stop(self) -> None:
+        await self.stop_flood()
+        await self._stop()
+
+    async def _stop(self) -> None:
         """Stop accepting (:func:`~tests.support.loopback.stop_accepting`), drop every connection
         (one whose handshake ends meanwhile is closed by its handler), then close the server."""
         if self._runner is None:
@@ -326,6 +336,33 @@ class LoopbackHyperliquid:
         held, self._held = self._held, []
         for frame in held:
             await self._push(frame["channel"], _user_of(frame, user), frame)
+
+    async def push_raw(self, text: str) -> None:
+        """Send ``text`` as one frame on every connection (a hostile venue's frame)."""
+        for connection in list(self.connections):
+            await _send(connection, text)
+
+    def flood(self, frame: dict[str, Any], count: int | None = None) -> None:
+        """Send ``frame`` on every connection ``count`` times (None: until :meth:`stop_flood`),
+        each send waiting only for the connection to take it (the server's own back-pressure)."""
+
+        async def send() -> None:
+            text = json.dumps(frame)
+            while count is None or self.flooded < count:
+                if not self.connections:
+                    await asyncio.sleep(0.001)  # the server's pace while nobody is connected
+                    continue
+                await self.push_raw(text)
+                self.flooded += 1
+
+        self._flooding = asyncio.create_task(send())
+
+    async def stop_flood(self) -> None:
+        if self._flooding is not None:
+            self._flooding.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flooding
+            self._flooding = None
 
     async def _push(self, channel: str, user: str, frame: dict[str, Any]) -> None:
         text = json.dumps(frame)
@@ -611,7 +648,5 @@ __all__ = [
 
 
 if __name__ == "__main__":  # docs/collect.md: python -m tests.support.hyperliquid_venue [PORT]
-    import contextlib
-
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0))

@@ -189,7 +189,8 @@ class Plan:
     ``"greeting"`` (it never greets) or ``"subscriptions"`` (it greets and never answers a
     subscription). With ``after_backfill`` the account trades
     only once the collector has read its backfill's last page of trades (events happen while it
-    listens, so the stream, not the backfill, brings them); without, at once."""
+    listens, so the stream, not the backfill, brings them); without, at once. ``hostile``: a
+    frame (any text: nested 100,000 deep, 20 MiB long) sent before the first event."""
 
     send: int | None = None
     silent: int = 0
@@ -199,6 +200,7 @@ class Plan:
     pace: float | None = None
     after_backfill: bool = True
     mute: str = ""
+    hostile: str = ""
 
 
 @dataclass
@@ -373,6 +375,8 @@ class LighterServer:
         held: bytes | None = None
         sent = 0
         started = time.perf_counter()
+        if plan.hostile:
+            await ws.send(plan.hostile)
         while not self.venue.done:
             if plan.pace is not None and (ahead := started + sent / plan.pace - time.perf_counter()) > 0.001:
                 await asyncio.sleep(ahead)

@@ -8,11 +8,16 @@ the rate limit headers and a schedule of faults.
   ``page``/``limit``);
 * faults, one per coming request (``fault``): ``("status", code, headers)``, ``("drop",)`` (the
   connection is closed without a reply, and so is the client's one retry), ``("stale", reply)``
-  (an older reply: reordered);
+  (an older reply: reordered); the hostile ones: ``("headers", headers)`` (the true reply with
+  these headers instead, e.g. an absurd ``X-Ratelimit-Expiry``), ``("html",)`` (200 with an HTML
+  page), ``("huge", size)`` (200 with a JSON body of ``size`` bytes, its ``Content-Length``
+  said), ``("endless",)`` (200 with a chunked body that never ends: ``sent`` counts what went
+  out before the client hung up), ``("redirect", url)`` (302 to ``url``);
   ``delay``: seconds every reply waits (a slow server); ``restart()`` stops and starts it on the
   same port;
 * rate limit: ``allowed`` requests per ``window`` seconds, ``X-Ratelimit-*`` on every reply,
-  the window's end from ``now()`` (the test's clock).
+  the window's end from ``now()`` (the test's clock); a request beyond them is answered 429 and
+  counted in ``over_limit`` (what Tradier does to a client that ignores its headers).
 
 Run on its own (docs/collect.md's example): ``python -m tests.support.tradier_server`` prints
 its URL and serves the published orders until interrupted.
@@ -52,6 +57,11 @@ class TradierVenue:
         self.allowed = 120
         self.window = 60.0
         self.requests: list[dict[str, str]] = []
+        self.times: list[datetime] = []
+        """When (the test's clock) each request arrived."""
+        self.over_limit = 0
+        self.sent = 0
+        """Bytes of an endless body written before the client hung up."""
         self._window_end: datetime | None = None
         self._used = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -137,9 +147,13 @@ class TradierVenue:
     async def _orders(self, request: web.Request) -> web.StreamResponse:
         query = dict(request.query)
         self.requests.append(query)
+        self.times.append(self.now())
         if self.delay:
             await asyncio.sleep(self.delay)  # the server's own pace (a slow server), not the test's
         headers = self._limits()
+        if int(headers["X-Ratelimit-Used"]) > self.allowed:
+            self.over_limit += 1
+            return web.Response(status=429, text="Rate limit exceeded", headers=headers)
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             return web.Response(status=401, text="Invalid Access Token", headers=headers)
         if request.match_info["account"] != ACCOUNT:
@@ -153,6 +167,10 @@ class TradierVenue:
             return web.Response(status=500)
         if fault is not None and fault[0] == "status":
             return web.Response(status=fault[1], text="fault", headers={**headers, **fault[2]})
+        if fault is not None and fault[0] in HOSTILE:
+            return await HOSTILE[fault[0]](self, request, fault, headers)
+        if fault is not None and fault[0] == "headers":
+            headers = {**headers, **fault[1]}
         body = fault[1] if fault is not None and fault[0] == "stale" else self.reply(query)
         return web.json_response(body, headers=headers)
 
@@ -168,6 +186,48 @@ class TradierVenue:
         if not chosen:
             return {"orders": "null"}
         return {"orders": {"order": chosen[0] if len(chosen) == 1 else chosen}}
+
+
+async def _html(
+    venue: TradierVenue, request: web.Request, fault: tuple[Any, ...], headers: dict[str, str]
+) -> web.StreamResponse:
+    page = "<html><body><h1>Service temporarily unavailable</h1></body></html>"
+    return web.Response(status=200, text=page, content_type="text/html", headers=headers)
+
+
+async def _huge(
+    venue: TradierVenue, request: web.Request, fault: tuple[Any, ...], headers: dict[str, str]
+) -> web.StreamResponse:
+    filler = "x" * (fault[1] - len('{"orders":{"order":[]},"pad":""}'))
+    body = '{"orders":{"order":[]},"pad":"' + filler + '"}'
+    return web.Response(status=200, text=body, content_type="application/json", headers=headers)
+
+
+async def _endless(
+    venue: TradierVenue, request: web.Request, fault: tuple[Any, ...], headers: dict[str, str]
+) -> web.StreamResponse:
+    response = web.StreamResponse(status=200, headers={**headers, "Content-Type": "application/json"})
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    chunk = b'{"orders":{"order":[' + b" " * 65_000
+    try:
+        while venue.sent < ENDLESS_LIMIT:  # a bound of the test's own, far beyond any collector's
+            await response.write(chunk)
+            venue.sent += len(chunk)
+    except (ConnectionError, RuntimeError):
+        pass  # the client hung up
+    return response
+
+
+async def _redirect(
+    venue: TradierVenue, request: web.Request, fault: tuple[Any, ...], headers: dict[str, str]
+) -> web.StreamResponse:
+    return web.Response(status=302, headers={**headers, "Location": fault[1]})
+
+
+ENDLESS_LIMIT = 200_000_000
+HOSTILE = {"html": _html, "huge": _huge, "endless": _endless, "redirect": _redirect}
+"""The hostile replies (``fault(name, ...)``), each answering one request."""
 
 
 AAPL_PARTIAL = poll("partially_filled", "20", "21.95", "21.95", "20")["order"]
