@@ -224,6 +224,8 @@ class FillCorrected(OrderEvent):
     parent_id: str | None = None
     fill_ts_event: UtcTime
     reason: str | None = None
+    liquidity: Annotated[Liquidity | None, WHEN_GIVEN] = None
+    """Maker or taker, when another report of the trade states what the first left out."""
 
 
 class OrderDetailsAdded(OrderEvent):

@@ -340,7 +340,7 @@ class Order(OrderState):
             if existing.busted and existing.was_booked_as(last_qty, last_px):
                 return _duplicate(f"trade {trade_id!r} was busted")
             if existing.was_booked_as(last_qty, last_px):
-                return self._fill_again(stamp, existing, fee, fee_currency)
+                return self._fill_again(stamp, existing, fee, fee_currency, liquidity)
             if existing.busted:
                 return _duplicate(f"trade {trade_id!r} was busted")
             raise FillConflictError(
@@ -643,6 +643,8 @@ class Order(OrderState):
         )
         fill.qty, fill.px, fill.fee = event.last_qty, event.last_px, event.fee
         fill.fee_currency = event.fee_currency
+        if event.liquidity is not None:
+            fill.liquidity = event.liquidity
         self._reopen_or_settle()
 
     def _correct(
@@ -654,6 +656,7 @@ class Order(OrderState):
         new_fee: Decimal | None,
         new_fee_currency: str | None,
         reason: str | None,
+        liquidity: Liquidity | None = None,
     ) -> Decision:
         trade_id = fill.trade_id
         total = EXACT.add(EXACT.subtract(self.filled_quantity, fill.qty), new_qty)
@@ -679,23 +682,34 @@ class Order(OrderState):
             parent_id=self.parent_id,
             fill_ts_event=fill.ts_event,
             reason=reason,
+            liquidity=liquidity,
         )
 
     def _fill_again(
-        self, stamp: Stamp, fill: Fill, fee: Decimal | None, fee_currency: str | None
+        self,
+        stamp: Stamp,
+        fill: Fill,
+        fee: Decimal | None,
+        fee_currency: str | None,
+        liquidity: Liquidity | None = None,
     ) -> Decision:
         """Another copy of a booked trade (a REST poll repeating the stream, say).
 
         A copy that adds the fee the first lacked completes the trade; one whose fee differs is
         an anomaly with both values, and the larger fee (by size) is booked whichever copy came
-        first, so fees never depend on arrival order.
+        first, so fees never depend on arrival order. A copy that states the liquidity (maker or
+        taker) the first left out completes it the same way.
         """
         trade = fill.trade_id
+        adds = liquidity if fill.liquidity is None else None
         if fee is None or (fee, fee_currency) == (fill.fee, fill.fee_currency):
+            if adds is not None:
+                why = "liquidity completed by another report of this trade"
+                return self._correct(stamp, fill, fill.qty, fill.px, fill.fee, fill.fee_currency, why, adds)
             return _duplicate(f"trade {trade!r} is already booked")
         if fill.fee is None:
             why = "fee completed by another report of this trade"
-            return self._correct(stamp, fill, fill.qty, fill.px, fee, fee_currency, why)
+            return self._correct(stamp, fill, fill.qty, fill.px, fee, fee_currency, why, adds)
         events = self._anomaly(
             stamp,
             "fee_conflict",

@@ -182,5 +182,6 @@ class TradesProjection(Projection):
                         price=event.last_px,
                         fee=event.fee,
                         fee_currency=event.fee_currency,
+                        liquidity=trade.liquidity if event.liquidity is None else TEXT[event.liquidity],
                     ),
                 )

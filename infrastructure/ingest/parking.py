@@ -101,6 +101,7 @@ class Parking:
     parked_bodies: dict[tuple[frozenset[IdentityKey], bytes], list[Waiting]]
     parts: dict[int, tuple[dict[int, tuple[Outcome, str | None]], list[str]]]
     resolving: dict[int, JournalEntry]
+    settled: set[tuple[int, int]]  # (message ID, part) of the stored parked lines this batch settles
 
     if TYPE_CHECKING:
 
@@ -155,11 +156,8 @@ class Parking:
             (w.message.ts, 1, w.item, w.part, w) for w in here.values()
         ]
         stored_lines = self.p.parked_for(wanted)
-        settled = (
-            {(e.message_id, p) for e in self.commit.resolved for p in e.settles} if stored_lines else set()
-        )
         for message_id, part, raw, stored, fmt in stored_lines:
-            if (message_id, part) in settled:
+            if (message_id, part) in self.settled:
                 continue
             try:
                 message = message_from_line(stored)
@@ -253,6 +251,7 @@ class Parking:
         found = self._stored_entry(order, message_id, raw, fmt)
         if part not in found.settles:
             found.settles.append(part)
+            self.settled.add((message_id, part))
         self.parts[id(found)][0][part] = fate
         settled = list(self.parts[id(found)][0].values())
         found.outcome, why = combine(settled)

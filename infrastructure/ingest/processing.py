@@ -368,6 +368,7 @@ class _Batch(Parking):
         self.parts: dict[int, tuple[dict[int, tuple[Outcome, str | None]], list[str]]] = {}
         # Lines parked by earlier batches that this one settles (some or all of their parts).
         self.resolving: dict[int, JournalEntry] = {}
+        self.settled: set[tuple[int, int]] = set()
         self.now = format_timestamp(processor.clock())
         self._encode = processor.mapper.to_stored_event
 

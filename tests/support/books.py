@@ -44,6 +44,7 @@ def parked_rows(ledger: OrderLedger) -> int:
         return int(tx.one("SELECT COUNT(*) FROM parked")[0])
 
 
+LOT_RULES = ("fifo", "lifo", "hifo")
 ARRIVAL_FIELDS = frozenset({"version"})
 """Order fields that count events, not facts: a late fact adds a restatement, so they differ by
 arrival order while the order itself does not."""
@@ -51,8 +52,8 @@ arrival order while the order itself does not."""
 
 def all_books(ledger: OrderLedger) -> dict[str, object]:
     """Everything the books show, as comparable data: every order (but ``ARRIVAL_FIELDS``),
-    trade and position row, the lots and the P&L by day under FIFO, the daily P&L, and how many
-    messages are parked or rejected."""
+    trade and position row, the lots, positions and P&L by day under every cost-basis rule, the
+    daily P&L, and how many messages are parked or rejected."""
     with ledger.db.read() as tx:
         outcomes = dict(tx.all("SELECT outcome, COUNT(*) FROM messages GROUP BY outcome"))
     return {
@@ -63,9 +64,16 @@ def all_books(ledger: OrderLedger) -> dict[str, object]:
         "trades": sorted(sorted((k, str(v)) for k, v in t.items()) for t in list_trades(ledger.db)),
         "positions": sorted(sorted((k, str(v)) for k, v in p.items()) for p in list_positions(ledger.db)),
         "lots": sorted(
-            map(repr, [*ledger.lots(cost_basis="fifo"), *ledger.lots(cost_basis="fifo", closed=True)])
+            repr(lot)
+            for rule in LOT_RULES
+            for lot in [*ledger.lots(cost_basis=rule), *ledger.lots(cost_basis=rule, closed=True)]
         ),
-        "pnl": sorted(map(repr, ledger.pnl(by="day", cost_basis="fifo"))),
+        "positions by rule": sorted(
+            repr(row) for rule in ("average", *LOT_RULES) for row in ledger.positions(cost_basis=rule)
+        ),
+        "pnl": sorted(
+            repr(row) for rule in ("average", *LOT_RULES) for row in ledger.pnl(by="day", cost_basis=rule)
+        ),
         "daily": sorted(map(repr, ledger.pnl_daily())),
         "parked": parked_rows(ledger),
         "rejected": outcomes.get("rejected", 0),
