@@ -116,7 +116,10 @@ def assert_session_right(ledger: OrderLedger, counts: dict[str, int]) -> None:
     trades = list_trades(ledger.db)
     assert sorted(t["trade_id"] for t in trades) == ["1001", "1002", "1003", "1004"]  # each once
     assert [(p["instrument"], Decimal(p["quantity"])) for p in list_positions(ledger.db)] == [
-        ("BTC/USDT", Decimal("0.6"))  # +1 − 0.5 + 0.1
+        # +1 (trades 1001, 1002) − 0.0004 − 0.0006 (their fees, paid in the BTC they bought:
+        # docs/semantics.md, spot fees in the received coin) − 0.5 (1003, its fee in USDT leaves
+        # the BTC alone) + 0.1 (1004, its fee in BNB)
+        ("BTC/USDT", Decimal("0.599"))
     ]
 
 
