@@ -40,10 +40,13 @@ TRADE = "trade:"
 """The prefix of the kind of key a bust or correction waits on: ``trade:<kind of the order's key>``."""
 
 
+_tuple = tuple.__new__  # the NamedTuple's own __new__ is a Python function: this is the C one
+
+
 def trade_key(key: IdentityKey, trade_id: str) -> IdentityKey:
     """What a bust or correction of ``trade_id`` waits on, for the order named by ``key``: the
     fill of that trade, booked on that order."""
-    return IdentityKey(key.venue, TRADE + key.kind, f"{key.value}\x1f{trade_id}")
+    return _tuple(IdentityKey, (key[0], TRADE + key[1], f"{key[2]}\x1f{trade_id}"))
 
 
 def waiting_reason(keys: Sequence[IdentityKey]) -> str:
@@ -73,9 +76,12 @@ class Waiting:
 def trade_named(message: Message) -> str | None:
     """The trade a bust or correction names: these wait for its fill as other facts wait for
     the order (None for any other fact)."""
-    if isinstance(message, FillBustedMessage | FillCorrectedMessage):
-        return message.trade_id
+    if type(message) in _TRADE_FACTS:
+        return message.trade_id  # type: ignore[union-attr]
     return None
+
+
+_TRADE_FACTS = frozenset({FillBustedMessage, FillCorrectedMessage})
 
 
 class ParkedLines(Protocol):
@@ -111,6 +117,8 @@ class Parking:
 
     def _awaited(self, order: Order, trade_id: str) -> bool:
         """Whether a bust or correction waits for this trade of the order (by any of its names)."""
+        if not self.waiting and not self.p.parked_keys():
+            return False  # nothing waits at all: the everyday case, decided without building keys
         names = [IdentityKey.client_order(order.client_order_id), *identity_keys(order)]
         keys = [trade_key(key, trade_id) for key in names]
         if any(key in self.waiting for key in keys):
@@ -143,6 +151,11 @@ class Parking:
         return None
 
     def _unpark(self, order: Order, keys: Sequence[IdentityKey]) -> list[OrderEvent]:
+        if not self.waiting and not self.p.parked_keys():
+            return []  # nothing waits at all: the everyday case
+        return self._release(order, keys)
+
+    def _release(self, order: Order, keys: Sequence[IdentityKey]) -> list[OrderEvent]:
         """Apply the messages that were waiting for these keys (this order, or one of its
         trades), in venue time, whichever batch parked them. Each released message has its own
         fate: its refusal never refuses, rolls back or blames the message that released it."""
