@@ -32,6 +32,7 @@ from orderledger.infrastructure.errors import (
     StaleBatchError,
     StoreError,
 )
+from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.chain import GENESIS, journal_link, link, parked_digest
 from orderledger.infrastructure.storage.db import (
     Database,
@@ -130,6 +131,7 @@ class LedgerRecorder(ApplicationRecorder):
         if self.is_initialised():
             if self.schema_version() < int(SCHEMA_VERSION):
                 self._upgrade()
+            cursors.ensure(self.db)  # a ledger made before it had a cursor secret
             return
         with self.db.write() as tx:
             for statement in schema(self.db.dialect) + append_only(self.db.dialect):
@@ -140,6 +142,7 @@ class LedgerRecorder(ApplicationRecorder):
                     "INSERT INTO ledger_meta (key, value) VALUES ('schema_version', ?)",
                     (SCHEMA_VERSION,),
                 )
+            cursors.store_new(tx)
 
     def schema_version(self) -> int:
         """The version of the schema this database was last written with (1: none recorded)."""
