@@ -20,6 +20,8 @@ from orderledger.infrastructure.cli import admin, analytics, audit, collect, ing
 from orderledger.infrastructure.cli.app import app, option_name
 from orderledger.infrastructure.cli.ingest import Interrupted
 from orderledger.infrastructure.cli.render import warn
+from orderledger.infrastructure.errors import WRITE_RACE, ConcurrencyError
+from orderledger.infrastructure.storage.db import is_write_race
 
 for command in (
     ingest.ingest,
@@ -96,6 +98,8 @@ def main() -> None:
             sys.exit(int(error.exit_code))
         if type(error).__name__ == "Abort":
             _fail(error, 130)
+        if is_write_race(error):
+            _fail(ConcurrencyError(WRITE_RACE), 2)
         _fail(error, 3, prefix="internal error: ")
 
 
