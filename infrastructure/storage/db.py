@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
+from eventsourcing.persistence import IntegrityError
+
 from orderledger.infrastructure.errors import (
     ConfigurationError,
     StoreError,
@@ -357,8 +359,6 @@ def is_integrity_error(error: BaseException) -> bool:
 def is_write_race(error: BaseException) -> bool:
     """True for a unique-key conflict, as the driver or eventsourcing raises it: a write that
     raced another process's (the shells answer it with ``errors.WRITE_RACE``)."""
-    from eventsourcing.persistence import IntegrityError
-
     return is_integrity_error(error) or isinstance(error, IntegrityError)
 
 

@@ -19,9 +19,9 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.service import LedgerService
 from orderledger.infrastructure.storage import cursors
-from tests.http.test_http_paging import PATHS, seed
 from tests.support.cli import run_cli
 from tests.support.http_api import LOOPBACK, assert_problem, fill
+from tests.support.listing import PATHS, seed
 
 OLD_CONSTANT_KEY = b"orderledger cursor v1"
 """The key every ledger sealed its cursors with when it was written in the source."""
