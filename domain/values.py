@@ -52,6 +52,12 @@ UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 themselves: controls (C0, DEL, C1), format characters (bidi overrides and isolates, zero-width
 spaces and joiners, the byte-order mark), and the line and paragraph separators. Each can make
 two different IDs look alike, reorder or hide the text around it, or drive a terminal."""
+INVISIBLE_FILLERS = "\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0"
+"""Characters of other categories that show as nothing at all, refused and escaped as those of
+UNSAFE_CATEGORIES are: the combining grapheme joiner (U+034F), the Hangul fillers (U+115F,
+U+1160, U+3164, U+FFA0), the Khmer inherent vowels (U+17B4, U+17B5) and the blank Braille
+pattern (U+2800). ``alpha\u3164`` would otherwise show as ``alpha``."""
+_INVISIBLE = re.compile(f"[{INVISIBLE_FILLERS}]")
 # The decimal text docs/messages.md describes: ASCII digits, one optional sign, at most one
 # point, an optional exponent. Python's Decimal() alone would also take "3_100", " 3100",
 # full-width or Arabic-Indic digits, which a person reading the line would not read as 3100.
@@ -161,15 +167,22 @@ def parse_identifier(value: object, field: str = "identifier") -> str:
 
 
 def unsafe_characters(text: str) -> str:
-    """The distinct characters of ``text`` in :data:`UNSAFE_CATEGORIES`, in order; empty if none."""
-    if text.isprintable():  # C code; False for every unsafe character (and some harmless ones)
+    """The distinct characters of ``text`` in :data:`UNSAFE_CATEGORIES` or
+    :data:`INVISIBLE_FILLERS`, in order; empty if none."""
+    # isprintable (C code) is False for every character of the categories (and some harmless ones)
+    if text.isprintable() and (text.isascii() or _INVISIBLE.search(text) is None):
         return ""
-    return "".join(dict.fromkeys(c for c in text if unicodedata.category(c) in UNSAFE_CATEGORIES))
+    return "".join(
+        dict.fromkeys(
+            c for c in text if unicodedata.category(c) in UNSAFE_CATEGORIES or c in INVISIBLE_FILLERS
+        )
+    )
 
 
 def escape_unsafe(text: str) -> str:
-    """``text`` with each character of :data:`UNSAFE_CATEGORIES` written as an escape
-    (``\\x1b``, ``\\u202e``), so stored text can be shown without acting on what is around it."""
+    """``text`` with each character of :data:`UNSAFE_CATEGORIES` or :data:`INVISIBLE_FILLERS`
+    written as an escape (``\\x1b``, ``\\u202e``), so stored text can be shown without acting
+    on what is around it."""
     for char in unsafe_characters(text):
         code = ord(char)
         text = text.replace(char, f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
