@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 import typer
 
-from orderledger.infrastructure.cli.main import app
+from orderledger.infrastructure.cli import main
+from orderledger.infrastructure.cli.app import app
 from tests.support.cli import assert_one_line_failure, run_cli
 
 
 def flags_of(path: list[str]) -> set[str]:
     """Every option flag of the command at ``path`` (``["export"]``) and of the top level."""
+    assert main.main  # (importing main registers every command on the app)
     command: Any = typer.main.get_command(app)
     flags = {flag for param in command.params for flag in getattr(param, "opts", ())}
     for name in path:
