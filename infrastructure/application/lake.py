@@ -111,6 +111,12 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise InvalidInputError(f"{path} is not a lake manifest: {error}", field="directory") from None
     if not isinstance(manifest, dict) or "position" not in manifest:
         raise InvalidInputError(f"{path} is not a lake manifest: no position", field="directory")
+    position = manifest["position"]
+    if isinstance(position, bool) or not isinstance(position, int) or position < 0:
+        raise InvalidInputError(
+            f"{path} is not a lake manifest: its position {str(position)[:40]!r} is not a log position",
+            field="directory",
+        )
     return manifest
 
 
@@ -197,6 +203,26 @@ def _discard_uncommitted(directory: Path, manifest: dict[str, Any]) -> None:
             shutil.rmtree(path)
     for path in directory.glob(f".{MANIFEST}.*.partial"):
         path.unlink()
+
+
+def _check_manifest(root: Path, position: int, upto: int) -> None:
+    """Refuse, before anything in the directory is touched, a manifest whose position is past the
+    log's end or is not where the lake's event files end (each run's files are named after the
+    last position it read): an altered manifest, or another ledger's lake, would otherwise make
+    every later run "up to date" or leave a gap in the lake."""
+    reached = max(
+        (int(m.group(2)) for p in (root / "events").rglob("*.parquet") if (m := _FILE.match(p.name))),
+        default=0,
+    )
+    if position <= upto and (position == 0 or reached >= position):
+        return
+    held = f"this ledger's log ends at {upto}" if position > upto else f"its event files end at {reached}"
+    raise InvalidInputError(
+        f"{root}'s manifest says the lake holds the log up to position {position}, but {held}: it is"
+        " another ledger's lake, or its manifest was altered; export to a new directory (nothing"
+        " was written)",
+        field="directory",
+    )
 
 
 def _check_places(con: duckdb.DuckDBPyConnection, start: int) -> None:
@@ -314,9 +340,10 @@ def export_lake(ledger: OrderLedger, directory: str | Path, chunk: int = columna
     except OSError as error:
         raise InvalidInputError(f"cannot create {str(root)!r}: {error.strerror}", field="directory") from None
     manifest = read_manifest(root)
-    _discard_uncommitted(root, manifest)
     after = int(manifest["position"])
     upto = columnar.high_water(ledger)
+    _check_manifest(root, after, upto)
+    _discard_uncommitted(root, manifest)
     rows = {table: 0 for table in (*APPENDED, *SNAPSHOTS)}
     if upto <= after and not _stale(ledger, manifest):
         return LakeReport(str(root), after, after, rows)
