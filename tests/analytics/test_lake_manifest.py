@@ -74,6 +74,6 @@ def test_a_position_that_is_no_log_position_is_refused(
     ledger.export_lake(lake)
     forge(lake, position)
     with pytest.raises(
-        InvalidInputError, match="is not a lake manifest: its position .* is not a log position"
+        InvalidInputError, match=r"is not a lake manifest: its position .* is not a log position"
     ):
         ledger.export_lake(lake)
