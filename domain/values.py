@@ -33,6 +33,16 @@ MAX_TEXT_LENGTH = 1024
 # sum and product the ledger forms fits in EXACT's 100 digits, so it is computed exactly.
 MAX_EXPONENT = 20
 MAX_DIGITS = 30
+MAX_PLACES = 12
+"""The decimal places a recorded quantity or price may have, trailing zeros aside: what the
+lake's and the Parquet exports' decimal columns keep (``infrastructure/audit/columns.py``
+declares them from these constants), so that nothing the log takes can stop an export. Twelve
+places leave a quantity × price (scale 24) 14 whole digits of DuckDB's 38 (18 and 18 would need
+scale 36, and overflow). A figure with more is refused at the door (``check_places``)."""
+MAX_MONEY_PLACES = 18
+"""The decimal places a recorded fee or cash flow may have: 18, an on-chain token's smallest unit
+(wei), so a fee or funding in a coin keeps every digit the venue states (OKX states 15 for an
+inverse swap's funding). Money is summed, never multiplied, so 18 places leave 20 whole digits."""
 
 EXACT = decimal.Context(
     prec=100,
@@ -243,6 +253,29 @@ def parse_decimal(value: object, field: str = "number") -> Decimal:
         )
     # Normalise -0 to 0 so that equal amounts compare and serialise alike.
     return number if number else Decimal(0)
+
+
+def places_of(number: Decimal) -> int:
+    """The decimal places of ``number``, trailing zeros aside (``1.500`` has 1, ``100`` none)."""
+    exponent = number.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent >= 0:
+        return 0
+    return max(0, -int(number.normalize().as_tuple().exponent)) if number else 0
+
+
+def check_places(number: Decimal, field: str, most: int = MAX_PLACES) -> Decimal:
+    """``number`` if it has at most ``most`` decimal places; else the one-line refusal."""
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -most:
+        return number
+    places = places_of(number)
+    if places > most:
+        raise InvalidInputError(
+            f"{field} has {places} decimal places; the ledger keeps at most {most}"
+            f" (the places of the lake's decimal columns): {format(number, 'f')[:60]}",
+            field=field,
+        )
+    return number
 
 
 def parse_positive(value: object, field: str) -> Decimal:
