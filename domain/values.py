@@ -33,6 +33,16 @@ MAX_TEXT_LENGTH = 1024
 # sum and product the ledger forms fits in EXACT's 100 digits, so it is computed exactly.
 MAX_EXPONENT = 20
 MAX_DIGITS = 30
+MAX_PLACES = 12
+"""The decimal places a recorded quantity or price may have, trailing zeros aside: what the
+lake's and the Parquet exports' decimal columns keep (``infrastructure/audit/columns.py``
+declares them from these constants), so that nothing the log takes can stop an export. Twelve
+places leave a quantity × price (scale 24) 14 whole digits of DuckDB's 38 (18 and 18 would need
+scale 36, and overflow). A figure with more is refused at the door (``check_places``)."""
+MAX_MONEY_PLACES = 18
+"""The decimal places a recorded fee or cash flow may have: 18, an on-chain token's smallest unit
+(wei), so a fee or funding in a coin keeps every digit the venue states (OKX states 15 for an
+inverse swap's funding). Money is summed, never multiplied, so 18 places leave 20 whole digits."""
 
 EXACT = decimal.Context(
     prec=100,
@@ -52,6 +62,12 @@ UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
 themselves: controls (C0, DEL, C1), format characters (bidi overrides and isolates, zero-width
 spaces and joiners, the byte-order mark), and the line and paragraph separators. Each can make
 two different IDs look alike, reorder or hide the text around it, or drive a terminal."""
+INVISIBLE_FILLERS = "\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0"
+"""Characters of other categories that show as nothing at all, refused and escaped as those of
+UNSAFE_CATEGORIES are: the combining grapheme joiner (U+034F), the Hangul fillers (U+115F,
+U+1160, U+3164, U+FFA0), the Khmer inherent vowels (U+17B4, U+17B5) and the blank Braille
+pattern (U+2800). ``alpha\u3164`` would otherwise show as ``alpha``."""
+_INVISIBLE = re.compile(f"[{INVISIBLE_FILLERS}]")
 # The decimal text docs/messages.md describes: ASCII digits, one optional sign, at most one
 # point, an optional exponent. Python's Decimal() alone would also take "3_100", " 3100",
 # full-width or Arabic-Indic digits, which a person reading the line would not read as 3100.
@@ -161,15 +177,22 @@ def parse_identifier(value: object, field: str = "identifier") -> str:
 
 
 def unsafe_characters(text: str) -> str:
-    """The distinct characters of ``text`` in :data:`UNSAFE_CATEGORIES`, in order; empty if none."""
-    if text.isprintable():  # C code; False for every unsafe character (and some harmless ones)
+    """The distinct characters of ``text`` in :data:`UNSAFE_CATEGORIES` or
+    :data:`INVISIBLE_FILLERS`, in order; empty if none."""
+    # isprintable (C code) is False for every character of the categories (and some harmless ones)
+    if text.isprintable() and (text.isascii() or _INVISIBLE.search(text) is None):
         return ""
-    return "".join(dict.fromkeys(c for c in text if unicodedata.category(c) in UNSAFE_CATEGORIES))
+    return "".join(
+        dict.fromkeys(
+            c for c in text if unicodedata.category(c) in UNSAFE_CATEGORIES or c in INVISIBLE_FILLERS
+        )
+    )
 
 
 def escape_unsafe(text: str) -> str:
-    """``text`` with each character of :data:`UNSAFE_CATEGORIES` written as an escape
-    (``\\x1b``, ``\\u202e``), so stored text can be shown without acting on what is around it."""
+    """``text`` with each character of :data:`UNSAFE_CATEGORIES` or :data:`INVISIBLE_FILLERS`
+    written as an escape (``\\x1b``, ``\\u202e``), so stored text can be shown without acting
+    on what is around it."""
     for char in unsafe_characters(text):
         code = ord(char)
         text = text.replace(char, f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
@@ -230,6 +253,29 @@ def parse_decimal(value: object, field: str = "number") -> Decimal:
         )
     # Normalise -0 to 0 so that equal amounts compare and serialise alike.
     return number if number else Decimal(0)
+
+
+def places_of(number: Decimal) -> int:
+    """The decimal places of ``number``, trailing zeros aside (``1.500`` has 1, ``100`` none)."""
+    exponent = number.as_tuple().exponent
+    if not isinstance(exponent, int) or exponent >= 0:
+        return 0
+    return max(0, -int(number.normalize().as_tuple().exponent)) if number else 0
+
+
+def check_places(number: Decimal, field: str, most: int = MAX_PLACES) -> Decimal:
+    """``number`` if it has at most ``most`` decimal places; else the one-line refusal."""
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -most:
+        return number
+    places = places_of(number)
+    if places > most:
+        raise InvalidInputError(
+            f"{field} has {places} decimal places; the ledger keeps at most {most}"
+            f" (the places of the lake's decimal columns): {format(number, 'f')[:60]}",
+            field=field,
+        )
+    return number
 
 
 def parse_positive(value: object, field: str) -> Decimal:

@@ -58,6 +58,14 @@ class ConcurrencyError(StoreError):
     """Another writer kept changing the same orders; the bounded retries ran out."""
 
 
+WRITE_RACE = (
+    "another process wrote the same rows at the same moment, so this write was not stored:"
+    " try again (repeating it is safe: each fact is stored once)"
+)
+"""What a command or a request says of a unique-key conflict no retry inside the ledger absorbed
+(``storage.db.is_write_race``): what happened and what to do, never the driver's text."""
+
+
 class MessageError(LedgerError):
     """An inbound message the ledger cannot read: malformed JSON, unknown type or field."""
 

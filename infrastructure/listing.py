@@ -9,8 +9,10 @@ checked in Python, an option of the list's command and a parameter of its endpoi
 A page is read by keyset (the sort value and a unique tiebreak column, never OFFSET): a cursor
 names the last row a page showed, so rows appended between two pages neither shift nor repeat
 what follows. A cursor is opaque to its holder, bound to the list, filter and sort it was
-issued for, and carries a checksum, so a changed or mangled one is refused with a one-line
-error naming ``cursor``.
+issued for, and sealed with the ledger's own secret (``storage/cursors.py``): a changed,
+mangled or forged one, or one issued before the secret was rotated, is refused with a one-line
+error naming ``cursor``, and the key a sealed one carries is checked for its shape before any
+query reads it.
 
 Beside the layers of ``infrastructure/``, like ``results``: the application, the audit's
 searches, the CLI and the HTTP API all read it.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -343,11 +346,8 @@ def parse_sort(listing: str, text: str | None, *, newest: bool = False) -> Sort:
 # ---------------------------------------------------------------------- the cursor
 
 
-_SEAL = b"orderledger cursor v1"
-
-
-def _digest(data: bytes, size: int) -> bytes:
-    return hashlib.blake2b(data, key=_SEAL, digest_size=size).digest()
+def _digest(data: bytes, size: int, seal: bytes) -> bytes:
+    return hashlib.blake2b(data, key=seal[:64], digest_size=size).digest()
 
 
 def _plain(value: Any) -> Any:
@@ -364,48 +364,79 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def fingerprint(listing: str, sort: Sort, selection: Mapping[str, Any]) -> str:
+def fingerprint(listing: str, sort: Sort, selection: Mapping[str, Any], seal: bytes) -> str:
     """What a cursor is bound to: the list, its sort and every argument that selects its rows."""
     chosen = {k: _plain(v) for k, v in sorted(selection.items()) if v not in (None, False, (), [])}
     data = orjson.dumps([listing, sort.text, chosen], option=orjson.OPT_SORT_KEYS)
-    return base64.urlsafe_b64encode(_digest(data, 9)).decode()
+    return base64.urlsafe_b64encode(_digest(data, 9, seal)).decode()
 
 
-def encode_cursor(bound: str, key: Sequence[Any]) -> str:
+def encode_cursor(bound: str, key: Sequence[Any], seal: bytes) -> str:
     """The cursor after a row whose sort key is ``key``, for the selection ``bound``."""
     payload = orjson.dumps([bound, [_plain(v) for v in key]])
-    return base64.urlsafe_b64encode(payload + _digest(payload, 8)).decode().rstrip("=")
+    return base64.urlsafe_b64encode(payload + _digest(payload, 16, seal)).decode().rstrip("=")
 
 
-def decode_cursor(token: str, bound: str, sort: Sort, dialect: str) -> tuple[Any, ...]:
-    """The sort key a cursor continues after; a cursor that is malformed, altered, or issued for
-    another list, filter or sort is refused naming ``cursor``."""
+_NOT_ISSUED = "`cursor` is not one this ledger issued (pass the next cursor of the page before, unchanged)"
+
+
+_INTEGER_COLUMNS = frozenset(
+    {"notification_id", "position", "message_id", "orders", "open_orders", "version"}
+)
+"""The sort and tiebreak columns that hold integers (a cursor carries them as JSON numbers)."""
+
+
+def _key_value(value: Any, key: SortKey, dialect: str) -> Any:
+    """A value of a cursor's key as the query compares it with ``key``'s column: of the type a
+    cursor of that column carries (an integer, a finite number as text, text; None where the
+    column may be NULL), else refused, so no query ever compares a column with a value of
+    another type."""
+    if value is None and key.nullable:
+        return None
+    if key.column in _INTEGER_COLUMNS:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ValueError("not an integer")
+    if not isinstance(value, str):
+        raise ValueError("not text")
+    if key.numeric:
+        try:
+            number = Decimal(value)
+        except InvalidOperation as error:
+            raise ValueError("not a number") from error
+        if not number.is_finite():
+            raise ValueError("not a finite number")
+        return float(number) if dialect == "sqlite" else number
+    return value
+
+
+def decode_cursor(token: str, bound: str, sort: Sort, dialect: str, seal: bytes) -> tuple[Any, ...]:
+    """The sort key a cursor continues after; a cursor that is malformed, altered, forged,
+    sealed with a secret since rotated, or issued for another list, filter or sort is refused
+    naming ``cursor``."""
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        payload, seal = raw[:-8], raw[-8:]
-        if len(raw) <= 8 or _digest(payload, 8) != seal:
+        payload, check = raw[:-16], raw[-16:]
+        if len(raw) <= 16 or not hmac.compare_digest(_digest(payload, 16, seal), check):
             raise ValueError("checksum")
         found, key = orjson.loads(payload)
     except (ValueError, TypeError) as error:
-        raise InvalidInputError(
-            "`cursor` is not one this ledger issued (pass the next cursor of the page before, unchanged)",
-            field="cursor",
-        ) from error
+        raise InvalidInputError(_NOT_ISSUED, field="cursor") from error
     if found != bound:
         raise InvalidInputError(
             "`cursor` was issued for another filter or sort: page with the same ones, or start again"
             " without a cursor",
             field="cursor",
         )
-    if not isinstance(key, list) or len(key) not in (1, 2):
-        raise InvalidInputError("`cursor` is not one this ledger issued", field="cursor")
-    first = key[0]
-    if sort.key.numeric and isinstance(first, str):
-        try:
-            first = float(first) if dialect == "sqlite" else Decimal(first)
-        except (InvalidOperation, ValueError) as error:
-            raise InvalidInputError("`cursor` is not one this ledger issued", field="cursor") from error
-    return (first, *key[1:])
+    columns = [sort.key]
+    if dialect == "python" or sort.key.column != sort.listing.tiebreak:
+        columns.append(SortKey(sort.listing.tiebreak))
+    try:
+        if not isinstance(key, list) or len(key) != len(columns):
+            raise ValueError("not a key of this sort")
+        return tuple(_key_value(v, c, dialect) for v, c in zip(key, columns, strict=True))
+    except ValueError as error:
+        raise InvalidInputError(_NOT_ISSUED, field="cursor") from error
 
 
 # ---------------------------------------------------------------------- reading a page
@@ -420,6 +451,7 @@ class Ordering:
     keys: tuple[str, ...]
     start: tuple[Any, ...] | None
     bound: str
+    seal: bytes
 
     @property
     def descending(self) -> bool:
@@ -427,17 +459,19 @@ class Ordering:
 
     def cursor_after(self, key: Sequence[Any]) -> str:
         """The cursor of the page that follows the row whose key is ``key``."""
-        return encode_cursor(self.bound, key)
+        return encode_cursor(self.bound, key, self.seal)
 
 
-def ordering(listing: str, where: Any, dialect: str, **selection: Any) -> Ordering:
+def ordering(listing: str, where: Any, dialect: str, *, seal: bytes, **selection: Any) -> Ordering:
     """The ordering of a read of ``listing`` under ``where`` (a ``Filter``: its criteria, sort,
-    newest and cursor), ``selection`` holding the list's own arguments (``open``, ``types`` …)."""
+    newest and cursor), ``selection`` holding the list's own arguments (``open``, ``types`` …);
+    ``dialect``: the database's, or ``python`` for rows sorted in Python (:func:`sorted_page`);
+    ``seal``: the ledger's cursor secret (``storage.cursors.seal``)."""
     sort = parse_sort(listing, where.sort, newest=where.newest)
     chosen = {c.name: getattr(where, c.name) for c in FILTERS} | selection
-    bound = fingerprint(listing, sort, chosen)
-    start = None if where.cursor is None else decode_cursor(where.cursor, bound, sort, dialect)
-    return Ordering(sort, sort.keys(dialect), start, bound)
+    bound = fingerprint(listing, sort, chosen, seal)
+    start = None if where.cursor is None else decode_cursor(where.cursor, bound, sort, dialect, seal)
+    return Ordering(sort, sort.keys(dialect), start, bound, seal)
 
 
 def read_page(
@@ -501,7 +535,10 @@ def sorted_page(
     total = len(ranked) if count else None
     if order.start is not None:
         start = rank(order.start)
-        ranked = [(k, r) for k, r in ranked if (k < start if order.descending else k > start)]
+        try:
+            ranked = [(k, r) for k, r in ranked if (k < start if order.descending else k > start)]
+        except TypeError as error:  # a key of another column's type: not a cursor of this list
+            raise InvalidInputError(_NOT_ISSUED, field="cursor") from error
     kept = ranked if limit is None else ranked[:limit]
     more = limit is not None and len(ranked) > limit
     following = order.cursor_after(key(kept[-1][1])) if more else None

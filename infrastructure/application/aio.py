@@ -183,6 +183,7 @@ class AsyncOrderLedger:
     init_database = _writes(OrderLedger.init_database)
     cost_basis = _reads(OrderLedger.cost_basis)
     set_cost_basis = _writes(OrderLedger.set_cost_basis)
+    rotate_cursor_secret = _writes(OrderLedger.rotate_cursor_secret)
     # analytics (lake.py, execution.py)
     export_lake = _reads(OrderLedger.export_lake)
     execution_quality = _reads(OrderLedger.execution_quality)

@@ -50,7 +50,7 @@ from urllib.parse import quote
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application import columnar, lake_pnl
-from orderledger.infrastructure.audit.columns import MONEY, PLACES
+from orderledger.infrastructure.audit.columns import COLUMN_TYPES, MONEY, MONEY_PLACES, PLACES
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     import duckdb
@@ -59,26 +59,30 @@ if TYPE_CHECKING:  # pragma: no cover - types only
     from orderledger.infrastructure.application.ledger import OrderLedger
 
 MANIFEST = "_manifest.json"
-FORMAT = 2
-"""The shape of the snapshot's rows the manifest vouches for (2: the orders carry their seconds
-and slippage parts); a run over a lake of another format recomputes every order's row."""
+FORMAT = 3
+"""The shape of the rows the manifest vouches for (2: the orders carry their seconds and slippage
+parts; 3: money keeps 18 places); a run over a lake of another format recomputes every order's
+row, and over one before 3 first widens the money columns of its appended files (``_widen_money``)."""
+MONEY_FORMAT = 3
+"""The first format whose money columns keep ``columns.MONEY_PLACES`` places."""
 APPENDED = ("events", "fills", "funding")
 """The tables each run appends to (their rows never change once written)."""
 SNAPSHOTS = ("orders", "positions", lake_pnl.TABLE)
 """The tables each run rewrites whole (an order's row changes as its events arrive)."""
 _FILE = re.compile(r"^[a-z]+-(\d+)-(\d+)-[0-9a-f-]+\.parquet$")
-_AMOUNTS = (
-    "quantity",
-    "price",
-    "decision_price",
-    "last_qty",
-    "last_px",
-    "fee",
-    "previous_qty",
-    "previous_px",
-    "previous_fee",
-    "amount",
-)
+_AMOUNTS = {
+    "quantity": PLACES,
+    "price": PLACES,
+    "decision_price": PLACES,
+    "last_qty": PLACES,
+    "last_px": PLACES,
+    "fee": MONEY_PLACES,
+    "previous_qty": PLACES,
+    "previous_px": PLACES,
+    "previous_fee": MONEY_PLACES,
+    "amount": MONEY_PLACES,
+}
+"""The recorded amounts of the events' payloads, with the places the lake keeps of each."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,12 @@ def read_manifest(directory: Path) -> dict[str, Any]:
         raise InvalidInputError(f"{path} is not a lake manifest: {error}", field="directory") from None
     if not isinstance(manifest, dict) or "position" not in manifest:
         raise InvalidInputError(f"{path} is not a lake manifest: no position", field="directory")
+    position = manifest["position"]
+    if isinstance(position, bool) or not isinstance(position, int) or position < 0:
+        raise InvalidInputError(
+            f"{path} is not a lake manifest: its position {str(position)[:40]!r} is not a log position",
+            field="directory",
+        )
     return manifest
 
 
@@ -199,23 +209,79 @@ def _discard_uncommitted(directory: Path, manifest: dict[str, Any]) -> None:
         path.unlink()
 
 
+def _check_manifest(root: Path, position: int, upto: int) -> None:
+    """Refuse, before anything in the directory is touched, a manifest whose position is past the
+    log's end or is not where the lake's event files end (each run's files are named after the
+    last position it read): an altered manifest, or another ledger's lake, would otherwise make
+    every later run "up to date" or leave a gap in the lake."""
+    reached = max(
+        (int(m.group(2)) for p in (root / "events").rglob("*.parquet") if (m := _FILE.match(p.name))),
+        default=0,
+    )
+    if position <= upto and (position == 0 or reached >= position):
+        return
+    held = f"this ledger's log ends at {upto}" if position > upto else f"its event files end at {reached}"
+    raise InvalidInputError(
+        f"{root}'s manifest says the lake holds the log up to position {position}, but {held}: it is"
+        " another ledger's lake, or its manifest was altered; export to a new directory (nothing"
+        " was written)",
+        field="directory",
+    )
+
+
 def _check_places(con: duckdb.DuckDBPyConnection, start: int) -> None:
     """Refuse a recorded amount (of the events past ``start``) with more places than the lake's
-    decimal columns keep. The digits after the point are counted first (cheap, and almost always
-    within bounds); only when some exceed the columns' places are trailing zeros left out."""
+    decimal columns keep: the door refuses them (``domain.values.MAX_PLACES``), so only a log
+    written before it did can hold one. The digits after the point are counted first (cheap, and
+    almost always within bounds); only when some exceed the columns' places are trailing zeros
+    left out."""
     rows = f"FROM run_events WHERE position > {int(start)}"
     digits = "max(length({0}) - strpos({0}, '.')) FILTER (WHERE strpos({0}, '.') > 0)"
     found = columnar.run(con, f"SELECT {', '.join(digits.format(name) for name in _AMOUNTS)} {rows}")[0]
-    if all(places is None or places <= PLACES for places in found):
+    if all(places is None or places <= most for places, most in zip(found, _AMOUNTS.values(), strict=True)):
         return
     exact = "max(length(rtrim(split_part({0}, '.', 2), '0')))"
     found = columnar.run(con, f"SELECT {', '.join(exact.format(name) for name in _AMOUNTS)} {rows}")[0]
-    for name, places in zip(_AMOUNTS, found, strict=True):
-        if places is not None and places > PLACES:
+    for (name, most), places in zip(_AMOUNTS.items(), found, strict=True):
+        if places is not None and places > most:
             raise InvalidInputError(
-                f"an event's {name} has {places} decimal places; the lake keeps {PLACES}: not exported",
+                f"an event's {name} has {places} decimal places; the lake keeps {most}: not exported"
+                " (the log was written before the ledger refused such figures at the door)",
                 field="directory",
             )
+
+
+def _widen_money(root: Path, position: int) -> None:
+    """Rewrite the committed files of the appended tables of a lake written before
+    :data:`MONEY_FORMAT` with their money columns in this version's type (``columns.MONEY``), one
+    file at a time (written beside it, then renamed over it): a lake's files of one table must
+    share their types, or DuckDB reads them all in the first one's. Idempotent: a run killed
+    half-way leaves the manifest as it was, and the next run widens what is left."""
+    con = columnar.connect()
+    try:
+        for table in APPENDED:
+            for path in sorted((root / table).rglob("*.parquet")):
+                match = _FILE.match(path.name)
+                if match is None or int(match.group(1)) > position:
+                    continue
+                types = columnar.run(con, f"DESCRIBE SELECT * FROM read_parquet('{path}')")
+                narrow = [
+                    str(name)
+                    for name, kind, *_ in types
+                    if COLUMN_TYPES.get(str(name)) == MONEY and str(kind) != MONEY
+                ]
+                if not narrow:
+                    continue
+                widened = ", ".join(f"CAST({name} AS {MONEY}) AS {name}" for name in narrow)
+                partial = path.with_name(f".{path.name}.partial")
+                columnar.run(
+                    con,
+                    f"COPY (SELECT * REPLACE ({widened}) FROM read_parquet('{path}'))"
+                    f" TO '{partial}' ({_PARQUET})",
+                )
+                os.replace(partial, path)
+    finally:
+        con.close()
 
 
 _PARQUET = "FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1"
@@ -314,9 +380,13 @@ def export_lake(ledger: OrderLedger, directory: str | Path, chunk: int = columna
     except OSError as error:
         raise InvalidInputError(f"cannot create {str(root)!r}: {error.strerror}", field="directory") from None
     manifest = read_manifest(root)
-    _discard_uncommitted(root, manifest)
     after = int(manifest["position"])
     upto = columnar.high_water(ledger)
+    _check_manifest(root, after, upto)
+    _discard_uncommitted(root, manifest)
+    written = manifest.get("format", FORMAT)
+    if after and isinstance(written, int) and written < MONEY_FORMAT:
+        _widen_money(root, after)
     rows = {table: 0 for table in (*APPENDED, *SNAPSHOTS)}
     if upto <= after and not _stale(ledger, manifest):
         return LakeReport(str(root), after, after, rows)

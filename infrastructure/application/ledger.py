@@ -83,6 +83,7 @@ from orderledger.infrastructure.results import (
     TradeRow,
     ViewsLag,
 )
+from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.backends import open_database
 from orderledger.infrastructure.storage.db import DEFAULT_URL
 from orderledger.infrastructure.storage.store import LedgerRecorder
@@ -313,7 +314,7 @@ class OrderLedger:
         instrument unless ``sort`` says otherwise; a :class:`Page`, as :meth:`orders` answers."""
         rows = list_instruments(self.db, self.mapper, venue=venue, every_version=every_version)
         where = Filter(venue=venue, instrument=instrument, limit=limit, sort=sort, cursor=cursor)
-        return reads.held_page("instruments", rows, where, {"every_version": every_version}, count)
+        return reads.held_page(self.db, "instruments", rows, where, {"every_version": every_version}, count)
 
     def _fold_inline(
         self, tx: Any, committed: list[tuple[int, OrderEvent]], decided: dict[str, Order]
@@ -385,6 +386,12 @@ class OrderLedger:
             if rule != previous:
                 self.recorder.set_setting(COST_BASIS_SETTING, rule)
         return previous
+
+    def rotate_cursor_secret(self) -> None:
+        """Replace the secret the ledger seals its list cursors with: every cursor issued before,
+        by any process, is refused from now on (``storage/cursors.py``)."""
+        with self._writing:
+            cursors.rotate(self.db)
 
     # ------------------------------------------------------------------ following, placing
 
@@ -628,7 +635,10 @@ class OrderLedger:
         if where.sort is None and where.cursor is None:
             found = search_events(self.db, self.mapper, wanted, newest=where.newest)
         else:
-            order = ordering("events", where, self.db.dialect, types=wanted.types, event_time=event_time)
+            seal = cursors.seal(self.db)
+            order = ordering(
+                "events", where, self.db.dialect, seal=seal, types=wanted.types, event_time=event_time
+            )
             found = search_events(self.db, self.mapper, wanted, order=order)
         return islice((EventRecord.of(p, e, m) for p, e, m in found), where.limit)
 

@@ -9,6 +9,7 @@ import orjson
 
 from orderledger.infrastructure.listing import Page, ordering, read_page
 from orderledger.infrastructure.results import Filter, ParentRow
+from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.paging import Keyset
 from orderledger.projections.orders import ORDERS_TABLE
@@ -31,13 +32,13 @@ def parent_page(db: Database, where: Filter, *, count: bool = False) -> Page[Par
             clauses.append(f"{column} = ?")
             params.append(value)
     grouped = (
-        f"(SELECT parent_id, COUNT(*) AS orders, SUM(is_open) AS open_orders,"
+        f"(SELECT parent_id, COUNT(*) AS orders, CAST(SUM(is_open) AS BIGINT) AS open_orders,"
         f" {_distinct(db.dialect, 'account')} AS accounts,"
         f" {_distinct(db.dialect, 'instrument')} AS instruments,"
         f" MIN(created_at) AS created_at, MAX(updated_at) AS updated_at"
         f" FROM {ORDERS_TABLE.name} WHERE {' AND '.join(clauses)} GROUP BY parent_id) parents"
     )
-    order = ordering("parents", where, db.dialect)
+    order = ordering("parents", where, db.dialect, seal=cursors.seal(db))
     columns = "parent_id, orders, open_orders, accounts, instruments, created_at, updated_at"
     keyset = Keyset(columns, grouped, ("", params), order.keys, order.descending, order.start)
     return read_page(db, keyset, order, where.limit, _parent_rows, count=count)

@@ -28,6 +28,7 @@ from orderledger.infrastructure.results import (
     fee_fields,
     net_of,
 )
+from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.paging import PAGE, Keyset, collector_paused
 from orderledger.projections.cash_flows import CASH_FLOWS_TABLE
@@ -96,7 +97,7 @@ def order_keyset(db: Database, where: Filter, open_only: bool) -> tuple[Keyset, 
     condition = clause.removeprefix(" WHERE ")
     if open_only:  # stated as the partial index's condition, so the index of open orders serves
         condition = f"{OPEN_ONLY} AND {condition}" if condition else OPEN_ONLY
-    order = ordering("orders", where, db.dialect, open=open_only)
+    order = ordering("orders", where, db.dialect, seal=cursors.seal(db), open=open_only)
     shown = OPEN_SHOWN if open_only else ", ".join(SHOWN_COLUMNS)
     keyset = Keyset(shown, ORDERS_TABLE.name, (condition, params), order.keys, order.descending, order.start)
     return keyset, order
@@ -173,7 +174,7 @@ def trade_keyset(db: Database, where: Filter) -> tuple[Keyset, Ordering]:
         condition = "client_order_id IN (SELECT client_order_id FROM orders_view WHERE parent_id = ?)"
         clause = f"{clause} AND {condition}" if clause else f" WHERE {condition}"
         params.append(where.parent)
-    order = ordering("trades", where, db.dialect)
+    order = ordering("trades", where, db.dialect, seal=cursors.seal(db))
     where_clause = (clause.removeprefix(" WHERE "), params)
     keyset = Keyset(
         ", ".join(TRADE_FIELDS), "trades_view", where_clause, order.keys, order.descending, order.start

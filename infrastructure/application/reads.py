@@ -47,6 +47,8 @@ from orderledger.infrastructure.results import (
     PnlRow,
     PositionRow,
 )
+from orderledger.infrastructure.storage import cursors
+from orderledger.infrastructure.storage.db import Database
 from orderledger.projections.lots import Book, Fill, fills_of, fold_books
 from orderledger.projections.lots import cost_basis_named as _cost_basis
 
@@ -162,16 +164,17 @@ def orders_then(
     sorted and paged as the orders view's are."""
     moment = parse_timestamp(as_of, "as_of")
     folded = orders_as_of(ledger.db, ledger.mapper, moment, event_time=event_time, open_only=open)
-    order = ordering("orders", where, "python", open=open, as_of=moment, event_time=event_time)
+    seal = cursors.seal(ledger.db)
+    order = ordering("orders", where, "python", seal=seal, open=open, as_of=moment, event_time=event_time)
     return sorted_page([r for r in folded if _matches(r, where)], order, row_value, where.limit, count=count)
 
 
 def held_page(
-    listing: str, rows: list[Any], where: Filter, selection: dict[str, Any], count: bool
+    db: Database, listing: str, rows: list[Any], where: Filter, selection: dict[str, Any], count: bool
 ) -> Page[Any]:
     """The positions or instruments of the account, venue and instrument ``where`` names, sorted
     and paged in Python (``selection``: the other arguments a cursor is bound to)."""
-    order = ordering(listing, where, "python", **selection)
+    order = ordering(listing, where, "python", seal=cursors.seal(db), **selection)
     return sorted_page([r for r in rows if _held(r, where)], order, row_value, where.limit, count=count)
 
 
@@ -236,7 +239,7 @@ def position_list(
             f"mark {unknown[0]}: no position in that instrument (held: {held})", field="mark"
         )
     selection = {"marks": marks, "as_of": as_of, "event_time": event_time, "cost_basis": cost_basis}
-    return held_page("positions", rows, where, selection, count)
+    return held_page(ledger.db, "positions", rows, where, selection, count)
 
 
 def pnl(ledger: OrderLedger, *, by: str, cost_basis: str | None) -> list[PnlRow]:

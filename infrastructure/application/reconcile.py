@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
@@ -27,6 +27,7 @@ from orderledger.domain.identity import IdentityKey
 from orderledger.domain.order import Order, external_client_order_id
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import (
+    MAX_PLACES,
     OrderType,
     Side,
     Status,
@@ -36,6 +37,7 @@ from orderledger.domain.values import (
     parse_identifier,
     parse_positive,
     parse_timestamp,
+    places_of,
 )
 from orderledger.infrastructure.adapters.snapshots import RECONCILE_OPEN_STATUSES
 from orderledger.infrastructure.application.queries import first_position, list_orders, list_positions
@@ -268,10 +270,15 @@ def inferred_price(
     filled: Decimal, average: Decimal | None, limit: Decimal | None, gap: Decimal, booked_notional: Decimal
 ) -> Decimal | None:
     """The price of the ``gap`` of a venue's cumulative ``filled`` that no booked fill explains:
-    what the venue's average leaves once the booked notional is taken out (else the limit)."""
-    if average is not None:
-        return (average * filled - booked_notional) / gap
-    return limit
+    what the venue's average leaves once the booked notional is taken out (else the limit). A
+    division: past the places a recorded price may have (``MAX_PLACES``), it is rounded half-even
+    to them, as the lake rounds a derived figure (the venue stated no such price to keep)."""
+    if average is None:
+        return limit
+    price = (average * filled - booked_notional) / gap
+    if places_of(price) > MAX_PLACES:
+        price = price.quantize(Decimal(1).scaleb(-MAX_PLACES), rounding=ROUND_HALF_EVEN)
+    return price
 
 
 class Reconciler:

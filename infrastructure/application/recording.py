@@ -12,8 +12,11 @@ import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import orjson
 
@@ -152,12 +155,45 @@ def ingest_inbound(
     return report
 
 
+_JSON_SCALARS = (str, int, float, bool, Decimal, type(None), date, UUID, Enum)
+"""What a message may hold besides lists and objects: JSON's own values, and those orjson writes as
+text (times, UUIDs, enumerations) or ``_decimal_text`` does (a Decimal, exactly)."""
+
+
+def _decimal_text(value: Any) -> str:
+    """orjson's ``default``: a Decimal as its exact text; any other value it cannot write is refused
+    (never written as its ``str``, which would store ``<object object at 0x…>``)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(type(value).__name__)
+
+
+def _not_json(value: Any, path: str) -> str | None:
+    """Where in ``value`` the first value JSON cannot hold is, and what it is; None if nowhere."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{path or 'the message'} has a key of type {type(key).__name__}"
+            found = _not_json(item, f"{path}.{key}" if path else key)
+            if found:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        return next((f for i, v in enumerate(value) if (f := _not_json(v, f"{path}[{i}]"))), None)
+    if isinstance(value, _JSON_SCALARS):
+        return None
+    kind = type(value).__name__
+    return f"{path} is of type {kind}: JSON holds strings, numbers, true/false, null, lists and objects"
+
+
 def record(ledger: OrderLedger, message: dict[str, Any], *, origin: str, strict: bool) -> Result:
-    """``OrderLedger.record``: one ledger-format message dict, journaled whatever becomes of it."""
+    """``OrderLedger.record``: one ledger-format message dict, journaled whatever becomes of it;
+    a value JSON cannot hold, at any depth, is refused in one line naming where it is."""
     try:
-        raw = orjson.dumps(message, default=str)
-    except TypeError as error:  # e.g. a lone surrogate in a string: not encodable as UTF-8
-        raise MessageError(f"the message cannot be written as JSON: {error}") from None
+        raw = orjson.dumps(message, default=_decimal_text)
+    except TypeError as error:  # a value JSON cannot hold, or a lone surrogate (not UTF-8)
+        where = _not_json(message, "")
+        raise MessageError(f"the message cannot be written as JSON: {where or error}") from None
     item = _read_ledger_line(raw, origin, None)
     with ledger._writing:
         results, committed = ledger.processor.process([item])

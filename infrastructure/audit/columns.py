@@ -6,9 +6,11 @@ A column is typed by its name, in every table that has it. Types are DuckDB's sp
 follows from it (:func:`arrow_type`).
 
 Decimal scales are chosen per kind so that quantity × price fits DuckDB's 38 digits:
-quantities and prices keep 12 places, so their product (scale 24) keeps 14 whole digits (a
-notional below 10^14). A recorded figure with more places is refused, never rounded; a derived
-one (an average price) is rounded half-even to its column's scale.
+quantities and prices keep ``MAX_PLACES`` (12) places, so their product (scale 24) keeps 14 whole
+digits (a notional below 10^14); money (fees, cash flows, P&L), which is summed but never
+multiplied, keeps ``MAX_MONEY_PLACES`` (18). The same constants bound the places of every
+recorded figure at the door (``messages/fields.py``), so the log holds no figure these columns
+cannot keep; a derived one (an average price) is rounded half-even to its column's scale.
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-QUANTITY = "DECIMAL(38,12)"
-PRICE = "DECIMAL(38,12)"
-MONEY = "DECIMAL(38,12)"
-NOTIONAL = "DECIMAL(38,24)"
-"""quantity × price exactly (the product of two scale-12 decimals)."""
+from orderledger.domain.values import MAX_MONEY_PLACES, MAX_PLACES
+
+PLACES = MAX_PLACES
+"""A quantity's and a price's places."""
+MONEY_PLACES = MAX_MONEY_PLACES
+"""A fee's, a cash flow's and a P&L figure's places."""
+QUANTITY = f"DECIMAL(38,{PLACES})"
+PRICE = f"DECIMAL(38,{PLACES})"
+MONEY = f"DECIMAL(38,{MONEY_PLACES})"
+NOTIONAL = f"DECIMAL(38,{2 * PLACES})"
+"""quantity × price exactly (the product of two decimals of PLACES places)."""
 TIME = "TIMESTAMPTZ"
-PLACES = 12
 
 _QUANTITIES = ("quantity", "filled_quantity", "leaves_quantity", "last_qty", "previous_qty", "order_quantity")
 _PRICES = ("price", "average_price", "open_price", "close_price", "limit_price", "decision_price", "last_px")

@@ -25,6 +25,7 @@ from orderledger.domain.values import PLAIN_NUMBER_FORM, format_timestamp, parse
 from orderledger.infrastructure.audit.columns import COLUMN_TYPES, arrow_type, typed_value
 from orderledger.infrastructure.listing import Ordering, Page, ordering, read_page
 from orderledger.infrastructure.results import EventRecord, Filter, MessageRecord, OrderRow
+from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.paging import Keyset
@@ -140,7 +141,9 @@ def event_page(
 ) -> Page[EventRecord]:
     """One page of the log's events ``wanted`` selects: ``where.limit`` (None: all) in its sort
     after its cursor, with the next page's cursor."""
-    order = ordering("events", where, db.dialect, types=wanted.types, event_time=wanted.event_time)
+    order = ordering(
+        "events", where, db.dialect, seal=cursors.seal(db), types=wanted.types, event_time=wanted.event_time
+    )
     keyset = event_keyset(db, wanted, order)
 
     def convert(rows: list[Any]) -> list[EventRecord]:
@@ -189,7 +192,7 @@ def message_keyset(db: Database, where: Filter, *, outcome: str | None = None) -
         clauses.append("received_at <= ?")
         params.append(where.until_text)
     listing = "parked" if outcome == Outcome.PARKED else "messages"
-    order = ordering(listing, where, db.dialect, outcome=outcome)
+    order = ordering(listing, where, db.dialect, seal=cursors.seal(db), outcome=outcome)
     columns = (
         "received_at, origin, line_no, format, raw, outcome, reason, client_order_id, event_count, message_id"
     )

@@ -157,6 +157,14 @@ def db_cost_basis(
         say(f"cost basis: {previous} → {rule}")
 
 
+def db_rotate_cursor_secret() -> None:
+    """Replace the secret this ledger seals its list cursors with: every cursor issued before is
+    refused from now on (a client pages again from the start)."""
+    with open_ledger() as ledger:
+        ledger.rotate_cursor_secret()
+        say("cursor secret replaced: every cursor issued before is refused from now on")
+
+
 def demo(seed: SeedOption = 7, orders_count: OrdersOption = 40) -> None:
     """Simulate a multi-account, multi-venue session, ingest it, and show what happened."""
     with open_ledger() as ledger:

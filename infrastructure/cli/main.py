@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
@@ -20,6 +22,8 @@ from orderledger.infrastructure.cli import admin, analytics, audit, collect, ing
 from orderledger.infrastructure.cli.app import app, option_name
 from orderledger.infrastructure.cli.ingest import Interrupted
 from orderledger.infrastructure.cli.render import warn
+from orderledger.infrastructure.errors import WRITE_RACE, ConcurrencyError
+from orderledger.infrastructure.storage.db import is_write_race
 
 for command in (
     ingest.ingest,
@@ -46,6 +50,7 @@ db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 db_app.command("init")(admin.db_init)
 db_app.command("cost-basis")(admin.db_cost_basis)
+db_app.command("rotate-cursor-secret")(admin.db_rotate_cursor_secret)
 app.command()(admin.demo)
 app.command()(ingest.simulate)
 app.command()(admin.serve)
@@ -95,6 +100,8 @@ def main() -> None:
             sys.exit(int(error.exit_code))
         if type(error).__name__ == "Abort":
             _fail(error, 130)
+        if is_write_race(error):
+            _fail(ConcurrencyError(WRITE_RACE), 2)
         _fail(error, 3, prefix="internal error: ")
 
 
@@ -120,11 +127,46 @@ def _global_options_first(args: list[str]) -> list[str]:
     return moved + rest
 
 
+def _spelling(args: list[str]) -> Callable[[str], str]:
+    """How the command ``args`` runs spells an argument of the Python API: its option
+    (``--format``), its positional argument's metavar (``DIRECTORY``), or, when the command has
+    neither, the argument's own name in backticks, never an option the command does not have."""
+    command: Any = typer.main.get_command(app)
+    given = iter(args)
+    for arg in given:
+        found = getattr(command, "commands", {}).get(arg)
+        if found is not None:
+            command = found
+        elif arg == "--db":
+            next(given, None)  # (its URL; main moved it before the subcommand)
+        elif not arg.startswith("-") or getattr(command, "commands", None) is None:
+            break
+    flags = {flag for param in command.params for flag in getattr(param, "opts", ())}
+    positional = {
+        str(param.name): (getattr(param, "metavar", None) or str(param.name).upper()).strip("[]")
+        for param in command.params
+        if getattr(param, "param_type_name", "") == "argument"
+    }
+
+    def spell(argument: str) -> str:
+        flag = option_name(argument)
+        if flag in flags:
+            return flag
+        return positional.get(argument, f"`{argument}`")
+
+    return spell
+
+
 def _fail(error: BaseException, code: int, prefix: str = "") -> None:
     if os.environ.get("ORDERLEDGER_DEBUG"):
         raise error
     text = getattr(error, "message", None) or str(error) or type(error).__name__
-    text = argument_names(str(text), option_name)  # the API names its arguments; here, our options
+    # The API names its arguments; here, the running command's options and arguments
+    try:
+        spell = _spelling(sys.argv[1:])
+    except Exception:  # (the failure is told whatever happens here: the API's spelling, then)
+        spell = option_name
+    text = argument_names(str(text), spell)
     warn(f"orderledger: {prefix}{(text.splitlines() or [''])[0]}")
     sys.exit(code)
 

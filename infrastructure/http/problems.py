@@ -19,11 +19,13 @@ from orderledger.domain.errors import (
     argument_names,
 )
 from orderledger.infrastructure.errors import (
+    WRITE_RACE,
     ConfigurationError,
     DatabaseLockedError,
     MessageError,
     StoreError,
 )
+from orderledger.infrastructure.storage.db import is_write_race
 
 MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("orderledger.http")
@@ -145,5 +147,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        if is_write_race(error):
+            return problem_response(503, WRITE_RACE, headers={"Retry-After": "1"})
         log.exception("internal error on %s %s", request.method, request.url.path)
         return problem_response(500, f"internal error: {type(error).__name__}")

@@ -24,6 +24,8 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import (
     IDENTIFIER_FORM,
     MAX_DIGITS,
+    MAX_MONEY_PLACES,
+    MAX_PLACES,
     MAX_TEXT_LENGTH,
     POSITIVE_FORM,
     SIGNED_FORM,
@@ -31,6 +33,7 @@ from orderledger.domain.values import (
     Liquidity,
     OrderType,
     Side,
+    check_places,
     parse_decimal,
     parse_identifier,
     parse_positive,
@@ -104,6 +107,19 @@ def _positive(value: Any, info: ValidationInfo) -> Decimal:
 
 def _signed(value: Any, info: ValidationInfo) -> Decimal:
     return parse_decimal(value, _name(info))
+
+
+def _figure(rule: Rule, most: int) -> Rule:
+    """``rule`` for a recorded figure: also at most ``most`` decimal places (what the lake keeps)."""
+
+    def places(value: Decimal, info: ValidationInfo) -> Decimal:
+        return check_places(value, _name(info), most)
+
+    def check(value: Any, info: ValidationInfo) -> Decimal:
+        return places(rule.check(value, info), info)
+
+    assert rule.common is not None
+    return Rule(check, cs.with_info_after_validator_function(places, rule.common))
 
 
 def _text(value: Any, info: ValidationInfo) -> str:
@@ -186,6 +202,10 @@ SIGNED = "decimal, any sign"
 _IDENT = Rule(_ident, _IDENT_FORM)
 _POSITIVE = Rule(_positive, cs.no_info_after_validator_function(Decimal, _form(POSITIVE_FORM, MAX_DIGITS)))
 _SIGNED = Rule(_signed, cs.no_info_after_validator_function(Decimal, _form(SIGNED_FORM, MAX_DIGITS)))
+_FIGURE = _figure(_POSITIVE, MAX_PLACES)
+_SIGNED_FIGURE = _figure(_SIGNED, MAX_MONEY_PLACES)
+FIGURE = f"{DECIMAL}, at most {MAX_PLACES} decimal places"
+SIGNED_FIGURE = f"{SIGNED}, at most {MAX_MONEY_PLACES} decimal places"
 _LABELS = Rule(_labels, cs.dict_schema(_IDENT_FORM, _IDENT_FORM, max_length=MAX_MAP_ENTRIES, strict=True))
 _FLAG = Rule(_flag, cs.bool_schema(strict=True))
 _LABELS_SHAPE = f"object, name → string (at most {MAX_MAP_ENTRIES})"
@@ -231,27 +251,27 @@ OrderTypeField = Annotated[
 ]
 Quantity = Annotated[
     Decimal,
-    _POSITIVE,
+    _FIGURE,
     About(
-        DECIMAL,
+        FIGURE,
         "`request`: order quantity. `fill`: quantity of this execution. `amend_requested`/`amended`:"
         " the new **total** quantity, fills included. `fill_corrected`: the trade's corrected quantity",
     ),
 ]
 Price = Annotated[
     Decimal,
-    _POSITIVE,
+    _FIGURE,
     About(
-        "decimal, > 0",
+        FIGURE,
         "`request`: limit price (required for `limit`, optional for `market`). `fill`: execution"
         " price. `amend_*`: new limit price. `fill_corrected`: corrected price",
     ),
 ]
 DecisionPrice = Annotated[
     Decimal,
-    _POSITIVE,
+    _FIGURE,
     About(
-        "decimal, > 0",
+        FIGURE,
         "the price when the order was decided (a strategy's reference, e.g. the mid it acted on),"
         " kept on the order as first requested: what its execution is measured against",
     ),
@@ -310,8 +330,11 @@ TradeId = Annotated[
 ]
 Fee = Annotated[
     Decimal,
-    _SIGNED,
-    About(SIGNED, "fee charged on this fill (negative for a rebate); on `fill_corrected`, the corrected fee"),
+    _SIGNED_FIGURE,
+    About(
+        SIGNED_FIGURE,
+        "fee charged on this fill (negative for a rebate); on `fill_corrected`, the corrected fee",
+    ),
 ]
 FeeCurrency = Annotated[str, _IDENT, About(IDENT, "currency of `fee`")]
 LiquidityField = Annotated[

@@ -50,10 +50,12 @@ from orderledger.infrastructure.messages.fields import (
     _IDENT,
     _POSITIVE,
     _SIGNED,
+    _SIGNED_FIGURE,
     _UNCOMMON,
     DECIMAL,
     IDENT,
     SIGNED,
+    SIGNED_FIGURE,
     About,
     Account,
     Aliases,
@@ -425,8 +427,8 @@ class CashFlowMessage(_PositionFact):
     ]
     amount: Annotated[
         Decimal,
-        _SIGNED,
-        About(SIGNED, "what the position received (positive) or paid (negative)"),
+        _SIGNED_FIGURE,
+        About(SIGNED_FIGURE, "what the position received (positive) or paid (negative)"),
     ]
     currency: Annotated[str, _IDENT, About(IDENT, "the currency of `amount`")]
     rate: Annotated[Decimal, _SIGNED, About(SIGNED, "the rate the venue applied (a funding rate)")] | None = (

@@ -17,7 +17,13 @@ from typing import Any
 import orjson
 
 from orderledger.domain.values import format_timestamp, parse_timestamp
-from orderledger.infrastructure.storage.db import Database, Tx, is_integrity_error, table_columns
+from orderledger.infrastructure.storage.db import (
+    Database,
+    Tx,
+    is_integrity_error,
+    lock_schema,
+    table_columns,
+)
 
 TABLE = "collectors"
 CREATE = (
@@ -48,7 +54,9 @@ def create(tx: Tx) -> None:
     """Create the table if it is missing (an application role that may create nothing finds it
     made by ``orderledger db init``, which grants it the rows)."""
     if not table_columns(tx, TABLE):
-        tx.execute(CREATE)
+        lock_schema(tx)  # (two first leases at once: one creates it)
+        if not table_columns(tx, TABLE):
+            tx.execute(CREATE)
 
 
 def _row(found: Any) -> LeaseRow:

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
+from eventsourcing.persistence import IntegrityError
+
 from orderledger.infrastructure.errors import (
     ConfigurationError,
     StoreError,
@@ -352,6 +354,38 @@ def is_integrity_error(error: BaseException) -> bool:
     except ImportError:  # pragma: no cover
         return False
     return isinstance(error, psycopg.errors.IntegrityError | psycopg.errors.SerializationFailure)
+
+
+def is_write_race(error: BaseException) -> bool:
+    """True for a unique-key conflict, as the driver or eventsourcing raises it: a write that
+    raced another process's (the shells answer it with ``errors.WRITE_RACE``)."""
+    return is_integrity_error(error) or isinstance(error, IntegrityError)
+
+
+def lock_schema(tx: Tx) -> None:
+    """Make ``tx`` the only one creating or altering the ledger's tables until it ends, so that
+    processes starting together on a new database create each table once: the others wait here,
+    then find the tables made. PostgreSQL: a transaction-scoped advisory lock per schema (two
+    ``CREATE TABLE IF NOT EXISTS`` of one table at once conflict in the catalogue); SQLite: the
+    write transaction's ``BEGIN IMMEDIATE`` already is that lock."""
+    if tx.dialect == "postgresql":
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || '.orderledger.schema', 0))"
+        )
+
+
+def table_exists(tx: Tx, name: str) -> bool:
+    """True when the table ``name`` exists, as committed when the statement starts. PostgreSQL:
+    read from the catalogue's rows, not through ``to_regclass``, whose cache may still say
+    "no such table" after waiting in ``lock_schema`` for another process that has since made it."""
+    if tx.dialect == "postgresql":
+        found = tx.one(
+            "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relname = ?",
+            (name,),
+        )
+        return found is not None
+    return tx.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None
 
 
 def table_columns(tx: Tx, name: str) -> list[str]:

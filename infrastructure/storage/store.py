@@ -32,13 +32,16 @@ from orderledger.infrastructure.errors import (
     StaleBatchError,
     StoreError,
 )
+from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.chain import GENESIS, journal_link, link, parked_digest
 from orderledger.infrastructure.storage.db import (
     Database,
     Tx,
     is_integrity_error,
+    lock_schema,
     select_by_keys,
     table_columns,
+    table_exists,
 )
 from orderledger.infrastructure.storage.journal import (
     PARKED_ROWS,
@@ -63,6 +66,11 @@ from orderledger.infrastructure.storage.schema import (
 _LOADED = ("client_order_id", "originator_id", "originator_version", "topic", "state")
 _VERSIONED = ("client_order_id", "originator_version")
 _CHAINED = "notification_id > 0"  # rows in the hash chain only
+
+
+def _initialised(tx: Tx) -> bool:
+    """True once the ledger's tables exist in the database ``tx`` reads."""
+    return table_exists(tx, "ledger_meta")
 
 
 def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
@@ -119,27 +127,26 @@ class LedgerRecorder(ApplicationRecorder):
     def is_initialised(self) -> bool:
         """True once the ledger's tables exist in this database."""
         with self.db.read() as tx:
-            if tx.dialect == "postgresql":
-                row = tx.one("SELECT to_regclass('ledger_meta')")
-                return row is not None and row[0] is not None
-            return tx.one("SELECT 1 FROM sqlite_master WHERE name = 'ledger_meta'") is not None
+            return _initialised(tx)
 
     def create_tables(self) -> None:
         """Create the tables if they do not exist, or upgrade those an earlier release wrote
-        (idempotent; DDL only on a new or an older database)."""
-        if self.is_initialised():
-            if self.schema_version() < int(SCHEMA_VERSION):
-                self._upgrade()
-            return
-        with self.db.write() as tx:
-            for statement in schema(self.db.dialect) + append_only(self.db.dialect):
-                tx.execute(statement)
-            row = tx.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'")
-            if row is None:
-                tx.execute(
-                    "INSERT INTO ledger_meta (key, value) VALUES ('schema_version', ?)",
-                    (SCHEMA_VERSION,),
-                )
+        (idempotent; DDL only on a new or an older database). Processes starting together on a
+        new database create them once: one creates, the others wait for it (``lock_schema``)."""
+        if not self.is_initialised():
+            with self.db.write() as tx:
+                lock_schema(tx)
+                if not _initialised(tx):  # (made meanwhile by the process this one waited for)
+                    for statement in schema(self.db.dialect) + append_only(self.db.dialect):
+                        tx.execute(statement)
+                    tx.execute(
+                        "INSERT INTO ledger_meta (key, value) VALUES ('schema_version', ?)",
+                        (SCHEMA_VERSION,),
+                    )
+                    cursors.store_new(tx)
+        if self.schema_version() < int(SCHEMA_VERSION):
+            self._upgrade()
+        cursors.ensure(self.db)  # a ledger made before it had a cursor secret
 
     def schema_version(self) -> int:
         """The version of the schema this database was last written with (1: none recorded)."""
@@ -164,7 +171,8 @@ class LedgerRecorder(ApplicationRecorder):
         version = 1
         try:
             with self.db.write() as tx:
-                self._lock(tx)  # one process upgrades; the others then find it done
+                lock_schema(tx)  # one process upgrades; the others then find it done
+                self._lock(tx)
                 row = tx.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'")
                 version = int(row[0]) if row is not None and str(row[0]).isdigit() else 1
                 if version >= int(SCHEMA_VERSION):

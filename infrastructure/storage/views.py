@@ -16,7 +16,15 @@ from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderEvent
-from orderledger.infrastructure.storage.db import Database, Tx, select_by_keys, table_columns, upsert_sql
+from orderledger.infrastructure.storage.db import (
+    Database,
+    Tx,
+    lock_schema,
+    select_by_keys,
+    table_columns,
+    table_exists,
+    upsert_sql,
+)
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.rebuild import (
     FOLD_CACHE_KIB,
@@ -226,6 +234,7 @@ class Views:
         if all(existing.values()) and tracked >= set(self.by_name) and has_versions:
             return outdated
         with self.db.write() as tx:
+            lock_schema(tx)  # one process creates them; the others wait, then find them made
             tx.execute(VERSIONS_TABLE)
             for p in self.projections:
                 created = False
@@ -537,7 +546,4 @@ def _grants(tx: Tx, name: str) -> list[tuple[str, str]]:
 
 
 def _table_exists(tx: Tx, name: str) -> bool:
-    if tx.dialect == "postgresql":
-        row = tx.one("SELECT to_regclass(?)", (name,))
-        return row is not None and row[0] is not None
-    return tx.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None
+    return table_exists(tx, name)

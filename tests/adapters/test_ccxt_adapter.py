@@ -524,15 +524,19 @@ def test_a_trade_that_cannot_be_booked_is_refused(fields: dict[str, Any], error:
 
 def test_numbers_are_exact_text_of_the_float(valid: Valid) -> None:
     fill = valid(
-        trade_messages(
-            trade(amount=0.1 + 0.2, price=1e-05, fee={"cost": 1e-08, "currency": "X"}), venue=VENUE
-        )
+        trade_messages(trade(amount=2**-10, price=1e-05, fee={"cost": 1e-08, "currency": "X"}), venue=VENUE)
     )[0]
-    assert fill["quantity"] == "0.30000000000000004"  # what the float is, never rounded
+    assert fill["quantity"] == "0.0009765625"  # what the float is, never rounded
     assert fill["price"] == "0.00001"
     assert fill["fee"] == "0.00000001"
     big = valid(trade_messages(trade(price=1e16, amount=3), venue=VENUE))[0]
     assert (big["price"], big["quantity"]) == ("10000000000000000", "3")
+    # A float's noise past the ledger's places (0.1 + 0.2 is 0.30000000000000004) is refused
+    # with its reason, never rounded to something the venue did not say
+    with pytest.raises(
+        InvalidInputError, match="quantity has 17 decimal places; the ledger keeps at most 12"
+    ):
+        trade_messages(trade(amount=0.1 + 0.2), venue=VENUE)
 
 
 # ---------------------------------------------------------------------- payloads and feeds

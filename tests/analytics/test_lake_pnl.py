@@ -161,7 +161,7 @@ def test_fifo_pnl_per_fill_and_polars(ledger: OrderLedger, tmp_path: Path) -> No
     )
 
     frame = pl.read_parquet(lake_tables(lake)["pnl"], hive_partitioning=True)
-    assert frame.schema["realized_pnl"] == pl.Decimal(38, 12)
+    assert frame.schema["realized_pnl"] == pl.Decimal(38, 18)
     assert frame.schema["ts_event"] == pl.Datetime("us", "UTC")
     by_strategy = dict(
         frame.with_columns(pl.col("tags").cast(pl.String).str.json_path_match("$.strategy").alias("strategy"))
@@ -185,7 +185,7 @@ def test_a_bust_restates_the_rows_of_an_earlier_run(ledger: OrderLedger, tmp_pat
     assert _lake_totals(lake) == _ledger_totals(ledger) == (Decimal("6"), Decimal("0.35"))
 
 
-def test_a_realized_figure_past_twelve_places_is_rounded_half_even(
+def test_a_realized_figure_past_eighteen_places_is_rounded_half_even(
     ledger: OrderLedger, tmp_path: Path
 ) -> None:
     record(
@@ -199,25 +199,27 @@ def test_a_realized_figure_past_twelve_places_is_rounded_half_even(
         ],
     )
     ledger.export_lake(tmp_path / "lake")
-    # average 300.02 / 3 = 100.00666…; B realizes 101 − 100.00666… = 0.99333…, kept to 12 places
+    # average 300.02 / 3 = 100.00666…; B realizes 101 − 100.00666… = 0.99333…, kept to 18 places
     (row,) = ledger.pnl(by="account")
-    assert row.realized_pnl.quantize(Decimal("1e-12")) != row.realized_pnl
+    assert row.realized_pnl.quantize(Decimal("1e-18")) != row.realized_pnl
     assert (
         _pnl(tmp_path / "lake")["b1"][0]
-        == Decimal("0.993333333333")
-        == row.realized_pnl.quantize(Decimal("1e-12"))
+        == Decimal("0.993333333333333333")
+        == row.realized_pnl.quantize(Decimal("1e-18"))
     )
 
 
 def test_the_lake_rounds_a_derived_figure_as_the_export_does() -> None:
     # half-even where half away from zero differs: a tie rounds to the even last digit
+    # (to money's 18 places)
     cases = {
-        "0.0000000000005": "0",
-        "0.0000000000015": "0.000000000002",
-        "-2.0000000000005": "-2",
-        "-7.1234567890135": "-7.123456789014",
-        "7.12345678901250001": "7.123456789013",
-        "0.99333333333333333333": "0.993333333333",
+        "0.0000000000000000005": "0",
+        "0.0000000000000000015": "0.000000000000000002",
+        "-2.0000000000000000005": "-2",
+        "-7.1234567890123456785": "-7.123456789012345678",
+        "-7.1234567890123456775": "-7.123456789012345678",
+        "7.12345678901234567750001": "7.123456789012345678",
+        "0.99333333333333333333": "0.993333333333333333",
         "-3.5": "-3.5",
     }
     con = duckdb.connect()

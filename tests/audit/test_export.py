@@ -209,14 +209,17 @@ def test_each_export_holds_what_the_query_prints(session: str, tmp_path: Path, w
         assert {r["client_order_id"]: r["average_price"] for r in from_parquet}["e1"] == Decimal(
             "100.066666666667"
         )
-    # Amounts are decimals of 12 places, never floats; times UTC; counters integers; flags booleans.
+    # Quantities and prices are decimals of 12 places, money of 18, never floats; times UTC;
+    # counters integers; flags booleans.
     types = {field.name: field.type for field in table.schema}
     amounts = {
-        "trades": ["quantity", "price", "fee"],
+        "trades": ["quantity", "price"],
         "orders": ["quantity", "price", "filled_quantity", "average_price"],
     }
     for column in amounts.get(what, []):
         assert types[column] == pa.decimal128(38, 12), column
+    if what == "trades":
+        assert types["fee"] == pa.decimal128(38, 18)
     assert types["ts_event" if what != "orders" else "created_at"] == pa.timestamp("us", tz="UTC")
     if what == "trades":
         assert types["late"] == pa.bool_()

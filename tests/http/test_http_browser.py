@@ -11,7 +11,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from orderledger.domain.values import UNSAFE_CATEGORIES, escape_unsafe
+from orderledger.domain.values import INVISIBLE_FILLERS, UNSAFE_CATEGORIES, escape_unsafe
 from tests.support.browser import chromium, require_browser
 from tests.support.http_api import Server, fill, request, running_server, wait_until
 from tests.support.page import cell, click, rows, tab, texts
@@ -208,8 +208,11 @@ def test_control_bidi_and_zero_width_characters_in_stored_text_are_shown_escaped
 
 
 def test_the_page_escapes_what_the_command_line_escapes(browser: Any, shot: None) -> None:
-    # One rule on both sides: every character of the categories Cc, Cf, Zl, Zp (domain/values.py)
-    unsafe = "".join(chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) in UNSAFE_CATEGORIES)
+    # One rule on both sides: every character of the categories Cc, Cf, Zl, Zp, and the invisible
+    # fillers (domain/values.py)
+    unsafe = INVISIBLE_FILLERS + "".join(
+        chr(c) for c in range(0x110000) if unicodedata.category(chr(c)) in UNSAFE_CATEGORIES
+    )
     shown = browser.execute_script("return visible(arguments[0])", unsafe)
     assert shown == escape_unsafe(unsafe)
     assert browser.execute_script("return visible(arguments[0])", "plain é 中 <b>") == "plain é 中 <b>"

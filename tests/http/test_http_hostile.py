@@ -80,12 +80,12 @@ def events(ledger: OrderLedger) -> list[dict[str, Any]]:
 def test_a_json_array_is_read_exactly_and_journaled_as_sent(fresh: Any) -> None:
     ledger, client = fresh()
     # Given a batch whose quantity and price are JSON numbers with more digits than a binary
-    # float holds (a float would make them 12345678901234567000 and 100.1), laid out over
-    # several lines, and a second message that names "price" twice
+    # float holds (a float would make them 12345678901234567000 and 12345678.12345679), laid
+    # out over several lines, and a second message that names "price" twice
     first = (
         '{"type": "request", "client_order_id": "c-1", "account": "alpha", "venue": "venue-x",\n'
         '   "instrument": "BTC-USDT", "side": "buy", "order_type": "limit",\n'
-        '   "quantity": 12345678901234567890.123456789, "price": 100.10000000000000001,'
+        '   "quantity": 12345678901234567890.123456789, "price": 12345678.123456789012,'
         ' "ts": "2026-11-20T10:00:00Z"}'
     )
     second = json.dumps(request("c-2"))[:-1] + ', "price": "1"}'
@@ -101,7 +101,7 @@ def test_a_json_array_is_read_exactly_and_journaled_as_sent(fresh: Any) -> None:
     order = ledger.order("c-1")
     assert (str(order.quantity), str(order.price)) == (
         "12345678901234567890.123456789",
-        "100.10000000000000001",
+        "12345678.123456789012",
     )
     # and the journal holds each item's bytes exactly as they were in the body
     assert [m.raw for m in ledger.messages()] == [first, second]

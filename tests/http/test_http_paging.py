@@ -22,49 +22,7 @@ from orderledger.infrastructure.http.service import LedgerService
 from orderledger.infrastructure.listing import LISTINGS
 from tests.support.http_api import LOOPBACK, assert_problem, fill, request, running_server
 from tests.support.http_docs import ROOT
-
-# Prices chosen so that text order and numeric order differ ("99.5" > "100.25" as text) and two
-# fills tie on price (the tiebreak decides between them); order m-1 is a market order (no price).
-PRICES = ("100", "99.5", "100.25", "100", "7", "1000")
-INSTRUMENTS = ("BTC-USDT",) * 4 + ("ETH-USDT", "SOL-USDT")
-PARENTS = ("P1", "P1", "P2", "P3", "P3", "P3")
-
-
-def definition(instrument: str, contract_size: str, ts: str) -> dict[str, Any]:
-    """An okx swap's definition (docs/messages.md, "Instruments")."""
-    return {
-        "type": "instrument",
-        "venue": "okx",
-        "instrument": instrument,
-        "kind": "swap",
-        "contract_size": contract_size,
-        "settle_currency": "USDT",
-        "base_currency": instrument.split("-")[0],
-        "quote_currency": "USDT",
-        "ts": ts,
-    }
-
-
-def seed(ledger: OrderLedger, account: str = "alpha") -> None:
-    """Six limit orders and a market order of ``account`` in three instruments, under three
-    parents, each filled once; one fill rejected (the journal holds a rejected line), a fill
-    nobody requested (parked); two okx swaps defined, one of them twice."""
-    lines = []
-    for i, (price, instrument, parent) in enumerate(zip(PRICES, INSTRUMENTS, PARENTS, strict=True)):
-        cid = f"{account}-c-{i}"
-        ts = f"2026-11-20T10:00:0{i}Z"
-        details = {"price": price, "quantity": str(i + 1), "instrument": instrument, "parent_id": parent}
-        lines.append(request(cid, account=account, ts=ts, **details))
-        lines.append(fill(cid, f"t-{i}", "1", price, ts=f"2026-11-20T10:01:0{5 - i}Z"))
-    market = {**request(f"{account}-m-1", account=account, order_type="market"), "price": None}
-    lines += [market, fill(f"{account}-m-1", "t-m", "1", "50"), fill(f"{account}-c-0", "t-bad", "-1")]
-    lines.append(fill(f"{account}-nobody", "t-p", "1", "1"))
-    lines += [
-        definition("BTC-USDT-SWAP", "0.01", "2026-11-19T00:00:00Z"),
-        definition("ETH-USDT-SWAP", "0.1", "2026-11-19T00:00:00Z"),
-        definition("BTC-USDT-SWAP", "0.001", "2026-11-20T00:00:00Z"),
-    ]
-    ledger.ingest_lines([json.dumps(line) for line in lines])
+from tests.support.listing import PATHS, seed
 
 
 @pytest.fixture
@@ -94,18 +52,6 @@ def follow(client: TestClient, path: str, **query: Any) -> tuple[list[dict[str, 
         assert f"cursor={response.headers['Next-Cursor']}" in target.group(1)
         response = client.get(target.group(1))
         pages += 1
-
-
-PATHS: dict[str, tuple[str, dict[str, str]]] = {
-    "orders": ("/orders", {}),
-    "trades": ("/trades", {}),
-    "events": ("/events", {}),
-    "messages": ("/messages", {}),
-    "parked": ("/messages", {"parked": "true"}),
-    "positions": ("/positions", {}),
-    "instruments": ("/instruments", {"all_versions": "true"}),
-    "parents": ("/parents", {}),
-}
 
 
 def sorts_of(listing: str) -> list[str]:

@@ -396,3 +396,18 @@ def test_a_real_trade_arriving_after_an_inferred_fill_replaces_it(ledger: OrderL
         for d in reconcile(ledger, snapshot(open_orders=[venue_order("V1", "c1", filled="4", avg="99")]))
         if d.corrections
     ] == []
+
+
+def test_an_inferred_price_past_twelve_places_is_rounded_half_even(ledger: OrderLedger) -> None:
+    # The venue: 4 of V1 filled at an average of 99; the ledger booked 1 at 98. The other 3 are
+    # inferred at (4 × 99 − 98) / 3 = 298 / 3 = 99.333…, which a recorded price (12 places at
+    # most) keeps as 99.333333333333, rounded half-even
+    given(ledger, request("c1"), ack("c1", "V1"))
+    text = snapshot(
+        open_orders=[venue_order("V1", "c1", filled="4", avg="99")],
+        fills=[{"trade_id": "t1", "venue_order_id": "V1", "quantity": "1", "price": "98", "ts": T0}],
+    )
+    applied = reconcile(ledger, text, apply=True)
+    assert all(d.applied in (None, "applied") for d in applied)
+    inferred = [t for t in ledger.trades() if t.trade_id.startswith("inferred-")]
+    assert [(str(t.quantity), str(t.price)) for t in inferred] == [("3", "99.333333333333")]

@@ -51,3 +51,13 @@ def contents(lake: Path) -> dict[str, list[tuple[Any, ...]]]:
         }
     finally:
         con.close()
+
+
+def lake_rows(lake: Path, table: str, columns: str, order: str = "position") -> list[tuple[Any, ...]]:
+    """``columns`` of the committed rows of ``table`` in the lake, in ``order``, read by DuckDB."""
+    con = duckdb.connect()
+    try:
+        source = f"read_parquet('{lake_tables(lake)[table]}', hive_partitioning = true)"
+        return list(con.execute(f"SELECT {columns} FROM {source} ORDER BY {order}").fetchall())
+    finally:
+        con.close()

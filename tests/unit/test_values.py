@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -20,6 +21,7 @@ from orderledger.domain.values import (
     parse_timestamp,
     quote_currency_of,
 )
+from orderledger.infrastructure.application.ledger import OrderLedger
 
 # ----------------------------------------------------------------------------- decimals
 
@@ -254,6 +256,48 @@ def test_identifier_refuses_every_character_of_the_categories_cc_cf_zl_zp_and_no
     # letters of any script, a no-break space (Zs) and emoji are visible: they stay allowed
     for value in ("ordre-\u00e9", "\u05d0\u05d1", "\u4e2d-1", "a\u00a0b", "\U0001f600"):
         assert parse_identifier(value, "client_order_id") == value
+
+
+@pytest.mark.parametrize(
+    ("filler", "name"),
+    [
+        ("\u3164", "HANGUL FILLER"),
+        ("\u115f", "HANGUL CHOSEONG FILLER"),
+        ("\u1160", "HANGUL JUNGSEONG FILLER"),
+        ("\uffa0", "HALFWIDTH HANGUL FILLER"),
+        ("\u2800", "BRAILLE PATTERN BLANK"),
+        ("\u034f", "COMBINING GRAPHEME JOINER"),
+        ("\u17b4", "KHMER VOWEL INHERENT AQ"),
+        ("\u17b5", "KHMER VOWEL INHERENT AA"),
+    ],
+)
+def test_invisible_fillers_are_refused_in_ids_and_shown_escaped(filler: str, name: str) -> None:
+    # Of categories Lo, So and Mn, so no category rule catches them, yet each shows as nothing:
+    # "alpha" + U+3164 would show as "alpha"
+    assert unicodedata.name(filler) == name
+    code = f"U+{ord(filler):04X}"
+    with pytest.raises(
+        InvalidInputError, match=re.escape(f"account contains a control or invisible character ({code})")
+    ):
+        parse_identifier(f"alpha{filler}", "account")
+    assert escape_unsafe(f"alpha{filler}") == f"alpha\\u{ord(filler):04x}"
+    # and a message naming such an account is rejected at the door, the journal keeping why
+    with OrderLedger("memory://") as ledger:
+        result = ledger.record(
+            {
+                "type": "request",
+                "client_order_id": "c-1",
+                "account": f"alpha{filler}",
+                "venue": "v",
+                "instrument": "X",
+                "side": "buy",
+                "order_type": "limit",
+                "quantity": "1",
+                "price": "1",
+                "ts": "2026-11-20T10:00:00Z",
+            }
+        )
+        assert result.outcome == "rejected" and code in str(result.reason)
 
 
 def test_escape_unsafe_shows_each_refused_character_as_an_escape() -> None:

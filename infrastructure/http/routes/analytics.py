@@ -9,8 +9,9 @@ from fastapi import APIRouter, Query
 
 from orderledger.infrastructure.application.execution import GROUPINGS
 from orderledger.infrastructure.http.access import Ledger, Read
+from orderledger.infrastructure.http.listing import KnownParameters
 
-router = APIRouter(tags=["analytics"])
+router = APIRouter(tags=["analytics"], dependencies=[KnownParameters])  # an unknown parameter: 400
 
 
 @router.get("/analytics/execution")

@@ -18,14 +18,14 @@ from orderledger.infrastructure.http.listing import (
 from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.http.stream import log_events
 
-router = APIRouter(tags=["read"])
+router = APIRouter(tags=["read"], dependencies=[KnownParameters])  # an unknown parameter: 400
 
 CostBasis = Annotated[
     str | None, Query(description="average, fifo, lifo or hifo: fold the log under this rule")
 ]
 
 
-@router.get("/orders", dependencies=[KnownParameters], responses=PAGE_RESPONSES)
+@router.get("/orders", responses=PAGE_RESPONSES)
 async def get_orders(
     role: Read,
     ledger: Ledger,
@@ -69,7 +69,7 @@ async def get_history(order_id: str, role: Read, ledger: Ledger) -> list[dict[st
     return entries
 
 
-@router.get("/trades", dependencies=[KnownParameters], responses=PAGE_RESPONSES)
+@router.get("/trades", responses=PAGE_RESPONSES)
 async def get_trades(
     role: Read,
     ledger: Ledger,
@@ -83,7 +83,7 @@ async def get_trades(
     return send_page(request, response, rows)
 
 
-@router.get("/positions", dependencies=[KnownParameters], responses=PAGE_RESPONSES)
+@router.get("/positions", responses=PAGE_RESPONSES)
 async def get_positions(
     role: Read,
     ledger: Ledger,

@@ -12,6 +12,7 @@ from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.http.access import Admin, Ledger, Read, Write, media_type, origin, read_body
 from orderledger.infrastructure.http.auth import allows
 from orderledger.infrastructure.http.bodies import NotJson, json_items
+from orderledger.infrastructure.http.listing import KnownParameters
 from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.ingest.formats import (
     ADAPTER_OPTIONS,
@@ -22,7 +23,7 @@ from orderledger.infrastructure.ingest.formats import (
     spelled,
 )
 
-router = APIRouter(tags=["write"])
+router = APIRouter(tags=["write"], dependencies=[KnownParameters])  # an unknown parameter: 400
 
 MESSAGES_BODY = {
     "required": True,

@@ -31,9 +31,10 @@ const state = {
 
 // ---------------------------------------------------------------- DOM helpers (text only)
 
-// Unicode categories Cc, Cf, Zl and Zp: the characters the ledger refuses in IDs and never shows
-// as themselves (UNSAFE_CATEGORIES in domain/values.py; the command line escapes them alike).
-const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+// Unicode categories Cc, Cf, Zl and Zp, and the fillers that show as nothing: the characters the
+// ledger refuses in IDs and never shows as themselves (UNSAFE_CATEGORIES and INVISIBLE_FILLERS in
+// domain/values.py; the command line escapes them alike).
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\u034f\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0]/gu;
 
 function visible(value, keep = "") {
   return String(value).replace(UNSAFE, (c) => {
