@@ -17,7 +17,7 @@ import pytest
 
 from orderledger.domain.errors import InvalidInputError, OrderNotFoundError
 from orderledger.domain.events import AnomalyRecorded
-from orderledger.domain.values import Status
+from orderledger.domain.values import Liquidity, Status
 from orderledger.infrastructure.adapters.ccxt import (
     AdapterError,
     is_order,
@@ -678,9 +678,16 @@ def test_ccxt_parsed_full_new_order_reply_books_its_fills(
     assert [m["type"] for m in out] == ["request", "accepted", "fill"]
     assert (out[2]["trade_id"], out[2]["quantity"], out[2]["price"]) == ("1004", "0.1", "64010.5")
     feed(out)
-    # The same trade from GET /api/v3/myTrades is a duplicate.
+    # The same trade from GET /api/v3/myTrades books nothing new but the liquidity the order
+    # reply's fill left out (taker): it completes the trade, as a missing fee would.
+    assert ledger.trades()[0].liquidity is None
     my_trade = binance.parse_trade(fixture_json("binance_spot.json")["rest_my_trades_t2"][3])
-    assert feed(trade_messages(my_trade, venue=VENUE)).counts["duplicate"] == 1
+    again = feed(trade_messages(my_trade, venue=VENUE))
+    assert (again.counts["applied"], again.counts["duplicate"]) == (1, 0)
+    assert [(t.trade_id, t.quantity, t.liquidity) for t in ledger.trades()] == [
+        ("1004", Decimal("0.1"), Liquidity.TAKER)
+    ]
+    assert feed(trade_messages(my_trade, venue=VENUE)).counts["duplicate"] == 1  # then a copy
     assert ledger.order("c-3").status is Status.FILLED
 
 

@@ -251,4 +251,9 @@ def test_fills_while_the_pnl_tab_is_read_are_read_once_after_that_reading(
         lambda: [c["traces"][0]["y"] for c in plots(browser, "#daily-charts .chart")] == [[10], [60]],
         "the daily P&L",
     )
+    # (a resource's timing entry may be recorded just after its response was used: wait for it)
+    wait_until(
+        lambda: [path for path, _ in requests_made(browser) if path == "/pnl/daily"] == ["/pnl/daily"] * 2,
+        "the two readings, counted",
+    )
     assert [path for path, _ in requests_made(browser) if path == "/pnl/daily"] == ["/pnl/daily"] * 2
