@@ -9,7 +9,7 @@ from orderledger.domain.events import OrderEvent
 from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
 from orderledger.domain.values import escape_unsafe
 
-__all__ = ["MAX_NOTES", "Again", "Handled", "combine", "each_part", "notes_text"]
+__all__ = ["MAX_NOTES", "Again", "Handled", "bounded", "combine", "each_part", "notes_text"]
 
 Handled = tuple[Outcome, str | None, list[OrderEvent]]
 """What applying one message gave: its outcome, the reason, the events it decided."""
@@ -30,7 +30,11 @@ MAX_NOTES = 300
 
 def notes_text(notes: Sequence[str]) -> str:
     """An adapter's notes as one line: control characters shown escaped, the length bounded."""
-    text = escape_unsafe("; ".join(notes))
+    return bounded(escape_unsafe("; ".join(notes)))
+
+
+def bounded(text: str) -> str:
+    """A journal reason cut to ``MAX_NOTES`` characters (what was applied is said first)."""
     return text if len(text) <= MAX_NOTES else text[: MAX_NOTES - 1] + "…"
 
 

@@ -33,7 +33,7 @@ from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.errors import ConcurrencyError, StaleBatchError
 from orderledger.infrastructure.ingest.caches import IdentityCache, OrderCache
 from orderledger.infrastructure.ingest.definitions import book_instrument
-from orderledger.infrastructure.ingest.fates import Again, Handled, combine, each_part, notes_text
+from orderledger.infrastructure.ingest.fates import Again, Handled, bounded, combine, each_part, notes_text
 from orderledger.infrastructure.ingest.order_facts import (
     FACT_EVENTS,
     NAMES_VENUE_ORDER,
@@ -436,7 +436,7 @@ class _Batch(Parking):
             reason = each_part(outcomes)  # parts that differ: each one's outcome is stated
         if notes:
             reason = "; ".join([*([reason] if reason else []), notes_text(notes)])
-        entry.outcome, entry.reason = outcome, reason
+        entry.outcome, entry.reason = outcome, None if reason is None else bounded(reason)
 
     _last_client_id: str | None = None
     item = 0  # the position in its batch of the input being decided
