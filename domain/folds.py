@@ -99,11 +99,10 @@ def in_venue_time(events: Iterable[OrderEvent], until: tuple[Any, int] | None = 
     return order
 
 
-def restatement(order: Order, history: Iterable[OrderEvent]) -> tuple[dict[str, Any], dict[str, bool]] | None:
-    """What ``order`` (as the arrival order left it) must state to be the venue-time fold of
-    ``history`` (every event of it): ``OrderRestated``'s fields and the trades whose ``late``
-    flag changes; None when nothing differs."""
-    folded = in_venue_time(history)
+def restatement(order: Order, folded: Order) -> tuple[dict[str, Any], dict[str, bool]] | None:
+    """What ``order`` (as the arrival order left it) must state to be ``folded`` (the venue-time
+    fold of all its events, ``in_venue_time``): ``OrderRestated``'s fields and the trades whose
+    ``late`` flag changes; None when nothing differs."""
     stated = _restated(folded)
     late = {t: f.late for t, f in folded.fills.items() if t in order.fills and order.fills[t].late != f.late}
     if stated == _restated(order) and not late:

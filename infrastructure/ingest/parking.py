@@ -31,9 +31,18 @@ from orderledger.infrastructure.messages.models import (
 from orderledger.infrastructure.storage.store import Commit, JournalEntry, LedgerRecorder
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
-__all__ = ["TRADE", "ParkedLines", "Parking", "Waiting", "trade_key", "trade_named", "waiting_reason"]
+__all__ = [
+    "TRADE",
+    "ParkedLines",
+    "Parking",
+    "Waiting",
+    "trade_key",
+    "trade_keys",
+    "trade_named",
+    "waiting_reason",
+]
 
 
 TRADE = "trade:"
@@ -47,6 +56,13 @@ def trade_key(key: IdentityKey, trade_id: str) -> IdentityKey:
     """What a bust or correction of ``trade_id`` waits on, for the order named by ``key``: the
     fill of that trade, booked on that order."""
     return _tuple(IdentityKey, (key[0], TRADE + key[1], f"{key[2]}\x1f{trade_id}"))
+
+
+def trade_keys(order: Order, trade_ids: Iterable[str]) -> list[IdentityKey]:
+    """What busts or corrections of these trades of ``order`` may wait on: one key per trade and
+    per name of the order (its client order ID, venue order IDs and aliases)."""
+    names = [IdentityKey.client_order(order.client_order_id), *identity_keys(order)]
+    return [trade_key(name, trade_id) for trade_id in trade_ids for name in names]
 
 
 def waiting_reason(keys: Sequence[IdentityKey]) -> str:
@@ -119,8 +135,7 @@ class Parking:
         """Whether a bust or correction waits for this trade of the order (by any of its names)."""
         if not self.waiting and not self.p.parked_keys():
             return False  # nothing waits at all: the everyday case, decided without building keys
-        names = [IdentityKey.client_order(order.client_order_id), *identity_keys(order)]
-        keys = [trade_key(key, trade_id) for key in names]
+        keys = trade_keys(order, [trade_id])
         if any(key in self.waiting for key in keys):
             return True
         return bool(self.p.parked_for(keys))

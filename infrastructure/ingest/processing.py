@@ -40,12 +40,17 @@ from orderledger.infrastructure.ingest.order_facts import (
     ORDER_FACTS,
     request_spec,
 )
-from orderledger.infrastructure.ingest.parking import Parking, Waiting, trade_key, trade_named, waiting_reason
+from orderledger.infrastructure.ingest.parking import (
+    Parking,
+    Waiting,
+    trade_key,
+    trade_keys,
+    trade_named,
+    waiting_reason,
+)
 from orderledger.infrastructure.ingest.position_facts import book_cash_flow, book_mark
 from orderledger.infrastructure.messages.models import (
     CashFlowMessage,
-    FillBustedMessage,
-    FillCorrectedMessage,
     FillMessage,
     InstrumentMessage,
     MarkMessage,
@@ -563,8 +568,7 @@ class _Batch(Parking):
             events += self._unpark(order, keys)
         if trades:
             # A bust or correction waiting for a trade this fact booked, by any of the order's names.
-            names = [IdentityKey.client_order(order.client_order_id), *identity_keys(order)]
-            waits = [trade_key(key, t) for t in trades for key in names]
+            waits = trade_keys(order, trades)
             self.commit.resolvable.extend(waits)
             events += self._unpark(order, waits)
         if amended and fill is not None:
@@ -579,8 +583,9 @@ class _Batch(Parking):
         copy, bust or correction of a trade the order has (judged against the trade as booked),
         or any fill while the order holds inferred quantity (a real trade replaces inferred
         quantity, whatever the times of the two)."""
-        if isinstance(message, FillBustedMessage | FillCorrectedMessage):
-            return message.trade_id in order.fills  # judged against the trade as booked
+        trade = trade_named(message)
+        if trade is not None:
+            return trade in order.fills  # judged against the trade as booked
         if not isinstance(message, FillMessage):
             return False
         return message.trade_id in order.fills or any(
@@ -610,10 +615,10 @@ class _Batch(Parking):
         for event in events:
             order.apply(event)
         order.adopt(events)
-        everything = [*history, *events]
+        folded = in_venue_time([*history, *events])
         if not amended:  # else a bust or correction of this fill is applied next: checked then
-            order.check_quantity(getattr(message, "trade_id", ""), in_venue_time(everything))
-        restated = restatement(order, everything)
+            order.check_quantity(getattr(message, "trade_id", ""), folded)
+        restated = restatement(order, folded)
         if restated is not None:
             events = events + self._outcome(order, order.restate(*restated, self._stamp(message)), entry)[2]
         return (
