@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import math
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -47,6 +46,7 @@ from orderledger.infrastructure.adapters.hyperliquid import (
     web_data_snapshot,
 )
 from orderledger.infrastructure.collect import bounds
+from orderledger.infrastructure.collect.gate import RateGate, retry_after
 from orderledger.infrastructure.collect.queued import QUEUED, Frames, queued_frames
 from orderledger.infrastructure.collect.source import (
     CollectError,
@@ -251,19 +251,14 @@ class Info:
         self.url = info_url(config.endpoint)
         self.timeout = config.seconds("timeout", TIMEOUT)
         self.session: aiohttp.ClientSession | None = None
-        self.ready_at = -math.inf  # (the timing's clock) no request before this
-
-    async def _gate(self) -> None:
-        wait = self.ready_at - self.config.timing.clock()
-        if wait > 0:
-            await self.config.timing.sleep(wait)
+        self.gate = RateGate(config.timing, config.reports)  # every info request waits on it
 
     async def ask(self, body: dict[str, Any]) -> bytes:
         """The raw reply to one info request."""
         if self.session is None:
             self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
         for _ in range(INFO_RETRIES):
-            await self._gate()
+            await self.gate.wait()
             what = f"hyperliquid info {body.get('type')}"
             try:
                 async with self.session.post(self.url, json=body, allow_redirects=False) as reply:
@@ -271,11 +266,7 @@ class Info:
                     if 300 <= status < 400:
                         raise bounds.redirect(status, headers, self.url, what)
                     text = await bounds.read_body(reply, what)
-                    wait = bounds.capped(
-                        _retry_after(headers.get("Retry-After")),
-                        "hyperliquid's Retry-After",
-                        self.config.reports,
-                    )
+                    asked = retry_after(headers.get("Retry-After"))
             except TimeoutError:
                 said = f"did not answer {body.get('type')} within {self.timeout:g} s"
                 raise ConnectionLost(f"hyperliquid info at {self.url} {said}") from None
@@ -285,9 +276,11 @@ class Info:
                 bounds.json_reply(text, what)
                 return text
             said = " ".join(text.decode(errors="replace").split())[:120]
+            wait = self.gate.hold(asked, "hyperliquid's Retry-After")
             if status == 429:
-                self.ready_at = max(self.ready_at, self.config.timing.clock() + (wait or 1.0))
-                await self.config.timing.sleep(wait or 1.0)
+                pause = 1.0 if wait is None else wait  # no time said: a second
+                self.gate.hold(pause, "hyperliquid's 429")
+                await self.config.timing.sleep(pause)
                 continue
             if status in (401, 403, 422):
                 raise CredentialsRejected(f"hyperliquid refused {body.get('type')} (HTTP {status}: {said})")
@@ -315,13 +308,6 @@ class Info:
         if self.session is not None:
             await self.session.close()
             self.session = None
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return None if value is None else max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: the collector's backoff decides
 
 
 class HyperliquidSource:

@@ -29,8 +29,11 @@ and the market map (docs/collect.md, "Lighter"; the venue's facts: CONNECTIONS.m
   ``lighter`` format's own reading of an order (one mapping of Lighter's fields).
 
 REST calls send the token in the ``Authorization`` header. HTTP 401/403 refuse the token;
-429 and 503 are passing with their ``Retry-After``; a connection refused or reset is passing
-(a restarting server), a URL that cannot be used is permanent. No message here holds the token.
+429 and 5xx are passing with their ``Retry-After``, which closes the source's rate-limit gate
+(``gate.RateGate``) until then: every request (the market map, a backfill page, a
+reconciliation's read, the stream's dial) waits at the gate. A connection refused or reset is
+passing (a restarting server), a URL that cannot be used is permanent. No message here holds
+the token.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Iterable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -51,14 +54,17 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, W
 from orderledger.domain.errors import LedgerError
 from orderledger.infrastructure.adapters.lighter import LighterAdapter
 from orderledger.infrastructure.collect import bounds
+from orderledger.infrastructure.collect.gate import RateGate, retry_after
 from orderledger.infrastructure.collect.source import (
     CollectError,
     ConnectionLost,
     CredentialsRejected,
+    Reports,
     SourceConfig,
     UnknownSymbol,
     Unreachable,
 )
+from orderledger.infrastructure.collect.timing import Timing
 from orderledger.infrastructure.messages.exact_json import decode_json
 
 CHANNELS = ("account_all_orders", "account_all_trades")
@@ -102,7 +108,8 @@ def lighter_source(config: SourceConfig) -> LighterSource:
         venue=config.venue,
         ping_interval=config.seconds("ping", PING),
         timeout=config.seconds("timeout", TIMEOUT),
-        sleep=config.timing.sleep,
+        timing=config.timing,
+        reports=config.reports,
     )
 
 
@@ -121,7 +128,8 @@ class LighterSource:
         venue: str = "lighter",
         ping_interval: float = PING,
         timeout: float = TIMEOUT,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        timing: Timing | None = None,
+        reports: Reports | None = None,
     ) -> None:
         if not account.isdigit():
             raise UnknownSymbol(f"lighter account must be the account index (a number), not {account[:40]!r}")
@@ -134,7 +142,9 @@ class LighterSource:
         self._auth = auth
         self._ping_interval = ping_interval
         self._timeout = timeout
-        self._sleep = sleep
+        self.timing = timing or Timing()
+        self.reports = reports or Reports()
+        self.gate = RateGate(self.timing, self.reports)  # every request of the source waits on it
         self._http: aiohttp.ClientSession | None = None
         self._ws: ClientConnection | None = None
         self._pinger: asyncio.Task[None] | None = None
@@ -150,12 +160,13 @@ class LighterSource:
 
     async def connect(self) -> None:
         await self._load_markets()
+        await self.gate.wait()
         try:
             self._ws = await bounds.ws_connect(self.ws_url, open_timeout=self._timeout)
         except InvalidURI as error:
             raise Unreachable(f"lighter stream URL cannot be used: {error}") from None
         except InvalidStatus as error:
-            raise _http_fault(error.response.status_code, error.response.headers, "the stream") from None
+            raise self._http_fault(error.response.status_code, error.response.headers, "the stream") from None
         except (OSError, TimeoutError, WebSocketException) as error:
             raise ConnectionLost(f"lighter stream {self.ws_url} not reached: {_reason(error)}") from None
         await self._within("greet", self._greeting())
@@ -278,7 +289,7 @@ class LighterSource:
 
     async def _keep_alive(self) -> None:
         while self._ws is not None:
-            await self._sleep(self._ping_interval)
+            await self.timing.sleep(self._ping_interval)
             with contextlib.suppress(Exception):
                 await self._send({"type": "ping"})
 
@@ -321,6 +332,7 @@ class LighterSource:
                 return
 
     async def _get(self, path: str, params: dict[str, Any], *, private: bool = True) -> bytes:
+        await self.gate.wait()
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
         url = f"{self.rest_url}/api/v1/{path}"
@@ -332,7 +344,7 @@ class LighterSource:
                 if 300 <= response.status < 400:
                     raise bounds.redirect(response.status, response.headers, url, what)
                 if response.status != 200:
-                    raise _http_fault(response.status, response.headers, path)
+                    raise self._http_fault(response.status, response.headers, path)
                 body = await bounds.read_body(response, what)
         except aiohttp.InvalidURL as error:
             raise Unreachable(f"lighter REST URL cannot be used: {error}") from None
@@ -345,6 +357,19 @@ class LighterSource:
         if code != "200":
             _venue_fault(code, str(found.get("message", "")), path)
         return body
+
+    def _http_fault(self, status: int, headers: Any, what: str) -> CollectError:
+        """A refusal of ``what`` (HTTP ``status``) as its fault; a 429's or 5xx's ``Retry-After``
+        closes the gate until then."""
+        if status == 429 or status >= 500:
+            retry = retry_after(headers.get("Retry-After") if headers is not None else None)
+            after = self.gate.hold(retry, "lighter's Retry-After")
+            return ConnectionLost(f"lighter answered HTTP {status} on {what}", retry_after=after)
+        if status in (401, 403):
+            return CredentialsRejected(f"lighter refused the auth token (HTTP {status} on {what})")
+        if status == 404:
+            return Unreachable(f"lighter {what} not found (HTTP 404): is the endpoint a Lighter server?")
+        return ConnectionLost(f"lighter answered HTTP {status} on {what}")
 
 
 def markets_named(payload: Any) -> set[str]:
@@ -375,18 +400,6 @@ def _order_ms(order: dict[str, Any]) -> int | None:
 def _trade_ms(trade: dict[str, Any]) -> int | None:
     value = trade.get("timestamp")
     return value if isinstance(value, int) else None  # milliseconds on trades
-
-
-def _http_fault(status: int, headers: Any, what: str) -> CollectError:
-    if status in (401, 403):
-        return CredentialsRejected(f"lighter refused the auth token (HTTP {status} on {what})")
-    if status in (429, 503) or status >= 500:
-        retry = headers.get("Retry-After") if headers is not None else None
-        after = float(retry) if retry is not None and str(retry).replace(".", "", 1).isdigit() else None
-        return ConnectionLost(f"lighter answered HTTP {status} on {what}", retry_after=after)
-    if status == 404:
-        return Unreachable(f"lighter {what} not found (HTTP 404): is the endpoint a Lighter server?")
-    return ConnectionLost(f"lighter answered HTTP {status} on {what}")
 
 
 def _venue_fault(code: str, message: str, what: str) -> None:

@@ -27,7 +27,6 @@ and is not journaled again.
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,6 +40,7 @@ from orderledger.infrastructure.adapters.tradier import (
     orders_of,
 )
 from orderledger.infrastructure.collect.bounds import capped, read_body, redirect, refused
+from orderledger.infrastructure.collect.gate import RateGate, retry_after
 from orderledger.infrastructure.collect.source import (
     ConnectionLost,
     CredentialsRejected,
@@ -86,7 +86,7 @@ class TradierSource:
         self.reports = config.reports
         self._last: bytes | None = None
         self._wait = 0.0  # a poll's spacing: the window's requests spread over what is left of it
-        self._ready_at = -math.inf  # (the timing's clock) no request of any kind before this
+        self.gate = RateGate(config.timing, config.reports)  # every request of the source waits on it
 
     # ------------------------------------------------------------------ Source
 
@@ -141,14 +141,8 @@ class TradierSource:
 
     # ------------------------------------------------------------------ one request
 
-    async def _gate(self) -> None:
-        """Wait while the rate limit or a ``Retry-After`` forbids a request."""
-        wait = self._ready_at - self.timing.clock()
-        if wait > 0:
-            await self.timing.sleep(wait)
-
     async def _get(self, params: dict[str, str]) -> bytes:
-        await self._gate()
+        await self.gate.wait()
         if self._session is None:
             await self.connect()
         url = f"{self.base}/accounts/{self.account}/orders"
@@ -172,9 +166,7 @@ class TradierSource:
         if status in (400, 404):
             raise UnknownSymbol(f"tradier does not know the account {self.account!r} (HTTP {status})")
         if status == 429 or status >= 500:
-            retry = capped(_float(headers.get("Retry-After")), "tradier's Retry-After", self.reports)
-            if retry is not None:
-                self._ready_at = max(self._ready_at, self.timing.clock() + retry)
+            retry = self.gate.hold(retry_after(headers.get("Retry-After")), "tradier's Retry-After")
             raise ConnectionLost(
                 f"tradier answered HTTP {status}", retry_after=retry if retry is not None else self._wait
             )
@@ -197,15 +189,12 @@ class TradierSource:
             self._wait = 0.0
             return
         ends = expiry / 1000 if expiry >= 1e11 else expiry
-        left = (
-            capped(
-                max(0.0, ends - self.timing.now().timestamp()), "tradier's X-Ratelimit-Expiry", self.reports
-            )
-            or 0.0
-        )
-        self._wait = left if available <= 0 else left / available
+        until = max(0.0, ends - self.timing.now().timestamp())
+        what = "tradier's X-Ratelimit-Expiry"
         if available <= 0:
-            self._ready_at = max(self._ready_at, self.timing.clock() + left)
+            self._wait = self.gate.hold(until, what) or 0.0
+        else:
+            self._wait = (capped(until, what, self.reports) or 0.0) / available
 
 
 def snapshot_rows(reply: Any, *, venue: str, account: str) -> list[dict[str, Any]]:

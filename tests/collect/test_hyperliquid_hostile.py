@@ -157,7 +157,7 @@ def test_an_absurd_retry_after_is_capped_reported_and_holds_every_request() -> N
                 await info.ask({"type": "historicalOrders", "user": USER})
             finally:
                 await info.close()
-            return slept, heard, info.ready_at
+            return slept, heard, info.gate.ready_at
 
     slept, heard, ready_at = asyncio.run(scenario())
     # then the request is tried again after MAX_WAIT (not 1e30 s), the cap is reported, and the

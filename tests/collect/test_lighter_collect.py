@@ -63,7 +63,7 @@ async def collected(
     server.throttle.extend(throttle)
     await server.start()
     async with AsyncOrderLedger(url) as ledger:
-        source = LighterSource(account=ACCOUNT, auth=TOKEN, endpoint=server.url, sleep=clock.sleep)
+        source = LighterSource(account=ACCOUNT, auth=TOKEN, endpoint=server.url, timing=clock.timing())
         collector = Collector(
             ledger,
             source,

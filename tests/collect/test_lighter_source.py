@@ -18,6 +18,7 @@ from orderledger.infrastructure.collect.source import (
     UnknownSymbol,
     Unreachable,
 )
+from tests.support.clock import ManualClock, until
 from tests.support.lighter_server import (
     ACCOUNT,
     TOKEN,
@@ -260,3 +261,56 @@ def test_backfill_reads_every_page_and_yields_them_oldest_first() -> None:
     # so 250 - 83 = 167 are closed: 2 pages of inactive orders
     assert requests.count("/api/v1/trades") == 3
     assert requests.count("/api/v1/accountInactiveOrders") == 2
+
+
+def test_a_429_holds_every_request_of_the_source_until_its_retry_after() -> None:
+    # Given a connected source on a manual clock, whose reconciliation read is answered 429 with
+    # Retry-After: 7 (the loopback Lighter's throttle),
+    async def scenario_run() -> tuple[str, list[str], list[list[str]], float]:
+        venue = LighterVenue(scenario(3))
+        while not venue.done:
+            venue.publish()
+        clock = ManualClock()
+        async with LighterServer(venue) as server:
+            source = LighterSource(account=ACCOUNT, auth=TOKEN, endpoint=server.url, timing=clock.timing())
+            try:
+                await source.connect()
+                server.throttle.append("7")
+                with pytest.raises(ConnectionLost) as lost:
+                    await source.open_orders()
+                message, before = f"{lost.value} ({lost.value.retry_after:g} s)", list(server.requests)
+                # when the next reconciliation, a backfill and a reconnect ask at once,
+                await source.close()
+                tasks = [
+                    asyncio.create_task(source.open_orders()),
+                    asyncio.create_task(_take(source.backfill(None), 2)),  # the map, then a page
+                    asyncio.create_task(source.connect()),
+                ]
+                await until(lambda: any(t.done() for t in tasks) or clock.slept.count(7.0) == 3)
+                held = list(server.requests)
+                # (6.9 s on, the gate is still closed; at 7 s it opens)
+                await clock.advance(6.9)
+                still = list(server.requests)
+                await clock.advance(0.1)
+                await asyncio.gather(*tasks)
+                return message, before, [held, still, list(server.requests)], clock.seconds
+            finally:
+                await source.close()
+
+    message, before, (held, still, after), seconds = run(scenario_run)
+    # then the 429 is a lost connection that asks for 7 s,
+    assert message == "lighter answered HTTP 429 on accountActiveOrders (7 s)"
+    assert before == ["/api/v1/orderBookDetails", "/api/v1/accountActiveOrders"]
+    # and none of the three sends anything until the 7 s have passed on the clock: each waited
+    # 7 s at the gate (7.0 three times in the clock's sleeps), the venue heard nothing more
+    assert held == still == before
+    # then each is sent: the reconciliation's read, the market map (the backfill's first page
+    # and the reconnect's), the inactive orders page
+    assert sorted(after[2:]) == sorted(
+        [
+            "/api/v1/accountActiveOrders",
+            "/api/v1/orderBookDetails",
+            "/api/v1/accountInactiveOrders",
+        ]
+    )
+    assert seconds == 7.0
