@@ -14,6 +14,7 @@ from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import parse_timestamp
+from orderledger.infrastructure.application.collectors import CollectorRow
 from orderledger.infrastructure.application.display import Precision
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.queries import parse_marks
@@ -221,6 +222,10 @@ class LedgerService:
             "cost_basis": self.ledger.cost_basis(),
             "collectors": collectors,
         }
+
+    def collector_rows(self) -> list[CollectorRow]:
+        """The collectors running on this ledger (their lease rows), for ``/metrics``."""
+        return self.ledger.collectors()
 
     def log_after(self, position: int, limit: int) -> list[LogEntry]:
         """Up to ``limit`` committed events after ``position``, in log order, each with the

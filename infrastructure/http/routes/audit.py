@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import PlainTextResponse
 
 from orderledger.domain.outcomes import SPELLED
 from orderledger.infrastructure.http.access import Ledger, Read
@@ -15,6 +16,7 @@ from orderledger.infrastructure.http.listing import (
     paging,
     send_page,
 )
+from orderledger.infrastructure.http.metrics import scrape
 
 router = APIRouter(tags=["audit"], dependencies=[KnownParameters])  # an unknown parameter: 400
 
@@ -63,3 +65,15 @@ async def get_health(ledger: Ledger) -> dict[str, Any]:
     event's position, `cost_basis` the rule of the ledger's positions and P&L. No token needed."""
     health: dict[str, Any] = await ledger.call("health")
     return health
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+async def get_metrics(role: Read, request: Request) -> Response:
+    """The running collectors' status figures and the log's head as Prometheus metrics (the text
+    exposition format; docs/operations.md, "Monitoring"). A read, with the read role's token."""
+    text, media_type = await scrape(request.app)
+    return Response(text, media_type=media_type)
