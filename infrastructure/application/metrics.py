@@ -6,24 +6,8 @@ its ledger (the lease rows ``/health`` reads) and the ledger's head; ``orderledg
 :class:`~prometheus_client.CollectorRegistry` of their own (never the library's global one):
 :func:`registry` builds it around a function that reads the figures at each scrape, with the
 process's own figures beside them (``process_*``, ``python_*``). The figures themselves are
-those of ``collect.status.Status.figures`` (docs/collect.md, "Status figures"); each collector's
-series carry the labels ``collector`` (``VENUE`` or ``VENUE:ACCOUNT``, its lease's key),
-``venue`` and ``account`` (empty for none).
-
-Each figure's metric (``orderledger_collector_`` and then):
-
-* ``frames_total``, ``events_total``, ``reconnects_total``, ``refused_total``, ``parked_total``
-  (counters): ``frames``, ``events``, ``reconnects``, ``refused``, ``parked``;
-* ``backlog`` (gauge): ``backlog``;
-* ``last_frame_age_seconds`` (gauge): ``last_frame_age``, absent before the first frame;
-* ``latency_seconds{quantile="0.5"}`` and ``{quantile="0.99"}`` (gauges): ``latency_p50`` and
-  ``latency_p99``, absent before the first commit;
-* ``state{state="…"}`` (gauge): 1 for the collector's ``state``;
-* ``stale`` (gauge, ``serve`` only): 1 once the lease's heartbeat is older than the takeover
-  age (the collector is gone without giving its lease up);
-
-and ``orderledger_log_head`` (gauge, ``serve`` only): the last event's position.
-The per-second rates are left out: Prometheus takes them from the totals (``rate()``).
+those of ``collect.status.Status.figures``; the metrics, their labels and types are listed
+in docs/operations.md ("Monitoring").
 """
 
 from __future__ import annotations
