@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 from functools import cache
-from typing import Annotated, Any, ClassVar, Protocol, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -377,39 +377,19 @@ EVENT_TYPES_BY_NAME: dict[str, type[OrderEvent]] = {cls.__name__: cls for cls in
 E = TypeVar("E", bound=BaseModel)
 
 
-class EventFactory(Protocol):
-    """What builds an event (or a request) of a class from values the domain has checked."""
-
-    def __call__(self, cls: type[E], values: dict[str, Any], /) -> E: ...
-
-
 def model_construct(cls: type[E], values: dict[str, Any]) -> E:
-    """An event from values the domain has checked, built without validating them again:
-    defaults filled in, fields in declaration order (pydantic's ``model_construct``)."""
+    """An event from values the domain has checked, built by pydantic's own ``model_construct``
+    (what ``domain.construction.construct`` does faster: the tests hold the two equal)."""
     return cls.model_construct(**values)
-
-
-new_event: EventFactory = model_construct
-"""How the domain builds every event it decides. The storage layer sets an equivalent that is
-faster on the hot path (``infrastructure.storage.codecs.construct``: the same event, and a
-TypeError for an unknown field) through ``use_event_factory``."""
-
-
-def use_event_factory(factory: EventFactory) -> None:
-    """Build every event the domain decides from now on with ``factory`` (``new_event``)."""
-    global new_event
-    new_event = factory
 
 
 __all__ = [cls.__name__ for cls in EVENT_TYPES] + [
     "EVENT_TYPES",
     "EVENT_TYPES_BY_NAME",
     "OrderEvent",
-    "EventFactory",
     "OrderSpec",
+    "model_construct",
     "StoredWhenGiven",
     "WHEN_GIVEN",
-    "new_event",
     "stored_when_given",
-    "use_event_factory",
 ]

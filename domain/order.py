@@ -17,7 +17,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 from uuid import UUID, uuid5
 
-from orderledger.domain import events as _events
+from orderledger.domain.construction import construct
 from orderledger.domain.errors import (
     AmendBelowFilledError,
     ClientOrderIdReuseError,
@@ -158,7 +158,7 @@ class Order(OrderState):
         stated["quote_currency"] = spec.quote_currency or quote_currency_of(spec.instrument)
         stated["tags"] = dict(spec.tags)
         stated["aliases"] = dict(spec.aliases)
-        event = _events.new_event(OrderRequested, stated)  # its values are checked: no validation again
+        event = construct(OrderRequested, stated)  # its values are checked: no validation again
         order = cls(event)
         order.version = 1
         order._pending_events.append(event)
@@ -853,7 +853,7 @@ class Order(OrderState):
         fields["account"] = self.account
         fields["venue"] = self.venue
         fields["instrument"] = self.instrument
-        event = _events.new_event(event_class, fields)
+        event = construct(event_class, fields)
         self.apply(event)
         self._pending_events.append(event)
         return Decision(Outcome.APPLIED, (event,))

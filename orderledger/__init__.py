@@ -10,6 +10,8 @@ The repository keeps the design's folders at its top level (``domain/``, ``proje
 (setuptools' ``package-dir``), so an installation adds nothing else to ``site-packages``.
 """
 
+from importlib.metadata import version as _version
+
 from orderledger.domain.errors import (
     AmendBelowFilledError,
     ClientOrderIdReuseError,
@@ -53,6 +55,9 @@ from orderledger.infrastructure.results import (
     PositionRow,
     TradeRow,
 )
+
+__version__ = _version("orderledger")
+"""The installed release (semantic versioning; CHANGELOG.md says what each one changed)."""
 
 __all__ = [
     "AmendBelowFilledError",

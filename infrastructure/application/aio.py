@@ -32,6 +32,7 @@ from annotated_types import Gt
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application.arguments import Count, checked
+from orderledger.infrastructure.application.deprecated import AsyncDeprecatedReads
 from orderledger.infrastructure.application.follow import (
     CHUNK,
     POLL_SECONDS,
@@ -83,7 +84,7 @@ def _reads(method: Callable[Concatenate[OrderLedger, P], R]) -> Forwarded[P, R]:
     return _forward(method, writes=False)
 
 
-class AsyncOrderLedger:
+class AsyncOrderLedger(AsyncDeprecatedReads):
     """The ``OrderLedger`` API as coroutines; open with ``async with`` (or ``await open()``).
 
     ``url`` and ``options`` are ``OrderLedger``'s; ``ledger=`` wraps one already open instead

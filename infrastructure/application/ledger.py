@@ -34,6 +34,7 @@ from orderledger.domain.values import format_timestamp, parse_timestamp
 from orderledger.infrastructure.application import admin, reads, recording
 from orderledger.infrastructure.application import collectors as _collectors
 from orderledger.infrastructure.application.arguments import Count, Slices, Version, checked_methods
+from orderledger.infrastructure.application.deprecated import DeprecatedReads
 from orderledger.infrastructure.application.execution import ExecutionRow, execution_quality
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
 from orderledger.infrastructure.application.instruments import list_instruments
@@ -96,7 +97,7 @@ DEFAULT_BATCH = 1_000
 
 
 @checked_methods
-class OrderLedger:
+class OrderLedger(DeprecatedReads):
     """The ledger: record facts about orders, query their state, keep views current.
 
     Thread safety: one instance may be shared by any number of threads (for example an asyncio

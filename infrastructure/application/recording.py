@@ -334,12 +334,12 @@ def _open_feed(
     options: Mapping[str, Any] | None = None,
 ) -> Any:
     """The per-ingest state of a format that reads the ledger (application.feeds), else None."""
+    if not FORMATS[fmt].reads_ledger:
+        return None
     # Start-up cost: the feeds and the venue adapters they drive load only for an ingest of a
     # format that reads the ledger.
     from orderledger.infrastructure.application.feeds import open_feed
 
-    if not FORMATS[fmt].reads_ledger:
-        return None
     return open_feed(ledger, fmt, venue or "", account or "", options)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,8 @@ __all__ = ["MAX_BODY", "VIEWS_BEHIND", "create_app", "openapi_text"]
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 8 * 1024 * 1024
 """Default bound on a request body (``serve --max-body``); a larger one is refused with 413."""
-VERSION = "0.1.0"
+VERSION = version("orderledger")
+"""The OpenAPI document's version: the installed release."""
 
 # The page loads nothing from elsewhere and runs no inline script: even if markup got into the
 # DOM, the browser would refuse to run it.

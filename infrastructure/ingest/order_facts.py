@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from orderledger.domain.construction import construct
 from orderledger.domain.events import (
     FillBusted,
     FillCorrected,
@@ -43,7 +44,6 @@ from orderledger.infrastructure.messages.models import (
     RejectedMessage,
     RequestMessage,
 )
-from orderledger.infrastructure.storage.codecs import construct
 
 
 def request_spec(message: RequestMessage) -> OrderSpec:

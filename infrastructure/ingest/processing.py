@@ -364,6 +364,7 @@ class _Batch(Parking):
         self.entries: list[JournalEntry] = []
         self.events: list[OrderEvent] = []
         self.new_identities: dict[IdentityKey, str] = {}
+        self.decided: dict[UUID, OrderEvent] = {}  # facts of their own aggregate (``Booking``)
         # Messages parked by this batch, indexed by each key they wait for (a release is a
         # look-up, never a scan): (their input's entry, part, message, input's place in the batch).
         self.waiting: dict[IdentityKey, list[Waiting]] = {}
@@ -497,14 +498,14 @@ class _Batch(Parking):
             existing, spec = self._named_by_identity(spec)
         if existing is not None:
             self._last_client_id = existing.client_order_id
-            result = self._outcome(existing, existing.request_again(spec, self._stamp(message)), entry)
+            result = self._outcome(existing, existing.request_again(spec, self.stamp(message)), entry)
             asked = message.client_order_id
             if message.external or asked is None or asked == existing.client_order_id:
                 return result
             # Our request for an order the venue reported first: the order keeps the request's
             # client order ID as an alias, and what waits for that ID is released.
             alias = {CLIENT_ORDER_ID_ALIAS: asked}
-            added = self._outcome(existing, existing.add_aliases(self._stamp(message), alias), entry)
+            added = self._outcome(existing, existing.add_aliases(self.stamp(message), alias), entry)
             keys = self._register(existing, identity_keys(existing))
             own: list[IdentityKey] = [IdentityKey.client_order(asked)]
             self.commit.resolvable.extend([*own, *keys])
@@ -514,7 +515,7 @@ class _Batch(Parking):
         if spec.venue_order_id:
             new_keys.append(IdentityKey.venue_order(spec.venue, spec.venue_order_id))
         self._check_identities(spec.client_order_id, new_keys)
-        order, outcome = Order.request(spec, self._stamp(message))
+        order, outcome = Order.request(spec, self.stamp(message))
         self.orders[order.client_order_id] = order
         result = self._outcome(order, outcome, entry)
         new_keys = self._register(order, new_keys)
@@ -620,7 +621,7 @@ class _Batch(Parking):
             order.check_quantity(getattr(message, "trade_id", ""), folded)
         restated = restatement(order, folded)
         if restated is not None:
-            events = events + self._outcome(order, order.restate(*restated, self._stamp(message)), entry)[2]
+            events = events + self._outcome(order, order.restate(*restated, self.stamp(message)), entry)[2]
         return (
             Outcome.APPLIED,
             "arrived after later facts of its order: applied at its place in venue time",
@@ -633,7 +634,7 @@ class _Batch(Parking):
         if stated != _NOTHING_STATED:
             # A report of the order that states what it is: it must be this order as it is.
             order.check_stated(*stated)
-        stamp = self._stamp(message)
+        stamp = self.stamp(message)
         voi = message.venue_order_id
         events: list[OrderEvent] = []
         if voi is not None and voi not in order.venue_order_ids and type(message) not in NAMES_VENUE_ORDER:
@@ -658,8 +659,28 @@ class _Batch(Parking):
 
     # ------------------------------------------------------------------ helpers
 
-    def _stamp(self, message: Message) -> Stamp:
+    def stamp(self, message: Message) -> Stamp:
         return Stamp(message.ts, self.p.clock(), message.source)  # ts_event, ts_recorded, source
+
+    def latest(self, aggregate: UUID) -> OrderEvent | None:
+        """(``Booking``) An aggregate's latest event, decided in this batch or in the log."""
+        decided = self.decided.get(aggregate)
+        if decided is not None:
+            return decided
+        stored = self.p.recorder.select_events(aggregate, desc=True, limit=1, client_order_id="")
+        return self.p.mapper.to_domain_event(stored[0]) if stored else None
+
+    def book(self, event: OrderEvent | None, entry: JournalEntry, duplicate: str) -> Handled:
+        """(``Booking``) A fact of its own aggregate into the batch's commit, or a duplicate."""
+        if event is None:
+            return Outcome.DUPLICATE, duplicate, []
+        # Later messages of this batch see it; a batch decided again is a new batch: afresh.
+        self.decided[event.originator_id] = event
+        entry.event_count += 1
+        self.events.append(event)
+        self.commit.events.append(self._encode(event))
+        self.commit.event_entries.append(entry)
+        return Outcome.APPLIED, None, [event]
 
     def _order(self, client_order_id: str, *, trust_absent: bool = True) -> Order | None:
         order = self.orders.get(client_order_id)

@@ -1,15 +1,10 @@
-"""Storage codecs: how stored values become typed objects fast, and how the ledger builds the
-events it has already checked without validating them again.
+"""Storage codecs: how stored values become typed objects fast.
 
-The domain declares events as frozen pydantic models and checks every value by its rules; it
-builds an event with ``domain.events.new_event`` (pydantic's ``model_construct``). What lives
-here is performance work at the storage boundary, kept out of the pure layers: ``construct``,
-the same event as ``model_construct`` at a small part of its cost (importing this module makes
-it the domain's ``new_event``: the hot path builds every event through it), ``read_stored``,
-which reads an event back from its stored state, and ``row_reader``/``row_filler``, which turn
-stored rows into a query's typed rows. The readers are generated per class from the class's
+``read_stored`` reads an event back from its stored state, and ``row_reader``/``row_filler``
+turn stored rows into a query's typed rows. The readers are generated per class from the class's
 own field names, as ``dataclasses`` generates an ``__init__``: a tenth of the rebuild's time is
-reading events.
+reading events. Building an event from checked values is the domain's own
+(``domain.construction.construct``), which the readers build on.
 """
 
 from __future__ import annotations
@@ -28,6 +23,7 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from orderledger.domain import events
+from orderledger.domain.construction import Template, construct, holding, template
 
 E = TypeVar("E", bound=BaseModel)
 
@@ -69,15 +65,11 @@ def value_reader(hint: Any) -> Callable[[Any], Any] | None:
 
 @dataclass(frozen=True)
 class _Plan:
-    """How to build one event class without validation: every field in declaration order with
-    its default (None where it has none), which fields are required or made by a factory, and
-    how a stored (JSON) value of each becomes the field's type."""
+    """How to read one event class's stored state: the class's template
+    (``domain.construction``), how a stored (JSON) value of each field becomes the field's type,
+    and the generated reader of a state that holds exactly the class's fields."""
 
-    names: tuple[str, ...]
-    template: dict[str, Any]
-    required: frozenset[str]
-    known: frozenset[str]
-    factories: tuple[tuple[str, Callable[[], Any]], ...]
+    template: Template
     readers: tuple[tuple[str, Callable[[Any], Any]], ...]  # the fields after the header
     read: Callable[[Any, int, dict[str, Any]], dict[str, Any] | None]  # see _event_reader
 
@@ -88,30 +80,14 @@ _PLANS: dict[type[BaseModel], _Plan] = {}
 def _plan(cls: type[BaseModel]) -> _Plan:
     plan = _PLANS.get(cls)
     if plan is None:
-        template: dict[str, Any] = {}
-        required: set[str] = set()
-        factories: list[tuple[str, Callable[[], Any]]] = []
+        made = template(cls)
         readers: list[tuple[str, Callable[[Any], Any]]] = []
         for name, info in cls.model_fields.items():
-            template[name] = None
-            if info.default_factory is not None:
-                factories.append((name, info.default_factory))  # type: ignore[arg-type]
-            elif info.is_required():
-                required.add(name)
-            else:
-                template[name] = info.default
             reader = value_reader(info.annotation)
             if reader is not None and reader is not bool and name not in HEADER:  # JSON has booleans
                 readers.append((name, reader))
-        names = tuple(template)
         plan = _PLANS[cls] = _Plan(
-            names,
-            template,
-            frozenset(required),
-            frozenset(template),
-            tuple(factories),
-            tuple(readers),
-            _event_reader(names, dict(readers), events.stored_when_given(cls)),
+            made, tuple(readers), _event_reader(made.names, dict(readers), events.stored_when_given(cls))
         )
     return plan
 
@@ -154,47 +130,6 @@ def _event_reader(
     return read
 
 
-_new = object.__new__
-_set = object.__setattr__
-# The slots pydantic keeps beside __dict__, set through their descriptors: the same as
-# object.__setattr__, without looking the name up along the class's MRO each time.
-_set_fields_set = BaseModel.__dict__["__pydantic_fields_set__"].__set__
-_set_extra = BaseModel.__dict__["__pydantic_extra__"].__set__
-_set_private = BaseModel.__dict__["__pydantic_private__"].__set__
-
-
-def construct(cls: type[E], values: dict[str, Any]) -> E:
-    """An event (or a request) from values the ledger has already checked, without validating
-    them again.
-
-    What pydantic's ``model_construct`` does (defaults filled in, fields in declaration order, so
-    the payload's bytes are the same), at a small part of its cost. An unknown field name is a
-    programming error and raises TypeError."""
-    plan = _PLANS.get(cls) or _plan(cls)
-    given = set(values)
-    if not plan.required <= given <= plan.known:
-        missing = [name for name in plan.names if name in plan.required and name not in given]
-        if missing:
-            raise TypeError(f"{cls.__name__} needs {missing[0]!r}")
-        raise TypeError(f"{cls.__name__} has no field {sorted(given - plan.known)[0]!r}")
-    data = plan.template.copy()  # every field, in order: the given values keep their places
-    data.update(values)
-    for name, factory in plan.factories:
-        if name not in given:
-            data[name] = factory()
-    return _made(cls, data, given)
-
-
-def _made(cls: type[E], data: dict[str, Any], given: set[str]) -> E:
-    """An instance holding ``data`` (every field, in order) as its fields, ``given`` as set."""
-    event = _new(cls)
-    _set(event, "__dict__", data)
-    _set_fields_set(event, given)
-    _set_extra(event, None)
-    _set_private(event, None)
-    return event
-
-
 def read_stored(cls: type[E], originator_id: UUID, version: int, state: dict[str, Any]) -> E:
     """An event from its header and its stored JSON state (upcast already), trusted as the
     ledger wrote it: each value is only turned into its field's type (text into Decimal,
@@ -207,7 +142,7 @@ def read_stored(cls: type[E], originator_id: UUID, version: int, state: dict[str
     plan = _PLANS.get(cls) or _plan(cls)
     data = plan.read(originator_id, version, state)
     if data is not None:
-        return _made(cls, data, set(data))
+        return holding(cls, data, set(data))
     for name, reader in plan.readers:
         value = state.get(name)
         if value is not None:
@@ -215,9 +150,6 @@ def read_stored(cls: type[E], originator_id: UUID, version: int, state: dict[str
     state["originator_id"] = originator_id
     state["originator_version"] = version
     return construct(cls, state)
-
-
-events.use_event_factory(construct)  # the domain's values are checked: no validation again
 
 
 # ----------------------------------------------------------------- query rows
@@ -252,7 +184,7 @@ def _compiled(cls: Any, decoders: tuple[Decoder, ...]) -> tuple[Any, Any]:
         raise ValueError(f"{cls.__name__}: {len(decoders)} decoders for {len(names)} fields")
     # The generated code names only the class, the converters (c<i>_<j>) and fields' positions:
     # field names go in as string literals (repr), values as references, never as source text.
-    scope: dict[str, Any] = {"new": _new, "cls": cls}
+    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
     items = []
     for i, (name, reader) in enumerate(zip(names, readers, strict=True)):
         decoder = decoders[i] if i < len(decoders) else None
@@ -288,4 +220,4 @@ def _row_readers(cls: Any) -> tuple[tuple[str, ...], tuple[Callable[[Any], Any] 
     return names, tuple(value_reader(hints[name]) for name in names)
 
 
-__all__ = ["HEADER", "construct", "read_stored", "row_filler", "row_reader", "value_reader"]
+__all__ = ["HEADER", "read_stored", "row_filler", "row_reader", "value_reader"]

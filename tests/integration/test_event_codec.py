@@ -19,10 +19,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orderledger.domain import events
+from orderledger.domain.construction import construct
 from orderledger.domain.events import EVENT_TYPES, OrderCanceled
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
-from orderledger.infrastructure.storage.codecs import construct
 from orderledger.infrastructure.storage.mapper import TOPICS, LedgerMapper
 
 
@@ -131,9 +131,3 @@ def test_a_stored_state_with_a_field_more_or_less_is_read_by_the_general_path() 
     assert list(short.__dict__) == list(whole.__dict__)  # fields in declaration order all the same
     with pytest.raises(MapperDeserialisationError, match="OrderCanceled has no field 'quantity'"):
         _MAPPER.decode(topic, orjson.dumps({**orjson.loads(state), "quantity": "1"}), originator_id, version)
-
-
-def test_the_domain_builds_its_events_with_the_storage_codec() -> None:
-    """Once storage is loaded, the domain's events are built by ``construct`` (the same events
-    as the domain's own ``model_construct``, the test above, at a part of the cost)."""
-    assert events.new_event is construct

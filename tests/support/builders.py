@@ -19,13 +19,13 @@ from typing import Any, TypeVar
 
 import pytest
 
+from orderledger.domain.construction import construct
 from orderledger.domain.errors import LedgerError
 from orderledger.domain.events import OrderEvent, OrderSpec
 from orderledger.domain.folds import replay
 from orderledger.domain.order import Decision, Order, Stamp
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import Liquidity, OrderType, Side, Status
-from orderledger.infrastructure.storage.codecs import construct
 
 Number = Decimal | int | str
 Step = Callable[[Order, Stamp], Decision]

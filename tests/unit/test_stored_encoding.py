@@ -20,11 +20,11 @@ from eventsourcing.persistence import JSONTranscoder
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orderledger.domain.construction import construct
 from orderledger.domain.events import OrderFilled, OrderRequested
 from orderledger.domain.order import order_id_for
 from orderledger.domain.values import Liquidity, OrderType, Side, format_decimal, format_timestamp
 from orderledger.infrastructure.storage.chain import GENESIS, link
-from orderledger.infrastructure.storage.codecs import construct
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 
 ZONES = st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-8))])
