@@ -122,6 +122,16 @@ class Projection(ABC):
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         """Fold one event (at its notification ``position``) into the tables."""
 
+    def settle(self, tables: Mapping[str, Table[Any, Any]]) -> None:
+        """Finish what ``apply`` deferred during a pass over a run of events: every fold calls
+        it after the pass's last ``apply`` and before the rows are read or written. A view
+        that defers nothing (the default) has nothing to do."""
+        return None
+
+    def forget(self, tables: Mapping[str, Table[Any, Any]]) -> None:
+        """Drop what ``apply`` deferred during a pass that failed (its rows are discarded too)."""
+        return None
+
     adopts: ClassVar[bool] = False
     """Whether ``adopt`` can take rows from the state the writer decided (see there)."""
 
@@ -169,4 +179,5 @@ def fold(
     tables: dict[str, MemoryTable[Any, Any]] = {spec.name: MemoryTable() for spec in projection.tables}
     for position, event in events:
         projection.apply(position, event, tables)
+    projection.settle(tables)
     return tables

@@ -12,8 +12,9 @@ Rules (docs/semantics.md, "Positions"):
   the order's client ID, then log position (``venue_key``), so positions and realized P&L are a
   function of the set of fills, whatever order they arrived in. Each book keeps the key of the
   last fill it folded and each P&L entry the entry before it in venue time (``previous``): a
-  fill later than the last one (the common case) is booked on top; an earlier one is put in its
-  place and the book is re-folded from there, walking back only over the entries after it;
+  fill later than the last one (the common case) is booked on top; an earlier one is linked in
+  its place and the book is re-folded from the earliest such place once, when the pass over the
+  events settles (``settle``), so a run of late fills costs one re-fold, not one each;
 - a bust restates the book as if the fill had never happened, and a correction as if it had
   had the corrected values from the start, the same way.
 
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
+from weakref import WeakKeyDictionary
 
 import orjson
 
@@ -195,6 +197,19 @@ class PnlEntry:
     def venue_key(self) -> VenueKey:
         """This entry's fill as ``before`` compares it."""
         return (self.ts_event, self.trade_id, self.client_order_id, self.position)
+
+    def venue_order(self) -> tuple[Any, ...]:
+        """A sort key that orders entries as ``before`` does."""
+        return venue_order_key(self.venue_key)
+
+
+@dataclass(slots=True)
+class Unsettled:
+    """A book changed during a pass: from which place in venue time, and the fills (their
+    entries' log positions) not yet linked into its chain."""
+
+    since: VenueKey
+    added: list[int]
 
 
 def trade_order(trade_id: str) -> tuple[int, int, str]:
@@ -578,18 +593,17 @@ class PositionsProjection(Projection):
                 (event.client_order_id, event.trade_id),
                 FillRef(event.client_order_id, event.trade_id, position),
             )
-            if last is None or before(last, at):  # the latest fill in venue time: booked on top
+            unsettled = self._unsettled(positions)
+            if key not in unsettled and (last is None or before(last, at)):
+                # The latest fill in venue time of a settled book (the common case): on top.
                 entry.realized = book.book(signed, event.last_px, terms)
                 entry.terms = book.terms
-                entries.put(position, entry)
                 book.last, book.last_key = position, at
-            else:  # an earlier one: put in its place, and the book re-folded from there
-                later = self._since(book, at, entries)
-                first = later[0]
-                entry.previous = first.previous
-                entry.before_qty, entry.before_cost = first.before_qty, first.before_cost
-                entry.before_realized = first.before_realized
-                self._restate(book, [entry, *later], entries)
+            else:
+                # An earlier one (or any fill of a book already waiting): put in its place and
+                # the book re-folded from there once, when the pass settles.
+                self._refold_from(unsettled, key, at).append(position)
+            entries.put(position, entry)
             positions.put(key, book)
             return
         ref = index.get((event.client_order_id, event.trade_id))
@@ -618,9 +632,68 @@ class PositionsProjection(Projection):
                 fee=event.fee,
                 fee_currency=event.fee_currency,
             )
-        later = self._since(book, changed.venue_key, entries)
-        self._restate(book, [restated, *later[1:]], entries)
+        entries.put(changed.position, restated)
+        self._refold_from(self._unsettled(positions), key, changed.venue_key)
         positions.put(key, book)
+
+    # A pass's books awaiting their re-fold, per positions table (the pass's own: a view's, a
+    # rebuild's, an in-memory fold's): from the earliest venue-time place changed, with the
+    # entries (log positions) of the fills not yet in the book's chain.
+    _pending: WeakKeyDictionary[Table[Any, Any], dict[PositionKey, Unsettled]]
+
+    def __init__(self) -> None:
+        self._pending = WeakKeyDictionary()
+
+    def _unsettled(self, positions: Table[Any, Any]) -> dict[PositionKey, Unsettled]:
+        found = self._pending.get(positions)
+        if found is None:
+            found = self._pending[positions] = {}
+        return found
+
+    @staticmethod
+    def _refold_from(unsettled: dict[PositionKey, Unsettled], key: PositionKey, at: VenueKey) -> list[int]:
+        """Mark the book changed from ``at``; returns its list of fills to place."""
+        waiting = unsettled.get(key)
+        if waiting is None:
+            waiting = unsettled[key] = Unsettled(at, [])
+        elif before(at, waiting.since):
+            waiting.since = at
+        return waiting.added
+
+    def forget(self, tables: Mapping[str, Table[Any, Any]]) -> None:
+        self._pending.pop(tables[POSITIONS_TABLE.name], None)
+
+    def settle(self, tables: Mapping[str, Table[Any, Any]]) -> None:
+        """Re-fold each book changed at an earlier place in venue time during the pass, once,
+        from the earliest such place: the book's entries from there on and the pass's new fills
+        merged in venue time, linked, and folded from the state before the first of them."""
+        positions: Table[PositionKey, Position] = tables[POSITIONS_TABLE.name]
+        unsettled = self._pending.pop(positions, None)
+        if not unsettled:
+            return
+        entries: Table[int, PnlEntry] = tables[PNL_TABLE.name]
+        for key, waiting in unsettled.items():
+            book = positions.get(key)
+            if book is None:  # a pass that failed and was discarded left its mark: nothing to do
+                continue
+            chain = self._since(book, waiting.since, entries)
+            added = [e for e in map(entries.get, waiting.added) if e is not None]
+            merged = sorted(chain + added, key=PnlEntry.venue_order)
+            if not merged:
+                continue
+            first = merged[0]
+            if chain:  # the chain's first entry was settled: its before-state is the start
+                start = chain[0]
+                first.previous = start.previous
+                first.before_qty, first.before_cost = start.before_qty, start.before_cost
+                first.before_realized = start.before_realized
+            else:  # every change is past the chain's end: the book as it stands is the start
+                first.previous = book.last
+                first.before_qty, first.before_cost = book.quantity, book.cost
+                first.before_realized = book.realized_pnl
+            self._restate(book, merged, entries)
+            book.last, book.last_key = merged[-1].position, merged[-1].venue_key
+            positions.put(key, book)
 
     @staticmethod
     def _terms_in_force(tables: Mapping[str, Table[Any, Any]], book: Position) -> Terms:
@@ -677,22 +750,16 @@ class PositionsProjection(Projection):
         )
         previous = first.previous
         for entry in changed:
-            before = (state.quantity, state.cost, state.realized_pnl)
+            # Changed in place: the entries were read for this fold (a held row, or a fresh one
+            # from the table), and a fold that is rolled back discards what it held.
+            entry.before_qty, entry.before_cost = state.quantity, state.cost
+            entry.before_realized = state.realized_pnl
+            entry.previous = previous
             # Each fill keeps the definition it was booked under, whatever was defined since.
-            realized = (
+            entry.realized = (
                 ZERO if entry.kind == "busted" else state.book(entry.signed_qty, entry.price, entry.terms)
             )
-            entries.put(
-                entry.position,
-                replace(
-                    entry,
-                    realized=realized,
-                    before_qty=before[0],
-                    before_cost=before[1],
-                    before_realized=before[2],
-                    previous=previous,
-                ),
-            )
+            entries.put(entry.position, entry)
             previous = entry.position
         book.quantity, book.cost, book.realized_pnl = (state.quantity, state.cost, state.realized_pnl)
         book.terms = state.terms

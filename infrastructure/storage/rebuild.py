@@ -457,6 +457,8 @@ def _fold_share(
             event: OrderEvent = build(cls, fields, originator_id, version, trusted=True)
             for _, apply, named, _ in wanted:
                 apply(row[0], event, named)
+        for projection, _, named, _ in applies:  # before any held row is written
+            projection.settle(named)
         read += len(chunk)
         last = chunk[-1][0]
         if orphaned():

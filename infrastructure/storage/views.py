@@ -425,11 +425,14 @@ class Views:
                         decided is not None and projection.adopts and projection.adopt(event, tables, decided)
                     ):
                         projection.apply(position, event, tables)
+            for projection, tables, _ in active:
+                projection.settle(tables)
             for _, tables, _ in active:
                 for table in tables.values():
                     table.flush(tx)
         except BaseException:
-            for _, tables, _ in active:
+            for projection, tables, _ in active:
+                projection.forget(tables)
                 for table in tables.values():
                     table.discard()
             raise

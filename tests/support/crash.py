@@ -329,6 +329,8 @@ class Checker:
             at, event = self.pending.pop(0)
             for projection in self.projections:
                 projection.apply(at, event, self.tables[projection.name])
+        for projection in self.projections:
+            projection.settle(self.tables[projection.name])
 
     def _acknowledged_are_journaled(
         self, ledger: OrderLedger, acked: Sequence[tuple[int, int | None]], origin: str | None
