@@ -455,8 +455,8 @@ class MarkMessage(_PositionFact):
 
 AnyMessage = (
     RequestMessage
-    | AcceptedMessage
     | HeldMessage
+    | AcceptedMessage
     | RejectedMessage
     | FillMessage
     | CancelRequestedMessage
