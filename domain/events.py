@@ -109,11 +109,21 @@ class OrderRequested(OrderSpec, OrderEvent):
     (``OrderEvent``, named last) comes first, and the order's coordinates stay in its place."""
 
 
-class OrderAccepted(OrderEvent):
-    """The venue acknowledged the order; a late ack only records the venue order ID."""
+class Acknowledgement(OrderEvent):
+    """What an acknowledgement of the order records: the venue's name for it (a late one only
+    what the order lacks)."""
 
     venue_order_id: str | None = None
     aliases: dict[str, str] = Field(default_factory=dict)
+
+
+class OrderHeld(Acknowledgement):
+    """A broker acknowledged the order and holds it for the exchange, which has not accepted it
+    (Tradier ``pending``): a reject, cancel, fill or the exchange's acceptance may follow."""
+
+
+class OrderAccepted(Acknowledgement):
+    """The venue acknowledged the order; a late ack only records the venue order ID."""
 
 
 class OrderRejected(OrderEvent):
@@ -353,6 +363,7 @@ class MarkRecorded(OrderEvent):
 
 EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     OrderRequested,
+    OrderHeld,
     OrderAccepted,
     OrderRejected,
     OrderFilled,
@@ -384,6 +395,7 @@ def model_construct(cls: type[E], values: dict[str, Any]) -> E:
 
 
 __all__ = [cls.__name__ for cls in EVENT_TYPES] + [
+    "Acknowledgement",
     "EVENT_TYPES",
     "EVENT_TYPES_BY_NAME",
     "OrderEvent",

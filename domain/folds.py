@@ -30,6 +30,7 @@ from orderledger.domain.events import (
     OrderEvent,
     OrderExpired,
     OrderFilled,
+    OrderHeld,
     OrderRejected,
     OrderRequested,
     OrderRestated,
@@ -41,6 +42,7 @@ __all__ = ["in_venue_time", "project_order", "replay", "restatement", "venue_pla
 _VENUE_ORDER: tuple[type[OrderEvent], ...] = (
     OrderRequested,
     OrderDetailsAdded,
+    OrderHeld,
     OrderAccepted,
     OrderRejected,
     OrderAmendRequested,
@@ -58,7 +60,8 @@ _VENUE_ORDER: tuple[type[OrderEvent], ...] = (
 )
 _VENUE_RANK: dict[type[OrderEvent], int] = {fact: rank for rank, fact in enumerate(_VENUE_ORDER)}
 """Facts at one venue time, in the order the venue lives them: a request before its answer, a
-fill before a cancel (filled outranks canceled), a trade before its bust."""
+broker's acknowledgement before the exchange's, a fill before a cancel (filled outranks
+canceled), a trade before its bust."""
 
 
 def venue_rank(fact: type[OrderEvent]) -> int:

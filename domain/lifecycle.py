@@ -26,6 +26,7 @@ from orderledger.domain.events import (
     OrderEvent,
     OrderExpired,
     OrderFilled,
+    OrderHeld,
     OrderRejected,
 )
 from orderledger.domain.values import Status
@@ -63,6 +64,7 @@ PENDING = (S.PENDING_CANCEL, S.PENDING_AMEND)  # open, awaiting the venue's repl
 OPEN_BASE = tuple(s for s in OPEN if s not in PENDING)
 TERMINAL_STATUSES = tuple(s for s in Status if s.is_terminal)
 ENDED = tuple(s for s in TERMINAL_STATUSES if s in values.ENDED)  # terminal but not filled
+UNACCEPTED = tuple(s for s in Status if s in values.UNACCEPTED)  # requested, held
 
 TRANSITIONS: dict[tuple[Status, type[OrderEvent]], tuple[Rule, str]] = {}
 
@@ -72,18 +74,24 @@ def _rows(statuses: tuple[Status, ...], fact: type[OrderEvent], rule: Rule, why:
         TRANSITIONS[(status, fact)] = (rule, why)
 
 
-# accepted: requested → accepted; anywhere else only a missing venue order ID is recorded.
-_rows((S.REQUESTED,), OrderAccepted, Rule.APPLY)
+# held: a broker's acknowledgement, requested → held. Anywhere else (the exchange's acceptance,
+# a fill or the end came first in venue time) only a missing venue order ID is recorded.
+_rows((S.REQUESTED,), OrderHeld, Rule.APPLY)
+_rows(tuple(s for s in S if s is not S.REQUESTED), OrderHeld, Rule.ACK_LATE)
+
+# accepted: requested or held → accepted; anywhere else only a missing venue order ID is recorded.
+_rows(UNACCEPTED, OrderAccepted, Rule.APPLY)
 _rows((S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED) + PENDING + ENDED, OrderAccepted, Rule.ACK_LATE)
 
-# rejected: only an order the venue has not accepted can be rejected.
-_rows((S.REQUESTED,), OrderRejected, Rule.APPLY)
+# rejected: only an order the exchange has not accepted can be rejected. A held order can: the
+# broker acknowledges before the exchange answers (Tradier `pending`, then `rejected`).
+_rows(UNACCEPTED, OrderRejected, Rule.APPLY)
 _rows((S.REJECTED,), OrderRejected, Rule.DUPLICATE, "already rejected")
 _rows(
     (S.ACCEPTED, S.PARTIALLY_FILLED, S.FILLED, S.CANCELED, S.EXPIRED) + PENDING,
     OrderRejected,
     Rule.REFUSE,
-    "only a requested order can be rejected",
+    "only a requested or held order can be rejected",
 )
 
 # fill: a fill is never dropped. Before the ack it implies acceptance.

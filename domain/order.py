@@ -30,6 +30,7 @@ from orderledger.domain.errors import (
     UnknownTradeError,
 )
 from orderledger.domain.events import (
+    Acknowledgement,
     AnomalyRecorded,
     FillBusted,
     FillCorrected,
@@ -44,6 +45,7 @@ from orderledger.domain.events import (
     OrderEvent,
     OrderExpired,
     OrderFilled,
+    OrderHeld,
     OrderRejected,
     OrderRequested,
     OrderRestated,
@@ -62,6 +64,7 @@ from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import (
     ENDED,
     EXACT,
+    UNACCEPTED,
     Liquidity,
     OrderType,
     Side,
@@ -251,10 +254,12 @@ class Order(OrderState):
         stamp: Stamp,
         venue_order_id: str | None = None,
         aliases: Mapping[str, str] | None = None,
+        fact: type[Acknowledgement] = OrderAccepted,
     ) -> Decision:
-        """The venue acknowledged the order."""
+        """The venue acknowledged the order (``fact=OrderHeld``: a broker did, and holds it for
+        the exchange, which has not accepted it yet)."""
         # Ack and reject answer the request, not a cancel or amend we sent before the ack.
-        rule, _why = self._rule(OrderAccepted, self.base_status)
+        rule, _why = self._rule(fact, self.base_status)
         new_aliases = self._new_aliases(aliases or {})
         known = venue_order_id is None or venue_order_id in self.venue_order_ids
         if not known and self.venue_order_ids and rule is Rule.ACK_LATE:
@@ -266,7 +271,7 @@ class Order(OrderState):
         if rule is Rule.ACK_LATE and known and not new_aliases:
             return _duplicate("the order was already acknowledged")
         return self._record(
-            OrderAccepted,
+            fact,
             stamp,
             venue_order_id=None if known else venue_order_id,
             aliases=new_aliases,
@@ -284,12 +289,15 @@ class Order(OrderState):
         events += self._anomaly(stamp, "venue_order_id_changed", "venue_order_id", recorded, venue_order_id)
         return Decision(Outcome.APPLIED, tuple(events))
 
-    @applies(OrderAccepted)
-    def _on_accepted(self, event: OrderAccepted) -> None:
+    @applies(OrderAccepted, OrderHeld)
+    def _on_accepted(self, event: Acknowledgement) -> None:
         if event.venue_order_id and event.venue_order_id not in self.venue_order_ids:
             self.venue_order_ids.append(event.venue_order_id)
         self.aliases.update(event.aliases)
-        if self.base_status is Status.REQUESTED:
+        if type(event) is OrderHeld:
+            if self.base_status is Status.REQUESTED:
+                self.base_status = Status.HELD
+        elif self.base_status in UNACCEPTED:
             self.base_status = Status.ACCEPTED
 
     def reject(self, stamp: Stamp, reason: str | None = None, venue_order_id: str | None = None) -> Decision:
@@ -303,7 +311,7 @@ class Order(OrderState):
 
     @applies(OrderRejected)
     def _on_rejected(self, event: OrderRejected) -> None:
-        if self.base_status is not Status.REQUESTED:
+        if self.base_status not in UNACCEPTED:
             return  # accepted earlier in venue time: the table refuses it there
         if event.venue_order_id and event.venue_order_id not in self.venue_order_ids:
             self.venue_order_ids.append(event.venue_order_id)

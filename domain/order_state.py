@@ -43,11 +43,13 @@ _APPLIERS: dict[type[OrderEvent], Callable[[Any, Any], None]] = {}
 """Per event class, the applier that assigns its consequences (registered by ``applies``)."""
 
 
-def applies(event_class: type[E]) -> Callable[[Callable[[Any, E], None]], Callable[[Any, E], None]]:
-    """Register the decorated method as what assigns an ``event_class`` event to the order."""
+def applies(*event_classes: type[E]) -> Callable[[Callable[[Any, E], None]], Callable[[Any, E], None]]:
+    """Register the decorated method as what assigns an event of each of ``event_classes`` to
+    the order."""
 
     def register(applier: Callable[[Any, E], None]) -> Callable[[Any, E], None]:
-        _APPLIERS[event_class] = applier
+        for event_class in event_classes:
+            _APPLIERS[event_class] = applier
         return applier
 
     return register
@@ -302,9 +304,14 @@ class OrderState:
         self.recorded_at = event.ts_recorded
 
     def _settle_working_status(self) -> None:
-        """Recompute the working status of an order the venue still works."""
+        """Recompute the working status of an order the venue still works. A held order no
+        trade has touched stays held: only the exchange's acceptance or a trade says the
+        exchange has it (an amendment may be the broker's alone)."""
+        if self.base_status is Status.HELD and not self.fills:
+            return
         if self.base_status in (
             Status.REQUESTED,
+            Status.HELD,
             Status.ACCEPTED,
             Status.PARTIALLY_FILLED,
             Status.FILLED,

@@ -123,6 +123,7 @@ class Status(StrEnum):
     """An order's status, spelled as in docs/semantics.md."""
 
     REQUESTED = "requested"
+    HELD = "held"
     ACCEPTED = "accepted"
     PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
@@ -145,6 +146,10 @@ class Status(StrEnum):
 
 TERMINAL = frozenset({Status.FILLED, Status.CANCELED, Status.REJECTED, Status.EXPIRED})
 """The one declaration of which statuses end an order; every other status is open."""
+UNACCEPTED = frozenset({Status.REQUESTED, Status.HELD})
+"""The working statuses of an order no exchange has accepted: requested, and held (a broker
+acknowledged it and holds it for the exchange). A reject may end them; an acceptance moves them
+to accepted."""
 ENDED = TERMINAL - {Status.FILLED}
 """The terminal statuses an order reaches by a fact of its own (a cancel, a reject, an expiry),
 not by its fills; each fact's message is named like the status."""

@@ -27,6 +27,7 @@ from orderledger.infrastructure.messages.models import (
     CanceledMessage,
     ExpiredMessage,
     FillMessage,
+    HeldMessage,
     InstrumentMessage,
     M,
     Message,
@@ -172,7 +173,7 @@ ENDINGS: dict[Status, type[CanceledMessage | ExpiredMessage | RejectedMessage]] 
 """The message that ends an order in each status it reaches by a fact of its own (an order is
 filled by its fills)."""
 
-FACT_ORDER: dict[type[Message], int] = {RequestMessage: 0, AcceptedMessage: 1, FillMessage: 2}
+FACT_ORDER: dict[type[Message], int] = {RequestMessage: 0, HeldMessage: 1, AcceptedMessage: 1, FillMessage: 2}
 """Phase of a message type when a payload's messages are put in applying order."""
 
 

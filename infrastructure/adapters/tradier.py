@@ -15,8 +15,10 @@ Per order (for a ``multileg``/``combo`` order: per leg, see below):
   ``tag`` is kept as the tag ``tag`` and is the order's ``parent_id`` (:func:`parent_of`: the
   caller's proposal reference, ``orders --parent TAG``); ``duration`` is the time in force. An
   option order's instrument is its OCC ``option_symbol``.
-* ``accepted`` with ``venue_order_id = id`` for every status but ``rejected``/``error``;
-  ``canceled``, ``expired``, ``rejected`` (``error`` too, with ``reason_description``).
+* ``held`` with ``venue_order_id = id`` for ``pending`` (Tradier holds the order; the exchange
+  has not accepted it, and may still reject it); ``accepted`` with ``venue_order_id = id`` for
+  every other status but ``rejected``/``error``; ``canceled``, ``expired``, ``rejected``
+  (``error`` too, with ``reason_description``).
 * Fills: Tradier reports no execution IDs, only ``exec_quantity`` and ``avg_fill_price``. They
   need what the ledger already booked, so :class:`~infrastructure.feeds.TradierFeed` turns
   :func:`cumulative_fills` into inferred fills.
@@ -49,6 +51,7 @@ from orderledger.infrastructure.adapters.common import (
 )
 from orderledger.infrastructure.messages.models import (
     AcceptedMessage,
+    HeldMessage,
     InstrumentMessage,
     Message,
     RejectedMessage,
@@ -167,8 +170,9 @@ def _order(
         )
     ]
     if status in ("rejected", "error"):
-        # Never acknowledged: name the order by its external key, not its id (a message with
-        # the id would acknowledge it first, and the ledger then refuses the rejection).
+        # Never accepted: name the order by its external key, not its id (a message with the id
+        # would imply the exchange's acceptance first, and the ledger then refuses the
+        # rejection). A poll that saw the order `pending` before holds it: the rejection ends it.
         reason = text_or_none(order.get("reason_description")) or status
         out.append(
             message(
@@ -182,7 +186,10 @@ def _order(
             )
         )
         return out
-    out.append(message(AcceptedMessage, **key, **stated, ts=created, source=source))
+    acknowledged: type[HeldMessage | AcceptedMessage] = (
+        HeldMessage if status == "pending" else AcceptedMessage
+    )
+    out.append(message(acknowledged, **key, **stated, ts=created, source=source))
     if status in ("canceled", "expired"):
         ending = ENDINGS[Status(status)]
         out.append(message(ending, **key, **stated, ts=updated, source=source, reason=f"{status} at Tradier"))

@@ -23,6 +23,7 @@ from orderledger.domain.events import (
     OrderEvent,
     OrderExpired,
     OrderFilled,
+    OrderHeld,
     OrderRejected,
     OrderSpec,
 )
@@ -40,6 +41,7 @@ from orderledger.infrastructure.messages.models import (
     FillBustedMessage,
     FillCorrectedMessage,
     FillMessage,
+    HeldMessage,
     Message,
     RejectedMessage,
     RequestMessage,
@@ -58,13 +60,16 @@ class IdentityCheck(Protocol):
     def __call__(self, client_order_id: str, keys: Sequence[IdentityKey], /) -> None: ...
 
 
-def _accepted(check: IdentityCheck, order: Order, message: AcceptedMessage, stamp: Stamp) -> Decision:
+def _accepted(
+    check: IdentityCheck, order: Order, message: AcceptedMessage | HeldMessage, stamp: Stamp
+) -> Decision:
     voi = message.venue_order_id
     new_keys = [IdentityKey.alias(order.venue, n, v) for n, v in message.aliases.items()]
     if voi:
         new_keys.append(IdentityKey.venue_order(order.venue, voi))
     check(order.client_order_id, new_keys)
-    return order.accept(stamp, voi, message.aliases)
+    fact = OrderHeld if type(message) is HeldMessage else OrderAccepted
+    return order.accept(stamp, voi, message.aliases, fact)
 
 
 def _rejected(check: IdentityCheck, order: Order, message: RejectedMessage, stamp: Stamp) -> Decision:
@@ -144,6 +149,7 @@ def _fill_corrected(
 
 ORDER_FACTS: dict[type[Message], Callable[..., Decision]] = {
     AcceptedMessage: _accepted,
+    HeldMessage: _accepted,
     RejectedMessage: _rejected,
     FillMessage: _fill,
     CancelRequestedMessage: _cancel_requested,
@@ -160,6 +166,7 @@ ORDER_FACTS: dict[type[Message], Callable[..., Decision]] = {
 with the identity check, the order, the message and its stamp; a fill's also takes ``overfill``)."""
 FACT_EVENTS: dict[type[Message], type[OrderEvent]] = {
     AcceptedMessage: OrderAccepted,
+    HeldMessage: OrderHeld,
     RejectedMessage: OrderRejected,
     FillMessage: OrderFilled,
     CancelRequestedMessage: OrderCancelRequested,
@@ -173,7 +180,9 @@ FACT_EVENTS: dict[type[Message], type[OrderEvent]] = {
     FillCorrectedMessage: FillCorrected,
 }
 """The event each fact about an order is recorded as (its place among facts at one venue time)."""
-NAMES_VENUE_ORDER: frozenset[type[Message]] = frozenset({AcceptedMessage, AmendedMessage, RejectedMessage})
+NAMES_VENUE_ORDER: frozenset[type[Message]] = frozenset(
+    {AcceptedMessage, HeldMessage, AmendedMessage, RejectedMessage}
+)
 """The facts whose venue order ID is the order's (new) name, checked by their own handler; on any
 other fact an unknown venue order ID is an implied acknowledgement (or a rename)."""
 

@@ -22,6 +22,7 @@ from orderledger.domain.events import (
     OrderAmended,
     OrderEvent,
     OrderFilled,
+    OrderHeld,
     OrderRequested,
     OrderSpec,
 )
@@ -346,7 +347,7 @@ class Processor:
         return [(r[0], r[1], bytes(r[2]), bytes(r[3]), r[4]) for r in rows]
 
 
-_NAMING = frozenset({OrderAccepted, OrderAmended})
+_NAMING = frozenset({OrderHeld, OrderAccepted, OrderAmended})
 """The events after the request that can give an order a new venue identity."""
 
 

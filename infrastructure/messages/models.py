@@ -240,6 +240,12 @@ class AcceptedMessage(_OrderMessage):
     type: Literal["accepted"]
 
 
+class HeldMessage(_OrderMessage):
+    """A broker acknowledged the order; the exchange has not accepted it yet."""
+
+    type: Literal["held"]
+
+
 class _Reasoned(_OrderMessage):
     reason: Reason | None = None
 
@@ -449,6 +455,7 @@ class MarkMessage(_PositionFact):
 
 AnyMessage = (
     RequestMessage
+    | HeldMessage
     | AcceptedMessage
     | RejectedMessage
     | FillMessage

@@ -25,7 +25,17 @@ from orderledger.infrastructure.application.queries import list_orders, list_pos
 from orderledger.infrastructure.errors import ConfigurationError
 from tests.support.adapters import check_valid
 from tests.support.cli import cli_json, parse_ingest, run_cli
-from tests.support.tradier_examples import AAPL, ACCOUNT, COMBO, SPY_CALL, VENUE, poll
+from tests.support.tradier_examples import (
+    AAPL,
+    ACCOUNT,
+    COMBO,
+    PENDING,
+    REJECTED,
+    REJECTION,
+    SPY_CALL,
+    VENUE,
+    poll,
+)
 
 
 @pytest.fixture
@@ -126,6 +136,33 @@ def test_a_rejected_order_is_never_acknowledged_and_strict_is_refused(ledger: Or
         ledger.ingest_lines(
             [json.dumps({"order": AAPL})], fmt="tradier", venue=VENUE, account=ACCOUNT, strict=True
         )
+
+
+def test_a_reject_after_pending_ends_the_order_rejected(ledger: OrderLedger) -> None:
+    # Poll 1: Tradier holds 228175 (`pending`); the exchange has not accepted it.
+    assert ingest(ledger, PENDING)["rejected"] == 0
+    order = ledger.order("ext-tradier-228175")
+    assert (order.status, order.status.is_open, order.venue_order_ids) == (Status.HELD, True, ["228175"])
+    # Poll 2: refused downstream. The reject ends the held order; nothing is refused.
+    counts = ingest(ledger, REJECTED)
+    assert (counts["applied"], counts["rejected"]) == (1, 0)
+    order = ledger.order("ext-tradier-228175")
+    assert (order.status, order.reason, order.leaves_quantity) == (Status.REJECTED, REJECTION, 0)
+    assert [type(e).__name__ for e in ledger.order_events("ext-tradier-228175")] == [
+        "OrderRequested",
+        "OrderHeld",
+        "OrderRejected",
+    ]
+
+
+def test_the_exchanges_acceptance_after_pending_and_its_fills_move_the_order_on(ledger: OrderLedger) -> None:
+    ingest(ledger, PENDING)
+    # `partially_filled`: accepted at the exchange, 20 of 50 filled at 21.95 (one inferred fill).
+    ingest(ledger, poll("partially_filled", "20", "21.95", "21.95", "20"))
+    order = ledger.order("ext-tradier-228175")
+    assert (order.status, order.filled_quantity) == (Status.PARTIALLY_FILLED, Decimal("20"))
+    kinds = [type(e).__name__ for e in ledger.order_events("ext-tradier-228175")]
+    assert kinds == ["OrderRequested", "OrderHeld", "OrderAccepted", "OrderFilled"]
 
 
 def test_bad_replies_get_one_line() -> None:

@@ -6,8 +6,11 @@ The venue moves through four steps: (A) 228175 AAPL partially filled, 20 @ 21.95
 combo, canceled) appears. The clean stream is the four intraday replies ingested from a file
 (``--format tradier``). Each fault schedule ends with the same books: orders, trades (the fills
 Tradier's cumulative figures imply: 20 @ 21.95, then (50 × 21.98 − 20 × 21.95) / 30 = 22 for the
-other 30), positions, and nothing parked. Every backend; time is a manual clock shared by the
-collector and the venue (its rate limit window)."""
+other 30), positions, and nothing parked. The same schedules run on a second story, a reject
+after the broker's acknowledgement: (A) 228175 ``pending`` (Tradier holds it), (B) ``rejected``
+downstream, then (C) and (D): 228175 must end rejected, whether a poll, a stale reply or only
+the backfill brings the reject. Every backend; time is a manual clock shared by the collector
+and the venue (its rate limit window)."""
 
 from __future__ import annotations
 
@@ -23,16 +26,8 @@ from orderledger.infrastructure.collect.source import CredentialsRejected, Unkno
 from tests.support.clock import ManualClock
 from tests.support.collect import books
 from tests.support.tradier_collect import START, Run, clean, clean_books, collected, source
-from tests.support.tradier_examples import ACCOUNT
-from tests.support.tradier_server import (
-    STEPS,
-    TOKEN,
-    TradierVenue,
-    step_a,
-    step_b,
-    step_c,
-    step_d,
-)
+from tests.support.tradier_examples import ACCOUNT, REJECTION
+from tests.support.tradier_server import REJECT_STEPS, STEPS, TOKEN, TradierVenue, step_a
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -41,33 +36,34 @@ async def disconnect_mid_stream(run: Run) -> None:
     run.venue.fault("drop")  # the next poll's connection is closed without a reply
     await run.next_poll()
     assert run.collector.status.state == "waiting"
-    step_b(run.venue)
+    run.steps[1](run.venue)
     await run.reconnect()
-    for step in STEPS[2:]:
+    for step in run.steps[2:]:
         step(run.venue)
         await run.next_poll()
 
 
 async def gap_only_the_backfill_fills(run: Run) -> None:
-    # While the connection is down, 228175 fills and the day turns: the intraday reply no longer
-    # lists 228175 (created on 06-01); only the backfill (filter=all from 06-01) reports its fill.
+    # While the connection is down, 228175 fills (or is rejected) and the day turns: the intraday
+    # reply no longer lists 228175 (created on 06-01); only the backfill (filter=all from 06-01)
+    # reports its fill (its reject).
     run.venue.fault("drop")
     await run.next_poll()
-    step_b(run.venue)
-    step_c(run.venue)
+    run.steps[1](run.venue)
+    run.steps[2](run.venue)
     await run.reconnect()
-    step_d(run.venue)
+    run.steps[3](run.venue)
     await run.next_poll()
 
 
 async def duplicated_and_reordered(run: Run) -> None:
-    stale = run.venue.reply({})  # step A's reply
-    step_b(run.venue)
+    stale = run.venue.reply({})  # step A's reply (``pending``: the broker's ack after the reject)
+    run.steps[1](run.venue)
     await run.next_poll()
     run.venue.fault("stale", stale)  # an older reply after a newer one
     await run.next_poll()
     await run.next_poll()  # step B's again
-    for step in STEPS[2:]:
+    for step in run.steps[2:]:
         step(run.venue)
         await run.next_poll()
 
@@ -76,10 +72,10 @@ async def server_restart(run: Run) -> None:
     run.venue.stop()
     await run.next_poll()  # refused: the connection is lost
     assert run.collector.status.reconnects == 1
-    step_b(run.venue)
+    run.steps[1](run.venue)
     run.venue.restart()
     await run.reconnect()
-    for step in STEPS[2:]:
+    for step in run.steps[2:]:
         step(run.venue)
         await run.next_poll()
 
@@ -89,10 +85,10 @@ async def throttled_429_retry_after(run: Run) -> None:
     await run.next_poll()
     # full jitter would wait 0.5 × 0.5 = 0.25 s; the venue asked for 12
     assert 12.0 in run.clock.slept
-    step_b(run.venue)
+    run.steps[1](run.venue)
     await run.clock.advance(12.0)
     await run.settle()
-    for step in STEPS[2:]:
+    for step in run.steps[2:]:
         step(run.venue)
         await run.next_poll()
 
@@ -113,32 +109,60 @@ SCHEDULES: dict[str, Callable[[Run], Awaitable[None]]] = {
 }
 
 
-@pytest.mark.parametrize("schedule", list(SCHEDULES))
-def test_every_fault_schedule_ends_with_the_clean_streams_books(ledger_url: str, schedule: str) -> None:
-    expected = clean_books()
-    # The clean stream: 228175 filled 20 + 30 = 50, two trades; the SPY call and the combo's leg
-    # ended without fills; one position, 50 AAPL; nothing parked.
-    assert sorted(t[2:] for t in expected["trades"]) == [("20", "21.95"), ("30", "22")]
-    assert expected["positions"] == [(ACCOUNT, "AAPL", "50", "0")] and expected["parked"] == []
+def expected_books(story: str) -> dict[str, Any]:
+    """The clean stream's books of a story, with what they must hold checked by hand."""
+    expected = clean_books(STORIES[story])
+    assert expected["parked"] == []
+    if story == "fills":
+        # 228175 filled 20 + 30 = 50, two trades; the SPY call and the combo's leg ended without
+        # fills; one position, 50 AAPL.
+        assert sorted(t[2:] for t in expected["trades"]) == [("20", "21.95"), ("30", "22")]
+        assert expected["positions"] == [(ACCOUNT, "AAPL", "50", "0")]
+    else:
+        # 228175 held, then rejected: ended, nothing filled (50 ordered, 0 filled), no trade, no
+        # position; the SPY call expired and the combo's leg was canceled as in the other story.
+        assert expected["orders"] == [
+            ("ext-tradier-228175", "rejected", "50", "0", ("228175",)),
+            ("ext-tradier-228749", "expired", "1", "0", ("228749",)),
+            ("ext-tradier-229064", "canceled", "100", "0", ("229064",)),
+        ]
+        assert expected["trades"] == [] and expected["positions"] == []
+    return expected
 
-    async def scenario() -> dict[str, Any]:
+
+STORIES = {"fills": STEPS, "reject after pending": REJECT_STEPS}
+
+
+@pytest.mark.parametrize("story", list(STORIES))
+@pytest.mark.parametrize("schedule", list(SCHEDULES))
+def test_every_fault_schedule_ends_with_the_clean_streams_books(
+    ledger_url: str, schedule: str, story: str
+) -> None:
+    expected = expected_books(story)
+
+    async def scenario() -> tuple[dict[str, Any], list[Any]]:
         clock = ManualClock(start=START)
         with TradierVenue(now=clock.now) as venue:
-            step_a(venue)
+            STORIES[story][0](venue)
             async with AsyncOrderLedger(ledger_url) as ledger:
                 collector = Collector(
                     ledger, source(venue.url, clock), timing=clock.timing(), reconcile_every=None
                 )
                 task = asyncio.create_task(collector.run())
-                run = Run(venue, clock, collector)
+                run = Run(venue, clock, collector, STORIES[story])
                 await run.settle()
                 await SCHEDULES[schedule](run)
                 collector.stop()
                 figures = await task
                 assert figures["parked"] == 0
-                return await asyncio.to_thread(books, ledger.ledger)
+                found = await asyncio.to_thread(books, ledger.ledger)
+                return found, await asyncio.to_thread(ledger.ledger.order_events, "ext-tradier-228175")
 
-    assert asyncio.run(scenario()) == expected
+    found, events = asyncio.run(scenario())
+    assert found == expected
+    if story != "fills":  # held first, whatever brought the reject, and the reject's details kept
+        assert [type(e).__name__ for e in events] == ["OrderRequested", "OrderHeld", "OrderRejected"]
+        assert events[-1].reason == REJECTION
 
 
 @pytest.mark.parametrize(

@@ -557,7 +557,7 @@ BAD_LINES = [
     (
         "reject-after-ack",
         json.dumps(fact("rejected", "A", seconds=9)),
-        "only a requested order can be rejected",
+        "only a requested or held order can be rejected",
     ),
     ("reused-client-order-id", json.dumps(request("A", quantity="11")), "different quantity"),
     ("reused-client-order-id-side", json.dumps(request("A", side="sell")), "different side"),

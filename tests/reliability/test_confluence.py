@@ -11,13 +11,14 @@ the reference.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ from orderledger.infrastructure.results import Filter
 from tests.support.books import all_books
 from tests.support.fixlog import session_lines
 from tests.support.postgres import private_schema, require_postgres
+from tests.support.tradier_examples import ACCOUNT, PENDING, REJECTED, REJECTION, VENUE
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 SOAK = bool(os.environ.get("ORDERLEDGER_SOAK"))
@@ -361,6 +363,44 @@ def test_a_fill_before_a_cancel_in_venue_time_that_arrives_after_it_fills_the_or
             ["late_fill"],
             True,
         )
+
+
+@contextlib.contextmanager
+def _store(kind: str, tmp_path: Path, name: str) -> Iterator[str]:
+    """An empty database of ``kind``: a SQLite file, or a private PostgreSQL schema."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / name}"
+        return
+    require_postgres()
+    with private_schema() as url:
+        yield url
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_reject_after_the_brokers_acknowledgement_ends_the_order_rejected_in_any_order(
+    tmp_path: Path, kind: str
+) -> None:
+    """Tradier's polls of 228175: `pending` (Tradier holds it: held at its creation, 12:02:29),
+    then `rejected` (at its last update, 12:30:02). In order; reversed, one poll per commit of a
+    reopened ledger (the broker's acknowledgement then arrives after the reject, and is decided
+    at its place in venue time, before it); reversed in one commit: the same books, the order
+    rejected with the reject's reason, and no line refused (the reject was refused: "only a
+    requested order can be rejected")."""
+    lines = [json.dumps(PENDING), json.dumps(REJECTED)]
+    ingest = {"fmt": "tradier", "venue": VENUE, "account": ACCOUNT}
+    expected = in_order(lines, **ingest)
+    assert expected["rejected"] == 0 and expected["trades"] == [] and expected["positions"] == []
+    (order,) = (dict(o) for o in expected["orders"])  # type: ignore[attr-defined]
+    assert (order["status"], order["reason"], order["venue_order_ids"]) == (
+        "rejected",
+        REJECTION,
+        "['228175']",
+    )
+    reversed_lines = [[line] for line in reversed(lines)]
+    with _store(kind, tmp_path, "r.db") as url:
+        assert by_chunks(url, reversed_lines, lambda n: True, **ingest) == expected
+    with _store(kind, tmp_path, "one.db") as url:
+        assert by_chunks(url, [lines[::-1]], lambda n: False, **ingest) == expected
 
 
 @pytest.mark.parametrize("batch", [20, 10_000])

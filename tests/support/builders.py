@@ -21,7 +21,7 @@ import pytest
 
 from orderledger.domain.construction import construct
 from orderledger.domain.errors import LedgerError
-from orderledger.domain.events import OrderEvent, OrderSpec
+from orderledger.domain.events import OrderEvent, OrderHeld, OrderSpec
 from orderledger.domain.folds import replay
 from orderledger.domain.order import Decision, Order, Stamp
 from orderledger.domain.outcomes import Outcome
@@ -38,6 +38,7 @@ T0 = datetime(2024, 3, 1, 9, 30, tzinfo=UTC)
 
 OPEN_STATUSES = [
     Status.REQUESTED,
+    Status.HELD,
     Status.ACCEPTED,
     Status.PARTIALLY_FILLED,
     Status.PENDING_CANCEL,
@@ -89,6 +90,11 @@ def spec(**overrides: Any) -> OrderSpec:
 def accepted(venue_order_id: str | None = "V-1", aliases: Mapping[str, str] | None = None) -> Step:
     """The venue acknowledged the order."""
     return lambda order, at: order.accept(at, venue_order_id=venue_order_id, aliases=aliases)
+
+
+def held(venue_order_id: str | None = "V-1") -> Step:
+    """A broker acknowledged the order and holds it; the exchange has not accepted it."""
+    return lambda order, at: order.accept(at, venue_order_id=venue_order_id, fact=OrderHeld)
 
 
 def rejected(reason: str = "insufficient margin") -> Step:
@@ -188,6 +194,7 @@ def given(*steps: Step, **spec_overrides: Any) -> Order:
 
 CANONICAL_STEPS: dict[Status, tuple[Step, ...]] = {
     Status.REQUESTED: (),
+    Status.HELD: (held(),),
     Status.ACCEPTED: (accepted(),),
     Status.PARTIALLY_FILLED: (accepted(), filled("T-1", 4)),
     Status.FILLED: (accepted(), filled("T-1", 4), filled("T-2", 6)),

@@ -30,6 +30,7 @@ TIMEOUT = 120.0
 STATUSES = frozenset(
     {
         "requested",
+        "held",
         "accepted",
         "partially_filled",
         "filled",

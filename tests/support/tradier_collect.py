@@ -24,10 +24,13 @@ POLL = 2.0
 START = datetime(2018, 6, 1, 13, 0, tzinfo=UTC)
 
 
-def clean_books() -> dict[str, Any]:
+Steps = tuple[Callable[[TradierVenue], None], ...]
+
+
+def clean_books(steps: Steps = STEPS) -> dict[str, Any]:
     """The four intraday replies, ingested from a file."""
     with OrderLedger("memory://") as ledger:
-        ledger.ingest_lines(clean_replies(), fmt="tradier", venue=VENUE, account=ACCOUNT)
+        ledger.ingest_lines(clean_replies(steps), fmt="tradier", venue=VENUE, account=ACCOUNT)
         return books(ledger)
 
 
@@ -46,8 +49,12 @@ def source(url: str, clock: ManualClock, token: str = TOKEN, account: str = ACCO
 class Run:
     """One collector against the venue, driven step by step."""
 
-    def __init__(self, venue: TradierVenue, clock: ManualClock, collector: Collector) -> None:
+    def __init__(
+        self, venue: TradierVenue, clock: ManualClock, collector: Collector, steps: Steps = STEPS
+    ) -> None:
         self.venue, self.clock, self.collector = venue, clock, collector
+        self.steps = steps
+        """The venue's story (``STEPS``, ``REJECT_STEPS``): its first step is set before the start."""
 
     async def settle(self) -> None:
         """Until the collector waits on the clock again (status loop + poll or backoff) with
@@ -66,7 +73,7 @@ class Run:
 
 
 async def clean(run: Run) -> None:
-    for step in STEPS[1:]:
+    for step in run.steps[1:]:
         step(run.venue)
         await run.next_poll()
 

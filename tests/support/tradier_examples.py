@@ -5,7 +5,12 @@ buy_to_open, expired), 229063 (a combo, canceled) whose first leg 229064 is show
 (id, type, symbol, side, quantity, status); the page excerpt stops there, so that leg's dates are
 its parent's. :func:`poll` is order 228175 with only its fill fields (status, exec_quantity,
 avg_fill_price, last_fill_*, remaining_quantity) set as a partially filled and then filled poll
-reports them: Tradier publishes no filled example.
+reports them: Tradier publishes no filled example. :data:`PENDING` and :data:`REJECTED` are the
+same order as a poll reports it held by Tradier (``pending``), then refused downstream
+(``rejected``, its ``reason_description``: the rejection details of the Orders reference,
+https://documentation.tradier.com/brokerage-api/reference/response/orders, worded as Tradier's
+error table words DayTradingBuyingPowerExceeded,
+https://documentation.tradier.com/brokerage-api/overview/errors).
 """
 
 from __future__ import annotations
@@ -53,3 +58,11 @@ def poll(
     if tag:
         order["tag"] = tag
     return {"order": order}
+
+
+REJECTION = "There is not enough day trading buying power for the requested order"
+"""Tradier's published description of DayTradingBuyingPowerExceeded (a downstream refusal)."""
+PENDING = poll("pending", "0", "0", "0", "0")
+"""228175 held by Tradier: nothing filled, 50 − 0 = 50 remaining."""
+REJECTED = {"order": dict(poll("rejected", "0", "0", "0", "0")["order"], reason_description=REJECTION)}
+"""228175 refused after Tradier held it."""

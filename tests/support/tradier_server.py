@@ -36,7 +36,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.support.loopback import sites_of, stop_accepting
-from tests.support.tradier_examples import AAPL, ACCOUNT, COMBO, SPY_CALL, poll
+from tests.support.tradier_examples import AAPL, ACCOUNT, COMBO, PENDING, REJECTED, SPY_CALL, poll
 
 TOKEN = "loopback-token"
 
@@ -260,11 +260,25 @@ STEPS = (step_a, step_b, step_c, step_d)
 """The venue's steps in the collector tests; the clean stream is their four intraday replies."""
 
 
-def clean_replies() -> list[str]:
+def step_pending(venue: TradierVenue) -> None:
+    """228175 (AAPL) held by Tradier (``pending``): the exchange has not accepted it."""
+    venue.set_order(PENDING["order"])
+
+
+def step_rejected(venue: TradierVenue) -> None:
+    """228175 refused downstream (``rejected``) after Tradier held it."""
+    venue.set_order(REJECTED["order"])
+
+
+REJECT_STEPS = (step_pending, step_rejected, step_c, step_d)
+"""The same venue with a reject after the broker's acknowledgement in place of the fills."""
+
+
+def clean_replies(steps: tuple[Callable[[TradierVenue], None], ...] = STEPS) -> list[str]:
     """The intraday reply after each step, as a file of polls holds them."""
     venue = TradierVenue()
     replies = []
-    for step in STEPS:
+    for step in steps:
         step(venue)
         replies.append(json.dumps(venue.reply({})))
     return replies

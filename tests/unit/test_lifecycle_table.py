@@ -21,6 +21,7 @@ from orderledger.domain.events import (
     OrderEvent,
     OrderExpired,
     OrderFilled,
+    OrderHeld,
     OrderRejected,
 )
 from orderledger.domain.lifecycle import FACTS, TRANSITIONS, Rule, fact_name, rule_for
@@ -40,6 +41,7 @@ ALL_PAIRS = [(status, fact) for status in Status for fact in FACTS]
 def test_the_facts_are_the_event_classes_a_message_can_bring_once_the_order_exists() -> None:
     # The table is keyed by event class; an error names the fact by its event, in snake case.
     assert set(FACTS) == {
+        OrderHeld,
         OrderAccepted,
         OrderRejected,
         OrderFilled,
@@ -93,10 +95,11 @@ def test_a_fill_is_never_refused_or_ignored_by_status(status: Status) -> None:
 
 
 @pytest.mark.parametrize("status", list(Status))
-def test_only_a_requested_order_can_be_rejected(status: Status) -> None:
+def test_only_a_requested_or_held_order_can_be_rejected(status: Status) -> None:
+    # Held: a broker acknowledged it, the exchange has not accepted it, so it may still refuse it.
     rule, _ = rule_for(status, OrderRejected)
 
-    if status is Status.REQUESTED:
+    if status in (Status.REQUESTED, Status.HELD):
         assert rule is Rule.APPLY
     elif status is Status.REJECTED:
         assert rule is Rule.DUPLICATE
