@@ -16,6 +16,7 @@ the same limits.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import multiprocessing
@@ -23,7 +24,7 @@ import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -56,6 +57,29 @@ def in_threads(service: LedgerService) -> Runner:
         return await run_in_threadpool(getattr(service, method), **kwargs)
 
     return run
+
+
+LIST_THREADS = "orderledger-list"
+"""The name (and number) of each thread of the list reads' own pool."""
+
+
+class OwnThreads:
+    """A runner calling ``service`` in a pool of ``workers`` threads of its own, apart from the
+    event loop's (the one ``/health``, the writes and the other reads run in): work run here
+    never takes one of that pool's threads, and never waits for one. The list reads' bound
+    admits at most ``workers`` at once, a read past its time budget keeping its place and its
+    thread, so a read admitted always finds a free thread."""
+
+    def __init__(self, service: LedgerService, workers: int) -> None:
+        self.service = service
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix=LIST_THREADS)
+
+    async def __call__(self, method: str, kwargs: dict[str, Any]) -> Any:
+        call = functools.partial(getattr(self.service, method), **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, call)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 _reader: LedgerService | None = None
