@@ -140,13 +140,14 @@ def drop_schema(schema: str) -> None:
 
 
 @contextmanager
-def serving(db: Path, *options: str) -> Iterator[str]:
-    """`orderledger serve` over the SQLite file ``db`` in its own process; yields its URL once
-    `/health` answers, and stops it afterwards."""
+def serving(db: Path | str, *options: str) -> Iterator[str]:
+    """`orderledger serve` over the SQLite file ``db`` (or the database URL ``db``) in its own
+    process; yields its URL once `/health` answers, and stops it afterwards."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    database = db if isinstance(db, str) else f"sqlite:///{db}"
     server = subprocess.Popen(
-        cli_command("--db", f"sqlite:///{db}", "serve", "--host", "127.0.0.1", "--port", str(port), *options),
+        cli_command("--db", database, "serve", "--host", "127.0.0.1", "--port", str(port), *options),
         env=cli_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
