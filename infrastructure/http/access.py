@@ -67,7 +67,7 @@ class LedgerContext:
     limit: WorkLimit
     reader: Runner
     folds: Folds
-    lister: Runner  # list reads' runner: threads of their own, over a connection of its own
+    lister: Runner  # list reads' runner: processes of their own (limits.py), or threads
     lists: WorkLimit = field(default_factory=list_limit)
     count_cap: int = COUNT_CAP
 
@@ -85,9 +85,10 @@ class LedgerContext:
         """A list read (``/events``, ``/orders``, …; ``views``: one read from the views, whose
         answer says how far they are behind): bounded per token, per address and in all (429 or
         503 at once past a bound, before any work; 503 past its time budget; limits.py), its
-        count up to ``count_cap``. It runs on a connection and in threads of its own, and makes
-        its whole answer there, JSON included (``http.listing``): it never holds the connection,
-        the threads or the event loop that ``/health`` and the writes need."""
+        count up to ``count_cap``. It runs apart (``lister``: served over a file or a server, in
+        processes of their own, else in threads of their own) and makes its whole answer there,
+        JSON included (``http.listing``): it never holds the connection, the threads, the
+        interpreter lock or the event loop that ``/health`` and the writes need."""
         if kwargs.get("count"):
             kwargs["count"] = self.count_cap
         listed: Listed = await self.lists.run(

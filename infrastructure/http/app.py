@@ -66,15 +66,15 @@ def create_app(
     reader: Runner | None = None,
     folder: Runner | None = None,
     lists: WorkLimit | None = None,
-    lister: LedgerService | None = None,
+    lister: Runner | None = None,
     count_cap: int = COUNT_CAP,
 ) -> FastAPI:
     """The app over one shared ledger service; ``allowed_origins`` are web origins besides the
     server's own whose pages may write (guard.py); ``expensive`` bounds the whole-log reads,
     which ``reader`` runs (limits.py), and ``folder`` runs the P&L folds (folds.py; both by
-    default in threads over ``service``); ``lists`` bounds the list reads, which run over
-    ``lister`` (a service over a connection of its own; by default ``service``) in threads of
-    their own, one per read ``lists`` admits at once, and count up to ``count_cap`` rows."""
+    default in threads over ``service``); ``lists`` bounds the list reads, which ``lister``
+    runs (by default in threads of their own over ``service``, one per read ``lists`` admits at
+    once), and which count up to ``count_cap`` rows."""
     app = FastAPI(
         title="OrderLedger",
         version=VERSION,
@@ -96,7 +96,7 @@ def create_app(
         limit,
         reader or threads,
         Folds(folder or threads),
-        OwnThreads(lister or service, lists.concurrency),
+        lister or OwnThreads(service, lists.concurrency),
         lists,
         count_cap,
     )

@@ -68,7 +68,9 @@ class OwnThreads:
     event loop's (the one ``/health``, the writes and the other reads run in): work run here
     never takes one of that pool's threads, and never waits for one. The list reads' bound
     admits at most ``workers`` at once, a read past its time budget keeping its place and its
-    thread, so a read admitted always finds a free thread."""
+    thread, so a read admitted always finds a free thread. ``serve`` runs the list reads of a
+    ledger over a file or a server in ``ReaderProcesses`` instead, where they do not hold this
+    process's interpreter lock either; an in-memory ledger's run here."""
 
     def __init__(self, service: LedgerService, workers: int) -> None:
         self.service = service

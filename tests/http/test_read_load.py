@@ -2,9 +2,10 @@
 
 100 clients read ``/events``, ``/trades``, ``/orders`` and ``/messages`` with the largest page and
 ``count=true`` at once, against a real server over a SQLite file and over PostgreSQL. List reads
-run on a connection and in threads of their own, at most ``--list-reads`` at once in all and
-``--list-reads-per-client`` per token and per address; one more is refused at once (429 per
-client, 503 in all) with ``Retry-After``. The reads the bound admits are held in flight (they
+run apart from ``/health`` and the writes (here in threads of their own over a connection of
+their own; ``orderledger serve`` runs them in processes of their own), at most ``--list-reads``
+at once in all and ``--list-reads-per-client`` per token and per address; one more is refused at
+once (429 per client, 503 in all) with ``Retry-After``. The reads the bound admits are held in flight (they
 wait at their start until the test lets them go), so what is asserted holds by construction, not
 by timing: while they are held, ``/health`` and a write are answered, and the held reads occupy
 threads of the list reads' own pool, none of the pool ``/health`` and the writes are run in.
@@ -32,7 +33,7 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.auth import Tokens
-from orderledger.infrastructure.http.limits import LIST_THREADS, list_limit
+from orderledger.infrastructure.http.limits import LIST_THREADS, OwnThreads, list_limit
 from orderledger.infrastructure.http.service import LedgerService
 from orderledger.infrastructure.listing import Page
 from tests.support.http_api import BOUND, LOOPBACK, WRITE_TOKEN, bearer, request, running_server, wait_until
@@ -110,7 +111,7 @@ def test_health_and_writes_are_answered_while_100_readers_hold_every_list_read(
         return sum(1 for a in list(answers.values()) if a.status_code != 200)
 
     try:
-        with running_server(url, TOKENS, lists=lists, lister=held) as server:
+        with running_server(url, TOKENS, lists=lists, lister=OwnThreads(held, PLACES)) as server:
             # Wave 1: readers 0-49, one per token and address: 4 are admitted and held, the
             # other 50 - 4 = 46 are refused at once (all places taken: 503).
             readers = start(range(KEYS), server.url)
