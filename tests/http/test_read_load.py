@@ -33,7 +33,7 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.auth import Tokens
-from orderledger.infrastructure.http.limits import LIST_THREADS, OwnThreads, list_limit
+from orderledger.infrastructure.http.limits import LIST_THREADS, OwnThreads, ReaderProcesses, list_limit
 from orderledger.infrastructure.http.service import LedgerService
 from orderledger.infrastructure.listing import Page
 from tests.support.http_api import BOUND, LOOPBACK, WRITE_TOKEN, bearer, request, running_server, wait_until
@@ -182,3 +182,29 @@ def test_a_count_counts_up_to_its_bound(backend: str, file_ledger_url: str) -> N
             assert beta.headers["Total-Count"] == "2" and "Total-Count-Capped" not in beta.headers  # c-4, c-5
             uncounted = client.get("/orders", params={"limit": 1})
             assert "Total-Count" not in uncounted.headers and "Total-Count-Capped" not in uncounted.headers
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_served_over_a_database_list_reads_answer_from_processes_of_their_own(
+    backend: str, file_ledger_url: str
+) -> None:
+    """As ``orderledger serve`` runs them: in worker processes, each over its own connection,
+    answering what the server committed, with the same headers and problem documents."""
+    lister = ReaderProcesses(file_ledger_url, 2, "list reads")
+    try:
+        with running_server(file_ledger_url, lister=lister) as server:
+            _five_orders(server.ledger)
+            assert not lister.pool._processes  # no worker yet: nothing was listed
+            page = httpx2.get(server.url + "/orders", params={"limit": 2, "count": "true"}, timeout=BOUND)
+            assert lister.pool._processes  # the read started a worker, and was answered by it
+            assert page.status_code == 200, page.text
+            assert [row["client_order_id"] for row in page.json()] == ["c-1", "c-2"]
+            # 5 orders in all, 2 on this page; the views include every event
+            assert (page.headers["Total-Count"], page.headers["Views-Behind"]) == ("5", "0")
+            following = httpx2.get(server.url + page.headers["Link"].split(">")[0][1:], timeout=BOUND)
+            assert [row["client_order_id"] for row in following.json()] == ["c-3", "c-4"]
+            forged = httpx2.get(server.url + "/events", params={"cursor": "garbage"}, timeout=BOUND)
+            assert (forged.status_code, forged.headers["content-type"]) == (400, "application/problem+json")
+            assert forged.json()["detail"].startswith("cursor is not one this ledger issued")
+    finally:
+        lister.close()
