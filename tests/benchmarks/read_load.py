@@ -40,7 +40,7 @@ import httpx2  # noqa: E402
 
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
 from orderledger.infrastructure.application.simulator import simulate_lines  # noqa: E402
-from tests.support.bench import serving  # noqa: E402
+from tests.support.bench import p99, probe, serving  # noqa: E402
 from tests.support.postgres import postgres_unavailable, private_schema  # noqa: E402
 
 EVENTS_PER_ORDER = 3.78
@@ -62,40 +62,6 @@ def build(url: str, events: int) -> int:
     with OrderLedger(url) as ledger:
         ledger.ingest_lines(simulate_lines(7, int(events / EVENTS_PER_ORDER) + 1))
         return ledger.log_position()
-
-
-def p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-
-
-def probe(url: str, tag: str) -> dict[str, list[float]]:
-    """Alternate GET /health and a one-message POST /messages; seconds per request of each."""
-    took: dict[str, list[float]] = {"health": [], "write": []}
-    auth = {"Authorization": f"Bearer {WRITE_TOKEN}"}
-    with httpx2.Client(base_url=url, timeout=120, headers=auth) as client:
-        for i in range(PROBES):
-            started = time.perf_counter()
-            assert client.get("/health").status_code == 200
-            took["health"].append(time.perf_counter() - started)
-            message = {
-                "type": "request",
-                "client_order_id": f"probe-{tag}-{i}",
-                "account": "probe",
-                "venue": "probe",
-                "instrument": "BTC-USDT",
-                "side": "buy",
-                "order_type": "limit",
-                "quantity": "1",
-                "price": "100",
-                "ts": "2026-11-20T10:00:00Z",
-            }
-            started = time.perf_counter()
-            response = client.post("/messages", json=message)
-            took["write"].append(time.perf_counter() - started)
-            assert response.status_code == 200, response.text
-            time.sleep(0.02)  # spread the samples over the readers' run
-    return took
 
 
 def _reader(number: int, url: str, patient: bool, stop: threading.Event, statuses: Counter[int]) -> None:
@@ -166,12 +132,13 @@ def measure(backend: str, events: int, folder: Path) -> list[str]:
         built = build(url, events)
         print(f"{backend}: built {built:,} events in {time.perf_counter() - started:.0f} s", flush=True)
         phases: list[tuple[str, dict[str, list[float]], Counter[int]]] = []
+        auth = {"Authorization": f"Bearer {WRITE_TOKEN}"}
         with serving(url, "--tokens", str(tokens)) as served:
-            phases.append(("idle (baseline)", probe(served, f"{backend}-idle"), Counter()))
+            phases.append(("idle (baseline)", probe(served, f"{backend}-idle", PROBES, auth), Counter()))
             for patient in (True, False):
                 name = "patient" if patient else "impatient"
                 with reading(served, patient) as statuses:
-                    took = probe(served, f"{backend}-{name}")
+                    took = probe(served, f"{backend}-{name}", PROBES, auth)
                 label = f"{READERS} readers, {'waiting Retry-After' if patient else 'asking again at once'}"
                 phases.append((label, took, statuses))
     base = phases[0][1]
