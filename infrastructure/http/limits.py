@@ -11,6 +11,11 @@ a connection open. An answer that takes longer than ``seconds`` is 503 too; the 
 not stopped half-way, so it keeps its place until it ends and the limit stays true. An in-memory
 ledger has one connection, which no other process can open: there they run in threads, under
 the same limits.
+
+List reads (``/events``, ``/orders``, …) cost milliseconds to a few hundred each, but a crowd of
+clients can keep them running back to back. They are bounded the same way (``list_limit``), per
+token and per address besides, and run apart too: in ``ReaderProcesses`` of their own when
+served over a file or a server, else in ``OwnThreads``.
 """
 
 from __future__ import annotations
