@@ -43,6 +43,10 @@ DEFAULT_LIMIT = 500
 """Rows a page of the HTTP API holds unless ``limit`` says otherwise."""
 MAX_LIMIT = 5_000
 """The most rows one page of the HTTP API holds; a larger ``limit`` is refused."""
+COUNT_CAP = 100_000
+"""The most rows the HTTP API counts for ``count=true`` (twenty of its largest pages): past it,
+``Total-Count`` is this number and ``Total-Count-Capped`` says more rows match, so a count costs
+at most the rows of twenty pages whatever the size of the log."""
 
 
 # ---------------------------------------------------------------------- the filters
@@ -481,13 +485,17 @@ def read_page(
     limit: int | None,
     convert: Callable[[list[Any]], list[T]],
     *,
-    count: bool = False,
+    count: bool | int = False,
 ) -> Page[T]:
     """One page of ``keyset`` (read in ``order``): ``limit`` rows (None: all), converted, with
-    the cursor of the next page, and (``count``) how many rows the filter selects in all."""
+    the cursor of the next page, and (``count``) how many rows the filter selects in all: every
+    one (True), or up to a number (see :class:`Page`)."""
     rows, after = keyset.page(db, limit, convert)
     following = None if after is None else order.cursor_after(after)
-    return Page(rows, following, keyset.count(db) if count else None)
+    if not count:
+        return Page(rows, following)
+    cap = None if count is True else int(count)
+    return Page.counted(rows, following, keyset.count(db, cap), cap)
 
 
 def row_value(row: Any, column: str) -> Any:
@@ -512,7 +520,7 @@ def sorted_page(
     value_of: Callable[[T, str], Any],
     limit: int | None,
     *,
-    count: bool = False,
+    count: bool | int = False,
 ) -> Page[T]:
     """A page of rows computed in Python (positions, instruments, an as-of fold): sorted and
     continued exactly as the SQL lists are. ``value_of(row, column)`` is a row's value of a sort
@@ -532,7 +540,7 @@ def sorted_page(
         return _comparable(pair[0]), pair[1]
 
     ranked = sorted(((rank(key(r)), r) for r in rows), key=lambda item: item[0], reverse=order.descending)
-    total = len(ranked) if count else None
+    total = len(ranked) if count else None  # the rows are at hand: counting them costs nothing
     if order.start is not None:
         start = rank(order.start)
         try:
@@ -551,18 +559,39 @@ def sorted_page(
 class Page(list[T], Generic[T]):
     """The rows of one page (a list, so every call that answered a list still does), with
     ``next_cursor``: the cursor of the page after (None on the last), and ``total``: the rows the
-    filter selects in all (only when asked for with ``count``)."""
+    filter selects in all (only when asked for with ``count``). Counted up to a number N
+    (``count=N``), ``total`` is at most N and ``capped`` says whether more rows match."""
 
     next_cursor: str | None
     total: int | None
+    capped: bool
 
-    def __init__(self, rows: Iterable[T] = (), next_cursor: str | None = None, total: int | None = None):
+    def __init__(
+        self,
+        rows: Iterable[T] = (),
+        next_cursor: str | None = None,
+        total: int | None = None,
+        capped: bool = False,
+    ):
         super().__init__(rows)
         self.next_cursor = next_cursor
         self.total = total
+        self.capped = capped
+
+    @classmethod
+    def counted(cls, rows: Iterable[T], next_cursor: str | None, found: int, cap: int | None) -> Page[T]:
+        """A page whose count found ``found`` rows, counting up to ``cap`` (None: all)."""
+        if cap is not None and found > cap:
+            return cls(rows, next_cursor, cap, True)
+        return cls(rows, next_cursor, found)
+
+    def with_rows(self, rows: Iterable[Any]) -> Page[Any]:
+        """These rows with this page's cursor and count (the page's rows as another form)."""
+        return Page(rows, self.next_cursor, self.total, self.capped)
 
 
 __all__ = [
+    "COUNT_CAP",
     "DEFAULT_LIMIT",
     "FILTERS",
     "LISTINGS",

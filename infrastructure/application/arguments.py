@@ -41,6 +41,9 @@ Version = Annotated[int, annotated_types.Ge(1)]
 """An order's event version: the first event is version 1."""
 Slices = Annotated[int, annotated_types.Ge(1)]
 """How many parts a range is cut into (a chart's points): at least one."""
+Counting = bool | Annotated[int, annotated_types.Ge(1)]
+"""A list's ``count``: True counts every row the filter selects; a number N counts up to N (the
+page's ``total`` is then at most N, and its ``capped`` says whether more rows match)."""
 Check = Callable[[Any, str], Any]
 """Checks a value found at the path given (``lines[3]``), returns it (or a checking wrapper)."""
 

@@ -33,7 +33,7 @@ from orderledger.domain.order import Order
 from orderledger.domain.values import format_timestamp, parse_timestamp
 from orderledger.infrastructure.application import admin, reads, recording
 from orderledger.infrastructure.application import collectors as _collectors
-from orderledger.infrastructure.application.arguments import Count, Slices, Version, checked_methods
+from orderledger.infrastructure.application.arguments import Count, Counting, Slices, Version, checked_methods
 from orderledger.infrastructure.application.deprecated import DeprecatedReads
 from orderledger.infrastructure.application.execution import ExecutionRow, execution_quality
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
@@ -309,7 +309,7 @@ class OrderLedger(DeprecatedReads):
         limit: Count | None = None,
         sort: str | None = None,
         cursor: str | None = None,
-        count: bool = False,
+        count: Counting = False,
     ) -> Page[InstrumentRow]:
         """Instrument definitions in force (or every version), from the log, by venue and
         instrument unless ``sort`` says otherwise; a :class:`Page`, as :meth:`orders` answers."""
@@ -476,7 +476,7 @@ class OrderLedger(DeprecatedReads):
         limit: Count | None = None,
         sort: str | None = None,
         cursor: str | None = None,
-        count: bool = False,
+        count: Counting = False,
     ) -> Page[OrderRow]:
         """Orders as they stand, oldest created first (``newest``: reversed; ``sort``: another
         order, ``listing.LISTINGS``): only ``open`` ones, of an account, venue, instrument or
@@ -520,7 +520,7 @@ class OrderLedger(DeprecatedReads):
         limit: Count | None = None,
         sort: str | None = None,
         cursor: str | None = None,
-        count: bool = False,
+        count: Counting = False,
     ) -> Page[TradeRow]:
         """The trade blotter by venue time (``sort``: another order): one row per fill as it
         stands after busts and corrections; ``order``: one order's (client order ID, venue order
@@ -575,7 +575,7 @@ class OrderLedger(DeprecatedReads):
         limit: Count | None = None,
         sort: str | None = None,
         cursor: str | None = None,
-        count: bool = False,
+        count: Counting = False,
     ) -> Page[PositionRow]:
         """Positions with realized P&L, and unrealized P&L for the instruments given a mark;
         now, or as they stood ``as_of`` a time (folded from the log). The live view keeps
@@ -658,7 +658,7 @@ class OrderLedger(DeprecatedReads):
         limit: Count | None = None,
         sort: str | None = None,
         cursor: str | None = None,
-        count: bool = False,
+        count: Counting = False,
     ) -> Page[EventRecord]:
         """Search the global log by event type (``OrderFilled`` …), account, venue, instrument,
         order and time; in log order (``newest``: reversed; ``sort``: another order). A
@@ -724,7 +724,7 @@ class OrderLedger(DeprecatedReads):
         limit: Count | None = None,
         sort: str | None = None,
         cursor: str | None = None,
-        count: bool = False,
+        count: Counting = False,
     ) -> Page[MessageRecord]:
         """The message journal, oldest first (``newest``: reversed; ``sort``: another order); see
         :meth:`iter_messages`. A :class:`Page`, as :meth:`orders` answers."""
@@ -820,7 +820,7 @@ class OrderLedger(DeprecatedReads):
         limit: Count | None = None,
         sort: str | None = None,
         cursor: str | None = None,
-        count: bool = False,
+        count: Counting = False,
     ) -> Page[ParentRow]:
         """The parents the orders name (``parent_id``), each with its child orders' count, open
         count, accounts, instruments and times; of the orders of an account, venue or instrument;

@@ -22,7 +22,7 @@ def _distinct(dialect: str, column: str) -> str:
     return f"json_group_array(DISTINCT {column})"
 
 
-def parent_page(db: Database, where: Filter, *, count: bool = False) -> Page[ParentRow]:
+def parent_page(db: Database, where: Filter, *, count: bool | int = False) -> Page[ParentRow]:
     """The parents of the orders ``where`` selects (account, venue, instrument), a page at a
     time in its sort (by parent ID unless it names another)."""
     clauses, params = ["parent_id IS NOT NULL"], []

@@ -128,7 +128,7 @@ def iter_orders(db: Database, where: Filter, *, open_only: bool = False) -> Iter
 
 
 def order_page(
-    db: Database, where: Filter, *, open_only: bool = False, count: bool = False
+    db: Database, where: Filter, *, open_only: bool = False, count: bool | int = False
 ) -> Page[OrderRow]:
     """One page of orders: ``where.limit`` rows (None: all) in its sort after its cursor, with
     the next page's cursor (and, with ``count``, how many orders ``where`` selects)."""
@@ -200,7 +200,7 @@ def iter_trades(db: Database, where: Filter) -> Iterator[TradeRow]:
     return _trade_rows(islice(rows, where.limit), where.parent)
 
 
-def trade_page(db: Database, where: Filter, *, count: bool = False) -> Page[TradeRow]:
+def trade_page(db: Database, where: Filter, *, count: bool | int = False) -> Page[TradeRow]:
     """One page of the blotter: ``where.limit`` trades (None: all) after its cursor, with the
     next page's cursor (and, with ``count``, how many trades ``where`` selects)."""
     keyset, order = trade_keyset(db, where)

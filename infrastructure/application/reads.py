@@ -158,7 +158,7 @@ def history(ledger: OrderLedger, key: str) -> list[HistoryEntry]:
 
 
 def orders_then(
-    ledger: OrderLedger, where: Filter, *, open: bool, as_of: datetime, event_time: bool, count: bool
+    ledger: OrderLedger, where: Filter, *, open: bool, as_of: datetime, event_time: bool, count: bool | int
 ) -> Page[OrderRow]:
     """The orders ``where`` selects as the ledger knew them ``as_of`` (folded from the log),
     sorted and paged as the orders view's are."""
@@ -170,7 +170,7 @@ def orders_then(
 
 
 def held_page(
-    db: Database, listing: str, rows: list[Any], where: Filter, selection: dict[str, Any], count: bool
+    db: Database, listing: str, rows: list[Any], where: Filter, selection: dict[str, Any], count: bool | int
 ) -> Page[Any]:
     """The positions or instruments of the account, venue and instrument ``where`` names, sorted
     and paged in Python (``selection``: the other arguments a cursor is bound to)."""
@@ -214,7 +214,7 @@ def position_list(
     as_of: datetime | None,
     event_time: bool,
     cost_basis: str | None,
-    count: bool,
+    count: bool | int,
 ) -> Page[PositionRow]:
     """``OrderLedger.positions``: from the live view, as of a time, or folded under a rule."""
     marks = dict(marks or {})

@@ -137,7 +137,7 @@ def search_events(
 
 
 def event_page(
-    db: Database, mapper: LedgerMapper, wanted: EventFilter, where: Filter, *, count: bool = False
+    db: Database, mapper: LedgerMapper, wanted: EventFilter, where: Filter, *, count: bool | int = False
 ) -> Page[EventRecord]:
     """One page of the log's events ``wanted`` selects: ``where.limit`` (None: all) in its sort
     after its cursor, with the next page's cursor."""
@@ -224,7 +224,7 @@ def iter_messages(db: Database, where: Filter, *, outcome: str | None = None) ->
 
 
 def message_page(
-    db: Database, where: Filter, *, outcome: str | None = None, count: bool = False
+    db: Database, where: Filter, *, outcome: str | None = None, count: bool | int = False
 ) -> Page[MessageRecord]:
     """One page of the journal: ``where.limit`` rows (None: all) after its cursor, with the next
     page's cursor."""

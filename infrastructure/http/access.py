@@ -1,8 +1,8 @@
 """What every route shares: who may call it, the request body, and the ledger behind the app.
 
 A route declares its role (``Read``, ``Write``, ``Admin``) and asks for the ``Ledger`` context:
-the one ``LedgerService`` of the app, and the bound on whole-log reads (limits.py) with the
-runner that performs them.
+the one ``LedgerService`` of the app, the bound on whole-log reads (limits.py) with the runner
+that performs them, and the bound on list reads with the threads of their own they run in.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ from starlette.concurrency import run_in_threadpool
 
 from orderledger.infrastructure.http.auth import Tokens, allows
 from orderledger.infrastructure.http.folds import Folds
-from orderledger.infrastructure.http.limits import Runner, WorkLimit, in_threads, list_limit
+from orderledger.infrastructure.http.limits import Runner, WorkLimit, list_limit
+from orderledger.infrastructure.http.listing import Listed, listed_response
 from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.http.service import LedgerService
+from orderledger.infrastructure.listing import COUNT_CAP
 
 VIEWS_BEHIND = "Views-Behind"
 """The response header of every answer from the views: how many events of the log they do not
@@ -65,8 +67,9 @@ class LedgerContext:
     limit: WorkLimit
     reader: Runner
     folds: Folds
+    lister: Runner  # list reads' runner: processes of their own (limits.py), or threads
     lists: WorkLimit = field(default_factory=list_limit)
-    lister: Runner | None = None  # list reads' runner (their own connection); None: ``service``
+    count_cap: int = COUNT_CAP
 
     async def call(self, method: str, /, **kwargs: Any) -> Any:
         """One service call, in a worker thread (it blocks on the database)."""
@@ -76,13 +79,31 @@ class LedgerContext:
         """A whole-log read: bounded (503 with Retry-After when the bound is reached)."""
         return await self.limit.run(what, self.reader, method, **kwargs)
 
-    async def listed(self, request: Request, method: str, /, **kwargs: Any) -> Any:
-        """A list read (``/events``, ``/orders``, …): on a connection of its own, so that it never
-        holds the one ``/health`` and the writes use, and bounded per token, per address and in
-        all (429 or 503 at once past a bound, 503 past its time budget; limits.py)."""
-        runner = self.lister or in_threads(self.service)
-        what = f"GET {request.url.path}"
-        return await self.lists.run(what, runner, method, clients=client_keys(request), **kwargs)
+    async def listed(
+        self, request: Request, method: str, /, *, views: bool = False, **kwargs: Any
+    ) -> Response:
+        """A list read (``/events``, ``/orders``, …; ``views``: one read from the views, whose
+        answer says how far they are behind): bounded per token, per address and in all (429 or
+        503 at once past a bound, before any work; 503 past its time budget; limits.py), its
+        count up to ``count_cap``. It runs apart (``lister``: served over a file or a server, in
+        processes of their own, else in threads of their own) and makes its whole answer there,
+        JSON included (``http.listing``): it never holds the connection, the threads, the
+        interpreter lock or the event loop that ``/health`` and the writes need."""
+        if kwargs.get("count"):
+            kwargs["count"] = self.count_cap
+        listed: Listed = await self.lists.run(
+            f"GET {request.url.path}",
+            self.lister,
+            "listing",
+            clients=client_keys(request),
+            method=method,
+            views=views,
+            **kwargs,
+        )
+        response = listed_response(request, listed)
+        if listed.behind is not None:
+            response.headers[VIEWS_BEHIND] = str(listed.behind)
+        return response
 
     async def maybe_expensive(self, expensive: bool, what: str, method: str, /, **kwargs: Any) -> Any:
         """A read that is a whole-log read only with some parameters (``as_of``, ``cost_basis``)."""

@@ -22,9 +22,10 @@ from orderledger.infrastructure.http.access import VIEWS_BEHIND, LedgerContext
 from orderledger.infrastructure.http.auth import Tokens
 from orderledger.infrastructure.http.folds import Folds
 from orderledger.infrastructure.http.guard import BrowserGuard
-from orderledger.infrastructure.http.limits import Runner, WorkLimit, in_threads, list_limit
+from orderledger.infrastructure.http.limits import OwnThreads, Runner, WorkLimit, in_threads, list_limit
 from orderledger.infrastructure.http.routes import ROUTERS
 from orderledger.infrastructure.http.service import LedgerService
+from orderledger.infrastructure.listing import COUNT_CAP
 
 __all__ = ["MAX_BODY", "VIEWS_BEHIND", "create_app", "openapi_text"]
 
@@ -65,13 +66,15 @@ def create_app(
     reader: Runner | None = None,
     folder: Runner | None = None,
     lists: WorkLimit | None = None,
-    lister: LedgerService | None = None,
+    lister: Runner | None = None,
+    count_cap: int = COUNT_CAP,
 ) -> FastAPI:
     """The app over one shared ledger service; ``allowed_origins`` are web origins besides the
     server's own whose pages may write (guard.py); ``expensive`` bounds the whole-log reads,
     which ``reader`` runs (limits.py), and ``folder`` runs the P&L folds (folds.py; both by
-    default in threads over ``service``); ``lists`` bounds the list reads, which run over
-    ``lister`` (a service over a connection of its own; by default ``service``)."""
+    default in threads over ``service``); ``lists`` bounds the list reads, which ``lister``
+    runs (by default in threads of their own over ``service``, one per read ``lists`` admits at
+    once), and which count up to ``count_cap`` rows."""
     app = FastAPI(
         title="OrderLedger",
         version=VERSION,
@@ -87,13 +90,15 @@ def create_app(
     app.state.poll_seconds = poll_seconds
     app.state.expensive = limit = expensive or WorkLimit()
     threads = in_threads(service)
+    lists = lists or list_limit()
     app.state.ledger = LedgerContext(
         service,
         limit,
         reader or threads,
         Folds(folder or threads),
-        lists or list_limit(),
-        None if lister is None else in_threads(lister),
+        lister or OwnThreads(service, lists.concurrency),
+        lists,
+        count_cap,
     )
     problems.install(app)
     app.add_middleware(BrowserGuard, tokens=app.state.tokens, allowed_origins=allowed_origins)

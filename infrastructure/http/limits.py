@@ -11,11 +11,17 @@ a connection open. An answer that takes longer than ``seconds`` is 503 too; the 
 not stopped half-way, so it keeps its place until it ends and the limit stays true. An in-memory
 ledger has one connection, which no other process can open: there they run in threads, under
 the same limits.
+
+List reads (``/events``, ``/orders``, …) cost milliseconds to a few hundred each, but a crowd of
+clients can keep them running back to back. They are bounded the same way (``list_limit``), per
+token and per address besides, and run apart too: in ``ReaderProcesses`` of their own when
+served over a file or a server, else in ``OwnThreads``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import multiprocessing
@@ -23,7 +29,7 @@ import os
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -56,6 +62,31 @@ def in_threads(service: LedgerService) -> Runner:
         return await run_in_threadpool(getattr(service, method), **kwargs)
 
     return run
+
+
+LIST_THREADS = "orderledger-list"
+"""The name (and number) of each thread of the list reads' own pool."""
+
+
+class OwnThreads:
+    """A runner calling ``service`` in a pool of ``workers`` threads of its own, apart from the
+    event loop's (the one ``/health``, the writes and the other reads run in): work run here
+    never takes one of that pool's threads, and never waits for one. The list reads' bound
+    admits at most ``workers`` at once, a read past its time budget keeping its place and its
+    thread, so a read admitted always finds a free thread. ``serve`` runs the list reads of a
+    ledger over a file or a server in ``ReaderProcesses`` instead, where they do not hold this
+    process's interpreter lock either; an in-memory ledger's run here."""
+
+    def __init__(self, service: LedgerService, workers: int) -> None:
+        self.service = service
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix=LIST_THREADS)
+
+    async def __call__(self, method: str, kwargs: dict[str, Any]) -> Any:
+        call = functools.partial(getattr(self.service, method), **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, call)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
 
 
 _reader: LedgerService | None = None

@@ -8,7 +8,13 @@ route does not declare (400 naming it), so a typo is never taken for "no filter"
 
 A page answers with its rows as a JSON array; when more rows follow, ``Next-Cursor`` holds the
 cursor of the next page and ``Link`` its address (``rel="next"``); ``count=true`` adds
-``Total-Count``, the rows the filter selects in all.
+``Total-Count``, the rows the filter selects in all, counted up to ``listing.COUNT_CAP``
+(``Total-Count-Capped: true`` when more rows match).
+
+A list read (``access.LedgerContext.listed``) makes its whole answer where it runs, off the event
+loop: the page and its rows as JSON text (``Listed``); the route only wraps that text in a
+response (``listed_response``), so a page of 5,000 rows never holds the event loop that
+``/health`` and the writes are answered on.
 """
 
 from __future__ import annotations
@@ -18,12 +24,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from fastapi import Depends, Query, Request, Response
 from fastapi.dependencies.models import Dependant
 
 from orderledger.domain.values import parse_timestamp
 from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.listing import (
+    COUNT_CAP,
     DEFAULT_LIMIT,
     LISTINGS,
     MAX_LIMIT,
@@ -33,6 +41,7 @@ from orderledger.infrastructure.listing import (
 
 NEXT_CURSOR = "Next-Cursor"
 TOTAL_COUNT = "Total-Count"
+TOTAL_COUNT_CAPPED = "Total-Count-Capped"
 PAGE_HEADERS: dict[str, dict[str, Any]] = {
     NEXT_CURSOR: {
         "description": "The cursor of the next page (pass it as `cursor`); absent on the last page",
@@ -43,8 +52,14 @@ PAGE_HEADERS: dict[str, dict[str, Any]] = {
         "schema": {"type": "string"},
     },
     TOTAL_COUNT: {
-        "description": "With `count=true`: the rows the filter selects in all (limit and cursor aside)",
+        "description": "With `count=true`: the rows the filter selects in all (limit and cursor"
+        f" aside), counted up to {COUNT_CAP:,}",
         "schema": {"type": "integer"},
+    },
+    TOTAL_COUNT_CAPPED: {
+        "description": f"`true` when the filter selects more than the {COUNT_CAP:,} rows counted"
+        " (`Total-Count` is then that bound); absent otherwise",
+        "schema": {"type": "string", "enum": ["true"]},
     },
 }
 """The headers of a page, as the OpenAPI document states them."""
@@ -165,22 +180,64 @@ KnownParameters = Depends(_known_parameters)
 """A route dependency: an undeclared query parameter is a 400 naming it."""
 
 
-def send_page(request: Request, response: Response, page: Page[Any]) -> list[Any]:
-    """A page's rows, with its headers set on ``response``."""
+def page_headers(request: Request, page: Page[Any]) -> dict[str, str]:
+    """The headers of a page: its next page's cursor and address, and its count."""
+    headers = {}
     if page.next_cursor is not None:
-        response.headers[NEXT_CURSOR] = page.next_cursor
+        headers[NEXT_CURSOR] = page.next_cursor
         following = request.url.include_query_params(cursor=page.next_cursor)
         target = following.path + (f"?{following.query}" if following.query else "")
-        response.headers["Link"] = f'<{target}>; rel="next"'
+        headers["Link"] = f'<{target}>; rel="next"'
     if page.total is not None:
-        response.headers[TOTAL_COUNT] = str(page.total)
+        headers[TOTAL_COUNT] = str(page.total)
+    if page.capped:
+        headers[TOTAL_COUNT_CAPPED] = "true"
+    return headers
+
+
+def send_page(request: Request, response: Response, page: Page[Any]) -> list[Any]:
+    """A page's rows, with its headers set on ``response``."""
+    response.headers.update(page_headers(request, page))
     return list(page)
 
 
+@dataclass(frozen=True)
+class Listed:
+    """A list read's whole answer, made where the read ran: the page (its cursor and count; its
+    rows as given), the rows as JSON text, and how far the views are behind the log (None: a
+    list not read from the views)."""
+
+    page: Page[Any]
+    body: bytes
+    behind: int | None
+
+    @classmethod
+    def of(cls, page: Page[Any], behind: int | None) -> Listed:
+        """``page`` with its rows written as JSON (compact, UTF-8, as every answer is)."""
+        return cls(page.with_rows(()), orjson.dumps(page), behind)
+
+
+def listed_response(request: Request, listed: Listed) -> Response:
+    """The response to a list read: its JSON text as made, with the page's headers."""
+    return Response(listed.body, media_type="application/json", headers=page_headers(request, listed.page))
+
+
+PAGE = list[dict[str, Any]]
+"""A page as the OpenAPI document states it (its routes answer with a made ``Response``)."""
 PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"description": "One page of rows (a JSON array)", "headers": PAGE_HEADERS}
 }
 """The OpenAPI ``responses`` of a list endpoint: a 200 with the page's headers."""
 
 
-__all__ = ["PAGE_RESPONSES", "KnownParameters", "ListQuery", "paging", "send_page"]
+__all__ = [
+    "PAGE",
+    "PAGE_RESPONSES",
+    "KnownParameters",
+    "ListQuery",
+    "Listed",
+    "listed_response",
+    "page_headers",
+    "paging",
+    "send_page",
+]

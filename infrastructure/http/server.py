@@ -71,13 +71,14 @@ def serve(
         ledger = OrderLedger(url)
         stack.callback(ledger.close)
         ledger.check_ahead()  # the file's check runs while the server starts, not in the first POST
-        # The whole-log reads and the P&L folds run in processes of their own (an in-memory
-        # ledger: in threads): one for the folds, so that they never wait behind a long one.
+        # The whole-log reads, the P&L folds and the list reads run in processes of their own
+        # (an in-memory ledger: in threads): one for the folds, so that they never wait behind
+        # a long one; one for each list read the bound admits at once.
         reader = folder = lister = None
         if not ledger.db.url.is_memory:
-            # List reads on a connection of their own: never in the way of /health and the writes.
-            lister = LedgerService(OrderLedger(ledger.url, create=False))
+            lister = limits.ReaderProcesses(ledger.url, list_reads.concurrency, "list reads")
             stack.callback(lister.close)
+            lister.start()  # the page lists orders and trades first; not after the first look
             reader = limits.ReaderProcesses(ledger.url, expensive_reads)
             stack.callback(reader.close)
             folder = limits.ReaderProcesses(ledger.url, 1, "P&L reads")

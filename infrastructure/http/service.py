@@ -19,6 +19,7 @@ from orderledger.infrastructure.application.display import Precision
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.queries import parse_marks
 from orderledger.infrastructure.application.recording import result_record
+from orderledger.infrastructure.http.listing import Listed
 from orderledger.infrastructure.ingest.processing import Result
 from orderledger.infrastructure.listing import Page
 
@@ -37,7 +38,7 @@ def _time(value: str | None, name: str) -> datetime | None:
 
 
 def _json_page(rows: Page[Any]) -> Page[dict[str, Any]]:
-    return Page([row.to_json() for row in rows], rows.next_cursor, rows.total)
+    return rows.with_rows(row.to_json() for row in rows)
 
 
 def report_record(report: IngestReport, results: list[Result]) -> dict[str, Any]:
@@ -175,7 +176,7 @@ class LedgerService:
 
     def _shown_page(self, rows: Page[Any], precision: Precision | None = None) -> Page[dict[str, Any]]:
         """A page's rows as :meth:`_shown` gives them, with its cursor and count."""
-        return Page(self._shown(rows, precision), rows.next_cursor, rows.total)
+        return rows.with_rows(self._shown(rows, precision))
 
     def pnl_series(self, points: int | None = None) -> list[dict[str, Any]]:
         return [row.to_json() for row in self.ledger.pnl_series(points=points)]
@@ -190,6 +191,13 @@ class LedgerService:
     def views_behind(self) -> int:
         """Events of the log the views' answers do not include yet (0: current)."""
         return self.ledger.views_lag().behind
+
+    def listing(self, method: str, *, views: bool, **arguments: Any) -> Listed:
+        """A list read's whole answer, made in the thread it runs in (``http.listing.Listed``):
+        how far the views are behind (``views``: a list read from them), then the page that
+        ``method`` reads with ``arguments``, its rows written as JSON."""
+        behind = self.views_behind() if views else None
+        return Listed.of(getattr(self, method)(**arguments), behind)
 
     # ------------------------------------------------------------------ audit
 

@@ -134,11 +134,18 @@ class Keyset:
         with collector_paused():
             return (kept if convert is None else convert(kept)), after
 
-    def count(self, db: Database) -> int:
-        """How many rows the condition selects (``start`` aside)."""
+    def count(self, db: Database, cap: int | None = None) -> int:
+        """How many rows the condition selects (``start`` aside); with ``cap``, counted up to
+        ``cap + 1`` only (a number above ``cap`` means "more than ``cap``"), so the count reads
+        no more rows than a page of that size would."""
         condition = f" WHERE {self.where[0]}" if self.where[0] else ""
+        params = list(self.where[1])
+        query = f"SELECT COUNT(*) FROM {self.source}{condition}"
+        if cap is not None:
+            query = f"SELECT COUNT(*) FROM (SELECT 1 FROM {self.source}{condition} LIMIT ?) counted"
+            params.append(cap + 1)
         with db.read() as tx:
-            return int(tx.one(f"SELECT COUNT(*) FROM {self.source}{condition}", list(self.where[1]))[0])
+            return int(tx.one(query, params)[0])
 
 
 __all__ = ["PAGE", "Keyset", "collector_paused", "pages"]

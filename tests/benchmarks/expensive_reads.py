@@ -15,7 +15,6 @@ the default limit.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sqlite3
@@ -35,7 +34,7 @@ import httpx2  # noqa: E402
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
 from orderledger.infrastructure.application.simulator import simulate_lines  # noqa: E402
 from orderledger.infrastructure.http.limits import CONCURRENCY  # noqa: E402
-from tests.support.bench import serving  # noqa: E402
+from tests.support.bench import p99, probe, serving  # noqa: E402
 
 EVENTS_PER_ORDER = 3.78
 """About how many events the simulator books per order (7,561 for 2,000 orders at seed 7)."""
@@ -52,41 +51,6 @@ def build(db: Path, events: int) -> int:
         return ledger.log_position()
     finally:
         ledger.close()
-
-
-def p99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-
-
-def probe(url: str, tag: str) -> dict[str, list[float]]:
-    """Alternate GET /health and a one-message POST /messages; seconds per request of each."""
-    took: dict[str, list[float]] = {"health": [], "write": []}
-    with httpx2.Client(base_url=url, timeout=120) as client:
-        for i in range(PROBES):
-            started = time.perf_counter()
-            assert client.get("/health").status_code == 200
-            took["health"].append(time.perf_counter() - started)
-            message = {
-                "type": "request",
-                "client_order_id": f"probe-{tag}-{i}",
-                "account": "probe",
-                "venue": "probe",
-                "instrument": "BTC-USDT",
-                "side": "buy",
-                "order_type": "limit",
-                "quantity": "1",
-                "price": "100",
-                "ts": "2026-11-20T10:00:00Z",
-            }
-            started = time.perf_counter()
-            response = client.post(
-                "/messages", content=json.dumps(message), headers={"content-type": "application/json"}
-            )
-            took["write"].append(time.perf_counter() - started)
-            assert response.status_code == 200, response.text
-            time.sleep(0.02)  # spread the samples over the verifies' run
-    return took
 
 
 def under_verifies(url: str, tag: str) -> tuple[dict[str, list[float]], Counter[int]]:
@@ -112,7 +76,7 @@ def under_verifies(url: str, tag: str) -> tuple[dict[str, list[float]], Counter[
         thread.start()
     time.sleep(1.0)  # let the verifies get going before the probe starts
     try:
-        return probe(url, tag), statuses
+        return probe(url, tag, PROBES), statuses
     finally:
         stop.set()
 
@@ -138,7 +102,7 @@ def main() -> None:
         events = build(db, target)
         print(f"built {events:,} events in {time.perf_counter() - started:.0f} s", flush=True)
         with serving(db) as url:
-            idle = probe(url, "idle")
+            idle = probe(url, "idle", PROBES)
             bounded, bounded_statuses = under_verifies(url, "bounded")
         with serving(db, "--expensive-reads", str(VERIFIERS), "--expensive-seconds", "3600") as url:
             unbounded, unbounded_statuses = under_verifies(url, "unbounded")

@@ -310,13 +310,14 @@ def test_serve_over_a_file_starts_its_pnl_worker_with_it(tmp_path: Path) -> None
 
     try:
         wait_answering(server, base)
-        # Before any read: one worker, the P&L folds' (the expensive reads' start on their first)
-        wait_until(lambda: len(workers_of(server.pid)) == 1, "the P&L worker")
+        # Before any read: two workers, the P&L folds' and the list reads' first (the expensive
+        # reads' start on their first, the other list reads' when more run at once)
+        wait_until(lambda: len(workers_of(server.pid)) == 2, "the P&L worker and a list reads' worker")
         assert httpx2.post(base + "/messages", json=session()).json()["counts"]["applied"] == 16
         daily = httpx2.get(base + "/pnl/daily", timeout=BOUND)
         # alpha realized 10 − 10 + 30 = 30 and beta 5 on 2026-11-20, both flat at the day's end
         assert [(r["account"], r["realized_pnl"]) for r in daily.json()] == [("alpha", "30"), ("beta", "5")]
-        assert len(workers_of(server.pid)) == 1
+        assert len(workers_of(server.pid)) == 2
     finally:
         server.terminate()
         server.wait(BOUND)

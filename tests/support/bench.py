@@ -1,5 +1,6 @@
 """What the benchmark scripts (``tests/benchmarks/``) share: the simulated messages, the
-contenders several of them measure the ledger against, and a served ledger in its own process.
+contenders several of them measure the ledger against, a served ledger in its own process, and
+the probe of `/health` and writes they measure it with.
 
 The scripts import from ``tests`` only this support package, as the tests do: no benchmark
 imports another.
@@ -15,7 +16,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import httpx2
 import psycopg
 
 from orderledger.infrastructure.application.simulator import simulate_lines
@@ -140,13 +143,14 @@ def drop_schema(schema: str) -> None:
 
 
 @contextmanager
-def serving(db: Path, *options: str) -> Iterator[str]:
-    """`orderledger serve` over the SQLite file ``db`` in its own process; yields its URL once
-    `/health` answers, and stops it afterwards."""
+def serving(db: Path | str, *options: str) -> Iterator[str]:
+    """`orderledger serve` over the SQLite file ``db`` (or the database URL ``db``) in its own
+    process; yields its URL once `/health` answers, and stops it afterwards."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    database = db if isinstance(db, str) else f"sqlite:///{db}"
     server = subprocess.Popen(
-        cli_command("--db", f"sqlite:///{db}", "serve", "--host", "127.0.0.1", "--port", str(port), *options),
+        cli_command("--db", database, "serve", "--host", "127.0.0.1", "--port", str(port), *options),
         env=cli_env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -157,3 +161,40 @@ def serving(db: Path, *options: str) -> Iterator[str]:
     finally:
         server.terminate()
         server.wait(30)
+
+
+# ---------------------------------------------------------------------- the probe
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+
+
+def probe(url: str, tag: str, probes: int, headers: dict[str, str] | None = None) -> dict[str, list[float]]:
+    """Alternate GET /health and a one-message POST /messages (each a new order) ``probes``
+    times each; seconds per request of each kind."""
+    took: dict[str, list[float]] = {"health": [], "write": []}
+    with httpx2.Client(base_url=url, timeout=120, headers=headers) as client:
+        for i in range(probes):
+            started = time.perf_counter()
+            assert client.get("/health").status_code == 200
+            took["health"].append(time.perf_counter() - started)
+            message: dict[str, Any] = {
+                "type": "request",
+                "client_order_id": f"probe-{tag}-{i}",
+                "account": "probe",
+                "venue": "probe",
+                "instrument": "BTC-USDT",
+                "side": "buy",
+                "order_type": "limit",
+                "quantity": "1",
+                "price": "100",
+                "ts": "2026-11-20T10:00:00Z",
+            }
+            started = time.perf_counter()
+            response = client.post("/messages", json=message)
+            took["write"].append(time.perf_counter() - started)
+            assert response.status_code == 200, response.text
+            time.sleep(0.02)  # spread the samples over the load's run
+    return took

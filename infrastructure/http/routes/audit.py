@@ -10,46 +10,42 @@ from fastapi.responses import PlainTextResponse
 from orderledger.domain.outcomes import SPELLED
 from orderledger.infrastructure.http.access import Ledger, Read
 from orderledger.infrastructure.http.listing import (
+    PAGE,
     PAGE_RESPONSES,
     KnownParameters,
     ListQuery,
     paging,
-    send_page,
 )
 from orderledger.infrastructure.http.metrics import scrape
 
 router = APIRouter(tags=["audit"], dependencies=[KnownParameters])  # an unknown parameter: 400
 
 
-@router.get("/events", responses=PAGE_RESPONSES)
+@router.get("/events", response_model=PAGE, responses=PAGE_RESPONSES)
 async def get_events(
     role: Read,
     ledger: Ledger,
     request: Request,
-    response: Response,
     page: Annotated[ListQuery, paging("events")],
     type: Annotated[list[str], Query(description="event type, repeatable")] = [],  # noqa: B006
     event_time: Annotated[bool, Query(description="since/until are venue time")] = False,
-) -> list[dict[str, Any]]:
+) -> Response:
     """A page of the global log's events, in log order unless `sort` says otherwise."""
-    rows = await ledger.listed(request, "events", types=type, event_time=event_time, **page.arguments())
-    return send_page(request, response, rows)
+    return await ledger.listed(request, "events", types=type, event_time=event_time, **page.arguments())
 
 
-@router.get("/messages", responses=PAGE_RESPONSES)
+@router.get("/messages", response_model=PAGE, responses=PAGE_RESPONSES)
 async def get_messages(
     role: Read,
     ledger: Ledger,
     request: Request,
-    response: Response,
     page: Annotated[ListQuery, paging("messages")],
     outcome: Annotated[str | None, Query(description=SPELLED)] = None,
     parked: Annotated[bool, Query(description="only the messages still parked")] = False,
-) -> list[dict[str, Any]]:
+) -> Response:
     """A page of the journal: every inbound message verbatim, with its outcome, in arrival order
     unless `sort` says otherwise."""
-    rows = await ledger.listed(request, "messages", outcome=outcome, parked=parked, **page.arguments())
-    return send_page(request, response, rows)
+    return await ledger.listed(request, "messages", outcome=outcome, parked=parked, **page.arguments())
 
 
 @router.get("/verify")

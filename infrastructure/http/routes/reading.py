@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 
 from orderledger.infrastructure.http.access import Ledger, Read
 from orderledger.infrastructure.http.listing import (
+    PAGE,
     PAGE_RESPONSES,
     KnownParameters,
     ListQuery,
@@ -25,7 +26,7 @@ CostBasis = Annotated[
 ]
 
 
-@router.get("/orders", responses=PAGE_RESPONSES)
+@router.get("/orders", response_model=PAGE, responses=PAGE_RESPONSES)
 async def get_orders(
     role: Read,
     ledger: Ledger,
@@ -34,16 +35,17 @@ async def get_orders(
     page: Annotated[ListQuery, paging("orders")],
     open_only: Annotated[bool, Query(alias="open", description="only open orders")] = False,
     as_of: Annotated[str | None, Query(description="as known at this time (ISO 8601, Z)")] = None,
-) -> list[dict[str, Any]]:
+) -> Any:
     """A page of orders as they stand, or as the ledger knew them at `as_of` (a bounded
     expensive read), oldest created first unless `sort` says otherwise."""
     if as_of is None:
-        await ledger.views_behind(response)
-        rows = await ledger.listed(request, "orders", open_only=open_only, as_of=None, **page.arguments())
-    else:
-        rows = await ledger.expensive(
-            "GET /orders?as_of", "orders", open_only=open_only, as_of=as_of, **page.arguments()
+        arguments = page.arguments()
+        return await ledger.listed(
+            request, "orders", views=True, open_only=open_only, as_of=None, **arguments
         )
+    rows = await ledger.expensive(
+        "GET /orders?as_of", "orders", open_only=open_only, as_of=as_of, **page.arguments()
+    )
     return send_page(request, response, rows)
 
 
@@ -69,18 +71,15 @@ async def get_history(order_id: str, role: Read, ledger: Ledger) -> list[dict[st
     return entries
 
 
-@router.get("/trades", responses=PAGE_RESPONSES)
+@router.get("/trades", response_model=PAGE, responses=PAGE_RESPONSES)
 async def get_trades(
     role: Read,
     ledger: Ledger,
     request: Request,
-    response: Response,
     page: Annotated[ListQuery, paging("trades")],
-) -> list[dict[str, Any]]:
+) -> Response:
     """A page of the trade blotter, oldest first (venue time) unless `sort` says otherwise."""
-    await ledger.views_behind(response)
-    rows = await ledger.listed(request, "trades", **page.arguments())
-    return send_page(request, response, rows)
+    return await ledger.listed(request, "trades", views=True, **page.arguments())
 
 
 @router.get("/positions", responses=PAGE_RESPONSES)

@@ -302,6 +302,7 @@ class Paged {
     this.next = null;
     this.rows = [];
     this.total = null;
+    this.capped = false; // Total-Count-Capped: more rows match than were counted
   }
 
   get first() {
@@ -322,6 +323,7 @@ class Paged {
     this.next = response.headers.get("Next-Cursor");
     const total = response.headers.get("Total-Count");
     this.total = total === null ? null : Number(total);
+    this.capped = response.headers.get("Total-Count-Capped") === "true";
     this.render();
   }
 
@@ -357,7 +359,7 @@ class Paged {
   range() {
     const start = this.before.length * PAGE_ROWS;
     const shown = this.rows.length ? `rows ${(start + 1).toLocaleString("en")}–${(start + this.rows.length).toLocaleString("en")}` : "no rows";
-    return this.total === null ? shown : `${shown} of ${this.total.toLocaleString("en")}`;
+    return this.total === null ? shown : `${shown} of ${this.total.toLocaleString("en")}${this.capped ? "+" : ""}`;
   }
 
   render() {
