@@ -36,13 +36,6 @@ TOPICS = ("order", "execution")
 """What ccxt.pro's bybit watch_orders and watch_my_trades subscribe on /v5/private."""
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def stored_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    if request.param == "postgres":
-        return str(request.getfixturevalue("postgres_url"))
-    return f"sqlite:///{tmp_path / 'ledger.db'}"
-
-
 def bybit_source(venue: LoopbackBybit, timing: Timing, **options: str) -> CcxtSource:
     # ccxt's own limiter spaces requests by wall-clock time: off, the loopback has no limit.
     return CcxtSource(
