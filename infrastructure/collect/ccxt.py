@@ -93,6 +93,20 @@ def fault(error: BaseException, exchange_id: str) -> CollectError:
     return ConnectionLost(f"{exchange_id}: {type(error).__name__}: {said}")
 
 
+def needs_symbol(error: BaseException) -> bool:
+    """Whether ``error`` says a query needs a symbol: ccxt's own check (``ArgumentsRequired``
+    naming the symbol, as for Binance's trades), or the venue refusing the query without one
+    (``BadRequest`` naming a mandatory ``symbol``: Binance's -1102 for its orders, which ccxt asks
+    without a symbol)."""
+    # ccxt is an optional dependency (the collect extra)
+    import ccxt
+
+    said = str(error)
+    if isinstance(error, ccxt.ArgumentsRequired):
+        return "symbol" in said
+    return isinstance(error, ccxt.BadRequest) and "Mandatory parameter 'symbol'" in said
+
+
 class CcxtSource:
     """One ccxt.pro exchange's orders, trades and funding (see the module's text)."""
 
@@ -120,6 +134,8 @@ class CcxtSource:
         self.seen: set[str] = set()
         """The markets the source has met (stream, backfill, funding): asked one by one where ccxt
         needs a symbol."""
+        self.per_symbol: set[str] = set()
+        """The queries found to need a symbol (:func:`needs_symbol`): asked market by market."""
         self.asked: list[str] | None = None
         """The markets asked one by one in this backfill (:meth:`_symbols`), once found."""
         self.funding_from: int | None = None
@@ -296,22 +312,21 @@ class CcxtSource:
     async def _each(
         self, fetch: Callable[..., Awaitable[list[Any]]], start: int | None, *, paged: bool = True
     ) -> AsyncIterator[list[Any]]:
-        """``fetch`` for every market at once; where ccxt needs a symbol for it (Binance's
-        orders and trades), for each market of :meth:`_symbols` in turn. ``paged``: from
-        ``start`` on, page by page (:func:`_paged`), else one call."""
-        # ccxt is an optional dependency (the collect extra)
-        import ccxt
-
-        symbols: list[str | None] = [None]
-        try:
-            async for page in _read(fetch, None, start, paged):
-                yield page
-            return
-        except ccxt.ArgumentsRequired as error:
-            if "symbol" not in str(error):
-                raise
-            symbols = list(await self._symbols())
-        for symbol in symbols:
+        """``fetch`` for every market at once; where a symbol is needed for it (Binance's
+        orders and trades: :func:`needs_symbol`), for each market of :meth:`_symbols` in turn,
+        and so from then on. ``paged``: from ``start`` on, page by page (:func:`_paged`), else
+        one call."""
+        name = getattr(fetch, "__name__", repr(fetch))
+        if name not in self.per_symbol:
+            try:
+                async for page in _read(fetch, None, start, paged):
+                    yield page
+                return
+            except Exception as error:
+                if not needs_symbol(error):
+                    raise
+                self.per_symbol.add(name)
+        for symbol in await self._symbols():
             async for page in _read(fetch, symbol, start, paged):
                 yield page
 

@@ -17,18 +17,16 @@ from typing import Any
 
 import pytest
 
-from orderledger.infrastructure.application.aio import AsyncOrderLedger
 from orderledger.infrastructure.application.queries import cash_flows_by
 from orderledger.infrastructure.collect.ccxt import CcxtSource
-from orderledger.infrastructure.collect.credentials import Credentials, Secret
 from orderledger.infrastructure.collect.runner import Collector
-from orderledger.infrastructure.collect.source import SourceConfig
 from orderledger.infrastructure.collect.timing import Timing
 from tests.support import ccxt_flows as flows
 from tests.support.bybit_venue import LoopbackBybit, rejected_order
+from tests.support.ccxt_loopback import Scenario, ccxt_source, drained, streaming
 from tests.support.clock import START, ManualClock
 from tests.support.collect import books
-from tests.support.collect_books import ROUND, Rounds, quick, until
+from tests.support.collect_books import ROUND, Rounds, until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -37,35 +35,12 @@ TOPICS = ("order", "execution")
 
 
 def bybit_source(venue: LoopbackBybit, timing: Timing, **options: str) -> CcxtSource:
-    # ccxt's own limiter spaces requests by wall-clock time: off, the loopback has no limit.
-    return CcxtSource(
-        SourceConfig(
-            venue="bybit",
-            account="acc1",
-            endpoint=venue.base,
-            options={"exchange": "bybit", "rate_limit": "off", **options},
-            credentials=Credentials({"apiKey": Secret("loopback-key"), "secret": Secret("loopback-secret")}),
-            timing=timing,
-        )
-    )
+    return ccxt_source("bybit", venue, timing, **options)
 
 
-async def streaming(url: str, scenario: Any) -> Any:
-    """Run a collector (funding read once per ``rounds.run()``) while ``scenario(venue, collector,
-    rounds)`` plays; answers what the scenario answers."""
-    pace = quick()
-    rounds = Rounds(pace)
-    async with LoopbackBybit(now=lambda: START) as venue, AsyncOrderLedger(url) as ledger:
-        source = bybit_source(venue, rounds.timing(), funding_every=str(ROUND))
-        collector = Collector(ledger, source, timing=rounds.timing(), reconcile_every=None, status_every=3600)
-        task = asyncio.create_task(collector.run())
-        try:
-            await collector.streaming()
-            await venue.wait_for(lambda: all(topic in venue.subscribed for topic in TOPICS))
-            return await scenario(venue, collector, rounds)
-        finally:
-            collector.stop()
-            await task
+async def on_bybit(url: str, scenario: Scenario) -> Any:
+    venue = LoopbackBybit(now=lambda: START)
+    return await streaming(url, venue, "bybit", lambda: all(t in venue.subscribed for t in TOPICS), scenario)
 
 
 def test_a_funding_paid_while_streaming_is_booked(stored_url: str) -> None:
@@ -81,7 +56,7 @@ def test_a_funding_paid_while_streaming_is_booked(stored_url: str) -> None:
         read = venue.asked("/v5/execution/list", execType="Funding") > asked
         return read, collector.status.reconnects, cash_flows_by(db, "instrument")
 
-    read, reconnects, found = asyncio.run(streaming(stored_url, scenario))
+    read, reconnects, found = asyncio.run(on_bybit(stored_url, scenario))
     # then it is booked without a reconnect: received −(−0.10232512) = 0.10232512 USDT.
     assert read and reconnects == 0
     assert found == [("XMR/USDT:USDT", "USDT", Decimal("0.10232512"))]
@@ -102,7 +77,7 @@ def test_an_order_rejected_while_away_is_booked(stored_url: str) -> None:
         await until(collector, lambda: any(o[0] == order["orderLinkId"] for o in books(ledger)["orders"]))
         return books(ledger)["orders"], venue.asked("/v5/order/history")
 
-    orders, history = asyncio.run(streaming(stored_url, scenario))
+    orders, history = asyncio.run(on_bybit(stored_url, scenario))
     # then the order is booked rejected: 0.001 BTC asked, nothing filled,
     assert [(o[0], o[1], o[2], o[3]) for o in orders] == [("rejected-while-away", "rejected", "0.001", "0")]
     # from the order history asked without a status (every terminal state), on start and after.
@@ -120,7 +95,7 @@ def test_a_rate_limit_reply_holds_every_request_until_the_window_ends() -> None:
             try:
                 await source.connect()
                 venue.limit_next = "/v5/order/history"
-                backfill = asyncio.create_task(_drain(source))
+                backfill = asyncio.create_task(drained(source))
                 await clock.sleeping(2)  # the funding poll's wait, the gate's
                 await clock.advance(1.0)
                 await asyncio.wait_for(backfill, 30)
@@ -147,8 +122,3 @@ def test_a_rate_limit_reply_holds_every_request_until_the_window_ends() -> None:
     ]
     # each wait being the window's end less the venue's time: 1000 ms = 1.0 s.
     assert slept.count(1.0) == 2
-
-
-async def _drain(source: CcxtSource) -> None:
-    async for _ in source.backfill(None):
-        pass

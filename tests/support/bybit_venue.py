@@ -20,7 +20,6 @@ subscribed connections unless :attr:`LoopbackBybit.quiet` (the collector away).
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 from collections.abc import Callable
@@ -31,7 +30,7 @@ from aiohttp import WSMsgType, web
 
 from tests.support import ccxt_flows as flows
 from tests.support.adapters import FIXTURES
-from tests.support.loopback import sites_of, stop_accepting
+from tests.support.loopback_venue import LoopbackVenue
 
 # Bybit v5 docs, "Get Instruments Info" (/v5/account/instruments-info, the structure
 # /v5/market/instruments-info lists): the official USDT perpetual example (1000000BABYDOGEUSDT).
@@ -103,61 +102,23 @@ def rejected_order() -> dict[str, Any]:
     return order
 
 
-class LoopbackBybit:
-    """The venue: its records, its switches, the aiohttp server."""
+class LoopbackBybit(LoopbackVenue):
+    """The venue: its records, its switches (:class:`~tests.support.loopback_venue.LoopbackVenue`)."""
 
     def __init__(self, now: Callable[[], datetime]) -> None:
-        self.now = now
-        """The venue's clock (the test's), for ``time`` and the rate-limit window's end."""
+        super().__init__(now)
         self.orders: dict[str, dict[str, Any]] = {}
         self.executions: list[dict[str, Any]] = []
-        self.quiet = False
-        """True: what is recorded is not pushed (the collector is away, or the push was lost)."""
         self.limit_next: str | None = None
         """The next request for this path is refused with retCode 10006."""
-        self.requests: list[tuple[float, str, dict[str, str]]] = []
-        """(the venue's clock in seconds, path, query) of every REST request."""
-        self.sockets: list[web.WebSocketResponse] = []
         self.subscribed: list[str] = []
-        self.changed = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def __aenter__(self) -> LoopbackBybit:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_get("/v5/private", self._ws)
         app.router.add_get("/{path:.*}", self._rest)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        if self._runner is not None:
-            await stop_accepting(sites_of(self._runner))
-            await self.drop()
-            await self._runner.cleanup()
-
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-        async with self.changed:
-            await asyncio.wait_for(self.changed.wait_for(predicate), timeout)
-
-    async def _changed(self) -> None:
-        async with self.changed:
-            self.changed.notify_all()
-
-    def asked(self, path: str, **query: str) -> int:
-        return sum(p == path and all(q.get(k) == v for k, v in query.items()) for _, p, q in self.requests)
 
     async def drop(self) -> None:
-        for socket in list(self.sockets):
-            await socket.close()
+        await super().drop()
         self.subscribed = []
 
     # ------------------------------------------------------------------ the venue's records
@@ -168,17 +129,15 @@ class LoopbackBybit:
             self.orders[entry["orderId"]] = entry
         else:
             self.executions.append(entry)
-        if not self.quiet and (topic == "order" or entry.get("execType") == "Trade"):
+        if topic == "order" or entry.get("execType") == "Trade":
             frame = {
                 "id": f"{topic}-{len(self.executions)}",
                 "topic": topic,
                 "creationTime": 0,
                 "data": [entry],
             }
-            for socket in list(self.sockets):
-                if not socket.closed:
-                    await socket.send_str(json.dumps(frame))
-        await self._changed()
+            await self.push(frame)
+        await self.notify()
 
     # ------------------------------------------------------------------ REST
 
@@ -187,9 +146,7 @@ class LoopbackBybit:
 
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["path"]
-        query = dict(request.query)
-        self.requests.append((self.now().timestamp(), path, query))
-        await self._changed()
+        query = await self.heard(request, path)
         now = self._clock_ms()
         headers = {"X-Bapi-Limit": "10", "X-Bapi-Limit-Status": "9", "X-Bapi-Limit-Reset-Timestamp": str(now)}
         if path == self.limit_next:
@@ -242,9 +199,7 @@ class LoopbackBybit:
     # ------------------------------------------------------------------ the private stream
 
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
-        socket = web.WebSocketResponse(autoping=True)
-        await socket.prepare(request)
-        self.sockets.append(socket)
+        socket = await self.held(request)
         try:
             async for message in socket:
                 if message.type != WSMsgType.TEXT:
@@ -259,8 +214,7 @@ class LoopbackBybit:
                 await socket.send_str(json.dumps(reply))
                 if op == "subscribe":
                     self.subscribed.extend(asked.get("args") or [])
-                await self._changed()
+                await self.notify()
         finally:
-            self.sockets.remove(socket)
-            await self._changed()
+            await self.released(socket)
         return socket
