@@ -8,13 +8,15 @@ reconnect by itself: a dropped socket rejects the pending watches with a ``Netwo
 is a :class:`ConnectionLost` here, and the collector's ``connect`` calls ``watch_*`` again, which
 dials anew and re-subscribes.
 
-The backfill: ``fetch_open_orders``; the exchange's recent orders (``fetch_orders`` where the
-exchange has it, else ``fetch_closed_orders`` and ``fetch_canceled_orders`` where it has that),
-without ``since``, which ccxt applies to an order's creation time, not to its last update; then,
-from ``since`` (the collector gives the last booked venue time less its overlap),
-``fetch_my_trades`` paged by the last timestamp returned, and ``fetch_funding_history`` where
-the exchange has it. The open orders for reconciliation are ``fetch_open_orders`` as snapshot
-rows (``adapters.ccxt.order_row``).
+The backfill: ``fetch_open_orders``; the exchange's orders in every terminal state it lists
+(:meth:`CcxtSource._terminal`), without ``since``, which ccxt applies to an order's creation time,
+not to its last update; then, from ``since`` (the collector gives the last booked venue time less
+its overlap), ``fetch_my_trades`` paged by the last timestamp returned, and
+``fetch_funding_history`` where the exchange has it, which is also read every ``funding_every``
+seconds while streaming. A query that needs a symbol (:func:`needs_symbol`) is asked for each
+market held, open, met or named (``symbols``). Every request waits at the source's rate-limit gate
+(``ccxt_limits``). The open orders for reconciliation are ``fetch_open_orders`` as snapshot rows
+(``adapters.ccxt.order_row``).
 
 The endpoint: ``mainnet`` (the exchange's own URLs), ``testnet`` (ccxt's sandbox mode), or a URL,
 which replaces the scheme and host of every URL in the exchange's ``urls['api']`` (``ws``/``wss``
