@@ -8,13 +8,15 @@ reconnect by itself: a dropped socket rejects the pending watches with a ``Netwo
 is a :class:`ConnectionLost` here, and the collector's ``connect`` calls ``watch_*`` again, which
 dials anew and re-subscribes.
 
-The backfill: ``fetch_open_orders``; the exchange's recent orders (``fetch_orders`` where the
-exchange has it, else ``fetch_closed_orders`` and ``fetch_canceled_orders`` where it has that),
-without ``since``, which ccxt applies to an order's creation time, not to its last update; then,
-from ``since`` (the collector gives the last booked venue time less its overlap),
-``fetch_my_trades`` paged by the last timestamp returned, and ``fetch_funding_history`` where
-the exchange has it. The open orders for reconciliation are ``fetch_open_orders`` as snapshot
-rows (``adapters.ccxt.order_row``).
+The backfill: ``fetch_open_orders``; the exchange's orders in every terminal state it lists
+(:meth:`CcxtSource._terminal`), without ``since``, which ccxt applies to an order's creation time,
+not to its last update; then, from ``since`` (the collector gives the last booked venue time less
+its overlap), ``fetch_my_trades`` paged by the last timestamp returned, and
+``fetch_funding_history`` where the exchange has it, which is also read every ``funding_every``
+seconds while streaming. A query that needs a symbol (:func:`needs_symbol`) is asked for each
+market held, open, met or named (``symbols``). Every request waits at the source's rate-limit gate
+(``ccxt_limits``). The open orders for reconciliation are ``fetch_open_orders`` as snapshot rows
+(``adapters.ccxt.order_row``).
 
 The endpoint: ``mainnet`` (the exchange's own URLs), ``testnet`` (ccxt's sandbox mode), or a URL,
 which replaces the scheme and host of every URL in the exchange's ``urls['api']`` (``ws``/``wss``
@@ -33,7 +35,9 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from orderledger.infrastructure.adapters.ccxt import order_row
+from orderledger.infrastructure.collect.ccxt_limits import gate
 from orderledger.infrastructure.collect.credentials import Credentials
+from orderledger.infrastructure.collect.gate import RateGate
 from orderledger.infrastructure.collect.queued import QUEUED, Frames, queued_frames
 from orderledger.infrastructure.collect.source import (
     CollectError,
@@ -52,6 +56,8 @@ CREDENTIALS = ("apiKey", "secret", "password", "uid", "walletAddress", "privateK
 """The ccxt credential fields a collector passes on when given (``ORDERLEDGER_CCXT_<NAME>``)."""
 CACHES = {"watch_orders": "orders", "watch_my_trades": "myTrades"}
 """Each watch and the exchange attribute holding ccxt's cache of what it returned."""
+FUNDING_EVERY = 60.0
+"""Seconds between reads of the funding history while streaming (ccxt has no funding channel)."""
 STATE = ("status", "filled", "remaining", "lastUpdateTimestamp", "lastTradeTimestamp", "timestamp")
 """What of a cached structure, beside its ID, tells a new state from one already sent."""
 
@@ -89,6 +95,20 @@ def fault(error: BaseException, exchange_id: str) -> CollectError:
     return ConnectionLost(f"{exchange_id}: {type(error).__name__}: {said}")
 
 
+def needs_symbol(error: BaseException) -> bool:
+    """Whether ``error`` says a query needs a symbol: ccxt's own check (``ArgumentsRequired``
+    naming the symbol, as for Binance's trades), or the venue refusing the query without one
+    (``BadRequest`` naming a mandatory ``symbol``: Binance's -1102 for its orders, which ccxt asks
+    without a symbol)."""
+    # ccxt is an optional dependency (the collect extra)
+    import ccxt
+
+    said = str(error)
+    if isinstance(error, ccxt.ArgumentsRequired):
+        return "symbol" in said
+    return isinstance(error, ccxt.BadRequest) and "Mandatory parameter 'symbol'" in said
+
+
 class CcxtSource:
     """One ccxt.pro exchange's orders, trades and funding (see the module's text)."""
 
@@ -107,6 +127,23 @@ class CcxtSource:
         self.account = config.account
         self.options: dict[str, Any] = {}
         self.config = config
+        self.timing = config.timing
+        self.reports = config.reports
+        self.gate = RateGate(config.timing, config.reports)  # every request of the source waits on it
+        self.funding_every = config.seconds("funding_every", FUNDING_EVERY)
+        named = config.options.get("symbols") or ""
+        self.named = {symbol.strip() for symbol in named.split(",") if symbol.strip()}
+        self.seen: set[str] = set()
+        """The markets the source has met (stream, backfill, funding): asked one by one where ccxt
+        needs a symbol."""
+        self.per_symbol: set[str] = set()
+        """The queries found to need a symbol (:func:`needs_symbol`): asked market by market."""
+        self.asked: list[str] | None = None
+        """The markets asked one by one in this backfill (:meth:`_symbols`), once found."""
+        self.funding_from: int | None = None
+        """The funding history's next read starts here (epoch ms; the latest entry read)."""
+        self.funding_last: set[tuple[Any, ...]] = set()
+        """The entries read at ``funding_from``: not sent again by the next read, which starts there."""
         self.exchange: Any = None
         self.queue: Frames = asyncio.Queue(QUEUED)
         self.watchers: list[asyncio.Task[None]] = []
@@ -134,6 +171,9 @@ class CcxtSource:
             if not endpoint.startswith(("http://", "https://", "ws://", "wss://")):
                 raise Unreachable(f"`endpoint` {endpoint[:80]!r} is not an http(s) or ws(s) URL")
             exchange.urls["api"] = pointed(exchange.urls["api"], endpoint)
+        # Binance refuses open orders without a symbol unless told the weight is known and meant.
+        exchange.options["warnOnFetchOpenOrdersWithoutSymbol"] = False
+        gate(exchange, self.gate)
         return exchange
 
     async def connect(self) -> None:
@@ -147,9 +187,18 @@ class CcxtSource:
         try:
             await self.exchange.load_markets()
         except Exception as error:  # every ccxt error, mapped
-            raise self._first(fault(error, self.exchange_id)) from None
+            raise self._first(self._fault(error)) from None
         self.reached = True
         self.watchers = [asyncio.create_task(self._watch(name)) for name in CACHES]
+        if self.exchange.has.get("fetchFundingHistory"):
+            self.watchers.append(asyncio.create_task(self._funding()))
+
+    def _fault(self, error: BaseException) -> CollectError:
+        """A ccxt error as the collector's fault; a lost link waits at least what the venue asked."""
+        found = fault(error, self.exchange_id)
+        if isinstance(found, ConnectionLost) and self.gate.left() > 0:
+            found.retry_after = max(found.retry_after or 0.0, self.gate.left())
+        return found
 
     def _first(self, found: CollectError) -> CollectError:
         """A lost link before the endpoint ever answered is an unreachable endpoint."""
@@ -172,11 +221,41 @@ class CcxtSource:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                await self.queue.put(fault(error, self.exchange_id))
+                await self.queue.put(self._fault(error))
                 return
             changed = _unsent(getattr(self.exchange, CACHES[name], None) or [], sent)
             if changed:
+                self._note(changed)
                 await self.queue.put(_frame(changed))
+
+    async def _funding(self) -> None:
+        """Every ``funding_every`` seconds, the funding history from the latest entry read: a
+        payment made while streaming is booked within that time, not only at the next backfill."""
+        while True:
+            await self.timing.sleep(self.funding_every)
+            try:
+                pages = [
+                    page async for page in self._each(self.exchange.fetch_funding_history, self.funding_from)
+                ]
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                await self.queue.put(self._fault(error))
+                return
+            for page in pages:
+                fresh = [entry for entry in page if _funding_key(entry) not in self.funding_last]
+                self._note(page, funding=True)
+                if fresh:
+                    await self.queue.put(_frame(fresh))
+
+    def _note(self, page: list[Any], *, funding: bool = False) -> None:
+        """Remember the markets of ``page`` (and, for funding, its latest time)."""
+        self.seen.update(str(entry["symbol"]) for entry in page if entry.get("symbol"))
+        if funding and page:
+            last = max(int(entry.get("timestamp") or 0) for entry in page)
+            if self.funding_from is None or last > self.funding_from:
+                self.funding_from, self.funding_last = last, set()
+            self.funding_last.update(_funding_key(e) for e in page if int(e.get("timestamp") or 0) == last)
 
     def frames(self) -> AsyncIterator[bytes]:
         return queued_frames(self.queue)
@@ -189,33 +268,90 @@ class CcxtSource:
         try:
             pages = [page async for page in self._backfill(start) if page]
         except Exception as error:
-            raise fault(error, self.exchange_id) from None
+            raise self._fault(error) from None
         for page in pages:
             yield _frame(page)
 
     async def _backfill(self, start: int | None) -> AsyncIterator[list[Any]]:
         has, exchange = self.exchange.has, self.exchange
-        yield await exchange.fetch_open_orders()
-        # The orders without ``since``: ccxt keeps the orders *created* since it, and an order
-        # opened before it may have filled or been canceled after it (its updates lost on the
-        # stream); the exchange's recent orders hold it.
-        if has.get("fetchOrders"):
-            yield await exchange.fetch_orders()
-        else:
-            yield await exchange.fetch_closed_orders()
-            if has.get("fetchCanceledOrders"):
-                yield await exchange.fetch_canceled_orders()
-        async for page in _paged(exchange.fetch_my_trades, start):
-            yield page
+        self.asked = None
+        opened = await exchange.fetch_open_orders()
+        self._note(opened)
+        yield opened
+        # The funding first (its markets are markets held), handed on last.
+        funding = []
         if has.get("fetchFundingHistory"):
-            async for page in _paged(exchange.fetch_funding_history, start):
+            self.funding_from = start
+            funding = [page async for page in self._each(exchange.fetch_funding_history, start)]
+            for page in funding:
+                self._note(page, funding=True)
+        # The orders without ``since``: ccxt keeps the orders *created* since it, and an order
+        # opened before it may have ended after it (its updates lost on the stream); the
+        # exchange's recent orders in every terminal state it lists hold it.
+        for fetch in self._terminal():
+            async for page in self._each(fetch, None, paged=False):
+                self._note(page)
                 yield page
+        async for page in self._each(exchange.fetch_my_trades, start):
+            self._note(page)
+            yield page
+        for page in funding:
+            yield page
+
+    def _terminal(self) -> list[Callable[..., Awaitable[list[Any]]]]:
+        """The order queries that list every terminal state the exchange keeps: all its orders
+        (``fetchOrders``), else its canceled-and-closed ones (ccxt asks without a status filter:
+        rejected, expired, deactivated among them), else closed and canceled apart."""
+        has, exchange = self.exchange.has, self.exchange
+        if has.get("fetchOrders"):
+            return [exchange.fetch_orders]
+        if has.get("fetchCanceledAndClosedOrders"):
+            return [exchange.fetch_canceled_and_closed_orders]
+        return [exchange.fetch_closed_orders] + (
+            [exchange.fetch_canceled_orders] if has.get("fetchCanceledOrders") else []
+        )
+
+    async def _each(
+        self, fetch: Callable[..., Awaitable[list[Any]]], start: int | None, *, paged: bool = True
+    ) -> AsyncIterator[list[Any]]:
+        """``fetch`` for every market at once; where a symbol is needed for it (Binance's
+        orders and trades: :func:`needs_symbol`), for each market of :meth:`_symbols` in turn,
+        and so from then on. ``paged``: from ``start`` on, page by page (:func:`_paged`), else
+        one call."""
+        name = getattr(fetch, "__name__", repr(fetch))
+        if name not in self.per_symbol:
+            try:
+                async for page in _read(fetch, None, start, paged):
+                    yield page
+                return
+            except Exception as error:
+                if not needs_symbol(error):
+                    raise
+                self.per_symbol.add(name)
+        for symbol in await self._symbols():
+            async for page in _read(fetch, symbol, start, paged):
+                yield page
+
+    async def _symbols(self) -> list[str]:
+        """The markets to ask one by one, once per backfill: those named (``symbols``), those met
+        (open orders, funding, the stream, earlier backfills) and those with a position."""
+        if self.asked is None:
+            found = set(self.named) | self.seen
+            for cache in CACHES.values():
+                found.update(
+                    str(e["symbol"]) for e in getattr(self.exchange, cache, None) or [] if e.get("symbol")
+                )
+            if self.exchange.has.get("fetchPositions"):
+                positions = await self.exchange.fetch_positions()
+                found.update(str(p["symbol"]) for p in positions if p.get("symbol"))
+            self.asked = sorted(found)
+        return self.asked
 
     async def open_orders(self) -> list[dict[str, Any]]:
         try:
             orders = await self.exchange.fetch_open_orders()
         except Exception as error:
-            raise fault(error, self.exchange_id) from None
+            raise self._fault(error) from None
         rows = (order_row(order, venue=self.venue) for order in orders)
         return [row for row in rows if row is not None]
 
@@ -230,17 +366,33 @@ class CcxtSource:
                 await self.exchange.close()
 
 
-async def _paged(fetch: Callable[..., Awaitable[list[Any]]], start: int | None) -> AsyncIterator[list[Any]]:
-    """``fetch(None, since)`` from ``start``, then from the last timestamp each page returned (a
+async def _read(
+    fetch: Callable[..., Awaitable[list[Any]]], symbol: str | None, start: int | None, paged: bool
+) -> AsyncIterator[list[Any]]:
+    if not paged:
+        yield await fetch(symbol)
+        return
+    async for page in _paged(fetch, symbol, start):
+        yield page
+
+
+async def _paged(
+    fetch: Callable[..., Awaitable[list[Any]]], symbol: str | None, start: int | None
+) -> AsyncIterator[list[Any]]:
+    """``fetch(symbol, since)`` from ``start``, then from the last timestamp each page returned (a
     millisecond on when the page was wholly at ``since``: ccxt keeps ``timestamp >= since``, so
     pages overlap), until a page comes back empty."""
     while True:
-        page = await fetch(None, start)
+        page = await fetch(symbol, start)
         if not page:
             return
         yield page
         last = max(int(entry.get("timestamp") or 0) for entry in page)
         start = last if start is None or last > start else start + 1
+
+
+def _funding_key(entry: Any) -> tuple[Any, ...]:
+    return (entry.get("symbol"), entry.get("id"), entry.get("timestamp"), entry.get("amount"))
 
 
 def _unsent(cache: Any, sent: dict[tuple[Any, ...], tuple[Any, ...]]) -> list[Any]:

@@ -25,9 +25,13 @@ class RateGate:
         self.reports = reports
         self.ready_at = -math.inf
 
+    def left(self) -> float:
+        """Seconds until the gate opens (0 when it is open)."""
+        return max(0.0, self.ready_at - self.timing.clock())
+
     async def wait(self) -> None:
         """Sleep until the gate opens (at once when it is open)."""
-        left = self.ready_at - self.timing.clock()
+        left = self.left()
         if left > 0:
             await self.timing.sleep(left)
 

@@ -155,6 +155,8 @@ COLLECTORS: dict[str, VenueCollector] = {
             "exchange": "the ccxt exchange id (binance, okx, hyperliquid, …)",
             "venue": "the venue name the ledger books (default: the exchange id)",
             "rate_limit": "off turns ccxt's own spacing of requests off (default on)",
+            "funding_every": "seconds between reads of the funding history while streaming (default 60)",
+            "symbols": "markets (ccxt symbols, comma-separated) always read where ccxt needs a symbol",
         },
         required=("exchange",),
         needs_account=True,

@@ -44,13 +44,6 @@ CHANNELS = ("orderUpdates", "userFills")
 """What ccxt.pro's watch_orders and watch_my_trades subscribe (ccxt has no funding channel)."""
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def stored_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    if request.param == "postgres":
-        return str(request.getfixturevalue("postgres_url"))
-    return f"sqlite:///{tmp_path / 'ledger.db'}"
-
-
 def ccxt_source(venue: LoopbackHyperliquid, timing: Any, wallet: str = USER) -> CcxtSource:
     # ccxt's own rate limiter spaces requests by the venue's weights (1 s per info request):
     # the loopback has no limit to respect, so the test turns it off.

@@ -47,14 +47,6 @@ VENUE = "hyperliquid"
 CHANNELS = ("orderUpdates", "userFills", "userFundings")
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def stored_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
-    """A SQLite file, then a private PostgreSQL schema."""
-    if request.param == "postgres":
-        return str(request.getfixturevalue("postgres_url"))
-    return f"sqlite:///{tmp_path / 'ledger.db'}"
-
-
 def clean() -> Books:
     """The clean stream: every update's push frame, ingested from a file."""
     return clean_books([_bytes(u.frame()) for u in session()], fmt="hyperliquid", venue=VENUE, account=USER)

@@ -391,11 +391,11 @@ def binanceusdm_ws_flow(ccxt_pro: Any) -> list[Payload]:
     return lines
 
 
-def binanceusdm_rest_flow(ccxt_lib: Any) -> list[Payload]:
-    """fetch_my_trades then fetch_closed_orders: the GET /fapi/v1/userTrades example
-    (binance.py lines 5181-5197) and the order example (lines 6002-6024) restated for the
-    same three trades and two orders (derived: IDs, side, prices, quantities, fees, times)."""
-    rest = market(ccxt_lib, "binanceusdm", **BINANCEUSDM_BTC)
+def binanceusdm_rest_payloads() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The GET /fapi/v1/userTrades entries and the order entries of binanceusdm_rest_flow: the
+    userTrades example (binance.py lines 5181-5197) and the order example (lines 6002-6024)
+    restated for the same three trades and two orders (derived: IDs, side, prices, quantities,
+    fees, times)."""
     close = raw("binanceusdm", "ws_trade_linear")
     trades = []
     for x, _status, last, _cum, price, _avg, trade, fee, at in BINANCEUSDM_OPEN_STEPS:
@@ -442,6 +442,13 @@ def binanceusdm_rest_flow(ccxt_lib: Any) -> list[Payload]:
             "updateTime": close["T"],
         },
     ]
+    return trades, orders
+
+
+def binanceusdm_rest_flow(ccxt_lib: Any) -> list[Payload]:
+    """fetch_my_trades then fetch_closed_orders of binanceusdm_rest_payloads, as ccxt parses them."""
+    rest = market(ccxt_lib, "binanceusdm", **BINANCEUSDM_BTC)
+    trades, orders = binanceusdm_rest_payloads()
     return [[rest.parse_trade(t) for t in trades], [rest.parse_order(o) for o in orders]]
 
 
