@@ -18,13 +18,14 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from orderledger.infrastructure.http import problems
-from orderledger.infrastructure.http.access import VIEWS_BEHIND, LedgerContext
+from orderledger.infrastructure.http.access import VIEWS_BEHIND, LedgerContext, client_keys
 from orderledger.infrastructure.http.auth import Tokens
 from orderledger.infrastructure.http.folds import Folds
 from orderledger.infrastructure.http.guard import BrowserGuard
 from orderledger.infrastructure.http.limits import OwnThreads, Runner, WorkLimit, in_threads, list_limit
 from orderledger.infrastructure.http.routes import ROUTERS
 from orderledger.infrastructure.http.service import LedgerService
+from orderledger.infrastructure.http.shedding import ListShedding
 from orderledger.infrastructure.listing import COUNT_CAP
 
 __all__ = ["MAX_BODY", "VIEWS_BEHIND", "create_app", "openapi_text"]
@@ -112,6 +113,14 @@ def create_app(
 
     for router in ROUTERS:
         app.include_router(router)
+    # Outermost (added last): a list read its bound refuses is answered before any other work.
+    app.add_middleware(
+        ListShedding,
+        routes=[route for router in ROUTERS for route in router.routes],
+        limit=lambda: lists,
+        clients=client_keys,
+        headers=SECURITY_HEADERS,
+    )
 
     # ------------------------------------------------------------------ the page
 

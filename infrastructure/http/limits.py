@@ -221,7 +221,8 @@ class WorkLimit:
         if not task.cancelled():
             task.exception()  # an answer given up: it was answered 503; its error is not logged
 
-    def _refusal(self, what: str, clients: tuple[str, ...]) -> Problem | None:
+    def refusal(self, what: str, clients: tuple[str, ...]) -> Problem | None:
+        """The 429 or 503 a call would get now, or None when it would be admitted."""
         retry = {"Retry-After": str(RETRY_AFTER)}
         for client in clients:
             if self.per_client is not None and self.by_client.get(client, 0) >= self.per_client:
@@ -247,7 +248,7 @@ class WorkLimit:
         """``method(**kwargs)`` through ``runner``, within the limits; ``what`` names it and
         ``clients`` are the keys of who asks (a token's, an address's)."""
         # Only the event loop's thread counts and starts calls: no lock is needed.
-        refused = self._refusal(what, clients)
+        refused = self.refusal(what, clients)
         if refused is not None:
             raise refused
         self.running += 1

@@ -123,6 +123,11 @@ def test_health_and_writes_are_answered_while_100_readers_hold_every_list_read(
             with httpx2.Client(base_url=server.url, timeout=BOUND) as client:
                 health = client.get("/health")
                 written = client.post("/messages", json=request("c-under-load"), headers=bearer(WRITE_TOKEN))
+                # Refused at the door, before the token is even looked at (a route would say 401):
+                # a crowd that retries at once costs the event loop next to nothing.
+                at_the_door = client.get("/events", params={"limit": 5000})
+                # A whole-log read has its own bound: not refused by the list reads'.
+                elsewhere = client.get("/orders", params={"as_of": "2026-01-01T00:00:00Z"})
             in_flight = lists.running  # taken while every place is still held
             held.release.set()
             for reader in readers:
@@ -134,6 +139,10 @@ def test_health_and_writes_are_answered_while_100_readers_hold_every_list_read(
     assert health.status_code == 200 and health.json()["status"] == "ok", health.text
     assert written.status_code == 200 and written.json()["counts"]["applied"] == 1, written.text
     assert in_flight == PLACES
+    assert at_the_door.status_code == 503 and at_the_door.headers["Retry-After"] == "5", at_the_door.text
+    assert "4 list reads are running" in at_the_door.json()["detail"]
+    assert at_the_door.headers["Content-Security-Policy"].startswith("default-src 'self'")
+    assert elsewhere.status_code == 401, elsewhere.text
     # The held reads ran in the list reads' own threads, never in the event loop's pool.
     assert len(held.threads) == PLACES and all(t.startswith(LIST_THREADS) for t in held.threads), held.threads
     statuses = Counter(a.status_code for a in answers.values())

@@ -17,11 +17,13 @@ from orderledger.infrastructure.http.listing import (
     paging,
 )
 from orderledger.infrastructure.http.metrics import scrape
+from orderledger.infrastructure.http.shedding import sheds
 
 router = APIRouter(tags=["audit"], dependencies=[KnownParameters])  # an unknown parameter: 400
 
 
 @router.get("/events", response_model=PAGE, responses=PAGE_RESPONSES)
+@sheds()
 async def get_events(
     role: Read,
     ledger: Ledger,
@@ -35,6 +37,7 @@ async def get_events(
 
 
 @router.get("/messages", response_model=PAGE, responses=PAGE_RESPONSES)
+@sheds()
 async def get_messages(
     role: Read,
     ledger: Ledger,

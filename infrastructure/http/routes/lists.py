@@ -15,11 +15,13 @@ from orderledger.infrastructure.http.listing import (
     ListQuery,
     paging,
 )
+from orderledger.infrastructure.http.shedding import sheds
 
 router = APIRouter(tags=["read"], dependencies=[KnownParameters])  # an unknown parameter: 400
 
 
 @router.get("/instruments", response_model=PAGE, responses=PAGE_RESPONSES)
+@sheds()
 async def get_instruments(
     role: Read,
     ledger: Ledger,
@@ -33,6 +35,7 @@ async def get_instruments(
 
 
 @router.get("/parents", response_model=PAGE, responses=PAGE_RESPONSES)
+@sheds()
 async def get_parents(
     role: Read,
     ledger: Ledger,

@@ -17,6 +17,7 @@ from orderledger.infrastructure.http.listing import (
     send_page,
 )
 from orderledger.infrastructure.http.problems import Problem
+from orderledger.infrastructure.http.shedding import sheds
 from orderledger.infrastructure.http.stream import log_events
 
 router = APIRouter(tags=["read"], dependencies=[KnownParameters])  # an unknown parameter: 400
@@ -27,6 +28,7 @@ CostBasis = Annotated[
 
 
 @router.get("/orders", response_model=PAGE, responses=PAGE_RESPONSES)
+@sheds("as_of")
 async def get_orders(
     role: Read,
     ledger: Ledger,
@@ -72,6 +74,7 @@ async def get_history(order_id: str, role: Read, ledger: Ledger) -> list[dict[st
 
 
 @router.get("/trades", response_model=PAGE, responses=PAGE_RESPONSES)
+@sheds()
 async def get_trades(
     role: Read,
     ledger: Ledger,

@@ -1,0 +1,97 @@
+"""List reads refused at the door when their bound is full.
+
+A list read past its bound (limits.py: per token, per address, in all) is answered 429 or 503 at
+once. Answered by its route, that refusal still costs what every request costs in FastAPI
+(routing, the token check, the query's validation, the dependencies, the problem document):
+about as much as a ``/health``. A crowd of clients that retry the moment they are refused then
+keeps a queue of such requests in front of ``/health`` and the writes, which all share the event
+loop. So a list read that its bound would refuse is refused here, in front of the app, before
+any of that work: the same status, ``Retry-After`` and words as its route gives.
+
+A route opts in with ``@sheds(...)``, naming the query parameters that send a request of it
+elsewhere (``/orders?as_of=`` is a whole-log read, under its own bound). The refusal comes
+before the token check: a client without a valid token learns only that the server is busy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl
+
+from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from orderledger.infrastructure.http.limits import WorkLimit
+from orderledger.infrastructure.http.problems import problem_response
+
+F = TypeVar("F", bound=Callable[..., Any])
+_MARK = "__orderledger_sheds__"
+
+
+def sheds(*unless: str) -> Callable[[F], F]:
+    """Mark a list read's endpoint: refused at the door when the list reads' bound is full,
+    unless its query names one of ``unless``."""
+
+    def mark(endpoint: F) -> F:
+        setattr(endpoint, _MARK, frozenset(unless))
+        return endpoint
+
+    return mark
+
+
+class ListShedding:
+    """The ASGI middleware in front of the app that refuses what ``sheds`` marks."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: Iterable[BaseRoute],
+        limit: Callable[[], WorkLimit],
+        clients: Callable[[Request], tuple[str, ...]],
+        headers: Mapping[str, str],
+    ) -> None:
+        self.app = app
+        self.routes = list(routes)
+        self.limit = limit
+        self.clients = clients
+        self.headers = dict(headers)
+        self._paths: dict[str, frozenset[str]] | None = None
+
+    def paths(self) -> dict[str, frozenset[str]]:
+        """The marked routes' paths, each with the parameters that exempt a request (read once:
+        the routes the app was given, as declared)."""
+        if self._paths is None:
+            self._paths = {
+                route.path: getattr(route.endpoint, _MARK)
+                for route in self.routes
+                if isinstance(route, APIRoute)
+                and hasattr(route.endpoint, _MARK)
+                and "GET" in (route.methods or ())
+            }
+        return self._paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            limit = self.limit()
+            if limit.running:  # nothing running: nothing to refuse (the common case, one look)
+                unless = self.paths().get(scope["path"])
+                if unless is not None and not (unless and self._names(scope) & unless):
+                    refused = limit.refusal(f"GET {scope['path']}", self.clients(Request(scope)))
+                    if refused is not None:
+                        answer = problem_response(
+                            refused.status, refused.detail, headers={**self.headers, **refused.headers}
+                        )
+                        await answer(scope, receive, send)
+                        return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _names(scope: Scope) -> set[str]:
+        return {name for name, _ in parse_qsl(scope.get("query_string", b"").decode("latin-1"))}
+
+
+__all__ = ["ListShedding", "sheds"]
