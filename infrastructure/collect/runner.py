@@ -38,16 +38,16 @@ import queue
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
 from orderledger.domain.errors import LedgerError
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
-from orderledger.infrastructure.application.aio import AsyncOrderLedger
 from orderledger.infrastructure.application.collectors import owner_name
-from orderledger.infrastructure.application.ledger import IngestReport
+from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
+from orderledger.infrastructure.application.reconcile import ReconcileReport
 from orderledger.infrastructure.collect.bounds import MAX_WAIT
 from orderledger.infrastructure.collect.source import (
     CollectError,
@@ -75,13 +75,45 @@ MAX_BACKLOG_BYTES = 16_000_000
 _STOP = object()
 
 
+class KeptLedger(Protocol):
+    """What a collector asks of the ledger it keeps current. ``AsyncOrderLedger`` is the one
+    (its ``collect`` runs a ``Collector``); named here by what it does, so that the collector
+    does not import the class that starts it."""
+
+    @property
+    def ledger(self) -> OrderLedger: ...
+
+    async def collector_lease(
+        self, venue: str, account: str | None, owner: str, pid: int, *, stale_after: timedelta | None = None
+    ) -> None: ...
+
+    async def collector_heartbeat(
+        self, venue: str, account: str | None, owner: str, figures: dict[str, Any]
+    ) -> None: ...
+
+    async def collector_release(self, venue: str, account: str | None, owner: str) -> None: ...
+
+    async def last_venue_time(self, venue: str, account: str | None) -> datetime | None: ...
+
+    async def log_position(self) -> int: ...
+
+    async def reconcile(
+        self,
+        snapshot: bytes,
+        *,
+        apply: bool = False,
+        origin: str = "reconcile",
+        known_at: int | None = None,
+    ) -> ReconcileReport: ...
+
+
 class Collector:
     """Runs one ``source`` against ``ledger`` (see the module's text); ``on_status`` hears the
     figures every ``status_every`` seconds, at every change of state, and once more at the end."""
 
     def __init__(
         self,
-        ledger: AsyncOrderLedger,
+        ledger: KeptLedger,
         source: Source,
         *,
         reconcile_every: float | None = RECONCILE_EVERY,
@@ -416,4 +448,4 @@ class Collector:
             await self.ledger.collector_release(source.venue, source.account, self.owner)
 
 
-__all__ = ["OVERLAP", "RECONCILE_EVERY", "STATUS_EVERY", "Collector"]
+__all__ = ["OVERLAP", "RECONCILE_EVERY", "STATUS_EVERY", "Collector", "KeptLedger"]

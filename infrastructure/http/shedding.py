@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from fastapi.routing import APIRoute
-from starlette.routing import BaseRoute
 from starlette.requests import Request
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orderledger.infrastructure.http.limits import WorkLimit
