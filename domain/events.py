@@ -99,6 +99,9 @@ class OrderSpec(BaseModel):
     decision_price: Annotated[DecimalStr | None, WHEN_GIVEN] = None
     """The price when the order was decided (the strategy's reference): what its execution is
     measured against."""
+    post_only: Annotated[bool | None, WHEN_GIVEN] = None
+    """The order may only add liquidity (a maker order: the venue cancels or reprices it rather
+    than let it take); None: the request did not say."""
 
 
 class OrderRequested(OrderSpec, OrderEvent):

@@ -71,6 +71,7 @@ from orderledger.infrastructure.messages.fields import (
     OrderInstrument,
     OrderTypeField,
     ParentId,
+    PostOnly,
     Price,
     Quantity,
     QuoteCurrency,
@@ -196,6 +197,7 @@ _REQUEST_RULES: dict[str, Any] = {
     "parent_id": ParentId,
     "external": External,
     "decision_price": DecisionPrice,
+    "post_only": PostOnly,
 }
 """The rule of each field of a request; its name, place and default are the domain's OrderSpec's."""
 
