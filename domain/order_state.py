@@ -179,7 +179,8 @@ class ShownOrder:
     """As requested, never changed."""
     time_in_force: Annotated[str | None, PLAIN, REQUESTED]
     post_only: Annotated[bool | None, OPTIONAL_FLAG, REQUESTED, Listed(2)]
-    """As requested (None: the request did not say), never changed."""
+    """As requested (None: the request did not say); a later report of an order whose request
+    did not say adds it, one that says otherwise is an anomaly (``Order.request_again``)."""
     status: Annotated[Status, DERIVED_STATUS, Listed(9)]
     filled_quantity: Annotated[Decimal, DECIMAL, QUANTITY, Listed(5)]
     leaves_quantity: Annotated[Decimal, DERIVED_DECIMAL, QUANTITY]
@@ -274,6 +275,7 @@ class OrderState:
     price: Decimal | None
     decision_price: Decimal | None
     time_in_force: str | None
+    post_only: bool | None
     requested_quantity: Decimal
     requested_price: Decimal | None
     quote_currency: str | None

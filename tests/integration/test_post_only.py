@@ -161,3 +161,29 @@ def test_hyperliquid_reads_post_only_from_its_time_in_force() -> None:
     gtc = {**WCT_ALO, "coin": "flx:CRCL", "limitPx": "70.0", "sz": "0.14", "oid": "251733169011",
            "timestamp": "1764346344235", "origSz": "0.14", "tif": "Gtc"}  # fmt: skip
     assert _request(adapter.messages([gtc])).post_only is False
+
+
+def test_a_report_adds_post_only_an_order_left_unsaid_and_a_contradiction_is_an_anomaly(
+    ledger: OrderLedger,
+) -> None:
+    # Given c-1 requested by the trader without saying, c-2 requested post-only
+    mine = {**REQUEST, "source": "trader"}
+    assert ledger.record(mine).outcome == "applied"
+    assert ledger.record({**mine, "client_order_id": "c-2", "post_only": True}).outcome == "applied"
+
+    # When the venue's reports of them say post-only, and not post-only
+    venue = {**REQUEST, "source": "ccxt", "ts": "2026-11-20T10:00:01Z"}
+    added = ledger.record({**venue, "post_only": True})
+    contradicted = ledger.record({**venue, "client_order_id": "c-2", "post_only": False})
+
+    # Then c-1 gains what its request left out; c-2 keeps its own, the other value an anomaly
+    assert (added.outcome, ledger.order("c-1").post_only) == ("applied", True)
+    assert (contradicted.outcome, ledger.order("c-2").post_only) == ("applied", True)
+    assert ledger.order("c-2").anomalies == ["post_only_mismatch"]
+    anomaly = ledger.events(types=["AnomalyRecorded"])[0].payload
+    assert (anomaly["recorded"], anomaly["reported"]) == ("true", "false")
+    # And the trader stating c-2 again otherwise is reusing its ID: refused, nothing stored
+    position = ledger.log_position()
+    again = ledger.record({**mine, "client_order_id": "c-2", "post_only": False})
+    assert again.outcome == "rejected" and "post_only" in str(again.error)
+    assert ledger.log_position() == position
