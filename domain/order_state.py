@@ -158,8 +158,9 @@ class ShownOrder:
     ``Figure`` (the instrument's places it is shown to). The one declaration that
     ``Order.snapshot()``, the order's slots, its initial values from the request, its stored
     state, the orders view's first columns, ``OrderRow`` (``infrastructure/results.py``: this
-    declaration with a result row's behaviour, so the JSON of ``orders --json`` and of the HTTP
-    API), the CLI's orders table and the lake's order columns are derived from.
+    declaration with a result row's behaviour, and so the JSON of ``orders --json`` and of the
+    HTTP API), the CLI's orders table and the request's terms on the lake's orders
+    (``columnar.TERMS``) are derived from.
 
     A new field the order shows is one line here, plus its rule where it is set (the request's
     rule in ``OrderSpec`` and the message's rule, for a ``REQUESTED`` field; an applier for any
