@@ -211,9 +211,13 @@ _HEADER = ("account", "venue", "instrument")
 
 # Each event with the payload fields the analytic tables read (absent = NULL), parsed once, in
 # one pass over the JSON, and only for ``PAYLOAD_TYPES``; the payload text itself is dropped.
-_FIELDS = (
-    *(name for name in TERMS if name not in _HEADER),
+_SHARED = (
     "quantity",
+    "side",
+    "price",
+    "parent_id",
+    "quote_currency",
+    "tags",
     "last_qty",
     "last_px",
     "fee",
@@ -229,18 +233,31 @@ _FIELDS = (
     "kind",
     "flow_id",
 )
+"""The fields of every payload type's rows (a field another type lacks reads as NULL)."""
+_REQUEST_ONLY = tuple(name for name in TERMS if name not in (*_HEADER, *_SHARED))
+"""The terms only a request holds: looked for in its payload alone (the paths a payload is
+searched for cost its parse)."""
+_FIELDS = (*_SHARED, *_REQUEST_ONLY)
 _PARSED = ", ".join(f"'{name}'" for name in PAYLOAD_TYPES)
 _JSON = frozenset(name for name in _FIELDS if SHOWN.get(name) is NAMED)
 """The payload fields that are mappings (tags, aliases): kept as JSON."""
+
+
+def _paths(names: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f"'$.{name}'" for name in names) + "]"
+
+
+# (a list shorter than _FIELDS reads NULL past its end: another type's row has no request terms)
 PER_EVENT_SQL = (
     "SELECT position, type, client_order_id, account, venue, instrument, ts_event, "
     + ", ".join(
         f"CAST(f[{i + 1}] AS JSON) AS {name}" if name in _JSON else f"f[{i + 1}] AS {name}"
         for i, name in enumerate(_FIELDS)
     )
-    + f" FROM (SELECT *, CASE WHEN type IN ({_PARSED}) THEN json_extract_string(payload, ["
-    + ", ".join(f"'$.{name}'" for name in _FIELDS)
-    + "]) END AS f FROM ({events}))"
+    + " FROM (SELECT *, CASE"
+    + f" WHEN type = 'OrderRequested' THEN json_extract_string(payload, {_paths(_FIELDS)})"
+    + f" WHEN type IN ({_PARSED}) THEN json_extract_string(payload, {_paths(_SHARED)})"
+    + " END AS f FROM ({events}))"
 )
 
 # Every fill, bust and correction as signed rows (a bust takes its fill back; a correction takes
