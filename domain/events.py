@@ -99,6 +99,9 @@ class OrderSpec(BaseModel):
     decision_price: Annotated[DecimalStr | None, WHEN_GIVEN] = None
     """The price when the order was decided (the strategy's reference): what its execution is
     measured against."""
+    post_only: Annotated[bool | None, WHEN_GIVEN] = None
+    """The order may only add liquidity (a maker order: the venue cancels or reprices it rather
+    than let it take); None: the request did not say."""
 
 
 class OrderRequested(OrderSpec, OrderEvent):
@@ -244,22 +247,25 @@ class OrderDetailsAdded(OrderEvent):
     ``aliases``: identities the order did not have yet, such as the client order ID of a request
     recorded after the venue had reported the order (alias ``client_order_id``).
     ``created_at``: an earlier venue time of the order's creation than the one recorded (our
-    request, reaching the ledger after the venue's report of the order)."""
+    request, reaching the ledger after the venue's report of the order).
+    ``post_only``: what a report says of an order whose request did not say."""
 
     time_in_force: str | None = None
     parent_id: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     aliases: dict[str, str] = Field(default_factory=dict)
     created_at: Annotated[UtcTime | None, WHEN_GIVEN] = None
+    post_only: Annotated[bool | None, WHEN_GIVEN] = None
 
 
 class AnomalyRecorded(OrderEvent):
     """Two reports of one fact disagree; both values are kept for the audit.
 
-    ``anomaly`` names the disagreement (``time_in_force_mismatch``, ``price_mismatch``,
-    ``quantity_mismatch``, ``fee_conflict``, ``venue_order_id_changed``); ``recorded`` is what
-    the ledger holds, ``reported`` what this report said. For a fee conflict the ledger books
-    the larger fee (by size), so the result does not depend on which copy arrived first.
+    ``anomaly`` names the disagreement (``time_in_force_mismatch``, ``post_only_mismatch``,
+    ``price_mismatch``, ``quantity_mismatch``, ``fee_conflict``, ``venue_order_id_changed``);
+    ``recorded`` is what the ledger holds, ``reported`` what this report said. For a fee
+    conflict the ledger books the larger fee (by size), so the result does not depend on which
+    copy arrived first.
     """
 
     anomaly: str

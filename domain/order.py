@@ -171,11 +171,11 @@ class Order(OrderState):
         """A request for an ID that exists: the same order stated again, completed, or an error.
 
         The order's identity (account, venue, instrument, side, order type) must match, or the
-        ID is being reused. Quantity, price and time in force must match too when the repeat
-        comes from the party that made the request (``stamp.source``); from anyone else (a venue
-        report of the order) a different value is recorded as an anomaly with both values,
+        ID is being reused. Quantity, price, time in force and post-only must match too when the
+        repeat comes from the party that made the request (``stamp.source``); from anyone else (a
+        venue report of the order) a different value is recorded as an anomaly with both values,
         never a refusal, and the order keeps its own. Details the request left out (time in
-        force, parent, new tags) are added. Quantity and price may equal the request as first
+        force, post-only, parent, new tags) are added. Quantity and price may equal the request as first
         made or as amended since.
         """
         _check_request(spec)
@@ -186,6 +186,7 @@ class Order(OrderState):
         stated: dict[str, tuple[Any, ...]] = {
             "quantity": (self.requested_quantity, self.quantity),
             "time_in_force": (self.time_in_force,),
+            "post_only": (self.post_only,),
         }
         if self.order_type is OrderType.LIMIT:  # a market order's reported price is its average
             stated["price"] = (self.requested_price, self.price)
@@ -204,6 +205,8 @@ class Order(OrderState):
             added["time_in_force"] = spec.time_in_force
         if self.parent_id is None and spec.parent_id is not None:
             added["parent_id"] = spec.parent_id
+        if self.post_only is None and spec.post_only is not None:
+            added["post_only"] = spec.post_only
         new_tags = {k: v for k, v in spec.tags.items() if k not in self.tags}
         if new_tags:
             added["tags"] = new_tags
@@ -246,6 +249,8 @@ class Order(OrderState):
         self.aliases.update(event.aliases)
         if event.created_at is not None and event.created_at < self.created_at:
             self.created_at = event.created_at
+        if event.post_only is not None and self.post_only is None:
+            self.post_only = event.post_only
 
     # ----------------------------------------------------------------- commands
 
@@ -870,6 +875,8 @@ class Order(OrderState):
 def _shown(value: Any) -> str | None:
     if value is None:
         return None
+    if isinstance(value, bool):
+        return "true" if value else "false"  # as the message states it
     return format_decimal(value) if isinstance(value, Decimal) else str(value)
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Annotated, Any, Self, TypeVar
 from uuid import UUID
 
@@ -39,6 +40,7 @@ from orderledger.domain.values import (
 )
 
 E = TypeVar("E", bound=OrderEvent)
+_M = TypeVar("_M")
 _APPLIERS: dict[type[OrderEvent], Callable[[Any, Any], None]] = {}
 """Per event class, the applier that assigns its consequences (registered by ``applies``)."""
 
@@ -67,23 +69,64 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _opt_bool(value: Any) -> bool | None:
+    return None if value is None else bool(value)
+
+
 @dataclass(frozen=True, eq=False, slots=True)
 class Kind:
     """How one of the order's values is shown (JSON-ready: ``snapshot``, stored state) and read
-    back (``read``; None for a value derived from the others, never restored)."""
+    back (``read``; None for a value derived from the others, never restored); ``own``: how the
+    order takes its own copy of a value handed to it (a request's mapping), None for a value
+    that cannot change in place."""
 
     name: str
     show: Callable[[Any], Any]
     read: Callable[[Any], Any] | None
+    own: Callable[[Any], Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Requested:
+    """Marks a field whose value on a new order is the request's field ``field`` (the field's
+    own name when None): ``OrderState.__init__`` takes it from ``OrderRequested``."""
+
+    field: str | None = None
+
+
+REQUESTED = Requested()
+
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """Marks a field shown as a column of the orders table (the CLI's ``orders``), in declaration
+    order; ``keep``: its rank when a narrow terminal (80 columns) drops columns, the lowest
+    first (docs/semantics.md, "Figures for people")."""
+
+    keep: int
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """Marks a decimal field shown to its instrument's places of ``places`` (``quantity`` or
+    ``price``: ``application.display``)."""
+
+    places: str
+
+
+QUANTITY = Figure("quantity")
+PRICE = Figure("price")
 
 
 PLAIN = Kind("plain", _same, _same)
 """A text, a number or None, as it is."""
 INTEGER = Kind("integer", _same, _same)
 FLAG = Kind("flag", _same, bool)
-TEXTS = Kind("texts", list, list)
+OPTIONAL_FLAG = Kind("optional_flag", _same, _opt_bool)
+"""True, False, or None: not stated."""
+TEXTS = Kind("texts", list, list, list)
 """A list of texts (a copy)."""
-NAMED = Kind("named", dict, dict)
+NAMED = Kind("named", dict, dict, dict)
 """A mapping of texts (a copy)."""
 DECIMAL = Kind("decimal", format_decimal, Decimal)
 OPTIONAL_DECIMAL = Kind("optional_decimal", _opt_str, _opt_decimal)
@@ -109,72 +152,105 @@ FILLS = Kind(
 
 @dataclass(frozen=True)
 class ShownOrder:
-    """What an order shows, in order, each field with its type and its kind (how it is shown,
-    stored and read back): the one declaration that ``Order.snapshot()``, the order's slots and
-    stored state, the orders view's first columns and ``OrderRow`` (``infrastructure/results.py``:
-    this declaration with a result row's behaviour) are derived from.
+    """What an order shows, in order, each field with its type, its kind (how it is shown,
+    stored and read back) and its markers: ``REQUESTED`` (a new order takes it from its
+    request), ``Listed`` (a column of the orders table, with its narrow-terminal rank) and
+    ``Figure`` (the instrument's places it is shown to). The one declaration that
+    ``Order.snapshot()``, the order's slots, its initial values from the request, its stored
+    state, the orders view's first columns, ``OrderRow`` (``infrastructure/results.py``: this
+    declaration with a result row's behaviour, and so the JSON of ``orders --json`` and of the
+    HTTP API), the CLI's orders table and the request's terms on the lake's orders
+    (``columnar.TERMS``) are derived from.
 
-    A new field the order shows is one line here, plus its rule where it is set (``OrderState``'s
-    ``__init__`` or an applier). The orders view gains its column with no version raised: a view
-    table whose columns differ from the declared ones is rebuilt from the log when the ledger
-    opens (``Views.create_tables``)."""
+    A new field the order shows is one line here, plus its rule where it is set (the request's
+    rule in ``OrderSpec`` and the message's rule, for a ``REQUESTED`` field; an applier for any
+    other). The orders view gains its column with no version raised: a view table whose columns
+    differ from the declared ones is rebuilt from the log when the ledger opens
+    (``Views.create_tables``)."""
 
-    client_order_id: Annotated[str, PLAIN]
-    account: Annotated[str, PLAIN]
-    venue: Annotated[str, PLAIN]
-    instrument: Annotated[str, PLAIN]
-    side: Annotated[Side, SIDE]
-    order_type: Annotated[OrderType, ORDER_TYPE]
-    quantity: Annotated[Decimal, DECIMAL]
-    price: Annotated[Decimal | None, OPTIONAL_DECIMAL]
-    decision_price: Annotated[Decimal | None, OPTIONAL_DECIMAL]
-    time_in_force: Annotated[str | None, PLAIN]
-    status: Annotated[Status, DERIVED_STATUS]
-    filled_quantity: Annotated[Decimal, DECIMAL]
-    leaves_quantity: Annotated[Decimal, DERIVED_DECIMAL]
-    average_price: Annotated[Decimal | None, AVERAGE_PRICE]
+    client_order_id: Annotated[str, PLAIN, REQUESTED, Listed(9)]
+    account: Annotated[str, PLAIN, REQUESTED, Listed(8)]
+    venue: Annotated[str, PLAIN, REQUESTED, Listed(8)]
+    instrument: Annotated[str, PLAIN, REQUESTED, Listed(8)]
+    side: Annotated[Side, SIDE, REQUESTED, Listed(8)]
+    order_type: Annotated[OrderType, ORDER_TYPE, REQUESTED]
+    quantity: Annotated[Decimal, DECIMAL, REQUESTED, QUANTITY, Listed(8)]
+    price: Annotated[Decimal | None, OPTIONAL_DECIMAL, REQUESTED, PRICE, Listed(6)]
+    decision_price: Annotated[Decimal | None, OPTIONAL_DECIMAL, REQUESTED, PRICE]
+    """As requested, never changed."""
+    time_in_force: Annotated[str | None, PLAIN, REQUESTED]
+    post_only: Annotated[bool | None, OPTIONAL_FLAG, REQUESTED, Listed(2)]
+    """As requested (None: the request did not say); a later report of an order whose request
+    did not say adds it, one that says otherwise is an anomaly (``Order.request_again``)."""
+    status: Annotated[Status, DERIVED_STATUS, Listed(9)]
+    filled_quantity: Annotated[Decimal, DECIMAL, QUANTITY, Listed(5)]
+    leaves_quantity: Annotated[Decimal, DERIVED_DECIMAL, QUANTITY]
+    average_price: Annotated[Decimal | None, AVERAGE_PRICE, PRICE, Listed(4)]
     venue_order_ids: Annotated[tuple[str, ...], TEXTS]
-    aliases: Annotated[Mapping[str, str], NAMED]
-    anomalies: Annotated[tuple[str, ...], TEXTS]
-    tags: Annotated[Mapping[str, str], NAMED]
-    parent_id: Annotated[str | None, PLAIN]
-    quote_currency: Annotated[str | None, PLAIN]
-    external: Annotated[bool, FLAG]
+    aliases: Annotated[Mapping[str, str], NAMED, REQUESTED]
+    anomalies: Annotated[tuple[str, ...], TEXTS, Listed(3)]
+    tags: Annotated[Mapping[str, str], NAMED, REQUESTED]
+    parent_id: Annotated[str | None, PLAIN, REQUESTED]
+    quote_currency: Annotated[str | None, PLAIN, REQUESTED]
+    external: Annotated[bool, FLAG, REQUESTED]
     reason: Annotated[str | None, PLAIN]
     created_at: Annotated[datetime, TIME]
     updated_at: Annotated[datetime, TIME]
     version: Annotated[int, INTEGER]
 
 
-def _kinds(declaration: type) -> dict[str, Kind]:
-    """Each field of a declaration and its kind (the ``Kind`` its annotation carries), in order."""
+@dataclass(frozen=True)
+class KeptOrder:
+    """What else restoring an order needs, in order, declared as ``ShownOrder`` is: the stored
+    state's and the orders view's other columns."""
+
+    base_status: Annotated[Status, STATUS]
+    pending_cancel: Annotated[bool, FLAG]
+    pending_amend: Annotated[bool, FLAG]
+    requested_quantity: Annotated[Decimal, DECIMAL, Requested("quantity")]
+    requested_price: Annotated[Decimal | None, OPTIONAL_DECIMAL, Requested("price")]
+    amend_target: Annotated[tuple[Decimal | None, Decimal | None] | None, AMEND_TARGET]
+    notional: Annotated[Decimal, DECIMAL]
+    recorded_at: Annotated[datetime, TIME]
+    fills: Annotated[Mapping[str, Fill], FILLS]
+    id: Annotated[UUID, IDENTIFIER]
+
+
+def _markers(declaration: type, marker: type[_M]) -> dict[str, _M]:
+    """The fields of a declaration that carry a ``marker`` (an instance of that class), in order,
+    each with it."""
     hints = typing.get_type_hints(declaration, include_extras=True)
-    return {f.name: hints[f.name].__metadata__[0] for f in fields(declaration)}
+    found = (
+        (f.name, [m for m in hints[f.name].__metadata__ if isinstance(m, marker)])
+        for f in fields(declaration)
+    )
+    return {name: marks[0] for name, marks in found if marks}
 
 
-SHOWN: dict[str, Kind] = _kinds(ShownOrder)
+SHOWN: dict[str, Kind] = _markers(ShownOrder, Kind)
 """What an order shows, in order, by kind: ``ShownOrder``'s fields."""
-KEPT: dict[str, Kind] = {
-    "base_status": STATUS,
-    "pending_cancel": FLAG,
-    "pending_amend": FLAG,
-    "requested_quantity": DECIMAL,
-    "requested_price": OPTIONAL_DECIMAL,
-    "amend_target": AMEND_TARGET,
-    "notional": DECIMAL,
-    "recorded_at": TIME,
-    "fills": FILLS,
-    "id": IDENTIFIER,
-}
-"""What else restoring an order needs, in order: the stored state, the orders view's other
-columns."""
+KEPT: dict[str, Kind] = _markers(KeptOrder, Kind)
+"""What else restoring an order needs, in order: ``KeptOrder``'s fields."""
 STATE: dict[str, Kind] = {**SHOWN, **KEPT}
+LISTED: dict[str, Listed] = _markers(ShownOrder, Listed)
+"""The orders table's columns, in order, with their narrow-terminal ranks."""
+FIGURES: dict[str, str] = {name: figure.places for name, figure in _markers(ShownOrder, Figure).items()}
+"""An order's figures, and which of its instrument's places each is shown to."""
+FROM_REQUEST: dict[str, str] = {
+    name: requested.field or name
+    for declaration in (ShownOrder, KeptOrder)
+    for name, requested in _markers(declaration, Requested).items()
+}
+"""The values a new order takes from its request: each field → the request's field."""
 COMMANDS_ONLY = ("seen", "request_source")
 """What only commands read (fingerprints of facts seen, who made the request): stored state
 keeps them, a read model's order does without them."""
 _RESTORED = tuple((name, kind.read) for name, kind in STATE.items() if kind.read is not None)
 """The values restored, and how each is read back."""
 _RESTORED_BUT_FILLS = tuple((name, read) for name, read in _RESTORED if name != "fills")
+_TAKEN = tuple((name, STATE[name].own) for name in FROM_REQUEST)
+_REQUEST_VALUES = attrgetter(*FROM_REQUEST.values())
+"""The request's values a new order takes (``FROM_REQUEST``), read in one call."""
 
 
 def _working_status(filled: Decimal, quantity: Decimal) -> Status:
@@ -188,25 +264,32 @@ class OrderState:
 
     __slots__ = (*(name for name, _ in _RESTORED), *COMMANDS_ONLY, "_pending_events")
 
+    # The types of the values the rules read (``ShownOrder`` and ``KeptOrder`` declare them all;
+    # the names here are for the type checker: a value only shown needs none).
+    client_order_id: str
+    account: str
+    venue: str
+    instrument: str
+    side: Side
+    order_type: OrderType
+    quantity: Decimal
+    price: Decimal | None
+    decision_price: Decimal | None
+    time_in_force: str | None
+    post_only: bool | None
+    requested_quantity: Decimal
+    requested_price: Decimal | None
+    quote_currency: str | None
+    tags: dict[str, str]
+    aliases: dict[str, str]
+    parent_id: str | None
+    external: bool
+
     def __init__(self, event: OrderRequested) -> None:
+        for (name, own), value in zip(_TAKEN, _REQUEST_VALUES(event), strict=True):
+            setattr(self, name, value if own is None else own(value))
         self.id: UUID = event.originator_id
         self.version: int = 0
-        self.client_order_id = event.client_order_id
-        self.account = event.account
-        self.venue = event.venue
-        self.instrument = event.instrument
-        self.side: Side = event.side
-        self.order_type: OrderType = event.order_type
-        self.quantity: Decimal = event.quantity
-        self.price: Decimal | None = event.price
-        self.requested_quantity: Decimal = event.quantity
-        self.requested_price: Decimal | None = event.price
-        self.time_in_force = event.time_in_force
-        self.quote_currency = event.quote_currency
-        self.tags: dict[str, str] = dict(event.tags)
-        self.parent_id = event.parent_id
-        self.external = event.external
-        self.decision_price: Decimal | None = event.decision_price  # as requested, never changed
         self.request_source = event.source  # who stated the request: a repeat by another is a report
         self.base_status = Status.REQUESTED
         self.pending_cancel = False
@@ -215,7 +298,6 @@ class OrderState:
         self.venue_order_ids: list[str] = []
         if event.venue_order_id:
             self.venue_order_ids.append(event.venue_order_id)
-        self.aliases: dict[str, str] = dict(event.aliases)
         self.fills: dict[str, Fill] = {}
         self.filled_quantity = _ZERO
         self.notional = _ZERO

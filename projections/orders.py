@@ -35,6 +35,7 @@ from orderledger.domain.order_state import (
     INTEGER,
     KEPT,
     NAMED,
+    OPTIONAL_FLAG,
     PLAIN,
     SHOWN,
     TEXTS,
@@ -43,7 +44,7 @@ from orderledger.domain.order_state import (
 from orderledger.domain.values import TEXT, Status
 from orderledger.projections.base import Column, Index, Projection, Table, TableSpec
 
-_INTEGERS = frozenset({INTEGER, FLAG})
+_INTEGERS = frozenset({INTEGER, FLAG, OPTIONAL_FLAG})
 _SHOWN = tuple(Column(name, "INTEGER" if kind in _INTEGERS else "TEXT") for name, kind in SHOWN.items())
 """The snapshot's fields, in its order (lists and mappings as JSON text): ``order_state.SHOWN``."""
 SHOWN_COLUMNS = tuple(c.name for c in _SHOWN)
@@ -67,6 +68,7 @@ _DECODERS: dict[Kind, Any] = {
     TEXTS: _loads,
     NAMED: _loads,
     FLAG: bool,
+    OPTIONAL_FLAG: OPTIONAL_FLAG.read,
     AMEND_TARGET: lambda text: None if text is None else orjson.loads(text),
     FILLS: orjson.loads,
 }
@@ -110,6 +112,7 @@ _COLUMN_FORMS: dict[Kind, Any] = {
     PLAIN: None,
     INTEGER: None,
     FLAG: int,  # True and False as 1 and 0
+    OPTIONAL_FLAG: lambda flag: None if flag is None else int(flag),
     TEXTS: _json_list,
     NAMED: _json_map,
     AMEND_TARGET: _target_text,

@@ -394,6 +394,7 @@ class HyperliquidAdapter:
             quantity=quantity,
             price=None if market else price,
             time_in_force=None if tif is None else tif.upper(),
+            post_only=None if tif is None else tif.lower() == "alo",  # Alo: add liquidity only
             ts=ts,
             source=self.source,
         )

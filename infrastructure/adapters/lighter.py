@@ -61,6 +61,12 @@ MARKETS_NOTE = "Lighter markets known"
 map by it (``feeds.LighterFeed.context_note``)."""
 
 
+def _post_only(time_in_force: object) -> bool | None:
+    """Lighter's ``post-only`` time in force as ccxt's unified ``postOnly`` (None: not said)."""
+    tif = text_or_none(time_in_force)
+    return None if tif is None else tif == "post-only"
+
+
 class LighterAdapter:
     """Lighter payloads, one per line; remembers the market map it was given."""
 
@@ -159,6 +165,7 @@ class LighterAdapter:
             "side": "sell" if raw.get("is_ask") is True else "buy",
             "type": text_or_none(raw.get("type")),
             "timeInForce": text_or_none(raw.get("time_in_force")),
+            "postOnly": _post_only(raw.get("time_in_force")),
             "amount": raw.get("initial_base_amount"),
             "price": raw.get("price"),
             "filled": raw.get("filled_base_amount"),

@@ -33,6 +33,7 @@ import orjson
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import EVENT_TYPES
+from orderledger.domain.order_state import FLAG, FROM_REQUEST, NAMED, OPTIONAL_DECIMAL, OPTIONAL_FLAG, SHOWN
 from orderledger.infrastructure.audit.columns import MONEY, PRICE, QUANTITY
 from orderledger.infrastructure.storage.db import parse_url
 
@@ -196,16 +197,27 @@ PAYLOAD_TYPES = ("OrderRequested", "OrderAmended", *FILL_TYPES, "CashFlowRecorde
 """The event types whose payloads the relations read: the others are read by their columns
 alone (type, order, time), so their JSON is never parsed."""
 
+TERMS = tuple(name for name in FROM_REQUEST if name in SHOWN and name not in ("client_order_id", "quantity"))
+"""The request's terms an order's row carries as requested: the fields the order's declaration
+takes from its request (``order_state.FROM_REQUEST``), less its key and its quantity (the row's is
+the latest, amendments included)."""
+_LAKE_NAMES = {"price": "limit_price"}
+"""A term the lake names otherwise: the limit price as requested."""
+_LAKE_TYPES = {OPTIONAL_DECIMAL: PRICE, FLAG: "BOOLEAN", OPTIONAL_FLAG: "BOOLEAN", NAMED: "JSON"}
+"""The lake's type of a term, by its kind in the declaration (the rest: text as parsed)."""
+
+_HEADER = ("account", "venue", "instrument")
+"""Terms every event's header holds: read from its columns, not its payload."""
+
 # Each event with the payload fields the analytic tables read (absent = NULL), parsed once, in
 # one pass over the JSON, and only for ``PAYLOAD_TYPES``; the payload text itself is dropped.
-_FIELDS = (
-    "side",
-    "order_type",
+_SHARED = (
     "quantity",
+    "side",
     "price",
-    "decision_price",
     "parent_id",
     "quote_currency",
+    "tags",
     "last_qty",
     "last_px",
     "fee",
@@ -221,14 +233,31 @@ _FIELDS = (
     "kind",
     "flow_id",
 )
+"""The fields of every payload type's rows (a field another type lacks reads as NULL)."""
+_REQUEST_ONLY = tuple(name for name in TERMS if name not in (*_HEADER, *_SHARED))
+"""The terms only a request holds: looked for in its payload alone (the paths a payload is
+searched for cost its parse)."""
+_FIELDS = (*_SHARED, *_REQUEST_ONLY)
 _PARSED = ", ".join(f"'{name}'" for name in PAYLOAD_TYPES)
+_JSON = frozenset(name for name in _FIELDS if SHOWN.get(name) is NAMED)
+"""The payload fields that are mappings (tags, aliases): kept as JSON."""
+
+
+def _paths(names: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f"'$.{name}'" for name in names) + "]"
+
+
+# (a list shorter than _FIELDS reads NULL past its end: another type's row has no request terms)
 PER_EVENT_SQL = (
-    "SELECT position, type, client_order_id, account, venue, instrument, ts_event,"
-    " CAST(f[1] AS JSON) AS tags, "
-    + ", ".join(f"f[{i + 2}] AS {name}" for i, name in enumerate(_FIELDS))
-    + f" FROM (SELECT *, CASE WHEN type IN ({_PARSED}) THEN json_extract_string(payload, ['$.tags', "
-    + ", ".join(f"'$.{name}'" for name in _FIELDS)
-    + "]) END AS f FROM ({events}))"
+    "SELECT position, type, client_order_id, account, venue, instrument, ts_event, "
+    + ", ".join(
+        f"CAST(f[{i + 1}] AS JSON) AS {name}" if name in _JSON else f"f[{i + 1}] AS {name}"
+        for i, name in enumerate(_FIELDS)
+    )
+    + " FROM (SELECT *, CASE"
+    + f" WHEN type = 'OrderRequested' THEN json_extract_string(payload, {_paths(_FIELDS)})"
+    + f" WHEN type IN ({_PARSED}) THEN json_extract_string(payload, {_paths(_SHARED)})"
+    + " END AS f FROM ({events}))"
 )
 
 # Every fill, bust and correction as signed rows (a bust takes its fill back; a correction takes
@@ -278,17 +307,19 @@ def _slippage(reference: str, name: str) -> str:
     )
 
 
+def _term(name: str) -> str:
+    """A request's term as the lake's orders have it: named and typed by the declaration."""
+    value = f"any_value({name})"
+    cast = _LAKE_TYPES.get(SHOWN[name])
+    return f"{value if cast is None else f'CAST({value} AS {cast})'} AS {_LAKE_NAMES.get(name, name)}"
+
+
 # One row per order: its terms, its lifecycle times, what it filled and what that cost.
 ORDERS_SQL = f"""
 WITH e AS ({{per_event}}),
 f AS ({{fills}}),
 terms AS (
-    SELECT client_order_id, any_value(account) AS account, any_value(venue) AS venue,
-           any_value(instrument) AS instrument, any_value(side) AS side, any_value(order_type) AS order_type,
-           CAST(any_value(price) AS {PRICE}) AS limit_price,
-           CAST(any_value(decision_price) AS {PRICE}) AS decision_price,
-           any_value(parent_id) AS parent_id, any_value(tags) AS tags,
-           min(ts_event) AS requested_at
+    SELECT client_order_id, {", ".join(_term(name) for name in TERMS)}, min(ts_event) AS requested_at
     FROM e WHERE type = 'OrderRequested' GROUP BY client_order_id
 ),
 life AS (

@@ -59,10 +59,12 @@ if TYPE_CHECKING:  # pragma: no cover - types only
     from orderledger.infrastructure.application.ledger import OrderLedger
 
 MANIFEST = "_manifest.json"
-FORMAT = 3
+FORMAT = 4
 """The shape of the rows the manifest vouches for (2: the orders carry their seconds and slippage
-parts; 3: money keeps 18 places); a run over a lake of another format recomputes every order's
-row, and over one before 3 first widens the money columns of its appended files (``_widen_money``)."""
+parts; 3: money keeps 18 places; 4: the orders carry every term the order's declaration takes
+from its request, ``columnar.TERMS``); a run over a lake of another format recomputes every
+order's row, and over one before 3 first widens the money columns of its appended files
+(``_widen_money``)."""
 MONEY_FORMAT = 3
 """The first format whose money columns keep ``columns.MONEY_PLACES`` places."""
 APPENDED = ("events", "fills", "funding")

@@ -181,7 +181,9 @@ def demo(seed: SeedOption = 7, orders_count: OrdersOption = 40) -> None:
     counts = ", ".join(f"{n} {k}" for k, n in report.counts.items() if n)
     say(f"Simulated session (seed {seed}) → {url}")
     say(f"{report.lines} messages: {counts}; {report.events} events recorded\n")
-    table(f"open orders ({len(open_rows)})", ORDER_COLUMNS[:-1], open_rows[:12])
+    table(
+        f"open orders ({len(open_rows)})", [c for c in ORDER_COLUMNS if c.name != "anomalies"], open_rows[:12]
+    )
     recent = fills[-10:]
     short = [c for c in TRADE_COLUMNS if c.name not in ("fee_currency", "late")]
     short[0] = Column("ts_event", lambda r: r["ts_event"][11:23], keep=8)

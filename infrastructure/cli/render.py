@@ -21,6 +21,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from itertools import islice
 from typing import Any, TextIO
 
+from orderledger.domain.order_state import FIGURES, FLAG, LISTED, OPTIONAL_FLAG, SHOWN, TEXTS
 from orderledger.domain.values import PLAIN_NUMBER_FORM, escape_unsafe
 from orderledger.infrastructure.application.display import Precision
 
@@ -420,24 +421,14 @@ def show(
 # ---------------------------------------------------------------------- what each command shows
 
 
-ORDER_FIGURES = {
-    "quantity": "quantity",
-    "filled_quantity": "quantity",
-    "leaves_quantity": "quantity",
-    "price": "price",
-    "average_price": "price",
-}
-"""An order's figures, and which of its instrument's places each is shown to."""
-
-
 def order_table(data: dict[str, Any], precision: dict[str, Any] | None = None) -> None:
     """One order, a field per line; its figures rounded to ``precision`` (its instrument's)."""
     rows = []
     for key, value in data.items():
         if isinstance(value, list | dict):
             value = json.dumps(value, ensure_ascii=False) if value else ""
-        elif precision and key in ORDER_FIGURES and value is not None:
-            value = at_most(str(value), precision[ORDER_FIGURES[key]])
+        elif precision and key in FIGURES and value is not None:
+            value = at_most(str(value), precision[FIGURES[key]])
         rows.append((key, value))
     table(None, [Column("field", lambda r: r[0]), Column("value", lambda r: r[1], "wrap")], rows)
 
@@ -466,22 +457,29 @@ HISTORY_COLUMNS = [
     Column("payload", lambda r: payload_lines(r["payload"]), "lines", keep=8),
 ]
 
+
+def _flag(name: str) -> Callable[[dict[str, Any]], str]:
+    """A flag's cell: ``yes``, ``no``, or empty when it is not stated."""
+    return lambda row: {True: "yes", False: "no"}.get(row[name], "")
+
+
+def _order_column(name: str, keep: int) -> Column:
+    """An order's column, shown as its kind in the declaration (``domain.order_state.SHOWN``)
+    says: a list as its items, a flag as yes or no, a figure to its instrument's places."""
+    kind = SHOWN[name]
+    if kind is TEXTS:
+        return Column(name, lambda r: ", ".join(r[name]), "wrap", keep)
+    if kind in (FLAG, OPTIONAL_FLAG):
+        return Column(name, _flag(name), keep=keep)
+    if name in FIGURES:
+        return col(name, "number", keep, places=FIGURES[name])
+    return col(name, keep=keep)
+
+
 # The keep ranks say what a person needs at 80 columns (docs/semantics.md, "Figures for people"):
 # an order keeps its account and venue, a trade its order, trade ID and fee, a position with a
-# mark its unrealized P&L.
-ORDER_COLUMNS = [
-    col("client_order_id", keep=9),
-    col("account", keep=8),
-    col("venue", keep=8),
-    col("instrument", keep=8),
-    col("side", keep=8),
-    col("quantity", "number", 8, places="quantity"),
-    col("price", "number", 6, places="price"),
-    col("status", keep=9),
-    col("filled_quantity", "number", 5, places="quantity"),
-    col("average_price", "number", 4, places="price"),
-    Column("anomalies", lambda r: ", ".join(r["anomalies"]), "wrap", 3),
-]
+# mark its unrealized P&L. An order's are declared with its fields (``domain.order_state.Listed``).
+ORDER_COLUMNS = [_order_column(name, listed.keep) for name, listed in LISTED.items()]
 
 TRADE_COLUMNS = [
     col("ts_event", keep=4),

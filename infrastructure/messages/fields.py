@@ -320,6 +320,16 @@ External = Annotated[
         " given: see [orders without a client order ID](#orders-without-a-client-order-id)",
     ),
 ]
+PostOnly = Annotated[
+    bool,
+    _FLAG,
+    About(
+        "`true` / `false`",
+        "the order may only add liquidity (post-only, maker-only: the venue cancels or reprices it"
+        " rather than let it take); kept on the order as first requested. Left out: the request"
+        " did not say (the order shows `null`)",
+    ),
+]
 TradeId = Annotated[
     str,
     _IDENT,

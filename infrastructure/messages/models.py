@@ -71,6 +71,7 @@ from orderledger.infrastructure.messages.fields import (
     OrderInstrument,
     OrderTypeField,
     ParentId,
+    PostOnly,
     Price,
     Quantity,
     QuoteCurrency,
@@ -196,6 +197,7 @@ _REQUEST_RULES: dict[str, Any] = {
     "parent_id": ParentId,
     "external": External,
     "decision_price": DecisionPrice,
+    "post_only": PostOnly,
 }
 """The rule of each field of a request; its name, place and default are the domain's OrderSpec's."""
 
@@ -587,10 +589,13 @@ def json_ready(message: Message) -> dict[str, Any]:
     model = type(message)
     names = _SORTED.get(model)
     if names is None:
-        names = _SORTED[model] = tuple(sorted(set(model.model_fields) - {"type"}))
-    for name in names:
+        names = _SORTED[model] = tuple(
+            (name, model.model_fields[name].default is False)
+            for name in sorted(set(model.model_fields) - {"type"})
+        )
+    for name, false_is_absent in names:
         value = getattr(message, name)
-        if value is None or value == {} or value is False:
+        if value is None or value == {} or (value is False and false_is_absent):
             continue
         if isinstance(value, datetime):
             value = format_timestamp(value)
@@ -602,5 +607,7 @@ def json_ready(message: Message) -> dict[str, Any]:
     return data
 
 
-_SORTED: dict[type[BaseModel], tuple[str, ...]] = {}
-"""Each model's fields but ``type``, in the order ``message_to_json`` writes them (by name)."""
+_SORTED: dict[type[BaseModel], tuple[tuple[str, bool], ...]] = {}
+"""Each model's fields but ``type``, in the order ``message_to_json`` writes them (by name), each
+with whether False is its default (then left out, as absent): a flag whose default is None
+(``post_only``) keeps its False."""

@@ -126,6 +126,7 @@ def test_an_open_limit_order_is_requested_and_acknowledged(valid: Valid) -> None
             "quantity": "1",
             "price": "64000",
             "time_in_force": "GTC",
+            "post_only": False,  # the unified order's postOnly
             "ts": "2026-11-20T10:00:01.000000Z",
             "source": "ccxt",
         },
@@ -336,6 +337,7 @@ def test_an_order_without_client_id_is_booked_as_an_external_order(
             "quantity": "1",
             "price": "64000",
             "time_in_force": "GTC",
+            "post_only": False,  # the unified order's postOnly
             "external": True,
             "ts": "2026-11-20T10:00:01.000000Z",
             "source": "ccxt",

@@ -138,9 +138,10 @@ def test_tables_round_to_the_tick_the_lot_and_cents_and_fit(
         # the average 100.00666… to the tick 0.01: 100.01, marked … (rounded)
         assert cells(orders, "client_order_id", "g-1")["average_price"] == "100.01…"
     else:
-        # one line says how many columns were left out and how to see them
+        # one line says how many columns were left out and how to see them: the four of the
+        # lowest ranks (post_only 2, anomalies 3, average_price 4, filled_quantity 5)
         assert orders_notes == [
-            "3 column(s) left out to fit 80; --json or a wider terminal shows them",
+            "4 column(s) left out to fit 80; --json or a wider terminal shows them",
         ]
 
     trades, _ = outputs[("trades",)]

@@ -147,6 +147,7 @@ def request_message(
     if order_type == "limit" and price is None:
         return None
     tif = text_or_none(order.get("timeInForce"))
+    post_only = order.get("postOnly")  # ccxt's unified flag: True, False, or None (not said)
     return message(
         RequestMessage,
         client_order_id=client_id,
@@ -160,6 +161,7 @@ def request_message(
         quantity=quantity,
         price=price,
         time_in_force=None if tif is None else tif.upper(),
+        post_only=post_only if isinstance(post_only, bool) else None,
         tags=tags,
         external=True if client_id is None else None,
         ts=ts,

@@ -31,7 +31,8 @@ mapping; every field stays in order in :attr:`FixFields.pairs` (repeating groups
 D     NewOrderSingle            ``request`` (a drop copy shows the caller's intent): ClOrdID
                                 11, account (below), Symbol 55 (named as below), Side 54,
                                 OrdType 40, OrderQty 38, Price 44, TimeInForce 59, Currency 15
-                                as quote currency; an ``instrument`` before it when the message
+                                as quote currency, ExecInst 18 as post-only (holding 6); an
+                                ``instrument`` before it when the message
                                 defines one (below)
 F     OrderCancelRequest        ``cancel_requested`` for the order OrigClOrdID 41 names
 G     OrderCancelReplaceRequest ``amend_requested``: quantity = OrderQty 38, price = Price 44

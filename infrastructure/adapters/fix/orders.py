@@ -38,6 +38,12 @@ def _order_type(report: Report, price: str | None) -> tuple[str | None, dict[str
     return kind, tags
 
 
+def _post_only(exec_inst: str | None) -> bool | None:
+    """Post-only from ExecInst (18), a space-separated list of instructions: 6, "participate
+    don't initiate", says the order only adds liquidity; None when 18 is absent."""
+    return None if exec_inst is None else "6" in exec_inst.split()
+
+
 def request_messages(report: Report, clordid: str, ctx: Context, ts: str, *, required: bool) -> list[Message]:
     """A request (with its instrument definition first) from an order's fields.
 
@@ -78,6 +84,7 @@ def request_messages(report: Report, clordid: str, ctx: Context, ts: str, *, req
         quantity=quantity,
         price=price if order_type == "limit" else None,
         time_in_force=TIME_IN_FORCE.get(value_of(report, 59) or ""),
+        post_only=_post_only(value_of(report, 18)),
         quote_currency=value_of(report, 15),
         tags=tags,
         aliases=clordid_alias(clordid),

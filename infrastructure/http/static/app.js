@@ -145,6 +145,11 @@ function side(row) {
   return el("span", { className: `side-${row.side}` }, row.side);
 }
 
+// A flag the request may leave unsaid (null): yes, no, or empty.
+function flag(key) {
+  return (row) => (row[key] === true ? "yes" : row[key] === false ? "no" : "");
+}
+
 // ---------------------------------------------------------------- the API
 
 class ApiError extends Error {}
@@ -423,6 +428,7 @@ const ORDER_COLUMNS = [
   ["order_type", "type"],
   num("quantity", "quantity", "quantity"),
   num("price", "price", "price"),
+  ["post_only", "post-only", "", flag("post_only")],
   num("filled_quantity", "filled", "quantity"),
   num("leaves_quantity", "leaves", "quantity"),
   num("average_price", "avg price", "price"),
@@ -601,7 +607,7 @@ async function loadTimeline() {
   const path = `/orders/${encodeURIComponent(id)}`;
   const [order, history] = await Promise.all([api(path), api(`${path}/history`)]);
   const fields = ["client_order_id", "status", "account", "venue", "instrument", "side", "order_type", "quantity", "price",
-    "filled_quantity", "leaves_quantity", "average_price", "parent_id", "venue_order_ids", "anomalies", "tags"];
+    "post_only", "filled_quantity", "leaves_quantity", "average_price", "parent_id", "venue_order_ids", "anomalies", "tags"];
   const list = el("dl", { className: "kv", id: "timeline-summary" });
   for (const field of fields) {
     const value = order[field];
