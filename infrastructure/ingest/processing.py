@@ -583,16 +583,16 @@ class _Batch(Parking):
     def _booked_trade(order: Order, message: Message) -> bool:
         """A fact about a trade judged against the order as it stands, whenever it happened: a
         copy, bust or correction of a trade the order has (judged against the trade as booked),
-        or any fill while the order holds inferred quantity (a real trade replaces inferred
-        quantity, whatever the times of the two)."""
+        or any real fill while the order holds inferred quantity (a real trade replaces inferred
+        quantity, whatever the times of the two; an inferred one replaces nothing)."""
         trade = trade_named(message)
         if trade is not None:
             return trade in order.fills  # judged against the trade as booked
         if not isinstance(message, FillMessage):
             return False
-        return message.trade_id in order.fills or any(
-            f.inferred and not f.busted for f in order.fills.values()
-        )
+        if message.trade_id in order.fills:
+            return True
+        return not message.inferred and any(f.inferred and not f.busted for f in order.fills.values())
 
     def _decide_in_place(self, order: Order, message: Message, entry: JournalEntry, amended: bool) -> Handled:
         """Decide a fact that arrived after later facts of its order: against the order as its
