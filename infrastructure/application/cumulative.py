@@ -26,9 +26,8 @@ learnt a step it had not seen.
 The steps are read back from the booked fills (:func:`booked_steps`): a fill's total is the
 order's inferred fills up to it, its average that total's notional over it, taken to the
 places that give back the fill's trade ID (which names exactly these). An order whose fills
-are not all such steps (a real execution replaced part of one, or a ledger inferred them
-before steps were named by their time) gets the fill of what the report adds beyond what is
-booked, as before it could be revised.
+are not all such steps (a real execution replaced part of one; a fill whose trade ID names no
+time) gets only the fill of what the report adds beyond what is booked (:func:`fill_beyond`).
 """
 
 from __future__ import annotations
@@ -91,13 +90,25 @@ def planned_fills(steps: Iterable[Step], venue: str, venue_order_id: str) -> lis
     out: list[Planned] = []
     booked, notional = ZERO, ZERO
     for step in sorted(steps, key=lambda s: s.filled):
-        gap = EXACT.subtract(step.filled, booked)
-        price = inferred_price(step.filled, step.average, step.limit, gap, notional)
-        if price is None or price <= 0:
-            continue
-        out.append(Planned(step_trade_id(venue, venue_order_id, step), gap, price, step.ts))
-        booked, notional = step.filled, EXACT.add(notional, EXACT.multiply(gap, price))
+        fill = fill_beyond(booked, notional, step, venue, venue_order_id)
+        if fill is not None:
+            out.append(fill)
+            booked, notional = step.filled, EXACT.add(notional, EXACT.multiply(fill.quantity, fill.price))
     return out
+
+
+def fill_beyond(
+    booked: Decimal, notional: Decimal, step: Step, venue: str, venue_order_id: str
+) -> Planned | None:
+    """The fill of what ``step`` adds beyond fills of ``booked`` in total at ``notional``; None
+    when it adds nothing or cannot be priced (no average and no limit)."""
+    gap = EXACT.subtract(step.filled, booked)
+    if gap <= 0:
+        return None
+    price = inferred_price(step.filled, step.average, step.limit, gap, notional)
+    if price is None or price <= 0:
+        return None
+    return Planned(step_trade_id(venue, venue_order_id, step), gap, price, step.ts)
 
 
 def booked_steps(fills: Iterable[Fill], venue: str, venue_order_id: str) -> list[Step] | None:
@@ -165,4 +176,13 @@ def revision(fills: Iterable[Fill], report: Step, venue: str, venue_order_id: st
     return Revision(busted, corrected, added)
 
 
-__all__ = ["Planned", "Revision", "Step", "booked_steps", "planned_fills", "revision", "step_trade_id"]
+__all__ = [
+    "Planned",
+    "Revision",
+    "Step",
+    "booked_steps",
+    "fill_beyond",
+    "planned_fills",
+    "revision",
+    "step_trade_id",
+]

@@ -61,8 +61,8 @@ from orderledger.infrastructure.adapters.tradier import (
     order_messages,
     orders_of,
 )
-from orderledger.infrastructure.application.cumulative import Planned, Revision, Step, revision, step_trade_id
-from orderledger.infrastructure.application.reconcile import Reconciler, inferred_price, parse_snapshot
+from orderledger.infrastructure.application.cumulative import Planned, Revision, Step, fill_beyond, revision
+from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.messages.exact_json import decode_json
 from orderledger.infrastructure.messages.models import (
@@ -204,7 +204,11 @@ class TradierFeed:
         fills = [] if order is None else list(order.fills.values())
         found = revision(fills, report, self.venue, total.venue_order_id)
         if found is None:  # fills that are not all steps: the report's fill beyond them
-            found = Revision([], [], self._beyond(order, report, total.venue_order_id))
+            booked, notional = (
+                (Decimal(0), Decimal(0)) if order is None else (order.filled_quantity, order.notional)
+            )
+            beyond = fill_beyond(booked, notional, report, self.venue, total.venue_order_id)
+            found = Revision([], [], [] if beyond is None else [beyond])
         key = {
             "venue": self.venue,
             "venue_order_id": total.venue_order_id,
@@ -218,42 +222,17 @@ class TradierFeed:
             message(FillBustedMessage, **key, trade_id=p.trade_id, ts=p.ts, reason=why) for p in found.busted
         ]
         out += [
-            message(
-                FillCorrectedMessage,
-                **key,
-                trade_id=p.trade_id,
-                quantity=format_decimal(p.quantity),
-                price=format_decimal(p.price.normalize()),
-                ts=correction_time(order, p),
-                reason=why,
-            )
+            message(FillCorrectedMessage, **key, **_figures(p), ts=correction_time(order, p), reason=why)
             for p in found.corrected
         ]
-        out += [
-            message(
-                FillMessage,
-                **key,
-                trade_id=p.trade_id,
-                quantity=format_decimal(p.quantity),
-                price=format_decimal(p.price.normalize()),
-                inferred=True,
-                ts=p.ts,
-            )
-            for p in found.added
-        ]
+        out += [message(FillMessage, **key, **_figures(p), inferred=True, ts=p.ts) for p in found.added]
         return out
 
-    def _beyond(self, order: Order | None, report: Step, venue_order_id: str) -> list[Planned]:
-        """The fill of what ``report`` adds beyond the booked fills of ``order``."""
-        booked = Decimal(0) if order is None else order.filled_quantity
-        notional = Decimal(0) if order is None else order.notional
-        gap = report.filled - booked
-        if gap <= 0:
-            return []
-        price = inferred_price(report.filled, report.average, report.limit, gap, notional)
-        if price is None or price <= 0:
-            return []
-        return [Planned(step_trade_id(self.venue, venue_order_id, report), gap, price, report.ts)]
+
+def _figures(fill: Planned) -> dict[str, str]:
+    """A planned fill's trade ID, quantity and price, as a message states them."""
+    price = format_decimal(fill.price.normalize())
+    return {"trade_id": fill.trade_id, "quantity": format_decimal(fill.quantity), "price": price}
 
 
 def correction_time(order: Order | None, planned: Planned) -> str:
