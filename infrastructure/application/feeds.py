@@ -15,10 +15,11 @@ against it), so they belong to the application layer, above ingest:
   (``adapters.common.grow_forced_orders``), so fills of one liquidation on separate lines
   all book.
 * ``tradier`` — Tradier reports fills only as cumulative ``exec_quantity``/``avg_fill_price``.
-  Each poll's orders become their request/ack/ending messages plus, for the part of the
-  cumulative fill the ledger has not booked yet, one *inferred* fill whose trade ID is derived
-  from what Tradier reported (``reconcile.inferred_trade_id``): a poll that reports nothing
-  new adds nothing, and a real execution recorded later replaces the inferred quantity.
+  Each poll's orders become their request/ack/ending messages plus what the poll's totals
+  change in the order's *inferred* fills, one per total (``application.cumulative``): the
+  fill of a new total, and for a poll read after later ones the corrections that re-split
+  the fills those booked. A poll that reports nothing new adds nothing, and a real execution
+  recorded later replaces the inferred quantity.
 * ``snapshots`` — consecutive open-orders snapshots in the reconcile snapshot format (one
   document per line; docs/reconciliation.md). Each is reconciled against the ledger as the
   previous lines left it (``reconcile.Reconciler``: new orders, acknowledgements, fills the
