@@ -218,7 +218,7 @@ class TradierFeed:
             "side": total.side,
             "source": "tradier",
         }
-        why = f"Tradier's totals re-split by its total {format_decimal(total.exec_quantity)} at {total.ts}"
+        why = f"re-split by Tradier's total {format_decimal(total.exec_quantity)} at {total.ts}"
         out: list[Message] = [
             message(FillBustedMessage, **key, trade_id=p.trade_id, ts=p.ts, reason=why) for p in found.busted
         ]
