@@ -18,6 +18,7 @@ from uuid import UUID
 
 from orderledger.domain.errors import IdentityConflictError, LedgerError
 from orderledger.domain.events import (
+    FillBusted,
     OrderAccepted,
     OrderAmended,
     OrderEvent,
@@ -604,7 +605,10 @@ class _Batch(Parking):
         else:
             stored = self.p.recorder.select_events(order.id, client_order_id=order.client_order_id)
             history = [*map(self.p.mapper.to_domain_event, stored), *pending]
-        place = (message.ts, venue_rank(FACT_EVENTS[type(message)]))
+        # A fill is judged against the order as every trade of its time leaves it, corrected and
+        # busted: room another trade of that time gives back counts as given back.
+        fact = FillBusted if isinstance(message, FillMessage) else FACT_EVENTS[type(message)]
+        place = (message.ts, venue_rank(fact))
         if not any(venue_place(e) > place for e in history if type(e) is not OrderRequested):
             # Only the request is later (its time is ours, the venue's clock may be behind it).
             return self._decide(order, message, entry, amended)

@@ -500,26 +500,30 @@ def test_tradier_polls_in_any_order_and_commits_give_the_same_fills(tmp_path: Pa
 
 def test_tradier_polls_of_one_time_in_every_order_give_the_same_fills() -> None:
     """Polls that share one ``transaction_date`` (the published 12:30:02.385, as the collector
-    tests' polls do), read in every order, in one commit and one per commit: one fill per
-    total, each in its place. Read 50, 20, 35, the fill of 50 is split twice at one time (its
-    corrections are two, not one correction and its copy)."""
+    tests' polls do), then the order's expiry at 12:45, read in every order, in one commit and
+    one per commit: one fill per total, each in its place. Read 45, 20, 35, the fill of 45 is
+    split twice at one time (its corrections are two, not one correction and its copy); read
+    after the expiry, a fill of 12:30:02 is judged with the corrections of the fills of its
+    time (it was refused as an overfill: 20 + the uncorrected 45 > 50)."""
     polls = [
         poll("partially_filled", "20", "21.95", "21.95", "20"),
         poll("partially_filled", "35", "21.97", "22", "15"),
-        poll("filled", "50", "21.98", "22", "15"),
+        poll("partially_filled", "45", "21.98", "22", "10"),
+        poll("expired", "45", "21.98", "22", "10", at="2018-06-01T12:45:00.000Z"),
     ]
     lines = [json.dumps(p) for p in polls]
     at = "2018-06-01T12:30:02.385000Z"
     expected = in_order(lines, **TRADIER)
+    assert (expected["rejected"], expected["parked"]) == (0, 0)
     assert _fills(expected) == sorted(
         [
             ("ext-tradier-228175", "20", "21.95", at),
             # (35 × 21.97 − 20 × 21.95) / 15 = (768.95 − 439) / 15 = 329.95 / 15 = 21.99666…,
             # to 12 places 21.996666666667
             ("ext-tradier-228175", "15", "21.996666666667", at),
-            # (50 × 21.98 − (439 + 15 × 21.996666666667)) / 15 = (1099 − 768.950000000005) / 15
-            # = 330.049999999995 / 15 = 22.003333333333
-            ("ext-tradier-228175", "15", "22.003333333333", at),
+            # (45 × 21.98 − (439 + 15 × 21.996666666667)) / 10 = (989.1 − 768.950000000005) / 10
+            # = 22.0149999999995, to 12 places half-even (…9|5, 9 odd: up) 22.015
+            ("ext-tradier-228175", "10", "22.015", at),
         ]
     )
     for order in itertools.permutations(lines):
