@@ -799,13 +799,9 @@ class Order(OrderState):
             raise InvalidTransitionError(self.client_order_id, fact_name(fact), self.status.value, why)
         return rule, why
 
-    def recorded(self, event_class: type[OrderEvent], ts_event: datetime, trade_id: str = "") -> bool:
-        """True when this very fact (type, venue time, trade) is recorded: another is its copy."""
-        return _fingerprint(event_class.__name__, ts_event, trade_id) in self.seen
-
     def _again(self, event_class: type[OrderEvent], stamp: Stamp, trade_id: str = "") -> Decision | None:
         """A duplicate outcome if this very fact (type, venue time, trade) is already recorded."""
-        if self.recorded(event_class, stamp.ts_event, trade_id):
+        if _fingerprint(event_class.__name__, stamp.ts_event, trade_id) in self.seen:
             return _duplicate(f"this {event_class.__name__} was already recorded")
         return None
 

@@ -35,14 +35,14 @@ input finds everything booked and records nothing new.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
 from orderledger.domain.events import FillCorrected
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.instrument import instrument_id_for
-from orderledger.domain.order import Order, external_client_order_id
+from orderledger.domain.order import external_client_order_id
 from orderledger.domain.values import format_decimal, format_timestamp, parse_timestamp
 from orderledger.infrastructure.adapters.ccxt import VENUE_RULES, rules_for
 from orderledger.infrastructure.adapters.common import (
@@ -210,6 +210,8 @@ class TradierFeed:
             )
             beyond = fill_beyond(booked, notional, report, self.venue, total.venue_order_id)
             found = Revision([], [], [] if beyond is None else [beyond])
+        # The corrections recorded (read only when the report corrects: a report read late).
+        done = set() if owner is None or not found.corrected else corrections_of(self.ledger, owner)
         key = {
             "venue": self.venue,
             "venue_order_id": total.venue_order_id,
@@ -223,7 +225,7 @@ class TradierFeed:
             message(FillBustedMessage, **key, trade_id=p.trade_id, ts=p.ts, reason=why) for p in found.busted
         ]
         out += [
-            message(FillCorrectedMessage, **key, **_figures(p), ts=correction_time(order, p), reason=why)
+            message(FillCorrectedMessage, **key, **_figures(p), ts=correction_time(done, p), reason=why)
             for p in found.corrected
         ]
         out += [message(FillMessage, **key, **_figures(p), inferred=True, ts=p.ts) for p in found.added]
@@ -236,14 +238,20 @@ def _figures(fill: Planned) -> dict[str, str]:
     return {"trade_id": fill.trade_id, "quantity": format_decimal(fill.quantity), "price": price}
 
 
-def correction_time(order: Order | None, planned: Planned) -> str:
+def corrections_of(ledger: Any, client_order_id: str) -> set[tuple[datetime, str]]:
+    """(venue time, trade ID) of each correction an order has recorded."""
+    events = ledger.order_events(client_order_id)
+    return {(e.ts_event, e.trade_id) for e in events if isinstance(e, FillCorrected)}
+
+
+def correction_time(done: set[tuple[datetime, str]], planned: Planned) -> str:
     """The report's time for a correction of ``planned``'s trade, a microsecond earlier while a
-    correction of the trade at that time is recorded: reports of one time that each split the
-    trade (another correction at the same time would be a copy of the first). Earlier, not
-    later: a correction stamped before its trade stands right after it (``domain.folds``), so
-    the order folds as with the report's time, and its latest time is not moved."""
+    correction of the trade at that time is recorded (``done``): reports of one time that each
+    split the trade (another correction at the same time would be a copy of the first). Earlier,
+    not later: a correction stamped before its trade stands right after it (``domain.folds``),
+    so the order folds as with the report's time, and its latest time is not moved."""
     at = parse_timestamp(planned.ts)
-    while order is not None and order.recorded(FillCorrected, at, planned.trade_id):
+    while (at, planned.trade_id) in done:
         at -= timedelta(microseconds=1)
     return format_timestamp(at)
 
