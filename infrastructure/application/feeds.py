@@ -15,10 +15,11 @@ against it), so they belong to the application layer, above ingest:
   (``adapters.common.grow_forced_orders``), so fills of one liquidation on separate lines
   all book.
 * ``tradier`` — Tradier reports fills only as cumulative ``exec_quantity``/``avg_fill_price``.
-  Each poll's orders become their request/ack/ending messages plus, for the part of the
-  cumulative fill the ledger has not booked yet, one *inferred* fill whose trade ID is derived
-  from what Tradier reported (``reconcile.inferred_trade_id``): a poll that reports nothing
-  new adds nothing, and a real execution recorded later replaces the inferred quantity.
+  Each poll's orders become their request/ack/ending messages plus what the poll's totals
+  change in the order's *inferred* fills, one per total (``application.cumulative``): the
+  fill of a new total, and for a poll read after later ones the corrections that re-split
+  the fills those booked. A poll that reports nothing new adds nothing, and a real execution
+  recorded later replaces the inferred quantity.
 * ``snapshots`` — consecutive open-orders snapshots in the reconcile snapshot format (one
   document per line; docs/reconciliation.md). Each is reconciled against the ledger as the
   previous lines left it (``reconcile.Reconciler``: new orders, acknowledgements, fills the
@@ -34,16 +35,18 @@ input finds everything booked and records nothing new.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
+from orderledger.domain.events import FillCorrected
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.instrument import instrument_id_for
 from orderledger.domain.order import external_client_order_id
-from orderledger.domain.values import format_decimal
+from orderledger.domain.values import format_decimal, format_timestamp, parse_timestamp
 from orderledger.infrastructure.adapters.ccxt import VENUE_RULES, rules_for
 from orderledger.infrastructure.adapters.common import (
+    FACT_ORDER,
     AdapterError,
     BookedOrder,
     grow_forced_orders,
@@ -53,20 +56,19 @@ from orderledger.infrastructure.adapters.common import (
 from orderledger.infrastructure.adapters.hyperliquid import SPOT_META_NOTE, HyperliquidAdapter
 from orderledger.infrastructure.adapters.lighter import MARKETS_NOTE, LighterAdapter
 from orderledger.infrastructure.adapters.tradier import (
+    Cumulative,
     cumulative_fills,
     instrument_messages,
     order_messages,
     orders_of,
 )
-from orderledger.infrastructure.application.reconcile import (
-    Reconciler,
-    inferred_price,
-    inferred_trade_id,
-    parse_snapshot,
-)
+from orderledger.infrastructure.application.cumulative import Planned, Revision, Step, fill_beyond, revision
+from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.messages.exact_json import decode_json
 from orderledger.infrastructure.messages.models import (
+    FillBustedMessage,
+    FillCorrectedMessage,
     FillMessage,
     InstrumentMessage,
     Message,
@@ -178,6 +180,7 @@ class TradierFeed:
 
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
         out: list[Message] = []
+        fills: list[Message] = []
         for order in orders_of(decode_json(raw)):
             # An option's definition (contract size 100): the line's definitions take effect
             # before its orders and fills (ingest.inbound), so every fill, the first one
@@ -185,40 +188,72 @@ class TradierFeed:
             out += instrument_messages(order, venue=self.venue)
             out += order_messages(order, venue=self.venue, account=self.account)
             for total in cumulative_fills(order):
-                fill = self._new_fill(total)
-                if fill is not None:
-                    out.append(fill)
-        return in_applying_order(out)
+                fills += self._fills(total)
+        # Requests and acknowledgements, then each order's revised and new fills (busts and
+        # corrections before the fills they make room for), then the endings.
+        ordered = in_applying_order(out)
+        ending = next((i for i, m in enumerate(ordered) if FACT_ORDER.get(type(m), 3) > 1), len(ordered))
+        return [*ordered[:ending], *fills, *ordered[ending:]]
 
-    def _new_fill(self, total: Any) -> FillMessage | None:
-        """The inferred fill for what Tradier reports filled beyond what the ledger booked."""
+    def _fills(self, total: Cumulative) -> list[Message]:
+        """What a report of an order's total fill changes in its inferred fills
+        (``application.cumulative``)."""
         processor = self.ledger.processor
         owner = processor.lookup_identity(IdentityKey.venue_order(self.venue, total.venue_order_id))
         order = None if owner is None else processor.load_order(owner, trust_absent=False)
-        booked = Decimal(0) if order is None else order.filled_quantity
-        notional = Decimal(0) if order is None else order.notional
-        gap = total.exec_quantity - booked
-        if gap <= 0:
-            return None
-        price = inferred_price(total.exec_quantity, total.avg_fill_price, total.price, gap, notional)
-        if price is None or price <= 0:
-            return None
-        return message(
-            FillMessage,
-            venue=self.venue,
-            venue_order_id=total.venue_order_id,
-            account=self.account,  # what the poll states of the order (Order.check_stated)
-            instrument=total.instrument,
-            side=total.side,
-            trade_id=inferred_trade_id(
-                self.venue, total.venue_order_id, total.exec_quantity, total.avg_fill_price
-            ),
-            quantity=format_decimal(gap),
-            price=format_decimal(price.normalize()),
-            inferred=True,
-            ts=total.ts,
-            source="tradier",
-        )
+        report = Step(total.exec_quantity, total.avg_fill_price, total.ts, total.price)
+        fills = [] if order is None else list(order.fills.values())
+        found = revision(fills, report, self.venue, total.venue_order_id)
+        if found is None:  # fills that are not all steps: the report's fill beyond them
+            booked, notional = (
+                (Decimal(0), Decimal(0)) if order is None else (order.filled_quantity, order.notional)
+            )
+            beyond = fill_beyond(booked, notional, report, self.venue, total.venue_order_id)
+            found = Revision([], [], [] if beyond is None else [beyond])
+        # The corrections recorded (read only when the report corrects: a report read late).
+        done = set() if owner is None or not found.corrected else corrections_of(self.ledger, owner)
+        key = {
+            "venue": self.venue,
+            "venue_order_id": total.venue_order_id,
+            "account": self.account,  # what the poll states of the order (Order.check_stated)
+            "instrument": total.instrument,
+            "side": total.side,
+            "source": "tradier",
+        }
+        why = f"re-split by Tradier's total {format_decimal(total.exec_quantity)} at {total.ts}"
+        out: list[Message] = [
+            message(FillBustedMessage, **key, trade_id=p.trade_id, ts=p.ts, reason=why) for p in found.busted
+        ]
+        out += [
+            message(FillCorrectedMessage, **key, **_figures(p), ts=correction_time(done, p), reason=why)
+            for p in found.corrected
+        ]
+        out += [message(FillMessage, **key, **_figures(p), inferred=True, ts=p.ts) for p in found.added]
+        return out
+
+
+def _figures(fill: Planned) -> dict[str, str]:
+    """A planned fill's trade ID, quantity and price, as a message states them."""
+    price = format_decimal(fill.price.normalize())
+    return {"trade_id": fill.trade_id, "quantity": format_decimal(fill.quantity), "price": price}
+
+
+def corrections_of(ledger: Any, client_order_id: str) -> set[tuple[datetime, str]]:
+    """(venue time, trade ID) of each correction an order has recorded."""
+    events = ledger.order_events(client_order_id)
+    return {(e.ts_event, e.trade_id) for e in events if isinstance(e, FillCorrected)}
+
+
+def correction_time(done: set[tuple[datetime, str]], planned: Planned) -> str:
+    """The report's time for a correction of ``planned``'s trade, a microsecond earlier while a
+    correction of the trade at that time is recorded (``done``): reports of one time that each
+    split the trade (another correction at the same time would be a copy of the first). Earlier,
+    not later: a correction stamped before its trade stands right after it (``domain.folds``),
+    so the order folds as with the report's time, and its latest time is not moved."""
+    at = parse_timestamp(planned.ts)
+    while (at, planned.trade_id) in done:
+        at -= timedelta(microseconds=1)
+    return format_timestamp(at)
 
 
 class SnapshotFeed:

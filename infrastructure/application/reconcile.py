@@ -259,10 +259,14 @@ class ReconcileReport:
         }
 
 
-def inferred_trade_id(venue: str, venue_order_id: str, filled: Decimal, average: Decimal | None) -> str:
-    """A trade ID derived from what the venue reported, so that every run infers the same one."""
+def inferred_trade_id(
+    venue: str, venue_order_id: str, filled: Decimal, average: Decimal | None, at: str | None = None
+) -> str:
+    """A trade ID derived from what the venue reported, so that every run infers the same one
+    (``at``: the report's venue time, for an ID that names a step of a cumulative fill,
+    ``application.cumulative``)."""
     shown = [format_decimal(filled.normalize()), format_decimal((average or ZERO).normalize())]
-    basis = "|".join([venue, venue_order_id, *shown])
+    basis = "|".join([venue, venue_order_id, *shown, *([] if at is None else [at])])
     return "inferred-" + hashlib.sha256(basis.encode()).hexdigest()[:20]
 
 

@@ -18,6 +18,7 @@ from uuid import UUID
 
 from orderledger.domain.errors import IdentityConflictError, LedgerError
 from orderledger.domain.events import (
+    FillBusted,
     OrderAccepted,
     OrderAmended,
     OrderEvent,
@@ -583,16 +584,16 @@ class _Batch(Parking):
     def _booked_trade(order: Order, message: Message) -> bool:
         """A fact about a trade judged against the order as it stands, whenever it happened: a
         copy, bust or correction of a trade the order has (judged against the trade as booked),
-        or any fill while the order holds inferred quantity (a real trade replaces inferred
-        quantity, whatever the times of the two)."""
+        or any real fill while the order holds inferred quantity (a real trade replaces inferred
+        quantity, whatever the times of the two; an inferred one replaces nothing)."""
         trade = trade_named(message)
         if trade is not None:
             return trade in order.fills  # judged against the trade as booked
         if not isinstance(message, FillMessage):
             return False
-        return message.trade_id in order.fills or any(
-            f.inferred and not f.busted for f in order.fills.values()
-        )
+        if message.trade_id in order.fills:
+            return True
+        return not message.inferred and any(f.inferred and not f.busted for f in order.fills.values())
 
     def _decide_in_place(self, order: Order, message: Message, entry: JournalEntry, amended: bool) -> Handled:
         """Decide a fact that arrived after later facts of its order: against the order as its
@@ -604,7 +605,10 @@ class _Batch(Parking):
         else:
             stored = self.p.recorder.select_events(order.id, client_order_id=order.client_order_id)
             history = [*map(self.p.mapper.to_domain_event, stored), *pending]
-        place = (message.ts, venue_rank(FACT_EVENTS[type(message)]))
+        # A fill is judged against the order as every trade of its time leaves it, corrected and
+        # busted: room another trade of that time gives back counts as given back.
+        fact = FillBusted if isinstance(message, FillMessage) else FACT_EVENTS[type(message)]
+        place = (message.ts, venue_rank(fact))
         if not any(venue_place(e) > place for e in history if type(e) is not OrderRequested):
             # Only the request is later (its time is ours, the venue's clock may be behind it).
             return self._decide(order, message, entry, amended)

@@ -121,6 +121,33 @@ def test_a_real_execution_replaces_the_inferred_fill(ledger: OrderLedger) -> Non
     assert order.filled_quantity == Decimal("50") and order.notional == Decimal("1099")
 
 
+def test_a_poll_read_after_a_later_one_re_splits_its_fill(ledger: OrderLedger) -> None:
+    """The filled poll (50 @ 21.98 at 12:20) is read first: one inferred fill of 50 @ 21.98. The
+    partial poll (20 @ 21.95 at 12:10) read next corrects that fill (its trade ID names the total
+    50) to the 30 above 20, at (50 × 21.98 − 20 × 21.95) / 30 = (1099 − 439) / 30 = 22, then
+    books 20 @ 21.95 at 12:10: the fills the polls give in venue time, no anomaly."""
+    ingest(ledger, poll("filled", "50", "21.98", "22", "30", at="2018-06-01T12:20:00Z"))
+    (whole,) = list_trades(ledger.db)
+    assert (whole["quantity"], whole["price"]) == ("50", "21.98")
+    ingest(ledger, poll("partially_filled", "20", "21.95", "21.95", "20", at="2018-06-01T12:10:00Z"))
+    events = ledger.order_events("ext-tradier-228175")
+    assert [type(e).__name__ for e in events][2:] == ["OrderFilled", "FillCorrected", "OrderFilled"]
+    corrected = events[3]
+    assert (corrected.trade_id, corrected.last_qty, corrected.last_px, corrected.reason) == (  # type: ignore[attr-defined]
+        whole["trade_id"], Decimal("30"), Decimal("22"),
+        "re-split by Tradier's total 20 at 2018-06-01T12:10:00.000000Z",
+    )  # fmt: skip
+    trades = sorted((t["ts_event"], t["quantity"], t["price"]) for t in list_trades(ledger.db))
+    assert trades == [
+        ("2018-06-01T12:10:00.000000Z", "20", "21.95"),
+        ("2018-06-01T12:20:00.000000Z", "30", "22"),
+    ]
+    order = ledger.order("ext-tradier-228175")
+    assert (order.status, order.filled_quantity, order.notional, order.anomalies) == (
+        Status.FILLED, Decimal("50"), Decimal("1099"), [],
+    )  # fmt: skip
+
+
 def test_a_rejected_order_is_never_acknowledged_and_strict_is_refused(ledger: OrderLedger) -> None:
     rejected = dict(AAPL, status="rejected", reason_description="Insufficient buying power")
     ingest(ledger, {"order": rejected})

@@ -12,6 +12,7 @@ the reference.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import random
@@ -31,7 +32,16 @@ from orderledger.infrastructure.results import Filter
 from tests.support.books import all_books
 from tests.support.fixlog import session_lines
 from tests.support.postgres import private_schema, require_postgres
-from tests.support.tradier_examples import ACCOUNT, PENDING, REJECTED, REJECTION, VENUE
+from tests.support.tradier_examples import (
+    ACCOUNT,
+    PENDING,
+    REJECTED,
+    REJECTION,
+    SPY_CALL,
+    VENUE,
+    combo_poll,
+    poll,
+)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 SOAK = bool(os.environ.get("ORDERLEDGER_SOAK"))
@@ -119,6 +129,7 @@ def test_a_simulated_session_in_any_order_and_commits_gives_the_same_books(
         ("ccxt-hyperliquid.jsonl", "ccxt", "hyperliquid", "main"),
         ("ccxt-lighter.jsonl", "ccxt", "lighter", "main"),
         ("hyperliquid.jsonl", "hyperliquid", "hyperliquid", "main"),
+        ("tradier.jsonl", "tradier", "tradier", "VA000000"),
     ],
 )
 def test_venue_examples_reversed_and_shuffled_give_the_same_books(
@@ -416,3 +427,105 @@ def test_a_fix_session_shuffled_whole_gives_the_same_books(batch: int) -> None:
             ledger.ingest_lines(shuffled[start : start + batch], fmt="fix", venue="desk1")
         assert sum(1 for _ in ledger.iter_messages(Filter())) == len(lines)
         assert all_books(ledger) == in_order(lines, fmt="fix", venue="desk1")
+
+
+# ------------------------------------------------------ Tradier's polls: totals, not trades
+
+TRADIER = {"fmt": "tradier", "venue": VENUE, "account": ACCOUNT}
+SESSION_POLLS = [
+    # 228175 (AAPL buy 50, limit 22) fills over three polls ...
+    poll("partially_filled", "10", "21.9", "21.9", "10", at="2018-06-01T12:10:00.000Z"),
+    poll("partially_filled", "25", "21.94", "21.97", "15", at="2018-06-01T12:15:00.000Z"),
+    poll("partially_filled", "40", "21.96", "21.99", "15", at="2018-06-01T12:20:00.000Z"),
+    # ... while leg 229064 (SPY buy 100) of combo 229063 fills over two ...
+    combo_poll("partially_filled", "30", "274.5", "2018-06-12T21:14:00.000Z"),
+    combo_poll("partially_filled", "70", "274.6", "2018-06-12T21:15:00.000Z"),
+    # ... and the account's orders at the end, in one reply: 228175 expired with 40 filled (the
+    # published status and transaction_date, 12:30:02.385), the SPY call filled (1 @ 2.37 at
+    # its published transaction_date), the combo canceled with 70 filled.
+    {"orders": {"order": [
+        poll("expired", "40", "21.96", "21.99", "15")["order"],
+        dict(SPY_CALL, status="filled", exec_quantity=1, avg_fill_price=2.37, last_fill_price=2.37,
+             last_fill_quantity=1),
+        combo_poll("canceled", "70", "274.6", "2018-06-12T21:18:41.604Z")["order"],
+    ]}},
+]  # fmt: skip
+SESSION_FILLS = sorted(
+    [
+        # 228175: one fill per total, priced so Tradier's average holds.
+        ("ext-tradier-228175", "10", "21.9", "2018-06-01T12:10:00.000000Z"),  # 10 × 21.9 / 10
+        # (25 × 21.94 − 219) / 15 = 329.5 / 15 = 21.9666…, to 12 places (half-even) 21.966666666667
+        ("ext-tradier-228175", "15", "21.966666666667", "2018-06-01T12:15:00.000000Z"),
+        # (40 × 21.96 − (219 + 15 × 21.966666666667)) / 15 = (878.4 − 548.500000000005) / 15
+        # = 329.899999999995 / 15 = 21.993333333333 (the 12:30:02 poll reports the same 40)
+        ("ext-tradier-228175", "15", "21.993333333333", "2018-06-01T12:20:00.000000Z"),
+        ("ext-tradier-228749", "1", "2.37", "2018-06-06T20:16:17.357000Z"),
+        ("ext-tradier-229064", "30", "274.5", "2018-06-12T21:14:00.000000Z"),
+        # (70 × 274.6 − 30 × 274.5) / 40 = (19222 − 8235) / 40 = 10987 / 40 = 274.675
+        ("ext-tradier-229064", "40", "274.675", "2018-06-12T21:15:00.000000Z"),
+    ]
+)
+
+
+def _fills(books: dict[str, object]) -> list[tuple[str, ...]]:
+    """(order, quantity, price, venue time) of every trade of ``all_books``."""
+    rows = [dict(row) for row in books["trades"]]  # type: ignore[attr-defined]
+    return sorted((r["client_order_id"], r["quantity"], r["price"], r["ts_event"]) for r in rows)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_tradier_polls_in_any_order_and_commits_give_the_same_fills(tmp_path: Path, kind: str) -> None:
+    """Tradier reports totals (``exec_quantity``/``avg_fill_price``), and the ledger infers one
+    fill per total. Polls read after later ones (reversed, shuffled; one poll per commit of a
+    reopened ledger, or all in one) give the fills, orders, positions, lots and P&L of the polls
+    read in venue time (reversed, the first poll read gave one fill of 40 @ 21.96 at 12:30:02;
+    the others then added nothing), and the polls read again change nothing."""
+    lines = [json.dumps(p) for p in SESSION_POLLS]
+    expected = in_order(lines, **TRADIER)
+    assert (expected["rejected"], expected["parked"]) == (0, 0)
+    assert _fills(expected) == SESSION_FILLS
+    rng = random.Random(43)
+    shuffles = [rng.sample(lines, len(lines)) for _ in range(3)]
+    arrangements: list[tuple[list[list[str]], Callable[[int], bool]]] = [
+        ([[line] for line in reversed(lines)], lambda n: n % 2 == 0),
+        ([lines[::-1]], lambda n: False),
+        *(([[line] for line in shuffled], lambda n: n % 3 == 0) for shuffled in shuffles),
+        ([shuffles[0]], lambda n: False),
+        ([[line] for line in reversed(lines)] + [lines], lambda n: True),  # and read again
+    ]
+    for number, (chunks, reopen) in enumerate(arrangements):
+        with _store(kind, tmp_path, f"{number}.db") as url:
+            assert by_chunks(url, chunks, reopen, **TRADIER) == expected, number
+
+
+def test_tradier_polls_of_one_time_in_every_order_give_the_same_fills() -> None:
+    """Polls that share one ``transaction_date`` (the published 12:30:02.385, as the collector
+    tests' polls do), then the order's expiry at 12:45, read in every order, in one commit and
+    one per commit: one fill per total, each in its place. Read 45, 20, 35, the fill of 45 is
+    split twice at one time (its corrections are two, not one correction and its copy); read
+    after the expiry, a fill of 12:30:02 is judged with the corrections of the fills of its
+    time (it was refused as an overfill: 20 + the uncorrected 45 > 50)."""
+    polls = [
+        poll("partially_filled", "20", "21.95", "21.95", "20"),
+        poll("partially_filled", "35", "21.97", "22", "15"),
+        poll("partially_filled", "45", "21.98", "22", "10"),
+        poll("expired", "45", "21.98", "22", "10", at="2018-06-01T12:45:00.000Z"),
+    ]
+    lines = [json.dumps(p) for p in polls]
+    at = "2018-06-01T12:30:02.385000Z"
+    expected = in_order(lines, **TRADIER)
+    assert (expected["rejected"], expected["parked"]) == (0, 0)
+    assert _fills(expected) == sorted(
+        [
+            ("ext-tradier-228175", "20", "21.95", at),
+            # (35 × 21.97 − 20 × 21.95) / 15 = (768.95 − 439) / 15 = 329.95 / 15 = 21.99666…,
+            # to 12 places 21.996666666667
+            ("ext-tradier-228175", "15", "21.996666666667", at),
+            # (45 × 21.98 − (439 + 15 × 21.996666666667)) / 10 = (989.1 − 768.950000000005) / 10
+            # = 22.0149999999995, to 12 places half-even (…9|5, 9 odd: up) 22.015
+            ("ext-tradier-228175", "10", "22.015", at),
+        ]
+    )
+    for order in itertools.permutations(lines):
+        for chunks in ([list(order)], [[line] for line in order]):
+            assert by_chunks("memory://", chunks, lambda n: False, **TRADIER) == expected, order

@@ -5,7 +5,9 @@ buy_to_open, expired), 229063 (a combo, canceled) whose first leg 229064 is show
 (id, type, symbol, side, quantity, status); the page excerpt stops there, so that leg's dates are
 its parent's. :func:`poll` is order 228175 with only its fill fields (status, exec_quantity,
 avg_fill_price, last_fill_*, remaining_quantity) set as a partially filled and then filled poll
-reports them: Tradier publishes no filled example. :data:`PENDING` and :data:`REJECTED` are the
+reports them, and, when given, its transaction_date (the time of its last update); Tradier
+publishes no filled example. :func:`combo_poll` is the combo with its leg's fill fields set the
+same way. :data:`PENDING` and :data:`REJECTED` are the
 same order as a poll reports it held by Tradier (``pending``), then refused downstream
 (``rejected``, its ``reason_description``: the rejection details of the Orders reference,
 https://documentation.tradier.com/brokerage-api/reference/response/orders, worded as Tradier's
@@ -50,14 +52,31 @@ COMBO = {
 
 
 def poll(
-    status: str, executed: str, average: str, last: str, last_qty: str, tag: str | None = None
+    status: str,
+    executed: str,
+    average: str,
+    last: str,
+    last_qty: str,
+    tag: str | None = None,
+    at: str | None = None,
 ) -> dict[str, Any]:
-    """Order 228175 as a poll reports it at a given fill progress (a single-order reply)."""
+    """Order 228175 as a poll reports it at a given fill progress (a single-order reply);
+    ``at``: its ``transaction_date`` (the time of its last update), else the published one."""
     order = dict(AAPL, status=status, exec_quantity=executed, avg_fill_price=average, last_fill_price=last,
                  last_fill_quantity=last_qty, remaining_quantity=str(50 - Decimal(executed)))  # fmt: skip
     if tag:
         order["tag"] = tag
+    if at:
+        order["transaction_date"] = at
     return {"order": order}
+
+
+def combo_poll(status: str, executed: str, average: str, at: str) -> dict[str, Any]:
+    """Combo 229063 as a poll reports it when its leg 229064 has the given status, fill and
+    ``transaction_date`` (the combo's status and date are its leg's)."""
+    leg = dict(COMBO["leg"][0], status=status, exec_quantity=executed, avg_fill_price=average,  # type: ignore[index]
+               remaining_quantity=str(100 - Decimal(executed)), transaction_date=at)  # fmt: skip
+    return {"order": dict(COMBO, status=status, transaction_date=at, leg=[leg])}
 
 
 REJECTION = "There is not enough day trading buying power for the requested order"
