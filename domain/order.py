@@ -12,10 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from functools import lru_cache
 from operator import attrgetter
 from typing import Any, NamedTuple
-from uuid import UUID, uuid5
 
 from orderledger.domain.construction import construct
 from orderledger.domain.errors import (
@@ -61,6 +59,13 @@ from orderledger.domain.order_state import (
     applies,
 )
 from orderledger.domain.outcomes import Outcome
+from orderledger.domain.requests import (
+    ORDER_NAMESPACE,
+    check_positive,
+    check_request,
+    external_client_order_id,
+    order_id_for,
+)
 from orderledger.domain.values import (
     ENDED,
     EXACT,
@@ -70,7 +75,6 @@ from orderledger.domain.values import (
     Side,
     Status,
     format_decimal,
-    parse_positive,
     quote_currency_of,
 )
 
@@ -85,20 +89,6 @@ __all__ = [
     "order_id_for",
     "spec_values",
 ]
-
-ORDER_NAMESPACE = UUID("6f1d3a52-6a4e-4d0e-9a3c-0b7c2a51e0d1")
-
-
-@lru_cache(maxsize=65_536)
-def order_id_for(client_order_id: str) -> UUID:
-    """The aggregate ID of an order: a UUID5 of its client order ID, stable forever (cached: a
-    batch names each order several times, and uuid5 hashes)."""
-    return uuid5(ORDER_NAMESPACE, client_order_id)
-
-
-def external_client_order_id(venue: str, venue_order_id: str) -> str:
-    """The key of an order the venue reports without a client order ID (placed elsewhere)."""
-    return f"ext-{venue}-{venue_order_id}"
 
 
 class Decision(NamedTuple):
@@ -151,7 +141,7 @@ class Order(OrderState):
     @classmethod
     def request(cls, spec: OrderSpec, stamp: Stamp) -> tuple[Order, Decision]:
         """Create an order from its request (intent recorded before it is sent)."""
-        _check_request(spec)
+        check_request(spec)
         stated = dict(zip(SPEC_FIELDS, spec_values(spec), strict=True))
         stated["originator_id"] = order_id_for(spec.client_order_id)
         stated["originator_version"] = 1
@@ -178,7 +168,7 @@ class Order(OrderState):
         force, post-only, parent, new tags) are added. Quantity and price may equal the request as first
         made or as amended since.
         """
-        _check_request(spec)
+        check_request(spec)
         same_party = stamp is None or stamp.source == self.request_source
         if not same_party:
             self.check_stated(*stated_facts(spec))  # a venue's report of the order
@@ -346,8 +336,8 @@ class Order(OrderState):
         A real fill arriving later replaces inferred quantity instead of adding to it: the
         inferred trade is busted (or corrected down, when only part of it is replaced).
         """
-        _positive(last_qty, "quantity")
-        _positive(last_px, "price")
+        check_positive(last_qty, "quantity")
+        check_positive(last_px, "price")
         existing = self.fills.get(trade_id)
         if existing is not None:
             if existing.busted and existing.was_booked_as(last_qty, last_px):
@@ -636,8 +626,8 @@ class Order(OrderState):
         new_qty = fill.qty if last_qty is None else last_qty
         new_px = fill.px if last_px is None else last_px
         new_fee = fill.fee if fee is None else fee
-        _positive(new_qty, "quantity")
-        _positive(new_px, "price")
+        check_positive(new_qty, "quantity")
+        check_positive(new_px, "price")
         if (new_qty, new_px, new_fee) == (fill.qty, fill.px, fill.fee):
             return _duplicate(f"trade {trade_id!r} already has these values")
         return self._correct(stamp, fill, new_qty, new_px, new_fee, fill.fee_currency, reason)
@@ -837,9 +827,9 @@ class Order(OrderState):
 
     def _check_amend_values(self, quantity: Decimal | None, price: Decimal | None) -> None:
         if price is not None:
-            _positive(price, "price")
+            check_positive(price, "price")
         if quantity is not None:
-            _positive(quantity, "quantity")
+            check_positive(quantity, "quantity")
             if quantity < self.filled_quantity:
                 raise AmendBelowFilledError(
                     self.client_order_id,
@@ -878,26 +868,6 @@ def _shown(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"  # as the message states it
     return format_decimal(value) if isinstance(value, Decimal) else str(value)
-
-
-def _check_request(spec: OrderSpec) -> None:
-    """Refuse a request that cannot describe a real order."""
-    _positive(spec.quantity, "quantity")
-    if spec.price is not None:
-        _positive(spec.price, "price")
-    elif spec.order_type is OrderType.LIMIT:
-        raise InvalidInputError("a limit order needs a price", field="price")
-    if spec.decision_price is not None:
-        _positive(spec.decision_price, "decision_price")
-
-
-def _positive(value: Decimal, field: str) -> None:
-    """Refuse a quantity or price that is not a finite amount above zero.
-
-    Values read from input were parsed by ``parse_positive`` already (digits, range, sign): this
-    only guards the aggregate, cheaply, and leaves the refusal and its words to that rule."""
-    if not (value.is_finite() and value > 0):
-        parse_positive(value, field)
 
 
 @applies(OrderRequested)
