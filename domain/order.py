@@ -53,10 +53,10 @@ from orderledger.domain.fills import Fill, fee_rank, fee_text
 from orderledger.domain.lifecycle import Rule, fact_name, rule_for
 from orderledger.domain.order_state import (
     OrderState,
-    _anomaly_fingerprint,
-    _fingerprint,
-    _raise_fingerprint,
+    anomaly_fingerprint,
     applies,
+    fingerprint,
+    raise_fingerprint,
 )
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.requests import (
@@ -503,7 +503,7 @@ class Order(OrderState):
         reopens = self.status is Status.FILLED and quantity is not None and quantity > self.quantity
         if reopens:
             assert quantity is not None
-            if _raise_fingerprint(stamp.ts_event, quantity) in self.seen:
+            if raise_fingerprint(stamp.ts_event, quantity) in self.seen:
                 return _duplicate("this OrderAmended was already recorded")
         elif (again := self._again(OrderAmended, stamp)) is not None:
             return again
@@ -738,7 +738,7 @@ class Order(OrderState):
         trade_id: str | None = None,
     ) -> list[OrderEvent]:
         """Record a disagreement once (whichever of the two values came first)."""
-        if _anomaly_fingerprint(anomaly, trade_id, recorded, reported) in self.seen:
+        if anomaly_fingerprint(anomaly, trade_id, recorded, reported) in self.seen:
             return []
         return list(
             self._record(
@@ -755,7 +755,7 @@ class Order(OrderState):
     @applies(AnomalyRecorded)
     def _on_anomaly(self, event: AnomalyRecorded) -> None:
         self._flag(event.anomaly)
-        self.seen.add(_anomaly_fingerprint(event.anomaly, event.trade_id, event.recorded, event.reported))
+        self.seen.add(anomaly_fingerprint(event.anomaly, event.trade_id, event.recorded, event.reported))
 
     # ----------------------------------------------------------------- venue time
 
@@ -796,7 +796,7 @@ class Order(OrderState):
 
     def _again(self, event_class: type[OrderEvent], stamp: Stamp, trade_id: str = "") -> Decision | None:
         """A duplicate outcome if this very fact (type, venue time, trade) is already recorded."""
-        if _fingerprint(event_class.__name__, stamp.ts_event, trade_id) in self.seen:
+        if fingerprint(event_class.__name__, stamp.ts_event, trade_id) in self.seen:
             return _duplicate(f"this {event_class.__name__} was already recorded")
         return None
 

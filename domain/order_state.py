@@ -377,9 +377,9 @@ class OrderState:
         fingerprints only commands consult, to refuse a fact seen before, are not kept."""
         _APPLIERS[type(event)](self, event)
         if deciding and type(event) in _FINGERPRINTED:
-            self.seen.add(_fingerprint(type(event).__name__, event.ts_event, getattr(event, "trade_id", "")))
+            self.seen.add(fingerprint(type(event).__name__, event.ts_event, getattr(event, "trade_id", "")))
             if type(event) is OrderAmended and event.quantity is not None:
-                self.seen.add(_raise_fingerprint(event.ts_event, event.quantity))
+                self.seen.add(raise_fingerprint(event.ts_event, event.quantity))
         self.version = event.originator_version
         if event.ts_event > self.updated_at:  # the latest venue time, whatever the arrival order
             self.updated_at = event.ts_event
@@ -448,16 +448,16 @@ _FINGERPRINTED = frozenset(
 )
 
 
-def _fingerprint(type_name: str, ts_event: datetime, trade_id: str) -> str:
+def fingerprint(type_name: str, ts_event: datetime, trade_id: str) -> str:
     return f"{type_name}|{format_timestamp(ts_event)}|{trade_id}"
 
 
-def _raise_fingerprint(ts_event: datetime, quantity: Decimal) -> str:
+def raise_fingerprint(ts_event: datetime, quantity: Decimal) -> str:
     """An amendment by its venue time and quantity: what tells a copy of a raise of a filled order
     from a further raise at the same time (``Order.amend``)."""
-    return _fingerprint("OrderAmended", ts_event, f"quantity {format_decimal(quantity.normalize())}")
+    return fingerprint("OrderAmended", ts_event, f"quantity {format_decimal(quantity.normalize())}")
 
 
-def _anomaly_fingerprint(anomaly: str, trade_id: str | None, *values: str | None) -> str:
+def anomaly_fingerprint(anomaly: str, trade_id: str | None, *values: str | None) -> str:
     # The pair in either order: a disagreement is one anomaly, whichever copy came first.
     return "|".join(["AnomalyRecorded", anomaly, trade_id or "", *sorted(v or "" for v in values)])

@@ -2,7 +2,7 @@
 duplicate keys, NaN, lone surrogates, nesting beyond ``MAX_DEPTH`` and lines over
 ``MAX_LINE_BYTES`` are refused with a one-line reason (``decode_json``).
 
-Speed: a line without escapes or numbers is read by orjson (``_read_fast``); anything else
+Speed: a line without escapes or numbers is read by orjson (``read_fast``); anything else
 takes the exact decoder, so the result, or the reason for a refusal, is the same either way.
 """
 
@@ -154,7 +154,7 @@ _ORJSON_BYTES = 1 << 16
 """The longest line given to orjson, which takes about 13 times a line's length while it reads."""
 
 
-def _read_fast(line: bytes) -> Any:
+def read_fast(line: bytes) -> Any:
     """What ``decode_json`` makes of a line, by orjson; None when orjson cannot say the same.
 
     orjson refuses all that ``decode_json`` refuses but duplicate keys (it lets the last one

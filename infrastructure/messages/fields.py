@@ -52,7 +52,7 @@ MAX_SCALE = 18
 # A key sent as JSON ``null`` counts as absent (``parse_message`` drops it first), so a
 # validator only ever sees a value, and a required field left out is pydantic's "missing".
 
-_UNCOMMON = "uncommon"
+UNCOMMON = "uncommon"
 """The error type of a value outside its rule's everyday form (the rule's check then decides)."""
 
 
@@ -73,7 +73,7 @@ class Rule:
         if self.common is None:
             return check
         common = cs.custom_error_schema(
-            self.common, _UNCOMMON, custom_error_message="not in the everyday form"
+            self.common, UNCOMMON, custom_error_message="not in the everyday form"
         )
         return cs.union_schema([common, check], mode="left_to_right")
 
@@ -152,7 +152,7 @@ def _labels(value: Any, info: ValidationInfo) -> dict[str, str]:
     return result
 
 
-def _one_of(allowed: tuple[str, ...], convert: Callable[[str], Any] = str) -> Rule:
+def one_of(allowed: tuple[str, ...], convert: Callable[[str], Any] = str) -> Rule:
     """A choice among lower-case words, given in any case."""
 
     def validate(value: Any, info: ValidationInfo) -> Any:
@@ -182,7 +182,7 @@ def _enum(enum: type[StrEnum]) -> Rule:
     return Rule(validate, cs.enum_schema(enum, list(enum), sub_type="str"))
 
 
-def _scale(value: Any, info: ValidationInfo) -> int:
+def scale(value: Any, info: ValidationInfo) -> int:
     name = _name(info)
     # In range before int(): int(Decimal("1E+999999999999999999")) would spell out every digit.
     if (
@@ -199,11 +199,13 @@ def _scale(value: Any, info: ValidationInfo) -> int:
 IDENT = "string identifier"
 DECIMAL = "decimal (string or JSON number), > 0"
 SIGNED = "decimal, any sign"
-_IDENT = Rule(_ident, _IDENT_FORM)
-_POSITIVE = Rule(_positive, cs.no_info_after_validator_function(Decimal, _form(POSITIVE_FORM, MAX_DIGITS)))
-_SIGNED = Rule(_signed, cs.no_info_after_validator_function(Decimal, _form(SIGNED_FORM, MAX_DIGITS)))
-_FIGURE = _figure(_POSITIVE, MAX_PLACES)
-_SIGNED_FIGURE = _figure(_SIGNED, MAX_MONEY_PLACES)
+IDENT_RULE = Rule(_ident, _IDENT_FORM)
+POSITIVE_RULE = Rule(
+    _positive, cs.no_info_after_validator_function(Decimal, _form(POSITIVE_FORM, MAX_DIGITS))
+)
+SIGNED_RULE = Rule(_signed, cs.no_info_after_validator_function(Decimal, _form(SIGNED_FORM, MAX_DIGITS)))
+_FIGURE = _figure(POSITIVE_RULE, MAX_PLACES)
+SIGNED_FIGURE_RULE = _figure(SIGNED_RULE, MAX_MONEY_PLACES)
 FIGURE = f"{DECIMAL}, at most {MAX_PLACES} decimal places"
 SIGNED_FIGURE = f"{SIGNED}, at most {MAX_MONEY_PLACES} decimal places"
 _LABELS = Rule(_labels, cs.dict_schema(_IDENT_FORM, _IDENT_FORM, max_length=MAX_MAP_ENTRIES, strict=True))
@@ -211,10 +213,10 @@ _FLAG = Rule(_flag, cs.bool_schema(strict=True))
 _LABELS_SHAPE = f"object, name → string (at most {MAX_MAP_ENTRIES})"
 
 # The fields of order messages, each described once (a field several types carry is one type).
-ClientOrderId = Annotated[str, _IDENT, About(IDENT, "our ID of the order: the key it keeps for life")]
+ClientOrderId = Annotated[str, IDENT_RULE, About(IDENT, "our ID of the order: the key it keeps for life")]
 Venue = Annotated[
     str,
-    _IDENT,
+    IDENT_RULE,
     About(
         IDENT,
         "the trading venue; on a `request`, the order's venue; elsewhere, the namespace for"
@@ -223,7 +225,7 @@ Venue = Annotated[
 ]
 VenueOrderId = Annotated[
     str,
-    _IDENT,
+    IDENT_RULE,
     About(IDENT, "the venue's ID of the order; see [venue order IDs](#venue-order-ids-on-messages)"),
 ]
 Aliases = Annotated[
@@ -234,16 +236,16 @@ Aliases = Annotated[
         'extra venue identities, e.g. `{"client_index":"5521"}` for a venue that wants a numeric client ID',
     ),
 ]
-Account = Annotated[str, _IDENT, About(IDENT, "the trading account")]
-Instrument = Annotated[str, _IDENT, About(IDENT, "what is traded, e.g. `BTC-USDT`, `ETH/USDT:USDT`")]
+Account = Annotated[str, IDENT_RULE, About(IDENT, "the trading account")]
+Instrument = Annotated[str, IDENT_RULE, About(IDENT, "what is traded, e.g. `BTC-USDT`, `ETH/USDT:USDT`")]
 _STATED = (
     " (required on a `request`); on any other order message, optional: what the venue's report"
     " states of the order, and a report stating another account, instrument or side than the"
     " order's is refused"
 )
-OrderAccount = Annotated[str, _IDENT, About(IDENT, f"the order's trading account{_STATED}")]
+OrderAccount = Annotated[str, IDENT_RULE, About(IDENT, f"the order's trading account{_STATED}")]
 OrderInstrument = Annotated[
-    str, _IDENT, About(IDENT, f"what the order trades, e.g. `BTC-USDT`, `ETH/USDT:USDT`{_STATED}")
+    str, IDENT_RULE, About(IDENT, f"what the order trades, e.g. `BTC-USDT`, `ETH/USDT:USDT`{_STATED}")
 ]
 SideField = Annotated[Side, _enum(Side), About('`"buy"` or `"sell"` (any case)', f"direction{_STATED}")]
 OrderTypeField = Annotated[
@@ -277,11 +279,11 @@ DecisionPrice = Annotated[
     ),
 ]
 TimeInForce = Annotated[
-    str, _IDENT, About(IDENT, "kept as given (`GTC`, `IOC`, …); the ledger does not interpret it")
+    str, IDENT_RULE, About(IDENT, "kept as given (`GTC`, `IOC`, …); the ledger does not interpret it")
 ]
 QuoteCurrency = Annotated[
     str,
-    _IDENT,
+    IDENT_RULE,
     About(
         IDENT,
         "the currency prices and P&L are in. If absent, taken from the instrument: the part after"
@@ -300,7 +302,7 @@ Tags = Annotated[
 ]
 ParentId = Annotated[
     str,
-    _IDENT,
+    IDENT_RULE,
     About(
         IDENT,
         "the parent of a child order: an algo's slice, or the proposal (signal, intent) the order"
@@ -332,7 +334,7 @@ PostOnly = Annotated[
 ]
 TradeId = Annotated[
     str,
-    _IDENT,
+    IDENT_RULE,
     About(
         IDENT,
         "the venue's execution ID; unique per order, and the key that makes re-delivered fills duplicates",
@@ -340,13 +342,13 @@ TradeId = Annotated[
 ]
 Fee = Annotated[
     Decimal,
-    _SIGNED_FIGURE,
+    SIGNED_FIGURE_RULE,
     About(
         SIGNED_FIGURE,
         "fee charged on this fill (negative for a rebate); on `fill_corrected`, the corrected fee",
     ),
 ]
-FeeCurrency = Annotated[str, _IDENT, About(IDENT, "currency of `fee`")]
+FeeCurrency = Annotated[str, IDENT_RULE, About(IDENT, "currency of `fee`")]
 LiquidityField = Annotated[
     Liquidity,
     _enum(Liquidity),
@@ -363,7 +365,7 @@ Inferred = Annotated[
 ]
 VenueRealizedPnl = Annotated[
     Decimal,
-    _SIGNED,
+    SIGNED_RULE,
     About(
         SIGNED,
         "the realized P&L the venue itself reports for this fill (Binance `rp`, Bybit `execPnl`, OKX"
@@ -389,6 +391,6 @@ Timestamp = Annotated[
 ]
 Source = Annotated[
     str,
-    _IDENT,
+    IDENT_RULE,
     About(IDENT, "who reported the fact; stored on every event (default `ingest`)"),
 ]

@@ -45,17 +45,17 @@ from orderledger.domain.values import (
     format_timestamp,
 )
 from orderledger.infrastructure.errors import MessageError
-from orderledger.infrastructure.messages.exact_json import _read_fast, decode_json
+from orderledger.infrastructure.messages.exact_json import decode_json, read_fast
 from orderledger.infrastructure.messages.fields import (
-    _IDENT,
-    _POSITIVE,
-    _SIGNED,
-    _SIGNED_FIGURE,
-    _UNCOMMON,
     DECIMAL,
     IDENT,
+    IDENT_RULE,
+    POSITIVE_RULE,
     SIGNED,
     SIGNED_FIGURE,
+    SIGNED_FIGURE_RULE,
+    SIGNED_RULE,
+    UNCOMMON,
     About,
     Account,
     Aliases,
@@ -86,8 +86,8 @@ from orderledger.infrastructure.messages.fields import (
     Venue,
     VenueOrderId,
     VenueRealizedPnl,
-    _one_of,
-    _scale,
+    one_of,
+    scale,
 )
 
 # ---------------------------------------------------------------------- message kinds
@@ -348,10 +348,10 @@ class _InstrumentHeader(_Message):
     """An instrument's definition: not an order fact, so it names no order."""
 
     type: Literal["instrument"]
-    venue: Annotated[str, _IDENT, About(IDENT, "the venue")]
+    venue: Annotated[str, IDENT_RULE, About(IDENT, "the venue")]
     instrument: Annotated[
         str,
-        _IDENT,
+        IDENT_RULE,
         About(IDENT, "the instrument, spelled as on the orders (`BTC-USDT-SWAP`, ccxt's `BTC/USDT:USDT`)"),
     ]
 
@@ -372,13 +372,13 @@ def _definition_field(item: Field_[Any]) -> tuple[Any, Any]:
     shape = IDENT if choices is None else ", ".join(f"`{c}`" for c in choices[:-1]) + f" or `{choices[-1]}`"
     about = About(item.metadata.get("shape", shape), item.metadata.get("doc", ""))
     if choices is not None:
-        rule: Any = _one_of(choices)
+        rule: Any = one_of(choices)
     elif item.type in ("Decimal", "Decimal | None"):
-        rule = _POSITIVE
+        rule = POSITIVE_RULE
     elif item.type == "int | None":
-        rule = Rule(_scale)
+        rule = Rule(scale)
     else:
-        rule = _IDENT
+        rule = IDENT_RULE
     return Annotated[Any, rule, about] | None, None
 
 
@@ -402,7 +402,7 @@ else:
 class _PositionFact(_Message):
     """A fact about a position or an instrument that names no order."""
 
-    venue: Annotated[str, _IDENT, About(IDENT, "the venue")]
+    venue: Annotated[str, IDENT_RULE, About(IDENT, "the venue")]
     instrument: Instrument
 
     # No order key: what ingest reads of every message says so.
@@ -418,7 +418,7 @@ class CashFlowMessage(_PositionFact):
     account: Account
     kind: Annotated[
         str,
-        _one_of(CASH_FLOW_KINDS),
+        one_of(CASH_FLOW_KINDS),
         About(
             " or ".join(f"`{k}`" for k in CASH_FLOW_KINDS),
             "what the payment is: a perpetual's `funding`, borrow `interest`, a `rebate`",
@@ -426,7 +426,7 @@ class CashFlowMessage(_PositionFact):
     ]
     flow_id: Annotated[
         str,
-        _IDENT,
+        IDENT_RULE,
         About(
             IDENT,
             "the venue's ID of the payment: the same ID again is a duplicate, with another amount"
@@ -435,15 +435,16 @@ class CashFlowMessage(_PositionFact):
     ]
     amount: Annotated[
         Decimal,
-        _SIGNED_FIGURE,
+        SIGNED_FIGURE_RULE,
         About(SIGNED_FIGURE, "what the position received (positive) or paid (negative)"),
     ]
-    currency: Annotated[str, _IDENT, About(IDENT, "the currency of `amount`")]
-    rate: Annotated[Decimal, _SIGNED, About(SIGNED, "the rate the venue applied (a funding rate)")] | None = (
-        None
-    )
+    currency: Annotated[str, IDENT_RULE, About(IDENT, "the currency of `amount`")]
+    rate: (
+        Annotated[Decimal, SIGNED_RULE, About(SIGNED, "the rate the venue applied (a funding rate)")] | None
+    ) = None
     position_quantity: (
-        Annotated[Decimal, _SIGNED, About(SIGNED, "the signed position size the venue charged it on")] | None
+        Annotated[Decimal, SIGNED_RULE, About(SIGNED, "the signed position size the venue charged it on")]
+        | None
     ) = None
     tags: Tags = Field(default_factory=dict)
 
@@ -452,7 +453,7 @@ class MarkMessage(_PositionFact):
     """A price of an instrument at a time (`ts`), from a source: what unrealized P&L is valued at."""
 
     type: Literal["mark"]
-    price: Annotated[Decimal, _POSITIVE, About(DECIMAL, "the mark price")]
+    price: Annotated[Decimal, POSITIVE_RULE, About(DECIMAL, "the mark price")]
 
 
 AnyMessage = (
@@ -554,7 +555,7 @@ def build(model: type[M], data: dict[str, Any]) -> M:
 
 def _one_line(error: ValidationError) -> LedgerError:
     """The first problem pydantic found, as the ledger's one-line error."""
-    first = next(e for e in error.errors(include_url=False) if e["type"] != _UNCOMMON)
+    first = next(e for e in error.errors(include_url=False) if e["type"] != UNCOMMON)
     cause = first.get("ctx", {}).get("error")
     if isinstance(cause, LedgerError):
         return cause
@@ -566,7 +567,7 @@ def _one_line(error: ValidationError) -> LedgerError:
 
 def message_from_line(line: str | bytes, default_source: str = "ingest") -> Message:
     """Decode and validate one JSON line."""
-    data = _read_fast(line) if type(line) is bytes else None
+    data = read_fast(line) if type(line) is bytes else None
     if data is None:
         data = decode_json(line)
     elif default_source == "ingest" and None not in data.values():

@@ -134,7 +134,7 @@ def test_a_field_added_to_a_model_reaches_parsing_serialising_and_docs(
         """An execution, with its venue's matching engine."""
 
         type: Literal["fill"]  # type: ignore[assignment]
-        engine: Annotated[str, messages._IDENT, messages.About("string identifier", "the engine")]
+        engine: Annotated[str, messages.IDENT_RULE, messages.About("string identifier", "the engine")]
         needs: ClassVar[str] = ""
 
     monkeypatch.setitem(KINDS, "fill", Venue2Fill)
