@@ -113,6 +113,9 @@ def _figure(rule: Rule, most: int) -> Rule:
     """``rule`` for a recorded figure: also at most ``most`` decimal places (what the lake keeps)."""
 
     def places(value: Decimal, info: ValidationInfo) -> Decimal:
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent >= -most:
+            return value  # the everyday case, without naming the field
         return check_places(value, _name(info), most)
 
     def check(value: Any, info: ValidationInfo) -> Decimal:
