@@ -12,6 +12,7 @@ import itertools
 import json
 import signal
 import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -103,18 +104,36 @@ def test_kill_9_and_restart_a_second_collector_refused_and_sigterm_exits_0(
 def test_status_lines_go_to_stderr_when_it_is_no_terminal_and_sigterm_says_stopped(tmp_path: Path) -> None:
     # Given a collector whose stdout and stderr are pipes (a service's log), without --json,
     db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    prefix = f"collect tradier {ACCOUNT}: "
     with TradierVenue() as venue:
         step_a(venue)
         process = collector(db, venue.url, tmp_path, "--status-every", "3600")
+        assert process.stderr is not None and process.stdout is not None
+        read: list[bytes] = []
+        streaming = threading.Event()
+
+        def reading() -> None:
+            assert process.stderr is not None
+            for line in process.stderr:
+                read.append(line)
+                if line.decode().startswith(prefix + "streaming"):
+                    streaming.set()
+
+        reader = threading.Thread(target=reading, daemon=True)
+        reader.start()
         wait_for(db, filled("20"), process)
-        # when it gets SIGTERM,
+        # when it gets SIGTERM once it says it streams (its line read, not a time waited),
+        assert streaming.wait(60), b"".join(read)
         process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=60)
+        process.wait(timeout=60)
+        reader.join(60)
+        out = process.stdout.read()
+        process.stdout.close()
+        process.stderr.close()
     # then it exits 0, stdout stays empty, and stderr holds one status line per change of state
     # (the interval is an hour: no other line), the last one "stopped".
     assert process.returncode == 0 and out == b""
-    lines = err.decode().splitlines()
-    prefix = f"collect tradier {ACCOUNT}: "
+    lines = b"".join(read).decode().splitlines()
     assert all(line.startswith(prefix) for line in lines), lines
     states = [line.removeprefix(prefix).split(":")[0] for line in lines]
     assert states[0] == "backfilling" and "streaming" in states and states[-1] == "stopped"
