@@ -58,8 +58,8 @@ def published(ledger: OrderLedger) -> None:
     collectors.heartbeat(ledger.db, "fix", None, "host:2:b", then, Status(state="streaming").figures(0.0))
 
 
-def test_metrics_are_each_collectors_figures_with_the_read_token() -> None:
-    with running_server(tokens=TOKENS) as server:
+def test_metrics_are_each_collectors_figures_with_the_read_token(ledger_url: str) -> None:
+    with running_server(ledger_url, tokens=TOKENS) as server:
         # Given two collectors running on the ledger and one request booked,
         published(server.ledger)
         assert httpx2.post(f"{server.url}/messages", json=request(), headers=bearer(WRITE_TOKEN)).is_success
