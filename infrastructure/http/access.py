@@ -22,7 +22,7 @@ from orderledger.infrastructure.http.limits import Runner, WorkLimit, list_limit
 from orderledger.infrastructure.http.listing import Listed, listed_response
 from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.http.service import LedgerService
-from orderledger.infrastructure.listing import COUNT_CAP
+from orderledger.infrastructure.listing import COUNT_CAP, DEFAULT_LIMIT
 
 VIEWS_BEHIND = "Views-Behind"
 """The response header of every answer from the views: how many events of the log they do not
@@ -59,6 +59,13 @@ Write = Annotated[str, Depends(role_dependency("write"))]
 Admin = Annotated[str, Depends(role_dependency("admin"))]
 
 
+SMALL_PAGE = 500
+"""Rows a page may have (uncounted) to be read in this process's own list threads rather than in
+a worker process: for such a page the hop to another process and back costs more than the read
+itself, and the read holds the interpreter lock a few milliseconds at most. Larger pages and
+counts go to the processes, under the same bound."""
+
+
 @dataclass(frozen=True)
 class LedgerContext:
     """The ledger behind the app, as the routes use it."""
@@ -70,6 +77,9 @@ class LedgerContext:
     lister: Runner  # list reads' runner: processes of their own (limits.py), or threads
     lists: WorkLimit = field(default_factory=list_limit)
     count_cap: int = COUNT_CAP
+    nearby: Runner | None = None
+    """Where a small page runs (threads of its own) when ``lister`` is processes: a hop to
+    another process costs more than such a page (``SMALL_PAGE``)."""
 
     async def call(self, method: str, /, **kwargs: Any) -> Any:
         """One service call, in a worker thread (it blocks on the database)."""
@@ -91,9 +101,10 @@ class LedgerContext:
         interpreter lock or the event loop that ``/health`` and the writes need."""
         if kwargs.get("count"):
             kwargs["count"] = self.count_cap
+        small = not kwargs.get("count") and int(kwargs.get("limit") or DEFAULT_LIMIT) <= SMALL_PAGE
         listed: Listed = await self.lists.run(
             f"GET {request.url.path}",
-            self.lister,
+            self.nearby if small and self.nearby is not None else self.lister,
             "listing",
             clients=client_keys(request),
             method=method,

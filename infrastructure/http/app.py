@@ -100,6 +100,7 @@ def create_app(
         lister or OwnThreads(service, lists.concurrency),
         lists,
         count_cap,
+        None if lister is None else OwnThreads(service, lists.concurrency),
     )
     problems.install(app)
     app.add_middleware(BrowserGuard, tokens=app.state.tokens, allowed_origins=allowed_origins)

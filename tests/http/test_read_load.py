@@ -204,6 +204,10 @@ def test_served_over_a_database_list_reads_answer_from_processes_of_their_own(
         with running_server(file_ledger_url, lister=lister) as server:
             _five_orders(server.ledger)
             assert not lister.pool._processes  # no worker yet: nothing was listed
+            # A small uncounted page is read in the server's own list threads: still no worker.
+            small = httpx2.get(server.url + "/orders", params={"limit": 3}, timeout=BOUND)
+            assert [row["client_order_id"] for row in small.json()] == ["c-1", "c-2", "c-3"]
+            assert not lister.pool._processes
             page = httpx2.get(server.url + "/orders", params={"limit": 2, "count": "true"}, timeout=BOUND)
             assert lister.pool._processes  # the read started a worker, and was answered by it
             assert page.status_code == 200, page.text
