@@ -74,6 +74,8 @@ class Position:
     terms: Terms = field(default_factory=Terms)  # the definition the last booked fill used
     last: int = 0  # the P&L entry (log position) of the latest fill in venue time; 0: none
     last_key: VenueKey | None = None  # that fill's venue time, trade, order and log position
+    # During a pass, the book's re-fold still to come (``PositionsProjection.settle``); never stored.
+    unsettled: Unsettled | None = field(default=None, compare=False, repr=False)
 
     @property
     def pnl_currency(self) -> str | None:
@@ -593,8 +595,7 @@ class PositionsProjection(Projection):
                 (event.client_order_id, event.trade_id),
                 FillRef(event.client_order_id, event.trade_id, position),
             )
-            unsettled = self._unsettled(positions)
-            if key not in unsettled and (last is None or before(last, at)):
+            if book.unsettled is None and (last is None or before(last, at)):
                 # The latest fill in venue time of a settled book (the common case): on top.
                 entry.realized = book.book(signed, event.last_px, terms)
                 entry.terms = book.terms
@@ -602,7 +603,7 @@ class PositionsProjection(Projection):
             else:
                 # An earlier one (or any fill of a book already waiting): put in its place and
                 # the book re-folded from there once, when the pass settles.
-                self._refold_from(unsettled, key, at).append(position)
+                self._refold_from(positions, key, book, at).append(position)
             entries.put(position, entry)
             positions.put(key, book)
             return
@@ -633,7 +634,7 @@ class PositionsProjection(Projection):
                 fee_currency=event.fee_currency,
             )
         entries.put(changed.position, restated)
-        self._refold_from(self._unsettled(positions), key, changed.venue_key)
+        self._refold_from(positions, key, book, changed.venue_key)
         positions.put(key, book)
 
     # A pass's books awaiting their re-fold, per positions table (the pass's own: a view's, a
@@ -644,18 +645,18 @@ class PositionsProjection(Projection):
     def __init__(self) -> None:
         self._pending = WeakKeyDictionary()
 
-    def _unsettled(self, positions: Table[Any, Any]) -> dict[PositionKey, Unsettled]:
-        found = self._pending.get(positions)
-        if found is None:
-            found = self._pending[positions] = {}
-        return found
-
-    @staticmethod
-    def _refold_from(unsettled: dict[PositionKey, Unsettled], key: PositionKey, at: VenueKey) -> list[int]:
-        """Mark the book changed from ``at``; returns its list of fills to place."""
-        waiting = unsettled.get(key)
+    def _refold_from(
+        self, positions: Table[Any, Any], key: PositionKey, book: Position, at: VenueKey
+    ) -> list[int]:
+        """Mark the book changed from ``at`` (on the book, which the next fill of the pass reads,
+        and in the pass's list, which ``settle`` reads); returns its list of fills to place."""
+        waiting = book.unsettled
         if waiting is None:
-            waiting = unsettled[key] = Unsettled(at, [])
+            waiting = book.unsettled = Unsettled(at, [])
+            pending = self._pending.get(positions)
+            if pending is None:
+                pending = self._pending[positions] = {}
+            pending[key] = waiting
         elif before(at, waiting.since):
             waiting.since = at
         return waiting.added
@@ -676,6 +677,7 @@ class PositionsProjection(Projection):
             book = positions.get(key)
             if book is None:  # a pass that failed and was discarded left its mark: nothing to do
                 continue
+            book.unsettled = None
             chain = self._since(book, waiting.since, entries)
             added = [e for e in map(entries.get, waiting.added) if e is not None]
             merged = sorted(chain + added, key=PnlEntry.venue_order)

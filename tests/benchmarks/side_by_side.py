@@ -16,6 +16,8 @@ Workloads:
 
 - ``ledger``: a simulated session (``simulate_lines``) in the ledger's JSON-lines format;
 - ``rebuild``: every view of that ledger refolded from its log;
+- ``reads``: the Python API's list reads of that ledger (orders, trades, events, messages: a
+  counted page of 5,000 rows and a page of 50 each), its open orders and its positions;
 - ``fix``: a FIX session log (tests/support/fixlog.py), through the FIX adapter;
 - ``ccxt``: the published ccxt examples of docs/examples/ (ccxt-*.jsonl), each copied with its
   order and trade IDs renamed per copy, through the ccxt adapter;
@@ -51,6 +53,8 @@ CCXT_EXAMPLES = {  # file → (venue, account), as docs/venues.md ingests them
     "ccxt-kraken.jsonl": ("kraken", "acc1"),
     "ccxt-hyperliquid.jsonl": ("hyperliquid", "0x5c902b2eb0e1d9eb9a232014824ae6247df0a480"),
 }
+LEDGER_WORK = ("ledger", "rebuild", "reads")
+"""The workloads on the one ledger the ``ledger`` workload writes (in this order in a round)."""
 ID_KEYS = ("id", "order", "clientOrderId")
 """The unified structures' identifiers a copy renames (wherever the same value appears)."""
 
@@ -70,6 +74,17 @@ if task == "rebuild":
     events, _ = ledger.rebuild()
     spent = time.process_time() - began
     counts = {"events": events}
+elif task == "reads":
+    began = time.process_time()
+    counts = {}
+    for listed in ("orders", "trades", "events", "messages"):
+        read = getattr(ledger, listed)
+        first = read(limit=5000, count=True)
+        small = read(limit=50)
+        counts[listed] = [len(first), first.total, len(small)]
+    counts["open"] = len(ledger.orders(open=True, limit=5000))
+    counts["positions"] = len(ledger.positions())
+    spent = time.process_time() - began
 else:
     lines = open(source, "rb").read().splitlines()
     began = time.process_time()
@@ -140,6 +155,7 @@ def workloads(orders: int, work: Path) -> list[dict[str, str]]:
     items = [
         {"name": "ledger", "task": "ingest", "file": written("ledger", ledger_lines), "format": "ledger"},
         {"name": "rebuild", "task": "rebuild", "file": "", "format": ""},
+        {"name": "reads", "task": "reads", "file": "", "format": ""},
         {
             "name": "fix",
             "task": "ingest",
@@ -203,8 +219,8 @@ def main(argv: list[str] | None = None) -> int:
                 parser.error(
                     f"no workload {', '.join(sorted(unknown))}; there are {', '.join(i['name'] for i in items)}"
                 )
-            if "rebuild" in wanted:
-                wanted.add("ledger")  # the rebuild refolds the ledger workload's file
+            if wanted & {"rebuild", "reads"}:
+                wanted.add("ledger")  # the rebuild refolds, and the reads read, the ledger workload's file
             items = [item for item in items if item["name"] in wanted]
         seconds: dict[tuple[str, str], list[float]] = {}
         counts: dict[tuple[str, str], Any] = {}
@@ -213,8 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             for which in order:
                 ledger_db = work / f"{which}-{round_no}-ledger.db"
                 for item in items:
-                    database = ledger_db if item["name"] in ("ledger", "rebuild") else work / f"{which}-x.db"
-                    if item["name"] not in ("ledger", "rebuild"):
+                    database = ledger_db if item["name"] in LEDGER_WORK else work / f"{which}-x.db"
+                    if item["name"] not in LEDGER_WORK:
                         for suffix in ("", "-wal", "-shm"):
                             Path(f"{database}{suffix}").unlink(missing_ok=True)
                     result = run_one(roots[which], item, database)
