@@ -681,10 +681,7 @@ class _Batch(Parking):
             return Outcome.DUPLICATE, duplicate, []
         # Later messages of this batch see it; a batch decided again is a new batch: afresh.
         self.decided[event.originator_id] = event
-        entry.event_count += 1
-        self.events.append(event)
-        self.commit.events.append(self._encode(event))
-        self.commit.event_entries.append(entry)
+        self._join([event], entry)
         return Outcome.APPLIED, None, [event]
 
     def _order(self, client_order_id: str, *, trust_absent: bool = True) -> Order | None:
@@ -702,12 +699,16 @@ class _Batch(Parking):
         events = list(decided)
         if events:
             self.touched.add(order.client_order_id)
-            entry.event_count += len(events)  # the events that will point at this message
-            self.events += events
-            commit = self.commit
-            commit.events += map(self._encode, events)
-            commit.event_entries += [entry] * len(events)
+            self._join(events, entry)
         return kind, reason or None, events
+
+    def _join(self, events: list[OrderEvent], entry: JournalEntry) -> None:
+        """Add events caused by ``entry``'s message to the batch and to its commit."""
+        entry.event_count += len(events)  # the events that will point at this message
+        self.events += events
+        commit = self.commit
+        commit.events += map(self._encode, events)
+        commit.event_entries += [entry] * len(events)
 
     def _resolve(self, message: Message) -> tuple[Order | None, list[IdentityKey]]:
         """The order a message names, or every identity it could be released by."""
