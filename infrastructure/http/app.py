@@ -118,7 +118,7 @@ def create_app(
     app.add_middleware(
         ListShedding,
         routes=[route for router in ROUTERS for route in router.routes],
-        limit=lambda: lists,
+        limit=lists,
         clients=client_keys,
         headers=SECURITY_HEADERS,
     )

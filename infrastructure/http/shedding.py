@@ -61,7 +61,7 @@ class ListShedding:
         app: ASGIApp,
         *,
         routes: Iterable[BaseRoute],
-        limit: Callable[[], WorkLimit],
+        limit: WorkLimit,
         clients: Callable[[Request], tuple[str, ...]],
         headers: Mapping[str, str],
         pause: float = PAUSE,
@@ -74,30 +74,23 @@ class ListShedding:
         self.clock = clock
         self.refused: dict[str, float] = {}
         """Each client key's last refusal (``clock`` time), oldest first."""
-        self.routes = list(routes)
         self.limit = limit
         self.clients = clients
         self.headers = dict(headers)
-        self._paths: dict[str, frozenset[str]] | None = None
-
-    def paths(self) -> dict[str, frozenset[str]]:
-        """The marked routes' paths, each with the parameters that exempt a request (read once:
-        the routes the app was given, as declared)."""
-        if self._paths is None:
-            self._paths = {
-                route.path: getattr(route.endpoint, _MARK)
-                for route in self.routes
-                if isinstance(route, APIRoute)
-                and hasattr(route.endpoint, _MARK)
-                and "GET" in (route.methods or ())
-            }
-        return self._paths
+        self.paths: dict[str, frozenset[str]] = {
+            route.path: getattr(route.endpoint, _MARK)
+            for route in routes
+            if isinstance(route, APIRoute)
+            and hasattr(route.endpoint, _MARK)
+            and "GET" in (route.methods or ())
+        }
+        """The marked routes' paths, each with the query parameters that exempt a request."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
-            limit = self.limit()
+            limit = self.limit
             if limit.running:  # nothing running: nothing to refuse (the common case, one look)
-                unless = self.paths().get(scope["path"])
+                unless = self.paths.get(scope["path"])
                 if unless is not None and not (unless and self._names(scope) & unless):
                     clients = self.clients(Request(scope))
                     refused = limit.refusal(f"GET {scope['path']}", clients)

@@ -78,7 +78,7 @@ def _shedding(clock: _Clock, running: int) -> ListShedding:
     return ListShedding(
         app,
         routes=router.routes,
-        limit=lambda: limit,
+        limit=limit,
         clients=_client,
         headers={},
         sleep=clock.sleep,
