@@ -20,20 +20,10 @@ from orderledger.domain import events
 from orderledger.domain.events import OrderSpec
 from orderledger.domain.order import Order, Stamp
 from orderledger.domain.values import OrderType, Side
+from tests.support.modules import ROOT, project_modules
 
-ROOT = Path(__file__).resolve().parents[2]
-MODULES = sorted(
-    p for folder in ("domain", "projections", "infrastructure") for p in (ROOT / folder).rglob("*.py")
-)
-
-
-def _is_module(dotted: str) -> bool:
-    """Whether ``orderledger.a.b`` names one of the project's modules or packages."""
-    parts = dotted.split(".")
-    if parts[0] != "orderledger" or len(parts) < 2:
-        return False
-    path = ROOT.joinpath(*parts[1:])
-    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+PROJECT = project_modules()
+MODULES = sorted(PROJECT.values())
 
 
 def _imported_modules(tree: ast.Module) -> set[str]:
@@ -45,9 +35,7 @@ def _imported_modules(tree: ast.Module) -> set[str]:
             names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.update(
-                alias.asname or alias.name
-                for alias in node.names
-                if _is_module(f"{node.module}.{alias.name}")
+                alias.asname or alias.name for alias in node.names if f"{node.module}.{alias.name}" in PROJECT
             )
     return names
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-FOLDERS = ("domain", "projections", "infrastructure")
+from tests.support.modules import project_modules
+
 LEDGER_AND_ITS_HELPERS = {
     f"orderledger.infrastructure.application.{name}"
     for name in (
@@ -31,18 +31,7 @@ LEDGER_AND_ITS_HELPERS = {
 }
 
 
-def _modules() -> dict[str, Path]:
-    found = {}
-    for folder in FOLDERS:
-        for path in (ROOT / folder).rglob("*.py"):
-            parts = list(path.relative_to(ROOT).with_suffix("").parts)
-            if parts[-1] == "__init__":
-                parts = parts[:-1]
-            found["orderledger." + ".".join(parts)] = path
-    return found
-
-
-MODULES = _modules()
+MODULES = project_modules()
 
 
 def _imports(path: Path) -> tuple[set[str], list[str]]:
