@@ -18,7 +18,8 @@ current list into the reconciliation snapshot document for that.
 
 Rows are dicts with ``venue_order_id``, ``instrument``, ``side``, ``quantity`` (required),
 ``client_order_id``, ``price``, ``filled_quantity`` (default 0), ``status`` (default
-``open``), and optionally ``order_type`` and ``average_price`` — the reconciliation row shape,
+``open``), and optionally ``order_type``, ``average_price`` and ``created_at`` (when the venue
+created the order) — the reconciliation row shape,
 which :func:`infrastructure.adapters.ccxt.order_row` also produces. A row whose status is
 terminal (``filled``, ``closed``, ``canceled``, ``expired``, ``rejected``) is not open: a
 collector may list an order once more as it ends, so such a row counts as absent. The differ
@@ -69,6 +70,8 @@ class OpenOrder:
     status: str = "open"
     order_type: str | None = None
     average_price: Decimal | None = None
+    created_at: str | None = None
+    """When the venue created the order (canonical ISO text), if the row says."""
 
     def as_row(self) -> dict[str, Any]:
         """The reconciliation-snapshot row of this order (numbers as strings)."""
@@ -84,6 +87,7 @@ class OpenOrder:
             "filled_quantity": format_decimal(self.filled_quantity),
             "average_price": None if self.average_price is None else format_decimal(self.average_price),
             "status": status,
+            "created_at": self.created_at,
         }
         return {k: v for k, v in row.items() if v is not None}
 
@@ -167,6 +171,7 @@ def _row(row: Mapping[str, Any], where: str) -> OpenOrder:
         average_price=None
         if average in (None, "")
         else parse_positive(_exact(average), f"{where}.average_price"),
+        created_at=time_from_iso(row.get("created_at"), f"{where}.created_at"),
     )
 
 

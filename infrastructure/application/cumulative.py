@@ -6,8 +6,8 @@ shows is a **step**; when reports of one quantity disagree (a partial fill, then
 that ends the order, reported with the cancel's time), the step is the earliest report (then
 the lowest average). The order's inferred fills are one per step, in quantity order (venue
 time, for a venue whose totals only grow): the quantity beyond the step below, priced so the
-venue's average holds (``reconcile.inferred_price``), at the step's time, named by the step
-(``reconcile.inferred_trade_id`` of its quantity, average and time).
+venue's average holds (:func:`inferred_price`), at the step's time, named by the step
+(:func:`inferred_trade_id` of its quantity, average and time).
 
 Reports read in venue time each add the fill of their step. A report read after later ones
 revises what it changes, so the booked fills are always those the reports read give in venue
@@ -32,15 +32,59 @@ time) gets only the fill of what the report adds beyond what is booked (:func:`f
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
+from orderledger.domain.events import FillCorrected
 from orderledger.domain.fills import Fill
-from orderledger.domain.values import EXACT, MAX_PLACES, WIDE, format_timestamp
-from orderledger.infrastructure.application.reconcile import inferred_price, inferred_trade_id
+from orderledger.domain.order import Order
+from orderledger.domain.values import (
+    EXACT,
+    MAX_PLACES,
+    WIDE,
+    format_decimal,
+    format_timestamp,
+    parse_timestamp,
+    places_of,
+)
+from orderledger.infrastructure.adapters.common import message
+from orderledger.infrastructure.messages.models import (
+    FillBustedMessage,
+    FillCorrectedMessage,
+    FillMessage,
+    Message,
+)
 
 ZERO = Decimal(0)
+
+
+def inferred_trade_id(
+    venue: str, venue_order_id: str, filled: Decimal, average: Decimal | None, at: str | None = None
+) -> str:
+    """A trade ID derived from what the venue reported, so that every run infers the same one
+    (``at``: the report's venue time, for an ID that names a step)."""
+    shown = [format_decimal(filled.normalize()), format_decimal((average or ZERO).normalize())]
+    basis = "|".join([venue, venue_order_id, *shown, *([] if at is None else [at])])
+    return "inferred-" + hashlib.sha256(basis.encode()).hexdigest()[:20]
+
+
+def inferred_price(
+    filled: Decimal, average: Decimal | None, limit: Decimal | None, gap: Decimal, booked_notional: Decimal
+) -> Decimal | None:
+    """The price of the ``gap`` of a venue's cumulative ``filled`` that no booked fill explains:
+    what the venue's average leaves once the booked notional is taken out (else the limit). A
+    division: past the places a recorded price may have (``MAX_PLACES``), it is rounded half-even
+    to them, as the lake rounds a derived figure (the venue stated no such price to keep)."""
+    if average is None:
+        return limit
+    price = (average * filled - booked_notional) / gap
+    if places_of(price) > MAX_PLACES:
+        price = price.quantize(Decimal(1).scaleb(-MAX_PLACES), rounding=ROUND_HALF_EVEN)
+    return price
 
 
 @dataclass(frozen=True)
@@ -176,13 +220,76 @@ def revision(fills: Iterable[Fill], report: Step, venue: str, venue_order_id: st
     return Revision(busted, corrected, added)
 
 
+def revised(order: Order | None, report: Step, venue: str, venue_order_id: str) -> Revision:
+    """What ``report`` changes in ``order``'s fills (None: no order yet): the revision of its
+    steps, or, when its fills are not all steps, the fill of what the report adds beyond them."""
+    found = revision([] if order is None else order.fills.values(), report, venue, venue_order_id)
+    if found is None:
+        booked, notional = (ZERO, ZERO) if order is None else (order.filled_quantity, order.notional)
+        beyond = fill_beyond(booked, notional, report, venue, venue_order_id)
+        found = Revision([], [], [] if beyond is None else [beyond])
+    return found
+
+
+def revision_messages(
+    found: Revision,
+    *,
+    key: dict[str, Any],
+    why: str,
+    recorded: Callable[[], set[tuple[datetime, str]]],
+) -> list[Message]:
+    """The messages of a revision, in applying order (busts and corrections before the fills
+    they make room for). ``key`` names the order (and the messages' source); ``recorded`` gives
+    the corrections the order holds, read only when the revision corrects a fill."""
+    out: list[Message] = [
+        message(FillBustedMessage, **key, trade_id=p.trade_id, ts=p.ts, reason=why) for p in found.busted
+    ]
+    done = recorded() if found.corrected else set()
+    out += [
+        message(FillCorrectedMessage, **key, **_figures(p), ts=correction_time(done, p), reason=why)
+        for p in found.corrected
+    ]
+    out += [message(FillMessage, **key, **_figures(p), inferred=True, ts=p.ts) for p in found.added]
+    return out
+
+
+def corrections_of(ledger: Any, client_order_id: str) -> set[tuple[datetime, str]]:
+    """(venue time, trade ID) of each correction an order has recorded."""
+    events = ledger.order_events(client_order_id)
+    return {(e.ts_event, e.trade_id) for e in events if isinstance(e, FillCorrected)}
+
+
+def _figures(fill: Planned) -> dict[str, str]:
+    """A planned fill's trade ID, quantity and price, as a message states them."""
+    price = format_decimal(fill.price.normalize())
+    return {"trade_id": fill.trade_id, "quantity": format_decimal(fill.quantity), "price": price}
+
+
+def correction_time(done: set[tuple[datetime, str]], planned: Planned) -> str:
+    """The report's time for a correction of ``planned``'s trade, a microsecond earlier while a
+    correction of the trade at that time is recorded (``done``): reports of one time that each
+    split the trade (another correction at the same time would be a copy of the first). Earlier,
+    not later: a correction stamped before its trade stands right after it (``domain.folds``),
+    so the order folds as with the report's time, and its latest time is not moved."""
+    at = parse_timestamp(planned.ts)
+    while (at, planned.trade_id) in done:
+        at -= timedelta(microseconds=1)
+    return format_timestamp(at)
+
+
 __all__ = [
     "Planned",
     "Revision",
     "Step",
     "booked_steps",
+    "correction_time",
+    "corrections_of",
     "fill_beyond",
+    "inferred_price",
+    "inferred_trade_id",
     "planned_fills",
+    "revised",
     "revision",
+    "revision_messages",
     "step_trade_id",
 ]

@@ -23,7 +23,8 @@ against it), so they belong to the application layer, above ingest:
 * ``snapshots`` — consecutive open-orders snapshots in the reconcile snapshot format (one
   document per line; docs/reconciliation.md). Each is reconciled against the ledger as the
   previous lines left it (``reconcile.Reconciler``: new orders, acknowledgements, fills the
-  venue reports, inferred fills, orders the venue closed); an order open in the ledger but
+  venue reports, orders the venue closed, and inferred fills one per total, as Tradier's, so
+  snapshots read in any order give the same fills); an order open in the ledger but
   missing from one snapshot is closed only when the next snapshot lacks it too, so one gap in
   the stream (a snapshot missed or cut short) never closes an order.
 
@@ -35,15 +36,13 @@ input finds everything booked and records nothing new.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import timedelta
 from typing import Any, Protocol
 
-from orderledger.domain.events import FillCorrected
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.instrument import instrument_id_for
 from orderledger.domain.order import external_client_order_id
-from orderledger.domain.values import format_decimal, format_timestamp, parse_timestamp
+from orderledger.domain.values import format_decimal
 from orderledger.infrastructure.adapters.ccxt import VENUE_RULES, rules_for
 from orderledger.infrastructure.adapters.common import (
     FACT_ORDER,
@@ -51,7 +50,6 @@ from orderledger.infrastructure.adapters.common import (
     BookedOrder,
     grow_forced_orders,
     in_applying_order,
-    message,
 )
 from orderledger.infrastructure.adapters.hyperliquid import SPOT_META_NOTE, HyperliquidAdapter
 from orderledger.infrastructure.adapters.lighter import MARKETS_NOTE, LighterAdapter
@@ -62,14 +60,16 @@ from orderledger.infrastructure.adapters.tradier import (
     order_messages,
     orders_of,
 )
-from orderledger.infrastructure.application.cumulative import Planned, Revision, Step, fill_beyond, revision
+from orderledger.infrastructure.application.cumulative import (
+    Step,
+    corrections_of,
+    revised,
+    revision_messages,
+)
 from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.messages.exact_json import decode_json
 from orderledger.infrastructure.messages.models import (
-    FillBustedMessage,
-    FillCorrectedMessage,
-    FillMessage,
     InstrumentMessage,
     Message,
     parse_message,
@@ -202,16 +202,7 @@ class TradierFeed:
         owner = processor.lookup_identity(IdentityKey.venue_order(self.venue, total.venue_order_id))
         order = None if owner is None else processor.load_order(owner, trust_absent=False)
         report = Step(total.exec_quantity, total.avg_fill_price, total.ts, total.price)
-        fills = [] if order is None else list(order.fills.values())
-        found = revision(fills, report, self.venue, total.venue_order_id)
-        if found is None:  # fills that are not all steps: the report's fill beyond them
-            booked, notional = (
-                (Decimal(0), Decimal(0)) if order is None else (order.filled_quantity, order.notional)
-            )
-            beyond = fill_beyond(booked, notional, report, self.venue, total.venue_order_id)
-            found = Revision([], [], [] if beyond is None else [beyond])
-        # The corrections recorded (read only when the report corrects: a report read late).
-        done = set() if owner is None or not found.corrected else corrections_of(self.ledger, owner)
+        found = revised(order, report, self.venue, total.venue_order_id)
         key = {
             "venue": self.venue,
             "venue_order_id": total.venue_order_id,
@@ -221,39 +212,9 @@ class TradierFeed:
             "source": "tradier",
         }
         why = f"re-split by Tradier's total {format_decimal(total.exec_quantity)} at {total.ts}"
-        out: list[Message] = [
-            message(FillBustedMessage, **key, trade_id=p.trade_id, ts=p.ts, reason=why) for p in found.busted
-        ]
-        out += [
-            message(FillCorrectedMessage, **key, **_figures(p), ts=correction_time(done, p), reason=why)
-            for p in found.corrected
-        ]
-        out += [message(FillMessage, **key, **_figures(p), inferred=True, ts=p.ts) for p in found.added]
-        return out
-
-
-def _figures(fill: Planned) -> dict[str, str]:
-    """A planned fill's trade ID, quantity and price, as a message states them."""
-    price = format_decimal(fill.price.normalize())
-    return {"trade_id": fill.trade_id, "quantity": format_decimal(fill.quantity), "price": price}
-
-
-def corrections_of(ledger: Any, client_order_id: str) -> set[tuple[datetime, str]]:
-    """(venue time, trade ID) of each correction an order has recorded."""
-    events = ledger.order_events(client_order_id)
-    return {(e.ts_event, e.trade_id) for e in events if isinstance(e, FillCorrected)}
-
-
-def correction_time(done: set[tuple[datetime, str]], planned: Planned) -> str:
-    """The report's time for a correction of ``planned``'s trade, a microsecond earlier while a
-    correction of the trade at that time is recorded (``done``): reports of one time that each
-    split the trade (another correction at the same time would be a copy of the first). Earlier,
-    not later: a correction stamped before its trade stands right after it (``domain.folds``),
-    so the order folds as with the report's time, and its latest time is not moved."""
-    at = parse_timestamp(planned.ts)
-    while (at, planned.trade_id) in done:
-        at -= timedelta(microseconds=1)
-    return format_timestamp(at)
+        return revision_messages(
+            found, key=key, why=why, recorded=lambda: corrections_of(self.ledger, owner or "")
+        )
 
 
 class SnapshotFeed:

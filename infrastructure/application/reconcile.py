@@ -14,12 +14,11 @@ Snapshot format (docs/reconciliation.md)::
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
@@ -27,7 +26,6 @@ from orderledger.domain.identity import IdentityKey
 from orderledger.domain.order import Order, external_client_order_id
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import (
-    MAX_PLACES,
     OrderType,
     Side,
     Status,
@@ -37,13 +35,20 @@ from orderledger.domain.values import (
     parse_identifier,
     parse_positive,
     parse_timestamp,
-    places_of,
 )
 from orderledger.infrastructure.adapters.snapshots import RECONCILE_OPEN_STATUSES
+from orderledger.infrastructure.application.cumulative import (
+    Revision,
+    Step,
+    corrections_of,
+    fill_beyond,
+    revised,
+    revision_messages,
+)
 from orderledger.infrastructure.application.queries import first_position, list_orders, list_positions
 from orderledger.infrastructure.ingest.processing import Inbound, Result
 from orderledger.infrastructure.messages.exact_json import decode_json
-from orderledger.infrastructure.messages.models import parse_message
+from orderledger.infrastructure.messages.models import json_ready, parse_message
 
 SOURCE = "reconciliation"
 CLOSED_STATUSES = tuple(s.value for s in Status if s.is_terminal)
@@ -69,6 +74,8 @@ class VenueOrder:
     average_price: Decimal | None
     status: str
     aliases: dict[str, str]
+    created_at: datetime | None = None
+    """When the venue created the order (ccxt's ``timestamp``), if the row says."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +131,7 @@ def _order_row(data: Any, where: str, closed: bool) -> VenueOrder:
     if not isinstance(aliases, dict):
         raise InvalidInputError(f"{where}: aliases must be an object")
     client = data.get("client_order_id")
+    created = data.get("created_at")
     return VenueOrder(
         venue_order_id=parse_identifier(_require(data, "venue_order_id", where), f"{where}.venue_order_id"),
         client_order_id=None
@@ -138,6 +146,7 @@ def _order_row(data: Any, where: str, closed: bool) -> VenueOrder:
         average_price=None if average in (None, "") else parse_positive(average, f"{where}.average_price"),
         status="filled" if status == "closed" else status,
         aliases={parse_identifier(k, "alias"): parse_identifier(str(v), "alias") for k, v in aliases.items()},
+        created_at=None if created in (None, "") else parse_timestamp(created, f"{where}.created_at"),
     )
 
 
@@ -190,14 +199,24 @@ def parse_snapshot(text: str | bytes) -> Snapshot:
         positions[parse_identifier(_require(row, "instrument", where), f"{where}.instrument")] = (
             parse_decimal(_require(row, "quantity", where), f"{where}.quantity")
         )
+    as_of = parse_timestamp(_require(data, "as_of", "snapshot"), "as_of")
+    rows = {
+        name: [_order_row(r, f"{name}[{i}]", name == "closed_orders") for i, r in enumerate(lists[name])]
+        for name in ("open_orders", "closed_orders")
+    }
+    for name, listed in rows.items():
+        for i, row in enumerate(listed):
+            if row.created_at is not None and row.created_at > as_of:
+                raise InvalidInputError(
+                    f"{name}[{i}].created_at {format_timestamp(row.created_at)} is after the "
+                    f"snapshot's as_of {format_timestamp(as_of)}"
+                )
     return Snapshot(
         venue=parse_identifier(_require(data, "venue", "snapshot"), "venue"),
         account=parse_identifier(_require(data, "account", "snapshot"), "account"),
-        as_of=parse_timestamp(_require(data, "as_of", "snapshot"), "as_of"),
-        open_orders=[_order_row(r, f"open_orders[{i}]", False) for i, r in enumerate(lists["open_orders"])],
-        closed_orders=[
-            _order_row(r, f"closed_orders[{i}]", True) for i, r in enumerate(lists["closed_orders"])
-        ],
+        as_of=as_of,
+        open_orders=rows["open_orders"],
+        closed_orders=rows["closed_orders"],
         fills=[_fill_row(r, f"fills[{i}]") for i, r in enumerate(lists["fills"])],
         positions=positions,
     )
@@ -257,32 +276,6 @@ class ReconcileReport:
             "applied": self.applied,
             "differences": [d.as_dict() for d in self.differences],
         }
-
-
-def inferred_trade_id(
-    venue: str, venue_order_id: str, filled: Decimal, average: Decimal | None, at: str | None = None
-) -> str:
-    """A trade ID derived from what the venue reported, so that every run infers the same one
-    (``at``: the report's venue time, for an ID that names a step of a cumulative fill,
-    ``application.cumulative``)."""
-    shown = [format_decimal(filled.normalize()), format_decimal((average or ZERO).normalize())]
-    basis = "|".join([venue, venue_order_id, *shown, *([] if at is None else [at])])
-    return "inferred-" + hashlib.sha256(basis.encode()).hexdigest()[:20]
-
-
-def inferred_price(
-    filled: Decimal, average: Decimal | None, limit: Decimal | None, gap: Decimal, booked_notional: Decimal
-) -> Decimal | None:
-    """The price of the ``gap`` of a venue's cumulative ``filled`` that no booked fill explains:
-    what the venue's average leaves once the booked notional is taken out (else the limit). A
-    division: past the places a recorded price may have (``MAX_PLACES``), it is rounded half-even
-    to them, as the lake rounds a derived figure (the venue stated no such price to keep)."""
-    if average is None:
-        return limit
-    price = (average * filled - booked_notional) / gap
-    if places_of(price) > MAX_PLACES:
-        price = price.quantize(Decimal(1).scaleb(-MAX_PLACES), rounding=ROUND_HALF_EVEN)
-    return price
 
 
 class Reconciler:
@@ -377,15 +370,17 @@ class Reconciler:
             if status == "requested" and any(d.kind == "acknowledged" for d in out):
                 status = "accepted"  # the acknowledgement recorded above
         key = {"client_order_id": client_id}
-        for fill in fills:
-            if fill.trade_id not in known_trades:
-                out.append(self._missing_fill(row, fill, key, client_id))
-                filled += fill.quantity
-                notional += fill.quantity * fill.price
-        gap = row.filled_quantity - filled
-        if gap > 0:
-            out.append(self._inferred(row, key, client_id, gap, notional))
-        elif gap < 0:
+        missing = [fill for fill in fills if fill.trade_id not in known_trades]
+        for fill in missing:
+            out.append(self._missing_fill(row, fill, key, client_id))
+            filled += fill.quantity
+            notional += fill.quantity * fill.price
+        # A total below the booked one is a bust the ledger lacks, unless the report is earlier
+        # in venue time than a booked fill (a snapshot read after later ones: a re-split).
+        later = order is None or all(
+            f.ts_event <= self.snapshot.as_of for f in order.fills.values() if not f.busted
+        )
+        if row.filled_quantity < filled and (missing or later):
             out.append(
                 Difference(
                     "ledger_fills_exceed_venue",
@@ -395,6 +390,8 @@ class Reconciler:
                     row.venue_order_id,
                 )
             )
+        elif row.filled_quantity > filled or not later:
+            out += self._inferred(row, order, client_id, filled, notional, beyond_only=bool(missing))
         out += self._status(row, key, client_id, status)
         return out
 
@@ -402,6 +399,9 @@ class Reconciler:
         """An order at the venue the ledger does not know: recorded as an external order."""
         snap = self.snapshot
         key = {"client_order_id": client_id}
+        # Stamped when the venue created it, when the row says: a time no snapshot read first
+        # changes (else the snapshot's own, the first time the ledger hears of the order).
+        at = self.stamp if row.created_at is None else format_timestamp(row.created_at)
         created = Difference(
             "external_order",
             f"the venue has order {row.venue_order_id} ({row.side.value} {format_decimal(row.quantity)} "
@@ -422,9 +422,10 @@ class Reconciler:
                 price=None if row.price is None else format_decimal(row.price),
                 aliases=row.aliases or None,
                 external=True,
+                ts=at,
             )
         )
-        created.corrections.append(self._message("accepted", key, venue_order_id=row.venue_order_id))
+        created.corrections.append(self._message("accepted", key, venue_order_id=row.venue_order_id, ts=at))
         return created
 
     def _acknowledgement(self, row: VenueOrder, order: Order) -> list[Difference]:
@@ -480,32 +481,49 @@ class Reconciler:
         return missing
 
     def _inferred(
-        self, row: VenueOrder, key: dict[str, Any], client_id: str, gap: Decimal, notional: Decimal
-    ) -> Difference:
-        price = inferred_price(row.filled_quantity, row.average_price, row.price, gap, notional)
+        self,
+        row: VenueOrder,
+        order: Order | None,
+        client_id: str,
+        filled: Decimal,
+        notional: Decimal,
+        *,
+        beyond_only: bool,
+    ) -> list[Difference]:
+        """The fills the venue's total implies, one per total reported (``application.cumulative``):
+        the fill of what it adds, and for a snapshot read after later ones the re-split of the
+        fills those inferred. With fills just found missing (``beyond_only``), only what the total
+        adds beyond ``filled`` at ``notional``."""
+        report = Step(row.filled_quantity, row.average_price, self.stamp, row.price)
+        venue, venue_order_id = self.snapshot.venue, row.venue_order_id
+        if beyond_only:
+            beyond = fill_beyond(filled, notional, report, venue, venue_order_id)
+            found = Revision([], [], [] if beyond is None else [beyond])
+        else:
+            found = revised(order, report, venue, venue_order_id)
+        if not (found.busted or found.corrected or found.added):
+            if row.filled_quantity <= filled:
+                return []  # an earlier report of what the booked fills already say
+            detail = "; no average price to price it, so nothing is booked"
+        elif found.busted or found.corrected:
+            detail = f"; read after later reports, it re-splits the fills they inferred (at {self.stamp})"
+        else:
+            detail = ""
+        gap = format_decimal(row.filled_quantity - filled) if row.filled_quantity > filled else "none"
         difference = Difference(
             "inferred_fill",
             f"the venue reports {format_decimal(row.filled_quantity)} filled and no fill explains "
-            f"{format_decimal(gap)} of it",
+            f"{gap} of it{detail}",
             client_id,
             row.venue_order_id,
         )
-        if price is None or price <= 0:
-            difference.detail += "; no average price to price it, so nothing is booked"
-            return difference
-        difference.corrections.append(
-            self._message(
-                "fill",
-                key,
-                trade_id=inferred_trade_id(
-                    self.snapshot.venue, row.venue_order_id, row.filled_quantity, row.average_price
-                ),
-                quantity=format_decimal(gap),
-                price=format_decimal(price.normalize()),
-                inferred=True,
-            )
+        why = f"re-split by the venue's total {format_decimal(row.filled_quantity)} at {self.stamp}"
+        key = {"client_order_id": client_id, "source": SOURCE}
+        sent = revision_messages(
+            found, key=key, why=why, recorded=lambda: corrections_of(self.ledger, client_id)
         )
-        return difference
+        difference.corrections += [json_ready(m) for m in sent]
+        return [difference]
 
     def _status(self, row: VenueOrder, key: dict[str, Any], client_id: str, status: str) -> list[Difference]:
         terminal = CLOSED_STATUSES

@@ -611,6 +611,7 @@ def test_order_rows_for_reconciliation_and_the_differ() -> None:
         "filled_quantity": "0.4",
         "average_price": "64000",
         "status": "open",
+        "created_at": "2026-11-20T10:00:01.000000Z",  # the order's ``timestamp``
     }
     assert order_row(order(status="closed", filled=1.0))["status"] == "filled"  # type: ignore[index]
     assert order_row(order(id=None)) is None

@@ -8,6 +8,7 @@ in the reconcile row shape, on a venue named ``hl``.
 
 from __future__ import annotations
 
+import itertools
 import json
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from orderledger.domain.values import Status
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_trades
+from tests.support.books import all_books
 
 ROW = {"venue_order_id": "6928553534", "instrument": "SOL", "side": "buy", "order_type": "limit",
        "quantity": "0.1", "price": "60", "filled_quantity": "0", "status": "open"}  # fmt: skip
@@ -70,3 +72,65 @@ def test_a_gap_never_closes_an_order_missing_once(ledger: OrderLedger) -> None:
     # Missing from two consecutive snapshots (past the 60 s grace window): closed as canceled.
     ingest(ledger, snapshot(10), snapshot(11))
     assert ledger.order("ext-hl-6928553534").status is Status.CANCELED
+
+
+# The order's creation time in ccxt's recorded reply (``timestamp`` 1709643776949).
+CREATED = "2024-03-05T13:02:56.949Z"
+GROWING = [
+    snapshot(0, dict(ROW, created_at=CREATED)),
+    snapshot(1, dict(ROW, created_at=CREATED, filled_quantity="0.02", average_price="60")),
+    snapshot(2, dict(ROW, created_at=CREATED, filled_quantity="0.05", average_price="59.88")),
+    snapshot(3, closed=(dict(ROW, created_at=CREATED, filled_quantity="0.1", average_price="59.9",
+                             status="filled"),)),
+]  # fmt: skip
+GROWING_FILLS = [
+    # (order, quantity, price, venue time): one fill per total, at the snapshot that shows it.
+    ("ext-hl-6928553534", "0.02", "60", "2024-03-05T14:01:00.000000Z"),
+    # (0.05 × 59.88 − 0.02 × 60) / 0.03 = (2.994 − 1.2) / 0.03 = 1.794 / 0.03 = 59.8
+    ("ext-hl-6928553534", "0.03", "59.8", "2024-03-05T14:02:00.000000Z"),
+    # (0.1 × 59.9 − 2.994) / 0.05 = (5.99 − 2.994) / 0.05 = 2.996 / 0.05 = 59.92
+    ("ext-hl-6928553534", "0.05", "59.92", "2024-03-05T14:03:00.000000Z"),
+]
+
+
+def _fills(ledger: OrderLedger) -> list[tuple[str, str, str, str]]:
+    return sorted(
+        (t["client_order_id"], t["quantity"], t["price"], t["ts_event"]) for t in list_trades(ledger.db)
+    )
+
+
+def test_snapshots_read_in_any_order_give_the_fills_of_venue_time(stored_url: str) -> None:
+    """Each total a snapshot shows is one inferred fill at its time, whatever order the
+    snapshots are read in: a snapshot read after later ones re-splits the fills they inferred
+    (``application.cumulative``), and the order is stamped when the venue created it, not when
+    a snapshot first listed it. Every order of the four snapshots, one per ingest of a reopened
+    ledger, gives the fills, the order and the position of the stream read in order."""
+    with OrderLedger("memory://") as reference:
+        counts = ingest(reference, *GROWING)
+        assert counts["rejected"] == 0
+        assert _fills(reference) == GROWING_FILLS
+        order = reference.order("ext-hl-6928553534")
+        assert (order.status, order.filled_quantity) == (Status.FILLED, Decimal("0.1"))
+        assert order.created_at.isoformat() == "2024-03-05T13:02:56.949000+00:00"
+        expected = all_books(reference)
+    for number, arrival in enumerate(itertools.permutations(GROWING)):
+        url = stored_url if number in (0, 23) else "memory://"  # the last: reversed
+        with OrderLedger(url) as ledger:
+            for line in arrival:
+                assert ingest(ledger, line)["rejected"] == 0
+            assert _fills(ledger) == GROWING_FILLS, arrival
+            assert all_books(ledger) == expected, arrival
+        if url == stored_url and number == 0:
+            with OrderLedger(url) as ledger:  # the same stream again, reopened: nothing new
+                assert ingest(ledger, *GROWING)["applied"] == 0
+
+
+def test_a_created_at_after_the_snapshot_is_refused(ledger: OrderLedger) -> None:
+    late = snapshot(0, dict(ROW, created_at="2024-03-05T14:00:01Z"))
+    report = ledger.ingest_lines([late], fmt="snapshots")
+    assert report.counts["rejected"] == 1
+    (result,) = report.rejected
+    assert result.reason == (
+        "open_orders[0].created_at 2024-03-05T14:00:01.000000Z is after the snapshot's as_of "
+        "2024-03-05T14:00:00.000000Z"
+    )

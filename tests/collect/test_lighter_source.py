@@ -234,6 +234,8 @@ def test_open_orders_are_reconciliation_rows_read_as_the_format_reads_orders() -
             "price": "2221.6",
             "filled_quantity": "10.2304",
             "status": "open",
+            # the published created_at 1766387932 s (2025-12-22T07:18:52Z), + 3 s per order: + 6 s
+            "created_at": "2025-12-22T07:18:58.000000Z",
         }
     ]
 

@@ -16,8 +16,9 @@ import pytest
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderFilled
+from orderledger.infrastructure.application.cumulative import inferred_trade_id
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.reconcile import Reconciler, inferred_trade_id, parse_snapshot
+from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
 
 T0 = "2026-11-20T10:00:00Z"
 AS_OF = "2026-11-20T10:05:00Z"
@@ -147,7 +148,9 @@ def test_unexplained_venue_fill_is_inferred_at_the_price_that_keeps_the_venue_av
     order = ledger.order("c1")
     assert order.filled_quantity == Decimal(5)
     assert order.average_price == Decimal("100.4")  # (3×100 + 2×101) / 5
-    inferred = order.fills[inferred_trade_id("venueA", "V1", Decimal(5), Decimal("100.4"))]
+    # Named by the venue's total, its average and the snapshot's time (one fill per total).
+    stamp = "2026-11-20T10:05:00.000000Z"
+    inferred = order.fills[inferred_trade_id("venueA", "V1", Decimal(5), Decimal("100.4"), stamp)]
     assert (inferred.qty, inferred.px) == (Decimal(2), Decimal(101))
 
 

@@ -130,6 +130,7 @@ def test_a_simulated_session_in_any_order_and_commits_gives_the_same_books(
         ("ccxt-lighter.jsonl", "ccxt", "lighter", "main"),
         ("hyperliquid.jsonl", "hyperliquid", "hyperliquid", "main"),
         ("tradier.jsonl", "tradier", "tradier", "VA000000"),
+        ("snapshots.jsonl", "snapshots", None, None),
     ],
 )
 def test_venue_examples_reversed_and_shuffled_give_the_same_books(

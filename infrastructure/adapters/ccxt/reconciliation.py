@@ -59,6 +59,7 @@ def order_row(
         "filled_quantity": decimal_text(order.get("filled"), "filled") or "0",
         "average_price": positive_text(order.get("average"), "average"),
         "status": SNAPSHOT_STATUS.get(status, "open"),
+        "created_at": time_field(order, "timestamp", "datetime"),
     }
     return {k: v for k, v in row.items() if v is not None}
 
