@@ -26,7 +26,8 @@ against it), so they belong to the application layer, above ingest:
   venue reports, orders the venue closed, and inferred fills one per total, as Tradier's, so
   snapshots read in any order give the same fills); an order open in the ledger but
   missing from one snapshot is closed only when the next snapshot lacks it too, so one gap in
-  the stream (a snapshot missed or cut short) never closes an order.
+  the stream (a snapshot missed or cut short) never closes an order; an ingest's first snapshot
+  of a stream follows the stream's last one in the journal.
 
 All four read the ledger, so each of their lines is committed before the next is read
 (:attr:`Feed.commit_each`); they cannot be used with ``strict``. A second ingest of the same
@@ -39,6 +40,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, Protocol
 
+from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.instrument import instrument_id_for
 from orderledger.domain.order import external_client_order_id
@@ -74,6 +76,7 @@ from orderledger.infrastructure.messages.models import (
     Message,
     parse_message,
 )
+from orderledger.infrastructure.storage.journal import recent_lines
 
 SNAPSHOT_GRACE = timedelta(seconds=60)
 
@@ -230,9 +233,11 @@ class SnapshotFeed:
 
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
         snapshot = parse_snapshot(raw)
-        found = Reconciler(self.ledger, snapshot, grace=self.grace).differences()
         stream = (snapshot.venue, snapshot.account)
-        absent_before = self._missing.get(stream, set())
+        absent_before = self._missing.get(stream)
+        if absent_before is None:  # the stream's first snapshot in this ingest
+            absent_before = self._absent_from_last(stream)
+        found = Reconciler(self.ledger, snapshot, grace=self.grace).differences()
         absent_now: set[str] = set()
         out: list[Message] = []
         for difference in found:
@@ -251,6 +256,23 @@ class SnapshotFeed:
         if not found:
             notes.append(f"snapshot at {snapshot.as_of.isoformat()}: the ledger agrees")
         return out
+
+    def _absent_from_last(self, stream: tuple[str, str]) -> set[str]:
+        """The orders the stream's last journaled snapshot (an earlier ingest's) lacks, as the
+        ledger stands: so a stream fed one snapshot per ingest closes an order missing from two
+        consecutive snapshots, as one ingest of them all does."""
+        with self.ledger.db.read() as tx:
+            for line in recent_lines(tx, "snapshots"):
+                try:
+                    last = parse_snapshot(line)
+                except InvalidInputError:
+                    continue  # a line the journal kept as rejected
+                if (last.venue, last.account) == stream:
+                    break
+            else:
+                return set()
+        found = Reconciler(self.ledger, last, grace=self.grace).differences()
+        return {d.client_order_id for d in found if d.kind == "absent_at_venue" and d.client_order_id}
 
 
 def _lighter_feed(ledger: Any, venue: str, account: str) -> Feed:

@@ -7,7 +7,7 @@ verifying (audit/verify.py) all read them from here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from orderledger.infrastructure.storage.chain import GENESIS
@@ -64,3 +64,21 @@ def journal_head(tx: Tx) -> tuple[int, bytes]:
         return 0, GENESIS
     position, digest = max(found, key=lambda r: int(r[0]))
     return int(position), GENESIS if digest is None else bytes(digest)
+
+
+def recent_lines(tx: Tx, fmt: str, page: int = 50) -> Iterator[bytes]:
+    """The journal's lines of format ``fmt`` that were not rejected, newest first (read a page at
+    a time, from the end of the journal back)."""
+    below: int | None = None
+    while True:
+        rows = tx.all(
+            "SELECT message_id, raw FROM messages WHERE format = ? AND outcome <> 'rejected'"
+            + ("" if below is None else " AND message_id < ?")
+            + " ORDER BY message_id DESC LIMIT ?",
+            (fmt, page) if below is None else (fmt, below, page),
+        )
+        for row in rows:
+            yield as_bytes(row[1])
+        if len(rows) < page:
+            return
+        below = int(rows[-1][0])

@@ -134,3 +134,16 @@ def test_a_created_at_after_the_snapshot_is_refused(ledger: OrderLedger) -> None
         "open_orders[0].created_at 2024-03-05T14:00:01.000000Z is after the snapshot's as_of "
         "2024-03-05T14:00:00.000000Z"
     )
+
+
+def test_a_stream_fed_one_snapshot_per_ingest_closes_an_order_missing_twice(ledger: OrderLedger) -> None:
+    # Each snapshot its own ingest (a job that takes the latest list every few minutes): the
+    # order seen at 14:00, missing at 14:10 and 14:11 (past the 60 s grace window) is closed at
+    # the second absence, as one ingest of all three closes it; missing once, it stays open.
+    ingest(ledger, snapshot(0, ROW))
+    ingest(ledger, snapshot(10))
+    assert ledger.order("ext-hl-6928553534").status is Status.ACCEPTED
+    ingest(ledger, snapshot(11))
+    order = ledger.order("ext-hl-6928553534")
+    assert order.status is Status.CANCELED
+    assert order.updated_at.isoformat() == "2024-03-05T14:11:00+00:00"
