@@ -294,8 +294,9 @@ def book_parked(
                 with contextlib.suppress(LedgerError):
                     feed.messages(context, [])
     item = _read_adapter_line(line.raw, origin, 0, line.format, line.venue, account, feed)
-    if item.error is not None:
-        raise InvalidInputError(f"message {message_id} cannot be read again to book it: {item.error}")
+    why_not = item.error if item.waits is None else item.waits[1]  # (still waits for its context)
+    if why_not is not None:
+        raise InvalidInputError(f"message {message_id} cannot be read again to book it: {why_not}")
     if not any(isinstance(m, RequestMessage) for m in item.messages):
         raise InvalidInputError(
             f"message {message_id} does not carry an order's details (account, instrument, side,"

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.aliases import client_index_alias
 from orderledger.infrastructure.adapters.ccxt import payload_messages
@@ -184,6 +185,24 @@ def test_an_order_read_before_its_market_map_waits_for_it_in_another_ingest(
             },
         }
     ]  # fmt: skip
+
+
+def test_a_line_waiting_for_its_market_map_set_aside_by_hand_is_not_read_again(
+    make_ledger: Callable[..., OrderLedger],
+) -> None:
+    ledger = make_ledger()
+    # Given the published order (market 0) parked for want of a market map
+    assert _ingest(ledger, {"orders": [raw("lighter", "order")]}) == {"parked": 1}
+    (waiting,) = ledger.messages(parked=True)
+    # Then booking it by hand is refused while no map defines its market, with nothing written
+    with pytest.raises(InvalidInputError, match="to book it: waits for Lighter market 0's definition"):
+        ledger.settle(
+            waiting.message_id, reason="placed in Lighter's UI", by="bob", book=True, account=ACCOUNT
+        )
+    # And once a person sets it aside, a map recorded later reads nothing again
+    ledger.settle(waiting.message_id, reason="a market this desk never trades", by="alice")
+    assert _ingest(ledger, MARKETS) == {"ignored": 1}
+    assert list(ledger.orders()) == [] and list(ledger.messages(parked=True)) == []
 
 
 # The funding entry of Lighter's published account_all example response (WebSocket reference,
