@@ -52,6 +52,23 @@ class AdapterError(MessageError):
     """A venue payload an adapter cannot translate: a missing ID or time, or a bad value."""
 
 
+CONTEXT = "context:"
+"""The prefix of the kind of key a line waiting for its feed's context is parked under
+(``context:<kind>``, the value naming what it waits for: a market number, a spot index)."""
+
+
+class MissingContext(AdapterError):
+    """A payload that names what only another line of its feed defines (a Lighter market by
+    number, a Hyperliquid spot pair by index) before that line was read: it is parked until
+    the line is recorded, then read again (docs/semantics.md, "Arrival order does not matter")."""
+
+    def __init__(self, kind: str, value: str, what: str) -> None:
+        super().__init__(f"waits for {what}")
+        self.kind = kind  # what is missing: the key it waits under is (venue, CONTEXT + kind, value)
+        self.value = value
+        self.what = what
+
+
 def decimal_text(value: object, field: str) -> str | None:
     """The exact, canonical decimal text of a venue number; ``None`` and ``""`` give ``None``.
 

@@ -43,8 +43,9 @@ Mapping (https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api):
   without a ``cloid`` names its order by ``oid`` and waits (parked) until an order message for
   that ``oid`` arrives (orderUpdates, historicalOrders).
 * Instruments: a perpetual is named by its coin (``BTC``, ``flx:CRCL``); a spot pair by its
-  ``BASE/QUOTE`` name (``PURR/USDC``); ``@<index>`` is resolved through the spot meta, and
-  refused with a one-line reason without it.
+  ``BASE/QUOTE`` name (``PURR/USDC``); ``@<index>`` is resolved through the spot meta; a
+  line naming an index the spot meta read so far lacks raises ``MissingContext``: the ingest
+  parks it until a spot meta naming the pair is recorded (``application.feeds.FeedContext``).
 
 * Funding: one ``cash_flow`` of kind ``funding`` per payment, ``amount = usdc`` (positive:
   received) in USDC, ``rate = fundingRate``, ``position_quantity = szi``; its ``flow_id`` is
@@ -66,6 +67,7 @@ from orderledger.domain.order import external_client_order_id
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.adapters.common import (
     AdapterError,
+    MissingContext,
     decimal_text,
     in_applying_order,
     message,
@@ -95,6 +97,8 @@ ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 """A Hyperliquid account (user) is named by its address."""
 SIDES = {"B": "buy", "A": "sell"}
 IGNORED_CHANNELS = ("subscriptionResponse", "pong", "post", "error")
+SPOT_PAIR = "hyperliquid_spot"
+"""The context a fill or order naming an unknown ``@<index>`` waits for (``common.MissingContext``)."""
 SPOT_META_NOTE = "spot pairs named"
 """How the journal reason of a spotMeta line ends: a settlement finds the spot names by it
 (``feeds.HyperliquidFeed.context_note``)."""
@@ -167,6 +171,7 @@ class SpotNames:
 
     def __init__(self, meta: Mapping[str, Any] | None = None) -> None:
         self.names: dict[str, str] = {}
+        self.learned: list[tuple[str, str]] = []  # (context kind, value) learned, for the feed to take
         if meta is not None:
             self.load(meta)
 
@@ -192,6 +197,7 @@ class SpotNames:
                 if base is not None and quote is not None:
                     name = f"{base}/{quote}"
             self.names[f"@{index}"] = name
+            self.learned.append((SPOT_PAIR, f"@{index}"))
             count += 1
         return count
 
@@ -201,9 +207,7 @@ class SpotNames:
             return coin  # a perpetual's coin, or a spot pair already named BASE/QUOTE
         name = self.names.get(coin)
         if name is None:
-            raise AdapterError(
-                f"spot coin {coin} is not in the spot meta: feed the info spotMeta reply first"
-            )
+            raise MissingContext(SPOT_PAIR, coin, f"Hyperliquid spot pair {coin}'s name (spotMeta)")
         return name
 
 

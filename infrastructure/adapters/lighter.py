@@ -23,7 +23,9 @@ can never book differently (client index rules, external orders, cancels, fills)
   CCXT adapter's Lighter rules; docs/venues.md, "Liquidation and ADL").
 * instruments: an order or trade names its market by number (``market_index``/``market_id``);
   a line with Lighter's ``order_books`` (or ``order_book_details``) reply maps each
-  ``market_id`` to ``<symbol>/USDC:USDC`` (CCXT's symbol, so both routes name it alike).
+  ``market_id`` to ``<symbol>/USDC:USDC`` (CCXT's symbol, so both routes name it alike). A
+  line naming a market not mapped yet raises ``MissingContext``: the ingest parks it until a
+  map defining the market is recorded (``application.feeds.FeedContext``).
 * containers: a list of objects, ``{"orders": [...]}`` / ``{"trades": [...]}`` (REST replies),
   or the same keyed by market (``{"orders": {"0": [...]}}``, the account channels).
 
@@ -41,7 +43,13 @@ from decimal import Decimal
 from typing import Any
 
 from orderledger.infrastructure.adapters.ccxt import order_row, payload_messages
-from orderledger.infrastructure.adapters.common import AdapterError, decimal_text, message, text_or_none
+from orderledger.infrastructure.adapters.common import (
+    AdapterError,
+    MissingContext,
+    decimal_text,
+    message,
+    text_or_none,
+)
 from orderledger.infrastructure.messages.models import CanceledMessage, Message, json_ready
 
 FEE_RATE_SCALE = Decimal(1_000_000)
@@ -59,6 +67,8 @@ STATUS = {
 MARKETS_NOTE = "Lighter markets known"
 """How the journal reason of a market-map line (``order_books``) ends: a settlement finds the
 map by it (``feeds.LighterFeed.context_note``)."""
+MARKET = "lighter_market"
+"""The context a line naming an unknown market waits for (``common.MissingContext``)."""
 
 
 def _post_only(time_in_force: object) -> bool | None:
@@ -74,6 +84,7 @@ class LighterAdapter:
         self.venue = venue
         self.account = account
         self.markets: dict[str, str] = {}
+        self.learned: list[tuple[str, str]] = []  # (context kind, value) learned, for the feed to take
 
     def messages(self, payload: Any, notes: list[str]) -> list[Message]:
         if isinstance(payload, Mapping):
@@ -121,6 +132,7 @@ class LighterAdapter:
             if market is None or symbol is None:
                 raise AdapterError("a Lighter order book entry needs market_id and symbol")
             self.markets[market] = f"{symbol}/USDC:USDC"
+            self.learned.append((MARKET, market))
         notes.append(f"{len(books)} {MARKETS_NOTE}")
         return []
 
@@ -129,7 +141,7 @@ class LighterAdapter:
         if market is None:
             raise AdapterError("a Lighter order or trade needs market_index or market_id")
         if market not in self.markets:
-            raise AdapterError(f"Lighter market {market} is unknown: feed the orderBooks reply first")
+            raise MissingContext(MARKET, market, f"Lighter market {market}'s definition (order_books)")
         return self.markets[market]
 
     def _structures(self, raw: Any, notes: list[str]) -> list[dict[str, Any]]:

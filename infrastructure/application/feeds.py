@@ -9,6 +9,10 @@ against it), so they belong to the application layer, above ingest:
   the spot meta and each user's last ``webData2`` open orders.
 * ``lighter`` — :class:`~infrastructure.adapters.lighter.LighterAdapter` remembers the market
   map (``order_books``); otherwise translation through the CCXT Lighter rules.
+* For both, the spot names and the market map are context (:class:`FeedContext`): learnt from
+  the lines read and, when a line needs what the feed lacks, from the journal; a line still
+  lacking it is parked until a line bringing it is recorded, then read again
+  (``ingest.settlement``).
 * Both size a venue-initiated (liquidation, ADL) order by its fills, as the venue states no
   size for it: when a later line brings more fills of an order the ledger holds, an
   ``amended`` raising it to what has then filled precedes them
@@ -36,20 +40,23 @@ input finds everything booked and records nothing new.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any, Protocol
 
-from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.errors import InvalidInputError, LedgerError
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.instrument import instrument_id_for
 from orderledger.domain.order import external_client_order_id
 from orderledger.domain.values import format_decimal
 from orderledger.infrastructure.adapters.ccxt import VENUE_RULES, rules_for
 from orderledger.infrastructure.adapters.common import (
+    CONTEXT,
     FACT_ORDER,
     AdapterError,
     BookedOrder,
+    MissingContext,
     grow_forced_orders,
     in_applying_order,
 )
@@ -70,6 +77,7 @@ from orderledger.infrastructure.application.cumulative import (
 )
 from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
 from orderledger.infrastructure.errors import ConfigurationError
+from orderledger.infrastructure.ingest.settlement import context_lines, journal_end
 from orderledger.infrastructure.messages.exact_json import decode_json
 from orderledger.infrastructure.messages.models import (
     InstrumentMessage,
@@ -109,6 +117,64 @@ def open_feed(
     return opened(ledger, venue, account, **(options or {}))
 
 
+class FeedContext:
+    """What a feed learns from its context lines (Lighter's market map, Hyperliquid's spot
+    names): from the lines it reads, and from the journal's, which an earlier ingest or another
+    process recorded. The journal is read only when a line needs what the feed does not know,
+    and then only its lines recorded since the last look (``settlement.context_lines``), so an
+    ingest whose lines all name what it knows never reads it.
+
+    ``learned`` holds the context keys (venue, ``context:<kind>``, value) the feed learnt since
+    the ingest last took them (``take``): after the line that taught them is committed, the
+    lines parked waiting under them are read again (``recording``)."""
+
+    def __init__(
+        self,
+        ledger: Any,
+        fmt: str,
+        venue: str,
+        note: str,
+        adapter: Callable[[Any], object],
+        learned: list[tuple[str, str]],
+    ) -> None:
+        self.ledger = ledger
+        self.fmt = fmt
+        self.venue = venue
+        self.note = note
+        self._read = adapter  # reads one context line into the adapter
+        self._learned = learned  # the adapter's (kind, value) list it appends to
+        self.seen = 0  # the journal read up to this message ID
+
+    def messages(self, translate: Callable[[], list[Message]], notes: list[str]) -> list[Message]:
+        """``translate()``'s messages; a line that needs context the feed lacks is tried again
+        once the journal's newer context lines are read (still lacking: ``MissingContext``)."""
+        kept = len(notes)
+        try:
+            return translate()
+        except MissingContext:
+            if not self.catch_up():
+                raise
+        del notes[kept:]
+        return translate()
+
+    def catch_up(self) -> bool:
+        """Read the journal's context lines recorded since the last look; whether there were any."""
+        with self.ledger.db.read() as tx:
+            end = journal_end(tx)
+            lines = context_lines(tx, self.fmt, end + 1, self.note, after=self.seen)
+        self.seen = end
+        for line in lines:
+            with contextlib.suppress(LedgerError, ValueError):
+                self._read(decode_json(line))
+        return bool(lines)
+
+    def take(self) -> list[IdentityKey]:
+        """The context keys learnt since last asked."""
+        found = [IdentityKey(self.venue, CONTEXT + kind, value) for kind, value in self._learned]
+        self._learned.clear()
+        return found
+
+
 class HyperliquidFeed:
     """Hyperliquid payloads, one per line; a liquidation order grows with its later fills."""
 
@@ -121,6 +187,8 @@ class HyperliquidFeed:
             self.adapter = HyperliquidAdapter(venue=venue, account=account, address=address)
         except AdapterError as error:
             raise ConfigurationError(f"format hyperliquid: {error}") from None
+        spot = self.adapter.spot
+        self.context = FeedContext(ledger, "hyperliquid", venue, SPOT_META_NOTE, spot.load, spot.learned)
         self._known: set[tuple[str, str]] = set()  # instruments the ledger defines (never undefined)
 
     def _defined(self, venue: str, instrument: str) -> bool:
@@ -133,7 +201,9 @@ class HyperliquidFeed:
         return True
 
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
-        found = undefined_only(self.adapter.messages(decode_json(raw), notes), self._defined)
+        payload = decode_json(raw)
+        found = self.context.messages(lambda: self.adapter.messages(payload, notes), notes)
+        found = undefined_only(found, self._defined)
         return grow_forced_orders(found, lambda venue, oid: booked_order(self.ledger, venue, oid))
 
 
@@ -147,9 +217,18 @@ class LighterFeed:
     def __init__(self, ledger: Any, venue: str, account: str) -> None:
         self.ledger = ledger
         self.adapter = LighterAdapter(venue=venue, account=account)
+        self.context = FeedContext(
+            ledger,
+            "lighter",
+            venue,
+            MARKETS_NOTE,
+            lambda line: self.adapter.messages(line, []),
+            self.adapter.learned,
+        )
 
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
-        found = self.adapter.messages(decode_json(raw), notes)
+        payload = decode_json(raw)
+        found = self.context.messages(lambda: self.adapter.messages(payload, notes), notes)
         return grow_forced_orders(found, lambda venue, oid: booked_order(self.ledger, venue, oid))
 
 
@@ -294,6 +373,7 @@ ingest opens its feed (ledger, venue, account, then the format's options by name
 __all__ = [
     "FEEDS",
     "Feed",
+    "FeedContext",
     "HyperliquidFeed",
     "LighterFeed",
     "SnapshotFeed",

@@ -21,6 +21,7 @@ from uuid import UUID
 import orjson
 
 from orderledger.domain.errors import InvalidInputError, LedgerError
+from orderledger.domain.identity import IdentityKey
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.errors import MessageError
@@ -29,7 +30,12 @@ from orderledger.infrastructure.ingest.formats import ADAPTER_FORMATS, FORMATS, 
 from orderledger.infrastructure.ingest.inbound import inbound
 from orderledger.infrastructure.ingest.inputs import Refused
 from orderledger.infrastructure.ingest.processing import Inbound, Result
-from orderledger.infrastructure.ingest.settlement import context_lines, parked_line, settlement_terms
+from orderledger.infrastructure.ingest.settlement import (
+    context_lines,
+    context_waiting,
+    parked_line,
+    settlement_terms,
+)
 from orderledger.infrastructure.messages.exact_json import decode_json
 from orderledger.infrastructure.messages.models import RequestMessage, message_from_line
 
@@ -114,11 +120,43 @@ def ingest_lines(
                 yield Inbound(raw=bytes(line), origin=origin, line_no=number, format=fmt, error=line.reason)
             else:
                 number += 1
-                yield read(line, number)
+                item = read(line, number)
+                yield item
                 if feed is not None and feed.commit_each:
                     yield None  # the next line is translated against what this one recorded
+                    context = getattr(feed, "context", None)
+                    if context is not None:
+                        yield from _read_again(ledger, context, item, lambda raw: read(raw, 0))
 
     return ingest_inbound(ledger, items(), strict=strict, on_batch=on_batch)
+
+
+def _read_again(
+    ledger: OrderLedger, context: Any, item: Inbound, read: Callable[[bytes], Inbound]
+) -> Iterator[Inbound | None]:
+    """The lines parked waiting for context that the line just committed (``item``) brought, each
+    read again (``read``) as a new line that names it, in venue time, each committed before the
+    next (``settlement``: one mechanism with settling by hand). A line that itself waits for
+    context looks at the journal once more first: another process may have recorded it meanwhile
+    (it then read the parked lines before this one was committed)."""
+    if item.waits is not None:
+        context.catch_up()
+    keys = context.take()
+    if not keys:
+        return
+    with ledger.db.read() as tx:
+        waiting = context_waiting(tx, keys)
+    again = []
+    for message_id, raw in waiting:
+        line = read(raw)
+        line.line_no, line.rereads = None, message_id
+        line.notes.insert(0, f"reads parked message {message_id} again")
+        first = min((m.ts for m in line.messages), default=None)
+        again.append((first is not None, first, message_id, line))
+    again.sort(key=lambda found: found[:3])  # venue time (lines without a message first)
+    for *_, line in again:
+        yield line
+        yield None
 
 
 def ingest_inbound(
@@ -256,8 +294,9 @@ def book_parked(
                 with contextlib.suppress(LedgerError):
                     feed.messages(context, [])
     item = _read_adapter_line(line.raw, origin, 0, line.format, line.venue, account, feed)
-    if item.error is not None:
-        raise InvalidInputError(f"message {message_id} cannot be read again to book it: {item.error}")
+    why_not = item.error if item.waits is None else item.waits[1]  # (still waits for its context)
+    if why_not is not None:
+        raise InvalidInputError(f"message {message_id} cannot be read again to book it: {why_not}")
     if not any(isinstance(m, RequestMessage) for m in item.messages):
         raise InvalidInputError(
             f"message {message_id} does not carry an order's details (account, instrument, side,"
@@ -358,6 +397,7 @@ def _read_adapter_line(
     The caller has checked the format and what it needs (``formats.check_options``)."""
     # Start-up cost: the venue adapters load only for an ingest of their format.
     from orderledger.infrastructure.adapters.ccxt import payload_messages
+    from orderledger.infrastructure.adapters.common import CONTEXT, MissingContext
     from orderledger.infrastructure.adapters.fix import fix_messages
 
     raw = _raw_bytes(line).rstrip(b"\r\n")
@@ -374,6 +414,10 @@ def _read_adapter_line(
         else:
             # The raw bytes: CheckSum (10) and BodyLength (9) count bytes, and a Latin-1 Text must survive.
             messages = fix_messages(raw, venue=venue or "", account=account, notes=notes, **(options or {}))
+    except MissingContext as missing:  # parked until a line bringing the context is recorded
+        waiting = Inbound(raw=raw, origin=origin, line_no=number, format=fmt, notes=notes)
+        waiting.waits = (IdentityKey(venue or "", CONTEXT + missing.kind, missing.value), _reason(missing))
+        return waiting
     except (MessageError, ValueError, TypeError, KeyError) as error:
         return Inbound(raw=raw, origin=origin, line_no=number, format=fmt, error=_reason(error))
     except Exception as error:  # an adapter bug must cost one line, not the rest of the input

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from orderledger.domain.errors import IdentityConflictError, LedgerError
+from orderledger.domain.errors import IdentityConflictError, InvalidInputError, LedgerError
 from orderledger.domain.events import (
     FillBusted,
     OrderAccepted,
@@ -51,6 +51,13 @@ from orderledger.infrastructure.ingest.parking import (
     waiting_reason,
 )
 from orderledger.infrastructure.ingest.position_facts import book_cash_flow, book_mark
+from orderledger.infrastructure.ingest.settlement import (
+    BY_LEDGER,
+    aside,
+    context_part,
+    parked_line,
+    read_again,
+)
 from orderledger.infrastructure.messages.models import (
     CashFlowMessage,
     FillMessage,
@@ -84,6 +91,11 @@ class Inbound:
     messages: list[Message] = field(default_factory=list)
     error: str | None = None
     notes: list[str] = field(default_factory=list)  # parts of the input its adapter did not book, and why
+    # What its feed must learn from another line before it can be read (a Lighter market, a
+    # Hyperliquid spot pair): the key it is parked under, and why (``settlement``).
+    waits: tuple[IdentityKey, str] | None = None
+    # The parked line this input reads again (its context now recorded): set aside in its commit.
+    rereads: int | None = None
 
 
 @dataclass
@@ -392,6 +404,9 @@ class _Batch(Parking):
             entry.outcome, entry.reason = Outcome.REJECTED, item.error
             result.outcome, result.reason = Outcome.REJECTED, item.error
             return result
+        if (item.waits is not None or item.rereads is not None) and not self._context(item, entry):
+            result.outcome, result.reason = entry.outcome, entry.reason
+            return result
         if not item.messages:
             entry.reason = result.reason = notes_text(item.notes) or "the input holds no order fact"
             return result
@@ -429,6 +444,30 @@ class _Batch(Parking):
         entry.client_order_id = result.client_order_id = owner or self._last_client_id
         result.outcome, result.reason = entry.outcome, entry.reason
         return result
+
+    def _context(self, item: Inbound, entry: JournalEntry) -> bool:
+        """An input that waits for its feed's context is parked under the context's key; one that
+        reads a parked line again sets that line aside in this commit (``settlement``). False when
+        the input is decided here: parked, or not read again because its line was settled
+        meanwhile."""
+        if item.rereads is not None:
+            try:
+                with self.p.recorder.db.read() as tx:
+                    line = parked_line(tx, item.rereads)
+            except InvalidInputError:  # settled meanwhile (read again by another ingest)
+                entry.reason = f"parked message {item.rereads} was settled meanwhile: not read again"
+                return False
+            settlement, parked = aside(
+                line, who=BY_LEDGER, why=read_again(line), stamp=self.now, origin=entry.origin
+            )
+            self.commit.journal.append(settlement)
+            self.commit.resolved.append(parked)
+        if item.waits is None:
+            return True
+        key, why = item.waits
+        entry.parked[0] = ([key], context_part(key, why))
+        entry.outcome, entry.reason = Outcome.PARKED, bounded("; ".join([why, *item.notes]))
+        return False
 
     def _settle(self, entry: JournalEntry) -> None:
         """An input's outcome from its messages': parked while any of them still waits."""

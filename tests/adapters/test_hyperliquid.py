@@ -26,7 +26,7 @@ import pytest
 
 from orderledger.domain.events import OrderAmended, OrderFilled
 from orderledger.domain.values import Status
-from orderledger.infrastructure.adapters.common import AdapterError
+from orderledger.infrastructure.adapters.common import AdapterError, MissingContext
 from orderledger.infrastructure.adapters.hyperliquid import HyperliquidAdapter, SpotNames
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions, list_trades
@@ -301,16 +301,44 @@ def test_spot_index_names_come_from_the_spot_meta() -> None:
     assert names.instrument("@1") == "HFUN/USDC"
     assert names.instrument("@0") == "PURR/USDC"
     assert names.instrument("BTC") == "BTC"
-    with pytest.raises(AdapterError, match="@107 is not in the spot meta"):
+    with pytest.raises(MissingContext, match=r"waits for Hyperliquid spot pair @107's name \(spotMeta\)"):
         names.instrument("@107")
 
 
 def test_spot_meta_as_a_line_names_later_spot_orders(ledger: OrderLedger) -> None:
     hfun = dict(SOL_OPEN, coin="@1")  # the published open order, on the spot pair @1
-    counts = ingest(ledger, [hfun], SPOT_META, [hfun])
-    # The first line is refused with one line of reason; after the meta the order is HFUN/USDC.
-    assert counts["rejected"] == 1 and counts["applied"] == 1
+    report = ledger.ingest_lines(
+        lines([hfun], SPOT_META, [hfun]), fmt="hyperliquid", venue=VENUE, account=ACCOUNT
+    )
+    # The first line waits for the meta (parked, saying so); once the meta is recorded it is read
+    # again (a line of its own, no line number) and the order is HFUN/USDC; the third is a copy.
+    outcomes = [(r.line_no, r.outcome, r.reason) for r in report.rejected]
+    assert outcomes == [] and {k: v for k, v in report.counts.items() if v} == {
+        "parked": 1, "ignored": 1, "applied": 1, "duplicate": 1,
+    }  # fmt: skip
     assert ledger.order("ext-hyperliquid-6928553534").instrument == "HFUN/USDC"
+    assert list(ledger.messages(parked=True)) == []
+
+
+def test_a_spot_order_read_before_the_spot_meta_waits_for_it_in_a_later_ingest(stored_url: str) -> None:
+    hfun = dict(SOL_OPEN, coin="@1")  # the published open order, on the spot pair @1
+    # Given the order alone: no spot meta known to this ingest or the ledger
+    with OrderLedger(stored_url) as first:
+        assert ingest(first, [hfun])["parked"] == 1
+        (waiting,) = first.messages(parked=True)
+        assert waiting.reason == "waits for Hyperliquid spot pair @1's name (spotMeta)"
+    # When the spot meta comes in another ingest of the ledger opened again (another process)
+    with OrderLedger(stored_url) as second:
+        ingest(second, SPOT_META)
+        # Then the order is booked on HFUN/USDC (buy 0.1 at 60, as published) and nothing waits
+        order = second.order("ext-hyperliquid-6928553534")
+        assert (order.instrument, order.side.value, order.quantity, order.price) == (
+            "HFUN/USDC", "buy", Decimal("0.1"), Decimal("60"),
+        )  # fmt: skip
+        assert list(second.messages(parked=True)) == []
+        # And a later ingest of the same order, knowing no meta itself, learns it from the journal
+        assert ingest(second, [hfun])["duplicate"] == 1
+        assert second.verify().ok
 
 
 def test_bad_payloads_are_refused_with_one_line() -> None:

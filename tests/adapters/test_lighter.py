@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.aliases import client_index_alias
 from orderledger.infrastructure.adapters.ccxt import payload_messages
@@ -100,13 +101,108 @@ def test_lighter_payloads_it_cannot_book_get_a_reason(make_ledger: Callable[...,
         venue="lighter",
         account=ACCOUNT,
     )
+    # A line naming a market not mapped yet is no error: it waits for the map (its test below);
+    # a trade of neither side, or no Lighter object at all, is wrong in any order: refused.
     reasons = [str(r.reason) for r in report.rejected]
-    assert len(reasons) == 3, reasons
-    assert "market 0 is unknown" in reasons[0]
-    assert "not account 1077's" in reasons[1]
-    assert "neither a Lighter order" in reasons[2]
+    assert len(reasons) == 2, reasons
+    assert "not account 1077's" in reasons[0]
+    assert "neither a Lighter order" in reasons[1]
+    assert report.counts["parked"] == 1
+    assert ledger.order(f"ext-lighter-{ORDER_INDEX}").instrument == "ETH/USDC:USDC"
     with pytest.raises(ConfigurationError):
         ledger.ingest_lines([MARKETS], fmt="lighter", venue="dexB", account=ACCOUNT)
+
+
+def test_an_order_read_before_its_market_map_waits_for_it_in_another_ingest(
+    file_ledger_url: str, tmp_path: Path
+) -> None:
+    """The published order (market 0: a market sell of 36.0386 ETH, canceled by Lighter with
+    ``canceled-margin-not-allowed``) alone, then the market map in a later ingest by another
+    process: the order waits, parked, naming what for, and is booked as ETH/USDC:USDC when the
+    map is recorded; the journal keeps the parked line, its settlement and the line read again."""
+    order = raw("lighter", "order")
+    db = file_ledger_url
+    # Given the order line ingested alone (no market map anywhere)
+    with OrderLedger(db) as ledger:
+        assert _ingest(ledger, {"orders": [order]}) == {"parked": 1}
+    # Then it is parked, not refused, and says what it waits for
+    listed = run_cli("messages", "--parked", "--json", db=db, cwd=tmp_path)
+    waiting = [json.loads(text) for text in listed.stdout.splitlines()]
+    assert [(m["outcome"], m["reason"]) for m in waiting] == [
+        ("parked", "waits for Lighter market 0's definition (order_books)")
+    ]
+    parked_id = waiting[0]["message_id"]
+    assert cli_json("orders", db=db, cwd=tmp_path) == []
+
+    # When the market map comes in another ingest, by another process
+    path = tmp_path / "markets.jsonl"
+    path.write_text(MARKETS + "\n", encoding="utf-8")
+    run = run_cli(
+        "ingest",
+        "--format",
+        "lighter",
+        "--venue",
+        "lighter",
+        "--account",
+        ACCOUNT,
+        str(path),
+        db=db,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.describe()
+
+    # Then the order is booked on ETH/USDC:USDC as published (a market sell of 36.0386, canceled
+    # with Lighter's reason), nothing stays parked, and the ledger still verifies
+    with OrderLedger(db) as ledger:
+        booked = ledger.order(f"ext-lighter-{ORDER_INDEX}")
+        assert (booked.instrument, booked.side.value, booked.quantity, booked.status, booked.reason) == (
+            "ETH/USDC:USDC", "sell", Decimal("36.0386"), Status.CANCELED, "canceled-margin-not-allowed",
+        )  # fmt: skip
+        assert list(ledger.messages(parked=True)) == []
+        journal = list(ledger.messages())
+        assert ledger.verify().ok
+    # And the journal keeps it all: the parked line as received, now set aside by the ledger;
+    # the map; the line read again naming it; the settlement stating what the line waited for
+    line, markets, again, settlement = journal
+    assert (line.message_id, line.outcome, line.raw) == (
+        parked_id,
+        "ignored",
+        json.dumps({"orders": [order]}),
+    )
+    assert line.reason is not None and line.reason.startswith("set aside by orderledger: Lighter market 0's")
+    assert (markets.outcome, markets.raw) == ("ignored", MARKETS)
+    assert (again.raw, again.outcome, again.line) == (line.raw, "applied", None)
+    assert again.reason is not None and f"reads parked message {parked_id} again" in again.reason
+    assert (settlement.format, settlement.message_id) == ("settlement", again.message_id + 1)
+    record = json.loads(settlement.raw)
+    assert (record["message_id"], record["action"], record["by"]) == (parked_id, "set_aside", "orderledger")
+    assert record["parked"] == [
+        {
+            "part": 0,
+            "message": {
+                "type": "context", "venue": "lighter", "kind": "context:lighter_market", "value": "0",
+                "waits": "waits for Lighter market 0's definition (order_books)",
+            },
+        }
+    ]  # fmt: skip
+
+
+def test_a_line_waiting_for_its_market_map_set_aside_by_hand_is_not_read_again(
+    make_ledger: Callable[..., OrderLedger],
+) -> None:
+    ledger = make_ledger()
+    # Given the published order (market 0) parked for want of a market map
+    assert _ingest(ledger, {"orders": [raw("lighter", "order")]}) == {"parked": 1}
+    (waiting,) = ledger.messages(parked=True)
+    # Then booking it by hand is refused while no map defines its market, with nothing written
+    with pytest.raises(InvalidInputError, match="to book it: waits for Lighter market 0's definition"):
+        ledger.settle(
+            waiting.message_id, reason="placed in Lighter's UI", by="bob", book=True, account=ACCOUNT
+        )
+    # And once a person sets it aside, a map recorded later reads nothing again
+    ledger.settle(waiting.message_id, reason="a market this desk never trades", by="alice")
+    assert _ingest(ledger, MARKETS) == {"ignored": 1}
+    assert list(ledger.orders()) == [] and list(ledger.messages(parked=True)) == []
 
 
 # The funding entry of Lighter's published account_all example response (WebSocket reference,

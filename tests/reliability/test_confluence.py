@@ -128,6 +128,7 @@ def test_a_simulated_session_in_any_order_and_commits_gives_the_same_books(
         ("ccxt-kraken.jsonl", "ccxt", "kraken", "main"),
         ("ccxt-hyperliquid.jsonl", "ccxt", "hyperliquid", "main"),
         ("ccxt-lighter.jsonl", "ccxt", "lighter", "main"),
+        ("lighter.jsonl", "lighter", "lighter", "1077"),
         ("hyperliquid.jsonl", "hyperliquid", "hyperliquid", "main"),
         ("tradier.jsonl", "tradier", "tradier", "VA000000"),
         ("snapshots.jsonl", "snapshots", None, None),
@@ -149,6 +150,34 @@ def test_venue_examples_reversed_and_shuffled_give_the_same_books(
     shuffled = lines[:]
     random.Random(7).shuffle(shuffled)
     assert by_chunks(f"sqlite:///{tmp_path / 's.db'}", [shuffled], lambda n: False, **ingest) == expected
+
+
+CONTEXT_EXAMPLES = [
+    # Lighter names markets by number: the market map (order_books) is the first line.
+    ("lighter.jsonl", "lighter", "lighter", "1077"),
+    # Hyperliquid's spot meta is the first line.
+    ("hyperliquid.jsonl", "hyperliquid", "hyperliquid", "main"),
+]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+@pytest.mark.parametrize(("name", "fmt", "venue", "account"), CONTEXT_EXAMPLES)
+def test_examples_whose_context_line_comes_last_one_line_per_ingest_give_the_same_books(
+    tmp_path: Path, kind: str, name: str, fmt: str, venue: str, account: str
+) -> None:
+    """Examples whose first line is context the others need (a market map, spot names), one line
+    per ingest of a ledger reopened each time (separate processes): reversed, so the context is
+    recorded last, and shuffled. The lines that came first wait for it, and the books are the
+    in-order run's: nothing more parked, nothing refused."""
+    lines = [line for line in (EXAMPLES / name).read_text().splitlines() if line.strip()]
+    ingest = {"fmt": fmt, "venue": venue, "account": account}
+    expected = in_order(lines, **ingest)
+    assert expected["rejected"] == 0
+    shuffled = lines[:]
+    random.Random(11).shuffle(shuffled)
+    for number, order in enumerate([lines[::-1], shuffled]):
+        with _store(kind, tmp_path, f"{number}.db") as url:
+            assert by_chunks(url, [[line] for line in order], lambda n: True, **ingest) == expected
 
 
 def test_separate_ingest_processes_on_one_file_give_the_same_books(tmp_path: Path) -> None:
