@@ -375,22 +375,24 @@ class Reconciler:
             out.append(self._missing_fill(row, fill, key, client_id))
             filled += fill.quantity
             notional += fill.quantity * fill.price
-        # A total below the booked one is a bust the ledger lacks, unless the report is earlier
-        # in venue time than a booked fill (a snapshot read after later ones: a re-split).
-        later = order is None or all(
-            f.ts_event <= self.snapshot.as_of for f in order.fills.values() if not f.busted
-        )
-        if row.filled_quantity < filled and (missing or later):
+        # A total below what the ledger had filled before the snapshot's time is a bust the
+        # ledger lacks; below only with fills booked since, it is a snapshot read after later
+        # ones, which re-splits the fills they inferred.
+        as_of = self.snapshot.as_of
+        booked = [] if order is None else [f for f in order.fills.values() if not f.busted]
+        since = [f for f in booked if f.ts_event >= as_of]
+        by_then = filled - sum((f.qty for f in since), ZERO)
+        if row.filled_quantity < by_then:
             out.append(
                 Difference(
                     "ledger_fills_exceed_venue",
-                    f"the ledger has {format_decimal(filled)} filled, the venue reports "
+                    f"the ledger has {format_decimal(by_then)} filled by {self.stamp}, the venue reports "
                     f"{format_decimal(row.filled_quantity)}; not changed (a bust may be missing)",
                     client_id,
                     row.venue_order_id,
                 )
             )
-        elif row.filled_quantity > filled or not later:
+        elif row.filled_quantity > filled or since:
             out += self._inferred(row, order, client_id, filled, notional, beyond_only=bool(missing))
         out += self._status(row, key, client_id, status)
         return out

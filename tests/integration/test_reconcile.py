@@ -154,6 +154,40 @@ def test_unexplained_venue_fill_is_inferred_at_the_price_that_keeps_the_venue_av
     assert (inferred.qty, inferred.px) == (Decimal(2), Decimal(101))
 
 
+def fill(coid: str, trade_id: str, qty: str, ts: str) -> dict[str, Any]:
+    return {"type": "fill", "client_order_id": coid, "trade_id": trade_id, "quantity": qty, "price": "100",
+            "ts": ts}  # fmt: skip
+
+
+def test_a_venue_total_below_what_the_ledger_filled_by_then_is_reported_not_changed(
+    ledger: OrderLedger,
+) -> None:
+    # The ledger filled 5 at 10:00; the venue says 3 filled as of 10:05: a bust may be missing.
+    given(ledger, request("c1"), ack("c1", "V1"), fill("c1", "t1", "5", T0))
+    found = reconcile(ledger, snapshot(open_orders=[venue_order("V1", "c1", filled="3", avg="100")]))
+    assert [(d.kind, d.detail, d.corrections) for d in found] == [
+        (
+            "ledger_fills_exceed_venue",
+            "the ledger has 5 filled by 2026-11-20T10:05:00.000000Z, the venue reports 3; not changed"
+            " (a bust may be missing)",
+            [],
+        )
+    ]
+
+
+def test_an_older_snapshot_below_fills_booked_since_is_no_difference(ledger: OrderLedger) -> None:
+    # 2 filled at 10:00 and 3 at 10:07; the snapshot of 10:05 says 2: what the ledger had then.
+    given(
+        ledger,
+        request("c1"),
+        ack("c1", "V1"),
+        fill("c1", "t1", "2", T0),
+        fill("c1", "t2", "3", "2026-11-20T10:07:00Z"),
+    )
+    found = reconcile(ledger, snapshot(open_orders=[venue_order("V1", "c1", filled="2", avg="100")]))
+    assert found == []
+
+
 def test_inferred_trade_ids_are_deterministic_so_a_rerun_books_nothing(ledger: OrderLedger) -> None:
     given(ledger, request("c1"), ack("c1", "V1"))
     text = snapshot(open_orders=[venue_order("V1", "c1", filled="4", avg="99")])
