@@ -604,11 +604,10 @@ async function loadTimeline() {
   if (!id) return;
   const path = `/orders/${encodeURIComponent(id)}`;
   const [order, history] = await Promise.all([api(path), api(`${path}/history`)]);
-  const fields = ["client_order_id", "status", "account", "venue", "instrument", "side", "order_type", "quantity", "price",
-    "post_only", "filled_quantity", "leaves_quantity", "average_price", "parent_id", "venue_order_ids", "anomalies", "tags"];
+  // Every field the order shows, in the API's order (as `orderledger order` shows them).
   const list = el("dl", { className: "kv", id: "timeline-summary" });
-  for (const field of fields) {
-    const value = order[field];
+  for (const [field, value] of Object.entries(order)) {
+    if (field === "precision") continue; // the places its figures are shown to, not a field
     const text = Array.isArray(value) ? value.join(", ") : value && typeof value === "object" ? JSON.stringify(value) : value;
     list.append(el("dt", {}, field), el("dd", { dataset: { field } }, text === null || text === undefined ? "" : text));
   }
