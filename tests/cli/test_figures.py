@@ -131,9 +131,7 @@ def test_tables_round_to_the_tick_the_lot_and_cents_and_fit(
 
     orders, orders_notes = outputs[("orders",)]
     # an order keeps its account and venue at 80 columns (its ID under the heading "order")
-    assert {"order", "account", "venue", "instrument", "quantity", "status"} <= set(
-        orders[1].split()
-    )
+    assert {"order", "account", "venue", "instrument", "quantity", "status"} <= set(orders[1].split())
     if columns == 200:
         # the average 100.00666… to the tick 0.01: 100.01, marked … (rounded)
         assert cells(orders, "order", "g-1")["avg-price"] == "100.01…"

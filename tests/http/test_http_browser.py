@@ -299,7 +299,8 @@ def test_the_orders_table_is_the_declared_one(server: Server, browser: Any, shot
     assert [cell(browser, f"order:d-{n}", "post_only") for n in (1, 2, 3)] == ["yes", "no", ""]
     # A heading sorts by the orders list's sort of its column, where there is one
     sorts = browser.execute_script(
-        "return Array.from(document.querySelectorAll('#orders-table thead th'), (th) => th.dataset.sort || null)"
+        "return Array.from(document.querySelectorAll(arguments[0]), (th) => th.dataset.sort || null)",
+        "#orders-table thead th",
     )
     assert sorts == [column.sort for column in ORDER_COLUMNS]
     # The order's ID opens its timeline, whose summary shows every field the order shows

@@ -37,7 +37,10 @@ def test_the_served_orders_columns_are_the_declared_ones(secured: TestClient) ->
         "places": None,
         "sort": None,
     }
-    assert (columns["filled_quantity"]["shown"], columns["filled_quantity"]["places"]) == ("figure", "quantity")
+    assert (columns["filled_quantity"]["shown"], columns["filled_quantity"]["places"]) == (
+        "figure",
+        "quantity",
+    )
     assert (columns["average_price"]["shown"], columns["average_price"]["places"]) == ("figure", "price")
     assert columns["anomalies"]["shown"] == "list"
     assert columns["created_at"]["shown"] == "time"
@@ -59,7 +62,9 @@ def test_app_js_names_no_field_only_the_orders_table_shows() -> None:
     others = {
         f.name
         for row in vars(results).values()
-        if isinstance(row, type) and is_dataclass(row) and row.__name__.endswith("Row")
+        if isinstance(row, type)
+        and is_dataclass(row)
+        and row.__name__.endswith("Row")
         and row is not results.OrderRow
         for f in fields(row)
     }

@@ -4,10 +4,10 @@ What an order shows is declared once (``domain.order_state.ShownOrder``, each fi
 and markers). ``OrderRow`` and so the JSON of ``orders --json`` and of the HTTP API, the orders
 view's columns, the values a new order takes from its request, the orders table of the CLI and
 of the page (with each column's heading and rank at 80 columns) and the lake's order terms are
-derived from it, so each lists exactly the declared fields. ``post_only`` was added by its line there, its rules (the request's
-field, the message's rule) and the adapters that read it; a request stating it shows it
-everywhere an order is shown, and an order requested without it (every order stored before the
-field) shows null.
+derived from it, so each lists exactly the declared fields. ``post_only`` was added by its line
+there, its rules (the request's field, the message's rule) and the adapters that read it; a
+request stating it shows it everywhere an order is shown, and an order requested without it
+(every order stored before the field) shows null.
 """
 
 from __future__ import annotations
@@ -107,7 +107,13 @@ def test_a_post_only_request_shows_it_wherever_an_order_is_shown(
             assert client.get("/orders/c-2").json()["post_only"] is False
             # The page's orders table (tests/http/test_http_browser.py shows its cells)
             served = client.get("/assets/columns.json").json()["orders"]["columns"]
-            assert {"field": "post_only", "heading": "post-only", "shown": "flag", "places": None, "sort": None} in served
+            assert {
+                "field": "post_only",
+                "heading": "post-only",
+                "shown": "flag",
+                "places": None,
+                "sort": None,
+            } in served
         # The past, folded from the log rather than read from the view
         assert [row.post_only for row in ledger.orders(as_of=datetime.now(UTC))] == expected
         # The stored request holds the key only when the request stated it

@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib.util
 from functools import cache
 from pathlib import Path
-
 from typing import Any
 
 from fastapi import APIRouter
