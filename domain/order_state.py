@@ -99,11 +99,16 @@ REQUESTED = Requested()
 
 @dataclass(frozen=True, slots=True)
 class Listed:
-    """Marks a field shown as a column of the orders table (the CLI's ``orders``), in declaration
-    order; ``keep``: its rank when a narrow terminal (80 columns) drops columns, the lowest
-    first (docs/semantics.md, "Figures for people")."""
+    """Marks a field shown as a column of the orders table, the CLI's ``orders`` and the page's
+    alike, in declaration order.
+
+    ``keep``: its rank when a narrow terminal (80 columns) drops columns, the lowest first
+    (docs/semantics.md, "Figures for people"). ``heading``: the column's heading in both shells,
+    the field's name when None; one word, or words joined by hyphens (a terminal's table is read
+    by splitting its lines at spaces)."""
 
     keep: int
+    heading: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,12 +159,13 @@ FILLS = Kind(
 class ShownOrder:
     """What an order shows, in order, each field with its type, its kind (how it is shown,
     stored and read back) and its markers: ``REQUESTED`` (a new order takes it from its
-    request), ``Listed`` (a column of the orders table, with its narrow-terminal rank) and
-    ``Figure`` (the instrument's places it is shown to). The one declaration that
+    request), ``Listed`` (a column of the orders table, with its narrow-terminal rank and its
+    heading) and ``Figure`` (the instrument's places it is shown to). The one declaration that
     ``Order.snapshot()``, the order's slots, its initial values from the request, its stored
     state, the orders view's first columns, ``OrderRow`` (``infrastructure/results.py``: this
     declaration with a result row's behaviour, and so the JSON of ``orders --json`` and of the
-    HTTP API), the CLI's orders table and the request's terms on the lake's orders
+    HTTP API), the orders table of the CLI and of the page (``listing.ORDER_COLUMNS``, which the
+    page reads from ``GET /assets/columns.json``) and the request's terms on the lake's orders
     (``columnar.TERMS``) are derived from.
 
     A new field the order shows is one line here, plus its rule where it is set (the request's
@@ -168,34 +174,34 @@ class ShownOrder:
     differ from the declared ones is rebuilt from the log when the ledger opens
     (``Views.create_tables``)."""
 
-    client_order_id: Annotated[str, PLAIN, REQUESTED, Listed(9)]
+    client_order_id: Annotated[str, PLAIN, REQUESTED, Listed(9, "order")]
     account: Annotated[str, PLAIN, REQUESTED, Listed(8)]
     venue: Annotated[str, PLAIN, REQUESTED, Listed(8)]
     instrument: Annotated[str, PLAIN, REQUESTED, Listed(8)]
     side: Annotated[Side, SIDE, REQUESTED, Listed(8)]
-    order_type: Annotated[OrderType, ORDER_TYPE, REQUESTED]
+    order_type: Annotated[OrderType, ORDER_TYPE, REQUESTED, Listed(1, "type")]
     quantity: Annotated[Decimal, DECIMAL, REQUESTED, QUANTITY, Listed(8)]
     price: Annotated[Decimal | None, OPTIONAL_DECIMAL, REQUESTED, PRICE, Listed(6)]
     decision_price: Annotated[Decimal | None, OPTIONAL_DECIMAL, REQUESTED, PRICE]
     """As requested, never changed."""
     time_in_force: Annotated[str | None, PLAIN, REQUESTED]
-    post_only: Annotated[bool | None, OPTIONAL_FLAG, REQUESTED, Listed(2)]
+    post_only: Annotated[bool | None, OPTIONAL_FLAG, REQUESTED, Listed(2, "post-only")]
     """As requested (None: the request did not say); a later report of an order whose request
     did not say adds it, one that says otherwise is an anomaly (``Order.request_again``)."""
     status: Annotated[Status, DERIVED_STATUS, Listed(9)]
-    filled_quantity: Annotated[Decimal, DECIMAL, QUANTITY, Listed(5)]
-    leaves_quantity: Annotated[Decimal, DERIVED_DECIMAL, QUANTITY]
-    average_price: Annotated[Decimal | None, AVERAGE_PRICE, PRICE, Listed(4)]
+    filled_quantity: Annotated[Decimal, DECIMAL, QUANTITY, Listed(5, "filled")]
+    leaves_quantity: Annotated[Decimal, DERIVED_DECIMAL, QUANTITY, Listed(1, "leaves")]
+    average_price: Annotated[Decimal | None, AVERAGE_PRICE, PRICE, Listed(4, "avg-price")]
     venue_order_ids: Annotated[tuple[str, ...], TEXTS]
     aliases: Annotated[Mapping[str, str], NAMED, REQUESTED]
     anomalies: Annotated[tuple[str, ...], TEXTS, Listed(3)]
     tags: Annotated[Mapping[str, str], NAMED, REQUESTED]
-    parent_id: Annotated[str | None, PLAIN, REQUESTED]
+    parent_id: Annotated[str | None, PLAIN, REQUESTED, Listed(1, "parent")]
     quote_currency: Annotated[str | None, PLAIN, REQUESTED]
     external: Annotated[bool, FLAG, REQUESTED]
     reason: Annotated[str | None, PLAIN]
-    created_at: Annotated[datetime, TIME]
-    updated_at: Annotated[datetime, TIME]
+    created_at: Annotated[datetime, TIME, Listed(1, "created")]
+    updated_at: Annotated[datetime, TIME, Listed(1, "updated")]
     version: Annotated[int, INTEGER]
 
 
@@ -233,7 +239,7 @@ KEPT: dict[str, Kind] = _markers(KeptOrder, Kind)
 """What else restoring an order needs, in order: ``KeptOrder``'s fields."""
 STATE: dict[str, Kind] = {**SHOWN, **KEPT}
 LISTED: dict[str, Listed] = _markers(ShownOrder, Listed)
-"""The orders table's columns, in order, with their narrow-terminal ranks."""
+"""The orders table's columns, in order, with their narrow-terminal ranks and headings."""
 FIGURES: dict[str, str] = {name: figure.places for name, figure in _markers(ShownOrder, Figure).items()}
 """An order's figures, and which of its instrument's places each is shown to."""
 FROM_REQUEST: dict[str, str] = {

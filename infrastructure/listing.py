@@ -1,5 +1,5 @@
 """Lists and their pages: the one declaration of the filters every list takes, of the orders a
-list can be sorted in, and of the cursor that continues a page.
+list can be sorted in, of the orders table's columns, and of the cursor that continues a page.
 
 The Python API's keyword arguments, the HTTP API's query parameters (with their OpenAPI
 descriptions, ``http.listing``) and the CLI's filter options and ``--sort`` values (with their
@@ -33,6 +33,17 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.order_state import (
+    FIGURES,
+    FLAG,
+    LISTED,
+    OPTIONAL_FLAG,
+    SHOWN,
+    SIDE,
+    TEXTS,
+    TIME,
+    Kind,
+)
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.paging import Keyset
@@ -303,6 +314,49 @@ LISTINGS: dict[str, Listing] = {
         ),
     )
 }
+
+
+# ---------------------------------------------------------------------- the columns
+
+
+SHOWN_AS: dict[Kind, str] = {TEXTS: "list", FLAG: "flag", OPTIONAL_FLAG: "flag", TIME: "time", SIDE: "side"}
+"""How a column of an order's kind is shown, besides as text (or as a figure: ``FIGURES``)."""
+
+
+@dataclass(frozen=True)
+class ListColumn:
+    """A column of a list's table, as the CLI and the page both show it: the row's ``field``,
+    its ``heading``, its narrow-terminal rank ``keep``, how it is ``shown`` (``text``, ``flag``:
+    yes, no or empty, ``figure``: to the row's ``places`` of ``price`` or ``quantity``,
+    ``list``: its items, ``time``, ``side``) and the list's ``sort`` by it (None: the list
+    cannot be sorted by it)."""
+
+    field: str
+    heading: str
+    keep: int
+    shown: str
+    places: str | None
+    sort: str | None
+
+
+def _sort_by(listing: Listing, column: str) -> str | None:
+    """The name of ``listing``'s sort by ``column`` as stored, None when it has none."""
+    return next((name for name, key in listing.sorts.items() if key.column == column), None)
+
+
+ORDER_COLUMNS: tuple[ListColumn, ...] = tuple(
+    ListColumn(
+        name,
+        listed.heading or name,
+        listed.keep,
+        "figure" if name in FIGURES else SHOWN_AS.get(SHOWN[name], "text"),
+        FIGURES.get(name),
+        _sort_by(LISTINGS["orders"], name),
+    )
+    for name, listed in LISTED.items()
+)
+"""The orders table's columns: ``domain.order_state.ShownOrder``'s ``Listed`` fields, in order,
+with the orders list's sorts (``LISTINGS``)."""
 
 
 @dataclass(frozen=True)

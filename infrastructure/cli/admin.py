@@ -181,8 +181,11 @@ def demo(seed: SeedOption = 7, orders_count: OrdersOption = 40) -> None:
     counts = ", ".join(f"{n} {k}" for k, n in report.counts.items() if n)
     say(f"Simulated session (seed {seed}) → {url}")
     say(f"{report.lines} messages: {counts}; {report.events} events recorded\n")
+    # The open orders at 160 columns: no anomalies (the summary below names them) nor last change
     table(
-        f"open orders ({len(open_rows)})", [c for c in ORDER_COLUMNS if c.name != "anomalies"], open_rows[:12]
+        f"open orders ({len(open_rows)})",
+        [c for c in ORDER_COLUMNS if c.name not in ("anomalies", "updated")],
+        open_rows[:12],
     )
     recent = fills[-10:]
     short = [c for c in TRADE_COLUMNS if c.name not in ("fee_currency", "late")]

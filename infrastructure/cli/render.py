@@ -21,9 +21,11 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from itertools import islice
 from typing import Any, TextIO
 
-from orderledger.domain.order_state import FIGURES, FLAG, LISTED, OPTIONAL_FLAG, SHOWN, TEXTS
+from orderledger.domain.order_state import FIGURES
 from orderledger.domain.values import PLAIN_NUMBER_FORM, escape_unsafe
 from orderledger.infrastructure.application.display import Precision
+from orderledger.infrastructure.listing import ORDER_COLUMNS as LIST_COLUMNS
+from orderledger.infrastructure.listing import ListColumn
 
 _NUMBER = re.compile(PLAIN_NUMBER_FORM)
 
@@ -463,23 +465,24 @@ def _flag(name: str) -> Callable[[dict[str, Any]], str]:
     return lambda row: {True: "yes", False: "no"}.get(row[name], "")
 
 
-def _order_column(name: str, keep: int) -> Column:
-    """An order's column, shown as its kind in the declaration (``domain.order_state.SHOWN``)
-    says: a list as its items, a flag as yes or no, a figure to its instrument's places."""
-    kind = SHOWN[name]
-    if kind is TEXTS:
-        return Column(name, lambda r: ", ".join(r[name]), "wrap", keep)
-    if kind in (FLAG, OPTIONAL_FLAG):
-        return Column(name, _flag(name), keep=keep)
-    if name in FIGURES:
-        return col(name, "number", keep, places=FIGURES[name])
-    return col(name, keep=keep)
+def _list_column(column: ListColumn) -> Column:
+    """A column of a list declared for both shells (``listing.ORDER_COLUMNS``), under its
+    heading, shown as it says: a list as its items, a flag as yes or no, a figure to the row's
+    places."""
+    field, heading, keep = column.field, column.heading, column.keep
+    if column.shown == "list":
+        return Column(heading, lambda r: ", ".join(r[field]), "wrap", keep)
+    if column.shown == "flag":
+        return Column(heading, _flag(field), keep=keep)
+    if column.places is not None:
+        return col(heading, "number", keep, key=field, places=column.places)
+    return col(heading, keep=keep, key=field)
 
 
 # The keep ranks say what a person needs at 80 columns (docs/semantics.md, "Figures for people"):
 # an order keeps its account and venue, a trade its order, trade ID and fee, a position with a
 # mark its unrealized P&L. An order's are declared with its fields (``domain.order_state.Listed``).
-ORDER_COLUMNS = [_order_column(name, listed.keep) for name, listed in LISTED.items()]
+ORDER_COLUMNS = [_list_column(column) for column in LIST_COLUMNS]
 
 TRADE_COLUMNS = [
     col("ts_event", keep=4),

@@ -130,18 +130,17 @@ def test_tables_round_to_the_tick_the_lot_and_cents_and_fit(
             assert all(len(line) <= 80 for line in out + err), (args, out, err)
 
     orders, orders_notes = outputs[("orders",)]
-    # an order keeps its account and venue at 80 columns
-    assert {"client_order_id", "account", "venue", "instrument", "quantity", "status"} <= set(
-        orders[1].split()
-    )
+    # an order keeps its account and venue at 80 columns (its ID under the heading "order")
+    assert {"order", "account", "venue", "instrument", "quantity", "status"} <= set(orders[1].split())
     if columns == 200:
         # the average 100.00666… to the tick 0.01: 100.01, marked … (rounded)
-        assert cells(orders, "client_order_id", "g-1")["average_price"] == "100.01…"
+        assert cells(orders, "order", "g-1")["avg-price"] == "100.01…"
     else:
-        # one line says how many columns were left out and how to see them: the four of the
-        # lowest ranks (post_only 2, anomalies 3, average_price 4, filled_quantity 5)
+        # one line says how many columns were left out and how to see them: the eight of the
+        # lowest ranks (order_type, leaves_quantity, parent_id, created_at and updated_at 1,
+        # post_only 2, anomalies 3, average_price 4)
         assert orders_notes == [
-            "4 column(s) left out to fit 80; --json or a wider terminal shows them",
+            "8 column(s) left out to fit 80; --json or a wider terminal shows them",
         ]
 
     trades, _ = outputs[("trades",)]

@@ -11,7 +11,9 @@ from typing import Any
 import httpx2
 import pytest
 
+from orderledger.domain.order_state import LISTED, SHOWN
 from orderledger.domain.values import INVISIBLE_FILLERS, UNSAFE_CATEGORIES, escape_unsafe
+from orderledger.infrastructure.listing import ORDER_COLUMNS
 from tests.support.browser import chromium, require_browser
 from tests.support.http_api import Server, fill, request, running_server, wait_until
 from tests.support.page import cell, click, rows, tab, texts
@@ -269,3 +271,40 @@ def test_the_page_rounds_half_to_even_on_the_digits(browser: Any) -> None:
         assert (
             browser.execute_script("return roundText(arguments[0], arguments[1])", text, places) == expected
         )
+
+
+def test_the_orders_table_is_the_declared_one(server: Server, browser: Any, shot: None) -> None:
+    # Given d-1 requested post-only, d-2 not post-only and d-3 without saying
+    response = httpx2.post(
+        f"{server.url}/messages",
+        json=[
+            request("d-1", account="delta", post_only=True, ts="2026-11-20T12:00:00Z"),
+            request("d-2", account="delta", post_only=False, ts="2026-11-20T12:00:01Z"),
+            request("d-3", account="delta", ts="2026-11-20T12:00:02Z"),
+        ],
+    )
+    assert response.status_code == 200
+    tab(browser, "orders")
+    wait_until(lambda: cell(browser, "order:d-3", "client_order_id") == "d-3", "the delta orders")
+    # Then the page's columns are the declaration's (ShownOrder's Listed fields, in order, under
+    # their headings), served to it: app.js spells none of them
+    columns = browser.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]), (td) => td.dataset.col)",
+        '#orders-table tr[data-key="order:d-1"] td',
+    )
+    assert columns == list(LISTED)
+    headings = [text.rstrip(" ▲▼") for text in texts(browser, "#orders-table thead th")]
+    assert headings == [mark.heading or name for name, mark in LISTED.items()]
+    # post-only as yes, no, or empty when the request did not say
+    assert [cell(browser, f"order:d-{n}", "post_only") for n in (1, 2, 3)] == ["yes", "no", ""]
+    # A heading sorts by the orders list's sort of its column, where there is one
+    sorts = browser.execute_script(
+        "return Array.from(document.querySelectorAll(arguments[0]), (th) => th.dataset.sort || null)",
+        "#orders-table thead th",
+    )
+    assert sorts == [column.sort for column in ORDER_COLUMNS]
+    # The order's ID opens its timeline, whose summary shows every field the order shows
+    click(browser, 'tr[data-key="order:d-1"] td[data-col="client_order_id"] button')
+    wait_until(lambda: texts(browser, '#timeline-summary dd[data-field="client_order_id"]') == ["d-1"], "d-1")
+    summary = texts(browser, "#timeline-summary dt")
+    assert summary == list(SHOWN)

@@ -2,12 +2,12 @@
 
 What an order shows is declared once (``domain.order_state.ShownOrder``, each field with its kind
 and markers). ``OrderRow`` and so the JSON of ``orders --json`` and of the HTTP API, the orders
-view's columns, the values a new order takes from its request, the CLI's orders table (with each
-column's rank at 80 columns) and the lake's order terms are derived from it, so each lists
-exactly the declared fields. ``post_only`` was added by its line there, its rules (the request's
-field, the message's rule) and the adapters that read it; a request stating it shows it
-everywhere an order is shown, and an order requested without it (every order stored before the
-field) shows null.
+view's columns, the values a new order takes from its request, the orders table of the CLI and
+of the page (with each column's heading and rank at 80 columns) and the lake's order terms are
+derived from it, so each lists exactly the declared fields. ``post_only`` was added by its line
+there, its rules (the request's field, the message's rule) and the adapters that read it; a
+request stating it shows it everywhere an order is shown, and an order requested without it
+(every order stored before the field) shows null.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 from fastapi.testclient import TestClient
 
-from orderledger.domain.order_state import FROM_REQUEST, LISTED, SHOWN
+from orderledger.domain.order_state import FROM_REQUEST, LISTED, SHOWN, Listed
 from orderledger.infrastructure.adapters.fix import fix_messages
 from orderledger.infrastructure.adapters.hyperliquid import HyperliquidAdapter
 from orderledger.infrastructure.application import columnar
@@ -57,9 +57,11 @@ def test_every_order_artefact_lists_exactly_the_declared_fields() -> None:
     # OrderRow (so --json and the HTTP JSON) and the orders view's first columns: every field
     assert [f.name for f in fields(OrderRow)] == declared
     assert [c.name for c in ORDERS_TABLE.columns][: len(declared)] == declared
-    # The CLI's orders table: the fields marked Listed, in order, each with its 80-column rank
-    assert [(c.name, c.keep) for c in ORDER_COLUMNS] == [(name, mark.keep) for name, mark in LISTED.items()]
-    assert LISTED["post_only"].keep == 2  # the first dropped at 80 columns
+    # The CLI's orders table: the fields marked Listed, in order, each under its heading (the
+    # field's name unless declared) with its 80-column rank
+    headings = [(mark.heading or name, mark.keep) for name, mark in LISTED.items()]
+    assert [(c.name, c.keep) for c in ORDER_COLUMNS] == headings
+    assert LISTED["post_only"] == Listed(2, "post-only")  # dropped at 80 columns after the rank-1 ones
     # The request: each field a new order takes from it is a field of the request message
     assert set(FROM_REQUEST.values()) <= set(RequestMessage.model_fields)
     assert FROM_REQUEST["post_only"] == "post_only"
@@ -90,19 +92,28 @@ def test_a_post_only_request_shows_it_wherever_an_order_is_shown(
     # orders --json and order --json
     assert [row["post_only"] for row in cli_json("orders", db=file_ledger_url, cwd=tmp_path)] == expected
     assert cli_json("order", "c-1", db=file_ledger_url, cwd=tmp_path)["post_only"] is True
-    # The CLI's table (160 columns: every column shown): yes, no, and empty for "not said"
-    table = run_cli("orders", db=file_ledger_url, cwd=tmp_path, env={"COLUMNS": "160"})
+    # The CLI's table (250 columns: every column shown): yes, no, and empty for "not said"
+    table = run_cli("orders", db=file_ledger_url, cwd=tmp_path, env={"COLUMNS": "250"})
     assert table.returncode == 0, table.describe()
     lines = table.stdout.splitlines()
-    header = next(line for line in lines if line.startswith("client_order_id"))
-    at = header.index("post_only")
+    header = next(line for line in lines if line.startswith("order "))
+    at = header.index("post-only")
     rows = [line for line in lines if line.startswith("c-")]
-    assert [row[at : at + len("post_only")].strip() for row in rows] == ["yes", "no", ""]
+    assert [row[at : at + len("post-only")].strip() for row in rows] == ["yes", "no", ""]
     with OrderLedger(file_ledger_url) as ledger:
         # The HTTP JSON, the list and the one order
         with TestClient(create_app(LedgerService(ledger)), base_url=LOOPBACK) as client:
             assert [row["post_only"] for row in client.get("/orders").json()] == expected
             assert client.get("/orders/c-2").json()["post_only"] is False
+            # The page's orders table (tests/http/test_http_browser.py shows its cells)
+            served = client.get("/assets/columns.json").json()["orders"]["columns"]
+            assert {
+                "field": "post_only",
+                "heading": "post-only",
+                "shown": "flag",
+                "places": None,
+                "sort": None,
+            } in served
         # The past, folded from the log rather than read from the view
         assert [row.post_only for row in ledger.orders(as_of=datetime.now(UTC))] == expected
         # The stored request holds the key only when the request stated it

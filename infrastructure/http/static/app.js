@@ -419,40 +419,38 @@ class Paged {
 
 // ---------------------------------------------------------------- orders and trades
 
-const ORDER_COLUMNS = [
-  ["client_order_id", "order", "", (r) => orderLink(r.client_order_id)],
-  ["account", "account"],
-  ["venue", "venue"],
-  ["instrument", "instrument"],
-  ["side", "side", "", side],
-  ["order_type", "type"],
-  num("quantity", "quantity", "quantity"),
-  num("price", "price", "price"),
-  ["post_only", "post-only", "", flag("post_only")],
-  num("filled_quantity", "filled", "quantity"),
-  num("leaves_quantity", "leaves", "quantity"),
-  num("average_price", "avg price", "price"),
-  ["status", "status"],
-  ["parent_id", "parent"],
-  ["created_at", "created"],
-  ["updated_at", "updated"],
-];
+// The orders table's columns are not written here: they are the order's declaration
+// (domain/order_state.py, ShownOrder's Listed fields), which GET /assets/columns.json serves
+// with each column's heading, how it is shown, its places and the server's sort by it. A field
+// declared there shows here with no change to this file.
+const SHOWN_AS = {
+  text: (c) => [c.field, c.heading],
+  time: (c) => [c.field, c.heading],
+  side: (c) => [c.field, c.heading, "", side],
+  flag: (c) => [c.field, c.heading, "", flag(c.field)],
+  figure: (c) => num(c.field, c.heading, c.places),
+  list: (c) => [c.field, c.heading, "", (r) => (r[c.field] || []).join(", ")],
+  link: (c) => [c.field, c.heading, "", (r) => orderLink(r[c.field])],
+};
 
 const orderKey = (r) => `order:${r.client_order_id}`;
 
-// Column key → the server's sort name (docs/http.md, "Paged lists").
-const ORDER_SORTS = {
-  client_order_id: "client_order_id", account: "account", venue: "venue", instrument: "instrument", side: "side",
-  quantity: "quantity", price: "price", filled_quantity: "filled_quantity", status: "status",
-  created_at: "created", updated_at: "updated",
-};
-
+// Filled in from the served columns before the first page is read (loadColumns).
 const orders = new Paged({
-  id: "orders-table", path: "/orders", columns: ORDER_COLUMNS, key: orderKey, sorts: ORDER_SORTS, newest: ["newest", "-created"],
-  params: () => formValues("order-filters"),
+  id: "orders-table", path: "/orders", columns: [], key: orderKey, params: () => formValues("order-filters"),
 });
 
-function loadOrders() {
+// The tables' columns as the server declares them: each a column for table() and Paged, and,
+// where the list can be sorted by it, the server's sort name (docs/http.md, "Paged lists").
+async function loadColumns() {
+  const declared = (await api("/assets/columns.json")).orders;
+  orders.columns = declared.columns.map((c) => (SHOWN_AS[c.shown] || SHOWN_AS.text)(c));
+  orders.sorts = Object.fromEntries(declared.columns.filter((c) => c.sort).map((c) => [c.field, c.sort]));
+  orders.newestFirst = declared.newest;
+}
+
+async function loadOrders() {
+  if (!orders.columns.length) await loadColumns(); // not read at start: try again
   const open = document.querySelector('#order-filters input[name="open"]').checked;
   document.getElementById("orders-title").textContent = open ? "Open orders" : "Orders";
   return orders.reset();
@@ -606,11 +604,10 @@ async function loadTimeline() {
   if (!id) return;
   const path = `/orders/${encodeURIComponent(id)}`;
   const [order, history] = await Promise.all([api(path), api(`${path}/history`)]);
-  const fields = ["client_order_id", "status", "account", "venue", "instrument", "side", "order_type", "quantity", "price",
-    "post_only", "filled_quantity", "leaves_quantity", "average_price", "parent_id", "venue_order_ids", "anomalies", "tags"];
+  // Every field the order shows, in the API's order (as `orderledger order` shows them).
   const list = el("dl", { className: "kv", id: "timeline-summary" });
-  for (const field of fields) {
-    const value = order[field];
+  for (const [field, value] of Object.entries(order)) {
+    if (field === "precision") continue; // the places its figures are shown to, not a field
     const text = Array.isArray(value) ? value.join(", ") : value && typeof value === "object" ? JSON.stringify(value) : value;
     list.append(el("dt", {}, field), el("dd", { dataset: { field } }, text === null || text === undefined ? "" : text));
   }
@@ -903,7 +900,10 @@ document.addEventListener("DOMContentLoaded", () => {
     sessionStorage.setItem("orderledger-token", state.token);
     showTab(state.tab);
   });
-  showTab("orders");
-  follow();
+  // The orders table's columns first: the first page and the live rows are drawn with them.
+  guarded(loadColumns).then(() => {
+    showTab("orders");
+    follow();
+  });
   watchCollectors();
 });
