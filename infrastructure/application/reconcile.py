@@ -503,22 +503,20 @@ class Reconciler:
             found = Revision([], [], [] if beyond is None else [beyond])
         else:
             found = revised(order, report, venue, venue_order_id)
-        if not (found.busted or found.corrected or found.added):
-            if row.filled_quantity <= filled:
-                return []  # an earlier report of what the booked fills already say
-            detail = "; no average price to price it, so nothing is booked"
-        elif found.busted or found.corrected:
-            detail = f"; read after later reports, it re-splits the fills they inferred (at {self.stamp})"
+        total = format_decimal(row.filled_quantity)
+        if found.busted or found.corrected:
+            detail = (
+                f"the venue reports {total} filled at {self.stamp}, earlier than fills inferred from its "
+                "later reports: they are re-split to it"
+            )
+        elif row.filled_quantity <= filled:
+            return []  # an earlier report of what the booked fills already say
         else:
-            detail = ""
-        gap = format_decimal(row.filled_quantity - filled) if row.filled_quantity > filled else "none"
-        difference = Difference(
-            "inferred_fill",
-            f"the venue reports {format_decimal(row.filled_quantity)} filled and no fill explains "
-            f"{gap} of it{detail}",
-            client_id,
-            row.venue_order_id,
-        )
+            gap = format_decimal(row.filled_quantity - filled)
+            detail = f"the venue reports {total} filled and no fill explains {gap} of it"
+            if not found.added:
+                detail += "; no average price to price it, so nothing is booked"
+        difference = Difference("inferred_fill", detail, client_id, row.venue_order_id)
         why = f"re-split by the venue's total {format_decimal(row.filled_quantity)} at {self.stamp}"
         key = {"client_order_id": client_id, "source": SOURCE}
         sent = revision_messages(

@@ -188,6 +188,33 @@ def test_an_older_snapshot_below_fills_booked_since_is_no_difference(ledger: Ord
     assert found == []
 
 
+def test_an_older_snapshot_re_splits_the_fill_a_later_one_inferred(ledger: OrderLedger) -> None:
+    # The 10:05 snapshot's 5 filled at an average of 100 is inferred as one fill of 5 at 100.
+    # A snapshot of 10:03 then says 2 filled: one fill per total, so the fill of 5 is corrected
+    # to the 3 between them ((5 × 100 − 2 × 100) / 3 = 100) and 2 at 100 booked at 10:03.
+    given(ledger, request("c1"), ack("c1", "V1"))
+    reconcile(ledger, snapshot(open_orders=[venue_order("V1", "c1", filled="5", avg="100")]), apply=True)
+    older = json.dumps(
+        {"venue": "venueA", "account": "acc1", "as_of": "2026-11-20T10:03:00Z",
+         "open_orders": [venue_order("V1", "c1", filled="2", avg="100")]}
+    )  # fmt: skip
+    (found,) = reconcile(ledger, older, apply=True)
+    assert (found.kind, found.detail) == (
+        "inferred_fill",
+        "the venue reports 2 filled at 2026-11-20T10:03:00.000000Z, earlier than fills inferred from"
+        " its later reports: they are re-split to it",
+    )
+    assert [(c["type"], c["quantity"], c["price"], c["ts"]) for c in found.corrections] == [
+        ("fill_corrected", "3", "100", "2026-11-20T10:03:00.000000Z"),
+        ("fill", "2", "100", "2026-11-20T10:03:00.000000Z"),
+    ]
+    fills = sorted((f.ts_event.isoformat(), f.qty, f.px) for f in ledger.order("c1").fills.values())
+    assert fills == [
+        ("2026-11-20T10:03:00+00:00", Decimal(2), Decimal(100)),
+        ("2026-11-20T10:05:00+00:00", Decimal(3), Decimal(100)),
+    ]
+
+
 def test_inferred_trade_ids_are_deterministic_so_a_rerun_books_nothing(ledger: OrderLedger) -> None:
     given(ledger, request("c1"), ack("c1", "V1"))
     text = snapshot(open_orders=[venue_order("V1", "c1", filled="4", avg="99")])
