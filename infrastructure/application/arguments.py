@@ -75,8 +75,7 @@ def checked(method: F, where: str | None = None) -> F:
     def checks() -> dict[str, Check]:
         nonlocal compiled
         if compiled is None:
-            names = _ModuleNames(method.__module__)
-            hints = typing.get_type_hints(method, localns=names, include_extras=True)
+            hints = type_hints(method)
             compiled = {
                 p.name: _compile(hints[p.name], where)
                 for p in parameters
@@ -98,6 +97,13 @@ def checked(method: F, where: str | None = None) -> F:
         return method(*args, **kwargs)
 
     return typing.cast(F, wrapper)
+
+
+def type_hints(method: Callable[..., Any]) -> dict[str, Any]:
+    """``typing.get_type_hints(method)`` (with ``Annotated``'s extras), reading the names its
+    module imports on first use as well (a module's PEP 562 ``__getattr__``, as
+    ``application.ledger`` has for the types of its writes)."""
+    return typing.get_type_hints(method, localns=_ModuleNames(method.__module__), include_extras=True)
 
 
 class _ModuleNames(dict[str, Any]):

@@ -168,8 +168,7 @@ class OrderLedger(DeprecatedReads):
             self.db.close()
             raise
         # partial, not a lambda: the clock is read for every message, without a Python frame.
-        self.clock: Callable[[], datetime] = clock or partial(datetime.now, UTC)
-        self._processor: Processor | None = None
+        self._clock: Callable[[], datetime] = clock or partial(datetime.now, UTC)
         # Guards the processor's and the views' in-memory state: one writer thread at a time.
         self._writing = threading.RLock()
         # Wakes this process's followers (``follow``) after each commit, without a poll's delay.
@@ -177,21 +176,25 @@ class OrderLedger(DeprecatedReads):
 
     # ------------------------------------------------------------------ eventsourcing wiring
 
-    @property
-    def processor(self) -> Processor:
-        """What turns messages into events and commits them (``ingest.processing``), with its
-        caches of orders and venue identities: made on first use (the first write, or a read
-        that resolves an order), so a process that only lists the views never loads ingest."""
-        if self._processor is not None:
-            return self._processor
+    if TYPE_CHECKING:
+        processor: Processor
+
+    def __getattr__(self, name: str) -> Any:
+        """``processor``, what turns messages into events and commits them (``ingest.processing``)
+        with its caches of orders and venue identities, made on first use (the first write, or a
+        read through it) and kept as an attribute: a process that only lists the views never
+        loads ingest."""
+        if name != "processor":
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         with self._writing:
-            if self._processor is None:
+            if "processor" not in vars(self):
                 # start-up cost: ingest (its adapters and message models) is loaded by a write
                 from orderledger.infrastructure.ingest.processing import Processor
 
-                self._processor = Processor(self.recorder, self.mapper, self.clock)
-                self._processor.inline = self._fold_inline
-            return self._processor
+                made = Processor(self.recorder, self.mapper, self._clock)
+                made.inline = self._fold_inline
+                self.processor = made
+            return self.processor
 
     def _check_cipher(self) -> None:
         """Refuse to mix: an encrypted log needs its key; a plaintext log takes no key.
@@ -320,7 +323,7 @@ class OrderLedger(DeprecatedReads):
         Unchanged: a duplicate; changed: the next version, used by fills booked after it.
         ``ts`` defaults to now.
         """
-        moment = self.clock() if ts is None else ts
+        moment = self._clock() if ts is None else ts
         message = {
             "type": "instrument",
             "venue": venue,
@@ -818,7 +821,7 @@ class OrderLedger(DeprecatedReads):
                     message_id,
                     reason=reason,
                     by=by,
-                    now=self.clock(),
+                    now=self._clock(),
                     origin=origin,
                 )
         return recording.book_parked(self, message_id, reason=reason, by=by, account=account, origin=origin)

@@ -60,7 +60,7 @@ def resolve(ledger: OrderLedger, key: str, venue: str | None = None) -> str:
     """``OrderLedger.resolve``: the client order ID a key names (itself, a venue order ID, an alias)."""
     with ledger._writing:  # the processor's order cache is shared with writers
         # (no processor yet, as in a process that only reads: the log, not ingest's cache)
-        processor = ledger._processor
+        processor = vars(ledger).get("processor")
         known = (folded(ledger, key) if processor is None else processor.load_order(key)) is not None
     if known:
         return key
