@@ -63,7 +63,7 @@ command function or the ``typer.Typer`` of a group of subcommands."""
 class _Commands(MutableMapping[str, Any]):
     """A group's subcommands by name, each built (its module imported) when first asked for."""
 
-    def __init__(self, group: TyperGroup, homes: Mapping[str, str]) -> None:
+    def __init__(self, group: LazyGroup, homes: Mapping[str, str]) -> None:
         self.group = group
         self.built: dict[str, Any] = dict(group.commands)
         self.names = [*self.built, *(name for name in homes if name not in self.built)]
