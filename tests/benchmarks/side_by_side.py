@@ -193,15 +193,22 @@ def run_one(root: Path, item: dict[str, str], database: Path) -> dict[str, Any]:
     return result
 
 
-def _spread(runs: list[float]) -> float:
+def spread(runs: list[float]) -> float:
     """The slowest run over the fastest."""
     return max(runs) / min(runs)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+def two_checkouts(doc: str | None) -> argparse.ArgumentParser:
+    """The arguments of a side-by-side benchmark: the checkout to compare against, and the one
+    under test (``doc``: the benchmark's docstring, whose first line describes it)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
     parser.add_argument("before", type=Path, help="the checkout to compare against")
     parser.add_argument("after", type=Path, help="the checkout under test")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = two_checkouts(__doc__)
     parser.add_argument(
         "--rounds", type=int, default=7, help="runs of each workload per checkout (default 7)"
     )
@@ -251,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         before = statistics.median(seconds[(name, "before")])
         after = statistics.median(seconds[(name, "after")])
         same = "" if counts[(name, "before")] == counts[(name, "after")] else "  OUTCOMES DIFFER"
-        spread = "/".join(f"{_spread(seconds[(name, which)]):.2f}" for which in ("before", "after"))
+        spread = "/".join(f"{spread(seconds[(name, which)]):.2f}" for which in ("before", "after"))
         sys.stdout.write(
             f"{name:24} {before:9.3f} {after:9.3f} {after / before:12.3f}x {spread:>13}"
             f"  {counts[(name, 'after')]}{same}\n"

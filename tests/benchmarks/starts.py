@@ -24,7 +24,6 @@ Both checkouts must be importable as ``orderledger`` from their own trees: a che
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -36,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.benchmarks.side_by_side import package_root  # noqa: E402
+from tests.benchmarks.side_by_side import package_root, spread, two_checkouts  # noqa: E402
 
 ENTRY = r"""
 import sys
@@ -86,14 +85,8 @@ def import_seconds(stderr: str) -> float:
     return total / 1e6
 
 
-def _spread(runs: list[float]) -> float:
-    return max(runs) / min(runs)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("before", type=Path, help="the checkout to compare against")
-    parser.add_argument("after", type=Path, help="the checkout under test")
+    parser = two_checkouts(__doc__)
     parser.add_argument("--rounds", type=int, default=15, help="runs per checkout and figure (default 15)")
     parser.add_argument("--orders", type=int, default=2000, help="orders in the simulated session")
     args = parser.parse_args(argv)
@@ -127,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("imports", "restart → open orders"):
         before = statistics.median(figures[(name, "before")])
         after = statistics.median(figures[(name, "after")])
-        spread = "/".join(f"{_spread(figures[(name, which)]):.2f}" for which in ("before", "after"))
+        spread = "/".join(f"{spread(figures[(name, which)]):.2f}" for which in ("before", "after"))
         sys.stdout.write(f"{name:24} {before:8.3f}s {after:8.3f}s {after / before:12.3f}x {spread:>11}\n")
     return 0
 
