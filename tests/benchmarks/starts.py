@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("imports", "restart → open orders"):
         before = statistics.median(figures[(name, "before")])
         after = statistics.median(figures[(name, "after")])
-        spread = "/".join(f"{spread(figures[(name, which)]):.2f}" for which in ("before", "after"))
-        sys.stdout.write(f"{name:24} {before:8.3f}s {after:8.3f}s {after / before:12.3f}x {spread:>11}\n")
+        spreads = "/".join(f"{spread(figures[(name, which)]):.2f}" for which in ("before", "after"))
+        sys.stdout.write(f"{name:24} {before:8.3f}s {after:8.3f}s {after / before:12.3f}x {spreads:>11}\n")
     return 0
 
 
