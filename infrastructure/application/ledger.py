@@ -21,7 +21,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from importlib import import_module
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -31,10 +30,16 @@ from annotated_types import Ge, Gt
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
-from orderledger.domain.values import format_timestamp, parse_timestamp
-from orderledger.infrastructure.application import admin, reads
+from orderledger.domain.values import parse_timestamp
+from orderledger.infrastructure.application import admin, lazy, reads
 from orderledger.infrastructure.application import collectors as _collectors
-from orderledger.infrastructure.application.arguments import Count, Counting, Slices, Version, checked_methods
+from orderledger.infrastructure.application.arguments import (
+    Count,
+    Counting,
+    Slices,
+    Version,
+    checked_methods,
+)
 from orderledger.infrastructure.application.deprecated import DeprecatedReads
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
 from orderledger.infrastructure.application.instruments import list_instruments
@@ -81,38 +86,38 @@ from orderledger.infrastructure.storage.views import CatchUpStats, Views
 from orderledger.projections.lots import COST_BASIS_SETTING
 from orderledger.projections.lots import cost_basis_named as _cost_basis
 
+# The writes (ingest, its adapters and message models), reconciliation, the lake and the analytics:
+# imported when first called (``application.lazy``), so a process that only reads never loads them.
 if TYPE_CHECKING:
+    from orderledger.infrastructure.application import execution as _execution
+    from orderledger.infrastructure.application import lake as _lake
+    from orderledger.infrastructure.application import placing as _placing
+    from orderledger.infrastructure.application import reconcile as _reconcile
+    from orderledger.infrastructure.application import recording
     from orderledger.infrastructure.application.execution import ExecutionRow
     from orderledger.infrastructure.application.lake import LakeReport
     from orderledger.infrastructure.application.placing import Placement
     from orderledger.infrastructure.application.reconcile import ReconcileReport, Snapshot
     from orderledger.infrastructure.application.recording import IngestReport
     from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result
-
-_ON_FIRST_USE = {
-    "ExecutionRow": "orderledger.infrastructure.application.execution",
-    "IngestReport": "orderledger.infrastructure.application.recording",
-    "Inbound": "orderledger.infrastructure.ingest.processing",
-    "LakeReport": "orderledger.infrastructure.application.lake",
-    "Placement": "orderledger.infrastructure.application.placing",
-    "ReconcileReport": "orderledger.infrastructure.application.reconcile",
-    "Result": "orderledger.infrastructure.ingest.processing",
-    "Snapshot": "orderledger.infrastructure.application.reconcile",
-}
-"""The names of the ledger's signatures that live with the writes, the audit's reports and the
-analytics: imported when a method that takes or gives one is first called (``arguments.checked``
-reads the hints through this module's ``__getattr__``), so a process that only reads the views
-never loads ingest, its adapters and message models, reconciliation or the lake."""
-
-
-def __getattr__(name: str) -> Any:
-    """A name of ``_ON_FIRST_USE``, imported from its module on first use (PEP 562)."""
-    if name not in _ON_FIRST_USE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(_ON_FIRST_USE[name]), name)
-    globals()[name] = value
-    return value
-
+else:
+    _execution = lazy.Module("orderledger.infrastructure.application.execution")
+    _lake = lazy.Module("orderledger.infrastructure.application.lake")
+    _placing = lazy.Module("orderledger.infrastructure.application.placing")
+    _reconcile = lazy.Module("orderledger.infrastructure.application.reconcile")
+    recording = lazy.Module("orderledger.infrastructure.application.recording")
+    # the names of signatures, for the argument checks' hints
+    __getattr__ = lazy.names(
+        __name__,
+        {
+            "orderledger.infrastructure.application.execution": ("ExecutionRow",),
+            "orderledger.infrastructure.application.lake": ("LakeReport",),
+            "orderledger.infrastructure.application.placing": ("Placement",),
+            "orderledger.infrastructure.application.reconcile": ("ReconcileReport", "Snapshot"),
+            "orderledger.infrastructure.application.recording": ("IngestReport",),
+            "orderledger.infrastructure.ingest.processing": ("Inbound", "Result"),
+        },
+    )
 
 URL_VARIABLE = "ORDERLEDGER_DATABASE_URL"
 DEFAULT_BATCH = 1_000
@@ -180,21 +185,11 @@ class OrderLedger(DeprecatedReads):
         processor: Processor
 
     def __getattr__(self, name: str) -> Any:
-        """``processor``, what turns messages into events and commits them (``ingest.processing``)
-        with its caches of orders and venue identities, made on first use (the first write, or a
-        read through it) and kept as an attribute: a process that only lists the views never
-        loads ingest."""
+        """``processor`` (``ingest.processing``: messages to events, with its caches of orders and
+        identities), made on first use: a process that only reads the views never loads ingest."""
         if name != "processor":
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        with self._writing:
-            if "processor" not in vars(self):
-                # start-up cost: ingest (its adapters and message models) is loaded by a write
-                from orderledger.infrastructure.ingest.processing import Processor
-
-                made = Processor(self.recorder, self.mapper, self._clock)
-                made.inline = self._fold_inline
-                self.processor = made
-            return self.processor
+        return recording.processor_of(self)
 
     def _check_cipher(self) -> None:
         """Refuse to mix: an encrypted log needs its key; a plaintext log takes no key.
@@ -260,9 +255,6 @@ class OrderLedger(DeprecatedReads):
         the report's ``stored`` is False and its counts say what was kept: the rejected lines as
         ``rejected``, every other as ``not stored``, and no events.
         """
-        # start-up cost: ingest (its adapters and message models) is loaded by the first write
-        from orderledger.infrastructure.application import recording
-
         return recording.ingest_lines(
             self,
             lines,
@@ -287,9 +279,6 @@ class OrderLedger(DeprecatedReads):
         A batch is committed at ``batch_size`` inputs, at ``MAX_BATCH_BYTES``, at a ``None``
         (the input paused) and at the end; ``on_batch`` hears of each once it is durable.
         """
-        # start-up cost: ingest (its adapters and message models) is loaded by the first write
-        from orderledger.infrastructure.application import recording
-
         return recording.ingest_inbound(self, items, strict=strict, on_batch=on_batch)
 
     def record(self, message: dict[str, Any], *, origin: str = "api", strict: bool = False) -> Result:
@@ -300,9 +289,6 @@ class OrderLedger(DeprecatedReads):
         message that cannot be read, else the domain's, e.g. :class:`OverfillError`); with
         ``strict=True`` that error is raised instead.
         """
-        # start-up cost: ingest (its adapters and message models) is loaded by the first write
-        from orderledger.infrastructure.application import recording
-
         return recording.record(self, message, origin=origin, strict=strict)
 
     # ------------------------------------------------------------------ instruments
@@ -323,16 +309,9 @@ class OrderLedger(DeprecatedReads):
         Unchanged: a duplicate; changed: the next version, used by fills booked after it.
         ``ts`` defaults to now.
         """
-        moment = self._clock() if ts is None else ts
-        message = {
-            "type": "instrument",
-            "venue": venue,
-            "instrument": instrument,
-            "ts": format_timestamp(moment) if isinstance(moment, datetime) else moment,
-            "source": source,
-            **{k: str(v) if isinstance(v, Decimal) else v for k, v in definition.items() if v is not None},
-        }
-        return self.record(message)
+        return recording.define_instrument(
+            self, venue, instrument, ts=ts, source=source, definition=definition
+        )
 
     def load_ccxt_markets(
         self,
@@ -346,9 +325,6 @@ class OrderLedger(DeprecatedReads):
         """Record the definitions of a CCXT markets dump (``exchange.load_markets()``): each
         market is journaled as received (format ``ccxt-markets``) with the definition read from
         it; unchanged ones are duplicates, and a market that cannot be read is rejected alone."""
-        # start-up cost: ingest (its adapters and message models) is loaded by the first write
-        from orderledger.infrastructure.application import recording
-
         return recording.load_ccxt_markets(
             self, markets, venue=venue, ts=ts, origin=origin, instrument_of=instrument_of
         )
@@ -465,10 +441,7 @@ class OrderLedger(DeprecatedReads):
     ) -> contextlib.AbstractContextManager[Placement]:
         """Intent before send: record the request, yield the client order ID to send it with,
         record the venue's answer (``infrastructure/application/placing.py``)."""
-        # start-up cost: placing records through ingest, loaded here
-        from orderledger.infrastructure.application.placing import placing
-
-        return placing(self, spec, rejections=rejections)
+        return _placing.placing(self, spec, rejections=rejections)
 
     # ------------------------------------------------------------------ querying orders
 
@@ -810,21 +783,9 @@ class OrderLedger(DeprecatedReads):
         released as any parked line is when its order arrives. Refused, with nothing written,
         unless the message is parked (and, to book, carries the details); see docs/messages.md,
         "Settling a parked message"."""
-        # start-up cost: settling a message is a write (ingest's modules, not a read's)
-        from orderledger.infrastructure.application import recording
-        from orderledger.infrastructure.ingest.settlement import set_aside
-
-        if not book:
-            with self._writing:
-                return set_aside(
-                    self.recorder,
-                    message_id,
-                    reason=reason,
-                    by=by,
-                    now=self._clock(),
-                    origin=origin,
-                )
-        return recording.book_parked(self, message_id, reason=reason, by=by, account=account, origin=origin)
+        return recording.settle(
+            self, message_id, reason=reason, by=by, book=book, account=account, origin=origin
+        )
 
     def verify(
         self,
@@ -861,21 +822,9 @@ class OrderLedger(DeprecatedReads):
         differences; with ``apply``, record the corrections. Orders requested within ``grace``
         are left alone, and so, given ``known_at`` (the log position when the snapshot was
         read), are orders the ledger first heard of after it: the snapshot cannot show them."""
-        # start-up cost: reconciliation (and the ingest its corrections go through) is loaded here
-        from orderledger.infrastructure.application.reconcile import (
-            Reconciler,
-            ReconcileReport,
-            Snapshot,
-            parse_snapshot,
+        return _reconcile.reconcile(
+            self, snapshot, apply=apply, grace=grace, origin=origin, known_at=known_at
         )
-
-        parsed = snapshot if isinstance(snapshot, Snapshot) else parse_snapshot(snapshot)
-        self.catch_up()
-        reconciler = Reconciler(self, parsed, grace=grace, known_at=known_at)
-        found = reconciler.differences()
-        if apply:
-            reconciler.apply(found, origin=origin)
-        return ReconcileReport(parsed.venue, parsed.account, apply, tuple(found))
 
     # ------------------------------------------------------------------ lists and pages
 
@@ -903,10 +852,7 @@ class OrderLedger(DeprecatedReads):
     def export_lake(self, directory: str | Path) -> LakeReport:
         """Append to the Parquet lake at ``directory`` what the log holds past its manifest, and
         rewrite its snapshot tables (docs/analytics.md); safe to rerun or to kill at any point."""
-        # start-up cost: the lake's writer is loaded by the export
-        from orderledger.infrastructure.application.lake import export_lake
-
-        return export_lake(self, directory)
+        return _lake.export_lake(self, directory)
 
     def execution_quality(
         self,
@@ -918,10 +864,7 @@ class OrderLedger(DeprecatedReads):
     ) -> list[ExecutionRow]:
         """Execution quality (slippage, fees, fill ratio, times, rates) per group ``by`` over the
         orders requested in [since, until), from the store or from ``lake``, in DuckDB."""
-        # start-up cost: the analytics are loaded by the report
-        from orderledger.infrastructure.application.execution import execution_quality
-
-        return execution_quality(self, by=by, since=since, until=until, lake=lake)
+        return _execution.execution_quality(self, by=by, since=since, until=until, lake=lake)
 
     # ------------------------------------------------------------------ collect (live venue connections)
     # infrastructure/application/collectors.py; the collectors themselves: infrastructure/collect/.
