@@ -30,7 +30,6 @@ Both checkouts must be importable as ``orderledger`` from their own trees: a che
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -43,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from orderledger.infrastructure.application.simulator import simulate_lines  # noqa: E402
+from tests.support.bench import package_root, spread, two_checkouts  # noqa: E402
 from tests.support.fixlog import session_lines  # noqa: E402
 from tests.support.tradier_examples import AAPL  # noqa: E402
 
@@ -95,12 +95,6 @@ else:
 ledger.close()
 print(json.dumps({"seconds": spent, "counts": counts}))
 """
-
-
-def package_root(tree: Path) -> Path:
-    """Where ``orderledger`` of ``tree`` imports from: the tree of links its layout script writes."""
-    subprocess.run([sys.executable, str(tree / "scripts" / "layout.py")], check=True, cwd=tree)
-    return (tree / ".layout").resolve()
 
 
 def _renamed(value: Any, names: dict[str, str]) -> Any:
@@ -191,20 +185,6 @@ def run_one(root: Path, item: dict[str, str], database: Path) -> dict[str, Any]:
         raise SystemExit(f"{item['name']} with {root} failed: {last}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
-
-
-def spread(runs: list[float]) -> float:
-    """The slowest run over the fastest."""
-    return max(runs) / min(runs)
-
-
-def two_checkouts(doc: str | None) -> argparse.ArgumentParser:
-    """The arguments of a side-by-side benchmark: the checkout to compare against, and the one
-    under test (``doc``: the benchmark's docstring, whose first line describes it)."""
-    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
-    parser.add_argument("before", type=Path, help="the checkout to compare against")
-    parser.add_argument("after", type=Path, help="the checkout under test")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.benchmarks.side_by_side import package_root, spread, two_checkouts  # noqa: E402
+from tests.support.bench import package_root, spread, two_checkouts  # noqa: E402
 
 ENTRY = r"""
 import sys
