@@ -10,54 +10,122 @@ The repository keeps the design's folders at its top level (``domain/``, ``proje
 (setuptools' ``package-dir``), so an installation adds nothing else to ``site-packages``.
 """
 
-from importlib.metadata import version as _version
+from __future__ import annotations
 
-from orderledger.domain.errors import (
-    AmendBelowFilledError,
-    ClientOrderIdReuseError,
-    FillConflictError,
-    IdentityConflictError,
-    InvalidInputError,
-    InvalidTransitionError,
-    LedgerError,
-    OrderNotFoundError,
-    OverfillError,
-    UnknownTradeError,
-)
-from orderledger.domain.outcomes import Outcome
-from orderledger.infrastructure.application.aio import AsyncOrderLedger
-from orderledger.infrastructure.application.follow import CommittedEvent
-from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
-from orderledger.infrastructure.application.placing import AsyncPlacement, Placement
-from orderledger.infrastructure.application.reconcile import Difference, ReconcileReport, Snapshot
-from orderledger.infrastructure.audit.verify import VerifyReport
-from orderledger.infrastructure.errors import (
-    ConcurrencyError,
-    ConfigurationError,
-    DatabaseCorruptError,
-    DatabaseLockedError,
-    DatabaseReplacedError,
-    MessageError,
-    RequestNotRecordedError,
-    StoreError,
-)
-from orderledger.infrastructure.ingest.processing import Result
-from orderledger.infrastructure.results import (
-    EventRecord,
-    Filter,
-    Head,
-    HistoryEntry,
-    InstrumentRow,
-    MessageRecord,
-    OrderRow,
-    PnlPoint,
-    PnlRow,
-    PositionRow,
-    TradeRow,
-)
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-__version__ = _version("orderledger")
-"""The installed release (semantic versioning; CHANGELOG.md says what each one changed)."""
+if TYPE_CHECKING:
+    from orderledger.domain.errors import (
+        AmendBelowFilledError,
+        ClientOrderIdReuseError,
+        FillConflictError,
+        IdentityConflictError,
+        InvalidInputError,
+        InvalidTransitionError,
+        LedgerError,
+        OrderNotFoundError,
+        OverfillError,
+        UnknownTradeError,
+    )
+    from orderledger.domain.outcomes import Outcome
+    from orderledger.infrastructure.application.aio import AsyncOrderLedger
+    from orderledger.infrastructure.application.follow import CommittedEvent
+    from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
+    from orderledger.infrastructure.application.placing import AsyncPlacement, Placement
+    from orderledger.infrastructure.application.reconcile import Difference, ReconcileReport, Snapshot
+    from orderledger.infrastructure.audit.verify import VerifyReport
+    from orderledger.infrastructure.errors import (
+        ConcurrencyError,
+        ConfigurationError,
+        DatabaseCorruptError,
+        DatabaseLockedError,
+        DatabaseReplacedError,
+        MessageError,
+        RequestNotRecordedError,
+        StoreError,
+    )
+    from orderledger.infrastructure.ingest.processing import Result
+    from orderledger.infrastructure.results import (
+        EventRecord,
+        Filter,
+        Head,
+        HistoryEntry,
+        InstrumentRow,
+        MessageRecord,
+        OrderRow,
+        PnlPoint,
+        PnlRow,
+        PositionRow,
+        TradeRow,
+    )
+
+_HOMES = {
+    "AmendBelowFilledError": "orderledger.domain.errors",
+    "AsyncOrderLedger": "orderledger.infrastructure.application.aio",
+    "AsyncPlacement": "orderledger.infrastructure.application.placing",
+    "ClientOrderIdReuseError": "orderledger.domain.errors",
+    "CommittedEvent": "orderledger.infrastructure.application.follow",
+    "ConcurrencyError": "orderledger.infrastructure.errors",
+    "ConfigurationError": "orderledger.infrastructure.errors",
+    "DatabaseCorruptError": "orderledger.infrastructure.errors",
+    "DatabaseLockedError": "orderledger.infrastructure.errors",
+    "DatabaseReplacedError": "orderledger.infrastructure.errors",
+    "Difference": "orderledger.infrastructure.application.reconcile",
+    "EventRecord": "orderledger.infrastructure.results",
+    "FillConflictError": "orderledger.domain.errors",
+    "Filter": "orderledger.infrastructure.results",
+    "Head": "orderledger.infrastructure.results",
+    "HistoryEntry": "orderledger.infrastructure.results",
+    "IdentityConflictError": "orderledger.domain.errors",
+    "IngestReport": "orderledger.infrastructure.application.ledger",
+    "InstrumentRow": "orderledger.infrastructure.results",
+    "InvalidInputError": "orderledger.domain.errors",
+    "InvalidTransitionError": "orderledger.domain.errors",
+    "LedgerError": "orderledger.domain.errors",
+    "MessageError": "orderledger.infrastructure.errors",
+    "MessageRecord": "orderledger.infrastructure.results",
+    "OrderLedger": "orderledger.infrastructure.application.ledger",
+    "OrderNotFoundError": "orderledger.domain.errors",
+    "OrderRow": "orderledger.infrastructure.results",
+    "Outcome": "orderledger.domain.outcomes",
+    "OverfillError": "orderledger.domain.errors",
+    "Placement": "orderledger.infrastructure.application.placing",
+    "PnlPoint": "orderledger.infrastructure.results",
+    "PnlRow": "orderledger.infrastructure.results",
+    "PositionRow": "orderledger.infrastructure.results",
+    "ReconcileReport": "orderledger.infrastructure.application.reconcile",
+    "RequestNotRecordedError": "orderledger.infrastructure.errors",
+    "Result": "orderledger.infrastructure.ingest.processing",
+    "Snapshot": "orderledger.infrastructure.application.reconcile",
+    "StoreError": "orderledger.infrastructure.errors",
+    "TradeRow": "orderledger.infrastructure.results",
+    "UnknownTradeError": "orderledger.domain.errors",
+    "VerifyReport": "orderledger.infrastructure.audit.verify",
+}
+"""Where each exported name lives. A name is imported on first use (``from orderledger import
+OrderLedger`` imports the application, not the async API, the collectors or the audit), so a
+program or command that needs one part of the library does not pay to load the rest."""
+
+
+def __getattr__(name: str) -> Any:
+    """An exported name, imported from its module on first use (PEP 562), then kept here."""
+    if name == "__version__":
+        # start-up cost: importlib.metadata is slow to import, and few callers ask the version
+        from importlib.metadata import version
+
+        value: Any = version("orderledger")
+    elif name in _HOMES:
+        value = getattr(import_module(_HOMES[name]), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOMES, "__version__"})
+
 
 __all__ = [
     "AmendBelowFilledError",

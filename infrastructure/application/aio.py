@@ -26,13 +26,16 @@ import contextlib
 import functools
 from collections.abc import AsyncIterator, Callable, Coroutine
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from annotated_types import Gt
+from typing_extensions import deprecated
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.order import Order
 from orderledger.infrastructure.application.arguments import Count, checked
-from orderledger.infrastructure.application.deprecated import AsyncDeprecatedReads
+from orderledger.infrastructure.application.deprecated import GET_ORDER, ORDER_AS_OF
 from orderledger.infrastructure.application.follow import (
     CHUNK,
     POLL_SECONDS,
@@ -82,6 +85,34 @@ def _writes(method: Callable[Concatenate[OrderLedger, P], R]) -> Forwarded[P, R]
 def _reads(method: Callable[Concatenate[OrderLedger, P], R]) -> Forwarded[P, R]:
     """An ``OrderLedger`` method that only reads, as a coroutine run in a reader thread."""
     return _forward(method, writes=False)
+
+
+class _AsyncReads(Protocol):
+    async def order(
+        self,
+        key: str,
+        *,
+        version: int | None = ...,
+        as_of: datetime | None = ...,
+        event_time: bool = ...,
+    ) -> Order: ...
+
+
+class AsyncDeprecatedReads:
+    """``AsyncOrderLedger``'s replaced read methods (the warning is raised at the call, in the
+    caller's task, not in the worker thread)."""
+
+    @deprecated(GET_ORDER)
+    async def get_order(self: _AsyncReads, client_order_id: str, *, version: int | None = None) -> Order:
+        """Deprecated: ``await order(client_order_id, version=version)``."""
+        return await self.order(client_order_id, version=version)
+
+    @deprecated(ORDER_AS_OF)
+    async def order_as_of(
+        self: _AsyncReads, client_order_id: str, as_of: datetime, *, event_time: bool = False
+    ) -> Order:
+        """Deprecated: ``await order(client_order_id, as_of=as_of, event_time=event_time)``."""
+        return await self.order(client_order_id, as_of=as_of, event_time=event_time)
 
 
 class AsyncOrderLedger(AsyncDeprecatedReads):

@@ -24,6 +24,7 @@ import collections.abc as abc
 import datetime as dt
 import functools
 import inspect
+import sys
 import types
 import typing
 from collections.abc import Callable, Iterable, Iterator
@@ -74,7 +75,7 @@ def checked(method: F, where: str | None = None) -> F:
     def checks() -> dict[str, Check]:
         nonlocal compiled
         if compiled is None:
-            hints = typing.get_type_hints(method, include_extras=True)
+            hints = type_hints(method)
             compiled = {
                 p.name: _compile(hints[p.name], where)
                 for p in parameters
@@ -96,6 +97,28 @@ def checked(method: F, where: str | None = None) -> F:
         return method(*args, **kwargs)
 
     return typing.cast(F, wrapper)
+
+
+def type_hints(method: Callable[..., Any]) -> dict[str, Any]:
+    """``typing.get_type_hints(method)`` (with ``Annotated``'s extras), reading the names its
+    module imports on first use as well (a module's PEP 562 ``__getattr__``, as
+    ``application.ledger`` has for the types of its writes)."""
+    return typing.get_type_hints(method, localns=_ModuleNames(method.__module__), include_extras=True)
+
+
+class _ModuleNames(dict[str, Any]):
+    """The names a method's hints are read with: its module's globals, and then the names the
+    module imports on first use (its PEP 562 ``__getattr__``: ``ledger.Snapshot``)."""
+
+    def __init__(self, module: str) -> None:
+        super().__init__()
+        self.module = sys.modules[module]
+
+    def __missing__(self, name: str) -> Any:
+        try:
+            return getattr(self.module, name)
+        except AttributeError:
+            raise KeyError(name) from None
 
 
 C = TypeVar("C", bound=type)

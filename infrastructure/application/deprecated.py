@@ -6,7 +6,9 @@ the release that removes it, and is listed under "Deprecated" in CHANGELOG.md. E
 a thin call of its replacement, so its behaviour cannot drift from it.
 
 The warnings come from ``typing_extensions.deprecated`` (PEP 702): type checkers flag the names
-as well, at the caller's line.
+as well, at the caller's line. ``AsyncOrderLedger``'s replaced methods sit beside it in
+``application.aio``: on Python 3.11 deprecating a coroutine function imports asyncio, which the
+synchronous ledger does not otherwise load.
 """
 
 from __future__ import annotations
@@ -33,19 +35,8 @@ class _Reads(Protocol):
     ) -> Order: ...
 
 
-class _AsyncReads(Protocol):
-    async def order(
-        self,
-        key: str,
-        *,
-        version: int | None = ...,
-        as_of: datetime | None = ...,
-        event_time: bool = ...,
-    ) -> Order: ...
-
-
-_GET_ORDER = f"get_order() is deprecated since 0.2.0 and removed in {REMOVED_IN}: use order(key, version=...)"
-_ORDER_AS_OF = (
+GET_ORDER = f"get_order() is deprecated since 0.2.0 and removed in {REMOVED_IN}: use order(key, version=...)"
+ORDER_AS_OF = (
     f"order_as_of() is deprecated since 0.2.0 and removed in {REMOVED_IN}: "
     "use order(key, as_of=..., event_time=...)"
 )
@@ -54,31 +45,14 @@ _ORDER_AS_OF = (
 class DeprecatedReads:
     """``OrderLedger``'s replaced read methods."""
 
-    @deprecated(_GET_ORDER)
+    @deprecated(GET_ORDER)
     def get_order(self: _Reads, client_order_id: str, *, version: int | None = None) -> Order:
         """Deprecated: ``order(client_order_id, version=version)``."""
         return self.order(client_order_id, version=version)
 
-    @deprecated(_ORDER_AS_OF)
+    @deprecated(ORDER_AS_OF)
     def order_as_of(
         self: _Reads, client_order_id: str, as_of: datetime, *, event_time: bool = False
     ) -> Order:
         """Deprecated: ``order(client_order_id, as_of=as_of, event_time=event_time)``."""
         return self.order(client_order_id, as_of=as_of, event_time=event_time)
-
-
-class AsyncDeprecatedReads:
-    """``AsyncOrderLedger``'s replaced read methods (the warning is raised at the call, in the
-    caller's task, not in the worker thread)."""
-
-    @deprecated(_GET_ORDER)
-    async def get_order(self: _AsyncReads, client_order_id: str, *, version: int | None = None) -> Order:
-        """Deprecated: ``await order(client_order_id, version=version)``."""
-        return await self.order(client_order_id, version=version)
-
-    @deprecated(_ORDER_AS_OF)
-    async def order_as_of(
-        self: _AsyncReads, client_order_id: str, as_of: datetime, *, event_time: bool = False
-    ) -> Order:
-        """Deprecated: ``await order(client_order_id, as_of=as_of, event_time=event_time)``."""
-        return await self.order(client_order_id, as_of=as_of, event_time=event_time)

@@ -19,7 +19,6 @@ LISTEN/NOTIFY is not used, so nothing can stall a follower except the database i
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
@@ -30,6 +29,8 @@ from orderledger.domain.events import OrderEvent
 from orderledger.infrastructure.audit.search import event_record
 
 if TYPE_CHECKING:
+    import asyncio
+
     from orderledger.infrastructure.application.ledger import OrderLedger
 
 CHUNK = 500
@@ -94,6 +95,9 @@ class Wakeup:
 
     async def wait_async(self, timeout: float, seen: int) -> bool:
         """The coroutine twin of ``wait``: the event loop is free meanwhile."""
+        # start-up cost: asyncio is loaded by the async API; a synchronous reader never needs it
+        import asyncio
+
         event = asyncio.Event()
         waiter = (asyncio.get_running_loop(), event)
         with self._condition:

@@ -23,24 +23,27 @@ from decimal import Decimal
 from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from annotated_types import Ge, Gt
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
-from orderledger.domain.values import format_timestamp, parse_timestamp
-from orderledger.infrastructure.application import admin, reads, recording
+from orderledger.domain.values import parse_timestamp
+from orderledger.infrastructure.application import admin, lazy, reads
 from orderledger.infrastructure.application import collectors as _collectors
-from orderledger.infrastructure.application.arguments import Count, Counting, Slices, Version, checked_methods
+from orderledger.infrastructure.application.arguments import (
+    Count,
+    Counting,
+    Slices,
+    Version,
+    checked_methods,
+)
 from orderledger.infrastructure.application.deprecated import DeprecatedReads
-from orderledger.infrastructure.application.execution import ExecutionRow, execution_quality
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
 from orderledger.infrastructure.application.instruments import list_instruments
-from orderledger.infrastructure.application.lake import LakeReport, export_lake
 from orderledger.infrastructure.application.parents import parent_page
-from orderledger.infrastructure.application.placing import Placement, placing
 from orderledger.infrastructure.application.queries import (
     daily_pnl_rows,
     iter_orders,
@@ -49,13 +52,6 @@ from orderledger.infrastructure.application.queries import (
     realized_series,
     trade_page,
 )
-from orderledger.infrastructure.application.reconcile import (
-    Reconciler,
-    ReconcileReport,
-    Snapshot,
-    parse_snapshot,
-)
-from orderledger.infrastructure.application.recording import IngestReport
 from orderledger.infrastructure.audit.search import (
     event_page,
     events_after,
@@ -64,8 +60,6 @@ from orderledger.infrastructure.audit.search import (
     search_events,
 )
 from orderledger.infrastructure.audit.verify import VerifyReport, stored_head, stored_journal_head
-from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result
-from orderledger.infrastructure.ingest.settlement import set_aside
 from orderledger.infrastructure.listing import Page, ordering
 from orderledger.infrastructure.results import (
     DailyPnlRow,
@@ -91,6 +85,39 @@ from orderledger.infrastructure.storage.store import LedgerRecorder
 from orderledger.infrastructure.storage.views import CatchUpStats, Views
 from orderledger.projections.lots import COST_BASIS_SETTING
 from orderledger.projections.lots import cost_basis_named as _cost_basis
+
+# The writes (ingest, its adapters and message models), reconciliation, the lake and the analytics:
+# imported when first called (``application.lazy``), so a process that only reads never loads them.
+if TYPE_CHECKING:
+    from orderledger.infrastructure.application import execution as _execution
+    from orderledger.infrastructure.application import lake as _lake
+    from orderledger.infrastructure.application import placing as _placing
+    from orderledger.infrastructure.application import reconcile as _reconcile
+    from orderledger.infrastructure.application import recording
+    from orderledger.infrastructure.application.execution import ExecutionRow
+    from orderledger.infrastructure.application.lake import LakeReport
+    from orderledger.infrastructure.application.placing import Placement
+    from orderledger.infrastructure.application.reconcile import ReconcileReport, Snapshot
+    from orderledger.infrastructure.application.recording import IngestReport
+    from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result
+else:
+    _execution = lazy.Module("orderledger.infrastructure.application.execution")
+    _lake = lazy.Module("orderledger.infrastructure.application.lake")
+    _placing = lazy.Module("orderledger.infrastructure.application.placing")
+    _reconcile = lazy.Module("orderledger.infrastructure.application.reconcile")
+    recording = lazy.Module("orderledger.infrastructure.application.recording")
+    # the names of signatures, for the argument checks' hints
+    __getattr__ = lazy.names(
+        __name__,
+        {
+            "orderledger.infrastructure.application.execution": ("ExecutionRow",),
+            "orderledger.infrastructure.application.lake": ("LakeReport",),
+            "orderledger.infrastructure.application.placing": ("Placement",),
+            "orderledger.infrastructure.application.reconcile": ("ReconcileReport", "Snapshot"),
+            "orderledger.infrastructure.application.recording": ("IngestReport",),
+            "orderledger.infrastructure.ingest.processing": ("Inbound", "Result"),
+        },
+    )
 
 URL_VARIABLE = "ORDERLEDGER_DATABASE_URL"
 DEFAULT_BATCH = 1_000
@@ -146,14 +173,23 @@ class OrderLedger(DeprecatedReads):
             self.db.close()
             raise
         # partial, not a lambda: the clock is read for every message, without a Python frame.
-        self.processor = Processor(self.recorder, self.mapper, clock or partial(datetime.now, UTC))
-        self.processor.inline = self._fold_inline
+        self._clock: Callable[[], datetime] = clock or partial(datetime.now, UTC)
         # Guards the processor's and the views' in-memory state: one writer thread at a time.
         self._writing = threading.RLock()
         # Wakes this process's followers (``follow``) after each commit, without a poll's delay.
         self.committed = Wakeup()
 
     # ------------------------------------------------------------------ eventsourcing wiring
+
+    if TYPE_CHECKING:
+        processor: Processor
+
+    def __getattr__(self, name: str) -> Any:
+        """``processor`` (``ingest.processing``: messages to events, with its caches of orders and
+        identities), made on first use: a process that only reads the views never loads ingest."""
+        if name != "processor":
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        return recording.processor_of(self)
 
     def _check_cipher(self) -> None:
         """Refuse to mix: an encrypted log needs its key; a plaintext log takes no key.
@@ -273,16 +309,9 @@ class OrderLedger(DeprecatedReads):
         Unchanged: a duplicate; changed: the next version, used by fills booked after it.
         ``ts`` defaults to now.
         """
-        moment = self.processor.clock() if ts is None else ts
-        message = {
-            "type": "instrument",
-            "venue": venue,
-            "instrument": instrument,
-            "ts": format_timestamp(moment) if isinstance(moment, datetime) else moment,
-            "source": source,
-            **{k: str(v) if isinstance(v, Decimal) else v for k, v in definition.items() if v is not None},
-        }
-        return self.record(message)
+        return recording.define_instrument(
+            self, venue, instrument, ts=ts, source=source, definition=definition
+        )
 
     def load_ccxt_markets(
         self,
@@ -412,7 +441,7 @@ class OrderLedger(DeprecatedReads):
     ) -> contextlib.AbstractContextManager[Placement]:
         """Intent before send: record the request, yield the client order ID to send it with,
         record the venue's answer (``infrastructure/application/placing.py``)."""
-        return placing(self, spec, rejections=rejections)
+        return _placing.placing(self, spec, rejections=rejections)
 
     # ------------------------------------------------------------------ querying orders
 
@@ -754,17 +783,9 @@ class OrderLedger(DeprecatedReads):
         released as any parked line is when its order arrives. Refused, with nothing written,
         unless the message is parked (and, to book, carries the details); see docs/messages.md,
         "Settling a parked message"."""
-        if not book:
-            with self._writing:
-                return set_aside(
-                    self.recorder,
-                    message_id,
-                    reason=reason,
-                    by=by,
-                    now=self.processor.clock(),
-                    origin=origin,
-                )
-        return recording.book_parked(self, message_id, reason=reason, by=by, account=account, origin=origin)
+        return recording.settle(
+            self, message_id, reason=reason, by=by, book=book, account=account, origin=origin
+        )
 
     def verify(
         self,
@@ -801,13 +822,9 @@ class OrderLedger(DeprecatedReads):
         differences; with ``apply``, record the corrections. Orders requested within ``grace``
         are left alone, and so, given ``known_at`` (the log position when the snapshot was
         read), are orders the ledger first heard of after it: the snapshot cannot show them."""
-        parsed = snapshot if isinstance(snapshot, Snapshot) else parse_snapshot(snapshot)
-        self.catch_up()
-        reconciler = Reconciler(self, parsed, grace=grace, known_at=known_at)
-        found = reconciler.differences()
-        if apply:
-            reconciler.apply(found, origin=origin)
-        return ReconcileReport(parsed.venue, parsed.account, apply, tuple(found))
+        return _reconcile.reconcile(
+            self, snapshot, apply=apply, grace=grace, origin=origin, known_at=known_at
+        )
 
     # ------------------------------------------------------------------ lists and pages
 
@@ -835,7 +852,7 @@ class OrderLedger(DeprecatedReads):
     def export_lake(self, directory: str | Path) -> LakeReport:
         """Append to the Parquet lake at ``directory`` what the log holds past its manifest, and
         rewrite its snapshot tables (docs/analytics.md); safe to rerun or to kill at any point."""
-        return export_lake(self, directory)
+        return _lake.export_lake(self, directory)
 
     def execution_quality(
         self,
@@ -847,7 +864,7 @@ class OrderLedger(DeprecatedReads):
     ) -> list[ExecutionRow]:
         """Execution quality (slippage, fees, fill ratio, times, rates) per group ``by`` over the
         orders requested in [since, until), from the store or from ``lake``, in DuckDB."""
-        return execution_quality(self, by=by, since=since, until=until, lake=lake)
+        return _execution.execution_quality(self, by=by, since=since, until=until, lake=lake)
 
     # ------------------------------------------------------------------ collect (live venue connections)
     # infrastructure/application/collectors.py; the collectors themselves: infrastructure/collect/.

@@ -59,7 +59,9 @@ if TYPE_CHECKING:
 def resolve(ledger: OrderLedger, key: str, venue: str | None = None) -> str:
     """``OrderLedger.resolve``: the client order ID a key names (itself, a venue order ID, an alias)."""
     with ledger._writing:  # the processor's order cache is shared with writers
-        known = ledger.processor.load_order(key) is not None
+        # (no processor yet, as in a process that only reads: the log, not ingest's cache)
+        processor = vars(ledger).get("processor")
+        known = (folded(ledger, key) if processor is None else processor.load_order(key)) is not None
     if known:
         return key
     with ledger.db.read() as tx:
@@ -84,12 +86,7 @@ def resolve(ledger: OrderLedger, key: str, venue: str | None = None) -> str:
 
 def order_now(ledger: OrderLedger, client_order_id: str, *, version: Version | None = None) -> Order:
     """An order now, or at a given version."""
-    stored = ledger.recorder.select_events(
-        order_id_for(client_order_id), lte=version, client_order_id=client_order_id
-    )
-    order = replay(
-        ledger.mapper.decode(s.topic, s.state, s.originator_id, s.originator_version) for s in stored
-    )
+    order = folded(ledger, client_order_id, version)
     if order is None:
         raise OrderNotFoundError(f"no order {client_order_id!r}", client_order_id=client_order_id)
     if version is not None and order.version < version:
@@ -98,6 +95,16 @@ def order_now(ledger: OrderLedger, client_order_id: str, *, version: Version | N
             field="version",
         )
     return order
+
+
+def folded(ledger: OrderLedger, client_order_id: str, version: Version | None = None) -> Order | None:
+    """An order folded from its events in the log (up to ``version``), or None."""
+    stored = ledger.recorder.select_events(
+        order_id_for(client_order_id), lte=version, client_order_id=client_order_id
+    )
+    return replay(
+        ledger.mapper.decode(s.topic, s.state, s.originator_id, s.originator_version) for s in stored
+    )
 
 
 def order_as_of(

@@ -278,6 +278,25 @@ class ReconcileReport:
         }
 
 
+def reconcile(
+    ledger: Any,
+    snapshot: Snapshot | str | bytes,
+    apply: bool,
+    grace: timedelta,
+    origin: str,
+    known_at: int | None,
+) -> ReconcileReport:
+    """``OrderLedger.reconcile``: the differences between a snapshot and the ledger, and with
+    ``apply`` the corrections recorded."""
+    parsed = snapshot if isinstance(snapshot, Snapshot) else parse_snapshot(snapshot)
+    ledger.catch_up()
+    reconciler = Reconciler(ledger, parsed, grace=grace, known_at=known_at)
+    found = reconciler.differences()
+    if apply:
+        reconciler.apply(found, origin=origin)
+    return ReconcileReport(parsed.venue, parsed.account, apply, tuple(found))
+
+
 class Reconciler:
     """Compares one snapshot with the ledger and proposes (or applies) corrections."""
 

@@ -29,11 +29,12 @@ from orderledger.infrastructure.ingest.caches import fewer_collections
 from orderledger.infrastructure.ingest.formats import ADAPTER_FORMATS, FORMATS, check_options
 from orderledger.infrastructure.ingest.inbound import inbound
 from orderledger.infrastructure.ingest.inputs import Refused
-from orderledger.infrastructure.ingest.processing import Inbound, Result
+from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result
 from orderledger.infrastructure.ingest.settlement import (
     context_lines,
     context_waiting,
     parked_line,
+    set_aside,
     settlement_terms,
 )
 from orderledger.infrastructure.messages.exact_json import decode_json
@@ -269,6 +270,57 @@ def load_ccxt_markets(
             item.error = _reason(error)
         items.append(item)
     return ingest_inbound(ledger, items, strict=False, on_batch=None)
+
+
+def define_instrument(
+    ledger: OrderLedger,
+    venue: str,
+    instrument: str,
+    *,
+    ts: datetime | str | None,
+    source: str,
+    definition: Mapping[str, Any],
+) -> Result:
+    """``OrderLedger.define_instrument``: the ``instrument`` message of a definition, recorded."""
+    moment = ledger._clock() if ts is None else ts
+    message = {
+        "type": "instrument",
+        "venue": venue,
+        "instrument": instrument,
+        "ts": format_timestamp(moment) if isinstance(moment, datetime) else moment,
+        "source": source,
+        **{k: str(v) if isinstance(v, Decimal) else v for k, v in definition.items() if v is not None},
+    }
+    return ledger.record(message)
+
+
+def processor_of(ledger: OrderLedger) -> Processor:
+    """``OrderLedger.processor``, made on its first use and kept on the ledger."""
+    with ledger._writing:
+        if "processor" not in vars(ledger):
+            made = Processor(ledger.recorder, ledger.mapper, ledger._clock)
+            made.inline = ledger._fold_inline
+            ledger.processor = made
+        return ledger.processor
+
+
+def settle(
+    ledger: OrderLedger,
+    message_id: int,
+    *,
+    reason: str,
+    by: str,
+    book: bool,
+    account: str | None,
+    origin: str,
+) -> int:
+    """``OrderLedger.settle``: the parked message set aside, or (``book``) booked."""
+    if not book:
+        with ledger._writing:
+            return set_aside(
+                ledger.recorder, message_id, reason=reason, by=by, now=ledger._clock(), origin=origin
+            )
+    return book_parked(ledger, message_id, reason=reason, by=by, account=account, origin=origin)
 
 
 def book_parked(

@@ -274,3 +274,10 @@ def serve(
         lists=(list_reads, list_reads_per_client, list_seconds),
         **({} if expensive_reads is None else {"expensive_reads": expensive_reads}),
     )
+
+
+db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
+"""``orderledger db``: the schema and role, the cost-basis rule, the cursor secret."""
+db_app.command("init")(db_init)
+db_app.command("cost-basis")(db_cost_basis)
+db_app.command("rotate-cursor-secret")(db_rotate_cursor_secret)

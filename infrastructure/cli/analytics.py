@@ -77,3 +77,10 @@ def export_lake(directory: str) -> None:
         say(f"rewrote the snapshot of {directory} at position {report.position}: {written}")
     else:
         say(f"exported positions {report.after + 1}–{report.position} to {directory}: {written}")
+
+
+analytics_app = typer.Typer(
+    help="Analytics in DuckDB: execution quality (docs/analytics.md).", no_args_is_help=True
+)
+"""``orderledger analytics``: its one report so far, ``execution``."""
+analytics_app.command("execution")(execution)

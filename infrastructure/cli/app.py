@@ -2,19 +2,25 @@
 how options are read into the Python API's typed values (times, durations, sort orders).
 
 The commands live by group beside this module (``ingest``, ``queries``, ``audit``, ``admin``);
-``main`` registers them, in the order ``--help`` lists them, and runs the application.
+``COMMANDS`` names each one's home, in the order ``--help`` lists them, and ``main`` runs the
+application. A command's module is imported when that command runs (or ``--help`` lists it), so
+``orderledger orders`` loads the reads it makes, not ingest's adapters, the HTTP server, the
+collectors or rich's progress bars.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from importlib import import_module
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
+from typer.models import TyperInfo
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import parse_timestamp
@@ -23,8 +29,106 @@ from orderledger.infrastructure.cli.render import warn
 from orderledger.infrastructure.listing import LISTINGS
 from orderledger.infrastructure.storage.db import DEFAULT_URL
 
+COMMANDS = {
+    "ingest": "ingest:ingest",
+    "order": "queries:order",
+    "history": "queries:history",
+    "orders": "queries:orders",
+    "trades": "queries:trades",
+    "parents": "queries:parents",
+    "positions": "queries:positions",
+    "lots": "queries:lots",
+    "pnl": "queries:pnl",
+    "project": "admin:project",
+    "rebuild": "admin:rebuild",
+    "events": "audit:events",
+    "follow": "audit:follow",
+    "verify": "audit:verify",
+    "head": "audit:head",
+    "export": "audit:export",
+    "reconcile": "audit:reconcile",
+    "demo": "admin:demo",
+    "simulate": "ingest:simulate",
+    "serve": "admin:serve",
+    "collect": "collect:collect",
+    "db": "admin:db_app",
+    "messages": "audit:messages_app",
+    "instruments": "queries:instruments_app",
+    "analytics": "analytics:analytics_app",
+}
+"""Each subcommand, in the order ``--help`` lists them: ``MODULE:NAME`` of this package, a
+command function or the ``typer.Typer`` of a group of subcommands."""
+
+
+class _Commands(MutableMapping[str, Any]):
+    """A group's subcommands by name, each built (its module imported) when first asked for."""
+
+    def __init__(self, group: LazyGroup, homes: Mapping[str, str]) -> None:
+        self.group = group
+        self.built: dict[str, Any] = dict(group.commands)
+        self.names = [*self.built, *(name for name in homes if name not in self.built)]
+        self.homes = homes
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self.built:
+            module, _, attribute = self.homes[name].partition(":")
+            self.built[name] = self.group.build(
+                name, getattr(import_module(f"{__package__}.{module}"), attribute)
+            )
+        return self.built[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        if name not in self.names:
+            self.names.append(name)
+        self.built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        self.names.remove(name)
+        self.built.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+class LazyGroup(TyperGroup):
+    """A typer group whose subcommands (``HOMES``: name → ``MODULE:NAME``) are imported and
+    built when first used: a command or a group of them, as ``Typer.command()`` and
+    ``Typer.add_typer()`` would have built it."""
+
+    HOMES: Mapping[str, str] = {}
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _Commands(self, self.HOMES)
+
+    def build(self, name: str, target: Any) -> Any:
+        if isinstance(target, typer.Typer):
+            return typer.main.get_group_from_info(
+                TyperInfo(target, name=name),
+                pretty_exceptions_short=True,
+                suggest_commands=self.suggest_commands,
+                rich_markup_mode=self.rich_markup_mode,
+            )
+        holder = typer.Typer()
+        holder.command(name)(target)
+        return typer.main.get_command_from_info(
+            holder.registered_commands[0],
+            pretty_exceptions_short=True,
+            rich_markup_mode=self.rich_markup_mode,
+        )
+
+
+def lazy_group(homes: Mapping[str, str]) -> type[LazyGroup]:
+    """The group class of a ``typer.Typer(cls=...)`` whose subcommands are ``homes``."""
+    return type("LazyGroup", (LazyGroup,), {"HOMES": homes})
+
+
 app = typer.Typer(
     name="orderledger",
+    cls=lazy_group(COMMANDS),
     help="An event-sourced order ledger: every fact immutable, every view rebuildable.",
     no_args_is_help=True,
     add_completion=False,
@@ -124,6 +228,15 @@ def duration(text: str, option: str) -> timedelta:
     if not 0 <= amount <= 366 * 86400:
         raise InvalidInputError(f"{option} takes a duration such as 30s, 10m, 2h or 1d, not {text!r}")
     return timedelta(seconds=amount)
+
+
+class Interrupted(Exception):
+    """A command (ingest) stopped part-way: the one line to print, and the exit code."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
 
 
 def open_input(path: str) -> Any:

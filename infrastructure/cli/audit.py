@@ -326,3 +326,9 @@ def reconcile(
         )
     if report.unresolved:
         raise typer.Exit(1)
+
+
+messages_app = typer.Typer(help="The message journal; `messages settle` sets a parked message aside.")
+"""``orderledger messages``: the journal listed, and ``settle``."""
+messages_app.callback(invoke_without_command=True)(messages)
+messages_app.command("settle")(settle)

@@ -13,7 +13,7 @@ import typer
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application.recording import result_record
 from orderledger.infrastructure.application.simulator import simulate_lines
-from orderledger.infrastructure.cli.app import moment, open_input, open_ledger, option_name
+from orderledger.infrastructure.cli.app import Interrupted, moment, open_input, open_ledger, option_name
 from orderledger.infrastructure.cli.render import say, warn
 from orderledger.infrastructure.errors import DatabaseReplacedError, MessageError, StoreError
 from orderledger.infrastructure.ingest.formats import (
@@ -125,15 +125,6 @@ def ingest(
         raise typer.Exit(1)
 
 
-class Interrupted(Exception):
-    """Ingest stopped part-way: the one line to print, and the exit code."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-
-
 class _Kept:
     """What an ingest has committed so far (heard from each durable group commit)."""
 
@@ -208,4 +199,4 @@ def simulate(seed: SeedOption = 7, orders_count: OrdersOption = 40) -> None:
         sys.stdout.write(line + "\n")
 
 
-__all__ = ["Interrupted", "ingest", "instruments_load", "simulate"]
+__all__ = ["ingest", "instruments_load", "simulate"]

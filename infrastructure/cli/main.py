@@ -1,8 +1,8 @@
 """The ``orderledger`` command: record facts, ask questions, keep views current.
 
 A thin shell over the Python API (``OrderLedger``): the commands live by group (``ingest``,
-``queries``, ``audit``, ``admin``) and only read options and render (``render``); this module
-registers them on the typer application (``app``), in the order ``--help`` lists them, and runs it.
+``queries``, ``audit``, ``admin``) and only read options and render (``render``); the typer
+application (``app``) names them, each imported when it runs, and this module runs it.
 
 Every failure prints one line to stderr and exits non-zero; no traceback reaches a user
 (set ORDERLEDGER_DEBUG=1 to see one).
@@ -18,57 +18,10 @@ from typing import Any
 import typer
 
 from orderledger.domain.errors import LedgerError, argument_names
-from orderledger.infrastructure.cli import admin, analytics, audit, collect, ingest, queries
-from orderledger.infrastructure.cli.app import app, option_name
-from orderledger.infrastructure.cli.ingest import Interrupted
+from orderledger.infrastructure.cli.app import Interrupted, app, option_name
 from orderledger.infrastructure.cli.render import warn
 from orderledger.infrastructure.errors import WRITE_RACE, ConcurrencyError
 from orderledger.infrastructure.storage.db import is_write_race
-
-for command in (
-    ingest.ingest,
-    queries.order,
-    queries.history,
-    queries.orders,
-    queries.trades,
-    queries.parents,
-    queries.positions,
-    queries.lots,
-    queries.pnl,
-    admin.project,
-    admin.rebuild,
-    audit.events,
-    audit.follow,
-    audit.verify,
-    audit.head,
-    audit.export,
-    audit.reconcile,
-):
-    app.command()(command)
-
-db_app = typer.Typer(help="Database administration.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-db_app.command("init")(admin.db_init)
-db_app.command("cost-basis")(admin.db_cost_basis)
-db_app.command("rotate-cursor-secret")(admin.db_rotate_cursor_secret)
-app.command()(admin.demo)
-app.command()(ingest.simulate)
-app.command()(admin.serve)
-app.command()(collect.collect)
-messages_app = typer.Typer(help="The message journal; `messages settle` sets a parked message aside.")
-app.add_typer(messages_app, name="messages")
-messages_app.callback(invoke_without_command=True)(audit.messages)
-messages_app.command("settle")(audit.settle)
-instruments_app = typer.Typer(help="Instrument definitions: contract size, settlement, option terms.")
-app.add_typer(instruments_app, name="instruments")
-instruments_app.callback(invoke_without_command=True)(queries.instruments)
-instruments_app.command("load")(ingest.instruments_load)
-analytics_app = typer.Typer(
-    help="Analytics in DuckDB: execution quality (docs/analytics.md).", no_args_is_help=True
-)
-app.add_typer(analytics_app, name="analytics")
-analytics_app.command("execution")(analytics.execution)
-
 
 # ---------------------------------------------------------------------- entry point
 

@@ -14,6 +14,7 @@ from orderledger.infrastructure.application.queries import parse_marks
 from orderledger.infrastructure.cli.app import (
     JsonOption,
     LimitOption,
+    lazy_group,
     moment,
     open_ledger,
     sort_help,
@@ -258,4 +259,23 @@ def instruments(
     )
 
 
-__all__ = ["history", "instruments", "order", "orders", "parents", "pnl", "positions", "trades"]
+instruments_app = typer.Typer(
+    help="Instrument definitions: contract size, settlement, option terms.",
+    # `instruments load` is ingest's: its module is imported only when it runs.
+    cls=lazy_group({"load": "ingest:instruments_load"}),
+)
+"""``orderledger instruments``: the definitions listed, and ``load``."""
+instruments_app.callback(invoke_without_command=True)(instruments)
+
+
+__all__ = [
+    "history",
+    "instruments",
+    "instruments_app",
+    "order",
+    "orders",
+    "parents",
+    "pnl",
+    "positions",
+    "trades",
+]

@@ -24,6 +24,7 @@ from eventsourcing.application import Application
 
 from orderledger import AsyncOrderLedger, LedgerError, OrderLedger
 from orderledger.domain.errors import InvalidInputError
+from orderledger.infrastructure.application.arguments import type_hints
 from orderledger.infrastructure.results import Filter
 from tests.support.integration import fill, lines, request, store_state, view_rows
 from tests.support.postgres import private_schema, require_postgres
@@ -79,7 +80,7 @@ def test_the_ledger_composes_eventsourcing_instead_of_inheriting_what_it_must_hi
 def checked_parameters(cls: type, name: str) -> list[str]:
     """Parameters with a type hint that says something (not ``Any``, not ``*args``/``**kwargs``)."""
     method = getattr(cls, name)
-    hints = typing.get_type_hints(method)
+    hints = type_hints(method)
     return [
         p.name
         for p in list(inspect.signature(method).parameters.values())[1:]

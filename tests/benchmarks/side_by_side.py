@@ -30,7 +30,6 @@ Both checkouts must be importable as ``orderledger`` from their own trees: a che
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -43,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from orderledger.infrastructure.application.simulator import simulate_lines  # noqa: E402
+from tests.support.bench import package_root, spread, two_checkouts  # noqa: E402
 from tests.support.fixlog import session_lines  # noqa: E402
 from tests.support.tradier_examples import AAPL  # noqa: E402
 
@@ -95,12 +95,6 @@ else:
 ledger.close()
 print(json.dumps({"seconds": spent, "counts": counts}))
 """
-
-
-def package_root(tree: Path) -> Path:
-    """Where ``orderledger`` of ``tree`` imports from: the tree of links its layout script writes."""
-    subprocess.run([sys.executable, str(tree / "scripts" / "layout.py")], check=True, cwd=tree)
-    return (tree / ".layout").resolve()
 
 
 def _renamed(value: Any, names: dict[str, str]) -> Any:
@@ -193,15 +187,8 @@ def run_one(root: Path, item: dict[str, str], database: Path) -> dict[str, Any]:
     return result
 
 
-def _spread(runs: list[float]) -> float:
-    """The slowest run over the fastest."""
-    return max(runs) / min(runs)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("before", type=Path, help="the checkout to compare against")
-    parser.add_argument("after", type=Path, help="the checkout under test")
+    parser = two_checkouts(__doc__)
     parser.add_argument(
         "--rounds", type=int, default=7, help="runs of each workload per checkout (default 7)"
     )
@@ -251,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         before = statistics.median(seconds[(name, "before")])
         after = statistics.median(seconds[(name, "after")])
         same = "" if counts[(name, "before")] == counts[(name, "after")] else "  OUTCOMES DIFFER"
-        spread = "/".join(f"{_spread(seconds[(name, which)]):.2f}" for which in ("before", "after"))
+        spread = "/".join(f"{spread(seconds[(name, which)]):.2f}" for which in ("before", "after"))
         sys.stdout.write(
             f"{name:24} {before:9.3f} {after:9.3f} {after / before:12.3f}x {spread:>13}"
             f"  {counts[(name, 'after')]}{same}\n"

@@ -1,5 +1,6 @@
 """What the benchmark scripts (``tests/benchmarks/``) share: the simulated messages, the
-contenders several of them measure the ledger against, a served ledger in its own process, and
+arguments and spread of the side-by-side comparisons of two checkouts, the contenders several of
+them measure the ledger against, a served ledger in its own process, and
 the probe of `/health` and writes they measure it with.
 
 The scripts import from ``tests`` only this support package, as the tests do: no benchmark
@@ -8,9 +9,11 @@ imports another.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sqlite3
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +28,29 @@ from orderledger.infrastructure.application.simulator import simulate_lines
 from tests.support.cli import cli_command, cli_env
 from tests.support.http_api import free_port, wait_answering
 from tests.support.postgres import POSTGRES_URL as PG_URL
+
+# ---------------------------------------------------------------------- two checkouts side by side
+
+
+def package_root(tree: Path) -> Path:
+    """Where ``orderledger`` of ``tree`` imports from: the tree of links its layout script writes."""
+    subprocess.run([sys.executable, str(tree / "scripts" / "layout.py")], check=True, cwd=tree)
+    return (tree / ".layout").resolve()
+
+
+def spread(runs: list[float]) -> float:
+    """The slowest run over the fastest."""
+    return max(runs) / min(runs)
+
+
+def two_checkouts(doc: str | None) -> argparse.ArgumentParser:
+    """The arguments of a side-by-side benchmark: the checkout to compare against, and the one
+    under test (``doc``: the benchmark's docstring, whose first line describes it)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("before", type=Path, help="the checkout to compare against")
+    parser.add_argument("after", type=Path, help="the checkout under test")
+    return parser
+
 
 # ---------------------------------------------------------------------- messages
 
