@@ -238,9 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         before = statistics.median(seconds[(name, "before")])
         after = statistics.median(seconds[(name, "after")])
         same = "" if counts[(name, "before")] == counts[(name, "after")] else "  OUTCOMES DIFFER"
-        spread = "/".join(f"{spread(seconds[(name, which)]):.2f}" for which in ("before", "after"))
+        spreads = "/".join(f"{spread(seconds[(name, which)]):.2f}" for which in ("before", "after"))
         sys.stdout.write(
-            f"{name:24} {before:9.3f} {after:9.3f} {after / before:12.3f}x {spread:>13}"
+            f"{name:24} {before:9.3f} {after:9.3f} {after / before:12.3f}x {spreads:>13}"
             f"  {counts[(name, 'after')]}{same}\n"
         )
     differ = [i["name"] for i in items if counts[(i["name"], "before")] != counts[(i["name"], "after")]]
