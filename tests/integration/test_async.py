@@ -334,7 +334,17 @@ def test_follow_on_the_synchronous_ledger_resumes_from_a_position(ledger_url: st
         ledger.close()
 
 
+def _ledger_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("orderledger-")}
+
+
+def _new_ledger_threads(before: set[threading.Thread]) -> set[threading.Thread]:
+    """The ledger's threads still running that were not before the test: the ones it left."""
+    return _ledger_threads() - before
+
+
 def test_a_ledger_that_cannot_open_fails_with_its_one_line_error(tmp_path: Path) -> None:
+    before = _ledger_threads()  # a pool another test of this process left (an HTTP app's)
     missing = f"sqlite:///{tmp_path / 'absent.db'}"
 
     async def main() -> None:
@@ -344,7 +354,7 @@ def test_a_ledger_that_cannot_open_fails_with_its_one_line_error(tmp_path: Path)
     with pytest.raises(StoreError, match=r"absent\.db"):
         asyncio.run(main())
     assert not (tmp_path / "absent.db").exists()
-    assert not [t for t in threading.enumerate() if t.name.startswith("orderledger-")]
+    assert not _new_ledger_threads(before)
 
 
 def test_a_write_whose_caller_is_cancelled_is_still_carried_out(ledger_url: str) -> None:
@@ -371,6 +381,7 @@ def test_a_write_whose_caller_is_cancelled_is_still_carried_out(ledger_url: str)
 def test_a_reopened_file_is_checked_from_open_in_the_background(tmp_path: Path, monkeypatch: Any) -> None:
     """The check a process makes before its first write starts when the ledger opens, in a thread
     of its own: the bot's first write after a restart waits only for what is left of it."""
+    before = _ledger_threads()  # a pool another test of this process left (an HTTP app's)
     from orderledger.infrastructure.storage import sqlite as sqlite_storage
 
     url = f"sqlite:///{tmp_path / 'bot.db'}"
@@ -403,4 +414,4 @@ def test_a_reopened_file_is_checked_from_open_in_the_background(tmp_path: Path, 
 
     assert asyncio.run(main()) == "applied"
     assert checks == ["orderledger-check"]  # checked once, in the background
-    assert not [t for t in threading.enumerate() if t.name.startswith("orderledger-")]
+    assert not _new_ledger_threads(before)
