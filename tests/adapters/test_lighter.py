@@ -34,6 +34,13 @@ ORDER_INDEX = 281474977354074  # the published order's order_index
 MARKETS = json.dumps({"order_books": [{"symbol": "ETH", "market_id": 0}]})  # derived: ETH is market 0
 
 
+def ingest_lighter(path: str, db: str, cwd: Path) -> Any:
+    """``orderledger ingest --format lighter`` of ``path`` for the account, by the real command."""
+    return run_cli(
+        "ingest", "--format", "lighter", "--venue", "lighter", "--account", ACCOUNT, path, db=db, cwd=cwd
+    )
+
+
 def _ingest(ledger: OrderLedger, *payloads: object, account: str = ACCOUNT) -> dict[str, int]:
     text = [p if isinstance(p, str) else json.dumps(p) for p in payloads]
     report = ledger.ingest_lines(text, fmt="lighter", venue="lighter", account=account)
@@ -137,18 +144,7 @@ def test_an_order_read_before_its_market_map_waits_for_it_in_another_ingest(
     # When the market map comes in another ingest, by another process
     path = tmp_path / "markets.jsonl"
     path.write_text(MARKETS + "\n", encoding="utf-8")
-    run = run_cli(
-        "ingest",
-        "--format",
-        "lighter",
-        "--venue",
-        "lighter",
-        "--account",
-        ACCOUNT,
-        str(path),
-        db=db,
-        cwd=tmp_path,
-    )
+    run = ingest_lighter(str(path), db, tmp_path)
     assert run.returncode == 0, run.describe()
 
     # Then the order is booked on ETH/USDC:USDC as published (a market sell of 36.0386, canceled
@@ -319,18 +315,7 @@ def test_the_docs_example_file_books_what_docs_venues_md_says(tmp_path: Path) ->
     example = ROOT / "docs" / "examples" / "lighter.jsonl"
     db = f"sqlite:///{tmp_path / 'lighter.db'}"
     # When the real command ingests it
-    run = run_cli(
-        "ingest",
-        "--format",
-        "lighter",
-        "--venue",
-        "lighter",
-        "--account",
-        ACCOUNT,
-        str(example),
-        db=db,
-        cwd=tmp_path,
-    )
+    run = ingest_lighter(str(example), db, tmp_path)
     # Then 5 lines: the map ignored, order, trade and cancel applied, the REST copy a duplicate
     assert parse_ingest(run.stdout).counts == {
         "applied": 3,
