@@ -64,7 +64,7 @@ from decimal import Decimal
 from typing import Any
 
 from orderledger.domain.order import external_client_order_id
-from orderledger.domain.values import format_timestamp
+from orderledger.domain.values import format_timestamp, parse_timestamp
 from orderledger.infrastructure.adapters.common import (
     AdapterError,
     MissingContext,
@@ -604,20 +604,27 @@ def open_order_row(order: Mapping[str, Any], spot: SpotNames) -> dict[str, Any]:
         "price": None if market else positive_text(order.get("limitPx"), "limitPx"),
         "filled_quantity": filled,
         "status": "open",
+        # When the order was placed: an order a snapshot read out of turn finds is stamped then.
+        "created_at": time_from_millis(order.get("timestamp"), "timestamp"),
     }
 
 
 def web_data_snapshot(data: Any, spot: SpotNames, *, venue: str, as_of: datetime) -> dict[str, Any]:
     """A ``webData2`` frame's ``data`` (a trader's complete open orders) as a reconciliation
     snapshot of the account named by the trader's address (``snapshots`` format), as of the
-    frame's ``serverTime`` when it has one, else ``as_of``."""
+    frame's ``serverTime`` when it has one, else ``as_of`` (or the latest time an order it holds
+    was placed, if later: the clocks of the venue and the collector differ)."""
     data = _object(data, "webData2")
     user = text_or_none(data.get("user"))
     if user is None or not ADDRESS.fullmatch(user):
         raise AdapterError("a webData2 frame must name its user's address")
     rows = [open_order_row(_object(o, "openOrders[]"), spot) for o in _list(data, "openOrders")]
     server = time_from_millis(data.get("serverTime"), "serverTime")
-    return snapshot_document(parse_open_orders(rows), venue=venue, account=user, as_of=server or as_of)
+    orders = parse_open_orders(rows)
+    if server is None:  # the collector's clock: never before an order the frame holds was placed
+        placed = [parse_timestamp(o.created_at) for o in orders if o.created_at is not None]
+        as_of = max([as_of, *placed])
+    return snapshot_document(orders, venue=venue, account=user, as_of=server or as_of)
 
 
 def funding_flow_id(coin: str, time: object) -> str:

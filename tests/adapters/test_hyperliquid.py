@@ -18,6 +18,7 @@ around those same published fills and orders: a WsFill has the fields of a userF
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ import pytest
 from orderledger.domain.events import OrderAmended, OrderFilled
 from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.common import AdapterError, MissingContext
-from orderledger.infrastructure.adapters.hyperliquid import HyperliquidAdapter, SpotNames
+from orderledger.infrastructure.adapters.hyperliquid import HyperliquidAdapter, SpotNames, web_data_snapshot
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions, list_trades
 from tests.support.ccxt_flows import (
@@ -773,3 +774,19 @@ def test_a_spot_fee_in_the_bought_coin_reduces_what_is_held(
     assert flat.realized_pnl_net == Decimal("0.06458632")
     # And the stored views equal a fresh fold of the log
     assert ledger.verify().ok
+
+
+def test_a_web_data_frame_becomes_a_snapshot_whose_orders_keep_when_they_were_placed() -> None:
+    # The published open order (SOL, oid 6928553534) was placed at timestamp 1709643776949 ms:
+    # 1709643776 s = 2024-03-05T13:02:56Z, plus 949 ms. Its snapshot row says so, and a frame
+    # without serverTime read by a collector whose clock is behind (13:02:00) is as of that time,
+    # never before an order it holds was placed.
+    frame = {"user": USER, "openOrders": [SOL_OPEN]}
+    behind = datetime(2024, 3, 5, 13, 2, tzinfo=UTC)
+    document = web_data_snapshot(frame, SpotNames(), venue="hyperliquid", as_of=behind)
+    ((row,),) = [document["open_orders"]]
+    assert row["created_at"] == "2024-03-05T13:02:56.949000Z"
+    assert document["as_of"] == "2024-03-05T13:02:56.949000Z"
+    ahead = datetime(2024, 3, 5, 14, 0, tzinfo=UTC)
+    later = web_data_snapshot(frame, SpotNames(), venue="hyperliquid", as_of=ahead)
+    assert later["as_of"] == "2024-03-05T14:00:00.000000Z"
