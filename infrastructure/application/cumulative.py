@@ -226,9 +226,15 @@ def revised(order: Order | None, report: Step, venue: str, venue_order_id: str) 
     found = revision([] if order is None else order.fills.values(), report, venue, venue_order_id)
     if found is None:
         booked, notional = (ZERO, ZERO) if order is None else (order.filled_quantity, order.notional)
-        beyond = fill_beyond(booked, notional, report, venue, venue_order_id)
-        found = Revision([], [], [] if beyond is None else [beyond])
+        return beyond(booked, notional, report, venue, venue_order_id)
     return found
+
+
+def beyond(booked: Decimal, notional: Decimal, report: Step, venue: str, venue_order_id: str) -> Revision:
+    """The revision that only adds the fill of what ``report`` states beyond fills of ``booked``
+    in total at ``notional`` (:func:`fill_beyond`), if it adds anything."""
+    added = fill_beyond(booked, notional, report, venue, venue_order_id)
+    return Revision([], [], [] if added is None else [added])
 
 
 def revision_messages(
@@ -281,6 +287,7 @@ __all__ = [
     "Planned",
     "Revision",
     "Step",
+    "beyond",
     "booked_steps",
     "correction_time",
     "corrections_of",

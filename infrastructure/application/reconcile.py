@@ -38,10 +38,9 @@ from orderledger.domain.values import (
 )
 from orderledger.infrastructure.adapters.snapshots import RECONCILE_OPEN_STATUSES
 from orderledger.infrastructure.application.cumulative import (
-    Revision,
     Step,
+    beyond,
     corrections_of,
-    fill_beyond,
     revised,
     revision_messages,
 )
@@ -518,8 +517,7 @@ class Reconciler:
         report = Step(row.filled_quantity, row.average_price, self.stamp, row.price)
         venue, venue_order_id = self.snapshot.venue, row.venue_order_id
         if beyond_only:
-            beyond = fill_beyond(filled, notional, report, venue, venue_order_id)
-            found = Revision([], [], [] if beyond is None else [beyond])
+            found = beyond(filled, notional, report, venue, venue_order_id)
         else:
             found = revised(order, report, venue, venue_order_id)
         total = format_decimal(row.filled_quantity)
