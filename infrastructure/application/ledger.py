@@ -360,9 +360,12 @@ class OrderLedger(DeprecatedReads):
             self.committed.notify()
 
     def catch_up(self) -> CatchUpStats:
-        """Bring every view up to the end of the log."""
+        """Bring every view up to the end of the log, and finish any book's re-fold an ingest
+        left for its end (``views_lag().unsettled``)."""
         with self._writing:
-            return self.views.catch_up()
+            stats = self.views.catch_up()
+            self.views.finish(stored=True)
+            return stats
 
     def views_position(self) -> int:
         """The log position every view has reached (what a ``project --follow`` reports)."""
@@ -721,10 +724,7 @@ class OrderLedger(DeprecatedReads):
         (orders and positions now, trades, P&L, exports of orders and trades) show the log up to
         the slowest view's position; they do not fold what is missing (a reader may have no write
         access, and a large lag would make one query pay for it): they say it."""
-        with self.db.read() as tx:
-            tracked = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
-            log_end = int(tx.one("SELECT MAX(notification_id) FROM events")[0] or 0)
-        return ViewsLag(min(tracked.get(name, 0) for name in self.views.by_name), log_end)
+        return ViewsLag(*self.views.lag())
 
     def iter_messages(
         self,

@@ -177,9 +177,14 @@ def ingest_inbound(
         batches = _batches(
             (i for i in items if i is None or (i.raw and not i.raw.isspace())), ledger.batch_size
         )
-    with fewer_collections():
+    views = ledger.views
+    with fewer_collections(), views.deferring(ledger._writing):
         for batch in batches:
             with ledger._writing:
+                # A full batch may have more behind it: its folds may leave a long re-fold for
+                # the run's end (``Views.deferring``), so a disordered session re-folds a book
+                # once, not once per commit.
+                views.defer = len(batch) >= ledger.batch_size
                 results, committed = ledger.processor.process(batch, strict=strict)
                 if strict and any(r.outcome is Outcome.REJECTED for r in results):
                     report.stored = False
