@@ -42,7 +42,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from orderledger.infrastructure.adapters.ccxt import order_row, payload_messages
+from orderledger.infrastructure.adapters.ccxt.payloads import order_row, payload_messages
 from orderledger.infrastructure.adapters.common import (
     AdapterError,
     MissingContext,

@@ -52,7 +52,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 
 from orderledger.domain.errors import LedgerError
-from orderledger.infrastructure.adapters.lighter import LighterAdapter
+from orderledger.infrastructure.adapters.lighter.payloads import LighterAdapter
 from orderledger.infrastructure.collect import bounds
 from orderledger.infrastructure.collect.gate import RateGate, retry_after
 from orderledger.infrastructure.collect.source import (

@@ -34,8 +34,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from orderledger.infrastructure.adapters.ccxt import order_row
-from orderledger.infrastructure.collect.ccxt_limits import gate
+from orderledger.infrastructure.adapters.ccxt.collector.limits import gate
+from orderledger.infrastructure.adapters.ccxt.payloads import order_row
 from orderledger.infrastructure.collect.credentials import Credentials
 from orderledger.infrastructure.collect.gate import RateGate
 from orderledger.infrastructure.collect.queued import QUEUED, Frames, queued_frames
