@@ -9,7 +9,7 @@ import json
 import sys
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -36,16 +36,15 @@ def venue_options(command: Callable[..., None]) -> Callable[..., None]:
     for name, declared in adapter_options().items():
         first = declared[0][1]
         said = "; ".join(f"{fmt}: {option.help}" for fmt, option in declared)
-        help_text = said + (f" (one of {', '.join(first.choices)})" if first.choices else "") + "."
+        help_text = said + "."
         info = typer.Option(
             option_name(name), min=first.minimum, metavar=first.metavar, help=help_text, show_default=False
         )
+        # Choices are a Literal: the command refuses any other value in one line.
+        kind: Any = Literal.__getitem__(first.choices) if first.choices else first.type
         added.append(
             inspect.Parameter(
-                name,
-                inspect.Parameter.KEYWORD_ONLY,
-                default=None,
-                annotation=Annotated[first.type | None, info],
+                name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[kind | None, info]
             )
         )
 

@@ -18,8 +18,6 @@ from orderledger.infrastructure.http.listing import KnownParameters
 from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.ingest.formats import adapter_options, needing, spelled
 
-router = APIRouter(tags=["write"], dependencies=[KnownParameters])  # an unknown parameter: 400
-
 MESSAGES_BODY = {
     "required": True,
     "content": {
@@ -130,7 +128,6 @@ def _outcome_response(report: dict[str, Any]) -> JSONResponse:
     raise Problem(422, detail, **report)
 
 
-@router.post("/messages", openapi_extra={"requestBody": MESSAGES_BODY})
 async def post_messages(
     request: Request,
     role: Write,
@@ -162,7 +159,6 @@ async def post_messages(
     return _outcome_response(report)
 
 
-@router.post("/reconcile", openapi_extra={"requestBody": SNAPSHOT_BODY})
 async def post_reconcile(
     request: Request,
     role: Read,
@@ -184,7 +180,6 @@ async def post_reconcile(
     return report
 
 
-@router.post("/messages/{message_id}/settle")
 async def post_settle(message_id: int, request: Request, role: Admin, ledger: Ledger) -> dict[str, Any]:
     """Settle a parked message by hand (needs admin). JSON body: `reason` and `by` (who), and
     `book: true` (with `account` where its format needs one) to book it as an external
@@ -203,3 +198,17 @@ async def post_settle(message_id: int, request: Request, role: Admin, ledger: Le
         "settle", message_id=message_id, terms=terms, origin=origin(request)
     )
     return settled
+
+
+def router() -> APIRouter:
+    """The writes, made when an app is (``create_app``): ``POST /messages`` then takes the
+    formats, and their options, registered at that moment (``adapters.registry``)."""
+    made = APIRouter(tags=["write"], dependencies=[KnownParameters])  # an unknown parameter: 400
+    made.add_api_route(
+        "/messages", post_messages, methods=["POST"], openapi_extra={"requestBody": MESSAGES_BODY}
+    )
+    made.add_api_route(
+        "/reconcile", post_reconcile, methods=["POST"], openapi_extra={"requestBody": SNAPSHOT_BODY}
+    )
+    made.add_api_route("/messages/{message_id}/settle", post_settle, methods=["POST"])
+    return made
