@@ -9,8 +9,8 @@ one line in the venue registry (docs/venues.md, "Adding a venue").
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import fields
 
 from orderledger.infrastructure.adapters import registry
 from orderledger.infrastructure.adapters.declared import Collector, load
@@ -20,40 +20,20 @@ from orderledger.infrastructure.collect.timing import Timing
 from orderledger.infrastructure.errors import ConfigurationError
 
 
-@dataclass(frozen=True)
-class VenueCollector:
-    """One venue's collector: how to make its source and what it needs (its declaration,
-    ``adapters.declared.Collector``, with the source it names loaded when first made).
+class VenueCollector(Collector):
+    """One venue's collector: its declaration (``adapters.declared.Collector``: the endpoints,
+    options, required options, credentials and whether ``account`` is needed), and the source
+    it names, made by :meth:`factory`."""
 
-    ``endpoints``: name → URL (the first is the default, ``mainnet`` by convention; any URL given
-    as ``endpoint`` is taken as it is). ``options``: name → meaning; ``required``: the options
-    that must be given. ``credentials``: the secrets it reads (``ORDERLEDGER_<VENUE>_<NAME>`` or a
-    credentials file); ``needs_account``: whether ``account`` is required."""
-
-    factory: Callable[[SourceConfig], Source]
-    summary: str
-    endpoints: Mapping[str, str]
-    options: Mapping[str, str] = field(default_factory=dict)
-    required: tuple[str, ...] = ()
-    credentials: tuple[str, ...] = ()
-    needs_account: bool = False
+    def factory(self, config: SourceConfig) -> Source:
+        """The collector's source; its module (and the clients it loads, the collect extra) is
+        imported only now, when its venue is collected."""
+        source: Source = load(self.source)(config)
+        return source
 
 
 def _made(declared: Collector) -> VenueCollector:
-    def factory(config: SourceConfig) -> Source:
-        # a venue's collector module loads its clients (the collect extra) only when collected
-        source: Source = load(declared.source)(config)
-        return source
-
-    return VenueCollector(
-        factory,
-        declared.summary,
-        declared.endpoints,
-        declared.options,
-        declared.required,
-        declared.credentials,
-        declared.needs_account,
-    )
+    return VenueCollector(**{f.name: getattr(declared, f.name) for f in fields(declared)})
 
 
 def collectors() -> dict[str, VenueCollector]:
