@@ -244,12 +244,12 @@ class OrderLedger(DeprecatedReads):
     ) -> IngestReport:
         """Ingest lines; every line gets an outcome.
 
-        ``fmt`` names an input format of ``infrastructure.ingest.formats.FORMATS``: ``ledger``
+        ``fmt`` names an input format of the venue registry (``adapters.registry.formats``): ``ledger``
         (the JSON-lines message format), ``ccxt`` (a CCXT unified order, trade, or list of them
         per line), ``fix`` (FIX messages as an engine logs them, one or several per line, SOH- or
         ``|``-separated), or a venue's native feed; the registry says which need ``venue`` and
-        ``account``. ``options`` are the format's adapter options (FIX's scales,
-        ``formats.FIX_OPTIONS``). A ``None`` among the lines
+        ``account``. ``options`` are the format's adapter options by name (FIX's scales,
+        ``adapters.fix.venue.FixOptions``). A ``None`` among the lines
         (``infrastructure.inputs.PAUSE``: a live input is waiting) commits what is held.
         With ``strict`` the lines are one batch, stored only if none is rejected; when one is,
         the report's ``stored`` is False and its counts say what was kept: the rejected lines as
