@@ -41,15 +41,17 @@ input finds everything booked and records nothing new.
 from __future__ import annotations
 
 import contextlib
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from orderledger.domain.errors import InvalidInputError, LedgerError
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.instrument import instrument_id_for
 from orderledger.domain.order import external_client_order_id
-from orderledger.domain.values import format_decimal
+from orderledger.domain.values import Status, format_decimal, format_timestamp, parse_timestamp
 from orderledger.infrastructure.adapters.ccxt import VENUE_RULES, rules_for
 from orderledger.infrastructure.adapters.common import (
     CONTEXT,
@@ -75,7 +77,14 @@ from orderledger.infrastructure.application.cumulative import (
     revised,
     revision_messages,
 )
-from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
+from orderledger.infrastructure.application.queries import list_orders
+from orderledger.infrastructure.application.reconcile import (
+    SOURCE,
+    Difference,
+    Reconciler,
+    Snapshot,
+    parse_snapshot,
+)
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.ingest.settlement import context_lines, journal_end
 from orderledger.infrastructure.messages.exact_json import decode_json
@@ -300,7 +309,9 @@ class TradierFeed:
 
 
 class SnapshotFeed:
-    """Consecutive open-orders snapshots, each reconciled against the ledger."""
+    """Open-orders snapshots of a stream, each reconciled against the ledger; an order is closed
+    by its absence from the stream's snapshots as a set, whatever order they are read in
+    (:class:`Listings`)."""
 
     commit_each = True
     context_note: str | None = None
@@ -308,50 +319,225 @@ class SnapshotFeed:
     def __init__(self, ledger: Any, grace: timedelta = SNAPSHOT_GRACE) -> None:
         self.ledger = ledger
         self.grace = grace
-        self._missing: dict[tuple[str, str], set[str]] = {}  # (venue, account) → absent last time
+        self._streams: dict[tuple[str, str], Listings] = {}  # (venue, account) → its snapshots
 
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
         snapshot = parse_snapshot(raw)
         stream = (snapshot.venue, snapshot.account)
-        absent_before = self._missing.get(stream)
-        if absent_before is None:  # the stream's first snapshot in this ingest
-            absent_before = self._absent_from_last(stream)
+        listings = self._streams.get(stream)
+        if listings is None:  # the stream's first snapshot in this ingest
+            listings = self._streams[stream] = self._journaled(stream)
+        listings.add(snapshot)
         found = Reconciler(self.ledger, snapshot, grace=self.grace).differences()
-        absent_now: set[str] = set()
-        out: list[Message] = []
+        withdrawals: list[dict[str, Any]] = []
+        closings: list[dict[str, Any]] = []
+        for order in self._judged(snapshot, listings, found):
+            before, after = listings.judge(order, self.grace)
+            withdrawals += before
+            closings += after
+        out = [parse_message(m) for m in withdrawals]
         for difference in found:
-            if difference.kind == "absent_at_venue" and difference.client_order_id:
-                absent_now.add(difference.client_order_id)
-                if difference.client_order_id not in absent_before:
-                    notes.append(
-                        f"{difference.client_order_id}: absent from this snapshot only; "
-                        "closed if the next one lacks it too"
-                    )
-                    continue
+            if difference.kind == "absent_at_venue":
+                notes.append(
+                    f"{difference.client_order_id}: absent from this snapshot; closed once two "
+                    "consecutive snapshots of the stream lack it"
+                )
+                continue
             if not difference.corrections:
                 notes.append(f"{difference.kind}: {difference.detail}")
             out += [parse_message(correction) for correction in difference.corrections]
-        self._missing[stream] = absent_now
-        if not found:
+        out += [parse_message(m) for m in closings]
+        if not found and not withdrawals and not closings:
             notes.append(f"snapshot at {snapshot.as_of.isoformat()}: the ledger agrees")
         return out
 
-    def _absent_from_last(self, stream: tuple[str, str]) -> set[str]:
-        """The orders the stream's last journaled snapshot (an earlier ingest's) lacks, as the
-        ledger stands: so a stream fed one snapshot per ingest closes an order missing from two
-        consecutive snapshots, as one ingest of them all does."""
+    def _judged(self, snapshot: Snapshot, listings: Listings, found: list[Difference]) -> list[Known]:
+        """The orders whose closure by absence this snapshot may decide, move or withdraw: those
+        open in the ledger, those it creates or lists, and those whose last listing is recent
+        enough that this snapshot falls before their closure."""
+        venue, account = snapshot.venue, snapshot.account
+        judged: dict[str, Known] = {}
+        for shown in list_orders(self.ledger.db, open_only=True, account=account, venue=venue):
+            judged[shown["client_order_id"]] = Known(
+                shown["client_order_id"],
+                tuple(shown["venue_order_ids"]),
+                parse_timestamp(shown["created_at"]),
+                None,
+            )
+        rows = {r.venue_order_id: r for r in [*snapshot.open_orders, *snapshot.closed_orders]}
+        for difference in found:  # orders this snapshot creates: not in the ledger yet
+            row = rows.get(difference.venue_order_id or "")
+            if difference.kind == "external_order" and difference.client_order_id and row is not None:
+                created = snapshot.as_of if row.created_at is None else row.created_at
+                judged[difference.client_order_id] = Known(
+                    difference.client_order_id, (row.venue_order_id,), created, None
+                )
+        names = {name for known in judged.values() for name in known.names}
+        for name in [*rows, *listings.recent(snapshot.as_of, self.grace)]:
+            if name not in names:
+                known = self._closed_by_absence(venue, name)
+                if known is not None:
+                    judged[known.client_order_id] = known
+                    names.update(known.names)
+        return list(judged.values())
+
+    def _closed_by_absence(self, venue: str, venue_order_id: str) -> Known | None:
+        """The order named ``venue_order_id`` if the stream closed it by absence."""
+        processor = self.ledger.processor
+        owner = processor.lookup_identity(IdentityKey.venue_order(venue, venue_order_id))
+        order = None if owner is None else processor.load_order(owner, trust_absent=False)
+        if order is None or order.status is not Status.CANCELED:
+            return None
+        at = absence_time(order.reason)
+        if at is None:
+            return None
+        return Known(order.client_order_id, tuple(order.venue_order_ids), order.created_at, at)
+
+    def _journaled(self, stream: tuple[str, str]) -> Listings:
+        """The stream's snapshots the journal holds (earlier ingests', other processes')."""
+        listings = Listings()
         with self.ledger.db.read() as tx:
             for line in recent_lines(tx, "snapshots"):
                 try:
-                    last = parse_snapshot(line)
+                    snapshot = parse_snapshot(line)
                 except InvalidInputError:
                     continue  # a line the journal kept as rejected
-                if (last.venue, last.account) == stream:
-                    break
-            else:
-                return set()
-        found = Reconciler(self.ledger, last, grace=self.grace).differences()
-        return {d.client_order_id for d in found if d.kind == "absent_at_venue" and d.client_order_id}
+                if (snapshot.venue, snapshot.account) == stream:
+                    listings.add(snapshot)
+        return listings
+
+
+@dataclass(frozen=True)
+class Known:
+    """An order whose closure by absence a snapshot judges: its client order ID, venue order
+    IDs, creation time (venue time) and the time of the closure by absence it has, if any."""
+
+    client_order_id: str
+    names: tuple[str, ...]
+    created_at: datetime
+    closed_at: datetime | None
+
+
+@dataclass
+class Listings:
+    """What a stream's snapshots say of its orders, as a set ordered by venue time (``as_of``):
+    every snapshot's time, the latest time each venue order ID was listed open, and the earliest
+    closed row of each. Read from the journal, so every ingest, process and restart sees the
+    same set.
+
+    The rule (:meth:`closure`): an order is closed by absence at the second of the snapshots
+    after its last listing (or its creation) that lack it past the grace window, which are
+    consecutive in venue time since every snapshot after the last listing lacks it. A set of
+    snapshots gives one closure time whatever order they are read in: a snapshot read later
+    that lists the order after it, or that falls between, moves or withdraws it
+    (:meth:`judge`)."""
+
+    times: list[datetime] = field(default_factory=list)
+    listed: dict[str, datetime] = field(default_factory=dict)
+    closed: dict[str, tuple[datetime, str]] = field(default_factory=dict)
+
+    def add(self, snapshot: Snapshot) -> None:
+        """Count a snapshot in."""
+        at = snapshot.as_of
+        place = bisect_left(self.times, at)
+        if place == len(self.times) or self.times[place] != at:
+            self.times.insert(place, at)
+        for row in snapshot.open_orders:
+            if self.listed.get(row.venue_order_id, at) <= at:
+                self.listed[row.venue_order_id] = at
+        for row in snapshot.closed_orders:
+            seen = self.closed.get(row.venue_order_id)
+            if seen is None or at < seen[0]:
+                self.closed[row.venue_order_id] = (at, row.status)
+
+    def closure(self, names: tuple[str, ...], created: datetime, grace: timedelta) -> datetime | None:
+        """When the snapshots close the order by absence (None: they do not)."""
+        if any(name in self.closed for name in names):
+            return None  # the venue says how it ended
+        start = bisect_left(self.times, created + grace)  # the first snapshot past the grace window
+        last = max((self.listed[name] for name in names if name in self.listed), default=None)
+        if last is not None:
+            start = max(start, bisect_right(self.times, last))
+        return self.times[start + 1] if start + 1 < len(self.times) else None
+
+    def recent(self, at: datetime, grace: timedelta) -> list[str]:
+        """The venue order IDs last listed before ``at`` whose closure, if they have one, may
+        come after it (an order is listed at or after its creation, so its closure is no later
+        than the second snapshot after its last listing and its grace window)."""
+        out = []
+        for name, last in self.listed.items():
+            if last < at:
+                closure = self.closure((name,), last, grace) if name not in self.closed else None
+                if closure is None or closure >= at:
+                    out.append(name)
+        return out
+
+    def judge(self, order: Known, grace: timedelta) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """What the order's closure by absence becomes: the withdrawals to record before the
+        snapshot's corrections, and the closures after them."""
+        closure = self.closure(order.names, order.created_at, grace)
+        if closure == order.closed_at:
+            return [], []
+        key = {"client_order_id": order.client_order_id, "source": SOURCE}
+        withdrawals: list[dict[str, Any]] = []
+        closings: list[dict[str, Any]] = []
+        if order.closed_at is not None:
+            stamp = format_timestamp(order.closed_at)
+            withdrawals.append(
+                {
+                    "type": "reinstated",
+                    **key,
+                    "ts": stamp,
+                    "canceled_at": stamp,
+                    "reason": f"closure by absence at {stamp} withdrawn: {self._why(order, closure)}",
+                }
+            )
+            ended = next((self.closed[name] for name in order.names if name in self.closed), None)
+            if ended is not None and ended[1] != "filled":  # filled: the fills end it
+                at, status = format_timestamp(ended[0]), ended[1]
+                closings.append(
+                    {
+                        "type": status,
+                        **key,
+                        "ts": at,
+                        "reason": f"{status} at the venue (reconciliation {at})",
+                    }
+                )
+        if closure is not None:
+            closings.append(
+                {
+                    "type": "canceled",
+                    **key,
+                    "ts": format_timestamp(closure),
+                    "reason": absence_reason(closure),
+                }
+            )
+        return withdrawals, closings
+
+    def _why(self, order: Known, closure: datetime | None) -> str:
+        ended = next((self.closed[name] for name in order.names if name in self.closed), None)
+        if ended is not None:
+            return f"the venue reports it {ended[1]} at {format_timestamp(ended[0])} (reconciliation)"
+        if closure is not None:
+            return f"the stream's snapshots close it at {format_timestamp(closure)} (reconciliation)"
+        last = max(self.listed[name] for name in order.names if name in self.listed)
+        return f"the venue lists it open at {format_timestamp(last)} (reconciliation)"
+
+
+_ABSENCE = "absent from two consecutive snapshots of the venue's open orders, the second at "
+
+
+def absence_reason(at: datetime) -> str:
+    """The reason of a closure by absence from a stream of snapshots, at ``at``."""
+    return f"{_ABSENCE}{format_timestamp(at)} (reconciliation)"
+
+
+def absence_time(reason: str | None) -> datetime | None:
+    """When a closure by absence from a stream of snapshots closed the order (None: its
+    ``reason`` is not one)."""
+    if reason is None or not reason.startswith(_ABSENCE):
+        return None
+    return parse_timestamp(reason[len(_ABSENCE) :].split(" ", 1)[0])
 
 
 def _lighter_feed(ledger: Any, venue: str, account: str) -> Feed:
