@@ -353,8 +353,8 @@ class SnapshotFeed:
 
     def _judged(self, snapshot: Snapshot, listings: Listings, found: list[Difference]) -> list[Known]:
         """The orders whose closure by absence this snapshot may decide, move or withdraw: those
-        open in the ledger, those it creates or lists, and those whose last listing is recent
-        enough that this snapshot falls before their closure."""
+        open in the ledger, those it creates or lists, and those closed by absence after its
+        time (a snapshot read after later ones)."""
         venue, account = snapshot.venue, snapshot.account
         judged: dict[str, Known] = {}
         for shown in list_orders(self.ledger.db, open_only=True, account=account, venue=venue):
@@ -373,19 +373,32 @@ class SnapshotFeed:
                     difference.client_order_id, (row.venue_order_id,), created, None
                 )
         names = {name for known in judged.values() for name in known.names}
-        for name in [*rows, *listings.recent(snapshot.as_of, self.grace)]:
-            if name not in names:
-                known = self._closed_by_absence(venue, name)
+        processor = self.ledger.processor
+        owners = [
+            processor.lookup_identity(IdentityKey.venue_order(venue, n)) for n in rows if n not in names
+        ]
+        if snapshot.as_of < listings.times[-1]:  # read after later snapshots: closures after it may move
+            owners += self._closed_after(snapshot)
+        for owner in dict.fromkeys(owners):
+            if owner is not None and owner not in judged:
+                known = self._closed_by_absence(owner)
                 if known is not None:
-                    judged[known.client_order_id] = known
-                    names.update(known.names)
+                    judged[owner] = known
         return list(judged.values())
 
-    def _closed_by_absence(self, venue: str, venue_order_id: str) -> Known | None:
-        """The order named ``venue_order_id`` if the stream closed it by absence."""
-        processor = self.ledger.processor
-        owner = processor.lookup_identity(IdentityKey.venue_order(venue, venue_order_id))
-        order = None if owner is None else processor.load_order(owner, trust_absent=False)
+    def _closed_after(self, snapshot: Snapshot) -> list[str]:
+        """The orders of the snapshot's stream that reconciliation closed after its time."""
+        with self.ledger.db.read() as tx:
+            rows = tx.all(
+                "SELECT DISTINCT client_order_id FROM events WHERE event_type = 'OrderCanceled'"
+                " AND ts_event > ? AND source = ? AND venue = ? AND account = ?",
+                (format_timestamp(snapshot.as_of), SOURCE, snapshot.venue, snapshot.account),
+            )
+        return [str(row[0]) for row in rows]
+
+    def _closed_by_absence(self, client_order_id: str) -> Known | None:
+        """The order if the stream closed it by absence."""
+        order = self.ledger.processor.load_order(client_order_id, trust_absent=False)
         if order is None or order.status is not Status.CANCELED:
             return None
         at = absence_time(order.reason)
@@ -459,18 +472,6 @@ class Listings:
         if last is not None:
             start = max(start, bisect_right(self.times, last))
         return self.times[start + 1] if start + 1 < len(self.times) else None
-
-    def recent(self, at: datetime, grace: timedelta) -> list[str]:
-        """The venue order IDs last listed before ``at`` whose closure, if they have one, may
-        come after it (an order is listed at or after its creation, so its closure is no later
-        than the second snapshot after its last listing and its grace window)."""
-        out = []
-        for name, last in self.listed.items():
-            if last < at:
-                closure = self.closure((name,), last, grace) if name not in self.closed else None
-                if closure is None or closure >= at:
-                    out.append(name)
-        return out
 
     def judge(self, order: Known, grace: timedelta) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """What the order's closure by absence becomes: the withdrawals to record before the
