@@ -28,10 +28,12 @@ against it), so they belong to the application layer, above ingest:
   document per line; docs/reconciliation.md). Each is reconciled against the ledger as the
   previous lines left it (``reconcile.Reconciler``: new orders, acknowledgements, fills the
   venue reports, orders the venue closed, and inferred fills one per total, as Tradier's, so
-  snapshots read in any order give the same fills); an order open in the ledger but
-  missing from one snapshot is closed only when the next snapshot lacks it too, so one gap in
-  the stream (a snapshot missed or cut short) never closes an order; an ingest's first snapshot
-  of a stream follows the stream's last one in the journal.
+  snapshots read in any order give the same fills). Closing by absence is decided by the
+  stream's snapshots as a set ordered by venue time (:class:`Listings`, read from the journal
+  at an ingest's first snapshot of the stream): an order is closed at the second snapshot that
+  lacks it after its last listing, so one gap in the stream (a snapshot missed or cut short)
+  never closes an order, and a snapshot read later that contradicts a closure withdraws it
+  (``reinstated``) and closes the order where the set says.
 
 All four read the ledger, so each of their lines is committed before the next is read
 (:attr:`Feed.commit_each`); they cannot be used with ``strict``. A second ingest of the same

@@ -315,7 +315,8 @@ def streams(draw: st.DrawFn) -> list[str]:
             row = dict(row, filled_quantity=str(filled), **({"average_price": "60"} if grows else {}))
             shown[minute][0].append(row)
         later = [m for m in minutes if m > listed[-1]]
-        if later and draw(st.booleans()):
+        closes = draw(st.booleans())
+        if later and closes:
             shown[draw(st.sampled_from(later))][1].append(dict(row, status="canceled"))
     return [snapshot(m, *rows, closed=tuple(closed)) for m, (rows, closed) in shown.items()]
 
