@@ -43,6 +43,7 @@ input finds everything booked and records nothing new.
 from __future__ import annotations
 
 import contextlib
+import weakref
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -95,7 +96,7 @@ from orderledger.infrastructure.messages.models import (
     Message,
     parse_message,
 )
-from orderledger.infrastructure.storage.journal import recent_lines
+from orderledger.infrastructure.storage.journal import lines_after
 
 SNAPSHOT_GRACE = timedelta(seconds=60)
 
@@ -321,14 +322,15 @@ class SnapshotFeed:
     def __init__(self, ledger: Any, grace: timedelta = SNAPSHOT_GRACE) -> None:
         self.ledger = ledger
         self.grace = grace
-        self._streams: dict[tuple[str, str], Listings] = {}  # (venue, account) → its snapshots
+        self._journal = _JOURNALED.setdefault(ledger, Journaled())
+        self._caught_up = False
 
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
         snapshot = parse_snapshot(raw)
-        stream = (snapshot.venue, snapshot.account)
-        listings = self._streams.get(stream)
-        if listings is None:  # the stream's first snapshot in this ingest
-            listings = self._streams[stream] = self._journaled(stream)
+        if not self._caught_up:  # this ingest's first snapshot: what others recorded since
+            self._journal.catch_up(self.ledger)
+            self._caught_up = True
+        listings = self._journal.streams.setdefault((snapshot.venue, snapshot.account), Listings())
         listings.add(snapshot)
         found = Reconciler(self.ledger, snapshot, grace=self.grace).differences()
         withdrawals: list[dict[str, Any]] = []
@@ -407,19 +409,6 @@ class SnapshotFeed:
         if at is None:
             return None
         return Known(order.client_order_id, tuple(order.venue_order_ids), order.created_at, at)
-
-    def _journaled(self, stream: tuple[str, str]) -> Listings:
-        """The stream's snapshots the journal holds (earlier ingests', other processes')."""
-        listings = Listings()
-        with self.ledger.db.read() as tx:
-            for line in recent_lines(tx, "snapshots"):
-                try:
-                    snapshot = parse_snapshot(line)
-                except InvalidInputError:
-                    continue  # a line the journal kept as rejected
-                if (snapshot.venue, snapshot.account) == stream:
-                    listings.add(snapshot)
-        return listings
 
 
 @dataclass(frozen=True)
@@ -525,6 +514,31 @@ class Listings:
             return f"the stream's snapshots close it at {format_timestamp(closure)} (reconciliation)"
         last = max(self.listed[name] for name in order.names if name in self.listed)
         return f"the venue lists it open at {format_timestamp(last)} (reconciliation)"
+
+
+@dataclass
+class Journaled:
+    """A ledger's snapshot streams as the journal holds them (every ingest's, every process's),
+    read up to message ``seen``: kept for the ledger's life, so each ingest reads only the
+    snapshot lines recorded since the last one looked."""
+
+    seen: int = 0
+    streams: dict[tuple[str, str], Listings] = field(default_factory=dict)
+
+    def catch_up(self, ledger: Any) -> None:
+        """Count in the snapshot lines recorded since the last look."""
+        with ledger.db.read() as tx:
+            for message_id, line in lines_after(tx, "snapshots", self.seen):
+                self.seen = message_id
+                try:
+                    snapshot = parse_snapshot(line)
+                except InvalidInputError:
+                    continue
+                self.streams.setdefault((snapshot.venue, snapshot.account), Listings()).add(snapshot)
+
+
+_JOURNALED: weakref.WeakKeyDictionary[Any, Journaled] = weakref.WeakKeyDictionary()
+"""Each open ledger's :class:`Journaled`."""
 
 
 _ABSENCE = "absent from two consecutive snapshots of the venue's open orders, the second at "
