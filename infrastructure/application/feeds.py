@@ -340,12 +340,14 @@ class SnapshotFeed:
             withdrawals += before
             closings += after
         out = [parse_message(m) for m in withdrawals]
+        closed = {m["client_order_id"] for m in closings}
         for difference in found:
-            if difference.kind == "absent_at_venue":
-                notes.append(
-                    f"{difference.client_order_id}: absent from this snapshot; closed once two "
-                    "consecutive snapshots of the stream lack it"
-                )
+            if difference.kind == "absent_at_venue":  # judged by the stream's snapshots instead
+                if difference.client_order_id not in closed:
+                    notes.append(
+                        f"{difference.client_order_id}: absent from this snapshot; closed once two "
+                        "consecutive snapshots of the stream lack it"
+                    )
                 continue
             if not difference.corrections:
                 notes.append(f"{difference.kind}: {difference.detail}")
@@ -484,7 +486,7 @@ class Listings:
                     "reason": f"closure by absence at {stamp} withdrawn: {self._why(order, closure)}",
                 }
             )
-            ended = next((self.closed[name] for name in order.names if name in self.closed), None)
+            ended = self._ended(order.names)
             if ended is not None and ended[1] != "filled":  # filled: the fills end it
                 at, status = format_timestamp(ended[0]), ended[1]
                 closings.append(
@@ -506,8 +508,12 @@ class Listings:
             )
         return withdrawals, closings
 
+    def _ended(self, names: tuple[str, ...]) -> tuple[datetime, str] | None:
+        """The earliest closed row of the order (its time and status), if a snapshot has one."""
+        return min((self.closed[name] for name in names if name in self.closed), default=None)
+
     def _why(self, order: Known, closure: datetime | None) -> str:
-        ended = next((self.closed[name] for name in order.names if name in self.closed), None)
+        ended = self._ended(order.names)
         if ended is not None:
             return f"the venue reports it {ended[1]} at {format_timestamp(ended[0])} (reconciliation)"
         if closure is not None:

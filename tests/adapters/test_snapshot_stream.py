@@ -351,3 +351,25 @@ def test_any_arrival_and_split_of_a_stream_gives_the_books_of_the_stream_in_orde
         assert all_books(ledger) == expected
     finally:
         ledger.close()
+
+
+def test_a_closed_row_read_late_replaces_a_closure_by_absence_with_the_venues(ledger: OrderLedger) -> None:
+    # A, last listed at 14:01, is missing at 14:05 and 14:06: closed by absence at 14:06. The
+    # 14:12 snapshot, read last, lists it as canceled: the venue's word ends it, so the closure
+    # by absence is withdrawn and the order is canceled at 14:12, as in order.
+    gone = dict(A_ROW, filled_quantity="0.04", average_price="60", status="canceled")
+    for line in (*VANISHING[:4], snapshot(12, closed=(gone,))):
+        ingest(ledger, line)
+    order = ledger.order(A_ID)
+    assert (order.status, order.filled_quantity, order.reason, order.updated_at.isoformat()) == (
+        Status.CANCELED,
+        Decimal("0.04"),
+        "canceled at the venue (reconciliation 2024-03-05T14:12:00.000000Z)",
+        "2024-03-05T14:12:00+00:00",
+    )
+    assert [type(e.event).__name__ for e in ledger.history(A_ID)][-4:] == [
+        "OrderCanceled",  # by absence, at 14:06
+        "OrderReinstated",
+        "OrderRestated",
+        "OrderCanceled",  # at the venue, at 14:12
+    ]
