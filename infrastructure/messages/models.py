@@ -59,6 +59,7 @@ from orderledger.infrastructure.messages.fields import (
     About,
     Account,
     Aliases,
+    CanceledAt,
     ClientOrderId,
     DecisionPrice,
     External,
@@ -284,6 +285,14 @@ class CanceledMessage(_Reasoned):
     type: Literal["canceled"]
 
 
+class ReinstatedMessage(_Reasoned):
+    """A closure is withdrawn: the `canceled` at `canceled_at` no longer counts (reconciliation
+    withdraws a close it inferred from the order's absence when the venue lists it working)."""
+
+    type: Literal["reinstated"]
+    canceled_at: CanceledAt
+
+
 class CancelRejectedMessage(_Reasoned):
     """The venue refused our cancel."""
 
@@ -464,6 +473,7 @@ AnyMessage = (
     | FillMessage
     | CancelRequestedMessage
     | CanceledMessage
+    | ReinstatedMessage
     | CancelRejectedMessage
     | AmendRequestedMessage
     | AmendedMessage
