@@ -32,6 +32,7 @@ from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
 from orderledger.infrastructure.application import admin, lazy, reads
 from orderledger.infrastructure.application import collectors as _collectors
+from orderledger.infrastructure.application import requests as asks
 from orderledger.infrastructure.application.arguments import (
     Count,
     Counting,
@@ -46,27 +47,7 @@ from orderledger.infrastructure.application.queries import (
     iter_orders,
     iter_trades,
 )
-from orderledger.infrastructure.application.requests import (
-    Events,
-    EventsAfter,
-    ExecutionQuality,
-    History,
-    Instruments,
-    Lag,
-    LogPosition,
-    Lots,
-    Messages,
-    OrderAt,
-    Orders,
-    Parents,
-    Pnl,
-    PnlDaily,
-    PnlSeries,
-    Positions,
-    Request,
-    Trades,
-    Verify,
-)
+from orderledger.infrastructure.application.requests import Request
 from orderledger.infrastructure.audit.search import (
     iter_messages,
     search_events,
@@ -357,7 +338,7 @@ class OrderLedger(DeprecatedReads):
         """Instrument definitions in force (or every version), from the log, by venue and
         instrument unless ``sort`` says otherwise; a :class:`Page`, as :meth:`orders` answers."""
         where = Filter(venue=venue, instrument=instrument, limit=limit, sort=sort, cursor=cursor)
-        return handle(self, Instruments(where, every_version=every_version, count=count))
+        return handle(self, asks.Instruments(where, every_version=every_version, count=count))
 
     def _fold_inline(
         self, tx: Any, committed: list[tuple[int, OrderEvent]], decided: dict[str, Order]
@@ -478,7 +459,7 @@ class OrderLedger(DeprecatedReads):
     def history(self, key: str) -> list[HistoryEntry]:
         """Every event of one order (client order ID, venue order ID or alias) beside the message
         that produced it."""
-        return handle(self, History(key))
+        return handle(self, asks.History(key))
 
     # ------------------------------------------------------------------ typed queries
 
@@ -493,7 +474,7 @@ class OrderLedger(DeprecatedReads):
         """One order (by client order ID, venue order ID or ``name=value`` alias): now, at an
         event ``version``, or as the ledger knew it ``as_of`` a time (venue time with
         ``event_time``)."""
-        return handle(self, OrderAt(key, version=version, as_of=as_of, event_time=event_time))
+        return handle(self, asks.OrderAt(key, version=version, as_of=as_of, event_time=event_time))
 
     def iter_orders(
         self, where: Filter, *, open: bool = False, as_of: datetime | None = None, event_time: bool = False
@@ -540,7 +521,7 @@ class OrderLedger(DeprecatedReads):
             sort=sort,
             cursor=cursor,
         )
-        return handle(self, Orders(where, open=open, as_of=as_of, event_time=event_time, count=count))
+        return handle(self, asks.Orders(where, open=open, as_of=as_of, event_time=event_time, count=count))
 
     def iter_trades(self, where: Filter) -> Iterator[TradeRow]:
         """Trades matching ``where`` by venue time, read a page at a time (``where.client_order_id``
@@ -581,7 +562,7 @@ class OrderLedger(DeprecatedReads):
             sort=sort,
             cursor=cursor,
         )
-        return handle(self, Trades(where, count=count))
+        return handle(self, asks.Trades(where, count=count))
 
     def lots(
         self,
@@ -594,7 +575,7 @@ class OrderLedger(DeprecatedReads):
         """Open tax lots under ``cost_basis`` (fifo, lifo, hifo), each with its opening fill and
         cost; with ``closed``, the closed lots instead: one row per matched quantity, with its
         opening and closing fill, cost, proceeds, fees and P&L. Folded from the log."""
-        return handle(self, Lots(cost_basis, closed=closed, as_of=as_of, event_time=event_time))
+        return handle(self, asks.Lots(cost_basis, closed=closed, as_of=as_of, event_time=event_time))
 
     def positions(
         self,
@@ -621,7 +602,9 @@ class OrderLedger(DeprecatedReads):
             account=account, venue=venue, instrument=instrument, limit=limit, sort=sort, cursor=cursor
         )
         held = tuple((marks or {}).items())
-        asked = Positions(where, held, as_of=as_of, event_time=event_time, cost_basis=cost_basis, count=count)
+        asked = asks.Positions(
+            where, held, as_of=as_of, event_time=event_time, cost_basis=cost_basis, count=count
+        )
         return handle(self, asked)
 
     def export(
@@ -646,20 +629,20 @@ class OrderLedger(DeprecatedReads):
         ``tag:NAME``, one row per group and P&L currency; from the live (average-cost) entries,
         or (``cost_basis``) under another rule folded from the log, each fill credited with what
         it realized when it closed."""
-        return handle(self, Pnl(by, cost_basis))
+        return handle(self, asks.Pnl(by, cost_basis))
 
     def pnl_daily(self, *, by: str = "account", cost_basis: str | None = None) -> list[DailyPnlRow]:
         """P&L per UTC day by account, parent or ``tag:NAME``: realized, fees, cash flows and
         unrealized at the day's last recorded marks (see ``queries.daily_pnl_rows``); under the
         ledger's cost-basis rule, or ``cost_basis``."""
-        return handle(self, PnlDaily(by, cost_basis))
+        return handle(self, asks.PnlDaily(by, cost_basis))
 
     def pnl_series(self, *, points: Slices | None = None) -> list[PnlPoint]:
         """Realized P&L entry by entry in log order, with running totals per quote currency;
         with ``points``, in venue time, each account's line per currency summed over that many
         equal slices of it (``queries.realized_series``: a chart's worth, whatever the ledger's
         size)."""
-        return handle(self, PnlSeries(points))
+        return handle(self, asks.PnlSeries(points))
 
     def iter_events(
         self, where: Filter, *, types: Sequence[str] = (), event_time: bool = False
@@ -709,23 +692,23 @@ class OrderLedger(DeprecatedReads):
             sort=sort,
             cursor=cursor,
         )
-        return handle(self, Events(where, tuple(types), event_time=event_time, count=count))
+        return handle(self, asks.Events(where, tuple(types), event_time=event_time, count=count))
 
     def events_after(self, position: Count, limit: Count) -> list[EventRecord]:
         """Up to ``limit`` committed events after log ``position``, in log order (what a live
         follower reads next), each as :meth:`events` gives it."""
-        return handle(self, EventsAfter(position, limit))
+        return handle(self, asks.EventsAfter(position, limit))
 
     def log_position(self) -> int:
         """The position of the last committed event (0 for an empty log)."""
-        return handle(self, LogPosition())
+        return handle(self, asks.LogPosition())
 
     def views_lag(self) -> ViewsLag:
         """How far the views are behind the log (``behind`` 0: current). Answers from the views
         (orders and positions now, trades, P&L, exports of orders and trades) show the log up to
         the slowest view's position; they do not fold what is missing (a reader may have no write
         access, and a large lag would make one query pay for it): they say it."""
-        return handle(self, Lag())
+        return handle(self, asks.Lag())
 
     def iter_messages(
         self,
@@ -759,7 +742,7 @@ class OrderLedger(DeprecatedReads):
         """The message journal, oldest first (``newest``: reversed; ``sort``: another order); see
         :meth:`iter_messages`. A :class:`Page`, as :meth:`orders` answers."""
         where = Filter(since=since, until=until, newest=newest, limit=limit, sort=sort, cursor=cursor)
-        asked = Messages(where, outcome, parked=parked, older_than=older_than, count=count)
+        asked = asks.Messages(where, outcome, parked=parked, older_than=older_than, count=count)
         return handle(self, asked)
 
     def settle(
@@ -798,7 +781,7 @@ class OrderLedger(DeprecatedReads):
         recorded earlier (``expect_head``: a :class:`Head` covers the journal too; ``heads``,
         ``journal_heads``: position → hash) must still be in the chains."""
         pinned, journal = tuple((heads or {}).items()), tuple((journal_heads or {}).items())
-        return handle(self, Verify(expect_head, pinned, journal, deep=deep))
+        return handle(self, asks.Verify(expect_head, pinned, journal, deep=deep))
 
     def head(self) -> Head | None:
         """The chains' heads, to record outside the database (None while both are empty)."""
@@ -843,7 +826,7 @@ class OrderLedger(DeprecatedReads):
         where = Filter(
             account=account, venue=venue, instrument=instrument, limit=limit, sort=sort, cursor=cursor
         )
-        return handle(self, Parents(where, count=count))
+        return handle(self, asks.Parents(where, count=count))
 
     # ------------------------------------------------------------------ analytics (lake.py, execution.py)
 
@@ -863,7 +846,7 @@ class OrderLedger(DeprecatedReads):
         """Execution quality (slippage, fees, fill ratio, times, rates) per group ``by`` over the
         orders requested in [since, until), from the store or from ``lake``, in DuckDB."""
         grouped = tuple(by) if isinstance(by, list) else by
-        asked = ExecutionQuality(grouped, since, until, None if lake is None else str(lake))
+        asked = asks.ExecutionQuality(grouped, since, until, None if lake is None else str(lake))
         return handle(self, asked)
 
     # ------------------------------------------------------------------ collect (live venue connections)

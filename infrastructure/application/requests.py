@@ -51,7 +51,7 @@ from orderledger.infrastructure.results import (
 if TYPE_CHECKING:  # named in a string: the analytics are imported when first asked
     from orderledger.infrastructure.application.execution import ExecutionRow  # noqa: F401
 
-T = TypeVar("T")
+T = TypeVar("T", covariant=True)
 R = TypeVar("R", bound=type)
 
 EVERYTHING = Filter()

@@ -125,8 +125,8 @@ async def post_messages(
     options = {name: given[name] for name in ADAPTER_OPTIONS}  # the parameters the registry names
     lines = message_lines(await read_body(request), media_type(request), format)
     report = await ledger.call(
-        "ingest",
-        lines=lines,
+        ledger.service.ingest,
+        lines,
         origin=origin(request),
         fmt=format,
         venue=venue,
@@ -150,8 +150,8 @@ async def post_reconcile(
         raise Problem(403, f"this token's role is {role}; apply=true needs admin")
     body = await read_body(request)
     report: dict[str, Any] = await ledger.call(
-        "reconcile",
-        snapshot=body,
+        ledger.service.reconcile,
+        body,
         apply=apply,
         grace_seconds=grace,
         origin=origin(request, "http-reconcile"),
@@ -175,6 +175,6 @@ async def post_settle(message_id: int, request: Request, role: Admin, ledger: Le
     if unknown:
         raise Problem(400, f"unknown field {unknown[0]!r}: a settlement takes {', '.join(SETTLEMENT_TERMS)}")
     settled: dict[str, Any] = await ledger.call(
-        "settle", message_id=message_id, terms=terms, origin=origin(request)
+        ledger.service.settle, message_id, terms, origin=origin(request)
     )
     return settled
