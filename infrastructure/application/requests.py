@@ -59,9 +59,26 @@ EVERYTHING = Filter()
 
 
 class Request(Generic[T]):
-    """A question put to the ledger, whose answer is a ``T`` (``OrderLedger.handle``)."""
+    """A question put to the ledger, whose answer is a ``T`` (``OrderLedger.handle``).
+
+    Besides its fields, a request says what answering it costs, for the shells that bound their
+    reads (the HTTP API's limits): ``whole_log``, it reads or folds the whole log (seconds on a
+    large ledger, where a view answers in milliseconds); ``from_views``, its answer comes from
+    the views, which may lag the log (``ledger.views_lag()``). Positions and P&L fold the log
+    under a lot rule, which may be the ledger's own: whether they do is the ledger's to say
+    (``http.service.LedgerService.folds_log``)."""
 
     __slots__ = ()
+
+    @property
+    def whole_log(self) -> bool:
+        """Whether the answer reads or folds the whole log rather than a view or an index."""
+        return False
+
+    @property
+    def from_views(self) -> bool:
+        """Whether the answer is read from the views (it shows the log up to where they are)."""
+        return False
 
 
 @dataclass_transform(frozen_default=True)
@@ -85,6 +102,10 @@ class OrderAt(Request[Order]):
     as_of: datetime | None = None
     event_time: bool = False
 
+    @property
+    def whole_log(self) -> bool:
+        return self.as_of is not None
+
 
 @request
 class History(Request[list[HistoryEntry]]):
@@ -107,6 +128,14 @@ class Orders(Request[Page[OrderRow]]):
     event_time: bool = False
     count: Counting = False
 
+    @property
+    def whole_log(self) -> bool:
+        return self.as_of is not None
+
+    @property
+    def from_views(self) -> bool:
+        return self.as_of is None
+
 
 @request
 class Trades(Request[Page[TradeRow]]):
@@ -115,6 +144,10 @@ class Trades(Request[Page[TradeRow]]):
 
     where: Filter = EVERYTHING
     count: Counting = False
+
+    @property
+    def from_views(self) -> bool:
+        return True
 
 
 @request
@@ -169,6 +202,10 @@ class Parents(Request[Page[ParentRow]]):
     where: Filter = EVERYTHING
     count: Counting = False
 
+    @property
+    def from_views(self) -> bool:
+        return True
+
 
 # ---------------------------------------------------------------------- figures
 
@@ -181,6 +218,10 @@ class Lots(Request[list[LotRow]]):
     closed: bool = False
     as_of: datetime | None = None
     event_time: bool = False
+
+    @property
+    def whole_log(self) -> bool:
+        return True
 
 
 @request
@@ -215,6 +256,10 @@ class ExecutionQuality(Request["list[ExecutionRow]"]):
     until: datetime | None = None
     lake: str | None = None
 
+    @property
+    def whole_log(self) -> bool:
+        return True
+
 
 # ---------------------------------------------------------------------- the log and its checks
 
@@ -228,6 +273,10 @@ class Verify(Request[VerifyReport]):
     heads: tuple[tuple[int, str], ...] = ()
     journal_heads: tuple[tuple[int, str], ...] = ()
     deep: bool = False
+
+    @property
+    def whole_log(self) -> bool:
+        return True
 
 
 @request

@@ -124,9 +124,10 @@ class LedgerContext:
             response.headers[VIEWS_BEHIND] = str(listed.behind)
         return response
 
-    async def maybe_expensive(self, expensive: bool, what: str, question: Question[Any]) -> Any:
-        """A read that is a whole-log read only with some parameters (``as_of``, ``cost_basis``)."""
-        if expensive:
+    async def read(self, what: str, question: Question[Any]) -> Any:
+        """A read, bounded as a whole-log read when the request says it is one (its
+        ``whole_log``: ``as_of`` a time, a verification, lots, the analytics)."""
+        if question.whole_log:
             return await self.expensive(what, question)
         return await self.ask(question)
 

@@ -49,14 +49,6 @@ class Listing:
 
     request: ListRequest
 
-    @property
-    def views(self) -> bool:
-        """Whether the list is read from the views (orders now, trades, parents)."""
-        request = self.request
-        return isinstance(request, asks.Trades | asks.Parents) or (
-            isinstance(request, asks.Orders) and request.as_of is None
-        )
-
 
 Asked = asks.Request[Any] | Listing
 """What the HTTP layer's runners, bounds and caches are handed: a request, or a list read."""
@@ -83,7 +75,7 @@ class LedgerService:
         """The JSON-ready answer to a request (written as ``SHOWN`` says for its type), or a list
         read's :class:`Listed`."""
         if isinstance(asked, Listing):
-            behind = self.views_behind() if asked.views else None
+            behind = self.views_behind() if asked.request.from_views else None
             return Listed.of(self.handle(asked.request), behind)
         return SHOWN[type(asked)](self, self.ledger.handle(asked))
 

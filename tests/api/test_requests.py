@@ -21,10 +21,12 @@ from orderledger.infrastructure.application.handlers import HANDLERS
 from orderledger.requests import (
     REQUESTS,
     Events,
+    ExecutionQuality,
     History,
     Instruments,
     Lag,
     LogPosition,
+    Lots,
     Messages,
     OrderAt,
     Orders,
@@ -32,6 +34,7 @@ from orderledger.requests import (
     Pnl,
     Positions,
     Trades,
+    Verify,
 )
 from tests.support.api_session import SESSION
 from tests.support.integration import at, lines
@@ -117,6 +120,18 @@ def test_a_request_refuses_a_wrong_typed_field_when_made() -> None:
 def test_handle_refuses_what_is_not_a_request(session: OrderLedger) -> None:
     with pytest.raises(InvalidInputError, match=r"^handle\(\): request must be Request, not str$"):
         session.handle("orders")  # type: ignore[arg-type]
+
+
+def test_a_request_says_whether_it_reads_the_whole_log_or_the_views() -> None:
+    # Orders now: from the orders view; as of a time: folded from the whole log
+    assert (Orders().from_views, Orders().whole_log) == (True, False)
+    assert (Orders(as_of=at(2)).from_views, Orders(as_of=at(2)).whole_log) == (False, True)
+    assert OrderAt("A", as_of=at(2)).whole_log and not OrderAt("A").whole_log
+    # Trades and parents: views; the log's events and the journal: indexes, neither
+    assert Trades().from_views and Parents().from_views
+    assert not (Events().from_views or Events().whole_log or Messages().whole_log)
+    # Lots, verification and the analytics read everything
+    assert Lots().whole_log and Verify().whole_log and ExecutionQuality().whole_log
 
 
 def test_every_request_type_has_its_one_handler() -> None:

@@ -26,5 +26,5 @@ async def get_execution(
     """Slippage vs limit and decision price and fees in bps (positive = cost), fill ratio, maker
     share, seconds to ack, first fill and completion, reject/cancel/replace rates, per group."""
     asked = ExecutionQuality(by, moment(since, "since"), moment(until, "until"))
-    rows: list[dict[str, Any]] = await ledger.expensive("execution quality", asked)
+    rows: list[dict[str, Any]] = await ledger.read("execution quality", asked)
     return rows

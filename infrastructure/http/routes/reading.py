@@ -53,9 +53,9 @@ async def get_orders(
     """A page of orders as they stand, or as the ledger knew them at `as_of` (a bounded
     expensive read), oldest created first unless `sort` says otherwise."""
     asked = Orders(page.where, open_only, moment(as_of, "as_of"), count=page.count)
-    if as_of is None:
+    if not asked.whole_log:
         return await ledger.listed(request, asked)
-    rows = await ledger.expensive("GET /orders?as_of", asked)
+    rows = await ledger.read("GET /orders?as_of", asked)
     return send_page(request, response, rows)
 
 
@@ -69,7 +69,7 @@ async def get_order(
 ) -> dict[str, Any]:
     """One order (by client order ID, venue order ID or NAME=VALUE alias)."""
     asked = OrderAt(order_id, version, moment(as_of, "as_of"))
-    row: dict[str, Any] = await ledger.maybe_expensive(as_of is not None, "GET /orders/{id}?as_of", asked)
+    row: dict[str, Any] = await ledger.read("GET /orders/{id}?as_of", asked)
     return row
 
 
@@ -121,7 +121,7 @@ async def get_lots(
     """Tax lots under a rule: open ones with their opening fill and cost, or closed ones with
     opening and closing fill, cost, proceeds, fees and P&L (folded from the log: a bounded
     expensive read)."""
-    rows: list[dict[str, Any]] = await ledger.expensive("GET /lots", Lots(cost_basis, closed))
+    rows: list[dict[str, Any]] = await ledger.read("GET /lots", Lots(cost_basis, closed))
     return rows
 
 
