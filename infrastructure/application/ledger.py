@@ -444,7 +444,7 @@ class OrderLedger(DeprecatedReads):
         ``Positions``, ``Pnl`` …), each list's taking one :class:`Filter`. Every read method
         of the ledger is this, with its request built from its keywords; the CLI and the HTTP
         API ask the same way (``application.handlers`` declares each request's handler once)."""
-        return handle(self, request)
+        return handle(self, request.checked())
 
     # ------------------------------------------------------------------ querying orders
 

@@ -15,16 +15,17 @@ the HTTP API are thin over that one dispatch. Every list request takes one :clas
 (``where``), which the CLI's options and the HTTP query parameters are parsed into, from the
 one declaration of the filters (``listing.FILTERS``).
 
-A request's fields are checked when it is made, as the Python API's arguments are
-(``arguments.py``): ``Orders(where="alpha")`` raises :class:`InvalidInputError` naming ``where``.
+A request's fields are checked when ``handle`` is handed it, as the Python API's arguments are
+(``arguments.py``): ``ledger.handle(Orders(where="alpha"))`` raises :class:`InvalidInputError`
+naming ``Orders()`` and ``where``, before any database work.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, dataclass_transform
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast, dataclass_transform
 
 from orderledger.domain.order import Order
 from orderledger.infrastructure.application.arguments import Count, Counting, Slices, Version, checked
@@ -70,6 +71,15 @@ class Request(Generic[T]):
 
     __slots__ = ()
 
+    def checked(self) -> Self:
+        """This request, its fields checked as the Python API's arguments are: a wrong-typed
+        one raises :class:`InvalidInputError` naming the request and the field
+        (``OrderLedger.handle`` checks what it is handed; the keyword methods check their own
+        arguments before they build their request, so it is not checked twice)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        type(self)._check(object.__new__(type(self)), **values)  # type: ignore[attr-defined]
+        return self
+
     @property
     def whole_log(self) -> bool:
         """Whether the answer reads or folds the whole log rather than a view or an index."""
@@ -83,9 +93,10 @@ class Request(Generic[T]):
 
 @dataclass_transform(frozen_default=True)
 def request(cls: R) -> R:
-    """Declare a request: a frozen dataclass whose fields are checked when it is made."""
+    """Declare a request: a frozen dataclass whose fields :meth:`Request.checked` checks
+    against their type hints (``arguments.checked``)."""
     made: Any = dataclass(frozen=True)(cls)
-    made.__init__ = checked(made.__init__, f"{made.__name__}()")
+    made._check = checked(made.__init__, f"{made.__name__}()")
     return cast(R, made)
 
 

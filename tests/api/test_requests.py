@@ -108,13 +108,13 @@ def test_a_request_is_a_value_kept_compared_and_sent_to_another_process() -> Non
         asked.open = False  # type: ignore[misc]
 
 
-def test_a_request_refuses_a_wrong_typed_field_when_made() -> None:
+def test_handle_refuses_a_request_with_a_wrong_typed_field(session: OrderLedger) -> None:
     with pytest.raises(InvalidInputError, match=r"^Orders\(\): where must be Filter, not str$"):
-        Orders(where="acc")  # type: ignore[arg-type]
+        session.handle(Orders(where="acc"))  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match=r"^Positions\(\): marks must be tuple"):
-        Positions(marks={"BTC-USDT": Decimal("1")})  # type: ignore[arg-type]
+        session.handle(Positions(marks={"BTC-USDT": Decimal("1")}))  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match=r"^Messages\(\): parked must be bool, not str$"):
-        Messages(parked="yes")  # type: ignore[arg-type]
+        session.handle(Messages(parked="yes"))  # type: ignore[arg-type]
 
 
 def test_handle_refuses_what_is_not_a_request(session: OrderLedger) -> None:
