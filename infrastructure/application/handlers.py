@@ -245,10 +245,7 @@ def log_position(ledger: LedgerParts, request: LogPosition) -> int:
 
 @handles(Lag)
 def lag(ledger: LedgerParts, request: Lag) -> ViewsLag:
-    with ledger.db.read() as tx:
-        tracked = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
-        log_end = int(tx.one("SELECT MAX(notification_id) FROM events")[0] or 0)
-    return ViewsLag(min(tracked.get(name, 0) for name in ledger.views.by_name), log_end)
+    return ViewsLag(*ledger.views.lag())
 
 
 @handles(EventsAfter)

@@ -239,12 +239,12 @@ class OrderLedger(DeprecatedReads):
     ) -> IngestReport:
         """Ingest lines; every line gets an outcome.
 
-        ``fmt`` names an input format of ``infrastructure.ingest.formats.FORMATS``: ``ledger``
+        ``fmt`` names an input format of the venue registry (``adapters.registry.formats``): ``ledger``
         (the JSON-lines message format), ``ccxt`` (a CCXT unified order, trade, or list of them
         per line), ``fix`` (FIX messages as an engine logs them, one or several per line, SOH- or
         ``|``-separated), or a venue's native feed; the registry says which need ``venue`` and
-        ``account``. ``options`` are the format's adapter options (FIX's scales,
-        ``formats.FIX_OPTIONS``). A ``None`` among the lines
+        ``account``. ``options`` are the format's adapter options by name (FIX's scales,
+        ``adapters.fix.venue.FixOptions``). A ``None`` among the lines
         (``infrastructure.inputs.PAUSE``: a live input is waiting) commits what is held.
         With ``strict`` the lines are one batch, stored only if none is rejected; when one is,
         the report's ``stored`` is False and its counts say what was kept: the rejected lines as
@@ -354,9 +354,12 @@ class OrderLedger(DeprecatedReads):
             self.committed.notify()
 
     def catch_up(self) -> CatchUpStats:
-        """Bring every view up to the end of the log."""
+        """Bring every view up to the end of the log, and finish any book's re-fold an ingest
+        left for its end (``views_lag().unsettled``)."""
         with self._writing:
-            return self.views.catch_up()
+            stats = self.views.catch_up()
+            self.views.finish(stored=True)
+            return stats
 
     def views_position(self) -> int:
         """The log position every view has reached (what a ``project --follow`` reports)."""

@@ -24,9 +24,11 @@ from orderledger.domain.errors import InvalidInputError, LedgerError
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
+from orderledger.infrastructure.adapters.declared import InputFormat, load
+from orderledger.infrastructure.adapters.registry import formats
 from orderledger.infrastructure.errors import MessageError
 from orderledger.infrastructure.ingest.caches import fewer_collections
-from orderledger.infrastructure.ingest.formats import ADAPTER_FORMATS, FORMATS, check_options
+from orderledger.infrastructure.ingest.formats import check_options, typed_options
 from orderledger.infrastructure.ingest.inbound import inbound
 from orderledger.infrastructure.ingest.inputs import Refused
 from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result
@@ -37,7 +39,6 @@ from orderledger.infrastructure.ingest.settlement import (
     set_aside,
     settlement_terms,
 )
-from orderledger.infrastructure.messages.exact_json import decode_json
 from orderledger.infrastructure.messages.models import RequestMessage, message_from_line
 
 if TYPE_CHECKING:
@@ -103,13 +104,14 @@ def ingest_lines(
 ) -> IngestReport:
     """``OrderLedger.ingest_lines``: each line read by its format, then ingested in group commits."""
     given = {k: v for k, v in (options or {}).items() if v is not None}
-    check_options(fmt, venue, account, given, strict=strict)
-    feed = _open_feed(ledger, fmt, venue, account, given)
+    declared = check_options(fmt, venue, account, given, strict=strict)
+    feed = _open_feed(ledger, declared, venue, account, given)
+    translate = _translation(declared, venue, account, given)
 
     def read(line: str | bytes, number: int) -> Inbound:
-        if fmt == "ledger":
+        if translate is None and feed is None:  # the ledger's own format
             return _read_ledger_line(line, origin, number)
-        return _read_adapter_line(line, origin, number, fmt, venue, account, feed, given)
+        return _read_adapter_line(line, origin, number, fmt, venue, feed or translate)
 
     def items() -> Iterator[Inbound | None]:
         number = 0
@@ -177,9 +179,14 @@ def ingest_inbound(
         batches = _batches(
             (i for i in items if i is None or (i.raw and not i.raw.isspace())), ledger.batch_size
         )
-    with fewer_collections():
+    views = ledger.views
+    with fewer_collections(), views.deferring(ledger._writing):
         for batch in batches:
             with ledger._writing:
+                # A full batch may have more behind it: its folds may leave a long re-fold for
+                # the run's end (``Views.deferring``), so a disordered session re-folds a book
+                # once, not once per commit.
+                views.defer = len(batch) >= ledger.batch_size
                 results, committed = ledger.processor.process(batch, strict=strict)
                 if strict and any(r.outcome is Outcome.REJECTED for r in results):
                     report.stored = False
@@ -257,7 +264,7 @@ def load_ccxt_markets(
     """``OrderLedger.load_ccxt_markets``: each market journaled as received, with its definition."""
     # Imported here, not at the top: start-up cost. The venue adapters load only for an ingest
     # of their format, not with every command.
-    from orderledger.infrastructure.adapters.ccxt_markets import market_list, market_message
+    from orderledger.infrastructure.adapters.ccxt.markets import market_list, market_message
 
     moment = format_timestamp(ledger.processor.clock() if ts is None else ts)
     items: list[Inbound | None] = []
@@ -331,13 +338,14 @@ def book_parked(
     why, who = settlement_terms(reason, by)
     with ledger.db.read() as tx:
         line = parked_line(tx, message_id)
-    if line.format not in ADAPTER_FORMATS:
+    declared = formats().get(line.format)
+    if declared is None or not declared.adapter:
         raise InvalidInputError(
             f"message {message_id} is a {line.format}-format message, which states no order's"
             " details: set it aside instead"
         )
     check_options(line.format, line.venue, account)
-    feed = _open_feed(ledger, line.format, line.venue, account)
+    feed = _open_feed(ledger, declared, line.venue, account)
     if feed is not None and feed.context_note is not None:
         # What the feed learnt from earlier lines (a Lighter market map, Hyperliquid spot
         # names), it learns again from the journal's copies of them.
@@ -345,7 +353,8 @@ def book_parked(
             for context in context_lines(tx, line.format, message_id, feed.context_note):
                 with contextlib.suppress(LedgerError):
                     feed.messages(context, [])
-    item = _read_adapter_line(line.raw, origin, 0, line.format, line.venue, account, feed)
+    reader = feed or _translation(declared, line.venue, account, None)
+    item = _read_adapter_line(line.raw, origin, 0, line.format, line.venue, reader)
     why_not = item.error if item.waits is None else item.waits[1]  # (still waits for its context)
     if why_not is not None:
         raise InvalidInputError(f"message {message_id} cannot be read again to book it: {why_not}")
@@ -419,53 +428,58 @@ def _read_ledger_line(line: str | bytes, origin: str, number: int | None) -> Inb
 
 def _open_feed(
     ledger: LedgerParts,
-    fmt: str,
+    declared: InputFormat,
     venue: str | None,
     account: str | None,
     options: Mapping[str, Any] | None = None,
 ) -> Any:
     """The per-ingest state of a format that reads the ledger (application.feeds), else None."""
-    if not FORMATS[fmt].reads_ledger:
+    if not declared.reads_ledger:
         return None
     # Start-up cost: the feeds and the venue adapters they drive load only for an ingest of a
     # format that reads the ledger.
     from orderledger.infrastructure.application.feeds import open_feed
 
-    return open_feed(ledger, fmt, venue or "", account or "", options)
+    return open_feed(ledger, declared.name, venue or "", account or "", options)
+
+
+class _Translation:
+    """A format that reads each line alone: its declared ``translate`` with the ingest's venue,
+    account and options object, read as a feed is (``messages(raw, notes)``)."""
+
+    def __init__(self, translate: Any, venue: str, account: str | None, options: Any) -> None:
+        self.translate, self.venue, self.account, self.options = translate, venue, account, options
+
+    def messages(self, raw: bytes, notes: list[str]) -> Any:
+        return self.translate(raw, venue=self.venue, account=self.account, notes=notes, options=self.options)
+
+
+def _translation(
+    declared: InputFormat, venue: str | None, account: str | None, options: Mapping[str, Any] | None
+) -> _Translation | None:
+    """How a format that reads each line alone translates one, else None. Start-up cost: the
+    venue's adapter loads only for an ingest of its format."""
+    if declared.translate is None:
+        return None
+    return _Translation(load(declared.translate), venue or "", account, typed_options(declared, options))
 
 
 def _read_adapter_line(
-    line: str | bytes,
-    origin: str,
-    number: int,
-    fmt: str,
-    venue: str | None,
-    account: str | None,
-    feed: Any = None,
-    options: Mapping[str, Any] | None = None,
+    line: str | bytes, origin: str, number: int, fmt: str, venue: str | None, reader: Any
 ) -> Inbound:
-    """One line of venue input, translated by its adapter (the raw line is what is journaled).
+    """One line of venue input, translated by its format's feed or translation (``reader``);
+    the raw line is what is journaled.
 
     The caller has checked the format and what it needs (``formats.check_options``)."""
-    # Start-up cost: the venue adapters load only for an ingest of their format.
-    from orderledger.infrastructure.adapters.ccxt import payload_messages
+    # Start-up cost: the adapters' shared module loads only for an ingest of a venue format.
     from orderledger.infrastructure.adapters.common import CONTEXT, MissingContext
-    from orderledger.infrastructure.adapters.fix import fix_messages
 
     raw = _raw_bytes(line).rstrip(b"\r\n")
     if not raw.strip():
         return Inbound(raw=raw, origin=origin, line_no=number, format=fmt)
     notes: list[str] = []
     try:
-        if feed is not None:
-            messages = feed.messages(raw, notes)
-        elif fmt == "ccxt":
-            messages = payload_messages(
-                decode_json(raw), venue=venue or "", account=account or "", notes=notes
-            )
-        else:
-            # The raw bytes: CheckSum (10) and BodyLength (9) count bytes, and a Latin-1 Text must survive.
-            messages = fix_messages(raw, venue=venue or "", account=account, notes=notes, **(options or {}))
+        messages = reader.messages(raw, notes)
     except MissingContext as missing:  # parked until a line bringing the context is recorded
         waiting = Inbound(raw=raw, origin=origin, line_no=number, format=fmt, notes=notes)
         waiting.waits = (IdentityKey(venue or "", CONTEXT + missing.kind, missing.value), _reason(missing))

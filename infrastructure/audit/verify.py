@@ -132,7 +132,10 @@ def _verify(
     report.journal_problems = list(journal.problems)
     last = report.head[0] if report.head else 0
     with db.read() as tx:
-        tracking = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
+        views = {p.name for p in PROJECTIONS}  # not the count of finished work (``views.SETTLES``)
+        tracking = {
+            str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking") if r[0] in views
+        }
         report.schema_problems = missing_protection(tx) + [
             f"trigger {trigger} on table {table} was not created by the ledger: it runs with the"
             " rights of whoever writes next (`orderledger db init` as the owner removes it)"

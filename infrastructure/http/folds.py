@@ -33,7 +33,7 @@ from orderledger.infrastructure.http.service import Asked
 KEPT_ROWS = 20_000
 """Rows of the answers kept, in all (each a few hundred bytes); the least recently asked go first."""
 
-At = tuple[int, int, str]
+At = tuple[int, int, int, str]
 """A state of the ledger: the log's last position, the views' and its cost-basis rule
 (``LedgerService.views_at``)."""
 

@@ -149,7 +149,8 @@ def _query_names(dependant: Dependant) -> Iterator[str]:
         yield from _query_names(sub)
 
 
-_known: dict[int, frozenset[str]] = {}
+_known: dict[int, tuple[Dependant, frozenset[str]]] = {}
+"""Each route's query names, by its dependant (kept with it: an ID is never a freed one's)."""
 
 
 async def _known_parameters(request: Request) -> None:
@@ -157,9 +158,10 @@ async def _known_parameters(request: Request) -> None:
     dependant: Dependant | None = getattr(route, "dependant", None)
     if dependant is None:
         return
-    names = _known.get(id(dependant))
-    if names is None:
-        names = _known[id(dependant)] = frozenset(_query_names(dependant))
+    known = _known.get(id(dependant))
+    if known is None or known[0] is not dependant:
+        known = _known[id(dependant)] = (dependant, frozenset(_query_names(dependant)))
+    names = known[1]
     unknown = sorted(set(request.query_params) - names)
     if unknown:
         raise Problem(

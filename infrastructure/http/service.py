@@ -154,12 +154,13 @@ class LedgerService:
         """A page's rows as :meth:`shown` gives them, with its cursor and count."""
         return rows.with_rows(self.shown(rows))
 
-    def views_at(self) -> tuple[int, int, str]:
-        """The log's last position, the views' (the slowest's) and the ledger's cost-basis rule:
-        an answer from the views stays the same while all three do (``db cost-basis`` changes the
-        rule under a running server)."""
+    def views_at(self) -> tuple[int, int, int, str]:
+        """The log's last position, the views' (the slowest's), how many times books' re-folds
+        left for later were done, and the ledger's cost-basis rule: an answer from the views
+        stays the same while all four do (``db cost-basis`` changes the rule under a running
+        server)."""
         lag = self.ledger.views_lag()
-        return lag.log_end, lag.position, self.ledger.cost_basis()
+        return lag.log_end, lag.position, lag.settles, self.ledger.cost_basis()
 
     def views_behind(self) -> int:
         """Events of the log the views' answers do not include yet (0: current)."""

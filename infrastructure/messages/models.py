@@ -15,7 +15,6 @@ them, are :mod:`fields`'.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import Field as Field_
 from dataclasses import fields
@@ -24,6 +23,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, TypeVar, get_args
 
+import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -580,7 +580,9 @@ def message_from_line(line: str | bytes, default_source: str = "ingest") -> Mess
 
 def message_to_json(message: Message) -> bytes:
     """The ledger-format JSON line of a message (used to keep parked adapter messages)."""
-    return json.dumps(json_ready(message), separators=(",", ":"), ensure_ascii=False).encode()
+    # orjson writes what json.dumps(separators=(",", ":"), ensure_ascii=False) writes for these
+    # values (text, numbers as text, flags, tags), an order of magnitude faster.
+    return orjson.dumps(json_ready(message))
 
 
 def json_ready(message: Message) -> dict[str, Any]:
