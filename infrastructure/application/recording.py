@@ -42,7 +42,7 @@ from orderledger.infrastructure.ingest.settlement import (
 from orderledger.infrastructure.messages.models import RequestMessage, message_from_line
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.ledger import OrderLedger
+    from orderledger.infrastructure.application.parts import LedgerParts
 
 
 OUTCOMES = tuple(Outcome)
@@ -91,7 +91,7 @@ def result_record(result: Result) -> dict[str, Any]:
 
 
 def ingest_lines(
-    ledger: OrderLedger,
+    ledger: LedgerParts,
     lines: Iterable[str | bytes | None],
     *,
     origin: str,
@@ -135,7 +135,7 @@ def ingest_lines(
 
 
 def _read_again(
-    ledger: OrderLedger, context: Any, item: Inbound, read: Callable[[bytes], Inbound]
+    ledger: LedgerParts, context: Any, item: Inbound, read: Callable[[bytes], Inbound]
 ) -> Iterator[Inbound | None]:
     """The lines parked waiting for context that the line just committed (``item``) brought, each
     read again (``read``) as a new line that names it, in venue time, each committed before the
@@ -163,7 +163,7 @@ def _read_again(
 
 
 def ingest_inbound(
-    ledger: OrderLedger,
+    ledger: LedgerParts,
     items: Iterable[Inbound | None],
     *,
     strict: bool,
@@ -232,7 +232,7 @@ def _not_json(value: Any, path: str) -> str | None:
     return f"{path} is of type {kind}: JSON holds strings, numbers, true/false, null, lists and objects"
 
 
-def record(ledger: OrderLedger, message: dict[str, Any], *, origin: str, strict: bool) -> Result:
+def record(ledger: LedgerParts, message: dict[str, Any], *, origin: str, strict: bool) -> Result:
     """``OrderLedger.record``: one ledger-format message dict, journaled whatever becomes of it;
     a value JSON cannot hold, at any depth, is refused in one line naming where it is."""
     try:
@@ -253,7 +253,7 @@ def record(ledger: OrderLedger, message: dict[str, Any], *, origin: str, strict:
 
 
 def load_ccxt_markets(
-    ledger: OrderLedger,
+    ledger: LedgerParts,
     markets: Any,
     *,
     venue: str,
@@ -280,7 +280,7 @@ def load_ccxt_markets(
 
 
 def define_instrument(
-    ledger: OrderLedger,
+    ledger: LedgerParts,
     venue: str,
     instrument: str,
     *,
@@ -301,7 +301,7 @@ def define_instrument(
     return ledger.record(message)
 
 
-def processor_of(ledger: OrderLedger) -> Processor:
+def processor_of(ledger: LedgerParts) -> Processor:
     """``OrderLedger.processor``, made on its first use and kept on the ledger."""
     with ledger._writing:
         if "processor" not in vars(ledger):
@@ -312,7 +312,7 @@ def processor_of(ledger: OrderLedger) -> Processor:
 
 
 def settle(
-    ledger: OrderLedger,
+    ledger: LedgerParts,
     message_id: int,
     *,
     reason: str,
@@ -331,7 +331,7 @@ def settle(
 
 
 def book_parked(
-    ledger: OrderLedger, message_id: int, *, reason: str, by: str, account: str | None, origin: str
+    ledger: LedgerParts, message_id: int, *, reason: str, by: str, account: str | None, origin: str
 ) -> int:
     """``OrderLedger.settle`` with ``book``: the parked message's input read again as its format
     reads it and recorded once more; returns the settling line's message ID."""
@@ -427,7 +427,7 @@ def _read_ledger_line(line: str | bytes, origin: str, number: int | None) -> Inb
 
 
 def _open_feed(
-    ledger: OrderLedger,
+    ledger: LedgerParts,
     declared: InputFormat,
     venue: str | None,
     account: str | None,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from orderledger.domain.outcomes import SPELLED
+from orderledger.infrastructure.application.requests import Events, Messages, Verify
 from orderledger.infrastructure.http.access import Ledger, Read
 from orderledger.infrastructure.http.listing import (
     PAGE,
@@ -33,7 +34,7 @@ async def get_events(
     event_time: Annotated[bool, Query(description="since/until are venue time")] = False,
 ) -> Response:
     """A page of the global log's events, in log order unless `sort` says otherwise."""
-    return await ledger.listed(request, "events", types=type, event_time=event_time, **page.arguments())
+    return await ledger.listed(request, Events(page.where, tuple(type), event_time, page.count))
 
 
 @router.get("/messages", response_model=PAGE, responses=PAGE_RESPONSES)
@@ -48,13 +49,13 @@ async def get_messages(
 ) -> Response:
     """A page of the journal: every inbound message verbatim, with its outcome, in arrival order
     unless `sort` says otherwise."""
-    return await ledger.listed(request, "messages", outcome=outcome, parked=parked, **page.arguments())
+    return await ledger.listed(request, Messages(page.where, outcome, parked, count=page.count))
 
 
 @router.get("/verify")
 async def get_verify(role: Read, ledger: Ledger) -> dict[str, Any]:
     """Recompute the hash chain and check every view against a fresh fold (a bounded expensive read)."""
-    report: dict[str, Any] = await ledger.expensive("GET /verify", "verify")
+    report: dict[str, Any] = await ledger.read("GET /verify", Verify())
     return report
 
 
@@ -62,7 +63,7 @@ async def get_verify(role: Read, ledger: Ledger) -> dict[str, Any]:
 async def get_health(ledger: Ledger) -> dict[str, Any]:
     """Liveness: the database answers and takes writes (else 503 saying why); `head` is the last
     event's position, `cost_basis` the rule of the ledger's positions and P&L. No token needed."""
-    health: dict[str, Any] = await ledger.call("health")
+    health: dict[str, Any] = await ledger.call(ledger.service.health)
     return health
 
 

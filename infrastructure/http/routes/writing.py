@@ -147,8 +147,8 @@ async def post_messages(
     same report when any was rejected (the others are recorded unless `strict`)."""
     lines = message_lines(await read_body(request), media_type(request), format)
     report = await ledger.call(
-        "ingest",
-        lines=lines,
+        ledger.service.ingest,
+        lines,
         origin=origin(request),
         fmt=format,
         venue=venue,
@@ -171,8 +171,8 @@ async def post_reconcile(
         raise Problem(403, f"this token's role is {role}; apply=true needs admin")
     body = await read_body(request)
     report: dict[str, Any] = await ledger.call(
-        "reconcile",
-        snapshot=body,
+        ledger.service.reconcile,
+        body,
         apply=apply,
         grace_seconds=grace,
         origin=origin(request, "http-reconcile"),
@@ -195,7 +195,7 @@ async def post_settle(message_id: int, request: Request, role: Admin, ledger: Le
     if unknown:
         raise Problem(400, f"unknown field {unknown[0]!r}: a settlement takes {', '.join(SETTLEMENT_TERMS)}")
     settled: dict[str, Any] = await ledger.call(
-        "settle", message_id=message_id, terms=terms, origin=origin(request)
+        ledger.service.settle, message_id, terms, origin=origin(request)
     )
     return settled
 
