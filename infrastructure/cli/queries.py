@@ -40,8 +40,8 @@ from orderledger.infrastructure.cli.render import (
     text_table,
 )
 
-IdArgument = Annotated[
-    str, typer.Argument(metavar="ID", help="Client order ID, venue order ID or NAME=VALUE alias.")
+OrderArgument = Annotated[
+    str, typer.Argument(metavar="ORDER", help="Client order ID, venue order ID or NAME=VALUE alias.")
 ]
 EventTimeOption = Annotated[bool, typer.Option("--event-time", help="Read --as-of as venue time.")]
 CostBasisOption = Annotated[
@@ -51,7 +51,7 @@ CostBasisOption = Annotated[
 
 
 def order(
-    order_id: IdArgument,
+    order: OrderArgument,
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="State as known at this time (ISO 8601 with Z).")
     ] = None,
@@ -64,7 +64,7 @@ def order(
     """Show one order's state now, at a version, or as of a time."""
     when = moment(as_of, "--as-of")
     with open_ledger(create=False) as ledger:
-        data = ledger.order(order_id, version=version, as_of=when, event_time=event_time).snapshot()
+        data = ledger.order(order, version=version, as_of=when, event_time=event_time).snapshot()
         places = None if as_json else Precision.of(ledger).places(data)
     if as_json:
         print_json(data)
@@ -72,10 +72,10 @@ def order(
         order_table(data, places)
 
 
-def history(order_id: IdArgument, as_json: JsonOption = False) -> None:
+def history(order: OrderArgument, as_json: JsonOption = False) -> None:
     """Every event of one order, with the message that produced it."""
     with open_ledger(create=False) as ledger:
-        entries = ledger.history(order_id)
+        entries = ledger.history(order)
     rows = [entry.to_json() for entry in entries]
     if as_json:
         print_json(rows)

@@ -495,7 +495,7 @@ TRADE_COLUMNS = [
     col("quantity", "number", 8, places="quantity"),
     col("price", "number", 8, places="price"),
     col("fee", "number", 9, places="money"),
-    col("ccy", keep=9, key="fee_currency"),
+    col("fee-ccy", keep=9, key="fee_currency"),
     Column("late", lambda r: "late" if r["late"] else "", keep=2),
 ]
 
@@ -505,7 +505,7 @@ POSITION_COLUMNS = [
     col("instrument", keep=9),
     col("quantity", "number", 9, places="quantity"),
     col("average_price", "number", 7, places="price"),
-    col("ccy", keep=9, key="pnl_currency"),
+    col("pnl-ccy", keep=9, key="pnl_currency"),
     col("realized_pnl", "number", places="money", keep=8),
     col("realized_pnl_net", "number", places="money", keep=4),
     col("unrealized_pnl", "number", places="money", keep=9),
@@ -537,7 +537,7 @@ def _with_funding(columns: list[Column], rows: list[dict[str, Any]]) -> list[Col
 
 
 def positions_table(rows: list[dict[str, Any]]) -> None:
-    """Positions with their P&L (in ``ccy``); unrealized P&L only when some row has a mark."""
+    """Positions with their P&L (in ``pnl-ccy``); unrealized P&L only when some row has a mark."""
     columns = _with_funding(POSITION_COLUMNS, rows)
     if not any(r.get("unrealized_pnl") is not None for r in rows):
         columns = [c for c in columns if c.name != "unrealized_pnl"]
@@ -552,7 +552,7 @@ def lots_table(rows: list[dict[str, Any]], closed: bool) -> None:
         col("quantity", "number", 9, places="quantity"),
         col("opened", keep=8, key="open_trade_id"),
         col("open_price", "number", 7, places="price"),
-        col("ccy", keep=8, key="pnl_currency"),
+        col("pnl-ccy", keep=8, key="pnl_currency"),
         col("cost", "number", places="money", keep=6),
     ]
     if closed:
@@ -590,7 +590,7 @@ def daily_pnl_table(rows: list[dict[str, Any]], by: str) -> None:
         [
             col("day", keep=9),
             col(key, keep=9),
-            col("ccy", keep=8, key="pnl_currency"),
+            col("pnl-ccy", keep=8, key="pnl_currency"),
             col("realized_pnl", "number", places="money", keep=9),
             Column("fees", fees_of("fees"), keep=6),
             Column("funding", fees_of("funding"), keep=6),

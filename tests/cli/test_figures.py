@@ -145,16 +145,16 @@ def test_tables_round_to_the_tick_the_lot_and_cents_and_fit(
 
     trades, _ = outputs[("trades",)]
     # a trade keeps its order, trade ID and fee (with its currency)
-    assert {"client_order_id", "trade_id", "fee", "ccy"} <= set(trades[1].split())
+    assert {"client_order_id", "trade_id", "fee", "fee-ccy"} <= set(trades[1].split())
     first = cells(trades, "trade_id", "s-1")
     # the fee 0.0123 USDT to cents: 0.01, rounded
-    assert (first["client_order_id"], first["fee"], first["ccy"]) == ("g-1", "0.01…", "USDT")
+    assert (first["client_order_id"], first["fee"], first["fee-ccy"]) == ("g-1", "0.01…", "USDT")
     assert first["price"] == "100.00"  # already on the tick: as given
 
     positions, _ = outputs[("positions", "--mark", MARK)]
     # a position with a mark keeps its unrealized P&L, in its currency
     sol = cells(positions, "instrument", "SOL-USDT")
-    assert (sol["ccy"], sol["quantity"]) == ("USDT", "2.5")
+    assert (sol["pnl-ccy"], sol["quantity"]) == ("USDT", "2.5")
     assert sol["realized_pnl"] == "0.25…"  # 0.24666… to cents
     assert sol["unrealized_pnl"] == "1.93…"  # 1.92583… to cents
     if columns == 200:

@@ -59,24 +59,24 @@ async def get_orders(
     return send_page(request, response, rows)
 
 
-@router.get("/orders/{order_id}")
+@router.get("/orders/{order}")
 async def get_order(
-    order_id: str,
+    order: str,
     role: Read,
     ledger: Ledger,
     version: Annotated[int | None, Query(ge=1)] = None,
     as_of: str | None = None,
 ) -> dict[str, Any]:
     """One order (by client order ID, venue order ID or NAME=VALUE alias)."""
-    asked = OrderAt(order_id, version, moment(as_of, "as_of"))
+    asked = OrderAt(order, version, moment(as_of, "as_of"))
     row: dict[str, Any] = await ledger.read("GET /orders/{id}?as_of", asked)
     return row
 
 
-@router.get("/orders/{order_id}/history")
-async def get_history(order_id: str, role: Read, ledger: Ledger) -> list[dict[str, Any]]:
+@router.get("/orders/{order}/history")
+async def get_history(order: str, role: Read, ledger: Ledger) -> list[dict[str, Any]]:
     """Every event of one order beside the raw message that produced it."""
-    entries: list[dict[str, Any]] = await ledger.ask(History(order_id))
+    entries: list[dict[str, Any]] = await ledger.ask(History(order))
     return entries
 
 
