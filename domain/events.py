@@ -17,7 +17,17 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orderledger.domain.values import DecimalStr, Liquidity, OrderType, Side, Status, UtcTime
+from orderledger.domain.values import (
+    ClientOrderId,
+    DecimalStr,
+    Liquidity,
+    OrderType,
+    Side,
+    Status,
+    TradeId,
+    UtcTime,
+    VenueOrderId,
+)
 
 
 class StoredWhenGiven:
@@ -51,7 +61,7 @@ class OrderEvent(BaseModel):
     ts_recorded: UtcTime
     ts_event: UtcTime
     source: str
-    client_order_id: str
+    client_order_id: ClientOrderId
     account: str
     venue: str
     instrument: str
@@ -80,7 +90,7 @@ class OrderSpec(BaseModel):
     IDENTITY: ClassVar[tuple[str, ...]] = ("account", "venue", "instrument", "side", "order_type")
     """What makes two requests different orders: never reconciled, always ID reuse."""
 
-    client_order_id: str
+    client_order_id: ClientOrderId
     account: str
     venue: str
     instrument: str
@@ -93,7 +103,7 @@ class OrderSpec(BaseModel):
     tags: dict[str, str] = Field(default_factory=dict)
     parent_id: str | None = None
     aliases: dict[str, str] = Field(default_factory=dict)
-    venue_order_id: str | None = None
+    venue_order_id: VenueOrderId | None = None
     external: bool = False
     """True when reconciliation found the order at the venue rather than we placing it."""
     decision_price: Annotated[DecimalStr | None, WHEN_GIVEN] = None
@@ -116,7 +126,7 @@ class Acknowledgement(OrderEvent):
     """What an acknowledgement of the order records: the venue's name for it (a late one only
     what the order lacks)."""
 
-    venue_order_id: str | None = None
+    venue_order_id: VenueOrderId | None = None
     aliases: dict[str, str] = Field(default_factory=dict)
 
 
@@ -134,13 +144,13 @@ class OrderRejected(OrderEvent):
     refused, when it gave one (a Hyperliquid order refused after it was numbered)."""
 
     reason: str | None = None
-    venue_order_id: Annotated[str | None, WHEN_GIVEN] = None
+    venue_order_id: Annotated[VenueOrderId | None, WHEN_GIVEN] = None
 
 
 class OrderFilled(OrderEvent):
     """One execution (FIX ExecType F); partial or full is derived from the sum of fills."""
 
-    trade_id: str
+    trade_id: TradeId
     last_qty: DecimalStr
     last_px: DecimalStr
     side: Side
@@ -148,7 +158,7 @@ class OrderFilled(OrderEvent):
     fee_currency: str | None = None
     liquidity: Liquidity | None = None
     quote_currency: str | None = None
-    venue_order_id: str | None = None
+    venue_order_id: VenueOrderId | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     parent_id: str | None = None
     late: bool = False
@@ -198,7 +208,7 @@ class OrderAmended(OrderEvent):
 
     quantity: DecimalStr | None = None
     price: DecimalStr | None = None
-    venue_order_id: str | None = None
+    venue_order_id: VenueOrderId | None = None
 
 
 class OrderAmendRejected(OrderEvent):
@@ -216,7 +226,7 @@ class OrderExpired(OrderEvent):
 class FillBusted(OrderEvent):
     """The venue reversed a trade; the event restates it so projections can undo it."""
 
-    trade_id: str
+    trade_id: TradeId
     side: Side
     last_qty: DecimalStr
     last_px: DecimalStr
@@ -232,7 +242,7 @@ class FillBusted(OrderEvent):
 class FillCorrected(OrderEvent):
     """The venue corrected a trade's quantity and/or price; old and new values are stated."""
 
-    trade_id: str
+    trade_id: TradeId
     side: Side
     previous_qty: DecimalStr
     previous_px: DecimalStr
@@ -283,7 +293,7 @@ class AnomalyRecorded(OrderEvent):
     field: str
     recorded: str | None = None
     reported: str | None = None
-    trade_id: str | None = None
+    trade_id: TradeId | None = None
 
 
 class OrderRestated(OrderEvent):
@@ -304,7 +314,7 @@ class OrderRestated(OrderEvent):
     quantity: DecimalStr
     price: DecimalStr | None = None
     reason: str | None = None
-    venue_order_ids: list[str] = Field(default_factory=list)
+    venue_order_ids: list[VenueOrderId] = Field(default_factory=list)
     anomalies: list[str] = Field(default_factory=list)
     late: dict[str, bool] = Field(default_factory=dict)
     updated_at: Annotated[UtcTime | None, WHEN_GIVEN] = None
@@ -320,7 +330,7 @@ class InstrumentDefined(OrderEvent):
     order coordinates of the header are empty (``client_order_id`` and ``account`` are "").
     """
 
-    client_order_id: str = ""
+    client_order_id: ClientOrderId = ClientOrderId("")
     account: str = ""
     kind: str | None = None
     """spot | swap | future | option | equity | other."""
@@ -354,7 +364,7 @@ class CashFlowRecorded(OrderEvent):
     position's side: positive received, negative paid.
     """
 
-    client_order_id: str = ""
+    client_order_id: ClientOrderId = ClientOrderId("")
     kind: str
     """funding | interest | rebate."""
     flow_id: str
@@ -376,7 +386,7 @@ class MarkRecorded(OrderEvent):
     ``client_order_id`` and ``account`` are "".
     """
 
-    client_order_id: str = ""
+    client_order_id: ClientOrderId = ClientOrderId("")
     account: str = ""
     price: DecimalStr
 

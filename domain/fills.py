@@ -13,14 +13,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from orderledger.domain.values import TEXT, Liquidity, format_decimal, format_timestamp, parse_timestamp
+from orderledger.domain.values import (
+    TEXT,
+    Liquidity,
+    TradeId,
+    format_decimal,
+    format_timestamp,
+    parse_timestamp,
+)
 
 
 @dataclass(slots=True)
 class Fill:
     """One execution as it stands after busts and corrections."""
 
-    trade_id: str
+    trade_id: TradeId
     qty: Decimal
     px: Decimal
     fee: Decimal | None

@@ -31,9 +31,11 @@ from orderledger.domain.values import (
     AVERAGE,
     EXACT,
     TEXT,
+    ClientOrderId,
     OrderType,
     Side,
     Status,
+    VenueOrderId,
     format_decimal,
     format_timestamp,
     parse_timestamp,
@@ -272,7 +274,7 @@ class OrderState:
 
     # The types of the values the rules read (``ShownOrder`` and ``KeptOrder`` declare them all;
     # the names here are for the type checker: a value only shown needs none).
-    client_order_id: str
+    client_order_id: ClientOrderId
     account: str
     venue: str
     instrument: str
@@ -301,7 +303,7 @@ class OrderState:
         self.pending_cancel = False
         self.pending_amend = False
         self.amend_target: tuple[Decimal | None, Decimal | None] | None = None
-        self.venue_order_ids: list[str] = []
+        self.venue_order_ids: list[VenueOrderId] = []
         if event.venue_order_id:
             self.venue_order_ids.append(event.venue_order_id)
         self.fills: dict[str, Fill] = {}
@@ -342,7 +344,7 @@ class OrderState:
         return AVERAGE.divide(self.notional, self.filled_quantity)
 
     @property
-    def venue_order_id(self) -> str | None:
+    def venue_order_id(self) -> VenueOrderId | None:
         """The latest venue order ID (amendments may assign new ones)."""
         return self.venue_order_ids[-1] if self.venue_order_ids else None
 

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         UnknownTradeError,
     )
     from orderledger.domain.outcomes import Outcome
+    from orderledger.domain.values import ClientOrderId, TradeId, VenueOrderId
     from orderledger.infrastructure.application.aio import AsyncOrderLedger
     from orderledger.infrastructure.application.follow import CommittedEvent
     from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
@@ -64,6 +65,7 @@ _HOMES = {
     "AmendBelowFilledError": "orderledger.domain.errors",
     "AsyncOrderLedger": "orderledger.infrastructure.application.aio",
     "AsyncPlacement": "orderledger.infrastructure.application.placing",
+    "ClientOrderId": "orderledger.domain.values",
     "ClientOrderIdReuseError": "orderledger.domain.errors",
     "CommittedEvent": "orderledger.infrastructure.application.follow",
     "ConcurrencyError": "orderledger.infrastructure.errors",
@@ -99,8 +101,10 @@ _HOMES = {
     "Result": "orderledger.infrastructure.ingest.processing",
     "Snapshot": "orderledger.infrastructure.application.reconcile",
     "StoreError": "orderledger.infrastructure.errors",
+    "TradeId": "orderledger.domain.values",
     "TradeRow": "orderledger.infrastructure.results",
     "UnknownTradeError": "orderledger.domain.errors",
+    "VenueOrderId": "orderledger.domain.values",
     "VerifyReport": "orderledger.infrastructure.audit.verify",
 }
 """Where each exported name lives. A name is imported on first use (``from orderledger import
@@ -131,6 +135,7 @@ __all__ = [
     "AmendBelowFilledError",
     "AsyncOrderLedger",
     "AsyncPlacement",
+    "ClientOrderId",
     "ClientOrderIdReuseError",
     "CommittedEvent",
     "ConcurrencyError",
@@ -166,7 +171,9 @@ __all__ = [
     "Result",
     "Snapshot",
     "StoreError",
+    "TradeId",
     "TradeRow",
     "UnknownTradeError",
+    "VenueOrderId",
     "VerifyReport",
 ]

@@ -203,7 +203,7 @@ def revision(fills: Iterable[Fill], report: Step, venue: str, venue_order_id: st
     if same and not report.precedes(same[0]):
         return Revision([], [], [])
     read = [s for s in steps if s.filled != report.filled] + [report]
-    booked = {f.trade_id: f for f in fills if not f.busted}
+    booked: dict[str, Fill] = {f.trade_id: f for f in fills if not f.busted}
     planned = planned_fills(read, venue, venue_order_id)
     wanted = {p.trade_id for p in planned}
     busted = [

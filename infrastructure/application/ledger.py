@@ -30,6 +30,7 @@ from annotated_types import Ge, Gt
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
+from orderledger.domain.values import ClientOrderId
 from orderledger.infrastructure.application import admin, lazy, reads
 from orderledger.infrastructure.application import collectors as _collectors
 from orderledger.infrastructure.application import requests as asks
@@ -451,7 +452,7 @@ class OrderLedger(DeprecatedReads):
 
     # ------------------------------------------------------------------ querying orders
 
-    def resolve(self, key: str, venue: str | None = None) -> str:
+    def resolve(self, key: str, venue: str | None = None) -> ClientOrderId:
         """Find a client order ID from itself, or from a venue order ID or ``name=value`` alias."""
         return reads.resolve(self, key, venue)
 

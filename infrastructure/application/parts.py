@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
+from orderledger.domain.values import ClientOrderId
 from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results import EventRecord, Filter, InstrumentRow, LotRow, OrderRow, TradeRow
 from orderledger.infrastructure.storage.db import Database
@@ -62,7 +63,7 @@ class LedgerParts(Protocol):
 
     def record(self, message: dict[str, Any], *, origin: str = ..., strict: bool = ...) -> Result: ...
 
-    def resolve(self, key: str, venue: str | None = None) -> str: ...
+    def resolve(self, key: str, venue: str | None = None) -> ClientOrderId: ...
 
     def cost_basis(self) -> str: ...
 

@@ -21,7 +21,7 @@ from orderledger.domain.folds import replay
 from orderledger.domain.identity import ALIAS, VENUE_ORDER_ID
 from orderledger.domain.order import Order, order_id_for
 from orderledger.domain.outcomes import Outcome
-from orderledger.domain.values import format_timestamp, parse_timestamp
+from orderledger.domain.values import ClientOrderId, format_timestamp, parse_timestamp
 from orderledger.infrastructure.application.arguments import Version
 from orderledger.infrastructure.application.queries import (
     cash_flows_by,
@@ -56,14 +56,14 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.application.parts import LedgerParts
 
 
-def resolve(ledger: LedgerParts, key: str, venue: str | None = None) -> str:
+def resolve(ledger: LedgerParts, key: str, venue: str | None = None) -> ClientOrderId:
     """``OrderLedger.resolve``: the client order ID a key names (itself, a venue order ID, an alias)."""
     with ledger._writing:  # the processor's order cache is shared with writers
         # (no processor yet, as in a process that only reads: the log, not ingest's cache)
         processor = vars(ledger).get("processor")
         known = (folded(ledger, key) if processor is None else processor.load_order(key)) is not None
     if known:
-        return key
+        return ClientOrderId(key)
     with ledger.db.read() as tx:
         if "=" in key:
             name, value = key.split("=", 1)
@@ -78,7 +78,7 @@ def resolve(ledger: LedgerParts, key: str, venue: str | None = None) -> str:
             )
     rows = [r for r in rows if venue is None or r[0] == venue]
     if len(rows) == 1:
-        return str(rows[0][1])
+        return ClientOrderId(str(rows[0][1]))
     if len(rows) > 1:
         raise OrderNotFoundError(f"{key!r} names orders at several venues; give `venue`")
     raise OrderNotFoundError(f"no order {key!r} (client order ID, venue order ID or alias)")

@@ -20,6 +20,7 @@ from pydantic import GetCoreSchemaHandler, ValidationInfo
 from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
+from orderledger.domain import values
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import (
     IDENTIFIER_FORM,
@@ -216,7 +217,9 @@ _FLAG = Rule(_flag, cs.bool_schema(strict=True))
 _LABELS_SHAPE = f"object, name → string (at most {MAX_MAP_ENTRIES})"
 
 # The fields of order messages, each described once (a field several types carry is one type).
-ClientOrderId = Annotated[str, IDENT_RULE, About(IDENT, "our ID of the order: the key it keeps for life")]
+ClientOrderId = Annotated[
+    values.ClientOrderId, IDENT_RULE, About(IDENT, "our ID of the order: the key it keeps for life")
+]
 Venue = Annotated[
     str,
     IDENT_RULE,
@@ -227,7 +230,7 @@ Venue = Annotated[
     ),
 ]
 VenueOrderId = Annotated[
-    str,
+    values.VenueOrderId,
     IDENT_RULE,
     About(IDENT, "the venue's ID of the order; see [venue order IDs](#venue-order-ids-on-messages)"),
 ]
@@ -336,7 +339,7 @@ PostOnly = Annotated[
     ),
 ]
 TradeId = Annotated[
-    str,
+    values.TradeId,
     IDENT_RULE,
     About(
         IDENT,

@@ -67,6 +67,7 @@ def test_the_public_names_are_exactly_these() -> None:
         "AmendBelowFilledError",
         "AsyncOrderLedger",
         "AsyncPlacement",
+        "ClientOrderId",
         "ClientOrderIdReuseError",
         "CommittedEvent",
         "ConcurrencyError",
@@ -102,8 +103,10 @@ def test_the_public_names_are_exactly_these() -> None:
         "Result",
         "Snapshot",
         "StoreError",
+        "TradeId",
         "TradeRow",
         "UnknownTradeError",
+        "VenueOrderId",
         "VerifyReport",
     ]
     assert all(hasattr(orderledger, name) for name in orderledger.__all__)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from orderledger.domain.values import VenueOrderId
 from orderledger.infrastructure.adapters.ccxt.reading import (
     Identity,
     forced_kind,
@@ -64,7 +65,7 @@ def trades_messages(
     refused by the ledger (docs/venues.md, "Liquidation and ADL")."""
     rules = rules_for(venue)
     out: list[Message] = []
-    forced_orders: dict[str, tuple[str, Mapping[str, Any], Decimal]] = {}
+    forced_orders: dict[VenueOrderId, tuple[str, Mapping[str, Any], Decimal]] = {}
     for trade in trades:
         if skipped_trade(trade, None, notes):
             continue
