@@ -181,7 +181,7 @@ class ShownOrder:
     venue: Annotated[str, PLAIN, REQUESTED, Listed(8)]
     instrument: Annotated[str, PLAIN, REQUESTED, Listed(8)]
     side: Annotated[Side, SIDE, REQUESTED, Listed(8)]
-    order_type: Annotated[OrderType, ORDER_TYPE, REQUESTED, Listed(1, "order-type")]
+    order_type: Annotated[OrderType, ORDER_TYPE, REQUESTED, Listed(1, "ord-type")]
     quantity: Annotated[Decimal, DECIMAL, REQUESTED, QUANTITY, Listed(8)]
     price: Annotated[Decimal | None, OPTIONAL_DECIMAL, REQUESTED, PRICE, Listed(6)]
     decision_price: Annotated[Decimal | None, OPTIONAL_DECIMAL, REQUESTED, PRICE]

@@ -90,7 +90,7 @@ def _reads(method: Callable[Concatenate[OrderLedger, P], R]) -> Forwarded[P, R]:
 class _AsyncReads(Protocol):
     async def order(
         self,
-        key: str,
+        order: str,
         *,
         version: int | None = ...,
         as_of: datetime | None = ...,

@@ -33,6 +33,7 @@ from typing import Annotated, Any, TypeVar
 import annotated_types
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.infrastructure.application.deprecated import take_renamed
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,9 +85,12 @@ def checked(method: F, where: str | None = None) -> F:
         return compiled
 
     positional = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    renamed: dict[str, str] = getattr(method, "__renamed__", {})
 
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if renamed and kwargs:  # a keyword kept for a deprecation period (deprecated.renamed_keywords)
+            take_renamed(method.__name__, renamed, kwargs)
         rules = checks()
         if len(args) > 1:
             # args[0] is self; extra positionals are left for Python's own TypeError

@@ -13,8 +13,10 @@ synchronous ledger does not otherwise load.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from typing_extensions import deprecated
 
@@ -23,11 +25,46 @@ from orderledger.domain.order import Order
 REMOVED_IN = "1.0.0"
 """The release that removes the names deprecated in the 0.x series."""
 
+RENAMED_SINCE = "0.3.0"
+"""The release that renamed the keywords ``renamed_keywords`` marks."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def renamed_keywords(**renamed: str) -> Callable[[F], F]:
+    """Mark a public ledger method as still taking each keyword it renamed (``old="new"``,
+    docs/glossary.md, "Deprecated aliases"): the argument check every public method passes
+    through (``arguments.checked``) hands the old one on as the new one, warning
+    (:func:`take_renamed`), before it checks it. The signature shown and type-checked is the new
+    one, so a type checker flags the old keyword at the caller's line."""
+
+    def mark(method: F) -> F:
+        method.__renamed__ = dict(renamed)  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+def take_renamed(name: str, renamed: Mapping[str, str], kwargs: dict[str, Any]) -> None:
+    """Pass each old keyword of ``kwargs`` on as its new one, with a ``DeprecationWarning`` at
+    the line that called the method (two frames up: the argument check, then its caller)."""
+    for old in renamed.keys() & kwargs.keys():
+        new = renamed[old]
+        if new in kwargs:
+            raise TypeError(f"{name}() takes {new}= or its older name {old}=, not both")
+        warnings.warn(
+            f"{name}({old}=...) is deprecated since {RENAMED_SINCE} and removed in {REMOVED_IN}: "
+            f"use {name}({new}=...)",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        kwargs[new] = kwargs.pop(old)
+
 
 class _Reads(Protocol):
     def order(
         self,
-        key: str,
+        order: str,
         *,
         version: int | None = ...,
         as_of: datetime | None = ...,

@@ -113,7 +113,7 @@ def handle(ledger: LedgerParts, request: Request[T]) -> T:
 def order_at(ledger: LedgerParts, request: OrderAt) -> Order:
     if request.version is not None and request.as_of is not None:
         raise InvalidInputError("give a version or an as-of time, not both")
-    client_order_id = ledger.resolve(request.key)
+    client_order_id = ledger.resolve(request.order)
     if request.as_of is not None:
         moment = parse_timestamp(request.as_of, "as_of")
         return reads.order_as_of(ledger, client_order_id, moment, event_time=request.event_time)
@@ -122,7 +122,7 @@ def order_at(ledger: LedgerParts, request: OrderAt) -> Order:
 
 @handles(History)
 def history(ledger: LedgerParts, request: History) -> list[HistoryEntry]:
-    return reads.history(ledger, request.key)
+    return reads.history(ledger, request.order)
 
 
 # ---------------------------------------------------------------------- lists
@@ -177,7 +177,7 @@ def positions(ledger: LedgerParts, request: Positions) -> Page[PositionRow]:
 
 @handles(Instruments)
 def instruments(ledger: LedgerParts, request: Instruments) -> Page[InstrumentRow]:
-    where, every_version = request.where, request.every_version
+    where, every_version = request.where, request.all_versions
     rows = list_instruments(ledger.db, ledger.mapper, venue=where.venue, every_version=every_version)
     selection = {"every_version": every_version}
     return reads.held_page(ledger.db, "instruments", rows, where, selection, request.count)

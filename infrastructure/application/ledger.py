@@ -41,7 +41,7 @@ from orderledger.infrastructure.application.arguments import (
     Version,
     checked_methods,
 )
-from orderledger.infrastructure.application.deprecated import DeprecatedReads
+from orderledger.infrastructure.application.deprecated import DeprecatedReads, renamed_keywords
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
 from orderledger.infrastructure.application.handlers import handle
 from orderledger.infrastructure.application.queries import (
@@ -325,11 +325,12 @@ class OrderLedger(DeprecatedReads):
             self, markets, venue=venue, ts=ts, origin=origin, instrument_of=instrument_of
         )
 
+    @renamed_keywords(every_version="all_versions")
     def instruments(
         self,
         *,
         venue: str | None = None,
-        every_version: bool = False,
+        all_versions: bool = False,
         instrument: str | None = None,
         limit: Count | None = None,
         sort: str | None = None,
@@ -339,7 +340,7 @@ class OrderLedger(DeprecatedReads):
         """Instrument definitions in force (or every version), from the log, by venue and
         instrument unless ``sort`` says otherwise; a :class:`Page`, as :meth:`orders` answers."""
         where = Filter(venue=venue, instrument=instrument, limit=limit, sort=sort, cursor=cursor)
-        return handle(self, asks.Instruments(where, every_version=every_version, count=count))
+        return handle(self, asks.Instruments(where, all_versions=all_versions, count=count))
 
     def _fold_inline(
         self, tx: Any, committed: list[tuple[int, OrderEvent]], decided: dict[str, Order]
@@ -452,24 +453,27 @@ class OrderLedger(DeprecatedReads):
 
     # ------------------------------------------------------------------ querying orders
 
-    def resolve(self, key: str, venue: str | None = None) -> ClientOrderId:
+    @renamed_keywords(key="order")
+    def resolve(self, order: str, venue: str | None = None) -> ClientOrderId:
         """Find a client order ID from itself, or from a venue order ID or ``name=value`` alias."""
-        return reads.resolve(self, key, venue)
+        return reads.resolve(self, order, venue)
 
     def order_events(self, client_order_id: str) -> list[OrderEvent]:
         """Every event of one order, in version order."""
         return reads.order_events(self, client_order_id)
 
-    def history(self, key: str) -> list[HistoryEntry]:
+    @renamed_keywords(key="order")
+    def history(self, order: str) -> list[HistoryEntry]:
         """Every event of one order (client order ID, venue order ID or alias) beside the message
         that produced it."""
-        return handle(self, asks.History(key))
+        return handle(self, asks.History(order))
 
     # ------------------------------------------------------------------ typed queries
 
+    @renamed_keywords(key="order")
     def order(
         self,
-        key: str,
+        order: str,
         *,
         version: Version | None = None,
         as_of: datetime | None = None,
@@ -478,7 +482,7 @@ class OrderLedger(DeprecatedReads):
         """One order (by client order ID, venue order ID or ``name=value`` alias): now, at an
         event ``version``, or as the ledger knew it ``as_of`` a time (venue time with
         ``event_time``)."""
-        return handle(self, asks.OrderAt(key, version=version, as_of=as_of, event_time=event_time))
+        return handle(self, asks.OrderAt(order, version=version, as_of=as_of, event_time=event_time))
 
     def iter_orders(
         self, where: Filter, *, open: bool = False, as_of: datetime | None = None, event_time: bool = False

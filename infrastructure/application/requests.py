@@ -108,7 +108,7 @@ class OrderAt(Request[Order]):
     """One order (client order ID, venue order ID or ``name=value`` alias): now, at an event
     ``version``, or as the ledger knew it ``as_of`` a time (venue time with ``event_time``)."""
 
-    key: str
+    order: str
     version: Version | None = None
     as_of: datetime | None = None
     event_time: bool = False
@@ -122,7 +122,7 @@ class OrderAt(Request[Order]):
 class History(Request[list[HistoryEntry]]):
     """Every event of one order beside the message that produced it."""
 
-    key: str
+    order: str
 
 
 # ---------------------------------------------------------------------- lists (one Filter each)
@@ -199,10 +199,10 @@ class Positions(Request[Page[PositionRow]]):
 
 @request
 class Instruments(Request[Page[InstrumentRow]]):
-    """Instrument definitions in force (``every_version``: all of them)."""
+    """Instrument definitions in force (``all_versions``: all of them)."""
 
     where: Filter = EVERYTHING
-    every_version: bool = False
+    all_versions: bool = False
     count: Counting = False
 
 

@@ -237,7 +237,7 @@ def head(as_json: JsonOption = False) -> None:
 
 
 def export(
-    what: Annotated[str, typer.Argument(help="trades, orders, events, lots, closed-lots, or lake DIR.")],
+    table: Annotated[str, typer.Argument(help="trades, orders, events, lots, closed-lots, or lake DIR.")],
     directory: Annotated[
         str | None, typer.Argument(metavar="[DIR]", help="lake: the lake's directory.")
     ] = None,
@@ -255,29 +255,29 @@ def export(
     """Export trades, orders, the whole event log, or tax lots (open, or closed under
     --cost-basis) for analytics or an accountant (status on stderr with --out -); `export lake DIR`
     appends what is new to a Parquet lake (docs/analytics.md)."""
-    if what == "lake":
+    if table == "lake":
         if not directory:
             raise InvalidInputError("export lake needs DIR, the lake's directory")
         analytics.export_lake(directory)
         return
     if directory is not None:
-        raise InvalidInputError(f"export {what} takes no DIR (give --out PATH)")
-    check_export(what, fmt, raw)  # before the ledger is opened
+        raise InvalidInputError(f"export {table} takes no DIR (give --out PATH)")
+    check_export(table, fmt, raw)  # before the ledger is opened
     if not out_path:
         raise InvalidInputError("--out PATH is required (- for standard output)")
     to_stdout = out_path == "-"
     with open_ledger(create=False) as ledger:
-        if what in FROM_VIEWS:
+        if table in FROM_VIEWS:
             warn_if_behind(ledger)
         out = (
             cast(io.BufferedIOBase, sys.stdout.buffer) if to_stdout else out_path
         )  # (raw when unbuffered: -u)
-        count = ledger.export(what, out, fmt=fmt, force=force, raw=raw, cost_basis=cost_basis)
+        count = ledger.export(table, out, fmt=fmt, force=force, raw=raw, cost_basis=cost_basis)
     if to_stdout:
         sys.stdout.flush()
-        warn(f"wrote {count} {what} to standard output ({fmt})")
+        warn(f"wrote {count} {table} to standard output ({fmt})")
     else:
-        say(f"wrote {count} {what} to {out_path} ({fmt})")
+        say(f"wrote {count} {table} to {out_path} ({fmt})")
 
 
 def reconcile(

@@ -242,7 +242,7 @@ def pnl(
 def instruments(
     ctx: typer.Context,
     criteria: Criteria = NO_CRITERIA,
-    every_version: Annotated[
+    all_versions: Annotated[
         bool, typer.Option("--all-versions", help="Every version, not only the one in force.")
     ] = False,
     as_json: JsonOption = False,
@@ -251,7 +251,7 @@ def instruments(
     if ctx.invoked_subcommand is not None:
         return
     with open_ledger(create=False) as ledger:
-        found = ledger.handle(Instruments(criteria.filter(), every_version))
+        found = ledger.handle(Instruments(criteria.filter(), all_versions))
         rows = [r.to_json() for r in found]
     if as_json:
         print_json(rows)

@@ -704,7 +704,7 @@ def test_a_loaded_definition_is_never_replaced_by_the_adapters(ledger: OrderLedg
     assert ledger.ingest_lines(lines(definition)).counts["applied"] == 1
     # When the published SOL open order is ingested, then no second version is recorded
     assert ingest(ledger, [SOL_OPEN])["applied"] == 1
-    (sol,) = ledger.instruments(every_version=True)
+    (sol,) = ledger.instruments(all_versions=True)
     assert (sol.version, sol.definition.price_increment) == (1, Decimal("0.01"))
 
 

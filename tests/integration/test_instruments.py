@@ -87,7 +87,7 @@ def test_a_repeated_definition_is_a_duplicate_and_a_changed_one_a_new_version(le
         "duplicate",
         "instrument 'BTC-USDT-SWAP' at 'okx' already has this definition (version 1)",
     )
-    every = ledger.instruments(every_version=True)
+    every = ledger.instruments(all_versions=True)
     assert [(r.version, r.definition.contract_size) for r in every] == [
         (1, Decimal("0.01")),
         (2, Decimal("0.1")),

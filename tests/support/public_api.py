@@ -49,7 +49,9 @@ def _signature(value: Any) -> str:
 
 def _deprecation(value: Any) -> str:
     message = getattr(value, "__deprecated__", None)
-    return f"  [deprecated: {message}]" if message else ""
+    renamed = getattr(value, "__renamed__", {})
+    older = ", ".join(f"{old}= (deprecated: {new}=)" for old, new in renamed.items())
+    return (f"  [deprecated: {message}]" if message else "") + (f"  [also takes {older}]" if older else "")
 
 
 def _members(cls: type) -> Iterator[str]:

@@ -1,0 +1,93 @@
+"""A keyword renamed to the glossary's name keeps working for a deprecation period.
+
+``order``, ``history`` and ``resolve`` take the order reference as ``order`` (as the HTTP API and
+the CLI name it), ``instruments`` every definition's version with ``all_versions``; the older
+``key`` and ``every_version`` answer the same and warn at the caller's line, naming the
+replacement and the release that removes them (docs/glossary.md, "Deprecated aliases").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from orderledger import AsyncOrderLedger, OrderLedger
+from orderledger.domain.order import Order
+from orderledger.domain.order_state import STATE
+from tests.support.api_session import SESSION
+
+
+@pytest.fixture
+def ledger() -> OrderLedger:
+    opened = OrderLedger("memory://")
+    for message in SESSION:
+        opened.record(message)
+    # an instrument defined twice: two versions, the second in force
+    opened.define_instrument("V", "BTC-USDT", ts="2026-01-05T09:00:00Z", contract_size=Decimal(1))
+    opened.define_instrument("V", "BTC-USDT", ts="2026-01-05T09:01:00Z", contract_size=Decimal(2))
+    return opened
+
+
+def _warned(call: Callable[[], Any]) -> tuple[Any, list[warnings.WarningMessage]]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        value = call()
+    return value, caught
+
+
+def _state(order: Order) -> dict[str, Any]:
+    return {name: getattr(order, name) for name in STATE}
+
+
+def test_the_older_keyword_answers_as_the_new_one_and_warns_at_the_callers_line(ledger: OrderLedger) -> None:
+    # Given the session's order A (4 filled)
+    # When it is asked for by the older keyword
+    order, caught = _warned(lambda: ledger.order(key="A"))  # type: ignore[call-arg]
+    # Then the answer is the new keyword's, and one DeprecationWarning names the replacement
+    assert _state(order) == _state(ledger.order(order="A")) and order.filled_quantity == 4
+    assert [w.category for w in caught] == [DeprecationWarning]
+    assert caught[0].filename == __file__
+    assert str(caught[0].message) == (
+        "order(key=...) is deprecated since 0.3.0 and removed in 1.0.0: use order(order=...)"
+    )
+    history, caught = _warned(lambda: ledger.history(key="A"))  # type: ignore[call-arg]
+    assert len(history) == len(ledger.history("A")) == 2 and len(caught) == 1
+    resolved, caught = _warned(lambda: ledger.resolve(key="A"))  # type: ignore[call-arg]
+    assert resolved == "A" and "use resolve(order=...)" in str(caught[0].message)
+    ledger.close()
+
+
+def test_every_version_is_all_versions(ledger: OrderLedger) -> None:
+    # Given an instrument defined twice
+    # When every version is asked for by the older keyword
+    page, caught = _warned(lambda: ledger.instruments(every_version=True))  # type: ignore[call-arg]
+    # Then both versions come back, as with all_versions, with a warning
+    assert [r.version for r in page] == [r.version for r in ledger.instruments(all_versions=True)] == [1, 2]
+    assert [r.version for r in ledger.instruments()] == [2]
+    assert "use instruments(all_versions=...)" in str(caught[0].message)
+    ledger.close()
+
+
+def test_both_spellings_at_once_are_refused(ledger: OrderLedger) -> None:
+    # When a call gives the older and the newer keyword
+    # Then it is refused, naming both, and nothing is read
+    with pytest.raises(TypeError, match=r"order\(\) takes order= or its older name key=, not both"):
+        ledger.order(order="A", key="A")  # type: ignore[call-arg]
+    ledger.close()
+
+
+def test_the_async_ledger_takes_the_older_keyword_too(ledger: OrderLedger) -> None:
+    async def main() -> None:
+        async with AsyncOrderLedger(ledger=ledger) as aio:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                order = await aio.order(key="A")  # type: ignore[call-arg]
+            assert _state(order) == _state(await aio.order(order="A"))
+
+    asyncio.run(main())
+    ledger.close()
