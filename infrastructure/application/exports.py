@@ -19,8 +19,8 @@ from orderledger.infrastructure.storage.db import parse_url
 
 TABLES = ("trades", "orders", "events", "lots", "closed-lots")
 """What can be exported."""
-FORMATS = ("csv", "jsonl", "parquet")
-"""How it can be written."""
+EXPORT_FORMATS = ("csv", "jsonl", "parquet")
+"""How it can be written: the export formats (the input formats are the venue registry's)."""
 FROM_VIEWS = ("trades", "orders")
 """The tables read from the views (which may lag the log); the others are folded from the log."""
 _SQLITE_FILES = ("", "-wal", "-shm", "-journal")
@@ -32,9 +32,10 @@ def check_export(table: str, fmt: str, raw: bool) -> None:
         raise InvalidInputError(
             f"export {', '.join(TABLES[:-1])} or {TABLES[-1]}, not {table!r}", field="table"
         )
-    if fmt not in FORMATS:
+    if fmt not in EXPORT_FORMATS:
         raise InvalidInputError(
-            f"`fmt` must be {', '.join(FORMATS[:-1])} or {FORMATS[-1]}, not {fmt!r}", field="fmt"
+            f"`fmt` must be {', '.join(EXPORT_FORMATS[:-1])} or {EXPORT_FORMATS[-1]}, not {fmt!r}",
+            field="fmt",
         )
     if raw and fmt != "csv":
         raise InvalidInputError(f"`raw` goes with `fmt` csv ({fmt} is always written as stored)", field="raw")

@@ -109,11 +109,12 @@ PERMANENT: tuple[type[CollectError], ...] = (CredentialsRejected, UnknownSymbol,
 class Source(Protocol):
     """One venue connection, as a collector drives it.
 
-    ``format`` names an input format of ``formats.FORMATS`` (what the frames are ingested as)
-    and ``options`` are that format's adapter options. Sources may also set ``reconciles =
-    False`` when the venue offers no open-orders query (a FIX log): ``open_orders`` is then
-    never called. The collector calls ``connect``, then ``backfill``, then ``frames``; after a
-    ``ConnectionLost`` it calls ``close`` and starts over with ``connect``.
+    ``format`` names an input format of the venue registry (``adapters.registry.formats()``:
+    what the frames are ingested as) and ``options`` are that format's adapter options. Sources
+    may also set ``reconciles = False`` when the venue offers no open-orders query (a FIX log):
+    ``open_orders`` is then never called. The collector calls ``connect``, then ``backfill``,
+    then ``frames``; after a ``ConnectionLost`` it calls ``close`` and starts over with
+    ``connect``.
     """
 
     venue: str

@@ -225,7 +225,8 @@ def test_every_public_name_is_a_name_of_the_glossary() -> None:
     # Given the glossary and every public name where it is declared
     glossary, uses = Glossary.read(), public_names()
     # Then each is one of its names, or a stored name it maps, or a deprecated alias marked so
-    assert _unknown(uses, glossary) == []
+    unknown = _unknown(uses, glossary)
+    assert not unknown, "not in docs/glossary.md:\n" + "\n".join(unknown)
 
 
 def test_an_older_spelling_is_never_the_current_name() -> None:
@@ -241,7 +242,7 @@ def test_an_older_spelling_is_never_the_current_name() -> None:
         if (not u.stored and u.name in glossary.stored)
         or (not u.deprecated and u.name in glossary.deprecated)
     }
-    assert sorted(misused) == []
+    assert not misused, "an older spelling as a current name:\n" + "\n".join(sorted(misused))
 
 
 def test_a_stored_name_and_an_alias_name_a_glossary_name() -> None:
@@ -278,7 +279,7 @@ def test_a_table_heads_a_column_with_its_name_or_its_declared_heading() -> None:
         for heading, name, where in headings
         if name not in glossary.names or heading not in (name, glossary.heading_of(name))
     ]
-    assert wrong == []
+    assert not wrong, "a heading the glossary does not give:\n" + "\n".join(wrong)
     # And no heading stands over two names (one heading, one fact)
     over: dict[str, set[str]] = {}
     for heading, name, _ in headings:
