@@ -117,6 +117,7 @@ def verify(
     journal_heads: Heads | None = None,
     deep: bool = False,
     since: Anchor | None = None,
+    overlap: int = OVERLAP,
     progress: Progress | None = None,
 ) -> VerifyReport:
     """Check the storage, recompute the hash chain (each row's search columns against its
@@ -125,7 +126,7 @@ def verify(
 
     From the first event by default (a full verify). Given ``since`` (the anchor a passing
     verify stored), only the events and journal records after it are checked, with the last
-    :data:`OVERLAP` of each chain before it walked again to the anchored hashes: the views, the
+    ``overlap`` records of each chain before it walked again to the anchored hashes: the views, the
     identities and the journal's cross-checks are refolded by a full verify only.
 
     Everything is read in one snapshot, so writers committing meanwhile cannot make the log, the
@@ -136,7 +137,7 @@ def verify(
     if expect_head is not None:
         expected = merge_heads(expected, [expect_head], "`expect_head`")
     with db.snapshot():
-        return _verify(db, mapper, expected, dict(journal_heads or {}), deep, since, progress)
+        return _verify(db, mapper, expected, dict(journal_heads or {}), deep, since, overlap, progress)
 
 
 def _verify(
@@ -146,6 +147,7 @@ def _verify(
     journal_heads: dict[int, str],
     deep: bool,
     since: Anchor | None,
+    overlap: int,
     progress: Progress | None,
 ) -> VerifyReport:
     storage = check_storage(db, deep=deep)
@@ -166,7 +168,7 @@ def _verify(
         folds = _Folds(tracking, top)
         after, journal_after = (0, GENESIS), (0, GENESIS)
     else:
-        after, journal_after = _overlap(db, since, heads, journal_heads)
+        after, journal_after = _overlap(db, since, overlap, heads, journal_heads)
     report = verify_chain(
         db, after=after, heads=heads, mapper=mapper, each=folds, progress=progress, total=top
     )
@@ -230,9 +232,9 @@ def _tables(projection: Projection) -> dict[str, MemoryTable[Any, Any]]:
 
 
 def _overlap(
-    db: Database, anchor: Anchor, heads: dict[int, str], journal_heads: dict[int, str]
+    db: Database, anchor: Anchor, overlap: int, heads: dict[int, str], journal_heads: dict[int, str]
 ) -> tuple[tuple[int, bytes], tuple[int, bytes]]:
-    """Where an incremental verify starts each chain: :data:`OVERLAP` records before the anchor,
+    """Where an incremental verify starts each chain: ``overlap`` records before the anchor,
     at the hash stored there, with the anchored hash a head the walk must reach (so a change to
     the anchored region's last records, or to the anchor, breaks it). Heads recorded before the
     start are compared with the hashes stored at their positions (``heads`` keeps the others)."""
@@ -241,7 +243,7 @@ def _overlap(
         ("events", anchor.events, heads),
         ("journal", anchor.journal, journal_heads),
     ):
-        position = max(0, anchored[0] - OVERLAP) if anchored else 0
+        position = max(0, anchored[0] - overlap) if anchored else 0
         for at in sorted(p for p in recorded if p <= position):
             if stored_hash(db, chain, at) != bytes.fromhex(recorded[at]):
                 position = at - 1  # the walk starts before it, and reports it
