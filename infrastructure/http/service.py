@@ -7,6 +7,7 @@ Python API grows typed methods, this module is the only one to change.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from orderledger.infrastructure.application.ledger import IngestReport, OrderLed
 from orderledger.infrastructure.application.queries import parse_marks
 from orderledger.infrastructure.application.recording import result_record
 from orderledger.infrastructure.http.listing import Listed
+from orderledger.infrastructure.http.verifying import write_progress
 from orderledger.infrastructure.ingest.processing import Result
 from orderledger.infrastructure.listing import Page
 
@@ -209,9 +211,13 @@ class LedgerService:
         """A page of the journal (``parked``: the messages still parked)."""
         return _json_page(self.ledger.messages(outcome=outcome, parked=parked, **page))
 
-    def verify(self) -> dict[str, Any]:
-        """Every section ``orderledger verify --json`` prints, with its reasons."""
-        return self.ledger.verify().to_json()
+    def verify(self, progress_file: str | None = None) -> dict[str, Any]:
+        """Every section ``orderledger verify --full --json`` prints, with its reasons;
+        ``progress_file`` (a path the server chose) is rewritten after each chunk of the log with
+        the events checked and how many there are (``verifying.py`` reads it)."""
+        if progress_file is None:
+            return self.ledger.verify().to_json()
+        return self.ledger.verify(progress=functools.partial(write_progress, progress_file)).to_json()
 
     # ------------------------------------------------------------------ the log, for the stream
 
