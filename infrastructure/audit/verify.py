@@ -191,9 +191,11 @@ def _verify(
     report.views_behind = last - min(tracking.get(p.name, 0) for p in PROJECTIONS)
     if report.broken is not None or folds is None:
         return report
+    orders = folds.orders()
     for projection, tables in folds.views():
         report.view_problems += view_differences(db, projection, tables)
-    report.journal_problems += journal_differences(db, folds.orders())
+        tables.clear()  # compared: its rows are not needed any more
+    report.journal_problems += journal_differences(db, orders)
     return report
 
 
@@ -873,25 +875,41 @@ def journal_differences(db: Database, orders: Mapping[str, Order], limit: int = 
 def view_differences(
     db: Database, projection: Projection, tables: dict[str, MemoryTable[Any, Any]], limit: int = 20
 ) -> list[str]:
-    """How a view's stored tables differ from ``tables`` (a fold in memory); empty when equal."""
-    problems = []
-    for spec in projection.tables:
+    """How a view's stored tables differ from ``tables`` (a fold in memory); empty when equal.
+
+    The stored rows are read a chunk at a time, each compared with the folded row of its key as
+    it comes, so that neither side is copied whole."""
+    found: list[tuple[int, str, str]] = []
+    for number, spec in enumerate(projection.tables):
         table: MemoryTable[Any, Any] = tables[spec.name]
-        expected = {spec.key_values(k): spec.to_row(v) for k, v in table.rows.items()}
+        folded = {spec.key_values(k): k for k in table.rows}  # each stored key → the fold's key
+        places = [spec.columns.index(c) for c in _key_columns(spec)]
         columns = ", ".join(c.name for c in spec.columns)
         with db.read() as tx:
-            stored_rows = [tuple(r) for r in tx.all(f"SELECT {columns} FROM {spec.name}")]
-        stored = {tuple(r[spec.columns.index(c)] for c in _key_columns(spec)): r for r in stored_rows}
-        for key in sorted(set(expected) | set(stored), key=str):
-            if key not in stored:
-                problems.append(f"view {spec.name}: row {key} is missing")
-            elif key not in expected:
-                problems.append(f"view {spec.name}: row {key} is not explained by the log")
-            elif stored[key] != expected[key] and _normal(stored[key]) != _normal(expected[key]):
-                problems.append(f"view {spec.name}: row {key} differs from a fresh fold of the log")
-            if len(problems) >= limit:
-                return problems
-    return problems
+            cursor = tx.execute(f"SELECT {columns} FROM {spec.name}")
+            while rows := cursor.fetchmany(CHUNK):
+                for row in rows:
+                    stored = tuple(row)
+                    key = tuple(stored[i] for i in places)
+                    if key not in folded:
+                        found.append(
+                            (number, str(key), f"view {spec.name}: row {key} is not explained by the log")
+                        )
+                        continue
+                    expected = spec.to_row(table.rows[folded.pop(key)])
+                    if stored != expected and _normal(stored) != _normal(expected):
+                        found.append(
+                            (
+                                number,
+                                str(key),
+                                f"view {spec.name}: row {key} differs from a fresh fold of the log",
+                            )
+                        )
+        found += [(number, str(key), f"view {spec.name}: row {key} is missing") for key in folded]
+        if len(found) >= limit:
+            break
+    found.sort(key=lambda f: f[:2])  # table by table, each in the order of its keys
+    return [text for _, _, text in found[:limit]]
 
 
 def _key_columns(spec: Any) -> list[Any]:
