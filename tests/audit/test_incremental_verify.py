@@ -26,6 +26,7 @@ from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.audit.anchors import Anchor, check_anchors
 from orderledger.infrastructure.audit.verify import VerifyReport, verify
 from orderledger.infrastructure.storage.schema import append_only, ledger_triggers
+from tests.support.audit import orderledger
 
 OVERLAP = 3  # records walked again before the anchor (the ledger's default is 1,000)
 
@@ -174,3 +175,26 @@ def test_the_anchor_itself_is_checked(anchored: tuple[Path, dict[str, int]]) -> 
             full = ledger.verify()
     # Then the anchors' own chain is broken, for both
     assert report.broken == full.broken == "anchor 1 does not match its hash: it was altered"
+
+
+def test_the_cli_verifies_what_is_new_since_the_anchor_unless_told_full(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with contextlib.closing(OrderLedger(url)) as ledger:
+        ledger.ingest_lines(simulate_lines(seed=11, orders=300, tag="one"), origin="one")
+    # Given: the first verify of the ledger, with no anchor yet, is a full one, and anchors
+    first = orderledger("verify", "--json", db=url).json()
+    assert (first["ok"], first["full"], first["since"], first["anchored"]) == (True, True, 0, 1)
+    anchored = int(first["head"].split(":")[0])
+    assert anchored > 1_000  # longer than the overlap an incremental verify walks again
+    with contextlib.closing(OrderLedger(url)) as ledger:
+        ledger.ingest_lines(simulate_lines(seed=12, orders=5, tag="two"), origin="two")
+    # When event 1, long before the anchor, is changed
+    tamper(Path(url.removeprefix("sqlite:///")), "events", "change", 1)
+    # Then `verify` walks from 1,000 events before the anchor: it passes, and says so
+    run = orderledger("verify", db=url)
+    assert run.code == 0, run.describe()
+    assert f"checked from event {anchored - 1_000 + 1}, 1,000 before the last anchor;" in run.stdout
+    assert "views not refolded (`verify --full` checks the whole log and the views)" in run.stdout
+    # And `verify --full` finds the change
+    full = orderledger("verify", "--full", db=url)
+    assert full.code == 1 and full.stderr.startswith("BROKEN: event 1 ("), full.describe()

@@ -16,9 +16,9 @@ import httpx2
 import pytest
 
 from tests.support.audit import raw_sql
-from tests.support.browser import chromium, require_browser
+from tests.support.browser import require_browser
 from tests.support.http_api import Server, fill, request, running_server, wait_until
-from tests.support.page import click, texts
+from tests.support.page import click, live_page, texts
 
 
 @pytest.fixture
@@ -34,9 +34,7 @@ def server(postgres_url: str) -> Iterator[Server]:
 
 @pytest.fixture
 def browser(server: Server) -> Iterator[Any]:
-    with chromium() as driver:
-        driver.get(f"{server.url}/")
-        wait_until(lambda: driver.find_element("id", "live").text.startswith("live"), "the live stream")
+    with live_page(server) as driver:
         yield driver
 
 
