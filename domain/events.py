@@ -169,6 +169,17 @@ class OrderCanceled(OrderEvent):
     reason: str | None = None
 
 
+class OrderReinstated(OrderEvent):
+    """A closure of the order is withdrawn: the ``OrderCanceled`` at ``canceled_at`` (venue
+    time) recorded before this event no longer counts, and the order is what its other facts
+    make it (the ``OrderRestated`` recorded with it states that). Reconciliation withdraws the
+    closures it inferred from the order's absence at the venue when the venue's own listings
+    show the order working after them; the closure and its withdrawal both stay in the history."""
+
+    canceled_at: UtcTime
+    reason: str | None = None
+
+
 class OrderCancelRejected(OrderEvent):
     """The venue refused our cancel; the order returns to the status it had."""
 
@@ -296,6 +307,9 @@ class OrderRestated(OrderEvent):
     venue_order_ids: list[str] = Field(default_factory=list)
     anomalies: list[str] = Field(default_factory=list)
     late: dict[str, bool] = Field(default_factory=dict)
+    updated_at: Annotated[UtcTime | None, WHEN_GIVEN] = None
+    """The latest venue time of the facts that count, when it is not the latest of all the
+    order's facts (a closure withdrawn, ``OrderReinstated``, no longer counts)."""
 
 
 class InstrumentDefined(OrderEvent):
@@ -375,6 +389,7 @@ EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     OrderFilled,
     OrderCancelRequested,
     OrderCanceled,
+    OrderReinstated,
     OrderCancelRejected,
     OrderAmendRequested,
     OrderAmended,

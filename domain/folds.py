@@ -31,13 +31,14 @@ from orderledger.domain.events import (
     OrderExpired,
     OrderFilled,
     OrderHeld,
+    OrderReinstated,
     OrderRejected,
     OrderRequested,
     OrderRestated,
 )
 from orderledger.domain.order import Order
 
-__all__ = ["in_venue_time", "project_order", "replay", "restatement", "venue_place", "venue_rank"]
+__all__ = ["counted", "in_venue_time", "project_order", "replay", "restatement", "venue_place", "venue_rank"]
 
 _VENUE_ORDER: tuple[type[OrderEvent], ...] = (
     OrderRequested,
@@ -54,6 +55,7 @@ _VENUE_ORDER: tuple[type[OrderEvent], ...] = (
     OrderCancelRequested,
     OrderCancelRejected,
     OrderCanceled,
+    OrderReinstated,
     OrderExpired,
     AnomalyRecorded,
     OrderRestated,
@@ -80,9 +82,10 @@ def in_venue_time(events: Iterable[OrderEvent], until: tuple[Any, int] | None = 
     appliers follow the lifecycle table, so a fact that the table would ignore at its place
     changes nothing there."""
     facts = [e for e in events if type(e) is not OrderRestated]
+    version = max(e.originator_version for e in facts)
+    facts = counted(facts)
     request = next(e for e in facts if type(e) is OrderRequested)
     order = Order(request)
-    version = max(e.originator_version for e in facts)
     # A bust or correction stamped before its trade (a venue's clock) stands right after it.
     trades = {e.trade_id: e.ts_event for e in facts if type(e) is OrderFilled}
 
@@ -102,13 +105,36 @@ def in_venue_time(events: Iterable[OrderEvent], until: tuple[Any, int] | None = 
     return order
 
 
+def counted(facts: list[OrderEvent]) -> list[OrderEvent]:
+    """The facts that count: without the closures withdrawn (each ``OrderCanceled`` at the
+    venue time an ``OrderReinstated`` names, recorded before it) and the withdrawals themselves."""
+    withdrawals = [e for e in facts if isinstance(e, OrderReinstated)]
+    if not withdrawals:
+        return facts
+    return [
+        e
+        for e in facts
+        if type(e) is not OrderReinstated
+        and not (type(e) is OrderCanceled and any(_withdraws(w, e) for w in withdrawals))
+    ]
+
+
+def _withdraws(withdrawal: OrderReinstated, closure: OrderEvent) -> bool:
+    return (
+        closure.ts_event == withdrawal.canceled_at
+        and closure.originator_version < withdrawal.originator_version
+    )
+
+
 def restatement(order: Order, folded: Order) -> tuple[dict[str, Any], dict[str, bool]] | None:
     """What ``order`` (as the arrival order left it) must state to be ``folded`` (the venue-time
     fold of all its events, ``in_venue_time``): ``OrderRestated``'s fields and the trades whose
     ``late`` flag changes; None when nothing differs."""
     stated = _restated(folded)
     late = {t: f.late for t, f in folded.fills.items() if t in order.fills and order.fills[t].late != f.late}
-    if stated == _restated(order) and not late:
+    if order.updated_at != folded.updated_at:  # a withdrawn closure was the latest fact
+        stated["updated_at"] = folded.updated_at
+    elif stated == _restated(order) and not late:
         return None
     return stated, late
 

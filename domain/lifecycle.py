@@ -27,6 +27,7 @@ from orderledger.domain.events import (
     OrderExpired,
     OrderFilled,
     OrderHeld,
+    OrderReinstated,
     OrderRejected,
 )
 from orderledger.domain.values import Status
@@ -110,6 +111,12 @@ _rows(OPEN, OrderCanceled, Rule.APPLY)
 _rows((S.CANCELED,), OrderCanceled, Rule.DUPLICATE, "already canceled")
 _rows((S.FILLED,), OrderCanceled, Rule.IGNORE, "filled outranks canceled")
 _rows((S.REJECTED, S.EXPIRED), OrderCanceled, Rule.IGNORE, "the order already ended")
+
+# reinstated: a closure withdrawn (a close inferred from the order's absence at the venue,
+# which a later listing contradicts). Only a canceled order has a closure to withdraw; which
+# one (by its venue time) is the command's check.
+_rows((S.CANCELED,), OrderReinstated, Rule.APPLY)
+_rows(tuple(s for s in S if s is not S.CANCELED), OrderReinstated, Rule.IGNORE, "the order is not canceled")
 
 # cancel rejected: back to the remembered status. After the order filled it is the venue's
 # normal "too late to cancel".

@@ -44,6 +44,7 @@ from orderledger.domain.events import (
     OrderExpired,
     OrderFilled,
     OrderHeld,
+    OrderReinstated,
     OrderRejected,
     OrderRequested,
     OrderRestated,
@@ -449,6 +450,19 @@ class Order(OrderState):
         self.reason = event.reason
         self._clear_pending()
 
+    def reinstate(self, stamp: Stamp, canceled_at: datetime, reason: str | None = None) -> Decision:
+        """Withdraw the closure at ``canceled_at`` (venue time): the caller decides it against
+        the order as its facts up to then leave it, and restates the order as its other facts
+        make it (``domain.folds.counted``)."""
+        self._check(OrderReinstated)
+        if (early := self._early(OrderReinstated)) is not None:
+            return early
+        return self._record(OrderReinstated, stamp, canceled_at=canceled_at, reason=reason)
+
+    @applies(OrderReinstated)
+    def _on_reinstated(self, event: OrderReinstated) -> None:
+        pass  # what the order is without the closure is stated by the OrderRestated that follows
+
     def reject_cancel(self, stamp: Stamp, reason: str | None = None) -> Decision:
         """The venue refused our cancel."""
         if (again := self._again(OrderCancelRejected, stamp)) is not None:
@@ -774,6 +788,8 @@ class Order(OrderState):
         self.anomalies = list(event.anomalies)
         for trade_id, late in event.late.items():
             self.fills[trade_id].late = late
+        if event.updated_at is not None:
+            self.updated_at = event.updated_at
 
     def check_quantity(self, trade_id: str, order: Order | None = None) -> None:
         """Refuse what leaves the order (or ``order``, a fold of it) filled above its quantity."""

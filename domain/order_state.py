@@ -381,14 +381,14 @@ class OrderState:
 
         ``deciding=False``: this order will decide nothing (a read model's fold), so the
         fingerprints only commands consult, to refuse a fact seen before, are not kept."""
+        if event.ts_event > self.updated_at:  # the latest venue time, whatever the arrival order
+            self.updated_at = event.ts_event  # (before the applier: a restatement may state it)
         _APPLIERS[type(event)](self, event)
         if deciding and type(event) in _FINGERPRINTED:
             self.seen.add(fingerprint(type(event).__name__, event.ts_event, getattr(event, "trade_id", "")))
             if type(event) is OrderAmended and event.quantity is not None:
                 self.seen.add(raise_fingerprint(event.ts_event, event.quantity))
         self.version = event.originator_version
-        if event.ts_event > self.updated_at:  # the latest venue time, whatever the arrival order
-            self.updated_at = event.ts_event
         self.recorded_at = event.ts_recorded
 
     def _settle_working_status(self) -> None:

@@ -122,10 +122,24 @@ class Projection(ABC):
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         """Fold one event (at its notification ``position``) into the tables."""
 
-    def settle(self, tables: Mapping[str, Table[Any, Any]]) -> None:
+    def settle(self, tables: Mapping[str, Table[Any, Any]], *, defer: bool = False) -> bool:
         """Finish what ``apply`` deferred during a pass over a run of events: every fold calls
         it after the pass's last ``apply`` and before the rows are read or written. A view
-        that defers nothing (the default) has nothing to do."""
+        that defers nothing (the default) has nothing to do.
+
+        ``defer``: the pass is one of a run (a long ingest, a catch-up in chunks) whose end
+        finishes what is left (``resume``, then ``settle``): the view may leave work that would
+        cost far more than the pass itself, provided it marks the rows concerned in its
+        ``unfinished`` column, so that any later pass, process or reader knows of it. Returns
+        whether it left any."""
+        return False
+
+    unfinished: ClassVar[tuple[str, str] | None] = None
+    """(table, column) whose non-NULL values mark rows with work ``settle`` left for later."""
+
+    def resume(self, tables: Mapping[str, Table[Any, Any]], key: Any) -> None:
+        """Take up the work left on the row ``key`` of the ``unfinished`` table, so that the next
+        ``settle`` without ``defer`` finishes it."""
         return None
 
     def forget(self, tables: Mapping[str, Table[Any, Any]]) -> None:

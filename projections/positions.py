@@ -74,7 +74,8 @@ class Position:
     terms: Terms = field(default_factory=Terms)  # the definition the last booked fill used
     last: int = 0  # the P&L entry (log position) of the latest fill in venue time; 0: none
     last_key: VenueKey | None = None  # that fill's venue time, trade, order and log position
-    # During a pass, the book's re-fold still to come (``PositionsProjection.settle``); never stored.
+    # The book's re-fold still to come (``PositionsProjection.settle``): during a pass, or left
+    # for the end of a run of passes (then stored: its ``since`` in the row's ``unsettled``).
     unsettled: Unsettled | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -208,10 +209,19 @@ class PnlEntry:
 @dataclass(slots=True)
 class Unsettled:
     """A book changed during a pass: from which place in venue time, and the fills (their
-    entries' log positions) not yet linked into its chain."""
+    entries' log positions) not yet linked into its chain.
+
+    ``stored``: the re-fold was left for later by an earlier pass (``settle(defer=True)``):
+    ``since`` is in the book's row, and that pass's fills wait in the entries table, unlinked
+    (``previous`` is ``UNLINKED``), besides the ``added`` ones of this pass."""
 
     since: VenueKey
     added: list[int]
+    stored: bool = False
+
+
+UNLINKED = -1
+"""``PnlEntry.previous`` of a fill whose book's re-fold was left for later: not yet in the chain."""
 
 
 def trade_order(trade_id: str) -> tuple[int, int, str]:
@@ -261,8 +271,18 @@ def _fees_text(fees: dict[str, Decimal]) -> str:
     return orjson.dumps({k: format_decimal(v) for k, v in sorted(fees.items())}).decode()
 
 
+def _venue_key_text(k: VenueKey) -> str:
+    return orjson.dumps([k[0].isoformat(), k[1], k[2], k[3]]).decode()
+
+
+def _venue_key_from_text(text: str) -> VenueKey:
+    ts, trade_id, client_order_id, position = orjson.loads(text)
+    return (datetime.fromisoformat(ts), trade_id, client_order_id, position)
+
+
 def _position_row(p: Position) -> tuple[Any, ...]:
     last = p.last_key
+    waiting = p.unsettled
     return (
         p.account,
         p.venue,
@@ -277,12 +297,13 @@ def _position_row(p: Position) -> tuple[Any, ...]:
         None if last is None else last[0].isoformat(),
         None if last is None else last[1],
         None if last is None else last[2],
+        None if waiting is None or not waiting.stored else _venue_key_text(waiting.since),
     )
 
 
 def _position_from_row(r: tuple[Any, ...]) -> Position:
     last = int(r[12] or 0)
-    return Position(
+    book = Position(
         r[0],
         r[1],
         r[2],
@@ -295,6 +316,9 @@ def _position_from_row(r: tuple[Any, ...]) -> Position:
         last,
         None if r[13] is None else (datetime.fromisoformat(r[13]), r[14], r[15], last),
     )
+    if r[16] is not None:
+        book.unsettled = Unsettled(_venue_key_from_text(r[16]), [], stored=True)
+    return book
 
 
 POSITIONS_TABLE: TableSpec[PositionKey, Position] = TableSpec(
@@ -314,6 +338,8 @@ POSITIONS_TABLE: TableSpec[PositionKey, Position] = TableSpec(
         Column("last_ts_event"),
         Column("last_trade_id"),
         Column("last_client_order_id"),
+        # The book's re-fold left for later, from this fill on (``Unsettled``); NULL: settled.
+        Column("unsettled"),
     ),
     key=("account", "venue", "instrument"),
     to_row=_position_row,
@@ -496,6 +522,9 @@ _FILL_FACTS: tuple[type[OrderEvent], ...] = (OrderFilled, FillBusted, FillCorrec
 _FILLS = (OrderFilled, FillBusted, FillCorrected)  # unannotated, so that isinstance narrows by it
 _RESTATEMENTS = (FillBusted, FillCorrected)
 _UNDEFINED = Terms()
+DEFER_AFTER = 256
+"""With ``settle(defer=True)``, a book's re-fold is left for later when it would walk back over
+more than this many entries, and more than four times the fills the pass added to it."""
 _IN_CURRENCY: dict[tuple[int, str | None], tuple[Terms, Terms]] = {}
 """Terms without a P&L currency (by identity), completed with a quote currency: (the terms, the
 completed terms). A few, made once each."""
@@ -515,8 +544,10 @@ class PositionsProjection(Projection):
     # 2: exact cost carried instead of a rounded average; 3: instrument definitions (contract
     # size, inverse settlement) value the fills, and rows say which definition they used; 4: P&L
     # entries without the two indexes no query used; 5: fills folded in venue time, each entry
-    # linked to the one before it; 6: a spot fee paid in the base coin leaves the held quantity.
-    version: ClassVar[int] = 6
+    # linked to the one before it; 6: a spot fee paid in the base coin leaves the held quantity;
+    # 7: a book's re-fold may be left for the end of a run of passes (``unsettled``).
+    version: ClassVar[int] = 7
+    unfinished: ClassVar[tuple[str, str] | None] = (POSITIONS_TABLE.name, "unsettled")
 
     def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
         if isinstance(event, OrderFilled):
@@ -653,35 +684,68 @@ class PositionsProjection(Projection):
         waiting = book.unsettled
         if waiting is None:
             waiting = book.unsettled = Unsettled(at, [])
-            pending = self._pending.get(positions)
-            if pending is None:
-                pending = self._pending[positions] = {}
-            pending[key] = waiting
-        elif before(at, waiting.since):
-            waiting.since = at
+            self._pending_of(positions)[key] = waiting
+        else:
+            if waiting.stored:  # left by an earlier pass: this one may not know of it yet
+                self._pending_of(positions)[key] = waiting
+            if before(at, waiting.since):
+                waiting.since = at
         return waiting.added
+
+    def _pending_of(self, positions: Table[Any, Any]) -> dict[PositionKey, Unsettled]:
+        pending = self._pending.get(positions)
+        if pending is None:
+            pending = self._pending[positions] = {}
+        return pending
+
+    def resume(self, tables: Mapping[str, Table[Any, Any]], key: Any) -> None:
+        positions: Table[PositionKey, Position] = tables[POSITIONS_TABLE.name]
+        book = positions.get(key)
+        if book is not None and book.unsettled is not None:
+            self._pending_of(positions)[key] = book.unsettled
 
     def forget(self, tables: Mapping[str, Table[Any, Any]]) -> None:
         self._pending.pop(tables[POSITIONS_TABLE.name], None)
 
-    def settle(self, tables: Mapping[str, Table[Any, Any]]) -> None:
+    def settle(self, tables: Mapping[str, Table[Any, Any]], *, defer: bool = False) -> bool:
         """Re-fold each book changed at an earlier place in venue time during the pass, once,
         from the earliest such place: the book's entries from there on and the pass's new fills
-        merged in venue time, linked, and folded from the state before the first of them."""
+        merged in venue time, linked, and folded from the state before the first of them.
+
+        With ``defer``, a book whose re-fold would walk back much further than the pass added
+        (a session fed in random order re-folds most of each book at every commit) is left for
+        the run's end: its ``since`` is stored in its row and the pass's fills wait unlinked,
+        so that a run of passes re-folds each such book once, not once per pass."""
         positions: Table[PositionKey, Position] = tables[POSITIONS_TABLE.name]
         unsettled = self._pending.pop(positions, None)
+        left = False
         if not unsettled:
-            return
+            return left
         entries: Table[int, PnlEntry] = tables[PNL_TABLE.name]
         for key, waiting in unsettled.items():
             book = positions.get(key)
             if book is None:  # a pass that failed and was discarded left its mark: nothing to do
                 continue
+            bound = max(DEFER_AFTER, 4 * len(waiting.added)) if defer and not waiting.stored else None
+            chain = None if defer and waiting.stored else self._since(book, waiting.since, entries, bound)
+            if chain is None:  # left for later: the fills wait unlinked, the mark in the row
+                for entry in map(entries.get, waiting.added):
+                    if entry is not None:
+                        entry.previous = UNLINKED
+                        entries.put(entry.position, entry)
+                waiting.added = []
+                waiting.stored = left = True
+                positions.put(key, book)
+                continue
             book.unsettled = None
-            chain = self._since(book, waiting.since, entries)
             added = [e for e in map(entries.get, waiting.added) if e is not None]
+            if waiting.stored:  # and the fills earlier passes left unlinked
+                known = set(waiting.added)
+                where = {"account": key[0], "venue": key[1], "instrument": key[2], "previous": UNLINKED}
+                added.extend(e for e in entries.scan(where, 0) if e.position not in known)
             merged = sorted(chain + added, key=PnlEntry.venue_order)
             if not merged:
+                positions.put(key, book)  # its stored mark, if any, goes
                 continue
             first = merged[0]
             if chain:  # the chain's first entry was settled: its before-state is the start
@@ -696,6 +760,7 @@ class PositionsProjection(Projection):
             self._restate(book, merged, entries)
             book.last, book.last_key = merged[-1].position, merged[-1].venue_key
             positions.put(key, book)
+        return left
 
     @staticmethod
     def _terms_in_force(tables: Mapping[str, Table[Any, Any]], book: Position) -> Terms:
@@ -716,15 +781,20 @@ class PositionsProjection(Projection):
         return terms
 
     @staticmethod
-    def _since(book: Position, at: VenueKey, entries: Table[int, PnlEntry]) -> list[PnlEntry]:
+    def _since(
+        book: Position, at: VenueKey, entries: Table[int, PnlEntry], bound: int | None = None
+    ) -> list[PnlEntry] | None:
         """The book's entries from ``at`` on in venue time, oldest first: walked back from the
-        latest, so the cost is the number of entries re-folded, not the size of the book."""
+        latest, so the cost is the number of entries re-folded, not the size of the book. None
+        when there are more than ``bound`` of them."""
         found: list[PnlEntry] = []
         previous = book.last
-        while previous:
+        while previous > 0:
             entry = entries.get(previous)
             if entry is None or before(entry.venue_key, at):
                 break
+            if bound is not None and len(found) >= bound:
+                return None
             found.append(entry)
             previous = entry.previous
         found.reverse()

@@ -32,7 +32,7 @@ from orderledger.projections.lots import COST_BASIS_SETTING
 from orderledger.projections.lots import cost_basis_named as _cost_basis
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.ledger import OrderLedger
+    from orderledger.infrastructure.application.parts import LedgerParts
 
 
 def ledger_environment(name: str, env: Mapping[str, str] | None) -> Environment:
@@ -64,7 +64,7 @@ def ledger_mapper(env: Environment) -> LedgerMapper:
     return LedgerMapper(transcoder=JSONTranscoder(), cipher=cipher, compressor=factory.compressor())
 
 
-def check_cipher(ledger: OrderLedger) -> None:
+def check_cipher(ledger: LedgerParts) -> None:
     """Refuse to mix: an encrypted log needs its key; a plaintext log takes no key.
 
     Judged on the first chained event (a row outside the chain, which ``verify`` reports,
@@ -100,7 +100,7 @@ def check_cipher(ledger: OrderLedger) -> None:
 
 
 def set_up(
-    ledger: OrderLedger, app_role: str | None, password: str | None, cost_basis: str | None
+    ledger: LedgerParts, app_role: str | None, password: str | None, cost_basis: str | None
 ) -> list[str]:
     """``OrderLedger.init_database``: the schema, the role, and a new ledger's cost-basis rule."""
     rule = None if cost_basis is None else _cost_basis(cost_basis)
@@ -118,7 +118,7 @@ def set_up(
 
 
 def export(
-    ledger: OrderLedger,
+    ledger: LedgerParts,
     table: str,
     out: str | Path | io.BufferedIOBase | io.RawIOBase,
     *,
@@ -144,7 +144,7 @@ def export(
 
 
 def verify_ledger(
-    ledger: OrderLedger,
+    ledger: LedgerParts,
     *,
     expect_head: Head | tuple[int, str] | None,
     heads: Mapping[int, str] | None,

@@ -190,6 +190,7 @@ class AsyncOrderLedger(AsyncDeprecatedReads):
     instruments = _reads(OrderLedger.instruments)
     resolve = _reads(OrderLedger.resolve)
     order_events = _reads(OrderLedger.order_events)
+    handle = _reads(OrderLedger.handle)
     history = _reads(OrderLedger.history)
     order = _reads(OrderLedger.order)
     orders = _reads(OrderLedger.orders)

@@ -213,6 +213,8 @@ def _compile(hint: Any, where: str) -> Check:
         return _collection(hint, origin or hint, args, where)
     if isinstance(hint, type):
         return _instance(hint, where)
+    if isinstance(origin, type):  # a generic class of the API's own (``Request[T]``): the class
+        return _instance(origin, where)
     raise TypeError(f"{where}: no argument check for the type hint {hint!r}")
 
 

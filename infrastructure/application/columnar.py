@@ -41,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover - types only
     import duckdb
     import pyarrow as pa
 
-    from orderledger.infrastructure.application.ledger import OrderLedger
+    from orderledger.infrastructure.application.parts import LedgerParts
 
 _RAW = (
     ("notification_id", "BIGINT"),
@@ -80,14 +80,14 @@ def run(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = Non
     return rows
 
 
-def fast_path(ledger: OrderLedger) -> bool:
+def fast_path(ledger: LedgerParts) -> bool:
     """True when the store's payloads are plain JSON another connection can read as text."""
     plain = ledger.mapper.cipher is None and ledger.mapper.compressor is None
     upcast = any(cls.class_version > 1 for cls in EVENT_TYPES)
     return plain and not upcast and not parse_url(ledger.url).is_memory
 
 
-def high_water(ledger: OrderLedger) -> int:
+def high_water(ledger: LedgerParts) -> int:
     """The last position in the log (0 when it is empty)."""
     with ledger.db.read() as tx:
         return int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
@@ -97,7 +97,7 @@ CHUNK = 1_000_000
 """Positions per read of :func:`read_chunks`: what one Arrow table in memory holds (two at most)."""
 
 
-def read_events(ledger: OrderLedger, after: int = 0, upto: int | None = None) -> pa.Table:
+def read_events(ledger: LedgerParts, after: int = 0, upto: int | None = None) -> pa.Table:
     """The events at positions ``after`` < p ≤ ``upto`` as an Arrow table (``state`` as JSON text)."""
     upto = high_water(ledger) if upto is None else upto
     where = f"notification_id > {int(after)} AND notification_id <= {int(upto)}"
@@ -107,7 +107,7 @@ def read_events(ledger: OrderLedger, after: int = 0, upto: int | None = None) ->
 
 
 def read_chunks(
-    ledger: OrderLedger, after: int, upto: int, size: int = CHUNK
+    ledger: LedgerParts, after: int, upto: int, size: int = CHUNK
 ) -> Iterator[tuple[int, pa.Table]]:
     """The events at positions ``after`` < p ≤ ``upto`` as Arrow tables of at most ``size``
     positions each, with the position each starts after. On the fast path the next table is read
@@ -149,7 +149,7 @@ def _read_adbc(url: str, where: str) -> pa.Table:
     return table
 
 
-def _read_mapped(ledger: OrderLedger, where: str) -> pa.Table:
+def _read_mapped(ledger: LedgerParts, where: str) -> pa.Table:
     pa = _need("pyarrow")
     names = [name for name, _ in _RAW]
     columns: list[list[Any]] = [[] for _ in names]
@@ -397,7 +397,7 @@ CHUNK_VIEW = "chunk"
 
 def load_events(
     con: duckdb.DuckDBPyConnection,
-    ledger: OrderLedger,
+    ledger: LedgerParts,
     span: tuple[int, int],
     table: str,
     each: Callable[[int, pa.Table], None] | None = None,

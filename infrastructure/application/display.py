@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.ledger import OrderLedger
+    from orderledger.infrastructure.application.parts import LedgerParts
     from orderledger.infrastructure.results import InstrumentRow
 
 DEFAULT_PLACES = 8
@@ -65,7 +65,7 @@ class Precision:
         }
 
     @classmethod
-    def of(cls, ledger: OrderLedger) -> Precision:
+    def of(cls, ledger: LedgerParts) -> Precision:
         """The places of every instrument defined in ``ledger`` (its definitions in force)."""
         return cls(ledger.instruments())
 

@@ -29,7 +29,7 @@ from orderledger.infrastructure.application import columnar
 from orderledger.infrastructure.application.lake import lake_orders
 
 if TYPE_CHECKING:  # pragma: no cover - types only
-    from orderledger.infrastructure.application.ledger import OrderLedger
+    from orderledger.infrastructure.application.parts import LedgerParts
 
 GROUPINGS = ("venue", "instrument", "account", "tag:NAME", "parent", "hour", "day")
 """What a report may be grouped by (``--by``, several joined by commas)."""
@@ -158,7 +158,7 @@ def report_sql(orders: str, by: list[str], where: str) -> str:
 
 
 def execution_quality(
-    ledger: OrderLedger,
+    ledger: LedgerParts,
     *,
     by: str | list[str] | tuple[str, ...] | None = None,
     since: datetime | None = None,

@@ -1,92 +1,44 @@
 """Stateful venue feeds: inputs whose translation depends on what came before.
 
 ``OrderLedger.ingest_lines(..., fmt=...)`` opens one feed per call (:func:`open_feed`) for the
-formats that read the ledger (``reads_ledger`` in ``infrastructure.ingest.formats``), so state
-lives exactly as long as one ingest. They read the ledger (the orders it holds, a reconciliation
-against it), so they belong to the application layer, above ingest:
+formats that read the ledger (a format whose declaration names a ``feed``,
+``adapters.declared.InputFormat``), so state lives exactly as long as one ingest. Each venue's
+feed is in its package (``adapters/<venue>/feed.py``: Hyperliquid, Lighter, Tradier, the
+snapshots); they read the ledger (the orders it holds, a reconciliation against it), so they are
+of the application's layer, and this module holds what they share:
 
-* ``hyperliquid`` — :class:`~infrastructure.adapters.hyperliquid.HyperliquidAdapter` remembers
-  the spot meta and each user's last ``webData2`` open orders.
-* ``lighter`` — :class:`~infrastructure.adapters.lighter.LighterAdapter` remembers the market
-  map (``order_books``); otherwise translation through the CCXT Lighter rules.
-* For both, the spot names and the market map are context (:class:`FeedContext`): learnt from
-  the lines read and, when a line needs what the feed lacks, from the journal; a line still
-  lacking it is parked until a line bringing it is recorded, then read again
+* :class:`FeedContext` — the context a feed learns (Lighter's market map, Hyperliquid's spot
+  names): from the lines read and, when a line needs what the feed lacks, from the journal; a
+  line still lacking it is parked until a line bringing it is recorded, then read again
   (``ingest.settlement``).
-* Both size a venue-initiated (liquidation, ADL) order by its fills, as the venue states no
-  size for it: when a later line brings more fills of an order the ledger holds, an
-  ``amended`` raising it to what has then filled precedes them
-  (``adapters.common.grow_forced_orders``), so fills of one liquidation on separate lines
-  all book.
-* ``tradier`` — Tradier reports fills only as cumulative ``exec_quantity``/``avg_fill_price``.
-  Each poll's orders become their request/ack/ending messages plus what the poll's totals
-  change in the order's *inferred* fills, one per total (``application.cumulative``): the
-  fill of a new total, and for a poll read after later ones the corrections that re-split
-  the fills those booked. A poll that reports nothing new adds nothing, and a real execution
-  recorded later replaces the inferred quantity.
-* ``snapshots`` — consecutive open-orders snapshots in the reconcile snapshot format (one
-  document per line; docs/reconciliation.md). Each is reconciled against the ledger as the
-  previous lines left it (``reconcile.Reconciler``: new orders, acknowledgements, fills the
-  venue reports, orders the venue closed, and inferred fills one per total, as Tradier's, so
-  snapshots read in any order give the same fills); an order open in the ledger but
-  missing from one snapshot is closed only when the next snapshot lacks it too, so one gap in
-  the stream (a snapshot missed or cut short) never closes an order; an ingest's first snapshot
-  of a stream follows the stream's last one in the journal.
+* :func:`booked_order` — what the ledger holds of a venue's order: a venue-initiated
+  (liquidation, ADL) order is sized by its fills, as the venue states no size for it, so when a
+  later line brings more fills of an order the ledger holds, an ``amended`` raising it to what
+  has then filled precedes them (``adapters.common.grow_forced_orders``).
+* :func:`undefined_only` — an adapter's instrument definitions never replace a user's.
 
-All four read the ledger, so each of their lines is committed before the next is read
-(:attr:`Feed.commit_each`); they cannot be used with ``strict``. A second ingest of the same
-input finds everything booked and records nothing new.
+Every feed reads the ledger, so each of its lines is committed before the next is read
+(:attr:`Feed.commit_each`); such formats cannot be used with ``strict``. A second ingest of the
+same input finds everything booked and records nothing new.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from datetime import timedelta
 from typing import Any, Protocol
 
-from orderledger.domain.errors import InvalidInputError, LedgerError
+from orderledger.domain.errors import LedgerError
 from orderledger.domain.identity import IdentityKey
-from orderledger.domain.instrument import instrument_id_for
 from orderledger.domain.order import external_client_order_id
-from orderledger.domain.values import format_decimal
-from orderledger.infrastructure.adapters.ccxt import VENUE_RULES, rules_for
-from orderledger.infrastructure.adapters.common import (
-    CONTEXT,
-    FACT_ORDER,
-    AdapterError,
-    BookedOrder,
-    MissingContext,
-    grow_forced_orders,
-    in_applying_order,
-)
-from orderledger.infrastructure.adapters.hyperliquid import SPOT_META_NOTE, HyperliquidAdapter
-from orderledger.infrastructure.adapters.lighter import MARKETS_NOTE, LighterAdapter
-from orderledger.infrastructure.adapters.tradier import (
-    Cumulative,
-    cumulative_fills,
-    instrument_messages,
-    order_messages,
-    orders_of,
-)
-from orderledger.infrastructure.application.cumulative import (
-    Step,
-    corrections_of,
-    revised,
-    revision_messages,
-)
-from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
+from orderledger.infrastructure.adapters.common import CONTEXT, BookedOrder, MissingContext
+from orderledger.infrastructure.adapters.declared import load
+from orderledger.infrastructure.adapters.registry import formats
 from orderledger.infrastructure.errors import ConfigurationError
+from orderledger.infrastructure.ingest.formats import typed_options
 from orderledger.infrastructure.ingest.settlement import context_lines, journal_end
 from orderledger.infrastructure.messages.exact_json import decode_json
-from orderledger.infrastructure.messages.models import (
-    InstrumentMessage,
-    Message,
-    parse_message,
-)
-from orderledger.infrastructure.storage.journal import recent_lines
-
-SNAPSHOT_GRACE = timedelta(seconds=60)
+from orderledger.infrastructure.messages.models import InstrumentMessage, Message
 
 
 class Feed(Protocol):
@@ -109,12 +61,13 @@ def open_feed(
     ledger: Any, fmt: str, venue: str, account: str, options: Mapping[str, Any] | None = None
 ) -> Feed:
     """The feed for one ingest of format ``fmt`` with its adapter ``options`` (what it needs,
-    and the options it takes, were checked against the format registry,
-    ``formats.check_options``)."""
-    opened = FEEDS.get(fmt)
-    if opened is None:
+    and the options it takes, were checked against the format's declaration,
+    ``formats.check_options``), its declared feed class opened with its options object."""
+    declared = formats().get(fmt)
+    if declared is None or declared.feed is None:
         raise ConfigurationError(f"unknown feed format {fmt!r}")
-    return opened(ledger, venue, account, **(options or {}))
+    opened: Feed = load(declared.feed)(ledger, venue, account, typed_options(declared, options))
+    return opened
 
 
 class FeedContext:
@@ -175,63 +128,6 @@ class FeedContext:
         return found
 
 
-class HyperliquidFeed:
-    """Hyperliquid payloads, one per line; a liquidation order grows with its later fills."""
-
-    commit_each = True
-    context_note: str | None = SPOT_META_NOTE
-
-    def __init__(self, ledger: Any, venue: str, account: str, address: str | None = None) -> None:
-        self.ledger = ledger
-        try:
-            self.adapter = HyperliquidAdapter(venue=venue, account=account, address=address)
-        except AdapterError as error:
-            raise ConfigurationError(f"format hyperliquid: {error}") from None
-        spot = self.adapter.spot
-        self.context = FeedContext(ledger, "hyperliquid", venue, SPOT_META_NOTE, spot.load, spot.learned)
-        self._known: set[tuple[str, str]] = set()  # instruments the ledger defines (never undefined)
-
-    def _defined(self, venue: str, instrument: str) -> bool:
-        if (venue, instrument) not in self._known:
-            recorder = self.ledger.processor.recorder
-            aggregate = instrument_id_for(venue, instrument)
-            if not recorder.select_events(aggregate, desc=True, limit=1, client_order_id=""):
-                return False
-            self._known.add((venue, instrument))
-        return True
-
-    def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
-        payload = decode_json(raw)
-        found = self.context.messages(lambda: self.adapter.messages(payload, notes), notes)
-        found = undefined_only(found, self._defined)
-        return grow_forced_orders(found, lambda venue, oid: booked_order(self.ledger, venue, oid))
-
-
-class LighterFeed:
-    """Lighter payloads, one per line (remembers the market map); a liquidation or deleverage
-    order grows with its later fills."""
-
-    commit_each = True
-    context_note: str | None = MARKETS_NOTE
-
-    def __init__(self, ledger: Any, venue: str, account: str) -> None:
-        self.ledger = ledger
-        self.adapter = LighterAdapter(venue=venue, account=account)
-        self.context = FeedContext(
-            ledger,
-            "lighter",
-            venue,
-            MARKETS_NOTE,
-            lambda line: self.adapter.messages(line, []),
-            self.adapter.learned,
-        )
-
-    def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
-        payload = decode_json(raw)
-        found = self.context.messages(lambda: self.adapter.messages(payload, notes), notes)
-        return grow_forced_orders(found, lambda venue, oid: booked_order(self.ledger, venue, oid))
-
-
 def undefined_only(messages: list[Message], defined: Callable[[str, str], bool]) -> list[Message]:
     """The messages without the definitions of instruments the ledger defines already
     (``defined(venue, instrument)``): an adapter's definition (a perpetual's settle currency)
@@ -249,134 +145,4 @@ def booked_order(ledger: Any, venue: str, venue_order_id: str) -> BookedOrder | 
     return BookedOrder(order.quantity, order.filled_quantity, trades)
 
 
-class TradierFeed:
-    """Tradier orders replies, one per line, with fills inferred from cumulative quantities."""
-
-    commit_each = True
-    context_note: str | None = None
-
-    def __init__(self, ledger: Any, venue: str, account: str) -> None:
-        self.ledger = ledger
-        self.venue = venue
-        self.account = account
-
-    def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
-        out: list[Message] = []
-        fills: list[Message] = []
-        for order in orders_of(decode_json(raw)):
-            # An option's definition (contract size 100): the line's definitions take effect
-            # before its orders and fills (ingest.inbound), so every fill, the first one
-            # included, is valued per contract of 100, not per share.
-            out += instrument_messages(order, venue=self.venue)
-            out += order_messages(order, venue=self.venue, account=self.account)
-            for total in cumulative_fills(order):
-                fills += self._fills(total)
-        # Requests and acknowledgements, then each order's revised and new fills (busts and
-        # corrections before the fills they make room for), then the endings.
-        ordered = in_applying_order(out)
-        ending = next((i for i, m in enumerate(ordered) if FACT_ORDER.get(type(m), 3) > 1), len(ordered))
-        return [*ordered[:ending], *fills, *ordered[ending:]]
-
-    def _fills(self, total: Cumulative) -> list[Message]:
-        """What a report of an order's total fill changes in its inferred fills
-        (``application.cumulative``)."""
-        processor = self.ledger.processor
-        owner = processor.lookup_identity(IdentityKey.venue_order(self.venue, total.venue_order_id))
-        order = None if owner is None else processor.load_order(owner, trust_absent=False)
-        report = Step(total.exec_quantity, total.avg_fill_price, total.ts, total.price)
-        found = revised(order, report, self.venue, total.venue_order_id)
-        key = {
-            "venue": self.venue,
-            "venue_order_id": total.venue_order_id,
-            "account": self.account,  # what the poll states of the order (Order.check_stated)
-            "instrument": total.instrument,
-            "side": total.side,
-            "source": "tradier",
-        }
-        why = f"re-split by Tradier's total {format_decimal(total.exec_quantity)} at {total.ts}"
-        return revision_messages(
-            found, key=key, why=why, recorded=lambda: corrections_of(self.ledger, owner or "")
-        )
-
-
-class SnapshotFeed:
-    """Consecutive open-orders snapshots, each reconciled against the ledger."""
-
-    commit_each = True
-    context_note: str | None = None
-
-    def __init__(self, ledger: Any, grace: timedelta = SNAPSHOT_GRACE) -> None:
-        self.ledger = ledger
-        self.grace = grace
-        self._missing: dict[tuple[str, str], set[str]] = {}  # (venue, account) → absent last time
-
-    def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
-        snapshot = parse_snapshot(raw)
-        stream = (snapshot.venue, snapshot.account)
-        absent_before = self._missing.get(stream)
-        if absent_before is None:  # the stream's first snapshot in this ingest
-            absent_before = self._absent_from_last(stream)
-        found = Reconciler(self.ledger, snapshot, grace=self.grace).differences()
-        absent_now: set[str] = set()
-        out: list[Message] = []
-        for difference in found:
-            if difference.kind == "absent_at_venue" and difference.client_order_id:
-                absent_now.add(difference.client_order_id)
-                if difference.client_order_id not in absent_before:
-                    notes.append(
-                        f"{difference.client_order_id}: absent from this snapshot only; "
-                        "closed if the next one lacks it too"
-                    )
-                    continue
-            if not difference.corrections:
-                notes.append(f"{difference.kind}: {difference.detail}")
-            out += [parse_message(correction) for correction in difference.corrections]
-        self._missing[stream] = absent_now
-        if not found:
-            notes.append(f"snapshot at {snapshot.as_of.isoformat()}: the ledger agrees")
-        return out
-
-    def _absent_from_last(self, stream: tuple[str, str]) -> set[str]:
-        """The orders the stream's last journaled snapshot (an earlier ingest's) lacks, as the
-        ledger stands: so a stream fed one snapshot per ingest closes an order missing from two
-        consecutive snapshots, as one ingest of them all does."""
-        with self.ledger.db.read() as tx:
-            for line in recent_lines(tx, "snapshots"):
-                try:
-                    last = parse_snapshot(line)
-                except InvalidInputError:
-                    continue  # a line the journal kept as rejected
-                if (last.venue, last.account) == stream:
-                    break
-            else:
-                return set()
-        found = Reconciler(self.ledger, last, grace=self.grace).differences()
-        return {d.client_order_id for d in found if d.kind == "absent_at_venue" and d.client_order_id}
-
-
-def _lighter_feed(ledger: Any, venue: str, account: str) -> Feed:
-    if rules_for(venue) is not VENUE_RULES["lighter"]:
-        raise ConfigurationError("format lighter needs `venue` lighter (or lighter-<name>)")
-    return LighterFeed(ledger, venue, account)
-
-
-FEEDS: dict[str, Callable[..., Feed]] = {
-    "hyperliquid": HyperliquidFeed,
-    "lighter": _lighter_feed,
-    "tradier": TradierFeed,
-    "snapshots": lambda ledger, venue, account: SnapshotFeed(ledger),
-}
-"""Each format that reads the ledger (``reads_ledger`` in ``formats.FORMATS``) and how one
-ingest opens its feed (ledger, venue, account, then the format's options by name)."""
-
-
-__all__ = [
-    "FEEDS",
-    "Feed",
-    "FeedContext",
-    "HyperliquidFeed",
-    "LighterFeed",
-    "SnapshotFeed",
-    "TradierFeed",
-    "open_feed",
-]
+__all__ = ["Feed", "FeedContext", "booked_order", "open_feed", "undefined_only"]

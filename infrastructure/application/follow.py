@@ -31,7 +31,7 @@ from orderledger.infrastructure.audit.search import event_record
 if TYPE_CHECKING:
     import asyncio
 
-    from orderledger.infrastructure.application.ledger import OrderLedger
+    from orderledger.infrastructure.application.parts import LedgerParts
 
 CHUNK = 500
 """Most events read per poll: a follower far behind catches up in chunks, without waiting."""
@@ -47,7 +47,7 @@ class CommittedEvent:
     event: OrderEvent
 
 
-def read_after(ledger: OrderLedger, position: int, limit: int = CHUNK) -> list[CommittedEvent]:
+def read_after(ledger: LedgerParts, position: int, limit: int = CHUNK) -> list[CommittedEvent]:
     """Up to ``limit`` committed events after ``position``, in log order (blocking)."""
     notifications = ledger.recorder.select_notifications(position, limit, inclusive_of_start=False)
     decode = ledger.mapper.decode
@@ -115,7 +115,7 @@ class Wakeup:
 
 
 def follow(
-    ledger: OrderLedger,
+    ledger: LedgerParts,
     since: int = 0,
     *,
     poll_seconds: float = POLL_SECONDS,

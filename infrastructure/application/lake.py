@@ -56,7 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover - types only
     import duckdb
     import pyarrow as pa
 
-    from orderledger.infrastructure.application.ledger import OrderLedger
+    from orderledger.infrastructure.application.parts import LedgerParts
 
 MANIFEST = "_manifest.json"
 FORMAT = 4
@@ -370,7 +370,7 @@ class _Writer:
         self.con.close()
 
 
-def export_lake(ledger: OrderLedger, directory: str | Path, chunk: int = columnar.CHUNK) -> LakeReport:
+def export_lake(ledger: LedgerParts, directory: str | Path, chunk: int = columnar.CHUNK) -> LakeReport:
     """Append to the lake at ``directory`` what the log holds past its manifest, read ``chunk``
     positions at a time; write the new snapshots from the last ones and what changed; then commit
     the new position. Safe to rerun and to kill at any point; a run that fails leaves no file."""
@@ -423,7 +423,7 @@ def export_lake(ledger: OrderLedger, directory: str | Path, chunk: int = columna
     return LakeReport(str(root), after, upto, rows)
 
 
-def _stale(ledger: OrderLedger, manifest: dict[str, Any]) -> bool:
+def _stale(ledger: LedgerParts, manifest: dict[str, Any]) -> bool:
     """Whether the committed snapshot is out of date with nothing new in the log: its rows are
     of another format, or its P&L rows of a cost-basis rule other than the ledger's."""
     if not manifest.get("snapshot"):
@@ -437,7 +437,7 @@ _DAY = "strftime(ts_event, '%Y-%m-%d') AS day"
 def _append(
     con: duckdb.DuckDBPyConnection,
     writer: _Writer,
-    ledger: OrderLedger,
+    ledger: LedgerParts,
     root: Path,
     span: tuple[int, int],
     chunk: int,

@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover - types only
     import duckdb
     import pyarrow as pa
 
-    from orderledger.infrastructure.application.ledger import OrderLedger
+    from orderledger.infrastructure.application.parts import LedgerParts
 
 TABLE = "pnl"
 RULE_KEY = "pnl_cost_basis"
@@ -93,7 +93,7 @@ def _arrow(rows: list[tuple[Any, ...]]) -> pa.Table:
     return pa.table([pa.array(c, type=t) for c, t in zip(columns, types, strict=True)], names=list(_READ))
 
 
-def _view_entries(ledger: OrderLedger, where: str) -> pa.Table:
+def _view_entries(ledger: LedgerParts, where: str) -> pa.Table:
     """The average-cost entries ``where`` selects (SQL with its values inline), as ``_READ``
     names them: by the ADBC driver when the store can be read on another connection (no Python
     object per row, as ``columnar`` reads the log), else on the ledger's own."""
@@ -115,7 +115,7 @@ def _view_entries(ledger: OrderLedger, where: str) -> pa.Table:
     return found.cast(_arrow([]).schema)
 
 
-def _rule_entries(ledger: OrderLedger, rule: str, upto: int) -> pa.Table:
+def _rule_entries(ledger: LedgerParts, rule: str, upto: int) -> pa.Table:
     """Every standing fill up to ``upto`` with what it realized under the lot ``rule``, as
     ``_view_entries`` gives the view's entries."""
     return _arrow(
@@ -141,7 +141,7 @@ def _rule_entries(ledger: OrderLedger, rule: str, upto: int) -> pa.Table:
     )
 
 
-def _caught_up(ledger: OrderLedger, upto: int) -> None:
+def _caught_up(ledger: LedgerParts, upto: int) -> None:
     """The views hold every event up to ``upto`` (caught up when they lag), or a one-line error."""
     if ledger.views_position() < upto:
         ledger.catch_up()
@@ -177,7 +177,7 @@ def _quoted(text: str) -> str:
 
 
 def _average_entries(
-    con: duckdb.DuckDBPyConnection, ledger: OrderLedger, after: int, last: Path | None, upto: int
+    con: duckdb.DuckDBPyConnection, ledger: LedgerParts, after: int, last: Path | None, upto: int
 ) -> tuple[pa.Table, str | None]:
     """The entries to write from the view (those past ``after``, and every entry of the books
     the run restated) and the SQL of the rows carried from the ``last`` snapshot's table (None:
@@ -200,7 +200,7 @@ def _average_entries(
 
 def write_pnl(
     con: duckdb.DuckDBPyConnection,
-    ledger: OrderLedger,
+    ledger: LedgerParts,
     manifest: dict[str, Any],
     snapshots: tuple[Path | None, Path],
     upto: int,

@@ -23,16 +23,16 @@ from decimal import Decimal
 from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from annotated_types import Ge, Gt
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
-from orderledger.domain.values import parse_timestamp
 from orderledger.infrastructure.application import admin, lazy, reads
 from orderledger.infrastructure.application import collectors as _collectors
+from orderledger.infrastructure.application import requests as asks
 from orderledger.infrastructure.application.arguments import (
     Count,
     Counting,
@@ -42,21 +42,14 @@ from orderledger.infrastructure.application.arguments import (
 )
 from orderledger.infrastructure.application.deprecated import DeprecatedReads
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
-from orderledger.infrastructure.application.instruments import list_instruments
-from orderledger.infrastructure.application.parents import parent_page
+from orderledger.infrastructure.application.handlers import handle
 from orderledger.infrastructure.application.queries import (
-    daily_pnl_rows,
     iter_orders,
     iter_trades,
-    order_page,
-    realized_series,
-    trade_page,
 )
+from orderledger.infrastructure.application.requests import Request
 from orderledger.infrastructure.audit.search import (
-    event_page,
-    events_after,
     iter_messages,
-    message_page,
     search_events,
 )
 from orderledger.infrastructure.audit.verify import VerifyReport, stored_head, stored_journal_head
@@ -118,6 +111,8 @@ else:
             "orderledger.infrastructure.ingest.processing": ("Inbound", "Result"),
         },
     )
+
+T = TypeVar("T")
 
 URL_VARIABLE = "ORDERLEDGER_DATABASE_URL"
 DEFAULT_BATCH = 1_000
@@ -244,12 +239,12 @@ class OrderLedger(DeprecatedReads):
     ) -> IngestReport:
         """Ingest lines; every line gets an outcome.
 
-        ``fmt`` names an input format of ``infrastructure.ingest.formats.FORMATS``: ``ledger``
+        ``fmt`` names an input format of the venue registry (``adapters.registry.formats``): ``ledger``
         (the JSON-lines message format), ``ccxt`` (a CCXT unified order, trade, or list of them
         per line), ``fix`` (FIX messages as an engine logs them, one or several per line, SOH- or
         ``|``-separated), or a venue's native feed; the registry says which need ``venue`` and
-        ``account``. ``options`` are the format's adapter options (FIX's scales,
-        ``formats.FIX_OPTIONS``). A ``None`` among the lines
+        ``account``. ``options`` are the format's adapter options by name (FIX's scales,
+        ``adapters.fix.venue.FixOptions``). A ``None`` among the lines
         (``infrastructure.inputs.PAUSE``: a live input is waiting) commits what is held.
         With ``strict`` the lines are one batch, stored only if none is rejected; when one is,
         the report's ``stored`` is False and its counts say what was kept: the rejected lines as
@@ -342,9 +337,8 @@ class OrderLedger(DeprecatedReads):
     ) -> Page[InstrumentRow]:
         """Instrument definitions in force (or every version), from the log, by venue and
         instrument unless ``sort`` says otherwise; a :class:`Page`, as :meth:`orders` answers."""
-        rows = list_instruments(self.db, self.mapper, venue=venue, every_version=every_version)
         where = Filter(venue=venue, instrument=instrument, limit=limit, sort=sort, cursor=cursor)
-        return reads.held_page(self.db, "instruments", rows, where, {"every_version": every_version}, count)
+        return handle(self, asks.Instruments(where, every_version=every_version, count=count))
 
     def _fold_inline(
         self, tx: Any, committed: list[tuple[int, OrderEvent]], decided: dict[str, Order]
@@ -360,9 +354,12 @@ class OrderLedger(DeprecatedReads):
             self.committed.notify()
 
     def catch_up(self) -> CatchUpStats:
-        """Bring every view up to the end of the log."""
+        """Bring every view up to the end of the log, and finish any book's re-fold an ingest
+        left for its end (``views_lag().unsettled``)."""
         with self._writing:
-            return self.views.catch_up()
+            stats = self.views.catch_up()
+            self.views.finish(stored=True)
+            return stats
 
     def views_position(self) -> int:
         """The log position every view has reached (what a ``project --follow`` reports)."""
@@ -443,6 +440,15 @@ class OrderLedger(DeprecatedReads):
         record the venue's answer (``infrastructure/application/placing.py``)."""
         return _placing.placing(self, spec, rejections=rejections)
 
+    # ------------------------------------------------------------------ the one dispatch
+
+    def handle(self, request: Request[T]) -> T:
+        """The answer to a typed request (``orderledger.requests``: ``Orders``, ``Trades``,
+        ``Positions``, ``Pnl`` …), each list's taking one :class:`Filter`. Every read method
+        of the ledger is this, with its request built from its keywords; the CLI and the HTTP
+        API ask the same way (``application.handlers`` declares each request's handler once)."""
+        return handle(self, request.checked())
+
     # ------------------------------------------------------------------ querying orders
 
     def resolve(self, key: str, venue: str | None = None) -> str:
@@ -456,7 +462,7 @@ class OrderLedger(DeprecatedReads):
     def history(self, key: str) -> list[HistoryEntry]:
         """Every event of one order (client order ID, venue order ID or alias) beside the message
         that produced it."""
-        return reads.history(self, key)
+        return handle(self, asks.History(key))
 
     # ------------------------------------------------------------------ typed queries
 
@@ -471,13 +477,7 @@ class OrderLedger(DeprecatedReads):
         """One order (by client order ID, venue order ID or ``name=value`` alias): now, at an
         event ``version``, or as the ledger knew it ``as_of`` a time (venue time with
         ``event_time``)."""
-        if version is not None and as_of is not None:
-            raise InvalidInputError("give a version or an as-of time, not both")
-        client_order_id = self.resolve(key)
-        if as_of is not None:
-            moment = parse_timestamp(as_of, "as_of")
-            return reads.order_as_of(self, client_order_id, moment, event_time=event_time)
-        return reads.order_now(self, client_order_id, version=version)
+        return handle(self, asks.OrderAt(key, version=version, as_of=as_of, event_time=event_time))
 
     def iter_orders(
         self, where: Filter, *, open: bool = False, as_of: datetime | None = None, event_time: bool = False
@@ -524,9 +524,7 @@ class OrderLedger(DeprecatedReads):
             sort=sort,
             cursor=cursor,
         )
-        if as_of is None:
-            return order_page(self.db, where, open_only=open, count=count)
-        return reads.orders_then(self, where, open=open, as_of=as_of, event_time=event_time, count=count)
+        return handle(self, asks.Orders(where, open=open, as_of=as_of, event_time=event_time, count=count))
 
     def iter_trades(self, where: Filter) -> Iterator[TradeRow]:
         """Trades matching ``where`` by venue time, read a page at a time (``where.client_order_id``
@@ -567,9 +565,7 @@ class OrderLedger(DeprecatedReads):
             sort=sort,
             cursor=cursor,
         )
-        if where.client_order_id is not None:
-            where = replace(where, client_order_id=self.resolve(where.client_order_id))
-        return trade_page(self.db, where, count=count)
+        return handle(self, asks.Trades(where, count=count))
 
     def lots(
         self,
@@ -582,14 +578,7 @@ class OrderLedger(DeprecatedReads):
         """Open tax lots under ``cost_basis`` (fifo, lifo, hifo), each with its opening fill and
         cost; with ``closed``, the closed lots instead: one row per matched quantity, with its
         opening and closing fill, cost, proceeds, fees and P&L. Folded from the log."""
-        if cost_basis == "average":
-            raise InvalidInputError(
-                "lots need a lot rule: fifo, lifo or hifo, not average", field="cost_basis"
-            )
-        books = reads.rule_books(self, cost_basis, as_of, event_time)
-        if closed:
-            return [LotRow.of_closed(cost_basis, lot) for b in books.values() for lot in b.closed]
-        return [LotRow.of_open(cost_basis, lot) for b in books.values() for lot in b.open]
+        return handle(self, asks.Lots(cost_basis, closed=closed, as_of=as_of, event_time=event_time))
 
     def positions(
         self,
@@ -615,9 +604,11 @@ class OrderLedger(DeprecatedReads):
         where = Filter(
             account=account, venue=venue, instrument=instrument, limit=limit, sort=sort, cursor=cursor
         )
-        return reads.position_list(
-            self, where, marks=marks, as_of=as_of, event_time=event_time, cost_basis=cost_basis, count=count
+        held = tuple((marks or {}).items())
+        asked = asks.Positions(
+            where, held, as_of=as_of, event_time=event_time, cost_basis=cost_basis, count=count
         )
+        return handle(self, asked)
 
     def export(
         self,
@@ -641,20 +632,20 @@ class OrderLedger(DeprecatedReads):
         ``tag:NAME``, one row per group and P&L currency; from the live (average-cost) entries,
         or (``cost_basis``) under another rule folded from the log, each fill credited with what
         it realized when it closed."""
-        return reads.pnl(self, by=by, cost_basis=cost_basis)
+        return handle(self, asks.Pnl(by, cost_basis))
 
     def pnl_daily(self, *, by: str = "account", cost_basis: str | None = None) -> list[DailyPnlRow]:
         """P&L per UTC day by account, parent or ``tag:NAME``: realized, fees, cash flows and
         unrealized at the day's last recorded marks (see ``queries.daily_pnl_rows``); under the
         ledger's cost-basis rule, or ``cost_basis``."""
-        return daily_pnl_rows(self.db, by, cost_basis or self.cost_basis())
+        return handle(self, asks.PnlDaily(by, cost_basis))
 
     def pnl_series(self, *, points: Slices | None = None) -> list[PnlPoint]:
         """Realized P&L entry by entry in log order, with running totals per quote currency;
         with ``points``, in venue time, each account's line per currency summed over that many
         equal slices of it (``queries.realized_series``: a chart's worth, whatever the ledger's
         size)."""
-        return realized_series(self.db, points)
+        return handle(self, asks.PnlSeries(points))
 
     def iter_events(
         self, where: Filter, *, types: Sequence[str] = (), event_time: bool = False
@@ -704,27 +695,23 @@ class OrderLedger(DeprecatedReads):
             sort=sort,
             cursor=cursor,
         )
-        wanted = reads.event_filter(self, where, types, event_time)
-        return event_page(self.db, self.mapper, wanted, where, count=count)
+        return handle(self, asks.Events(where, tuple(types), event_time=event_time, count=count))
 
     def events_after(self, position: Count, limit: Count) -> list[EventRecord]:
         """Up to ``limit`` committed events after log ``position``, in log order (what a live
         follower reads next), each as :meth:`events` gives it."""
-        return [EventRecord.of(p, e, m) for p, e, m in events_after(self.db, self.mapper, position, limit)]
+        return handle(self, asks.EventsAfter(position, limit))
 
     def log_position(self) -> int:
         """The position of the last committed event (0 for an empty log)."""
-        return self.recorder.max_notification_id() or 0
+        return handle(self, asks.LogPosition())
 
     def views_lag(self) -> ViewsLag:
         """How far the views are behind the log (``behind`` 0: current). Answers from the views
         (orders and positions now, trades, P&L, exports of orders and trades) show the log up to
         the slowest view's position; they do not fold what is missing (a reader may have no write
         access, and a large lag would make one query pay for it): they say it."""
-        with self.db.read() as tx:
-            tracked = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
-            log_end = int(tx.one("SELECT MAX(notification_id) FROM events")[0] or 0)
-        return ViewsLag(min(tracked.get(name, 0) for name in self.views.by_name), log_end)
+        return handle(self, asks.Lag())
 
     def iter_messages(
         self,
@@ -758,10 +745,8 @@ class OrderLedger(DeprecatedReads):
         """The message journal, oldest first (``newest``: reversed; ``sort``: another order); see
         :meth:`iter_messages`. A :class:`Page`, as :meth:`orders` answers."""
         where = Filter(since=since, until=until, newest=newest, limit=limit, sort=sort, cursor=cursor)
-        selected, outcome = reads.journal_filter(where, outcome, parked, older_than)
-        if selected is None:
-            return Page([], None, 0 if count else None)
-        return message_page(self.db, selected, outcome=outcome, count=count)
+        asked = asks.Messages(where, outcome, parked=parked, older_than=older_than, count=count)
+        return handle(self, asked)
 
     def settle(
         self,
@@ -806,15 +791,21 @@ class OrderLedger(DeprecatedReads):
         "Incremental verify"); ``anchor``: when everything holds, store the heads found as the
         next anchor. ``progress`` is told, after each chunk of the log, the events checked and
         how many there are to check."""
-        return admin.verify_ledger(
+        if progress is not None:  # a callable: not part of a request, which is a value
+            return admin.verify_ledger(
+                self,
+                expect_head=expect_head,
+                heads=heads,
+                journal_heads=journal_heads,
+                deep=deep,
+                incremental=incremental,
+                anchor=anchor,
+                progress=progress,
+            )
+        pinned, journal = tuple((heads or {}).items()), tuple((journal_heads or {}).items())
+        return handle(
             self,
-            expect_head=expect_head,
-            heads=heads,
-            journal_heads=journal_heads,
-            deep=deep,
-            incremental=incremental,
-            anchor=anchor,
-            progress=progress,
+            asks.Verify(expect_head, pinned, journal, deep=deep, incremental=incremental, anchor=anchor),
         )
 
     def head(self) -> Head | None:
@@ -860,7 +851,7 @@ class OrderLedger(DeprecatedReads):
         where = Filter(
             account=account, venue=venue, instrument=instrument, limit=limit, sort=sort, cursor=cursor
         )
-        return parent_page(self.db, where, count=count)
+        return handle(self, asks.Parents(where, count=count))
 
     # ------------------------------------------------------------------ analytics (lake.py, execution.py)
 
@@ -879,7 +870,9 @@ class OrderLedger(DeprecatedReads):
     ) -> list[ExecutionRow]:
         """Execution quality (slippage, fees, fill ratio, times, rates) per group ``by`` over the
         orders requested in [since, until), from the store or from ``lake``, in DuckDB."""
-        return _execution.execution_quality(self, by=by, since=since, until=until, lake=lake)
+        grouped = tuple(by) if isinstance(by, list) else by
+        asked = asks.ExecutionQuality(grouped, since, until, None if lake is None else str(lake))
+        return handle(self, asked)
 
     # ------------------------------------------------------------------ collect (live venue connections)
     # infrastructure/application/collectors.py; the collectors themselves: infrastructure/collect/.

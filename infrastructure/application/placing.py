@@ -34,7 +34,7 @@ from orderledger.infrastructure.errors import RequestNotRecordedError
 from orderledger.infrastructure.ingest.processing import Result
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.ledger import OrderLedger
+    from orderledger.infrastructure.application.parts import LedgerParts
 
 IN_FLIGHT = "in_flight"
 RECORDED = ("applied", "duplicate")
@@ -148,7 +148,7 @@ class AsyncPlacement(PlacementState):
 
 @contextlib.contextmanager
 def placing(
-    ledger: OrderLedger, spec: dict[str, Any], *, rejections: tuple[type[BaseException], ...] = ()
+    ledger: LedgerParts, spec: dict[str, Any], *, rejections: tuple[type[BaseException], ...] = ()
 ) -> Iterator[Placement]:
     """``OrderLedger.placing``: see the module's docstring."""
     clock = ledger.processor.clock

@@ -53,10 +53,10 @@ from orderledger.projections.lots import Book, Fill, fills_of, fold_books
 from orderledger.projections.lots import cost_basis_named as _cost_basis
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.ledger import OrderLedger
+    from orderledger.infrastructure.application.parts import LedgerParts
 
 
-def resolve(ledger: OrderLedger, key: str, venue: str | None = None) -> str:
+def resolve(ledger: LedgerParts, key: str, venue: str | None = None) -> str:
     """``OrderLedger.resolve``: the client order ID a key names (itself, a venue order ID, an alias)."""
     with ledger._writing:  # the processor's order cache is shared with writers
         # (no processor yet, as in a process that only reads: the log, not ingest's cache)
@@ -84,7 +84,7 @@ def resolve(ledger: OrderLedger, key: str, venue: str | None = None) -> str:
     raise OrderNotFoundError(f"no order {key!r} (client order ID, venue order ID or alias)")
 
 
-def order_now(ledger: OrderLedger, client_order_id: str, *, version: Version | None = None) -> Order:
+def order_now(ledger: LedgerParts, client_order_id: str, *, version: Version | None = None) -> Order:
     """An order now, or at a given version."""
     order = folded(ledger, client_order_id, version)
     if order is None:
@@ -97,7 +97,7 @@ def order_now(ledger: OrderLedger, client_order_id: str, *, version: Version | N
     return order
 
 
-def folded(ledger: OrderLedger, client_order_id: str, version: Version | None = None) -> Order | None:
+def folded(ledger: LedgerParts, client_order_id: str, version: Version | None = None) -> Order | None:
     """An order folded from its events in the log (up to ``version``), or None."""
     stored = ledger.recorder.select_events(
         order_id_for(client_order_id), lte=version, client_order_id=client_order_id
@@ -108,7 +108,7 @@ def folded(ledger: OrderLedger, client_order_id: str, version: Version | None = 
 
 
 def order_as_of(
-    ledger: OrderLedger, client_order_id: str, as_of: datetime, *, event_time: bool = False
+    ledger: LedgerParts, client_order_id: str, as_of: datetime, *, event_time: bool = False
 ) -> Order:
     """An order as the ledger knew it at ``as_of`` (recorded time, or venue time)."""
     order: Order | None = None
@@ -131,13 +131,13 @@ def order_as_of(
     return order
 
 
-def order_events(ledger: OrderLedger, client_order_id: str) -> list[OrderEvent]:
+def order_events(ledger: LedgerParts, client_order_id: str) -> list[OrderEvent]:
     """Every event of one order, in version order."""
     stored = ledger.recorder.select_events(order_id_for(client_order_id), client_order_id=client_order_id)
     return [ledger.mapper.decode(s.topic, s.state, s.originator_id, s.originator_version) for s in stored]
 
 
-def history(ledger: OrderLedger, key: str) -> list[HistoryEntry]:
+def history(ledger: LedgerParts, key: str) -> list[HistoryEntry]:
     """``OrderLedger.history``: every event of one order beside the message that produced it."""
     client_order_id = resolve(ledger, key)
     with ledger.db.read() as tx:
@@ -165,7 +165,7 @@ def history(ledger: OrderLedger, key: str) -> list[HistoryEntry]:
 
 
 def orders_then(
-    ledger: OrderLedger, where: Filter, *, open: bool, as_of: datetime, event_time: bool, count: bool | int
+    ledger: LedgerParts, where: Filter, *, open: bool, as_of: datetime, event_time: bool, count: bool | int
 ) -> Page[OrderRow]:
     """The orders ``where`` selects as the ledger knew them ``as_of`` (folded from the log),
     sorted and paged as the orders view's are."""
@@ -185,7 +185,7 @@ def held_page(
     return sorted_page([r for r in rows if _held(r, where)], order, row_value, where.limit, count=count)
 
 
-def event_filter(ledger: OrderLedger, where: Filter, types: Sequence[str], event_time: bool) -> EventFilter:
+def event_filter(ledger: LedgerParts, where: Filter, types: Sequence[str], event_time: bool) -> EventFilter:
     """The log search ``where`` asks for (its order resolved to a client order ID)."""
     return EventFilter(
         types=tuple(types),
@@ -200,7 +200,7 @@ def event_filter(ledger: OrderLedger, where: Filter, types: Sequence[str], event
 
 
 def rule_books(
-    ledger: OrderLedger, cost_basis: str, as_of: datetime | None, event_time: bool
+    ledger: LedgerParts, cost_basis: str, as_of: datetime | None, event_time: bool
 ) -> dict[tuple[str, str, str], Book]:
     """Every book under ``cost_basis``, folded from the log (up to ``as_of``)."""
     rule = _cost_basis(cost_basis)
@@ -214,7 +214,7 @@ def rule_books(
 
 
 def position_list(
-    ledger: OrderLedger,
+    ledger: LedgerParts,
     where: Filter,
     *,
     marks: Mapping[str, Decimal] | None,
@@ -249,7 +249,7 @@ def position_list(
     return held_page(ledger.db, "positions", rows, where, selection, count)
 
 
-def pnl(ledger: OrderLedger, *, by: str, cost_basis: str | None) -> list[PnlRow]:
+def pnl(ledger: LedgerParts, *, by: str, cost_basis: str | None) -> list[PnlRow]:
     """``OrderLedger.pnl``: from the live (average-cost) entries, or folded under a rule."""
     cost_basis = rule_of(ledger, cost_basis)
     if cost_basis is None:
@@ -273,7 +273,7 @@ def pnl(ledger: OrderLedger, *, by: str, cost_basis: str | None) -> list[PnlRow]
     )
 
 
-def rule_of(ledger: OrderLedger, cost_basis: str | None) -> str | None:
+def rule_of(ledger: LedgerParts, cost_basis: str | None) -> str | None:
     """The rule a query folds the log under: the one it names, else the ledger's when that is
     not average; None: the live average-cost views answer."""
     if cost_basis is not None:

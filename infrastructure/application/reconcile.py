@@ -36,7 +36,7 @@ from orderledger.domain.values import (
     parse_positive,
     parse_timestamp,
 )
-from orderledger.infrastructure.adapters.snapshots import RECONCILE_OPEN_STATUSES
+from orderledger.infrastructure.adapters.snapshots.payloads import RECONCILE_OPEN_STATUSES
 from orderledger.infrastructure.application.cumulative import (
     Step,
     beyond,

@@ -24,9 +24,11 @@ from orderledger.domain.errors import InvalidInputError, LedgerError
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
+from orderledger.infrastructure.adapters.declared import InputFormat, load
+from orderledger.infrastructure.adapters.registry import formats
 from orderledger.infrastructure.errors import MessageError
 from orderledger.infrastructure.ingest.caches import fewer_collections
-from orderledger.infrastructure.ingest.formats import ADAPTER_FORMATS, FORMATS, check_options
+from orderledger.infrastructure.ingest.formats import check_options, typed_options
 from orderledger.infrastructure.ingest.inbound import inbound
 from orderledger.infrastructure.ingest.inputs import Refused
 from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result
@@ -37,11 +39,10 @@ from orderledger.infrastructure.ingest.settlement import (
     set_aside,
     settlement_terms,
 )
-from orderledger.infrastructure.messages.exact_json import decode_json
 from orderledger.infrastructure.messages.models import RequestMessage, message_from_line
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.ledger import OrderLedger
+    from orderledger.infrastructure.application.parts import LedgerParts
 
 
 OUTCOMES = tuple(Outcome)
@@ -90,7 +91,7 @@ def result_record(result: Result) -> dict[str, Any]:
 
 
 def ingest_lines(
-    ledger: OrderLedger,
+    ledger: LedgerParts,
     lines: Iterable[str | bytes | None],
     *,
     origin: str,
@@ -103,13 +104,14 @@ def ingest_lines(
 ) -> IngestReport:
     """``OrderLedger.ingest_lines``: each line read by its format, then ingested in group commits."""
     given = {k: v for k, v in (options or {}).items() if v is not None}
-    check_options(fmt, venue, account, given, strict=strict)
-    feed = _open_feed(ledger, fmt, venue, account, given)
+    declared = check_options(fmt, venue, account, given, strict=strict)
+    feed = _open_feed(ledger, declared, venue, account, given)
+    translate = _translation(declared, venue, account, given)
 
     def read(line: str | bytes, number: int) -> Inbound:
-        if fmt == "ledger":
+        if translate is None and feed is None:  # the ledger's own format
             return _read_ledger_line(line, origin, number)
-        return _read_adapter_line(line, origin, number, fmt, venue, account, feed, given)
+        return _read_adapter_line(line, origin, number, fmt, venue, feed or translate)
 
     def items() -> Iterator[Inbound | None]:
         number = 0
@@ -133,7 +135,7 @@ def ingest_lines(
 
 
 def _read_again(
-    ledger: OrderLedger, context: Any, item: Inbound, read: Callable[[bytes], Inbound]
+    ledger: LedgerParts, context: Any, item: Inbound, read: Callable[[bytes], Inbound]
 ) -> Iterator[Inbound | None]:
     """The lines parked waiting for context that the line just committed (``item``) brought, each
     read again (``read``) as a new line that names it, in venue time, each committed before the
@@ -161,7 +163,7 @@ def _read_again(
 
 
 def ingest_inbound(
-    ledger: OrderLedger,
+    ledger: LedgerParts,
     items: Iterable[Inbound | None],
     *,
     strict: bool,
@@ -177,9 +179,14 @@ def ingest_inbound(
         batches = _batches(
             (i for i in items if i is None or (i.raw and not i.raw.isspace())), ledger.batch_size
         )
-    with fewer_collections():
+    views = ledger.views
+    with fewer_collections(), views.deferring(ledger._writing):
         for batch in batches:
             with ledger._writing:
+                # A full batch may have more behind it: its folds may leave a long re-fold for
+                # the run's end (``Views.deferring``), so a disordered session re-folds a book
+                # once, not once per commit.
+                views.defer = len(batch) >= ledger.batch_size
                 results, committed = ledger.processor.process(batch, strict=strict)
                 if strict and any(r.outcome is Outcome.REJECTED for r in results):
                     report.stored = False
@@ -225,7 +232,7 @@ def _not_json(value: Any, path: str) -> str | None:
     return f"{path} is of type {kind}: JSON holds strings, numbers, true/false, null, lists and objects"
 
 
-def record(ledger: OrderLedger, message: dict[str, Any], *, origin: str, strict: bool) -> Result:
+def record(ledger: LedgerParts, message: dict[str, Any], *, origin: str, strict: bool) -> Result:
     """``OrderLedger.record``: one ledger-format message dict, journaled whatever becomes of it;
     a value JSON cannot hold, at any depth, is refused in one line naming where it is."""
     try:
@@ -246,7 +253,7 @@ def record(ledger: OrderLedger, message: dict[str, Any], *, origin: str, strict:
 
 
 def load_ccxt_markets(
-    ledger: OrderLedger,
+    ledger: LedgerParts,
     markets: Any,
     *,
     venue: str,
@@ -257,7 +264,7 @@ def load_ccxt_markets(
     """``OrderLedger.load_ccxt_markets``: each market journaled as received, with its definition."""
     # Imported here, not at the top: start-up cost. The venue adapters load only for an ingest
     # of their format, not with every command.
-    from orderledger.infrastructure.adapters.ccxt_markets import market_list, market_message
+    from orderledger.infrastructure.adapters.ccxt.markets import market_list, market_message
 
     moment = format_timestamp(ledger.processor.clock() if ts is None else ts)
     items: list[Inbound | None] = []
@@ -273,7 +280,7 @@ def load_ccxt_markets(
 
 
 def define_instrument(
-    ledger: OrderLedger,
+    ledger: LedgerParts,
     venue: str,
     instrument: str,
     *,
@@ -294,7 +301,7 @@ def define_instrument(
     return ledger.record(message)
 
 
-def processor_of(ledger: OrderLedger) -> Processor:
+def processor_of(ledger: LedgerParts) -> Processor:
     """``OrderLedger.processor``, made on its first use and kept on the ledger."""
     with ledger._writing:
         if "processor" not in vars(ledger):
@@ -305,7 +312,7 @@ def processor_of(ledger: OrderLedger) -> Processor:
 
 
 def settle(
-    ledger: OrderLedger,
+    ledger: LedgerParts,
     message_id: int,
     *,
     reason: str,
@@ -324,20 +331,21 @@ def settle(
 
 
 def book_parked(
-    ledger: OrderLedger, message_id: int, *, reason: str, by: str, account: str | None, origin: str
+    ledger: LedgerParts, message_id: int, *, reason: str, by: str, account: str | None, origin: str
 ) -> int:
     """``OrderLedger.settle`` with ``book``: the parked message's input read again as its format
     reads it and recorded once more; returns the settling line's message ID."""
     why, who = settlement_terms(reason, by)
     with ledger.db.read() as tx:
         line = parked_line(tx, message_id)
-    if line.format not in ADAPTER_FORMATS:
+    declared = formats().get(line.format)
+    if declared is None or not declared.adapter:
         raise InvalidInputError(
             f"message {message_id} is a {line.format}-format message, which states no order's"
             " details: set it aside instead"
         )
     check_options(line.format, line.venue, account)
-    feed = _open_feed(ledger, line.format, line.venue, account)
+    feed = _open_feed(ledger, declared, line.venue, account)
     if feed is not None and feed.context_note is not None:
         # What the feed learnt from earlier lines (a Lighter market map, Hyperliquid spot
         # names), it learns again from the journal's copies of them.
@@ -345,7 +353,8 @@ def book_parked(
             for context in context_lines(tx, line.format, message_id, feed.context_note):
                 with contextlib.suppress(LedgerError):
                     feed.messages(context, [])
-    item = _read_adapter_line(line.raw, origin, 0, line.format, line.venue, account, feed)
+    reader = feed or _translation(declared, line.venue, account, None)
+    item = _read_adapter_line(line.raw, origin, 0, line.format, line.venue, reader)
     why_not = item.error if item.waits is None else item.waits[1]  # (still waits for its context)
     if why_not is not None:
         raise InvalidInputError(f"message {message_id} cannot be read again to book it: {why_not}")
@@ -418,54 +427,59 @@ def _read_ledger_line(line: str | bytes, origin: str, number: int | None) -> Inb
 
 
 def _open_feed(
-    ledger: OrderLedger,
-    fmt: str,
+    ledger: LedgerParts,
+    declared: InputFormat,
     venue: str | None,
     account: str | None,
     options: Mapping[str, Any] | None = None,
 ) -> Any:
     """The per-ingest state of a format that reads the ledger (application.feeds), else None."""
-    if not FORMATS[fmt].reads_ledger:
+    if not declared.reads_ledger:
         return None
     # Start-up cost: the feeds and the venue adapters they drive load only for an ingest of a
     # format that reads the ledger.
     from orderledger.infrastructure.application.feeds import open_feed
 
-    return open_feed(ledger, fmt, venue or "", account or "", options)
+    return open_feed(ledger, declared.name, venue or "", account or "", options)
+
+
+class _Translation:
+    """A format that reads each line alone: its declared ``translate`` with the ingest's venue,
+    account and options object, read as a feed is (``messages(raw, notes)``)."""
+
+    def __init__(self, translate: Any, venue: str, account: str | None, options: Any) -> None:
+        self.translate, self.venue, self.account, self.options = translate, venue, account, options
+
+    def messages(self, raw: bytes, notes: list[str]) -> Any:
+        return self.translate(raw, venue=self.venue, account=self.account, notes=notes, options=self.options)
+
+
+def _translation(
+    declared: InputFormat, venue: str | None, account: str | None, options: Mapping[str, Any] | None
+) -> _Translation | None:
+    """How a format that reads each line alone translates one, else None. Start-up cost: the
+    venue's adapter loads only for an ingest of its format."""
+    if declared.translate is None:
+        return None
+    return _Translation(load(declared.translate), venue or "", account, typed_options(declared, options))
 
 
 def _read_adapter_line(
-    line: str | bytes,
-    origin: str,
-    number: int,
-    fmt: str,
-    venue: str | None,
-    account: str | None,
-    feed: Any = None,
-    options: Mapping[str, Any] | None = None,
+    line: str | bytes, origin: str, number: int, fmt: str, venue: str | None, reader: Any
 ) -> Inbound:
-    """One line of venue input, translated by its adapter (the raw line is what is journaled).
+    """One line of venue input, translated by its format's feed or translation (``reader``);
+    the raw line is what is journaled.
 
     The caller has checked the format and what it needs (``formats.check_options``)."""
-    # Start-up cost: the venue adapters load only for an ingest of their format.
-    from orderledger.infrastructure.adapters.ccxt import payload_messages
+    # Start-up cost: the adapters' shared module loads only for an ingest of a venue format.
     from orderledger.infrastructure.adapters.common import CONTEXT, MissingContext
-    from orderledger.infrastructure.adapters.fix import fix_messages
 
     raw = _raw_bytes(line).rstrip(b"\r\n")
     if not raw.strip():
         return Inbound(raw=raw, origin=origin, line_no=number, format=fmt)
     notes: list[str] = []
     try:
-        if feed is not None:
-            messages = feed.messages(raw, notes)
-        elif fmt == "ccxt":
-            messages = payload_messages(
-                decode_json(raw), venue=venue or "", account=account or "", notes=notes
-            )
-        else:
-            # The raw bytes: CheckSum (10) and BodyLength (9) count bytes, and a Latin-1 Text must survive.
-            messages = fix_messages(raw, venue=venue or "", account=account, notes=notes, **(options or {}))
+        messages = reader.messages(raw, notes)
     except MissingContext as missing:  # parked until a line bringing the context is recorded
         waiting = Inbound(raw=raw, origin=origin, line_no=number, format=fmt, notes=notes)
         waiting.waits = (IdentityKey(venue or "", CONTEXT + missing.kind, missing.value), _reason(missing))

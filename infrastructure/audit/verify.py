@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import json
 import operator
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -110,6 +111,23 @@ Progress = Callable[[int, int], None]
 """Told, after each chunk of the log, how many events have been checked of how many."""
 
 
+def write_progress(path: str, checked: int, total: int) -> None:
+    """Record ``checked`` of ``total`` events in ``path`` (replaced whole: never half-written)."""
+    partial = f"{path}.partial"
+    with open(partial, "w", encoding="ascii") as file:
+        file.write(f"{checked} {total}")
+    os.replace(partial, path)
+
+
+def read_progress(path: Path) -> tuple[int, int]:
+    """The figures ``write_progress`` last recorded ((0, 0) before the first)."""
+    try:
+        checked, total = path.read_text(encoding="ascii").split()
+    except (OSError, ValueError):
+        return 0, 0
+    return int(checked), int(total)
+
+
 def verify(
     db: Database,
     mapper: LedgerMapper,
@@ -155,7 +173,10 @@ def _verify(
     storage = check_storage(db, deep=deep)
     anchors = check_anchors(db)
     with db.read() as tx:
-        tracking = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
+        views = {p.name for p in PROJECTIONS}  # not the count of finished work (``views.SETTLES``)
+        tracking = {
+            str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking") if r[0] in views
+        }
         schema_problems = missing_protection(tx) + [
             f"trigger {trigger} on table {table} was not created by the ledger: it runs with the"
             " rights of whoever writes next (`orderledger db init` as the owner removes it)"

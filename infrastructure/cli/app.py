@@ -174,7 +174,7 @@ def warn_if_behind(ledger: OrderLedger) -> None:
     (``ingest --no-project`` with no follower running), so that what is missing is not taken
     for nothing having happened."""
     lag = ledger.views_lag()
-    if lag.behind:
+    if not lag.current:
         warn(f"orderledger: {lag.warning()}")
 
 

@@ -20,7 +20,6 @@ import typer
 from orderledger.infrastructure.cli.app import moment, seconds, state
 from orderledger.infrastructure.collect.credentials import Credentials
 from orderledger.infrastructure.collect.registry import (
-    COLLECTORS,
     collector_for,
     configure,
     option_help,
@@ -185,4 +184,4 @@ async def _collecting(source: Any, shown: Shown, options: dict[str, Any]) -> Non
                 sys.stderr.write("\n")
 
 
-__all__ = ["COLLECTORS", "collect"]
+__all__ = ["collect"]

@@ -3,38 +3,72 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import sys
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.infrastructure.adapters.registry import formats
 from orderledger.infrastructure.application.recording import result_record
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.cli.app import Interrupted, moment, open_input, open_ledger, option_name
 from orderledger.infrastructure.cli.render import say, warn
 from orderledger.infrastructure.errors import DatabaseReplacedError, MessageError, StoreError
-from orderledger.infrastructure.ingest.formats import (
-    ADAPTER_OPTIONS,
-    FIX_OPTIONS,
-    FORMATS,
-    HYPERLIQUID_OPTIONS,
-    check_options,
-    needing,
-)
+from orderledger.infrastructure.ingest.formats import adapter_options, check_options, needing
 from orderledger.infrastructure.ingest.inputs import is_live, read_lines
 from orderledger.infrastructure.ingest.processing import Result
 
 
-def _scale_option(name: str) -> Any:
-    """The option for one of FIX's scale settings, described by the format registry."""
-    metavar = "TAG" if name.endswith("_tag") else "DIGITS"
-    return typer.Option(option_name(name), min=0, metavar=metavar, help=f"fix: {FIX_OPTIONS[name]}.")
+def venue_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``command`` with an option for each option a format declares (``adapters.declared``),
+    made from the venue registry as it stands: ``--quantity-scale DIGITS`` for FIX's
+    ``quantity_scale``, its help the declaration's, prefixed by the formats that take it. The
+    command receives them by name in its ``**options``."""
+    signature = inspect.signature(command, eval_str=True)  # the help texts read the registry now
+    kept = [p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    added = []
+    for name, declared in adapter_options().items():
+        first = declared[0][1]
+        said = "; ".join(f"{fmt}: {option.help}" for fmt, option in declared)
+        help_text = said + "."
+        info = typer.Option(
+            option_name(name), min=first.minimum, metavar=first.metavar, help=help_text, show_default=False
+        )
+        # Choices are a Literal: the command refuses any other value in one line.
+        kind: Any = Literal.__getitem__(first.choices) if first.choices else first.type
+        added.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[kind | None, info]
+            )
+        )
+
+    @functools.wraps(command)
+    def with_options(*args: Any, **kwargs: Any) -> None:
+        command(*args, **kwargs)
+
+    with_options.__signature__ = signature.replace(parameters=[*kept, *added])  # type: ignore[attr-defined]
+    return with_options
 
 
-def ingest(
+def __getattr__(name: str) -> Any:
+    """``ingest``: the command with the options of the formats registered when it is asked for
+    (``cli.app`` asks each time it builds the command line)."""
+    if name == "ingest":
+        return venue_options(_ingest)
+    raise AttributeError(name)
+
+
+def _format_help() -> str:
+    return "; ".join(f"{f.name}: {f.reads}" for f in formats().values()) + "."
+
+
+def _ingest(
     file: Annotated[str, typer.Argument(help="JSON-lines file, or - for standard input.")],
     strict: Annotated[bool, typer.Option("--strict", help="Store nothing if any line is rejected.")] = False,
     no_project: Annotated[
@@ -42,7 +76,7 @@ def ingest(
     ] = False,
     fmt: Annotated[
         str,
-        typer.Option("--format", help="; ".join(f"{f.name}: {f.reads}" for f in FORMATS.values()) + "."),
+        typer.Option("--format", help=_format_help()),
     ] = "ledger",
     venue: Annotated[
         str | None, typer.Option(help=f"Venue name (needed by {needing('needs_venue')}).")
@@ -58,24 +92,12 @@ def ingest(
             help="Print one JSON line per input line once it is durable, then a JSON summary.",
         ),
     ] = False,
-    quantity_scale: Annotated[int | None, _scale_option("quantity_scale")] = None,
-    price_scale: Annotated[int | None, _scale_option("price_scale")] = None,
-    quantity_scale_tag: Annotated[int | None, _scale_option("quantity_scale_tag")] = None,
-    price_scale_tag: Annotated[int | None, _scale_option("price_scale_tag")] = None,
-    quantity_divisor_tag: Annotated[int | None, _scale_option("quantity_divisor_tag")] = None,
-    price_divisor_tag: Annotated[int | None, _scale_option("price_divisor_tag")] = None,
-    address: Annotated[
-        str | None, typer.Option(metavar="0x…", help=f"hyperliquid: {HYPERLIQUID_OPTIONS['address']}.")
-    ] = None,
+    **options: Any,
 ) -> None:
     """Ingest messages; prints a count per outcome. Exit 1 if any line was rejected.
 
     From a pipe or terminal, what has arrived is committed whenever the input pauses.
     """
-    given = locals()
-    options = {
-        name: given[name] for name in ADAPTER_OPTIONS
-    }  # the parameters named as the registry names them
     # Refused before the database is opened (the ledger checks the same again).
     check_options(fmt, venue, account, options, strict=strict)
     kept = _Kept()
@@ -199,4 +221,4 @@ def simulate(seed: SeedOption = 7, orders_count: OrdersOption = 40) -> None:
         sys.stdout.write(line + "\n")
 
 
-__all__ = ["ingest", "instruments_load", "simulate"]
+__all__ = ["instruments_load", "simulate", "venue_options"]

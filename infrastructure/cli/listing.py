@@ -37,11 +37,6 @@ class Criteria:
         """The ``Filter`` of these criteria, with ``paging`` (``sort``, ``limit`` …)."""
         return Filter(**self.chosen, **paging)
 
-    def arguments(self) -> dict[str, Any]:
-        """The criteria as the Python API's list methods take them (``order`` for
-        ``client_order_id`` …)."""
-        return {FILTERS_BY_NAME[name].param: value for name, value in self.chosen.items()}
-
 
 NO_CRITERIA = Criteria()
 """No filter given (the default of a list command's ``criteria``)."""

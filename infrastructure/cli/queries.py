@@ -1,7 +1,8 @@
 """Query commands: one order, its history, orders, trades, positions, P&L, instruments and parents.
 
-Each reads its options into the Python API's typed arguments, calls one ``OrderLedger`` method
-and renders the typed rows (``cli.render``)."""
+Each reads its options into the Python API's typed arguments (a list's filter options into one
+``Filter``, ``cli.listing``), asks one ``OrderLedger`` method or typed request
+(``ledger.handle``) and renders the typed rows (``cli.render``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import typer
 
 from orderledger.infrastructure.application.display import Precision
 from orderledger.infrastructure.application.queries import parse_marks
+from orderledger.infrastructure.application.requests import Instruments, Parents, Positions
 from orderledger.infrastructure.cli.app import (
     JsonOption,
     LimitOption,
@@ -137,7 +139,7 @@ def parents(
     with open_ledger(create=False) as ledger:
         warn_if_behind(ledger)
         show(
-            ledger.parents(**criteria.arguments(), sort=sort or None, limit=limit),
+            ledger.handle(Parents(criteria.filter(sort=sort or None, limit=limit))),
             limit,
             as_json,
             "parents",
@@ -168,9 +170,8 @@ def positions(
     with open_ledger(create=False) as ledger:
         if when is None:
             warn_if_behind(ledger)
-        found = ledger.positions(
-            marks=marks, as_of=when, event_time=event_time, cost_basis=cost_basis, **criteria.arguments()
-        )
+        asked = Positions(criteria.filter(), tuple(marks.items()), when, event_time, cost_basis)
+        found = ledger.handle(asked)
         rows = [r.to_json() for r in found]
         shown = Precision() if as_json else Precision.of(ledger)
     if as_json:
@@ -250,7 +251,8 @@ def instruments(
     if ctx.invoked_subcommand is not None:
         return
     with open_ledger(create=False) as ledger:
-        rows = [r.to_json() for r in ledger.instruments(every_version=every_version, **criteria.arguments())]
+        found = ledger.handle(Instruments(criteria.filter(), every_version))
+        rows = [r.to_json() for r in found]
     if as_json:
         print_json(rows)
         return

@@ -2,27 +2,35 @@
 
 A route declares its role (``Read``, ``Write``, ``Admin``) and asks for the ``Ledger`` context:
 the one ``LedgerService`` of the app, the bound on whole-log reads (limits.py) with the runner
-that performs them, and the bound on list reads with the threads of their own they run in.
+that performs them, and the bound on list reads with the threads of their own they run in. A
+read is handed over as its typed request (``orderledger.requests``), never by a method's name.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
+from orderledger.domain.values import parse_timestamp
+from orderledger.infrastructure.application.requests import Pnl, PnlDaily, PnlSeries, Positions
+from orderledger.infrastructure.application.requests import Request as Question
 from orderledger.infrastructure.http.auth import Tokens, allows
 from orderledger.infrastructure.http.folds import Folds
 from orderledger.infrastructure.http.limits import Runner, WorkLimit, list_limit
 from orderledger.infrastructure.http.listing import Listed, listed_response
 from orderledger.infrastructure.http.problems import Problem
-from orderledger.infrastructure.http.service import LedgerService
+from orderledger.infrastructure.http.service import LedgerService, Listing, ListRequest
 from orderledger.infrastructure.listing import COUNT_CAP, DEFAULT_LIMIT
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 VIEWS_BEHIND = "Views-Behind"
 """The response header of every answer from the views: how many events of the log they do not
@@ -81,76 +89,69 @@ class LedgerContext:
     """Where a small page runs (threads of its own) when ``lister`` is processes: a hop to
     another process costs more than such a page (``SMALL_PAGE``)."""
 
-    async def call(self, method: str, /, **kwargs: Any) -> Any:
-        """One service call, in a worker thread (it blocks on the database)."""
-        return await run_in_threadpool(getattr(self.service, method), **kwargs)
+    async def call(self, function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """One of the service's own calls (a write, liveness, the views' state), in a worker
+        thread (it blocks on the database)."""
+        return await run_in_threadpool(function, *args, **kwargs)
 
-    async def expensive(self, what: str, method: str, /, **kwargs: Any) -> Any:
+    async def ask(self, question: Question[Any]) -> Any:
+        """A read, in a worker thread: the service's JSON-ready answer to ``question``."""
+        return await run_in_threadpool(self.service.handle, question)
+
+    async def expensive(self, what: str, question: Question[Any]) -> Any:
         """A whole-log read: bounded (503 with Retry-After when the bound is reached)."""
-        return await self.limit.run(what, self.reader, method, **kwargs)
+        return await self.limit.run(what, self.reader, question)
 
-    async def listed(
-        self, request: Request, method: str, /, *, views: bool = False, **kwargs: Any
-    ) -> Response:
-        """A list read (``/events``, ``/orders``, …; ``views``: one read from the views, whose
-        answer says how far they are behind): bounded per token, per address and in all (429 or
+    async def listed(self, request: Request, question: ListRequest) -> Response:
+        """A list read (``/events``, ``/orders``, …; read from the views, its answer says how far
+        they are behind: ``service.Listing``): bounded per token, per address and in all (429 or
         503 at once past a bound, before any work; 503 past its time budget; limits.py), its
         count up to ``count_cap``. It runs apart (``lister``: served over a file or a server, in
         processes of their own, else in threads of their own) and makes its whole answer there,
         JSON included (``http.listing``): it never holds the connection, the threads, the
         interpreter lock or the event loop that ``/health`` and the writes need."""
-        if kwargs.get("count"):
-            kwargs["count"] = self.count_cap
-        small = not kwargs.get("count") and int(kwargs.get("limit") or DEFAULT_LIMIT) <= SMALL_PAGE
+        if question.count:
+            question = replace(question, count=self.count_cap)
+        small = not question.count and (question.where.limit or DEFAULT_LIMIT) <= SMALL_PAGE
         listed: Listed = await self.lists.run(
             f"GET {request.url.path}",
             self.nearby if small and self.nearby is not None else self.lister,
-            "listing",
+            Listing(question),
             clients=client_keys(request),
-            method=method,
-            views=views,
-            **kwargs,
         )
         response = listed_response(request, listed)
         if listed.behind is not None:
             response.headers[VIEWS_BEHIND] = str(listed.behind)
         return response
 
-    async def maybe_expensive(self, expensive: bool, what: str, method: str, /, **kwargs: Any) -> Any:
-        """A read that is a whole-log read only with some parameters (``as_of``, ``cost_basis``)."""
-        if expensive:
-            return await self.expensive(what, method, **kwargs)
-        return await self.call(method, **kwargs)
+    async def read(self, what: str, question: Question[Any]) -> Any:
+        """A read, bounded as a whole-log read when the request says it is one (its
+        ``whole_log``: ``as_of`` a time, a verification, lots, the analytics)."""
+        if question.whole_log:
+            return await self.expensive(what, question)
+        return await self.ask(question)
 
-    async def folded(self, method: str, /, **kwargs: Any) -> Any:
+    async def folded(self, question: Pnl | PnlDaily | PnlSeries) -> Any:
         """A read that folds every P&L entry: apart from the other requests and answered once per
         state of the log and the views (folds.py)."""
-        return await self.folds.answer(await self.call("views_at"), method, kwargs)
+        return await self.folds.answer(await self.call(self.service.views_at), question)
 
     async def under_rule(
-        self,
-        response: Response,
-        what: str,
-        method: str,
-        /,
-        *,
-        cost_basis: str | None,
-        whole: bool = False,
-        **kwargs: Any,
+        self, response: Response, what: str, question: Positions | Pnl | PnlDaily, *, whole: bool = False
     ) -> Any:
-        """A read of positions or P&L under the ledger's rule or ``cost_basis``: from the views
-        (with how far they lag; ``whole``: a fold of all of them, see :meth:`folded`), or, under
-        a lot rule, folded from the log (a bounded read)."""
-        if await self.call("folds_log", cost_basis=cost_basis):
-            return await self.expensive(what, method, cost_basis=cost_basis, **kwargs)
+        """A read of positions or P&L under the ledger's rule or the request's ``cost_basis``:
+        from the views (with how far they lag; ``whole``: a fold of all of them, see
+        :meth:`folded`), or, under a lot rule, folded from the log (a bounded read)."""
+        if await self.call(self.service.folds_log, question.cost_basis):
+            return await self.expensive(what, question)
         await self.views_behind(response)
-        if whole:
-            return await self.folded(method, cost_basis=cost_basis, **kwargs)
-        return await self.call(method, cost_basis=cost_basis, **kwargs)
+        if whole and not isinstance(question, Positions):
+            return await self.folded(question)
+        return await self.ask(question)
 
     async def views_behind(self, response: Response) -> None:
         """Answers from the views carry how far the views are behind the log (0: current)."""
-        response.headers[VIEWS_BEHIND] = str(await self.call("views_behind"))
+        response.headers[VIEWS_BEHIND] = str(await self.call(self.service.views_behind))
 
 
 def client_keys(request: Request) -> tuple[str, ...]:
@@ -193,6 +194,11 @@ async def read_body(request: Request) -> bytes:
 def media_type(request: Request) -> str:
     """The request's content type without its parameters, lower case."""
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+def moment(value: str | None, name: str) -> datetime | None:
+    """A time parameter (ISO 8601 with its offset) as a UTC datetime; None when not given."""
+    return None if value is None else parse_timestamp(value, name)
 
 
 def origin(request: Request, prefix: str = "http") -> str:

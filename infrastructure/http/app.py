@@ -23,7 +23,7 @@ from orderledger.infrastructure.http.auth import Tokens
 from orderledger.infrastructure.http.folds import Folds
 from orderledger.infrastructure.http.guard import BrowserGuard
 from orderledger.infrastructure.http.limits import OwnThreads, Runner, WorkLimit, in_threads, list_limit
-from orderledger.infrastructure.http.routes import ROUTERS
+from orderledger.infrastructure.http.routes import routers
 from orderledger.infrastructure.http.service import LedgerService
 from orderledger.infrastructure.http.shedding import ListShedding
 from orderledger.infrastructure.http.verifying import BackgroundVerify
@@ -114,12 +114,13 @@ def create_app(
             response.headers.setdefault(name, value)
         return response
 
-    for router in ROUTERS:
+    made = routers()
+    for router in made:
         app.include_router(router)
     # Outermost (added last): a list read its bound refuses is answered before any other work.
     app.add_middleware(
         ListShedding,
-        routes=[route for router in ROUTERS for route in router.routes],
+        routes=[route for router in made for route in router.routes],
         limit=lists,
         clients=client_keys,
         headers=SECURITY_HEADERS,

@@ -16,7 +16,7 @@ a read that names none, and neither):
 - a read in another state runs again: nothing kept is answered once the log or the views moved
   or the rule changed.
 
-Only the latest answer of each read (method and parameters) is kept, and no more than
+Only the latest answer of each read (its request, a value) is kept, and no more than
 ``KEPT_ROWS`` rows in all, the most recently asked first: an answer longer than that (the whole
 series of a large ledger, asked without ``points``) is answered, not kept.
 """
@@ -28,12 +28,12 @@ from collections import OrderedDict
 from typing import Any
 
 from orderledger.infrastructure.http.limits import Runner
+from orderledger.infrastructure.http.service import Asked
 
 KEPT_ROWS = 20_000
 """Rows of the answers kept, in all (each a few hundred bytes); the least recently asked go first."""
 
-Key = tuple[str, tuple[tuple[str, Any], ...]]
-At = tuple[int, int, str]
+At = tuple[int, int, int, str]
 """A state of the ledger: the log's last position, the views' and its cost-basis rule
 (``LedgerService.views_at``)."""
 
@@ -44,26 +44,25 @@ class Folds:
     def __init__(self, runner: Runner, kept_rows: int = KEPT_ROWS) -> None:
         self.runner = runner
         self.kept_rows = kept_rows
-        self.answers: OrderedDict[Key, tuple[At, list[Any]]] = OrderedDict()
-        self.running: dict[Key, tuple[At, asyncio.Future[Any]]] = {}
+        self.answers: OrderedDict[Asked, tuple[At, list[Any]]] = OrderedDict()
+        self.running: dict[Asked, tuple[At, asyncio.Future[Any]]] = {}
 
-    async def answer(self, at: At, method: str, kwargs: dict[str, Any]) -> Any:
-        """``method(**kwargs)`` with the ledger in the state ``at``."""
-        key: Key = (method, tuple(sorted(kwargs.items())))
+    async def answer(self, at: At, key: Asked) -> Any:
+        """The answer to the request ``key`` with the ledger in the state ``at``."""
         known = self.answers.get(key)
         if known is not None and known[0] == at:
             self.answers.move_to_end(key)
             return known[1]
         running = self.running.get(key)
         if running is None or running[0] != at:
-            task = asyncio.ensure_future(self.runner(method, kwargs))
+            task = asyncio.ensure_future(self.runner(key))
             running = (at, task)
             self.running[key] = running
             task.add_done_callback(lambda done: self._ended(key, at, done))
         # shield: a client gone does not cancel the run, whose answer the next request can use
         return await asyncio.shield(running[1])
 
-    def _ended(self, key: Key, at: At, task: asyncio.Future[Any]) -> None:
+    def _ended(self, key: Asked, at: At, task: asyncio.Future[Any]) -> None:
         if self.running.get(key, (None, None))[1] is task:
             del self.running[key]
         if task.cancelled() or task.exception() is not None:

@@ -21,7 +21,6 @@ served over a file or a server, else in ``OwnThreads``.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import math
 import multiprocessing
@@ -38,7 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from orderledger.domain.errors import LedgerError, argument_names
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.http.problems import Problem, parameter_name, status_for
-from orderledger.infrastructure.http.service import LedgerService
+from orderledger.infrastructure.http.service import Asked, LedgerService
 
 CONCURRENCY = max(1, (os.cpu_count() or 2) // 2)
 """Default: expensive reads at once (``serve --expensive-reads``): half the cores, at least one.
@@ -50,16 +49,16 @@ RETRY_AFTER = 5
 PARENT_POLL = 0.5
 """Seconds between a worker's checks that the server that started it still runs."""
 
-Runner = Callable[[str, dict[str, Any]], Awaitable[Any]]
-"""Runs one ``LedgerService`` method by name with keyword arguments somewhere off the event loop."""
+Runner = Callable[[Asked], Awaitable[Any]]
+"""Answers one request (``LedgerService.handle``) somewhere off the event loop."""
 log = logging.getLogger("orderledger.http")
 
 
 def in_threads(service: LedgerService) -> Runner:
     """A runner calling ``service`` in the event loop's thread pool."""
 
-    async def run(method: str, kwargs: dict[str, Any]) -> Any:
-        return await run_in_threadpool(getattr(service, method), **kwargs)
+    async def run(asked: Asked) -> Any:
+        return await run_in_threadpool(service.handle, asked)
 
     return run
 
@@ -81,9 +80,8 @@ class OwnThreads:
         self.service = service
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix=LIST_THREADS)
 
-    async def __call__(self, method: str, kwargs: dict[str, Any]) -> Any:
-        call = functools.partial(getattr(self.service, method), **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self.pool, call)
+    async def __call__(self, asked: Asked) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.pool, self.service.handle, asked)
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -107,12 +105,12 @@ def _end_with(parent: int) -> None:
     os._exit(0)
 
 
-def _in_reader(method: str, kwargs: dict[str, Any]) -> tuple[int, Any]:
+def _in_reader(asked: Asked) -> tuple[int, Any]:
     """In a worker: (0, the answer) or (status, one-line reason); errors do not cross processes
     as exceptions, which may not survive pickling."""
     assert _reader is not None
     try:
-        return 0, getattr(_reader, method)(**kwargs)
+        return 0, _reader.handle(asked)
     except LedgerError as error:
         return status_for(error), argument_names(error.message, parameter_name)  # as the server says it
     except ValueError as error:
@@ -147,11 +145,11 @@ class ReaderProcesses:
         interpreter, the ledger's modules, its connection) takes a core for a second or more."""
         self.pool.submit(_started)
 
-    async def __call__(self, method: str, kwargs: dict[str, Any]) -> Any:
+    async def __call__(self, asked: Asked) -> Any:
         loop = asyncio.get_running_loop()
         pool = self.pool
         try:
-            status, value = await loop.run_in_executor(pool, _in_reader, method, kwargs)
+            status, value = await loop.run_in_executor(pool, _in_reader, asked)
         except BrokenProcessPool:
             # A worker ended abruptly (killed, out of memory): the pool refuses all work from
             # then on, so the next read gets a new one rather than every read failing until
@@ -242,10 +240,8 @@ class WorkLimit:
             )
         return None
 
-    async def run(
-        self, what: str, runner: Runner, method: str, /, *, clients: tuple[str, ...] = (), **kwargs: Any
-    ) -> Any:
-        """``method(**kwargs)`` through ``runner``, within the limits; ``what`` names it and
+    async def run(self, what: str, runner: Runner, asked: Asked, /, *, clients: tuple[str, ...] = ()) -> Any:
+        """The answer to ``asked`` through ``runner``, within the limits; ``what`` names it and
         ``clients`` are the keys of who asks (a token's, an address's)."""
         # Only the event loop's thread counts and starts calls: no lock is needed.
         refused = self.refusal(what, clients)
@@ -254,7 +250,7 @@ class WorkLimit:
         self.running += 1
         for client in clients:
             self.by_client[client] = self.by_client.get(client, 0) + 1
-        task = asyncio.ensure_future(runner(method, kwargs))
+        task = asyncio.ensure_future(runner(asked))
         task.add_done_callback(lambda done: self._ended(done, clients))
         try:
             # shield: a timeout or a client gone does not cancel the task, whose end frees the place

@@ -3,8 +3,10 @@
 
 A list endpoint declares ``page: Annotated[ListQuery, paging("orders")]``: the filters that list
 takes become query parameters (described in the OpenAPI document from the declaration), with
-``limit``, ``sort``, ``cursor`` and ``count``. ``KnownParameters`` refuses a query parameter the
-route does not declare (400 naming it), so a typo is never taken for "no filter".
+``limit``, ``sort``, ``cursor`` and ``count``, read into the one ``Filter`` its list request
+takes (``page.where``), as the CLI's options are (``cli.listing``). ``KnownParameters`` refuses
+a query parameter the route does not declare (400 naming it), so a typo is never taken for "no
+filter".
 
 A page answers with its rows as a JSON array; when more rows follow, ``Next-Cursor`` holds the
 cursor of the next page and ``Link`` its address (``rel="next"``); ``count=true`` adds
@@ -38,6 +40,7 @@ from orderledger.infrastructure.listing import (
     Page,
     filters_of,
 )
+from orderledger.infrastructure.results import Filter
 
 NEXT_CURSOR = "Next-Cursor"
 TOTAL_COUNT = "Total-Count"
@@ -67,23 +70,11 @@ PAGE_HEADERS: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class ListQuery:
-    """A list endpoint's filters (the Python API's keyword arguments, typed) and its paging."""
+    """A list endpoint's query: the one ``Filter`` of its filters and paging (what the list
+    request takes as ``where``), and whether to count the rows it selects."""
 
-    filters: dict[str, Any] = field(default_factory=dict)
-    limit: int = DEFAULT_LIMIT
-    sort: str | None = None
-    cursor: str | None = None
+    where: Filter = field(default_factory=Filter)
     count: bool = False
-
-    def arguments(self) -> dict[str, Any]:
-        """The keyword arguments of the Python API's list method."""
-        return {
-            **self.filters,
-            "limit": self.limit,
-            "sort": self.sort,
-            "cursor": self.cursor,
-            "count": self.count,
-        }
 
 
 def paging(listing: str) -> Any:
@@ -135,16 +126,17 @@ def paging(listing: str) -> Any:
     kinds = {c.param: c for c in criteria}
 
     def read(**given: Any) -> ListQuery:
-        filters: dict[str, Any] = {}
-        for name, value in given.items():
-            if name in kinds and value is not None:
-                criterion = kinds[name]
-                filters[name] = (
+        chosen: dict[str, Any] = {}
+        for param, value in given.items():
+            if param in kinds and value is not None:
+                criterion = kinds[param]
+                chosen[criterion.name] = (
                     parse_timestamp(value, criterion.param) if criterion.kind is not str else value
                 )
-        return ListQuery(
-            filters, given["limit"], given["sort"] or None, given["cursor"] or None, given["count"]
+        where = Filter(
+            **chosen, limit=given["limit"], sort=given["sort"] or None, cursor=given["cursor"] or None
         )
+        return ListQuery(where, given["count"])
 
     read.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     return Depends(read)
@@ -157,7 +149,8 @@ def _query_names(dependant: Dependant) -> Iterator[str]:
         yield from _query_names(sub)
 
 
-_known: dict[int, frozenset[str]] = {}
+_known: dict[int, tuple[Dependant, frozenset[str]]] = {}
+"""Each route's query names, by its dependant (kept with it: an ID is never a freed one's)."""
 
 
 async def _known_parameters(request: Request) -> None:
@@ -165,9 +158,10 @@ async def _known_parameters(request: Request) -> None:
     dependant: Dependant | None = getattr(route, "dependant", None)
     if dependant is None:
         return
-    names = _known.get(id(dependant))
-    if names is None:
-        names = _known[id(dependant)] = frozenset(_query_names(dependant))
+    known = _known.get(id(dependant))
+    if known is None or known[0] is not dependant:
+        known = _known[id(dependant)] = (dependant, frozenset(_query_names(dependant)))
+    names = known[1]
     unknown = sorted(set(request.query_params) - names)
     if unknown:
         raise Problem(

@@ -1,27 +1,27 @@
 """Every call the HTTP layer makes into the ledger's Python API, in one place.
 
-The routes never touch ``OrderLedger``, the query functions or the database themselves: they
-call a method here (from a worker thread, since each call blocks on the database). When the
-Python API grows typed methods, this module is the only one to change.
+The routes never touch ``OrderLedger``, the query functions or the database themselves. A read
+is a typed request (``orderledger.requests``) the route builds from its parameters and hands to
+``LedgerService.handle`` (in a worker thread or process, since it blocks on the database), which
+asks the ledger's one dispatch (``OrderLedger.handle``) and writes the answer as JSON-ready data
+the way ``SHOWN`` declares for the request's type; a list read is wrapped in :class:`Listing`.
+Nothing is called by name: a runner, a bound or a cache is handed the request itself.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.values import parse_timestamp
+from orderledger.infrastructure.application import requests as asks
 from orderledger.infrastructure.application.collectors import CollectorRow
 from orderledger.infrastructure.application.display import Precision
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
-from orderledger.infrastructure.application.queries import parse_marks
 from orderledger.infrastructure.application.recording import result_record
 from orderledger.infrastructure.http.listing import Listed
-from orderledger.infrastructure.http.verifying import write_progress
 from orderledger.infrastructure.ingest.processing import Result
 from orderledger.infrastructure.listing import Page
 
@@ -35,12 +35,23 @@ class LogEntry:
     record: dict[str, Any]
 
 
-def _time(value: str | None, name: str) -> datetime | None:
-    return None if value is None else parse_timestamp(value, name)
+ListRequest = (
+    asks.Orders | asks.Trades | asks.Events | asks.Messages | asks.Positions | asks.Instruments | asks.Parents
+)
+"""A request for a page of a list (each takes one ``Filter``, and ``count``)."""
 
 
-def _json_page(rows: Page[Any]) -> Page[dict[str, Any]]:
-    return rows.with_rows(row.to_json() for row in rows)
+@dataclass(frozen=True)
+class Listing:
+    """A list read's whole answer (``LedgerService.handle`` gives a :class:`Listed`): how far the
+    views are behind when the list is read from them, then the page ``request`` asks for, its
+    rows written as JSON where the read runs."""
+
+    request: ListRequest
+
+
+Asked = asks.Request[Any] | Listing
+"""What the HTTP layer's runners, bounds and caches are handed: a request, or a list read."""
 
 
 def report_record(report: IngestReport, results: list[Result]) -> dict[str, Any]:
@@ -55,10 +66,18 @@ def report_record(report: IngestReport, results: list[Result]) -> dict[str, Any]
 
 
 class LedgerService:
-    """The ledger's Python API as the HTTP layer uses it: JSON-ready data in, JSON-ready data out."""
+    """The ledger's Python API as the HTTP layer uses it: typed requests in, JSON-ready data out."""
 
     def __init__(self, ledger: OrderLedger) -> None:
         self.ledger = ledger
+
+    def handle(self, asked: Asked) -> Any:
+        """The JSON-ready answer to a request (written as ``SHOWN`` says for its type), or a list
+        read's :class:`Listed`."""
+        if isinstance(asked, Listing):
+            behind = self.views_behind() if asked.request.from_views else None
+            return Listed.of(self.handle(asked.request), behind)
+        return SHOWN[type(asked)](self, self.ledger.handle(asked))
 
     # ------------------------------------------------------------------ writing
 
@@ -118,106 +137,34 @@ class LedgerService:
         )
         return {"message_id": message_id, "settled_by": settled, "action": "booked" if book else "set_aside"}
 
-    # ------------------------------------------------------------------ orders
-
-    def orders(self, *, open_only: bool, as_of: str | None, **page: Any) -> Page[dict[str, Any]]:
-        """A page of orders (``page``: the filters and paging of ``http.listing.ListQuery``)."""
-        return self._shown_page(self.ledger.orders(open=open_only, as_of=_time(as_of, "as_of"), **page))
-
-    def order(self, key: str, *, version: int | None, as_of: str | None) -> dict[str, Any]:
-        return self.ledger.order(key, version=version, as_of=_time(as_of, "as_of")).snapshot()
-
-    def history(self, key: str) -> list[dict[str, Any]]:
-        """Every event of one order beside the raw message that caused it."""
-        return [entry.to_log_json() for entry in self.ledger.history(key)]
-
-    # ------------------------------------------------------------------ views
-
-    def trades(self, **page: Any) -> Page[dict[str, Any]]:
-        """A page of the trade blotter."""
-        return self._shown_page(self.ledger.trades(**page))
-
-    def positions(self, marks: list[str], cost_basis: str | None = None, **page: Any) -> Page[dict[str, Any]]:
-        """A page of positions (``page``: the filters and paging of ``http.listing.ListQuery``)."""
-        return self._shown_page(
-            self.ledger.positions(marks=parse_marks(marks), cost_basis=cost_basis, **page)
-        )
-
-    def instruments(self, *, every_version: bool, **page: Any) -> Page[dict[str, Any]]:
-        """A page of instrument definitions."""
-        return _json_page(self.ledger.instruments(every_version=every_version, **page))
-
-    def parents(self, **page: Any) -> Page[dict[str, Any]]:
-        """A page of parents and their child orders."""
-        return _json_page(self.ledger.parents(**page))
-
-    def lots(self, cost_basis: str, closed: bool) -> list[dict[str, Any]]:
-        return self._shown(self.ledger.lots(cost_basis=cost_basis, closed=closed))
-
-    def pnl(self, by: str, cost_basis: str | None = None) -> list[dict[str, Any]]:
-        return self._shown(self.ledger.pnl(by=by, cost_basis=cost_basis), Precision())
-
-    def pnl_daily(self, by: str, cost_basis: str | None = None) -> list[dict[str, Any]]:
-        return self._shown(self.ledger.pnl_daily(by=by, cost_basis=cost_basis), Precision())
+    # ------------------------------------------------------------------ how answers are written
 
     def folds_log(self, cost_basis: str | None) -> bool:
         """Whether positions and P&L under ``cost_basis`` (None: the ledger's rule) are folded
         from the log (a lot rule) rather than read from the live views (average cost)."""
         return cost_basis is not None or self.ledger.cost_basis() != "average"
 
-    def _shown(self, rows: Iterable[Any], precision: Precision | None = None) -> list[dict[str, Any]]:
+    def shown(self, rows: Iterable[Any], precision: Precision | None = None) -> list[dict[str, Any]]:
         """Rows as ``to_json`` writes them (exact), each with the one extra field ``precision``:
         the decimal places the page shows its figures to (``application.display``)."""
         add = (precision or Precision.of(self.ledger)).add
         return [add(row.to_json()) for row in rows]
 
-    def execution_quality(self, by: str, since: str | None, until: str | None) -> list[dict[str, Any]]:
-        """Execution quality per group (``OrderLedger.execution_quality``; analytics.py route)."""
-        rows = self.ledger.execution_quality(by=by, since=_time(since, "since"), until=_time(until, "until"))
-        return [row.to_json() for row in rows]
+    def shown_page(self, rows: Page[Any]) -> Page[dict[str, Any]]:
+        """A page's rows as :meth:`shown` gives them, with its cursor and count."""
+        return rows.with_rows(self.shown(rows))
 
-    def _shown_page(self, rows: Page[Any], precision: Precision | None = None) -> Page[dict[str, Any]]:
-        """A page's rows as :meth:`_shown` gives them, with its cursor and count."""
-        return rows.with_rows(self._shown(rows, precision))
-
-    def pnl_series(self, points: int | None = None) -> list[dict[str, Any]]:
-        return [row.to_json() for row in self.ledger.pnl_series(points=points)]
-
-    def views_at(self) -> tuple[int, int, str]:
-        """The log's last position, the views' (the slowest's) and the ledger's cost-basis rule:
-        an answer from the views stays the same while all three do (``db cost-basis`` changes the
-        rule under a running server)."""
+    def views_at(self) -> tuple[int, int, int, str]:
+        """The log's last position, the views' (the slowest's), how many times books' re-folds
+        left for later were done, and the ledger's cost-basis rule: an answer from the views
+        stays the same while all four do (``db cost-basis`` changes the rule under a running
+        server)."""
         lag = self.ledger.views_lag()
-        return lag.log_end, lag.position, self.ledger.cost_basis()
+        return lag.log_end, lag.position, lag.settles, self.ledger.cost_basis()
 
     def views_behind(self) -> int:
         """Events of the log the views' answers do not include yet (0: current)."""
         return self.ledger.views_lag().behind
-
-    def listing(self, method: str, *, views: bool, **arguments: Any) -> Listed:
-        """A list read's whole answer, made in the thread it runs in (``http.listing.Listed``):
-        how far the views are behind (``views``: a list read from them), then the page that
-        ``method`` reads with ``arguments``, its rows written as JSON."""
-        behind = self.views_behind() if views else None
-        return Listed.of(getattr(self, method)(**arguments), behind)
-
-    # ------------------------------------------------------------------ audit
-
-    def events(self, *, types: list[str], event_time: bool, **page: Any) -> Page[dict[str, Any]]:
-        """A page of the global log's events."""
-        return _json_page(self.ledger.events(types=types, event_time=event_time, **page))
-
-    def messages(self, *, outcome: str | None, parked: bool, **page: Any) -> Page[dict[str, Any]]:
-        """A page of the journal (``parked``: the messages still parked)."""
-        return _json_page(self.ledger.messages(outcome=outcome, parked=parked, **page))
-
-    def verify(self, progress_file: str | None = None) -> dict[str, Any]:
-        """Every section ``orderledger verify --full --json`` prints, with its reasons;
-        ``progress_file`` (a path the server chose) is rewritten after each chunk of the log with
-        the events checked and how many there are (``verifying.py`` reads it)."""
-        if progress_file is None:
-            return self.ledger.verify().to_json()
-        return self.ledger.verify(progress=functools.partial(write_progress, progress_file)).to_json()
 
     # ------------------------------------------------------------------ the log, for the stream
 
@@ -250,4 +197,42 @@ class LedgerService:
         self.ledger.close()
 
 
-__all__ = ["LedgerService", "LogEntry"]
+def _json_rows(service: LedgerService, rows: Iterable[Any]) -> list[dict[str, Any]]:
+    return [row.to_json() for row in rows]
+
+
+def _json_page(service: LedgerService, rows: Page[Any]) -> Page[dict[str, Any]]:
+    return rows.with_rows(row.to_json() for row in rows)
+
+
+def _exact(service: LedgerService, rows: Iterable[Any]) -> list[dict[str, Any]]:
+    return service.shown(rows, Precision())
+
+
+SHOWN: dict[type[asks.Request[Any]], Callable[[LedgerService, Any], Any]] = {
+    asks.OrderAt: lambda service, order: order.snapshot(),
+    asks.History: lambda service, entries: [entry.to_log_json() for entry in entries],
+    asks.Orders: LedgerService.shown_page,
+    asks.Trades: LedgerService.shown_page,
+    asks.Positions: LedgerService.shown_page,
+    asks.Instruments: _json_page,
+    asks.Parents: _json_page,
+    asks.Events: _json_page,
+    asks.Messages: _json_page,
+    asks.Lots: LedgerService.shown,
+    asks.Pnl: _exact,
+    asks.PnlDaily: _exact,
+    asks.PnlSeries: _json_rows,
+    asks.ExecutionQuality: _json_rows,
+    asks.Verify: lambda service, report: report.to_json(),
+    asks.LogPosition: lambda service, position: position,
+    asks.Lag: lambda service, lag: {"position": lag.position, "log_end": lag.log_end, "behind": lag.behind},
+    asks.EventsAfter: _json_rows,
+}
+"""How the answer to each request the HTTP API asks is written as JSON-ready data: the figures
+of orders, trades, positions and lots with the places the page shows them to
+(``LedgerService.shown``), P&L exactly, the other rows as their ``to_json``. Every request type
+has its entry (``tests/http/test_http_requests.py``)."""
+
+
+__all__ = ["SHOWN", "Asked", "LedgerService", "Listing", "LogEntry"]

@@ -15,27 +15,12 @@ import asyncio
 import contextlib
 import os
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from orderledger.infrastructure.audit.verify import read_progress
 from orderledger.infrastructure.http.problems import Problem
-
-
-def write_progress(path: str, checked: int, total: int) -> None:
-    """Record ``checked`` of ``total`` events in ``path`` (replaced whole: never half-written)."""
-    partial = f"{path}.partial"
-    with open(partial, "w", encoding="ascii") as file:
-        file.write(f"{checked} {total}")
-    os.replace(partial, path)
-
-
-def read_progress(path: Path) -> tuple[int, int]:
-    """The figures ``write_progress`` last recorded ((0, 0) before the first)."""
-    try:
-        checked, total = path.read_text(encoding="ascii").split()
-    except (OSError, ValueError):
-        return 0, 0
-    return int(checked), int(total)
 
 
 class BackgroundVerify:
@@ -44,15 +29,15 @@ class BackgroundVerify:
 
     def __init__(self) -> None:
         self.task: asyncio.Task[Any] | None = None
-        self.progress = Path(os.devnull)
+        self.progress = Path(os.devnull)  # (no verify yet: reads as nothing checked)
 
-    def start(self, run: Any) -> dict[str, Any]:
-        """Start ``run(progress_file=PATH)`` (a coroutine function) unless a verify is running."""
+    def start(self, run: Callable[[str], Awaitable[Any]]) -> dict[str, Any]:
+        """Start ``run(progress_file)`` (the verify, writing its figures there) unless one runs."""
         if self.task is None or self.task.done():
             handle, name = tempfile.mkstemp(prefix="orderledger-verify-")
             os.close(handle)
             self.progress = Path(name)
-            self.task = asyncio.get_running_loop().create_task(run(progress_file=name))
+            self.task = asyncio.get_running_loop().create_task(run(name))
             self.task.add_done_callback(lambda _: self._forget(Path(name)))
         return self.state()
 

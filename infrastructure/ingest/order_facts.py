@@ -24,6 +24,7 @@ from orderledger.domain.events import (
     OrderExpired,
     OrderFilled,
     OrderHeld,
+    OrderReinstated,
     OrderRejected,
     OrderSpec,
 )
@@ -43,6 +44,7 @@ from orderledger.infrastructure.messages.models import (
     FillMessage,
     HeldMessage,
     Message,
+    ReinstatedMessage,
     RejectedMessage,
     RequestMessage,
 )
@@ -106,6 +108,10 @@ def _canceled(check: IdentityCheck, order: Order, message: CanceledMessage, stam
     return order.cancel(stamp, message.reason)
 
 
+def _reinstated(check: IdentityCheck, order: Order, message: ReinstatedMessage, stamp: Stamp) -> Decision:
+    return order.reinstate(stamp, message.canceled_at, message.reason)
+
+
 def _cancel_rejected(
     check: IdentityCheck, order: Order, message: CancelRejectedMessage, stamp: Stamp
 ) -> Decision:
@@ -154,6 +160,7 @@ ORDER_FACTS: dict[type[Message], Callable[..., Decision]] = {
     FillMessage: _fill,
     CancelRequestedMessage: _cancel_requested,
     CanceledMessage: _canceled,
+    ReinstatedMessage: _reinstated,
     CancelRejectedMessage: _cancel_rejected,
     AmendRequestedMessage: _amend_requested,
     AmendedMessage: _amended,
@@ -171,6 +178,7 @@ FACT_EVENTS: dict[type[Message], type[OrderEvent]] = {
     FillMessage: OrderFilled,
     CancelRequestedMessage: OrderCancelRequested,
     CanceledMessage: OrderCanceled,
+    ReinstatedMessage: OrderReinstated,
     CancelRejectedMessage: OrderCancelRejected,
     AmendRequestedMessage: OrderAmendRequested,
     AmendedMessage: OrderAmended,

@@ -64,6 +64,7 @@ from orderledger.infrastructure.messages.models import (
     InstrumentMessage,
     MarkMessage,
     Message,
+    ReinstatedMessage,
     RequestMessage,
 )
 from orderledger.infrastructure.storage.db import is_integrity_error, select_by_keys
@@ -595,8 +596,11 @@ class _Batch(Parking):
         # checked once they are applied (a fill, then its bust, never overfills in venue time).
         fill = message.trade_id if isinstance(message, FillMessage) else None
         amended = fill is not None and self._awaited(order, fill)
-        if message.ts < order.updated_at and order.version > 1 and not self._booked_trade(order, message):
+        if (
+            message.ts < order.updated_at and order.version > 1 and not self._booked_trade(order, message)
+        ) or type(message) is ReinstatedMessage:
             # Later facts of this order are known already: decided at its place in venue time.
+            # (A withdrawal always is: the order is then what its other facts make it.)
             status, reason, events = self._decide_in_place(order, message, entry, amended)
         else:
             status, reason, events = self._decide(order, message, entry, amended)
@@ -648,7 +652,10 @@ class _Batch(Parking):
         # busted: room another trade of that time gives back counts as given back.
         fact = FillBusted if isinstance(message, FillMessage) else FACT_EVENTS[type(message)]
         place = (message.ts, venue_rank(fact))
-        if not any(venue_place(e) > place for e in history if type(e) is not OrderRequested):
+        withdrawal = type(message) is ReinstatedMessage
+        if not withdrawal and not any(
+            venue_place(e) > place for e in history if type(e) is not OrderRequested
+        ):
             # Only the request is later (its time is ours, the venue's clock may be behind it).
             return self._decide(order, message, entry, amended)
         before = in_venue_time(history, until=place)
@@ -666,6 +673,8 @@ class _Batch(Parking):
         restated = restatement(order, folded)
         if restated is not None:
             events = events + self._outcome(order, order.restate(*restated, self.stamp(message)), entry)[2]
+        if withdrawal:
+            return Outcome.APPLIED, None, events
         return (
             Outcome.APPLIED,
             "arrived after later facts of its order: applied at its place in venue time",

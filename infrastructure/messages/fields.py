@@ -137,7 +137,7 @@ def _flag(value: Any, info: ValidationInfo) -> bool:
 
 
 def _timestamp(value: Any, info: ValidationInfo) -> datetime:
-    return parse_timestamp(value, "ts")
+    return parse_timestamp(value, _name(info))
 
 
 def _labels(value: Any, info: ValidationInfo) -> dict[str, str]:
@@ -384,12 +384,23 @@ Reason = Annotated[
         "why (reject reason, cancel reason, bust reason …); kept on the event",
     ),
 ]
+TIME_RULE = Rule(
+    _timestamp, cs.no_info_after_validator_function(datetime.fromisoformat, _form(UTC_TIME_FORM))
+)
 Timestamp = Annotated[
     datetime,
-    Rule(_timestamp, cs.no_info_after_validator_function(datetime.fromisoformat, _form(UTC_TIME_FORM))),
+    TIME_RULE,
     About(
         "string, ISO 8601 with `Z` or an offset",
         "when it happened at the venue (`ts_event`); see [timestamps](#timestamps)",
+    ),
+]
+CanceledAt = Annotated[
+    datetime,
+    TIME_RULE,
+    About(
+        "string, ISO 8601 with `Z` or an offset",
+        "the venue time (`ts`) of the `canceled` this withdraws",
     ),
 ]
 Source = Annotated[

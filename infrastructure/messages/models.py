@@ -15,7 +15,6 @@ them, are :mod:`fields`'.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import Field as Field_
 from dataclasses import fields
@@ -24,6 +23,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Self, TypeVar, get_args
 
+import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -59,6 +59,7 @@ from orderledger.infrastructure.messages.fields import (
     About,
     Account,
     Aliases,
+    CanceledAt,
     ClientOrderId,
     DecisionPrice,
     External,
@@ -284,6 +285,14 @@ class CanceledMessage(_Reasoned):
     type: Literal["canceled"]
 
 
+class ReinstatedMessage(_Reasoned):
+    """A closure is withdrawn: the `canceled` at `canceled_at` no longer counts (reconciliation
+    withdraws a close it inferred from the order's absence when the venue lists it working)."""
+
+    type: Literal["reinstated"]
+    canceled_at: CanceledAt
+
+
 class CancelRejectedMessage(_Reasoned):
     """The venue refused our cancel."""
 
@@ -464,6 +473,7 @@ AnyMessage = (
     | FillMessage
     | CancelRequestedMessage
     | CanceledMessage
+    | ReinstatedMessage
     | CancelRejectedMessage
     | AmendRequestedMessage
     | AmendedMessage
@@ -580,7 +590,9 @@ def message_from_line(line: str | bytes, default_source: str = "ingest") -> Mess
 
 def message_to_json(message: Message) -> bytes:
     """The ledger-format JSON line of a message (used to keep parked adapter messages)."""
-    return json.dumps(json_ready(message), separators=(",", ":"), ensure_ascii=False).encode()
+    # orjson writes what json.dumps(separators=(",", ":"), ensure_ascii=False) writes for these
+    # values (text, numbers as text, flags, tags), an order of magnitude faster.
+    return orjson.dumps(json_ready(message))
 
 
 def json_ready(message: Message) -> dict[str, Any]:

@@ -66,19 +66,17 @@ def journal_head(tx: Tx) -> tuple[int, bytes]:
     return int(position), GENESIS if digest is None else bytes(digest)
 
 
-def recent_lines(tx: Tx, fmt: str, page: int = 50) -> Iterator[bytes]:
-    """The journal's lines of format ``fmt`` that were not rejected, newest first (read a page at
-    a time, from the end of the journal back)."""
-    below: int | None = None
+def lines_after(tx: Tx, fmt: str, after: int, page: int = 500) -> Iterator[tuple[int, bytes]]:
+    """The journal's lines of format ``fmt`` recorded after message ``after`` that were not
+    rejected, oldest first, each with its message ID (read a page at a time)."""
     while True:
         rows = tx.all(
-            "SELECT message_id, raw FROM messages WHERE format = ? AND outcome <> 'rejected'"
-            + ("" if below is None else " AND message_id < ?")
-            + " ORDER BY message_id DESC LIMIT ?",
-            (fmt, page) if below is None else (fmt, below, page),
+            "SELECT message_id, raw FROM messages WHERE message_id > ? AND format = ?"
+            " AND outcome <> 'rejected' ORDER BY message_id LIMIT ?",
+            (after, fmt, page),
         )
         for row in rows:
-            yield as_bytes(row[1])
+            yield int(row[0]), as_bytes(row[1])
         if len(rows) < page:
             return
-        below = int(rows[-1][0])
+        after = int(rows[-1][0])

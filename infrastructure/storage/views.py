@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -201,8 +202,14 @@ class Views:
             for p in self.projections
         }
         self._expected: dict[str, int] | None = None
+        self._settles = 0  # the ``SETTLES`` count the caches were read at (see ``finish``)
+        self._seen_settles = 0  # the count in the last tracking rows read
         self.inline_position = 0
         self.stats = CatchUpStats()
+        self.defer = False
+        """Whether folds may leave work for later (``Projection.settle``): set by ``deferring``."""
+        self._left = False  # whether a fold of this process left work that ``finish`` has not done
+        self._runs = 0  # ``deferring`` runs under way: the outermost one finishes
 
     # ------------------------------------------------------------------ set-up
 
@@ -265,7 +272,99 @@ class Views:
     def _read_positions(self, tx: Tx, *, lock: bool = False) -> dict[str, int]:
         rows = tx.all("SELECT view, position FROM view_tracking" + (" FOR UPDATE" if lock else ""))
         found = {str(r[0]): int(r[1]) for r in rows}
+        self._seen_settles = found.get(SETTLES, 0)
         return {p.name: found.get(p.name, 0) for p in self.projections}
+
+    def _current(self, positions: dict[str, int]) -> bool:
+        """Whether the cached rows are those of the tracking rows just read: no other writer has
+        folded events or finished left work since."""
+        return positions == self._expected and self._seen_settles == self._settles
+
+    # ------------------------------------------------------------------ work left for later
+
+    @contextmanager
+    def deferring(self, lock: AbstractContextManager[Any] | None = None) -> Iterator[None]:
+        """A run of folds (the commits of one ingest) that may leave work for its end, where
+        ``finish`` does it (holding ``lock``, the writer's own); a run that fails leaves it
+        marked, for the next one. Within it, ``defer`` says which folds may leave work."""
+        outer = self.defer
+        self._runs += 1
+        try:
+            yield
+        finally:
+            self._runs -= 1
+            self.defer = outer
+        if not self._runs:
+            with nullcontext() if lock is None else lock:
+                self.finish()
+
+    def lag(self) -> tuple[int, int, int, int]:
+        """The slowest view's position, the log's last, how many rows hold work a fold left for
+        later (``Projection.unfinished``), and the count of ``finish`` calls that did some
+        (``results.ViewsLag``), read at one moment."""
+        with self.db.read() as tx:
+            tracked = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
+            log_end = int(tx.one("SELECT MAX(notification_id) FROM events")[0] or 0)
+            unfinished = 0
+            for projection in self.projections:
+                if projection.unfinished is not None:
+                    table, column = projection.unfinished
+                    unfinished += int(tx.one(f"SELECT COUNT(*) FROM {table} WHERE {column} IS NOT NULL")[0])
+        position = min(tracked.get(name, 0) for name in self.by_name)
+        return position, log_end, unfinished, tracked.get(SETTLES, 0)
+
+    def finish(self, *, stored: bool = False) -> int:
+        """Do the work the folds of this process left for later (``stored``: and any other
+        process's, such as one that stopped mid-run); returns the rows finished."""
+        if not (self._left or stored) or self._runs:
+            return 0
+        finished = 0
+        with self.db.write() as tx:
+            positions = self._locked_positions(tx)
+            if not self._current(positions):
+                self._discard_all()
+            for projection in self.projections:
+                if projection.unfinished is None:
+                    continue
+                table_name, column = projection.unfinished
+                tables = self.tables[projection.name]
+                spec = tables[table_name].spec
+                rows = tx.all(f"SELECT {', '.join(spec.key)} FROM {table_name} WHERE {column} IS NOT NULL")
+                if not rows:
+                    continue
+                for table in tables.values():
+                    table.tx = tx
+                try:
+                    for row in rows:
+                        projection.resume(tables, tuple(row) if len(spec.key) > 1 else row[0])
+                    projection.settle(tables)
+                    for table in tables.values():
+                        table.flush(tx)
+                except BaseException:
+                    projection.forget(tables)
+                    self._discard_all()
+                    self._expected = None
+                    raise
+                finally:
+                    for table in tables.values():
+                        table.tx = None
+                finished += len(rows)
+            if finished:
+                # Other processes' caches hold the rows as they were: the count tells them.
+                self._settles = self._seen_settles + 1
+                if tx.one("SELECT 1 FROM view_tracking WHERE view = ?", (SETTLES,)) is None:
+                    tx.execute(
+                        "INSERT INTO view_tracking (view, position) VALUES (?, ?)", (SETTLES, self._settles)
+                    )
+                else:
+                    tx.execute(
+                        "UPDATE view_tracking SET position = ? WHERE view = ?", (self._settles, SETTLES)
+                    )
+            else:
+                self._settles = self._seen_settles
+            self._expected = positions
+        self._left = False
+        return finished
 
     # ------------------------------------------------------------------ catching up
 
@@ -283,7 +382,7 @@ class Views:
         while True:
             with self.db.write() as tx:
                 positions = self._locked_positions(tx)
-                if positions != self._expected:
+                if not self._current(positions):
                     for tables in self.tables.values():
                         for table in tables.values():
                             table.discard()
@@ -299,7 +398,8 @@ class Views:
                     self._expected = positions
                     break
                 try:
-                    self._fold(tx, batch, positions)
+                    # The chunks of a catch-up are a run: what they leave, its end finishes.
+                    self._fold(tx, batch, positions, defer=True)
                 except BaseException:
                     self._expected = None
                     raise
@@ -311,9 +411,11 @@ class Views:
                         (positions[name], name),
                     )
                 self._expected = dict(positions)
+                self._settles = self._seen_settles
             stats.applied += len(batch)
             if progress is not None:
                 progress(len(batch))
+        self.finish()
         self.stats.applied += stats.applied
         self.stats.read_from_log += stats.read_from_log
         self.stats.handed_over += stats.handed_over
@@ -327,9 +429,10 @@ class Views:
             head = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
         if any(position != head for position in positions.values()):
             return False
-        if positions != self._expected:  # caches from other positions: forget them
+        if not self._current(positions):  # caches from other positions: forget them
             self._discard_all()
             self._expected = positions
+            self._settles = self._seen_settles
         return True
 
     def fold_inline(
@@ -346,14 +449,14 @@ class Views:
         ``Order``), which a view whose rows are that state takes as they are
         (``Projection.adopt``) instead of folding the events again."""
         positions = self._locked_positions(tx)
-        if positions != self._expected:
+        if not self._current(positions):
             self._discard_all()
         if not batch or any(p != batch[0][0] - 1 for p in positions.values()):
             self._expected = None
             return False
         tx.execute("SAVEPOINT fold_views")
         try:
-            self._fold(tx, batch, positions, decided)
+            self._fold(tx, batch, positions, decided, defer=self.defer)
             last = batch[-1][0]
             tx.executemany(
                 "UPDATE view_tracking SET position = ? WHERE view = ?", [(last, n) for n in positions]
@@ -368,6 +471,7 @@ class Views:
         # Valid once the writer's transaction commits; if it does not, the positions read
         # next time differ from these and the caches are dropped.
         self._expected = dict.fromkeys(positions, batch[-1][0])
+        self._settles = self._seen_settles
         self.inline_position = batch[-1][0]
         self.stats.applied += len(batch)
         self.stats.handed_over += len(batch)
@@ -394,6 +498,8 @@ class Views:
         batch: Sequence[tuple[int, OrderEvent]],
         positions: dict[str, int],
         decided: Mapping[str, Any] | None = None,
+        *,
+        defer: bool = False,
     ) -> None:
         active = [(p, self.tables[p.name], positions[p.name]) for p in self.projections]
         for _, tables, _ in active:
@@ -426,7 +532,8 @@ class Views:
                     ):
                         projection.apply(position, event, tables)
             for projection, tables, _ in active:
-                projection.settle(tables)
+                if projection.settle(tables, defer=defer):
+                    self._left = True
             for _, tables, _ in active:
                 for table in tables.values():
                     table.flush(tx)
@@ -514,6 +621,11 @@ class Views:
                     table.discard()
         self._expected = None
         return folded, time.perf_counter() - started
+
+
+SETTLES = "(settles)"
+"""The ``view_tracking`` row counting ``Views.finish`` calls that changed rows: no view has this
+name, and a writer whose caches were read at another count reads the rows again."""
 
 
 def _cache_size(spec: TableSpec[Any, Any]) -> int:

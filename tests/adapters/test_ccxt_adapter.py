@@ -18,7 +18,7 @@ import pytest
 from orderledger.domain.errors import InvalidInputError, OrderNotFoundError
 from orderledger.domain.events import AnomalyRecorded
 from orderledger.domain.values import Liquidity, Status
-from orderledger.infrastructure.adapters.ccxt import (
+from orderledger.infrastructure.adapters.ccxt.payloads import (
     AdapterError,
     is_order,
     is_trade,

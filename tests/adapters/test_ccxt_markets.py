@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from orderledger.infrastructure.adapters.ccxt_markets import markets_messages
+from orderledger.infrastructure.adapters.ccxt.markets import markets_messages
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions
 from orderledger.infrastructure.messages.models import InstrumentMessage

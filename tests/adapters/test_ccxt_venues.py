@@ -22,7 +22,7 @@ import pytest
 
 from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.aliases import client_index_alias
-from orderledger.infrastructure.adapters.ccxt import payload_messages
+from orderledger.infrastructure.adapters.ccxt.payloads import payload_messages
 from orderledger.infrastructure.adapters.common import time_from_millis
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.queries import list_orders, list_positions

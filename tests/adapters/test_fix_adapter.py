@@ -15,7 +15,7 @@ import pytest
 
 from orderledger.domain.errors import OrderNotFoundError
 from orderledger.domain.values import Status
-from orderledger.infrastructure.adapters.fix import (
+from orderledger.infrastructure.adapters.fix.messages import (
     CLORDID_ALIAS,
     FixError,
     cancel_reject_messages,

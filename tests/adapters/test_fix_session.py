@@ -19,7 +19,8 @@ import pytest
 
 from orderledger.domain.errors import OrderNotFoundError
 from orderledger.domain.values import Status
-from orderledger.infrastructure.adapters.fix import CLORDID_ALIAS, FixError, fix_messages, read_fix
+from orderledger.infrastructure.adapters.fix.messages import CLORDID_ALIAS, FixError, fix_messages, read_fix
+from orderledger.infrastructure.adapters.fix.venue import FixOptions
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.queries import list_positions, list_trades
 from orderledger.infrastructure.audit.search import list_messages
@@ -484,10 +485,8 @@ def test_a_quantity_and_price_scale_for_venues_that_send_integers(book: OrderLed
         "20261120-10:00:02.000",
         f"35=8|11=S-1|37=V-1|17=T-3|150=F|39=1|{terms}|5001=3|32=2500|31=6400000|60=20261120-10:00:02",
     )
-    built = [
-        fix_messages(line, venue=VENUE, quantity_scale=4, price_scale=2, quantity_scale_tag=5001)
-        for line in (new, fill, tagged)
-    ]
+    scaled = FixOptions(quantity_scale=4, price_scale=2, quantity_scale_tag=5001)
+    built = [fix_messages(line, venue=VENUE, options=scaled) for line in (new, fill, tagged)]
     messages = [check_valid(msgs) for msgs in built]
     # then the order is 1000000 / 10^4 = 100 at 6400000 / 10^2 = 64,000; the fills 15 at 64,000.12
     # and (scale 3 from the tag) 2500 / 10^3 = 2.5 at 64,000.
@@ -505,7 +504,7 @@ def test_a_quantity_and_price_scale_for_venues_that_send_integers(book: OrderLed
     assert book.order("S-1").filled_quantity == Decimal("17.5")  # 15 + 2.5
     unreadable = {**read_fix(tagged)[0], 5001: "x"}
     with pytest.raises(FixError, match="scale tag 5001 must be a whole number"):
-        fix_messages(unreadable, venue=VENUE, quantity_scale_tag=5001)
+        fix_messages(unreadable, venue=VENUE, options=FixOptions(quantity_scale_tag=5001))
 
 
 def option_and_underlying_session() -> list[str]:

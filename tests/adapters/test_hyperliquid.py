@@ -28,7 +28,11 @@ import pytest
 from orderledger.domain.events import OrderAmended, OrderFilled
 from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.common import AdapterError, MissingContext
-from orderledger.infrastructure.adapters.hyperliquid import HyperliquidAdapter, SpotNames, web_data_snapshot
+from orderledger.infrastructure.adapters.hyperliquid.payloads import (
+    HyperliquidAdapter,
+    SpotNames,
+    web_data_snapshot,
+)
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions, list_trades
 from tests.support.ccxt_flows import (

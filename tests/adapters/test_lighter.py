@@ -17,8 +17,8 @@ import pytest
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.aliases import client_index_alias
-from orderledger.infrastructure.adapters.ccxt import payload_messages
-from orderledger.infrastructure.adapters.lighter import LighterAdapter
+from orderledger.infrastructure.adapters.ccxt.payloads import payload_messages
+from orderledger.infrastructure.adapters.lighter.payloads import LighterAdapter
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades
 from orderledger.infrastructure.audit.search import list_messages

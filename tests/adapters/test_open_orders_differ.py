@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from orderledger.domain.values import Status
-from orderledger.infrastructure.adapters.ccxt import order_row
+from orderledger.infrastructure.adapters.ccxt.payloads import order_row
 from orderledger.infrastructure.adapters.common import AdapterError
-from orderledger.infrastructure.adapters.snapshots import (
+from orderledger.infrastructure.adapters.snapshots.payloads import (
     Changes,
     OpenOrder,
     OpenOrdersDiffer,

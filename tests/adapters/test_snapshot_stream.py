@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
+import random
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orderledger.domain.values import Status
 from orderledger.infrastructure.application.ledger import OrderLedger
@@ -147,3 +151,225 @@ def test_a_stream_fed_one_snapshot_per_ingest_closes_an_order_missing_twice(ledg
     order = ledger.order("ext-hl-6928553534")
     assert order.status is Status.CANCELED
     assert order.updated_at.isoformat() == "2024-03-05T14:11:00+00:00"
+
+
+# Two orders of one stream. A (the recorded SOL buy) fills 0.04 at 60 by 14:01 and is gone
+# from 14:05 on. B, a sell of 1 at 70 created at 14:00:30, is missing from the 14:05 and 14:06
+# snapshots (cut short, say) and listed again from 14:10, with 0.5 filled at 70 at 14:11.
+B_ROW = {"venue_order_id": "7000000001", "instrument": "SOL", "side": "sell", "order_type": "limit",
+         "quantity": "1", "price": "70", "filled_quantity": "0", "status": "open",
+         "created_at": "2024-03-05T14:00:30Z"}  # fmt: skip
+A_ROW = dict(ROW, created_at=CREATED)
+VANISHING = [
+    snapshot(0, A_ROW),
+    snapshot(1, dict(A_ROW, filled_quantity="0.04", average_price="60"), B_ROW),
+    snapshot(5),
+    snapshot(6),
+    snapshot(10, B_ROW),
+    snapshot(11, dict(B_ROW, filled_quantity="0.5", average_price="70", status="partially_filled")),
+]
+A_ID, B_ID = "ext-hl-6928553534", "ext-hl-7000000001"
+ABSENT_AT_6 = (
+    "absent from two consecutive snapshots of the venue's open orders, the second at "
+    "2024-03-05T14:06:00.000000Z (reconciliation)"
+)
+
+
+def _orders(ledger: OrderLedger) -> list[tuple[str, Status, Decimal, tuple[str, ...], str | None, str]]:
+    return [
+        (
+            o.client_order_id,
+            o.status,
+            o.filled_quantity,
+            tuple(o.anomalies),
+            o.reason,
+            o.updated_at.isoformat(),
+        )
+        for o in (ledger.order(A_ID), ledger.order(B_ID))
+    ]
+
+
+VANISHING_ORDERS = [
+    # A: after its last listing (14:01) the 14:05 and 14:06 snapshots lack it, both past the
+    # 60 s grace window: closed at the second, 14:06, with the 0.04 it filled.
+    (A_ID, Status.CANCELED, Decimal("0.04"), (), ABSENT_AT_6, "2024-03-05T14:06:00+00:00"),
+    # B: listed at 14:11, after every snapshot that lacks it: open, 0.5 of 1 filled, and no
+    # late fill; its last fact is that fill at 14:11.
+    (B_ID, Status.PARTIALLY_FILLED, Decimal("0.5"), (), None, "2024-03-05T14:11:00+00:00"),
+]
+
+
+def test_an_order_missing_from_two_snapshots_closes_at_the_second_in_venue_time_whatever_the_arrival(
+    stored_url: str,
+) -> None:
+    """Closing by absence is a function of the stream's snapshots as a set: in order in one
+    ingest, reversed one per ingest of a reopened ledger, shuffled in one ingest and shuffled
+    one per ingest, the orders (status, filled, anomalies, reason, last venue time), trades and
+    positions are the same."""
+    with OrderLedger("memory://") as reference:
+        assert ingest(reference, *VANISHING)["rejected"] == 0
+        assert _orders(reference) == VANISHING_ORDERS
+        assert _fills(reference) == [
+            (A_ID, "0.04", "60", "2024-03-05T14:01:00.000000Z"),
+            (B_ID, "0.5", "70", "2024-03-05T14:11:00.000000Z"),
+        ]
+        expected = all_books(reference)
+    shuffled = VANISHING[:]
+    random.Random(3).shuffle(shuffled)
+    arrivals = [[[line] for line in reversed(VANISHING)], [shuffled], [[line] for line in shuffled]]
+    for chunk in arrivals[0]:
+        with OrderLedger(stored_url) as ledger:  # a new process for each ingest
+            assert ingest(ledger, *chunk)["rejected"] == 0
+    with OrderLedger(stored_url) as ledger:
+        assert _orders(ledger) == VANISHING_ORDERS
+        assert all_books(ledger) == expected
+        assert ingest(ledger, *VANISHING)["applied"] == 0  # everything known: nothing new
+    for chunks in arrivals[1:]:
+        with OrderLedger("memory://") as ledger:
+            for chunk in chunks:
+                assert ingest(ledger, *chunk)["rejected"] == 0
+            assert _orders(ledger) == VANISHING_ORDERS, chunks
+            assert all_books(ledger) == expected, chunks
+
+
+def test_a_closure_a_later_listing_contradicts_is_withdrawn_and_both_stay_in_the_history(
+    ledger: OrderLedger,
+) -> None:
+    # Read in order, one per ingest: at 14:06 B has been missing twice, so it is closed there;
+    # the 14:10 snapshot lists it again, which withdraws that closure, and 14:11's fill books
+    # on a working order, not as a late fill.
+    for line in VANISHING[:4]:
+        ingest(ledger, line)
+    closed = ledger.order(B_ID)
+    assert (closed.status, closed.reason) == (Status.CANCELED, ABSENT_AT_6)
+    for line in VANISHING[4:]:
+        ingest(ledger, line)
+    assert _orders(ledger) == VANISHING_ORDERS
+    events = [
+        (type(e.event).__name__, e.event.ts_event.isoformat(), getattr(e.event, "reason", None))
+        for e in ledger.history(B_ID)
+    ]
+    assert events == [
+        # External, stamped at its created_at; acknowledged as venue order 7000000001.
+        ("OrderRequested", "2024-03-05T14:00:30+00:00", None),
+        ("OrderAccepted", "2024-03-05T14:00:30+00:00", None),
+        ("OrderCanceled", "2024-03-05T14:06:00+00:00", ABSENT_AT_6),
+        (
+            "OrderReinstated",
+            "2024-03-05T14:06:00+00:00",
+            "closure by absence at 2024-03-05T14:06:00.000000Z withdrawn: the venue lists it open at "
+            "2024-03-05T14:10:00.000000Z (reconciliation)",
+        ),
+        # The order as its other facts make it: accepted, last changed when it was acknowledged.
+        ("OrderRestated", "2024-03-05T14:06:00+00:00", None),
+        ("OrderFilled", "2024-03-05T14:11:00+00:00", None),
+    ]
+    restated = ledger.history(B_ID)[4].event
+    assert (restated.base_status, restated.updated_at.isoformat()) == (  # type: ignore[attr-defined]
+        Status.ACCEPTED,
+        "2024-03-05T14:00:30+00:00",
+    )
+
+
+def test_a_snapshot_read_late_between_two_absences_moves_the_closure_earlier(ledger: OrderLedger) -> None:
+    # A is listed at 14:01, then the 14:06 and 14:10 snapshots lack it: closed at 14:10. The
+    # 14:05 snapshot, read last, lacks it too: the second snapshot without it is now 14:06, so
+    # the closure at 14:10 is withdrawn and the order is closed at 14:06, as in order.
+    for line in (VANISHING[0], VANISHING[1], snapshot(6), snapshot(10)):
+        ingest(ledger, line)
+    assert ledger.order(A_ID).updated_at.isoformat() == "2024-03-05T14:10:00+00:00"
+    ingest(ledger, snapshot(5))
+    order = ledger.order(A_ID)
+    assert (order.status, order.reason, order.updated_at.isoformat()) == (
+        Status.CANCELED,
+        ABSENT_AT_6,
+        "2024-03-05T14:06:00+00:00",
+    )
+    withdrawn = [e.event for e in ledger.history(A_ID) if type(e.event).__name__ == "OrderReinstated"]
+    assert [(w.canceled_at.isoformat(), w.reason) for w in withdrawn] == [  # type: ignore[attr-defined]
+        (
+            "2024-03-05T14:10:00+00:00",
+            "closure by absence at 2024-03-05T14:10:00.000000Z withdrawn: the stream's snapshots "
+            "close it at 2024-03-05T14:06:00.000000Z (reconciliation)",
+        )
+    ]
+
+
+@st.composite
+def streams(draw: st.DrawFn) -> list[str]:
+    """A stream of 3 to 6 snapshots (minutes 0 to 15 past 14:00) of two orders, each listed in
+    any of them (with gaps), filling 0.01 more at each listing or never, created at its first
+    listing or before the first snapshot, and perhaps listed as canceled after its last listing."""
+    minutes = sorted(draw(st.lists(st.integers(0, 15), min_size=3, max_size=6, unique=True)))
+    shown: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {m: ([], []) for m in minutes}
+    for name, side in (("O1", "buy"), ("O2", "sell")):
+        listed = [m for m in minutes if draw(st.booleans())]
+        if not listed:
+            continue
+        early = draw(st.booleans())
+        created = "2024-03-05T13:59:30Z" if early else f"2024-03-05T14:{listed[0]:02d}:00Z"
+        grows = draw(st.booleans())
+        row = dict(ROW, venue_order_id=name, side=side, created_at=created)
+        for number, minute in enumerate(listed, start=1):
+            filled = Decimal("0.01") * number if grows else Decimal(0)
+            row = dict(row, filled_quantity=str(filled), **({"average_price": "60"} if grows else {}))
+            shown[minute][0].append(row)
+        later = [m for m in minutes if m > listed[-1]]
+        closes = draw(st.booleans())
+        if later and closes:
+            shown[draw(st.sampled_from(later))][1].append(dict(row, status="canceled"))
+    return [snapshot(m, *rows, closed=tuple(closed)) for m, (rows, closed) in shown.items()]
+
+
+@settings(
+    max_examples=40 if os.environ.get("ORDERLEDGER_SOAK") else 8,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(lines=streams(), data=st.data())
+def test_any_arrival_and_split_of_a_stream_gives_the_books_of_the_stream_in_order(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[str], data: st.DataObject
+) -> None:
+    """The snapshots permuted at random and cut into ingests, the ledger reopened before some of
+    them (separate processes): the books of the stream read in order in one ingest."""
+    with OrderLedger("memory://") as reference:
+        assert ingest(reference, *lines)["rejected"] == 0
+        expected = all_books(reference)
+    arrival = data.draw(st.permutations(lines), label="arrival")
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(lines) - 1)), label="cuts"))
+    chunks = [arrival[a:b] for a, b in itertools.pairwise([0, *cuts, len(lines)])]
+    reopen = data.draw(st.lists(st.booleans(), min_size=len(chunks), max_size=len(chunks)), label="reopen")
+    url = f"sqlite:///{tmp_path_factory.mktemp('stream') / 'ledger.db'}"
+    ledger = OrderLedger(url)
+    try:
+        for chunk, again in zip(chunks, reopen, strict=True):
+            if again:
+                ledger.close()
+                ledger = OrderLedger(url)
+            ingest(ledger, *chunk)
+        assert all_books(ledger) == expected
+    finally:
+        ledger.close()
+
+
+def test_a_closed_row_read_late_replaces_a_closure_by_absence_with_the_venues(ledger: OrderLedger) -> None:
+    # A, last listed at 14:01, is missing at 14:05 and 14:06: closed by absence at 14:06. The
+    # 14:12 snapshot, read last, lists it as canceled: the venue's word ends it, so the closure
+    # by absence is withdrawn and the order is canceled at 14:12, as in order.
+    gone = dict(A_ROW, filled_quantity="0.04", average_price="60", status="canceled")
+    for line in (*VANISHING[:4], snapshot(12, closed=(gone,))):
+        ingest(ledger, line)
+    order = ledger.order(A_ID)
+    assert (order.status, order.filled_quantity, order.reason, order.updated_at.isoformat()) == (
+        Status.CANCELED,
+        Decimal("0.04"),
+        "canceled at the venue (reconciliation 2024-03-05T14:12:00.000000Z)",
+        "2024-03-05T14:12:00+00:00",
+    )
+    assert [type(e.event).__name__ for e in ledger.history(A_ID)][-4:] == [
+        "OrderCanceled",  # by absence, at 14:06
+        "OrderReinstated",
+        "OrderRestated",
+        "OrderCanceled",  # at the venue, at 14:12
+    ]

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from orderledger.domain.values import Status
-from orderledger.infrastructure.adapters.tradier import instrument_messages
+from orderledger.infrastructure.adapters.tradier.payloads import instrument_messages
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades, pnl_by
 from orderledger.infrastructure.errors import ConfigurationError

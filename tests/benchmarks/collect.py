@@ -206,9 +206,9 @@ async def run_hyperliquid(db: str, count: int, rate: float | None, name: str) ->
 
 
 def config_source(name: str, config: Any) -> Any:
-    from orderledger.infrastructure.collect.registry import COLLECTORS
+    from orderledger.infrastructure.collect.registry import collectors
 
-    return COLLECTORS[name].factory(config)
+    return collectors()[name].factory(config)
 
 
 def figures(collector: Collector, frames: int, seconds: float) -> dict[str, Any]:

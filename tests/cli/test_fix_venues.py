@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from orderledger.infrastructure.application.feeds import FEEDS
-from orderledger.infrastructure.ingest.formats import FORMATS
+from orderledger.infrastructure.adapters.declared import load
+from orderledger.infrastructure.adapters.registry import formats
 from tests.support.cli import ROOT, cli_json, run_cli
 from tests.support.fixlog import Session, fix_text
 from tests.support.http_api import running_server
@@ -280,7 +280,7 @@ def test_a_per_message_divisor_tag_scales_quantities_over_http(file_ledger_url: 
 
 def test_the_format_help_and_checks_come_from_the_registry(tmp_path: Path) -> None:
     shown = " ".join(run_cli("ingest", "--help", db=None, cwd=tmp_path).stdout.split())
-    for name, fmt in FORMATS.items():
+    for name, fmt in formats().items():
         assert f"{name}: {fmt.reads}" in shown  # lighter included
     db = f"sqlite:///{tmp_path / 'none.db'}"
     empty = tmp_path / "empty.jsonl"
@@ -306,8 +306,13 @@ def test_the_docs_table_of_formats_is_the_registry() -> None:
     assert block.strip() == formats_table()
 
 
-def test_the_formats_that_read_the_ledger_are_the_formats_with_a_feed() -> None:
-    assert set(FEEDS) == {name for name, fmt in FORMATS.items() if fmt.reads_ledger}
+def test_every_venue_format_names_code_that_loads() -> None:
+    # given the registry's formats, when each one's translation or feed is loaded by the name
+    # its declaration gives, then it is a callable; and only the ledger's own format has neither.
+    for name, fmt in formats().items():
+        named = [ref for ref in (fmt.translate, fmt.feed) if ref is not None]
+        assert len(named) == (0 if name == "ledger" else 1), name
+        assert all(callable(load(ref)) for ref in named), name
 
 
 # Every format over HTTP: the docs' example of each native feed, posted as JSON lines, books

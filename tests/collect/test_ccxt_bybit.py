@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from orderledger.infrastructure.adapters.ccxt.collector import CcxtSource
 from orderledger.infrastructure.application.queries import cash_flows_by
-from orderledger.infrastructure.collect.ccxt import CcxtSource
 from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.timing import Timing
 from tests.support import ccxt_flows as flows

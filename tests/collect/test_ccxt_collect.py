@@ -19,8 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orderledger.infrastructure.adapters.ccxt.collector import CcxtSource, pointed
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
-from orderledger.infrastructure.collect.ccxt import CcxtSource, pointed
 from orderledger.infrastructure.collect.credentials import Credentials, Secret
 from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.source import CredentialsRejected, Unreachable

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderledger import OrderLedger
+from orderledger.infrastructure.adapters.lighter.collector import LighterSource
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
 from orderledger.infrastructure.collect.bounds import MAX_FRAME_BYTES
-from orderledger.infrastructure.collect.lighter import LighterSource
 from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.source import CredentialsRejected
 from orderledger.infrastructure.collect.timing import Backoff

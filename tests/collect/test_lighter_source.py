@@ -11,7 +11,11 @@ from typing import Any, TypeVar
 
 import pytest
 
-from orderledger.infrastructure.collect.lighter import LighterSource, lighter_endpoint, markets_named
+from orderledger.infrastructure.adapters.lighter.collector import (
+    LighterSource,
+    lighter_endpoint,
+    markets_named,
+)
 from orderledger.infrastructure.collect.source import (
     ConnectionLost,
     CredentialsRejected,

@@ -20,10 +20,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.requests import Pnl, PnlDaily, PnlSeries
 from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.folds import Folds
 from orderledger.infrastructure.http.limits import ReaderProcesses, in_threads
-from orderledger.infrastructure.http.service import LedgerService
+from orderledger.infrastructure.http.service import Asked, LedgerService
 from tests.support.cli import cli_command, cli_env
 from tests.support.cost_basis import SESSION
 from tests.support.http_api import (
@@ -75,7 +76,7 @@ def points(rows: list[dict[str, Any]]) -> list[tuple[str, str, str, str]]:
 
 @pytest.fixture
 def ran() -> list[str]:
-    """The folds the app ran (method names), in order."""
+    """The folds the app ran (their requests' types), in order."""
     return []
 
 
@@ -85,9 +86,9 @@ def client(ledger: OrderLedger, ran: list[str]) -> Iterator[TestClient]:
     service = LedgerService(ledger)
     threads = in_threads(service)
 
-    async def folder(method: str, kwargs: dict[str, Any]) -> Any:
-        ran.append(method)
-        return await threads(method, kwargs)
+    async def folder(asked: Asked) -> Any:
+        ran.append(type(asked).__name__)
+        return await threads(asked)
 
     with TestClient(create_app(service, folder=folder), base_url=LOOPBACK) as test_client:
         yield test_client
@@ -178,14 +179,14 @@ def test_each_pnl_read_folds_once_per_position_of_the_log(client: TestClient, ra
     first = {path: client.get(path).json() for path in PNL_READS}
     # Asked again with nothing new in the log: the same answers, nothing folded again
     assert {path: client.get(path).json() for path in PNL_READS} == first
-    assert sorted(ran) == ["pnl", "pnl_daily", "pnl_series"]
+    assert sorted(ran) == ["Pnl", "PnlDaily", "PnlSeries"]
     # Another grouping is another read
     client.get("/pnl", params={"by": "account"})
-    assert ran[3:] == ["pnl"]
+    assert ran[3:] == ["Pnl"]
     # When a2 sells at 110 (+10), every read folds again and shows it
     client.post("/messages", json=session()[4:6])
     again = {path: client.get(path).json() for path in PNL_READS}
-    assert sorted(ran[4:]) == ["pnl", "pnl_daily", "pnl_series"]
+    assert sorted(ran[4:]) == ["Pnl", "PnlDaily", "PnlSeries"]
     assert again["/pnl?by=day"][0]["realized_pnl"] == "10"
     assert [r["realized_pnl"] for r in again["/pnl/daily"]] == ["10", "0"]  # alpha, beta
     assert again["/pnl/series"][-1]["cumulative_realized_pnl"] == "10"
@@ -200,22 +201,22 @@ def test_the_same_read_asked_while_it_folds_waits_for_that_one_fold(ledger: Orde
     async def scenario() -> tuple[Any, Any]:
         opened = asyncio.Event()
 
-        async def folder(method: str, kwargs: dict[str, Any]) -> Any:
-            ran.append(method)
+        async def folder(asked: Asked) -> Any:
+            ran.append(type(asked).__name__)
             await opened.wait()
-            return await threads(method, kwargs)
+            return await threads(asked)
 
         folds = Folds(folder)
         at = service.views_at()
-        first = asyncio.ensure_future(folds.answer(at, "pnl", {"by": "account"}))
-        second = asyncio.ensure_future(folds.answer(at, "pnl", {"by": "account"}))
+        first = asyncio.ensure_future(folds.answer(at, Pnl(by="account")))
+        second = asyncio.ensure_future(folds.answer(at, Pnl(by="account")))
         await asyncio.sleep(0)  # let both ask before the fold may end
         opened.set()
         return await first, await second
 
     first, second = asyncio.run(scenario())
-    assert ran == ["pnl"]
-    assert first == second == service.pnl(by="account")
+    assert ran == ["Pnl"]
+    assert first == second == service.handle(Pnl(by="account"))
 
 
 def test_answers_are_kept_up_to_a_bound_on_their_rows_the_latest_asked_first(ledger: OrderLedger) -> None:
@@ -224,13 +225,14 @@ def test_answers_are_kept_up_to_a_bound_on_their_rows_the_latest_asked_first(led
     threads = in_threads(service)
     ran: list[Any] = []
 
-    async def folder(method: str, kwargs: dict[str, Any]) -> Any:
-        ran.append(kwargs.get("points"))
-        return await threads(method, kwargs)
+    async def folder(asked: Asked) -> Any:
+        assert isinstance(asked, PnlSeries)
+        ran.append(asked.points)
+        return await threads(asked)
 
     async def ask(folds: Folds, *points: int | None) -> None:
         for n in points:
-            await folds.answer(service.views_at(), "pnl_series", {"points": n})
+            await folds.answer(service.views_at(), PnlSeries(n))
 
     # Room for 5 rows: the series in 2 slices is 4 rows (kept), in all 8 fills is not kept
     folds = Folds(folder, kept_rows=5)
@@ -270,9 +272,9 @@ def test_over_a_file_the_pnl_reads_fold_in_a_process_of_their_own_with_the_same_
             server.ledger.ingest_lines([json.dumps(m) for m in session()])
             service = LedgerService(server.ledger)
             expected = {
-                "/pnl/daily": service.pnl_daily(by="account"),
-                "/pnl?by=day": service.pnl(by="day"),
-                "/pnl/series": service.pnl_series(),
+                "/pnl/daily": service.handle(PnlDaily(by="account")),
+                "/pnl?by=day": service.handle(Pnl(by="day")),
+                "/pnl/series": service.handle(PnlSeries()),
             }
             answers = {path: httpx2.get(server.url + path, timeout=BOUND).json() for path in PNL_READS}
             assert answers == expected

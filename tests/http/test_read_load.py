@@ -34,8 +34,7 @@ from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.auth import Tokens
 from orderledger.infrastructure.http.limits import LIST_THREADS, OwnThreads, ReaderProcesses, list_limit
-from orderledger.infrastructure.http.service import LedgerService
-from orderledger.infrastructure.listing import Page
+from orderledger.infrastructure.http.service import Asked, LedgerService, Listing
 from tests.support.http_api import BOUND, LOOPBACK, WRITE_TOKEN, bearer, request, running_server, wait_until
 
 READERS = 100
@@ -60,24 +59,12 @@ class HeldLists(LedgerService):
         self.threads: list[str] = []
         self._lock = threading.Lock()
 
-    def _held(self, read: Any, **arguments: Any) -> Page[dict[str, Any]]:
-        with self._lock:
-            self.threads.append(threading.current_thread().name)
-        self.release.wait(BOUND)
-        page: Page[dict[str, Any]] = read(**arguments)
-        return page
-
-    def events(self, **arguments: Any) -> Page[dict[str, Any]]:
-        return self._held(super().events, **arguments)
-
-    def messages(self, **arguments: Any) -> Page[dict[str, Any]]:
-        return self._held(super().messages, **arguments)
-
-    def orders(self, **arguments: Any) -> Page[dict[str, Any]]:
-        return self._held(super().orders, **arguments)
-
-    def trades(self, **arguments: Any) -> Page[dict[str, Any]]:
-        return self._held(super().trades, **arguments)
+    def handle(self, asked: Asked) -> Any:
+        if isinstance(asked, Listing):
+            with self._lock:
+                self.threads.append(threading.current_thread().name)
+            self.release.wait(BOUND)
+        return super().handle(asked)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

@@ -22,8 +22,8 @@ import duckdb
 from fastapi.testclient import TestClient
 
 from orderledger.domain.order_state import FROM_REQUEST, LISTED, SHOWN, Listed
-from orderledger.infrastructure.adapters.fix import fix_messages
-from orderledger.infrastructure.adapters.hyperliquid import HyperliquidAdapter
+from orderledger.infrastructure.adapters.fix.messages import fix_messages
+from orderledger.infrastructure.adapters.hyperliquid.payloads import HyperliquidAdapter
 from orderledger.infrastructure.application import columnar
 from orderledger.infrastructure.application.lake import lake_orders
 from orderledger.infrastructure.application.ledger import OrderLedger

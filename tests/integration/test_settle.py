@@ -17,7 +17,7 @@ import pytest
 
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import Status
-from orderledger.infrastructure.adapters.ccxt import payload_messages
+from orderledger.infrastructure.adapters.ccxt.payloads import payload_messages
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.ingest.processing import Inbound
 from orderledger.infrastructure.messages.models import AcceptedMessage, RequestMessage

@@ -7,8 +7,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from orderledger.infrastructure.adapters.ccxt.collector import CcxtSource
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
-from orderledger.infrastructure.collect.ccxt import CcxtSource
 from orderledger.infrastructure.collect.credentials import Credentials, Secret
 from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.source import SourceConfig

@@ -22,6 +22,7 @@ from orderledger.domain.events import (
     OrderExpired,
     OrderFilled,
     OrderHeld,
+    OrderReinstated,
     OrderRejected,
 )
 from orderledger.domain.lifecycle import FACTS, TRANSITIONS, Rule, fact_name, rule_for
@@ -52,6 +53,7 @@ def test_the_facts_are_the_event_classes_a_message_can_bring_once_the_order_exis
         OrderAmended,
         OrderAmendRejected,
         OrderExpired,
+        OrderReinstated,
         FillBusted,
         FillCorrected,
     }
@@ -113,6 +115,12 @@ def test_canceled_and_expired_end_every_open_status(status: Status) -> None:
     assert rule_for(status, OrderExpired)[0] is Rule.APPLY
 
 
+@pytest.mark.parametrize("status", [s for s in Status if s is not Status.CANCELED], ids=str)
+def test_only_a_canceled_order_has_a_closure_to_withdraw(status: Status) -> None:
+    assert rule_for(Status.CANCELED, OrderReinstated)[0] is Rule.APPLY
+    assert rule_for(status, OrderReinstated) == (Rule.IGNORE, "the order is not canceled")
+
+
 def test_filled_outranks_canceled() -> None:
     assert rule_for(Status.FILLED, OrderCanceled)[0] is Rule.IGNORE
     assert rule_for(Status.FILLED, OrderCancelRejected)[0] is Rule.IGNORE
@@ -129,6 +137,7 @@ COMMANDS: dict[type[OrderEvent], Callable[[Order], Decision]] = {
     OrderAmended: lambda o: o.amend(stamp(20), price=Decimal(97)),
     OrderAmendRejected: lambda o: o.reject_amend(stamp(20), "no"),
     OrderExpired: lambda o: o.expire(stamp(20), "day end"),
+    OrderReinstated: lambda o: o.reinstate(stamp(20), stamp(20).ts_event, "listed again"),
 }
 OUTCOME_OF = {
     Rule.APPLY: Outcome.APPLIED,

@@ -2,9 +2,11 @@
 
 * No module imports another's private name (``from orderledger.x import _name``): a name a
   module keeps to itself can change without a second module breaking.
-* No import cycle between modules, imports under ``TYPE_CHECKING`` (annotations) included,
-  but one: ``OrderLedger`` (application/ledger.py) hands itself to the helper modules that hold
-  its methods' bodies, which name it in their annotations. Any other cycle fails here.
+* No import cycle between modules, imports under ``TYPE_CHECKING`` (annotations) and the
+  modules ``application.lazy`` imports on first use (``lazy.Module("orderledger....")``)
+  included. ``OrderLedger`` (application/ledger.py) hands itself to the helper modules that hold
+  its methods' bodies; they name it by the parts they use (``application.parts.LedgerParts``),
+  never by importing the ledger back.
 """
 
 from __future__ import annotations
@@ -13,23 +15,6 @@ import ast
 from pathlib import Path
 
 from tests.support.modules import project_modules
-
-LEDGER_AND_ITS_HELPERS = {
-    f"orderledger.infrastructure.application.{name}"
-    for name in (
-        "admin",
-        "columnar",
-        "execution",
-        "follow",
-        "lake",
-        "lake_pnl",
-        "ledger",
-        "placing",
-        "reads",
-        "recording",
-    )
-}
-
 
 MODULES = project_modules()
 
@@ -47,6 +32,15 @@ def _imports(path: Path) -> tuple[set[str], list[str]]:
                     private.append(f"{alias.name} from {node.module} (line {node.lineno})")
         elif isinstance(node, ast.Import):
             targets.update(alias.name for alias in node.names if alias.name in MODULES)
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "Module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and node.args[0].value in MODULES
+        ):
+            targets.add(node.args[0].value)  # lazy.Module("orderledger...."): imported on first use
     return targets & set(MODULES), private
 
 
@@ -87,9 +81,27 @@ def test_no_module_imports_another_modules_private_name() -> None:
     assert {name: names for name, names in taken.items() if names} == {}
 
 
-def test_no_import_cycle_but_the_ledger_and_its_helpers() -> None:
+def test_no_import_cycle_annotations_and_lazy_imports_included() -> None:
     graph = {name: _imports(path)[0] - {name} for name, path in MODULES.items()}
-    assert _cycles(graph) == [LEDGER_AND_ITS_HELPERS]
+    assert _cycles(graph) == []
+
+
+def test_an_annotation_only_import_and_a_lazy_one_are_imports(tmp_path: Path) -> None:
+    # Given a module that names the ledger under TYPE_CHECKING, and one that imports a module lazily
+    typed = tmp_path / "typed.py"
+    typed.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from orderledger.infrastructure.application.ledger import OrderLedger\n"
+    )
+    late = tmp_path / "late.py"
+    late.write_text(
+        "from orderledger.infrastructure.application import lazy\n"
+        'x = lazy.Module("orderledger.infrastructure.application.execution")\n'
+    )
+    # Then both are dependencies of theirs
+    assert "orderledger.infrastructure.application.ledger" in _imports(typed)[0]
+    assert "orderledger.infrastructure.application.execution" in _imports(late)[0]
 
 
 def test_a_cycle_is_found() -> None:

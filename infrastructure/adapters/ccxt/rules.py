@@ -15,7 +15,7 @@ from orderledger.infrastructure.adapters.common import (
     decimal_text,
     text_or_none,
 )
-from orderledger.infrastructure.adapters.hyperliquid import funding_flow_id, liquidated_here, user_of
+from orderledger.infrastructure.adapters.hyperliquid.payloads import funding_flow_id, liquidated_here, user_of
 
 SOURCE = "ccxt"
 SNAPSHOT_STATUS = {

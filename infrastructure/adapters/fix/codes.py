@@ -12,7 +12,6 @@ SOURCE = "fix"
 SOH = "\x01"
 CLORDID_ALIAS = "fix_clordid"
 """Prefix of the alias names under which an order's FIX ClOrdIDs are recorded."""
-MAX_SCALE = 18
 """The largest quantity or price scale (digits after the point), as in the instrument message."""
 
 Report = Mapping[Any, Any]

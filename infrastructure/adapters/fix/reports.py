@@ -24,6 +24,7 @@ from orderledger.infrastructure.adapters.fix.identity import (
 )
 from orderledger.infrastructure.adapters.fix.orders import request_messages
 from orderledger.infrastructure.adapters.fix.scales import Context, shortened, summarised
+from orderledger.infrastructure.adapters.fix.venue import FixOptions
 from orderledger.infrastructure.messages.models import (
     AcceptedMessage,
     AmendedMessage,
@@ -45,27 +46,10 @@ def execution_report_messages(
     instrument_of: InstrumentOf | None = None,
     source: str = SOURCE,
     notes: list[str] | None = None,
-    quantity_scale: int | None = None,
-    price_scale: int | None = None,
-    quantity_scale_tag: int | None = None,
-    price_scale_tag: int | None = None,
-    quantity_divisor_tag: int | None = None,
-    price_divisor_tag: int | None = None,
+    options: FixOptions | None = None,
 ) -> list[Message]:
     """The ledger messages one ExecutionReport implies (see the package docstring's table)."""
-    ctx = Context(
-        venue,
-        account,
-        instrument_of,
-        source,
-        [],
-        quantity_scale,
-        price_scale,
-        quantity_scale_tag,
-        price_scale_tag,
-        quantity_divisor_tag,
-        price_divisor_tag,
-    )
+    ctx = Context(venue, account, instrument_of, source, [], options or FixOptions())
     out = execution_report(parse_fix(report) if isinstance(report, str | bytes) else report, ctx)
     if notes is not None:
         notes.extend(summarised(ctx.notes))

@@ -1,4 +1,4 @@
-"""The caller's options (quantity and price scales) and the notes of one translation."""
+"""The caller's options (quantity and price scales, ``venue.FixOptions``) and the notes of one translation."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from decimal import Decimal
 
 from orderledger.infrastructure.adapters.common import decimal_text, positive_text
 from orderledger.infrastructure.adapters.fix.codes import (
-    MAX_SCALE,
     POWER_OF_TEN,
     SOURCE,
     WHOLE,
@@ -16,6 +15,7 @@ from orderledger.infrastructure.adapters.fix.codes import (
     Report,
 )
 from orderledger.infrastructure.adapters.fix.framing import value_of
+from orderledger.infrastructure.adapters.fix.venue import MAX_SCALE, FixOptions
 
 
 @dataclass
@@ -27,28 +27,17 @@ class Context:
     instrument_of: InstrumentOf | None = None
     source: str = SOURCE
     notes: list[str] = field(default_factory=list)
-    quantity_scale: int | None = None
-    price_scale: int | None = None
-    quantity_scale_tag: int | None = None
-    price_scale_tag: int | None = None
-    quantity_divisor_tag: int | None = None
-    price_divisor_tag: int | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("quantity_scale", "price_scale"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not 0 <= value <= MAX_SCALE):
-                raise ValueError(f"{name} must be a whole number from 0 to {MAX_SCALE}")
+    options: FixOptions = field(default_factory=FixOptions)
 
     def quantity(self, report: Report, tag: int, name: str) -> str | None:
         """A positive quantity tag, shifted by the message's quantity scale."""
-        return self._scaled(
-            report, tag, name, self.quantity_scale, self.quantity_scale_tag, self.quantity_divisor_tag
-        )
+        o = self.options
+        return self._scaled(report, tag, name, o.quantity_scale, o.quantity_scale_tag, o.quantity_divisor_tag)
 
     def price(self, report: Report, tag: int, name: str) -> str | None:
         """A positive price tag, shifted by the message's price scale."""
-        return self._scaled(report, tag, name, self.price_scale, self.price_scale_tag, self.price_divisor_tag)
+        o = self.options
+        return self._scaled(report, tag, name, o.price_scale, o.price_scale_tag, o.price_divisor_tag)
 
     def _scaled(
         self,

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from orderledger.infrastructure.application.execution import GROUPINGS
-from orderledger.infrastructure.http.access import Ledger, Read
+from orderledger.infrastructure.application.requests import ExecutionQuality
+from orderledger.infrastructure.http.access import Ledger, Read, moment
 from orderledger.infrastructure.http.listing import KnownParameters
 
 router = APIRouter(tags=["analytics"], dependencies=[KnownParameters])  # an unknown parameter: 400
@@ -24,7 +25,6 @@ async def get_execution(
 ) -> list[dict[str, Any]]:
     """Slippage vs limit and decision price and fees in bps (positive = cost), fill ratio, maker
     share, seconds to ack, first fill and completion, reject/cancel/replace rates, per group."""
-    rows: list[dict[str, Any]] = await ledger.expensive(
-        "execution quality", "execution_quality", by=by, since=since, until=until
-    )
+    asked = ExecutionQuality(by, moment(since, "since"), moment(until, "until"))
+    rows: list[dict[str, Any]] = await ledger.read("execution quality", asked)
     return rows

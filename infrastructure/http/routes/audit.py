@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from orderledger.domain.outcomes import SPELLED
+from orderledger.infrastructure.application.requests import Events, Messages, Verify
 from orderledger.infrastructure.http.access import Ledger, Read
 from orderledger.infrastructure.http.listing import (
     PAGE,
@@ -33,7 +34,7 @@ async def get_events(
     event_time: Annotated[bool, Query(description="since/until are venue time")] = False,
 ) -> Response:
     """A page of the global log's events, in log order unless `sort` says otherwise."""
-    return await ledger.listed(request, "events", types=type, event_time=event_time, **page.arguments())
+    return await ledger.listed(request, Events(page.where, tuple(type), event_time, page.count))
 
 
 @router.get("/messages", response_model=PAGE, responses=PAGE_RESPONSES)
@@ -48,13 +49,13 @@ async def get_messages(
 ) -> Response:
     """A page of the journal: every inbound message verbatim, with its outcome, in arrival order
     unless `sort` says otherwise."""
-    return await ledger.listed(request, "messages", outcome=outcome, parked=parked, **page.arguments())
+    return await ledger.listed(request, Messages(page.where, outcome, parked, count=page.count))
 
 
 @router.get("/verify")
 async def get_verify(role: Read, ledger: Ledger) -> dict[str, Any]:
     """Recompute the hash chain and check every view against a fresh fold (a bounded expensive read)."""
-    report: dict[str, Any] = await ledger.expensive("GET /verify", "verify")
+    report: dict[str, Any] = await ledger.read("GET /verify", Verify())
     return report
 
 
@@ -63,8 +64,8 @@ async def start_verify(role: Read, ledger: Ledger, request: Request) -> dict[str
     """Start a full verify in the background, as `GET /verify` runs it (or, while one runs,
     answer with that one): how far it is, and then its report, at `GET /verify/progress`."""
 
-    async def run(**kwargs: Any) -> Any:
-        return await ledger.expensive("POST /verify", "verify", **kwargs)
+    async def run(progress_file: str) -> Any:
+        return await ledger.expensive("POST /verify", Verify(progress_file=progress_file))
 
     answer: dict[str, Any] = request.app.state.verifying.start(run)
     return answer
@@ -82,7 +83,7 @@ async def get_verify_progress(role: Read, request: Request) -> dict[str, Any]:
 async def get_health(ledger: Ledger) -> dict[str, Any]:
     """Liveness: the database answers and takes writes (else 503 saying why); `head` is the last
     event's position, `cost_basis` the rule of the ledger's positions and P&L. No token needed."""
-    health: dict[str, Any] = await ledger.call("health")
+    health: dict[str, Any] = await ledger.call(ledger.service.health)
     return health
 
 

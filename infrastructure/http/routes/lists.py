@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from orderledger.infrastructure.application.requests import Instruments, Parents
 from orderledger.infrastructure.http.access import Ledger, Read
 from orderledger.infrastructure.http.listing import (
     PAGE,
@@ -31,7 +32,7 @@ async def get_instruments(
 ) -> Response:
     """A page of instrument definitions (contract size, tick, lot, settlement), by venue and
     instrument unless `sort` says otherwise."""
-    return await ledger.listed(request, "instruments", every_version=all_versions, **page.arguments())
+    return await ledger.listed(request, Instruments(page.where, all_versions, page.count))
 
 
 @router.get("/parents", response_model=PAGE, responses=PAGE_RESPONSES)
@@ -45,4 +46,4 @@ async def get_parents(
     """A page of the parents orders name (`parent_id`), each with its child orders' count, open
     count, accounts, instruments and times; `/orders?parent=P` and `/trades?parent=P` list one
     parent's orders and trades."""
-    return await ledger.listed(request, "parents", views=True, **page.arguments())
+    return await ledger.listed(request, Parents(page.where, page.count))

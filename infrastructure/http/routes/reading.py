@@ -7,7 +7,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from orderledger.infrastructure.http.access import Ledger, Read
+from orderledger.infrastructure.application.queries import parse_marks
+from orderledger.infrastructure.application.requests import (
+    History,
+    Lots,
+    OrderAt,
+    Orders,
+    Pnl,
+    PnlDaily,
+    PnlSeries,
+    Positions,
+    Trades,
+)
+from orderledger.infrastructure.http.access import Ledger, Read, moment
 from orderledger.infrastructure.http.listing import (
     PAGE,
     PAGE_RESPONSES,
@@ -40,14 +52,10 @@ async def get_orders(
 ) -> Any:
     """A page of orders as they stand, or as the ledger knew them at `as_of` (a bounded
     expensive read), oldest created first unless `sort` says otherwise."""
-    if as_of is None:
-        arguments = page.arguments()
-        return await ledger.listed(
-            request, "orders", views=True, open_only=open_only, as_of=None, **arguments
-        )
-    rows = await ledger.expensive(
-        "GET /orders?as_of", "orders", open_only=open_only, as_of=as_of, **page.arguments()
-    )
+    asked = Orders(page.where, open_only, moment(as_of, "as_of"), count=page.count)
+    if not asked.whole_log:
+        return await ledger.listed(request, asked)
+    rows = await ledger.read("GET /orders?as_of", asked)
     return send_page(request, response, rows)
 
 
@@ -60,16 +68,15 @@ async def get_order(
     as_of: str | None = None,
 ) -> dict[str, Any]:
     """One order (by client order ID, venue order ID or NAME=VALUE alias)."""
-    row: dict[str, Any] = await ledger.maybe_expensive(
-        as_of is not None, "GET /orders/{id}?as_of", "order", key=order_id, version=version, as_of=as_of
-    )
+    asked = OrderAt(order_id, version, moment(as_of, "as_of"))
+    row: dict[str, Any] = await ledger.read("GET /orders/{id}?as_of", asked)
     return row
 
 
 @router.get("/orders/{order_id}/history")
 async def get_history(order_id: str, role: Read, ledger: Ledger) -> list[dict[str, Any]]:
     """Every event of one order beside the raw message that produced it."""
-    entries: list[dict[str, Any]] = await ledger.call("history", key=order_id)
+    entries: list[dict[str, Any]] = await ledger.ask(History(order_id))
     return entries
 
 
@@ -82,7 +89,7 @@ async def get_trades(
     page: Annotated[ListQuery, paging("trades")],
 ) -> Response:
     """A page of the trade blotter, oldest first (venue time) unless `sort` says otherwise."""
-    return await ledger.listed(request, "trades", views=True, **page.arguments())
+    return await ledger.listed(request, Trades(page.where, page.count))
 
 
 @router.get("/positions", responses=PAGE_RESPONSES)
@@ -98,14 +105,9 @@ async def get_positions(
     """A page of positions, realized and (given marks) unrealized P&L under the ledger's rule
     (the live view's average cost by default), or (``cost_basis``) another rule; a lot rule is
     folded from the log (a bounded expensive read)."""
-    rows = await ledger.under_rule(
-        response,
-        "GET /positions?cost_basis",
-        "positions",
-        marks=mark,
-        cost_basis=cost_basis,
-        **page.arguments(),
-    )
+    marks = tuple(parse_marks(mark).items())
+    asked = Positions(page.where, marks, cost_basis=cost_basis, count=page.count)
+    rows = await ledger.under_rule(response, "GET /positions?cost_basis", asked)
     return send_page(request, response, rows)
 
 
@@ -119,9 +121,7 @@ async def get_lots(
     """Tax lots under a rule: open ones with their opening fill and cost, or closed ones with
     opening and closing fill, cost, proceeds, fees and P&L (folded from the log: a bounded
     expensive read)."""
-    rows: list[dict[str, Any]] = await ledger.expensive(
-        "GET /lots", "lots", cost_basis=cost_basis, closed=closed
-    )
+    rows: list[dict[str, Any]] = await ledger.read("GET /lots", Lots(cost_basis, closed))
     return rows
 
 
@@ -135,9 +135,8 @@ async def get_pnl(
 ) -> list[dict[str, Any]]:
     """Realized P&L and fees, grouped, under the ledger's rule or (``cost_basis``) another; a
     lot rule is folded from the log (a bounded expensive read)."""
-    rows: list[dict[str, Any]] = await ledger.under_rule(
-        response, "GET /pnl?cost_basis", "pnl", by=by, cost_basis=cost_basis, whole=True
-    )
+    asked = Pnl(by, cost_basis)
+    rows: list[dict[str, Any]] = await ledger.under_rule(response, "GET /pnl?cost_basis", asked, whole=True)
     return rows
 
 
@@ -150,7 +149,7 @@ async def get_pnl_daily(
 ) -> list[dict[str, Any]]:
     """P&L per UTC day and group: realized, fees, funding, unrealized at the day's last mark;
     under the ledger's rule or (``cost_basis``) another."""
-    rows: list[dict[str, Any]] = await ledger.folded("pnl_daily", by=by, cost_basis=cost_basis)
+    rows: list[dict[str, Any]] = await ledger.folded(PnlDaily(by, cost_basis))
     return rows
 
 
@@ -169,7 +168,7 @@ async def get_pnl_series(
     slices of it (the slice's last fill, ``realized_pnl`` the slice's sum): a chart's worth at any
     size."""
     await ledger.views_behind(response)
-    rows: list[dict[str, Any]] = await ledger.folded("pnl_series", points=points)
+    rows: list[dict[str, Any]] = await ledger.folded(PnlSeries(points))
     return rows
 
 
@@ -195,7 +194,7 @@ async def get_stream(
     elif after is not None:
         start = after
     else:
-        start = await ledger.call("head")
+        start = await ledger.call(ledger.service.head)
     return StreamingResponse(
         log_events(request, ledger.service, start, request.app.state.poll_seconds),
         media_type="text/event-stream",

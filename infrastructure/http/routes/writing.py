@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from orderledger.domain.outcomes import Outcome
+from orderledger.infrastructure.adapters.registry import formats
 from orderledger.infrastructure.http.access import Admin, Ledger, Read, Write, media_type, origin, read_body
 from orderledger.infrastructure.http.auth import allows
 from orderledger.infrastructure.http.bodies import NotJson, json_items
 from orderledger.infrastructure.http.listing import KnownParameters
 from orderledger.infrastructure.http.problems import Problem
-from orderledger.infrastructure.ingest.formats import (
-    ADAPTER_OPTIONS,
-    FIX_OPTIONS,
-    FORMATS,
-    HYPERLIQUID_OPTIONS,
-    needing,
-    spelled,
-)
-
-router = APIRouter(tags=["write"], dependencies=[KnownParameters])  # an unknown parameter: 400
+from orderledger.infrastructure.ingest.formats import adapter_options, needing, spelled
 
 MESSAGES_BODY = {
     "required": True,
@@ -53,9 +46,48 @@ SETTLEMENT_TERMS = ("reason", "by", "book", "account")
 _SETTLEMENT_BODY = "the body must be a JSON object: reason, by, and optionally book, account"
 
 
-def _fix_option(name: str) -> Any:
-    """The query parameter for one of FIX's scale settings, described by the format registry."""
-    return Query(ge=0, description=f"fix: {FIX_OPTIONS[name]}")
+class VenueQuery:
+    """The dependency that reads the formats' options from the query: a parameter for each option
+    a format declares (``adapters.declared``), made from the venue registry as it stands when a
+    route is made (``create_app``), described as declared; it answers name → value (None when
+    not given)."""
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        parameters = []
+        for name, declared in adapter_options().items():
+            first = declared[0][1]
+            extra = {"enum": list(first.choices)} if first.choices else None
+            query = Query(
+                None,
+                ge=first.minimum,
+                description="; ".join(f"{fmt}: {option.help}" for fmt, option in declared),
+                json_schema_extra=extra,
+            )
+            parameters.append(
+                inspect.Parameter(
+                    name, inspect.Parameter.KEYWORD_ONLY, default=query, annotation=first.type | None
+                )
+            )
+        return inspect.Signature(parameters)
+
+    def __call__(self, **given: Any) -> dict[str, Any]:
+        return given
+
+
+class FormatQuery:
+    """The dependency that reads ``format``: one of the formats registered when a route is made."""
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        pattern = f"^({'|'.join(formats())})$"
+        query = Query("ledger", pattern=pattern, description=spelled())
+        return inspect.Signature(
+            [inspect.Parameter("format", inspect.Parameter.KEYWORD_ONLY, default=query, annotation=str)]
+        )
+
+    def __call__(self, format: str) -> str:
+        return format
 
 
 def message_lines(body: bytes, media: str, fmt: str) -> list[bytes]:
@@ -66,7 +98,7 @@ def message_lines(body: bytes, media: str, fmt: str) -> list[bytes]:
         raise Problem(
             415, f"post application/json, application/x-ndjson or application/octet-stream, not {media}"
         )
-    if FORMATS[fmt].text:
+    if formats()[fmt].text:
         raise Problem(415, f"format {fmt} is text: post it as application/octet-stream, one input per line")
     try:
         items = json_items(body)
@@ -96,37 +128,27 @@ def _outcome_response(report: dict[str, Any]) -> JSONResponse:
     raise Problem(422, detail, **report)
 
 
-@router.post("/messages", openapi_extra={"requestBody": MESSAGES_BODY})
 async def post_messages(
     request: Request,
     role: Write,
     ledger: Ledger,
-    format: Annotated[str, Query(pattern=f"^({'|'.join(FORMATS)})$", description=spelled())] = "ledger",
+    format: Annotated[str, Depends(FormatQuery())],
     venue: Annotated[str | None, Query(description=f"the venue ({needing('needs_venue')})")] = None,
     account: Annotated[
         str | None, Query(description=f"the account ({needing('needs_account')}; fix: else Account 1)")
     ] = None,
     strict: Annotated[bool, Query(description="all or nothing")] = False,
-    quantity_scale: Annotated[int | None, _fix_option("quantity_scale")] = None,
-    price_scale: Annotated[int | None, _fix_option("price_scale")] = None,
-    quantity_scale_tag: Annotated[int | None, _fix_option("quantity_scale_tag")] = None,
-    price_scale_tag: Annotated[int | None, _fix_option("price_scale_tag")] = None,
-    quantity_divisor_tag: Annotated[int | None, _fix_option("quantity_divisor_tag")] = None,
-    price_divisor_tag: Annotated[int | None, _fix_option("price_divisor_tag")] = None,
-    address: Annotated[
-        str | None, Query(description=f"hyperliquid: {HYPERLIQUID_OPTIONS['address']}")
-    ] = None,
+    *,
+    options: Annotated[dict[str, Any], Depends(VenueQuery())],
 ) -> JSONResponse:
     """Record one message or a batch, durably, before answering: the outcomes of `ingest`.
 
     200 when every input was accepted (applied, duplicate, parked or ignored); 422 with the
     same report when any was rejected (the others are recorded unless `strict`)."""
-    given = locals()
-    options = {name: given[name] for name in ADAPTER_OPTIONS}  # the parameters the registry names
     lines = message_lines(await read_body(request), media_type(request), format)
     report = await ledger.call(
-        "ingest",
-        lines=lines,
+        ledger.service.ingest,
+        lines,
         origin=origin(request),
         fmt=format,
         venue=venue,
@@ -137,7 +159,6 @@ async def post_messages(
     return _outcome_response(report)
 
 
-@router.post("/reconcile", openapi_extra={"requestBody": SNAPSHOT_BODY})
 async def post_reconcile(
     request: Request,
     role: Read,
@@ -150,8 +171,8 @@ async def post_reconcile(
         raise Problem(403, f"this token's role is {role}; apply=true needs admin")
     body = await read_body(request)
     report: dict[str, Any] = await ledger.call(
-        "reconcile",
-        snapshot=body,
+        ledger.service.reconcile,
+        body,
         apply=apply,
         grace_seconds=grace,
         origin=origin(request, "http-reconcile"),
@@ -159,7 +180,6 @@ async def post_reconcile(
     return report
 
 
-@router.post("/messages/{message_id}/settle")
 async def post_settle(message_id: int, request: Request, role: Admin, ledger: Ledger) -> dict[str, Any]:
     """Settle a parked message by hand (needs admin). JSON body: `reason` and `by` (who), and
     `book: true` (with `account` where its format needs one) to book it as an external
@@ -175,6 +195,20 @@ async def post_settle(message_id: int, request: Request, role: Admin, ledger: Le
     if unknown:
         raise Problem(400, f"unknown field {unknown[0]!r}: a settlement takes {', '.join(SETTLEMENT_TERMS)}")
     settled: dict[str, Any] = await ledger.call(
-        "settle", message_id=message_id, terms=terms, origin=origin(request)
+        ledger.service.settle, message_id, terms, origin=origin(request)
     )
     return settled
+
+
+def router() -> APIRouter:
+    """The writes, made when an app is (``create_app``): ``POST /messages`` then takes the
+    formats, and their options, registered at that moment (``adapters.registry``)."""
+    made = APIRouter(tags=["write"], dependencies=[KnownParameters])  # an unknown parameter: 400
+    made.add_api_route(
+        "/messages", post_messages, methods=["POST"], openapi_extra={"requestBody": MESSAGES_BODY}
+    )
+    made.add_api_route(
+        "/reconcile", post_reconcile, methods=["POST"], openapi_extra={"requestBody": SNAPSHOT_BODY}
+    )
+    made.add_api_route("/messages/{message_id}/settle", post_settle, methods=["POST"])
+    return made

@@ -33,7 +33,7 @@ from typing import Any
 
 from orderledger.domain.errors import LedgerError
 from orderledger.domain.values import format_decimal
-from orderledger.infrastructure.adapters.tradier import (
+from orderledger.infrastructure.adapters.tradier.payloads import (
     booked_orders,
     cumulative_fills,
     order_messages,

@@ -27,8 +27,9 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import IO, Any
 
+from orderledger.infrastructure.adapters.declared import declared_options
+from orderledger.infrastructure.adapters.fix.venue import FixOptions
 from orderledger.infrastructure.collect.source import ConnectionLost, SourceConfig, Unreachable
-from orderledger.infrastructure.ingest.formats import FIX_OPTIONS
 
 POLL = 0.2
 """Seconds between looks at a file with nothing new."""
@@ -49,7 +50,9 @@ class FixLogSource:
         self.timing = config.timing
         self.poll = config.seconds("poll", POLL, zero=True)
         self.options: dict[str, Any] = {
-            name: int(config.number(name, 0, zero=True)) for name in FIX_OPTIONS if config.options.get(name)
+            o.name: int(config.number(o.name, 0, zero=True))
+            for o in declared_options(FixOptions)
+            if config.options.get(o.name)
         }
         self._file: IO[bytes] | None = None
         self._identity: tuple[int, int] | None = None

@@ -76,7 +76,7 @@ from orderledger.infrastructure.adapters.common import (
     text_or_none,
     time_from_millis,
 )
-from orderledger.infrastructure.adapters.snapshots import (
+from orderledger.infrastructure.adapters.snapshots.payloads import (
     OpenOrdersDiffer,
     parse_open_orders,
     snapshot_document,

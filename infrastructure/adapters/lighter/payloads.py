@@ -2,7 +2,7 @@
 WebSocket channels send them, translated through the CCXT adapter's Lighter rules.
 
 Lighter's objects are turned into CCXT-shaped structures (raw object kept as ``info``) and
-booked by :func:`infrastructure.adapters.ccxt.payload_messages`, so the two routes to one venue
+booked by :func:`infrastructure.adapters.ccxt.payloads.payload_messages`, so the two routes to one venue
 can never book differently (client index rules, external orders, cancels, fills):
 
 * an order (``order_index``): ``client_order_index`` is a numeric index the connector chose; it
@@ -42,7 +42,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from orderledger.infrastructure.adapters.ccxt import order_row, payload_messages
+from orderledger.infrastructure.adapters.ccxt.payloads import order_row, payload_messages
 from orderledger.infrastructure.adapters.common import (
     AdapterError,
     MissingContext,

@@ -20,7 +20,7 @@ Rows are dicts with ``venue_order_id``, ``instrument``, ``side``, ``quantity`` (
 ``client_order_id``, ``price``, ``filled_quantity`` (default 0), ``status`` (default
 ``open``), and optionally ``order_type``, ``average_price`` and ``created_at`` (when the venue
 created the order) — the reconciliation row shape,
-which :func:`infrastructure.adapters.ccxt.order_row` also produces. A row whose status is
+which :func:`infrastructure.adapters.ccxt.payloads.order_row` also produces. A row whose status is
 terminal (``filled``, ``closed``, ``canceled``, ``expired``, ``rejected``) is not open: a
 collector may list an order once more as it ends, so such a row counts as absent. The differ
 assumes each snapshot is the venue's complete open-orders list (not a delta) and keys orders

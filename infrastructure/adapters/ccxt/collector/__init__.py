@@ -16,7 +16,7 @@ its overlap), ``fetch_my_trades`` paged by the last timestamp returned, and
 seconds while streaming. A query that needs a symbol (:func:`needs_symbol`) is asked for each
 market held, open, met or named (``symbols``). Every request waits at the source's rate-limit gate
 (``ccxt_limits``). The open orders for reconciliation are ``fetch_open_orders`` as snapshot rows
-(``adapters.ccxt.order_row``).
+(``adapters.ccxt.payloads.order_row``).
 
 The endpoint: ``mainnet`` (the exchange's own URLs), ``testnet`` (ccxt's sandbox mode), or a URL,
 which replaces the scheme and host of every URL in the exchange's ``urls['api']`` (``ws``/``wss``
@@ -34,8 +34,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from orderledger.infrastructure.adapters.ccxt import order_row
-from orderledger.infrastructure.collect.ccxt_limits import gate
+from orderledger.infrastructure.adapters.ccxt.collector.limits import gate
+from orderledger.infrastructure.adapters.ccxt.payloads import order_row
 from orderledger.infrastructure.collect.credentials import Credentials
 from orderledger.infrastructure.collect.gate import RateGate
 from orderledger.infrastructure.collect.queued import QUEUED, Frames, queued_frames

@@ -14,7 +14,7 @@ and the market map (docs/collect.md, "Lighter"; the venue's facts: CONNECTIONS.m
 * **Frames.** Every frame is yielded as received, except the keepalive: a server
   ``{"type":"ping"}`` is answered ``{"type":"pong"}`` and not yielded, and the source pings the
   server itself every ``ping_interval`` seconds (the SDK's 30 s).
-* **The market map** is how the ``lighter`` format names instruments (``adapters/lighter.py``
+* **The market map** is how the ``lighter`` format names instruments (``adapters/lighter/payloads.py``
   learns it from the ``order_book_details`` reply, one ingest line): it is yielded before the
   first backfill payload or frame after each connect, and loaded again (and yielded again)
   whenever a frame names a market index the map lacks (a market listed since).
@@ -52,7 +52,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
 
 from orderledger.domain.errors import LedgerError
-from orderledger.infrastructure.adapters.lighter import LighterAdapter
+from orderledger.infrastructure.adapters.lighter.payloads import LighterAdapter
 from orderledger.infrastructure.collect import bounds
 from orderledger.infrastructure.collect.gate import RateGate, retry_after
 from orderledger.infrastructure.collect.source import (

@@ -39,7 +39,7 @@ import aiohttp
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from orderledger.infrastructure.adapters.hyperliquid import (
+from orderledger.infrastructure.adapters.hyperliquid.payloads import (
     ADDRESS,
     SpotNames,
     open_order_row,

@@ -1,0 +1,1 @@
+"""The hyperliquid venue: one package (docs/venues.md, "Adding a venue")."""

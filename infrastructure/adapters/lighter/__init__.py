@@ -1,0 +1,1 @@
+"""The lighter venue: one package (docs/venues.md, "Adding a venue")."""

@@ -1,0 +1,1 @@
+"""The snapshots venue: one package (docs/venues.md, "Adding a venue")."""

@@ -1,0 +1,17 @@
+"""Open-orders snapshots: a format of any venue, reconciled one after another."""
+
+from __future__ import annotations
+
+from orderledger.infrastructure.adapters.declared import InputFormat, Venue
+
+VENUE = Venue(
+    formats=(
+        InputFormat(
+            "snapshots",
+            "open-orders snapshots, reconciled one after another",
+            feed="orderledger.infrastructure.adapters.snapshots.feed:SnapshotFeed",
+        ),
+    ),
+)
+
+__all__ = ["VENUE"]

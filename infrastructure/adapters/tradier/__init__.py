@@ -1,0 +1,1 @@
+"""The tradier venue: one package (docs/venues.md, "Adding a venue")."""

@@ -1,0 +1,268 @@
+"""The one dispatch: each request type of ``application.requests`` and the function that answers
+it, declared once (``@handles(Orders)``). ``OrderLedger.handle`` looks the request's type up in
+``HANDLERS``; the ledger's read methods build a request and hand it there, and so do the CLI and
+the HTTP API, so a read is written once, here, whichever shell asks it.
+
+A handler is handed the ledger as ``LedgerParts`` (the parts it uses), never the class.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.order import Order
+from orderledger.domain.values import parse_timestamp
+from orderledger.infrastructure.application import admin, lazy, reads
+from orderledger.infrastructure.application.instruments import list_instruments
+from orderledger.infrastructure.application.parents import parent_page
+from orderledger.infrastructure.application.parts import LedgerParts
+from orderledger.infrastructure.application.queries import (
+    daily_pnl_rows,
+    order_page,
+    realized_series,
+    trade_page,
+)
+from orderledger.infrastructure.application.requests import (
+    REQUESTS,
+    Events,
+    EventsAfter,
+    ExecutionQuality,
+    History,
+    Instruments,
+    Lag,
+    LogPosition,
+    Lots,
+    Messages,
+    OrderAt,
+    Orders,
+    Parents,
+    Pnl,
+    PnlDaily,
+    PnlSeries,
+    Positions,
+    Request,
+    Trades,
+    Verify,
+)
+from orderledger.infrastructure.audit.search import event_page, events_after, message_page
+from orderledger.infrastructure.audit.verify import VerifyReport, write_progress
+from orderledger.infrastructure.listing import Page
+from orderledger.infrastructure.results import (
+    DailyPnlRow,
+    EventRecord,
+    HistoryEntry,
+    InstrumentRow,
+    LotRow,
+    MessageRecord,
+    OrderRow,
+    ParentRow,
+    PnlPoint,
+    PnlRow,
+    PositionRow,
+    TradeRow,
+    ViewsLag,
+)
+
+# The analytics (DuckDB) are imported when first asked (``application.lazy``).
+if TYPE_CHECKING:
+    from orderledger.infrastructure.application import execution as _execution
+    from orderledger.infrastructure.application.execution import ExecutionRow
+else:
+    _execution = lazy.Module("orderledger.infrastructure.application.execution")
+
+T = TypeVar("T")
+Q = TypeVar("Q", bound=Request[Any])
+Handler = Callable[[LedgerParts, Any], Any]
+
+HANDLERS: dict[type[Request[Any]], Handler] = {}
+"""Request type → the function that answers it (filled by :func:`handles`)."""
+
+
+def handles(kind: type[Q]) -> Callable[[Callable[[LedgerParts, Q], T]], Callable[[LedgerParts, Q], T]]:
+    """Declare the function that answers requests of type ``kind`` (once per type)."""
+
+    def declare(handler: Callable[[LedgerParts, Q], T]) -> Callable[[LedgerParts, Q], T]:
+        if kind in HANDLERS:
+            raise TypeError(f"{kind.__name__} is answered by {HANDLERS[kind].__name__} already")
+        HANDLERS[kind] = handler
+        return handler
+
+    return declare
+
+
+def handle(ledger: LedgerParts, request: Request[T]) -> T:
+    """The answer to ``request`` (``OrderLedger.handle``)."""
+    handler = HANDLERS.get(type(request))
+    if handler is None:
+        raise InvalidInputError(
+            f"handle(): {type(request).__name__} is not a request the ledger answers"
+            f" (orderledger.requests names them)",
+            field="request",
+        )
+    answer: T = handler(ledger, request)
+    return answer
+
+
+# ---------------------------------------------------------------------- one order
+
+
+@handles(OrderAt)
+def order_at(ledger: LedgerParts, request: OrderAt) -> Order:
+    if request.version is not None and request.as_of is not None:
+        raise InvalidInputError("give a version or an as-of time, not both")
+    client_order_id = ledger.resolve(request.key)
+    if request.as_of is not None:
+        moment = parse_timestamp(request.as_of, "as_of")
+        return reads.order_as_of(ledger, client_order_id, moment, event_time=request.event_time)
+    return reads.order_now(ledger, client_order_id, version=request.version)
+
+
+@handles(History)
+def history(ledger: LedgerParts, request: History) -> list[HistoryEntry]:
+    return reads.history(ledger, request.key)
+
+
+# ---------------------------------------------------------------------- lists
+
+
+@handles(Orders)
+def orders(ledger: LedgerParts, request: Orders) -> Page[OrderRow]:
+    where, count = request.where, request.count
+    if request.as_of is None:
+        return order_page(ledger.db, where, open_only=request.open, count=count)
+    return reads.orders_then(
+        ledger, where, open=request.open, as_of=request.as_of, event_time=request.event_time, count=count
+    )
+
+
+@handles(Trades)
+def trades(ledger: LedgerParts, request: Trades) -> Page[TradeRow]:
+    where = request.where
+    if where.client_order_id is not None:
+        where = replace(where, client_order_id=ledger.resolve(where.client_order_id))
+    return trade_page(ledger.db, where, count=request.count)
+
+
+@handles(Events)
+def events(ledger: LedgerParts, request: Events) -> Page[EventRecord]:
+    wanted = reads.event_filter(ledger, request.where, request.types, request.event_time)
+    return event_page(ledger.db, ledger.mapper, wanted, request.where, count=request.count)
+
+
+@handles(Messages)
+def messages(ledger: LedgerParts, request: Messages) -> Page[MessageRecord]:
+    selected, outcome = reads.journal_filter(
+        request.where, request.outcome, request.parked, request.older_than
+    )
+    if selected is None:
+        return Page([], None, 0 if request.count else None)
+    return message_page(ledger.db, selected, outcome=outcome, count=request.count)
+
+
+@handles(Positions)
+def positions(ledger: LedgerParts, request: Positions) -> Page[PositionRow]:
+    return reads.position_list(
+        ledger,
+        request.where,
+        marks=dict(request.marks),
+        as_of=request.as_of,
+        event_time=request.event_time,
+        cost_basis=request.cost_basis,
+        count=request.count,
+    )
+
+
+@handles(Instruments)
+def instruments(ledger: LedgerParts, request: Instruments) -> Page[InstrumentRow]:
+    where, every_version = request.where, request.every_version
+    rows = list_instruments(ledger.db, ledger.mapper, venue=where.venue, every_version=every_version)
+    selection = {"every_version": every_version}
+    return reads.held_page(ledger.db, "instruments", rows, where, selection, request.count)
+
+
+@handles(Parents)
+def parents(ledger: LedgerParts, request: Parents) -> Page[ParentRow]:
+    return parent_page(ledger.db, request.where, count=request.count)
+
+
+# ---------------------------------------------------------------------- figures
+
+
+@handles(Lots)
+def lots(ledger: LedgerParts, request: Lots) -> list[LotRow]:
+    rule = request.cost_basis
+    if rule == "average":
+        raise InvalidInputError("lots need a lot rule: fifo, lifo or hifo, not average", field="cost_basis")
+    books = reads.rule_books(ledger, rule, request.as_of, request.event_time)
+    if request.closed:
+        return [LotRow.of_closed(rule, lot) for b in books.values() for lot in b.closed]
+    return [LotRow.of_open(rule, lot) for b in books.values() for lot in b.open]
+
+
+@handles(Pnl)
+def pnl(ledger: LedgerParts, request: Pnl) -> list[PnlRow]:
+    return reads.pnl(ledger, by=request.by, cost_basis=request.cost_basis)
+
+
+@handles(PnlDaily)
+def pnl_daily(ledger: LedgerParts, request: PnlDaily) -> list[DailyPnlRow]:
+    return daily_pnl_rows(ledger.db, request.by, request.cost_basis or ledger.cost_basis())
+
+
+@handles(PnlSeries)
+def pnl_series(ledger: LedgerParts, request: PnlSeries) -> list[PnlPoint]:
+    return realized_series(ledger.db, request.points)
+
+
+@handles(ExecutionQuality)
+def execution_quality(ledger: LedgerParts, request: ExecutionQuality) -> list[ExecutionRow]:
+    return _execution.execution_quality(
+        ledger, by=request.by, since=request.since, until=request.until, lake=request.lake
+    )
+
+
+# ---------------------------------------------------------------------- the log and its checks
+
+
+@handles(Verify)
+def verify(ledger: LedgerParts, request: Verify) -> VerifyReport:
+    return admin.verify_ledger(
+        ledger,
+        expect_head=request.expect_head,
+        heads=dict(request.heads),
+        journal_heads=dict(request.journal_heads),
+        deep=request.deep,
+        incremental=request.incremental,
+        anchor=request.anchor,
+        progress=None
+        if request.progress_file is None
+        else functools.partial(write_progress, request.progress_file),
+    )
+
+
+@handles(LogPosition)
+def log_position(ledger: LedgerParts, request: LogPosition) -> int:
+    return ledger.recorder.max_notification_id() or 0
+
+
+@handles(Lag)
+def lag(ledger: LedgerParts, request: Lag) -> ViewsLag:
+    return ViewsLag(*ledger.views.lag())
+
+
+@handles(EventsAfter)
+def after(ledger: LedgerParts, request: EventsAfter) -> list[EventRecord]:
+    found = events_after(ledger.db, ledger.mapper, request.position, request.limit)
+    return [EventRecord.of(p, e, m) for p, e, m in found]
+
+
+_missing = set(REQUESTS) - set(HANDLERS)
+if _missing:  # every request type is answered: a new one without its handler fails at import
+    raise TypeError(f"no handler for {', '.join(sorted(k.__name__ for k in _missing))}")
+
+
+__all__ = ["HANDLERS", "handle", "handles"]

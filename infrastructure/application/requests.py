@@ -1,0 +1,360 @@
+"""The ledger's reads as typed requests: one frozen dataclass per question, answered by
+``OrderLedger.handle``.
+
+    from orderledger import Filter, OrderLedger
+    from orderledger.requests import Orders
+
+    page = ledger.handle(Orders(Filter(account="alpha"), open=True))   # a Page[OrderRow]
+
+A request is a value: made once, it can be kept, compared, hashed (the HTTP API keeps a P&L
+fold's answer per request), sent to another process (the HTTP API's reader processes answer
+them) and handed to ``handle`` by any shell. Each names the type of its answer
+(``Request[Page[OrderRow]]``), so ``handle`` is typed end to end. The handler of each request
+type is declared once (``application.handlers``); ``OrderLedger``'s read methods, the CLI and
+the HTTP API are thin over that one dispatch. Every list request takes one :class:`Filter`
+(``where``), which the CLI's options and the HTTP query parameters are parsed into, from the
+one declaration of the filters (``listing.FILTERS``).
+
+A request's fields are checked when ``handle`` is handed it, as the Python API's arguments are
+(``arguments.py``): ``ledger.handle(Orders(where="alpha"))`` raises :class:`InvalidInputError`
+naming ``Orders()`` and ``where``, before any database work.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast, dataclass_transform
+
+from orderledger.domain.order import Order
+from orderledger.infrastructure.application.arguments import Count, Counting, Slices, Version, checked
+from orderledger.infrastructure.audit.verify import VerifyReport
+from orderledger.infrastructure.listing import Page
+from orderledger.infrastructure.results import (
+    DailyPnlRow,
+    EventRecord,
+    Filter,
+    Head,
+    HistoryEntry,
+    InstrumentRow,
+    LotRow,
+    MessageRecord,
+    OrderRow,
+    ParentRow,
+    PnlPoint,
+    PnlRow,
+    PositionRow,
+    TradeRow,
+    ViewsLag,
+)
+
+if TYPE_CHECKING:  # named in a string: the analytics are imported when first asked
+    from orderledger.infrastructure.application.execution import ExecutionRow  # noqa: F401
+
+T = TypeVar("T", covariant=True)
+R = TypeVar("R", bound=type)
+
+EVERYTHING = Filter()
+"""The filter that selects every row (a list request's default ``where``)."""
+
+
+class Request(Generic[T]):
+    """A question put to the ledger, whose answer is a ``T`` (``OrderLedger.handle``).
+
+    Besides its fields, a request says what answering it costs, for the shells that bound their
+    reads (the HTTP API's limits): ``whole_log``, it reads or folds the whole log (seconds on a
+    large ledger, where a view answers in milliseconds); ``from_views``, its answer comes from
+    the views, which may lag the log (``ledger.views_lag()``). Positions and P&L fold the log
+    under a lot rule, which may be the ledger's own: whether they do is the ledger's to say
+    (``http.service.LedgerService.folds_log``)."""
+
+    __slots__ = ()
+
+    def checked(self) -> Self:
+        """This request, its fields checked as the Python API's arguments are: a wrong-typed
+        one raises :class:`InvalidInputError` naming the request and the field
+        (``OrderLedger.handle`` checks what it is handed; the keyword methods check their own
+        arguments before they build their request, so it is not checked twice)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        type(self)._check(object.__new__(type(self)), **values)  # type: ignore[attr-defined]
+        return self
+
+    @property
+    def whole_log(self) -> bool:
+        """Whether the answer reads or folds the whole log rather than a view or an index."""
+        return False
+
+    @property
+    def from_views(self) -> bool:
+        """Whether the answer is read from the views (it shows the log up to where they are)."""
+        return False
+
+
+@dataclass_transform(frozen_default=True)
+def request(cls: R) -> R:
+    """Declare a request: a frozen dataclass whose fields :meth:`Request.checked` checks
+    against their type hints (``arguments.checked``)."""
+    made: Any = dataclass(frozen=True)(cls)
+    made._check = checked(made.__init__, f"{made.__name__}()")
+    return cast(R, made)
+
+
+# ---------------------------------------------------------------------- one order
+
+
+@request
+class OrderAt(Request[Order]):
+    """One order (client order ID, venue order ID or ``name=value`` alias): now, at an event
+    ``version``, or as the ledger knew it ``as_of`` a time (venue time with ``event_time``)."""
+
+    key: str
+    version: Version | None = None
+    as_of: datetime | None = None
+    event_time: bool = False
+
+    @property
+    def whole_log(self) -> bool:
+        return self.as_of is not None
+
+
+@request
+class History(Request[list[HistoryEntry]]):
+    """Every event of one order beside the message that produced it."""
+
+    key: str
+
+
+# ---------------------------------------------------------------------- lists (one Filter each)
+
+
+@request
+class Orders(Request[Page[OrderRow]]):
+    """Orders as they stand (the orders view), or ``as_of`` a time (folded from the log); only
+    ``open`` ones with it. ``count``: the page's ``total`` says how many match."""
+
+    where: Filter = EVERYTHING
+    open: bool = False
+    as_of: datetime | None = None
+    event_time: bool = False
+    count: Counting = False
+
+    @property
+    def whole_log(self) -> bool:
+        return self.as_of is not None
+
+    @property
+    def from_views(self) -> bool:
+        return self.as_of is None
+
+
+@request
+class Trades(Request[Page[TradeRow]]):
+    """The trade blotter, one row per fill as it stands (``where.client_order_id`` may be a
+    venue order ID or an alias)."""
+
+    where: Filter = EVERYTHING
+    count: Counting = False
+
+    @property
+    def from_views(self) -> bool:
+        return True
+
+
+@request
+class Events(Request[Page[EventRecord]]):
+    """The global log's events of the ``types`` given (all: none given); ``event_time``: the
+    filter's times are venue times."""
+
+    where: Filter = EVERYTHING
+    types: tuple[str, ...] = ()
+    event_time: bool = False
+    count: Counting = False
+
+
+@request
+class Messages(Request[Page[MessageRecord]]):
+    """The message journal: of an ``outcome``, or the ``parked`` ones (``older_than``: parked
+    for longer than that)."""
+
+    where: Filter = EVERYTHING
+    outcome: str | None = None
+    parked: bool = False
+    older_than: timedelta | None = None
+    count: Counting = False
+
+
+@request
+class Positions(Request[Page[PositionRow]]):
+    """Positions with realized P&L, unrealized at the ``marks`` given (instrument, price); now
+    or ``as_of`` a time; under the ledger's rule or ``cost_basis``."""
+
+    where: Filter = EVERYTHING
+    marks: tuple[tuple[str, Decimal], ...] = ()
+    as_of: datetime | None = None
+    event_time: bool = False
+    cost_basis: str | None = None
+    count: Counting = False
+
+
+@request
+class Instruments(Request[Page[InstrumentRow]]):
+    """Instrument definitions in force (``every_version``: all of them)."""
+
+    where: Filter = EVERYTHING
+    every_version: bool = False
+    count: Counting = False
+
+
+@request
+class Parents(Request[Page[ParentRow]]):
+    """The parents the orders name, each with its child orders' figures."""
+
+    where: Filter = EVERYTHING
+    count: Counting = False
+
+    @property
+    def from_views(self) -> bool:
+        return True
+
+
+# ---------------------------------------------------------------------- figures
+
+
+@request
+class Lots(Request[list[LotRow]]):
+    """Open tax lots under a lot rule (``closed``: the closed ones), folded from the log."""
+
+    cost_basis: str = "fifo"
+    closed: bool = False
+    as_of: datetime | None = None
+    event_time: bool = False
+
+    @property
+    def whole_log(self) -> bool:
+        return True
+
+
+@request
+class Pnl(Request[list[PnlRow]]):
+    """Realized P&L and fees grouped ``by`` day, account, venue, instrument, parent or ``tag:NAME``."""
+
+    by: str = "day"
+    cost_basis: str | None = None
+
+
+@request
+class PnlDaily(Request[list[DailyPnlRow]]):
+    """P&L per UTC day by account, parent or ``tag:NAME``."""
+
+    by: str = "account"
+    cost_basis: str | None = None
+
+
+@request
+class PnlSeries(Request[list[PnlPoint]]):
+    """Realized P&L entry by entry in log order (``points``: summed over that many slices)."""
+
+    points: Slices | None = None
+
+
+@request
+class ExecutionQuality(Request["list[ExecutionRow]"]):
+    """Execution quality per group ``by`` over the orders requested in [since, until)."""
+
+    by: str | tuple[str, ...] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    lake: str | None = None
+
+    @property
+    def whole_log(self) -> bool:
+        return True
+
+
+# ---------------------------------------------------------------------- the log and its checks
+
+
+@request
+class Verify(Request[VerifyReport]):
+    """The storage, the chains, the views and the journal checked against the log (``deep``:
+    every event decoded); ``heads``, ``journal_heads``: position → hash recorded earlier;
+    ``incremental``: only what is new since the last anchor; ``anchor``: store the heads found
+    when everything holds; ``progress_file``: a file rewritten after each chunk of the log with
+    the events checked and how many there are (``audit.verify.write_progress``)."""
+
+    expect_head: Head | tuple[int, str] | None = None
+    heads: tuple[tuple[int, str], ...] = ()
+    journal_heads: tuple[tuple[int, str], ...] = ()
+    deep: bool = False
+    incremental: bool = False
+    anchor: bool = False
+    progress_file: str | None = None
+
+    @property
+    def whole_log(self) -> bool:
+        return True
+
+
+@request
+class LogPosition(Request[int]):
+    """The position of the last committed event (0 for an empty log)."""
+
+
+@request
+class Lag(Request[ViewsLag]):
+    """How far the views are behind the log."""
+
+
+@request
+class EventsAfter(Request[list[EventRecord]]):
+    """Up to ``limit`` committed events after log ``position``, in log order."""
+
+    position: Count
+    limit: Count
+
+
+REQUESTS: tuple[type[Request[Any]], ...] = (
+    OrderAt,
+    History,
+    Orders,
+    Trades,
+    Events,
+    Messages,
+    Positions,
+    Instruments,
+    Parents,
+    Lots,
+    Pnl,
+    PnlDaily,
+    PnlSeries,
+    ExecutionQuality,
+    Verify,
+    LogPosition,
+    Lag,
+    EventsAfter,
+)
+"""Every request type ``OrderLedger.handle`` answers."""
+
+__all__ = [
+    "REQUESTS",
+    "Events",
+    "EventsAfter",
+    "ExecutionQuality",
+    "History",
+    "Instruments",
+    "Lag",
+    "LogPosition",
+    "Lots",
+    "Messages",
+    "OrderAt",
+    "Orders",
+    "Parents",
+    "Pnl",
+    "PnlDaily",
+    "PnlSeries",
+    "Positions",
+    "Request",
+    "Trades",
+    "Verify",
+]

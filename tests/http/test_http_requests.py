@@ -1,0 +1,85 @@
+"""The HTTP layer asks the ledger with typed requests, never a method by its name: the routes
+build a request from their parameters, the service answers it through ``OrderLedger.handle``
+and writes it as JSON the one way ``SHOWN`` declares for its type, and the runners, bounds and
+caches (threads, reader processes, the P&L folds) are handed the request itself.
+
+The session is ``tests/support/api_session.py`` (venue time ``T0 + s``):
+
+* A: buy 10 BTC-USDT at 100 (acc/V), requested at s=0; filled 4 at 100 at s=1, fee 0.4 USDT.
+* B: sell 3 BTC-USDT at 110 (acc/V), requested at s=5; filled 3 at 110 at s=6.
+* C: buy 1 ETH-USDT at 50 (other/W), requested at s=10; never filled.
+"""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+from pathlib import Path
+
+import orjson
+
+from orderledger import Filter, OrderLedger
+from orderledger.infrastructure.application.requests import REQUESTS, Lag, LogPosition, Orders, Pnl, Trades
+from orderledger.infrastructure.http.limits import ReaderProcesses
+from orderledger.infrastructure.http.service import SHOWN, LedgerService, Listing
+from tests.support.api_session import SESSION
+from tests.support.integration import lines
+
+HTTP = Path(__file__).resolve().parents[2] / "infrastructure" / "http"
+
+
+def test_the_service_answers_a_request_as_json_the_way_its_type_declares(ledger: OrderLedger) -> None:
+    # Given the session
+    ledger.ingest_lines(lines(*SESSION))
+    service = LedgerService(ledger)
+    # When the open orders of account acc are asked (A: 6 of 10 left; B is filled)
+    page = service.handle(Orders(Filter(account="acc"), open=True, count=True))
+    # Then the rows are the orders' JSON, with the places the page shows them to, and the count
+    [a] = page
+    assert (a["client_order_id"], a["leaves_quantity"], page.total) == ("A", "6", 1)
+    assert "precision" in a
+    # P&L by account is exact: acc realized (110 − 100) × 3 = 30, net of the 0.4 USDT fee
+    [acc] = service.handle(Pnl(by="account"))
+    assert (acc["account"], acc["realized_pnl"], acc["realized_pnl_net"]) == ("acc", "30", "29.6")  # 30 − 0.4
+    # The log's head and the views' lag: 5 events (A: requested, filled; B the same; C
+    # requested), none left to fold
+    assert service.handle(LogPosition()) == ledger.log_position() == 5
+    assert service.handle(Lag()) == {"position": 5, "log_end": 5, "behind": 0}
+
+
+def test_a_list_read_is_the_request_wrapped_with_how_far_the_views_are_behind(ledger: OrderLedger) -> None:
+    ledger.ingest_lines(lines(*SESSION))
+    listed = LedgerService(ledger).handle(Listing(Trades(Filter(instrument="BTC-USDT"))))
+    # Trades are read from the views (0 behind); A's fill of 4, then B's of 3
+    assert listed.behind == 0
+    assert [(t["client_order_id"], t["quantity"]) for t in orjson.loads(listed.body)] == [
+        ("A", "4"),
+        ("B", "3"),
+    ]
+
+
+def test_a_reader_process_is_sent_the_request_itself(file_ledger_url: str) -> None:
+    with OrderLedger(file_ledger_url) as ledger:
+        ledger.ingest_lines(lines(*SESSION))
+    reader = ReaderProcesses(file_ledger_url, 1)
+    try:
+        # C is the one order of account other
+        [c] = asyncio.run(reader(Orders(Filter(account="other"))))
+        assert c["client_order_id"] == "C"
+    finally:
+        reader.close()
+
+
+def test_every_request_type_is_written_as_json_one_declared_way() -> None:
+    assert set(SHOWN) == set(REQUESTS)
+
+
+def test_no_module_of_the_http_layer_calls_the_ledger_or_its_service_by_name() -> None:
+    called_by_name = []
+    for path in sorted(HTTP.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr":
+                target = ast.unparse(node.args[0])
+                if any(word in target for word in ("service", "reader", "ledger", "self")):
+                    called_by_name.append(f"{path.relative_to(HTTP)}:{node.lineno} getattr({target}, …)")
+    assert called_by_name == []

@@ -1,0 +1,168 @@
+"""A book's re-fold left for the end of an ingest: a session in random order re-folds each book
+once per ingest, not once per commit, and gives the books of the in-order run.
+
+``PositionsProjection.settle(defer=True)`` leaves a book whose re-fold would walk back over more
+than ``DEFER_AFTER`` entries (and four times what the commit added) for the run's end: its place
+is stored in the book's row (``unsettled``), its fills wait unlinked. The tests lower
+``DEFER_AFTER`` so that small sessions take that path, and check that it was taken
+(``views_lag().settles``: the times left work was done).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.simulator import simulate_lines
+from orderledger.projections import positions
+from tests.support.books import all_books
+from tests.support.postgres import private_schema, require_postgres
+
+
+@pytest.fixture(autouse=True)
+def short_walks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(positions, "DEFER_AFTER", 2)
+
+
+def in_order(lines: list[str]) -> dict[str, object]:
+    with OrderLedger("memory://") as ledger:
+        ledger.ingest_lines(lines)
+        assert ledger.views_lag().settles == 0  # one commit: nothing left for later
+        return all_books(ledger)
+
+
+def shuffled(seed: int, orders: int) -> tuple[list[str], list[str]]:
+    lines = list(simulate_lines(seed=seed, orders=orders))
+    mixed = lines[:]
+    random.Random(seed).shuffle(mixed)
+    return lines, mixed
+
+
+class Stopped(Exception):
+    """What stops an ingest part-way, as a killed process would."""
+
+
+def stopping_after(lines: list[str], count: int) -> Iterator[str]:
+    yield from lines[:count]
+    raise Stopped
+
+
+def committed(lines: list[str], batch: int = 20) -> int:
+    """How many lines, leaving about 30, end a commit of ``batch`` lines (so none is lost)."""
+    return (len(lines) - 30) // batch * batch
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_a_shuffled_session_in_full_commits_is_refolded_at_the_end_to_the_same_books(
+    tmp_path: Path, kind: str
+) -> None:
+    lines, mixed = shuffled(seed=11, orders=60)
+    if kind == "postgres":
+        require_postgres()
+    with (
+        private_schema() if kind == "postgres" else _sqlite(tmp_path) as url,
+        OrderLedger(url, batch_size=20) as ledger,
+    ):
+        ledger.ingest_lines(mixed)
+        lag = ledger.views_lag()
+        assert lag.settles >= 1  # some book's re-fold was left for the end, and done
+        assert lag.unsettled == 0 and lag.current
+        assert all_books(ledger) == in_order(lines)
+
+
+def test_an_ingest_that_stops_leaves_its_books_marked_and_project_finishes_them(tmp_path: Path) -> None:
+    lines, mixed = shuffled(seed=5, orders=60)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with OrderLedger(url, batch_size=20) as ledger:
+        rest = committed(mixed)
+        with pytest.raises(Stopped):
+            ledger.ingest_lines(stopping_after(mixed, rest))
+        lag = ledger.views_lag()
+        assert lag.unsettled >= 1 and not lag.current
+        assert "re-folded in venue time" in lag.warning()
+    with OrderLedger(url) as reopened:
+        assert reopened.views_lag().unsettled == lag.unsettled  # stored, not in one process's memory
+        reopened.catch_up()
+        assert reopened.views_lag().unsettled == 0
+        reopened.ingest_lines(mixed[rest:])
+        assert all_books(reopened) == in_order(lines)
+
+
+def _line(**fields: object) -> str:
+    return json.dumps(fields)
+
+
+def _fill(trade: int, second: int) -> str:
+    ts = (T0 + timedelta(seconds=second)).isoformat().replace("+00:00", "Z")
+    return _line(
+        type="fill",
+        venue="v",
+        venue_order_id="V-1",
+        trade_id=f"T{trade:02}",
+        quantity="1",
+        price="100",
+        ts=ts,
+    )
+
+
+def _request(client_order_id: str, instrument: str, second: float) -> str:
+    ts = (T0 + timedelta(seconds=second)).isoformat().replace("+00:00", "Z")
+    return _line(
+        type="request",
+        client_order_id=client_order_id,
+        account="acc",
+        venue="v",
+        instrument=instrument,
+        side="buy",
+        order_type="limit",
+        quantity="100",
+        price="200",
+        ts=ts,
+    )
+
+
+T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
+
+
+def test_a_writer_whose_cached_book_another_settled_reads_it_again(tmp_path: Path) -> None:
+    """Writer A leaves a book's re-fold for later and stops, the book held in its caches; B
+    finishes it; A's next fill of that book must be folded on B's row, not on what A held (no
+    event moved the views' positions: only the count of finished work tells A)."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    accepted = _line(
+        type="accepted", client_order_id="o", venue_order_id="V-1", ts="2026-11-20T09:00:00.500Z"
+    )
+    first = [_request("o", "BTC-USD", 0), accepted, *(_fill(n, 10 + n) for n in range(1, 19))]
+    # A full commit: a fill before all 18 (the book would be walked back over 18 entries, more
+    # than four times the 2 fills this commit adds to it: left for later) and one after them.
+    second = [_fill(19, 5), _fill(20, 50), *(_request(f"p{n}", "ETH-USD", 1) for n in range(18))]
+    assert len(first) == len(second) == 20
+    with OrderLedger(url, batch_size=20) as a:
+        with pytest.raises(Stopped):
+            a.ingest_lines(stopping_after(first + second, 40))
+        assert a.views_lag().unsettled == 1
+        with OrderLedger(url) as b:
+            b.catch_up()
+            assert b.views_lag().unsettled == 0
+        a.ingest_lines([_fill(21, 60)])
+        (book,) = [p for p in a.positions() if p.instrument == "BTC-USD"]
+        # 21 fills of 1 at 100, the last of them (T21) the latest in venue time.
+        assert (book.quantity, book.average_price) == (Decimal(21), Decimal(100))
+
+
+class _sqlite:
+    def __init__(self, directory: Path) -> None:
+        self.url = f"sqlite:///{directory / 'ledger.db'}"
+
+    def __enter__(self) -> str:
+        return self.url
+
+    def __exit__(self, *exc: object) -> None:
+        return None
