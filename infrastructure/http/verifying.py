@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import os
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ class BackgroundVerify:
         self.task: asyncio.Task[Any] | None = None
         self.progress = Path(os.devnull)  # (no verify yet: reads as nothing checked)
 
-    def start(self, run: Callable[[str], Awaitable[Any]]) -> dict[str, Any]:
+    def start(self, run: Callable[[str], Coroutine[Any, Any, Any]]) -> dict[str, Any]:
         """Start ``run(progress_file)`` (the verify, writing its figures there) unless one runs."""
         if self.task is None or self.task.done():
             handle, name = tempfile.mkstemp(prefix="orderledger-verify-")
