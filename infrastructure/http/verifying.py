@@ -38,12 +38,15 @@ class BackgroundVerify:
             os.close(handle)
             self.progress = Path(name)
             self.task = asyncio.get_running_loop().create_task(run(name))
-            self.task.add_done_callback(lambda _: self._forget(Path(name)))
+            self.task.add_done_callback(lambda task: self._forget(task, Path(name)))
         return self.state()
 
     @staticmethod
-    def _forget(path: Path) -> None:
-        """The verify ended: its report carries the last figures, the file is no longer needed."""
+    def _forget(task: asyncio.Task[Any], path: Path) -> None:
+        """The verify ended: its report carries the last figures, the file is no longer needed;
+        a failure is kept for ``state`` to tell (taken here, it is not logged as unseen)."""
+        if not task.cancelled():
+            task.exception()
         for stale in (path, Path(f"{path}.partial")):
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()
