@@ -66,6 +66,8 @@ class BackgroundVerify:
             return answer
         if not self.task.done():
             return {**answer, "state": "running"}
+        if self.task.cancelled():  # the server stopping
+            return {**answer, "state": "failed", "error": "the verify was stopped with the server"}
         error = self.task.exception()
         if error is None:
             report = self.task.result()
