@@ -40,6 +40,7 @@ PRIVILEGES = {
     "view_tracking": "SELECT, INSERT, UPDATE",
     "view_versions": "SELECT",
     "ledger_meta": "SELECT",
+    "verified": "SELECT, INSERT",
 }
 VIEW_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 
@@ -89,8 +90,9 @@ def init_database(
         tx.execute(f'GRANT EXECUTE ON FUNCTION orderledger_settle TO "{app_role}"')
     done.append(
         f"role {app_role} owns nothing and may create nothing in schema {schema}; it may"
-        f" SELECT, INSERT on events, identities, messages, parked; SELECT on settlements; it settles"
-        f" a parked line only through orderledger_settle; SELECT, INSERT, UPDATE, DELETE on the view tables"
+        f" SELECT, INSERT on events, identities, messages, parked, verified; SELECT on settlements; it"
+        " settles a parked line only through orderledger_settle; SELECT, INSERT, UPDATE, DELETE on the"
+        " view tables"
     )
     return done
 
