@@ -57,6 +57,11 @@ def applies(*event_classes: type[E]) -> Callable[[Callable[[Any, E], None]], Cal
     return register
 
 
+def folded() -> tuple[type[OrderEvent], ...]:
+    """The event types an order folds: each that an applier is registered for."""
+    return tuple(_APPLIERS)
+
+
 def _opt_str(value: Decimal | None) -> str | None:
     return None if value is None else format_decimal(value)
 
