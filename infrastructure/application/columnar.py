@@ -19,7 +19,10 @@ parsed (one pass over each JSON text for every field), and what is kept is a tab
 ``ANALYSED`` events without their payload text.
 
 The relations every question starts from (``EVENTS_SQL``, ``PER_EVENT_SQL``, ``ORDERS_SQL``) are
-declared once here and serve the lake (:mod:`lake`) and execution quality (:mod:`execution`).
+declared once here and serve the lake (:mod:`lake`) and execution quality (:mod:`execution`). An
+order's state is not among them: it is the orders view's row (:func:`read_order_rows`, typed by
+the order's declaration in :func:`state_sql`), folded once by the domain's rules; the SQL adds
+only what the order's history says (its times, amendments and fills' fees).
 """
 
 from __future__ import annotations
@@ -363,6 +366,11 @@ def state_sql(source: str, shown: Mapping[str, Kind] = SHOWN) -> str:
 
 ENDED_BY = {TEXT[status]: f"Order{status.value.capitalize()}" for status in ENDED}
 """Each status that ends an order unfilled, with the event whose fact ends it there."""
+_ENDED_TIMES = ", ".join(
+    f"arg_max(ts_event, position) FILTER (WHERE type = '{event}') AS {status}_at"
+    for status, event in ENDED_BY.items()
+)
+"""When each ending fact last happened to an order (by position)."""
 _ENDED_AT = " ".join(f"WHEN '{status}' THEN {status}_at" for status in ENDED_BY)
 _FINISHED = ", ".join(f"'{TEXT[status]}'" for status in Status if status.is_terminal)
 
@@ -378,8 +386,7 @@ life AS (
            min(ts_event) FILTER (WHERE type = 'OrderRequested') AS requested_at,
            min(ts_event) FILTER (WHERE type = 'OrderAccepted') AS acknowledged_at,
            count(*) FILTER (WHERE type = 'OrderAmended') AS replaces,
-           {", ".join(f"arg_max(ts_event, position) FILTER (WHERE type = '{event}') AS {status}_at"
-                      for status, event in ENDED_BY.items())}
+           {_ENDED_TIMES}
     FROM e WHERE client_order_id <> '' GROUP BY client_order_id
 ),
 filled AS (

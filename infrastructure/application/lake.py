@@ -29,9 +29,9 @@ chunk n+1 and DuckDB parses the payloads of chunk n the tables read, a second Du
 writes chunk n-1's events out as they are (:class:`_Writer`); it then writes the fills while the
 first computes the orders. A new snapshot
 costs what the run changed, not the history: an order's row depends on its own events only, so
-the orders the run touched are recomputed from their events (the earlier ones read back from the
-lake), every other row is carried from the last snapshot, and the positions are the last ones
-plus the run's fills.
+the orders the run touched are recomputed (their state read from the orders view, their history
+from their events, the earlier ones read back from the lake), every other row is carried from the
+last snapshot, and the positions are the last ones plus the run's fills.
 """
 
 from __future__ import annotations
