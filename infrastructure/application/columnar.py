@@ -400,10 +400,10 @@ filled AS (
 running AS (
     SELECT f.client_order_id, f.position, f.ts_event, state.quantity,
            sum(f.quantity) OVER (PARTITION BY f.client_order_id ORDER BY f.position) AS cumulative
-    FROM f JOIN state USING (client_order_id)
+    FROM f JOIN state USING (client_order_id) WHERE state.status = '{TEXT[Status.FILLED]}'
 ),
--- Filled at the fill from which the cumulative quantity stays at the order's quantity: a bust
--- that takes it below again makes a later fill the one that completed the order (or none).
+-- Filled (as its state says) at the fill from which the cumulative quantity stays at the order's
+-- quantity: a bust that takes it below again makes a later fill the one that completed it.
 done AS (
     SELECT client_order_id, min(ts_event) AS filled_at FROM (
         SELECT *, max(CASE WHEN cumulative < quantity THEN position END)
