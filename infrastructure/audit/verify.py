@@ -225,7 +225,7 @@ def _verify(
     return report
 
 
-def _unfinished(tx: Any, projection: Projection) -> int:
+def _unfinished(tx: Any, projection: type[Projection] | Projection) -> int:
     """How many of the view's rows hold work a fold left for later (``Projection.unfinished``)."""
     if projection.unfinished is None:
         return 0
