@@ -134,6 +134,7 @@ def test_verify_passes_and_prints_the_head_of_an_untouched_log(demo: str) -> Non
         "heads_checked": 0,
         "journal_records": records,
         "views_behind": 0,
+        "views_unsettled": 0,
         "full": True,
         "since": 0,
         "anchored": 1,
