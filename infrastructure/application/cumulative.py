@@ -16,7 +16,9 @@ time (:func:`revision`):
 * a step below booked ones: the fill of the step above it is corrected down to the quantity
   between them (with the price that leaves), and the step's own fill booked;
 * an earlier report of a booked step: the fill booked for the later report is busted (its ID
-  names a time it did not happen at) and the step's fill booked at the earlier time;
+  names a time it did not happen at) and the step's fill booked at the earlier time (the
+  busted fill's time then counts for nothing in the order's ``updated_at``,
+  ``domain.folds.latest``);
 * either way, a later step whose price the rounding of an inferred price moves is corrected.
 
 The corrections come first, so the order never holds more than the venue reported. A
