@@ -211,6 +211,27 @@ def test_a_real_execution_recorded_after_a_later_poll_leaves_the_order_changed_a
     assert kinds[2:] == ["OrderFilled", "FillBusted", "OrderFilled", "OrderRestated"]
 
 
+def test_a_real_execution_waiting_for_its_order_counts_in_the_poll_that_creates_it(
+    ledger: OrderLedger,
+) -> None:
+    """The execution of 20 at 12:10 is recorded before any poll: no order has venue order ID
+    228175 yet, so it waits. The 12:15 poll creates the order (releasing it) and reports 20
+    filled: 20 booked already, it adds nothing. One trade, 20 filled, last changed at 12:10, as
+    when the order was polled open first (12:05) and the execution recorded after."""
+    assert ledger.record(EXECUTION).outcome.value == "parked"
+    ingest(ledger, SAME_20)
+    assert _last_change(ledger) == (
+        Decimal("20"),
+        "2018-06-01T12:10:00+00:00",
+        [("2018-06-01T12:10:00.000000Z", "20", "21.95")],
+    )
+    assert [type(e).__name__ for e in ledger.order_events("ext-tradier-228175")] == [
+        "OrderRequested",
+        "OrderFilled",
+        "OrderAccepted",
+    ]
+
+
 def test_a_rejected_order_is_never_acknowledged_and_strict_is_refused(ledger: OrderLedger) -> None:
     rejected = dict(AAPL, status="rejected", reason_description="Insufficient buying power")
     ingest(ledger, {"order": rejected})

@@ -5,15 +5,18 @@ orders become their request/ack/ending messages plus what the poll's totals chan
 order's *inferred* fills, one per total (``application.cumulative``): the fill of a new total,
 and for a poll read after later ones the corrections that re-split the fills those booked. A
 poll that reports nothing new adds nothing, and a real execution recorded later replaces the
-inferred quantity.
+inferred quantity. A real execution recorded before its order, waiting (parked) for the poll that
+creates the order, counts as booked: the poll's line releases it, so the poll infers only what
+the venue's total adds beyond it, as it would had the execution been recorded after.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from orderledger.domain.identity import IdentityKey
-from orderledger.domain.values import format_decimal
+from orderledger.domain.values import EXACT, format_decimal
 from orderledger.infrastructure.adapters.common import FACT_ORDER, in_applying_order
 from orderledger.infrastructure.adapters.declared import NoOptions
 from orderledger.infrastructure.adapters.tradier.payloads import (
@@ -25,12 +28,13 @@ from orderledger.infrastructure.adapters.tradier.payloads import (
 )
 from orderledger.infrastructure.application.cumulative import (
     Step,
+    beyond,
     corrections_of,
     revised,
     revision_messages,
 )
 from orderledger.infrastructure.messages.exact_json import decode_json
-from orderledger.infrastructure.messages.models import Message
+from orderledger.infrastructure.messages.models import FillMessage, Message, message_from_line
 
 
 class TradierFeed:
@@ -68,7 +72,11 @@ class TradierFeed:
         owner = processor.lookup_identity(IdentityKey.venue_order(self.venue, total.venue_order_id))
         order = None if owner is None else processor.load_order(owner, trust_absent=False)
         report = Step(total.exec_quantity, total.avg_fill_price, total.ts, total.price)
-        found = revised(order, report, self.venue, total.venue_order_id)
+        waiting = None if order is not None else self._waiting(total.venue_order_id)
+        if waiting is None:
+            found = revised(order, report, self.venue, total.venue_order_id)
+        else:  # as the order will stand once this line releases them (a real trade: no steps)
+            found = beyond(*waiting, report, self.venue, total.venue_order_id)
         key = {
             "venue": self.venue,
             "venue_order_id": total.venue_order_id,
@@ -81,6 +89,20 @@ class TradierFeed:
         return revision_messages(
             found, key=key, why=why, recorded=lambda: corrections_of(self.ledger, owner or "")
         )
+
+    def _waiting(self, venue_order_id: str) -> tuple[Decimal, Decimal] | None:
+        """The quantity and notional of the real executions parked for an order the ledger does
+        not hold yet (None: none wait), which the line creating the order releases."""
+        quantity = notional = Decimal(0)
+        found = False
+        key = IdentityKey.venue_order(self.venue, venue_order_id)
+        for _, _, _, stored, _ in self.ledger.processor.parked_for([key]):
+            message = message_from_line(stored)
+            if type(message) is FillMessage and not message.inferred:
+                found = True
+                quantity = EXACT.add(quantity, message.quantity)
+                notional = EXACT.add(notional, EXACT.multiply(message.quantity, message.price))
+        return (quantity, notional) if found else None
 
 
 __all__ = ["TradierFeed"]
