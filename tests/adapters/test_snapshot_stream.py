@@ -172,6 +172,23 @@ def test_a_later_snapshot_repeating_a_total_leaves_the_order_changed_at_the_firs
         assert all_books(ledger) == expected
 
 
+def test_a_real_execution_waiting_for_its_order_counts_in_the_snapshot_that_creates_it(
+    ledger: OrderLedger,
+) -> None:
+    """The execution of 0.04 @ 60 (trade real-1) is recorded before any snapshot: no order has
+    venue order ID 6928553534, so it waits. The 14:01 snapshot creates the order (releasing it)
+    and shows 0.04 filled: 0.04 booked already, it infers nothing. One trade, 0.04 filled."""
+    fill = {"type": "fill", "venue": "hl", "venue_order_id": "6928553534", "trade_id": "real-1",
+            "quantity": "0.04", "price": "60", "ts": "2024-03-05T14:00:30Z"}  # fmt: skip
+    assert ledger.record(fill).outcome.value == "parked"
+    ingest(
+        ledger, snapshot(1, dict(ROW, filled_quantity="0.04", status="partially_filled", average_price="60"))
+    )
+    order = ledger.order(ledger.resolve("6928553534", "hl"))
+    assert (order.filled_quantity, order.status) == (Decimal("0.04"), Status.PARTIALLY_FILLED)
+    assert [(t["trade_id"], t["quantity"]) for t in list_trades(ledger.db)] == [("real-1", "0.04")]
+
+
 def test_a_created_at_after_the_snapshot_is_refused(ledger: OrderLedger) -> None:
     late = snapshot(0, dict(ROW, created_at="2024-03-05T14:00:01Z"))
     report = ledger.ingest_lines([late], fmt="snapshots")

@@ -12,11 +12,10 @@ the venue's total adds beyond it, as it would had the execution been recorded af
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from orderledger.domain.identity import IdentityKey
-from orderledger.domain.values import EXACT, format_decimal
+from orderledger.domain.values import format_decimal
 from orderledger.infrastructure.adapters.common import FACT_ORDER, in_applying_order
 from orderledger.infrastructure.adapters.declared import NoOptions
 from orderledger.infrastructure.adapters.tradier.payloads import (
@@ -29,12 +28,14 @@ from orderledger.infrastructure.adapters.tradier.payloads import (
 from orderledger.infrastructure.application.cumulative import (
     Step,
     beyond,
+    booked_of,
     corrections_of,
     revised,
     revision_messages,
+    waiting_fills,
 )
 from orderledger.infrastructure.messages.exact_json import decode_json
-from orderledger.infrastructure.messages.models import FillMessage, Message, message_from_line
+from orderledger.infrastructure.messages.models import Message
 
 
 class TradierFeed:
@@ -72,11 +73,11 @@ class TradierFeed:
         owner = processor.lookup_identity(IdentityKey.venue_order(self.venue, total.venue_order_id))
         order = None if owner is None else processor.load_order(owner, trust_absent=False)
         report = Step(total.exec_quantity, total.avg_fill_price, total.ts, total.price)
-        waiting = None if order is not None else self._waiting(total.venue_order_id)
-        if waiting is None:
+        waiting = [] if order is not None else waiting_fills(self.ledger, self.venue, total.venue_order_id)
+        if not waiting:
             found = revised(order, report, self.venue, total.venue_order_id)
         else:  # as the order will stand once this line releases them (a real trade: no steps)
-            found = beyond(*waiting, report, self.venue, total.venue_order_id)
+            found = beyond(*booked_of(waiting), report, self.venue, total.venue_order_id)
         key = {
             "venue": self.venue,
             "venue_order_id": total.venue_order_id,
@@ -89,20 +90,6 @@ class TradierFeed:
         return revision_messages(
             found, key=key, why=why, recorded=lambda: corrections_of(self.ledger, owner or "")
         )
-
-    def _waiting(self, venue_order_id: str) -> tuple[Decimal, Decimal] | None:
-        """The quantity and notional of the real executions parked for an order the ledger does
-        not hold yet (None: none wait), which the line creating the order releases."""
-        quantity = notional = Decimal(0)
-        found = False
-        key = IdentityKey.venue_order(self.venue, venue_order_id)
-        for _, _, _, stored, _ in self.ledger.processor.parked_for([key]):
-            message = message_from_line(stored)
-            if type(message) is FillMessage and not message.inferred:
-                found = True
-                quantity = EXACT.add(quantity, message.quantity)
-                notional = EXACT.add(notional, EXACT.multiply(message.quantity, message.price))
-        return (quantity, notional) if found else None
 
 
 __all__ = ["TradierFeed"]
