@@ -12,6 +12,7 @@ order to every reader (views, rebuilds, ``--as-of``) without any of them sorting
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from orderledger.domain.errors import InvalidTransitionError
@@ -38,7 +39,16 @@ from orderledger.domain.events import (
 )
 from orderledger.domain.order import Order
 
-__all__ = ["counted", "in_venue_time", "project_order", "replay", "restatement", "venue_place", "venue_rank"]
+__all__ = [
+    "counted",
+    "in_venue_time",
+    "latest",
+    "project_order",
+    "replay",
+    "restatement",
+    "venue_place",
+    "venue_rank",
+]
 
 _VENUE_ORDER: tuple[type[OrderEvent], ...] = (
     OrderRequested,
@@ -95,14 +105,37 @@ def in_venue_time(events: Iterable[OrderEvent], until: tuple[Any, int] | None = 
             return max(at, (trades[event.trade_id], at[1]))
         return at
 
+    applied: list[OrderEvent] = [request]
     for event in sorted(
         (e for e in facts if e is not request), key=lambda e: (*place(e), e.originator_version)
     ):
         if until is not None and place(event) > until:
             break
         order.apply(event)
+        applied.append(event)
+    order.updated_at = latest(applied)
     order.version = version
     return order
+
+
+def latest(facts: list[OrderEvent]) -> datetime:
+    """The latest venue time ``facts`` state of their order (its ``updated_at``). An inferred
+    fill that is busted states none, nor does a bust of it stamped at or before it: the ledger
+    guessed the fill from a venue's total and withdrew the guess (a report of the same total at
+    an earlier time re-split it, or a real trade replaced it), so its time is not one at which
+    anything happened. Whether a report that adds nothing (the same total again, later) was
+    read before or after the one that did, the order is then last changed at the same time."""
+    guessed = {e.trade_id: e.ts_event for e in facts if type(e) is OrderFilled and e.inferred}
+    withdrawn = {e.trade_id for e in facts if type(e) is FillBusted and e.trade_id in guessed}
+    return max(
+        e.ts_event
+        for e in facts
+        if not (
+            isinstance(e, OrderFilled | FillBusted)
+            and e.trade_id in withdrawn
+            and e.ts_event <= guessed[e.trade_id]
+        )
+    )
 
 
 def counted(facts: list[OrderEvent]) -> list[OrderEvent]:

@@ -57,6 +57,7 @@ from orderledger.domain.order_state import (
     anomaly_fingerprint,
     applies,
     fingerprint,
+    folded,
     raise_fingerprint,
 )
 from orderledger.domain.outcomes import Outcome
@@ -80,6 +81,7 @@ from orderledger.domain.values import (
 )
 
 __all__ = [
+    "FOLDED",
     "ORDER_NAMESPACE",
     "SPEC_FIELDS",
     "Decision",
@@ -889,3 +891,8 @@ def _shown(value: Any) -> str | None:
 @applies(OrderRequested)
 def _on_requested(order: Order, event: OrderRequested) -> None:  # pragma: no cover - creation
     raise InvalidTransitionError(order.client_order_id, "request", order.status.value, "already exists")
+
+
+FOLDED: tuple[type[OrderEvent], ...] = folded()
+"""The event types an order folds (each with its applier here): every fact that changes what
+the order shows."""

@@ -59,6 +59,11 @@ def applies(*event_classes: type[E]) -> Callable[[Callable[[Any, E], None]], Cal
     return register
 
 
+def folded() -> tuple[type[OrderEvent], ...]:
+    """The event types an order folds: each that an applier is registered for."""
+    return tuple(_APPLIERS)
+
+
 def _opt_str(value: Decimal | None) -> str | None:
     return None if value is None else format_decimal(value)
 
@@ -168,7 +173,7 @@ class ShownOrder:
     declaration with a result row's behaviour, and so the JSON of ``orders --json`` and of the
     HTTP API), the orders table of the CLI and of the page (``listing.ORDER_COLUMNS``, which the
     page reads from ``GET /assets/columns.json``) and the request's terms on the lake's orders
-    (``columnar.TERMS``) are derived from.
+    (``columnar.state_columns``) are derived from.
 
     A new field the order shows is one line here, plus its rule where it is set (the request's
     rule in ``OrderSpec`` and the message's rule, for a ``REQUESTED`` field; an applier for any

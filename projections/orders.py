@@ -44,8 +44,9 @@ from orderledger.domain.order_state import (
 from orderledger.domain.values import TEXT, Status
 from orderledger.projections.base import Column, Index, Projection, Table, TableSpec
 
-_INTEGERS = frozenset({INTEGER, FLAG, OPTIONAL_FLAG})
-_SHOWN = tuple(Column(name, "INTEGER" if kind in _INTEGERS else "TEXT") for name, kind in SHOWN.items())
+INTEGER_KINDS = frozenset({INTEGER, FLAG, OPTIONAL_FLAG})
+"""The kinds of value the view stores as integers (the rest as text)."""
+_SHOWN = tuple(Column(name, "INTEGER" if kind in INTEGER_KINDS else "TEXT") for name, kind in SHOWN.items())
 """The snapshot's fields, in its order (lists and mappings as JSON text): ``order_state.SHOWN``."""
 SHOWN_COLUMNS = tuple(c.name for c in _SHOWN)
 _DUMPS = orjson.dumps
@@ -161,7 +162,7 @@ ORDERS_TABLE: TableSpec[str, Order] = TableSpec(
     columns=(
         *_SHOWN,
         Column("is_open", "INTEGER"),
-        *(Column(name, "INTEGER" if kind in _INTEGERS else "TEXT") for name, kind in KEPT.items()),
+        *(Column(name, "INTEGER" if kind in INTEGER_KINDS else "TEXT") for name, kind in KEPT.items()),
         Column(OPEN_SHOWN),
     ),
     key=("client_order_id",),

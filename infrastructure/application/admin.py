@@ -21,8 +21,9 @@ from eventsourcing.utils import Environment
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application.exports import check_export, write_export
-from orderledger.infrastructure.audit.verify import VerifyReport, merge_heads, verify
-from orderledger.infrastructure.errors import ConfigurationError
+from orderledger.infrastructure.audit.anchors import check_anchors, record_anchor
+from orderledger.infrastructure.audit.verify import Progress, VerifyReport, merge_heads, verify
+from orderledger.infrastructure.errors import ConfigurationError, DatabaseReadOnlyError, StoreError
 from orderledger.infrastructure.results import Filter, Head
 from orderledger.infrastructure.storage.admin import init_database
 from orderledger.infrastructure.storage.mapper import LedgerMapper
@@ -149,12 +150,16 @@ def verify_ledger(
     heads: Mapping[int, str] | None,
     journal_heads: Mapping[int, str] | None,
     deep: bool,
+    incremental: bool = False,
+    anchor: bool = False,
+    progress: Progress | None = None,
 ) -> VerifyReport:
     """``OrderLedger.verify``: the storage, the chains, the views and the journal checked."""
     expected = None if expect_head is None else _head_pair(expect_head)
     journal = dict(journal_heads or {})
     if isinstance(expect_head, Head) and expect_head.journal is not None:
         journal = merge_heads(journal, [expect_head.journal], "expect_head")
+    since = check_anchors(ledger.db).last if incremental else None
     report = verify(
         ledger.db,
         ledger.mapper,
@@ -162,8 +167,19 @@ def verify_ledger(
         heads=heads,
         journal_heads=journal,
         deep=deep,
+        since=since,
+        progress=progress,
     )
     report.heads_checked = len(heads or {}) + len(journal) + (expected is not None)
+    if anchor and report.ok and not ledger.db.url.read_only:
+        try:
+            if record_anchor(ledger.db, report.head, report.journal_head) is not None:
+                report.anchored += 1
+        except DatabaseReadOnlyError:
+            pass  # read-only: the next verify starts from the anchor before
+        except StoreError as error:
+            if "permission denied" not in str(error):
+                raise  # (an application role not yet granted INSERT on verified likewise)
     return report
 
 

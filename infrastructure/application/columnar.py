@@ -19,13 +19,16 @@ parsed (one pass over each JSON text for every field), and what is kept is a tab
 ``ANALYSED`` events without their payload text.
 
 The relations every question starts from (``EVENTS_SQL``, ``PER_EVENT_SQL``, ``ORDERS_SQL``) are
-declared once here and serve the lake (:mod:`lake`) and execution quality (:mod:`execution`).
+declared once here and serve the lake (:mod:`lake`) and execution quality (:mod:`execution`). An
+order's state is not among them: it is the orders view's row (:func:`read_order_rows`, typed by
+the order's declaration in :func:`state_sql`), folded once by the domain's rules; the SQL adds
+only what the order's history says (its times, amendments and fills' fees).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -33,9 +36,27 @@ import orjson
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import EVENT_TYPES
-from orderledger.domain.order_state import FLAG, FROM_REQUEST, NAMED, OPTIONAL_DECIMAL, OPTIONAL_FLAG, SHOWN
-from orderledger.infrastructure.audit.columns import MONEY, PRICE, QUANTITY
+from orderledger.domain.lifecycle import ENDED
+from orderledger.domain.order import FOLDED
+from orderledger.domain.order_state import (
+    DECIMAL,
+    DERIVED_DECIMAL,
+    FIGURES,
+    FLAG,
+    INTEGER,
+    KEPT,
+    NAMED,
+    OPTIONAL_DECIMAL,
+    OPTIONAL_FLAG,
+    SHOWN,
+    TEXTS,
+    Kind,
+)
+from orderledger.domain.order_state import TIME as TIME_KIND
+from orderledger.domain.values import TEXT, Status
+from orderledger.infrastructure.audit.columns import COLUMN_TYPES, MONEY, PLACES, PRICE, QUANTITY, TIME
 from orderledger.infrastructure.storage.db import parse_url
+from orderledger.projections.orders import INTEGER_KINDS, ORDERS_TABLE
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     import duckdb
@@ -191,23 +212,14 @@ LIFECYCLE = (
     "OrderExpired",
     "OrderAmended",
 )
-"""The event types an order's row reads besides its fills."""
+"""The event types an order's history is read from besides its fills (when it was requested,
+acknowledged and ended, and its amendments)."""
+ORDER_FACTS = tuple(kind.__name__ for kind in FOLDED)
+"""The event types an order folds: each changes its row (``domain.order.FOLDED``)."""
 FILL_TYPES = ("OrderFilled", "FillBusted", "FillCorrected")
 PAYLOAD_TYPES = ("OrderRequested", "OrderAmended", *FILL_TYPES, "CashFlowRecorded")
 """The event types whose payloads the relations read: the others are read by their columns
 alone (type, order, time), so their JSON is never parsed."""
-
-TERMS = tuple(name for name in FROM_REQUEST if name in SHOWN and name not in ("client_order_id", "quantity"))
-"""The request's terms an order's row carries as requested: the fields the order's declaration
-takes from its request (``order_state.FROM_REQUEST``), less its key and its quantity (the row's is
-the latest, amendments included)."""
-_LAKE_NAMES = {"price": "limit_price"}
-"""A term the lake names otherwise: the limit price as requested."""
-_LAKE_TYPES = {OPTIONAL_DECIMAL: PRICE, FLAG: "BOOLEAN", OPTIONAL_FLAG: "BOOLEAN", NAMED: "JSON"}
-"""The lake's type of a term, by its kind in the declaration (the rest: text as parsed)."""
-
-_HEADER = ("account", "venue", "instrument")
-"""Terms every event's header holds: read from its columns, not its payload."""
 
 # Each event with the payload fields the analytic tables read (absent = NULL), parsed once, in
 # one pass over the JSON, and only for ``PAYLOAD_TYPES``; the payload text itself is dropped.
@@ -234,9 +246,9 @@ _SHARED = (
     "flow_id",
 )
 """The fields of every payload type's rows (a field another type lacks reads as NULL)."""
-_REQUEST_ONLY = tuple(name for name in TERMS if name not in (*_HEADER, *_SHARED))
-"""The terms only a request holds: looked for in its payload alone (the paths a payload is
-searched for cost its parse)."""
+_REQUEST_ONLY = ("order_type", "decision_price")
+"""The terms only a request holds that a fill's row carries (``FILLS_SQL``): looked for in its
+payload alone (the paths a payload is searched for cost its parse)."""
 _FIELDS = (*_SHARED, *_REQUEST_ONLY)
 _PARSED = ", ".join(f"'{name}'" for name in PAYLOAD_TYPES)
 _JSON = frozenset(name for name in _FIELDS if SHOWN.get(name) is NAMED)
@@ -307,37 +319,78 @@ def _slippage(reference: str, name: str) -> str:
     )
 
 
-def _term(name: str) -> str:
-    """A request's term as the lake's orders have it: named and typed by the declaration."""
-    value = f"any_value({name})"
-    cast = _LAKE_TYPES.get(SHOWN[name])
-    return f"{value if cast is None else f'CAST({value} AS {cast})'} AS {_LAKE_NAMES.get(name, name)}"
+# The orders' state as the orders view folded it (``order_state``'s declaration, read from the
+# view's rows): each declared value as its lake column, typed by what the declaration says it is.
+_KIND_TYPES = {INTEGER: "BIGINT", FLAG: "BOOLEAN", OPTIONAL_FLAG: "BOOLEAN", TEXTS: "JSON", NAMED: "JSON"}
+"""The lake's type of a value by its kind in the declaration (besides figures and times)."""
+_FIGURE_TYPES = {"quantity": QUANTITY, "price": PRICE}
+KEPT_IN_LAKE = {"requested_price": "limit_price", "notional": "notional"}
+"""What the lake's orders carry of what restoring an order keeps besides what it shows, and the
+column each is: the limit as requested (what slippage against the limit is measured from), and
+what the fills traded (quantity × price summed)."""
 
 
-# One row per order: its terms, its lifecycle times, what it filled and what that cost.
+def lake_type(column: str, view_column: str, kind: Kind) -> str:
+    """The lake's type of a declared value: the type ``audit/columns.py`` gives its column's name,
+    else its figure's (quantity or price places), else its kind's (times, integers, flags, lists
+    and mappings as JSON; the rest text)."""
+    if column in COLUMN_TYPES:
+        return COLUMN_TYPES[column]
+    if view_column in FIGURES:
+        return _FIGURE_TYPES[FIGURES[view_column]]
+    if kind is TIME_KIND:
+        return TIME
+    if kind in (DECIMAL, OPTIONAL_DECIMAL, DERIVED_DECIMAL):
+        return f"DECIMAL(38,{PLACES})"
+    return _KIND_TYPES.get(kind, "VARCHAR")
+
+
+def state_columns(shown: Mapping[str, Kind] = SHOWN) -> dict[str, tuple[str, Kind]]:
+    """The lake's order-state columns, in order, each with the orders view's column it is read
+    from and the value's kind: every value the order ``shown`` (its declaration's
+    ``ShownOrder``), then ``KEPT_IN_LAKE``."""
+    columns = {name: (name, kind) for name, kind in shown.items()}
+    columns.update({lake: (name, KEPT[name]) for name, lake in KEPT_IN_LAKE.items()})
+    return columns
+
+
+def state_sql(source: str, shown: Mapping[str, Kind] = SHOWN) -> str:
+    """SQL of the orders' state from ``source`` (rows as the orders view stores them, as
+    :func:`read_order_rows` reads them): each column of :func:`state_columns` in its lake type."""
+    casts = (
+        f"CAST({view} AS {lake_type(name, view, kind)}) AS {name}"
+        for name, (view, kind) in state_columns(shown).items()
+    )
+    return f"SELECT {', '.join(casts)} FROM {source}"
+
+
+ENDED_BY = {TEXT[status]: f"Order{status.value.capitalize()}" for status in ENDED}
+"""Each status that ends an order unfilled, with the event whose fact ends it there."""
+_ENDED_TIMES = ", ".join(
+    f"arg_max(ts_event, position) FILTER (WHERE type = '{event}') AS {status}_at"
+    for status, event in ENDED_BY.items()
+)
+"""When each ending fact last happened to an order (by position)."""
+_ENDED_AT = " ".join(f"WHEN '{status}' THEN {status}_at" for status in ENDED_BY)
+_FINISHED = ", ".join(f"'{TEXT[status]}'" for status in Status if status.is_terminal)
+
+# One row per order: its state as the orders view folded it (``{{state}}``: :func:`state_sql`), and
+# what its history says of it: when it was requested, acknowledged, first filled, completed and
+# ended, how many amendments it had, and its fills' fees and maker quantity.
 ORDERS_SQL = f"""
 WITH e AS ({{per_event}}),
 f AS ({{fills}}),
-terms AS (
-    SELECT client_order_id, {", ".join(_term(name) for name in TERMS)}, min(ts_event) AS requested_at
-    FROM e WHERE type = 'OrderRequested' GROUP BY client_order_id
-),
+state AS ({{state}}),
 life AS (
     SELECT client_order_id,
+           min(ts_event) FILTER (WHERE type = 'OrderRequested') AS requested_at,
            min(ts_event) FILTER (WHERE type = 'OrderAccepted') AS acknowledged_at,
-           min(ts_event) FILTER (WHERE type IN ('OrderCanceled', 'OrderRejected', 'OrderExpired'))
-               AS ended_at,
-           arg_max(CAST(quantity AS {QUANTITY}), position)
-               FILTER (WHERE type IN ('OrderRequested', 'OrderAmended') AND quantity IS NOT NULL) AS quantity,
-           count(*) FILTER (WHERE type = 'OrderRejected') AS rejects,
-           count(*) FILTER (WHERE type = 'OrderCanceled') AS cancels,
            count(*) FILTER (WHERE type = 'OrderAmended') AS replaces,
-           arg_max(type, position) FILTER (WHERE type IN
-               ('OrderCanceled', 'OrderRejected', 'OrderExpired')) AS ended_by
+           {_ENDED_TIMES}
     FROM e WHERE client_order_id <> '' GROUP BY client_order_id
 ),
 filled AS (
-    SELECT client_order_id, sum(quantity) AS filled_quantity, sum(notional) AS notional,
+    SELECT client_order_id,
            sum(fee) FILTER (WHERE fee_currency IS NULL OR quote_currency IS NULL
                             OR fee_currency = quote_currency) AS fees,
            sum(quantity) FILTER (WHERE liquidity = 'maker') AS maker_quantity,
@@ -345,12 +398,12 @@ filled AS (
     FROM f GROUP BY client_order_id
 ),
 running AS (
-    SELECT f.client_order_id, f.position, f.ts_event, life.quantity,
+    SELECT f.client_order_id, f.position, f.ts_event, state.quantity,
            sum(f.quantity) OVER (PARTITION BY f.client_order_id ORDER BY f.position) AS cumulative
-    FROM f JOIN life USING (client_order_id)
+    FROM f JOIN state USING (client_order_id) WHERE state.status = '{TEXT[Status.FILLED]}'
 ),
--- Filled at the fill from which the cumulative quantity stays at the order's quantity: a bust
--- that takes it below again makes a later fill the one that completed the order (or none).
+-- Filled (as its state says) at the fill from which the cumulative quantity stays at the order's
+-- quantity: a bust that takes it below again makes a later fill the one that completed it.
 done AS (
     SELECT client_order_id, min(ts_event) AS filled_at FROM (
         SELECT *, max(CASE WHEN cumulative < quantity THEN position END)
@@ -358,17 +411,22 @@ done AS (
         FROM running
     ) WHERE cumulative >= quantity AND position > coalesce(last_short, 0) GROUP BY client_order_id
 ),
-per_order AS (
-    SELECT terms.*, life.quantity, life.acknowledged_at, filled.first_fill_at,
-           least(done.filled_at, life.ended_at) AS completed_at,
-           CASE WHEN done.filled_at IS NOT NULL AND (life.ended_at IS NULL OR done.filled_at <= life.ended_at)
-                THEN 'filled' ELSE lower(replace(life.ended_by, 'Order', '')) END
-               AS ended_as,
-           coalesce(filled.filled_quantity, 0) AS filled_quantity, filled.notional,
+-- Ended (canceled, rejected, expired) as its state says, at the last fact that ends it so: a
+-- closure withdrawn since (reinstated) ended nothing.
+ended AS (
+    SELECT state.*, life.requested_at, life.acknowledged_at, filled.first_fill_at,
+           CASE status {_ENDED_AT} END AS ended_at, done.filled_at,
+           CASE WHEN status IN ({_FINISHED}) THEN status END AS ended_as,
            filled.fees, coalesce(filled.maker_quantity, 0) AS maker_quantity,
-           life.rejects, life.cancels, life.replaces
-    FROM terms JOIN life USING (client_order_id)
+           CAST(status = '{TEXT[Status.REJECTED]}' AS BIGINT) AS rejects,
+           CAST(status = '{TEXT[Status.CANCELED]}' AS BIGINT) AS cancels, life.replaces
+    FROM state JOIN life USING (client_order_id)
     LEFT JOIN filled USING (client_order_id) LEFT JOIN done USING (client_order_id)
+),
+per_order AS (
+    SELECT * EXCLUDE (filled_at),
+           CASE WHEN status = '{TEXT[Status.FILLED]}' THEN filled_at ELSE ended_at END AS completed_at
+    FROM ended
 )
 -- Each order's own parts of the group figures, computed once here rather than in every report:
 -- the seconds from the request, and the slippage cost (positive = cost) and base against each
@@ -389,7 +447,7 @@ def of_types(relation: str, types: tuple[str, ...], where: str = "TRUE") -> str:
     return f"SELECT * FROM {relation} WHERE type IN ({listed}) AND {where}"
 
 
-ANALYSED = (*LIFECYCLE, *FILL_TYPES, "CashFlowRecorded")
+ANALYSED = (*ORDER_FACTS, "CashFlowRecorded")
 """The event types the analytic relations read (the rest of the log is never parsed)."""
 CHUNK_VIEW = "chunk"
 """What :func:`load_events` names each chunk of the log while it parses it (``EVENTS_SQL``'s columns)."""
@@ -421,8 +479,73 @@ def load_events(
                 each(start, events)
 
 
-def relations(table: str) -> dict[str, str]:
-    """The SQL of the fills and the orders over a ``table`` that :func:`load_events` filled."""
+def relations(table: str, state: str) -> dict[str, str]:
+    """The SQL of the fills and the orders over a ``table`` that :func:`load_events` filled and
+    the orders' rows ``state`` (:func:`read_order_rows`)."""
     requests = f"(SELECT * FROM {table} WHERE type = 'OrderRequested')"
     fills = FILLS_SQL.format(per_event=of_types(table, FILL_TYPES), requests=requests)
-    return {"fills": fills, "orders": ORDERS_SQL.format(per_event=of_types(table, LIFECYCLE), fills=fills)}
+    orders = ORDERS_SQL.format(per_event=of_types(table, LIFECYCLE), fills=fills, state=state_sql(state))
+    return {"fills": fills, "orders": orders}
+
+
+def caught_up(ledger: LedgerParts, upto: int) -> None:
+    """The views hold every event up to ``upto`` (caught up when they lag, and every book's
+    re-fold an ingest left for later done: ``catch_up``), or a one-line error."""
+    ledger.catch_up()
+    if ledger.views_position() < upto:
+        raise InvalidInputError(
+            f"the ledger's views stop at position {ledger.views_position()} before the log's {upto}:"
+            " run `orderledger project` first",
+            field="directory",
+        )
+
+
+def arrow_rows(rows: list[tuple[Any, ...]], names: tuple[str, ...], integers: frozenset[str]) -> pa.Table:
+    """Rows read from the store as an Arrow table: the ``integers`` columns as int64, the rest text."""
+    pa = _need("pyarrow")
+    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    types = [pa.int64() if name in integers else pa.string() for name in names]
+    return pa.table([pa.array(c, type=t) for c, t in zip(columns, types, strict=True)], names=list(names))
+
+
+def read_store(
+    ledger: LedgerParts, sql: str, table: str, names: tuple[str, ...], integers: frozenset[str]
+) -> pa.Table:
+    """The rows of ``sql`` (``{table}`` in it names the store's ``table``; its columns ``names``)
+    as :func:`arrow_rows` types them: by the ADBC driver when the store can be read on another
+    connection (no Python object per row, as the log is read), else on the ledger's own."""
+    if not fast_path(ledger):
+        with ledger.db.read() as tx:
+            return arrow_rows([tuple(row) for row in tx.all(sql.format(table=table))], names, integers)
+    parsed = parse_url(ledger.url)
+    if parsed.dialect == "postgresql":
+        dbapi = _need("adbc_driver_postgresql.dbapi")
+        qualified, conninfo = f'"{parsed.schema}".{table}', parsed.conninfo
+    else:
+        dbapi = _need("adbc_driver_sqlite.dbapi")
+        qualified, conninfo = table, f"file:{parsed.path}?mode=ro"
+    with contextlib.closing(dbapi.connect(conninfo)) as conn, contextlib.closing(conn.cursor()) as cursor:
+        cursor.execute(sql.format(table=qualified))
+        found: pa.Table = cursor.fetch_arrow_table()
+    # typed as ``arrow_rows``'s: the SQLite driver types a column by its values, so none when empty
+    return found.cast(arrow_rows([], names, integers).schema)
+
+
+_ORDER_VIEW = tuple(dict.fromkeys(view for view, _ in state_columns().values()))
+"""The orders view's columns the lake's orders read."""
+_IN_ONE_READ = 2_000
+"""At most this many orders are read from the view by their IDs; more, and the whole view is
+read (one scan costs less than a long list of keys)."""
+
+
+def read_order_rows(ledger: LedgerParts, orders: list[str] | None = None) -> pa.Table:
+    """The orders view's rows of ``orders`` (None: every order; more than ``_IN_ONE_READ``: every
+    order, for the caller to pick its own from), the columns :func:`state_sql` reads, as the view
+    stores them."""
+    where = "TRUE"
+    if orders is not None and len(orders) <= _IN_ONE_READ:
+        quoted = ", ".join("'" + key.replace("'", "''") + "'" for key in orders) or "NULL"
+        where = f"client_order_id IN ({quoted})"
+    integers = frozenset(view for view, kind in state_columns().values() if kind in INTEGER_KINDS)
+    sql = f"SELECT {', '.join(_ORDER_VIEW)} FROM {{table}} WHERE {where}"
+    return read_store(ledger, sql, ORDERS_TABLE.name, _ORDER_VIEW, integers)

@@ -16,7 +16,9 @@ time (:func:`revision`):
 * a step below booked ones: the fill of the step above it is corrected down to the quantity
   between them (with the price that leaves), and the step's own fill booked;
 * an earlier report of a booked step: the fill booked for the later report is busted (its ID
-  names a time it did not happen at) and the step's fill booked at the earlier time;
+  names a time it did not happen at) and the step's fill booked at the earlier time (the
+  busted fill's time then counts for nothing in the order's ``updated_at``,
+  ``domain.folds.latest``);
 * either way, a later step whose price the rounding of an inferred price moves is corrected.
 
 The corrections come first, so the order never holds more than the venue reported. A
@@ -41,6 +43,7 @@ from typing import Any
 
 from orderledger.domain.events import FillCorrected
 from orderledger.domain.fills import Fill
+from orderledger.domain.identity import IdentityKey
 from orderledger.domain.order import Order
 from orderledger.domain.values import (
     EXACT,
@@ -57,6 +60,7 @@ from orderledger.infrastructure.messages.models import (
     FillCorrectedMessage,
     FillMessage,
     Message,
+    message_from_line,
 )
 
 ZERO = Decimal(0)
@@ -257,6 +261,24 @@ def revision_messages(
     ]
     out += [message(FillMessage, **key, **_figures(p), inferred=True, ts=p.ts) for p in found.added]
     return out
+
+
+def waiting_fills(ledger: Any, venue: str, venue_order_id: str) -> list[FillMessage]:
+    """The real executions parked for an order the ledger does not hold yet, named by its venue
+    order ID: the line that creates the order releases them, so what a report of its total adds
+    is judged beyond them, as it would be had they been recorded after the order."""
+    key = IdentityKey.venue_order(venue, venue_order_id)
+    found = (message_from_line(stored) for _, _, _, stored, _ in ledger.processor.parked_for([key]))
+    return [m for m in found if type(m) is FillMessage and not m.inferred]
+
+
+def booked_of(fills: Iterable[FillMessage]) -> tuple[Decimal, Decimal]:
+    """The quantity and notional (quantity × price, exact) of these fills, as ``Order`` sums them."""
+    quantity = notional = ZERO
+    for fill in fills:
+        quantity = EXACT.add(quantity, fill.quantity)
+        notional = EXACT.add(notional, EXACT.multiply(fill.quantity, fill.price))
+    return quantity, notional
 
 
 def corrections_of(ledger: Any, client_order_id: str) -> set[tuple[datetime, str]]:

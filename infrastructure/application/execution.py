@@ -13,7 +13,8 @@ weighted by what was traded:
 - reject, cancel and replace rates per order; times in seconds, mean and median.
 
 The source is the lake (``lake=DIR``: its Parquet files) or the ledger's store read into Arrow
-(``columnar.load_events``), never a fold of events in Python.
+(``columnar.load_events``, and each order's state as the orders view folded it), never a fold of
+events in Python.
 """
 
 from __future__ import annotations
@@ -174,8 +175,11 @@ def execution_quality(
         if lake is not None:  # the lake's orders snapshot: already one row per order
             orders = lake_orders(Path(lake))
         else:
-            columnar.load_events(con, ledger, (0, columnar.high_water(ledger)), "log")
-            orders = columnar.relations("log")["orders"]
+            upto = columnar.high_water(ledger)
+            columnar.load_events(con, ledger, (0, upto), "log")
+            columnar.caught_up(ledger, upto)
+            con.register("order_rows", columnar.read_order_rows(ledger))
+            orders = columnar.relations("log", "order_rows")["orders"]
         sql = report_sql(orders, names, where)
         result = con.execute(sql, params)
         columns = [d[0] for d in result.description]

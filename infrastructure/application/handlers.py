@@ -8,6 +8,7 @@ A handler is handed the ledger as ``LedgerParts`` (the parts it uses), never the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -48,7 +49,7 @@ from orderledger.infrastructure.application.requests import (
     Verify,
 )
 from orderledger.infrastructure.audit.search import event_page, events_after, message_page
-from orderledger.infrastructure.audit.verify import VerifyReport
+from orderledger.infrastructure.audit.verify import VerifyReport, write_progress
 from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results import (
     DailyPnlRow,
@@ -235,6 +236,11 @@ def verify(ledger: LedgerParts, request: Verify) -> VerifyReport:
         heads=dict(request.heads),
         journal_heads=dict(request.journal_heads),
         deep=request.deep,
+        incremental=request.incremental,
+        anchor=request.anchor,
+        progress=None
+        if request.progress_file is None
+        else functools.partial(write_progress, request.progress_file),
     )
 
 

@@ -29,9 +29,9 @@ chunk n+1 and DuckDB parses the payloads of chunk n the tables read, a second Du
 writes chunk n-1's events out as they are (:class:`_Writer`); it then writes the fills while the
 first computes the orders. A new snapshot
 costs what the run changed, not the history: an order's row depends on its own events only, so
-the orders the run touched are recomputed from their events (the earlier ones read back from the
-lake), every other row is carried from the last snapshot, and the positions are the last ones
-plus the run's fills.
+the orders the run touched are recomputed (their state read from the orders view, their history
+from their events, the earlier ones read back from the lake), every other row is carried from the
+last snapshot, and the positions are the last ones plus the run's fills.
 """
 
 from __future__ import annotations
@@ -59,10 +59,11 @@ if TYPE_CHECKING:  # pragma: no cover - types only
     from orderledger.infrastructure.application.parts import LedgerParts
 
 MANIFEST = "_manifest.json"
-FORMAT = 4
+FORMAT = 5
 """The shape of the rows the manifest vouches for (2: the orders carry their seconds and slippage
 parts; 3: money keeps 18 places; 4: the orders carry every term the order's declaration takes
-from its request, ``columnar.TERMS``); a run over a lake of another format recomputes every
+from its request; 5: an order's state is the orders view's, every value the order's declaration
+shows, ``columnar.state_columns``, with when it ended); a run over a lake of another format recomputes every
 order's row, and over one before 3 first widens the money columns of its appended files
 (``_widen_money``)."""
 MONEY_FORMAT = 3
@@ -403,7 +404,7 @@ def export_lake(ledger: LedgerParts, directory: str | Path, chunk: int = columna
         rows.update(_append(con, writer, ledger, root, (after, upto), chunk))
         if after:  # the snapshot reads the lake's files: none may be half written
             writer.wait()
-        rows.update(_snapshots(con, root, manifest, root / snapshot))
+        rows.update(_snapshots(con, ledger, root, manifest, (root / snapshot, upto)))
         last = root / manifest["snapshot"] if manifest.get("snapshot") else None
         rows[lake_pnl.TABLE], kept = lake_pnl.write_pnl(
             con, ledger, manifest, (last, root / snapshot), upto, _copy
@@ -535,20 +536,26 @@ def _read(directory: Path, table: str) -> str:
 
 
 def _snapshots(
-    con: duckdb.DuckDBPyConnection, root: Path, manifest: dict[str, Any], target: Path
+    con: duckdb.DuckDBPyConnection,
+    ledger: LedgerParts,
+    root: Path,
+    manifest: dict[str, Any],
+    span: tuple[Path, int],
 ) -> dict[str, int]:
-    """The new snapshot: the orders this run touched recomputed from all their events, every
-    other order's row as the last snapshot has it; positions as the last ones plus this run's
-    fills. The first run computes them from its own rows alone."""
+    """The new snapshot (``span``: its folder and the run's last position): the orders this run
+    touched recomputed (their state as the orders view holds it, their history from all their
+    events), every other order's row as the last snapshot has it; positions as the last ones
+    plus this run's fills. The first run computes them from its own rows alone."""
+    target, upto = span
     last = root / manifest["snapshot"] if manifest.get("snapshot") else None
     after = int(manifest["position"])
     lifecycle = columnar.of_types("run_events", columnar.LIFECYCLE)
     fills = "SELECT * EXCLUDE (day) FROM run_fills"
+    wanted: list[str] | None = None  # the orders whose state is read from the view (None: all)
     if last is not None:
-        kinds = (*columnar.LIFECYCLE, *columnar.FILL_TYPES)
-        touched = f"SELECT client_order_id FROM ({columnar.of_types('run_events', kinds)})"
+        touched = f"SELECT client_order_id FROM ({columnar.of_types('run_events', columnar.ORDER_FACTS)})"
         if manifest.get("format") != FORMAT:  # rows of another shape: every order is recomputed
-            everyone = columnar.of_types(f"({lake_events_upto(root, after)})", kinds)
+            everyone = columnar.of_types(f"({lake_events_upto(root, after)})", columnar.ORDER_FACTS)
             touched += f" UNION ALL SELECT client_order_id FROM ({everyone})"
         columnar.run(con, f"CREATE TEMP TABLE touched AS SELECT DISTINCT client_order_id FROM ({touched})")
         theirs = "client_order_id IN (SELECT client_order_id FROM touched)"
@@ -557,7 +564,11 @@ def _snapshots(
         if _has_files(root, "fills"):
             fills += f" UNION ALL BY NAME SELECT * EXCLUDE (day) FROM ({_read(root, 'fills')})"
             fills += f" WHERE position <= {after} AND {theirs}"
-    orders = columnar.ORDERS_SQL.format(per_event=lifecycle, fills=fills)
+        wanted = [str(row[0]) for row in columnar.run(con, "SELECT client_order_id FROM touched")]
+    columnar.caught_up(ledger, upto)
+    con.register("order_rows", columnar.read_order_rows(ledger, wanted))
+    state = columnar.state_sql("order_rows")
+    orders = columnar.ORDERS_SQL.format(per_event=lifecycle, fills=fills, state=state)
     listed = ", ".join(f'"{row[0]}"' for row in columnar.run(con, f"DESCRIBE {orders}"))
     if last is not None and _has_files(last, "orders"):
         orders += f" UNION ALL BY NAME SELECT * EXCLUDE (day) FROM ({_read(last, 'orders')})"

@@ -25,18 +25,15 @@ events are in the next run's span, so the next run reads the book again.
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import format_decimal
 from orderledger.infrastructure.application import columnar
 from orderledger.infrastructure.application.reads import rule_books
 from orderledger.infrastructure.audit.columns import typed_sql
-from orderledger.infrastructure.storage.db import parse_url
 from orderledger.projections.positions import PNL_TABLE
 
 if TYPE_CHECKING:  # pragma: no cover - types only
@@ -87,32 +84,14 @@ def _typed(rule: str) -> str:
 
 def _arrow(rows: list[tuple[Any, ...]]) -> pa.Table:
     """Rows read as ``_READ`` names them, as an Arrow table."""
-    pa = columnar._need("pyarrow")
-    columns: list[Any] = list(zip(*rows, strict=True)) if rows else [[] for _ in _READ]
-    types = [pa.int64(), *(pa.string() for _ in _READ[1:])]
-    return pa.table([pa.array(c, type=t) for c, t in zip(columns, types, strict=True)], names=list(_READ))
+    return columnar.arrow_rows(rows, _READ, frozenset({"position"}))
 
 
 def _view_entries(ledger: LedgerParts, where: str) -> pa.Table:
     """The average-cost entries ``where`` selects (SQL with its values inline), as ``_READ``
-    names them: by the ADBC driver when the store can be read on another connection (no Python
-    object per row, as ``columnar`` reads the log), else on the ledger's own."""
+    names them (``columnar.read_store``)."""
     sql = f"SELECT {', '.join(_READ)} FROM {{table}} WHERE {_WHERE} AND ({where})"
-    if not columnar.fast_path(ledger):
-        with ledger.db.read() as tx:
-            return _arrow([tuple(row) for row in tx.all(sql.format(table=PNL_TABLE.name))])
-    parsed = parse_url(ledger.url)
-    if parsed.dialect == "postgresql":
-        dbapi = columnar._need("adbc_driver_postgresql.dbapi")
-        table, conninfo = f'"{parsed.schema}".{PNL_TABLE.name}', parsed.conninfo
-    else:
-        dbapi = columnar._need("adbc_driver_sqlite.dbapi")
-        table, conninfo = PNL_TABLE.name, f"file:{parsed.path}?mode=ro"
-    with contextlib.closing(dbapi.connect(conninfo)) as conn, contextlib.closing(conn.cursor()) as cursor:
-        cursor.execute(sql.format(table=table))
-        found: pa.Table = cursor.fetch_arrow_table()
-    # typed as ``_arrow``'s: the SQLite driver types a column by its values, so none when empty
-    return found.cast(_arrow([]).schema)
+    return columnar.read_store(ledger, sql, PNL_TABLE.name, _READ, frozenset({"position"}))
 
 
 def _rule_entries(ledger: LedgerParts, rule: str, upto: int) -> pa.Table:
@@ -139,18 +118,6 @@ def _rule_entries(ledger: LedgerParts, rule: str, upto: int) -> pa.Table:
             if f.position <= upto
         ]
     )
-
-
-def _caught_up(ledger: LedgerParts, upto: int) -> None:
-    """The views hold every event up to ``upto`` (caught up when they lag), or a one-line error."""
-    if ledger.views_position() < upto:
-        ledger.catch_up()
-    if ledger.views_position() < upto:
-        raise InvalidInputError(
-            f"the ledger's views stop at position {ledger.views_position()} before the log's {upto}:"
-            " run `orderledger project` first",
-            field="directory",
-        )
 
 
 def _restated_books(con: duckdb.DuckDBPyConnection, last: str) -> list[tuple[str, str, str]]:
@@ -182,7 +149,7 @@ def _average_entries(
     """The entries to write from the view (those past ``after``, and every entry of the books
     the run restated) and the SQL of the rows carried from the ``last`` snapshot's table (None:
     nothing to carry, every entry is read)."""
-    _caught_up(ledger, upto)
+    columnar.caught_up(ledger, upto)
     if last is None or not after:
         return _view_entries(ledger, f"position <= {int(upto)}"), None
     previous = _read(last)

@@ -784,12 +784,34 @@ class OrderLedger(DeprecatedReads):
         heads: Mapping[int, str] | None = None,
         journal_heads: Mapping[int, str] | None = None,
         deep: bool = False,
+        incremental: bool = False,
+        anchor: bool = False,
+        progress: Callable[[int, int], None] | None = None,
     ) -> VerifyReport:
         """Check the storage, the hash chains, the views and the journal against the log; heads
         recorded earlier (``expect_head``: a :class:`Head` covers the journal too; ``heads``,
-        ``journal_heads``: position → hash) must still be in the chains."""
+        ``journal_heads``: position → hash) must still be in the chains, and so must every anchor.
+
+        ``incremental``: check only the records appended since the last anchor (docs/audit.md,
+        "Incremental verify"); ``anchor``: when everything holds, store the heads found as the
+        next anchor. ``progress`` is told, after each chunk of the log, the events checked and
+        how many there are to check."""
+        if progress is not None:  # a callable: not part of a request, which is a value
+            return admin.verify_ledger(
+                self,
+                expect_head=expect_head,
+                heads=heads,
+                journal_heads=journal_heads,
+                deep=deep,
+                incremental=incremental,
+                anchor=anchor,
+                progress=progress,
+            )
         pinned, journal = tuple((heads or {}).items()), tuple((journal_heads or {}).items())
-        return handle(self, asks.Verify(expect_head, pinned, journal, deep=deep))
+        return handle(
+            self,
+            asks.Verify(expect_head, pinned, journal, deep=deep, incremental=incremental, anchor=anchor),
+        )
 
     def head(self) -> Head | None:
         """The chains' heads, to record outside the database (None while both are empty)."""

@@ -40,9 +40,11 @@ from orderledger.infrastructure.adapters.snapshots.payloads import RECONCILE_OPE
 from orderledger.infrastructure.application.cumulative import (
     Step,
     beyond,
+    booked_of,
     corrections_of,
     revised,
     revision_messages,
+    waiting_fills,
 )
 from orderledger.infrastructure.application.queries import first_position, list_orders, list_positions
 from orderledger.infrastructure.ingest.processing import Inbound, Result
@@ -376,8 +378,10 @@ class Reconciler:
                 self.snapshot.venue, row.venue_order_id
             )
             out = [self._external(row, client_id)]
-            known_trades: set[str] = set()
-            filled = notional = ZERO
+            # Real executions waiting for this order are released by its request: booked.
+            waiting = waiting_fills(self.ledger, self.snapshot.venue, row.venue_order_id)
+            known_trades: set[str] = {m.trade_id for m in waiting}
+            filled, notional = booked_of(waiting)
             status = "requested"
         else:
             client_id = order.client_order_id

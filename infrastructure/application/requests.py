@@ -278,12 +278,18 @@ class ExecutionQuality(Request["list[ExecutionRow]"]):
 @request
 class Verify(Request[VerifyReport]):
     """The storage, the chains, the views and the journal checked against the log (``deep``:
-    every event decoded); ``heads``, ``journal_heads``: position → hash recorded earlier."""
+    every event decoded); ``heads``, ``journal_heads``: position → hash recorded earlier;
+    ``incremental``: only what is new since the last anchor; ``anchor``: store the heads found
+    when everything holds; ``progress_file``: a file rewritten after each chunk of the log with
+    the events checked and how many there are (``audit.verify.write_progress``)."""
 
     expect_head: Head | tuple[int, str] | None = None
     heads: tuple[tuple[int, str], ...] = ()
     journal_heads: tuple[tuple[int, str], ...] = ()
     deep: bool = False
+    incremental: bool = False
+    anchor: bool = False
+    progress_file: str | None = None
 
     @property
     def whole_log(self) -> bool:

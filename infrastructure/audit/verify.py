@@ -4,9 +4,12 @@ view from the log, so a changed, deleted or reordered row is found. Nothing here
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
+import os
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,8 @@ from orderledger.domain.identity import IdentityKey, identity_keys
 from orderledger.domain.instrument import instrument_id_for
 from orderledger.domain.order import Order, order_id_for
 from orderledger.domain.outcomes import Outcome
-from orderledger.infrastructure.audit.search import CHUNK, EVENT_COLUMNS, EventFilter, search_events
+from orderledger.infrastructure.audit.anchors import OVERLAP, Anchor, check_anchors, stored_hash
+from orderledger.infrastructure.audit.search import CHUNK, EVENT_COLUMNS
 from orderledger.infrastructure.storage.chain import GENESIS, journal_link, link, parked_digest
 from orderledger.infrastructure.storage.db import Database, table_columns
 from orderledger.infrastructure.storage.journal import (
@@ -36,7 +40,7 @@ from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.schema import foreign_triggers, missing_protection
 from orderledger.infrastructure.storage.sqlite import check_sqlite_file
 from orderledger.projections import PROJECTIONS
-from orderledger.projections.base import MemoryTable, Projection, fold
+from orderledger.projections.base import MemoryTable, Projection
 from orderledger.projections.orders import ORDERS_TABLE
 
 # ---------------------------------------------------------------------- verify
@@ -58,7 +62,11 @@ class VerifyReport:
     heads_checked: int = 0  # heads recorded earlier that were checked against the chain
     journal_records: int = 0  # journal rows and settlements in the journal's chain
     views_behind: int = 0  # events of the log the slowest view has not folded (nor been compared on)
+    views_unsettled: int = 0  # rows whose re-fold an ingest left for its end: their views not compared
     journal_head: tuple[int, str] | None = None
+    full: bool = True  # the whole log checked and the views refolded (else: what is new since an anchor)
+    since: int = 0  # the event after which the log was walked (0: from the first)
+    anchored: int = 0  # the anchors (verified heads stored in the database) found in the chains
 
     @property
     def head_text(self) -> str | None:
@@ -80,6 +88,10 @@ class VerifyReport:
             "heads_checked": self.heads_checked,
             "journal_records": self.journal_records,
             "views_behind": self.views_behind,
+            "views_unsettled": self.views_unsettled,
+            "full": self.full,
+            "since": self.since,
+            "anchored": self.anchored,
         }
 
     @property
@@ -97,6 +109,27 @@ Heads = Mapping[int, str]
 """Heads recorded earlier: position → hash (hex). Each must still be in the chain."""
 
 
+Progress = Callable[[int, int], None]
+"""Told, after each chunk of the log, how many events have been checked of how many."""
+
+
+def write_progress(path: str, checked: int, total: int) -> None:
+    """Record ``checked`` of ``total`` events in ``path`` (replaced whole: never half-written)."""
+    partial = f"{path}.partial"
+    with open(partial, "w", encoding="ascii") as file:
+        file.write(f"{checked} {total}")
+    os.replace(partial, path)
+
+
+def read_progress(path: Path) -> tuple[int, int]:
+    """The figures ``write_progress`` last recorded ((0, 0) before the first)."""
+    try:
+        checked, total = path.read_text(encoding="ascii").split()
+    except (OSError, ValueError):
+        return 0, 0
+    return int(checked), int(total)
+
+
 def verify(
     db: Database,
     mapper: LedgerMapper,
@@ -105,10 +138,18 @@ def verify(
     heads: Heads | None = None,
     journal_heads: Heads | None = None,
     deep: bool = False,
+    since: Anchor | None = None,
+    overlap: int = OVERLAP,
+    progress: Progress | None = None,
 ) -> VerifyReport:
-    """Check the storage, recompute the hash chain from the first event (each row's search columns
-    against its payload), then check every view, the journal, the identities and the parked rows
-    against the log.
+    """Check the storage, recompute the hash chain (each row's search columns against its
+    payload), then check every view, the journal, the identities and the parked rows against the
+    log, in one pass over the log that holds a chunk of it at a time.
+
+    From the first event by default (a full verify). Given ``since`` (the anchor a passing
+    verify stored), only the events and journal records after it are checked, with the last
+    ``overlap`` records of each chain before it walked again to the anchored hashes: the views, the
+    identities and the journal's cross-checks are refolded by a full verify only.
 
     Everything is read in one snapshot, so writers committing meanwhile cannot make the log, the
     views' positions and their rows appear to disagree. A damaged database raises
@@ -118,50 +159,140 @@ def verify(
     if expect_head is not None:
         expected = merge_heads(expected, [expect_head], "`expect_head`")
     with db.snapshot():
-        return _verify(db, mapper, expected, dict(journal_heads or {}), deep)
+        return _verify(db, mapper, expected, dict(journal_heads or {}), deep, since, overlap, progress)
 
 
 def _verify(
-    db: Database, mapper: LedgerMapper, heads: Heads, journal_heads: Heads, deep: bool
+    db: Database,
+    mapper: LedgerMapper,
+    heads: dict[int, str],
+    journal_heads: dict[int, str],
+    deep: bool,
+    since: Anchor | None,
+    overlap: int,
+    progress: Progress | None,
 ) -> VerifyReport:
     storage = check_storage(db, deep=deep)
-    report = verify_chain(db, heads=heads, mapper=mapper)
-    report.storage = storage
-    journal = verify_journal(db, journal_heads)
-    report.journal_records, report.journal_head = journal.records, journal.head
-    report.journal_problems = list(journal.problems)
-    last = report.head[0] if report.head else 0
+    anchors = check_anchors(db)
     with db.read() as tx:
         views = {p.name for p in PROJECTIONS}  # not the count of finished work (``views.SETTLES``)
         tracking = {
             str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking") if r[0] in views
         }
-        report.schema_problems = missing_protection(tx) + [
+        schema_problems = missing_protection(tx) + [
             f"trigger {trigger} on table {table} was not created by the ledger: it runs with the"
             " rights of whoever writes next (`orderledger db init` as the owner removes it)"
             for table, trigger in foreign_triggers(tx)
         ]
+        top = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
+        unsettled = {p.name: _unfinished(tx, p) for p in PROJECTIONS}
+    folds = None
+    if since is None:
+        # Every anchor is a head recorded earlier: each must still be in the chains.
+        heads = {**anchors.events, **heads}
+        journal_heads = {**anchors.journal, **journal_heads}
+        folds = _Folds(tracking, top)
+        after, journal_after = (0, GENESIS), (0, GENESIS)
+    else:
+        after, journal_after = _overlap(db, since, overlap, heads, journal_heads)
+    report = verify_chain(
+        db, after=after, heads=heads, mapper=mapper, each=folds, progress=progress, total=top
+    )
+    report.storage, report.schema_problems = storage, schema_problems
+    report.full, report.since, report.anchored = since is None, after[0], anchors.count
+    if anchors.problems and report.broken is None:
+        report.broken = anchors.problems[0]
+    journal = verify_journal(db, journal_heads, after=journal_after)
+    report.journal_records, report.journal_head = journal.records, journal.head
+    report.journal_problems = list(journal.problems)
+    last = report.head[0] if report.head else after[0]
     for name, position in sorted(tracking.items()):
         if position > last and report.broken is None:
             report.broken = (
                 f"view {name} has folded events up to {position} but the log ends at {last}:"
                 " events were deleted from the end of the log"
             )
-    if report.broken is not None:
-        return report
-    orders: dict[str, Order] | None = None
     report.views_behind = last - min(tracking.get(p.name, 0) for p in PROJECTIONS)
-    for projection_class in PROJECTIONS:
-        projection = projection_class()
-        position = tracking.get(projection.name, 0)
-        tables = _fold_log(db, mapper, projection, position)
-        report.view_problems += view_differences(db, projection, tables)
-        if projection.name == "orders" and position == last:
-            orders = tables[ORDERS_TABLE.name].rows
-    if orders is None:
-        orders = _fold_log(db, mapper, PROJECTIONS[0](), last)[ORDERS_TABLE.name].rows
+    report.views_unsettled = sum(unsettled.values())
+    if report.broken is not None or folds is None:
+        return report
+    orders = folds.orders()
+    for projection, tables in folds.views():
+        if not unsettled[projection.name]:  # else its rows are not final yet: compared with nothing
+            report.view_problems += view_differences(db, projection, tables)
+        tables.clear()  # compared: its rows are not needed any more
     report.journal_problems += journal_differences(db, orders)
     return report
+
+
+def _unfinished(tx: Any, projection: type[Projection] | Projection) -> int:
+    """How many of the view's rows hold work a fold left for later (``Projection.unfinished``)."""
+    if projection.unfinished is None:
+        return 0
+    table, column = projection.unfinished
+    return int(tx.one(f"SELECT COUNT(*) FROM {table} WHERE {column} IS NOT NULL")[0])
+
+
+class _Folds:
+    """Every view folded in memory in the one pass over the log, each up to the position its
+    stored rows stand at; the orders also to the log's end, which the identities are checked
+    against."""
+
+    def __init__(self, tracking: Mapping[str, int], last: int) -> None:
+        self.runs: list[tuple[Projection, int, dict[str, MemoryTable[Any, Any]]]] = []
+        for projection_class in PROJECTIONS:
+            projection = projection_class()
+            self.runs.append((projection, tracking.get(projection.name, 0), _tables(projection)))
+        self.orders_run = next(i for i, run in enumerate(self.runs) if run[0].name == "orders")
+        if self.runs[self.orders_run][1] != last:
+            projection = PROJECTIONS[self.orders_run]()
+            self.runs.append((projection, last, _tables(projection)))
+            self.orders_run = len(self.runs) - 1
+
+    def __call__(self, position: int, event: OrderEvent) -> None:
+        for projection, upto, tables in self.runs:
+            if position <= upto:
+                projection.apply(position, event, tables)
+
+    def views(self) -> Iterator[tuple[Projection, dict[str, MemoryTable[Any, Any]]]]:
+        """Each view's tables, folded and settled, in the order of ``PROJECTIONS``."""
+        for projection, _, tables in self.runs:
+            projection.settle(tables)
+        for projection, _, tables in self.runs[: len(PROJECTIONS)]:
+            yield projection, tables
+
+    def orders(self) -> dict[str, Order]:
+        return self.runs[self.orders_run][2][ORDERS_TABLE.name].rows
+
+
+def _tables(projection: Projection) -> dict[str, MemoryTable[Any, Any]]:
+    return {spec.name: MemoryTable() for spec in projection.tables}
+
+
+def _overlap(
+    db: Database, anchor: Anchor, overlap: int, heads: dict[int, str], journal_heads: dict[int, str]
+) -> tuple[tuple[int, bytes], tuple[int, bytes]]:
+    """Where an incremental verify starts each chain: ``overlap`` records before the anchor,
+    at the hash stored there, with the anchored hash a head the walk must reach (so a change to
+    the anchored region's last records, or to the anchor, breaks it). Heads recorded before the
+    start are compared with the hashes stored at their positions (``heads`` keeps the others)."""
+    starts = []
+    for chain, anchored, recorded in (
+        ("events", anchor.events, heads),
+        ("journal", anchor.journal, journal_heads),
+    ):
+        position = max(0, anchored[0] - overlap) if anchored else 0
+        for at in sorted(p for p in recorded if p <= position):
+            if stored_hash(db, chain, at) != bytes.fromhex(recorded[at]):
+                position = at - 1  # the walk starts before it, and reports it
+                break
+        for at in [p for p in recorded if p <= position]:
+            del recorded[at]
+        if anchored:
+            recorded.setdefault(anchored[0], anchored[1])
+        digest = stored_hash(db, chain, position) if position else GENESIS
+        starts.append((position, GENESIS if digest is None else digest))
+    return starts[0], starts[1]
 
 
 def check_storage(db: Database, *, deep: bool = False) -> dict[str, str]:
@@ -272,13 +403,18 @@ def verify_chain(
     expect_head: tuple[int, str] | None = None,
     heads: Heads | None = None,
     mapper: LedgerMapper | None = None,
+    each: Callable[[int, OrderEvent], None] | None = None,
+    progress: Progress | None = None,
+    total: int = 0,
 ) -> VerifyReport:
     """Check the hash chain from the event after ``after`` (a position and its verified hash).
 
     From the start by default; given the head a previous check returned, only what was appended
     since is read (the link to that head proves the earlier part unchanged up to it). With the
-    ``mapper``, each event's search columns are compared with its payload; from the start, the
-    table's row count with the chain's length (a row outside the chain is found).
+    ``mapper``, each event's payload is read and validated as if it came from outside, and its
+    search columns compared with it; ``each`` is then given every event, in log order. The
+    table's row count must be the chain's length (a row outside the chain is found). The log is
+    read a chunk at a time, ``progress`` told after each (``total``: the log's last position).
     """
     report = VerifyReport()
     expected = dict(heads or {})
@@ -294,16 +430,17 @@ def verify_chain(
                 f"event {last} is missing or no longer has the hash {previous.hex()} verified before"
             )
             return report
+    select = (
+        f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE notification_id > ?"
+        " ORDER BY notification_id LIMIT ?"
+    )
     while report.broken is None:
         with db.read() as tx:
-            rows = tx.all(
-                f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE notification_id > ?"
-                " ORDER BY notification_id LIMIT ?",
-                (last, CHUNK),
-            )
+            rows = tx.all(select, (last, CHUNK))
         for row in rows:
-            report.broken = _check_row(row, expected_id, previous, mapper)
-            if report.broken is not None:
+            checked = _check_row(row, expected_id, previous, mapper)
+            if isinstance(checked, str):
+                report.broken = checked
                 break
             position, stored = row[0], bytes(row[-1])
             previous, expected_id, last = stored, position + 1, position
@@ -314,6 +451,10 @@ def verify_chain(
                     " the log was rewritten up to there"
                 )
                 break
+            if each is not None and checked is not None:
+                each(position, checked)
+        if progress is not None:
+            progress(report.events, max(total - after[0], report.events))
         if len(rows) < CHUNK:
             break
     if report.broken is None and last:
@@ -325,13 +466,14 @@ def verify_chain(
             f"the log ends at event {last}, before the recorded head {position}:{expected[position]}:"
             " events were deleted from the end"
         )
-    if report.broken is None and not after[0]:
+    if report.broken is None:
         with db.read() as tx:
             rows_stored = int(tx.one("SELECT COUNT(*) FROM events")[0])
-        if rows_stored != report.events:
-            outside = rows_stored - report.events
+        # The chain numbers its events from 1 without a gap, so it holds as many as its last.
+        if rows_stored != last:
+            outside = rows_stored - last
             report.broken = (
-                f"the events table holds {rows_stored} rows but the chain {report.events}: {outside}"
+                f"the events table holds {rows_stored} rows but the chain {last}: {outside}"
                 f" row{'s are' if outside > 1 else ' is'} outside the chain (position 0, negative or"
                 " NULL), inserted around the ledger"
             )
@@ -339,17 +481,35 @@ def verify_chain(
 
 
 # The columns copied from an event's payload so that searches need not decode it.
-_SEARCH_COLUMNS = EVENT_COLUMNS[EVENT_COLUMNS.index("event_type") : EVENT_COLUMNS.index("message_id")]
+_FIRST_SEARCHED = EVENT_COLUMNS.index("event_type")
+_SEARCH_COLUMNS = EVENT_COLUMNS[_FIRST_SEARCHED : EVENT_COLUMNS.index("message_id")]
+_searched = operator.itemgetter(*_SEARCH_COLUMNS)
+
+
+def _aggregate_text(event: OrderEvent) -> str:
+    """``aggregate_id`` as stored (text); an order's, which most events are, remembered for the
+    orders met last (an order's events lie close together in the log)."""
+    if isinstance(event, (InstrumentDefined, CashFlowRecorded, MarkRecorded)):
+        return str(aggregate_id(event))
+    return _order_id_text(event.client_order_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def _order_id_text(client_order_id: str) -> str:
+    return str(order_id_for(client_order_id))
 
 
 def _check_row(
     row: Sequence[Any], expected_id: int, previous: bytes, mapper: LedgerMapper | None
-) -> str | None:
-    """What is wrong with one event row of the chain (None when nothing is)."""
+) -> str | OrderEvent | None:
+    """What is wrong with one event row of the chain (a sentence), else its event as its payload
+    says (None without a ``mapper``: the payload is not read)."""
     position = row[0]
     if position != expected_id:
         return f"event {expected_id} is missing (the log jumps from {expected_id - 1} to {position})"
-    values = [bytes(v) if isinstance(v, memoryview) else v for v in row[:-1]]
+    values = list(row[:-1])
+    if isinstance(values[4], memoryview):
+        values[4] = bytes(values[4])
     if not isinstance(values[4], bytes):
         return (
             f"event {position} ({row[5]} of {row[6]!r}) has its payload stored as"
@@ -366,20 +526,20 @@ def _check_row(
         event = mapper.decode(row[3], values[4], row[1], row[2], trusted=False)
     except MapperDeserialisationError as error:
         return f"event {position} ({row[5]} of {row[6]!r}) cannot be read: {error}"
-    indexed = mapper.to_stored_event(event)
-    named = dict(zip(EVENT_COLUMNS, values, strict=False))
-    if named["originator_id"] != str(aggregate_id(event)):
+    if values[1] != _aggregate_text(event):
         return (
             f"event {position} ({row[5]} of {row[6]!r}) is stored under another order's ID than its"
             f" payload's {event.client_order_id!r}"
         )
-    for column in _SEARCH_COLUMNS:
-        if named[column] != getattr(indexed, column):
-            return (
-                f"event {position} ({row[5]} of {row[6]!r}): its {column} column says"
-                f" {named[column]!r} but its payload says {getattr(indexed, column)!r}"
-            )
-    return None
+    indexed = _searched(mapper.to_stored_event(event).__dict__)
+    if indexed != tuple(values[_FIRST_SEARCHED : _FIRST_SEARCHED + len(_SEARCH_COLUMNS)]):
+        for column, stored, said in zip(_SEARCH_COLUMNS, values[_FIRST_SEARCHED:], indexed, strict=False):
+            if stored != said:
+                return (
+                    f"event {position} ({row[5]} of {row[6]!r}): its {column} column says"
+                    f" {stored!r} but its payload says {said!r}"
+                )
+    return event
 
 
 @dataclass
@@ -397,12 +557,18 @@ _SETTLEMENT_COLUMNS = (
 )
 
 
-def verify_journal(db: Database, heads: Heads | None = None, limit: int = 20) -> JournalChain:
+def verify_journal(
+    db: Database, heads: Heads | None = None, limit: int = 20, *, after: tuple[int, bytes] = (0, GENESIS)
+) -> JournalChain:
     """Recompute the journal's chain: every journal row and settlement record in position order,
     without a gap, each hash over the record as written (a settled line as it was before its
     first settlement, with the digests of all its parked parts), each settled line's row equal to
-    its last settlement, and each journal head recorded earlier still in the chain."""
+    its last settlement, and each journal head recorded earlier still in the chain.
+
+    From the first record by default; given ``after`` (a position and its verified hash), the
+    records after it, and the lines they settle."""
     found = JournalChain()
+    start = after[0]
     with db.read() as tx:
         if "hash" not in table_columns(tx, "messages"):
             found.problems.append(
@@ -410,16 +576,29 @@ def verify_journal(db: Database, heads: Heads | None = None, limit: int = 20) ->
                 " it once with write access (PostgreSQL: `orderledger db init` as the owner) to upgrade it"
             )
             return found
+        # The settlements after the start, and every settlement of the lines they settle.
         settlements = [
-            tuple(r) for r in tx.all(f"SELECT {_SETTLEMENT_COLUMNS} FROM settlements ORDER BY position")
+            tuple(r)
+            for r in tx.all(
+                f"SELECT {_SETTLEMENT_COLUMNS} FROM settlements"
+                + (
+                    " WHERE message_id IN (SELECT message_id FROM settlements WHERE position > ?)"
+                    if start
+                    else ""
+                )
+                + " ORDER BY position",
+                (start,) if start else (),
+            )
         ]
         waiting = parked_parts(tx.all(PARKED_ROWS))
-        stored = int(tx.one("SELECT COUNT(*) FROM messages")[0]) + len(settlements)
+        stored = int(tx.one("SELECT COUNT(*) FROM messages")[0]) + int(
+            tx.one("SELECT COUNT(*) FROM settlements")[0]
+        )
     by_line: dict[int, list[tuple[Any, ...]]] = {}
     for record in settlements:
         by_line.setdefault(record[1], []).append(record)
-    walk = _JournalWalk(found, dict(heads or {}), settlements)
-    for row in _journal_rows(db):
+    walk = _JournalWalk(found, dict(heads or {}), [r for r in settlements if r[0] > start], after)
+    for row in _journal_rows(db, start or None):
         if row[0] is None:
             continue  # outside the numbering: counted below
         if not walk.settle_before(row[0]):
@@ -437,6 +616,9 @@ def verify_journal(db: Database, heads: Heads | None = None, limit: int = 20) ->
     else:
         if walk.settle_before(None):
             walk.finish(stored)
+    for row in _journal_rows(db, None, [line for line in sorted(by_line) if line <= start]):
+        # Lines before the start that a settlement after it settled.
+        found.problems += _settled_line(row, by_line[row[0]], waiting.get(row[0], {}))
     for message_id in sorted(set(by_line) - _lines_present(db, by_line)):
         found.problems.append(
             f"settlement {by_line[message_id][0][0]} settles message {message_id},"
@@ -446,14 +628,31 @@ def verify_journal(db: Database, heads: Heads | None = None, limit: int = 20) ->
     return found
 
 
-def _journal_rows(db: Database) -> Iterator[Any]:
-    """The journal's rows in message order, a chunk per read transaction."""
-    last: int | None = None
+_JOURNAL_COLUMNS = (
+    "message_id, received_at, origin, line_no, format, raw, outcome, reason, client_order_id,"
+    " event_count, hash"
+)
+
+
+def _journal_rows(db: Database, after: int | None, only: Sequence[int] | None = None) -> Iterator[Any]:
+    """The journal's rows after ``after`` (None: all, also those outside the numbering) in
+    message order, a chunk per read transaction; ``only``: just the rows of those message IDs."""
+    if only is not None:
+        with db.read() as tx:
+            for start in range(0, len(only), 500):
+                chunk = only[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                yield from tx.all(
+                    f"SELECT {_JOURNAL_COLUMNS} FROM messages WHERE message_id IN ({marks})"
+                    " ORDER BY message_id",
+                    chunk,
+                )
+        return
+    last = after
     while True:
         with db.read() as tx:
             rows = tx.all(
-                "SELECT message_id, received_at, origin, line_no, format, raw, outcome, reason,"
-                " client_order_id, event_count, hash FROM messages"
+                f"SELECT {_JOURNAL_COLUMNS} FROM messages"
                 + ("" if last is None else " WHERE message_id > ?")
                 + " ORDER BY message_id LIMIT ?",
                 ((last,) if last is not None else ()) + (CHUNK,),
@@ -468,10 +667,16 @@ class _JournalWalk:
     """The journal's chain walked record by record: journal rows and settlements interleaved by
     position, each hash checked against the one before it and against recorded heads."""
 
-    def __init__(self, found: JournalChain, expected: dict[int, str], settlements: list[tuple[Any, ...]]):
+    def __init__(
+        self,
+        found: JournalChain,
+        expected: dict[int, str],
+        settlements: list[tuple[Any, ...]],
+        after: tuple[int, bytes],
+    ):
         self.found = found
         self.expected = expected
-        self.previous, self.position = GENESIS, 0
+        self.position, self.previous = after
         self._pending = iter(settlements)
         self._settlement = next(self._pending, None)
 
@@ -532,9 +737,9 @@ class _JournalWalk:
                 f"the journal ends at record {position}, before the recorded head {at}:{expected[at]}:"
                 " records were deleted from the end"
             )
-        elif stored != found.records:
+        elif stored != position:
             found.problems.append(
-                f"the journal holds {stored} records but its chain {found.records}: rows outside the"
+                f"the journal holds {stored} records but its chain {position}: rows outside the"
                 " chain were inserted around the ledger"
             )
 
@@ -618,20 +823,6 @@ def aggregate_id(event: OrderEvent) -> UUID:
     if isinstance(event, MarkRecorded):
         return mark_id_for(event.venue, event.instrument, event.ts_event, event.source)
     return order_id_for(event.client_order_id)
-
-
-def _fold_log(
-    db: Database, mapper: LedgerMapper, projection: Projection, position: int
-) -> dict[str, MemoryTable[Any, Any]]:
-    """The projection folded in memory from the log up to ``position``."""
-
-    def events() -> Iterator[tuple[int, OrderEvent]]:
-        for p, event, _ in search_events(db, mapper, EventFilter()):
-            if p > position:
-                return
-            yield p, event
-
-    return fold(projection, events())
 
 
 def journal_differences(db: Database, orders: Mapping[str, Order], limit: int = 20) -> list[str]:
@@ -718,25 +909,41 @@ def journal_differences(db: Database, orders: Mapping[str, Order], limit: int = 
 def view_differences(
     db: Database, projection: Projection, tables: dict[str, MemoryTable[Any, Any]], limit: int = 20
 ) -> list[str]:
-    """How a view's stored tables differ from ``tables`` (a fold in memory); empty when equal."""
-    problems = []
-    for spec in projection.tables:
+    """How a view's stored tables differ from ``tables`` (a fold in memory); empty when equal.
+
+    The stored rows are read a chunk at a time, each compared with the folded row of its key as
+    it comes, so that neither side is copied whole."""
+    found: list[tuple[int, str, str]] = []
+    for number, spec in enumerate(projection.tables):
         table: MemoryTable[Any, Any] = tables[spec.name]
-        expected = {spec.key_values(k): spec.to_row(v) for k, v in table.rows.items()}
+        folded = {spec.key_values(k): k for k in table.rows}  # each stored key → the fold's key
+        places = [spec.columns.index(c) for c in _key_columns(spec)]
         columns = ", ".join(c.name for c in spec.columns)
         with db.read() as tx:
-            stored_rows = [tuple(r) for r in tx.all(f"SELECT {columns} FROM {spec.name}")]
-        stored = {tuple(r[spec.columns.index(c)] for c in _key_columns(spec)): r for r in stored_rows}
-        for key in sorted(set(expected) | set(stored), key=str):
-            if key not in stored:
-                problems.append(f"view {spec.name}: row {key} is missing")
-            elif key not in expected:
-                problems.append(f"view {spec.name}: row {key} is not explained by the log")
-            elif _normal(stored[key]) != _normal(expected[key]):
-                problems.append(f"view {spec.name}: row {key} differs from a fresh fold of the log")
-            if len(problems) >= limit:
-                return problems
-    return problems
+            cursor = tx.execute(f"SELECT {columns} FROM {spec.name}")
+            while rows := cursor.fetchmany(CHUNK):
+                for row in rows:
+                    stored = tuple(row)
+                    key = tuple(stored[i] for i in places)
+                    if key not in folded:
+                        found.append(
+                            (number, str(key), f"view {spec.name}: row {key} is not explained by the log")
+                        )
+                        continue
+                    expected = spec.to_row(table.rows[folded.pop(key)])
+                    if stored != expected and _normal(stored) != _normal(expected):
+                        found.append(
+                            (
+                                number,
+                                str(key),
+                                f"view {spec.name}: row {key} differs from a fresh fold of the log",
+                            )
+                        )
+        found += [(number, str(key), f"view {spec.name}: row {key} is missing") for key in folded]
+        if len(found) >= limit:
+            break
+    found.sort(key=lambda f: f[:2])  # table by table, each in the order of its keys
+    return [text for _, _, text in found[:limit]]
 
 
 def _key_columns(spec: Any) -> list[Any]:

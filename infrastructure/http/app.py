@@ -26,6 +26,7 @@ from orderledger.infrastructure.http.limits import OwnThreads, Runner, WorkLimit
 from orderledger.infrastructure.http.routes import routers
 from orderledger.infrastructure.http.service import LedgerService
 from orderledger.infrastructure.http.shedding import ListShedding
+from orderledger.infrastructure.http.verifying import BackgroundVerify
 from orderledger.infrastructure.listing import COUNT_CAP
 
 __all__ = ["MAX_BODY", "VIEWS_BEHIND", "create_app", "openapi_text"]
@@ -90,6 +91,7 @@ def create_app(
     app.state.max_body = max_body
     app.state.poll_seconds = poll_seconds
     app.state.expensive = limit = expensive or WorkLimit()
+    app.state.verifying = BackgroundVerify()
     threads = in_threads(service)
     lists = lists or list_limit()
     app.state.ledger = LedgerContext(

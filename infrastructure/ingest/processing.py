@@ -604,6 +604,8 @@ class _Batch(Parking):
             status, reason, events = self._decide_in_place(order, message, entry, amended)
         else:
             status, reason, events = self._decide(order, message, entry, amended)
+            if _withdraws_latest(order, events):
+                events = events + self._restated(order, in_venue_time(self._history(order)), entry, message)
         trades = [e.trade_id for e in events if type(e) is OrderFilled]
         if not _NAMING.isdisjoint(map(type, events)):
             # Only these add identities: any other fact leaves nothing new to register or release.
@@ -642,12 +644,7 @@ class _Batch(Parking):
         """Decide a fact that arrived after later facts of its order: against the order as its
         facts up to this one's place in venue time leave it, recorded there, then the order
         restated where the venue-time fold of all its facts differs from the arrival order's."""
-        pending = order.pending_events
-        if pending and type(pending[0]) is OrderRequested:
-            history = pending  # created in this batch: none of its events is stored yet
-        else:
-            stored = self.p.recorder.select_events(order.id, client_order_id=order.client_order_id)
-            history = [*map(self.p.mapper.to_domain_event, stored), *pending]
+        history = self._history(order)
         # A fill is judged against the order as every trade of its time leaves it, corrected and
         # busted: room another trade of that time gives back counts as given back.
         fact = FillBusted if isinstance(message, FillMessage) else FACT_EVENTS[type(message)]
@@ -670,9 +667,7 @@ class _Batch(Parking):
         folded = in_venue_time([*history, *events])
         if not amended:  # else a bust or correction of this fill is applied next: checked then
             order.check_quantity(getattr(message, "trade_id", ""), folded)
-        restated = restatement(order, folded)
-        if restated is not None:
-            events = events + self._outcome(order, order.restate(*restated, self.stamp(message)), entry)[2]
+        events = events + self._restated(order, folded, entry, message)
         if withdrawal:
             return Outcome.APPLIED, None, events
         return (
@@ -680,6 +675,24 @@ class _Batch(Parking):
             "arrived after later facts of its order: applied at its place in venue time",
             events,
         )
+
+    def _history(self, order: Order) -> list[OrderEvent]:
+        """Every event of the order: stored, then decided in this batch."""
+        pending = order.pending_events
+        if pending and type(pending[0]) is OrderRequested:
+            return pending  # created in this batch: none of its events is stored yet
+        stored = self.p.recorder.select_events(order.id, client_order_id=order.client_order_id)
+        return [*map(self.p.mapper.to_domain_event, stored), *pending]
+
+    def _restated(
+        self, order: Order, folded: Order, entry: JournalEntry, message: Message
+    ) -> list[OrderEvent]:
+        """The restatement that makes ``order`` the venue-time fold of its events (``folded``),
+        if it differs."""
+        restated = restatement(order, folded)
+        if restated is None:
+            return []
+        return self._outcome(order, order.restate(*restated, self.stamp(message)), entry)[2]
 
     def _decide(self, order: Order, message: Message, entry: JournalEntry, amended: bool = False) -> Handled:
         """What the fact decides on ``order`` (its events recorded in the batch)."""
@@ -824,3 +837,14 @@ _HANDLERS: dict[type[Message], Callable[[_Batch, Any, JournalEntry, int], Handle
 
 
 __all__ = ["UUID", "Inbound", "Processor", "Result"]
+
+
+def _withdraws_latest(order: Order, events: list[OrderEvent]) -> bool:
+    """True when ``events`` bust an inferred fill at the order's latest venue time: the time of
+    a withdrawn guess no longer counts (``domain.folds.latest``), so the order's may be earlier."""
+    for event in events:
+        if type(event) is FillBusted:
+            fill = order.fills.get(event.trade_id)
+            if fill is not None and fill.inferred and fill.ts_event >= order.updated_at:
+                return True
+    return False

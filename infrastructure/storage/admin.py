@@ -14,7 +14,9 @@ REFERENCES or TRUNCATE), exactly those the ingest, query, ``project`` and ``veri
 - ``identities``: SELECT, INSERT;
 - the view tables: SELECT, INSERT, UPDATE, DELETE (their rows are derived data: ``verify`` refolds
   them); ``view_tracking``: SELECT, INSERT, UPDATE;
-- ``ledger_meta``, ``view_versions``: SELECT.
+- ``ledger_meta``, ``view_versions``: SELECT;
+- ``collectors`` (leases) and the ``snapshot_*`` tables (an index of the journal's snapshot
+  lines, ``storage.snapshot_index``): SELECT, INSERT, UPDATE, DELETE.
 
 ``db init``, ``rebuild`` and upgrades are run as the owner (the administrator); a rebuild gives the
 new view tables the grants the old ones had (``Views.rebuild``).
@@ -25,7 +27,7 @@ from __future__ import annotations
 import re
 
 from orderledger.infrastructure.errors import ConfigurationError
-from orderledger.infrastructure.storage import collectors
+from orderledger.infrastructure.storage import collectors, snapshot_index
 from orderledger.infrastructure.storage.db import Database, Tx
 from orderledger.infrastructure.storage.schema import foreign_triggers
 from orderledger.infrastructure.storage.store import LedgerRecorder
@@ -40,6 +42,7 @@ PRIVILEGES = {
     "view_tracking": "SELECT, INSERT, UPDATE",
     "view_versions": "SELECT",
     "ledger_meta": "SELECT",
+    "verified": "SELECT, INSERT",
 }
 VIEW_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 
@@ -51,6 +54,7 @@ def init_database(
     recorder.create_tables()
     with db.write() as tx:
         collectors.create(tx)  # orderledger collect's leases (storage/collectors.py)
+        snapshot_index.create(tx)  # the snapshot streams' index of the journal
     done = ["tables, indexes and append-only triggers are in place"]
     outdated = views.create_tables()
     if outdated:
@@ -81,6 +85,7 @@ def init_database(
             **PRIVILEGES,
             **dict.fromkeys(view_tables, VIEW_PRIVILEGES),
             collectors.TABLE: collectors.PRIVILEGES,
+            **dict.fromkeys(snapshot_index.TABLES, snapshot_index.PRIVILEGES),
         }
         for table, privileges in tables.items():
             tx.execute(f'REVOKE ALL ON {table} FROM "{app_role}"')
@@ -89,8 +94,9 @@ def init_database(
         tx.execute(f'GRANT EXECUTE ON FUNCTION orderledger_settle TO "{app_role}"')
     done.append(
         f"role {app_role} owns nothing and may create nothing in schema {schema}; it may"
-        f" SELECT, INSERT on events, identities, messages, parked; SELECT on settlements; it settles"
-        f" a parked line only through orderledger_settle; SELECT, INSERT, UPDATE, DELETE on the view tables"
+        f" SELECT, INSERT on events, identities, messages, parked, verified; SELECT on settlements; it"
+        " settles a parked line only through orderledger_settle; SELECT, INSERT, UPDATE, DELETE on the"
+        " view tables"
     )
     return done
 

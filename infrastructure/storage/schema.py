@@ -12,14 +12,15 @@ from orderledger.infrastructure.storage.chain import GENESIS, journal_link, park
 from orderledger.infrastructure.storage.db import Tx, table_columns
 from orderledger.infrastructure.storage.journal import PARKED_ROWS, message_fields, parked_parts
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 """1: the first release. 2: positions are positive (CHECK), SQLite refuses INSERT OR REPLACE of
 events, the journal and the identities are append-only (a parked line's outcome is settled once).
 3: the events' unique key leads with the client order ID (no index led by the random order UUID);
 rows and hashes unchanged. 4: the journal is hash-chained (``messages.hash``), and each settlement
 of a parked line is an appended, chained record (``settlements``); on PostgreSQL a parked line is
 settled only through ``orderledger_settle``. The rows an older release wrote are chained as they
-stand when the database is upgraded."""
+stand when the database is upgraded. 5: the heads a passing ``verify`` found are anchored
+(``verified``, append-only and chained), so the next verify checks what is new since."""
 
 
 def schema(dialect: str) -> list[str]:
@@ -111,6 +112,15 @@ def schema(dialect: str) -> list[str]:
             hash {blob} NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS settlements_message ON settlements (message_id, position)",
         "CREATE TABLE IF NOT EXISTS view_tracking (view TEXT PRIMARY KEY, position BIGINT NOT NULL)",
+        # The heads each passing verify found (audit/anchors.py), chained as the journal is.
+        f"""CREATE TABLE IF NOT EXISTS verified (
+            anchor BIGINT NOT NULL PRIMARY KEY,
+            event_position BIGINT NOT NULL,
+            event_hash {blob} NOT NULL,
+            journal_position BIGINT NOT NULL,
+            journal_hash {blob} NOT NULL,
+            verified_at TEXT NOT NULL,
+            hash {blob} NOT NULL)""",
     ]
 
 
@@ -125,7 +135,7 @@ def append_only(dialect: str) -> list[str]:
     the application role settles a parked line.
     """
     settled = " (only the outcome of a parked line is settled)"
-    sealed = ("events", "identities", "settlements")
+    sealed = ("events", "identities", "settlements", "verified")
     if dialect == "postgresql":
         return [
             """CREATE OR REPLACE FUNCTION orderledger_append_only() RETURNS trigger
@@ -199,6 +209,9 @@ def append_only(dialect: str) -> list[str]:
         "CREATE TRIGGER IF NOT EXISTS settlements_no_replace BEFORE INSERT ON settlements BEGIN"
         f" {refuse('settlements', 'REPLACE')}"
         " WHERE EXISTS (SELECT 1 FROM settlements WHERE position = NEW.position); END",
+        "CREATE TRIGGER IF NOT EXISTS verified_no_replace BEFORE INSERT ON verified BEGIN"
+        f" {refuse('verified', 'REPLACE')}"
+        " WHERE EXISTS (SELECT 1 FROM verified WHERE anchor = NEW.anchor); END",
         "CREATE TRIGGER IF NOT EXISTS messages_no_replace BEFORE INSERT ON messages BEGIN"
         f" {refuse('messages', 'REPLACE')}"
         " WHERE EXISTS (SELECT 1 FROM messages WHERE message_id = NEW.message_id); END",
@@ -309,6 +322,7 @@ _SEALED_PRIVILEGES = {
     "settlements": ("INSERT", "UPDATE", "DELETE", "TRUNCATE", "TRIGGER"),
     "messages": ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER"),
     "parked": ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER"),
+    "verified": ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER"),
 }
 
 
@@ -402,6 +416,8 @@ def upgrade(dialect: str, version: int) -> list[str]:
             statements.append("DROP TRIGGER IF EXISTS messages_settle_only ON messages")
         else:
             statements += [f"DROP TRIGGER IF EXISTS {name}" for name in sorted(ledger_triggers(dialect))]
+    if version < 5:
+        statements += [s for s in schema(dialect) if "verified" in s]
     return statements
 
 

@@ -285,18 +285,23 @@ class Views:
     @contextmanager
     def deferring(self, lock: AbstractContextManager[Any] | None = None) -> Iterator[None]:
         """A run of folds (the commits of one ingest) that may leave work for its end, where
-        ``finish`` does it (holding ``lock``, the writer's own); a run that fails leaves it
-        marked, for the next one. Within it, ``defer`` says which folds may leave work."""
-        outer = self.defer
-        self._runs += 1
+        ``finish`` does it; a run that fails leaves it marked, for the next one. Within it,
+        ``defer`` says which folds may leave work. ``lock``: the writer's own, which its folds
+        hold: runs of several threads of one ledger overlap, and the last to end finishes."""
+        guard: AbstractContextManager[Any] = nullcontext() if lock is None else lock
+        with guard:
+            self._runs += 1
+        ended = False
         try:
             yield
+            ended = True
         finally:
-            self._runs -= 1
-            self.defer = outer
-        if not self._runs:
-            with nullcontext() if lock is None else lock:
-                self.finish()
+            with guard:
+                self._runs -= 1
+                if not self._runs:
+                    self.defer = False
+                    if ended:
+                        self.finish()
 
     def lag(self) -> tuple[int, int, int, int]:
         """The slowest view's position, the log's last, how many rows hold work a fold left for

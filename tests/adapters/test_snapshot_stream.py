@@ -20,9 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderledger.domain.values import Status
+from orderledger.infrastructure.adapters.snapshots import feed
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_trades
 from tests.support.books import all_books
+from tests.support.totals import totals
 
 ROW = {"venue_order_id": "6928553534", "instrument": "SOL", "side": "buy", "order_type": "limit",
        "quantity": "0.1", "price": "60", "filled_quantity": "0", "status": "open"}  # fmt: skip
@@ -127,6 +129,64 @@ def test_snapshots_read_in_any_order_give_the_fills_of_venue_time(stored_url: st
         if url == stored_url and number == 0:
             with OrderLedger(url) as ledger:  # the same stream again, reopened: nothing new
                 assert ingest(ledger, *GROWING)["applied"] == 0
+
+
+REPEATED = [
+    snapshot(0, dict(ROW, created_at=CREATED)),
+    snapshot(4, dict(ROW, created_at=CREATED, filled_quantity="0.01", average_price="60")),
+    snapshot(7, dict(ROW, created_at=CREATED, filled_quantity="0.01", average_price="60")),
+]
+"""The order listed at 14:00, 0.01 filled at an average of 60 by 14:04, the same 0.01 at 14:07."""
+
+
+def test_a_later_snapshot_repeating_a_total_leaves_the_order_changed_at_the_first(stored_url: str) -> None:
+    """The 14:07 snapshot adds nothing to the 14:04 one: in order, one fill of 0.01 @ 60 at
+    14:04, the order last changed then. Read first (a reopened ledger per snapshot), 14:07 books
+    the fill at 14:07; 14:04 read next busts it (its ID names a time it did not happen at) and
+    books it at 14:04. The busted fill's time is not one at which anything happened: once it is
+    busted, the order is restated as last changed when it was acknowledged (13:02:56.949), and
+    the fill at 14:04 then makes it 14:04, as in order."""
+    with OrderLedger("memory://") as reference:
+        assert ingest(reference, *REPEATED)["rejected"] == 0
+        assert _fills(reference) == [("ext-hl-6928553534", "0.01", "60", "2024-03-05T14:04:00.000000Z")]
+        assert reference.order("ext-hl-6928553534").updated_at.isoformat() == "2024-03-05T14:04:00+00:00"
+        expected = all_books(reference)
+    for line in (REPEATED[0], REPEATED[2], REPEATED[1]):
+        with OrderLedger(stored_url) as ledger:
+            assert ingest(ledger, line)["rejected"] == 0
+    with OrderLedger(stored_url) as ledger:
+        events = [
+            (type(e).__name__, e.ts_event.isoformat()) for e in ledger.order_events("ext-hl-6928553534")
+        ]
+        assert events == [
+            ("OrderRequested", "2024-03-05T13:02:56.949000+00:00"),
+            ("OrderAccepted", "2024-03-05T13:02:56.949000+00:00"),
+            ("OrderFilled", "2024-03-05T14:07:00+00:00"),
+            ("FillBusted", "2024-03-05T14:07:00+00:00"),
+            ("OrderRestated", "2024-03-05T14:07:00+00:00"),
+            ("OrderFilled", "2024-03-05T14:04:00+00:00"),
+        ]
+        restated = ledger.order_events("ext-hl-6928553534")[4]
+        assert restated.updated_at.isoformat() == "2024-03-05T13:02:56.949000+00:00"  # type: ignore[attr-defined]
+        assert ledger.order("ext-hl-6928553534").updated_at.isoformat() == "2024-03-05T14:04:00+00:00"
+        assert all_books(ledger) == expected
+
+
+def test_a_real_execution_waiting_for_its_order_counts_in_the_snapshot_that_creates_it(
+    ledger: OrderLedger,
+) -> None:
+    """The execution of 0.04 @ 60 (trade real-1) is recorded before any snapshot: no order has
+    venue order ID 6928553534, so it waits. The 14:01 snapshot creates the order (releasing it)
+    and shows 0.04 filled: 0.04 booked already, it infers nothing. One trade, 0.04 filled."""
+    fill = {"type": "fill", "venue": "hl", "venue_order_id": "6928553534", "trade_id": "real-1",
+            "quantity": "0.04", "price": "60", "ts": "2024-03-05T14:00:30Z"}  # fmt: skip
+    assert ledger.record(fill).outcome.value == "parked"
+    ingest(
+        ledger, snapshot(1, dict(ROW, filled_quantity="0.04", status="partially_filled", average_price="60"))
+    )
+    order = ledger.order(ledger.resolve("6928553534", "hl"))
+    assert (order.filled_quantity, order.status) == (Decimal("0.04"), Status.PARTIALLY_FILLED)
+    assert [(t["trade_id"], t["quantity"]) for t in list_trades(ledger.db)] == [("real-1", "0.04")]
 
 
 def test_a_created_at_after_the_snapshot_is_refused(ledger: OrderLedger) -> None:
@@ -298,8 +358,9 @@ def test_a_snapshot_read_late_between_two_absences_moves_the_closure_earlier(led
 @st.composite
 def streams(draw: st.DrawFn) -> list[str]:
     """A stream of 3 to 6 snapshots (minutes 0 to 15 past 14:00) of two orders, each listed in
-    any of them (with gaps), filling 0.01 more at each listing or never, created at its first
-    listing or before the first snapshot, and perhaps listed as canceled after its last listing."""
+    any of them (with gaps), its filled total growing, repeated or never off zero (``totals``),
+    created at its first listing or before the first snapshot, and perhaps listed as canceled
+    after its last listing."""
     minutes = sorted(draw(st.lists(st.integers(0, 15), min_size=3, max_size=6, unique=True)))
     shown: dict[int, tuple[list[dict[str, Any]], list[dict[str, Any]]]] = {m: ([], []) for m in minutes}
     for name, side in (("O1", "buy"), ("O2", "sell")):
@@ -308,11 +369,10 @@ def streams(draw: st.DrawFn) -> list[str]:
             continue
         early = draw(st.booleans())
         created = "2024-03-05T13:59:30Z" if early else f"2024-03-05T14:{listed[0]:02d}:00Z"
-        grows = draw(st.booleans())
+        shown_filled = draw(totals(len(listed), Decimal("0.01")))
         row = dict(ROW, venue_order_id=name, side=side, created_at=created)
-        for number, minute in enumerate(listed, start=1):
-            filled = Decimal("0.01") * number if grows else Decimal(0)
-            row = dict(row, filled_quantity=str(filled), **({"average_price": "60"} if grows else {}))
+        for minute, filled in zip(listed, shown_filled, strict=True):
+            row = dict(row, filled_quantity=str(filled), **({"average_price": "60"} if filled else {}))
             shown[minute][0].append(row)
         later = [m for m in minutes if m > listed[-1]]
         closes = draw(st.booleans())
@@ -373,3 +433,50 @@ def test_a_closed_row_read_late_replaces_a_closure_by_absence_with_the_venues(le
         "OrderRestated",
         "OrderCanceled",  # at the venue, at 14:12
     ]
+
+
+def test_the_streams_index_is_the_journals_and_is_rebuilt_from_it(stored_url: str) -> None:
+    """What closing by absence reads of a stream is an index of the journal's snapshot lines,
+    kept in the database (a process holds none of it): after VANISHING, one snapshot per ingest
+    of a reopened ledger, it holds the stream's six times, A last listed at 14:01, B at 14:11.
+    Emptied, the next ingest rebuilds it from the journal: the 14:12 and 14:13 snapshots that
+    lack B (listed last at 14:11) then close it at 14:13, the second of them, as before."""
+    for line in VANISHING:
+        with OrderLedger(stored_url) as ledger:
+            assert ingest(ledger, line)["rejected"] == 0
+    with OrderLedger(stored_url) as ledger:
+        ingest(ledger, snapshot(12))  # the first catch-up indexes the six lines before it
+        with ledger.db.read() as tx:
+            times = [r[0] for r in tx.all("SELECT as_of FROM snapshot_times ORDER BY as_of")]
+            rows = tx.all("SELECT venue_order_id, listed, closed FROM snapshot_rows ORDER BY venue_order_id")
+        assert times == [f"2024-03-05T14:{m:02d}:00.000000Z" for m in (0, 1, 5, 6, 10, 11)]
+        assert [tuple(r) for r in rows] == [
+            ("6928553534", "2024-03-05T14:01:00.000000Z", None),
+            ("7000000001", "2024-03-05T14:11:00.000000Z", None),
+        ]
+        with ledger.db.write() as tx:
+            for table in ("snapshot_times", "snapshot_rows", "snapshot_index"):
+                tx.execute(f"DELETE FROM {table}")
+    with OrderLedger(stored_url) as ledger:
+        assert ledger.order(B_ID).status is Status.PARTIALLY_FILLED  # absent once, at 14:12
+        ingest(ledger, snapshot(13))
+        order = ledger.order(B_ID)
+        assert (order.status, order.reason) == (Status.CANCELED, ABSENT_AT_6.replace("14:06", "14:13"))
+        with ledger.db.read() as tx:
+            # Rebuilt: the seven lines before 14:13 (indexed at the next ingest's catch-up).
+            assert tx.one("SELECT COUNT(*) FROM snapshot_times")[0] == 7
+
+
+def test_a_long_ingest_indexes_its_snapshots_as_it_goes(
+    stored_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A process keeps only the snapshots it read since the last catch-up of the index: with a
+    catch-up every 2 snapshots, one ingest of VANISHING's six catches up at its 1st (nothing
+    yet), 3rd (the 1st and 2nd lines) and 5th (the 3rd and 4th) snapshot, and decides what it
+    decides with every snapshot at once."""
+    monkeypatch.setattr(feed, "CATCH_UP_EVERY", 2)
+    with OrderLedger(stored_url) as ledger:
+        assert ingest(ledger, *VANISHING)["rejected"] == 0
+        with ledger.db.read() as tx:
+            assert tx.one("SELECT COUNT(*) FROM snapshot_times")[0] == 4
+        assert _orders(ledger) == VANISHING_ORDERS

@@ -115,6 +115,7 @@ def test_a_real_execution_replaces_the_inferred_fill(ledger: OrderLedger) -> Non
         "OrderFilled",
         "FillBusted",
         "OrderFilled",
+        "OrderRestated",  # last changed at 12:10 (the busted guess's 12:30:02 counts for nothing)
         "OrderFilled",
     ]
     order = ledger.order("ext-tradier-228175")
@@ -146,6 +147,89 @@ def test_a_poll_read_after_a_later_one_re_splits_its_fill(ledger: OrderLedger) -
     assert (order.status, order.filled_quantity, order.notional, order.anomalies) == (
         Status.FILLED, Decimal("50"), Decimal("1099"), [],
     )  # fmt: skip
+
+
+AT_10, AT_15 = "2018-06-01T12:10:00Z", "2018-06-01T12:15:00Z"
+FIRST_20 = poll("partially_filled", "20", "21.95", "21.95", "20", at=AT_10)
+SAME_20 = poll("partially_filled", "20", "21.95", "21.95", "20", at=AT_15)
+"""228175 with 20 filled at an average of 21.95 by 12:10, and the same 20 polled again at 12:15."""
+EXECUTION = {"type": "fill", "venue": VENUE, "venue_order_id": "228175", "trade_id": "exec-1",
+             "quantity": "20", "price": "21.95", "ts": AT_10}  # fmt: skip
+"""The real execution of those 20, at 12:10, from the caller's own account stream."""
+OPEN = poll("open", "0", "0", "0", "0", at="2018-06-01T12:05:00Z")
+"""228175 working, nothing filled, at 12:05."""
+
+
+def _last_change(ledger: OrderLedger) -> tuple[Decimal, str, list[tuple[str, str, str]]]:
+    order = ledger.order("ext-tradier-228175")
+    trades = sorted((t["ts_event"], t["quantity"], t["price"]) for t in list_trades(ledger.db))
+    return order.filled_quantity, order.updated_at.isoformat(), trades
+
+
+def test_a_poll_repeating_a_total_read_first_leaves_the_order_changed_at_the_first(
+    ledger: OrderLedger,
+) -> None:
+    """In order, the 12:15 poll adds nothing to 12:10's: one fill of 20 @ 21.95 at 12:10, the
+    order last changed then. Read first, 12:15 books the 20 at 12:15; 12:10 read next busts
+    that fill and books it at 12:10. The busted fill's time counts for nothing: the order is
+    last changed at 12:10, as in order."""
+    with OrderLedger("memory://") as reference:
+        ingest(reference, FIRST_20, SAME_20)
+        expected = _last_change(reference)
+    assert expected == (
+        Decimal("20"),
+        "2018-06-01T12:10:00+00:00",
+        [("2018-06-01T12:10:00.000000Z", "20", "21.95")],
+    )
+    ingest(ledger, SAME_20)
+    assert _last_change(ledger)[1] == "2018-06-01T12:15:00+00:00"
+    ingest(ledger, FIRST_20)
+    assert _last_change(ledger) == expected
+
+
+def test_a_real_execution_recorded_after_a_later_poll_leaves_the_order_changed_at_the_execution(
+    ledger: OrderLedger,
+) -> None:
+    """228175 polled open at 12:05. Recorded next, the execution of 20 at 12:10 leaves the 12:15
+    poll nothing to add: the order is last changed at 12:10. Recorded after the poll, it
+    replaces the inferred 20 the poll booked at 12:15 (busted): a guess withdrawn, whose time
+    counts for nothing, so the order is last changed at 12:10 too, with the one trade exec-1."""
+    with OrderLedger("memory://") as reference:
+        ingest(reference, OPEN)
+        reference.record(EXECUTION)
+        ingest(reference, SAME_20)
+        expected = _last_change(reference)
+    assert expected == (
+        Decimal("20"),
+        "2018-06-01T12:10:00+00:00",
+        [("2018-06-01T12:10:00.000000Z", "20", "21.95")],
+    )
+    ingest(ledger, OPEN, SAME_20)
+    ledger.record(EXECUTION)
+    assert _last_change(ledger) == expected
+    kinds = [type(e).__name__ for e in ledger.order_events("ext-tradier-228175")]
+    assert kinds[2:] == ["OrderFilled", "FillBusted", "OrderFilled", "OrderRestated"]
+
+
+def test_a_real_execution_waiting_for_its_order_counts_in_the_poll_that_creates_it(
+    ledger: OrderLedger,
+) -> None:
+    """The execution of 20 at 12:10 is recorded before any poll: no order has venue order ID
+    228175 yet, so it waits. The 12:15 poll creates the order (releasing it) and reports 20
+    filled: 20 booked already, it adds nothing. One trade, 20 filled, last changed at 12:10, as
+    when the order was polled open first (12:05) and the execution recorded after."""
+    assert ledger.record(EXECUTION).outcome.value == "parked"
+    ingest(ledger, SAME_20)
+    assert _last_change(ledger) == (
+        Decimal("20"),
+        "2018-06-01T12:10:00+00:00",
+        [("2018-06-01T12:10:00.000000Z", "20", "21.95")],
+    )
+    assert [type(e).__name__ for e in ledger.order_events("ext-tradier-228175")] == [
+        "OrderRequested",
+        "OrderFilled",
+        "OrderAccepted",
+    ]
 
 
 def test_a_rejected_order_is_never_acknowledged_and_strict_is_refused(ledger: OrderLedger) -> None:

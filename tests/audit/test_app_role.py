@@ -313,3 +313,23 @@ def test_verify_reports_a_privilege_that_could_change_the_record(
     init = orderledger("db", "init", "--app-role", deployment.role, db=deployment.admin)
     assert init.code == 0, init.describe()
     assert orderledger("verify", db=deployment.app).code == 0
+
+
+def test_the_app_role_anchors_its_verify_and_without_the_grant_verifies_in_full(
+    deployment: Deployment, tmp_path: Any
+) -> None:
+    assert ingest(deployment.app, SESSION, tmp_path).code == 0
+    # Given: `db init --app-role` granted the role SELECT and INSERT on the anchors
+    anchored = orderledger("verify", "--json", db=deployment.app).json()
+    assert (anchored["ok"], anchored["full"], anchored["anchored"]) == (True, True, 1)
+    again = orderledger("verify", "--json", db=deployment.app).json()
+    assert (again["ok"], again["full"]) == (True, False)  # from the anchor
+    # When the grant is taken back (a database upgraded by its owner before `db init` ran again)
+    with raw_sql(deployment.admin) as db:
+        db.execute(f'REVOKE ALL ON verified FROM "{deployment.role}"')
+    # Then the role's verify still passes, each time a full one, and stores no anchor
+    for _ in range(2):
+        run = orderledger("verify", "--json", db=deployment.app).json()
+        assert (run["ok"], run["full"], run["anchored"]) == (True, True, 0), run
+    with raw_sql(deployment.admin) as db:
+        assert db.one("SELECT COUNT(*) FROM verified") == (1,)

@@ -13,9 +13,9 @@ import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from tests.support.audit import raw_sql
-from tests.support.browser import chromium, require_browser
+from tests.support.browser import require_browser
 from tests.support.http_api import Server, fill, request, running_server, wait_until
-from tests.support.page import click, forget_requests, requests_made, tab, texts
+from tests.support.page import click, forget_requests, live_page, requests_made, tab, texts
 
 
 def two_currencies() -> list[dict[str, Any]]:
@@ -55,9 +55,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 @pytest.fixture
 def browser(server: Server) -> Iterator[Any]:
-    with chromium() as driver:
-        driver.get(f"{server.url}/")
-        wait_until(lambda: driver.find_element("id", "live").text.startswith("live"), "the live stream")
+    with live_page(server) as driver:
         yield driver
 
 

@@ -17,7 +17,7 @@ from tests.support.http_api import LOOPBACK, fill, request
 
 def verify_both(url: str, cwd: Path) -> tuple[dict[str, object], dict[str, object]]:
     """What the CLI prints and what the HTTP API answers, for one database."""
-    printed = run_cli("verify", "--json", db=url, cwd=cwd)
+    printed = run_cli("verify", "--full", "--json", db=url, cwd=cwd)
     ledger = OrderLedger(url)
     try:
         with TestClient(create_app(LedgerService(ledger)), base_url=LOOPBACK) as client:

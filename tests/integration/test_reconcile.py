@@ -449,7 +449,10 @@ def test_a_real_trade_arriving_after_an_inferred_fill_replaces_it(ledger: OrderL
     assert order.filled_quantity == Decimal(4)
     assert sorted(t for t, f in order.fills.items() if not f.busted) == ["real-1", "real-2"]
     types = [e.type_name() for e in ledger.order_events("c1")]
-    assert types[-4:] == ["FillCorrected", "OrderFilled", "FillBusted", "OrderFilled"]
+    assert types[-5:] == ["FillCorrected", "OrderFilled", "FillBusted", "OrderFilled", "OrderRestated"]
+    # The inferred fill at the snapshot's 10:05 busted, nothing happened after 10:00: the order
+    # is restated as last changed at 10:00, as when the trades arrive before the snapshot.
+    assert order.updated_at.isoformat() == "2026-11-20T10:00:00+00:00"
     from orderledger.infrastructure.application.queries import list_positions, list_trades
 
     assert [t["trade_id"] for t in list_trades(ledger.db)] == ["real-1", "real-2"]

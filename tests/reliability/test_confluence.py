@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,7 @@ from orderledger.infrastructure.results import Filter
 from tests.support.books import all_books
 from tests.support.fixlog import session_lines
 from tests.support.postgres import private_schema, require_postgres
+from tests.support.totals import totals
 from tests.support.tradier_examples import (
     ACCOUNT,
     PENDING,
@@ -559,3 +561,39 @@ def test_tradier_polls_of_one_time_in_every_order_give_the_same_fills() -> None:
     for order in itertools.permutations(lines):
         for chunks in ([list(order)], [[line] for line in order]):
             assert by_chunks("memory://", chunks, lambda n: False, **TRADIER) == expected, order
+
+
+@st.composite
+def tradier_polls(draw: st.DrawFn) -> list[str]:
+    """Polls of 228175 (AAPL buy 50) at 3 to 6 minutes past 12:00, its total 0, 4 or 8 more at
+    each (``totals``) at an average of 21.9 + 0.01 per 4 filled, the last total polled again
+    later (at 12:30, as a poll that finds nothing new); perhaps then reported expired at 12:40."""
+    minutes = sorted(draw(st.lists(st.integers(3, 29), min_size=2, max_size=5, unique=True)))
+    shown = draw(totals(len(minutes), Decimal(4), ("repeats",)))
+    minutes, shown = [*minutes, 30], [*shown, shown[-1]]
+    if draw(st.booleans()):
+        minutes, shown = [*minutes, 40], [*shown, shown[-1]]
+    lines = []
+    for minute, filled in zip(minutes, shown, strict=True):
+        status = "expired" if minute == 40 else "partially_filled" if filled else "open"
+        average = str(Decimal("21.9") + Decimal("0.01") * filled / 4) if filled else "0"
+        at = f"2018-06-01T12:{minute:02d}:00.000Z"
+        lines.append(json.dumps(poll(status, str(filled), average, average, "0", at=at)))
+    return lines
+
+
+@PROPERTY
+@given(lines=tradier_polls(), data=st.data())
+def test_tradier_polls_repeating_totals_in_any_order_and_commits_give_the_books_of_venue_time(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[str], data: st.DataObject
+) -> None:
+    """Polls permuted at random and cut into commits, the ledger reopened before some of them:
+    the books of the polls read in venue time, whether a later poll repeats a total or not."""
+    expected = in_order(lines, **TRADIER)
+    assert (expected["rejected"], expected["parked"]) == (0, 0)
+    arrival = data.draw(st.permutations(lines), label="arrival")
+    cuts = sorted(data.draw(st.sets(st.integers(1, len(lines) - 1)), label="cuts"))
+    chunks = [arrival[a:b] for a, b in itertools.pairwise([0, *cuts, len(lines)])]
+    reopen = data.draw(st.lists(st.booleans(), min_size=len(chunks), max_size=len(chunks)), label="reopen")
+    url = f"sqlite:///{tmp_path_factory.mktemp('polls') / 'ledger.db'}"
+    assert by_chunks(url, chunks, lambda n: reopen[n], **TRADIER) == expected

@@ -264,7 +264,7 @@ def reprotect(db: Any) -> None:
     from orderledger.infrastructure.storage.schema import append_only
 
     if db.dialect == "postgresql":
-        for table in ("events", "messages", "identities", "settlements"):
+        for table in ("events", "messages", "identities", "settlements", "verified"):
             db.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
     for statement in append_only(db.dialect):
         db.execute(statement)

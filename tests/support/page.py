@@ -3,10 +3,22 @@ the requests the page made (the browser's Resource Timing entries)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.support.http_api import wait_until
+from tests.support.browser import chromium
+from tests.support.http_api import Server, wait_until
+
+
+@contextlib.contextmanager
+def live_page(server: Server) -> Iterator[Any]:
+    """Headless Chromium on the server's page, once its live stream is up."""
+    with chromium() as driver:
+        driver.get(f"{server.url}/")
+        wait_until(lambda: driver.find_element("id", "live").text.startswith("live"), "the live stream")
+        yield driver
 
 
 def tab(browser: Any, name: str) -> None:

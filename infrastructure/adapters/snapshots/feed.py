@@ -4,8 +4,9 @@ One document per line in the reconcile snapshot format (docs/reconciliation.md).
 reconciled against the ledger as the previous lines left it (``reconcile.Reconciler``: new
 orders, acknowledgements, fills the venue reports, orders the venue closed, and inferred fills
 one per total, as Tradier's, so snapshots read in any order give the same fills); closing by
-absence is decided by the stream's snapshots as a set ordered by venue time (:class:`Listings`,
-read from the journal at an ingest's first snapshot of the stream): an order is closed at the
+absence is decided by the stream's snapshots as a set ordered by venue time (:class:`Listings`:
+the journal's snapshot lines as ``storage.snapshot_index`` indexes them, caught up at an
+ingest's first snapshot and every ``CATCH_UP_EVERY``, and those read since): an order is closed at the
 second snapshot that lacks it after its last listing, so one gap in the stream (a snapshot
 missed or cut short) never closes an order, and a snapshot read later that contradicts a
 closure withdraws it (``reinstated``) and closes the order where the set says.
@@ -17,6 +18,7 @@ import weakref
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
@@ -32,6 +34,7 @@ from orderledger.infrastructure.application.reconcile import (
     parse_snapshot,
 )
 from orderledger.infrastructure.messages.models import Message, parse_message
+from orderledger.infrastructure.storage import snapshot_index
 from orderledger.infrastructure.storage.journal import lines_after
 
 SNAPSHOT_GRACE = timedelta(seconds=60)
@@ -61,18 +64,20 @@ class SnapshotFeed:
 
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
         snapshot = parse_snapshot(raw)
-        if not self._caught_up:  # this ingest's first snapshot: what others recorded since
+        if not self._caught_up or self._journal.read >= CATCH_UP_EVERY:
+            # This ingest's first snapshot (what others recorded since), and every so many.
             self._journal.catch_up(self.ledger)
             self._caught_up = True
-        listings = self._journal.streams.setdefault((snapshot.venue, snapshot.account), Listings())
-        listings.add(snapshot)
+        recent = self._journal.add(snapshot)
         found = Reconciler(self.ledger, snapshot, grace=self.grace).differences()
         withdrawals: list[dict[str, Any]] = []
         closings: list[dict[str, Any]] = []
-        for order in self._judged(snapshot, listings, found):
-            before, after = listings.judge(order, self.grace)
-            withdrawals += before
-            closings += after
+        with self.ledger.db.read() as tx:
+            listings = Listings(tx, snapshot.venue, snapshot.account, recent)
+            for order in self._judged(snapshot, listings, found):
+                before, after = listings.judge(order, self.grace)
+                withdrawals += before
+                closings += after
         out = [parse_message(m) for m in withdrawals]
         closed = {m["client_order_id"] for m in closings}
         for difference in found:
@@ -117,7 +122,8 @@ class SnapshotFeed:
         owners = [
             processor.lookup_identity(IdentityKey.venue_order(venue, n)) for n in rows if n not in names
         ]
-        if snapshot.as_of < listings.times[-1]:  # read after later snapshots: closures after it may move
+        latest = listings.latest()
+        if latest is not None and snapshot.as_of < latest:  # read after later snapshots: closures may move
             owners += self._closed_after(snapshot)
         for owner in dict.fromkeys(owners):
             if owner is not None and owner not in judged:
@@ -159,18 +165,12 @@ class Known:
 
 
 @dataclass
-class Listings:
-    """What a stream's snapshots say of its orders, as a set ordered by venue time (``as_of``):
-    every snapshot's time, the latest time each venue order ID was listed open, and the earliest
-    closed row of each. Read from the journal, so every ingest, process and restart sees the
-    same set.
-
-    The rule (:meth:`closure`): an order is closed by absence at the second of the snapshots
-    after its last listing (or its creation) that lack it past the grace window, which are
-    consecutive in venue time since every snapshot after the last listing lacks it. A set of
-    snapshots gives one closure time whatever order they are read in: a snapshot read later
-    that lists the order after it, or that falls between, moves or withdraws it
-    (:meth:`judge`)."""
+class Recent:
+    """The snapshots of one stream this process read since the journal was last indexed
+    (``storage.snapshot_index``): their times, the latest time each venue order ID was listed
+    open, and the earliest closed row of each. Emptied at each catch-up (they are in the
+    journal by then, every line being committed before the next is read), so it holds at most
+    an ingest's worth, and never more than ``CATCH_UP_EVERY`` snapshots."""
 
     times: list[datetime] = field(default_factory=list)
     listed: dict[str, datetime] = field(default_factory=dict)
@@ -190,25 +190,71 @@ class Listings:
             if seen is None or at < seen[0]:
                 self.closed[row.venue_order_id] = (at, row.status)
 
-    def closure(self, names: tuple[str, ...], created: datetime, grace: timedelta) -> datetime | None:
-        """When the snapshots close the order by absence (None: they do not)."""
-        if any(name in self.closed for name in names):
+
+@dataclass
+class Listings:
+    """What a stream's snapshots say of its orders, as a set ordered by venue time (``as_of``):
+    the journal's, indexed (``storage.snapshot_index``), and those read since (:class:`Recent`),
+    so every ingest, process and restart sees the same set, and none holds it in memory.
+
+    The rule (:meth:`closure`): an order is closed by absence at the second of the snapshots
+    after its last listing (or its creation) that lack it past the grace window, which are
+    consecutive in venue time since every snapshot after the last listing lacks it. So only the
+    first two snapshot times after that point count, and a set of snapshots gives one closure
+    time whatever order they are read in: a snapshot read later that lists the order after it,
+    or that falls between, moves or withdraws it (:meth:`judge`)."""
+
+    tx: Any
+    venue: str
+    account: str
+    recent: Recent
+
+    def latest(self) -> datetime | None:
+        """The time of the stream's latest snapshot."""
+        indexed = snapshot_index.latest(self.tx, self.venue, self.account)
+        return max((t for t in (indexed, *self.recent.times[-1:]) if t is not None), default=None)
+
+    def rows(self, names: tuple[str, ...]) -> tuple[dict[str, datetime], dict[str, tuple[datetime, str]]]:
+        """When each of ``names`` was last listed open, and its earliest closed row."""
+        listed, closed = snapshot_index.rows_of(self.tx, self.venue, self.account, names)
+        for name in names:
+            if name in self.recent.listed:
+                listed[name] = max(listed.get(name, self.recent.listed[name]), self.recent.listed[name])
+            if name in self.recent.closed:
+                closed[name] = min(closed.get(name, self.recent.closed[name]), self.recent.closed[name])
+        return listed, closed
+
+    def closure(
+        self,
+        listed: dict[str, datetime],
+        closed: dict[str, tuple[datetime, str]],
+        created: datetime,
+        grace: timedelta,
+    ) -> datetime | None:
+        """When the snapshots close the order whose venue order IDs' listings and closed rows
+        are ``listed`` and ``closed`` by absence (None: they do not)."""
+        if closed:
             return None  # the venue says how it ended
-        start = bisect_left(self.times, created + grace)  # the first snapshot past the grace window
-        last = max((self.listed[name] for name in names if name in self.listed), default=None)
+        since = created + grace  # the first snapshot past the grace window, after the last listing
+        last = max(listed.values(), default=None)
+        recent = self.recent.times[bisect_left(self.recent.times, since) :]
         if last is not None:
-            start = max(start, bisect_right(self.times, last))
-        return self.times[start + 1] if start + 1 < len(self.times) else None
+            recent = recent[bisect_right(recent, last) :]
+        indexed = snapshot_index.first_two(self.tx, self.venue, self.account, since, last)
+        after = sorted({*indexed, *recent[:2]})
+        return after[1] if len(after) > 1 else None
 
     def judge(self, order: Known, grace: timedelta) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """What the order's closure by absence becomes: the withdrawals to record before the
         snapshot's corrections, and the closures after them."""
-        closure = self.closure(order.names, order.created_at, grace)
+        listed, closed = self.rows(order.names)
+        closure = self.closure(listed, closed, order.created_at, grace)
         if closure == order.closed_at:
             return [], []
         key = {"client_order_id": order.client_order_id, "source": SOURCE}
         withdrawals: list[dict[str, Any]] = []
         closings: list[dict[str, Any]] = []
+        ended = min(closed.values(), default=None)  # the earliest closed row: its time and status
         if order.closed_at is not None:
             stamp = format_timestamp(order.closed_at)
             withdrawals.append(
@@ -217,10 +263,9 @@ class Listings:
                     **key,
                     "ts": stamp,
                     "canceled_at": stamp,
-                    "reason": f"closure by absence at {stamp} withdrawn: {self._why(order, closure)}",
+                    "reason": f"closure by absence at {stamp} withdrawn: {_why(listed, ended, closure)}",
                 }
             )
-            ended = self._ended(order.names)
             if ended is not None and ended[1] != "filled":  # filled: the fills end it
                 at, status = format_timestamp(ended[0]), ended[1]
                 closings.append(
@@ -242,39 +287,64 @@ class Listings:
             )
         return withdrawals, closings
 
-    def _ended(self, names: tuple[str, ...]) -> tuple[datetime, str] | None:
-        """The earliest closed row of the order (its time and status), if a snapshot has one."""
-        return min((self.closed[name] for name in names if name in self.closed), default=None)
 
-    def _why(self, order: Known, closure: datetime | None) -> str:
-        ended = self._ended(order.names)
-        if ended is not None:
-            return f"the venue reports it {ended[1]} at {format_timestamp(ended[0])} (reconciliation)"
-        if closure is not None:
-            return f"the stream's snapshots close it at {format_timestamp(closure)} (reconciliation)"
-        last = max(self.listed[name] for name in order.names if name in self.listed)
-        return f"the venue lists it open at {format_timestamp(last)} (reconciliation)"
+def _why(listed: dict[str, datetime], ended: tuple[datetime, str] | None, closure: datetime | None) -> str:
+    if ended is not None:
+        return f"the venue reports it {ended[1]} at {format_timestamp(ended[0])} (reconciliation)"
+    if closure is not None:
+        return f"the stream's snapshots close it at {format_timestamp(closure)} (reconciliation)"
+    return f"the venue lists it open at {format_timestamp(max(listed.values()))} (reconciliation)"
+
+
+CATCH_UP_EVERY = 1000
+"""How many snapshots a process reads between two catch-ups of the index (at most)."""
+INDEX_BATCH = 5000
+"""How many journal lines one transaction of a catch-up indexes."""
 
 
 @dataclass
 class Journaled:
-    """A ledger's snapshot streams as the journal holds them (every ingest's, every process's),
-    read up to message ``seen``: kept for the ledger's life, so each ingest reads only the
-    snapshot lines recorded since the last one looked."""
+    """A ledger's snapshot streams: the journal's snapshot lines indexed up to the latest
+    (``storage.snapshot_index``: each line parsed once, by whichever process indexes it first),
+    and those this process read since (``recent``, by stream)."""
 
-    seen: int = 0
-    streams: dict[tuple[str, str], Listings] = field(default_factory=dict)
+    recent: dict[tuple[str, str], Recent] = field(default_factory=dict)
+    read: int = 0
 
     def catch_up(self, ledger: Any) -> None:
-        """Count in the snapshot lines recorded since the last look."""
-        with ledger.db.read() as tx:
-            for message_id, line in lines_after(tx, "snapshots", self.seen):
-                self.seen = message_id
-                try:
-                    snapshot = parse_snapshot(line)
-                except InvalidInputError:
-                    continue
-                self.streams.setdefault((snapshot.venue, snapshot.account), Listings()).add(snapshot)
+        """Index the snapshot lines recorded since the index was last brought up to date (by
+        any process), this process's among them, which it then no longer keeps."""
+        more = True
+        while more:  # a transaction per so many lines: an index built from a long journal
+            with ledger.db.write() as tx:  # holds no more of it at once
+                snapshot_index.create(tx)
+                lines = list(islice(lines_after(tx, "snapshots", snapshot_index.seen(tx)), INDEX_BATCH))
+                snapshot_index.catch_up(tx, [(message_id, _listing(line)) for message_id, line in lines])
+            more = len(lines) == INDEX_BATCH
+        self.recent.clear()
+        self.read = 0
+
+    def add(self, snapshot: Snapshot) -> Recent:
+        """Count in a snapshot this process reads; its stream's recent snapshots."""
+        self.read += 1
+        recent = self.recent.setdefault((snapshot.venue, snapshot.account), Recent())
+        recent.add(snapshot)
+        return recent
+
+
+def _listing(line: bytes) -> snapshot_index.Listing | None:
+    """What a journal line says for the index (None: not a snapshot the feed read)."""
+    try:
+        snapshot = parse_snapshot(line)
+    except InvalidInputError:
+        return None
+    return snapshot_index.Listing(
+        snapshot.venue,
+        snapshot.account,
+        snapshot.as_of,
+        tuple(row.venue_order_id for row in snapshot.open_orders),
+        tuple((row.venue_order_id, row.status) for row in snapshot.closed_orders),
+    )
 
 
 _JOURNALED: weakref.WeakKeyDictionary[Any, Journaled] = weakref.WeakKeyDictionary()

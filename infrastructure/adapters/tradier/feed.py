@@ -5,7 +5,9 @@ orders become their request/ack/ending messages plus what the poll's totals chan
 order's *inferred* fills, one per total (``application.cumulative``): the fill of a new total,
 and for a poll read after later ones the corrections that re-split the fills those booked. A
 poll that reports nothing new adds nothing, and a real execution recorded later replaces the
-inferred quantity.
+inferred quantity. A real execution recorded before its order, waiting (parked) for the poll that
+creates the order, counts as booked: the poll's line releases it, so the poll infers only what
+the venue's total adds beyond it, as it would had the execution been recorded after.
 """
 
 from __future__ import annotations
@@ -25,9 +27,12 @@ from orderledger.infrastructure.adapters.tradier.payloads import (
 )
 from orderledger.infrastructure.application.cumulative import (
     Step,
+    beyond,
+    booked_of,
     corrections_of,
     revised,
     revision_messages,
+    waiting_fills,
 )
 from orderledger.infrastructure.messages.exact_json import decode_json
 from orderledger.infrastructure.messages.models import Message
@@ -68,7 +73,11 @@ class TradierFeed:
         owner = processor.lookup_identity(IdentityKey.venue_order(self.venue, total.venue_order_id))
         order = None if owner is None else processor.load_order(owner, trust_absent=False)
         report = Step(total.exec_quantity, total.avg_fill_price, total.ts, total.price)
-        found = revised(order, report, self.venue, total.venue_order_id)
+        waiting = [] if order is not None else waiting_fills(self.ledger, self.venue, total.venue_order_id)
+        if not waiting:
+            found = revised(order, report, self.venue, total.venue_order_id)
+        else:  # as the order will stand once this line releases them (a real trade: no steps)
+            found = beyond(*booked_of(waiting), report, self.venue, total.venue_order_id)
         key = {
             "venue": self.venue,
             "venue_order_id": total.venue_order_id,

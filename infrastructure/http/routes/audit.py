@@ -59,6 +59,26 @@ async def get_verify(role: Read, ledger: Ledger) -> dict[str, Any]:
     return report
 
 
+@router.post("/verify", status_code=202)
+async def start_verify(role: Read, ledger: Ledger, request: Request) -> dict[str, Any]:
+    """Start a full verify in the background, as `GET /verify` runs it (or, while one runs,
+    answer with that one): how far it is, and then its report, at `GET /verify/progress`."""
+
+    async def run(progress_file: str) -> Any:
+        return await ledger.expensive("POST /verify", Verify(progress_file=progress_file))
+
+    answer: dict[str, Any] = request.app.state.verifying.start(run)
+    return answer
+
+
+@router.get("/verify/progress")
+async def get_verify_progress(role: Read, request: Request) -> dict[str, Any]:
+    """The background verify: `state` (idle, running, done or failed), `checked` of `total`
+    events, and its `report` once done (or the `error` that ended it)."""
+    answer: dict[str, Any] = request.app.state.verifying.state()
+    return answer
+
+
 @router.get("/health")
 async def get_health(ledger: Ledger) -> dict[str, Any]:
     """Liveness: the database answers and takes writes (else 503 saying why); `head` is the last

@@ -270,11 +270,34 @@ function failedSections(report) {
   return failed;
 }
 
+const VERIFY_POLL = 500; // ms between looks at a running verify's progress
+
+// Verify runs in the server's background (POST /verify): the page asks how far it is until it
+// is done, so neither the page nor the server waits on it.
 async function runVerify() {
   const result = document.getElementById("verify-result");
   result.textContent = "verifying…";
   result.className = "status";
-  const report = await api("/verify");
+  result.title = "";
+  let job = await api("/verify", { method: "POST" });
+  while (job.state === "running") {
+    if (job.total) {
+      const figure = (n) => Number(n).toLocaleString("en");
+      result.textContent = `verifying… ${figure(job.checked)} of ${figure(job.total)} events`;
+    }
+    await new Promise((resolve) => setTimeout(resolve, VERIFY_POLL));
+    job = await api("/verify/progress");
+  }
+  if (job.state === "failed") {
+    result.textContent = "verify did not finish";
+    result.className = "status off";
+    throw new ApiError(`verify: ${job.error}`);
+  }
+  showVerifyReport(job.report);
+}
+
+function showVerifyReport(report) {
+  const result = document.getElementById("verify-result");
   const failed = failedSections(report);
   result.dataset.ok = String(report.ok);
   if (report.ok) {
