@@ -22,7 +22,8 @@ from eventsourcing.utils import Environment
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application.exports import check_export, write_export
 from orderledger.infrastructure.audit.anchors import check_anchors, record_anchor
-from orderledger.infrastructure.audit.verify import Progress, VerifyReport, merge_heads, verify
+from orderledger.infrastructure.audit.heads import merge_heads
+from orderledger.infrastructure.audit.verify import Progress, VerifyReport, verify
 from orderledger.infrastructure.errors import ConfigurationError, DatabaseReadOnlyError, StoreError
 from orderledger.infrastructure.results import Filter, Head
 from orderledger.infrastructure.storage.admin import init_database

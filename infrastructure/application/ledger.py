@@ -49,11 +49,12 @@ from orderledger.infrastructure.application.queries import (
     iter_trades,
 )
 from orderledger.infrastructure.application.requests import Request
+from orderledger.infrastructure.audit.heads import stored_head, stored_journal_head
 from orderledger.infrastructure.audit.search import (
     iter_messages,
     search_events,
 )
-from orderledger.infrastructure.audit.verify import VerifyReport, stored_head, stored_journal_head
+from orderledger.infrastructure.audit.verify import VerifyReport
 from orderledger.infrastructure.listing import Page, ordering
 from orderledger.infrastructure.results import (
     DailyPnlRow,
@@ -120,7 +121,7 @@ DEFAULT_BATCH = 1_000
 
 
 @checked_methods
-class OrderLedger(DeprecatedReads):
+class OrderLedger(DeprecatedReads, _collectors.CollectorLeases):
     """The ledger: record facts about orders, query their state, keep views current.
 
     Thread safety: one instance may be shared by any number of threads (for example an asyncio
@@ -878,35 +879,6 @@ class OrderLedger(DeprecatedReads):
         grouped = tuple(by) if isinstance(by, list) else by
         asked = asks.ExecutionQuality(grouped, since, until, None if lake is None else str(lake))
         return handle(self, asked)
-
-    # ------------------------------------------------------------------ collect (live venue connections)
-    # infrastructure/application/collectors.py; the collectors themselves: infrastructure/collect/.
-
-    def collector_lease(
-        self, venue: str, account: str | None, owner: str, pid: int, *, stale_after: timedelta | None = None
-    ) -> None:
-        """Take the collector lease of ``venue``/``account`` (``CollectorBusyError``: held by a live one)."""
-        _collectors.take(
-            self.db, venue, account, owner, pid, datetime.now(UTC), stale_after or _collectors.STALE_AFTER
-        )
-
-    def collector_heartbeat(
-        self, venue: str, account: str | None, owner: str, figures: dict[str, Any]
-    ) -> None:
-        """Publish a collector's status figures (``LeaseLostError``: another one took over)."""
-        _collectors.heartbeat(self.db, venue, account, owner, datetime.now(UTC), figures)
-
-    def collector_release(self, venue: str, account: str | None, owner: str) -> None:
-        """Give a collector's lease up."""
-        _collectors.release(self.db, venue, account, owner)
-
-    def collectors(self) -> list[_collectors.CollectorRow]:
-        """The collectors running on this ledger, with their status figures (``/health``)."""
-        return _collectors.rows(self.db, datetime.now(UTC))
-
-    def last_venue_time(self, venue: str, account: str | None) -> datetime | None:
-        """The latest venue time booked for ``venue``/``account`` (a collector's backfill resumes there)."""
-        return _collectors.last_venue_time(self, venue, account)
 
 
 __all__ = ["HistoryEntry", "IngestReport", "OrderLedger"]

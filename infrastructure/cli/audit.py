@@ -22,7 +22,7 @@ from orderledger.infrastructure.application.exports import FROM_VIEWS, check_exp
 from orderledger.infrastructure.application.follow import log_record
 from orderledger.infrastructure.application.reconcile import parse_snapshot
 from orderledger.infrastructure.audit.anchors import OVERLAP
-from orderledger.infrastructure.audit.verify import RecordedHeads, merge_heads, parse_heads, read_heads
+from orderledger.infrastructure.audit.heads import RecordedHeads, merge_heads, parse_heads, read_heads
 from orderledger.infrastructure.cli import analytics
 from orderledger.infrastructure.cli.app import (
     JsonOption,
