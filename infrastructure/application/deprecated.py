@@ -72,10 +72,12 @@ class _Reads(Protocol):
     ) -> Order: ...
 
 
-GET_ORDER = f"get_order() is deprecated since 0.2.0 and removed in {REMOVED_IN}: use order(key, version=...)"
+GET_ORDER = (
+    f"get_order() is deprecated since 0.2.0 and removed in {REMOVED_IN}: use order(order, version=...)"
+)
 ORDER_AS_OF = (
     f"order_as_of() is deprecated since 0.2.0 and removed in {REMOVED_IN}: "
-    "use order(key, as_of=..., event_time=...)"
+    "use order(order, as_of=..., event_time=...)"
 )
 
 

@@ -102,7 +102,7 @@ def test_a_deprecated_read_warns_at_the_callers_line_and_answers_as_its_replacem
     assert _state(order) == _state(ledger.order("A"))
     assert [w.category for w in caught] == [DeprecationWarning]
     assert caught[0].filename == __file__
-    assert "removed in 1.0.0: use order(key, version=...)" in str(caught[0].message)
+    assert "removed in 1.0.0: use order(order, version=...)" in str(caught[0].message)
 
     first, _ = _warned(lambda: ledger.get_order("A", version=1))
     assert _state(first) == _state(ledger.order("A", version=1)) and first.filled_quantity == 0
@@ -110,7 +110,7 @@ def test_a_deprecated_read_warns_at_the_callers_line_and_answers_as_its_replacem
     moment = ledger.order("A").updated_at
     then, caught = _warned(lambda: ledger.order_as_of("A", moment, event_time=True))
     assert _state(then) == _state(ledger.order("A", as_of=moment, event_time=True))
-    assert "use order(key, as_of=..., event_time=...)" in str(caught[0].message)
+    assert "use order(order, as_of=..., event_time=...)" in str(caught[0].message)
     ledger.close()
 
 
