@@ -134,10 +134,12 @@ def step_trade_id(venue: str, venue_order_id: str, step: Step) -> str:
 
 def planned_fills(steps: Iterable[Step], venue: str, venue_order_id: str) -> list[Planned]:
     """The fills of ``steps`` (one per total) as reports read in venue time book them. A step
-    whose fill cannot be priced (no average and no limit) books nothing; the next one covers it."""
+    whose fill cannot be priced (no average and no limit) books nothing; the next one covers it.
+    A total below one reported earlier in venue time (a bust the ledger lacks) books nothing
+    either: read in any order, the steps give the fills of the highest total so far."""
     out: list[Planned] = []
     booked, notional = ZERO, ZERO
-    for step in sorted(steps, key=lambda s: s.filled):
+    for step in sorted(steps, key=lambda s: (s.ts, s.filled)):
         fill = fill_beyond(booked, notional, step, venue, venue_order_id)
         if fill is not None:
             out.append(fill)

@@ -189,6 +189,22 @@ def test_a_real_execution_waiting_for_its_order_counts_in_the_snapshot_that_crea
     assert [(t["trade_id"], t["quantity"]) for t in list_trades(ledger.db)] == [("real-1", "0.04")]
 
 
+def test_a_total_that_falls_books_the_fills_of_the_highest_so_far_in_any_order(stored_url: str) -> None:
+    """14:01 shows 0.04 filled at 60, 14:02 only 0.02 (a bust the ledger lacks: reported, not
+    booked). In order, one fill of 0.04 at 14:01 and 14:02 changes nothing; read reversed,
+    14:02 books 0.02 at 14:02, then 14:01 re-splits it: the same one fill of 0.04 at 14:01."""
+    at_01 = snapshot(1, dict(ROW, filled_quantity="0.04", status="partially_filled", average_price="60"))
+    at_02 = snapshot(2, dict(ROW, filled_quantity="0.02", status="partially_filled", average_price="60"))
+    for lines in ([at_01, at_02], [at_02, at_01]):
+        with OrderLedger("memory://") as ledger:
+            for line in lines:
+                ingest(ledger, line)
+            assert [(t["ts_event"], t["quantity"], t["price"]) for t in list_trades(ledger.db)] == [
+                ("2024-03-05T14:01:00.000000Z", "0.04", "60")
+            ], lines
+            assert ledger.order(ledger.resolve("6928553534", "hl")).filled_quantity == Decimal("0.04")
+
+
 def test_a_created_at_after_the_snapshot_is_refused(ledger: OrderLedger) -> None:
     late = snapshot(0, dict(ROW, created_at="2024-03-05T14:00:01Z"))
     report = ledger.ingest_lines([late], fmt="snapshots")

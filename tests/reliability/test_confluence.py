@@ -569,7 +569,7 @@ def tradier_polls(draw: st.DrawFn) -> list[str]:
     each (``totals``) at an average of 21.9 + 0.01 per 4 filled, the last total polled again
     later (at 12:30, as a poll that finds nothing new); perhaps then reported expired at 12:40."""
     minutes = sorted(draw(st.lists(st.integers(3, 29), min_size=2, max_size=5, unique=True)))
-    shown = draw(totals(len(minutes), Decimal(4), ("repeats",)))
+    shown = draw(totals(len(minutes), Decimal(4), ("repeats", "falls")))
     minutes, shown = [*minutes, 30], [*shown, shown[-1]]
     if draw(st.booleans()):
         minutes, shown = [*minutes, 40], [*shown, shown[-1]]
