@@ -41,6 +41,7 @@ from orderledger.infrastructure.storage.journal import (
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.schema import foreign_triggers, missing_protection
 from orderledger.infrastructure.storage.sqlite import check_sqlite_file
+from orderledger.infrastructure.storage.views import unfinished_rows
 from orderledger.projections import PROJECTIONS
 from orderledger.projections.base import MemoryTable, Projection
 from orderledger.projections.orders import ORDERS_TABLE
@@ -183,7 +184,7 @@ def _verify(
             for table, trigger in foreign_triggers(tx)
         ]
         top = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
-        unsettled = {p.name: _unfinished(tx, p) for p in PROJECTIONS}
+        unsettled = {p.name: unfinished_rows(tx, p) for p in PROJECTIONS}
     folds = None
     if since is None:
         # Every anchor is a head recorded earlier: each must still be in the chains.
@@ -221,14 +222,6 @@ def _verify(
         tables.clear()  # compared: its rows are not needed any more
     report.journal_problems += journal_differences(db, orders)
     return report
-
-
-def _unfinished(tx: Any, projection: type[Projection] | Projection) -> int:
-    """How many of the view's rows hold work a fold left for later (``Projection.unfinished``)."""
-    if projection.unfinished is None:
-        return 0
-    table, column = projection.unfinished
-    return int(tx.one(f"SELECT COUNT(*) FROM {table} WHERE {column} IS NOT NULL")[0])
 
 
 class _Folds:

@@ -310,11 +310,7 @@ class Views:
         with self.db.read() as tx:
             tracked = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
             log_end = int(tx.one("SELECT MAX(notification_id) FROM events")[0] or 0)
-            unfinished = 0
-            for projection in self.projections:
-                if projection.unfinished is not None:
-                    table, column = projection.unfinished
-                    unfinished += int(tx.one(f"SELECT COUNT(*) FROM {table} WHERE {column} IS NOT NULL")[0])
+            unfinished = sum(unfinished_rows(tx, p) for p in self.projections)
         position = min(tracked.get(name, 0) for name in self.by_name)
         return position, log_end, unfinished, tracked.get(SETTLES, 0)
 
@@ -626,6 +622,14 @@ class Views:
                     table.discard()
         self._expected = None
         return folded, time.perf_counter() - started
+
+
+def unfinished_rows(tx: Tx, projection: type[Projection] | Projection) -> int:
+    """How many of the view's rows hold work a fold left for later (``Projection.unfinished``)."""
+    if projection.unfinished is None:
+        return 0
+    table, column = projection.unfinished
+    return int(tx.one(f"SELECT COUNT(*) FROM {table} WHERE {column} IS NOT NULL")[0])
 
 
 SETTLES = "(settles)"
