@@ -726,8 +726,14 @@ class PositionsProjection(Projection):
             book = positions.get(key)
             if book is None:  # a pass that failed and was discarded left its mark: nothing to do
                 continue
-            bound = max(DEFER_AFTER, 4 * len(waiting.added)) if defer and not waiting.stored else None
-            chain = None if defer and waiting.stored else self._since(book, waiting.since, entries, bound)
+            unlinked: list[PnlEntry] = []
+            if not waiting.stored:
+                bound = max(DEFER_AFTER, 4 * len(waiting.added)) if defer else None
+                chain = self._since(book, waiting.since, entries, bound)
+            elif defer:
+                chain = None
+            else:  # a book left for later: read whole, once, with the fills left unlinked
+                chain, unlinked = self._book_since(key, book, waiting.since, entries)
             if chain is None:  # left for later: the fills wait unlinked, the mark in the row
                 for entry in map(entries.get, waiting.added):
                     if entry is not None:
@@ -739,10 +745,9 @@ class PositionsProjection(Projection):
                 continue
             book.unsettled = None
             added = [e for e in map(entries.get, waiting.added) if e is not None]
-            if waiting.stored:  # and the fills earlier passes left unlinked
+            if unlinked:  # and the fills earlier passes left unlinked
                 known = set(waiting.added)
-                where = {"account": key[0], "venue": key[1], "instrument": key[2], "previous": UNLINKED}
-                added.extend(e for e in entries.scan(where, 0) if e.position not in known)
+                added.extend(e for e in unlinked if e.position not in known)
             merged = sorted(chain + added, key=PnlEntry.venue_order)
             if not merged:
                 positions.put(key, book)  # its stored mark, if any, goes
@@ -799,6 +804,27 @@ class PositionsProjection(Projection):
             previous = entry.previous
         found.reverse()
         return found
+
+    @staticmethod
+    def _book_since(
+        key: PositionKey, book: Position, at: VenueKey, entries: Table[int, PnlEntry]
+    ) -> tuple[list[PnlEntry], list[PnlEntry]]:
+        """A book left for later: its entries from ``at`` on in venue time (as ``_since``) and
+        the fills left unlinked, from one read of the book's entries. The re-fold of such a book
+        walks back over most of it, which a look-up per entry made the larger part of a shuffled
+        session's ingest."""
+        where = {"account": key[0], "venue": key[1], "instrument": key[2]}
+        every = {entry.position: entry for entry in entries.scan(where, 0)}
+        found: list[PnlEntry] = []
+        previous = book.last
+        while previous > 0:
+            entry = every.get(previous)
+            if entry is None or before(entry.venue_key, at):
+                break
+            found.append(entry)
+            previous = entry.previous
+        found.reverse()
+        return found, [entry for entry in every.values() if entry.previous == UNLINKED]
 
     @staticmethod
     def _restate(book: Position, changed: list[PnlEntry], entries: Table[int, PnlEntry]) -> None:

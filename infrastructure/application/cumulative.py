@@ -270,7 +270,7 @@ def waiting_fills(ledger: Any, venue: str, venue_order_id: str) -> list[FillMess
     order ID: the line that creates the order releases them, so what a report of its total adds
     is judged beyond them, as it would be had they been recorded after the order."""
     key = IdentityKey.venue_order(venue, venue_order_id)
-    found = (message_from_line(stored) for _, _, _, stored, _ in ledger.processor.parked_for([key]))
+    found = (message_from_line(stored) for _, _, _, stored, _ in ledger.processor.parked.lines_for([key]))
     return [m for m in found if type(m) is FillMessage and not m.inferred]
 
 

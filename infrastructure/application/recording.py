@@ -324,9 +324,11 @@ def settle(
     """``OrderLedger.settle``: the parked message set aside, or (``book``) booked."""
     if not book:
         with ledger._writing:
-            return set_aside(
+            settled = set_aside(
                 ledger.recorder, message_id, reason=reason, by=by, now=ledger._clock(), origin=origin
             )
+            ledger.processor.parked.forget()  # the line waits no more: its keys are read again
+            return settled
     return book_parked(ledger, message_id, reason=reason, by=by, account=account, origin=origin)
 
 

@@ -33,8 +33,12 @@ from orderledger.infrastructure.storage.store import Commit, JournalEntry, Ledge
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
+    from orderledger.infrastructure.storage.db import Database
+
 __all__ = [
     "TRADE",
+    "ParkedIndex",
+    "ParkedLine",
     "ParkedLines",
     "Parking",
     "Waiting",
@@ -100,15 +104,145 @@ def trade_named(message: Message) -> str | None:
 _TRADE_FACTS = frozenset({FillBustedMessage, FillCorrectedMessage})
 
 
+ParkedLine = tuple[int, int, bytes, bytes, str]
+"""A stored parked line: (message ID, part, raw input, message, format). The raw input is empty
+for a line the writer parked itself: settling a line never writes its input again."""
+
+
+Key = tuple[str, str, str]
+"""What a parked line waits on: (venue, kind, value), an ``IdentityKey`` or a ``trade_key``."""
+
+
+class ParkedIndex:
+    """What a writer knows of the ``parked`` table: the keys its lines wait on (read once, then
+    kept by the writer's own commits), and the lines the writer parked itself, so that releasing
+    them is a look-up in memory, not a query (a whole session fed in random order parks nearly
+    half its lines, and each is released by a later commit). A key with lines the writer did not
+    park (before the index was read, or by another writer) is answered by the table.
+
+    Another writer's commit can make this stale (it settles or parks lines under a key this one
+    knows): the commit that would act on it is then refused as stale (``Commit``'s checks), and
+    the index is read again (``forget``)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._keys: set[Key] | None = None
+        self._lines: dict[Key, list[tuple[int, int]]] = {}  # key -> its lines held
+        self._held: dict[tuple[int, int], tuple[bytes, str, list[Key]]] = {}  # message, format, keys
+
+    def keys(self) -> set[Key]:
+        """The keys stored parked lines wait on, as far as this writer knows."""
+        if self._keys is None:
+            with self.db.read() as tx:
+                rows = tx.all("SELECT DISTINCT venue, kind, value FROM parked")
+            self._keys = {(row[0], row[1], row[2]) for row in rows}
+        return self._keys
+
+    def forget(self) -> None:
+        """Read the table again when next asked (another writer, or a person, changed it)."""
+        self._keys = None
+        self._lines.clear()
+        self._held.clear()
+
+    def lines_for(self, keys: Sequence[Key]) -> list[ParkedLine]:
+        """The stored lines waiting for any of these keys, in arrival order."""
+        known = self.keys()
+        found: dict[tuple[int, int], ParkedLine] = {}
+        asked = []
+        for key in keys:
+            if key not in known:
+                continue
+            lines = self._lines.get(key)
+            if lines is None:
+                asked.append(key)
+                continue
+            for line in lines:
+                body, fmt, _ = self._held[line]
+                found[line] = (line[0], line[1], b"", body, fmt)
+        if asked:
+            clauses = " OR ".join("(p.venue = ? AND p.kind = ? AND p.value = ?)" for _ in asked)
+            with self.db.read() as tx:
+                rows = tx.all(
+                    "SELECT DISTINCT p.message_id, p.part, m.raw, p.message, m.format FROM parked p"
+                    f" JOIN messages m ON m.message_id = p.message_id WHERE {clauses}",
+                    [value for key in asked for value in key],
+                )
+            if not rows:
+                known.difference_update(asked)  # settled meanwhile (by a person, or another writer)
+            for r in rows:
+                found[r[0], r[1]] = (r[0], r[1], bytes(r[2]), bytes(r[3]), r[4])
+        return [found[line] for line in sorted(found)]
+
+    def parked_as(self, key: Key, body: bytes) -> int | None:
+        """The message ID of a stored line parked under ``key`` with this very message, if any."""
+        if key not in self.keys():
+            return None
+        lines = self._lines.get(key)
+        if lines is not None:
+            return next((line[0] for line in lines if self._held[line][0] == body), None)
+        with self.db.read() as tx:
+            row = tx.one(
+                "SELECT message_id FROM parked WHERE venue = ? AND kind = ? AND value = ?"
+                " AND message = ? LIMIT 1",
+                (*key, body),
+            )
+        return None if row is None else int(row[0])
+
+    def committed(
+        self,
+        journal: Sequence[JournalEntry],
+        settled: Iterable[tuple[int, int]],
+        resolved: Iterable[Key],
+    ) -> None:
+        """Keep the index true after a commit of this writer: the lines it settled are gone, the
+        keys it resolved wait no more (the commit checked that nothing else waits on them), and
+        the lines it parked are held."""
+        if self._keys is None:
+            return
+        for line in settled:
+            self._drop(line)
+        for key in resolved:
+            for line in self._lines.get(key, ())[:]:
+                self._drop(line)
+            self._lines.pop(key, None)
+            self._keys.discard(key)
+        for entry in journal:
+            if not entry.parked:
+                continue
+            assert entry.message_id is not None
+            for part, (keys, body) in entry.parked.items():
+                line = (entry.message_id, part)
+                for key in keys:
+                    lines = self._lines.get(key)
+                    if lines is None:
+                        if key in self._keys:
+                            continue  # lines parked before the index was read: asked of the table
+                        lines = self._lines[key] = []
+                    lines.append(line)
+                    self._keys.add(key)
+                self._held[line] = (body, entry.format, keys)
+
+    def _drop(self, line: tuple[int, int]) -> None:
+        assert self._keys is not None
+        held = self._held.pop(line, None)
+        if held is None:
+            return
+        for key in held[2]:
+            lines = self._lines.get(key)
+            if lines is not None and line in lines:
+                lines.remove(line)
+                if not lines:
+                    del self._lines[key]
+                    self._keys.discard(key)
+
+
 class ParkedLines(Protocol):
     """What parking needs of the writer: the stored parked lines and the messages it refused."""
 
     recorder: LedgerRecorder
     refused: dict[tuple[int, int], LedgerError]
 
-    def parked_keys(self) -> set[IdentityKey]: ...
-
-    def parked_for(self, keys: Sequence[IdentityKey]) -> list[tuple[int, int, bytes, bytes, str]]: ...
+    parked: ParkedIndex
 
 
 class Parking:
@@ -133,12 +267,12 @@ class Parking:
 
     def _awaited(self, order: Order, trade_id: str) -> bool:
         """Whether a bust or correction waits for this trade of the order (by any of its names)."""
-        if not self.waiting and not self.p.parked_keys():
+        if not self.waiting and not self.p.parked.keys():
             return False  # nothing waits at all: the everyday case, decided without building keys
         keys = trade_keys(order, [trade_id])
         if any(key in self.waiting for key in keys):
             return True
-        return bool(self.p.parked_for(keys))
+        return bool(self.p.parked.lines_for(keys))
 
     def _park(self, message: Message, entry: JournalEntry, part: int, keys: list[IdentityKey]) -> str | None:
         """Keep a message until what it waits for is known; a message parked already is not kept
@@ -148,16 +282,9 @@ class Parking:
         for other in self.parked_bodies.get(same, ()):
             if other.part in other.entry.parked:
                 return "the same message is already parked, earlier in this batch"
-        venue, kind, value = keys[0]
-        if keys[0] in self.p.parked_keys():
-            with self.p.recorder.db.read() as tx:
-                row = tx.one(
-                    "SELECT message_id FROM parked WHERE venue = ? AND kind = ? AND value = ?"
-                    " AND message = ? LIMIT 1",
-                    (venue, kind, value, body),
-                )
-            if row is not None:
-                return f"the same message is already parked as message {row[0]}"
+        stored = self.p.parked.parked_as(keys[0], body)
+        if stored is not None:
+            return f"the same message is already parked as message {stored}"
         entry.parked[part] = (list(keys), body)
         waiting = Waiting(entry, part, message, self.item)
         self.parked_bodies.setdefault(same, []).append(waiting)
@@ -166,7 +293,7 @@ class Parking:
         return None
 
     def _unpark(self, order: Order, keys: Sequence[IdentityKey]) -> list[OrderEvent]:
-        if not self.waiting and not self.p.parked_keys():
+        if not self.waiting and not self.p.parked.keys():
             return []  # nothing waits at all: the everyday case
         return self._release(order, keys)
 
@@ -183,7 +310,7 @@ class Parking:
         released: list[tuple[datetime, int, int, int, Waiting | tuple[int, int, bytes, str, Message]]] = [
             (w.message.ts, 1, w.item, w.part, w) for w in here.values()
         ]
-        stored_lines = self.p.parked_for(wanted)
+        stored_lines = self.p.parked.lines_for(wanted)
         for message_id, part, raw, stored, fmt in stored_lines:
             if (message_id, part) in self.settled:
                 continue

@@ -43,6 +43,7 @@ from orderledger.infrastructure.ingest.order_facts import (
     request_spec,
 )
 from orderledger.infrastructure.ingest.parking import (
+    ParkedIndex,
     Parking,
     Waiting,
     trade_key,
@@ -134,7 +135,7 @@ class Processor:
         # Orders known not to exist when the current batch was prefetched (cleared per batch).
         self.absent: set[str] = set()
         self._work: _Batch | None = None  # the current attempt's decisions
-        self._parked_keys: set[IdentityKey] | None = None  # see parked_keys
+        self.parked = ParkedIndex(recorder.db)  # what waits in the `parked` table
         self.refused: dict[tuple[int, int], LedgerError] = {}
 
     # ------------------------------------------------------------------ public
@@ -210,14 +211,11 @@ class Processor:
                 raise
             if isinstance(error, StaleBatchError) or is_integrity_error(error):
                 self._forget_identities(work)
-                self._parked_keys = None  # another writer may have parked meanwhile: read again
+                self.parked.forget()  # another writer may have parked meanwhile: read again
                 self.orders.forget(work.consulted)  # another writer moved them: reload
                 return "stale"
             raise
-        if self._parked_keys is not None:
-            self._parked_keys.update(
-                IdentityKey(*k) for e in work.commit.journal for keys, _ in e.parked.values() for k in keys
-            )
+        self.parked.committed(work.commit.journal, work.settled, work.commit.resolvable)
         for order in work.orders.values():
             order.collect_events()
             self._remember(order)
@@ -329,36 +327,6 @@ class Processor:
             return None
         self.identities[key] = row[0]
         return str(row[0])
-
-    def parked_keys(self) -> set[IdentityKey]:
-        """The keys stored parked messages wait on, as far as this processor knows: read once,
-        then kept by its own commits. A key another writer parks on later is caught when this
-        one commits what resolves it (the batch is then stale: this is read again)."""
-        if self._parked_keys is None:
-            with self.recorder.db.read() as tx:
-                rows = tx.all("SELECT DISTINCT venue, kind, value FROM parked")
-            self._parked_keys = {IdentityKey(*row) for row in rows}
-        return self._parked_keys
-
-    def parked_for(self, keys: Sequence[IdentityKey]) -> list[tuple[int, int, bytes, bytes, str]]:
-        """Parked messages waiting for any of these identities, in arrival order:
-        (message ID, part, raw input, message, format)."""
-        known = self.parked_keys()
-        keys = [key for key in keys if key in known]
-        if not keys:
-            return []
-        clauses = " OR ".join("(p.venue = ? AND p.kind = ? AND p.value = ?)" for _ in keys)
-        params = [part for key in keys for part in key]
-        with self.recorder.db.read() as tx:
-            rows = tx.all(
-                "SELECT DISTINCT p.message_id, p.part, m.raw, p.message, m.format FROM parked p"
-                f" JOIN messages m ON m.message_id = p.message_id WHERE {clauses}"
-                " ORDER BY p.message_id, p.part",
-                params,
-            )
-        if not rows:
-            known.difference_update(keys)  # settled meanwhile (by a person, or another writer)
-        return [(r[0], r[1], bytes(r[2]), bytes(r[3]), r[4]) for r in rows]
 
 
 _NAMING = frozenset({OrderHeld, OrderAccepted, OrderAmended})

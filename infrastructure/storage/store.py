@@ -73,6 +73,9 @@ def _initialised(tx: Tx) -> bool:
     return table_exists(tx, "ledger_meta")
 
 
+_REQUEST_KEY = ("client_order_id", "originator_id", "originator_version")
+
+
 def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
     for start in range(0, len(items), size):
         yield list(items[start : start + size])
@@ -390,25 +393,38 @@ class LedgerRecorder(ApplicationRecorder):
                 lines,
             ):
                 raise StaleBatchError("a parked line this batch settles was settled elsewhere")
-        parking = [key for e in batch.journal for keys, _ in e.parked.values() for key in keys]
-        for venue, kind, value in parking:
-            if kind.startswith("trade:"):
-                # A bust waiting for its trade: an order created elsewhere meanwhile may hold the
-                # trade now. An order this batch read is guarded by its version instead.
-                kind, value = kind.removeprefix("trade:"), value.split("\x1f", 1)[0]
-            if kind == "client_order_id":
-                found = tx.one(
-                    "SELECT client_order_id FROM events WHERE client_order_id = ? AND originator_id = ?"
-                    " AND originator_version = 1",
-                    (value, str(_order_uuid(value))),
-                )
-            else:
-                found = tx.one(
-                    "SELECT client_order_id FROM identities WHERE venue = ? AND kind = ? AND value = ?",
-                    (venue, kind, value),
-                )
-            if found is not None and found[0] not in batch.consulted:
-                raise StaleBatchError(f"the order for parked {kind} {value!r} was just created elsewhere")
+        orders: set[str] = set()  # client order IDs of parked orders
+        identities: set[tuple[str, str, str]] = set()
+        for e in batch.journal:
+            for keys, _ in e.parked.values():
+                for venue, kind, value in keys:
+                    if kind.startswith("trade:"):
+                        # A bust waiting for its trade: an order created elsewhere meanwhile may
+                        # hold the trade now. An order this batch read is guarded by its version.
+                        kind, value = kind.removeprefix("trade:"), value.split("\x1f", 1)[0]
+                    if kind == "client_order_id":
+                        orders.add(value)
+                    else:
+                        identities.add((venue, kind, value))
+        # One lookup per chunk of keys, not per key: a shuffled feed parks half its lines.
+        found: list[tuple[str, str]] = []
+        requests = [(value, str(_order_uuid(value)), 1) for value in sorted(orders)]
+        for chunk in _chunks(requests, 300):
+            # The order's request, by the events' unique key (client order ID, aggregate, version).
+            sql, params = select_by_keys("events", ("client_order_id",), _REQUEST_KEY, chunk, tx.dialect)
+            found += [(f"client_order_id {r[0]!r}", r[0]) for r in tx.all(sql, params)]
+        for chunk in _chunks(sorted(identities), 300):
+            sql, params = select_by_keys(
+                "identities",
+                ("kind", "value", "client_order_id"),
+                ("venue", "kind", "value"),
+                chunk,
+                tx.dialect,
+            )
+            found += [(f"{r[0]} {r[1]!r}", r[2]) for r in tx.all(sql, params)]
+        for named, owner in found:
+            if owner not in batch.consulted:
+                raise StaleBatchError(f"the order for parked {named} was just created elsewhere")
         if not batch.resolvable or tx.one("SELECT 1 FROM parked LIMIT 1") is None:
             return
         resolved = {(e.message_id, part) for e in batch.resolved for part in e.settles}
