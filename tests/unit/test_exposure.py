@@ -147,7 +147,7 @@ WORKING = st.lists(
 MARKS = st.fixed_dictionaries({name: st.none() | PRICES for name in ("BTC-PERP", "BTCUSD", "AAPL-P", "AAPL")})
 
 
-def _summed(rows: list[ExposureFigures]) -> dict[str, tuple[Decimal, ...]]:
+def _summed(rows: list[ExposureFigures]) -> dict[str, tuple[object, ...]]:
     totals: dict[str, list[Decimal]] = defaultdict(lambda: [D(0)] * 4)
     values: dict[tuple[str, str], Decimal] = defaultdict(lambda: D(0))
     for r in rows:
