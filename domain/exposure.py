@@ -125,11 +125,11 @@ def check_grouping(by: Iterable[str]) -> tuple[str, ...]:
     wanted = tuple(by)
     unknown = [name for name in wanted if name not in GROUPINGS]
     if unknown:
-        raise InvalidInputError(f"by: {unknown[0]!r} is not one of {', '.join(GROUPINGS)}", field="by")
+        raise InvalidInputError(f"`by`: {unknown[0]!r} is not one of {', '.join(GROUPINGS)}", field="by")
     if len(set(wanted)) != len(wanted):
-        raise InvalidInputError("by: each of account, venue, underlying at most once", field="by")
+        raise InvalidInputError("`by`: each of account, venue, underlying at most once", field="by")
     if "underlying" not in wanted:
-        raise InvalidInputError("by: exposure is per underlying; include `underlying`", field="by")
+        raise InvalidInputError("`by`: exposure is per underlying; include underlying", field="by")
     return wanted
 
 
@@ -281,19 +281,28 @@ def _finished(group: _Group) -> ExposureFigures:
             _add_to(side, currency, value)
     return ExposureFigures(
         *group.key,
-        net_units=group.net_units,
-        net_value=dict(sorted(group.net_value.items())),
-        option_units=group.option_units,
-        open_long_units=group.open_long_units,
-        open_short_units=group.open_short_units,
-        worst_long_units=WIDE.add(group.net_units, group.open_long_units),
-        worst_short_units=WIDE.add(group.net_units, group.open_short_units),
-        worst_long_value=dict(sorted(long_value.items())),
-        worst_short_value=dict(sorted(short_value.items())),
+        net_units=_plain(group.net_units),
+        net_value=_amounts(group.net_value),
+        option_units=_plain(group.option_units),
+        open_long_units=_plain(group.open_long_units),
+        open_short_units=_plain(group.open_short_units),
+        worst_long_units=_plain(WIDE.add(group.net_units, group.open_long_units)),
+        worst_short_units=_plain(WIDE.add(group.net_units, group.open_short_units)),
+        worst_long_value=_amounts(long_value),
+        worst_short_value=_amounts(short_value),
         instruments=tuple(sorted(group.instruments)),
         unmapped=tuple(sorted(group.unmapped)),
         unpriced=tuple(sorted(group.unpriced)),
     )
+
+
+def _plain(value: Decimal) -> Decimal:
+    """A figure without the trailing zeros its products carry (62000.00000 is 62000)."""
+    return value.normalize(WIDE) if value else ZERO
+
+
+def _amounts(values: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    return {currency: _plain(values[currency]) for currency in sorted(values)}
 
 
 __all__ = [

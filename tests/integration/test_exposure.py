@@ -119,9 +119,9 @@ def test_ccxt_markets_map_a_swap_and_its_spot_to_one_underlying(ledger: OrderLed
 def test_a_grouping_without_the_underlying_is_refused_in_one_line(ledger: OrderLedger) -> None:
     desk(ledger)
     before = ledger.log_position()
-    with pytest.raises(InvalidInputError, match="exposure is per underlying; include `underlying`"):
+    with pytest.raises(InvalidInputError, match="`by`: exposure is per underlying; include underlying"):
         ledger.exposure(by="account")
-    with pytest.raises(InvalidInputError, match="by: 'desk' is not one of account, venue, underlying"):
+    with pytest.raises(InvalidInputError, match="`by`: 'desk' is not one of account, venue, underlying"):
         ledger.exposure(by="desk,underlying")
     with pytest.raises(InvalidInputError, match="exposure\\(\\): marks"):
         ledger.exposure(marks=[1])  # type: ignore[arg-type]
