@@ -106,8 +106,8 @@ def test_the_exposure_tab_shows_each_account_and_underlying(browser: Any, page_s
         {"type": "request", "client_order_id": "a-sell", "account": "alpha", "venue": "spot-a",
          "instrument": "BTC/USDT", "side": "sell", "order_type": "market", "quantity": "1",
          "ts": "2026-11-20T10:00:05Z"},
-        {"type": "fill", "client_order_id": "a-sell", "trade_id": "t-a-sell", "quantity": "1", "price": "62000",
-         "ts": "2026-11-20T10:00:06Z"},
+        {"type": "fill", "client_order_id": "a-sell", "trade_id": "t-a-sell", "quantity": "1",
+         "price": "62000", "ts": "2026-11-20T10:00:06Z"},
     ]  # fmt: skip
     assert httpx2.post(f"{page_server.url}/messages", json=fill).status_code == 200
     wait_until(lambda: _rows(browser)[0][:2] == ["BTC", "1.46875"], "2.46875 − 1 = 1.46875 after the sale")
