@@ -1,4 +1,5 @@
-"""A desk exposed to BTC on four venues, for the exposure tests (Python, CLI, HTTP, the page).
+"""A desk exposed to BTC on four venues, for the exposure tests (Python, CLI, HTTP, the page) and
+docs/risk.md: the messages of docs/examples/exposure.jsonl.
 
 The figures the tests expect are worked out here, once, by hand.
 
@@ -47,90 +48,13 @@ By underlying (across accounts), BTC: net 3 − 0.53125 = 2.46875 (options 1); v
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-TS = "2026-11-20T10:00:00Z"
-
-
-def _instrument(venue: str, name: str, **fields: Any) -> dict[str, Any]:
-    return {"type": "instrument", "venue": venue, "instrument": name, "ts": TS, **fields}
-
-
-def _request(
-    cid: str, account: str, venue: str, instrument: str, side: str, qty: str, price: str | None
-) -> dict[str, Any]:
-    priced = {"order_type": "limit", "price": price} if price is not None else {"order_type": "market"}
-    return {
-        "type": "request", "client_order_id": cid, "account": account, "venue": venue,
-        "instrument": instrument, "side": side, "quantity": qty, "ts": TS, **priced,
-    }  # fmt: skip
-
-
-def _fill(cid: str, qty: str, price: str) -> dict[str, Any]:
-    return {"type": "fill", "client_order_id": cid, "trade_id": f"t-{cid}", "quantity": qty, "price": price,
-            "ts": "2026-11-20T10:00:01Z"}  # fmt: skip
-
-
-def _mark(venue: str, instrument: str, price: str) -> dict[str, Any]:
-    return {"type": "mark", "venue": venue, "instrument": instrument, "price": price,
-            "ts": "2026-11-20T10:00:02Z", "source": "venue-mark"}  # fmt: skip
-
-
-DESK: list[dict[str, Any]] = [
-    _instrument("spot-a", "BTC/USDT", kind="spot", base_currency="BTC", quote_currency="USDT"),
-    _instrument(
-        "perp-b", "BTC-PERP", kind="swap", contract_size="0.5", underlying="BTC", quote_currency="USDT"
-    ),
-    _instrument(
-        "opt-c",
-        "BTC-C70000",
-        kind="option",
-        option_type="call",
-        strike="70000",
-        underlying="BTC",
-        quote_currency="USDT",
-    ),
-    _instrument(
-        "opt-c",
-        "BTC-P50000",
-        kind="option",
-        option_type="put",
-        strike="50000",
-        underlying="BTC",
-        quote_currency="USDT",
-    ),
-    _instrument(
-        "inv-d",
-        "BTCUSD",
-        kind="swap",
-        contract_size="100",
-        settlement="inverse",
-        base_currency="BTC",
-        underlying="BTC",
-        quote_currency="USD",
-    ),
-    _request("a-spot", "alpha", "spot-a", "BTC/USDT", "buy", "2", "60000"),
-    _fill("a-spot", "2", "60000"),
-    _request("a-call", "alpha", "opt-c", "BTC-C70000", "buy", "1", "1500"),
-    _fill("a-call", "1", "1500"),
-    _request("a-eth", "alpha", "spot-a", "ETH-USDT", "buy", "10", "3000"),
-    _fill("a-eth", "10", "3000"),
-    _request("b-perp", "beta", "perp-b", "BTC-PERP", "sell", "3", "61000"),
-    _fill("b-perp", "3", "61000"),
-    _request("b-inv", "beta", "inv-d", "BTCUSD", "buy", "620", "62000"),
-    _fill("b-inv", "620", "62000"),
-    _request("a-bid", "alpha", "spot-a", "BTC/USDT", "buy", "1", "59000"),
-    _request("a-put", "alpha", "opt-c", "BTC-P50000", "buy", "2", "300"),
-    _request("b-ask", "beta", "perp-b", "BTC-PERP", "sell", "2", "63000"),
-    _request("b-mkt", "beta", "perp-b", "BTC-PERP", "buy", "1", None),
-    _request("b-inv-ask", "beta", "inv-d", "BTCUSD", "sell", "1280", "64000"),
-    _mark("spot-a", "BTC/USDT", "62000"),
-    _mark("perp-b", "BTC-PERP", "62100"),
-    _mark("opt-c", "BTC", "62050"),
-    _mark("opt-c", "BTC-C70000", "1400"),
-    _mark("inv-d", "BTCUSD", "64000"),
-]
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "exposure.jsonl"
+DESK: list[dict[str, Any]] = [json.loads(line) for line in EXAMPLE.read_text("utf-8").splitlines()]
 """The desk's messages (module docstring)."""
 
 D = Decimal
