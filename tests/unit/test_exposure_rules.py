@@ -114,7 +114,7 @@ def test_a_request_is_the_hypothetical_order_a_check_adds() -> None:
 @pytest.mark.parametrize(
     ("by", "says"),
     [
-        (("account",), "include `underlying`"),
+        (("account",), "exposure is per underlying; include underlying"),
         (("account", "desk", "underlying"), "'desk' is not one of"),
         (("underlying", "underlying"), "at most once"),
     ],
