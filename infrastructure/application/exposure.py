@@ -76,15 +76,19 @@ def exposure_rows(
     given = dict(marks or {})
     held, open_orders = holdings(ledger.db), working(ledger.db)
     extra = list(adding)
-    named = {h.instrument for h in held} | {o.instrument for o in (*open_orders, *extra)}
+    definitions: dict[tuple[str, str], Definition] = {
+        (row.venue, row.instrument): row.definition for row in list_instruments(ledger.db, ledger.mapper)
+    }
+    legs = {(h.venue, h.instrument) for h in held} | {(o.venue, o.instrument) for o in (*open_orders, *extra)}
+    # a mark may price an instrument counted, or the underlying an option counted is valued at
+    named = {instrument for _, instrument in legs} | {
+        d.underlying for leg in legs if (d := definitions.get(leg)) and d.kind == "option" and d.underlying
+    }
     unknown = sorted(set(given) - named)
     if unknown:
         raise InvalidInputError(
             f"mark {unknown[0]}: no position or open order in that instrument", field="mark"
         )
-    definitions: dict[tuple[str, str], Definition] = {
-        (row.venue, row.instrument): row.definition for row in list_instruments(ledger.db, ledger.mapper)
-    }
     found: dict[tuple[str, str], Decimal | None] = {}
 
     def price(venue: str, instrument: str) -> Decimal | None:

@@ -57,13 +57,20 @@ def test_a_mark_given_values_instead_of_the_recorded_one(ledger: OrderLedger) ->
     desk(ledger)
     # Given BTCUSD marked at 62000 instead of 64000: beta's inverse long is 620 × 100 / 62000 = 1
     # BTC, worth 62000 USD whatever the mark (an inverse contract is worth its face)
-    beta = {r.account: r for r in ledger.exposure(marks={"BTCUSD": D("62000")})}["beta"]
+    beta = {(r.account, r.underlying): r for r in ledger.exposure(marks={"BTCUSD": D("62000")})}[
+        ("beta", "BTC")
+    ]
     # net −1.5 + 1 = −0.5; the open sell of 1280 at its limit 64000 is still −2 BTC
     assert (beta.net_units, beta.net_value["USD"], beta.worst_short_units) == (
         D("-0.5"),
         D("62000"),
         D("-3.5"),
     )
+    # And a mark for an option's underlying values the option: alpha's call at BTC 60000 is
+    # 1 × 60000, so alpha's BTC is 2 × 62000 + 60000 = 184000 USDT
+    rows = {(r.account, r.underlying): r for r in ledger.exposure(marks={"BTC": D("60000")})}
+    alpha = rows[("alpha", "BTC")]
+    assert alpha.net_value == {"USDT": D("184000")}
     # And a mark for an instrument nothing holds is refused in one line
     with pytest.raises(InvalidInputError, match="mark SOL: no position or open order in that instrument"):
         ledger.exposure(marks={"SOL": D("1")})
