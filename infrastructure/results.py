@@ -25,6 +25,7 @@ import orjson
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderEvent, stored_when_given
+from orderledger.domain.exposure import ExposureFigures
 from orderledger.domain.instrument import Definition
 from orderledger.domain.order_state import ShownOrder
 from orderledger.domain.outcomes import Outcome
@@ -397,6 +398,12 @@ def net_of(net: Decimal | None, currency: str | None, flows: Mapping[str, Decima
         return None
     received = flows.get(currency or "")
     return net if received is None else WIDE.add(net, received)
+
+
+class ExposureRow(ExposureFigures, _Row):
+    """One group's exposure to one underlying: positions netted in units of the underlying and
+    valued at the latest marks, beside the worst case of the open orders, per side
+    (``domain.exposure``: the rules, and what each field is)."""
 
 
 @dataclass(frozen=True)

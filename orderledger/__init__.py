@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.ingest.processing import Result
     from orderledger.infrastructure.results import (
         EventRecord,
+        ExposureRow,
         Filter,
         Head,
         HistoryEntry,
@@ -75,6 +76,7 @@ _HOMES = {
     "DatabaseReplacedError": "orderledger.infrastructure.errors",
     "Difference": "orderledger.infrastructure.application.reconcile",
     "EventRecord": "orderledger.infrastructure.results",
+    "ExposureRow": "orderledger.infrastructure.results",
     "FillConflictError": "orderledger.domain.errors",
     "Filter": "orderledger.infrastructure.results",
     "Head": "orderledger.infrastructure.results",
@@ -145,6 +147,7 @@ __all__ = [
     "DatabaseReplacedError",
     "Difference",
     "EventRecord",
+    "ExposureRow",
     "FillConflictError",
     "Filter",
     "Head",

@@ -197,6 +197,7 @@ class AsyncOrderLedger(AsyncDeprecatedReads):
     trades = _reads(OrderLedger.trades)
     export = _reads(OrderLedger.export)
     positions = _reads(OrderLedger.positions)
+    exposure = _reads(OrderLedger.exposure)
     pnl = _reads(OrderLedger.pnl)
     pnl_series = _reads(OrderLedger.pnl_series)
     pnl_daily = _reads(OrderLedger.pnl_daily)

@@ -17,6 +17,7 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.order import Order
 from orderledger.domain.values import parse_timestamp
 from orderledger.infrastructure.application import admin, lazy, reads
+from orderledger.infrastructure.application import exposure as _exposure
 from orderledger.infrastructure.application.instruments import list_instruments
 from orderledger.infrastructure.application.parents import parent_page
 from orderledger.infrastructure.application.parts import LedgerParts
@@ -31,6 +32,7 @@ from orderledger.infrastructure.application.requests import (
     Events,
     EventsAfter,
     ExecutionQuality,
+    Exposure,
     History,
     Instruments,
     Lag,
@@ -54,6 +56,7 @@ from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results import (
     DailyPnlRow,
     EventRecord,
+    ExposureRow,
     HistoryEntry,
     InstrumentRow,
     LotRow,
@@ -223,6 +226,11 @@ def execution_quality(ledger: LedgerParts, request: ExecutionQuality) -> list[Ex
     return _execution.execution_quality(
         ledger, by=request.by, since=request.since, until=request.until, lake=request.lake
     )
+
+
+@handles(Exposure)
+def exposure(ledger: LedgerParts, request: Exposure) -> list[ExposureRow]:
+    return _exposure.answer(ledger, request)
 
 
 # ---------------------------------------------------------------------- the log and its checks

@@ -42,6 +42,7 @@ from orderledger.infrastructure.application.arguments import (
     checked_methods,
 )
 from orderledger.infrastructure.application.deprecated import DeprecatedReads, renamed_keywords
+from orderledger.infrastructure.application.exposure import ExposureReads
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
 from orderledger.infrastructure.application.handlers import handle
 from orderledger.infrastructure.application.queries import (
@@ -121,7 +122,7 @@ DEFAULT_BATCH = 1_000
 
 
 @checked_methods
-class OrderLedger(DeprecatedReads, _collectors.CollectorLeases):
+class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases):
     """The ledger: record facts about orders, query their state, keep views current.
 
     Thread safety: one instance may be shared by any number of threads (for example an asyncio

@@ -34,6 +34,7 @@ from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results import (
     DailyPnlRow,
     EventRecord,
+    ExposureRow,
     Filter,
     Head,
     HistoryEntry,
@@ -272,6 +273,20 @@ class ExecutionQuality(Request["list[ExecutionRow]"]):
         return True
 
 
+@request
+class Exposure(Request[list[ExposureRow]]):
+    """Exposure per underlying, grouped ``by`` account and venue as named (``underlying``
+    always): positions in units of the underlying and valued at the latest marks (or the
+    ``marks`` given, instrument → price), beside the open orders' worst case per side."""
+
+    by: tuple[str, ...] = ("account", "underlying")
+    marks: tuple[tuple[str, Decimal], ...] = ()
+
+    @property
+    def from_views(self) -> bool:
+        return True
+
+
 # ---------------------------------------------------------------------- the log and its checks
 
 
@@ -329,6 +344,7 @@ REQUESTS: tuple[type[Request[Any]], ...] = (
     PnlDaily,
     PnlSeries,
     ExecutionQuality,
+    Exposure,
     Verify,
     LogPosition,
     Lag,
@@ -341,6 +357,7 @@ __all__ = [
     "Events",
     "EventsAfter",
     "ExecutionQuality",
+    "Exposure",
     "History",
     "Instruments",
     "Lag",

@@ -39,6 +39,7 @@ COMMANDS = {
     "positions": "queries:positions",
     "lots": "queries:lots",
     "pnl": "queries:pnl",
+    "exposure": "exposure:exposure",
     "project": "admin:project",
     "rebuild": "admin:rebuild",
     "events": "audit:events",

@@ -544,6 +544,32 @@ def positions_table(rows: list[dict[str, Any]]) -> None:
     table(f"positions ({len(rows)})", columns, rows)
 
 
+EXPOSURE_COLUMNS = [
+    col("account", keep=9),
+    col("venue", keep=8),
+    col("underlying", keep=9),
+    col("net", "number", 9, key="net_units"),
+    Column("net_value", fees_of("net_value"), keep=7),
+    col("options", "number", 3, key="option_units"),
+    col("worst-long", "number", 8, key="worst_long_units"),
+    col("worst-short", "number", 8, key="worst_short_units"),
+    Column("unmapped", lambda row: " ".join(row["unmapped"]), keep=6),
+    Column("unpriced", lambda row: " ".join(row["unpriced"]), keep=6),
+]
+"""Exposure per group and underlying (``--json`` has every figure: the open orders' units and
+the worst cases' values too)."""
+
+
+def exposure_table(rows: list[dict[str, Any]], by: tuple[str, ...]) -> None:
+    """Exposure per group and underlying: the grouping's columns, then the figures; the
+    unmapped and unpriced legs only when some row has one."""
+    columns = [c for c in EXPOSURE_COLUMNS if c.name not in ("account", "venue") or c.name in by]
+    for name in ("unmapped", "unpriced"):
+        if not any(r[name] for r in rows):
+            columns = [c for c in columns if c.name != name]
+    table(f"exposure ({len(rows)})", columns, rows)
+
+
 def lots_table(rows: list[dict[str, Any]], closed: bool) -> None:
     """Open lots, or closed lots with what closed them."""
     columns = [

@@ -224,6 +224,7 @@ SHOWN: dict[type[asks.Request[Any]], Callable[[LedgerService, Any], Any]] = {
     asks.PnlDaily: _exact,
     asks.PnlSeries: _json_rows,
     asks.ExecutionQuality: _json_rows,
+    asks.Exposure: _json_rows,
     asks.Verify: lambda service, report: report.to_json(),
     asks.LogPosition: lambda service, position: position,
     asks.Lag: lambda service, lag: {"position": lag.position, "log_end": lag.log_end, "behind": lag.behind},

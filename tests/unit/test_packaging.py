@@ -77,6 +77,7 @@ def test_the_public_names_are_exactly_these() -> None:
         "DatabaseReplacedError",
         "Difference",
         "EventRecord",
+        "ExposureRow",
         "FillConflictError",
         "Filter",
         "Head",

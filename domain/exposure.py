@@ -1,0 +1,319 @@
+"""Exposure: what positions and open orders amount to in units of each underlying, and in money.
+
+Pure arithmetic (docs/risk.md, "Exposure"). Given positions (``Holding``), open orders
+(``Working``), the instrument definitions in force and prices, :func:`exposure` gives one
+``ExposureFigures`` per group (account, venue, as asked) and underlying.
+
+* An instrument maps to one underlying (``underlying_of``): its definition's ``underlying``,
+  else its ``base_currency``; without either (or without a definition) it is its own
+  underlying, and the row lists it in ``unmapped``.
+* Units of the underlying (``units_of``), signed (a short is negative):
+  linear: quantity × contract_size; inverse (a contract worth ``contract_size`` of the quote
+  currency): quantity × contract_size / price; option: quantity × contract_size × (+1 for a
+  call, −1 for a put): the most an option moves with its underlying (no delta is recorded).
+* Value (``value_of``): units × the underlying's price, in the quote currency. For a position
+  the price is its instrument's latest mark (an option: the mark of its underlying at its
+  venue); for an open order its limit price (a market order: the mark). An inverse contract is
+  worth quantity × contract_size whatever the price. A leg with no price has no value (and an
+  inverse one no units): the row lists it in ``unpriced``, and nothing else is dropped.
+* Open orders' worst case: each open order filled for its leaves quantity. An order whose fill
+  adds units (a buy, or a sale of a put) counts on the long side, one that takes units away on
+  the short side: ``worst_long_units`` = net + every long-side order, ``worst_short_units`` =
+  net + every short-side order.
+
+Sums are exact (100 digits, ``WIDE``); the one division (inverse) is made in the fixed
+34-digit context every rebuild uses (``AVERAGE``), so a group's figures are the sums of its
+members' whatever the grouping (netting is additive over accounts and venues).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.events import OrderSpec
+from orderledger.domain.instrument import Definition
+from orderledger.domain.values import AVERAGE, WIDE, OrderType, Side
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+GROUPINGS = ("account", "venue", "underlying")
+"""What exposure may be grouped by; ``underlying`` always is."""
+UNKNOWN_CURRENCY = "?"
+"""The currency key of a value whose currency no definition or fill names."""
+
+Prices = Callable[[str, str], Decimal | None]
+"""(venue, instrument) → its latest price, or None."""
+
+
+@dataclass(frozen=True)
+class Holding:
+    """A position: its net quantity in contracts (a short is negative)."""
+
+    account: str
+    venue: str
+    instrument: str
+    quantity: Decimal
+    quote_currency: str | None = None
+
+
+@dataclass(frozen=True)
+class Working:
+    """An open order: what is left of it (``quantity``: its leaves quantity) and its limit price
+    (None: a market order, taken at the mark)."""
+
+    account: str
+    venue: str
+    instrument: str
+    side: Side
+    quantity: Decimal
+    price: Decimal | None = None
+    quote_currency: str | None = None
+
+    @classmethod
+    def of(cls, spec: OrderSpec) -> Working:
+        """The order a request would open, all of its quantity left: the hypothetical order
+        a pre-trade check adds to the exposure that stands (a market order at the mark)."""
+        price = spec.price if spec.order_type is OrderType.LIMIT else None
+        return cls(
+            spec.account, spec.venue, spec.instrument, spec.side, spec.quantity, price, spec.quote_currency
+        )
+
+
+@dataclass(frozen=True)
+class Underlying:
+    """What an instrument is exposure to, and what said so (``underlying``, ``base_currency``,
+    or ``instrument``: nothing did, the instrument is its own)."""
+
+    name: str
+    source: str
+
+
+def underlying_of(instrument: str, definition: Definition | None) -> Underlying:
+    """The underlying an instrument maps to (module docstring)."""
+    if definition is not None and definition.underlying:
+        return Underlying(definition.underlying, "underlying")
+    if definition is not None and definition.base_currency:
+        return Underlying(definition.base_currency, "base_currency")
+    return Underlying(instrument, "instrument")
+
+
+def units_of(quantity: Decimal, definition: Definition | None, price: Decimal | None) -> Decimal | None:
+    """Signed units of the underlying that ``quantity`` contracts are (None: an inverse contract
+    without a price)."""
+    terms = definition or Definition()
+    units = WIDE.multiply(quantity, terms.contract_size)
+    if terms.kind == "option":
+        return WIDE.minus(units) if terms.option_type == "put" else units
+    if terms.settlement == "inverse":
+        return None if price is None else AVERAGE.divide(units, price)
+    return units
+
+
+def value_of(units: Decimal | None, price: Decimal | None) -> Decimal | None:
+    """What ``units`` of the underlying are worth at ``price`` (None when either is missing)."""
+    if units is None or price is None:
+        return None
+    return WIDE.multiply(units, price)
+
+
+def check_grouping(by: Iterable[str]) -> tuple[str, ...]:
+    """``by`` as exposure groups by: names of ``GROUPINGS``, each once, ``underlying`` among
+    them (one-line error otherwise)."""
+    wanted = tuple(by)
+    unknown = [name for name in wanted if name not in GROUPINGS]
+    if unknown:
+        raise InvalidInputError(f"`by`: {unknown[0]!r} is not one of {', '.join(GROUPINGS)}", field="by")
+    if len(set(wanted)) != len(wanted):
+        raise InvalidInputError("`by`: each of account, venue, underlying at most once", field="by")
+    if "underlying" not in wanted:
+        raise InvalidInputError("`by`: exposure is per underlying; include underlying", field="by")
+    return wanted
+
+
+@dataclass(frozen=True)
+class ExposureFigures:
+    """One group's exposure to one underlying (``account``/``venue``: None when not grouped by
+    it). Units are signed (short negative); values are per currency."""
+
+    account: str | None
+    venue: str | None
+    underlying: str
+    net_units: Decimal = ZERO
+    """Positions' units of the underlying, netted."""
+    net_value: Mapping[str, Decimal] = field(default_factory=dict)
+    """Positions' value at the latest marks, per quote currency."""
+    option_units: Decimal = ZERO
+    """The part of ``net_units`` that options hold (at ±1 per unit: no delta is recorded)."""
+    open_long_units: Decimal = ZERO
+    """Units open orders would add if every long-side one filled (≥ 0)."""
+    open_short_units: Decimal = ZERO
+    """Units open orders would take away if every short-side one filled (≤ 0)."""
+    worst_long_units: Decimal = ZERO
+    """``net_units`` + ``open_long_units``."""
+    worst_short_units: Decimal = ZERO
+    """``net_units`` + ``open_short_units``."""
+    worst_long_value: Mapping[str, Decimal] = field(default_factory=dict)
+    """``net_value`` + the long-side orders' value at their prices, per currency."""
+    worst_short_value: Mapping[str, Decimal] = field(default_factory=dict)
+    """``net_value`` + the short-side orders' value at their prices, per currency."""
+    instruments: tuple[str, ...] = ()
+    """The legs counted, ``VENUE:INSTRUMENT``."""
+    unmapped: tuple[str, ...] = ()
+    """Legs counted as their own underlying: no definition names its underlying or base."""
+    unpriced: tuple[str, ...] = ()
+    """Legs with no price: no value counted (an inverse one: no units either)."""
+
+
+@dataclass
+class _Group:
+    """A group's sums while legs are added (``_finished`` makes its figures)."""
+
+    key: tuple[str | None, str | None, str]
+    net_units: Decimal = ZERO
+    option_units: Decimal = ZERO
+    open_long_units: Decimal = ZERO
+    open_short_units: Decimal = ZERO
+    net_value: dict[str, Decimal] = field(default_factory=dict)
+    long_value: dict[str, Decimal] = field(default_factory=dict)
+    short_value: dict[str, Decimal] = field(default_factory=dict)
+    instruments: set[str] = field(default_factory=set)
+    unmapped: set[str] = field(default_factory=set)
+    unpriced: set[str] = field(default_factory=set)
+
+
+def _add_to(amounts: dict[str, Decimal], currency: str, value: Decimal) -> None:
+    amounts[currency] = WIDE.add(amounts.get(currency, ZERO), value)
+
+
+def exposure(
+    holdings: Iterable[Holding],
+    working: Iterable[Working],
+    definitions: Mapping[tuple[str, str], Definition],
+    prices: Prices,
+    by: Iterable[str] = ("account", "underlying"),
+) -> list[ExposureFigures]:
+    """Exposure per group ``by`` and underlying, sorted by group then underlying (module
+    docstring). ``definitions``: (venue, instrument) → the definition in force."""
+    grouping = check_grouping(by)
+    groups: dict[tuple[str | None, str | None, str], _Group] = {}
+
+    def leg(account: str, venue: str, instrument: str) -> tuple[_Group, Definition | None, str]:
+        definition = definitions.get((venue, instrument))
+        mapped = underlying_of(instrument, definition)
+        key = (
+            account if "account" in grouping else None,
+            venue if "venue" in grouping else None,
+            mapped.name,
+        )
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = _Group(key)
+        name = f"{venue}:{instrument}"
+        group.instruments.add(name)
+        if mapped.source == "instrument":
+            group.unmapped.add(name)
+        return group, definition, name
+
+    def underlying_price(venue: str, instrument: str, definition: Definition | None) -> Decimal | None:
+        if definition is not None and definition.kind == "option":
+            return prices(venue, underlying_of(instrument, definition).name)
+        return prices(venue, instrument)
+
+    for held in holdings:
+        if not held.quantity:
+            continue  # a flat position is exposure to nothing
+        group, definition, name = leg(held.account, held.venue, held.instrument)
+        price = underlying_price(held.venue, held.instrument, definition)
+        mark = prices(held.venue, held.instrument)
+        units = units_of(held.quantity, definition, mark)
+        value = value_of(units, price)
+        if units is not None:
+            group.net_units = WIDE.add(group.net_units, units)
+            if definition is not None and definition.kind == "option":
+                group.option_units = WIDE.add(group.option_units, units)
+        if value is None:
+            group.unpriced.add(name)
+        else:
+            _add_to(group.net_value, _currency(definition, held.quote_currency), value)
+    for order in working:
+        if not order.quantity:
+            continue
+        group, definition, name = leg(order.account, order.venue, order.instrument)
+        at = order.price if order.price is not None else prices(order.venue, order.instrument)
+        signed = order.quantity if order.side is Side.BUY else WIDE.minus(order.quantity)
+        units = units_of(signed, definition, at)
+        if units is None:
+            group.unpriced.add(name)
+            continue
+        is_option = definition is not None and definition.kind == "option"
+        value = value_of(
+            units, underlying_price(order.venue, order.instrument, definition) if is_option else at
+        )
+        if units > 0:
+            group.open_long_units = WIDE.add(group.open_long_units, units)
+        elif units < 0:
+            group.open_short_units = WIDE.add(group.open_short_units, units)
+        if value is None:
+            group.unpriced.add(name)
+        else:
+            side_values = group.long_value if units > 0 else group.short_value
+            _add_to(side_values, _currency(definition, order.quote_currency), value)
+    return [_finished(groups[key]) for key in sorted(groups, key=_sort_key)]
+
+
+def _currency(definition: Definition | None, quote_currency: str | None) -> str:
+    """What a leg's value is in: its definition's quote currency, else its fills' or order's."""
+    named = definition.quote_currency if definition is not None else None
+    return named or quote_currency or UNKNOWN_CURRENCY
+
+
+def _sort_key(key: tuple[str | None, str | None, str]) -> tuple[str, str, str]:
+    return (key[0] or "", key[1] or "", key[2])
+
+
+def _finished(group: _Group) -> ExposureFigures:
+    long_value, short_value = dict(group.net_value), dict(group.net_value)
+    for side, added in ((long_value, group.long_value), (short_value, group.short_value)):
+        for currency, value in added.items():
+            _add_to(side, currency, value)
+    return ExposureFigures(
+        *group.key,
+        net_units=_plain(group.net_units),
+        net_value=_amounts(group.net_value),
+        option_units=_plain(group.option_units),
+        open_long_units=_plain(group.open_long_units),
+        open_short_units=_plain(group.open_short_units),
+        worst_long_units=_plain(WIDE.add(group.net_units, group.open_long_units)),
+        worst_short_units=_plain(WIDE.add(group.net_units, group.open_short_units)),
+        worst_long_value=_amounts(long_value),
+        worst_short_value=_amounts(short_value),
+        instruments=tuple(sorted(group.instruments)),
+        unmapped=tuple(sorted(group.unmapped)),
+        unpriced=tuple(sorted(group.unpriced)),
+    )
+
+
+def _plain(value: Decimal) -> Decimal:
+    """A figure without the trailing zeros its products carry (62000.00000 is 62000)."""
+    return value.normalize(WIDE) if value else ZERO
+
+
+def _amounts(values: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    return {currency: _plain(values[currency]) for currency in sorted(values)}
+
+
+__all__ = [
+    "GROUPINGS",
+    "ExposureFigures",
+    "Holding",
+    "Underlying",
+    "Working",
+    "check_grouping",
+    "exposure",
+    "underlying_of",
+    "units_of",
+    "value_of",
+]

@@ -1,0 +1,135 @@
+"""Exposure read from the ledger: the positions and open orders of the views, the instrument
+definitions in force, and the latest recorded marks, handed to the pure arithmetic of
+``domain.exposure`` (docs/risk.md, "Exposure").
+
+:func:`exposure_rows` answers ``OrderLedger.exposure`` (the ``Exposure`` request); with
+``adding``, it answers for the ledger as it stands plus hypothetical orders, as a pre-trade
+check asks ("what would this order make the worst case?").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
+from decimal import Decimal
+from typing import Protocol, TypeVar, cast
+
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.exposure import Holding, Working, check_grouping, exposure
+from orderledger.domain.instrument import Definition
+from orderledger.domain.values import Side
+from orderledger.infrastructure.application.arguments import checked
+from orderledger.infrastructure.application.instruments import list_instruments
+from orderledger.infrastructure.application.parts import LedgerParts
+from orderledger.infrastructure.application.queries import latest_mark
+from orderledger.infrastructure.application.requests import Exposure, Request
+from orderledger.infrastructure.results import ExposureRow
+from orderledger.infrastructure.storage.db import Database
+from orderledger.projections.orders import OPEN_ONLY, ORDERS_TABLE
+from orderledger.projections.positions import POSITIONS_TABLE
+
+T = TypeVar("T")
+FIELDS = tuple(f.name for f in fields(ExposureRow))
+
+
+def grouping(by: str | Iterable[str]) -> tuple[str, ...]:
+    """``by`` as a tuple of names: ``"account,underlying"`` or a sequence of names, checked."""
+    names = [part.strip() for part in by.split(",")] if isinstance(by, str) else list(by)
+    return check_grouping(names)
+
+
+def holdings(db: Database) -> list[Holding]:
+    """The positions of the positions view that hold something (quantity not zero)."""
+    with db.read() as tx:
+        rows = tx.all(
+            f"SELECT account, venue, instrument, quantity, quote_currency FROM {POSITIONS_TABLE.name}"
+            " ORDER BY account, venue, instrument"
+        )
+    held = (Holding(r[0], r[1], r[2], Decimal(r[3]), r[4]) for r in rows)
+    return [h for h in held if h.quantity]
+
+
+def working(db: Database) -> list[Working]:
+    """The open orders of the orders view, each with what is left of it: the seven columns it
+    needs, not each order's whole row (23,035 open orders: about 0.17 s rather than 0.4 s)."""
+    with db.read() as tx:
+        rows = tx.all(
+            "SELECT account, venue, instrument, side, leaves_quantity, price, quote_currency"
+            f" FROM {ORDERS_TABLE.name} WHERE {OPEN_ONLY}"
+        )
+    return [
+        Working(r[0], r[1], r[2], Side(r[3]), Decimal(r[4]), None if r[5] is None else Decimal(r[5]), r[6])
+        for r in rows
+    ]
+
+
+def exposure_rows(
+    ledger: LedgerParts,
+    by: Sequence[str] = ("account", "underlying"),
+    marks: Mapping[str, Decimal] | None = None,
+    adding: Iterable[Working] = (),
+) -> list[ExposureRow]:
+    """Exposure per ``by`` and underlying: the positions and open orders of the views, plus the
+    hypothetical orders ``adding``, valued at ``marks`` (instrument → price) where given, else
+    at each instrument's latest recorded mark at its venue."""
+    wanted = check_grouping(by)
+    given = dict(marks or {})
+    held, open_orders = holdings(ledger.db), working(ledger.db)
+    extra = list(adding)
+    definitions: dict[tuple[str, str], Definition] = {
+        (row.venue, row.instrument): row.definition for row in list_instruments(ledger.db, ledger.mapper)
+    }
+    legs = {(h.venue, h.instrument) for h in held} | {(o.venue, o.instrument) for o in (*open_orders, *extra)}
+    # a mark may price an instrument counted, or the underlying an option counted is valued at
+    named = {instrument for _, instrument in legs} | {
+        d.underlying for leg in legs if (d := definitions.get(leg)) and d.kind == "option" and d.underlying
+    }
+    unknown = sorted(set(given) - named)
+    if unknown:
+        raise InvalidInputError(
+            f"mark {unknown[0]}: no position or open order in that instrument", field="mark"
+        )
+    found: dict[tuple[str, str], Decimal | None] = {}
+
+    def price(venue: str, instrument: str) -> Decimal | None:
+        if instrument in given:
+            return given[instrument]
+        key = (venue, instrument)
+        if key not in found:
+            recorded = latest_mark(ledger.db, venue, instrument)
+            found[key] = None if recorded is None else recorded[0]
+        return found[key]
+
+    figures = exposure(held, [*open_orders, *extra], definitions, price, wanted)
+    return [ExposureRow(**{name: getattr(f, name) for name in FIELDS}) for f in figures]
+
+
+def answer(ledger: LedgerParts, request: Exposure) -> list[ExposureRow]:
+    """The answer to an ``Exposure`` request."""
+    return exposure_rows(ledger, request.by, dict(request.marks))
+
+
+class _Answers(Protocol):
+    def handle(self, request: Request[T]) -> T: ...
+
+
+class ExposureReads:
+    """``OrderLedger.exposure`` (the ledger's class takes it from here)."""
+
+    @checked
+    def exposure(
+        self,
+        *,
+        by: str | tuple[str, ...] | list[str] = ("account", "underlying"),
+        marks: Mapping[str, Decimal] | None = None,
+    ) -> list[ExposureRow]:
+        """Exposure per underlying, grouped ``by`` account and venue as named (``underlying``
+        always; ``"account,underlying"`` or a sequence of names): positions converted into units
+        of the underlying (contract size, inverse settlement, options at ±1) and valued at the
+        latest marks (or ``marks``, instrument → price), beside the open orders' worst case per
+        side (docs/risk.md, "Exposure")."""
+        asked = Exposure(grouping(by), tuple((marks or {}).items()))
+        return cast(_Answers, self).handle(asked)
+
+
+__all__ = ["ExposureReads", "answer", "exposure_rows", "grouping", "holdings", "working"]

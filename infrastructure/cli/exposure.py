@@ -1,0 +1,43 @@
+"""``orderledger exposure``: positions and open orders per underlying (docs/risk.md, "Exposure").
+
+Reads its options into the ``Exposure`` request, asks the ledger (``ledger.handle``) and renders
+the typed rows (``cli.render.exposure_table``), or prints them as JSON."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from orderledger.infrastructure.application.exposure import grouping
+from orderledger.infrastructure.application.queries import parse_marks
+from orderledger.infrastructure.application.requests import Exposure
+from orderledger.infrastructure.cli.app import JsonOption, open_ledger, warn_if_behind
+from orderledger.infrastructure.cli.render import exposure_table, print_json
+
+
+def exposure(
+    by: Annotated[
+        str,
+        typer.Option("--by", help="account, venue and underlying, comma-separated (underlying always)."),
+    ] = "account,underlying",
+    mark: Annotated[
+        list[str] | None,
+        typer.Option("--mark", help="INSTRUMENT=PRICE (repeatable; else the latest recorded mark)."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Exposure per underlying: positions in units of the underlying and valued at the latest
+    marks, beside the worst case of the open orders per side (every open order filled)."""
+    wanted = grouping(by)
+    marks = parse_marks(mark or [])
+    with open_ledger(create=False) as ledger:
+        warn_if_behind(ledger)
+        rows = [r.to_json() for r in ledger.handle(Exposure(wanted, tuple(marks.items())))]
+    if as_json:
+        print_json(rows)
+    else:
+        exposure_table(rows, wanted)
+
+
+__all__ = ["exposure"]

@@ -1,0 +1,74 @@
+"""``orderledger exposure`` through the real CLI on SQLite and PostgreSQL: the desk of
+``tests/support/exposure.py`` (every figure worked out by hand there) as JSON for machines and as
+a table for people; a bad ``--by`` or ``--mark`` is one line on stderr and leaves the ledger as
+it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import assert_one_line_failure, cli_json, jsonl, parse_ingest, run_cli, write_lines
+from tests.support.exposure import BTC_ACROSS_ACCOUNTS, BY_ACCOUNT, DESK, exact, expected
+
+
+@pytest.fixture(params=("sqlite", "postgres"))
+def backend(request: pytest.FixtureRequest) -> str:
+    """The file backends the CLI opens (overrides tests/conftest.py's, which adds memory)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def desk(file_ledger_url: str, tmp_path: Path) -> str:
+    run = run_cli(
+        "ingest", str(write_lines(tmp_path / "desk.jsonl", jsonl(*DESK))), db=file_ledger_url, cwd=tmp_path
+    )
+    assert parse_ingest(run.stdout).counts["applied"] == len(DESK), run.describe()
+    return file_ledger_url
+
+
+def test_exposure_by_account_and_across_accounts_as_json(desk: str, tmp_path: Path) -> None:
+    per_account = cli_json("exposure", "--by", "account,underlying", db=desk, cwd=tmp_path)
+    across = cli_json("exposure", "--by", "underlying", db=desk, cwd=tmp_path)
+    assert [exact(row) for row in per_account] == expected(BY_ACCOUNT)
+    assert exact(across[0]) == expected([BTC_ACROSS_ACCOUNTS])[0]
+
+
+def test_the_table_shows_net_values_and_worst_cases_per_account(desk: str, tmp_path: Path) -> None:
+    run = run_cli("exposure", db=desk, cwd=tmp_path)
+    assert run.returncode == 0, run.describe()
+    lines = run.stdout.splitlines()
+    assert lines[0] == "exposure (3)"
+    assert lines[1].split() == [
+        "account", "underlying", "net", "net_value", "options", "worst-long", "worst-short",
+        "unmapped", "unpriced",
+    ]  # fmt: skip
+    # alpha BTC: net 3, 186050 USDT, 1 of it options, worst long 4, worst short 1
+    assert lines[3].split() == ["alpha", "BTC", "3.00000", "186050", "USDT", "1", "4.00000", "1.00000"]
+    # alpha ETH-USDT: no definition (its own underlying) and no mark (no value): both said
+    assert lines[4].split() == [
+        "alpha", "ETH-USDT", "10.00000", "0", "10.00000", "10.00000", "spot-a:ETH-USDT", "spot-a:ETH-USDT"
+    ]  # fmt: skip
+    # beta BTC: −1.5 + 0.96875 = −0.53125; 62000 USD and −93150 USDT
+    assert lines[5].split() == [
+        "beta", "BTC", "-0.53125", "62000", "USD", "-93150", "USDT", "0", "-0.03125", "-3.53125"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--by", "account"), "orderledger: --by: exposure is per underlying; include underlying"),
+        (("--by", "desk,underlying"), "orderledger: --by: 'desk' is not one of account, venue, underlying"),
+        (("--mark", "SOL=1"), "orderledger: mark SOL: no position or open order in that instrument"),
+        (("--mark", "BTCUSD=-1"), "orderledger: mark for BTCUSD must be positive, not -1"),
+    ],
+)
+def test_a_bad_option_is_one_line_and_stores_nothing(
+    desk: str, tmp_path: Path, args: tuple[str, ...], says: str
+) -> None:
+    before = run_cli("head", db=desk, cwd=tmp_path).stdout
+    line = assert_one_line_failure(run_cli("exposure", *args, db=desk, cwd=tmp_path), 2)
+    assert line.startswith(says), line
+    assert run_cli("head", db=desk, cwd=tmp_path).stdout == before

@@ -1,0 +1,145 @@
+"""Exposure through the Python API on every backend (memory, SQLite file, PostgreSQL): a desk
+long BTC spot, short a perpetual, long an inverse swap and a call, with open orders on both
+sides, netted per account and across accounts (the figures are worked out by hand in
+``tests/support/exposure.py``); the ccxt markets' definitions map instruments to their
+underlying; the pre-trade check's hypothetical order; bad input refused in one line."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from orderledger import AsyncOrderLedger, InvalidInputError, OrderLedger
+from orderledger.domain.events import OrderSpec
+from orderledger.domain.exposure import Working
+from orderledger.domain.values import OrderType, Side
+from orderledger.infrastructure.application.exposure import exposure_rows
+from orderledger.requests import Exposure
+from tests.support.exposure import BTC_ACROSS_ACCOUNTS, BY_ACCOUNT, DESK, exact, expected
+
+D = Decimal
+
+
+def desk(ledger: OrderLedger) -> OrderLedger:
+    for message in DESK:
+        result = ledger.record(message)
+        assert result.outcome.value == "applied", (message, result.reason)
+    return ledger
+
+
+def test_spot_perp_inverse_and_options_on_one_underlying_are_netted_per_account(ledger: OrderLedger) -> None:
+    # Given the desk (tests/support/exposure.py: positions, open orders, marks)
+    desk(ledger)
+    # When exposure is read by account and underlying (the default), and across accounts
+    per_account = [exact(row.to_json()) for row in ledger.exposure()]
+    across = [exact(row.to_json()) for row in ledger.exposure(by="underlying")]
+    # Then each figure is the hand-worked one: alpha long 3 BTC, beta short 0.53125 BTC, ...
+    assert per_account == expected(BY_ACCOUNT)
+    # And across accounts BTC nets to 3 − 0.53125 = 2.46875, the undefined ETH-USDT apart
+    assert across[0] == expected([BTC_ACROSS_ACCOUNTS])[0]
+    assert (across[1]["underlying"], across[1]["unmapped"]) == ("ETH-USDT", ("spot-a:ETH-USDT",))
+    # And the typed request answers the same rows
+    assert ledger.handle(Exposure(("account", "underlying"))) == ledger.exposure()
+
+
+def test_by_venue_splits_the_underlying_by_where_it_is_held(ledger: OrderLedger) -> None:
+    desk(ledger)
+    rows = {(r.venue, r.underlying): r for r in ledger.exposure(by=("venue", "underlying"))}
+    # perp-b: −3 × 0.5 = −1.5 BTC; inv-d: 620 × 100 / 64000 = 0.96875 BTC
+    assert rows[("perp-b", "BTC")].net_units == D("-1.5")
+    assert rows[("inv-d", "BTC")].net_units == D("0.96875")
+    assert rows[("inv-d", "BTC")].net_value == {"USD": D("62000")}  # 0.96875 × 64000
+
+
+def test_a_mark_given_values_instead_of_the_recorded_one(ledger: OrderLedger) -> None:
+    desk(ledger)
+    # Given BTCUSD marked at 62000 instead of 64000: beta's inverse long is 620 × 100 / 62000 = 1
+    # BTC, worth 62000 USD whatever the mark (an inverse contract is worth its face)
+    beta = {(r.account, r.underlying): r for r in ledger.exposure(marks={"BTCUSD": D("62000")})}[
+        ("beta", "BTC")
+    ]
+    # net −1.5 + 1 = −0.5; the open sell of 1280 at its limit 64000 is still −2 BTC
+    assert (beta.net_units, beta.net_value["USD"], beta.worst_short_units) == (
+        D("-0.5"),
+        D("62000"),
+        D("-3.5"),
+    )
+    # And a mark for an option's underlying values the option: alpha's call at BTC 60000 is
+    # 1 × 60000, so alpha's BTC is 2 × 62000 + 60000 = 184000 USDT
+    rows = {(r.account, r.underlying): r for r in ledger.exposure(marks={"BTC": D("60000")})}
+    alpha = rows[("alpha", "BTC")]
+    assert alpha.net_value == {"USDT": D("184000")}
+    # And a mark for an instrument nothing holds is refused in one line
+    with pytest.raises(InvalidInputError, match="mark SOL: no position or open order in that instrument"):
+        ledger.exposure(marks={"SOL": D("1")})
+
+
+def test_the_pre_trade_check_reads_exposure_with_a_hypothetical_order(ledger: OrderLedger) -> None:
+    desk(ledger)
+    # Given alpha would sell 4 BTC/USDT at 61000 (not recorded)
+    spec = OrderSpec(
+        client_order_id="h-1",
+        account="alpha",
+        venue="spot-a",
+        instrument="BTC/USDT",
+        side=Side.SELL,
+        order_type=OrderType.LIMIT,
+        quantity=D("4"),
+        price=D("61000"),
+    )
+    before = ledger.log_position()
+    rows = exposure_rows(ledger, ("account", "underlying"), adding=[Working.of(spec)])
+    alpha = next(r for r in rows if (r.account, r.underlying) == ("alpha", "BTC"))
+    # Then its short side is −2 (the put) − 4 = −6: worst short 3 − 6 = −3, worth
+    # 186050 − 124100 − 4 × 61000 = −182050 USDT; the long side is unchanged
+    assert (alpha.open_short_units, alpha.worst_short_units) == (D("-6"), D("-3"))
+    assert alpha.worst_short_value == {"USDT": D("-182050")}
+    assert alpha.worst_long_units == D("4")
+    # And nothing was recorded
+    assert ledger.log_position() == before
+
+
+def test_ccxt_markets_map_a_swap_and_its_spot_to_one_underlying(ledger: OrderLedger) -> None:
+    # Given ccxt's markets for a linear swap (contract size 0.01) and the spot pair
+    markets = {
+        "BTC/USDT:USDT": {"symbol": "BTC/USDT:USDT", "type": "swap", "swap": True, "linear": True,
+                          "base": "BTC", "quote": "USDT", "settle": "USDT", "contractSize": 0.01},
+        "BTC/USDT": {"symbol": "BTC/USDT", "type": "spot", "spot": True, "base": "BTC", "quote": "USDT"},
+    }  # fmt: skip
+    assert ledger.load_ccxt_markets(markets, venue="okx").counts["applied"] == 2
+    # And a short of 150 swap contracts and a long of 1 BTC spot
+    for cid, instrument, side, qty in (("s", "BTC/USDT:USDT", "sell", "150"), ("b", "BTC/USDT", "buy", "1")):
+        ledger.record({"type": "request", "client_order_id": cid, "account": "a", "venue": "okx",
+                       "instrument": instrument, "side": side, "order_type": "market", "quantity": qty,
+                       "ts": "2026-11-20T10:00:00Z"})  # fmt: skip
+        ledger.record({"type": "fill", "client_order_id": cid, "trade_id": f"t-{cid}", "quantity": qty,
+                       "price": "60000", "ts": "2026-11-20T10:00:01Z"})  # fmt: skip
+    # Then both are BTC: 1 − 150 × 0.01 = −0.5 BTC, worth 60000 − 90000 = −30000 USDT at the
+    # instruments' given marks
+    (row,) = ledger.exposure(marks={"BTC/USDT:USDT": D("60000"), "BTC/USDT": D("60000")})
+    assert (row.underlying, row.net_units, row.net_value) == ("BTC", D("-0.5"), {"USDT": D("-30000")})
+    assert row.instruments == ("okx:BTC/USDT", "okx:BTC/USDT:USDT") and row.unmapped == ()
+
+
+def test_a_grouping_without_the_underlying_is_refused_in_one_line(ledger: OrderLedger) -> None:
+    desk(ledger)
+    before = ledger.log_position()
+    with pytest.raises(InvalidInputError, match="`by`: exposure is per underlying; include underlying"):
+        ledger.exposure(by="account")
+    with pytest.raises(InvalidInputError, match="`by`: 'desk' is not one of account, venue, underlying"):
+        ledger.exposure(by="desk,underlying")
+    with pytest.raises(InvalidInputError, match="exposure\\(\\): marks"):
+        ledger.exposure(marks=[1])  # type: ignore[arg-type]
+    assert ledger.log_position() == before
+
+
+def test_the_async_ledger_answers_the_same(ledger: OrderLedger) -> None:
+    desk(ledger)
+
+    async def read() -> list[dict[str, object]]:
+        async with AsyncOrderLedger(ledger=ledger) as opened:
+            return [exact(row.to_json()) for row in await opened.exposure(by=["account", "underlying"])]
+
+    assert asyncio.run(read()) == expected(BY_ACCOUNT)
