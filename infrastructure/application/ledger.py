@@ -227,6 +227,7 @@ class OrderLedger(DeprecatedReads, _collectors.CollectorLeases):
 
     # ------------------------------------------------------------------ recording facts
 
+    @renamed_keywords(fmt="format")
     def ingest_lines(
         self,
         lines: Iterable[str | bytes | None],
@@ -234,14 +235,14 @@ class OrderLedger(DeprecatedReads, _collectors.CollectorLeases):
         origin: str = "-",
         strict: bool = False,
         on_batch: Callable[[list[Result]], None] | None = None,
-        fmt: str = "ledger",
+        format: str = "ledger",
         venue: str | None = None,
         account: str | None = None,
         options: Mapping[str, Any] | None = None,
     ) -> IngestReport:
         """Ingest lines; every line gets an outcome.
 
-        ``fmt`` names an input format of the venue registry (``adapters.registry.formats``): ``ledger``
+        ``format`` names an input format of the venue registry (``adapters.registry.formats``): ``ledger``
         (the JSON-lines message format), ``ccxt`` (a CCXT unified order, trade, or list of them
         per line), ``fix`` (FIX messages as an engine logs them, one or several per line, SOH- or
         ``|``-separated), or a venue's native feed; the registry says which need ``venue`` and
@@ -258,7 +259,7 @@ class OrderLedger(DeprecatedReads, _collectors.CollectorLeases):
             origin=origin,
             strict=strict,
             on_batch=on_batch,
-            fmt=fmt,
+            fmt=format,
             venue=venue,
             account=account,
             options=options,
@@ -616,12 +617,13 @@ class OrderLedger(DeprecatedReads, _collectors.CollectorLeases):
         )
         return handle(self, asked)
 
+    @renamed_keywords(fmt="format")
     def export(
         self,
         table: str,
         out: str | Path | io.BufferedIOBase | io.RawIOBase,
         *,
-        fmt: str = "jsonl",
+        format: str = "jsonl",
         force: bool = False,
         raw: bool = False,
         cost_basis: str = "fifo",
@@ -631,7 +633,7 @@ class OrderLedger(DeprecatedReads, _collectors.CollectorLeases):
         csv, jsonl or parquet; returns the rows written. A file is replaced only with ``force``,
         never when it is the ledger's own; CSV cells a spreadsheet would run as formulas are
         neutralised unless ``raw``."""
-        return admin.export(self, table, out, fmt=fmt, force=force, raw=raw, cost_basis=cost_basis)
+        return admin.export(self, table, out, fmt=format, force=force, raw=raw, cost_basis=cost_basis)
 
     def pnl(self, *, by: str = "day", cost_basis: str | None = None) -> list[PnlRow]:
         """Realized P&L and fees grouped by day, account, venue, instrument, parent or

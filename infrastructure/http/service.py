@@ -97,7 +97,7 @@ class LedgerService:
         report = self.ledger.ingest_lines(
             lines,
             origin=origin,
-            fmt=fmt,
+            format=fmt,
             venue=venue,
             account=account,
             strict=strict,
