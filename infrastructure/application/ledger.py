@@ -691,9 +691,7 @@ class OrderLedger(DeprecatedReads, _collectors.CollectorLeases):
         released as any parked line is when its order arrives. Refused, with nothing written,
         unless the message is parked (and, to book, carries the details); see docs/messages.md,
         "Settling a parked message"."""
-        return recording.settle(
-            self, message_id, reason=reason, by=by, book=book, account=account, origin=origin
-        )
+        return handle(self, asks.Settle(message_id, reason, by, book, account, origin))
 
     def verify(
         self,
@@ -751,9 +749,11 @@ class OrderLedger(DeprecatedReads, _collectors.CollectorLeases):
         differences; with ``apply``, record the corrections. Orders requested within ``grace``
         are left alone, and so, given ``known_at`` (the log position when the snapshot was
         read), are orders the ledger first heard of after it: the snapshot cannot show them."""
-        return _reconcile.reconcile(
-            self, snapshot, apply=apply, grace=grace, origin=origin, known_at=known_at
-        )
+        if not isinstance(snapshot, bytes | str):  # a Snapshot made in Python: not a request's value
+            return _reconcile.reconcile(
+                self, snapshot, apply=apply, grace=grace, origin=origin, known_at=known_at
+            )
+        return handle(self, asks.Reconcile(snapshot, apply, grace, origin, known_at))
 
     # ------------------------------------------------------------------ lists and pages
 
