@@ -80,7 +80,7 @@ class Bot:
         received."""
         report = await self.ledger.ingest_lines(
             [json.dumps(payload, default=str)],
-            fmt="ccxt",
+            format="ccxt",
             venue=self.venue,
             account=self.account,
             origin="ws",

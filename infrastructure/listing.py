@@ -1,10 +1,12 @@
-"""Lists and their pages: the one declaration of the filters every list takes, of the orders a
-list can be sorted in, of the orders table's columns, and of the cursor that continues a page.
+"""Lists and their pages: the filters every list takes (``FILTERS``, read from their one
+declaration, ``results.Filter``), the orders a list can be sorted in, the orders table's
+columns, and the cursor that continues a page.
 
-The Python API's keyword arguments, the HTTP API's query parameters (with their OpenAPI
-descriptions, ``http.listing``) and the CLI's filter options and ``--sort`` values (with their
-help, ``cli.listing``) are derived from ``FILTERS`` and ``LISTINGS``: a filter added here is
-checked in Python, an option of the list's command and a parameter of its endpoint at once.
+The Python API's keyword arguments (``application.filtered``), the HTTP API's query parameters
+(with their OpenAPI descriptions, ``http.listing``) and the CLI's filter options and ``--sort``
+values (with their help, ``cli.listing``) are derived from ``FILTERS`` and ``LISTINGS``: a
+filter added to ``Filter`` is checked in Python, an option of the list's command and a
+parameter of its endpoint at once.
 
 A page is read by keyset (the sort value and a unique tiebreak column, never OFFSET): a cursor
 names the last row a page showed, so rows appended between two pages neither shift nor repeat
@@ -21,8 +23,10 @@ searches, the CLI and the HTTP API all read it.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
+import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,6 +49,7 @@ from orderledger.domain.order_state import (
     Kind,
 )
 from orderledger.domain.values import format_timestamp
+from orderledger.infrastructure.results import Filter
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.paging import Keyset
 
@@ -82,61 +87,27 @@ class Criterion:
         return self.meaning
 
 
-def _lists(*names: str) -> frozenset[str]:
-    return frozenset(names)
+def _kind(hint: Any) -> type:
+    """The type a filter's value has when given (``str | None``: ``str``)."""
+    return next(a for a in typing.get_args(hint) if a is not type(None))
 
 
-FILTERS: tuple[Criterion, ...] = (
+_FILTER_HINTS = typing.get_type_hints(Filter)
+
+FILTERS: tuple[Criterion, ...] = tuple(
     Criterion(
-        "account",
-        "account",
-        str,
-        "only this account",
-        _lists("orders", "trades", "events", "positions", "parents"),
-    ),
-    Criterion(
-        "venue",
-        "venue",
-        str,
-        "only this venue",
-        _lists("orders", "trades", "events", "positions", "instruments", "parents"),
-    ),
-    Criterion(
-        "instrument",
-        "instrument",
-        str,
-        "only this instrument",
-        _lists("orders", "trades", "events", "positions", "instruments", "parents"),
-    ),
-    Criterion(
-        "client_order_id",
-        "order",
-        str,
-        "only those of this order (client order ID, venue order ID or NAME=VALUE alias)",
-        _lists("trades", "events"),
-    ),
-    Criterion(
-        "parent",
-        "parent",
-        str,
-        "only the children of this parent (their parent_id), or their trades",
-        _lists("orders", "trades"),
-    ),
-    Criterion(
-        "since",
-        "since",
-        datetime,
-        "at or after this time",
-        _lists("orders", "trades", "events", "messages", "parked"),
-    ),
-    Criterion(
-        "until",
-        "until",
-        datetime,
-        "at or before this time",
-        _lists("orders", "trades", "events", "messages", "parked"),
-    ),
+        f.name,
+        f.metadata["param"] or f.name,
+        _kind(_FILTER_HINTS[f.name]),
+        f.metadata["meaning"],
+        f.metadata["lists"],
+    )
+    for f in dataclasses.fields(Filter)
+    if "meaning" in f.metadata
 )
+"""The filters, as :class:`~orderledger.infrastructure.results.Filter` declares them."""
+PAGING: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Filter) if "meaning" not in f.metadata)
+"""The fields of ``Filter`` that page and order every list's rows rather than select them."""
 FILTERS_BY_NAME = {c.name: c for c in FILTERS}
 
 

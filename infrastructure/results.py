@@ -19,9 +19,10 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import orjson
+from annotated_types import Ge
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderEvent, stored_when_given
@@ -191,6 +192,13 @@ def _readers(cls: type[_Row]) -> dict[str, Callable[[Any], Any]]:
 # ---------------------------------------------------------------------- the one filter
 
 
+def criterion(meaning: str, *lists: str, param: str | None = None) -> dict[str, Any]:
+    """The metadata of a field of :class:`Filter` that selects rows: what it selects
+    (``meaning``), the lists that take it, and its keyword, option and query parameter
+    (``param``; default: its name)."""
+    return {"meaning": meaning, "lists": frozenset(lists), "param": param}
+
+
 @dataclass(frozen=True)
 class Filter:
     """Which rows a query selects; every field is optional.
@@ -199,19 +207,56 @@ class Filter:
     or venue time for events, arrival time for messages); ``newest`` reverses the order; ``limit``
     keeps the first so many. An empty range is refused, so a typo never looks like "no rows".
     ``sort``: ``oldest``, ``newest``, a column or ``-column`` (``listing.LISTINGS`` says which
-    each list offers); ``cursor``: continue after the page that issued it. The criteria are
-    declared once, with what each means and which lists take it, in ``listing.FILTERS``.
+    each list offers); ``cursor``: continue after the page that issued it.
+
+    This is the one declaration of the filters: each selecting field says what it selects and
+    which lists take it (:func:`criterion`); the others page and order the rows of every list.
+    ``listing.FILTERS``, the list methods' keywords (``application.filtered``), the CLI's
+    options and the HTTP query parameters are derived from it, so a filter added here is taken
+    by each shell at once.
     """
 
-    account: str | None = None
-    venue: str | None = None
-    instrument: str | None = None
-    client_order_id: str | None = None
-    parent: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    account: str | None = field(
+        default=None,
+        metadata=criterion("only this account", "orders", "trades", "events", "positions", "parents"),
+    )
+    venue: str | None = field(
+        default=None,
+        metadata=criterion(
+            "only this venue", "orders", "trades", "events", "positions", "instruments", "parents"
+        ),
+    )
+    instrument: str | None = field(
+        default=None,
+        metadata=criterion(
+            "only this instrument", "orders", "trades", "events", "positions", "instruments", "parents"
+        ),
+    )
+    client_order_id: str | None = field(
+        default=None,
+        metadata=criterion(
+            "only those of this order (client order ID, venue order ID or NAME=VALUE alias)",
+            "trades",
+            "events",
+            param="order",
+        ),
+    )
+    parent: str | None = field(
+        default=None,
+        metadata=criterion(
+            "only the children of this parent (their parent_id), or their trades", "orders", "trades"
+        ),
+    )
+    since: datetime | None = field(
+        default=None,
+        metadata=criterion("at or after this time", "orders", "trades", "events", "messages", "parked"),
+    )
+    until: datetime | None = field(
+        default=None,
+        metadata=criterion("at or before this time", "orders", "trades", "events", "messages", "parked"),
+    )
     newest: bool = False
-    limit: int | None = None
+    limit: Annotated[int, Ge(1)] | None = None
     sort: str | None = None
     cursor: str | None = None
 

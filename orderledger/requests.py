@@ -5,17 +5,22 @@ from orderledger.requests import Orders, Pnl
 
 ledger.handle(Orders(Filter(account="alpha"), open=True))   # a Page[OrderRow]
 ledger.handle(Pnl(by="account"))                            # a list[PnlRow]
+
+The writes the HTTP API takes are requests too (``Ingest``, ``Reconcile``, ``Settle``); each
+request declares the role asking it needs (``role``: one of ``ROLES``).
 """
 
 from __future__ import annotations
 
 from orderledger.infrastructure.application.requests import (
     REQUESTS,
+    ROLES,
     Events,
     EventsAfter,
     ExecutionQuality,
     Exposure,
     History,
+    Ingest,
     Instruments,
     Lag,
     LogPosition,
@@ -28,18 +33,22 @@ from orderledger.infrastructure.application.requests import (
     PnlDaily,
     PnlSeries,
     Positions,
+    Reconcile,
     Request,
+    Settle,
     Trades,
     Verify,
 )
 
 __all__ = [
     "REQUESTS",
+    "ROLES",
     "Events",
     "EventsAfter",
     "ExecutionQuality",
     "Exposure",
     "History",
+    "Ingest",
     "Instruments",
     "Lag",
     "LogPosition",
@@ -52,7 +61,9 @@ __all__ = [
     "PnlDaily",
     "PnlSeries",
     "Positions",
+    "Reconcile",
     "Request",
+    "Settle",
     "Trades",
     "Verify",
 ]

@@ -45,7 +45,7 @@ fmt, venue, account = sys.argv[6:9]
 start, tick = datetime(2026, 11, 25, tzinfo=UTC), itertools.count()
 clock = lambda: start + timedelta(microseconds=137 * next(tick))
 ledger = OrderLedger("sqlite:///" + sys.argv[2], batch_size=int(sys.argv[3]), clock=clock)
-report = ledger.ingest_lines(lines, fmt=fmt, venue=venue or None, account=account or None)
+report = ledger.ingest_lines(lines, format=fmt, venue=venue or None, account=account or None)
 ledger.close()
 print(len(lines), "lines,", report.events, "events")
 """

@@ -34,11 +34,13 @@ def check_export(table: str, fmt: str, raw: bool) -> None:
         )
     if fmt not in EXPORT_FORMATS:
         raise InvalidInputError(
-            f"`fmt` must be {', '.join(EXPORT_FORMATS[:-1])} or {EXPORT_FORMATS[-1]}, not {fmt!r}",
-            field="fmt",
+            f"`format` must be {', '.join(EXPORT_FORMATS[:-1])} or {EXPORT_FORMATS[-1]}, not {fmt!r}",
+            field="format",
         )
     if raw and fmt != "csv":
-        raise InvalidInputError(f"`raw` goes with `fmt` csv ({fmt} is always written as stored)", field="raw")
+        raise InvalidInputError(
+            f"`raw` goes with `format` csv ({fmt} is always written as stored)", field="raw"
+        )
 
 
 def write_export(

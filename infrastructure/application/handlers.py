@@ -34,6 +34,7 @@ from orderledger.infrastructure.application.requests import (
     ExecutionQuality,
     Exposure,
     History,
+    Ingest,
     Instruments,
     Lag,
     LogPosition,
@@ -46,7 +47,9 @@ from orderledger.infrastructure.application.requests import (
     PnlDaily,
     PnlSeries,
     Positions,
+    Reconcile,
     Request,
+    Settle,
     Trades,
     Verify,
 )
@@ -71,11 +74,19 @@ from orderledger.infrastructure.results import (
 )
 
 # The analytics (DuckDB) are imported when first asked (``application.lazy``).
+# So are the writes (ingest, its adapters and message models) and reconciliation.
 if TYPE_CHECKING:
     from orderledger.infrastructure.application import execution as _execution
+    from orderledger.infrastructure.application import reconcile as _reconcile
+    from orderledger.infrastructure.application import recording
     from orderledger.infrastructure.application.execution import ExecutionRow
+    from orderledger.infrastructure.application.reconcile import ReconcileReport
+    from orderledger.infrastructure.application.recording import Ingested
+    from orderledger.infrastructure.ingest.processing import Result
 else:
     _execution = lazy.Module("orderledger.infrastructure.application.execution")
+    _reconcile = lazy.Module("orderledger.infrastructure.application.reconcile")
+    recording = lazy.Module("orderledger.infrastructure.application.recording")
 
 T = TypeVar("T")
 Q = TypeVar("Q", bound=Request[Any])
@@ -266,6 +277,53 @@ def lag(ledger: LedgerParts, request: Lag) -> ViewsLag:
 def after(ledger: LedgerParts, request: EventsAfter) -> list[EventRecord]:
     found = events_after(ledger.db, ledger.mapper, request.position, request.limit)
     return [EventRecord.of(p, e, m) for p, e, m in found]
+
+
+# ---------------------------------------------------------------------- commands
+
+
+@handles(Ingest)
+def ingest(ledger: LedgerParts, request: Ingest) -> Ingested:
+    results: list[Result] = []
+    report = recording.ingest_lines(
+        ledger,
+        request.lines,
+        origin=request.origin,
+        strict=request.strict,
+        on_batch=results.extend,
+        fmt=request.format,
+        venue=request.venue,
+        account=request.account,
+        options=dict(request.options),
+    )
+    if not report.stored:  # a refused strict batch: on_batch was not called
+        results = report.rejected
+    return recording.Ingested(report, results)
+
+
+@handles(Reconcile)
+def reconcile(ledger: LedgerParts, request: Reconcile) -> ReconcileReport:
+    return _reconcile.reconcile(
+        ledger,
+        request.snapshot,
+        apply=request.apply,
+        grace=request.grace,
+        origin=request.origin,
+        known_at=request.known_at,
+    )
+
+
+@handles(Settle)
+def settle(ledger: LedgerParts, request: Settle) -> int:
+    return recording.settle(
+        ledger,
+        request.message_id,
+        reason=request.reason,
+        by=request.by,
+        book=request.book,
+        account=request.account,
+        origin=request.origin,
+    )
 
 
 _missing = set(REQUESTS) - set(HANDLERS)

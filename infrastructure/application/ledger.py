@@ -43,6 +43,7 @@ from orderledger.infrastructure.application.arguments import (
 )
 from orderledger.infrastructure.application.deprecated import DeprecatedReads, renamed_keywords
 from orderledger.infrastructure.application.exposure import ExposureReads
+from orderledger.infrastructure.application.filtered import filtered
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
 from orderledger.infrastructure.application.handlers import handle
 from orderledger.infrastructure.application.queries import (
@@ -228,6 +229,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases):
 
     # ------------------------------------------------------------------ recording facts
 
+    @renamed_keywords(fmt="format")
     def ingest_lines(
         self,
         lines: Iterable[str | bytes | None],
@@ -235,14 +237,14 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases):
         origin: str = "-",
         strict: bool = False,
         on_batch: Callable[[list[Result]], None] | None = None,
-        fmt: str = "ledger",
+        format: str = "ledger",
         venue: str | None = None,
         account: str | None = None,
         options: Mapping[str, Any] | None = None,
     ) -> IngestReport:
         """Ingest lines; every line gets an outcome.
 
-        ``fmt`` names an input format of the venue registry (``adapters.registry.formats``): ``ledger``
+        ``format`` names an input format of the venue registry (``adapters.registry.formats``): ``ledger``
         (the JSON-lines message format), ``ccxt`` (a CCXT unified order, trade, or list of them
         per line), ``fix`` (FIX messages as an engine logs them, one or several per line, SOH- or
         ``|``-separated), or a venue's native feed; the registry says which need ``venue`` and
@@ -259,7 +261,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases):
             origin=origin,
             strict=strict,
             on_batch=on_batch,
-            fmt=fmt,
+            fmt=format,
             venue=venue,
             account=account,
             options=options,
@@ -328,20 +330,12 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases):
         )
 
     @renamed_keywords(every_version="all_versions")
+    @filtered("instruments")
     def instruments(
-        self,
-        *,
-        venue: str | None = None,
-        all_versions: bool = False,
-        instrument: str | None = None,
-        limit: Count | None = None,
-        sort: str | None = None,
-        cursor: str | None = None,
-        count: Counting = False,
+        self, where: Filter, *, all_versions: bool = False, count: Counting = False
     ) -> Page[InstrumentRow]:
         """Instrument definitions in force (or every version), from the log, by venue and
         instrument unless ``sort`` says otherwise; a :class:`Page`, as :meth:`orders` answers."""
-        where = Filter(venue=venue, instrument=instrument, limit=limit, sort=sort, cursor=cursor)
         return handle(self, asks.Instruments(where, all_versions=all_versions, count=count))
 
     def _fold_inline(
@@ -496,41 +490,22 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases):
             return
         yield from reads.orders_then(self, where, open=open, as_of=as_of, event_time=event_time, count=False)
 
+    @filtered("orders")
     def orders(
         self,
+        where: Filter,
         *,
         open: bool = False,
-        account: str | None = None,
-        venue: str | None = None,
-        instrument: str | None = None,
-        parent: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
         as_of: datetime | None = None,
         event_time: bool = False,
-        newest: bool = False,
-        limit: Count | None = None,
-        sort: str | None = None,
-        cursor: str | None = None,
         count: Counting = False,
     ) -> Page[OrderRow]:
         """Orders as they stand, oldest created first (``newest``: reversed; ``sort``: another
         order, ``listing.LISTINGS``): only ``open`` ones, of an account, venue, instrument or
         parent, created between ``since`` and ``until``; or as the ledger knew them ``as_of`` a
         time (venue time with ``event_time``). A :class:`Page`: its ``next_cursor`` continues
-        after the ``limit`` rows given (``cursor=``); ``count``: ``total`` says how many match."""
-        where = Filter(
-            account=account,
-            venue=venue,
-            instrument=instrument,
-            parent=parent,
-            since=since,
-            until=until,
-            newest=newest,
-            limit=limit,
-            sort=sort,
-            cursor=cursor,
-        )
+        after the ``limit`` rows given (``cursor=``); ``count``: ``total`` says how many match.
+        The filters are a :class:`Filter`'s, given whole (``where``) or as keywords."""
         return handle(self, asks.Orders(where, open=open, as_of=as_of, event_time=event_time, count=count))
 
     def iter_trades(self, where: Filter) -> Iterator[TradeRow]:
@@ -540,38 +515,11 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases):
             where = replace(where, client_order_id=self.resolve(where.client_order_id))
         return iter_trades(self.db, where)
 
-    def trades(
-        self,
-        *,
-        account: str | None = None,
-        venue: str | None = None,
-        instrument: str | None = None,
-        order: str | None = None,
-        parent: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        newest: bool = False,
-        limit: Count | None = None,
-        sort: str | None = None,
-        cursor: str | None = None,
-        count: Counting = False,
-    ) -> Page[TradeRow]:
+    @filtered("trades")
+    def trades(self, where: Filter, *, count: Counting = False) -> Page[TradeRow]:
         """The trade blotter by venue time (``sort``: another order): one row per fill as it
         stands after busts and corrections; ``order``: one order's (client order ID, venue order
         ID or alias). A :class:`Page`, as :meth:`orders` answers."""
-        where = Filter(
-            account=account,
-            venue=venue,
-            instrument=instrument,
-            client_order_id=order,
-            parent=parent,
-            since=since,
-            until=until,
-            newest=newest,
-            limit=limit,
-            sort=sort,
-            cursor=cursor,
-        )
         return handle(self, asks.Trades(where, count=count))
 
     def lots(
@@ -587,19 +535,15 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases):
         opening and closing fill, cost, proceeds, fees and P&L. Folded from the log."""
         return handle(self, asks.Lots(cost_basis, closed=closed, as_of=as_of, event_time=event_time))
 
+    @filtered("positions")
     def positions(
         self,
+        where: Filter,
         *,
         marks: Mapping[str, Decimal] | None = None,
         as_of: datetime | None = None,
         event_time: bool = False,
         cost_basis: str | None = None,
-        account: str | None = None,
-        venue: str | None = None,
-        instrument: str | None = None,
-        limit: Count | None = None,
-        sort: str | None = None,
-        cursor: str | None = None,
         count: Counting = False,
     ) -> Page[PositionRow]:
         """Positions with realized P&L, and unrealized P&L for the instruments given a mark;
@@ -608,21 +552,19 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases):
         instead, leaving the view untouched. A mark for an instrument no position holds is
         refused (a typo would otherwise value nothing). By account, venue and instrument unless
         ``sort`` says otherwise; a :class:`Page`, as :meth:`orders` answers."""
-        where = Filter(
-            account=account, venue=venue, instrument=instrument, limit=limit, sort=sort, cursor=cursor
-        )
         held = tuple((marks or {}).items())
         asked = asks.Positions(
             where, held, as_of=as_of, event_time=event_time, cost_basis=cost_basis, count=count
         )
         return handle(self, asked)
 
+    @renamed_keywords(fmt="format")
     def export(
         self,
         table: str,
         out: str | Path | io.BufferedIOBase | io.RawIOBase,
         *,
-        fmt: str = "jsonl",
+        format: str = "jsonl",
         force: bool = False,
         raw: bool = False,
         cost_basis: str = "fifo",
@@ -632,7 +574,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases):
         csv, jsonl or parquet; returns the rows written. A file is replaced only with ``force``,
         never when it is the ledger's own; CSV cells a spreadsheet would run as formulas are
         neutralised unless ``raw``."""
-        return admin.export(self, table, out, fmt=fmt, force=force, raw=raw, cost_basis=cost_basis)
+        return admin.export(self, table, out, fmt=format, force=force, raw=raw, cost_basis=cost_basis)
 
     def pnl(self, *, by: str = "day", cost_basis: str | None = None) -> list[PnlRow]:
         """Realized P&L and fees grouped by day, account, venue, instrument, parent or
@@ -670,38 +612,18 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases):
             found = search_events(self.db, self.mapper, wanted, order=order)
         return islice((EventRecord.of(p, e, m) for p, e, m in found), where.limit)
 
+    @filtered("events")
     def events(
         self,
+        where: Filter,
         *,
         types: Sequence[str] = (),
-        account: str | None = None,
-        venue: str | None = None,
-        instrument: str | None = None,
-        order: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
         event_time: bool = False,
-        newest: bool = False,
-        limit: Count | None = None,
-        sort: str | None = None,
-        cursor: str | None = None,
         count: Counting = False,
     ) -> Page[EventRecord]:
         """Search the global log by event type (``OrderFilled`` …), account, venue, instrument,
         order and time; in log order (``newest``: reversed; ``sort``: another order). A
         :class:`Page`, as :meth:`orders` answers."""
-        where = Filter(
-            account=account,
-            venue=venue,
-            instrument=instrument,
-            client_order_id=order,
-            since=since,
-            until=until,
-            newest=newest,
-            limit=limit,
-            sort=sort,
-            cursor=cursor,
-        )
         return handle(self, asks.Events(where, tuple(types), event_time=event_time, count=count))
 
     def events_after(self, position: Count, limit: Count) -> list[EventRecord]:
@@ -735,23 +657,18 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases):
         selected, outcome = reads.journal_filter(where, outcome, parked, older_than)
         return iter(()) if selected is None else iter_messages(self.db, selected, outcome=outcome)
 
+    @filtered("messages")
     def messages(
         self,
+        where: Filter,
         *,
         outcome: str | None = None,
         parked: bool = False,
         older_than: timedelta | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        newest: bool = False,
-        limit: Count | None = None,
-        sort: str | None = None,
-        cursor: str | None = None,
         count: Counting = False,
     ) -> Page[MessageRecord]:
         """The message journal, oldest first (``newest``: reversed; ``sort``: another order); see
         :meth:`iter_messages`. A :class:`Page`, as :meth:`orders` answers."""
-        where = Filter(since=since, until=until, newest=newest, limit=limit, sort=sort, cursor=cursor)
         asked = asks.Messages(where, outcome, parked=parked, older_than=older_than, count=count)
         return handle(self, asked)
 
@@ -775,9 +692,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases):
         released as any parked line is when its order arrives. Refused, with nothing written,
         unless the message is parked (and, to book, carries the details); see docs/messages.md,
         "Settling a parked message"."""
-        return recording.settle(
-            self, message_id, reason=reason, by=by, book=book, account=account, origin=origin
-        )
+        return handle(self, asks.Settle(message_id, reason, by, book, account, origin))
 
     def verify(
         self,
@@ -835,29 +750,19 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases):
         differences; with ``apply``, record the corrections. Orders requested within ``grace``
         are left alone, and so, given ``known_at`` (the log position when the snapshot was
         read), are orders the ledger first heard of after it: the snapshot cannot show them."""
-        return _reconcile.reconcile(
-            self, snapshot, apply=apply, grace=grace, origin=origin, known_at=known_at
-        )
+        if not isinstance(snapshot, bytes | str):  # a Snapshot made in Python: not a request's value
+            return _reconcile.reconcile(
+                self, snapshot, apply=apply, grace=grace, origin=origin, known_at=known_at
+            )
+        return handle(self, asks.Reconcile(snapshot, apply, grace, origin, known_at))
 
     # ------------------------------------------------------------------ lists and pages
 
-    def parents(
-        self,
-        *,
-        account: str | None = None,
-        venue: str | None = None,
-        instrument: str | None = None,
-        limit: Count | None = None,
-        sort: str | None = None,
-        cursor: str | None = None,
-        count: Counting = False,
-    ) -> Page[ParentRow]:
+    @filtered("parents")
+    def parents(self, where: Filter, *, count: Counting = False) -> Page[ParentRow]:
         """The parents the orders name (``parent_id``), each with its child orders' count, open
         count, accounts, instruments and times; of the orders of an account, venue or instrument;
         by parent ID unless ``sort`` says otherwise. A :class:`Page`, as :meth:`orders` answers."""
-        where = Filter(
-            account=account, venue=venue, instrument=instrument, limit=limit, sort=sort, cursor=cursor
-        )
         return handle(self, asks.Parents(where, count=count))
 
     # ------------------------------------------------------------------ analytics (lake.py, execution.py)

@@ -90,6 +90,15 @@ def result_record(result: Result) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Ingested:
+    """What an ``Ingest`` request answers: the report, and every line's result in order (the
+    rejected ones of a refused strict batch only, as nothing else was stored)."""
+
+    report: IngestReport
+    results: list[Result]
+
+
 def ingest_lines(
     ledger: LedgerParts,
     lines: Iterable[str | bytes | None],

@@ -1,5 +1,5 @@
-"""The ledger's reads as typed requests: one frozen dataclass per question, answered by
-``OrderLedger.handle``.
+"""The ledger's reads and commands as typed requests: one frozen dataclass per question or
+command, answered by ``OrderLedger.handle``, each declaring the role asking it needs (``role``).
 
     from orderledger import Filter, OrderLedger
     from orderledger.requests import Orders
@@ -50,10 +50,16 @@ from orderledger.infrastructure.results import (
     ViewsLag,
 )
 
-if TYPE_CHECKING:  # named in a string: the analytics are imported when first asked
+if TYPE_CHECKING:  # named in a string: the analytics and the writes are imported when first asked
     from orderledger.infrastructure.application.execution import ExecutionRow  # noqa: F401
+    from orderledger.infrastructure.application.reconcile import ReconcileReport  # noqa: F401
+    from orderledger.infrastructure.application.recording import Ingested  # noqa: F401
 
 T = TypeVar("T", covariant=True)
+
+ROLES = ("read", "write", "admin")
+"""The roles a request may need, each including the ones before (admin ⊇ write ⊇ read): the
+HTTP API admits a token to a request when the token's role includes the request's ``role``."""
 R = TypeVar("R", bound=type)
 
 EVERYTHING = Filter()
@@ -80,6 +86,13 @@ class Request(Generic[T]):
         values = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
         type(self)._check(object.__new__(type(self)), **values)  # type: ignore[attr-defined]
         return self
+
+    @property
+    def role(self) -> str:
+        """The role asking it needs (``ROLES``): a read needs ``read``; a command declares its
+        own. The HTTP API admits a token by it (``http.access.LedgerContext``), so a request's
+        role is declared here and nowhere else."""
+        return "read"
 
     @property
     def whole_log(self) -> bool:
@@ -329,6 +342,60 @@ class EventsAfter(Request[list[EventRecord]]):
     limit: Count
 
 
+# ---------------------------------------------------------------------- commands (writes)
+
+
+@request
+class Ingest(Request["Ingested"]):
+    """Record ``lines`` read as ``format`` (``OrderLedger.ingest_lines``; ``options``: the
+    format's adapter options, name and value), durably: the report and each line's result."""
+
+    lines: tuple[bytes, ...]
+    origin: str
+    format: str = "ledger"
+    venue: str | None = None
+    account: str | None = None
+    strict: bool = False
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def role(self) -> str:
+        return "write"
+
+
+@request
+class Reconcile(Request["ReconcileReport"]):
+    """Compare a venue snapshot with the ledger (``OrderLedger.reconcile``); ``apply``: record
+    the corrections, which needs ``admin`` (a dry run only reads)."""
+
+    snapshot: bytes | str
+    apply: bool = False
+    grace: timedelta = timedelta(seconds=60)
+    origin: str = "reconcile"
+    known_at: Count | None = None
+
+    @property
+    def role(self) -> str:
+        return "admin" if self.apply else "read"
+
+
+@request
+class Settle(Request[int]):
+    """Settle parked message ``message_id`` by hand (``OrderLedger.settle``): set aside, or
+    ``book`` it; the answer is the journal line that records who and why."""
+
+    message_id: int
+    reason: str
+    by: str
+    book: bool = False
+    account: str | None = None
+    origin: str = "api"
+
+    @property
+    def role(self) -> str:
+        return "admin"
+
+
 REQUESTS: tuple[type[Request[Any]], ...] = (
     OrderAt,
     History,
@@ -349,16 +416,21 @@ REQUESTS: tuple[type[Request[Any]], ...] = (
     LogPosition,
     Lag,
     EventsAfter,
+    Ingest,
+    Reconcile,
+    Settle,
 )
 """Every request type ``OrderLedger.handle`` answers."""
 
 __all__ = [
     "REQUESTS",
+    "ROLES",
     "Events",
     "EventsAfter",
     "ExecutionQuality",
     "Exposure",
     "History",
+    "Ingest",
     "Instruments",
     "Lag",
     "LogPosition",
@@ -371,7 +443,9 @@ __all__ = [
     "PnlDaily",
     "PnlSeries",
     "Positions",
+    "Reconcile",
     "Request",
+    "Settle",
     "Trades",
     "Verify",
 ]

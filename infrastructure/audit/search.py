@@ -402,4 +402,4 @@ def export_rows(rows: Iterable[dict[str, Any]], fmt: str, out: Path | BinaryIO, 
         else:
             pq.write_table(pa.table({}), str(out) if isinstance(out, Path) else out)
         return count
-    raise InvalidInputError(f"`fmt` must be csv, jsonl or parquet, not {fmt!r}", field="fmt")
+    raise InvalidInputError(f"`format` must be csv, jsonl or parquet, not {fmt!r}", field="format")

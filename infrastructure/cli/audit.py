@@ -296,7 +296,7 @@ def export(
         out = (
             cast(io.BufferedIOBase, sys.stdout.buffer) if to_stdout else out_path
         )  # (raw when unbuffered: -u)
-        count = ledger.export(table, out, fmt=fmt, force=force, raw=raw, cost_basis=cost_basis)
+        count = ledger.export(table, out, format=fmt, force=force, raw=raw, cost_basis=cost_basis)
     if to_stdout:
         sys.stdout.flush()
         warn(f"wrote {count} {table} to standard output ({fmt})")

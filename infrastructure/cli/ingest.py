@@ -115,7 +115,7 @@ def _ingest(
                 read_lines(stream, pauses=is_live(stream)),
                 origin=file,
                 strict=strict,
-                fmt=fmt,
+                format=fmt,
                 venue=venue,
                 account=account,
                 options=options,

@@ -379,7 +379,7 @@ class Collector:
         return self.ledger.ledger.ingest_lines(
             self._lines(),
             origin=self.origin,
-            fmt=source.format,
+            format=source.format,
             venue=source.venue,
             account=source.account,
             options=source.options,

@@ -1,7 +1,9 @@
 """What every route shares: who may call it, the request body, and the ledger behind the app.
 
-A route declares its role (``Read``, ``Write``, ``Admin``) and asks for the ``Ledger`` context:
-the one ``LedgerService`` of the app, the bound on whole-log reads (limits.py) with the runner
+A route asks for the ``Ledger`` context, which knows the caller's role (from the bearer token)
+and admits each request it is handed by the role that request declares (``Request.role``:
+``read``, ``write`` or ``admin``), so a route never spells a role. The context holds the one
+``LedgerService`` of the app, the bound on whole-log reads (limits.py) with the runner
 that performs them, and the bound on list reads with the threads of their own they run in. A
 read is handed over as its typed request (``orderledger.requests``), never by a method's name.
 """
@@ -9,7 +11,7 @@ read is handed over as its typed request (``orderledger.requests``), never by a 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -39,32 +41,27 @@ include yet (``ingest --no-project`` with no follower running); 0 when they are 
 _bearer = HTTPBearer(auto_error=False, description="A token from the tokens file or $ORDERLEDGER_TOKENS")
 
 
-def role_dependency(needed: str) -> Callable[..., Awaitable[str]]:
-    """A dependency that admits a token whose role includes ``needed``; returns that role."""
-
-    async def check(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> str:
-        tokens: Tokens = request.app.state.tokens
-        if not tokens.enabled:
-            return "admin"  # no tokens: the server listens on loopback only (auth.check_bind)
-        challenge = {"WWW-Authenticate": "Bearer"}
-        if credentials is None:
-            raise Problem(401, "a bearer token is required: Authorization: Bearer TOKEN", headers=challenge)
-        role = tokens.role_of(credentials.credentials)
-        if role is None:
-            raise Problem(401, "the bearer token is not known", headers=challenge)
-        if not allows(role, needed):
-            raise Problem(403, f"this token's role is {role}; this needs {needed}")
-        return role
-
-    return check
+async def _caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The role of the token the request presents (401 without a known one); ``admin`` when no
+    token is configured (the server then listens on loopback only: ``auth.check_bind``)."""
+    tokens: Tokens = request.app.state.tokens
+    if not tokens.enabled:
+        return "admin"
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if credentials is None:
+        raise Problem(401, "a bearer token is required: Authorization: Bearer TOKEN", headers=challenge)
+    role = tokens.role_of(credentials.credentials)
+    if role is None:
+        raise Problem(401, "the bearer token is not known", headers=challenge)
+    return role
 
 
-Read = Annotated[str, Depends(role_dependency("read"))]
-Write = Annotated[str, Depends(role_dependency("write"))]
-Admin = Annotated[str, Depends(role_dependency("admin"))]
+Caller = Annotated[str, Depends(_caller)]
+"""The caller's role, for a route that reads the server's own state rather than asking the
+ledger (verify's progress, the metrics): any known token (each role includes ``read``)."""
 
 
 SMALL_PAGE = 500
@@ -88,6 +85,16 @@ class LedgerContext:
     nearby: Runner | None = None
     """Where a small page runs (threads of its own) when ``lister`` is processes: a hop to
     another process costs more than such a page (``SMALL_PAGE``)."""
+    role: str = "admin"
+    """The role of the caller this context serves (``Ledger``: the route's caller's)."""
+
+    def admit(self, question: Question[Any]) -> None:
+        """Refuse (403) a request whose declared role (``Request.role``) the caller's does not
+        include: the one authorization of every request, before any work."""
+        if not allows(self.role, question.role):
+            raise Problem(
+                403, f"this token's role is {self.role}; {type(question).__name__} needs {question.role}"
+            )
 
     async def call(self, function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """One of the service's own calls (a write, liveness, the views' state), in a worker
@@ -95,11 +102,13 @@ class LedgerContext:
         return await run_in_threadpool(function, *args, **kwargs)
 
     async def ask(self, question: Question[Any]) -> Any:
-        """A read, in a worker thread: the service's JSON-ready answer to ``question``."""
+        """A read or a write, in a worker thread: the service's JSON-ready answer to ``question``."""
+        self.admit(question)
         return await run_in_threadpool(self.service.handle, question)
 
     async def expensive(self, what: str, question: Question[Any]) -> Any:
         """A whole-log read: bounded (503 with Retry-After when the bound is reached)."""
+        self.admit(question)
         return await self.limit.run(what, self.reader, question)
 
     async def listed(self, request: Request, question: ListRequest) -> Response:
@@ -110,6 +119,7 @@ class LedgerContext:
         processes of their own, else in threads of their own) and makes its whole answer there,
         JSON included (``http.listing``): it never holds the connection, the threads, the
         interpreter lock or the event loop that ``/health`` and the writes need."""
+        self.admit(question)
         if question.count:
             question = replace(question, count=self.count_cap)
         small = not question.count and (question.where.limit or DEFAULT_LIMIT) <= SMALL_PAGE
@@ -134,6 +144,7 @@ class LedgerContext:
     async def folded(self, question: Pnl | PnlDaily | PnlSeries) -> Any:
         """A read that folds every P&L entry: apart from the other requests and answered once per
         state of the log and the views (folds.py)."""
+        self.admit(question)
         return await self.folds.answer(await self.call(self.service.views_at), question)
 
     async def under_rule(
@@ -142,6 +153,7 @@ class LedgerContext:
         """A read of positions or P&L under the ledger's rule or the request's ``cost_basis``:
         from the views (with how far they lag; ``whole``: a fold of all of them, see
         :meth:`folded`), or, under a lot rule, folded from the log (a bounded read)."""
+        self.admit(question)
         if await self.call(self.service.folds_log, question.cost_basis):
             return await self.expensive(what, question)
         await self.views_behind(response)
@@ -165,12 +177,21 @@ def client_keys(request: Request) -> tuple[str, ...]:
     return tuple(keys)
 
 
-def _ledger(request: Request) -> LedgerContext:
+def _server(request: Request) -> LedgerContext:
     context: LedgerContext = request.app.state.ledger
     return context
 
 
+def _ledger(request: Request, role: Caller) -> LedgerContext:
+    return replace(_server(request), role=role)
+
+
 Ledger = Annotated[LedgerContext, Depends(_ledger)]
+"""The ledger, for the caller: each request it is asked is admitted by the role the request
+declares (``Request.role``), so no route spells a role."""
+
+Server = Annotated[LedgerContext, Depends(_server)]
+"""The ledger without a caller, for what anyone may ask (``/health``)."""
 
 
 async def read_body(request: Request) -> bytes:

@@ -14,9 +14,9 @@ import shlex
 import stat
 from dataclasses import dataclass
 
+from orderledger.infrastructure.application.requests import ROLES
 from orderledger.infrastructure.errors import ConfigurationError
 
-ROLES = ("read", "write", "admin")
 TOKENS_VARIABLE = "ORDERLEDGER_TOKENS"
 TOKENS_FILE_VARIABLE = "ORDERLEDGER_TOKENS_FILE"
 MIN_TOKEN_LENGTH = 16

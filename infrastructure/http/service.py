@@ -1,7 +1,7 @@
 """Every call the HTTP layer makes into the ledger's Python API, in one place.
 
 The routes never touch ``OrderLedger``, the query functions or the database themselves. A read
-is a typed request (``orderledger.requests``) the route builds from its parameters and hands to
+or a write is a typed request (``orderledger.requests``) the route builds from its parameters and hands to
 ``LedgerService.handle`` (in a worker thread or process, since it blocks on the database), which
 asks the ledger's one dispatch (``OrderLedger.handle``) and writes the answer as JSON-ready data
 the way ``SHOWN`` declares for the request's type; a list read is wrapped in :class:`Listing`.
@@ -10,12 +10,10 @@ Nothing is called by name: a runner, a bound or a cache is handed the request it
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application import requests as asks
 from orderledger.infrastructure.application.collectors import CollectorRow
 from orderledger.infrastructure.application.display import Precision
@@ -78,64 +76,6 @@ class LedgerService:
             behind = self.views_behind() if asked.request.from_views else None
             return Listed.of(self.handle(asked.request), behind)
         return SHOWN[type(asked)](self, self.ledger.handle(asked))
-
-    # ------------------------------------------------------------------ writing
-
-    def ingest(
-        self,
-        lines: Iterable[bytes],
-        *,
-        origin: str,
-        fmt: str = "ledger",
-        venue: str | None = None,
-        account: str | None = None,
-        strict: bool = False,
-        options: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """Ingest lines exactly as ``orderledger ingest`` does; durable when this returns."""
-        results: list[Result] = []
-        report = self.ledger.ingest_lines(
-            lines,
-            origin=origin,
-            fmt=fmt,
-            venue=venue,
-            account=account,
-            strict=strict,
-            options=options,
-            on_batch=results.extend,
-        )
-        if not report.stored:  # a refused strict batch: on_batch was not called
-            results = report.rejected
-        return report_record(report, results)
-
-    def reconcile(self, snapshot: bytes, *, apply: bool, grace_seconds: float, origin: str) -> dict[str, Any]:
-        """Compare a venue snapshot with the ledger; record the corrections only when ``apply``."""
-        grace = timedelta(seconds=grace_seconds)
-        return self.ledger.reconcile(snapshot, apply=apply, grace=grace, origin=origin).to_json()
-
-    def settle(self, message_id: int, terms: dict[str, Any], *, origin: str) -> dict[str, Any]:
-        """Settle a parked message (``terms``: reason, by, book, account); the journal line that
-        records it."""
-        book = terms.get("book", False)
-        if not isinstance(book, bool):
-            raise InvalidInputError("book must be true or false", field="book")
-        account = terms.get("account")
-        if account is not None and not isinstance(account, str):
-            raise InvalidInputError("account must be text", field="account")
-        reason, by = terms.get("reason"), terms.get("by")
-        if not isinstance(reason, str):
-            raise InvalidInputError("a settlement needs a reason (text)", field="reason")
-        if not isinstance(by, str):
-            raise InvalidInputError("a settlement needs who settles it: by (text)", field="by")
-        settled = self.ledger.settle(
-            message_id,
-            reason=reason,
-            by=by,
-            book=book,
-            account=account,
-            origin=origin,
-        )
-        return {"message_id": message_id, "settled_by": settled, "action": "booked" if book else "set_aside"}
 
     # ------------------------------------------------------------------ how answers are written
 
@@ -229,6 +169,9 @@ SHOWN: dict[type[asks.Request[Any]], Callable[[LedgerService, Any], Any]] = {
     asks.LogPosition: lambda service, position: position,
     asks.Lag: lambda service, lag: {"position": lag.position, "log_end": lag.log_end, "behind": lag.behind},
     asks.EventsAfter: _json_rows,
+    asks.Ingest: lambda service, ingested: report_record(ingested.report, ingested.results),
+    asks.Reconcile: lambda service, report: report.to_json(),
+    asks.Settle: lambda service, settled: settled,
 }
 """How the answer to each request the HTTP API asks is written as JSON-ready data: the figures
 of orders, trades, positions and lots with the places the page shows them to

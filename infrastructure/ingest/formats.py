@@ -62,7 +62,7 @@ def input_format(name: str) -> InputFormat:
     """The format called ``name``, or a one-line refusal naming every format."""
     found = formats().get(name)
     if found is None:
-        raise ConfigurationError(f"`fmt` must be {spelled()}, not {name!r}")
+        raise ConfigurationError(f"`format` must be {spelled()}, not {name!r}")
     return found
 
 

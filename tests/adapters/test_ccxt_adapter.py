@@ -590,7 +590,7 @@ def test_one_raw_payload_can_be_ingested_as_one_input(ledger: OrderLedger) -> No
     broken = [order(id="4293160", clientOrderId="c-9"), trade(id="9" * 200, order="4293160")]
     with pytest.raises(InvalidInputError, match="trade_id is longer than 128 characters"):
         messages(broken)
-    refused = ledger.ingest_lines([json.dumps(broken)], fmt="ccxt", venue=VENUE, account=ACCOUNT)
+    refused = ledger.ingest_lines([json.dumps(broken)], format="ccxt", venue=VENUE, account=ACCOUNT)
     assert refused.counts["rejected"] == 1 and refused.events == 0
     assert "trade_id is longer than 128 characters" in str(refused.rejected[0].reason)
     assert refused.rejected[0].message_id is not None  # journaled

@@ -123,7 +123,7 @@ def test_example_books_what_the_docs_show(name: str, make_ledger: Callable[..., 
     ledger = make_ledger()
     with example.path.open("rb") as lines:
         report = ledger.ingest_lines(
-            lines, origin=example.path.name, fmt="ccxt", venue=example.venue, account=example.account
+            lines, origin=example.path.name, format="ccxt", venue=example.venue, account=example.account
         )
     assert (report.counts["applied"], report.counts["duplicate"]) == expected["counts"]
     assert (report.counts["rejected"], report.counts["parked"], parked_rows(ledger)) == (0, 0, 0)

@@ -46,7 +46,7 @@ def ingest(ledger: OrderLedger, venue: str, *payloads: Any) -> IngestReport:
     """Each payload as one ``--format ccxt`` line."""
     lines = [json.dumps(p) for p in payloads]
     return ledger.ingest_lines(
-        lines, origin="flow-test", fmt="ccxt", venue=venue, account=ACCOUNTS.get(venue, ACCOUNT)
+        lines, origin="flow-test", format="ccxt", venue=venue, account=ACCOUNTS.get(venue, ACCOUNT)
     )
 
 

@@ -8,7 +8,7 @@ the example by changing the fields it names, and says so. Markets are declared w
 ``set_markets`` (contracts with ``contractSize``, ``linear``, ``inverse``, ``settle``).
 
 Each flow is ingested exactly as ``orderledger ingest --format ccxt`` does
-(``OrderLedger.ingest_lines(fmt="ccxt", venue=..., account=...)``): one JSON payload per line.
+(``OrderLedger.ingest_lines(format="ccxt", venue=..., account=...)``): one JSON payload per line.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ MakeLedger = Callable[..., OrderLedger]
 def ingest(ledger: OrderLedger, venue: str, *payloads: Any) -> IngestReport:
     """Each payload as one ``--format ccxt`` line."""
     lines = [json.dumps(p) for p in payloads]
-    return ledger.ingest_lines(lines, origin="venue-test", fmt="ccxt", venue=venue, account=ACCOUNT)
+    return ledger.ingest_lines(lines, origin="venue-test", format="ccxt", venue=venue, account=ACCOUNT)
 
 
 # ---------------------------------------------------------------------- Bybit (linear)

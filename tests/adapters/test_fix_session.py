@@ -2,7 +2,7 @@
 
 Each flow is a log in the shape engines write it (QuickFIX/J or QuickFIX/n FileLog lines,
 SOH- or ``|``-separated, true BodyLength and CheckSum from :mod:`tests.support.fixlog`) fed to
-``OrderLedger.ingest_lines(..., fmt="fix", venue=...)``; then the orders, trades, positions
+``OrderLedger.ingest_lines(..., format="fix", venue=...)``; then the orders, trades, positions
 and the journal say what a user would check. Real captures are quoted verbatim with their
 original checksums, their source named beside them.
 """
@@ -67,7 +67,7 @@ def book(stored_ledger: OrderLedger) -> OrderLedger:
 
 
 def ingest(ledger: OrderLedger, lines: Sequence[str | bytes], **options: Any) -> IngestReport:
-    return ledger.ingest_lines(lines, fmt="fix", venue=VENUE, origin="fix-log", **options)
+    return ledger.ingest_lines(lines, format="fix", venue=VENUE, origin="fix-log", **options)
 
 
 def journal(ledger: OrderLedger) -> list[tuple[str, str | None]]:

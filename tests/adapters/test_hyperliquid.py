@@ -173,7 +173,7 @@ def ledger(stored_ledger: OrderLedger) -> OrderLedger:
 
 
 def ingest(ledger: OrderLedger, *payloads: Any) -> dict[str, int]:
-    report = ledger.ingest_lines(lines(*payloads), fmt="hyperliquid", venue=VENUE, account=ACCOUNT)
+    report = ledger.ingest_lines(lines(*payloads), format="hyperliquid", venue=VENUE, account=ACCOUNT)
     return report.counts
 
 
@@ -284,7 +284,7 @@ def test_webdata2_open_orders_are_diffed_per_user(ledger: OrderLedger) -> None:
             ws("webData2", {"user": USER, "openOrders": [SOL_OPEN]}),
             ws("webData2", {"user": USER, "openOrders": []}),
         ),
-        fmt="hyperliquid", venue=VENUE, account=ACCOUNT,
+        format="hyperliquid", venue=VENUE, account=ACCOUNT,
     )  # fmt: skip
     # Then the new order is requested and acknowledged; its leaving is noted, not guessed.
     order = ledger.order("ext-hyperliquid-6928553534")
@@ -313,7 +313,7 @@ def test_spot_index_names_come_from_the_spot_meta() -> None:
 def test_spot_meta_as_a_line_names_later_spot_orders(ledger: OrderLedger) -> None:
     hfun = dict(SOL_OPEN, coin="@1")  # the published open order, on the spot pair @1
     report = ledger.ingest_lines(
-        lines([hfun], SPOT_META, [hfun]), fmt="hyperliquid", venue=VENUE, account=ACCOUNT
+        lines([hfun], SPOT_META, [hfun]), format="hyperliquid", venue=VENUE, account=ACCOUNT
     )
     # The first line waits for the meta (parked, saying so); once the meta is recorded it is read
     # again (a line of its own, no line number) and the order is HFUN/USDC; the third is a copy.
@@ -387,7 +387,7 @@ def test_a_liquidations_fills_on_separate_lines_grow_its_order(ledger: OrderLedg
     pushes = [ws("userFills", {"user": USER, "fills": [fill]}) for fill in SPLIT]
     rest = list(SPLIT)
     payloads = [rest, *pushes] if rest_first else [*pushes, rest]
-    counts = ledger.ingest_lines(lines(*payloads), fmt="hyperliquid", venue=VENUE, account=USER).counts
+    counts = ledger.ingest_lines(lines(*payloads), format="hyperliquid", venue=VENUE, account=USER).counts
     # Then every fill books, once: one external liquidation order of 3 + 1.2 + 1 = 5.2, filled
     assert (counts["applied"], counts["duplicate"], counts["rejected"]) == (
         (1, 3, 0) if rest_first else (3, 1, 0)
@@ -406,7 +406,7 @@ def test_a_liquidations_fills_on_separate_lines_grow_its_order(ledger: OrderLedg
     assert (Decimal(hype["quantity"]), Decimal(hype["realized_pnl"])) == (0, Decimal("-46.0356"))
     assert hype["fees"] == {"USDC": "0.047504"}
     # And the whole input again records nothing new
-    again = ledger.ingest_lines(lines(*payloads), fmt="hyperliquid", venue=VENUE, account=USER).counts
+    again = ledger.ingest_lines(lines(*payloads), format="hyperliquid", venue=VENUE, account=USER).counts
     assert (again["applied"], again["rejected"]) == (0, 0)
 
 
@@ -498,9 +498,9 @@ def test_our_own_liquidation_is_still_a_liquidation_on_both_routes(
     fill = hyperliquid_liquidation_fill()
     second = fill | {"oid": fill["oid"] + 1, "tid": fill["tid"] + 1}
     rest = market(ccxt_lib, "hyperliquid", **HYPERLIQUID_NEAR)
-    native = ledger.ingest_lines(lines([fill]), fmt="hyperliquid", venue=VENUE, account=liquidated)
+    native = ledger.ingest_lines(lines([fill]), format="hyperliquid", venue=VENUE, account=liquidated)
     routed = ledger.ingest_lines(
-        lines([rest.parse_trade(second)]), fmt="ccxt", venue=VENUE, account=liquidated
+        lines([rest.parse_trade(second)]), format="ccxt", venue=VENUE, account=liquidated
     )
     assert (native.counts["applied"], routed.counts["applied"]) == (1, 1)
     # Then each books the venue's external market sell of 64.8, tagged, and its fill.
@@ -514,7 +514,7 @@ def test_our_own_liquidation_is_still_a_liquidation_on_both_routes(
     bare = fill | {"oid": fill["oid"] + 2, "tid": fill["tid"] + 2}
     bare["liquidation"] = {"markPx": "4.69112", "method": "market"}
     assert (
-        ledger.ingest_lines(lines([bare]), fmt="hyperliquid", venue=VENUE, account=OURS).counts["applied"]
+        ledger.ingest_lines(lines([bare]), format="hyperliquid", venue=VENUE, account=OURS).counts["applied"]
         == 1
     )
     assert ledger.order("ext-hyperliquid-719874965980").tags == {"liquidation": "true"}
@@ -581,7 +581,7 @@ def test_a_label_accounts_own_liquidation_is_read_from_the_fill(
         stream.handle_my_trades(client, {"channel": "userFills", "data": push})
         payloads = [[rest.parse_trade(FILLS[3])], client.last("myTrades")]
     fmt = "hyperliquid" if route == "native" else "ccxt"
-    counts = ledger.ingest_lines(lines(*payloads), fmt=fmt, venue=VENUE, account="main").counts
+    counts = ledger.ingest_lines(lines(*payloads), format=fmt, venue=VENUE, account="main").counts
     # Then it is read from the fill itself (a taker sell closing a long: the liquidation's own
     # market order) as our liquidation: booked at once, never parked, its copy a duplicate,
     assert (counts["applied"], counts["duplicate"], counts["parked"], counts["rejected"]) == (1, 1, 0, 0)
@@ -638,7 +638,7 @@ def test_the_feeds_user_comes_from_the_frames_that_name_it(ledger: OrderLedger) 
     # compared with that user: not our liquidation, a fill of order 719874965978, parked
     other = ledger.ingest_lines(
         lines(ws("webData2", {"user": OURS, "openOrders": []}), [fill]),
-        fmt="hyperliquid", venue=VENUE, account="main",
+        format="hyperliquid", venue=VENUE, account="main",
     )  # fmt: skip
     assert (other.counts["parked"], other.counts["applied"]) == (1, 0)
     assert [o.client_order_id for o in ledger.orders()] == []
@@ -647,7 +647,7 @@ def test_the_feeds_user_comes_from_the_frames_that_name_it(ledger: OrderLedger) 
     second = fill | {"oid": fill["oid"] + 2, "tid": fill["tid"] + 2}
     named = ledger.ingest_lines(
         lines(ws("webData2", {"user": LIQUIDATED_USER, "openOrders": []}), [second]),
-        fmt="hyperliquid", venue=VENUE, account="main",
+        format="hyperliquid", venue=VENUE, account="main",
     )  # fmt: skip
     assert named.counts["applied"] == 1
     order = ledger.order("ext-hyperliquid-719874965980")
@@ -738,7 +738,7 @@ def test_a_spot_fee_in_the_bought_coin_reduces_what_is_held(
     else:
         rest = market(ccxt_lib, "hyperliquid", **HYPERLIQUID_HYPE_SPOT)
         payload = [rest.parse_trade(SPOT_FILL)]
-        counts = ledger.ingest_lines(lines(payload), fmt="ccxt", venue=VENUE, account=ACCOUNT).counts
+        counts = ledger.ingest_lines(lines(payload), format="ccxt", venue=VENUE, account=ACCOUNT).counts
     assert counts["applied"] == 1
     # Then the order filled 0.31, but 0.31 − 0.00021699 = 0.30978301 HYPE is held (the fee left
     # the wallet in HYPE), at the fill's price, 31.737; the fee is kept as paid

@@ -39,7 +39,7 @@ def rejected(cloid: str | None) -> str:
 def test_a_rejected_order_keeps_its_venue_order_id(
     stored_ledger: OrderLedger, cloid: str | None, client_order_id: str
 ) -> None:
-    report = stored_ledger.ingest_lines([rejected(cloid)], fmt="hyperliquid", venue=VENUE, account=ACCOUNT)
+    report = stored_ledger.ingest_lines([rejected(cloid)], format="hyperliquid", venue=VENUE, account=ACCOUNT)
     assert report.counts["applied"] == 1 and report.counts["rejected"] == 0
     [order] = stored_ledger.orders()
     # Rejected (never acknowledged), known by the oid the venue gave it, with the venue's reason.
@@ -50,5 +50,5 @@ def test_a_rejected_order_keeps_its_venue_order_id(
     )
     assert order.reason == "iocCancelRejected"
     # The same report again changes nothing.
-    again = stored_ledger.ingest_lines([rejected(cloid)], fmt="hyperliquid", venue=VENUE, account=ACCOUNT)
+    again = stored_ledger.ingest_lines([rejected(cloid)], format="hyperliquid", venue=VENUE, account=ACCOUNT)
     assert again.counts["applied"] == 0 and again.counts["rejected"] == 0

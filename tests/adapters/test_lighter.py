@@ -43,7 +43,7 @@ def ingest_lighter(path: str, db: str, cwd: Path) -> Any:
 
 def _ingest(ledger: OrderLedger, *payloads: object, account: str = ACCOUNT) -> dict[str, int]:
     text = [p if isinstance(p, str) else json.dumps(p) for p in payloads]
-    report = ledger.ingest_lines(text, fmt="lighter", venue="lighter", account=account)
+    report = ledger.ingest_lines(text, format="lighter", venue="lighter", account=account)
     return {k: v for k, v in report.counts.items() if v}
 
 
@@ -104,7 +104,7 @@ def test_lighter_payloads_it_cannot_book_get_a_reason(make_ledger: Callable[...,
     unknown_market = raw("lighter", "order")  # market 0 before any order_books line
     report = ledger.ingest_lines(
         [json.dumps(unknown_market), MARKETS, json.dumps(not_ours), '{"status": "open"}'],
-        fmt="lighter",
+        format="lighter",
         venue="lighter",
         account=ACCOUNT,
     )
@@ -117,7 +117,7 @@ def test_lighter_payloads_it_cannot_book_get_a_reason(make_ledger: Callable[...,
     assert report.counts["parked"] == 1
     assert ledger.order(f"ext-lighter-{ORDER_INDEX}").instrument == "ETH/USDC:USDC"
     with pytest.raises(ConfigurationError):
-        ledger.ingest_lines([MARKETS], fmt="lighter", venue="dexB", account=ACCOUNT)
+        ledger.ingest_lines([MARKETS], format="lighter", venue="dexB", account=ACCOUNT)
 
 
 def test_an_order_read_before_its_market_map_waits_for_it_in_another_ingest(
@@ -225,7 +225,7 @@ def test_lighter_funding_payments_are_noted_or_refused_never_booked_with_a_guess
     channel["type"] = "update/account"
     reply = {"code": 200, "position_fundings": [LIGHTER_FUNDING]}
     # When both are ingested
-    report = ledger.ingest_lines([json.dumps(channel), json.dumps(reply)], fmt="lighter", venue="lighter",
+    report = ledger.ingest_lines([json.dumps(channel), json.dumps(reply)], format="lighter", venue="lighter",
                                  account="10")  # fmt: skip
     # Then nothing is booked: the channel's payment is noted in the journal, the reply refused
     why = "Lighter documents neither the sign of a payment's change nor the unit of its timestamp"
@@ -465,7 +465,7 @@ def test_a_self_trade_books_both_of_our_orders(make_ledger: Callable[..., OrderL
     both = WS_TRADE | {"ask_account_id": 243008}
     report = ledger.ingest_lines(
         [MARKETS, json.dumps({"trades": [both]}), json.dumps({"trades": [both]})],
-        fmt="lighter",
+        format="lighter",
         venue="lighter",
         account="243008",
     )

@@ -42,7 +42,7 @@ def ledger(stored_ledger: OrderLedger) -> OrderLedger:
 
 
 def ingest(ledger: OrderLedger, *lines: str) -> dict[str, int]:
-    return ledger.ingest_lines(list(lines), fmt="snapshots").counts
+    return ledger.ingest_lines(list(lines), format="snapshots").counts
 
 
 def test_new_updated_and_closed_orders_through_reconciliation(ledger: OrderLedger) -> None:
@@ -207,7 +207,7 @@ def test_a_total_that_falls_books_the_fills_of_the_highest_so_far_in_any_order(s
 
 def test_a_created_at_after_the_snapshot_is_refused(ledger: OrderLedger) -> None:
     late = snapshot(0, dict(ROW, created_at="2024-03-05T14:00:01Z"))
-    report = ledger.ingest_lines([late], fmt="snapshots")
+    report = ledger.ingest_lines([late], format="snapshots")
     assert report.counts["rejected"] == 1
     (result,) = report.rejected
     assert result.reason == (

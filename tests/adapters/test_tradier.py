@@ -46,7 +46,7 @@ def ledger(stored_ledger: OrderLedger) -> OrderLedger:
 
 def ingest(ledger: OrderLedger, *payloads: Any) -> dict[str, int]:
     lines = [json.dumps(p) for p in payloads]
-    return ledger.ingest_lines(lines, fmt="tradier", venue=VENUE, account=ACCOUNT).counts
+    return ledger.ingest_lines(lines, format="tradier", venue=VENUE, account=ACCOUNT).counts
 
 
 def test_the_published_orders_reply_books_expired_and_canceled_orders(ledger: OrderLedger) -> None:
@@ -245,7 +245,7 @@ def test_a_rejected_order_is_never_acknowledged_and_strict_is_refused(ledger: Or
         ConfigurationError, match="format tradier reads what earlier lines recorded: it cannot be `strict`"
     ):
         ledger.ingest_lines(
-            [json.dumps({"order": AAPL})], fmt="tradier", venue=VENUE, account=ACCOUNT, strict=True
+            [json.dumps({"order": AAPL})], format="tradier", venue=VENUE, account=ACCOUNT, strict=True
         )
 
 
@@ -278,8 +278,8 @@ def test_the_exchanges_acceptance_after_pending_and_its_fills_move_the_order_on(
 
 def test_bad_replies_get_one_line() -> None:
     book = OrderLedger("memory://")
-    report = book.ingest_lines(['{"orders": {"order": [{"id": 1, "side": "hold"}]}}', "[1]"], fmt="tradier",
-                               venue=VENUE, account=ACCOUNT)  # fmt: skip
+    report = book.ingest_lines(['{"orders": {"order": [{"id": 1, "side": "hold"}]}}', "[1]"],
+                               format="tradier", venue=VENUE, account=ACCOUNT)  # fmt: skip
     reasons = [r.reason for r in report.rejected]
     assert reasons == [
         "Tradier order 1 needs a known side, a positive quantity and create_date",

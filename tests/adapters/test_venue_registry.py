@@ -123,7 +123,7 @@ def test_a_toy_venue_registered_by_one_line_is_offered_and_read_everywhere(tmp_p
                 assert (refused.status_code, refused.json()["detail"]) == (400, below)
             # and the Python API takes them by name
             report = ledger.ingest_lines(
-                [json.dumps({**line, "id": "3"})], fmt="toy", venue="toyx", account="a", options={"lot": 7}
+                [json.dumps({**line, "id": "3"})], format="toy", venue="toyx", account="a", options={"lot": 7}
             )
             assert report.counts["applied"] == 1
             orders = {c: ledger.order(c) for c in ("toy-1", "toy-2", "toy-3")}

@@ -73,7 +73,7 @@ def test_figures_at_the_most_places_reach_the_lake_and_the_export_exactly(
     ]
     assert funding == [(Decimal(AMOUNT),)]
     # The Parquet export of the trades keeps them too
-    ledger.export("trades", tmp_path / "trades.parquet", fmt="parquet")
+    ledger.export("trades", tmp_path / "trades.parquet", format="parquet")
     con = duckdb.connect()
     trades = con.execute(
         f"SELECT trade_id, quantity, price, fee FROM read_parquet('{tmp_path / 'trades.parquet'}')"

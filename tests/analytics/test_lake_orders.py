@@ -157,9 +157,9 @@ EXAMPLES: list[tuple[str, dict[str, Any]]] = [
     ("session-2.jsonl", {}),
     ("lifecycle.jsonl", {}),
     ("pnl.jsonl", {}),
-    ("hyperliquid.jsonl", {"fmt": "hyperliquid", "venue": "hyperliquid", "account": "main"}),
-    ("tradier.jsonl", {"fmt": "tradier", "venue": "tradier", "account": "VA000000"}),
-    ("snapshots.jsonl", {"fmt": "snapshots"}),
+    ("hyperliquid.jsonl", {"format": "hyperliquid", "venue": "hyperliquid", "account": "main"}),
+    ("tradier.jsonl", {"format": "tradier", "venue": "tradier", "account": "VA000000"}),
+    ("snapshots.jsonl", {"format": "snapshots"}),
 ]
 
 

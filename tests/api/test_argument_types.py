@@ -194,7 +194,7 @@ def _ingest_one_string(ledger: OrderLedger) -> object:
         (lambda ledger: ledger.follow(since=-1), "follow(): since must be at least 0, not -1"),
         (lambda ledger: ledger.follow(since=True), "follow(): since must be int, not bool"),
         (lambda ledger: ledger.order("c-1", version=0), "order(): version must be at least 1, not 0"),
-        (lambda ledger: ledger.orders(limit=-1), "orders(): limit must be at least 0, not -1"),
+        (lambda ledger: ledger.orders(limit=-1), "orders(): limit must be at least 1, not -1"),
         (lambda ledger: ledger.orders(since=datetime(2026, 11, 20)), "orders(): since has no UTC offset"),
         (lambda ledger: ledger.events(types="OrderFilled"), "events(): types must be Sequence[str], not str"),
         (lambda ledger: ledger.verify(expect_head=(1, 2)), "verify(): expect_head[1] must be str, not int"),

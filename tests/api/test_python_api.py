@@ -129,13 +129,13 @@ def test_export_writes_a_table_and_never_over_a_file_unasked(session: OrderLedge
     with pytest.raises(
         InvalidInputError, match=r"^`out` '.*trades.jsonl' exists: give `force` to replace it$"
     ):
-        session.export("trades", target, fmt="csv")
-    assert session.export("trades", target, fmt="csv", force=True) == 2
+        session.export("trades", target, format="csv")
+    assert session.export("trades", target, format="csv", force=True) == 2
     header, *rows = target.read_text().splitlines()
     assert "trade_id" in header.split(",") and len(rows) == 2
-    with pytest.raises(InvalidInputError, match=r"^`fmt` must be csv, jsonl or parquet, not 'xlsx'$"):
-        session.export("orders", tmp_path / "o.x", fmt="xlsx")
-    with pytest.raises(InvalidInputError, match=r"^`raw` goes with `fmt` csv"):
+    with pytest.raises(InvalidInputError, match=r"^`format` must be csv, jsonl or parquet, not 'xlsx'$"):
+        session.export("orders", tmp_path / "o.x", format="xlsx")
+    with pytest.raises(InvalidInputError, match=r"^`raw` goes with `format` csv"):
         session.export("orders", tmp_path / "o.jsonl", raw=True)
     assert not (tmp_path / "o.jsonl").exists() and not (tmp_path / "o.x").exists()
     # A binary stream, buffered or raw (an unbuffered process's stdout is a raw FileIO).

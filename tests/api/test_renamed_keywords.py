@@ -9,6 +9,7 @@ replacement and the release that removes them (docs/glossary.md, "Deprecated ali
 from __future__ import annotations
 
 import asyncio
+import json
 import warnings
 from collections.abc import Callable
 from decimal import Decimal
@@ -91,3 +92,44 @@ def test_the_async_ledger_takes_the_older_keyword_too(ledger: OrderLedger) -> No
 
     asyncio.run(main())
     ledger.close()
+
+
+CCXT_ORDER = {
+    "id": "V-1",
+    "clientOrderId": "x-1",
+    "timestamp": 1767603600000,
+    "symbol": "BTC/USDT",
+    "type": "limit",
+    "side": "buy",
+    "price": 100,
+    "amount": 2,
+    "filled": 0,
+    "status": "open",
+}
+
+
+def test_fmt_is_format_in_ingest_lines_and_export(tmp_path: Any) -> None:
+    # Given two fresh ledgers and one CCXT order
+    line = json.dumps(CCXT_ORDER)
+    with OrderLedger("memory://") as new, OrderLedger("memory://") as old:
+        # When one ingests it with format= (as --format and ?format= name it), the other with fmt=
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # format= warns of nothing
+            report = new.ingest_lines([line], format="ccxt", venue="bin", account="a")
+        older, caught = _warned(
+            lambda: old.ingest_lines([line], fmt="ccxt", venue="bin", account="a")  # type: ignore[call-arg]
+        )
+        # Then both read it as CCXT: one order, applied; the older keyword warned at this line
+        assert report.counts["applied"] == older.counts["applied"] == 1
+        assert (
+            [o.client_order_id for o in new.orders()] == [o.client_order_id for o in old.orders()] == ["x-1"]
+        )
+        assert [w.category for w in caught] == [DeprecationWarning] and caught[0].filename == __file__
+        assert "use ingest_lines(format=...)" in str(caught[0].message)
+        # And export takes format= (fmt= warns), writing the one order row either way
+        assert new.export("orders", tmp_path / "a.csv", format="csv") == 1
+        written, caught = _warned(lambda: new.export("orders", tmp_path / "b.csv", fmt="csv"))  # type: ignore[call-arg]
+        assert written == 1 and "use export(format=...)" in str(caught[0].message)
+        # And a format that is not one is refused naming `format`
+        with pytest.raises(Exception, match=r"^`format` must be csv, jsonl or parquet, not 'xlsx'$"):
+            new.export("orders", tmp_path / "c.x", format="xlsx")

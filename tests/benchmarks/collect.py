@@ -226,7 +226,7 @@ def file_rate(db: str, frames: list[bytes], fmt: str, units: int | None = None, 
     format refuses stops the run: a rate of refusals would measure nothing a collector does."""
     with OrderLedger(db) as ledger:
         started = time.perf_counter()
-        report = ledger.ingest_lines(frames, fmt=fmt, **options)
+        report = ledger.ingest_lines(frames, format=fmt, **options)
         seconds = time.perf_counter() - started
     if report.rejected:
         raise SystemExit(f"{fmt}: {len(report.rejected)} frames refused, e.g. {report.rejected[0].reason}")

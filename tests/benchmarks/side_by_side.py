@@ -92,9 +92,9 @@ else:
     # is: one line into a throw-away ledger (a checkout that imports the ingest path lazily would
     # otherwise count its imports and model builds as work).
     with OrderLedger("memory://") as warm:
-        warm.ingest_lines(lines[:1], fmt=fmt, venue=venue or None, account=account or None)
+        warm.ingest_lines(lines[:1], format=fmt, venue=venue or None, account=account or None)
     began = time.process_time()
-    report = ledger.ingest_lines(lines, fmt=fmt, venue=venue or None, account=account or None)
+    report = ledger.ingest_lines(lines, format=fmt, venue=venue or None, account=account or None)
     spent = time.process_time() - began
     counts = {"lines": len(lines), "events": report.events,
               **{str(k.value): v for k, v in report.counts.items() if v}}

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from orderledger.domain.errors import argument_names
+from orderledger import AsyncOrderLedger
+from orderledger.domain.errors import InvalidInputError, argument_names
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.cli.app import option_name
 from orderledger.infrastructure.listing import FILTERS, LISTINGS, filters_of
@@ -71,10 +72,76 @@ def test_a_filter_option_says_what_the_declaration_says(listing: str) -> None:
         assert help_text == f"{declared[0].upper()}{declared[1:]}.", criterion.param
 
 
+def _filter_keywords_of(listing: str) -> set[str]:
+    """What ``Filter`` itself says ``listing``'s methods take: each field whose declared lists
+    name it, under its keyword, and the fields that page every list."""
+    return {
+        f.metadata.get("param") or f.name
+        for f in fields(Filter)
+        if "lists" not in f.metadata or listing in f.metadata["lists"]
+    }
+
+
+LIST_METHODS = {name: name for name in COMMANDS}
+
+
 @pytest.mark.parametrize("listing", sorted(COMMANDS))
 def test_a_list_method_takes_exactly_the_filters_its_list_declares(listing: str) -> None:
-    keywords = set(inspect.signature(getattr(OrderLedger, listing)).parameters)
-    assert keywords & {c.param for c in FILTERS} == {c.param for c in filters_of(listing)}
+    # Given the keywords of the list method (sync and async), and those Filter declares for it
+    for cls in (OrderLedger, AsyncOrderLedger):
+        signature = inspect.signature(getattr(cls, LIST_METHODS[listing]))
+        keywords = set(signature.parameters)
+        every_filter = {f.metadata.get("param") or f.name for f in fields(Filter)}
+        # Then they are the same: a field added to Filter is a keyword of each list that takes it
+        assert keywords & every_filter == _filter_keywords_of(listing)
+        # and they are typed as Filter types them, with its defaults
+        assert signature.parameters["where"].default is None
+        for f in fields(Filter):
+            param = f.metadata.get("param") or f.name
+            if param in keywords:
+                assert (
+                    signature.parameters[param].annotation == f.type
+                    and signature.parameters[param].default == f.default
+                ), param
+
+
+@pytest.mark.parametrize("listing", sorted(COMMANDS))
+def test_the_list_methods_spell_no_filter_keyword_themselves(listing: str) -> None:
+    # The method as written takes the whole Filter (``where``) and its list's own keywords only
+    written = inspect.unwrap(getattr(OrderLedger, LIST_METHODS[listing]))
+    own = inspect.signature(written, follow_wrapped=False).parameters
+    assert "where" in own and not own.keys() & {f.metadata.get("param") or f.name for f in fields(Filter)}
+
+
+def test_an_iter_method_takes_a_filter_and_no_filter_keyword() -> None:
+    every_filter = {f.metadata.get("param") or f.name for f in fields(Filter)}
+    for name in ("iter_orders", "iter_trades", "iter_events", "iter_messages"):
+        parameters = inspect.signature(getattr(OrderLedger, name)).parameters
+        assert parameters["where"].annotation == "Filter" and not parameters.keys() & every_filter, name
+
+
+def test_a_list_method_takes_a_filter_whole_or_its_keywords_never_both() -> None:
+    # Given two orders in two accounts
+    with OrderLedger("memory://") as ledger:
+        for cid, account in (("c-1", "alpha"), ("c-2", "beta")):
+            ledger.record(request(cid, account=account))
+        # When the orders of alpha are asked for by keyword, and by a Filter given whole
+        by_keyword = ledger.orders(account="alpha")
+        by_filter = ledger.orders(Filter(account="alpha"))
+        # Then both answer c-1 alone (and `order=` is the client_order_id field, by its keyword)
+        assert [o.client_order_id for o in by_keyword] == [o.client_order_id for o in by_filter] == ["c-1"]
+        assert ledger.events(order="c-2").total is None and {
+            e.client_order_id for e in ledger.events(order="c-2")
+        } == {"c-2"}
+        # And a Filter with filter keywords besides is refused, naming both ways
+        with pytest.raises(
+            InvalidInputError,
+            match=r"^orders\(\): give a Filter \(where\) or the filter keywords \(account\), not both$",
+        ):
+            ledger.orders(Filter(venue="x"), account="alpha")
+        # And a filter the list does not take is no keyword of it
+        with pytest.raises(TypeError, match="parent"):
+            ledger.positions(parent="p-1")
 
 
 def test_the_filter_selects_by_the_declared_filters_only() -> None:

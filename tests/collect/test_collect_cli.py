@@ -51,7 +51,7 @@ def has(cid: str) -> Callable[[OrderLedger], bool]:
 
 def clean_books() -> dict[str, Any]:
     with OrderLedger("memory://") as ledger:
-        ledger.ingest_lines(clean_replies(), fmt="tradier", venue=VENUE, account=ACCOUNT)
+        ledger.ingest_lines(clean_replies(), format="tradier", venue=VENUE, account=ACCOUNT)
         return books(ledger)
 
 

@@ -29,7 +29,7 @@ POLL = 0.2
 def clean_books(url: str, lines: list[bytes]) -> dict[str, Any]:
     """The books from ingesting the lines from a file (``orderledger ingest --format fix``)."""
     with OrderLedger(url) as ledger:
-        ledger.ingest_lines(lines, fmt="fix", venue="desk1")
+        ledger.ingest_lines(lines, format="fix", venue="desk1")
         return books(ledger)
 
 

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.timeout(180)
 
 def clean() -> dict[str, Any]:
     frames = [json.dumps(u.frame()).encode() for u in session()]
-    return clean_books(frames, fmt="hyperliquid", venue="hyperliquid", account=USER)
+    return clean_books(frames, format="hyperliquid", venue="hyperliquid", account=USER)
 
 
 def collector(db: str, url: str, cwd: Path) -> subprocess.Popen[bytes]:

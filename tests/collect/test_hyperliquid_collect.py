@@ -49,7 +49,9 @@ CHANNELS = ("orderUpdates", "userFills", "userFundings")
 
 def clean() -> Books:
     """The clean stream: every update's push frame, ingested from a file."""
-    return clean_books([_bytes(u.frame()) for u in session()], fmt="hyperliquid", venue=VENUE, account=USER)
+    return clean_books(
+        [_bytes(u.frame()) for u in session()], format="hyperliquid", venue=VENUE, account=USER
+    )
 
 
 def _bytes(frame: dict[str, Any]) -> bytes:
@@ -215,7 +217,7 @@ def test_a_label_account_books_its_backfilled_liquidation(stored_url: str) -> No
             schedule = ["gap" if u.channel == "userFills" else "none" for u in session()]
             await venue.play(session(), schedule, CHANNELS)
             expected = clean_books(
-                [_bytes(u.frame()) for u in session()], fmt="hyperliquid", venue=VENUE, account="main"
+                [_bytes(u.frame()) for u in session()], format="hyperliquid", venue=VENUE, account="main"
             )
             found = await until_books(collector, ledger, expected)
             collector.stop()

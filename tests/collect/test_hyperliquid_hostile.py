@@ -29,7 +29,7 @@ CHANNELS = ("orderUpdates", "userFills", "userFundings")
 def clean() -> Books:
     """The session's push frames, ingested from a file."""
     frames = [json.dumps(u.frame()).encode() for u in session()]
-    return clean_books(frames, fmt="hyperliquid", venue="hyperliquid", account=USER)
+    return clean_books(frames, format="hyperliquid", venue="hyperliquid", account=USER)
 
 
 BACKLOG = 16

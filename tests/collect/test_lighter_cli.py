@@ -36,7 +36,7 @@ def collector(db: str, url: str, cwd: Path, *extra: str, token: str = TOKEN) -> 
 
 def clean_books(events: Any) -> dict[str, Any]:
     with OrderLedger("memory://") as ledger:
-        ledger.ingest_lines(clean_stream(events), fmt="lighter", venue="lighter", account=ACCOUNT)
+        ledger.ingest_lines(clean_stream(events), format="lighter", venue="lighter", account=ACCOUNT)
         return books(ledger)
 
 

@@ -42,7 +42,7 @@ pytestmark = pytest.mark.timeout(120)
 async def clean_book(url: str, events: list[Event]) -> dict[str, Any]:
     """The books of the clean stream: every frame as the venue published it, from a file."""
     async with AsyncOrderLedger(url) as ledger:
-        await ledger.ingest_lines(clean_stream(events), fmt="lighter", venue="lighter", account=ACCOUNT)
+        await ledger.ingest_lines(clean_stream(events), format="lighter", venue="lighter", account=ACCOUNT)
         return books(ledger.ledger)
 
 

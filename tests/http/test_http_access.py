@@ -51,7 +51,7 @@ def test_roles_include_the_ones_below(secured: TestClient, ledger: OrderLedger) 
     assert_problem(
         secured.post("/messages", json=request(), headers=bearer(READ_TOKEN)),
         403,
-        "role is read; this needs write",
+        "role is read; Ingest needs write",
     )
     assert stored(ledger) == 0
     # write may write and read
@@ -63,7 +63,7 @@ def test_roles_include_the_ones_below(secured: TestClient, ledger: OrderLedger) 
     assert_problem(
         secured.post("/reconcile", json=SNAPSHOT, params={"apply": "true"}, headers=bearer(WRITE_TOKEN)),
         403,
-        "apply=true needs admin",
+        "role is write; Reconcile needs admin",
     )
     assert secured.get("/health").json()["head"] == head
     applied = secured.post("/reconcile", json=SNAPSHOT, params={"apply": "true"}, headers=bearer(ADMIN_TOKEN))

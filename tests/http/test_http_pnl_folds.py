@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.requests import Pnl, PnlDaily, PnlSeries
+from orderledger.infrastructure.application.requests import Ingest, Pnl, PnlDaily, PnlSeries
 from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.folds import Folds
 from orderledger.infrastructure.http.limits import ReaderProcesses, in_threads
@@ -194,7 +194,7 @@ def test_each_pnl_read_folds_once_per_position_of_the_log(client: TestClient, ra
 
 def test_the_same_read_asked_while_it_folds_waits_for_that_one_fold(ledger: OrderLedger) -> None:
     service = LedgerService(ledger)
-    service.ingest([json.dumps(m).encode() for m in session()], origin="test")
+    service.handle(Ingest(tuple(json.dumps(m).encode() for m in session()), origin="test"))
     threads = in_threads(service)
     ran: list[str] = []
 
@@ -221,7 +221,7 @@ def test_the_same_read_asked_while_it_folds_waits_for_that_one_fold(ledger: Orde
 
 def test_answers_are_kept_up_to_a_bound_on_their_rows_the_latest_asked_first(ledger: OrderLedger) -> None:
     service = LedgerService(ledger)
-    service.ingest([json.dumps(m).encode() for m in session()], origin="test")
+    service.handle(Ingest(tuple(json.dumps(m).encode() for m in session()), origin="test"))
     threads = in_threads(service)
     ran: list[Any] = []
 

@@ -14,18 +14,32 @@ from __future__ import annotations
 
 import ast
 import asyncio
+from dataclasses import MISSING, fields
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from orderledger import Filter, OrderLedger
-from orderledger.infrastructure.application.requests import REQUESTS, Lag, LogPosition, Orders, Pnl, Trades
+from orderledger.infrastructure.application.requests import (
+    REQUESTS,
+    ROLES,
+    Ingest,
+    Lag,
+    LogPosition,
+    Orders,
+    Pnl,
+    Reconcile,
+    Settle,
+    Trades,
+)
 from orderledger.infrastructure.http.limits import ReaderProcesses
 from orderledger.infrastructure.http.service import SHOWN, LedgerService, Listing
 from tests.support.api_session import SESSION
 from tests.support.integration import lines
 
 HTTP = Path(__file__).resolve().parents[2] / "infrastructure" / "http"
+CLI = HTTP.parent / "cli"
 
 
 def test_the_service_answers_a_request_as_json_the_way_its_type_declares(ledger: OrderLedger) -> None:
@@ -76,10 +90,74 @@ def test_every_request_type_is_written_as_json_one_declared_way() -> None:
 
 def test_no_module_of_the_http_layer_calls_the_ledger_or_its_service_by_name() -> None:
     called_by_name = []
-    for path in sorted(HTTP.rglob("*.py")):
+    for path in sorted([*HTTP.rglob("*.py"), *CLI.rglob("*.py")]):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr":
                 target = ast.unparse(node.args[0])
                 if any(word in target for word in ("service", "reader", "ledger", "self")):
-                    called_by_name.append(f"{path.relative_to(HTTP)}:{node.lineno} getattr({target}, …)")
+                    called_by_name.append(
+                        f"{path.relative_to(HTTP.parent)}:{node.lineno} getattr({target}, …)"
+                    )
     assert called_by_name == []
+
+
+COMMANDS = {Ingest: "write", Settle: "admin"}
+"""The commands whose role is fixed; every other request but ``Reconcile`` is a read."""
+
+
+def _made(kind: type[Any]) -> Any:
+    """A request of ``kind`` with its required fields filled (the role does not read them)."""
+    required = {f.name: None for f in fields(kind) if f.default is MISSING and f.default_factory is MISSING}
+    return kind(**required)
+
+
+def test_every_request_declares_the_role_it_needs() -> None:
+    for kind in REQUESTS:
+        if kind is Reconcile:
+            continue
+        assert _made(kind).role == COMMANDS.get(kind, "read"), kind.__name__
+    # a reconciliation reads, unless it applies the corrections
+    assert Reconcile(b"{}").role == "read" and Reconcile(b"{}", apply=True).role == "admin"
+    assert {_made(k).role for k in REQUESTS} <= set(ROLES)
+
+
+def test_no_route_spells_a_role_the_ledger_context_admits_each_request_by_its_own() -> None:
+    # Given every module of the HTTP layer
+    spelled = []
+    for path in sorted(HTTP.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tags = {
+            id(c)
+            for k in ast.walk(tree)
+            if isinstance(k, ast.keyword) and k.arg == "tags"
+            for c in ast.walk(k)
+        }
+        for node in ast.walk(tree):
+            # no route takes a role dependency, and no role is compared outside access.py
+            annotation = ast.unparse(node.annotation) if isinstance(node, ast.arg) and node.annotation else ""
+            if annotation in ("Read", "Write", "Admin"):
+                spelled.append(f"{path.name}: {annotation}")
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "allows" and path.name != "access.py":
+                spelled.append(f"{path.name}:{node.lineno} allows(…)")
+            routes = path.parent.name == "routes" and id(node) not in tags
+            if isinstance(node, ast.Constant) and node.value in ("read", "write", "admin") and routes:
+                spelled.append(f"{path.name}:{node.lineno} {node.value!r}")
+    assert spelled == []
+
+
+def test_the_writes_are_requests_answered_by_the_one_dispatch(ledger: OrderLedger) -> None:
+    # Given the session's orders, and one parked fill of an order the ledger has not seen
+    service = LedgerService(ledger)
+    stray = {"type": "fill", "client_order_id": "Z", "trade_id": "z-1", "quantity": "1", "price": "1"}
+    stray["ts"] = "2026-01-05T10:00:30Z"
+    # When it is ingested as a request, through the service the HTTP API uses
+    report = service.handle(Ingest((orjson.dumps(stray),), origin="test"))
+    # Then the answer is the ingest's report, one line, parked
+    assert report["counts"]["parked"] == 1 and report["lines"] == 1
+    parked = ledger.messages(parked=True)
+    # And settling it is a request too: set aside, recorded in a journal line of its own
+    settled = ledger.handle(Settle(parked[0].message_id, "stray", "ops"))
+    assert settled > parked[0].message_id and ledger.messages(parked=True) == []
+    # And a dry-run reconciliation of an empty snapshot answers as the method does
+    empty = b'{"venue": "V", "account": "acc", "as_of": "2026-01-05T11:00:00Z", "open_orders": []}'
+    assert service.handle(Reconcile(empty)) == ledger.reconcile(empty).to_json()

@@ -120,7 +120,7 @@ def _park_as_an_earlier_release_did(ledger: OrderLedger, ccxt_lib: Any) -> tuple
     trade = raw("lighter", "trade") | {"ask_id": order["order_index"], "ask_client_id": 4242}
     trade |= {"ask_account_id": int(ACCOUNT), "bid_account_id": 20, "account_index": ACCOUNT}
     parsed_trade = json.loads(json.dumps(exchange.parse_trade(trade)))
-    report = ledger.ingest_lines([json.dumps(parsed_trade)], fmt="ccxt", venue="lighter", account=ACCOUNT)
+    report = ledger.ingest_lines([json.dumps(parsed_trade)], format="ccxt", venue="lighter", account=ACCOUNT)
     first = ledger.ingest_inbound([item])
     assert (first.counts["parked"], report.counts["parked"]) == (1, 1)
     ids = [m.message_id for m in ledger.messages(parked=True)]
@@ -236,7 +236,9 @@ def test_a_parked_lighter_line_is_booked_with_the_market_map_it_was_read_with(
     trade = raw("lighter", "trade") | {"ask_id": order["order_index"], "ask_client_id": 4242}
     trade |= {"ask_account_id": int(ACCOUNT), "bid_account_id": 20}
     with OrderLedger(db) as ledger:
-        markets = ledger.ingest_lines([json.dumps(MARKETS)], fmt="lighter", venue="lighter", account=ACCOUNT)
+        markets = ledger.ingest_lines(
+            [json.dumps(MARKETS)], format="lighter", venue="lighter", account=ACCOUNT
+        )
         assert markets.counts["ignored"] == 1
         from orderledger.infrastructure.application.feeds import open_feed
 
@@ -249,7 +251,7 @@ def test_a_parked_lighter_line_is_booked_with_the_market_map_it_was_read_with(
         assert ledger.ingest_inbound([item]).counts["parked"] == 1
         traded = ledger.ingest_lines(
             [json.dumps(MARKETS), json.dumps({"trades": [trade]})],
-            fmt="lighter",
+            format="lighter",
             venue="lighter",
             account=ACCOUNT,
         )

@@ -142,7 +142,7 @@ def test_venue_examples_reversed_and_shuffled_give_the_same_books(
     """The repository's examples (venue payloads through their adapters), reversed line by
     line in separate commits and shuffled in one: the same books as in order."""
     lines = [line for line in (EXAMPLES / name).read_text().splitlines() if line.strip()]
-    ingest = {"fmt": fmt, "venue": venue, "account": account}
+    ingest = {"format": fmt, "venue": venue, "account": account}
     expected = in_order(lines, **ingest)
     reversed_lines = [[line] for line in reversed(lines)]
     assert (
@@ -172,7 +172,7 @@ def test_examples_whose_context_line_comes_last_one_line_per_ingest_give_the_sam
     recorded last, and shuffled. The lines that came first wait for it, and the books are the
     in-order run's: nothing more parked, nothing refused."""
     lines = [line for line in (EXAMPLES / name).read_text().splitlines() if line.strip()]
-    ingest = {"fmt": fmt, "venue": venue, "account": account}
+    ingest = {"format": fmt, "venue": venue, "account": account}
     expected = in_order(lines, **ingest)
     assert expected["rejected"] == 0
     shuffled = lines[:]
@@ -430,7 +430,7 @@ def test_a_reject_after_the_brokers_acknowledgement_ends_the_order_rejected_in_a
     rejected with the reject's reason, and no line refused (the reject was refused: "only a
     requested order can be rejected")."""
     lines = [json.dumps(PENDING), json.dumps(REJECTED)]
-    ingest = {"fmt": "tradier", "venue": VENUE, "account": ACCOUNT}
+    ingest = {"format": "tradier", "venue": VENUE, "account": ACCOUNT}
     expected = in_order(lines, **ingest)
     assert expected["rejected"] == 0 and expected["trades"] == [] and expected["positions"] == []
     (order,) = (dict(o) for o in expected["orders"])  # type: ignore[attr-defined]
@@ -456,14 +456,14 @@ def test_a_fix_session_shuffled_whole_gives_the_same_books(batch: int) -> None:
     random.Random(batch).shuffle(shuffled)
     with OrderLedger("memory://") as ledger:
         for start in range(0, len(shuffled), batch):
-            ledger.ingest_lines(shuffled[start : start + batch], fmt="fix", venue="desk1")
+            ledger.ingest_lines(shuffled[start : start + batch], format="fix", venue="desk1")
         assert sum(1 for _ in ledger.iter_messages(Filter())) == len(lines)
-        assert all_books(ledger) == in_order(lines, fmt="fix", venue="desk1")
+        assert all_books(ledger) == in_order(lines, format="fix", venue="desk1")
 
 
 # ------------------------------------------------------ Tradier's polls: totals, not trades
 
-TRADIER = {"fmt": "tradier", "venue": VENUE, "account": ACCOUNT}
+TRADIER = {"format": "tradier", "venue": VENUE, "account": ACCOUNT}
 SESSION_POLLS = [
     # 228175 (AAPL buy 50, limit 22) fills over three polls ...
     poll("partially_filled", "10", "21.9", "21.9", "10", at="2018-06-01T12:10:00.000Z"),

@@ -14,7 +14,7 @@ What is fed to ``OrderLedger.ingest_lines`` (ledger format unless said otherwise
   fields, duplicate keys, truncated lines, blank and whitespace-only lines, non-object JSON;
 * **mutations** of valid lines from ``infrastructure.simulator.simulate``: field values replaced,
   swapped, deleted, duplicated or renamed, then bytes deleted, inserted, replaced or cut off;
-* the same, lighter, for ``fmt="ccxt"`` (CCXT orders and trades) and ``fmt="fix"`` (FIX
+* the same, lighter, for ``format="ccxt"`` (CCXT orders and trades) and ``format="fix"`` (FIX
   execution reports and cancel rejects), and a few fuzzed files through the real
   ``orderledger ingest`` command.
 
@@ -377,7 +377,7 @@ def ccxt_ledger() -> OrderLedger:
     """A ledger that has ingested the CCXT order and trade (so the fuzz has state to disturb)."""
     ledger = OrderLedger("memory://")
     report = ledger.ingest_lines(
-        [json.dumps(CCXT_ORDER), json.dumps(CCXT_TRADE)], fmt="ccxt", venue="bin", account="a"
+        [json.dumps(CCXT_ORDER), json.dumps(CCXT_TRADE)], format="ccxt", venue="bin", account="a"
     )
     assert report.counts["rejected"] == 0, [r.reason for r in report.rejected]
     assert report.counts["applied"] == 2
@@ -417,8 +417,8 @@ def test_regression_ccxt_payloads(payload: Any, reason: str) -> None:
     ledger = ccxt_ledger()
     try:
         line = json.dumps(payload)
-        assert_rejected_changes_nothing(ledger, [line], fmt="ccxt", venue="bin", account="a")
-        _, results = ingest(ledger, [line], fmt="ccxt", venue="bin", account="a")
+        assert_rejected_changes_nothing(ledger, [line], format="ccxt", venue="bin", account="a")
+        _, results = ingest(ledger, [line], format="ccxt", venue="bin", account="a")
         assert reason in (results[0].reason or ""), results[0].reason
     finally:
         ledger.close()
@@ -451,9 +451,9 @@ def ccxt_lines(draw: st.DrawFn) -> str | bytes:
 @settings(FUZZ, max_examples=examples(400))
 @given(st.lists(st.one_of(ccxt_lines(), garbage_lines(), blank_lines), min_size=1, max_size=5))
 def test_ccxt_fuzz(lines: list[str | bytes]) -> None:
-    """Invariants 1-3 for ``fmt="ccxt"``: mutated CCXT payloads and garbage."""
+    """Invariants 1-3 for ``format="ccxt"``: mutated CCXT payloads and garbage."""
     ledger = LEDGERS.get("ccxt", ccxt_ledger)
-    maybe_unchanged(ledger, lines, fmt="ccxt", venue="bin", account="a")  # type: ignore[arg-type]
+    maybe_unchanged(ledger, lines, format="ccxt", venue="bin", account="a")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("fmt", ["ccxt", "fix"])
@@ -466,10 +466,10 @@ def test_a_payload_whose_ack_names_another_orders_id_books_its_request_alone(fmt
     try:
         if fmt == "ccxt":
             line = json.dumps(dict(CCXT_ORDER, clientOrderId="y-1", info={}, trades=[]))
-            kwargs = {"fmt": "ccxt", "venue": "bin", "account": "a"}
+            kwargs = {"format": "ccxt", "venue": "bin", "account": "a"}
         else:  # a New for f-9 carrying f-1's OrderID, with a request first (account given)
             line = FIX_REPORTS[0].replace("11=f-1", "11=f-9")
-            kwargs = {"fmt": "fix", "venue": "fx", "account": "a"}
+            kwargs = {"format": "fix", "venue": "fx", "account": "a"}
         before = store_dump(ledger)
         report, results = ingest(ledger, [line], **kwargs)
         assert results[0].outcome == "rejected", results[0]
@@ -531,7 +531,7 @@ def fix_lines(draw: st.DrawFn) -> str | bytes:
 def fix_ledger() -> OrderLedger:
     """A ledger that has ingested the FIX reports (a New with its request, a fill, a replace …)."""
     ledger = OrderLedger("memory://")
-    report = ledger.ingest_lines(FIX_REPORTS, fmt="fix", venue="fx", account="a")
+    report = ledger.ingest_lines(FIX_REPORTS, format="fix", venue="fx", account="a")
     assert report.counts["rejected"] == 0, [r.reason for r in report.rejected]
     return ledger
 
@@ -551,8 +551,8 @@ def test_regression_fix_reports(line: str, reason: str) -> None:
     """Bugs the fuzzing found in the FIX path: each report is now rejected with a one-line reason."""
     ledger = fix_ledger()
     try:
-        assert_rejected_changes_nothing(ledger, [line], fmt="fix", venue="fx")
-        _, results = ingest(ledger, [line], fmt="fix", venue="fx")
+        assert_rejected_changes_nothing(ledger, [line], format="fix", venue="fx")
+        _, results = ingest(ledger, [line], format="fix", venue="fx")
         assert reason in (results[0].reason or ""), results[0].reason
     finally:
         ledger.close()
@@ -561,8 +561,8 @@ def test_regression_fix_reports(line: str, reason: str) -> None:
 @settings(FUZZ, max_examples=examples(400))
 @given(st.lists(st.one_of(fix_lines(), blank_lines), min_size=1, max_size=5))
 def test_fix_fuzz(lines: list[str | bytes]) -> None:
-    """Invariants 1-3 for ``fmt="fix"``: mutated execution reports and cancel rejects."""
-    maybe_unchanged(LEDGERS.get("fix", fix_ledger), lines, fmt="fix", venue="fx")  # type: ignore[arg-type]
+    """Invariants 1-3 for ``format="fix"``: mutated execution reports and cancel rejects."""
+    maybe_unchanged(LEDGERS.get("fix", fix_ledger), lines, format="fix", venue="fx")  # type: ignore[arg-type]
 
 
 # ============================================================================= other backends, memory

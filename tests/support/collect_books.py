@@ -89,10 +89,10 @@ Books = dict[str, Any]
 """Orders, trades, positions and parked messages (``tests.support.collect.books``)."""
 
 
-def clean_books(frames: Iterable[bytes], *, fmt: str, venue: str, account: str | None) -> Books:
+def clean_books(frames: Iterable[bytes], *, format: str, venue: str, account: str | None) -> Books:
     """The books of the clean stream ingested from a file, in a fresh ledger."""
     with OrderLedger("memory://") as ledger:
-        ledger.ingest_lines(list(frames), fmt=fmt, venue=venue, account=account)
+        ledger.ingest_lines(list(frames), format=format, venue=venue, account=account)
         return books(ledger)
 
 

@@ -30,7 +30,7 @@ Steps = tuple[Callable[[TradierVenue], None], ...]
 def clean_books(steps: Steps = STEPS) -> dict[str, Any]:
     """The four intraday replies, ingested from a file."""
     with OrderLedger("memory://") as ledger:
-        ledger.ingest_lines(clean_replies(steps), fmt="tradier", venue=VENUE, account=ACCOUNT)
+        ledger.ingest_lines(clean_replies(steps), format="tradier", venue=VENUE, account=ACCOUNT)
         return books(ledger)
 
 

@@ -16,11 +16,12 @@ import importlib
 import json
 import pkgutil
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import pytest
 import typer.main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,6 +206,34 @@ def table_headings() -> list[tuple[str, str, str]]:
             key = next((k.value for k in node.keywords if k.arg == "key"), heading)
             assert isinstance(key, ast.Constant), f"render.py:{node.lineno}: a key as a literal"
             found.append((str(heading.value), str(key.value), f"render.py:{node.lineno}"))
+    from orderledger.infrastructure.cli.analytics import _SHOWN as EXECUTION_COLUMNS
+
+    found += [(heading, name, "cli/analytics.py") for heading, name in EXECUTION_COLUMNS]
+    return found
+
+
+STATIC = ROOT / "infrastructure" / "http" / "static"
+PAGE_COLUMN = re.compile(r'^\s*(?:\[|num\()"([a-z_]+)", "([^"]+)"', re.MULTILINE)
+"""A column of one of the page's tables (app.js): ``["field", "heading", …]`` or
+``num("field", "heading", …)`` (the orders table's come from the declaration,
+``/assets/columns.json``)."""
+ANALYTICS_COLUMN = re.compile(r'\["([^"]+)", "([a-z_]+)"\]')
+"""A column of the page's execution-quality table (analytics.js): ``["heading", "field"]``."""
+
+
+def page_headings() -> list[tuple[str, str, str]]:
+    """(heading, the name of the value under it, where) of every table the page shows."""
+    found = []
+    for name, pattern, heading_first in (
+        ("app.js", PAGE_COLUMN, False),
+        ("analytics.js", ANALYTICS_COLUMN, True),
+    ):
+        text = (STATIC / name).read_text(encoding="utf-8")
+        for match in pattern.finditer(text):
+            field, heading = match.group(2, 1) if heading_first else match.group(1, 2)
+            line = text.count("\n", 0, match.start()) + 1
+            found.append((heading, field, f"{name}:{line}"))
+    assert len(found) > 40  # the patterns still find the page's columns
     return found
 
 
@@ -269,10 +298,13 @@ def test_a_deprecated_alias_says_when_it_goes_and_is_in_the_changelog() -> None:
             assert f"`{where}`" in deprecated and f"`{alias}`" in deprecated, (alias, where)
 
 
-def test_a_table_heads_a_column_with_its_name_or_its_declared_heading() -> None:
-    # Given the glossary and every heading of the CLI's tables
+@pytest.mark.parametrize("shown", [table_headings, page_headings], ids=["cli", "page"])
+def test_a_table_heads_a_column_with_its_name_or_its_declared_heading(
+    shown: Callable[[], list[tuple[str, str, str]]],
+) -> None:
+    # Given the glossary and every heading of the CLI's tables, and of the page's
     glossary = Glossary.read()
-    headings = table_headings()
+    headings = shown()
     # Then the value under each is a glossary name, headed by its name or its short heading
     wrong = [
         f"{heading} over {name} ({where})"

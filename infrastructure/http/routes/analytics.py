@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 
 from orderledger.infrastructure.application.execution import GROUPINGS
 from orderledger.infrastructure.application.requests import ExecutionQuality
-from orderledger.infrastructure.http.access import Ledger, Read, moment
+from orderledger.infrastructure.http.access import Ledger, moment
 from orderledger.infrastructure.http.listing import KnownParameters
 
 router = APIRouter(tags=["analytics"], dependencies=[KnownParameters])  # an unknown parameter: 400
@@ -17,7 +17,6 @@ router = APIRouter(tags=["analytics"], dependencies=[KnownParameters])  # an unk
 
 @router.get("/analytics/execution")
 async def get_execution(
-    role: Read,
     ledger: Ledger,
     by: Annotated[str, Query(description=f"comma-separated: {', '.join(GROUPINGS)}")] = "",
     since: Annotated[str | None, Query(description="orders requested at or after (venue time)")] = None,

@@ -9,7 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from orderledger.domain.outcomes import SPELLED
 from orderledger.infrastructure.application.requests import Events, Messages, Verify
-from orderledger.infrastructure.http.access import Ledger, Read
+from orderledger.infrastructure.http.access import Caller, Ledger, Server
 from orderledger.infrastructure.http.listing import (
     PAGE,
     PAGE_RESPONSES,
@@ -26,7 +26,6 @@ router = APIRouter(tags=["audit"], dependencies=[KnownParameters])  # an unknown
 @router.get("/events", response_model=PAGE, responses=PAGE_RESPONSES)
 @sheds()
 async def get_events(
-    role: Read,
     ledger: Ledger,
     request: Request,
     page: Annotated[ListQuery, paging("events")],
@@ -40,7 +39,6 @@ async def get_events(
 @router.get("/messages", response_model=PAGE, responses=PAGE_RESPONSES)
 @sheds()
 async def get_messages(
-    role: Read,
     ledger: Ledger,
     request: Request,
     page: Annotated[ListQuery, paging("messages")],
@@ -53,14 +51,14 @@ async def get_messages(
 
 
 @router.get("/verify")
-async def get_verify(role: Read, ledger: Ledger) -> dict[str, Any]:
+async def get_verify(ledger: Ledger) -> dict[str, Any]:
     """Recompute the hash chain and check every view against a fresh fold (a bounded expensive read)."""
     report: dict[str, Any] = await ledger.read("GET /verify", Verify())
     return report
 
 
 @router.post("/verify", status_code=202)
-async def start_verify(role: Read, ledger: Ledger, request: Request) -> dict[str, Any]:
+async def start_verify(ledger: Ledger, request: Request) -> dict[str, Any]:
     """Start a full verify in the background, as `GET /verify` runs it (or, while one runs,
     answer with that one): how far it is, and then its report, at `GET /verify/progress`."""
 
@@ -72,7 +70,7 @@ async def start_verify(role: Read, ledger: Ledger, request: Request) -> dict[str
 
 
 @router.get("/verify/progress")
-async def get_verify_progress(role: Read, request: Request) -> dict[str, Any]:
+async def get_verify_progress(caller: Caller, request: Request) -> dict[str, Any]:
     """The background verify: `state` (idle, running, done or failed), `checked` of `total`
     events, and its `report` once done (or the `error` that ended it)."""
     answer: dict[str, Any] = request.app.state.verifying.state()
@@ -80,7 +78,7 @@ async def get_verify_progress(role: Read, request: Request) -> dict[str, Any]:
 
 
 @router.get("/health")
-async def get_health(ledger: Ledger) -> dict[str, Any]:
+async def get_health(ledger: Server) -> dict[str, Any]:
     """Liveness: the database answers and takes writes (else 503 saying why); `head` is the last
     event's position, `cost_basis` the rule of the ledger's positions and P&L. No token needed."""
     health: dict[str, Any] = await ledger.call(ledger.service.health)
@@ -92,7 +90,7 @@ async def get_health(ledger: Ledger) -> dict[str, Any]:
     response_class=PlainTextResponse,
     responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
 )
-async def get_metrics(role: Read, request: Request) -> Response:
+async def get_metrics(caller: Caller, request: Request) -> Response:
     """The running collectors' status figures and the log's head as Prometheus metrics (the text
     exposition format; docs/operations.md, "Monitoring"). A read, with the read role's token."""
     text, media_type = await scrape(request.app)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from orderledger.infrastructure.application.requests import Instruments, Parents
-from orderledger.infrastructure.http.access import Ledger, Read
+from orderledger.infrastructure.http.access import Ledger
 from orderledger.infrastructure.http.listing import (
     PAGE,
     PAGE_RESPONSES,
@@ -24,7 +24,6 @@ router = APIRouter(tags=["read"], dependencies=[KnownParameters])  # an unknown 
 @router.get("/instruments", response_model=PAGE, responses=PAGE_RESPONSES)
 @sheds()
 async def get_instruments(
-    role: Read,
     ledger: Ledger,
     request: Request,
     page: Annotated[ListQuery, paging("instruments")],
@@ -38,7 +37,6 @@ async def get_instruments(
 @router.get("/parents", response_model=PAGE, responses=PAGE_RESPONSES)
 @sheds()
 async def get_parents(
-    role: Read,
     ledger: Ledger,
     request: Request,
     page: Annotated[ListQuery, paging("parents")],

@@ -19,7 +19,7 @@ from orderledger.infrastructure.application.requests import (
     Positions,
     Trades,
 )
-from orderledger.infrastructure.http.access import Ledger, Read, moment
+from orderledger.infrastructure.http.access import Ledger, moment
 from orderledger.infrastructure.http.listing import (
     PAGE,
     PAGE_RESPONSES,
@@ -42,7 +42,6 @@ CostBasis = Annotated[
 @router.get("/orders", response_model=PAGE, responses=PAGE_RESPONSES)
 @sheds("as_of")
 async def get_orders(
-    role: Read,
     ledger: Ledger,
     request: Request,
     response: Response,
@@ -62,7 +61,6 @@ async def get_orders(
 @router.get("/orders/{order}")
 async def get_order(
     order: str,
-    role: Read,
     ledger: Ledger,
     version: Annotated[int | None, Query(ge=1)] = None,
     as_of: str | None = None,
@@ -74,7 +72,7 @@ async def get_order(
 
 
 @router.get("/orders/{order}/history")
-async def get_history(order: str, role: Read, ledger: Ledger) -> list[dict[str, Any]]:
+async def get_history(order: str, ledger: Ledger) -> list[dict[str, Any]]:
     """Every event of one order beside the raw message that produced it."""
     entries: list[dict[str, Any]] = await ledger.ask(History(order))
     return entries
@@ -83,7 +81,6 @@ async def get_history(order: str, role: Read, ledger: Ledger) -> list[dict[str, 
 @router.get("/trades", response_model=PAGE, responses=PAGE_RESPONSES)
 @sheds()
 async def get_trades(
-    role: Read,
     ledger: Ledger,
     request: Request,
     page: Annotated[ListQuery, paging("trades")],
@@ -94,7 +91,6 @@ async def get_trades(
 
 @router.get("/positions", responses=PAGE_RESPONSES)
 async def get_positions(
-    role: Read,
     ledger: Ledger,
     request: Request,
     response: Response,
@@ -113,7 +109,6 @@ async def get_positions(
 
 @router.get("/lots")
 async def get_lots(
-    role: Read,
     ledger: Ledger,
     cost_basis: Annotated[str, Query(description="fifo, lifo or hifo")] = "fifo",
     closed: Annotated[bool, Query(description="closed lots: one row per matched quantity")] = False,
@@ -127,7 +122,6 @@ async def get_lots(
 
 @router.get("/pnl")
 async def get_pnl(
-    role: Read,
     ledger: Ledger,
     response: Response,
     by: Annotated[str, Query(description="day, account, venue, instrument, parent or tag:NAME")] = "day",
@@ -142,7 +136,6 @@ async def get_pnl(
 
 @router.get("/pnl/daily")
 async def get_pnl_daily(
-    role: Read,
     ledger: Ledger,
     by: Annotated[str, Query(description="account, parent or tag:NAME")] = "account",
     cost_basis: CostBasis = None,
@@ -155,7 +148,6 @@ async def get_pnl_daily(
 
 @router.get("/pnl/series")
 async def get_pnl_series(
-    role: Read,
     ledger: Ledger,
     response: Response,
     points: Annotated[
@@ -179,7 +171,6 @@ async def get_pnl_series(
 )
 async def get_stream(
     request: Request,
-    role: Read,
     ledger: Ledger,
     after: Annotated[int | None, Query(ge=0, description="start after this position (0: all)")] = None,
     last_event_id: Annotated[str | None, Header(description="resume after this event's id")] = None,

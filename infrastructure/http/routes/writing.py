@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import inspect
 import json
+from dataclasses import replace
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
+from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.adapters.registry import formats
-from orderledger.infrastructure.http.access import Admin, Ledger, Read, Write, media_type, origin, read_body
-from orderledger.infrastructure.http.auth import allows
+from orderledger.infrastructure.application.requests import Ingest, Reconcile, Settle
+from orderledger.infrastructure.http.access import Ledger, media_type, origin, read_body
 from orderledger.infrastructure.http.bodies import NotJson, json_items
 from orderledger.infrastructure.http.listing import KnownParameters
 from orderledger.infrastructure.http.problems import Problem
@@ -130,7 +133,6 @@ def _outcome_response(report: dict[str, Any]) -> JSONResponse:
 
 async def post_messages(
     request: Request,
-    role: Write,
     ledger: Ledger,
     format: Annotated[str, Depends(FormatQuery())],
     venue: Annotated[str | None, Query(description=f"the venue ({needing('needs_venue')})")] = None,
@@ -141,50 +143,35 @@ async def post_messages(
     *,
     options: Annotated[dict[str, Any], Depends(VenueQuery())],
 ) -> JSONResponse:
-    """Record one message or a batch, durably, before answering: the outcomes of `ingest`.
+    """Record one message or a batch, durably, before answering: the outcomes of `ingest`
+    (needs write).
 
     200 when every input was accepted (applied, duplicate, parked or ignored); 422 with the
     same report when any was rejected (the others are recorded unless `strict`)."""
+    given = tuple((name, value) for name, value in options.items() if value is not None)
+    asked = Ingest((), origin(request), format, venue, account, strict, given)
+    ledger.admit(asked)  # before the body is read
     lines = message_lines(await read_body(request), media_type(request), format)
-    report = await ledger.call(
-        ledger.service.ingest,
-        lines,
-        origin=origin(request),
-        fmt=format,
-        venue=venue,
-        account=account,
-        strict=strict,
-        options=options,
-    )
+    report: dict[str, Any] = await ledger.ask(replace(asked, lines=tuple(lines)))
     return _outcome_response(report)
 
 
 async def post_reconcile(
     request: Request,
-    role: Read,
     ledger: Ledger,
     apply: Annotated[bool, Query(description="record the corrections (needs admin)")] = False,
     grace: Annotated[float, Query(ge=0, le=86_400, description="seconds")] = 60.0,
 ) -> dict[str, Any]:
     """Compare a venue snapshot with the ledger: a dry run unless `apply=true`."""
-    if apply and not allows(role, "admin"):
-        raise Problem(403, f"this token's role is {role}; apply=true needs admin")
-    body = await read_body(request)
-    report: dict[str, Any] = await ledger.call(
-        ledger.service.reconcile,
-        body,
-        apply=apply,
-        grace_seconds=grace,
-        origin=origin(request, "http-reconcile"),
-    )
+    asked = Reconcile(b"", apply, timedelta(seconds=grace), origin(request, "http-reconcile"))
+    ledger.admit(asked)  # before the body is read
+    report: dict[str, Any] = await ledger.ask(replace(asked, snapshot=await read_body(request)))
     return report
 
 
-async def post_settle(message_id: int, request: Request, role: Admin, ledger: Ledger) -> dict[str, Any]:
-    """Settle a parked message by hand (needs admin). JSON body: `reason` and `by` (who), and
-    `book: true` (with `account` where its format needs one) to book it as an external
-    order; otherwise it is set aside. The journal records who and why."""
-    body = await read_body(request)
+def settlement(message_id: int, body: bytes, origin: str) -> Settle:
+    """The settlement a JSON body asks for (``reason``, ``by``, and optionally ``book``,
+    ``account``), each field refused in one line naming it."""
     try:
         terms = json.loads(body)
     except (ValueError, RecursionError):  # not JSON, or nested too deep to read
@@ -194,10 +181,31 @@ async def post_settle(message_id: int, request: Request, role: Admin, ledger: Le
     unknown = sorted(set(terms) - set(SETTLEMENT_TERMS))
     if unknown:
         raise Problem(400, f"unknown field {unknown[0]!r}: a settlement takes {', '.join(SETTLEMENT_TERMS)}")
-    settled: dict[str, Any] = await ledger.call(
-        ledger.service.settle, message_id, terms, origin=origin(request)
-    )
-    return settled
+    book, account = terms.get("book", False), terms.get("account")
+    reason, by = terms.get("reason"), terms.get("by")
+    if not isinstance(book, bool):
+        raise InvalidInputError("book must be true or false", field="book")
+    if account is not None and not isinstance(account, str):
+        raise InvalidInputError("account must be text", field="account")
+    if not isinstance(reason, str):
+        raise InvalidInputError("a settlement needs a reason (text)", field="reason")
+    if not isinstance(by, str):
+        raise InvalidInputError("a settlement needs who settles it: by (text)", field="by")
+    return Settle(message_id, reason, by, book, account, origin)
+
+
+async def post_settle(message_id: int, request: Request, ledger: Ledger) -> dict[str, Any]:
+    """Settle a parked message by hand (needs admin). JSON body: `reason` and `by` (who), and
+    `book: true` (with `account` where its format needs one) to book it as an external
+    order; otherwise it is set aside. The journal records who and why."""
+    ledger.admit(Settle(message_id, "", "", origin=origin(request)))  # before the body is read
+    asked = settlement(message_id, await read_body(request), origin(request))
+    settled: int = await ledger.ask(asked)
+    return {
+        "message_id": message_id,
+        "settled_by": settled,
+        "action": "booked" if asked.book else "set_aside",
+    }
 
 
 def router() -> APIRouter:

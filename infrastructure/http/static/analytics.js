@@ -7,9 +7,9 @@
 (() => {
   const GROUPINGS = ["venue", "instrument", "account", "tag:strategy", "parent", "hour", "day"];
   const COLUMNS = [
-    ["orders", "orders"], ["fill ratio", "fill_ratio"], ["slip vs limit bp", "slippage_vs_limit_bps"],
-    ["slip vs decision bp", "slippage_vs_decision_bps"], ["fee bp", "fee_bps"], ["maker", "maker_share"],
-    ["ack s (median)", "ack_seconds_median"], ["1st fill s", "first_fill_seconds_median"],
+    ["orders", "orders"], ["fill", "fill_ratio"], ["slip/limit bp", "slippage_vs_limit_bps"],
+    ["slip/decision bp", "slippage_vs_decision_bps"], ["fee bp", "fee_bps"], ["maker", "maker_share"],
+    ["ack s", "ack_seconds_median"], ["1st fill s", "first_fill_seconds_median"],
     ["done s", "completion_seconds_median"], ["reject", "reject_rate"], ["cancel", "cancel_rate"],
     ["replace", "replace_rate"],
   ];

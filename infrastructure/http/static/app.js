@@ -480,17 +480,17 @@ async function loadOrders() {
 }
 
 const TRADE_COLUMNS = [
-  ["ts_event", "time"],
+  ["ts_event", "ts_event"],
   ["account", "account"],
   ["venue", "venue"],
   ["instrument", "instrument"],
   ["side", "side", "", side],
   ["client_order_id", "order", "", (r) => orderLink(r.client_order_id)],
-  ["trade_id", "trade"],
+  ["trade_id", "trade_id"],
   num("quantity", "quantity", "quantity"),
   num("price", "price", "price"),
   num("fee", "fee", "money"),
-  ["fee_currency", "fee ccy"],
+  ["fee_currency", "fee-ccy"],
   ["liquidity", "liquidity"],
   ["parent_id", "parent"],
 ];
@@ -514,11 +514,11 @@ const POSITION_COLUMNS = [
   ["venue", "venue"],
   ["instrument", "instrument"],
   num("quantity", "quantity", "quantity"),
-  num("average_price", "avg price", "price"),
-  ["pnl_currency", "currency"],
-  num("realized_pnl", "realized", "money"),
-  num("realized_pnl_net", "realized net", "money"),
-  num("unrealized_pnl", "unrealized", "money"),
+  num("average_price", "avg-price", "price"),
+  ["pnl_currency", "pnl-ccy"],
+  num("realized_pnl", "realized_pnl", "money"),
+  num("realized_pnl_net", "realized_pnl_net", "money"),
+  num("unrealized_pnl", "unrealized_pnl", "money"),
   ["fees", "fees", "num", (r) => fees(r.fees, r)],
 ];
 
@@ -536,12 +536,12 @@ const positions = new Paged({
 const DAILY_COLUMNS = [
   ["day", "day"],
   ["account", "account"],
-  ["pnl_currency", "currency"],
-  num("realized_pnl", "realized", "money"),
+  ["pnl_currency", "pnl-ccy"],
+  num("realized_pnl", "realized_pnl", "money"),
   ["fees", "fees", "num", (r) => fees(r.fees, r)],
   ["funding", "funding", "num", (r) => fees(r.funding, r)],
-  num("realized_pnl_net", "realized net", "money"),
-  num("unrealized_pnl", "unrealized (day's last mark)", "money"),
+  num("realized_pnl_net", "realized_pnl_net", "money"),
+  num("unrealized_pnl", "unrealized_pnl", "money"),
 ];
 
 // The positions first (what the tab's first paint waits for), then each of the rest as it
@@ -557,8 +557,8 @@ async function loadPnl() {
   const columns = [
     [by, by],
     ["quote_currency", "quote"],
-    num("realized_pnl", "realized", "money"),
-    num("realized_pnl_net", "realized net", "money"),
+    num("realized_pnl", "realized_pnl", "money"),
+    num("realized_pnl_net", "realized_pnl_net", "money"),
     ["fees", "fees", "num", (r) => fees(r.fees, r)],
     ["fills", "fills", "num"],
   ];
@@ -702,8 +702,8 @@ const PARENT_COLUMNS = [
   ["open_orders", "open", "num"],
   ["accounts", "accounts", "", (r) => r.accounts.join(", ")],
   ["instruments", "instruments", "", (r) => r.instruments.join(", ")],
-  ["created_at", "first order"],
-  ["updated_at", "last change"],
+  ["created_at", "created"],
+  ["updated_at", "updated"],
 ];
 
 const parents = new Paged({
@@ -730,14 +730,14 @@ async function loadLinkage() {
 // ---------------------------------------------------------------- the journal
 
 const JOURNAL_COLUMNS = [
-  ["message_id", "#", "num"],
-  ["received_at", "received"],
+  ["message_id", "id", "num"],
+  ["received_at", "received_at"],
   ["origin", "origin", "", (r) => `${r.origin}${r.line ? `:${r.line}` : ""}`],
   ["format", "format"],
   ["outcome", "outcome"],
   ["reason", "reason"],
   ["client_order_id", "order", "", (r) => orderLink(r.client_order_id)],
-  ["raw", "raw message", "raw"],
+  ["raw", "raw", "raw"],
 ];
 
 async function loadJournal() {
@@ -757,9 +757,9 @@ async function reconcile(apply) {
     body,
   });
   const columns = [
-    ["kind", "difference"],
+    ["kind", "kind"],
     ["client_order_id", "order", "", (r) => orderLink(r.client_order_id)],
-    ["venue_order_id", "venue order"],
+    ["venue_order_id", "venue_order_id"],
     ["detail", "detail"],
     ["corrections", apply ? "applied" : "would record", "", (r) => (apply ? r.applied || "" : r.corrections.map((c) => c.type).join(", "))],
   ];
