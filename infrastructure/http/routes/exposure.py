@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from orderledger.infrastructure.application.exposure import grouping
 from orderledger.infrastructure.application.queries import parse_marks
 from orderledger.infrastructure.application.requests import Exposure
-from orderledger.infrastructure.http.access import Ledger, Read
+from orderledger.infrastructure.http.access import Ledger
 from orderledger.infrastructure.http.listing import KnownParameters
 
 router = APIRouter(tags=["read"], dependencies=[KnownParameters])  # an unknown parameter: 400
@@ -17,7 +17,6 @@ router = APIRouter(tags=["read"], dependencies=[KnownParameters])  # an unknown 
 
 @router.get("/exposure")
 async def get_exposure(
-    role: Read,
     ledger: Ledger,
     response: Response,
     by: Annotated[
