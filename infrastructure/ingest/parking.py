@@ -220,7 +220,8 @@ class ParkedIndex:
                         lines = self._lines[key] = []
                     lines.append(line)
                     self._keys.add(key)
-                self._held[line] = (body, entry.format, keys)
+                # A copy of its own size: orjson's output keeps about 4 KB whatever its length.
+                self._held[line] = (memoryview(body).tobytes(), entry.format, keys)
 
     def _drop(self, line: tuple[int, int]) -> None:
         assert self._keys is not None
