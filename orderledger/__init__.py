@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
     from orderledger.infrastructure.application.placing import AsyncPlacement, Placement
     from orderledger.infrastructure.application.reconcile import Difference, ReconcileReport, Snapshot
+    from orderledger.infrastructure.application.risk import CheckResult, LimitRow, TradingStateRow
     from orderledger.infrastructure.audit.verify import VerifyReport
     from orderledger.infrastructure.errors import (
         ConcurrencyError,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
         DatabaseLockedError,
         DatabaseReplacedError,
         MessageError,
+        OrderDeniedError,
         RequestNotRecordedError,
         StoreError,
     )
@@ -87,7 +89,11 @@ _HOMES = {
     "LedgerError": "orderledger.domain.errors",
     "MessageError": "orderledger.infrastructure.errors",
     "MessageRecord": "orderledger.infrastructure.results",
+    "CheckResult": "orderledger.infrastructure.application.risk",
+    "LimitRow": "orderledger.infrastructure.application.risk",
+    "OrderDeniedError": "orderledger.infrastructure.errors",
     "OrderLedger": "orderledger.infrastructure.application.ledger",
+    "TradingStateRow": "orderledger.infrastructure.application.risk",
     "OrderNotFoundError": "orderledger.domain.errors",
     "OrderRow": "orderledger.infrastructure.results",
     "Outcome": "orderledger.domain.outcomes",
@@ -135,6 +141,7 @@ __all__ = [
     "AmendBelowFilledError",
     "AsyncOrderLedger",
     "AsyncPlacement",
+    "CheckResult",
     "ClientOrderId",
     "ClientOrderIdReuseError",
     "CommittedEvent",
@@ -155,8 +162,10 @@ __all__ = [
     "InvalidInputError",
     "InvalidTransitionError",
     "LedgerError",
+    "LimitRow",
     "MessageError",
     "MessageRecord",
+    "OrderDeniedError",
     "OrderLedger",
     "OrderNotFoundError",
     "OrderRow",
@@ -173,6 +182,7 @@ __all__ = [
     "StoreError",
     "TradeId",
     "TradeRow",
+    "TradingStateRow",
     "UnknownTradeError",
     "VenueOrderId",
     "VerifyReport",

@@ -49,6 +49,7 @@ from orderledger.infrastructure.application.queries import (
     iter_trades,
 )
 from orderledger.infrastructure.application.requests import Request
+from orderledger.infrastructure.application.risk import RiskControls
 from orderledger.infrastructure.audit.heads import stored_head, stored_journal_head
 from orderledger.infrastructure.audit.search import (
     iter_messages,
@@ -121,7 +122,7 @@ DEFAULT_BATCH = 1_000
 
 
 @checked_methods
-class OrderLedger(DeprecatedReads, _collectors.CollectorLeases):
+class OrderLedger(DeprecatedReads, _collectors.CollectorLeases, RiskControls):
     """The ledger: record facts about orders, query their state, keep views current.
 
     Thread safety: one instance may be shared by any number of threads (for example an asyncio
@@ -437,11 +438,11 @@ class OrderLedger(DeprecatedReads, _collectors.CollectorLeases):
         return follow(self, since, poll_seconds=poll_seconds, stop=stop)
 
     def placing(
-        self, spec: dict[str, Any], *, rejections: tuple[type[BaseException], ...] = ()
+        self, spec: dict[str, Any], *, rejections: tuple[type[BaseException], ...] = (), check: bool = True
     ) -> contextlib.AbstractContextManager[Placement]:
-        """Intent before send: record the request, yield the client order ID to send it with,
-        record the venue's answer (``infrastructure/application/placing.py``)."""
-        return _placing.placing(self, spec, rejections=rejections)
+        """Intent before send: check the order (``check``), record the request, yield the client
+        order ID to send it with, record the venue's answer (``application/placing.py``)."""
+        return _placing.placing(self, spec, rejections=rejections, check=check)
 
     # ------------------------------------------------------------------ the one dispatch
 
