@@ -223,11 +223,16 @@ class Breach:
     order is then denied: a limit that cannot be evaluated is not taken as met)."""
 
 
-def judge(limit: Limit, figure: Decimal | None, why_unknown: str = "") -> Breach | None:
-    """The breach when ``figure`` (after the order) is past the limit, or cannot be known."""
+def judge(
+    limit: Limit, figure: Decimal | None, why_unknown: str = "", before: Decimal | None = None
+) -> Breach | None:
+    """The breach when ``figure`` (after the order) is past the limit, or cannot be known. With
+    ``before`` (the figure without the order, for what an order can shrink: a position, an
+    exposure), an order that leaves the figure no larger is no breach, even past the limit: a
+    desk over its limit may always come back towards it."""
     if figure is None:
         return Breach(f"{limit.shown()}: not evaluated ({why_unknown})", limit)
-    if figure > limit.value:
+    if figure > limit.value and (before is None or figure > before):
         return Breach(f"{limit.shown()}: would be {format_decimal(figure)}", limit, figure)
     return None
 

@@ -196,15 +196,20 @@ class Worst:
         return None if self.price is None else self.terms.value(abs(self.delta), self.price)
 
 
+def definition_terms(ledger: OrderLedger, venue: str, instrument: str) -> tuple[Terms, str | None]:
+    """How an instrument's quantity is valued (its definition's contract size and settlement;
+    one unit, linear, without one) and its underlying (the definition's, else its base)."""
+    definitions = ledger.instruments(venue=venue, instrument=instrument)
+    if not definitions:
+        return Terms(), base_currency_of(instrument)
+    definition = definitions[0].definition
+    underlying = definition.underlying or definition.base_currency or base_currency_of(instrument)
+    return Terms(definition.contract_size, definition.settlement), underlying
+
+
 def worst_case(ledger: OrderLedger, request: Any, now: datetime) -> Worst:
     """The worst case of a request message (``RequestMessage``)."""
-    definitions = ledger.instruments(venue=request.venue, instrument=request.instrument)
-    definition = definitions[0].definition if definitions else None
-    terms = Terms()
-    underlying = base_currency_of(request.instrument)
-    if definition is not None:
-        terms = Terms(definition.contract_size, definition.settlement)
-        underlying = definition.underlying or definition.base_currency or underlying
+    terms, underlying = definition_terms(ledger, request.venue, request.instrument)
     price = request.price
     if price is None:
         mark = latest_mark(ledger.db, request.venue, request.instrument)
@@ -228,64 +233,80 @@ def worst_case(ledger: OrderLedger, request: Any, now: datetime) -> Worst:
 
 @dataclass(frozen=True)
 class Held:
-    """What a scope holds after the order: net quantity and gross notional (None: unknown)."""
+    """What a scope would hold at worst once the order and its open orders fill: the largest
+    absolute net quantity of the order's instrument, and the gross notional (None: unknown)."""
 
     position: Decimal
     gross: Decimal | None
     why_unknown: str = ""
+    position_before: Decimal = Decimal(0)
+    """The same worst case without this order."""
 
 
 def held(ledger: OrderLedger, limit: Limit, order: Worst) -> Held | None:
-    """What the limit's scope would hold once the order fills: positions from the positions
-    view (an instrument's summed over accounts and venues; an account's in the order's
-    instrument), gross exposure the sum of each position's notional at its latest mark, the
-    order's own position valued at the order's price. None for an underlying: netting
-    instruments into their underlying is the exposure view's to say, and it is not wired here."""
+    """The one function the position and gross exposure limits read (an exposure module plugs in
+    here). For an instrument: its positions summed over accounts and venues; for an account: its
+    positions (the order's instrument's, for the net quantity). The worst case fills every open
+    order of the scope in full, the buys and the sells apart, with this one on its side; gross
+    exposure adds each position's notional at its latest mark (at cost without one), each open
+    order's leaves at its limit price, and this order's. None for an underlying: netting
+    instruments into their underlying is the exposure view's, not wired into the check here."""
     if limit.scope == "underlying":
         return None
     if limit.scope == "instrument":
         rows = list(ledger.positions(instrument=order.instrument))
+        working = list(ledger.orders(open=True, instrument=order.instrument))
     else:
         rows = list(ledger.positions(account=order.account))
-    position = order.delta + sum(
-        (r.quantity for r in rows if r.instrument == order.instrument), start=Decimal(0)
+        working = list(ledger.orders(open=True, account=order.account))
+    mine = order.instrument
+    net = sum((r.quantity for r in rows if r.instrument == mine), start=Decimal(0))
+    buys = sum(
+        (o.leaves_quantity for o in working if o.instrument == mine and o.side is Side.BUY), Decimal(0)
     )
-    own = [
-        r
-        for r in rows
-        if (r.account, r.venue, r.instrument) == (order.account, order.venue, order.instrument)
-    ]
-    others = [r for r in rows if r not in own]
+    sells = sum(
+        (o.leaves_quantity for o in working if o.instrument == mine and o.side is Side.SELL), Decimal(0)
+    )
+    longest = net + buys + max(order.delta, Decimal(0))
+    shortest = net - sells + min(order.delta, Decimal(0))
+    position = max(abs(longest), abs(shortest))
+    before = max(abs(net + buys), abs(net - sells))
+    if order.notional is None:
+        return Held(position, None, "no price to value the order: no limit price and no mark", before)
     currencies = {r.pnl_currency for r in rows}
-    if order.price is None:
-        return Held(position, None, "no price to value the order: no limit price and no mark")
     if len(currencies) > 1:
-        return Held(
-            position, None, f"positions in several currencies ({', '.join(sorted(map(str, currencies)))})"
-        )
-    own_after = order.delta + sum((r.quantity for r in own), start=Decimal(0))
-    gross = sum((r.notional for r in others), start=order.terms.value(abs(own_after), order.price))
-    return Held(position, gross)
+        shown = ", ".join(sorted(map(str, currencies)))
+        return Held(position, None, f"positions in several currencies ({shown})", before)
+    if any(o.price is None for o in working):
+        return Held(position, None, "an open market order has no price to value it at", before)
+    gross = sum((r.notional for r in rows), start=order.notional)
+    gross += sum(
+        (order.terms.value(o.leaves_quantity, o.price) for o in working if o.instrument == mine), Decimal(0)
+    )
+    others = [o for o in working if o.instrument != mine]
+    gross += sum((o.leaves_quantity * o.price for o in others), Decimal(0))
+    return Held(position, gross, "", before)
 
 
-Figure = tuple[Decimal | None, str]
-"""A figure after the order, or None and why it cannot be worked out."""
+Figure = tuple[Decimal | None, str, Decimal | None]
+"""A figure after the order (None: why it cannot be worked out), and the figure without the order
+for what an order can shrink (None for what it cannot: a day's loss, a count, its own notional)."""
 
 _UNDERLYING = "the exposure per underlying is not wired into the check yet"
 
 
 def _position(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
     found = held(ledger, limit, order)
-    return (None, _UNDERLYING) if found is None else (abs(found.position), "")
+    return (None, _UNDERLYING, None) if found is None else (found.position, "", found.position_before)
 
 
 def _gross(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
     found = held(ledger, limit, order)
-    return (None, _UNDERLYING) if found is None else (found.gross, found.why_unknown)
+    return (None, _UNDERLYING, None) if found is None else (found.gross, found.why_unknown, None)
 
 
 def _order_notional(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
-    return order.notional, "no price to value the order: no limit price and no mark"
+    return order.notional, "no price to value the order: no limit price and no mark", None
 
 
 def _daily_loss(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
@@ -294,17 +315,18 @@ def _daily_loss(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
     day = order.now.date().isoformat()
     rows = [r for r in ledger.pnl_daily(by="account") if r.day == day and r.group == limit.target]
     if not rows:
-        return Decimal(0), ""
+        return Decimal(0), "", None
     if len(rows) > 1:
-        return None, "the day's P&L is in several currencies"
+        return None, "the day's P&L is in several currencies", None
     row = rows[0]
     if row.realized_pnl_net is None or row.unrealized_pnl is None:
-        return None, "the day's P&L is not known in full (an unvalued fee or a position without a mark)"
-    return max(Decimal(0), -(row.realized_pnl_net + row.unrealized_pnl)), ""
+        why = "the day's P&L is not known in full (an unvalued fee or a position without a mark)"
+        return None, why, None
+    return max(Decimal(0), -(row.realized_pnl_net + row.unrealized_pnl)), "", None
 
 
 def _drawdown(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
-    return None, "the day's P&L high is not kept yet, so the drawdown from it is not evaluated"
+    return None, "the day's P&L high is not kept yet, so the drawdown from it is not evaluated", None
 
 
 def _orders(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
@@ -314,12 +336,12 @@ def _orders(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
     if limit.scope == "tag":
         name, _, value = limit.target.partition("=")
         tagged = sum(1 for r in ledger.orders(since=since, until=order.now) if r.tags.get(name) == value)
-        return Decimal(tagged + 1), ""
+        return Decimal(tagged + 1), "", None
     if limit.scope == "account":
         found = ledger.orders(account=order.account, since=since, until=order.now)
     else:
         found = ledger.orders(instrument=order.instrument, since=since, until=order.now)
-    return Decimal(len(found) + 1), ""
+    return Decimal(len(found) + 1), "", None
 
 
 _FIGURES: dict[str, Callable[[OrderLedger, Limit, Worst], Figure]] = {
@@ -356,8 +378,8 @@ def check(ledger: OrderLedger, request: Any, now: datetime) -> CheckResult:
     for limit in limits_in_force(ledger, now):
         if not limit.applies(order.account, order.instrument, order.underlying, order.tags):
             continue
-        figure, why = _FIGURES[limit.kind](ledger, limit, order)
-        breach = judge(limit, figure, why)
+        figure, why, before = _FIGURES[limit.kind](ledger, limit, order)
+        breach = judge(limit, figure, why, before)
         if breach is not None:
             breaches.append(breach)
     losses = [b for b in breaches if b.limit is not None and b.limit.kind == DAILY_LOSS_RULE and b.figure]
