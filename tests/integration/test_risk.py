@@ -7,6 +7,7 @@ prices, notionals from quantity × contract size × price.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderledger import OrderDeniedError, OrderLedger, Outcome
+from orderledger import InvalidInputError, OrderDeniedError, OrderLedger, Outcome
 
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 MORNING = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
@@ -112,11 +113,11 @@ def test_limits_are_facts_answerable_as_of_any_time(desk: OrderLedger) -> None:
 
 
 def test_bad_limits_are_refused_in_one_line(desk: OrderLedger) -> None:
-    with pytest.raises(Exception, match="a max_orders limit needs interval"):
+    with pytest.raises(InvalidInputError, match="a max_orders limit needs interval"):
         desk.set_limit("account", "main", "max_orders", "3", set_by="alice")
-    with pytest.raises(Exception, match="a max_daily_loss limit's scope must be one of account"):
+    with pytest.raises(InvalidInputError, match="a max_daily_loss limit's scope must be one of account"):
         desk.set_limit("tag", "strategy=mm", "max_daily_loss", "3", set_by="alice")
-    with pytest.raises(Exception, match="state must be one of active|reduce_only|halted"):
+    with pytest.raises(InvalidInputError, match=re.escape("state must be one of active|reduce_only|halted")):
         desk.set_trading_state("paused", set_by="alice")
     assert desk.limits() == [] and desk.trading_states() == []
 
@@ -212,9 +213,9 @@ def test_max_orders_counts_the_orders_within_the_interval(desk: OrderLedger) -> 
 def test_a_denied_placement_is_journaled_and_never_sent(desk: OrderLedger) -> None:
     desk.set_limit("account", "main", "max_order_notional", "50", set_by="alice", ts=MORNING)
     sent = []
-    with pytest.raises(OrderDeniedError, match="max_order_notional 50 on account main: would be 100"):
-        with desk.placing(spec("buy", "1", "100", client_order_id="c-denied")):
-            sent.append("sent")
+    denial = "max_order_notional 50 on account main: would be 100"
+    with pytest.raises(OrderDeniedError, match=denial), desk.placing(spec(client_order_id="c-denied")):
+        sent.append("sent")
     # Then the body never ran, no order exists, and the request is in the journal as denied
     assert sent == [] and list(desk.orders()) == []
     [message] = [m for m in desk.messages() if m.client_order_id == "c-denied"]
