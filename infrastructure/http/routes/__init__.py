@@ -2,10 +2,18 @@
 
 from fastapi import APIRouter
 
-from orderledger.infrastructure.http.routes import analytics, assets, audit, lists, reading, writing
+from orderledger.infrastructure.http.routes import analytics, assets, audit, lists, reading, risk, writing
 
 
 def routers() -> tuple[APIRouter, ...]:
     """The routers of one app: the writes made now (their formats are the registry's as it
     stands), the others as imported."""
-    return (writing.router(), reading.router, audit.router, lists.router, analytics.router, assets.router)
+    return (
+        writing.router(),
+        reading.router,
+        audit.router,
+        lists.router,
+        analytics.router,
+        risk.router,
+        assets.router,
+    )
