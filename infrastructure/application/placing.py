@@ -170,6 +170,13 @@ def denial(ledger: Any, now: datetime) -> Callable[[Any], str | None]:
     return deny
 
 
+def record_request(ledger: Any, message: dict[str, Any], now: datetime, *, check: bool) -> Result:
+    """Record a placement's request, checked first (``check``): a denied one is journaled as
+    ``denied``, with the reasons."""
+    deny = denial(ledger, now) if check else None
+    return recording.record(ledger, message, origin="api", strict=False, deny=deny)
+
+
 @contextlib.contextmanager
 def placing(
     ledger: LedgerParts,
@@ -182,8 +189,7 @@ def placing(
     clock = ledger.processor.clock
     now = clock()
     message = request_message(spec, now)
-    deny = denial(ledger, now) if check else None
-    recorded = recording.record(ledger, message, origin="api", strict=False, deny=deny)
+    recorded = record_request(ledger, message, now, check=check)
     state = PlacementState(str(message["client_order_id"]), checked_request(message, recorded))
     placement = Placement(state, ledger.record, clock)
     try:
@@ -209,5 +215,6 @@ __all__ = [
     "checked_request",
     "new_client_order_id",
     "placing",
+    "record_request",
     "request_message",
 ]

@@ -6,6 +6,7 @@ prices, notionals from quantity × contract size × price.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -22,7 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderledger import InvalidInputError, OrderDeniedError, OrderLedger, Outcome
+from orderledger import AsyncOrderLedger, InvalidInputError, OrderDeniedError, OrderLedger, Outcome
 
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 MORNING = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
@@ -367,3 +368,20 @@ def test_check_never_allows_an_order_past_a_position_limit_whatever_the_order_of
             after,
             result.reasons,
         )
+
+
+def test_the_async_placing_checks_too(file_ledger_url: str) -> None:
+    # Given a halted account
+    async def main() -> list[str]:
+        async with AsyncOrderLedger(file_ledger_url) as ledger:
+            ledger.ledger.set_trading_state("halted", account="main", set_by="alice")
+            # Then an async placement is denied and its body never runs
+            with pytest.raises(OrderDeniedError, match="trading is halted"):
+                async with ledger.placing(spec()):
+                    pytest.fail("a halted account sent an order")
+            # And without the check it is placed
+            async with ledger.placing(spec(), check=False) as placement:
+                await placement.accepted("v-1")
+            return [o.client_order_id for o in await ledger.orders()]
+
+    assert len(asyncio.run(main())) == 1
