@@ -407,6 +407,8 @@ def _halt_for_loss(ledger: OrderLedger, order: Worst, breach: Breach) -> None:
 
 def request_of(spec: dict[str, Any], now: datetime) -> Any:
     """The request message of a spec given to ``check`` (its client order ID may be absent)."""
+    # Imported here: the message models load with the writes (``application.lazy``), so a
+    # process that only reads never imports them.
     from orderledger.infrastructure.messages.models import RequestMessage, parse_message
 
     message = {**spec, "type": "request"}
