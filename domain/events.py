@@ -391,9 +391,8 @@ class MarkRecorded(OrderEvent):
     price: DecimalStr
 
 
-class LimitSet(OrderEvent):
-    """A risk limit in force from ``ts_event`` until set again or cleared: what ``check`` holds
-    orders to (``domain.risk``). Who set it is ``set_by``; ``source`` is the channel.
+class _LimitFact(OrderEvent):
+    """What every setting of a limit names: its key, who set it and why (``domain.risk``).
 
     On its own aggregate, keyed by (scope, target, kind, time); ``client_order_id``, ``venue``
     and ``instrument`` are "", ``account`` is the target of an account-scoped limit, else "".
@@ -410,25 +409,21 @@ class LimitSet(OrderEvent):
     kind: str
     """max_position | max_gross_exposure | max_order_notional | max_daily_loss | max_drawdown |
     max_orders."""
+    set_by: str
+    reason: str | None = None
+
+
+class LimitSet(_LimitFact):
+    """A risk limit in force from ``ts_event`` until set again or cleared: what ``check`` holds
+    orders to. Who set it is ``set_by``; ``source`` is the channel."""
+
     value: DecimalStr
     interval: int | None = None
     """For max_orders: the window, in seconds, the orders are counted over."""
-    set_by: str
-    reason: str | None = None
 
 
-class LimitCleared(OrderEvent):
-    """A risk limit no longer applies from ``ts_event`` (same key and header as ``LimitSet``)."""
-
-    client_order_id: ClientOrderId = ClientOrderId("")
-    account: str = ""
-    venue: str = ""
-    instrument: str = ""
-    scope: str
-    target: str
-    kind: str
-    set_by: str
-    reason: str | None = None
+class LimitCleared(_LimitFact):
+    """A risk limit no longer applies from ``ts_event``."""
 
 
 class TradingStateSet(OrderEvent):

@@ -57,17 +57,8 @@ _SEVERITY = {state: rank for rank, state in enumerate(TRADING_STATES)}
 
 
 @dataclass(frozen=True)
-class LimitRow:
+class LimitRow(Limit):
     """A limit in force: its key, its value, who set it, when and why."""
-
-    scope: str
-    target: str
-    kind: str
-    value: Decimal
-    interval: int | None
-    set_by: str
-    reason: str | None
-    ts_event: datetime
 
     def to_json(self) -> dict[str, Any]:
         data = {
