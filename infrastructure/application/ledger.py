@@ -41,6 +41,7 @@ from orderledger.infrastructure.application.arguments import (
     Version,
     checked_methods,
 )
+from orderledger.infrastructure.application.controls import RiskControls
 from orderledger.infrastructure.application.deprecated import DeprecatedReads, renamed_keywords
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
 from orderledger.infrastructure.application.handlers import handle
@@ -49,7 +50,6 @@ from orderledger.infrastructure.application.queries import (
     iter_trades,
 )
 from orderledger.infrastructure.application.requests import Request
-from orderledger.infrastructure.application.risk import RiskControls
 from orderledger.infrastructure.audit.heads import stored_head, stored_journal_head
 from orderledger.infrastructure.audit.search import (
     iter_messages,

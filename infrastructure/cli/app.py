@@ -62,6 +62,7 @@ COMMANDS = {
     "reduce-only": "risk:reduce_only",
     "resume": "risk:resume",
     "check": "risk:check",
+    "risk": "risk:risk",
 }
 """Each subcommand, in the order ``--help`` lists them: ``MODULE:NAME`` of this package, a
 command function or the ``typer.Typer`` of a group of subcommands."""

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import getpass
 import json
+import sys
+import time
 from typing import Annotated, Any
 
 import typer
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import format_decimal, format_timestamp
-from orderledger.infrastructure.cli.app import JsonOption, moment, open_ledger
+from orderledger.infrastructure.application.watch import ALERTS
+from orderledger.infrastructure.cli.app import JsonOption, moment, open_ledger, seconds
 from orderledger.infrastructure.cli.render import json_array, print_json, say, text_table
 
 AsOf = Annotated[str | None, typer.Option(help="As they stood at this venue time (ISO 8601).")]
@@ -143,6 +146,44 @@ def check(
             say(f"  {reason}")
     if not result.allowed:
         raise typer.Exit(1)
+
+
+def risk(
+    threshold: Annotated[
+        float, typer.Option(help="Say a limit is near when its figure is at least this share of it.")
+    ] = 0.8,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Keep going: a line each time a limit's status changes.")
+    ] = False,
+    interval: Annotated[float, typer.Option(help="With --watch: seconds between looks.")] = 1.0,
+    as_json: JsonOption = False,
+) -> None:
+    """How close each limit stands to its value: ok, near, breached, unknown or per_order. Exit 1
+    when one is near or breached (for cron); --watch prints a line (--json: a JSON object) each
+    time a limit's status changes, until interrupted."""
+    pause = seconds(interval, "--interval", 0.01, 3600)
+    with open_ledger(create=False) as ledger:
+        rows = ledger.risk(threshold=threshold)
+        if not watch:
+            if as_json:
+                json_array(row.to_json() for row in rows)
+            else:
+                for row in rows:
+                    say(row.line())
+            if any(row.status in ALERTS for row in rows):
+                raise typer.Exit(1)
+            return
+        seen: dict[tuple[str, str, str], str] = {}
+        while True:
+            for row in rows:
+                key = row.limit.key
+                before = seen.get(key, "ok")
+                seen[key] = row.status
+                if row.status != before and row.status != "per_order":
+                    say(json.dumps(row.to_json()) if as_json else row.line())
+            sys.stdout.flush()
+            time.sleep(pause)
+            rows = ledger.risk(threshold=threshold)
 
 
 limit_app = typer.Typer(help="Set or clear a risk limit (docs/risk.md).", no_args_is_help=True)
