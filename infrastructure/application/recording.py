@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.application.parts import LedgerParts
 
 
-OUTCOMES = tuple(Outcome)
+OUTCOMES = tuple(o for o in Outcome if o is not Outcome.DENIED)
+"""What an ingest counts: every outcome but ``denied``, which only ``placing``'s check gives."""
 
 
 @dataclass
