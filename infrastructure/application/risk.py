@@ -4,7 +4,7 @@ Limits and states are facts in the log (``domain.risk``), read back from their v
 (``projections.risk``) as they stood at any venue time. ``check`` works out, for each limit that
 bears on an order, the figure the order's worst case would make (the order filled in full at its
 limit price, a market order at the latest mark) from the views at that moment, and hands it to
-the domain's ``judge``. Every figure comes from one function per kind (``_FIGURES``); positions
+the domain's ``judge``. Every figure comes from one function per kind (``FIGURES``); positions
 and gross exposure come from ``held`` (the one place an exposure module plugs in).
 
 A limit whose figure cannot be worked out (no price for a market order, positions in several
@@ -335,7 +335,7 @@ def _orders(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
     return Decimal(len(found) + 1), "", None
 
 
-_FIGURES: dict[str, Callable[[OrderLedger, Limit, Worst], Figure]] = {
+FIGURES: dict[str, Callable[[OrderLedger, Limit, Worst], Figure]] = {
     "max_position": _position,
     "max_gross_exposure": _gross,
     "max_order_notional": _order_notional,
@@ -369,7 +369,7 @@ def check(ledger: OrderLedger, request: Any, now: datetime) -> CheckResult:
     for limit in limits_in_force(ledger, now):
         if not limit.applies(order.account, order.instrument, order.underlying, order.tags):
             continue
-        figure, why, before = _FIGURES[limit.kind](ledger, limit, order)
+        figure, why, before = FIGURES[limit.kind](ledger, limit, order)
         breach = judge(limit, figure, why, before)
         if breach is not None:
             breaches.append(breach)

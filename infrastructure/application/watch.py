@@ -17,7 +17,7 @@ from orderledger.domain.instrument import Terms
 from orderledger.domain.risk import Limit
 from orderledger.domain.values import format_decimal
 from orderledger.infrastructure.application.risk import (
-    _FIGURES,
+    FIGURES,
     LimitRow,
     OrderLedger,
     Worst,
@@ -79,7 +79,7 @@ def _standing(ledger: OrderLedger, limit: Limit, now: datetime) -> tuple[Decimal
             return max(f.position for f in found if f is not None), ""
         return found[0].gross if found[0] is not None else None, found[0].why_unknown if found[0] else ""
     account = limit.target if limit.scope == "account" else ""
-    figure, why, _ = _FIGURES[limit.kind](ledger, limit, _nothing(account, "", now))
+    figure, why, _ = FIGURES[limit.kind](ledger, limit, _nothing(account, "", now))
     if limit.kind == "max_orders" and figure is not None:
         figure -= 1  # the check counts the order it checks; here there is none
     return figure, why
