@@ -391,6 +391,56 @@ class MarkRecorded(OrderEvent):
     price: DecimalStr
 
 
+class _LimitFact(OrderEvent):
+    """What every setting of a limit names: its key, who set it and why (``domain.risk``).
+
+    On its own aggregate, keyed by (scope, target, kind, time); ``client_order_id``, ``venue``
+    and ``instrument`` are "", ``account`` is the target of an account-scoped limit, else "".
+    """
+
+    client_order_id: ClientOrderId = ClientOrderId("")
+    account: str = ""
+    venue: str = ""
+    instrument: str = ""
+    scope: str
+    """account | underlying | instrument | tag (a strategy tag, ``NAME=VALUE``)."""
+    target: str
+    """The account, underlying, instrument or ``NAME=VALUE`` tag the limit applies to."""
+    kind: str
+    """max_position | max_gross_exposure | max_order_notional | max_daily_loss | max_drawdown |
+    max_orders."""
+    set_by: str
+    reason: str | None = None
+
+
+class LimitSet(_LimitFact):
+    """A risk limit in force from ``ts_event`` until set again or cleared: what ``check`` holds
+    orders to. Who set it is ``set_by``; ``source`` is the channel."""
+
+    value: DecimalStr
+    interval: int | None = None
+    """For max_orders: the window, in seconds, the orders are counted over."""
+
+
+class LimitCleared(_LimitFact):
+    """A risk limit no longer applies from ``ts_event``."""
+
+
+class TradingStateSet(OrderEvent):
+    """An account's trading state (``account`` "": every account's) from ``ts_event``: active,
+    reduce_only (only orders that shrink the absolute position) or halted (no new order).
+
+    On its own aggregate, keyed by (account, time); the other order coordinates are "".
+    """
+
+    client_order_id: ClientOrderId = ClientOrderId("")
+    venue: str = ""
+    instrument: str = ""
+    state: str
+    set_by: str
+    reason: str | None = None
+
+
 EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     OrderRequested,
     OrderHeld,
@@ -413,6 +463,9 @@ EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     InstrumentDefined,
     CashFlowRecorded,
     MarkRecorded,
+    LimitSet,
+    LimitCleared,
+    TradingStateSet,
 )
 EVENT_TYPES_BY_NAME: dict[str, type[OrderEvent]] = {cls.__name__: cls for cls in EVENT_TYPES}
 

@@ -1,9 +1,9 @@
 """What became of a message: the ledger's one outcome vocabulary.
 
 Every layer speaks it: the order commands (which return ``applied``, ``duplicate`` or
-``ignored``), ingest (which adds ``parked`` and ``rejected``), the journal (which stores the
-value as text), the CLI, the HTTP API and reconciliation. The values are persisted in the
-journal and shown in JSON outputs: never rename one.
+``ignored``), ingest (which adds ``parked`` and ``rejected``), the pre-trade check (``denied``),
+the journal (which stores the value as text), the CLI, the HTTP API and reconciliation. The
+values are persisted in the journal and shown in JSON outputs: never rename one.
 """
 
 from __future__ import annotations
@@ -25,10 +25,14 @@ class Outcome(StrEnum):
     """A normal race the venue settles on its own (a cancel for an order already filled)."""
     REJECTED = "rejected"
     """The line is wrong or contradicts the ledger; the reason is one line."""
+    DENIED = "denied"
+    """An order request the pre-trade check refused (a limit it would breach, a halt): kept for
+    the audit, with the reasons, and never sent; it records no event."""
 
 
 SIGNIFICANCE: tuple[Outcome, ...] = (
     Outcome.REJECTED,
+    Outcome.DENIED,
     Outcome.APPLIED,
     Outcome.PARKED,
     Outcome.DUPLICATE,

@@ -10,7 +10,9 @@ LedgerError
 │   ├── DatabaseReplacedError   the SQLite file was deleted or replaced while a writer had it open
 │   ├── StaleBatchError         a batch's decisions went stale under another writer: decide again
 │   └── ConcurrencyError        optimistic-concurrency retries were exhausted
-└── MessageError                an inbound message that cannot be read (bad JSON, unknown type, …)
+├── MessageError                an inbound message that cannot be read (bad JSON, unknown type, …)
+└── RequestNotRecordedError     placing: the request was not recorded, so the order must not be sent
+    └── OrderDeniedError        the pre-trade check denied it (journaled as denied, never sent)
 
 Every StoreError's message is one line saying what is wrong; when a write fails with one, the
 transaction it was in has been rolled back whole.
@@ -77,3 +79,8 @@ class RequestNotRecordedError(LedgerError):
         super().__init__(message, client_order_id=client_order_id)
         self.outcome = outcome
         self.reason = reason
+
+
+class OrderDeniedError(RequestNotRecordedError):
+    """``placing``: the pre-trade check denied the order (a limit it would breach, a halted or
+    reduce-only account); the request is journaled as ``denied`` with the reasons, never sent."""

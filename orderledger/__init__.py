@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
     from orderledger.infrastructure.application.placing import AsyncPlacement, Placement
     from orderledger.infrastructure.application.reconcile import Difference, ReconcileReport, Snapshot
+    from orderledger.infrastructure.application.risk import CheckResult, LimitRow, TradingStateRow
     from orderledger.infrastructure.audit.verify import VerifyReport
     from orderledger.infrastructure.errors import (
         ConcurrencyError,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
         DatabaseLockedError,
         DatabaseReplacedError,
         MessageError,
+        OrderDeniedError,
         RequestNotRecordedError,
         StoreError,
     )
@@ -89,7 +91,11 @@ _HOMES = {
     "LedgerError": "orderledger.domain.errors",
     "MessageError": "orderledger.infrastructure.errors",
     "MessageRecord": "orderledger.infrastructure.results",
+    "CheckResult": "orderledger.infrastructure.application.risk",
+    "LimitRow": "orderledger.infrastructure.application.risk",
+    "OrderDeniedError": "orderledger.infrastructure.errors",
     "OrderLedger": "orderledger.infrastructure.application.ledger",
+    "TradingStateRow": "orderledger.infrastructure.application.risk",
     "OrderNotFoundError": "orderledger.domain.errors",
     "OrderRow": "orderledger.infrastructure.results",
     "Outcome": "orderledger.domain.outcomes",
@@ -137,6 +143,7 @@ __all__ = [
     "AmendBelowFilledError",
     "AsyncOrderLedger",
     "AsyncPlacement",
+    "CheckResult",
     "ClientOrderId",
     "ClientOrderIdReuseError",
     "CommittedEvent",
@@ -158,8 +165,10 @@ __all__ = [
     "InvalidInputError",
     "InvalidTransitionError",
     "LedgerError",
+    "LimitRow",
     "MessageError",
     "MessageRecord",
+    "OrderDeniedError",
     "OrderLedger",
     "OrderNotFoundError",
     "OrderRow",
@@ -176,6 +185,7 @@ __all__ = [
     "StoreError",
     "TradeId",
     "TradeRow",
+    "TradingStateRow",
     "UnknownTradeError",
     "VenueOrderId",
     "VerifyReport",

@@ -48,6 +48,7 @@ from orderledger.infrastructure.application.placing import (
     AsyncPlacement,
     PlacementState,
     checked_request,
+    record_request,
     request_message,
 )
 
@@ -268,15 +269,18 @@ class AsyncOrderLedger(AsyncDeprecatedReads):
     @checked
     @contextlib.asynccontextmanager
     async def placing(
-        self, spec: dict[str, Any], *, rejections: tuple[type[BaseException], ...] = ()
+        self, spec: dict[str, Any], *, rejections: tuple[type[BaseException], ...] = (), check: bool = True
     ) -> AsyncIterator[AsyncPlacement]:
         """Intent before send (``OrderLedger.placing``, infrastructure/application/placing.py):
-        the request is recorded before the body runs; the body sends the order with
-        ``placement.client_order_id`` and awaits ``placement.accepted(…)`` or ``rejected(…)``; an
-        exception of a type in ``rejections`` records ``rejected``, any other leaves it in flight."""
+        the order is checked (``check``) and its request recorded before the body runs; the body
+        sends the order with ``placement.client_order_id`` and awaits ``placement.accepted(…)`` or
+        ``rejected(…)``; an exception of a type in ``rejections`` records ``rejected``, any other
+        leaves it in flight."""
         clock = self.ledger.processor.clock
-        message = request_message(spec, clock())
-        request = checked_request(message, await self.record(message))
+        now = clock()
+        message = request_message(spec, now)
+        call = functools.partial(record_request, self.ledger, message, now, check=check)
+        request = checked_request(message, await asyncio.shield(self._run(self._writer, call)))
         placement = AsyncPlacement(
             PlacementState(str(message["client_order_id"]), request), self.record, clock
         )

@@ -41,6 +41,7 @@ from orderledger.infrastructure.application.arguments import (
     Version,
     checked_methods,
 )
+from orderledger.infrastructure.application.controls import RiskControls
 from orderledger.infrastructure.application.deprecated import DeprecatedReads, renamed_keywords
 from orderledger.infrastructure.application.exposure import ExposureReads
 from orderledger.infrastructure.application.filtered import filtered
@@ -123,7 +124,7 @@ DEFAULT_BATCH = 1_000
 
 
 @checked_methods
-class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases):
+class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, RiskControls):
     """The ledger: record facts about orders, query their state, keep views current.
 
     Thread safety: one instance may be shared by any number of threads (for example an asyncio
@@ -432,11 +433,11 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases):
         return follow(self, since, poll_seconds=poll_seconds, stop=stop)
 
     def placing(
-        self, spec: dict[str, Any], *, rejections: tuple[type[BaseException], ...] = ()
+        self, spec: dict[str, Any], *, rejections: tuple[type[BaseException], ...] = (), check: bool = True
     ) -> contextlib.AbstractContextManager[Placement]:
-        """Intent before send: record the request, yield the client order ID to send it with,
-        record the venue's answer (``infrastructure/application/placing.py``)."""
-        return _placing.placing(self, spec, rejections=rejections)
+        """Intent before send: check the order (``check``), record the request, yield the client
+        order ID to send it with, record the venue's answer (``application/placing.py``)."""
+        return _placing.placing(self, spec, rejections=rejections, check=check)
 
     # ------------------------------------------------------------------ the one dispatch
 

@@ -5,9 +5,12 @@
         order = exchange.create_order(..., params={"clientOrderId": placement.client_order_id})
         placement.accepted(order["id"])
 
-1. The ``request`` is recorded (and durable) before the body runs; if the ledger refuses it
-   (a reused client order ID, a bad field), ``RequestNotRecordedError`` is raised and the body
-   never runs: nothing may be sent that the ledger does not know.
+1. The order is checked (``OrderLedger.check``: its limits and its account's trading state) and
+   the ``request`` is recorded (and durable) before the body runs; if the check denies it, the
+   request is journaled with the ``denied`` outcome and its reasons and ``OrderDeniedError`` is
+   raised; if the ledger refuses it (a reused client order ID, a bad field),
+   ``RequestNotRecordedError`` is raised: either way the body never runs, and nothing may be
+   sent that the ledger does not know. ``check=False`` leaves the check out.
 2. The body sends the order with ``placement.client_order_id`` and reports the answer:
    ``placement.accepted(venue_order_id)`` or ``placement.rejected(reason)``.
 3. An exception from the body whose type is one of ``rejections`` (the venue refused the order,
@@ -29,14 +32,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
-from orderledger.infrastructure.errors import RequestNotRecordedError
+from orderledger.infrastructure.application import recording, risk
+from orderledger.infrastructure.errors import OrderDeniedError, RequestNotRecordedError
 from orderledger.infrastructure.ingest.processing import Result
 
 if TYPE_CHECKING:
     from orderledger.infrastructure.application.parts import LedgerParts
 
 IN_FLIGHT = "in_flight"
+DENIED = Outcome.DENIED
 RECORDED = ("applied", "duplicate")
 """Request outcomes under which the order may be sent (a duplicate: the same request again,
 e.g. a retry after a timeout with the same client order ID, which the venue deduplicates)."""
@@ -59,9 +65,17 @@ def request_message(spec: dict[str, Any], now: datetime) -> dict[str, Any]:
 
 
 def checked_request(message: dict[str, Any], result: Result) -> Result:
-    """The request's result, or ``RequestNotRecordedError`` when the order must not be sent."""
+    """The request's result, or ``RequestNotRecordedError`` when the order must not be sent
+    (``OrderDeniedError`` when the pre-trade check denied it)."""
+    cid = str(message["client_order_id"])
+    if result.outcome == DENIED:
+        raise OrderDeniedError(
+            f"order {cid!r} was denied ({result.reason}); do not send it",
+            client_order_id=cid,
+            outcome=result.outcome,
+            reason=result.reason,
+        )
     if result.outcome not in RECORDED:
-        cid = str(message["client_order_id"])
         raise RequestNotRecordedError(
             f"order {cid!r} was not recorded ({result.outcome}: {result.reason}); do not send it",
             client_order_id=cid,
@@ -146,14 +160,37 @@ class AsyncPlacement(PlacementState):
         return self.answer
 
 
+def denial(ledger: Any, now: datetime) -> Callable[[Any], str | None]:
+    """The pre-trade check as ``record``'s ``deny``: the reasons the request is denied, or None."""
+
+    def deny(request: Any) -> str | None:
+        result = risk.check(ledger, request, now)
+        return None if result.allowed else "; ".join(result.reasons)
+
+    return deny
+
+
+def record_request(ledger: Any, message: dict[str, Any], now: datetime, *, check: bool) -> Result:
+    """Record a placement's request, checked first (``check``): a denied one is journaled as
+    ``denied``, with the reasons."""
+    deny = denial(ledger, now) if check else None
+    return recording.record(ledger, message, origin="api", strict=False, deny=deny)
+
+
 @contextlib.contextmanager
 def placing(
-    ledger: LedgerParts, spec: dict[str, Any], *, rejections: tuple[type[BaseException], ...] = ()
+    ledger: LedgerParts,
+    spec: dict[str, Any],
+    *,
+    rejections: tuple[type[BaseException], ...] = (),
+    check: bool = True,
 ) -> Iterator[Placement]:
     """``OrderLedger.placing``: see the module's docstring."""
     clock = ledger.processor.clock
-    message = request_message(spec, clock())
-    state = PlacementState(str(message["client_order_id"]), checked_request(message, ledger.record(message)))
+    now = clock()
+    message = request_message(spec, now)
+    recorded = record_request(ledger, message, now, check=check)
+    state = PlacementState(str(message["client_order_id"]), checked_request(message, recorded))
     placement = Placement(state, ledger.record, clock)
     try:
         yield placement
@@ -178,5 +215,6 @@ __all__ = [
     "checked_request",
     "new_client_order_id",
     "placing",
+    "record_request",
     "request_message",
 ]

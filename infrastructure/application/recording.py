@@ -45,7 +45,8 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.application.parts import LedgerParts
 
 
-OUTCOMES = tuple(Outcome)
+OUTCOMES = tuple(o for o in Outcome if o is not Outcome.DENIED)
+"""What an ingest counts: every outcome but ``denied``, which only ``placing``'s check gives."""
 
 
 @dataclass
@@ -241,9 +242,18 @@ def _not_json(value: Any, path: str) -> str | None:
     return f"{path} is of type {kind}: JSON holds strings, numbers, true/false, null, lists and objects"
 
 
-def record(ledger: LedgerParts, message: dict[str, Any], *, origin: str, strict: bool) -> Result:
+def record(
+    ledger: LedgerParts,
+    message: dict[str, Any],
+    *,
+    origin: str,
+    strict: bool,
+    deny: Callable[[Any], str | None] | None = None,
+) -> Result:
     """``OrderLedger.record``: one ledger-format message dict, journaled whatever becomes of it;
-    a value JSON cannot hold, at any depth, is refused in one line naming where it is."""
+    a value JSON cannot hold, at any depth, is refused in one line naming where it is. ``deny``
+    (a pre-trade check) is asked inside the write lock, once the message reads: what it returns
+    journals the message as ``denied`` for that reason, deciding nothing."""
     try:
         raw = orjson.dumps(message, default=_decimal_text)
     except TypeError as error:  # a value JSON cannot hold, or a lone surrogate (not UTF-8)
@@ -251,6 +261,8 @@ def record(ledger: LedgerParts, message: dict[str, Any], *, origin: str, strict:
         raise MessageError(f"the message cannot be written as JSON: {where or error}") from None
     item = _read_ledger_line(raw, origin, None)
     with ledger._writing:
+        if deny is not None and item.error is None and item.messages:
+            item.denied = deny(item.messages[0])
         results, committed = ledger.processor.process([item])
         ledger._after_commit(committed)
     result = results[0]

@@ -56,6 +56,14 @@ COMMANDS = {
     "messages": "audit:messages_app",
     "instruments": "queries:instruments_app",
     "analytics": "analytics:analytics_app",
+    "limits": "risk:limits",
+    "limit": "risk:limit_app",
+    "state": "risk:state",
+    "halt": "risk:halt",
+    "reduce-only": "risk:reduce_only",
+    "resume": "risk:resume",
+    "check": "risk:check",
+    "risk": "risk:risk",
 }
 """Each subcommand, in the order ``--help`` lists them: ``MODULE:NAME`` of this package, a
 command function or the ``typer.Typer`` of a group of subcommands."""

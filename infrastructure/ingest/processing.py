@@ -52,6 +52,7 @@ from orderledger.infrastructure.ingest.parking import (
     waiting_reason,
 )
 from orderledger.infrastructure.ingest.position_facts import book_cash_flow, book_mark
+from orderledger.infrastructure.ingest.risk_facts import book_limit, book_state
 from orderledger.infrastructure.ingest.settlement import (
     BY_LEDGER,
     aside,
@@ -63,10 +64,13 @@ from orderledger.infrastructure.messages.models import (
     CashFlowMessage,
     FillMessage,
     InstrumentMessage,
+    LimitClearedMessage,
+    LimitSetMessage,
     MarkMessage,
     Message,
     ReinstatedMessage,
     RequestMessage,
+    TradingStateMessage,
 )
 from orderledger.infrastructure.storage.db import is_integrity_error, select_by_keys
 from orderledger.infrastructure.storage.mapper import LedgerMapper
@@ -98,6 +102,8 @@ class Inbound:
     waits: tuple[IdentityKey, str] | None = None
     # The parked line this input reads again (its context now recorded): set aside in its commit.
     rereads: int | None = None
+    # Why the pre-trade check refused this request: journaled as ``denied``, never decided.
+    denied: str | None = None
 
 
 @dataclass
@@ -372,6 +378,11 @@ class _Batch(Parking):
         if item.error is not None:
             entry.outcome, entry.reason = Outcome.REJECTED, item.error
             result.outcome, result.reason = Outcome.REJECTED, item.error
+            return result
+        if item.denied is not None:
+            entry.outcome, entry.reason = Outcome.DENIED, bounded(item.denied)
+            result.outcome, result.reason = entry.outcome, entry.reason
+            entry.client_order_id = result.client_order_id = item.messages[0].client_order_id
             return result
         if (item.waits is not None or item.rereads is not None) and not self._context(item, entry):
             result.outcome, result.reason = entry.outcome, entry.reason
@@ -800,6 +811,9 @@ _HANDLERS: dict[type[Message], Callable[[_Batch, Any, JournalEntry, int], Handle
     InstrumentMessage: _Batch._instrument,
     CashFlowMessage: lambda batch, message, entry, part: book_cash_flow(batch, message, entry),
     MarkMessage: lambda batch, message, entry, part: book_mark(batch, message, entry),
+    LimitSetMessage: lambda batch, message, entry, part: book_limit(batch, message, entry),
+    LimitClearedMessage: lambda batch, message, entry, part: book_limit(batch, message, entry),
+    TradingStateMessage: lambda batch, message, entry, part: book_state(batch, message, entry),
 }
 """Messages that do not name an existing order; every other kind goes to ``_Batch._order_fact``."""
 

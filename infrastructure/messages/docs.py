@@ -45,8 +45,8 @@ def _summary(model: type[BaseModel]) -> str:
 
 
 def _order_kinds() -> dict[str, type[BaseModel]]:
-    """The kinds that name an order (the others, instrument definitions, cash flows and marks,
-    have a table of their own)."""
+    """The kinds that name an order (the others, instrument definitions, cash flows, marks and
+    the risk facts, have a table of their own)."""
     return {kind: model for kind, model in KINDS.items() if "client_order_id" in model.model_fields}
 
 
@@ -93,7 +93,7 @@ def message_fields() -> str:
 
 def kind_fields(kind: str) -> str:
     """The table of one message kind's fields (``instrument``: the domain's Definition and its
-    key; ``cash_flow``; ``mark``)."""
+    key; ``cash_flow``; ``mark``; the risk facts ``limit_set``, ``limit_cleared``, ``trading_state``)."""
     model = KINDS[kind]
     rows = ["| field | JSON type | meaning |", "|---|---|---|"]
     for name, info in model.model_fields.items():
@@ -111,6 +111,9 @@ TABLES: dict[str, Callable[[], str]] = {
     "instrument-fields": partial(kind_fields, INSTRUMENT),
     "cash-flow-fields": partial(kind_fields, "cash_flow"),
     "mark-fields": partial(kind_fields, "mark"),
+    "limit-set-fields": partial(kind_fields, "limit_set"),
+    "limit-cleared-fields": partial(kind_fields, "limit_cleared"),
+    "trading-state-fields": partial(kind_fields, "trading_state"),
 }
 
 

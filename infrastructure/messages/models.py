@@ -39,6 +39,7 @@ from orderledger.domain.errors import InvalidInputError, LedgerError
 from orderledger.domain.events import OrderSpec
 from orderledger.domain.instrument import Definition
 from orderledger.domain.order import external_client_order_id
+from orderledger.domain.risk import LIMIT_KINDS, LIMIT_SCOPES, TRADING_STATES
 from orderledger.domain.values import (
     OrderType,
     format_decimal,
@@ -465,6 +466,90 @@ class MarkMessage(_PositionFact):
     price: Annotated[Decimal, POSITIVE_RULE, About(DECIMAL, "the mark price")]
 
 
+def _seconds(value: Any, info: Any) -> int:
+    name = str(info.field_name)
+    if isinstance(value, bool) or not isinstance(value, int | Decimal) or not 0 < value <= 10**9:
+        raise InvalidInputError(f"{name} must be a whole number of seconds, 1 or more", field=name)
+    if isinstance(value, Decimal) and value != int(value):
+        raise InvalidInputError(f"{name} must be a whole number of seconds, 1 or more", field=name)
+    return int(value)
+
+
+_SetBy = Annotated[
+    str, IDENT_RULE, About(IDENT, "who set it: a person, a rule's name or a service (kept for the audit)")
+]
+
+
+class _RiskFact(_Message):
+    """A fact about risk (a limit, a trading state): it names no order."""
+
+    set_by: _SetBy
+    reason: Reason | None = None
+
+    # No order key and no venue: what ingest reads of every message says so.
+    client_order_id: ClassVar[None] = None
+    venue: ClassVar[None] = None
+    venue_order_id: ClassVar[None] = None
+    aliases: ClassVar[dict[str, str]] = {}
+
+
+class _LimitKey(_RiskFact):
+    scope: Annotated[
+        str,
+        one_of(LIMIT_SCOPES),
+        About(" or ".join(f"`{s}`" for s in LIMIT_SCOPES), "what the limit applies to (see docs/risk.md)"),
+    ]
+    target: Annotated[
+        str,
+        IDENT_RULE,
+        About(IDENT, "the account, underlying or instrument, or a tag as `NAME=VALUE` (`strategy=mm`)"),
+    ]
+    kind: Annotated[
+        str,
+        one_of(tuple(LIMIT_KINDS)),
+        About(" or ".join(f"`{k}`" for k in LIMIT_KINDS), "which figure the limit bounds (see docs/risk.md)"),
+    ]
+
+
+class LimitSetMessage(_LimitKey):
+    """A risk limit, in force from `ts` until set again or cleared."""
+
+    type: Literal["limit_set"]
+    needs: ClassVar[str] = "`interval` for a `max_orders` limit (and only for it)"
+    value: Annotated[
+        Decimal,
+        SIGNED_RULE,
+        About("decimal, 0 or more", "the most the figure may be (quantity, notional, loss or a count)"),
+    ]
+    interval: (
+        Annotated[
+            int, Rule(_seconds), About("whole number of seconds", "the window `max_orders` counts over")
+        ]
+        | None
+    ) = None
+
+
+class LimitClearedMessage(_LimitKey):
+    """A risk limit no longer applies from `ts`."""
+
+    type: Literal["limit_cleared"]
+
+
+class TradingStateMessage(_RiskFact):
+    """An account's trading state (every account's when `account` is absent), from `ts`."""
+
+    type: Literal["trading_state"]
+    account: Account | None = None
+    state: Annotated[
+        str,
+        one_of(TRADING_STATES),
+        About(
+            " or ".join(f"`{s}`" for s in TRADING_STATES),
+            "`halted`: no order; `reduce_only`: only orders that shrink the position; `active`",
+        ),
+    ]
+
+
 AnyMessage = (
     RequestMessage
     | HeldMessage
@@ -484,6 +569,9 @@ AnyMessage = (
     | InstrumentMessage
     | CashFlowMessage
     | MarkMessage
+    | LimitSetMessage
+    | LimitClearedMessage
+    | TradingStateMessage
 )
 Message = Annotated[AnyMessage, Field(discriminator="type")]
 """One validated inbound message: the union of the kinds, told apart by ``type``."""

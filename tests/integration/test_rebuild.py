@@ -101,7 +101,9 @@ def test_a_rebuild_split_across_processes_writes_the_rows_of_one_process(
 
     run = run_cli("rebuild", "--all", "--jobs", "2", db=file_ledger_url, cwd=tmp_path)
     assert run.returncode == 0, run.describe()
-    assert run.stdout.startswith("rebuilt orders, trades, positions, cash_flows, marks: "), run.describe()
+    assert run.stdout.startswith("rebuilt orders, trades, positions, cash_flows, marks, risk: "), (
+        run.describe()
+    )
     with opened(file_ledger_url) as ledger:
         assert view_rows(ledger) == folded_rows(ledger)
 

@@ -53,9 +53,9 @@ def test_rebuild_yields_the_incremental_rows_for_the_demo_session(
     report = ledger.ingest_lines(lines(*simulate(7, 60)))
     assert report.counts["rejected"] == 0
     incremental = view_rows(ledger)
-    # The simulated session declares no instruments and records no cash flows or marks: every
-    # other view table has rows.
-    empty = {"instrument_terms_view", "cash_flows_view", "marks_view"}
+    # The simulated session declares no instruments and records no cash flows, marks, limits or
+    # trading states: every other view table has rows.
+    empty = {"instrument_terms_view", "cash_flows_view", "marks_view", "limits_view", "trading_states_view"}
     assert all(incremental[name] for name in incremental if name not in empty), "views have rows"
     assert_views_equal_fold(ledger)
 

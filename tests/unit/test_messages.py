@@ -115,15 +115,23 @@ def test_an_instrument_message_states_the_domains_definition() -> None:
 def test_every_field_of_every_type_is_documented_and_accepted() -> None:
     # Given the field table and the per-type field lists derived from the models
     documented = documented_fields("message-fields")
-    own_tables = {"instrument": "instrument-fields", "cash_flow": "cash-flow-fields", "mark": "mark-fields"}
+    own_tables = {
+        "instrument": "instrument-fields",
+        "cash_flow": "cash-flow-fields",
+        "mark": "mark-fields",
+        "limit_set": "limit-set-fields",
+        "limit_cleared": "limit-cleared-fields",
+        "trading_state": "trading-state-fields",
+    }
     # Then every field is documented (an order message's in the shared table, the others' in
     # their own), and each list is its model's fields
     for kind, model in KINDS.items():
         assert FIELDS[kind] == set(model.model_fields)
         table = documented_fields(own_tables[kind]) | {"type"} if kind in own_tables else documented
         assert FIELDS[kind] <= table, (kind, FIELDS[kind] - table)
-    # 14 order facts + instrument definitions, cash flows and marks
-    assert TYPES[0] == "request" and len(TYPES) == len(set(TYPES)) == 18
+    # 14 order facts + instrument definitions, cash flows and marks + limits set and cleared and
+    # trading states
+    assert TYPES[0] == "request" and len(TYPES) == len(set(TYPES)) == 21
 
 
 def test_a_field_added_to_a_model_reaches_parsing_serialising_and_docs(
@@ -158,8 +166,9 @@ def test_every_message_type_has_exactly_one_handler() -> None:
 
 def test_the_outcome_vocabulary_is_the_stored_one() -> None:
     # Given the one outcome enum: its values are persisted in the journal and shown in JSON
-    # Then they are the five words the journal has always stored, each a plain string
-    assert [o.value for o in Outcome] == ["applied", "duplicate", "parked", "ignored", "rejected"]
+    # Then they are the words the journal has always stored (a word is added, never renamed: the
+    # pre-trade check's ``denied`` came last), each a plain string
+    assert [o.value for o in Outcome] == ["applied", "duplicate", "parked", "ignored", "rejected", "denied"]
     assert all(isinstance(o, str) and json.dumps(o) == f'"{o.value}"' for o in Outcome)
     # And a line with several messages reports the most significant: a rejection above all
     assert SIGNIFICANCE[0] is Outcome.REJECTED and set(SIGNIFICANCE) == set(Outcome)

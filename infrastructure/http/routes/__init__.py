@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from orderledger.infrastructure.http.routes import analytics, assets, audit, exposure, lists, reading, writing
+from orderledger.infrastructure.http.routes import analytics, assets, audit, exposure, lists, reading, risk, writing
 
 
 def routers() -> tuple[APIRouter, ...]:
@@ -15,5 +15,6 @@ def routers() -> tuple[APIRouter, ...]:
         audit.router,
         lists.router,
         analytics.router,
+        risk.router,
         assets.router,
     )

@@ -252,8 +252,26 @@ async function loadCollectors() {
   replace("collectors", ...shown);
 }
 
+// The trading states (GET /state): "trading active", or each account halted or reduce-only
+// (every account's first) and who set it; why and since when in its title. Read with the
+// collectors: a state set by another process is seen within COLLECTORS_EVERY ms.
+async function loadTradingState() {
+  let shown;
+  try {
+    const rows = (await api("/state")).filter((s) => s.state !== "active");
+    shown = rows.map((s) => el("span", {
+      className: "status off trading",
+      title: visible(`${s.reason || "no reason given"} (since ${s.ts_event})`),
+    }, `${s.account || "every account"}: ${s.state.replace("_", "-")} by ${s.set_by}`));
+    if (!shown.length) shown = [el("span", { className: "status on" }, "trading active")];
+  } catch (error) {
+    shown = [el("span", { className: "status off", title: visible(error.message || error) }, "trading state unknown")];
+  }
+  replace("trading", ...shown);
+}
+
 async function watchCollectors() {
-  await loadCollectors();
+  await Promise.all([loadCollectors(), loadTradingState()]);
   setTimeout(watchCollectors, COLLECTORS_EVERY);
 }
 

@@ -1,0 +1,264 @@
+"""Risk limits and trading states as facts, and the rules a pre-trade check applies.
+
+A limit is set (``LimitSet``) and cleared (``LimitCleared``) like any other fact: journaled with
+who set it (``set_by``) and when (``ts_event``, venue time), kept in the log, answerable as of any
+time. Each setting is an aggregate of its own keyed by (scope, target, kind, time), so the same
+message again is a duplicate and another value at the same instant a clear error, as a mark's.
+A trading state (``TradingStateSet``) is keyed by (account, time); account "" is every account's.
+
+What a check does with them is pure and lives here too: which limits apply to an order
+(``Limit.applies``), whether a figure after the order's worst case is past a limit (``judge``),
+and what a trading state refuses (``state_refusal``). The figures themselves are read from the
+views by the application (``infrastructure.application.risk``).
+
+Every limit is "at most": a figure past its value (strictly greater) is a breach; a figure equal
+to it is allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from uuid import UUID, uuid5
+
+from orderledger.domain.errors import FactConflictError, InvalidInputError
+from orderledger.domain.events import LimitCleared, LimitSet, TradingStateSet
+from orderledger.domain.order import Stamp
+from orderledger.domain.values import format_decimal, format_timestamp
+
+LIMIT_NAMESPACE = UUID("3f0a6c1e-2b7d-4e59-8a41-6d9c0e7b2f13")
+STATE_NAMESPACE = UUID("9a4e2d70-5c1b-4f86-b3e2-0d7f6a8c1e45")
+"""Distinct from the other facts' namespaces: no aggregate ID collides."""
+
+LIMIT_SCOPES = ("account", "underlying", "instrument", "tag")
+"""What a limit applies to: an account, an underlying asset, an instrument (summed over accounts
+and venues), or the orders carrying a strategy tag (``NAME=VALUE``)."""
+
+LIMIT_KINDS: dict[str, tuple[str, ...]] = {
+    "max_position": ("account", "underlying", "instrument"),
+    "max_gross_exposure": ("account", "underlying", "instrument"),
+    "max_order_notional": ("account", "underlying", "instrument", "tag"),
+    "max_daily_loss": ("account",),
+    "max_drawdown": ("account",),
+    "max_orders": ("account", "instrument", "tag"),
+}
+"""Each kind of limit and the scopes it may have (positions and P&L are not kept per tag, so a
+tag limits only what one order is: its notional and how many are sent):
+
+* max_position: the absolute net quantity held (of the order's instrument, for an account);
+* max_gross_exposure: the sum of the absolute notionals held, at the latest marks;
+* max_order_notional: one order's quantity × contract size × price;
+* max_daily_loss: the UTC day's loss: realized − fees + cash flows, and unrealized at the marks;
+* max_drawdown: the fall of that day's P&L from its high;
+* max_orders: orders requested within the last ``interval`` seconds, this one included."""
+
+TRADING_STATES = ("active", "reduce_only", "halted")
+"""active: every order is checked against the limits; reduce_only: only orders that shrink the
+absolute position are allowed; halted: no order is."""
+
+GLOBAL = ""
+"""The account of a trading state that applies to every account."""
+
+
+def limit_id_for(scope: str, target: str, kind: str, ts_event: datetime) -> UUID:
+    """The aggregate ID of one setting (or clearing) of a limit."""
+    return uuid5(LIMIT_NAMESPACE, f"{scope}\n{target}\n{kind}\n{format_timestamp(ts_event)}")
+
+
+def state_id_for(account: str, ts_event: datetime) -> UUID:
+    """The aggregate ID of one trading state set on an account ("" for every account)."""
+    return uuid5(STATE_NAMESPACE, f"{account}\n{format_timestamp(ts_event)}")
+
+
+def _checked_limit(scope: str, target: str, kind: str, value: Decimal | None, interval: int | None) -> None:
+    if scope not in LIMIT_SCOPES:
+        raise InvalidInputError(f"scope must be one of {'|'.join(LIMIT_SCOPES)}", field="scope")
+    if kind not in LIMIT_KINDS:
+        raise InvalidInputError(f"kind must be one of {'|'.join(LIMIT_KINDS)}", field="kind")
+    if scope not in LIMIT_KINDS[kind]:
+        allowed = "|".join(LIMIT_KINDS[kind])
+        raise InvalidInputError(f"a {kind} limit's scope must be one of {allowed}", field="scope")
+    if scope == "tag" and "=" not in target:
+        raise InvalidInputError("a tag limit's target is NAME=VALUE (strategy=mm)", field="target")
+    if value is not None and (not value.is_finite() or value < 0):
+        raise InvalidInputError("value must be a number, zero or more", field="value")
+    if (interval is not None) != (kind == "max_orders" and value is not None):
+        if interval is None:
+            raise InvalidInputError("a max_orders limit needs interval (seconds)", field="interval")
+        raise InvalidInputError("only a max_orders limit takes interval", field="interval")
+    if interval is not None and interval <= 0:
+        raise InvalidInputError("interval must be a positive number of seconds", field="interval")
+
+
+def record_limit(
+    existing: LimitSet | LimitCleared | None,
+    *,
+    scope: str,
+    target: str,
+    kind: str,
+    value: Decimal | None,
+    set_by: str,
+    stamp: Stamp,
+    interval: int | None = None,
+    reason: str | None = None,
+) -> LimitSet | LimitCleared | None:
+    """The event setting a limit (``value`` None: clearing it), or None when ``existing`` already
+    records the same; another value at the same instant is a ``FactConflictError``."""
+    _checked_limit(scope, target, kind, value, interval)
+    header = {
+        "originator_id": limit_id_for(scope, target, kind, stamp.ts_event),
+        "originator_version": 1,
+        "ts_event": stamp.ts_event,
+        "ts_recorded": stamp.ts_recorded,
+        "source": stamp.source,
+        "account": target if scope == "account" else "",
+        "scope": scope,
+        "target": target,
+        "kind": kind,
+        "set_by": set_by,
+        "reason": reason,
+    }
+    event: LimitSet | LimitCleared
+    if value is None:
+        event = LimitCleared(**header)
+    else:
+        event = LimitSet(**header, value=value, interval=interval)
+    if existing is None:
+        return event
+    if _content(existing) != _content(event):
+        raise FactConflictError(
+            f"{kind} limit of {scope} {target!r} at {format_timestamp(stamp.ts_event)} already recorded"
+            f" as {_content(existing)} (now {_content(event)})"
+        )
+    return None
+
+
+def _content(event: LimitSet | LimitCleared) -> str:
+    if isinstance(event, LimitCleared):
+        return "cleared"
+    per = f" per {event.interval}s" if event.interval is not None else ""
+    return f"{format_decimal(event.value)}{per}"
+
+
+def record_state(
+    existing: TradingStateSet | None,
+    *,
+    account: str,
+    state: str,
+    set_by: str,
+    stamp: Stamp,
+    reason: str | None = None,
+) -> TradingStateSet | None:
+    """The event setting an account's trading state ("" for every account), or None when
+    ``existing`` already records it; another state at the same instant is a conflict."""
+    if state not in TRADING_STATES:
+        raise InvalidInputError(f"state must be one of {'|'.join(TRADING_STATES)}", field="state")
+    event = TradingStateSet(
+        originator_id=state_id_for(account, stamp.ts_event),
+        originator_version=1,
+        ts_event=stamp.ts_event,
+        ts_recorded=stamp.ts_recorded,
+        source=stamp.source,
+        account=account,
+        state=state,
+        set_by=set_by,
+        reason=reason,
+    )
+    if existing is None:
+        return event
+    if existing.state != state:
+        shown = repr(account) if account else "every account"
+        raise FactConflictError(
+            f"trading state of {shown} at {format_timestamp(stamp.ts_event)} already recorded as"
+            f" {existing.state} (now {state})"
+        )
+    return None
+
+
+# ---------------------------------------------------------------------- what a check applies
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A limit in force: the latest setting of its (scope, target, kind) not cleared since."""
+
+    scope: str
+    target: str
+    kind: str
+    value: Decimal
+    interval: int | None
+    set_by: str
+    reason: str | None
+    ts_event: datetime
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.scope, self.target, self.kind
+
+    def applies(self, account: str, instrument: str, underlying: str | None, tags: dict[str, str]) -> bool:
+        """Whether the limit bears on an order of this account, instrument and tags."""
+        if self.scope == "account":
+            return self.target == account
+        if self.scope == "instrument":
+            return self.target == instrument
+        if self.scope == "underlying":
+            return self.target == underlying
+        name, _, value = self.target.partition("=")
+        return tags.get(name) == value
+
+    def shown(self) -> str:
+        per = f" per {self.interval}s" if self.interval is not None else ""
+        return f"{self.kind} {format_decimal(self.value)}{per} on {self.scope} {self.target}"
+
+
+@dataclass(frozen=True)
+class Breach:
+    """A limit an order would pass, or a trading state that refuses it (``limit`` None)."""
+
+    reason: str
+    limit: Limit | None = None
+    figure: Decimal | None = None
+    """The figure after the order's worst case; None when it could not be worked out (the
+    order is then denied: a limit that cannot be evaluated is not taken as met)."""
+
+
+def judge(
+    limit: Limit, figure: Decimal | None, why_unknown: str = "", before: Decimal | None = None
+) -> Breach | None:
+    """The breach when ``figure`` (after the order) is past the limit, or cannot be known. With
+    ``before`` (the figure without the order, for what an order can shrink: a position, an
+    exposure), an order that leaves the figure no larger is no breach, even past the limit: a
+    desk over its limit may always come back towards it."""
+    if figure is None:
+        return Breach(f"{limit.shown()}: not evaluated ({why_unknown})", limit)
+    if figure > limit.value and (before is None or figure > before):
+        return Breach(f"{limit.shown()}: would be {format_decimal(figure)}", limit, figure)
+    return None
+
+
+def state_refusal(state: str, position: Decimal, delta: Decimal) -> str | None:
+    """Why ``state`` refuses an order moving a position of ``position`` by ``delta``, or None."""
+    if state == "halted":
+        return "trading is halted"
+    after = position + delta
+    if state == "reduce_only" and (abs(after) > abs(position) or after * position < 0):
+        # A reversal opens a position on the other side: not a reduction either.
+        return f"reduce-only: the position {format_decimal(position)} would become {format_decimal(after)}"
+    return None
+
+
+__all__ = [
+    "GLOBAL",
+    "LIMIT_KINDS",
+    "LIMIT_SCOPES",
+    "TRADING_STATES",
+    "Breach",
+    "Limit",
+    "judge",
+    "limit_id_for",
+    "record_limit",
+    "record_state",
+    "state_id_for",
+    "state_refusal",
+]

@@ -1,0 +1,114 @@
+"""``OrderLedger``'s limits, trading states, pre-trade check and limits' standing (docs/risk.md):
+thin methods over ``application.risk`` and ``application.watch``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from orderledger.domain.errors import InvalidInputError
+from orderledger.infrastructure.application.risk import (
+    CheckResult,
+    LimitRow,
+    OrderLedger,
+    TradingStateRow,
+    check,
+    fact_message,
+    limits,
+    record_fact,
+    request_of,
+    trading_states,
+)
+from orderledger.infrastructure.application.watch import LimitStatus, standing
+
+if TYPE_CHECKING:
+    from orderledger.infrastructure.ingest.processing import Result
+
+
+class RiskControls:
+    """``OrderLedger``'s limits, trading states and pre-trade check (docs/risk.md)."""
+
+    @property
+    def _ledger(self) -> OrderLedger:
+        return self
+
+    def limits(self, *, as_of: datetime | None = None) -> list[LimitRow]:
+        """The limits in force now, or at venue time ``as_of``: who set each, when and why."""
+        return limits(self._ledger, as_of)
+
+    def trading_states(self, *, as_of: datetime | None = None) -> list[TradingStateRow]:
+        """Each account's trading state as last set (account "": every account's), now or at
+        venue time ``as_of``; an account never set is ``active``."""
+        return trading_states(self._ledger, as_of)
+
+    def set_limit(
+        self,
+        scope: str,
+        target: str,
+        kind: str,
+        value: Decimal | str | int,
+        *,
+        set_by: str,
+        interval: int | None = None,
+        reason: str | None = None,
+        ts: datetime | None = None,
+    ) -> Result:
+        """Record a ``limit_set``: from ``ts`` (default now) ``kind`` of ``scope`` ``target`` is at
+        most ``value``; a bad field raises its one-line error."""
+        fields = {"scope": scope, "target": target, "kind": kind, "value": str(value), "interval": interval}
+        message = fact_message(
+            "limit_set", ts or self._ledger._clock(), **fields, set_by=set_by, reason=reason
+        )
+        return record_fact(self._ledger, message)
+
+    def clear_limit(
+        self,
+        scope: str,
+        target: str,
+        kind: str,
+        *,
+        set_by: str,
+        reason: str | None = None,
+        ts: datetime | None = None,
+    ) -> Result:
+        """Record a ``limit_cleared``: from ``ts`` (default now) the limit no longer applies."""
+        fields = {"scope": scope, "target": target, "kind": kind, "set_by": set_by, "reason": reason}
+        return record_fact(self._ledger, fact_message("limit_cleared", ts or self._ledger._clock(), **fields))
+
+    def set_trading_state(
+        self,
+        state: str,
+        *,
+        set_by: str,
+        account: str | None = None,
+        reason: str | None = None,
+        ts: datetime | None = None,
+    ) -> Result:
+        """Record a ``trading_state``: ``halted``, ``reduce_only`` or ``active`` for ``account``
+        (None: every account) from ``ts`` (default now)."""
+        fields = {"account": account, "state": state, "set_by": set_by, "reason": reason}
+        return record_fact(self._ledger, fact_message("trading_state", ts or self._ledger._clock(), **fields))
+
+    def risk(self, *, threshold: Decimal | str | float = Decimal("0.8")) -> list[LimitStatus]:
+        """Each limit in force now and how close its figure stands to it (``application.watch``):
+        ``ok``, ``near`` (at or past ``threshold`` × its value), ``breached``, ``unknown`` (with
+        why) or ``per_order`` (``max_order_notional``: no standing figure)."""
+        share = Decimal(str(threshold))
+        if not share.is_finite() or not 0 < share <= 1:
+            raise InvalidInputError("threshold must be a share above 0 and at most 1", field="threshold")
+        ledger = self._ledger
+        return standing(ledger, share, ledger._clock())
+
+    def check(self, spec: dict[str, Any]) -> CheckResult:
+        """Whether an order (the fields of a request) may be sent now: allowed, or denied with
+        every limit its worst case would breach and what its account's trading state forbids.
+        Records nothing, except the halt the daily loss rule sets when that limit is passed."""
+        ledger = self._ledger
+        now = ledger._clock()
+        request = request_of(spec, now)
+        with ledger._writing:
+            return check(ledger, request, now)
+
+
+__all__ = ["RiskControls"]

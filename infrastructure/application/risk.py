@@ -1,0 +1,443 @@
+"""Limits, trading states and the pre-trade check (``OrderLedger.limits``, ``check`` …).
+
+Limits and states are facts in the log (``domain.risk``), read back from their view
+(``projections.risk``) as they stood at any venue time. ``check`` works out, for each limit that
+bears on an order, the figure the order's worst case would make (the order filled in full at its
+limit price, a market order at the latest mark) from the views at that moment, and hands it to
+the domain's ``judge``. Every figure comes from one function per kind (``FIGURES``); positions
+and gross exposure come from ``held`` (the one place an exposure module plugs in).
+
+A limit whose figure cannot be worked out (no price for a market order, positions in several
+currencies, an underlying's exposure) denies the order, saying why: a check that cannot see a
+figure does not take it as within its limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.instrument import Terms
+from orderledger.domain.risk import (
+    GLOBAL,
+    TRADING_STATES,
+    Breach,
+    Limit,
+    judge,
+    state_refusal,
+)
+from orderledger.domain.values import (
+    Side,
+    base_currency_of,
+    format_decimal,
+    format_timestamp,
+    parse_timestamp,
+)
+from orderledger.infrastructure.application.queries import latest_mark
+from orderledger.projections.risk import LIMITS_TABLE, STATES_TABLE, LimitFact, StateFact
+
+if TYPE_CHECKING:
+    from orderledger.infrastructure.ingest.processing import Result
+
+OrderLedger = Any
+"""The ledger these functions read (``OrderLedger``, whose module imports this one)."""
+
+DAILY_LOSS_RULE = "max_daily_loss"
+"""The name the daily loss rule signs the halt it sets with (``set_by``)."""
+
+_SEVERITY = {state: rank for rank, state in enumerate(TRADING_STATES)}
+"""active < reduce_only < halted: an account's state is the stricter of its own and the global."""
+
+
+# ---------------------------------------------------------------------- rows
+
+
+@dataclass(frozen=True)
+class LimitRow(Limit):
+    """A limit in force: its key, its value, who set it, when and why."""
+
+    def to_json(self) -> dict[str, Any]:
+        data = {
+            **self.__dict__,
+            "value": format_decimal(self.value),
+            "ts_event": format_timestamp(self.ts_event),
+        }
+        return {k: v for k, v in data.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class TradingStateRow:
+    """A trading state set on an account ("" for every account), by whom, when and why."""
+
+    account: str
+    state: str
+    set_by: str
+    reason: str | None
+    ts_event: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        data = {**self.__dict__, "ts_event": format_timestamp(self.ts_event)}
+        return {k: v for k, v in data.items() if v is not None}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What ``check`` says of an order: allowed, or denied with every reason."""
+
+    allowed: bool
+    state: str
+    """The trading state the order's account is in (the stricter of its own and the global)."""
+    breaches: list[Breach] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [b.reason for b in self.breaches]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "state": self.state,
+            "breaches": [
+                {
+                    "reason": b.reason,
+                    **({} if b.limit is None else LimitRow(**b.limit.__dict__).to_json()),
+                    **({} if b.figure is None else {"figure": format_decimal(b.figure)}),
+                }
+                for b in self.breaches
+            ],
+        }
+
+
+# ---------------------------------------------------------------------- reading the facts
+
+
+def _facts(ledger: OrderLedger, table: str, as_of: datetime | None) -> list[tuple[Any, ...]]:
+    clause, params = "", []
+    if as_of is not None:
+        clause, params = " WHERE ts_event <= ?", [format_timestamp(as_of)]
+    with ledger.db.read() as tx:
+        return list(
+            tx.execute(f"SELECT * FROM {table}{clause} ORDER BY ts_event, position", params).fetchall()
+        )
+
+
+def limits_in_force(ledger: OrderLedger, as_of: datetime | None = None) -> list[Limit]:
+    """The limits in force at venue time ``as_of`` (None: after every limit recorded): the
+    latest setting of each (scope, target, kind), unless it is a clearing."""
+    latest: dict[tuple[str, str, str], LimitFact] = {}
+    for row in _facts(ledger, LIMITS_TABLE.name, as_of):
+        fact = LIMITS_TABLE.from_row(row)
+        latest[(fact.scope, fact.target, fact.kind)] = fact
+    return [
+        Limit(f.scope, f.target, f.kind, f.value, f.interval, f.set_by, f.reason, parse_timestamp(f.ts_event))
+        for f in latest.values()
+        if f.value is not None
+    ]
+
+
+def limits(ledger: OrderLedger, as_of: datetime | None = None) -> list[LimitRow]:
+    """``OrderLedger.limits``: by scope, target and kind."""
+    found = [LimitRow(**limit.__dict__) for limit in limits_in_force(ledger, as_of)]
+    return sorted(found, key=lambda row: (row.scope, row.target, row.kind))
+
+
+def trading_states(ledger: OrderLedger, as_of: datetime | None = None) -> list[TradingStateRow]:
+    """``OrderLedger.trading_states``: each account's latest state ("" first: every account's)."""
+    latest: dict[str, StateFact] = {}
+    for row in _facts(ledger, STATES_TABLE.name, as_of):
+        fact = STATES_TABLE.from_row(row)
+        latest[fact.account] = fact
+    return [
+        TradingStateRow(f.account, f.state, f.set_by, f.reason, parse_timestamp(f.ts_event))
+        for _, f in sorted(latest.items())
+    ]
+
+
+def state_of(states: list[TradingStateRow], account: str) -> TradingStateRow | None:
+    """The state an account is in: the stricter of its own and the global; None: never set."""
+    found = [s for s in states if s.account in (account, GLOBAL)]
+    return max(found, key=lambda s: (_SEVERITY[s.state], s.account == GLOBAL), default=None)
+
+
+# ---------------------------------------------------------------------- the order's worst case
+
+
+@dataclass(frozen=True)
+class Worst:
+    """An order as the check sees it: filled in full at ``price``."""
+
+    account: str
+    venue: str
+    instrument: str
+    delta: Decimal
+    """The signed quantity the order adds (a buy +, a sell −)."""
+    price: Decimal | None
+    """The limit price, or the latest mark for a market order; None when neither is known."""
+    terms: Terms
+    underlying: str | None
+    tags: dict[str, str]
+    now: datetime
+
+    @property
+    def notional(self) -> Decimal | None:
+        return None if self.price is None else self.terms.value(abs(self.delta), self.price)
+
+
+def definition_terms(ledger: OrderLedger, venue: str, instrument: str) -> tuple[Terms, str | None]:
+    """How an instrument's quantity is valued (its definition's contract size and settlement;
+    one unit, linear, without one) and its underlying (the definition's, else its base)."""
+    definitions = ledger.instruments(venue=venue, instrument=instrument)
+    if not definitions:
+        return Terms(), base_currency_of(instrument)
+    definition = definitions[0].definition
+    underlying = definition.underlying or definition.base_currency or base_currency_of(instrument)
+    return Terms(definition.contract_size, definition.settlement), underlying
+
+
+def worst_case(ledger: OrderLedger, request: Any, now: datetime) -> Worst:
+    """The worst case of a request message (``RequestMessage``)."""
+    terms, underlying = definition_terms(ledger, request.venue, request.instrument)
+    price = request.price
+    if price is None:
+        mark = latest_mark(ledger.db, request.venue, request.instrument)
+        price = None if mark is None else mark[0]
+    sign = Decimal(1) if request.side is Side.BUY else Decimal(-1)
+    return Worst(
+        request.account,
+        request.venue,
+        request.instrument,
+        sign * request.quantity,
+        price,
+        terms,
+        underlying,
+        dict(request.tags),
+        now,
+    )
+
+
+# ---------------------------------------------------------------------- the figures
+
+
+@dataclass(frozen=True)
+class Held:
+    """What a scope would hold at worst once the order and its open orders fill: the largest
+    absolute net quantity of the order's instrument, and the gross notional (None: unknown)."""
+
+    position: Decimal
+    gross: Decimal | None
+    why_unknown: str = ""
+    position_before: Decimal = Decimal(0)
+    """The same worst case without this order."""
+
+
+def held(ledger: OrderLedger, limit: Limit, order: Worst) -> Held | None:
+    """The one function the position and gross exposure limits read (an exposure module plugs in
+    here). For an instrument: its positions summed over accounts and venues; for an account: its
+    positions (the order's instrument's, for the net quantity). The worst case fills every open
+    order of the scope in full, the buys and the sells apart, with this one on its side; gross
+    exposure adds each position's notional at its latest mark (at cost without one), each open
+    order's leaves at its limit price, and this order's. None for an underlying: netting
+    instruments into their underlying is the exposure view's, not wired into the check here."""
+    if limit.scope == "underlying":
+        return None
+    if limit.scope == "instrument":
+        rows = list(ledger.positions(instrument=order.instrument))
+        working = list(ledger.orders(open=True, instrument=order.instrument))
+    else:
+        rows = list(ledger.positions(account=order.account))
+        working = list(ledger.orders(open=True, account=order.account))
+    mine = order.instrument
+    net = sum((r.quantity for r in rows if r.instrument == mine), start=Decimal(0))
+    buys = sum(
+        (o.leaves_quantity for o in working if o.instrument == mine and o.side is Side.BUY), Decimal(0)
+    )
+    sells = sum(
+        (o.leaves_quantity for o in working if o.instrument == mine and o.side is Side.SELL), Decimal(0)
+    )
+    longest = net + buys + max(order.delta, Decimal(0))
+    shortest = net - sells + min(order.delta, Decimal(0))
+    position = max(abs(longest), abs(shortest))
+    before = max(abs(net + buys), abs(net - sells))
+    if order.notional is None:
+        return Held(position, None, "no price to value the order: no limit price and no mark", before)
+    currencies = {r.pnl_currency for r in rows}
+    if len(currencies) > 1:
+        shown = ", ".join(sorted(map(str, currencies)))
+        return Held(position, None, f"positions in several currencies ({shown})", before)
+    if any(o.price is None for o in working):
+        return Held(position, None, "an open market order has no price to value it at", before)
+    gross = sum((r.notional for r in rows), start=order.notional)
+    gross += sum(
+        (order.terms.value(o.leaves_quantity, o.price) for o in working if o.instrument == mine), Decimal(0)
+    )
+    others = [o for o in working if o.instrument != mine]
+    gross += sum((o.leaves_quantity * o.price for o in others), Decimal(0))
+    return Held(position, gross, "", before)
+
+
+Figure = tuple[Decimal | None, str, Decimal | None]
+"""A figure after the order (None: why it cannot be worked out), and the figure without the order
+for what an order can shrink (None for what it cannot: a day's loss, a count, its own notional)."""
+
+_UNDERLYING = "the exposure per underlying is not wired into the check yet"
+
+
+def _position(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
+    found = held(ledger, limit, order)
+    return (None, _UNDERLYING, None) if found is None else (found.position, "", found.position_before)
+
+
+def _gross(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
+    found = held(ledger, limit, order)
+    return (None, _UNDERLYING, None) if found is None else (found.gross, found.why_unknown, None)
+
+
+def _order_notional(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
+    return order.notional, "no price to value the order: no limit price and no mark", None
+
+
+def _daily_loss(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
+    """The loss of the account's UTC day (the ledger's clock's) so far: realized − fees + cash
+    flows, and unrealized at the day's last marks (``pnl_daily``), as a positive number."""
+    day = order.now.date().isoformat()
+    rows = [r for r in ledger.pnl_daily(by="account") if r.day == day and r.group == limit.target]
+    if not rows:
+        return Decimal(0), "", None
+    if len(rows) > 1:
+        return None, "the day's P&L is in several currencies", None
+    row = rows[0]
+    if row.realized_pnl_net is None or row.unrealized_pnl is None:
+        why = "the day's P&L is not known in full (an unvalued fee or a position without a mark)"
+        return None, why, None
+    return max(Decimal(0), -(row.realized_pnl_net + row.unrealized_pnl)), "", None
+
+
+def _drawdown(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
+    return None, "the day's P&L high is not kept yet, so the drawdown from it is not evaluated", None
+
+
+def _orders(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
+    """The orders of the scope requested within the last ``interval`` seconds, this one too."""
+    assert limit.interval is not None
+    since = order.now - timedelta(seconds=limit.interval) + timedelta(microseconds=1)
+    if limit.scope == "tag":
+        name, _, value = limit.target.partition("=")
+        tagged = sum(1 for r in ledger.orders(since=since, until=order.now) if r.tags.get(name) == value)
+        return Decimal(tagged + 1), "", None
+    if limit.scope == "account":
+        found = ledger.orders(account=order.account, since=since, until=order.now)
+    else:
+        found = ledger.orders(instrument=order.instrument, since=since, until=order.now)
+    return Decimal(len(found) + 1), "", None
+
+
+FIGURES: dict[str, Callable[[OrderLedger, Limit, Worst], Figure]] = {
+    "max_position": _position,
+    "max_gross_exposure": _gross,
+    "max_order_notional": _order_notional,
+    "max_daily_loss": _daily_loss,
+    "max_drawdown": _drawdown,
+    "max_orders": _orders,
+}
+"""The figure each kind of limit bounds (``domain.risk.LIMIT_KINDS`` describes them)."""
+
+
+# ---------------------------------------------------------------------- the check
+
+
+def check(ledger: OrderLedger, request: Any, now: datetime) -> CheckResult:
+    """Allowed, or denied with every limit the order would breach and what its state forbids."""
+    order = worst_case(ledger, request, now)
+    breaches: list[Breach] = []
+    states = trading_states(ledger, now)
+    current = state_of(states, order.account)
+    state = "active" if current is None else current.state
+    if state != "active" and current is not None:
+        before = sum(
+            (r.quantity for r in ledger.positions(account=order.account, instrument=order.instrument)),
+            start=Decimal(0),
+        )
+        refusal = state_refusal(state, before, order.delta)
+        if refusal is not None:
+            breaches.append(
+                Breach(f"{refusal} (set by {current.set_by}: {current.reason or 'no reason given'})")
+            )
+    for limit in limits_in_force(ledger, now):
+        if not limit.applies(order.account, order.instrument, order.underlying, order.tags):
+            continue
+        figure, why, before = FIGURES[limit.kind](ledger, limit, order)
+        breach = judge(limit, figure, why, before)
+        if breach is not None:
+            breaches.append(breach)
+    losses = [b for b in breaches if b.limit is not None and b.limit.kind == DAILY_LOSS_RULE and b.figure]
+    if losses and state != "halted":
+        _halt_for_loss(ledger, order, losses[0])
+        state = "halted"
+    return CheckResult(not breaches, state, breaches)
+
+
+def _halt_for_loss(ledger: OrderLedger, order: Worst, breach: Breach) -> None:
+    """The daily loss rule: an account past its daily loss limit is halted, as a fact."""
+    ledger.record(
+        {
+            "type": "trading_state",
+            "ts": format_timestamp(order.now),
+            "account": order.account,
+            "state": "halted",
+            "set_by": DAILY_LOSS_RULE,
+            "reason": breach.reason,
+            "source": "rule",
+        },
+        strict=True,
+    )
+
+
+def request_of(spec: dict[str, Any], now: datetime) -> Any:
+    """The request message of a spec given to ``check`` (its client order ID may be absent)."""
+    # Imported here: the message models load with the writes (``application.lazy``), so a
+    # process that only reads never imports them.
+    from orderledger.infrastructure.messages.models import RequestMessage, parse_message
+
+    message = {**spec, "type": "request"}
+    message.setdefault("client_order_id", "check")
+    message.setdefault("ts", format_timestamp(now))
+    parsed = parse_message(message)
+    if not isinstance(parsed, RequestMessage):  # pragma: no cover - the type is set above
+        raise InvalidInputError("check takes the fields of a request", field="type")
+    return parsed
+
+
+def fact_message(message_type: str, ts: datetime, **fields: Any) -> dict[str, Any]:
+    """A risk fact's message (``limit_set``, ``limit_cleared``, ``trading_state``), absent fields left out."""
+    return {
+        "type": message_type,
+        "ts": format_timestamp(ts),
+        **{k: v for k, v in fields.items() if v is not None},
+    }
+
+
+def record_fact(ledger: OrderLedger, message: dict[str, Any]) -> Result:
+    """Record a risk fact; a refused one raises its one-line error."""
+    return ledger.record(message, strict=True)
+
+
+__all__ = [
+    "DAILY_LOSS_RULE",
+    "CheckResult",
+    "Held",
+    "LimitRow",
+    "TradingStateRow",
+    "Worst",
+    "check",
+    "held",
+    "limits",
+    "limits_in_force",
+    "request_of",
+    "state_of",
+    "trading_states",
+    "worst_case",
+]

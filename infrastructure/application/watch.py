@@ -1,0 +1,108 @@
+"""How close each limit in force stands to its value, without an order (``orderledger risk``).
+
+The same figures as the pre-trade check (``application.risk``), for an order of nothing: a
+position's and a gross exposure's worst case with the open orders, the day's loss, the orders
+sent within the interval. ``max_order_notional`` bounds each order and has no standing figure;
+what the check cannot evaluate is ``unknown``, with why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from orderledger.domain.instrument import Terms
+from orderledger.domain.risk import Limit
+from orderledger.domain.values import format_decimal
+from orderledger.infrastructure.application.risk import (
+    FIGURES,
+    LimitRow,
+    OrderLedger,
+    Worst,
+    held,
+    limits_in_force,
+)
+
+STATUSES = ("ok", "near", "breached", "unknown", "per_order")
+"""ok: below the threshold; near: at or past ``threshold`` × value; breached: past the value;
+unknown: the figure cannot be worked out; per_order: the limit bounds each order (no standing
+figure)."""
+ALERTS = frozenset({"near", "breached"})
+
+
+@dataclass(frozen=True)
+class LimitStatus:
+    """A limit in force and how close its figure stands to it."""
+
+    limit: LimitRow
+    status: str
+    figure: Decimal | None = None
+    why: str = ""
+
+    def line(self) -> str:
+        """One line for people: the status, the limit, and the figure against it."""
+        if self.figure is None:
+            return f"{self.status} {self.limit.shown()}" + (f": {self.why}" if self.why else "")
+        share = "" if not self.limit.value else f" ({self.figure * 100 / self.limit.value:.0f}%)"
+        shown = f"{format_decimal(self.figure)} of {format_decimal(self.limit.value)}{share}"
+        return f"{self.status} {self.limit.shown()}: {shown}"
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"status": self.status, **self.limit.to_json()}
+        if self.figure is not None:
+            data["figure"] = format_decimal(self.figure)
+        if self.why:
+            data["reason_unknown"] = self.why
+        return data
+
+
+def _nothing(account: str, instrument: str, now: datetime) -> Worst:
+    """An order of nothing: what the check's figures are without an order."""
+    return Worst(account, "", instrument, Decimal(0), Decimal(1), Terms(), None, {}, now)
+
+
+def _standing(ledger: OrderLedger, limit: Limit, now: datetime) -> tuple[Decimal | None, str]:
+    if limit.kind in ("max_position", "max_gross_exposure"):
+        if limit.scope == "instrument":
+            instruments = [limit.target]
+        else:
+            held_in = {r.instrument for r in ledger.positions(account=limit.target)}
+            held_in |= {o.instrument for o in ledger.orders(open=True, account=limit.target)}
+            instruments = sorted(held_in) or [""]
+        account = limit.target if limit.scope == "account" else ""
+        found = [held(ledger, limit, _nothing(account, i, now)) for i in instruments]
+        if any(f is None for f in found):
+            return None, "the exposure per underlying is not wired into the check yet"
+        if limit.kind == "max_position":
+            return max(f.position for f in found if f is not None), ""
+        return found[0].gross if found[0] is not None else None, found[0].why_unknown if found[0] else ""
+    account = limit.target if limit.scope == "account" else ""
+    figure, why, _ = FIGURES[limit.kind](ledger, limit, _nothing(account, "", now))
+    if limit.kind == "max_orders" and figure is not None:
+        figure -= 1  # the check counts the order it checks; here there is none
+    return figure, why
+
+
+def standing(ledger: OrderLedger, threshold: Decimal, now: datetime) -> list[LimitStatus]:
+    """Each limit in force at ``now`` with its status (``STATUSES``), by scope, target and kind."""
+    found = []
+    for limit in sorted(limits_in_force(ledger, now), key=lambda x: x.key):
+        row = LimitRow(**limit.__dict__)
+        if limit.kind == "max_order_notional":
+            found.append(LimitStatus(row, "per_order"))
+            continue
+        figure, why = _standing(ledger, limit, now)
+        if figure is None:
+            found.append(LimitStatus(row, "unknown", None, why))
+        elif figure > limit.value:
+            found.append(LimitStatus(row, "breached", figure))
+        elif figure >= threshold * limit.value:
+            found.append(LimitStatus(row, "near", figure))
+        else:
+            found.append(LimitStatus(row, "ok", figure))
+    return found
+
+
+__all__ = ["ALERTS", "STATUSES", "LimitStatus", "standing"]

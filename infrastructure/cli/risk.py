@@ -1,0 +1,192 @@
+"""Risk commands: ``limits``, ``limit set|clear``, ``halt``, ``reduce-only``, ``resume``,
+``state`` and ``check`` (docs/risk.md). Thin shells over ``OrderLedger``'s risk methods."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+import time
+from typing import Annotated, Any
+
+import typer
+
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.values import format_decimal, format_timestamp
+from orderledger.infrastructure.application.watch import ALERTS
+from orderledger.infrastructure.cli.app import JsonOption, moment, open_ledger, seconds
+from orderledger.infrastructure.cli.render import json_array, print_json, say, text_table
+
+AsOf = Annotated[str | None, typer.Option(help="As they stood at this venue time (ISO 8601).")]
+By = Annotated[
+    str | None,
+    typer.Option("--by", help="Who sets it: a person, a rule, a service (default: your user name)."),
+]
+Reason = Annotated[str | None, typer.Option(help="Why: kept with the fact.")]
+Account = Annotated[str | None, typer.Option(help="The account (default: every account).")]
+
+
+def limits(as_of: AsOf = None, as_json: JsonOption = False) -> None:
+    """The limits in force now (or --as-of a venue time): who set each, when and why."""
+    with open_ledger(create=False) as ledger:
+        rows = ledger.limits(as_of=moment(as_of, "--as-of"))
+    if as_json:
+        json_array(row.to_json() for row in rows)
+        return
+    text_table(
+        "limits",
+        ["scope", "target", "kind", "value", "interval", "by", "since", "reason"],
+        [
+            [
+                r.scope,
+                r.target,
+                r.kind,
+                format_decimal(r.value),
+                "" if r.interval is None else f"{r.interval}s",
+                r.set_by,
+                format_timestamp(r.ts_event),
+                r.reason or "",
+            ]
+            for r in rows
+        ],
+        wrap=("reason",),
+    )
+
+
+def set_limit(
+    scope: Annotated[str, typer.Argument(help="account, underlying, instrument or tag.")],
+    target: Annotated[str, typer.Argument(help="The account, underlying, instrument or NAME=VALUE tag.")],
+    kind: Annotated[str, typer.Argument(help="max_position, max_gross_exposure, max_order_notional, …")],
+    value: Annotated[str, typer.Argument(help="The most the figure may be.")],
+    interval: Annotated[int | None, typer.Option(help="For max_orders: the window in seconds.")] = None,
+    set_by: By = None,
+    reason: Reason = None,
+) -> None:
+    """Set a limit, in force from now until set again or cleared."""
+    who = set_by or getpass.getuser()
+    with open_ledger() as ledger:
+        ledger.set_limit(scope, target, kind, value, interval=interval, set_by=who, reason=reason)
+    say(f"{kind} of {scope} {target} set to {value} by {who}")
+
+
+def clear_limit(
+    scope: Annotated[str, typer.Argument(help="account, underlying, instrument or tag.")],
+    target: Annotated[str, typer.Argument(help="The account, underlying, instrument or NAME=VALUE tag.")],
+    kind: Annotated[str, typer.Argument(help="The kind of limit to clear.")],
+    set_by: By = None,
+    reason: Reason = None,
+) -> None:
+    """Clear a limit: it no longer applies from now."""
+    who = set_by or getpass.getuser()
+    with open_ledger() as ledger:
+        ledger.clear_limit(scope, target, kind, set_by=who, reason=reason)
+    say(f"{kind} of {scope} {target} cleared by {who}")
+
+
+def _set_state(state: str, account: str | None, set_by: str | None, reason: str | None) -> None:
+    who = set_by or getpass.getuser()
+    with open_ledger() as ledger:
+        ledger.set_trading_state(state, account=account, set_by=who, reason=reason)
+    say(f"{account or 'every account'}: {state} (set by {who})")
+
+
+def halt(account: Account = None, set_by: By = None, reason: Reason = None) -> None:
+    """Halt trading: every order of the account (or of every account) is denied."""
+    _set_state("halted", account, set_by, reason)
+
+
+def reduce_only(account: Account = None, set_by: By = None, reason: Reason = None) -> None:
+    """Reduce only: only orders that shrink the absolute position are allowed."""
+    _set_state("reduce_only", account, set_by, reason)
+
+
+def resume(account: Account = None, set_by: By = None, reason: Reason = None) -> None:
+    """Trade again: the account (or the global state) is active."""
+    _set_state("active", account, set_by, reason)
+
+
+def state(as_of: AsOf = None, as_json: JsonOption = False) -> None:
+    """Each account's trading state as last set (every account's first), by whom and why."""
+    with open_ledger(create=False) as ledger:
+        rows = ledger.trading_states(as_of=moment(as_of, "--as-of"))
+    if as_json:
+        json_array(row.to_json() for row in rows)
+        return
+    text_table(
+        "trading states",
+        ["account", "state", "by", "since", "reason"],
+        [
+            [r.account or "(every account)", r.state, r.set_by, format_timestamp(r.ts_event), r.reason or ""]
+            for r in rows
+        ],
+        wrap=("reason",),
+    )
+
+
+def check(
+    order: Annotated[
+        str, typer.Argument(metavar="ORDER", help="The order's request fields as a JSON object.")
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Check an order against the limits and its account's trading state; exit 1 when denied."""
+    try:
+        spec: Any = json.loads(order)
+    except json.JSONDecodeError as error:
+        raise InvalidInputError(f"ORDER is not JSON: {error.msg}") from None
+    if not isinstance(spec, dict):
+        raise InvalidInputError("ORDER must be a JSON object of a request's fields")
+    with open_ledger() as ledger:
+        result = ledger.check(spec)
+    if as_json:
+        print_json(result.to_json())
+    else:
+        say("allowed" if result.allowed else "denied")
+        for reason in result.reasons:
+            say(f"  {reason}")
+    if not result.allowed:
+        raise typer.Exit(1)
+
+
+def risk(
+    threshold: Annotated[
+        float, typer.Option(help="Say a limit is near when its figure is at least this share of it.")
+    ] = 0.8,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Keep going: a line each time a limit's status changes.")
+    ] = False,
+    interval: Annotated[float, typer.Option(help="With --watch: seconds between looks.")] = 1.0,
+    as_json: JsonOption = False,
+) -> None:
+    """How close each limit stands to its value: ok, near, breached, unknown or per_order. Exit 1
+    when one is near or breached (for cron); --watch prints a line (--json: a JSON object) each
+    time a limit's status changes, until interrupted."""
+    pause = seconds(interval, "--interval", 0.01, 3600)
+    with open_ledger(create=False) as ledger:
+        rows = ledger.risk(threshold=threshold)
+        if not watch:
+            if as_json:
+                json_array(row.to_json() for row in rows)
+            else:
+                for row in rows:
+                    say(row.line())
+            if any(row.status in ALERTS for row in rows):
+                raise typer.Exit(1)
+            return
+        seen: dict[tuple[str, str, str], str] = {}
+        while True:
+            for row in rows:
+                key = row.limit.key
+                before = seen.get(key, "ok")
+                seen[key] = row.status
+                if row.status != before and row.status != "per_order":
+                    say(json.dumps(row.to_json()) if as_json else row.line())
+            sys.stdout.flush()
+            time.sleep(pause)
+            rows = ledger.risk(threshold=threshold)
+
+
+limit_app = typer.Typer(help="Set or clear a risk limit (docs/risk.md).", no_args_is_help=True)
+"""``orderledger limit``: ``set`` and ``clear``."""
+limit_app.command("set")(set_limit)
+limit_app.command("clear")(clear_limit)

@@ -1,0 +1,149 @@
+"""Limits and trading states through the real CLI, on SQLite and PostgreSQL (docs/risk.md)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.cli import cli_json, run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(params=("sqlite", "postgres"))
+def backend(request: pytest.FixtureRequest) -> str:
+    """The file backends the CLI opens (overrides tests/conftest.py's, which adds memory)."""
+    return str(request.param)
+
+
+ORDER = json.dumps(
+    {"venue": "x", "account": "main", "instrument": "BTC-USDT", "side": "buy", "order_type": "limit",
+     "quantity": "3", "price": "100"}
+)  # fmt: skip
+
+
+def test_limits_halt_resume_and_check_through_the_cli(file_ledger_url: str, tmp_path: Path) -> None:
+    db, cwd = file_ledger_url, tmp_path
+    # Given an order notional limit of 250, set by alice
+    run = run_cli(
+        "limit", "set", "account", "main", "max_order_notional", "250", "--by", "alice", db=db, cwd=cwd
+    )
+    assert run.returncode == 0 and run.stdout == "max_order_notional of account main set to 250 by alice\n"
+    [limit] = cli_json("limits", "--json", db=db, cwd=cwd)
+    assert (limit["kind"], limit["value"], limit["set_by"]) == ("max_order_notional", "250", "alice")
+    # Then an order of 3 × 100 = 300 is denied (exit 1), saying why
+    run = run_cli("check", ORDER, db=db, cwd=cwd)
+    assert run.returncode == 1 and run.stdout.splitlines() == [
+        "denied",
+        "  max_order_notional 250 on account main: would be 300",
+    ], run.describe()
+    # When the account is halted by alice, and the limit cleared
+    run = run_cli("halt", "--account", "main", "--by", "alice", "--reason", "flash crash", db=db, cwd=cwd)
+    assert run.returncode == 0 and run.stdout == "main: halted (set by alice)\n", run.describe()
+    assert (
+        run_cli(
+            "limit", "clear", "account", "main", "max_order_notional", "--by", "bob", db=db, cwd=cwd
+        ).returncode
+        == 0
+    )
+    # Then the state says who halted it, and the check is denied for the halt alone
+    [state] = cli_json("state", "--json", db=db, cwd=cwd)
+    assert (state["account"], state["state"], state["set_by"], state["reason"]) == (
+        "main",
+        "halted",
+        "alice",
+        "flash crash",
+    )
+    run = run_cli("check", ORDER, "--json", db=db, cwd=cwd)
+    assert run.returncode == 1 and json.loads(run.stdout)["breaches"] == [
+        {"reason": "trading is halted (set by alice: flash crash)"}
+    ]
+    # And once resumed the order is allowed (exit 0), and the limits as of before they were set are none
+    assert run_cli("resume", "--account", "main", "--by", "bob", db=db, cwd=cwd).returncode == 0
+    assert run_cli("check", ORDER, db=db, cwd=cwd).stdout == "allowed\n"
+    assert cli_json("limits", "--json", "--as-of", "2000-01-01T00:00:00Z", db=db, cwd=cwd) == []
+    assert cli_json("limits", "--json", db=db, cwd=cwd) == []
+
+
+def test_a_bad_limit_is_one_line_and_changes_nothing(file_ledger_url: str, tmp_path: Path) -> None:
+    run = run_cli(
+        "limit",
+        "set",
+        "account",
+        "main",
+        "max_orders",
+        "3",
+        "--by",
+        "alice",
+        db=file_ledger_url,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 2 and run.stderr_lines == [
+        "orderledger: a max_orders limit needs interval (seconds)"
+    ]
+    assert cli_json("limits", "--json", db=file_ledger_url, cwd=tmp_path) == []
+
+
+def _fill(cid: str, side: str, quantity: str, minute: int) -> list[dict[str, str]]:
+    ts = f"2025-03-03T09:{minute:02d}:00Z"
+    book = {"venue": "x", "account": "main", "instrument": "BTC-USDT"}
+    return [
+        {"type": "request", "client_order_id": cid, **book, "side": side, "order_type": "limit",
+         "quantity": quantity, "price": "100", "ts": ts},
+        {"type": "fill", "client_order_id": cid, "trade_id": f"t-{cid}", "quantity": quantity,
+         "price": "100", "ts": ts},
+    ]  # fmt: skip
+
+
+def test_risk_says_how_close_each_limit_stands_and_watch_reports_each_change(
+    file_ledger_url: str, tmp_path: Path
+) -> None:
+    db, cwd = file_ledger_url, tmp_path
+    # Given at most 10 BTC-USDT and orders of at most 1,000, and 8 bought
+    assert (
+        run_cli(
+            "limit", "set", "instrument", "BTC-USDT", "max_position", "10", "--by", "a", db=db, cwd=cwd
+        ).returncode
+        == 0
+    )
+    assert (
+        run_cli(
+            "limit", "set", "account", "main", "max_order_notional", "1000", "--by", "a", db=db, cwd=cwd
+        ).returncode
+        == 0
+    )
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(m) + "\n" for m in _fill("b1", "buy", "8", 0)))
+    assert run_cli("ingest", "in.jsonl", db=db, cwd=cwd).returncode == 0
+    # Then 8 of 10 is 80%: at the default threshold (0.8), near, and risk exits 1 for cron
+    run = run_cli("risk", db=db, cwd=cwd)
+    assert run.returncode == 1 and run.stdout.splitlines() == [
+        "per_order max_order_notional 1000 on account main",
+        "near max_position 10 on instrument BTC-USDT: 8 of 10 (80%)",
+    ], run.describe()
+    # And with a threshold of 0.9 it is ok: exit 0
+    run = run_cli("risk", "--threshold", "0.9", "--json", db=db, cwd=cwd)
+    assert run.returncode == 0 and [r["status"] for r in json.loads(run.stdout)] == ["per_order", "ok"]
+    # When watched, it reports the near limit, then, once 3 more are bought (8 + 3 = 11 > 10),
+    # the breach: one JSON line per change (waiting on the lines, not on the clock)
+    env = {**os.environ, "PYTHONPATH": str(ROOT.parent), "ORDERLEDGER_DATABASE_URL": db}
+    command = [sys.executable, "-m", "orderledger", "risk", "--watch", "--json", "--interval", "0.05"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, env=env, cwd=cwd, text=True) as watcher:
+        try:
+            assert watcher.stdout is not None
+            first = json.loads(watcher.stdout.readline())
+            assert (first["status"], first["figure"]) == ("near", "8")
+            (tmp_path / "more.jsonl").write_text(
+                "".join(json.dumps(m) + "\n" for m in _fill("b2", "buy", "3", 1))
+            )
+            assert run_cli("ingest", "more.jsonl", db=db, cwd=cwd).returncode == 0
+            second = json.loads(watcher.stdout.readline())
+            assert (second["status"], second["kind"], second["figure"]) == ("breached", "max_position", "11")
+        finally:
+            watcher.send_signal(signal.SIGINT)
+            watcher.wait()

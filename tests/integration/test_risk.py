@@ -1,0 +1,387 @@
+"""Limits and trading states as facts, and the pre-trade check, on every backend.
+
+Every expected figure is worked out in the test: positions from the fills given, P&L from their
+prices, notionals from quantity × contract size × price.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orderledger import AsyncOrderLedger, InvalidInputError, OrderDeniedError, OrderLedger, Outcome
+
+NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
+MORNING = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def at(clock: str) -> datetime:
+    return datetime.fromisoformat(f"2025-03-03T{clock}+00:00")
+
+
+def spec(side: str = "buy", quantity: str = "1", price: str | None = "100", **more: Any) -> dict[str, Any]:
+    order = {
+        "venue": "x",
+        "account": "main",
+        "instrument": "BTC-USDT",
+        "side": side,
+        "order_type": "limit" if price else "market",
+        "quantity": quantity,
+        **more,
+    }
+    if price:
+        order["price"] = price
+    return order
+
+
+def filled(ledger: OrderLedger, cid: str, side: str, quantity: str, price: str, ts: str, **fill: Any) -> None:
+    """An order requested and filled in full at venue time ``ts`` (placed without the check)."""
+    request = {
+        "type": "request",
+        "client_order_id": cid,
+        **spec(side, quantity, price),
+        "ts": at(ts).isoformat(),
+    }
+    assert ledger.record(request).outcome is Outcome.APPLIED
+    trade = {"type": "fill", "client_order_id": cid, "trade_id": f"t-{cid}", "quantity": quantity}
+    assert (
+        ledger.record({**trade, "price": price, "ts": at(ts).isoformat(), **fill}).outcome is Outcome.APPLIED
+    )
+
+
+@pytest.fixture
+def desk(make_ledger: Callable[..., OrderLedger]) -> OrderLedger:
+    return make_ledger(clock=lambda: NOW)
+
+
+def test_limits_are_facts_answerable_as_of_any_time(desk: OrderLedger) -> None:
+    # Given a limit set at 08:00, raised at 10:00 by someone else, and cleared at 11:00
+    desk.set_limit("account", "main", "max_position", "5", set_by="alice", reason="desk rule", ts=at("08:00"))
+    desk.set_limit("account", "main", "max_position", "8", set_by="bob", ts=at("10:00"))
+    desk.set_limit("instrument", "BTC-USDT", "max_order_notional", "1000", set_by="alice", ts=at("09:00"))
+    desk.clear_limit("account", "main", "max_position", set_by="carol", ts=at("11:00"))
+    # Then each moment has its own limits, with who set them
+    assert [(r.kind, r.value, r.set_by) for r in desk.limits(as_of=at("08:30"))] == [
+        ("max_position", Decimal(5), "alice")
+    ]
+    assert [(r.kind, r.value, r.set_by) for r in desk.limits(as_of=at("10:30"))] == [
+        ("max_position", Decimal(8), "bob"),
+        ("max_order_notional", Decimal(1000), "alice"),
+    ]
+    assert [(r.scope, r.kind) for r in desk.limits()] == [("instrument", "max_order_notional")]
+    assert desk.limits(as_of=at("07:59")) == []
+    # And the same line again is a duplicate; another value at the same instant a clear error
+    again = desk.record(
+        {
+            "type": "limit_set",
+            "scope": "account",
+            "target": "main",
+            "kind": "max_position",
+            "value": "5",
+            "set_by": "alice",
+            "reason": "desk rule",
+            "ts": "2025-03-03T08:00:00Z",
+        }
+    )
+    assert again.outcome is Outcome.DUPLICATE
+    other = desk.record(
+        {
+            "type": "limit_set",
+            "scope": "account",
+            "target": "main",
+            "kind": "max_position",
+            "value": "6",
+            "set_by": "alice",
+            "ts": "2025-03-03T08:00:00Z",
+        }
+    )
+    assert other.outcome is Outcome.REJECTED and "already recorded as 5 (now 6)" in str(other.reason)
+
+
+def test_bad_limits_are_refused_in_one_line(desk: OrderLedger) -> None:
+    with pytest.raises(InvalidInputError, match="a max_orders limit needs interval"):
+        desk.set_limit("account", "main", "max_orders", "3", set_by="alice")
+    with pytest.raises(InvalidInputError, match="a max_daily_loss limit's scope must be one of account"):
+        desk.set_limit("tag", "strategy=mm", "max_daily_loss", "3", set_by="alice")
+    with pytest.raises(InvalidInputError, match=re.escape("state must be one of active|reduce_only|halted")):
+        desk.set_trading_state("paused", set_by="alice")
+    assert desk.limits() == [] and desk.trading_states() == []
+
+
+def test_every_limit_the_order_would_breach_is_given(desk: OrderLedger) -> None:
+    # Given 2 BTC held (bought at 100), a mark of 110, and a contract of 0.5 BTC on another venue
+    filled(desk, "b1", "buy", "2", "100", "09:00")
+    desk.record(
+        {"type": "mark", "venue": "x", "instrument": "BTC-USDT", "price": "110", "ts": "2025-03-03T09:30:00Z"}
+    )
+    desk.set_limit("instrument", "BTC-USDT", "max_position", "4", set_by="alice", ts=MORNING)
+    desk.set_limit("account", "main", "max_gross_exposure", "500", set_by="alice", ts=MORNING)
+    desk.set_limit("account", "main", "max_order_notional", "300", set_by="alice", ts=MORNING)
+    # When an order to buy 3 more at 105 is checked
+    result = desk.check(spec("buy", "3", "105"))
+    # Then all three limits it passes are given, with the figures it would make:
+    # position 2 + 3 = 5 > 4; gross 2 × 110 (held, at the mark) + 3 × 105 = 220 + 315 = 535 > 500;
+    # order notional 3 × 105 = 315 > 300
+    assert not result.allowed
+    assert sorted((b.limit.kind, b.figure) for b in result.breaches if b.limit) == [
+        ("max_gross_exposure", Decimal(535)),
+        ("max_order_notional", Decimal(315)),
+        ("max_position", Decimal(5)),
+    ]
+    # And an order within all three is allowed: 2 + 1 = 3 ≤ 4; 220 + 1 × 105 = 325 ≤ 500; 105 ≤ 300
+    assert desk.check(spec("buy", "1", "105")).allowed
+    # And an open order's worst case counts: with a working buy of 1 at 90, the same order makes
+    # the position 2 + 1 + 1 = 4 ≤ 4, and gross 220 + 90 + 105 = 415 ≤ 500
+    desk.record(
+        {"type": "request", "client_order_id": "w1", **spec("buy", "1", "90"), "ts": "2025-03-03T11:00:00Z"}
+    )
+    assert desk.check(spec("buy", "1", "105")).allowed  # 4 ≤ 4
+    # and a buy of 2 makes 2 + 1 + 2 = 5 > 4, and gross 220 + 90 + 2 × 105 = 520 > 500
+    held = desk.check(spec("buy", "2", "105"))
+    assert sorted((b.limit.kind, b.figure) for b in held.breaches if b.limit) == [
+        ("max_gross_exposure", Decimal(520)),
+        ("max_position", Decimal(5)),
+    ]
+
+
+def test_a_contract_size_and_a_market_order_are_valued_at_the_mark(desk: OrderLedger) -> None:
+    # Given a perpetual whose contract is 0.01 BTC, marked at 50,000, and an order notional limit
+    desk.define_instrument(venue="x", instrument="BTC-PERP", kind="swap", contract_size="0.01", ts=MORNING)
+    desk.record(
+        {
+            "type": "mark",
+            "venue": "x",
+            "instrument": "BTC-PERP",
+            "price": "50000",
+            "ts": "2025-03-03T09:00:00Z",
+        }
+    )
+    desk.set_limit("instrument", "BTC-PERP", "max_order_notional", "1000", set_by="alice", ts=MORNING)
+    # Then a market order for 3 contracts is 3 × 0.01 × 50,000 = 1,500 > 1,000
+    result = desk.check(spec("buy", "3", None, instrument="BTC-PERP"))
+    assert [b.figure for b in result.breaches] == [Decimal(1500)]
+    # And 2 contracts are 2 × 0.01 × 50,000 = 1,000: at the limit, allowed
+    assert desk.check(spec("buy", "2", None, instrument="BTC-PERP")).allowed
+
+
+def test_a_limit_that_cannot_be_evaluated_denies(desk: OrderLedger) -> None:
+    # Given an underlying's position limit (the exposure per underlying is not wired in) and an
+    # order notional limit on an instrument nobody marked
+    desk.set_limit("underlying", "BTC", "max_position", "10", set_by="alice", ts=MORNING)
+    result = desk.check(spec("buy", "1", "100"))
+    assert not result.allowed and "not evaluated" in result.reasons[0]
+    desk.clear_limit("underlying", "BTC", "max_position", set_by="alice", ts=at("09:00"))
+    desk.set_limit("account", "main", "max_order_notional", "10", set_by="alice", ts=at("09:00"))
+    assert "no price to value the order" in desk.check(spec("buy", "1", None)).reasons[0]
+
+
+def test_max_orders_counts_the_orders_within_the_interval(desk: OrderLedger) -> None:
+    # Given at most 2 orders of strategy=mm per 60 s, and mm orders at 11:58:59 and 11:59:30
+    desk.set_limit("tag", "strategy=mm", "max_orders", "2", interval=60, set_by="alice", ts=MORNING)
+    for cid, ts in (("m1", "11:58:59"), ("m2", "11:59:30")):
+        message = {
+            "type": "request",
+            "client_order_id": cid,
+            **spec(tags={"strategy": "mm"}),
+            "ts": at(ts).isoformat(),
+        }
+        desk.record(message)
+    # Then at 12:00 the window (11:59:00, 12:00:00] holds m2: with this one, 2 ≤ 2
+    assert desk.check(spec(tags={"strategy": "mm"})).allowed
+    # And an order of another strategy is not counted against mm
+    assert desk.check(spec(tags={"strategy": "arb"})).allowed
+    # And once this one is placed, the next mm order is the third: denied
+    with desk.placing(spec(tags={"strategy": "mm"})) as placement:
+        placement.accepted("v-1")
+    assert [b.figure for b in desk.check(spec(tags={"strategy": "mm"})).breaches] == [Decimal(3)]
+
+
+def test_a_denied_placement_is_journaled_and_never_sent(desk: OrderLedger) -> None:
+    desk.set_limit("account", "main", "max_order_notional", "50", set_by="alice", ts=MORNING)
+    sent = []
+    denial = "max_order_notional 50 on account main: would be 100"
+    with pytest.raises(OrderDeniedError, match=denial), desk.placing(spec(client_order_id="c-denied")):
+        sent.append("sent")
+    # Then the body never ran, no order exists, and the request is in the journal as denied
+    assert sent == [] and list(desk.orders()) == []
+    [message] = [m for m in desk.messages() if m.client_order_id == "c-denied"]
+    assert message.outcome == "denied" and "would be 100" in str(message.reason)
+    # And placing without the check sends it
+    with desk.placing(spec("buy", "1", "100", client_order_id="c-unchecked"), check=False) as placement:
+        placement.accepted("v-2")
+    assert [o.client_order_id for o in desk.orders()] == ["c-unchecked"]
+
+
+def test_reduce_only_and_halted_accounts(desk: OrderLedger) -> None:
+    # Given 3 BTC held, and the account set to reduce-only
+    filled(desk, "b1", "buy", "3", "100", "09:00")
+    desk.set_trading_state(
+        "reduce_only", account="main", set_by="alice", reason="risk review", ts=at("10:00")
+    )
+    # Then a sale of 2 (3 → 1) is allowed, a purchase (3 → 4) and a sale of 4 (3 → −1) are not
+    assert desk.check(spec("sell", "2")).allowed
+    assert desk.check(spec("buy", "1")).reasons == [
+        "reduce-only: the position 3 would become 4 (set by alice: risk review)"
+    ]
+    assert not desk.check(spec("sell", "4")).allowed
+    # And a global halt makes every account halted, whatever its own state; resuming the global
+    # state returns each account to its own
+    desk.set_trading_state("halted", set_by="ops", reason="venue incident", ts=at("11:00"))
+    assert desk.check(spec("sell", "1")).reasons == ["trading is halted (set by ops: venue incident)"]
+    desk.set_trading_state("active", set_by="ops", ts=at("11:30"))
+    assert desk.check(spec("sell", "1")).allowed and not desk.check(spec("buy", "1")).allowed
+    assert [(s.account, s.state, s.set_by) for s in desk.trading_states()] == [
+        ("", "active", "ops"),
+        ("main", "reduce_only", "alice"),
+    ]
+
+
+def test_a_late_fill_refolded_in_venue_time_breaches_the_daily_loss_and_halts(desk: OrderLedger) -> None:
+    # Given at most 50 USDT of loss a day, 10 BTC bought at 100 at 09:00, and a mark of 97 at 11:00
+    desk.set_limit("account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING)
+    filled(desk, "b1", "buy", "10", "100", "09:00")
+    desk.record(
+        {"type": "mark", "venue": "x", "instrument": "BTC-USDT", "price": "97", "ts": "2025-03-03T11:00:00Z"}
+    )
+    # Then the day's loss is the unrealized (97 − 100) × 10 = −30: 30 ≤ 50, allowed
+    assert desk.check(spec()).allowed
+    # When a sale of the 10 at 94 (fee 1 USDT) done at 10:00 arrives late, after the 11:00 mark
+    filled(desk, "s1", "sell", "10", "94", "10:00", fee="1", fee_currency="USDT")
+    # Then the day, folded in venue time, realized (94 − 100) × 10 = −60, paid 1 in fees and holds
+    # nothing: a loss of 61 > 50, so the order is denied
+    result = desk.check(spec())
+    assert [(b.limit.kind, b.figure) for b in result.breaches if b.limit] == [("max_daily_loss", Decimal(61))]
+    # And the rule halted the account, as a fact signed with its name
+    [state] = desk.trading_states()
+    assert (state.account, state.state, state.set_by, state.ts_event) == (
+        "main",
+        "halted",
+        "max_daily_loss",
+        NOW,
+    )
+    assert result.state == "halted"
+    assert desk.trading_states(as_of=at("11:59")) == []
+
+
+HALTER = """
+import sys
+from datetime import datetime, UTC
+from orderledger import OrderLedger
+ledger = OrderLedger(sys.argv[1])
+ledger.set_trading_state("halted", account="main", set_by="alice", reason="flash crash")
+print("halted", flush=True)
+sys.stdin.read()  # blocks: the parent kills the process here
+"""
+
+
+def test_a_halt_survives_a_kill_9_and_a_restart(file_ledger_url: str) -> None:
+    # Given a process that halts the account and is then killed with SIGKILL
+    env = {**os.environ, "PYTHONPATH": str(ROOT.parent)}
+    with subprocess.Popen(
+        [sys.executable, "-c", HALTER, file_ledger_url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    ) as child:
+        try:
+            # (waits on the child's line, not on the clock)
+            assert child.stdout is not None and child.stdout.readline().strip() == "halted"
+        finally:
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+    assert child.returncode == -signal.SIGKILL
+    # When the ledger is opened again by another process
+    with OrderLedger(file_ledger_url) as restarted:
+        # Then it finds itself halted, and places nothing
+        result = restarted.check(spec())
+        assert result.state == "halted" and result.reasons == [
+            "trading is halted (set by alice: flash crash)"
+        ]
+        with pytest.raises(OrderDeniedError), restarted.placing(spec()):
+            pytest.fail("a halted ledger sent an order")
+
+
+def test_concurrent_placements_never_pass_a_count_limit(desk: OrderLedger) -> None:
+    # Given at most 3 orders a minute, and 8 threads placing at once
+    desk.set_limit("account", "main", "max_orders", "3", interval=60, set_by="alice", ts=MORNING)
+    sent: list[str] = []
+    denied: list[str] = []
+
+    def place(n: int) -> None:
+        try:
+            with desk.placing(spec(client_order_id=f"c-{n}")) as placement:
+                sent.append(placement.client_order_id)
+        except OrderDeniedError:
+            denied.append(str(n))
+
+    threads = [threading.Thread(target=place, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then exactly 3 were sent and 5 denied
+    assert (len(sent), len(denied)) == (3, 5)
+
+
+FILLS = st.lists(st.tuples(st.sampled_from(["buy", "sell"]), st.integers(1, 5)), min_size=1, max_size=6)
+
+
+@settings(max_examples=25)
+@given(
+    fills=FILLS, order=st.tuples(st.sampled_from(["buy", "sell"]), st.integers(1, 9)), shuffle=st.randoms()
+)
+def test_check_never_allows_an_order_past_a_position_limit_whatever_the_order_of_fills(
+    fills: list[tuple[str, int]], order: tuple[str, int], shuffle: Any
+) -> None:
+    # Given fills recorded in any order (their venue times fixed), and at most 6 BTC either way
+    limit = 6
+    with OrderLedger("memory://", clock=lambda: NOW) as ledger:
+        ledger.set_limit("instrument", "BTC-USDT", "max_position", str(limit), set_by="alice", ts=MORNING)
+        numbered = list(enumerate(fills))
+        shuffle.shuffle(numbered)
+        for n, (side, quantity) in numbered:
+            filled(ledger, f"f{n}", side, str(quantity), "100", f"09:{n:02d}")
+        # The position is the signed sum of the fills; the order moves it by its signed quantity
+        held = sum(q if s == "buy" else -q for s, q in fills)
+        after = held + (order[1] if order[0] == "buy" else -order[1])
+        result = ledger.check(spec(order[0], str(order[1])))
+        # Then it is denied exactly when it takes the position past the limit and further from
+        # zero than it was (an order that brings a position over its limit back is allowed)
+        assert result.allowed == (abs(after) <= limit or abs(after) <= abs(held)), (
+            held,
+            after,
+            result.reasons,
+        )
+
+
+def test_the_async_placing_checks_too(file_ledger_url: str) -> None:
+    # Given a halted account
+    async def main() -> list[str]:
+        async with AsyncOrderLedger(file_ledger_url) as ledger:
+            ledger.ledger.set_trading_state("halted", account="main", set_by="alice")
+            # Then an async placement is denied and its body never runs
+            with pytest.raises(OrderDeniedError, match="trading is halted"):
+                async with ledger.placing(spec()):
+                    pytest.fail("a halted account sent an order")
+            # And without the check it is placed
+            async with ledger.placing(spec(), check=False) as placement:
+                await placement.accepted("v-1")
+            return [o.client_order_id for o in await ledger.orders()]
+
+    assert len(asyncio.run(main())) == 1
