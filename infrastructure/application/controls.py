@@ -8,17 +8,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.infrastructure.application.requests import Check, Limits, SetTradingState, TradingStates
 from orderledger.infrastructure.application.risk import (
     CheckResult,
     LimitRow,
     OrderLedger,
     TradingStateRow,
-    check,
     fact_message,
-    limits,
     record_fact,
-    request_of,
-    trading_states,
 )
 from orderledger.infrastructure.application.watch import LimitStatus, standing
 
@@ -35,12 +32,12 @@ class RiskControls:
 
     def limits(self, *, as_of: datetime | None = None) -> list[LimitRow]:
         """The limits in force now, or at venue time ``as_of``: who set each, when and why."""
-        return limits(self._ledger, as_of)
+        return self._ledger.handle(Limits(as_of))
 
     def trading_states(self, *, as_of: datetime | None = None) -> list[TradingStateRow]:
         """Each account's trading state as last set (account "": every account's), now or at
         venue time ``as_of``; an account never set is ``active``."""
-        return trading_states(self._ledger, as_of)
+        return self._ledger.handle(TradingStates(as_of))
 
     def set_limit(
         self,
@@ -87,8 +84,7 @@ class RiskControls:
     ) -> Result:
         """Record a ``trading_state``: ``halted``, ``reduce_only`` or ``active`` for ``account``
         (None: every account) from ``ts`` (default now)."""
-        fields = {"account": account, "state": state, "set_by": set_by, "reason": reason}
-        return record_fact(self._ledger, fact_message("trading_state", ts or self._ledger._clock(), **fields))
+        return self._ledger.handle(SetTradingState(state, set_by, account, reason, ts))
 
     def risk(self, *, threshold: Decimal | str | float = Decimal("0.8")) -> list[LimitStatus]:
         """Each limit in force now and how close its figure stands to it (``application.watch``):
@@ -104,11 +100,7 @@ class RiskControls:
         """Whether an order (the fields of a request) may be sent now: allowed, or denied with
         every limit its worst case would breach and what its account's trading state forbids.
         Records nothing, except the halt the daily loss rule sets when that limit is passed."""
-        ledger = self._ledger
-        now = ledger._clock()
-        request = request_of(spec, now)
-        with ledger._writing:
-            return check(ledger, request, now)
+        return self._ledger.handle(Check(spec))
 
 
 __all__ = ["RiskControls"]

@@ -18,6 +18,7 @@ from orderledger.domain.order import Order
 from orderledger.domain.values import parse_timestamp
 from orderledger.infrastructure.application import admin, lazy, reads
 from orderledger.infrastructure.application import exposure as _exposure
+from orderledger.infrastructure.application import risk as _risk
 from orderledger.infrastructure.application.instruments import list_instruments
 from orderledger.infrastructure.application.parents import parent_page
 from orderledger.infrastructure.application.parts import LedgerParts
@@ -29,6 +30,7 @@ from orderledger.infrastructure.application.queries import (
 )
 from orderledger.infrastructure.application.requests import (
     REQUESTS,
+    Check,
     Events,
     EventsAfter,
     ExecutionQuality,
@@ -37,6 +39,7 @@ from orderledger.infrastructure.application.requests import (
     Ingest,
     Instruments,
     Lag,
+    Limits,
     LogPosition,
     Lots,
     Messages,
@@ -50,7 +53,9 @@ from orderledger.infrastructure.application.requests import (
     Reconcile,
     Request,
     Settle,
+    SetTradingState,
     Trades,
+    TradingStates,
     Verify,
 )
 from orderledger.infrastructure.audit.search import event_page, events_after, message_page
@@ -324,6 +329,33 @@ def settle(ledger: LedgerParts, request: Settle) -> int:
         account=request.account,
         origin=request.origin,
     )
+
+
+@handles(Limits)
+def limits(ledger: LedgerParts, request: Limits) -> list[_risk.LimitRow]:
+    return _risk.limits(ledger, request.as_of)
+
+
+@handles(TradingStates)
+def trading_states(ledger: LedgerParts, request: TradingStates) -> list[_risk.TradingStateRow]:
+    return _risk.trading_states(ledger, request.as_of)
+
+
+@handles(SetTradingState)
+def set_trading_state(ledger: LedgerParts, request: SetTradingState) -> Result:
+    fields = {"account": request.account, "state": request.state, "set_by": request.set_by}
+    message = _risk.fact_message(
+        "trading_state", request.ts or ledger._clock(), **fields, reason=request.reason
+    )
+    return _risk.record_fact(ledger, message)
+
+
+@handles(Check)
+def check(ledger: LedgerParts, request: Check) -> _risk.CheckResult:
+    now = ledger._clock()
+    order = _risk.request_of(request.spec, now)
+    with ledger._writing:  # the daily loss rule may record a halt
+        return _risk.check(ledger, order, now)
 
 
 _missing = set(REQUESTS) - set(HANDLERS)

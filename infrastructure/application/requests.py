@@ -54,6 +54,8 @@ if TYPE_CHECKING:  # named in a string: the analytics and the writes are importe
     from orderledger.infrastructure.application.execution import ExecutionRow  # noqa: F401
     from orderledger.infrastructure.application.reconcile import ReconcileReport  # noqa: F401
     from orderledger.infrastructure.application.recording import Ingested  # noqa: F401
+    from orderledger.infrastructure.application.risk import CheckResult, LimitRow, TradingStateRow  # noqa: F401
+    from orderledger.infrastructure.ingest.processing import Result  # noqa: F401
 
 T = TypeVar("T", covariant=True)
 
@@ -396,6 +398,48 @@ class Settle(Request[int]):
         return "admin"
 
 
+@request
+class Limits(Request["list[LimitRow]"]):
+    """The limits in force now, or as they stood at venue time ``as_of`` (docs/risk.md)."""
+
+    as_of: datetime | None = None
+
+
+@request
+class TradingStates(Request["list[TradingStateRow]"]):
+    """Each account's trading state as last set, or as it stood at venue time ``as_of``."""
+
+    as_of: datetime | None = None
+
+
+@request
+class SetTradingState(Request["Result"]):
+    """Record a ``trading_state`` (``halted``, ``reduce_only``, ``active``) for ``account``
+    (None: every account), set by ``set_by`` for ``reason``, from ``ts`` (None: now)."""
+
+    state: str
+    set_by: str
+    account: str | None = None
+    reason: str | None = None
+    ts: datetime | None = None
+
+    @property
+    def role(self) -> str:
+        return "write"
+
+
+@request
+class Check(Request["CheckResult"]):
+    """The pre-trade check of an order (a request's fields): allowed, or every breach. Needs
+    ``write``: the daily loss rule may halt the account."""
+
+    spec: dict[str, Any]
+
+    @property
+    def role(self) -> str:
+        return "write"
+
+
 REQUESTS: tuple[type[Request[Any]], ...] = (
     OrderAt,
     History,
@@ -419,12 +463,17 @@ REQUESTS: tuple[type[Request[Any]], ...] = (
     Ingest,
     Reconcile,
     Settle,
+    Limits,
+    TradingStates,
+    SetTradingState,
+    Check,
 )
 """Every request type ``OrderLedger.handle`` answers."""
 
 __all__ = [
     "REQUESTS",
     "ROLES",
+    "Check",
     "Events",
     "EventsAfter",
     "ExecutionQuality",
@@ -433,6 +482,7 @@ __all__ = [
     "Ingest",
     "Instruments",
     "Lag",
+    "Limits",
     "LogPosition",
     "Lots",
     "Messages",
@@ -445,7 +495,9 @@ __all__ = [
     "Positions",
     "Reconcile",
     "Request",
+    "SetTradingState",
     "Settle",
     "Trades",
+    "TradingStates",
     "Verify",
 ]

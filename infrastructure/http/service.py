@@ -172,6 +172,10 @@ SHOWN: dict[type[asks.Request[Any]], Callable[[LedgerService, Any], Any]] = {
     asks.Ingest: lambda service, ingested: report_record(ingested.report, ingested.results),
     asks.Reconcile: lambda service, report: report.to_json(),
     asks.Settle: lambda service, settled: settled,
+    asks.Limits: _json_rows,
+    asks.TradingStates: _json_rows,
+    asks.SetTradingState: lambda service, result: result.outcome.value,
+    asks.Check: lambda service, result: result.to_json(),
 }
 """How the answer to each request the HTTP API asks is written as JSON-ready data: the figures
 of orders, trades, positions and lots with the places the page shows them to

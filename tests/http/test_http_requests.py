@@ -24,12 +24,14 @@ from orderledger import Filter, OrderLedger
 from orderledger.infrastructure.application.requests import (
     REQUESTS,
     ROLES,
+    Check,
     Ingest,
     Lag,
     LogPosition,
     Orders,
     Pnl,
     Reconcile,
+    SetTradingState,
     Settle,
     Trades,
 )
@@ -101,7 +103,7 @@ def test_no_module_of_the_http_layer_calls_the_ledger_or_its_service_by_name() -
     assert called_by_name == []
 
 
-COMMANDS = {Ingest: "write", Settle: "admin"}
+COMMANDS = {Ingest: "write", Settle: "admin", SetTradingState: "write", Check: "write"}
 """The commands whose role is fixed; every other request but ``Reconcile`` is a read."""
 
 

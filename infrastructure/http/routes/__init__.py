@@ -2,7 +2,16 @@
 
 from fastapi import APIRouter
 
-from orderledger.infrastructure.http.routes import analytics, assets, audit, exposure, lists, reading, risk, writing
+from orderledger.infrastructure.http.routes import (
+    analytics,
+    assets,
+    audit,
+    exposure,
+    lists,
+    reading,
+    risk,
+    writing,
+)
 
 
 def routers() -> tuple[APIRouter, ...]:

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from orderledger.infrastructure.http.access import Ledger, Read, Write, moment, read_body
+from orderledger.infrastructure.application.requests import Check, Limits, SetTradingState, TradingStates
+from orderledger.infrastructure.http.access import Ledger, moment, read_body
 from orderledger.infrastructure.http.listing import KnownParameters
 from orderledger.infrastructure.http.problems import Problem
 
@@ -31,21 +32,21 @@ async def _object(request: Request, what: str) -> dict[str, Any]:
 
 
 @router.get("/limits")
-async def get_limits(role: Read, ledger: Ledger, as_of: AsOf = None) -> list[dict[str, Any]]:
+async def get_limits(ledger: Ledger, as_of: AsOf = None) -> list[dict[str, Any]]:
     """The limits in force now (or `as_of` a venue time): who set each, when and why."""
-    rows = await ledger.call(ledger.service.ledger.limits, as_of=moment(as_of, "as_of"))
-    return [row.to_json() for row in rows]
+    rows: list[dict[str, Any]] = await ledger.ask(Limits(moment(as_of, "as_of")))
+    return rows
 
 
 @router.get("/state")
-async def get_state(role: Read, ledger: Ledger, as_of: AsOf = None) -> list[dict[str, Any]]:
+async def get_state(ledger: Ledger, as_of: AsOf = None) -> list[dict[str, Any]]:
     """Each account's trading state as last set (account "": every account's), by whom and why."""
-    rows = await ledger.call(ledger.service.ledger.trading_states, as_of=moment(as_of, "as_of"))
-    return [row.to_json() for row in rows]
+    rows: list[dict[str, Any]] = await ledger.ask(TradingStates(moment(as_of, "as_of")))
+    return rows
 
 
 @router.post("/state", openapi_extra={"requestBody": _OBJECT})
-async def post_state(request: Request, role: Write, ledger: Ledger) -> list[dict[str, Any]]:
+async def post_state(request: Request, ledger: Ledger) -> list[dict[str, Any]]:
     """Set a trading state (`halted`, `reduce_only`, `active`) on an `account` (absent: every
     account), with `set_by` and `reason`; answers the states as they now stand."""
     terms = await _object(request, ", ".join(STATE_TERMS))
@@ -57,23 +58,17 @@ async def post_state(request: Request, role: Write, ledger: Ledger) -> list[dict
             raise Problem(400, f"{name} must be text")
     if not terms.get("state") or not terms.get("set_by"):
         raise Problem(400, "a state needs state and set_by")
-    service = ledger.service.ledger
-    await ledger.call(
-        service.set_trading_state,
-        terms["state"],
-        account=terms.get("account"),
-        set_by=terms["set_by"],
-        reason=terms.get("reason"),
+    await ledger.ask(
+        SetTradingState(terms["state"], terms["set_by"], terms.get("account"), terms.get("reason"))
     )
-    rows = await ledger.call(service.trading_states)
-    return [row.to_json() for row in rows]
+    rows: list[dict[str, Any]] = await ledger.ask(TradingStates())
+    return rows
 
 
 @router.post("/check", openapi_extra={"requestBody": _OBJECT})
-async def post_check(request: Request, role: Write, ledger: Ledger) -> dict[str, Any]:
+async def post_check(request: Request, ledger: Ledger) -> dict[str, Any]:
     """Check an order (a request's fields) against the limits and its account's trading state:
     `allowed`, or the `breaches`. Needs write: the daily loss rule may halt the account."""
     spec = await _object(request, "a request's fields")
-    result = await ledger.call(ledger.service.ledger.check, spec)
-    answer: dict[str, Any] = result.to_json()
+    answer: dict[str, Any] = await ledger.ask(Check(spec))
     return answer
