@@ -381,7 +381,10 @@ class LotsProjection(Projection):
         key = (event.account, event.venue, event.instrument)
         if isinstance(event, OrderFilled):
             fill = self._fill(position, event, tables)
-            index.put((event.client_order_id, event.trade_id), FillRef(event.client_order_id, event.trade_id, position))
+            index.put(
+                (event.client_order_id, event.trade_id),
+                FillRef(event.client_order_id, event.trade_id, position),
+            )
             for rule in COST_BASES:
                 book = self._book(books, rule, key, fill)
                 entry = LotEntry(rule, replace(fill, realized=ZERO), "fill")
@@ -399,10 +402,11 @@ class LotsProjection(Projection):
         if ref is None:
             return  # the fill is not in this log (an as-of fold that stops before it)
         for rule in COST_BASES:
-            entry = entries.get((rule, ref.position))
-            book = books.get((rule, *key))
-            if entry is None or book is None or entry.kind == "busted":
+            changed = entries.get((rule, ref.position))
+            held = books.get((rule, *key))
+            if changed is None or held is None or changed.kind == "busted":
                 continue  # a busted trade stays busted: a later bust or correction of it changes nothing
+            entry, book = changed, held
             fill = entry.fill
             book.position.add_fee(None if fill.fee is None else WIDE.minus(fill.fee), fill.fee_currency)
             if isinstance(event, FillBusted):
@@ -427,7 +431,9 @@ class LotsProjection(Projection):
         terms: Terms = _UNDEFINED if defined is None else defined.terms
         if terms.pnl_currency is None:
             terms = replace(terms, pnl_currency=event.quote_currency)
-        signed = held_change(event.side, event.last_qty, event.fee, event.fee_currency, event.instrument, terms)
+        signed = held_change(
+            event.side, event.last_qty, event.fee, event.fee_currency, event.instrument, terms
+        )
         return Fill(
             event.account, event.venue, event.instrument, event.client_order_id, event.trade_id,
             event.ts_event, position, signed, event.last_px, event.fee, event.fee_currency,
@@ -529,10 +535,10 @@ def _undo(book: LotBook, entry: LotEntry, entries: Table[LotEntryKey, LotEntry])
         at = next(i for i, lot in enumerate(lots) if lot[0] == entry.fill.position)
         del lots[at]
     for match in reversed(entry.matches):
-        at = next((i for i, lot in enumerate(lots) if lot[0] == match.opened), None)
-        if at is not None:
-            _, quantity, cost = lots[at]
-            lots[at] = (match.opened, WIDE.add(quantity, match.quantity), WIDE.add(cost, match.cost))
+        found = next((i for i, lot in enumerate(lots) if lot[0] == match.opened), None)
+        if found is not None:
+            _, quantity, cost = lots[found]
+            lots[found] = (match.opened, WIDE.add(quantity, match.quantity), WIDE.add(cost, match.cost))
             continue
         opening = entries.get((book.rule, match.opened))
         assert opening is not None, "a matched lot's opening entry is stored"
@@ -578,7 +584,14 @@ def _fold_one(book: LotBook, entry: LotEntry, entries: Table[LotEntryKey, LotEnt
         book_fill(folding, fill, _rule(book.rule))
         for closed in folding.closed:
             entry.matches.append(
-                Match(closed.opened.position, closed.quantity, closed.cost, closed.proceeds, closed.realized, closed.fees)
+                Match(
+                    closed.opened.position,
+                    closed.quantity,
+                    closed.cost,
+                    closed.proceeds,
+                    closed.realized,
+                    closed.fees,
+                )
             )
         book.open = [(lot.opened.position, lot.quantity, lot.cost) for lot in folding.open]
         entry.opened = next((lot.quantity for lot in folding.open if lot.opened is fill), ZERO)

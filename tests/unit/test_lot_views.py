@@ -162,7 +162,9 @@ def test_the_stored_views_equal_a_fold_of_the_log_for_any_arrival_order(
     fills: list[tuple[Side, Decimal, Decimal, int, str]], data: st.DataObject
 ) -> None:
     made = [filled(n, *f) for n, f in enumerate(fills)]
-    fates = data.draw(st.lists(st.sampled_from(["keep", "keep", "bust", "correct"]), min_size=len(made), max_size=len(made)))
+    fates = data.draw(
+        st.lists(st.sampled_from(["keep", "keep", "bust", "correct"]), min_size=len(made), max_size=len(made))
+    )
     order = list(data.draw(st.permutations(range(len(made)))))
     # Each restatement comes after its fill, anywhere later in the arrival.
     arrival: list[OrderEvent] = [made[n] for n in order]
