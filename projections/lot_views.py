@@ -113,10 +113,29 @@ class LotBook:
 
     rule: str
     position: Position
-    open: list[tuple[int, Decimal, Decimal]] = field(default_factory=list)
+    stored: list[tuple[int, Decimal, Decimal]] = field(default_factory=list)  # the open lots as read
     fills: int = 0
     since: VenueKey | None = field(default=None, compare=False)
     added: list[int] = field(default_factory=list, compare=False)
+    lots: list[OpenLot] | None = field(default=None, compare=False)  # the open lots, once folded on
+
+    @property
+    def open(self) -> list[tuple[int, Decimal, Decimal]]:
+        """The open lots: each opening fill's log position, the quantity left and its cost."""
+        if self.lots is None:
+            return self.stored
+        return [(lot.opened.position, lot.quantity, lot.cost) for lot in self.lots]
+
+    def hydrated(self, entries: Table[LotEntryKey, LotEntry]) -> list[OpenLot]:
+        """The open lots with their opening fills (read once, then kept as the fold changes them)."""
+        if self.lots is None:
+            lots = []
+            for at, quantity, cost in self.stored:
+                opening = entries.get((self.rule, at))
+                assert opening is not None, "an open lot's opening entry is stored"
+                lots.append(OpenLot(opening.fill, quantity, cost, opening.fill.price))
+            self.lots = lots
+        return self.lots
 
     @property
     def key(self) -> LotBookKey:
@@ -147,7 +166,7 @@ class LotDay:
 
 
 def _dec(value: Decimal) -> str:
-    return format_decimal(value)
+    return str(value)  # exact, and read back by ``Decimal`` (the rows are the view's own)
 
 
 def _terms_row(t: Terms) -> tuple[Any, ...]:
@@ -387,7 +406,7 @@ class LotsProjection(Projection):
             )
             for rule in COST_BASES:
                 book = self._book(books, rule, key, fill)
-                entry = LotEntry(rule, replace(fill, realized=ZERO), "fill")
+                entry = LotEntry(rule, _copy(fill), "fill")
                 book.position.add_fee(fill.fee, fill.fee_currency)
                 book.fills += 1
                 last = book.position.last_key
@@ -530,29 +549,23 @@ def _walk_back(
 
 def _undo(book: LotBook, entry: LotEntry, entries: Table[LotEntryKey, LotEntry]) -> None:
     """Take ``entry`` (the latest folded) out of the book's open lots."""
-    lots = book.open
+    lots = book.hydrated(entries)
     if entry.opened:
-        at = next(i for i, lot in enumerate(lots) if lot[0] == entry.fill.position)
+        at = next(i for i, lot in enumerate(lots) if lot.opened.position == entry.fill.position)
         del lots[at]
     for match in reversed(entry.matches):
-        found = next((i for i, lot in enumerate(lots) if lot[0] == match.opened), None)
+        found = next((lot for lot in lots if lot.opened.position == match.opened), None)
         if found is not None:
-            _, quantity, cost = lots[found]
-            lots[found] = (match.opened, WIDE.add(quantity, match.quantity), WIDE.add(cost, match.cost))
+            found.quantity = WIDE.add(found.quantity, match.quantity)
+            found.cost = WIDE.add(found.cost, match.cost)
             continue
         opening = entries.get((book.rule, match.opened))
         assert opening is not None, "a matched lot's opening entry is stored"
-        places = [_opened_key(book, at, entries) for at, _, _ in lots]
+        places = [venue_order_key(lot.opened.key) for lot in lots]
         where = bisect.bisect(places, venue_order_key(opening.key))
-        lots.insert(where, (match.opened, match.quantity, match.cost))
+        lots.insert(where, OpenLot(opening.fill, match.quantity, match.cost, opening.fill.price))
     entry.matches = []
     entry.opened = ZERO
-
-
-def _opened_key(book: LotBook, at: int, entries: Table[LotEntryKey, LotEntry]) -> tuple[Any, ...]:
-    found = entries.get((book.rule, at))
-    assert found is not None
-    return venue_order_key(found.key)
 
 
 def _start_state(book: LotBook, start: LotEntry | None, entries: Table[LotEntryKey, LotEntry]) -> None:
@@ -580,8 +593,8 @@ def _fold_one(book: LotBook, entry: LotEntry, entries: Table[LotEntryKey, LotEnt
     elif book.rule == "average":
         fill.realized = p.book(fill.signed_qty, fill.price, fill.terms)
     else:
-        folding = Book(p, _open_lots(book, entries))
-        book_fill(folding, fill, _rule(book.rule))
+        folding = Book(p, book.hydrated(entries))
+        book_fill(folding, fill, _RULES[book.rule])
         for closed in folding.closed:
             entry.matches.append(
                 Match(
@@ -593,23 +606,23 @@ def _fold_one(book: LotBook, entry: LotEntry, entries: Table[LotEntryKey, LotEnt
                     closed.fees,
                 )
             )
-        book.open = [(lot.opened.position, lot.quantity, lot.cost) for lot in folding.open]
-        entry.opened = next((lot.quantity for lot in folding.open if lot.opened is fill), ZERO)
+        # A lot it opened is the newest (``lots._book_lots`` appends it).
+        lots = folding.open
+        entry.opened = lots[-1].quantity if lots and lots[-1].opened is fill else ZERO
     entry.quantity, entry.cost, entry.realized = p.quantity, p.cost, p.realized_pnl
     entries.put((book.rule, fill.position), entry)
 
 
-def _open_lots(book: LotBook, entries: Table[LotEntryKey, LotEntry]) -> list[OpenLot]:
-    lots = []
-    for at, quantity, cost in book.open:
-        opening = entries.get((book.rule, at))
-        assert opening is not None, "an open lot's opening entry is stored"
-        lots.append(OpenLot(opening.fill, quantity, cost, opening.fill.price))
-    return lots
+def _copy(fill: Fill) -> Fill:
+    """A fill of its own for one rule's entry (what it realizes, and a correction, are the rule's)."""
+    f = fill
+    return Fill(
+        f.account, f.venue, f.instrument, f.client_order_id, f.trade_id, f.ts_event, f.position,
+        f.signed_qty, f.price, f.fee, f.fee_currency, f.quote_currency, f.terms, f.tags,
+    )  # fmt: skip
 
 
-def _rule(name: str) -> CostBasis:
-    return next(rule for rule in COST_BASES if rule == name)
+_RULES: dict[str, CostBasis] = {rule: rule for rule in COST_BASES}
 
 
 def _day_of(tables: Mapping[str, Table[Any, Any]], entry: LotEntry, book: LotBook) -> LotDay:

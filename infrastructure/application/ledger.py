@@ -165,7 +165,7 @@ class OrderLedger(DeprecatedReads, _collectors.CollectorLeases):
             if outdated:
                 # Tables written by an older version: views are derived data, so refold them
                 # from the log (once; the rebuilt tables carry this version's columns).
-                self.views.rebuild(outdated)
+                self.views.renew(outdated)
         except BaseException:
             self.db.close()
             raise
@@ -391,6 +391,10 @@ class OrderLedger(DeprecatedReads, _collectors.CollectorLeases):
         if not chosen:
             raise InvalidInputError(f"name at least one view: {', '.join(known)}")
         with self._writing:
+            if names is None:  # every view: the lazy ones are folded by their next read
+                lazy = [n for n in chosen if self.views.by_name[n].lazy]
+                self.views.reset(lazy)
+                chosen = [n for n in chosen if n not in lazy]
             return self.views.rebuild(chosen, progress=progress, jobs=jobs)
 
     def init_database(

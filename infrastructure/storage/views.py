@@ -604,6 +604,38 @@ class Views:
 
     # ------------------------------------------------------------------ rebuilding
 
+    def renew(self, names: Iterable[str]) -> list[str]:
+        """Make the named views this version's: refold the eager ones from the log now; empty the
+        lazy ones (``reset``), which their next read folds. Returns the lazy ones emptied."""
+        chosen = list(names)
+        eager = [n for n in chosen if not self.by_name[n].lazy]
+        lazy = [n for n in chosen if self.by_name[n].lazy]
+        if eager:
+            self.rebuild(eager)
+        if lazy:
+            self.reset(lazy)
+        return lazy
+
+    def reset(self, names: Iterable[str]) -> None:
+        """Empty the named views and put them at the log's start, in this version's tables: a lazy
+        view is then folded whole by its next read (``bring_up``), not by the caller."""
+        chosen = [self.by_name[n] for n in names]
+        with self.db.write() as tx:
+            lock_schema(tx)
+            for p in chosen:
+                for spec in p.tables:
+                    grants = _grants(tx, spec.name)
+                    tx.execute(f"DROP TABLE IF EXISTS {spec.name}")
+                    for statement in create_table_sql(spec, spec.name, self.db.dialect):
+                        tx.execute(statement)
+                    for grantee, privileges in grants:
+                        tx.execute(f"GRANT {privileges} ON {spec.name} TO {grantee}")
+                tx.execute("UPDATE view_tracking SET position = 0 WHERE view = ?", (p.name,))
+                _record_version(tx, p)
+                for table in self.tables[p.name].values():
+                    table.discard()
+                self._lazy_at.pop(p.name, None)
+
     def rebuild(
         self, names: Iterable[str], *, progress: Callable[[int], None] | None = None, jobs: int = 1
     ) -> tuple[int, float]:
