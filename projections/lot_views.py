@@ -43,10 +43,11 @@ import orjson
 
 from orderledger.domain.events import FillBusted, FillCorrected, InstrumentDefined, OrderEvent, OrderFilled
 from orderledger.domain.instrument import Terms, terms_of
-from orderledger.domain.values import WIDE, format_decimal
+from orderledger.domain.values import WIDE
 from orderledger.projections.base import EVERY, Column, Projection, Table, TableSpec
 from orderledger.projections.lots import COST_BASES, Book, CostBasis, Fill, OpenLot, book_fill
 from orderledger.projections.positions import (
+    BOOK_COLUMNS,
     FILL_INDEX_TABLE,
     TERMS_COLUMNS,
     TERMS_TABLE,
@@ -57,7 +58,10 @@ from orderledger.projections.positions import (
     PositionKey,
     VenueKey,
     before,
+    fees_text,
     held_change,
+    terms_from_row,
+    terms_row,
     venue_order_key,
 )
 
@@ -169,19 +173,6 @@ def _dec(value: Decimal) -> str:
     return str(value)  # exact, and read back by ``Decimal`` (the rows are the view's own)
 
 
-def _terms_row(t: Terms) -> tuple[Any, ...]:
-    return (format_decimal(t.contract_size), t.settlement, t.pnl_currency, t.version)
-
-
-def _terms_from_row(r: Iterable[Any]) -> Terms:
-    size, settlement, currency, version = r
-    return Terms(Decimal(size), settlement, currency, int(version))
-
-
-def _amounts(amounts: Mapping[str, Decimal]) -> str:
-    return orjson.dumps({k: _dec(v) for k, v in sorted(amounts.items())}).decode()
-
-
 def _amounts_from(text: str) -> dict[str, Decimal]:
     return {k: Decimal(v) for k, v in orjson.loads(text).items()}
 
@@ -192,8 +183,8 @@ def _book_row(b: LotBook) -> tuple[Any, ...]:
     lots = [[at, _dec(q), _dec(c)] for at, q, c in b.open]
     return (
         b.rule, p.account, p.venue, p.instrument,
-        _dec(p.quantity), _dec(p.cost), _dec(p.realized_pnl), _amounts(p.fees), p.quote_currency,
-        *_terms_row(p.terms), p.last,
+        _dec(p.quantity), _dec(p.cost), _dec(p.realized_pnl), fees_text(p.fees), p.quote_currency,
+        *terms_row(p.terms), p.last,
         None if last is None else orjson.dumps([last[0].isoformat(), last[1], last[2]]).decode(),
         orjson.dumps(lots).decode(), b.fills,
     )  # fmt: skip
@@ -207,7 +198,7 @@ def _book_from_row(r: tuple[Any, ...]) -> LotBook:
         key = (datetime.fromisoformat(ts), trade_id, client_order_id, last)
     position = Position(
         r[1], r[2], r[3], Decimal(r[4]), Decimal(r[5]), Decimal(r[6]), _amounts_from(r[7]), r[8],
-        _terms_from_row(r[9:13]), last, key,
+        terms_from_row(r[9:13]), last, key,
     )  # fmt: skip
     lots = [(int(at), Decimal(q), Decimal(c)) for at, q, c in orjson.loads(r[15])]
     return LotBook(r[0], position, lots, int(r[16]))
@@ -217,17 +208,9 @@ LOT_BOOKS_TABLE: TableSpec[LotBookKey, LotBook] = TableSpec(
     name="lot_books_view",
     columns=(
         Column("rule"),
-        Column("account"),
-        Column("venue"),
-        Column("instrument"),
-        Column("quantity"),
-        Column("cost"),
-        Column("realized_pnl"),
-        Column("fees"),
-        Column("quote_currency"),
-        *TERMS_COLUMNS,
+        *BOOK_COLUMNS,
         Column("last_position", "INTEGER"),
-        Column("last_key"),
+        Column("last_fill"),
         Column("open_lots"),
         Column("fills", "INTEGER"),
     ),
@@ -249,7 +232,7 @@ def _entry_row(e: LotEntry) -> tuple[Any, ...]:
     return (
         e.rule, f.position, f.account, f.venue, f.instrument, f.client_order_id, f.trade_id,
         f.ts_event.isoformat(), e.kind, _dec(f.signed_qty), _dec(f.price),
-        None if f.fee is None else _dec(f.fee), f.fee_currency, f.quote_currency, *_terms_row(f.terms),
+        None if f.fee is None else _dec(f.fee), f.fee_currency, f.quote_currency, *terms_row(f.terms),
         _dec(f.realized), e.previous, orjson.dumps([_match_row(m) for m in e.matches]).decode(),
         _dec(e.opened), _dec(e.quantity), _dec(e.cost), _dec(e.realized),
     )  # fmt: skip
@@ -259,7 +242,7 @@ def _entry_from_row(r: tuple[Any, ...]) -> LotEntry:
     fill = Fill(
         r[2], r[3], r[4], r[5], r[6], datetime.fromisoformat(r[7]), int(r[1]), Decimal(r[9]),
         Decimal(r[10]), None if r[11] is None else Decimal(r[11]), r[12], r[13],
-        _terms_from_row(r[14:18]), realized=Decimal(r[18]),
+        terms_from_row(r[14:18]), realized=Decimal(r[18]),
     )  # fmt: skip
     matches = [
         Match(int(m[0]), Decimal(m[1]), Decimal(m[2]), Decimal(m[3]), Decimal(m[4]), _amounts_of(m[5]))
@@ -294,8 +277,8 @@ LOT_ENTRIES_TABLE: TableSpec[LotEntryKey, LotEntry] = TableSpec(
         *TERMS_COLUMNS,
         Column("realized"),
         Column("previous", "INTEGER"),
-        Column("matches"),
-        Column("opened"),
+        Column("closed_lots"),
+        Column("opened_qty"),
         Column("after_qty"),
         Column("after_cost"),
         Column("after_realized"),
@@ -311,9 +294,9 @@ LOT_ENTRIES_TABLE: TableSpec[LotEntryKey, LotEntry] = TableSpec(
 def _day_row(d: LotDay) -> tuple[Any, ...]:
     fees = {c: {k: _dec(v) for k, v in sorted(f.items())} for c, f in sorted(d.fees.items())}
     return (
-        d.rule, d.account, d.venue, d.instrument, d.day, _amounts(d.realized),
+        d.rule, d.account, d.venue, d.instrument, d.day, fees_text(d.realized),
         orjson.dumps(fees).decode(), orjson.dumps(d.priced).decode(), _dec(d.quantity), _dec(d.cost),
-        *_terms_row(d.terms),
+        *terms_row(d.terms),
     )  # fmt: skip
 
 
@@ -321,7 +304,7 @@ def _day_from_row(r: tuple[Any, ...]) -> LotDay:
     fees = {c: _amounts_of(f) for c, f in orjson.loads(r[6]).items()}
     return LotDay(
         r[0], r[1], r[2], r[3], r[4], _amounts_from(r[5]), fees, list(orjson.loads(r[7])),
-        Decimal(r[8]), Decimal(r[9]), _terms_from_row(r[10:14]),
+        Decimal(r[8]), Decimal(r[9]), terms_from_row(r[10:14]),
     )  # fmt: skip
 
 
@@ -335,7 +318,7 @@ LOT_DAYS_TABLE: TableSpec[LotDayKey, LotDay] = TableSpec(
         Column("day"),
         Column("realized"),
         Column("fees"),
-        Column("priced"),
+        Column("fees_to_value"),
         Column("quantity"),
         Column("cost"),
         *TERMS_COLUMNS,

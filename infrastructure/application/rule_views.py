@@ -79,7 +79,7 @@ def closed_lots(db: Database, rule: str) -> list[LotRow]:
     """The closed lots under ``rule``: by book, in the closing fills' venue time, each fill's in
     the order it matched them."""
     closing: list[LotEntry] = _rows(
-        db, LOT_ENTRIES_TABLE, "rule = ? AND matches <> '[]'", (rule,), "position"
+        db, LOT_ENTRIES_TABLE, "rule = ? AND closed_lots <> '[]'", (rule,), "position"
     )
     closing.sort(key=lambda e: (e.fill.account, e.fill.venue, e.fill.instrument, venue_order_key(e.key)))
     opening = _entries(db, rule, [m.opened for e in closing for m in e.matches])
