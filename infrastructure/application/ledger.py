@@ -391,10 +391,8 @@ class OrderLedger(DeprecatedReads, _collectors.CollectorLeases):
         if not chosen:
             raise InvalidInputError(f"name at least one view: {', '.join(known)}")
         with self._writing:
-            if names is None:  # every view: the lazy ones are folded by their next read
-                lazy = [n for n in chosen if self.views.by_name[n].lazy]
-                self.views.reset(lazy)
-                chosen = [n for n in chosen if n not in lazy]
+            if names is None:  # every view: the lazy ones are emptied, for their next read to fold
+                return self.views.renew(chosen, progress=progress, jobs=jobs)
             return self.views.rebuild(chosen, progress=progress, jobs=jobs)
 
     def init_database(

@@ -82,8 +82,8 @@ def rebuild(
     """Refold views from the whole log into new tables, then swap them in atomically."""
     with open_ledger() as ledger:
         known = ledger.view_names
-        if all_views:
-            names = known
+        if all_views:  # the lazy views (lots) are emptied, for their next read to fold
+            names = [n for n in known if not ledger.views.by_name[n].lazy]
         elif name is not None:
             names = [name]
         else:

@@ -604,22 +604,24 @@ class Views:
 
     # ------------------------------------------------------------------ rebuilding
 
-    def renew(self, names: Iterable[str]) -> list[str]:
-        """Make the named views this version's: refold the eager ones from the log now; empty the
-        lazy ones (``reset``), which their next read folds. Returns the lazy ones emptied."""
+    def renew(
+        self, names: Iterable[str], *, progress: Callable[[int], None] | None = None, jobs: int = 1
+    ) -> tuple[int, float]:
+        """Make the named views this version's: refold the eager ones from the log (``rebuild``),
+        then empty the lazy ones (``reset``), which their next read folds. Returns the rebuild's
+        (events, seconds)."""
         chosen = list(names)
         eager = [n for n in chosen if not self.by_name[n].lazy]
-        lazy = [n for n in chosen if self.by_name[n].lazy]
-        if eager:
-            self.rebuild(eager)
-        if lazy:
-            self.reset(lazy)
-        return lazy
+        done = self.rebuild(eager, progress=progress, jobs=jobs) if eager else (0, 0.0)
+        self.reset([n for n in chosen if self.by_name[n].lazy])
+        return done
 
     def reset(self, names: Iterable[str]) -> None:
         """Empty the named views and put them at the log's start, in this version's tables: a lazy
         view is then folded whole by its next read (``bring_up``), not by the caller."""
         chosen = [self.by_name[n] for n in names]
+        if not chosen:
+            return
         with self.db.write() as tx:
             lock_schema(tx)
             for p in chosen:
