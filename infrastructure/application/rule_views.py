@@ -78,11 +78,11 @@ def open_lots(db: Database, rule: str) -> list[LotRow]:
 def closed_lots(db: Database, rule: str) -> list[LotRow]:
     """The closed lots under ``rule``: by book, in the closing fills' venue time, each fill's in
     the order it matched them."""
-    closing: list[LotEntry] = _rows(
-        db, LOT_ENTRIES_TABLE, "rule = ? AND closed_lots <> '[]'", (rule,), "position"
-    )
+    # Every fill under the rule, in one read: the closing ones and the lots' opening ones.
+    entries: list[LotEntry] = _rows(db, LOT_ENTRIES_TABLE, "rule = ?", (rule,), "position")
+    opening = {e.fill.position: e for e in entries}
+    closing = [e for e in entries if e.matches]
     closing.sort(key=lambda e: (e.fill.account, e.fill.venue, e.fill.instrument, venue_order_key(e.key)))
-    opening = _entries(db, rule, [m.opened for e in closing for m in e.matches])
     rows = []
     for entry in closing:
         closed = entry.fill
