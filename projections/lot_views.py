@@ -159,7 +159,8 @@ class LotDay:
     day: str
     realized: dict[str, Decimal] = field(default_factory=dict)
     fees: dict[str, dict[str, Decimal]] = field(default_factory=dict)
-    priced: list[int] = field(default_factory=list)
+    fees_to_value: list[int] = field(default_factory=list)
+    fills: dict[str, int] = field(default_factory=dict)  # per P&L currency, the fills not busted
     quantity: Decimal = ZERO
     cost: Decimal = ZERO
     terms: Terms = field(default_factory=Terms)
@@ -295,7 +296,8 @@ def _day_row(d: LotDay) -> tuple[Any, ...]:
     fees = {c: {k: _dec(v) for k, v in sorted(f.items())} for c, f in sorted(d.fees.items())}
     return (
         d.rule, d.account, d.venue, d.instrument, d.day, fees_text(d.realized),
-        orjson.dumps(fees).decode(), orjson.dumps(d.priced).decode(), _dec(d.quantity), _dec(d.cost),
+        orjson.dumps(fees).decode(), orjson.dumps(d.fees_to_value).decode(), orjson.dumps(d.fills).decode(),
+        _dec(d.quantity), _dec(d.cost),
         *terms_row(d.terms),
     )  # fmt: skip
 
@@ -304,7 +306,7 @@ def _day_from_row(r: tuple[Any, ...]) -> LotDay:
     fees = {c: _amounts_of(f) for c, f in orjson.loads(r[6]).items()}
     return LotDay(
         r[0], r[1], r[2], r[3], r[4], _amounts_from(r[5]), fees, list(orjson.loads(r[7])),
-        Decimal(r[8]), Decimal(r[9]), terms_from_row(r[10:14]),
+        dict(orjson.loads(r[8])), Decimal(r[9]), Decimal(r[10]), terms_from_row(r[11:15]),
     )  # fmt: skip
 
 
@@ -319,6 +321,7 @@ LOT_DAYS_TABLE: TableSpec[LotDayKey, LotDay] = TableSpec(
         Column("realized"),
         Column("fees"),
         Column("fees_to_value"),
+        Column("fills"),
         Column("quantity"),
         Column("cost"),
         *TERMS_COLUMNS,
@@ -391,6 +394,7 @@ class LotsProjection(Projection):
                 book = self._book(books, rule, key, fill)
                 entry = LotEntry(rule, _copy(fill), "fill")
                 book.position.add_fee(fill.fee, fill.fee_currency)
+                _pay(tables, entry, book, 1)
                 book.fills += 1
                 last = book.position.last_key
                 entries.put((rule, position), entry)
@@ -411,6 +415,7 @@ class LotsProjection(Projection):
             entry, book = changed, held
             fill = entry.fill
             book.position.add_fee(None if fill.fee is None else WIDE.minus(fill.fee), fill.fee_currency)
+            _pay(tables, entry, book, -1)
             if isinstance(event, FillBusted):
                 entry.kind, fill.fee = "busted", None
                 book.fills -= 1
@@ -421,6 +426,7 @@ class LotsProjection(Projection):
                 )
                 fill.price, fill.fee, fill.fee_currency = event.last_px, event.fee, event.fee_currency
                 book.position.add_fee(event.fee, event.fee_currency)
+                _pay(tables, entry, book, 1)
             entries.put((rule, ref.position), entry)
             self._mark(books, book, fill.key)
             books.put(book.key, book)
@@ -482,11 +488,11 @@ class LotsProjection(Projection):
 
     def settle(self, tables: Mapping[str, Table[Any, Any]], *, defer: bool = False) -> bool:
         """Re-fold each book changed at an earlier place in venue time during the pass, once, from
-        the start of that place's day: undone newest first, then folded with the pass's fills."""
+        that place: its entries from there undone newest first (and taken out of their days'
+        realized P&L), then folded again in venue time with the pass's new fills."""
         books: Table[LotBookKey, LotBook] = tables[LOT_BOOKS_TABLE.name]
         pending = self._pending.pop(books, {})
         entries: Table[LotEntryKey, LotEntry] = tables[LOT_ENTRIES_TABLE.name]
-        days: Table[LotDayKey, LotDay] = tables[LOT_DAYS_TABLE.name]
         for key, book in pending.items():
             if book.since is None:
                 continue
@@ -495,11 +501,10 @@ class LotsProjection(Projection):
             chain, start = _walk_back(book, since, entries)
             for entry in reversed(chain):
                 _undo(book, entry, entries)
+                _uncount_day(tables, entry, book)
             _start_state(book, start, entries)
             fresh = [e for e in (entries.get((book.rule, at)) for at in added) if e is not None]
             merged = sorted(chain + fresh, key=lambda e: venue_order_key(e.key))
-            for day in {e.day for e in chain}:
-                days.delete((*key, day))
             p = book.position
             p.last, p.last_key = (start.fill.position, start.key) if start else (0, None)
             for entry in merged:
@@ -514,16 +519,15 @@ class LotsProjection(Projection):
 def _walk_back(
     book: LotBook, since: VenueKey, entries: Table[LotEntryKey, LotEntry]
 ) -> tuple[list[LotEntry], LotEntry | None]:
-    """The book's entries from the start of ``since``'s day on, newest first; and the entry just
+    """The book's entries from ``since`` on in venue time, oldest first; and the entry just
     before them (None: they start the book)."""
-    day = since[0].date()
     found: list[LotEntry] = []
     previous = book.position.last
     while previous > 0:
         entry = entries.get((book.rule, previous))
         if entry is None:
             break
-        if before(entry.key, since) and entry.fill.ts_event.date() < day:
+        if before(entry.key, since):
             return found[::-1], entry
         found.append(entry)
         previous = entry.previous
@@ -619,20 +623,50 @@ def _day_of(tables: Mapping[str, Table[Any, Any]], entry: LotEntry, book: LotBoo
     return found
 
 
+def _pay(tables: Mapping[str, Table[Any, Any]], entry: LotEntry, book: LotBook, sign: int) -> None:
+    """Add (``sign`` 1) or take back (-1) a fill's fee and its count to its day, as recorded: a
+    fee does not depend on the order fills are folded in."""
+    day = _day_of(tables, entry, book)
+    fill = entry.fill
+    currency = fill.terms.pnl_currency or ""
+    count = day.fills.get(currency, 0) + sign
+    if count:
+        day.fills[currency] = count
+    else:
+        day.fills.pop(currency, None)
+    if fill.fee is not None:
+        fees = day.fees.setdefault(currency, {})
+        fee_currency = fill.fee_currency or "?"
+        fees[fee_currency] = WIDE.add(
+            fees.get(fee_currency, ZERO), fill.fee if sign > 0 else WIDE.minus(fill.fee)
+        )
+        if fill.fee and fill.fee_currency != fill.pnl_currency:
+            if sign > 0:
+                day.fees_to_value.append(fill.position)
+            else:
+                day.fees_to_value.remove(fill.position)
+    tables[LOT_DAYS_TABLE.name].put(day.key, day)
+
+
 def _count_day(tables: Mapping[str, Table[Any, Any]], entry: LotEntry, book: LotBook) -> None:
-    """Add ``entry`` (just folded) to its day's row: the day's realized P&L and fees, and the
-    book at its end."""
+    """Add what ``entry`` (just folded) realized to its day, and the book after it as the day's end
+    (the last fill of a day folded is its last in venue time)."""
     day = _day_of(tables, entry, book)
     fill = entry.fill
     p = book.position
     if entry.kind != "busted":
         currency = fill.terms.pnl_currency or ""
         day.realized[currency] = WIDE.add(day.realized.get(currency, ZERO), fill.realized)
-        if fill.fee is not None:
-            fees = day.fees.setdefault(currency, {})
-            fee_currency = fill.fee_currency or "?"
-            fees[fee_currency] = WIDE.add(fees.get(fee_currency, ZERO), fill.fee)
-            if fill.fee and fill.fee_currency != fill.pnl_currency:
-                day.priced.append(fill.position)
     day.quantity, day.cost, day.terms = p.quantity, p.cost, p.terms
     tables[LOT_DAYS_TABLE.name].put(day.key, day)
+
+
+def _uncount_day(tables: Mapping[str, Table[Any, Any]], entry: LotEntry, book: LotBook) -> None:
+    """Take what ``entry`` realized when it was folded out of its day (it is folded again)."""
+    day = _day_of(tables, entry, book)
+    currency = entry.fill.terms.pnl_currency or ""
+    if currency in day.realized:
+        day.realized[currency] = WIDE.subtract(day.realized[currency], entry.fill.realized)
+        if currency not in day.fills:  # no fill of that currency left on the day
+            del day.realized[currency]
+        tables[LOT_DAYS_TABLE.name].put(day.key, day)

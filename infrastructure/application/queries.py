@@ -773,7 +773,7 @@ def _stored_days(
     while it holds something, its unrealized P&L at that day's last mark."""
     every_day = sorted({key[0] for key in days} | {d.day for d in stored})
     paid = _entries_paying_other_currencies(db, None, key="position")
-    wanted = {p for d in stored for p in d.priced}
+    wanted = {p for d in stored for p in d.fees_to_value}
     fees_paid = {at: fee for at, fee in paid if at in wanted}
     rates = recorded_rates(db, fees_paid.values())
     by_book: dict[tuple[str, str, str], list[LotDay]] = {}
@@ -792,7 +792,7 @@ def _stored_days(
                     bucket.realized = WIDE.add(bucket.realized, realized)
                     for fee_currency, fee in row.fees.get(currency, {}).items():
                         bucket.fees[fee_currency] = WIDE.add(bucket.fees.get(fee_currency, ZERO), fee)
-                for position in row.priced:
+                for position in row.fees_to_value:
                     found = fees_paid.get(position)
                     if found is not None and found.fee is not None:
                         bucket = days.setdefault((row.day, account, found.pnl_currency or ""), _Day())
