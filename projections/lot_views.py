@@ -10,19 +10,18 @@ they show instead of folding every fill of the log:
 - ``lot_entries_view``: one row per fill and rule: the fill as it stands (busts and
   corrections applied), what it realized, the lots it closed (``Match``), the quantity of the
   lot it opened, the book after it, and the entry before it in venue time (``previous``);
-- ``lot_days_view``: a book's UTC day under a rule: what its fills realized and paid in fees,
-  and the book at the day's end (its unrealized P&L is valued when read, at that day's mark);
+- ``lot_days_view``: a book's UTC day under a rule: what its fills realized (taken out and put
+  back by a re-fold) and paid in fees (kept as recorded), and the book at the day's end (its unrealized P&L is valued when read, at that day's mark);
 - ``lot_fill_index_view`` and ``lot_terms_view``: where each trade's entries are, and the
   instrument definitions in force (as the positions view keeps them).
 
 The fold is the positions view's (``projections.positions``), rule by rule: a fill later in
-venue time than the book's latest is booked on top; an earlier one, a bust or a correction
-marks the book changed from its place, and ``settle`` re-folds that book once from there: the
-entries from that place on (walked back along ``previous``, and from the start of that place's
-day, so its day row is whole) are undone from the book's state, newest first (each removes the
-lot it opened and gives back the quantities and costs it matched), then folded again in venue
-time with the pass's new fills. The rows are those ``lots.fold_books`` gives for the same
-fills, whatever order they arrived in (tests/unit/test_lot_views.py).
+venue time than the book's latest is booked on top; an earlier one, a bust or a correction marks
+the book changed from its place, and ``settle`` re-folds that book once from there: the entries
+from that place on (walked back along ``previous``) are undone from the book's state, newest
+first (each removes the lot it opened and gives back the quantities and costs it matched), then
+folded again in venue time with the pass's new fills. The rows are those ``lots.fold_books``
+gives for the same fills, whatever order they arrived in (tests/unit/test_lot_views.py).
 
 The view is lazy (``Projection.lazy``): ingest does not fold it; a read brings it up to date
 from its position in the log first (``Views.bring_up``), folding only the fill events recorded
