@@ -55,7 +55,6 @@ from orderledger.projections.positions import (
     DefinedTerms,
     FillRef,
     Position,
-    PositionKey,
     VenueKey,
     before,
     fees_text,
@@ -84,6 +83,8 @@ class Match:
     proceeds: Decimal
     realized: Decimal
     fees: dict[str, Decimal]
+    held: Decimal = ZERO  # the lot's quantity and cost before this match: what undoing it restores
+    held_cost: Decimal = ZERO
 
 
 @dataclass(slots=True)
@@ -225,7 +226,10 @@ LOT_BOOKS_TABLE: TableSpec[LotBookKey, LotBook] = TableSpec(
 
 def _match_row(m: Match) -> list[Any]:
     fees = {k: _dec(v) for k, v in sorted(m.fees.items())}
-    return [m.opened, _dec(m.quantity), _dec(m.cost), _dec(m.proceeds), _dec(m.realized), fees]
+    return [
+        m.opened, _dec(m.quantity), _dec(m.cost), _dec(m.proceeds), _dec(m.realized), fees,
+        _dec(m.held), _dec(m.held_cost),
+    ]  # fmt: skip
 
 
 def _entry_row(e: LotEntry) -> tuple[Any, ...]:
@@ -246,9 +250,10 @@ def _entry_from_row(r: tuple[Any, ...]) -> LotEntry:
         terms_from_row(r[14:18]), realized=Decimal(r[18]),
     )  # fmt: skip
     matches = [
-        Match(int(m[0]), Decimal(m[1]), Decimal(m[2]), Decimal(m[3]), Decimal(m[4]), _amounts_of(m[5]))
+        Match(int(m[0]), Decimal(m[1]), Decimal(m[2]), Decimal(m[3]), Decimal(m[4]), _amounts_of(m[5]),
+              Decimal(m[6]), Decimal(m[7]))
         for m in orjson.loads(r[20])
-    ]
+    ]  # fmt: skip
     return LotEntry(
         r[0], fill, r[8], int(r[19]), matches, Decimal(r[21]), Decimal(r[22]), Decimal(r[23]), Decimal(r[24])
     )
@@ -391,7 +396,7 @@ class LotsProjection(Projection):
                 FillRef(event.client_order_id, event.trade_id, position),
             )
             for rule in COST_BASES:
-                book = self._book(books, rule, key, fill)
+                book = self._book(books, (rule, *key), fill)
                 entry = LotEntry(rule, _copy(fill), "fill")
                 book.position.add_fee(fill.fee, fill.fee_currency)
                 _pay(tables, entry, book, 1)
@@ -409,7 +414,7 @@ class LotsProjection(Projection):
             return  # the fill is not in this log (an as-of fold that stops before it)
         for rule in COST_BASES:
             changed = entries.get((rule, ref.position))
-            held = books.get((rule, *key))
+            held = self._held(books, (rule, *key))
             if changed is None or held is None or changed.kind == "busted":
                 continue  # a busted trade stays busted: a later bust or correction of it changes nothing
             entry, book = changed, held
@@ -455,12 +460,19 @@ class LotsProjection(Projection):
     def __init__(self) -> None:
         self._pending = WeakKeyDictionary()
 
-    @staticmethod
-    def _book(books: Table[LotBookKey, LotBook], rule: str, key: PositionKey, fill: Fill) -> LotBook:
-        book = books.get((rule, *key))
+    def _held(self, books: Table[LotBookKey, LotBook], key: LotBookKey) -> LotBook | None:
+        """The book as this pass holds it: the one awaiting its re-fold (its ``since`` and
+        ``added`` are the pass's, not the row's: a table that let the row go reads it back
+        without them), else the stored one."""
+        pending = self._pending.get(books)
+        found = None if pending is None else pending.get(key)
+        return books.get(key) if found is None else found
+
+    def _book(self, books: Table[LotBookKey, LotBook], key: LotBookKey, fill: Fill) -> LotBook:
+        book = self._held(books, key)
         if book is None:
-            position = Position(*key, quote_currency=fill.quote_currency, terms=fill.terms)
-            book = LotBook(rule, position)
+            position = Position(*key[1:], quote_currency=fill.quote_currency, terms=fill.terms)
+            book = LotBook(key[0], position)
         elif book.position.quote_currency is None:
             book.position.quote_currency = fill.quote_currency
         return book
@@ -501,12 +513,12 @@ class LotsProjection(Projection):
             chain, start = _walk_back(book, since, entries)
             for entry in reversed(chain):
                 _undo(book, entry, entries)
-                _uncount_day(tables, entry, book)
             _start_state(book, start, entries)
             fresh = [e for e in (entries.get((book.rule, at)) for at in added) if e is not None]
             merged = sorted(chain + fresh, key=lambda e: venue_order_key(e.key))
             p = book.position
             p.last, p.last_key = (start.fill.position, start.key) if start else (0, None)
+            _recount_days(tables, book, merged, start, entries)
             for entry in merged:
                 entry.previous = p.last
                 _fold_one(book, entry, entries)
@@ -542,15 +554,14 @@ def _undo(book: LotBook, entry: LotEntry, entries: Table[LotEntryKey, LotEntry])
         del lots[at]
     for match in reversed(entry.matches):
         found = next((lot for lot in lots if lot.opened.position == match.opened), None)
-        if found is not None:
-            found.quantity = WIDE.add(found.quantity, match.quantity)
-            found.cost = WIDE.add(found.cost, match.cost)
+        if found is not None:  # as it was, to the digit (a sum could write it otherwise)
+            found.quantity, found.cost = match.held, match.held_cost
             continue
         opening = entries.get((book.rule, match.opened))
         assert opening is not None, "a matched lot's opening entry is stored"
         places = [venue_order_key(lot.opened.key) for lot in lots]
         where = bisect.bisect(places, venue_order_key(opening.key))
-        lots.insert(where, OpenLot(opening.fill, match.quantity, match.cost, opening.fill.price))
+        lots.insert(where, OpenLot(opening.fill, match.held, match.held_cost, opening.fill.price))
     entry.matches = []
     entry.opened = ZERO
 
@@ -581,17 +592,12 @@ def _fold_one(book: LotBook, entry: LotEntry, entries: Table[LotEntryKey, LotEnt
         fill.realized = p.book(fill.signed_qty, fill.price, fill.terms)
     else:
         folding = Book(p, book.hydrated(entries))
+        held = {lot.opened.position: (lot.quantity, lot.cost) for lot in folding.open}
         book_fill(folding, fill, _RULES[book.rule])
-        for closed in folding.closed:
+        for c in folding.closed:
+            was = held[c.opened.position]
             entry.matches.append(
-                Match(
-                    closed.opened.position,
-                    closed.quantity,
-                    closed.cost,
-                    closed.proceeds,
-                    closed.realized,
-                    closed.fees,
-                )
+                Match(c.opened.position, c.quantity, c.cost, c.proceeds, c.realized, c.fees, *was)
             )
         # A lot it opened is the newest (``lots._book_lots`` appends it).
         lots = folding.open
@@ -661,12 +667,32 @@ def _count_day(tables: Mapping[str, Table[Any, Any]], entry: LotEntry, book: Lot
     tables[LOT_DAYS_TABLE.name].put(day.key, day)
 
 
-def _uncount_day(tables: Mapping[str, Table[Any, Any]], entry: LotEntry, book: LotBook) -> None:
-    """Take what ``entry`` realized when it was folded out of its day (it is folded again)."""
-    day = _day_of(tables, entry, book)
-    currency = entry.fill.terms.pnl_currency or ""
-    if currency in day.realized:
-        day.realized[currency] = WIDE.subtract(day.realized[currency], entry.fill.realized)
-        if currency not in day.fills:  # no fill of that currency left on the day
-            del day.realized[currency]
-        tables[LOT_DAYS_TABLE.name].put(day.key, day)
+def _recount_days(
+    tables: Mapping[str, Table[Any, Any]],
+    book: LotBook,
+    merged: list[LotEntry],
+    start: LotEntry | None,
+    entries: Table[LotEntryKey, LotEntry],
+) -> None:
+    """Start the realized P&L of the days a re-fold goes through again: from nothing, with the
+    first day's fills before the re-fold added back in venue time (walked back from ``start``), so
+    that each day's sum is the one a fold in venue time makes, to the digit."""
+    if not merged:
+        return
+    days = {e.day for e in merged}
+    for entry in merged:
+        row = _day_of(tables, entry, book)
+        if row.day in days:
+            row.realized = {}
+            days.discard(row.day)
+    first = merged[0].day
+    before_it: list[LotEntry] = []
+    at = start
+    while at is not None and at.day == first:
+        before_it.append(at)
+        at = entries.get((book.rule, at.previous)) if at.previous else None
+    row = _day_of(tables, merged[0], book)
+    for entry in reversed(before_it):
+        if entry.kind != "busted":
+            currency = entry.fill.terms.pnl_currency or ""
+            row.realized[currency] = WIDE.add(row.realized.get(currency, ZERO), entry.fill.realized)
