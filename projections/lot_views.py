@@ -10,8 +10,8 @@ they show instead of folding every fill of the log:
 - ``lot_entries_view``: one row per fill and rule: the fill as it stands (busts and
   corrections applied), what it realized, the lots it closed (``Match``), the quantity of the
   lot it opened, the book after it, and the entry before it in venue time (``previous``);
-- ``lot_days_view``: a book's UTC day under a rule: what its fills realized (taken out and put
-  back by a re-fold) and paid in fees (kept as recorded), and the book at the day's end (its
+- ``lot_days_view``: a book's UTC day under a rule: what its fills realized (summed afresh in
+  venue time by a re-fold) and paid in fees (kept as recorded), and the book at the day's end (its
   unrealized P&L is valued when read, at that day's mark);
 - ``lot_fill_index_view`` and ``lot_terms_view``: where each trade's entries are, and the
   instrument definitions in force (as the positions view keeps them).
