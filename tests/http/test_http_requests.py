@@ -31,8 +31,8 @@ from orderledger.infrastructure.application.requests import (
     Orders,
     Pnl,
     Reconcile,
-    SetTradingState,
     Settle,
+    SetTradingState,
     Trades,
 )
 from orderledger.infrastructure.http.limits import ReaderProcesses
