@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.exposure import Working
 from orderledger.domain.instrument import Terms
 from orderledger.domain.risk import (
     GLOBAL,
@@ -37,6 +38,7 @@ from orderledger.domain.values import (
     format_timestamp,
     parse_timestamp,
 )
+from orderledger.infrastructure.application.exposure import exposure_rows
 from orderledger.infrastructure.application.queries import latest_mark
 from orderledger.projections.risk import LIMITS_TABLE, STATES_TABLE, LimitFact, StateFact
 
@@ -181,6 +183,7 @@ class Worst:
     underlying: str | None
     tags: dict[str, str]
     now: datetime
+    quote_currency: str | None = None
 
     @property
     def notional(self) -> Decimal | None:
@@ -216,6 +219,7 @@ def worst_case(ledger: OrderLedger, request: Any, now: datetime) -> Worst:
         underlying,
         dict(request.tags),
         now,
+        request.quote_currency,
     )
 
 
@@ -234,16 +238,16 @@ class Held:
     """The same worst case without this order."""
 
 
-def held(ledger: OrderLedger, limit: Limit, order: Worst) -> Held | None:
+def held(ledger: OrderLedger, limit: Limit, order: Worst) -> Held:
     """The one function the position and gross exposure limits read (an exposure module plugs in
     here). For an instrument: its positions summed over accounts and venues; for an account: its
     positions (the order's instrument's, for the net quantity). The worst case fills every open
     order of the scope in full, the buys and the sells apart, with this one on its side; gross
     exposure adds each position's notional at its latest mark (at cost without one), each open
-    order's leaves at its limit price, and this order's. None for an underlying: netting
-    instruments into their underlying is the exposure view's, not wired into the check here."""
+    order's leaves at its limit price, and this order's. For an underlying: the exposure read
+    (``application.exposure``) netted across accounts and venues, the order added to it."""
     if limit.scope == "underlying":
-        return None
+        return _underlying_held(ledger, limit.target, order)
     if limit.scope == "instrument":
         rows = list(ledger.positions(instrument=order.instrument))
         working = list(ledger.orders(open=True, instrument=order.instrument))
@@ -279,21 +283,45 @@ def held(ledger: OrderLedger, limit: Limit, order: Worst) -> Held | None:
     return Held(position, gross, "", before)
 
 
+def _underlying_held(ledger: OrderLedger, underlying: str, order: Worst) -> Held:
+    """An underlying's worst case (``application.exposure``, netted across accounts and venues):
+    the position is the larger of the worst long and worst short units, every open order of the
+    underlying filled on its side and this order on its own; the gross exposure is the larger of
+    the two worst values, in the one currency they are in."""
+    adding = []
+    if order.delta:
+        side = Side.BUY if order.delta > 0 else Side.SELL
+        adding.append(
+            Working(order.account, order.venue, order.instrument, side, abs(order.delta), order.price)
+        )
+    before = {r.underlying: r for r in exposure_rows(ledger, ("underlying",))}.get(underlying)
+    after = {r.underlying: r for r in exposure_rows(ledger, ("underlying",), adding=adding)}.get(underlying)
+    if after is None:
+        return Held(Decimal(0), Decimal(0), "", Decimal(0))
+    position = max(abs(after.worst_long_units), abs(after.worst_short_units))
+    was = Decimal(0) if before is None else max(abs(before.worst_long_units), abs(before.worst_short_units))
+    if after.unpriced:
+        return Held(position, None, f"no price to value {', '.join(after.unpriced)}", was)
+    currencies = sorted({*after.worst_long_value, *after.worst_short_value})
+    if len(currencies) > 1:
+        return Held(position, None, f"values in several currencies ({', '.join(currencies)})", was)
+    values = [*after.worst_long_value.values(), *after.worst_short_value.values()]
+    return Held(position, max(map(abs, values), default=Decimal(0)), "", was)
+
+
 Figure = tuple[Decimal | None, str, Decimal | None]
 """A figure after the order (None: why it cannot be worked out), and the figure without the order
 for what an order can shrink (None for what it cannot: a day's loss, a count, its own notional)."""
 
-_UNDERLYING = "the exposure per underlying is not wired into the check yet"
-
 
 def _position(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
     found = held(ledger, limit, order)
-    return (None, _UNDERLYING, None) if found is None else (found.position, "", found.position_before)
+    return found.position, "", found.position_before
 
 
 def _gross(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
     found = held(ledger, limit, order)
-    return (None, _UNDERLYING, None) if found is None else (found.gross, found.why_unknown, None)
+    return found.gross, found.why_unknown, None
 
 
 def _order_notional(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:

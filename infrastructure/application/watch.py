@@ -65,7 +65,9 @@ def _nothing(account: str, instrument: str, now: datetime) -> Worst:
 
 def _standing(ledger: OrderLedger, limit: Limit, now: datetime) -> tuple[Decimal | None, str]:
     if limit.kind in ("max_position", "max_gross_exposure"):
-        if limit.scope == "instrument":
+        if limit.scope == "underlying":
+            instruments = [""]  # the underlying's exposure, whatever its instruments
+        elif limit.scope == "instrument":
             instruments = [limit.target]
         else:
             held_in = {r.instrument for r in ledger.positions(account=limit.target)}
@@ -73,11 +75,9 @@ def _standing(ledger: OrderLedger, limit: Limit, now: datetime) -> tuple[Decimal
             instruments = sorted(held_in) or [""]
         account = limit.target if limit.scope == "account" else ""
         found = [held(ledger, limit, _nothing(account, i, now)) for i in instruments]
-        if any(f is None for f in found):
-            return None, "the exposure per underlying is not wired into the check yet"
         if limit.kind == "max_position":
-            return max(f.position for f in found if f is not None), ""
-        return found[0].gross if found[0] is not None else None, found[0].why_unknown if found[0] else ""
+            return max(f.position for f in found), ""
+        return found[0].gross, found[0].why_unknown
     account = limit.target if limit.scope == "account" else ""
     figure, why, _ = FIGURES[limit.kind](ledger, limit, _nothing(account, "", now))
     if limit.kind == "max_orders" and figure is not None:

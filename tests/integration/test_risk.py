@@ -179,13 +179,54 @@ def test_a_contract_size_and_a_market_order_are_valued_at_the_mark(desk: OrderLe
     assert desk.check(spec("buy", "2", None, instrument="BTC-PERP")).allowed
 
 
+def test_an_underlying_limit_nets_spot_and_perpetual_across_accounts(desk: OrderLedger) -> None:
+    # Given BTC spot (base BTC) and a BTC perpetual of 0.5 BTC a contract (underlying BTC), both
+    # quoted in USDT and marked at 100
+    usdt = {"quote_currency": "USDT", "ts": MORNING}
+    desk.define_instrument(venue="x", instrument="BTC-USDT", kind="spot", base_currency="BTC", **usdt)
+    desk.define_instrument(
+        venue="x", instrument="BTC-PERP", kind="swap", contract_size="0.5", underlying="BTC", **usdt
+    )
+    for instrument in ("BTC-USDT", "BTC-PERP"):
+        mark = {
+            "type": "mark",
+            "venue": "x",
+            "instrument": instrument,
+            "price": "100",
+            "ts": "2025-03-03T09:00:00Z",
+        }
+        desk.record(mark)
+    # and main long 3 BTC spot, hedge short 4 perpetual contracts: 3 − 4 × 0.5 = 1 BTC net
+    filled(desk, "s1", "buy", "3", "100", "09:00")
+    request = {"type": "request", "client_order_id": "p1", **spec("sell", "4", "100", instrument="BTC-PERP")}
+    desk.record({**request, "account": "hedge", "ts": at("09:01").isoformat()})
+    fill = {"type": "fill", "client_order_id": "p1", "trade_id": "t-p1", "quantity": "4", "price": "100"}
+    desk.record({**fill, "ts": at("09:01").isoformat()})
+    desk.set_limit("underlying", "BTC", "max_position", "2", set_by="alice", ts=at("09:02"))
+    desk.set_limit("underlying", "BTC", "max_gross_exposure", "250", set_by="alice", ts=at("09:02"))
+    # Then buying 1 more BTC spot makes 1 + 1 = 2 BTC, worth 2 × 100 = 200: at both limits, allowed
+    assert desk.check(spec("buy", "1", "100")).allowed
+    # And 2 perpetual contracts more (2 × 0.5 = 1 BTC) from hedge: 2 BTC as well, allowed
+    assert desk.check(spec("buy", "2", "100", instrument="BTC-PERP", account="hedge")).allowed
+    # But 2 BTC spot makes 1 + 2 = 3 BTC > 2, worth 3 × 100 = 300 > 250
+    denied = desk.check(spec("buy", "2", "100"))
+    assert sorted((b.limit.kind, b.figure) for b in denied.breaches if b.limit) == [
+        ("max_gross_exposure", Decimal(300)),
+        ("max_position", Decimal(3)),
+    ]
+    # And selling 4 BTC spot brings 1 to 1 − 4 = −3 BTC: |−3| > 2 as well
+    assert ("max_position", Decimal(3)) in [
+        (b.limit.kind, b.figure) for b in desk.check(spec("sell", "4", "100")).breaches if b.limit
+    ]
+    # While selling 1 brings the net to 0: allowed
+    assert desk.check(spec("sell", "1", "100")).allowed
+    # And the standing figure of the position limit is the 1 BTC net
+    standing = {s.limit.kind: s for s in desk.risk()}
+    assert standing["max_position"].figure == Decimal(1)
+
+
 def test_a_limit_that_cannot_be_evaluated_denies(desk: OrderLedger) -> None:
-    # Given an underlying's position limit (the exposure per underlying is not wired in) and an
-    # order notional limit on an instrument nobody marked
-    desk.set_limit("underlying", "BTC", "max_position", "10", set_by="alice", ts=MORNING)
-    result = desk.check(spec("buy", "1", "100"))
-    assert not result.allowed and "not evaluated" in result.reasons[0]
-    desk.clear_limit("underlying", "BTC", "max_position", set_by="alice", ts=at("09:00"))
+    # Given an order notional limit on an instrument nobody marked, and a market order
     desk.set_limit("account", "main", "max_order_notional", "10", set_by="alice", ts=at("09:00"))
     assert "no price to value the order" in desk.check(spec("buy", "1", None)).reasons[0]
 
