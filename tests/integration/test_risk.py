@@ -182,10 +182,17 @@ def test_a_contract_size_and_a_market_order_are_valued_at_the_mark(desk: OrderLe
 def test_an_underlying_limit_nets_spot_and_perpetual_across_accounts(desk: OrderLedger) -> None:
     # Given BTC spot (base BTC) and a BTC perpetual of 0.5 BTC a contract (underlying BTC), both
     # quoted in USDT and marked at 100
-    usdt = {"quote_currency": "USDT", "ts": MORNING}
-    desk.define_instrument(venue="x", instrument="BTC-USDT", kind="spot", base_currency="BTC", **usdt)
     desk.define_instrument(
-        venue="x", instrument="BTC-PERP", kind="swap", contract_size="0.5", underlying="BTC", **usdt
+        venue="x", instrument="BTC-USDT", kind="spot", base_currency="BTC", quote_currency="USDT", ts=MORNING
+    )
+    desk.define_instrument(
+        venue="x",
+        instrument="BTC-PERP",
+        kind="swap",
+        contract_size="0.5",
+        underlying="BTC",
+        quote_currency="USDT",
+        ts=MORNING,
     )
     for instrument in ("BTC-USDT", "BTC-PERP"):
         mark = {
