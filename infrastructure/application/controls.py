@@ -1,14 +1,24 @@
-"""``OrderLedger``'s limits, trading states, pre-trade check and limits' standing (docs/risk.md):
-thin methods over ``application.risk`` and ``application.watch``."""
+"""``OrderLedger``'s exposure, limits, trading states, pre-trade check and limits' standing
+(docs/risk.md): thin methods over the typed requests, ``application.risk`` and ``application.watch``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.infrastructure.application.requests import Check, Limits, SetTradingState, TradingStates
+from orderledger.infrastructure.application.arguments import checked
+from orderledger.infrastructure.application.exposure import grouping
+from orderledger.infrastructure.application.requests import (
+    Check,
+    Exposure,
+    Limits,
+    Request,
+    SetTradingState,
+    TradingStates,
+)
 from orderledger.infrastructure.application.risk import (
     CheckResult,
     LimitRow,
@@ -18,6 +28,7 @@ from orderledger.infrastructure.application.risk import (
     record_fact,
 )
 from orderledger.infrastructure.application.watch import LimitStatus, standing
+from orderledger.infrastructure.results import ExposureRow
 
 if TYPE_CHECKING:
     from orderledger.infrastructure.ingest.processing import Result
@@ -103,4 +114,30 @@ class RiskControls:
         return self._ledger.handle(Check(spec))
 
 
-__all__ = ["RiskControls"]
+T = TypeVar("T")
+
+
+class _Answers(Protocol):
+    def handle(self, request: Request[T]) -> T: ...
+
+
+class ExposureReads:
+    """``OrderLedger.exposure`` (the ledger's class takes it from here)."""
+
+    @checked
+    def exposure(
+        self,
+        *,
+        by: str | tuple[str, ...] | list[str] = ("account", "underlying"),
+        marks: Mapping[str, Decimal] | None = None,
+    ) -> list[ExposureRow]:
+        """Exposure per underlying, grouped ``by`` account and venue as named (``underlying``
+        always; ``"account,underlying"`` or a sequence of names): positions converted into units
+        of the underlying (contract size, inverse settlement, options at ±1) and valued at the
+        latest marks (or ``marks``, instrument → price), beside the open orders' worst case per
+        side (docs/risk.md, "Exposure")."""
+        asked = Exposure(grouping(by), tuple((marks or {}).items()))
+        return cast(_Answers, self).handle(asked)
+
+
+__all__ = ["ExposureReads", "RiskControls"]

@@ -12,23 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from decimal import Decimal
-from typing import Protocol, TypeVar, cast
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.exposure import Holding, Working, check_grouping, exposure
 from orderledger.domain.instrument import Definition
 from orderledger.domain.values import Side
-from orderledger.infrastructure.application.arguments import checked
 from orderledger.infrastructure.application.instruments import list_instruments
 from orderledger.infrastructure.application.parts import LedgerParts
 from orderledger.infrastructure.application.queries import latest_mark
-from orderledger.infrastructure.application.requests import Exposure, Request
 from orderledger.infrastructure.results import ExposureRow
 from orderledger.infrastructure.storage.db import Database
 from orderledger.projections.orders import OPEN_ONLY, ORDERS_TABLE
 from orderledger.projections.positions import POSITIONS_TABLE
 
-T = TypeVar("T")
 FIELDS = tuple(f.name for f in fields(ExposureRow))
 
 
@@ -104,32 +100,4 @@ def exposure_rows(
     return [ExposureRow(**{name: getattr(f, name) for name in FIELDS}) for f in figures]
 
 
-def answer(ledger: LedgerParts, request: Exposure) -> list[ExposureRow]:
-    """The answer to an ``Exposure`` request."""
-    return exposure_rows(ledger, request.by, dict(request.marks))
-
-
-class _Answers(Protocol):
-    def handle(self, request: Request[T]) -> T: ...
-
-
-class ExposureReads:
-    """``OrderLedger.exposure`` (the ledger's class takes it from here)."""
-
-    @checked
-    def exposure(
-        self,
-        *,
-        by: str | tuple[str, ...] | list[str] = ("account", "underlying"),
-        marks: Mapping[str, Decimal] | None = None,
-    ) -> list[ExposureRow]:
-        """Exposure per underlying, grouped ``by`` account and venue as named (``underlying``
-        always; ``"account,underlying"`` or a sequence of names): positions converted into units
-        of the underlying (contract size, inverse settlement, options at ±1) and valued at the
-        latest marks (or ``marks``, instrument → price), beside the open orders' worst case per
-        side (docs/risk.md, "Exposure")."""
-        asked = Exposure(grouping(by), tuple((marks or {}).items()))
-        return cast(_Answers, self).handle(asked)
-
-
-__all__ = ["ExposureReads", "answer", "exposure_rows", "grouping", "holdings", "working"]
+__all__ = ["exposure_rows", "grouping", "holdings", "working"]

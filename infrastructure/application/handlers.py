@@ -253,7 +253,7 @@ def execution_quality(ledger: LedgerParts, request: ExecutionQuality) -> list[Ex
 
 @handles(Exposure)
 def exposure(ledger: LedgerParts, request: Exposure) -> list[ExposureRow]:
-    return _exposure.answer(ledger, request)
+    return _exposure.exposure_rows(ledger, request.by, dict(request.marks))
 
 
 # ---------------------------------------------------------------------- the log and its checks

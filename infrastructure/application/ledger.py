@@ -41,9 +41,8 @@ from orderledger.infrastructure.application.arguments import (
     Version,
     checked_methods,
 )
-from orderledger.infrastructure.application.controls import RiskControls
+from orderledger.infrastructure.application.controls import ExposureReads, RiskControls
 from orderledger.infrastructure.application.deprecated import DeprecatedReads, renamed_keywords
-from orderledger.infrastructure.application.exposure import ExposureReads
 from orderledger.infrastructure.application.filtered import filtered
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
 from orderledger.infrastructure.application.handlers import handle
