@@ -7,7 +7,6 @@ persists them; ``fold`` in :mod:`projections.base` runs them in memory.
 
 from orderledger.projections.base import Projection, fold
 from orderledger.projections.cash_flows import CashFlowsProjection
-from orderledger.projections.lot_views import LotsProjection
 from orderledger.projections.marks import MarksProjection
 from orderledger.projections.orders import OrdersProjection
 from orderledger.projections.positions import PositionsProjection
@@ -20,14 +19,12 @@ PROJECTIONS: tuple[type[Projection], ...] = (
     PositionsProjection,
     CashFlowsProjection,
     MarksProjection,
-    LotsProjection,
     RiskProjection,
 )
 
 __all__ = [
     "PROJECTIONS",
     "CashFlowsProjection",
-    "LotsProjection",
     "MarksProjection",
     "OrdersProjection",
     "PositionsProjection",
