@@ -77,13 +77,14 @@ def forget_requests(browser: Any) -> None:
 
 def requests_made(browser: Any) -> list[tuple[str, dict[str, list[str]]]]:
     """The API requests the page completed since ``forget_requests``: (path, query parameters),
-    in order; the page's own files, the long-lived stream and ``/health`` (which the header
-    reads every 2 s for the collectors' figures, whatever the test does) are left out."""
+    in order; the page's own files, the long-lived stream, ``/health`` and ``/state`` (which the
+    header reads every 2 s for the collectors' figures and the trading states, whatever the test
+    does) are left out."""
     names = browser.execute_script("return performance.getEntriesByType('resource').map((e) => e.name)")
     made = []
     for name in names:
         parts = urlsplit(str(name))
-        if parts.path.startswith(("/static/", "/assets/")) or parts.path in ("/stream", "/health"):
+        if parts.path.startswith(("/static/", "/assets/")) or parts.path in ("/stream", "/health", "/state"):
             continue
         made.append((parts.path, parse_qs(parts.query)))
     return made
