@@ -469,6 +469,9 @@ EVENT_TYPES: tuple[type[OrderEvent], ...] = (
 )
 EVENT_TYPES_BY_NAME: dict[str, type[OrderEvent]] = {cls.__name__: cls for cls in EVENT_TYPES}
 
+NAMING: frozenset[type[OrderEvent]] = frozenset({OrderHeld, OrderAccepted, OrderAmended})
+"""The events after the request that can give an order a new venue identity."""
+
 E = TypeVar("E", bound=BaseModel)
 
 
@@ -482,6 +485,7 @@ __all__ = [cls.__name__ for cls in EVENT_TYPES] + [
     "Acknowledgement",
     "EVENT_TYPES",
     "EVENT_TYPES_BY_NAME",
+    "NAMING",
     "OrderEvent",
     "OrderSpec",
     "model_construct",

@@ -77,7 +77,10 @@ class InputFormat:
     account=…, notes=…, options=…)`` returns its messages. ``feed`` (``module:class``) reads
     lines whose translation depends on what earlier lines recorded: ``class(ledger, venue,
     account, options)`` is opened once per ingest (``application.feeds.Feed``). A format with
-    neither is the ledger's own."""
+    neither is the ledger's own. ``judges`` (``module:function``) decides, after every commit of
+    any input, what the format's earlier lines say of the orders the commit named:
+    ``function(ledger, committed)`` returns ledger messages to record (the snapshot streams'
+    closures by absence of an order learnt after them)."""
 
     name: str
     reads: str
@@ -90,6 +93,7 @@ class InputFormat:
     """The options dataclass (fields declared with :func:`option`); the adapter gets one."""
     translate: str | None = None
     feed: str | None = None
+    judges: str | None = None
 
     @property
     def reads_ledger(self) -> bool:

@@ -36,9 +36,10 @@ from orderledger.infrastructure.adapters.declared import load
 from orderledger.infrastructure.adapters.registry import formats
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.ingest.formats import typed_options
-from orderledger.infrastructure.ingest.settlement import context_lines, journal_end
+from orderledger.infrastructure.ingest.settlement import context_lines
 from orderledger.infrastructure.messages.exact_json import decode_json
 from orderledger.infrastructure.messages.models import InstrumentMessage, Message
+from orderledger.infrastructure.storage.journal import journal_end
 
 
 class Feed(Protocol):

@@ -42,6 +42,7 @@ from orderledger.infrastructure.ingest.settlement import (
 from orderledger.infrastructure.messages.models import RequestMessage, message_from_line
 
 if TYPE_CHECKING:
+    from orderledger.domain.events import OrderEvent
     from orderledger.infrastructure.application.parts import LedgerParts
 
 
@@ -137,6 +138,9 @@ def ingest_lines(
                 yield item
                 if feed is not None and feed.commit_each:
                     yield None  # the next line is translated against what this one recorded
+                    after = getattr(feed, "after_commit", None)
+                    if after is not None:  # what the committed line decides once committed
+                        _record_verdicts(ledger, after(), fmt)
                     context = getattr(feed, "context", None)
                     if context is not None:
                         yield from _read_again(ledger, context, item, lambda raw: read(raw, 0))
@@ -197,10 +201,9 @@ def ingest_inbound(
                 # the run's end (``Views.deferring``), so a disordered session re-folds a book
                 # once, not once per commit.
                 views.defer = len(batch) >= ledger.batch_size
-                results, committed = ledger.processor.process(batch, strict=strict)
+                results = _commit(ledger, batch, strict=strict)
                 if strict and any(r.outcome is Outcome.REJECTED for r in results):
                     report.stored = False
-                ledger._after_commit(committed)
             for result in results:
                 report.add(result)
             if on_batch is not None and report.stored:
@@ -209,6 +212,51 @@ def ingest_inbound(
         report.refused()
     report.seconds = _now() - started
     return report
+
+
+def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) -> list[Result]:
+    """One batch decided and committed (under the ledger's write lock), the views brought to it,
+    then what the formats' earlier lines decide of the orders it named, recorded after it."""
+    results, committed = ledger.processor.process(batch, strict=strict)
+    ledger._after_commit(committed)
+    for _ in range(MAX_JUDGED):
+        if not committed:
+            break
+        verdicts = [
+            (declared.name, message)
+            for declared in formats().values()
+            if declared.judges is not None
+            for message in load(declared.judges)(ledger, committed)
+        ]
+        committed = _record(ledger, verdicts)
+    return results
+
+
+MAX_JUDGED = 3
+"""Rounds of verdicts after a commit (a verdict closes or reopens an order and names none, so the
+second round finds nothing)."""
+
+
+def _record_verdicts(ledger: LedgerParts, messages: list[dict[str, Any]], fmt: str) -> None:
+    """Record what a format's committed line decides once committed (``after_commit``)."""
+    if messages:
+        with ledger._writing:
+            _commit(ledger, [_verdict(fmt, m) for m in messages])
+
+
+def _record(ledger: LedgerParts, verdicts: list[tuple[str, dict[str, Any]]]) -> list[tuple[int, OrderEvent]]:
+    if not verdicts:
+        return []
+    _, committed = ledger.processor.process([_verdict(fmt, m) for fmt, m in verdicts])
+    ledger._after_commit(committed)
+    return committed
+
+
+def _verdict(fmt: str, message: dict[str, Any]) -> Inbound:
+    """A message a format's recorded lines decide, journaled as a ledger line of its own."""
+    item = _read_ledger_line(orjson.dumps(message), f"{fmt}:verdict", None)
+    item.notes.append(f"decided by the {fmt} lines already recorded, of an order named since")
+    return item
 
 
 _JSON_SCALARS = (str, int, float, bool, Decimal, type(None), date, UUID, Enum)
@@ -263,8 +311,7 @@ def record(
     with ledger._writing:
         if deny is not None and item.error is None and item.messages:
             item.denied = deny(item.messages[0])
-        results, committed = ledger.processor.process([item])
-        ledger._after_commit(committed)
+        results = _commit(ledger, [item])
     result = results[0]
     if result.outcome is Outcome.REJECTED and result.error is None:
         result.error = _read_error(raw) or MessageError(result.reason or "the message was refused")

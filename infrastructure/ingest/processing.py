@@ -18,12 +18,10 @@ from uuid import UUID
 
 from orderledger.domain.errors import IdentityConflictError, InvalidInputError, LedgerError
 from orderledger.domain.events import (
+    NAMING,
     FillBusted,
-    OrderAccepted,
-    OrderAmended,
     OrderEvent,
     OrderFilled,
-    OrderHeld,
     OrderRequested,
     OrderSpec,
 )
@@ -335,10 +333,6 @@ class Processor:
         return str(row[0])
 
 
-_NAMING = frozenset({OrderHeld, OrderAccepted, OrderAmended})
-"""The events after the request that can give an order a new venue identity."""
-
-
 class _Batch(Parking):
     """The in-memory state of one batch while it is being decided."""
 
@@ -586,7 +580,7 @@ class _Batch(Parking):
             if _withdraws_latest(order, events):
                 events = events + self._restated(order, in_venue_time(self._history(order)), entry, message)
         trades = [e.trade_id for e in events if type(e) is OrderFilled]
-        if not _NAMING.isdisjoint(map(type, events)):
+        if not NAMING.isdisjoint(map(type, events)):
             # Only these add identities: any other fact leaves nothing new to register or release.
             keys = self._register(order, identity_keys(order))
             self.commit.resolvable.extend(keys)

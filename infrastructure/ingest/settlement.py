@@ -105,11 +105,6 @@ def context_lines(tx: Tx, fmt: str, before: int, note: str, after: int = 0) -> l
     return [bytes(row[0]) for row in rows]
 
 
-def journal_end(tx: Tx) -> int:
-    """The last message ID the journal holds (0 when empty)."""
-    return int(tx.one("SELECT COALESCE(MAX(message_id), 0) FROM messages")[0])
-
-
 def context_waiting(tx: Tx, keys: Sequence[tuple[str, str, str]]) -> list[tuple[int, bytes]]:
     """(message ID, raw input) of each line parked under any of these context keys (venue, kind,
     value), oldest first: a look-up in the ``parked`` table's index, never a scan."""
@@ -201,7 +196,6 @@ __all__ = [
     "context_lines",
     "context_part",
     "context_waiting",
-    "journal_end",
     "parked_line",
     "read_again",
     "set_aside",

@@ -66,6 +66,11 @@ def journal_head(tx: Tx) -> tuple[int, bytes]:
     return int(position), GENESIS if digest is None else bytes(digest)
 
 
+def journal_end(tx: Tx) -> int:
+    """The last message ID the journal holds (0 when empty)."""
+    return int(tx.one("SELECT COALESCE(MAX(message_id), 0) FROM messages")[0])
+
+
 def lines_after(tx: Tx, fmt: str, after: int, page: int = 500) -> Iterator[tuple[int, bytes]]:
     """The journal's lines of format ``fmt`` recorded after message ``after`` that were not
     rejected, oldest first, each with its message ID (read a page at a time)."""

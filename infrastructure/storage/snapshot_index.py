@@ -69,10 +69,14 @@ def seen(tx: Tx) -> int:
     return 0 if found is None else int(found[0])
 
 
-def catch_up(tx: Tx, lines: Iterable[tuple[int, Listing | None]]) -> None:
+def catch_up(tx: Tx, lines: Iterable[tuple[int, Listing | None]], head: int | None = None) -> None:
     """Index ``lines`` (the journal's snapshot lines after :func:`seen`, in message order, each
-    with its message ID; None: a line that is not a snapshot) and move ``seen`` past them. On
-    PostgreSQL the watermark's row is locked first, so catch-ups of two processes take turns."""
+    with its message ID; None: a line that is not a snapshot) and move ``seen`` past them, or to
+    ``head`` when every line up to it is among them (the journal's other lines after the last
+    snapshot are then not read again). On PostgreSQL the watermark's row is locked first, so
+    catch-ups of two processes take turns; writers of the log commit in message order
+    (``PostgresDatabase.lock_log``), so no line below a head read in the transaction commits
+    after it."""
     if tx.dialect == "postgresql":
         tx.execute("INSERT INTO snapshot_index (name, seen) VALUES (?, 0) ON CONFLICT DO NOTHING", (_NAME,))
         tx.execute("SELECT seen FROM snapshot_index WHERE name = ? FOR UPDATE", (_NAME,))
@@ -81,6 +85,8 @@ def catch_up(tx: Tx, lines: Iterable[tuple[int, Listing | None]]) -> None:
         last = message_id
         if listing is not None:
             add(tx, listing)
+    if head is not None and (last is None or head > last):
+        last = head
     if last is not None:
         tx.execute(
             "INSERT INTO snapshot_index (name, seen) VALUES (?, ?) ON CONFLICT (name) DO UPDATE"

@@ -20,7 +20,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderledger.domain.values import Status
-from orderledger.infrastructure.adapters.snapshots import feed
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_trades
 from tests.support.books import all_books
@@ -454,18 +453,18 @@ def test_a_closed_row_read_late_replaces_a_closure_by_absence_with_the_venues(le
 def test_the_streams_index_is_the_journals_and_is_rebuilt_from_it(stored_url: str) -> None:
     """What closing by absence reads of a stream is an index of the journal's snapshot lines,
     kept in the database (a process holds none of it): after VANISHING, one snapshot per ingest
-    of a reopened ledger, it holds the stream's six times, A last listed at 14:01, B at 14:11.
-    Emptied, the next ingest rebuilds it from the journal: the 14:12 and 14:13 snapshots that
+    of a reopened ledger and 14:12, it holds the seven times, A last listed at 14:01, B at 14:11.
+    Emptied, the next snapshot rebuilds it from the journal: the 14:12 and 14:13 snapshots that
     lack B (listed last at 14:11) then close it at 14:13, the second of them, as before."""
     for line in VANISHING:
         with OrderLedger(stored_url) as ledger:
             assert ingest(ledger, line)["rejected"] == 0
     with OrderLedger(stored_url) as ledger:
-        ingest(ledger, snapshot(12))  # the first catch-up indexes the six lines before it
+        ingest(ledger, snapshot(12))  # indexed once committed, as each line before it
         with ledger.db.read() as tx:
             times = [r[0] for r in tx.all("SELECT as_of FROM snapshot_times ORDER BY as_of")]
             rows = tx.all("SELECT venue_order_id, listed, closed FROM snapshot_rows ORDER BY venue_order_id")
-        assert times == [f"2024-03-05T14:{m:02d}:00.000000Z" for m in (0, 1, 5, 6, 10, 11)]
+        assert times == [f"2024-03-05T14:{m:02d}:00.000000Z" for m in (0, 1, 5, 6, 10, 11, 12)]
         assert [tuple(r) for r in rows] == [
             ("6928553534", "2024-03-05T14:01:00.000000Z", None),
             ("7000000001", "2024-03-05T14:11:00.000000Z", None),
@@ -479,20 +478,17 @@ def test_the_streams_index_is_the_journals_and_is_rebuilt_from_it(stored_url: st
         order = ledger.order(B_ID)
         assert (order.status, order.reason) == (Status.CANCELED, ABSENT_AT_6.replace("14:06", "14:13"))
         with ledger.db.read() as tx:
-            # Rebuilt: the seven lines before 14:13 (indexed at the next ingest's catch-up).
-            assert tx.one("SELECT COUNT(*) FROM snapshot_times")[0] == 7
+            # Rebuilt: the seven lines before 14:13 (at the catch-up before it was judged), then
+            # 14:13 once committed.
+            assert tx.one("SELECT COUNT(*) FROM snapshot_times")[0] == 8
 
 
-def test_a_long_ingest_indexes_its_snapshots_as_it_goes(
-    stored_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A process keeps only the snapshots it read since the last catch-up of the index: with a
-    catch-up every 2 snapshots, one ingest of VANISHING's six catches up at its 1st (nothing
-    yet), 3rd (the 1st and 2nd lines) and 5th (the 3rd and 4th) snapshot, and decides what it
-    decides with every snapshot at once."""
-    monkeypatch.setattr(feed, "CATCH_UP_EVERY", 2)
+def test_a_long_ingest_indexes_its_snapshots_as_it_goes(stored_url: str) -> None:
+    """A process holds only the snapshot it is reading: each committed line is indexed before
+    the next is judged, so after one ingest of VANISHING's six the index holds the six times,
+    and the ingest decides what it decides with every snapshot at once."""
     with OrderLedger(stored_url) as ledger:
         assert ingest(ledger, *VANISHING)["rejected"] == 0
         with ledger.db.read() as tx:
-            assert tx.one("SELECT COUNT(*) FROM snapshot_times")[0] == 4
+            assert tx.one("SELECT COUNT(*) FROM snapshot_times")[0] == 6
         assert _orders(ledger) == VANISHING_ORDERS

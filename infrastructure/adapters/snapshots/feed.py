@@ -5,23 +5,33 @@ reconciled against the ledger as the previous lines left it (``reconcile.Reconci
 orders, acknowledgements, fills the venue reports, orders the venue closed, and inferred fills
 one per total, as Tradier's, so snapshots read in any order give the same fills); closing by
 absence is decided by the stream's snapshots as a set ordered by venue time (:class:`Listings`:
-the journal's snapshot lines as ``storage.snapshot_index`` indexes them, caught up at an
-ingest's first snapshot and every ``CATCH_UP_EVERY``, and those read since): an order is closed at the
+the journal's snapshot lines as ``storage.snapshot_index`` indexes them, caught up before each
+snapshot is judged, and the one being read): an order is closed at the
 second snapshot that lacks it after its last listing, so one gap in the stream (a snapshot
 missed or cut short) never closes an order, and a snapshot read later that contradicts a
 closure withdraws it (``reinstated``) and closes the order where the set says.
+
+The set is the same whatever else arrives when: an order the ledger learns of from another
+input (a request, an acknowledgement naming its venue order ID) after the snapshots that lack
+or list it is judged by them after the commit that names it (:func:`judge_named`, the format's
+``judges``); and a snapshot whose judgement another writer's commit overtook (an order recorded
+between this line's judgement and its commit) has its stream judged again once committed
+(:meth:`SnapshotFeed.after_commit`).
 """
 
 from __future__ import annotations
 
+import functools
 import weakref
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.events import NAMING, OrderEvent, OrderRequested
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.values import Status, format_timestamp, parse_timestamp
 from orderledger.infrastructure.adapters.declared import NoOptions
@@ -35,7 +45,8 @@ from orderledger.infrastructure.application.reconcile import (
 )
 from orderledger.infrastructure.messages.models import Message, parse_message
 from orderledger.infrastructure.storage import snapshot_index
-from orderledger.infrastructure.storage.journal import lines_after
+from orderledger.infrastructure.storage.db import table_columns
+from orderledger.infrastructure.storage.journal import journal_end, lines_after
 
 SNAPSHOT_GRACE = timedelta(seconds=60)
 
@@ -60,21 +71,20 @@ class SnapshotFeed:
         self.ledger = ledger
         self.grace = grace
         self._journal = _JOURNALED.setdefault(ledger, Journaled())
-        self._caught_up = False
+        self._judged: tuple[Snapshot, int] | None = None
 
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:
         snapshot = parse_snapshot(raw)
-        if not self._caught_up or self._journal.read >= CATCH_UP_EVERY:
-            # This ingest's first snapshot (what others recorded since), and every so many.
-            self._journal.catch_up(self.ledger)
-            self._caught_up = True
+        # Every snapshot committed so far, by any process, counts: indexed first.
+        head = self._journal.catch_up(self.ledger)
+        self._judged = (snapshot, head)
         recent = self._journal.add(snapshot)
         found = Reconciler(self.ledger, snapshot, grace=self.grace).differences()
         withdrawals: list[dict[str, Any]] = []
         closings: list[dict[str, Any]] = []
         with self.ledger.db.read() as tx:
             listings = Listings(tx, snapshot.venue, snapshot.account, recent)
-            for order in self._judged(snapshot, listings, found):
+            for order in self._judged_orders(snapshot, listings, found):
                 before, after = listings.judge(order, self.grace)
                 withdrawals += before
                 closings += after
@@ -96,7 +106,22 @@ class SnapshotFeed:
             notes.append(f"snapshot at {snapshot.as_of.isoformat()}: the ledger agrees")
         return out
 
-    def _judged(self, snapshot: Snapshot, listings: Listings, found: list[Difference]) -> list[Known]:
+    def after_commit(self) -> list[dict[str, Any]]:
+        """What the stream's snapshots decide once the line just read is committed: nothing when
+        no other writer committed between its judgement and its commit; else the stream's orders
+        judged again with that line counted (another writer's order, recorded meanwhile, was
+        judged without it)."""
+        judged, self._judged = self._judged, None
+        if judged is None:
+            return []
+        snapshot, head = judged
+        if self._journal.catch_up(self.ledger) <= head + 1:  # the line itself, nothing else
+            return []
+        with self.ledger.db.read() as tx:
+            listings = Listings(tx, snapshot.venue, snapshot.account, Recent())
+            return _verdicts(listings, self._judged_orders(snapshot, listings, []), self.grace)
+
+    def _judged_orders(self, snapshot: Snapshot, listings: Listings, found: list[Difference]) -> list[Known]:
         """The orders whose closure by absence this snapshot may decide, move or withdraw: those
         open in the ledger, those it creates or lists, and those closed by absence after its
         time (a snapshot read after later ones)."""
@@ -127,9 +152,9 @@ class SnapshotFeed:
             owners += self._closed_after(snapshot)
         for owner in dict.fromkeys(owners):
             if owner is not None and owner not in judged:
-                known = self._closed_by_absence(owner)
-                if known is not None:
-                    judged[owner] = known
+                closed = closed_by_absence(self.ledger, owner)
+                if closed is not None:
+                    judged[owner] = closed
         return list(judged.values())
 
     def _closed_after(self, snapshot: Snapshot) -> list[str]:
@@ -142,15 +167,63 @@ class SnapshotFeed:
             )
         return [str(row[0]) for row in rows]
 
-    def _closed_by_absence(self, client_order_id: str) -> Known | None:
-        """The order if the stream closed it by absence."""
-        order = self.ledger.processor.load_order(client_order_id, trust_absent=False)
-        if order is None or order.status is not Status.CANCELED:
-            return None
-        at = absence_time(order.reason)
-        if at is None:
-            return None
-        return Known(order.client_order_id, tuple(order.venue_order_ids), order.created_at, at)
+
+def known(ledger: Any, client_order_id: str) -> Known | None:
+    """The order as closing by absence judges it: open, or closed by a stream's absence (with
+    when); None for an order ended otherwise, or unknown."""
+    order = ledger.processor.load_order(client_order_id, trust_absent=False)
+    if order is None:
+        return None
+    names = tuple(order.venue_order_ids)
+    if order.status.is_open:
+        return Known(order.client_order_id, names, order.created_at, None)
+    at = absence_time(order.reason) if order.status is Status.CANCELED else None
+    return None if at is None else Known(order.client_order_id, names, order.created_at, at)
+
+
+def closed_by_absence(ledger: Any, client_order_id: str) -> Known | None:
+    """The order if a stream closed it by absence."""
+    found = known(ledger, client_order_id)
+    return None if found is None or found.closed_at is None else found
+
+
+def _verdicts(listings: Listings, orders: list[Known], grace: timedelta) -> list[dict[str, Any]]:
+    """The withdrawals, then the closures, that the stream's snapshots decide of ``orders``."""
+    withdrawals: list[dict[str, Any]] = []
+    closings: list[dict[str, Any]] = []
+    for order in orders:
+        before, after = listings.judge(order, grace)
+        withdrawals += before
+        closings += after
+    return withdrawals + closings
+
+
+def judge_named(ledger: Any, committed: Sequence[tuple[int, OrderEvent]]) -> list[dict[str, Any]]:
+    """(``InputFormat.judges``) What the snapshot streams decide of the orders a commit named
+    (new orders, new venue order IDs), whatever input named them: an order learnt after the
+    snapshots that lack it is closed by them as if it had been known when they were read, and
+    one whose venue order ID they list is reopened. Orders named by reconciliation are judged
+    by the snapshot that names them."""
+    named: dict[tuple[str, str], dict[str, None]] = {}
+    for _, event in committed:
+        kind = type(event)
+        if (kind is OrderRequested or kind in NAMING) and event.source != SOURCE:
+            named.setdefault((event.venue, event.account), {})[event.client_order_id] = None
+    if not named:
+        return []
+    with ledger.db.read() as tx:
+        if not table_columns(tx, "snapshot_times"):
+            return []  # no snapshot stream was ever read
+    _JOURNALED.setdefault(ledger, Journaled()).catch_up(ledger)
+    verdicts: list[dict[str, Any]] = []
+    with ledger.db.read() as tx:
+        for (venue, account), orders in named.items():
+            listings = Listings(tx, venue, account, Recent())
+            if listings.latest() is None:
+                continue  # no stream of this venue and account
+            judged = [k for k in map(functools.partial(known, ledger), orders) if k is not None]
+            verdicts += _verdicts(listings, judged, SNAPSHOT_GRACE)
+    return verdicts
 
 
 @dataclass(frozen=True)
@@ -168,9 +241,9 @@ class Known:
 class Recent:
     """The snapshots of one stream this process read since the journal was last indexed
     (``storage.snapshot_index``): their times, the latest time each venue order ID was listed
-    open, and the earliest closed row of each. Emptied at each catch-up (they are in the
-    journal by then, every line being committed before the next is read), so it holds at most
-    an ingest's worth, and never more than ``CATCH_UP_EVERY`` snapshots."""
+    open, and the earliest closed row of each. Emptied at each catch-up, which comes before
+    each snapshot is judged (the ones before are in the journal by then, every line being
+    committed before the next is read), so it holds the snapshot being read."""
 
     times: list[datetime] = field(default_factory=list)
     listed: dict[str, datetime] = field(default_factory=dict)
@@ -296,8 +369,6 @@ def _why(listed: dict[str, datetime], ended: tuple[datetime, str] | None, closur
     return f"the venue lists it open at {format_timestamp(max(listed.values()))} (reconciliation)"
 
 
-CATCH_UP_EVERY = 1000
-"""How many snapshots a process reads between two catch-ups of the index (at most)."""
 INDEX_BATCH = 5000
 """How many journal lines one transaction of a catch-up indexes."""
 
@@ -309,24 +380,26 @@ class Journaled:
     and those this process read since (``recent``, by stream)."""
 
     recent: dict[tuple[str, str], Recent] = field(default_factory=dict)
-    read: int = 0
 
-    def catch_up(self, ledger: Any) -> None:
+    def catch_up(self, ledger: Any) -> int:
         """Index the snapshot lines recorded since the index was last brought up to date (by
-        any process), this process's among them, which it then no longer keeps."""
+        any process), this process's among them, which it then no longer keeps; returns the
+        journal's last message ID at the time."""
         more = True
         while more:  # a transaction per so many lines: an index built from a long journal
             with ledger.db.write() as tx:  # holds no more of it at once
                 snapshot_index.create(tx)
+                head = journal_end(tx)
                 lines = list(islice(lines_after(tx, "snapshots", snapshot_index.seen(tx)), INDEX_BATCH))
-                snapshot_index.catch_up(tx, [(message_id, _listing(line)) for message_id, line in lines])
-            more = len(lines) == INDEX_BATCH
+                more = len(lines) == INDEX_BATCH
+                listings = [(message_id, _listing(line)) for message_id, line in lines]
+                # Every line up to the head is then indexed: the next catch-up starts past it.
+                snapshot_index.catch_up(tx, listings, None if more else head)
         self.recent.clear()
-        self.read = 0
+        return head
 
     def add(self, snapshot: Snapshot) -> Recent:
         """Count in a snapshot this process reads; its stream's recent snapshots."""
-        self.read += 1
         recent = self.recent.setdefault((snapshot.venue, snapshot.account), Recent())
         recent.add(snapshot)
         return recent
@@ -367,4 +440,4 @@ def absence_time(reason: str | None) -> datetime | None:
     return parse_timestamp(reason[len(_ABSENCE) :].split(" ", 1)[0])
 
 
-__all__ = ["SNAPSHOT_GRACE", "SnapshotFeed"]
+__all__ = ["SNAPSHOT_GRACE", "SnapshotFeed", "judge_named"]

@@ -10,6 +10,7 @@ VENUE = Venue(
             "snapshots",
             "open-orders snapshots, reconciled one after another",
             feed="orderledger.infrastructure.adapters.snapshots.feed:SnapshotFeed",
+            judges="orderledger.infrastructure.adapters.snapshots.feed:judge_named",
         ),
     ),
 )
