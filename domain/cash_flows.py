@@ -22,9 +22,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid5
 
+from orderledger.domain.decisions import Stamp
 from orderledger.domain.errors import FactConflictError, InvalidInputError
 from orderledger.domain.events import CashFlowRecorded, MarkRecorded
-from orderledger.domain.order import Stamp
 from orderledger.domain.values import format_decimal, format_timestamp
 
 CASH_FLOW_NAMESPACE = UUID("0b6f3f7e-6a53-4c39-9f3e-2f6d1c8a4e10")

@@ -269,7 +269,9 @@ class OrderDetailsAdded(OrderEvent):
     recorded after the venue had reported the order (alias ``client_order_id``).
     ``created_at``: an earlier venue time of the order's creation than the one recorded (our
     request, reaching the ledger after the venue's report of the order).
-    ``post_only``: what a report says of an order whose request did not say."""
+    ``post_only``: what a report says of an order whose request did not say.
+    ``external``: False when our own request of an order the ledger first knew from the venue
+    (an external order) arrives: the order is ours, as it is when the request comes first."""
 
     time_in_force: str | None = None
     parent_id: str | None = None
@@ -277,6 +279,7 @@ class OrderDetailsAdded(OrderEvent):
     aliases: dict[str, str] = Field(default_factory=dict)
     created_at: Annotated[UtcTime | None, WHEN_GIVEN] = None
     post_only: Annotated[bool | None, WHEN_GIVEN] = None
+    external: Annotated[bool | None, WHEN_GIVEN] = None
 
 
 class AnomalyRecorded(OrderEvent):

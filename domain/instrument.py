@@ -25,9 +25,9 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid5
 
+from orderledger.domain.decisions import Stamp
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import InstrumentDefined
-from orderledger.domain.order import Stamp
 from orderledger.domain.values import AVERAGE, WIDE
 
 INSTRUMENT_NAMESPACE = UUID("3c0f6f8e-2b7d-4f55-a0d8-6a1f5e9b7c21")

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 from orderledger.domain.construction import construct
+from orderledger.domain.decisions import Decision, Stamp, duplicate, ignored
 from orderledger.domain.errors import (
     AmendBelowFilledError,
     ClientOrderIdReuseError,
@@ -84,43 +85,12 @@ __all__ = [
     "FOLDED",
     "ORDER_NAMESPACE",
     "SPEC_FIELDS",
-    "Decision",
     "Fill",
     "Order",
-    "Stamp",
     "external_client_order_id",
     "order_id_for",
     "spec_values",
 ]
-
-
-class Decision(NamedTuple):
-    """What a command decided: its outcome (``applied``, ``duplicate`` or ``ignored`` of the
-    ledger's one vocabulary, :class:`domain.outcomes.Outcome`; ingest adds ``parked`` and
-    ``rejected``), the new events, or why there are none.
-
-    A named tuple, like :class:`Stamp`: immutable, and made per message at a fraction of a
-    frozen dataclass's cost (which sets each field through ``object.__setattr__``)."""
-
-    kind: Outcome
-    events: tuple[OrderEvent, ...] = ()
-    reason: str = ""
-
-
-def _duplicate(reason: str) -> Decision:
-    return Decision(Outcome.DUPLICATE, (), reason)
-
-
-def _ignored(reason: str) -> Decision:
-    return Decision(Outcome.IGNORED, (), reason)
-
-
-class Stamp(NamedTuple):
-    """When a fact happened at the venue, when the ledger recorded it, and who said so."""
-
-    ts_event: datetime
-    ts_recorded: datetime
-    source: str
 
 
 SPEC_FIELDS = tuple(OrderSpec.model_fields)
@@ -200,20 +170,22 @@ class Order(OrderState):
             added["parent_id"] = spec.parent_id
         if self.post_only is None and spec.post_only is not None:
             added["post_only"] = spec.post_only
+        if self.external and not spec.external:
+            added["external"] = False  # our own request of an order the venue reported first
         new_tags = {k: v for k, v in spec.tags.items() if k not in self.tags}
         if new_tags:
             added["tags"] = new_tags
         if stamp is not None and stamp.ts_event < self.created_at:
             added["created_at"] = stamp.ts_event  # created earlier than the first report said
         if stamp is None or (not added and not mismatches):
-            return _duplicate("the order was already requested")
+            return duplicate("the order was already requested")
         events: list[OrderEvent] = []
         if added:
             events += self._record(OrderDetailsAdded, stamp, **added).events
         for name, ours, theirs in mismatches:
             events += self._anomaly(stamp, f"{name}_mismatch", name, _shown(ours), _shown(theirs))
         if not events:
-            return _duplicate("the order was already requested; its differences are already recorded")
+            return duplicate("the order was already requested; its differences are already recorded")
         return Decision(Outcome.APPLIED, tuple(events))
 
     def check_stated(self, account: str | None, instrument: str | None, side: Side | None) -> None:
@@ -229,7 +201,7 @@ class Order(OrderState):
         order names it so); one it has with another value is refused."""
         new = self._new_aliases(aliases)
         if not new:
-            return _duplicate("the order already has these aliases")
+            return duplicate("the order already has these aliases")
         return self._record(OrderDetailsAdded, stamp, aliases=new)
 
     @applies(OrderDetailsAdded)
@@ -244,6 +216,8 @@ class Order(OrderState):
             self.created_at = event.created_at
         if event.post_only is not None and self.post_only is None:
             self.post_only = event.post_only
+        if event.external is False:
+            self.external = False
 
     # ----------------------------------------------------------------- commands
 
@@ -267,7 +241,7 @@ class Order(OrderState):
                 client_order_id=self.client_order_id,
             )
         if rule is Rule.ACK_LATE and known and not new_aliases:
-            return _duplicate("the order was already acknowledged")
+            return duplicate("the order was already acknowledged")
         return self._record(
             fact,
             stamp,
@@ -281,7 +255,7 @@ class Order(OrderState):
         as another of the order's venue order IDs, and the change as an anomaly holding the
         ID the order had and the one reported."""
         if venue_order_id in self.venue_order_ids:
-            return _duplicate("the order already has this venue order ID")
+            return duplicate("the order already has this venue order ID")
         events = list(self._record(OrderAccepted, stamp, venue_order_id=venue_order_id, aliases={}).events)
         recorded = self.venue_order_ids[-2] if len(self.venue_order_ids) > 1 else None
         events += self._anomaly(stamp, "venue_order_id_changed", "venue_order_id", recorded, venue_order_id)
@@ -344,11 +318,11 @@ class Order(OrderState):
         existing = self.fills.get(trade_id)
         if existing is not None:
             if existing.busted and existing.was_booked_as(last_qty, last_px):
-                return _duplicate(f"trade {trade_id!r} was busted")
+                return duplicate(f"trade {trade_id!r} was busted")
             if existing.was_booked_as(last_qty, last_px):
                 return self._fill_again(stamp, existing, fee, fee_currency, liquidity)
             if existing.busted:
-                return _duplicate(f"trade {trade_id!r} was busted")
+                return duplicate(f"trade {trade_id!r} was busted")
             raise FillConflictError(
                 self.client_order_id,
                 trade_id,
@@ -520,7 +494,7 @@ class Order(OrderState):
         if reopens:
             assert quantity is not None
             if raise_fingerprint(stamp.ts_event, quantity) in self.seen:
-                return _duplicate("this OrderAmended was already recorded")
+                return duplicate("this OrderAmended was already recorded")
         elif (again := self._again(OrderAmended, stamp)) is not None:
             return again
         self._check(OrderAmended)
@@ -540,7 +514,7 @@ class Order(OrderState):
             and quantity in (None, self.quantity)
             and price in (None, self.price)
         ):
-            return _duplicate("the order already has this quantity, price and venue order ID")
+            return duplicate("the order already has this quantity, price and venue order ID")
         return self._record(OrderAmended, stamp, quantity=quantity, price=price, venue_order_id=new_id)
 
     @applies(OrderAmended)
@@ -597,7 +571,7 @@ class Order(OrderState):
         """The venue reversed a trade: undo it in quantities, trades and P&L."""
         fill = self._trade(trade_id)
         if fill.busted:
-            return _duplicate(f"trade {trade_id!r} is already busted")
+            return duplicate(f"trade {trade_id!r} is already busted")
         return self._record(
             FillBusted,
             stamp,
@@ -645,7 +619,7 @@ class Order(OrderState):
         check_positive(new_qty, "quantity")
         check_positive(new_px, "price")
         if (new_qty, new_px, new_fee) == (fill.qty, fill.px, fill.fee):
-            return _duplicate(f"trade {trade_id!r} already has these values")
+            return duplicate(f"trade {trade_id!r} already has these values")
         return self._correct(stamp, fill, new_qty, new_px, new_fee, fill.fee_currency, reason)
 
     @applies(FillCorrected)
@@ -725,7 +699,7 @@ class Order(OrderState):
             if adds is not None:
                 why = "liquidity completed by another report of this trade"
                 return self._correct(stamp, fill, fill.qty, fill.px, fill.fee, fill.fee_currency, why, adds)
-            return _duplicate(f"trade {trade!r} is already booked")
+            return duplicate(f"trade {trade!r} is already booked")
         if fill.fee is None:
             why = "fee completed by another report of this trade"
             return self._correct(stamp, fill, fill.qty, fill.px, fee, fee_currency, why, adds)
@@ -741,7 +715,7 @@ class Order(OrderState):
             why = "another report of this trade states a larger fee"
             events += self._correct(stamp, fill, fill.qty, fill.px, fee, fee_currency, why).events
         if not events:
-            return _duplicate(f"trade {trade!r} is already booked; its fee conflict is already recorded")
+            return duplicate(f"trade {trade!r} is already booked; its fee conflict is already recorded")
         return Decision(Outcome.APPLIED, tuple(events))
 
     def _anomaly(
@@ -815,7 +789,7 @@ class Order(OrderState):
     def _again(self, event_class: type[OrderEvent], stamp: Stamp, trade_id: str = "") -> Decision | None:
         """A duplicate outcome if this very fact (type, venue time, trade) is already recorded."""
         if fingerprint(event_class.__name__, stamp.ts_event, trade_id) in self.seen:
-            return _duplicate(f"this {event_class.__name__} was already recorded")
+            return duplicate(f"this {event_class.__name__} was already recorded")
         return None
 
     def _check(self, fact: type[OrderEvent]) -> None:
@@ -825,9 +799,9 @@ class Order(OrderState):
         """The outcome for facts the table settles without an event (duplicate, ignore)."""
         rule, why = rule_for(self.status if status is None else status, fact)
         if rule is Rule.DUPLICATE:
-            return _duplicate(why)
+            return duplicate(why)
         if rule is Rule.IGNORE:
-            return _ignored(why)
+            return ignored(why)
         return None
 
     def _new_aliases(self, aliases: Mapping[str, str]) -> dict[str, str]:

@@ -22,9 +22,9 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID, uuid5
 
+from orderledger.domain.decisions import Stamp
 from orderledger.domain.errors import FactConflictError, InvalidInputError
 from orderledger.domain.events import LimitCleared, LimitSet, TradingStateSet
-from orderledger.domain.order import Stamp
 from orderledger.domain.values import format_decimal, format_timestamp
 
 LIMIT_NAMESPACE = UUID("3f0a6c1e-2b7d-4e59-8a41-6d9c0e7b2f13")

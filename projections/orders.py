@@ -167,8 +167,8 @@ ORDERS_TABLE: TableSpec[str, Order] = TableSpec(
     ),
     key=("client_order_id",),
     # What an order is given by its request and never changes (``Order.__init__`` sets them
-    # once; amendments and a repeated request's details change the others, and a request that
-    # arrives after the venue's report of the order its creation time).
+    # once; amendments and a repeated request's details change the others, and a request of ours
+    # that arrives after the venue's report of the order its creation time and ``external``).
     fixed=(
         "account",
         "venue",
@@ -176,7 +176,6 @@ ORDERS_TABLE: TableSpec[str, Order] = TableSpec(
         "side",
         "order_type",
         "quote_currency",
-        "external",
         "id",
     ),
     to_row=_to_row,

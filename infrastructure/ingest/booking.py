@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Protocol
 from uuid import UUID
 
+from orderledger.domain.decisions import Stamp
 from orderledger.domain.events import OrderEvent
-from orderledger.domain.order import Stamp
 from orderledger.infrastructure.ingest.fates import Handled
 from orderledger.infrastructure.messages.models import Message
 from orderledger.infrastructure.storage.store import JournalEntry

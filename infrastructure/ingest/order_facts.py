@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from orderledger.domain.construction import construct
+from orderledger.domain.decisions import Decision, Stamp
 from orderledger.domain.events import (
     FillBusted,
     FillCorrected,
@@ -29,7 +30,7 @@ from orderledger.domain.events import (
     OrderSpec,
 )
 from orderledger.domain.identity import IdentityKey
-from orderledger.domain.order import SPEC_FIELDS, Decision, Order, Stamp, spec_values
+from orderledger.domain.order import SPEC_FIELDS, Order, spec_values
 from orderledger.infrastructure.messages.models import (
     AcceptedMessage,
     AmendedMessage,

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from orderledger.domain.decisions import Decision, Stamp
 from orderledger.domain.errors import IdentityConflictError, InvalidInputError, LedgerError
 from orderledger.domain.events import (
     NAMING,
@@ -27,7 +28,7 @@ from orderledger.domain.events import (
 )
 from orderledger.domain.folds import in_venue_time, replay, restatement, venue_place, venue_rank
 from orderledger.domain.identity import IdentityKey, identity_keys
-from orderledger.domain.order import FACTS, Decision, Order, Stamp, order_id_for, stated_facts
+from orderledger.domain.order import FACTS, Order, order_id_for, stated_facts
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.errors import ConcurrencyError, StaleBatchError

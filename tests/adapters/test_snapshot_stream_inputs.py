@@ -12,9 +12,12 @@ instrument and figures of ccxt's recorded Hyperliquid open order, tests/adapters
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.snapshots import feed
@@ -117,4 +120,68 @@ def test_a_snapshot_committed_after_another_writers_order_judges_it(
     with OrderLedger(stored_url) as ledger:
         order = ledger.order("c-1")
         assert (order.status, order.reason) == (Status.CANCELED, CLOSED_AT_3)
+        assert all_books(ledger) == expected
+
+
+# The same order listed by the venue under both its IDs (a venue that reports the client order
+# ID on its open orders): listed at 14:02 and 14:03, then missing from 14:05 and 14:06, so
+# closed by absence at 14:06 (both past the 60 s grace window after its last listing).
+LISTED = {"venue_order_id": "V-1", "client_order_id": "c-1", "instrument": "SOL", "side": "buy",
+          "order_type": "limit", "quantity": "0.1", "price": "60", "filled_quantity": "0",
+          "status": "open", "created_at": "2024-03-05T14:00:00Z"}  # fmt: skip
+LISTED_SESSION = [
+    ("ledger", ORDER_LINES[0]),
+    ("ledger", ORDER_LINES[1]),
+    ("snapshots", snapshot(2, LISTED)),
+    ("snapshots", snapshot(3, LISTED)),
+    ("snapshots", snapshot(5)),
+    ("snapshots", snapshot(6)),
+]
+
+
+def _listed_in_order() -> dict[str, object]:
+    with OrderLedger("memory://") as reference:
+        for fmt, line in LISTED_SESSION:
+            assert reference.ingest_lines([line], format=fmt).counts["rejected"] == 0
+        order = reference.order("c-1")
+        assert (order.status, order.external, order.updated_at.isoformat()) == (
+            Status.CANCELED,
+            False,  # our request
+            "2024-03-05T14:06:00+00:00",
+        )
+        assert order.reason == CLOSED_AT_3.replace("14:03", "14:06")
+        return all_books(reference)
+
+
+def test_our_request_after_the_venue_listed_the_order_makes_it_ours() -> None:
+    """The acceptance, then a snapshot listing the order (the venue reports it before the
+    ledger has our request: an external order c-1), then our request: the order is ours, not
+    external, as when the request comes first; the history says so with an
+    ``OrderDetailsAdded`` of ``external`` false."""
+    expected = _listed_in_order()
+    arrival = [LISTED_SESSION[1], LISTED_SESSION[2], LISTED_SESSION[0], *LISTED_SESSION[3:]]
+    with OrderLedger("memory://") as ledger:
+        for fmt, line in arrival:
+            assert ledger.ingest_lines([line], format=fmt).counts["rejected"] == 0
+        added = [e.event for e in ledger.history("c-1") if type(e.event).__name__ == "OrderDetailsAdded"]
+        assert [getattr(e, "external", None) for e in added] == [False]
+        assert ledger.order("c-1").external is False
+        assert all_books(ledger) == expected
+
+
+@settings(
+    max_examples=60 if os.environ.get("ORDERLEDGER_SOAK") else 12,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(arrival=st.permutations(LISTED_SESSION))
+def test_any_arrival_of_our_lines_and_the_snapshots_gives_the_books_in_order(
+    arrival: list[tuple[str, str]],
+) -> None:
+    """Our two lines and four snapshots, one per ingest, in any order: the books in order."""
+    expected = _listed_in_order()
+    with OrderLedger("memory://") as ledger:
+        for fmt, line in arrival:
+            assert ledger.ingest_lines([line], format=fmt).counts["rejected"] == 0
         assert all_books(ledger) == expected

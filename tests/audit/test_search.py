@@ -35,9 +35,10 @@ from typing import Any
 
 import pytest
 
+from orderledger.domain.decisions import Stamp
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderSpec
-from orderledger.domain.order import Order, Stamp, order_id_for
+from orderledger.domain.order import Order, order_id_for
 from orderledger.domain.values import OrderType, Side, format_timestamp
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.audit.search import EventFilter, search_events

@@ -24,8 +24,9 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from orderledger.domain.decisions import Stamp
 from orderledger.domain.events import OrderSpec
-from orderledger.domain.order import Order, Stamp
+from orderledger.domain.order import Order
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import OrderType, Side, Status
 from orderledger.infrastructure.application.ledger import OrderLedger

@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, MultipleResults, RuleBasedStateMachine, invariant, multiple, rule
 
+from orderledger.domain.decisions import Decision, Stamp
 from orderledger.domain.errors import (
     AmendBelowFilledError,
     ClientOrderIdReuseError,
@@ -38,7 +39,7 @@ from orderledger.domain.errors import (
     UnknownTradeError,
 )
 from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderFilled, OrderSpec
-from orderledger.domain.order import Decision, Order, Stamp
+from orderledger.domain.order import Order
 from orderledger.domain.values import OrderType, Side
 from orderledger.projections.base import fold
 from orderledger.projections.lots import fills_of, fold_books

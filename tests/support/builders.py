@@ -20,10 +20,11 @@ from typing import Any, TypeVar
 import pytest
 
 from orderledger.domain.construction import construct
+from orderledger.domain.decisions import Decision, Stamp
 from orderledger.domain.errors import LedgerError
 from orderledger.domain.events import OrderEvent, OrderHeld, OrderSpec
 from orderledger.domain.folds import replay
-from orderledger.domain.order import Decision, Order, Stamp
+from orderledger.domain.order import Order
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import Liquidity, OrderType, Side, Status
 

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 
 from orderledger.domain import events
+from orderledger.domain.decisions import Stamp
 from orderledger.domain.events import OrderSpec
-from orderledger.domain.order import Order, Stamp
+from orderledger.domain.order import Order
 from orderledger.domain.values import OrderType, Side
 from tests.support.modules import ROOT, project_modules
 

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
+from orderledger.domain.decisions import Stamp
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import FillBusted, InstrumentDefined, OrderEvent, OrderFilled
 from orderledger.domain.instrument import Definition, Terms, define, instrument_id_for
-from orderledger.domain.order import Stamp, order_id_for
+from orderledger.domain.order import order_id_for
 from orderledger.domain.values import AVERAGE, WIDE, Side
 from orderledger.projections.base import fold
 from orderledger.projections.positions import (

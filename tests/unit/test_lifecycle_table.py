@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from orderledger.domain.decisions import Decision
 from orderledger.domain.errors import InvalidTransitionError, OverfillError
 from orderledger.domain.events import (
     FillBusted,
@@ -26,7 +27,7 @@ from orderledger.domain.events import (
     OrderRejected,
 )
 from orderledger.domain.lifecycle import FACTS, TRANSITIONS, Rule, fact_name, rule_for
-from orderledger.domain.order import Decision, Order
+from orderledger.domain.order import Order
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import TERMINAL, Status
 from tests.support.builders import history, only_event, order_in, stamp

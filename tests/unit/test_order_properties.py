@@ -10,9 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from orderledger.domain.decisions import Decision
 from orderledger.domain.errors import LedgerError
 from orderledger.domain.folds import replay
-from orderledger.domain.order import Decision, Order
+from orderledger.domain.order import Order
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import Status
 from tests.support.builders import history, spec, stamp
