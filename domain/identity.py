@@ -43,6 +43,27 @@ class IdentityKey(NamedTuple):
         return _tuple(cls, ("", CLIENT_ORDER_ID, client_order_id))
 
 
+TRADE = "trade:"
+"""The prefix of the kind of key a bust or correction waits on: ``trade:<kind of the order's key>``."""
+_TRADE_SEPARATOR = "\x1f"
+
+
+def trade_key(key: IdentityKey, trade_id: str) -> IdentityKey:
+    """What a bust or correction of ``trade_id`` waits on, for the order named by ``key``: the
+    fill of that trade, booked on that order."""
+    return _tuple(IdentityKey, (key[0], TRADE + key[1], f"{key[2]}{_TRADE_SEPARATOR}{trade_id}"))
+
+
+def waited_on(key: tuple[str, str, str]) -> tuple[IdentityKey, str | None]:
+    """What a parked message's key names: the order's key, and the trade of that order it waits
+    for (None: it waits for the order itself); :func:`trade_key` read back."""
+    venue, kind, value = key
+    if not kind.startswith(TRADE):
+        return _tuple(IdentityKey, key), None
+    name, trade = value.split(_TRADE_SEPARATOR, 1)
+    return _tuple(IdentityKey, (venue, kind.removeprefix(TRADE), name)), trade
+
+
 def identity_keys(order: Order) -> list[IdentityKey]:
     """Every identity an order has recorded besides its client order ID: its venue order IDs,
     then its aliases."""

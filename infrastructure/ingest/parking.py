@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from orderledger.domain.errors import LedgerError
 from orderledger.domain.events import OrderEvent
-from orderledger.domain.identity import IdentityKey, identity_keys
+from orderledger.domain.identity import IdentityKey, identity_keys, trade_key, waited_on
 from orderledger.domain.order import Order
 from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.errors import StaleBatchError
@@ -36,30 +36,15 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.storage.db import Database
 
 __all__ = [
-    "TRADE",
     "ParkedIndex",
     "ParkedLine",
     "ParkedLines",
     "Parking",
     "Waiting",
-    "trade_key",
     "trade_keys",
     "trade_named",
     "waiting_reason",
 ]
-
-
-TRADE = "trade:"
-"""The prefix of the kind of key a bust or correction waits on: ``trade:<kind of the order's key>``."""
-
-
-_tuple = tuple.__new__  # the NamedTuple's own __new__ is a Python function: this is the C one
-
-
-def trade_key(key: IdentityKey, trade_id: str) -> IdentityKey:
-    """What a bust or correction of ``trade_id`` waits on, for the order named by ``key``: the
-    fill of that trade, booked on that order."""
-    return _tuple(IdentityKey, (key[0], TRADE + key[1], f"{key[2]}\x1f{trade_id}"))
 
 
 def trade_keys(order: Order, trade_ids: Iterable[str]) -> list[IdentityKey]:
@@ -71,13 +56,10 @@ def trade_keys(order: Order, trade_ids: Iterable[str]) -> list[IdentityKey]:
 
 def waiting_reason(keys: Sequence[IdentityKey]) -> str:
     said = []
-    for _, kind, value in keys:
-        if kind.startswith(TRADE):
-            name, trade = value.split("\x1f", 1)
-            said.append(f"trade {trade!r} of {kind.removeprefix(TRADE)} {name!r}")
-        else:
-            said.append(f"{kind} {value!r}")
-    if keys and keys[0].kind.startswith(TRADE):
+    for key in keys:
+        (_, kind, value), trade = waited_on(key)
+        said.append(f"{kind} {value!r}" if trade is None else f"trade {trade!r} of {kind} {value!r}")
+    if keys and waited_on(keys[0])[1] is not None:
         return f"no fill known for {' or '.join(said)} yet"
     return f"no order known for {' or '.join(said)} yet"
 
@@ -129,6 +111,11 @@ class ParkedIndex:
         self._keys: set[Key] | None = None
         self._lines: dict[Key, list[tuple[int, int]]] = {}  # key -> its lines held
         self._held: dict[tuple[int, int], tuple[bytes, str, list[Key]]] = {}  # message, format, keys
+
+    def __len__(self) -> int:
+        """How many parked lines the writer holds in memory (those it parked under a key whose
+        lines it knows)."""
+        return len(self._held)
 
     def keys(self) -> set[Key]:
         """The keys stored parked lines wait on, as far as this writer knows."""
@@ -212,6 +199,7 @@ class ParkedIndex:
             assert entry.message_id is not None
             for part, (keys, body) in entry.parked.items():
                 line = (entry.message_id, part)
+                kept = False
                 for key in keys:
                     lines = self._lines.get(key)
                     if lines is None:
@@ -220,8 +208,10 @@ class ParkedIndex:
                         lines = self._lines[key] = []
                     lines.append(line)
                     self._keys.add(key)
-                # A copy of its own size: orjson's output keeps about 4 KB whatever its length.
-                self._held[line] = (memoryview(body).tobytes(), entry.format, keys)
+                    kept = True
+                if kept:  # else every key of it is answered by the table: nothing to hold
+                    # A copy of its own size: orjson's output keeps about 4 KB whatever its length.
+                    self._held[line] = (memoryview(body).tobytes(), entry.format, keys)
 
     def _drop(self, line: tuple[int, int]) -> None:
         assert self._keys is not None

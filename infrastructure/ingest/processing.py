@@ -27,7 +27,7 @@ from orderledger.domain.events import (
     OrderSpec,
 )
 from orderledger.domain.folds import in_venue_time, replay, restatement, venue_place, venue_rank
-from orderledger.domain.identity import IdentityKey, identity_keys
+from orderledger.domain.identity import IdentityKey, identity_keys, trade_key
 from orderledger.domain.order import FACTS, Order, order_id_for, stated_facts
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
@@ -45,7 +45,6 @@ from orderledger.infrastructure.ingest.parking import (
     ParkedIndex,
     Parking,
     Waiting,
-    trade_key,
     trade_keys,
     trade_named,
     waiting_reason,

@@ -24,6 +24,7 @@ from eventsourcing.persistence import (
     Subscription,
 )
 
+from orderledger.domain.identity import CLIENT_ORDER_ID, waited_on
 from orderledger.domain.order import order_id_for
 from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.errors import (
@@ -397,12 +398,11 @@ class LedgerRecorder(ApplicationRecorder):
         identities: set[tuple[str, str, str]] = set()
         for e in batch.journal:
             for keys, _ in e.parked.values():
-                for venue, kind, value in keys:
-                    if kind.startswith("trade:"):
-                        # A bust waiting for its trade: an order created elsewhere meanwhile may
-                        # hold the trade now. An order this batch read is guarded by its version.
-                        kind, value = kind.removeprefix("trade:"), value.split("\x1f", 1)[0]
-                    if kind == "client_order_id":
+                for key in keys:
+                    # A bust waiting for its trade: an order created elsewhere meanwhile may hold
+                    # the trade now. An order this batch read is guarded by its version.
+                    (venue, kind, value), _ = waited_on(key)
+                    if kind == CLIENT_ORDER_ID:
                         orders.add(value)
                     else:
                         identities.add((venue, kind, value))

@@ -300,6 +300,33 @@ def test_a_bust_and_the_acceptance_that_releases_its_fill_in_another_batch() -> 
             assert ledger.trades() == []
 
 
+def test_a_writer_holds_no_line_it_parked_under_keys_the_table_answers(tmp_path: Path) -> None:
+    """A fill for V-9 parked by one process; a second process (its index read from the table:
+    V-9 has lines it did not park) parks another fill for V-9: it holds none of it in memory (the
+    table answers for V-9), and the request and acceptance release both from the table."""
+    request, first, second, accepted = _lines(
+        {**REQUEST, "client_order_id": "c-9", "ts": "2026-01-01T00:00:00Z"},
+        {"type": "fill", "venue": "X", "venue_order_id": "V-9", "trade_id": "T-1", "quantity": "1",
+         "price": "100", "ts": "2026-01-01T00:00:02Z"},
+        {"type": "fill", "venue": "X", "venue_order_id": "V-9", "trade_id": "T-2", "quantity": "1",
+         "price": "101", "ts": "2026-01-01T00:00:03Z"},
+        {"type": "accepted", "client_order_id": "c-9", "venue_order_id": "V-9", "ts": "2026-01-01T00:00:01Z"},
+    )  # fmt: skip
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with OrderLedger(url) as ledger:
+        assert ledger.ingest_lines([first]).counts["parked"] == 1
+        assert len(ledger.processor.parked) == 1  # the line it parked itself
+    with OrderLedger(url) as ledger:
+        ledger.processor.parked.keys()  # the index read: V-9 waits, with lines of another writer
+        assert ledger.ingest_lines([second]).counts["parked"] == 1
+        assert len(ledger.processor.parked) == 0
+        assert ledger.ingest_lines([request, accepted]).counts["applied"] == 2
+        order = ledger.order("c-9")
+        # 1 @ 100 and 1 @ 101 of 2: filled, both released.
+        assert (order.status.value, order.filled_quantity) == ("filled", 2)
+        assert [m.outcome.value for m in ledger.iter_messages(Filter())] == ["applied"] * 4
+
+
 def test_a_bust_before_its_fill_waits_for_it() -> None:
     request, bust, fill = _lines(
         {**REQUEST, "client_order_id": "c-1", "ts": "2026-01-01T00:00:00Z"},
