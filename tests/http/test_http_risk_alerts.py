@@ -1,6 +1,7 @@
-"""GET /risk and GET /risk/stream on a real server: how close each limit stands, and an SSE
-``alert`` each time a limit's status changes (docs/risk.md, "Watching the limits"), waiting on
-the stream's frames, never on the clock."""
+"""GET /risk and GET /risk/stream on a real server over SQLite and PostgreSQL: how close each
+limit stands, and an SSE ``alert`` each time a limit's status changes (docs/risk.md, "Watching
+the limits"), commits of another process included, waiting on the stream's frames, never on the
+clock."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx2
+import pytest
+
+from orderledger import OrderLedger
 
 from tests.support.http_api import (
     BOUND,
@@ -20,6 +24,12 @@ from tests.support.http_api import (
     request,
     running_server,
 )
+
+
+@pytest.fixture(params=("sqlite", "postgres"))
+def backend(request: pytest.FixtureRequest) -> str:
+    """A server's ledger on a file backend (overrides tests/conftest.py's, which adds memory)."""
+    return str(request.param)
 
 
 def alerts(lines: Iterator[str], count: int) -> list[dict[str, Any]]:
@@ -41,8 +51,11 @@ def canceled(cid: str) -> dict[str, Any]:
     return {"type": "canceled", "client_order_id": cid, "ts": "2026-11-20T10:00:09Z"}
 
 
-def test_risk_answers_each_limits_status_and_the_stream_each_change() -> None:
-    with running_server() as server, httpx2.Client(base_url=server.url, timeout=BOUND) as client:
+def test_risk_answers_each_limits_status_and_the_stream_each_change(file_ledger_url: str) -> None:
+    with (
+        running_server(file_ledger_url) as server,
+        httpx2.Client(base_url=server.url, timeout=BOUND) as client,
+    ):
         # Given at most 10 BTC-USDT on the instrument, orders of at most 1,000 on alpha, and 8 bought
         server.ledger.set_limit("instrument", "BTC-USDT", "max_position", "10", set_by="alice")
         server.ledger.set_limit("account", "alpha", "max_order_notional", "1000", set_by="bob")
@@ -79,6 +92,11 @@ def test_risk_answers_each_limits_status_and_the_stream_each_change() -> None:
             client.post("/messages", json=canceled("c-2"))
             [back] = alerts(lines, 1)
             assert (back["status"], back["figure"]) == ("near", "10")
+            # When another process raises the limit to 20: 10 of 20 is 50%, ok (seen at a poll)
+            with OrderLedger(file_ledger_url) as other:
+                other.set_limit("instrument", "BTC-USDT", "max_position", "20", set_by="carol")
+            [ok] = alerts(lines, 1)
+            assert (ok["status"], ok["value"], ok["figure"], ok["set_by"]) == ("ok", "20", "10", "carol")
 
 
 def test_a_bad_threshold_is_a_problem_before_any_stream() -> None:
