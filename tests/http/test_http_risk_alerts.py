@@ -13,7 +13,6 @@ import httpx2
 import pytest
 
 from orderledger import OrderLedger
-
 from tests.support.http_api import (
     BOUND,
     READ_TOKEN,
