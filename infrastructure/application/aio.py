@@ -230,6 +230,14 @@ class AsyncOrderLedger(AsyncDeprecatedReads):
     last_venue_time = _reads(OrderLedger.last_venue_time)
     # lists and pages
     parents = _reads(OrderLedger.parents)
+    # limits, trading states and the pre-trade check: infrastructure/application/controls.py
+    limits = _reads(OrderLedger.limits)
+    trading_states = _reads(OrderLedger.trading_states)
+    risk = _reads(OrderLedger.risk)
+    set_limit = _writes(OrderLedger.set_limit)
+    clear_limit = _writes(OrderLedger.clear_limit)
+    set_trading_state = _writes(OrderLedger.set_trading_state)
+    check = _writes(OrderLedger.check)  # the daily loss rule may record a halt
 
     # ------------------------------------------------------------------ following, placing
 

@@ -9,13 +9,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.infrastructure.application.arguments import checked
+from orderledger.infrastructure.application import lazy
+from orderledger.infrastructure.application.arguments import checked, checked_methods
 from orderledger.infrastructure.application.exposure import grouping
 from orderledger.infrastructure.application.requests import (
     Check,
     Exposure,
     Limits,
     Request,
+    Risk,
     SetTradingState,
     TradingStates,
 )
@@ -27,15 +29,19 @@ from orderledger.infrastructure.application.risk import (
     fact_message,
     record_fact,
 )
-from orderledger.infrastructure.application.watch import LimitStatus, standing
+from orderledger.infrastructure.application.watch import LimitStatus
 from orderledger.infrastructure.results import ExposureRow
 
 if TYPE_CHECKING:
     from orderledger.infrastructure.ingest.processing import Result
+else:  # the names of signatures, for the argument checks' hints (AsyncOrderLedger's forms of these)
+    __getattr__ = lazy.names(__name__, {"orderledger.infrastructure.ingest.processing": ("Result",)})
 
 
+@checked_methods
 class RiskControls:
-    """``OrderLedger``'s limits, trading states and pre-trade check (docs/risk.md)."""
+    """``OrderLedger``'s limits, trading states and pre-trade check (docs/risk.md); a wrong-typed
+    argument is refused in one line, as by every public method."""
 
     @property
     def _ledger(self) -> OrderLedger:
@@ -101,11 +107,11 @@ class RiskControls:
         """Each limit in force now and how close its figure stands to it (``application.watch``):
         ``ok``, ``near`` (at or past ``threshold`` × its value), ``breached``, ``unknown`` (with
         why) or ``per_order`` (``max_order_notional``: no standing figure)."""
-        share = Decimal(str(threshold))
-        if not share.is_finite() or not 0 < share <= 1:
-            raise InvalidInputError("threshold must be a share above 0 and at most 1", field="threshold")
-        ledger = self._ledger
-        return standing(ledger, share, ledger._clock())
+        try:
+            share = Decimal(str(threshold))
+        except ArithmeticError:  # decimal.InvalidOperation: not a number
+            raise InvalidInputError(f"threshold {threshold!r} is not a number", field="threshold") from None
+        return self._ledger.handle(Risk(share))
 
     def check(self, spec: dict[str, Any]) -> CheckResult:
         """Whether an order (the fields of a request) may be sent now: allowed, or denied with

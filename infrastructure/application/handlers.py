@@ -52,12 +52,14 @@ from orderledger.infrastructure.application.requests import (
     Positions,
     Reconcile,
     Request,
+    Risk,
     Settle,
     SetTradingState,
     Trades,
     TradingStates,
     Verify,
 )
+from orderledger.infrastructure.application.watch import LimitStatus, standing
 from orderledger.infrastructure.audit.search import event_page, events_after, message_page
 from orderledger.infrastructure.audit.verify import VerifyReport, write_progress
 from orderledger.infrastructure.listing import Page
@@ -339,6 +341,14 @@ def limits(ledger: LedgerParts, request: Limits) -> list[_risk.LimitRow]:
 @handles(TradingStates)
 def trading_states(ledger: LedgerParts, request: TradingStates) -> list[_risk.TradingStateRow]:
     return _risk.trading_states(ledger, request.as_of)
+
+
+@handles(Risk)
+def risk(ledger: LedgerParts, request: Risk) -> list[LimitStatus]:
+    share = request.threshold
+    if not share.is_finite() or not 0 < share <= 1:
+        raise InvalidInputError("threshold must be a share above 0 and at most 1", field="threshold")
+    return standing(ledger, share, ledger._clock())
 
 
 @handles(SetTradingState)

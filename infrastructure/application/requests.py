@@ -55,6 +55,7 @@ if TYPE_CHECKING:  # named in a string: the analytics and the writes are importe
     from orderledger.infrastructure.application.reconcile import ReconcileReport  # noqa: F401
     from orderledger.infrastructure.application.recording import Ingested  # noqa: F401
     from orderledger.infrastructure.application.risk import CheckResult, LimitRow, TradingStateRow  # noqa: F401
+    from orderledger.infrastructure.application.watch import LimitStatus  # noqa: F401
     from orderledger.infrastructure.ingest.processing import Result  # noqa: F401
 
 T = TypeVar("T", covariant=True)
@@ -440,6 +441,14 @@ class Check(Request["CheckResult"]):
         return "write"
 
 
+@request
+class Risk(Request["list[LimitStatus]"]):
+    """How close each limit in force stands to its value now: ``ok``, ``near`` (at or past
+    ``threshold`` × its value), ``breached``, ``unknown`` or ``per_order`` (docs/risk.md)."""
+
+    threshold: Decimal = Decimal("0.8")
+
+
 REQUESTS: tuple[type[Request[Any]], ...] = (
     OrderAt,
     History,
@@ -467,6 +476,7 @@ REQUESTS: tuple[type[Request[Any]], ...] = (
     TradingStates,
     SetTradingState,
     Check,
+    Risk,
 )
 """Every request type ``OrderLedger.handle`` answers."""
 
@@ -495,6 +505,7 @@ __all__ = [
     "Positions",
     "Reconcile",
     "Request",
+    "Risk",
     "SetTradingState",
     "Settle",
     "Trades",

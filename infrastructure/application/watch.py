@@ -58,6 +58,21 @@ class LimitStatus:
         return data
 
 
+class Changes:
+    """What a watcher reports (``orderledger risk --watch``, ``GET /risk/stream``): a limit whose
+    status differs from the one it had at the last look, ``ok`` before the first; ``per_order``
+    never changes anything."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str, str], str] = {}
+
+    def news(self, key: tuple[str, str, str], status: str) -> bool:
+        """Whether ``status`` is news for the limit ``key`` (scope, target, kind), noting it."""
+        before = self._seen.get(key, "ok")
+        self._seen[key] = status
+        return status != before and status != "per_order"
+
+
 def _nothing(account: str, instrument: str, now: datetime) -> Worst:
     """An order of nothing: what the check's figures are without an order."""
     return Worst(account, "", instrument, Decimal(0), Decimal(1), Terms(), None, {}, now)
@@ -105,4 +120,4 @@ def standing(ledger: OrderLedger, threshold: Decimal, now: datetime) -> list[Lim
     return found
 
 
-__all__ = ["ALERTS", "STATUSES", "LimitStatus", "standing"]
+__all__ = ["ALERTS", "STATUSES", "Changes", "LimitStatus", "standing"]

@@ -13,7 +13,7 @@ import typer
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import format_decimal, format_timestamp
-from orderledger.infrastructure.application.watch import ALERTS
+from orderledger.infrastructure.application.watch import ALERTS, Changes
 from orderledger.infrastructure.cli.app import JsonOption, moment, open_ledger, seconds
 from orderledger.infrastructure.cli.render import json_array, print_json, say, text_table
 
@@ -173,13 +173,10 @@ def risk(
             if any(row.status in ALERTS for row in rows):
                 raise typer.Exit(1)
             return
-        seen: dict[tuple[str, str, str], str] = {}
+        changes = Changes()
         while True:
             for row in rows:
-                key = row.limit.key
-                before = seen.get(key, "ok")
-                seen[key] = row.status
-                if row.status != before and row.status != "per_order":
+                if changes.news(row.limit.key, row.status):
                     say(json.dumps(row.to_json()) if as_json else row.line())
             sys.stdout.flush()
             time.sleep(pause)

@@ -176,6 +176,7 @@ SHOWN: dict[type[asks.Request[Any]], Callable[[LedgerService, Any], Any]] = {
     asks.TradingStates: _json_rows,
     asks.SetTradingState: lambda service, result: result.outcome.value,
     asks.Check: lambda service, result: result.to_json(),
+    asks.Risk: _json_rows,
 }
 """How the answer to each request the HTTP API asks is written as JSON-ready data: the figures
 of orders, trades, positions and lots with the places the page shows them to

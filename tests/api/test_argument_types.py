@@ -62,6 +62,12 @@ VALID: dict[str, Any] = {
     "owner": "collector-1",
     "pid": 1,
     "figures": {},
+    "scope": "account",
+    "target": "acc",
+    "kind": "max_position",
+    "value": "10",
+    "set_by": "ops",
+    "state": "halted",
 }
 """A valid value for each required parameter."""
 

@@ -2,9 +2,10 @@
 
 The exchange is a real ``ccxt.pro.binance`` knowing the BNB/USDT market; only its network is
 replaced: a fake connection takes what ccxt.pro's ``handle_message`` resolves and gives it to
-``watch_orders``/``watch_my_trades``, and ``create_order`` answers from the venue's published
+``watch_orders``/``watch_my_trades``, ``create_order`` answers from the venue's published
 executionReport (tests/support/ccxt_flows.py: the NEW, TRADE and FILLED reports of a market buy
-of 2 BNB, with the client order ID the bot sent).
+of 2 BNB, with the client order ID the bot sent) and ``fetch_ticker`` with those reports' price.
+The bot runs as it starts: its limits recorded first (at most 250 USDT an order, 100 lost a day).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import ccxt.pro
 import pytest
 
 from examples.ccxt_bot import Bot
-from orderledger import AsyncOrderLedger
+from orderledger import AsyncOrderLedger, MessageRecord
 from orderledger.domain.events import OrderFilled
 from orderledger.domain.values import Status
 from tests.support.ccxt_flows import BINANCE_BNBUSDT, binance_spot_reports
@@ -62,6 +63,10 @@ class OfflineBinance(ccxt.pro.binance):  # type: ignore[misc]
         new = binance_spot_reports(params["clientOrderId"])[0]
         return self.parse_ws_order(new, self.market(symbol))
 
+    async def fetch_ticker(self, symbol: str, params: Any = None) -> Any:
+        # the venue's last price: the reports' 46.866, a second before the order's NEW report
+        return {"symbol": symbol, "last": 46.866, "datetime": "2021-01-19T13:44:20.400Z"}
+
     async def watch_orders(self, *args: Any, **kwargs: Any) -> Any:
         return await self.connection.queues["orders"].get()
 
@@ -75,9 +80,10 @@ class OfflineBinance(ccxt.pro.binance):  # type: ignore[misc]
 
 @contextlib.asynccontextmanager
 async def running(exchange: OfflineBinance) -> AsyncIterator[Bot]:
-    """The bot over an in-memory ledger, its two WebSocket watchers running."""
+    """The bot over an in-memory ledger, its limits recorded, its two WebSocket watchers running."""
     async with AsyncOrderLedger("memory://") as ledger:
         bot = Bot(exchange, ledger, venue="binance", account="main")
+        await bot.set_limits()
         watchers = [asyncio.create_task(bot.watch_orders()), asyncio.create_task(bot.watch_my_trades())]
         try:
             yield bot
@@ -107,7 +113,9 @@ def test_the_bot_books_its_order_and_the_venues_updates_once() -> None:
     async def main() -> None:
         exchange = OfflineBinance()
         async with running(exchange) as bot:
+            # 2 BNB at the mark of 46.866 is 93.732, within the order limit of 250: sent
             cid = await bot.place("BNB/USDT", "buy", "2")
+            assert cid is not None
             assert exchange.sent == [("BNB/USDT", "market", "buy", 2.0, None, cid)]
             placed = await bot.ledger.order(cid)
             assert placed.status is Status.ACCEPTED
@@ -167,5 +175,48 @@ def test_a_timed_out_order_stays_in_flight_until_the_venue_reports_it() -> None:
             order = await bot.ledger.order(cid)
             assert order.status is Status.FILLED
             assert order.venue_order_id == "1296882607"
+
+    asyncio.run(main())
+
+
+def _limits(rows: Any) -> list[tuple[str, str, str]]:
+    return sorted((row.kind, str(row.value), row.set_by) for row in rows)
+
+
+def _denied(messages: list[MessageRecord]) -> list[MessageRecord]:
+    return [m for m in messages if m.outcome == "denied"]
+
+
+def test_an_order_past_a_limit_is_denied_never_sent_and_journaled_denied() -> None:
+    async def main() -> None:
+        exchange = OfflineBinance()
+        async with running(exchange) as bot:
+            # Given the bot's limits, facts set by the bot itself when it started
+            assert _limits(await bot.ledger.limits()) == [
+                ("max_daily_loss", "100", "ccxt_bot"),
+                ("max_order_notional", "250", "ccxt_bot"),
+            ]
+            # When it buys 6 BNB at market, valued at the mark of 46.866: 281.196 > 250
+            assert await bot.place("BNB/USDT", "buy", "6") is None
+            # Then nothing reached the venue, no order exists, and the request is journaled
+            # denied with the limit it would breach
+            assert exchange.sent == []
+            assert list(await bot.ledger.orders()) == []
+            [denied] = _denied(await bot.ledger.messages())
+            assert "max_order_notional 250 on account main: would be 281.196" in str(denied.reason)
+            # And 5 BNB (5 × 46.866 = 234.33 ≤ 250) is sent
+            cid = await bot.place("BNB/USDT", "buy", "5")
+            assert exchange.sent == [("BNB/USDT", "market", "buy", 5.0, None, cid)]
+            # When a person lowers the order limit to 200 and the bot starts again, the person's
+            # value stands and nothing is recorded twice
+            await bot.ledger.set_limit("account", "main", "max_order_notional", "200", set_by="alice")
+            await bot.set_limits()
+            assert _limits(await bot.ledger.limits()) == [
+                ("max_daily_loss", "100", "ccxt_bot"),
+                ("max_order_notional", "200", "alice"),
+            ]
+            # So the same 5 BNB (234.33 > 200) is now denied, and still never sent
+            assert await bot.place("BNB/USDT", "buy", "5") is None
+            assert len(exchange.sent) == 1 and len(_denied(await bot.ledger.messages())) == 2
 
     asyncio.run(main())

@@ -81,7 +81,7 @@ def browser(page_server: Server) -> Iterator[Any]:
 def _rows(browser: Any) -> list[list[str]]:
     # read in one script: the table is replaced whole when the figures move
     rows: list[list[str]] = browser.execute_script(
-        "return [...document.querySelectorAll('#exposure tbody tr')]"
+        "return [...document.querySelectorAll('#exposure-table tbody tr')]"
         ".map((row) => [...row.cells].map((cell) => cell.textContent))"
     )
     return rows
@@ -90,6 +90,10 @@ def _rows(browser: Any) -> list[list[str]]:
 def test_the_exposure_tab_shows_each_account_and_underlying(browser: Any, page_server: Server) -> None:
     browser.find_element("css selector", '#tabs button[data-tab="exposure"]').click()
     wait_until(lambda: len(_rows(browser)) == 3, "the desk's three rows")
+    # The desk sets no limit and no trading state: the tab says so above the exposure
+    risk = "return ['risk-limits', 'risk-states'].map((id) => document.getElementById(id).textContent)"
+    shown = ["no limit in force", "every account active (no state ever set)"]
+    wait_until(lambda: browser.execute_script(risk) == shown, "no limit, no state")
     rows = {(r[0], r[1]): r for r in _rows(browser)}
     # alpha BTC: net 3, 186050 USDT, options 1, open long 1, open short −2, worst 4 and 1
     assert rows[("alpha", "BTC")][2:9] == ["3", "186050 USDT", "1", "1", "-2", "4", "1"]

@@ -30,7 +30,7 @@ from orderledger.infrastructure.http.listing import (
 )
 from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.http.shedding import sheds
-from orderledger.infrastructure.http.stream import log_events
+from orderledger.infrastructure.http.stream import SSE_RESPONSES, log_events, sse
 
 router = APIRouter(tags=["read"], dependencies=[KnownParameters])  # an unknown parameter: 400
 
@@ -164,11 +164,7 @@ async def get_pnl_series(
     return rows
 
 
-@router.get(
-    "/stream",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}},
-)
+@router.get("/stream", response_class=StreamingResponse, responses=SSE_RESPONSES)
 async def get_stream(
     request: Request,
     ledger: Ledger,
@@ -186,8 +182,4 @@ async def get_stream(
         start = after
     else:
         start = await ledger.call(ledger.service.head)
-    return StreamingResponse(
-        log_events(request, ledger.service, start, request.app.state.poll_seconds),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return sse(log_events(request, ledger.service, start, request.app.state.poll_seconds))

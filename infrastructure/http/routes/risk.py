@@ -1,22 +1,35 @@
-"""Risk: the limits in force, the trading states, setting a state and the pre-trade check
-(docs/risk.md). Thin over ``OrderLedger``'s risk methods; a refused field is a 400."""
+"""Risk: the limits in force, the trading states, setting a state, the pre-trade check and how
+close each limit stands, once or as a stream of alerts (docs/risk.md). Thin over
+``OrderLedger``'s risk methods; a refused field is a 400."""
 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 
-from orderledger.infrastructure.application.requests import Check, Limits, SetTradingState, TradingStates
+from orderledger.infrastructure.application.requests import (
+    Check,
+    Limits,
+    Risk,
+    SetTradingState,
+    TradingStates,
+)
 from orderledger.infrastructure.http.access import Ledger, moment, read_body
 from orderledger.infrastructure.http.listing import KnownParameters
 from orderledger.infrastructure.http.problems import Problem
+from orderledger.infrastructure.http.stream import SSE_RESPONSES, risk_alerts, sse
 
 router = APIRouter(tags=["risk"], dependencies=[KnownParameters])  # an unknown parameter: 400
 
 STATE_TERMS = ("account", "state", "set_by", "reason")
 AsOf = Annotated[str | None, Query(description="as they stood at this venue time (ISO 8601)")]
+Threshold = Annotated[
+    Decimal, Query(description="a limit is near when its figure is at least this share of it (0 to 1)")
+]
 _OBJECT = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
 
 
@@ -72,3 +85,32 @@ async def post_check(request: Request, ledger: Ledger) -> dict[str, Any]:
     spec = await _object(request, "a request's fields")
     answer: dict[str, Any] = await ledger.ask(Check(spec))
     return answer
+
+
+@router.get("/risk")
+async def get_risk(ledger: Ledger, threshold: Threshold = Decimal("0.8")) -> list[dict[str, Any]]:
+    """How close each limit in force stands to its value now (`orderledger risk --json`):
+    `status` `ok`, `near` (at or past `threshold` × its value), `breached`, `unknown` (with
+    `reason_unknown`) or `per_order`, with the limit's fields and its `figure`."""
+    rows: list[dict[str, Any]] = await ledger.ask(Risk(threshold))
+    return rows
+
+
+@router.get("/risk/stream", response_class=StreamingResponse, responses=SSE_RESPONSES)
+async def get_risk_stream(
+    request: Request, ledger: Ledger, threshold: Threshold = Decimal("0.8")
+) -> StreamingResponse:
+    """Server-Sent Events `alert`, one each time a limit's status changes (`orderledger risk
+    --watch --json`), first each limit not `ok`; data is a `GET /risk` row. Looked at again
+    after each commit and every poll interval."""
+    asked = Risk(threshold)
+    first: list[dict[str, Any]] = await ledger.ask(asked)  # a bad threshold: 400 before the stream
+
+    async def look() -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = await ledger.ask(asked)
+        return rows
+
+    alerts = risk_alerts(
+        request, look, first, ledger.service.ledger.committed, request.app.state.poll_seconds
+    )
+    return sse(alerts)

@@ -27,6 +27,7 @@ const state = {
   pnlTimer: null,
   pnlStale: false, // fills arrived since the P&L tab was last read
   pnlLoading: false,
+  others: 0, // live events of no order (a limit, a trading state, a mark) not yet applied
 };
 
 // ---------------------------------------------------------------- DOM helpers (text only)
@@ -848,9 +849,11 @@ function applyLive() {
   state.liveTimer = null;
   const changed = [...state.changed];
   const fills = state.fills;
+  const others = state.others;
   state.changed.clear();
   state.fills = 0;
-  return guarded(() => LIVE[state.tab](changed, fills));
+  state.others = 0;
+  return guarded(() => LIVE[state.tab](changed, fills, others));
 }
 
 // ---------------------------------------------------------------- the live stream (SSE over fetch)
@@ -898,9 +901,12 @@ function received(frame) {
   state.lastEventId = id;
   const event = JSON.parse(data);
   document.getElementById("live").textContent = `live · event ${id}`;
-  if (!event.client_order_id) return;
-  state.changed.add(event.client_order_id);
-  if (event.payload && event.payload.trade_id) state.fills = (state.fills || 0) + 1;
+  if (!event.client_order_id) {
+    state.others = (state.others || 0) + 1;  // a limit, a trading state, a mark …: no order's
+  } else {
+    state.changed.add(event.client_order_id);
+    if (event.payload && event.payload.trade_id) state.fills = (state.fills || 0) + 1;
+  }
   if (!state.liveTimer) state.liveTimer = setTimeout(applyLive, 20);
 }
 

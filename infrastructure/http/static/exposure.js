@@ -1,7 +1,9 @@
-// The Exposure tab: positions and open orders per underlying (GET /exposure, docs/risk.md),
-// grouped by account, venue or neither, one row per group and underlying: the net units and
-// their value at the latest marks beside the open orders' worst case per side. Self-contained:
-// it adds its own section's contents and registers its loader with the page (app.js).
+// The Risk & exposure tab (docs/risk.md). First the trading state of each account (GET /state)
+// and the limits in force with how close each stands (GET /risk: ok, near, breached, unknown,
+// per_order), who set each and when; then the exposure per underlying (GET /exposure), grouped
+// by account, venue or neither, one row per group and underlying: the net units and their value
+// at the latest marks beside the open orders' worst case per side. Self-contained: it adds its
+// own section's contents and registers its loader with the page (app.js).
 "use strict";
 
 (() => {
@@ -12,6 +14,7 @@
     ["worst long", "worst_long_units"], ["worst short", "worst_short_units"],
     ["worst long value", "worst_long_value"], ["worst short value", "worst_short_value"],
   ];
+  const LIMIT_COLUMNS = ["status", "kind", "scope", "target", "value", "figure", "set by", "since", "reason"];
   const state = { timer: null, loading: false, stale: false };
 
   function make(tag, props = {}, ...children) {
@@ -50,6 +53,34 @@
     out.table.replaceChildren(make("table", {}, make("thead", {}, head), make("tbody", {}, ...body)));
   }
 
+  function table(titles, rows, empty) {
+    if (!rows.length) return make("p", { className: "empty" }, empty);
+    return make("table", {}, make("thead", {}, make("tr", {}, ...titles.map((t) => make("th", {}, t)))),
+      make("tbody", {}, ...rows));
+  }
+
+  // each account's state (every account's first), then each limit beside its status
+  async function loadRisk(out) {
+    const [states, limits] = await Promise.all([api("/state"), api("/risk")]);
+    out.states.replaceChildren(table(["account", "state", "set by", "since", "reason"], states.map((s) =>
+      make("tr", { className: `trading-${s.state}` },
+        make("td", {}, s.account ? visible(s.account) : "every account"),
+        make("td", { className: s.state === "active" ? "status on" : "status off" }, s.state.replace("_", "-")),
+        make("td", {}, visible(s.set_by)), make("td", {}, s.ts_event), make("td", {}, visible(s.reason || "")))),
+      "every account active (no state ever set)"));
+    const alerts = limits.filter((l) => l.status === "near" || l.status === "breached").length;
+    out.summary.textContent = `${limits.length} limit${limits.length === 1 ? "" : "s"}, ${alerts} near or breached`;
+    out.limits.replaceChildren(table(LIMIT_COLUMNS, limits.map((l) => {
+      const value = l.interval ? `${l.value} per ${l.interval}s` : l.value;
+      const figure = l.figure !== undefined ? l.figure : l.reason_unknown || "";
+      return make("tr", { className: `limit-${l.status}` },
+        make("td", { className: `limit-status ${l.status}` }, l.status.replace("_", " ")),
+        make("td", {}, l.kind), make("td", {}, l.scope), make("td", {}, visible(l.target)),
+        make("td", { className: "num" }, value), make("td", { className: "num" }, visible(figure)),
+        make("td", {}, visible(l.set_by)), make("td", {}, l.ts_event), make("td", {}, visible(l.reason || "")));
+    }), "no limit in force"));
+  }
+
   function build() {
     const section = document.getElementById("exposure");
     if (!section || section.childElementCount) return null;
@@ -57,19 +88,27 @@
       ...GROUPINGS.map((value) => make("option", { value }, value.replace(/,/g, " · "))));
     const form = make("form", { className: "bar" }, make("h2", {}, "Exposure per underlying"),
       make("label", {}, "by ", by));
-    const out = { status: make("span", { className: "status" }), table: make("div", { className: "scroll" }) };
-    const show = () => load(form, out);
-    by.addEventListener("change", () => guarded(show));
-    form.addEventListener("submit", (event) => { event.preventDefault(); guarded(show); });
-    section.append(form, out.status, out.table);
+    const out = { status: make("span", { className: "status" }), table: make("div", { id: "exposure-table", className: "scroll" }) };
+    const risk = {
+      states: make("div", { id: "risk-states", className: "scroll" }),
+      summary: make("span", { className: "status" }),
+      limits: make("div", { id: "risk-limits", className: "scroll" }),
+    };
+    const show = () => Promise.all([loadRisk(risk), load(form, out)]);
+    by.addEventListener("change", () => guarded(() => load(form, out)));
+    form.addEventListener("submit", (event) => { event.preventDefault(); guarded(() => load(form, out)); });
+    section.append(make("h2", {}, "Trading state"), risk.states,
+      make("div", { className: "bar" }, make("h2", {}, "Limits"), risk.summary), risk.limits,
+      form, out.status, out.table);
     return show;
   }
 
-  // Exposure moves with fills, new orders and marks: read again at most once a second, and
-  // never while the last reading runs (then once after it).
+  // Exposure and the limits' figures move with fills, orders and marks, the limits and states
+  // with their facts: on any event, read again at most once a second, and never while the last
+  // reading runs (then once after it).
   function live(show) {
-    return async (changed, fills) => {
-      if (changed.length || fills) state.stale = true;
+    return async (changed, fills, others) => {
+      if (changed.length || fills || others) state.stale = true;
       if (!state.stale || state.timer || state.loading) return;
       state.timer = setTimeout(async () => {
         state.timer = null;
