@@ -41,7 +41,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,15 +59,19 @@ if TYPE_CHECKING:  # pragma: no cover - types only
     from orderledger.infrastructure.application.parts import LedgerParts
 
 MANIFEST = "_manifest.json"
-FORMAT = 5
+FORMAT = 6
 """The shape of the rows the manifest vouches for (2: the orders carry their seconds and slippage
 parts; 3: money keeps 18 places; 4: the orders carry every term the order's declaration takes
 from its request; 5: an order's state is the orders view's, every value the order's declaration
-shows, ``columnar.state_columns``, with when it ended); a run over a lake of another format recomputes every
-order's row, and over one before 3 first widens the money columns of its appended files
-(``_widen_money``)."""
+shows, ``columnar.state_columns``, with when it ended; 6: a fill carries every term its order's
+declaration takes from the request, ``columnar.fill_terms``); a run over a lake of another
+format recomputes every order's row, over one before 3 first widens the money columns of its
+appended files (``_widen_money``), and over one before 6 adds to its fills the terms they lack
+(``_add_terms``)."""
 MONEY_FORMAT = 3
 """The first format whose money columns keep ``columns.MONEY_PLACES`` places."""
+TERMS_FORMAT = 6
+"""The first format whose fills carry every term of ``columnar.fill_terms``."""
 APPENDED = ("events", "fills", "funding")
 """The tables each run appends to (their rows never change once written)."""
 SNAPSHOTS = ("orders", "positions", lake_pnl.TABLE)
@@ -166,8 +170,13 @@ def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
         os.close(descriptor)
 
 
+def _quoted(path: Path) -> str:
+    """A path as a string in SQL's quotes (a quote doubled)."""
+    return str(path).replace("'", "''")
+
+
 def _glob(directory: Path, table: str) -> str:
-    return str(directory / table / "**" / "*.parquet").replace("'", "''")
+    return _quoted(directory / table / "**" / "*.parquet")
 
 
 def _has_files(directory: Path, table: str) -> bool:
@@ -254,35 +263,74 @@ def _check_places(con: duckdb.DuckDBPyConnection, start: int) -> None:
             )
 
 
+def _committed(root: Path, tables: Iterable[str], position: int) -> Iterator[Path]:
+    """The files of the appended ``tables`` that the runs up to ``position`` wrote, each read as
+    it is (a file of a run past it, killed before its manifest, is left out)."""
+    for table in tables:
+        for path in sorted((root / table).rglob("*.parquet")):
+            match = _FILE.match(path.name)
+            if match is not None and int(match.group(1)) <= position:
+                yield path
+
+
+def _parquet(path: Path) -> str:
+    """SQL reading the one file at ``path`` as written (its folders' names are not columns)."""
+    return f"read_parquet('{_quoted(path)}', hive_partitioning = false)"
+
+
+def _rewrite(con: duckdb.DuckDBPyConnection, path: Path, rows: str) -> None:
+    """Replace the file at ``path`` with the rows of the SQL ``rows``: written beside it, then
+    renamed over it (a run killed half-way leaves the file as it was)."""
+    partial = path.with_name(f".{path.name}.partial")
+    columnar.run(con, f"COPY ({rows}) TO '{_quoted(partial)}' ({_PARQUET})")
+    os.replace(partial, path)
+
+
 def _widen_money(root: Path, position: int) -> None:
     """Rewrite the committed files of the appended tables of a lake written before
     :data:`MONEY_FORMAT` with their money columns in this version's type (``columns.MONEY``), one
-    file at a time (written beside it, then renamed over it): a lake's files of one table must
-    share their types, or DuckDB reads them all in the first one's. Idempotent: a run killed
-    half-way leaves the manifest as it was, and the next run widens what is left."""
+    file at a time (:func:`_rewrite`): a lake's files of one table must share their types, or
+    DuckDB reads them all in the first one's. Idempotent: a run killed half-way leaves the
+    manifest as it was, and the next run widens what is left."""
     con = columnar.connect()
     try:
-        for table in APPENDED:
-            for path in sorted((root / table).rglob("*.parquet")):
-                match = _FILE.match(path.name)
-                if match is None or int(match.group(1)) > position:
-                    continue
-                types = columnar.run(con, f"DESCRIBE SELECT * FROM read_parquet('{path}')")
-                narrow = [
-                    str(name)
-                    for name, kind, *_ in types
-                    if COLUMN_TYPES.get(str(name)) == MONEY and str(kind) != MONEY
-                ]
-                if not narrow:
-                    continue
+        for path in _committed(root, APPENDED, position):
+            types = columnar.run(con, f"DESCRIBE SELECT * FROM {_parquet(path)}")
+            narrow = [
+                str(name)
+                for name, kind, *_ in types
+                if COLUMN_TYPES.get(str(name)) == MONEY and str(kind) != MONEY
+            ]
+            if narrow:
                 widened = ", ".join(f"CAST({name} AS {MONEY}) AS {name}" for name in narrow)
-                partial = path.with_name(f".{path.name}.partial")
-                columnar.run(
-                    con,
-                    f"COPY (SELECT * REPLACE ({widened}) FROM read_parquet('{path}'))"
-                    f" TO '{partial}' ({_PARQUET})",
-                )
-                os.replace(partial, path)
+                _rewrite(con, path, f"SELECT * REPLACE ({widened}) FROM {_parquet(path)}")
+    finally:
+        con.close()
+
+
+def _add_terms(root: Path, position: int) -> None:
+    """Rewrite the committed files of the fills of a lake written before :data:`TERMS_FORMAT`
+    with the terms of their orders' requests they lack (``columnar.fill_terms``), read from the
+    requests among the lake's own events, one file at a time (:func:`_rewrite`), its columns in
+    the order a new file has them: a lake's files of one table must share their columns, or
+    DuckDB refuses to read them together. Idempotent, as :func:`_widen_money` is."""
+    con = columnar.connect()
+    terms = [*columnar.fill_terms(), "requested_at"]
+    requests = ""  # the lake's requests' terms, read once the first file lacks one
+    try:
+        for path in _committed(root, ("fills",), position):
+            held = [str(row[0]) for row in columnar.run(con, f"DESCRIBE SELECT * FROM {_parquet(path)}")]
+            if set(terms) <= set(held):
+                continue
+            if not requests:
+                asked = columnar.of_types(f"({lake_events_upto(root, position)})", ("OrderRequested",))
+                parsed = f"({columnar.PER_EVENT_SQL.format(events=asked)})"
+                columnar.run(con, f"CREATE TEMP TABLE lake_terms AS {columnar.terms_sql(parsed)}")
+                requests = "lake_terms"
+            listed = [f"f.{name}" for name in held if name not in terms]
+            listed += [f"{'f' if name in held else 't'}.{name}" for name in terms]
+            joined = f"{_parquet(path)} f LEFT JOIN {requests} t USING (client_order_id)"
+            _rewrite(con, path, f"SELECT {', '.join(listed)} FROM {joined}")
     finally:
         con.close()
 
@@ -390,6 +438,8 @@ def export_lake(ledger: LedgerParts, directory: str | Path, chunk: int = columna
     written = manifest.get("format", FORMAT)
     if after and isinstance(written, int) and written < MONEY_FORMAT:
         _widen_money(root, after)
+    if after and isinstance(written, int) and written < TERMS_FORMAT:
+        _add_terms(root, after)
     rows = {table: 0 for table in (*APPENDED, *SNAPSHOTS)}
     if upto <= after and not _stale(ledger, manifest):
         return LakeReport(str(root), after, after, rows)
@@ -469,7 +519,7 @@ def _append(
         requests = f"({requests} UNION ALL {earlier})"
     # (not TEMP: the writer's connection reads it too; with its partition's day, so it is
     # written as it is)
-    fills = columnar.FILLS_SQL.format(per_event=filled, requests=requests)
+    fills = columnar.fills_sql(filled, requests)
     columnar.run(con, f"CREATE TABLE run_fills AS SELECT *, {_DAY} FROM ({fills})")
     writer.submit("fills", _write_table, "run_fills", root / "fills", f"fills-{stem}", ("day", "venue"))
     funding = f"""
