@@ -64,14 +64,17 @@ FORMAT = 6
 parts; 3: money keeps 18 places; 4: the orders carry every term the order's declaration takes
 from its request; 5: an order's state is the orders view's, every value the order's declaration
 shows, ``columnar.state_columns``, with when it ended; 6: a fill carries every term its order's
-declaration takes from the request, ``columnar.fill_terms``); a run over a lake of another
-format recomputes every order's row, over one before 3 first widens the money columns of its
-appended files (``_widen_money``), and over one before 6 adds to its fills the terms they lack
-(``_add_terms``)."""
+declaration takes from the request, ``columnar.fill_terms``, and the manifest records the
+declared columns, :data:`DECLARED`); a run over a lake of another format, or of another
+declaration (:func:`_reshaped`), recomputes every order's row and adds to its fills the terms
+they lack (``_add_terms``), and over one before 3 first widens the money columns of its
+appended files (``_widen_money``)."""
 MONEY_FORMAT = 3
 """The first format whose money columns keep ``columns.MONEY_PLACES`` places."""
-TERMS_FORMAT = 6
-"""The first format whose fills carry every term of ``columnar.fill_terms``."""
+DECLARED = "declared"
+"""The manifest's record of the columns the order's declaration gave the lake's tables
+(:func:`declared`): a value added to the declaration reaches a lake written before it with no
+change to :data:`FORMAT`."""
 APPENDED = ("events", "fills", "funding")
 """The tables each run appends to (their rows never change once written)."""
 SNAPSHOTS = ("orders", "positions", lake_pnl.TABLE)
@@ -90,6 +93,18 @@ _AMOUNTS = {
     "amount": MONEY_PLACES,
 }
 """The recorded amounts of the events' payloads, with the places the lake keeps of each."""
+
+
+def declared() -> dict[str, list[str]]:
+    """The columns the order's declaration gives the lake's tables: the fills' terms of their
+    orders' requests (``columnar.fill_terms``) and the orders' state (``columnar.state_columns``)."""
+    return {"fills": list(columnar.fill_terms()), "orders": list(columnar.state_columns())}
+
+
+def _reshaped(manifest: dict[str, Any]) -> bool:
+    """Whether a lake's committed rows are of a shape other than this version writes: of another
+    format, or written under another declaration of the order (:data:`DECLARED`)."""
+    return manifest.get("format") != FORMAT or manifest.get(DECLARED) != declared()
 
 
 @dataclass(frozen=True)
@@ -309,7 +324,7 @@ def _widen_money(root: Path, position: int) -> None:
 
 
 def _add_terms(root: Path, position: int) -> None:
-    """Rewrite the committed files of the fills of a lake written before :data:`TERMS_FORMAT`
+    """Rewrite the committed files of the fills of a lake of another shape (:func:`_reshaped`)
     with the terms of their orders' requests they lack (``columnar.fill_terms``), read from the
     requests among the lake's own events, one file at a time (:func:`_rewrite`), its columns in
     the order a new file has them: a lake's files of one table must share their columns, or
@@ -438,7 +453,7 @@ def export_lake(ledger: LedgerParts, directory: str | Path, chunk: int = columna
     written = manifest.get("format", FORMAT)
     if after and isinstance(written, int) and written < MONEY_FORMAT:
         _widen_money(root, after)
-    if after and isinstance(written, int) and written < TERMS_FORMAT:
+    if after and _reshaped(manifest):
         _add_terms(root, after)
     rows = {table: 0 for table in (*APPENDED, *SNAPSHOTS)}
     if upto <= after and not _stale(ledger, manifest):
@@ -467,7 +482,8 @@ def export_lake(ledger: LedgerParts, directory: str | Path, chunk: int = columna
         raise
     writer.close()
     con.close()
-    _write_manifest(root, {"format": FORMAT, "position": upto, "snapshot": snapshot, **kept})
+    committed = {"format": FORMAT, "position": upto, "snapshot": snapshot, DECLARED: declared(), **kept}
+    _write_manifest(root, committed)
     for path in root.glob("snapshot-*"):
         if path.name != snapshot:
             shutil.rmtree(path)
@@ -476,10 +492,11 @@ def export_lake(ledger: LedgerParts, directory: str | Path, chunk: int = columna
 
 def _stale(ledger: LedgerParts, manifest: dict[str, Any]) -> bool:
     """Whether the committed snapshot is out of date with nothing new in the log: its rows are
-    of another format, or its P&L rows of a cost-basis rule other than the ledger's."""
+    of another shape (:func:`_reshaped`), or its P&L rows of a cost-basis rule other than the
+    ledger's."""
     if not manifest.get("snapshot"):
         return False
-    return manifest.get("format") != FORMAT or manifest.get(lake_pnl.RULE_KEY) != ledger.cost_basis()
+    return _reshaped(manifest) or manifest.get(lake_pnl.RULE_KEY) != ledger.cost_basis()
 
 
 _DAY = "strftime(ts_event, '%Y-%m-%d') AS day"
@@ -604,7 +621,7 @@ def _snapshots(
     wanted: list[str] | None = None  # the orders whose state is read from the view (None: all)
     if last is not None:
         touched = f"SELECT client_order_id FROM ({columnar.of_types('run_events', columnar.ORDER_FACTS)})"
-        if manifest.get("format") != FORMAT:  # rows of another shape: every order is recomputed
+        if _reshaped(manifest):  # rows of another shape: every order is recomputed
             everyone = columnar.of_types(f"({lake_events_upto(root, after)})", columnar.ORDER_FACTS)
             touched += f" UNION ALL SELECT client_order_id FROM ({everyone})"
         columnar.run(con, f"CREATE TEMP TABLE touched AS SELECT DISTINCT client_order_id FROM ({touched})")

@@ -19,7 +19,13 @@ import pytest
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.order_state import FROM_REQUEST, PLAIN, STATE
 from orderledger.infrastructure.application import columnar
-from orderledger.infrastructure.application.lake import FORMAT, export_lake, lake_tables, read_manifest
+from orderledger.infrastructure.application.lake import (
+    DECLARED,
+    FORMAT,
+    export_lake,
+    lake_tables,
+    read_manifest,
+)
 from orderledger.infrastructure.application.ledger import OrderLedger
 from tests.support.cli import assert_one_line_failure, run_cli
 from tests.support.integration import T0, fact, fill, request
@@ -217,11 +223,23 @@ def test_a_term_added_to_the_declaration_is_a_column_of_the_lakes_fills() -> Non
     assert "CAST(venue_account AS VARCHAR) AS venue_account" in columnar.terms_sql("rows", requested, kinds)
 
 
+def _without(lake: Path, folder: Path, columns: list[str]) -> None:
+    """Rewrite every file under ``folder`` of ``lake`` without ``columns``."""
+    con = duckdb.connect()
+    for path in folder.rglob("*.parquet"):
+        con.execute(
+            f"COPY (SELECT * EXCLUDE ({', '.join(columns)})"
+            f" FROM read_parquet('{path}', hive_partitioning = false)) TO '{path}.old' (FORMAT parquet)"
+        )
+        Path(f"{path}.old").replace(path)
+    con.close()
+
+
 def _make_format_five(lake: Path) -> None:
     """Turn ``lake`` into one written before a fill carried every term of its order's request
-    (format 5): its fills' files lack the terms other than format 5's, and its manifest says 5."""
+    (format 5): its fills' files lack the terms other than format 5's, and its manifest says 5
+    (and records no declared columns)."""
     manifest = read_manifest(lake)
-    con = duckdb.connect()
     kept = (
         "order_type",
         "limit_price",
@@ -231,15 +249,22 @@ def _make_format_five(lake: Path) -> None:
         "tags",
         "quote_currency",
     )
-    newer = ", ".join(column for column in columnar.fill_terms() if column not in kept)
-    for path in (lake / "fills").rglob("*.parquet"):
-        con.execute(
-            f"COPY (SELECT * EXCLUDE ({newer}) FROM read_parquet('{path}', hive_partitioning = false))"
-            f" TO '{path}.old' (FORMAT parquet)"
-        )
-        Path(f"{path}.old").replace(path)
-    con.close()
+    _without(lake, lake / "fills", [column for column in columnar.fill_terms() if column not in kept])
+    del manifest[DECLARED]
     (lake / "_manifest.json").write_text(json.dumps({**manifest, "format": 5}))
+
+
+def _written_without(lake: Path, value: str) -> None:
+    """Turn ``lake`` into one written under an order's declaration without ``value`` (a request's
+    term): its fills' files and its orders' snapshot lack its column, and its manifest's
+    declared columns do not name it."""
+    manifest = read_manifest(lake)
+    _without(lake, lake / "fills", [value])
+    _without(lake, lake / manifest["snapshot"] / "orders", [value])
+    manifest[DECLARED] = {
+        table: [c for c in columns if c != value] for table, columns in manifest[DECLARED].items()
+    }
+    (lake / "_manifest.json").write_text(json.dumps(manifest))
 
 
 def test_a_lake_whose_fills_lack_terms_has_them_added_from_its_own_events(
@@ -262,6 +287,30 @@ def test_a_lake_whose_fills_lack_terms_has_them_added_from_its_own_events(
     # P's fill, written by the first run, holds its order's terms: post-only, IOC
     rows = lake_rows(tmp_path / "old", "fills", "trade_id, post_only, time_in_force", "trade_id")
     assert rows[0] == ("p1", True, "IOC")  # (p1 sorts before x1, x2, y1, z1)
+
+
+def test_a_term_added_to_the_declaration_reaches_a_lake_written_before_it(
+    make_ledger: Any, tmp_path: Path
+) -> None:
+    # Given a lake written under a declaration without post_only, in this format all the same:
+    # its fills, its orders' snapshot and its manifest's declared columns lack it
+    ledger = make_ledger()
+    record(ledger, [*FIRST, request("P", seconds=7, post_only=True), fill("P", "p1", "1", "100", seconds=8)])
+    ledger.export_lake(tmp_path / "old")
+    _written_without(tmp_path / "old", "post_only")
+    assert "post_only" not in dict(_fills_schema(tmp_path / "old"))
+    # When the log grows and the lake is exported again
+    record(ledger, SECOND)
+    ledger.export_lake(tmp_path / "old")
+    # Then it is the lake one run writes under today's declaration: P, which the run did not
+    # touch, says post-only on its fill and on its order's row
+    ledger.export_lake(tmp_path / "once")
+    assert contents(tmp_path / "old") == contents(tmp_path / "once")
+    assert lake_rows(tmp_path / "old", "fills", "trade_id, post_only", "trade_id")[0] == ("p1", True)
+    assert lake_rows(tmp_path / "old", "orders", "client_order_id, post_only", "client_order_id")[0] == (
+        "P",
+        True,
+    )
 
 
 def test_a_venue_name_needing_escapes_reads_back_as_itself(ledger: OrderLedger, tmp_path: Path) -> None:
