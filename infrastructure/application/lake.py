@@ -41,7 +41,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,15 +59,22 @@ if TYPE_CHECKING:  # pragma: no cover - types only
     from orderledger.infrastructure.application.parts import LedgerParts
 
 MANIFEST = "_manifest.json"
-FORMAT = 5
+FORMAT = 6
 """The shape of the rows the manifest vouches for (2: the orders carry their seconds and slippage
 parts; 3: money keeps 18 places; 4: the orders carry every term the order's declaration takes
 from its request; 5: an order's state is the orders view's, every value the order's declaration
-shows, ``columnar.state_columns``, with when it ended); a run over a lake of another format recomputes every
-order's row, and over one before 3 first widens the money columns of its appended files
-(``_widen_money``)."""
+shows, ``columnar.state_columns``, with when it ended; 6: a fill carries every term its order's
+declaration takes from the request, ``columnar.fill_terms``, and the manifest records the
+declared columns, :data:`DECLARED`); a run over a lake of another format, or of another
+declaration (:func:`_reshaped`), recomputes every order's row and adds to its fills the terms
+they lack (``_add_terms``), and over one before 3 first widens the money columns of its
+appended files (``_widen_money``)."""
 MONEY_FORMAT = 3
 """The first format whose money columns keep ``columns.MONEY_PLACES`` places."""
+DECLARED = "declared"
+"""The manifest's record of the columns the order's declaration gave the lake's tables
+(:func:`declared`): a value added to the declaration reaches a lake written before it with no
+change to :data:`FORMAT`."""
 APPENDED = ("events", "fills", "funding")
 """The tables each run appends to (their rows never change once written)."""
 SNAPSHOTS = ("orders", "positions", lake_pnl.TABLE)
@@ -86,6 +93,18 @@ _AMOUNTS = {
     "amount": MONEY_PLACES,
 }
 """The recorded amounts of the events' payloads, with the places the lake keeps of each."""
+
+
+def declared() -> dict[str, list[str]]:
+    """The columns the order's declaration gives the lake's tables: the fills' terms of their
+    orders' requests (``columnar.fill_terms``) and the orders' state (``columnar.state_columns``)."""
+    return {"fills": list(columnar.fill_terms()), "orders": list(columnar.state_columns())}
+
+
+def _reshaped(manifest: dict[str, Any]) -> bool:
+    """Whether a lake's committed rows are of a shape other than this version writes: of another
+    format, or written under another declaration of the order (:data:`DECLARED`)."""
+    return manifest.get("format") != FORMAT or manifest.get(DECLARED) != declared()
 
 
 @dataclass(frozen=True)
@@ -166,8 +185,13 @@ def _write_manifest(directory: Path, manifest: dict[str, Any]) -> None:
         os.close(descriptor)
 
 
+def _quoted(path: Path) -> str:
+    """A path as a string in SQL's quotes (a quote doubled)."""
+    return str(path).replace("'", "''")
+
+
 def _glob(directory: Path, table: str) -> str:
-    return str(directory / table / "**" / "*.parquet").replace("'", "''")
+    return _quoted(directory / table / "**" / "*.parquet")
 
 
 def _has_files(directory: Path, table: str) -> bool:
@@ -254,35 +278,74 @@ def _check_places(con: duckdb.DuckDBPyConnection, start: int) -> None:
             )
 
 
+def _committed(root: Path, tables: Iterable[str], position: int) -> Iterator[Path]:
+    """The files of the appended ``tables`` that the runs up to ``position`` wrote, each read as
+    it is (a file of a run past it, killed before its manifest, is left out)."""
+    for table in tables:
+        for path in sorted((root / table).rglob("*.parquet")):
+            match = _FILE.match(path.name)
+            if match is not None and int(match.group(1)) <= position:
+                yield path
+
+
+def _parquet(path: Path) -> str:
+    """SQL reading the one file at ``path`` as written (its folders' names are not columns)."""
+    return f"read_parquet('{_quoted(path)}', hive_partitioning = false)"
+
+
+def _rewrite(con: duckdb.DuckDBPyConnection, path: Path, rows: str) -> None:
+    """Replace the file at ``path`` with the rows of the SQL ``rows``: written beside it, then
+    renamed over it (a run killed half-way leaves the file as it was)."""
+    partial = path.with_name(f".{path.name}.partial")
+    columnar.run(con, f"COPY ({rows}) TO '{_quoted(partial)}' ({_PARQUET})")
+    os.replace(partial, path)
+
+
 def _widen_money(root: Path, position: int) -> None:
     """Rewrite the committed files of the appended tables of a lake written before
     :data:`MONEY_FORMAT` with their money columns in this version's type (``columns.MONEY``), one
-    file at a time (written beside it, then renamed over it): a lake's files of one table must
-    share their types, or DuckDB reads them all in the first one's. Idempotent: a run killed
-    half-way leaves the manifest as it was, and the next run widens what is left."""
+    file at a time (:func:`_rewrite`): a lake's files of one table must share their types, or
+    DuckDB reads them all in the first one's. Idempotent: a run killed half-way leaves the
+    manifest as it was, and the next run widens what is left."""
     con = columnar.connect()
     try:
-        for table in APPENDED:
-            for path in sorted((root / table).rglob("*.parquet")):
-                match = _FILE.match(path.name)
-                if match is None or int(match.group(1)) > position:
-                    continue
-                types = columnar.run(con, f"DESCRIBE SELECT * FROM read_parquet('{path}')")
-                narrow = [
-                    str(name)
-                    for name, kind, *_ in types
-                    if COLUMN_TYPES.get(str(name)) == MONEY and str(kind) != MONEY
-                ]
-                if not narrow:
-                    continue
+        for path in _committed(root, APPENDED, position):
+            types = columnar.run(con, f"DESCRIBE SELECT * FROM {_parquet(path)}")
+            narrow = [
+                str(name)
+                for name, kind, *_ in types
+                if COLUMN_TYPES.get(str(name)) == MONEY and str(kind) != MONEY
+            ]
+            if narrow:
                 widened = ", ".join(f"CAST({name} AS {MONEY}) AS {name}" for name in narrow)
-                partial = path.with_name(f".{path.name}.partial")
-                columnar.run(
-                    con,
-                    f"COPY (SELECT * REPLACE ({widened}) FROM read_parquet('{path}'))"
-                    f" TO '{partial}' ({_PARQUET})",
-                )
-                os.replace(partial, path)
+                _rewrite(con, path, f"SELECT * REPLACE ({widened}) FROM {_parquet(path)}")
+    finally:
+        con.close()
+
+
+def _add_terms(root: Path, position: int) -> None:
+    """Rewrite the committed files of the fills of a lake of another shape (:func:`_reshaped`)
+    with the terms of their orders' requests they lack (``columnar.fill_terms``), read from the
+    requests among the lake's own events, one file at a time (:func:`_rewrite`), its columns in
+    the order a new file has them: a lake's files of one table must share their columns, or
+    DuckDB refuses to read them together. Idempotent, as :func:`_widen_money` is."""
+    con = columnar.connect()
+    terms = [*columnar.fill_terms(), "requested_at"]
+    requests = ""  # the lake's requests' terms, read once the first file lacks one
+    try:
+        for path in _committed(root, ("fills",), position):
+            held = [str(row[0]) for row in columnar.run(con, f"DESCRIBE SELECT * FROM {_parquet(path)}")]
+            if set(terms) <= set(held):
+                continue
+            if not requests:
+                asked = columnar.of_types(f"({lake_events_upto(root, position)})", ("OrderRequested",))
+                parsed = f"({columnar.PER_EVENT_SQL.format(events=asked)})"
+                columnar.run(con, f"CREATE TEMP TABLE lake_terms AS {columnar.terms_sql(parsed)}")
+                requests = "lake_terms"
+            listed = [f"f.{name}" for name in held if name not in terms]
+            listed += [f"{'f' if name in held else 't'}.{name}" for name in terms]
+            joined = f"{_parquet(path)} f LEFT JOIN {requests} t USING (client_order_id)"
+            _rewrite(con, path, f"SELECT {', '.join(listed)} FROM {joined}")
     finally:
         con.close()
 
@@ -390,6 +453,8 @@ def export_lake(ledger: LedgerParts, directory: str | Path, chunk: int = columna
     written = manifest.get("format", FORMAT)
     if after and isinstance(written, int) and written < MONEY_FORMAT:
         _widen_money(root, after)
+    if after and _reshaped(manifest):
+        _add_terms(root, after)
     rows = {table: 0 for table in (*APPENDED, *SNAPSHOTS)}
     if upto <= after and not _stale(ledger, manifest):
         return LakeReport(str(root), after, after, rows)
@@ -417,7 +482,8 @@ def export_lake(ledger: LedgerParts, directory: str | Path, chunk: int = columna
         raise
     writer.close()
     con.close()
-    _write_manifest(root, {"format": FORMAT, "position": upto, "snapshot": snapshot, **kept})
+    committed = {"format": FORMAT, "position": upto, "snapshot": snapshot, DECLARED: declared(), **kept}
+    _write_manifest(root, committed)
     for path in root.glob("snapshot-*"):
         if path.name != snapshot:
             shutil.rmtree(path)
@@ -426,10 +492,11 @@ def export_lake(ledger: LedgerParts, directory: str | Path, chunk: int = columna
 
 def _stale(ledger: LedgerParts, manifest: dict[str, Any]) -> bool:
     """Whether the committed snapshot is out of date with nothing new in the log: its rows are
-    of another format, or its P&L rows of a cost-basis rule other than the ledger's."""
+    of another shape (:func:`_reshaped`), or its P&L rows of a cost-basis rule other than the
+    ledger's."""
     if not manifest.get("snapshot"):
         return False
-    return manifest.get("format") != FORMAT or manifest.get(lake_pnl.RULE_KEY) != ledger.cost_basis()
+    return _reshaped(manifest) or manifest.get(lake_pnl.RULE_KEY) != ledger.cost_basis()
 
 
 _DAY = "strftime(ts_event, '%Y-%m-%d') AS day"
@@ -469,7 +536,7 @@ def _append(
         requests = f"({requests} UNION ALL {earlier})"
     # (not TEMP: the writer's connection reads it too; with its partition's day, so it is
     # written as it is)
-    fills = columnar.FILLS_SQL.format(per_event=filled, requests=requests)
+    fills = columnar.fills_sql(filled, requests)
     columnar.run(con, f"CREATE TABLE run_fills AS SELECT *, {_DAY} FROM ({fills})")
     writer.submit("fills", _write_table, "run_fills", root / "fills", f"fills-{stem}", ("day", "venue"))
     funding = f"""
@@ -554,7 +621,7 @@ def _snapshots(
     wanted: list[str] | None = None  # the orders whose state is read from the view (None: all)
     if last is not None:
         touched = f"SELECT client_order_id FROM ({columnar.of_types('run_events', columnar.ORDER_FACTS)})"
-        if manifest.get("format") != FORMAT:  # rows of another shape: every order is recomputed
+        if _reshaped(manifest):  # rows of another shape: every order is recomputed
             everyone = columnar.of_types(f"({lake_events_upto(root, after)})", columnar.ORDER_FACTS)
             touched += f" UNION ALL SELECT client_order_id FROM ({everyone})"
         columnar.run(con, f"CREATE TEMP TABLE touched AS SELECT DISTINCT client_order_id FROM ({touched})")

@@ -89,7 +89,6 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.application import execution as _execution
     from orderledger.infrastructure.application import lake as _lake
     from orderledger.infrastructure.application import placing as _placing
-    from orderledger.infrastructure.application import reconcile as _reconcile
     from orderledger.infrastructure.application import recording
     from orderledger.infrastructure.application.execution import ExecutionRow
     from orderledger.infrastructure.application.lake import LakeReport
@@ -101,7 +100,6 @@ else:
     _execution = lazy.Module("orderledger.infrastructure.application.execution")
     _lake = lazy.Module("orderledger.infrastructure.application.lake")
     _placing = lazy.Module("orderledger.infrastructure.application.placing")
-    _reconcile = lazy.Module("orderledger.infrastructure.application.reconcile")
     recording = lazy.Module("orderledger.infrastructure.application.recording")
     # the names of signatures, for the argument checks' hints
     __getattr__ = lazy.names(
@@ -750,10 +748,6 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
         differences; with ``apply``, record the corrections. Orders requested within ``grace``
         are left alone, and so, given ``known_at`` (the log position when the snapshot was
         read), are orders the ledger first heard of after it: the snapshot cannot show them."""
-        if not isinstance(snapshot, bytes | str):  # a Snapshot made in Python: not a request's value
-            return _reconcile.reconcile(
-                self, snapshot, apply=apply, grace=grace, origin=origin, known_at=known_at
-            )
         return handle(self, asks.Reconcile(snapshot, apply, grace, origin, known_at))
 
     # ------------------------------------------------------------------ lists and pages

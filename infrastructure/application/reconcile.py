@@ -97,15 +97,16 @@ class VenueFill:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The venue's view at ``as_of``."""
+    """The venue's view at ``as_of``. A value, as a request's field is (``requests.Reconcile``):
+    compared by every field, hashed by its venue, account and time (its rows are lists)."""
 
     venue: str
     account: str
     as_of: datetime
-    open_orders: list[VenueOrder]
-    closed_orders: list[VenueOrder]
-    fills: list[VenueFill]
-    positions: dict[str, Decimal]
+    open_orders: list[VenueOrder] = field(hash=False)
+    closed_orders: list[VenueOrder] = field(hash=False)
+    fills: list[VenueFill] = field(hash=False)
+    positions: dict[str, Decimal] = field(hash=False)
 
 
 def _require(data: dict[str, Any], name: str, where: str) -> Any:

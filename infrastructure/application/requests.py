@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast, dataclass_transform
 
 from orderledger.domain.order import Order
+from orderledger.infrastructure.application import lazy
 from orderledger.infrastructure.application.arguments import Count, Counting, Slices, Version, checked
 from orderledger.infrastructure.audit.verify import VerifyReport
 from orderledger.infrastructure.listing import Page
@@ -52,11 +53,13 @@ from orderledger.infrastructure.results import (
 
 if TYPE_CHECKING:  # named in a string: the analytics and the writes are imported when first asked
     from orderledger.infrastructure.application.execution import ExecutionRow  # noqa: F401
-    from orderledger.infrastructure.application.reconcile import ReconcileReport  # noqa: F401
+    from orderledger.infrastructure.application.reconcile import ReconcileReport, Snapshot  # noqa: F401
     from orderledger.infrastructure.application.recording import Ingested  # noqa: F401
     from orderledger.infrastructure.application.risk import CheckResult, LimitRow, TradingStateRow  # noqa: F401
     from orderledger.infrastructure.application.watch import LimitStatus  # noqa: F401
     from orderledger.infrastructure.ingest.processing import Result  # noqa: F401
+else:  # a field's type the argument checks read (``arguments.type_hints``), imported when first asked
+    __getattr__ = lazy.names(__name__, {"orderledger.infrastructure.application.reconcile": ("Snapshot",)})
 
 T = TypeVar("T", covariant=True)
 
@@ -368,10 +371,11 @@ class Ingest(Request["Ingested"]):
 
 @request
 class Reconcile(Request["ReconcileReport"]):
-    """Compare a venue snapshot with the ledger (``OrderLedger.reconcile``); ``apply``: record
-    the corrections, which needs ``admin`` (a dry run only reads)."""
+    """Compare a venue snapshot with the ledger (``OrderLedger.reconcile``): its JSON text
+    (docs/reconciliation.md), or a :class:`Snapshot` made in Python; ``apply``: record the
+    corrections, which needs ``admin`` (a dry run only reads)."""
 
-    snapshot: bytes | str
+    snapshot: bytes | str | Snapshot
     apply: bool = False
     grace: timedelta = timedelta(seconds=60)
     origin: str = "reconcile"

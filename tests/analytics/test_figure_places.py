@@ -150,7 +150,7 @@ def _make_format_two(lake: Path) -> None:
         for path in (lake / table).rglob("*.parquet"):
             con.execute(
                 f"COPY (SELECT * REPLACE (CAST({column} AS DECIMAL(38,12)) AS {column})"
-                f" FROM read_parquet('{path}')) TO '{path}.old' (FORMAT parquet)"
+                f" FROM read_parquet('{path}', hive_partitioning = false)) TO '{path}.old' (FORMAT parquet)"
             )
             Path(f"{path}.old").replace(path)
     con.close()
@@ -181,8 +181,17 @@ def test_a_lake_whose_money_kept_twelve_places_is_widened_before_eighteen_arrive
         for row in con.execute(f"SELECT typeof(fee) FROM read_parquet('{path}') LIMIT 1").fetchall()
     }
     fees = con.execute(f"SELECT trade_id, fee FROM read_parquet('{glob}') ORDER BY position").fetchall()
+    own = {
+        row[0]
+        for path in (tmp_path / "old" / "fills").rglob("*.parquet")
+        for row in con.execute(
+            f"DESCRIBE SELECT * FROM read_parquet('{path}', hive_partitioning = false)"
+        ).fetchall()
+    }
     con.close()
     assert kinds == {"DECIMAL(38,18)"}
+    # and each widened file keeps its own columns: its folders' day and venue stay folders' names
+    assert "fee" in own and not {"day", "venue"} & own
     assert fees == [("p1", Decimal("0.5")), ("p2", Decimal(FEE))]
     # and the lake is the one a single run writes
     ledger.export_lake(tmp_path / "once")

@@ -17,12 +17,19 @@ import polars as pl
 import pytest
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.order_state import FROM_REQUEST, PLAIN, STATE
 from orderledger.infrastructure.application import columnar
-from orderledger.infrastructure.application.lake import FORMAT, export_lake, lake_tables, read_manifest
+from orderledger.infrastructure.application.lake import (
+    DECLARED,
+    FORMAT,
+    export_lake,
+    lake_tables,
+    read_manifest,
+)
 from orderledger.infrastructure.application.ledger import OrderLedger
 from tests.support.cli import assert_one_line_failure, run_cli
 from tests.support.integration import T0, fact, fill, request
-from tests.support.lake import FIRST, SECOND, contents, record
+from tests.support.lake import FIRST, SECOND, contents, lake_rows, record
 
 
 def test_duckdb_and_polars_read_the_lake_with_real_types(ledger: OrderLedger, tmp_path: Path) -> None:
@@ -153,6 +160,157 @@ def test_an_order_across_runs_and_chunks_equals_one_run(make_ledger: Any, tmp_pa
     # 1.5 of 1.5 filled: 1 × 49.9 (corrected) + 0.5 × 49.5 = 49.9 + 24.75 = 74.65; fee 0.05 kept;
     # complete at w2, 4 s after the request
     assert w == (Decimal("1.5"), Decimal("1.5"), Decimal("74.65"), Decimal("0.05"), "filled", 4.0, 1)
+
+
+def _fills_schema(lake: Path) -> list[tuple[str, str]]:
+    """The columns of the lake's fills' files and their types, as DuckDB reads them (whatever
+    the lake's format)."""
+    con = duckdb.connect()
+    try:
+        source = f"read_parquet('{lake / 'fills' / '**' / '*.parquet'}', hive_partitioning = false)"
+        return [(str(r[0]), str(r[1])) for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+    finally:
+        con.close()
+
+
+def test_a_fill_carries_every_term_the_declaration_takes_from_the_request(
+    ledger: OrderLedger, tmp_path: Path
+) -> None:
+    # Given an order requested with every term a request message states, and its fill
+    terms: dict[str, Any] = {"time_in_force": "GTC", "post_only": True, "aliases": {"exchange_id": "E-1"}}
+    terms |= {
+        "tags": {"strategy": "s1"},
+        "parent_id": "P",
+        "quote_currency": "USDT",
+        "decision_price": "99.5",
+    }
+    record(ledger, [request("T", quantity="2", price="100", **terms), fill("T", "t1", "1", "100", seconds=1)])
+    ledger.export_lake(tmp_path / "lake")
+    # Then the fills' columns after the leg's own (through its notional) are the terms the
+    # order's declaration takes from its request, less the fill's own (key, account, venue,
+    # instrument, side), each once (the request's quantity and price, which restoring an order
+    # keeps again as requested, once), then when it was requested: the declaration's, in its
+    # order and its lake types
+    declared = [
+        (column, columnar.lake_type(column, field, kind))
+        for column, (field, kind) in columnar.fill_terms().items()
+    ]
+    schema = _fills_schema(tmp_path / "lake")
+    after = [name for name, _ in schema].index("notional") + 1
+    assert schema[after:] == [*declared, ("requested_at", "TIMESTAMP WITH TIME ZONE")]
+    read = {field for field, _ in columnar.fill_terms().values()}
+    assert read == set(FROM_REQUEST.values()) - set(columnar.FILL_OWN)
+    assert {"post_only", "time_in_force", "aliases", "external"} <= read
+    # And the fill's row holds the order's terms as requested (external: the ledger's own order)
+    [row] = lake_rows(
+        tmp_path / "lake",
+        "fills",
+        "order_type, order_quantity, limit_price, decision_price, time_in_force, post_only, aliases,"
+        " tags, parent_id, quote_currency, external",
+    )
+    assert row[:6] == ("limit", Decimal("2"), Decimal("100"), Decimal("99.5"), "GTC", True)
+    assert (json.loads(row[6]), json.loads(row[7])) == ({"exchange_id": "E-1"}, {"strategy": "s1"})
+    assert row[8:] == ("P", "USDT", False)
+
+
+def test_a_term_added_to_the_declaration_is_a_column_of_the_lakes_fills() -> None:
+    # Given the order's declaration with one more value a new order takes from its request
+    requested = {**FROM_REQUEST, "venue_account": "venue_account"}
+    kinds = {**STATE, "venue_account": PLAIN}
+    # Then the fills carry it, as text, after the terms before it
+    terms = columnar.fill_terms(requested, kinds)
+    assert list(terms)[-1] == "venue_account" and terms["venue_account"] == ("venue_account", PLAIN)
+    assert "CAST(venue_account AS VARCHAR) AS venue_account" in columnar.terms_sql("rows", requested, kinds)
+
+
+def _without(lake: Path, folder: Path, columns: list[str]) -> None:
+    """Rewrite every file under ``folder`` of ``lake`` without ``columns``."""
+    con = duckdb.connect()
+    for path in folder.rglob("*.parquet"):
+        con.execute(
+            f"COPY (SELECT * EXCLUDE ({', '.join(columns)})"
+            f" FROM read_parquet('{path}', hive_partitioning = false)) TO '{path}.old' (FORMAT parquet)"
+        )
+        Path(f"{path}.old").replace(path)
+    con.close()
+
+
+def _make_format_five(lake: Path) -> None:
+    """Turn ``lake`` into one written before a fill carried every term of its order's request
+    (format 5): its fills' files lack the terms other than format 5's, and its manifest says 5
+    (and records no declared columns)."""
+    manifest = read_manifest(lake)
+    kept = (
+        "order_type",
+        "limit_price",
+        "order_quantity",
+        "decision_price",
+        "parent_id",
+        "tags",
+        "quote_currency",
+    )
+    _without(lake, lake / "fills", [column for column in columnar.fill_terms() if column not in kept])
+    del manifest[DECLARED]
+    (lake / "_manifest.json").write_text(json.dumps({**manifest, "format": 5}))
+
+
+def _written_without(lake: Path, value: str) -> None:
+    """Turn ``lake`` into one written under an order's declaration without ``value`` (a request's
+    term): its fills' files and its orders' snapshot lack its column, and its manifest's
+    declared columns do not name it."""
+    manifest = read_manifest(lake)
+    _without(lake, lake / "fills", [value])
+    _without(lake, lake / manifest["snapshot"] / "orders", [value])
+    manifest[DECLARED] = {
+        table: [c for c in columns if c != value] for table, columns in manifest[DECLARED].items()
+    }
+    (lake / "_manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_lake_whose_fills_lack_terms_has_them_added_from_its_own_events(
+    make_ledger: Any, tmp_path: Path
+) -> None:
+    # A format-5 lake's fills lack post_only and the other terms added since: DuckDB would refuse
+    # to read its files beside a new run's. The next run adds them to the files it has, from the
+    # requests among the lake's own events, and the lake is then what one run leaves.
+    ledger = make_ledger()
+    record(ledger, [*FIRST, request("P", seconds=7, post_only=True, time_in_force="IOC")])
+    record(ledger, [fill("P", "p1", "1", "100", seconds=8)])
+    ledger.export_lake(tmp_path / "old")
+    _make_format_five(tmp_path / "old")
+    assert "post_only" not in dict(_fills_schema(tmp_path / "old"))
+    record(ledger, SECOND)
+    ledger.export_lake(tmp_path / "old")
+    ledger.export_lake(tmp_path / "once")
+    assert contents(tmp_path / "old") == contents(tmp_path / "once")
+    assert read_manifest(tmp_path / "old")["format"] == FORMAT
+    # P's fill, written by the first run, holds its order's terms: post-only, IOC
+    rows = lake_rows(tmp_path / "old", "fills", "trade_id, post_only, time_in_force", "trade_id")
+    assert rows[0] == ("p1", True, "IOC")  # (p1 sorts before x1, x2, y1, z1)
+
+
+def test_a_term_added_to_the_declaration_reaches_a_lake_written_before_it(
+    make_ledger: Any, tmp_path: Path
+) -> None:
+    # Given a lake written under a declaration without post_only, in this format all the same:
+    # its fills, its orders' snapshot and its manifest's declared columns lack it
+    ledger = make_ledger()
+    record(ledger, [*FIRST, request("P", seconds=7, post_only=True), fill("P", "p1", "1", "100", seconds=8)])
+    ledger.export_lake(tmp_path / "old")
+    _written_without(tmp_path / "old", "post_only")
+    assert "post_only" not in dict(_fills_schema(tmp_path / "old"))
+    # When the log grows and the lake is exported again
+    record(ledger, SECOND)
+    ledger.export_lake(tmp_path / "old")
+    # Then it is the lake one run writes under today's declaration: P, which the run did not
+    # touch, says post-only on its fill and on its order's row
+    ledger.export_lake(tmp_path / "once")
+    assert contents(tmp_path / "old") == contents(tmp_path / "once")
+    assert lake_rows(tmp_path / "old", "fills", "trade_id, post_only", "trade_id")[0] == ("p1", True)
+    assert lake_rows(tmp_path / "old", "orders", "client_order_id, post_only", "client_order_id")[0] == (
+        "P",
+        True,
+    )
 
 
 def test_a_venue_name_needing_escapes_reads_back_as_itself(ledger: OrderLedger, tmp_path: Path) -> None:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import pickle
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
-from orderledger import AsyncOrderLedger, Filter, InvalidInputError, OrderLedger
+from orderledger import AsyncOrderLedger, Filter, InvalidInputError, OrderLedger, Snapshot
 from orderledger.infrastructure.application.handlers import HANDLERS
 from orderledger.requests import (
     REQUESTS,
@@ -33,6 +34,7 @@ from orderledger.requests import (
     Parents,
     Pnl,
     Positions,
+    Reconcile,
     Trades,
     Verify,
 )
@@ -108,6 +110,34 @@ def test_a_request_is_a_value_kept_compared_and_sent_to_another_process() -> Non
         asked.open = False  # type: ignore[misc]
 
 
+def test_a_snapshot_made_in_python_is_reconciled_through_the_one_dispatch(
+    session: OrderLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the venue's view of acc on V an hour in, made in Python: no order open or closed
+    snapshot = Snapshot("V", "acc", at(3600), [], [], [], {})
+    # Then the request is a value like any other: compared, hashed, sent to another process
+    asked = Reconcile(snapshot)
+    assert asked == Reconcile(Snapshot("V", "acc", at(3600), [], [], [], {}))
+    assert hash(asked) == hash(Reconcile(Snapshot("V", "acc", at(3600), [], [], [], {})))
+    assert pickle.loads(pickle.dumps(asked)) == asked
+    # And handed to the ledger it answers as the method does: A (bought 10, filled 4) is open in
+    # the ledger and absent at the venue, so closed as canceled; B is filled, C is on W
+    report = session.handle(asked)
+    assert [(d.kind, d.client_order_id) for d in report.differences] == [("absent_at_venue", "A")]
+    assert session.reconcile(snapshot) == report
+    # And the method asks by that request, through the one dispatch, as it does for JSON text
+    handler, seen = HANDLERS[Reconcile], []
+
+    def spy(ledger: Any, request: Reconcile) -> Any:
+        seen.append(request)
+        return handler(ledger, request)
+
+    monkeypatch.setitem(HANDLERS, Reconcile, spy)
+    session.reconcile(snapshot)
+    session.reconcile(b'{"venue": "V", "account": "acc", "as_of": "2026-11-20T11:00:00Z", "open_orders": []}')
+    assert [type(request.snapshot) for request in seen] == [Snapshot, bytes]
+
+
 def test_handle_refuses_a_request_with_a_wrong_typed_field(session: OrderLedger) -> None:
     with pytest.raises(InvalidInputError, match=r"^Orders\(\): where must be Filter, not str$"):
         session.handle(Orders(where="acc"))  # type: ignore[arg-type]
@@ -115,6 +145,10 @@ def test_handle_refuses_a_request_with_a_wrong_typed_field(session: OrderLedger)
         session.handle(Positions(marks={"BTC-USDT": Decimal("1")}))  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match=r"^Messages\(\): parked must be bool, not str$"):
         session.handle(Messages(parked="yes"))  # type: ignore[arg-type]
+    with pytest.raises(
+        InvalidInputError, match=r"^Reconcile\(\): snapshot must be bytes \| str \| Snapshot, not dict$"
+    ):
+        session.handle(Reconcile({"venue": "V"}))  # type: ignore[arg-type]
 
 
 def test_handle_refuses_what_is_not_a_request(session: OrderLedger) -> None:
