@@ -39,7 +39,7 @@ from orderledger.domain.values import (
     parse_timestamp,
 )
 from orderledger.infrastructure.application.exposure import exposure_rows
-from orderledger.infrastructure.application.queries import latest_mark
+from orderledger.infrastructure.application.queries import day_pnl_path, latest_mark
 from orderledger.projections.risk import LIMITS_TABLE, STATES_TABLE, LimitFact, StateFact
 
 if TYPE_CHECKING:
@@ -345,7 +345,12 @@ def _daily_loss(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
 
 
 def _drawdown(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
-    return None, "the day's P&L high is not kept yet, so the drawdown from it is not evaluated", None
+    """The fall of the account's P&L for the UTC day (``_daily_loss``'s figure, taken as the day
+    opens and after each of its fills, cash flows and marks in venue time) from its high that day
+    to where it stands (``queries.day_pnl_path``)."""
+    day = order.now.date().isoformat()
+    path = day_pnl_path(ledger.db, limit.target, day, order.now, ledger.cost_basis())
+    return path.drawdown, path.why, None
 
 
 def _orders(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:

@@ -326,6 +326,73 @@ def test_a_late_fill_refolded_in_venue_time_breaches_the_daily_loss_and_halts(de
     assert desk.trading_states(as_of=at("11:59")) == []
 
 
+def mark(ledger: OrderLedger, price: str, ts: str) -> None:
+    message = {
+        "type": "mark",
+        "venue": "x",
+        "instrument": "BTC-USDT",
+        "price": price,
+        "ts": at(ts).isoformat(),
+    }
+    assert ledger.record(message).outcome is Outcome.APPLIED
+
+
+def test_the_drawdown_is_the_fall_of_the_days_pnl_from_its_high_in_venue_time(desk: OrderLedger) -> None:
+    # Given at most 40 USDT of drawdown a day, 10 BTC bought at 100 at 09:00 (not marked yet: the
+    # day's P&L at 09:00 is unknown and left out of the high), a mark of 106 at 10:00 and 102 at 11:00
+    desk.set_limit("account", "main", "max_drawdown", "40", set_by="alice", ts=MORNING)
+    filled(desk, "b1", "buy", "10", "100", "09:00")
+    mark(desk, "106", "10:00")
+    mark(desk, "102", "11:00")
+    # Then the day's P&L opened at 0, rose to (106 − 100) × 10 = 60 and stands at
+    # (102 − 100) × 10 = 20: a drawdown of 60 − 20 = 40, at the limit: allowed, and near it
+    assert desk.check(spec()).allowed
+    [standing] = desk.risk()
+    assert (standing.status, standing.figure) == ("near", Decimal(40))
+    # When 5 are sold at 101 at 11:30, paying a fee of 2 USDT
+    filled(desk, "s1", "sell", "5", "101", "11:30", fee="2", fee_currency="USDT")
+    # Then the day realized (101 − 100) × 5 = 5, paid 2, and holds 5 at 102: (102 − 100) × 5 = 10,
+    # a P&L of 5 − 2 + 10 = 13 (the day's P&L as pnl_daily gives it) and a drawdown of 60 − 13 = 47
+    [day] = [r for r in desk.pnl_daily() if r.day == "2025-03-03"]
+    assert day.realized_pnl_net is not None and day.unrealized_pnl is not None
+    assert day.realized_pnl_net + day.unrealized_pnl == Decimal(13)
+    result = desk.check(spec())
+    assert [(b.limit.kind, b.figure) for b in result.breaches if b.limit] == [("max_drawdown", Decimal(47))]
+    assert result.reasons == ["max_drawdown 40 on account main: would be 47"]
+    # And the drawdown is no halt rule: the account stays active
+    assert result.state == "active" and desk.trading_states() == []
+    # When a mark of 110 at 10:30 arrives late, it is folded in venue time: the high becomes
+    # (110 − 100) × 10 = 100 at 10:30, and the drawdown 100 − 13 = 87
+    mark(desk, "110", "10:30")
+    [standing] = desk.risk()
+    assert (standing.status, standing.figure) == ("breached", Decimal(87))
+
+
+def test_the_drawdown_starts_from_the_days_opening_and_counts_cash_flows(desk: OrderLedger) -> None:
+    # Given 2 BTC bought at 100 the day before, marked at 90 then: the day opens at
+    # (90 − 100) × 2 = −20 (what pnl_daily gives a day with no fill but the position held)
+    desk.set_limit("account", "main", "max_drawdown", "15", set_by="alice", ts=MORNING)
+    yesterday = {"type": "request", "client_order_id": "b0", **spec("buy", "2"), "ts": "2025-03-02T09:00:00Z"}
+    desk.record(yesterday)
+    desk.record({"type": "fill", "client_order_id": "b0", "trade_id": "t-b0", "quantity": "2",
+                 "price": "100", "ts": "2025-03-02T09:00:00Z"})  # fmt: skip
+    desk.record({"type": "mark", "venue": "x", "instrument": "BTC-USDT", "price": "90",
+                 "ts": "2025-03-02T20:00:00Z"})  # fmt: skip
+    # Then with nothing happened today the drawdown is 0: the high is the opening, −20
+    [standing] = desk.risk()
+    assert (standing.status, standing.figure) == ("ok", Decimal(0))
+    # When funding of −10 USDT is paid at 09:00 and the mark is 95 at 10:00 and 85 at 11:00
+    flow = {"type": "cash_flow", "kind": "funding", "venue": "x", "account": "main"}
+    flow |= {"instrument": "BTC-USDT", "flow_id": "f1", "amount": "-10", "currency": "USDT"}
+    assert desk.record({**flow, "ts": at("09:00").isoformat()}).outcome is Outcome.APPLIED
+    mark(desk, "95", "10:00")
+    mark(desk, "85", "11:00")
+    # Then the day went −20 (opening), −30 (funding), −10 − 10 = −20 at 95, and stands at
+    # −10 + (85 − 100) × 2 = −40: the high is −20, a drawdown of 20 > 15
+    [standing] = desk.risk()
+    assert (standing.status, standing.figure) == ("breached", Decimal(20))
+
+
 HALTER = """
 import sys
 from datetime import datetime, UTC
