@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orderledger import AsyncOrderLedger, InvalidInputError, OrderDeniedError, OrderLedger, Outcome
+from orderledger.infrastructure.application import exposure
 
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 MORNING = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
@@ -391,6 +392,49 @@ def test_the_drawdown_starts_from_the_days_opening_and_counts_cash_flows(desk: O
     # −10 + (85 − 100) × 2 = −40: the high is −20, a drawdown of 20 > 15
     [standing] = desk.risk()
     assert (standing.status, standing.figure) == ("breached", Decimal(20))
+
+
+def test_a_check_reads_each_view_once_however_many_limits_ask(
+    desk: OrderLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given position and gross exposure limits on the underlying BTC and on the account, and
+    # 2 BTC spot held, marked at 110
+    for scope, target in (("underlying", "BTC"), ("account", "main")):
+        desk.set_limit(scope, target, "max_position", "5", set_by="alice", ts=MORNING)
+        desk.set_limit(scope, target, "max_gross_exposure", "1000", set_by="alice", ts=MORNING)
+    desk.define_instrument(
+        venue="x", instrument="BTC-USDT", kind="spot", base_currency="BTC", quote_currency="USDT", ts=MORNING
+    )
+    filled(desk, "b1", "buy", "2", "100", "09:00")
+    mark(desk, "110", "10:00")
+    reads: list[str] = []
+
+    def counted(name: str, read: Callable[..., Any]) -> Callable[..., Any]:
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            reads.append(name)
+            return read(*args, **kwargs)
+
+        return counting
+
+    for name in ("holdings", "working"):
+        monkeypatch.setattr(exposure, name, counted(name, getattr(exposure, name)))
+    for name in ("positions", "orders"):
+        monkeypatch.setattr(desk, name, counted(name, getattr(desk, name)))
+    # When an order of 1 more at 100 is checked: 3 BTC, worth 2 × 110 + 100 = 320, allowed
+    result = desk.check(spec())
+    assert result.allowed, result.reasons
+    # Then the four limits read the exposure's rows once, and the account's positions and open
+    # orders once
+    assert sorted(reads) == ["holdings", "orders", "positions", "working"]
+    # And the standing of the limits reads them once too: 2 BTC, worth 2 × 110 = 220
+    reads.clear()
+    assert [(s.limit.scope, s.limit.kind, s.figure) for s in desk.risk()] == [
+        ("account", "max_gross_exposure", Decimal(220)),
+        ("account", "max_position", Decimal(2)),
+        ("underlying", "max_gross_exposure", Decimal(220)),
+        ("underlying", "max_position", Decimal(2)),
+    ]
+    assert sorted(reads) == ["holdings", "orders", "positions", "working"]
 
 
 HALTER = """
