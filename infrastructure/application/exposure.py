@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
+from datetime import datetime
 from decimal import Decimal
 
 from orderledger.domain.errors import InvalidInputError
@@ -22,6 +23,7 @@ from orderledger.domain.values import Side
 from orderledger.infrastructure.application.instruments import list_instruments
 from orderledger.infrastructure.application.parts import LedgerParts
 from orderledger.infrastructure.application.queries import latest_mark
+from orderledger.infrastructure.audit.search import orders_as_of, positions_as_of
 from orderledger.infrastructure.results import ExposureRow
 from orderledger.infrastructure.storage.db import Database
 from orderledger.projections.orders import OPEN_ONLY, ORDERS_TABLE
@@ -74,12 +76,23 @@ class ExposureBook:
     """(venue, instrument) → its latest recorded mark; a leg without one is absent."""
 
 
-def read_exposure(ledger: LedgerParts, also: Iterable[tuple[str, str]] = ()) -> ExposureBook:
+def read_exposure(
+    ledger: LedgerParts,
+    also: Iterable[tuple[str, str]] = (),
+    as_of: datetime | None = None,
+    event_time: bool = False,
+) -> ExposureBook:
     """The views' positions and open orders, the definitions, and the latest marks of every leg
-    they hold and of the legs ``also`` names ((venue, instrument): orders a check may add)."""
-    held, open_orders = holdings(ledger.db), working(ledger.db)
+    they hold and of the legs ``also`` names ((venue, instrument): orders a check may add). With
+    ``as_of``: as the ledger knew them at that time (venue time with ``event_time``), positions
+    and orders folded from the log, and the latest marks and definitions of that time."""
+    if as_of is None:
+        held, open_orders = holdings(ledger.db), working(ledger.db)
+    else:
+        held, open_orders = _then(ledger, as_of, event_time)
+    known = list_instruments(ledger.db, ledger.mapper, as_of=as_of, event_time=event_time)
     definitions: dict[tuple[str, str], Definition] = {
-        (row.venue, row.instrument): row.definition for row in list_instruments(ledger.db, ledger.mapper)
+        (row.venue, row.instrument): row.definition for row in known
     }
     legs = {(h.venue, h.instrument) for h in held} | {(o.venue, o.instrument) for o in open_orders}
     legs |= set(also)
@@ -90,10 +103,24 @@ def read_exposure(ledger: LedgerParts, also: Iterable[tuple[str, str]] = ()) -> 
     }
     marks = {}
     for venue, instrument in sorted(priced):
-        recorded = latest_mark(ledger.db, venue, instrument)
+        recorded = latest_mark(ledger.db, venue, instrument, as_of=as_of, event_time=event_time)
         if recorded is not None:
             marks[(venue, instrument)] = recorded[0]
     return ExposureBook(held, open_orders, definitions, marks)
+
+
+def _then(ledger: LedgerParts, as_of: datetime, event_time: bool) -> tuple[list[Holding], list[Working]]:
+    """The positions and open orders as they stood at ``as_of``, folded from the log."""
+    books, _ = positions_as_of(ledger.db, ledger.mapper, as_of, event_time=event_time)
+    held = [
+        Holding(p.account, p.venue, p.instrument, p.quantity, p.quote_currency) for p in books if p.quantity
+    ]
+    orders = orders_as_of(ledger.db, ledger.mapper, as_of, event_time=event_time, open_only=True)
+    open_orders = [
+        Working(o.account, o.venue, o.instrument, o.side, o.leaves_quantity, o.price, o.quote_currency)
+        for o in orders
+    ]
+    return held, open_orders
 
 
 def fold_exposure(
@@ -133,12 +160,17 @@ def exposure_rows(
     by: Sequence[str] = ("account", "underlying"),
     marks: Mapping[str, Decimal] | None = None,
     adding: Iterable[Working] = (),
+    *,
+    as_of: datetime | None = None,
+    event_time: bool = False,
 ) -> list[ExposureRow]:
-    """Exposure per ``by`` and underlying: the positions and open orders of the views, plus the
-    hypothetical orders ``adding``, valued at ``marks`` (instrument → price) where given, else
-    at each instrument's latest recorded mark at its venue (``read_exposure``, ``fold_exposure``)."""
+    """Exposure per ``by`` and underlying: the positions and open orders of the views (or as
+    they stood ``as_of`` a time), plus the hypothetical orders ``adding``, valued at ``marks``
+    (instrument → price) where given, else at each instrument's latest recorded mark at its
+    venue (``read_exposure``, ``fold_exposure``)."""
     extra = list(adding)
-    book = read_exposure(ledger, also=[(o.venue, o.instrument) for o in extra])
+    legs = [(o.venue, o.instrument) for o in extra]
+    book = read_exposure(ledger, also=legs, as_of=as_of, event_time=event_time)
     return fold_exposure(book, by, marks, extra)
 
 
