@@ -7,24 +7,27 @@ prices, notionals from quantity × contract size × price.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderledger import AsyncOrderLedger, InvalidInputError, OrderDeniedError, OrderLedger, Outcome
-from orderledger.infrastructure.application import exposure
+from orderledger.infrastructure.application import exposure, risk
+from tests.support.postgres import empty_database
 
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 MORNING = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
@@ -527,6 +530,85 @@ def test_check_never_allows_an_order_past_a_position_limit_whatever_the_order_of
             after,
             result.reasons,
         )
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+@settings(
+    max_examples=8,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    kind=st.sampled_from(["max_orders", "max_position"]),
+    first=st.integers(1, 4),
+    second=st.integers(1, 4),
+    interleaved=st.booleans(),
+)
+def test_check_never_allows_an_order_past_its_limit_whatever_the_interleaving_of_writers(
+    store: str,
+    tmp_path: Path,
+    kind: str,
+    first: int,
+    second: int,
+    interleaved: bool,
+) -> None:
+    # Given two ledgers on one database (two writers, as two processes would be), and at most one
+    # order a minute, or at most 4 BTC, on the account
+    with (
+        empty_database(store, tmp_path, f"{uuid.uuid4().hex}.db") as url,
+        OrderLedger(url, clock=lambda: NOW) as one,
+        OrderLedger(url, clock=lambda: NOW) as other,
+        pytest.MonkeyPatch.context() as monkeypatch,
+    ):
+        if kind == "max_orders":
+            one.set_limit("account", "main", kind, "1", interval=60, set_by="alice", ts=MORNING)
+        else:
+            one.set_limit("account", "main", kind, "4", set_by="alice", ts=MORNING)
+        placed: list[int] = []
+        threads: list[threading.Thread] = []
+        moved = threading.Event()  # the other writer finished, or reached the lock it waits on
+        real_check, real_locked = risk.check, other.recorder.locked
+
+        def place(ledger: OrderLedger, quantity: int) -> None:
+            try:
+                with ledger.placing(spec("buy", str(quantity))):
+                    placed.append(quantity)
+            except OrderDeniedError:
+                pass
+            finally:
+                moved.set()
+
+        @contextlib.contextmanager
+        def locked() -> Iterator[Any]:
+            moved.set()
+            with real_locked() as tx:
+                yield tx
+
+        def check(ledger: Any, request: Any, now: datetime) -> Any:
+            # The interleaving: the other writer places its order after this one's check
+            # and before this one is recorded (unless the lock makes it wait for the record)
+            result = real_check(ledger, request, now)
+            if ledger is one and interleaved and not moved.is_set():
+                threads.append(threading.Thread(target=place, args=(other, second)))
+                threads[0].start()
+                assert moved.wait(60), "the other writer neither finished nor reached the lock"
+            return result
+
+        monkeypatch.setattr(risk, "check", check)
+        monkeypatch.setattr(other.recorder, "locked", locked)
+        # When each places a buy, the other one during the first one's check (interleaved)
+        # or after it
+        place(one, first)
+        if not interleaved:
+            place(other, second)
+        for thread in threads:
+            thread.join()
+        # Then the first is placed (alone it is within the limit), and the second only when
+        # both together are: never for one order a minute, for 4 BTC when first + second ≤ 4
+        expected = [first, second] if kind == "max_position" and first + second <= 4 else [first]
+        assert placed == expected
 
 
 def test_the_async_placing_checks_too(file_ledger_url: str) -> None:
