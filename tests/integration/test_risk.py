@@ -330,6 +330,23 @@ def test_a_late_fill_refolded_in_venue_time_breaches_the_daily_loss_and_halts(de
     assert desk.trading_states(as_of=at("11:59")) == []
 
 
+def test_a_placement_past_the_daily_loss_is_denied_and_halts_under_the_lock(file_ledger_url: str) -> None:
+    # Given at most 50 USDT of loss a day, and 10 BTC bought at 100 and sold at 94: a loss of 60
+    with OrderLedger(file_ledger_url, clock=lambda: NOW) as desk:
+        desk.set_limit("account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING)
+        filled(desk, "b1", "buy", "10", "100", "09:00")
+        filled(desk, "s1", "sell", "10", "94", "10:00")
+        # When an order is placed, its check (made under the log lock) records the halt too
+        with pytest.raises(OrderDeniedError, match="would be 60"), desk.placing(spec(client_order_id="c-1")):
+            pytest.fail("an order past the daily loss was sent")
+    # Then another ledger opened on the database finds the denied request and the halt
+    with OrderLedger(file_ledger_url, clock=lambda: NOW) as again:
+        assert [m.client_order_id for m in again.messages(outcome="denied")] == ["c-1"]
+        assert [(s.account, s.state, s.set_by) for s in again.trading_states()] == [
+            ("main", "halted", "max_daily_loss")
+        ]
+
+
 def mark(ledger: OrderLedger, price: str, ts: str) -> None:
     message = {
         "type": "mark",
