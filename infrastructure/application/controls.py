@@ -136,13 +136,16 @@ class ExposureReads:
         *,
         by: str | tuple[str, ...] | list[str] = ("account", "underlying"),
         marks: Mapping[str, Decimal] | None = None,
+        as_of: datetime | None = None,
+        event_time: bool = False,
     ) -> list[ExposureRow]:
         """Exposure per underlying, grouped ``by`` account and venue as named (``underlying``
         always; ``"account,underlying"`` or a sequence of names): positions converted into units
         of the underlying (contract size, inverse settlement, options at ±1) and valued at the
         latest marks (or ``marks``, instrument → price), beside the open orders' worst case per
-        side (docs/risk.md, "Exposure")."""
-        asked = Exposure(grouping(by), tuple((marks or {}).items()))
+        side (docs/risk.md, "Exposure"); now, or as the positions, open orders, marks and
+        definitions stood ``as_of`` a time (recorded time, or venue time with ``event_time``)."""
+        asked = Exposure(grouping(by), tuple((marks or {}).items()), as_of, event_time)
         return cast(_Answers, self).handle(asked)
 
 

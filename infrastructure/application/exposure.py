@@ -4,22 +4,26 @@ definitions in force, and the latest recorded marks, handed to the pure arithmet
 
 :func:`exposure_rows` answers ``OrderLedger.exposure`` (the ``Exposure`` request); with
 ``adding``, it answers for the ledger as it stands plus hypothetical orders, as a pre-trade
-check asks ("what would this order make the worst case?").
+check asks ("what would this order make the worst case?"). It is a read (:func:`read_exposure`:
+every row and mark it needs) and a fold of what was read (:func:`fold_exposure`, no I/O), so a
+check that asks several questions of the same moment reads the views once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
+from datetime import datetime
 from decimal import Decimal
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.exposure import Holding, Working, check_grouping, exposure
+from orderledger.domain.exposure import Holding, Working, check_grouping, exposure, underlying_of
 from orderledger.domain.instrument import Definition
 from orderledger.domain.values import Side
 from orderledger.infrastructure.application.instruments import list_instruments
 from orderledger.infrastructure.application.parts import LedgerParts
 from orderledger.infrastructure.application.queries import latest_mark
+from orderledger.infrastructure.audit.search import orders_as_of, positions_as_of
 from orderledger.infrastructure.results import ExposureRow
 from orderledger.infrastructure.storage.db import Database
 from orderledger.projections.orders import OPEN_ONLY, ORDERS_TABLE
@@ -59,23 +63,81 @@ def working(db: Database) -> list[Working]:
     ]
 
 
-def exposure_rows(
+@dataclass(frozen=True)
+class ExposureBook:
+    """What exposure is worked out from, read once: the positions and open orders of the views,
+    the instrument definitions in force, and the latest recorded mark of each leg (and of each
+    option's underlying at its venue)."""
+
+    held: list[Holding]
+    open_orders: list[Working]
+    definitions: dict[tuple[str, str], Definition]
+    marks: dict[tuple[str, str], Decimal]
+    """(venue, instrument) → its latest recorded mark; a leg without one is absent."""
+
+
+def read_exposure(
     ledger: LedgerParts,
+    also: Iterable[tuple[str, str]] = (),
+    as_of: datetime | None = None,
+    event_time: bool = False,
+) -> ExposureBook:
+    """The views' positions and open orders, the definitions, and the latest marks of every leg
+    they hold and of the legs ``also`` names ((venue, instrument): orders a check may add). With
+    ``as_of``: as the ledger knew them at that time (venue time with ``event_time``), positions
+    and orders folded from the log, and the latest marks and definitions of that time."""
+    if as_of is None:
+        held, open_orders = holdings(ledger.db), working(ledger.db)
+    else:
+        held, open_orders = _then(ledger, as_of, event_time)
+    known = list_instruments(ledger.db, ledger.mapper, as_of=as_of, event_time=event_time)
+    definitions: dict[tuple[str, str], Definition] = {
+        (row.venue, row.instrument): row.definition for row in known
+    }
+    legs = {(h.venue, h.instrument) for h in held} | {(o.venue, o.instrument) for o in open_orders}
+    legs |= set(also)
+    priced = legs | {
+        (venue, underlying_of(instrument, d).name)
+        for venue, instrument in legs
+        if (d := definitions.get((venue, instrument))) and d.kind == "option"
+    }
+    marks = {}
+    for venue, instrument in sorted(priced):
+        recorded = latest_mark(ledger.db, venue, instrument, as_of=as_of, event_time=event_time)
+        if recorded is not None:
+            marks[(venue, instrument)] = recorded[0]
+    return ExposureBook(held, open_orders, definitions, marks)
+
+
+def _then(ledger: LedgerParts, as_of: datetime, event_time: bool) -> tuple[list[Holding], list[Working]]:
+    """The positions and open orders as they stood at ``as_of``, folded from the log."""
+    books, _ = positions_as_of(ledger.db, ledger.mapper, as_of, event_time=event_time)
+    held = [
+        Holding(p.account, p.venue, p.instrument, p.quantity, p.quote_currency) for p in books if p.quantity
+    ]
+    orders = orders_as_of(ledger.db, ledger.mapper, as_of, event_time=event_time, open_only=True)
+    open_orders = [
+        Working(o.account, o.venue, o.instrument, o.side, o.leaves_quantity, o.price, o.quote_currency)
+        for o in orders
+    ]
+    return held, open_orders
+
+
+def fold_exposure(
+    book: ExposureBook,
     by: Sequence[str] = ("account", "underlying"),
     marks: Mapping[str, Decimal] | None = None,
     adding: Iterable[Working] = (),
 ) -> list[ExposureRow]:
-    """Exposure per ``by`` and underlying: the positions and open orders of the views, plus the
-    hypothetical orders ``adding``, valued at ``marks`` (instrument → price) where given, else
-    at each instrument's latest recorded mark at its venue."""
+    """Exposure per ``by`` and underlying of ``book`` plus the hypothetical orders ``adding``,
+    valued at ``marks`` (instrument → price) where given, else at each leg's latest recorded mark
+    in ``book`` (a leg it holds no mark for is unpriced). Reads nothing."""
     wanted = check_grouping(by)
     given = dict(marks or {})
-    held, open_orders = holdings(ledger.db), working(ledger.db)
     extra = list(adding)
-    definitions: dict[tuple[str, str], Definition] = {
-        (row.venue, row.instrument): row.definition for row in list_instruments(ledger.db, ledger.mapper)
-    }
-    legs = {(h.venue, h.instrument) for h in held} | {(o.venue, o.instrument) for o in (*open_orders, *extra)}
+    definitions = book.definitions
+    legs = {(h.venue, h.instrument) for h in book.held}
+    legs |= {(o.venue, o.instrument) for o in (*book.open_orders, *extra)}
     # a mark may price an instrument counted, or the underlying an option counted is valued at
     named = {instrument for _, instrument in legs} | {
         d.underlying for leg in legs if (d := definitions.get(leg)) and d.kind == "option" and d.underlying
@@ -85,19 +147,39 @@ def exposure_rows(
         raise InvalidInputError(
             f"mark {unknown[0]}: no position or open order in that instrument", field="mark"
         )
-    found: dict[tuple[str, str], Decimal | None] = {}
 
     def price(venue: str, instrument: str) -> Decimal | None:
-        if instrument in given:
-            return given[instrument]
-        key = (venue, instrument)
-        if key not in found:
-            recorded = latest_mark(ledger.db, venue, instrument)
-            found[key] = None if recorded is None else recorded[0]
-        return found[key]
+        return given[instrument] if instrument in given else book.marks.get((venue, instrument))
 
-    figures = exposure(held, [*open_orders, *extra], definitions, price, wanted)
+    figures = exposure(book.held, [*book.open_orders, *extra], definitions, price, wanted)
     return [ExposureRow(**{name: getattr(f, name) for name in FIELDS}) for f in figures]
 
 
-__all__ = ["exposure_rows", "grouping", "holdings", "working"]
+def exposure_rows(
+    ledger: LedgerParts,
+    by: Sequence[str] = ("account", "underlying"),
+    marks: Mapping[str, Decimal] | None = None,
+    adding: Iterable[Working] = (),
+    *,
+    as_of: datetime | None = None,
+    event_time: bool = False,
+) -> list[ExposureRow]:
+    """Exposure per ``by`` and underlying: the positions and open orders of the views (or as
+    they stood ``as_of`` a time), plus the hypothetical orders ``adding``, valued at ``marks``
+    (instrument → price) where given, else at each instrument's latest recorded mark at its
+    venue (``read_exposure``, ``fold_exposure``)."""
+    extra = list(adding)
+    legs = [(o.venue, o.instrument) for o in extra]
+    book = read_exposure(ledger, also=legs, as_of=as_of, event_time=event_time)
+    return fold_exposure(book, by, marks, extra)
+
+
+__all__ = [
+    "ExposureBook",
+    "exposure_rows",
+    "fold_exposure",
+    "grouping",
+    "holdings",
+    "read_exposure",
+    "working",
+]

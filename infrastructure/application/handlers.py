@@ -248,7 +248,10 @@ def execution_quality(ledger: LedgerParts, request: ExecutionQuality) -> list[Ex
 
 @handles(Exposure)
 def exposure(ledger: LedgerParts, request: Exposure) -> list[ExposureRow]:
-    return _exposure.exposure_rows(ledger, request.by, dict(request.marks))
+    marks = dict(request.marks)
+    return _exposure.exposure_rows(
+        ledger, request.by, marks, as_of=request.as_of, event_time=request.event_time
+    )
 
 
 # ---------------------------------------------------------------------- the log and its checks

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from orderledger.domain.events import InstrumentDefined
 from orderledger.infrastructure.audit.search import EventFilter, search_events
 from orderledger.infrastructure.results import EventRecord, InstrumentRow
@@ -15,10 +17,13 @@ def list_instruments(
     *,
     venue: str | None = None,
     every_version: bool = False,
+    as_of: datetime | None = None,
+    event_time: bool = False,
 ) -> list[InstrumentRow]:
     """Instrument definitions from the log: the one in force for each (venue, instrument), or
-    every version; each with its version, log position and the message that recorded it."""
-    wanted = EventFilter(types=(InstrumentDefined.__name__,), venue=venue)
+    every version; each with its version, log position and the message that recorded it. With
+    ``as_of``: those the ledger knew at that time (venue time with ``event_time``)."""
+    wanted = EventFilter(types=(InstrumentDefined.__name__,), venue=venue, until=as_of, event_time=event_time)
     rows: dict[tuple[str, str], list[InstrumentRow]] = {}
     for position, event, message_id in search_events(db, mapper, wanted):
         row = InstrumentRow.of(EventRecord.of(position, event, message_id))

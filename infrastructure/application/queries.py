@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import chain, islice
 from typing import Any
@@ -768,19 +768,9 @@ def _fold_days(
         while at < len(book_entries) and book_entries[at].day <= day:
             entry = book_entries[at]
             at += 1
-            if entry.kind == "busted":
-                continue
-            if lots is None:
-                realized = state.book(entry.signed_qty, entry.price, entry.terms)
-            else:
-                realized = book_fill(lots, _entry_fill(entry), rule)
-            bucket = days.setdefault((entry.day, group, entry.terms.pnl_currency or ""), _Day())
-            bucket.realized = WIDE.add(bucket.realized, realized)
-            if entry.fee is not None:
-                fee_currency = entry.fee_currency or "?"
-                bucket.fees[fee_currency] = WIDE.add(bucket.fees.get(fee_currency, ZERO), entry.fee)
-                if needs_rate(entry):
-                    bucket.valuation.add(entry.fee, entry.fee_currency, rate_of(entry, rates))
+            if entry.kind != "busted":
+                bucket = days.setdefault((entry.day, group, entry.terms.pnl_currency or ""), _Day())
+                _book_entry(bucket, state, lots, entry, rule, rates)
         if state.quantity == 0:
             if at == len(book_entries):
                 break  # flat for good: nothing more to value
@@ -792,6 +782,23 @@ def _fold_days(
             bucket.unrealized = None
         elif bucket.unrealized is not None:
             bucket.unrealized = WIDE.add(bucket.unrealized, state.unrealized_pnl(mark) or ZERO)
+
+
+def _book_entry(
+    bucket: _Day, state: Position, lots: Book | None, entry: PnlEntry, rule: CostBasis, rates: Any
+) -> None:
+    """One fill booked into its position (``lots`` under a lot rule), what it realized and the
+    fee it paid added to ``bucket``."""
+    if lots is None:
+        realized = state.book(entry.signed_qty, entry.price, entry.terms)
+    else:
+        realized = book_fill(lots, _entry_fill(entry), rule)
+    bucket.realized = WIDE.add(bucket.realized, realized)
+    if entry.fee is not None:
+        fee_currency = entry.fee_currency or "?"
+        bucket.fees[fee_currency] = WIDE.add(bucket.fees.get(fee_currency, ZERO), entry.fee)
+        if needs_rate(entry):
+            bucket.valuation.add(entry.fee, entry.fee_currency, rate_of(entry, rates))
 
 
 def _daily_row(day: str, by: str, group: str, currency: str, bucket: _Day) -> DailyPnlRow:
@@ -811,3 +818,124 @@ def _daily_row(day: str, by: str, group: str, currency: str, bucket: _Day) -> Da
         unmarked=tuple(sorted(bucket.unmarked)),
         **fee_fields(bucket.valuation),
     )
+
+
+@dataclass(frozen=True)
+class DayPath:
+    """One account's P&L over a UTC day (``daily_pnl_rows``'s figure), taken as the day opens and
+    after each moment of it that moved the figure: its high and where it stands."""
+
+    high: Decimal | None
+    current: Decimal | None
+    why: str = ""
+    """Why ``current`` cannot be worked out (then both are None)."""
+
+    @property
+    def drawdown(self) -> Decimal | None:
+        """The fall from the day's high to where the P&L stands."""
+        return None if self.high is None or self.current is None else self.high - self.current
+
+
+def day_pnl_path(db: Database, account: str, day: str, until: datetime, basis: str = "average") -> DayPath:
+    """The P&L of ``account``'s UTC ``day`` up to venue time ``until``, as ``daily_pnl_rows`` works
+    it out (what the day's fills realized, less their fees, plus the day's cash flows, and the
+    unrealized P&L of each position at its latest mark), at the day's opening and after each venue
+    time of the day at which a fill, a cash flow or a mark was recorded, in venue time.
+
+    The high is the largest of these figures; a moment whose figure cannot be worked out (a
+    position not marked yet, an unvalued fee) is left out of it."""
+    start = datetime.fromisoformat(f"{day}T00:00:00+00:00")
+    columns = ", ".join(c.name for c in PNL_TABLE.columns)
+    with db.read() as tx:
+        rows = tx.all(f"SELECT {columns} FROM {PNL_TABLE.name} WHERE account = ?", [account])
+        flows = tx.all(
+            f"SELECT ts_event, position, currency, amount FROM {CASH_FLOWS_TABLE.name}"
+            " WHERE account = ? AND day = ?",
+            [account, day],
+        )
+        marks = tx.all(
+            f"SELECT ts_event, position, venue, instrument, price FROM {MARKS_TABLE.name}"
+            " WHERE ts_event >= ? AND ts_event <= ?",
+            [format_timestamp(start), format_timestamp(until)],
+        )
+    entries = sorted(
+        (e for e in map(PNL_TABLE.from_row, map(tuple, rows)) if e.ts_event <= until and e.day <= day),
+        key=lambda e: (e.ts_event, e.position),
+    )
+    rule = cost_basis_named(basis)
+    rates = recorded_rates(db, entries)
+    books: dict[tuple[str, str], tuple[Position, Book | None]] = {}
+    buckets: dict[str, _Day] = {}
+    latest: dict[tuple[str, str], Decimal] = {}
+    # the day's moments: (venue time, log position, what happened)
+    moments: list[tuple[datetime, int, Any]] = []
+    for entry in entries:
+        if entry.day == day:
+            moments.append((entry.ts_event, entry.position, entry))
+        elif entry.kind != "busted":
+            _book_entry(_Day(), *_book_of(books, entry, rule), entry, rule, rates)
+    for ts_event, position, currency, amount in flows:
+        when = parse_timestamp(str(ts_event))
+        if when <= until:
+            moments.append((when, int(position), (currency, Decimal(amount))))
+    for venue, instrument in {(e.venue, e.instrument) for e in entries}:
+        opening = latest_mark(db, venue, instrument, as_of=start - timedelta(microseconds=1), event_time=True)
+        if opening is not None:
+            latest[(venue, instrument)] = opening[0]
+    for ts_event, position, venue, instrument, price in marks:
+        moments.append((parse_timestamp(str(ts_event)), int(position), (venue, instrument, Decimal(price))))
+    moments.sort(key=lambda m: (m[0], m[1]))
+
+    def figure() -> tuple[Decimal | None, str]:
+        held: dict[str, Decimal | None] = {}
+        for (venue, instrument), (state, _) in books.items():
+            if state.quantity == 0:
+                continue
+            currency = state.pnl_currency or ""
+            unrealized = state.unrealized_pnl(latest.get((venue, instrument)))
+            so_far = held.get(currency, ZERO)
+            held[currency] = None if unrealized is None or so_far is None else WIDE.add(so_far, unrealized)
+        currencies = set(held) | {c for c, b in buckets.items() if b.realized or b.fees or b.flows}
+        if len(currencies) > 1:
+            return None, "the day's P&L is in several currencies"
+        if not currencies:
+            return ZERO, ""
+        [currency] = currencies
+        net = _daily_row(day, "account", account, currency, buckets.get(currency, _Day())).realized_pnl_net
+        unrealized = held.get(currency, ZERO)
+        if net is None or unrealized is None:
+            return None, "the day's P&L is not known in full (an unvalued fee or a position without a mark)"
+        return WIDE.add(net, unrealized), ""
+
+    high, why = figure()
+    current = high
+    for at, (when, _, what) in enumerate(moments):
+        if isinstance(what, PnlEntry):
+            if what.kind != "busted":
+                bucket = buckets.setdefault(what.terms.pnl_currency or "", _Day())
+                _book_entry(bucket, *_book_of(books, what, rule), what, rule, rates)
+        elif len(what) == 2:
+            currency, amount = what
+            bucket = buckets.setdefault(currency, _Day())
+            bucket.flows[currency] = WIDE.add(bucket.flows.get(currency, ZERO), amount)
+        else:
+            latest[what[:2]] = what[2]
+        if at + 1 < len(moments) and moments[at + 1][0] == when:
+            continue  # a moment's figure is taken once all that happened at it is counted
+        current, why = figure()
+        if current is not None and (high is None or current > high):
+            high = current
+    if current is None:
+        return DayPath(None, None, why)
+    return DayPath(high, current)
+
+
+def _book_of(
+    books: dict[tuple[str, str], tuple[Position, Book | None]], entry: PnlEntry, rule: CostBasis
+) -> tuple[Position, Book | None]:
+    """The position (and, under a lot rule, its lots) an account's fill books into."""
+    key = (entry.venue, entry.instrument)
+    if key not in books:
+        state = Position(entry.account, entry.venue, entry.instrument, quote_currency=entry.quote_currency)
+        books[key] = (state, None if rule == "average" else Book(state))
+    return books[key]

@@ -214,10 +214,17 @@ def ingest_inbound(
     return report
 
 
-def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) -> list[Result]:
-    """One batch decided and committed (under the ledger's write lock), the views brought to it,
-    then what the formats' earlier lines decide of the orders it named, recorded after it."""
-    results, committed = ledger.processor.process(batch, strict=strict)
+def _commit(
+    ledger: LedgerParts,
+    batch: list[Inbound],
+    *,
+    strict: bool = False,
+    first: Callable[[], None] | None = None,
+) -> list[Result]:
+    """One batch decided and committed (under the ledger's write lock; ``first`` run under the log
+    lock before it is decided, as ``Processor.process`` says), the views brought to it, then what
+    the formats' earlier lines decide of the orders it named, recorded after it."""
+    results, committed = ledger.processor.process(batch, strict=strict, first=first)
     ledger._after_commit(committed)
     for _ in range(MAX_JUDGED):
         if not committed:
@@ -300,18 +307,25 @@ def record(
 ) -> Result:
     """``OrderLedger.record``: one ledger-format message dict, journaled whatever becomes of it;
     a value JSON cannot hold, at any depth, is refused in one line naming where it is. ``deny``
-    (a pre-trade check) is asked inside the write lock, once the message reads: what it returns
-    journals the message as ``denied`` for that reason, deciding nothing."""
+    (a pre-trade check) is asked once the message reads, inside the log lock that the message is
+    then recorded under (``Processor.process``'s ``first``): it sees every request any writer,
+    in any process, recorded before, and none is recorded between the check and this one. What it
+    returns journals the message as ``denied`` for that reason, deciding nothing."""
     try:
         raw = orjson.dumps(message, default=_decimal_text)
     except TypeError as error:  # a value JSON cannot hold, or a lone surrogate (not UTF-8)
         where = _not_json(message, "")
         raise MessageError(f"the message cannot be written as JSON: {where or error}") from None
     item = _read_ledger_line(raw, origin, None)
+    first = None
+    if deny is not None and item.error is None and item.messages:
+        check, request = deny, item.messages[0]
+
+        def first() -> None:
+            item.denied = check(request)
+
     with ledger._writing:
-        if deny is not None and item.error is None and item.messages:
-            item.denied = deny(item.messages[0])
-        results = _commit(ledger, [item])
+        results = _commit(ledger, [item], first=first)
     result = results[0]
     if result.outcome is Outcome.REJECTED and result.error is None:
         result.error = _read_error(raw) or MessageError(result.reason or "the message was refused")

@@ -296,14 +296,21 @@ class ExecutionQuality(Request["list[ExecutionRow]"]):
 class Exposure(Request[list[ExposureRow]]):
     """Exposure per underlying, grouped ``by`` account and venue as named (``underlying``
     always): positions in units of the underlying and valued at the latest marks (or the
-    ``marks`` given, instrument → price), beside the open orders' worst case per side."""
+    ``marks`` given, instrument → price), beside the open orders' worst case per side; now, or
+    as they stood ``as_of`` a time (folded from the log; venue time with ``event_time``)."""
 
     by: tuple[str, ...] = ("account", "underlying")
     marks: tuple[tuple[str, Decimal], ...] = ()
+    as_of: datetime | None = None
+    event_time: bool = False
+
+    @property
+    def whole_log(self) -> bool:
+        return self.as_of is not None
 
     @property
     def from_views(self) -> bool:
-        return True
+        return self.as_of is None
 
 
 # ---------------------------------------------------------------------- the log and its checks

@@ -38,8 +38,8 @@ from orderledger.domain.values import (
     format_timestamp,
     parse_timestamp,
 )
-from orderledger.infrastructure.application.exposure import exposure_rows
-from orderledger.infrastructure.application.queries import latest_mark
+from orderledger.infrastructure.application.exposure import ExposureBook, fold_exposure, read_exposure
+from orderledger.infrastructure.application.queries import day_pnl_path, latest_mark
 from orderledger.projections.risk import LIMITS_TABLE, STATES_TABLE, LimitFact, StateFact
 
 if TYPE_CHECKING:
@@ -238,7 +238,50 @@ class Held:
     """The same worst case without this order."""
 
 
-def held(ledger: OrderLedger, limit: Limit, order: Worst) -> Held:
+class Reads:
+    """What one check (or one standing of the limits) reads from the views, each read once
+    however many limits ask for it: the positions and open orders of a scope, the exposure
+    (``application.exposure``), and what ``held`` worked out of them for an order."""
+
+    def __init__(self, ledger: OrderLedger, order: Worst | None = None) -> None:
+        self.ledger = ledger
+        self._also = [] if order is None or not order.delta else [(order.venue, order.instrument)]
+        self._exposure: ExposureBook | None = None
+        self._scopes: dict[tuple[str, str], tuple[list[Any], list[Any]]] = {}
+        self._held: dict[tuple[Any, ...], Held] = {}
+
+    def exposure(self) -> ExposureBook:
+        """The exposure's rows and marks (and the order's leg's mark), read once."""
+        if self._exposure is None:
+            self._exposure = read_exposure(self.ledger, also=self._also)
+        return self._exposure
+
+    def scope(self, scope: str, target: str) -> tuple[list[Any], list[Any]]:
+        """The positions and open orders of an instrument (every account's) or of an account."""
+        key = (scope, target)
+        if key not in self._scopes:
+            named = {"instrument": target} if scope == "instrument" else {"account": target}
+            found = list(self.ledger.positions(**named)), list(self.ledger.orders(open=True, **named))
+            self._scopes[key] = found
+        return self._scopes[key]
+
+    def held(self, limit: Limit, order: Worst) -> Held:
+        """``held`` for a limit and an order, worked out once."""
+        key = (
+            limit.scope,
+            limit.target,
+            order.account,
+            order.venue,
+            order.instrument,
+            order.delta,
+            order.price,
+        )
+        if key not in self._held:
+            self._held[key] = held(self, limit, order)
+        return self._held[key]
+
+
+def held(reads: Reads, limit: Limit, order: Worst) -> Held:
     """The one function the position and gross exposure limits read (an exposure module plugs in
     here). For an instrument: its positions summed over accounts and venues; for an account: its
     positions (the order's instrument's, for the net quantity). The worst case fills every open
@@ -247,13 +290,10 @@ def held(ledger: OrderLedger, limit: Limit, order: Worst) -> Held:
     order's leaves at its limit price, and this order's. For an underlying: the exposure read
     (``application.exposure``) netted across accounts and venues, the order added to it."""
     if limit.scope == "underlying":
-        return _underlying_held(ledger, limit.target, order)
-    if limit.scope == "instrument":
-        rows = list(ledger.positions(instrument=order.instrument))
-        working = list(ledger.orders(open=True, instrument=order.instrument))
-    else:
-        rows = list(ledger.positions(account=order.account))
-        working = list(ledger.orders(open=True, account=order.account))
+        return _underlying_held(reads.exposure(), limit.target, order)
+    rows, working = reads.scope(
+        limit.scope, order.instrument if limit.scope == "instrument" else order.account
+    )
     mine = order.instrument
     net = sum((r.quantity for r in rows if r.instrument == mine), start=Decimal(0))
     buys = sum(
@@ -283,7 +323,7 @@ def held(ledger: OrderLedger, limit: Limit, order: Worst) -> Held:
     return Held(position, gross, "", before)
 
 
-def _underlying_held(ledger: OrderLedger, underlying: str, order: Worst) -> Held:
+def _underlying_held(book: ExposureBook, underlying: str, order: Worst) -> Held:
     """An underlying's worst case (``application.exposure``, netted across accounts and venues):
     the position is the larger of the worst long and worst short units, every open order of the
     underlying filled on its side and this order on its own; the gross exposure is the larger of
@@ -294,8 +334,8 @@ def _underlying_held(ledger: OrderLedger, underlying: str, order: Worst) -> Held
         adding.append(
             Working(order.account, order.venue, order.instrument, side, abs(order.delta), order.price)
         )
-    before = {r.underlying: r for r in exposure_rows(ledger, ("underlying",))}.get(underlying)
-    after = {r.underlying: r for r in exposure_rows(ledger, ("underlying",), adding=adding)}.get(underlying)
+    before = {r.underlying: r for r in fold_exposure(book, ("underlying",))}.get(underlying)
+    after = {r.underlying: r for r in fold_exposure(book, ("underlying",), adding=adding)}.get(underlying)
     if after is None:
         return Held(Decimal(0), Decimal(0), "", Decimal(0))
     position = max(abs(after.worst_long_units), abs(after.worst_short_units))
@@ -314,25 +354,25 @@ Figure = tuple[Decimal | None, str, Decimal | None]
 for what an order can shrink (None for what it cannot: a day's loss, a count, its own notional)."""
 
 
-def _position(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
-    found = held(ledger, limit, order)
+def _position(reads: Reads, limit: Limit, order: Worst) -> Figure:
+    found = reads.held(limit, order)
     return found.position, "", found.position_before
 
 
-def _gross(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
-    found = held(ledger, limit, order)
+def _gross(reads: Reads, limit: Limit, order: Worst) -> Figure:
+    found = reads.held(limit, order)
     return found.gross, found.why_unknown, None
 
 
-def _order_notional(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
+def _order_notional(reads: Reads, limit: Limit, order: Worst) -> Figure:
     return order.notional, "no price to value the order: no limit price and no mark", None
 
 
-def _daily_loss(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
+def _daily_loss(reads: Reads, limit: Limit, order: Worst) -> Figure:
     """The loss of the account's UTC day (the ledger's clock's) so far: realized − fees + cash
     flows, and unrealized at the day's last marks (``pnl_daily``), as a positive number."""
     day = order.now.date().isoformat()
-    rows = [r for r in ledger.pnl_daily(by="account") if r.day == day and r.group == limit.target]
+    rows = [r for r in reads.ledger.pnl_daily(by="account") if r.day == day and r.group == limit.target]
     if not rows:
         return Decimal(0), "", None
     if len(rows) > 1:
@@ -344,13 +384,20 @@ def _daily_loss(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
     return max(Decimal(0), -(row.realized_pnl_net + row.unrealized_pnl)), "", None
 
 
-def _drawdown(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
-    return None, "the day's P&L high is not kept yet, so the drawdown from it is not evaluated", None
+def _drawdown(reads: Reads, limit: Limit, order: Worst) -> Figure:
+    """The fall of the account's P&L for the UTC day (``_daily_loss``'s figure, taken as the day
+    opens and after each of its fills, cash flows and marks in venue time) from its high that day
+    to where it stands (``queries.day_pnl_path``)."""
+    day = order.now.date().isoformat()
+    ledger = reads.ledger
+    path = day_pnl_path(ledger.db, limit.target, day, order.now, ledger.cost_basis())
+    return path.drawdown, path.why, None
 
 
-def _orders(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
+def _orders(reads: Reads, limit: Limit, order: Worst) -> Figure:
     """The orders of the scope requested within the last ``interval`` seconds, this one too."""
     assert limit.interval is not None
+    ledger = reads.ledger
     since = order.now - timedelta(seconds=limit.interval) + timedelta(microseconds=1)
     if limit.scope == "tag":
         name, _, value = limit.target.partition("=")
@@ -363,7 +410,7 @@ def _orders(ledger: OrderLedger, limit: Limit, order: Worst) -> Figure:
     return Decimal(len(found) + 1), "", None
 
 
-FIGURES: dict[str, Callable[[OrderLedger, Limit, Worst], Figure]] = {
+FIGURES: dict[str, Callable[[Reads, Limit, Worst], Figure]] = {
     "max_position": _position,
     "max_gross_exposure": _gross,
     "max_order_notional": _order_notional,
@@ -394,10 +441,11 @@ def check(ledger: OrderLedger, request: Any, now: datetime) -> CheckResult:
             breaches.append(
                 Breach(f"{refusal} (set by {current.set_by}: {current.reason or 'no reason given'})")
             )
+    reads = Reads(ledger, order)
     for limit in limits_in_force(ledger, now):
         if not limit.applies(order.account, order.instrument, order.underlying, order.tags):
             continue
-        figure, why, before = FIGURES[limit.kind](ledger, limit, order)
+        figure, why, before = FIGURES[limit.kind](reads, limit, order)
         breach = judge(limit, figure, why, before)
         if breach is not None:
             breaches.append(breach)
@@ -458,6 +506,7 @@ __all__ = [
     "CheckResult",
     "Held",
     "LimitRow",
+    "Reads",
     "TradingStateRow",
     "Worst",
     "check",

@@ -20,8 +20,8 @@ from orderledger.infrastructure.application.risk import (
     FIGURES,
     LimitRow,
     OrderLedger,
+    Reads,
     Worst,
-    held,
     limits_in_force,
 )
 
@@ -78,23 +78,22 @@ def _nothing(account: str, instrument: str, now: datetime) -> Worst:
     return Worst(account, "", instrument, Decimal(0), Decimal(1), Terms(), None, {}, now)
 
 
-def _standing(ledger: OrderLedger, limit: Limit, now: datetime) -> tuple[Decimal | None, str]:
+def _standing(reads: Reads, limit: Limit, now: datetime) -> tuple[Decimal | None, str]:
     if limit.kind in ("max_position", "max_gross_exposure"):
         if limit.scope == "underlying":
             instruments = [""]  # the underlying's exposure, whatever its instruments
         elif limit.scope == "instrument":
             instruments = [limit.target]
         else:
-            held_in = {r.instrument for r in ledger.positions(account=limit.target)}
-            held_in |= {o.instrument for o in ledger.orders(open=True, account=limit.target)}
-            instruments = sorted(held_in) or [""]
+            rows, working = reads.scope("account", limit.target)
+            instruments = sorted({r.instrument for r in rows} | {o.instrument for o in working}) or [""]
         account = limit.target if limit.scope == "account" else ""
-        found = [held(ledger, limit, _nothing(account, i, now)) for i in instruments]
+        found = [reads.held(limit, _nothing(account, i, now)) for i in instruments]
         if limit.kind == "max_position":
             return max(f.position for f in found), ""
         return found[0].gross, found[0].why_unknown
     account = limit.target if limit.scope == "account" else ""
-    figure, why, _ = FIGURES[limit.kind](ledger, limit, _nothing(account, "", now))
+    figure, why, _ = FIGURES[limit.kind](reads, limit, _nothing(account, "", now))
     if limit.kind == "max_orders" and figure is not None:
         figure -= 1  # the check counts the order it checks; here there is none
     return figure, why
@@ -103,12 +102,13 @@ def _standing(ledger: OrderLedger, limit: Limit, now: datetime) -> tuple[Decimal
 def standing(ledger: OrderLedger, threshold: Decimal, now: datetime) -> list[LimitStatus]:
     """Each limit in force at ``now`` with its status (``STATUSES``), by scope, target and kind."""
     found = []
+    reads = Reads(ledger)
     for limit in sorted(limits_in_force(ledger, now), key=lambda x: x.key):
         row = LimitRow(**limit.__dict__)
         if limit.kind == "max_order_notional":
             found.append(LimitStatus(row, "per_order"))
             continue
-        figure, why = _standing(ledger, limit, now)
+        figure, why = _standing(reads, limit, now)
         if figure is None:
             found.append(LimitStatus(row, "unknown", None, why))
         elif figure > limit.value:

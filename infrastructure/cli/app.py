@@ -259,3 +259,4 @@ def open_input(path: str) -> Any:
 # Options several commands share (declared once).
 LimitOption = Annotated[int | None, typer.Option("--limit", min=1, max=10**9, help="Show at most this many.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+EventTimeOption = Annotated[bool, typer.Option("--event-time", help="Read --as-of as venue time.")]

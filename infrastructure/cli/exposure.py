@@ -12,7 +12,13 @@ import typer
 from orderledger.infrastructure.application.exposure import grouping
 from orderledger.infrastructure.application.queries import parse_marks
 from orderledger.infrastructure.application.requests import Exposure
-from orderledger.infrastructure.cli.app import JsonOption, open_ledger, warn_if_behind
+from orderledger.infrastructure.cli.app import (
+    EventTimeOption,
+    JsonOption,
+    moment,
+    open_ledger,
+    warn_if_behind,
+)
 from orderledger.infrastructure.cli.render import exposure_table, print_json
 
 
@@ -25,15 +31,23 @@ def exposure(
         list[str] | None,
         typer.Option("--mark", help="INSTRUMENT=PRICE (repeatable; else the latest recorded mark)."),
     ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="As they stood at this time (from the log).")
+    ] = None,
+    event_time: EventTimeOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Exposure per underlying: positions in units of the underlying and valued at the latest
-    marks, beside the worst case of the open orders per side (every open order filled)."""
+    marks, beside the worst case of the open orders per side (every open order filled); now,
+    or as of a time."""
     wanted = grouping(by)
     marks = parse_marks(mark or [])
+    when = moment(as_of, "--as-of")
     with open_ledger(create=False) as ledger:
-        warn_if_behind(ledger)
-        rows = [r.to_json() for r in ledger.handle(Exposure(wanted, tuple(marks.items())))]
+        if when is None:
+            warn_if_behind(ledger)
+        asked = Exposure(wanted, tuple(marks.items()), when, event_time)
+        rows = [r.to_json() for r in ledger.handle(asked)]
     if as_json:
         print_json(rows)
     else:

@@ -14,6 +14,7 @@ from orderledger.infrastructure.application.display import Precision
 from orderledger.infrastructure.application.queries import parse_marks
 from orderledger.infrastructure.application.requests import Instruments, Parents, Positions
 from orderledger.infrastructure.cli.app import (
+    EventTimeOption,
     JsonOption,
     LimitOption,
     lazy_group,
@@ -43,7 +44,6 @@ from orderledger.infrastructure.cli.render import (
 OrderArgument = Annotated[
     str, typer.Argument(metavar="ORDER", help="Client order ID, venue order ID or NAME=VALUE alias.")
 ]
-EventTimeOption = Annotated[bool, typer.Option("--event-time", help="Read --as-of as venue time.")]
 CostBasisOption = Annotated[
     str | None,
     typer.Option("--cost-basis", help="average, fifo, lifo or hifo: fold the log under this rule."),

@@ -145,11 +145,18 @@ class Processor:
     # ------------------------------------------------------------------ public
 
     def process(
-        self, items: Sequence[Inbound], *, strict: bool = False
+        self,
+        items: Sequence[Inbound],
+        *,
+        strict: bool = False,
+        first: Callable[[], None] | None = None,
     ) -> tuple[list[Result], list[tuple[int, OrderEvent]]]:
         """Decide and commit one batch; returns per-input results and the committed events.
 
-        With ``strict``, nothing is committed if any input is rejected.
+        With ``strict``, nothing is committed if any input is rejected. ``first`` (a pre-trade
+        check) runs inside the log lock before the batch is decided, and the batch is decided and
+        committed under that lock: what ``first`` reads is what every writer had committed, and
+        no other writer commits before this batch does.
         """
         items = list(items)
         attempts = 0
@@ -161,11 +168,13 @@ class Processor:
             # Optimistic first: decide without the log lock, check at commit. A batch that keeps
             # losing to other writers (a large batch against small ones on the same orders) is
             # then decided while holding the lock, which cannot go stale: no starvation.
-            locked = attempts >= LOCKED_AFTER
+            locked = first is not None or attempts >= LOCKED_AFTER
             guard = self.recorder.locked() if locked else contextlib.nullcontext()
             self._work = None
             try:
                 with guard:
+                    if first is not None:
+                        first()
                     outcome = self._attempt(items, strict)
                     if not isinstance(outcome, tuple):
                         raise Again(outcome)  # leaves the guard's transaction, if any, undone

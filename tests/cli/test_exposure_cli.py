@@ -56,6 +56,27 @@ def test_the_table_shows_net_values_and_worst_cases_per_account(desk: str, tmp_p
     ]  # fmt: skip
 
 
+def test_exposure_as_of_a_past_time(desk: str, tmp_path: Path) -> None:
+    # Given the desk (its fills done by 10:00:02 venue time), and alpha's open bid of 1 BTC/USDT
+    # at 59000 filled at 11:00
+    fill = {"type": "fill", "client_order_id": "a-bid", "trade_id": "t-a-bid", "quantity": "1"}
+    late = write_lines(
+        tmp_path / "late.jsonl", jsonl({**fill, "price": "59000", "ts": "2026-11-20T11:00:00Z"})
+    )
+    assert run_cli("ingest", str(late), db=desk, cwd=tmp_path).returncode == 0
+    # Then now alpha holds 2 + 1 = 3 BTC/USDT and a call: 4 BTC, and no bid is open
+    [alpha, *_] = cli_json("exposure", db=desk, cwd=tmp_path)
+    assert (exact(alpha["net_units"]), exact(alpha["open_long_units"])) == (4, 0)
+    # And as of 10:30 venue time the desk stands as worked out in tests/support/exposure.py
+    then = cli_json("exposure", "--as-of", "2026-11-20T10:30:00Z", "--event-time", db=desk, cwd=tmp_path)
+    assert [exact(row) for row in then] == expected(BY_ACCOUNT)
+    # And as recorded before anything was, there is no exposure
+    assert cli_json("exposure", "--as-of", "2001-01-01T00:00:00Z", db=desk, cwd=tmp_path) == []
+    # And a time that is not one is one line
+    line = assert_one_line_failure(run_cli("exposure", "--as-of", "soon", db=desk, cwd=tmp_path), 2)
+    assert "--as-of" in line, line
+
+
 @pytest.mark.parametrize(
     ("args", "says"),
     [

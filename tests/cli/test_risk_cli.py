@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,43 @@ def test_risk_says_how_close_each_limit_stands_and_watch_reports_each_change(
         finally:
             watcher.send_signal(signal.SIGINT)
             watcher.wait()
+
+
+def test_risk_shows_the_days_drawdown(file_ledger_url: str, tmp_path: Path) -> None:
+    db, cwd = file_ledger_url, tmp_path
+    # Given at most 40 USDT of drawdown, and today (the CLI reads the wall clock) 10 BTC bought
+    # at 100, marked at 106 then at 102
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    def ts(n: int) -> str:
+        return (today + timedelta(microseconds=n)).isoformat()
+
+    set_limit = ("limit", "set", "account", "main", "max_drawdown", "40", "--by", "a")
+    assert run_cli(*set_limit, db=db, cwd=cwd).returncode == 0
+    book = {"venue": "x", "account": "main", "instrument": "BTC-USDT"}
+    marks = [
+        {"type": "mark", "venue": "x", "instrument": "BTC-USDT", "price": p, "ts": ts(n)}
+        for p, n in (("106", 3), ("102", 4))
+    ]
+    lines = [
+        {"type": "request", "client_order_id": "b1", **book, "side": "buy", "order_type": "limit",
+         "quantity": "10", "price": "100", "ts": ts(1)},
+        {"type": "fill", "client_order_id": "b1", "trade_id": "t-b1", "quantity": "10", "price": "100",
+         "ts": ts(2)},
+        *marks,
+    ]  # fmt: skip
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(m) + "\n" for m in lines))
+    assert run_cli("ingest", "in.jsonl", db=db, cwd=cwd).returncode == 0
+    # Then the day's P&L rose to (106 − 100) × 10 = 60 and stands at (102 − 100) × 10 = 20: a
+    # drawdown of 40, at the limit (near); risk exits 1
+    run = run_cli("risk", db=db, cwd=cwd)
+    assert run.returncode == 1 and run.stdout.splitlines() == [
+        "near max_drawdown 40 on account main: 40 of 40 (100%)"
+    ], run.describe()
+    # When marked at 101: 60 − 10 = 50 > 40, breached
+    late = {"type": "mark", "venue": "x", "instrument": "BTC-USDT", "price": "101", "ts": ts(5)}
+    (tmp_path / "more.jsonl").write_text(json.dumps(late) + "\n")
+    assert run_cli("ingest", "more.jsonl", db=db, cwd=cwd).returncode == 0
+    run = run_cli("risk", "--json", db=db, cwd=cwd)
+    [row] = json.loads(run.stdout)
+    assert (row["status"], row["kind"], row["figure"]) == ("breached", "max_drawdown", "50")

@@ -6,6 +6,7 @@ document and stores nothing."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx2
@@ -40,6 +41,25 @@ def test_get_exposure_per_account_and_across_accounts(server: Server) -> None:
     # a mark given instead of the recorded one: beta's perp −1.5 BTC at 62000 is −93000 USDT
     marked = httpx2.get(f"{server.url}/exposure", params={"mark": "BTC-PERP=62000"}).json()
     assert exact(marked[2]["net_value"]) == {"USD": 62000, "USDT": -93000}
+
+
+def test_get_exposure_as_of_a_past_time(server: Server) -> None:
+    # Given the desk recorded before T, and alpha's open bid of 1 BTC/USDT filled after T
+    then = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    fill = {"type": "fill", "client_order_id": "a-bid", "trade_id": "t-a-bid", "quantity": "1"}
+    late = httpx2.post(
+        f"{server.url}/messages", json=[{**fill, "price": "59000", "ts": "2026-11-20T11:00:00Z"}]
+    )
+    assert late.status_code == 200, late.text
+    # Then now alpha holds 2 + 1 BTC/USDT and a call: 4 BTC, and no bid is open
+    alpha = httpx2.get(f"{server.url}/exposure").json()[0]
+    assert (exact(alpha["net_units"]), exact(alpha["open_long_units"])) == (4, 0)
+    # And as of T the desk stands as worked out in tests/support/exposure.py
+    found = httpx2.get(f"{server.url}/exposure", params={"as_of": then})
+    assert found.status_code == 200, found.text
+    assert [exact(row) for row in found.json()] == expected(BY_ACCOUNT)
+    # And a time that is not one is a problem document
+    assert_problem(httpx2.get(f"{server.url}/exposure", params={"as_of": "soon"}), 400, "as_of")
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,10 @@ underlying; the pre-trade check's hypothetical order; bad input refused in one l
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -143,3 +146,75 @@ def test_the_async_ledger_answers_the_same(ledger: OrderLedger) -> None:
             return [exact(row.to_json()) for row in await opened.exposure(by=["account", "underlying"])]
 
     assert asyncio.run(read()) == expected(BY_ACCOUNT)
+
+
+def test_exposure_as_of_a_past_time(make_ledger: Callable[..., OrderLedger]) -> None:
+    # Given a ledger whose clock the test moves (the recorded time of each line)
+    now = [datetime(2025, 3, 3, 8, 0, tzinfo=UTC)]
+    ledger = make_ledger(clock=lambda: now[0])
+
+    def at(clock: str) -> datetime:
+        return datetime.fromisoformat(f"2025-03-03T{clock}+00:00")
+
+    def record(clock: str, *messages: dict[str, Any], ts: str | None = None) -> None:
+        now[0] = at(clock)
+        for message in messages:
+            result = ledger.record({**message, "ts": at(ts or clock).isoformat()})
+            assert result.outcome.value == "applied", (message, result.reason)
+
+    book = {"venue": "x", "account": "main", "instrument": "BTC-USDT", "order_type": "limit"}
+
+    def request(cid: str, side: str, quantity: str, price: str) -> dict[str, Any]:
+        asked = {"side": side, "quantity": quantity, "price": price}
+        return {"type": "request", "client_order_id": cid, **book, **asked}
+
+    def fill(cid: str, quantity: str, price: str) -> dict[str, Any]:
+        done = {"trade_id": f"t-{cid}", "quantity": quantity, "price": price}
+        return {"type": "fill", "client_order_id": cid, **done}
+
+    def mark(price: str) -> dict[str, Any]:
+        return {"type": "mark", "venue": "x", "instrument": "BTC-USDT", "price": price}
+
+    # BTC-USDT is spot BTC; 2 bought at 100 at 09:00, marked 110 at 09:30, a buy of 1 at 105
+    # left open at 10:00
+    spot = {"kind": "spot", "base_currency": "BTC", "quote_currency": "USDT"}
+    ledger.define_instrument(venue="x", instrument="BTC-USDT", ts=at("08:00"), **spot)
+    record("09:00", request("b1", "buy", "2", "100"), fill("b1", "2", "100"))
+    record("09:30", mark("110"))
+    record("10:00", request("b2", "buy", "1", "105"))
+    # and after 10:30: at 11:00 the open buy fills at 105, 1 is sold at 120, the mark is 130; at
+    # 11:30 a sale of 1 at 115 done at 10:15 arrives late
+    record(
+        "11:00",
+        fill("b2", "1", "105"),
+        request("s1", "sell", "1", "120"),
+        fill("s1", "1", "120"),
+        mark("130"),
+    )
+    record("11:30", request("s2", "sell", "1", "115"), fill("s2", "1", "115"), ts="10:15")
+
+    def figures(rows: list[Any]) -> list[tuple[Any, ...]]:
+        return [
+            (
+                r.underlying,
+                r.net_units,
+                r.net_value,
+                r.open_long_units,
+                r.worst_long_units,
+                r.worst_long_value,
+            )
+            for r in rows
+        ]
+
+    # Then as the ledger knew it at 10:30: 2 BTC worth 2 × 110 = 220 USDT, 1 more open to buy at
+    # 105: at worst 3 BTC worth 220 + 105 = 325
+    then = figures(ledger.exposure(as_of=at("10:30")))
+    assert then == [("BTC", D(2), {"USDT": D(220)}, D(1), D(3), {"USDT": D(325)})]
+    # And in venue time 10:30 the late sale done at 10:15 counts: 1 BTC worth 110, at worst 2
+    # worth 110 + 105 = 215
+    venue_then = figures(ledger.exposure(as_of=at("10:30"), event_time=True))
+    assert venue_then == [("BTC", D(1), {"USDT": D(110)}, D(1), D(2), {"USDT": D(215)})]
+    # And now: 2 + 1 − 1 − 1 = 1 BTC at 130, no open order
+    assert figures(ledger.exposure()) == [("BTC", D(1), {"USDT": D(130)}, D(0), D(1), {"USDT": D(130)})]
+    # And before anything was held there is no exposure
+    assert ledger.exposure(as_of=at("08:30")) == []

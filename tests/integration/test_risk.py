@@ -7,23 +7,27 @@ prices, notionals from quantity × contract size × price.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderledger import AsyncOrderLedger, InvalidInputError, OrderDeniedError, OrderLedger, Outcome
+from orderledger.infrastructure.application import exposure, risk
+from tests.support.postgres import empty_database
 
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 MORNING = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
@@ -326,6 +330,133 @@ def test_a_late_fill_refolded_in_venue_time_breaches_the_daily_loss_and_halts(de
     assert desk.trading_states(as_of=at("11:59")) == []
 
 
+def test_a_placement_past_the_daily_loss_is_denied_and_halts_under_the_lock(file_ledger_url: str) -> None:
+    # Given at most 50 USDT of loss a day, and 10 BTC bought at 100 and sold at 94: a loss of 60
+    with OrderLedger(file_ledger_url, clock=lambda: NOW) as desk:
+        desk.set_limit("account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING)
+        filled(desk, "b1", "buy", "10", "100", "09:00")
+        filled(desk, "s1", "sell", "10", "94", "10:00")
+        # When an order is placed, its check (made under the log lock) records the halt too
+        with pytest.raises(OrderDeniedError, match="would be 60"), desk.placing(spec(client_order_id="c-1")):
+            pytest.fail("an order past the daily loss was sent")
+    # Then another ledger opened on the database finds the denied request and the halt
+    with OrderLedger(file_ledger_url, clock=lambda: NOW) as again:
+        assert [m.client_order_id for m in again.messages(outcome="denied")] == ["c-1"]
+        assert [(s.account, s.state, s.set_by) for s in again.trading_states()] == [
+            ("main", "halted", "max_daily_loss")
+        ]
+
+
+def mark(ledger: OrderLedger, price: str, ts: str) -> None:
+    message = {
+        "type": "mark",
+        "venue": "x",
+        "instrument": "BTC-USDT",
+        "price": price,
+        "ts": at(ts).isoformat(),
+    }
+    assert ledger.record(message).outcome is Outcome.APPLIED
+
+
+def test_the_drawdown_is_the_fall_of_the_days_pnl_from_its_high_in_venue_time(desk: OrderLedger) -> None:
+    # Given at most 40 USDT of drawdown a day, 10 BTC bought at 100 at 09:00 (not marked yet: the
+    # day's P&L at 09:00 is unknown and left out of the high), a mark of 106 at 10:00 and 102 at 11:00
+    desk.set_limit("account", "main", "max_drawdown", "40", set_by="alice", ts=MORNING)
+    filled(desk, "b1", "buy", "10", "100", "09:00")
+    mark(desk, "106", "10:00")
+    mark(desk, "102", "11:00")
+    # Then the day's P&L opened at 0, rose to (106 − 100) × 10 = 60 and stands at
+    # (102 − 100) × 10 = 20: a drawdown of 60 − 20 = 40, at the limit: allowed, and near it
+    assert desk.check(spec()).allowed
+    [standing] = desk.risk()
+    assert (standing.status, standing.figure) == ("near", Decimal(40))
+    # When 5 are sold at 101 at 11:30, paying a fee of 2 USDT
+    filled(desk, "s1", "sell", "5", "101", "11:30", fee="2", fee_currency="USDT")
+    # Then the day realized (101 − 100) × 5 = 5, paid 2, and holds 5 at 102: (102 − 100) × 5 = 10,
+    # a P&L of 5 − 2 + 10 = 13 (the day's P&L as pnl_daily gives it) and a drawdown of 60 − 13 = 47
+    [day] = [r for r in desk.pnl_daily() if r.day == "2025-03-03"]
+    assert day.realized_pnl_net is not None and day.unrealized_pnl is not None
+    assert day.realized_pnl_net + day.unrealized_pnl == Decimal(13)
+    result = desk.check(spec())
+    assert [(b.limit.kind, b.figure) for b in result.breaches if b.limit] == [("max_drawdown", Decimal(47))]
+    assert result.reasons == ["max_drawdown 40 on account main: would be 47"]
+    # And the drawdown is no halt rule: the account stays active
+    assert result.state == "active" and desk.trading_states() == []
+    # When a mark of 110 at 10:30 arrives late, it is folded in venue time: the high becomes
+    # (110 − 100) × 10 = 100 at 10:30, and the drawdown 100 − 13 = 87
+    mark(desk, "110", "10:30")
+    [standing] = desk.risk()
+    assert (standing.status, standing.figure) == ("breached", Decimal(87))
+
+
+def test_the_drawdown_starts_from_the_days_opening_and_counts_cash_flows(desk: OrderLedger) -> None:
+    # Given 2 BTC bought at 100 the day before, marked at 90 then: the day opens at
+    # (90 − 100) × 2 = −20 (what pnl_daily gives a day with no fill but the position held)
+    desk.set_limit("account", "main", "max_drawdown", "15", set_by="alice", ts=MORNING)
+    yesterday = {"type": "request", "client_order_id": "b0", **spec("buy", "2"), "ts": "2025-03-02T09:00:00Z"}
+    desk.record(yesterday)
+    desk.record({"type": "fill", "client_order_id": "b0", "trade_id": "t-b0", "quantity": "2",
+                 "price": "100", "ts": "2025-03-02T09:00:00Z"})  # fmt: skip
+    desk.record({"type": "mark", "venue": "x", "instrument": "BTC-USDT", "price": "90",
+                 "ts": "2025-03-02T20:00:00Z"})  # fmt: skip
+    # Then with nothing happened today the drawdown is 0: the high is the opening, −20
+    [standing] = desk.risk()
+    assert (standing.status, standing.figure) == ("ok", Decimal(0))
+    # When funding of −10 USDT is paid at 09:00 and the mark is 95 at 10:00 and 85 at 11:00
+    flow = {"type": "cash_flow", "kind": "funding", "venue": "x", "account": "main"}
+    flow |= {"instrument": "BTC-USDT", "flow_id": "f1", "amount": "-10", "currency": "USDT"}
+    assert desk.record({**flow, "ts": at("09:00").isoformat()}).outcome is Outcome.APPLIED
+    mark(desk, "95", "10:00")
+    mark(desk, "85", "11:00")
+    # Then the day went −20 (opening), −30 (funding), −10 − 10 = −20 at 95, and stands at
+    # −10 + (85 − 100) × 2 = −40: the high is −20, a drawdown of 20 > 15
+    [standing] = desk.risk()
+    assert (standing.status, standing.figure) == ("breached", Decimal(20))
+
+
+def test_a_check_reads_each_view_once_however_many_limits_ask(
+    desk: OrderLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given position and gross exposure limits on the underlying BTC and on the account, and
+    # 2 BTC spot held, marked at 110
+    for scope, target in (("underlying", "BTC"), ("account", "main")):
+        desk.set_limit(scope, target, "max_position", "5", set_by="alice", ts=MORNING)
+        desk.set_limit(scope, target, "max_gross_exposure", "1000", set_by="alice", ts=MORNING)
+    desk.define_instrument(
+        venue="x", instrument="BTC-USDT", kind="spot", base_currency="BTC", quote_currency="USDT", ts=MORNING
+    )
+    filled(desk, "b1", "buy", "2", "100", "09:00")
+    mark(desk, "110", "10:00")
+    reads: list[str] = []
+
+    def counted(name: str, read: Callable[..., Any]) -> Callable[..., Any]:
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            reads.append(name)
+            return read(*args, **kwargs)
+
+        return counting
+
+    for name in ("holdings", "working"):
+        monkeypatch.setattr(exposure, name, counted(name, getattr(exposure, name)))
+    for name in ("positions", "orders"):
+        monkeypatch.setattr(desk, name, counted(name, getattr(desk, name)))
+    # When an order of 1 more at 100 is checked: 3 BTC, worth 2 × 110 + 100 = 320, allowed
+    result = desk.check(spec())
+    assert result.allowed, result.reasons
+    # Then the four limits read the exposure's rows once, and the account's positions and open
+    # orders once
+    assert sorted(reads) == ["holdings", "orders", "positions", "working"]
+    # And the standing of the limits reads them once too: 2 BTC, worth 2 × 110 = 220
+    reads.clear()
+    assert [(s.limit.scope, s.limit.kind, s.figure) for s in desk.risk()] == [
+        ("account", "max_gross_exposure", Decimal(220)),
+        ("account", "max_position", Decimal(2)),
+        ("underlying", "max_gross_exposure", Decimal(220)),
+        ("underlying", "max_position", Decimal(2)),
+    ]
+    assert sorted(reads) == ["holdings", "orders", "positions", "working"]
+
+
 HALTER = """
 import sys
 from datetime import datetime, UTC
@@ -416,6 +547,85 @@ def test_check_never_allows_an_order_past_a_position_limit_whatever_the_order_of
             after,
             result.reasons,
         )
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+@settings(
+    max_examples=8,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    kind=st.sampled_from(["max_orders", "max_position"]),
+    first=st.integers(1, 4),
+    second=st.integers(1, 4),
+    interleaved=st.booleans(),
+)
+def test_check_never_allows_an_order_past_its_limit_whatever_the_interleaving_of_writers(
+    store: str,
+    tmp_path: Path,
+    kind: str,
+    first: int,
+    second: int,
+    interleaved: bool,
+) -> None:
+    # Given two ledgers on one database (two writers, as two processes would be), and at most one
+    # order a minute, or at most 4 BTC, on the account
+    with (
+        empty_database(store, tmp_path, f"{uuid.uuid4().hex}.db") as url,
+        OrderLedger(url, clock=lambda: NOW) as one,
+        OrderLedger(url, clock=lambda: NOW) as other,
+        pytest.MonkeyPatch.context() as monkeypatch,
+    ):
+        if kind == "max_orders":
+            one.set_limit("account", "main", kind, "1", interval=60, set_by="alice", ts=MORNING)
+        else:
+            one.set_limit("account", "main", kind, "4", set_by="alice", ts=MORNING)
+        placed: list[int] = []
+        threads: list[threading.Thread] = []
+        moved = threading.Event()  # the other writer finished, or reached the lock it waits on
+        real_check, real_locked = risk.check, other.recorder.locked
+
+        def place(ledger: OrderLedger, quantity: int) -> None:
+            try:
+                with ledger.placing(spec("buy", str(quantity))):
+                    placed.append(quantity)
+            except OrderDeniedError:
+                pass
+            finally:
+                moved.set()
+
+        @contextlib.contextmanager
+        def locked() -> Iterator[Any]:
+            moved.set()
+            with real_locked() as tx:
+                yield tx
+
+        def check(ledger: Any, request: Any, now: datetime) -> Any:
+            # The interleaving: the other writer places its order after this one's check
+            # and before this one is recorded (unless the lock makes it wait for the record)
+            result = real_check(ledger, request, now)
+            if ledger is one and interleaved and not moved.is_set():
+                threads.append(threading.Thread(target=place, args=(other, second)))
+                threads[0].start()
+                assert moved.wait(60), "the other writer neither finished nor reached the lock"
+            return result
+
+        monkeypatch.setattr(risk, "check", check)
+        monkeypatch.setattr(other.recorder, "locked", locked)
+        # When each places a buy, the other one during the first one's check (interleaved)
+        # or after it
+        place(one, first)
+        if not interleaved:
+            place(other, second)
+        for thread in threads:
+            thread.join()
+        # Then the first is placed (alone it is within the limit), and the second only when
+        # both together are: never for one order a minute, for 4 BTC when first + second ≤ 4
+        expected = [first, second] if kind == "max_position" and first + second <= 4 else [first]
+        assert placed == expected
 
 
 def test_the_async_placing_checks_too(file_ledger_url: str) -> None:

@@ -11,7 +11,6 @@ the reference.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
 import os
@@ -19,7 +18,7 @@ import random
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.results import Filter
 from tests.support.books import all_books
 from tests.support.fixlog import session_lines
-from tests.support.postgres import private_schema, require_postgres
+from tests.support.postgres import empty_database, private_schema, require_postgres
 from tests.support.totals import totals
 from tests.support.tradier_examples import (
     ACCOUNT,
@@ -178,7 +177,7 @@ def test_examples_whose_context_line_comes_last_one_line_per_ingest_give_the_sam
     shuffled = lines[:]
     random.Random(11).shuffle(shuffled)
     for number, order in enumerate([lines[::-1], shuffled]):
-        with _store(kind, tmp_path, f"{number}.db") as url:
+        with empty_database(kind, tmp_path, f"{number}.db") as url:
             assert by_chunks(url, [[line] for line in order], lambda n: True, **ingest) == expected
 
 
@@ -435,17 +434,6 @@ def test_a_fill_before_a_cancel_in_venue_time_that_arrives_after_it_fills_the_or
         )
 
 
-@contextlib.contextmanager
-def _store(kind: str, tmp_path: Path, name: str) -> Iterator[str]:
-    """An empty database of ``kind``: a SQLite file, or a private PostgreSQL schema."""
-    if kind == "sqlite":
-        yield f"sqlite:///{tmp_path / name}"
-        return
-    require_postgres()
-    with private_schema() as url:
-        yield url
-
-
 @pytest.mark.parametrize("kind", ["sqlite", "postgres"])
 def test_a_reject_after_the_brokers_acknowledgement_ends_the_order_rejected_in_any_order(
     tmp_path: Path, kind: str
@@ -467,9 +455,9 @@ def test_a_reject_after_the_brokers_acknowledgement_ends_the_order_rejected_in_a
         "['228175']",
     )
     reversed_lines = [[line] for line in reversed(lines)]
-    with _store(kind, tmp_path, "r.db") as url:
+    with empty_database(kind, tmp_path, "r.db") as url:
         assert by_chunks(url, reversed_lines, lambda n: True, **ingest) == expected
-    with _store(kind, tmp_path, "one.db") as url:
+    with empty_database(kind, tmp_path, "one.db") as url:
         assert by_chunks(url, [lines[::-1]], lambda n: False, **ingest) == expected
 
 
@@ -553,7 +541,7 @@ def test_tradier_polls_in_any_order_and_commits_give_the_same_fills(tmp_path: Pa
         ([[line] for line in reversed(lines)] + [lines], lambda n: True),  # and read again
     ]
     for number, (chunks, reopen) in enumerate(arrangements):
-        with _store(kind, tmp_path, f"{number}.db") as url:
+        with empty_database(kind, tmp_path, f"{number}.db") as url:
             assert by_chunks(url, chunks, reopen, **TRADIER) == expected, number
 
 

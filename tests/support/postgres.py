@@ -12,6 +12,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -57,3 +58,15 @@ def private_schema(prefix: str = "ol_test") -> Iterator[str]:
     finally:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@contextlib.contextmanager
+def empty_database(kind: str, folder: Path, name: str) -> Iterator[str]:
+    """An empty database of ``kind`` that several ledgers or processes can open at once: a
+    SQLite file ``name`` in ``folder``, or a private PostgreSQL schema (dropped afterwards)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / name}"
+        return
+    require_postgres()
+    with private_schema() as url:
+        yield url

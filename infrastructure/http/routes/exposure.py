@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from orderledger.infrastructure.application.exposure import grouping
 from orderledger.infrastructure.application.queries import parse_marks
 from orderledger.infrastructure.application.requests import Exposure
-from orderledger.infrastructure.http.access import Ledger
+from orderledger.infrastructure.http.access import Ledger, moment
 from orderledger.infrastructure.http.listing import KnownParameters
 
 router = APIRouter(tags=["read"], dependencies=[KnownParameters])  # an unknown parameter: 400
@@ -23,12 +23,17 @@ async def get_exposure(
         str, Query(description="account, venue and underlying, comma-separated (underlying always)")
     ] = "account,underlying",
     mark: Annotated[list[str], Query(description="INSTRUMENT=PRICE, repeatable")] = [],  # noqa: B006
+    as_of: Annotated[str | None, Query(description="as they stood at this time (ISO 8601, Z)")] = None,
 ) -> list[dict[str, Any]]:
     """Exposure per underlying, grouped `by` account and venue as named: positions in units of the
     underlying (contract size, inverse settlement, options at ±1) valued at the latest marks (or
     the `mark`s given), beside the worst case of the open orders per side. Read from the views
-    (their lag in `Views-Behind`)."""
-    asked = Exposure(grouping(by), tuple(parse_marks(mark).items()))
+    (their lag in `Views-Behind`), or as they stood at `as_of` (folded from the log: a bounded
+    expensive read)."""
+    asked = Exposure(grouping(by), tuple(parse_marks(mark).items()), moment(as_of, "as_of"))
+    if asked.whole_log:
+        then: list[dict[str, Any]] = await ledger.read("GET /exposure?as_of", asked)
+        return then
     await ledger.views_behind(response)
     rows: list[dict[str, Any]] = await ledger.ask(asked)
     return rows
