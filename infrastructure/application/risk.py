@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.exposure import Working
+from orderledger.domain.exposure import Working, underlying_of
 from orderledger.domain.instrument import Terms
 from orderledger.domain.risk import (
     GLOBAL,
@@ -33,7 +33,6 @@ from orderledger.domain.risk import (
 )
 from orderledger.domain.values import (
     Side,
-    base_currency_of,
     format_decimal,
     format_timestamp,
     parse_timestamp,
@@ -192,12 +191,14 @@ class Worst:
 
 def definition_terms(ledger: OrderLedger, venue: str, instrument: str) -> tuple[Terms, str | None]:
     """How an instrument's quantity is valued (its definition's contract size and settlement;
-    one unit, linear, without one) and its underlying (the definition's, else its base)."""
+    one unit, linear, without one) and its underlying, as exposure maps it
+    (``domain.exposure.underlying_of``: the definition's underlying, else its base currency, else
+    the instrument itself)."""
     definitions = ledger.instruments(venue=venue, instrument=instrument)
-    if not definitions:
-        return Terms(), base_currency_of(instrument)
-    definition = definitions[0].definition
-    underlying = definition.underlying or definition.base_currency or base_currency_of(instrument)
+    definition = definitions[0].definition if definitions else None
+    underlying = underlying_of(instrument, definition).name
+    if definition is None:
+        return Terms(), underlying
     return Terms(definition.contract_size, definition.settlement), underlying
 
 

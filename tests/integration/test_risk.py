@@ -236,6 +236,20 @@ def test_an_underlying_limit_nets_spot_and_perpetual_across_accounts(desk: Order
     assert standing["max_position"].figure == Decimal(1)
 
 
+def test_an_undefined_instrument_is_its_own_underlying_for_the_check_as_for_exposure(
+    desk: OrderLedger,
+) -> None:
+    # Given 2 BTC-USDT bought with no definition of it: exposure maps it to itself (unmapped)
+    filled(desk, "u1", "buy", "2", "100", "09:00")
+    assert [r.underlying for r in desk.exposure(by=("underlying",))] == ["BTC-USDT"]
+    desk.set_limit("underlying", "BTC-USDT", "max_position", "2", set_by="alice", ts=at("09:01"))
+    # Then buying 1 more makes 2 + 1 = 3 > 2 of that underlying: denied, as the standing
+    # figure (2) says of the same limit
+    denied = desk.check(spec("buy", "1", "100"))
+    assert [(b.limit.kind, b.figure) for b in denied.breaches if b.limit] == [("max_position", Decimal(3))]
+    assert [s.figure for s in desk.risk()] == [Decimal(2)]
+
+
 def test_a_limit_that_cannot_be_evaluated_denies(desk: OrderLedger) -> None:
     # Given an order notional limit on an instrument nobody marked, and a market order
     desk.set_limit("account", "main", "max_order_notional", "10", set_by="alice", ts=at("09:00"))
