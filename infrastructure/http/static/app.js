@@ -172,6 +172,11 @@ async function api(path, options = {}) {
   return (await apiResponse(path, options)).body;
 }
 
+// A write whose body is a JSON object (POST /state, POST /check): its answer's body.
+function postJson(path, body) {
+  return api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+}
+
 function showError(error) {
   const box = document.getElementById("error");
   box.textContent = error ? visible(error.message || error) : "";
@@ -197,10 +202,10 @@ function query(params) {
   return text ? `?${text}` : "";
 }
 
-// The values of a form's named inputs, trimmed (empty ones are left out by query()).
+// The values of a form's named inputs and choices, trimmed (empty ones are left out by query()).
 function formValues(id) {
   const params = {};
-  for (const input of document.getElementById(id).querySelectorAll("input[name]")) {
+  for (const input of document.getElementById(id).querySelectorAll("input[name], select[name]")) {
     params[input.name] = input.type === "checkbox" ? (input.checked ? "true" : "") : input.value.trim();
   }
   return params;

@@ -2,8 +2,11 @@
 // and the limits in force with how close each stands (GET /risk: ok, near, breached, unknown,
 // per_order), who set each and when; then the exposure per underlying (GET /exposure), grouped
 // by account, venue or neither, one row per group and underlying: the net units and their value
-// at the latest marks beside the open orders' worst case per side. Self-contained: it adds its
-// own section's contents and registers its loader with the page (app.js).
+// at the latest marks beside the open orders' worst case per side. Two forms write: the trading
+// state of an account or of every account (POST /state: halt, reduce-only, resume, with who and
+// why), and the pre-trade check of an order (POST /check: allowed, or denied with every reason;
+// it records no order). Self-contained: it adds its own section's contents and registers its
+// loader with the page (app.js).
 "use strict";
 
 (() => {
@@ -59,15 +62,20 @@
       make("tbody", {}, ...rows));
   }
 
-  // each account's state (every account's first), then each limit beside its status
-  async function loadRisk(out) {
-    const [states, limits] = await Promise.all([api("/state"), api("/risk")]);
+  // each account's state (every account's first)
+  function showStates(out, states) {
     out.states.replaceChildren(table(["account", "state", "set by", "since", "reason"], states.map((s) =>
       make("tr", { className: `trading-${s.state}` },
         make("td", {}, s.account ? visible(s.account) : "every account"),
         make("td", { className: s.state === "active" ? "status on" : "status off" }, s.state.replace("_", "-")),
         make("td", {}, visible(s.set_by)), make("td", {}, s.ts_event), make("td", {}, visible(s.reason || "")))),
       "every account active (no state ever set)"));
+  }
+
+  // the states, then each limit beside its status
+  async function loadRisk(out) {
+    const [states, limits] = await Promise.all([api("/state"), api("/risk")]);
+    showStates(out, states);
     const alerts = limits.filter((l) => l.status === "near" || l.status === "breached").length;
     out.summary.textContent = `${limits.length} limit${limits.length === 1 ? "" : "s"}, ${alerts} near or breached`;
     out.limits.replaceChildren(table(LIMIT_COLUMNS, limits.map((l) => {
@@ -79,6 +87,74 @@
         make("td", { className: "num" }, value), make("td", { className: "num" }, visible(figure)),
         make("td", {}, visible(l.set_by)), make("td", {}, l.ts_event), make("td", {}, visible(l.reason || "")));
     }), "no limit in force"));
+  }
+
+  // A write's refusal (a 400 or 403 problem, a server gone) as one line where its answer goes.
+  async function answered(out, action) {
+    try {
+      await action();
+    } catch (error) {
+      out.replaceChildren(make("p", { className: "error", role: "alert" }, visible(error.message || error)));
+    }
+  }
+
+  // The filled fields of a form (an empty account: every account; an empty price: none).
+  function filled(form) {
+    return Object.fromEntries(Object.entries(formValues(form.id)).filter(([, value]) => value !== ""));
+  }
+
+  // Set the state the button names; the tab's table and the header show it at once.
+  async function setState(form, risk, chosen) {
+    const states = await postJson("/state", Object.assign(filled(form), { state: chosen }));
+    showStates(risk, states);
+    risk.stateResult.replaceChildren();
+    await loadTradingState();
+  }
+
+  // allowed, or denied with every breach's reason (and the account's trading state)
+  async function runCheck(form, out) {
+    const answer = await postJson("/check", filled(form));
+    const verdict = answer.allowed ? "allowed" : "denied";
+    const said = answer.breaches.length ? `${answer.breaches.length} reason${answer.breaches.length === 1 ? "" : "s"}` : "no limit breached";
+    out.replaceChildren(
+      make("p", { className: "bar" }, make("span", { className: `verdict ${verdict}` }, verdict),
+        make("span", { className: "status" }, `${said} · account ${answer.state.replace("_", "-")}`)),
+      ...(answer.breaches.length ? [make("ul", { className: "breaches" },
+        ...answer.breaches.map((b) => make("li", {}, visible(b.reason))))] : []));
+  }
+
+  function input(name, label, props = {}) {
+    return make("label", {}, `${label} `, make("input", Object.assign({ name, size: 10 }, props)));
+  }
+
+  function choice(name, label, values) {
+    return make("label", {}, `${label} `, make("select", { name }, ...values.map((value) => make("option", { value }, value))));
+  }
+
+  function stateForm(risk) {
+    const form = make("form", { id: "risk-state-form", className: "bar" },
+      input("account", "account", { placeholder: "every account" }), input("set_by", "set by"),
+      input("reason", "reason", { size: 24 }),
+      ...[["halt", "halted"], ["reduce-only", "reduce_only"], ["resume", "active"]].map(([label, chosen]) => {
+        const button = make("button", { type: "button", value: chosen, title: `POST /state: ${chosen}` }, label);
+        button.addEventListener("click", () => answered(risk.stateResult, () => setState(form, risk, chosen)));
+        return button;
+      }));
+    form.addEventListener("submit", (event) => event.preventDefault());  // a button says which state
+    return form;
+  }
+
+  function checkForm(out) {
+    const form = make("form", { id: "risk-check-form", className: "bar" },
+      input("account", "account"), input("venue", "venue"), input("instrument", "instrument"),
+      choice("side", "side", ["buy", "sell"]), choice("order_type", "type", ["limit", "market"]),
+      input("quantity", "quantity", { size: 8 }), input("price", "price", { size: 8, placeholder: "none for market" }),
+      make("button", { type: "submit", title: "POST /check: records no order" }, "Check"));
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      answered(out, () => runCheck(form, out));
+    });
+    return form;
   }
 
   function build() {
@@ -93,12 +169,17 @@
       states: make("div", { id: "risk-states", className: "scroll" }),
       summary: make("span", { className: "status" }),
       limits: make("div", { id: "risk-limits", className: "scroll" }),
+      stateResult: make("div", { id: "risk-state-result" }),
     };
+    const checked = make("div", { id: "risk-check-result" });
     const show = () => Promise.all([loadRisk(risk), load(form, out)]);
     by.addEventListener("change", () => guarded(() => load(form, out)));
     form.addEventListener("submit", (event) => { event.preventDefault(); guarded(() => load(form, out)); });
-    section.append(make("h2", {}, "Trading state"), risk.states,
+    section.append(make("h2", {}, "Trading state"), risk.states, stateForm(risk), risk.stateResult,
       make("div", { className: "bar" }, make("h2", {}, "Limits"), risk.summary), risk.limits,
+      make("h2", {}, "Pre-trade check"),
+      make("p", { className: "status" }, "Whether an order may be sent now; a check records no order."),
+      checkForm(checked), checked,
       form, out.status, out.table);
     return show;
   }
