@@ -19,11 +19,11 @@ from orderledger.domain.values import parse_timestamp
 from orderledger.infrastructure.application import admin, lazy, reads
 from orderledger.infrastructure.application import exposure as _exposure
 from orderledger.infrastructure.application import risk as _risk
+from orderledger.infrastructure.application.daily_pnl import daily_pnl_rows
 from orderledger.infrastructure.application.instruments import list_instruments
 from orderledger.infrastructure.application.parents import parent_page
 from orderledger.infrastructure.application.parts import LedgerParts
 from orderledger.infrastructure.application.queries import (
-    daily_pnl_rows,
     order_page,
     realized_series,
     trade_page,

@@ -583,7 +583,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
 
     def pnl_daily(self, *, by: str = "account", cost_basis: str | None = None) -> list[DailyPnlRow]:
         """P&L per UTC day by account, parent or ``tag:NAME``: realized, fees, cash flows and
-        unrealized at the day's last recorded marks (see ``queries.daily_pnl_rows``); under the
+        unrealized at the day's last recorded marks (see ``daily_pnl.daily_pnl_rows``); under the
         ledger's cost-basis rule, or ``cost_basis``."""
         return handle(self, asks.PnlDaily(by, cost_basis))
 

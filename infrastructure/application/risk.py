@@ -37,8 +37,9 @@ from orderledger.domain.values import (
     format_timestamp,
     parse_timestamp,
 )
+from orderledger.infrastructure.application.daily_pnl import day_pnl_path
 from orderledger.infrastructure.application.exposure import ExposureBook, fold_exposure, read_exposure
-from orderledger.infrastructure.application.queries import day_pnl_path, latest_mark
+from orderledger.infrastructure.application.queries import latest_mark
 from orderledger.projections.risk import LIMITS_TABLE, STATES_TABLE, LimitFact, StateFact
 
 if TYPE_CHECKING:
@@ -388,7 +389,7 @@ def _daily_loss(reads: Reads, limit: Limit, order: Worst) -> Figure:
 def _drawdown(reads: Reads, limit: Limit, order: Worst) -> Figure:
     """The fall of the account's P&L for the UTC day (``_daily_loss``'s figure, taken as the day
     opens and after each of its fills, cash flows and marks in venue time) from its high that day
-    to where it stands (``queries.day_pnl_path``)."""
+    to where it stands (``daily_pnl.day_pnl_path``)."""
     day = order.now.date().isoformat()
     ledger = reads.ledger
     path = day_pnl_path(ledger.db, limit.target, day, order.now, ledger.cost_basis())
