@@ -111,7 +111,9 @@ def rebuild(
             # --all: every view, the lazy ones (lots) emptied for their next read to fold.
             events, spent = ledger.rebuild(None if all_views else names, progress=advance, jobs=jobs)
     rate = events / spent if spent else 0.0
-    say(f"rebuilt {', '.join(names)}: {events} events in {spent:.2f} s ({rate:,.0f} events/s)")
+    emptied = [n for n in known if ledger.views.by_name[n].lazy] if all_views else []
+    later = f"; emptied {', '.join(emptied)}, folded at its next read" if emptied else ""
+    say(f"rebuilt {', '.join(names)}: {events} events in {spent:.2f} s ({rate:,.0f} events/s){later}")
 
 
 def db_init(

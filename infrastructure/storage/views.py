@@ -265,9 +265,18 @@ class Views:
     # ------------------------------------------------------------------ tracking
 
     def positions(self) -> dict[str, int]:
-        """Each view's tracking position (the last notification ID it has folded)."""
+        """Each eager view's tracking position (the last notification ID it has folded): the
+        views a commit folds, which stand together at the log's end once it is folded. A lazy
+        view (``Projection.lazy``) stands where its last read folded it (:meth:`lazy_positions`)."""
         with self.db.read() as tx:
-            return self._read_positions(tx)
+            found = self._read_positions(tx)
+        return {name: found[name] for name in self.eager}
+
+    def lazy_positions(self) -> dict[str, int]:
+        """Each lazy view's tracking position: where its last read (or rebuild) left it."""
+        with self.db.read() as tx:
+            found = self._read_positions(tx)
+        return {name: at for name, at in found.items() if name not in self.eager}
 
     def _locked_positions(self, tx: Tx) -> dict[str, int]:
         return self._read_positions(tx, lock=tx.dialect == "postgresql")

@@ -635,10 +635,15 @@ def test_rebuild_all_reports_its_rate_and_changes_no_answer(scenario: Ledger) ->
     run = scenario.run("rebuild", "--all")
     assert run.returncode == 0, run.describe()
     closing = run.stdout.strip().splitlines()[-1]
-    found = re.fullmatch(r"rebuilt (.+): (\d+) events in ([\d.]+) s \(([\d,]+) events/s\)", closing)
+    found = re.fullmatch(
+        r"rebuilt (.+): (\d+) events in ([\d.]+) s \(([\d,]+) events/s\); emptied (.+), folded at its next read",
+        closing,
+    )
     assert found is not None, run.describe()
-    assert set(found[1].split(", ")) == {p.name for p in PROJECTIONS}  # every view, none twice
-    assert len(found[1].split(", ")) == len(PROJECTIONS)
+    # Every view, none twice: the eager ones rebuilt, the lazy ones emptied for their next read.
+    assert set(found[1].split(", ")) == {p.name for p in PROJECTIONS if not p.lazy}
+    assert found[5].split(", ") == [p.name for p in PROJECTIONS if p.lazy]
+    assert len(found[1].split(", ")) + len(found[5].split(", ")) == len(PROJECTIONS)
     assert int(found[2]) == SCENARIO_EVENTS
     after = view_outputs(scenario.db, scenario.cwd, MARKS, groupings=("day", "tag:strategy"))
     assert_same_outputs(after, before, "after rebuild --all")

@@ -273,14 +273,14 @@ def folded_rows(ledger: OrderLedger) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def tracking(ledger: OrderLedger) -> dict[str, int]:
-    """Each view's tracking position, read from the database."""
-    return ledger.views.positions()
+    """Each view's tracking position, read from the database: the eager views', then the lazy
+    ones' (where their last read left them)."""
+    return {**ledger.views.positions(), **ledger.views.lazy_positions()}
 
 
 def eager_tracking(ledger: OrderLedger) -> dict[str, int]:
     """The tracking position of each view folded as events are written (``EAGER_NAMES``)."""
-    positions = ledger.views.positions()
-    return {name: positions[name] for name in EAGER_NAMES}
+    return ledger.views.positions()
 
 
 def assert_views_equal_fold(ledger: OrderLedger) -> None:
