@@ -636,7 +636,8 @@ def test_rebuild_all_reports_its_rate_and_changes_no_answer(scenario: Ledger) ->
     assert run.returncode == 0, run.describe()
     closing = run.stdout.strip().splitlines()[-1]
     found = re.fullmatch(
-        r"rebuilt (.+): (\d+) events in ([\d.]+) s \(([\d,]+) events/s\); emptied (.+), folded at its next read",
+        r"rebuilt (.+): (\d+) events in ([\d.]+) s \(([\d,]+) events/s\)"
+        r"; emptied (.+), folded at its next read",
         closing,
     )
     assert found is not None, run.describe()
