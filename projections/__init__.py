@@ -23,8 +23,11 @@ PROJECTIONS: tuple[type[Projection], ...] = (
     LotsProjection,
     RiskProjection,
 )
+EAGER: tuple[str, ...] = tuple(p.name for p in PROJECTIONS if not p.lazy)
+"""The views a commit folds; the others (``Projection.lazy``) are folded by their reads."""
 
 __all__ = [
+    "EAGER",
     "PROJECTIONS",
     "CashFlowsProjection",
     "LotsProjection",

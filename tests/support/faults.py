@@ -30,7 +30,7 @@ from orderledger.infrastructure.application.queries import list_orders, list_pos
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.audit.verify import verify
 from orderledger.infrastructure.storage.db import Database
-from orderledger.projections import PROJECTIONS
+from orderledger.projections import EAGER
 from tests.support.cli import ROOT, cli_env
 
 WAIT = 60.0
@@ -104,8 +104,8 @@ class Snapshot:
         return self.views_low == self.views_high == self.last_event
 
 
-_EAGER = ", ".join(f"'{p.name}'" for p in PROJECTIONS if not p.lazy)
-"""The views a commit folds (a lazy view stands where its last read left it)."""
+_EAGER = ", ".join(f"'{name}'" for name in EAGER)
+"""The views a commit folds (a lazy view stands where its last read left it), quoted for SQL."""
 
 
 def snapshot(db: Database) -> Snapshot:

@@ -22,7 +22,7 @@ from typing import Any
 from orderledger.domain.events import OrderEvent
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.projections import PROJECTIONS
+from orderledger.projections import EAGER, PROJECTIONS
 from orderledger.projections.base import TableSpec, fold
 from tests.support.postgres import private_schema
 
@@ -31,7 +31,7 @@ T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 VIEW_SPECS: tuple[TableSpec[Any, Any], ...] = tuple(spec for p in PROJECTIONS for spec in p.tables)
 VIEW_NAMES: tuple[str, ...] = tuple(p.name for p in PROJECTIONS)
-EAGER_NAMES: tuple[str, ...] = tuple(p.name for p in PROJECTIONS if not p.lazy)
+EAGER_NAMES: tuple[str, ...] = EAGER
 """The views folded as events are written (a lazy one is folded when read: ``Projection.lazy``)."""
 
 
