@@ -224,19 +224,36 @@ def _commit(
     """One batch decided and committed (under the ledger's write lock; ``first`` run under the log
     lock before it is decided, as ``Processor.process`` says), the views brought to it, then what
     the formats' earlier lines decide of the orders it named, recorded after it."""
+    results, committed = _decide(ledger, batch, strict=strict, first=first)
+    for _ in range(MAX_JUDGED):
+        verdicts = _judged(ledger, committed) if committed else []
+        if not verdicts:
+            break
+        _, committed = _decide(ledger, verdicts)
+    return results
+
+
+def _judged(ledger: LedgerParts, committed: list[tuple[int, OrderEvent]]) -> list[Inbound]:
+    """What each format that judges (``InputFormat.judges``) decides of the committed events."""
+    return [
+        _verdict(declared.name, message)
+        for declared in formats().values()
+        if declared.judges is not None
+        for message in load(declared.judges)(ledger, committed)
+    ]
+
+
+def _decide(
+    ledger: LedgerParts,
+    batch: list[Inbound],
+    *,
+    strict: bool = False,
+    first: Callable[[], None] | None = None,
+) -> tuple[list[Result], list[tuple[int, OrderEvent]]]:
+    """One batch decided and committed, and the views brought to it (read-your-writes)."""
     results, committed = ledger.processor.process(batch, strict=strict, first=first)
     ledger._after_commit(committed)
-    for _ in range(MAX_JUDGED):
-        if not committed:
-            break
-        verdicts = [
-            (declared.name, message)
-            for declared in formats().values()
-            if declared.judges is not None
-            for message in load(declared.judges)(ledger, committed)
-        ]
-        committed = _record(ledger, verdicts)
-    return results
+    return results, committed
 
 
 MAX_JUDGED = 3
@@ -249,14 +266,6 @@ def _record_verdicts(ledger: LedgerParts, messages: list[dict[str, Any]], fmt: s
     if messages:
         with ledger._writing:
             _commit(ledger, [_verdict(fmt, m) for m in messages])
-
-
-def _record(ledger: LedgerParts, verdicts: list[tuple[str, dict[str, Any]]]) -> list[tuple[int, OrderEvent]]:
-    if not verdicts:
-        return []
-    _, committed = ledger.processor.process([_verdict(fmt, m) for fmt, m in verdicts])
-    ledger._after_commit(committed)
-    return committed
 
 
 def _verdict(fmt: str, message: dict[str, Any]) -> Inbound:

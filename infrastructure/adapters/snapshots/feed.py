@@ -80,14 +80,10 @@ class SnapshotFeed:
         self._judged = (snapshot, head)
         recent = self._journal.add(snapshot)
         found = Reconciler(self.ledger, snapshot, grace=self.grace).differences()
-        withdrawals: list[dict[str, Any]] = []
-        closings: list[dict[str, Any]] = []
         with self.ledger.db.read() as tx:
             listings = Listings(tx, snapshot.venue, snapshot.account, recent)
-            for order in self._judged_orders(snapshot, listings, found):
-                before, after = listings.judge(order, self.grace)
-                withdrawals += before
-                closings += after
+            judged = self._judged_orders(snapshot, listings, found)
+            withdrawals, closings = _verdicts(listings, judged, self.grace)
         out = [parse_message(m) for m in withdrawals]
         closed = {m["client_order_id"] for m in closings}
         for difference in found:
@@ -119,7 +115,10 @@ class SnapshotFeed:
             return []
         with self.ledger.db.read() as tx:
             listings = Listings(tx, snapshot.venue, snapshot.account, Recent())
-            return _verdicts(listings, self._judged_orders(snapshot, listings, []), self.grace)
+            withdrawals, closings = _verdicts(
+                listings, self._judged_orders(snapshot, listings, []), self.grace
+            )
+            return withdrawals + closings
 
     def _judged_orders(self, snapshot: Snapshot, listings: Listings, found: list[Difference]) -> list[Known]:
         """The orders whose closure by absence this snapshot may decide, move or withdraw: those
@@ -187,15 +186,18 @@ def closed_by_absence(ledger: Any, client_order_id: str) -> Known | None:
     return None if found is None or found.closed_at is None else found
 
 
-def _verdicts(listings: Listings, orders: list[Known], grace: timedelta) -> list[dict[str, Any]]:
-    """The withdrawals, then the closures, that the stream's snapshots decide of ``orders``."""
+def _verdicts(
+    listings: Listings, orders: list[Known], grace: timedelta
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The withdrawals and the closures that the stream's snapshots decide of ``orders`` (the
+    withdrawals are recorded first)."""
     withdrawals: list[dict[str, Any]] = []
     closings: list[dict[str, Any]] = []
     for order in orders:
         before, after = listings.judge(order, grace)
         withdrawals += before
         closings += after
-    return withdrawals + closings
+    return withdrawals, closings
 
 
 def judge_named(ledger: Any, committed: Sequence[tuple[int, OrderEvent]]) -> list[dict[str, Any]]:
@@ -211,10 +213,12 @@ def judge_named(ledger: Any, committed: Sequence[tuple[int, OrderEvent]]) -> lis
             named.setdefault((event.venue, event.account), {})[event.client_order_id] = None
     if not named:
         return []
-    with ledger.db.read() as tx:
-        if not table_columns(tx, "snapshot_times"):
-            return []  # no snapshot stream was ever read
-    _JOURNALED.setdefault(ledger, Journaled()).catch_up(ledger)
+    journal = _JOURNALED.setdefault(ledger, Journaled())
+    if not journal.indexed:  # asked once a process: the index, once made, stays (or is made again)
+        with ledger.db.read() as tx:
+            if not table_columns(tx, "snapshot_times"):
+                return []  # no snapshot stream was ever read
+    journal.catch_up(ledger)
     verdicts: list[dict[str, Any]] = []
     with ledger.db.read() as tx:
         for (venue, account), orders in named.items():
@@ -222,7 +226,8 @@ def judge_named(ledger: Any, committed: Sequence[tuple[int, OrderEvent]]) -> lis
             if listings.latest() is None:
                 continue  # no stream of this venue and account
             judged = [k for k in map(functools.partial(known, ledger), orders) if k is not None]
-            verdicts += _verdicts(listings, judged, SNAPSHOT_GRACE)
+            withdrawals, closings = _verdicts(listings, judged, SNAPSHOT_GRACE)
+            verdicts += withdrawals + closings
     return verdicts
 
 
@@ -380,6 +385,8 @@ class Journaled:
     and those this process read since (``recent``, by stream)."""
 
     recent: dict[tuple[str, str], Recent] = field(default_factory=dict)
+    indexed: bool = False
+    """Whether this process has caught the index up once (its tables exist since)."""
 
     def catch_up(self, ledger: Any) -> int:
         """Index the snapshot lines recorded since the index was last brought up to date (by
@@ -396,6 +403,7 @@ class Journaled:
                 # Every line up to the head is then indexed: the next catch-up starts past it.
                 snapshot_index.catch_up(tx, listings, None if more else head)
         self.recent.clear()
+        self.indexed = True
         return head
 
     def add(self, snapshot: Snapshot) -> Recent:
