@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.order import Order
 from orderledger.domain.values import parse_timestamp
-from orderledger.infrastructure.application import admin, lazy, reads
+from orderledger.infrastructure.application import admin, lazy, reads, rule_views
 from orderledger.infrastructure.application import exposure as _exposure
 from orderledger.infrastructure.application import risk as _risk
 from orderledger.infrastructure.application.daily_pnl import daily_pnl_rows
@@ -79,6 +79,7 @@ from orderledger.infrastructure.results import (
     TradeRow,
     ViewsLag,
 )
+from orderledger.projections.lots import cost_basis_named
 
 # The analytics (DuckDB) are imported when first asked (``application.lazy``).
 # So are the writes (ingest, its adapters and message models) and reconciliation.
@@ -218,6 +219,9 @@ def lots(ledger: LedgerParts, request: Lots) -> list[LotRow]:
     rule = request.cost_basis
     if rule == "average":
         raise InvalidInputError("lots need a lot rule: fifo, lifo or hifo, not average", field="cost_basis")
+    if request.as_of is None and cost_basis_named(rule) and rule_views.up_to_date(ledger):
+        stored = rule_views.closed_lots if request.closed else rule_views.open_lots
+        return stored(ledger.db, rule)
     books = reads.rule_books(ledger, rule, request.as_of, request.event_time)
     if request.closed:
         return [LotRow.of_closed(rule, lot) for b in books.values() for lot in b.closed]
@@ -231,7 +235,10 @@ def pnl(ledger: LedgerParts, request: Pnl) -> list[PnlRow]:
 
 @handles(PnlDaily)
 def pnl_daily(ledger: LedgerParts, request: PnlDaily) -> list[DailyPnlRow]:
-    return daily_pnl_rows(ledger.db, request.by, request.cost_basis or ledger.cost_basis())
+    rule = request.cost_basis or ledger.cost_basis()
+    if request.by == "account" and cost_basis_named(rule) and rule_views.up_to_date(ledger):
+        return daily_pnl_rows(ledger.db, request.by, rule, rule_views.days(ledger.db, rule))
+    return daily_pnl_rows(ledger.db, request.by, rule)
 
 
 @handles(PnlSeries)

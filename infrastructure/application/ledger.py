@@ -165,7 +165,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
             if outdated:
                 # Tables written by an older version: views are derived data, so refold them
                 # from the log (once; the rebuilt tables carry this version's columns).
-                self.views.rebuild(outdated)
+                self.views.renew(outdated)
         except BaseException:
             self.db.close()
             raise
@@ -384,6 +384,8 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
         if not chosen:
             raise InvalidInputError(f"name at least one view: {', '.join(known)}")
         with self._writing:
+            if names is None:  # every view: the lazy ones are emptied, for their next read to fold
+                return self.views.renew(chosen, progress=progress, jobs=jobs)
             return self.views.rebuild(chosen, progress=progress, jobs=jobs)
 
     def init_database(

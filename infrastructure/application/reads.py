@@ -22,6 +22,7 @@ from orderledger.domain.identity import ALIAS, VENUE_ORDER_ID
 from orderledger.domain.order import Order, order_id_for
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import ClientOrderId, format_timestamp, parse_timestamp
+from orderledger.infrastructure.application import rule_views
 from orderledger.infrastructure.application.arguments import Version
 from orderledger.infrastructure.application.queries import (
     cash_flows_by,
@@ -226,7 +227,10 @@ def position_list(
     """``OrderLedger.positions``: from the live view, as of a time, or folded under a rule."""
     marks = dict(marks or {})
     cost_basis = rule_of(ledger, cost_basis)
-    if cost_basis is not None:
+    if cost_basis is not None and as_of is None and _cost_basis(cost_basis) and rule_views.up_to_date(ledger):
+        stored = rule_views.books(ledger.db, cost_basis)
+        rows = position_rows(ledger.db, stored, marks, event_time=event_time)
+    elif cost_basis is not None:
         when = None if as_of is None else parse_timestamp(as_of, "as_of")
         books = rule_books(ledger, cost_basis, as_of, event_time)
         folded = [b.position for b in books.values()]

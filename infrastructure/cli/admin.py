@@ -63,7 +63,10 @@ def project(
 
 
 def rebuild(
-    name: Annotated[str | None, typer.Argument(help="View to rebuild: orders, trades or positions.")] = None,
+    name: Annotated[
+        str | None,
+        typer.Argument(help="View to rebuild: orders, trades, positions, cash_flows, marks or lots."),
+    ] = None,
     all_views: Annotated[bool, typer.Option("--all", help="Rebuild every view.")] = False,
     jobs: Annotated[
         int,
@@ -79,8 +82,8 @@ def rebuild(
     """Refold views from the whole log into new tables, then swap them in atomically."""
     with open_ledger() as ledger:
         known = ledger.view_names
-        if all_views:
-            names = known
+        if all_views:  # the lazy views (lots) are emptied, for their next read to fold
+            names = [n for n in known if not ledger.views.by_name[n].lazy]
         elif name is not None:
             names = [name]
         else:
@@ -105,9 +108,12 @@ def rebuild(
                 done = progress.tasks[0].completed
                 progress.update(task, rate=f"{done / elapsed:,.0f} events/s" if elapsed else "")
 
-            events, spent = ledger.rebuild(names, progress=advance, jobs=jobs)
+            # --all: every view, the lazy ones (lots) emptied for their next read to fold.
+            events, spent = ledger.rebuild(None if all_views else names, progress=advance, jobs=jobs)
     rate = events / spent if spent else 0.0
-    say(f"rebuilt {', '.join(names)}: {events} events in {spent:.2f} s ({rate:,.0f} events/s)")
+    emptied = [n for n in known if ledger.views.by_name[n].lazy] if all_views else []
+    later = f"; emptied {', '.join(emptied)}, folded at its next read" if emptied else ""
+    say(f"rebuilt {', '.join(names)}: {events} events in {spent:.2f} s ({rate:,.0f} events/s){later}")
 
 
 def db_init(
