@@ -101,6 +101,7 @@ class LotEntry:
     quantity: Decimal = ZERO  # the book after it
     cost: Decimal = ZERO
     realized: Decimal = ZERO
+    day_realized: dict[str, Decimal] = field(default_factory=dict)  # its day's realized P&L through it
 
     @property
     def day(self) -> str:
@@ -239,7 +240,7 @@ def _entry_row(e: LotEntry) -> tuple[Any, ...]:
         f.ts_event.isoformat(), e.kind, _dec(f.signed_qty), _dec(f.price),
         None if f.fee is None else _dec(f.fee), f.fee_currency, f.quote_currency, *terms_row(f.terms),
         _dec(f.realized), e.previous, orjson.dumps([_match_row(m) for m in e.matches]).decode(),
-        _dec(e.opened), _dec(e.quantity), _dec(e.cost), _dec(e.realized),
+        _dec(e.opened), _dec(e.quantity), _dec(e.cost), _dec(e.realized), fees_text(e.day_realized),
     )  # fmt: skip
 
 
@@ -255,8 +256,9 @@ def _entry_from_row(r: tuple[Any, ...]) -> LotEntry:
         for m in orjson.loads(r[20])
     ]  # fmt: skip
     return LotEntry(
-        r[0], fill, r[8], int(r[19]), matches, Decimal(r[21]), Decimal(r[22]), Decimal(r[23]), Decimal(r[24])
-    )
+        r[0], fill, r[8], int(r[19]), matches, Decimal(r[21]), Decimal(r[22]), Decimal(r[23]),
+        Decimal(r[24]), _amounts_from(r[25]),
+    )  # fmt: skip
 
 
 def _amounts_of(found: Mapping[str, str]) -> dict[str, Decimal]:
@@ -288,6 +290,7 @@ LOT_ENTRIES_TABLE: TableSpec[LotEntryKey, LotEntry] = TableSpec(
         Column("after_qty"),
         Column("after_cost"),
         Column("after_realized"),
+        Column("day_realized"),
     ),
     key=("rule", "position"),
     to_row=_entry_row,
@@ -518,7 +521,7 @@ class LotsProjection(Projection):
             merged = sorted(chain + fresh, key=lambda e: venue_order_key(e.key))
             p = book.position
             p.last, p.last_key = (start.fill.position, start.key) if start else (0, None)
-            _recount_days(tables, book, merged, start, entries)
+            _recount_days(tables, book, merged, start)
             for entry in merged:
                 entry.previous = p.last
                 _fold_one(book, entry, entries)
@@ -592,7 +595,9 @@ def _fold_one(book: LotBook, entry: LotEntry, entries: Table[LotEntryKey, LotEnt
         fill.realized = p.book(fill.signed_qty, fill.price, fill.terms)
     else:
         folding = Book(p, book.hydrated(entries))
-        held = {lot.opened.position: (lot.quantity, lot.cost) for lot in folding.open}
+        # What undoing a match restores: the lots as they were (only a closing fill matches any).
+        closing = p.quantity != 0 and (p.quantity > 0) != (fill.signed_qty > 0)
+        held = {lot.opened.position: (lot.quantity, lot.cost) for lot in folding.open} if closing else {}
         book_fill(folding, fill, _RULES[book.rule])
         for c in folding.closed:
             was = held[c.opened.position]
@@ -664,35 +669,20 @@ def _count_day(tables: Mapping[str, Table[Any, Any]], entry: LotEntry, book: Lot
         currency = fill.terms.pnl_currency or ""
         day.realized[currency] = WIDE.add(day.realized.get(currency, ZERO), fill.realized)
     day.quantity, day.cost, day.terms = p.quantity, p.cost, p.terms
+    entry.day_realized = dict(day.realized)  # where a re-fold from just after it starts the day
     tables[LOT_DAYS_TABLE.name].put(day.key, day)
 
 
 def _recount_days(
-    tables: Mapping[str, Table[Any, Any]],
-    book: LotBook,
-    merged: list[LotEntry],
-    start: LotEntry | None,
-    entries: Table[LotEntryKey, LotEntry],
+    tables: Mapping[str, Table[Any, Any]], book: LotBook, merged: list[LotEntry], start: LotEntry | None
 ) -> None:
-    """Start the realized P&L of the days a re-fold goes through again: from nothing, with the
-    first day's fills before the re-fold added back in venue time (walked back from ``start``), so
-    that each day's sum is the one a fold in venue time makes, to the digit."""
-    if not merged:
-        return
-    days = {e.day for e in merged}
+    """Start the realized P&L of the days a re-fold goes through again: from nothing, the first
+    day's from its sum through ``start`` (``LotEntry.day_realized``, as the fold in venue time
+    left it), so that each day's sum is the one a fold in venue time makes, to the digit."""
+    days: set[str] = set()
     for entry in merged:
-        row = _day_of(tables, entry, book)
-        if row.day in days:
-            row.realized = {}
-            days.discard(row.day)
-    first = merged[0].day
-    before_it: list[LotEntry] = []
-    at = start
-    while at is not None and at.day == first:
-        before_it.append(at)
-        at = entries.get((book.rule, at.previous)) if at.previous else None
-    row = _day_of(tables, merged[0], book)
-    for entry in reversed(before_it):
-        if entry.kind != "busted":
-            currency = entry.fill.terms.pnl_currency or ""
-            row.realized[currency] = WIDE.add(row.realized.get(currency, ZERO), entry.fill.realized)
+        if entry.day not in days:
+            days.add(entry.day)
+            _day_of(tables, entry, book).realized = {}
+    if merged and start is not None and start.day == merged[0].day:
+        _day_of(tables, merged[0], book).realized = dict(start.day_realized)

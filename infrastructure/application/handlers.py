@@ -219,10 +219,11 @@ def lots(ledger: LedgerParts, request: Lots) -> list[LotRow]:
     rule = request.cost_basis
     if rule == "average":
         raise InvalidInputError("lots need a lot rule: fifo, lifo or hifo, not average", field="cost_basis")
-    if request.as_of is None and cost_basis_named(rule) and rule_views.up_to_date(ledger):
+    if request.as_of is None and cost_basis_named(rule) and rule_views.stored(ledger):
         stored = rule_views.closed_lots if request.closed else rule_views.open_lots
         return stored(ledger.db, rule)
     books = reads.rule_books(ledger, rule, request.as_of, request.event_time)
+    rule_views.later(ledger)  # the view far behind: brought up after this read, not by it
     if request.closed:
         return [LotRow.of_closed(rule, lot) for b in books.values() for lot in b.closed]
     return [LotRow.of_open(rule, lot) for b in books.values() for lot in b.open]
@@ -236,9 +237,12 @@ def pnl(ledger: LedgerParts, request: Pnl) -> list[PnlRow]:
 @handles(PnlDaily)
 def pnl_daily(ledger: LedgerParts, request: PnlDaily) -> list[DailyPnlRow]:
     rule = request.cost_basis or ledger.cost_basis()
-    if request.by == "account" and cost_basis_named(rule) and rule_views.up_to_date(ledger):
+    if request.by == "account" and cost_basis_named(rule) and rule_views.stored(ledger):
         return daily_pnl_rows(ledger.db, request.by, rule, rule_views.days(ledger.db, rule))
-    return daily_pnl_rows(ledger.db, request.by, rule)
+    try:
+        return daily_pnl_rows(ledger.db, request.by, rule)
+    finally:
+        rule_views.later(ledger)  # the view far behind: brought up after this read, not by it
 
 
 @handles(PnlSeries)

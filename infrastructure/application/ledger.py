@@ -31,7 +31,7 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId
-from orderledger.infrastructure.application import admin, lazy, reads
+from orderledger.infrastructure.application import admin, lazy, reads, rule_views
 from orderledger.infrastructure.application import collectors as _collectors
 from orderledger.infrastructure.application import requests as asks
 from orderledger.infrastructure.application.arguments import (
@@ -217,6 +217,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
 
     def close(self) -> None:
         """Release the database connection(s); ``with OrderLedger(url) as ledger:`` calls this."""
+        rule_views.stop(self)  # the lots view's upkeep ends after its chunk
         self.db.close()
 
     def __enter__(self) -> OrderLedger:

@@ -227,7 +227,7 @@ def position_list(
     """``OrderLedger.positions``: from the live view, as of a time, or folded under a rule."""
     marks = dict(marks or {})
     cost_basis = rule_of(ledger, cost_basis)
-    if cost_basis is not None and as_of is None and _cost_basis(cost_basis) and rule_views.up_to_date(ledger):
+    if cost_basis is not None and as_of is None and _cost_basis(cost_basis) and rule_views.stored(ledger):
         stored = rule_views.books(ledger.db, cost_basis)
         rows = position_rows(ledger.db, stored, marks, event_time=event_time)
     elif cost_basis is not None:
@@ -236,6 +236,7 @@ def position_list(
         folded = [b.position for b in books.values()]
         fills = [(key, fill) for key, b in books.items() for fill in b.fills]
         rows = position_rows(ledger.db, folded, marks, as_of=when, event_time=event_time, paid=fills)
+        rule_views.later(ledger)  # the view far behind: brought up after this read, not by it
     elif as_of is None:
         rows = positions(ledger.db, marks)
     else:

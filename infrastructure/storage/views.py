@@ -44,6 +44,8 @@ from orderledger.projections import PROJECTIONS
 from orderledger.projections.base import Projection, TableSpec
 
 CHUNK = 5_000
+LAZY_CHUNK = 1_000
+"""Events a lazy view folds per transaction (``Views.bring_up``): its writer's lock is held that long."""
 ABSENT = object()
 """A held or cached row known not to exist (deleted in this batch, or not stored)."""
 _UNSEEN = object()
@@ -453,21 +455,26 @@ class Views:
             self._settles = self._seen_settles
         return True
 
-    def bring_up(self, names: Sequence[str]) -> int:
+    def lazy_lag(self, name: str) -> tuple[int, int]:
+        """A lazy view's position and the log's last, read at one moment (no lock)."""
+        with self.db.read() as tx:
+            row = tx.one("SELECT position FROM view_tracking WHERE view = ?", (name,))
+            head = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
+        return (0 if row is None else int(row[0])), head
+
+    def bring_up(self, names: Sequence[str], *, most: int | None = None) -> int:
         """Fold into the named lazy views (``Projection.lazy``) the events recorded since their
-        position, only of the types they fold, in chunks of one transaction each; returns the
-        events folded. A view already at the log's end costs one read."""
+        position, only of the types they fold, in chunks of ``LAZY_CHUNK`` events, one
+        transaction each; ``most``: at most that many chunks (the caller takes its lock for one
+        chunk at a time). Returns the events folded; a view already at the log's end costs one
+        read."""
         chosen = [self.by_name[name] for name in names]
         topics = sorted({TOPICS[kind] for p in chosen for kind in p.events or ()})
-        folded = 0
+        folded = chunks = 0
         with self.db.read() as tx:
             tracked = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
             head = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
-        empty = [name for name in names if not tracked.get(name, 0)]
-        if empty and head > CHUNK:  # folded whole: a rebuild's bulk fold is the faster way
-            folded, _ = self.rebuild(empty)
-            return folded + self.bring_up([name for name in names if name not in empty])
-        while any(tracked.get(name, 0) < head for name in names):
+        while any(tracked.get(name, 0) < head for name in names) and (most is None or chunks < most):
             with self.db.write() as tx:
                 positions = self._locked_positions(tx)
                 head = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
@@ -476,17 +483,18 @@ class Views:
                         for table in self.tables[name].values():
                             table.discard()
                 start = min(positions[name] for name in names)
-                batch = self._read_in(tx, start, CHUNK, topics)
+                batch = self._read_in(tx, start, LAZY_CHUNK, topics)
                 try:
                     self._fold(tx, batch, positions, lazy=names)
                 except BaseException:
                     self._lazy_at.clear()
                     raise
-                last = batch[-1][0] if len(batch) == CHUNK else head
+                last = batch[-1][0] if len(batch) == LAZY_CHUNK else head
                 for name in names:
                     tracked[name] = self._lazy_at[name] = max(positions[name], last)
                     tx.execute("UPDATE view_tracking SET position = ? WHERE view = ?", (tracked[name], name))
             folded += len(batch)
+            chunks += 1
         return folded
 
     def fold_inline(

@@ -5,15 +5,19 @@ the log and ``rebuild`` refolds it; a database written without the view gets it 
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from orderledger.infrastructure.application import reads
+import pytest
+
+from orderledger.infrastructure.application import reads, rule_views
 from orderledger.infrastructure.application.daily_pnl import daily_pnl_rows
 from orderledger.infrastructure.application.queries import position_rows
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.results import LotRow
+from orderledger.infrastructure.storage import views as storage_views
 from orderledger.projections.lots import COST_BASES
 from tests.support.integration import (
     assert_views_equal_fold,
@@ -168,4 +172,37 @@ def test_reads_of_the_stored_view_equal_the_folds_of_the_log_they_replace(ledger
             )
             assert list(ledger.positions(cost_basis=rule)) == folded
             assert ledger.pnl_daily(cost_basis=rule) == daily_pnl_rows(ledger.db, "account", rule)
+        assert_views_equal_fold(ledger)
+
+
+def test_a_read_far_behind_folds_the_log_and_the_view_comes_up_after_it_in_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read that finds the view far behind (here: chunks of 5 events) is answered by folding the
+    log, as before the view existed; the view is then brought up by a thread, chunk by chunk,
+    each under the writer's lock, and later reads are read from it."""
+    monkeypatch.setattr(storage_views, "LAZY_CHUNK", 5)
+    monkeypatch.setattr(rule_views, "LAZY_CHUNK", 5)
+    calls: list[tuple[str, int, bool]] = []
+    bring_up = storage_views.Views.bring_up
+
+    def watched(self: storage_views.Views, names: Any, **options: Any) -> int:
+        folded = bring_up(self, names, **options)
+        calls.append((threading.current_thread().name, folded, options.get("most") == 1))
+        return folded
+
+    monkeypatch.setattr(storage_views.Views, "bring_up", watched)
+    session = lines(*scrambled(simulate(41, 80), seed=3))
+    with opened(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        ledger.ingest_lines(session)
+        books = reads.rule_books(ledger, "fifo", None, False)
+        folded = [LotRow.of_open("fifo", lot) for b in books.values() for lot in b.open]
+        assert ledger.lots(cost_basis="fifo") == folded
+        rule_views.catch_up(ledger).join(timeout=120)  # the thread that read started
+        assert ledger.views.lazy_positions()["lots"] == ledger.recorder.max_notification_id()
+        assert len(calls) > 10
+        assert all(name == "orderledger-lots" and n <= 5 and one for name, n, one in calls)
+        calls.clear()
+        assert ledger.lots(cost_basis="fifo") == folded  # from the view, now at the log's end
+        assert [n for _, n, _ in calls] == []  # nothing left to fold: no chunk
         assert_views_equal_fold(ledger)
