@@ -125,7 +125,12 @@ def handle(ledger: LedgerParts, request: Request[T]) -> T:
             f" (orderledger.requests names them)",
             field="request",
         )
-    answer: T = handler(ledger, request)
+    try:
+        answer: T = handler(ledger, request)
+    finally:
+        # A read that found the lots view far behind folded the log: the view is brought up in
+        # the background once the answer is made, not beside the read's own fold.
+        rule_views.later(ledger)
     return answer
 
 
@@ -223,7 +228,6 @@ def lots(ledger: LedgerParts, request: Lots) -> list[LotRow]:
         stored = rule_views.closed_lots if request.closed else rule_views.open_lots
         return stored(ledger.db, rule)
     books = reads.rule_books(ledger, rule, request.as_of, request.event_time)
-    rule_views.later(ledger)  # the view far behind: brought up after this read, not by it
     if request.closed:
         return [LotRow.of_closed(rule, lot) for b in books.values() for lot in b.closed]
     return [LotRow.of_open(rule, lot) for b in books.values() for lot in b.open]
@@ -239,10 +243,7 @@ def pnl_daily(ledger: LedgerParts, request: PnlDaily) -> list[DailyPnlRow]:
     rule = request.cost_basis or ledger.cost_basis()
     if request.by == "account" and cost_basis_named(rule) and rule_views.stored(ledger):
         return daily_pnl_rows(ledger.db, request.by, rule, rule_views.days(ledger.db, rule))
-    try:
-        return daily_pnl_rows(ledger.db, request.by, rule)
-    finally:
-        rule_views.later(ledger)  # the view far behind: brought up after this read, not by it
+    return daily_pnl_rows(ledger.db, request.by, rule)
 
 
 @handles(PnlSeries)

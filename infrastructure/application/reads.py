@@ -236,7 +236,6 @@ def position_list(
         folded = [b.position for b in books.values()]
         fills = [(key, fill) for key, b in books.items() for fill in b.fills]
         rows = position_rows(ledger.db, folded, marks, as_of=when, event_time=event_time, paid=fills)
-        rule_views.later(ledger)  # the view far behind: brought up after this read, not by it
     elif as_of is None:
         rows = positions(ledger.db, marks)
     else:

@@ -91,7 +91,8 @@ def _upkeep(ledger: LedgerParts) -> _Upkeep:
 
 def later(ledger: LedgerParts) -> None:
     """After a read that folded the log because the view is far behind (``stored``): bring the
-    view up in the background (``catch_up``), not beside the read's own fold."""
+    view up in the background (``catch_up``), not beside the read's own fold (``handlers.handle``
+    calls this once each answer is made; a no-op unless such a read asked)."""
     upkeep: _Upkeep | None = vars(ledger).get("_lots_upkeep")
     if upkeep is not None and upkeep.wanted:
         upkeep.wanted = False
