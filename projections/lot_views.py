@@ -24,10 +24,11 @@ first (each removes the lot it opened and gives back the quantities and costs it
 folded again in venue time with the pass's new fills. The rows are those ``lots.fold_books``
 gives for the same fills, whatever order they arrived in (tests/unit/test_lot_views.py).
 
-The view is lazy (``Projection.lazy``): ingest does not fold it; a read brings it up to date
-from its position in the log first (``Views.bring_up``), folding only the fill events recorded
-since (docs/storage.md, "Lots and daily P&L under every rule").
-"""
+The view is lazy (``Projection.lazy``): ingest does not fold it; it is brought up from its
+position in the log in chunks (``Views.bring_up``), folding only the fill events recorded since:
+by a read when little is left, else after a read that folded the log, in the background
+(``infrastructure/application/rule_views.py``; docs/storage.md, "Lots and daily P&L under every
+rule")."""
 
 from __future__ import annotations
 
