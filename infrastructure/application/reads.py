@@ -8,10 +8,11 @@ delegates here with itself as ``ledger``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -41,6 +42,7 @@ from orderledger.infrastructure.audit.search import (
 )
 from orderledger.infrastructure.listing import Page, ordering, row_value, sorted_page
 from orderledger.infrastructure.results import (
+    EventRecord,
     Filter,
     HistoryEntry,
     OrderRow,
@@ -197,6 +199,23 @@ def event_filter(ledger: LedgerParts, where: Filter, types: Sequence[str], event
         until=where.until,
         event_time=event_time,
     )
+
+
+def iter_events(
+    ledger: LedgerParts, where: Filter, types: Sequence[str], event_time: bool
+) -> Iterator[EventRecord]:
+    """``OrderLedger.iter_events``: the log's events ``where`` selects, in log order (or the
+    filter's ``sort``), read in chunks; at most ``where.limit``."""
+    wanted = event_filter(ledger, where, types, event_time)
+    if where.sort is None and where.cursor is None:
+        found = search_events(ledger.db, ledger.mapper, wanted, newest=where.newest)
+    else:
+        seal = cursors.seal(ledger.db)
+        order = ordering(
+            "events", where, ledger.db.dialect, seal=seal, types=wanted.types, event_time=event_time
+        )
+        found = search_events(ledger.db, ledger.mapper, wanted, order=order)
+    return islice((EventRecord.of(p, e, m) for p, e, m in found), where.limit)
 
 
 def rule_books(
