@@ -30,11 +30,13 @@ from orderledger.domain.folds import in_venue_time, replay, restatement, venue_p
 from orderledger.domain.identity import IdentityKey, identity_keys, trade_key
 from orderledger.domain.order import FACTS, Order, order_id_for, stated_facts
 from orderledger.domain.outcomes import Outcome
+from orderledger.domain.requests import is_external_key
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.errors import ConcurrencyError, StaleBatchError
 from orderledger.infrastructure.ingest.caches import IdentityCache, OrderCache
 from orderledger.infrastructure.ingest.definitions import book_instrument
 from orderledger.infrastructure.ingest.fates import Again, Handled, bounded, combine, each_part, notes_text
+from orderledger.infrastructure.ingest.merging import book_facts, mergeable, merged
 from orderledger.infrastructure.ingest.order_facts import (
     FACT_EVENTS,
     NAMES_VENUE_ORDER,
@@ -325,7 +327,16 @@ class Processor:
         return {key for key in wanted if key not in self.identities}
 
     def lookup_identity(self, key: IdentityKey) -> str | None:
-        """The client order ID a venue identity points to, if recorded."""
+        """The client order ID a venue identity points to, if recorded: for an external order
+        merged into ours (``ingest.merging``), ours."""
+        owner = self._identity_owner(key)
+        if owner is not None and is_external_key(owner):
+            order = self.load_order(owner, trust_absent=False)
+            if order is not None and order.merged_into is not None:
+                return order.merged_into
+        return owner
+
+    def _identity_owner(self, key: IdentityKey) -> str | None:
         found = self.identities.get(key)
         if found is not None:
             return found
@@ -470,10 +481,14 @@ class _Batch(Parking):
 
     _last_client_id: str | None = None
     item = 0  # the position in its batch of the input being decided
+    _merging: dict[str, Order] = {}  # noqa: RUF012 (replaced per message, never mutated here)
+    """External orders the message being decided names ours as (``ingest.merging``): merged
+    once its own events are decided."""
 
     def apply(self, message: Message, entry: JournalEntry, part: int = 0) -> Handled:
         """Apply one message (the ``part``-th of its input); returns (outcome, reason, events)."""
         self._last_client_id = message.client_order_id
+        self._merging = {}
         key = (self.item, part)
         refused = self.p.refused.get(key)
         if refused is not None:
@@ -603,6 +618,8 @@ class _Batch(Parking):
             events += self._unpark(order, waits)
         if amended and fill is not None:
             order.check_quantity(fill)
+        if self._merging:
+            events += self._merge(order, message, entry)
         if events and status is not Outcome.APPLIED:
             status, reason = Outcome.APPLIED, None
         return status, reason, events
@@ -757,6 +774,8 @@ class _Batch(Parking):
         """The order a message names, or every identity it could be released by."""
         if message.client_order_id:
             order = self._order(message.client_order_id)
+            if order is not None and order.merged_into is not None:
+                order = self._order(order.merged_into, trust_absent=False)  # named by its old key
             if order is None and message.venue:
                 # A request recorded after the venue had reported its order made the request's
                 # client order ID an alias of that (external) order.
@@ -790,11 +809,38 @@ class _Batch(Parking):
     def _check_identities(self, client_order_id: str, keys: Sequence[IdentityKey]) -> None:
         for key in keys:
             owner = self.new_identities.get(key) or self.p.lookup_identity(key)
-            if owner is not None and owner != client_order_id:
+            if owner is None or owner == client_order_id or owner in self._merging:
+                continue
+            holder = self._order(owner, trust_absent=False)
+            ours = self._order(client_order_id)
+            if holder is not None and ours is not None and mergeable(holder, ours):
+                self._merging = {**self._merging, owner: holder}
+            else:
                 raise IdentityConflictError(
                     f"{key[1]} {key[2]!r} at venue {key[0]!r} already belongs to order {owner!r}",
                     client_order_id=client_order_id,
                 )
+
+    def _merge(self, ours: Order, message: Message, entry: JournalEntry) -> list[OrderEvent]:
+        """Merge the external orders the message named ours as (``ingest.merging``): theirs off
+        the books, their facts given to ours, their identities leading to ours."""
+        pending, self._merging = self._merging, {}
+        events: list[OrderEvent] = []
+        for external in pending.values():
+            gone, facts = merged(
+                external,
+                ours,
+                self._history(external),
+                self.stamp(message),
+                lambda order, decision: self._outcome(order, decision, entry)[2],
+            )
+            for key in identity_keys(external):  # (forgotten with the batch if it is not stored)
+                self.new_identities[key] = self.p.identities[key] = ours.client_order_id
+            events += gone
+            events += book_facts(
+                facts, lambda fact: self._fact(ours, fact, entry)[2], lambda: len(self.events)
+            )
+        return events
 
     def _register(self, order: Order, keys: Sequence[IdentityKey]) -> list[IdentityKey]:
         """Record identities not yet stored; returns the new ones."""
@@ -802,6 +848,8 @@ class _Batch(Parking):
         for key in keys:
             if key in self.new_identities or self.p.identities.get(key) == order.client_order_id:
                 continue
+            if self.p.identities.get(key) in self._merging:
+                continue  # the external order's identity: it leads to ours once merged (_merge)
             self.new_identities[key] = order.client_order_id
             self.p.identities[key] = order.client_order_id
             self.commit.identities.append((*key, order.client_order_id))
