@@ -218,9 +218,12 @@ def _by_venue_id_in_order() -> dict[str, object]:
         return all_books(reference)
 
 
-def test_an_order_listed_by_its_venue_id_before_our_acknowledgement_is_merged_into_ours() -> None:
+def test_an_order_listed_by_its_venue_id_before_our_acknowledgement_is_merged_into_ours(
+    stored_url: str,
+) -> None:
     """The request, the 14:02 snapshot (V-1 unknown: an external order), then the acceptance
-    c-1 → V-1: the external order is merged into c-1, leaves the books and leads to c-1."""
+    c-1 → V-1, each line by a process of its own: the external order is merged into c-1, leaves
+    the books and leads to c-1; the later snapshots find c-1 by V-1."""
     expected = _by_venue_id_in_order()
     arrival = [
         BY_VENUE_ID_SESSION[0],
@@ -228,8 +231,10 @@ def test_an_order_listed_by_its_venue_id_before_our_acknowledgement_is_merged_in
         BY_VENUE_ID_SESSION[1],
         *BY_VENUE_ID_SESSION[3:],
     ]
-    with OrderLedger("memory://") as ledger:
-        _ingest_each(ledger, arrival)
+    for line in arrival:
+        with OrderLedger(stored_url) as writer:
+            _ingest_each(writer, [line])
+    with OrderLedger(stored_url) as ledger:
         kinds = [type(e.event).__name__ for e in ledger.history("ext-hl-V-1")]
         assert kinds == ["OrderRequested", "OrderAccepted", "OrderMerged"]
         assert ledger.resolve("V-1", venue="hl") == "c-1"
