@@ -22,6 +22,7 @@ from orderledger.domain.folds import replay
 from orderledger.domain.identity import ALIAS, VENUE_ORDER_ID
 from orderledger.domain.order import Order, order_id_for
 from orderledger.domain.outcomes import Outcome
+from orderledger.domain.requests import is_external_key
 from orderledger.domain.values import ClientOrderId, format_timestamp, parse_timestamp
 from orderledger.infrastructure.application.arguments import Version
 from orderledger.infrastructure.application.queries import (
@@ -80,7 +81,12 @@ def resolve(ledger: LedgerParts, key: str, venue: str | None = None) -> ClientOr
             )
     rows = [r for r in rows if venue is None or r[0] == venue]
     if len(rows) == 1:
-        return ClientOrderId(str(rows[0][1]))
+        owner = str(rows[0][1])
+        if is_external_key(owner):  # an external order merged into ours leads to ours
+            order = folded(ledger, owner)
+            if order is not None and order.merged_into is not None:
+                return ClientOrderId(order.merged_into)
+        return ClientOrderId(owner)
     if len(rows) > 1:
         raise OrderNotFoundError(f"{key!r} names orders at several venues; give `venue`")
     raise OrderNotFoundError(f"no order {key!r} (client order ID, venue order ID or alias)")
