@@ -190,6 +190,16 @@ class OrderReinstated(OrderEvent):
     reason: str | None = None
 
 
+class OrderMerged(OrderEvent):
+    """This order is one of ours, recorded before the ledger could tell: an external order it kept
+    for a venue order ID reported with no client order ID (an open-orders snapshot, a venue's
+    feed), which our order ``into`` was acknowledged as since. Its fills were busted just before
+    this event and booked on ``into`` after it; it leaves the books, its history stays, and
+    its venue identities lead to ``into``."""
+
+    into: ClientOrderId
+
+
 class OrderCancelRejected(OrderEvent):
     """The venue refused our cancel; the order returns to the status it had."""
 
@@ -453,6 +463,7 @@ EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     OrderCancelRequested,
     OrderCanceled,
     OrderReinstated,
+    OrderMerged,
     OrderCancelRejected,
     OrderAmendRequested,
     OrderAmended,

@@ -32,6 +32,7 @@ from orderledger.domain.events import (
     OrderExpired,
     OrderFilled,
     OrderHeld,
+    OrderMerged,
     OrderReinstated,
     OrderRejected,
     OrderRequested,
@@ -69,6 +70,7 @@ _VENUE_ORDER: tuple[type[OrderEvent], ...] = (
     OrderExpired,
     AnomalyRecorded,
     OrderRestated,
+    OrderMerged,
 )
 _VENUE_RANK: dict[type[OrderEvent], int] = {fact: rank for rank, fact in enumerate(_VENUE_ORDER)}
 """Facts at one venue time, in the order the venue lives them: a request before its answer, a

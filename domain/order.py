@@ -45,6 +45,7 @@ from orderledger.domain.events import (
     OrderExpired,
     OrderFilled,
     OrderHeld,
+    OrderMerged,
     OrderReinstated,
     OrderRejected,
     OrderRequested,
@@ -438,6 +439,21 @@ class Order(OrderState):
     @applies(OrderReinstated)
     def _on_reinstated(self, event: OrderReinstated) -> None:
         pass  # what the order is without the closure is stated by the OrderRestated that follows
+
+    def merge_into(self, stamp: Stamp, into: str) -> Decision:
+        """Record that this external order is our order ``into`` (``OrderMerged``); the caller
+        busts its fills first and books them on ``into``."""
+        if self.merged_into is not None:
+            return duplicate(f"already merged into order {self.merged_into!r}")
+        return self._record(OrderMerged, stamp, into=into)
+
+    @applies(OrderMerged)
+    def _on_merged(self, event: OrderMerged) -> None:
+        self.merged_into = event.into
+        if not self.base_status.is_terminal:
+            self.base_status = Status.CANCELED
+            self._clear_pending()
+        self.reason = f"merged into order {event.into!r}"
 
     def reject_cancel(self, stamp: Stamp, reason: str | None = None) -> Decision:
         """The venue refused our cancel."""

@@ -227,6 +227,8 @@ class KeptOrder:
     recorded_at: Annotated[datetime, TIME]
     fills: Annotated[Mapping[str, Fill], FILLS]
     id: Annotated[UUID, IDENTIFIER]
+    merged_into: Annotated[str | None, PLAIN]
+    """The order of ours this external order was merged into (``OrderMerged``), if it was."""
 
 
 def _markers(declaration: type, marker: type[_M]) -> dict[str, _M]:
@@ -318,6 +320,7 @@ class OrderState:
         # Fingerprints of facts that carry no ID of their own (see _FINGERPRINTED).
         self.seen: set[str] = set()
         self.reason: str | None = None
+        self.merged_into: str | None = None
         self.created_at: datetime = event.ts_event
         self.updated_at: datetime = event.ts_event
         self.recorded_at: datetime = event.ts_recorded

@@ -26,9 +26,18 @@ def order_id_for(client_order_id: str) -> UUID:
     return uuid5(ORDER_NAMESPACE, client_order_id)
 
 
+EXTERNAL_PREFIX = "ext-"
+
+
 def external_client_order_id(venue: str, venue_order_id: str) -> str:
     """The key of an order the venue reports without a client order ID (placed elsewhere)."""
-    return f"ext-{venue}-{venue_order_id}"
+    return f"{EXTERNAL_PREFIX}{venue}-{venue_order_id}"
+
+
+def is_external_key(client_order_id: str) -> bool:
+    """Whether a client order ID may be one the ledger made for an external order (cheap: the
+    order itself says for sure)."""
+    return client_order_id.startswith(EXTERNAL_PREFIX)
 
 
 def check_request(spec: OrderSpec) -> None:
@@ -51,4 +60,12 @@ def check_positive(value: Decimal, field: str) -> None:
         parse_positive(value, field)
 
 
-__all__ = ["ORDER_NAMESPACE", "check_positive", "check_request", "external_client_order_id", "order_id_for"]
+__all__ = [
+    "EXTERNAL_PREFIX",
+    "ORDER_NAMESPACE",
+    "check_positive",
+    "check_request",
+    "external_client_order_id",
+    "is_external_key",
+    "order_id_for",
+]

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import orjson
 
-from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderRequested
+from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderMerged, OrderRequested
 from orderledger.domain.fills import Fill
 from orderledger.domain.order import Order
 from orderledger.domain.order_state import (
@@ -219,7 +219,7 @@ class OrdersProjection(Projection):
         # The row is the order as its aggregate stands: the one the writer has just decided is
         # it (``apply`` would build the same order again from the same events).
         order: Order | None = decided.get(event.client_order_id)
-        if order is None or order.version < event.originator_version:
+        if order is None or order.version < event.originator_version or type(event) is OrderMerged:
             return False
         tables[ORDERS_TABLE.name].lend(order.client_order_id, order)
         return True
@@ -237,6 +237,9 @@ class OrdersProjection(Projection):
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         table: Table[str, Order] = tables[ORDERS_TABLE.name]
         kind = type(event)
+        if kind is OrderMerged:  # one of ours: it leaves the books (``ingest.merging``)
+            table.delete(event.client_order_id)
+            return
         if kind is OrderRequested:
             order = Order(event)  # type: ignore[arg-type]
             order.version = event.originator_version

@@ -41,7 +41,6 @@ from orderledger.infrastructure.application.follow import (
     POLL_SECONDS,
     CommittedEvent,
     follow_batches,
-    read_after,
 )
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.placing import (
@@ -51,6 +50,7 @@ from orderledger.infrastructure.application.placing import (
     record_request,
     request_message,
 )
+from orderledger.infrastructure.application.requests import CommittedAfter
 
 # A collector's source is named in collect()'s signature (import-linter's contract allows this
 # one import from the layer above: the protocol module imports nothing of the application).
@@ -249,7 +249,8 @@ class AsyncOrderLedger(AsyncDeprecatedReads):
         (by this process at once, by others at the next poll); see ``OrderLedger.follow``."""
 
         async def read(position: int, limit: int) -> list[CommittedEvent]:
-            return await self._run(self._readers, functools.partial(read_after, self.ledger, position, limit))
+            asked = CommittedAfter(position, limit)  # as OrderLedger.follow reads
+            return await self._run(self._readers, functools.partial(self.ledger.handle, asked))
 
         batches = follow_batches(read, self.ledger.committed, since, poll_seconds=poll_seconds, chunk=CHUNK)
         async with contextlib.aclosing(batches):

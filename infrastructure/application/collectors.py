@@ -2,9 +2,10 @@
 one collector per venue and account, the status figures it publishes, and the venue time it
 resumes from.
 
-``OrderLedger`` has them as its methods (:class:`CollectorLeases`: ``collector_lease``,
-``collector_heartbeat``, ``collector_release``, ``collectors``, ``last_venue_time``); ``serve``'s
-``/health`` and the page read the figures through ``OrderLedger.collectors``.
+``OrderLedger`` has them as its methods (``controls.CollectorLeases``: ``collector_lease``,
+``collector_heartbeat``, ``collector_release``, ``collectors``, ``last_venue_time``), each a typed
+request answered here (``application.handlers``); ``serve``'s ``/health`` and the page read the
+figures through the ``Collectors`` request.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from orderledger.domain.errors import LedgerError
 from orderledger.domain.values import format_timestamp
-from orderledger.infrastructure.application.arguments import checked_methods
 from orderledger.infrastructure.storage import collectors as table
 from orderledger.infrastructure.storage.collectors import NO_ACCOUNT
 
@@ -153,41 +153,9 @@ def last_venue_time(ledger: Any, venue: str, account: str | None) -> datetime | 
     return max(found, default=None)
 
 
-@checked_methods
-class CollectorLeases:
-    """``OrderLedger``'s methods for ``orderledger collect``: over the ledger's database (``db``)."""
-
-    db: Any
-
-    def collector_lease(
-        self, venue: str, account: str | None, owner: str, pid: int, *, stale_after: timedelta | None = None
-    ) -> None:
-        """Take the collector lease of ``venue``/``account`` (``CollectorBusyError``: held by a live one)."""
-        take(self.db, venue, account, owner, pid, datetime.now(UTC), stale_after or STALE_AFTER)
-
-    def collector_heartbeat(
-        self, venue: str, account: str | None, owner: str, figures: dict[str, Any]
-    ) -> None:
-        """Publish a collector's status figures (``LeaseLostError``: another one took over)."""
-        heartbeat(self.db, venue, account, owner, datetime.now(UTC), figures)
-
-    def collector_release(self, venue: str, account: str | None, owner: str) -> None:
-        """Give a collector's lease up."""
-        release(self.db, venue, account, owner)
-
-    def collectors(self) -> list[CollectorRow]:
-        """The collectors running on this ledger, with their status figures (``/health``)."""
-        return rows(self.db, datetime.now(UTC))
-
-    def last_venue_time(self, venue: str, account: str | None) -> datetime | None:
-        """The latest venue time booked for ``venue``/``account`` (a collector's backfill resumes there)."""
-        return last_venue_time(self, venue, account)
-
-
 __all__ = [
     "STALE_AFTER",
     "CollectorBusyError",
-    "CollectorLeases",
     "CollectorRow",
     "LeaseLostError",
     "heartbeat",

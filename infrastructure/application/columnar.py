@@ -28,14 +28,15 @@ only what the order's history says (its times, amendments and fills' fees).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, get_args
 
 import orjson
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.events import EVENT_TYPES
+from orderledger.domain.events import EVENT_TYPES, OrderEvent
 from orderledger.domain.lifecycle import ENDED
 from orderledger.domain.order import FOLDED
 from orderledger.domain.order_state import (
@@ -309,6 +310,30 @@ _FIELDS = tuple(dict.fromkeys((*(field for field, _ in fill_terms().values()), *
 """The payload fields each event's row holds: the terms of a request a fill's row carries
 (:func:`fill_terms`), first (a request's paths end with them), then the rest of ``_SHARED``."""
 _JSON = frozenset(name for name in _FIELDS if SHOWN.get(name) is NAMED)
+
+
+def _decimal(annotation: Any) -> bool:
+    """Whether a field's declared type is a decimal (``DecimalStr``, optional or in a union)."""
+    return annotation is Decimal or any(_decimal(arg) for arg in get_args(annotation))
+
+
+def amounts(kinds: Iterable[type[OrderEvent]] = (), fields: Iterable[str] = _FIELDS) -> dict[str, int]:
+    """The recorded amounts among ``fields`` (default: the payload fields each event's row holds),
+    each with the decimal places the lake keeps of it: every field an event class of ``kinds``
+    (default: those of ``PAYLOAD_TYPES``, ``domain.events``) declares as a decimal. Its places are
+    its lake type's (``columns.COLUMN_TYPES``: money keeps more), or, for the ``previous_`` figure
+    a correction restates, the restated field's; any other decimal keeps ``PLACES``."""
+    chosen = list(kinds) or [kind for kind in EVENT_TYPES if kind.__name__ in PAYLOAD_TYPES]
+    declared = {name for kind in chosen for name, f in kind.model_fields.items() if _decimal(f.annotation)}
+    default = f"DECIMAL(38,{PLACES})"
+
+    def places(name: str) -> int:
+        typed = COLUMN_TYPES.get(name) or COLUMN_TYPES.get(name.removeprefix("previous_"), default)
+        return int(typed.rstrip(")").rpartition(",")[2]) if typed.startswith("DECIMAL(") else PLACES
+
+    return {name: places(name) for name in fields if name in declared}
+
+
 """The payload fields that are mappings (tags, aliases): kept as JSON."""
 _LACKED = "'$[0]'"
 """The path read where a payload type lacks a field: an array's first item, NULL at once for an

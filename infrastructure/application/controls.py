@@ -1,23 +1,32 @@
 """``OrderLedger``'s exposure, limits, trading states, pre-trade check and limits' standing
-(docs/risk.md): thin methods over the typed requests, ``application.risk`` and ``application.watch``."""
+(docs/risk.md), and its collectors' leases (``orderledger collect``): thin methods over the typed
+requests, answered by ``application.risk``, ``application.watch`` and ``application.collectors``."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application import lazy
 from orderledger.infrastructure.application.arguments import checked, checked_methods
+from orderledger.infrastructure.application.collectors import CollectorRow
 from orderledger.infrastructure.application.exposure import grouping
 from orderledger.infrastructure.application.requests import (
     Check,
+    ClearLimit,
+    CollectorHeartbeat,
+    CollectorLease,
+    CollectorRelease,
+    Collectors,
     Exposure,
+    LastVenueTime,
     Limits,
     Request,
     Risk,
+    SetLimit,
     SetTradingState,
     TradingStates,
 )
@@ -26,8 +35,6 @@ from orderledger.infrastructure.application.risk import (
     LimitRow,
     OrderLedger,
     TradingStateRow,
-    fact_message,
-    record_fact,
 )
 from orderledger.infrastructure.application.watch import LimitStatus
 from orderledger.infrastructure.results import ExposureRow
@@ -70,11 +77,7 @@ class RiskControls:
     ) -> Result:
         """Record a ``limit_set``: from ``ts`` (default now) ``kind`` of ``scope`` ``target`` is at
         most ``value``; a bad field raises its one-line error."""
-        fields = {"scope": scope, "target": target, "kind": kind, "value": str(value), "interval": interval}
-        message = fact_message(
-            "limit_set", ts or self._ledger._clock(), **fields, set_by=set_by, reason=reason
-        )
-        return record_fact(self._ledger, message)
+        return self._ledger.handle(SetLimit(scope, target, kind, value, set_by, interval, reason, ts))
 
     def clear_limit(
         self,
@@ -87,8 +90,7 @@ class RiskControls:
         ts: datetime | None = None,
     ) -> Result:
         """Record a ``limit_cleared``: from ``ts`` (default now) the limit no longer applies."""
-        fields = {"scope": scope, "target": target, "kind": kind, "set_by": set_by, "reason": reason}
-        return record_fact(self._ledger, fact_message("limit_cleared", ts or self._ledger._clock(), **fields))
+        return self._ledger.handle(ClearLimit(scope, target, kind, set_by, reason, ts))
 
     def set_trading_state(
         self,
@@ -149,4 +151,41 @@ class ExposureReads:
         return cast(_Answers, self).handle(asked)
 
 
-__all__ = ["ExposureReads", "RiskControls"]
+@checked_methods
+class CollectorLeases:
+    """``OrderLedger``'s methods for ``orderledger collect``: each a typed request
+    (``CollectorLease`` …) handed to the ledger's one dispatch."""
+
+    db: Any
+
+    def _ask(self, request: Request[T]) -> T:
+        return cast(_Answers, self).handle(request)
+
+    def collector_lease(
+        self, venue: str, account: str | None, owner: str, pid: int, *, stale_after: timedelta | None = None
+    ) -> None:
+        """Take the collector lease of ``venue``/``account`` (``CollectorBusyError``: held by a live one)."""
+        self._ask(CollectorLease(venue, account, owner, pid, stale_after))
+
+    def collector_heartbeat(
+        self, venue: str, account: str | None, owner: str, figures: dict[str, Any]
+    ) -> None:
+        """Publish a collector's status figures (``LeaseLostError``: another one took over)."""
+        self._ask(CollectorHeartbeat(venue, account, owner, figures))
+
+    def collector_release(self, venue: str, account: str | None, owner: str) -> None:
+        """Give a collector's lease up."""
+        self._ask(CollectorRelease(venue, account, owner))
+
+    def collectors(self) -> list[CollectorRow]:
+        """The collectors running on this ledger, with their status figures (``/health``)."""
+        rows: list[CollectorRow] = self._ask(Collectors())
+        return rows
+
+    def last_venue_time(self, venue: str, account: str | None) -> datetime | None:
+        """The latest venue time booked for ``venue``/``account`` (a collector's backfill resumes there)."""
+        found: datetime | None = self._ask(LastVenueTime(venue, account))
+        return found
+
+
+__all__ = ["CollectorLeases", "ExposureReads", "RiskControls"]

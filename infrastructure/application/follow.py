@@ -121,16 +121,18 @@ def follow(
     poll_seconds: float = POLL_SECONDS,
     stop: threading.Event | None = None,
     chunk: int = CHUNK,
+    read: Callable[[int, int], list[CommittedEvent]] | None = None,
 ) -> Iterator[CommittedEvent]:
     """Every committed event after position ``since``, then each new one as it is committed.
 
     Blocks between polls; ends when ``stop`` is set (checked after each wait) or when the caller
-    stops iterating.
+    stops iterating. ``read(position, limit)`` reads the log between the waits (default
+    :func:`read_after`; ``OrderLedger.follow`` asks its ``CommittedAfter`` request).
     """
     position = since
     while True:
         seen = ledger.committed.generation
-        entries = read_after(ledger, position, chunk)
+        entries = read_after(ledger, position, chunk) if read is None else read(position, chunk)
         for entry in entries:
             position = entry.position
             yield entry

@@ -1,7 +1,7 @@
 """The one dispatch: each request type of ``application.requests`` and the function that answers
 it, declared once (``@handles(Orders)``). ``OrderLedger.handle`` looks the request's type up in
-``HANDLERS``; the ledger's read methods build a request and hand it there, and so do the CLI and
-the HTTP API, so a read is written once, here, whichever shell asks it.
+``HANDLERS``; the ledger's methods, reads and commands alike, build a request and hand it there,
+and so do the CLI and the HTTP API, so each is written once, here, whichever shell asks it.
 
 A handler is handed the ledger as ``LedgerParts`` (the parts it uses), never the class.
 """
@@ -9,20 +9,25 @@ A handler is handed the ledger as ``LedgerParts`` (the parts it uses), never the
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
-from orderledger.domain.values import parse_timestamp
-from orderledger.infrastructure.application import admin, lazy, reads, rule_views
+from orderledger.domain.values import ClientOrderId, parse_timestamp
+from orderledger.infrastructure.application import admin, collectors, lazy, reads, rule_views
 from orderledger.infrastructure.application import exposure as _exposure
 from orderledger.infrastructure.application import risk as _risk
 from orderledger.infrastructure.application.daily_pnl import daily_pnl_rows
+from orderledger.infrastructure.application.follow import CommittedEvent, read_after
 from orderledger.infrastructure.application.instruments import list_instruments
 from orderledger.infrastructure.application.parents import parent_page
 from orderledger.infrastructure.application.parts import LedgerParts
+from orderledger.infrastructure.application.queries import iter_orders as _iter_orders
+from orderledger.infrastructure.application.queries import iter_trades as _iter_trades
 from orderledger.infrastructure.application.queries import (
     order_page,
     realized_series,
@@ -30,43 +35,75 @@ from orderledger.infrastructure.application.queries import (
 )
 from orderledger.infrastructure.application.requests import (
     REQUESTS,
+    CatchUp,
+    ChainHead,
     Check,
+    ClearLimit,
+    CollectorHeartbeat,
+    CollectorLease,
+    CollectorRelease,
+    Collectors,
+    CommittedAfter,
+    CostBasis,
+    DefineInstrument,
     Events,
     EventsAfter,
     ExecutionQuality,
+    Export,
+    ExportLake,
     Exposure,
     History,
     Ingest,
+    IngestInbound,
+    IngestStream,
+    InitDatabase,
     Instruments,
+    IterEvents,
+    IterMessages,
+    IterOrders,
+    IterTrades,
     Lag,
+    LastVenueTime,
     Limits,
+    LoadCcxtMarkets,
     LogPosition,
     Lots,
     Messages,
     OrderAt,
+    OrderEvents,
     Orders,
     Parents,
     Pnl,
     PnlDaily,
     PnlSeries,
     Positions,
+    Rebuild,
     Reconcile,
+    Record,
     Request,
+    Resolve,
     Risk,
+    RotateCursorSecret,
+    SetCostBasis,
+    SetLimit,
     Settle,
     SetTradingState,
     Trades,
     TradingStates,
     Verify,
+    ViewsPosition,
 )
 from orderledger.infrastructure.application.watch import LimitStatus, standing
+from orderledger.infrastructure.audit.heads import stored_head, stored_journal_head
 from orderledger.infrastructure.audit.search import event_page, events_after, message_page
+from orderledger.infrastructure.audit.search import iter_messages as _iter_messages
 from orderledger.infrastructure.audit.verify import VerifyReport, write_progress
 from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results import (
     DailyPnlRow,
     EventRecord,
     ExposureRow,
+    Head,
     HistoryEntry,
     InstrumentRow,
     LotRow,
@@ -79,20 +116,25 @@ from orderledger.infrastructure.results import (
     TradeRow,
     ViewsLag,
 )
-from orderledger.projections.lots import cost_basis_named
+from orderledger.infrastructure.storage import cursors
+from orderledger.infrastructure.storage.views import CatchUpStats
+from orderledger.projections.lots import COST_BASIS_SETTING, cost_basis_named
 
 # The analytics (DuckDB) are imported when first asked (``application.lazy``).
 # So are the writes (ingest, its adapters and message models) and reconciliation.
 if TYPE_CHECKING:
     from orderledger.infrastructure.application import execution as _execution
+    from orderledger.infrastructure.application import lake as _lake
     from orderledger.infrastructure.application import reconcile as _reconcile
     from orderledger.infrastructure.application import recording
     from orderledger.infrastructure.application.execution import ExecutionRow
+    from orderledger.infrastructure.application.lake import LakeReport
     from orderledger.infrastructure.application.reconcile import ReconcileReport
-    from orderledger.infrastructure.application.recording import Ingested
+    from orderledger.infrastructure.application.recording import Ingested, IngestReport
     from orderledger.infrastructure.ingest.processing import Result
 else:
     _execution = lazy.Module("orderledger.infrastructure.application.execution")
+    _lake = lazy.Module("orderledger.infrastructure.application.lake")
     _reconcile = lazy.Module("orderledger.infrastructure.application.reconcile")
     recording = lazy.Module("orderledger.infrastructure.application.recording")
 
@@ -381,6 +423,262 @@ def check(ledger: LedgerParts, request: Check) -> _risk.CheckResult:
     order = _risk.request_of(request.spec, now)
     with ledger._writing:  # the daily loss rule may record a halt
         return _risk.check(ledger, order, now)
+
+
+@handles(IngestStream)
+def ingest_stream(ledger: LedgerParts, request: IngestStream) -> IngestReport:
+    return recording.ingest_lines(
+        ledger,
+        request.lines,
+        origin=request.origin,
+        strict=request.strict,
+        on_batch=request.on_batch,
+        fmt=request.format,
+        venue=request.venue,
+        account=request.account,
+        options=dict(request.options),
+    )
+
+
+@handles(IngestInbound)
+def ingest_inbound(ledger: LedgerParts, request: IngestInbound) -> IngestReport:
+    return recording.ingest_inbound(ledger, request.items, strict=request.strict, on_batch=request.on_batch)
+
+
+@handles(Record)
+def record(ledger: LedgerParts, request: Record) -> Result:
+    deny = None
+    if request.check:  # the pre-trade check, asked inside the lock the request is recorded under
+        deny = _risk.denial(ledger, request.now or ledger._clock())
+    return recording.record(ledger, request.message, origin=request.origin, strict=request.strict, deny=deny)
+
+
+@handles(DefineInstrument)
+def define_instrument(ledger: LedgerParts, request: DefineInstrument) -> Result:
+    return recording.define_instrument(
+        ledger,
+        request.venue,
+        request.instrument,
+        ts=request.ts,
+        source=request.source,
+        definition=dict(request.definition),
+    )
+
+
+@handles(LoadCcxtMarkets)
+def load_ccxt_markets(ledger: LedgerParts, request: LoadCcxtMarkets) -> IngestReport:
+    return recording.load_ccxt_markets(
+        ledger,
+        request.markets,
+        venue=request.venue,
+        ts=request.ts,
+        origin=request.origin,
+        instrument_of=request.instrument_of,
+    )
+
+
+@handles(SetLimit)
+def set_limit(ledger: LedgerParts, request: SetLimit) -> Result:
+    fields = {
+        "scope": request.scope,
+        "target": request.target,
+        "kind": request.kind,
+        "value": str(request.value),
+        "interval": request.interval,
+    }
+    message = _risk.fact_message(
+        "limit_set", request.ts or ledger._clock(), **fields, set_by=request.set_by, reason=request.reason
+    )
+    return _risk.record_fact(ledger, message)
+
+
+@handles(ClearLimit)
+def clear_limit(ledger: LedgerParts, request: ClearLimit) -> Result:
+    fields = {"scope": request.scope, "target": request.target, "kind": request.kind}
+    message = _risk.fact_message(
+        "limit_cleared", request.ts or ledger._clock(), **fields, set_by=request.set_by, reason=request.reason
+    )
+    return _risk.record_fact(ledger, message)
+
+
+# ---------------------------------------------------------------------- one order, the log in full
+
+
+@handles(Resolve)
+def resolve(ledger: LedgerParts, request: Resolve) -> ClientOrderId:
+    return reads.resolve(ledger, request.order, request.venue)
+
+
+@handles(OrderEvents)
+def order_events(ledger: LedgerParts, request: OrderEvents) -> list[OrderEvent]:
+    return reads.order_events(ledger, request.client_order_id)
+
+
+@handles(IterOrders)
+def iter_orders(ledger: LedgerParts, request: IterOrders) -> Iterator[OrderRow]:
+    if request.as_of is None:
+        return _iter_orders(ledger.db, request.where, open_only=request.open)
+    every = reads.orders_then(
+        ledger,
+        request.where,
+        open=request.open,
+        as_of=request.as_of,
+        event_time=request.event_time,
+        count=False,
+    )
+    return iter(every)
+
+
+@handles(IterTrades)
+def iter_trades(ledger: LedgerParts, request: IterTrades) -> Iterator[TradeRow]:
+    where = request.where
+    if where.client_order_id is not None:
+        where = replace(where, client_order_id=ledger.resolve(where.client_order_id))
+    return _iter_trades(ledger.db, where)
+
+
+@handles(IterEvents)
+def iter_events(ledger: LedgerParts, request: IterEvents) -> Iterator[EventRecord]:
+    return reads.iter_events(ledger, request.where, request.types, request.event_time)
+
+
+@handles(IterMessages)
+def iter_messages(ledger: LedgerParts, request: IterMessages) -> Iterator[MessageRecord]:
+    selected, outcome = reads.journal_filter(
+        request.where, request.outcome, request.parked, request.older_than
+    )
+    return iter(()) if selected is None else _iter_messages(ledger.db, selected, outcome=outcome)
+
+
+@handles(CommittedAfter)
+def committed_after(ledger: LedgerParts, request: CommittedAfter) -> list[CommittedEvent]:
+    return read_after(ledger, request.position, request.limit)
+
+
+@handles(ChainHead)
+def chain_head(ledger: LedgerParts, request: ChainHead) -> Head | None:
+    found, journal = stored_head(ledger.db), stored_journal_head(ledger.db)
+    if found is None and journal is None:
+        return None
+    return Head(*(found or (0, "")), journal=journal)
+
+
+# ---------------------------------------------------------------------- the views
+
+
+@handles(CatchUp)
+def catch_up(ledger: LedgerParts, request: CatchUp) -> CatchUpStats:
+    with ledger._writing:
+        stats = ledger.views.catch_up()
+        ledger.views.finish(stored=True)
+        return stats
+
+
+@handles(ViewsPosition)
+def views_position(ledger: LedgerParts, request: ViewsPosition) -> int:
+    return max(ledger.views.positions().values())
+
+
+@handles(Rebuild)
+def rebuild(ledger: LedgerParts, request: Rebuild) -> tuple[int, float]:
+    known = list(ledger.views.by_name)
+    chosen = known if request.names is None else list(request.names)
+    unknown = [n for n in chosen if n not in known]
+    if unknown:
+        raise InvalidInputError(f"no view is named {unknown[0]!r}: the views are {', '.join(known)}")
+    if not chosen:
+        raise InvalidInputError(f"name at least one view: {', '.join(known)}")
+    with ledger._writing:
+        if request.names is None:  # every view: the lazy ones are emptied, for their reads to bring up
+            return ledger.views.renew(chosen, progress=request.progress, jobs=request.jobs)
+        return ledger.views.rebuild(chosen, progress=request.progress, jobs=request.jobs)
+
+
+# ---------------------------------------------------------------------- the ledger's settings
+
+
+@handles(CostBasis)
+def cost_basis(ledger: LedgerParts, request: CostBasis) -> str:
+    return ledger.recorder.setting(COST_BASIS_SETTING) or "average"
+
+
+@handles(SetCostBasis)
+def set_cost_basis(ledger: LedgerParts, request: SetCostBasis) -> str:
+    rule = cost_basis_named(request.cost_basis)
+    with ledger._writing:
+        previous = cost_basis(ledger, CostBasis())
+        if rule != previous:
+            ledger.recorder.set_setting(COST_BASIS_SETTING, rule)
+    return previous
+
+
+@handles(RotateCursorSecret)
+def rotate_cursor_secret(ledger: LedgerParts, request: RotateCursorSecret) -> None:
+    with ledger._writing:
+        cursors.rotate(ledger.db)
+
+
+@handles(InitDatabase)
+def init_database(ledger: LedgerParts, request: InitDatabase) -> list[str]:
+    return admin.set_up(ledger, request.app_role, request.password, request.cost_basis)
+
+
+# ---------------------------------------------------------------------- exports
+
+
+@handles(Export)
+def export(ledger: LedgerParts, request: Export) -> int:
+    return admin.export(
+        ledger,
+        request.table,
+        request.out,
+        fmt=request.format,
+        force=request.force,
+        raw=request.raw,
+        cost_basis=request.cost_basis,
+    )
+
+
+@handles(ExportLake)
+def export_lake(ledger: LedgerParts, request: ExportLake) -> LakeReport:
+    return _lake.export_lake(ledger, request.directory)
+
+
+# ---------------------------------------------------------------------- collectors
+
+
+@handles(CollectorLease)
+def collector_lease(ledger: LedgerParts, request: CollectorLease) -> None:
+    stale_after = request.stale_after or collectors.STALE_AFTER
+    collectors.take(
+        ledger.db, request.venue, request.account, request.owner, request.pid, _now(), stale_after
+    )
+
+
+@handles(CollectorHeartbeat)
+def collector_heartbeat(ledger: LedgerParts, request: CollectorHeartbeat) -> None:
+    collectors.heartbeat(ledger.db, request.venue, request.account, request.owner, _now(), request.figures)
+
+
+@handles(CollectorRelease)
+def collector_release(ledger: LedgerParts, request: CollectorRelease) -> None:
+    collectors.release(ledger.db, request.venue, request.account, request.owner)
+
+
+@handles(Collectors)
+def collector_rows(ledger: LedgerParts, request: Collectors) -> list[collectors.CollectorRow]:
+    return collectors.rows(ledger.db, _now())
+
+
+@handles(LastVenueTime)
+def last_venue_time(ledger: LedgerParts, request: LastVenueTime) -> datetime | None:
+    return collectors.last_venue_time(ledger, request.venue, request.account)
+
+
+def _now() -> datetime:
+    """The wall clock a collector's lease is judged by (not the ledger's: leases are between
+    processes, each with its own clock)."""
+    return datetime.now(UTC)
 
 
 _missing = set(REQUESTS) - set(HANDLERS)

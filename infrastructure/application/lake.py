@@ -50,7 +50,7 @@ from urllib.parse import quote
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application import columnar, lake_pnl
-from orderledger.infrastructure.audit.columns import COLUMN_TYPES, MONEY, MONEY_PLACES, PLACES
+from orderledger.infrastructure.audit.columns import COLUMN_TYPES, MONEY
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     import duckdb
@@ -80,19 +80,10 @@ APPENDED = ("events", "fills", "funding")
 SNAPSHOTS = ("orders", "positions", lake_pnl.TABLE)
 """The tables each run rewrites whole (an order's row changes as its events arrive)."""
 _FILE = re.compile(r"^[a-z]+-(\d+)-(\d+)-[0-9a-f-]+\.parquet$")
-_AMOUNTS = {
-    "quantity": PLACES,
-    "price": PLACES,
-    "decision_price": PLACES,
-    "last_qty": PLACES,
-    "last_px": PLACES,
-    "fee": MONEY_PLACES,
-    "previous_qty": PLACES,
-    "previous_px": PLACES,
-    "previous_fee": MONEY_PLACES,
-    "amount": MONEY_PLACES,
-}
-"""The recorded amounts of the events' payloads, with the places the lake keeps of each."""
+_AMOUNTS = columnar.amounts()
+"""The recorded amounts of the events' payloads, with the places the lake keeps of each: every
+field the payload event classes declare as a decimal (``columnar.amounts``), so a new one is
+checked here without an edit."""
 
 
 def declared() -> dict[str, list[str]]:

@@ -17,22 +17,18 @@ import io
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from annotated_types import Ge, Gt
 
-from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId
-from orderledger.infrastructure.application import admin, lazy, reads, rule_views
-from orderledger.infrastructure.application import collectors as _collectors
+from orderledger.infrastructure.application import admin, lazy, rule_views
 from orderledger.infrastructure.application import requests as asks
 from orderledger.infrastructure.application.arguments import (
     Count,
@@ -41,23 +37,14 @@ from orderledger.infrastructure.application.arguments import (
     Version,
     checked_methods,
 )
-from orderledger.infrastructure.application.controls import ExposureReads, RiskControls
+from orderledger.infrastructure.application.controls import CollectorLeases, ExposureReads, RiskControls
 from orderledger.infrastructure.application.deprecated import DeprecatedReads, renamed_keywords
 from orderledger.infrastructure.application.filtered import filtered
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
 from orderledger.infrastructure.application.handlers import handle
-from orderledger.infrastructure.application.queries import (
-    iter_orders,
-    iter_trades,
-)
 from orderledger.infrastructure.application.requests import Request
-from orderledger.infrastructure.audit.heads import stored_head, stored_journal_head
-from orderledger.infrastructure.audit.search import (
-    iter_messages,
-    search_events,
-)
 from orderledger.infrastructure.audit.verify import VerifyReport
-from orderledger.infrastructure.listing import Page, ordering
+from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results import (
     DailyPnlRow,
     EventRecord,
@@ -75,19 +62,14 @@ from orderledger.infrastructure.results import (
     TradeRow,
     ViewsLag,
 )
-from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.backends import open_database
 from orderledger.infrastructure.storage.db import DEFAULT_URL
 from orderledger.infrastructure.storage.store import LedgerRecorder
 from orderledger.infrastructure.storage.views import CatchUpStats, Views
-from orderledger.projections.lots import COST_BASIS_SETTING
-from orderledger.projections.lots import cost_basis_named as _cost_basis
 
 # The writes (ingest, its adapters and message models), reconciliation, the lake and the analytics:
 # imported when first called (``application.lazy``), so a process that only reads never loads them.
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application import execution as _execution
-    from orderledger.infrastructure.application import lake as _lake
     from orderledger.infrastructure.application import placing as _placing
     from orderledger.infrastructure.application import recording
     from orderledger.infrastructure.application.execution import ExecutionRow
@@ -97,8 +79,6 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.application.recording import IngestReport
     from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result
 else:
-    _execution = lazy.Module("orderledger.infrastructure.application.execution")
-    _lake = lazy.Module("orderledger.infrastructure.application.lake")
     _placing = lazy.Module("orderledger.infrastructure.application.placing")
     recording = lazy.Module("orderledger.infrastructure.application.recording")
     # the names of signatures, for the argument checks' hints
@@ -121,7 +101,7 @@ DEFAULT_BATCH = 1_000
 
 
 @checked_methods
-class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, RiskControls):
+class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls):
     """The ledger: record facts about orders, query their state, keep views current.
 
     Thread safety: one instance may be shared by any number of threads (for example an asyncio
@@ -254,17 +234,9 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
         the report's ``stored`` is False and its counts say what was kept: the rejected lines as
         ``rejected``, every other as ``not stored``, and no events.
         """
-        return recording.ingest_lines(
-            self,
-            lines,
-            origin=origin,
-            strict=strict,
-            on_batch=on_batch,
-            fmt=format,
-            venue=venue,
-            account=account,
-            options=options,
-        )
+        given = tuple((options or {}).items())
+        asked = asks.IngestStream(lines, origin, strict, on_batch, format, venue, account, given)
+        return handle(self, asked)
 
     def ingest_inbound(
         self,
@@ -278,7 +250,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
         A batch is committed at ``batch_size`` inputs, at ``MAX_BATCH_BYTES``, at a ``None``
         (the input paused) and at the end; ``on_batch`` hears of each once it is durable.
         """
-        return recording.ingest_inbound(self, items, strict=strict, on_batch=on_batch)
+        return handle(self, asks.IngestInbound(items, strict, on_batch))
 
     def record(self, message: dict[str, Any], *, origin: str = "api", strict: bool = False) -> Result:
         """Record one fact given as a ledger-format message dict (the imperative API).
@@ -288,7 +260,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
         message that cannot be read, else the domain's, e.g. :class:`OverfillError`); with
         ``strict=True`` that error is raised instead.
         """
-        return recording.record(self, message, origin=origin, strict=strict)
+        return handle(self, asks.Record(message, origin, strict))
 
     # ------------------------------------------------------------------ instruments
 
@@ -308,9 +280,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
         Unchanged: a duplicate; changed: the next version, used by fills booked after it.
         ``ts`` defaults to now.
         """
-        return recording.define_instrument(
-            self, venue, instrument, ts=ts, source=source, definition=definition
-        )
+        return handle(self, asks.DefineInstrument(venue, instrument, tuple(definition.items()), ts, source))
 
     def load_ccxt_markets(
         self,
@@ -324,9 +294,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
         """Record the definitions of a CCXT markets dump (``exchange.load_markets()``): each
         market is journaled as received (format ``ccxt-markets``) with the definition read from
         it; unchanged ones are duplicates, and a market that cannot be read is rejected alone."""
-        return recording.load_ccxt_markets(
-            self, markets, venue=venue, ts=ts, origin=origin, instrument_of=instrument_of
-        )
+        return handle(self, asks.LoadCcxtMarkets(markets, venue, ts, origin, instrument_of))
 
     @renamed_keywords(every_version="all_versions")
     @filtered("instruments")
@@ -353,14 +321,11 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
     def catch_up(self) -> CatchUpStats:
         """Bring every view up to the end of the log, and finish any book's re-fold an ingest
         left for its end (``views_lag().unsettled``)."""
-        with self._writing:
-            stats = self.views.catch_up()
-            self.views.finish(stored=True)
-            return stats
+        return handle(self, asks.CatchUp())
 
     def views_position(self) -> int:
         """The log position every view has reached (what a ``project --follow`` reports)."""
-        return max(self.views.positions().values())
+        return handle(self, asks.ViewsPosition())
 
     @property
     def view_names(self) -> list[str]:
@@ -377,17 +342,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
         """Refold views (default: all) from the whole log into new tables, then swap them in
         atomically; ``progress`` hears of each chunk of events; ``jobs`` processes fold side by
         side (the rows are the same). Returns (events, seconds)."""
-        known = self.view_names
-        chosen = known if names is None else list(names)
-        unknown = [n for n in chosen if n not in known]
-        if unknown:
-            raise InvalidInputError(f"no view is named {unknown[0]!r}: the views are {', '.join(known)}")
-        if not chosen:
-            raise InvalidInputError(f"name at least one view: {', '.join(known)}")
-        with self._writing:
-            if names is None:  # every view: the lazy ones are emptied, for their next read to fold
-                return self.views.renew(chosen, progress=progress, jobs=jobs)
-            return self.views.rebuild(chosen, progress=progress, jobs=jobs)
+        return handle(self, asks.Rebuild(None if names is None else tuple(names), jobs, progress))
 
     def init_database(
         self, app_role: str | None = None, password: str | None = None, cost_basis: str | None = None
@@ -396,28 +351,22 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
         application role with ``password``; ``cost_basis`` sets the rule of a new ledger's
         positions and P&L (``set_cost_basis`` changes an existing one's); returns what was done,
         a line each."""
-        return admin.set_up(self, app_role, password, cost_basis)
+        return handle(self, asks.InitDatabase(app_role, password, cost_basis))
 
     def cost_basis(self) -> str:
         """The rule this ledger's positions and P&L use when a query names none: average (the
         default, and what a ledger created without one reads as), fifo, lifo or hifo."""
-        return self.recorder.setting(COST_BASIS_SETTING) or "average"
+        return handle(self, asks.CostBasis())
 
     def set_cost_basis(self, cost_basis: str) -> str:
         """Make ``cost_basis`` the rule of this ledger's positions and P&L; returns the rule it
         replaces. The log is untouched: every figure under the new rule is folded from it."""
-        rule = _cost_basis(cost_basis)
-        with self._writing:
-            previous = self.cost_basis()
-            if rule != previous:
-                self.recorder.set_setting(COST_BASIS_SETTING, rule)
-        return previous
+        return handle(self, asks.SetCostBasis(cost_basis))
 
     def rotate_cursor_secret(self) -> None:
         """Replace the secret the ledger seals its list cursors with: every cursor issued before,
         by any process, is refused from now on (``storage/cursors.py``)."""
-        with self._writing:
-            cursors.rotate(self.db)
+        handle(self, asks.RotateCursorSecret())
 
     # ------------------------------------------------------------------ following, placing
 
@@ -430,7 +379,8 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
     ) -> Iterator[CommittedEvent]:
         """Every committed event after position ``since``, then each new one live, also those
         written by other processes (``infrastructure/application/follow.py``)."""
-        return follow(self, since, poll_seconds=poll_seconds, stop=stop)
+        read = partial(_committed_after, self)  # each read between the waits is a request
+        return follow(self, since, poll_seconds=poll_seconds, stop=stop, read=read)
 
     def placing(
         self, spec: dict[str, Any], *, rejections: tuple[type[BaseException], ...] = (), check: bool = True
@@ -443,9 +393,11 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
 
     def handle(self, request: Request[T]) -> T:
         """The answer to a typed request (``orderledger.requests``: ``Orders``, ``Trades``,
-        ``Positions``, ``Pnl`` …), each list's taking one :class:`Filter`. Every read method
-        of the ledger is this, with its request built from its keywords; the CLI and the HTTP
-        API ask the same way (``application.handlers`` declares each request's handler once)."""
+        ``Positions``, ``Pnl`` …), each list's taking one :class:`Filter`. Every method of the
+        ledger that reads or commands is this, with its request built from its keywords
+        (``placing`` and ``follow`` are built over requests: ``application.requests`` says why);
+        the CLI and the HTTP API ask the same way (``application.handlers`` declares each
+        request's handler once)."""
         return handle(self, request.checked())
 
     # ------------------------------------------------------------------ querying orders
@@ -453,11 +405,11 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
     @renamed_keywords(key="order")
     def resolve(self, order: str, venue: str | None = None) -> ClientOrderId:
         """Find a client order ID from itself, or from a venue order ID or ``name=value`` alias."""
-        return reads.resolve(self, order, venue)
+        return handle(self, asks.Resolve(order, venue))
 
     def order_events(self, client_order_id: str) -> list[OrderEvent]:
         """Every event of one order, in version order."""
-        return reads.order_events(self, client_order_id)
+        return handle(self, asks.OrderEvents(client_order_id))
 
     @renamed_keywords(key="order")
     def history(self, order: str) -> list[HistoryEntry]:
@@ -486,10 +438,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
     ) -> Iterator[OrderRow]:
         """Orders matching ``where``, by creation time, read a page at a time (from the orders
         view), or as the ledger knew them ``as_of`` a time (folded from the log)."""
-        if as_of is None:
-            yield from iter_orders(self.db, where, open_only=open)
-            return
-        yield from reads.orders_then(self, where, open=open, as_of=as_of, event_time=event_time, count=False)
+        return handle(self, asks.IterOrders(where, open, as_of, event_time))
 
     @filtered("orders")
     def orders(
@@ -512,9 +461,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
     def iter_trades(self, where: Filter) -> Iterator[TradeRow]:
         """Trades matching ``where`` by venue time, read a page at a time (``where.client_order_id``
         may be a venue order ID or an alias: it is resolved)."""
-        if where.client_order_id is not None:
-            where = replace(where, client_order_id=self.resolve(where.client_order_id))
-        return iter_trades(self.db, where)
+        return handle(self, asks.IterTrades(where))
 
     @filtered("trades")
     def trades(self, where: Filter, *, count: Counting = False) -> Page[TradeRow]:
@@ -575,7 +522,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
         csv, jsonl or parquet; returns the rows written. A file is replaced only with ``force``,
         never when it is the ledger's own; CSV cells a spreadsheet would run as formulas are
         neutralised unless ``raw``."""
-        return admin.export(self, table, out, fmt=format, force=force, raw=raw, cost_basis=cost_basis)
+        return handle(self, asks.Export(table, out, format, force, raw, cost_basis))
 
     def pnl(self, *, by: str = "day", cost_basis: str | None = None) -> list[PnlRow]:
         """Realized P&L and fees grouped by day, account, venue, instrument, parent or
@@ -602,16 +549,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
     ) -> Iterator[EventRecord]:
         """Events of the global log matching ``where`` (``since``/``until``: recorded time, or
         venue time with ``event_time``), in log order, read in chunks."""
-        wanted = reads.event_filter(self, where, types, event_time)
-        if where.sort is None and where.cursor is None:
-            found = search_events(self.db, self.mapper, wanted, newest=where.newest)
-        else:
-            seal = cursors.seal(self.db)
-            order = ordering(
-                "events", where, self.db.dialect, seal=seal, types=wanted.types, event_time=event_time
-            )
-            found = search_events(self.db, self.mapper, wanted, order=order)
-        return islice((EventRecord.of(p, e, m) for p, e, m in found), where.limit)
+        return handle(self, asks.IterEvents(where, tuple(types), event_time))
 
     @filtered("events")
     def events(
@@ -655,8 +593,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
         message verbatim with its outcome (an ``Outcome``).
         ``parked``: the messages still parked; ``older_than``: only those received longer ago
         than that (parked too long: stuck)."""
-        selected, outcome = reads.journal_filter(where, outcome, parked, older_than)
-        return iter(()) if selected is None else iter_messages(self.db, selected, outcome=outcome)
+        return handle(self, asks.IterMessages(where, outcome, parked, older_than))
 
     @filtered("messages")
     def messages(
@@ -714,29 +651,15 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
         "Incremental verify"); ``anchor``: when everything holds, store the heads found as the
         next anchor. ``progress`` is told, after each chunk of the log, the events checked and
         how many there are to check."""
-        if progress is not None:  # a callable: not part of a request, which is a value
-            return admin.verify_ledger(
-                self,
-                expect_head=expect_head,
-                heads=heads,
-                journal_heads=journal_heads,
-                deep=deep,
-                incremental=incremental,
-                anchor=anchor,
-                progress=progress,
-            )
         pinned, journal = tuple((heads or {}).items()), tuple((journal_heads or {}).items())
-        return handle(
-            self,
-            asks.Verify(expect_head, pinned, journal, deep=deep, incremental=incremental, anchor=anchor),
+        asked = asks.Verify(
+            expect_head, pinned, journal, deep=deep, incremental=incremental, anchor=anchor, progress=progress
         )
+        return handle(self, asked)
 
     def head(self) -> Head | None:
         """The chains' heads, to record outside the database (None while both are empty)."""
-        found, journal = stored_head(self.db), stored_journal_head(self.db)
-        if found is None and journal is None:
-            return None
-        return Head(*(found or (0, "")), journal=journal)
+        return handle(self, asks.ChainHead())
 
     def reconcile(
         self,
@@ -767,7 +690,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
     def export_lake(self, directory: str | Path) -> LakeReport:
         """Append to the Parquet lake at ``directory`` what the log holds past its manifest, and
         rewrite its snapshot tables (docs/analytics.md); safe to rerun or to kill at any point."""
-        return _lake.export_lake(self, directory)
+        return handle(self, asks.ExportLake(directory))
 
     def execution_quality(
         self,
@@ -782,6 +705,11 @@ class OrderLedger(DeprecatedReads, ExposureReads, _collectors.CollectorLeases, R
         grouped = tuple(by) if isinstance(by, list) else by
         asked = asks.ExecutionQuality(grouped, since, until, None if lake is None else str(lake))
         return handle(self, asked)
+
+
+def _committed_after(ledger: OrderLedger, position: int, limit: int) -> list[CommittedEvent]:
+    """What ``OrderLedger.follow`` reads between its waits: a ``CommittedAfter`` request."""
+    return handle(ledger, asks.CommittedAfter(position, limit))
 
 
 __all__ = ["HistoryEntry", "IngestReport", "OrderLedger"]

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
-from orderledger.infrastructure.application import recording, risk
+from orderledger.infrastructure.application.requests import Record
 from orderledger.infrastructure.errors import OrderDeniedError, RequestNotRecordedError
 from orderledger.infrastructure.ingest.processing import Result
 
@@ -160,21 +160,10 @@ class AsyncPlacement(PlacementState):
         return self.answer
 
 
-def denial(ledger: Any, now: datetime) -> Callable[[Any], str | None]:
-    """The pre-trade check as ``record``'s ``deny``: the reasons the request is denied, or None."""
-
-    def deny(request: Any) -> str | None:
-        result = risk.check(ledger, request, now)
-        return None if result.allowed else "; ".join(result.reasons)
-
-    return deny
-
-
 def record_request(ledger: Any, message: dict[str, Any], now: datetime, *, check: bool) -> Result:
-    """Record a placement's request, checked first (``check``): a denied one is journaled as
-    ``denied``, with the reasons."""
-    deny = denial(ledger, now) if check else None
-    return recording.record(ledger, message, origin="api", strict=False, deny=deny)
+    """Record a placement's request, checked first (``check``, at ``now``): a ``Record`` request
+    handed to the ledger's one dispatch; a denied one is journaled as ``denied``, with the reasons."""
+    return ledger.handle(Record(message, origin="api", check=check, now=now))
 
 
 @contextlib.contextmanager

@@ -8,10 +8,11 @@ delegates here with itself as ``ledger``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -21,6 +22,7 @@ from orderledger.domain.folds import replay
 from orderledger.domain.identity import ALIAS, VENUE_ORDER_ID
 from orderledger.domain.order import Order, order_id_for
 from orderledger.domain.outcomes import Outcome
+from orderledger.domain.requests import is_external_key
 from orderledger.domain.values import ClientOrderId, format_timestamp, parse_timestamp
 from orderledger.infrastructure.application import rule_views
 from orderledger.infrastructure.application.arguments import Version
@@ -42,6 +44,7 @@ from orderledger.infrastructure.audit.search import (
 )
 from orderledger.infrastructure.listing import Page, ordering, row_value, sorted_page
 from orderledger.infrastructure.results import (
+    EventRecord,
     Filter,
     HistoryEntry,
     OrderRow,
@@ -79,7 +82,12 @@ def resolve(ledger: LedgerParts, key: str, venue: str | None = None) -> ClientOr
             )
     rows = [r for r in rows if venue is None or r[0] == venue]
     if len(rows) == 1:
-        return ClientOrderId(str(rows[0][1]))
+        owner = str(rows[0][1])
+        if is_external_key(owner):  # an external order merged into ours leads to ours
+            order = folded(ledger, owner)
+            if order is not None and order.merged_into is not None:
+                return ClientOrderId(order.merged_into)
+        return ClientOrderId(owner)
     if len(rows) > 1:
         raise OrderNotFoundError(f"{key!r} names orders at several venues; give `venue`")
     raise OrderNotFoundError(f"no order {key!r} (client order ID, venue order ID or alias)")
@@ -198,6 +206,23 @@ def event_filter(ledger: LedgerParts, where: Filter, types: Sequence[str], event
         until=where.until,
         event_time=event_time,
     )
+
+
+def iter_events(
+    ledger: LedgerParts, where: Filter, types: Sequence[str], event_time: bool
+) -> Iterator[EventRecord]:
+    """``OrderLedger.iter_events``: the log's events ``where`` selects, in log order (or the
+    filter's ``sort``), read in chunks; at most ``where.limit``."""
+    wanted = event_filter(ledger, where, types, event_time)
+    if where.sort is None and where.cursor is None:
+        found = search_events(ledger.db, ledger.mapper, wanted, newest=where.newest)
+    else:
+        seal = cursors.seal(ledger.db)
+        order = ordering(
+            "events", where, ledger.db.dialect, seal=seal, types=wanted.types, event_time=event_time
+        )
+        found = search_events(ledger.db, ledger.mapper, wanted, order=order)
+    return islice((EventRecord.of(p, e, m) for p, e, m in found), where.limit)
 
 
 def rule_books(

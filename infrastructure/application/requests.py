@@ -18,18 +18,74 @@ one declaration of the filters (``listing.FILTERS``).
 A request's fields are checked when ``handle`` is handed it, as the Python API's arguments are
 (``arguments.py``): ``ledger.handle(Orders(where="alpha"))`` raises :class:`InvalidInputError`
 naming ``Orders()`` and ``where``, before any database work.
+
+Every command and query of the Python API is a request: the reads here, and the commands and
+whole-log reads of ``application.commands`` (re-exported here: ``IngestStream``, ``Record``,
+``DefineInstrument``, ``Rebuild``, ``SetCostBasis``, ``Export``, ``IterOrders`` …), each with
+its role. ``OrderLedger``'s methods build their request and hand it to the one dispatch, and
+so do the CLI and the HTTP API. A command that carries what is not a value (``IngestStream``:
+an iterable read as it is answered and an ``on_batch`` callback) is declared with
+``asking.stream``: it equals and hashes as itself only, so it is never taken for another or
+kept as a key; a callback that only reports progress (``Verify``'s and ``Rebuild``'s
+``progress``) is left out of its request's value instead.
+
+Three public methods are not one request, by design, and are built over requests for their
+parts:
+
+- ``placing`` is a context manager around the caller's own send to the venue: between the
+  request it records before the body runs and the answer it records after, the caller's code
+  runs, which no single request can hold. Both records are ``Record`` requests (the first with
+  ``check``: the pre-trade check at the request's time), so each write goes through the dispatch.
+- ``follow`` is a live iterator that waits on this process's commits (``Wakeup``) between reads
+  and may never end; a request is answered once. Each read between its waits is a
+  ``CommittedAfter`` request.
+- ``close``, ``check_ahead`` and ``check_storage`` (and ``with``) are the ledger object's life,
+  not questions put to the ledger; ``view_names`` names the views the ledger was built with.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast, dataclass_transform
+from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.order import Order
 from orderledger.infrastructure.application import lazy
-from orderledger.infrastructure.application.arguments import Count, Counting, Slices, Version, checked
+from orderledger.infrastructure.application.arguments import Count, Counting, Slices, Version
+from orderledger.infrastructure.application.asking import EVERYTHING, ROLES, Request, request
+from orderledger.infrastructure.application.commands import (
+    CatchUp,
+    ChainHead,
+    ClearLimit,
+    CollectorHeartbeat,
+    CollectorLease,
+    CollectorRelease,
+    Collectors,
+    CommittedAfter,
+    CostBasis,
+    DefineInstrument,
+    Export,
+    ExportLake,
+    IngestInbound,
+    IngestStream,
+    InitDatabase,
+    IterEvents,
+    IterMessages,
+    IterOrders,
+    IterTrades,
+    LastVenueTime,
+    LoadCcxtMarkets,
+    OrderEvents,
+    Rebuild,
+    Record,
+    Resolve,
+    RotateCursorSecret,
+    SetCostBasis,
+    SetLimit,
+    ViewsPosition,
+)
 from orderledger.infrastructure.audit.verify import VerifyReport
 from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results import (
@@ -60,64 +116,6 @@ if TYPE_CHECKING:  # named in a string: the analytics and the writes are importe
     from orderledger.infrastructure.ingest.processing import Result  # noqa: F401
 else:  # a field's type the argument checks read (``arguments.type_hints``), imported when first asked
     __getattr__ = lazy.names(__name__, {"orderledger.infrastructure.application.reconcile": ("Snapshot",)})
-
-T = TypeVar("T", covariant=True)
-
-ROLES = ("read", "write", "admin")
-"""The roles a request may need, each including the ones before (admin ⊇ write ⊇ read): the
-HTTP API admits a token to a request when the token's role includes the request's ``role``."""
-R = TypeVar("R", bound=type)
-
-EVERYTHING = Filter()
-"""The filter that selects every row (a list request's default ``where``)."""
-
-
-class Request(Generic[T]):
-    """A question put to the ledger, whose answer is a ``T`` (``OrderLedger.handle``).
-
-    Besides its fields, a request says what answering it costs, for the shells that bound their
-    reads (the HTTP API's limits): ``whole_log``, it reads or folds the whole log (seconds on a
-    large ledger, where a view answers in milliseconds); ``from_views``, its answer comes from
-    the views, which may lag the log (``ledger.views_lag()``). Positions and P&L fold the log
-    under a lot rule, which may be the ledger's own: whether they do is the ledger's to say
-    (``http.service.LedgerService.folds_log``)."""
-
-    __slots__ = ()
-
-    def checked(self) -> Self:
-        """This request, its fields checked as the Python API's arguments are: a wrong-typed
-        one raises :class:`InvalidInputError` naming the request and the field
-        (``OrderLedger.handle`` checks what it is handed; the keyword methods check their own
-        arguments before they build their request, so it is not checked twice)."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
-        type(self)._check(object.__new__(type(self)), **values)  # type: ignore[attr-defined]
-        return self
-
-    @property
-    def role(self) -> str:
-        """The role asking it needs (``ROLES``): a read needs ``read``; a command declares its
-        own. The HTTP API admits a token by it (``http.access.LedgerContext``), so a request's
-        role is declared here and nowhere else."""
-        return "read"
-
-    @property
-    def whole_log(self) -> bool:
-        """Whether the answer reads or folds the whole log rather than a view or an index."""
-        return False
-
-    @property
-    def from_views(self) -> bool:
-        """Whether the answer is read from the views (it shows the log up to where they are)."""
-        return False
-
-
-@dataclass_transform(frozen_default=True)
-def request(cls: R) -> R:
-    """Declare a request: a frozen dataclass whose fields :meth:`Request.checked` checks
-    against their type hints (``arguments.checked``)."""
-    made: Any = dataclass(frozen=True)(cls)
-    made._check = checked(made.__init__, f"{made.__name__}()")
-    return cast(R, made)
 
 
 # ---------------------------------------------------------------------- one order
@@ -331,6 +329,10 @@ class Verify(Request[VerifyReport]):
     incremental: bool = False
     anchor: bool = False
     progress_file: str | None = None
+    progress: Callable[[int, int], None] | None = field(default=None, compare=False)
+    """Told, after each chunk, the events checked and how many there are (``OrderLedger.verify``'s
+    ``progress``): not part of the request's value (not compared, not hashed; the HTTP API never
+    sets it, so what it sends to a reader process stays a value)."""
 
     @property
     def whole_log(self) -> bool:
@@ -488,38 +490,96 @@ REQUESTS: tuple[type[Request[Any]], ...] = (
     SetTradingState,
     Check,
     Risk,
+    IngestStream,
+    IngestInbound,
+    Record,
+    DefineInstrument,
+    LoadCcxtMarkets,
+    SetLimit,
+    ClearLimit,
+    Resolve,
+    OrderEvents,
+    IterOrders,
+    IterTrades,
+    IterEvents,
+    IterMessages,
+    CommittedAfter,
+    ChainHead,
+    CatchUp,
+    ViewsPosition,
+    Rebuild,
+    CostBasis,
+    SetCostBasis,
+    RotateCursorSecret,
+    InitDatabase,
+    Export,
+    ExportLake,
+    CollectorLease,
+    CollectorHeartbeat,
+    CollectorRelease,
+    Collectors,
+    LastVenueTime,
 )
 """Every request type ``OrderLedger.handle`` answers."""
 
 __all__ = [
     "REQUESTS",
     "ROLES",
+    "CatchUp",
+    "ChainHead",
     "Check",
+    "ClearLimit",
+    "CollectorHeartbeat",
+    "CollectorLease",
+    "CollectorRelease",
+    "Collectors",
+    "CommittedAfter",
+    "CostBasis",
+    "DefineInstrument",
     "Events",
     "EventsAfter",
     "ExecutionQuality",
+    "Export",
+    "ExportLake",
     "Exposure",
     "History",
     "Ingest",
+    "IngestInbound",
+    "IngestStream",
+    "InitDatabase",
     "Instruments",
+    "IterEvents",
+    "IterMessages",
+    "IterOrders",
+    "IterTrades",
     "Lag",
+    "LastVenueTime",
     "Limits",
+    "LoadCcxtMarkets",
     "LogPosition",
     "Lots",
     "Messages",
     "OrderAt",
+    "OrderEvents",
     "Orders",
     "Parents",
     "Pnl",
     "PnlDaily",
     "PnlSeries",
     "Positions",
+    "Rebuild",
     "Reconcile",
+    "Record",
     "Request",
+    "Resolve",
     "Risk",
+    "RotateCursorSecret",
+    "SetCostBasis",
+    "SetLimit",
     "SetTradingState",
     "Settle",
     "Trades",
     "TradingStates",
     "Verify",
+    "ViewsPosition",
 ]

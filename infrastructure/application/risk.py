@@ -426,6 +426,17 @@ FIGURES: dict[str, Callable[[Reads, Limit, Worst], Figure]] = {
 # ---------------------------------------------------------------------- the check
 
 
+def denial(ledger: OrderLedger, now: datetime) -> Callable[[Any], str | None]:
+    """The pre-trade check as ``recording.record``'s ``deny``: the reasons a request is denied at
+    ``now``, or None (a ``Record`` request with ``check``; ``OrderLedger.placing``)."""
+
+    def deny(request: Any) -> str | None:
+        result = check(ledger, request, now)
+        return None if result.allowed else "; ".join(result.reasons)
+
+    return deny
+
+
 def check(ledger: OrderLedger, request: Any, now: datetime) -> CheckResult:
     """Allowed, or denied with every limit the order would breach and what its state forbids."""
     order = worst_case(ledger, request, now)

@@ -12,6 +12,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.infrastructure.application.requests import (
+    CatchUp,
+    CostBasis,
+    InitDatabase,
+    Rebuild,
+    RotateCursorSecret,
+    SetCostBasis,
+    ViewsPosition,
+)
 from orderledger.infrastructure.application.simulator import ingest_demo
 from orderledger.infrastructure.cli.app import open_ledger, seconds, state
 from orderledger.infrastructure.cli.ingest import OrdersOption, SeedOption
@@ -45,7 +54,7 @@ def project(
         total = 0
         while True:
             try:
-                stats = ledger.catch_up()
+                stats = ledger.handle(CatchUp())
             except DatabaseLockedError as error:
                 if not follow:
                     raise
@@ -56,7 +65,7 @@ def project(
                 continue
             total += stats.applied
             if stats.applied:
-                say(f"applied {stats.applied} events; views at {ledger.views_position()}")
+                say(f"applied {stats.applied} events; views at {ledger.handle(ViewsPosition())}")
             if not follow or stop.wait(interval):
                 break
     say(f"views current: {total} events applied")
@@ -109,7 +118,9 @@ def rebuild(
                 progress.update(task, rate=f"{done / elapsed:,.0f} events/s" if elapsed else "")
 
             # --all: every view, the lazy ones (lots) emptied for their next read to fold.
-            events, spent = ledger.rebuild(None if all_views else names, progress=advance, jobs=jobs)
+            events, spent = ledger.handle(
+                Rebuild(None if all_views else tuple(names), jobs, progress=advance)
+            )
     rate = events / spent if spent else 0.0
     emptied = [n for n in known if ledger.views.by_name[n].lazy] if all_views else []
     later = f"; emptied {', '.join(emptied)}, folded at its next read" if emptied else ""
@@ -135,7 +146,7 @@ def db_init(
 ) -> None:
     """Create the schema (tables, indexes, append-only triggers) and, on PostgreSQL, the app role."""
     with open_ledger() as ledger:
-        for line in ledger.init_database(app_role, password, cost_basis):
+        for line in ledger.handle(InitDatabase(app_role, password, cost_basis)):
             say(line)
 
 
@@ -149,7 +160,7 @@ def db_cost_basis(
 ) -> None:
     """Show or change the cost-basis rule of this ledger's positions and P&L (the log is untouched)."""
     with open_ledger() as ledger:
-        current = ledger.cost_basis()
+        current = ledger.handle(CostBasis())
         if rule is None or rule == current:
             say(f"cost basis: {current}")
             return
@@ -159,7 +170,7 @@ def db_cost_basis(
                 f"changing the cost basis from {current} to {rule} restates every position and P&L"
                 " figure: repeat with --yes"
             )
-        previous = ledger.set_cost_basis(rule)
+        previous = ledger.handle(SetCostBasis(rule))
         say(f"cost basis: {previous} → {rule}")
 
 
@@ -167,7 +178,7 @@ def db_rotate_cursor_secret() -> None:
     """Replace the secret this ledger seals its list cursors with: every cursor issued before is
     refused from now on (a client pages again from the start)."""
     with open_ledger() as ledger:
-        ledger.rotate_cursor_secret()
+        ledger.handle(RotateCursorSecret())
         say("cursor secret replaced: every cursor issued before is refused from now on")
 
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from orderledger.infrastructure.application.requests import ExportLake
 from orderledger.infrastructure.cli.app import JsonOption, open_ledger, time_range
 from orderledger.infrastructure.cli.render import json_array, say, text_table
 
@@ -69,7 +70,7 @@ def execution(
 def export_lake(directory: str) -> None:
     """``export lake DIR``: append what is new to the lake and say what was written."""
     with open_ledger(create=False) as ledger:
-        report = ledger.export_lake(directory)
+        report = ledger.handle(ExportLake(directory))
     written = ", ".join(f"{count} {table}" for table, count in report.rows.items())
     if report.position == report.after and not any(report.rows.values()):
         say(f"lake {directory} is up to date at position {report.position}")

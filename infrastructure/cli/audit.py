@@ -21,6 +21,14 @@ from orderledger.domain.outcomes import SPELLED
 from orderledger.infrastructure.application.exports import FROM_VIEWS, check_export
 from orderledger.infrastructure.application.follow import log_record
 from orderledger.infrastructure.application.reconcile import parse_snapshot
+from orderledger.infrastructure.application.requests import (
+    ChainHead,
+    Export,
+    IterEvents,
+    IterMessages,
+    LogPosition,
+    Settle,
+)
 from orderledger.infrastructure.audit.anchors import OVERLAP
 from orderledger.infrastructure.audit.heads import RecordedHeads, merge_heads, parse_heads, read_heads
 from orderledger.infrastructure.cli import analytics
@@ -78,7 +86,7 @@ def messages(
     where = criteria.filter(sort=sort or ("oldest" if as_json else "newest"), limit=limit)
     with open_ledger(create=False) as ledger:
         rows = (
-            r.to_json() for r in ledger.iter_messages(where, outcome=outcome, parked=parked, older_than=age)
+            r.to_json() for r in ledger.handle(IterMessages(where, outcome, parked=parked, older_than=age))
         )
         if as_json:
             count = json_lines(rows)
@@ -103,7 +111,7 @@ def settle(
     journal records who and why."""
     who = by if by is not None else getpass.getuser()
     with open_ledger() as ledger:
-        settled = ledger.settle(message_id, reason=reason, by=who, book=book, account=account, origin="cli")
+        settled = ledger.handle(Settle(message_id, reason, who, book=book, account=account, origin="cli"))
     done = "booked" if book else "set aside"
     say(f"message {message_id} {done} by {who}: recorded as message {settled}")
 
@@ -124,7 +132,7 @@ def events(
     """Search the global log; results stream in log order."""
     where = criteria.filter(sort=sort or None, limit=limit)
     with open_ledger(create=False) as ledger:
-        found = ledger.iter_events(where, types=event_type or (), event_time=event_time)
+        found = ledger.handle(IterEvents(where, tuple(event_type or ()), event_time=event_time))
         rows = (r.to_json() for r in found)
         if as_json:
             json_lines(rows)
@@ -150,7 +158,7 @@ def follow(
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     with open_ledger(create=False) as ledger:
-        start = ledger.log_position() if after is None else after
+        start = ledger.handle(LogPosition()) if after is None else after
         followed = ledger.follow(start, poll_seconds=interval, stop=stop)
         for committed in followed if limit is None else islice(followed, limit):
             sys.stdout.write(json.dumps(log_record(committed), ensure_ascii=False) + "\n")
@@ -251,7 +259,7 @@ def _anchoring(heads: int) -> str:
 def head(as_json: JsonOption = False) -> None:
     """Print the chain's head (ID:HASH) to record outside the database: `orderledger head >> heads.txt`."""
     with open_ledger(create=False) as ledger:
-        found = ledger.head()
+        found = ledger.handle(ChainHead())
     if as_json:
         print_json(Head.json_of(found))
     elif found is None:
@@ -296,7 +304,7 @@ def export(
         out = (
             cast(io.BufferedIOBase, sys.stdout.buffer) if to_stdout else out_path
         )  # (raw when unbuffered: -u)
-        count = ledger.export(table, out, format=fmt, force=force, raw=raw, cost_basis=cost_basis)
+        count = ledger.handle(Export(table, out, fmt, force=force, raw=raw, cost_basis=cost_basis))
     if to_stdout:
         sys.stdout.flush()
         warn(f"wrote {count} {table} to standard output ({fmt})")

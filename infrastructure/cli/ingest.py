@@ -16,6 +16,7 @@ import typer
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.adapters.registry import formats
 from orderledger.infrastructure.application.recording import result_record
+from orderledger.infrastructure.application.requests import IngestStream, LoadCcxtMarkets
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.cli.app import Interrupted, moment, open_input, open_ledger, option_name
 from orderledger.infrastructure.cli.render import say, warn
@@ -111,16 +112,17 @@ def _ingest(
         ledger.project = not no_project
         stream = sys.stdin.buffer if file == "-" else open_input(file)
         try:
-            report = ledger.ingest_lines(
+            asked = IngestStream(
                 read_lines(stream, pauses=is_live(stream)),
                 origin=file,
                 strict=strict,
+                on_batch=committed,
                 format=fmt,
                 venue=venue,
                 account=account,
-                options=options,
-                on_batch=committed,
+                options=tuple(options.items()),
             )
+            report = ledger.handle(asked)
         except KeyboardInterrupt:
             raise Interrupted(kept.say("interrupted", strict), 130) from None
         except StoreError as error:
@@ -200,7 +202,7 @@ def instruments_load(
     except ValueError as error:
         raise MessageError(f"{file}: not JSON: {str(error).splitlines()[0][:200]}") from None
     with open_ledger() as ledger:
-        report = ledger.load_ccxt_markets(markets, venue=venue, ts=moment(ts, "--ts"), origin=file)
+        report = ledger.handle(LoadCcxtMarkets(markets, venue, moment(ts, "--ts"), origin=file))
     for result in report.rejected:
         warn(f"market {result.line_no}: rejected: {result.reason}")
     counts = ", ".join(f"{n} {k}" for k, n in report.counts.items())

@@ -12,7 +12,13 @@ import typer
 
 from orderledger.infrastructure.application.display import Precision
 from orderledger.infrastructure.application.queries import parse_marks
-from orderledger.infrastructure.application.requests import Instruments, Parents, Positions
+from orderledger.infrastructure.application.requests import (
+    Instruments,
+    IterOrders,
+    IterTrades,
+    Parents,
+    Positions,
+)
 from orderledger.infrastructure.cli.app import (
     EventTimeOption,
     JsonOption,
@@ -101,7 +107,7 @@ def orders(
     with open_ledger(create=False) as ledger:
         if when is None:
             warn_if_behind(ledger)
-        rows = ledger.iter_orders(where, open=open_only, as_of=when, event_time=event_time)
+        rows = ledger.handle(IterOrders(where, open=open_only, as_of=when, event_time=event_time))
         what = f"{'open ' if open_only else ''}orders"
         show(rows, limit, as_json, what, ORDER_COLUMNS, None if as_json else Precision.of(ledger))
 
@@ -118,7 +124,7 @@ def trades(
     with open_ledger(create=False) as ledger:
         warn_if_behind(ledger)
         show(
-            ledger.iter_trades(where),
+            ledger.handle(IterTrades(where)),
             limit,
             as_json,
             "trades",

@@ -13,6 +13,7 @@ import typer
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import format_decimal, format_timestamp
+from orderledger.infrastructure.application.requests import ClearLimit, SetLimit, SetTradingState
 from orderledger.infrastructure.application.watch import ALERTS, Changes
 from orderledger.infrastructure.cli.app import JsonOption, moment, open_ledger, seconds
 from orderledger.infrastructure.cli.render import json_array, print_json, say, text_table
@@ -65,7 +66,7 @@ def set_limit(
     """Set a limit, in force from now until set again or cleared."""
     who = set_by or getpass.getuser()
     with open_ledger() as ledger:
-        ledger.set_limit(scope, target, kind, value, interval=interval, set_by=who, reason=reason)
+        ledger.handle(SetLimit(scope, target, kind, value, who, interval=interval, reason=reason))
     say(f"{kind} of {scope} {target} set to {value} by {who}")
 
 
@@ -79,14 +80,14 @@ def clear_limit(
     """Clear a limit: it no longer applies from now."""
     who = set_by or getpass.getuser()
     with open_ledger() as ledger:
-        ledger.clear_limit(scope, target, kind, set_by=who, reason=reason)
+        ledger.handle(ClearLimit(scope, target, kind, who, reason=reason))
     say(f"{kind} of {scope} {target} cleared by {who}")
 
 
 def _set_state(state: str, account: str | None, set_by: str | None, reason: str | None) -> None:
     who = set_by or getpass.getuser()
     with open_ledger() as ledger:
-        ledger.set_trading_state(state, account=account, set_by=who, reason=reason)
+        ledger.handle(SetTradingState(state, who, account=account, reason=reason))
     say(f"{account or 'every account'}: {state} (set by {who})")
 
 

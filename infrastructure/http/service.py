@@ -11,17 +11,20 @@ Nothing is called by name: a runner, a bound or a cache is handed the request it
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
+from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.application import requests as asks
 from orderledger.infrastructure.application.collectors import CollectorRow
 from orderledger.infrastructure.application.display import Precision
+from orderledger.infrastructure.application.follow import log_record
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.recording import result_record
 from orderledger.infrastructure.http.listing import Listed
 from orderledger.infrastructure.ingest.processing import Result
 from orderledger.infrastructure.listing import Page
+from orderledger.infrastructure.results import Head
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ class LedgerService:
     def folds_log(self, cost_basis: str | None) -> bool:
         """Whether positions and P&L under ``cost_basis`` (None: the ledger's rule) are folded
         from the log (a lot rule) rather than read from the live views (average cost)."""
-        return cost_basis is not None or self.ledger.cost_basis() != "average"
+        return cost_basis is not None or self.ledger.handle(asks.CostBasis()) != "average"
 
     def shown(self, rows: Iterable[Any], precision: Precision | None = None) -> list[dict[str, Any]]:
         """Rows as ``to_json`` writes them (exact), each with the one extra field ``precision``:
@@ -99,39 +102,40 @@ class LedgerService:
         left for later were done, and the ledger's cost-basis rule: an answer from the views
         stays the same while all four do (``db cost-basis`` changes the rule under a running
         server)."""
-        lag = self.ledger.views_lag()
-        return lag.log_end, lag.position, lag.settles, self.ledger.cost_basis()
+        lag = self.ledger.handle(asks.Lag())
+        return lag.log_end, lag.position, lag.settles, self.ledger.handle(asks.CostBasis())
 
     def views_behind(self) -> int:
         """Events of the log the views' answers do not include yet (0: current)."""
-        return self.ledger.views_lag().behind
+        return self.ledger.handle(asks.Lag()).behind
 
     # ------------------------------------------------------------------ the log, for the stream
 
     def head(self) -> int:
         """The position of the last committed event (0 for an empty log)."""
-        return self.ledger.log_position()
+        return self.ledger.handle(asks.LogPosition())
 
     def health(self) -> dict[str, Any]:
         """Liveness: the storage can take writes (else its StoreError) and the database answers;
         with the figures of the collectors running on this ledger (``orderledger collect``)."""
         self.ledger.check_storage()
-        collectors = [row.to_json() for row in self.ledger.collectors()]
+        collectors = [row.to_json() for row in self.collector_rows()]
         return {
             "status": "ok",
             "head": self.head(),
-            "cost_basis": self.ledger.cost_basis(),
+            "cost_basis": self.ledger.handle(asks.CostBasis()),
             "collectors": collectors,
         }
 
     def collector_rows(self) -> list[CollectorRow]:
         """The collectors running on this ledger (their lease rows), for ``/metrics``."""
-        return self.ledger.collectors()
+        return self.ledger.handle(asks.Collectors())
 
     def log_after(self, position: int, limit: int) -> list[LogEntry]:
         """Up to ``limit`` committed events after ``position``, in log order, each with the
         fields of a ``GET /events`` row."""
-        return [LogEntry(r.position, r.type, r.to_json()) for r in self.ledger.events_after(position, limit)]
+        after = self.ledger.handle(asks.EventsAfter(position, limit))
+        return [LogEntry(r.position, r.type, r.to_json()) for r in after]
 
     def close(self) -> None:
         self.ledger.close()
@@ -177,6 +181,36 @@ SHOWN: dict[type[asks.Request[Any]], Callable[[LedgerService, Any], Any]] = {
     asks.SetTradingState: lambda service, result: result.outcome.value,
     asks.Check: lambda service, result: result.to_json(),
     asks.Risk: _json_rows,
+    # the Python API's commands and reads the routes do not ask, each written as its CLI shows it
+    asks.IngestStream: lambda service, report: report_record(report, report.rejected),
+    asks.IngestInbound: lambda service, report: report_record(report, report.rejected),
+    asks.Record: lambda service, result: result_record(result),
+    asks.DefineInstrument: lambda service, result: result_record(result),
+    asks.LoadCcxtMarkets: lambda service, report: report_record(report, report.rejected),
+    asks.SetLimit: lambda service, result: result.outcome.value,
+    asks.ClearLimit: lambda service, result: result.outcome.value,
+    asks.Resolve: lambda service, client_order_id: client_order_id,
+    asks.OrderEvents: lambda service, events: [event.model_dump(mode="json") for event in events],
+    asks.IterOrders: _json_rows,
+    asks.IterTrades: _json_rows,
+    asks.IterEvents: _json_rows,
+    asks.IterMessages: _json_rows,
+    asks.CommittedAfter: lambda service, entries: [log_record(entry) for entry in entries],
+    asks.ChainHead: lambda service, head: Head.json_of(head),
+    asks.CatchUp: lambda service, stats: asdict(stats),
+    asks.ViewsPosition: lambda service, position: position,
+    asks.Rebuild: lambda service, done: {"events": done[0], "seconds": done[1]},
+    asks.CostBasis: lambda service, rule: rule,
+    asks.SetCostBasis: lambda service, previous: previous,
+    asks.RotateCursorSecret: lambda service, nothing: None,
+    asks.InitDatabase: lambda service, lines: lines,
+    asks.Export: lambda service, rows: rows,
+    asks.ExportLake: lambda service, report: report.to_json(),
+    asks.CollectorLease: lambda service, nothing: None,
+    asks.CollectorHeartbeat: lambda service, nothing: None,
+    asks.CollectorRelease: lambda service, nothing: None,
+    asks.Collectors: _json_rows,
+    asks.LastVenueTime: lambda service, moment: None if moment is None else format_timestamp(moment),
 }
 """How the answer to each request the HTTP API asks is written as JSON-ready data: the figures
 of orders, trades, positions and lots with the places the page shows them to

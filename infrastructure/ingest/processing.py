@@ -24,17 +24,18 @@ from orderledger.domain.events import (
     OrderEvent,
     OrderFilled,
     OrderRequested,
-    OrderSpec,
 )
 from orderledger.domain.folds import in_venue_time, replay, restatement, venue_place, venue_rank
 from orderledger.domain.identity import IdentityKey, identity_keys, trade_key
 from orderledger.domain.order import FACTS, Order, order_id_for, stated_facts
 from orderledger.domain.outcomes import Outcome
+from orderledger.domain.requests import is_external_key
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.errors import ConcurrencyError, StaleBatchError
 from orderledger.infrastructure.ingest.caches import IdentityCache, OrderCache
 from orderledger.infrastructure.ingest.definitions import book_instrument
 from orderledger.infrastructure.ingest.fates import Again, Handled, bounded, combine, each_part, notes_text
+from orderledger.infrastructure.ingest.identities import CLIENT_ORDER_ID_ALIAS, Identities
 from orderledger.infrastructure.ingest.order_facts import (
     FACT_EVENTS,
     NAMES_VENUE_ORDER,
@@ -78,8 +79,6 @@ MAX_ATTEMPTS = 8
 LOCKED_AFTER = 2
 """Stale attempts after which a batch is decided while holding the log lock."""
 _IDENTITY_COLUMNS = ("venue", "kind", "value", "client_order_id")
-CLIENT_ORDER_ID_ALIAS = "client_order_id"
-"""The alias under which an external order keeps the client order ID of a request that named it."""
 _NOTHING_STATED = (None,) * len(FACTS)
 """What a message that states none of an order's facts gives for them (``stated_facts``)."""
 
@@ -325,7 +324,16 @@ class Processor:
         return {key for key in wanted if key not in self.identities}
 
     def lookup_identity(self, key: IdentityKey) -> str | None:
-        """The client order ID a venue identity points to, if recorded."""
+        """The client order ID a venue identity points to, if recorded: for an external order
+        merged into ours (``ingest.merging``), ours."""
+        owner = self._identity_owner(key)
+        if owner is not None and is_external_key(owner):
+            order = self.load_order(owner, trust_absent=False)
+            if order is not None and order.merged_into is not None:
+                return order.merged_into
+        return owner
+
+    def _identity_owner(self, key: IdentityKey) -> str | None:
         found = self.identities.get(key)
         if found is not None:
             return found
@@ -342,7 +350,7 @@ class Processor:
         return str(row[0])
 
 
-class _Batch(Parking):
+class _Batch(Parking, Identities):
     """The in-memory state of one batch while it is being decided."""
 
     p: Processor
@@ -474,6 +482,7 @@ class _Batch(Parking):
     def apply(self, message: Message, entry: JournalEntry, part: int = 0) -> Handled:
         """Apply one message (the ``part``-th of its input); returns (outcome, reason, events)."""
         self._last_client_id = message.client_order_id
+        self._merging = {}
         key = (self.item, part)
         refused = self.p.refused.get(key)
         if refused is not None:
@@ -548,29 +557,6 @@ class _Batch(Parking):
         unparked = self._unpark(order, [own_key, *new_keys])
         return result[0], result[1], result[2] + unparked
 
-    def _named_by_identity(self, spec: OrderSpec) -> tuple[Order | None, OrderSpec]:
-        """The order a request names by a venue identity instead of its client order ID, and the
-        request restated for it; None and ``spec`` unchanged when there is none.
-
-        A venue's report (``external``) of an order whose venue order ID or client index an
-        order holds is that order again (ours, or one booked from an earlier report). Our own
-        request whose client index the venue reported first, booked as an external order, is
-        that external order: it takes the request's client order ID as an alias
-        (``client_order_id``), never a second order. An index held by another of our orders
-        is left to the identity check (a collision of two client order IDs on one index)."""
-        keys = [IdentityKey.alias(spec.venue, n, v) for n, v in spec.aliases.items()]
-        if spec.external and spec.venue_order_id:
-            keys.insert(0, IdentityKey.venue_order(spec.venue, spec.venue_order_id))
-        for key in keys:
-            owner = self._owner(key)
-            if owner is None:
-                continue
-            if not spec.external and not owner.external:
-                return None, spec
-            update = {"client_order_id": owner.client_order_id, "external": owner.external}
-            return owner, spec.model_copy(update=update)
-        return None, spec
-
     # ------------------------------------------------------------------ other facts
 
     def _fact(self, order: Order, message: Message, entry: JournalEntry) -> Handled:
@@ -603,6 +589,8 @@ class _Batch(Parking):
             events += self._unpark(order, waits)
         if amended and fill is not None:
             order.check_quantity(fill)
+        if self._merging:
+            events += self._merge(order, message, entry)
         if events and status is not Outcome.APPLIED:
             status, reason = Outcome.APPLIED, None
         return status, reason, events
@@ -752,61 +740,6 @@ class _Batch(Parking):
         commit = self.commit
         commit.events += map(self._encode, events)
         commit.event_entries += [entry] * len(events)
-
-    def _resolve(self, message: Message) -> tuple[Order | None, list[IdentityKey]]:
-        """The order a message names, or every identity it could be released by."""
-        if message.client_order_id:
-            order = self._order(message.client_order_id)
-            if order is None and message.venue:
-                # A request recorded after the venue had reported its order made the request's
-                # client order ID an alias of that (external) order.
-                order = self._owner(
-                    IdentityKey.alias(message.venue, CLIENT_ORDER_ID_ALIAS, message.client_order_id)
-                )
-            return order, ([] if order else [IdentityKey.client_order(message.client_order_id)])
-        venue = message.venue or ""
-        keys: list[IdentityKey] = []
-        if message.venue_order_id:
-            keys.append(IdentityKey.venue_order(venue, message.venue_order_id))
-        keys += [IdentityKey.alias(venue, n, v) for n, v in message.aliases.items()]
-        for key in keys:
-            order = self._owner(key)
-            if order is not None:
-                return order, []
-        return None, keys
-
-    def _owner(self, key: IdentityKey) -> Order | None:
-        """The order a venue identity belongs to, if any."""
-        owner = self.new_identities.get(key) or self.p.lookup_identity(key)
-        if owner is None:
-            return None
-        # The identity may have been committed by another writer after this batch's prefetch
-        # marked its order absent: look in the log again.
-        order = self._order(owner, trust_absent=False)
-        if order is None:
-            raise StaleBatchError(f"order {owner!r} is named by {key[1]} but not yet readable")
-        return order
-
-    def _check_identities(self, client_order_id: str, keys: Sequence[IdentityKey]) -> None:
-        for key in keys:
-            owner = self.new_identities.get(key) or self.p.lookup_identity(key)
-            if owner is not None and owner != client_order_id:
-                raise IdentityConflictError(
-                    f"{key[1]} {key[2]!r} at venue {key[0]!r} already belongs to order {owner!r}",
-                    client_order_id=client_order_id,
-                )
-
-    def _register(self, order: Order, keys: Sequence[IdentityKey]) -> list[IdentityKey]:
-        """Record identities not yet stored; returns the new ones."""
-        new = []
-        for key in keys:
-            if key in self.new_identities or self.p.identities.get(key) == order.client_order_id:
-                continue
-            self.new_identities[key] = order.client_order_id
-            self.p.identities[key] = order.client_order_id
-            self.commit.identities.append((*key, order.client_order_id))
-            new.append(key)
-        return new
 
 
 _HANDLERS: dict[type[Message], Callable[[_Batch, Any, JournalEntry, int], Handled]] = {

@@ -41,6 +41,21 @@ def snapshot(minute: int, *rows: dict[str, Any]) -> str:
                        "open_orders": list(rows), "closed_orders": []})  # fmt: skip
 
 
+ARRIVALS = settings(
+    max_examples=60 if os.environ.get("ORDERLEDGER_SOAK") else 12,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+"""Arrivals drawn per test (every one of a session's 720 is in the soak's reach)."""
+
+
+def _ingest_each(ledger: OrderLedger, lines: list[tuple[str, str]]) -> None:
+    """Each line in its own ingest, in the given order: none rejected."""
+    for fmt, line in lines:
+        assert ledger.ingest_lines([line], format=fmt).counts["rejected"] == 0, (fmt, line)
+
+
 # c-1 is created at 14:00:00; with the 60 s grace window, the first snapshots that may close it
 # are those from 14:01:00 on. The 14:02 and 14:03 snapshots lack V-1: it is closed at the second.
 SNAPSHOTS = [snapshot(2), snapshot(3)]
@@ -141,8 +156,7 @@ LISTED_SESSION = [
 
 def _listed_in_order() -> dict[str, object]:
     with OrderLedger("memory://") as reference:
-        for fmt, line in LISTED_SESSION:
-            assert reference.ingest_lines([line], format=fmt).counts["rejected"] == 0
+        _ingest_each(reference, LISTED_SESSION)
         order = reference.order("c-1")
         assert (order.status, order.external, order.updated_at.isoformat()) == (
             Status.CANCELED,
@@ -161,20 +175,14 @@ def test_our_request_after_the_venue_listed_the_order_makes_it_ours() -> None:
     expected = _listed_in_order()
     arrival = [LISTED_SESSION[1], LISTED_SESSION[2], LISTED_SESSION[0], *LISTED_SESSION[3:]]
     with OrderLedger("memory://") as ledger:
-        for fmt, line in arrival:
-            assert ledger.ingest_lines([line], format=fmt).counts["rejected"] == 0
+        _ingest_each(ledger, arrival)
         added = [e.event for e in ledger.history("c-1") if type(e.event).__name__ == "OrderDetailsAdded"]
         assert [getattr(e, "external", None) for e in added] == [False]
         assert ledger.order("c-1").external is False
         assert all_books(ledger) == expected
 
 
-@settings(
-    max_examples=60 if os.environ.get("ORDERLEDGER_SOAK") else 12,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@ARRIVALS
 @given(arrival=st.permutations(LISTED_SESSION))
 def test_any_arrival_of_our_lines_and_the_snapshots_gives_the_books_in_order(
     arrival: list[tuple[str, str]],
@@ -182,6 +190,118 @@ def test_any_arrival_of_our_lines_and_the_snapshots_gives_the_books_in_order(
     """Our two lines and four snapshots, one per ingest, in any order: the books in order."""
     expected = _listed_in_order()
     with OrderLedger("memory://") as ledger:
-        for fmt, line in arrival:
-            assert ledger.ingest_lines([line], format=fmt).counts["rejected"] == 0
+        _ingest_each(ledger, arrival)
+        assert all_books(ledger) == expected
+
+
+# The venue lists the order by its venue order ID alone (no client order ID on its rows): a
+# snapshot read before our acknowledgement finds no order of ours with V-1 and keeps an external
+# order for it (ext-hl-V-1); the acknowledgement then merges that order into c-1.
+BY_VENUE_ID = {k: v for k, v in LISTED.items() if k != "client_order_id"}
+BY_VENUE_ID_SESSION = [
+    ("ledger", ORDER_LINES[0]),
+    ("ledger", ORDER_LINES[1]),
+    ("snapshots", snapshot(2, BY_VENUE_ID)),
+    ("snapshots", snapshot(3, BY_VENUE_ID)),
+    ("snapshots", snapshot(5)),
+    ("snapshots", snapshot(6)),
+]
+
+
+def _by_venue_id_in_order() -> dict[str, object]:
+    with OrderLedger("memory://") as reference:
+        _ingest_each(reference, BY_VENUE_ID_SESSION)
+        order = reference.order("c-1")
+        assert (order.status, order.external, order.venue_order_ids) == (Status.CANCELED, False, ["V-1"])
+        assert order.reason == CLOSED_AT_3.replace("14:03", "14:06")
+        assert [o.client_order_id for o in reference.orders()] == ["c-1"]
+        return all_books(reference)
+
+
+def test_an_order_listed_by_its_venue_id_before_our_acknowledgement_is_merged_into_ours(
+    stored_url: str,
+) -> None:
+    """The request, the 14:02 snapshot (V-1 unknown: an external order), then the acceptance
+    c-1 → V-1, each line by a process of its own: the external order is merged into c-1, leaves
+    the books and leads to c-1; the later snapshots find c-1 by V-1."""
+    expected = _by_venue_id_in_order()
+    arrival = [
+        BY_VENUE_ID_SESSION[0],
+        BY_VENUE_ID_SESSION[2],
+        BY_VENUE_ID_SESSION[1],
+        *BY_VENUE_ID_SESSION[3:],
+    ]
+    for line in arrival:
+        with OrderLedger(stored_url) as writer:
+            _ingest_each(writer, [line])
+    with OrderLedger(stored_url) as ledger:
+        kinds = [type(e.event).__name__ for e in ledger.history("ext-hl-V-1")]
+        assert kinds == ["OrderRequested", "OrderAccepted", "OrderMerged"]
+        assert ledger.resolve("V-1", venue="hl") == "c-1"
+        assert all_books(ledger) == expected
+
+
+@ARRIVALS
+@given(arrival=st.permutations(BY_VENUE_ID_SESSION))
+def test_any_arrival_of_an_order_listed_by_its_venue_id_gives_the_books_in_order(
+    arrival: list[tuple[str, str]],
+) -> None:
+    """Our two lines and four snapshots that name the order by its venue order ID only, one per
+    ingest, in any order: the books in order (an external order kept meanwhile is merged)."""
+    expected = _by_venue_id_in_order()
+    with OrderLedger("memory://") as ledger:
+        _ingest_each(ledger, arrival)
+        assert all_books(ledger) == expected
+
+
+# The same order filling: the venue's totals are 0.02 at an average of 60 (14:02), then 0.05 at
+# 59.88 (14:03: 0.03 more at (0.05 × 59.88 − 0.02 × 60) / 0.03 = (2.994 − 1.2) / 0.03 = 59.8),
+# then it is listed closed, canceled, at 14:05. Inferred fills: 0.02 @ 60 at 14:02 and
+# 0.03 @ 59.8 at 14:03; the order ends canceled with 0.05 filled at 59.88.
+def _closed_snapshot(minute: int, row: dict[str, Any]) -> str:
+    return json.dumps({"venue": "hl", "account": "main", "as_of": f"2024-03-05T14:{minute:02d}:00Z",
+                       "open_orders": [], "closed_orders": [row]})  # fmt: skip
+
+
+FILLING_SESSION = [
+    ("ledger", ORDER_LINES[0]),
+    ("ledger", ORDER_LINES[1]),
+    ("snapshots", snapshot(2, dict(BY_VENUE_ID, filled_quantity="0.02", average_price="60"))),
+    ("snapshots", snapshot(3, dict(BY_VENUE_ID, filled_quantity="0.05", average_price="59.88"))),
+    (
+        "snapshots",
+        _closed_snapshot(
+            5, dict(BY_VENUE_ID, filled_quantity="0.05", average_price="59.88", status="canceled")
+        ),
+    ),
+]
+
+
+def _filling_in_order() -> dict[str, object]:
+    with OrderLedger("memory://") as reference:
+        _ingest_each(reference, FILLING_SESSION)
+        order = reference.order("c-1")
+        assert (order.status, str(order.filled_quantity), str(order.average_price)) == (
+            Status.CANCELED,
+            "0.05",
+            "59.88",
+        )
+        trades = sorted((str(t.quantity), str(t.price), t.ts_event.isoformat()) for t in reference.trades())
+        assert trades == [
+            ("0.02", "60", "2024-03-05T14:02:00+00:00"),
+            ("0.03", "59.8", "2024-03-05T14:03:00+00:00"),
+        ]
+        return all_books(reference)
+
+
+@ARRIVALS
+@given(arrival=st.permutations(FILLING_SESSION))
+def test_an_external_order_merged_into_ours_brings_its_fills_and_its_end(
+    arrival: list[tuple[str, str]],
+) -> None:
+    """The filling order's lines and snapshots in any order, one per ingest: its fills and its
+    closure end on c-1 as in order, whatever was booked on an external order meanwhile."""
+    expected = _filling_in_order()
+    with OrderLedger("memory://") as ledger:
+        _ingest_each(ledger, arrival)
         assert all_books(ledger) == expected

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from orderledger import Filter, OrderLedger
+from orderledger.infrastructure.application import requests as asks
 from orderledger.infrastructure.application.requests import (
     REQUESTS,
     ROLES,
@@ -103,7 +104,40 @@ def test_no_module_of_the_http_layer_calls_the_ledger_or_its_service_by_name() -
     assert called_by_name == []
 
 
-COMMANDS = {Ingest: "write", Settle: "admin", SetTradingState: "write", Check: "write"}
+COMMANDS = {
+    Ingest: "write",
+    Settle: "admin",
+    SetTradingState: "write",
+    Check: "write",
+    **dict.fromkeys(
+        (
+            asks.IngestStream,
+            asks.IngestInbound,
+            asks.Record,
+            asks.DefineInstrument,
+            asks.LoadCcxtMarkets,
+            asks.SetLimit,
+            asks.ClearLimit,
+            asks.CatchUp,
+            asks.CollectorLease,
+            asks.CollectorHeartbeat,
+            asks.CollectorRelease,
+        ),
+        "write",
+    ),
+    # the views refolded, the ledger's settings, and files written where the ledger runs
+    **dict.fromkeys(
+        (
+            asks.Rebuild,
+            asks.SetCostBasis,
+            asks.RotateCursorSecret,
+            asks.InitDatabase,
+            asks.Export,
+            asks.ExportLake,
+        ),
+        "admin",
+    ),
+}
 """The commands whose role is fixed; every other request but ``Reconcile`` is a read."""
 
 

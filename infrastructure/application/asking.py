@@ -1,0 +1,84 @@
+"""The base of every typed request (``application.requests``): :class:`Request`, the roles, and
+the two ways to declare one: :func:`request` (a value: compared, hashed, sent to another
+process) and :func:`stream` (a one-shot command carrying what is not a value).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Generic, Self, TypeVar, cast, dataclass_transform
+
+from orderledger.infrastructure.application.arguments import checked
+from orderledger.infrastructure.results import Filter
+
+T = TypeVar("T", covariant=True)
+
+ROLES = ("read", "write", "admin")
+"""The roles a request may need, each including the ones before (admin ⊇ write ⊇ read): the
+HTTP API admits a token to a request when the token's role includes the request's ``role``."""
+R = TypeVar("R", bound=type)
+
+EVERYTHING = Filter()
+"""The filter that selects every row (a list request's default ``where``)."""
+
+
+class Request(Generic[T]):
+    """A question put to the ledger, whose answer is a ``T`` (``OrderLedger.handle``).
+
+    Besides its fields, a request says what answering it costs, for the shells that bound their
+    reads (the HTTP API's limits): ``whole_log``, it reads or folds the whole log (seconds on a
+    large ledger, where a view answers in milliseconds); ``from_views``, its answer comes from
+    the views, which may lag the log (``ledger.views_lag()``). Positions and P&L fold the log
+    under a lot rule, which may be the ledger's own: whether they do is the ledger's to say
+    (``http.service.LedgerService.folds_log``)."""
+
+    __slots__ = ()
+
+    def checked(self) -> Self:
+        """This request (an equal copy), its fields checked as the Python API's arguments are: a wrong-typed
+        one raises :class:`InvalidInputError` naming the request and the field
+        (``OrderLedger.handle`` checks what it is handed; the keyword methods check their own
+        arguments before they build their request, so it is not checked twice)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        made = object.__new__(type(self))
+        type(self)._check(made, **values)  # type: ignore[attr-defined]
+        return made  # equal to this one; an iterable read lazily is checked item by item as read
+
+    @property
+    def role(self) -> str:
+        """The role asking it needs (``ROLES``): a read needs ``read``; a command declares its
+        own. The HTTP API admits a token by it (``http.access.LedgerContext``), so a request's
+        role is declared here and nowhere else."""
+        return "read"
+
+    @property
+    def whole_log(self) -> bool:
+        """Whether the answer reads or folds the whole log rather than a view or an index."""
+        return False
+
+    @property
+    def from_views(self) -> bool:
+        """Whether the answer is read from the views (it shows the log up to where they are)."""
+        return False
+
+
+@dataclass_transform(frozen_default=True)
+def request(cls: R) -> R:
+    """Declare a request: a frozen dataclass whose fields :meth:`Request.checked` checks
+    against their type hints (``arguments.checked``)."""
+    made: Any = dataclass(frozen=True)(cls)
+    made._check = checked(made.__init__, f"{made.__name__}()")
+    return cast(R, made)
+
+
+@dataclass_transform(frozen_default=True, eq_default=False)
+def stream(cls: R) -> R:
+    """Declare a one-shot request: a frozen dataclass that carries what is not a value (a stream
+    of inputs read as it is answered, a callback told of each batch). It equals and hashes as
+    itself only (``eq=False``): two are never taken for one another, and none is kept as a key."""
+    made: Any = dataclass(frozen=True, eq=False)(cls)
+    made._check = checked(made.__init__, f"{made.__name__}()")
+    return cast(R, made)
+
+
+__all__ = ["EVERYTHING", "ROLES", "Request", "request", "stream"]
