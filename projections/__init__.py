@@ -7,7 +7,6 @@ persists them; ``fold`` in :mod:`projections.base` runs them in memory.
 
 from orderledger.projections.base import Projection, fold
 from orderledger.projections.cash_flows import CashFlowsProjection
-from orderledger.projections.lot_views import LotsProjection
 from orderledger.projections.marks import MarksProjection
 from orderledger.projections.orders import OrdersProjection
 from orderledger.projections.positions import PositionsProjection
@@ -20,17 +19,12 @@ PROJECTIONS: tuple[type[Projection], ...] = (
     PositionsProjection,
     CashFlowsProjection,
     MarksProjection,
-    LotsProjection,
     RiskProjection,
 )
-EAGER: tuple[str, ...] = tuple(p.name for p in PROJECTIONS if not p.lazy)
-"""The views a commit folds; the others (``Projection.lazy``) are folded by their reads."""
 
 __all__ = [
-    "EAGER",
     "PROJECTIONS",
     "CashFlowsProjection",
-    "LotsProjection",
     "MarksProjection",
     "OrdersProjection",
     "PositionsProjection",

@@ -146,11 +146,6 @@ class Projection(ABC):
         """Drop what ``apply`` deferred during a pass that failed (its rows are discarded too)."""
         return None
 
-    lazy: ClassVar[bool] = False
-    """Whether the view is folded only when read (``Views.bring_up``), not as events are written:
-    a view whose upkeep would cost every write more than its readers gain (``projections.lot_views``).
-    Rebuild and verify treat it as any other view, each at its own position in the log."""
-
     adopts: ClassVar[bool] = False
     """Whether ``adopt`` can take rows from the state the writer decided (see there)."""
 

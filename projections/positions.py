@@ -245,11 +245,11 @@ def venue_order_key(k: VenueKey) -> tuple[Any, ...]:
     return (k[0], trade_order(k[1]), k[2], k[3])
 
 
-def terms_row(t: Terms) -> tuple[Any, ...]:
+def _terms_row(t: Terms) -> tuple[Any, ...]:
     return (format_decimal(t.contract_size), t.settlement, t.pnl_currency, t.version)
 
 
-def terms_from_row(r: tuple[Any, ...]) -> Terms:
+def _terms_from_row(r: tuple[Any, ...]) -> Terms:
     return Terms(Decimal(r[0]), r[1], r[2], int(r[3]))
 
 
@@ -267,7 +267,7 @@ def _tags_text(tags: dict[str, str]) -> str:
     return orjson.dumps(tags).decode() if tags else "{}"
 
 
-def fees_text(fees: Mapping[str, Decimal]) -> str:
+def _fees_text(fees: dict[str, Decimal]) -> str:
     return orjson.dumps({k: format_decimal(v) for k, v in sorted(fees.items())}).decode()
 
 
@@ -280,20 +280,6 @@ def _venue_key_from_text(text: str) -> VenueKey:
     return (datetime.fromisoformat(ts), trade_id, client_order_id, position)
 
 
-BOOK_COLUMNS = (
-    Column("account"),
-    Column("venue"),
-    Column("instrument"),
-    Column("quantity"),
-    Column("cost"),
-    Column("realized_pnl"),
-    Column("fees"),
-    Column("quote_currency"),
-    *TERMS_COLUMNS,
-)
-"""A book's figures (``Position``): the positions view's, and the lots view's under each rule."""
-
-
 def _position_row(p: Position) -> tuple[Any, ...]:
     last = p.last_key
     waiting = p.unsettled
@@ -304,9 +290,9 @@ def _position_row(p: Position) -> tuple[Any, ...]:
         format_decimal(p.quantity),
         format_decimal(p.cost),
         format_decimal(p.realized_pnl),
-        fees_text(p.fees),
+        _fees_text(p.fees),
         p.quote_currency,
-        *terms_row(p.terms),
+        *_terms_row(p.terms),
         p.last,
         None if last is None else last[0].isoformat(),
         None if last is None else last[1],
@@ -326,7 +312,7 @@ def _position_from_row(r: tuple[Any, ...]) -> Position:
         Decimal(r[5]),
         {k: Decimal(v) for k, v in orjson.loads(r[6]).items()},
         r[7],
-        terms_from_row(r[8:12]),
+        _terms_from_row(r[8:12]),
         last,
         None if r[13] is None else (datetime.fromisoformat(r[13]), r[14], r[15], last),
     )
@@ -338,7 +324,15 @@ def _position_from_row(r: tuple[Any, ...]) -> Position:
 POSITIONS_TABLE: TableSpec[PositionKey, Position] = TableSpec(
     name="positions_view",
     columns=(
-        *BOOK_COLUMNS,
+        Column("account"),
+        Column("venue"),
+        Column("instrument"),
+        Column("quantity"),
+        Column("cost"),
+        Column("realized_pnl"),
+        Column("fees"),
+        Column("quote_currency"),
+        *TERMS_COLUMNS,
         # The latest fill in venue time: its P&L entry, venue time, trade ID and order (``before``).
         Column("last_position", "INTEGER"),
         Column("last_ts_event"),
@@ -405,7 +399,7 @@ def _entry_from_row(r: tuple[Any, ...]) -> PnlEntry:
         Decimal(r[15]),
         Decimal(r[16]),
         Decimal(r[17]),
-        terms_from_row(r[18:22]),
+        _terms_from_row(r[18:22]),
         datetime.fromisoformat(r[22]),
         int(r[23]),
     )
@@ -517,8 +511,8 @@ TERMS_TABLE: TableSpec[tuple[str, str], DefinedTerms] = TableSpec(
     name="instrument_terms_view",
     columns=(Column("venue"), Column("instrument"), *TERMS_COLUMNS),
     key=("venue", "instrument"),
-    to_row=lambda d: (d.venue, d.instrument, *terms_row(d.terms)),
-    from_row=lambda r: DefinedTerms(str(r[0]), str(r[1]), terms_from_row(tuple(r[2:6]))),
+    to_row=lambda d: (d.venue, d.instrument, *_terms_row(d.terms)),
+    from_row=lambda r: DefinedTerms(str(r[0]), str(r[1]), _terms_from_row(tuple(r[2:6]))),
     key_of_row=lambda r: (str(r[0]), str(r[1])),
     key_values=lambda key: key,
 )

@@ -5,8 +5,6 @@ each book held at the day's end at that day's last mark."""
 
 from __future__ import annotations
 
-import bisect
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -14,13 +12,7 @@ from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import WIDE, format_timestamp, parse_timestamp
-from orderledger.infrastructure.application.queries import (
-    entries_paying_other_currencies,
-    group_of,
-    latest_mark,
-    pnl_tag,
-    recorded_rates,
-)
+from orderledger.infrastructure.application.queries import group_of, latest_mark, pnl_tag, recorded_rates
 from orderledger.infrastructure.results import (
     DailyPnlRow,
     fee_fields,
@@ -34,7 +26,6 @@ from orderledger.projections.fees import (
     net_of_fees,
     rate_of,
 )
-from orderledger.projections.lot_views import LotDay
 from orderledger.projections.lots import Book, CostBasis, Fill, book_fill, cost_basis_named
 from orderledger.projections.marks import MARKS_TABLE
 from orderledger.projections.positions import (
@@ -77,9 +68,7 @@ def _entry_fill(e: PnlEntry) -> Fill:
     )
 
 
-def daily_pnl_rows(
-    db: Database, by: str = "account", basis: str = "average", stored: Sequence[LotDay] | None = None
-) -> list[DailyPnlRow]:
+def daily_pnl_rows(db: Database, by: str = "account", basis: str = "average") -> list[DailyPnlRow]:
     """P&L per UTC day of venue time, by account, parent or ``tag:NAME``, under ``basis`` (the
     ledger's cost-basis rule: a lot rule folds each book's fills in venue time, ``before``).
 
@@ -88,9 +77,6 @@ def daily_pnl_rows(
     corrections: by account these are the positions' own books. A day's row gives what the day's
     fills realized and paid in fees, the cash flows of that day, and the unrealized P&L of what
     each book held at the day's end at its instrument's last recorded mark of the day.
-
-    ``stored``: by account, the books' days under ``basis`` as the lots view keeps them
-    (``projections.lot_views.LotDay``, by book and day), read instead of folding the fills.
     """
     tag = pnl_tag(by)
     if tag is None and by not in DAILY_GROUPS:
@@ -98,15 +84,11 @@ def daily_pnl_rows(
     group_column = "p.tags" if tag else "o.parent_id" if by == "parent" else "p.account"
     columns = ", ".join(f"p.{c.name}" for c in PNL_TABLE.columns)
     with db.read() as tx:
-        entries = (
-            []
-            if stored is not None
-            else tx.all(
-                f"SELECT {columns}, e.ts_event, {group_column} FROM {PNL_TABLE.name} p"
-                " JOIN events e ON e.notification_id = p.position"
-                " LEFT JOIN orders_view o ON o.client_order_id = p.client_order_id"
-                " ORDER BY e.ts_event, p.position"
-            )
+        entries = tx.all(
+            f"SELECT {columns}, e.ts_event, {group_column} FROM {PNL_TABLE.name} p"
+            " JOIN events e ON e.notification_id = p.position"
+            " LEFT JOIN orders_view o ON o.client_order_id = p.client_order_id"
+            " ORDER BY e.ts_event, p.position"
         )
         flow_column = "tags" if tag else "NULL" if by == "parent" else "account"
         flows = tx.all(
@@ -129,12 +111,6 @@ def daily_pnl_rows(
     prices: dict[tuple[str, str], list[tuple[str, Decimal]]] = {}
     for venue, instrument, ts_event, price in marks:
         prices.setdefault((venue, instrument), []).append((str(ts_event)[:10], Decimal(price)))
-    if stored is not None:
-        _stored_days(db, days, stored, prices)
-        return [
-            _daily_row(day, by, group, currency, bucket)
-            for (day, group, currency), bucket in sorted(days.items())
-        ]
     every_day = sorted({key[0] for key in days} | {e.day for book in books.values() for e in book})
     rates = recorded_rates(db, (e for book in books.values() for e in book))
     rule = cost_basis_named(basis)
@@ -146,66 +122,6 @@ def daily_pnl_rows(
         _daily_row(day, by, group, currency, bucket)
         for (day, group, currency), bucket in sorted(days.items())
     ]
-
-
-def _stored_days(
-    db: Database,
-    days: dict[tuple[str, str, str], _Day],
-    stored: Sequence[LotDay],
-    prices: Mapping[tuple[str, str], list[tuple[str, Decimal]]],
-) -> None:
-    """The books' stored days (by book, then day) added to ``days`` by account, as ``_fold_days``
-    adds folded fills: each day's realized P&L and fees, and on every day from a book's first
-    while it holds something, its unrealized P&L at that day's last mark."""
-    every_day = sorted({key[0] for key in days} | {d.day for d in stored})
-    paid = entries_paying_other_currencies(db, None, key="position")
-    wanted = {p for d in stored for p in d.fees_to_value}
-    fees_paid = {at: fee for at, fee in paid if at in wanted}
-    rates = recorded_rates(db, fees_paid.values())
-    by_book: dict[tuple[str, str, str], list[LotDay]] = {}
-    for row in stored:
-        by_book.setdefault((row.account, row.venue, row.instrument), []).append(row)
-    for (account, venue, instrument), rows in by_book.items():
-        state = Position(account, venue, instrument)
-        marked = prices.get((venue, instrument), [])
-        at = 0
-        for day in every_day[bisect.bisect_left(every_day, rows[0].day) :]:
-            while at < len(rows) and rows[at].day <= day:
-                row = rows[at]
-                at += 1
-                for currency, realized in row.realized.items():
-                    bucket = days.setdefault((row.day, account, currency), _Day())
-                    bucket.realized = WIDE.add(bucket.realized, realized)
-                    for fee_currency, fee in row.fees.get(currency, {}).items():
-                        bucket.fees[fee_currency] = WIDE.add(bucket.fees.get(fee_currency, ZERO), fee)
-                for position in row.fees_to_value:
-                    found = fees_paid.get(position)
-                    if found is not None and found.fee is not None:
-                        bucket = days.setdefault((row.day, account, found.pnl_currency or ""), _Day())
-                        bucket.valuation.add(found.fee, found.fee_currency, rate_of(found, rates))
-                state.quantity, state.cost, state.terms = row.quantity, row.cost, row.terms
-            if state.quantity == 0:
-                if at == len(rows):
-                    break  # flat for good: nothing more to value
-                continue
-            _value_day(days, day, account, state, marked)
-
-
-def _value_day(
-    days: dict[tuple[str, str, str], _Day],
-    day: str,
-    group: str,
-    state: Position,
-    marked: list[tuple[str, Decimal]],
-) -> None:
-    """Add what ``state`` (a book at ``day``'s end) would realize at the day's last mark."""
-    bucket = days.setdefault((day, group, state.pnl_currency or ""), _Day())
-    mark = next((price for when, price in reversed(marked) if when <= day), None)
-    if mark is None:
-        bucket.unmarked.add(state.instrument)
-        bucket.unrealized = None
-    elif bucket.unrealized is not None:
-        bucket.unrealized = WIDE.add(bucket.unrealized, state.unrealized_pnl(mark) or ZERO)
 
 
 def _fold_days(
@@ -237,7 +153,13 @@ def _fold_days(
             if at == len(book_entries):
                 break  # flat for good: nothing more to value
             continue
-        _value_day(days, day, group, state, marked)
+        bucket = days.setdefault((day, group, state.pnl_currency or ""), _Day())
+        mark = next((price for when, price in reversed(marked) if when <= day), None)
+        if mark is None:
+            bucket.unmarked.add(state.instrument)
+            bucket.unrealized = None
+        elif bucket.unrealized is not None:
+            bucket.unrealized = WIDE.add(bucket.unrealized, state.unrealized_pnl(mark) or ZERO)
 
 
 def _book_entry(

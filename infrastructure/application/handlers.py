@@ -18,7 +18,7 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId, parse_timestamp
-from orderledger.infrastructure.application import admin, collectors, lazy, reads, rule_views
+from orderledger.infrastructure.application import admin, collectors, lazy, reads
 from orderledger.infrastructure.application import exposure as _exposure
 from orderledger.infrastructure.application import risk as _risk
 from orderledger.infrastructure.application.daily_pnl import daily_pnl_rows
@@ -167,12 +167,7 @@ def handle(ledger: LedgerParts, request: Request[T]) -> T:
             f" (orderledger.requests names them)",
             field="request",
         )
-    try:
-        answer: T = handler(ledger, request)
-    finally:
-        # A read that found the lots view far behind folded the log: the view is brought up in
-        # the background once the answer is made, not beside the read's own fold.
-        rule_views.later(ledger)
+    answer: T = handler(ledger, request)
     return answer
 
 
@@ -266,9 +261,6 @@ def lots(ledger: LedgerParts, request: Lots) -> list[LotRow]:
     rule = request.cost_basis
     if rule == "average":
         raise InvalidInputError("lots need a lot rule: fifo, lifo or hifo, not average", field="cost_basis")
-    if request.as_of is None and cost_basis_named(rule) and rule_views.stored(ledger):
-        stored = rule_views.closed_lots if request.closed else rule_views.open_lots
-        return stored(ledger.db, rule)
     books = reads.rule_books(ledger, rule, request.as_of, request.event_time)
     if request.closed:
         return [LotRow.of_closed(rule, lot) for b in books.values() for lot in b.closed]
@@ -282,10 +274,7 @@ def pnl(ledger: LedgerParts, request: Pnl) -> list[PnlRow]:
 
 @handles(PnlDaily)
 def pnl_daily(ledger: LedgerParts, request: PnlDaily) -> list[DailyPnlRow]:
-    rule = request.cost_basis or ledger.cost_basis()
-    if request.by == "account" and cost_basis_named(rule) and rule_views.stored(ledger):
-        return daily_pnl_rows(ledger.db, request.by, rule, rule_views.days(ledger.db, rule))
-    return daily_pnl_rows(ledger.db, request.by, rule)
+    return daily_pnl_rows(ledger.db, request.by, request.cost_basis or ledger.cost_basis())
 
 
 @handles(PnlSeries)
@@ -589,8 +578,6 @@ def rebuild(ledger: LedgerParts, request: Rebuild) -> tuple[int, float]:
     if not chosen:
         raise InvalidInputError(f"name at least one view: {', '.join(known)}")
     with ledger._writing:
-        if request.names is None:  # every view: the lazy ones are emptied, for their reads to bring up
-            return ledger.views.renew(chosen, progress=request.progress, jobs=request.jobs)
         return ledger.views.rebuild(chosen, progress=request.progress, jobs=request.jobs)
 
 

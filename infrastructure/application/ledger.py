@@ -28,7 +28,7 @@ from annotated_types import Ge, Gt
 from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId
-from orderledger.infrastructure.application import admin, lazy, rule_views
+from orderledger.infrastructure.application import admin, lazy
 from orderledger.infrastructure.application import requests as asks
 from orderledger.infrastructure.application.arguments import (
     Count,
@@ -145,7 +145,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
             if outdated:
                 # Tables written by an older version: views are derived data, so refold them
                 # from the log (once; the rebuilt tables carry this version's columns).
-                self.views.renew(outdated)
+                self.views.rebuild(outdated)
         except BaseException:
             self.db.close()
             raise
@@ -197,7 +197,6 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
 
     def close(self) -> None:
         """Release the database connection(s); ``with OrderLedger(url) as ledger:`` calls this."""
-        rule_views.stop(self)  # the lots view's upkeep ends after its chunk
         self.db.close()
 
     def __enter__(self) -> OrderLedger:

@@ -301,7 +301,7 @@ def _mark_order(mark: Rate) -> tuple[datetime | None, str | None, str]:
     return (mark.time, mark.mark_source, mark.instrument)
 
 
-def entries_paying_other_currencies(
+def _entries_paying_other_currencies(
     db: Database, books: Iterable[Position] | None, *, key: str = "book"
 ) -> list[tuple[Any, PaidFee]]:
     """The P&L entries whose fee is in another currency than their P&L, each under its book's
@@ -363,7 +363,7 @@ def position_rows(
     marks = marks or {}
     flows = cash_flow_totals(db, as_of=as_of, event_time=event_time)
     books = list(books)
-    fees_paid = entries_paying_other_currencies(db, books) if paid is None else list(paid)
+    fees_paid = _entries_paying_other_currencies(db, books) if paid is None else list(paid)
     valued = valuations(
         fees_paid,
         recorded_rates(db, (p for _, p in fees_paid), recorded_by=None if event_time else as_of),
@@ -497,7 +497,7 @@ def pnl_rows(db: Database, by: str) -> list[PnlRow]:
     # Only a fee in another currency than the P&L is valued: what valuing it needs is read for
     # those entries alone (a ledger whose fees are all in the P&L currency reads nothing more).
     other = any(r[2] is not None and r[3] != r[4] for r in rows)
-    paid = dict(entries_paying_other_currencies(db, None, key="position")) if other else {}
+    paid = dict(_entries_paying_other_currencies(db, None, key="position")) if other else {}
     return grouped_pnl(
         by,
         (

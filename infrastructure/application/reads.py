@@ -24,7 +24,6 @@ from orderledger.domain.order import Order, order_id_for
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.requests import is_external_key
 from orderledger.domain.values import ClientOrderId, format_timestamp, parse_timestamp
-from orderledger.infrastructure.application import rule_views
 from orderledger.infrastructure.application.arguments import Version
 from orderledger.infrastructure.application.queries import (
     cash_flows_by,
@@ -252,10 +251,7 @@ def position_list(
     """``OrderLedger.positions``: from the live view, as of a time, or folded under a rule."""
     marks = dict(marks or {})
     cost_basis = rule_of(ledger, cost_basis)
-    if cost_basis is not None and as_of is None and _cost_basis(cost_basis) and rule_views.stored(ledger):
-        stored = rule_views.books(ledger.db, cost_basis)
-        rows = position_rows(ledger.db, stored, marks, event_time=event_time)
-    elif cost_basis is not None:
+    if cost_basis is not None:
         when = None if as_of is None else parse_timestamp(as_of, "as_of")
         books = rule_books(ledger, cost_basis, as_of, event_time)
         folded = [b.position for b in books.values()]

@@ -211,8 +211,7 @@ def _verify(
                 f"view {name} has folded events up to {position} but the log ends at {last}:"
                 " events were deleted from the end of the log"
             )
-    # A lazy view (``Projection.lazy``) stands where its last read left it: compared there.
-    report.views_behind = last - min(tracking.get(p.name, 0) for p in PROJECTIONS if not p.lazy)
+    report.views_behind = last - min(tracking.get(p.name, 0) for p in PROJECTIONS)
     report.views_unsettled = sum(unsettled.values())
     if report.broken is not None or folds is None:
         return report

@@ -72,10 +72,7 @@ def project(
 
 
 def rebuild(
-    name: Annotated[
-        str | None,
-        typer.Argument(help="View to rebuild: orders, trades, positions, cash_flows, marks or lots."),
-    ] = None,
+    name: Annotated[str | None, typer.Argument(help="View to rebuild: orders, trades or positions.")] = None,
     all_views: Annotated[bool, typer.Option("--all", help="Rebuild every view.")] = False,
     jobs: Annotated[
         int,
@@ -91,8 +88,8 @@ def rebuild(
     """Refold views from the whole log into new tables, then swap them in atomically."""
     with open_ledger() as ledger:
         known = ledger.view_names
-        if all_views:  # the lazy views (lots) are emptied, for their next read to fold
-            names = [n for n in known if not ledger.views.by_name[n].lazy]
+        if all_views:
+            names = known
         elif name is not None:
             names = [name]
         else:
@@ -117,14 +114,9 @@ def rebuild(
                 done = progress.tasks[0].completed
                 progress.update(task, rate=f"{done / elapsed:,.0f} events/s" if elapsed else "")
 
-            # --all: every view, the lazy ones (lots) emptied for their next read to fold.
-            events, spent = ledger.handle(
-                Rebuild(None if all_views else tuple(names), jobs, progress=advance)
-            )
+            events, spent = ledger.handle(Rebuild(tuple(names), jobs, progress=advance))
     rate = events / spent if spent else 0.0
-    emptied = [n for n in known if ledger.views.by_name[n].lazy] if all_views else []
-    later = f"; emptied {', '.join(emptied)}, folded at its next read" if emptied else ""
-    say(f"rebuilt {', '.join(names)}: {events} events in {spent:.2f} s ({rate:,.0f} events/s){later}")
+    say(f"rebuilt {', '.join(names)}: {events} events in {spent:.2f} s ({rate:,.0f} events/s)")
 
 
 def db_init(

@@ -58,7 +58,7 @@ def init_database(
     done = ["tables, indexes and append-only triggers are in place"]
     outdated = views.create_tables()
     if outdated:
-        views.renew(outdated)
+        views.rebuild(outdated)
         done.append(f"views written by an older version were rebuilt: {', '.join(outdated)}")
     if db.dialect != "postgresql":
         if app_role:

@@ -26,7 +26,7 @@ from orderledger.infrastructure.storage.db import (
     table_exists,
     upsert_sql,
 )
-from orderledger.infrastructure.storage.mapper import TOPICS, LedgerMapper
+from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.rebuild import (
     FOLD_CACHE_KIB,
     Share,
@@ -44,8 +44,6 @@ from orderledger.projections import PROJECTIONS
 from orderledger.projections.base import Projection, TableSpec
 
 CHUNK = 5_000
-LAZY_CHUNK = 1_000
-"""Events a lazy view folds per transaction (``Views.bring_up``): its writer's lock is held that long."""
 ABSENT = object()
 """A held or cached row known not to exist (deleted in this batch, or not stored)."""
 _UNSEEN = object()
@@ -199,8 +197,6 @@ class Views:
         self.mapper = mapper
         self.projections = [cls() for cls in projections]
         self.by_name = {p.name: p for p in self.projections}
-        self.eager = [p.name for p in self.projections if not p.lazy]
-        """The views folded as events are written; the others (``Projection.lazy``) when read."""
         self.tables = {
             p.name: {spec.name: SqlTable(spec, spec.name, _cache_size(spec)) for spec in p.tables}
             for p in self.projections
@@ -214,7 +210,6 @@ class Views:
         """Whether folds may leave work for later (``Projection.settle``): set by ``deferring``."""
         self._left = False  # whether a fold of this process left work that ``finish`` has not done
         self._runs = 0  # ``deferring`` runs under way: the outermost one finishes
-        self._lazy_at: dict[str, int] = {}  # the position each lazy view's cached rows are of
 
     # ------------------------------------------------------------------ set-up
 
@@ -267,18 +262,9 @@ class Views:
     # ------------------------------------------------------------------ tracking
 
     def positions(self) -> dict[str, int]:
-        """Each eager view's tracking position (the last notification ID it has folded): the
-        views a commit folds, which stand together at the log's end once it is folded. A lazy
-        view (``Projection.lazy``) stands where its last read folded it (:meth:`lazy_positions`)."""
+        """Each view's tracking position (the last notification ID it has folded)."""
         with self.db.read() as tx:
-            found = self._read_positions(tx)
-        return {name: found[name] for name in self.eager}
-
-    def lazy_positions(self) -> dict[str, int]:
-        """Each lazy view's tracking position: where its last read (or rebuild) left it."""
-        with self.db.read() as tx:
-            found = self._read_positions(tx)
-        return {name: at for name, at in found.items() if name not in self.eager}
+            return self._read_positions(tx)
 
     def _locked_positions(self, tx: Tx) -> dict[str, int]:
         return self._read_positions(tx, lock=tx.dialect == "postgresql")
@@ -292,12 +278,7 @@ class Views:
     def _current(self, positions: dict[str, int]) -> bool:
         """Whether the cached rows are those of the tracking rows just read: no other writer has
         folded events or finished left work since."""
-        expected = self._expected
-        return (
-            expected is not None
-            and all(positions[name] == expected.get(name) for name in self.eager)
-            and self._seen_settles == self._settles
-        )
+        return positions == self._expected and self._seen_settles == self._settles
 
     # ------------------------------------------------------------------ work left for later
 
@@ -330,7 +311,7 @@ class Views:
             tracked = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
             log_end = int(tx.one("SELECT MAX(notification_id) FROM events")[0] or 0)
             unfinished = sum(unfinished_rows(tx, p) for p in self.projections)
-        position = min(tracked.get(name, 0) for name in self.eager)
+        position = min(tracked.get(name, 0) for name in self.by_name)
         return position, log_end, unfinished, tracked.get(SETTLES, 0)
 
     def finish(self, *, stored: bool = False) -> int:
@@ -406,7 +387,7 @@ class Views:
                     for tables in self.tables.values():
                         for table in tables.values():
                             table.discard()
-                start = min(positions[name] for name in self.eager)
+                start = min(positions.values())
                 if hint and hint[0][0] == start + 1:
                     batch = hint
                     stats.handed_over += len(batch)
@@ -424,7 +405,7 @@ class Views:
                     self._expected = None
                     raise
                 last = batch[-1][0]
-                for name in self.eager:
+                for name in positions:
                     positions[name] = max(positions[name], last)
                     tx.execute(
                         "UPDATE view_tracking SET position = ? WHERE view = ?",
@@ -447,55 +428,13 @@ class Views:
         with self.db.read() as tx:
             positions = self._read_positions(tx)
             head = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
-        if any(positions[name] != head for name in self.eager):
+        if any(position != head for position in positions.values()):
             return False
         if not self._current(positions):  # caches from other positions: forget them
             self._discard_all()
             self._expected = positions
             self._settles = self._seen_settles
         return True
-
-    def lazy_lag(self, name: str) -> tuple[int, int]:
-        """A lazy view's position and the log's last, read at one moment (no lock)."""
-        with self.db.read() as tx:
-            row = tx.one("SELECT position FROM view_tracking WHERE view = ?", (name,))
-            head = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
-        return (0 if row is None else int(row[0])), head
-
-    def bring_up(self, names: Sequence[str], *, most: int | None = None) -> int:
-        """Fold into the named lazy views (``Projection.lazy``) the events recorded since their
-        position, only of the types they fold, in chunks of ``LAZY_CHUNK`` events, one
-        transaction each; ``most``: at most that many chunks (the caller takes its lock for one
-        chunk at a time). Returns the events folded; a view already at the log's end costs one
-        read."""
-        chosen = [self.by_name[name] for name in names]
-        topics = sorted({TOPICS[kind] for p in chosen for kind in p.events or ()})
-        folded = chunks = 0
-        with self.db.read() as tx:
-            tracked = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
-            head = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
-        while any(tracked.get(name, 0) < head for name in names) and (most is None or chunks < most):
-            with self.db.write() as tx:
-                positions = self._locked_positions(tx)
-                head = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
-                for name in names:  # rows cached at another position are another's: read again
-                    if self._lazy_at.get(name) != positions[name]:
-                        for table in self.tables[name].values():
-                            table.discard()
-                start = min(positions[name] for name in names)
-                batch = self._read_in(tx, start, LAZY_CHUNK, topics)
-                try:
-                    self._fold(tx, batch, positions, lazy=names)
-                except BaseException:
-                    self._lazy_at.clear()
-                    raise
-                last = batch[-1][0] if len(batch) == LAZY_CHUNK else head
-                for name in names:
-                    tracked[name] = self._lazy_at[name] = max(positions[name], last)
-                    tx.execute("UPDATE view_tracking SET position = ? WHERE view = ?", (tracked[name], name))
-            folded += len(batch)
-            chunks += 1
-        return folded
 
     def fold_inline(
         self,
@@ -513,7 +452,7 @@ class Views:
         positions = self._locked_positions(tx)
         if not self._current(positions):
             self._discard_all()
-        if not batch or any(positions[name] != batch[0][0] - 1 for name in self.eager):
+        if not batch or any(p != batch[0][0] - 1 for p in positions.values()):
             self._expected = None
             return False
         tx.execute("SAVEPOINT fold_views")
@@ -521,7 +460,7 @@ class Views:
             self._fold(tx, batch, positions, decided, defer=self.defer)
             last = batch[-1][0]
             tx.executemany(
-                "UPDATE view_tracking SET position = ? WHERE view = ?", [(last, n) for n in self.eager]
+                "UPDATE view_tracking SET position = ? WHERE view = ?", [(last, n) for n in positions]
             )
         except Exception:
             tx.execute("ROLLBACK TO SAVEPOINT fold_views")
@@ -532,7 +471,7 @@ class Views:
         tx.execute("RELEASE SAVEPOINT fold_views")
         # Valid once the writer's transaction commits; if it does not, the positions read
         # next time differ from these and the caches are dropped.
-        self._expected = {**positions, **dict.fromkeys(self.eager, batch[-1][0])}
+        self._expected = dict.fromkeys(positions, batch[-1][0])
         self._settles = self._seen_settles
         self.inline_position = batch[-1][0]
         self.stats.applied += len(batch)
@@ -546,18 +485,11 @@ class Views:
 
     def _read(self, after: int, limit: int) -> list[tuple[int, OrderEvent]]:
         with self.db.read() as tx:
-            return self._read_in(tx, after, limit)
-
-    def _read_in(
-        self, tx: Tx, after: int, limit: int, topics: Sequence[str] = ()
-    ) -> list[tuple[int, OrderEvent]]:
-        """Up to ``limit`` events after position ``after`` (of the ``topics`` given, else all)."""
-        where = f" AND topic IN ({', '.join('?' * len(topics))})" if topics else ""
-        rows = tx.all(
-            "SELECT notification_id, originator_id, originator_version, topic, state FROM events"
-            f" WHERE notification_id > ?{where} ORDER BY notification_id LIMIT ?",
-            (after, *topics, limit),
-        )
+            rows = tx.all(
+                "SELECT notification_id, originator_id, originator_version, topic, state FROM events"
+                " WHERE notification_id > ? ORDER BY notification_id LIMIT ?",
+                (after, limit),
+            )
         decode = self.mapper.decode
         return [(r[0], decode(r[3], bytes(r[4]), r[1], r[2], trusted=True)) for r in rows]
 
@@ -569,14 +501,8 @@ class Views:
         decided: Mapping[str, Any] | None = None,
         *,
         defer: bool = False,
-        lazy: Sequence[str] = (),
     ) -> None:
-        """Fold ``batch`` into the eager views (``lazy``: into these lazy ones instead)."""
-        active = [
-            (p, self.tables[p.name], positions[p.name])
-            for p in self.projections
-            if ((p.name in lazy) if lazy else not p.lazy)
-        ]
+        active = [(p, self.tables[p.name], positions[p.name]) for p in self.projections]
         for _, tables, _ in active:
             for table in tables.values():
                 table.tx = tx
@@ -624,40 +550,6 @@ class Views:
                     table.tx = None
 
     # ------------------------------------------------------------------ rebuilding
-
-    def renew(
-        self, names: Iterable[str], *, progress: Callable[[int], None] | None = None, jobs: int = 1
-    ) -> tuple[int, float]:
-        """Make the named views this version's: refold the eager ones from the log (``rebuild``),
-        then empty the lazy ones (``reset``), which their next read folds. Returns the rebuild's
-        (events, seconds)."""
-        chosen = list(names)
-        eager = [n for n in chosen if not self.by_name[n].lazy]
-        done = self.rebuild(eager, progress=progress, jobs=jobs) if eager else (0, 0.0)
-        self.reset([n for n in chosen if self.by_name[n].lazy])
-        return done
-
-    def reset(self, names: Iterable[str]) -> None:
-        """Empty the named views and put them at the log's start, in this version's tables: a lazy
-        view is then folded whole by its next read (``bring_up``), not by the caller."""
-        chosen = [self.by_name[n] for n in names]
-        if not chosen:
-            return
-        with self.db.write() as tx:
-            lock_schema(tx)
-            for p in chosen:
-                for spec in p.tables:
-                    grants = _grants(tx, spec.name)
-                    tx.execute(f"DROP TABLE IF EXISTS {spec.name}")
-                    for statement in create_table_sql(spec, spec.name, self.db.dialect):
-                        tx.execute(statement)
-                    for grantee, privileges in grants:
-                        tx.execute(f"GRANT {privileges} ON {spec.name} TO {grantee}")
-                tx.execute("UPDATE view_tracking SET position = 0 WHERE view = ?", (p.name,))
-                _record_version(tx, p)
-                for table in self.tables[p.name].values():
-                    table.discard()
-                self._lazy_at.pop(p.name, None)
 
     def rebuild(
         self, names: Iterable[str], *, progress: Callable[[int], None] | None = None, jobs: int = 1

@@ -144,7 +144,7 @@ def test_a_parked_fact_is_applied_when_its_request_arrives_in_a_later_ingest(led
         ("OrderFilled", "day1.jsonl", 1),
         ("OrderAccepted", "day1.jsonl", 2),
     ]
-    assert ledger.views.positions() == dict.fromkeys(ledger.views.eager, 3)
+    assert ledger.views.positions() == dict.fromkeys(ledger.views.by_name, 3)
     assert list_trades(ledger.db, client_order_id="B")[0]["quantity"] == "1"
 
 

@@ -28,10 +28,8 @@ from orderledger.infrastructure.storage.chain import GENESIS, link
 from orderledger.projections.orders import OPEN_ONLY, OPEN_SHOWN, SHOWN_COLUMNS, OrdersProjection
 from orderledger.projections.positions import PositionsProjection
 from tests.support.integration import (
-    EAGER_NAMES,
     VIEW_NAMES,
     assert_views_equal_fold,
-    eager_tracking,
     event_count,
     facts,
     fill,
@@ -57,14 +55,7 @@ def test_rebuild_yields_the_incremental_rows_for_the_demo_session(
     incremental = view_rows(ledger)
     # The simulated session declares no instruments and records no cash flows, marks, limits or
     # trading states: every other view table has rows.
-    empty = {
-        "instrument_terms_view",
-        "lot_terms_view",
-        "cash_flows_view",
-        "marks_view",
-        "limits_view",
-        "trading_states_view",
-    }
+    empty = {"instrument_terms_view", "cash_flows_view", "marks_view", "limits_view", "trading_states_view"}
     assert all(incremental[name] for name in incremental if name not in empty), "views have rows"
     assert_views_equal_fold(ledger)
 
@@ -246,7 +237,7 @@ def test_catch_up_after_a_restart_reads_exactly_what_the_views_missed(file_ledge
     assert missed > 0
 
     with opened(file_ledger_url) as restarted:
-        assert eager_tracking(restarted) == dict.fromkeys(EAGER_NAMES, folded)
+        assert tracking(restarted) == dict.fromkeys(VIEW_NAMES, folded)
 
         stats = restarted.catch_up()
 
@@ -450,7 +441,7 @@ def test_recovery_does_not_grow_with_history(tmp_path: Path) -> None:
             return lines(*batch)
 
         with opened(url) as restarted:  # a restart: nothing is folded on open
-            assert eager_tracking(restarted) == dict.fromkeys(EAGER_NAMES, last)
+            assert tracking(restarted) == dict.fromkeys(VIEW_NAMES, last)
 
             report = restarted.ingest_lines(new_orders("new-"))
 
@@ -458,7 +449,7 @@ def test_recovery_does_not_grow_with_history(tmp_path: Path) -> None:
             assert report.counts["applied"] == 100 and report.events == 100
             assert stats.applied == report.events
             assert stats.read_from_log + stats.handed_over <= 150
-            assert eager_tracking(restarted) == dict.fromkeys(EAGER_NAMES, last + 100)
+            assert tracking(restarted) == dict.fromkeys(VIEW_NAMES, last + 100)
             with restarted.db.read() as tx:
                 assert tx.one("SELECT COUNT(*) FROM orders_view WHERE client_order_id LIKE 'new-%'")[0] == 50
                 assert tx.one("SELECT COUNT(*) FROM trades_view")[0] == 51
@@ -471,7 +462,7 @@ def test_recovery_does_not_grow_with_history(tmp_path: Path) -> None:
         with opened(url) as recovering:
             stats = recovering.catch_up()
             assert (stats.applied, stats.read_from_log, stats.handed_over) == (100, 100, 0)
-            assert eager_tracking(recovering) == dict.fromkeys(EAGER_NAMES, last + 200)
+            assert tracking(recovering) == dict.fromkeys(VIEW_NAMES, last + 200)
             with recovering.db.read() as tx:
                 assert tx.one("SELECT COUNT(*) FROM trades_view")[0] == 101
     finally:

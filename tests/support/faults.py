@@ -30,7 +30,6 @@ from orderledger.infrastructure.application.queries import list_orders, list_pos
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.audit.verify import verify
 from orderledger.infrastructure.storage.db import Database
-from orderledger.projections import EAGER
 from tests.support.cli import ROOT, cli_env
 
 WAIT = 60.0
@@ -104,19 +103,14 @@ class Snapshot:
         return self.views_low == self.views_high == self.last_event
 
 
-_EAGER = ", ".join(f"'{name}'" for name in EAGER)
-"""The views a commit folds (a lazy view stands where its last read left it), quoted for SQL."""
-
-
 def snapshot(db: Database) -> Snapshot:
     """Read the sizes and the torn-journal count in one statement (one snapshot, even at READ COMMITTED)."""
     with db.read() as tx:
         row = tx.one(
             "SELECT (SELECT COUNT(*) FROM messages), (SELECT COUNT(*) FROM events),"
             " (SELECT COALESCE(MAX(notification_id), 0) FROM events),"
-            f" (SELECT COALESCE(MIN(position), 0) FROM view_tracking WHERE view IN ({_EAGER})),"
-            f" (SELECT COALESCE(MAX(position), 0) FROM view_tracking WHERE view IN ({_EAGER})),"
-            f" ({TORN_JOURNAL})"
+            " (SELECT COALESCE(MIN(position), 0) FROM view_tracking),"
+            f" (SELECT COALESCE(MAX(position), 0) FROM view_tracking), ({TORN_JOURNAL})"
         )
     return Snapshot(*(int(value) for value in row))
 

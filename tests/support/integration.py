@@ -22,7 +22,7 @@ from typing import Any
 from orderledger.domain.events import OrderEvent
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.projections import EAGER, PROJECTIONS
+from orderledger.projections import PROJECTIONS
 from orderledger.projections.base import TableSpec, fold
 from tests.support.postgres import private_schema
 
@@ -31,8 +31,6 @@ T0 = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 VIEW_SPECS: tuple[TableSpec[Any, Any], ...] = tuple(spec for p in PROJECTIONS for spec in p.tables)
 VIEW_NAMES: tuple[str, ...] = tuple(p.name for p in PROJECTIONS)
-EAGER_NAMES: tuple[str, ...] = EAGER
-"""The views folded as events are written (a lazy one is folded when read: ``Projection.lazy``)."""
 
 
 # ----------------------------------------------------------------------------- time
@@ -248,9 +246,7 @@ def _sort_key(spec: TableSpec[Any, Any], row: tuple[Any, ...]) -> tuple[Any, ...
 
 
 def view_rows(ledger: OrderLedger) -> dict[str, list[tuple[Any, ...]]]:
-    """The raw rows of every view table (SELECT * ORDER BY the primary key), sorted alike everywhere;
-    the lazy views brought up to date first, as a read of them does."""
-    ledger.views.bring_up([name for name in VIEW_NAMES if name not in EAGER_NAMES])
+    """The raw rows of every view table (SELECT * ORDER BY the primary key), sorted alike everywhere."""
     result = {}
     with ledger.db.read() as tx:
         for spec in VIEW_SPECS:
@@ -273,19 +269,12 @@ def folded_rows(ledger: OrderLedger) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def tracking(ledger: OrderLedger) -> dict[str, int]:
-    """Each view's tracking position, read from the database: the eager views', then the lazy
-    ones' (where their last read left them)."""
-    return {**ledger.views.positions(), **ledger.views.lazy_positions()}
-
-
-def eager_tracking(ledger: OrderLedger) -> dict[str, int]:
-    """The tracking position of each view folded as events are written (``EAGER_NAMES``)."""
+    """Each view's tracking position, read from the database."""
     return ledger.views.positions()
 
 
 def assert_views_equal_fold(ledger: OrderLedger) -> None:
-    """Every view table equals a fresh fold of the log, and every view tracks the log's end (a
-    lazy view once brought up to date, as a read of it does first)."""
+    """Every view table equals a fresh fold of the log, and every view tracks the log's end."""
     rows = view_rows(ledger)
     expected = folded_rows(ledger)
     for name in expected:
