@@ -350,6 +350,14 @@ class Processor:
         return str(row[0])
 
 
+def _named(order: Order, keys: list[IdentityKey], booked_now: Sequence[str] = ()) -> list[IdentityKey]:
+    """What waits for names the order has only now (``keys``): the order under those names, and
+    the busts and corrections of its fills so far by them (a trade booked by this very fact is
+    released by its own keys). All of them are made resolvable by the commit: a writer that
+    parked on one meanwhile sends this batch back (``LedgerRecorder``'s parking check)."""
+    return keys + [trade_key(key, t) for key in keys for t in order.fills if t not in booked_now]
+
+
 class _Batch(Parking, Identities):
     """The in-memory state of one batch while it is being decided."""
 
@@ -540,9 +548,9 @@ class _Batch(Parking, Identities):
             alias = {CLIENT_ORDER_ID_ALIAS: asked}
             added = self._outcome(existing, existing.add_aliases(self.stamp(message), alias), entry)
             keys = self._register(existing, identity_keys(existing))
-            own: list[IdentityKey] = [IdentityKey.client_order(asked)]
-            self.commit.resolvable.extend([*own, *keys])
-            events = result[2] + added[2] + self._unpark(existing, [*own, *keys])
+            named = _named(existing, [IdentityKey.client_order(asked), *keys])
+            self.commit.resolvable.extend(named)
+            events = result[2] + added[2] + self._unpark(existing, named)
             return (Outcome.APPLIED, None, events) if events else result
         new_keys = [IdentityKey.alias(spec.venue, n, v) for n, v in spec.aliases.items()]
         if spec.venue_order_id:
@@ -577,10 +585,8 @@ class _Batch(Parking, Identities):
         trades = [e.trade_id for e in events if type(e) is OrderFilled]
         if not NAMING.isdisjoint(map(type, events)):
             # Only these add identities: any other fact leaves nothing new to register or release.
-            keys = self._register(order, identity_keys(order))
+            keys = _named(order, self._register(order, identity_keys(order)), trades)
             self.commit.resolvable.extend(keys)
-            # What waits for a trade under a name the order has only now: its fills so far.
-            keys += [trade_key(key, t) for key in keys for t in order.fills if t not in trades]
             events += self._unpark(order, keys)
         if trades:
             # A bust or correction waiting for a trade this fact booked, by any of the order's names.

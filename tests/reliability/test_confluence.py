@@ -11,6 +11,7 @@ the reference.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -324,6 +325,41 @@ def test_a_writer_holds_no_line_it_parked_under_keys_the_table_answers(tmp_path:
         # 1 @ 100 and 1 @ 101 of 2: filled, both released.
         assert (order.status.value, order.filled_quantity) == ("filled", 2)
         assert [m.outcome.value for m in ledger.iter_messages(Filter())] == ["applied"] * 4
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_a_bust_parked_by_another_writer_under_a_name_the_order_takes_later_is_released(
+    tmp_path: Path, store: str
+) -> None:
+    """Two writers: the first books c-7's fill T-7 (its index of parked lines read then: nothing
+    waits); the second parks a bust of T-7 named by V-7, unknown to it; the first then learns
+    that c-7 is V-7. Its index cannot know of the bust; the commit's check must send the batch
+    back, and the bust is released (it stayed parked for good: its key, T-7 of V-7, was released
+    in memory but not checked at commit)."""
+    request, fill, bust, accepted = _lines(
+        {**REQUEST, "client_order_id": "c-7", "ts": "2026-01-01T00:00:00Z"},
+        {"type": "fill", "client_order_id": "c-7", "trade_id": "T-7", "quantity": "1",
+         "price": "100", "ts": "2026-01-01T00:00:02Z"},
+        {"type": "fill_busted", "venue": "X", "venue_order_id": "V-7", "trade_id": "T-7",
+         "ts": "2026-01-01T00:00:03Z"},
+        {"type": "accepted", "client_order_id": "c-7", "venue_order_id": "V-7", "ts": "2026-01-01T00:00:01Z"},
+    )  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        if store == "postgres":
+            require_postgres()
+            url = stack.enter_context(private_schema())
+        else:
+            url = f"sqlite:///{tmp_path / 'ledger.db'}"
+        first = stack.enter_context(OrderLedger(url))
+        assert first.ingest_lines([request, fill]).counts["applied"] == 2
+        assert first.processor.parked.keys() == set()  # read: nothing waits
+        with OrderLedger(url) as second:
+            assert second.ingest_lines([bust]).counts["parked"] == 1
+        assert first.ingest_lines([accepted]).counts["applied"] == 1
+        # 1 of 2 @ 100 booked, then busted: nothing filled, nothing left waiting.
+        order = first.order("c-7")
+        assert (order.status.value, order.filled_quantity) == ("accepted", 0)
+        assert [m.outcome.value for m in first.iter_messages(Filter())] == ["applied"] * 4
 
 
 def test_a_bust_before_its_fill_waits_for_it() -> None:
