@@ -30,9 +30,28 @@ class Request(Generic[T]):
     large ledger, where a view answers in milliseconds); ``from_views``, its answer comes from
     the views, which may lag the log (``ledger.views_lag()``). Positions and P&L fold the log
     under a lot rule, which may be the ledger's own: whether they do is the ledger's to say
-    (``http.service.LedgerService.folds_log``)."""
+    (``http.service.LedgerService.folds_log``).
+
+    What does not depend on a request's fields is declared with its class, as keywords:
+    ``class Record(Request[Result], role="write")``, ``whole_log=True``, ``from_views=True``; what
+    does (an ``as_of`` that folds the log) is a property of the class."""
 
     __slots__ = ()
+
+    def __init_subclass__(
+        cls,
+        *,
+        role: str | None = None,
+        whole_log: bool | None = None,
+        from_views: bool | None = None,
+        **rest: Any,
+    ) -> None:
+        super().__init_subclass__(**rest)
+        if role is not None and role not in ROLES:
+            raise TypeError(f"{cls.__name__}: role {role!r} is not one of {', '.join(ROLES)}")
+        for name, value in (("role", role), ("whole_log", whole_log), ("from_views", from_views)):
+            if value is not None:
+                setattr(cls, name, value)  # a constant in place of the base's property
 
     def checked(self) -> Self:
         """This request (an equal copy), its fields checked as the Python API's arguments are: a wrong-typed
@@ -47,8 +66,8 @@ class Request(Generic[T]):
     @property
     def role(self) -> str:
         """The role asking it needs (``ROLES``): a read needs ``read``; a command declares its
-        own. The HTTP API admits a token by it (``http.access.LedgerContext``), so a request's
-        role is declared here and nowhere else."""
+        own with its class (``role="write"``). The HTTP API admits a token by it
+        (``http.access.LedgerContext``), so a request's role is declared there and nowhere else."""
         return "read"
 
     @property

@@ -40,7 +40,7 @@ else:  # a field's type the argument checks read (``arguments.type_hints``), imp
 
 
 @stream
-class IngestStream(Request["IngestReport"]):
+class IngestStream(Request["IngestReport"], role="write"):
     """Record the ``lines`` of an iterable read as it is answered (``OrderLedger.ingest_lines``):
     a file, a live input (``None``: it paused, commit what is held), a generator; ``on_batch`` is
     told each batch's results once durable. A one-shot command (:func:`stream`): the HTTP API's
@@ -55,13 +55,9 @@ class IngestStream(Request["IngestReport"]):
     account: str | None = None
     options: tuple[tuple[str, Any], ...] = ()
 
-    @property
-    def role(self) -> str:
-        return "write"
-
 
 @stream
-class IngestInbound(Request["IngestReport"]):
+class IngestInbound(Request["IngestReport"], role="write"):
     """Record prepared inputs in group commits (``OrderLedger.ingest_inbound``); ``on_batch`` is
     told each batch's results once durable. A one-shot command (:func:`stream`)."""
 
@@ -69,13 +65,9 @@ class IngestInbound(Request["IngestReport"]):
     strict: bool = False
     on_batch: Callable[[list[Result]], None] | None = None
 
-    @property
-    def role(self) -> str:
-        return "write"
-
 
 @request
-class Record(Request["Result"]):
+class Record(Request["Result"], role="write"):
     """Record one ledger-format message (``OrderLedger.record``); ``strict``: a refusal raises.
     ``check``: the pre-trade check first, at ``now`` (None: the ledger's clock), a denied
     request journaled as ``denied`` (``OrderLedger.placing`` records its request so)."""
@@ -86,13 +78,9 @@ class Record(Request["Result"]):
     check: bool = False
     now: datetime | None = None
 
-    @property
-    def role(self) -> str:
-        return "write"
-
 
 @request
-class DefineInstrument(Request["Result"]):
+class DefineInstrument(Request["Result"], role="write"):
     """Record an instrument's definition (``OrderLedger.define_instrument``): the ``instrument``
     message's fields (``definition``: name and value), from ``ts`` (None: now)."""
 
@@ -102,13 +90,9 @@ class DefineInstrument(Request["Result"]):
     ts: datetime | str | None = None
     source: str = "api"
 
-    @property
-    def role(self) -> str:
-        return "write"
-
 
 @request
-class LoadCcxtMarkets(Request["IngestReport"]):
+class LoadCcxtMarkets(Request["IngestReport"], role="write"):
     """Record the definitions of a CCXT markets dump (``OrderLedger.load_ccxt_markets``)."""
 
     markets: Any
@@ -117,13 +101,9 @@ class LoadCcxtMarkets(Request["IngestReport"]):
     origin: str = "ccxt-markets"
     instrument_of: Callable[[str], str] | None = None
 
-    @property
-    def role(self) -> str:
-        return "write"
-
 
 @request
-class SetLimit(Request["Result"]):
+class SetLimit(Request["Result"], role="write"):
     """Record a ``limit_set`` (``OrderLedger.set_limit``): from ``ts`` (None: now) ``kind`` of
     ``scope`` ``target`` is at most ``value``."""
 
@@ -136,13 +116,9 @@ class SetLimit(Request["Result"]):
     reason: str | None = None
     ts: datetime | None = None
 
-    @property
-    def role(self) -> str:
-        return "write"
-
 
 @request
-class ClearLimit(Request["Result"]):
+class ClearLimit(Request["Result"], role="write"):
     """Record a ``limit_cleared`` (``OrderLedger.clear_limit``): from ``ts`` (None: now)."""
 
     scope: str
@@ -151,10 +127,6 @@ class ClearLimit(Request["Result"]):
     set_by: str
     reason: str | None = None
     ts: datetime | None = None
-
-    @property
-    def role(self) -> str:
-        return "write"
 
 
 # ---------------------------------------------------------------------- one order, the log in full
@@ -196,14 +168,10 @@ class IterOrders(Request[Iterator[OrderRow]]):
 
 
 @request
-class IterTrades(Request[Iterator[TradeRow]]):
+class IterTrades(Request[Iterator[TradeRow]], from_views=True):
     """Every trade matching ``where``, read a page at a time (``OrderLedger.iter_trades``)."""
 
     where: Filter = EVERYTHING
-
-    @property
-    def from_views(self) -> bool:
-        return True
 
 
 @request
@@ -245,12 +213,8 @@ class ChainHead(Request[Head | None]):
 
 
 @request
-class CatchUp(Request["CatchUpStats"]):
+class CatchUp(Request["CatchUpStats"], role="write"):
     """Bring every view up to the end of the log (``OrderLedger.catch_up``)."""
-
-    @property
-    def role(self) -> str:
-        return "write"
 
 
 @request
@@ -259,21 +223,13 @@ class ViewsPosition(Request[int]):
 
 
 @request
-class Rebuild(Request[tuple[int, float]]):
+class Rebuild(Request[tuple[int, float]], role="admin", whole_log=True):
     """Refold the views ``names`` (None: all) from the whole log and swap them in
     (``OrderLedger.rebuild``); ``progress`` hears of each chunk (not part of the value)."""
 
     names: tuple[str, ...] | None = None
     jobs: Annotated[int, Ge(1)] = 1
     progress: Callable[[int], None] | None = field(default=None, compare=False)
-
-    @property
-    def role(self) -> str:
-        return "admin"
-
-    @property
-    def whole_log(self) -> bool:
-        return True
 
 
 # ---------------------------------------------------------------------- the ledger's settings
@@ -285,28 +241,20 @@ class CostBasis(Request[str]):
 
 
 @request
-class SetCostBasis(Request[str]):
+class SetCostBasis(Request[str], role="admin"):
     """Make ``cost_basis`` the ledger's rule (``OrderLedger.set_cost_basis``): the answer is the
     rule it replaces."""
 
     cost_basis: str
 
-    @property
-    def role(self) -> str:
-        return "admin"
-
 
 @request
-class RotateCursorSecret(Request[None]):
+class RotateCursorSecret(Request[None], role="admin"):
     """Replace the secret list cursors are sealed with (``OrderLedger.rotate_cursor_secret``)."""
 
-    @property
-    def role(self) -> str:
-        return "admin"
-
 
 @request
-class InitDatabase(Request[list[str]]):
+class InitDatabase(Request[list[str]], role="admin"):
     """Create the schema and, on PostgreSQL, the application role (``OrderLedger.init_database``);
     the password is left out of the request's ``repr``."""
 
@@ -314,16 +262,12 @@ class InitDatabase(Request[list[str]]):
     password: str | None = field(default=None, repr=False)
     cost_basis: str | None = None
 
-    @property
-    def role(self) -> str:
-        return "admin"
-
 
 # ---------------------------------------------------------------------- exports (files on the ledger's host)
 
 
 @request
-class Export(Request[int]):
+class Export(Request[int], role="admin", whole_log=True):
     """Write a whole table to a file or a binary stream (``OrderLedger.export``); the answer is
     the rows written. Needs ``admin``: it writes a file where the ledger runs."""
 
@@ -334,36 +278,20 @@ class Export(Request[int]):
     raw: bool = False
     cost_basis: str = "fifo"
 
-    @property
-    def role(self) -> str:
-        return "admin"
-
-    @property
-    def whole_log(self) -> bool:
-        return True
-
 
 @request
-class ExportLake(Request["LakeReport"]):
+class ExportLake(Request["LakeReport"], role="admin", whole_log=True):
     """Append to the Parquet lake at ``directory`` what the log holds past its manifest
     (``OrderLedger.export_lake``). Needs ``admin``: it writes files where the ledger runs."""
 
     directory: str | Path
-
-    @property
-    def role(self) -> str:
-        return "admin"
-
-    @property
-    def whole_log(self) -> bool:
-        return True
 
 
 # ---------------------------------------------------------------------- collectors (``orderledger collect``)
 
 
 @request
-class CollectorLease(Request[None]):
+class CollectorLease(Request[None], role="write"):
     """Take the collector lease of ``venue``/``account`` (``OrderLedger.collector_lease``)."""
 
     venue: str
@@ -372,13 +300,9 @@ class CollectorLease(Request[None]):
     pid: int
     stale_after: timedelta | None = None
 
-    @property
-    def role(self) -> str:
-        return "write"
-
 
 @request
-class CollectorHeartbeat(Request[None]):
+class CollectorHeartbeat(Request[None], role="write"):
     """Publish a collector's status figures (``OrderLedger.collector_heartbeat``)."""
 
     venue: str
@@ -386,22 +310,14 @@ class CollectorHeartbeat(Request[None]):
     owner: str
     figures: dict[str, Any]
 
-    @property
-    def role(self) -> str:
-        return "write"
-
 
 @request
-class CollectorRelease(Request[None]):
+class CollectorRelease(Request[None], role="write"):
     """Give a collector's lease up (``OrderLedger.collector_release``)."""
 
     venue: str
     account: str | None
     owner: str
-
-    @property
-    def role(self) -> str:
-        return "write"
 
 
 @request

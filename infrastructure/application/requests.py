@@ -167,16 +167,12 @@ class Orders(Request[Page[OrderRow]]):
 
 
 @request
-class Trades(Request[Page[TradeRow]]):
+class Trades(Request[Page[TradeRow]], from_views=True):
     """The trade blotter, one row per fill as it stands (``where.client_order_id`` may be a
     venue order ID or an alias)."""
 
     where: Filter = EVERYTHING
     count: Counting = False
-
-    @property
-    def from_views(self) -> bool:
-        return True
 
 
 @request
@@ -225,32 +221,24 @@ class Instruments(Request[Page[InstrumentRow]]):
 
 
 @request
-class Parents(Request[Page[ParentRow]]):
+class Parents(Request[Page[ParentRow]], from_views=True):
     """The parents the orders name, each with its child orders' figures."""
 
     where: Filter = EVERYTHING
     count: Counting = False
-
-    @property
-    def from_views(self) -> bool:
-        return True
 
 
 # ---------------------------------------------------------------------- figures
 
 
 @request
-class Lots(Request[list[LotRow]]):
+class Lots(Request[list[LotRow]], whole_log=True):
     """Open tax lots under a lot rule (``closed``: the closed ones), folded from the log."""
 
     cost_basis: str = "fifo"
     closed: bool = False
     as_of: datetime | None = None
     event_time: bool = False
-
-    @property
-    def whole_log(self) -> bool:
-        return True
 
 
 @request
@@ -277,17 +265,13 @@ class PnlSeries(Request[list[PnlPoint]]):
 
 
 @request
-class ExecutionQuality(Request["list[ExecutionRow]"]):
+class ExecutionQuality(Request["list[ExecutionRow]"], whole_log=True):
     """Execution quality per group ``by`` over the orders requested in [since, until)."""
 
     by: str | tuple[str, ...] | None = None
     since: datetime | None = None
     until: datetime | None = None
     lake: str | None = None
-
-    @property
-    def whole_log(self) -> bool:
-        return True
 
 
 @request
@@ -315,7 +299,7 @@ class Exposure(Request[list[ExposureRow]]):
 
 
 @request
-class Verify(Request[VerifyReport]):
+class Verify(Request[VerifyReport], whole_log=True):
     """The storage, the chains, the views and the journal checked against the log (``deep``:
     every event decoded); ``heads``, ``journal_heads``: position → hash recorded earlier;
     ``incremental``: only what is new since the last anchor; ``anchor``: store the heads found
@@ -333,10 +317,6 @@ class Verify(Request[VerifyReport]):
     """Told, after each chunk, the events checked and how many there are (``OrderLedger.verify``'s
     ``progress``): not part of the request's value (not compared, not hashed; the HTTP API never
     sets it, so what it sends to a reader process stays a value)."""
-
-    @property
-    def whole_log(self) -> bool:
-        return True
 
 
 @request
@@ -361,7 +341,7 @@ class EventsAfter(Request[list[EventRecord]]):
 
 
 @request
-class Ingest(Request["Ingested"]):
+class Ingest(Request["Ingested"], role="write"):
     """Record ``lines`` read as ``format`` (``OrderLedger.ingest_lines``; ``options``: the
     format's adapter options, name and value), durably: the report and each line's result."""
 
@@ -372,10 +352,6 @@ class Ingest(Request["Ingested"]):
     account: str | None = None
     strict: bool = False
     options: tuple[tuple[str, Any], ...] = ()
-
-    @property
-    def role(self) -> str:
-        return "write"
 
 
 @request
@@ -396,7 +372,7 @@ class Reconcile(Request["ReconcileReport"]):
 
 
 @request
-class Settle(Request[int]):
+class Settle(Request[int], role="admin"):
     """Settle parked message ``message_id`` by hand (``OrderLedger.settle``): set aside, or
     ``book`` it; the answer is the journal line that records who and why."""
 
@@ -406,10 +382,6 @@ class Settle(Request[int]):
     book: bool = False
     account: str | None = None
     origin: str = "api"
-
-    @property
-    def role(self) -> str:
-        return "admin"
 
 
 @request
@@ -427,7 +399,7 @@ class TradingStates(Request["list[TradingStateRow]"]):
 
 
 @request
-class SetTradingState(Request["Result"]):
+class SetTradingState(Request["Result"], role="write"):
     """Record a ``trading_state`` (``halted``, ``reduce_only``, ``active``) for ``account``
     (None: every account), set by ``set_by`` for ``reason``, from ``ts`` (None: now)."""
 
@@ -437,21 +409,13 @@ class SetTradingState(Request["Result"]):
     reason: str | None = None
     ts: datetime | None = None
 
-    @property
-    def role(self) -> str:
-        return "write"
-
 
 @request
-class Check(Request["CheckResult"]):
+class Check(Request["CheckResult"], role="write"):
     """The pre-trade check of an order (a request's fields): allowed, or every breach. Needs
     ``write``: the daily loss rule may halt the account."""
 
     spec: dict[str, Any]
-
-    @property
-    def role(self) -> str:
-        return "write"
 
 
 @request
