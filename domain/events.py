@@ -52,7 +52,7 @@ def stored_when_given(cls: type[BaseModel]) -> tuple[str, ...]:
 class OrderEvent(BaseModel):
     """Header shared by every order event."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     class_version: ClassVar[int] = 1
 
@@ -85,7 +85,7 @@ class OrderSpec(BaseModel):
     here (its rules are its own). A new field of a request is declared here, and given its rule
     there."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     IDENTITY: ClassVar[tuple[str, ...]] = ("account", "venue", "instrument", "side", "order_type")
     """What makes two requests different orders: never reconciled, always ID reuse."""
