@@ -135,11 +135,15 @@ class Identities:
                     client_order_id=client_order_id,
                 )
 
-    def _merge(self, ours: Order, message: Message, entry: JournalEntry) -> list[OrderEvent]:
+    def _merge(
+        self, ours: Order, message: Message, entry: JournalEntry
+    ) -> tuple[list[OrderEvent], list[str]]:
         """Merge the external orders the message named ours as (``ingest.merging``): theirs off
-        the books, their facts given to ours, their identities leading to ours."""
+        the books, their facts given to ours, their identities leading to ours. Returns the
+        events, and what of the external orders' facts ours refused (for the journal row)."""
         pending, self._merging = self._merging, {}
         events: list[OrderEvent] = []
+        refused: list[str] = []
         for external in pending.values():
             gone, facts = merged(
                 external,
@@ -151,10 +155,12 @@ class Identities:
             for key in identity_keys(external):  # (forgotten with the batch if it is not stored)
                 self.new_identities[key] = self.p.identities[key] = ours.client_order_id
             events += gone
-            events += book_facts(
+            given, not_given = book_facts(
                 facts, lambda fact: self._fact(ours, fact, entry)[2], lambda: len(self.events)
             )
-        return events
+            events += given
+            refused += not_given
+        return events, refused
 
     def _register(self, order: Order, keys: Sequence[IdentityKey]) -> list[IdentityKey]:
         """Record identities not yet stored; returns the new ones."""

@@ -114,21 +114,26 @@ def _message(kind: str, ours: Order, source: str, ts: Any, **fields: Any) -> Mes
 
 def book_facts(
     facts: list[Message], apply: Callable[[Message], list[OrderEvent]], recorded: Callable[[], int]
-) -> list[OrderEvent]:
+) -> tuple[list[OrderEvent], list[str]]:
     """Give our order the external order's facts, each decided alone: one the order's rules
     refuse before recording anything (a fill our order's own fills leave no room for) stays in
     the external order's history, busted, instead of refusing the acknowledgement that merged
-    them. (``recorded``: how many events the batch holds; a refusal after some were recorded
-    cannot be undone here, so it refuses the message, whose batch is then decided again.)"""
+    them; what refused it is returned, for the acknowledgement's journal row to say. (``recorded``:
+    how many events the batch holds; a refusal after some were recorded cannot be undone here, so
+    it refuses the message, whose batch is then decided again.)"""
     events: list[OrderEvent] = []
+    refused: list[str] = []
     for fact in facts:
         before = recorded()
         try:
             events += apply(fact)
-        except LedgerError:
+        except LedgerError as error:
             if recorded() != before:
                 raise
-    return events
+            trade = getattr(fact, "trade_id", None)
+            named = f"{fact.type} {trade!r}" if trade else str(fact.type)
+            refused.append(f"the merged order's {named} was not given to ours: {error.message}")
+    return events, refused
 
 
 __all__ = ["book_facts", "mergeable", "merged"]

@@ -595,10 +595,14 @@ class _Batch(Parking, Identities):
             events += self._unpark(order, waits)
         if amended and fill is not None:
             order.check_quantity(fill)
+        refused: list[str] = []
         if self._merging:
-            events += self._merge(order, message, entry)
+            merged, refused = self._merge(order, message, entry)
+            events += merged
         if events and status is not Outcome.APPLIED:
             status, reason = Outcome.APPLIED, None
+        if refused:  # said in the journal: nothing of the merged order is dropped unsaid
+            reason = bounded("; ".join([*([reason] if reason else []), *refused]))
         return status, reason, events
 
     @staticmethod

@@ -305,3 +305,29 @@ def test_an_external_order_merged_into_ours_brings_its_fills_and_its_end(
     with OrderLedger("memory://") as ledger:
         _ingest_each(ledger, arrival)
         assert all_books(ledger) == expected
+
+
+def test_a_merged_fill_our_order_has_no_room_for_is_named_in_the_acknowledgements_journal_row() -> None:
+    """c-1 (0.1) filled whole by our own fill T-9 (0.1 @ 60 at 14:01:30); the 14:02 snapshot,
+    before our acknowledgement, lists V-1 with 0.02 filled: an external order with an inferred
+    fill of 0.02. The acknowledgement merges it into c-1, which has no room for it
+    (0.1 + 0.02 = 0.12 of 0.1): the fill stays busted on the external order, and the
+    acknowledgement's journal row says so (it said nothing of it)."""
+    fill = json.dumps({"type": "fill", "client_order_id": "c-1", "trade_id": "T-9", "quantity": "0.1",
+                       "price": "60", "ts": "2024-03-05T14:01:30Z"})  # fmt: skip
+    filled = snapshot(2, dict(BY_VENUE_ID, filled_quantity="0.02", average_price="60"))
+    with OrderLedger("memory://") as ledger:
+        _ingest_each(ledger, [("ledger", ORDER_LINES[0]), ("ledger", fill), ("snapshots", filled)])
+        acknowledged = ledger.record(ACCEPTED)
+        assert acknowledged.outcome.value == "applied"
+        assert acknowledged.reason is not None
+        said = acknowledged.reason.split("; ")[-1]
+        assert said.startswith("the merged order's fill 'inferred-"), said
+        assert said.endswith("would fill 0.12 of quantity 0.1 (overfill)"), said
+        order = ledger.order("c-1")
+        assert (order.status, str(order.filled_quantity)) == (Status.FILLED, "0.1")
+        assert [(str(t.quantity), str(t.price)) for t in ledger.trades()] == [("0.1", "60")]
+        history = [
+            (type(e.event).__name__, getattr(e.event, "reason", None)) for e in ledger.history("ext-hl-V-1")
+        ]
+        assert history[-2:] == [("FillBusted", "merged into order 'c-1'"), ("OrderMerged", None)]
