@@ -67,7 +67,8 @@ class Request(Generic[T]):
     def role(self) -> str:
         """The role asking it needs (``ROLES``): a read needs ``read``; a command declares its
         own with its class (``role="write"``). The HTTP API admits a token by it
-        (``http.access.LedgerContext``), so a request's role is declared there and nowhere else."""
+        (``http.access.LedgerContext``), so a request's role is declared with its class and
+        nowhere else."""
         return "read"
 
     @property
