@@ -730,10 +730,22 @@ class _Batch(Parking, Identities):
         if order is None:
             order = self.p.load_order(client_order_id, trust_absent=trust_absent)
             if order is not None:
+                self._check_prefetched(order)
                 self.orders[client_order_id] = order
                 # Decisions read this version; the commit checks nobody has appended since.
                 self.consulted[client_order_id] = order.version
         return order
+
+    def _check_prefetched(self, order: Order) -> None:
+        """Refuse to go on with an order the batch's prefetch said did not exist, or that holds a
+        name the prefetch said nobody held: another writer committed it since, and the messages
+        this batch decided on the prefetch (parked as waiting for an unknown order) were wrong.
+        The batch is decided again, with the prefetch read again."""
+        p = self.p
+        if p.absent and order.client_order_id in p.absent:
+            raise StaleBatchError(f"order {order.client_order_id!r} was created by another writer meanwhile")
+        if p.no_identity and not p.no_identity.isdisjoint(identity_keys(order)):
+            raise StaleBatchError(f"order {order.client_order_id!r} was named by another writer meanwhile")
 
     def _outcome(self, order: Order, outcome: Decision, entry: JournalEntry) -> Handled:
         kind, decided, reason = outcome

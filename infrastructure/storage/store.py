@@ -394,36 +394,40 @@ class LedgerRecorder(ApplicationRecorder):
                 lines,
             ):
                 raise StaleBatchError("a parked line this batch settles was settled elsewhere")
-        orders: set[str] = set()  # client order IDs of parked orders
-        identities: set[tuple[str, str, str]] = set()
+        # What the batch parked on, and whether on the name itself (True) or only on a trade of
+        # the order it names. A message parked on a name that exists now was decided on a stale
+        # view (the order, or the name, committed elsewhere meanwhile), whatever the batch read.
+        # A bust waiting for its trade may rightly name an existing order: one this batch read
+        # is guarded by its version; one it did not read may hold the trade now.
+        orders: dict[str, bool] = {}  # client order IDs
+        identities: dict[tuple[str, str, str], bool] = {}
         for e in batch.journal:
             for keys, _ in e.parked.values():
                 for key in keys:
-                    # A bust waiting for its trade: an order created elsewhere meanwhile may hold
-                    # the trade now. An order this batch read is guarded by its version.
-                    (venue, kind, value), _ = waited_on(key)
+                    (venue, kind, value), trade = waited_on(key)
                     if kind == CLIENT_ORDER_ID:
-                        orders.add(value)
+                        orders[value] = orders.get(value, False) or trade is None
                     else:
-                        identities.add((venue, kind, value))
+                        name = (venue, kind, value)
+                        identities[name] = identities.get(name, False) or trade is None
         # One lookup per chunk of keys, not per key: a shuffled feed parks half its lines.
-        found: list[tuple[str, str]] = []
+        found: list[tuple[str, str, bool]] = []
         requests = [(value, str(_order_uuid(value)), 1) for value in sorted(orders)]
         for chunk in _chunks(requests, 300):
             # The order's request, by the events' unique key (client order ID, aggregate, version).
             sql, params = select_by_keys("events", ("client_order_id",), _REQUEST_KEY, chunk, tx.dialect)
-            found += [(f"client_order_id {r[0]!r}", r[0]) for r in tx.all(sql, params)]
+            found += [(f"client_order_id {r[0]!r}", r[0], orders[r[0]]) for r in tx.all(sql, params)]
         for chunk in _chunks(sorted(identities), 300):
             sql, params = select_by_keys(
                 "identities",
-                ("kind", "value", "client_order_id"),
+                ("venue", "kind", "value", "client_order_id"),
                 ("venue", "kind", "value"),
                 chunk,
                 tx.dialect,
             )
-            found += [(f"{r[0]} {r[1]!r}", r[2]) for r in tx.all(sql, params)]
-        for named, owner in found:
-            if owner not in batch.consulted:
+            found += [(f"{r[1]} {r[2]!r}", r[3], identities[r[0], r[1], r[2]]) for r in tx.all(sql, params)]
+        for named, owner, directly in found:
+            if directly or owner not in batch.consulted:
                 raise StaleBatchError(f"the order for parked {named} was just created elsewhere")
         if not batch.resolvable or tx.one("SELECT 1 FROM parked LIMIT 1") is None:
             return
