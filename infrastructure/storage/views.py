@@ -638,8 +638,11 @@ name, and a writer whose caches were read at another count reads the rows again.
 
 
 def _cache_size(spec: TableSpec[Any, Any]) -> int:
-    # P&L entries are written once and read back only by range scans: caching them buys nothing.
-    return 0 if spec.name == "pnl_entries_view" else 20_000
+    # A fill booked before a book's latest walks its P&L entries back from the latest, one by
+    # one: the recent ones are those walked, and holding a few thousand spares a query each
+    # (a shuffled session reads back about two per fill). Entries are many and rarely read
+    # otherwise, so fewer are held than of the other views' rows.
+    return 5_000 if spec.name == "pnl_entries_view" else 20_000
 
 
 VERSIONS_TABLE = "CREATE TABLE IF NOT EXISTS view_versions (view TEXT PRIMARY KEY, version INTEGER NOT NULL)"
