@@ -848,8 +848,9 @@ class PositionsProjection(Projection):
         )
         previous = first.previous
         for entry in changed:
-            # Changed in place: the entries were read for this fold (a held row, or a fresh one
-            # from the table), and a fold that is rolled back discards what it held.
+            # Changed in place: the entries were read for this fold (a held row, a cached one or
+            # a fresh one from the table), and a fold that is rolled back drops what it held
+            # and the tables' caches.
             entry.before_qty, entry.before_cost = state.quantity, state.cost
             entry.before_realized = state.realized_pnl
             entry.previous = previous
