@@ -8,6 +8,7 @@ says which server, and when an unreachable one skips or fails).
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,6 +22,13 @@ from tests.support.postgres import private_schema, require_postgres
 # run would fit their tables to it. A test that wants a width sets COLUMNS itself.
 os.environ.pop("COLUMNS", None)
 os.environ.pop("LINES", None)
+
+# The commands the tests run are Python processes that import the checkout's modules. Where the
+# environment says to write no byte code (PYTHONDONTWRITEBYTECODE), each of them would compile
+# every module again (a third of a read command's time). Their byte code is kept out of the
+# checkout instead, in one cache of the temporary directory that every command of the run reads.
+if os.environ.pop("PYTHONDONTWRITEBYTECODE", None) and not os.environ.get("PYTHONPYCACHEPREFIX"):
+    os.environ["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "orderledger-tests-pycache")
 
 # Hypothesis's per-example deadline (200 ms) times the machine, not the rule: a loaded machine
 # that deschedules a worker for a moment would fail a correct example. Rules are checked with
