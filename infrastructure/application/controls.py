@@ -10,10 +10,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.exposure import grouping
 from orderledger.infrastructure.application import lazy
 from orderledger.infrastructure.application.arguments import checked, checked_methods
-from orderledger.infrastructure.application.collectors import CollectorRow
-from orderledger.infrastructure.application.exposure import grouping
 from orderledger.infrastructure.application.requests import (
     Check,
     ClearLimit,
@@ -30,19 +29,30 @@ from orderledger.infrastructure.application.requests import (
     SetTradingState,
     TradingStates,
 )
-from orderledger.infrastructure.application.risk import (
-    CheckResult,
-    LimitRow,
-    OrderLedger,
-    TradingStateRow,
-)
-from orderledger.infrastructure.application.watch import LimitStatus
 from orderledger.infrastructure.results import ExposureRow
 
+# What answers these (risk, watch, collectors) is imported when first asked, by the one dispatch
+# (``application.handlers``): a process that never asks loads none of it.
 if TYPE_CHECKING:
+    from orderledger.infrastructure.application.collectors import CollectorRow
+    from orderledger.infrastructure.application.risk import (
+        CheckResult,
+        LimitRow,
+        OrderLedger,
+        TradingStateRow,
+    )
+    from orderledger.infrastructure.application.watch import LimitStatus
     from orderledger.infrastructure.ingest.processing import Result
 else:  # the names of signatures, for the argument checks' hints (AsyncOrderLedger's forms of these)
-    __getattr__ = lazy.names(__name__, {"orderledger.infrastructure.ingest.processing": ("Result",)})
+    __getattr__ = lazy.names(
+        __name__,
+        {
+            "orderledger.infrastructure.application.collectors": ("CollectorRow",),
+            "orderledger.infrastructure.application.risk": ("CheckResult", "LimitRow", "TradingStateRow"),
+            "orderledger.infrastructure.application.watch": ("LimitStatus",),
+            "orderledger.infrastructure.ingest.processing": ("Result",),
+        },
+    )
 
 
 @checked_methods

@@ -18,10 +18,7 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId, parse_timestamp
-from orderledger.infrastructure.application import admin, collectors, lazy, reads
-from orderledger.infrastructure.application import exposure as _exposure
-from orderledger.infrastructure.application import risk as _risk
-from orderledger.infrastructure.application.daily_pnl import daily_pnl_rows
+from orderledger.infrastructure.application import lazy, reads
 from orderledger.infrastructure.application.follow import CommittedEvent, read_after
 from orderledger.infrastructure.application.instruments import list_instruments
 from orderledger.infrastructure.application.parents import parent_page
@@ -93,11 +90,8 @@ from orderledger.infrastructure.application.requests import (
     Verify,
     ViewsPosition,
 )
-from orderledger.infrastructure.application.watch import LimitStatus, standing
-from orderledger.infrastructure.audit.heads import stored_head, stored_journal_head
 from orderledger.infrastructure.audit.search import event_page, events_after, message_page
 from orderledger.infrastructure.audit.search import iter_messages as _iter_messages
-from orderledger.infrastructure.audit.verify import VerifyReport, write_progress
 from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results import (
     DailyPnlRow,
@@ -120,23 +114,41 @@ from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.views import CatchUpStats
 from orderledger.projections.lots import COST_BASIS_SETTING, cost_basis_named
 
-# The analytics (DuckDB) are imported when first asked (``application.lazy``).
-# So are the writes (ingest, its adapters and message models) and reconciliation.
+# The analytics (DuckDB) are imported when first asked (``application.lazy``). So are the writes
+# (ingest, its adapters and message models), reconciliation, the upkeep (schema, exports, verify,
+# the chains' heads), the risk controls, exposure, daily P&L and the collectors' leases: a
+# process that reads orders, trades or positions loads none of them.
 if TYPE_CHECKING:
+    from orderledger.infrastructure.application import admin, collectors, recording
+    from orderledger.infrastructure.application import daily_pnl as _daily_pnl
     from orderledger.infrastructure.application import execution as _execution
+    from orderledger.infrastructure.application import exposure as _exposure
     from orderledger.infrastructure.application import lake as _lake
     from orderledger.infrastructure.application import reconcile as _reconcile
-    from orderledger.infrastructure.application import recording
+    from orderledger.infrastructure.application import risk as _risk
+    from orderledger.infrastructure.application import watch as _watch
     from orderledger.infrastructure.application.execution import ExecutionRow
     from orderledger.infrastructure.application.lake import LakeReport
     from orderledger.infrastructure.application.reconcile import ReconcileReport
     from orderledger.infrastructure.application.recording import Ingested, IngestReport
+    from orderledger.infrastructure.application.watch import LimitStatus
+    from orderledger.infrastructure.audit import heads as _heads
+    from orderledger.infrastructure.audit import verify as _verify
+    from orderledger.infrastructure.audit.verify import VerifyReport
     from orderledger.infrastructure.ingest.processing import Result
 else:
+    admin = lazy.Module("orderledger.infrastructure.application.admin")
+    collectors = lazy.Module("orderledger.infrastructure.application.collectors")
+    recording = lazy.Module("orderledger.infrastructure.application.recording")
+    _daily_pnl = lazy.Module("orderledger.infrastructure.application.daily_pnl")
     _execution = lazy.Module("orderledger.infrastructure.application.execution")
+    _exposure = lazy.Module("orderledger.infrastructure.application.exposure")
     _lake = lazy.Module("orderledger.infrastructure.application.lake")
     _reconcile = lazy.Module("orderledger.infrastructure.application.reconcile")
-    recording = lazy.Module("orderledger.infrastructure.application.recording")
+    _risk = lazy.Module("orderledger.infrastructure.application.risk")
+    _watch = lazy.Module("orderledger.infrastructure.application.watch")
+    _heads = lazy.Module("orderledger.infrastructure.audit.heads")
+    _verify = lazy.Module("orderledger.infrastructure.audit.verify")
 
 T = TypeVar("T")
 Q = TypeVar("Q", bound=Request[Any])
@@ -274,7 +286,7 @@ def pnl(ledger: LedgerParts, request: Pnl) -> list[PnlRow]:
 
 @handles(PnlDaily)
 def pnl_daily(ledger: LedgerParts, request: PnlDaily) -> list[DailyPnlRow]:
-    return daily_pnl_rows(ledger.db, request.by, request.cost_basis or ledger.cost_basis())
+    return _daily_pnl.daily_pnl_rows(ledger.db, request.by, request.cost_basis or ledger.cost_basis())
 
 
 @handles(PnlSeries)
@@ -312,7 +324,7 @@ def verify(ledger: LedgerParts, request: Verify) -> VerifyReport:
         anchor=request.anchor,
         progress=None
         if request.progress_file is None
-        else functools.partial(write_progress, request.progress_file),
+        else functools.partial(_verify.write_progress, request.progress_file),
     )
 
 
@@ -394,7 +406,7 @@ def risk(ledger: LedgerParts, request: Risk) -> list[LimitStatus]:
     share = request.threshold
     if not share.is_finite() or not 0 < share <= 1:
         raise InvalidInputError("threshold must be a share above 0 and at most 1", field="threshold")
-    return standing(ledger, share, ledger._clock())
+    return _watch.standing(ledger, share, ledger._clock())
 
 
 @handles(SetTradingState)
@@ -546,7 +558,7 @@ def committed_after(ledger: LedgerParts, request: CommittedAfter) -> list[Commit
 
 @handles(ChainHead)
 def chain_head(ledger: LedgerParts, request: ChainHead) -> Head | None:
-    found, journal = stored_head(ledger.db), stored_journal_head(ledger.db)
+    found, journal = _heads.stored_head(ledger.db), _heads.stored_journal_head(ledger.db)
     if found is None and journal is None:
         return None
     return Head(*(found or (0, "")), journal=journal)

@@ -86,7 +86,6 @@ from orderledger.infrastructure.application.commands import (
     SetLimit,
     ViewsPosition,
 )
-from orderledger.infrastructure.audit.verify import VerifyReport
 from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results import (
     DailyPnlRow,
@@ -107,12 +106,13 @@ from orderledger.infrastructure.results import (
     ViewsLag,
 )
 
-if TYPE_CHECKING:  # named in a string: the analytics and the writes are imported when first asked
+if TYPE_CHECKING:  # named in a string: the analytics, the writes and verify are imported when first asked
     from orderledger.infrastructure.application.execution import ExecutionRow  # noqa: F401
     from orderledger.infrastructure.application.reconcile import ReconcileReport, Snapshot  # noqa: F401
     from orderledger.infrastructure.application.recording import Ingested  # noqa: F401
     from orderledger.infrastructure.application.risk import CheckResult, LimitRow, TradingStateRow  # noqa: F401
     from orderledger.infrastructure.application.watch import LimitStatus  # noqa: F401
+    from orderledger.infrastructure.audit.verify import VerifyReport  # noqa: F401
     from orderledger.infrastructure.ingest.processing import Result  # noqa: F401
 else:  # a field's type the argument checks read (``arguments.type_hints``), imported when first asked
     __getattr__ = lazy.names(__name__, {"orderledger.infrastructure.application.reconcile": ("Snapshot",)})
@@ -299,7 +299,7 @@ class Exposure(Request[list[ExposureRow]]):
 
 
 @request
-class Verify(Request[VerifyReport], whole_log=True):
+class Verify(Request["VerifyReport"], whole_log=True):
     """The storage, the chains, the views and the journal checked against the log (``deep``:
     every event decoded); ``heads``, ``journal_heads``: position → hash recorded earlier;
     ``incremental``: only what is new since the last anchor; ``anchor``: store the heads found
