@@ -43,6 +43,8 @@ HEAVY = (
 """Packages and modules a read command does not use (a name covers its submodules)."""
 
 UPKEEP = (
+    "orderledger.infrastructure.application.commands",
+    "orderledger.infrastructure.application.command_handlers",
     "orderledger.infrastructure.application.admin",
     "orderledger.infrastructure.application.exports",
     "orderledger.infrastructure.audit.verify",
@@ -58,10 +60,11 @@ UPKEEP = (
     "orderledger.domain.risk",
     "multiprocessing",
 )
-"""What opening a ledger and reading its views do not use either: the upkeep (the schema's set-up,
-exports, verify and its anchors, the chains' heads), the risk controls, exposure, daily P&L,
-the collectors' leases, and the processes of a parallel rebuild. Each is imported by the one
-dispatch (``application.handlers``) when a request that needs it is first asked."""
+"""What opening a ledger and reading its views do not use either: the commands (their request
+classes and handlers), the upkeep (the schema's set-up, exports, verify and its anchors, the
+chains' heads), the risk controls, exposure, daily P&L, the collectors' leases, and the processes
+of a parallel rebuild. Each is imported by the one dispatch (``application.handlers``) when a
+request that needs it is first asked."""
 
 RUN = r"""
 import contextlib, io, json, sys
@@ -146,6 +149,8 @@ def test_the_check_sees_the_commands_that_load_the_upkeep_and_risk(database: str
     assert "orderledger.infrastructure.application.admin" in heavy(modules, UPKEEP)
     _, modules = loaded(database, "limits")
     assert "orderledger.infrastructure.application.risk" in heavy(modules, UPKEEP)
+    _, modules = loaded(database, "ingest", "/dev/null")
+    assert "orderledger.infrastructure.application.command_handlers" in heavy(modules, UPKEEP)
 
 
 def test_the_check_sees_a_command_that_loads_them(database: str) -> None:
