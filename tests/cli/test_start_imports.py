@@ -151,6 +151,9 @@ def test_the_check_sees_the_commands_that_load_the_upkeep_and_risk(database: str
     assert "orderledger.infrastructure.application.risk" in heavy(modules, UPKEEP)
     _, modules = loaded(database, "ingest", "/dev/null")
     assert "orderledger.infrastructure.application.command_handlers" in heavy(modules, UPKEEP)
+    # a write loads neither the simulator (``simulate``, ``demo``) nor the upkeep it does not run
+    assert "orderledger.infrastructure.application.simulator" not in modules
+    assert heavy(modules, ("orderledger.infrastructure.application.admin", "multiprocessing")) == []
 
 
 def test_the_check_sees_a_command_that_loads_them(database: str) -> None:
