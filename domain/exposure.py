@@ -119,6 +119,12 @@ def value_of(units: Decimal | None, price: Decimal | None) -> Decimal | None:
     return WIDE.multiply(units, price)
 
 
+def grouping(by: str | Iterable[str]) -> tuple[str, ...]:
+    """``by`` as a tuple of names: ``"account,underlying"`` or a sequence of names, checked."""
+    names = [part.strip() for part in by.split(",")] if isinstance(by, str) else list(by)
+    return check_grouping(names)
+
+
 def check_grouping(by: Iterable[str]) -> tuple[str, ...]:
     """``by`` as exposure groups by: names of ``GROUPINGS``, each once, ``underlying`` among
     them (one-line error otherwise)."""
@@ -313,6 +319,7 @@ __all__ = [
     "Working",
     "check_grouping",
     "exposure",
+    "grouping",
     "underlying_of",
     "units_of",
     "value_of",

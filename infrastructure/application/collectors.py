@@ -14,7 +14,7 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from orderledger.domain.errors import LedgerError
@@ -60,6 +60,12 @@ class CollectorRow:
             "stale": self.stale,
             **self.figures,
         }
+
+
+def wall_clock() -> datetime:
+    """The wall clock a collector's lease is judged by (not the ledger's: leases are between
+    processes, each with its own clock)."""
+    return datetime.now(UTC)
 
 
 def _key(account: str | None) -> str:
@@ -164,4 +170,5 @@ __all__ = [
     "release",
     "rows",
     "take",
+    "wall_clock",
 ]

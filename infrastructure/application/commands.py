@@ -1,14 +1,18 @@
-"""The Python API's commands and whole-log reads as typed requests (re-exported by
-``application.requests``, which says why ``placing`` and ``follow`` stay methods): recording,
-one order's events and the iterators over every row, the views, the ledger's settings, exports
-and the collectors' leases. Each is answered by ``OrderLedger.handle`` like every request, and
-declares the role asking it needs.
+"""The Python API's commands as typed requests: recording (the writes), limits and trading
+states, the views, the ledger's settings, exports and the collectors' leases. Each is answered by
+``OrderLedger.handle`` like every request (its handler: ``application.command_handlers``) and
+declares the role asking it needs (``write`` or ``admin``; ``application.requests`` holds the
+reads, and re-exports these).
+
+A process that only reads never asks one: this module, and the handlers of its commands, are
+imported when the first command is asked for (``application.requests``' re-export,
+``application.handlers``), so a read command does not build their classes.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -17,24 +21,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from annotated_types import Ge
 
-from orderledger.domain.events import OrderEvent
-from orderledger.domain.values import ClientOrderId
 from orderledger.infrastructure.application import lazy
-from orderledger.infrastructure.application.arguments import Count
-from orderledger.infrastructure.application.asking import EVERYTHING, Request, request, stream
-from orderledger.infrastructure.results import EventRecord, Filter, Head, MessageRecord, OrderRow, TradeRow
+from orderledger.infrastructure.application.asking import Request, request, stream
 
 if TYPE_CHECKING:  # named in a string: the writes, the lake and the views are imported when first asked
-    from orderledger.infrastructure.application.collectors import CollectorRow  # noqa: F401
-    from orderledger.infrastructure.application.follow import CommittedEvent  # noqa: F401
     from orderledger.infrastructure.application.lake import LakeReport  # noqa: F401
-    from orderledger.infrastructure.application.recording import IngestReport  # noqa: F401
+    from orderledger.infrastructure.application.recording import Ingested, IngestReport  # noqa: F401
+    from orderledger.infrastructure.application.risk import CheckResult  # noqa: F401
     from orderledger.infrastructure.ingest.processing import Inbound, Result
     from orderledger.infrastructure.storage.views import CatchUpStats  # noqa: F401
 else:  # a field's type the argument checks read (``arguments.type_hints``), imported when first asked
     __getattr__ = lazy.names(
         __name__, {"orderledger.infrastructure.ingest.processing": ("Inbound", "Result")}
     )
+
 
 # ---------------------------------------------------------------------- recording (writes)
 
@@ -64,6 +64,20 @@ class IngestInbound(Request["IngestReport"], role="write"):
     items: Iterable[Inbound | None]
     strict: bool = False
     on_batch: Callable[[list[Result]], None] | None = None
+
+
+@request
+class Ingest(Request["Ingested"], role="write"):
+    """Record ``lines`` read as ``format`` (``OrderLedger.ingest_lines``; ``options``: the
+    format's adapter options, name and value), durably: the report and each line's result."""
+
+    lines: tuple[bytes, ...]
+    origin: str
+    format: str = "ledger"
+    venue: str | None = None
+    account: str | None = None
+    strict: bool = False
+    options: tuple[tuple[str, Any], ...] = ()
 
 
 @request
@@ -103,6 +117,22 @@ class LoadCcxtMarkets(Request["IngestReport"], role="write"):
 
 
 @request
+class Settle(Request[int], role="admin"):
+    """Settle parked message ``message_id`` by hand (``OrderLedger.settle``): set aside, or
+    ``book`` it; the answer is the journal line that records who and why."""
+
+    message_id: int
+    reason: str
+    by: str
+    book: bool = False
+    account: str | None = None
+    origin: str = "api"
+
+
+# ---------------------------------------------------------------------- limits and trading states
+
+
+@request
 class SetLimit(Request["Result"], role="write"):
     """Record a ``limit_set`` (``OrderLedger.set_limit``): from ``ts`` (None: now) ``kind`` of
     ``scope`` ``target`` is at most ``value``."""
@@ -129,84 +159,24 @@ class ClearLimit(Request["Result"], role="write"):
     ts: datetime | None = None
 
 
-# ---------------------------------------------------------------------- one order, the log in full
+@request
+class SetTradingState(Request["Result"], role="write"):
+    """Record a ``trading_state`` (``halted``, ``reduce_only``, ``active``) for ``account``
+    (None: every account), set by ``set_by`` for ``reason``, from ``ts`` (None: now)."""
+
+    state: str
+    set_by: str
+    account: str | None = None
+    reason: str | None = None
+    ts: datetime | None = None
 
 
 @request
-class Resolve(Request[ClientOrderId]):
-    """The client order ID an order's key names: itself, a venue order ID (of ``venue``) or a
-    ``name=value`` alias (``OrderLedger.resolve``)."""
+class Check(Request["CheckResult"], role="write"):
+    """The pre-trade check of an order (a request's fields): allowed, or every breach. Needs
+    ``write``: the daily loss rule may halt the account."""
 
-    order: str
-    venue: str | None = None
-
-
-@request
-class OrderEvents(Request[list[OrderEvent]]):
-    """Every event of one order, in version order (``OrderLedger.order_events``)."""
-
-    client_order_id: str
-
-
-@request
-class IterOrders(Request[Iterator[OrderRow]]):
-    """Every order matching ``where`` (its ``limit`` aside), read a page at a time as the answer
-    is iterated (``OrderLedger.iter_orders``)."""
-
-    where: Filter = EVERYTHING
-    open: bool = False
-    as_of: datetime | None = None
-    event_time: bool = False
-
-    @property
-    def whole_log(self) -> bool:
-        return self.as_of is not None
-
-    @property
-    def from_views(self) -> bool:
-        return self.as_of is None
-
-
-@request
-class IterTrades(Request[Iterator[TradeRow]], from_views=True):
-    """Every trade matching ``where``, read a page at a time (``OrderLedger.iter_trades``)."""
-
-    where: Filter = EVERYTHING
-
-
-@request
-class IterEvents(Request[Iterator[EventRecord]]):
-    """Every event of the log matching ``where`` and ``types``, read in chunks
-    (``OrderLedger.iter_events``)."""
-
-    where: Filter = EVERYTHING
-    types: tuple[str, ...] = ()
-    event_time: bool = False
-
-
-@request
-class IterMessages(Request[Iterator[MessageRecord]]):
-    """Every journal line matching, read in chunks (``OrderLedger.iter_messages``)."""
-
-    where: Filter = EVERYTHING
-    outcome: str | None = None
-    parked: bool = False
-    older_than: timedelta | None = None
-
-
-@request
-class CommittedAfter(Request["list[CommittedEvent]"]):
-    """Up to ``limit`` committed events after log ``position`` as the domain's events (what
-    ``OrderLedger.follow`` reads between its waits)."""
-
-    position: Count
-    limit: Count
-
-
-@request
-class ChainHead(Request[Head | None]):
-    """The chains' heads, to record outside the database (``OrderLedger.head``; None while both
-    are empty)."""
+    spec: dict[str, Any]
 
 
 # ---------------------------------------------------------------------- the views
@@ -215,11 +185,6 @@ class ChainHead(Request[Head | None]):
 @request
 class CatchUp(Request["CatchUpStats"], role="write"):
     """Bring every view up to the end of the log (``OrderLedger.catch_up``)."""
-
-
-@request
-class ViewsPosition(Request[int]):
-    """The log position every view has reached (``OrderLedger.views_position``)."""
 
 
 @request
@@ -233,11 +198,6 @@ class Rebuild(Request[tuple[int, float]], role="admin", whole_log=True):
 
 
 # ---------------------------------------------------------------------- the ledger's settings
-
-
-@request
-class CostBasis(Request[str]):
-    """The rule positions and P&L use when a query names none (``OrderLedger.cost_basis``)."""
 
 
 @request
@@ -320,47 +280,52 @@ class CollectorRelease(Request[None], role="write"):
     owner: str
 
 
-@request
-class Collectors(Request["list[CollectorRow]"]):
-    """The collectors running on this ledger with their figures (``OrderLedger.collectors``)."""
-
-
-@request
-class LastVenueTime(Request[datetime | None]):
-    """The latest venue time booked for ``venue``/``account`` (``OrderLedger.last_venue_time``)."""
-
-    venue: str
-    account: str | None
-
+COMMANDS: tuple[type[Request[Any]], ...] = (
+    IngestStream,
+    IngestInbound,
+    Ingest,
+    Record,
+    DefineInstrument,
+    LoadCcxtMarkets,
+    Settle,
+    SetLimit,
+    ClearLimit,
+    SetTradingState,
+    Check,
+    CatchUp,
+    Rebuild,
+    SetCostBasis,
+    RotateCursorSecret,
+    InitDatabase,
+    Export,
+    ExportLake,
+    CollectorLease,
+    CollectorHeartbeat,
+    CollectorRelease,
+)
+"""The request types declared here: the commands."""
 
 __all__ = [
+    "COMMANDS",
     "CatchUp",
-    "ChainHead",
+    "Check",
     "ClearLimit",
     "CollectorHeartbeat",
     "CollectorLease",
     "CollectorRelease",
-    "Collectors",
-    "CommittedAfter",
-    "CostBasis",
     "DefineInstrument",
     "Export",
     "ExportLake",
+    "Ingest",
     "IngestInbound",
     "IngestStream",
     "InitDatabase",
-    "IterEvents",
-    "IterMessages",
-    "IterOrders",
-    "IterTrades",
-    "LastVenueTime",
     "LoadCcxtMarkets",
-    "OrderEvents",
     "Rebuild",
     "Record",
-    "Resolve",
     "RotateCursorSecret",
     "SetCostBasis",
     "SetLimit",
-    "ViewsPosition",
+    "SetTradingState",
+    "Settle",
 ]

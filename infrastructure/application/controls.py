@@ -10,39 +10,45 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.exposure import grouping
 from orderledger.infrastructure.application import lazy
 from orderledger.infrastructure.application.arguments import checked, checked_methods
-from orderledger.infrastructure.application.collectors import CollectorRow
-from orderledger.infrastructure.application.exposure import grouping
 from orderledger.infrastructure.application.requests import (
-    Check,
-    ClearLimit,
-    CollectorHeartbeat,
-    CollectorLease,
-    CollectorRelease,
     Collectors,
     Exposure,
     LastVenueTime,
     Limits,
     Request,
     Risk,
-    SetLimit,
-    SetTradingState,
     TradingStates,
 )
-from orderledger.infrastructure.application.risk import (
-    CheckResult,
-    LimitRow,
-    OrderLedger,
-    TradingStateRow,
-)
-from orderledger.infrastructure.application.watch import LimitStatus
 from orderledger.infrastructure.results import ExposureRow
 
+# What answers these (risk, watch, collectors) is imported when first asked, by the one dispatch
+# (``application.handlers``): a process that never asks loads none of it. So are the commands
+# (``commands``: the limits, trading states and check, the collectors' leases).
 if TYPE_CHECKING:
+    from orderledger.infrastructure.application import commands
+    from orderledger.infrastructure.application.collectors import CollectorRow
+    from orderledger.infrastructure.application.risk import (
+        CheckResult,
+        LimitRow,
+        OrderLedger,
+        TradingStateRow,
+    )
+    from orderledger.infrastructure.application.watch import LimitStatus
     from orderledger.infrastructure.ingest.processing import Result
 else:  # the names of signatures, for the argument checks' hints (AsyncOrderLedger's forms of these)
-    __getattr__ = lazy.names(__name__, {"orderledger.infrastructure.ingest.processing": ("Result",)})
+    commands = lazy.Module("orderledger.infrastructure.application.commands")
+    __getattr__ = lazy.names(
+        __name__,
+        {
+            "orderledger.infrastructure.application.collectors": ("CollectorRow",),
+            "orderledger.infrastructure.application.risk": ("CheckResult", "LimitRow", "TradingStateRow"),
+            "orderledger.infrastructure.application.watch": ("LimitStatus",),
+            "orderledger.infrastructure.ingest.processing": ("Result",),
+        },
+    )
 
 
 @checked_methods
@@ -77,7 +83,9 @@ class RiskControls:
     ) -> Result:
         """Record a ``limit_set``: from ``ts`` (default now) ``kind`` of ``scope`` ``target`` is at
         most ``value``; a bad field raises its one-line error."""
-        return self._ledger.handle(SetLimit(scope, target, kind, value, set_by, interval, reason, ts))
+        return self._ledger.handle(
+            commands.SetLimit(scope, target, kind, value, set_by, interval, reason, ts)
+        )
 
     def clear_limit(
         self,
@@ -90,7 +98,7 @@ class RiskControls:
         ts: datetime | None = None,
     ) -> Result:
         """Record a ``limit_cleared``: from ``ts`` (default now) the limit no longer applies."""
-        return self._ledger.handle(ClearLimit(scope, target, kind, set_by, reason, ts))
+        return self._ledger.handle(commands.ClearLimit(scope, target, kind, set_by, reason, ts))
 
     def set_trading_state(
         self,
@@ -103,7 +111,7 @@ class RiskControls:
     ) -> Result:
         """Record a ``trading_state``: ``halted``, ``reduce_only`` or ``active`` for ``account``
         (None: every account) from ``ts`` (default now)."""
-        return self._ledger.handle(SetTradingState(state, set_by, account, reason, ts))
+        return self._ledger.handle(commands.SetTradingState(state, set_by, account, reason, ts))
 
     def risk(self, *, threshold: Decimal | str | float = Decimal("0.8")) -> list[LimitStatus]:
         """Each limit in force now and how close its figure stands to it (``application.watch``):
@@ -119,7 +127,7 @@ class RiskControls:
         """Whether an order (the fields of a request) may be sent now: allowed, or denied with
         every limit its worst case would breach and what its account's trading state forbids.
         Records nothing, except the halt the daily loss rule sets when that limit is passed."""
-        return self._ledger.handle(Check(spec))
+        return self._ledger.handle(commands.Check(spec))
 
 
 T = TypeVar("T")
@@ -165,17 +173,17 @@ class CollectorLeases:
         self, venue: str, account: str | None, owner: str, pid: int, *, stale_after: timedelta | None = None
     ) -> None:
         """Take the collector lease of ``venue``/``account`` (``CollectorBusyError``: held by a live one)."""
-        self._ask(CollectorLease(venue, account, owner, pid, stale_after))
+        self._ask(commands.CollectorLease(venue, account, owner, pid, stale_after))
 
     def collector_heartbeat(
         self, venue: str, account: str | None, owner: str, figures: dict[str, Any]
     ) -> None:
         """Publish a collector's status figures (``LeaseLostError``: another one took over)."""
-        self._ask(CollectorHeartbeat(venue, account, owner, figures))
+        self._ask(commands.CollectorHeartbeat(venue, account, owner, figures))
 
     def collector_release(self, venue: str, account: str | None, owner: str) -> None:
         """Give a collector's lease up."""
-        self._ask(CollectorRelease(venue, account, owner))
+        self._ask(commands.CollectorRelease(venue, account, owner))
 
     def collectors(self) -> list[CollectorRow]:
         """The collectors running on this ledger, with their status figures (``/health``)."""

@@ -32,12 +32,6 @@ from orderledger.projections.positions import POSITIONS_TABLE
 FIELDS = tuple(f.name for f in fields(ExposureRow))
 
 
-def grouping(by: str | Iterable[str]) -> tuple[str, ...]:
-    """``by`` as a tuple of names: ``"account,underlying"`` or a sequence of names, checked."""
-    names = [part.strip() for part in by.split(",")] if isinstance(by, str) else list(by)
-    return check_grouping(names)
-
-
 def holdings(db: Database) -> list[Holding]:
     """The positions of the positions view that hold something (quantity not zero)."""
     with db.read() as tx:
@@ -178,7 +172,6 @@ __all__ = [
     "ExposureBook",
     "exposure_rows",
     "fold_exposure",
-    "grouping",
     "holdings",
     "read_exposure",
     "working",

@@ -28,7 +28,7 @@ from annotated_types import Ge, Gt
 from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId
-from orderledger.infrastructure.application import admin, lazy
+from orderledger.infrastructure.application import lazy, opening
 from orderledger.infrastructure.application import requests as asks
 from orderledger.infrastructure.application.arguments import (
     Count,
@@ -43,7 +43,6 @@ from orderledger.infrastructure.application.filtered import filtered
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
 from orderledger.infrastructure.application.handlers import handle
 from orderledger.infrastructure.application.requests import Request
-from orderledger.infrastructure.audit.verify import VerifyReport
 from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results import (
     DailyPnlRow,
@@ -67,8 +66,9 @@ from orderledger.infrastructure.storage.db import DEFAULT_URL
 from orderledger.infrastructure.storage.store import LedgerRecorder
 from orderledger.infrastructure.storage.views import CatchUpStats, Views
 
-# The writes (ingest, its adapters and message models), reconciliation, the lake and the analytics:
-# imported when first called (``application.lazy``), so a process that only reads never loads them.
+# The writes (ingest, its adapters and message models), reconciliation, verify, the lake and the
+# analytics: imported when first called (``application.lazy``), so a process that only reads never
+# loads them.
 if TYPE_CHECKING:
     from orderledger.infrastructure.application import placing as _placing
     from orderledger.infrastructure.application import recording
@@ -77,6 +77,7 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.application.placing import Placement
     from orderledger.infrastructure.application.reconcile import ReconcileReport, Snapshot
     from orderledger.infrastructure.application.recording import IngestReport
+    from orderledger.infrastructure.audit.verify import VerifyReport
     from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result
 else:
     _placing = lazy.Module("orderledger.infrastructure.application.placing")
@@ -90,6 +91,7 @@ else:
             "orderledger.infrastructure.application.placing": ("Placement",),
             "orderledger.infrastructure.application.reconcile": ("ReconcileReport", "Snapshot"),
             "orderledger.infrastructure.application.recording": ("IngestReport",),
+            "orderledger.infrastructure.audit.verify": ("VerifyReport",),
             "orderledger.infrastructure.ingest.processing": ("Inbound", "Result"),
         },
     )
@@ -135,8 +137,8 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
             # The pieces of eventsourcing the ledger uses, composed: its environment (settings
             # from os.environ and ``env``), its factory for the cipher and compressor the
             # environment names, and a mapper and recorder of the ledger's own.
-            self.env = admin.ledger_environment(self.name, env)
-            self.mapper = admin.ledger_mapper(self.env)
+            self.env = opening.ledger_environment(self.name, env)
+            self.mapper = opening.ledger_mapper(self.env)
             self.recorder = LedgerRecorder(self.db)
             self.recorder.create_tables()
             self._check_cipher()
@@ -175,7 +177,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         cannot stop the ledger from opening), by decoding it: an encrypted payload may begin with
         any byte, ``{`` included.
         """
-        admin.check_cipher(self)
+        opening.check_cipher(self)
 
     def check_ahead(self) -> None:
         """Start now, in the background, the check this process makes of the database before its

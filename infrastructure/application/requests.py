@@ -19,10 +19,12 @@ A request's fields are checked when ``handle`` is handed it, as the Python API's
 (``arguments.py``): ``ledger.handle(Orders(where="alpha"))`` raises :class:`InvalidInputError`
 naming ``Orders()`` and ``where``, before any database work.
 
-Every command and query of the Python API is a request: the reads here, and the commands and
-whole-log reads of ``application.commands`` (re-exported here: ``IngestStream``, ``Record``,
-``DefineInstrument``, ``Rebuild``, ``SetCostBasis``, ``Export``, ``IterOrders`` …), each with
-its role. ``OrderLedger``'s methods build their request and hand it to the one dispatch, and
+Every command and query of the Python API is a request: the reads here (the questions, role
+``read``), and the commands of ``application.commands`` (the writes, the upkeep and the
+collectors' leases: ``IngestStream``, ``Record``, ``DefineInstrument``, ``Rebuild``,
+``SetCostBasis``, ``Export`` …, each with its role), re-exported here but imported when one is
+first asked for, as ``REQUESTS``, which names them all: a process that only reads never builds
+their classes. ``OrderLedger``'s methods build their request and hand it to the one dispatch, and
 so do the CLI and the HTTP API. A command that carries what is not a value (``IngestStream``:
 an iterable read as it is answered and an ``on_batch`` callback) is declared with
 ``asking.stream``: it equals and hashes as itself only, so it is never taken for another or
@@ -45,48 +47,18 @@ parts:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
+from orderledger.domain.values import ClientOrderId
 from orderledger.infrastructure.application import lazy
 from orderledger.infrastructure.application.arguments import Count, Counting, Slices, Version
 from orderledger.infrastructure.application.asking import EVERYTHING, ROLES, Request, request
-from orderledger.infrastructure.application.commands import (
-    CatchUp,
-    ChainHead,
-    ClearLimit,
-    CollectorHeartbeat,
-    CollectorLease,
-    CollectorRelease,
-    Collectors,
-    CommittedAfter,
-    CostBasis,
-    DefineInstrument,
-    Export,
-    ExportLake,
-    IngestInbound,
-    IngestStream,
-    InitDatabase,
-    IterEvents,
-    IterMessages,
-    IterOrders,
-    IterTrades,
-    LastVenueTime,
-    LoadCcxtMarkets,
-    OrderEvents,
-    Rebuild,
-    Record,
-    Resolve,
-    RotateCursorSecret,
-    SetCostBasis,
-    SetLimit,
-    ViewsPosition,
-)
-from orderledger.infrastructure.audit.verify import VerifyReport
 from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results import (
     DailyPnlRow,
@@ -107,15 +79,38 @@ from orderledger.infrastructure.results import (
     ViewsLag,
 )
 
-if TYPE_CHECKING:  # named in a string: the analytics and the writes are imported when first asked
+if TYPE_CHECKING:  # the commands, and the answers named in a string: imported when first asked for
+    from orderledger.infrastructure.application.collectors import CollectorRow  # noqa: F401
+    from orderledger.infrastructure.application.commands import (
+        COMMANDS,
+        CatchUp,
+        Check,
+        ClearLimit,
+        CollectorHeartbeat,
+        CollectorLease,
+        CollectorRelease,
+        DefineInstrument,
+        Export,
+        ExportLake,
+        Ingest,
+        IngestInbound,
+        IngestStream,
+        InitDatabase,
+        LoadCcxtMarkets,
+        Rebuild,
+        Record,
+        RotateCursorSecret,
+        SetCostBasis,
+        SetLimit,
+        Settle,
+        SetTradingState,
+    )
     from orderledger.infrastructure.application.execution import ExecutionRow  # noqa: F401
+    from orderledger.infrastructure.application.follow import CommittedEvent  # noqa: F401
     from orderledger.infrastructure.application.reconcile import ReconcileReport, Snapshot  # noqa: F401
-    from orderledger.infrastructure.application.recording import Ingested  # noqa: F401
-    from orderledger.infrastructure.application.risk import CheckResult, LimitRow, TradingStateRow  # noqa: F401
+    from orderledger.infrastructure.application.risk import LimitRow, TradingStateRow  # noqa: F401
     from orderledger.infrastructure.application.watch import LimitStatus  # noqa: F401
-    from orderledger.infrastructure.ingest.processing import Result  # noqa: F401
-else:  # a field's type the argument checks read (``arguments.type_hints``), imported when first asked
-    __getattr__ = lazy.names(__name__, {"orderledger.infrastructure.application.reconcile": ("Snapshot",)})
+    from orderledger.infrastructure.audit.verify import VerifyReport  # noqa: F401
 
 
 # ---------------------------------------------------------------------- one order
@@ -141,6 +136,22 @@ class History(Request[list[HistoryEntry]]):
     """Every event of one order beside the message that produced it."""
 
     order: str
+
+
+@request
+class Resolve(Request[ClientOrderId]):
+    """The client order ID an order's key names: itself, a venue order ID (of ``venue``) or a
+    ``name=value`` alias (``OrderLedger.resolve``)."""
+
+    order: str
+    venue: str | None = None
+
+
+@request
+class OrderEvents(Request[list[OrderEvent]]):
+    """Every event of one order, in version order (``OrderLedger.order_events``)."""
+
+    client_order_id: str
 
 
 # ---------------------------------------------------------------------- lists (one Filter each)
@@ -228,6 +239,55 @@ class Parents(Request[Page[ParentRow]], from_views=True):
     count: Counting = False
 
 
+# ---------------------------------------------------------------------- every row, read as iterated
+
+
+@request
+class IterOrders(Request[Iterator[OrderRow]]):
+    """Every order matching ``where`` (its ``limit`` aside), read a page at a time as the answer
+    is iterated (``OrderLedger.iter_orders``)."""
+
+    where: Filter = EVERYTHING
+    open: bool = False
+    as_of: datetime | None = None
+    event_time: bool = False
+
+    @property
+    def whole_log(self) -> bool:
+        return self.as_of is not None
+
+    @property
+    def from_views(self) -> bool:
+        return self.as_of is None
+
+
+@request
+class IterTrades(Request[Iterator[TradeRow]], from_views=True):
+    """Every trade matching ``where``, read a page at a time (``OrderLedger.iter_trades``)."""
+
+    where: Filter = EVERYTHING
+
+
+@request
+class IterEvents(Request[Iterator[EventRecord]]):
+    """Every event of the log matching ``where`` and ``types``, read in chunks
+    (``OrderLedger.iter_events``)."""
+
+    where: Filter = EVERYTHING
+    types: tuple[str, ...] = ()
+    event_time: bool = False
+
+
+@request
+class IterMessages(Request[Iterator[MessageRecord]]):
+    """Every journal line matching, read in chunks (``OrderLedger.iter_messages``)."""
+
+    where: Filter = EVERYTHING
+    outcome: str | None = None
+    parked: bool = False
+    older_than: timedelta | None = None
+
+
 # ---------------------------------------------------------------------- figures
 
 
@@ -299,7 +359,7 @@ class Exposure(Request[list[ExposureRow]]):
 
 
 @request
-class Verify(Request[VerifyReport], whole_log=True):
+class Verify(Request["VerifyReport"], whole_log=True):
     """The storage, the chains, the views and the journal checked against the log (``deep``:
     every event decoded); ``heads``, ``journal_heads``: position → hash recorded earlier;
     ``incremental``: only what is new since the last anchor; ``anchor``: store the heads found
@@ -337,21 +397,19 @@ class EventsAfter(Request[list[EventRecord]]):
     limit: Count
 
 
-# ---------------------------------------------------------------------- commands (writes)
+@request
+class CommittedAfter(Request["list[CommittedEvent]"]):
+    """Up to ``limit`` committed events after log ``position`` as the domain's events (what
+    ``OrderLedger.follow`` reads between its waits)."""
+
+    position: Count
+    limit: Count
 
 
 @request
-class Ingest(Request["Ingested"], role="write"):
-    """Record ``lines`` read as ``format`` (``OrderLedger.ingest_lines``; ``options``: the
-    format's adapter options, name and value), durably: the report and each line's result."""
-
-    lines: tuple[bytes, ...]
-    origin: str
-    format: str = "ledger"
-    venue: str | None = None
-    account: str | None = None
-    strict: bool = False
-    options: tuple[tuple[str, Any], ...] = ()
+class ChainHead(Request[Head | None]):
+    """The chains' heads, to record outside the database (``OrderLedger.head``; None while both
+    are empty)."""
 
 
 @request
@@ -371,17 +429,20 @@ class Reconcile(Request["ReconcileReport"]):
         return "admin" if self.apply else "read"
 
 
-@request
-class Settle(Request[int], role="admin"):
-    """Settle parked message ``message_id`` by hand (``OrderLedger.settle``): set aside, or
-    ``book`` it; the answer is the journal line that records who and why."""
+# ---------------------------------------------------------------------- the views and the ledger's settings
 
-    message_id: int
-    reason: str
-    by: str
-    book: bool = False
-    account: str | None = None
-    origin: str = "api"
+
+@request
+class ViewsPosition(Request[int]):
+    """The log position every view has reached (``OrderLedger.views_position``)."""
+
+
+@request
+class CostBasis(Request[str]):
+    """The rule positions and P&L use when a query names none (``OrderLedger.cost_basis``)."""
+
+
+# ---------------------------------------------------------------------- limits and trading states
 
 
 @request
@@ -399,26 +460,6 @@ class TradingStates(Request["list[TradingStateRow]"]):
 
 
 @request
-class SetTradingState(Request["Result"], role="write"):
-    """Record a ``trading_state`` (``halted``, ``reduce_only``, ``active``) for ``account``
-    (None: every account), set by ``set_by`` for ``reason``, from ``ts`` (None: now)."""
-
-    state: str
-    set_by: str
-    account: str | None = None
-    reason: str | None = None
-    ts: datetime | None = None
-
-
-@request
-class Check(Request["CheckResult"], role="write"):
-    """The pre-trade check of an order (a request's fields): allowed, or every breach. Needs
-    ``write``: the daily loss rule may halt the account."""
-
-    spec: dict[str, Any]
-
-
-@request
 class Risk(Request["list[LimitStatus]"]):
     """How close each limit in force stands to its value now: ``ok``, ``near`` (at or past
     ``threshold`` × its value), ``breached``, ``unknown`` or ``per_order`` (docs/risk.md)."""
@@ -426,9 +467,27 @@ class Risk(Request["list[LimitStatus]"]):
     threshold: Decimal = Decimal("0.8")
 
 
-REQUESTS: tuple[type[Request[Any]], ...] = (
+# ---------------------------------------------------------------------- collectors (``orderledger collect``)
+
+
+@request
+class Collectors(Request["list[CollectorRow]"]):
+    """The collectors running on this ledger with their figures (``OrderLedger.collectors``)."""
+
+
+@request
+class LastVenueTime(Request[datetime | None]):
+    """The latest venue time booked for ``venue``/``account`` (``OrderLedger.last_venue_time``)."""
+
+    venue: str
+    account: str | None
+
+
+READS: tuple[type[Request[Any]], ...] = (
     OrderAt,
     History,
+    Resolve,
+    OrderEvents,
     Orders,
     Trades,
     Events,
@@ -436,6 +495,10 @@ REQUESTS: tuple[type[Request[Any]], ...] = (
     Positions,
     Instruments,
     Parents,
+    IterOrders,
+    IterTrades,
+    IterEvents,
+    IterMessages,
     Lots,
     Pnl,
     PnlDaily,
@@ -446,47 +509,21 @@ REQUESTS: tuple[type[Request[Any]], ...] = (
     LogPosition,
     Lag,
     EventsAfter,
-    Ingest,
-    Reconcile,
-    Settle,
-    Limits,
-    TradingStates,
-    SetTradingState,
-    Check,
-    Risk,
-    IngestStream,
-    IngestInbound,
-    Record,
-    DefineInstrument,
-    LoadCcxtMarkets,
-    SetLimit,
-    ClearLimit,
-    Resolve,
-    OrderEvents,
-    IterOrders,
-    IterTrades,
-    IterEvents,
-    IterMessages,
     CommittedAfter,
     ChainHead,
-    CatchUp,
+    Reconcile,
     ViewsPosition,
-    Rebuild,
     CostBasis,
-    SetCostBasis,
-    RotateCursorSecret,
-    InitDatabase,
-    Export,
-    ExportLake,
-    CollectorLease,
-    CollectorHeartbeat,
-    CollectorRelease,
+    Limits,
+    TradingStates,
+    Risk,
     Collectors,
     LastVenueTime,
 )
-"""Every request type ``OrderLedger.handle`` answers."""
+"""The request types declared here: the questions put to the ledger."""
 
 __all__ = [
+    "READS",
     "REQUESTS",
     "ROLES",
     "CatchUp",
@@ -547,3 +584,29 @@ __all__ = [
     "Verify",
     "ViewsPosition",
 ]
+
+if TYPE_CHECKING:
+    REQUESTS: tuple[type[Request[Any]], ...] = (*READS, *COMMANDS)
+    """Every request type ``OrderLedger.handle`` answers: the reads, then the commands."""
+else:
+    # The names of ``__all__`` not declared here are the commands, re-exported from their module
+    # when first asked for (a process that only reads never imports it); ``Snapshot`` is a
+    # field's type the argument checks read (``arguments.type_hints``).
+    _later = lazy.names(
+        __name__,
+        {
+            "orderledger.infrastructure.application.commands": (
+                *(name for name in __all__ if name not in globals() and name != "REQUESTS"),
+                "COMMANDS",
+            ),
+            "orderledger.infrastructure.application.reconcile": ("Snapshot",),
+        },
+    )
+
+    def __getattr__(name: str) -> Any:
+        """A command or ``Snapshot``, imported when first asked for; and ``REQUESTS``: every
+        request type ``OrderLedger.handle`` answers, the reads, then the commands."""
+        if name != "REQUESTS":
+            return _later(name)
+        every = globals()["REQUESTS"] = (*READS, *_later("COMMANDS"))
+        return every

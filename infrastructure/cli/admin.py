@@ -23,7 +23,6 @@ from orderledger.infrastructure.application.requests import (
 )
 from orderledger.infrastructure.application.simulator import ingest_demo
 from orderledger.infrastructure.cli.app import open_ledger, seconds, state
-from orderledger.infrastructure.cli.ingest import OrdersOption, SeedOption
 from orderledger.infrastructure.cli.render import (
     ORDER_COLUMNS,
     TRADE_COLUMNS,
@@ -34,6 +33,7 @@ from orderledger.infrastructure.cli.render import (
     table,
     warn,
 )
+from orderledger.infrastructure.cli.simulate import OrdersOption, SeedOption
 from orderledger.infrastructure.errors import DatabaseLockedError
 from orderledger.infrastructure.storage.db import redact
 from orderledger.projections.lots import cost_basis_named

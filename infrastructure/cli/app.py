@@ -49,7 +49,7 @@ COMMANDS = {
     "export": "audit:export",
     "reconcile": "audit:reconcile",
     "demo": "admin:demo",
-    "simulate": "ingest:simulate",
+    "simulate": "simulate:simulate",
     "serve": "admin:serve",
     "collect": "collect:collect",
     "db": "admin:db_app",

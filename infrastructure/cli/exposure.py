@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from orderledger.infrastructure.application.exposure import grouping
+from orderledger.domain.exposure import grouping
 from orderledger.infrastructure.application.queries import parse_marks
 from orderledger.infrastructure.application.requests import Exposure
 from orderledger.infrastructure.cli.app import (

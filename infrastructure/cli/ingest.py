@@ -1,5 +1,5 @@
-"""Recording commands: ``ingest`` (messages and venue payloads), ``instruments load`` and
-``simulate`` (a session to ingest)."""
+"""Recording commands: ``ingest`` (messages and venue payloads) and ``instruments load``
+(``simulate``, a session to ingest, is ``cli.simulate``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.adapters.registry import formats
 from orderledger.infrastructure.application.recording import result_record
 from orderledger.infrastructure.application.requests import IngestStream, LoadCcxtMarkets
-from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.cli.app import Interrupted, moment, open_input, open_ledger, option_name
 from orderledger.infrastructure.cli.render import say, warn
 from orderledger.infrastructure.errors import DatabaseReplacedError, MessageError, StoreError
@@ -211,16 +210,4 @@ def instruments_load(
         raise typer.Exit(1)
 
 
-SeedOption = Annotated[int, typer.Option(min=0, max=2**32, help="Random seed of the simulated session.")]
-OrdersOption = Annotated[
-    int, typer.Option("--orders", min=1, max=100_000, help="How many orders to simulate.")
-]
-
-
-def simulate(seed: SeedOption = 7, orders_count: OrdersOption = 40) -> None:
-    """Write a simulated trading session as JSON lines (what the demo ingests) to standard output."""
-    for line in simulate_lines(seed, orders_count):
-        sys.stdout.write(line + "\n")
-
-
-__all__ = ["instruments_load", "simulate", "venue_options"]
+__all__ = ["instruments_load", "venue_options"]

@@ -26,7 +26,6 @@ from __future__ import annotations
 import bisect
 import contextlib
 import gc
-import multiprocessing
 import os
 import traceback
 import zlib
@@ -550,6 +549,8 @@ def fold_in_processes(
 
     The processes fold while this one makes, in its first write, the check of the database that
     precedes any write (and then the common tables); they write only once that has passed."""
+    import multiprocessing  # (only a rebuild in processes uses it: not imported by every start)
+
     split = split_tables(parts)
     context = multiprocessing.get_context("fork")
     reports: Any = context.Queue()

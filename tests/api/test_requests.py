@@ -13,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import pickle
 from decimal import Decimal
+from importlib import import_module
 from typing import Any
 
 import pytest
 
 from orderledger import AsyncOrderLedger, Filter, InvalidInputError, OrderLedger, Snapshot
-from orderledger.infrastructure.application.handlers import HANDLERS
+from orderledger.infrastructure.application.handlers import COMMAND_HANDLERS, HANDLERS
 from orderledger.requests import (
     REQUESTS,
     Events,
@@ -169,6 +170,9 @@ def test_a_request_says_whether_it_reads_the_whole_log_or_the_views() -> None:
 
 
 def test_every_request_type_has_its_one_handler() -> None:
+    # The reads' handlers are declared with the dispatch; the commands', by the module the
+    # dispatch imports when the first command is asked.
+    import_module(COMMAND_HANDLERS)
     assert set(HANDLERS) == set(REQUESTS)
 
 

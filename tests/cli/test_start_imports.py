@@ -1,6 +1,7 @@
 """A read command loads only what it uses: a process that lists the views, shows an order, its
 positions or its trades never imports ingest (its adapters and message models), the HTTP API,
-the collectors, reconciliation, the lake, rich or asyncio. Those are what a start pays for
+the collectors, reconciliation, the lake, rich or asyncio, nor the ledger's upkeep (exports,
+verify, the schema's set-up), its risk controls or the collectors' leases. Those are what a start pays for
 (``tests/benchmarks/starts.py`` times it; docs/benchmarks.md); the property is checked here,
 untimed, so that a new module-level import cannot bring them back unnoticed.
 
@@ -41,6 +42,30 @@ HEAVY = (
 )
 """Packages and modules a read command does not use (a name covers its submodules)."""
 
+UPKEEP = (
+    "orderledger.infrastructure.application.commands",
+    "orderledger.infrastructure.application.command_handlers",
+    "orderledger.infrastructure.application.admin",
+    "orderledger.infrastructure.application.exports",
+    "orderledger.infrastructure.audit.verify",
+    "orderledger.infrastructure.audit.anchors",
+    "orderledger.infrastructure.audit.heads",
+    "orderledger.infrastructure.storage.admin",
+    "orderledger.infrastructure.application.risk",
+    "orderledger.infrastructure.application.watch",
+    "orderledger.infrastructure.application.exposure",
+    "orderledger.infrastructure.application.daily_pnl",
+    "orderledger.infrastructure.application.collectors",
+    "orderledger.infrastructure.storage.collectors",
+    "orderledger.domain.risk",
+    "multiprocessing",
+)
+"""What opening a ledger and reading its views do not use either: the commands (their request
+classes and handlers), the upkeep (the schema's set-up, exports, verify and its anchors, the
+chains' heads), the risk controls, exposure, daily P&L, the collectors' leases, and the processes
+of a parallel rebuild. Each is imported by the one dispatch (``application.handlers``) when a
+request that needs it is first asked."""
+
 RUN = r"""
 import contextlib, io, json, sys
 sys.argv = ["orderledger", *sys.argv[1:]]
@@ -78,8 +103,8 @@ def loaded(database: str, *args: str) -> tuple[str, list[str]]:
     return found["out"], found["modules"]
 
 
-def heavy(modules: list[str]) -> list[str]:
-    return [m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY)]
+def heavy(modules: list[str], named: tuple[str, ...] = HEAVY) -> list[str]:
+    return [m for m in modules if any(m == h or m.startswith(h + ".") for h in named)]
 
 
 @pytest.mark.parametrize(
@@ -100,6 +125,35 @@ def test_a_read_command_imports_no_write_path_server_or_collector(database: str,
     out, modules = loaded(database, *args)
     assert "c-1" in out or "BTC-USDT" in out  # it did read the ledger
     assert heavy(modules) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["orders", "--json"],
+        ["order", "c-1", "--json"],
+        ["positions", "--json"],
+        ["trades", "--json"],
+    ],
+    ids=" ".join,
+)
+def test_a_read_command_imports_no_upkeep_risk_or_collector_leases(database: str, args: list[str]) -> None:
+    out, modules = loaded(database, *args)
+    assert "c-1" in out or "BTC-USDT" in out
+    assert heavy(modules, UPKEEP) == []
+
+
+def test_the_check_sees_the_commands_that_load_the_upkeep_and_risk(database: str) -> None:
+    _, modules = loaded(database, "verify")
+    assert "orderledger.infrastructure.audit.verify" in heavy(modules, UPKEEP)
+    assert "orderledger.infrastructure.application.admin" in heavy(modules, UPKEEP)
+    _, modules = loaded(database, "limits")
+    assert "orderledger.infrastructure.application.risk" in heavy(modules, UPKEEP)
+    _, modules = loaded(database, "ingest", "/dev/null")
+    assert "orderledger.infrastructure.application.command_handlers" in heavy(modules, UPKEEP)
+    # a write loads neither the simulator (``simulate``, ``demo``) nor the upkeep it does not run
+    assert "orderledger.infrastructure.application.simulator" not in modules
+    assert heavy(modules, ("orderledger.infrastructure.application.admin", "multiprocessing")) == []
 
 
 def test_the_check_sees_a_command_that_loads_them(database: str) -> None:

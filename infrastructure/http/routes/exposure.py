@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from orderledger.infrastructure.application.exposure import grouping
+from orderledger.domain.exposure import grouping
 from orderledger.infrastructure.application.queries import parse_marks
 from orderledger.infrastructure.application.requests import Exposure
 from orderledger.infrastructure.http.access import Ledger, moment

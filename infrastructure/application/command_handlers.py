@@ -1,0 +1,268 @@
+"""The handlers of the commands (``application.commands``): the writes, limits and trading
+states, the views' catch-up and rebuild, the ledger's settings, exports and the collectors'
+leases, each declared once (``@handles(commands.Record)``) in the one dispatch's table
+(``handlers.HANDLERS``).
+
+``handlers.handle`` imports this module when the first command is asked, with the commands'
+classes: a process that only reads loads neither. What a command runs on (ingest, the upkeep,
+the risk controls, the lake, the collectors' leases) is imported when that command is first
+asked (``application.lazy``), so a write imports no export, verify or lake.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orderledger.domain.errors import InvalidInputError
+from orderledger.infrastructure.application import commands, lazy
+from orderledger.infrastructure.application.handlers import HANDLERS, cost_basis, handles
+from orderledger.infrastructure.application.parts import LedgerParts
+from orderledger.infrastructure.application.requests import CostBasis
+from orderledger.infrastructure.storage import cursors
+from orderledger.infrastructure.storage.views import CatchUpStats
+from orderledger.projections.lots import COST_BASIS_SETTING, cost_basis_named
+
+if TYPE_CHECKING:
+    from orderledger.infrastructure.application import admin, collectors, lake, recording, risk
+    from orderledger.infrastructure.application.lake import LakeReport
+    from orderledger.infrastructure.application.recording import Ingested, IngestReport
+    from orderledger.infrastructure.ingest.processing import Result
+else:  # each imported when a command that runs on it is first asked
+    admin, collectors, lake, recording, risk = (
+        lazy.Module(f"orderledger.infrastructure.application.{name}")
+        for name in ("admin", "collectors", "lake", "recording", "risk")
+    )
+
+
+# ---------------------------------------------------------------------- recording (writes)
+
+
+@handles(commands.IngestStream)
+def ingest_stream(ledger: LedgerParts, request: commands.IngestStream) -> IngestReport:
+    return recording.ingest_lines(
+        ledger,
+        request.lines,
+        origin=request.origin,
+        strict=request.strict,
+        on_batch=request.on_batch,
+        fmt=request.format,
+        venue=request.venue,
+        account=request.account,
+        options=dict(request.options),
+    )
+
+
+@handles(commands.IngestInbound)
+def ingest_inbound(ledger: LedgerParts, request: commands.IngestInbound) -> IngestReport:
+    return recording.ingest_inbound(ledger, request.items, strict=request.strict, on_batch=request.on_batch)
+
+
+@handles(commands.Ingest)
+def ingest(ledger: LedgerParts, request: commands.Ingest) -> Ingested:
+    results: list[Result] = []
+    report = recording.ingest_lines(
+        ledger,
+        request.lines,
+        origin=request.origin,
+        strict=request.strict,
+        on_batch=results.extend,
+        fmt=request.format,
+        venue=request.venue,
+        account=request.account,
+        options=dict(request.options),
+    )
+    if not report.stored:  # a refused strict batch: on_batch was not called
+        results = report.rejected
+    return recording.Ingested(report, results)
+
+
+@handles(commands.Record)
+def record(ledger: LedgerParts, request: commands.Record) -> Result:
+    deny = None
+    if request.check:  # the pre-trade check, asked inside the lock the request is recorded under
+        deny = risk.denial(ledger, request.now or ledger._clock())
+    return recording.record(ledger, request.message, origin=request.origin, strict=request.strict, deny=deny)
+
+
+@handles(commands.DefineInstrument)
+def define_instrument(ledger: LedgerParts, request: commands.DefineInstrument) -> Result:
+    return recording.define_instrument(
+        ledger,
+        request.venue,
+        request.instrument,
+        ts=request.ts,
+        source=request.source,
+        definition=dict(request.definition),
+    )
+
+
+@handles(commands.LoadCcxtMarkets)
+def load_ccxt_markets(ledger: LedgerParts, request: commands.LoadCcxtMarkets) -> IngestReport:
+    return recording.load_ccxt_markets(
+        ledger,
+        request.markets,
+        venue=request.venue,
+        ts=request.ts,
+        origin=request.origin,
+        instrument_of=request.instrument_of,
+    )
+
+
+@handles(commands.Settle)
+def settle(ledger: LedgerParts, request: commands.Settle) -> int:
+    return recording.settle(
+        ledger,
+        request.message_id,
+        reason=request.reason,
+        by=request.by,
+        book=request.book,
+        account=request.account,
+        origin=request.origin,
+    )
+
+
+# ---------------------------------------------------------------------- limits and trading states
+
+
+@handles(commands.SetLimit)
+def set_limit(ledger: LedgerParts, request: commands.SetLimit) -> Result:
+    fields = {
+        "scope": request.scope,
+        "target": request.target,
+        "kind": request.kind,
+        "value": str(request.value),
+        "interval": request.interval,
+    }
+    message = risk.fact_message(
+        "limit_set", request.ts or ledger._clock(), **fields, set_by=request.set_by, reason=request.reason
+    )
+    return risk.record_fact(ledger, message)
+
+
+@handles(commands.ClearLimit)
+def clear_limit(ledger: LedgerParts, request: commands.ClearLimit) -> Result:
+    fields = {"scope": request.scope, "target": request.target, "kind": request.kind}
+    message = risk.fact_message(
+        "limit_cleared", request.ts or ledger._clock(), **fields, set_by=request.set_by, reason=request.reason
+    )
+    return risk.record_fact(ledger, message)
+
+
+@handles(commands.SetTradingState)
+def set_trading_state(ledger: LedgerParts, request: commands.SetTradingState) -> Result:
+    fields = {"account": request.account, "state": request.state, "set_by": request.set_by}
+    message = risk.fact_message(
+        "trading_state", request.ts or ledger._clock(), **fields, reason=request.reason
+    )
+    return risk.record_fact(ledger, message)
+
+
+@handles(commands.Check)
+def check(ledger: LedgerParts, request: commands.Check) -> risk.CheckResult:
+    now = ledger._clock()
+    order = risk.request_of(request.spec, now)
+    with ledger._writing:  # the daily loss rule may record a halt
+        return risk.check(ledger, order, now)
+
+
+# ---------------------------------------------------------------------- the views
+
+
+@handles(commands.CatchUp)
+def catch_up(ledger: LedgerParts, request: commands.CatchUp) -> CatchUpStats:
+    with ledger._writing:
+        stats = ledger.views.catch_up()
+        ledger.views.finish(stored=True)
+        return stats
+
+
+@handles(commands.Rebuild)
+def rebuild(ledger: LedgerParts, request: commands.Rebuild) -> tuple[int, float]:
+    known = list(ledger.views.by_name)
+    chosen = known if request.names is None else list(request.names)
+    unknown = [n for n in chosen if n not in known]
+    if unknown:
+        raise InvalidInputError(f"no view is named {unknown[0]!r}: the views are {', '.join(known)}")
+    if not chosen:
+        raise InvalidInputError(f"name at least one view: {', '.join(known)}")
+    with ledger._writing:
+        return ledger.views.rebuild(chosen, progress=request.progress, jobs=request.jobs)
+
+
+# ---------------------------------------------------------------------- the ledger's settings
+
+
+@handles(commands.SetCostBasis)
+def set_cost_basis(ledger: LedgerParts, request: commands.SetCostBasis) -> str:
+    rule = cost_basis_named(request.cost_basis)
+    with ledger._writing:
+        previous = cost_basis(ledger, CostBasis())
+        if rule != previous:
+            ledger.recorder.set_setting(COST_BASIS_SETTING, rule)
+    return previous
+
+
+@handles(commands.RotateCursorSecret)
+def rotate_cursor_secret(ledger: LedgerParts, request: commands.RotateCursorSecret) -> None:
+    with ledger._writing:
+        cursors.rotate(ledger.db)
+
+
+@handles(commands.InitDatabase)
+def init_database(ledger: LedgerParts, request: commands.InitDatabase) -> list[str]:
+    return admin.set_up(ledger, request.app_role, request.password, request.cost_basis)
+
+
+# ---------------------------------------------------------------------- exports
+
+
+@handles(commands.Export)
+def export(ledger: LedgerParts, request: commands.Export) -> int:
+    return admin.export(
+        ledger,
+        request.table,
+        request.out,
+        fmt=request.format,
+        force=request.force,
+        raw=request.raw,
+        cost_basis=request.cost_basis,
+    )
+
+
+@handles(commands.ExportLake)
+def export_lake(ledger: LedgerParts, request: commands.ExportLake) -> LakeReport:
+    return lake.export_lake(ledger, request.directory)
+
+
+# ---------------------------------------------------------------------- collectors' leases
+
+
+@handles(commands.CollectorLease)
+def collector_lease(ledger: LedgerParts, request: commands.CollectorLease) -> None:
+    stale_after = request.stale_after or collectors.STALE_AFTER
+    collectors.take(
+        ledger.db,
+        request.venue,
+        request.account,
+        request.owner,
+        request.pid,
+        collectors.wall_clock(),
+        stale_after,
+    )
+
+
+@handles(commands.CollectorHeartbeat)
+def collector_heartbeat(ledger: LedgerParts, request: commands.CollectorHeartbeat) -> None:
+    collectors.heartbeat(
+        ledger.db, request.venue, request.account, request.owner, collectors.wall_clock(), request.figures
+    )
+
+
+@handles(commands.CollectorRelease)
+def collector_release(ledger: LedgerParts, request: commands.CollectorRelease) -> None:
+    collectors.release(ledger.db, request.venue, request.account, request.owner)
+
+
+_missing = set(commands.COMMANDS) - set(HANDLERS)
+if _missing:  # every command is answered: a new one without its handler fails at import
+    raise TypeError(f"no handler for {', '.join(sorted(k.__name__ for k in _missing))}")
