@@ -6,6 +6,7 @@ process) and :func:`stream` (a one-shot command carrying what is not a value).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from datetime import datetime
 from typing import Any, Generic, Self, TypeVar, cast, dataclass_transform
 
 from orderledger.infrastructure.application.arguments import checked
@@ -82,6 +83,22 @@ class Request(Generic[T]):
         return False
 
 
+class ViewsUnlessAsOf(Request[T]):
+    """A read answered from the views as they stand, or folded from the whole log when it asks
+    how things stood ``as_of`` a time (orders, their iteration, exposure)."""
+
+    __slots__ = ()
+    as_of: datetime | None  # each subclass declares the field, with its default
+
+    @property
+    def whole_log(self) -> bool:
+        return self.as_of is not None
+
+    @property
+    def from_views(self) -> bool:
+        return self.as_of is None
+
+
 @dataclass_transform(frozen_default=True)
 def request(cls: R) -> R:
     """Declare a request: a frozen dataclass whose fields :meth:`Request.checked` checks
@@ -101,4 +118,4 @@ def stream(cls: R) -> R:
     return cast(R, made)
 
 
-__all__ = ["EVERYTHING", "ROLES", "Request", "request", "stream"]
+__all__ = ["EVERYTHING", "ROLES", "Request", "ViewsUnlessAsOf", "request", "stream"]

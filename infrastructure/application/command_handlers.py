@@ -11,6 +11,7 @@ asked (``application.lazy``), so a write imports no export, verify or lake.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from orderledger.domain.errors import InvalidInputError
@@ -37,19 +38,29 @@ else:  # each imported when a command that runs on it is first asked
 # ---------------------------------------------------------------------- recording (writes)
 
 
-@handles(commands.IngestStream)
-def ingest_stream(ledger: LedgerParts, request: commands.IngestStream) -> IngestReport:
+def _ingest_lines(
+    ledger: LedgerParts,
+    request: commands.IngestStream | commands.Ingest,
+    on_batch: Callable[[list[Result]], None] | None,
+) -> IngestReport:
+    """Record a request's lines (``IngestStream`` and ``Ingest`` differ only in who is told of
+    each batch's results)."""
     return recording.ingest_lines(
         ledger,
         request.lines,
         origin=request.origin,
         strict=request.strict,
-        on_batch=request.on_batch,
+        on_batch=on_batch,
         fmt=request.format,
         venue=request.venue,
         account=request.account,
         options=dict(request.options),
     )
+
+
+@handles(commands.IngestStream)
+def ingest_stream(ledger: LedgerParts, request: commands.IngestStream) -> IngestReport:
+    return _ingest_lines(ledger, request, request.on_batch)
 
 
 @handles(commands.IngestInbound)
@@ -60,17 +71,7 @@ def ingest_inbound(ledger: LedgerParts, request: commands.IngestInbound) -> Inge
 @handles(commands.Ingest)
 def ingest(ledger: LedgerParts, request: commands.Ingest) -> Ingested:
     results: list[Result] = []
-    report = recording.ingest_lines(
-        ledger,
-        request.lines,
-        origin=request.origin,
-        strict=request.strict,
-        on_batch=results.extend,
-        fmt=request.format,
-        venue=request.venue,
-        account=request.account,
-        options=dict(request.options),
-    )
+    report = _ingest_lines(ledger, request, results.extend)
     if not report.stored:  # a refused strict batch: on_batch was not called
         results = report.rejected
     return recording.Ingested(report, results)

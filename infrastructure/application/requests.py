@@ -58,7 +58,7 @@ from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId
 from orderledger.infrastructure.application import lazy
 from orderledger.infrastructure.application.arguments import Count, Counting, Slices, Version
-from orderledger.infrastructure.application.asking import EVERYTHING, ROLES, Request, request
+from orderledger.infrastructure.application.asking import EVERYTHING, ROLES, Request, ViewsUnlessAsOf, request
 from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results import (
     DailyPnlRow,
@@ -158,7 +158,7 @@ class OrderEvents(Request[list[OrderEvent]]):
 
 
 @request
-class Orders(Request[Page[OrderRow]]):
+class Orders(ViewsUnlessAsOf[Page[OrderRow]]):
     """Orders as they stand (the orders view), or ``as_of`` a time (folded from the log); only
     ``open`` ones with it. ``count``: the page's ``total`` says how many match."""
 
@@ -167,14 +167,6 @@ class Orders(Request[Page[OrderRow]]):
     as_of: datetime | None = None
     event_time: bool = False
     count: Counting = False
-
-    @property
-    def whole_log(self) -> bool:
-        return self.as_of is not None
-
-    @property
-    def from_views(self) -> bool:
-        return self.as_of is None
 
 
 @request
@@ -243,7 +235,7 @@ class Parents(Request[Page[ParentRow]], from_views=True):
 
 
 @request
-class IterOrders(Request[Iterator[OrderRow]]):
+class IterOrders(ViewsUnlessAsOf[Iterator[OrderRow]]):
     """Every order matching ``where`` (its ``limit`` aside), read a page at a time as the answer
     is iterated (``OrderLedger.iter_orders``)."""
 
@@ -251,14 +243,6 @@ class IterOrders(Request[Iterator[OrderRow]]):
     open: bool = False
     as_of: datetime | None = None
     event_time: bool = False
-
-    @property
-    def whole_log(self) -> bool:
-        return self.as_of is not None
-
-    @property
-    def from_views(self) -> bool:
-        return self.as_of is None
 
 
 @request
@@ -335,7 +319,7 @@ class ExecutionQuality(Request["list[ExecutionRow]"], whole_log=True):
 
 
 @request
-class Exposure(Request[list[ExposureRow]]):
+class Exposure(ViewsUnlessAsOf[list[ExposureRow]]):
     """Exposure per underlying, grouped ``by`` account and venue as named (``underlying``
     always): positions in units of the underlying and valued at the latest marks (or the
     ``marks`` given, instrument → price), beside the open orders' worst case per side; now, or
@@ -345,14 +329,6 @@ class Exposure(Request[list[ExposureRow]]):
     marks: tuple[tuple[str, Decimal], ...] = ()
     as_of: datetime | None = None
     event_time: bool = False
-
-    @property
-    def whole_log(self) -> bool:
-        return self.as_of is not None
-
-    @property
-    def from_views(self) -> bool:
-        return self.as_of is None
 
 
 # ---------------------------------------------------------------------- the log and its checks
