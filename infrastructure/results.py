@@ -49,8 +49,20 @@ HIDDEN: dict[str, bool] = {"json": False}
 """Field metadata: kept on the typed row, left out of its JSON (e.g. the decoded event)."""
 
 
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+"""The types whose values are JSON-ready as they are (exactly these: an enum deriving from
+``str`` is shown by its value, below)."""
+
+
 def plain(value: Any) -> Any:
     """A typed value as JSON-ready data: Decimals and times as exact text, enums by value."""
+    kind = type(value)
+    if kind in _AS_IS:  # the common cases first, by exact type: a list of rows converts each value
+        return value
+    if kind is Decimal:
+        return format_decimal(value)
+    if kind is datetime:
+        return format_timestamp(value)
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Decimal):
@@ -59,10 +71,10 @@ def plain(value: Any) -> Any:
         return format_timestamp(value)
     if isinstance(value, _Row):
         return value.to_json()
-    if isinstance(value, Mapping):
-        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, Mapping):  # (a value ready as it is is not passed down: one call less each)
+        return {k: v if type(v) in _AS_IS else plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
+        return [v if type(v) in _AS_IS else plain(v) for v in value]
     return value
 
 
@@ -89,6 +101,17 @@ def _reader(hint: Any) -> Callable[[Any], Any]:
     if origin in (Mapping, dict):
         return dict
     return lambda v: v
+
+
+_SHOWN_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _shown_names(cls: type) -> tuple[str, ...]:
+    """The names of a row class's fields that its JSON shows, in field order (found once a class)."""
+    names = _SHOWN_NAMES.get(cls)
+    if names is None:
+        names = _SHOWN_NAMES[cls] = tuple(f.name for f in fields(cls) if f.metadata.get("json", True))
+    return names
 
 
 _PACKED = "_packed"
@@ -125,11 +148,7 @@ class _Row:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data, keys in field order (fields marked ``HIDDEN`` left out)."""
-        return {
-            f.name: plain(getattr(self, f.name))
-            for f in fields(self)  # type: ignore[arg-type]
-            if f.metadata.get("json", True)
-        }
+        return {name: plain(getattr(self, name)) for name in _shown_names(type(self))}
 
     @classmethod
     def from_json(cls: type[Row], data: Mapping[str, Any]) -> Row:
