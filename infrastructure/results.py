@@ -63,6 +63,10 @@ def plain(value: Any) -> Any:
         return format_decimal(value)
     if kind is datetime:
         return format_timestamp(value)
+    if kind is dict:  # (a value ready as it is is not passed down: one call less each)
+        return {k: v if type(v) in _AS_IS else plain(v) for k, v in value.items()}
+    if kind is tuple or kind is list:
+        return [v if type(v) in _AS_IS else plain(v) for v in value]
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Decimal):
@@ -71,7 +75,7 @@ def plain(value: Any) -> Any:
         return format_timestamp(value)
     if isinstance(value, _Row):
         return value.to_json()
-    if isinstance(value, Mapping):  # (a value ready as it is is not passed down: one call less each)
+    if isinstance(value, Mapping):
         return {k: v if type(v) in _AS_IS else plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [v if type(v) in _AS_IS else plain(v) for v in value]
@@ -148,7 +152,10 @@ class _Row:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data, keys in field order (fields marked ``HIDDEN`` left out)."""
-        return {name: plain(getattr(self, name)) for name in _shown_names(type(self))}
+        return {
+            name: value if type(value := getattr(self, name)) in _AS_IS else plain(value)
+            for name in _shown_names(type(self))
+        }
 
     @classmethod
     def from_json(cls: type[Row], data: Mapping[str, Any]) -> Row:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from decimal import Decimal
 from itertools import chain, islice
@@ -178,14 +178,17 @@ def trade_keyset(db: Database, where: Filter) -> tuple[Keyset, Ordering]:
     return keyset, order
 
 
+_TRADE_DECODERS = {"tags": orjson.loads, "late": bool}
+_read_trades = TradeRow.stored_reader([_TRADE_DECODERS.get(name) for name in TRADE_FIELDS])
+"""The trades view's stored rows (the fields' columns in field order) as typed rows: the view
+holds the ledger's own canonical text, converted without being checked again."""
+
+
 def _trade_rows(rows: Iterable[Sequence[Any]], parent: str | None) -> Iterator[TradeRow]:
     for r in rows:
-        row = dict(zip(TRADE_FIELDS, r[: len(TRADE_FIELDS)], strict=True))
-        row["tags"] = orjson.loads(row["tags"])
-        row["late"] = bool(row["late"])
-        if parent is not None:
-            row["parent_id"] = parent
-        yield TradeRow.from_json(row)
+        row: TradeRow = _read_trades((r,))[0]
+        # The parent as the orders view has it now (``trade_keyset``).
+        yield row if parent is None else replace(row, parent_id=parent)
 
 
 def iter_trades(db: Database, where: Filter) -> Iterator[TradeRow]:
