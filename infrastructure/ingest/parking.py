@@ -160,6 +160,10 @@ class ParkedIndex:
                 found[r[0], r[1]] = (r[0], r[1], bytes(r[2]), bytes(r[3]), r[4])
         return [found[line] for line in sorted(found)]
 
+    def held(self, key: Key) -> list[tuple[tuple[int, int], bytes]]:
+        """The lines this writer parked under ``key`` and holds: ((message ID, part), message)."""
+        return [(line, self._held[line][0]) for line in self._lines.get(key, ())]
+
     def parked_as(self, key: Key, body: bytes) -> int | None:
         """The message ID of a stored line parked under ``key`` with this very message, if any."""
         if key not in self.keys():
@@ -232,6 +236,7 @@ class ParkedLines(Protocol):
 
     recorder: LedgerRecorder
     refused: dict[tuple[int, int], LedgerError]
+    read_ahead: dict[tuple[int, int], Message]
 
     parked: ParkedIndex
 
@@ -305,8 +310,9 @@ class Parking:
         for message_id, part, raw, stored, fmt in stored_lines:
             if (message_id, part) in self.settled:
                 continue
+            read = self.p.read_ahead.get((message_id, part))
             try:
-                message = message_from_line(stored)
+                message = message_from_line(stored) if read is None else read
             except LedgerError as error:  # a stored line this version reads no more
                 self._settle_stored(order, message_id, part, raw, fmt, (Outcome.REJECTED, error.message))
                 continue

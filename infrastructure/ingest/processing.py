@@ -70,6 +70,7 @@ from orderledger.infrastructure.messages.models import (
     ReinstatedMessage,
     RequestMessage,
     TradingStateMessage,
+    message_from_line,
 )
 from orderledger.infrastructure.storage.db import is_integrity_error, select_by_keys
 from orderledger.infrastructure.storage.mapper import LedgerMapper
@@ -140,6 +141,12 @@ class Processor:
         self._work: _Batch | None = None  # the current attempt's decisions
         self.parked = ParkedIndex(recorder.db)  # what waits in the `parked` table
         self.refused: dict[tuple[int, int], LedgerError] = {}
+        # The stored events of orders the current batch may decide a fact of in place (its time
+        # before the order's latest): read with the batch's prefetch, not one query per fact.
+        self.histories: dict[str, list[OrderEvent]] = {}
+        # Lines this writer parked that the current batch's requests release, read once at its
+        # prefetch (their venue identities are prefetched with the batch's): (message ID, part).
+        self.read_ahead: dict[tuple[int, int], Message] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -197,10 +204,12 @@ class Processor:
         """Decide and commit once: the results, or "stale" (another writer moved an order the
         batch read: decide again)."""
         # One query loads every order the batch names; the rest are known not to exist yet.
+        self.histories, self.read_ahead = {}, {}
         self.absent = self.prefetch(
             m.client_order_id for item in items for m in item.messages if m.client_order_id is not None
         )
         self.no_identity = self.prefetch_identities(items)
+        self.prefetch_histories(items)  # after the identities: a message may name its order by them
         work = self._work = _Batch(self)
         try:
             results = []
@@ -208,6 +217,7 @@ class Processor:
                 work.item = index
                 results.append(work.handle(item))
             self.absent = set()
+            self.histories, self.read_ahead = {}, {}
             if strict and any(r.outcome is Outcome.REJECTED for r in results):
                 self.orders.forget(work.touched)
                 self._forget_identities(work)
@@ -217,6 +227,7 @@ class Processor:
         except Exception as error:
             self.absent = set()
             self.no_identity = set()
+            self.histories, self.read_ahead = {}, {}
             self.orders.forget(work.touched)
             if isinstance(error, Again):
                 self._forget_identities(work)  # a message refused part-way: decide again
@@ -264,12 +275,39 @@ class Processor:
             return set()
         by_id = {order_id_for(c): c for c in wanted}
         found = self.recorder.select_events_many(by_id)
-        for stored in found.values():
-            order = replay(self.mapper.to_domain_event(s) for s in stored)
+        for oid, stored in found.items():
+            events = [self.mapper.to_domain_event(s) for s in stored]
+            order = replay(events)
             if order is not None:
                 self._remember(order)
+                self.histories[by_id[oid]] = events
         missing = {c for oid, c in by_id.items() if oid not in found}
         return missing
+
+    def prefetch_histories(self, items: Sequence[Inbound]) -> None:
+        """Read in one query the stored events of the known orders that a message of the batch
+        names with a venue time before their latest (decided in place, ``_Batch._history``)."""
+        wanted: dict[UUID, str] = {}
+        latest: dict[str, datetime] = {}  # each known order's latest venue time, as the batch goes
+        for item in items:
+            for m in item.messages:
+                cid = m.client_order_id
+                if cid is None and m.venue is not None and m.venue_order_id is not None:
+                    cid = self.identities.get(IdentityKey.venue_order(m.venue, m.venue_order_id))
+                if cid is None or cid in self.histories:
+                    continue
+                order = self.orders.get(cid)
+                if order is None or order.version < 2:
+                    continue
+                before = latest.get(cid, order.updated_at)
+                if m.ts < before:
+                    wanted[order.id] = cid
+                else:
+                    latest[cid] = m.ts
+        if not wanted:
+            return
+        for oid, stored in self.recorder.select_events_many(wanted).items():
+            self.histories[wanted[oid]] = [self.mapper.to_domain_event(s) for s in stored]
 
     def _forget_identities(self, work: _Batch) -> None:
         """Identities a batch registered but did not store."""
@@ -293,6 +331,14 @@ class Processor:
             for m in item.messages
             if type(m) is RequestMessage and m.client_order_id is not None
         }
+        for m, requested_at in self._read_ahead(requested):
+            # A line parked earlier that a request of this batch releases: its names are looked
+            # up with the batch's, not one query each when it is applied.
+            venue = m.venue or requested_at
+            if m.venue_order_id:
+                wanted.add(IdentityKey.venue_order(venue, m.venue_order_id))
+            if m.aliases:
+                wanted.update(IdentityKey.alias(venue, n, v) for n, v in m.aliases.items())
         for item in items:
             for m in item.messages:
                 venue = m.venue
@@ -322,6 +368,23 @@ class Processor:
                 ):
                     self.identities[IdentityKey(venue, kind, value)] = owner
         return {key for key in wanted if key not in self.identities}
+
+    def _read_ahead(self, requested: dict[str, str]) -> list[tuple[Message, str]]:
+        """The lines this writer holds parked under the client order IDs the batch requests, read
+        (``read_ahead``: each is read once, here, not again when released), with the venue of
+        their request."""
+        if not len(self.parked):
+            return []
+        found = []
+        for cid, venue in requested.items():
+            for line, body in self.parked.held(IdentityKey.client_order(cid)):
+                try:
+                    message = message_from_line(body)
+                except LedgerError:
+                    continue  # refused when released, with its reason
+                self.read_ahead[line] = message
+                found.append((message, venue))
+        return found
 
     def lookup_identity(self, key: IdentityKey) -> str | None:
         """The client order ID a venue identity points to, if recorded: for an external order
@@ -661,6 +724,9 @@ class _Batch(Parking, Identities):
         pending = order.pending_events
         if pending and type(pending[0]) is OrderRequested:
             return pending  # created in this batch: none of its events is stored yet
+        known = self.p.histories.get(order.client_order_id)
+        if known is not None:  # read by the batch's prefetch
+            return [*known, *pending]
         stored = self.p.recorder.select_events(order.id, client_order_id=order.client_order_id)
         return [*map(self.p.mapper.to_domain_event, stored), *pending]
 
