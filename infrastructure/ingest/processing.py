@@ -70,7 +70,6 @@ from orderledger.infrastructure.messages.models import (
     ReinstatedMessage,
     RequestMessage,
     TradingStateMessage,
-    message_from_line,
 )
 from orderledger.infrastructure.storage.db import is_integrity_error, select_by_keys
 from orderledger.infrastructure.storage.mapper import LedgerMapper
@@ -144,9 +143,6 @@ class Processor:
         # The stored events of orders the current batch may decide a fact of in place (its time
         # before the order's latest): read with the batch's prefetch, not one query per fact.
         self.histories: dict[str, list[OrderEvent]] = {}
-        # Lines this writer parked that the current batch's requests release, read once at its
-        # prefetch (their venue identities are prefetched with the batch's): (message ID, part).
-        self.read_ahead: dict[tuple[int, int], Message] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -204,7 +200,7 @@ class Processor:
         """Decide and commit once: the results, or "stale" (another writer moved an order the
         batch read: decide again)."""
         # One query loads every order the batch names; the rest are known not to exist yet.
-        self.histories, self.read_ahead = {}, {}
+        self.histories = {}
         self.absent = self.prefetch(
             m.client_order_id for item in items for m in item.messages if m.client_order_id is not None
         )
@@ -217,7 +213,7 @@ class Processor:
                 work.item = index
                 results.append(work.handle(item))
             self.absent = set()
-            self.histories, self.read_ahead = {}, {}
+            self.histories = {}
             if strict and any(r.outcome is Outcome.REJECTED for r in results):
                 self.orders.forget(work.touched)
                 self._forget_identities(work)
@@ -227,7 +223,7 @@ class Processor:
         except Exception as error:
             self.absent = set()
             self.no_identity = set()
-            self.histories, self.read_ahead = {}, {}
+            self.histories = {}
             self.orders.forget(work.touched)
             if isinstance(error, Again):
                 self._forget_identities(work)  # a message refused part-way: decide again
@@ -238,7 +234,9 @@ class Processor:
                 self.orders.forget(work.consulted)  # another writer moved them: reload
                 return "stale"
             raise
-        self.parked.committed(work.commit.journal, work.settled, work.commit.resolvable)
+        self.parked.committed(
+            work.commit.journal, work.settled, work.commit.resolvable, work.parked_messages()
+        )
         for order in work.orders.values():
             order.collect_events()
             self._remember(order)
@@ -331,7 +329,7 @@ class Processor:
             for m in item.messages
             if type(m) is RequestMessage and m.client_order_id is not None
         }
-        for m, requested_at in self._read_ahead(requested):
+        for m, requested_at in self._released_by(requested):
             # A line parked earlier that a request of this batch releases: its names are looked
             # up with the batch's, not one query each when it is applied.
             venue = m.venue or requested_at
@@ -369,22 +367,16 @@ class Processor:
                     self.identities[IdentityKey(venue, kind, value)] = owner
         return {key for key in wanted if key not in self.identities}
 
-    def _read_ahead(self, requested: dict[str, str]) -> list[tuple[Message, str]]:
-        """The lines this writer holds parked under the client order IDs the batch requests, read
-        (``read_ahead``: each is read once, here, not again when released), with the venue of
-        their request."""
+    def _released_by(self, requested: dict[str, str]) -> list[tuple[Message, str]]:
+        """The messages this writer holds parked under the client order IDs the batch requests,
+        each with the venue of its request."""
         if not len(self.parked):
             return []
-        found = []
-        for cid, venue in requested.items():
-            for line, body in self.parked.held(IdentityKey.client_order(cid)):
-                try:
-                    message = message_from_line(body)
-                except LedgerError:
-                    continue  # refused when released, with its reason
-                self.read_ahead[line] = message
-                found.append((message, venue))
-        return found
+        return [
+            (message, venue)
+            for cid, venue in requested.items()
+            for _, message in self.parked.held(IdentityKey.client_order(cid))
+        ]
 
     def lookup_identity(self, key: IdentityKey) -> str | None:
         """The client order ID a venue identity points to, if recorded: for an external order
