@@ -287,6 +287,7 @@ class Processor:
         names with a venue time before their latest (decided in place, ``_Batch._history``)."""
         wanted: dict[UUID, str] = {}
         latest: dict[str, datetime] = {}  # each known order's latest venue time, as the batch goes
+        peek = self.orders.peek
         for item in items:
             for m in item.messages:
                 cid = m.client_order_id
@@ -294,7 +295,7 @@ class Processor:
                     cid = self.identities.get(IdentityKey.venue_order(m.venue, m.venue_order_id))
                 if cid is None or cid in self.histories:
                     continue
-                order = self.orders.get(cid)
+                order = peek(cid)
                 if order is None or order.version < 2:
                     continue
                 before = latest.get(cid, order.updated_at)
