@@ -28,6 +28,10 @@ class OrderCache:
             self._orders.move_to_end(client_order_id)
         return order
 
+    def peek(self, client_order_id: str) -> Order | None:
+        """The cached order, if any, without making it the most recent (a look that uses nothing)."""
+        return self._orders.get(client_order_id)
+
     def put(self, order: Order) -> None:
         self._orders[order.client_order_id] = order
         self._orders.move_to_end(order.client_order_id)

@@ -31,7 +31,7 @@ from orderledger.infrastructure.messages.models import (
 from orderledger.infrastructure.storage.store import Commit, JournalEntry, LedgerRecorder
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from orderledger.infrastructure.storage.db import Database
 
@@ -110,7 +110,10 @@ class ParkedIndex:
         self.db = db
         self._keys: set[Key] | None = None
         self._lines: dict[Key, list[tuple[int, int]]] = {}  # key -> its lines held
-        self._held: dict[tuple[int, int], tuple[bytes, str, list[Key]]] = {}  # message, format, keys
+        # Each held line: its message as stored, its format, its keys, and the message as read
+        # (released without reading it again).
+        # A line waiting for its feed's context has no message of its own (``settlement``).
+        self._held: dict[tuple[int, int], tuple[bytes, str, list[Key], Message | None]] = {}
 
     def __len__(self) -> int:
         """How many parked lines the writer holds in memory (those it parked under a key whose
@@ -144,7 +147,7 @@ class ParkedIndex:
                 asked.append(key)
                 continue
             for line in lines:
-                body, fmt, _ = self._held[line]
+                body, fmt, _, _ = self._held[line]
                 found[line] = (line[0], line[1], b"", body, fmt)
         if asked:
             clauses = " OR ".join("(p.venue = ? AND p.kind = ? AND p.value = ?)" for _ in asked)
@@ -159,6 +162,16 @@ class ParkedIndex:
             for r in rows:
                 found[r[0], r[1]] = (r[0], r[1], bytes(r[2]), bytes(r[3]), r[4])
         return [found[line] for line in sorted(found)]
+
+    def held(self, key: Key) -> list[tuple[tuple[int, int], Message]]:
+        """The lines this writer parked under ``key`` and holds: ((message ID, part), message)."""
+        held = [(line, self._held[line][3]) for line in self._lines.get(key, ())]
+        return [(line, message) for line, message in held if message is not None]
+
+    def message(self, line: tuple[int, int]) -> Message | None:
+        """The message of a line this writer parked and holds, as read when it was parked."""
+        held = self._held.get(line)
+        return None if held is None else held[3]
 
     def parked_as(self, key: Key, body: bytes) -> int | None:
         """The message ID of a stored line parked under ``key`` with this very message, if any."""
@@ -180,10 +193,12 @@ class ParkedIndex:
         journal: Sequence[JournalEntry],
         settled: Iterable[tuple[int, int]],
         resolved: Iterable[Key],
+        messages: Mapping[tuple[int, int], Message],
     ) -> None:
         """Keep the index true after a commit of this writer: the lines it settled are gone, the
         keys it resolved wait no more (the commit checked that nothing else waits on them), and
-        the lines it parked are held."""
+        the lines it parked are held, each with its message as read (``messages``, by the id of
+        its entry and its part)."""
         if self._keys is None:
             return
         for line in settled:
@@ -211,7 +226,8 @@ class ParkedIndex:
                     kept = True
                 if kept:  # else every key of it is answered by the table: nothing to hold
                     # A copy of its own size: orjson's output keeps about 4 KB whatever its length.
-                    self._held[line] = (memoryview(body).tobytes(), entry.format, keys)
+                    message = messages.get((id(entry), part))
+                    self._held[line] = (memoryview(body).tobytes(), entry.format, keys, message)
 
     def _drop(self, line: tuple[int, int]) -> None:
         assert self._keys is not None
@@ -283,6 +299,14 @@ class Parking:
             self.waiting.setdefault(key, []).append(waiting)
         return None
 
+    def parked_messages(self) -> dict[tuple[int, int], Message]:
+        """The messages this batch parked, by the id of their input's entry and their part."""
+        return {
+            (id(waiting.entry), waiting.part): waiting.message
+            for same in self.parked_bodies.values()
+            for waiting in same
+        }
+
     def _unpark(self, order: Order, keys: Sequence[IdentityKey]) -> list[OrderEvent]:
         if not self.waiting and not self.p.parked.keys():
             return []  # nothing waits at all: the everyday case
@@ -305,8 +329,9 @@ class Parking:
         for message_id, part, raw, stored, fmt in stored_lines:
             if (message_id, part) in self.settled:
                 continue
+            read = self.p.parked.message((message_id, part))
             try:
-                message = message_from_line(stored)
+                message = message_from_line(stored) if read is None else read
             except LedgerError as error:  # a stored line this version reads no more
                 self._settle_stored(order, message_id, part, raw, fmt, (Outcome.REJECTED, error.message))
                 continue

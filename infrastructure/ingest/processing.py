@@ -140,6 +140,9 @@ class Processor:
         self._work: _Batch | None = None  # the current attempt's decisions
         self.parked = ParkedIndex(recorder.db)  # what waits in the `parked` table
         self.refused: dict[tuple[int, int], LedgerError] = {}
+        # The stored events of orders the current batch may decide a fact of in place (its time
+        # before the order's latest): read with the batch's prefetch, not one query per fact.
+        self.histories: dict[str, list[OrderEvent]] = {}
 
     # ------------------------------------------------------------------ public
 
@@ -197,10 +200,12 @@ class Processor:
         """Decide and commit once: the results, or "stale" (another writer moved an order the
         batch read: decide again)."""
         # One query loads every order the batch names; the rest are known not to exist yet.
+        self.histories = {}
         self.absent = self.prefetch(
             m.client_order_id for item in items for m in item.messages if m.client_order_id is not None
         )
         self.no_identity = self.prefetch_identities(items)
+        self.prefetch_histories(items)  # after the identities: a message may name its order by them
         work = self._work = _Batch(self)
         try:
             results = []
@@ -208,6 +213,7 @@ class Processor:
                 work.item = index
                 results.append(work.handle(item))
             self.absent = set()
+            self.histories = {}
             if strict and any(r.outcome is Outcome.REJECTED for r in results):
                 self.orders.forget(work.touched)
                 self._forget_identities(work)
@@ -217,6 +223,7 @@ class Processor:
         except Exception as error:
             self.absent = set()
             self.no_identity = set()
+            self.histories = {}
             self.orders.forget(work.touched)
             if isinstance(error, Again):
                 self._forget_identities(work)  # a message refused part-way: decide again
@@ -227,7 +234,9 @@ class Processor:
                 self.orders.forget(work.consulted)  # another writer moved them: reload
                 return "stale"
             raise
-        self.parked.committed(work.commit.journal, work.settled, work.commit.resolvable)
+        self.parked.committed(
+            work.commit.journal, work.settled, work.commit.resolvable, work.parked_messages()
+        )
         for order in work.orders.values():
             order.collect_events()
             self._remember(order)
@@ -264,12 +273,40 @@ class Processor:
             return set()
         by_id = {order_id_for(c): c for c in wanted}
         found = self.recorder.select_events_many(by_id)
-        for stored in found.values():
-            order = replay(self.mapper.to_domain_event(s) for s in stored)
+        for oid, stored in found.items():
+            events = [self.mapper.to_domain_event(s) for s in stored]
+            order = replay(events)
             if order is not None:
                 self._remember(order)
+                self.histories[by_id[oid]] = events
         missing = {c for oid, c in by_id.items() if oid not in found}
         return missing
+
+    def prefetch_histories(self, items: Sequence[Inbound]) -> None:
+        """Read in one query the stored events of the known orders that a message of the batch
+        names with a venue time before their latest (decided in place, ``_Batch._history``)."""
+        wanted: dict[UUID, str] = {}
+        latest: dict[str, datetime] = {}  # each known order's latest venue time, as the batch goes
+        peek = self.orders.peek
+        for item in items:
+            for m in item.messages:
+                cid = m.client_order_id
+                if cid is None and m.venue is not None and m.venue_order_id is not None:
+                    cid = self.identities.get(IdentityKey.venue_order(m.venue, m.venue_order_id))
+                if cid is None or cid in self.histories:
+                    continue
+                order = peek(cid)
+                if order is None or order.version < 2:
+                    continue
+                before = latest.get(cid, order.updated_at)
+                if m.ts < before:
+                    wanted[order.id] = cid
+                else:
+                    latest[cid] = m.ts
+        if not wanted:
+            return
+        for oid, stored in self.recorder.select_events_many(wanted).items():
+            self.histories[wanted[oid]] = [self.mapper.to_domain_event(s) for s in stored]
 
     def _forget_identities(self, work: _Batch) -> None:
         """Identities a batch registered but did not store."""
@@ -293,6 +330,14 @@ class Processor:
             for m in item.messages
             if type(m) is RequestMessage and m.client_order_id is not None
         }
+        for m, requested_at in self._released_by(requested):
+            # A line parked earlier that a request of this batch releases: its names are looked
+            # up with the batch's, not one query each when it is applied.
+            venue = m.venue or requested_at
+            if m.venue_order_id:
+                wanted.add(IdentityKey.venue_order(venue, m.venue_order_id))
+            if m.aliases:
+                wanted.update(IdentityKey.alias(venue, n, v) for n, v in m.aliases.items())
         for item in items:
             for m in item.messages:
                 venue = m.venue
@@ -322,6 +367,17 @@ class Processor:
                 ):
                     self.identities[IdentityKey(venue, kind, value)] = owner
         return {key for key in wanted if key not in self.identities}
+
+    def _released_by(self, requested: dict[str, str]) -> list[tuple[Message, str]]:
+        """The messages this writer holds parked under the client order IDs the batch requests,
+        each with the venue of its request."""
+        if not len(self.parked):
+            return []
+        return [
+            (message, venue)
+            for cid, venue in requested.items()
+            for _, message in self.parked.held(IdentityKey.client_order(cid))
+        ]
 
     def lookup_identity(self, key: IdentityKey) -> str | None:
         """The client order ID a venue identity points to, if recorded: for an external order
@@ -661,6 +717,9 @@ class _Batch(Parking, Identities):
         pending = order.pending_events
         if pending and type(pending[0]) is OrderRequested:
             return pending  # created in this batch: none of its events is stored yet
+        known = self.p.histories.get(order.client_order_id)
+        if known is not None:  # read by the batch's prefetch
+            return [*known, *pending]
         stored = self.p.recorder.select_events(order.id, client_order_id=order.client_order_id)
         return [*map(self.p.mapper.to_domain_event, stored), *pending]
 
