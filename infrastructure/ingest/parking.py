@@ -165,8 +165,11 @@ class ParkedIndex:
 
     def held(self, key: Key) -> list[tuple[tuple[int, int], Message]]:
         """The lines this writer parked under ``key`` and holds: ((message ID, part), message)."""
-        held = [(line, self._held[line][3]) for line in self._lines.get(key, ())]
-        return [(line, message) for line, message in held if message is not None]
+        return [
+            (line, message)
+            for line in self._lines.get(key, ())
+            if (message := self._held[line][3]) is not None
+        ]
 
     def message(self, line: tuple[int, int]) -> Message | None:
         """The message of a line this writer parked and holds, as read when it was parked."""
