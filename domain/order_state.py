@@ -16,6 +16,7 @@ from operator import attrgetter
 from typing import Annotated, Any, Self, TypeVar
 from uuid import UUID
 
+from orderledger.domain.compiled import assigner
 from orderledger.domain.events import (
     FillCorrected,
     OrderAmended,
@@ -301,8 +302,7 @@ class OrderState:
     external: bool
 
     def __init__(self, event: OrderRequested) -> None:
-        for (put, own), value in zip(_PUT_TAKEN, _REQUEST_VALUES(event), strict=True):
-            put(self, value if own is None else own(value))
+        _take(self, _REQUEST_VALUES(event))  # the request's values (FROM_REQUEST)
         self.id: UUID = event.originator_id
         self.version: int = 0
         self.request_source = event.source  # who stated the request: a repeat by another is a report
@@ -377,9 +377,10 @@ class OrderState:
         which does not need them: listing thousands of orders then costs far less.
         """
         order = cls.__new__(cls)
-        for name, read in _RESTORED if with_fills else _RESTORED_BUT_FILLS:
-            setattr(order, name, read(state[name]))
-        if not with_fills:
+        if with_fills:
+            _restore(order, state)
+        else:
+            _restore_but_fills(order, state)
             order.fills = {}
         order.seen = set(state.get("seen", ()))
         order.request_source = state.get("request_source", "")
@@ -479,6 +480,14 @@ def anomaly_fingerprint(anomaly: str, trade_id: str | None, *values: str | None)
     return "|".join(["AnomalyRecorded", anomaly, trade_id or "", *sorted(v or "" for v in values)])
 
 
-_PUT_TAKEN = tuple((OrderState.__dict__[name].__set__, own) for name, own in _TAKEN)
-"""``_TAKEN`` with each slot's own setter: a new order takes its request's values without a
-look-up of each name (every order of a rebuild is made here)."""
+def _as_is(convert: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
+    return None if convert is _same else convert
+
+
+_take = assigner("take", _TAKEN, by_name=False)
+"""Give a new order its request's values (``_REQUEST_VALUES``), a copy of each list or mapping."""
+_restore = assigner("restore", [(name, _as_is(read)) for name, read in _RESTORED], by_name=True)
+"""Restore an order's values from its stored state (``STATE``: each read back by its kind)."""
+_restore_but_fills = assigner(
+    "restore_but_fills", [(name, _as_is(read)) for name, read in _RESTORED_BUT_FILLS], by_name=True
+)

@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 import orjson
 
+from orderledger.domain.compiled import converter
 from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderMerged, OrderRequested
 from orderledger.domain.fills import Fill
 from orderledger.domain.order import Order
@@ -126,10 +127,11 @@ def _forms(kinds: Iterable[Kind]) -> tuple[Any, ...]:
     return tuple(_COLUMN_FORMS.get(kind, kind.show) for kind in kinds)
 
 
-_VALUES = attrgetter(*SHOWN, *KEPT)
-_FORMED = tuple((i, f) for i, f in enumerate(_forms([*SHOWN.values(), *KEPT.values()])) if f is not None)
-"""(position, form) of each value the row stores in another form than the order holds it."""
-_SHOWN_COUNT = len(SHOWN)
+_SHOWN_VALUES = attrgetter(*SHOWN)
+_KEPT_VALUES = attrgetter(*KEPT)
+_SHOWN_FORMED = converter("shown_row", _forms(SHOWN.values()))
+_KEPT_FORMED = converter("kept_row", _forms(KEPT.values()))
+"""Each value in the form its column stores when not as the order holds it."""
 _STATUS_AT = list(SHOWN).index("status")
 _OPEN_TEXTS = frozenset(TEXT[status] for status in Status if status.is_open)
 
@@ -138,14 +140,11 @@ def _to_row(order: Order) -> tuple[Any, ...]:
     # What ``Order.snapshot()`` shows, in its order and as its texts, read from the order directly
     # (no dict, no copies of its lists), then what restoring it needs (``KEPT``), in the forms
     # the columns store. A rebuild makes one of these per order: the values are read in one call
-    # and only those stored in another form are converted.
-    row = list(_VALUES(order))
-    for i, form in _FORMED:
-        row[i] = form(row[i])
-    is_open = row[_STATUS_AT] in _OPEN_TEXTS
-    row.insert(_SHOWN_COUNT, 1 if is_open else 0)
-    row.append(_DUMPS(row[:_SHOWN_COUNT]).decode() if is_open else None)
-    return tuple(row)
+    # each and converted by a function compiled from the declaration (``domain.compiled``).
+    shown = _SHOWN_FORMED(_SHOWN_VALUES(order))
+    if shown[_STATUS_AT] in _OPEN_TEXTS:
+        return (*shown, 1, *_KEPT_FORMED(_KEPT_VALUES(order)), _DUMPS(shown).decode())
+    return (*shown, 0, *_KEPT_FORMED(_KEPT_VALUES(order)), None)
 
 
 def _from_row(row: Sequence[Any]) -> Order:
