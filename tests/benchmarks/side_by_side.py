@@ -16,6 +16,14 @@ spread of each checkout's rounds (slowest / fastest), which says how much of a r
 and the ratio of the two fastest rounds (what each checkout costs when nothing disturbs it: on a
 machine whose spread is wide, the steadier of the two verdicts).
 
+``--instructions`` counts instead the instructions each workload executes (valgrind's
+cachegrind, without its cache simulation, and the same hash seed in every process): each run is
+made twice, once doing everything but the work, and the difference is the work's. A count does
+not depend on what else the machine does, so one round settles what timings on a busy machine
+leave to the spread; it does not see what costs time without instructions (waiting on the disk,
+cache misses), which the timed rounds do. A run takes 30 to 60 times longer under valgrind: use
+fewer orders (``--orders 1000``).
+
 Workloads:
 
 - ``ledger``: a simulated session (``simulate_lines``) in the ledger's JSON-lines format;
@@ -35,6 +43,9 @@ Both checkouts must be importable as ``orderledger`` from their own trees: a che
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -63,7 +74,7 @@ ID_KEYS = ("id", "order", "clientOrderId")
 """The unified structures' identifiers a copy renames (wherever the same value appears)."""
 
 CHILD = r"""
-import inspect, itertools, json, sys, time
+import inspect, itertools, json, os, sys, time
 from datetime import UTC, datetime, timedelta
 sys.path.insert(0, sys.argv[1])
 from orderledger.infrastructure.application import ledger as ledger_module
@@ -73,23 +84,25 @@ task, database, source, fmt, venue, account = sys.argv[2:8]
 start, tick = datetime(2026, 11, 25, tzinfo=UTC), itertools.count()
 clock = lambda: start + timedelta(microseconds=137 * next(tick))
 ledger = OrderLedger("sqlite:///" + database, batch_size=1000, clock=clock)
+skip = os.environ.get("SIDE_BY_SIDE_SKIP_WORK") == "1"  # everything but the work (--instructions)
 if task == "rebuild":
     with OrderLedger("memory://") as warm:  # what a rebuild imports on first use, as for the ingest below
         warm.rebuild()
     began = time.process_time()
-    events, _ = ledger.rebuild()
+    events, _ = (0, 0) if skip else ledger.rebuild()
     spent = time.process_time() - began
     counts = {"events": events}
 elif task == "reads":
     began = time.process_time()
     counts = {}
-    for listed in ("orders", "trades", "events", "messages"):
+    for listed in () if skip else ("orders", "trades", "events", "messages"):
         read = getattr(ledger, listed)
         first = read(limit=5000, count=True)
         small = read(limit=50)
         counts[listed] = [len(first), first.total, len(small)]
-    counts["open"] = len(ledger.orders(open=True, limit=5000))
-    counts["positions"] = len(ledger.positions())
+    if not skip:
+        counts["open"] = len(ledger.orders(open=True, limit=5000))
+        counts["positions"] = len(ledger.positions())
     spent = time.process_time() - began
 else:
     lines = open(source, "rb").read().splitlines()
@@ -102,9 +115,9 @@ else:
     with OrderLedger("memory://") as warm:
         warm.ingest_lines(lines[:1], **given)
     began = time.process_time()
-    report = ledger.ingest_lines(lines, **given)
+    report = None if skip else ledger.ingest_lines(lines, **given)
     spent = time.process_time() - began
-    counts = {"lines": len(lines), "events": report.events,
+    counts = {} if report is None else {"lines": len(lines), "events": report.events,
               **{str(k.value): v for k, v in report.counts.items() if v}}
 ledger.close()
 print(json.dumps({"seconds": spent, "counts": counts}))
@@ -188,16 +201,42 @@ def workloads(orders: int, work: Path) -> list[dict[str, str]]:
     return items
 
 
-def run_one(root: Path, item: dict[str, str], database: Path) -> dict[str, Any]:
+def run_one(
+    root: Path, item: dict[str, str], database: Path, *, instructions: bool = False
+) -> dict[str, Any]:
     command = [str(root), item["task"], str(database), item["file"], item["format"],
                item.get("venue", ""), item.get("account", "")]  # fmt: skip
+    if not instructions:
+        return _child(item, [sys.executable, "-c", CHILD, *command], {})
+    # Everything but the work first (on a scratch file for an ingest, which would otherwise
+    # create the ledger the work then finds made), then the work: the difference is the work's.
+    scratch = database.with_name(database.name + ".scratch") if item["task"] == "ingest" else database
+    counted = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+    setup = _child(item, [*counted, sys.executable, "-c", CHILD, *command[:2], str(scratch), *command[3:]],
+                   {"SIDE_BY_SIDE_SKIP_WORK": "1"})  # fmt: skip
+    for suffix in ("", "-wal", "-shm"):
+        if scratch != database:
+            Path(f"{scratch}{suffix}").unlink(missing_ok=True)
+    result = _child(item, [*counted, sys.executable, "-c", CHILD, *command], {})
+    result["instructions"] = result["instructions"] - setup["instructions"]
+    return result
+
+
+def _child(item: dict[str, str], command: list[str], env: dict[str, str]) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, *command], capture_output=True, text=True, check=False
+        command,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONHASHSEED": "0", **env},
     )
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise SystemExit(f"{item['name']} with {root} failed: {last}")
+        raise SystemExit(f"{item['name']} ({' '.join(command[-7:-5])}) failed: {last}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    counted = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if counted is not None:
+        result["instructions"] = int(counted.group(1).replace(",", ""))
     return result
 
 
@@ -208,7 +247,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--orders", type=int, default=7000, help="orders in the simulated session")
     parser.add_argument("--only", default="", help="comma-separated workloads to run (default: all)")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count each workload's instructions (valgrind) instead of timing it",
+    )
     args = parser.parse_args(argv)
+    if args.instructions and shutil.which("valgrind") is None:
+        parser.error("--instructions counts with valgrind, which is not installed")
     roots = {"before": package_root(args.before.resolve()), "after": package_root(args.after.resolve())}
     with tempfile.TemporaryDirectory(prefix="side-by-side-") as temporary:
         work = Path(temporary)
@@ -234,15 +280,17 @@ def main(argv: list[str] | None = None) -> int:
                     if item["name"] not in LEDGER_WORK:
                         for suffix in ("", "-wal", "-shm"):
                             Path(f"{database}{suffix}").unlink(missing_ok=True)
-                    result = run_one(roots[which], item, database)
-                    seconds.setdefault((item["name"], which), []).append(result["seconds"])
+                    result = run_one(roots[which], item, database, instructions=args.instructions)
+                    figure = result["instructions"] / 1e6 if args.instructions else result["seconds"]
+                    seconds.setdefault((item["name"], which), []).append(figure)
                     counts[(item["name"], which)] = result["counts"]
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{ledger_db}{suffix}").unlink(missing_ok=True)
             sys.stdout.write(f"round {round_no + 1}/{args.rounds} done\n")
             sys.stdout.flush()
+    unit = "Millions of instructions" if args.instructions else "CPU seconds"
     sys.stdout.write(
-        f"\nCPU seconds, median of {args.rounds} rounds (before: {args.before}, after: {args.after})\n"
+        f"\n{unit}, median of {args.rounds} rounds (before: {args.before}, after: {args.after})\n"
     )
     sys.stdout.write(
         f"{'workload':24} {'before':>9} {'after':>9} {'after/before':>13} {'spread b/a':>13} {'fastest a/b':>12}  outcomes\n"
