@@ -141,19 +141,20 @@ class Pace:
 
 
 def measure(url: str, session: Path, cwd: Path, lines: int) -> Timing:
-    """Ingest the session into an empty ledger (the reference), time it, a rerun and a no-op."""
+    """Ingest the session into an empty ledger (the reference), time it, a rerun and a no-op,
+    each a new interpreter as the killed runs are (``fresh``)."""
     started = time.monotonic()
-    run, summary = ingest(session, db=url, cwd=cwd)
+    run, summary = ingest(session, db=url, cwd=cwd, fresh=True)
     clean = time.monotonic() - started
     assert run.returncode == 0 and run.stderr == "", run.describe()
     assert summary.lines == lines and summary.counts["rejected"] == 0, run.describe()
     started = time.monotonic()
-    run, summary = ingest(session, db=url, cwd=cwd)
+    run, summary = ingest(session, db=url, cwd=cwd, fresh=True)
     rerun = time.monotonic() - started
     assert run.returncode == 0, run.describe()
     assert summary.counts == {**dict.fromkeys(OUTCOMES, 0), "duplicate": lines}, run.describe()
     started = time.monotonic()
-    run = run_cli("project", db=url, cwd=cwd)
+    run = run_cli("project", db=url, cwd=cwd, fresh=True)
     startup = time.monotonic() - started
     assert run.returncode == 0, run.describe()
     return Timing(startup, clean, rerun, lines)
