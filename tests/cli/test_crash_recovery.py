@@ -4,9 +4,10 @@ A simulated session (thousands of orders, acknowledgements, partial fills, cance
 busts, duplicate deliveries) is written to a file. ``orderledger ingest FILE`` is started again
 and again on one database and SIGKILLed after a random delay drawn from a seeded generator;
 after every kill the same command is rerun from the first line, as docs/operations.md tells an
-operator to do. The delays are scaled to this machine's measured speed (see ``Timing.delay``) so
-that kills land in start-up, in the re-read of stored facts, and in the writing of new ones, all
-along the file. Every other
+operator to do. The delays follow a clean run's timing (``Timing.delay``), scaled by the pace the
+killed runs actually make under the machine's load of the moment (``Pace``: each kill shows how far
+its run had got), so that kills land in start-up, in the re-read of stored facts, and in the
+writing of new ones, all along the file. Every other
 run while the log is incomplete is ``ingest --no-project`` (a deployment whose views are kept by
 a separate worker), so the views are often behind the log.
 
@@ -32,6 +33,7 @@ from typing import Any
 
 import pytest
 
+from orderledger.infrastructure.application.ledger import DEFAULT_BATCH
 from orderledger.infrastructure.application.simulator import simulate_lines
 from tests.support.cli import (
     OPEN_STATUSES,
@@ -65,7 +67,18 @@ class Timing:
     startup: float  # a command that does nothing: interpreter, imports, opening the database
     clean: float  # the whole file into an empty ledger
     rerun: float  # the whole file again: every line a duplicate
-    lines: int  # in the file; ingest commits them 1,000 at a time
+    lines: int  # in the file; ingest commits them DEFAULT_BATCH (1,000) at a time
+
+    def reached(self, committed: int, stored: float) -> float:
+        """When a run that finds ``stored`` (a fraction) of the session stored has committed its
+        first ``committed`` lines: start-up, then the stored part re-read at the rerun's pace, then
+        new facts written at the clean run's."""
+        again = min(committed, stored * self.lines)
+        return (
+            self.startup
+            + again * (self.rerun - self.startup) / self.lines
+            + (committed - again) * (self.clean - self.startup) / self.lines
+        )
 
     def delay(self, rng: random.Random, stored: float) -> float:
         """A kill delay; ``stored`` is the fraction of the session's events already in the log.
@@ -78,29 +91,70 @@ class Timing:
         """
         past_the_stored_part = rng.random() < 2 / 3
         spread = rng.random()
-        reread = self.startup + stored * max(self.rerun - self.startup, 0.0)
+        reread = self.reached(round(stored * self.lines), stored)
         if stored >= 1.0:
             return 0.05 + spread * self.rerun
         if not past_the_stored_part:
             return 0.05 + spread * reread
-        batch = (self.clean - self.startup) * 1_000 / self.lines
+        batch = (self.clean - self.startup) * DEFAULT_BATCH / self.lines
         return reread + spread * 1.5 * batch
 
 
+@dataclass
+class Pace:
+    """How many times the reference's ``Timing`` the killed runs take now: the kill delays' scale.
+
+    The reference is timed once, before the kills, and the kills meet whatever load the machine has
+    when they come (the other test worker's commands start, stop and change), so a fixed scale can
+    put every kill in start-up, or none. Each run shows how far it got: it committed its first
+    ``committed`` lines (its journal rows) within ``elapsed`` seconds, and, killed, not the next
+    group commit. That bounds the factor by which it was slower than the reference: ``elapsed /
+    reached(committed + batch)`` (the next commit was not reached) < factor ≤ ``elapsed /
+    reached(committed)``. The next delay is scaled by a factor within the last run's bounds:
+
+    - a run that finished was timed whole: its own factor;
+    - a run killed after some commits: the factor moves (to the middle of the bounds, in ratio) only
+      when outside them;
+    - a run killed before its first commit bounds the factor from below only: when the kill came at
+      least half way to where the first commit was due, the factor doubles past that bound (a search
+      upwards, as a load can make a start several times slower than the reference's).
+    """
+
+    factor: float = 1.0
+    factors: list[float] = field(default_factory=lambda: [1.0])
+
+    def observe(self, timing: Timing, stored: float, elapsed: float, committed: int, finished: bool) -> None:
+        """Learn from one run that found ``stored`` of the session stored (see the class)."""
+        if finished:
+            self.factor = elapsed / timing.reached(timing.lines, stored)
+        else:
+            committed = min(committed, timing.lines)
+            low = elapsed / timing.reached(min(committed + DEFAULT_BATCH, timing.lines), stored)
+            if committed == 0:
+                if self.factor < 2 * low:
+                    self.factor = 2 * max(low, self.factor)
+            else:
+                high = elapsed / timing.reached(committed, stored)
+                if not low <= self.factor <= high:
+                    self.factor = (max(low, high / 4) * high) ** 0.5
+        self.factors.append(self.factor)
+
+
 def measure(url: str, session: Path, cwd: Path, lines: int) -> Timing:
-    """Ingest the session into an empty ledger (the reference), time it, a rerun and a no-op."""
+    """Ingest the session into an empty ledger (the reference), time it, a rerun and a no-op,
+    each a new interpreter as the killed runs are (``fresh``)."""
     started = time.monotonic()
-    run, summary = ingest(session, db=url, cwd=cwd)
+    run, summary = ingest(session, db=url, cwd=cwd, fresh=True)
     clean = time.monotonic() - started
     assert run.returncode == 0 and run.stderr == "", run.describe()
     assert summary.lines == lines and summary.counts["rejected"] == 0, run.describe()
     started = time.monotonic()
-    run, summary = ingest(session, db=url, cwd=cwd)
+    run, summary = ingest(session, db=url, cwd=cwd, fresh=True)
     rerun = time.monotonic() - started
     assert run.returncode == 0, run.describe()
     assert summary.counts == {**dict.fromkeys(OUTCOMES, 0), "duplicate": lines}, run.describe()
     started = time.monotonic()
-    run = run_cli("project", db=url, cwd=cwd)
+    run = run_cli("project", db=url, cwd=cwd, fresh=True)
     startup = time.monotonic() - started
     assert run.returncode == 0, run.describe()
     return Timing(startup, clean, rerun, lines)
@@ -120,11 +174,14 @@ class Campaign:
     caught_up_by_project: int = 0
     left_to_the_next_run: int = 0
     delays: list[float] = field(default_factory=list)
+    pace: Pace = field(default_factory=Pace)
     final_outputs: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> str:
         return (
-            f"{self.kills} SIGKILLs (delays {min(self.delays):.2f}–{max(self.delays):.2f} s): "
+            f"{self.kills} SIGKILLs (delays {min(self.delays):.2f}–{max(self.delays):.2f} s, the "
+            f"reference's timing × {min(self.pace.factors):.2f}–{max(self.pace.factors):.2f} as the "
+            f"runs' pace showed, × {self.pace.factors[-1]:.2f} at the end): "
             f"{self.after_some_commits} landed mid-ingest, after some commits "
             f"({self.while_appending_events} after that run had appended new events, the others "
             f"while re-reading stored facts or writing the first new group commit); "
@@ -156,7 +213,8 @@ def project_catches_up(url: str, cwd: Path) -> int:
 def kill_campaign(
     url: str, session: Path, cwd: Path, *, kills: int, timing: Timing, seed: int, events: int
 ) -> Campaign:
-    """Start ``ingest session`` and SIGKILL it after a random delay (``Timing.delay``), ``kills`` times.
+    """Start ``ingest session`` and SIGKILL it after a random delay (``Timing.delay`` at the pace
+    the runs make, ``Pace``), ``kills`` times.
 
     While the log holds fewer than ``events`` (what one clean run stores), every other run is
     ``ingest --no-project`` (views kept by a separate worker), which leaves the views behind the
@@ -169,11 +227,13 @@ def kill_campaign(
         if campaign.kills >= kills:
             break
         before = progress_of(url)
-        wait = timing.delay(rng, min(before.events / events, 1.0))
+        stored = min(before.events / events, 1.0)
+        wait = campaign.pace.factor * timing.delay(rng, stored)
         no_project = attempt % 2 == 0 and before.events < events
         campaign.no_project_runs += no_project
         command = cli_command("ingest", str(session), *(["--no-project"] if no_project else []), db=url)
         with (cwd / "ingest.stderr").open("w+b") as stderr:
+            started = time.monotonic()
             process = subprocess.Popen(
                 command,
                 cwd=cwd,
@@ -186,11 +246,13 @@ def kill_campaign(
                 process.wait(timeout=wait)  # the deliberate kill delay
             except subprocess.TimeoutExpired:
                 process.send_signal(signal.SIGKILL)
+            elapsed = time.monotonic() - started
             returncode = process.wait(timeout=60)
             stderr.seek(0)
             errors = stderr.read().decode()
         after = progress_of(url)
         assert after.last_event >= before.last_event and after.journal >= before.journal
+        campaign.pace.observe(timing, stored, elapsed, after.journal - before.journal, returncode == 0)
         if returncode == 0:
             campaign.finished_before_the_kill += 1
             assert errors == "", errors

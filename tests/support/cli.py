@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support import forked_cli
 from tests.support.postgres import private_schema, require_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,9 +96,24 @@ def run_cli(
     stdin: str | bytes | None = None,
     env: dict[str, str] | None = None,
     timeout: float = TIMEOUT,
+    fresh: bool = False,
 ) -> Run:
-    """Run one command to completion and capture what it printed."""
+    """Run one command to completion and capture what it printed: in a process forked from one
+    that has imported the command line (``tests.support.forked_cli``), or a new interpreter
+    (``fresh``: one whose start is part of what the test measures)."""
     data = stdin.encode() if isinstance(stdin, str) else stdin
+    shown = [*(("--db", db) if db else ()), *args]
+    if not (fresh or forked_cli.fresh()):
+        code, out, err = forked_cli.run(
+            shown,
+            cwd=cwd,
+            env=env if env is not None else cli_env(),
+            stdin=data,
+            timeout=timeout,
+            root=ROOT,
+            server_env=cli_env(),
+        )
+        return Run(shown, code, out.decode(), err.decode())
     done = subprocess.run(
         cli_command(*args, db=db),
         cwd=cwd,
@@ -108,7 +124,6 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
-    shown = [*(("--db", db) if db else ()), *args]
     return Run(shown, done.returncode, done.stdout.decode(), done.stderr.decode())
 
 
@@ -192,9 +207,11 @@ def parse_ingest(stdout: str) -> IngestSummary:
     )
 
 
-def ingest(path: Path | str, *, db: str, cwd: Path, strict: bool = False) -> tuple[Run, IngestSummary]:
+def ingest(
+    path: Path | str, *, db: str, cwd: Path, strict: bool = False, fresh: bool = False
+) -> tuple[Run, IngestSummary]:
     """Ingest a file and read the summary line (for standard input, use run_cli with stdin)."""
-    run = run_cli("ingest", str(path), *(("--strict",) if strict else ()), db=db, cwd=cwd)
+    run = run_cli("ingest", str(path), *(("--strict",) if strict else ()), db=db, cwd=cwd, fresh=fresh)
     assert "Traceback" not in run.stderr, run.describe()
     return run, parse_ingest(run.stdout)
 
