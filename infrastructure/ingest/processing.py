@@ -73,7 +73,7 @@ from orderledger.infrastructure.messages.models import (
 )
 from orderledger.infrastructure.storage.db import is_integrity_error, select_by_keys
 from orderledger.infrastructure.storage.mapper import LedgerMapper
-from orderledger.infrastructure.storage.store import Commit, JournalEntry, LedgerRecorder
+from orderledger.infrastructure.storage.store import Commit, Heads, JournalEntry, LedgerRecorder, read_heads
 
 MAX_ATTEMPTS = 8
 LOCKED_AFTER = 2
@@ -143,6 +143,11 @@ class Processor:
         # The stored events of orders the current batch may decide a fact of in place (its time
         # before the order's latest): read with the batch's prefetch, not one query per fact.
         self.histories: dict[str, list[OrderEvent]] = {}
+        # The journal's and the log's heads as this writer's own last commit left them, while no
+        # other writer has committed since its caches were emptied (None once one has): its
+        # commits then skip the checks against other writers (``Commit.alone_since``).
+        self._heads: Heads | None = None
+        self._shared = False  # another writer's commit was seen: every commit checks
 
     # ------------------------------------------------------------------ public
 
@@ -199,6 +204,8 @@ class Processor:
     ) -> tuple[list[Result], list[tuple[int, OrderEvent]]] | str:
         """Decide and commit once: the results, or "stale" (another writer moved an order the
         batch read: decide again)."""
+        if self._heads is None and not self._shared:
+            self._alone()
         # One query loads every order the batch names; the rest are known not to exist yet.
         self.histories = {}
         self.absent = self.prefetch(
@@ -219,8 +226,13 @@ class Processor:
                 self._forget_identities(work)
                 return results, []
             work.commit.consulted = dict(work.consulted)
+            work.commit.alone_since = self._heads
             ids = self.recorder.commit(work.commit, self._inline_hook(work.events, work.orders))
+            self._heads = work.commit.heads
+            self._shared = self._heads is None
         except Exception as error:
+            if not isinstance(error, Again):
+                self._heads, self._shared = None, True  # whatever happened, checked from now on
             self.absent = set()
             self.no_identity = set()
             self.histories = {}
@@ -245,6 +257,16 @@ class Processor:
             result.message_id = entry.message_id
             result.outcome, result.reason = entry.outcome, entry.reason
         return results, list(zip(ids, work.events, strict=True))
+
+    def _alone(self) -> None:
+        """Empty the caches and note the heads: from here on, until another writer's commit
+        moves the heads, what this writer reads and keeps is the database as its own commits
+        leave it, and its commits need not check for other writers' (``Commit.alone_since``)."""
+        self.orders.clear()
+        self.identities.clear()
+        self.parked.forget()
+        with self.recorder.db.read() as tx:
+            self._heads = read_heads(tx)
 
     def load_order(self, client_order_id: str, *, trust_absent: bool = True) -> Order | None:
         """The current order from the cache or the log."""
