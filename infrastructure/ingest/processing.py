@@ -25,7 +25,15 @@ from orderledger.domain.events import (
     OrderFilled,
     OrderRequested,
 )
-from orderledger.domain.folds import in_venue_time, replay, restatement, venue_place, venue_rank
+from orderledger.domain.folds import (
+    fold_on,
+    fold_until,
+    in_venue_time,
+    replay,
+    restatement,
+    venue_place,
+    venue_rank,
+)
 from orderledger.domain.identity import IdentityKey, identity_keys, trade_key
 from orderledger.domain.order import FACTS, Order, order_id_for, stated_facts
 from orderledger.domain.outcomes import Outcome
@@ -713,7 +721,8 @@ class _Batch(Parking, Identities):
         ):
             # Only the request is later (its time is ours, the venue's clock may be behind it).
             return self._decide(order, message, entry, amended)
-        before = in_venue_time(history, until=place)
+        fold = fold_until(history, until=place)
+        before = fold.order
         before.version = order.version
         before.seen |= order.seen  # a copy of a fact recorded later is still a copy
         status, reason, events = self._decide(before, message, entry, amended)
@@ -722,7 +731,9 @@ class _Batch(Parking, Identities):
         for event in events:
             order.apply(event)
         order.adopt(events)
-        folded = in_venue_time([*history, *events])
+        # The facts after this one's place go on from the fold that decided it (one fold, not
+        # two), unless what it decided stands elsewhere among them: then all are folded again.
+        folded = fold_on(fold, events) or in_venue_time([*history, *events])
         if not amended:  # else a bust or correction of this fill is applied next: checked then
             order.check_quantity(getattr(message, "trade_id", ""), folded)
         events = events + self._restated(order, folded, entry, message)
