@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import (
     ApplicationRecorder,
     IntegrityError,
@@ -349,7 +349,8 @@ class LedgerRecorder(ApplicationRecorder):
             record = (
                 position,
                 entry.message_id,
-                json.dumps(digests, separators=(",", ":")),
+                # What json.dumps(digests, separators=(",", ":")) writes for parts and hex digests.
+                orjson.dumps(digests).decode(),
                 reason,
                 client_order_id,
                 count,
