@@ -11,7 +11,9 @@ order to every reader (views, rebuilds, ``--as-of``) without any of them sorting
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -39,9 +41,13 @@ from orderledger.domain.events import (
     OrderRestated,
 )
 from orderledger.domain.order import Order
+from orderledger.domain.values import TradeId
 
 __all__ = [
+    "VenueFold",
     "counted",
+    "fold_on",
+    "fold_until",
     "in_venue_time",
     "latest",
     "project_order",
@@ -93,6 +99,23 @@ def in_venue_time(events: Iterable[OrderEvent], until: tuple[Any, int] | None = 
     that place, ``venue_place``). Restatements are left out: the fold is what they state. The
     appliers follow the lifecycle table, so a fact that the table would ignore at its place
     changes nothing there."""
+    return fold_until(events, until).order
+
+
+@dataclass(slots=True)
+class VenueFold:
+    """An order's facts folded in venue time up to a place (``fold_until``), and what it takes
+    to go on from there (``fold_on``)."""
+
+    order: Order
+    applied: list[OrderEvent]  # the request and the facts folded, in venue time
+    rest: list[OrderEvent]  # the facts after the place, in venue time
+    trades: dict[TradeId, datetime]  # each trade's venue time (a bust or correction stands after it)
+    named: set[TradeId]  # the trades busts and corrections name
+
+
+def fold_until(events: Iterable[OrderEvent], until: tuple[Any, int] | None = None) -> VenueFold:
+    """``in_venue_time``, with the facts past ``until`` kept for ``fold_on``."""
     facts = [e for e in events if type(e) is not OrderRestated]
     version = max(e.originator_version for e in facts)
     facts = counted(facts)
@@ -100,6 +123,56 @@ def in_venue_time(events: Iterable[OrderEvent], until: tuple[Any, int] | None = 
     order = Order(request)
     # A bust or correction stamped before its trade (a venue's clock) stands right after it.
     trades = {e.trade_id: e.ts_event for e in facts if type(e) is OrderFilled}
+    named = {e.trade_id for e in facts if isinstance(e, FillBusted | FillCorrected)}
+    place = _placing(trades)
+    ordered = sorted((e for e in facts if e is not request), key=lambda e: (*place(e), e.originator_version))
+    applied: list[OrderEvent] = [request]
+    for event in ordered:
+        if until is not None and place(event) > until:
+            break
+        order.apply(event)
+        applied.append(event)
+    order.updated_at = latest(applied)
+    order.version = version
+    return VenueFold(order, applied, ordered[len(applied) - 1 :], trades, named)
+
+
+def fold_on(fold: VenueFold, decided: Sequence[OrderEvent]) -> Order | None:
+    """The venue-time fold of the facts and ``decided`` (facts decided on ``fold.order`` and
+    applied to it), made by applying the rest of the facts to it: one fold instead of a second
+    whole one. None (fold them all again: ``in_venue_time``) unless ``decided``, in the order they
+    were decided, stand after every fact folded and before every other: a withdrawal (which
+    changes what counts) or a trade a bust or correction already names (which moves it) never
+    does."""
+    trades = dict(fold.trades)
+    for event in decided:
+        kind = type(event)
+        if kind is OrderReinstated or kind is OrderRestated:
+            return None
+        if kind is OrderFilled:
+            trade: TradeId = event.trade_id  # type: ignore[attr-defined]
+            if trade in trades or trade in fold.named:
+                return None
+            trades[trade] = event.ts_event
+    place = _placing(trades)
+    keys = [(*place(e), e.originator_version) for e in decided]
+    last = fold.applied[-1]
+    if len(fold.applied) > 1 and keys[0] <= (*place(last), last.originator_version):
+        return None
+    if fold.rest and keys[-1] >= (*place(fold.rest[0]), fold.rest[0].originator_version):
+        return None
+    if any(later <= earlier for earlier, later in itertools.pairwise(keys)):
+        return None
+    order = fold.order
+    for event in fold.rest:
+        order.apply(event)
+    order.updated_at = latest([*fold.applied, *decided, *fold.rest])
+    order.version = max(e.originator_version for e in (*decided, *fold.rest))
+    return order
+
+
+def _placing(trades: dict[TradeId, datetime]) -> Callable[[OrderEvent], tuple[Any, int]]:
+    """Where a fact stands (``venue_place``), a bust or correction not before its trade."""
 
     def place(event: OrderEvent) -> tuple[Any, int]:
         at = venue_place(event)
@@ -107,17 +180,7 @@ def in_venue_time(events: Iterable[OrderEvent], until: tuple[Any, int] | None = 
             return max(at, (trades[event.trade_id], at[1]))
         return at
 
-    applied: list[OrderEvent] = [request]
-    for event in sorted(
-        (e for e in facts if e is not request), key=lambda e: (*place(e), e.originator_version)
-    ):
-        if until is not None and place(event) > until:
-            break
-        order.apply(event)
-        applied.append(event)
-    order.updated_at = latest(applied)
-    order.version = version
-    return order
+    return place
 
 
 def latest(facts: list[OrderEvent]) -> datetime:

@@ -72,6 +72,9 @@ class IdentityCache:
         for key in keys:
             self._owners.pop(key, None)
 
+    def clear(self) -> None:
+        self._owners.clear()
+
 
 YOUNG_THRESHOLD = 50_000
 """Allocations between young-generation collections while ingesting (Python's default: 700)."""

@@ -25,7 +25,15 @@ from orderledger.domain.events import (
     OrderFilled,
     OrderRequested,
 )
-from orderledger.domain.folds import in_venue_time, replay, restatement, venue_place, venue_rank
+from orderledger.domain.folds import (
+    fold_on,
+    fold_until,
+    in_venue_time,
+    replay,
+    restatement,
+    venue_place,
+    venue_rank,
+)
 from orderledger.domain.identity import IdentityKey, identity_keys, trade_key
 from orderledger.domain.order import FACTS, Order, order_id_for, stated_facts
 from orderledger.domain.outcomes import Outcome
@@ -73,7 +81,7 @@ from orderledger.infrastructure.messages.models import (
 )
 from orderledger.infrastructure.storage.db import is_integrity_error, select_by_keys
 from orderledger.infrastructure.storage.mapper import LedgerMapper
-from orderledger.infrastructure.storage.store import Commit, JournalEntry, LedgerRecorder
+from orderledger.infrastructure.storage.store import Commit, Heads, JournalEntry, LedgerRecorder, read_heads
 
 MAX_ATTEMPTS = 8
 LOCKED_AFTER = 2
@@ -143,6 +151,11 @@ class Processor:
         # The stored events of orders the current batch may decide a fact of in place (its time
         # before the order's latest): read with the batch's prefetch, not one query per fact.
         self.histories: dict[str, list[OrderEvent]] = {}
+        # The journal's and the log's heads as this writer's own last commit left them, while no
+        # other writer has committed since its caches were emptied (None once one has): its
+        # commits then skip the checks against other writers (``Commit.alone_since``).
+        self._heads: Heads | None = None
+        self._shared = False  # another writer's commit was seen: every commit checks
 
     # ------------------------------------------------------------------ public
 
@@ -199,6 +212,8 @@ class Processor:
     ) -> tuple[list[Result], list[tuple[int, OrderEvent]]] | str:
         """Decide and commit once: the results, or "stale" (another writer moved an order the
         batch read: decide again)."""
+        if self._heads is None and not self._shared:
+            self._alone()
         # One query loads every order the batch names; the rest are known not to exist yet.
         self.histories = {}
         self.absent = self.prefetch(
@@ -219,8 +234,13 @@ class Processor:
                 self._forget_identities(work)
                 return results, []
             work.commit.consulted = dict(work.consulted)
+            work.commit.alone_since = self._heads
             ids = self.recorder.commit(work.commit, self._inline_hook(work.events, work.orders))
+            self._heads = work.commit.heads
+            self._shared = self._heads is None
         except Exception as error:
+            if not isinstance(error, Again):
+                self._heads, self._shared = None, True  # whatever happened, checked from now on
             self.absent = set()
             self.no_identity = set()
             self.histories = {}
@@ -245,6 +265,16 @@ class Processor:
             result.message_id = entry.message_id
             result.outcome, result.reason = entry.outcome, entry.reason
         return results, list(zip(ids, work.events, strict=True))
+
+    def _alone(self) -> None:
+        """Empty the caches and note the heads: from here on, until another writer's commit
+        moves the heads, what this writer reads and keeps is the database as its own commits
+        leave it, and its commits need not check for other writers' (``Commit.alone_since``)."""
+        self.orders.clear()
+        self.identities.clear()
+        self.parked.forget()
+        with self.recorder.db.read() as tx:
+            self._heads = read_heads(tx)
 
     def load_order(self, client_order_id: str, *, trust_absent: bool = True) -> Order | None:
         """The current order from the cache or the log."""
@@ -691,7 +721,8 @@ class _Batch(Parking, Identities):
         ):
             # Only the request is later (its time is ours, the venue's clock may be behind it).
             return self._decide(order, message, entry, amended)
-        before = in_venue_time(history, until=place)
+        fold = fold_until(history, until=place)
+        before = fold.order
         before.version = order.version
         before.seen |= order.seen  # a copy of a fact recorded later is still a copy
         status, reason, events = self._decide(before, message, entry, amended)
@@ -700,7 +731,9 @@ class _Batch(Parking, Identities):
         for event in events:
             order.apply(event)
         order.adopt(events)
-        folded = in_venue_time([*history, *events])
+        # The facts after this one's place go on from the fold that decided it (one fold, not
+        # two), unless what it decided stands elsewhere among them: then all are folded again.
+        folded = fold_on(fold, events) or in_venue_time([*history, *events])
         if not amended:  # else a bust or correction of this fill is applied next: checked then
             order.check_quantity(getattr(message, "trade_id", ""), folded)
         events = events + self._restated(order, folded, entry, message)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import json
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import orjson
 from eventsourcing.persistence import (
     ApplicationRecorder,
     IntegrityError,
@@ -82,6 +82,23 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
         yield list(items[start : start + size])
 
 
+Heads = tuple[int, int]
+"""The journal's last position (messages and settlements) and the log's last notification ID:
+every commit of any writer moves one of them (a commit always appends a journal record or an
+event), so unchanged heads mean that nothing was committed in between."""
+
+
+def read_heads(tx: Tx) -> Heads:
+    """The journal's and the log's heads (``Heads``) as ``tx`` sees them."""
+    return journal_head(tx)[0], _event_head(tx)[0]
+
+
+def _event_head(tx: Tx) -> tuple[int, bytes]:
+    """The log's last notification ID and hash ((0, GENESIS) when empty)."""
+    last = tx.one("SELECT notification_id, hash FROM events ORDER BY notification_id DESC LIMIT 1")
+    return (0, GENESIS) if last is None else (int(last[0]), bytes(last[1]))
+
+
 @dataclass(slots=True)
 class JournalEntry:
     """One inbound message and what became of it."""
@@ -118,6 +135,13 @@ class Commit:
     # Orders the batch's decisions read, at the version read: none may have moved meanwhile,
     # or a decision that appends nothing (a rejection) would rest on stale state.
     consulted: dict[str, int] = field(default_factory=dict)
+    # The heads (``Heads``) its writer left with its own last commit, when nothing but its own
+    # commits has been written since its caches were emptied (``Processor``): still the heads
+    # under the log lock, no other writer has committed since anything the batch read, so the
+    # checks against other writers (``consulted``, the parking checks) have nothing to find.
+    alone_since: Heads | None = None
+    # Set by ``LedgerRecorder.commit`` when ``alone_since`` held: the heads this commit left.
+    heads: Heads | None = None
 
 
 class LedgerRecorder(ApplicationRecorder):
@@ -235,9 +259,13 @@ class LedgerRecorder(ApplicationRecorder):
         """
         with self.db.write() as tx:
             self._lock(tx)
-            self._check_parking(tx, batch)
-            self._check_versions(tx, batch)
             position, previous = journal_head(tx)
+            event_head = _event_head(tx)
+            alone = batch.alone_since is not None and batch.alone_since == (position, event_head[0])
+            if not alone:
+                # Another writer may have committed since the batch's reads: check what it read.
+                self._check_parking(tx, batch)
+                self._check_versions(tx, batch)
             rows = []
             for entry in batch.journal:
                 position += 1
@@ -274,7 +302,7 @@ class LedgerRecorder(ApplicationRecorder):
                     for key in keys
                 ],
             )
-            ids = self._insert(tx, batch.events, [e.message_id for e in batch.event_entries])
+            ids = self._insert(tx, batch.events, [e.message_id for e in batch.event_entries], event_head)
             tx.executemany(
                 "INSERT INTO identities (venue, kind, value, client_order_id) VALUES (?,?,?,?)",
                 batch.identities,
@@ -282,18 +310,19 @@ class LedgerRecorder(ApplicationRecorder):
             if batch.resolved:
                 # After the events and identities that released them (PostgreSQL's
                 # orderledger_settle checks that they are there).
-                self._settle(tx, batch.resolved, position, previous, ids[0] if ids else None)
+                position = self._settle(tx, batch.resolved, position, previous, ids[0] if ids else None)
             if after is not None and ids:
                 after(tx, ids)
+            batch.heads = (position, ids[-1] if ids else event_head[0]) if alone else None
             return ids
 
     def _settle(
         self, tx: Tx, settled: Sequence[JournalEntry], position: int, previous: bytes, first_event: int | None
-    ) -> None:
+    ) -> int:
         """Append a settlement record for each parked line a batch settles (one per line: the
         processor merges the parts a batch settles of one line), then delete the settled parts'
-        rows and set the line's outcome. An input with parts still waiting stays parked; its
-        events add up."""
+        rows and set the line's outcome; returns the journal's last position. An input with parts
+        still waiting stays parked; its events add up."""
         assert len({e.message_id for e in settled}) == len(settled), "a line settled twice"
         lines = {e.message_id for e in settled}
         before: dict[int, tuple[str | None, str | None, int]] = {}
@@ -320,7 +349,8 @@ class LedgerRecorder(ApplicationRecorder):
             record = (
                 position,
                 entry.message_id,
-                json.dumps(digests, separators=(",", ":")),
+                # What json.dumps(digests, separators=(",", ":")) writes for parts and hex digests.
+                orjson.dumps(digests).decode(),
                 reason,
                 client_order_id,
                 count,
@@ -337,7 +367,7 @@ class LedgerRecorder(ApplicationRecorder):
                     "SELECT orderledger_settle(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (*record[:2], settles, *record[2:], first_event, digest),
                 )
-            return
+            return position
         tx.executemany(
             "INSERT INTO settlements (position, message_id, parts, before_reason, before_client_order_id,"
             " before_event_count, outcome, reason, client_order_id, event_count, hash)"
@@ -353,6 +383,7 @@ class LedgerRecorder(ApplicationRecorder):
             " WHERE message_id = ?",
             [(*record[6:], record[1]) for record, _, _ in records],
         )
+        return position
 
     def _check_versions(self, tx: Tx, batch: Commit) -> None:
         """Refuse a batch decided on an order another writer has appended to since it was read."""
@@ -442,11 +473,17 @@ class LedgerRecorder(ApplicationRecorder):
             if any((r[0], r[1]) not in resolved for r in rows):
                 raise StaleBatchError("a message for one of this batch's orders was just parked elsewhere")
 
-    def _insert(self, tx: Tx, events: Sequence[StoredEvent], message_ids: Sequence[int | None]) -> list[int]:
+    def _insert(
+        self,
+        tx: Tx,
+        events: Sequence[StoredEvent],
+        message_ids: Sequence[int | None],
+        head: tuple[int, bytes] | None = None,
+    ) -> list[int]:
+        """Append events after the log's ``head`` (read here when not given)."""
         if not events:
             return []
-        last = tx.one("SELECT notification_id, hash FROM events ORDER BY notification_id DESC LIMIT 1")
-        position, previous = (0, GENESIS) if last is None else (last[0], bytes(last[1]))
+        position, previous = _event_head(tx) if head is None else head
         first = position + 1
         rows = []
         for stored, message_id in zip(events, message_ids, strict=True):

@@ -51,7 +51,8 @@ def test_a_batch_of_requests_acks_and_fills_reads_the_database_a_bounded_number_
     report = ledger.ingest_lines(lines(*batch))
 
     assert report.counts["applied"] == 300
-    # One prefetch of orders, one of identities, one look for parked messages, and the views':
+    # One prefetch of orders, one of identities, one look for parked messages, and the views'
+    # (a writer's first batch also reads the heads its commits compare: ``Commit.alone_since``):
     # not one read per acknowledgement (the 100 acks each read on their own before).
     assert reads[0] <= 6
 

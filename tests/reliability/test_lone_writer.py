@@ -1,0 +1,104 @@
+"""A writer alone on its ledger commits without checking for other writers' commits.
+
+A commit checks, under the log lock, what another writer may have changed since the batch read
+the ledger: the versions of the orders it consulted, and that nobody created an order it parked
+a message for or parked a message under a key it made resolvable. While the journal's and the
+log's heads are still where the writer's own last commit left them (and no other writer had
+committed since its caches were emptied), nobody has, and the checks are skipped
+(``Commit.alone_since``). Once another writer's commit is seen, every commit checks again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.simulator import simulate_lines
+from orderledger.infrastructure.storage.store import LedgerRecorder
+from tests.support.books import all_books
+from tests.support.postgres import private_schema, require_postgres
+
+
+def _shuffled(orders: int, seed: int) -> list[str]:
+    lines = list(simulate_lines(seed=seed, orders=orders))
+    random.Random(seed).shuffle(lines)
+    return lines
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_a_lone_writer_skips_the_checks_until_another_writer_commits(
+    tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks: list[str] = []
+    real_parking, real_versions = LedgerRecorder._check_parking, LedgerRecorder._check_versions
+
+    def parking(self: LedgerRecorder, tx: object, batch: object) -> None:
+        checks.append("parking")
+        real_parking(self, tx, batch)  # type: ignore[arg-type]
+
+    def versions(self: LedgerRecorder, tx: object, batch: object) -> None:
+        checks.append("versions")
+        real_versions(self, tx, batch)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LedgerRecorder, "_check_parking", parking)
+    monkeypatch.setattr(LedgerRecorder, "_check_versions", versions)
+    lines = _shuffled(60, seed=11)
+    with contextlib.ExitStack() as stack:
+        if store == "postgres":
+            require_postgres()
+            url = stack.enter_context(private_schema())
+        else:
+            url = f"sqlite:///{tmp_path / 'ledger.db'}"
+        ledger = stack.enter_context(OrderLedger(url, batch_size=20))
+        report = ledger.ingest_lines(lines[:120])
+        assert report.counts["parked"] > 0  # commits that parked and settled lines
+        assert checks == []  # alone: nothing to check
+        with OrderLedger(url) as other:
+            other.ingest_lines(lines[120:140])
+        ledger.ingest_lines(lines[140:])
+        assert checks  # another writer's commit was seen: every commit checks from then on
+        books = all_books(ledger)
+    with OrderLedger("memory://") as reference:
+        reference.ingest_lines(list(simulate_lines(seed=11, orders=60)))
+        assert books == all_books(reference)
+
+
+def test_a_commit_of_another_writer_between_the_batch_reads_and_its_commit_is_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heads are read again under the log lock: another writer's commit after the batch's
+    reads (its decisions made on what it read) sends the batch through the checks, which find
+    the order it parked a message for created meanwhile; the batch is decided again and the
+    fill applied, not parked for good."""
+    header = {"account": "a", "venue": "X", "instrument": "BTC-USD", "side": "buy", "order_type": "limit"}
+    other, request, fill = (
+        json.dumps(m)
+        for m in (
+            {"type": "request", "client_order_id": "c-0", **header, "quantity": "1", "price": "100",
+             "ts": "2026-01-01T00:00:00Z"},
+            {"type": "request", "client_order_id": "c-1", **header, "quantity": "2", "price": "100",
+             "ts": "2026-01-01T00:00:00Z"},
+            {"type": "fill", "client_order_id": "c-1", "trade_id": "T-1", "quantity": "1", "price": "100",
+             "ts": "2026-01-01T00:00:02Z"},
+        )
+    )  # fmt: skip
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with OrderLedger(url) as first, OrderLedger(url) as second:
+        assert first.ingest_lines([other]).counts["applied"] == 1  # alone so far
+        processor = first.processor
+        read = processor.prefetch_histories
+        meanwhile = [[request]]
+
+        def then_the_other_writer(items: object) -> None:
+            read(items)  # type: ignore[arg-type]
+            while meanwhile:  # once, after the batch's reads
+                assert second.ingest_lines(meanwhile.pop()).counts["applied"] == 1
+
+        monkeypatch.setattr(processor, "prefetch_histories", then_the_other_writer)
+        assert first.ingest_lines([fill]).counts["applied"] == 1
+        assert first.order("c-1").filled_quantity == 1
