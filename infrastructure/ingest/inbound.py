@@ -1,4 +1,5 @@
-"""One raw venue payload and the messages an adapter read from it, ready for the ledger.
+"""One raw input and the messages read from it, ready for the ledger (``Inbound``), and what
+became of it (``Result``).
 
 Here rather than beside the adapters: the ingest layer builds on the adapters, never the reverse.
 """
@@ -6,10 +7,47 @@ Here rather than beside the adapters: the ingest layer builds on the adapters, n
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
+from orderledger.domain.errors import LedgerError
+from orderledger.domain.events import OrderEvent
+from orderledger.domain.identity import IdentityKey
+from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.adapters.common import definitions_first
-from orderledger.infrastructure.ingest.processing import Inbound
 from orderledger.infrastructure.messages.models import Message
+
+
+@dataclass
+class Inbound:
+    """One raw input with the message(s) read from it, or why none could be read."""
+
+    raw: bytes
+    origin: str
+    line_no: int | None
+    format: str
+    messages: list[Message] = field(default_factory=list)
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)  # parts of the input its adapter did not book, and why
+    # What its feed must learn from another line before it can be read (a Lighter market, a
+    # Hyperliquid spot pair): the key it is parked under, and why (``settlement``).
+    waits: tuple[IdentityKey, str] | None = None
+    # The parked line this input reads again (its context now recorded): set aside in its commit.
+    rereads: int | None = None
+    # Why the pre-trade check refused this request: journaled as ``denied``, never decided.
+    denied: str | None = None
+
+
+@dataclass
+class Result:
+    """What became of one inbound input."""
+
+    line_no: int | None
+    outcome: Outcome
+    reason: str | None = None
+    client_order_id: str | None = None
+    events: list[OrderEvent] = field(default_factory=list)
+    message_id: int | None = None
+    error: LedgerError | None = field(default=None, compare=False, repr=False)  # why, when rejected
 
 
 def inbound(
@@ -33,4 +71,4 @@ def inbound(
     )
 
 
-__all__ = ["inbound"]
+__all__ = ["Inbound", "Result", "inbound"]

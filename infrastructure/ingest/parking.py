@@ -1,7 +1,7 @@
 """Messages that wait: parked until their order (or, for a bust or correction, its trade) is
 known, indexed by what they wait for, and released in venue time when it arrives.
 
-``Parking`` holds the batch's side of it (``processing._Batch`` is one): a message parks under
+``Parking`` holds the batch's side of it (``batch.Batch`` is one): a message parks under
 the keys it waits on; when a fact records one of those keys, exactly the messages waiting under
 it are released (this batch's from the index, earlier batches' from the ``parked`` table, whose
 keys the processor knows in memory), each applied on its own: a released message's refusal never

@@ -5,123 +5,52 @@ state, then written by one group commit (journal rows, events, identities, parke
 bookkeeping). A rejected message only adds its journal row: it never rolls back or blocks
 the messages around it. If another writer changed the same orders meanwhile, the commit
 fails on a unique key, the batch's orders are reloaded and the batch is decided again.
+
+This module is the writer (``Processor``): its caches, each batch's prefetch, the attempts and
+the commit. What a batch decides of each message is in :mod:`ingest.batch`.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from orderledger.domain.decisions import Decision, Stamp
-from orderledger.domain.errors import IdentityConflictError, InvalidInputError, LedgerError
+from orderledger.domain.errors import LedgerError
 from orderledger.domain.events import (
-    NAMING,
-    FillBusted,
     OrderEvent,
-    OrderFilled,
-    OrderRequested,
 )
 from orderledger.domain.folds import (
-    fold_on,
-    fold_until,
-    in_venue_time,
     replay,
-    restatement,
-    venue_place,
-    venue_rank,
 )
-from orderledger.domain.identity import IdentityKey, identity_keys, trade_key
-from orderledger.domain.order import FACTS, Order, order_id_for, stated_facts
+from orderledger.domain.identity import IdentityKey, identity_keys
+from orderledger.domain.order import Order, order_id_for
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.requests import is_external_key
-from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.errors import ConcurrencyError, StaleBatchError
+from orderledger.infrastructure.ingest.batch import Batch
 from orderledger.infrastructure.ingest.caches import IdentityCache, OrderCache
-from orderledger.infrastructure.ingest.definitions import book_instrument
-from orderledger.infrastructure.ingest.fates import Again, Handled, bounded, combine, each_part, notes_text
-from orderledger.infrastructure.ingest.identities import CLIENT_ORDER_ID_ALIAS, Identities
-from orderledger.infrastructure.ingest.order_facts import (
-    FACT_EVENTS,
-    NAMES_VENUE_ORDER,
-    ORDER_FACTS,
-    request_spec,
-)
+from orderledger.infrastructure.ingest.fates import Again
+from orderledger.infrastructure.ingest.identities import CLIENT_ORDER_ID_ALIAS
+from orderledger.infrastructure.ingest.inbound import Inbound, Result
 from orderledger.infrastructure.ingest.parking import (
     ParkedIndex,
-    Parking,
-    Waiting,
-    trade_keys,
-    trade_named,
-    waiting_reason,
-)
-from orderledger.infrastructure.ingest.position_facts import book_cash_flow, book_mark
-from orderledger.infrastructure.ingest.risk_facts import book_limit, book_state
-from orderledger.infrastructure.ingest.settlement import (
-    BY_LEDGER,
-    aside,
-    context_part,
-    parked_line,
-    read_again,
 )
 from orderledger.infrastructure.messages.models import (
-    CashFlowMessage,
-    FillMessage,
-    InstrumentMessage,
-    LimitClearedMessage,
-    LimitSetMessage,
-    MarkMessage,
     Message,
-    ReinstatedMessage,
     RequestMessage,
-    TradingStateMessage,
 )
 from orderledger.infrastructure.storage.db import is_integrity_error, select_by_keys
 from orderledger.infrastructure.storage.mapper import LedgerMapper
-from orderledger.infrastructure.storage.store import Commit, Heads, JournalEntry, LedgerRecorder, read_heads
+from orderledger.infrastructure.storage.store import Heads, LedgerRecorder, read_heads
 
 MAX_ATTEMPTS = 8
 LOCKED_AFTER = 2
 """Stale attempts after which a batch is decided while holding the log lock."""
 _IDENTITY_COLUMNS = ("venue", "kind", "value", "client_order_id")
-_NOTHING_STATED = (None,) * len(FACTS)
 """What a message that states none of an order's facts gives for them (``stated_facts``)."""
-
-
-@dataclass
-class Inbound:
-    """One raw input with the message(s) read from it, or why none could be read."""
-
-    raw: bytes
-    origin: str
-    line_no: int | None
-    format: str
-    messages: list[Message] = field(default_factory=list)
-    error: str | None = None
-    notes: list[str] = field(default_factory=list)  # parts of the input its adapter did not book, and why
-    # What its feed must learn from another line before it can be read (a Lighter market, a
-    # Hyperliquid spot pair): the key it is parked under, and why (``settlement``).
-    waits: tuple[IdentityKey, str] | None = None
-    # The parked line this input reads again (its context now recorded): set aside in its commit.
-    rereads: int | None = None
-    # Why the pre-trade check refused this request: journaled as ``denied``, never decided.
-    denied: str | None = None
-
-
-@dataclass
-class Result:
-    """What became of one inbound input."""
-
-    line_no: int | None
-    outcome: Outcome
-    reason: str | None = None
-    client_order_id: str | None = None
-    events: list[OrderEvent] = field(default_factory=list)
-    message_id: int | None = None
-    error: LedgerError | None = field(default=None, compare=False, repr=False)  # why, when rejected
 
 
 class Processor:
@@ -145,7 +74,7 @@ class Processor:
         self.inline: Callable[[Any, list[tuple[int, OrderEvent]], dict[str, Order]], None] | None = None
         # Orders known not to exist when the current batch was prefetched (cleared per batch).
         self.absent: set[str] = set()
-        self._work: _Batch | None = None  # the current attempt's decisions
+        self._work: Batch | None = None  # the current attempt's decisions
         self.parked = ParkedIndex(recorder.db)  # what waits in the `parked` table
         self.refused: dict[tuple[int, int], LedgerError] = {}
         # The stored events of orders the current batch may decide a fact of in place (its time
@@ -221,7 +150,7 @@ class Processor:
         )
         self.no_identity = self.prefetch_identities(items)
         self.prefetch_histories(items)  # after the identities: a message may name its order by them
-        work = self._work = _Batch(self)
+        work = self._work = Batch(self)
         try:
             results = []
             for index, item in enumerate(items):
@@ -314,7 +243,7 @@ class Processor:
 
     def prefetch_histories(self, items: Sequence[Inbound]) -> None:
         """Read in one query the stored events of the known orders that a message of the batch
-        names with a venue time before their latest (decided in place, ``_Batch._history``)."""
+        names with a venue time before their latest (decided in place, ``Batch._history``)."""
         wanted: dict[UUID, str] = {}
         latest: dict[str, datetime] = {}  # each known order's latest venue time, as the batch goes
         peek = self.orders.peek
@@ -338,7 +267,7 @@ class Processor:
         for oid, stored in self.recorder.select_events_many(wanted).items():
             self.histories[wanted[oid]] = [self.mapper.to_domain_event(s) for s in stored]
 
-    def _forget_identities(self, work: _Batch) -> None:
+    def _forget_identities(self, work: Batch) -> None:
         """Identities a batch registered but did not store."""
         self.identities.forget(work.new_identities)
 
@@ -436,447 +365,4 @@ class Processor:
         return str(row[0])
 
 
-def _named(order: Order, keys: list[IdentityKey], booked_now: Sequence[str] = ()) -> list[IdentityKey]:
-    """What waits for names the order has only now (``keys``): the order under those names, and
-    the busts and corrections of its fills so far by them (a trade booked by this very fact is
-    released by its own keys). All of them are made resolvable by the commit: a writer that
-    parked on one meanwhile sends this batch back (``LedgerRecorder``'s parking check)."""
-    return keys + [trade_key(key, t) for key in keys for t in order.fills if t not in booked_now]
-
-
-class _Batch(Parking, Identities):
-    """The in-memory state of one batch while it is being decided."""
-
-    p: Processor
-
-    def __init__(self, processor: Processor) -> None:
-        self.p = processor
-        self.orders: dict[str, Order] = {}
-        self.consulted: dict[str, int] = {}  # client order ID → version the decisions read
-        self.touched: set[str] = set()
-        self.commit = Commit()
-        self.entries: list[JournalEntry] = []
-        self.events: list[OrderEvent] = []
-        self.new_identities: dict[IdentityKey, str] = {}
-        self.decided: dict[UUID, OrderEvent] = {}  # facts of their own aggregate (``Booking``)
-        # Messages parked by this batch, indexed by each key they wait for (a release is a
-        # look-up, never a scan): (their input's entry, part, message, input's place in the batch).
-        self.waiting: dict[IdentityKey, list[Waiting]] = {}
-        # The same, by what they wait for and their body: a re-sent line is parked once.
-        self.parked_bodies: dict[tuple[frozenset[IdentityKey], bytes], list[Waiting]] = {}
-        # Per input (by its entry's id): each message's outcome, and its adapter's notes.
-        self.parts: dict[int, tuple[dict[int, tuple[Outcome, str | None]], list[str]]] = {}
-        # Lines parked by earlier batches that this one settles (some or all of their parts).
-        self.resolving: dict[int, JournalEntry] = {}
-        self.settled: set[tuple[int, int]] = set()
-        self.now = format_timestamp(processor.clock())
-        self._encode = processor.mapper.to_stored_event
-
-    # ------------------------------------------------------------------ per input
-
-    def handle(self, item: Inbound) -> Result:
-        # received_at, origin, line_no, format, raw, outcome (positional: made for every input)
-        entry = JournalEntry(self.now, item.origin, item.line_no, item.format, item.raw, Outcome.IGNORED)
-        self.entries.append(entry)
-        self.commit.journal.append(entry)
-        result = Result(item.line_no, Outcome.IGNORED)
-        if item.error is not None:
-            entry.outcome, entry.reason = Outcome.REJECTED, item.error
-            result.outcome, result.reason = Outcome.REJECTED, item.error
-            return result
-        if item.denied is not None:
-            entry.outcome, entry.reason = Outcome.DENIED, bounded(item.denied)
-            result.outcome, result.reason = entry.outcome, entry.reason
-            entry.client_order_id = result.client_order_id = item.messages[0].client_order_id
-            return result
-        if (item.waits is not None or item.rereads is not None) and not self._context(item, entry):
-            result.outcome, result.reason = entry.outcome, entry.reason
-            return result
-        if not item.messages:
-            entry.reason = result.reason = notes_text(item.notes) or "the input holds no order fact"
-            return result
-        if len(item.messages) == 1 and not item.notes:
-            # The everyday input, one message: what the loop and _settle below come to for it.
-            # Its part is registered only if it parks (only _unpark and _settle read it then).
-            self._refused = None
-            outcome, reason, events = self.apply(item.messages[0], entry)
-            if outcome is Outcome.REJECTED:
-                result.error = self._refused
-            result.events = events
-            if entry.parked:
-                self.parts[id(entry)] = ({0: (outcome, reason)}, item.notes)
-                self._settle(entry)
-            else:
-                entry.outcome, entry.reason = outcome, reason
-            entry.client_order_id = result.client_order_id = self._last_client_id
-            result.outcome, result.reason = entry.outcome, entry.reason
-            return result
-        outcomes: dict[int, tuple[Outcome, str | None]] = {}
-        self.parts[id(entry)] = (outcomes, item.notes)
-        owner = None  # the order of the last message that recorded something
-        for position, message in enumerate(item.messages):
-            # Each message has its own fate: one refused leaves the others to be decided.
-            self._refused = None
-            outcome, reason, events = self.apply(message, entry, position)
-            if outcome is Outcome.REJECTED and result.error is None:
-                result.error = self._refused
-            if events:
-                owner = self._last_client_id
-            # A message parked and then released by a later one of the same input is settled.
-            outcomes.setdefault(position, (outcome, reason))
-            result.events.extend(events)
-        self._settle(entry)
-        entry.client_order_id = result.client_order_id = owner or self._last_client_id
-        result.outcome, result.reason = entry.outcome, entry.reason
-        return result
-
-    def _context(self, item: Inbound, entry: JournalEntry) -> bool:
-        """An input that waits for its feed's context is parked under the context's key; one that
-        reads a parked line again sets that line aside in this commit (``settlement``). False when
-        the input is decided here: parked, or not read again because its line was settled
-        meanwhile."""
-        if item.rereads is not None:
-            try:
-                with self.p.recorder.db.read() as tx:
-                    line = parked_line(tx, item.rereads)
-            except InvalidInputError:  # settled meanwhile (read again by another ingest)
-                entry.reason = f"parked message {item.rereads} was settled meanwhile: not read again"
-                return False
-            settlement, parked = aside(
-                line, who=BY_LEDGER, why=read_again(line), stamp=self.now, origin=entry.origin
-            )
-            self.commit.journal.append(settlement)
-            self.commit.resolved.append(parked)
-        if item.waits is None:
-            return True
-        key, why = item.waits
-        entry.parked[0] = ([key], context_part(key, why))
-        entry.outcome, entry.reason = Outcome.PARKED, bounded("; ".join([why, *item.notes]))
-        return False
-
-    def _settle(self, entry: JournalEntry) -> None:
-        """An input's outcome from its messages': parked while any of them still waits."""
-        outcomes, notes = self.parts[id(entry)]
-        if entry.parked:
-            first = min(entry.parked)
-            outcome, reason = Outcome.PARKED, outcomes[first][1]
-            if len(entry.parked) > 1:
-                reason = f"{reason} (and {len(entry.parked) - 1} more of this input's messages)"
-        else:
-            outcome, reason = combine(list(outcomes.values()))
-        if len({o for o, _ in outcomes.values()}) > 1:
-            reason = each_part(outcomes)  # parts that differ: each one's outcome is stated
-        if notes:
-            reason = "; ".join([*([reason] if reason else []), notes_text(notes)])
-        entry.outcome, entry.reason = outcome, None if reason is None else bounded(reason)
-
-    _last_client_id: str | None = None
-    item = 0  # the position in its batch of the input being decided
-
-    def apply(self, message: Message, entry: JournalEntry, part: int = 0) -> Handled:
-        """Apply one message (the ``part``-th of its input); returns (outcome, reason, events)."""
-        self._last_client_id = message.client_order_id
-        self._merging = {}
-        key = (self.item, part)
-        refused = self.p.refused.get(key)
-        if refused is not None:
-            self._refused = refused
-            return Outcome.REJECTED, refused.message, []
-        recorded = len(self.events)
-        try:
-            return _HANDLERS.get(type(message), _Batch._order_fact)(self, message, entry, part)
-        except StaleBatchError:
-            raise  # not this message's fault: the whole batch is decided again
-        except LedgerError as error:
-            if len(self.events) > recorded:
-                # Refused after it had recorded something: undone by deciding the batch again.
-                self.p.refused[key] = error
-                raise Again("refused") from None
-            self._refused = error
-            return Outcome.REJECTED, error.message, []
-
-    def _order_fact(self, message: Message, entry: JournalEntry, part: int) -> Handled:
-        """A fact about an existing order: applied to it, or parked until it is known."""
-        order, keys = self._resolve(message)
-        if order is not None and (waits := self._trade_wait(order, message)):
-            order, keys = None, waits
-        elif order is None and (trade := trade_named(message)) is not None:
-            # Waiting for the trade is waiting for its order too: a fill is booked on an order.
-            keys = [trade_key(key, trade) for key in keys]
-        if order is None:
-            already = self._park(message, entry, part, keys)
-            if already is not None:
-                return Outcome.DUPLICATE, already, []
-            return Outcome.PARKED, waiting_reason(keys), []
-        self._last_client_id = order.client_order_id
-        return self._fact(order, message, entry)
-
-    def _instrument(self, message: InstrumentMessage, entry: JournalEntry, part: int) -> Handled:
-        return book_instrument(self, message, entry)
-
-    _refused: LedgerError | None = None
-
-    # ------------------------------------------------------------------ requests
-
-    def _request(self, message: RequestMessage, entry: JournalEntry, part: int = 0) -> Handled:
-        spec = request_spec(message)
-        existing = self._order(spec.client_order_id)
-        if existing is None and (spec.aliases or spec.external):
-            existing, spec = self._named_by_identity(spec)
-        if existing is not None:
-            self._last_client_id = existing.client_order_id
-            result = self._outcome(existing, existing.request_again(spec, self.stamp(message)), entry)
-            asked = message.client_order_id
-            if message.external or asked is None or asked == existing.client_order_id:
-                return result
-            # Our request for an order the venue reported first: the order keeps the request's
-            # client order ID as an alias, and what waits for that ID is released.
-            alias = {CLIENT_ORDER_ID_ALIAS: asked}
-            added = self._outcome(existing, existing.add_aliases(self.stamp(message), alias), entry)
-            keys = self._register(existing, identity_keys(existing))
-            named = _named(existing, [IdentityKey.client_order(asked), *keys])
-            self.commit.resolvable.extend(named)
-            events = result[2] + added[2] + self._unpark(existing, named)
-            return (Outcome.APPLIED, None, events) if events else result
-        new_keys = [IdentityKey.alias(spec.venue, n, v) for n, v in spec.aliases.items()]
-        if spec.venue_order_id:
-            new_keys.append(IdentityKey.venue_order(spec.venue, spec.venue_order_id))
-        self._check_identities(spec.client_order_id, new_keys)
-        order, outcome = Order.request(spec, self.stamp(message))
-        self.orders[order.client_order_id] = order
-        result = self._outcome(order, outcome, entry)
-        new_keys = self._register(order, new_keys)
-        own_key = IdentityKey.client_order(order.client_order_id)
-        self.commit.resolvable.extend([own_key, *new_keys])
-        unparked = self._unpark(order, [own_key, *new_keys])
-        return result[0], result[1], result[2] + unparked
-
-    # ------------------------------------------------------------------ other facts
-
-    def _fact(self, order: Order, message: Message, entry: JournalEntry) -> Handled:
-        # A fill whose bust or correction waits for it is judged with them: its quantity is
-        # checked once they are applied (a fill, then its bust, never overfills in venue time).
-        fill = message.trade_id if isinstance(message, FillMessage) else None
-        amended = fill is not None and self._awaited(order, fill)
-        if (
-            message.ts < order.updated_at and order.version > 1 and not self._booked_trade(order, message)
-        ) or type(message) is ReinstatedMessage:
-            # Later facts of this order are known already: decided at its place in venue time.
-            # (A withdrawal always is: the order is then what its other facts make it.)
-            status, reason, events = self._decide_in_place(order, message, entry, amended)
-        else:
-            status, reason, events = self._decide(order, message, entry, amended)
-            if _withdraws_latest(order, events):
-                events = events + self._restated(order, in_venue_time(self._history(order)), entry, message)
-        trades = [e.trade_id for e in events if type(e) is OrderFilled]
-        if not NAMING.isdisjoint(map(type, events)):
-            # Only these add identities: any other fact leaves nothing new to register or release.
-            keys = _named(order, self._register(order, identity_keys(order)), trades)
-            self.commit.resolvable.extend(keys)
-            events += self._unpark(order, keys)
-        if trades:
-            # A bust or correction waiting for a trade this fact booked, by any of the order's names.
-            waits = trade_keys(order, trades)
-            self.commit.resolvable.extend(waits)
-            events += self._unpark(order, waits)
-        if amended and fill is not None:
-            order.check_quantity(fill)
-        refused: list[str] = []
-        if self._merging:
-            merged, refused = self._merge(order, message, entry)
-            events += merged
-        if events and status is not Outcome.APPLIED:
-            status, reason = Outcome.APPLIED, None
-        if refused:  # said in the journal: nothing of the merged order is dropped unsaid
-            reason = bounded("; ".join([*([reason] if reason else []), *refused]))
-        return status, reason, events
-
-    @staticmethod
-    def _booked_trade(order: Order, message: Message) -> bool:
-        """A fact about a trade judged against the order as it stands, whenever it happened: a
-        copy, bust or correction of a trade the order has (judged against the trade as booked),
-        or any real fill while the order holds inferred quantity (a real trade replaces inferred
-        quantity, whatever the times of the two; an inferred one replaces nothing)."""
-        trade = trade_named(message)
-        if trade is not None:
-            return trade in order.fills  # judged against the trade as booked
-        if not isinstance(message, FillMessage):
-            return False
-        if message.trade_id in order.fills:
-            return True
-        return not message.inferred and any(f.inferred and not f.busted for f in order.fills.values())
-
-    def _decide_in_place(self, order: Order, message: Message, entry: JournalEntry, amended: bool) -> Handled:
-        """Decide a fact that arrived after later facts of its order: against the order as its
-        facts up to this one's place in venue time leave it, recorded there, then the order
-        restated where the venue-time fold of all its facts differs from the arrival order's."""
-        history = self._history(order)
-        # A fill is judged against the order as every trade of its time leaves it, corrected and
-        # busted: room another trade of that time gives back counts as given back.
-        fact = FillBusted if isinstance(message, FillMessage) else FACT_EVENTS[type(message)]
-        place = (message.ts, venue_rank(fact))
-        withdrawal = type(message) is ReinstatedMessage
-        if not withdrawal and not any(
-            venue_place(e) > place for e in history if type(e) is not OrderRequested
-        ):
-            # Only the request is later (its time is ours, the venue's clock may be behind it).
-            return self._decide(order, message, entry, amended)
-        fold = fold_until(history, until=place)
-        before = fold.order
-        before.version = order.version
-        before.seen |= order.seen  # a copy of a fact recorded later is still a copy
-        status, reason, events = self._decide(before, message, entry, amended)
-        if not events:
-            return status, reason, events
-        for event in events:
-            order.apply(event)
-        order.adopt(events)
-        # The facts after this one's place go on from the fold that decided it (one fold, not
-        # two), unless what it decided stands elsewhere among them: then all are folded again.
-        folded = fold_on(fold, events) or in_venue_time([*history, *events])
-        if not amended:  # else a bust or correction of this fill is applied next: checked then
-            order.check_quantity(getattr(message, "trade_id", ""), folded)
-        events = events + self._restated(order, folded, entry, message)
-        if withdrawal:
-            return Outcome.APPLIED, None, events
-        return (
-            Outcome.APPLIED,
-            "arrived after later facts of its order: applied at its place in venue time",
-            events,
-        )
-
-    def _history(self, order: Order) -> list[OrderEvent]:
-        """Every event of the order: stored, then decided in this batch."""
-        pending = order.pending_events
-        if pending and type(pending[0]) is OrderRequested:
-            return pending  # created in this batch: none of its events is stored yet
-        known = self.p.histories.get(order.client_order_id)
-        if known is not None:  # read by the batch's prefetch
-            return [*known, *pending]
-        stored = self.p.recorder.select_events(order.id, client_order_id=order.client_order_id)
-        return [*map(self.p.mapper.to_domain_event, stored), *pending]
-
-    def _restated(
-        self, order: Order, folded: Order, entry: JournalEntry, message: Message
-    ) -> list[OrderEvent]:
-        """The restatement that makes ``order`` the venue-time fold of its events (``folded``),
-        if it differs."""
-        restated = restatement(order, folded)
-        if restated is None:
-            return []
-        return self._outcome(order, order.restate(*restated, self.stamp(message)), entry)[2]
-
-    def _decide(self, order: Order, message: Message, entry: JournalEntry, amended: bool = False) -> Handled:
-        """What the fact decides on ``order`` (its events recorded in the batch)."""
-        stated = stated_facts(message)
-        if stated != _NOTHING_STATED:
-            # A report of the order that states what it is: it must be this order as it is.
-            order.check_stated(*stated)
-        stamp = self.stamp(message)
-        voi = message.venue_order_id
-        events: list[OrderEvent] = []
-        if voi is not None and voi not in order.venue_order_ids and type(message) not in NAMES_VENUE_ORDER:
-            if order.venue_order_ids and not message.aliases:
-                raise IdentityConflictError(
-                    f"order {order.client_order_id!r} is venue order {order.venue_order_id!r}, not {voi!r}",
-                    client_order_id=order.client_order_id,
-                )
-            self._check_identities(order.client_order_id, [IdentityKey.venue_order(order.venue, voi)])
-            if order.venue_order_ids:
-                # Found by its alias (a FIX ClOrdID) under a venue order ID it never had: the venue
-                # renamed the order unasked; the new ID is recorded beside the old, with an anomaly.
-                decided = order.reidentify(stamp, voi)
-            else:
-                # The venue told us its order ID on this message: an implied acknowledgement.
-                decided = order.accept(stamp, voi)
-            events += self._outcome(order, decided, entry)[2]
-        more = {"overfill": True} if amended else {}
-        outcome = ORDER_FACTS[type(message)](self._check_identities, order, message, stamp, **more)
-        status, reason, new = self._outcome(order, outcome, entry)
-        return status, reason, events + new
-
-    # ------------------------------------------------------------------ helpers
-
-    def stamp(self, message: Message) -> Stamp:
-        return Stamp(message.ts, self.p.clock(), message.source)  # ts_event, ts_recorded, source
-
-    def latest(self, aggregate: UUID) -> OrderEvent | None:
-        """(``Booking``) An aggregate's latest event, decided in this batch or in the log."""
-        decided = self.decided.get(aggregate)
-        if decided is not None:
-            return decided
-        stored = self.p.recorder.select_events(aggregate, desc=True, limit=1, client_order_id="")
-        return self.p.mapper.to_domain_event(stored[0]) if stored else None
-
-    def book(self, event: OrderEvent | None, entry: JournalEntry, duplicate: str) -> Handled:
-        """(``Booking``) A fact of its own aggregate into the batch's commit, or a duplicate."""
-        if event is None:
-            return Outcome.DUPLICATE, duplicate, []
-        # Later messages of this batch see it; a batch decided again is a new batch: afresh.
-        self.decided[event.originator_id] = event
-        self._join([event], entry)
-        return Outcome.APPLIED, None, [event]
-
-    def _order(self, client_order_id: str, *, trust_absent: bool = True) -> Order | None:
-        order = self.orders.get(client_order_id)
-        if order is None:
-            order = self.p.load_order(client_order_id, trust_absent=trust_absent)
-            if order is not None:
-                self._check_prefetched(order)
-                self.orders[client_order_id] = order
-                # Decisions read this version; the commit checks nobody has appended since.
-                self.consulted[client_order_id] = order.version
-        return order
-
-    def _check_prefetched(self, order: Order) -> None:
-        """Refuse to go on with an order the batch's prefetch said did not exist, or that holds a
-        name the prefetch said nobody held: another writer committed it since, and the messages
-        this batch decided on the prefetch (parked as waiting for an unknown order) were wrong.
-        The batch is decided again, with the prefetch read again."""
-        p = self.p
-        if p.absent and order.client_order_id in p.absent:
-            raise StaleBatchError(f"order {order.client_order_id!r} was created by another writer meanwhile")
-        if p.no_identity and not p.no_identity.isdisjoint(identity_keys(order)):
-            raise StaleBatchError(f"order {order.client_order_id!r} was named by another writer meanwhile")
-
-    def _outcome(self, order: Order, outcome: Decision, entry: JournalEntry) -> Handled:
-        kind, decided, reason = outcome
-        events = list(decided)
-        if events:
-            self.touched.add(order.client_order_id)
-            self._join(events, entry)
-        return kind, reason or None, events
-
-    def _join(self, events: list[OrderEvent], entry: JournalEntry) -> None:
-        """Add events caused by ``entry``'s message to the batch and to its commit."""
-        entry.event_count += len(events)  # the events that will point at this message
-        self.events += events
-        commit = self.commit
-        commit.events += map(self._encode, events)
-        commit.event_entries += [entry] * len(events)
-
-
-_HANDLERS: dict[type[Message], Callable[[_Batch, Any, JournalEntry, int], Handled]] = {
-    RequestMessage: _Batch._request,
-    InstrumentMessage: _Batch._instrument,
-    CashFlowMessage: lambda batch, message, entry, part: book_cash_flow(batch, message, entry),
-    MarkMessage: lambda batch, message, entry, part: book_mark(batch, message, entry),
-    LimitSetMessage: lambda batch, message, entry, part: book_limit(batch, message, entry),
-    LimitClearedMessage: lambda batch, message, entry, part: book_limit(batch, message, entry),
-    TradingStateMessage: lambda batch, message, entry, part: book_state(batch, message, entry),
-}
-"""Messages that do not name an existing order; every other kind goes to ``_Batch._order_fact``."""
-
-
-__all__ = ["UUID", "Inbound", "Processor", "Result"]
-
-
-def _withdraws_latest(order: Order, events: list[OrderEvent]) -> bool:
-    """True when ``events`` bust an inferred fill at the order's latest venue time: the time of
-    a withdrawn guess no longer counts (``domain.folds.latest``), so the order's may be earlier."""
-    for event in events:
-        if type(event) is FillBusted:
-            fill = order.fills.get(event.trade_id)
-            if fill is not None and fill.inferred and fill.ts_event >= order.updated_at:
-                return True
-    return False
+__all__ = ["UUID", "Inbound", "Processor", "Result"]  # Inbound and Result: ingest.inbound

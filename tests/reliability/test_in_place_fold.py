@@ -22,7 +22,7 @@ from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
-from orderledger.infrastructure.ingest import processing
+from orderledger.infrastructure.ingest import batch
 from tests.support.books import all_books
 
 
@@ -49,8 +49,8 @@ def test_a_shuffled_session_decides_in_place_with_one_fold_each(monkeypatch: pyt
         whole[0] += 1
         return real_whole(events, until)
 
-    monkeypatch.setattr(processing, "fold_on", fold_on)
-    monkeypatch.setattr(processing, "in_venue_time", in_venue_time)
+    monkeypatch.setattr(batch, "fold_on", fold_on)
+    monkeypatch.setattr(batch, "in_venue_time", in_venue_time)
     lines = list(simulate_lines(seed=7, orders=400))
     shuffled = lines[:]
     random.Random(7).shuffle(shuffled)

@@ -23,8 +23,8 @@ from orderledger.domain.order import SPEC_FIELDS
 from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.errors import MessageError
+from orderledger.infrastructure.ingest.batch import _HANDLERS
 from orderledger.infrastructure.ingest.order_facts import ORDER_FACTS, request_spec
-from orderledger.infrastructure.ingest.processing import _HANDLERS
 from orderledger.infrastructure.messages import docs as message_docs
 from orderledger.infrastructure.messages import models as messages
 from orderledger.infrastructure.messages.models import (
