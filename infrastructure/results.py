@@ -40,9 +40,9 @@ from orderledger.domain.values import (
     parse_timestamp,
 )
 from orderledger.infrastructure.storage.codecs import row_filler, row_reader
+from orderledger.projections.book import Position
 from orderledger.projections.fees import FeeValuation, FeeValue, net_of_fees
 from orderledger.projections.lots import ClosedLot, OpenLot, share
-from orderledger.projections.positions import Position
 
 Row = TypeVar("Row", bound="_Row")
 HIDDEN: dict[str, bool] = {"json": False}

@@ -2,7 +2,7 @@
 
 The live positions view keeps average cost. Any rule can be asked of the log without touching
 it: the fills (as busts and corrections leave them) are folded per book in venue time
-(``positions.before``), which is why a query under ``average`` gives exactly the live view's
+(``book.before``), which is why a query under ``average`` gives exactly the live view's
 figures. Rules (docs/semantics.md, "Cost basis: average, FIFO, LIFO, HIFO"):
 
 - ``average``: the position's weighted average (``Position.book``);
@@ -34,7 +34,7 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import FillBusted, FillCorrected, InstrumentDefined, OrderEvent, OrderFilled
 from orderledger.domain.instrument import Terms, terms_of
 from orderledger.domain.values import WIDE
-from orderledger.projections.positions import (
+from orderledger.projections.book import (
     ARITHMETIC,
     MINUS_ONE,
     ONE,
@@ -275,5 +275,5 @@ def book_fill(book: Book, fill: Fill, basis: CostBasis) -> Decimal:
 
 
 def venue_order(fills: Iterable[Fill]) -> list[Fill]:
-    """``fills`` sorted in venue time (``positions.before``)."""
+    """``fills`` sorted in venue time (``book.before``)."""
     return sorted(fills, key=lambda f: venue_order_key(f.key))

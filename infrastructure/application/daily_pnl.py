@@ -19,6 +19,7 @@ from orderledger.infrastructure.results import (
     net_of,
 )
 from orderledger.infrastructure.storage.db import Database
+from orderledger.projections.book import ZERO, PnlEntry, Position, venue_order_key
 from orderledger.projections.cash_flows import CASH_FLOWS_TABLE
 from orderledger.projections.fees import (
     FeeValuation,
@@ -28,13 +29,7 @@ from orderledger.projections.fees import (
 )
 from orderledger.projections.lots import Book, CostBasis, Fill, book_fill, cost_basis_named
 from orderledger.projections.marks import MARKS_TABLE
-from orderledger.projections.positions import (
-    PNL_TABLE,
-    ZERO,
-    PnlEntry,
-    Position,
-    venue_order_key,
-)
+from orderledger.projections.positions import PNL_TABLE
 
 DAILY_GROUPS = ("account", "parent")
 

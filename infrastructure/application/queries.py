@@ -30,6 +30,7 @@ from orderledger.infrastructure.results import (
 from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.paging import PAGE, Keyset, collector_paused
+from orderledger.projections.book import ZERO, Position
 from orderledger.projections.cash_flows import CASH_FLOWS_TABLE
 from orderledger.projections.fees import (
     FeeValuation,
@@ -52,12 +53,7 @@ from orderledger.projections.orders import (
     SHOWN_DECODERS,
     shown,
 )
-from orderledger.projections.positions import (
-    PNL_TABLE,
-    ZERO,
-    Position,
-    PositionsProjection,
-)
+from orderledger.projections.positions import PNL_TABLE, PositionsProjection
 
 
 def _where(filters: dict[str, Any]) -> tuple[str, list[Any]]:

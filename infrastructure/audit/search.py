@@ -31,8 +31,9 @@ from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.paging import Keyset
 from orderledger.projections import PROJECTIONS
 from orderledger.projections.base import fold
+from orderledger.projections.book import PnlEntry, Position
 from orderledger.projections.orders import ORDERS_TABLE
-from orderledger.projections.positions import PNL_TABLE, POSITIONS_TABLE, PnlEntry, Position
+from orderledger.projections.positions import PNL_TABLE, POSITIONS_TABLE
 
 CHUNK = 2_000
 EVENT_COLUMNS = (

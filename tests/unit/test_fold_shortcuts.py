@@ -23,7 +23,8 @@ from orderledger.domain.values import AVERAGE, TEXT, WIDE, Liquidity, OrderType,
 from orderledger.infrastructure.storage.views import ABSENT, SqlTable
 from orderledger.projections import positions, trades
 from orderledger.projections.base import Column, MemoryTable, TableSpec
-from orderledger.projections.positions import Position, PositionsProjection
+from orderledger.projections.book import Position
+from orderledger.projections.positions import PositionsProjection
 from tests.support import builders
 from tests.support.builders import only_event
 

@@ -19,13 +19,8 @@ from orderledger.domain.instrument import Definition, Terms, define, instrument_
 from orderledger.domain.order import order_id_for
 from orderledger.domain.values import AVERAGE, WIDE, Side
 from orderledger.projections.base import fold
-from orderledger.projections.positions import (
-    PNL_TABLE,
-    POSITIONS_TABLE,
-    PnlEntry,
-    Position,
-    PositionsProjection,
-)
+from orderledger.projections.book import PnlEntry, Position
+from orderledger.projections.positions import PNL_TABLE, POSITIONS_TABLE, PositionsProjection
 
 T0 = datetime(2026, 11, 20, 10, tzinfo=UTC)
 STAMP = Stamp(T0, T0, "test")
