@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application.exports import check_export, write_export
 from orderledger.infrastructure.audit.anchors import check_anchors, record_anchor
+from orderledger.infrastructure.audit.chain_check import Progress
 from orderledger.infrastructure.audit.heads import merge_heads
-from orderledger.infrastructure.audit.verify import Progress, VerifyReport, verify
+from orderledger.infrastructure.audit.verify import VerifyReport, verify
 from orderledger.infrastructure.errors import DatabaseReadOnlyError, StoreError
 from orderledger.infrastructure.results import Filter, Head
 from orderledger.infrastructure.storage.admin import init_database

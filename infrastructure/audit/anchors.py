@@ -130,3 +130,29 @@ def stored_hash(db: Database, chain: str, position: int) -> bytes | None:
                 (position, position),
             )
     return None if row is None or row[0] is None else bytes(row[0])
+
+
+def incremental_starts(
+    db: Database, anchor: Anchor, overlap: int, heads: dict[int, str], journal_heads: dict[int, str]
+) -> tuple[tuple[int, bytes], tuple[int, bytes]]:
+    """Where an incremental verify starts each chain: ``overlap`` records before the anchor,
+    at the hash stored there, with the anchored hash a head the walk must reach (so a change to
+    the anchored region's last records, or to the anchor, breaks it). Heads recorded before the
+    start are compared with the hashes stored at their positions (``heads`` keeps the others)."""
+    starts = []
+    for chain, anchored, recorded in (
+        ("events", anchor.events, heads),
+        ("journal", anchor.journal, journal_heads),
+    ):
+        position = max(0, anchored[0] - overlap) if anchored else 0
+        for at in sorted(p for p in recorded if p <= position):
+            if stored_hash(db, chain, at) != bytes.fromhex(recorded[at]):
+                position = at - 1  # the walk starts before it, and reports it
+                break
+        for at in [p for p in recorded if p <= position]:
+            del recorded[at]
+        if anchored:
+            recorded.setdefault(anchored[0], anchored[1])
+        digest = stored_hash(db, chain, position) if position else GENESIS
+        starts.append((position, GENESIS if digest is None else digest))
+    return starts[0], starts[1]

@@ -2,7 +2,7 @@
 
 A journal row's hash covers its fields (:func:`message_fields`) and its raw bytes; a
 settlement's covers :func:`settlement_fields`. Writing (store.py), upgrading (schema.py) and
-verifying (audit/verify.py) all read them from here.
+verifying (audit/journal_check.py) all read them from here.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ CHILD = r"""
 import json, sqlite3, sys, time
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.audit.search import CHUNK, EVENT_COLUMNS
-from orderledger.infrastructure.audit.verify import verify_chain
+from orderledger.infrastructure.audit.chain_check import verify_chain
 from orderledger.infrastructure.storage.chain import GENESIS, link
 what, database = sys.argv[1:3]
 result = {}

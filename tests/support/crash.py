@@ -40,7 +40,8 @@ from orderledger.domain.events import OrderEvent
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades, pnl_by
 from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
-from orderledger.infrastructure.audit.verify import verify_chain, view_differences
+from orderledger.infrastructure.audit.chain_check import verify_chain
+from orderledger.infrastructure.audit.view_check import view_differences
 from orderledger.infrastructure.ingest.inputs import is_live, read_lines
 from orderledger.infrastructure.ingest.processing import Result
 from orderledger.infrastructure.storage.chain import GENESIS

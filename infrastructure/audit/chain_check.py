@@ -1,0 +1,201 @@
+"""The log's hash chain checked: ``verify_chain`` walks the events from the first (or from a
+verified head), recomputing each row's hash from the one before it and, given the mapper, reading
+each payload as if it came from outside and comparing the search columns copied from it.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import MapperDeserialisationError
+
+from orderledger.domain.cash_flows import cash_flow_id_for, mark_id_for
+from orderledger.domain.events import CashFlowRecorded, InstrumentDefined, MarkRecorded, OrderEvent
+from orderledger.domain.instrument import instrument_id_for
+from orderledger.domain.order import order_id_for
+from orderledger.infrastructure.audit.heads import Heads, merge_heads
+from orderledger.infrastructure.audit.search import CHUNK, EVENT_COLUMNS
+from orderledger.infrastructure.storage.chain import GENESIS, link
+from orderledger.infrastructure.storage.db import Database
+from orderledger.infrastructure.storage.mapper import LedgerMapper
+
+Progress = Callable[[int, int], None]
+"""Told, after each chunk of the log, how many events have been checked of how many."""
+
+
+@dataclass
+class LogChain:
+    """What the check of the log's chain found: the events chained, the head reached, and the
+    first broken link (None: the chain holds)."""
+
+    events: int = 0
+    head: tuple[int, str] | None = None
+    broken: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the chain holds."""
+        return self.broken is None
+
+
+def verify_chain(
+    db: Database,
+    *,
+    after: tuple[int, bytes] = (0, GENESIS),
+    expect_head: tuple[int, str] | None = None,
+    heads: Heads | None = None,
+    mapper: LedgerMapper | None = None,
+    each: Callable[[int, OrderEvent], None] | None = None,
+    progress: Progress | None = None,
+    total: int = 0,
+) -> LogChain:
+    """Check the hash chain from the event after ``after`` (a position and its verified hash).
+
+    From the start by default; given the head a previous check returned, only what was appended
+    since is read (the link to that head proves the earlier part unchanged up to it). With the
+    ``mapper``, each event's payload is read and validated as if it came from outside, and its
+    search columns compared with it; ``each`` is then given every event, in log order. The
+    table's row count must be the chain's length (a row outside the chain is found). The log is
+    read a chunk at a time, ``progress`` told after each (``total``: the log's last position).
+    """
+    report = LogChain()
+    expected = dict(heads or {})
+    if expect_head is not None:
+        expected = merge_heads(expected, [expect_head], "`expect_head`")
+    last, previous = after
+    expected_id = last + 1
+    if last:
+        with db.read() as tx:
+            row = tx.one("SELECT hash FROM events WHERE notification_id = ?", (last,))
+        if row is None or bytes(row[0]) != previous:
+            report.broken = (
+                f"event {last} is missing or no longer has the hash {previous.hex()} verified before"
+            )
+            return report
+    select = (
+        f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE notification_id > ?"
+        " ORDER BY notification_id LIMIT ?"
+    )
+    while report.broken is None:
+        with db.read() as tx:
+            rows = tx.all(select, (last, CHUNK))
+        for row in rows:
+            checked = _check_row(row, expected_id, previous, mapper)
+            if isinstance(checked, str):
+                report.broken = checked
+                break
+            position, stored = row[0], bytes(row[-1])
+            previous, expected_id, last = stored, position + 1, position
+            report.events += 1
+            if position in expected and stored.hex() != expected[position]:
+                report.broken = (
+                    f"event {position} has hash {stored.hex()}, not the recorded head {expected[position]}:"
+                    " the log was rewritten up to there"
+                )
+                break
+            if each is not None and checked is not None:
+                each(position, checked)
+        if progress is not None:
+            progress(report.events, max(total - after[0], report.events))
+        if len(rows) < CHUNK:
+            break
+    if report.broken is None and last:
+        report.head = (last, previous.hex())
+    if report.broken is None and expected and last < max(expected):
+        # A head recorded earlier must still be in the chain; later events may follow it.
+        position = max(expected)
+        report.broken = (
+            f"the log ends at event {last}, before the recorded head {position}:{expected[position]}:"
+            " events were deleted from the end"
+        )
+    if report.broken is None:
+        with db.read() as tx:
+            rows_stored = int(tx.one("SELECT COUNT(*) FROM events")[0])
+        # The chain numbers its events from 1 without a gap, so it holds as many as its last.
+        if rows_stored != last:
+            outside = rows_stored - last
+            report.broken = (
+                f"the events table holds {rows_stored} rows but the chain {last}: {outside}"
+                f" row{'s are' if outside > 1 else ' is'} outside the chain (position 0, negative or"
+                " NULL), inserted around the ledger"
+            )
+    return report
+
+
+# The columns copied from an event's payload so that searches need not decode it.
+_FIRST_SEARCHED = EVENT_COLUMNS.index("event_type")
+_SEARCH_COLUMNS = EVENT_COLUMNS[_FIRST_SEARCHED : EVENT_COLUMNS.index("message_id")]
+_searched = operator.itemgetter(*_SEARCH_COLUMNS)
+
+
+def _aggregate_text(event: OrderEvent) -> str:
+    """``aggregate_id`` as stored (text); an order's, which most events are, remembered for the
+    orders met last (an order's events lie close together in the log)."""
+    if isinstance(event, (InstrumentDefined, CashFlowRecorded, MarkRecorded)):
+        return str(aggregate_id(event))
+    return _order_id_text(event.client_order_id)
+
+
+@functools.lru_cache(maxsize=4096)
+def _order_id_text(client_order_id: str) -> str:
+    return str(order_id_for(client_order_id))
+
+
+def _check_row(
+    row: Sequence[Any], expected_id: int, previous: bytes, mapper: LedgerMapper | None
+) -> str | OrderEvent | None:
+    """What is wrong with one event row of the chain (a sentence), else its event as its payload
+    says (None without a ``mapper``: the payload is not read)."""
+    position = row[0]
+    if position != expected_id:
+        return f"event {expected_id} is missing (the log jumps from {expected_id - 1} to {position})"
+    values = list(row[:-1])
+    if isinstance(values[4], memoryview):
+        values[4] = bytes(values[4])
+    if not isinstance(values[4], bytes):
+        return (
+            f"event {position} ({row[5]} of {row[6]!r}) has its payload stored as"
+            f" {type(values[4]).__name__}, not bytes: it was written around the ledger"
+        )
+    if link(previous, values) != bytes(row[-1]):
+        return (
+            f"event {position} ({row[5]} of {row[6]!r}) does not match its hash:"
+            " it was altered, or rows were reordered"
+        )
+    if mapper is None:
+        return None
+    try:
+        event = mapper.decode(row[3], values[4], row[1], row[2], trusted=False)
+    except MapperDeserialisationError as error:
+        return f"event {position} ({row[5]} of {row[6]!r}) cannot be read: {error}"
+    if values[1] != _aggregate_text(event):
+        return (
+            f"event {position} ({row[5]} of {row[6]!r}) is stored under another order's ID than its"
+            f" payload's {event.client_order_id!r}"
+        )
+    indexed = _searched(mapper.to_stored_event(event).__dict__)
+    if indexed != tuple(values[_FIRST_SEARCHED : _FIRST_SEARCHED + len(_SEARCH_COLUMNS)]):
+        for column, stored, said in zip(_SEARCH_COLUMNS, values[_FIRST_SEARCHED:], indexed, strict=False):
+            if stored != said:
+                return (
+                    f"event {position} ({row[5]} of {row[6]!r}): its {column} column says"
+                    f" {stored!r} but its payload says {said!r}"
+                )
+    return event
+
+
+def aggregate_id(event: OrderEvent) -> UUID:
+    """The aggregate an event belongs to, derived from its payload: an instrument's, a cash
+    flow's, a mark's or an order's."""
+    if isinstance(event, InstrumentDefined):
+        return instrument_id_for(event.venue, event.instrument)
+    if isinstance(event, CashFlowRecorded):
+        return cash_flow_id_for(event.account, event.venue, event.instrument, event.flow_id)
+    if isinstance(event, MarkRecorded):
+        return mark_id_for(event.venue, event.instrument, event.ts_event, event.source)
+    return order_id_for(event.client_order_id)
