@@ -170,7 +170,7 @@ class ShownOrder:
     request), ``Listed`` (a column of the orders table, with its narrow-terminal rank and its
     heading) and ``Figure`` (the instrument's places it is shown to). The one declaration that
     ``Order.snapshot()``, the order's slots, its initial values from the request, its stored
-    state, the orders view's first columns, ``OrderRow`` (``infrastructure/results.py``: this
+    state, the orders view's first columns, ``OrderRow`` (``infrastructure/results/orders.py``: this
     declaration with a result row's behaviour, and so the JSON of ``orders --json`` and of the
     HTTP API), the orders table of the CLI and of the page (``listing.ORDER_COLUMNS``, which the
     page reads from ``GET /assets/columns.json``) and the request's terms on the lake's orders

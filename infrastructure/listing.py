@@ -1,5 +1,5 @@
 """Lists and their pages: the filters every list takes (``FILTERS``, read from their one
-declaration, ``results.Filter``), the orders a list can be sorted in, the orders table's
+declaration, ``results.filter.Filter``), the orders a list can be sorted in, the orders table's
 columns, and the cursor that continues a page.
 
 The Python API's keyword arguments (``application.filtered``), the HTTP API's query parameters
@@ -49,7 +49,7 @@ from orderledger.domain.order_state import (
     Kind,
 )
 from orderledger.domain.values import format_timestamp
-from orderledger.infrastructure.results import Filter
+from orderledger.infrastructure.results.filter import Filter
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.paging import Keyset
 
@@ -70,7 +70,7 @@ at most the rows of twenty pages whatever the size of the log."""
 
 @dataclass(frozen=True)
 class Criterion:
-    """One filter: ``name`` is the :class:`~orderledger.infrastructure.results.Filter` field;
+    """One filter: ``name`` is the :class:`~orderledger.infrastructure.results.filter.Filter` field;
     ``param`` the keyword of the Python API's list methods, the CLI option (``--param``) and the
     HTTP query parameter; ``kind`` the value's type; ``lists`` the lists that take it."""
 
@@ -105,7 +105,7 @@ FILTERS: tuple[Criterion, ...] = tuple(
     for f in dataclasses.fields(Filter)
     if "meaning" in f.metadata
 )
-"""The filters, as :class:`~orderledger.infrastructure.results.Filter` declares them."""
+"""The filters, as :class:`~orderledger.infrastructure.results.filter.Filter` declares them."""
 PAGING: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Filter) if "meaning" not in f.metadata)
 """The fields of ``Filter`` that page and order every list's rows rather than select them."""
 FILTERS_BY_NAME = {c.name: c for c in FILTERS}

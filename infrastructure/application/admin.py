@@ -21,7 +21,8 @@ from orderledger.infrastructure.audit.chain_check import Progress
 from orderledger.infrastructure.audit.heads import merge_heads
 from orderledger.infrastructure.audit.verify import VerifyReport, verify
 from orderledger.infrastructure.errors import DatabaseReadOnlyError, StoreError
-from orderledger.infrastructure.results import Filter, Head
+from orderledger.infrastructure.results.filter import Filter
+from orderledger.infrastructure.results.head import Head
 from orderledger.infrastructure.storage.admin import init_database
 from orderledger.projections.lots import COST_BASIS_SETTING
 from orderledger.projections.lots import cost_basis_named as _cost_basis

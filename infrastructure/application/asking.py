@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any, Generic, Self, TypeVar, cast, dataclass_transform
 
 from orderledger.infrastructure.application.arguments import checked
-from orderledger.infrastructure.results import Filter
+from orderledger.infrastructure.results.filter import Filter
 
 T = TypeVar("T", covariant=True)
 

@@ -22,7 +22,7 @@ from orderledger.infrastructure.application.requests import (
     Risk,
     TradingStates,
 )
-from orderledger.infrastructure.results import ExposureRow
+from orderledger.infrastructure.results.positions import ExposureRow
 
 # What answers these (risk, watch, collectors) is imported when first asked, by the one dispatch
 # (``application.handlers``): a process that never asks loads none of it. So are the commands

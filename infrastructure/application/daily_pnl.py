@@ -13,11 +13,7 @@ from typing import Any
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import WIDE, format_timestamp, parse_timestamp
 from orderledger.infrastructure.application.queries import group_of, latest_mark, pnl_tag, recorded_rates
-from orderledger.infrastructure.results import (
-    DailyPnlRow,
-    fee_fields,
-    net_of,
-)
+from orderledger.infrastructure.results.pnl import DailyPnlRow, fee_fields, net_of
 from orderledger.infrastructure.storage.db import Database
 from orderledger.projections.book import ZERO, PnlEntry, Position, venue_order_key
 from orderledger.projections.cash_flows import CASH_FLOWS_TABLE

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orderledger.infrastructure.application.parts import LedgerParts
-    from orderledger.infrastructure.results import InstrumentRow
+    from orderledger.infrastructure.results.log import InstrumentRow
 
 DEFAULT_PLACES = 8
 """Places of a price or quantity whose instrument states no step."""

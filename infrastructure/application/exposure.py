@@ -24,7 +24,7 @@ from orderledger.infrastructure.application.instruments import list_instruments
 from orderledger.infrastructure.application.parts import LedgerParts
 from orderledger.infrastructure.application.queries import latest_mark
 from orderledger.infrastructure.audit.search import orders_as_of, positions_as_of
-from orderledger.infrastructure.results import ExposureRow
+from orderledger.infrastructure.results.positions import ExposureRow
 from orderledger.infrastructure.storage.db import Database
 from orderledger.projections.orders import OPEN_ONLY, ORDERS_TABLE
 from orderledger.projections.positions import POSITIONS_TABLE

@@ -1,5 +1,5 @@
 """The list methods' filter keywords, derived from the one declaration of the filters
-(``results.Filter``): ``@filtered("orders")`` makes a method written over a ``where: Filter``
+(``results.filter.Filter``): ``@filtered("orders")`` makes a method written over a ``where: Filter``
 take, besides, each filter the orders list takes (``Filter``'s fields whose ``lists`` name it,
 under their ``param``: ``order`` for ``client_order_id``) and the fields that page every list
 (``newest``, ``limit``, ``sort``, ``cursor``) as keywords, typed as ``Filter`` types them.
@@ -25,7 +25,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.listing import FILTERS, PAGING
-from orderledger.infrastructure.results import Filter
+from orderledger.infrastructure.results.filter import Filter
 
 P = ParamSpec("P")
 R = TypeVar("R")

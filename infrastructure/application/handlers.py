@@ -75,23 +75,13 @@ from orderledger.infrastructure.application.requests import (
 from orderledger.infrastructure.audit.search import event_page, events_after, message_page
 from orderledger.infrastructure.audit.search import iter_messages as _iter_messages
 from orderledger.infrastructure.listing import Page
-from orderledger.infrastructure.results import (
-    DailyPnlRow,
-    EventRecord,
-    ExposureRow,
-    Head,
-    HistoryEntry,
-    InstrumentRow,
-    LotRow,
-    MessageRecord,
-    OrderRow,
-    ParentRow,
-    PnlPoint,
-    PnlRow,
-    PositionRow,
-    TradeRow,
-    ViewsLag,
-)
+from orderledger.infrastructure.results.head import Head
+from orderledger.infrastructure.results.log import EventRecord, HistoryEntry, InstrumentRow, MessageRecord
+from orderledger.infrastructure.results.orders import OrderRow, ParentRow
+from orderledger.infrastructure.results.pnl import DailyPnlRow, PnlPoint, PnlRow
+from orderledger.infrastructure.results.positions import ExposureRow, LotRow, PositionRow
+from orderledger.infrastructure.results.trades import TradeRow
+from orderledger.infrastructure.results.views_lag import ViewsLag
 from orderledger.projections.lots import COST_BASIS_SETTING
 
 # The analytics (DuckDB) are imported when first asked (``application.lazy``). So are

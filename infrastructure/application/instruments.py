@@ -6,7 +6,7 @@ from datetime import datetime
 
 from orderledger.domain.events import InstrumentDefined
 from orderledger.infrastructure.audit.search import EventFilter, search_events
-from orderledger.infrastructure.results import EventRecord, InstrumentRow
+from orderledger.infrastructure.results.log import EventRecord, InstrumentRow
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 

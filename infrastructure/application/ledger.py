@@ -44,23 +44,14 @@ from orderledger.infrastructure.application.follow import POLL_SECONDS, Committe
 from orderledger.infrastructure.application.handlers import handle
 from orderledger.infrastructure.application.requests import Request
 from orderledger.infrastructure.listing import Page
-from orderledger.infrastructure.results import (
-    DailyPnlRow,
-    EventRecord,
-    Filter,
-    Head,
-    HistoryEntry,
-    InstrumentRow,
-    LotRow,
-    MessageRecord,
-    OrderRow,
-    ParentRow,
-    PnlPoint,
-    PnlRow,
-    PositionRow,
-    TradeRow,
-    ViewsLag,
-)
+from orderledger.infrastructure.results.filter import Filter
+from orderledger.infrastructure.results.head import Head
+from orderledger.infrastructure.results.log import EventRecord, HistoryEntry, InstrumentRow, MessageRecord
+from orderledger.infrastructure.results.orders import OrderRow, ParentRow
+from orderledger.infrastructure.results.pnl import DailyPnlRow, PnlPoint, PnlRow
+from orderledger.infrastructure.results.positions import LotRow, PositionRow
+from orderledger.infrastructure.results.trades import TradeRow
+from orderledger.infrastructure.results.views_lag import ViewsLag
 from orderledger.infrastructure.storage.backends import open_database
 from orderledger.infrastructure.storage.db import DEFAULT_URL
 from orderledger.infrastructure.storage.store import LedgerRecorder

@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 
 from orderledger.infrastructure.listing import Page, ordering, read_page
-from orderledger.infrastructure.results import Filter, ParentRow
+from orderledger.infrastructure.results.filter import Filter
+from orderledger.infrastructure.results.orders import ParentRow
 from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.paging import Keyset

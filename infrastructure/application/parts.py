@@ -20,7 +20,11 @@ from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId
 from orderledger.infrastructure.listing import Page
-from orderledger.infrastructure.results import EventRecord, Filter, InstrumentRow, LotRow, OrderRow, TradeRow
+from orderledger.infrastructure.results.filter import Filter
+from orderledger.infrastructure.results.log import EventRecord, InstrumentRow
+from orderledger.infrastructure.results.orders import OrderRow
+from orderledger.infrastructure.results.positions import LotRow
+from orderledger.infrastructure.results.trades import TradeRow
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.store import LedgerRecorder

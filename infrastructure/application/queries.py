@@ -17,16 +17,11 @@ from orderledger.domain.instrument import Terms
 from orderledger.domain.order import order_id_for
 from orderledger.domain.values import WIDE, format_timestamp, parse_positive, parse_timestamp
 from orderledger.infrastructure.listing import Ordering, Page, ordering, read_page
-from orderledger.infrastructure.results import (
-    Filter,
-    OrderRow,
-    PnlPoint,
-    PnlRow,
-    PositionRow,
-    TradeRow,
-    fee_fields,
-    net_of,
-)
+from orderledger.infrastructure.results.filter import Filter
+from orderledger.infrastructure.results.orders import OrderRow
+from orderledger.infrastructure.results.pnl import PnlPoint, PnlRow, fee_fields, net_of
+from orderledger.infrastructure.results.positions import PositionRow
+from orderledger.infrastructure.results.trades import TradeRow
 from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.paging import PAGE, Keyset, collector_paused

@@ -42,14 +42,11 @@ from orderledger.infrastructure.audit.search import (
     search_events,
 )
 from orderledger.infrastructure.listing import Page, ordering, row_value, sorted_page
-from orderledger.infrastructure.results import (
-    EventRecord,
-    Filter,
-    HistoryEntry,
-    OrderRow,
-    PnlRow,
-    PositionRow,
-)
+from orderledger.infrastructure.results.filter import Filter
+from orderledger.infrastructure.results.log import EventRecord, HistoryEntry
+from orderledger.infrastructure.results.orders import OrderRow
+from orderledger.infrastructure.results.pnl import PnlRow
+from orderledger.infrastructure.results.positions import PositionRow
 from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.db import Database
 from orderledger.projections.lots import Book, Fill, fills_of, fold_books

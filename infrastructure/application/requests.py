@@ -60,24 +60,14 @@ from orderledger.infrastructure.application import lazy
 from orderledger.infrastructure.application.arguments import Count, Counting, Slices, Version
 from orderledger.infrastructure.application.asking import EVERYTHING, ROLES, Request, ViewsUnlessAsOf, request
 from orderledger.infrastructure.listing import Page
-from orderledger.infrastructure.results import (
-    DailyPnlRow,
-    EventRecord,
-    ExposureRow,
-    Filter,
-    Head,
-    HistoryEntry,
-    InstrumentRow,
-    LotRow,
-    MessageRecord,
-    OrderRow,
-    ParentRow,
-    PnlPoint,
-    PnlRow,
-    PositionRow,
-    TradeRow,
-    ViewsLag,
-)
+from orderledger.infrastructure.results.filter import Filter
+from orderledger.infrastructure.results.head import Head
+from orderledger.infrastructure.results.log import EventRecord, HistoryEntry, InstrumentRow, MessageRecord
+from orderledger.infrastructure.results.orders import OrderRow, ParentRow
+from orderledger.infrastructure.results.pnl import DailyPnlRow, PnlPoint, PnlRow
+from orderledger.infrastructure.results.positions import ExposureRow, LotRow, PositionRow
+from orderledger.infrastructure.results.trades import TradeRow
+from orderledger.infrastructure.results.views_lag import ViewsLag
 
 if TYPE_CHECKING:  # the commands, and the answers named in a string: imported when first asked for
     from orderledger.infrastructure.application.collectors import CollectorRow  # noqa: F401

@@ -24,7 +24,9 @@ from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import PLAIN_NUMBER_FORM, format_timestamp, parse_timestamp
 from orderledger.infrastructure.audit.columns import COLUMN_TYPES, arrow_type, typed_value
 from orderledger.infrastructure.listing import Ordering, Page, ordering, read_page
-from orderledger.infrastructure.results import EventRecord, Filter, MessageRecord, OrderRow
+from orderledger.infrastructure.results.filter import Filter
+from orderledger.infrastructure.results.log import EventRecord, MessageRecord
+from orderledger.infrastructure.results.orders import OrderRow
 from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.mapper import LedgerMapper

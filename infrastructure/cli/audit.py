@@ -54,7 +54,7 @@ from orderledger.infrastructure.cli.render import (
     text_table,
     warn,
 )
-from orderledger.infrastructure.results import Head
+from orderledger.infrastructure.results.head import Head
 
 
 @lists("messages")

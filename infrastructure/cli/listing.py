@@ -22,7 +22,7 @@ import typer
 from orderledger.domain.errors import argument_names
 from orderledger.infrastructure.cli.app import option_name, time_range
 from orderledger.infrastructure.listing import FILTERS_BY_NAME, Criterion, filters_of
-from orderledger.infrastructure.results import Filter
+from orderledger.infrastructure.results.filter import Filter
 
 Command = Callable[..., None]
 

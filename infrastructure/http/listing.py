@@ -40,7 +40,7 @@ from orderledger.infrastructure.listing import (
     Page,
     filters_of,
 )
-from orderledger.infrastructure.results import Filter
+from orderledger.infrastructure.results.filter import Filter
 
 NEXT_CURSOR = "Next-Cursor"
 TOTAL_COUNT = "Total-Count"

@@ -24,7 +24,7 @@ from orderledger.infrastructure.application.recording import result_record
 from orderledger.infrastructure.http.listing import Listed
 from orderledger.infrastructure.ingest.processing import Result
 from orderledger.infrastructure.listing import Page
-from orderledger.infrastructure.results import Head
+from orderledger.infrastructure.results.head import Head
 
 
 @dataclass(frozen=True)

@@ -306,7 +306,7 @@ class Views:
     def lag(self) -> tuple[int, int, int, int]:
         """The slowest view's position, the log's last, how many rows hold work a fold left for
         later (``Projection.unfinished``), and the count of ``finish`` calls that did some
-        (``results.ViewsLag``), read at one moment."""
+        (``results.views_lag.ViewsLag``), read at one moment."""
         with self.db.read() as tx:
             tracked = {str(r[0]): int(r[1]) for r in tx.all("SELECT view, position FROM view_tracking")}
             log_end = int(tx.one("SELECT MAX(notification_id) FROM events")[0] or 0)

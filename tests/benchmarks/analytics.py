@@ -41,7 +41,7 @@ from orderledger.domain.order import order_id_for  # noqa: E402
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
 from orderledger.infrastructure.application.simulator import simulate_lines  # noqa: E402
 from orderledger.infrastructure.audit.search import export_rows  # noqa: E402
-from orderledger.infrastructure.results import Filter  # noqa: E402
+from orderledger.infrastructure.results.filter import Filter  # noqa: E402
 from orderledger.infrastructure.storage.mapper import IndexedStoredEvent  # noqa: E402
 
 SESSION_ORDERS = 100_000

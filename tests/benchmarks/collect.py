@@ -43,7 +43,7 @@ from orderledger.infrastructure.collect.credentials import Credentials, Secret  
 from orderledger.infrastructure.collect.registry import configure  # noqa: E402
 from orderledger.infrastructure.collect.runner import Collector  # noqa: E402
 from orderledger.infrastructure.collect.status import percentile  # noqa: E402
-from orderledger.infrastructure.results import Filter  # noqa: E402
+from orderledger.infrastructure.results.filter import Filter  # noqa: E402
 from tests.support import ccxt_flows as flows  # noqa: E402
 from tests.support.fixlog import session_lines  # noqa: E402
 from tests.support.hyperliquid_venue import USER as HYPERLIQUID_USER  # noqa: E402

@@ -21,7 +21,7 @@ from orderledger.domain.errors import InvalidInputError, argument_names
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.cli.app import option_name
 from orderledger.infrastructure.listing import FILTERS, LISTINGS, filters_of
-from orderledger.infrastructure.results import Filter
+from orderledger.infrastructure.results.filter import Filter
 from tests.support.audit import click_command, orderledger
 from tests.support.http_api import fill, request
 

@@ -12,9 +12,9 @@ from dataclasses import fields, is_dataclass
 from fastapi.testclient import TestClient
 
 from orderledger.domain.order_state import LISTED
-from orderledger.infrastructure import results
 from orderledger.infrastructure.http.app import STATIC
 from orderledger.infrastructure.listing import LISTINGS
+from orderledger.infrastructure.results import log, orders, pnl, positions, trades
 
 
 def test_the_served_orders_columns_are_the_declared_ones(secured: TestClient) -> None:
@@ -61,11 +61,12 @@ def test_app_js_names_no_field_only_the_orders_table_shows() -> None:
     # name them to spell the orders table (or an order's summary) by hand
     others = {
         f.name
-        for row in vars(results).values()
+        for module in (orders, trades, positions, pnl, log)
+        for row in vars(module).values()
         if isinstance(row, type)
         and is_dataclass(row)
         and row.__name__.endswith("Row")
-        and row is not results.OrderRow
+        and row is not orders.OrderRow
         for f in fields(row)
     }
     only_orders = {name for name in LISTED if name not in others}

@@ -24,7 +24,7 @@ from orderledger.infrastructure.application.queries import (
     pnl_by,
 )
 from orderledger.infrastructure.application.simulator import simulate
-from orderledger.infrastructure.results import Filter
+from orderledger.infrastructure.results.filter import Filter
 from tests.support.integration import (
     event_count,
     event_signatures,

@@ -31,7 +31,7 @@ from orderledger.infrastructure.cli.render import ORDER_COLUMNS
 from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.service import LedgerService
 from orderledger.infrastructure.messages.models import RequestMessage
-from orderledger.infrastructure.results import OrderRow
+from orderledger.infrastructure.results.orders import OrderRow
 from orderledger.projections.orders import ORDERS_TABLE
 from tests.support.cli import cli_json, run_cli
 from tests.support.http_api import LOOPBACK

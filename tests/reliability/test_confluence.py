@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
-from orderledger.infrastructure.results import Filter
+from orderledger.infrastructure.results.filter import Filter
 from tests.support.books import all_books
 from tests.support.fixlog import session_lines
 from tests.support.postgres import empty_database, private_schema, require_postgres

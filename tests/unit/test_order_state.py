@@ -10,7 +10,7 @@ from orderledger.domain.fills import Fill
 from orderledger.domain.order import Order
 from orderledger.domain.order_state import COMMANDS_ONLY, KEPT, SHOWN, STATE, ShownOrder
 from orderledger.domain.values import Liquidity
-from orderledger.infrastructure.results import OrderRow
+from orderledger.infrastructure.results.orders import OrderRow
 from orderledger.projections.orders import OPEN_SHOWN, ORDERS_TABLE, SHOWN_DECODERS
 from tests.support.builders import accepted, amend_requested, busted, corrected, filled, given
 

@@ -26,7 +26,8 @@ from orderledger.domain.order import Order
 from orderledger.infrastructure.application import queries
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate
-from orderledger.infrastructure.results import Filter, OrderRow
+from orderledger.infrastructure.results.filter import Filter
+from orderledger.infrastructure.results.orders import OrderRow
 from orderledger.projections.orders import OPEN_SHOWN, ORDERS_TABLE, SHOWN_COLUMNS, SHOWN_DECODERS, shown
 from tests.support.integration import read_log
 
