@@ -5,6 +5,10 @@ check quantities and identities, and return an :class:`Decision` holding at most
 or raise a typed :mod:`domain.errors` error. Each command's applier follows it (registered with
 ``@applies(event class)``): it only assigns, because it runs again on every replay. What the
 order holds, shows and stores is declared in :mod:`domain.order_state`.
+
+This module holds the order's creation and its lifecycle (acknowledgement, cancels, amendments,
+expiry, merging, restatement in venue time); its trades' commands (fill, bust, correction) are
+in :mod:`domain.order_fills`, and what every command uses in :mod:`domain.order_rules`.
 """
 
 from __future__ import annotations
@@ -16,23 +20,16 @@ from operator import attrgetter
 from typing import Any
 
 from orderledger.domain.construction import construct
-from orderledger.domain.decisions import Decision, Stamp, duplicate, ignored
+from orderledger.domain.decisions import Decision, Stamp, duplicate
 from orderledger.domain.errors import (
-    AmendBelowFilledError,
     ClientOrderIdReuseError,
     ContradictionError,
-    FillConflictError,
     IdentityConflictError,
     InvalidInputError,
     InvalidTransitionError,
-    OverfillError,
-    UnknownTradeError,
 )
 from orderledger.domain.events import (
     Acknowledgement,
-    AnomalyRecorded,
-    FillBusted,
-    FillCorrected,
     OrderAccepted,
     OrderAmended,
     OrderAmendRejected,
@@ -43,7 +40,6 @@ from orderledger.domain.events import (
     OrderDetailsAdded,
     OrderEvent,
     OrderExpired,
-    OrderFilled,
     OrderHeld,
     OrderMerged,
     OrderReinstated,
@@ -52,29 +48,23 @@ from orderledger.domain.events import (
     OrderRestated,
     OrderSpec,
 )
-from orderledger.domain.fills import Fill, fee_rank, fee_text
-from orderledger.domain.lifecycle import Rule, fact_name, rule_for
+from orderledger.domain.fills import Fill
+from orderledger.domain.lifecycle import Rule
+from orderledger.domain.order_fills import FillRules
 from orderledger.domain.order_state import (
-    OrderState,
-    anomaly_fingerprint,
     applies,
-    fingerprint,
     folded,
     raise_fingerprint,
 )
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.requests import (
     ORDER_NAMESPACE,
-    check_positive,
     check_request,
     external_client_order_id,
     order_id_for,
 )
 from orderledger.domain.values import (
-    ENDED,
-    EXACT,
     UNACCEPTED,
-    Liquidity,
     OrderType,
     Side,
     Status,
@@ -104,7 +94,7 @@ report of this order as it is (:meth:`Order.check_stated`), whatever else it say
 stated_facts = attrgetter(*FACTS)
 
 
-class Order(OrderState):
+class Order(FillRules):
     """An order: its state (``OrderState``), the commands that decide its events, and the
     appliers that record them."""
 
@@ -292,112 +282,6 @@ class Order(OrderState):
         self.reason = event.reason
         self._clear_pending()
 
-    def fill(
-        self,
-        stamp: Stamp,
-        trade_id: str,
-        last_qty: Decimal,
-        last_px: Decimal,
-        fee: Decimal | None = None,
-        fee_currency: str | None = None,
-        liquidity: Liquidity | None = None,
-        inferred: bool = False,
-        venue_realized_pnl: Decimal | None = None,
-        overfill: bool = False,
-    ) -> Decision:
-        """Book one execution. A fill is never dropped; a conflicting one is an error.
-
-        ``overfill``: book it even above the order's quantity, because a bust or correction of
-        it is waiting to be applied next (the caller checks the quantity after that).
-
-        ``inferred`` marks a fill reconciliation deduced from the venue's cumulative quantity.
-        A real fill arriving later replaces inferred quantity instead of adding to it: the
-        inferred trade is busted (or corrected down, when only part of it is replaced).
-        """
-        check_positive(last_qty, "quantity")
-        check_positive(last_px, "price")
-        existing = self.fills.get(trade_id)
-        if existing is not None:
-            if existing.busted and existing.was_booked_as(last_qty, last_px):
-                return duplicate(f"trade {trade_id!r} was busted")
-            if existing.was_booked_as(last_qty, last_px):
-                return self._fill_again(stamp, existing, fee, fee_currency, liquidity)
-            if existing.busted:
-                return duplicate(f"trade {trade_id!r} was busted")
-            raise FillConflictError(
-                self.client_order_id,
-                trade_id,
-                f"quantity {format_decimal(existing.qty)} at {format_decimal(existing.px)}, "
-                f"not {format_decimal(last_qty)} at {format_decimal(last_px)}",
-            )
-        rule, _ = self._rule(OrderFilled)
-        replaced: list[tuple[Fill, Decimal]] = []  # (inferred fill, quantity the real one takes)
-        if not inferred:
-            remaining = last_qty
-            for candidate in self.fills.values():
-                if remaining <= 0:
-                    break
-                if candidate.inferred and not candidate.busted:
-                    take = min(remaining, candidate.qty)
-                    replaced.append((candidate, take))
-                    remaining = EXACT.subtract(remaining, take)
-        released = Decimal(0)
-        for _, take in replaced:
-            released = EXACT.add(released, take)
-        total = EXACT.add(EXACT.subtract(self.filled_quantity, released), last_qty)
-        if total > self.quantity and not overfill:
-            raise OverfillError(
-                self.client_order_id, trade_id, format_decimal(total), format_decimal(self.quantity)
-            )
-        events: list[OrderEvent] = []
-        why = f"replaced by trade {trade_id}"
-        for candidate, take in replaced:
-            if take == candidate.qty:
-                events += self.bust_fill(stamp, candidate.trade_id, why).events
-            else:
-                rest = EXACT.subtract(candidate.qty, take)
-                events += self.correct_fill(stamp, candidate.trade_id, last_qty=rest, reason=why).events
-        outcome = self._record(
-            OrderFilled,
-            stamp,
-            trade_id=trade_id,
-            last_qty=last_qty,
-            last_px=last_px,
-            side=self.side,
-            fee=fee,
-            fee_currency=fee_currency,
-            liquidity=liquidity,
-            quote_currency=self.quote_currency,
-            venue_order_id=self.venue_order_id,
-            tags=self.tags,
-            parent_id=self.parent_id,
-            late=rule is Rule.LATE,
-            inferred=inferred,
-            venue_realized_pnl=venue_realized_pnl,
-        )
-        return Decision(Outcome.APPLIED, (*events, *outcome.events))
-
-    @applies(OrderFilled)
-    def _on_filled(self, event: OrderFilled) -> None:
-        # Late where it stands in the fold: after the order ended (what ``fill`` decides too).
-        late = self.base_status in ENDED
-        self.fills[event.trade_id] = Fill(
-            event.trade_id,
-            event.last_qty,
-            event.last_px,
-            event.fee,
-            event.fee_currency,
-            event.liquidity,
-            event.ts_event,
-            late=late,
-            inferred=event.inferred,
-        )
-        self.filled_quantity = EXACT.add(self.filled_quantity, event.last_qty)
-        self.notional = EXACT.add(self.notional, EXACT.multiply(event.last_qty, event.last_px))
-        if late:
-            self._flag("late_fill")
-        self._settle_working_status()
-
     def request_cancel(self, stamp: Stamp) -> Decision:
         """We ask the venue to cancel."""
         if (again := self._again(OrderCancelRequested, stamp)) is not None:
@@ -583,186 +467,6 @@ class Order(OrderState):
         self.reason = event.reason
         self._clear_pending()
 
-    def bust_fill(self, stamp: Stamp, trade_id: str, reason: str | None = None) -> Decision:
-        """The venue reversed a trade: undo it in quantities, trades and P&L."""
-        fill = self._trade(trade_id)
-        if fill.busted:
-            return duplicate(f"trade {trade_id!r} is already busted")
-        return self._record(
-            FillBusted,
-            stamp,
-            trade_id=trade_id,
-            side=self.side,
-            last_qty=fill.qty,
-            last_px=fill.px,
-            fee=fill.fee,
-            fee_currency=fill.fee_currency,
-            quote_currency=self.quote_currency,
-            tags=self.tags,
-            parent_id=self.parent_id,
-            fill_ts_event=fill.ts_event,
-            reason=reason,
-        )
-
-    @applies(FillBusted)
-    def _on_busted(self, event: FillBusted) -> None:
-        fill = self.fills.get(event.trade_id)
-        if fill is None or fill.busted:
-            return  # a fold cut by venue time can hold a bust whose trade comes later
-        fill.busted = True
-        self.filled_quantity = EXACT.subtract(self.filled_quantity, fill.qty)
-        self.notional = EXACT.subtract(self.notional, EXACT.multiply(fill.qty, fill.px))
-        self._reopen_or_settle()
-
-    def correct_fill(
-        self,
-        stamp: Stamp,
-        trade_id: str,
-        last_qty: Decimal | None = None,
-        last_px: Decimal | None = None,
-        fee: Decimal | None = None,
-        reason: str | None = None,
-    ) -> Decision:
-        """The venue corrected a trade's quantity, price and/or fee."""
-        if (again := self._again(FillCorrected, stamp, trade_id)) is not None:
-            return again
-        fill = self._trade(trade_id)
-        if fill.busted:
-            raise UnknownTradeError(self.client_order_id, trade_id, why="cannot correct busted trade")
-        new_qty = fill.qty if last_qty is None else last_qty
-        new_px = fill.px if last_px is None else last_px
-        new_fee = fill.fee if fee is None else fee
-        check_positive(new_qty, "quantity")
-        check_positive(new_px, "price")
-        if (new_qty, new_px, new_fee) == (fill.qty, fill.px, fill.fee):
-            return duplicate(f"trade {trade_id!r} already has these values")
-        return self._correct(stamp, fill, new_qty, new_px, new_fee, fill.fee_currency, reason)
-
-    @applies(FillCorrected)
-    def _on_corrected(self, event: FillCorrected) -> None:
-        fill = self.fills.get(event.trade_id)
-        if fill is None:
-            return
-        if fill.first_qty is None:
-            fill.first_qty, fill.first_px = fill.qty, fill.px
-        self.filled_quantity = EXACT.add(self.filled_quantity, EXACT.subtract(event.last_qty, fill.qty))
-        self.notional = EXACT.add(
-            self.notional,
-            EXACT.subtract(EXACT.multiply(event.last_qty, event.last_px), EXACT.multiply(fill.qty, fill.px)),
-        )
-        fill.qty, fill.px, fill.fee = event.last_qty, event.last_px, event.fee
-        fill.fee_currency = event.fee_currency
-        if event.liquidity is not None:
-            fill.liquidity = event.liquidity
-        self._reopen_or_settle()
-
-    def _correct(
-        self,
-        stamp: Stamp,
-        fill: Fill,
-        new_qty: Decimal,
-        new_px: Decimal,
-        new_fee: Decimal | None,
-        new_fee_currency: str | None,
-        reason: str | None,
-        liquidity: Liquidity | None = None,
-    ) -> Decision:
-        trade_id = fill.trade_id
-        total = EXACT.add(EXACT.subtract(self.filled_quantity, fill.qty), new_qty)
-        if total > self.quantity:
-            raise OverfillError(
-                self.client_order_id, trade_id, format_decimal(total), format_decimal(self.quantity)
-            )
-        return self._record(
-            FillCorrected,
-            stamp,
-            trade_id=trade_id,
-            side=self.side,
-            previous_qty=fill.qty,
-            previous_px=fill.px,
-            previous_fee=fill.fee,
-            last_qty=new_qty,
-            last_px=new_px,
-            fee=new_fee,
-            previous_fee_currency=fill.fee_currency,
-            fee_currency=new_fee_currency,
-            quote_currency=self.quote_currency,
-            tags=self.tags,
-            parent_id=self.parent_id,
-            fill_ts_event=fill.ts_event,
-            reason=reason,
-            liquidity=liquidity,
-        )
-
-    def _fill_again(
-        self,
-        stamp: Stamp,
-        fill: Fill,
-        fee: Decimal | None,
-        fee_currency: str | None,
-        liquidity: Liquidity | None = None,
-    ) -> Decision:
-        """Another copy of a booked trade (a REST poll repeating the stream, say).
-
-        A copy that adds the fee the first lacked completes the trade; one whose fee differs is
-        an anomaly with both values, and the larger fee (by size) is booked whichever copy came
-        first, so fees never depend on arrival order. A copy that states the liquidity (maker or
-        taker) the first left out completes it the same way.
-        """
-        trade = fill.trade_id
-        adds = liquidity if fill.liquidity is None else None
-        if fee is None or (fee, fee_currency) == (fill.fee, fill.fee_currency):
-            if adds is not None:
-                why = "liquidity completed by another report of this trade"
-                return self._correct(stamp, fill, fill.qty, fill.px, fill.fee, fill.fee_currency, why, adds)
-            return duplicate(f"trade {trade!r} is already booked")
-        if fill.fee is None:
-            why = "fee completed by another report of this trade"
-            return self._correct(stamp, fill, fill.qty, fill.px, fee, fee_currency, why, adds)
-        events = self._anomaly(
-            stamp,
-            "fee_conflict",
-            "fee",
-            fee_text(fill.fee, fill.fee_currency),
-            fee_text(fee, fee_currency),
-            trade_id=trade,
-        )
-        if fee_rank(fee, fee_currency) > fee_rank(fill.fee, fill.fee_currency):
-            why = "another report of this trade states a larger fee"
-            events += self._correct(stamp, fill, fill.qty, fill.px, fee, fee_currency, why).events
-        if not events:
-            return duplicate(f"trade {trade!r} is already booked; its fee conflict is already recorded")
-        return Decision(Outcome.APPLIED, tuple(events))
-
-    def _anomaly(
-        self,
-        stamp: Stamp,
-        anomaly: str,
-        name: str,
-        recorded: str | None,
-        reported: str | None,
-        trade_id: str | None = None,
-    ) -> list[OrderEvent]:
-        """Record a disagreement once (whichever of the two values came first)."""
-        if anomaly_fingerprint(anomaly, trade_id, recorded, reported) in self.seen:
-            return []
-        return list(
-            self._record(
-                AnomalyRecorded,
-                stamp,
-                anomaly=anomaly,
-                field=name,
-                recorded=recorded,
-                reported=reported,
-                trade_id=trade_id,
-            ).events
-        )
-
-    @applies(AnomalyRecorded)
-    def _on_anomaly(self, event: AnomalyRecorded) -> None:
-        self._flag(event.anomaly)
-        self.seen.add(anomaly_fingerprint(event.anomaly, event.trade_id, event.recorded, event.reported))
-
     # ----------------------------------------------------------------- venue time
 
     def restate(self, stated: dict[str, Any], late: dict[str, bool], stamp: Stamp) -> Decision:
@@ -782,92 +486,6 @@ class Order(OrderState):
             self.fills[trade_id].late = late
         if event.updated_at is not None:
             self.updated_at = event.updated_at
-
-    def check_quantity(self, trade_id: str, order: Order | None = None) -> None:
-        """Refuse what leaves the order (or ``order``, a fold of it) filled above its quantity."""
-        order = self if order is None else order
-        if order.filled_quantity > order.quantity:
-            raise OverfillError(
-                self.client_order_id,
-                trade_id,
-                format_decimal(order.filled_quantity),
-                format_decimal(order.quantity),
-            )
-
-    # ----------------------------------------------------------------- helpers for commands
-
-    def _rule(self, fact: type[OrderEvent], status: Status | None = None) -> tuple[Rule, str]:
-        rule, why = rule_for(self.status if status is None else status, fact)
-        if rule is Rule.REFUSE:
-            raise InvalidTransitionError(self.client_order_id, fact_name(fact), self.status.value, why)
-        return rule, why
-
-    def _again(self, event_class: type[OrderEvent], stamp: Stamp, trade_id: str = "") -> Decision | None:
-        """A duplicate outcome if this very fact (type, venue time, trade) is already recorded."""
-        if fingerprint(event_class.__name__, stamp.ts_event, trade_id) in self.seen:
-            return duplicate(f"this {event_class.__name__} was already recorded")
-        return None
-
-    def _check(self, fact: type[OrderEvent]) -> None:
-        self._rule(fact)
-
-    def _early(self, fact: type[OrderEvent], status: Status | None = None) -> Decision | None:
-        """The outcome for facts the table settles without an event (duplicate, ignore)."""
-        rule, why = rule_for(self.status if status is None else status, fact)
-        if rule is Rule.DUPLICATE:
-            return duplicate(why)
-        if rule is Rule.IGNORE:
-            return ignored(why)
-        return None
-
-    def _new_aliases(self, aliases: Mapping[str, str]) -> dict[str, str]:
-        new: dict[str, str] = {}
-        for name, value in aliases.items():
-            recorded = self.aliases.get(name)
-            if recorded is None:
-                new[name] = value
-            elif recorded != value:
-                raise IdentityConflictError(
-                    f"order {self.client_order_id!r} has alias {name}={recorded!r}, not {value!r}",
-                    client_order_id=self.client_order_id,
-                )
-        return new
-
-    def _check_amend_values(self, quantity: Decimal | None, price: Decimal | None) -> None:
-        if price is not None:
-            check_positive(price, "price")
-        if quantity is not None:
-            check_positive(quantity, "quantity")
-            if quantity < self.filled_quantity:
-                raise AmendBelowFilledError(
-                    self.client_order_id,
-                    format_decimal(quantity),
-                    format_decimal(self.filled_quantity),
-                )
-
-    def _trade(self, trade_id: str) -> Fill:
-        fill = self.fills.get(trade_id)
-        if fill is None:
-            raise UnknownTradeError(self.client_order_id, trade_id)
-        return fill
-
-    def _record(self, event_class: type[OrderEvent], stamp: Stamp, **fields: Any) -> Decision:
-        # Every value here was validated on the way in (the request, the command's checks), so
-        # the event is constructed without validating each field again: this is the hot path.
-        # The header, assigned key by key (update() with keywords builds a dict to copy from).
-        fields["originator_id"] = self.id
-        fields["originator_version"] = self.version + 1
-        fields["ts_recorded"] = stamp.ts_recorded
-        fields["ts_event"] = stamp.ts_event
-        fields["source"] = stamp.source
-        fields["client_order_id"] = self.client_order_id
-        fields["account"] = self.account
-        fields["venue"] = self.venue
-        fields["instrument"] = self.instrument
-        event = construct(event_class, fields)
-        self.apply(event)
-        self._pending_events.append(event)
-        return Decision(Outcome.APPLIED, (event,))
 
 
 def _shown(value: Any) -> str | None:

@@ -2,7 +2,9 @@
 event's consequences are assigned to it.
 
 ``OrderState`` holds no rules: the commands and the appliers that record their events are in
-:mod:`domain.order` (each applier next to its command, registered with :func:`applies`).
+:mod:`domain.order` (the order's lifecycle), :mod:`domain.order_fills` (its trades) and
+:mod:`domain.order_rules` (what every command uses), each applier next to its command,
+registered with :func:`applies`.
 """
 
 from __future__ import annotations
