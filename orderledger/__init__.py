@@ -48,7 +48,7 @@ if TYPE_CHECKING:
         RequestNotRecordedError,
         StoreError,
     )
-    from orderledger.infrastructure.ingest.processing import Result
+    from orderledger.infrastructure.ingest.inbound import Result
     from orderledger.infrastructure.results.filter import Filter
     from orderledger.infrastructure.results.head import Head
     from orderledger.infrastructure.results.log import EventRecord, HistoryEntry, InstrumentRow, MessageRecord
@@ -99,7 +99,7 @@ _HOMES = {
     "PositionRow": "orderledger.infrastructure.results.positions",
     "ReconcileReport": "orderledger.infrastructure.application.reconcile",
     "RequestNotRecordedError": "orderledger.infrastructure.errors",
-    "Result": "orderledger.infrastructure.ingest.processing",
+    "Result": "orderledger.infrastructure.ingest.inbound",
     "Snapshot": "orderledger.infrastructure.application.reconcile",
     "StoreError": "orderledger.infrastructure.errors",
     "TradeId": "orderledger.domain.values",

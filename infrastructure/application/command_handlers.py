@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.application import admin, collectors, lake, recording, risk
     from orderledger.infrastructure.application.lake import LakeReport
     from orderledger.infrastructure.application.recording import Ingested, IngestReport
-    from orderledger.infrastructure.ingest.processing import Result
+    from orderledger.infrastructure.ingest.inbound import Result
 else:  # each imported when a command that runs on it is first asked
     admin, collectors, lake, recording, risk = (
         lazy.Module(f"orderledger.infrastructure.application.{name}")

@@ -28,12 +28,10 @@ if TYPE_CHECKING:  # named in a string: the writes, the lake and the views are i
     from orderledger.infrastructure.application.lake import LakeReport  # noqa: F401
     from orderledger.infrastructure.application.recording import Ingested, IngestReport  # noqa: F401
     from orderledger.infrastructure.application.risk import CheckResult  # noqa: F401
-    from orderledger.infrastructure.ingest.processing import Inbound, Result
+    from orderledger.infrastructure.ingest.inbound import Inbound, Result
     from orderledger.infrastructure.storage.views import CatchUpStats  # noqa: F401
 else:  # a field's type the argument checks read (``arguments.type_hints``), imported when first asked
-    __getattr__ = lazy.names(
-        __name__, {"orderledger.infrastructure.ingest.processing": ("Inbound", "Result")}
-    )
+    __getattr__ = lazy.names(__name__, {"orderledger.infrastructure.ingest.inbound": ("Inbound", "Result")})
 
 
 # ---------------------------------------------------------------------- recording (writes)

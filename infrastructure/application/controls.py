@@ -37,7 +37,7 @@ if TYPE_CHECKING:
         TradingStateRow,
     )
     from orderledger.infrastructure.application.watch import LimitStatus
-    from orderledger.infrastructure.ingest.processing import Result
+    from orderledger.infrastructure.ingest.inbound import Result
 else:  # the names of signatures, for the argument checks' hints (AsyncOrderLedger's forms of these)
     commands = lazy.Module("orderledger.infrastructure.application.commands")
     __getattr__ = lazy.names(
@@ -46,7 +46,7 @@ else:  # the names of signatures, for the argument checks' hints (AsyncOrderLedg
             "orderledger.infrastructure.application.collectors": ("CollectorRow",),
             "orderledger.infrastructure.application.risk": ("CheckResult", "LimitRow", "TradingStateRow"),
             "orderledger.infrastructure.application.watch": ("LimitStatus",),
-            "orderledger.infrastructure.ingest.processing": ("Result",),
+            "orderledger.infrastructure.ingest.inbound": ("Result",),
         },
     )
 

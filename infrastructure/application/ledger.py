@@ -69,7 +69,8 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.application.reconcile import ReconcileReport, Snapshot
     from orderledger.infrastructure.application.recording import IngestReport
     from orderledger.infrastructure.audit.verify import VerifyReport
-    from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result
+    from orderledger.infrastructure.ingest.inbound import Inbound, Result
+    from orderledger.infrastructure.ingest.processing import Processor
 else:
     _placing = lazy.Module("orderledger.infrastructure.application.placing")
     recording = lazy.Module("orderledger.infrastructure.application.recording")
@@ -83,7 +84,7 @@ else:
             "orderledger.infrastructure.application.reconcile": ("ReconcileReport", "Snapshot"),
             "orderledger.infrastructure.application.recording": ("IngestReport",),
             "orderledger.infrastructure.audit.verify": ("VerifyReport",),
-            "orderledger.infrastructure.ingest.processing": ("Inbound", "Result"),
+            "orderledger.infrastructure.ingest.inbound": ("Inbound", "Result"),
         },
     )
 

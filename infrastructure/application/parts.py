@@ -31,7 +31,8 @@ from orderledger.infrastructure.storage.store import LedgerRecorder
 from orderledger.infrastructure.storage.views import CatchUpStats, Views
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.ingest.processing import Processor, Result
+    from orderledger.infrastructure.ingest.inbound import Result
+    from orderledger.infrastructure.ingest.processing import Processor
 
 
 class Commits(Protocol):

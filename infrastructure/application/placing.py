@@ -36,7 +36,7 @@ from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.application.requests import Record
 from orderledger.infrastructure.errors import OrderDeniedError, RequestNotRecordedError
-from orderledger.infrastructure.ingest.processing import Result
+from orderledger.infrastructure.ingest.inbound import Result
 
 if TYPE_CHECKING:
     from orderledger.infrastructure.application.parts import LedgerParts

@@ -47,7 +47,7 @@ from orderledger.infrastructure.application.cumulative import (
     waiting_fills,
 )
 from orderledger.infrastructure.application.queries import first_position, list_orders, list_positions
-from orderledger.infrastructure.ingest.processing import Inbound, Result
+from orderledger.infrastructure.ingest.inbound import Inbound, Result
 from orderledger.infrastructure.messages.exact_json import decode_json
 from orderledger.infrastructure.messages.models import json_ready, parse_message
 

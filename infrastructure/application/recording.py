@@ -29,9 +29,9 @@ from orderledger.infrastructure.adapters.registry import formats
 from orderledger.infrastructure.errors import MessageError
 from orderledger.infrastructure.ingest.caches import fewer_collections
 from orderledger.infrastructure.ingest.formats import check_options, typed_options
-from orderledger.infrastructure.ingest.inbound import inbound
+from orderledger.infrastructure.ingest.inbound import Inbound, Result, inbound
 from orderledger.infrastructure.ingest.inputs import Refused
-from orderledger.infrastructure.ingest.processing import Inbound, Processor, Result
+from orderledger.infrastructure.ingest.processing import Processor
 from orderledger.infrastructure.ingest.settlement import (
     context_lines,
     context_waiting,

@@ -43,7 +43,7 @@ from orderledger.infrastructure.application.queries import latest_mark
 from orderledger.projections.risk import LIMITS_TABLE, STATES_TABLE, LimitFact, StateFact
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.ingest.processing import Result
+    from orderledger.infrastructure.ingest.inbound import Result
 
 OrderLedger = Any
 """The ledger these functions read (``OrderLedger``, whose module imports this one)."""

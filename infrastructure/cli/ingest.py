@@ -21,8 +21,8 @@ from orderledger.infrastructure.cli.app import Interrupted, moment, open_input, 
 from orderledger.infrastructure.cli.render import say, warn
 from orderledger.infrastructure.errors import DatabaseReplacedError, MessageError, StoreError
 from orderledger.infrastructure.ingest.formats import adapter_options, check_options, needing
+from orderledger.infrastructure.ingest.inbound import Result
 from orderledger.infrastructure.ingest.inputs import is_live, read_lines
-from orderledger.infrastructure.ingest.processing import Result
 
 
 def venue_options(command: Callable[..., None]) -> Callable[..., None]:

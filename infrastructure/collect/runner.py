@@ -57,7 +57,7 @@ from orderledger.infrastructure.collect.source import (
 )
 from orderledger.infrastructure.collect.status import Status
 from orderledger.infrastructure.collect.timing import Backoff, Timing
-from orderledger.infrastructure.ingest.processing import Result
+from orderledger.infrastructure.ingest.inbound import Result
 
 OVERLAP = timedelta(minutes=5)
 """How far before the last booked venue time a backfill starts."""

@@ -22,7 +22,7 @@ from orderledger.infrastructure.application.follow import log_record
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
 from orderledger.infrastructure.application.recording import result_record
 from orderledger.infrastructure.http.listing import Listed
-from orderledger.infrastructure.ingest.processing import Result
+from orderledger.infrastructure.ingest.inbound import Result
 from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results.head import Head
 

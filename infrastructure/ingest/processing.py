@@ -365,4 +365,4 @@ class Processor:
         return str(row[0])
 
 
-__all__ = ["UUID", "Inbound", "Processor", "Result"]  # Inbound and Result: ingest.inbound
+__all__ = ["UUID", "Processor"]

@@ -23,7 +23,7 @@ from orderledger.infrastructure.application import handlers
 from orderledger.infrastructure.application import ledger as ledger_module
 from orderledger.infrastructure.application import requests as asks
 from orderledger.infrastructure.application.requests import REQUESTS, Request
-from orderledger.infrastructure.ingest.processing import Inbound
+from orderledger.infrastructure.ingest.inbound import Inbound
 from tests.support.api_session import SESSION
 from tests.support.integration import at, line, lines, request
 

@@ -214,12 +214,17 @@ def run_one(
     counted = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
     setup = _child(item, [*counted, sys.executable, "-c", CHILD, *command[:2], str(scratch), *command[3:]],
                    {"SIDE_BY_SIDE_SKIP_WORK": "1"})  # fmt: skip
-    for suffix in ("", "-wal", "-shm"):
-        if scratch != database:
-            Path(f"{scratch}{suffix}").unlink(missing_ok=True)
+    if scratch != database:
+        _remove(scratch)
     result = _child(item, [*counted, sys.executable, "-c", CHILD, *command], {})
     result["instructions"] = result["instructions"] - setup["instructions"]
     return result
+
+
+def _remove(database: Path) -> None:
+    """A SQLite ledger's file and its write-ahead log, if there."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
 
 
 def _child(item: dict[str, str], command: list[str], env: dict[str, str]) -> dict[str, Any]:
@@ -278,14 +283,12 @@ def main(argv: list[str] | None = None) -> int:
                 for item in items:
                     database = ledger_db if item["name"] in LEDGER_WORK else work / f"{which}-x.db"
                     if item["name"] not in LEDGER_WORK:
-                        for suffix in ("", "-wal", "-shm"):
-                            Path(f"{database}{suffix}").unlink(missing_ok=True)
+                        _remove(database)
                     result = run_one(roots[which], item, database, instructions=args.instructions)
                     figure = result["instructions"] / 1e6 if args.instructions else result["seconds"]
                     seconds.setdefault((item["name"], which), []).append(figure)
                     counts[(item["name"], which)] = result["counts"]
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{ledger_db}{suffix}").unlink(missing_ok=True)
+                _remove(ledger_db)
             sys.stdout.write(f"round {round_no + 1}/{args.rounds} done\n")
             sys.stdout.flush()
     unit = "Millions of instructions" if args.instructions else "CPU seconds"

@@ -25,7 +25,7 @@ from orderledger.infrastructure.application.queries import (
 )
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.errors import StaleBatchError
-from orderledger.infrastructure.ingest.processing import Inbound
+from orderledger.infrastructure.ingest.inbound import Inbound
 from orderledger.infrastructure.messages.models import parse_message
 from orderledger.infrastructure.storage.db import is_integrity_error
 from tests.support.integration import (

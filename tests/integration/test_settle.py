@@ -19,7 +19,7 @@ from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.ccxt.payloads import payload_messages
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.ingest.processing import Inbound
+from orderledger.infrastructure.ingest.inbound import Inbound
 from orderledger.infrastructure.messages.models import AcceptedMessage, RequestMessage
 from tests.support.ccxt_flows import LIGHTER_ETH, market, raw
 from tests.support.cli import assert_one_line_failure, cli_json, parse_ingest, run_cli

@@ -32,7 +32,7 @@ from orderledger.domain.values import OrderType, Side, Status
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import list_positions, list_trades
 from orderledger.infrastructure.audit.search import list_messages
-from orderledger.infrastructure.ingest.processing import Result
+from orderledger.infrastructure.ingest.inbound import Result
 
 T0 = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 VENUE, ACCOUNT, INSTRUMENT = "SIM", "ACC-1", "BTC-USD"

@@ -60,7 +60,7 @@ from hypothesis import strategies as st
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate
-from orderledger.infrastructure.ingest.processing import Result
+from orderledger.infrastructure.ingest.inbound import Result
 from orderledger.infrastructure.messages.models import FIELDS, message_from_line
 from tests.support.cli import parse_ingest, run_cli
 from tests.support.fuzz_ingest import (

@@ -35,7 +35,7 @@ from orderledger.infrastructure.errors import (
     DatabaseLockedError,
     DatabaseReadOnlyError,
 )
-from orderledger.infrastructure.ingest.processing import Result
+from orderledger.infrastructure.ingest.inbound import Result
 from orderledger.infrastructure.storage.backends import open_database
 from orderledger.infrastructure.storage.db import parse_url
 from tests.support.cli import assert_one_line_failure, ingest, progress_of, run_cli, run_many

@@ -42,8 +42,8 @@ from orderledger.infrastructure.application.queries import list_orders, list_pos
 from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
 from orderledger.infrastructure.audit.chain_check import verify_chain
 from orderledger.infrastructure.audit.view_check import view_differences
+from orderledger.infrastructure.ingest.inbound import Result
 from orderledger.infrastructure.ingest.inputs import is_live, read_lines
-from orderledger.infrastructure.ingest.processing import Result
 from orderledger.infrastructure.storage.chain import GENESIS
 from orderledger.projections import PROJECTIONS
 from orderledger.projections.base import MemoryTable

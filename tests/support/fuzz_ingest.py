@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.audit.verify import verify
-from orderledger.infrastructure.ingest.processing import Result
+from orderledger.infrastructure.ingest.inbound import Result
 from orderledger.infrastructure.messages.models import FIELDS
 from tests.support.integration import VIEW_SPECS
 
