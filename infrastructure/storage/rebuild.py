@@ -2,7 +2,8 @@
 
 A rebuild refolds the whole log into fresh ``<table>__rebuild`` tables (no indexes but the
 key while they fill), builds their indexes, then, holding the log's write lock, folds what
-arrived meanwhile and swaps the tables in, in one transaction: readers see the old views until
+arrived meanwhile and swaps the tables in (``swap_in``: renamed over the old, or copied into
+them when small), in one transaction: readers see the old views until
 that commit, and a crash before it leaves the old views as they were.
 
 The fold runs on :class:`BulkTable`: rows live in memory while they change and are written in
@@ -62,6 +63,67 @@ _NOT_HELD: Any = object()  # what `held.get` answers for a key it does not hold
 def rebuild_name(spec: TableSpec[Any, Any]) -> str:
     """The table a view's rows are refolded into before the swap."""
     return spec.name + SUFFIX
+
+
+COPIED_BELOW = 256
+"""A rebuilt SQLite table of fewer rows than this is copied into its view's table rather than
+renamed over it. SQLite checks and rewrites every table and trigger of the schema on each
+``ALTER TABLE ... RENAME`` (about as much work as copying 400 order rows), and a ledger's
+smaller views (positions, marks, limits, instrument terms) hold a few rows each."""
+
+
+def swap_in(tx: Tx, specs: Sequence[TableSpec[Any, Any]]) -> None:
+    """Put the rebuilt tables of ``specs`` in place of their views' tables (in the transaction
+    that commits the rebuild). A small one is copied when the view's table has the same columns
+    and indexes; the others replace their view's tables by a rename, each keeping the roles'
+    rights granted on the table it replaces (PostgreSQL). The replaced tables are all dropped
+    before the first rename, which then checks fewer tables."""
+    renamed = []
+    for spec in specs:
+        if tx.dialect == "sqlite" and _copyable(tx, spec):
+            tx.execute(f"DELETE FROM {spec.name}")
+            tx.execute(f"INSERT INTO {spec.name} SELECT * FROM {rebuild_name(spec)}")
+            tx.execute(f"DROP TABLE {rebuild_name(spec)}")
+        else:
+            renamed.append((spec, _grants(tx, spec.name)))
+    for spec, _ in renamed:
+        tx.execute(f"DROP TABLE IF EXISTS {spec.name}")
+    for spec, grants in renamed:
+        tx.execute(f"ALTER TABLE {rebuild_name(spec)} RENAME TO {spec.name}")
+        for grantee, privileges in grants:
+            tx.execute(f"GRANT {privileges} ON {spec.name} TO {grantee}")
+
+
+def _copyable(tx: Tx, spec: TableSpec[Any, Any]) -> bool:
+    """Whether the rebuilt table is small and shaped as the view's table (SQLite): the same
+    columns and key, the same indexes (compared without names: those a rename leaves keep the
+    name they were built with)."""
+    built = rebuild_name(spec)
+    if tx.one(f"SELECT COUNT(*) FROM (SELECT 1 FROM {built} LIMIT {COPIED_BELOW})")[0] >= COPIED_BELOW:
+        return False
+    shapes: dict[str, list[str]] = {spec.name: [], built: []}
+    for table, sql in tx.all(
+        "SELECT tbl_name, sql FROM sqlite_schema WHERE tbl_name IN (?, ?)", (spec.name, built)
+    ):
+        # What follows the first parenthesis: the columns and key, or an index's columns and
+        # condition; an index SQLite made for the key has no SQL.
+        shapes[str(table)].append("" if sql is None else str(sql)[str(sql).index("(") :])
+    return sorted(shapes[spec.name]) == sorted(shapes[built])
+
+
+def _grants(tx: Tx, name: str) -> list[tuple[str, str]]:
+    """(grantee, privileges) granted on a table to roles other than its owner (PostgreSQL), so that
+    a rebuilt table keeps the application role's rights (``db init``) when its owner rebuilds it."""
+    if tx.dialect != "postgresql":
+        return []
+    rows = tx.all(
+        "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,"
+        " string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type)"
+        " FROM pg_class c, aclexplode(c.relacl) a"
+        " WHERE c.oid = to_regclass(?) AND a.grantee <> c.relowner GROUP BY 1 ORDER BY 1",
+        (name,),
+    )
+    return [(str(r[0]), str(r[1])) for r in rows]
 
 
 def make_tables(tx: Tx, specs: Sequence[TableSpec[Any, Any]]) -> None:

@@ -36,8 +36,8 @@ from orderledger.infrastructure.storage.rebuild import (
     index_tables,
     make_tables,
     plan,
-    rebuild_name,
     split_tables,
+    swap_in,
 )
 from orderledger.infrastructure.storage.view_schema import create_table_sql
 from orderledger.projections import PROJECTIONS
@@ -609,13 +609,8 @@ class Views:
             )
             folded += more
             position = max(position, stop)
+            swap_in(tx, [spec for p in chosen for spec in p.tables])
             for p in chosen:
-                for spec in p.tables:
-                    grants = _grants(tx, spec.name)
-                    tx.execute(f"DROP TABLE IF EXISTS {spec.name}")
-                    tx.execute(f"ALTER TABLE {rebuild_name(spec)} RENAME TO {spec.name}")
-                    for grantee, privileges in grants:
-                        tx.execute(f"GRANT {privileges} ON {spec.name} TO {grantee}")
                 tx.execute("UPDATE view_tracking SET position = ? WHERE view = ?", (position, p.name))
                 _record_version(tx, p)
                 for table in self.tables[p.name].values():
@@ -655,21 +650,6 @@ def _record_version(tx: Tx, projection: Projection) -> None:
     tx.execute(
         "INSERT INTO view_versions (view, version) VALUES (?, ?)", (projection.name, projection.version)
     )
-
-
-def _grants(tx: Tx, name: str) -> list[tuple[str, str]]:
-    """(grantee, privileges) granted on a table to roles other than its owner (PostgreSQL), so that
-    a rebuilt table keeps the application role's rights (``db init``) when its owner rebuilds it."""
-    if tx.dialect != "postgresql":
-        return []
-    rows = tx.all(
-        "SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END,"
-        " string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type)"
-        " FROM pg_class c, aclexplode(c.relacl) a"
-        " WHERE c.oid = to_regclass(?) AND a.grantee <> c.relowner GROUP BY 1 ORDER BY 1",
-        (name,),
-    )
-    return [(str(r[0]), str(r[1])) for r in rows]
 
 
 def _table_exists(tx: Tx, name: str) -> bool:

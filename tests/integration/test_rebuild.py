@@ -565,3 +565,65 @@ def test_a_check_ahead_that_could_not_read_the_file_is_made_again_by_the_first_w
     finally:
         db.close()
     assert calls == ["orderledger-check", threading.current_thread().name]
+
+
+def _tables(ledger: Any) -> dict[str, int]:
+    """Each table's root page: a table copied into keeps its own, a table renamed over it brings
+    the rebuilt table's."""
+    with ledger.views.db.read() as tx:
+        return {
+            str(r[0]): int(r[1])
+            for r in tx.all("SELECT name, rootpage FROM sqlite_schema WHERE type = 'table'")
+        }
+
+
+def _shape(ledger: Any, table: str) -> list[str]:
+    with ledger.views.db.read() as tx:
+        rows = tx.all("SELECT sql FROM sqlite_schema WHERE tbl_name = ? AND sql IS NOT NULL", (table,))
+    return sorted(str(r[0])[str(r[0]).index("(") :] for r in rows)
+
+
+def test_a_small_rebuilt_view_is_copied_into_its_table_and_a_large_one_renamed_over_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a ledger of 30 orders (one position per account and instrument: a handful of rows)
+    monkeypatch.setattr(rebuild, "COPIED_BELOW", 20)
+    with opened(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        ledger.ingest_lines(lines(*simulate(31, 30)))
+        before = _tables(ledger)
+        with ledger.views.db.read() as tx:
+            positions = int(tx.one("SELECT COUNT(*) FROM positions_view")[0])
+        assert 0 < positions < 20
+        # When every view is rebuilt
+        ledger.views.rebuild(VIEW_NAMES)
+        after = _tables(ledger)
+        # Then the positions' rows were copied into their table, the orders' table replaced
+        assert after["positions_view"] == before["positions_view"]
+        assert after["orders_view"] != before["orders_view"]
+        assert not [name for name in after if name.endswith(rebuild.SUFFIX)]
+        assert view_rows(ledger) == folded_rows(ledger)
+        # And a second rebuild copies again into the same table, with the same rows
+        ledger.views.rebuild(VIEW_NAMES)
+        assert _tables(ledger)["positions_view"] == before["positions_view"]
+        assert view_rows(ledger) == folded_rows(ledger)
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["ALTER TABLE positions_view ADD COLUMN extra TEXT", "CREATE INDEX ix_extra ON positions_view (fees)"],
+)
+def test_a_view_table_shaped_otherwise_is_replaced_however_few_its_rows(tmp_path: Path, change: str) -> None:
+    # Given a small view's table whose columns or indexes are not those its fold makes
+    with opened(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        ledger.ingest_lines(lines(*simulate(31, 30)))
+        made = _shape(ledger, "positions_view")
+        with ledger.views.db.write() as tx:
+            tx.execute(change)
+        assert _shape(ledger, "positions_view") != made
+        before = _tables(ledger)["positions_view"]
+        # When it is rebuilt
+        ledger.views.rebuild(VIEW_NAMES)
+        # Then it is replaced by a table of the fold's shape (a copy would have kept the change)
+        assert _tables(ledger)["positions_view"] != before
+        assert _shape(ledger, "positions_view") == made
+        assert view_rows(ledger) == folded_rows(ledger)
