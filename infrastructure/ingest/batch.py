@@ -304,6 +304,8 @@ class Batch(Parking, Identities):
         self.orders[order.client_order_id] = order
         result = self._outcome(order, outcome, entry)
         new_keys = self._register(order, new_keys)
+        if self._quiet():
+            return result
         own_key = IdentityKey.client_order(order.client_order_id)
         self.commit.resolvable.extend([own_key, *new_keys])
         unparked = self._unpark(order, [own_key, *new_keys])
@@ -329,10 +331,12 @@ class Batch(Parking, Identities):
         trades = [e.trade_id for e in events if type(e) is OrderFilled]
         if not NAMING.isdisjoint(map(type, events)):
             # Only these add identities: any other fact leaves nothing new to register or release.
-            keys = _named(order, self._register(order, identity_keys(order)), trades)
-            self.commit.resolvable.extend(keys)
-            events += self._unpark(order, keys)
-        if trades:
+            keys = self._register(order, identity_keys(order))
+            if not self._quiet():
+                keys = _named(order, keys, trades)
+                self.commit.resolvable.extend(keys)
+                events += self._unpark(order, keys)
+        if trades and not self._quiet():
             # A bust or correction waiting for a trade this fact booked, by any of the order's names.
             waits = trade_keys(order, trades)
             self.commit.resolvable.extend(waits)

@@ -254,6 +254,10 @@ class ParkedLines(Protocol):
 
     parked: ParkedIndex
 
+    @property
+    def alone(self) -> bool:
+        """Whether the writer's commits are checked alone (``Commit.alone_since``)."""
+
 
 class Parking:
     """A batch's parked messages: what it parks, and what it releases."""
@@ -274,6 +278,16 @@ class Parking:
         def _fact(self, order: Order, message: Message, entry: JournalEntry) -> Handled: ...
 
         def _settle(self, entry: JournalEntry) -> None: ...
+
+    def _quiet(self) -> bool:
+        """Nothing waits, in this batch or in the table, and the writer is alone: what a fact
+        resolves releases nothing, and the commit makes no check against other writers with the
+        keys. None are built; the commit is marked so (``Commit.unkeyed``), and refused as stale
+        if it finds another writer's commit before it (then decided again, with keys)."""
+        if self.waiting or self.p.parked.keys() or not self.p.alone:
+            return False
+        self.commit.unkeyed = True
+        return True
 
     def _awaited(self, order: Order, trade_id: str) -> bool:
         """Whether a bust or correction waits for this trade of the order (by any of its names)."""

@@ -86,6 +86,12 @@ class Processor:
         self._heads: Heads | None = None
         self._shared = False  # another writer's commit was seen: every commit checks
 
+    @property
+    def alone(self) -> bool:
+        """(``ParkedLines``) Whether this writer's commits are checked alone: no other writer has
+        committed since its caches were emptied (as far as its last commit saw)."""
+        return self._heads is not None
+
     # ------------------------------------------------------------------ public
 
     def process(

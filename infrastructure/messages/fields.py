@@ -40,6 +40,7 @@ from orderledger.domain.values import (
     parse_positive,
     parse_text,
     parse_timestamp,
+    within_places,
 )
 from orderledger.infrastructure.messages.exact_json import MAX_MAP_ENTRIES
 
@@ -114,8 +115,7 @@ def _figure(rule: Rule, most: int) -> Rule:
     """``rule`` for a recorded figure: also at most ``most`` decimal places (what the lake keeps)."""
 
     def places(value: Decimal, info: ValidationInfo) -> Decimal:
-        exponent = value.as_tuple().exponent
-        if isinstance(exponent, int) and exponent >= -most:
+        if within_places(value, most):
             return value  # the everyday case, without naming the field
         return check_places(value, _name(info), most)
 

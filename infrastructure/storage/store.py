@@ -132,6 +132,9 @@ class Commit:
     # Keys this batch made resolvable (new orders, new identities): nobody may have parked on
     # them unseen. Checked under the log lock, with the parked entries' keys, at commit.
     resolvable: list[tuple[str, str, str]] = field(default_factory=list)
+    # Some keys were not built (``Parking._quiet``: nothing waited and the writer was alone): a
+    # commit that finds another writer's commit before it is refused as stale.
+    unkeyed: bool = False
     # Orders the batch's decisions read, at the version read: none may have moved meanwhile,
     # or a decision that appends nothing (a rejection) would rest on stale state.
     consulted: dict[str, int] = field(default_factory=dict)
@@ -263,6 +266,8 @@ class LedgerRecorder(ApplicationRecorder):
             event_head = _event_head(tx)
             alone = batch.alone_since is not None and batch.alone_since == (position, event_head[0])
             if not alone:
+                if batch.unkeyed:
+                    raise StaleBatchError("another writer committed while this batch was decided alone")
                 # Another writer may have committed since the batch's reads: check what it read.
                 self._check_parking(tx, batch)
                 self._check_versions(tx, batch)

@@ -102,3 +102,40 @@ def test_a_commit_of_another_writer_between_the_batch_reads_and_its_commit_is_ch
         monkeypatch.setattr(processor, "prefetch_histories", then_the_other_writer)
         assert first.ingest_lines([fill]).counts["applied"] == 1
         assert first.order("c-1").filled_quantity == 1
+
+
+def test_a_batch_decided_alone_without_keys_is_decided_again_when_another_writer_parked_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A lone writer with nothing parked builds no keys for what its facts resolve
+    (``Parking._quiet``). Another writer parks a fill for the order the batch creates, after the
+    batch's reads: the commit, no longer alone, cannot check that fill against keys it never
+    built, so it refuses the batch as stale; decided again, the batch releases the fill."""
+    header = {"account": "a", "venue": "X", "instrument": "BTC-USD", "side": "buy", "order_type": "limit"}
+    other, request, fill = (
+        json.dumps(m)
+        for m in (
+            {"type": "request", "client_order_id": "c-0", **header, "quantity": "1", "price": "100",
+             "ts": "2026-01-01T00:00:00Z"},
+            {"type": "request", "client_order_id": "c-1", **header, "quantity": "2", "price": "100",
+             "ts": "2026-01-01T00:00:00Z"},
+            {"type": "fill", "client_order_id": "c-1", "trade_id": "T-1", "quantity": "1", "price": "100",
+             "ts": "2026-01-01T00:00:02Z"},
+        )
+    )  # fmt: skip
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with OrderLedger(url) as first, OrderLedger(url) as second:
+        assert first.ingest_lines([other]).counts["applied"] == 1  # alone so far
+        processor = first.processor
+        read = processor.prefetch_histories
+        meanwhile = [[fill]]
+
+        def then_the_other_writer(items: object) -> None:
+            read(items)  # type: ignore[arg-type]
+            while meanwhile:  # once, after the batch's reads
+                assert second.ingest_lines(meanwhile.pop()).counts["parked"] == 1
+
+        monkeypatch.setattr(processor, "prefetch_histories", then_the_other_writer)
+        assert first.ingest_lines([request]).counts["applied"] == 1
+        assert first.order("c-1").filled_quantity == 1
+        assert second.order("c-1").filled_quantity == 1

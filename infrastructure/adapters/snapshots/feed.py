@@ -206,6 +206,13 @@ def judge_named(ledger: Any, committed: Sequence[tuple[int, OrderEvent]]) -> lis
     snapshots that lack it is closed by them as if it had been known when they were read, and
     one whose venue order ID they list is reopened. Orders named by reconciliation are judged
     by the snapshot that names them."""
+    if not committed:
+        return []
+    journal = _JOURNALED.setdefault(ledger, Journaled())
+    if not journal.indexed:  # asked once a process: the index, once made, stays (or is made again)
+        with ledger.db.read() as tx:
+            if not table_columns(tx, "snapshot_times"):
+                return []  # no snapshot stream was ever read
     named: dict[tuple[str, str], dict[str, None]] = {}
     for _, event in committed:
         kind = type(event)
@@ -213,11 +220,6 @@ def judge_named(ledger: Any, committed: Sequence[tuple[int, OrderEvent]]) -> lis
             named.setdefault((event.venue, event.account), {})[event.client_order_id] = None
     if not named:
         return []
-    journal = _JOURNALED.setdefault(ledger, Journaled())
-    if not journal.indexed:  # asked once a process: the index, once made, stays (or is made again)
-        with ledger.db.read() as tx:
-            if not table_columns(tx, "snapshot_times"):
-                return []  # no snapshot stream was ever read
     journal.catch_up(ledger)
     verdicts: list[dict[str, Any]] = []
     with ledger.db.read() as tx:
