@@ -24,6 +24,40 @@ from tests.support.books import all_books
 from tests.support.postgres import private_schema, require_postgres
 
 
+def _three_lines() -> tuple[str, str, str]:
+    """A request of c-0; a request of c-1 and a fill of it."""
+    header = {"account": "a", "venue": "X", "instrument": "BTC-USD", "side": "buy", "order_type": "limit"}
+    other, request, fill = (
+        json.dumps(m)
+        for m in (
+            {"type": "request", "client_order_id": "c-0", **header, "quantity": "1", "price": "100",
+             "ts": "2026-01-01T00:00:00Z"},
+            {"type": "request", "client_order_id": "c-1", **header, "quantity": "2", "price": "100",
+             "ts": "2026-01-01T00:00:00Z"},
+            {"type": "fill", "client_order_id": "c-1", "trade_id": "T-1", "quantity": "1", "price": "100",
+             "ts": "2026-01-01T00:00:02Z"},
+        )
+    )  # fmt: skip
+    return other, request, fill
+
+
+def _after_the_batch_reads(
+    first: OrderLedger, second: OrderLedger, line: str, outcome: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``second`` ingests ``line`` (with that outcome) once, after the reads of ``first``'s next
+    batch and before its commit."""
+    processor = first.processor
+    read = processor.prefetch_histories
+    meanwhile = [[line]]
+
+    def then_the_other_writer(items: object) -> None:
+        read(items)  # type: ignore[arg-type]
+        while meanwhile:
+            assert second.ingest_lines(meanwhile.pop()).counts[outcome] == 1
+
+    monkeypatch.setattr(processor, "prefetch_histories", then_the_other_writer)
+
+
 def _shuffled(orders: int, seed: int) -> list[str]:
     lines = list(simulate_lines(seed=seed, orders=orders))
     random.Random(seed).shuffle(lines)
@@ -75,31 +109,11 @@ def test_a_commit_of_another_writer_between_the_batch_reads_and_its_commit_is_ch
     reads (its decisions made on what it read) sends the batch through the checks, which find
     the order it parked a message for created meanwhile; the batch is decided again and the
     fill applied, not parked for good."""
-    header = {"account": "a", "venue": "X", "instrument": "BTC-USD", "side": "buy", "order_type": "limit"}
-    other, request, fill = (
-        json.dumps(m)
-        for m in (
-            {"type": "request", "client_order_id": "c-0", **header, "quantity": "1", "price": "100",
-             "ts": "2026-01-01T00:00:00Z"},
-            {"type": "request", "client_order_id": "c-1", **header, "quantity": "2", "price": "100",
-             "ts": "2026-01-01T00:00:00Z"},
-            {"type": "fill", "client_order_id": "c-1", "trade_id": "T-1", "quantity": "1", "price": "100",
-             "ts": "2026-01-01T00:00:02Z"},
-        )
-    )  # fmt: skip
+    other, request, fill = _three_lines()
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     with OrderLedger(url) as first, OrderLedger(url) as second:
         assert first.ingest_lines([other]).counts["applied"] == 1  # alone so far
-        processor = first.processor
-        read = processor.prefetch_histories
-        meanwhile = [[request]]
-
-        def then_the_other_writer(items: object) -> None:
-            read(items)  # type: ignore[arg-type]
-            while meanwhile:  # once, after the batch's reads
-                assert second.ingest_lines(meanwhile.pop()).counts["applied"] == 1
-
-        monkeypatch.setattr(processor, "prefetch_histories", then_the_other_writer)
+        _after_the_batch_reads(first, second, request, "applied", monkeypatch)
         assert first.ingest_lines([fill]).counts["applied"] == 1
         assert first.order("c-1").filled_quantity == 1
 
@@ -111,31 +125,11 @@ def test_a_batch_decided_alone_without_keys_is_decided_again_when_another_writer
     (``Parking._quiet``). Another writer parks a fill for the order the batch creates, after the
     batch's reads: the commit, no longer alone, cannot check that fill against keys it never
     built, so it refuses the batch as stale; decided again, the batch releases the fill."""
-    header = {"account": "a", "venue": "X", "instrument": "BTC-USD", "side": "buy", "order_type": "limit"}
-    other, request, fill = (
-        json.dumps(m)
-        for m in (
-            {"type": "request", "client_order_id": "c-0", **header, "quantity": "1", "price": "100",
-             "ts": "2026-01-01T00:00:00Z"},
-            {"type": "request", "client_order_id": "c-1", **header, "quantity": "2", "price": "100",
-             "ts": "2026-01-01T00:00:00Z"},
-            {"type": "fill", "client_order_id": "c-1", "trade_id": "T-1", "quantity": "1", "price": "100",
-             "ts": "2026-01-01T00:00:02Z"},
-        )
-    )  # fmt: skip
+    other, request, fill = _three_lines()
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     with OrderLedger(url) as first, OrderLedger(url) as second:
         assert first.ingest_lines([other]).counts["applied"] == 1  # alone so far
-        processor = first.processor
-        read = processor.prefetch_histories
-        meanwhile = [[fill]]
-
-        def then_the_other_writer(items: object) -> None:
-            read(items)  # type: ignore[arg-type]
-            while meanwhile:  # once, after the batch's reads
-                assert second.ingest_lines(meanwhile.pop()).counts["parked"] == 1
-
-        monkeypatch.setattr(processor, "prefetch_histories", then_the_other_writer)
+        _after_the_batch_reads(first, second, fill, "parked", monkeypatch)
         assert first.ingest_lines([request]).counts["applied"] == 1
         assert first.order("c-1").filled_quantity == 1
         assert second.order("c-1").filled_quantity == 1
