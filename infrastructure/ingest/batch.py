@@ -127,6 +127,7 @@ class Batch(Parking, Identities):
         # Lines parked by earlier batches that this one settles (some or all of their parts).
         self.resolving: dict[int, JournalEntry] = {}
         self.settled: set[tuple[int, int]] = set()
+        self.quiet_table = processor.alone and not processor.parked.keys()
         self.now = format_timestamp(processor.clock())
         self._encode = processor.mapper.to_stored_event
 

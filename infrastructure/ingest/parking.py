@@ -272,6 +272,7 @@ class Parking:
     parts: dict[int, tuple[dict[int, tuple[Outcome, str | None]], list[str]]]
     resolving: dict[int, JournalEntry]
     settled: set[tuple[int, int]]  # (message ID, part) of the stored parked lines this batch settles
+    quiet_table: bool  # nothing waits in the table and the writer is alone (both hold for a batch)
 
     if TYPE_CHECKING:
 
@@ -284,7 +285,7 @@ class Parking:
         resolves releases nothing, and the commit makes no check against other writers with the
         keys. None are built; the commit is marked so (``Commit.unkeyed``), and refused as stale
         if it finds another writer's commit before it (then decided again, with keys)."""
-        if self.waiting or self.p.parked.keys() or not self.p.alone:
+        if self.waiting or not self.quiet_table:
             return False
         self.commit.unkeyed = True
         return True

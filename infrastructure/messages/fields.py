@@ -123,7 +123,10 @@ def _figure(rule: Rule, most: int) -> Rule:
         return places(rule.check(value, info), info)
 
     assert rule.common is not None
-    return Rule(check, cs.with_info_after_validator_function(places, rule.common))
+    # The everyday form is plain notation (no exponent): its places are the digits after the
+    # point, checked by the pattern before the rule's own form makes the Decimal.
+    within = cs.str_schema(pattern=rf"^[^.]*(?:\.[0-9]{{0,{most}}})?$", strict=True)
+    return Rule(check, cs.chain_schema([within, rule.common]))
 
 
 def _text(value: Any, info: ValidationInfo) -> str:
