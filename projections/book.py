@@ -255,7 +255,12 @@ def held_change(
     0.30978301 more; a sale paying its fee in the base gives up quantity + fee). The fee is
     still counted once, apart, in net P&L (valued at the fill's price), so the fee's coins
     carry no cost."""
-    signed = _signed(side, quantity)
-    if not fee or fee_currency is None or fee_currency != spot_base(instrument, terms):
+    signed = quantity if side is Side.BUY else WIDE.minus(quantity)  # (``_signed``, written out)
+    if (
+        not fee
+        or fee_currency is None
+        or not instrument.startswith(fee_currency)  # the base coin begins the pair's name
+        or fee_currency != spot_base(instrument, terms)
+    ):
         return signed
     return WIDE.subtract(signed, fee)

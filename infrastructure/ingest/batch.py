@@ -47,6 +47,7 @@ from orderledger.infrastructure.ingest.order_facts import (
     request_spec,
 )
 from orderledger.infrastructure.ingest.parking import (
+    TRADE_FACTS,
     ParkedLines,
     Parking,
     Waiting,
@@ -257,11 +258,12 @@ class Batch(Parking, Identities):
     def _order_fact(self, message: Message, entry: JournalEntry, part: int) -> Handled:
         """A fact about an existing order: applied to it, or parked until it is known."""
         order, keys = self._resolve(message)
-        if order is not None and (waits := self._trade_wait(order, message)):
-            order, keys = None, waits
-        elif order is None and (trade := trade_named(message)) is not None:
-            # Waiting for the trade is waiting for its order too: a fill is booked on an order.
-            keys = [trade_key(key, trade) for key in keys]
+        if type(message) in TRADE_FACTS:  # a bust or correction: it waits for its trade's fill
+            if order is not None and (waits := self._trade_wait(order, message)):
+                order, keys = None, waits
+            elif order is None:
+                # Waiting for the trade is waiting for its order too: a fill is booked on an order.
+                keys = [trade_key(key, message.trade_id) for key in keys]  # type: ignore[union-attr]
         if order is None:
             already = self._park(message, entry, part, keys)
             if already is not None:
@@ -330,14 +332,16 @@ class Batch(Parking, Identities):
             if _withdraws_latest(order, events):
                 events = events + self._restated(order, in_venue_time(self._history(order)), entry, message)
         trades = [e.trade_id for e in events if type(e) is OrderFilled]
-        if not NAMING.isdisjoint(map(type, events)):
+        naming = not NAMING.isdisjoint(map(type, events))
+        quiet = (trades or naming) and self._quiet()
+        if naming:
             # Only these add identities: any other fact leaves nothing new to register or release.
             keys = self._register(order, identity_keys(order))
-            if not self._quiet():
+            if not quiet:
                 keys = _named(order, keys, trades)
                 self.commit.resolvable.extend(keys)
                 events += self._unpark(order, keys)
-        if trades and not self._quiet():
+        if trades and not quiet:
             # A bust or correction waiting for a trade this fact booked, by any of the order's names.
             waits = trade_keys(order, trades)
             self.commit.resolvable.extend(waits)
