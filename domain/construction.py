@@ -74,13 +74,7 @@ def construct(cls: type[M], values: dict[str, Any]) -> M:
     for name, factory in plan.factories:
         if name not in given:
             data[name] = factory()
-    # What ``holding`` does, written out: every decided event passes here.
-    model = _new(cls)
-    _set(model, "__dict__", data)
-    _set_fields_set(model, given)
-    _set_extra(model, None)
-    _set_private(model, None)
-    return model
+    return holding(cls, data, given)
 
 
 _new = object.__new__
