@@ -72,6 +72,10 @@ class _Plan:
     template: Template
     readers: tuple[tuple[str, Callable[[Any], Any]], ...]  # the fields after the header
     read: Callable[[Any, int, dict[str, Any]], dict[str, Any] | None]  # see _event_reader
+    # Every field's name: what ``read`` gives every event as set. One set per class, not one
+    # per event: an event is frozen, and pydantic copies the set before it changes it (a
+    # ``model_copy`` with an update), so no event changes another's.
+    every: set[str]
 
 
 _PLANS: dict[type[BaseModel], _Plan] = {}
@@ -87,7 +91,10 @@ def _plan(cls: type[BaseModel]) -> _Plan:
             if reader is not None and reader is not bool and name not in HEADER:  # JSON has booleans
                 readers.append((name, reader))
         plan = _PLANS[cls] = _Plan(
-            made, tuple(readers), _event_reader(made.names, dict(readers), events.stored_when_given(cls))
+            made,
+            tuple(readers),
+            _event_reader(made.names, dict(readers), events.stored_when_given(cls)),
+            set(made.names),
         )
     return plan
 
@@ -142,7 +149,7 @@ def read_stored(cls: type[E], originator_id: UUID, version: int, state: dict[str
     plan = _PLANS.get(cls) or _plan(cls)
     data = plan.read(originator_id, version, state)
     if data is not None:
-        return holding(cls, data, set(data))
+        return holding(cls, data, plan.every)
     for name, reader in plan.readers:
         value = state.get(name)
         if value is not None:

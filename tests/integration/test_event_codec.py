@@ -131,3 +131,18 @@ def test_a_stored_state_with_a_field_more_or_less_is_read_by_the_general_path() 
     assert list(short.__dict__) == list(whole.__dict__)  # fields in declaration order all the same
     with pytest.raises(MapperDeserialisationError, match="OrderCanceled has no field 'quantity'"):
         _MAPPER.decode(topic, orjson.dumps({**orjson.loads(state), "quantity": "1"}), originator_id, version)
+
+
+def test_events_read_back_share_their_fields_set_and_nothing_changes_it() -> None:
+    """The events of one class read back hold one set of the fields given (pydantic's fields
+    set): they are frozen, and a copy with an update changes a set of its own."""
+    accepted = [r for r in _SAMPLE if r[0] == TOPICS[events.OrderAccepted]][:2]
+    first, second = (_MAPPER.decode(*row) for row in accepted)
+    assert first.model_fields_set is second.model_fields_set
+    given = set(first.model_fields_set)
+    updated = first.model_copy(update={"venue_order_id": "V-other"})
+    assert "venue_order_id" in updated.model_fields_set
+    assert first.model_fields_set == second.model_fields_set == given
+    with pytest.raises(ValueError, match="frozen"):
+        first.venue_order_id = "V-other"  # type: ignore[misc]
+    assert first.model_fields_set == given
