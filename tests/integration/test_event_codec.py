@@ -144,5 +144,5 @@ def test_events_read_back_share_their_fields_set_and_nothing_changes_it() -> Non
     assert "venue_order_id" in updated.model_fields_set
     assert first.model_fields_set == second.model_fields_set == given
     with pytest.raises(ValueError, match="frozen"):
-        first.venue_order_id = "V-other"  # type: ignore[misc]
+        first.venue_order_id = "V-other"  # type: ignore[attr-defined]
     assert first.model_fields_set == given
