@@ -33,6 +33,7 @@ class Template:
     required: frozenset[str]
     known: frozenset[str]
     factories: tuple[tuple[str, Callable[[], Any]], ...]
+    frozen: bool  # its instances never change (pydantic's ``frozen``)
 
 
 _TEMPLATES: dict[type[BaseModel], Template] = {}
@@ -54,21 +55,40 @@ def template(cls: type[BaseModel]) -> Template:
             else:
                 values[name] = info.default
         made = _TEMPLATES[cls] = Template(
-            tuple(values), values, frozenset(required), frozenset(values), tuple(factories)
+            tuple(values),
+            values,
+            frozenset(required),
+            frozenset(values),
+            tuple(factories),
+            bool(cls.model_config.get("frozen")),
         )
     return made
+
+
+_GIVEN: dict[tuple[Any, ...], set[str]] = {}
+"""The fields set of a frozen class's instances built from values of these names, in this order
+(the class first): checked once, and one set for them all. A frozen model's fields set never
+changes (pydantic copies it before a ``model_copy`` with an update adds to it), and the code
+that builds events gives their values in a few shapes each."""
+_SHAPES = 4096
+"""The most shapes remembered (more are checked each time, as any unfrozen class's are)."""
 
 
 def construct(cls: type[M], values: dict[str, Any]) -> M:
     """A model holding ``values`` (already checked), as ``cls.model_construct(**values)`` holds
     them. An unknown or missing required field is a programming error: TypeError."""
     plan = _TEMPLATES.get(cls) or template(cls)
-    given = set(values)
-    if not plan.required <= given <= plan.known:
-        missing = [name for name in plan.names if name in plan.required and name not in given]
-        if missing:
-            raise TypeError(f"{cls.__name__} needs {missing[0]!r}")
-        raise TypeError(f"{cls.__name__} has no field {sorted(given - plan.known)[0]!r}")
+    shape = (cls, *values)
+    given = _GIVEN.get(shape)
+    if given is None:
+        given = set(values)
+        if not plan.required <= given <= plan.known:
+            missing = [name for name in plan.names if name in plan.required and name not in given]
+            if missing:
+                raise TypeError(f"{cls.__name__} needs {missing[0]!r}")
+            raise TypeError(f"{cls.__name__} has no field {sorted(given - plan.known)[0]!r}")
+        if plan.frozen and len(_GIVEN) < _SHAPES:
+            _GIVEN[shape] = given
     data = plan.values.copy()  # every field, in order: the given values keep their places
     data.update(values)
     for name, factory in plan.factories:

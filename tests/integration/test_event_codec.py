@@ -77,6 +77,21 @@ def test_construct_refuses_an_unknown_field() -> None:
         construct(OrderCanceled, {**values, "quantity": 1})
 
 
+def test_construct_checks_a_shape_once_and_refuses_a_wrong_one_every_time() -> None:
+    topic, state, originator_id, version = next(r for r in _SAMPLE if r[0] == TOPICS[OrderCanceled])
+    values = dict(_MAPPER.decode(topic, state, originator_id, version).__dict__)
+    first, second = construct(OrderCanceled, dict(values)), construct(OrderCanceled, dict(values))
+    assert first == second and first.model_fields_set is second.model_fields_set  # frozen: shared
+    for _ in range(2):
+        with pytest.raises(TypeError, match="OrderCanceled has no field 'quantity'"):
+            construct(OrderCanceled, {**values, "quantity": 1})
+        with pytest.raises(TypeError, match="OrderCanceled needs 'client_order_id'"):
+            construct(OrderCanceled, {k: v for k, v in values.items() if k != "client_order_id"})
+    # The same names in another order are another shape: checked, and the same event.
+    reordered = dict(reversed(list(values.items())))
+    assert construct(OrderCanceled, reordered) == first
+
+
 def test_class_version_upcasting_applies_on_both_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     """An event class at version 2 reads rows written at version 1 through its upcaster."""
     mapper = _MAPPER
