@@ -21,7 +21,7 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import EVENT_TYPES_BY_NAME, OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.outcomes import Outcome
-from orderledger.domain.values import PLAIN_NUMBER_FORM, format_timestamp, parse_timestamp
+from orderledger.domain.values import PLAIN_NUMBER_FORM, format_timestamp
 from orderledger.infrastructure.audit.columns import COLUMN_TYPES, arrow_type, typed_value
 from orderledger.infrastructure.listing import Ordering, Page, ordering, read_page
 from orderledger.infrastructure.results.filter import Filter
@@ -197,33 +197,27 @@ def message_keyset(db: Database, where: Filter, *, outcome: str | None = None) -
     listing = "parked" if outcome == Outcome.PARKED else "messages"
     order = ordering(listing, where, db.dialect, seal=cursors.seal(db), outcome=outcome)
     columns = (
-        "received_at, origin, line_no, format, raw, outcome, reason, client_order_id, event_count, message_id"
+        "message_id, received_at, origin, line_no, format, raw, outcome, reason, client_order_id, event_count"
     )
     where_clause = (" AND ".join(clauses), params)
     return Keyset(columns, "messages", where_clause, order.keys, order.descending, order.start), order
 
 
-def _message_rows(rows: Iterable[Sequence[Any]]) -> Iterator[MessageRecord]:
-    for r in rows:
-        yield MessageRecord(
-            message_id=r[9],
-            received_at=parse_timestamp(r[0]),
-            origin=r[1],
-            line=r[2],
-            format=r[3],
-            raw=bytes(r[4]).decode("utf-8", "replace"),
-            outcome=Outcome(r[5]),
-            reason=r[6],
-            client_order_id=r[7],
-            events=r[8],
-        )
+def _raw_text(raw: Any) -> str:
+    """A message's raw bytes as text (invalid UTF-8 replaced)."""
+    return bytes(raw).decode("utf-8", "replace")
+
+
+_message_rows = MessageRecord.lazy_reader([None, None, None, None, None, _raw_text])
+"""The journal's rows (``message_keyset``'s columns, the fields' order) as typed rows, each read
+when a field is first asked for, and shown as JSON from its stored values."""
 
 
 def iter_messages(db: Database, where: Filter, *, outcome: str | None = None) -> Iterator[MessageRecord]:
     """Journal rows in arrival order (``where.newest``: reversed; ``where.sort``: that sort),
     read a page at a time: each inbound message verbatim, with its outcome."""
     keyset, _ = message_keyset(db, where, outcome=outcome)
-    return _message_rows(islice(chain.from_iterable(keyset.pages(db, CHUNK)), where.limit))
+    return islice(chain.from_iterable(keyset.pages(db, CHUNK, _message_rows)), where.limit)
 
 
 def message_page(
@@ -232,7 +226,7 @@ def message_page(
     """One page of the journal: ``where.limit`` rows (None: all) after its cursor, with the next
     page's cursor."""
     keyset, order = message_keyset(db, where, outcome=outcome)
-    return read_page(db, keyset, order, where.limit, lambda rows: list(_message_rows(rows)), count=count)
+    return read_page(db, keyset, order, where.limit, _message_rows, count=count)
 
 
 def list_messages(

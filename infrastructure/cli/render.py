@@ -369,22 +369,48 @@ def print_json(data: Any) -> None:
 
 
 def json_array(rows: Iterable[Any]) -> None:
-    """A JSON array written row by row (the same text as ``print_json(list(rows))``)."""
+    """A JSON array written a page of rows at a time (the same text as
+    ``print_json(list(rows))``): each page is one indented array, written without its brackets."""
     write = sys.stdout.write
+    source = iter(rows)
     first = True
-    for row in rows:
-        text = indented(row).replace("\n", "\n  ")
-        write(("[\n  " if first else ",\n  ") + text)
+    while page := list(islice(source, PAGE)):
+        text = indented(page)  # "[\n  row,\n  row\n]"
+        write(("[" if first else ",") + text[1:-2])
         first = False
     write("[]\n" if first else "\n]\n")
 
 
+_ROW_BREAK = re.compile(r",\n  (?! )")
+"""In an indented array, what separates its items (the only commas at the first level)."""
+_LINE_BREAK = re.compile(r"\n *")
+
+
+def one_line_each(rows: list[Any]) -> str:
+    """Rows as JSON lines: what ``json.dumps(row, ensure_ascii=False)`` writes for each, a line
+    apiece, made by orjson for the whole list at once unless it holds what orjson refuses.
+
+    orjson's indented text is the standard library's, and every line break in it is between
+    tokens (text holds its line breaks escaped), so the one-line form is that text with each
+    break and its indent removed (after a comma: one space, the standard library's separator);
+    the breaks after the array's own items are where one line ends and the next begins."""
+    if not rows:
+        return ""
+    try:
+        text = orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode()
+    except orjson.JSONEncodeError:
+        return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    text = _ROW_BREAK.sub("\0", text[4:-2])  # without "[\n  " and "\n]"; NUL is always escaped
+    return _LINE_BREAK.sub("", text.replace(",\n", ", \n")).replace("\0", "\n") + "\n"
+
+
 def json_lines(rows: Iterable[Any]) -> int:
-    """One JSON document per line; returns how many."""
+    """One JSON document per line, written a page of rows at a time; returns how many."""
     count = 0
-    for row in rows:
-        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
-        count += 1
+    source = iter(rows)
+    while page := list(islice(source, PAGE)):
+        sys.stdout.write(one_line_each(page))
+        count += len(page)
     return count
 
 

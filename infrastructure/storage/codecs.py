@@ -56,8 +56,13 @@ def value_reader(hint: Any) -> Callable[[Any], Any] | None:
     if hint is bool:
         return bool  # a view's column holds 0 or 1
     if origin in (Mapping, dict) and args and args[1] is Decimal:
-        return lambda v: {k: Decimal(x) for k, x in v.items()}
+        return _amounts
     return None
+
+
+def _amounts(stored: Mapping[str, Any]) -> dict[str, Decimal]:
+    """A mapping of amounts (fees per currency) from their stored texts."""
+    return {k: Decimal(x) for k, x in stored.items()}
 
 
 # ----------------------------------------------------------------- events
@@ -189,13 +194,7 @@ def _compiled(cls: Any, decoders: tuple[Decoder, ...]) -> tuple[Any, Any]:
     for i, (name, reader) in enumerate(zip(names, readers, strict=True)):
         decoder = decoders[i] if i < len(decoders) else None
         chain = [c for c in (decoder, reader if reader is not decoder else None) if c is not None]
-        expression = f"r[{i}]"
-        for j, convert in enumerate(chain):
-            scope[f"c{i}_{j}"] = convert
-            expression = f"c{i}_{j}({expression})"
-        if chain:
-            expression = f"None if r[{i}] is None else {expression}"
-        items.append(f"{name!r}: {expression}")
+        items.append(_item(scope, i, name, chain))
     fields_of_r = f"{{{', '.join(items)}}}"
     source = (
         "def read(rows):\n"
@@ -213,6 +212,76 @@ def _compiled(cls: Any, decoders: tuple[Decoder, ...]) -> tuple[Any, Any]:
     return scope["read"], scope["fill"]
 
 
+def _item(scope: dict[str, Any], i: int, name: str, chain: list[Callable[[Any], Any]]) -> str:
+    """The generated ``'name': value`` of column ``i``: read by each of ``chain`` in turn (put in
+    ``scope`` as ``c<i>_<j>``), a NULL staying None."""
+    expression = f"r[{i}]"
+    for j, convert in enumerate(chain):
+        scope[f"c{i}_{j}"] = convert
+        expression = f"c{i}_{j}({expression})"
+    if chain:
+        expression = f"None if r[{i}] is None else {expression}"
+    return f"{name!r}: {expression}"
+
+
+def row_renderer(
+    cls: Any, decoders: tuple[Decoder, ...] = ()
+) -> Callable[[Sequence[Any]], dict[str, Any]] | None:
+    """What turns one stored row (as ``row_reader`` reads it) straight into the JSON-ready form
+    of the row it would read (``ResultRow.to_json``: the fields shown, in order), with no typed
+    value made on the way, or None when some field's type has no stored form that already is
+    its JSON form.
+
+    A stored amount or time is the ledger's own canonical text (``format_decimal``,
+    ``format_timestamp``) and an enum its value: that text is what the typed value is shown as,
+    so it is taken as it is. Each column is only read by its decoder (JSON text into a list or
+    a mapping), a flag's 0/1 made a bool, a tuple stored other than as JSON made a list. Fields
+    whose metadata says ``json: False`` (``results.rows.HIDDEN``) are left out."""
+    render: Callable[[Sequence[Any]], dict[str, Any]] | None = _compiled_renderer(cls, decoders)
+    return render
+
+
+@functools.cache
+def _compiled_renderer(cls: Any, decoders: tuple[Decoder, ...]) -> Any:
+    names, readers = _row_readers(cls)
+    shown = {f.name for f in fields(cls) if f.metadata.get("json", True)}
+    scope: dict[str, Any] = {}
+    items = []
+    for i, (name, reader) in enumerate(zip(names, readers, strict=True)):
+        if name not in shown:
+            continue
+        decoder = decoders[i] if i < len(decoders) else None
+        form = _json_form(reader, decoder)
+        if form is _NO_FORM:
+            return None
+        items.append(_item(scope, i, name, [c for c in (decoder, form) if c is not None]))
+    source = f"def render(r):\n    return {{{', '.join(items)}}}\n"
+    exec(compile(source, f"<{cls.__name__}.stored_renderer>", "exec"), scope)
+    return scope["render"]
+
+
+_NO_FORM: Any = object()
+_STORED_AS_SHOWN = (Decimal, datetime.fromisoformat, None)
+"""The readers of values whose stored text is their JSON form (amounts, times, text, numbers)."""
+
+
+def _json_form(reader: Callable[[Any], Any] | None, decoder: Decoder) -> Any:
+    """What makes a stored (decoded) value of a field read by ``reader`` its JSON form: None when
+    it already is, ``_NO_FORM`` when no such rule is known (the row is read typed instead)."""
+    if reader in _STORED_AS_SHOWN:
+        return None
+    if reader is bool:
+        return None if decoder is bool else bool
+    if reader is tuple:
+        return None if decoder is not None else list
+    owner = getattr(reader, "__self__", None)  # an enum's ``_value2member_map_.__getitem__``
+    if isinstance(owner, dict) and owner and all(isinstance(m, Enum) for m in owner.values()):
+        return None
+    if reader is _amounts and decoder is not None:
+        return None  # a mapping of amounts, decoded from its JSON: the amounts' canonical texts
+    return _NO_FORM
+
+
 @functools.cache
 def _row_readers(cls: Any) -> tuple[tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]:
     hints = typing.get_type_hints(cls)
@@ -220,4 +289,4 @@ def _row_readers(cls: Any) -> tuple[tuple[str, ...], tuple[Callable[[Any], Any] 
     return names, tuple(value_reader(hints[name]) for name in names)
 
 
-__all__ = ["HEADER", "read_stored", "row_filler", "row_reader", "value_reader"]
+__all__ = ["HEADER", "read_stored", "row_filler", "row_reader", "row_renderer", "value_reader"]
