@@ -1,10 +1,11 @@
 """The shared base of the ledger's result rows: typed fields, and their JSON-ready form.
 
 Every value of a row is typed (``Decimal`` amounts, timezone-aware ``datetime`` times, the
-domain's enums); ``ResultRow.to_json()`` gives the JSON-ready form that ``orderledger … --json`` prints
-and the HTTP API sends (the one renderer of each row kind: amounts and times as exact strings,
-enums by value), ``ResultRow.from_json`` reads it back, and ``ResultRow.stored_reader``,
-``lazy_reader`` and ``packed_reader`` read the rows the ledger stored. A row's fields are declared in the order its JSON keys appear.
+domain's enums); ``ResultRow.to_json()`` gives the JSON-ready form that ``orderledger … --json``
+prints and the HTTP API sends (the one renderer of each row kind: amounts and times as exact
+strings, enums by value), ``ResultRow.from_json`` reads it back, and ``ResultRow.stored_reader``,
+``lazy_reader`` and ``packed_reader`` read the rows the ledger stored. A row's fields are
+declared in the order its JSON keys appear.
 """
 
 from __future__ import annotations
