@@ -21,6 +21,7 @@ from orderledger.infrastructure.results.filter import Filter
 from orderledger.infrastructure.results.orders import OrderRow
 from orderledger.infrastructure.results.pnl import PnlPoint, PnlRow, fee_fields, net_of
 from orderledger.infrastructure.results.positions import PositionRow
+from orderledger.infrastructure.results.rows import lazy_reader
 from orderledger.infrastructure.results.trades import TradeRow
 from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.db import Database
@@ -99,7 +100,7 @@ def _order_pages(
     return keyset.pages(db, min(PAGE, where.limit or PAGE), convert)
 
 
-_READ_ORDERS = OrderRow.lazy_reader(SHOWN_DECODERS)
+_READ_ORDERS = lazy_reader(OrderRow, SHOWN_DECODERS)
 """Stored orders view rows → typed rows (the stored form read by the projection's decoders),
 each read when a field is first asked for, and shown as JSON from its stored values."""
 _READ_OPEN_ORDERS = OrderRow.packed_reader(SHOWN_DECODERS)
@@ -171,10 +172,10 @@ def trade_keyset(db: Database, where: Filter) -> tuple[Keyset, Ordering]:
 
 
 _TRADE_DECODERS = {"tags": orjson.loads, "late": bool}
-_read_trades = TradeRow.lazy_reader([_TRADE_DECODERS.get(name) for name in TRADE_FIELDS])
+_read_trades = lazy_reader(TradeRow, [_TRADE_DECODERS.get(name) for name in TRADE_FIELDS])
 """The trades view's stored rows (the fields' columns in field order) as typed rows: the view
 holds the ledger's own canonical text, converted without being checked again when a field is
-first read, and shown as JSON as it is (``ResultRow.lazy_reader``)."""
+first read, and shown as JSON as it is (``results.rows.lazy_reader``)."""
 
 
 def _with_parent(rows: Iterable[TradeRow], parent: str | None) -> Iterator[TradeRow]:

@@ -4,7 +4,7 @@ Every value of a row is typed (``Decimal`` amounts, timezone-aware ``datetime`` 
 domain's enums); ``ResultRow.to_json()`` gives the JSON-ready form that ``orderledger … --json``
 prints and the HTTP API sends (the one renderer of each row kind: amounts and times as exact
 strings, enums by value), ``ResultRow.from_json`` reads it back, and ``ResultRow.stored_reader``,
-``lazy_reader`` and ``packed_reader`` read the rows the ledger stored. A row's fields are
+``packed_reader`` and :func:`lazy_reader` read the rows the ledger stored. A row's fields are
 declared in the order its JSON keys appear.
 """
 
@@ -97,14 +97,14 @@ def _shown_names(cls: type) -> tuple[str, ...]:
 
 
 _PACKED = "_packed"
-"""Key, in a row's ``__dict__``, of its stored values not yet read (``ResultRow.lazy_reader``,
+"""Key, in a row's ``__dict__``, of its stored values not yet read (:func:`lazy_reader`,
 ``packed_reader``): what fills its fields from them, they, and what shows them as JSON."""
 
 
 class ResultRow:
     """Shared behaviour of the row dataclasses (each declares its own fields).
 
-    A row made by ``lazy_reader`` holds its stored row, and one made by ``packed_reader`` its
+    A row made by :func:`lazy_reader` holds its stored row, and one made by ``packed_reader`` its
     stored values as one JSON text, until a field is first read: that read decodes every field
     at once (one field at a time cost a row's full reading 2.6 times as much), and the row is
     then like any other. Equality, ``repr``, pickling and copies read its fields; ``to_json``
@@ -132,7 +132,7 @@ class ResultRow:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data, keys in field order (fields marked ``HIDDEN`` left out). A row still
-        holding its stored values (``lazy_reader``, ``packed_reader``) is shown from them, with
+        holding its stored values (:func:`lazy_reader`, ``packed_reader``) is shown from them, with
         no typed value made on the way (the same data: ``codecs.row_renderer``)."""
         packed = self.__dict__.get(_PACKED)
         if packed is not None and packed[2] is not None:
@@ -190,17 +190,29 @@ class ResultRow:
 
         return _lazy(cls, fill, None if render_values is None else render, 0)
 
-    @classmethod
-    def lazy_reader(
-        cls: type[Row], decoders: Sequence[Callable[[Any], Any] | None] = ()
-    ) -> Callable[[Iterable[Sequence[Any]]], list[Row]]:
-        """What turns stored rows into rows as ``stored_reader`` reads them, each holding its
-        stored values until a field is first read (then decoded whole, as a packed row is).
-        ``to_json`` of a row not yet read shows its stored values as they are (amounts and times
-        are the ledger's canonical text already: ``codecs.row_renderer``), so a list written as
-        JSON makes no ``Decimal`` or ``datetime`` of a row it only shows."""
-        decoders = tuple(decoders)
-        return _lazy(cls, row_filler(cls, decoders), row_renderer(cls, decoders), None)
+
+def lazy_reader(
+    cls: type[Row], decoders: Sequence[Callable[[Any], Any] | None] = ()
+) -> Callable[[Iterable[Sequence[Any]]], list[Row]]:
+    """What turns stored rows into rows of ``cls`` as its ``stored_reader`` reads them, each
+    holding its stored values until a field is first read (then decoded whole, as a packed row
+    is). ``to_json`` of a row not yet read shows its stored values as they are (amounts and
+    times are the ledger's canonical text already: ``codecs.row_renderer``), so a list written
+    as JSON makes no ``Decimal`` or ``datetime`` of a row it only shows."""
+    decoders = tuple(decoders)
+    return lazy_rows(cls, row_filler(cls, decoders), row_renderer(cls, decoders))
+
+
+def lazy_rows(
+    cls: type[Row],
+    fill: Callable[[Any, Any], None],
+    render: Callable[[Any], dict[str, Any]] | None,
+) -> Callable[[Iterable[Sequence[Any]]], list[Row]]:
+    """What turns stored rows into rows of ``cls`` each holding its stored row until a field is
+    first read: then ``fill(row, stored)`` gives it every field in one update of its
+    ``__dict__``. ``render(stored)``: its ``to_json`` until then (None: the fields are read
+    first)."""
+    return _lazy(cls, fill, render, None)
 
 
 def _lazy(

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from orderledger.domain import events
 from orderledger.domain.construction import Template, construct, holding, template
+from orderledger.domain.values import DecimalStr, UtcTime, format_timestamp
 
 E = TypeVar("E", bound=BaseModel)
 
@@ -155,6 +156,96 @@ def read_stored(cls: type[E], originator_id: UUID, version: int, state: dict[str
     state["originator_id"] = originator_id
     state["originator_version"] = version
     return construct(cls, state)
+
+
+# ----------------------------------------------------------------- events shown as JSON
+
+
+def shown_time(text: str) -> str:
+    """A time as the event's JSON shows it (``format_timestamp``) from its stored text (orjson's,
+    which leaves out the microseconds of a whole second)."""
+    return text if len(text) == _TIME_WIDTH else format_timestamp(datetime.fromisoformat(text))
+
+
+_TIME_WIDTH = len("2026-11-20T09:30:01.186437Z")
+_AS_SHOWN: Any = None
+_NOT_SHOWN: Any = object()
+
+
+def _event_json_form(hint: Any) -> Any:
+    """What makes an event field's stored (JSON) value the form ``model_dump(mode="json")``
+    gives: ``_AS_SHOWN`` when it already is (text, numbers, flags, enums, amounts as the
+    canonical text ``DecimalStr`` writes, lists and mappings of those), ``shown_time`` for a
+    time, ``_NOT_SHOWN`` for a type with no such rule (the event is decoded instead)."""
+    if hint == DecimalStr:
+        return _AS_SHOWN
+    if hint == UtcTime:
+        return shown_time
+    args, origin = typing.get_args(hint), typing.get_origin(hint)
+    if origin is Annotated:  # markers only (WHEN_GIVEN): a serializer of its own is not known
+        known = all(type(mark).__module__.split(".")[0] != "pydantic" for mark in hint.__metadata__)
+        return _event_json_form(args[0]) if known else _NOT_SHOWN
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _event_json_form(inner[0]) if len(inner) == 1 else _NOT_SHOWN
+    if origin in (list, dict, tuple):
+        inner_forms = {_event_json_form(a) for a in args if a is not Ellipsis}
+        return _AS_SHOWN if inner_forms <= {_AS_SHOWN} else _NOT_SHOWN
+    supertype = getattr(hint, "__supertype__", None)  # a NewType (ClientOrderId, TradeId)
+    if supertype is not None:
+        return _event_json_form(supertype)
+    if hint in (str, int, bool):
+        return _AS_SHOWN
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return _AS_SHOWN
+    return _NOT_SHOWN
+
+
+def event_json_reader(cls: type[BaseModel]) -> Callable[[dict[str, Any]], dict[str, Any] | None] | None:
+    """What turns an event class's stored state (parsed, at the class's current version) straight
+    into its fields after the header (``originator_id``, ``originator_version``) as
+    ``model_dump(mode="json")`` shows them, in order, with a field stored only when given left
+    out while it is None (as ``EventRecord`` shows it): no event built, no value converted but
+    the times orjson wrote without their microseconds. It answers None for a state that is not
+    exactly the class's fields (the event is decoded instead); None is returned instead of a
+    reader when some field's type has no such rule. Generated once per class, as
+    ``_event_reader`` is."""
+    reader: Callable[[dict[str, Any]], dict[str, Any] | None] | None = _event_json_reader(cls)
+    return reader
+
+
+@functools.cache
+def _event_json_reader(cls: type[BaseModel]) -> Any:
+    names = tuple(cls.model_fields)
+    if names[: len(HEADER)] != HEADER:
+        return None
+    hints = typing.get_type_hints(cls, include_extras=True)
+    when_given = events.stored_when_given(cls)
+    body = names[len(HEADER) :]
+    scope: dict[str, Any] = {}
+    values = []
+    for at, name in enumerate(body):
+        form = _event_json_form(hints[name])
+        if form is _NOT_SHOWN:
+            return None
+        value = f"s.get({name!r})" if name in when_given else f"s[{name!r}]"
+        if form is not _AS_SHOWN:
+            scope[f"show{at}"] = form
+            value = f"None if (v := {value}) is None else show{at}(v)"
+        values.append(f"{name!r}: {value}")
+    size = str(len(body)) + "".join(f" - ({name!r} not in s)" for name in when_given)
+    dropped = "".join(f"    if d[{name!r}] is None:\n        del d[{name!r}]\n" for name in when_given)
+    source = (
+        "def show(s):\n"
+        f"    if len(s) != {size}:\n"
+        "        return None\n"
+        "    try:\n"
+        f"        d = {{{', '.join(values)}}}\n"
+        "    except KeyError:\n"
+        "        return None\n" + dropped + "    return d\n"
+    )
+    exec(source, scope)  # the source is made of the model's own field names
+    return scope["show"]
 
 
 # ----------------------------------------------------------------- query rows
@@ -289,4 +380,13 @@ def _row_readers(cls: Any) -> tuple[tuple[str, ...], tuple[Callable[[Any], Any] 
     return names, tuple(value_reader(hints[name]) for name in names)
 
 
-__all__ = ["HEADER", "read_stored", "row_filler", "row_reader", "row_renderer", "value_reader"]
+__all__ = [
+    "HEADER",
+    "event_json_reader",
+    "read_stored",
+    "row_filler",
+    "row_reader",
+    "row_renderer",
+    "shown_time",
+    "value_reader",
+]

@@ -180,10 +180,7 @@ class LedgerMapper(Mapper[UUID]):
         to route a row (a partitioned rebuild) before paying for the event."""
         try:
             cls = CLASSES[topic]
-            if self.cipher:
-                data = self.cipher.decrypt(data)
-            if self.compressor:
-                data = self.compressor.decompress(data)
+            data = self._opened(data)
             state: dict[str, Any] = orjson.loads(data)
             from_version = state.pop("class_version", 1)
             while from_version < cls.class_version:
@@ -198,6 +195,28 @@ class LedgerMapper(Mapper[UUID]):
                 hint = str(error)
             raise _failure(topic, originator_id, version, hint) from error
         return cls, state
+
+    def current_state(self, topic: str, data: bytes) -> tuple[type[OrderEvent], dict[str, Any]] | None:
+        """``load`` of a state stored at its class's current version (nothing to upcast): the
+        class and its stored fields as they are; None for any other (an older version, or one
+        that cannot be read: ``load`` says why)."""
+        cls = CLASSES.get(topic)
+        if cls is None:
+            return None
+        try:
+            state: dict[str, Any] = orjson.loads(self._opened(data))
+        except Exception:
+            return None
+        return (cls, state) if state.pop("class_version", 1) == cls.class_version else None
+
+    def _opened(self, data: bytes) -> bytes:
+        """A stored state decrypted and decompressed (as the environment's cipher and compressor
+        say)."""
+        if self.cipher:
+            data = self.cipher.decrypt(data)
+        if self.compressor:
+            data = self.compressor.decompress(data)
+        return data
 
     @staticmethod
     def build(

@@ -1,7 +1,8 @@
-"""The lists' JSON is the standard library's text, written a page at a time by orjson: a JSON
-array is ``json.dumps(rows, indent=2, ensure_ascii=False)``, JSON lines are
-``json.dumps(row, ensure_ascii=False)`` a line each, for any JSON-ready rows (amounts and times
-are text in them: no floats), including what orjson refuses (the standard library writes it)."""
+"""The lists' JSON is the standard library's text, written a page at a time: a JSON array is
+``json.dumps(rows, indent=2, ensure_ascii=False)`` (made by orjson for rows with no floats, as
+the lists' rows are: amounts and times are text; by the standard library for what orjson
+refuses), JSON lines are ``json.dumps(row, ensure_ascii=False)`` a line each (the standard
+library's encoder, made once), for any JSON-ready rows."""
 
 from __future__ import annotations
 
@@ -26,6 +27,11 @@ JSON = st.recursive(
     max_leaves=20,
 )
 ROWS = st.lists(st.dictionaries(TEXT, JSON, max_size=6) | JSON, max_size=8)
+FLOATS = st.recursive(
+    st.floats() | TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
+    max_leaves=8,
+)
 
 
 def written(write: Any, rows: list[Any]) -> tuple[str, Any]:
@@ -36,7 +42,7 @@ def written(write: Any, rows: list[Any]) -> tuple[str, Any]:
 
 
 @settings(max_examples=400, deadline=None)
-@given(rows=ROWS)
+@given(rows=ROWS | st.lists(FLOATS, max_size=4))
 def test_json_lines_are_the_standard_librarys(rows: list[Any]) -> None:
     text, count = written(render.json_lines, rows)
     assert text == "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)

@@ -1,15 +1,14 @@
-"""A row read lazily (``ResultRow.lazy_reader``, ``packed_reader``) shows, as JSON, exactly what
+"""A row read lazily (``results.rows.lazy_reader``, ``ResultRow.packed_reader``) shows, as JSON, exactly what
 the typed row it reads to would show: its stored amounts and times are the ledger's canonical
 text, which ``to_json`` takes as it is (``codecs.row_renderer``). Checked for every kind of value
 a list's row holds, for any value (hypothesis), and for the rows a simulated session stores."""
 
 from __future__ import annotations
 
-import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import Field, dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from enum import Enum, StrEnum
 from typing import Any
@@ -26,10 +25,11 @@ from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.results.filter import Filter
 from orderledger.infrastructure.results.log import MessageRecord
 from orderledger.infrastructure.results.orders import OrderRow
-from orderledger.infrastructure.results.rows import HIDDEN, ResultRow
+from orderledger.infrastructure.results.rows import HIDDEN, ResultRow, lazy_reader
 from orderledger.infrastructure.results.trades import TradeRow
 from orderledger.infrastructure.storage.codecs import row_renderer
 from orderledger.projections.orders import SHOWN_DECODERS
+from tests.support.typed_values import value_of
 
 
 @dataclass(frozen=True)
@@ -67,31 +67,6 @@ JSON_TEXT = orjson.loads
 EVERY_KIND_DECODERS = (None,) * 7 + (bool, None, JSON_TEXT, JSON_TEXT, JSON_TEXT)
 """As the views store them: flags as 0/1, lists and mappings as JSON text."""
 
-AMOUNTS = st.decimals(allow_nan=False, allow_infinity=False)
-TIMES = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC))
-TEXT = st.text()
-
-
-def strategy(hint: Any) -> st.SearchStrategy[Any]:
-    """Any value of a field's type."""
-    args, origin = typing.get_args(hint), typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return st.none() | strategy(next(a for a in args if a is not type(None)))
-    if origin is tuple:
-        return st.lists(TEXT, max_size=3).map(tuple)
-    if origin in (Mapping, dict):
-        return st.dictionaries(TEXT, AMOUNTS if args[1] is Decimal else TEXT, max_size=3)
-    if isinstance(hint, type) and issubclass(hint, Enum):
-        return st.sampled_from(hint)
-    simple: dict[Any, st.SearchStrategy[Any]] = {
-        str: TEXT,
-        int: st.integers(-(2**63), 2**63 - 1),
-        bool: st.booleans(),
-        Decimal: AMOUNTS,
-        datetime: TIMES,
-    }
-    return simple[hint]
-
 
 def stored(value: Any, decoder: Callable[[Any], Any] | None) -> Any:
     """A typed value as the ledger stores it in a view's column (``decoder``: what reads it)."""
@@ -116,7 +91,7 @@ def stored(value: Any, decoder: Callable[[Any], Any] | None) -> Any:
 
 def rows_of(cls: type[ResultRow]) -> st.SearchStrategy[ResultRow]:
     hints = typing.get_type_hints(cls)
-    return st.builds(cls, **{f.name: strategy(hints[f.name]) for f in fields_of(cls) if f.init})
+    return st.builds(cls, **{f.name: value_of(hints[f.name]) for f in fields_of(cls) if f.init})
 
 
 def fields_of(cls: type[ResultRow]) -> tuple[Field[Any], ...]:
@@ -128,7 +103,7 @@ def check(row: ResultRow, decoders: tuple[Any, ...]) -> None:
     cls = type(row)
     kinds = [*decoders, *[None] * (len(fields_of(cls)) - len(decoders))]
     values = [stored(getattr(row, f.name), d) for f, d in zip(fields_of(cls), kinds, strict=True)]
-    lazy = cls.lazy_reader(decoders)([values])[0]
+    lazy = lazy_reader(cls, decoders)([values])[0]
     packed = cls.packed_reader(decoders)([(orjson.dumps(values).decode(),)])[0]
     eager = cls.stored_reader(decoders)([values])[0]
     expected = eager.to_json()
@@ -176,7 +151,7 @@ def test_a_message_row_shows_what_its_typed_row_shows(row: MessageRecord) -> Non
 def test_a_field_without_a_stored_form_shown_as_it_is_reads_the_row_first() -> None:
     key = UUID(int=7)
     assert row_renderer(Keyed) is None
-    row = Keyed.lazy_reader()([(str(key),)])[0]
+    row = lazy_reader(Keyed)([(str(key),)])[0]
     assert row.to_json() == {"key": key}
 
 
