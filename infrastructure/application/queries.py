@@ -95,8 +95,12 @@ def _order_pages(
     db: Database, where: Filter, open_only: bool, convert: Callable[[list[Any]], list[Any]] | None = None
 ) -> Iterator[list[Any]]:
     """Stored orders view rows in ``where``'s sort, one list per page (``convert``: as
-    :func:`pages`); with ``where.limit``, pages no larger than it."""
+    :func:`pages`); with ``where.limit``, pages no larger than it. The open orders are read in
+    the order of their partial index; all of them, in a sort no index of the view serves, by
+    their keys first (``Keyset.pages_by_key``)."""
     keyset, _ = order_keyset(db, where, open_only)
+    if where.limit is None and not open_only:
+        return keyset.pages_by_key(db, PAGE, convert)
     return keyset.pages(db, min(PAGE, where.limit or PAGE), convert)
 
 

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orderledger.domain.values import format_decimal, format_timestamp
+from orderledger.infrastructure.application import queries
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.results.filter import Filter
@@ -27,6 +28,7 @@ from orderledger.infrastructure.results.log import MessageRecord
 from orderledger.infrastructure.results.orders import OrderRow
 from orderledger.infrastructure.results.rows import HIDDEN, ResultRow, lazy_reader
 from orderledger.infrastructure.results.trades import TradeRow
+from orderledger.infrastructure.storage import paging
 from orderledger.infrastructure.storage.codecs import row_renderer
 from orderledger.projections.orders import SHOWN_DECODERS
 from tests.support.typed_values import value_of
@@ -175,3 +177,22 @@ def test_the_lists_of_a_session_show_what_their_typed_rows_show(newest: bool) ->
         for row in rows:
             getattr(row, fields(row)[0].name)  # read: the row decodes its fields
         assert [orjson.dumps(row.to_json()) for row in rows] == shown
+
+
+@pytest.mark.parametrize("sort", ["oldest", "newest", "status", "-quantity", "price", "updated"])
+def test_a_whole_list_of_orders_read_by_its_keys_first_is_the_paged_list(
+    ledger_url: str, sort: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All orders (no limit) are read by their sort keys first, then each page by its orders'
+    IDs (``Keyset.pages_by_key``): the same rows in the same order as the pages read in the
+    sort, across several queries of keys and pages (a few rows each here)."""
+    monkeypatch.setattr(paging, "KEYS", 7)
+    monkeypatch.setattr(queries, "PAGE", 3)
+    with OrderLedger(ledger_url) as ledger:
+        for message in simulate(5, 60):
+            ledger.record(message)
+        for where in (Filter(sort=sort), Filter(sort=sort, account="alpha")):
+            by_key = list(ledger.iter_orders(where))
+            paged = list(ledger.orders(where))
+            assert len(by_key) > 7 * 2
+            assert [orjson.dumps(r.to_json()) for r in by_key] == [orjson.dumps(r.to_json()) for r in paged]
