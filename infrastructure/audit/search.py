@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import chain, islice
@@ -122,11 +122,11 @@ def decoded_events(
         yield r[5], mapper.decode(r[2], bytes(r[3]), r[0], r[1]), r[4]
 
 
-def event_records(mapper: LedgerMapper) -> Any:
+def event_records(mapper: LedgerMapper) -> Callable[[Iterable[Sequence[Any]]], list[EventRecord]]:
     """Stored event rows (``EVENT_SELECT``) → records of the log (``EventRecord``), each holding
     its stored row until a field is first read (then its event is decoded); until then its
-    ``to_json`` is read straight from the stored state (``results.log.shown_stored``), or, for a state
-    stored at an older class version, from the decoded event."""
+    ``to_json`` is read straight from the stored state (``results.log.shown_stored``), or, for
+    a state stored at an older class version, from the decoded event."""
 
     def record(r: Sequence[Any]) -> EventRecord:
         return EventRecord.of(r[5], mapper.decode(r[2], bytes(r[3]), r[0], r[1]), r[4])
@@ -135,7 +135,7 @@ def event_records(mapper: LedgerMapper) -> Any:
         row.__dict__.update(record(r).__dict__)
 
     def render(r: Sequence[Any]) -> dict[str, Any]:
-        found = mapper.current_state(r[2], bytes(r[3]))
+        found = mapper.current_state(r[2], r[3])  # (not copied: orjson reads a buffer as it is)
         shown = None if found is None else shown_stored(r[5], found[0], r[1], found[1], r[4])
         return record(r).to_json() if shown is None else shown
 
