@@ -180,7 +180,10 @@ class LedgerMapper(Mapper[UUID]):
         to route a row (a partitioned rebuild) before paying for the event."""
         try:
             cls = CLASSES[topic]
-            data = self._opened(data)
+            if self.cipher:
+                data = self.cipher.decrypt(data)
+            if self.compressor:
+                data = self.compressor.decompress(data)
             state: dict[str, Any] = orjson.loads(data)
             from_version = state.pop("class_version", 1)
             while from_version < cls.class_version:
@@ -206,20 +209,14 @@ class LedgerMapper(Mapper[UUID]):
         if cls is None:
             return None
         try:
-            opened = self._opened(bytes(data)) if self.cipher or self.compressor else data
-            state: dict[str, Any] = orjson.loads(opened)
+            if self.cipher:
+                data = self.cipher.decrypt(bytes(data))
+            if self.compressor:
+                data = self.compressor.decompress(bytes(data))
+            state: dict[str, Any] = orjson.loads(data)
         except Exception:
             return None
         return (cls, state) if state.pop("class_version", 1) == cls.class_version else None
-
-    def _opened(self, data: bytes) -> bytes:
-        """A stored state decrypted and decompressed (as the environment's cipher and compressor
-        say)."""
-        if self.cipher:
-            data = self.cipher.decrypt(data)
-        if self.compressor:
-            data = self.compressor.decompress(data)
-        return data
 
     @staticmethod
     def build(
