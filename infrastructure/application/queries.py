@@ -21,6 +21,7 @@ from orderledger.infrastructure.results.filter import Filter
 from orderledger.infrastructure.results.orders import OrderRow
 from orderledger.infrastructure.results.pnl import PnlPoint, PnlRow, fee_fields, net_of
 from orderledger.infrastructure.results.positions import PositionRow
+from orderledger.infrastructure.results.rows import lazy_reader
 from orderledger.infrastructure.results.trades import TradeRow
 from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.db import Database
@@ -94,13 +95,18 @@ def _order_pages(
     db: Database, where: Filter, open_only: bool, convert: Callable[[list[Any]], list[Any]] | None = None
 ) -> Iterator[list[Any]]:
     """Stored orders view rows in ``where``'s sort, one list per page (``convert``: as
-    :func:`pages`); with ``where.limit``, pages no larger than it."""
+    :func:`pages`); with ``where.limit``, pages no larger than it. The open orders are read in
+    the order of their partial index; all of them, in a sort no index of the view serves, by
+    their keys first (``Keyset.pages_by_key``)."""
     keyset, _ = order_keyset(db, where, open_only)
+    if where.limit is None and not open_only:
+        return keyset.pages_by_key(db, PAGE, convert)
     return keyset.pages(db, min(PAGE, where.limit or PAGE), convert)
 
 
-_READ_ORDERS = OrderRow.stored_reader(SHOWN_DECODERS)
-"""Stored orders view rows → typed rows (the stored form read by the projection's decoders)."""
+_READ_ORDERS = lazy_reader(OrderRow, SHOWN_DECODERS)
+"""Stored orders view rows → typed rows (the stored form read by the projection's decoders),
+each read when a field is first asked for, and shown as JSON from its stored values."""
 _READ_OPEN_ORDERS = OrderRow.packed_reader(SHOWN_DECODERS)
 """Open orders' packed snapshots → typed rows, each decoded when a field is first read."""
 
@@ -170,24 +176,26 @@ def trade_keyset(db: Database, where: Filter) -> tuple[Keyset, Ordering]:
 
 
 _TRADE_DECODERS = {"tags": orjson.loads, "late": bool}
-_read_trades = TradeRow.stored_reader([_TRADE_DECODERS.get(name) for name in TRADE_FIELDS])
+_read_trades = lazy_reader(TradeRow, [_TRADE_DECODERS.get(name) for name in TRADE_FIELDS])
 """The trades view's stored rows (the fields' columns in field order) as typed rows: the view
-holds the ledger's own canonical text, converted without being checked again."""
+holds the ledger's own canonical text, converted without being checked again when a field is
+first read, and shown as JSON as it is (``results.rows.lazy_reader``)."""
 
 
-def _trade_rows(rows: Iterable[Sequence[Any]], parent: str | None) -> Iterator[TradeRow]:
-    for r in rows:
-        row: TradeRow = _read_trades((r,))[0]
-        # The parent as the orders view has it now (``trade_keyset``).
-        yield row if parent is None else replace(row, parent_id=parent)
+def _with_parent(rows: Iterable[TradeRow], parent: str | None) -> Iterator[TradeRow]:
+    """The rows; with ``parent``, each showing it (the parent as the orders view has it now,
+    ``trade_keyset``)."""
+    if parent is None:
+        return iter(rows)
+    return (replace(row, parent_id=parent) for row in rows)
 
 
 def iter_trades(db: Database, where: Filter) -> Iterator[TradeRow]:
     """The trade blotter in ``where``'s sort (by venue time unless it names another), read a
     page at a time (see :func:`trade_keyset`)."""
     keyset, _ = trade_keyset(db, where)
-    rows = chain.from_iterable(keyset.pages(db))
-    return _trade_rows(islice(rows, where.limit), where.parent)
+    rows = chain.from_iterable(keyset.pages(db, convert=_read_trades))
+    return _with_parent(islice(rows, where.limit), where.parent)
 
 
 def trade_page(db: Database, where: Filter, *, count: bool | int = False) -> Page[TradeRow]:
@@ -195,7 +203,12 @@ def trade_page(db: Database, where: Filter, *, count: bool | int = False) -> Pag
     next page's cursor (and, with ``count``, how many trades ``where`` selects)."""
     keyset, order = trade_keyset(db, where)
     return read_page(
-        db, keyset, order, where.limit, lambda rows: list(_trade_rows(rows, where.parent)), count=count
+        db,
+        keyset,
+        order,
+        where.limit,
+        lambda rows: list(_with_parent(_read_trades(rows), where.parent)),
+        count=count,
     )
 
 

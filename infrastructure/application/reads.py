@@ -40,6 +40,7 @@ from orderledger.infrastructure.audit.search import (
     orders_as_of,
     positions_as_of,
     search_events,
+    search_records,
 )
 from orderledger.infrastructure.listing import Page, ordering, row_value, sorted_page
 from orderledger.infrastructure.results.filter import Filter
@@ -211,14 +212,14 @@ def iter_events(
     filter's ``sort``), read in chunks; at most ``where.limit``."""
     wanted = event_filter(ledger, where, types, event_time)
     if where.sort is None and where.cursor is None:
-        found = search_events(ledger.db, ledger.mapper, wanted, newest=where.newest)
+        found = search_records(ledger.db, ledger.mapper, wanted, newest=where.newest)
     else:
         seal = cursors.seal(ledger.db)
         order = ordering(
             "events", where, ledger.db.dialect, seal=seal, types=wanted.types, event_time=event_time
         )
-        found = search_events(ledger.db, ledger.mapper, wanted, order=order)
-    return islice((EventRecord.of(p, e, m) for p, e, m in found), where.limit)
+        found = search_records(ledger.db, ledger.mapper, wanted, order=order)
+    return islice(found, where.limit)
 
 
 def rule_books(

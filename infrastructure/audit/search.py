@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from itertools import chain, islice
@@ -21,12 +21,13 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import EVENT_TYPES_BY_NAME, OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.outcomes import Outcome
-from orderledger.domain.values import PLAIN_NUMBER_FORM, format_timestamp, parse_timestamp
+from orderledger.domain.values import PLAIN_NUMBER_FORM, format_timestamp
 from orderledger.infrastructure.audit.columns import COLUMN_TYPES, arrow_type, typed_value
 from orderledger.infrastructure.listing import Ordering, Page, ordering, read_page
 from orderledger.infrastructure.results.filter import Filter
-from orderledger.infrastructure.results.log import EventRecord, MessageRecord
+from orderledger.infrastructure.results.log import EventRecord, MessageRecord, shown_stored
 from orderledger.infrastructure.results.orders import OrderRow
+from orderledger.infrastructure.results.rows import lazy_reader, lazy_rows
 from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.db import Database
 from orderledger.infrastructure.storage.mapper import LedgerMapper
@@ -121,6 +122,42 @@ def decoded_events(
         yield r[5], mapper.decode(r[2], bytes(r[3]), r[0], r[1]), r[4]
 
 
+def event_records(mapper: LedgerMapper) -> Callable[[Iterable[Sequence[Any]]], list[EventRecord]]:
+    """Stored event rows (``EVENT_SELECT``) → records of the log (``EventRecord``), each holding
+    its stored row until a field is first read (then its event is decoded); until then its
+    ``to_json`` is read straight from the stored state (``results.log.shown_stored``), or, for
+    a state stored at an older class version, from the decoded event."""
+
+    def record(r: Sequence[Any]) -> EventRecord:
+        return EventRecord.of(r[5], mapper.decode(r[2], bytes(r[3]), r[0], r[1]), r[4])
+
+    def fill(row: EventRecord, r: Sequence[Any]) -> None:
+        row.__dict__.update(record(r).__dict__)
+
+    def render(r: Sequence[Any]) -> dict[str, Any]:
+        found = mapper.current_state(r[2], r[3])  # (not copied: orjson reads a buffer as it is)
+        shown = None if found is None else shown_stored(r[5], found[0], r[1], found[1], r[4])
+        return record(r).to_json() if shown is None else shown
+
+    return lazy_rows(EventRecord, fill, render)
+
+
+def search_records(
+    db: Database,
+    mapper: LedgerMapper,
+    wanted: EventFilter,
+    *,
+    newest: bool = False,
+    order: Ordering | None = None,
+) -> Iterator[EventRecord]:
+    """The events :func:`search_events` reads, as records of the log (:func:`event_records`)."""
+    if order is None:
+        keyset = replace(event_keyset(db, wanted), newest=newest, start=None if newest else (0,))
+    else:
+        keyset = event_keyset(db, wanted, order)
+    return chain.from_iterable(keyset.pages(db, CHUNK, event_records(mapper)))
+
+
 def search_events(
     db: Database,
     mapper: LedgerMapper,
@@ -148,11 +185,7 @@ def event_page(
         "events", where, db.dialect, seal=cursors.seal(db), types=wanted.types, event_time=wanted.event_time
     )
     keyset = event_keyset(db, wanted, order)
-
-    def convert(rows: list[Any]) -> list[EventRecord]:
-        return [EventRecord.of(p, e, m) for p, e, m in decoded_events(mapper, rows)]
-
-    return read_page(db, keyset, order, where.limit, convert, count=count)
+    return read_page(db, keyset, order, where.limit, event_records(mapper), count=count)
 
 
 def events_after(
@@ -197,33 +230,27 @@ def message_keyset(db: Database, where: Filter, *, outcome: str | None = None) -
     listing = "parked" if outcome == Outcome.PARKED else "messages"
     order = ordering(listing, where, db.dialect, seal=cursors.seal(db), outcome=outcome)
     columns = (
-        "received_at, origin, line_no, format, raw, outcome, reason, client_order_id, event_count, message_id"
+        "message_id, received_at, origin, line_no, format, raw, outcome, reason, client_order_id, event_count"
     )
     where_clause = (" AND ".join(clauses), params)
     return Keyset(columns, "messages", where_clause, order.keys, order.descending, order.start), order
 
 
-def _message_rows(rows: Iterable[Sequence[Any]]) -> Iterator[MessageRecord]:
-    for r in rows:
-        yield MessageRecord(
-            message_id=r[9],
-            received_at=parse_timestamp(r[0]),
-            origin=r[1],
-            line=r[2],
-            format=r[3],
-            raw=bytes(r[4]).decode("utf-8", "replace"),
-            outcome=Outcome(r[5]),
-            reason=r[6],
-            client_order_id=r[7],
-            events=r[8],
-        )
+def _raw_text(raw: Any) -> str:
+    """A message's raw bytes as text (invalid UTF-8 replaced)."""
+    return bytes(raw).decode("utf-8", "replace")
+
+
+_message_rows = lazy_reader(MessageRecord, [None, None, None, None, None, _raw_text])
+"""The journal's rows (``message_keyset``'s columns, the fields' order) as typed rows, each read
+when a field is first asked for, and shown as JSON from its stored values."""
 
 
 def iter_messages(db: Database, where: Filter, *, outcome: str | None = None) -> Iterator[MessageRecord]:
     """Journal rows in arrival order (``where.newest``: reversed; ``where.sort``: that sort),
     read a page at a time: each inbound message verbatim, with its outcome."""
     keyset, _ = message_keyset(db, where, outcome=outcome)
-    return _message_rows(islice(chain.from_iterable(keyset.pages(db, CHUNK)), where.limit))
+    return islice(chain.from_iterable(keyset.pages(db, CHUNK, _message_rows)), where.limit)
 
 
 def message_page(
@@ -232,7 +259,7 @@ def message_page(
     """One page of the journal: ``where.limit`` rows (None: all) after its cursor, with the next
     page's cursor."""
     keyset, order = message_keyset(db, where, outcome=outcome)
-    return read_page(db, keyset, order, where.limit, lambda rows: list(_message_rows(rows)), count=count)
+    return read_page(db, keyset, order, where.limit, _message_rows, count=count)
 
 
 def list_messages(

@@ -13,6 +13,7 @@ from orderledger.domain.events import OrderEvent, stored_when_given
 from orderledger.domain.instrument import Definition
 from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.results.rows import HIDDEN, ResultRow, plain
+from orderledger.infrastructure.storage.codecs import event_json_reader
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,34 @@ class EventRecord(ResultRow):
             payload=_payload(event, cls.HEADER),
             event=event,
         )
+
+
+def shown_stored(
+    position: int, kind: type[OrderEvent], version: int, state: dict[str, Any], message_id: int | None
+) -> dict[str, Any] | None:
+    """What ``EventRecord.to_json`` shows of the record of an event stored at its class's current
+    version, straight from its stored fields (``state``, which it consumes): none of them
+    is made a typed value and no event is built (``codecs.event_json_reader``). None when
+    the state is not exactly the class's fields (the event is decoded instead)."""
+    read = event_json_reader(kind)
+    values = None if read is None else read(state)
+    if values is None:
+        return None
+    take = values.pop  # the header's fields: what is left is the payload, in its order
+    return {
+        "position": position,
+        "type": kind.type_name(),
+        "client_order_id": take("client_order_id"),
+        "version": version,
+        "ts_event": take("ts_event"),
+        "ts_recorded": take("ts_recorded"),
+        "source": take("source"),
+        "account": take("account"),
+        "venue": take("venue"),
+        "instrument": take("instrument"),
+        "message_id": message_id,
+        "payload": values,
+    }
 
 
 def _payload(event: OrderEvent, header: frozenset[str]) -> dict[str, Any]:

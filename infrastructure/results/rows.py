@@ -1,10 +1,11 @@
 """The shared base of the ledger's result rows: typed fields, and their JSON-ready form.
 
 Every value of a row is typed (``Decimal`` amounts, timezone-aware ``datetime`` times, the
-domain's enums); ``ResultRow.to_json()`` gives the JSON-ready form that ``orderledger … --json`` prints
-and the HTTP API sends (the one renderer of each row kind: amounts and times as exact strings,
-enums by value), ``ResultRow.from_json`` reads it back, and ``ResultRow.stored_reader``/``packed_reader``
-read the rows the ledger stored. A row's fields are declared in the order its JSON keys appear.
+domain's enums); ``ResultRow.to_json()`` gives the JSON-ready form that ``orderledger … --json``
+prints and the HTTP API sends (the one renderer of each row kind: amounts and times as exact
+strings, enums by value), ``ResultRow.from_json`` reads it back, and ``ResultRow.stored_reader``,
+``packed_reader`` and :func:`lazy_reader` read the rows the ledger stored. A row's fields are
+declared in the order its JSON keys appear.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 import orjson
 
 from orderledger.domain.values import format_decimal, format_timestamp, parse_timestamp
-from orderledger.infrastructure.storage.codecs import row_filler, row_reader
+from orderledger.infrastructure.storage.codecs import row_filler, row_reader, row_renderer
 
 Row = TypeVar("Row", bound="ResultRow")
 HIDDEN: dict[str, bool] = {"json": False}
@@ -96,16 +97,18 @@ def _shown_names(cls: type) -> tuple[str, ...]:
 
 
 _PACKED = "_packed"
-"""Key, in a row's ``__dict__``, of its values still packed (``ResultRow.packed_reader``)."""
+"""Key, in a row's ``__dict__``, of its stored values not yet read (:func:`lazy_reader`,
+``packed_reader``): what fills its fields from them, they, and what shows them as JSON."""
 
 
 class ResultRow:
     """Shared behaviour of the row dataclasses (each declares its own fields).
 
-    A row made by ``packed_reader`` holds its stored values as one JSON text until a field is
-    first read: that read decodes every field at once (one field at a time cost a row's full
-    reading 2.6 times as much), and the row is then like any other. Equality, ``repr``,
-    ``to_json``, pickling and copies read its fields.
+    A row made by :func:`lazy_reader` holds its stored row, and one made by ``packed_reader`` its
+    stored values as one JSON text, until a field is first read: that read decodes every field
+    at once (one field at a time cost a row's full reading 2.6 times as much), and the row is
+    then like any other. Equality, ``repr``, pickling and copies read its fields; ``to_json``
+    shows the stored values as they are (the same data), so a list written as JSON reads none.
     """
 
     if not typing.TYPE_CHECKING:  # at run time only: mypy keeps checking attribute names
@@ -116,8 +119,8 @@ class ResultRow:
             packed = state.get(_PACKED)
             if packed is None or name.startswith("__"):
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-            fill, text = packed
-            fill(self, orjson.loads(text))  # one update: a thread reading meanwhile sees no field or all
+            fill, stored, _ = packed
+            fill(self, stored)  # one update: a thread reading meanwhile sees no field or all
             state.pop(_PACKED, None)
             return object.__getattribute__(self, name)
 
@@ -128,7 +131,13 @@ class ResultRow:
         return self.__dict__
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready data, keys in field order (fields marked ``HIDDEN`` left out)."""
+        """JSON-ready data, keys in field order (fields marked ``HIDDEN`` left out). A row still
+        holding its stored values (:func:`lazy_reader`, ``packed_reader``) is shown from them, with
+        no typed value made on the way (the same data: ``codecs.row_renderer``)."""
+        packed = self.__dict__.get(_PACKED)
+        if packed is not None and packed[2] is not None:
+            shown: dict[str, Any] = packed[2](packed[1])
+            return shown
         return {
             name: value if type(value := getattr(self, name)) in _AS_IS else plain(value)
             for name in _shown_names(type(self))
@@ -169,18 +178,62 @@ class ResultRow:
         array into typed rows, each decoded on the first read of a field (as ``stored_reader``
         with ``decoders`` would read the values). A listing of many rows, such as every open
         order after a restart, then costs a fraction of a microsecond per row until it is read."""
-        fill = row_filler(cls, tuple(decoders))
+        fill_values = row_filler(cls, tuple(decoders))
+        render_values = row_renderer(cls, tuple(decoders))
 
-        def packed(rows: Iterable[Sequence[Any]]) -> list[Row]:
-            out: list[Row] = []
-            append = out.append
-            for r in rows:
-                row = _new(cls)
-                row.__dict__[_PACKED] = (fill, r[0])
-                append(row)
-            return out
+        def fill(row: Any, text: str) -> None:
+            fill_values(row, orjson.loads(text))
 
-        return packed
+        def render(text: str) -> dict[str, Any]:
+            assert render_values is not None
+            return render_values(orjson.loads(text))
+
+        return _lazy(cls, fill, None if render_values is None else render, 0)
+
+
+def lazy_reader(
+    cls: type[Row], decoders: Sequence[Callable[[Any], Any] | None] = ()
+) -> Callable[[Iterable[Sequence[Any]]], list[Row]]:
+    """What turns stored rows into rows of ``cls`` as its ``stored_reader`` reads them, each
+    holding its stored values until a field is first read (then decoded whole, as a packed row
+    is). ``to_json`` of a row not yet read shows its stored values as they are (amounts and
+    times are the ledger's canonical text already: ``codecs.row_renderer``), so a list written
+    as JSON makes no ``Decimal`` or ``datetime`` of a row it only shows."""
+    decoders = tuple(decoders)
+    return lazy_rows(cls, row_filler(cls, decoders), row_renderer(cls, decoders))
+
+
+def lazy_rows(
+    cls: type[Row],
+    fill: Callable[[Any, Any], None],
+    render: Callable[[Any], dict[str, Any]] | None,
+) -> Callable[[Iterable[Sequence[Any]]], list[Row]]:
+    """What turns stored rows into rows of ``cls`` each holding its stored row until a field is
+    first read: then ``fill(row, stored)`` gives it every field in one update of its
+    ``__dict__``. ``render(stored)``: its ``to_json`` until then (None: the fields are read
+    first)."""
+    return _lazy(cls, fill, render, None)
+
+
+def _lazy(
+    cls: type[Row],
+    fill: Callable[[Any, Any], None],
+    render: Callable[[Any], dict[str, Any]] | None,
+    column: int | None,
+) -> Callable[[Iterable[Sequence[Any]]], list[Row]]:
+    """Rows of ``cls`` each holding its stored row (``column``: that column of it only) with
+    what fills its fields from it and what shows it as JSON-ready data."""
+
+    def read(rows: Iterable[Sequence[Any]]) -> list[Row]:
+        out: list[Row] = []
+        append = out.append
+        for r in rows:
+            row = _new(cls)
+            row.__dict__[_PACKED] = (fill, r if column is None else r[column], render)
+            append(row)
+        return out
+
+    return read
 
 
 _new = object.__new__

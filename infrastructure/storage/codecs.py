@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from orderledger.domain import events
 from orderledger.domain.construction import Template, construct, holding, template
+from orderledger.domain.values import DecimalStr, UtcTime, format_timestamp
 
 E = TypeVar("E", bound=BaseModel)
 
@@ -56,8 +57,13 @@ def value_reader(hint: Any) -> Callable[[Any], Any] | None:
     if hint is bool:
         return bool  # a view's column holds 0 or 1
     if origin in (Mapping, dict) and args and args[1] is Decimal:
-        return lambda v: {k: Decimal(x) for k, x in v.items()}
+        return _amounts
     return None
+
+
+def _amounts(stored: Mapping[str, Any]) -> dict[str, Decimal]:
+    """A mapping of amounts (fees per currency) from their stored texts."""
+    return {k: Decimal(x) for k, x in stored.items()}
 
 
 # ----------------------------------------------------------------- events
@@ -159,6 +165,96 @@ def read_stored(cls: type[E], originator_id: UUID, version: int, state: dict[str
     return construct(cls, state)
 
 
+# ----------------------------------------------------------------- events shown as JSON
+
+
+def shown_time(text: str) -> str:
+    """A time as the event's JSON shows it (``format_timestamp``) from its stored text (orjson's,
+    which leaves out the microseconds of a whole second)."""
+    return text if len(text) == _TIME_WIDTH else format_timestamp(datetime.fromisoformat(text))
+
+
+_TIME_WIDTH = len("2026-11-20T09:30:01.186437Z")
+_AS_SHOWN: Any = None
+_NOT_SHOWN: Any = object()
+
+
+def _event_json_form(hint: Any) -> Any:
+    """What makes an event field's stored (JSON) value the form ``model_dump(mode="json")``
+    gives: ``_AS_SHOWN`` when it already is (text, numbers, flags, enums, amounts as the
+    canonical text ``DecimalStr`` writes, lists and mappings of those), ``shown_time`` for a
+    time, ``_NOT_SHOWN`` for a type with no such rule (the event is decoded instead)."""
+    if hint == DecimalStr:
+        return _AS_SHOWN
+    if hint == UtcTime:
+        return shown_time
+    args, origin = typing.get_args(hint), typing.get_origin(hint)
+    if origin is Annotated:  # markers only (WHEN_GIVEN): a serializer of its own is not known
+        known = all(type(mark).__module__.split(".")[0] != "pydantic" for mark in hint.__metadata__)
+        return _event_json_form(args[0]) if known else _NOT_SHOWN
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _event_json_form(inner[0]) if len(inner) == 1 else _NOT_SHOWN
+    if origin in (list, dict, tuple):
+        inner_forms = {_event_json_form(a) for a in args if a is not Ellipsis}
+        return _AS_SHOWN if inner_forms <= {_AS_SHOWN} else _NOT_SHOWN
+    supertype = getattr(hint, "__supertype__", None)  # a NewType (ClientOrderId, TradeId)
+    if supertype is not None:
+        return _event_json_form(supertype)
+    if hint in (str, int, bool):
+        return _AS_SHOWN
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return _AS_SHOWN
+    return _NOT_SHOWN
+
+
+def event_json_reader(cls: type[BaseModel]) -> Callable[[dict[str, Any]], dict[str, Any] | None] | None:
+    """What turns an event class's stored state (parsed, at the class's current version) straight
+    into its fields after the header (``originator_id``, ``originator_version``) as
+    ``model_dump(mode="json")`` shows them, in order, with a field stored only when given left
+    out while it is None (as ``EventRecord`` shows it): no event built, no value converted but
+    the times orjson wrote without their microseconds. It answers None for a state that is not
+    exactly the class's fields (the event is decoded instead); None is returned instead of a
+    reader when some field's type has no such rule. Generated once per class, as
+    ``_event_reader`` is."""
+    reader: Callable[[dict[str, Any]], dict[str, Any] | None] | None = _event_json_reader(cls)
+    return reader
+
+
+@functools.cache
+def _event_json_reader(cls: type[BaseModel]) -> Any:
+    names = tuple(cls.model_fields)
+    if names[: len(HEADER)] != HEADER:
+        return None
+    hints = typing.get_type_hints(cls, include_extras=True)
+    when_given = events.stored_when_given(cls)
+    body = names[len(HEADER) :]
+    scope: dict[str, Any] = {}
+    values = []
+    for at, name in enumerate(body):
+        form = _event_json_form(hints[name])
+        if form is _NOT_SHOWN:
+            return None
+        value = f"s.get({name!r})" if name in when_given else f"s[{name!r}]"
+        if form is not _AS_SHOWN:
+            scope[f"show{at}"] = form
+            value = f"None if (v := {value}) is None else show{at}(v)"
+        values.append(f"{name!r}: {value}")
+    size = str(len(body)) + "".join(f" - ({name!r} not in s)" for name in when_given)
+    dropped = "".join(f"    if d[{name!r}] is None:\n        del d[{name!r}]\n" for name in when_given)
+    source = (
+        "def show(s):\n"
+        f"    if len(s) != {size}:\n"
+        "        return None\n"
+        "    try:\n"
+        f"        d = {{{', '.join(values)}}}\n"
+        "    except KeyError:\n"
+        "        return None\n" + dropped + "    return d\n"
+    )
+    exec(source, scope)  # the source is made of the model's own field names
+    return scope["show"]
+
+
 # ----------------------------------------------------------------- query rows
 
 Decoder = Callable[[Any], Any] | None
@@ -196,13 +292,7 @@ def _compiled(cls: Any, decoders: tuple[Decoder, ...]) -> tuple[Any, Any]:
     for i, (name, reader) in enumerate(zip(names, readers, strict=True)):
         decoder = decoders[i] if i < len(decoders) else None
         chain = [c for c in (decoder, reader if reader is not decoder else None) if c is not None]
-        expression = f"r[{i}]"
-        for j, convert in enumerate(chain):
-            scope[f"c{i}_{j}"] = convert
-            expression = f"c{i}_{j}({expression})"
-        if chain:
-            expression = f"None if r[{i}] is None else {expression}"
-        items.append(f"{name!r}: {expression}")
+        items.append(_item(scope, i, name, chain))
     fields_of_r = f"{{{', '.join(items)}}}"
     source = (
         "def read(rows):\n"
@@ -220,6 +310,76 @@ def _compiled(cls: Any, decoders: tuple[Decoder, ...]) -> tuple[Any, Any]:
     return scope["read"], scope["fill"]
 
 
+def _item(scope: dict[str, Any], i: int, name: str, chain: list[Callable[[Any], Any]]) -> str:
+    """The generated ``'name': value`` of column ``i``: read by each of ``chain`` in turn (put in
+    ``scope`` as ``c<i>_<j>``), a NULL staying None."""
+    expression = f"r[{i}]"
+    for j, convert in enumerate(chain):
+        scope[f"c{i}_{j}"] = convert
+        expression = f"c{i}_{j}({expression})"
+    if chain:
+        expression = f"None if r[{i}] is None else {expression}"
+    return f"{name!r}: {expression}"
+
+
+def row_renderer(
+    cls: Any, decoders: tuple[Decoder, ...] = ()
+) -> Callable[[Sequence[Any]], dict[str, Any]] | None:
+    """What turns one stored row (as ``row_reader`` reads it) straight into the JSON-ready form
+    of the row it would read (``ResultRow.to_json``: the fields shown, in order), with no typed
+    value made on the way, or None when some field's type has no stored form that already is
+    its JSON form.
+
+    A stored amount or time is the ledger's own canonical text (``format_decimal``,
+    ``format_timestamp``) and an enum its value: that text is what the typed value is shown as,
+    so it is taken as it is. Each column is only read by its decoder (JSON text into a list or
+    a mapping), a flag's 0/1 made a bool, a tuple stored other than as JSON made a list. Fields
+    whose metadata says ``json: False`` (``results.rows.HIDDEN``) are left out."""
+    render: Callable[[Sequence[Any]], dict[str, Any]] | None = _compiled_renderer(cls, decoders)
+    return render
+
+
+@functools.cache
+def _compiled_renderer(cls: Any, decoders: tuple[Decoder, ...]) -> Any:
+    names, readers = _row_readers(cls)
+    shown = {f.name for f in fields(cls) if f.metadata.get("json", True)}
+    scope: dict[str, Any] = {}
+    items = []
+    for i, (name, reader) in enumerate(zip(names, readers, strict=True)):
+        if name not in shown:
+            continue
+        decoder = decoders[i] if i < len(decoders) else None
+        form = _json_form(reader, decoder)
+        if form is _NO_FORM:
+            return None
+        items.append(_item(scope, i, name, [c for c in (decoder, form) if c is not None]))
+    source = f"def render(r):\n    return {{{', '.join(items)}}}\n"
+    exec(compile(source, f"<{cls.__name__}.stored_renderer>", "exec"), scope)
+    return scope["render"]
+
+
+_NO_FORM: Any = object()
+_STORED_AS_SHOWN = (Decimal, datetime.fromisoformat, None)
+"""The readers of values whose stored text is their JSON form (amounts, times, text, numbers)."""
+
+
+def _json_form(reader: Callable[[Any], Any] | None, decoder: Decoder) -> Any:
+    """What makes a stored (decoded) value of a field read by ``reader`` its JSON form: None when
+    it already is, ``_NO_FORM`` when no such rule is known (the row is read typed instead)."""
+    if reader in _STORED_AS_SHOWN:
+        return None
+    if reader is bool:
+        return None if decoder is bool else bool
+    if reader is tuple:
+        return None if decoder is not None else list
+    owner = getattr(reader, "__self__", None)  # an enum's ``_value2member_map_.__getitem__``
+    if isinstance(owner, dict) and owner and all(isinstance(m, Enum) for m in owner.values()):
+        return None
+    if reader is _amounts and decoder is not None:
+        return None  # a mapping of amounts, decoded from its JSON: the amounts' canonical texts
+    return _NO_FORM
+
+
 @functools.cache
 def _row_readers(cls: Any) -> tuple[tuple[str, ...], tuple[Callable[[Any], Any] | None, ...]]:
     hints = typing.get_type_hints(cls)
@@ -227,4 +387,13 @@ def _row_readers(cls: Any) -> tuple[tuple[str, ...], tuple[Callable[[Any], Any] 
     return names, tuple(value_reader(hints[name]) for name in names)
 
 
-__all__ = ["HEADER", "read_stored", "row_filler", "row_reader", "value_reader"]
+__all__ = [
+    "HEADER",
+    "event_json_reader",
+    "read_stored",
+    "row_filler",
+    "row_reader",
+    "row_renderer",
+    "shown_time",
+    "value_reader",
+]

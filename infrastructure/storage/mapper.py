@@ -199,6 +199,25 @@ class LedgerMapper(Mapper[UUID]):
             raise _failure(topic, originator_id, version, hint) from error
         return cls, state
 
+    def current_state(
+        self, topic: str, data: bytes | memoryview
+    ) -> tuple[type[OrderEvent], dict[str, Any]] | None:
+        """``load`` of a state stored at its class's current version (nothing to upcast): the
+        class and its stored fields as they are; None for any other (an older version, or one
+        that cannot be read: ``load`` says why). A plain state is parsed where it lies."""
+        cls = CLASSES.get(topic)
+        if cls is None:
+            return None
+        try:
+            if self.cipher:
+                data = self.cipher.decrypt(bytes(data))
+            if self.compressor:
+                data = self.compressor.decompress(bytes(data))
+            state: dict[str, Any] = orjson.loads(data)
+        except Exception:
+            return None
+        return (cls, state) if state.pop("class_version", 1) == cls.class_version else None
+
     @staticmethod
     def build(
         cls: type[OrderEvent],

@@ -42,6 +42,9 @@ HEAVY = (
 )
 """Packages and modules a read command does not use (a name covers its submodules)."""
 
+LOG_LISTS_SPARE = tuple(name for name in HEAVY if name != "orderledger.infrastructure.cli.audit")
+"""What the log's and the journal's lists (``events``, ``messages``: ``cli.audit``) do not load."""
+
 UPKEEP = (
     "orderledger.infrastructure.application.commands",
     "orderledger.infrastructure.application.command_handlers",
@@ -145,6 +148,18 @@ def test_a_read_command_imports_no_upkeep_risk_or_collector_leases(database: str
     out, modules = loaded(database, *args)
     assert "c-1" in out or "BTC-USDT" in out
     assert heavy(modules, UPKEEP) == []
+
+
+@pytest.mark.parametrize("args", [["events", "--json"], ["messages", "--json"], ["events"]], ids=" ".join)
+def test_the_logs_lists_import_no_write_path_reconciliation_server_or_collector(
+    database: str, args: list[str]
+) -> None:
+    """``events`` and ``messages`` live beside ``reconcile`` and ``verify`` (``cli.audit``): they
+    load the audit commands' module, not what reading a venue's snapshot needs (the message
+    models and the adapters) nor anything else a write, the server or a collector loads."""
+    out, modules = loaded(database, *args)
+    assert "c-1" in out
+    assert heavy(modules, (*LOG_LISTS_SPARE, "orderledger.infrastructure.application.reconcile")) == []
 
 
 def test_the_check_sees_the_commands_that_load_the_upkeep_and_risk(database: str) -> None:
