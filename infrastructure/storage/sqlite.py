@@ -38,6 +38,17 @@ from orderledger.infrastructure.storage.db import (
 from orderledger.infrastructure.storage.file_guard import FileGuard, file_state, identity, new_stamp
 
 # SQLite's primary result codes for the faults a user can act on.
+_NOTHING: dict[object, None] = {}
+
+# sqlite3 (CPython 3.11) binds an int, float, str or bytearray parameter as it is and looks any
+# other value up in its adapters first. For None and bytes that lookup ends in an AttributeError
+# raised and cleared (``__adapt__`` on its protocol class): thousands of instructions a value,
+# and a message writes a few dozen of them (its journal row, its events, its views' rows).
+# Registered, they are found at once and given back unchanged, by C functions (no Python frame
+# per value): ``get`` of an empty mapping answers None, ``bytes`` of bytes is the same object.
+sqlite3.register_adapter(type(None), _NOTHING.get)
+sqlite3.register_adapter(bytes, bytes)
+
 _SQLITE_FAULTS = {
     "SQLITE_BUSY": "locked",
     "SQLITE_LOCKED": "locked",

@@ -1,0 +1,30 @@
+"""None and bytes are bound by adapters that give them back unchanged.
+
+sqlite3 (CPython 3.11) looks every parameter that is not an int, float, str or bytearray up in
+its adapters, and for one it has no adapter for, raises and clears an AttributeError on the
+way (``__adapt__`` on its protocol class). The SQLite store registers C functions that give
+None and bytes back as they are: the same values are bound, found at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+
+import orderledger.infrastructure.storage.sqlite  # noqa: F401  (registers the adapters)
+
+
+def test_none_and_bytes_have_adapters_that_give_them_back_unchanged() -> None:
+    for value in (None, b"", b"\x00raw line\xff"):
+        adapter = sqlite3.adapters[(type(value), sqlite3.PrepareProtocol)]
+        assert adapter(value) is value
+
+
+def test_they_are_still_bound_as_null_and_as_a_blob() -> None:
+    with contextlib.closing(sqlite3.connect(":memory:")) as conn:
+        row = conn.execute("SELECT ?, typeof(?), ?, typeof(?)", (None, None, b"\x00ab", b"\x00ab")).fetchone()
+        conn.execute("CREATE TABLE t (a, b)")
+        conn.executemany("INSERT INTO t VALUES (?, ?)", [(None, b""), (b"x", None)])
+        stored = conn.execute("SELECT a, typeof(a), b, typeof(b) FROM t ORDER BY rowid").fetchall()
+    assert row == (None, "null", b"\x00ab", "blob")
+    assert stored == [(None, "null", b"", "blob"), (b"x", "blob", None, "null")]
