@@ -341,18 +341,25 @@ def format_decimal(value: Decimal) -> str:
     return format(value, "f")
 
 
+_TWO_DIGITS = tuple(f"{n:02d}" for n in range(100))
+_DAYS: dict[int, str] = {}  # "YYYY-MM-DDT" by the day's ordinal, for the days recently written
+_MOST_DAYS = 4096
+
+
 def format_timestamp(value: datetime) -> str:
-    """ISO 8601 in UTC with a Z suffix and microseconds (fixed width, so text order is time order)."""
+    """ISO 8601 in UTC with a Z suffix and microseconds (fixed width, so text order is time order).
+
+    Every view row and journal record writes times: the day's text is made once per day, the
+    rest from a table of two-digit texts (formatting seven numbers with ``%02d`` cost twice as
+    much, each a padded number formatted anew)."""
     v = value if value.tzinfo is UTC else value.astimezone(UTC)
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031 - faster than an f-string here
-        v.year,
-        v.month,
-        v.day,
-        v.hour,
-        v.minute,
-        v.second,
-        v.microsecond,
-    )
+    day = _DAYS.get(v.toordinal())
+    if day is None:
+        if len(_DAYS) >= _MOST_DAYS:
+            _DAYS.clear()
+        day = _DAYS[v.toordinal()] = f"{v.year:04d}-{v.month:02d}-{v.day:02d}T"
+    two = _TWO_DIGITS
+    return f"{day}{two[v.hour]}:{two[v.minute]}:{two[v.second]}.{str(v.microsecond + 1_000_000)[1:]}Z"
 
 
 def _serialise_decimal(value: Decimal) -> str:
