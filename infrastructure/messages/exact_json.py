@@ -162,7 +162,9 @@ def read_fast(line: bytes) -> Any:
     object of strings, true, false, null and such objects, in a line without escapes: there every
     ``"`` opens or closes a string, and a duplicate key shows as a string fewer than half the quotes.
     """
-    if len(line) > _ORJSON_BYTES or b"\\" in line:
+    # (find, not ``in``: bytes' ``in`` first tries its argument as an integer, raising and
+    # clearing a TypeError for every line)
+    if len(line) > _ORJSON_BYTES or line.find(b"\\") >= 0:
         return None
     check_depth(line)
     try:

@@ -18,6 +18,7 @@ from itertools import chain
 from typing import Any
 from urllib.parse import quote
 
+from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.errors import (
     DatabaseCorruptError,
     DatabaseFullError,
@@ -48,6 +49,7 @@ _NOTHING: dict[object, None] = {}
 # per value): ``get`` of an empty mapping answers None, ``bytes`` of bytes is the same object.
 sqlite3.register_adapter(type(None), _NOTHING.get)
 sqlite3.register_adapter(bytes, bytes)
+sqlite3.register_adapter(Outcome, str)  # a journal row's outcome, as its text (``str`` of a StrEnum)
 
 _SQLITE_FAULTS = {
     "SQLITE_BUSY": "locked",

@@ -1,9 +1,10 @@
-"""None and bytes are bound by adapters that give them back unchanged.
+"""None and bytes are bound by adapters that give them back unchanged, an outcome as its text.
 
 sqlite3 (CPython 3.11) looks every parameter that is not an int, float, str or bytearray up in
 its adapters, and for one it has no adapter for, raises and clears an AttributeError on the
 way (``__adapt__`` on its protocol class). The SQLite store registers C functions that give
-None and bytes back as they are: the same values are bound, found at once.
+None and bytes back as they are, and an outcome as its text: the same values are bound, found
+at once.
 """
 
 from __future__ import annotations
@@ -12,12 +13,24 @@ import contextlib
 import sqlite3
 
 import orderledger.infrastructure.storage.sqlite  # noqa: F401  (registers the adapters)
+from orderledger.domain.outcomes import Outcome
 
 
 def test_none_and_bytes_have_adapters_that_give_them_back_unchanged() -> None:
     for value in (None, b"", b"\x00raw line\xff"):
         adapter = sqlite3.adapters[(type(value), sqlite3.PrepareProtocol)]
         assert adapter(value) is value
+
+
+def test_an_outcome_is_bound_as_its_text() -> None:
+    adapter = sqlite3.adapters[(Outcome, sqlite3.PrepareProtocol)]
+    for outcome in Outcome:
+        assert type(adapter(outcome)) is str and adapter(outcome) == outcome.value
+    with contextlib.closing(sqlite3.connect(":memory:")) as conn:
+        assert conn.execute("SELECT ?, typeof(?)", (Outcome.PARKED, Outcome.PARKED)).fetchone() == (
+            "parked",
+            "text",
+        )
 
 
 def test_they_are_still_bound_as_null_and_as_a_blob() -> None:
