@@ -54,6 +54,10 @@ def value_reader(hint: Any) -> Callable[[Any], Any] | None:
         return hint._value2member_map_.__getitem__
     if origin is tuple:
         return tuple
+    if origin is list and args:
+        item = value_reader(args[0])  # a list of amounts (an amendment's target), say
+        if item is not None:
+            return lambda values: [None if v is None else item(v) for v in values]
     if hint is bool:
         return bool  # a view's column holds 0 or 1
     if origin in (Mapping, dict) and args and args[1] is Decimal:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 from orderledger.domain import events
 from orderledger.domain.construction import construct
 from orderledger.domain.events import EVENT_TYPES, OrderCanceled
+from orderledger.domain.values import Status
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.storage.mapper import TOPICS, LedgerMapper
@@ -161,3 +163,28 @@ def test_events_read_back_share_their_fields_set_and_nothing_changes_it() -> Non
     with pytest.raises(ValueError, match="frozen"):
         first.venue_order_id = "V-other"  # type: ignore[attr-defined]
     assert first.model_fields_set == given
+
+
+def test_a_restatements_amend_target_is_read_back_as_amounts() -> None:
+    """An order restated while an amendment is pending keeps the amendment's target (a list of
+    amounts, either may be None): trusted reading gives the amounts validation gives."""
+    header = {
+        "ts_recorded": "2026-11-20T10:00:00.000000Z",
+        "ts_event": "2026-11-20T10:00:00.000000Z",
+        "source": "ingest",
+        "client_order_id": "c-1",
+        "account": "acc1",
+        "venue": "V1",
+        "instrument": "BTC-USD",
+    }
+    for target in (["4", "101.5"], [None, "99"], ["3", None]):
+        state = orjson.dumps(
+            {**header, "base_status": Status.ACCEPTED.value, "pending_amend": True, "amend_target": target,
+             "quantity": "5", "price": "100"}
+        )  # fmt: skip
+        oid = "3f1c2a9e-0000-5000-8000-000000000001"
+        fast = _MAPPER.decode(TOPICS[events.OrderRestated], state, oid, 3)
+        checked = _MAPPER.decode(TOPICS[events.OrderRestated], state, oid, 3, trusted=False)
+        assert fast == checked
+        assert fast.amend_target == [None if v is None else Decimal(v) for v in target]
+        assert _MAPPER.to_stored_event(fast).state == _MAPPER.to_stored_event(checked).state
