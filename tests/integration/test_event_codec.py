@@ -37,6 +37,16 @@ def _stored(url: str) -> list[tuple[Any, ...]]:
 
 
 _SAMPLE = _stored("memory://")
+_HEADER = {
+    "ts_recorded": "2026-11-20T10:00:00.000000Z",
+    "ts_event": "2026-11-20T10:00:00.000000Z",
+    "source": "ingest",
+    "client_order_id": "c-1",
+    "account": "acc1",
+    "venue": "V1",
+    "instrument": "BTC-USD",
+}
+"""The fields every stored event state begins with, for states written by hand."""
 _MAPPER: LedgerMapper = OrderLedger("memory://").mapper
 
 
@@ -97,15 +107,7 @@ def test_construct_checks_a_shape_once_and_refuses_a_wrong_one_every_time() -> N
 def test_class_version_upcasting_applies_on_both_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     """An event class at version 2 reads rows written at version 1 through its upcaster."""
     mapper = _MAPPER
-    header = {
-        "ts_recorded": "2026-11-20T10:00:00.000000Z",
-        "ts_event": "2026-11-20T10:00:00.000000Z",
-        "source": "ingest",
-        "client_order_id": "c-1",
-        "account": "acc1",
-        "venue": "V1",
-        "instrument": "BTC-USD",
-    }
+    header = dict(_HEADER)
     v1 = orjson.dumps({**header})  # written at version 1: no reason, no class_version
 
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -168,15 +170,7 @@ def test_events_read_back_share_their_fields_set_and_nothing_changes_it() -> Non
 def test_a_restatements_amend_target_is_read_back_as_amounts() -> None:
     """An order restated while an amendment is pending keeps the amendment's target (a list of
     amounts, either may be None): trusted reading gives the amounts validation gives."""
-    header = {
-        "ts_recorded": "2026-11-20T10:00:00.000000Z",
-        "ts_event": "2026-11-20T10:00:00.000000Z",
-        "source": "ingest",
-        "client_order_id": "c-1",
-        "account": "acc1",
-        "venue": "V1",
-        "instrument": "BTC-USD",
-    }
+    header = dict(_HEADER)
     for target in (["4", "101.5"], [None, "99"], ["3", None]):
         state = orjson.dumps(
             {**header, "base_status": Status.ACCEPTED.value, "pending_amend": True, "amend_target": target,
@@ -184,6 +178,7 @@ def test_a_restatements_amend_target_is_read_back_as_amounts() -> None:
         )  # fmt: skip
         oid = "3f1c2a9e-0000-5000-8000-000000000001"
         fast = _MAPPER.decode(TOPICS[events.OrderRestated], state, oid, 3)
+        assert isinstance(fast, events.OrderRestated)
         checked = _MAPPER.decode(TOPICS[events.OrderRestated], state, oid, 3, trusted=False)
         assert fast == checked
         assert fast.amend_target == [None if v is None else Decimal(v) for v in target]
