@@ -97,9 +97,14 @@ elif task == "reads":
     counts = {}
     for listed in () if skip else ("orders", "trades", "events", "messages"):
         read = getattr(ledger, listed)
-        first = read(limit=5000, count=True)
+        # A checkout from before pages were counted reads its first page without the count
+        # (less work than the count asks of a checkout that has it).
+        counted = "count" in inspect.signature(read).parameters
+        first = read(limit=5000, count=True) if counted else read(limit=5000)
         small = read(limit=50)
-        counts[listed] = [len(first), first.total, len(small)]
+        counts[listed] = [len(first), len(small)]
+        if counted:
+            counts[listed + " total"] = first.total
     if not skip:
         counts["open"] = len(ledger.orders(open=True, limit=5000))
         counts["positions"] = len(ledger.positions())
@@ -302,15 +307,25 @@ def main(argv: list[str] | None = None) -> int:
         name = item["name"]
         before = statistics.median(seconds[(name, "before")])
         after = statistics.median(seconds[(name, "after")])
-        same = "" if counts[(name, "before")] == counts[(name, "after")] else "  OUTCOMES DIFFER"
+        same = "" if _same(counts[(name, "before")], counts[(name, "after")]) else "  OUTCOMES DIFFER"
         spreads = "/".join(f"{spread(seconds[(name, which)]):.2f}" for which in ("before", "after"))
         fastest = min(seconds[(name, "after")]) / min(seconds[(name, "before")])
         sys.stdout.write(
             f"{name:24} {before:9.3f} {after:9.3f} {after / before:12.3f}x {spreads:>13} {fastest:11.3f}x"
             f"  {counts[(name, 'after')]}{same}\n"
         )
-    differ = [i["name"] for i in items if counts[(i["name"], "before")] != counts[(i["name"], "after")]]
+    differ = [
+        i["name"] for i in items if not _same(counts[(i["name"], "before")], counts[(i["name"], "after")])
+    ]
     return 1 if differ else 0
+
+
+def _same(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether two runs of a workload report the same outcomes, on what both report (a checkout
+    from before pages were counted reports no totals)."""
+    reported_once = before.keys() ^ after.keys()
+    shared = before.keys() & after.keys()
+    return all(k.endswith(" total") for k in reported_once) and all(before[k] == after[k] for k in shared)
 
 
 if __name__ == "__main__":
