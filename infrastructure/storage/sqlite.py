@@ -41,15 +41,23 @@ from orderledger.infrastructure.storage.file_guard import FileGuard, file_state,
 # SQLite's primary result codes for the faults a user can act on.
 _NOTHING: dict[object, None] = {}
 
-# sqlite3 (CPython 3.11) binds an int, float, str or bytearray parameter as it is and looks any
-# other value up in its adapters first. For None and bytes that lookup ends in an AttributeError
-# raised and cleared (``__adapt__`` on its protocol class): thousands of instructions a value,
-# and a message writes a few dozen of them (its journal row, its events, its views' rows).
-# Registered, they are found at once and given back unchanged, by C functions (no Python frame
-# per value): ``get`` of an empty mapping answers None, ``bytes`` of bytes is the same object.
-sqlite3.register_adapter(type(None), _NOTHING.get)
-sqlite3.register_adapter(bytes, bytes)
-sqlite3.register_adapter(Outcome, str)  # a journal row's outcome, as its text (``str`` of a StrEnum)
+
+def _bind_plainly() -> None:
+    """Register the adapters that bind None, bytes and an outcome without a failed lookup.
+
+    sqlite3 (CPython 3.11) binds an int, float, str or bytearray parameter as it is and looks
+    any other value up in its adapters first. For None and bytes that lookup ends in an
+    AttributeError raised and cleared (``__adapt__`` on its protocol class): thousands of
+    instructions a value, and a message writes a few dozen of them (its journal row, its
+    events, its views' rows). Registered, they are found at once and given back unchanged by C
+    functions (no Python frame per value): ``get`` of an empty mapping answers None, ``bytes``
+    of bytes is the same object; an outcome is bound as its text (``str`` of a StrEnum). Made
+    when a database is opened, not when this module is imported: the adapters are the sqlite3
+    module's, which no import here changes."""
+    sqlite3.register_adapter(type(None), _NOTHING.get)
+    sqlite3.register_adapter(bytes, bytes)
+    sqlite3.register_adapter(Outcome, str)
+
 
 _SQLITE_FAULTS = {
     "SQLITE_BUSY": "locked",
@@ -472,6 +480,7 @@ class SqliteDatabase(Database):
             flags = "mode=ro&immutable=1" if url.immutable else f"mode={url.mode}"
             target = f"file:{quote(os.path.abspath(url.path))}?{flags}"
         conn: sqlite3.Connection | None = None
+        _bind_plainly()
         try:
             conn = sqlite3.connect(
                 target,

@@ -3,8 +3,8 @@
 sqlite3 (CPython 3.11) looks every parameter that is not an int, float, str or bytearray up in
 its adapters, and for one it has no adapter for, raises and clears an AttributeError on the
 way (``__adapt__`` on its protocol class). The SQLite store registers C functions that give
-None and bytes back as they are, and an outcome as its text: the same values are bound, found
-at once.
+None and bytes back as they are, and an outcome as its text, when it opens a database: the same
+values are bound, found at once.
 """
 
 from __future__ import annotations
@@ -12,8 +12,16 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 
-import orderledger.infrastructure.storage.sqlite  # noqa: F401  (registers the adapters)
+import pytest
+
 from orderledger.domain.outcomes import Outcome
+from orderledger.infrastructure.storage.backends import open_database
+
+
+@pytest.fixture(autouse=True)
+def opened() -> None:
+    """A SQLite database opened: the store registers its adapters then."""
+    open_database("sqlite:///:memory:").close()
 
 
 def test_none_and_bytes_have_adapters_that_give_them_back_unchanged() -> None:
