@@ -255,7 +255,7 @@ def held_change(
     0.30978301 more; a sale paying its fee in the base gives up quantity + fee). The fee is
     still counted once, apart, in net P&L (valued at the fill's price), so the fee's coins
     carry no cost."""
-    signed = quantity if side is Side.BUY else WIDE.minus(quantity)  # (``_signed``, written out)
+    signed = _signed(side, quantity)
     if (
         not fee
         or fee_currency is None

@@ -47,7 +47,6 @@ from orderledger.infrastructure.ingest.order_facts import (
     request_spec,
 )
 from orderledger.infrastructure.ingest.parking import (
-    TRADE_FACTS,
     ParkedLines,
     Parking,
     Waiting,
@@ -258,12 +257,13 @@ class Batch(Parking, Identities):
     def _order_fact(self, message: Message, entry: JournalEntry, part: int) -> Handled:
         """A fact about an existing order: applied to it, or parked until it is known."""
         order, keys = self._resolve(message)
-        if type(message) in TRADE_FACTS:  # a bust or correction: it waits for its trade's fill
+        trade = trade_named(message)
+        if trade is not None:  # a bust or correction: it waits for its trade's fill
             if order is not None and (waits := self._trade_wait(order, message)):
                 order, keys = None, waits
             elif order is None:
                 # Waiting for the trade is waiting for its order too: a fill is booked on an order.
-                keys = [trade_key(key, message.trade_id) for key in keys]  # type: ignore[union-attr]
+                keys = [trade_key(key, trade) for key in keys]
         if order is None:
             already = self._park(message, entry, part, keys)
             if already is not None:

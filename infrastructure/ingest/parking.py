@@ -36,7 +36,6 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.storage.db import Database
 
 __all__ = [
-    "TRADE_FACTS",
     "ParkedIndex",
     "ParkedLine",
     "ParkedLines",
@@ -79,13 +78,12 @@ class Waiting:
 def trade_named(message: Message) -> str | None:
     """The trade a bust or correction names: these wait for its fill as other facts wait for
     the order (None for any other fact)."""
-    if type(message) in TRADE_FACTS:
+    if type(message) in _TRADE_FACTS:
         return message.trade_id  # type: ignore[union-attr]
     return None
 
 
-TRADE_FACTS = frozenset({FillBustedMessage, FillCorrectedMessage})
-"""The facts about a trade the order has: a bust or a correction."""
+_TRADE_FACTS = frozenset({FillBustedMessage, FillCorrectedMessage})
 
 
 ParkedLine = tuple[int, int, bytes, bytes, str]
