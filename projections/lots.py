@@ -24,7 +24,7 @@ another pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
@@ -45,6 +45,7 @@ from orderledger.projections.book import (
     held_change,
     venue_order_key,
 )
+from orderledger.projections.fees import needs_rate
 
 CostBasis = Literal["average", "fifo", "lifo", "hifo"]
 COST_BASES: tuple[CostBasis, ...] = ("average", "fifo", "lifo", "hifo")
@@ -126,6 +127,38 @@ class Book:
     fills: list[Fill] = field(default_factory=list)  # in venue time, each with what it realized
 
 
+def fill_of(position: int, event: OrderFilled, defined: Mapping[tuple[str, str], Terms]) -> Fill:
+    """``event`` as a fill, valued with the definition in force when it was recorded."""
+    terms = defined.get((event.venue, event.instrument), Terms())
+    if terms.pnl_currency is None:
+        terms = replace(terms, pnl_currency=event.quote_currency)
+    return Fill(
+        event.account,
+        event.venue,
+        event.instrument,
+        event.client_order_id,
+        event.trade_id,
+        event.ts_event,
+        position,
+        held_change(event.side, event.last_qty, event.fee, event.fee_currency, event.instrument, terms),
+        event.last_px,
+        event.fee,
+        event.fee_currency,
+        event.quote_currency,
+        terms,
+        dict(event.tags) if event.tags else {},
+    )
+
+
+def correct(found: Fill, event: FillCorrected) -> None:
+    """Give ``found`` the quantity, price and fee a correction states (under its own terms)."""
+    found.signed_qty = held_change(
+        event.side, event.last_qty, event.fee, event.fee_currency, found.instrument, found.terms
+    )
+    found.price = event.last_px
+    found.fee, found.fee_currency = event.fee, event.fee_currency
+
+
 def fills_of(events: Iterable[tuple[int, OrderEvent]]) -> list[Fill]:
     """The fills of a log as they stand: busted ones left out, corrected ones with their new
     values; each valued with the definition in force when it was recorded (in log order)."""
@@ -135,37 +168,13 @@ def fills_of(events: Iterable[tuple[int, OrderEvent]]) -> list[Fill]:
         if isinstance(event, InstrumentDefined):
             defined[(event.venue, event.instrument)] = terms_of(event)
         elif isinstance(event, OrderFilled):
-            terms = defined.get((event.venue, event.instrument), Terms())
-            if terms.pnl_currency is None:
-                terms = replace(terms, pnl_currency=event.quote_currency)
-            fills[(event.client_order_id, event.trade_id)] = Fill(
-                event.account,
-                event.venue,
-                event.instrument,
-                event.client_order_id,
-                event.trade_id,
-                event.ts_event,
-                position,
-                held_change(
-                    event.side, event.last_qty, event.fee, event.fee_currency, event.instrument, terms
-                ),
-                event.last_px,
-                event.fee,
-                event.fee_currency,
-                event.quote_currency,
-                terms,
-                dict(event.tags) if event.tags else {},
-            )
+            fills[(event.client_order_id, event.trade_id)] = fill_of(position, event, defined)
         elif isinstance(event, FillBusted):
             fills.pop((event.client_order_id, event.trade_id), None)
         elif isinstance(event, FillCorrected):
             found = fills.get((event.client_order_id, event.trade_id))
             if found is not None:
-                found.signed_qty = held_change(
-                    event.side, event.last_qty, event.fee, event.fee_currency, found.instrument, found.terms
-                )
-                found.price = event.last_px
-                found.fee, found.fee_currency = event.fee, event.fee_currency
+                correct(found, event)
     return list(fills.values())
 
 
@@ -277,3 +286,114 @@ def book_fill(book: Book, fill: Fill, basis: CostBasis) -> Decimal:
 def venue_order(fills: Iterable[Fill]) -> list[Fill]:
     """``fills`` sorted in venue time (``book.before``)."""
     return sorted(fills, key=lambda f: venue_order_key(f.key))
+
+
+FLATS_KEPT = 16
+"""How many of a book's latest flat points its head keeps (``LotHead.flats``)."""
+
+
+@dataclass(frozen=True)
+class Flat:
+    """A moment a book was flat: right after the fill ``key``, with its position's figures then.
+
+    Flat, a book has no open lot under any rule, so a fold may start over from here: what it
+    realized before is in ``realized`` and no lot opened before can be matched after."""
+
+    key: VenueKey
+    quantity: Decimal
+    cost: Decimal
+    realized: Decimal
+    fees: tuple[tuple[str, Decimal], ...]
+    terms: Terms
+
+
+@dataclass
+class LotHead:
+    """A book under a lot rule as far as its open lots reach: what a read of positions or open
+    lots needs, kept between reads (``storage.lot_heads``) and extended by the fills after it.
+
+    ``last`` is its latest fill in venue time: a fill after it extends the head where it
+    stands; an earlier one (or a bust or correction) changes what the matches were from its
+    place on, and the book is folded again from the latest of its ``flats`` before that place
+    (from its first fill when there is none). ``paid``: its fills whose fee is in another
+    currency than their P&L, which a position's row values when it is read."""
+
+    position: Position
+    open: list[OpenLot]
+    last: VenueKey
+    paid: list[Fill] = field(default_factory=list)
+    flats: list[Flat] = field(default_factory=list)
+
+    def flat_before(self, key: VenueKey) -> Flat | None:
+        """The latest flat point earlier in venue time than ``key``."""
+        place = venue_order_key(key)
+        for flat in reversed(self.flats):
+            if venue_order_key(flat.key) < place:
+                return flat
+        return None
+
+
+def extend(head: LotHead, fill: Fill, basis: CostBasis) -> bool:
+    """Fold ``fill`` into ``head`` if it is later in venue time than every fill folded there;
+    False (``head`` unchanged) if it is not."""
+    if venue_order_key(fill.key) <= venue_order_key(head.last):
+        return False
+    _fold_into(head, fill, basis)
+    return True
+
+
+def fold_head(
+    key: PositionKey,
+    fills: Iterable[Fill],
+    basis: CostBasis,
+    start: tuple[LotHead, Flat] | None = None,
+    *,
+    keep: int | None = FLATS_KEPT,
+) -> LotHead | None:
+    """A book's head from its ``fills`` (as they stand) folded in venue time: from nothing, or
+    (``start``) from a flat point of an earlier head, the fills given being those after it.
+    ``keep``: how many of its latest flat points the head keeps (None: all). None when there is
+    no fill to fold and no start."""
+    ordered = venue_order(fills)
+    if start is None:
+        if not ordered:
+            return None
+        first = ordered[0]
+        position = Position(*key, quote_currency=first.quote_currency, terms=first.terms)
+        head = LotHead(position, [], first.key)
+    else:
+        earlier, flat = start
+        position = Position(
+            *key,
+            quantity=flat.quantity,
+            cost=flat.cost,
+            realized_pnl=flat.realized,
+            fees=dict(flat.fees),
+            quote_currency=earlier.position.quote_currency,
+            terms=flat.terms,
+        )
+        kept = venue_order_key(flat.key)
+        head = LotHead(
+            position,
+            [],
+            flat.key,
+            [f for f in earlier.paid if venue_order_key(f.key) <= kept],
+            [f for f in earlier.flats if venue_order_key(f.key) <= kept],
+        )
+    for fill in ordered:
+        _fold_into(head, fill, basis, keep)
+    return head
+
+
+def _fold_into(head: LotHead, fill: Fill, basis: CostBasis, keep: int | None = FLATS_KEPT) -> None:
+    p = head.position
+    book_fill(Book(p, head.open), fill, basis)
+    p.add_fee(fill.fee, fill.fee_currency)
+    head.last = fill.key
+    if needs_rate(fill):
+        head.paid.append(fill)
+    if not p.quantity:
+        flat = Flat(fill.key, p.quantity, p.cost, p.realized_pnl, tuple(p.fees.items()), p.terms)
+        head.flats.append(flat)
+        if keep is not None and len(head.flats) > keep:
+            del head.flats[0]

@@ -19,7 +19,7 @@ from orderledger.infrastructure.application import commands, lazy
 from orderledger.infrastructure.application.handlers import HANDLERS, cost_basis, handles
 from orderledger.infrastructure.application.parts import LedgerParts
 from orderledger.infrastructure.application.requests import CostBasis
-from orderledger.infrastructure.storage import cursors
+from orderledger.infrastructure.storage import cursors, lot_heads
 from orderledger.infrastructure.storage.views import CatchUpStats
 from orderledger.projections.lots import COST_BASIS_SETTING, cost_basis_named
 
@@ -187,7 +187,11 @@ def rebuild(ledger: LedgerParts, request: commands.Rebuild) -> tuple[int, float]
     if not chosen:
         raise InvalidInputError(f"name at least one view: {', '.join(known)}")
     with ledger._writing:
-        return ledger.views.rebuild(chosen, progress=request.progress, jobs=request.jobs)
+        done = ledger.views.rebuild(chosen, progress=request.progress, jobs=request.jobs)
+        if request.names is None:  # every view: the lot rules' heads are folded again too
+            with ledger.db.write() as tx:
+                lot_heads.forget(tx)
+        return done
 
 
 # ---------------------------------------------------------------------- the ledger's settings

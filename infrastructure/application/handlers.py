@@ -250,9 +250,13 @@ def lots(ledger: LedgerParts, request: Lots) -> list[LotRow]:
     rule = request.cost_basis
     if rule == "average":
         raise InvalidInputError("lots need a lot rule: fifo, lifo or hifo, not average", field="cost_basis")
-    books = reads.rule_books(ledger, rule, request.as_of, request.event_time)
     if request.closed:
+        books = reads.rule_books(ledger, rule, request.as_of, request.event_time)
         return [LotRow.of_closed(rule, lot) for b in books.values() for lot in b.closed]
+    if request.as_of is None:
+        heads = reads.rule_heads(ledger, rule)
+        return [LotRow.of_open(rule, lot) for _, head in sorted(heads.items()) for lot in head.open]
+    books = reads.rule_books(ledger, rule, request.as_of, request.event_time)
     return [LotRow.of_open(rule, lot) for b in books.values() for lot in b.open]
 
 

@@ -25,6 +25,7 @@ from orderledger.domain.outcomes import Outcome
 from orderledger.domain.requests import is_external_key
 from orderledger.domain.values import ClientOrderId, format_timestamp, parse_timestamp
 from orderledger.infrastructure.application.arguments import Version
+from orderledger.infrastructure.application.lot_heads import lot_heads
 from orderledger.infrastructure.application.queries import (
     cash_flows_by,
     grouped_pnl,
@@ -50,7 +51,7 @@ from orderledger.infrastructure.results.pnl import PnlRow
 from orderledger.infrastructure.results.positions import PositionRow
 from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.db import Database
-from orderledger.projections.lots import Book, Fill, fills_of, fold_books
+from orderledger.projections.lots import Book, Fill, LotHead, fills_of, fold_books
 from orderledger.projections.lots import cost_basis_named as _cost_basis
 
 if TYPE_CHECKING:
@@ -236,6 +237,15 @@ def rule_books(
     return fold_books(fills_of(found), rule)
 
 
+def rule_heads(ledger: LedgerParts, cost_basis: str) -> dict[tuple[str, str, str], LotHead]:
+    """Every book's position and open lots under the lot rule ``cost_basis``, as of the log's
+    head: the stored heads brought up to it (``application.lot_heads``)."""
+    rule = _cost_basis(cost_basis)
+    if rule == "average":
+        raise InvalidInputError("heads are kept for the lot rules: fifo, lifo or hifo", field="cost_basis")
+    return lot_heads(ledger, rule)
+
+
 def position_list(
     ledger: LedgerParts,
     where: Filter,
@@ -249,7 +259,12 @@ def position_list(
     """``OrderLedger.positions``: from the live view, as of a time, or folded under a rule."""
     marks = dict(marks or {})
     cost_basis = rule_of(ledger, cost_basis)
-    if cost_basis is not None:
+    if cost_basis is not None and as_of is None and cost_basis != "average":
+        heads = rule_heads(ledger, cost_basis)
+        folded = [h.position for _, h in sorted(heads.items())]
+        paid = [(key, fill) for key, h in heads.items() for fill in h.paid]
+        rows = position_rows(ledger.db, folded, marks, event_time=event_time, paid=paid)
+    elif cost_basis is not None:
         when = None if as_of is None else parse_timestamp(as_of, "as_of")
         books = rule_books(ledger, cost_basis, as_of, event_time)
         folded = [b.position for b in books.values()]

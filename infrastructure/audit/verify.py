@@ -4,20 +4,24 @@ view from the log, so a changed, deleted or reordered row is found. Nothing here
 This module holds what ``verify`` found (``VerifyReport``), its progress file, and the one pass
 that composes the checks: the storage and schema (``storage_check``), the log's chain and payloads
 (``chain_check``), the journal's chain and cross-checks (``journal_check``), every view refolded
-and compared (``view_check``), from the first event or from an anchor (``anchors``).
+and compared (``view_check``), the lot rules' heads against a fold of the fills
+(``lot_check``), from the first event or from an anchor (``anchors``).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orderledger.domain.events import OrderEvent
 from orderledger.infrastructure.audit.anchors import OVERLAP, Anchor, check_anchors, incremental_starts
 from orderledger.infrastructure.audit.chain_check import Progress, verify_chain
 from orderledger.infrastructure.audit.heads import Heads, head_text, merge_heads
 from orderledger.infrastructure.audit.journal_check import journal_differences, verify_journal
+from orderledger.infrastructure.audit.lot_check import LotFolds
 from orderledger.infrastructure.audit.storage_check import check_storage, schema_problems
 from orderledger.infrastructure.audit.view_check import Folds, view_differences
 from orderledger.infrastructure.storage.chain import GENESIS
@@ -155,18 +159,18 @@ def _verify(
         schema = schema_problems(tx)
         top = int(tx.one("SELECT COALESCE(MAX(notification_id), 0) FROM events")[0])
         unsettled = {p.name: unfinished_rows(tx, p) for p in PROJECTIONS}
-    folds = None
+    folds = lots = None
+    each: Callable[[int, OrderEvent], None] | None = None
     if since is None:
         # Every anchor is a head recorded earlier: each must still be in the chains.
         heads = {**anchors.events, **heads}
         journal_heads = {**anchors.journal, **journal_heads}
-        folds = Folds(tracking, top)
+        folds, lots = Folds(tracking, top), LotFolds(db)
+        each = _both(folds, lots) if lots.upto else folds
         after, journal_after = (0, GENESIS), (0, GENESIS)
     else:
         after, journal_after = incremental_starts(db, since, overlap, heads, journal_heads)
-    chain = verify_chain(
-        db, after=after, heads=heads, mapper=mapper, each=folds, progress=progress, total=top
-    )
+    chain = verify_chain(db, after=after, heads=heads, mapper=mapper, each=each, progress=progress, total=top)
     report = VerifyReport(events=chain.events, head=chain.head, broken=chain.broken)
     report.storage, report.schema_problems = storage, schema
     report.full, report.since, report.anchored = since is None, after[0], anchors.count
@@ -192,4 +196,14 @@ def _verify(
             report.view_problems += view_differences(db, projection, tables)
         tables.clear()  # compared: its rows are not needed any more
     report.journal_problems += journal_differences(db, orders)
+    if lots is not None:
+        report.view_problems += lots.differences(db)
     return report
+
+
+def _both(*folds: Callable[[int, OrderEvent], None]) -> Callable[[int, OrderEvent], None]:
+    def each(position: int, event: OrderEvent) -> None:
+        for fold in folds:
+            fold(position, event)
+
+    return each

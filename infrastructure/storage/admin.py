@@ -15,8 +15,9 @@ REFERENCES or TRUNCATE), exactly those the ingest, query, ``project`` and ``veri
 - the view tables: SELECT, INSERT, UPDATE, DELETE (their rows are derived data: ``verify`` refolds
   them); ``view_tracking``: SELECT, INSERT, UPDATE;
 - ``ledger_meta``, ``view_versions``: SELECT;
-- ``collectors`` (leases) and the ``snapshot_*`` tables (an index of the journal's snapshot
-  lines, ``storage.snapshot_index``): SELECT, INSERT, UPDATE, DELETE.
+- ``collectors`` (leases), the ``snapshot_*`` tables (an index of the journal's snapshot
+  lines, ``storage.snapshot_index``) and the ``lot_heads`` tables (the lot rules' books kept
+  between reads, ``storage.lot_heads``): SELECT, INSERT, UPDATE, DELETE.
 
 ``db init``, ``rebuild`` and upgrades are run as the owner (the administrator); a rebuild gives the
 new view tables the grants the old ones had (``Views.rebuild``).
@@ -27,7 +28,7 @@ from __future__ import annotations
 import re
 
 from orderledger.infrastructure.errors import ConfigurationError
-from orderledger.infrastructure.storage import collectors, snapshot_index
+from orderledger.infrastructure.storage import collectors, lot_heads, snapshot_index
 from orderledger.infrastructure.storage.db import Database, Tx
 from orderledger.infrastructure.storage.schema import foreign_triggers
 from orderledger.infrastructure.storage.store import LedgerRecorder
@@ -55,6 +56,7 @@ def init_database(
     with db.write() as tx:
         collectors.create(tx)  # orderledger collect's leases (storage/collectors.py)
         snapshot_index.create(tx)  # the snapshot streams' index of the journal
+        lot_heads.create(tx)  # the lot rules' books, kept between reads
     done = ["tables, indexes and append-only triggers are in place"]
     outdated = views.create_tables()
     if outdated:
@@ -86,6 +88,7 @@ def init_database(
             **dict.fromkeys(view_tables, VIEW_PRIVILEGES),
             collectors.TABLE: collectors.PRIVILEGES,
             **dict.fromkeys(snapshot_index.TABLES, snapshot_index.PRIVILEGES),
+            **dict.fromkeys(lot_heads.TABLES, lot_heads.PRIVILEGES),
         }
         for table, privileges in tables.items():
             tx.execute(f'REVOKE ALL ON {table} FROM "{app_role}"')

@@ -313,6 +313,11 @@ class Database(abc.ABC):
         ~1.4 s for a 1.1M-event file). PostgreSQL: nothing to check."""
         return None  # (the server checks its own pages)
 
+    def writable(self) -> bool:
+        """Whether this connection may write at all (False for a SQLite file opened read-only,
+        or one this user may not write): a read that would keep derived rows asks first."""
+        return not self.url.read_only
+
     def failure(self) -> StoreError | None:
         """The fault that keeps this database from taking writes for good, or None. SQLite: the
         file it has open is no longer the one at its path (deleted or replaced). PostgreSQL: none

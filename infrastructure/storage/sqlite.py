@@ -587,6 +587,9 @@ class SqliteDatabase(Database):
     def lock_log(self, tx: Tx) -> None:
         """Nothing to do: ``BEGIN IMMEDIATE`` already made this the only writer."""
 
+    def writable(self) -> bool:
+        return not (self.url.read_only or self._read_only_because)
+
     @contextlib.contextmanager
     def write(self, *, wait: bool = True) -> Iterator[Tx]:
         with self._lock, self._translate():

@@ -1,0 +1,198 @@
+"""Each book's position and open lots under a lot rule, brought up to the log's head when read.
+
+``lots`` and ``positions --cost-basis fifo|lifo|hifo`` read these heads instead of folding every
+fill of the log at each read. A read takes the heads the last read stored
+(``storage.lot_heads``) and folds only the fill events recorded since: a fill later in venue
+time than its book's latest extends the book where it stands (``projections.lots.extend``); a
+fill that lands earlier, or a bust or correction, folds that book again from the latest moment
+before it at which the book was flat (``projections.lots.Flat``: no lot is open then under any
+rule, so nothing before it can change what comes after), reading from the log only the book's
+fills since that moment; without such a moment, or for a book never stored, from its first fill.
+
+The heads then go back to the store, unless another process stored first, the ledger is
+read-only for this connection, or another writer holds the write lock: then the answer is still
+this read's fold, and a later read stores it. A SQLite file is checked before a process's first
+write (``Database.check_ahead``); a read with something to store starts that check beside its
+fold, and damage it finds is an error, as for any command.
+
+Whatever was stored, the answer is what a fold of the whole log gives (``reads.rule_books``):
+tests compare the two over sessions fed in any order and read between any two commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from orderledger.domain.events import FillBusted, FillCorrected, InstrumentDefined, OrderEvent, OrderFilled
+from orderledger.domain.instrument import Terms, terms_of
+from orderledger.infrastructure.audit.search import EventFilter, decoded_events, event_keyset
+from orderledger.infrastructure.errors import DatabaseCorruptError, DatabaseReplacedError, StoreError
+from orderledger.infrastructure.storage import lot_heads as stored
+from orderledger.projections.book import PositionKey, VenueKey, venue_order_key
+from orderledger.projections.lots import CostBasis, Fill, Flat, LotHead, extend, fill_of, fills_of, fold_head
+
+if TYPE_CHECKING:
+    from orderledger.infrastructure.application.parts import LedgerParts
+
+FILL_EVENTS = ("OrderFilled", "FillBusted", "FillCorrected", "InstrumentDefined")
+"""What a book's lots are folded from: its fills, their busts and corrections, the definitions."""
+DEFINITIONS = EventFilter(types=("InstrumentDefined",))
+
+
+def lot_heads(ledger: LedgerParts, rule: CostBasis) -> dict[PositionKey, LotHead]:
+    """Every book's head under ``rule`` as of the log's head, stored for the next read."""
+    db = ledger.db
+    with db.read() as tx:
+        since = stored.seen(tx, rule)
+        if since > ledger.log_position():
+            since = 0  # a store restored from an older copy than its heads: folded again
+        heads = stored.load(tx, rule) if since else {}
+    events = list(_events(ledger, EventFilter(types=FILL_EVENTS), after=since))
+    if not events:
+        return heads
+    if db.writable():
+        # The store below is this process's first write, perhaps: the check of the file that
+        # comes before one (SQLite) runs beside the fold instead of after it.
+        db.check_ahead()
+    through = events[-1][0]
+    changed: dict[PositionKey, LotHead | None]
+    if not since:
+        heads = {}
+        for key, fills in sorted(_by_book(fills_of(events)).items()):
+            head = fold_head(key, fills, rule)
+            if head is not None:
+                heads[key] = head
+        changed = dict(heads)
+    else:
+        changed = _fold_on(ledger, rule, heads, events, since, through)
+        for key, changed_head in changed.items():
+            if changed_head is None:
+                heads.pop(key, None)
+            else:
+                heads[key] = changed_head
+    _store(ledger, rule, since, through, changed)
+    return heads
+
+
+def _fold_on(
+    ledger: LedgerParts,
+    rule: CostBasis,
+    heads: dict[PositionKey, LotHead],
+    events: list[tuple[int, OrderEvent]],
+    since: int,
+    through: int,
+) -> dict[PositionKey, LotHead | None]:
+    """The heads ``events`` (the fill events after ``since``, up to ``through``) change: each
+    extended where its new fills come after it, else folded again from its place."""
+    defined: dict[tuple[str, str], Terms] = {}
+    for position, event in _events(ledger, DEFINITIONS):
+        if position > since:
+            break
+        assert isinstance(event, InstrumentDefined)
+        defined[(event.venue, event.instrument)] = terms_of(event)
+    changed: dict[PositionKey, LotHead | None] = {}
+    again: dict[PositionKey, VenueKey | None] = {}  # books folded again: from where (None: start)
+    for position, event in events:
+        if isinstance(event, InstrumentDefined):
+            defined[(event.venue, event.instrument)] = terms_of(event)
+            continue
+        key = (event.account, event.venue, event.instrument)
+        head = heads.get(key)
+        place: VenueKey | None
+        if isinstance(event, OrderFilled):
+            fill = fill_of(position, event, defined)
+            if head is not None and key not in again and extend(head, fill, rule):
+                changed[key] = head
+                continue
+            place = None if head is None else fill.key
+        elif isinstance(event, FillBusted | FillCorrected):
+            if head is None and key not in again:
+                continue  # a fill no head holds: a book that has no fill left (or never had one)
+            # Just before the fill it changes (its own log position is not in the event).
+            place = (event.fill_ts_event, event.trade_id, event.client_order_id, 0)
+        else:
+            continue
+        if key in again:
+            earlier = again[key]
+            if earlier is None or place is None:
+                place = None
+            elif venue_order_key(earlier) < venue_order_key(place):
+                place = earlier
+        again[key] = place
+    for key, place in again.items():
+        head = heads.get(key)
+        start = None
+        if head is not None and place is not None:
+            flat = head.flat_before(place)
+            start = None if flat is None else (head, flat)
+        changed[key] = _fold_book(ledger, rule, key, through, start)
+    return changed
+
+
+def _fold_book(
+    ledger: LedgerParts,
+    rule: CostBasis,
+    key: PositionKey,
+    through: int,
+    start: tuple[LotHead, Flat] | None,
+) -> LotHead | None:
+    """One book's head from its events in the log up to ``through``: from its first fill, or
+    (``start``) from a flat point of its head on, reading the fills from that point's venue time
+    (and every bust and correction of the book, whose fill may be among them). None: no fill
+    left."""
+    book = EventFilter(account=key[0], venue=key[1], instrument=key[2])
+    if start is None:
+        own = list(_events(ledger, replace(book, types=FILL_EVENTS[:3])))
+    else:
+        fills = replace(book, types=("OrderFilled",), since=start[1].key[0], event_time=True)
+        own = [
+            *_events(ledger, fills),
+            *_events(ledger, replace(book, types=("FillBusted", "FillCorrected"))),
+        ]
+    definitions = _events(ledger, DEFINITIONS)
+    merged = sorted((e for e in (*own, *definitions) if e[0] <= through), key=lambda e: e[0])
+    standing = fills_of(merged)
+    if start is not None:
+        after = venue_order_key(start[1].key)
+        standing = [f for f in standing if venue_order_key(f.key) > after]
+    return fold_head(key, standing, rule, start)
+
+
+def _by_book(fills: Iterable[Fill]) -> dict[PositionKey, list[Fill]]:
+    books: dict[PositionKey, list[Fill]] = {}
+    for fill in fills:
+        books.setdefault((fill.account, fill.venue, fill.instrument), []).append(fill)
+    return books
+
+
+def _events(ledger: LedgerParts, wanted: EventFilter, *, after: int = 0) -> Iterator[tuple[int, OrderEvent]]:
+    """The events ``wanted`` selects after log position ``after``, in log order."""
+    keyset = replace(event_keyset(ledger.db, wanted), start=(after,))
+    rows = (row for page in keyset.pages(ledger.db) for row in page)
+    for position, event, _ in decoded_events(ledger.mapper, rows):
+        yield position, event
+
+
+def _store(
+    ledger: LedgerParts,
+    rule: CostBasis,
+    since: int,
+    through: int,
+    changed: dict[PositionKey, LotHead | None],
+) -> None:
+    """Keep the heads for the next read, when this process may write and nobody else is."""
+    db = ledger.db
+    if not db.writable():
+        return
+    try:
+        with db.write(wait=False) as tx:
+            stored.store(tx, rule, since, through, changed)
+    except (DatabaseCorruptError, DatabaseReplacedError):
+        raise  # damage found before the write: told, as any command that meets it tells it
+    except StoreError:
+        pass  # read-only, locked, full or not granted: the heads are derived; a later read stores them
+
+
+__all__ = ["FILL_EVENTS", "lot_heads"]

@@ -1,0 +1,78 @@
+"""``verify``'s check of the lot rules' heads (``storage.lot_heads``): each stored head against
+a fold of the log's fills up to the position the heads stand at.
+
+The heads are derived data like the views: a changed, added or removed row would make ``lots``
+and ``positions --cost-basis`` answer from it, so a full verify folds the fills again (collected
+in its one pass over the log) and compares what a read takes from a head: its position's
+figures, its open lots, its latest fill, its fills paying fees in another currency, and each
+flat moment it keeps (where a later read may start a fold over).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from orderledger.domain.events import FillBusted, FillCorrected, InstrumentDefined, OrderEvent, OrderFilled
+from orderledger.infrastructure.storage import lot_heads as stored
+from orderledger.infrastructure.storage.db import Database
+from orderledger.projections.book import PositionKey
+from orderledger.projections.lots import COST_BASES, CostBasis, LotHead, fills_of, fold_head
+
+_KINDS = (OrderFilled, FillBusted, FillCorrected, InstrumentDefined)
+
+
+class LotFolds:
+    """The fill events of the log up to the furthest position any rule's heads stand at, kept in
+    the one pass; what each rule's heads must then equal."""
+
+    def __init__(self, db: Database) -> None:
+        with db.read() as tx:
+            self.seen: dict[CostBasis, int] = {
+                rule: at for rule in COST_BASES if rule != "average" and (at := stored.seen(tx, rule))
+            }
+        self.upto = max(self.seen.values(), default=0)
+        self.events: list[tuple[int, OrderEvent]] = []
+
+    def __call__(self, position: int, event: OrderEvent) -> None:
+        if position <= self.upto and isinstance(event, _KINDS):
+            self.events.append((position, event))
+
+    def differences(self, db: Database, limit: int = 20) -> list[str]:
+        """How the stored heads differ from the fold (empty when they agree)."""
+        found: list[str] = []
+        for rule, at in sorted(self.seen.items()):
+            by_book: dict[PositionKey, list[Any]] = {}
+            for fill in fills_of(e for e in self.events if e[0] <= at):
+                by_book.setdefault((fill.account, fill.venue, fill.instrument), []).append(fill)
+            expected = {key: fold_head(key, fills, rule, keep=None) for key, fills in by_book.items()}
+            with db.read() as tx:
+                heads = stored.load(tx, rule)
+            for key in sorted(set(heads) | set(expected)):
+                problem = _difference(heads.get(key), expected.get(key))
+                if problem:
+                    found.append(f"lot heads {rule}: book {'/'.join(key)} {problem}")
+        return found[:limit]
+
+
+def _difference(head: LotHead | None, folded: LotHead | None) -> str:
+    if folded is None:
+        return "is stored but the log has no fill of it"
+    if head is None:
+        return "is missing: the log has fills of it"
+    p, q = head.position, folded.position
+    figures = ("quantity", "cost", "realized_pnl", "fees", "quote_currency", "terms")
+    for name in figures:
+        if getattr(p, name) != getattr(q, name):
+            return f"has {name} {getattr(p, name)!r}, the log folds to {getattr(q, name)!r}"
+    if head.open != folded.open:
+        return "has other open lots than the log folds to"
+    if head.last != folded.last:
+        return "has another latest fill than the log"
+    if head.paid != folded.paid:
+        return "has other fills paying fees in another currency than the log"
+    every: Mapping[Any, Any] = {flat.key: flat for flat in folded.flats}
+    for flat in head.flats:
+        if every.get(flat.key) != flat:
+            return f"has a flat moment after fill {flat.key[1]!r} that the log does not give"
+    return ""

@@ -1,0 +1,204 @@
+"""The ``lot_heads`` tables: each book's position and open lots under each lot rule, kept between
+reads so that ``lots`` and ``positions --cost-basis`` cost what they show, not the log's length.
+
+- ``lot_heads``: one row per rule and book (account, venue, instrument): the book's position, its
+  open lots (each with the fill that opened it), its latest fill in venue time, its fills whose
+  fee is in another currency than their P&L and its latest flat points (where a fold may start
+  over), as one JSON text (``encode``);
+- ``lot_heads_index``: per rule, the log position up to which the rows hold the log's fills
+  (``seen``), and the version of this module's encoding and fold (``VERSION``).
+
+The log is the source of truth: the rows are derived from it by the application
+(``application.lot_heads``), which reads only the fill events after ``seen``. A row written by
+another version, a ``seen`` beyond the log's head (a store restored from an older copy), a
+dropped or emptied table: each is folded again from the log at the next read. Stores are
+compare-and-set on ``seen``, so two processes that catch up at once write one of their results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from orderledger.domain.instrument import Terms
+from orderledger.infrastructure.storage.db import Tx, lock_schema, table_columns
+from orderledger.projections.book import Position, PositionKey, VenueKey
+from orderledger.projections.lots import CostBasis, Fill, Flat, LotHead, OpenLot
+
+TABLES = ("lot_heads", "lot_heads_index")
+CREATE = (
+    "CREATE TABLE IF NOT EXISTS lot_heads (rule TEXT NOT NULL, account TEXT NOT NULL, venue TEXT NOT NULL,"
+    " instrument TEXT NOT NULL, head TEXT NOT NULL, PRIMARY KEY (rule, account, venue, instrument))",
+    "CREATE TABLE IF NOT EXISTS lot_heads_index (rule TEXT PRIMARY KEY, seen BIGINT NOT NULL,"
+    " version INTEGER NOT NULL)",
+)
+PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
+"""What the application role may do to the tables (derived data, folded again from the log)."""
+VERSION = 1
+"""The encoding's and the fold's version: rows of another are not read, and are replaced."""
+
+
+def create(tx: Tx) -> None:
+    """Create the tables if they are missing (``orderledger db init`` makes them for an
+    application role that may create nothing)."""
+    if not table_columns(tx, TABLES[-1]):
+        lock_schema(tx)  # (two first reads at once: one creates them)
+        for statement in CREATE:
+            tx.execute(statement)
+
+
+def seen(tx: Tx, rule: CostBasis) -> int:
+    """The log position up to which the rows of ``rule`` hold the log's fills (0: none, or
+    rows of another version, or no tables)."""
+    if not table_columns(tx, TABLES[-1]):
+        return 0
+    found = tx.one("SELECT seen, version FROM lot_heads_index WHERE rule = ?", (rule,))
+    return 0 if found is None or found[1] != VERSION else int(found[0])
+
+
+def load(tx: Tx, rule: CostBasis, keys: set[PositionKey] | None = None) -> dict[PositionKey, LotHead]:
+    """The heads of ``rule`` (only those of ``keys`` when given)."""
+    rows = tx.all("SELECT account, venue, instrument, head FROM lot_heads WHERE rule = ?", (rule,))
+    found: dict[PositionKey, LotHead] = {}
+    for account, venue, instrument, text in rows:
+        key = (str(account), str(venue), str(instrument))
+        if keys is None or key in keys:
+            found[key] = decode(key, text)
+    return found
+
+
+def store(
+    tx: Tx, rule: CostBasis, since: int, through: int, heads: Mapping[PositionKey, LotHead | None]
+) -> bool:
+    """Write ``heads`` (None: the book has no fill left) and move ``seen`` from ``since`` to
+    ``through``; False, writing nothing, when ``seen`` is no longer ``since`` (another process
+    stored first). On PostgreSQL the index's row is locked first, so two stores take turns."""
+    create(tx)
+    tx.execute(
+        "INSERT INTO lot_heads_index (rule, seen, version) VALUES (?, 0, ?) ON CONFLICT DO NOTHING",
+        (rule, VERSION),
+    )
+    lock = " FOR UPDATE" if tx.dialect == "postgresql" else ""
+    current, version = tx.one(f"SELECT seen, version FROM lot_heads_index WHERE rule = ?{lock}", (rule,))
+    if version != VERSION or since == 0:
+        # Rows of another version, or a fold from the start: the rule's rows are replaced.
+        tx.execute("DELETE FROM lot_heads WHERE rule = ?", (rule,))
+    elif int(current) != since:
+        return False
+    gone = [(rule, *key) for key, head in heads.items() if head is None]
+    if gone:
+        tx.executemany(
+            "DELETE FROM lot_heads WHERE rule = ? AND account = ? AND venue = ? AND instrument = ?", gone
+        )
+    kept = [(rule, *key, encode(head)) for key, head in heads.items() if head is not None]
+    if kept:
+        tx.executemany(
+            "INSERT INTO lot_heads (rule, account, venue, instrument, head) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (rule, account, venue, instrument) DO UPDATE SET head = excluded.head",
+            kept,
+        )
+    tx.execute("UPDATE lot_heads_index SET seen = ?, version = ? WHERE rule = ?", (through, VERSION, rule))
+    return True
+
+
+def forget(tx: Tx) -> None:
+    """Drop every rule's heads (a rebuild of every view): the next read folds the log again."""
+    if table_columns(tx, TABLES[-1]):
+        tx.execute("DELETE FROM lot_heads")
+        tx.execute("DELETE FROM lot_heads_index")
+
+
+# ---------------------------------------------------------------------- the encoding
+# Decimals as their exact text, times as ISO text, terms once per head: a head read back folds
+# on to the same digits as the one written.
+
+
+def _terms(t: Terms) -> list[Any]:
+    return [str(t.contract_size), t.settlement, t.pnl_currency, t.version]
+
+
+def _terms_of(v: list[Any]) -> Terms:
+    return Terms(Decimal(v[0]), v[1], v[2], v[3])
+
+
+def _key(k: VenueKey) -> list[Any]:
+    return [k[0].isoformat(), k[1], k[2], k[3]]
+
+
+def _key_of(v: list[Any]) -> VenueKey:
+    return (datetime.fromisoformat(v[0]), v[1], v[2], v[3])
+
+
+def _decimal(v: Decimal | None) -> str | None:
+    return None if v is None else str(v)
+
+
+def _fill(f: Fill) -> list[Any]:
+    return [
+        f.client_order_id, f.trade_id, f.ts_event.isoformat(), f.position, str(f.signed_qty),
+        str(f.price), _decimal(f.fee), f.fee_currency, f.quote_currency, _terms(f.terms), f.tags,
+        str(f.realized),
+    ]  # fmt: skip
+
+
+def _fill_of(key: PositionKey, v: list[Any]) -> Fill:
+    return Fill(
+        *key, v[0], v[1], datetime.fromisoformat(v[2]), v[3], Decimal(v[4]), Decimal(v[5]),
+        None if v[6] is None else Decimal(v[6]), v[7], v[8], _terms_of(v[9]), v[10], Decimal(v[11]),
+    )  # fmt: skip
+
+
+def encode(head: LotHead) -> str:
+    """One head as the JSON text of its row."""
+    p = head.position
+    state = {
+        "position": [
+            str(p.quantity), str(p.cost), str(p.realized_pnl), {k: str(v) for k, v in p.fees.items()},
+            p.quote_currency, _terms(p.terms),
+        ],
+        "open": [[_fill(lot.opened), str(lot.quantity), str(lot.cost), str(lot.price)] for lot in head.open],
+        "last": _key(head.last),
+        "paid": [_fill(f) for f in head.paid],
+        "flats": [
+            [_key(f.key), str(f.quantity), str(f.cost), str(f.realized), [[k, str(v)] for k, v in f.fees],
+             _terms(f.terms)]
+            for f in head.flats
+        ],
+    }  # fmt: skip
+    return orjson.dumps(state).decode()
+
+
+def decode(key: PositionKey, text: str | bytes) -> LotHead:
+    """A row's head."""
+    state = orjson.loads(text)
+    quantity, cost, realized, fees, quote_currency, terms = state["position"]
+    position = Position(
+        *key,
+        quantity=Decimal(quantity),
+        cost=Decimal(cost),
+        realized_pnl=Decimal(realized),
+        fees={k: Decimal(v) for k, v in fees.items()},
+        quote_currency=quote_currency,
+        terms=_terms_of(terms),
+    )
+    lots = [OpenLot(_fill_of(key, f), Decimal(q), Decimal(c), Decimal(px)) for f, q, c, px in state["open"]]
+    paid = [_fill_of(key, f) for f in state["paid"]]
+    flats = [
+        Flat(
+            _key_of(k),
+            Decimal(q),
+            Decimal(c),
+            Decimal(r),
+            tuple((n, Decimal(v)) for n, v in fees),
+            _terms_of(t),
+        )
+        for k, q, c, r, fees, t in state["flats"]
+    ]
+    return LotHead(position, lots, _key_of(state["last"]), paid, flats)
+
+
+__all__ = ["PRIVILEGES", "TABLES", "VERSION", "create", "decode", "encode", "forget", "load", "seen", "store"]

@@ -1,0 +1,134 @@
+"""Lots and positions under a lot rule: what a read costs with the heads kept between reads,
+beside the fold of the whole log that every such read made without them, in one run.
+
+    .venv/bin/python tests/benchmarks/lot_reads.py                        # 100,000 orders, 3 rounds
+    .venv/bin/python tests/benchmarks/lot_reads.py --orders 20000 --rounds 5
+
+The simulator's session (seed 3) is ingested once into a SQLite file, kept under
+``$ORDERLEDGER_BENCH_DIR`` (default ``/work/bench/lots``), all but its last ``--tail`` lines and one
+fill held back from near its end. Each round copies that file and runs, each as a fresh
+``orderledger`` process (its interpreter, imports, read and JSON), measuring its wall time and
+CPU time:
+
+- ``fold``: ``lots --cost-basis RULE --json`` on the copy, which holds no heads yet: the fold of
+  every fill of the log that each read made before the heads were kept (it then stores them);
+- ``stored``: the same command again: the heads as stored, nothing new to fold;
+- ``positions``: ``positions --cost-basis RULE --json`` from the stored heads;
+- ``new fills``: the held-back tail ingested (not timed), then ``lots``: only the fills after the
+  heads folded on;
+- ``late fill``: the held-back fill ingested (earlier in venue time than its book's latest), then
+  ``lots``: its book folded again from the latest moment it was flat before that fill;
+- ``open orders``: ``orders --open --json``, a read of a view of the same ledger, for the
+  command's own start and a read of rows as they are stored.
+
+Each figure is the median of the rounds, beside its spread (slowest / fastest).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
+from orderledger.infrastructure.application.simulator import simulate_lines  # noqa: E402
+from tests.support.bench import spread  # noqa: E402
+
+COMMAND = [sys.executable, "-m", "orderledger"]
+
+
+def build(folder: Path, orders: int, tail: int) -> tuple[Path, list[str], str]:
+    """The base ledger (built once), the tail's lines and the held-back fill's line."""
+    lines = list(simulate_lines(seed=3, orders=orders))
+    held_at = next(i for i in range(len(lines) - tail - 200, 0, -1) if json.loads(lines[i])["type"] == "fill")
+    held = lines[held_at]
+    kept = [line for i, line in enumerate(lines[: len(lines) - tail]) if i != held_at]
+    base = folder / f"base-{orders}-{tail}.db"
+    if not base.exists():
+        partial = folder / "building.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{partial}{suffix}").unlink(missing_ok=True)
+        with OrderLedger(f"sqlite:///{partial}") as ledger:
+            ledger.ingest_lines(kept)
+        os.replace(partial, base)
+    return base, lines[len(lines) - tail :], held
+
+
+def run(args: list[str]) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds and output bytes of one ``orderledger`` process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.perf_counter()
+    done = subprocess.run([*COMMAND, *args], capture_output=True, check=False)
+    wall = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed: {done.stderr.decode().strip()}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, len(done.stdout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--orders", type=int, default=100_000, help="orders in the session (default 100,000)")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each (default 3)")
+    parser.add_argument(
+        "--tail", type=int, default=2_000, help="lines ingested after the heads (default 2,000)"
+    )
+    parser.add_argument("--rule", default="fifo", help="fifo, lifo or hifo (default fifo)")
+    args = parser.parse_args(argv)
+    folder = Path(os.environ.get("ORDERLEDGER_BENCH_DIR", "/work/bench/lots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    base, tail, held = build(folder, args.orders, args.tail)
+    figures: dict[str, list[tuple[float, float, int]]] = {}
+    with tempfile.TemporaryDirectory(prefix="lot-reads-") as temporary:
+        work = Path(temporary)
+        for _ in range(args.rounds):
+            db = work / "ledger.db"
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db}{suffix}").unlink(missing_ok=True)
+            shutil.copyfile(base, db)
+            url = ["--db", f"sqlite:///{db}"]
+            lots = [*url, "lots", "--cost-basis", args.rule, "--json"]
+            figures.setdefault("fold", []).append(run(lots))
+            figures.setdefault("stored", []).append(run(lots))
+            figures.setdefault("positions", []).append(
+                run([*url, "positions", "--cost-basis", args.rule, "--json"])
+            )
+            (work / "tail.jsonl").write_text("\n".join(tail) + "\n")
+            run([*url, "ingest", str(work / "tail.jsonl")])
+            figures.setdefault("new fills", []).append(run(lots))
+            (work / "late.jsonl").write_text(held + "\n")
+            run([*url, "ingest", str(work / "late.jsonl")])
+            figures.setdefault("late fill", []).append(run(lots))
+            figures.setdefault("open orders", []).append(run([*url, "orders", "--open", "--json"]))
+    with OrderLedger(f"sqlite:///{base}?mode=ro") as ledger:
+        events = ledger.log_position()
+    print(
+        f"{args.orders:,} orders, {events:,} events in the base ledger; rule {args.rule}; {args.rounds} rounds"
+    )
+    print(f"{'read':<12} {'wall s':>8} {'CPU s':>8} {'spread':>7} {'bytes':>10}  vs fold (CPU)")
+    fold_cpu = statistics.median(c for _, c, _ in figures["fold"])
+    for name, runs in figures.items():
+        wall = statistics.median(w for w, _, _ in runs)
+        cpu = statistics.median(c for _, c, _ in runs)
+        size = runs[-1][2]
+        print(
+            f"{name:<12} {wall:>8.3f} {cpu:>8.3f} {spread([c for _, c, _ in runs]):>7.2f} {size:>10,}"
+            f"  {cpu / fold_cpu:.3f}×"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,261 @@
+"""The heads kept for the lot rules (``storage.lot_heads``): ``lots`` and ``positions
+--cost-basis`` read each book's stored position and open lots and fold only the fills recorded
+since, yet answer exactly what a fold of the whole log gives, whatever arrived in between: fills
+later or earlier in venue time than their book's latest, busts, corrections, definitions, fees in
+another currency, and reads between any two messages (issue 46, item 2)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orderledger.infrastructure.application import reads
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.queries import position_rows
+from orderledger.infrastructure.results.positions import LotRow, PositionRow
+from orderledger.infrastructure.storage import lot_heads
+from orderledger.projections.lots import cost_basis_named
+from tests.support.integration import fact, fill, lines, request, separate_database, ts
+
+RULES = ("fifo", "lifo", "hifo")
+BOOKS = (("a", "ETH-USDT"), ("a", "ETH-USDT-SWAP"), ("b", "ETH-USDT"))
+DEFINITION = {
+    "type": "instrument",
+    "venue": "V",
+    "instrument": "ETH-USDT-SWAP",
+    "kind": "swap",
+    "contract_size": "0.01",
+    "settle_currency": "USDT",
+    "base_currency": "ETH",
+    "quote_currency": "USDT",
+}
+
+
+def folded(ledger: OrderLedger, rule: str) -> tuple[list[LotRow], list[PositionRow]]:
+    """Open lots and positions under ``rule`` from a fold of the whole log (no stored head)."""
+    books = reads.rule_books(ledger, rule, None, False)
+    lots = [LotRow.of_open(rule, lot) for b in books.values() for lot in b.open]
+    paid = [(key, f) for key, b in books.items() for f in b.fills]
+    return lots, position_rows(ledger.db, [b.position for b in books.values()], {}, paid=paid)
+
+
+def read(ledger: OrderLedger, rule: str) -> tuple[list[LotRow], list[PositionRow]]:
+    return list(ledger.lots(cost_basis=rule)), list(ledger.positions(cost_basis=rule))
+
+
+order = st.tuples(
+    st.sampled_from([0, 0, 0, 1, 2]),  # the book: mostly one, so that its fills meet
+    st.sampled_from(["buy", "sell"]),
+    st.sampled_from([1, 1, 2, 3]),  # quantity: small, so that books are often flat
+    st.integers(95, 105),  # price
+    st.integers(0, 4),  # venue time, seconds: ties are frequent
+    st.sampled_from([None, "USDT", "BNB"]),  # the fee's currency (BNB: valued when read)
+)
+
+
+@settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(RULES),
+    st.lists(order, min_size=1, max_size=12),
+    st.lists(
+        st.tuples(st.integers(0, 8), st.sampled_from(["bust", "correct"]), st.integers(1, 6)), max_size=3
+    ),
+    st.booleans(),
+    st.data(),
+)
+def test_stored_heads_answer_what_a_fold_of_the_log_answers_after_every_message(
+    rule: str,
+    orders: list[tuple[int, str, int, int, int, str | None]],
+    changes: list[tuple[int, str, int]],
+    defined: bool,
+    data: st.DataObject,
+) -> None:
+    messages: list[dict[str, Any]] = []
+    for n, (book, side, qty, px, second, fee_currency) in enumerate(orders):
+        account, instrument = BOOKS[book]
+        messages.append(
+            request(
+                f"o{n}", account=account, instrument=instrument, side=side, quantity=str(qty), seconds=second
+            )
+        )
+        fees = {} if fee_currency is None else {"fee": "0.5", "fee_currency": fee_currency}
+        # (+ n: no two orders at one price, so that every match realizes something of its own)
+        messages.append(fill(f"o{n}", f"t{n}", str(qty), str(px + n), seconds=second + 0.5, **fees))
+    for n, kind, qty in changes:
+        if n < len(orders):
+            _, _, ordered, px, second, _ = orders[n]
+            if kind == "bust":
+                messages.append(fact("fill_busted", f"o{n}", seconds=second + 9, trade_id=f"t{n}"))
+            else:
+                changed = str(min(qty, ordered))
+                messages.append(
+                    fact(
+                        "fill_corrected",
+                        f"o{n}",
+                        seconds=second + 9,
+                        trade_id=f"t{n}",
+                        quantity=changed,
+                        price=str(px + 1),
+                    )
+                )
+    if defined:
+        messages.append({**DEFINITION, "ts": ts(2)})
+    arrival = data.draw(st.permutations(messages), label="arrival order")
+    reads_after = data.draw(
+        st.lists(st.booleans(), min_size=len(arrival), max_size=len(arrival)), label="reads"
+    )
+    with OrderLedger("memory://") as ledger:
+        for message, then_read in zip(arrival, reads_after, strict=True):
+            ledger.record(message)
+            if then_read:
+                assert read(ledger, rule) == folded(ledger, rule)
+        assert read(ledger, rule) == folded(ledger, rule)
+        # And once more from what is stored alone: nothing new to fold, the heads as decoded.
+        with ledger.db.read() as tx:
+            assert lot_heads.seen(tx, cost_basis_named(rule)) > 0 or not any(
+                m["type"] == "fill" for m in messages
+            )
+        assert read(ledger, rule) == folded(ledger, rule)
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(RULES),
+    st.lists(
+        st.tuples(st.sampled_from(["buy", "sell"]), st.sampled_from([1, 1, 2])), min_size=2, max_size=10
+    ),
+    st.data(),
+)
+def test_a_fill_earlier_than_its_books_latest_folds_again_from_a_flat_moment(
+    rule: str, drawn: list[tuple[str, int]], data: st.DataObject
+) -> None:
+    # One book whose fills of 1 or 2 often leave it flat, each at its own price and second,
+    # arriving in any order after every request, with a read after each.
+    requests = [
+        request(f"o{n}", side=side, quantity=str(qty), seconds=n) for n, (side, qty) in enumerate(drawn)
+    ]
+    fills = [
+        fill(f"o{n}", f"t{n}", str(qty), str(100 + 3 * n), seconds=n) for n, (_, qty) in enumerate(drawn)
+    ]
+    with OrderLedger("memory://") as ledger:
+        for message in requests:
+            ledger.record(message)
+        for message in data.draw(st.permutations(fills), label="arrival order"):
+            assert ledger.record(message).error is None
+            assert read(ledger, rule) == folded(ledger, rule)
+
+
+SESSION = lines(
+    request("b1", instrument="ETH-USDT", quantity="2", seconds=0),
+    fill("b1", "t1", "2", "100", seconds=1),
+    request("b2", instrument="ETH-USDT", quantity="1", seconds=2),
+    fill("b2", "t2", "1", "120", seconds=3),
+    request("s1", instrument="ETH-USDT", side="sell", quantity="2", seconds=10),
+    fill("s1", "t3", "2", "130", seconds=11),
+)
+LATE = lines(
+    # A buy filled before the sell in venue time (it changes which lots the sell closed), and a
+    # bust of the first buy's fill.
+    request("b3", instrument="ETH-USDT", quantity="1", seconds=4),
+    fill("b3", "t4", "1", "90", seconds=5),
+    fact("fill_busted", "b1", seconds=12, trade_id="t1"),
+)
+
+
+def _stored(ledger: OrderLedger, rule: str) -> tuple[int, int]:
+    with ledger.db.read() as tx:
+        (seen,) = tx.one("SELECT seen FROM lot_heads_index WHERE rule = ?", (rule,))
+        (rows,) = tx.one("SELECT COUNT(*) FROM lot_heads WHERE rule = ?", (rule,))
+    return int(seen), int(rows)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_ledger_keeps_its_heads_and_folds_only_what_came_after(backend: str, tmp_path: Path) -> None:
+    with separate_database(backend, tmp_path, "lot_heads") as url:
+        with OrderLedger(url) as ledger:
+            ledger.ingest_lines(SESSION)
+            # FIFO: the sell of 2 @ 130 closes the 2 @ 100, leaving 1 @ 120 open.
+            (lot,) = ledger.lots(cost_basis="fifo")
+            assert (lot.quantity, lot.open_price, lot.open_trade_id) == (1, 120, "t2")
+            seen, rows = _stored(ledger, "fifo")
+            assert seen == ledger.log_position() and rows == 1
+        with OrderLedger(url) as ledger:
+            ledger.ingest_lines(LATE)
+            # The log now holds, in venue time: buy 1 @ 120 (t2), buy 1 @ 90 (t4), sell 2 @ 130
+            # (t3), t1 busted. FIFO closes t2 and t4: nothing open, realized (130−120) + (130−90).
+            assert list(ledger.lots(cost_basis="fifo")) == []
+            (position,) = ledger.positions(cost_basis="fifo")
+            assert (position.quantity, position.realized_pnl) == (0, 50)
+            assert read(ledger, "fifo") == folded(ledger, "fifo")
+            assert _stored(ledger, "fifo") == (ledger.log_position(), 1)
+
+
+def test_heads_of_another_version_or_beyond_the_log_are_folded_again(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with OrderLedger(url) as ledger:
+        ledger.ingest_lines(SESSION)
+        expected = read(ledger, "lifo")
+        # LIFO: the sell closes 1 @ 120 and 1 of the 2 @ 100, leaving 1 @ 100 open.
+        (lot,) = expected[0]
+        assert (lot.quantity, lot.open_price) == (1, 100)
+    with sqlite3.connect(tmp_path / "ledger.db") as plain:
+        plain.execute("UPDATE lot_heads SET head = '{}'")  # unreadable if it were read
+        plain.execute("UPDATE lot_heads_index SET version = version + 1")
+    with OrderLedger(url) as ledger:
+        assert read(ledger, "lifo") == expected
+    with sqlite3.connect(tmp_path / "ledger.db") as plain:
+        plain.execute("UPDATE lot_heads SET head = '{}'")
+        plain.execute("UPDATE lot_heads_index SET seen = 1000000")
+    with OrderLedger(url) as ledger:
+        assert read(ledger, "lifo") == expected
+
+
+def test_a_read_only_ledger_answers_from_a_fold_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    with OrderLedger(f"sqlite:///{path}") as ledger:
+        ledger.ingest_lines(SESSION)
+        expected = folded(ledger, "hifo")
+    with OrderLedger(f"sqlite:///{path}?mode=ro") as ledger:
+        assert read(ledger, "hifo") == expected
+    with sqlite3.connect(path) as plain:
+        assert plain.execute("SELECT name FROM sqlite_schema WHERE name = 'lot_heads'").fetchall() == []
+
+
+def test_verify_compares_the_stored_heads_with_a_fold_of_the_log(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    with OrderLedger(f"sqlite:///{path}") as ledger:
+        ledger.ingest_lines(SESSION)
+        ledger.lots(cost_basis="fifo")
+        ledger.lots(cost_basis="hifo")
+        assert ledger.verify().ok
+    # Given the FIFO head changed in the table: its one open lot, 1 @ 120, and so its cost, to 100
+    with sqlite3.connect(path) as plain:
+        (text,) = plain.execute("SELECT head FROM lot_heads WHERE rule = 'fifo'").fetchone()
+        assert text.count('"120"') >= 1
+        plain.execute("UPDATE lot_heads SET head = ? WHERE rule = 'fifo'", (text.replace('"120"', '"100"'),))
+    with OrderLedger(f"sqlite:///{path}") as ledger:
+        report = ledger.verify()
+        assert not report.ok
+        (problem,) = report.view_problems
+        assert problem == (
+            "lot heads fifo: book acc/V/ETH-USDT has cost Decimal('100'), the log folds to Decimal('120')"
+        )
+
+
+def test_a_rebuild_of_every_view_folds_the_heads_again(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    with OrderLedger(f"sqlite:///{path}") as ledger:
+        ledger.ingest_lines(SESSION)
+        expected = read(ledger, "fifo")
+        assert _stored(ledger, "fifo")[1] == 1
+        ledger.rebuild(["orders"])  # one view: the heads stay
+        assert _stored(ledger, "fifo")[1] == 1
+        ledger.rebuild()
+        with ledger.db.read() as tx:
+            assert tx.one("SELECT COUNT(*) FROM lot_heads_index")[0] == 0
+        assert read(ledger, "fifo") == expected
