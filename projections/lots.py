@@ -288,16 +288,19 @@ def venue_order(fills: Iterable[Fill]) -> list[Fill]:
     return sorted(fills, key=lambda f: venue_order_key(f.key))
 
 
-FLATS_KEPT = 16
-"""How many of a book's latest flat points its head keeps (``LotHead.flats``)."""
+MARK_EVERY = 256
+"""Fills of a book between two of its marks when it is not flat in between (``Mark``)."""
+MARKS_KEPT = 8
+"""How many of a book's latest marks are kept."""
 
 
 @dataclass(frozen=True)
-class Flat:
-    """A moment a book was flat: right after the fill ``key``, with its position's figures then.
-
-    Flat, a book has no open lot under any rule, so a fold may start over from here: what it
-    realized before is in ``realized`` and no lot opened before can be matched after."""
+class Mark:
+    """A moment of a book kept so that a fold may start over from it: right after the fill
+    ``key``, the position's figures and the open lots then (each as its opening fill, quantity,
+    cost and price). Taken whenever the book is flat (no lot open under any rule: cheap to
+    keep) and after every ``MARK_EVERY`` fills otherwise, so that a fold starting from the
+    latest mark before a change reads at most about that many of the book's fills."""
 
     key: VenueKey
     quantity: Decimal
@@ -305,6 +308,7 @@ class Flat:
     realized: Decimal
     fees: tuple[tuple[str, Decimal], ...]
     terms: Terms
+    open: tuple[tuple[Fill, Decimal, Decimal, Decimal], ...] = ()
 
 
 @dataclass
@@ -314,23 +318,29 @@ class LotHead:
 
     ``last`` is its latest fill in venue time: a fill after it extends the head where it
     stands; an earlier one (or a bust or correction) changes what the matches were from its
-    place on, and the book is folded again from the latest of its ``flats`` before that place
-    (from its first fill when there is none). ``paid``: its fills whose fee is in another
-    currency than their P&L, which a position's row values when it is read."""
+    place on, and the book is folded again from the latest of its marks before that place (from
+    its first fill when there is none). ``paid``: its fills whose fee is in another currency than
+    their P&L, which a position's row values when it is read. ``marks``: its latest marks, or
+    (``marked`` False: a head read back without them, which the store keeps apart) only those
+    made since it was read; ``since``: the fills folded after its latest mark."""
 
     position: Position
     open: list[OpenLot]
     last: VenueKey
     paid: list[Fill] = field(default_factory=list)
-    flats: list[Flat] = field(default_factory=list)
+    marks: list[Mark] = field(default_factory=list)
+    since: int = 0
+    marked: bool = True
 
-    def flat_before(self, key: VenueKey) -> Flat | None:
-        """The latest flat point earlier in venue time than ``key``."""
-        place = venue_order_key(key)
-        for flat in reversed(self.flats):
-            if venue_order_key(flat.key) < place:
-                return flat
-        return None
+
+def mark_before(marks: Iterable[Mark], key: VenueKey) -> Mark | None:
+    """The latest of ``marks`` (in venue order) earlier in venue time than ``key``."""
+    place = venue_order_key(key)
+    found = None
+    for mark in marks:
+        if venue_order_key(mark.key) < place:
+            found = mark
+    return found
 
 
 def extend(head: LotHead, fill: Fill, basis: CostBasis) -> bool:
@@ -346,14 +356,14 @@ def fold_head(
     key: PositionKey,
     fills: Iterable[Fill],
     basis: CostBasis,
-    start: tuple[LotHead, Flat] | None = None,
+    start: tuple[LotHead, list[Mark], Mark] | None = None,
     *,
-    keep: int | None = FLATS_KEPT,
+    keep: int | None = MARKS_KEPT,
 ) -> LotHead | None:
     """A book's head from its ``fills`` (as they stand) folded in venue time: from nothing, or
-    (``start``) from a flat point of an earlier head, the fills given being those after it.
-    ``keep``: how many of its latest flat points the head keeps (None: all). None when there is
-    no fill to fold and no start."""
+    (``start``: an earlier head, all its marks, and one of them) from that mark, the fills
+    given being those after it. ``keep``: how many of its latest marks the head keeps (None:
+    all). None when there is no fill to fold and no start."""
     ordered = venue_order(fills)
     if start is None:
         if not ordered:
@@ -362,38 +372,42 @@ def fold_head(
         position = Position(*key, quote_currency=first.quote_currency, terms=first.terms)
         head = LotHead(position, [], first.key)
     else:
-        earlier, flat = start
+        earlier, marks, mark = start
         position = Position(
             *key,
-            quantity=flat.quantity,
-            cost=flat.cost,
-            realized_pnl=flat.realized,
-            fees=dict(flat.fees),
+            quantity=mark.quantity,
+            cost=mark.cost,
+            realized_pnl=mark.realized,
+            fees=dict(mark.fees),
             quote_currency=earlier.position.quote_currency,
-            terms=flat.terms,
+            terms=mark.terms,
         )
-        kept = venue_order_key(flat.key)
+        kept = venue_order_key(mark.key)
         head = LotHead(
             position,
-            [],
-            flat.key,
+            [OpenLot(f, quantity, cost, price) for f, quantity, cost, price in mark.open],
+            mark.key,
             [f for f in earlier.paid if venue_order_key(f.key) <= kept],
-            [f for f in earlier.flats if venue_order_key(f.key) <= kept],
+            [m for m in marks if venue_order_key(m.key) <= kept],
         )
     for fill in ordered:
         _fold_into(head, fill, basis, keep)
     return head
 
 
-def _fold_into(head: LotHead, fill: Fill, basis: CostBasis, keep: int | None = FLATS_KEPT) -> None:
+def _fold_into(head: LotHead, fill: Fill, basis: CostBasis, keep: int | None = MARKS_KEPT) -> None:
     p = head.position
     book_fill(Book(p, head.open), fill, basis)
     p.add_fee(fill.fee, fill.fee_currency)
     head.last = fill.key
     if needs_rate(fill):
         head.paid.append(fill)
-    if not p.quantity:
-        flat = Flat(fill.key, p.quantity, p.cost, p.realized_pnl, tuple(p.fees.items()), p.terms)
-        head.flats.append(flat)
-        if keep is not None and len(head.flats) > keep:
-            del head.flats[0]
+    head.since += 1
+    if not p.quantity or head.since >= MARK_EVERY:
+        lots = tuple((lot.opened, lot.quantity, lot.cost, lot.price) for lot in head.open)
+        head.marks.append(
+            Mark(fill.key, p.quantity, p.cost, p.realized_pnl, tuple(p.fees.items()), p.terms, lots)
+        )
+        head.since = 0
+        if keep is not None and len(head.marks) > keep:
+            del head.marks[0]

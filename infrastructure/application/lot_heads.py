@@ -4,10 +4,11 @@
 fill of the log at each read. A read takes the heads the last read stored
 (``storage.lot_heads``) and folds only the fill events recorded since: a fill later in venue
 time than its book's latest extends the book where it stands (``projections.lots.extend``); a
-fill that lands earlier, or a bust or correction, folds that book again from the latest moment
-before it at which the book was flat (``projections.lots.Flat``: no lot is open then under any
-rule, so nothing before it can change what comes after), reading from the log only the book's
-fills since that moment; without such a moment, or for a book never stored, from its first fill.
+fill that lands earlier, or a bust or correction, folds that book again from its latest mark
+before that place (``projections.lots.Mark``: the book's figures and open lots right after one
+of its fills, kept whenever the book is flat and every few hundred fills), reading from the log
+only the book's fills since that mark; without one, or for a book never stored, from its first
+fill.
 
 The heads then go back to the store, unless another process stored first, the ledger is
 read-only for this connection, or another writer holds the write lock: then the answer is still
@@ -23,15 +24,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from orderledger.domain.events import FillBusted, FillCorrected, InstrumentDefined, OrderEvent, OrderFilled
 from orderledger.domain.instrument import Terms, terms_of
-from orderledger.infrastructure.audit.search import EventFilter, decoded_events, event_keyset
+from orderledger.domain.values import format_timestamp
+from orderledger.infrastructure.audit.search import EVENT_SELECT, EventFilter, decoded_events, event_keyset
 from orderledger.infrastructure.errors import DatabaseCorruptError, DatabaseReplacedError, StoreError
 from orderledger.infrastructure.storage import lot_heads as stored
 from orderledger.projections.book import PositionKey, VenueKey, venue_order_key
-from orderledger.projections.lots import CostBasis, Fill, Flat, LotHead, extend, fill_of, fills_of, fold_head
+from orderledger.projections.lots import (
+    CostBasis,
+    Fill,
+    LotHead,
+    Mark,
+    extend,
+    fill_of,
+    fills_of,
+    fold_head,
+    mark_before,
+)
 
 if TYPE_CHECKING:
     from orderledger.infrastructure.application.parts import LedgerParts
@@ -125,8 +138,12 @@ def _fold_on(
         head = heads.get(key)
         start = None
         if head is not None and place is not None:
-            flat = head.flat_before(place)
-            start = None if flat is None else (head, flat)
+            every = head.marks
+            if not head.marked:
+                with ledger.db.read() as tx:
+                    every = [*stored.marks(tx, rule, key), *head.marks]
+            mark = mark_before(every, place)
+            start = None if mark is None else (head, every, mark)
         changed[key] = _fold_book(ledger, rule, key, through, start)
     return changed
 
@@ -136,28 +153,47 @@ def _fold_book(
     rule: CostBasis,
     key: PositionKey,
     through: int,
-    start: tuple[LotHead, Flat] | None,
+    start: tuple[LotHead, list[Mark], Mark] | None,
 ) -> LotHead | None:
     """One book's head from its events in the log up to ``through``: from its first fill, or
-    (``start``) from a flat point of its head on, reading the fills from that point's venue time
+    (``start``) from one of its head's marks on, reading the fills from that mark's venue time
     (and every bust and correction of the book, whose fill may be among them). None: no fill
     left."""
     book = EventFilter(account=key[0], venue=key[1], instrument=key[2])
     if start is None:
         own = list(_events(ledger, replace(book, types=FILL_EVENTS[:3])))
     else:
-        fills = replace(book, types=("OrderFilled",), since=start[1].key[0], event_time=True)
-        own = [
-            *_events(ledger, fills),
-            *_events(ledger, replace(book, types=("FillBusted", "FillCorrected"))),
-        ]
+        own = _since(ledger, key, start[2].key[0], through)
     definitions = _events(ledger, DEFINITIONS)
     merged = sorted((e for e in (*own, *definitions) if e[0] <= through), key=lambda e: e[0])
     standing = fills_of(merged)
     if start is not None:
-        after = venue_order_key(start[1].key)
+        after = venue_order_key(start[2].key)
         standing = [f for f in standing if venue_order_key(f.key) > after]
     return fold_head(key, standing, rule, start)
+
+
+def _since(
+    ledger: LedgerParts, key: PositionKey, moment: datetime, through: int
+) -> list[tuple[int, OrderEvent]]:
+    """The book's fills of venue time ``moment`` or later and all its busts and corrections, up
+    to log position ``through``, in log order. The fills are found by the log's index of venue
+    time, so the read is as long as the time since ``moment`` (on SQLite a ``+`` before the
+    other columns keeps its planner off the index of each instrument's whole history)."""
+    plain = "+" if ledger.db.dialect == "sqlite" else ""
+    book = (
+        f"{plain}account = ? AND {plain}venue = ? AND {plain}instrument = ? AND {plain}notification_id <= ?"
+    )
+    with ledger.db.read() as tx:
+        rows = tx.all(
+            f"SELECT {EVENT_SELECT} FROM events WHERE ts_event >= ? AND {plain}event_type = 'OrderFilled'"
+            f" AND {book}",
+            (format_timestamp(moment), *key, through),
+        )
+        changes = "event_type IN ('FillBusted', 'FillCorrected')"
+        rows += tx.all(f"SELECT {EVENT_SELECT} FROM events WHERE {changes} AND {book}", (*key, through))
+    rows.sort(key=lambda row: row[5])
+    return [(position, event) for position, event, _ in decoded_events(ledger.mapper, rows)]
 
 
 def _by_book(fills: Iterable[Fill]) -> dict[PositionKey, list[Fill]]:

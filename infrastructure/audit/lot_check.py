@@ -5,7 +5,7 @@ The heads are derived data like the views: a changed, added or removed row would
 and ``positions --cost-basis`` answer from it, so a full verify folds the fills again (collected
 in its one pass over the log) and compares what a read takes from a head: its position's
 figures, its open lots, its latest fill, its fills paying fees in another currency, and each
-flat moment it keeps (where a later read may start a fold over).
+mark it keeps (where a later read may start a fold over).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from orderledger.domain.events import FillBusted, FillCorrected, InstrumentDefin
 from orderledger.infrastructure.storage import lot_heads as stored
 from orderledger.infrastructure.storage.db import Database
 from orderledger.projections.book import PositionKey
-from orderledger.projections.lots import COST_BASES, CostBasis, LotHead, fills_of, fold_head
+from orderledger.projections.lots import COST_BASES, CostBasis, LotHead, Mark, fills_of, fold_head
 
 _KINDS = (OrderFilled, FillBusted, FillCorrected, InstrumentDefined)
 
@@ -48,14 +48,15 @@ class LotFolds:
             expected = {key: fold_head(key, fills, rule, keep=None) for key, fills in by_book.items()}
             with db.read() as tx:
                 heads = stored.load(tx, rule)
+                marks = {key: stored.marks(tx, rule, key) for key in heads}
             for key in sorted(set(heads) | set(expected)):
-                problem = _difference(heads.get(key), expected.get(key))
+                problem = _difference(heads.get(key), marks.get(key, []), expected.get(key))
                 if problem:
                     found.append(f"lot heads {rule}: book {'/'.join(key)} {problem}")
         return found[:limit]
 
 
-def _difference(head: LotHead | None, folded: LotHead | None) -> str:
+def _difference(head: LotHead | None, marks: list[Mark], folded: LotHead | None) -> str:
     if folded is None:
         return "is stored but the log has no fill of it"
     if head is None:
@@ -71,8 +72,8 @@ def _difference(head: LotHead | None, folded: LotHead | None) -> str:
         return "has another latest fill than the log"
     if head.paid != folded.paid:
         return "has other fills paying fees in another currency than the log"
-    every: Mapping[Any, Any] = {flat.key: flat for flat in folded.flats}
-    for flat in head.flats:
-        if every.get(flat.key) != flat:
-            return f"has a flat moment after fill {flat.key[1]!r} that the log does not give"
+    every: Mapping[Any, Any] = {mark.key: mark for mark in folded.marks}
+    for mark in marks:
+        if every.get(mark.key) != mark:
+            return f"has a mark after fill {mark.key[1]!r} that the log does not give"
     return ""

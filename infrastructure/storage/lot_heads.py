@@ -1,10 +1,11 @@
 """The ``lot_heads`` tables: each book's position and open lots under each lot rule, kept between
 reads so that ``lots`` and ``positions --cost-basis`` cost what they show, not the log's length.
 
-- ``lot_heads``: one row per rule and book (account, venue, instrument): the book's position, its
-  open lots (each with the fill that opened it), its latest fill in venue time, its fills whose
-  fee is in another currency than their P&L and its latest flat points (where a fold may start
-  over), as one JSON text (``encode``);
+- ``lot_heads``: one row per rule and book (account, venue, instrument): in ``head``, the book's
+  position, its open lots (each with the fill that opened it), its latest fill in venue time and
+  its fills whose fee is in another currency than their P&L, as one JSON text (``encode``); in
+  ``marks``, its latest marks (``projections.lots.Mark``: where a fold may start over), read
+  only when a book is folded again and written only when a mark was added;
 - ``lot_heads_index``: per rule, the log position up to which the rows hold the log's fills
   (``seen``), and the version of this module's encoding and fold (``VERSION``).
 
@@ -27,12 +28,13 @@ import orjson
 from orderledger.domain.instrument import Terms
 from orderledger.infrastructure.storage.db import Tx, lock_schema, table_columns
 from orderledger.projections.book import Position, PositionKey, VenueKey
-from orderledger.projections.lots import CostBasis, Fill, Flat, LotHead, OpenLot
+from orderledger.projections.lots import MARKS_KEPT, CostBasis, Fill, LotHead, Mark, OpenLot
 
 TABLES = ("lot_heads", "lot_heads_index")
 CREATE = (
     "CREATE TABLE IF NOT EXISTS lot_heads (rule TEXT NOT NULL, account TEXT NOT NULL, venue TEXT NOT NULL,"
-    " instrument TEXT NOT NULL, head TEXT NOT NULL, PRIMARY KEY (rule, account, venue, instrument))",
+    " instrument TEXT NOT NULL, head TEXT NOT NULL, marks TEXT NOT NULL,"
+    " PRIMARY KEY (rule, account, venue, instrument))",
     "CREATE TABLE IF NOT EXISTS lot_heads_index (rule TEXT PRIMARY KEY, seen BIGINT NOT NULL,"
     " version INTEGER NOT NULL)",
 )
@@ -60,15 +62,23 @@ def seen(tx: Tx, rule: CostBasis) -> int:
     return 0 if found is None or found[1] != VERSION else int(found[0])
 
 
-def load(tx: Tx, rule: CostBasis, keys: set[PositionKey] | None = None) -> dict[PositionKey, LotHead]:
-    """The heads of ``rule`` (only those of ``keys`` when given)."""
+def load(tx: Tx, rule: CostBasis) -> dict[PositionKey, LotHead]:
+    """The heads of ``rule``, without their marks (``marked`` False: see ``marks``)."""
     rows = tx.all("SELECT account, venue, instrument, head FROM lot_heads WHERE rule = ?", (rule,))
     found: dict[PositionKey, LotHead] = {}
     for account, venue, instrument, text in rows:
         key = (str(account), str(venue), str(instrument))
-        if keys is None or key in keys:
-            found[key] = decode(key, text)
+        found[key] = decode(key, text)
     return found
+
+
+def marks(tx: Tx, rule: CostBasis, key: PositionKey) -> list[Mark]:
+    """The marks stored for one book under ``rule``, in venue order."""
+    found = tx.one(
+        "SELECT marks FROM lot_heads WHERE rule = ? AND account = ? AND venue = ? AND instrument = ?",
+        (rule, *key),
+    )
+    return [] if found is None else decode_marks(key, found[0])
 
 
 def store(
@@ -76,7 +86,8 @@ def store(
 ) -> bool:
     """Write ``heads`` (None: the book has no fill left) and move ``seen`` from ``since`` to
     ``through``; False, writing nothing, when ``seen`` is no longer ``since`` (another process
-    stored first). On PostgreSQL the index's row is locked first, so two stores take turns."""
+    stored first). A head read back without its marks adds the ones it made to those stored.
+    On PostgreSQL the index's row is locked first, so two stores take turns."""
     create(tx)
     tx.execute(
         "INSERT INTO lot_heads_index (rule, seen, version) VALUES (?, 0, ?) ON CONFLICT DO NOTHING",
@@ -89,18 +100,28 @@ def store(
         tx.execute("DELETE FROM lot_heads WHERE rule = ?", (rule,))
     elif int(current) != since:
         return False
+    where = "rule = ? AND account = ? AND venue = ? AND instrument = ?"
     gone = [(rule, *key) for key, head in heads.items() if head is None]
     if gone:
+        tx.executemany(f"DELETE FROM lot_heads WHERE {where}", gone)
+    whole, moved = [], []
+    for key, head in heads.items():
+        if head is None:
+            continue
+        if head.marked or head.marks:
+            every = head.marks if head.marked else [*marks(tx, rule, key), *head.marks]
+            whole.append((rule, *key, encode(head), encode_marks(every[-MARKS_KEPT:])))
+        else:
+            moved.append((encode(head), rule, *key))
+    if whole:
         tx.executemany(
-            "DELETE FROM lot_heads WHERE rule = ? AND account = ? AND venue = ? AND instrument = ?", gone
+            "INSERT INTO lot_heads (rule, account, venue, instrument, head, marks) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (rule, account, venue, instrument) DO UPDATE"
+            " SET head = excluded.head, marks = excluded.marks",
+            whole,
         )
-    kept = [(rule, *key, encode(head)) for key, head in heads.items() if head is not None]
-    if kept:
-        tx.executemany(
-            "INSERT INTO lot_heads (rule, account, venue, instrument, head) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (rule, account, venue, instrument) DO UPDATE SET head = excluded.head",
-            kept,
-        )
+    if moved:
+        tx.executemany(f"UPDATE lot_heads SET head = ? WHERE {where}", moved)
     tx.execute("UPDATE lot_heads_index SET seen = ?, version = ? WHERE rule = ?", (through, VERSION, rule))
     return True
 
@@ -153,7 +174,7 @@ def _fill_of(key: PositionKey, v: list[Any]) -> Fill:
 
 
 def encode(head: LotHead) -> str:
-    """One head as the JSON text of its row."""
+    """One head (without its marks) as the JSON text of its row's ``head``."""
     p = head.position
     state = {
         "position": [
@@ -163,17 +184,13 @@ def encode(head: LotHead) -> str:
         "open": [[_fill(lot.opened), str(lot.quantity), str(lot.cost), str(lot.price)] for lot in head.open],
         "last": _key(head.last),
         "paid": [_fill(f) for f in head.paid],
-        "flats": [
-            [_key(f.key), str(f.quantity), str(f.cost), str(f.realized), [[k, str(v)] for k, v in f.fees],
-             _terms(f.terms)]
-            for f in head.flats
-        ],
+        "since": head.since,
     }  # fmt: skip
     return orjson.dumps(state).decode()
 
 
 def decode(key: PositionKey, text: str | bytes) -> LotHead:
-    """A row's head."""
+    """A row's head, without its marks (``marked`` False)."""
     state = orjson.loads(text)
     quantity, cost, realized, fees, quote_currency, terms = state["position"]
     position = Position(
@@ -187,18 +204,42 @@ def decode(key: PositionKey, text: str | bytes) -> LotHead:
     )
     lots = [OpenLot(_fill_of(key, f), Decimal(q), Decimal(c), Decimal(px)) for f, q, c, px in state["open"]]
     paid = [_fill_of(key, f) for f in state["paid"]]
-    flats = [
-        Flat(
-            _key_of(k),
-            Decimal(q),
-            Decimal(c),
-            Decimal(r),
-            tuple((n, Decimal(v)) for n, v in fees),
-            _terms_of(t),
-        )
-        for k, q, c, r, fees, t in state["flats"]
-    ]
-    return LotHead(position, lots, _key_of(state["last"]), paid, flats)
+    return LotHead(position, lots, _key_of(state["last"]), paid, [], state["since"], marked=False)
 
 
-__all__ = ["PRIVILEGES", "TABLES", "VERSION", "create", "decode", "encode", "forget", "load", "seen", "store"]
+def encode_marks(marks: list[Mark]) -> str:
+    """A book's marks as the JSON text of its row's ``marks``."""
+    return orjson.dumps(
+        [
+            [_key(m.key), str(m.quantity), str(m.cost), str(m.realized), [[k, str(v)] for k, v in m.fees],
+             _terms(m.terms), [[_fill(f), str(q), str(c), str(px)] for f, q, c, px in m.open]]
+            for m in marks
+        ]
+    ).decode()  # fmt: skip
+
+
+def decode_marks(key: PositionKey, text: str | bytes) -> list[Mark]:
+    """A row's marks."""
+    found = []
+    for k, q, c, r, fees, t, lots in orjson.loads(text):
+        held = tuple((_fill_of(key, f), Decimal(lq), Decimal(lc), Decimal(px)) for f, lq, lc, px in lots)
+        fees_paid = tuple((n, Decimal(v)) for n, v in fees)
+        found.append(Mark(_key_of(k), Decimal(q), Decimal(c), Decimal(r), fees_paid, _terms_of(t), held))
+    return found
+
+
+__all__ = [
+    "PRIVILEGES",
+    "TABLES",
+    "VERSION",
+    "create",
+    "decode",
+    "decode_marks",
+    "encode",
+    "encode_marks",
+    "forget",
+    "load",
+    "marks",
+    "seen",
+    "store",
+]

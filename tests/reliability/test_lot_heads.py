@@ -19,6 +19,7 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import position_rows
 from orderledger.infrastructure.results.positions import LotRow, PositionRow
 from orderledger.infrastructure.storage import lot_heads
+from orderledger.projections import lots as lots_module
 from orderledger.projections.lots import cost_basis_named
 from tests.support.integration import fact, fill, lines, request, separate_database, ts
 
@@ -129,13 +130,21 @@ def test_stored_heads_answer_what_a_fold_of_the_log_answers_after_every_message(
     st.lists(
         st.tuples(st.sampled_from(["buy", "sell"]), st.sampled_from([1, 1, 2])), min_size=2, max_size=10
     ),
+    st.sampled_from([256, 2, 3]),
     st.data(),
 )
-def test_a_fill_earlier_than_its_books_latest_folds_again_from_a_flat_moment(
-    rule: str, drawn: list[tuple[str, int]], data: st.DataObject
+def test_a_fill_earlier_than_its_books_latest_folds_again_from_a_mark(
+    rule: str, drawn: list[tuple[str, int]], every: int, data: st.DataObject
 ) -> None:
-    # One book whose fills of 1 or 2 often leave it flat, each at its own price and second,
-    # arriving in any order after every request, with a read after each.
+    # One book whose fills of 1 or 2 often leave it flat (a mark), and (``every``) with a mark
+    # after every few fills as well, each fill at its own price and second, arriving in any
+    # order after every request, with a read after each.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lots_module, "MARK_EVERY", every)
+        _late_fills(rule, drawn, data)
+
+
+def _late_fills(rule: str, drawn: list[tuple[str, int]], data: st.DataObject) -> None:
     requests = [
         request(f"o{n}", side=side, quantity=str(qty), seconds=n) for n, (side, qty) in enumerate(drawn)
     ]
@@ -148,6 +157,8 @@ def test_a_fill_earlier_than_its_books_latest_folds_again_from_a_flat_moment(
         for message in data.draw(st.permutations(fills), label="arrival order"):
             assert ledger.record(message).error is None
             assert read(ledger, rule) == folded(ledger, rule)
+        report = ledger.verify()  # the marks kept, each against the fold's at its place
+        assert report.ok, report.view_problems
 
 
 SESSION = lines(
@@ -259,3 +270,35 @@ def test_a_rebuild_of_every_view_folds_the_heads_again(tmp_path: Path) -> None:
         with ledger.db.read() as tx:
             assert tx.one("SELECT COUNT(*) FROM lot_heads_index")[0] == 0
         assert read(ledger, "fifo") == expected
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_late_fill_and_a_bust_fold_the_book_again_from_its_flat_moment(
+    backend: str, tmp_path: Path
+) -> None:
+    # Given a book bought 1 @ 100, sold 1 @ 110 (flat: realized 10), bought 1 @ 104, read
+    first = lines(
+        request("k1", quantity="1", seconds=0),
+        fill("k1", "u1", "1", "100", seconds=0),
+        request("k2", side="sell", quantity="1", seconds=1),
+        fill("k2", "u2", "1", "110", seconds=1),
+        request("k3", quantity="1", seconds=3),
+        fill("k3", "u3", "1", "104", seconds=3),
+    )
+    # When a buy of 2 @ 90 filled at second 2 arrives, then the bust of the fill at second 3
+    then = lines(
+        request("k4", quantity="2", seconds=2),
+        fill("k4", "u4", "2", "90", seconds=2),
+        fact("fill_busted", "k3", seconds=5, trade_id="u3"),
+    )
+    with separate_database(backend, tmp_path, "late_fill") as url, OrderLedger(url) as ledger:
+        ledger.ingest_lines(first)
+        (lot,) = ledger.lots(cost_basis="lifo")
+        assert (lot.quantity, lot.open_price) == (1, 104)
+        ledger.ingest_lines(then)
+        # Then the book holds 2 @ 90 (one lot) and has realized 10 before it: nothing else.
+        (lot,) = ledger.lots(cost_basis="lifo")
+        assert (lot.quantity, lot.open_price, lot.open_trade_id) == (2, 90, "u4")
+        (position,) = ledger.positions(cost_basis="lifo")
+        assert (position.quantity, position.realized_pnl) == (2, 10)
+        assert read(ledger, "lifo") == folded(ledger, "lifo")
