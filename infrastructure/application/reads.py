@@ -24,8 +24,8 @@ from orderledger.domain.order import Order, order_id_for
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.requests import is_external_key
 from orderledger.domain.values import ClientOrderId, format_timestamp, parse_timestamp
+from orderledger.infrastructure.application import lazy
 from orderledger.infrastructure.application.arguments import Version
-from orderledger.infrastructure.application.lot_heads import lot_heads
 from orderledger.infrastructure.application.queries import (
     cash_flows_by,
     grouped_pnl,
@@ -51,11 +51,15 @@ from orderledger.infrastructure.results.pnl import PnlRow
 from orderledger.infrastructure.results.positions import PositionRow
 from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.db import Database
-from orderledger.projections.lots import Book, Fill, LotHead, fills_of, fold_books
+from orderledger.projections.lots import Book, Fill, fills_of, fold_books
 from orderledger.projections.lots import cost_basis_named as _cost_basis
 
 if TYPE_CHECKING:
+    from orderledger.infrastructure.application import lot_heads as _lot_heads
     from orderledger.infrastructure.application.parts import LedgerParts
+    from orderledger.projections.lots import LotHead
+else:  # (a read of the views alone never imports the lot heads: ``application.lazy``)
+    _lot_heads = lazy.Module("orderledger.infrastructure.application.lot_heads")
 
 
 def resolve(ledger: LedgerParts, key: str, venue: str | None = None) -> ClientOrderId:
@@ -243,7 +247,7 @@ def rule_heads(ledger: LedgerParts, cost_basis: str) -> dict[tuple[str, str, str
     rule = _cost_basis(cost_basis)
     if rule == "average":
         raise InvalidInputError("heads are kept for the lot rules: fifo, lifo or hifo", field="cost_basis")
-    return lot_heads(ledger, rule)
+    return _lot_heads.lot_heads(ledger, rule)
 
 
 def position_list(
