@@ -291,7 +291,11 @@ def workers_of(pid: int) -> list[int]:
     that has ended (a zombie's command line is empty, or it is gone) is not among them."""
     workers = []
     for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
+        try:
+            children = (task / "children").read_text().split()
+        except FileNotFoundError:
+            continue  # a thread that ended while the tasks were listed
+        for child in children:
             with contextlib.suppress(FileNotFoundError, ProcessLookupError):
                 if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
                     workers.append(int(child))
