@@ -24,6 +24,7 @@ another pass.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -119,19 +120,30 @@ class ClosedLot:
 
 @dataclass
 class Book:
-    """A position under one rule, with its open lots (lot rules) and closed lots."""
+    """A position under one rule, with its open lots (lot rules) and closed lots (unless
+    ``keeps_closed`` is False: a fold that needs only what stays open)."""
 
     position: Position
     open: list[OpenLot] = field(default_factory=list)
     closed: list[ClosedLot] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)  # in venue time, each with what it realized
+    keeps_closed: bool = True
+
+
+_UNDEFINED = Terms()
+
+
+@functools.lru_cache(maxsize=1024)
+def _in_currency(terms: Terms, currency: str | None) -> Terms:
+    """``terms`` with P&L in ``currency`` (one object per pair: fills share their terms)."""
+    return replace(terms, pnl_currency=currency)
 
 
 def fill_of(position: int, event: OrderFilled, defined: Mapping[tuple[str, str], Terms]) -> Fill:
     """``event`` as a fill, valued with the definition in force when it was recorded."""
-    terms = defined.get((event.venue, event.instrument), Terms())
+    terms = defined.get((event.venue, event.instrument), _UNDEFINED)
     if terms.pnl_currency is None:
-        terms = replace(terms, pnl_currency=event.quote_currency)
+        terms = _in_currency(terms, event.quote_currency)
     return Fill(
         event.account,
         event.venue,
@@ -232,12 +244,15 @@ def _book_lots(book: Book, fill: Fill, basis: CostBasis) -> None:
         )
         proceeds = terms.value(matched, fill.price)
         realized = WIDE.multiply(WIDE.multiply(WIDE.subtract(proceeds, cost), direction), terms.sense)
-        fees: dict[str, Decimal] = {}
-        _add_fee(fees, share(lot.opened.fee, matched, abs(lot.opened.signed_qty)), lot.opened.fee_currency)
-        _add_fee(fees, share(fill.fee, matched, size), fill.fee_currency)
-        book.closed.append(
-            ClosedLot(lot.opened, fill, matched, cost, proceeds, realized, fees, terms.pnl_currency)
-        )
+        if book.keeps_closed:
+            fees: dict[str, Decimal] = {}
+            _add_fee(
+                fees, share(lot.opened.fee, matched, abs(lot.opened.signed_qty)), lot.opened.fee_currency
+            )
+            _add_fee(fees, share(fill.fee, matched, size), fill.fee_currency)
+            book.closed.append(
+                ClosedLot(lot.opened, fill, matched, cost, proceeds, realized, fees, terms.pnl_currency)
+            )
         p.realized_pnl = WIDE.add(p.realized_pnl, realized)
         fill.realized = WIDE.add(fill.realized, realized)
         p.cost = WIDE.subtract(p.cost, cost)
@@ -397,7 +412,7 @@ def fold_head(
 
 def _fold_into(head: LotHead, fill: Fill, basis: CostBasis, keep: int | None = MARKS_KEPT) -> None:
     p = head.position
-    book_fill(Book(p, head.open), fill, basis)
+    book_fill(Book(p, head.open, keeps_closed=False), fill, basis)
     p.add_fee(fill.fee, fill.fee_currency)
     head.last = fill.key
     if needs_rate(fill):
