@@ -166,9 +166,9 @@ def start_for_command(args: Sequence[str]) -> None:
 
 def start(path: str) -> None:
     """Start the check of the file at ``path`` for a ledger of this process to take (:func:`take`),
-    unless there is no file or it is known sound."""
+    unless it is known sound, or is not a SQLite database in WAL mode (a ledger's own)."""
     key = os.path.abspath(path)
-    if key in _STARTED or not os.path.isfile(path) or known_sound(path):
+    if key in _STARTED or known_sound(path) or not _in_wal_mode(path):
         return
     try:
         running = Background(path, quick_check)
@@ -177,6 +177,20 @@ def start(path: str) -> None:
     if not _STARTED:
         atexit.register(_stop_all)
     _STARTED[key] = running
+
+
+def _in_wal_mode(path: str) -> bool:
+    """Whether the file is a SQLite database whose header says WAL mode: one whose check can run
+    beside the ledger's connection. Switching a file in another journal mode to WAL takes an
+    exclusive lock, which the check's read would hold off for as long as it reads. (Read with
+    ``open``, before any connection of this process has the file open: closing a file that
+    SQLite has open would drop SQLite's locks on it.)"""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(20)
+    except OSError:
+        return False
+    return header.startswith(b"SQLite format 3\x00") and header[18:20] == b"\x02\x02"
 
 
 def take(path: str, opened: tuple[int, int] | None) -> Background | None:

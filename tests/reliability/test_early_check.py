@@ -9,9 +9,11 @@ is written before a passing check, damage is refused in one line, and a check of
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,6 +99,25 @@ def test_only_a_writing_command_on_a_file_to_be_checked_starts_one(
     assert early_check.known_sound(str(path))
     early_check.start_for_command(["--db", url, "ingest", "-"])
     assert early_check.take(str(path), identity(str(path))) is None
+
+
+def test_a_file_in_another_journal_mode_is_left_to_the_ledger_which_checks_it_itself(
+    tmp_path: Path, checks: list[str]
+) -> None:
+    # Given a ledger file taken out of WAL mode (switching it back takes an exclusive lock,
+    # which a check reading beside it would hold off)
+    path = _unknown_ledger(tmp_path)
+    with contextlib.closing(sqlite3.connect(path)) as other:
+        assert other.execute("PRAGMA journal_mode=DELETE").fetchone()[0] == "delete"
+    checks.clear()  # (the check of the new file before its first write)
+    # When a command that writes starts: no check is started at its launch
+    early_check.start(str(path))
+    assert early_check.take(str(path), identity(str(path))) is None
+    # And the ledger checks the file itself before its first write, as always
+    with OrderLedger(f"sqlite:///{path}") as ledger:
+        assert ledger.record(request("o-after", seconds=500)).outcome == "applied"
+    assert checks == ["MainThread"]
+    assert _events(path) == 201
 
 
 def test_the_first_write_waits_for_the_check_started_at_launch_and_makes_no_other(
