@@ -80,7 +80,10 @@ class InputFormat:
     neither is the ledger's own. ``judges`` (``module:function``) decides, after every commit of
     any input, what the format's earlier lines say of the orders the commit named:
     ``function(ledger, committed)`` returns ledger messages to record (the snapshot streams'
-    closures by absence of an order learnt after them)."""
+    closures by absence of an order learnt after them). ``judged_table``: the table the format's
+    lines leave in a ledger; while it has none, no line of the format was ever recorded there,
+    so there is nothing to judge, and ``judges``'s module is not even imported (a commit's
+    acknowledgement waits for what is judged after it)."""
 
     name: str
     reads: str
@@ -94,6 +97,7 @@ class InputFormat:
     translate: str | None = None
     feed: str | None = None
     judges: str | None = None
+    judged_table: str | None = None
 
     @property
     def reads_ledger(self) -> bool:

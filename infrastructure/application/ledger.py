@@ -5,9 +5,12 @@
     ledger.order("c-1").snapshot()                    # current state
     ledger.history("c-1")                                 # every event, with its message
 
-Configuration is read here and nowhere else: the database URL (argument, else
-``$ORDERLEDGER_DATABASE_URL``, else ``sqlite:///orderledger.db``), and the eventsourcing
-environment keys (``CIPHER_KEY``, ``COMPRESSOR_TOPIC`` …) through the library's ``env``.
+Configuration is read here: the database URL (argument, else ``$ORDERLEDGER_DATABASE_URL``,
+else ``sqlite:///orderledger.db``), and the eventsourcing environment keys (``CIPHER_KEY``,
+``COMPRESSOR_TOPIC`` …) through the library's ``env``. The one other reader of the URL is
+``storage.early_check``, which starts the check of the same file at a command's launch and
+takes the same variable and default from there; its guess only ever starts a check that this
+ledger takes when it opens that very file.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from orderledger.infrastructure.results.positions import LotRow, PositionRow
 from orderledger.infrastructure.results.trades import TradeRow
 from orderledger.infrastructure.results.views_lag import ViewsLag
 from orderledger.infrastructure.storage.backends import open_database
-from orderledger.infrastructure.storage.db import DEFAULT_URL
+from orderledger.infrastructure.storage.early_check import DEFAULT_URL, URL_VARIABLE
 from orderledger.infrastructure.storage.store import LedgerRecorder
 from orderledger.infrastructure.storage.views import CatchUpStats, Views
 
@@ -90,7 +93,6 @@ else:
 
 T = TypeVar("T")
 
-URL_VARIABLE = "ORDERLEDGER_DATABASE_URL"
 DEFAULT_BATCH = 1_000
 
 

@@ -40,6 +40,7 @@ from orderledger.infrastructure.ingest.settlement import (
     settlement_terms,
 )
 from orderledger.infrastructure.messages.models import RequestMessage, message_from_line
+from orderledger.infrastructure.storage.db import table_columns
 
 if TYPE_CHECKING:
     from orderledger.domain.events import OrderEvent
@@ -234,12 +235,19 @@ def _commit(
 
 
 def _judged(ledger: LedgerParts, committed: list[tuple[int, OrderEvent]]) -> list[Inbound]:
-    """What each format that judges (``InputFormat.judges``) decides of the committed events."""
+    """What each format that judges (``InputFormat.judges``) decides of the committed events: only
+    a format whose lines this ledger holds (``InputFormat.judged_table``) has anything to judge."""
+    judging = {d.name: d.judges for d in formats().values() if d.judges is not None}
+    tables = {d.name: d.judged_table for d in formats().values() if d.name in judging and d.judged_table}
+    if tables:
+        with ledger.db.read() as tx:
+            for name, table in tables.items():
+                if not table_columns(tx, table):
+                    del judging[name]
     return [
-        _verdict(declared.name, message)
-        for declared in formats().values()
-        if declared.judges is not None
-        for message in load(declared.judges)(ledger, committed)
+        _verdict(name, message)
+        for name, judge in judging.items()
+        for message in load(judge)(ledger, committed)
     ]
 
 

@@ -24,10 +24,10 @@ from typer.models import TyperInfo
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import parse_timestamp
-from orderledger.infrastructure.application.ledger import URL_VARIABLE, OrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.cli.render import warn
 from orderledger.infrastructure.listing import LISTINGS
-from orderledger.infrastructure.storage.db import DEFAULT_URL
+from orderledger.infrastructure.storage.early_check import DEFAULT_URL, URL_VARIABLE
 
 COMMANDS = {
     "ingest": "ingest:ingest",

@@ -29,7 +29,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 from eventsourcing.persistence import IntegrityError
 
@@ -37,8 +37,8 @@ from orderledger.infrastructure.errors import (
     ConfigurationError,
     StoreError,
 )
+from orderledger.infrastructure.storage.early_check import sqlite_target
 
-DEFAULT_URL = "sqlite:///orderledger.db"
 DEFAULT_BUSY_TIMEOUT = 10.0
 """Seconds a SQLite writer waits for another process's write lock before giving up."""
 SQLITE_OPTIONS = ("busy_timeout", "max_pages", "mode", "immutable")
@@ -196,13 +196,12 @@ def parse_url(url: str) -> DatabaseUrl:
     """Understand ``sqlite:///PATH[?options]``, ``memory://`` and ``postgresql://…[?schema=S]``."""
     if url in ("memory://", "memory:", "memory"):
         return DatabaseUrl("sqlite", ":memory:")
-    if url.startswith("sqlite://"):
-        path, _, query = url[len("sqlite://") :].partition("?")
-        if path.startswith("/"):
-            path = path[1:]  # sqlite:///rel.db → rel.db; sqlite:////abs.db → /abs.db
+    target = sqlite_target(url)
+    if target is not None:
+        path, query = target
         if not path:
             raise ConfigurationError(f"database URL {url!r} names no file (use sqlite:///PATH)")
-        return _sqlite_url(unquote(path), _query(query, url))
+        return _sqlite_url(path, _query(query, url))
     if url.startswith(("postgresql://", "postgres://")):
         parsed = urlparse(url)
         options = _query(parsed.query, url)

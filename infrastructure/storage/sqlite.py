@@ -36,6 +36,14 @@ from orderledger.infrastructure.storage.db import (
     Tx,
     insert_shape,
 )
+from orderledger.infrastructure.storage.early_check import (
+    SOUND_SUFFIX,
+    Background,
+    fingerprint,
+    known_sound,
+    take,
+    wal_frames,
+)
 from orderledger.infrastructure.storage.file_guard import FileGuard, file_state, identity, new_stamp
 
 # SQLite's primary result codes for the faults a user can act on.
@@ -180,7 +188,13 @@ def check_sqlite_file(tx: Tx, path: str, *, deep: bool = False) -> str:
     Raises a one-line :class:`DatabaseCorruptError` naming the first problem when the file is damaged.
     """
     pragma = "integrity_check" if deep else "quick_check"
-    found = [str(r[0]) for r in tx.all(f"PRAGMA {pragma}") if not str(r[0]).startswith("*** in database")]
+    return _judged(pragma, [str(r[0]) for r in tx.all(f"PRAGMA {pragma}")], path)
+
+
+def _judged(pragma: str, said: list[str], path: str) -> str:
+    """``pragma`` (what ``PRAGMA {pragma}`` of the file at ``path`` said: ``said``) when it found
+    nothing; else a one-line :class:`DatabaseCorruptError` naming the first problem."""
+    found = [line for line in said if not line.startswith("*** in database")]
     if found != ["ok"]:
         raise DatabaseCorruptError(
             f"database {path!r} is corrupt (restore it from a backup; nothing was written):"
@@ -277,35 +291,6 @@ class SqliteTx:
             raise
 
 
-SOUND_SUFFIX = "-checked"
-"""The file beside a ledger's SQLite file that records the state in which a process last left it
-sound (``SqliteDatabase.close``): while the file is still in that state, the next process skips
-the whole-file check before its first write (see ``SqliteDatabase.write``)."""
-
-
-def fingerprint(path: str) -> list[int] | None:
-    """What tells one state of a SQLite file from any other: its device and inode, its size, and
-    the times its bytes and its inode last changed (ns; the system sets the latter on any write,
-    and nobody can set it back, as ``touch`` or ``cp -p`` can the former). None when its
-    write-ahead log holds frames (commits not yet in the file, or the leftovers of a crash) or the
-    file is not there.
-
-    Only ``stat``: the file is never opened here. A process that opens and closes a database file
-    while SQLite has it open drops SQLite's locks on it (POSIX locks belong to the process)."""
-    if _wal_frames(path):
-        return None
-    return file_state(path)
-
-
-def _wal_frames(path: str) -> bool:
-    """Whether the file's write-ahead log holds anything (commits not yet in the file, or the
-    leftovers of a crash)."""
-    try:
-        return os.stat(f"{path}-wal").st_size > 0
-    except OSError:
-        return False  # no write-ahead log: every commit is in the file
-
-
 def _may_write(path: str) -> bool:
     """Whether this process may write ``path`` (a file or a directory), by the kernel's own
     permission check of its effective user (root without the capability to override included)."""
@@ -326,17 +311,6 @@ def unwritable(path: str) -> str:
     if not _may_write(folder):
         return f"this user may not write its directory {folder!r}"
     return ""
-
-
-def known_sound(path: str) -> bool:
-    """Whether the file is in the very state a process recorded it sound in (``record_sound``)."""
-    try:
-        with open(path + SOUND_SUFFIX, encoding="utf-8") as handle:
-            recorded = json.load(handle)
-    except (OSError, ValueError):
-        return False
-    now = fingerprint(path)
-    return now is not None and recorded == now
 
 
 def record_sound(path: str) -> None:
@@ -382,35 +356,20 @@ def create_private(path: str) -> None:
 
 class _CheckAhead:
     """``PRAGMA quick_check`` of a file, run in a thread on a read connection of its own (one
-    snapshot of the database), for ``SqliteDatabase.check_ahead``."""
+    snapshot of the database), for ``SqliteDatabase.check_ahead``; or the one a command started
+    at its launch (``early_check``), which the database took when it opened the same file."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, started: Background | None = None) -> None:
         self._path = path
-        self._conn = sqlite3.connect(
-            f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True, check_same_thread=False
-        )
-        self._failure: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="orderledger-check", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._conn.execute("BEGIN")  # the check reads one committed state throughout
-            check_sqlite_file(SqliteTx(self._conn), self._path)
-        except BaseException as error:  # kept for the first write, which raises it
-            self._failure = error
-        finally:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.rollback()
+        self._running = started or Background(path, lambda conn: check_sqlite_file(SqliteTx(conn), path))
 
     def verdict(self, url: DatabaseUrl) -> bool:
         """Wait for the check to end: True if it passed; raise the damage it found (a one-line
         error); False if it could not tell (its read failed for another reason, such as the file
         being busy): the caller checks again itself."""
-        self._thread.join()
-        with contextlib.suppress(sqlite3.Error):
-            self._conn.close()
-        failure = self._failure
+        running = self._running
+        running.wait()
+        failure = running.failure
         if isinstance(failure, sqlite3.Error):
             error = sqlite_store_error(failure, url.path, url)
             if isinstance(error, DatabaseCorruptError):
@@ -418,15 +377,13 @@ class _CheckAhead:
             return False
         if failure is not None:
             raise failure
+        if isinstance(running.answer, list):  # what the check started at launch said, judged here
+            _judged("quick_check", running.answer, url.path)
         return True
 
     def stop(self) -> None:
         """Abandon the check (the database is being closed)."""
-        with contextlib.suppress(sqlite3.Error):
-            self._conn.interrupt()
-        self._thread.join()
-        with contextlib.suppress(sqlite3.Error):
-            self._conn.close()
+        self._running.stop()
 
 
 class SqliteDatabase(Database):
@@ -468,6 +425,11 @@ class SqliteDatabase(Database):
         # ledger's at its path (``_still_ours``).
         self._guard = None if url.is_memory or url.read_only else FileGuard(url.path)
         self._lost: DatabaseReplacedError | None = None  # set for good once they are not
+        if self._guard is not None:
+            # The check the command started at its launch, if it reads this very file.
+            started = take(url.path, self._guard.opened)
+            if started is not None:
+                self._ahead = _CheckAhead(url.path, started)
 
     def _connect(self, url: DatabaseUrl, *, create: bool) -> sqlite3.Connection:
         """A connection to the database ``url`` names, set up for the ledger (WAL when it writes)."""
@@ -540,7 +502,7 @@ class SqliteDatabase(Database):
             return url
         if os.path.exists(f"{path}-wal") and os.path.exists(f"{path}-shm"):
             return replace(url, mode="ro", immutable=False)
-        if _wal_frames(path):
+        if wal_frames(path):
             raise StoreError(
                 f"database {path!r} has commits in its write-ahead log that a writer has not folded"
                 f" into the file, and {self._read_only_because} to create the -shm file SQLite"

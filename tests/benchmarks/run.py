@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
 from orderledger.infrastructure.application.simulator import simulate_lines  # noqa: E402
-from orderledger.infrastructure.storage.sqlite import SOUND_SUFFIX  # noqa: E402
+from orderledger.infrastructure.storage.early_check import SOUND_SUFFIX  # noqa: E402
 from tests.support.bench import PG_URL, drop_schema, lines_for, mutable_table, raw_psycopg, raw_sqlite  # noqa: E402
 
 

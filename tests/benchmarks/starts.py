@@ -24,7 +24,6 @@ Both checkouts must be importable as ``orderledger`` from their own trees: a che
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -35,34 +34,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.bench import package_root, spread, two_checkouts  # noqa: E402
-
-ENTRY = r"""
-import sys
-root = sys.argv[1]
-sys.path.insert(0, root)
-sys.argv = ["orderledger", *sys.argv[2:]]
-from orderledger.infrastructure.cli import main
-assert main.__file__.startswith(root), main.__file__  # this checkout's code
-main.main()
-"""
-"""The console entry point, run with one checkout's code (its ``.layout`` first on the path)."""
+from tests.support.bench import checkout_command, package_root, spread, two_checkouts, user_environment  # noqa: E402
 
 READ = ["orders", "--open", "--json"]
 
 
-def _environment() -> dict[str, str]:
-    environment = dict(os.environ)
-    environment.pop("PYTHONDONTWRITEBYTECODE", None)  # a user's installation has its byte code
-    return environment
-
-
 def run(root: Path, database: Path, *args: str, importtime: bool = False) -> tuple[float, str]:
     """One ``orderledger --db DATABASE ARGS`` process: its wall time, and its stderr."""
-    flags = ["-X", "importtime"] if importtime else []
-    command = [sys.executable, *flags, "-c", ENTRY, str(root), "--db", f"sqlite:///{database}", *args]
+    flags = ("-X", "importtime") if importtime else ()
+    command = checkout_command(root, "--db", f"sqlite:///{database}", *args, flags=flags)
     began = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=_environment(), check=False)
+    done = subprocess.run(command, capture_output=True, text=True, env=user_environment(), check=False)
     spent = time.perf_counter() - began
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} with {root} failed: {done.stderr.strip()[-300:]}")
@@ -96,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(temporary)
         session, database = work / "session.jsonl", work / "ledger.db"
         simulated = subprocess.run(
-            [sys.executable, "-c", ENTRY, str(roots["after"]), "simulate", "--orders", str(args.orders)],
+            checkout_command(roots["after"], "simulate", "--orders", str(args.orders)),
             capture_output=True,
-            env=_environment(),
+            env=user_environment(),
             check=True,
         ).stdout
         session.write_bytes(simulated)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from orderledger import OrderLedger
-from tests.support.integration import fill, request
+from tests.support.integration import fill, line, request
 
 HEAVY = (
     "orderledger.infrastructure.ingest",
@@ -180,3 +180,18 @@ def test_the_check_sees_a_command_that_loads_them(database: str) -> None:
     _, modules = loaded(database, "ingest", "/dev/null")
     assert "orderledger.infrastructure.ingest.processing" in heavy(modules)
     assert "orderledger.infrastructure.messages.models" in heavy(modules)
+
+
+def test_an_ingest_into_a_ledger_that_never_read_a_snapshot_imports_no_snapshot_judge(tmp_path: Path) -> None:
+    """After each commit, the snapshot streams judge the orders it named (``InputFormat.judges``);
+    a ledger that never read one has nothing for them to judge, so the first acknowledgement does
+    not wait for their module (the snapshot feed, reconciliation) to be imported."""
+    lines = tmp_path / "one.jsonl"
+    lines.write_text(line(request("c-9", quantity="1")) + "\n")
+    out, modules = loaded(f"sqlite:///{tmp_path / 'ledger.db'}", "ingest", str(lines))
+    assert "1 applied" in out
+    judge = (
+        "orderledger.infrastructure.adapters.snapshots.feed",
+        "orderledger.infrastructure.application.reconcile",
+    )
+    assert heavy(modules, judge) == []

@@ -382,6 +382,7 @@ def test_a_reopened_file_is_checked_from_open_in_the_background(tmp_path: Path, 
     """The check a process makes before its first write starts when the ledger opens, in a thread
     of its own: the bot's first write after a restart waits only for what is left of it."""
     before = _ledger_threads()  # a pool another test of this process left (an HTTP app's)
+    from orderledger.infrastructure.storage import early_check
     from orderledger.infrastructure.storage import sqlite as sqlite_storage
 
     url = f"sqlite:///{tmp_path / 'bot.db'}"
@@ -389,7 +390,7 @@ def test_a_reopened_file_is_checked_from_open_in_the_background(tmp_path: Path, 
         for message in order_messages(20):
             ledger.record(message)
     # As after a crash (or of a copy): the file is not known sound, so the next process checks it.
-    (tmp_path / f"bot.db{sqlite_storage.SOUND_SUFFIX}").unlink()
+    (tmp_path / f"bot.db{early_check.SOUND_SUFFIX}").unlink()
     started, release = threading.Event(), threading.Event()
     checks: list[str] = []
     check = sqlite_storage.check_sqlite_file

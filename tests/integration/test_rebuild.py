@@ -22,7 +22,7 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderAccepted, OrderCanceled, OrderEvent, OrderFilled, OrderRequested
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.errors import DatabaseCorruptError, DatabaseLockedError, StoreError
-from orderledger.infrastructure.storage import rebuild
+from orderledger.infrastructure.storage import early_check, rebuild
 from orderledger.infrastructure.storage import sqlite as sqlite_storage
 from orderledger.infrastructure.storage import views as views_storage
 from orderledger.infrastructure.storage.backends import open_database
@@ -402,7 +402,7 @@ def _ledger_file(tmp_path: Path, *, seed: int) -> tuple[str, dict[str, Any]]:
     with opened(url) as ledger:
         ledger.ingest_lines(lines(*simulate(seed, 30)))
         rows = view_rows(ledger)
-    Path(f"{path}{sqlite_storage.SOUND_SUFFIX}").unlink()
+    Path(f"{path}{early_check.SOUND_SUFFIX}").unlink()
     return url, rows
 
 
@@ -528,7 +528,7 @@ def _plain_file(tmp_path: Path, *, rows: int) -> Path:
     with contextlib.closing(open_database(f"sqlite:///{path}")) as db, db.write() as tx:
         tx.execute("CREATE TABLE t (x INTEGER PRIMARY KEY, y TEXT)")
         tx.executemany("INSERT INTO t VALUES (?, ?)", [(i, "y" * 300) for i in range(rows)])
-    Path(f"{path}{sqlite_storage.SOUND_SUFFIX}").unlink()
+    Path(f"{path}{early_check.SOUND_SUFFIX}").unlink()
     return path
 
 

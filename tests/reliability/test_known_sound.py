@@ -21,6 +21,7 @@ import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.errors import DatabaseCorruptError
+from orderledger.infrastructure.storage import early_check
 from orderledger.infrastructure.storage import sqlite as sqlite_storage
 from tests.support.audit import damage_an_old_page, line, request
 
@@ -53,7 +54,7 @@ def _left_sound(tmp_path: Path, checks: list[str]) -> Path:
     path = tmp_path / "ledger.db"
     _ingest(path, _requests(0, 20))
     assert checks == ["ledger.db"]
-    assert sqlite_storage.known_sound(str(path))
+    assert early_check.known_sound(str(path))
     return path
 
 
@@ -67,7 +68,7 @@ def test_a_file_left_sound_is_not_checked_again_until_something_else_writes_it(
     # But once another program has written to the file, the next process checks it first
     with contextlib.closing(sqlite3.connect(path)) as other:
         other.execute("PRAGMA user_version = 7")
-    assert not sqlite_storage.known_sound(str(path))
+    assert not early_check.known_sound(str(path))
     _ingest(path, _requests(40, 20))
     assert checks == ["ledger.db", "ledger.db"]
     with OrderLedger(f"sqlite:///{path}") as ledger, ledger.db.read() as tx:
@@ -77,7 +78,7 @@ def test_a_file_left_sound_is_not_checked_again_until_something_else_writes_it(
 def test_damage_whose_modification_time_was_set_back_is_still_refused(tmp_path: Path) -> None:
     path = tmp_path / "ledger.db"
     _ingest(path, _requests(0, 200))  # a journal of several pages; closed: known sound
-    assert sqlite_storage.known_sound(str(path))
+    assert early_check.known_sound(str(path))
     before = os.stat(path)
     # Given a page damaged by something outside the ledger, which then put the file's times back
     damage_an_old_page(path)
@@ -86,7 +87,7 @@ def test_damage_whose_modification_time_was_set_back_is_still_refused(tmp_path: 
     damaged = path.read_bytes()
     # When a process starts writing: the inode's change time gave it away, so the file is
     # checked, the damage refused in one line, and nothing written
-    assert not sqlite_storage.known_sound(str(path))
+    assert not early_check.known_sound(str(path))
     with pytest.raises(DatabaseCorruptError, match="PRAGMA quick_check found"):
         _ingest(path, _requests(200, 1))
     assert path.read_bytes() == damaged
@@ -113,7 +114,7 @@ def test_a_process_that_ended_without_closing_leaves_the_file_to_be_checked(
     )
     assert Path(f"{path}-wal").stat().st_size > 0
     # Then the next process does not trust the state recorded before: it checks the file
-    assert not sqlite_storage.known_sound(str(path))
+    assert not early_check.known_sound(str(path))
     _ingest(path, _requests(25, 5))
     assert checks == ["ledger.db", "ledger.db"]
 
@@ -129,8 +130,8 @@ def test_closing_while_another_connection_holds_commits_in_the_log_records_nothi
         first.close()
         # The write-ahead log still holds the commits (the second ledger keeps it open): the
         # file's state is not one that can be told again, so none is recorded
-        assert not Path(f"{path}{sqlite_storage.SOUND_SUFFIX}").exists()
+        assert not Path(f"{path}{early_check.SOUND_SUFFIX}").exists()
     finally:
         second.close()
     # The last to close folds the log into the file and records that state
-    assert sqlite_storage.known_sound(str(path))
+    assert early_check.known_sound(str(path))

@@ -155,7 +155,7 @@ def click_command() -> Any:
 
     from orderledger.infrastructure.cli.app import app
 
-    importlib.import_module("orderledger.infrastructure.cli.main")  # registers the commands on ``app``
+    importlib.import_module("orderledger.infrastructure.cli.command")  # registers the commands on ``app``
     return typer.main.get_command(app)
 
 
@@ -163,8 +163,10 @@ def orderledger(*args: str, db: str) -> Run:
     """Run ``orderledger --db DB ARGS…`` in this process, through the console entry point.
 
     ``infrastructure.cli.main`` runs as it does for a user (its one-line errors and exit codes);
-    only the typer application it calls is replaced by the click command typer builds from it.
+    only the typer application ``cli.command`` calls is replaced by the click command typer
+    builds from it.
     """
+    from orderledger.infrastructure.cli import command as shell
     from orderledger.infrastructure.cli import main as cli
 
     argv = ["orderledger", "--db", db, *args]
@@ -176,7 +178,7 @@ def orderledger(*args: str, db: str) -> Run:
     out, err = io.StringIO(), io.StringIO()
     code = 0
     with (
-        mock.patch.object(cli, "app", app),
+        mock.patch.object(shell, "app", app),
         contextlib.redirect_stdout(out),
         contextlib.redirect_stderr(err),
     ):

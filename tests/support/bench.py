@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -36,6 +37,32 @@ def package_root(tree: Path) -> Path:
     """Where ``orderledger`` of ``tree`` imports from: the tree of links its layout script writes."""
     subprocess.run([sys.executable, str(tree / "scripts" / "layout.py")], check=True, cwd=tree)
     return (tree / ".layout").resolve()
+
+
+CHECKOUT_ENTRY = r"""
+import sys
+root = sys.argv[1]
+sys.path.insert(0, root)
+sys.argv = ["orderledger", *sys.argv[2:]]
+from orderledger.infrastructure.cli import main
+assert main.__file__.startswith(root), main.__file__  # this checkout's code
+main.main()
+"""
+"""The console entry point, run with one checkout's code (its ``.layout`` first on the path)."""
+
+
+def checkout_command(root: Path, *args: str, flags: tuple[str, ...] = ()) -> list[str]:
+    """The argv of ``orderledger ARGS`` in a new interpreter (given ``flags``) that runs the code
+    of the checkout whose package root (``package_root``) is ``root``."""
+    return [sys.executable, *flags, "-c", CHECKOUT_ENTRY, str(root), *args]
+
+
+def user_environment() -> dict[str, str]:
+    """The environment of a command run as a user runs it: byte code written and read (a user's
+    installation has it), and no ``ORDERLEDGER_*`` setting of the developer's."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("ORDERLEDGER_")}
+    environment.pop("PYTHONDONTWRITEBYTECODE", None)
+    return environment
 
 
 def spread(runs: list[float]) -> float:

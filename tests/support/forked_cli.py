@@ -38,6 +38,7 @@ from typing import Any
 
 PRELOADED = (
     "orderledger.infrastructure.cli.main",
+    "orderledger.infrastructure.cli.command",
     "orderledger.infrastructure.application.commands",
     "orderledger.infrastructure.application.command_handlers",
     "orderledger.infrastructure.application.recording",

@@ -45,7 +45,6 @@ from orderledger.infrastructure.application.reconcile import (
 )
 from orderledger.infrastructure.messages.models import Message, parse_message
 from orderledger.infrastructure.storage import snapshot_index
-from orderledger.infrastructure.storage.db import table_columns
 from orderledger.infrastructure.storage.journal import journal_end, lines_after
 
 SNAPSHOT_GRACE = timedelta(seconds=60)
@@ -209,10 +208,7 @@ def judge_named(ledger: Any, committed: Sequence[tuple[int, OrderEvent]]) -> lis
     if not committed:
         return []
     journal = _JOURNALED.setdefault(ledger, Journaled())
-    if not journal.indexed:  # asked once a process: the index, once made, stays (or is made again)
-        with ledger.db.read() as tx:
-            if not table_columns(tx, "snapshot_times"):
-                return []  # no snapshot stream was ever read
+    # (Asked only of a ledger that has read a snapshot stream: ``InputFormat.judged_table``.)
     named: dict[tuple[str, str], dict[str, None]] = {}
     for _, event in committed:
         kind = type(event)

@@ -11,6 +11,7 @@ VENUE = Venue(
             "open-orders snapshots, reconciled one after another",
             feed="orderledger.infrastructure.adapters.snapshots.feed:SnapshotFeed",
             judges="orderledger.infrastructure.adapters.snapshots.feed:judge_named",
+            judged_table="snapshot_times",  # (``storage.snapshot_index``: made with the first snapshot)
         ),
     ),
 )
