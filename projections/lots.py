@@ -270,11 +270,17 @@ def _book_lots(book: Book, fill: Fill, basis: CostBasis) -> None:
         p.quantity = WIDE.multiply(left, MINUS_ONE if long else ONE)
 
 
+def fills_by_book(fills: Iterable[Fill]) -> dict[PositionKey, list[Fill]]:
+    """``fills`` by their book (account, venue, instrument), each book's in the order given."""
+    books: dict[PositionKey, list[Fill]] = {}
+    for fill in fills:
+        books.setdefault((fill.account, fill.venue, fill.instrument), []).append(fill)
+    return books
+
+
 def fold_books(fills: Iterable[Fill], basis: CostBasis) -> dict[PositionKey, Book]:
     """Every book's position (and lots, under a lot rule), its fills folded in venue time."""
-    by_book: dict[PositionKey, list[Fill]] = {}
-    for fill in fills:
-        by_book.setdefault((fill.account, fill.venue, fill.instrument), []).append(fill)
+    by_book = fills_by_book(fills)
     books: dict[PositionKey, Book] = {}
     for key in sorted(by_book):
         ordered = venue_order(by_book[key])

@@ -22,7 +22,7 @@ tests compare the two over sessions fed in any order and read between any two co
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -36,11 +36,11 @@ from orderledger.infrastructure.storage import lot_heads as stored
 from orderledger.projections.book import PositionKey, VenueKey, venue_order_key
 from orderledger.projections.lots import (
     CostBasis,
-    Fill,
     LotHead,
     Mark,
     extend,
     fill_of,
+    fills_by_book,
     fills_of,
     fold_head,
     mark_before,
@@ -73,7 +73,7 @@ def lot_heads(ledger: LedgerParts, rule: CostBasis) -> dict[PositionKey, LotHead
     changed: dict[PositionKey, LotHead | None]
     if not since:
         heads = {}
-        for key, fills in sorted(_by_book(fills_of(events)).items()):
+        for key, fills in sorted(fills_by_book(fills_of(events)).items()):
             head = fold_head(key, fills, rule)
             if head is not None:
                 heads[key] = head
@@ -99,8 +99,9 @@ def _fold_on(
 ) -> dict[PositionKey, LotHead | None]:
     """The heads ``events`` (the fill events after ``since``, up to ``through``) change: each
     extended where its new fills come after it, else folded again from its place."""
+    definitions = [e for e in _events(ledger, DEFINITIONS) if e[0] <= through]
     defined: dict[tuple[str, str], Terms] = {}
-    for position, event in _events(ledger, DEFINITIONS):
+    for position, event in definitions:
         if position > since:
             break
         assert isinstance(event, InstrumentDefined)
@@ -144,7 +145,7 @@ def _fold_on(
                     every = [*stored.marks(tx, rule, key), *head.marks]
             mark = mark_before(every, place)
             start = None if mark is None else (head, every, mark)
-        changed[key] = _fold_book(ledger, rule, key, through, start)
+        changed[key] = _fold_book(ledger, rule, key, through, start, definitions)
     return changed
 
 
@@ -154,17 +155,17 @@ def _fold_book(
     key: PositionKey,
     through: int,
     start: tuple[LotHead, list[Mark], Mark] | None,
+    definitions: list[tuple[int, OrderEvent]],
 ) -> LotHead | None:
-    """One book's head from its events in the log up to ``through``: from its first fill, or
-    (``start``) from one of its head's marks on, reading the fills from that mark's venue time
-    (and every bust and correction of the book, whose fill may be among them). None: no fill
-    left."""
+    """One book's head from its events in the log up to ``through`` and the log's
+    ``definitions`` (read once for every book): from its first fill, or (``start``) from one of
+    its head's marks on, reading the fills from that mark's venue time (and every bust and
+    correction of the book, whose fill may be among them). None: no fill left."""
     book = EventFilter(account=key[0], venue=key[1], instrument=key[2])
     if start is None:
         own = list(_events(ledger, replace(book, types=FILL_EVENTS[:3])))
     else:
         own = _since(ledger, key, start[2].key[0], through)
-    definitions = _events(ledger, DEFINITIONS)
     merged = sorted((e for e in (*own, *definitions) if e[0] <= through), key=lambda e: e[0])
     standing = fills_of(merged)
     if start is not None:
@@ -194,13 +195,6 @@ def _since(
         rows += tx.all(f"SELECT {EVENT_SELECT} FROM events WHERE {changes} AND {book}", (*key, through))
     rows.sort(key=lambda row: row[5])
     return [(position, event) for position, event, _ in decoded_events(ledger.mapper, rows)]
-
-
-def _by_book(fills: Iterable[Fill]) -> dict[PositionKey, list[Fill]]:
-    books: dict[PositionKey, list[Fill]] = {}
-    for fill in fills:
-        books.setdefault((fill.account, fill.venue, fill.instrument), []).append(fill)
-    return books
 
 
 def _events(ledger: LedgerParts, wanted: EventFilter, *, after: int = 0) -> Iterator[tuple[int, OrderEvent]]:

@@ -17,7 +17,16 @@ from orderledger.domain.events import FillBusted, FillCorrected, InstrumentDefin
 from orderledger.infrastructure.storage import lot_heads as stored
 from orderledger.infrastructure.storage.db import Database
 from orderledger.projections.book import PositionKey
-from orderledger.projections.lots import COST_BASES, CostBasis, Fill, LotHead, Mark, fills_of, fold_head
+from orderledger.projections.lots import (
+    COST_BASES,
+    CostBasis,
+    Fill,
+    LotHead,
+    Mark,
+    fills_by_book,
+    fills_of,
+    fold_head,
+)
 
 _KINDS = (OrderFilled, FillBusted, FillCorrected, InstrumentDefined)
 
@@ -44,9 +53,7 @@ class LotFolds:
         books: dict[int, dict[PositionKey, list[Fill]]] = {}  # the fills as they stand at a position
         for rule, at in sorted(self.seen.items()):
             if at not in books:  # (the rules' heads mostly stand at one position: one pass)
-                by_book = books[at] = {}
-                for fill in fills_of(e for e in self.events if e[0] <= at):
-                    by_book.setdefault((fill.account, fill.venue, fill.instrument), []).append(fill)
+                books[at] = fills_by_book(fills_of(e for e in self.events if e[0] <= at))
             expected = {key: fold_head(key, fills, rule, keep=None) for key, fills in books[at].items()}
             with db.read() as tx:
                 heads = stored.load(tx, rule)
