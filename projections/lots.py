@@ -315,6 +315,58 @@ MARKS_KEPT = 8
 """How many of a book's latest marks are kept."""
 
 
+@dataclass
+class Day:
+    """One UTC day of a book's venue time under a rule: what the day's fills realized and paid in
+    fees, by the currency of their P&L, how many there were, and the position at the day's end
+    (what the day's unrealized P&L is worked out from, at the day's mark). ``pnl --daily`` and
+    ``pnl --cost-basis`` read these instead of folding the book's fills."""
+
+    day: str
+    realized: dict[str, Decimal] = field(default_factory=dict)  # P&L currency ("": none) → sum
+    fees: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # P&L currency → fee currency → sum
+    fills: dict[str, int] = field(default_factory=dict)  # P&L currency → fills
+    quantity: Decimal = ZERO  # the position at the day's end (after its last fill)
+    cost: Decimal = ZERO
+    terms: Terms = field(default_factory=Terms)
+
+    def copy(self) -> Day:
+        """An independent copy (a mark keeps the day as it stood)."""
+        return replace(
+            self,
+            realized=dict(self.realized),
+            fees={k: dict(v) for k, v in self.fees.items()},
+            fills=dict(self.fills),
+        )
+
+    def position(self, key: PositionKey, quote_currency: str | None) -> Position:
+        """The book's position at the day's end."""
+        return Position(
+            *key, quantity=self.quantity, cost=self.cost, quote_currency=quote_currency, terms=self.terms
+        )
+
+
+def day_of(fill: Fill) -> str:
+    """The UTC day of venue time a fill belongs to (as a P&L entry's ``day``)."""
+    return fill.ts_event.date().isoformat()
+
+
+def _add_day(days: list[Day], fill: Fill, p: Position) -> None:
+    """Count ``fill`` (just folded into ``p``) in its day, the latest of ``days`` or a new one."""
+    day = day_of(fill)
+    if not days or days[-1].day != day:
+        days.append(Day(day))
+    today = days[-1]
+    currency = fill.terms.pnl_currency or ""
+    today.realized[currency] = WIDE.add(today.realized.get(currency, ZERO), fill.realized)
+    today.fills[currency] = today.fills.get(currency, 0) + 1
+    if fill.fee is not None:
+        fees = today.fees.setdefault(currency, {})
+        fee_currency = fill.fee_currency or "?"
+        fees[fee_currency] = WIDE.add(fees.get(fee_currency, ZERO), fill.fee)
+    today.quantity, today.cost, today.terms = p.quantity, p.cost, p.terms
+
+
 @dataclass(frozen=True)
 class Mark:
     """A moment of a book kept so that a fold may start over from it: right after the fill
@@ -330,6 +382,7 @@ class Mark:
     fees: tuple[tuple[str, Decimal], ...]
     terms: Terms
     open: tuple[tuple[Fill, Decimal, Decimal, Decimal], ...] = ()
+    today: Day | None = None  # the mark's day as it stood right after the fill ``key``
 
 
 @dataclass
@@ -343,7 +396,8 @@ class LotHead:
     its first fill when there is none). ``paid``: its fills whose fee is in another currency than
     their P&L, which a position's row values when it is read. ``marks``: its latest marks, or
     (``marked`` False: a head read back without them, which the store keeps apart) only those
-    made since it was read; ``since``: the fills folded after its latest mark."""
+    made since it was read; ``since``: the fills folded after its latest mark. ``days``: each
+    day of venue time with a fill, in order (``Day``)."""
 
     position: Position
     open: list[OpenLot]
@@ -352,6 +406,7 @@ class LotHead:
     marks: list[Mark] = field(default_factory=list)
     since: int = 0
     marked: bool = True
+    days: list[Day] = field(default_factory=list)
 
 
 def mark_before(marks: Iterable[Mark], key: VenueKey) -> Mark | None:
@@ -404,12 +459,14 @@ def fold_head(
             terms=mark.terms,
         )
         kept = venue_order_key(mark.key)
+        today = mark.today
         head = LotHead(
             position,
             [OpenLot(f, quantity, cost, price) for f, quantity, cost, price in mark.open],
             mark.key,
             [f for f in earlier.paid if venue_order_key(f.key) <= kept],
             [m for m in marks if venue_order_key(m.key) <= kept],
+            days=[] if today is None else [*(d for d in earlier.days if d.day < today.day), today.copy()],
         )
     for fill in ordered:
         _fold_into(head, fill, basis, keep)
@@ -423,11 +480,13 @@ def _fold_into(head: LotHead, fill: Fill, basis: CostBasis, keep: int | None = M
     head.last = fill.key
     if needs_rate(fill):
         head.paid.append(fill)
+    _add_day(head.days, fill, p)
     head.since += 1
     if not p.quantity or head.since >= MARK_EVERY:
         lots = tuple((lot.opened, lot.quantity, lot.cost, lot.price) for lot in head.open)
+        today = head.days[-1].copy()
         head.marks.append(
-            Mark(fill.key, p.quantity, p.cost, p.realized_pnl, tuple(p.fees.items()), p.terms, lots)
+            Mark(fill.key, p.quantity, p.cost, p.realized_pnl, tuple(p.fees.items()), p.terms, lots, today)
         )
         head.since = 0
         if keep is not None and len(head.marks) > keep:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import WIDE, format_timestamp, parse_timestamp
@@ -23,9 +23,12 @@ from orderledger.projections.fees import (
     net_of_fees,
     rate_of,
 )
-from orderledger.projections.lots import Book, CostBasis, Fill, book_fill, cost_basis_named
+from orderledger.projections.lots import Book, CostBasis, Fill, book_fill, cost_basis_named, day_of
 from orderledger.projections.marks import MARKS_TABLE
 from orderledger.projections.positions import PNL_TABLE
+
+if TYPE_CHECKING:
+    from orderledger.infrastructure.application.parts import LedgerParts
 
 DAILY_GROUPS = ("account", "parent")
 
@@ -61,13 +64,14 @@ def _entry_fill(e: PnlEntry) -> Fill:
 
 def daily_pnl_rows(db: Database, by: str = "account", basis: str = "average") -> list[DailyPnlRow]:
     """P&L per UTC day of venue time, by account, parent or ``tag:NAME``, under ``basis`` (the
-    ledger's cost-basis rule: a lot rule folds each book's fills in venue time, ``before``).
+    ledger's cost-basis rule), folded from the P&L entries.
 
     Each group's fills are folded as a book of their own per (account, venue, instrument), in venue
-    time (the fill's ``ts_event``, then log position), with the fills as they stand after busts and
-    corrections: by account these are the positions' own books. A day's row gives what the day's
-    fills realized and paid in fees, the cash flows of that day, and the unrealized P&L of what
-    each book held at the day's end at its instrument's last recorded mark of the day.
+    time (``book.before``), with the fills as they stand after busts and corrections: by account
+    these are the positions' own books. A day's row gives what the day's fills realized and paid
+    in fees, the cash flows of that day, and the unrealized P&L of what each book held at the
+    day's end at its instrument's last recorded mark of the day. By account, ``book_daily_rows``
+    gives the same rows from each book's days kept with its head.
     """
     tag = pnl_tag(by)
     if tag is None and by not in DAILY_GROUPS:
@@ -81,27 +85,15 @@ def daily_pnl_rows(db: Database, by: str = "account", basis: str = "average") ->
             " LEFT JOIN orders_view o ON o.client_order_id = p.client_order_id"
             " ORDER BY e.ts_event, p.position"
         )
-        flow_column = "tags" if tag else "NULL" if by == "parent" else "account"
-        flows = tx.all(
-            f"SELECT day, {flow_column}, currency, amount FROM {CASH_FLOWS_TABLE.name} ORDER BY position"
-        )
-        marks = tx.all(
-            f"SELECT venue, instrument, ts_event, price FROM {MARKS_TABLE.name} ORDER BY ts_event, position"
-        )
     width = len(PNL_TABLE.columns)
-    days: dict[tuple[str, str, str], _Day] = {}  # (day, group, P&L currency)
-    # The fills of each book, in venue time: (group, account, venue, instrument) → [(day, entry)]
-    books: dict[tuple[str, str, str, str], list[Any]] = {}
+    # The fills of each book that stand, in venue time: (group, account, venue, instrument) → entries
+    books: dict[tuple[str, str, str, str], list[PnlEntry]] = {}
     for row in entries:
         entry = PNL_TABLE.from_row(tuple(row[:width]))
-        group = group_of(row[width + 1], tag)
-        books.setdefault((group, entry.account, entry.venue, entry.instrument), []).append(entry)
-    for day, value, currency, amount in flows:
-        bucket = days.setdefault((day, group_of(value, tag), currency), _Day())
-        bucket.flows[currency] = WIDE.add(bucket.flows.get(currency, ZERO), Decimal(amount))
-    prices: dict[tuple[str, str], list[tuple[str, Decimal]]] = {}
-    for venue, instrument, ts_event, price in marks:
-        prices.setdefault((venue, instrument), []).append((str(ts_event)[:10], Decimal(price)))
+        if entry.kind != "busted":
+            group = group_of(row[width + 1], tag)
+            books.setdefault((group, entry.account, entry.venue, entry.instrument), []).append(entry)
+    days, prices = _flows_and_marks(db, by, tag)
     every_day = sorted({key[0] for key in days} | {e.day for book in books.values() for e in book})
     rates = recorded_rates(db, (e for book in books.values() for e in book))
     rule = cost_basis_named(basis)
@@ -109,6 +101,71 @@ def daily_pnl_rows(db: Database, by: str = "account", basis: str = "average") ->
         state = Position(account, venue, instrument, quote_currency=book_entries[0].quote_currency)
         marked = prices.get((venue, instrument), [])
         _fold_days(days, group, state, book_entries, every_day, marked, rates, rule)
+    return _daily_rows(days, by)
+
+
+def book_daily_rows(ledger: LedgerParts, basis: str = "average") -> list[DailyPnlRow]:
+    """``daily_pnl_rows`` by account, from the days each book's head keeps under ``basis``
+    (``application.lot_heads``: brought up to the log's head first): the read costs the books'
+    days and what the log holds since the heads were last stored, not every fill of the log."""
+    from orderledger.infrastructure.application.lot_heads import lot_heads  # (for this read alone)
+
+    db = ledger.db
+    heads = lot_heads(ledger, cost_basis_named(basis))
+    days, prices = _flows_and_marks(db, "account", None)
+    every_day = sorted({key[0] for key in days} | {d.day for head in heads.values() for d in head.days})
+    rates = recorded_rates(db, (f for head in heads.values() for f in head.paid))
+    for key, head in heads.items():
+        account, venue, instrument = key
+        for fill in head.paid:
+            assert fill.fee is not None  # (a fill paying a fee in another currency)
+            bucket = days.setdefault((day_of(fill), account, fill.terms.pnl_currency or ""), _Day())
+            bucket.valuation.add(fill.fee, fill.fee_currency, rate_of(fill, rates))
+        marked = prices.get((venue, instrument), [])
+        own = iter(head.days)
+        kept = next(own, None)
+        state: Position | None = None
+        for day in every_day:
+            if kept is not None and kept.day == day:
+                for currency, realized in kept.realized.items():
+                    bucket = days.setdefault((day, account, currency), _Day())
+                    bucket.realized = WIDE.add(bucket.realized, realized)
+                    for fee_currency, fee in kept.fees.get(currency, {}).items():
+                        bucket.fees[fee_currency] = WIDE.add(bucket.fees.get(fee_currency, ZERO), fee)
+                state = kept.position(key, head.position.quote_currency)
+                kept = next(own, None)
+            if state is None or state.quantity == 0:
+                if state is not None and kept is None:
+                    break  # flat for good: nothing more to value
+                continue
+            _hold(days, day, account, state, marked)
+    return _daily_rows(days, "account")
+
+
+def _flows_and_marks(
+    db: Database, by: str, tag: str | None
+) -> tuple[dict[tuple[str, str, str], _Day], dict[tuple[str, str], list[tuple[str, Decimal]]]]:
+    """The days of the cash flows (by ``by``'s groups) and each instrument's marks, as (day, price)
+    in venue time."""
+    flow_column = "tags" if tag else "NULL" if by == "parent" else "account"
+    with db.read() as tx:
+        flows = tx.all(
+            f"SELECT day, {flow_column}, currency, amount FROM {CASH_FLOWS_TABLE.name} ORDER BY position"
+        )
+        marks = tx.all(
+            f"SELECT venue, instrument, ts_event, price FROM {MARKS_TABLE.name} ORDER BY ts_event, position"
+        )
+    days: dict[tuple[str, str, str], _Day] = {}  # (day, group, P&L currency)
+    for day, value, currency, amount in flows:
+        bucket = days.setdefault((day, group_of(value, tag), currency), _Day())
+        bucket.flows[currency] = WIDE.add(bucket.flows.get(currency, ZERO), Decimal(amount))
+    prices: dict[tuple[str, str], list[tuple[str, Decimal]]] = {}
+    for venue, instrument, ts_event, price in marks:
+        prices.setdefault((venue, instrument), []).append((str(ts_event)[:10], Decimal(price)))
+    return days, prices
+
+
+def _daily_rows(days: dict[tuple[str, str, str], _Day], by: str) -> list[DailyPnlRow]:
     return [
         _daily_row(day, by, group, currency, bucket)
         for (day, group, currency), bucket in sorted(days.items())
@@ -119,7 +176,7 @@ def _fold_days(
     days: dict[tuple[str, str, str], _Day],
     group: str,
     state: Position,
-    book_entries: list[Any],
+    book_entries: list[PnlEntry],
     every_day: list[str],
     marked: list[tuple[str, Decimal]],
     rates: Any,
@@ -128,8 +185,7 @@ def _fold_days(
     """One book's fills folded day by day into ``days``: what each day realized and paid in
     fees, and the unrealized P&L of what the book held at the day's end at that day's last mark."""
     lots = None if rule == "average" else Book(state)
-    if lots is not None:  # lot rules match lots in venue time, not in the events' time alone
-        book_entries.sort(key=lambda e: venue_order_key(e.venue_key))
+    book_entries.sort(key=lambda e: venue_order_key(e.venue_key))
     at = 0
     for day in every_day:
         if day < book_entries[0].day:
@@ -137,20 +193,31 @@ def _fold_days(
         while at < len(book_entries) and book_entries[at].day <= day:
             entry = book_entries[at]
             at += 1
-            if entry.kind != "busted":
-                bucket = days.setdefault((entry.day, group, entry.terms.pnl_currency or ""), _Day())
-                _book_entry(bucket, state, lots, entry, rule, rates)
+            bucket = days.setdefault((entry.day, group, entry.terms.pnl_currency or ""), _Day())
+            _book_entry(bucket, state, lots, entry, rule, rates)
         if state.quantity == 0:
             if at == len(book_entries):
                 break  # flat for good: nothing more to value
             continue
-        bucket = days.setdefault((day, group, state.pnl_currency or ""), _Day())
-        mark = next((price for when, price in reversed(marked) if when <= day), None)
-        if mark is None:
-            bucket.unmarked.add(state.instrument)
-            bucket.unrealized = None
-        elif bucket.unrealized is not None:
-            bucket.unrealized = WIDE.add(bucket.unrealized, state.unrealized_pnl(mark) or ZERO)
+        _hold(days, day, group, state, marked)
+
+
+def _hold(
+    days: dict[tuple[str, str, str], _Day],
+    day: str,
+    group: str,
+    state: Position,
+    marked: list[tuple[str, Decimal]],
+) -> None:
+    """The unrealized P&L of ``state`` (held at ``day``'s end) at the day's last mark, added to
+    its day's row (or the instrument named unmarked there)."""
+    bucket = days.setdefault((day, group, state.pnl_currency or ""), _Day())
+    mark = next((price for when, price in reversed(marked) if when <= day), None)
+    if mark is None:
+        bucket.unmarked.add(state.instrument)
+        bucket.unrealized = None
+    elif bucket.unrealized is not None:
+        bucket.unrealized = WIDE.add(bucket.unrealized, state.unrealized_pnl(mark) or ZERO)
 
 
 def _book_entry(

@@ -4,8 +4,8 @@ a fold of the log's fills up to the position the heads stand at.
 The heads are derived data like the views: a changed, added or removed row would make ``lots``
 and ``positions --cost-basis`` answer from it, so a full verify folds the fills again (collected
 in its one pass over the log) and compares what a read takes from a head: its position's
-figures, its open lots, its latest fill, its fills paying fees in another currency, and each
-mark it keeps (where a later read may start a fold over).
+figures, its open lots, its latest fill, its fills paying fees in another currency, its days
+(the daily P&L's figures) and each mark it keeps (where a later read may start a fold over).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ class LotFolds:
     def __init__(self, db: Database) -> None:
         with db.read() as tx:
             self.seen: dict[CostBasis, int] = {
-                rule: at for rule in COST_BASES if rule != "average" and (at := stored.seen(tx, rule))
+                rule: at for rule in COST_BASES if (at := stored.seen(tx, rule))
             }
         self.upto = max(self.seen.values(), default=0)
         self.events: list[tuple[int, OrderEvent]] = []
@@ -81,6 +81,11 @@ def _difference(head: LotHead | None, marks: list[Mark], folded: LotHead | None)
         return "has another latest fill than the log"
     if head.paid != folded.paid:
         return "has other fills paying fees in another currency than the log"
+    for day, expected in zip(head.days, folded.days, strict=False):
+        if day != expected:
+            return f"has other figures for day {day.day} than the log folds to ({expected.day})"
+    if len(head.days) != len(folded.days):
+        return f"has {len(head.days)} days of fills, the log folds to {len(folded.days)}"
     every: Mapping[Any, Any] = {mark.key: mark for mark in folded.marks}
     for mark in marks:
         if every.get(mark.key) != mark:

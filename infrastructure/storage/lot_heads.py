@@ -1,9 +1,11 @@
-"""The ``lot_heads`` tables: each book's position and open lots under each lot rule, kept between
-reads so that ``lots`` and ``positions --cost-basis`` cost what they show, not the log's length.
+"""The ``lot_heads`` tables: each book's position and open lots under each lot rule, and its days
+(under average too), kept between reads so that ``lots``, ``positions --cost-basis`` and the
+daily P&L cost what they show, not the log's length.
 
 - ``lot_heads``: one row per rule and book (account, venue, instrument): in ``head``, the book's
-  position, its open lots (each with the fill that opened it), its latest fill in venue time and
-  its fills whose fee is in another currency than their P&L, as one JSON text (``encode``); in
+  position, its open lots (each with the fill that opened it), its latest fill in venue time,
+  its fills whose fee is in another currency than their P&L and its days (``projections.lots.Day``:
+  each day's realized P&L, fees and fills, and the position at its end), as one JSON text (``encode``); in
   ``marks``, its latest marks (``projections.lots.Mark``: where a fold may start over), read
   only when a book is folded again and written only when a mark was added;
 - ``lot_heads_index``: per rule, the log position up to which the rows hold the log's fills
@@ -28,7 +30,7 @@ import orjson
 from orderledger.domain.instrument import Terms
 from orderledger.infrastructure.storage.db import Tx, lock_schema, table_columns
 from orderledger.projections.book import Position, PositionKey, VenueKey
-from orderledger.projections.lots import MARKS_KEPT, CostBasis, Fill, LotHead, Mark, OpenLot
+from orderledger.projections.lots import MARKS_KEPT, CostBasis, Day, Fill, LotHead, Mark, OpenLot
 
 TABLES = ("lot_heads", "lot_heads_index")
 CREATE = (
@@ -40,7 +42,7 @@ CREATE = (
 )
 PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 """What the application role may do to the tables (derived data, folded again from the log)."""
-VERSION = 1
+VERSION = 2
 """The encoding's and the fold's version: rows of another are not read, and are replaced."""
 
 
@@ -173,6 +175,24 @@ def _fill_of(key: PositionKey, v: list[Any]) -> Fill:
     )  # fmt: skip
 
 
+def _amounts(v: Mapping[str, Decimal]) -> dict[str, str]:
+    return {k: str(a) for k, a in v.items()}
+
+
+def _amounts_of(v: dict[str, str]) -> dict[str, Decimal]:
+    return {k: Decimal(a) for k, a in v.items()}
+
+
+def _day(d: Day) -> list[Any]:
+    fees = {k: _amounts(v) for k, v in d.fees.items()}
+    return [d.day, _amounts(d.realized), fees, d.fills, str(d.quantity), str(d.cost), _terms(d.terms)]
+
+
+def _day_of(v: list[Any]) -> Day:
+    fees = {k: _amounts_of(f) for k, f in v[2].items()}
+    return Day(v[0], _amounts_of(v[1]), fees, v[3], Decimal(v[4]), Decimal(v[5]), _terms_of(v[6]))
+
+
 def encode(head: LotHead) -> str:
     """One head (without its marks) as the JSON text of its row's ``head``."""
     p = head.position
@@ -185,6 +205,7 @@ def encode(head: LotHead) -> str:
         "last": _key(head.last),
         "paid": [_fill(f) for f in head.paid],
         "since": head.since,
+        "days": [_day(d) for d in head.days],
     }  # fmt: skip
     return orjson.dumps(state).decode()
 
@@ -204,7 +225,8 @@ def decode(key: PositionKey, text: str | bytes) -> LotHead:
     )
     lots = [OpenLot(_fill_of(key, f), Decimal(q), Decimal(c), Decimal(px)) for f, q, c, px in state["open"]]
     paid = [_fill_of(key, f) for f in state["paid"]]
-    return LotHead(position, lots, _key_of(state["last"]), paid, [], state["since"], marked=False)
+    days = [_day_of(d) for d in state["days"]]
+    return LotHead(position, lots, _key_of(state["last"]), paid, [], state["since"], marked=False, days=days)
 
 
 def encode_marks(marks: list[Mark]) -> str:
@@ -212,7 +234,8 @@ def encode_marks(marks: list[Mark]) -> str:
     return orjson.dumps(
         [
             [_key(m.key), str(m.quantity), str(m.cost), str(m.realized), [[k, str(v)] for k, v in m.fees],
-             _terms(m.terms), [[_fill(f), str(q), str(c), str(px)] for f, q, c, px in m.open]]
+             _terms(m.terms), [[_fill(f), str(q), str(c), str(px)] for f, q, c, px in m.open],
+             None if m.today is None else _day(m.today)]
             for m in marks
         ]
     ).decode()  # fmt: skip
@@ -221,10 +244,11 @@ def encode_marks(marks: list[Mark]) -> str:
 def decode_marks(key: PositionKey, text: str | bytes) -> list[Mark]:
     """A row's marks."""
     found = []
-    for k, q, c, r, fees, t, lots in orjson.loads(text):
+    for k, q, c, r, fees, t, lots, today in orjson.loads(text):
         held = tuple((_fill_of(key, f), Decimal(lq), Decimal(lc), Decimal(px)) for f, lq, lc, px in lots)
         fees_paid = tuple((n, Decimal(v)) for n, v in fees)
-        found.append(Mark(_key_of(k), Decimal(q), Decimal(c), Decimal(r), fees_paid, _terms_of(t), held))
+        day = None if today is None else _day_of(today)
+        found.append(Mark(_key_of(k), Decimal(q), Decimal(c), Decimal(r), fees_paid, _terms_of(t), held, day))
     return found
 
 

@@ -2,11 +2,14 @@
 --cost-basis`` read each book's stored position and open lots and fold only the fills recorded
 since, yet answer exactly what a fold of the whole log gives, whatever arrived in between: fills
 later or earlier in venue time than their book's latest, busts, corrections, definitions, fees in
-another currency, and reads between any two messages (issue 46, item 2)."""
+another currency, and reads between any two messages (issue 46, item 2). The daily P&L by account
+reads the days kept with the heads (under average as well) and answers what its fold gives."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderledger.infrastructure.application import reads
+from orderledger.infrastructure.application.daily_pnl import daily_pnl_rows
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import position_rows
+from orderledger.infrastructure.results.pnl import DailyPnlRow
 from orderledger.infrastructure.results.positions import LotRow, PositionRow
 from orderledger.infrastructure.storage import lot_heads
 from orderledger.projections import lots as lots_module
@@ -37,16 +42,23 @@ DEFINITION = {
 }
 
 
-def folded(ledger: OrderLedger, rule: str) -> tuple[list[LotRow], list[PositionRow]]:
-    """Open lots and positions under ``rule`` from a fold of the whole log (no stored head)."""
+Answer = tuple[list[LotRow], list[PositionRow], list[DailyPnlRow], list[DailyPnlRow]]
+
+
+def folded(ledger: OrderLedger, rule: str) -> Answer:
+    """Open lots and positions under ``rule``, and the daily P&L by account under it and under
+    average, from a fold of the whole log (no stored head)."""
     books = reads.rule_books(ledger, rule, None, False)
     lots = [LotRow.of_open(rule, lot) for b in books.values() for lot in b.open]
     paid = [(key, f) for key, b in books.items() for f in b.fills]
-    return lots, position_rows(ledger.db, [b.position for b in books.values()], {}, paid=paid)
+    positions = position_rows(ledger.db, [b.position for b in books.values()], {}, paid=paid)
+    daily = daily_pnl_rows(ledger.db, "account", rule)
+    return lots, positions, daily, daily_pnl_rows(ledger.db, "account", "average")
 
 
-def read(ledger: OrderLedger, rule: str) -> tuple[list[LotRow], list[PositionRow]]:
-    return list(ledger.lots(cost_basis=rule)), list(ledger.positions(cost_basis=rule))
+def read(ledger: OrderLedger, rule: str) -> Answer:
+    lots, positions = list(ledger.lots(cost_basis=rule)), list(ledger.positions(cost_basis=rule))
+    return lots, positions, ledger.pnl_daily(cost_basis=rule), ledger.pnl_daily(cost_basis="average")
 
 
 order = st.tuples(
@@ -56,6 +68,14 @@ order = st.tuples(
     st.integers(95, 105),  # price
     st.integers(0, 4),  # venue time, seconds: ties are frequent
     st.sampled_from([None, "USDT", "BNB"]),  # the fee's currency (BNB: valued when read)
+    st.sampled_from([0, 0, 1, 2]),  # the UTC day of venue time: the daily P&L's rows
+)
+DAY = 86_400
+marks = st.lists(
+    st.tuples(
+        st.sampled_from(["ETH-USDT", "ETH-USDT-SWAP", "BNB-USDT"]), st.integers(0, 2), st.integers(90, 110)
+    ),
+    max_size=3,
 )
 
 
@@ -67,18 +87,21 @@ order = st.tuples(
         st.tuples(st.integers(0, 8), st.sampled_from(["bust", "correct"]), st.integers(1, 6)), max_size=3
     ),
     st.booleans(),
+    marks,
     st.data(),
 )
 def test_stored_heads_answer_what_a_fold_of_the_log_answers_after_every_message(
     rule: str,
-    orders: list[tuple[int, str, int, int, int, str | None]],
+    orders: list[tuple[int, str, int, int, int, str | None, int]],
     changes: list[tuple[int, str, int]],
     defined: bool,
+    prices: list[tuple[str, int, int]],
     data: st.DataObject,
 ) -> None:
     messages: list[dict[str, Any]] = []
-    for n, (book, side, qty, px, second, fee_currency) in enumerate(orders):
+    for n, (book, side, qty, px, second, fee_currency, day) in enumerate(orders):
         account, instrument = BOOKS[book]
+        second += day * DAY
         messages.append(
             request(
                 f"o{n}", account=account, instrument=instrument, side=side, quantity=str(qty), seconds=second
@@ -89,7 +112,8 @@ def test_stored_heads_answer_what_a_fold_of_the_log_answers_after_every_message(
         messages.append(fill(f"o{n}", f"t{n}", str(qty), str(px + n), seconds=second + 0.5, **fees))
     for n, kind, qty in changes:
         if n < len(orders):
-            _, _, ordered, px, second, _ = orders[n]
+            _, _, ordered, px, second, _, day = orders[n]
+            second += day * DAY
             if kind == "bust":
                 messages.append(fact("fill_busted", f"o{n}", seconds=second + 9, trade_id=f"t{n}"))
             else:
@@ -106,6 +130,11 @@ def test_stored_heads_answer_what_a_fold_of_the_log_answers_after_every_message(
                 )
     if defined:
         messages.append({**DEFINITION, "ts": ts(2)})
+    for instrument, day, price in prices:
+        messages.append(
+            {"type": "mark", "venue": "V", "instrument": instrument, "source": "x", "price": str(price),
+             "ts": ts(day * DAY + 3)}
+        )  # fmt: skip
     arrival = data.draw(st.permutations(messages), label="arrival order")
     reads_after = data.draw(
         st.lists(st.booleans(), min_size=len(arrival), max_size=len(arrival)), label="reads"
@@ -255,6 +284,34 @@ def test_verify_compares_the_stored_heads_with_a_fold_of_the_log(tmp_path: Path)
         (problem,) = report.view_problems
         assert problem == (
             "lot heads fifo: book acc/V/ETH-USDT has cost Decimal('100'), the log folds to Decimal('120')"
+        )
+
+
+def test_verify_compares_the_days_kept_for_the_daily_pnl_with_a_fold_of_the_log(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    with OrderLedger(f"sqlite:///{path}") as ledger:
+        ledger.ingest_lines(SESSION)
+        # Average: 2 @ 100 and 1 @ 120 cost 320; the sell of 2 @ 130 realizes 260 − 2 × 320/3.
+        (day,) = ledger.pnl_daily()
+        assert (
+            round(day.realized_pnl, 4)
+            == round(Decimal(260) - Decimal(640) / Decimal(3), 4)
+            == Decimal("46.6667")
+        )
+        assert ledger.verify().ok
+    # Given the day's realized P&L changed in the average head's stored days
+    with sqlite3.connect(path) as plain:
+        (text,) = plain.execute("SELECT head FROM lot_heads WHERE rule = 'average'").fetchone()
+        stored = json.loads(text)
+        stored["days"][0][1]["USDT"] = "1"
+        plain.execute("UPDATE lot_heads SET head = ? WHERE rule = 'average'", (json.dumps(stored),))
+    with OrderLedger(f"sqlite:///{path}") as ledger:
+        report = ledger.verify()
+        assert not report.ok
+        (problem,) = report.view_problems
+        day = ts(0)[:10]
+        assert problem == (
+            f"lot heads average: book acc/V/ETH-USDT has other figures for day {day} than the log folds to ({day})"
         )
 
 
