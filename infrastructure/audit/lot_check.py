@@ -82,8 +82,10 @@ def _difference(head: LotHead | None, marks: list[Mark], folded: LotHead | None)
     if head.paid != folded.paid:
         return "has other fills paying fees in another currency than the log"
     for day, expected in zip(head.days, folded.days, strict=False):
+        if day.day != expected.day:
+            return f"has a day {day.day} where the log folds to day {expected.day}"
         if day != expected:
-            return f"has other figures for day {day.day} than the log folds to ({expected.day})"
+            return f"has other figures for day {day.day} than the log folds to"
     if len(head.days) != len(folded.days):
         return f"has {len(head.days)} days of fills, the log folds to {len(folded.days)}"
     every: Mapping[Any, Any] = {mark.key: mark for mark in folded.marks}
