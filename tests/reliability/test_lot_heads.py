@@ -309,8 +309,10 @@ def test_verify_compares_the_days_kept_for_the_daily_pnl_with_a_fold_of_the_log(
         report = ledger.verify()
         assert not report.ok
         (problem,) = report.view_problems
-        assert problem == (
-            f"lot heads average: book acc/V/ETH-USDT has other figures for day {ts(0)[:10]} than the log folds to"
+        day = ts(0)[:10]
+        assert (
+            problem
+            == f"lot heads average: book acc/V/ETH-USDT has other figures for day {day} than the log folds to"
         )
 
 
