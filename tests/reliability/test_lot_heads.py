@@ -309,11 +309,9 @@ def test_verify_compares_the_days_kept_for_the_daily_pnl_with_a_fold_of_the_log(
         report = ledger.verify()
         assert not report.ok
         (problem,) = report.view_problems
-        day = ts(0)[:10]
-        assert (
-            problem
-            == f"lot heads average: book acc/V/ETH-USDT has other figures for day {day} than the log folds to"
-        )
+        when = ts(0)[:10]
+        book = "lot heads average: book acc/V/ETH-USDT"
+        assert problem == f"{book} has other figures for day {when} than the log folds to"
 
 
 def test_a_rebuild_of_every_view_folds_the_heads_again(tmp_path: Path) -> None:
