@@ -444,6 +444,10 @@ def list_positions(db: Database, marks: Mapping[str, Decimal] | None = None) -> 
 PNL_GROUPS = ("day", "account", "venue", "instrument", "parent")
 
 
+COUNTED = ("fill", "corrected")
+"""The P&L entries that count as a fill (a bust's does not)."""
+
+
 @dataclass
 class _Group:
     realized: Decimal = ZERO
@@ -508,7 +512,15 @@ def pnl_rows(db: Database, by: str) -> list[PnlRow]:
     return grouped_pnl(
         by,
         (
-            (_grouped_by(value, tag), Decimal(realized), fee, fee_currency, quote, kind, paid.get(position))
+            (
+                _grouped_by(value, tag),
+                Decimal(realized),
+                fee,
+                fee_currency,
+                quote,
+                1 if kind in COUNTED else 0,
+                paid.get(position),
+            )
             for value, realized, fee, fee_currency, quote, kind, position in rows
         ),
         cash_flows_by(db, by),
@@ -536,18 +548,18 @@ def cash_flows_by(db: Database, by: str) -> list[tuple[Any, str, Decimal]]:
 
 def grouped_pnl(
     by: str,
-    entries: Iterable[tuple[Any, Decimal, Any, str | None, str | None, str, PaidFee | None]],
+    entries: Iterable[tuple[Any, Decimal, Any, str | None, str | None, int, PaidFee | None]],
     flows: Iterable[tuple[Any, str, Decimal]] = (),
     rates: MarkLookup | None = None,
 ) -> list[PnlRow]:
-    """P&L rows of entries (group value, realized, fee, fee currency, P&L currency, kind, and the
-    fill's fee to value when it is in another currency than the P&L) and cash flows (group value,
-    currency, amount); fees are valued at the fill's price or at ``rates``."""
+    """P&L rows of entries (group value, realized, fee, fee currency, P&L currency, the fills it
+    counts, and the fill's fee to value when it is in another currency than the P&L) and cash
+    flows (group value, currency, amount); fees are valued at the fill's price or at ``rates``."""
     # Amounts in different currencies are never added together: (group, P&L currency) is the key
     # (the quote currency for linear instruments, the settlement coin for inverse ones).
     groups: dict[tuple[str, str], _Group] = {}
     lookup = rates or _no_rates
-    for value, realized, fee, fee_currency, quote, kind, paid in entries:
+    for value, realized, fee, fee_currency, quote, fills, paid in entries:
         key = "(none)" if value is None else str(value)
         group = groups.setdefault((key, quote or ""), _Group(fees={}, quotes=set(), flows={}))
         group.realized = WIDE.add(group.realized, realized)
@@ -559,7 +571,7 @@ def grouped_pnl(
             assert paid.fee is not None
             group.valuation.add(paid.fee, paid.fee_currency, rate_of(paid, lookup))
         group.quotes.add(quote)
-        group.fills += 1 if kind in ("fill", "corrected") else 0
+        group.fills += fills
     for value, currency, amount in flows:
         # A payment counts in the group's row of its own currency (the P&L currency of a
         # position that settles in it).

@@ -51,7 +51,8 @@ from orderledger.infrastructure.results.pnl import PnlRow
 from orderledger.infrastructure.results.positions import PositionRow
 from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.db import Database
-from orderledger.projections.lots import Book, Fill, fills_of, fold_books
+from orderledger.projections.book import ZERO
+from orderledger.projections.lots import Book, Fill, day_of, fills_of, fold_books
 from orderledger.projections.lots import cost_basis_named as _cost_basis
 
 if TYPE_CHECKING:
@@ -291,11 +292,19 @@ def position_list(
     return held_page(ledger.db, "positions", rows, where, selection, count)
 
 
+BOOK_GROUPS = ("account", "venue", "instrument", "day")
+"""What ``pnl`` under a rule reads from the books' heads: groups no book's days straddle."""
+
+
 def pnl(ledger: LedgerParts, *, by: str, cost_basis: str | None) -> list[PnlRow]:
-    """``OrderLedger.pnl``: from the live (average-cost) entries, or folded under a rule."""
+    """``OrderLedger.pnl``: from the live (average-cost) entries, or under a rule: by account,
+    venue, instrument or day from the days kept with each book's head, by parent or tag folded
+    from the log's fills (a book's day holds fills of several parents and tags)."""
     cost_basis = rule_of(ledger, cost_basis)
     if cost_basis is None:
         return pnl_rows(ledger.db, by)
+    if by in BOOK_GROUPS:
+        return _book_pnl(ledger, by, cost_basis)
     tag = pnl_tag(by)
     fills = [f for b in rule_books(ledger, cost_basis, None, False).values() for f in b.fills]
     parents = order_parents(ledger.db) if by == "parent" else {}
@@ -303,16 +312,36 @@ def pnl(ledger: LedgerParts, *, by: str, cost_basis: str | None) -> list[PnlRow]
     def group(f: Fill) -> Any:
         if tag is not None:
             return f.tags.get(tag)
-        if by == "parent":
-            return parents.get(f.client_order_id)
-        return f.ts_event.date().isoformat() if by == "day" else getattr(f, by)
+        return parents.get(f.client_order_id)
 
     return grouped_pnl(
         by,
-        ((group(f), f.realized, f.fee, f.fee_currency, f.pnl_currency, "fill", f) for f in fills),
+        ((group(f), f.realized, f.fee, f.fee_currency, f.pnl_currency, 1, f) for f in fills),
         cash_flows_by(ledger.db, by),
         recorded_rates(ledger.db, fills),
     )
+
+
+def _book_pnl(ledger: LedgerParts, by: str, cost_basis: str) -> list[PnlRow]:
+    """``pnl`` by one of ``BOOK_GROUPS`` under ``cost_basis``: each book's days as entries (what
+    a day realized and counted per P&L currency, its fees per currency, and each fill whose fee
+    is valued into another currency), so the read costs the books' days, not the log's fills."""
+    heads = _lot_heads.lot_heads(ledger, _cost_basis(cost_basis))
+    column = BOOK_GROUPS.index(by)
+    entries: list[tuple[Any, Decimal, Any, str | None, str | None, int, Fill | None]] = []
+    for key, head in heads.items():
+        for day in head.days:
+            value = day.day if by == "day" else key[column]
+            for currency, realized in day.realized.items():
+                quote = currency or None
+                entries.append((value, realized, None, None, quote, day.fills.get(currency, 0), None))
+                for fee_currency, fee in day.fees.get(currency, {}).items():
+                    entries.append((value, ZERO, fee, fee_currency, quote, 0, None))
+        for fill in head.paid:
+            value = day_of(fill) if by == "day" else key[column]
+            entries.append((value, ZERO, None, None, fill.pnl_currency, 0, fill))
+    paid = [f for head in heads.values() for f in head.paid]
+    return grouped_pnl(by, entries, cash_flows_by(ledger.db, by), recorded_rates(ledger.db, paid))
 
 
 def rule_of(ledger: LedgerParts, cost_basis: str | None) -> str | None:

@@ -20,12 +20,17 @@ from hypothesis import strategies as st
 from orderledger.infrastructure.application import reads
 from orderledger.infrastructure.application.daily_pnl import daily_pnl_rows
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import position_rows
-from orderledger.infrastructure.results.pnl import DailyPnlRow
+from orderledger.infrastructure.application.queries import (
+    cash_flows_by,
+    grouped_pnl,
+    position_rows,
+    recorded_rates,
+)
+from orderledger.infrastructure.results.pnl import DailyPnlRow, PnlRow
 from orderledger.infrastructure.results.positions import LotRow, PositionRow
 from orderledger.infrastructure.storage import lot_heads
 from orderledger.projections import lots as lots_module
-from orderledger.projections.lots import cost_basis_named
+from orderledger.projections.lots import Fill, cost_basis_named
 from tests.support.integration import fact, fill, lines, request, separate_database, ts
 
 RULES = ("fifo", "lifo", "hifo")
@@ -42,7 +47,7 @@ DEFINITION = {
 }
 
 
-Answer = tuple[list[LotRow], list[PositionRow], list[DailyPnlRow], list[DailyPnlRow]]
+Answer = tuple[list[LotRow], list[PositionRow], list[DailyPnlRow], list[DailyPnlRow], list[list[PnlRow]]]
 
 
 def folded(ledger: OrderLedger, rule: str) -> Answer:
@@ -53,12 +58,28 @@ def folded(ledger: OrderLedger, rule: str) -> Answer:
     paid = [(key, f) for key, b in books.items() for f in b.fills]
     positions = position_rows(ledger.db, [b.position for b in books.values()], {}, paid=paid)
     daily = daily_pnl_rows(ledger.db, "account", rule)
-    return lots, positions, daily, daily_pnl_rows(ledger.db, "account", "average")
+    fills = [f for b in books.values() for f in b.fills]
+    rates = recorded_rates(ledger.db, fills)
+    grouped = [
+        grouped_pnl(
+            by,
+            ((_group(f, by), f.realized, f.fee, f.fee_currency, f.pnl_currency, 1, f) for f in fills),
+            cash_flows_by(ledger.db, by),
+            rates,
+        )
+        for by in reads.BOOK_GROUPS
+    ]
+    return lots, positions, daily, daily_pnl_rows(ledger.db, "account", "average"), grouped
+
+
+def _group(f: Fill, by: str) -> str:
+    return f.ts_event.date().isoformat() if by == "day" else str(getattr(f, by))
 
 
 def read(ledger: OrderLedger, rule: str) -> Answer:
     lots, positions = list(ledger.lots(cost_basis=rule)), list(ledger.positions(cost_basis=rule))
-    return lots, positions, ledger.pnl_daily(cost_basis=rule), ledger.pnl_daily(cost_basis="average")
+    daily = ledger.pnl_daily(cost_basis=rule), ledger.pnl_daily(cost_basis="average")
+    return lots, positions, *daily, [ledger.pnl(by=by, cost_basis=rule) for by in reads.BOOK_GROUPS]
 
 
 order = st.tuples(
