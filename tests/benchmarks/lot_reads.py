@@ -1,5 +1,5 @@
-"""Lots and positions under a lot rule: what a read costs with the heads kept between reads,
-beside the fold of the whole log that every such read made without them, in one run.
+"""Lots, positions under a lot rule and the daily P&L: what a read costs with the heads kept
+between reads, beside the fold of the whole log that every such read made without them, in one run.
 
     .venv/bin/python tests/benchmarks/lot_reads.py                        # 100,000 orders, 3 rounds
     .venv/bin/python tests/benchmarks/lot_reads.py --orders 20000 --rounds 5
@@ -14,10 +14,15 @@ CPU time:
   every fill of the log that each read made before the heads were kept (it then stores them);
 - ``stored``: the same command again: the heads as stored, nothing new to fold;
 - ``positions``: ``positions --cost-basis RULE --json`` from the stored heads;
+- ``pnl``: ``pnl --by account --cost-basis RULE --json`` from the stored heads' days;
+- ``daily fold``: ``pnl --daily --json`` (by account, average cost), which finds no heads under
+  average yet and folds every fill of the log (then stores them);
+- ``daily stored``: the same again, from the stored heads' days;
 - ``new fills``: the held-back tail ingested (not timed), then ``lots``: only the fills after the
-  heads folded on;
+  heads folded on; ``daily new fills``: the same for ``pnl --daily``;
 - ``late fill``: the held-back fill ingested (earlier in venue time than its book's latest), then
-  ``lots``: its book folded again from the latest moment it was flat before that fill;
+  ``lots``: its book folded again from the latest moment it was flat before that fill (its days
+  from then counted again); ``daily late fill``: the same for ``pnl --daily``;
 - ``open orders``: ``orders --open --json``, a read of a view of the same ledger, for the
   command's own start and a read of rows as they are stored.
 
@@ -105,26 +110,34 @@ def main(argv: list[str] | None = None) -> int:
             figures.setdefault("positions", []).append(
                 run([*url, "positions", "--cost-basis", args.rule, "--json"])
             )
+            figures.setdefault("pnl", []).append(
+                run([*url, "pnl", "--by", "account", "--cost-basis", args.rule, "--json"])
+            )
+            daily = [*url, "pnl", "--daily", "--json"]
+            figures.setdefault("daily fold", []).append(run(daily))
+            figures.setdefault("daily stored", []).append(run(daily))
             (work / "tail.jsonl").write_text("\n".join(tail) + "\n")
             run([*url, "ingest", str(work / "tail.jsonl")])
             figures.setdefault("new fills", []).append(run(lots))
+            figures.setdefault("daily new fills", []).append(run(daily))
             (work / "late.jsonl").write_text(held + "\n")
             run([*url, "ingest", str(work / "late.jsonl")])
             figures.setdefault("late fill", []).append(run(lots))
+            figures.setdefault("daily late fill", []).append(run(daily))
             figures.setdefault("open orders", []).append(run([*url, "orders", "--open", "--json"]))
     with OrderLedger(f"sqlite:///{base}?mode=ro") as ledger:
         events = ledger.log_position()
     print(
         f"{args.orders:,} orders, {events:,} events in the base ledger; rule {args.rule}; {args.rounds} rounds"
     )
-    print(f"{'read':<12} {'wall s':>8} {'CPU s':>8} {'spread':>7} {'bytes':>10}  vs fold (CPU)")
+    print(f"{'read':<16} {'wall s':>8} {'CPU s':>8} {'spread':>7} {'bytes':>10}  vs fold (CPU)")
     fold_cpu = statistics.median(c for _, c, _ in figures["fold"])
     for name, runs in figures.items():
         wall = statistics.median(w for w, _, _ in runs)
         cpu = statistics.median(c for _, c, _ in runs)
         size = runs[-1][2]
         print(
-            f"{name:<12} {wall:>8.3f} {cpu:>8.3f} {spread([c for _, c, _ in runs]):>7.2f} {size:>10,}"
+            f"{name:<16} {wall:>8.3f} {cpu:>8.3f} {spread([c for _, c, _ in runs]):>7.2f} {size:>10,}"
             f"  {cpu / fold_cpu:.3f}×"
         )
     return 0
