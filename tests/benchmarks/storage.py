@@ -1,0 +1,118 @@
+"""Bytes on disk per message: the ledger's SQLite file, table by table and index by index, beside
+the input lines and a mutable orders table holding the same messages, in one run.
+
+    .venv/bin/python tests/benchmarks/storage.py                  # 20,000 orders
+    .venv/bin/python tests/benchmarks/storage.py --orders 5000
+
+The simulator's session (``simulate_lines(seed=3)``) is ingested into a fresh SQLite file, which
+is then checkpointed and vacuumed, so its pages hold rows and no free space. SQLite's ``dbstat``
+table gives each table's and index's bytes on disk (its pages, headers and free space within them
+included). The contender is ``run.py``'s mutable orders table (``tests.support.bench:
+mutable_table``: one row per order, an upsert per message, no history) fed the same lines, its
+file vacuumed the same way.
+
+Each row of the table is one table or index: its bytes, its bytes per message (one input line),
+and that over the input line's mean bytes. The total of the ledger is the figure issue 46's
+"storage that a year fits in" puts at 3× the input at most.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
+from orderledger.infrastructure.application.simulator import simulate_lines  # noqa: E402
+from tests.support.bench import mutable_table  # noqa: E402
+
+TARGET = 3.0
+"""Issue 46: bytes per message at most 3× the input line."""
+
+
+def compact(path: Path) -> None:
+    """Fold the write-ahead log into the file and drop its free pages: the bytes a copy keeps."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.execute("VACUUM")
+    connection.close()
+
+
+def breakdown(path: Path) -> list[tuple[str, str, int]]:
+    """(table, object, bytes on disk) of every table and index of the SQLite file at ``path``,
+    largest first; an index's table is the one it indexes (an automatic index, a UNIQUE's or a
+    PRIMARY KEY's on a table with its own key, included)."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    owners = dict(
+        connection.execute("SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')")
+    )
+    rows = connection.execute(
+        "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY SUM(pgsize) DESC, name"
+    ).fetchall()
+    connection.close()
+    return [(owners.get(name, name), name, int(size)) for name, size in rows]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=20_000)
+    parser.add_argument("--all", action="store_true", help="list empty tables too (one page each)")
+    options = parser.parse_args()
+    lines = list(simulate_lines(seed=3, orders=options.orders))
+    count = len(lines)
+    line_bytes = sum(len(line.encode()) + 1 for line in lines)  # with its newline, as in a file
+    per_line = line_bytes / count
+    with tempfile.TemporaryDirectory() as directory:
+        ledger_path = Path(directory) / "ledger.db"
+        with OrderLedger(f"sqlite:///{ledger_path}") as ledger:
+            report = ledger.ingest_lines(line.encode() for line in lines)
+            events = ledger.head().position  # type: ignore[union-attr]
+        compact(ledger_path)
+        objects = breakdown(ledger_path)
+        mutable_path = Path(directory) / "mutable.db"
+        mutable_table(mutable_path, lines, 1000)
+        compact(mutable_path)
+        mutable = sum(size for _, _, size in breakdown(mutable_path))
+        ledger_file = ledger_path.stat().st_size
+    total = sum(size for _, _, size in objects)
+    counts = ", ".join(f"{n:,} {outcome}" for outcome, n in sorted(report.counts.items()) if n)
+    print(
+        f"{options.orders:,} orders: {count:,} messages ({counts}), {events:,} events;"
+        f" input {line_bytes:,} bytes, {per_line:.1f} per line"
+    )
+    print()
+    print("| table | object | bytes | bytes / message | ÷ input line |")
+    print("|---|---|---:|---:|---:|")
+    page = min(size for _, _, size in objects)
+    for table, name, size in objects:
+        if size <= page and not options.all:
+            continue  # an empty table or index: one page
+        kind = "" if name == table else name
+        print(f"| {table} | {kind or '(rows)'} | {size:,} | {size / count:.1f} | {size / line_bytes:.2f}× |")
+    small = [size for _, _, size in objects if size <= page]
+    if small and not options.all:
+        print(
+            f"| {len(small)} empty tables and indexes | | {sum(small):,} | {sum(small) / count:.1f} | "
+            f"{sum(small) / line_bytes:.2f}× |"
+        )
+    print(
+        f"| **ledger, total** | | **{total:,}** | **{total / count:.1f}** | **{total / line_bytes:.2f}×** |"
+    )
+    print(
+        f"| mutable orders table (contender) | | {mutable:,} | {mutable / count:.1f} | {mutable / line_bytes:.2f}× |"
+    )
+    print()
+    verdict = "holds" if total / line_bytes <= TARGET else "does not hold"
+    print(
+        f"file {ledger_file:,} bytes; target ≤ {TARGET:.0f}× the input: {verdict}"
+        f" ({total / line_bytes:.2f}×); the ledger is {total / mutable:.1f}× the mutable table"
+    )
+
+
+if __name__ == "__main__":
+    main()
