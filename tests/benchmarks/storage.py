@@ -22,7 +22,10 @@ import argparse
 import sqlite3
 import sys
 import tempfile
+import zlib
 from pathlib import Path
+
+import orjson
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -33,6 +36,9 @@ from tests.support.bench import mutable_table  # noqa: E402
 
 TARGET = 3.0
 """Issue 46: bytes per message at most 3× the input line."""
+
+HEADER = ("ts_recorded", "ts_event", "source", "client_order_id", "account", "venue", "instrument")
+"""The fields an event's payload holds that its row also holds as search columns."""
 
 
 def compact(path: Path) -> None:
@@ -45,8 +51,9 @@ def compact(path: Path) -> None:
 
 def breakdown(path: Path) -> list[tuple[str, str, int]]:
     """(table, object, bytes on disk) of every table and index of the SQLite file at ``path``,
-    largest first; an index's table is the one it indexes (an automatic index, a UNIQUE's or a
-    PRIMARY KEY's on a table with its own key, included)."""
+    largest first. An object is "rows" (the table's own b-tree: its rows, or for a table
+    ``WITHOUT ROWID`` its rows in its key's order) or an index, named with its columns (a key's
+    index, which SQLite makes for a PRIMARY KEY or UNIQUE that is not the rowid, as "key")."""
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     owners = dict(
         connection.execute("SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')")
@@ -54,8 +61,60 @@ def breakdown(path: Path) -> list[tuple[str, str, int]]:
     rows = connection.execute(
         "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name ORDER BY SUM(pgsize) DESC, name"
     ).fetchall()
+    found = []
+    for name, size in rows:
+        table = owners.get(name, name)
+        if name == table:
+            label = "rows"
+        else:
+            columns = ", ".join(str(r[2]) for r in connection.execute(f"PRAGMA index_info({name})"))
+            label = f"{'key' if name.startswith('sqlite_autoindex') else 'index'} ({columns})"
+        found.append((table, label, int(size)))
     connection.close()
-    return [(owners.get(name, name), name, int(size)) for name, size in rows]
+    return found
+
+
+def contents(path: Path, count: int) -> list[tuple[str, float]]:
+    """What the record's rows hold, in bytes per message: the events' payloads (the part of them
+    that repeats the search columns apart), the rest of an event row's columns, the journal's raw
+    lines and the rest of its columns; and what compressing each payload or line by itself with
+    zlib (level 6) would leave of it."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    payloads = repeated = packed = 0
+    for (state,) in connection.execute("SELECT state FROM events"):
+        payload = bytes(state)
+        fields = orjson.loads(payload)
+        for name in HEADER:
+            fields.pop(name, None)
+        payloads += len(payload)
+        repeated += len(payload) - len(orjson.dumps(fields))
+        packed += len(zlib.compress(payload, 6))
+    other = "originator_id, topic, event_type, client_order_id, account, venue, instrument, ts_event, ts_recorded, source"
+    (columns,) = connection.execute(
+        f"SELECT SUM({' + '.join(f'LENGTH({c})' for c in other.split(', '))}) FROM events"
+    ).fetchone()
+    (hashes,) = connection.execute("SELECT SUM(LENGTH(hash)) FROM events").fetchone()
+    lines = raw_packed = 0
+    for (raw,) in connection.execute("SELECT raw FROM messages"):
+        lines += len(raw)
+        raw_packed += len(zlib.compress(bytes(raw), 6))
+    (journal,) = connection.execute(
+        "SELECT SUM(LENGTH(received_at) + LENGTH(origin) + LENGTH(format) + LENGTH(outcome)"
+        " + COALESCE(LENGTH(reason), 0) + COALESCE(LENGTH(client_order_id), 0)) FROM messages"
+    ).fetchone()
+    (journal_hashes,) = connection.execute("SELECT SUM(LENGTH(hash)) FROM messages").fetchone()
+    connection.close()
+    return [
+        ("events: payload (`state`)", payloads / count),
+        ("… of which fields the row's search columns hold too", repeated / count),
+        ("… the payload compressed by itself (zlib)", packed / count),
+        ("events: text columns (UUID, topic, type, IDs, names, times, source)", columns / count),
+        ("events: chain hash", hashes / count),
+        ("messages: the line as received (`raw`)", lines / count),
+        ("… the line compressed by itself (zlib)", raw_packed / count),
+        ("messages: text columns (time received, origin, format, outcome, reason, order)", journal / count),
+        ("messages: chain hash", journal_hashes / count),
+    ]
 
 
 def main() -> None:
@@ -74,6 +133,7 @@ def main() -> None:
             events = ledger.head().position  # type: ignore[union-attr]
         compact(ledger_path)
         objects = breakdown(ledger_path)
+        held = contents(ledger_path, count)
         mutable_path = Path(directory) / "mutable.db"
         mutable_table(mutable_path, lines, 1000)
         compact(mutable_path)
@@ -92,8 +152,7 @@ def main() -> None:
     for table, name, size in objects:
         if size <= page and not options.all:
             continue  # an empty table or index: one page
-        kind = "" if name == table else name
-        print(f"| {table} | {kind or '(rows)'} | {size:,} | {size / count:.1f} | {size / line_bytes:.2f}× |")
+        print(f"| {table} | {name} | {size:,} | {size / count:.1f} | {size / line_bytes:.2f}× |")
     small = [size for _, _, size in objects if size <= page]
     if small and not options.all:
         print(
@@ -106,6 +165,11 @@ def main() -> None:
     print(
         f"| mutable orders table (contender) | | {mutable:,} | {mutable / count:.1f} | {mutable / line_bytes:.2f}× |"
     )
+    print()
+    print("| what the record's rows hold | bytes / message | ÷ input line |")
+    print("|---|---:|---:|")
+    for what, share in held:
+        print(f"| {what} | {share:.1f} | {share / per_line:.2f}× |")
     print()
     verdict = "holds" if total / line_bytes <= TARGET else "does not hold"
     print(
