@@ -6,12 +6,16 @@ they are, and opens, takes new lines and verifies."""
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.storage import schema as schema_module
 from orderledger.infrastructure.storage import store
 from tests.support.integration import fact, fill, lines, request
@@ -136,3 +140,38 @@ def test_a_file_whose_positions_have_their_own_index_opens_takes_lines_and_verif
         ]
     assert position_indexes(path) == before  # kept as it was
     assert len(stored_objects(path, "identities")) == 2
+
+
+T = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+READS: dict[str, Callable[[OrderLedger], object]] = {
+    "history": lambda ledger: ledger.history("b-000001"),
+    "events by type": lambda ledger: ledger.events(types=["OrderFilled"], limit=5),
+    "events of an account": lambda ledger: ledger.events(account="alpha", limit=5),
+    "events of a venue": lambda ledger: ledger.events(venue="venueA", limit=5),
+    "events of an instrument": lambda ledger: ledger.events(instrument="BTC-USDT", limit=5),
+    "events by recording time": lambda ledger: ledger.events(sort="recorded", limit=5),
+    "events by venue time": lambda ledger: ledger.events(since=T, until=T, event_time=True, limit=5),
+    "messages by outcome": lambda ledger: ledger.messages(outcome="duplicate", limit=5),
+    "messages by time received": lambda ledger: ledger.messages(sort="received", limit=5),
+}
+
+
+def test_every_index_of_the_log_and_the_journal_is_walked_by_a_read(tmp_path: Path) -> None:
+    # Each index costs bytes and a write per row: one that no read walks has no place.
+    path = tmp_path / "ledger.db"
+    statements: list[str] = []
+    with OrderLedger(f"sqlite:///{path}") as ledger:
+        ledger.ingest_lines(simulate_lines(seed=3, orders=30))
+        ledger.db._conn.set_trace_callback(statements.append)  # type: ignore[attr-defined]
+        for read in READS.values():
+            read(ledger)
+    walked = set()
+    with contextlib.closing(sqlite3.connect(path)) as lite:
+        for statement in statements:
+            if statement.startswith("SELECT"):
+                for row in lite.execute("EXPLAIN QUERY PLAN " + statement):
+                    walked.update(re.findall(r"USING (?:COVERING )?INDEX (\w+)", str(row[-1])))
+        indexes = {
+            str(r[1]) for table in ("events", "messages") for r in lite.execute(f"PRAGMA index_list({table})")
+        }
+    assert indexes - walked == set()
