@@ -75,18 +75,18 @@ def breakdown(path: Path) -> list[tuple[str, str, int]]:
 
 
 def contents(path: Path, count: int) -> list[tuple[str, float]]:
-    """What the record's rows hold, in bytes per message: the events' payloads (the part of them
-    that repeats the search columns apart), the rest of an event row's columns, the journal's raw
-    lines and the rest of its columns; and what compressing each payload or line by itself with
-    zlib (level 6) would leave of it."""
+    """What the record's rows hold, in bytes per message: the events' payloads as stored (and,
+    of their JSON, the part that repeats the search columns), the rest of an event row's columns,
+    the journal's raw lines and the rest of its columns; and what compressing each payload's JSON
+    or line by itself with zlib (level 6) leaves of it."""
     connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     payloads = repeated = packed = 0
     for (state,) in connection.execute("SELECT state FROM events"):
-        payload = bytes(state)
+        payloads += len(state)
+        payload = bytes(state) if state[:1] == b"{" else zlib.decompress(state)  # (--compressor)
         fields = orjson.loads(payload)
         for name in HEADER:
             fields.pop(name, None)
-        payloads += len(payload)
         repeated += len(payload) - len(orjson.dumps(fields))
         packed += len(zlib.compress(payload, 6))
     other = "originator_id, topic, event_type, client_order_id, account, venue, instrument, ts_event, ts_recorded, source"
@@ -121,6 +121,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=20_000)
     parser.add_argument("--all", action="store_true", help="list empty tables too (one page each)")
+    parser.add_argument(
+        "--compressor",
+        metavar="TOPIC",
+        help="the ledger's COMPRESSOR_TOPIC (eventsourcing.compressor:ZlibCompressor: every payload compressed)",
+    )
     options = parser.parse_args()
     lines = list(simulate_lines(seed=3, orders=options.orders))
     count = len(lines)
@@ -128,7 +133,8 @@ def main() -> None:
     per_line = line_bytes / count
     with tempfile.TemporaryDirectory() as directory:
         ledger_path = Path(directory) / "ledger.db"
-        with OrderLedger(f"sqlite:///{ledger_path}") as ledger:
+        env = {"COMPRESSOR_TOPIC": options.compressor} if options.compressor else None
+        with OrderLedger(f"sqlite:///{ledger_path}", env=env) as ledger:
             report = ledger.ingest_lines(line.encode() for line in lines)
             events = ledger.head().position  # type: ignore[union-attr]
         compact(ledger_path)
