@@ -22,17 +22,19 @@ import argparse
 import sqlite3
 import sys
 import tempfile
+import uuid
 import zlib
 from pathlib import Path
 
 import orjson
+import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
 from orderledger.infrastructure.application.simulator import simulate_lines  # noqa: E402
-from tests.support.bench import mutable_table  # noqa: E402
+from tests.support.bench import PG_URL, drop_schema, mutable_table  # noqa: E402
 
 TARGET = 3.0
 """Issue 46: bytes per message at most 3× the input line."""
@@ -117,50 +119,48 @@ def contents(path: Path, count: int) -> list[tuple[str, float]]:
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=20_000)
-    parser.add_argument("--all", action="store_true", help="list empty tables too (one page each)")
-    parser.add_argument(
-        "--compressor",
-        metavar="TOPIC",
-        help="the ledger's COMPRESSOR_TOPIC (eventsourcing.compressor:ZlibCompressor: every payload compressed)",
-    )
-    options = parser.parse_args()
-    lines = list(simulate_lines(seed=3, orders=options.orders))
-    count = len(lines)
-    line_bytes = sum(len(line.encode()) + 1 for line in lines)  # with its newline, as in a file
-    per_line = line_bytes / count
-    with tempfile.TemporaryDirectory() as directory:
-        ledger_path = Path(directory) / "ledger.db"
-        env = {"COMPRESSOR_TOPIC": options.compressor} if options.compressor else None
-        with OrderLedger(f"sqlite:///{ledger_path}", env=env) as ledger:
-            report = ledger.ingest_lines(line.encode() for line in lines)
-            events = ledger.head().position  # type: ignore[union-attr]
-        compact(ledger_path)
-        objects = breakdown(ledger_path)
-        held = contents(ledger_path, count)
-        mutable_path = Path(directory) / "mutable.db"
-        mutable_table(mutable_path, lines, 1000)
-        compact(mutable_path)
-        mutable = sum(size for _, _, size in breakdown(mutable_path))
-        ledger_file = ledger_path.stat().st_size
+def postgres_breakdown(url: str) -> list[tuple[str, str, int]]:
+    """(table, object, bytes on disk) of every table and index in the PostgreSQL schema ``url``
+    names, largest first, after ``VACUUM FULL`` of each table: a table's heap with its TOAST
+    (``pg_table_size``), an index's own pages (``pg_relation_size``)."""
+    schema = url.rsplit("schema=", 1)[1]
+    with psycopg.connect(PG_URL, autocommit=True) as connection:
+        tables = connection.execute(
+            "SELECT relname FROM pg_class WHERE relnamespace = %s::regnamespace AND relkind = 'r'", (schema,)
+        ).fetchall()
+        for (table,) in tables:
+            connection.execute(f'VACUUM FULL "{schema}"."{table}"')
+        rows = connection.execute(
+            "SELECT relname, 'rows', pg_table_size(oid) FROM pg_class"
+            " WHERE relnamespace = %s::regnamespace AND relkind = 'r'"
+            " UNION ALL SELECT t.relname, pg_get_indexdef(x.oid), pg_relation_size(x.oid) FROM pg_index i"
+            " JOIN pg_class x ON x.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid"
+            " WHERE t.relnamespace = %s::regnamespace ORDER BY 3 DESC, 1, 2",
+            (schema, schema),
+        ).fetchall()
+    found = []
+    for table, definition, size in rows:
+        label = str(definition)
+        if label != "rows":
+            unique = " UNIQUE " in label
+            label = f"{'key' if unique else 'index'} ({label.split('(', 1)[1].rstrip(')')})"
+        found.append((str(table), label, int(size)))
+    return found
+
+
+def show(objects: list[tuple[str, str, int]], count: int, line_bytes: int, mutable: int, every: bool) -> int:
+    """Print the table of ``objects`` (empty ones folded into one row unless ``every``) with
+    their total and the contender's; return the total."""
     total = sum(size for _, _, size in objects)
-    counts = ", ".join(f"{n:,} {outcome}" for outcome, n in sorted(report.counts.items()) if n)
-    print(
-        f"{options.orders:,} orders: {count:,} messages ({counts}), {events:,} events;"
-        f" input {line_bytes:,} bytes, {per_line:.1f} per line"
-    )
-    print()
     print("| table | object | bytes | bytes / message | ÷ input line |")
     print("|---|---|---:|---:|---:|")
     page = min(size for _, _, size in objects)
     for table, name, size in objects:
-        if size <= page and not options.all:
+        if size <= page and not every:
             continue  # an empty table or index: one page
         print(f"| {table} | {name} | {size:,} | {size / count:.1f} | {size / line_bytes:.2f}× |")
     small = [size for _, _, size in objects if size <= page]
-    if small and not options.all:
+    if small and not every:
         print(
             f"| {len(small)} empty tables and indexes | | {sum(small):,} | {sum(small) / count:.1f} | "
             f"{sum(small) / line_bytes:.2f}× |"
@@ -172,6 +172,47 @@ def main() -> None:
         f"| mutable orders table (contender) | | {mutable:,} | {mutable / count:.1f} | {mutable / line_bytes:.2f}× |"
     )
     print()
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=20_000)
+    parser.add_argument("--all", action="store_true", help="list empty tables too (one page each)")
+    parser.add_argument(
+        "--compressor",
+        metavar="TOPIC",
+        help="the ledger's COMPRESSOR_TOPIC (eventsourcing.compressor:ZlibCompressor: every payload compressed)",
+    )
+    parser.add_argument("--postgres", action="store_true", help="the same session in PostgreSQL too")
+    options = parser.parse_args()
+    lines = list(simulate_lines(seed=3, orders=options.orders))
+    count = len(lines)
+    line_bytes = sum(len(line.encode()) + 1 for line in lines)  # with its newline, as in a file
+    per_line = line_bytes / count
+    env = {"COMPRESSOR_TOPIC": options.compressor} if options.compressor else None
+    with tempfile.TemporaryDirectory() as directory:
+        ledger_path = Path(directory) / "ledger.db"
+        with OrderLedger(f"sqlite:///{ledger_path}", env=env) as ledger:
+            report = ledger.ingest_lines(line.encode() for line in lines)
+            events = ledger.head().position  # type: ignore[union-attr]
+        compact(ledger_path)
+        objects = breakdown(ledger_path)
+        held = contents(ledger_path, count)
+        mutable_path = Path(directory) / "mutable.db"
+        mutable_table(mutable_path, lines, 1000)
+        compact(mutable_path)
+        mutable = sum(size for _, _, size in breakdown(mutable_path))
+        ledger_file = ledger_path.stat().st_size
+    counts = ", ".join(f"{n:,} {outcome}" for outcome, n in sorted(report.counts.items()) if n)
+    print(
+        f"{options.orders:,} orders: {count:,} messages ({counts}), {events:,} events;"
+        f" input {line_bytes:,} bytes, {per_line:.1f} per line"
+    )
+    print()
+    print("SQLite:")
+    print()
+    total = show(objects, count, line_bytes, mutable, options.all)
     print("| what the record's rows hold | bytes / message | ÷ input line |")
     print("|---|---:|---:|")
     for what, share in held:
@@ -182,6 +223,21 @@ def main() -> None:
         f"file {ledger_file:,} bytes; target ≤ {TARGET:.0f}× the input: {verdict}"
         f" ({total / line_bytes:.2f}×); the ledger is {total / mutable:.1f}× the mutable table"
     )
+    if options.postgres:
+        schema = f"ol_storage_{uuid.uuid4().hex[:12]}"
+        url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}schema={schema}"
+        try:
+            with OrderLedger(url, env=env) as ledger:
+                ledger.ingest_lines(line.encode() for line in lines)
+            found = postgres_breakdown(url)
+        finally:
+            drop_schema(schema)
+        print()
+        print("PostgreSQL:")
+        print()
+        total = show(found, count, line_bytes, mutable, options.all)
+        verdict = "holds" if total / line_bytes <= TARGET else "does not hold"
+        print(f"target ≤ {TARGET:.0f}× the input: {verdict} ({total / line_bytes:.2f}×)")
 
 
 if __name__ == "__main__":
