@@ -26,13 +26,19 @@ stand when the database is upgraded. 5: the heads a passing ``verify`` found are
 def schema(dialect: str) -> list[str]:
     """CREATE statements for the ledger's own tables (views create theirs)."""
     blob = "BYTEA" if dialect == "postgresql" else "BLOB"
-    # Every stored event is in the chain: its position is positive and present (a PRIMARY KEY that
-    # is not SQLite's rowid may be NULL there), and on SQLite its payload is bytes, never text.
+    # A position (an event's, a journal record's, an anchor's) is the row's key. On SQLite the key
+    # is the table's rowid (``INTEGER PRIMARY KEY``; any other type is a column beside a hidden
+    # rowid, with an index of its own): stored once, and a read by position is one search of the
+    # table. A file created before keeps its tables as they are: the same columns and queries.
+    key = "BIGINT" if dialect == "postgresql" else "INTEGER"
+    without_rowid = "" if dialect == "postgresql" else " WITHOUT ROWID"
+    # Every stored event is in the chain: its position is positive and present, and on SQLite its
+    # payload is bytes, never text.
     state_check = "" if dialect == "postgresql" else " CHECK (typeof(state) = 'blob')"
     return [
         "CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
         f"""CREATE TABLE IF NOT EXISTS events (
-            notification_id BIGINT NOT NULL PRIMARY KEY
+            notification_id {key} NOT NULL PRIMARY KEY
                 CONSTRAINT events_chained CHECK (notification_id > 0),
             originator_id TEXT NOT NULL,
             originator_version BIGINT NOT NULL,
@@ -63,7 +69,7 @@ def schema(dialect: str) -> list[str]:
         "CREATE INDEX IF NOT EXISTS events_by_recorded ON events (ts_recorded)",
         "CREATE INDEX IF NOT EXISTS events_by_venue_time ON events (ts_event)",
         f"""CREATE TABLE IF NOT EXISTS messages (
-            message_id BIGINT PRIMARY KEY,
+            message_id {key} PRIMARY KEY,
             received_at TEXT NOT NULL,
             origin TEXT NOT NULL,
             line_no BIGINT,
@@ -76,12 +82,14 @@ def schema(dialect: str) -> list[str]:
             hash {blob})""",
         "CREATE INDEX IF NOT EXISTS messages_outcome ON messages (outcome, message_id)",
         "CREATE INDEX IF NOT EXISTS messages_received ON messages (received_at)",
-        """CREATE TABLE IF NOT EXISTS identities (
+        # Short rows found by their key: on SQLite the key is the table (``WITHOUT ROWID``), not
+        # a table beside an index that holds each key again.
+        f"""CREATE TABLE IF NOT EXISTS identities (
             venue TEXT NOT NULL,
             kind TEXT NOT NULL,
             value TEXT NOT NULL,
             client_order_id TEXT NOT NULL,
-            PRIMARY KEY (venue, kind, value))""",
+            PRIMARY KEY (venue, kind, value)){without_rowid}""",
         # A parked message waits on every identity it names (one row each): whichever of
         # them an order records first releases it. One input can hold several messages
         # (a list of trades, a FIX log line): `part` is the message's place in its input.
@@ -99,7 +107,7 @@ def schema(dialect: str) -> list[str]:
         # and event count before and after. Its position is in the journal's numbering, its hash
         # in the journal's chain (``journal_fields``).
         f"""CREATE TABLE IF NOT EXISTS settlements (
-            position BIGINT NOT NULL PRIMARY KEY,
+            position {key} NOT NULL PRIMARY KEY,
             message_id BIGINT NOT NULL,
             parts TEXT NOT NULL,
             before_reason TEXT,
@@ -114,7 +122,7 @@ def schema(dialect: str) -> list[str]:
         "CREATE TABLE IF NOT EXISTS view_tracking (view TEXT PRIMARY KEY, position BIGINT NOT NULL)",
         # The heads each passing verify found (audit/anchors.py), chained as the journal is.
         f"""CREATE TABLE IF NOT EXISTS verified (
-            anchor BIGINT NOT NULL PRIMARY KEY,
+            anchor {key} NOT NULL PRIMARY KEY,
             event_position BIGINT NOT NULL,
             event_hash {blob} NOT NULL,
             journal_position BIGINT NOT NULL,
