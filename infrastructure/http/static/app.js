@@ -156,10 +156,25 @@ function flag(key) {
 class ApiError extends Error {}
 
 // The response and its JSON body; every answer from the views says how far they are behind.
+// A read the server's bounds refuse for now (429: this client's list reads at once; 503: all
+// clients', or a whole-log read) is asked again after the Retry-After it names, at least
+// RETRY_FLOOR_MS later, up to READ_ATTEMPTS times in all: the page's own tabs and live refreshes
+// ask for several lists at once, and a tab left empty by a refusal would not fill in by itself.
+const READ_ATTEMPTS = 6;
+const RETRY_FLOOR_MS = 250;
+
 async function apiResponse(path, options = {}) {
   const headers = Object.assign({ Accept: "application/json" }, options.headers || {});
   if (state.token) headers.Authorization = `Bearer ${state.token}`;
-  const response = await fetch(path, Object.assign({}, options, { headers }));
+  const reading = !options.method || options.method === "GET";
+  let response = await fetch(path, Object.assign({}, options, { headers }));
+  for (let attempt = 1; reading && attempt < READ_ATTEMPTS; attempt++) {
+    const retryAfter = response.headers.get("Retry-After");
+    if ((response.status !== 429 && response.status !== 503) || retryAfter === null) break;
+    const pause = Math.max(RETRY_FLOOR_MS, 1000 * Number(retryAfter) || 0);
+    await new Promise((resolve) => setTimeout(resolve, pause));
+    response = await fetch(path, Object.assign({}, options, { headers }));
+  }
   const body = await response.json().catch(() => null);
   if (response.status === 401) document.getElementById("token-form").hidden = false;
   if (!response.ok) throw new ApiError((body && body.detail) || `${response.status} ${response.statusText}`);
