@@ -89,6 +89,12 @@ def lot_heads(ledger: LedgerParts, rule: CostBasis) -> dict[PositionKey, LotHead
     return heads
 
 
+def stored_at(ledger: LedgerParts, rule: CostBasis) -> int:
+    """The log position the stored heads of ``rule`` stand at (0: none stored)."""
+    with ledger.db.read() as tx:
+        return stored.seen(tx, rule)
+
+
 def _fold_on(
     ledger: LedgerParts,
     rule: CostBasis,
@@ -225,4 +231,4 @@ def _store(
         pass  # read-only, locked, full or not granted: the heads are derived; a later read stores them
 
 
-__all__ = ["FILL_EVENTS", "lot_heads"]
+__all__ = ["FILL_EVENTS", "lot_heads", "stored_at"]
