@@ -56,7 +56,19 @@ def _terms_row(t: Terms) -> tuple[Any, ...]:
 
 
 def _terms_from_row(r: tuple[Any, ...]) -> Terms:
-    return Terms(Decimal(r[0]), r[1], r[2], int(r[3]))
+    # Rows repeat a few definitions (one per instrument and version), and a book read back
+    # whole (``_book_since``) reads one per entry: each distinct one is made once (Terms is
+    # frozen, so rows may share it).
+    key = tuple(r)
+    terms = _TERMS_READ.get(key)
+    if terms is None:
+        if len(_TERMS_READ) >= 1024:
+            _TERMS_READ.clear()
+        terms = _TERMS_READ[key] = Terms(Decimal(r[0]), r[1], r[2], int(r[3]))
+    return terms
+
+
+_TERMS_READ: dict[tuple[Any, ...], Terms] = {}
 
 
 TERMS_COLUMNS = (

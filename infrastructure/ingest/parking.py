@@ -206,11 +206,17 @@ class ParkedIndex:
             return
         for line in settled:
             self._drop(line)
+        known, held = self._keys, self._lines
         for key in resolved:
-            for line in self._lines.get(key, ())[:]:
-                self._drop(line)
-            self._lines.pop(key, None)
-            self._keys.discard(key)
+            # Most keys a commit resolves (every new order's, every booked trade's) had nothing
+            # waiting: a key the index holds lines under is always among its keys.
+            if key not in known:
+                continue
+            lines = held.pop(key, None)
+            if lines is not None:
+                for line in lines[:]:
+                    self._drop(line)
+            known.discard(key)
         for entry in journal:
             if not entry.parked:
                 continue
@@ -334,6 +340,9 @@ class Parking:
         """Apply the messages that were waiting for these keys (this order, or one of its
         trades), in venue time, whichever batch parked them. Each released message has its own
         fate: its refusal never refuses, rolls back or blames the message that released it."""
+        here_now, table_keys = self.waiting, self.p.parked.keys()
+        if not any(key in here_now or key in table_keys for key in keys):
+            return []  # most new names have nothing waiting for them
         wanted = list(dict.fromkeys(keys))
         here: dict[int, Waiting] = {}
         for key in wanted:
