@@ -102,6 +102,13 @@ def schema(dialect: str) -> list[str]:
             message {blob} NOT NULL,
             PRIMARY KEY (message_id, part, venue, kind, value))""",
         "CREATE INDEX IF NOT EXISTS parked_key ON parked (kind, value, venue)",
+        *_settlements_and_anchors(key, blob),
+    ]
+
+
+def _settlements_and_anchors(key: str, blob: str) -> list[str]:
+    """The journal's settlements, the views' tracking rows and verify's anchors (``schema``)."""
+    return [
         # The settling of a parked line, appended (the line's row keeps only the outcome as it
         # stands): the parts it settles (each with its digest), the line's outcome, reason, order
         # and event count before and after. Its position is in the journal's numbering, its hash
