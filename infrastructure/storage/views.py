@@ -270,7 +270,11 @@ class Views:
         return self._read_positions(tx, lock=tx.dialect == "postgresql")
 
     def _read_positions(self, tx: Tx, *, lock: bool = False) -> dict[str, int]:
-        rows = tx.all("SELECT view, position FROM view_tracking" + (" FOR UPDATE" if lock else ""))
+        # Locked in one order (the view's name) by every transaction: two scans that met the rows
+        # in different orders (an update moves a row on PostgreSQL) would each hold a row the
+        # other waits for, and the server would abort one as a deadlock.
+        lock_clause = " ORDER BY view FOR UPDATE" if lock else ""
+        rows = tx.all("SELECT view, position FROM view_tracking" + lock_clause)
         found = {str(r[0]): int(r[1]) for r in rows}
         self._seen_settles = found.get(SETTLES, 0)
         return {p.name: found.get(p.name, 0) for p in self.projections}
