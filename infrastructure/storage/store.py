@@ -133,7 +133,7 @@ class Commit:
     # them unseen. Checked under the log lock, with the parked entries' keys, at commit.
     resolvable: list[tuple[str, str, str]] = field(default_factory=list)
     # Some keys were not built (``Parking._quiet``: nothing waited and the writer was alone): a
-    # commit that finds another writer's commit before it is refused as stale.
+    # commit that finds another writer's commit before it, and lines parked, is refused as stale.
     unkeyed: bool = False
     # Orders the batch's decisions read, at the version read: none may have moved meanwhile,
     # or a decision that appends nothing (a rejection) would rest on stale state.
@@ -266,7 +266,9 @@ class LedgerRecorder(ApplicationRecorder):
             event_head = _event_head(tx)
             alone = batch.alone_since is not None and batch.alone_since == (position, event_head[0])
             if not alone:
-                if batch.unkeyed:
+                # The keys left unbuilt serve only to find lines parked elsewhere that this batch
+                # releases: with none parked anywhere, another writer's commit leaves it sound.
+                if batch.unkeyed and tx.one("SELECT 1 FROM parked LIMIT 1") is not None:
                     raise StaleBatchError("another writer committed while this batch was decided alone")
                 # Another writer may have committed since the batch's reads: check what it read.
                 self._check_parking(tx, batch)
