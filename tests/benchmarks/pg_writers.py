@@ -49,18 +49,44 @@ sys.path.insert(0, str(ROOT))
 import psycopg  # noqa: E402
 
 from orderledger.infrastructure.application.simulator import simulate  # noqa: E402
+from tests.support.bench import package_root  # noqa: E402
 from tests.support.cli import cli_command, cli_env  # noqa: E402
 
 TIME_LIMIT = 600.0
 """Seconds: the most one writer may take (the run is bounded whatever the machine)."""
 SERVER = os.environ.get("ORDERLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
+TIMED = r"""
+import atexit, json, sys, time
+root, out = sys.argv[1:3]
+if root:
+    sys.path.insert(0, root)  # that checkout's code (its package root, ``bench.package_root``)
+from orderledger.infrastructure.application import recording
+ingest_inbound, began = recording.ingest_inbound, []
+def timed(*args, **kwargs):
+    if not began:
+        began.append(time.process_time())
+    return ingest_inbound(*args, **kwargs)
+recording.ingest_inbound = timed
+def dump():
+    with open(out, "w") as f:
+        json.dump({"ingest_cpu": time.process_time() - began[0] if began else 0.0}, f)
+atexit.register(dump)
+sys.argv = ["orderledger", *sys.argv[3:]]
+from orderledger.infrastructure.cli import main
+assert not root or main.__file__.startswith(root), main.__file__
+main.main()
+"""
+"""An ``orderledger`` command (of this checkout, or of the one whose package root is given) that
+writes the CPU time its process spent from the ingest's start to its exit: imports and the
+opening of the ledger are left out, as they are of the ingest's own timing."""
+
 PROFILED = r"""
-import atexit, json, os, sys, time
+import atexit, json, os, time
 from orderledger.infrastructure.storage import store, views
 from orderledger.infrastructure.storage.postgres import PostgresDatabase
 from orderledger.infrastructure.ingest import processing
-out = os.environ["PG_WRITERS_PROFILE"]
+profile_out = os.environ["PG_WRITERS_PROFILE"]
 spans = {"commit": [], "wait": [], "held": [], "catch_up": [], "attempts": 0, "stale": 0}
 lock_log, commit, catch_up = PostgresDatabase.lock_log, store.LedgerRecorder.commit, views.Views.catch_up
 attempt = processing.Processor._attempt
@@ -95,16 +121,15 @@ PostgresDatabase.lock_log = timed_lock
 store.LedgerRecorder.commit = timed_commit
 views.Views.catch_up = timed_catch_up
 processing.Processor._attempt = counted_attempt
-began = time.perf_counter()
-def dump():
-    spans["process"] = time.perf_counter() - began
-    with open(out, "w") as f:
+process_began = time.perf_counter()
+def dump_spans():
+    spans["process"] = time.perf_counter() - process_began
+    with open(profile_out, "w") as f:
         json.dump(spans, f)
-atexit.register(dump)
-from orderledger.infrastructure.cli.main import main
-sys.argv = ["orderledger", *sys.argv[1:]]
-main()
+atexit.register(dump_spans)
 """
+"""Hooks that time the write path of the process, then write what they measured: prepended to
+``TIMED``."""
 
 
 def four_accounts(orders: int) -> list[dict[str, Any]]:
@@ -143,7 +168,13 @@ def server_url(database: str) -> str:
 
 
 def run(
-    parts: list[list[str]], folder: Path, database: str, *, profile: bool = False, extra: tuple[str, ...] = ()
+    parts: list[list[str]],
+    folder: Path,
+    database: str,
+    *,
+    profile: bool = False,
+    extra: tuple[str, ...] = (),
+    code: Path | None = None,
 ) -> dict[str, Any]:
     """One contender: its writers together on a fresh schema; the rate and the checks."""
     schema = f"pgw_{uuid.uuid4().hex[:10]}"
@@ -161,18 +192,20 @@ def run(
             source = folder / f"writer-{index}.jsonl"
             source.write_text("".join(line + "\n" for line in lines))
             sources.append(source)
-        sampler = Sampler(base, schema) if profile else None
+        sampler = Sampler(base, states=profile)
         processes = []
         for index, source in enumerate(sources):
             if profile:
-                out = {"PG_WRITERS_PROFILE": str(folder / f"profile-{index}.json")}
-                argv = [sys.executable, "-c", PROFILED, "--db", url, "ingest", *extra, str(source)]
-                processes.append(
-                    subprocess.Popen(argv, env=cli_env(**out), stdout=subprocess.PIPE, text=True)
-                )
-            else:
-                argv = cli_command("ingest", *extra, str(source), db=url)
-                processes.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True))
+                env = cli_env(PG_WRITERS_PROFILE=str(folder / f"profile-{index}.json"))
+            argv = [
+                sys.executable,
+                "-c",
+                PROFILED + TIMED if profile else TIMED,
+                str(code or ""),
+                str(folder / f"cpu-{index}.json"),
+                *("--db", url, "ingest", *extra, str(source)),
+            ]
+            processes.append(subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True))
         ends: list[tuple[float, str, int]] = [(0.0, "", 0)] * len(processes)
 
         def wait(index: int) -> None:
@@ -184,18 +217,25 @@ def run(
             waiter.start()
         for waiter in waiters:
             waiter.join()
-        samples = sampler.stop() if sampler is not None else None
+        samples = sampler.stop()
+        written = [folder / f"cpu-{i}.json" for i in range(len(parts))]
+        client_cpu = sum(json.loads(path.read_text())["ingest_cpu"] for path in written)
         starts = []
-        for (end, said, code), source in zip(ends, sources, strict=True):
-            if code not in (0, 1):
-                raise SystemExit(f"ingest of {source.name} failed (exit {code}): {said.strip()[-300:]}")
+        for (end, said, exit_code), source in zip(ends, sources, strict=True):
+            if exit_code not in (0, 1):
+                raise SystemExit(f"ingest of {source.name} failed (exit {exit_code}): {said.strip()[-300:]}")
             seconds = re.search(r"events in ([0-9.]+) s", said)
             if seconds is None:
                 raise SystemExit(f"ingest of {source.name} printed no time: {said.strip()[-300:]}")
             starts.append(end - float(seconds.group(1)))
         span = max(e for e, _, _ in ends) - min(starts)
         messages = sum(len(p) for p in parts)
-        result: dict[str, Any] = {"rate": messages / span, "seconds": span, "books": books(url)}
+        result: dict[str, Any] = {
+            "rate": messages / span,
+            "seconds": span,
+            "cpu": (client_cpu + samples["server_cpu"]) / messages,  # seconds a message, all processes
+            "books": books(url),
+        }
         if profile:
             result["profile"] = [
                 json.loads((folder / f"profile-{i}.json").read_text()) for i in range(len(parts))
@@ -257,13 +297,16 @@ def all_rows(conn: psycopg.Connection[Any], sql: str) -> list[tuple[Any, ...]]:
 
 
 class Sampler:
-    """``pg_stat_activity`` of the schema's writers every 5 ms, in a thread: each sample is the
-    writers' states (active, idle in transaction, waiting on a lock …)."""
+    """The schema's writers on the server, in a thread: the CPU time of their backends (from
+    ``/proc``, the server being on this machine) and, with ``states``, their ``pg_stat_activity``
+    state every 5 ms (active, idle in transaction, waiting on a lock …)."""
 
-    def __init__(self, base: str, schema: str) -> None:
-        self.base, self.schema = base, schema
+    def __init__(self, base: str, *, states: bool) -> None:
+        self.base, self.states = base, states
         self.counts: dict[str, int] = {}
         self.samples = 0
+        self.cpu: dict[int, float] = {}  # backend pid → its CPU seconds when last seen
+        self._tick = os.sysconf("SC_CLK_TCK")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -273,22 +316,29 @@ class Sampler:
             me = one_row(conn, "SELECT pg_backend_pid()")[0]
             while not self._stop.is_set():
                 rows = conn.execute(
-                    "SELECT state, wait_event_type, wait_event FROM pg_stat_activity"
+                    "SELECT pid, state, wait_event_type, wait_event FROM pg_stat_activity"
                     " WHERE datname = current_database() AND pid <> %s AND backend_type = 'client backend'",
                     (me,),
                 ).fetchall()
-                busy = [r for r in rows if r[0] not in ("idle", None)]
-                if busy:
-                    self.samples += 1
-                for state, kind, event in busy:
-                    name = f"{state} / {kind or '-'}:{event or '-'}"
-                    self.counts[name] = self.counts.get(name, 0) + 1
-                time.sleep(0.005)
+                for pid, *_ in rows:
+                    try:
+                        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    except OSError:
+                        continue
+                    self.cpu[pid] = (int(fields[11]) + int(fields[12])) / self._tick  # utime + stime
+                if self.states:
+                    busy = [r for r in rows if r[1] not in ("idle", None)]
+                    self.samples += bool(busy)
+                    for _, state, kind, event in busy:
+                        name = f"{state} / {kind or '-'}:{event or '-'}"
+                        self.counts[name] = self.counts.get(name, 0) + 1
+                time.sleep(0.005 if self.states else 0.02)
 
     def stop(self) -> dict[str, Any]:
         self._stop.set()
         self._thread.join()
-        return {"samples": self.samples, "counts": dict(sorted(self.counts.items(), key=lambda kv: -kv[1]))}
+        counts = dict(sorted(self.counts.items(), key=lambda kv: -kv[1]))
+        return {"samples": self.samples, "counts": counts, "server_cpu": sum(self.cpu.values())}
 
 
 def summary(profiles: list[dict[str, Any]]) -> str:
@@ -311,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--orders", type=int, default=5000, help="orders in the session (default 5,000)")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each contender (default 3)")
     parser.add_argument("--writers", default="1,2,4", help="the contenders (default 1,2,4)")
+    parser.add_argument(
+        "--before", type=Path, help="another checkout whose writers run alternated with these"
+    )
     parser.add_argument("--database", default="pgw", help="the server's database to use (default pgw)")
     parser.add_argument("--profile", action="store_true", help="time two writers' write path instead")
     parser.add_argument(
@@ -333,12 +386,16 @@ def main(argv: list[str] | None = None) -> int:
                     for name, n in list(samples["counts"].items())[:8]:
                         print(f"    {n / max(samples['samples'], 1):6.1%}  {name}")
             return 0
-        rates: dict[int, list[float]] = {n: [] for n in counts}
+        codes: list[tuple[str, Path | None]] = [("this checkout", None)]
+        if args.before is not None:
+            codes.insert(0, ("before", package_root(args.before)))
+        contenders = [(label, root, n) for n in counts for label, root in codes]
+        rates: dict[tuple[str, int], list[float]] = {(c[0], c[2]): [] for c in contenders}
+        cpu: dict[tuple[str, int], list[float]] = {(c[0], c[2]): [] for c in contenders}
         reference: Any = None
         for round_no in range(args.rounds):
-            order = counts if round_no % 2 == 0 else counts[::-1]
-            for writers in order:
-                result = run(split(messages, writers), folder, args.database, extra=extra)
+            for label, root, writers in contenders if round_no % 2 == 0 else contenders[::-1]:
+                result = run(split(messages, writers), folder, args.database, extra=extra, code=root)
                 check = result["books"]
                 if reference is None and writers == 1:
                     reference = check["books"]
@@ -357,21 +414,39 @@ def main(argv: list[str] | None = None) -> int:
                     if bad
                 ]
                 if problems:
-                    raise SystemExit(f"{writers} writers: {'; '.join(problems)}")
-                rates[writers].append(result["rate"])
-                print(f"round {round_no + 1}: {writers} writer(s) {result['rate']:,.0f} msg/s", flush=True)
-    one = statistics.median(rates[counts[0]])
+                    raise SystemExit(f"{label}, {writers} writers: {'; '.join(problems)}")
+                rates[label, writers].append(result["rate"])
+                cpu[label, writers].append(result["cpu"])
+                print(
+                    f"round {round_no + 1}: {label}, {writers} writer(s) {result['rate']:,.0f} msg/s,"
+                    f" CPU {1e6 * result['cpu']:.0f} µs a message (writers and their server backends)",
+                    flush=True,
+                )
     print(f"\n{len(messages):,} messages ({args.orders:,} orders, 4 accounts), {args.rounds} rounds")
-    print("| writers | msg/s (median) | spread (slowest / fastest) | × one writer (median of rounds) |")
-    print("|---|---|---|---|")
-    for n in counts:
-        ratios = [r / o for r, o in zip(rates[n], rates[counts[0]], strict=True)]
-        print(
-            f"| {n} | {statistics.median(rates[n]):,.0f} | {max(rates[n]) / min(rates[n]):.2f}"
-            f" | {statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f}) |"
-        )
-    two = statistics.median(rates.get(2, [one])) / one
-    print(f"\ntwo writers / one: {two:.2f} (target ≥ 1.4)")
+    print(
+        "| code | writers | msg/s (median) | spread (slowest / fastest) | × one writer (median of rounds,"
+        " range) | CPU µs a message (writers + server) |"
+    )
+    print("|---|---|---|---|---|---|")
+    for label, _ in codes:
+        for n in counts:
+            mine, ones = rates[label, n], rates[label, counts[0]]
+            ratios = [r / o for r, o in zip(mine, ones, strict=True)]
+            print(
+                f"| {label} | {n} | {statistics.median(mine):,.0f} | {max(mine) / min(mine):.2f}"
+                f" | {statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f})"
+                f" | {1e6 * statistics.median(cpu[label, n]):.0f} |"
+            )
+    for label, _ in codes:
+        if 2 in counts and 1 in counts:
+            two = statistics.median(r / o for r, o in zip(rates[label, 2], rates[label, 1], strict=True))
+            print(f"{label}: two writers / one {two:.2f} (target ≥ 1.4)")
+    if args.before is not None:
+        for n in counts:
+            after = [a / b for a, b in zip(rates[codes[1][0], n], rates["before", n], strict=True)]
+            print(
+                f"{n} writer(s): this checkout / before {statistics.median(after):.2f} ({min(after):.2f}–{max(after):.2f})"
+            )
     return 0
 
 

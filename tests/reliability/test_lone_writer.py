@@ -58,6 +58,14 @@ def _after_the_batch_reads(
     monkeypatch.setattr(processor, "prefetch_histories", then_the_other_writer)
 
 
+def _database(stack: contextlib.ExitStack, store: str, tmp_path: Path) -> str:
+    """The URL of an empty ledger of ``store``: a SQLite file, or a private PostgreSQL schema."""
+    if store == "postgres":
+        require_postgres()
+        return stack.enter_context(private_schema())
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
 def _shuffled(orders: int, seed: int) -> list[str]:
     lines = list(simulate_lines(seed=seed, orders=orders))
     random.Random(seed).shuffle(lines)
@@ -83,11 +91,7 @@ def test_a_lone_writer_skips_the_checks_until_another_writer_commits(
     monkeypatch.setattr(LedgerRecorder, "_check_versions", versions)
     lines = _shuffled(60, seed=11)
     with contextlib.ExitStack() as stack:
-        if store == "postgres":
-            require_postgres()
-            url = stack.enter_context(private_schema())
-        else:
-            url = f"sqlite:///{tmp_path / 'ledger.db'}"
+        url = _database(stack, store, tmp_path)
         ledger = stack.enter_context(OrderLedger(url, batch_size=20))
         report = ledger.ingest_lines(lines[:120])
         assert report.counts["parked"] > 0  # commits that parked and settled lines
@@ -145,11 +149,7 @@ def test_a_batch_decided_alone_without_keys_commits_at_once_when_nothing_is_park
     other, request, _ = _three_lines()
     own = other.replace('"c-0"', '"c-2"')
     with contextlib.ExitStack() as stack:
-        if store == "postgres":
-            require_postgres()
-            url = stack.enter_context(private_schema())
-        else:
-            url = f"sqlite:///{tmp_path / 'ledger.db'}"
+        url = _database(stack, store, tmp_path)
         first = stack.enter_context(OrderLedger(url))
         second = stack.enter_context(OrderLedger(url))
         assert first.ingest_lines([other]).counts["applied"] == 1  # alone so far
