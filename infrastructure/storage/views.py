@@ -387,6 +387,7 @@ class Views:
         hint = list(handed_over)
         if not hint and self._caught_up():
             return stats
+        waited = False
         while True:
             with self.db.write() as tx:
                 positions = self._locked_positions(tx)
@@ -398,6 +399,12 @@ class Views:
                 adopted, handed = None, False
                 if hint and hint[0][0] <= start:
                     hint = []  # folded meanwhile by another process, in part or whole
+                if hint and hint[0][0] > start + 1 and not waited:
+                    # Another writer's batch before this one is not folded yet: let it go first if
+                    # it waits for the tracking rows (their lock is granted in turn), so that it
+                    # folds its own events, handed over, rather than this one reading them back.
+                    waited = True
+                    continue
                 before = CHUNK if not hint else min(CHUNK, hint[0][0] - start - 1)
                 batch = self._read(start, before) if before else []
                 stats.read_from_log += len(batch)
