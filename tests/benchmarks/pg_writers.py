@@ -1,26 +1,33 @@
 """Writers that add up: 1, 2 and 4 `orderledger ingest` processes into one PostgreSQL schema.
 
     .venv/bin/python tests/benchmarks/pg_writers.py                         # 5,000 orders, 3 rounds
-    .venv/bin/python tests/benchmarks/pg_writers.py --orders 2000 --rounds 5
+    .venv/bin/python tests/benchmarks/pg_writers.py --before /tmp/before --rounds 7   # beside main
     .venv/bin/python tests/benchmarks/pg_writers.py --profile               # where 2 writers' time goes
 
-The simulator's session (``simulate_lines``) is written once with its orders spread over four
-accounts (each order's account gets a suffix, ``-1`` or ``-2``, by the parity of its number), then
-split by account: one writer takes every line, two writers the lines of two accounts each, four
+The simulator's session (``simulate``) is made once with its orders spread over four accounts
+(each order's account gets a suffix, ``-1`` or ``-2``, by the parity of its number), then split
+by account: one writer takes every line, two writers the lines of two accounts each, four
 writers one account each. A line belongs to the order it names (by client order ID, or by the
 venue order ID its acknowledgement gave). Each writer is an ``orderledger ingest`` process with
-the ledger's default batching and views folded inline; all of a contender's writers start
-together on one fresh schema (made by ``db init`` first). Its rate is every line over the time
-from the first writer's first batch to the last writer's end (each reports its own ingest time;
-its start is its exit less that). Each round runs every contender, alternating the order; the
-figure of each is the median of its rounds, with the spread (slowest / fastest). The target
-(issue 46): two writers ≥ 1.4 × one, four never below one.
+the ledger's default batching and views folded by the writers (``--no-project``: left to a
+catch-up after them, untimed); all of a contender's writers start together on one fresh schema
+(made by ``db init`` first). Its rate is every line over the time from the first writer's first
+batch to the last writer's end (each reports its own ingest time; its start is its exit less
+that), and its CPU a message is its writers' from their ingest's start (imports and opening left
+out, as from the rate) plus their server backends' (read from ``/proc``: the server is on this
+machine). Each round runs every contender, alternating the order; ``--before`` adds the same
+contenders with another checkout's code (its ``scripts/layout.py`` tree). The figures of each
+are the median of its rounds with their spread (slowest / fastest) and its fastest round, what
+it does when the machine's other work disturbs it least. The target (issue 46): two writers ≥
+1.4 × one, more writers never slower than one.
 
-Every contender must end with the books of the one-writer run (orders by status, trades,
-positions), nothing parked, a log whose notification IDs run 1…N without a gap, and ``verify``
-passing (the hash chains). ``--profile`` instead runs two writers a few times with the write path
-timed inside each process (lock wait, lock held, the views' catch-up outside the commit, batches
-refused as stale) while a sampler reads ``pg_stat_activity`` every 5 ms.
+Every contender must end with the books of the first one-writer run (orders by status, trades,
+positions), nothing parked, a log whose notification IDs run 1…N without a gap (what a follower
+reading by ID relies on), every view at the log's end after a follower's catch-up
+(``orderledger project``) and ``verify`` passing (the hash chains). ``--profile`` instead runs
+one and two writers (of each checkout) with the write path timed inside each process (lock wait,
+lock held, the views' catch-up after the commit, attempts and batches refused as stale) while a
+sampler reads ``pg_stat_activity`` every 5 ms.
 
 The server is ``ORDERLEDGER_TEST_POSTGRES_URL`` (default postgresql://postgres@127.0.0.1:5432/test)
 with ``--database`` in place of its database name (default ``pgw``: create it once, as the
@@ -30,6 +37,7 @@ benchmark must not share a database with tests running meanwhile).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -56,11 +64,15 @@ TIME_LIMIT = 600.0
 """Seconds: the most one writer may take (the run is bounded whatever the machine)."""
 SERVER = os.environ.get("ORDERLEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
-TIMED = r"""
-import atexit, json, sys, time
+CHECKOUT = r"""
+import sys
 root, out = sys.argv[1:3]
 if root:
     sys.path.insert(0, root)  # that checkout's code (its package root, ``bench.package_root``)
+"""
+
+TIMED = r"""
+import atexit, json, sys, time
 from orderledger.infrastructure.application import recording
 ingest_inbound, began = recording.ingest_inbound, []
 def timed(*args, **kwargs):
@@ -128,7 +140,7 @@ def dump_spans():
         json.dump(spans, f)
 atexit.register(dump_spans)
 """
-"""Hooks that time the write path of the process, then write what they measured: prepended to
+"""Hooks that time the write path of the process, then write what they measured: put before
 ``TIMED``."""
 
 
@@ -200,7 +212,7 @@ def run(
             argv = [
                 sys.executable,
                 "-c",
-                PROFILED + TIMED if profile else TIMED,
+                CHECKOUT + PROFILED + TIMED if profile else CHECKOUT + TIMED,
                 str(code or ""),
                 str(folder / f"cpu-{index}.json"),
                 *("--db", url, "ingest", *extra, str(source)),
@@ -373,22 +385,23 @@ def main(argv: list[str] | None = None) -> int:
     messages = four_accounts(args.orders)
     extra = ("--no-project",) if args.no_project else ()
     counts = [int(n) for n in args.writers.split(",")]
+    codes: list[tuple[str, Path | None]] = [("this checkout", None)]
+    if args.before is not None:
+        codes.insert(0, ("before", package_root(args.before)))
     with tempfile.TemporaryDirectory(prefix="pg-writers-") as temporary:
         folder = Path(temporary)
         if args.profile:
             for _ in range(args.rounds):
-                for writers in (1, 2):
-                    result = run(split(messages, writers), folder, args.database, profile=True, extra=extra)
-                    print(f"{writers} writer(s): {result['rate']:,.0f} msg/s")
+                for (label, root), writers in itertools.product(codes, (1, 2)):
+                    parts = split(messages, writers)
+                    result = run(parts, folder, args.database, profile=True, extra=extra, code=root)
+                    print(f"{label}, {writers} writer(s): {result['rate']:,.0f} msg/s")
                     print(summary(result["profile"]))
                     samples = result["samples"]
                     print(f"  pg_stat_activity, {samples['samples']} samples with a writer busy:")
                     for name, n in list(samples["counts"].items())[:8]:
                         print(f"    {n / max(samples['samples'], 1):6.1%}  {name}")
             return 0
-        codes: list[tuple[str, Path | None]] = [("this checkout", None)]
-        if args.before is not None:
-            codes.insert(0, ("before", package_root(args.before)))
         contenders = [(label, root, n) for n in counts for label, root in codes]
         rates: dict[tuple[str, int], list[float]] = {(c[0], c[2]): [] for c in contenders}
         cpu: dict[tuple[str, int], list[float]] = {(c[0], c[2]): [] for c in contenders}
