@@ -306,10 +306,13 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         if self.project:
             self.views.fold_inline(tx, committed, decided)
 
-    def _after_commit(self, committed: list[tuple[int, OrderEvent]]) -> None:
-        """Read-your-writes: views include this commit (folded inline, or caught up now)."""
+    def _after_commit(
+        self, committed: list[tuple[int, OrderEvent]], decided: dict[str, Order] | None = None
+    ) -> None:
+        """Read-your-writes: views include this commit (folded inline, or caught up now; ``decided``:
+        the writer's orders as they stand after it, as ``_fold_inline`` takes them)."""
         if self.project and not (committed and self.views.inline_position == committed[-1][0]):
-            self.views.catch_up(committed)
+            self.views.catch_up(committed, decided=decided)
         if committed:
             self.committed.notify()
 

@@ -64,7 +64,9 @@ class LedgerParts(Protocol):
         self, tx: Any, committed: list[tuple[int, OrderEvent]], decided: dict[str, Order]
     ) -> None: ...
 
-    def _after_commit(self, committed: list[tuple[int, OrderEvent]]) -> None: ...
+    def _after_commit(
+        self, committed: list[tuple[int, OrderEvent]], decided: dict[str, Order] | None = None
+    ) -> None: ...
 
     def handle(self, request: Any) -> Any: ...  # a typed request (requests.py names these parts)
 

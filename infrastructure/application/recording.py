@@ -259,8 +259,9 @@ def _decide(
     first: Callable[[], None] | None = None,
 ) -> tuple[list[Result], list[tuple[int, OrderEvent]]]:
     """One batch decided and committed, and the views brought to it (read-your-writes)."""
-    results, committed = ledger.processor.process(batch, strict=strict, first=first)
-    ledger._after_commit(committed)
+    processor = ledger.processor
+    results, committed = processor.process(batch, strict=strict, first=first)
+    ledger._after_commit(committed, processor.decided)
     return results, committed
 
 

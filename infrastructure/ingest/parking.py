@@ -290,7 +290,8 @@ class Parking:
         """Nothing waits, in this batch or in the table, and the writer is alone: what a fact
         resolves releases nothing, and the commit makes no check against other writers with the
         keys. None are built; the commit is marked so (``Commit.unkeyed``), and refused as stale
-        if it finds another writer's commit before it (then decided again, with keys)."""
+        if it finds another writer's commit before it and lines parked in the table (then decided
+        again, with keys): with none parked, the keys would have found nothing."""
         if self.waiting or not self.quiet_table:
             return False
         self.commit.unkeyed = True

@@ -85,6 +85,9 @@ class Processor:
         # commits then skip the checks against other writers (``Commit.alone_since``).
         self._heads: Heads | None = None
         self._shared = False  # another writer's commit was seen: every commit checks
+        # The orders of the last batch committed as they stand after it (client order ID →
+        # order), for a fold of its views after the commit (``LedgerRecorder.commit``).
+        self.decided: dict[str, Order] = {}
 
     @property
     def alone(self) -> bool:
@@ -114,6 +117,7 @@ class Processor:
         # the fill that overfills): the batch is decided again with them refused from the start,
         # so a refused message leaves nothing behind. Keyed by (input, message) within the batch.
         self.refused = {}
+        self.decided = {}
         while attempts < MAX_ATTEMPTS:
             # Optimistic first: decide without the log lock, check at commit. A batch that keeps
             # losing to other writers (a large batch against small ones on the same orders) is
@@ -195,6 +199,7 @@ class Processor:
         for order in work.orders.values():
             order.collect_events()
             self._remember(order)
+        self.decided = work.orders
         for result, entry in zip(results, work.entries, strict=True):
             # A message parked and then resolved inside this batch reports its final outcome.
             result.message_id = entry.message_id

@@ -82,6 +82,14 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
         yield list(items[start : start + size])
 
 
+FOLD_AFTER_COMMIT = 64
+"""Events from which a batch's views are folded after its commit, in a transaction of their own,
+when another writer has committed since this one's last commit: the log lock is then held for the
+log and the journal only, and the other writers' inserts overlap the fold (``commit``'s
+``after``). A smaller batch folds inside: its fold holds the lock briefly, and a second commit
+would cost it more than the lock it frees. PostgreSQL only: SQLite's one write lock would serialise
+the fold's own transaction as well, and it would only add a commit."""
+
 Heads = tuple[int, int]
 """The journal's last position (messages and settlements) and the log's last notification ID:
 every commit of any writer moves one of them (a commit always appends a journal record or an
@@ -133,7 +141,7 @@ class Commit:
     # them unseen. Checked under the log lock, with the parked entries' keys, at commit.
     resolvable: list[tuple[str, str, str]] = field(default_factory=list)
     # Some keys were not built (``Parking._quiet``: nothing waited and the writer was alone): a
-    # commit that finds another writer's commit before it is refused as stale.
+    # commit that finds another writer's commit before it, and lines parked, is refused as stale.
     unkeyed: bool = False
     # Orders the batch's decisions read, at the version read: none may have moved meanwhile,
     # or a decision that appends nothing (a rejection) would rest on stale state.
@@ -258,7 +266,8 @@ class LedgerRecorder(ApplicationRecorder):
         """Write a group commit atomically; returns the events' notification IDs.
 
         ``after`` runs inside the same transaction once the events are inserted (the views use
-        it to fold them without a second commit).
+        it to fold them without a second commit), unless other writers are at work and the batch
+        has ``FOLD_AFTER_COMMIT`` events or more: the caller then folds them after the commit.
         """
         with self.db.write() as tx:
             self._lock(tx)
@@ -266,7 +275,9 @@ class LedgerRecorder(ApplicationRecorder):
             event_head = _event_head(tx)
             alone = batch.alone_since is not None and batch.alone_since == (position, event_head[0])
             if not alone:
-                if batch.unkeyed:
+                # The keys left unbuilt serve only to find lines parked elsewhere that this batch
+                # releases: with none parked anywhere, another writer's commit leaves it sound.
+                if batch.unkeyed and tx.one("SELECT 1 FROM parked LIMIT 1") is not None:
                     raise StaleBatchError("another writer committed while this batch was decided alone")
                 # Another writer may have committed since the batch's reads: check what it read.
                 self._check_parking(tx, batch)
@@ -316,7 +327,11 @@ class LedgerRecorder(ApplicationRecorder):
                 # After the events and identities that released them (PostgreSQL's
                 # orderledger_settle checks that they are there).
                 position = self._settle(tx, batch.resolved, position, previous, ids[0] if ids else None)
-            if after is not None and ids:
+            if (
+                after is not None
+                and ids
+                and (alone or len(ids) < FOLD_AFTER_COMMIT or tx.dialect == "sqlite")
+            ):
                 after(tx, ids)
             batch.heads = (position, ids[-1] if ids else event_head[0]) if alone else None
             return ids

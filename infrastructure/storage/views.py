@@ -378,12 +378,20 @@ class Views:
         handed_over: Sequence[tuple[int, OrderEvent]] = (),
         *,
         progress: Callable[[int], None] | None = None,
+        decided: Mapping[str, Any] | None = None,
     ) -> CatchUpStats:
-        """Fold every event the views have not seen; ``handed_over`` saves reading them back."""
+        """Fold every event the views have not seen; ``handed_over`` saves reading them back.
+
+        With ``handed_over`` (a writer's batch, just committed), the views are brought to its end:
+        the events before it that no view has folded (another writer's) are read from the log and
+        folded with it, in one transaction, and the events committed after it are left to their
+        writers' own catch-up (or a follower's). ``decided``: that writer's orders as they stand
+        after the batch (``fold_inline``)."""
         stats = CatchUpStats()
         hint = list(handed_over)
         if not hint and self._caught_up():
             return stats
+        waited = False
         while True:
             with self.db.write() as tx:
                 positions = self._locked_positions(tx)
@@ -392,19 +400,28 @@ class Views:
                         for table in tables.values():
                             table.discard()
                 start = min(positions.values())
-                if hint and hint[0][0] == start + 1:
-                    batch = hint
-                    stats.handed_over += len(batch)
-                else:
-                    batch = self._read(start, CHUNK)
-                    stats.read_from_log += len(batch)
-                hint = []
+                adopted, handed = None, False
+                if hint and hint[0][0] <= start:
+                    hint = []  # folded meanwhile by another process, in part or whole
+                if hint and hint[0][0] > start + 1 and not waited:
+                    # Another writer's batch before this one is not folded yet: let it go first if
+                    # it waits for the tracking rows (their lock is granted in turn), so that it
+                    # folds its own events, handed over, rather than this one reading them back.
+                    waited = True
+                    continue
+                before = CHUNK if not hint else min(CHUNK, hint[0][0] - start - 1)
+                batch = self._read(start, before) if before else []
+                stats.read_from_log += len(batch)
+                if hint and (batch[-1][0] if batch else start) == hint[0][0] - 1:
+                    batch, adopted, handed = batch + hint, decided, True
+                    stats.handed_over += len(hint)
+                    hint = []
                 if not batch:
                     self._expected = positions
                     break
                 try:
                     # The chunks of a catch-up are a run: what they leave, its end finishes.
-                    self._fold(tx, batch, positions, defer=True)
+                    self._fold(tx, batch, positions, adopted, defer=True)
                 except BaseException:
                     self._expected = None
                     raise
@@ -420,6 +437,8 @@ class Views:
             stats.applied += len(batch)
             if progress is not None:
                 progress(len(batch))
+            if handed:
+                break  # the handed-over batch is folded: what came after is its writers' to fold
         self.finish()
         self.stats.applied += stats.applied
         self.stats.read_from_log += stats.read_from_log

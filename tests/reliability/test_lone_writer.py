@@ -58,6 +58,14 @@ def _after_the_batch_reads(
     monkeypatch.setattr(processor, "prefetch_histories", then_the_other_writer)
 
 
+def _database(stack: contextlib.ExitStack, store: str, tmp_path: Path) -> str:
+    """The URL of an empty ledger of ``store``: a SQLite file, or a private PostgreSQL schema."""
+    if store == "postgres":
+        require_postgres()
+        return stack.enter_context(private_schema())
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
 def _shuffled(orders: int, seed: int) -> list[str]:
     lines = list(simulate_lines(seed=seed, orders=orders))
     random.Random(seed).shuffle(lines)
@@ -83,11 +91,7 @@ def test_a_lone_writer_skips_the_checks_until_another_writer_commits(
     monkeypatch.setattr(LedgerRecorder, "_check_versions", versions)
     lines = _shuffled(60, seed=11)
     with contextlib.ExitStack() as stack:
-        if store == "postgres":
-            require_postgres()
-            url = stack.enter_context(private_schema())
-        else:
-            url = f"sqlite:///{tmp_path / 'ledger.db'}"
+        url = _database(stack, store, tmp_path)
         ledger = stack.enter_context(OrderLedger(url, batch_size=20))
         report = ledger.ingest_lines(lines[:120])
         assert report.counts["parked"] > 0  # commits that parked and settled lines
@@ -133,3 +137,31 @@ def test_a_batch_decided_alone_without_keys_is_decided_again_when_another_writer
         assert first.ingest_lines([request]).counts["applied"] == 1
         assert first.order("c-1").filled_quantity == 1
         assert second.order("c-1").filled_quantity == 1
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_a_batch_decided_alone_without_keys_commits_at_once_when_nothing_is_parked_anywhere(
+    tmp_path: Path, store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another writer's commit between the batch's reads and its commit, with nothing parked
+    anywhere: the keys the batch did not build could only have found lines parked elsewhere, so
+    the commit checks what it can and stores the batch without deciding it again."""
+    other, request, _ = _three_lines()
+    own = other.replace('"c-0"', '"c-2"')
+    with contextlib.ExitStack() as stack:
+        url = _database(stack, store, tmp_path)
+        first = stack.enter_context(OrderLedger(url))
+        second = stack.enter_context(OrderLedger(url))
+        assert first.ingest_lines([other]).counts["applied"] == 1  # alone so far
+        attempts = []
+        real_attempt = first.processor._attempt
+
+        def counted(items: object, strict: bool) -> object:
+            attempts.append(real_attempt(items, strict))  # type: ignore[arg-type]
+            return attempts[-1]
+
+        monkeypatch.setattr(first.processor, "_attempt", counted)
+        _after_the_batch_reads(first, second, request, "applied", monkeypatch)
+        assert first.ingest_lines([own]).counts["applied"] == 1
+        assert len(attempts) == 1 and attempts[0] != "stale"  # one decision, committed
+        assert {o.client_order_id for o in first.orders()} == {"c-0", "c-1", "c-2"}
