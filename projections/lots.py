@@ -381,8 +381,8 @@ class Mark:
     realized: Decimal
     fees: tuple[tuple[str, Decimal], ...]
     terms: Terms
-    open: tuple[tuple[Fill, Decimal, Decimal, Decimal], ...] = ()
-    today: Day | None = None  # the mark's day as it stood right after the fill ``key``
+    open: tuple[tuple[Fill, Decimal, Decimal, Decimal], ...]
+    today: Day  # the mark's day as it stood right after the fill ``key``
 
 
 @dataclass
@@ -459,14 +459,13 @@ def fold_head(
             terms=mark.terms,
         )
         kept = venue_order_key(mark.key)
-        today = mark.today
         head = LotHead(
             position,
             [OpenLot(f, quantity, cost, price) for f, quantity, cost, price in mark.open],
             mark.key,
             [f for f in earlier.paid if venue_order_key(f.key) <= kept],
             [m for m in marks if venue_order_key(m.key) <= kept],
-            days=[] if today is None else [*(d for d in earlier.days if d.day < today.day), today.copy()],
+            days=[*(d for d in earlier.days if d.day < mark.today.day), mark.today.copy()],
         )
     for fill in ordered:
         _fold_into(head, fill, basis, keep)

@@ -235,7 +235,7 @@ def encode_marks(marks: list[Mark]) -> str:
         [
             [_key(m.key), str(m.quantity), str(m.cost), str(m.realized), [[k, str(v)] for k, v in m.fees],
              _terms(m.terms), [[_fill(f), str(q), str(c), str(px)] for f, q, c, px in m.open],
-             None if m.today is None else _day(m.today)]
+             _day(m.today)]
             for m in marks
         ]
     ).decode()  # fmt: skip
@@ -247,7 +247,7 @@ def decode_marks(key: PositionKey, text: str | bytes) -> list[Mark]:
     for k, q, c, r, fees, t, lots, today in orjson.loads(text):
         held = tuple((_fill_of(key, f), Decimal(lq), Decimal(lc), Decimal(px)) for f, lq, lc, px in lots)
         fees_paid = tuple((n, Decimal(v)) for n, v in fees)
-        day = None if today is None else _day_of(today)
+        day = _day_of(today)
         found.append(Mark(_key_of(k), Decimal(q), Decimal(c), Decimal(r), fees_paid, _terms_of(t), held, day))
     return found
 
