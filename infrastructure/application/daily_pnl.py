@@ -108,13 +108,11 @@ def book_daily_rows(ledger: LedgerParts, basis: str = "average") -> list[DailyPn
     """``daily_pnl_rows`` by account, from the days each book's head keeps under ``basis``
     (``application.lot_heads``: brought up to the log's head first): the read costs the books'
     days and what the log holds since the heads were last stored, not every fill of the log."""
-    from orderledger.infrastructure.application.lot_heads import lot_heads, stored_at  # (this read's)
+    from orderledger.infrastructure.application.lot_heads import lot_heads, worth_reading  # (this read's)
 
     db = ledger.db
     rule = cost_basis_named(basis)
-    if not db.writable() and not stored_at(ledger, rule):
-        # Heads this connection could not keep would be folded from every fill event at each
-        # read: the P&L entries' fold answers the same for less.
+    if not worth_reading(ledger, rule):
         return daily_pnl_rows(db, "account", rule)
     heads = lot_heads(ledger, rule)
     days, prices = _flows_and_marks(db, "account", None)

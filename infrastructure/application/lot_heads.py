@@ -95,6 +95,13 @@ def stored_at(ledger: LedgerParts, rule: CostBasis) -> int:
         return stored.seen(tx, rule)
 
 
+def worth_reading(ledger: LedgerParts, rule: CostBasis) -> bool:
+    """Whether a read under ``rule`` should come from the heads: this connection may store them,
+    or some are stored. A connection that may not write and finds none would fold every fill
+    event at each read; a fold of the P&L entries answers the same for less."""
+    return ledger.db.writable() or bool(stored_at(ledger, rule))
+
+
 def _fold_on(
     ledger: LedgerParts,
     rule: CostBasis,
@@ -231,4 +238,4 @@ def _store(
         pass  # read-only, locked, full or not granted: the heads are derived; a later read stores them
 
 
-__all__ = ["FILL_EVENTS", "lot_heads", "stored_at"]
+__all__ = ["FILL_EVENTS", "lot_heads", "stored_at", "worth_reading"]

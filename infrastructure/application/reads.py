@@ -297,12 +297,13 @@ BOOK_GROUPS = ("account", "venue", "instrument", "day")
 
 
 def pnl(ledger: LedgerParts, *, by: str, cost_basis: str | None) -> list[PnlRow]:
-    """``OrderLedger.pnl``: from the live (average-cost) entries, or under a rule: by account,
-    venue, instrument or day from the days kept with each book's head, by parent or tag folded
-    from the log's fills (a book's day holds fills of several parents and tags)."""
-    cost_basis = rule_of(ledger, cost_basis)
-    if cost_basis is None:
+    """``OrderLedger.pnl``: by account, venue, instrument or day from the days kept with each
+    book's head (under average when the ledger's rule is average and none is named); by parent
+    or tag from the live (average-cost) entries, or under a rule folded from the log's fills (a
+    book's day holds fills of several parents and tags)."""
+    if pnl_from_views(ledger, by, cost_basis):
         return pnl_rows(ledger.db, by)
+    cost_basis = rule_of(ledger, cost_basis) or "average"
     if by in BOOK_GROUPS:
         return _book_pnl(ledger, by, cost_basis)
     tag = pnl_tag(by)
@@ -320,6 +321,16 @@ def pnl(ledger: LedgerParts, *, by: str, cost_basis: str | None) -> list[PnlRow]
         cash_flows_by(ledger.db, by),
         recorded_rates(ledger.db, fills),
     )
+
+
+def pnl_from_views(ledger: LedgerParts, by: str, cost_basis: str | None) -> bool:
+    """Whether ``pnl`` by ``by`` reads the views' live (average-cost) entries, which show the log
+    only up to where the views are: by parent or tag when no lot rule applies, and by any group
+    on a connection that may not write and finds no heads kept under average. Otherwise it reads
+    the books' heads or folds the log, and is current."""
+    if rule_of(ledger, cost_basis) is not None:
+        return False
+    return by not in BOOK_GROUPS or not _lot_heads.worth_reading(ledger, "average")
 
 
 def _book_pnl(ledger: LedgerParts, by: str, cost_basis: str) -> list[PnlRow]:

@@ -156,7 +156,8 @@ class LedgerContext:
         self.admit(question)
         if await self.call(self.service.folds_log, question.cost_basis):
             return await self.expensive(what, question)
-        await self.views_behind(response)
+        if await self.call(self.service.from_views, question):
+            await self.views_behind(response)
         if whole and not isinstance(question, Positions):
             return await self.folded(question)
         return await self.ask(question)

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from orderledger.domain.values import format_timestamp
+from orderledger.infrastructure.application import reads
 from orderledger.infrastructure.application import requests as asks
 from orderledger.infrastructure.application.collectors import CollectorRow
 from orderledger.infrastructure.application.display import Precision
@@ -86,6 +87,14 @@ class LedgerService:
         """Whether positions and P&L under ``cost_basis`` (None: the ledger's rule) are folded
         from the log (a lot rule) rather than read from the live views (average cost)."""
         return cost_basis is not None or self.ledger.handle(asks.CostBasis()) != "average"
+
+    def from_views(self, question: asks.Positions | asks.Pnl | asks.PnlDaily) -> bool:
+        """Whether positions or P&L under the ledger's average cost are read from the views (and
+        show the log only up to where they are): ``pnl`` by a book's group reads the books'
+        heads, current with the log (``reads.pnl_from_views``)."""
+        if isinstance(question, asks.Pnl):
+            return reads.pnl_from_views(self.ledger, question.by, question.cost_basis)
+        return True
 
     def shown(self, rows: Iterable[Any], precision: Precision | None = None) -> list[dict[str, Any]]:
         """Rows as ``to_json`` writes them (exact), each with the one extra field ``precision``:

@@ -252,14 +252,19 @@ def test_a_fold_is_asked_again_once_a_follower_moved_the_views(tmp_path: Path) -
         other.project = False
         other.ingest_lines([json.dumps(m) for m in session()])
         other.close()
-        behind = httpx2.get(server.url + "/pnl", params={"by": "account"}, timeout=BOUND)
+        behind = httpx2.get(server.url + "/pnl", params={"by": "parent"}, timeout=BOUND)
         assert (behind.headers["Views-Behind"], behind.json()) == ("16", [])
-        # When the follower has folded them (the log's end unchanged), the same read folds again:
-        # alpha realized 10 − 10 + 30 = 30, beta 5
-        server.ledger.catch_up()
+        # By account the P&L comes from the books' heads, current with the log whatever the
+        # views: alpha realized 10 − 10 + 30 = 30, beta 5, and no views' lag to tell
         current = httpx2.get(server.url + "/pnl", params={"by": "account"}, timeout=BOUND)
-        assert current.headers["Views-Behind"] == "0"
+        assert "Views-Behind" not in current.headers
         assert [(r["account"], r["realized_pnl"]) for r in current.json()] == [("alpha", "30"), ("beta", "5")]
+        # When the follower has folded the views (the log's end unchanged), the read from them
+        # folds again: no order has a parent, 30 + 5 under "(none)"
+        server.ledger.catch_up()
+        current = httpx2.get(server.url + "/pnl", params={"by": "parent"}, timeout=BOUND)
+        assert current.headers["Views-Behind"] == "0"
+        assert [(r["parent"], r["realized_pnl"]) for r in current.json()] == [("(none)", "35")]
 
 
 def test_over_a_file_the_pnl_reads_fold_in_a_process_of_their_own_with_the_same_answers(
