@@ -624,10 +624,12 @@ def realized_series(db: Database, points: int | None = None) -> list[PnlPoint]:
     is bounded by accounts × currencies × ``points`` whatever the ledger's size."""
     with db.read() as tx:
         rows = tx.all(
-            "SELECT p.position, e.ts_event, p.account, p.venue, p.instrument, p.quote_currency, p.realized"
-            " FROM pnl_entries_view p JOIN events e ON e.notification_id = p.position ORDER BY p.position"
+            "SELECT position, ts_event, account, venue, instrument, quote_currency, realized"
+            " FROM pnl_entries_view ORDER BY position"
         )
-    order, slice_of = _time_slices([row[1] for row in rows], points)
+    # An entry's time is its fill's venue time, as the view wrote it (``isoformat`` of a UTC time)
+    stamps = [datetime.fromisoformat(row[1]) for row in rows]
+    order, slice_of = _time_slices(stamps, points)
     totals: dict[str, Decimal] = {}
     kept: dict[tuple[str, str, int], tuple[int, Any, Decimal]] = {}  # (account, quote, slice) →
     for step, index in enumerate(order):
@@ -640,11 +642,11 @@ def realized_series(db: Database, points: int | None = None) -> list[PnlPoint]:
         kept[line] = (step, totals[key], WIDE.add(summed, amount))
     result: list[PnlPoint] = []
     for step, cumulative, realized in sorted(kept.values(), key=lambda k: k[0]):
-        position, ts_event, account, venue, instrument, quote, _ = rows[order[step]]
+        position, _, account, venue, instrument, quote, _ = rows[order[step]]
         result.append(
             PnlPoint(
                 position=position,
-                ts_event=parse_timestamp(ts_event),
+                ts_event=stamps[order[step]],
                 account=account,
                 venue=venue,
                 instrument=instrument,
@@ -656,17 +658,16 @@ def realized_series(db: Database, points: int | None = None) -> list[PnlPoint]:
     return result
 
 
-def _time_slices(times: list[str], points: int | None) -> tuple[list[int], Callable[[int], int]]:
-    """The order to go through ``times`` (ISO 8601 text, in log order) and the slice each step of
-    it falls in. Without ``points``: log order, each entry its own slice. With it: venue time, then
-    log order, in ``points`` equal slices from the earliest time to the latest (each entry its own
-    slice when there are no more entries than ``points``)."""
+def _time_slices(stamps: list[datetime], points: int | None) -> tuple[list[int], Callable[[int], int]]:
+    """The order to go through ``stamps`` (in log order) and the slice each step of it falls in.
+    Without ``points``: log order, each entry its own slice. With it: venue time, then log order,
+    in ``points`` equal slices from the earliest time to the latest (each entry its own slice when
+    there are no more entries than ``points``)."""
     if points is None:
-        return list(range(len(times))), lambda step: step
-    stamps = [parse_timestamp(t) for t in times]
-    order = sorted(range(len(times)), key=lambda index: (stamps[index], index))
+        return list(range(len(stamps))), lambda step: step
+    order = sorted(range(len(stamps)), key=lambda index: (stamps[index], index))
     moments = [stamp.timestamp() for stamp in stamps]
-    if len(times) <= points:
+    if len(stamps) <= points:
         return order, lambda step: step
     first, last = moments[order[0]], moments[order[-1]]
     width = (last - first) / points or 1.0
