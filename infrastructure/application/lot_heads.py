@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import (
     FillBusted,
     FillCorrected,
@@ -123,8 +124,10 @@ def group_heads(ledger: LedgerParts, rule: CostBasis, grouping: str) -> dict[Boo
     of the log's head (by parent: as far as the orders view has folded it), stored for the next
     read."""
     db = ledger.db
-    if grouping != ACCOUNT:
-        pnl_tag(grouping)  # (refuses an unknown grouping)
+    if grouping not in (ACCOUNT, "parent") and pnl_tag(grouping) is None:
+        raise InvalidInputError(
+            f"`by` {grouping!r}: heads are kept by account, parent or tag:NAME", field="by"
+        )
     groups = _Groups(ledger, grouping)
     with db.read() as tx:
         since = stored.seen(tx, rule, grouping)
