@@ -278,6 +278,36 @@ def fills_by_book(fills: Iterable[Fill]) -> dict[PositionKey, list[Fill]]:
     return books
 
 
+BookKey = tuple[str, str, str, str]
+"""A book of a grouping's (``fill_group``): (group, account, venue, instrument)."""
+ACCOUNT = "account"
+"""The grouping of the positions' own books (account, venue, instrument), whose group is ""."""
+
+
+def fill_group(fill: Fill, grouping: str, parents: Mapping[str, str | None]) -> str:
+    """The group whose book ``fill`` is folded into under ``grouping``: "" by account, the value
+    of its tag NAME by ``tag:NAME``, its order's parent (in ``parents``) by parent; "(none)" when
+    it has no such tag or parent (as ``pnl`` groups it)."""
+    if grouping == ACCOUNT:
+        return ""
+    if grouping.startswith("tag:"):
+        value = fill.tags.get(grouping[4:])
+    else:
+        value = parents.get(fill.client_order_id)
+    return "(none)" if value is None else str(value)
+
+
+def fills_by_group(
+    fills: Iterable[Fill], grouping: str, parents: Mapping[str, str | None]
+) -> dict[BookKey, list[Fill]]:
+    """``fills`` by their book of ``grouping`` (``fill_group``), each book's in the order given."""
+    books: dict[BookKey, list[Fill]] = {}
+    for fill in fills:
+        key = (fill_group(fill, grouping, parents), fill.account, fill.venue, fill.instrument)
+        books.setdefault(key, []).append(fill)
+    return books
+
+
 def fold_books(fills: Iterable[Fill], basis: CostBasis) -> dict[PositionKey, Book]:
     """Every book's position (and lots, under a lot rule), its fills folded in venue time."""
     by_book = fills_by_book(fills)

@@ -70,12 +70,10 @@ def daily_pnl_rows(db: Database, by: str = "account", basis: str = "average") ->
     time (``book.before``), with the fills as they stand after busts and corrections: by account
     these are the positions' own books. A day's row gives what the day's fills realized and paid
     in fees, the cash flows of that day, and the unrealized P&L of what each book held at the
-    day's end at its instrument's last recorded mark of the day. By account, ``book_daily_rows``
-    gives the same rows from each book's days kept with its head.
+    day's end at its instrument's last recorded mark of the day. ``book_daily_rows`` gives the
+    same rows from each book's days kept with its head.
     """
-    tag = pnl_tag(by)
-    if tag is None and by not in DAILY_GROUPS:
-        raise InvalidInputError(f"`by` {by!r}: daily P&L groups by account, parent or tag:NAME", field="by")
+    tag = _daily_tag(by)
     group_column = "p.tags" if tag else "o.parent_id" if by == "parent" else "p.account"
     columns = ", ".join(f"p.{c.name}" for c in PNL_TABLE.columns)
     with db.read() as tx:
@@ -104,25 +102,27 @@ def daily_pnl_rows(db: Database, by: str = "account", basis: str = "average") ->
     return _daily_rows(days, by)
 
 
-def book_daily_rows(ledger: LedgerParts, basis: str = "average") -> list[DailyPnlRow]:
-    """``daily_pnl_rows`` by account, from the days each book's head keeps under ``basis``
-    (``application.lot_heads``: brought up to the log's head first): the read costs the books'
-    days and what the log holds since the heads were last stored, not every fill of the log."""
-    from orderledger.infrastructure.application.lot_heads import lot_heads, worth_reading  # (this read's)
+def book_daily_rows(ledger: LedgerParts, basis: str = "average", by: str = "account") -> list[DailyPnlRow]:
+    """``daily_pnl_rows`` by ``by`` (account, parent or ``tag:NAME``), from the days each book's
+    head keeps under ``basis`` (``application.lot_heads``: brought up to the log's head first;
+    by parent or tag the heads of each group's own books): the read costs the books' days and
+    what the log holds since the heads were last stored, not every fill of the log."""
+    from orderledger.infrastructure.application.lot_heads import group_heads, worth_reading  # (this read's)
 
     db = ledger.db
     rule = cost_basis_named(basis)
-    if not worth_reading(ledger, rule):
-        return daily_pnl_rows(db, "account", rule)
-    heads = lot_heads(ledger, rule)
-    days, prices = _flows_and_marks(db, "account", None)
+    tag = _daily_tag(by)
+    if not worth_reading(ledger, rule, by):
+        return daily_pnl_rows(db, by, rule)
+    heads = group_heads(ledger, rule, by)
+    days, prices = _flows_and_marks(db, by, tag)
     every_day = sorted({key[0] for key in days} | {d.day for head in heads.values() for d in head.days})
     rates = recorded_rates(db, (f for head in heads.values() for f in head.paid))
-    for key, head in heads.items():
-        account, venue, instrument = key
+    for (grouped, account, venue, instrument), head in heads.items():
+        group = account if by == "account" else grouped
         for fill in head.paid:
             assert fill.fee is not None  # (a fill paying a fee in another currency)
-            bucket = days.setdefault((day_of(fill), account, fill.terms.pnl_currency or ""), _Day())
+            bucket = days.setdefault((day_of(fill), group, fill.terms.pnl_currency or ""), _Day())
             bucket.valuation.add(fill.fee, fill.fee_currency, rate_of(fill, rates))
         marked = prices.get((venue, instrument), [])
         own = iter(head.days)
@@ -131,18 +131,26 @@ def book_daily_rows(ledger: LedgerParts, basis: str = "average") -> list[DailyPn
         for day in every_day:
             if kept is not None and kept.day == day:
                 for currency, realized in kept.realized.items():
-                    bucket = days.setdefault((day, account, currency), _Day())
+                    bucket = days.setdefault((day, group, currency), _Day())
                     bucket.realized = WIDE.add(bucket.realized, realized)
                     for fee_currency, fee in kept.fees.get(currency, {}).items():
                         bucket.fees[fee_currency] = WIDE.add(bucket.fees.get(fee_currency, ZERO), fee)
-                state = kept.position(key, head.position.quote_currency)
+                state = kept.position((account, venue, instrument), head.position.quote_currency)
                 kept = next(own, None)
             if state is None or state.quantity == 0:
                 if state is not None and kept is None:
                     break  # flat for good: nothing more to value
                 continue
-            _hold(days, day, account, state, marked)
-    return _daily_rows(days, "account")
+            _hold(days, day, group, state, marked)
+    return _daily_rows(days, by)
+
+
+def _daily_tag(by: str) -> str | None:
+    """The tag NAME of ``tag:NAME`` (None by account or parent); refuses another grouping."""
+    tag = pnl_tag(by)
+    if tag is None and by not in DAILY_GROUPS:
+        raise InvalidInputError(f"`by` {by!r}: daily P&L groups by account, parent or tag:NAME", field="by")
+    return tag
 
 
 def _flows_and_marks(

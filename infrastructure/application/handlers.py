@@ -268,9 +268,7 @@ def pnl(ledger: LedgerParts, request: Pnl) -> list[PnlRow]:
 @handles(PnlDaily)
 def pnl_daily(ledger: LedgerParts, request: PnlDaily) -> list[DailyPnlRow]:
     rule = request.cost_basis or ledger.cost_basis()
-    if request.by == "account":
-        return _daily_pnl.book_daily_rows(ledger, rule)
-    return _daily_pnl.daily_pnl_rows(ledger.db, request.by, rule)
+    return _daily_pnl.book_daily_rows(ledger, rule, request.by)
 
 
 @handles(PnlSeries)

@@ -10,37 +10,60 @@ of its fills, kept whenever the book is flat and every few hundred fills), readi
 only the book's fills since that mark; without one, or for a book never stored, from its first
 fill.
 
+The books are those of a grouping (``group_heads``): by account the positions' own (account,
+venue, instrument); by parent or ``tag:NAME`` each group's fills as a book of their own per
+(group, account, venue, instrument), which the daily P&L by parent or tag reads. A fill's tag is
+its event's; its parent is its order's as the orders view has it now, so an order that learns
+its parent after fills were folded (``OrderDetailsAdded``) moves them: the books of that
+account, venue and instrument are folded again from their first fill, each group's apart. Heads
+by parent go no further than the orders view has folded the log, so every parent change up to
+them is in the view.
+
 The heads then go back to the store, unless another process stored first, the ledger is
 read-only for this connection, or another writer holds the write lock: then the answer is still
 this read's fold, and a later read stores it. A SQLite file is checked before a process's first
 write (``Database.check_ahead``); a read with something to store starts that check beside its
 fold, and damage it finds is an error, as for any command.
 
-Whatever was stored, the answer is what a fold of the whole log gives (``reads.rule_books``):
-tests compare the two over sessions fed in any order and read between any two commits.
+Whatever was stored, the answer is what a fold of the whole log gives (``reads.rule_books``,
+``daily_pnl.daily_pnl_rows``): tests compare the two over sessions fed in any order and read
+between any two commits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import replace
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from orderledger.domain.events import FillBusted, FillCorrected, InstrumentDefined, OrderEvent, OrderFilled
+from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.events import (
+    FillBusted,
+    FillCorrected,
+    InstrumentDefined,
+    OrderDetailsAdded,
+    OrderEvent,
+    OrderFilled,
+)
 from orderledger.domain.instrument import Terms, terms_of
 from orderledger.domain.values import format_timestamp
+from orderledger.infrastructure.application.queries import order_parents, pnl_tag
 from orderledger.infrastructure.audit.search import EVENT_SELECT, EventFilter, decoded_events, event_keyset
 from orderledger.infrastructure.errors import DatabaseCorruptError, DatabaseReplacedError, StoreError
 from orderledger.infrastructure.storage import lot_heads as stored
 from orderledger.projections.book import PositionKey, VenueKey, venue_order_key
 from orderledger.projections.lots import (
+    ACCOUNT,
+    BookKey,
     CostBasis,
+    Fill,
     LotHead,
     Mark,
     extend,
+    fill_group,
     fill_of,
-    fills_by_book,
+    fills_by_group,
     fills_of,
     fold_head,
     mark_before,
@@ -52,17 +75,73 @@ if TYPE_CHECKING:
 FILL_EVENTS = ("OrderFilled", "FillBusted", "FillCorrected", "InstrumentDefined")
 """What a book's lots are folded from: its fills, their busts and corrections, the definitions."""
 DEFINITIONS = EventFilter(types=("InstrumentDefined",))
+_PARENTS_AT_ONCE = 500
+
+
+@dataclass
+class _Groups:
+    """Which group's book a fill is folded into under ``grouping`` (account: the one book of its
+    account, venue and instrument, group "")."""
+
+    ledger: LedgerParts
+    grouping: str
+    parents: dict[str, str | None] = field(default_factory=dict)  # (by parent) as the view has them
+
+    @property
+    def by_parent(self) -> bool:
+        return self.grouping == "parent"
+
+    def learn(self, orders: Iterable[str], *, every: bool = False) -> None:
+        """Read the parents of ``orders`` not known yet (``every``: of all orders)."""
+        if not self.by_parent:
+            return
+        if every:
+            self.parents = order_parents(self.ledger.db)
+            return
+        wanted = sorted(set(orders) - self.parents.keys())
+        with self.ledger.db.read() as tx:
+            for at in range(0, len(wanted), _PARENTS_AT_ONCE):
+                some = wanted[at : at + _PARENTS_AT_ONCE]
+                self.parents.update(dict.fromkeys(some))
+                rows = tx.all(
+                    "SELECT client_order_id, parent_id FROM orders_view"
+                    f" WHERE client_order_id IN ({', '.join('?' * len(some))})",
+                    some,
+                )
+                self.parents.update((str(r[0]), r[1]) for r in rows)
+
+    def of(self, fill: Fill) -> str:
+        return fill_group(fill, self.grouping, self.parents)
 
 
 def lot_heads(ledger: LedgerParts, rule: CostBasis) -> dict[PositionKey, LotHead]:
     """Every book's head under ``rule`` as of the log's head, stored for the next read."""
+    return {key[1:]: head for key, head in group_heads(ledger, rule, ACCOUNT).items()}
+
+
+def group_heads(ledger: LedgerParts, rule: CostBasis, grouping: str) -> dict[BookKey, LotHead]:
+    """The heads of the books of ``grouping`` (account, parent or ``tag:NAME``) under ``rule``, as
+    of the log's head (by parent: as far as the orders view has folded it), stored for the next
+    read."""
     db = ledger.db
+    if grouping not in (ACCOUNT, "parent") and pnl_tag(grouping) is None:
+        raise InvalidInputError(
+            f"`by` {grouping!r}: heads are kept by account, parent or tag:NAME", field="by"
+        )
+    groups = _Groups(ledger, grouping)
     with db.read() as tx:
-        since = stored.seen(tx, rule)
+        since = stored.seen(tx, rule, grouping)
         if since > ledger.log_position():
             since = 0  # a store restored from an older copy than its heads: folded again
-        heads = stored.load(tx, rule) if since else {}
-    events = list(_events(ledger, EventFilter(types=FILL_EVENTS), after=since))
+        heads = stored.load(tx, rule, grouping) if since else {}
+        found = (
+            tx.one("SELECT position FROM view_tracking WHERE view = 'orders'") if groups.by_parent else None
+        )
+    limit = None if found is None else int(found[0])
+    types = (*FILL_EVENTS, "OrderDetailsAdded") if groups.by_parent else FILL_EVENTS
+    events = [
+        e for e in _events(ledger, EventFilter(types=types), after=since) if limit is None or e[0] <= limit
+    ]
     if not events:
         return heads
     if db.writable():
@@ -70,46 +149,55 @@ def lot_heads(ledger: LedgerParts, rule: CostBasis) -> dict[PositionKey, LotHead
         # comes before one (SQLite) runs beside the fold instead of after it.
         db.check_ahead()
     through = events[-1][0]
-    changed: dict[PositionKey, LotHead | None]
+    changed: dict[BookKey, LotHead | None]
     if not since:
-        heads = {}
-        for key, fills in sorted(fills_by_book(fills_of(events)).items()):
-            head = fold_head(key, fills, rule)
-            if head is not None:
-                heads[key] = head
+        fills = fills_of(events)
+        groups.learn((), every=True)
+        heads = _fold_all(fills, rule, groups)
         changed = dict(heads)
     else:
-        changed = _fold_on(ledger, rule, heads, events, since, through)
+        changed = _fold_on(ledger, rule, heads, events, since, through, groups)
         for key, changed_head in changed.items():
             if changed_head is None:
                 heads.pop(key, None)
             else:
                 heads[key] = changed_head
-    _store(ledger, rule, since, through, changed)
+    _store(ledger, rule, since, through, changed, grouping)
     return heads
 
 
-def stored_at(ledger: LedgerParts, rule: CostBasis) -> int:
-    """The log position the stored heads of ``rule`` stand at (0: none stored)."""
+def stored_at(ledger: LedgerParts, rule: CostBasis, grouping: str = ACCOUNT) -> int:
+    """The log position the stored heads of ``rule`` and ``grouping`` stand at (0: none stored)."""
     with ledger.db.read() as tx:
-        return stored.seen(tx, rule)
+        return stored.seen(tx, rule, grouping)
 
 
-def worth_reading(ledger: LedgerParts, rule: CostBasis) -> bool:
-    """Whether a read under ``rule`` should come from the heads: this connection may store them,
-    or some are stored. A connection that may not write and finds none would fold every fill
-    event at each read; a fold of the P&L entries answers the same for less."""
-    return ledger.db.writable() or bool(stored_at(ledger, rule))
+def _fold_all(fills: Iterable[Fill], rule: CostBasis, groups: _Groups) -> dict[BookKey, LotHead]:
+    """The heads of ``fills`` (as they stand), each book's folded from its first fill."""
+    heads = {}
+    for key, own in sorted(fills_by_group(fills, groups.grouping, groups.parents).items()):
+        head = fold_head(key[1:], own, rule)
+        if head is not None:
+            heads[key] = head
+    return heads
+
+
+def worth_reading(ledger: LedgerParts, rule: CostBasis, grouping: str = ACCOUNT) -> bool:
+    """Whether a read under ``rule`` by ``grouping`` should come from the heads: this connection
+    may store them, or some are stored. A connection that may not write and finds none would
+    fold every fill event at each read; a fold of the P&L entries answers the same for less."""
+    return ledger.db.writable() or bool(stored_at(ledger, rule, grouping))
 
 
 def _fold_on(
     ledger: LedgerParts,
     rule: CostBasis,
-    heads: dict[PositionKey, LotHead],
+    heads: dict[BookKey, LotHead],
     events: list[tuple[int, OrderEvent]],
     since: int,
     through: int,
-) -> dict[PositionKey, LotHead | None]:
+    groups: _Groups,
+) -> dict[BookKey, LotHead | None]:
     """The heads ``events`` (the fill events after ``since``, up to ``through``) change: each
     extended where its new fills come after it, else folded again from its place."""
     definitions = [e for e in _events(ledger, DEFINITIONS) if e[0] <= through]
@@ -119,35 +207,41 @@ def _fold_on(
             break
         assert isinstance(event, InstrumentDefined)
         defined[(event.venue, event.instrument)] = terms_of(event)
-    changed: dict[PositionKey, LotHead | None] = {}
-    again: dict[PositionKey, VenueKey | None] = {}  # books folded again: from where (None: start)
+    moved = _moved(ledger, events, since)  # books whose fills change group: folded from the start
+    groups.learn(e.client_order_id for _, e in events if isinstance(e, OrderFilled))
+    books: dict[PositionKey, set[BookKey]] = {}  # each (account, venue, instrument)'s books
+    for key in heads:
+        books.setdefault(key[1:], set()).add(key)
+    changed: dict[BookKey, LotHead | None] = {}
+    again: dict[BookKey, VenueKey | None] = {}  # books folded again: from where (None: start)
     for position, event in events:
         if isinstance(event, InstrumentDefined):
             defined[(event.venue, event.instrument)] = terms_of(event)
             continue
-        key = (event.account, event.venue, event.instrument)
-        head = heads.get(key)
+        book = (event.account, event.venue, event.instrument)
+        if book in moved:
+            continue
         place: VenueKey | None
         if isinstance(event, OrderFilled):
             fill = fill_of(position, event, defined)
+            key = (groups.of(fill), *book)
+            head = heads.get(key)
             if head is not None and key not in again and extend(head, fill, rule):
                 changed[key] = head
                 continue
             place = None if head is None else fill.key
+            books.setdefault(book, set()).add(key)
+            keys = [key]
         elif isinstance(event, FillBusted | FillCorrected):
-            if head is None and key not in again:
-                continue  # a fill no head holds: a book that has no fill left (or never had one)
-            # Just before the fill it changes (its own log position is not in the event).
+            # Just before the fill it changes (its own log position is not in the event), in
+            # each of the books of its account, venue and instrument (whichever holds the fill).
+            # A fill no head holds: a book that has no fill left (or never had one).
             place = (event.fill_ts_event, event.trade_id, event.client_order_id, 0)
+            keys = sorted(books.get(book, ()))
         else:
             continue
-        if key in again:
-            earlier = again[key]
-            if earlier is None or place is None:
-                place = None
-            elif venue_order_key(earlier) < venue_order_key(place):
-                place = earlier
-        again[key] = place
+        for key in keys:
+            _again(again, key, place)
     for key, place in again.items():
         head = heads.get(key)
         start = None
@@ -155,36 +249,90 @@ def _fold_on(
             every = head.marks
             if not head.marked:
                 with ledger.db.read() as tx:
-                    every = [*stored.marks(tx, rule, key), *head.marks]
+                    every = [*stored.marks(tx, rule, key, groups.grouping), *head.marks]
             mark = mark_before(every, place)
             start = None if mark is None else (head, every, mark)
-        changed[key] = _fold_book(ledger, rule, key, through, start, definitions)
+        changed[key] = _fold_book(ledger, rule, key, through, start, definitions, groups)
+    for book in sorted(moved):
+        fills = fills_of(_book_events(ledger, book, through, definitions))
+        groups.learn(f.client_order_id for f in fills)
+        folded = _fold_all(fills, rule, groups)
+        changed.update(dict.fromkeys(books.get(book, ())))
+        changed.update(folded)
     return changed
+
+
+def _again(again: dict[BookKey, VenueKey | None], key: BookKey, place: VenueKey | None) -> None:
+    """Fold ``key`` again from ``place`` (None: its start), or from the earlier of the places
+    asked of it."""
+    if key in again:
+        earlier = again[key]
+        if earlier is None or place is None:
+            place = None
+        elif venue_order_key(earlier) < venue_order_key(place):
+            place = earlier
+    again[key] = place
+
+
+def _moved(ledger: LedgerParts, events: list[tuple[int, OrderEvent]], since: int) -> set[PositionKey]:
+    """The (account, venue, instrument) of each order that learned its parent among ``events``
+    and has fills folded before (``since``): their books are folded again, the fills in their
+    new group."""
+    learned = {
+        e.client_order_id: (e.account, e.venue, e.instrument)
+        for _, e in events
+        if isinstance(e, OrderDetailsAdded) and e.parent_id is not None
+    }
+    moved: set[PositionKey] = set()
+    if not learned:
+        return moved
+    with ledger.db.read() as tx:
+        for client_order_id, book in sorted(learned.items()):
+            filled = tx.one(
+                "SELECT 1 FROM events WHERE client_order_id = ? AND event_type = 'OrderFilled'"
+                " AND notification_id <= ? LIMIT 1",
+                (client_order_id, since),
+            )
+            if filled is not None:
+                moved.add(book)
+    return moved
 
 
 def _fold_book(
     ledger: LedgerParts,
     rule: CostBasis,
-    key: PositionKey,
+    key: BookKey,
     through: int,
     start: tuple[LotHead, list[Mark], Mark] | None,
     definitions: list[tuple[int, OrderEvent]],
+    groups: _Groups,
 ) -> LotHead | None:
     """One book's head from its events in the log up to ``through`` and the log's
     ``definitions`` (read once for every book): from its first fill, or (``start``) from one of
     its head's marks on, reading the fills from that mark's venue time (and every bust and
     correction of the book, whose fill may be among them). None: no fill left."""
-    book = EventFilter(account=key[0], venue=key[1], instrument=key[2])
     if start is None:
-        own = list(_events(ledger, replace(book, types=FILL_EVENTS[:3])))
+        merged = _book_events(ledger, key[1:], through, definitions)
     else:
-        own = _since(ledger, key, start[2].key[0], through)
-    merged = sorted((e for e in (*own, *definitions) if e[0] <= through), key=lambda e: e[0])
+        own = _since(ledger, key[1:], start[2].key[0], through)
+        merged = sorted((e for e in (*own, *definitions) if e[0] <= through), key=lambda e: e[0])
     standing = fills_of(merged)
+    groups.learn(f.client_order_id for f in standing)
+    standing = [f for f in standing if groups.of(f) == key[0]]
     if start is not None:
         after = venue_order_key(start[2].key)
         standing = [f for f in standing if venue_order_key(f.key) > after]
-    return fold_head(key, standing, rule, start)
+    return fold_head(key[1:], standing, rule, start)
+
+
+def _book_events(
+    ledger: LedgerParts, key: PositionKey, through: int, definitions: list[tuple[int, OrderEvent]]
+) -> list[tuple[int, OrderEvent]]:
+    """Every fill, bust and correction of the book ``key`` and the ``definitions``, up to log
+    position ``through``, in log order."""
+    book = EventFilter(account=key[0], venue=key[1], instrument=key[2], types=FILL_EVENTS[:3])
+    own = list(_events(ledger, book))
+    return sorted((e for e in (*own, *definitions) if e[0] <= through), key=lambda e: e[0])
 
 
 def _since(
@@ -223,7 +371,8 @@ def _store(
     rule: CostBasis,
     since: int,
     through: int,
-    changed: dict[PositionKey, LotHead | None],
+    changed: dict[BookKey, LotHead | None],
+    grouping: str,
 ) -> None:
     """Keep the heads for the next read, when this process may write and nobody else is."""
     db = ledger.db
@@ -231,11 +380,11 @@ def _store(
         return
     try:
         with db.write(wait=False) as tx:
-            stored.store(tx, rule, since, through, changed)
+            stored.store(tx, rule, since, through, changed, grouping)
     except (DatabaseCorruptError, DatabaseReplacedError):
         raise  # damage found before the write: told, as any command that meets it tells it
     except StoreError:
         pass  # read-only, locked, full or not granted: the heads are derived; a later read stores them
 
 
-__all__ = ["FILL_EVENTS", "lot_heads", "stored_at", "worth_reading"]
+__all__ = ["FILL_EVENTS", "group_heads", "lot_heads", "stored_at", "worth_reading"]

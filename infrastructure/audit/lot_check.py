@@ -1,5 +1,6 @@
 """``verify``'s check of the lot rules' heads (``storage.lot_heads``): each stored head against
-a fold of the log's fills up to the position the heads stand at.
+a fold of the log's fills up to the position the heads stand at, under each grouping kept (by
+parent, each order's parent as the log had it there).
 
 The heads are derived data like the views: a changed, added or removed row would make ``lots``
 and ``positions --cost-basis`` answer from it, so a full verify folds the fills again (collected
@@ -13,17 +14,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from orderledger.domain.events import FillBusted, FillCorrected, InstrumentDefined, OrderEvent, OrderFilled
+from orderledger.domain.events import (
+    FillBusted,
+    FillCorrected,
+    InstrumentDefined,
+    OrderDetailsAdded,
+    OrderEvent,
+    OrderFilled,
+    OrderRequested,
+)
 from orderledger.infrastructure.storage import lot_heads as stored
 from orderledger.infrastructure.storage.db import Database
-from orderledger.projections.book import PositionKey
 from orderledger.projections.lots import (
-    COST_BASES,
+    ACCOUNT,
     CostBasis,
     Fill,
     LotHead,
     Mark,
-    fills_by_book,
+    fills_by_group,
     fills_of,
     fold_head,
 )
@@ -37,31 +45,40 @@ class LotFolds:
 
     def __init__(self, db: Database) -> None:
         with db.read() as tx:
-            self.seen: dict[CostBasis, int] = {
-                rule: at for rule in COST_BASES if (at := stored.seen(tx, rule))
+            self.seen: dict[tuple[CostBasis, str], int] = {
+                (rule, grouping): at for rule, grouping, at in stored.kept(tx)
             }
         self.upto = max(self.seen.values(), default=0)
         self.events: list[tuple[int, OrderEvent]] = []
+        self.parents: list[tuple[int, str, str]] = []  # (position, order, parent) as orders learn them
 
     def __call__(self, position: int, event: OrderEvent) -> None:
-        if position <= self.upto and isinstance(event, _KINDS):
+        if position > self.upto:
+            return
+        if isinstance(event, _KINDS):
             self.events.append((position, event))
+        elif isinstance(event, OrderRequested | OrderDetailsAdded) and event.parent_id is not None:
+            self.parents.append((position, event.client_order_id, event.parent_id))
 
     def differences(self, db: Database, limit: int = 20) -> list[str]:
         """How the stored heads differ from the fold (empty when they agree)."""
         found: list[str] = []
-        books: dict[int, dict[PositionKey, list[Fill]]] = {}  # the fills as they stand at a position
-        for rule, at in sorted(self.seen.items()):
-            if at not in books:  # (the rules' heads mostly stand at one position: one pass)
-                books[at] = fills_by_book(fills_of(e for e in self.events if e[0] <= at))
-            expected = {key: fold_head(key, fills, rule, keep=None) for key, fills in books[at].items()}
+        fills: dict[int, list[Fill]] = {}  # the fills as they stand at a position
+        for (rule, grouping), at in sorted(self.seen.items()):
+            if at not in fills:  # (the rules' heads mostly stand at one position: one pass)
+                fills[at] = fills_of(e for e in self.events if e[0] <= at)
+            parents = {order: parent for position, order, parent in self.parents if position <= at}
+            books = fills_by_group(fills[at], grouping, parents)
+            expected = {key: fold_head(key[1:], own, rule, keep=None) for key, own in books.items()}
             with db.read() as tx:
-                heads = stored.load(tx, rule)
-                marks = {key: stored.marks(tx, rule, key) for key in heads}
+                heads = stored.load(tx, rule, grouping)
+                marks = {key: stored.marks(tx, rule, key, grouping) for key in heads}
+            which = rule if grouping == ACCOUNT else f"{rule} by {grouping}"
             for key in sorted(set(heads) | set(expected)):
                 problem = _difference(heads.get(key), marks.get(key, []), expected.get(key))
                 if problem:
-                    found.append(f"lot heads {rule}: book {'/'.join(key)} {problem}")
+                    book = "/".join(key if grouping != ACCOUNT else key[1:])
+                    found.append(f"lot heads {which}: book {book} {problem}")
         return found[:limit]
 
 

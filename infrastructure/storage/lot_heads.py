@@ -2,20 +2,25 @@
 (under average too), kept between reads so that ``lots``, ``positions --cost-basis`` and the
 daily P&L cost what they show, not the log's length.
 
-- ``lot_heads``: one row per rule and book (account, venue, instrument): in ``head``, the book's
-  position, its open lots (each with the fill that opened it), its latest fill in venue time,
-  its fills whose fee is in another currency than their P&L and its days (``projections.lots.Day``:
-  each day's realized P&L, fees and fills, and the position at its end), as one JSON text (``encode``); in
-  ``marks``, its latest marks (``projections.lots.Mark``: where a fold may start over), read
-  only when a book is folded again and written only when a mark was added;
-- ``lot_heads_index``: per rule, the log position up to which the rows hold the log's fills
-  (``seen``), and the version of this module's encoding and fold (``VERSION``).
+- ``lot_heads``: one row per rule, grouping and book: in ``head``, the book's position, its open
+  lots (each with the fill that opened it), its latest fill in venue time, its fills whose fee is
+  in another currency than their P&L and its days (``projections.lots.Day``: each day's realized
+  P&L, fees and fills, and the position at its end), as one JSON text (``encode``); in ``marks``,
+  its latest marks (``projections.lots.Mark``: where a fold may start over), read only when a
+  book is folded again and written only when a mark was added. A book is (group, account, venue,
+  instrument): under the grouping ``account`` (``ACCOUNT``) the positions' own books, whose group
+  is empty; under ``parent`` or ``tag:NAME`` one group's fills as a book of their own (what the
+  daily P&L by parent or tag folds);
+- ``lot_heads_index``: per rule and grouping, the log position up to which the rows hold the
+  log's fills (``seen``), and the version of this module's encoding and fold (``VERSION``).
 
 The log is the source of truth: the rows are derived from it by the application
 (``application.lot_heads``), which reads only the fill events after ``seen``. A row written by
 another version, a ``seen`` beyond the log's head (a store restored from an older copy), a
-dropped or emptied table: each is folded again from the log at the next read. Stores are
-compare-and-set on ``seen``, so two processes that catch up at once write one of their results.
+dropped or emptied table: each is folded again from the log at the next read; tables without
+the grouping's columns are replaced when the heads are next stored (or by ``orderledger db
+init``). Stores are compare-and-set on ``seen``, so two processes that catch up at once write one
+of their results.
 """
 
 from __future__ import annotations
@@ -30,107 +35,145 @@ import orjson
 from orderledger.domain.instrument import Terms
 from orderledger.infrastructure.storage.db import Tx, lock_schema, table_columns
 from orderledger.projections.book import Position, PositionKey, VenueKey
-from orderledger.projections.lots import MARKS_KEPT, CostBasis, Day, Fill, LotHead, Mark, OpenLot
+from orderledger.projections.lots import (
+    ACCOUNT,
+    MARKS_KEPT,
+    BookKey,
+    CostBasis,
+    Day,
+    Fill,
+    LotHead,
+    Mark,
+    OpenLot,
+    cost_basis_named,
+)
 
 TABLES = ("lot_heads", "lot_heads_index")
 CREATE = (
-    "CREATE TABLE IF NOT EXISTS lot_heads (rule TEXT NOT NULL, account TEXT NOT NULL, venue TEXT NOT NULL,"
-    " instrument TEXT NOT NULL, head TEXT NOT NULL, marks TEXT NOT NULL,"
-    " PRIMARY KEY (rule, account, venue, instrument))",
-    "CREATE TABLE IF NOT EXISTS lot_heads_index (rule TEXT PRIMARY KEY, seen BIGINT NOT NULL,"
-    " version INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS lot_heads (rule TEXT NOT NULL, grouping TEXT NOT NULL, grp TEXT NOT NULL,"
+    " account TEXT NOT NULL, venue TEXT NOT NULL, instrument TEXT NOT NULL, head TEXT NOT NULL,"
+    " marks TEXT NOT NULL, PRIMARY KEY (rule, grouping, grp, account, venue, instrument))",
+    "CREATE TABLE IF NOT EXISTS lot_heads_index (rule TEXT NOT NULL, grouping TEXT NOT NULL,"
+    " seen BIGINT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (rule, grouping))",
 )
 PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 """What the application role may do to the tables (derived data, folded again from the log)."""
-VERSION = 2
+VERSION = 3
 """The encoding's and the fold's version: rows of another are not read, and are replaced."""
+_BOOK = "rule = ? AND grouping = ? AND grp = ? AND account = ? AND venue = ? AND instrument = ?"
 
 
 def create(tx: Tx) -> None:
     """Create the tables if they are missing (``orderledger db init`` makes them for an
     application role that may create nothing)."""
-    if not table_columns(tx, TABLES[-1]):
-        lock_schema(tx)  # (two first reads at once: one creates them)
-        for statement in CREATE:
-            tx.execute(statement)
+    if "grouping" in table_columns(tx, TABLES[-1]):
+        return
+    lock_schema(tx)  # (two first reads at once: one creates them)
+    if table_columns(tx, TABLES[-1]) and "grouping" not in table_columns(tx, TABLES[-1]):
+        for table in TABLES:  # an earlier release's, without the grouping (derived rows: dropped)
+            tx.execute(f"DROP TABLE IF EXISTS {table}")
+    for statement in CREATE:
+        tx.execute(statement)
 
 
-def seen(tx: Tx, rule: CostBasis) -> int:
-    """The log position up to which the rows of ``rule`` hold the log's fills (0: none, or
-    rows of another version, or no tables)."""
-    if not table_columns(tx, TABLES[-1]):
+def seen(tx: Tx, rule: CostBasis, grouping: str = ACCOUNT) -> int:
+    """The log position up to which the rows of ``rule`` and ``grouping`` hold the log's fills
+    (0: none, or rows of another version, or no tables)."""
+    if "grouping" not in table_columns(tx, TABLES[-1]):
         return 0
-    found = tx.one("SELECT seen, version FROM lot_heads_index WHERE rule = ?", (rule,))
+    found = tx.one(
+        "SELECT seen, version FROM lot_heads_index WHERE rule = ? AND grouping = ?", (rule, grouping)
+    )
     return 0 if found is None or found[1] != VERSION else int(found[0])
 
 
-def load(tx: Tx, rule: CostBasis) -> dict[PositionKey, LotHead]:
-    """The heads of ``rule``, without their marks (``marked`` False: see ``marks``)."""
-    rows = tx.all("SELECT account, venue, instrument, head FROM lot_heads WHERE rule = ?", (rule,))
-    found: dict[PositionKey, LotHead] = {}
-    for account, venue, instrument, text in rows:
-        key = (str(account), str(venue), str(instrument))
-        found[key] = decode(key, text)
+def kept(tx: Tx) -> list[tuple[CostBasis, str, int]]:
+    """Every (rule, grouping) whose heads are stored, with the position they stand at."""
+    if "grouping" not in table_columns(tx, TABLES[-1]):
+        return []
+    rows = tx.all("SELECT rule, grouping, seen, version FROM lot_heads_index ORDER BY rule, grouping")
+    return [(cost_basis_named(str(r[0])), str(r[1]), int(r[2])) for r in rows if r[3] == VERSION and r[2]]
+
+
+def load(tx: Tx, rule: CostBasis, grouping: str = ACCOUNT) -> dict[BookKey, LotHead]:
+    """The heads of ``rule`` and ``grouping``, without their marks (``marked`` False: see
+    ``marks``)."""
+    rows = tx.all(
+        "SELECT grp, account, venue, instrument, head FROM lot_heads WHERE rule = ? AND grouping = ?",
+        (rule, grouping),
+    )
+    found: dict[BookKey, LotHead] = {}
+    for group, account, venue, instrument, text in rows:
+        key = (str(group), str(account), str(venue), str(instrument))
+        found[key] = decode(key[1:], text)
     return found
 
 
-def marks(tx: Tx, rule: CostBasis, key: PositionKey) -> list[Mark]:
-    """The marks stored for one book under ``rule``, in venue order."""
-    found = tx.one(
-        "SELECT marks FROM lot_heads WHERE rule = ? AND account = ? AND venue = ? AND instrument = ?",
-        (rule, *key),
-    )
-    return [] if found is None else decode_marks(key, found[0])
+def marks(tx: Tx, rule: CostBasis, key: BookKey, grouping: str = ACCOUNT) -> list[Mark]:
+    """The marks stored for one book under ``rule`` and ``grouping``, in venue order."""
+    found = tx.one(f"SELECT marks FROM lot_heads WHERE {_BOOK}", (rule, grouping, *key))
+    return [] if found is None else decode_marks(key[1:], found[0])
 
 
 def store(
-    tx: Tx, rule: CostBasis, since: int, through: int, heads: Mapping[PositionKey, LotHead | None]
+    tx: Tx,
+    rule: CostBasis,
+    since: int,
+    through: int,
+    heads: Mapping[BookKey, LotHead | None],
+    grouping: str = ACCOUNT,
 ) -> bool:
-    """Write ``heads`` (None: the book has no fill left) and move ``seen`` from ``since`` to
-    ``through``; False, writing nothing, when ``seen`` is no longer ``since`` (another process
-    stored first). A head read back without its marks adds the ones it made to those stored.
-    On PostgreSQL the index's row is locked first, so two stores take turns."""
+    """Write ``heads`` (None: the book has no fill left) and move ``seen`` of ``rule`` and
+    ``grouping`` from ``since`` to ``through``; False, writing nothing, when ``seen`` is no
+    longer ``since`` (another process stored first). A head read back without its marks adds the
+    ones it made to those stored. On PostgreSQL the index's row is locked first, so two stores
+    take turns."""
     create(tx)
     tx.execute(
-        "INSERT INTO lot_heads_index (rule, seen, version) VALUES (?, 0, ?) ON CONFLICT DO NOTHING",
-        (rule, VERSION),
+        "INSERT INTO lot_heads_index (rule, grouping, seen, version) VALUES (?, ?, 0, ?)"
+        " ON CONFLICT DO NOTHING",
+        (rule, grouping, VERSION),
     )
     lock = " FOR UPDATE" if tx.dialect == "postgresql" else ""
-    current, version = tx.one(f"SELECT seen, version FROM lot_heads_index WHERE rule = ?{lock}", (rule,))
+    current, version = tx.one(
+        f"SELECT seen, version FROM lot_heads_index WHERE rule = ? AND grouping = ?{lock}", (rule, grouping)
+    )
     if version != VERSION or since == 0:
         # Rows of another version, or a fold from the start: the rule's rows are replaced.
-        tx.execute("DELETE FROM lot_heads WHERE rule = ?", (rule,))
+        tx.execute("DELETE FROM lot_heads WHERE rule = ? AND grouping = ?", (rule, grouping))
     elif int(current) != since:
         return False
-    where = "rule = ? AND account = ? AND venue = ? AND instrument = ?"
-    gone = [(rule, *key) for key, head in heads.items() if head is None]
+    gone = [(rule, grouping, *key) for key, head in heads.items() if head is None]
     if gone:
-        tx.executemany(f"DELETE FROM lot_heads WHERE {where}", gone)
+        tx.executemany(f"DELETE FROM lot_heads WHERE {_BOOK}", gone)
     whole, moved = [], []
     for key, head in heads.items():
         if head is None:
             continue
         if head.marked or head.marks:
-            every = head.marks if head.marked else [*marks(tx, rule, key), *head.marks]
-            whole.append((rule, *key, encode(head), encode_marks(every[-MARKS_KEPT:])))
+            every = head.marks if head.marked else [*marks(tx, rule, key, grouping), *head.marks]
+            whole.append((rule, grouping, *key, encode(head), encode_marks(every[-MARKS_KEPT:])))
         else:
-            moved.append((encode(head), rule, *key))
+            moved.append((encode(head), rule, grouping, *key))
     if whole:
         tx.executemany(
-            "INSERT INTO lot_heads (rule, account, venue, instrument, head, marks) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (rule, account, venue, instrument) DO UPDATE"
-            " SET head = excluded.head, marks = excluded.marks",
+            "INSERT INTO lot_heads (rule, grouping, grp, account, venue, instrument, head, marks)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (rule, grouping, grp, account, venue, instrument)"
+            " DO UPDATE SET head = excluded.head, marks = excluded.marks",
             whole,
         )
     if moved:
-        tx.executemany(f"UPDATE lot_heads SET head = ? WHERE {where}", moved)
-    tx.execute("UPDATE lot_heads_index SET seen = ?, version = ? WHERE rule = ?", (through, VERSION, rule))
+        tx.executemany(f"UPDATE lot_heads SET head = ? WHERE {_BOOK}", moved)
+    tx.execute(
+        "UPDATE lot_heads_index SET seen = ?, version = ? WHERE rule = ? AND grouping = ?",
+        (through, VERSION, rule, grouping),
+    )
     return True
 
 
 def forget(tx: Tx) -> None:
     """Drop every rule's heads (a rebuild of every view): the next read folds the log again."""
-    if table_columns(tx, TABLES[-1]):
+    if "grouping" in table_columns(tx, TABLES[-1]):
         tx.execute("DELETE FROM lot_heads")
         tx.execute("DELETE FROM lot_heads_index")
 
@@ -262,6 +305,7 @@ __all__ = [
     "encode",
     "encode_marks",
     "forget",
+    "kept",
     "load",
     "marks",
     "seen",

@@ -18,11 +18,18 @@ CPU time:
 - ``daily fold``: ``pnl --daily --json`` (by account, average cost), which finds no heads under
   average yet and folds every fill of the log (then stores them);
 - ``daily stored``: the same again, from the stored heads' days;
+- ``parent fold (ro)``: ``pnl --daily --by parent --json`` on a read-only connection (``mode=ro``)
+  that finds no heads by parent: the fold of every P&L entry each such read makes without them;
+- ``parent fold``: the same on the writable file, which holds no heads by parent yet: every fill
+  of the log folded into each parent's books (then stored); ``parent stored``: the same again,
+  from the stored heads' days; ``tag …``: the same three by ``tag:strategy`` (the simulator's);
 - ``new fills``: the held-back tail ingested (not timed), then ``lots``: only the fills after the
-  heads folded on; ``daily new fills``: the same for ``pnl --daily``;
+  heads folded on; ``daily new fills``, ``parent new fills``, ``tag new fills``: the same for
+  ``pnl --daily`` by account, parent and tag;
 - ``late fill``: the held-back fill ingested (earlier in venue time than its book's latest), then
   ``lots``: its book folded again from the latest moment it was flat before that fill (its days
-  from then counted again); ``daily late fill``: the same for ``pnl --daily``;
+  from then counted again); ``daily late fill``, ``parent late fill``, ``tag late fill``: the same
+  for ``pnl --daily`` by account, parent and tag;
 - ``open orders``: ``orders --open --json``, a read of a view of the same ledger, for the
   command's own start and a read of rows as they are stored.
 
@@ -51,6 +58,8 @@ from orderledger.infrastructure.application.simulator import simulate_lines  # n
 from tests.support.bench import spread  # noqa: E402
 
 COMMAND = [sys.executable, "-m", "orderledger"]
+GROUPED = (("parent", "parent"), ("tag", "tag:strategy"))
+"""The daily P&L's groupings read from their own books' heads: (row name, ``--by``)."""
 
 
 def build(folder: Path, orders: int, tail: int) -> tuple[Path, list[str], str]:
@@ -116,28 +125,39 @@ def main(argv: list[str] | None = None) -> int:
             daily = [*url, "pnl", "--daily", "--json"]
             figures.setdefault("daily fold", []).append(run(daily))
             figures.setdefault("daily stored", []).append(run(daily))
+            grouped = {name: ["pnl", "--daily", "--by", by, "--json"] for name, by in GROUPED}
+            for name, read in grouped.items():
+                figures.setdefault(f"{name} fold (ro)", []).append(
+                    run(["--db", f"sqlite:///{db}?mode=ro", *read])
+                )
+                figures.setdefault(f"{name} fold", []).append(run([*url, *read]))
+                figures.setdefault(f"{name} stored", []).append(run([*url, *read]))
             (work / "tail.jsonl").write_text("\n".join(tail) + "\n")
             run([*url, "ingest", str(work / "tail.jsonl")])
             figures.setdefault("new fills", []).append(run(lots))
             figures.setdefault("daily new fills", []).append(run(daily))
+            for name, read in grouped.items():
+                figures.setdefault(f"{name} new fills", []).append(run([*url, *read]))
             (work / "late.jsonl").write_text(held + "\n")
             run([*url, "ingest", str(work / "late.jsonl")])
             figures.setdefault("late fill", []).append(run(lots))
             figures.setdefault("daily late fill", []).append(run(daily))
+            for name, read in grouped.items():
+                figures.setdefault(f"{name} late fill", []).append(run([*url, *read]))
             figures.setdefault("open orders", []).append(run([*url, "orders", "--open", "--json"]))
     with OrderLedger(f"sqlite:///{base}?mode=ro") as ledger:
         events = ledger.log_position()
     print(
         f"{args.orders:,} orders, {events:,} events in the base ledger; rule {args.rule}; {args.rounds} rounds"
     )
-    print(f"{'read':<16} {'wall s':>8} {'CPU s':>8} {'spread':>7} {'bytes':>10}  vs fold (CPU)")
+    print(f"{'read':<18} {'wall s':>8} {'CPU s':>8} {'spread':>7} {'bytes':>10}  vs fold (CPU)")
     fold_cpu = statistics.median(c for _, c, _ in figures["fold"])
     for name, runs in figures.items():
         wall = statistics.median(w for w, _, _ in runs)
         cpu = statistics.median(c for _, c, _ in runs)
         size = runs[-1][2]
         print(
-            f"{name:<16} {wall:>8.3f} {cpu:>8.3f} {spread([c for _, c, _ in runs]):>7.2f} {size:>10,}"
+            f"{name:<18} {wall:>8.3f} {cpu:>8.3f} {spread([c for _, c, _ in runs]):>7.2f} {size:>10,}"
             f"  {cpu / fold_cpu:.3f}×"
         )
     return 0

@@ -3,7 +3,9 @@
 since, yet answer exactly what a fold of the whole log gives, whatever arrived in between: fills
 later or earlier in venue time than their book's latest, busts, corrections, definitions, fees in
 another currency, and reads between any two messages (issue 46, item 2). The daily P&L by account
-reads the days kept with the heads (under average as well) and answers what its fold gives."""
+reads the days kept with the heads (under average as well) and answers what its fold gives; by
+parent or tag, the days of each group's own books' heads, whose fills move when an order learns its
+parent after they were folded."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import (
     cash_flows_by,
     grouped_pnl,
+    order_parents,
     position_rows,
     recorded_rates,
 )
@@ -32,6 +35,7 @@ from orderledger.infrastructure.storage import lot_heads
 from orderledger.projections import lots as lots_module
 from orderledger.projections.lots import Fill, cost_basis_named
 from tests.support.integration import fact, fill, lines, request, separate_database, ts
+from tests.support.parent_linkage import SESSION as SESSION_BY_PARENT
 
 RULES = ("fifo", "lifo", "hifo")
 BOOKS = (("a", "ETH-USDT"), ("a", "ETH-USDT-SWAP"), ("b", "ETH-USDT"))
@@ -47,12 +51,15 @@ DEFINITION = {
 }
 
 
-Answer = tuple[list[LotRow], list[PositionRow], list[DailyPnlRow], list[DailyPnlRow], list[list[PnlRow]]]
+GROUPINGS = ("parent", "tag:strategy")
+Answer = tuple[
+    list[LotRow], list[PositionRow], list[DailyPnlRow], list[DailyPnlRow], list[list[PnlRow]], list[Any]
+]
 
 
 def folded(ledger: OrderLedger, rule: str) -> Answer:
-    """Open lots and positions under ``rule``, and the daily P&L by account under it and under
-    average, from a fold of the whole log (no stored head)."""
+    """Open lots and positions under ``rule``, the daily P&L by account under it and under
+    average, and by parent and tag under both, from a fold of the whole log (no stored head)."""
     books = reads.rule_books(ledger, rule, None, False)
     lots = [LotRow.of_open(rule, lot) for b in books.values() for lot in b.open]
     paid = [(key, f) for key, b in books.items() for f in b.fills]
@@ -69,17 +76,41 @@ def folded(ledger: OrderLedger, rule: str) -> Answer:
         )
         for by in reads.BOOK_GROUPS
     ]
-    return lots, positions, daily, daily_pnl_rows(ledger.db, "account", "average"), grouped
+    parents = order_parents(ledger.db)
+    by_group = [
+        *(daily_pnl_rows(ledger.db, by, basis) for by in GROUPINGS for basis in (rule, "average")),
+        *(
+            grouped_pnl(
+                by,
+                (
+                    (_of(f, by, parents), f.realized, f.fee, f.fee_currency, f.pnl_currency, 1, f)
+                    for f in fills
+                ),
+                cash_flows_by(ledger.db, by),
+                rates,
+            )
+            for by in GROUPINGS
+        ),
+    ]
+    return lots, positions, daily, daily_pnl_rows(ledger.db, "account", "average"), grouped, by_group
 
 
 def _group(f: Fill, by: str) -> str:
     return f.ts_event.date().isoformat() if by == "day" else str(getattr(f, by))
 
 
+def _of(f: Fill, by: str, parents: dict[str, str | None]) -> str | None:
+    return f.tags.get(by[4:]) if by.startswith("tag:") else parents.get(f.client_order_id)
+
+
 def read(ledger: OrderLedger, rule: str) -> Answer:
     lots, positions = list(ledger.lots(cost_basis=rule)), list(ledger.positions(cost_basis=rule))
     daily = ledger.pnl_daily(cost_basis=rule), ledger.pnl_daily(cost_basis="average")
-    return lots, positions, *daily, [ledger.pnl(by=by, cost_basis=rule) for by in reads.BOOK_GROUPS]
+    by_group = [
+        *(ledger.pnl_daily(by=by, cost_basis=basis) for by in GROUPINGS for basis in (rule, "average")),
+        *(ledger.pnl(by=by, cost_basis=rule) for by in GROUPINGS),
+    ]
+    return lots, positions, *daily, [ledger.pnl(by=by, cost_basis=rule) for by in reads.BOOK_GROUPS], by_group
 
 
 order = st.tuples(
@@ -90,6 +121,9 @@ order = st.tuples(
     st.integers(0, 4),  # venue time, seconds: ties are frequent
     st.sampled_from([None, "USDT", "BNB"]),  # the fee's currency (BNB: valued when read)
     st.sampled_from([0, 0, 1, 2]),  # the UTC day of venue time: the daily P&L's rows
+    st.sampled_from([None, "P1", "P2"]),  # the order's parent
+    st.sampled_from([None, "mm", "arb"]),  # its tag "strategy"
+    st.booleans(),  # its parent (and a tag) stated only by a second request: learned in any order
 )
 DAY = 86_400
 marks = st.lists(
@@ -113,27 +147,32 @@ marks = st.lists(
 )
 def test_stored_heads_answer_what_a_fold_of_the_log_answers_after_every_message(
     rule: str,
-    orders: list[tuple[int, str, int, int, int, str | None, int]],
+    orders: list[tuple[int, str, int, int, int, str | None, int, str | None, str | None, bool]],
     changes: list[tuple[int, str, int]],
     defined: bool,
     prices: list[tuple[str, int, int]],
     data: st.DataObject,
 ) -> None:
     messages: list[dict[str, Any]] = []
-    for n, (book, side, qty, px, second, fee_currency, day) in enumerate(orders):
+    for n, (book, side, qty, px, second, fee_currency, day, parent, tag, later) in enumerate(orders):
         account, instrument = BOOKS[book]
         second += day * DAY
-        messages.append(
-            request(
-                f"o{n}", account=account, instrument=instrument, side=side, quantity=str(qty), seconds=second
-            )
+        stated: dict[str, Any] = dict(
+            account=account, instrument=instrument, side=side, quantity=str(qty), seconds=second
         )
+        tags: dict[str, Any] = {} if tag is None else {"tags": {"strategy": tag}}
+        if parent is not None and later:
+            # (the fill's tags are the order's when it was filled: "late" only after this)
+            messages.append(request(f"o{n}", **stated, parent_id=parent, tags={"strategy": "late"}))
+        elif parent is not None:
+            tags["parent_id"] = parent
+        messages.append(request(f"o{n}", **stated, **tags))
         fees = {} if fee_currency is None else {"fee": "0.5", "fee_currency": fee_currency}
         # (+ n: no two orders at one price, so that every match realizes something of its own)
         messages.append(fill(f"o{n}", f"t{n}", str(qty), str(px + n), seconds=second + 0.5, **fees))
     for n, kind, qty in changes:
         if n < len(orders):
-            _, _, ordered, px, second, _, day = orders[n]
+            _, _, ordered, px, second, _, day, *_ = orders[n]
             second += day * DAY
             if kind == "bust":
                 messages.append(fact("fill_busted", f"o{n}", seconds=second + 9, trade_id=f"t{n}"))
@@ -168,10 +207,13 @@ def test_stored_heads_answer_what_a_fold_of_the_log_answers_after_every_message(
         assert read(ledger, rule) == folded(ledger, rule)
         # And once more from what is stored alone: nothing new to fold, the heads as decoded.
         with ledger.db.read() as tx:
-            assert lot_heads.seen(tx, cost_basis_named(rule)) > 0 or not any(
-                m["type"] == "fill" for m in messages
-            )
+            for grouping in ("account", *GROUPINGS):
+                assert lot_heads.seen(tx, cost_basis_named(rule), grouping) > 0 or not any(
+                    m["type"] == "fill" for m in messages
+                )
         assert read(ledger, rule) == folded(ledger, rule)
+        report = ledger.verify()  # every grouping's heads, against the fold's
+        assert report.ok, report.view_problems
 
 
 @settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -228,10 +270,10 @@ LATE = lines(
 )
 
 
-def _stored(ledger: OrderLedger, rule: str) -> tuple[int, int]:
+def _stored(ledger: OrderLedger, rule: str, grouping: str = "account") -> tuple[int, int]:
     with ledger.db.read() as tx:
-        (seen,) = tx.one("SELECT seen FROM lot_heads_index WHERE rule = ?", (rule,))
-        (rows,) = tx.one("SELECT COUNT(*) FROM lot_heads WHERE rule = ?", (rule,))
+        (seen,) = tx.one("SELECT seen FROM lot_heads_index WHERE rule = ? AND grouping = ?", (rule, grouping))
+        (rows,) = tx.one("SELECT COUNT(*) FROM lot_heads WHERE rule = ? AND grouping = ?", (rule, grouping))
     return int(seen), int(rows)
 
 
@@ -274,6 +316,34 @@ def test_heads_of_another_version_or_beyond_the_log_are_folded_again(tmp_path: P
         plain.execute("UPDATE lot_heads_index SET seen = 1000000")
     with OrderLedger(url) as ledger:
         assert read(ledger, "lifo") == expected
+
+
+def test_tables_of_an_earlier_release_are_replaced_when_the_heads_are_stored(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with OrderLedger(url) as ledger:
+        ledger.ingest_lines(SESSION)
+        expected = folded(ledger, "fifo")
+    # Given the tables as the release before groupings made them (no grouping, no group)
+    with sqlite3.connect(tmp_path / "ledger.db") as plain:
+        plain.execute("DROP TABLE IF EXISTS lot_heads")
+        plain.execute("DROP TABLE IF EXISTS lot_heads_index")
+        plain.execute(
+            "CREATE TABLE lot_heads (rule TEXT NOT NULL, account TEXT NOT NULL, venue TEXT NOT NULL,"
+            " instrument TEXT NOT NULL, head TEXT NOT NULL, marks TEXT NOT NULL,"
+            " PRIMARY KEY (rule, account, venue, instrument))"
+        )
+        plain.execute(
+            "CREATE TABLE lot_heads_index (rule TEXT PRIMARY KEY, seen BIGINT NOT NULL,"
+            " version INTEGER NOT NULL)"
+        )
+        plain.execute("INSERT INTO lot_heads VALUES ('fifo', 'acc', 'V', 'ETH-USDT', '{}', '[]')")
+        plain.execute("INSERT INTO lot_heads_index VALUES ('fifo', 6, 2)")
+    # Then a read answers from a fold and stores its heads in the tables as they are now
+    with OrderLedger(url) as ledger:
+        assert read(ledger, "fifo") == expected
+        assert _stored(ledger, "fifo") == (ledger.log_position(), 1)
+        assert _stored(ledger, "fifo", "tag:strategy")[0] == ledger.log_position()
+        assert read(ledger, "fifo") == expected
 
 
 def test_a_read_only_ledger_answers_from_a_fold_and_writes_nothing(tmp_path: Path) -> None:
@@ -379,3 +449,43 @@ def test_a_late_fill_and_a_bust_fold_the_book_again_from_its_flat_moment(
         (position,) = ledger.positions(cost_basis="lifo")
         assert (position.quantity, position.realized_pnl) == (2, 10)
         assert read(ledger, "lifo") == folded(ledger, "lifo")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_daily_pnl_by_parent_moves_an_orders_fills_to_the_parent_it_learns(
+    backend: str, tmp_path: Path
+) -> None:
+    # Given the parent-linkage session (tests/support/parent_linkage.py) before E learns its
+    # parent, BTC-USDT marked at 105, read by parent under each rule: each parent's fills are a
+    # book of their own, P2's sell of 6 @ 95 a short, E's buy of 1 @ 100 with D's under (none)
+    *first, learned = SESSION_BY_PARENT
+    mark = {
+        "type": "mark",
+        "venue": "V",
+        "instrument": "BTC-USDT",
+        "source": "x",
+        "price": "105",
+        "ts": ts(20),
+    }
+    with separate_database(backend, tmp_path, "parent_heads") as url, OrderLedger(url) as ledger:
+        ledger.ingest_lines([*first, json.dumps(mark)])
+        for rule in ("average", *RULES):
+            assert ledger.pnl_daily(by="parent", cost_basis=rule) == daily_pnl_rows(ledger.db, "parent", rule)
+        assert _held(ledger) == (35, 0, -60)
+        assert _stored(ledger, "fifo", "parent") == (ledger.log_position() - 1, 3)  # (the mark after)
+        # When E's request arrives again, naming P2
+        ledger.ingest_lines([learned])
+        # Then E's fill closes 1 of P2's short at 100: realized −5, short 5 (−50 at 105), and
+        # (none) holds D's 2 @ 90 alone (30), under every rule, from the heads folded again
+        for rule in ("average", *RULES):
+            assert ledger.pnl_daily(by="parent", cost_basis=rule) == daily_pnl_rows(ledger.db, "parent", rule)
+            assert _stored(ledger, rule, "parent") == (ledger.log_position(), 3)
+        assert _held(ledger) == (30, -5, -50)
+        report = ledger.verify()
+        assert report.ok, report.view_problems
+
+
+def _held(ledger: OrderLedger) -> tuple[Any, ...]:
+    """(none)'s unrealized P&L, and P2's realized and unrealized (average)."""
+    rows = {r.group: r for r in ledger.pnl_daily(by="parent")}
+    return rows["(none)"].unrealized_pnl, rows["P2"].realized_pnl, rows["P2"].unrealized_pnl
