@@ -1,14 +1,18 @@
-"""Each book's position and open lots under a lot rule, brought up to the log's head when read.
+"""Each book's position, open lots and closed lots under a lot rule, brought up to the log's head
+when read.
 
-``lots`` and ``positions --cost-basis fifo|lifo|hifo`` read these heads instead of folding every
-fill of the log at each read. A read takes the heads the last read stored
-(``storage.lot_heads``) and folds only the fill events recorded since: a fill later in venue
-time than its book's latest extends the book where it stands (``projections.lots.extend``); a
-fill that lands earlier, or a bust or correction, folds that book again from its latest mark
-before that place (``projections.lots.Mark``: the book's figures and open lots right after one
-of its fills, kept whenever the book is flat and every few hundred fills), reading from the log
-only the book's fills since that mark; without one, or for a book never stored, from its first
-fill.
+``lots`` (open or ``--closed``) and ``positions --cost-basis fifo|lifo|hifo`` read these heads
+(and the closed lots kept beside them) instead of folding every fill of the log at each read. A
+read takes the heads the last read stored (``storage.lot_heads``) and folds only the fill events
+recorded since: a fill later in venue time than its book's latest extends the book where it
+stands (``projections.lots.extend``); a fill that lands earlier, or a bust or correction, folds
+that book again from its latest mark before that place (``projections.lots.Mark``: the book's
+figures and open lots right after one of its fills, kept whenever the book is flat and every few
+hundred fills), reading from the log only the book's fills since that mark; without one, or for
+a book never stored, from its first fill. The closed lots a fold makes replace the book's stored
+ones from the first it made on (``LotHead.closed_from``): after those stored, for a head
+extended; from the mark's count, for a book folded again from a mark; all of them, from its
+first fill.
 
 The heads then go back to the store, unless another process stored first, the ledger is
 read-only for this connection, or another writer holds the write lock: then the answer is still
@@ -35,6 +39,7 @@ from orderledger.infrastructure.errors import DatabaseCorruptError, DatabaseRepl
 from orderledger.infrastructure.storage import lot_heads as stored
 from orderledger.projections.book import PositionKey, VenueKey, venue_order_key
 from orderledger.projections.lots import (
+    ClosedLot,
     CostBasis,
     LotHead,
     Mark,
@@ -56,15 +61,35 @@ DEFINITIONS = EventFilter(types=("InstrumentDefined",))
 
 def lot_heads(ledger: LedgerParts, rule: CostBasis) -> dict[PositionKey, LotHead]:
     """Every book's head under ``rule`` as of the log's head, stored for the next read."""
+    return _brought(ledger, rule, closed=False)[0]
+
+
+def closed_lots(ledger: LedgerParts, rule: CostBasis) -> dict[PositionKey, list[ClosedLot]]:
+    """Every book's closed lots under ``rule`` as of the log's head, books in order of their
+    keys and each book's lots in venue order of their closing fills (then in match order): the
+    rows stored before the first lot this read's fold made or kept (``LotHead.closed_from``),
+    then those, stored for the next read with the heads."""
+    heads, kept = _brought(ledger, rule, closed=True)
+    return {
+        key: [*kept.get(key, [])[: head.closed_from], *head.closed] for key, head in sorted(heads.items())
+    }
+
+
+def _brought(
+    ledger: LedgerParts, rule: CostBasis, *, closed: bool
+) -> tuple[dict[PositionKey, LotHead], dict[PositionKey, list[ClosedLot]]]:
+    """The heads brought up to the log's head and stored, and (``closed``) the closed lots that
+    were stored with the heads they were brought from, read in the same transaction."""
     db = ledger.db
     with db.read() as tx:
         since = stored.seen(tx, rule)
         if since > ledger.log_position():
             since = 0  # a store restored from an older copy than its heads: folded again
         heads = stored.load(tx, rule) if since else {}
+        kept = stored.closed(tx, rule) if since and closed else {}
     events = list(_events(ledger, EventFilter(types=FILL_EVENTS), after=since))
     if not events:
-        return heads
+        return heads, kept
     if db.writable():
         # The store below is this process's first write, perhaps: the check of the file that
         # comes before one (SQLite) runs beside the fold instead of after it.
@@ -86,7 +111,7 @@ def lot_heads(ledger: LedgerParts, rule: CostBasis) -> dict[PositionKey, LotHead
             else:
                 heads[key] = changed_head
     _store(ledger, rule, since, through, changed)
-    return heads
+    return heads, kept
 
 
 def stored_at(ledger: LedgerParts, rule: CostBasis) -> int:
@@ -231,4 +256,4 @@ def _store(
         pass  # read-only, locked, full or not granted: the heads are derived; a later read stores them
 
 
-__all__ = ["FILL_EVENTS", "lot_heads", "stored_at"]
+__all__ = ["FILL_EVENTS", "closed_lots", "lot_heads", "stored_at"]

@@ -5,7 +5,8 @@ The heads are derived data like the views: a changed, added or removed row would
 and ``positions --cost-basis`` answer from it, so a full verify folds the fills again (collected
 in its one pass over the log) and compares what a read takes from a head: its position's
 figures, its open lots, its latest fill, its fills paying fees in another currency, its days
-(the daily P&L's figures) and each mark it keeps (where a later read may start a fold over).
+(the daily P&L's figures) and each mark it keeps (where a later read may start a fold over),
+and the closed lots kept beside it (what ``lots --closed`` reads), each in its place.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from orderledger.infrastructure.storage.db import Database
 from orderledger.projections.book import PositionKey
 from orderledger.projections.lots import (
     COST_BASES,
+    ClosedLot,
     CostBasis,
     Fill,
     LotHead,
@@ -58,8 +60,12 @@ class LotFolds:
             with db.read() as tx:
                 heads = stored.load(tx, rule)
                 marks = {key: stored.marks(tx, rule, key) for key in heads}
-            for key in sorted(set(heads) | set(expected)):
-                problem = _difference(heads.get(key), marks.get(key, []), expected.get(key))
+                closed = stored.closed(tx, rule)
+            for key in sorted(set(heads) | set(expected) | set(closed)):
+                folded = expected.get(key)
+                problem = _difference(heads.get(key), marks.get(key, []), folded) or _closed_difference(
+                    closed.get(key, []), [] if folded is None else folded.closed
+                )
                 if problem:
                     found.append(f"lot heads {rule}: book {'/'.join(key)} {problem}")
         return found[:limit]
@@ -92,4 +98,17 @@ def _difference(head: LotHead | None, marks: list[Mark], folded: LotHead | None)
     for mark in marks:
         if every.get(mark.key) != mark:
             return f"has a mark after fill {mark.key[1]!r} that the log does not give"
+    if head.made != folded.made:
+        return f"counts {head.made} closed lots, the log folds to {folded.made}"
+    return ""
+
+
+def _closed_difference(kept: list[ClosedLot], folded: list[ClosedLot]) -> str:
+    for n, (lot, expected) in enumerate(zip(kept, folded, strict=False)):
+        if lot != expected:
+            return (
+                f"has a closed lot {n} (closed by fill {lot.closed.trade_id!r}) other than the log folds to"
+            )
+    if len(kept) != len(folded):
+        return f"has {len(kept)} closed lots stored, the log folds to {len(folded)}"
     return ""

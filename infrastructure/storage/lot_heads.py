@@ -8,6 +8,14 @@ daily P&L cost what they show, not the log's length.
   each day's realized P&L, fees and fills, and the position at its end), as one JSON text (``encode``); in
   ``marks``, its latest marks (``projections.lots.Mark``: where a fold may start over), read
   only when a book is folded again and written only when a mark was added;
+- ``closed_lots``: one row per rule, book and closed lot (``projections.lots.ClosedLot``: the
+  fills that opened and closed it, as they stand, and what it realized), numbered ``n`` from 0
+  in venue order of the closing fills (then in match order): ``lots --closed`` reads these
+  instead of folding the log. A head that was extended adds the closed lots its new fills made;
+  a book folded again from a mark replaces its rows from the number the mark holds
+  (``Mark.closed``: how many closed lots the book had made by then) on, which is one DELETE of
+  ``n >= ?``; a book folded from its first fill replaces them all. They are apart from the
+  head's JSON, which every read of open lots or positions decodes;
 - ``lot_heads_index``: per rule, the log position up to which the rows hold the log's fills
   (``seen``), and the version of this module's encoding and fold (``VERSION``).
 
@@ -30,35 +38,43 @@ import orjson
 from orderledger.domain.instrument import Terms
 from orderledger.infrastructure.storage.db import Tx, lock_schema, table_columns
 from orderledger.projections.book import Position, PositionKey, VenueKey
-from orderledger.projections.lots import MARKS_KEPT, CostBasis, Day, Fill, LotHead, Mark, OpenLot
+from orderledger.projections.lots import MARKS_KEPT, ClosedLot, CostBasis, Day, Fill, LotHead, Mark, OpenLot
 
-TABLES = ("lot_heads", "lot_heads_index")
+TABLES = ("lot_heads", "closed_lots", "lot_heads_index")
 CREATE = (
     "CREATE TABLE IF NOT EXISTS lot_heads (rule TEXT NOT NULL, account TEXT NOT NULL, venue TEXT NOT NULL,"
     " instrument TEXT NOT NULL, head TEXT NOT NULL, marks TEXT NOT NULL,"
     " PRIMARY KEY (rule, account, venue, instrument))",
+    "CREATE TABLE IF NOT EXISTS closed_lots (rule TEXT NOT NULL, account TEXT NOT NULL, venue TEXT NOT NULL,"
+    " instrument TEXT NOT NULL, n INTEGER NOT NULL, lot TEXT NOT NULL,"
+    " PRIMARY KEY (rule, account, venue, instrument, n))",
     "CREATE TABLE IF NOT EXISTS lot_heads_index (rule TEXT PRIMARY KEY, seen BIGINT NOT NULL,"
     " version INTEGER NOT NULL)",
 )
 PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 """What the application role may do to the tables (derived data, folded again from the log)."""
-VERSION = 2
+VERSION = 3
 """The encoding's and the fold's version: rows of another are not read, and are replaced."""
 
 
 def create(tx: Tx) -> None:
     """Create the tables if they are missing (``orderledger db init`` makes them for an
     application role that may create nothing)."""
-    if not table_columns(tx, TABLES[-1]):
+    if not _made(tx):
         lock_schema(tx)  # (two first reads at once: one creates them)
         for statement in CREATE:
             tx.execute(statement)
 
 
+def _made(tx: Tx) -> bool:
+    """Whether the tables are there (a store made before ``closed_lots`` lacks that one)."""
+    return bool(table_columns(tx, TABLES[-1])) and bool(table_columns(tx, TABLES[1]))
+
+
 def seen(tx: Tx, rule: CostBasis) -> int:
     """The log position up to which the rows of ``rule`` hold the log's fills (0: none, or
     rows of another version, or no tables)."""
-    if not table_columns(tx, TABLES[-1]):
+    if not _made(tx):
         return 0
     found = tx.one("SELECT seen, version FROM lot_heads_index WHERE rule = ?", (rule,))
     return 0 if found is None or found[1] != VERSION else int(found[0])
@@ -71,6 +87,20 @@ def load(tx: Tx, rule: CostBasis) -> dict[PositionKey, LotHead]:
     for account, venue, instrument, text in rows:
         key = (str(account), str(venue), str(instrument))
         found[key] = decode(key, text)
+    return found
+
+
+def closed(tx: Tx, rule: CostBasis) -> dict[PositionKey, list[ClosedLot]]:
+    """The closed lots stored under ``rule``, each book's in order (its lots numbered 0, 1, …)."""
+    rows = tx.all(
+        "SELECT account, venue, instrument, lot FROM closed_lots WHERE rule = ?"
+        " ORDER BY account, venue, instrument, n",
+        (rule,),
+    )
+    found: dict[PositionKey, list[ClosedLot]] = {}
+    for account, venue, instrument, text in rows:
+        key = (str(account), str(venue), str(instrument))
+        found.setdefault(key, []).append(decode_closed(key, text))
     return found
 
 
@@ -100,12 +130,15 @@ def store(
     if version != VERSION or since == 0:
         # Rows of another version, or a fold from the start: the rule's rows are replaced.
         tx.execute("DELETE FROM lot_heads WHERE rule = ?", (rule,))
+        tx.execute("DELETE FROM closed_lots WHERE rule = ?", (rule,))
     elif int(current) != since:
         return False
     where = "rule = ? AND account = ? AND venue = ? AND instrument = ?"
     gone = [(rule, *key) for key, head in heads.items() if head is None]
     if gone:
         tx.executemany(f"DELETE FROM lot_heads WHERE {where}", gone)
+        tx.executemany(f"DELETE FROM closed_lots WHERE {where}", gone)
+    _store_closed(tx, rule, since, heads)
     whole, moved = [], []
     for key, head in heads.items():
         if head is None:
@@ -128,10 +161,31 @@ def store(
     return True
 
 
+def _store_closed(tx: Tx, rule: CostBasis, since: int, heads: Mapping[PositionKey, LotHead | None]) -> None:
+    """Each head's closed lots from the first it made or kept (``LotHead.closed_from``) on, in
+    place of those stored from that number on."""
+    where = "rule = ? AND account = ? AND venue = ? AND instrument = ?"
+    replaced = [(rule, *key, head.closed_from) for key, head in heads.items() if head is not None]
+    if replaced and since:  # (from the start, every row of the rule is gone already)
+        tx.executemany(f"DELETE FROM closed_lots WHERE {where} AND n >= ?", replaced)
+    added = [
+        (rule, *key, head.closed_from + i, encode_closed(lot))
+        for key, head in heads.items()
+        if head is not None
+        for i, lot in enumerate(head.closed)
+    ]
+    if added:
+        tx.executemany(
+            "INSERT INTO closed_lots (rule, account, venue, instrument, n, lot) VALUES (?, ?, ?, ?, ?, ?)",
+            added,
+        )
+
+
 def forget(tx: Tx) -> None:
     """Drop every rule's heads (a rebuild of every view): the next read folds the log again."""
-    if table_columns(tx, TABLES[-1]):
+    if _made(tx):
         tx.execute("DELETE FROM lot_heads")
+        tx.execute("DELETE FROM closed_lots")
         tx.execute("DELETE FROM lot_heads_index")
 
 
@@ -206,6 +260,7 @@ def encode(head: LotHead) -> str:
         "paid": [_fill(f) for f in head.paid],
         "since": head.since,
         "days": [_day(d) for d in head.days],
+        "made": head.made,
     }  # fmt: skip
     return orjson.dumps(state).decode()
 
@@ -226,7 +281,9 @@ def decode(key: PositionKey, text: str | bytes) -> LotHead:
     lots = [OpenLot(_fill_of(key, f), Decimal(q), Decimal(c), Decimal(px)) for f, q, c, px in state["open"]]
     paid = [_fill_of(key, f) for f in state["paid"]]
     days = [_day_of(d) for d in state["days"]]
-    return LotHead(position, lots, _key_of(state["last"]), paid, [], state["since"], marked=False, days=days)
+    return LotHead(
+        position, lots, _key_of(state["last"]), paid, [], state["since"], False, days, state["made"]
+    )
 
 
 def encode_marks(marks: list[Mark]) -> str:
@@ -235,7 +292,7 @@ def encode_marks(marks: list[Mark]) -> str:
         [
             [_key(m.key), str(m.quantity), str(m.cost), str(m.realized), [[k, str(v)] for k, v in m.fees],
              _terms(m.terms), [[_fill(f), str(q), str(c), str(px)] for f, q, c, px in m.open],
-             _day(m.today)]
+             _day(m.today), m.closed]
             for m in marks
         ]
     ).decode()  # fmt: skip
@@ -244,22 +301,46 @@ def encode_marks(marks: list[Mark]) -> str:
 def decode_marks(key: PositionKey, text: str | bytes) -> list[Mark]:
     """A row's marks."""
     found = []
-    for k, q, c, r, fees, t, lots, today in orjson.loads(text):
+    for k, q, c, r, fees, t, lots, today, made in orjson.loads(text):
         held = tuple((_fill_of(key, f), Decimal(lq), Decimal(lc), Decimal(px)) for f, lq, lc, px in lots)
         fees_paid = tuple((n, Decimal(v)) for n, v in fees)
         day = _day_of(today)
-        found.append(Mark(_key_of(k), Decimal(q), Decimal(c), Decimal(r), fees_paid, _terms_of(t), held, day))
+        found.append(
+            Mark(_key_of(k), Decimal(q), Decimal(c), Decimal(r), fees_paid, _terms_of(t), held, day, made)
+        )
     return found
+
+
+def encode_closed(lot: ClosedLot) -> str:
+    """One closed lot as the JSON text of its row's ``lot``."""
+    return orjson.dumps(
+        [
+            _fill(lot.opened), _fill(lot.closed), str(lot.quantity), str(lot.cost), str(lot.proceeds),
+            str(lot.realized), _amounts(lot.fees), lot.pnl_currency,
+        ]
+    ).decode()  # fmt: skip
+
+
+def decode_closed(key: PositionKey, text: str | bytes) -> ClosedLot:
+    """A row's closed lot."""
+    opened, closed, quantity, cost, proceeds, realized, fees, pnl_currency = orjson.loads(text)
+    return ClosedLot(
+        _fill_of(key, opened), _fill_of(key, closed), Decimal(quantity), Decimal(cost), Decimal(proceeds),
+        Decimal(realized), _amounts_of(fees), pnl_currency,
+    )  # fmt: skip
 
 
 __all__ = [
     "PRIVILEGES",
     "TABLES",
     "VERSION",
+    "closed",
     "create",
     "decode",
+    "decode_closed",
     "decode_marks",
     "encode",
+    "encode_closed",
     "encode_marks",
     "forget",
     "load",
