@@ -28,6 +28,7 @@ compare-and-set on ``seen``, so two processes that catch up at once write one of
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -199,7 +200,13 @@ def _terms(t: Terms) -> list[Any]:
 
 
 def _terms_of(v: list[Any]) -> Terms:
-    return Terms(Decimal(v[0]), v[1], v[2], v[3])
+    return _terms_named(*v)
+
+
+@functools.lru_cache(maxsize=256)
+def _terms_named(size: str, settlement: str, pnl_currency: str | None, version: int) -> Terms:
+    """One ``Terms`` per encoding (they are frozen): rows repeat a few terms thousands of times."""
+    return Terms(Decimal(size), settlement, pnl_currency, version)
 
 
 def _key(k: VenueKey) -> list[Any]:
