@@ -17,6 +17,7 @@ from typing import Any
 from orderledger.domain.events import FillBusted, FillCorrected, InstrumentDefined, OrderEvent, OrderFilled
 from orderledger.infrastructure.storage import lot_heads as stored
 from orderledger.infrastructure.storage.db import Database
+from orderledger.infrastructure.storage.paging import collector_paused
 from orderledger.projections.book import PositionKey
 from orderledger.projections.lots import (
     COST_BASES,
@@ -51,24 +52,31 @@ class LotFolds:
 
     def differences(self, db: Database, limit: int = 20) -> list[str]:
         """How the stored heads differ from the fold (empty when they agree)."""
+        with collector_paused():  # (the folds and the stored lots: many objects, no cycle)
+            return self._differences(db)[:limit]
+
+    def _differences(self, db: Database) -> list[str]:
         found: list[str] = []
         books: dict[int, dict[PositionKey, list[Fill]]] = {}  # the fills as they stand at a position
         for rule, at in sorted(self.seen.items()):
             if at not in books:  # (the rules' heads mostly stand at one position: one pass)
                 books[at] = fills_by_book(fills_of(e for e in self.events if e[0] <= at))
-            expected = {key: fold_head(key, fills, rule, keep=None) for key, fills in books[at].items()}
             with db.read() as tx:
                 heads = stored.load(tx, rule)
-                marks = {key: stored.marks(tx, rule, key) for key in heads}
-                closed = stored.closed(tx, rule)
-            for key in sorted(set(heads) | set(expected) | set(closed)):
-                folded = expected.get(key)
-                problem = _difference(heads.get(key), marks.get(key, []), folded) or _closed_difference(
-                    closed.get(key, []), [] if folded is None else folded.closed
+                closed_books = stored.closed_books(tx, rule)
+            # One book at a time, folded and read: its closed lots are the whole of its history.
+            for key in sorted(set(heads) | set(books[at]) | closed_books):
+                fills = books[at].get(key)
+                folded = None if fills is None else fold_head(key, fills, rule, keep=None)
+                with db.read() as tx:
+                    marks = stored.marks(tx, rule, key) if key in heads else []
+                    closed = stored.closed(tx, rule, key).get(key, []) if key in closed_books else []
+                problem = _difference(heads.get(key), marks, folded) or _closed_difference(
+                    closed, [] if folded is None else folded.closed
                 )
                 if problem:
                     found.append(f"lot heads {rule}: book {'/'.join(key)} {problem}")
-        return found[:limit]
+        return found
 
 
 def _difference(head: LotHead | None, marks: list[Mark], folded: LotHead | None) -> str:

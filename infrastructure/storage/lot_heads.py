@@ -38,6 +38,7 @@ import orjson
 
 from orderledger.domain.instrument import Terms
 from orderledger.infrastructure.storage.db import Tx, lock_schema, table_columns
+from orderledger.infrastructure.storage.paging import collector_paused
 from orderledger.projections.book import Position, PositionKey, VenueKey
 from orderledger.projections.lots import MARKS_KEPT, ClosedLot, CostBasis, Day, Fill, LotHead, Mark, OpenLot
 
@@ -91,18 +92,27 @@ def load(tx: Tx, rule: CostBasis) -> dict[PositionKey, LotHead]:
     return found
 
 
-def closed(tx: Tx, rule: CostBasis) -> dict[PositionKey, list[ClosedLot]]:
-    """The closed lots stored under ``rule``, each book's in order (its lots numbered 0, 1, …)."""
+def closed(tx: Tx, rule: CostBasis, book: PositionKey | None = None) -> dict[PositionKey, list[ClosedLot]]:
+    """The closed lots stored under ``rule`` (of one ``book``, or of all), each book's in order
+    (its lots numbered 0, 1, …)."""
+    one = "" if book is None else " AND account = ? AND venue = ? AND instrument = ?"
     rows = tx.all(
-        "SELECT account, venue, instrument, lot FROM closed_lots WHERE rule = ?"
+        f"SELECT account, venue, instrument, lot FROM closed_lots WHERE rule = ?{one}"
         " ORDER BY account, venue, instrument, n",
-        (rule,),
+        (rule, *(book or ())),
     )
     found: dict[PositionKey, list[ClosedLot]] = {}
-    for account, venue, instrument, text in rows:
-        key = (str(account), str(venue), str(instrument))
-        found.setdefault(key, []).append(decode_closed(key, text))
+    with collector_paused():  # (thousands of lots, each a few objects, and no cycle among them)
+        for account, venue, instrument, text in rows:
+            key = (str(account), str(venue), str(instrument))
+            found.setdefault(key, []).append(decode_closed(key, text))
     return found
+
+
+def closed_books(tx: Tx, rule: CostBasis) -> set[PositionKey]:
+    """The books with closed lots stored under ``rule``."""
+    rows = tx.all("SELECT DISTINCT account, venue, instrument FROM closed_lots WHERE rule = ?", (rule,))
+    return {(str(account), str(venue), str(instrument)) for account, venue, instrument in rows}
 
 
 def marks(tx: Tx, rule: CostBasis, key: PositionKey) -> list[Mark]:
@@ -342,6 +352,7 @@ __all__ = [
     "TABLES",
     "VERSION",
     "closed",
+    "closed_books",
     "create",
     "decode",
     "decode_closed",
