@@ -81,7 +81,7 @@ def _brought(
     """The heads brought up to the log's head and stored, and (``closed``) the closed lots that
     were stored with the heads they were brought from, read in the same transaction."""
     db = ledger.db
-    with db.read() as tx:
+    with db.snapshot() as tx:  # (``seen``, the heads and their closed lots as one store left them)
         since = stored.seen(tx, rule)
         if since > ledger.log_position():
             since = 0  # a store restored from an older copy than its heads: folded again

@@ -357,9 +357,11 @@ def test_a_rebuild_of_every_view_folds_the_heads_again(tmp_path: Path) -> None:
         assert _stored(ledger, "fifo")[1] == 1
         ledger.rebuild(["orders"])  # one view: the heads stay
         assert _stored(ledger, "fifo")[1] == 1
+        assert len(_closed_rows(ledger, "fifo")) == 1
         ledger.rebuild()
         with ledger.db.read() as tx:
             assert tx.one("SELECT COUNT(*) FROM lot_heads_index")[0] == 0
+        assert _closed_rows(ledger, "fifo") == []
         assert read(ledger, "fifo") == expected
 
 
