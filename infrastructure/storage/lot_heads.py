@@ -57,6 +57,7 @@ PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 """What the application role may do to the tables (derived data, folded again from the log)."""
 VERSION = 3
 """The encoding's and the fold's version: rows of another are not read, and are replaced."""
+_BOOK = "rule = ? AND account = ? AND venue = ? AND instrument = ?"
 
 
 def create(tx: Tx) -> None:
@@ -95,9 +96,9 @@ def load(tx: Tx, rule: CostBasis) -> dict[PositionKey, LotHead]:
 def closed(tx: Tx, rule: CostBasis, book: PositionKey | None = None) -> dict[PositionKey, list[ClosedLot]]:
     """The closed lots stored under ``rule`` (of one ``book``, or of all), each book's in order
     (its lots numbered 0, 1, …)."""
-    one = "" if book is None else " AND account = ? AND venue = ? AND instrument = ?"
+    which = "rule = ?" if book is None else _BOOK
     rows = tx.all(
-        f"SELECT account, venue, instrument, lot FROM closed_lots WHERE rule = ?{one}"
+        f"SELECT account, venue, instrument, lot FROM closed_lots WHERE {which}"
         " ORDER BY account, venue, instrument, n",
         (rule, *(book or ())),
     )
@@ -117,10 +118,7 @@ def closed_books(tx: Tx, rule: CostBasis) -> set[PositionKey]:
 
 def marks(tx: Tx, rule: CostBasis, key: PositionKey) -> list[Mark]:
     """The marks stored for one book under ``rule``, in venue order."""
-    found = tx.one(
-        "SELECT marks FROM lot_heads WHERE rule = ? AND account = ? AND venue = ? AND instrument = ?",
-        (rule, *key),
-    )
+    found = tx.one(f"SELECT marks FROM lot_heads WHERE {_BOOK}", (rule, *key))
     return [] if found is None else decode_marks(key, found[0])
 
 
@@ -128,9 +126,10 @@ def store(
     tx: Tx, rule: CostBasis, since: int, through: int, heads: Mapping[PositionKey, LotHead | None]
 ) -> bool:
     """Write ``heads`` (None: the book has no fill left) and move ``seen`` from ``since`` to
-    ``through``; False, writing nothing, when ``seen`` is no longer ``since`` (another process
-    stored first). A head read back without its marks adds the ones it made to those stored.
-    On PostgreSQL the index's row is locked first, so two stores take turns."""
+    ``through``; False, writing nothing, when ``seen`` is no longer ``since`` or the rows are of
+    another version (another process stored first). A head read back without its marks adds the
+    ones it made to those stored. On PostgreSQL the index's row is locked first, so two stores
+    take turns."""
     create(tx)
     tx.execute(
         "INSERT INTO lot_heads_index (rule, seen, version) VALUES (?, 0, ?) ON CONFLICT DO NOTHING",
@@ -138,17 +137,16 @@ def store(
     )
     lock = " FOR UPDATE" if tx.dialect == "postgresql" else ""
     current, version = tx.one(f"SELECT seen, version FROM lot_heads_index WHERE rule = ?{lock}", (rule,))
-    if version != VERSION or since == 0:
-        # Rows of another version, or a fold from the start: the rule's rows are replaced.
+    if since == 0:
+        # A fold from the start: the rule's rows are replaced (whatever version wrote them).
         tx.execute("DELETE FROM lot_heads WHERE rule = ?", (rule,))
         tx.execute("DELETE FROM closed_lots WHERE rule = ?", (rule,))
-    elif int(current) != since:
-        return False
-    where = "rule = ? AND account = ? AND venue = ? AND instrument = ?"
+    elif int(current) != since or version != VERSION:
+        return False  # (another version's rows since this read: only the changed books are here)
     gone = [(rule, *key) for key, head in heads.items() if head is None]
     if gone:
-        tx.executemany(f"DELETE FROM lot_heads WHERE {where}", gone)
-        tx.executemany(f"DELETE FROM closed_lots WHERE {where}", gone)
+        tx.executemany(f"DELETE FROM lot_heads WHERE {_BOOK}", gone)
+        tx.executemany(f"DELETE FROM closed_lots WHERE {_BOOK}", gone)
     _store_closed(tx, rule, since, heads)
     whole, moved = [], []
     for key, head in heads.items():
@@ -167,7 +165,7 @@ def store(
             whole,
         )
     if moved:
-        tx.executemany(f"UPDATE lot_heads SET head = ? WHERE {where}", moved)
+        tx.executemany(f"UPDATE lot_heads SET head = ? WHERE {_BOOK}", moved)
     tx.execute("UPDATE lot_heads_index SET seen = ?, version = ? WHERE rule = ?", (through, VERSION, rule))
     return True
 
@@ -175,10 +173,9 @@ def store(
 def _store_closed(tx: Tx, rule: CostBasis, since: int, heads: Mapping[PositionKey, LotHead | None]) -> None:
     """Each head's closed lots from the first it made or kept (``LotHead.closed_from``) on, in
     place of those stored from that number on."""
-    where = "rule = ? AND account = ? AND venue = ? AND instrument = ?"
     replaced = [(rule, *key, head.closed_from) for key, head in heads.items() if head is not None]
     if replaced and since:  # (from the start, every row of the rule is gone already)
-        tx.executemany(f"DELETE FROM closed_lots WHERE {where} AND n >= ?", replaced)
+        tx.executemany(f"DELETE FROM closed_lots WHERE {_BOOK} AND n >= ?", replaced)
     added = [
         (rule, *key, head.closed_from + i, encode_closed(lot))
         for key, head in heads.items()
