@@ -120,14 +120,12 @@ class ClosedLot:
 
 @dataclass
 class Book:
-    """A position under one rule, with its open lots (lot rules) and closed lots (unless
-    ``keeps_closed`` is False: a fold that needs only what stays open)."""
+    """A position under one rule, with its open lots and closed lots (lot rules)."""
 
     position: Position
     open: list[OpenLot] = field(default_factory=list)
     closed: list[ClosedLot] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)  # in venue time, each with what it realized
-    keeps_closed: bool = True
 
 
 _UNDEFINED = Terms()
@@ -244,15 +242,12 @@ def _book_lots(book: Book, fill: Fill, basis: CostBasis) -> None:
         )
         proceeds = terms.value(matched, fill.price)
         realized = WIDE.multiply(WIDE.multiply(WIDE.subtract(proceeds, cost), direction), terms.sense)
-        if book.keeps_closed:
-            fees: dict[str, Decimal] = {}
-            _add_fee(
-                fees, share(lot.opened.fee, matched, abs(lot.opened.signed_qty)), lot.opened.fee_currency
-            )
-            _add_fee(fees, share(fill.fee, matched, size), fill.fee_currency)
-            book.closed.append(
-                ClosedLot(lot.opened, fill, matched, cost, proceeds, realized, fees, terms.pnl_currency)
-            )
+        fees: dict[str, Decimal] = {}
+        _add_fee(fees, share(lot.opened.fee, matched, abs(lot.opened.signed_qty)), lot.opened.fee_currency)
+        _add_fee(fees, share(fill.fee, matched, size), fill.fee_currency)
+        book.closed.append(
+            ClosedLot(lot.opened, fill, matched, cost, proceeds, realized, fees, terms.pnl_currency)
+        )
         p.realized_pnl = WIDE.add(p.realized_pnl, realized)
         fill.realized = WIDE.add(fill.realized, realized)
         p.cost = WIDE.subtract(p.cost, cost)
@@ -413,6 +408,7 @@ class Mark:
     terms: Terms
     open: tuple[tuple[Fill, Decimal, Decimal, Decimal], ...]
     today: Day  # the mark's day as it stood right after the fill ``key``
+    closed: int  # how many closed lots the book had made up to and including the fill ``key``
 
 
 @dataclass
@@ -427,7 +423,10 @@ class LotHead:
     their P&L, which a position's row values when it is read. ``marks``: its latest marks, or
     (``marked`` False: a head read back without them, which the store keeps apart) only those
     made since it was read; ``since``: the fills folded after its latest mark. ``days``: each
-    day of venue time with a fill, in order (``Day``)."""
+    day of venue time with a fill, in order (``Day``). ``made``: how many closed lots the book
+    has made, numbered from 0 in venue order of their closing fills (then in match order);
+    ``closed``: the latest of them, those this fold made or kept (numbered from ``made`` −
+    their count on): what its stored closed lots are replaced with from that number on."""
 
     position: Position
     open: list[OpenLot]
@@ -437,6 +436,13 @@ class LotHead:
     since: int = 0
     marked: bool = True
     days: list[Day] = field(default_factory=list)
+    made: int = 0
+    closed: list[ClosedLot] = field(default_factory=list)
+
+    @property
+    def closed_from(self) -> int:
+        """The number of the first of ``closed`` (its book's closed lots before it are as stored)."""
+        return self.made - len(self.closed)
 
 
 def mark_before(marks: Iterable[Mark], key: VenueKey) -> Mark | None:
@@ -496,6 +502,9 @@ def fold_head(
             [f for f in earlier.paid if venue_order_key(f.key) <= kept],
             [m for m in marks if venue_order_key(m.key) <= kept],
             days=[*(d for d in earlier.days if d.day < mark.today.day), mark.today.copy()],
+            made=mark.closed,
+            # The closed lots up to the mark that ``earlier`` made itself (not stored yet) stay.
+            closed=earlier.closed[: max(0, mark.closed - earlier.closed_from)],
         )
     for fill in ordered:
         _fold_into(head, fill, basis, keep)
@@ -504,7 +513,10 @@ def fold_head(
 
 def _fold_into(head: LotHead, fill: Fill, basis: CostBasis, keep: int | None = MARKS_KEPT) -> None:
     p = head.position
-    book_fill(Book(p, head.open, keeps_closed=False), fill, basis)
+    book = Book(p, head.open, head.closed)
+    made = len(head.closed)
+    book_fill(book, fill, basis)
+    head.made += len(head.closed) - made
     p.add_fee(fill.fee, fill.fee_currency)
     head.last = fill.key
     if needs_rate(fill):
@@ -515,8 +527,11 @@ def _fold_into(head: LotHead, fill: Fill, basis: CostBasis, keep: int | None = M
         lots = tuple((lot.opened, lot.quantity, lot.cost, lot.price) for lot in head.open)
         today = head.days[-1].copy()
         head.marks.append(
-            Mark(fill.key, p.quantity, p.cost, p.realized_pnl, tuple(p.fees.items()), p.terms, lots, today)
-        )
+            Mark(
+                fill.key, p.quantity, p.cost, p.realized_pnl, tuple(p.fees.items()), p.terms, lots, today,
+                head.made,
+            )
+        )  # fmt: skip
         head.since = 0
         if keep is not None and len(head.marks) > keep:
             del head.marks[0]

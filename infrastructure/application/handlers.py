@@ -251,6 +251,8 @@ def lots(ledger: LedgerParts, request: Lots) -> list[LotRow]:
     if rule == "average":
         raise InvalidInputError("lots need a lot rule: fifo, lifo or hifo, not average", field="cost_basis")
     if request.closed:
+        if request.as_of is None:
+            return [LotRow.of_closed(rule, lot) for lot in reads.rule_closed(ledger, rule)]
         books = reads.rule_books(ledger, rule, request.as_of, request.event_time)
         return [LotRow.of_closed(rule, lot) for b in books.values() for lot in b.closed]
     if request.as_of is None:

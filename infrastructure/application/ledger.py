@@ -478,7 +478,8 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
     ) -> list[LotRow]:
         """Open tax lots under ``cost_basis`` (fifo, lifo, hifo), each with its opening fill and
         cost; with ``closed``, the closed lots instead: one row per matched quantity, with its
-        opening and closing fill, cost, proceeds, fees and P&L. Folded from the log."""
+        opening and closing fill, cost, proceeds, fees and P&L. Read from the lots kept between
+        reads, brought up to the log's head; folded from the log ``as_of`` a time."""
         return handle(self, asks.Lots(cost_basis, closed=closed, as_of=as_of, event_time=event_time))
 
     @filtered("positions")

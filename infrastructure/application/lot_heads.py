@@ -1,14 +1,18 @@
-"""Each book's position and open lots under a lot rule, brought up to the log's head when read.
+"""Each book's position, open lots and closed lots under a lot rule, brought up to the log's head
+when read.
 
-``lots`` and ``positions --cost-basis fifo|lifo|hifo`` read these heads instead of folding every
-fill of the log at each read. A read takes the heads the last read stored
-(``storage.lot_heads``) and folds only the fill events recorded since: a fill later in venue
-time than its book's latest extends the book where it stands (``projections.lots.extend``); a
-fill that lands earlier, or a bust or correction, folds that book again from its latest mark
-before that place (``projections.lots.Mark``: the book's figures and open lots right after one
-of its fills, kept whenever the book is flat and every few hundred fills), reading from the log
-only the book's fills since that mark; without one, or for a book never stored, from its first
-fill.
+``lots`` (open or ``--closed``) and ``positions --cost-basis fifo|lifo|hifo`` read these heads
+(and the closed lots kept beside them) instead of folding every fill of the log at each read. A
+read takes the heads the last read stored (``storage.lot_heads``) and folds only the fill events
+recorded since: a fill later in venue time than its book's latest extends the book where it
+stands (``projections.lots.extend``); a fill that lands earlier, or a bust or correction, folds
+that book again from its latest mark before that place (``projections.lots.Mark``: the book's
+figures and open lots right after one of its fills, kept whenever the book is flat and every few
+hundred fills), reading from the log only the book's fills since that mark; without one, or for
+a book never stored, from its first fill. The closed lots a fold makes replace the book's stored
+ones from the first it made on (``LotHead.closed_from``): after those stored, for a head
+extended; from the mark's count, for a book folded again from a mark; all of them, from its
+first fill.
 
 The books are those of a grouping (``group_heads``): by account the positions' own (account,
 venue, instrument); by parent or ``tag:NAME`` each group's fills as a book of their own per
@@ -56,6 +60,7 @@ from orderledger.projections.book import PositionKey, VenueKey, venue_order_key
 from orderledger.projections.lots import (
     ACCOUNT,
     BookKey,
+    ClosedLot,
     CostBasis,
     Fill,
     LotHead,
@@ -116,24 +121,46 @@ class _Groups:
 
 def lot_heads(ledger: LedgerParts, rule: CostBasis) -> dict[PositionKey, LotHead]:
     """Every book's head under ``rule`` as of the log's head, stored for the next read."""
-    return {key[1:]: head for key, head in group_heads(ledger, rule, ACCOUNT).items()}
+    return {key[1:]: head for key, head in _brought(ledger, rule, ACCOUNT, closed=False)[0].items()}
 
 
 def group_heads(ledger: LedgerParts, rule: CostBasis, grouping: str) -> dict[BookKey, LotHead]:
     """The heads of the books of ``grouping`` (account, parent or ``tag:NAME``) under ``rule``, as
     of the log's head (by parent: as far as the orders view has folded it), stored for the next
     read."""
-    db = ledger.db
     if grouping not in (ACCOUNT, "parent") and pnl_tag(grouping) is None:
         raise InvalidInputError(
             f"`by` {grouping!r}: heads are kept by account, parent or tag:NAME", field="by"
         )
+    return _brought(ledger, rule, grouping, closed=False)[0]
+
+
+def closed_lots(ledger: LedgerParts, rule: CostBasis) -> dict[PositionKey, list[ClosedLot]]:
+    """Every book's closed lots under ``rule`` as of the log's head, books in order of their
+    keys and each book's lots in venue order of their closing fills (then in match order): the
+    rows stored before the first lot this read's fold made or kept (``LotHead.closed_from``),
+    then those, stored for the next read with the heads."""
+    heads, kept = _brought(ledger, rule, ACCOUNT, closed=True)
+    return {
+        key[1:]: [*kept.get(key[1:], [])[: head.closed_from], *head.closed]
+        for key, head in sorted(heads.items())
+    }
+
+
+def _brought(
+    ledger: LedgerParts, rule: CostBasis, grouping: str, *, closed: bool
+) -> tuple[dict[BookKey, LotHead], dict[PositionKey, list[ClosedLot]]]:
+    """The heads of ``grouping`` brought up to the log's head and stored, and (``closed``) the
+    closed lots that were stored with the heads they were brought from, read in the same
+    transaction (closed lots are kept for the account books alone: ``lots --closed`` reads them)."""
+    db = ledger.db
     groups = _Groups(ledger, grouping)
-    with db.read() as tx:
+    with db.snapshot() as tx:  # (``seen``, the heads and their closed lots as one store left them)
         since = stored.seen(tx, rule, grouping)
         if since > ledger.log_position():
             since = 0  # a store restored from an older copy than its heads: folded again
         heads = stored.load(tx, rule, grouping) if since else {}
+        kept = stored.closed(tx, rule) if since and closed else {}
         found = (
             tx.one("SELECT position FROM view_tracking WHERE view = 'orders'") if groups.by_parent else None
         )
@@ -143,7 +170,7 @@ def group_heads(ledger: LedgerParts, rule: CostBasis, grouping: str) -> dict[Boo
         e for e in _events(ledger, EventFilter(types=types), after=since) if limit is None or e[0] <= limit
     ]
     if not events:
-        return heads
+        return heads, kept
     if db.writable():
         # The store below is this process's first write, perhaps: the check of the file that
         # comes before one (SQLite) runs beside the fold instead of after it.
@@ -163,7 +190,7 @@ def group_heads(ledger: LedgerParts, rule: CostBasis, grouping: str) -> dict[Boo
             else:
                 heads[key] = changed_head
     _store(ledger, rule, since, through, changed, grouping)
-    return heads
+    return heads, kept
 
 
 def stored_at(ledger: LedgerParts, rule: CostBasis, grouping: str = ACCOUNT) -> int:
@@ -387,4 +414,4 @@ def _store(
         pass  # read-only, locked, full or not granted: the heads are derived; a later read stores them
 
 
-__all__ = ["FILL_EVENTS", "group_heads", "lot_heads", "stored_at", "worth_reading"]
+__all__ = ["FILL_EVENTS", "closed_lots", "group_heads", "lot_heads", "stored_at", "worth_reading"]

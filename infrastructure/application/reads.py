@@ -52,7 +52,7 @@ from orderledger.infrastructure.results.positions import PositionRow
 from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.db import Database
 from orderledger.projections.book import ZERO
-from orderledger.projections.lots import Book, Fill, day_of, fills_of, fold_books
+from orderledger.projections.lots import Book, ClosedLot, CostBasis, Fill, day_of, fills_of, fold_books
 from orderledger.projections.lots import cost_basis_named as _cost_basis
 
 if TYPE_CHECKING:
@@ -245,10 +245,25 @@ def rule_books(
 def rule_heads(ledger: LedgerParts, cost_basis: str) -> dict[tuple[str, str, str], LotHead]:
     """Every book's position and open lots under the lot rule ``cost_basis``, as of the log's
     head: the stored heads brought up to it (``application.lot_heads``)."""
+    return _lot_heads.lot_heads(ledger, _lot_rule(cost_basis))
+
+
+def rule_closed(ledger: LedgerParts, cost_basis: str) -> list[ClosedLot]:
+    """Every closed lot under the lot rule ``cost_basis`` as of the log's head, books in order
+    of their keys: the rows kept with the heads and the lots of what the log holds since
+    (``application.lot_heads``). A connection that may not write and finds no heads stored
+    folds the log (``rule_books``): it could not keep what a fold from the heads would make."""
+    rule = _lot_rule(cost_basis)
+    if not ledger.db.writable() and not _lot_heads.stored_at(ledger, rule):
+        return [lot for b in rule_books(ledger, rule, None, False).values() for lot in b.closed]
+    return [lot for lots in _lot_heads.closed_lots(ledger, rule).values() for lot in lots]
+
+
+def _lot_rule(cost_basis: str) -> CostBasis:
     rule = _cost_basis(cost_basis)
     if rule == "average":
         raise InvalidInputError("heads are kept for the lot rules: fifo, lifo or hifo", field="cost_basis")
-    return _lot_heads.lot_heads(ledger, rule)
+    return rule
 
 
 def position_list(

@@ -6,7 +6,8 @@ The heads are derived data like the views: a changed, added or removed row would
 and ``positions --cost-basis`` answer from it, so a full verify folds the fills again (collected
 in its one pass over the log) and compares what a read takes from a head: its position's
 figures, its open lots, its latest fill, its fills paying fees in another currency, its days
-(the daily P&L's figures) and each mark it keeps (where a later read may start a fold over).
+(the daily P&L's figures) and each mark it keeps (where a later read may start a fold over),
+and the closed lots kept beside it (what ``lots --closed`` reads), each in its place.
 """
 
 from __future__ import annotations
@@ -25,8 +26,11 @@ from orderledger.domain.events import (
 )
 from orderledger.infrastructure.storage import lot_heads as stored
 from orderledger.infrastructure.storage.db import Database
+from orderledger.infrastructure.storage.paging import collector_paused
+from orderledger.projections.book import PositionKey
 from orderledger.projections.lots import (
     ACCOUNT,
+    ClosedLot,
     CostBasis,
     Fill,
     LotHead,
@@ -62,6 +66,10 @@ class LotFolds:
 
     def differences(self, db: Database, limit: int = 20) -> list[str]:
         """How the stored heads differ from the fold (empty when they agree)."""
+        with collector_paused():  # (the folds and the stored lots: many objects, no cycle)
+            return self._differences(db)[:limit]
+
+    def _differences(self, db: Database) -> list[str]:
         found: list[str] = []
         fills: dict[int, list[Fill]] = {}  # the fills as they stand at a position
         for (rule, grouping), at in sorted(self.seen.items()):
@@ -69,17 +77,27 @@ class LotFolds:
                 fills[at] = fills_of(e for e in self.events if e[0] <= at)
             parents = {order: parent for position, order, parent in self.parents if position <= at}
             books = fills_by_group(fills[at], grouping, parents)
-            expected = {key: fold_head(key[1:], own, rule, keep=None) for key, own in books.items()}
+            lots = grouping == ACCOUNT  # (closed lots are kept for the account books alone)
             with db.read() as tx:
                 heads = stored.load(tx, rule, grouping)
-                marks = {key: stored.marks(tx, rule, key, grouping) for key in heads}
+                closed_books: set[PositionKey] = stored.closed_books(tx, rule) if lots else set()
             which = rule if grouping == ACCOUNT else f"{rule} by {grouping}"
-            for key in sorted(set(heads) | set(expected)):
-                problem = _difference(heads.get(key), marks.get(key, []), expected.get(key))
+            # One book at a time, folded and read: its closed lots are the whole of its history.
+            for key in sorted(set(heads) | set(books) | {("", *book) for book in closed_books}):
+                own = books.get(key)
+                folded = None if own is None else fold_head(key[1:], own, rule, keep=None)
+                with db.read() as tx:
+                    marks = stored.marks(tx, rule, key, grouping) if key in heads else []
+                    closed = (
+                        stored.closed(tx, rule, key[1:]).get(key[1:], []) if key[1:] in closed_books else []
+                    )
+                problem = _difference(heads.get(key), marks, folded)
+                if lots and not problem:
+                    problem = _closed_difference(closed, [] if folded is None else folded.closed)
                 if problem:
                     book = "/".join(key if grouping != ACCOUNT else key[1:])
                     found.append(f"lot heads {which}: book {book} {problem}")
-        return found[:limit]
+        return found
 
 
 def _difference(head: LotHead | None, marks: list[Mark], folded: LotHead | None) -> str:
@@ -109,4 +127,17 @@ def _difference(head: LotHead | None, marks: list[Mark], folded: LotHead | None)
     for mark in marks:
         if every.get(mark.key) != mark:
             return f"has a mark after fill {mark.key[1]!r} that the log does not give"
+    if head.made != folded.made:
+        return f"counts {head.made} closed lots, the log folds to {folded.made}"
+    return ""
+
+
+def _closed_difference(kept: list[ClosedLot], folded: list[ClosedLot]) -> str:
+    for n, (lot, expected) in enumerate(zip(kept, folded, strict=False)):
+        if lot != expected:
+            return (
+                f"has a closed lot {n} (closed by fill {lot.closed.trade_id!r}) other than the log folds to"
+            )
+    if len(kept) != len(folded):
+        return f"has {len(kept)} closed lots stored, the log folds to {len(folded)}"
     return ""

@@ -11,6 +11,15 @@ daily P&L cost what they show, not the log's length.
   instrument): under the grouping ``account`` (``ACCOUNT``) the positions' own books, whose group
   is empty; under ``parent`` or ``tag:NAME`` one group's fills as a book of their own (what the
   daily P&L by parent or tag folds);
+- ``closed_lots``: one row per rule, account book (account, venue, instrument) and closed lot
+  (``projections.lots.ClosedLot``: the fills that opened and closed it, as they stand, and what
+  it realized), numbered ``n`` from 0 in venue order of the closing fills (then in match order):
+  ``lots --closed`` reads these instead of folding the log. A head that was extended adds the
+  closed lots its new fills made; a book folded again from a mark replaces its rows from the
+  number the mark holds (``Mark.closed``: how many closed lots the book had made by then) on,
+  which is one DELETE of ``n >= ?``; a book folded from its first fill replaces them all. They
+  are apart from the head's JSON, which every read of open lots or positions decodes, and kept
+  for the account books alone (no read asks for a group's closed lots);
 - ``lot_heads_index``: per rule and grouping, the log position up to which the rows hold the
   log's fills (``seen``), and the version of this module's encoding and fold (``VERSION``).
 
@@ -25,6 +34,7 @@ of their results.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -34,11 +44,13 @@ import orjson
 
 from orderledger.domain.instrument import Terms
 from orderledger.infrastructure.storage.db import Tx, lock_schema, table_columns
+from orderledger.infrastructure.storage.paging import collector_paused
 from orderledger.projections.book import Position, PositionKey, VenueKey
 from orderledger.projections.lots import (
     ACCOUNT,
     MARKS_KEPT,
     BookKey,
+    ClosedLot,
     CostBasis,
     Day,
     Fill,
@@ -48,11 +60,14 @@ from orderledger.projections.lots import (
     cost_basis_named,
 )
 
-TABLES = ("lot_heads", "lot_heads_index")
+TABLES = ("lot_heads", "closed_lots", "lot_heads_index")
 CREATE = (
     "CREATE TABLE IF NOT EXISTS lot_heads (rule TEXT NOT NULL, grouping TEXT NOT NULL, grp TEXT NOT NULL,"
     " account TEXT NOT NULL, venue TEXT NOT NULL, instrument TEXT NOT NULL, head TEXT NOT NULL,"
     " marks TEXT NOT NULL, PRIMARY KEY (rule, grouping, grp, account, venue, instrument))",
+    "CREATE TABLE IF NOT EXISTS closed_lots (rule TEXT NOT NULL, account TEXT NOT NULL, venue TEXT NOT NULL,"
+    " instrument TEXT NOT NULL, n INTEGER NOT NULL, lot TEXT NOT NULL,"
+    " PRIMARY KEY (rule, account, venue, instrument, n))",
     "CREATE TABLE IF NOT EXISTS lot_heads_index (rule TEXT NOT NULL, grouping TEXT NOT NULL,"
     " seen BIGINT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (rule, grouping))",
 )
@@ -61,25 +76,34 @@ PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 VERSION = 3
 """The encoding's and the fold's version: rows of another are not read, and are replaced."""
 _BOOK = "rule = ? AND grouping = ? AND grp = ? AND account = ? AND venue = ? AND instrument = ?"
+_LOTS = "rule = ? AND account = ? AND venue = ? AND instrument = ?"
 
 
 def create(tx: Tx) -> None:
     """Create the tables if they are missing (``orderledger db init`` makes them for an
     application role that may create nothing)."""
-    if "grouping" in table_columns(tx, TABLES[-1]):
+    if _made(tx):
         return
     lock_schema(tx)  # (two first reads at once: one creates them)
-    if table_columns(tx, TABLES[-1]) and "grouping" not in table_columns(tx, TABLES[-1]):
-        for table in TABLES:  # an earlier release's, without the grouping (derived rows: dropped)
+    if _made(tx):
+        return
+    if table_columns(tx, TABLES[-1]):
+        for table in TABLES:  # an earlier release's, without grouping or closed lots (derived: dropped)
             tx.execute(f"DROP TABLE IF EXISTS {table}")
     for statement in CREATE:
         tx.execute(statement)
 
 
+def _made(tx: Tx) -> bool:
+    """Whether this release's tables are there (an earlier one's lack the grouping, or the closed
+    lots)."""
+    return "grouping" in table_columns(tx, TABLES[-1]) and bool(table_columns(tx, "closed_lots"))
+
+
 def seen(tx: Tx, rule: CostBasis, grouping: str = ACCOUNT) -> int:
     """The log position up to which the rows of ``rule`` and ``grouping`` hold the log's fills
     (0: none, or rows of another version, or no tables)."""
-    if "grouping" not in table_columns(tx, TABLES[-1]):
+    if not _made(tx):
         return 0
     found = tx.one(
         "SELECT seen, version FROM lot_heads_index WHERE rule = ? AND grouping = ?", (rule, grouping)
@@ -89,7 +113,7 @@ def seen(tx: Tx, rule: CostBasis, grouping: str = ACCOUNT) -> int:
 
 def kept(tx: Tx) -> list[tuple[CostBasis, str, int]]:
     """Every (rule, grouping) whose heads are stored, with the position they stand at."""
-    if "grouping" not in table_columns(tx, TABLES[-1]):
+    if not _made(tx):
         return []
     rows = tx.all("SELECT rule, grouping, seen, version FROM lot_heads_index ORDER BY rule, grouping")
     return [(cost_basis_named(str(r[0])), str(r[1]), int(r[2])) for r in rows if r[3] == VERSION and r[2]]
@@ -109,6 +133,29 @@ def load(tx: Tx, rule: CostBasis, grouping: str = ACCOUNT) -> dict[BookKey, LotH
     return found
 
 
+def closed(tx: Tx, rule: CostBasis, book: PositionKey | None = None) -> dict[PositionKey, list[ClosedLot]]:
+    """The closed lots stored under ``rule`` (of one ``book``, or of all), each book's in order
+    (its lots numbered 0, 1, …)."""
+    which = "rule = ?" if book is None else _LOTS
+    rows = tx.all(
+        f"SELECT account, venue, instrument, lot FROM closed_lots WHERE {which}"
+        " ORDER BY account, venue, instrument, n",
+        (rule, *(book or ())),
+    )
+    found: dict[PositionKey, list[ClosedLot]] = {}
+    with collector_paused():  # (thousands of lots, each a few objects, and no cycle among them)
+        for account, venue, instrument, text in rows:
+            key = (str(account), str(venue), str(instrument))
+            found.setdefault(key, []).append(decode_closed(key, text))
+    return found
+
+
+def closed_books(tx: Tx, rule: CostBasis) -> set[PositionKey]:
+    """The books with closed lots stored under ``rule``."""
+    rows = tx.all("SELECT DISTINCT account, venue, instrument FROM closed_lots WHERE rule = ?", (rule,))
+    return {(str(account), str(venue), str(instrument)) for account, venue, instrument in rows}
+
+
 def marks(tx: Tx, rule: CostBasis, key: BookKey, grouping: str = ACCOUNT) -> list[Mark]:
     """The marks stored for one book under ``rule`` and ``grouping``, in venue order."""
     found = tx.one(f"SELECT marks FROM lot_heads WHERE {_BOOK}", (rule, grouping, *key))
@@ -125,7 +172,8 @@ def store(
 ) -> bool:
     """Write ``heads`` (None: the book has no fill left) and move ``seen`` of ``rule`` and
     ``grouping`` from ``since`` to ``through``; False, writing nothing, when ``seen`` is no
-    longer ``since`` (another process stored first). A head read back without its marks adds the
+    longer ``since`` or the rows are of another version (another process stored first). A head
+    read back without its marks adds the
     ones it made to those stored. On PostgreSQL the index's row is locked first, so two stores
     take turns."""
     create(tx)
@@ -138,14 +186,21 @@ def store(
     current, version = tx.one(
         f"SELECT seen, version FROM lot_heads_index WHERE rule = ? AND grouping = ?{lock}", (rule, grouping)
     )
-    if version != VERSION or since == 0:
-        # Rows of another version, or a fold from the start: the rule's rows are replaced.
+    lots = grouping == ACCOUNT  # (closed lots are kept for the account books alone)
+    if since == 0:
+        # A fold from the start: the rows are replaced (whatever version wrote them).
         tx.execute("DELETE FROM lot_heads WHERE rule = ? AND grouping = ?", (rule, grouping))
-    elif int(current) != since:
-        return False
-    gone = [(rule, grouping, *key) for key, head in heads.items() if head is None]
+        if lots:
+            tx.execute("DELETE FROM closed_lots WHERE rule = ?", (rule,))
+    elif int(current) != since or version != VERSION:
+        return False  # (another version's rows since this read: only the changed books are here)
+    gone = [key for key, head in heads.items() if head is None]
     if gone:
-        tx.executemany(f"DELETE FROM lot_heads WHERE {_BOOK}", gone)
+        tx.executemany(f"DELETE FROM lot_heads WHERE {_BOOK}", [(rule, grouping, *key) for key in gone])
+        if lots:
+            tx.executemany(f"DELETE FROM closed_lots WHERE {_LOTS}", [(rule, *key[1:]) for key in gone])
+    if lots:
+        _store_closed(tx, rule, since, heads)
     whole, moved = [], []
     for key, head in heads.items():
         if head is None:
@@ -171,10 +226,30 @@ def store(
     return True
 
 
+def _store_closed(tx: Tx, rule: CostBasis, since: int, heads: Mapping[BookKey, LotHead | None]) -> None:
+    """Each account book's closed lots from the first its head made or kept
+    (``LotHead.closed_from``) on, in place of those stored from that number on."""
+    replaced = [(rule, *key[1:], head.closed_from) for key, head in heads.items() if head is not None]
+    if replaced and since:  # (from the start, every row of the rule is gone already)
+        tx.executemany(f"DELETE FROM closed_lots WHERE {_LOTS} AND n >= ?", replaced)
+    added = [
+        (rule, *key[1:], head.closed_from + i, encode_closed(lot))
+        for key, head in heads.items()
+        if head is not None
+        for i, lot in enumerate(head.closed)
+    ]
+    if added:
+        tx.executemany(
+            "INSERT INTO closed_lots (rule, account, venue, instrument, n, lot) VALUES (?, ?, ?, ?, ?, ?)",
+            added,
+        )
+
+
 def forget(tx: Tx) -> None:
     """Drop every rule's heads (a rebuild of every view): the next read folds the log again."""
-    if "grouping" in table_columns(tx, TABLES[-1]):
+    if _made(tx):
         tx.execute("DELETE FROM lot_heads")
+        tx.execute("DELETE FROM closed_lots")
         tx.execute("DELETE FROM lot_heads_index")
 
 
@@ -188,7 +263,13 @@ def _terms(t: Terms) -> list[Any]:
 
 
 def _terms_of(v: list[Any]) -> Terms:
-    return Terms(Decimal(v[0]), v[1], v[2], v[3])
+    return _terms_named(*v)
+
+
+@functools.lru_cache(maxsize=256)
+def _terms_named(size: str, settlement: str, pnl_currency: str | None, version: int) -> Terms:
+    """One ``Terms`` per encoding (they are frozen): rows repeat a few terms thousands of times."""
+    return Terms(Decimal(size), settlement, pnl_currency, version)
 
 
 def _key(k: VenueKey) -> list[Any]:
@@ -249,6 +330,7 @@ def encode(head: LotHead) -> str:
         "paid": [_fill(f) for f in head.paid],
         "since": head.since,
         "days": [_day(d) for d in head.days],
+        "made": head.made,
     }  # fmt: skip
     return orjson.dumps(state).decode()
 
@@ -269,7 +351,9 @@ def decode(key: PositionKey, text: str | bytes) -> LotHead:
     lots = [OpenLot(_fill_of(key, f), Decimal(q), Decimal(c), Decimal(px)) for f, q, c, px in state["open"]]
     paid = [_fill_of(key, f) for f in state["paid"]]
     days = [_day_of(d) for d in state["days"]]
-    return LotHead(position, lots, _key_of(state["last"]), paid, [], state["since"], marked=False, days=days)
+    return LotHead(
+        position, lots, _key_of(state["last"]), paid, [], state["since"], False, days, state["made"]
+    )
 
 
 def encode_marks(marks: list[Mark]) -> str:
@@ -278,7 +362,7 @@ def encode_marks(marks: list[Mark]) -> str:
         [
             [_key(m.key), str(m.quantity), str(m.cost), str(m.realized), [[k, str(v)] for k, v in m.fees],
              _terms(m.terms), [[_fill(f), str(q), str(c), str(px)] for f, q, c, px in m.open],
-             _day(m.today)]
+             _day(m.today), m.closed]
             for m in marks
         ]
     ).decode()  # fmt: skip
@@ -287,22 +371,47 @@ def encode_marks(marks: list[Mark]) -> str:
 def decode_marks(key: PositionKey, text: str | bytes) -> list[Mark]:
     """A row's marks."""
     found = []
-    for k, q, c, r, fees, t, lots, today in orjson.loads(text):
+    for k, q, c, r, fees, t, lots, today, made in orjson.loads(text):
         held = tuple((_fill_of(key, f), Decimal(lq), Decimal(lc), Decimal(px)) for f, lq, lc, px in lots)
         fees_paid = tuple((n, Decimal(v)) for n, v in fees)
         day = _day_of(today)
-        found.append(Mark(_key_of(k), Decimal(q), Decimal(c), Decimal(r), fees_paid, _terms_of(t), held, day))
+        found.append(
+            Mark(_key_of(k), Decimal(q), Decimal(c), Decimal(r), fees_paid, _terms_of(t), held, day, made)
+        )
     return found
+
+
+def encode_closed(lot: ClosedLot) -> str:
+    """One closed lot as the JSON text of its row's ``lot``."""
+    return orjson.dumps(
+        [
+            _fill(lot.opened), _fill(lot.closed), str(lot.quantity), str(lot.cost), str(lot.proceeds),
+            str(lot.realized), _amounts(lot.fees), lot.pnl_currency,
+        ]
+    ).decode()  # fmt: skip
+
+
+def decode_closed(key: PositionKey, text: str | bytes) -> ClosedLot:
+    """A row's closed lot."""
+    opened, closed, quantity, cost, proceeds, realized, fees, pnl_currency = orjson.loads(text)
+    return ClosedLot(
+        _fill_of(key, opened), _fill_of(key, closed), Decimal(quantity), Decimal(cost), Decimal(proceeds),
+        Decimal(realized), _amounts_of(fees), pnl_currency,
+    )  # fmt: skip
 
 
 __all__ = [
     "PRIVILEGES",
     "TABLES",
     "VERSION",
+    "closed",
+    "closed_books",
     "create",
     "decode",
+    "decode_closed",
     "decode_marks",
     "encode",
+    "encode_closed",
     "encode_marks",
     "forget",
     "kept",

@@ -94,6 +94,18 @@ def test_the_app_role_runs_the_ledger(deployment: Deployment, tmp_path: Any) -> 
     assert later.code == 0, later.describe()
     orders = {o["client_order_id"]: o for o in orderledger("orders", "--json", db=deployment.app).json()}
     assert (orders["c-1"]["filled_quantity"], orders["c-2"]["filled_quantity"]) == ("4", "1")
+    # A sale of 2 closes 2 of c-1's 4 (FIFO): the closed lot is kept with the heads, as the role.
+    sold = [
+        line(request("c-5", seconds=5, side="sell", quantity="2")),
+        line(fill("c-5", "t-5", "2", "110", seconds=6)),
+    ]
+    assert ingest(deployment.app, sold, tmp_path).code == 0
+    closed = orderledger("lots", "--closed", "--cost-basis", "fifo", "--json", db=deployment.app)
+    assert closed.code == 0, closed.describe()
+    assert [(lot["open_trade_id"], lot["close_trade_id"]) for lot in closed.json()] == [("t-1", "t-5")]
+    with raw_sql(deployment.admin) as admin:
+        assert admin.one("SELECT COUNT(*) FROM closed_lots WHERE rule = 'fifo'") == (1,)
+        assert admin.one("SELECT seen > 0 FROM lot_heads_index WHERE rule = 'fifo'") == (True,)
     assert orderledger("head", db=deployment.app).code == 0
     verified = orderledger("verify", db=deployment.app)
     assert verified.code == 0, verified.describe()

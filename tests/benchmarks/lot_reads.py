@@ -31,7 +31,12 @@ CPU time:
   from then counted again); ``daily late fill``, ``parent late fill``, ``tag late fill``: the same
   for ``pnl --daily`` by account, parent and tag;
 - ``open orders``: ``orders --open --json``, a read of a view of the same ledger, for the
-  command's own start and a read of rows as they are stored.
+  command's own start and a read of rows as they are stored;
+- on a second copy, ``lots --closed --cost-basis RULE --json``: ``closed fold``, read-only with no
+  heads stored (the fold of every fill of the log, as ``--as-of`` and a connection that may not
+  write still make it); ``closed first``, writable, which folds the heads and their closed lots
+  and stores them; ``closed stored``, again; ``closed new fills`` and ``closed late fill``,
+  after the tail and the held-back fill.
 
 Each figure is the median of the rounds, beside its spread (slowest / fastest).
 """
@@ -92,6 +97,24 @@ def run(args: list[str]) -> tuple[float, float, int]:
     return wall, cpu, len(done.stdout)
 
 
+def _closed(work: Path, base: Path, rule: str, figures: dict[str, list[tuple[float, float, int]]]) -> None:
+    """``lots --closed`` on a fresh copy of ``base``: folded read-only, folded and stored, read
+    from the rows, then after the tail (``tail.jsonl``) and the late fill (``late.jsonl``)."""
+    db = work / "closed.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    shutil.copyfile(base, db)
+    closed = ["lots", "--closed", "--cost-basis", rule, "--json"]
+    figures.setdefault("closed fold", []).append(run(["--db", f"sqlite:///{db}?mode=ro", *closed]))
+    url = ["--db", f"sqlite:///{db}"]
+    figures.setdefault("closed first", []).append(run([*url, *closed]))
+    figures.setdefault("closed stored", []).append(run([*url, *closed]))
+    run([*url, "ingest", str(work / "tail.jsonl")])
+    figures.setdefault("closed new fills", []).append(run([*url, *closed]))
+    run([*url, "ingest", str(work / "late.jsonl")])
+    figures.setdefault("closed late fill", []).append(run([*url, *closed]))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--orders", type=int, default=100_000, help="orders in the session (default 100,000)")
@@ -145,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, read in grouped.items():
                 figures.setdefault(f"{name} late fill", []).append(run([*url, *read]))
             figures.setdefault("open orders", []).append(run([*url, "orders", "--open", "--json"]))
+            _closed(work, base, args.rule, figures)
     with OrderLedger(f"sqlite:///{base}?mode=ro") as ledger:
         events = ledger.log_position()
     print(

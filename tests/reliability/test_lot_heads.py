@@ -5,7 +5,8 @@ later or earlier in venue time than their book's latest, busts, corrections, def
 another currency, and reads between any two messages (issue 46, item 2). The daily P&L by account
 reads the days kept with the heads (under average as well) and answers what its fold gives; by
 parent or tag, the days of each group's own books' heads, whose fills move when an order learns its
-parent after they were folded."""
+parent after they were folded; ``lots --closed`` reads the closed lots kept beside the heads
+(``closed_lots``) and answers the fold's rows, in its order."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orderledger.infrastructure.application import lot_heads as lot_heads_application
 from orderledger.infrastructure.application import reads
 from orderledger.infrastructure.application.daily_pnl import daily_pnl_rows
 from orderledger.infrastructure.application.ledger import OrderLedger
@@ -53,15 +55,23 @@ DEFINITION = {
 
 GROUPINGS = ("parent", "tag:strategy")
 Answer = tuple[
-    list[LotRow], list[PositionRow], list[DailyPnlRow], list[DailyPnlRow], list[list[PnlRow]], list[Any]
+    list[LotRow],
+    list[PositionRow],
+    list[DailyPnlRow],
+    list[DailyPnlRow],
+    list[list[PnlRow]],
+    list[Any],
+    list[LotRow],
 ]
 
 
 def folded(ledger: OrderLedger, rule: str) -> Answer:
     """Open lots and positions under ``rule``, the daily P&L by account under it and under
-    average, and by parent and tag under both, from a fold of the whole log (no stored head)."""
+    average, by parent and tag under both, and the closed lots, from a fold of the whole log (no
+    stored head)."""
     books = reads.rule_books(ledger, rule, None, False)
     lots = [LotRow.of_open(rule, lot) for b in books.values() for lot in b.open]
+    closed = [LotRow.of_closed(rule, lot) for b in books.values() for lot in b.closed]
     paid = [(key, f) for key, b in books.items() for f in b.fills]
     positions = position_rows(ledger.db, [b.position for b in books.values()], {}, paid=paid)
     daily = daily_pnl_rows(ledger.db, "account", rule)
@@ -92,7 +102,8 @@ def folded(ledger: OrderLedger, rule: str) -> Answer:
             for by in GROUPINGS
         ),
     ]
-    return lots, positions, daily, daily_pnl_rows(ledger.db, "account", "average"), grouped, by_group
+    average = daily_pnl_rows(ledger.db, "account", "average")
+    return lots, positions, daily, average, grouped, by_group, closed
 
 
 def _group(f: Fill, by: str) -> str:
@@ -103,14 +114,20 @@ def _of(f: Fill, by: str, parents: dict[str, str | None]) -> str | None:
     return f.tags.get(by[4:]) if by.startswith("tag:") else parents.get(f.client_order_id)
 
 
-def read(ledger: OrderLedger, rule: str) -> Answer:
+def read(ledger: OrderLedger, rule: str, closed_first: bool = False) -> Answer:
+    """What ``folded`` gives, read as the ledger answers it: the closed lots last (the heads
+    brought up by the reads before them) or (``closed_first``) first."""
+    closed = list(ledger.lots(cost_basis=rule, closed=True)) if closed_first else []
     lots, positions = list(ledger.lots(cost_basis=rule)), list(ledger.positions(cost_basis=rule))
     daily = ledger.pnl_daily(cost_basis=rule), ledger.pnl_daily(cost_basis="average")
+    grouped = [ledger.pnl(by=by, cost_basis=rule) for by in reads.BOOK_GROUPS]
     by_group = [
         *(ledger.pnl_daily(by=by, cost_basis=basis) for by in GROUPINGS for basis in (rule, "average")),
         *(ledger.pnl(by=by, cost_basis=rule) for by in GROUPINGS),
     ]
-    return lots, positions, *daily, [ledger.pnl(by=by, cost_basis=rule) for by in reads.BOOK_GROUPS], by_group
+    if not closed_first:
+        closed = list(ledger.lots(cost_basis=rule, closed=True))
+    return lots, positions, *daily, grouped, by_group, closed
 
 
 order = st.tuples(
@@ -196,15 +213,16 @@ def test_stored_heads_answer_what_a_fold_of_the_log_answers_after_every_message(
              "ts": ts(day * DAY + 3)}
         )  # fmt: skip
     arrival = data.draw(st.permutations(messages), label="arrival order")
-    reads_after = data.draw(
-        st.lists(st.booleans(), min_size=len(arrival), max_size=len(arrival)), label="reads"
+    reads_after = data.draw(  # none, or a read with the closed lots read last or first
+        st.lists(st.sampled_from([None, False, True]), min_size=len(arrival), max_size=len(arrival)),
+        label="reads",
     )
     with OrderLedger("memory://") as ledger:
         for message, then_read in zip(arrival, reads_after, strict=True):
             ledger.record(message)
-            if then_read:
-                assert read(ledger, rule) == folded(ledger, rule)
-        assert read(ledger, rule) == folded(ledger, rule)
+            if then_read is not None:
+                assert read(ledger, rule, closed_first=then_read) == folded(ledger, rule)
+        assert read(ledger, rule, closed_first=True) == folded(ledger, rule)
         # And once more from what is stored alone: nothing new to fold, the heads as decoded.
         with ledger.db.read() as tx:
             for grouping in ("account", *GROUPINGS):
@@ -248,7 +266,8 @@ def _late_fills(rule: str, drawn: list[tuple[str, int]], data: st.DataObject) ->
             ledger.record(message)
         for message in data.draw(st.permutations(fills), label="arrival order"):
             assert ledger.record(message).error is None
-            assert read(ledger, rule) == folded(ledger, rule)
+            closed_first = data.draw(st.booleans(), label="closed lots read first")
+            assert read(ledger, rule, closed_first) == folded(ledger, rule)
         report = ledger.verify()  # the marks kept, each against the fold's at its place
         assert report.ok, report.view_problems
 
@@ -413,9 +432,11 @@ def test_a_rebuild_of_every_view_folds_the_heads_again(tmp_path: Path) -> None:
         assert _stored(ledger, "fifo")[1] == 1
         ledger.rebuild(["orders"])  # one view: the heads stay
         assert _stored(ledger, "fifo")[1] == 1
+        assert len(_closed_rows(ledger, "fifo")) == 1
         ledger.rebuild()
         with ledger.db.read() as tx:
             assert tx.one("SELECT COUNT(*) FROM lot_heads_index")[0] == 0
+        assert _closed_rows(ledger, "fifo") == []
         assert read(ledger, "fifo") == expected
 
 
@@ -489,3 +510,184 @@ def _held(ledger: OrderLedger) -> tuple[Any, ...]:
     """(none)'s unrealized P&L, and P2's realized and unrealized (average)."""
     rows = {r.group: r for r in ledger.pnl_daily(by="parent")}
     return rows["(none)"].unrealized_pnl, rows["P2"].realized_pnl, rows["P2"].unrealized_pnl
+
+
+# ---------------------------------------------------------------------- closed lots
+
+
+def _closed_rows(ledger: OrderLedger, rule: str) -> list[tuple[int, str]]:
+    """The closed lots stored for ``rule``: each row's number and its text."""
+    with ledger.db.read() as tx:
+        found = tx.all("SELECT n, lot FROM closed_lots WHERE rule = ? ORDER BY n", (rule,))
+    return [(int(n), str(text)) for n, text in found]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_closed_lots_are_kept_with_the_heads_and_a_second_read_folds_no_fill(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with separate_database(backend, tmp_path, "closed_lots") as url:
+        with OrderLedger(url) as ledger:
+            ledger.ingest_lines(SESSION)
+            # FIFO: the sell of 2 @ 130 (t3) closes the 2 @ 100 (t1): one closed lot, realized 60.
+            (lot,) = ledger.lots(cost_basis="fifo", closed=True)
+            assert (lot.quantity, lot.open_trade_id, lot.close_trade_id, lot.realized_pnl) == (
+                2,
+                "t1",
+                "t3",
+                60,
+            )
+            assert [n for n, _ in _closed_rows(ledger, "fifo")] == [0]
+            assert _stored(ledger, "fifo") == (ledger.log_position(), 1)
+            expected = folded(ledger, "fifo")[-1]
+        read_events: list[int] = []
+        every = lot_heads_application._events
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            for position, event in every(*args, **kwargs):
+                read_events.append(position)
+                yield position, event
+
+        def no_fold(*args: Any) -> Any:
+            raise AssertionError("the log was folded")
+
+        with monkeypatch.context() as patch, OrderLedger(url) as ledger:
+            patch.setattr(lot_heads_application, "_events", counted)
+            patch.setattr(reads, "rule_books", no_fold)
+            # Then a second read, in another process, reads the rows: no fill event, no fold.
+            assert list(ledger.lots(cost_basis="fifo", closed=True)) == expected
+            assert read_events == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_book_extended_then_folded_again_in_one_read_keeps_the_closed_lots_before_its_mark(
+    backend: str, tmp_path: Path
+) -> None:
+    # Given a book that bought 1 @ 100, read (a head with no closed lot stored)
+    first = lines(request("k1", quantity="1", seconds=0), fill("k1", "u1", "1", "100", seconds=0))
+    # When, before the next read, a sell of 1 @ 110 closes it (flat: a mark, 1 closed lot made),
+    # a buy at second 3 extends the book, and a buy filled at second 2 lands before that one
+    then = lines(
+        request("k2", side="sell", quantity="1", seconds=1),
+        fill("k2", "u2", "1", "110", seconds=1),
+        request("k3", quantity="1", seconds=3),
+        fill("k3", "u3", "1", "104", seconds=3),
+        request("k4", side="sell", quantity="1", seconds=2),
+        fill("k4", "u4", "1", "90", seconds=2),
+        request("k5", side="sell", quantity="2", seconds=4),
+        fill("k5", "u5", "2", "120", seconds=4),
+    )
+    with separate_database(backend, tmp_path, "closed_refold") as url, OrderLedger(url) as ledger:
+        ledger.ingest_lines(first)
+        assert list(ledger.lots(cost_basis="fifo", closed=True)) == []
+        ledger.ingest_lines(then)
+        # Then the book folded again from its mark keeps the lot the extension closed before it:
+        # u1 closed by u2, then (short 1 @ 90 from u4) u3 closes it, then u5 opens a short.
+        rows = list(ledger.lots(cost_basis="fifo", closed=True))
+        assert [(r.open_trade_id, r.close_trade_id) for r in rows] == [("u1", "u2"), ("u4", "u3")]
+        assert rows == folded(ledger, "fifo")[-1]
+        assert [n for n, _ in _closed_rows(ledger, "fifo")] == [0, 1]
+        assert ledger.verify().ok
+
+
+@pytest.mark.parametrize("every", [256, 2])
+def test_a_correction_of_an_opening_fill_makes_its_closed_lots_again(
+    every: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a book flat after a first round (a mark), then 2 bought @ 100 (t1) and 1 @ 120 (t2),
+    # and 1 sold @ 130 (t3): FIFO closes 1 of t1's; with ``every`` 2, a mark holds t1's lot too
+    monkeypatch.setattr(lots_module, "MARK_EVERY", every)
+    session = lines(
+        request("r0", quantity="1", seconds=0),
+        fill("r0", "t0", "1", "90", seconds=0),
+        request("r1", side="sell", quantity="1", seconds=1),
+        fill("r1", "tr", "1", "95", seconds=1),
+        request("b1", quantity="2", seconds=2),
+        fill("b1", "t1", "2", "100", seconds=2, fee="0.1", fee_currency="USDT"),
+        request("b2", quantity="1", seconds=3),
+        fill("b2", "t2", "1", "120", seconds=3),
+        request("s1", side="sell", quantity="1", seconds=4),
+        fill("s1", "t3", "1", "130", seconds=4),
+    )
+    with OrderLedger(f"sqlite:///{tmp_path / 'ledger.db'}") as ledger:
+        ledger.ingest_lines(session)
+        before = list(ledger.lots(cost_basis="fifo", closed=True))
+        assert [(r.open_trade_id, r.open_price, r.realized_pnl) for r in before] == [
+            ("t0", 90, 5),
+            ("t1", 100, 30),
+        ]
+        assert before[1].fees == {"USDT": Decimal("0.05")}
+        # When t1 (an opening fill) is corrected to 2 @ 98 and its fee to 0.2
+        correction = fact(
+            "fill_corrected",
+            "b1",
+            seconds=9,
+            trade_id="t1",
+            quantity="2",
+            price="98",
+            fee="0.2",
+        )
+        assert ledger.ingest_lines(lines(correction)).rejected == []
+        # Then its closed lot is made again from the fill as corrected; the first round's stays
+        after = list(ledger.lots(cost_basis="fifo", closed=True))
+        assert [(r.open_trade_id, r.open_price, r.realized_pnl) for r in after] == [
+            ("t0", 90, 5),
+            ("t1", 98, 32),
+        ]
+        assert after[1].fees == {"USDT": Decimal("0.1")}
+        assert after == folded(ledger, "fifo")[-1]
+        assert read(ledger, "fifo") == folded(ledger, "fifo")
+        assert ledger.verify().ok
+
+
+def test_a_store_without_closed_lots_is_folded_again(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    with OrderLedger(f"sqlite:///{path}") as ledger:
+        ledger.ingest_lines(SESSION)
+        expected = read(ledger, "lifo")
+    # Given heads of the version before closed lots were kept, or the closed lots' table dropped
+    for damage in ("UPDATE lot_heads_index SET version = 2", ""):
+        with sqlite3.connect(path) as plain:
+            plain.execute("DROP TABLE closed_lots")
+            if damage:
+                plain.execute(damage)
+        with OrderLedger(f"sqlite:///{path}") as ledger:
+            assert read(ledger, "lifo", closed_first=True) == expected
+            assert len(_closed_rows(ledger, "lifo")) == 2
+
+
+def test_a_read_only_ledger_answers_from_its_stored_closed_lots_and_what_came_since(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    with OrderLedger(f"sqlite:///{path}") as ledger:
+        ledger.ingest_lines(SESSION)
+        ledger.lots(cost_basis="fifo", closed=True)
+        stored = _stored(ledger, "fifo"), _closed_rows(ledger, "fifo")
+        ledger.ingest_lines(LATE)  # (a bust and a fill before the sell: the book folded again)
+        expected = folded(ledger, "fifo")
+    with OrderLedger(f"sqlite:///{path}?mode=ro") as ledger:
+        assert read(ledger, "fifo", closed_first=True) == expected
+        assert (_stored(ledger, "fifo"), _closed_rows(ledger, "fifo")) == stored
+
+
+def test_verify_compares_the_closed_lots_kept_with_a_fold_of_the_log(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    with OrderLedger(f"sqlite:///{path}") as ledger:
+        ledger.ingest_lines(SESSION)
+        ledger.lots(cost_basis="fifo", closed=True)
+        assert ledger.verify().ok
+    book = "lot heads fifo: book acc/V/ETH-USDT"
+    # Given the closed lot's closing price changed in its row, then the row deleted
+    with sqlite3.connect(path) as plain:
+        (text,) = plain.execute("SELECT lot FROM closed_lots WHERE rule = 'fifo'").fetchone()
+        assert text.count('"130"') == 1
+        plain.execute("UPDATE closed_lots SET lot = ? WHERE rule = 'fifo'", (text.replace('"130"', '"131"'),))
+    with OrderLedger(f"sqlite:///{path}") as ledger:
+        report = ledger.verify()
+        assert report.view_problems == [
+            f"{book} has a closed lot 0 (closed by fill 't3') other than the log folds to"
+        ]
+    with sqlite3.connect(path) as plain:
+        plain.execute("DELETE FROM closed_lots")
+    with OrderLedger(f"sqlite:///{path}") as ledger:
+        report = ledger.verify()
+        assert report.view_problems == [f"{book} has 0 closed lots stored, the log folds to 1"]

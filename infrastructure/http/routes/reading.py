@@ -114,8 +114,8 @@ async def get_lots(
     closed: Annotated[bool, Query(description="closed lots: one row per matched quantity")] = False,
 ) -> list[dict[str, Any]]:
     """Tax lots under a rule: open ones with their opening fill and cost, or closed ones with
-    opening and closing fill, cost, proceeds, fees and P&L (folded from the log: a bounded
-    expensive read)."""
+    opening and closing fill, cost, proceeds, fees and P&L (kept between reads and brought up to
+    the log's head; the first read under a rule folds the log: a bounded expensive read)."""
     rows: list[dict[str, Any]] = await ledger.read("GET /lots", Lots(cost_basis, closed))
     return rows
 
