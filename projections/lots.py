@@ -120,12 +120,14 @@ class ClosedLot:
 
 @dataclass
 class Book:
-    """A position under one rule, with its open lots and closed lots (lot rules)."""
+    """A position under one rule, with its open lots and closed lots (lot rules; unless
+    ``keeps_closed`` is False: a fold that needs only what stays open)."""
 
     position: Position
     open: list[OpenLot] = field(default_factory=list)
     closed: list[ClosedLot] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)  # in venue time, each with what it realized
+    keeps_closed: bool = True
 
 
 _UNDEFINED = Terms()
@@ -242,12 +244,15 @@ def _book_lots(book: Book, fill: Fill, basis: CostBasis) -> None:
         )
         proceeds = terms.value(matched, fill.price)
         realized = WIDE.multiply(WIDE.multiply(WIDE.subtract(proceeds, cost), direction), terms.sense)
-        fees: dict[str, Decimal] = {}
-        _add_fee(fees, share(lot.opened.fee, matched, abs(lot.opened.signed_qty)), lot.opened.fee_currency)
-        _add_fee(fees, share(fill.fee, matched, size), fill.fee_currency)
-        book.closed.append(
-            ClosedLot(lot.opened, fill, matched, cost, proceeds, realized, fees, terms.pnl_currency)
-        )
+        if book.keeps_closed:
+            fees: dict[str, Decimal] = {}
+            _add_fee(
+                fees, share(lot.opened.fee, matched, abs(lot.opened.signed_qty)), lot.opened.fee_currency
+            )
+            _add_fee(fees, share(fill.fee, matched, size), fill.fee_currency)
+            book.closed.append(
+                ClosedLot(lot.opened, fill, matched, cost, proceeds, realized, fees, terms.pnl_currency)
+            )
         p.realized_pnl = WIDE.add(p.realized_pnl, realized)
         fill.realized = WIDE.add(fill.realized, realized)
         p.cost = WIDE.subtract(p.cost, cost)
@@ -277,13 +282,17 @@ BookKey = tuple[str, str, str, str]
 """A book of a grouping's (``fill_group``): (group, account, venue, instrument)."""
 ACCOUNT = "account"
 """The grouping of the positions' own books (account, venue, instrument), whose group is ""."""
+CLOSED = "closed"
+"""The positions' own books again, with their closed lots kept (what ``lots --closed`` reads):
+apart from ``ACCOUNT``'s, so that only a ledger asked for its closed lots folds and stores them."""
 
 
 def fill_group(fill: Fill, grouping: str, parents: Mapping[str, str | None]) -> str:
-    """The group whose book ``fill`` is folded into under ``grouping``: "" by account, the value
+    """The group whose book ``fill`` is folded into under ``grouping``: "" by account (with or
+    without the closed lots), the value
     of its tag NAME by ``tag:NAME``, its order's parent (in ``parents``) by parent; "(none)" when
     it has no such tag or parent (as ``pnl`` groups it)."""
-    if grouping == ACCOUNT:
+    if grouping in (ACCOUNT, CLOSED):
         return ""
     if grouping.startswith("tag:"):
         value = fill.tags.get(grouping[4:])
@@ -426,7 +435,8 @@ class LotHead:
     day of venue time with a fill, in order (``Day``). ``made``: how many closed lots the book
     has made, numbered from 0 in venue order of their closing fills (then in match order);
     ``closed``: the latest of them, those this fold made or kept (numbered from ``made`` −
-    their count on): what its stored closed lots are replaced with from that number on."""
+    their count on): what its stored closed lots are replaced with from that number on; both
+    only while ``keeps_closed`` (a head that needs only what stays open makes none)."""
 
     position: Position
     open: list[OpenLot]
@@ -438,6 +448,7 @@ class LotHead:
     days: list[Day] = field(default_factory=list)
     made: int = 0
     closed: list[ClosedLot] = field(default_factory=list)
+    keeps_closed: bool = True
 
     @property
     def closed_from(self) -> int:
@@ -471,18 +482,20 @@ def fold_head(
     start: tuple[LotHead, list[Mark], Mark] | None = None,
     *,
     keep: int | None = MARKS_KEPT,
+    closed: bool = True,
 ) -> LotHead | None:
     """A book's head from its ``fills`` (as they stand) folded in venue time: from nothing, or
     (``start``: an earlier head, all its marks, and one of them) from that mark, the fills
     given being those after it. ``keep``: how many of its latest marks the head keeps (None:
-    all). None when there is no fill to fold and no start."""
+    all); ``closed``: whether it makes its closed lots. None when there is no fill to fold and
+    no start."""
     ordered = venue_order(fills)
     if start is None:
         if not ordered:
             return None
         first = ordered[0]
         position = Position(*key, quote_currency=first.quote_currency, terms=first.terms)
-        head = LotHead(position, [], first.key)
+        head = LotHead(position, [], first.key, keeps_closed=closed)
     else:
         earlier, marks, mark = start
         position = Position(
@@ -505,6 +518,7 @@ def fold_head(
             made=mark.closed,
             # The closed lots up to the mark that ``earlier`` made itself (not stored yet) stay.
             closed=earlier.closed[: max(0, mark.closed - earlier.closed_from)],
+            keeps_closed=closed,
         )
     for fill in ordered:
         _fold_into(head, fill, basis, keep)
@@ -513,7 +527,7 @@ def fold_head(
 
 def _fold_into(head: LotHead, fill: Fill, basis: CostBasis, keep: int | None = MARKS_KEPT) -> None:
     p = head.position
-    book = Book(p, head.open, head.closed)
+    book = Book(p, head.open, head.closed, keeps_closed=head.keeps_closed)
     made = len(head.closed)
     book_fill(book, fill, basis)
     head.made += len(head.closed) - made

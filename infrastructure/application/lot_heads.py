@@ -59,6 +59,7 @@ from orderledger.infrastructure.storage import lot_heads as stored
 from orderledger.projections.book import PositionKey, VenueKey, venue_order_key
 from orderledger.projections.lots import (
     ACCOUNT,
+    CLOSED,
     BookKey,
     ClosedLot,
     CostBasis,
@@ -96,6 +97,11 @@ class _Groups:
     def by_parent(self) -> bool:
         return self.grouping == "parent"
 
+    @property
+    def closed(self) -> bool:
+        """Whether the books make (and the store keeps) their closed lots."""
+        return self.grouping == CLOSED
+
     def learn(self, orders: Iterable[str], *, every: bool = False) -> None:
         """Read the parents of ``orders`` not known yet (``every``: of all orders)."""
         if not self.by_parent:
@@ -121,7 +127,7 @@ class _Groups:
 
 def lot_heads(ledger: LedgerParts, rule: CostBasis) -> dict[PositionKey, LotHead]:
     """Every book's head under ``rule`` as of the log's head, stored for the next read."""
-    return {key[1:]: head for key, head in _brought(ledger, rule, ACCOUNT, closed=False)[0].items()}
+    return {key[1:]: head for key, head in _brought(ledger, rule, ACCOUNT)[0].items()}
 
 
 def group_heads(ledger: LedgerParts, rule: CostBasis, grouping: str) -> dict[BookKey, LotHead]:
@@ -132,15 +138,17 @@ def group_heads(ledger: LedgerParts, rule: CostBasis, grouping: str) -> dict[Boo
         raise InvalidInputError(
             f"`by` {grouping!r}: heads are kept by account, parent or tag:NAME", field="by"
         )
-    return _brought(ledger, rule, grouping, closed=False)[0]
+    return _brought(ledger, rule, grouping)[0]
 
 
 def closed_lots(ledger: LedgerParts, rule: CostBasis) -> dict[PositionKey, list[ClosedLot]]:
     """Every book's closed lots under ``rule`` as of the log's head, books in order of their
     keys and each book's lots in venue order of their closing fills (then in match order): the
     rows stored before the first lot this read's fold made or kept (``LotHead.closed_from``),
-    then those, stored for the next read with the heads."""
-    heads, kept = _brought(ledger, rule, ACCOUNT, closed=True)
+    then those, stored for the next read with the heads of the grouping ``CLOSED`` (the account
+    books again, kept apart from those of ``lots`` and positions, which make no closed lots: a
+    ledger never asked for its closed lots neither folds nor stores them)."""
+    heads, kept = _brought(ledger, rule, CLOSED)
     return {
         key[1:]: [*kept.get(key[1:], [])[: head.closed_from], *head.closed]
         for key, head in sorted(heads.items())
@@ -148,11 +156,11 @@ def closed_lots(ledger: LedgerParts, rule: CostBasis) -> dict[PositionKey, list[
 
 
 def _brought(
-    ledger: LedgerParts, rule: CostBasis, grouping: str, *, closed: bool
+    ledger: LedgerParts, rule: CostBasis, grouping: str
 ) -> tuple[dict[BookKey, LotHead], dict[PositionKey, list[ClosedLot]]]:
-    """The heads of ``grouping`` brought up to the log's head and stored, and (``closed``) the
-    closed lots that were stored with the heads they were brought from, read in the same
-    transaction (closed lots are kept for the account books alone: ``lots --closed`` reads them)."""
+    """The heads of ``grouping`` brought up to the log's head and stored, and (grouping
+    ``CLOSED``) the closed lots that were stored with the heads they were brought from, read in
+    the same transaction."""
     db = ledger.db
     groups = _Groups(ledger, grouping)
     with db.snapshot() as tx:  # (``seen``, the heads and their closed lots as one store left them)
@@ -160,7 +168,7 @@ def _brought(
         if since > ledger.log_position():
             since = 0  # a store restored from an older copy than its heads: folded again
         heads = stored.load(tx, rule, grouping) if since else {}
-        kept = stored.closed(tx, rule) if since and closed else {}
+        kept = stored.closed(tx, rule) if since and groups.closed else {}
         found = (
             tx.one("SELECT position FROM view_tracking WHERE view = 'orders'") if groups.by_parent else None
         )
@@ -169,6 +177,8 @@ def _brought(
     events = [
         e for e in _events(ledger, EventFilter(types=types), after=since) if limit is None or e[0] <= limit
     ]
+    for head in heads.values():
+        head.keeps_closed = groups.closed
     if not events:
         return heads, kept
     if db.writable():
@@ -203,7 +213,7 @@ def _fold_all(fills: Iterable[Fill], rule: CostBasis, groups: _Groups) -> dict[B
     """The heads of ``fills`` (as they stand), each book's folded from its first fill."""
     heads = {}
     for key, own in sorted(fills_by_group(fills, groups.grouping, groups.parents).items()):
-        head = fold_head(key[1:], own, rule)
+        head = fold_head(key[1:], own, rule, closed=groups.closed)
         if head is not None:
             heads[key] = head
     return heads
@@ -349,7 +359,7 @@ def _fold_book(
     if start is not None:
         after = venue_order_key(start[2].key)
         standing = [f for f in standing if venue_order_key(f.key) > after]
-    return fold_head(key[1:], standing, rule, start)
+    return fold_head(key[1:], standing, rule, start, closed=groups.closed)
 
 
 def _book_events(

@@ -52,7 +52,16 @@ from orderledger.infrastructure.results.positions import PositionRow
 from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.db import Database
 from orderledger.projections.book import ZERO
-from orderledger.projections.lots import Book, ClosedLot, CostBasis, Fill, day_of, fills_of, fold_books
+from orderledger.projections.lots import (
+    CLOSED,
+    Book,
+    ClosedLot,
+    CostBasis,
+    Fill,
+    day_of,
+    fills_of,
+    fold_books,
+)
 from orderledger.projections.lots import cost_basis_named as _cost_basis
 
 if TYPE_CHECKING:
@@ -254,7 +263,7 @@ def rule_closed(ledger: LedgerParts, cost_basis: str) -> list[ClosedLot]:
     (``application.lot_heads``). A connection that may not write and finds no heads stored
     folds the log (``rule_books``): it could not keep what a fold from the heads would make."""
     rule = _lot_rule(cost_basis)
-    if not ledger.db.writable() and not _lot_heads.stored_at(ledger, rule):
+    if not _lot_heads.worth_reading(ledger, rule, CLOSED):
         return [lot for b in rule_books(ledger, rule, None, False).values() for lot in b.closed]
     return [lot for lots in _lot_heads.closed_lots(ledger, rule).values() for lot in lots]
 

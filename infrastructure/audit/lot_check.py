@@ -30,6 +30,7 @@ from orderledger.infrastructure.storage.paging import collector_paused
 from orderledger.projections.book import PositionKey
 from orderledger.projections.lots import (
     ACCOUNT,
+    CLOSED,
     ClosedLot,
     CostBasis,
     Fill,
@@ -77,15 +78,15 @@ class LotFolds:
                 fills[at] = fills_of(e for e in self.events if e[0] <= at)
             parents = {order: parent for position, order, parent in self.parents if position <= at}
             books = fills_by_group(fills[at], grouping, parents)
-            lots = grouping == ACCOUNT  # (closed lots are kept for the account books alone)
+            lots = grouping == CLOSED  # (the one grouping whose books keep their closed lots)
             with db.read() as tx:
                 heads = stored.load(tx, rule, grouping)
                 closed_books: set[PositionKey] = stored.closed_books(tx, rule) if lots else set()
-            which = rule if grouping == ACCOUNT else f"{rule} by {grouping}"
+            which = {ACCOUNT: rule, CLOSED: f"{rule} with closed lots"}.get(grouping, f"{rule} by {grouping}")
             # One book at a time, folded and read: its closed lots are the whole of its history.
             for key in sorted(set(heads) | set(books) | {("", *book) for book in closed_books}):
                 own = books.get(key)
-                folded = None if own is None else fold_head(key[1:], own, rule, keep=None)
+                folded = None if own is None else fold_head(key[1:], own, rule, keep=None, closed=lots)
                 with db.read() as tx:
                     marks = stored.marks(tx, rule, key, grouping) if key in heads else []
                     closed = (
@@ -95,7 +96,7 @@ class LotFolds:
                 if lots and not problem:
                     problem = _closed_difference(closed, [] if folded is None else folded.closed)
                 if problem:
-                    book = "/".join(key if grouping != ACCOUNT else key[1:])
+                    book = "/".join(key if grouping not in (ACCOUNT, CLOSED) else key[1:])
                     found.append(f"lot heads {which}: book {book} {problem}")
         return found
 

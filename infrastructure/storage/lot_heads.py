@@ -18,8 +18,9 @@ daily P&L cost what they show, not the log's length.
   closed lots its new fills made; a book folded again from a mark replaces its rows from the
   number the mark holds (``Mark.closed``: how many closed lots the book had made by then) on,
   which is one DELETE of ``n >= ?``; a book folded from its first fill replaces them all. They
-  are apart from the head's JSON, which every read of open lots or positions decodes, and kept
-  for the account books alone (no read asks for a group's closed lots);
+  are apart from the head's JSON, and kept only with the heads of the grouping ``closed`` (the
+  account books again, made by the first ``lots --closed`` under a rule): the heads that open
+  lots, positions and the P&L read make none, and a ledger never asked for them stores none;
 - ``lot_heads_index``: per rule and grouping, the log position up to which the rows hold the
   log's fills (``seen``), and the version of this module's encoding and fold (``VERSION``).
 
@@ -48,6 +49,7 @@ from orderledger.infrastructure.storage.paging import collector_paused
 from orderledger.projections.book import Position, PositionKey, VenueKey
 from orderledger.projections.lots import (
     ACCOUNT,
+    CLOSED,
     MARKS_KEPT,
     BookKey,
     ClosedLot,
@@ -186,7 +188,7 @@ def store(
     current, version = tx.one(
         f"SELECT seen, version FROM lot_heads_index WHERE rule = ? AND grouping = ?{lock}", (rule, grouping)
     )
-    lots = grouping == ACCOUNT  # (closed lots are kept for the account books alone)
+    lots = grouping == CLOSED  # (the one grouping whose books keep their closed lots)
     if since == 0:
         # A fold from the start: the rows are replaced (whatever version wrote them).
         tx.execute("DELETE FROM lot_heads WHERE rule = ? AND grouping = ?", (rule, grouping))

@@ -538,7 +538,7 @@ def test_closed_lots_are_kept_with_the_heads_and_a_second_read_folds_no_fill(
                 60,
             )
             assert [n for n, _ in _closed_rows(ledger, "fifo")] == [0]
-            assert _stored(ledger, "fifo") == (ledger.log_position(), 1)
+            assert _stored(ledger, "fifo", "closed") == (ledger.log_position(), 1)
             expected = folded(ledger, "fifo")[-1]
         read_events: list[int] = []
         every = lot_heads_application._events
@@ -661,12 +661,12 @@ def test_a_read_only_ledger_answers_from_its_stored_closed_lots_and_what_came_si
     with OrderLedger(f"sqlite:///{path}") as ledger:
         ledger.ingest_lines(SESSION)
         ledger.lots(cost_basis="fifo", closed=True)
-        stored = _stored(ledger, "fifo"), _closed_rows(ledger, "fifo")
+        stored = _stored(ledger, "fifo", "closed"), _closed_rows(ledger, "fifo")
         ledger.ingest_lines(LATE)  # (a bust and a fill before the sell: the book folded again)
         expected = folded(ledger, "fifo")
     with OrderLedger(f"sqlite:///{path}?mode=ro") as ledger:
         assert read(ledger, "fifo", closed_first=True) == expected
-        assert (_stored(ledger, "fifo"), _closed_rows(ledger, "fifo")) == stored
+        assert (_stored(ledger, "fifo", "closed"), _closed_rows(ledger, "fifo")) == stored
 
 
 def test_verify_compares_the_closed_lots_kept_with_a_fold_of_the_log(tmp_path: Path) -> None:
@@ -675,7 +675,7 @@ def test_verify_compares_the_closed_lots_kept_with_a_fold_of_the_log(tmp_path: P
         ledger.ingest_lines(SESSION)
         ledger.lots(cost_basis="fifo", closed=True)
         assert ledger.verify().ok
-    book = "lot heads fifo: book acc/V/ETH-USDT"
+    book = "lot heads fifo with closed lots: book acc/V/ETH-USDT"
     # Given the closed lot's closing price changed in its row, then the row deleted
     with sqlite3.connect(path) as plain:
         (text,) = plain.execute("SELECT lot FROM closed_lots WHERE rule = 'fifo'").fetchone()
@@ -691,3 +691,25 @@ def test_verify_compares_the_closed_lots_kept_with_a_fold_of_the_log(tmp_path: P
     with OrderLedger(f"sqlite:///{path}") as ledger:
         report = ledger.verify()
         assert report.view_problems == [f"{book} has 0 closed lots stored, the log folds to 1"]
+
+
+def test_a_ledger_never_asked_for_its_closed_lots_folds_and_stores_none(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    with OrderLedger(f"sqlite:///{path}") as ledger:
+        ledger.ingest_lines(SESSION)
+        # Open lots, positions and the P&L under FIFO: heads kept, not one closed lot
+        expected = folded(ledger, "fifo")
+        assert list(ledger.lots(cost_basis="fifo")) == expected[0]
+        assert list(ledger.positions(cost_basis="fifo")) == expected[1]
+        assert ledger.pnl_daily(cost_basis="fifo") == expected[2]
+        assert _stored(ledger, "fifo") == (ledger.log_position(), 1)
+        assert _closed_rows(ledger, "fifo") == []
+        # Asked for them, the account books are folded again with their closed lots, kept apart:
+        # the sell of 2 @ 130 (t3) closes the 2 @ 100 (t1)
+        (lot,) = ledger.lots(cost_basis="fifo", closed=True)
+        assert (lot.open_trade_id, lot.close_trade_id, lot.realized_pnl) == ("t1", "t3", 60)
+        assert _stored(ledger, "fifo", "closed") == (ledger.log_position(), 1)
+        assert [n for n, _ in _closed_rows(ledger, "fifo")] == [0]
+        ledger.ingest_lines(LATE)
+        assert read(ledger, "fifo") == folded(ledger, "fifo")
+        assert ledger.verify().ok
