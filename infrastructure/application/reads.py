@@ -357,6 +357,14 @@ def pnl_from_views(ledger: LedgerParts, by: str, cost_basis: str | None) -> bool
     return by not in BOOK_GROUPS or not _lot_heads.worth_reading(ledger, "average")
 
 
+def daily_from_views(ledger: LedgerParts, by: str, cost_basis: str | None) -> bool:
+    """Whether ``pnl --daily`` by ``by`` shows the log only up to where the views are: by parent
+    (its heads stand no further in the log than the orders view, whose parents they group by),
+    and on a connection that may not write and finds no heads, which reads the views' entries."""
+    rule = _cost_basis(cost_basis or ledger.cost_basis())
+    return by == "parent" or not _lot_heads.worth_reading(ledger, rule, by)
+
+
 def _book_pnl(ledger: LedgerParts, by: str, cost_basis: str) -> list[PnlRow]:
     """``pnl`` by one of ``BOOK_GROUPS`` under ``cost_basis``: each book's days as entries (what
     a day realized and counted per P&L currency, its fees per currency, and each fill whose fee

@@ -229,8 +229,9 @@ def pnl(
     """Realized P&L and fees, grouped (under another cost-basis rule with --cost-basis); or daily
     P&L per group."""
     with open_ledger(create=False) as ledger:
-        if daily or reads.pnl_from_views(ledger, by or "day", cost_basis):
-            warn_if_behind(ledger)  # (by a book's group the heads answer, current with the log)
+        behind = reads.daily_from_views if daily else reads.pnl_from_views
+        if behind(ledger, by or ("account" if daily else "day"), cost_basis):
+            warn_if_behind(ledger)  # (the books' heads answer current with the log)
         if daily:
             rows = [r.to_json() for r in ledger.pnl_daily(by=by or "account", cost_basis=cost_basis)]
         else:

@@ -90,10 +90,13 @@ class LedgerService:
 
     def from_views(self, question: asks.Positions | asks.Pnl | asks.PnlDaily) -> bool:
         """Whether positions or P&L under the ledger's average cost are read from the views (and
-        show the log only up to where they are): ``pnl`` by a book's group reads the books'
-        heads, current with the log (``reads.pnl_from_views``)."""
+        show the log only up to where they are): ``pnl`` by a book's group and the daily P&L by
+        account or tag read the books' heads, current with the log (``reads.pnl_from_views``,
+        ``reads.daily_from_views``)."""
         if isinstance(question, asks.Pnl):
             return reads.pnl_from_views(self.ledger, question.by, question.cost_basis)
+        if isinstance(question, asks.PnlDaily):
+            return reads.daily_from_views(self.ledger, question.by, question.cost_basis)
         return True
 
     def shown(self, rows: Iterable[Any], precision: Precision | None = None) -> list[dict[str, Any]]:

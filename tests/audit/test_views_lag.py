@@ -42,17 +42,20 @@ def test_every_answer_from_the_views_warns_while_they_lag(file_ledger_url: str, 
         ("positions", "--json"),
         ("trades", "--json"),
         ("pnl", "--by", "parent"),
+        ("pnl", "--daily", "--by", "parent", "--json"),  # (its heads go as far as the orders view)
         ("export", "trades", "--out", str(tmp_path / "trades.csv"), "--format", "csv"),
     ]
     for args in commands:
         run = orderledger(*args, db=file_ledger_url)
         assert run.code == 0 and run.stderr == WARNING, run.describe()
-    # What the log answers itself is current: no warning. (``pnl`` by day reads the books' heads,
-    # kept with the log.)
+    # What the log answers itself is current: no warning. (``pnl`` by day and the daily P&L by
+    # account or tag read the books' heads, kept with the log.)
     for args in (
         ("order", "c-1", "--json"),
         ("orders", "--as-of", "2030-01-01T00:00:00Z", "--json"),
         ("pnl", "--json"),
+        ("pnl", "--daily", "--json"),
+        ("pnl", "--daily", "--by", "tag:strategy", "--json"),
     ):
         run = orderledger(*args, db=file_ledger_url)
         assert run.code == 0 and run.stderr == "", run.describe()
@@ -82,14 +85,21 @@ def test_http_answers_from_the_views_carry_how_far_behind_they_are(tmp_path: Pat
     url = f"sqlite:///{tmp_path / 'ledger.db'}"
     with running_server(url) as server:
         _ingest_without_views(url, tmp_path)  # another process, leaving the views to a follower
-        for path in ("/orders", "/trades", "/positions", "/pnl?by=parent", "/pnl/series"):
+        for path in (
+            "/orders",
+            "/trades",
+            "/positions",
+            "/pnl?by=parent",
+            "/pnl/series",
+            "/pnl/daily?by=parent",
+        ):
             response = httpx.get(server.url + path)
             assert response.status_code == 200, response.text
             assert response.headers["Views-Behind"] == "3", path
         assert httpx.get(server.url + "/orders").json() == []  # behind: nothing folded yet
         assert httpx.get(server.url + "/verify").json()["views_behind"] == 3
         # From the log (an order's history; P&L by day from the books' heads): current, no header
-        for path in ("/orders/c-1", "/pnl"):
+        for path in ("/orders/c-1", "/pnl", "/pnl/daily", "/pnl/daily?by=tag:strategy"):
             current = httpx.get(server.url + path)
             assert current.status_code == 200 and "Views-Behind" not in current.headers, path
         server.ledger.catch_up()

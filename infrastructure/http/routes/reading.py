@@ -137,12 +137,17 @@ async def get_pnl(
 @router.get("/pnl/daily")
 async def get_pnl_daily(
     ledger: Ledger,
+    response: Response,
     by: Annotated[str, Query(description="account, parent or tag:NAME")] = "account",
     cost_basis: CostBasis = None,
 ) -> list[dict[str, Any]]:
     """P&L per UTC day and group: realized, fees, funding, unrealized at the day's last mark;
-    under the ledger's rule or (``cost_basis``) another."""
-    rows: list[dict[str, Any]] = await ledger.folded(PnlDaily(by, cost_basis))
+    under the ledger's rule or (``cost_basis``) another. By parent it shows the log as far as the
+    views are (``Views-Behind``)."""
+    asked = PnlDaily(by, cost_basis)
+    if await ledger.call(ledger.service.from_views, asked):
+        await ledger.views_behind(response)
+    rows: list[dict[str, Any]] = await ledger.folded(asked)
     return rows
 
 
