@@ -525,15 +525,18 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
 
     def pnl(self, *, by: str = "day", cost_basis: str | None = None) -> list[PnlRow]:
         """Realized P&L and fees grouped by day, account, venue, instrument, parent or
-        ``tag:NAME``, one row per group and P&L currency; from the live (average-cost) entries,
-        or (``cost_basis``) under another rule folded from the log, each fill credited with what
-        it realized when it closed."""
+        ``tag:NAME``, one row per group and P&L currency, under the ledger's rule or
+        ``cost_basis``, each fill credited with what it realized when it closed: by day, account,
+        venue or instrument from the days kept with each book's head (current with the log); by
+        parent or tag from the live (average-cost) entries, or under a lot rule folded from the
+        log."""
         return handle(self, asks.Pnl(by, cost_basis))
 
     def pnl_daily(self, *, by: str = "account", cost_basis: str | None = None) -> list[DailyPnlRow]:
         """P&L per UTC day by account, parent or ``tag:NAME``: realized, fees, cash flows and
         unrealized at the day's last recorded marks (see ``daily_pnl.daily_pnl_rows``); under the
-        ledger's cost-basis rule, or ``cost_basis``."""
+        ledger's cost-basis rule, or ``cost_basis``; from the days kept with the heads of each
+        book (by parent or tag, of each group's own books)."""
         return handle(self, asks.PnlDaily(by, cost_basis))
 
     def pnl_series(self, *, points: Slices | None = None) -> list[PnlPoint]:
