@@ -270,14 +270,6 @@ def _book_lots(book: Book, fill: Fill, basis: CostBasis) -> None:
         p.quantity = WIDE.multiply(left, MINUS_ONE if long else ONE)
 
 
-def fills_by_book(fills: Iterable[Fill]) -> dict[PositionKey, list[Fill]]:
-    """``fills`` by their book (account, venue, instrument), each book's in the order given."""
-    books: dict[PositionKey, list[Fill]] = {}
-    for fill in fills:
-        books.setdefault((fill.account, fill.venue, fill.instrument), []).append(fill)
-    return books
-
-
 BookKey = tuple[str, str, str, str]
 """A book of a grouping's (``fill_group``): (group, account, venue, instrument)."""
 ACCOUNT = "account"
@@ -289,9 +281,8 @@ apart from ``ACCOUNT``'s, so that only a ledger asked for its closed lots folds 
 
 def fill_group(fill: Fill, grouping: str, parents: Mapping[str, str | None]) -> str:
     """The group whose book ``fill`` is folded into under ``grouping``: "" by account (with or
-    without the closed lots), the value
-    of its tag NAME by ``tag:NAME``, its order's parent (in ``parents``) by parent; "(none)" when
-    it has no such tag or parent (as ``pnl`` groups it)."""
+    without the closed lots), the value of its tag NAME by ``tag:NAME``, its order's parent (in
+    ``parents``) by parent; "(none)" when it has no such tag or parent (as ``pnl`` groups it)."""
     if grouping in (ACCOUNT, CLOSED):
         return ""
     if grouping.startswith("tag:"):
@@ -314,10 +305,11 @@ def fills_by_group(
 
 def fold_books(fills: Iterable[Fill], basis: CostBasis) -> dict[PositionKey, Book]:
     """Every book's position (and lots, under a lot rule), its fills folded in venue time."""
-    by_book = fills_by_book(fills)
+    by_book = fills_by_group(fills, ACCOUNT, {})  # (group "": the account's own books)
     books: dict[PositionKey, Book] = {}
-    for key in sorted(by_book):
-        ordered = venue_order(by_book[key])
+    for grouped in sorted(by_book):
+        key = grouped[1:]
+        ordered = venue_order(by_book[grouped])
         first = ordered[0]
         book = books[key] = Book(Position(*key, quote_currency=first.quote_currency, terms=first.terms))
         book.fills = ordered

@@ -21,7 +21,9 @@ its event's; its parent is its order's as the orders view has it now, so an orde
 its parent after fills were folded (``OrderDetailsAdded``) moves them: the books of that
 account, venue and instrument are folded again from their first fill, each group's apart. Heads
 by parent go no further than the orders view has folded the log, so every parent change up to
-them is in the view.
+them is in the view. Closed lots are made and kept only by the heads of the grouping ``closed``
+(the account books again), which the first ``lots --closed`` under a rule starts: the heads of
+``lots``, positions and the P&L make none.
 
 The heads then go back to the store, unless another process stored first, the ledger is
 read-only for this connection, or another writer holds the write lock: then the answer is still
@@ -177,8 +179,6 @@ def _brought(
     events = [
         e for e in _events(ledger, EventFilter(types=types), after=since) if limit is None or e[0] <= limit
     ]
-    for head in heads.values():
-        head.keeps_closed = groups.closed
     if not events:
         return heads, kept
     if db.writable():

@@ -131,7 +131,7 @@ def load(tx: Tx, rule: CostBasis, grouping: str = ACCOUNT) -> dict[BookKey, LotH
     found: dict[BookKey, LotHead] = {}
     for group, account, venue, instrument, text in rows:
         key = (str(group), str(account), str(venue), str(instrument))
-        found[key] = decode(key[1:], text)
+        found[key] = decode(key[1:], text, grouping)
     return found
 
 
@@ -175,9 +175,8 @@ def store(
     """Write ``heads`` (None: the book has no fill left) and move ``seen`` of ``rule`` and
     ``grouping`` from ``since`` to ``through``; False, writing nothing, when ``seen`` is no
     longer ``since`` or the rows are of another version (another process stored first). A head
-    read back without its marks adds the
-    ones it made to those stored. On PostgreSQL the index's row is locked first, so two stores
-    take turns."""
+    read back without its marks adds the ones it made to those stored. On PostgreSQL the index's
+    row is locked first, so two stores take turns."""
     create(tx)
     tx.execute(
         "INSERT INTO lot_heads_index (rule, grouping, seen, version) VALUES (?, ?, 0, ?)"
@@ -337,8 +336,9 @@ def encode(head: LotHead) -> str:
     return orjson.dumps(state).decode()
 
 
-def decode(key: PositionKey, text: str | bytes) -> LotHead:
-    """A row's head, without its marks (``marked`` False)."""
+def decode(key: PositionKey, text: str | bytes, grouping: str = ACCOUNT) -> LotHead:
+    """A row's head of ``grouping``, without its marks (``marked`` False); it makes closed lots
+    as it folds on only under ``CLOSED``."""
     state = orjson.loads(text)
     quantity, cost, realized, fees, quote_currency, terms = state["position"]
     position = Position(
@@ -354,8 +354,9 @@ def decode(key: PositionKey, text: str | bytes) -> LotHead:
     paid = [_fill_of(key, f) for f in state["paid"]]
     days = [_day_of(d) for d in state["days"]]
     return LotHead(
-        position, lots, _key_of(state["last"]), paid, [], state["since"], False, days, state["made"]
-    )
+        position, lots, _key_of(state["last"]), paid, [], state["since"], False, days, state["made"],
+        keeps_closed=grouping == CLOSED,
+    )  # fmt: skip
 
 
 def encode_marks(marks: list[Mark]) -> str:
