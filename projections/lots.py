@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import FillBusted, FillCorrected, InstrumentDefined, OrderEvent, OrderFilled
@@ -83,6 +83,7 @@ class Fill:
     terms: Terms
     tags: dict[str, str] = field(default_factory=dict)
     realized: Decimal = ZERO  # what this fill realized under the rule folded (``fold_books``)
+    group: str | None = None  # (a grouping ``IN`` another) its group there, which its day counts
 
     @property
     def key(self) -> VenueKey:
@@ -277,13 +278,25 @@ ACCOUNT = "account"
 CLOSED = "closed"
 """The positions' own books again, with their closed lots kept (what ``lots --closed`` reads):
 apart from ``ACCOUNT``'s, so that only a ledger asked for its closed lots folds and stores them."""
+IN = "in:"
+"""The prefix of a grouping of the positions' own books again whose days count each fill under
+its group of the grouping after it (``in:parent``, ``in:tag:NAME``: ``Day.groups``): what
+``pnl`` by parent or tag reads, each fill's P&L as its account's book realized it."""
+
+
+def account_books(grouping: str) -> bool:
+    """Whether the books of ``grouping`` are the positions' own (group "")."""
+    return grouping in (ACCOUNT, CLOSED) or grouping.startswith(IN)
 
 
 def fill_group(fill: Fill, grouping: str, parents: Mapping[str, str | None]) -> str:
-    """The group whose book ``fill`` is folded into under ``grouping``: "" by account (with or
-    without the closed lots), the value of its tag NAME by ``tag:NAME``, its order's parent (in
-    ``parents``) by parent; "(none)" when it has no such tag or parent (as ``pnl`` groups it)."""
-    if grouping in (ACCOUNT, CLOSED):
+    """The group whose book ``fill`` is folded into under ``grouping``: "" for the positions' own
+    books (``account_books``), the value of its tag NAME by ``tag:NAME``, its order's parent (in
+    ``parents``) by parent; "(none)" when it has no such tag or parent (as ``pnl`` groups it).
+    Under ``in:`` another grouping, the fill's group there is left in ``fill.group`` for its
+    day (None under any other)."""
+    fill.group = fill_group(fill, grouping[len(IN) :], parents) if grouping.startswith(IN) else None
+    if account_books(grouping):
         return ""
     if grouping.startswith("tag:"):
         value = fill.tags.get(grouping[4:])
@@ -342,28 +355,51 @@ MARKS_KEPT = 8
 
 
 @dataclass
-class Day:
-    """One UTC day of a book's venue time under a rule: what the day's fills realized and paid in
-    fees, by the currency of their P&L, how many there were, and the position at the day's end
-    (what the day's unrealized P&L is worked out from, at the day's mark). ``pnl --daily`` and
-    ``pnl --cost-basis`` read these instead of folding the book's fills."""
+class Sums:
+    """What some fills realized and paid in fees, by the currency of their P&L, and how many
+    there were."""
 
-    day: str
     realized: dict[str, Decimal] = field(default_factory=dict)  # P&L currency ("": none) → sum
     fees: dict[str, dict[str, Decimal]] = field(default_factory=dict)  # P&L currency → fee currency → sum
     fills: dict[str, int] = field(default_factory=dict)  # P&L currency → fills
+
+    def count(self, fill: Fill) -> None:
+        """Add ``fill`` (what it realized, its fee)."""
+        currency = fill.terms.pnl_currency or ""
+        self.realized[currency] = WIDE.add(self.realized.get(currency, ZERO), fill.realized)
+        self.fills[currency] = self.fills.get(currency, 0) + 1
+        if fill.fee is not None:
+            fees = self.fees.setdefault(currency, {})
+            fee_currency = fill.fee_currency or "?"
+            fees[fee_currency] = WIDE.add(fees.get(fee_currency, ZERO), fill.fee)
+
+    def copied(self) -> dict[str, Any]:
+        """The sums as independent dicts (the fields of a copy)."""
+        return {
+            "realized": dict(self.realized),
+            "fees": {k: dict(v) for k, v in self.fees.items()},
+            "fills": dict(self.fills),
+        }
+
+
+@dataclass
+class Day(Sums):
+    """One UTC day of a book's venue time under a rule: what the day's fills realized and paid in
+    fees, by the currency of their P&L, how many there were (``Sums``), and the position at the
+    day's end (what the day's unrealized P&L is worked out from, at the day's mark); under a
+    grouping ``IN`` another, the same sums of each group's fills of the day (``groups``).
+    ``pnl --daily`` and ``pnl --cost-basis`` read these instead of folding the book's fills."""
+
+    day: str = ""
     quantity: Decimal = ZERO  # the position at the day's end (after its last fill)
     cost: Decimal = ZERO
     terms: Terms = field(default_factory=Terms)
+    groups: dict[str, Sums] = field(default_factory=dict)  # (``IN``) group → its fills' sums
 
     def copy(self) -> Day:
         """An independent copy (a mark keeps the day as it stood)."""
-        return replace(
-            self,
-            realized=dict(self.realized),
-            fees={k: dict(v) for k, v in self.fees.items()},
-            fills=dict(self.fills),
-        )
+        groups = {k: Sums(**v.copied()) for k, v in self.groups.items()}
+        return replace(self, **self.copied(), groups=groups)
 
     def position(self, key: PositionKey, quote_currency: str | None) -> Position:
         """The book's position at the day's end."""
@@ -378,18 +414,15 @@ def day_of(fill: Fill) -> str:
 
 
 def _add_day(days: list[Day], fill: Fill, p: Position) -> None:
-    """Count ``fill`` (just folded into ``p``) in its day, the latest of ``days`` or a new one."""
+    """Count ``fill`` (just folded into ``p``) in its day, the latest of ``days`` or a new one,
+    and (``fill.group``) in its group's sums of that day."""
     day = day_of(fill)
     if not days or days[-1].day != day:
-        days.append(Day(day))
+        days.append(Day(day=day))
     today = days[-1]
-    currency = fill.terms.pnl_currency or ""
-    today.realized[currency] = WIDE.add(today.realized.get(currency, ZERO), fill.realized)
-    today.fills[currency] = today.fills.get(currency, 0) + 1
-    if fill.fee is not None:
-        fees = today.fees.setdefault(currency, {})
-        fee_currency = fill.fee_currency or "?"
-        fees[fee_currency] = WIDE.add(fees.get(fee_currency, ZERO), fill.fee)
+    today.count(fill)
+    if fill.group is not None:
+        today.groups.setdefault(fill.group, Sums()).count(fill)
     today.quantity, today.cost, today.terms = p.quantity, p.cost, p.terms
 
 

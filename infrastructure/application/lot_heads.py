@@ -62,6 +62,7 @@ from orderledger.projections.book import PositionKey, VenueKey, venue_order_key
 from orderledger.projections.lots import (
     ACCOUNT,
     CLOSED,
+    IN,
     BookKey,
     ClosedLot,
     CostBasis,
@@ -97,7 +98,8 @@ class _Groups:
 
     @property
     def by_parent(self) -> bool:
-        return self.grouping == "parent"
+        """Whether a fill's group is its order's parent (its book's, or ``in:parent`` its day's)."""
+        return self.grouping in ("parent", IN + "parent")
 
     @property
     def closed(self) -> bool:
@@ -133,10 +135,12 @@ def lot_heads(ledger: LedgerParts, rule: CostBasis) -> dict[PositionKey, LotHead
 
 
 def group_heads(ledger: LedgerParts, rule: CostBasis, grouping: str) -> dict[BookKey, LotHead]:
-    """The heads of the books of ``grouping`` (account, parent or ``tag:NAME``) under ``rule``, as
+    """The heads of the books of ``grouping`` (account, parent, ``tag:NAME``, or ``in:parent``,
+    ``in:tag:NAME``: the account books with each day's fills counted by group) under ``rule``, as
     of the log's head (by parent: as far as the orders view has folded it), stored for the next
     read."""
-    if grouping not in (ACCOUNT, "parent") and pnl_tag(grouping) is None:
+    grouped = grouping.removeprefix(IN)
+    if grouping != ACCOUNT and grouped != "parent" and pnl_tag(grouped) is None:
         raise InvalidInputError(
             f"`by` {grouping!r}: heads are kept by account, parent or tag:NAME", field="by"
         )

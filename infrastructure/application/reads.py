@@ -53,7 +53,9 @@ from orderledger.infrastructure.storage import cursors
 from orderledger.infrastructure.storage.db import Database
 from orderledger.projections.book import ZERO
 from orderledger.projections.lots import (
+    ACCOUNT,
     CLOSED,
+    IN,
     Book,
     ClosedLot,
     CostBasis,
@@ -321,17 +323,20 @@ BOOK_GROUPS = ("account", "venue", "instrument", "day")
 
 
 def pnl(ledger: LedgerParts, *, by: str, cost_basis: str | None) -> list[PnlRow]:
-    """``OrderLedger.pnl``: by account, venue, instrument or day from the days kept with each
-    book's head (under average when the ledger's rule is average and none is named); by parent
-    or tag from the live (average-cost) entries, or under a rule folded from the log's fills (a
-    book's day holds fills of several parents and tags)."""
-    if pnl_from_views(ledger, by, cost_basis):
+    """``OrderLedger.pnl``: from the days kept with each account book's head under the rule
+    (average when the ledger's rule is average and none is named): by account, venue,
+    instrument or day the days themselves; by parent or tag each day's sums per group of the
+    heads ``in:parent`` or ``in:tag:NAME`` (a book's day holds fills of several parents and
+    tags). A connection that may not write and finds no heads stored reads the live
+    (average-cost) entries, or under a lot rule by parent or tag folds the log's fills."""
+    rule = rule_of(ledger, cost_basis)
+    basis = _cost_basis(rule or "average")
+    if (rule is not None and by in BOOK_GROUPS) or _lot_heads.worth_reading(ledger, basis, _heads_of(by)):
+        return _book_pnl(ledger, by, basis)
+    if rule is None:
         return pnl_rows(ledger.db, by)
-    cost_basis = rule_of(ledger, cost_basis) or "average"
-    if by in BOOK_GROUPS:
-        return _book_pnl(ledger, by, cost_basis)
     tag = pnl_tag(by)
-    fills = [f for b in rule_books(ledger, cost_basis, None, False).values() for f in b.fills]
+    fills = [f for b in rule_books(ledger, basis, None, False).values() for f in b.fills]
     parents = order_parents(ledger.db) if by == "parent" else {}
 
     def group(f: Fill) -> Any:
@@ -347,14 +352,27 @@ def pnl(ledger: LedgerParts, *, by: str, cost_basis: str | None) -> list[PnlRow]
     )
 
 
+def _heads_of(by: str) -> str:
+    """The grouping of the heads ``pnl`` by ``by`` reads: the account books' own by one of
+    ``BOOK_GROUPS``, else (parent or ``tag:NAME``) theirs with each day's fills counted by group."""
+    if by in BOOK_GROUPS:
+        return ACCOUNT
+    pnl_tag(by)  # (refuses an unknown grouping)
+    return IN + by
+
+
 def pnl_from_views(ledger: LedgerParts, by: str, cost_basis: str | None) -> bool:
-    """Whether ``pnl`` by ``by`` reads the views' live (average-cost) entries, which show the log
-    only up to where the views are: by parent or tag when no lot rule applies, and by any group
-    on a connection that may not write and finds no heads kept under average. Otherwise it reads
-    the books' heads or folds the log, and is current."""
+    """Whether ``pnl`` by ``by`` shows the log only up to where the views are: by parent (its
+    heads stand no further in the log than the orders view, whose parents they group by, and
+    the entries and a fold group by that view's parents too), and by another group when no lot
+    rule applies on a connection that may not write and finds no heads kept under average
+    (it reads the views' live entries). Otherwise it reads the books' heads or folds the log,
+    and is current."""
+    if by == "parent":
+        return True
     if rule_of(ledger, cost_basis) is not None:
         return False
-    return by not in BOOK_GROUPS or not _lot_heads.worth_reading(ledger, "average")
+    return not _lot_heads.worth_reading(ledger, "average", _heads_of(by))
 
 
 def daily_from_views(ledger: LedgerParts, by: str, cost_basis: str | None) -> bool:
@@ -365,23 +383,28 @@ def daily_from_views(ledger: LedgerParts, by: str, cost_basis: str | None) -> bo
     return by == "parent" or not _lot_heads.worth_reading(ledger, rule, by)
 
 
-def _book_pnl(ledger: LedgerParts, by: str, cost_basis: str) -> list[PnlRow]:
-    """``pnl`` by one of ``BOOK_GROUPS`` under ``cost_basis``: each book's days as entries (what
-    a day realized and counted per P&L currency, its fees per currency, and each fill whose fee
-    is valued into another currency), so the read costs the books' days, not the log's fills."""
-    heads = _lot_heads.lot_heads(ledger, _cost_basis(cost_basis))
-    column = BOOK_GROUPS.index(by)
+def _book_pnl(ledger: LedgerParts, by: str, rule: CostBasis) -> list[PnlRow]:
+    """``pnl`` by ``by`` under ``rule`` from the days of each account book's head as entries
+    (what a day realized and counted per P&L currency, its fees per currency, and each fill whose
+    fee is valued into another currency): by one of ``BOOK_GROUPS`` the day's own sums under
+    the book's or the day's value; by parent or tag each group's sums of the day
+    (``Day.groups``), each fill as its account's book realized it. The read costs the books'
+    days, not the log's fills."""
+    grouping = _heads_of(by)
+    heads = _lot_heads.group_heads(ledger, rule, grouping)
+    column = BOOK_GROUPS.index(by) + 1 if grouping == ACCOUNT else 0
     entries: list[tuple[Any, Decimal, Any, str | None, str | None, int, Fill | None]] = []
     for key, head in heads.items():
         for day in head.days:
-            value = day.day if by == "day" else key[column]
-            for currency, realized in day.realized.items():
-                quote = currency or None
-                entries.append((value, realized, None, None, quote, day.fills.get(currency, 0), None))
-                for fee_currency, fee in day.fees.get(currency, {}).items():
-                    entries.append((value, ZERO, fee, fee_currency, quote, 0, None))
+            parts = day.groups if grouping != ACCOUNT else {day.day if by == "day" else key[column]: day}
+            for value, sums in parts.items():
+                for currency, realized in sums.realized.items():
+                    quote = currency or None
+                    entries.append((value, realized, None, None, quote, sums.fills.get(currency, 0), None))
+                    for fee_currency, fee in sums.fees.get(currency, {}).items():
+                        entries.append((value, ZERO, fee, fee_currency, quote, 0, None))
         for fill in head.paid:
-            value = day_of(fill) if by == "day" else key[column]
+            value = fill.group if grouping != ACCOUNT else day_of(fill) if by == "day" else key[column]
             entries.append((value, ZERO, None, None, fill.pnl_currency, 0, fill))
     paid = [f for head in heads.values() for f in head.paid]
     return grouped_pnl(by, entries, cash_flows_by(ledger.db, by), recorded_rates(ledger.db, paid))

@@ -36,6 +36,7 @@ from orderledger.projections.lots import (
     Fill,
     LotHead,
     Mark,
+    account_books,
     fills_by_group,
     fills_of,
     fold_head,
@@ -96,7 +97,7 @@ class LotFolds:
                 if lots and not problem:
                     problem = _closed_difference(closed, [] if folded is None else folded.closed)
                 if problem:
-                    book = "/".join(key if grouping not in (ACCOUNT, CLOSED) else key[1:])
+                    book = "/".join(key[1:] if account_books(grouping) else key)
                     found.append(f"lot heads {which}: book {book} {problem}")
         return found
 

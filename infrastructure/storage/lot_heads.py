@@ -59,6 +59,7 @@ from orderledger.projections.lots import (
     LotHead,
     Mark,
     OpenLot,
+    Sums,
     cost_basis_named,
 )
 
@@ -75,7 +76,7 @@ CREATE = (
 )
 PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 """What the application role may do to the tables (derived data, folded again from the log)."""
-VERSION = 3
+VERSION = 4
 """The encoding's and the fold's version: rows of another are not read, and are replaced."""
 _BOOK = "rule = ? AND grouping = ? AND grp = ? AND account = ? AND venue = ? AND instrument = ?"
 _LOTS = "rule = ? AND account = ? AND venue = ? AND instrument = ?"
@@ -289,14 +290,14 @@ def _fill(f: Fill) -> list[Any]:
     return [
         f.client_order_id, f.trade_id, f.ts_event.isoformat(), f.position, str(f.signed_qty),
         str(f.price), _decimal(f.fee), f.fee_currency, f.quote_currency, _terms(f.terms), f.tags,
-        str(f.realized),
+        str(f.realized), f.group,
     ]  # fmt: skip
 
 
 def _fill_of(key: PositionKey, v: list[Any]) -> Fill:
     return Fill(
         *key, v[0], v[1], datetime.fromisoformat(v[2]), v[3], Decimal(v[4]), Decimal(v[5]),
-        None if v[6] is None else Decimal(v[6]), v[7], v[8], _terms_of(v[9]), v[10], Decimal(v[11]),
+        None if v[6] is None else Decimal(v[6]), v[7], v[8], _terms_of(v[9]), v[10], Decimal(v[11]), v[12],
     )  # fmt: skip
 
 
@@ -308,14 +309,25 @@ def _amounts_of(v: dict[str, str]) -> dict[str, Decimal]:
     return {k: Decimal(a) for k, a in v.items()}
 
 
+def _sums(s: Sums) -> list[Any]:
+    return [_amounts(s.realized), {k: _amounts(v) for k, v in s.fees.items()}, s.fills]
+
+
+def _sums_of(v: list[Any]) -> Sums:
+    return Sums(_amounts_of(v[0]), {k: _amounts_of(f) for k, f in v[1].items()}, v[2])
+
+
 def _day(d: Day) -> list[Any]:
-    fees = {k: _amounts(v) for k, v in d.fees.items()}
-    return [d.day, _amounts(d.realized), fees, d.fills, str(d.quantity), str(d.cost), _terms(d.terms)]
+    groups = {k: _sums(v) for k, v in d.groups.items()}
+    return [d.day, *_sums(d), str(d.quantity), str(d.cost), _terms(d.terms), groups]
 
 
 def _day_of(v: list[Any]) -> Day:
-    fees = {k: _amounts_of(f) for k, f in v[2].items()}
-    return Day(v[0], _amounts_of(v[1]), fees, v[3], Decimal(v[4]), Decimal(v[5]), _terms_of(v[6]))
+    sums = _sums_of(v[1:4])
+    groups = {k: _sums_of(g) for k, g in v[7].items()}
+    return Day(
+        sums.realized, sums.fees, sums.fills, v[0], Decimal(v[4]), Decimal(v[5]), _terms_of(v[6]), groups
+    )
 
 
 def encode(head: LotHead) -> str:
