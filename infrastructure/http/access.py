@@ -151,13 +151,14 @@ class LedgerContext:
         self, response: Response, what: str, question: Positions | Pnl | PnlDaily, *, whole: bool = False
     ) -> Any:
         """A read of positions or P&L under the ledger's rule or the request's ``cost_basis``:
-        from the views (with how far they lag; ``whole``: a fold of all of them, see
-        :meth:`folded`), or, under a lot rule, folded from the log (a bounded read)."""
+        from the views or the books' heads (``whole``: a fold of all of them, see
+        :meth:`folded`), or, under a lot rule, a bounded read; with how far the views lag when
+        the answer stands where they do (``LedgerService.from_views``)."""
         self.admit(question)
-        if await self.call(self.service.folds_log, question.cost_basis):
-            return await self.expensive(what, question)
         if await self.call(self.service.from_views, question):
             await self.views_behind(response)
+        if await self.call(self.service.folds_log, question.cost_basis):
+            return await self.expensive(what, question)
         if whole and not isinstance(question, Positions):
             return await self.folded(question)
         return await self.ask(question)

@@ -89,15 +89,17 @@ class LedgerService:
         return cost_basis is not None or self.ledger.handle(asks.CostBasis()) != "average"
 
     def from_views(self, question: asks.Positions | asks.Pnl | asks.PnlDaily) -> bool:
-        """Whether positions or P&L under the ledger's average cost are read from the views (and
-        show the log only up to where they are): ``pnl`` by a book's group and the daily P&L by
-        account or tag read the books' heads, current with the log (``reads.pnl_from_views``,
+        """Whether positions or P&L (under any rule) show the log only up to where the views are:
+        positions under average cost, read from the views; ``pnl`` and the daily P&L by parent,
+        whose heads stand no further than the orders view; ``pnl`` by another group and the
+        daily P&L by account or tag read the books' heads, current with the log, unless a
+        connection that may not write finds none (``reads.pnl_from_views``,
         ``reads.daily_from_views``)."""
         if isinstance(question, asks.Pnl):
             return reads.pnl_from_views(self.ledger, question.by, question.cost_basis)
         if isinstance(question, asks.PnlDaily):
             return reads.daily_from_views(self.ledger, question.by, question.cost_basis)
-        return True
+        return not self.folds_log(question.cost_basis)
 
     def shown(self, rows: Iterable[Any], precision: Precision | None = None) -> list[dict[str, Any]]:
         """Rows as ``to_json`` writes them (exact), each with the one extra field ``precision``:

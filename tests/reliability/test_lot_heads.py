@@ -86,24 +86,31 @@ def folded(ledger: OrderLedger, rule: str) -> Answer:
         )
         for by in reads.BOOK_GROUPS
     ]
-    parents = order_parents(ledger.db)
     by_group = [
         *(daily_pnl_rows(ledger.db, by, basis) for by in GROUPINGS for basis in (rule, "average")),
-        *(
-            grouped_pnl(
-                by,
-                (
-                    (_of(f, by, parents), f.realized, f.fee, f.fee_currency, f.pnl_currency, 1, f)
-                    for f in fills
-                ),
-                cash_flows_by(ledger.db, by),
-                rates,
-            )
-            for by in GROUPINGS
-        ),
+        *grouped_by_fill(ledger, rule),
+        *grouped_by_fill(ledger, "average"),
     ]
     average = daily_pnl_rows(ledger.db, "account", "average")
     return lots, positions, daily, average, grouped, by_group, closed
+
+
+def grouped_by_fill(ledger: OrderLedger, rule: str) -> list[list[PnlRow]]:
+    """``pnl`` by parent and by tag under ``rule`` as it was read before the heads kept it: the
+    log's fills folded in their account books (``reads.rule_books``), each fill's P&L counted
+    for its order's parent (as the orders view has it) or its tag."""
+    fills = [f for b in reads.rule_books(ledger, rule, None, False).values() for f in b.fills]
+    parents = order_parents(ledger.db)
+    rates = recorded_rates(ledger.db, fills)
+    return [
+        grouped_pnl(
+            by,
+            ((_of(f, by, parents), f.realized, f.fee, f.fee_currency, f.pnl_currency, 1, f) for f in fills),
+            cash_flows_by(ledger.db, by),
+            rates,
+        )
+        for by in GROUPINGS
+    ]
 
 
 def _group(f: Fill, by: str) -> str:
@@ -123,7 +130,7 @@ def read(ledger: OrderLedger, rule: str, closed_first: bool = False) -> Answer:
     grouped = [ledger.pnl(by=by, cost_basis=rule) for by in reads.BOOK_GROUPS]
     by_group = [
         *(ledger.pnl_daily(by=by, cost_basis=basis) for by in GROUPINGS for basis in (rule, "average")),
-        *(ledger.pnl(by=by, cost_basis=rule) for by in GROUPINGS),
+        *(ledger.pnl(by=by, cost_basis=basis) for basis in (rule, "average") for by in GROUPINGS),
     ]
     if not closed_first:
         closed = list(ledger.lots(cost_basis=rule, closed=True))
@@ -149,6 +156,10 @@ marks = st.lists(
     ),
     max_size=3,
 )
+funding = st.lists(  # (account, day, amount, its tag "strategy")
+    st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 1), st.integers(-3, 3), st.sampled_from([None, "mm"])),
+    max_size=2,
+)
 
 
 @settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -160,6 +171,7 @@ marks = st.lists(
     ),
     st.booleans(),
     marks,
+    funding,
     st.data(),
 )
 def test_stored_heads_answer_what_a_fold_of_the_log_answers_after_every_message(
@@ -168,6 +180,7 @@ def test_stored_heads_answer_what_a_fold_of_the_log_answers_after_every_message(
     changes: list[tuple[int, str, int]],
     defined: bool,
     prices: list[tuple[str, int, int]],
+    flows: list[tuple[str, int, int, str | None]],
     data: st.DataObject,
 ) -> None:
     messages: list[dict[str, Any]] = []
@@ -211,6 +224,12 @@ def test_stored_heads_answer_what_a_fold_of_the_log_answers_after_every_message(
         messages.append(
             {"type": "mark", "venue": "V", "instrument": instrument, "source": "x", "price": str(price),
              "ts": ts(day * DAY + 3)}
+        )  # fmt: skip
+    for n, (account, day, amount, tag) in enumerate(flows):
+        messages.append(
+            {"type": "cash_flow", "kind": "funding", "flow_id": f"f{n}", "account": account, "venue": "V", "instrument": "ETH-USDT",
+             "currency": "USDT", "amount": str(amount), "ts": ts(day * DAY + 2),
+             **({} if tag is None else {"tags": {"strategy": tag}})}
         )  # fmt: skip
     arrival = data.draw(st.permutations(messages), label="arrival order")
     reads_after = data.draw(  # none, or a read with the closed lots read last or first

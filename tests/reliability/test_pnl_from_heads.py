@@ -1,8 +1,9 @@
-"""``pnl`` by account, venue, instrument or day on a ledger whose rule is average reads the days
-kept with each book's head under average (``reads._book_pnl``), not every P&L entry of the
-views, and answers what the entries give (``queries.pnl_rows``), whatever arrived in
-between: fills in any order, busts, corrections, fees in another currency, cash flows, and reads
-between any two messages (issue 46, item 2: the P&L tab's grouped P&L)."""
+"""``pnl`` by account, venue, instrument, day, parent or tag on a ledger whose rule is average
+reads the days kept with each account book's head under average (``reads._book_pnl``; by parent
+or tag each day's sums per group), not every P&L entry of the views, and answers what the
+entries give (``queries.pnl_rows``), whatever arrived in between: fills in any order, busts,
+corrections, fees in another currency, cash flows, parents learned after their orders' fills, and
+reads between any two messages (issue 46, item 2: the P&L tab's grouped P&L)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tests.support.integration import fact, fill, lines, request, ts
 
 DAY = 86_400
 BOOKS = (("a", "ETH-USDT"), ("a", "BTC-USDT"), ("b", "ETH-USDT"))
+GROUPS = (*reads.BOOK_GROUPS, "parent", "tag:strategy")
 
 
 def entries_answer(ledger: OrderLedger) -> list[Any]:
@@ -29,12 +31,12 @@ def entries_answer(ledger: OrderLedger) -> list[Any]:
     the heads, like a fold under any rule, give it no row."""
     return [
         [r for r in pnl_rows(ledger.db, by) if r.fills or r.realized_pnl or r.fees or r.funding]
-        for by in reads.BOOK_GROUPS
+        for by in GROUPS
     ]
 
 
 def read(ledger: OrderLedger) -> list[Any]:
-    return [ledger.pnl(by=by) for by in reads.BOOK_GROUPS]
+    return [ledger.pnl(by=by) for by in GROUPS]
 
 
 order = st.tuples(
@@ -45,6 +47,9 @@ order = st.tuples(
     st.integers(0, 4),  # venue time, seconds
     st.sampled_from([None, "USDT", "BNB"]),  # the fee's currency (BNB: valued when read)
     st.sampled_from([0, 0, 1]),  # the UTC day of venue time
+    st.sampled_from([None, "P1", "P2"]),  # the order's parent
+    st.sampled_from([None, "mm", "arb"]),  # its tag "strategy"
+    st.booleans(),  # its parent stated only by a second request: learned in any order
 )
 
 
@@ -54,22 +59,32 @@ order = st.tuples(
     st.lists(
         st.tuples(st.integers(0, 6), st.sampled_from(["bust", "correct"]), st.integers(1, 3)), max_size=2
     ),
-    st.lists(st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 1), st.integers(-3, 3)), max_size=2),
+    st.lists(
+        st.tuples(
+            # (a flow of 0 would make a row of nothing, which ``entries_answer`` leaves out)
+            st.sampled_from(["a", "b"]), st.integers(0, 1), st.sampled_from([-3, -1, 2]), st.sampled_from([None, "mm"])
+        ),
+        max_size=2,
+    ),
     st.data(),
 )
-def test_pnl_by_a_books_group_from_the_heads_answers_what_the_entries_give(
-    orders: list[tuple[int, str, int, int, int, str | None, int]],
+def test_pnl_by_any_group_from_the_heads_answers_what_the_entries_give(
+    orders: list[tuple[int, str, int, int, int, str | None, int, str | None, str | None, bool]],
     changes: list[tuple[int, str, int]],
-    flows: list[tuple[str, int, int]],
+    flows: list[tuple[str, int, int, str | None]],
     data: st.DataObject,
 ) -> None:
     messages: list[dict[str, Any]] = []
-    for n, (book, side, qty, px, second, fee_currency, day) in enumerate(orders):
+    for n, (book, side, qty, px, second, fee_currency, day, parent, tag, later) in enumerate(orders):
         account, instrument = BOOKS[book]
         at = second + day * DAY
-        messages.append(
-            request(f"o{n}", account=account, instrument=instrument, side=side, quantity=str(qty), seconds=at)
-        )
+        stated = dict(account=account, instrument=instrument, side=side, quantity=str(qty), seconds=at)
+        tags: dict[str, Any] = {} if tag is None else {"tags": {"strategy": tag}}
+        if parent is not None and later:
+            messages.append(request(f"o{n}", **stated, parent_id=parent))
+        elif parent is not None:
+            tags["parent_id"] = parent
+        messages.append(request(f"o{n}", **stated, **tags))
         fees = {} if fee_currency is None else {"fee": "0.5", "fee_currency": fee_currency}
         messages.append(fill(f"o{n}", f"t{n}", str(qty), str(px + n), seconds=at + 0.5, **fees))
     for n, kind, qty in changes:
@@ -84,12 +99,13 @@ def test_pnl_by_a_books_group_from_the_heads_answers_what_the_entries_give(
                         "fill_corrected", f"o{n}", seconds=at, trade_id=f"t{n}", quantity=changed, price="99"
                     )
                 )
-    for account, day, amount in flows:
-        flow = {"type": "cash_flow", "kind": "funding", "account": account, "venue": "V"}
+    for n, (account, day, amount, tag) in enumerate(flows):
+        flow = {"type": "cash_flow", "kind": "funding", "flow_id": f"f{n}", "account": account, "venue": "V"}
         when = ts(day * DAY + 2)
         messages.append(
-            {**flow, "instrument": "ETH-USDT", "currency": "USDT", "amount": str(amount), "ts": when}
-        )
+            {**flow, "instrument": "ETH-USDT", "currency": "USDT", "amount": str(amount), "ts": when,
+             **({} if tag is None else {"tags": {"strategy": tag}})}
+        )  # fmt: skip
     # A mark of BNB, so that a fee in BNB is valued (when it comes after the fee in venue time)
     messages.append(
         {"type": "mark", "venue": "V", "instrument": "BNB-USDT", "source": "x", "price": "300", "ts": ts(1)}

@@ -127,8 +127,9 @@ async def get_pnl(
     by: Annotated[str, Query(description="day, account, venue, instrument, parent or tag:NAME")] = "day",
     cost_basis: CostBasis = None,
 ) -> list[dict[str, Any]]:
-    """Realized P&L and fees, grouped, under the ledger's rule or (``cost_basis``) another; a
-    lot rule is folded from the log (a bounded expensive read)."""
+    """Realized P&L and fees, grouped, under the ledger's rule or (``cost_basis``) another, from
+    the days kept with each book's head (under a lot rule a bounded expensive read: the first
+    folds the log). By parent it shows the log as far as the views are (``Views-Behind``)."""
     asked = Pnl(by, cost_basis)
     rows: list[dict[str, Any]] = await ledger.under_rule(response, "GET /pnl?cost_basis", asked, whole=True)
     return rows

@@ -1,0 +1,89 @@
+"""``pnl`` by parent or tag under any rule reads the heads of the account books whose days count
+each fill by its group (``in:parent``, ``in:tag:NAME``): each fill's P&L as its account's book
+realized it, counted for the fill's group, which a group's own book (what the daily P&L by parent
+or tag folds) does not give when several groups' fills meet in one book. A second read folds
+no fill and reads no P&L entry (issue 46, item 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orderledger.infrastructure.application import lot_heads as lot_heads_application
+from orderledger.infrastructure.application import reads
+from orderledger.infrastructure.application.ledger import OrderLedger
+from tests.support.integration import fill, lines, request, separate_database
+
+# One account book (acc/V/BTC-USDT) that two strategies trade:
+#   m1 (mm, parent PM)   buy  2 @ 100   second 0
+#   a1 (arb, parent PA)  buy  2 @ 110   second 1
+#   a2 (arb)             sell 2 @ 120   second 2, fee 1 USDT (its parent PA learned later)
+#   m2 (mm, parent PM)   sell 2 @ 125   second 3
+SESSION = lines(
+    request("m1", quantity="2", seconds=0, tags={"strategy": "mm"}, parent_id="PM"),
+    fill("m1", "t1", "2", "100", seconds=0),
+    request("a1", quantity="2", seconds=1, tags={"strategy": "arb"}, parent_id="PA"),
+    fill("a1", "t2", "2", "110", seconds=1),
+    request("a2", side="sell", quantity="2", seconds=2, tags={"strategy": "arb"}),
+    fill("a2", "t3", "2", "120", seconds=2, fee="1", fee_currency="USDT"),
+    request("m2", side="sell", quantity="2", seconds=3, tags={"strategy": "mm"}, parent_id="PM"),
+    fill("m2", "t4", "2", "125", seconds=3),
+)
+LEARNED = lines(request("a2", side="sell", quantity="2", seconds=2, parent_id="PA"))
+
+
+def _rows(ledger: OrderLedger, by: str, cost_basis: str | None) -> list[tuple[Any, ...]]:
+    return [
+        (r.group, r.realized_pnl, r.realized_pnl_net, r.fees, r.fills)
+        for r in ledger.pnl(by=by, cost_basis=cost_basis)
+    ]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_pnl_by_tag_and_parent_count_each_fill_as_its_account_book_realized_it(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with separate_database(backend, tmp_path, "pnl_group_heads") as url:
+        with OrderLedger(url) as ledger:
+            ledger.ingest_lines(SESSION)
+            # FIFO in the account book: a2's sell of 2 @ 120 closes m1's 2 @ 100, realizing
+            # 2 × (120 − 100) = 40 for arb (net of its fee of 1: 39); m2's sell of 2 @ 125 closes
+            # a1's 2 @ 110, realizing 2 × (125 − 110) = 30 for mm. (Each strategy's own book
+            # would give mm 2 × (125 − 100) = 50 and arb 2 × (120 − 110) = 20.)
+            fifo_by_tag = [("arb", 40, 39, {"USDT": 1}, 2), ("mm", 30, 30, {}, 2)]
+            assert _rows(ledger, "tag:strategy", "fifo") == fifo_by_tag
+            # Average in the account book: 2 @ 100 and 2 @ 110 cost 105 each; a2's sell realizes
+            # 2 × (120 − 105) = 30 for arb (net 29), m2's 2 × (125 − 105) = 40 for mm.
+            average_by_tag = [("arb", 30, 29, {"USDT": 1}, 2), ("mm", 40, 40, {}, 2)]
+            assert _rows(ledger, "tag:strategy", None) == average_by_tag
+            # By parent, a2 has none yet: its 40 under "(none)", a1's opening buy under PA.
+            before = [("(none)", 40, 39, {"USDT": 1}, 1), ("PA", 0, 0, {}, 1), ("PM", 30, 30, {}, 2)]
+            assert _rows(ledger, "parent", "fifo") == before
+            # a2 learns its parent PA: its fill moves there (the book folded again).
+            ledger.ingest_lines(LEARNED)
+            by_parent = [("PA", 40, 39, {"USDT": 1}, 2), ("PM", 30, 30, {}, 2)]
+            assert _rows(ledger, "parent", "fifo") == by_parent
+            assert _rows(ledger, "parent", None) == [("PA", 30, 29, {"USDT": 1}, 2), ("PM", 40, 40, {}, 2)]
+            assert ledger.verify().ok
+        read_events: list[int] = []
+        every = lot_heads_application._events
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            for position, event in every(*args, **kwargs):
+                read_events.append(position)
+                yield position, event
+
+        def no_fold(*args: Any) -> Any:
+            raise AssertionError("the log's fills or the P&L entries were read")
+
+        with monkeypatch.context() as patch, OrderLedger(url) as ledger:
+            patch.setattr(lot_heads_application, "_events", counted)
+            patch.setattr(reads, "rule_books", no_fold)
+            patch.setattr(reads, "pnl_rows", no_fold)
+            # Then a second read, in another process, reads the heads alone.
+            assert _rows(ledger, "tag:strategy", "fifo") == fifo_by_tag
+            assert _rows(ledger, "tag:strategy", None) == average_by_tag
+            assert _rows(ledger, "parent", "fifo") == by_parent
+            assert read_events == []
