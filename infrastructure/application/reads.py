@@ -404,8 +404,8 @@ def _book_pnl(ledger: LedgerParts, by: str, rule: CostBasis) -> list[PnlRow]:
                     for fee_currency, fee in sums.fees.get(currency, {}).items():
                         entries.append((value, ZERO, fee, fee_currency, quote, 0, None))
         for fill in head.paid:
-            value = fill.group if grouping != ACCOUNT else day_of(fill) if by == "day" else key[column]
-            entries.append((value, ZERO, None, None, fill.pnl_currency, 0, fill))
+            group = fill.group if grouping != ACCOUNT else day_of(fill) if by == "day" else key[column]
+            entries.append((group, ZERO, None, None, fill.pnl_currency, 0, fill))
     paid = [f for head in heads.values() for f in head.paid]
     return grouped_pnl(by, entries, cash_flows_by(ledger.db, by), recorded_rates(ledger.db, paid))
 

@@ -42,7 +42,14 @@ def test_every_answer_from_the_views_warns_while_they_lag(file_ledger_url: str, 
         ("positions", "--json"),
         ("trades", "--json"),
         ("pnl", "--by", "parent"),
-        ("pnl", "--by", "parent", "--cost-basis", "fifo", "--json"),  # (its heads go as far as the orders view)
+        (
+            "pnl",
+            "--by",
+            "parent",
+            "--cost-basis",
+            "fifo",
+            "--json",
+        ),  # (its heads go as far as the orders view)
         ("pnl", "--daily", "--by", "parent", "--json"),  # (so do these)
         ("export", "trades", "--out", str(tmp_path / "trades.csv"), "--format", "csv"),
     ]
@@ -103,7 +110,13 @@ def test_http_answers_from_the_views_carry_how_far_behind_they_are(tmp_path: Pat
         assert httpx.get(server.url + "/orders").json() == []  # behind: nothing folded yet
         assert httpx.get(server.url + "/verify").json()["views_behind"] == 3
         # From the log (an order's history; P&L by day from the books' heads): current, no header
-        for path in ("/orders/c-1", "/pnl", "/pnl?by=tag:strategy", "/pnl/daily", "/pnl/daily?by=tag:strategy"):
+        for path in (
+            "/orders/c-1",
+            "/pnl",
+            "/pnl?by=tag:strategy",
+            "/pnl/daily",
+            "/pnl/daily?by=tag:strategy",
+        ):
             current = httpx.get(server.url + path)
             assert current.status_code == 200 and "Views-Behind" not in current.headers, path
         server.ledger.catch_up()

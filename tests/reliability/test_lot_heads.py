@@ -157,7 +157,9 @@ marks = st.lists(
     max_size=3,
 )
 funding = st.lists(  # (account, day, amount, its tag "strategy")
-    st.tuples(st.sampled_from(["a", "b"]), st.integers(0, 1), st.integers(-3, 3), st.sampled_from([None, "mm"])),
+    st.tuples(
+        st.sampled_from(["a", "b"]), st.integers(0, 1), st.integers(-3, 3), st.sampled_from([None, "mm"])
+    ),
     max_size=2,
 )
 
@@ -227,8 +229,8 @@ def test_stored_heads_answer_what_a_fold_of_the_log_answers_after_every_message(
         )  # fmt: skip
     for n, (account, day, amount, tag) in enumerate(flows):
         messages.append(
-            {"type": "cash_flow", "kind": "funding", "flow_id": f"f{n}", "account": account, "venue": "V", "instrument": "ETH-USDT",
-             "currency": "USDT", "amount": str(amount), "ts": ts(day * DAY + 2),
+            {"type": "cash_flow", "kind": "funding", "flow_id": f"f{n}", "account": account, "venue": "V",
+             "instrument": "ETH-USDT", "currency": "USDT", "amount": str(amount), "ts": ts(day * DAY + 2),
              **({} if tag is None else {"tags": {"strategy": tag}})}
         )  # fmt: skip
     arrival = data.draw(st.permutations(messages), label="arrival order")

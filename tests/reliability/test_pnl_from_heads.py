@@ -62,7 +62,10 @@ order = st.tuples(
     st.lists(
         st.tuples(
             # (a flow of 0 would make a row of nothing, which ``entries_answer`` leaves out)
-            st.sampled_from(["a", "b"]), st.integers(0, 1), st.sampled_from([-3, -1, 2]), st.sampled_from([None, "mm"])
+            st.sampled_from(["a", "b"]),
+            st.integers(0, 1),
+            st.sampled_from([-3, -1, 2]),
+            st.sampled_from([None, "mm"]),
         ),
         max_size=2,
     ),
@@ -78,7 +81,9 @@ def test_pnl_by_any_group_from_the_heads_answers_what_the_entries_give(
     for n, (book, side, qty, px, second, fee_currency, day, parent, tag, later) in enumerate(orders):
         account, instrument = BOOKS[book]
         at = second + day * DAY
-        stated = dict(account=account, instrument=instrument, side=side, quantity=str(qty), seconds=at)
+        stated: dict[str, Any] = dict(
+            account=account, instrument=instrument, side=side, quantity=str(qty), seconds=at
+        )
         tags: dict[str, Any] = {} if tag is None else {"tags": {"strategy": tag}}
         if parent is not None and later:
             messages.append(request(f"o{n}", **stated, parent_id=parent))
