@@ -20,7 +20,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orderledger.infrastructure.application import lot_heads as lot_heads_application
 from orderledger.infrastructure.application import reads
 from orderledger.infrastructure.application.daily_pnl import daily_pnl_rows
 from orderledger.infrastructure.application.ledger import OrderLedger
@@ -36,6 +35,7 @@ from orderledger.infrastructure.results.positions import LotRow, PositionRow
 from orderledger.infrastructure.storage import lot_heads
 from orderledger.projections import lots as lots_module
 from orderledger.projections.lots import Fill, cost_basis_named
+from tests.support.heads import watched
 from tests.support.integration import fact, fill, lines, request, separate_database, ts
 from tests.support.parent_linkage import SESSION as SESSION_BY_PARENT
 
@@ -561,20 +561,8 @@ def test_closed_lots_are_kept_with_the_heads_and_a_second_read_folds_no_fill(
             assert [n for n, _ in _closed_rows(ledger, "fifo")] == [0]
             assert _stored(ledger, "fifo", "closed") == (ledger.log_position(), 1)
             expected = folded(ledger, "fifo")[-1]
-        read_events: list[int] = []
-        every = lot_heads_application._events
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            for position, event in every(*args, **kwargs):
-                read_events.append(position)
-                yield position, event
-
-        def no_fold(*args: Any) -> Any:
-            raise AssertionError("the log was folded")
-
         with monkeypatch.context() as patch, OrderLedger(url) as ledger:
-            patch.setattr(lot_heads_application, "_events", counted)
-            patch.setattr(reads, "rule_books", no_fold)
+            read_events = watched(patch)
             # Then a second read, in another process, reads the rows: no fill event, no fold.
             assert list(ledger.lots(cost_basis="fifo", closed=True)) == expected
             assert read_events == []

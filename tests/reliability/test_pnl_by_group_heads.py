@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 
-from orderledger.infrastructure.application import lot_heads as lot_heads_application
-from orderledger.infrastructure.application import reads
 from orderledger.infrastructure.application.ledger import OrderLedger
+from tests.support.heads import watched
 from tests.support.integration import fill, lines, request, separate_database
 
 # One account book (acc/V/BTC-USDT) that two strategies trade:
@@ -67,21 +66,8 @@ def test_pnl_by_tag_and_parent_count_each_fill_as_its_account_book_realized_it(
             assert _rows(ledger, "parent", "fifo") == by_parent
             assert _rows(ledger, "parent", None) == [("PA", 30, 29, {"USDT": 1}, 2), ("PM", 40, 40, {}, 2)]
             assert ledger.verify().ok
-        read_events: list[int] = []
-        every = lot_heads_application._events
-
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            for position, event in every(*args, **kwargs):
-                read_events.append(position)
-                yield position, event
-
-        def no_fold(*args: Any) -> Any:
-            raise AssertionError("the log's fills or the P&L entries were read")
-
         with monkeypatch.context() as patch, OrderLedger(url) as ledger:
-            patch.setattr(lot_heads_application, "_events", counted)
-            patch.setattr(reads, "rule_books", no_fold)
-            patch.setattr(reads, "pnl_rows", no_fold)
+            read_events = watched(patch)
             # Then a second read, in another process, reads the heads alone.
             assert _rows(ledger, "tag:strategy", "fifo") == fifo_by_tag
             assert _rows(ledger, "tag:strategy", None) == average_by_tag
