@@ -526,10 +526,9 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
     def pnl(self, *, by: str = "day", cost_basis: str | None = None) -> list[PnlRow]:
         """Realized P&L and fees grouped by day, account, venue, instrument, parent or
         ``tag:NAME``, one row per group and P&L currency, under the ledger's rule or
-        ``cost_basis``, each fill credited with what it realized when it closed: by day, account,
-        venue or instrument from the days kept with each book's head (current with the log); by
-        parent or tag from the live (average-cost) entries, or under a lot rule folded from the
-        log."""
+        ``cost_basis``, each fill credited with what it realized in its account's book when it
+        closed: from the days kept with each book's head (current with the log; by parent or
+        tag each day's sums per group, by parent as far as the orders view)."""
         return handle(self, asks.Pnl(by, cost_basis))
 
     def pnl_daily(self, *, by: str = "account", cost_basis: str | None = None) -> list[DailyPnlRow]:

@@ -16,12 +16,15 @@ first fill.
 
 The books are those of a grouping (``group_heads``): by account the positions' own (account,
 venue, instrument); by parent or ``tag:NAME`` each group's fills as a book of their own per
-(group, account, venue, instrument), which the daily P&L by parent or tag reads. A fill's tag is
-its event's; its parent is its order's as the orders view has it now, so an order that learns
-its parent after fills were folded (``OrderDetailsAdded``) moves them: the books of that
-account, venue and instrument are folded again from their first fill, each group's apart. Heads
-by parent go no further than the orders view has folded the log, so every parent change up to
-them is in the view. Closed lots are made and kept only by the heads of the grouping ``closed``
+(group, account, venue, instrument), which the daily P&L by parent or tag reads; ``in:parent``
+or ``in:tag:NAME`` the positions' own books again, each fill's group kept with it and each day's
+sums per group (``projections.lots.Day.groups``), which ``pnl`` by parent or tag reads: each
+fill's P&L as its account's book realized it. A fill's tag is its event's; its parent is its
+order's as the orders view has it now, so an order that learns its parent after fills were
+folded (``OrderDetailsAdded``) moves them: the books of that account, venue and instrument are
+folded again from their first fill, each group's apart. Heads by parent (either grouping) go no
+further than the orders view has folded the log, so every parent change up to them is in the
+view. Closed lots are made and kept only by the heads of the grouping ``closed``
 (the account books again), which the first ``lots --closed`` under a rule starts: the heads of
 ``lots``, positions and the P&L make none.
 

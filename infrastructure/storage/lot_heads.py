@@ -10,7 +10,9 @@ daily P&L cost what they show, not the log's length.
   book is folded again and written only when a mark was added. A book is (group, account, venue,
   instrument): under the grouping ``account`` (``ACCOUNT``) the positions' own books, whose group
   is empty; under ``parent`` or ``tag:NAME`` one group's fills as a book of their own (what the
-  daily P&L by parent or tag folds);
+  daily P&L by parent or tag folds); under ``in:parent`` or ``in:tag:NAME`` the positions' own
+  books again, each day with its sums per group as well (``Day.groups``, and each fill its
+  group: what ``pnl`` by parent or tag reads);
 - ``closed_lots``: one row per rule, account book (account, venue, instrument) and closed lot
   (``projections.lots.ClosedLot``: the fills that opened and closed it, as they stand, and what
   it realized), numbered ``n`` from 0 in venue order of the closing fills (then in match order):

@@ -1,0 +1,125 @@
+"""``pnl`` by parent or tag, in the process: from the heads whose days count each fill by its group
+(``in:parent``, ``in:tag:NAME``), beside the read each made before them (under a lot rule the fold
+of every fill of the log, under average every P&L entry of the view), with the answers compared.
+
+    .venv/bin/python tests/benchmarks/pnl_by_group.py                  # 20,000 orders
+    .venv/bin/python tests/benchmarks/pnl_by_group.py --orders 100000
+
+The base ledger is ``lot_reads.py``'s (the simulator's session, seed 3, all but its last 2,000
+lines and one fill; under ``$ORDERLEDGER_BENCH_DIR``), copied. For each rule (FIFO, then the
+ledger's own average) and grouping: the read before (best of ``--rounds``), the first read from
+the heads (which folds the log's fills and stores them), the read from the stored heads (best of
+``--rounds``), and, after the 2,000 lines are ingested, the read that folds only them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from orderledger.infrastructure.application import reads  # noqa: E402
+from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
+from orderledger.infrastructure.application.queries import (  # noqa: E402
+    cash_flows_by,
+    grouped_pnl,
+    order_parents,
+    pnl_rows,
+    recorded_rates,
+)
+from tests.benchmarks.lot_reads import build  # noqa: E402
+
+GROUPINGS = ("parent", "tag:strategy")
+RULES = ("fifo", "average")
+
+
+def folded(ledger: OrderLedger, by: str, rule: str) -> list[Any]:
+    """``pnl`` by parent or tag under a lot rule as it was read before the heads kept it: every
+    fill of the log folded in its account book, counted for its group."""
+    fills = [f for b in reads.rule_books(ledger, rule, None, False).values() for f in b.fills]
+    parents = order_parents(ledger.db) if by == "parent" else {}
+    tag = by[4:] if by.startswith("tag:") else None
+
+    def group(f: Any) -> Any:
+        return f.tags.get(tag) if tag is not None else parents.get(f.client_order_id)
+
+    return grouped_pnl(
+        by,
+        ((group(f), f.realized, f.fee, f.fee_currency, f.pnl_currency, 1, f) for f in fills),
+        cash_flows_by(ledger.db, by),
+        recorded_rates(ledger.db, fills),
+    )
+
+
+def entries(ledger: OrderLedger, by: str) -> list[Any]:
+    """``pnl`` by parent or tag on an average-cost ledger as it was read before: every P&L entry
+    of the view (less the rows of groups where nothing stands, which no head holds)."""
+    return [r for r in pnl_rows(ledger.db, by) if r.fills or r.realized_pnl or r.fees or r.funding]
+
+
+def earlier(ledger: OrderLedger, by: str, rule: str) -> list[Any]:
+    """The read before the heads: the fold (a lot rule) or the entries (average)."""
+    return entries(ledger, by) if rule == "average" else folded(ledger, by, rule)
+
+
+def heads(ledger: OrderLedger, by: str, rule: str) -> list[Any]:
+    """``pnl`` as the ledger reads it (average: its own rule, no ``cost_basis`` named)."""
+    return ledger.pnl(by=by, cost_basis=None if rule == "average" else rule)
+
+
+def timed(read: Callable[[], Any], rounds: int = 1) -> tuple[float, Any]:
+    """The best wall time of ``rounds`` reads, in ms, and the last answer."""
+    best, answer = float("inf"), None
+    for _ in range(rounds):
+        began = time.perf_counter()
+        answer = read()
+        best = min(best, time.perf_counter() - began)
+    return best * 1000, answer
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--orders", type=int, default=20_000, help="orders in the session (default 20,000)")
+    parser.add_argument("--rounds", type=int, default=3, help="reads of each, the best kept (default 3)")
+    args = parser.parse_args(argv)
+    folder = Path(os.environ.get("ORDERLEDGER_BENCH_DIR", "/work/bench/lots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    base, tail, _ = build(folder, args.orders, 2_000)
+    with tempfile.TemporaryDirectory(prefix="pnl-by-group-") as temporary:
+        db = Path(temporary) / "ledger.db"
+        shutil.copyfile(base, db)
+        with OrderLedger(f"sqlite:///{db}") as ledger:
+            print(f"{args.orders:,} orders, {ledger.log_position():,} events")
+            print(
+                f"{'rule':<8} {'--by':<13} {'before ms':>10} {'first ms':>9} {'stored ms':>10} {'rows':>5}  same"
+            )
+            for rule in RULES:
+                for by in GROUPINGS:
+                    before, expected = timed(partial(earlier, ledger, by, rule), args.rounds)
+                    first, _ = timed(partial(heads, ledger, by, rule))
+                    stored, answer = timed(partial(heads, ledger, by, rule), args.rounds)
+                    same = "yes" if answer == expected else "NO"
+                    print(
+                        f"{rule:<8} {by:<13} {before:>10.1f} {first:>9.1f} {stored:>10.2f} {len(answer):>5}  {same}"
+                    )
+            ledger.ingest_lines(tail)
+            for rule in RULES:
+                for by in GROUPINGS:
+                    new, answer = timed(partial(heads, ledger, by, rule))
+                    same = "yes" if answer == earlier(ledger, by, rule) else "NO"
+                    print(f"after 2,000 more lines: {rule} by {by}: {new:.1f} ms, same: {same}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
