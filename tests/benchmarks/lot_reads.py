@@ -44,7 +44,6 @@ Each figure is the median of the rounds, beside its spread (slowest / fastest).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import shutil
@@ -59,29 +58,11 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
-from orderledger.infrastructure.application.simulator import simulate_lines  # noqa: E402
-from tests.support.bench import spread  # noqa: E402
+from tests.support.bench import lot_ledger, spread  # noqa: E402
 
 COMMAND = [sys.executable, "-m", "orderledger"]
 GROUPED = (("parent", "parent"), ("tag", "tag:strategy"))
 """The daily P&L's groupings read from their own books' heads: (row name, ``--by``)."""
-
-
-def build(folder: Path, orders: int, tail: int) -> tuple[Path, list[str], str]:
-    """The base ledger (built once), the tail's lines and the held-back fill's line."""
-    lines = list(simulate_lines(seed=3, orders=orders))
-    held_at = next(i for i in range(len(lines) - tail - 200, 0, -1) if json.loads(lines[i])["type"] == "fill")
-    held = lines[held_at]
-    kept = [line for i, line in enumerate(lines[: len(lines) - tail]) if i != held_at]
-    base = folder / f"base-{orders}-{tail}.db"
-    if not base.exists():
-        partial = folder / "building.db"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{partial}{suffix}").unlink(missing_ok=True)
-        with OrderLedger(f"sqlite:///{partial}") as ledger:
-            ledger.ingest_lines(kept)
-        os.replace(partial, base)
-    return base, lines[len(lines) - tail :], held
 
 
 def run(args: list[str]) -> tuple[float, float, int]:
@@ -126,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     folder = Path(os.environ.get("ORDERLEDGER_BENCH_DIR", "/work/bench/lots"))
     folder.mkdir(parents=True, exist_ok=True)
-    base, tail, held = build(folder, args.orders, args.tail)
+    base, tail, held = lot_ledger(folder, args.orders, args.tail)
     figures: dict[str, list[tuple[float, float, int]]] = {}
     with tempfile.TemporaryDirectory(prefix="lot-reads-") as temporary:
         work = Path(temporary)

@@ -37,7 +37,7 @@ from orderledger.infrastructure.application.queries import (  # noqa: E402
     pnl_rows,
     recorded_rates,
 )
-from tests.benchmarks.lot_reads import build  # noqa: E402
+from tests.support.bench import lot_ledger  # noqa: E402
 
 GROUPINGS = ("parent", "tag:strategy")
 RULES = ("fifo", "average")
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     folder = Path(os.environ.get("ORDERLEDGER_BENCH_DIR", "/work/bench/lots"))
     folder.mkdir(parents=True, exist_ok=True)
-    base, tail, _ = build(folder, args.orders, 2_000)
+    base, tail, _ = lot_ledger(folder, args.orders, 2_000)
     with tempfile.TemporaryDirectory(prefix="pnl-by-group-") as temporary:
         db = Path(temporary) / "ledger.db"
         shutil.copyfile(base, db)

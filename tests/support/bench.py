@@ -25,6 +25,7 @@ from typing import Any
 import httpx2
 import psycopg
 
+from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
 from tests.support.cli import cli_command, cli_env
 from tests.support.http_api import free_port, wait_answering
@@ -251,3 +252,23 @@ def probe(url: str, tag: str, probes: int, headers: dict[str, str] | None = None
             assert response.status_code == 200, response.text
             time.sleep(0.02)  # spread the samples over the load's run
     return took
+
+
+def lot_ledger(folder: Path, orders: int, tail: int) -> tuple[Path, list[str], str]:
+    """The lot reads' base ledger (``lot_reads.py``, ``pnl_by_group.py``): the simulator's
+    session (seed 3) of ``orders`` ingested into a SQLite file in ``folder`` (built once), all
+    but its last ``tail`` lines and one fill held back from near its end; with the tail's lines
+    and the held-back fill's line."""
+    lines = list(simulate_lines(seed=3, orders=orders))
+    held_at = next(i for i in range(len(lines) - tail - 200, 0, -1) if json.loads(lines[i])["type"] == "fill")
+    held = lines[held_at]
+    kept = [line for i, line in enumerate(lines[: len(lines) - tail]) if i != held_at]
+    base = folder / f"base-{orders}-{tail}.db"
+    if not base.exists():
+        partial = folder / "building.db"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{partial}{suffix}").unlink(missing_ok=True)
+        with OrderLedger(f"sqlite:///{partial}") as ledger:
+            ledger.ingest_lines(kept)
+        os.replace(partial, base)
+    return base, lines[len(lines) - tail :], held
