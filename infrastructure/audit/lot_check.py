@@ -5,10 +5,11 @@ parent, each order's parent as the log had it there).
 The heads are derived data like the views: a changed, added or removed row would make ``lots``
 and ``positions --cost-basis`` answer from it, so a full verify folds the fills again (collected
 in its one pass over the log) and compares what a read takes from a head: its position's
-figures, its open lots, its latest fill, its fills paying fees in another currency, its days
-(the daily P&L's figures, and under ``in:parent`` or ``in:tag:NAME`` each day's sums per group,
-which ``pnl`` by parent or tag reads) and each mark it keeps (where a later read may start a fold over),
-and the closed lots kept beside it (what ``lots --closed`` reads), each in its place.
+figures, its open lots, its latest fill, its fills paying fees in another currency (each with
+its group), its days (the daily P&L's figures; under ``in:parent`` or ``in:tag:NAME`` with each
+day's sums per group, which ``pnl`` by parent or tag reads) and each mark it keeps (where a
+later read may start a fold over), and the closed lots kept beside it (what ``lots --closed``
+reads), each in its place.
 """
 
 from __future__ import annotations

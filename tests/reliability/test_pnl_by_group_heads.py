@@ -6,6 +6,8 @@ no fill and reads no P&L entry (issue 46, item 2)."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from tests.support.heads import watched
-from tests.support.integration import fill, lines, request, separate_database
+from tests.support.integration import fill, lines, request, separate_database, ts
 
 # One account book (acc/V/BTC-USDT) that two strategies trade:
 #   m1 (mm, parent PM)   buy  2 @ 100   second 0
@@ -73,3 +75,32 @@ def test_pnl_by_tag_and_parent_count_each_fill_as_its_account_book_realized_it(
             assert _rows(ledger, "tag:strategy", None) == average_by_tag
             assert _rows(ledger, "parent", "fifo") == by_parent
             assert read_events == []
+
+
+def test_verify_compares_each_days_sums_per_group_with_a_fold_of_the_log(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    with OrderLedger(f"sqlite:///{path}") as ledger:
+        ledger.ingest_lines(SESSION)
+        assert _rows(ledger, "tag:strategy", "fifo")[0][:2] == ("arb", 40)
+        assert ledger.verify().ok
+    # Given arb's realized P&L of the day changed in the stored head by tag
+    with sqlite3.connect(path) as plain:
+        (text,) = plain.execute(
+            "SELECT head FROM lot_heads WHERE rule = 'fifo' AND grouping = 'in:tag:strategy'"
+        ).fetchone()
+        stored = json.loads(text)
+        stored["days"][0][7]["arb"][0]["USDT"] = "1"
+        plain.execute(
+            "UPDATE lot_heads SET head = ? WHERE rule = 'fifo' AND grouping = 'in:tag:strategy'",
+            (json.dumps(stored),),
+        )
+    with OrderLedger(f"sqlite:///{path}") as ledger:
+        assert _rows(ledger, "tag:strategy", "fifo")[0][:2] == ("arb", 1)  # (what a read takes)
+        report = ledger.verify()
+        assert not report.ok
+        (problem,) = report.view_problems
+        day = ts(0)[:10]
+        assert problem == (
+            f"lot heads fifo by in:tag:strategy: book acc/V/BTC-USDT has other figures for day {day}"
+            " than the log folds to"
+        )
