@@ -103,7 +103,7 @@ class ParkedIndex:
     park (before the index was read, or by another writer) is answered by the table.
 
     A held line keeps the message it stored (its ledger-format JSON), not the message as read:
-    a parsed message takes about ten times the memory of its JSON, and a whole session in random
+    a parsed message takes about seven times the memory of its JSON, and a whole session in random
     order holds tens of thousands of them at once. A released line is read again from it, as a
     line another writer parked is read from the table (``message``).
 

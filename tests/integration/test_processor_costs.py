@@ -224,7 +224,7 @@ def test_a_writer_holds_its_parked_lines_as_stored_and_releases_each_with_its_me
 ) -> None:
     # Fills of orders not known yet, each in a commit of its own: parked, and held by the writer
     # in memory (a whole session in random order holds tens of thousands): as the message each
-    # stored, never as a parsed message, about ten times larger.
+    # stored, never as a parsed message, about seven times larger.
     early = [fill(f"c-{n}", f"t-{n}", str(n + 1), f"10{n}.5", seconds=n + 1, venue="V") for n in range(40)]
     for message in early:
         ledger.ingest_lines(lines(message))
