@@ -122,7 +122,13 @@ class Projection(ABC):
     def apply(self, position: int, event: OrderEvent, tables: Mapping[str, Table[Any, Any]]) -> None:
         """Fold one event (at its notification ``position``) into the tables."""
 
-    def settle(self, tables: Mapping[str, Table[Any, Any]], *, defer: bool = False) -> bool:
+    def settle(
+        self,
+        tables: Mapping[str, Table[Any, Any]],
+        *,
+        defer: bool = False,
+        write: Callable[[], None] | None = None,
+    ) -> bool:
         """Finish what ``apply`` deferred during a pass over a run of events: every fold calls
         it after the pass's last ``apply`` and before the rows are read or written. A view
         that defers nothing (the default) has nothing to do.
@@ -131,7 +137,11 @@ class Projection(ABC):
         finishes what is left (``resume``, then ``settle``): the view may leave work that would
         cost far more than the pass itself, provided it marks the rows concerned in its
         ``unfinished`` column, so that any later pass, process or reader knows of it. Returns
-        whether it left any."""
+        whether it left any.
+
+        ``write``: writes the rows put so far, inside the fold's transaction (a fold whose tables
+        hold their writes until the end gives it): a settle that rewrites many rows calls it
+        between its parts, so that they are not all held in memory at once."""
         return False
 
     unfinished: ClassVar[tuple[str, str] | None] = None

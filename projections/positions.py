@@ -25,7 +25,7 @@ or tag.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -489,7 +489,13 @@ class PositionsProjection(Projection):
     def forget(self, tables: Mapping[str, Table[Any, Any]]) -> None:
         self._pending.pop(tables[POSITIONS_TABLE.name], None)
 
-    def settle(self, tables: Mapping[str, Table[Any, Any]], *, defer: bool = False) -> bool:
+    def settle(
+        self,
+        tables: Mapping[str, Table[Any, Any]],
+        *,
+        defer: bool = False,
+        write: Callable[[], None] | None = None,
+    ) -> bool:
         """Re-fold each book changed at an earlier place in venue time during the pass, once,
         from the earliest such place: the book's entries from there on and the pass's new fills
         merged in venue time, linked, and folded from the state before the first of them.
@@ -497,7 +503,9 @@ class PositionsProjection(Projection):
         With ``defer``, a book whose re-fold would walk back much further than the pass added
         (a session fed in random order re-folds most of each book at every commit) is left for
         the run's end: its ``since`` is stored in its row and the pass's fills wait unlinked,
-        so that a run of passes re-folds each such book once, not once per pass."""
+        so that a run of passes re-folds each such book once, not once per pass. Such a book's
+        re-fold rewrites most of its entries: each is written (``write``) before the next book's
+        are read, so that memory holds one book's entries at a time, not every book's."""
         positions: Table[PositionKey, Position] = tables[POSITIONS_TABLE.name]
         unsettled = self._pending.pop(positions, None)
         left = False
@@ -547,6 +555,8 @@ class PositionsProjection(Projection):
             self._restate(book, merged, entries)
             book.last, book.last_key = merged[-1].position, merged[-1].venue_key
             positions.put(key, book)
+            if waiting.stored and write is not None:
+                write()
         return left
 
     @staticmethod

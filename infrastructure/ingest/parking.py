@@ -31,7 +31,7 @@ from orderledger.infrastructure.messages.models import (
 from orderledger.infrastructure.storage.store import Commit, JournalEntry, LedgerRecorder
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Container, Iterable, Sequence
 
     from orderledger.infrastructure.storage.db import Database
 
@@ -102,6 +102,11 @@ class ParkedIndex:
     half its lines, and each is released by a later commit). A key with lines the writer did not
     park (before the index was read, or by another writer) is answered by the table.
 
+    A held line keeps the message it stored (its ledger-format JSON), not the message as read:
+    a parsed message takes about seven times the memory of its JSON, and a whole session in random
+    order holds tens of thousands of them at once. A released line is read again from it, as a
+    line another writer parked is read from the table (``message``).
+
     Another writer's commit can make this stale (it settles or parks lines under a key this one
     knows): the commit that would act on it is then refused as stale (``Commit``'s checks), and
     the index is read again (``forget``)."""
@@ -110,10 +115,12 @@ class ParkedIndex:
         self.db = db
         self._keys: set[Key] | None = None
         self._lines: dict[Key, list[tuple[int, int]]] = {}  # key -> its lines held
-        # Each held line: its message as stored, its format, its keys, and the message as read
-        # (released without reading it again).
-        # A line waiting for its feed's context has no message of its own (``settlement``).
-        self._held: dict[tuple[int, int], tuple[bytes, str, list[Key], Message | None]] = {}
+        # Each held line: its message as stored, its format, its keys, and whether the part is a
+        # message of its own (a line waiting for its feed's context has none: ``settlement``).
+        self._held: dict[tuple[int, int], tuple[bytes, str, list[Key], bool]] = {}
+        # The held lines' messages read again while the current batch is decided (``held``), so
+        # that the batch's prefetch and its release read each once.
+        self._read: dict[tuple[int, int], Message] = {}
 
     def __len__(self) -> int:
         """How many parked lines the writer holds in memory (those it parked under a key whose
@@ -133,6 +140,7 @@ class ParkedIndex:
         self._keys = None
         self._lines.clear()
         self._held.clear()
+        self._read.clear()
 
     def lines_for(self, keys: Sequence[Key]) -> list[ParkedLine]:
         """The stored lines waiting for any of these keys, in arrival order."""
@@ -164,17 +172,22 @@ class ParkedIndex:
         return [found[line] for line in sorted(found)]
 
     def held(self, key: Key) -> list[tuple[tuple[int, int], Message]]:
-        """The lines this writer parked under ``key`` and holds: ((message ID, part), message)."""
-        return [
-            (line, message)
-            for line in self._lines.get(key, ())
-            if (message := self._held[line][3]) is not None
-        ]
+        """The lines this writer parked under ``key`` and holds: ((message ID, part), message),
+        each message read again from what it stored, and kept until the batch's commit."""
+        found = []
+        for line in self._lines.get(key, ()):
+            message = self.message(line)
+            if message is None:
+                body, _, _, own = self._held[line]
+                if not own:
+                    continue
+                message = self._read[line] = message_from_line(body)
+            found.append((line, message))
+        return found
 
     def message(self, line: tuple[int, int]) -> Message | None:
-        """The message of a line this writer parked and holds, as read when it was parked."""
-        held = self._held.get(line)
-        return None if held is None else held[3]
+        """The message of a held line as ``held`` read it for the current batch, if it did."""
+        return self._read.get(line)
 
     def parked_as(self, key: Key, body: bytes) -> int | None:
         """The message ID of a stored line parked under ``key`` with this very message, if any."""
@@ -196,12 +209,13 @@ class ParkedIndex:
         journal: Sequence[JournalEntry],
         settled: Iterable[tuple[int, int]],
         resolved: Iterable[Key],
-        messages: Mapping[tuple[int, int], Message],
+        messages: Container[tuple[int, int]],
     ) -> None:
         """Keep the index true after a commit of this writer: the lines it settled are gone, the
         keys it resolved wait no more (the commit checked that nothing else waits on them), and
-        the lines it parked are held, each with its message as read (``messages``, by the id of
-        its entry and its part)."""
+        the lines it parked are held, each with the message it stored (``messages``: the parts
+        that are messages of their own, by the id of their input's entry and their part)."""
+        self._read.clear()
         if self._keys is None:
             return
         for line in settled:
@@ -235,8 +249,8 @@ class ParkedIndex:
                     kept = True
                 if kept:  # else every key of it is answered by the table: nothing to hold
                     # A copy of its own size: orjson's output keeps about 4 KB whatever its length.
-                    message = messages.get((id(entry), part))
-                    self._held[line] = (memoryview(body).tobytes(), entry.format, keys, message)
+                    own = (id(entry), part) in messages
+                    self._held[line] = (memoryview(body).tobytes(), entry.format, keys, own)
 
     def _drop(self, line: tuple[int, int]) -> None:
         assert self._keys is not None
@@ -324,13 +338,9 @@ class Parking:
             self.waiting.setdefault(key, []).append(waiting)
         return None
 
-    def parked_messages(self) -> dict[tuple[int, int], Message]:
+    def parked_messages(self) -> set[tuple[int, int]]:
         """The messages this batch parked, by the id of their input's entry and their part."""
-        return {
-            (id(waiting.entry), waiting.part): waiting.message
-            for same in self.parked_bodies.values()
-            for waiting in same
-        }
+        return {(id(waiting.entry), waiting.part) for same in self.parked_bodies.values() for waiting in same}
 
     def _unpark(self, order: Order, keys: Sequence[IdentityKey]) -> list[OrderEvent]:
         if not self.waiting and not self.p.parked.keys():
@@ -357,7 +367,7 @@ class Parking:
         for message_id, part, raw, stored, fmt in stored_lines:
             if (message_id, part) in self.settled:
                 continue
-            read = self.p.parked.message((message_id, part))
+            read = self.p.parked.message((message_id, part))  # by the batch's prefetch
             try:
                 message = message_from_line(stored) if read is None else read
             except LedgerError as error:  # a stored line this version reads no more

@@ -342,7 +342,7 @@ class Views:
                 try:
                     for row in rows:
                         projection.resume(tables, tuple(row) if len(spec.key) > 1 else row[0])
-                    projection.settle(tables)
+                    projection.settle(tables, write=_writer(tables, tx))
                     for table in tables.values():
                         table.flush(tx)
                 except BaseException:
@@ -556,7 +556,7 @@ class Views:
                     ):
                         projection.apply(position, event, tables)
             for projection, tables, _ in active:
-                if projection.settle(tables, defer=defer):
+                if projection.settle(tables, defer=defer, write=_writer(tables, tx)):
                     self._left = True
             for _, tables, _ in active:
                 for table in tables.values():
@@ -677,3 +677,14 @@ def _record_version(tx: Tx, projection: Projection) -> None:
 
 def _table_exists(tx: Tx, name: str) -> bool:
     return table_exists(tx, name)
+
+
+def _writer(tables: Mapping[str, SqlTable], tx: Tx) -> Callable[[], None]:
+    """``Projection.settle``'s ``write``: the tables' held rows written in the fold's transaction
+    (rolled back with it, as every row the fold writes)."""
+
+    def write() -> None:
+        for table in tables.values():
+            table.flush(tx)
+
+    return write

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -17,9 +18,10 @@ import pytest
 from orderledger.domain.identity import IdentityKey
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.ingest.caches import YOUNG_THRESHOLD, IdentityCache
+from orderledger.infrastructure.messages.models import FillMessage, message_from_line
 from orderledger.infrastructure.storage.db import select_by_keys
 from orderledger.infrastructure.storage.store import _CHAINED, _LOADED
-from tests.support.integration import fact, fill, lines, request
+from tests.support.integration import fact, fill, line, lines, request
 
 
 def counting_reads(ledger: OrderLedger) -> list[int]:
@@ -215,3 +217,30 @@ def test_the_log_has_no_index_led_by_the_random_order_uuid(file_ledger_url: str)
     assert "originator_id" not in leading.values(), leading
     assert "client_order_id" in leading.values(), leading
     assert history == ["OrderRequested", "OrderAccepted"]  # found by the key
+
+
+def test_a_writer_holds_its_parked_lines_as_stored_and_releases_each_with_its_message(
+    ledger: OrderLedger,
+) -> None:
+    # Fills of orders not known yet, each in a commit of its own: parked, and held by the writer
+    # in memory (a whole session in random order holds tens of thousands): as the message each
+    # stored, never as a parsed message, about seven times larger.
+    early = [fill(f"c-{n}", f"t-{n}", str(n + 1), f"10{n}.5", seconds=n + 1, venue="V") for n in range(40)]
+    for message in early:
+        ledger.ingest_lines(lines(message))
+    index = ledger.processor.parked
+    assert len(index) == 40
+    gc.collect()
+    # At most the last commit's own, which the writer keeps with its last batch's decisions.
+    assert len([o for o in gc.get_objects() if isinstance(o, FillMessage)]) <= 1
+    # Read again, each is the message as it came in.
+    key = IdentityKey.client_order("c-7")
+    ((_, read),) = index.held(key)
+    assert read == message_from_line(line(early[7]).encode())
+    # Released by their orders, a commit later: booked as they came, nothing left parked.
+    report = ledger.ingest_lines(lines(*(request(f"c-{n}", quantity="100") for n in range(40))))
+    assert report.counts["applied"] == 40
+    assert len(index) == 0
+    trades = {t.trade_id: (t.quantity, t.price) for t in ledger.trades(limit=100)}
+    assert trades == {f"t-{n}": (Decimal(n + 1), Decimal(f"10{n}.5")) for n in range(40)}
+    assert ledger.messages(parked=True) == []

@@ -16,12 +16,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.projections import positions
+from orderledger.projections.book import PnlEntry
 from tests.support.books import all_books
 from tests.support.postgres import private_schema, require_postgres
 
@@ -100,6 +102,38 @@ def test_an_ingest_that_stops_leaves_its_books_marked_and_project_finishes_them(
         reopened.ingest_lines(mixed[rest:])
         assert all_books(reopened) == in_order(lines)
         assert reopened.verify().ok
+
+
+def test_the_books_left_for_the_end_are_refolded_and_written_one_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A book left for later is re-folded whole (every P&L entry from its earliest change on):
+    each is written before the next book's entries are read, so that memory holds one book's
+    entries, not every book's (a whole session in random order leaves every book)."""
+    lines, mixed = shuffled(seed=3, orders=120)
+    settles: list[list[tuple[object, int]]] = []  # per settle: (book, its entries held before it)
+    projection = positions.PositionsProjection
+    settle, read_book = projection.settle, projection._book_since
+
+    def counting_settle(self: positions.PositionsProjection, *args: Any, **kwargs: Any) -> bool:
+        settles.append([])
+        return settle(self, *args, **kwargs)
+
+    def counting_read(key: Any, book: Any, at: Any, entries: Any) -> Any:
+        done = {done for done, _ in settles[-1]}
+        entries_held = [e for e in entries.dirty.values() if isinstance(e, PnlEntry)]
+        held = [e for e in entries_held if (e.account, e.venue, e.instrument) in done]
+        settles[-1].append((key, len(held)))
+        return read_book(key, book, at, entries)
+
+    monkeypatch.setattr(projection, "settle", counting_settle)
+    monkeypatch.setattr(projection, "_book_since", staticmethod(counting_read))
+    with OrderLedger(f"sqlite:///{tmp_path / 'ledger.db'}", batch_size=20) as ledger:
+        ledger.ingest_lines(mixed)
+        assert ledger.views_lag().settles >= 1
+        assert all_books(ledger) == in_order(lines)
+    assert max(len(read) for read in settles) >= 2  # several books re-folded at one end
+    assert [held for read in settles for _, held in read] == [0] * sum(map(len, settles))
 
 
 def _line(**fields: object) -> str:
