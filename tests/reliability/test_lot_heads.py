@@ -35,7 +35,7 @@ from orderledger.infrastructure.results.positions import LotRow, PositionRow
 from orderledger.infrastructure.storage import lot_heads
 from orderledger.projections import lots as lots_module
 from orderledger.projections.lots import Fill, cost_basis_named
-from tests.support.heads import watched
+from tests.support.heads import DAY, Drawn, drawn_session, watched
 from tests.support.integration import fact, fill, lines, request, separate_database, ts
 from tests.support.parent_linkage import SESSION as SESSION_BY_PARENT
 
@@ -149,7 +149,6 @@ order = st.tuples(
     st.sampled_from([None, "mm", "arb"]),  # its tag "strategy"
     st.booleans(),  # its parent (and a tag) stated only by a second request: learned in any order
 )
-DAY = 86_400
 marks = st.lists(
     st.tuples(
         st.sampled_from(["ETH-USDT", "ETH-USDT-SWAP", "BNB-USDT"]), st.integers(0, 2), st.integers(90, 110)
@@ -178,60 +177,20 @@ funding = st.lists(  # (account, day, amount, its tag "strategy")
 )
 def test_stored_heads_answer_what_a_fold_of_the_log_answers_after_every_message(
     rule: str,
-    orders: list[tuple[int, str, int, int, int, str | None, int, str | None, str | None, bool]],
+    orders: list[Drawn],
     changes: list[tuple[int, str, int]],
     defined: bool,
     prices: list[tuple[str, int, int]],
     flows: list[tuple[str, int, int, str | None]],
     data: st.DataObject,
 ) -> None:
-    messages: list[dict[str, Any]] = []
-    for n, (book, side, qty, px, second, fee_currency, day, parent, tag, later) in enumerate(orders):
-        account, instrument = BOOKS[book]
-        second += day * DAY
-        stated: dict[str, Any] = dict(
-            account=account, instrument=instrument, side=side, quantity=str(qty), seconds=second
-        )
-        tags: dict[str, Any] = {} if tag is None else {"tags": {"strategy": tag}}
-        if parent is not None and later:
-            # (the fill's tags are the order's when it was filled: "late" only after this)
-            messages.append(request(f"o{n}", **stated, parent_id=parent, tags={"strategy": "late"}))
-        elif parent is not None:
-            tags["parent_id"] = parent
-        messages.append(request(f"o{n}", **stated, **tags))
-        fees = {} if fee_currency is None else {"fee": "0.5", "fee_currency": fee_currency}
-        # (+ n: no two orders at one price, so that every match realizes something of its own)
-        messages.append(fill(f"o{n}", f"t{n}", str(qty), str(px + n), seconds=second + 0.5, **fees))
-    for n, kind, qty in changes:
-        if n < len(orders):
-            _, _, ordered, px, second, _, day, *_ = orders[n]
-            second += day * DAY
-            if kind == "bust":
-                messages.append(fact("fill_busted", f"o{n}", seconds=second + 9, trade_id=f"t{n}"))
-            else:
-                changed = str(min(qty, ordered))
-                messages.append(
-                    fact(
-                        "fill_corrected",
-                        f"o{n}",
-                        seconds=second + 9,
-                        trade_id=f"t{n}",
-                        quantity=changed,
-                        price=str(px + 1),
-                    )
-                )
+    messages = drawn_session(BOOKS, orders, changes, flows)
     if defined:
         messages.append({**DEFINITION, "ts": ts(2)})
     for instrument, day, price in prices:
         messages.append(
             {"type": "mark", "venue": "V", "instrument": instrument, "source": "x", "price": str(price),
              "ts": ts(day * DAY + 3)}
-        )  # fmt: skip
-    for n, (account, day, amount, tag) in enumerate(flows):
-        messages.append(
-            {"type": "cash_flow", "kind": "funding", "flow_id": f"f{n}", "account": account, "venue": "V",
-             "instrument": "ETH-USDT", "currency": "USDT", "amount": str(amount), "ts": ts(day * DAY + 2),
-             **({} if tag is None else {"tags": {"strategy": tag}})}
         )  # fmt: skip
     arrival = data.draw(st.permutations(messages), label="arrival order")
     reads_after = data.draw(  # none, or a read with the closed lots read last or first

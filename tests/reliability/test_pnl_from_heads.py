@@ -18,9 +18,9 @@ from orderledger.infrastructure.application import reads
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import pnl_rows
 from orderledger.infrastructure.storage import lot_heads
-from tests.support.integration import fact, fill, lines, request, ts
+from tests.support.heads import Drawn, drawn_session
+from tests.support.integration import fill, lines, request, ts
 
-DAY = 86_400
 BOOKS = (("a", "ETH-USDT"), ("a", "BTC-USDT"), ("b", "ETH-USDT"))
 GROUPS = (*reads.BOOK_GROUPS, "parent", "tag:strategy")
 
@@ -72,45 +72,12 @@ order = st.tuples(
     st.data(),
 )
 def test_pnl_by_any_group_from_the_heads_answers_what_the_entries_give(
-    orders: list[tuple[int, str, int, int, int, str | None, int, str | None, str | None, bool]],
+    orders: list[Drawn],
     changes: list[tuple[int, str, int]],
     flows: list[tuple[str, int, int, str | None]],
     data: st.DataObject,
 ) -> None:
-    messages: list[dict[str, Any]] = []
-    for n, (book, side, qty, px, second, fee_currency, day, parent, tag, later) in enumerate(orders):
-        account, instrument = BOOKS[book]
-        at = second + day * DAY
-        stated: dict[str, Any] = dict(
-            account=account, instrument=instrument, side=side, quantity=str(qty), seconds=at
-        )
-        tags: dict[str, Any] = {} if tag is None else {"tags": {"strategy": tag}}
-        if parent is not None and later:
-            messages.append(request(f"o{n}", **stated, parent_id=parent))
-        elif parent is not None:
-            tags["parent_id"] = parent
-        messages.append(request(f"o{n}", **stated, **tags))
-        fees = {} if fee_currency is None else {"fee": "0.5", "fee_currency": fee_currency}
-        messages.append(fill(f"o{n}", f"t{n}", str(qty), str(px + n), seconds=at + 0.5, **fees))
-    for n, kind, qty in changes:
-        if n < len(orders):
-            at = orders[n][4] + orders[n][6] * DAY + 9
-            if kind == "bust":
-                messages.append(fact("fill_busted", f"o{n}", seconds=at, trade_id=f"t{n}"))
-            else:
-                changed = str(min(qty, orders[n][2]))
-                messages.append(
-                    fact(
-                        "fill_corrected", f"o{n}", seconds=at, trade_id=f"t{n}", quantity=changed, price="99"
-                    )
-                )
-    for n, (account, day, amount, tag) in enumerate(flows):
-        flow = {"type": "cash_flow", "kind": "funding", "flow_id": f"f{n}", "account": account, "venue": "V"}
-        when = ts(day * DAY + 2)
-        messages.append(
-            {**flow, "instrument": "ETH-USDT", "currency": "USDT", "amount": str(amount), "ts": when,
-             **({} if tag is None else {"tags": {"strategy": tag}})}
-        )  # fmt: skip
+    messages = drawn_session(BOOKS, orders, changes, flows)
     # A mark of BNB, so that a fee in BNB is valued (when it comes after the fee in venue time)
     messages.append(
         {"type": "mark", "venue": "V", "instrument": "BNB-USDT", "source": "x", "price": "300", "ts": ts(1)}
