@@ -350,8 +350,6 @@ def venue_order(fills: Iterable[Fill]) -> list[Fill]:
 
 MARK_EVERY = 256
 """Fills of a book between two of its marks when it is not flat in between (``Mark``)."""
-MARKS_KEPT = 8
-"""How many of a book's latest marks are kept."""
 
 
 @dataclass
@@ -432,8 +430,11 @@ class Mark:
     ``key``, the position's figures and the open lots then (each as its opening fill, quantity,
     cost and price). Taken whenever the book is flat (no lot open under any rule: cheap to
     keep) and after every ``MARK_EVERY`` fills otherwise, so that a fold starting from the
-    latest mark before a change reads at most about that many of the book's fills."""
+    latest mark before a change reads at most about that many of the book's fills. Every mark
+    is kept (``storage.lot_heads``), numbered ``n`` from 0 in venue order: a read as of a time
+    starts from the latest mark that no later fact changes (``application.lot_heads``)."""
 
+    n: int
     key: VenueKey
     quantity: Decimal
     cost: Decimal
@@ -454,9 +455,11 @@ class LotHead:
     stands; an earlier one (or a bust or correction) changes what the matches were from its
     place on, and the book is folded again from the latest of its marks before that place (from
     its first fill when there is none). ``paid``: its fills whose fee is in another currency than
-    their P&L, which a position's row values when it is read. ``marks``: its latest marks, or
-    (``marked`` False: a head read back without them, which the store keeps apart) only those
-    made since it was read; ``since``: the fills folded after its latest mark. ``days``: each
+    their P&L, which a position's row values when it is read. ``marked``: how many marks the
+    book has made (the next one's number); ``marks``: those of them this fold made or kept that
+    the store does not hold yet, numbered from ``marked`` − their count on (a head read back
+    holds none: the store keeps them apart); ``since``: the fills folded after its latest mark.
+    ``days``: each
     day of venue time with a fill, in order (``Day``). ``made``: how many closed lots the book
     has made, numbered from 0 in venue order of their closing fills (then in match order);
     ``closed``: the latest of them, those this fold made or kept (numbered from ``made`` −
@@ -469,7 +472,7 @@ class LotHead:
     paid: list[Fill] = field(default_factory=list)
     marks: list[Mark] = field(default_factory=list)
     since: int = 0
-    marked: bool = True
+    marked: int = 0
     days: list[Day] = field(default_factory=list)
     made: int = 0
     closed: list[ClosedLot] = field(default_factory=list)
@@ -479,6 +482,11 @@ class LotHead:
     def closed_from(self) -> int:
         """The number of the first of ``closed`` (its book's closed lots before it are as stored)."""
         return self.made - len(self.closed)
+
+    @property
+    def marks_from(self) -> int:
+        """The number of the first of ``marks`` (its book's marks before it are as stored)."""
+        return self.marked - len(self.marks)
 
 
 def mark_before(marks: Iterable[Mark], key: VenueKey) -> Mark | None:
@@ -504,16 +512,14 @@ def fold_head(
     key: PositionKey,
     fills: Iterable[Fill],
     basis: CostBasis,
-    start: tuple[LotHead, list[Mark], Mark] | None = None,
+    start: tuple[LotHead, Mark] | None = None,
     *,
-    keep: int | None = MARKS_KEPT,
     closed: bool = True,
 ) -> LotHead | None:
     """A book's head from its ``fills`` (as they stand) folded in venue time: from nothing, or
-    (``start``: an earlier head, all its marks, and one of them) from that mark, the fills
-    given being those after it. ``keep``: how many of its latest marks the head keeps (None:
-    all); ``closed``: whether it makes its closed lots. None when there is no fill to fold and
-    no start."""
+    (``start``: an earlier head and one of its marks) from that mark, the fills given being
+    those after it; the marks after it are made anew. ``closed``: whether it makes its closed
+    lots. None when there is no fill to fold and no start."""
     ordered = venue_order(fills)
     if start is None:
         if not ordered:
@@ -522,7 +528,7 @@ def fold_head(
         position = Position(*key, quote_currency=first.quote_currency, terms=first.terms)
         head = LotHead(position, [], first.key, keeps_closed=closed)
     else:
-        earlier, marks, mark = start
+        earlier, mark = start
         position = Position(
             *key,
             quantity=mark.quantity,
@@ -538,7 +544,9 @@ def fold_head(
             [OpenLot(f, quantity, cost, price) for f, quantity, cost, price in mark.open],
             mark.key,
             [f for f in earlier.paid if venue_order_key(f.key) <= kept],
-            [m for m in marks if venue_order_key(m.key) <= kept],
+            # The marks up to this one that ``earlier`` made itself (not stored yet) stay.
+            [m for m in earlier.marks if m.n <= mark.n],
+            marked=mark.n + 1,
             days=[*(d for d in earlier.days if d.day < mark.today.day), mark.today.copy()],
             made=mark.closed,
             # The closed lots up to the mark that ``earlier`` made itself (not stored yet) stay.
@@ -546,11 +554,11 @@ def fold_head(
             keeps_closed=closed,
         )
     for fill in ordered:
-        _fold_into(head, fill, basis, keep)
+        _fold_into(head, fill, basis)
     return head
 
 
-def _fold_into(head: LotHead, fill: Fill, basis: CostBasis, keep: int | None = MARKS_KEPT) -> None:
+def _fold_into(head: LotHead, fill: Fill, basis: CostBasis) -> None:
     p = head.position
     book = Book(p, head.open, head.closed, keeps_closed=head.keeps_closed)
     made = len(head.closed)
@@ -567,10 +575,9 @@ def _fold_into(head: LotHead, fill: Fill, basis: CostBasis, keep: int | None = M
         today = head.days[-1].copy()
         head.marks.append(
             Mark(
-                fill.key, p.quantity, p.cost, p.realized_pnl, tuple(p.fees.items()), p.terms, lots, today,
-                head.made,
+                head.marked, fill.key, p.quantity, p.cost, p.realized_pnl, tuple(p.fees.items()), p.terms,
+                lots, today, head.made,
             )
         )  # fmt: skip
+        head.marked += 1
         head.since = 0
-        if keep is not None and len(head.marks) > keep:
-            del head.marks[0]

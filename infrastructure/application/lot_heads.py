@@ -43,7 +43,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from orderledger.domain.errors import InvalidInputError
@@ -56,11 +56,12 @@ from orderledger.domain.events import (
     OrderFilled,
 )
 from orderledger.domain.instrument import Terms, terms_of
-from orderledger.domain.values import format_timestamp
+from orderledger.domain.values import format_timestamp, parse_timestamp
 from orderledger.infrastructure.application.queries import order_parents, pnl_tag
 from orderledger.infrastructure.audit.search import EVENT_SELECT, EventFilter, decoded_events, event_keyset
 from orderledger.infrastructure.errors import DatabaseCorruptError, DatabaseReplacedError, StoreError
 from orderledger.infrastructure.storage import lot_heads as stored
+from orderledger.infrastructure.storage.db import Tx
 from orderledger.projections.book import PositionKey, VenueKey, venue_order_key
 from orderledger.projections.lots import (
     ACCOUNT,
@@ -290,12 +291,14 @@ def _fold_on(
         head = heads.get(key)
         start = None
         if head is not None and place is not None:
-            every = head.marks
-            if not head.marked:
+            # The marks this read made come after every stored one: the stored are read only
+            # when none of those is early enough, and then only the one or few before the place.
+            mark = mark_before(head.marks, place)
+            if mark is None and head.marks_from:
                 with ledger.db.read() as tx:
-                    every = [*stored.marks(tx, rule, key, groups.grouping), *head.marks]
-            mark = mark_before(every, place)
-            start = None if mark is None else (head, every, mark)
+                    near = stored.marks_near(tx, rule, key, groups.grouping, place[0], head.marks_from)
+                mark = mark_before(near, place)
+            start = None if mark is None else (head, mark)
         changed[key] = _fold_book(ledger, rule, key, through, start, definitions, groups)
     for book in sorted(moved):
         fills = fills_of(_book_events(ledger, book, through, definitions))
@@ -347,7 +350,7 @@ def _fold_book(
     rule: CostBasis,
     key: BookKey,
     through: int,
-    start: tuple[LotHead, list[Mark], Mark] | None,
+    start: tuple[LotHead, Mark] | None,
     definitions: list[tuple[int, OrderEvent]],
     groups: _Groups,
 ) -> LotHead | None:
@@ -358,13 +361,13 @@ def _fold_book(
     if start is None:
         merged = _book_events(ledger, key[1:], through, definitions)
     else:
-        own = _since(ledger, key[1:], start[2].key[0], through)
+        own = _since(ledger, key[1:], start[1].key[0], through)
         merged = sorted((e for e in (*own, *definitions) if e[0] <= through), key=lambda e: e[0])
     standing = fills_of(merged)
     groups.learn(f.client_order_id for f in standing)
     standing = [f for f in standing if groups.of(f) == key[0]]
     if start is not None:
-        after = venue_order_key(start[2].key)
+        after = venue_order_key(start[1].key)
         standing = [f for f in standing if venue_order_key(f.key) > after]
     return fold_head(key[1:], standing, rule, start, closed=groups.closed)
 
@@ -380,26 +383,189 @@ def _book_events(
 
 
 def _since(
-    ledger: LedgerParts, key: PositionKey, moment: datetime, through: int
+    ledger: LedgerParts, key: PositionKey, moment: datetime, through: int | _AsOf
 ) -> list[tuple[int, OrderEvent]]:
     """The book's fills of venue time ``moment`` or later and all its busts and corrections, up
-    to log position ``through``, in log order. The fills are found by the log's index of venue
-    time, so the read is as long as the time since ``moment`` (on SQLite a ``+`` before the
-    other columns keeps its planner off the index of each instrument's whole history)."""
+    to log position ``through`` (or those the ledger held as of a time), in log order. The fills
+    are found by the log's index of venue time, so the read is as long as the time since
+    ``moment`` (on SQLite a ``+`` before the other columns keeps its planner off the index of
+    each instrument's whole history)."""
     plain = "+" if ledger.db.dialect == "sqlite" else ""
-    book = (
-        f"{plain}account = ? AND {plain}venue = ? AND {plain}instrument = ? AND {plain}notification_id <= ?"
+    within, bound = (
+        (f"{plain}notification_id <= ?", through)
+        if isinstance(through, int)
+        else (f"{plain}{through.column} <= ?", through.moment)
     )
+    book = f"{plain}account = ? AND {plain}venue = ? AND {plain}instrument = ? AND {within}"
     with ledger.db.read() as tx:
         rows = tx.all(
             f"SELECT {EVENT_SELECT} FROM events WHERE ts_event >= ? AND {plain}event_type = 'OrderFilled'"
             f" AND {book}",
-            (format_timestamp(moment), *key, through),
+            (format_timestamp(moment), *key, bound),
         )
         changes = "event_type IN ('FillBusted', 'FillCorrected')"
-        rows += tx.all(f"SELECT {EVENT_SELECT} FROM events WHERE {changes} AND {book}", (*key, through))
+        rows += tx.all(f"SELECT {EVENT_SELECT} FROM events WHERE {changes} AND {book}", (*key, bound))
     rows.sort(key=lambda row: row[5])
     return [(position, event) for position, event, _ in decoded_events(ledger.mapper, rows)]
+
+
+# ---------------------------------------------------------------------- as of a time
+
+
+@dataclass(frozen=True)
+class _AsOf:
+    """What the ledger held at ``at``: the events recorded by then, or (``event_time``) those of
+    venue time up to it."""
+
+    at: datetime
+    event_time: bool
+
+    @property
+    def column(self) -> str:
+        return "ts_event" if self.event_time else "ts_recorded"
+
+    @property
+    def moment(self) -> str:
+        return format_timestamp(self.at)
+
+
+def heads_as_of(
+    ledger: LedgerParts, rule: CostBasis, moment: datetime, *, event_time: bool = False
+) -> dict[PositionKey, LotHead] | None:
+    """Every book's head under ``rule`` as the ledger held it at ``moment`` (its events recorded
+    by then; with ``event_time``, those of venue time up to it), from the stored heads and their
+    marks; None when none are stored and this connection may not store them (a fold of the log
+    answers then).
+
+    The stored heads and every mark of them hold the log up to the position they stand at
+    (``seen``, brought up to the log's head first when this connection may write). What the
+    as-of and a book's head may disagree on are the events one holds and the other not: those
+    outside the as-of (recorded after the moment; of venue time after it) and those after
+    ``seen``. A book none of whose fills, busts or corrections is among them is its head as it
+    is (with ``event_time``, when its latest fill is no later than the moment). Otherwise it is
+    folded from its latest mark earlier in venue time than every such event's place (a fill's
+    own; a bust's or correction's fill's), and no later than the moment in venue time, reading
+    only the book's fills from there on; from its first fill when there is none, or when its
+    instrument's definition outside the as-of may have valued its fills.
+    The read is as long as what lies outside the as-of (found by the log's indexes of time and
+    type) and the fills since the marks, not the history before the moment."""
+    if not worth_reading(ledger, rule):
+        return None
+    if ledger.db.writable():
+        _brought(ledger, rule, ACCOUNT)
+    asof = _AsOf(moment, event_time)
+    with ledger.db.snapshot() as tx:  # (the heads, their marks and what lies outside them, as one)
+        seen = stored.seen(tx, rule, ACCOUNT)
+        if not seen:
+            return None
+        heads = {key[1:]: head for key, head in stored.load(tx, rule, ACCOUNT).items()}
+        bounds, again = _outside(ledger, tx, asof, seen)
+        definitions = [
+            (position, event)
+            for position, event, _ in decoded_events(
+                ledger.mapper,
+                tx.all(
+                    f"SELECT {EVENT_SELECT} FROM events WHERE event_type = 'InstrumentDefined'"
+                    f" AND {asof.column} <= ? ORDER BY notification_id",
+                    (asof.moment,),
+                ),
+            )
+        ]
+        starts: dict[PositionKey, Mark | None] = {}
+        found: dict[PositionKey, LotHead] = {}
+        for book in sorted({*heads, *bounds}):
+            head, bound = heads.get(book), bounds.get(book)
+            if book[1:] in again or head is None:
+                starts[book] = None
+                continue
+            if bound is None and (not event_time or head.last[0] <= moment):
+                found[book] = head  # the as-of and the head hold the same fills
+                continue
+            cutoff = moment + _MICROSECOND if event_time else None
+            if bound is not None:
+                cutoff = bound if cutoff is None else min(bound, cutoff)
+            assert cutoff is not None
+            near = stored.marks_near(tx, rule, ("", *book), ACCOUNT, cutoff, head.marked, strictly=True)
+            starts[book] = near[-1] if near else None
+    for book, mark in starts.items():
+        folded = _fold_as_of(ledger, rule, book, asof, heads.get(book), mark, definitions)
+        if folded is not None:
+            found[book] = folded
+    return dict(sorted(found.items()))
+
+
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _outside(
+    ledger: LedgerParts, tx: Tx, asof: _AsOf, seen: int
+) -> tuple[dict[PositionKey, datetime], set[tuple[str, str]]]:
+    """What the stored heads (standing at ``seen``) and the as-of disagree on: per book, the
+    earliest venue time of a fill one holds and the other not (recorded after the moment, or
+    after ``seen``), or of the fill of such a bust or correction; and the (venue, instrument)
+    of each definition the heads hold that the as-of does not (their books are folded from the
+    start). Fills of venue time after the moment (``event_time``) change no mark up to it."""
+    plain = "+" if tx.dialect == "sqlite" else ""
+    fills = "SELECT account, venue, instrument, MIN(ts_event) FROM events"
+    fills += f" WHERE {plain}event_type = 'OrderFilled'"
+    grouped = " GROUP BY account, venue, instrument"
+    rows = tx.all(f"{fills} AND notification_id > ?{grouped}", (seen,))
+    if not asof.event_time:
+        rows += tx.all(f"{fills} AND ts_recorded > ?{grouped}", (asof.moment,))
+    bounds: dict[PositionKey, datetime] = {}
+
+    def bound(book: PositionKey, at: datetime) -> None:
+        if book not in bounds or at < bounds[book]:
+            bounds[book] = at
+
+    for account, venue, instrument, earliest in rows:
+        bound((str(account), str(venue), str(instrument)), parse_timestamp(str(earliest), "ts_event"))
+    changes = tx.all(
+        f"SELECT {EVENT_SELECT} FROM events WHERE event_type IN ('FillBusted', 'FillCorrected')"
+        f" AND ({asof.column} > ? OR notification_id > ?)",
+        (asof.moment, seen),
+    )
+    for _, event, _ in decoded_events(ledger.mapper, changes):
+        assert isinstance(event, FillBusted | FillCorrected)
+        bound((event.account, event.venue, event.instrument), event.fill_ts_event)
+    defined = tx.all(
+        f"SELECT DISTINCT venue, instrument FROM events WHERE event_type = 'InstrumentDefined'"
+        f" AND {asof.column} > ? AND notification_id <= ?",
+        (asof.moment, seen),
+    )
+    return bounds, {(str(venue), str(instrument)) for venue, instrument in defined}
+
+
+def _fold_as_of(
+    ledger: LedgerParts,
+    rule: CostBasis,
+    book: PositionKey,
+    asof: _AsOf,
+    head: LotHead | None,
+    mark: Mark | None,
+    definitions: list[tuple[int, OrderEvent]],
+) -> LotHead | None:
+    """One book's head as of the moment: its fills then from ``mark`` on (of ``head``), or from
+    its first fill."""
+    if mark is None or head is None:
+        wanted = EventFilter(
+            account=book[0],
+            venue=book[1],
+            instrument=book[2],
+            types=FILL_EVENTS[:3],
+            until=asof.at,
+            event_time=asof.event_time,
+        )
+        own = list(_events(ledger, wanted))
+        start = None
+    else:
+        own = _since(ledger, book, mark.key[0], asof)
+        start = (head, mark)
+    standing = fills_of(sorted((*own, *definitions), key=lambda e: e[0]))
+    if start is not None:
+        after = venue_order_key(start[1].key)
+        standing = [f for f in standing if venue_order_key(f.key) > after]
+    return fold_head(book, standing, rule, start, closed=False)
 
 
 def _events(ledger: LedgerParts, wanted: EventFilter, *, after: int = 0) -> Iterator[tuple[int, OrderEvent]]:
@@ -431,4 +597,12 @@ def _store(
         pass  # read-only, locked, full or not granted: the heads are derived; a later read stores them
 
 
-__all__ = ["FILL_EVENTS", "closed_lots", "group_heads", "lot_heads", "stored_at", "worth_reading"]
+__all__ = [
+    "FILL_EVENTS",
+    "closed_lots",
+    "group_heads",
+    "heads_as_of",
+    "lot_heads",
+    "stored_at",
+    "worth_reading",
+]

@@ -259,6 +259,15 @@ def rule_heads(ledger: LedgerParts, cost_basis: str) -> dict[tuple[str, str, str
     return _lot_heads.lot_heads(ledger, _lot_rule(cost_basis))
 
 
+def rule_heads_as_of(
+    ledger: LedgerParts, cost_basis: str, as_of: datetime, event_time: bool
+) -> dict[tuple[str, str, str], LotHead] | None:
+    """Every book's position and open lots under ``cost_basis`` as of a time, from the stored
+    heads and their marks (``application.lot_heads.heads_as_of``); None when a fold of the log
+    (``rule_books``) must answer: no heads stored, and this connection may not store them."""
+    return _lot_heads.heads_as_of(ledger, _cost_basis(cost_basis), as_of, event_time=event_time)
+
+
 def rule_closed(ledger: LedgerParts, cost_basis: str) -> list[ClosedLot]:
     """Every closed lot under the lot rule ``cost_basis`` as of the log's head, books in order
     of their keys: the rows kept with the heads and the lots of what the log holds since
@@ -297,9 +306,14 @@ def position_list(
         rows = position_rows(ledger.db, folded, marks, event_time=event_time, paid=paid)
     elif cost_basis is not None:
         when = None if as_of is None else parse_timestamp(as_of, "as_of")
-        books = rule_books(ledger, cost_basis, as_of, event_time)
-        folded = [b.position for b in books.values()]
-        fills = [(key, fill) for key, b in books.items() for fill in b.fills]
+        then = None if when is None else rule_heads_as_of(ledger, cost_basis, when, event_time)
+        if then is not None:
+            folded = [h.position for h in then.values()]
+            fills = [(key, fill) for key, h in then.items() for fill in h.paid]
+        else:
+            books = rule_books(ledger, cost_basis, as_of, event_time)
+            folded = [b.position for b in books.values()]
+            fills = [(key, fill) for key, b in books.items() for fill in b.fills]
         rows = position_rows(ledger.db, folded, marks, as_of=when, event_time=event_time, paid=fills)
     elif as_of is None:
         rows = positions(ledger.db, marks)

@@ -89,7 +89,7 @@ class LotFolds:
             # One book at a time, folded and read: its closed lots are the whole of its history.
             for key in sorted(set(heads) | set(books) | {("", *book) for book in closed_books}):
                 own = books.get(key)
-                folded = None if own is None else fold_head(key[1:], own, rule, keep=None, closed=lots)
+                folded = None if own is None else fold_head(key[1:], own, rule, closed=lots)
                 with db.read() as tx:
                     marks = stored.marks(tx, rule, key, grouping) if key in heads else []
                     closed = (
@@ -127,10 +127,12 @@ def _difference(head: LotHead | None, marks: list[Mark], folded: LotHead | None)
             return f"has other figures for day {day.day} than the log folds to"
     if len(head.days) != len(folded.days):
         return f"has {len(head.days)} days of fills, the log folds to {len(folded.days)}"
-    every: Mapping[Any, Any] = {mark.key: mark for mark in folded.marks}
+    every: Mapping[Any, Any] = {mark.n: mark for mark in folded.marks}
     for mark in marks:
-        if every.get(mark.key) != mark:
+        if every.get(mark.n) != mark:
             return f"has a mark after fill {mark.key[1]!r} that the log does not give"
+    if len(marks) != len(folded.marks) or head.marked != folded.marked:
+        return f"keeps {len(marks)} marks (counts {head.marked}), the log folds to {len(folded.marks)}"
     if head.made != folded.made:
         return f"counts {head.made} closed lots, the log folds to {folded.made}"
     return ""

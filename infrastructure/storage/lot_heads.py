@@ -5,14 +5,21 @@ daily P&L cost what they show, not the log's length.
 - ``lot_heads``: one row per rule, grouping and book: in ``head``, the book's position, its open
   lots (each with the fill that opened it), its latest fill in venue time, its fills whose fee is
   in another currency than their P&L and its days (``projections.lots.Day``: each day's realized
-  P&L, fees and fills, and the position at its end), as one JSON text (``encode``); in ``marks``,
-  its latest marks (``projections.lots.Mark``: where a fold may start over), read only when a
-  book is folded again and written only when a mark was added. A book is (group, account, venue,
+  P&L, fees and fills, and the position at its end), as one JSON text (``encode``). A book is
+  (group, account, venue,
   instrument): under the grouping ``account`` (``ACCOUNT``) the positions' own books, whose group
   is empty; under ``parent`` or ``tag:NAME`` one group's fills as a book of their own (what the
   daily P&L by parent or tag folds); under ``in:parent`` or ``in:tag:NAME`` the positions' own
   books again, each day with its sums per group as well (``Day.groups``, and each fill its
   group: what ``pnl`` by parent or tag reads);
+- ``lot_marks``: one row per rule, grouping, book and mark (``projections.lots.Mark``: the book
+  right after one of its fills, where a fold may start over), numbered ``n`` from 0 in venue
+  order, with the mark's venue time (``at``) to find the latest mark before a time by the
+  table's index. Every mark is kept: a fill earlier than its book's latest, a bust or a
+  correction folds the book again from the latest mark before its place, and a read as of a
+  time from the latest mark that nothing outside it changes. A head extended adds the marks its
+  new fills made; a book folded again from a mark replaces its rows after that mark (one DELETE
+  of ``n >= ?``), as ``closed_lots`` are replaced;
 - ``closed_lots``: one row per rule, account book (account, venue, instrument) and closed lot
   (``projections.lots.ClosedLot``: the fills that opened and closed it, as they stand, and what
   it realized), numbered ``n`` from 0 in venue order of the closing fills (then in match order):
@@ -46,13 +53,13 @@ from typing import Any
 import orjson
 
 from orderledger.domain.instrument import Terms
+from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.storage.db import Tx, lock_schema, table_columns
 from orderledger.infrastructure.storage.paging import collector_paused
 from orderledger.projections.book import Position, PositionKey, VenueKey
 from orderledger.projections.lots import (
     ACCOUNT,
     CLOSED,
-    MARKS_KEPT,
     BookKey,
     ClosedLot,
     CostBasis,
@@ -65,20 +72,26 @@ from orderledger.projections.lots import (
     cost_basis_named,
 )
 
-TABLES = ("lot_heads", "closed_lots", "lot_heads_index")
+TABLES = ("lot_heads", "closed_lots", "lot_marks", "lot_heads_index")
 CREATE = (
     "CREATE TABLE IF NOT EXISTS lot_heads (rule TEXT NOT NULL, grouping TEXT NOT NULL, grp TEXT NOT NULL,"
     " account TEXT NOT NULL, venue TEXT NOT NULL, instrument TEXT NOT NULL, head TEXT NOT NULL,"
-    " marks TEXT NOT NULL, PRIMARY KEY (rule, grouping, grp, account, venue, instrument))",
+    " PRIMARY KEY (rule, grouping, grp, account, venue, instrument))",
     "CREATE TABLE IF NOT EXISTS closed_lots (rule TEXT NOT NULL, account TEXT NOT NULL, venue TEXT NOT NULL,"
     " instrument TEXT NOT NULL, n INTEGER NOT NULL, lot TEXT NOT NULL,"
     " PRIMARY KEY (rule, account, venue, instrument, n))",
+    "CREATE TABLE IF NOT EXISTS lot_marks (rule TEXT NOT NULL, grouping TEXT NOT NULL, grp TEXT NOT NULL,"
+    " account TEXT NOT NULL, venue TEXT NOT NULL, instrument TEXT NOT NULL, n INTEGER NOT NULL,"
+    " at TEXT NOT NULL, mark TEXT NOT NULL,"
+    " PRIMARY KEY (rule, grouping, grp, account, venue, instrument, n))",
+    "CREATE INDEX IF NOT EXISTS lot_marks_by_time ON lot_marks (rule, grouping, grp, account, venue,"
+    " instrument, at, n)",
     "CREATE TABLE IF NOT EXISTS lot_heads_index (rule TEXT NOT NULL, grouping TEXT NOT NULL,"
     " seen BIGINT NOT NULL, version INTEGER NOT NULL, PRIMARY KEY (rule, grouping))",
 )
 PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
 """What the application role may do to the tables (derived data, folded again from the log)."""
-VERSION = 4
+VERSION = 5
 """The encoding's and the fold's version: rows of another are not read, and are replaced."""
 _BOOK = "rule = ? AND grouping = ? AND grp = ? AND account = ? AND venue = ? AND instrument = ?"
 _LOTS = "rule = ? AND account = ? AND venue = ? AND instrument = ?"
@@ -93,16 +106,20 @@ def create(tx: Tx) -> None:
     if _made(tx):
         return
     if table_columns(tx, TABLES[-1]):
-        for table in TABLES:  # an earlier release's, without grouping or closed lots (derived: dropped)
+        for table in TABLES:  # an earlier release's, without grouping, closed lots or every mark (derived)
             tx.execute(f"DROP TABLE IF EXISTS {table}")
     for statement in CREATE:
         tx.execute(statement)
 
 
 def _made(tx: Tx) -> bool:
-    """Whether this release's tables are there (an earlier one's lack the grouping, or the closed
-    lots)."""
-    return "grouping" in table_columns(tx, TABLES[-1]) and bool(table_columns(tx, "closed_lots"))
+    """Whether this release's tables are there (an earlier one's lack the grouping, the closed
+    lots, or the table of every mark)."""
+    return (
+        "grouping" in table_columns(tx, TABLES[-1])
+        and bool(table_columns(tx, "closed_lots"))
+        and bool(table_columns(tx, "lot_marks"))
+    )
 
 
 def seen(tx: Tx, rule: CostBasis, grouping: str = ACCOUNT) -> int:
@@ -162,9 +179,29 @@ def closed_books(tx: Tx, rule: CostBasis) -> set[PositionKey]:
 
 
 def marks(tx: Tx, rule: CostBasis, key: BookKey, grouping: str = ACCOUNT) -> list[Mark]:
-    """The marks stored for one book under ``rule`` and ``grouping``, in venue order."""
-    found = tx.one(f"SELECT marks FROM lot_heads WHERE {_BOOK}", (rule, grouping, *key))
-    return [] if found is None else decode_marks(key[1:], found[0])
+    """Every mark stored for one book under ``rule`` and ``grouping``, in venue order."""
+    rows = tx.all(f"SELECT mark FROM lot_marks WHERE {_BOOK} ORDER BY n", (rule, grouping, *key))
+    return [decode_mark(key[1:], row[0]) for row in rows]
+
+
+def marks_near(
+    tx: Tx, rule: CostBasis, key: BookKey, grouping: str, at: datetime, below: int, *, strictly: bool = False
+) -> list[Mark]:
+    """The stored marks of one book numbered below ``below`` that a fold from a place of venue
+    time ``at`` may start from: the latest one earlier than ``at`` and (unless ``strictly``)
+    every one at ``at`` itself (whose order against the place is the fills', not the times'),
+    in venue order. Found by the index of the marks' times, whatever the book's length."""
+    moment = format_timestamp(at)
+    rows = tx.all(
+        f"SELECT mark FROM lot_marks WHERE {_BOOK} AND n < ? AND at < ? ORDER BY at DESC, n DESC LIMIT 1",
+        (rule, grouping, *key, below, moment),
+    )
+    if not strictly:
+        rows += tx.all(
+            f"SELECT mark FROM lot_marks WHERE {_BOOK} AND n < ? AND at = ? ORDER BY n",
+            (rule, grouping, *key, below, moment),
+        )
+    return [decode_mark(key[1:], row[0]) for row in rows]
 
 
 def store(
@@ -178,7 +215,8 @@ def store(
     """Write ``heads`` (None: the book has no fill left) and move ``seen`` of ``rule`` and
     ``grouping`` from ``since`` to ``through``; False, writing nothing, when ``seen`` is no
     longer ``since`` or the rows are of another version (another process stored first). A head
-    read back without its marks adds the ones it made to those stored. On PostgreSQL the index's
+    adds the marks it made in place of those stored from the first of them on (``marks_from``),
+    as it does its closed lots. On PostgreSQL the index's
     row is locked first, so two stores take turns."""
     create(tx)
     tx.execute(
@@ -194,6 +232,7 @@ def store(
     if since == 0:
         # A fold from the start: the rows are replaced (whatever version wrote them).
         tx.execute("DELETE FROM lot_heads WHERE rule = ? AND grouping = ?", (rule, grouping))
+        tx.execute("DELETE FROM lot_marks WHERE rule = ? AND grouping = ?", (rule, grouping))
         if lots:
             tx.execute("DELETE FROM closed_lots WHERE rule = ?", (rule,))
     elif int(current) != since or version != VERSION:
@@ -201,33 +240,48 @@ def store(
     gone = [key for key, head in heads.items() if head is None]
     if gone:
         tx.executemany(f"DELETE FROM lot_heads WHERE {_BOOK}", [(rule, grouping, *key) for key in gone])
+        tx.executemany(f"DELETE FROM lot_marks WHERE {_BOOK}", [(rule, grouping, *key) for key in gone])
         if lots:
             tx.executemany(f"DELETE FROM closed_lots WHERE {_LOTS}", [(rule, *key[1:]) for key in gone])
     if lots:
         _store_closed(tx, rule, since, heads)
-    whole, moved = [], []
-    for key, head in heads.items():
-        if head is None:
-            continue
-        if head.marked or head.marks:
-            every = head.marks if head.marked else [*marks(tx, rule, key, grouping), *head.marks]
-            whole.append((rule, grouping, *key, encode(head), encode_marks(every[-MARKS_KEPT:])))
-        else:
-            moved.append((encode(head), rule, grouping, *key))
+    _store_marks(tx, rule, grouping, since, heads)
+    whole = [(rule, grouping, *key, encode(head)) for key, head in heads.items() if head is not None]
     if whole:
         tx.executemany(
-            "INSERT INTO lot_heads (rule, grouping, grp, account, venue, instrument, head, marks)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (rule, grouping, grp, account, venue, instrument)"
-            " DO UPDATE SET head = excluded.head, marks = excluded.marks",
+            "INSERT INTO lot_heads (rule, grouping, grp, account, venue, instrument, head)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (rule, grouping, grp, account, venue, instrument)"
+            " DO UPDATE SET head = excluded.head",
             whole,
         )
-    if moved:
-        tx.executemany(f"UPDATE lot_heads SET head = ? WHERE {_BOOK}", moved)
     tx.execute(
         "UPDATE lot_heads_index SET seen = ?, version = ? WHERE rule = ? AND grouping = ?",
         (through, VERSION, rule, grouping),
     )
     return True
+
+
+def _store_marks(
+    tx: Tx, rule: CostBasis, grouping: str, since: int, heads: Mapping[BookKey, LotHead | None]
+) -> None:
+    """Each book's marks from the first its head made or kept (``LotHead.marks_from``) on, in
+    place of those stored from that number on (a book folded again from a mark may have fewer
+    after it than before)."""
+    replaced = [(rule, grouping, *key, head.marks_from) for key, head in heads.items() if head is not None]
+    if replaced and since:  # (from the start, every row of the rule and grouping is gone already)
+        tx.executemany(f"DELETE FROM lot_marks WHERE {_BOOK} AND n >= ?", replaced)
+    added = [
+        (rule, grouping, *key, m.n, format_timestamp(m.key[0]), encode_mark(m))
+        for key, head in heads.items()
+        if head is not None
+        for m in head.marks
+    ]
+    if added:
+        tx.executemany(
+            "INSERT INTO lot_marks (rule, grouping, grp, account, venue, instrument, n, at, mark)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            added,
+        )
 
 
 def _store_closed(tx: Tx, rule: CostBasis, since: int, heads: Mapping[BookKey, LotHead | None]) -> None:
@@ -254,6 +308,7 @@ def forget(tx: Tx) -> None:
     if _made(tx):
         tx.execute("DELETE FROM lot_heads")
         tx.execute("DELETE FROM closed_lots")
+        tx.execute("DELETE FROM lot_marks")
         tx.execute("DELETE FROM lot_heads_index")
 
 
@@ -346,12 +401,13 @@ def encode(head: LotHead) -> str:
         "since": head.since,
         "days": [_day(d) for d in head.days],
         "made": head.made,
+        "marked": head.marked,
     }  # fmt: skip
     return orjson.dumps(state).decode()
 
 
 def decode(key: PositionKey, text: str | bytes, grouping: str = ACCOUNT) -> LotHead:
-    """A row's head of ``grouping``, without its marks (``marked`` False); it makes closed lots
+    """A row's head of ``grouping``, without its marks (kept in ``lot_marks``); it makes closed lots
     as it folds on only under ``CLOSED``."""
     state = orjson.loads(text)
     quantity, cost, realized, fees, quote_currency, terms = state["position"]
@@ -368,34 +424,28 @@ def decode(key: PositionKey, text: str | bytes, grouping: str = ACCOUNT) -> LotH
     paid = [_fill_of(key, f) for f in state["paid"]]
     days = [_day_of(d) for d in state["days"]]
     return LotHead(
-        position, lots, _key_of(state["last"]), paid, [], state["since"], False, days, state["made"],
-        keeps_closed=grouping == CLOSED,
+        position, lots, _key_of(state["last"]), paid, [], state["since"], state["marked"], days,
+        state["made"], keeps_closed=grouping == CLOSED,
     )  # fmt: skip
 
 
-def encode_marks(marks: list[Mark]) -> str:
-    """A book's marks as the JSON text of its row's ``marks``."""
+def encode_mark(m: Mark) -> str:
+    """One mark as the JSON text of its ``lot_marks`` row (its number and time are columns)."""
     return orjson.dumps(
-        [
-            [_key(m.key), str(m.quantity), str(m.cost), str(m.realized), [[k, str(v)] for k, v in m.fees],
-             _terms(m.terms), [[_fill(f), str(q), str(c), str(px)] for f, q, c, px in m.open],
-             _day(m.today), m.closed]
-            for m in marks
-        ]
+        [_key(m.key), str(m.quantity), str(m.cost), str(m.realized), [[k, str(v)] for k, v in m.fees],
+         _terms(m.terms), [[_fill(f), str(q), str(c), str(px)] for f, q, c, px in m.open],
+         _day(m.today), m.closed, m.n]
     ).decode()  # fmt: skip
 
 
-def decode_marks(key: PositionKey, text: str | bytes) -> list[Mark]:
-    """A row's marks."""
-    found = []
-    for k, q, c, r, fees, t, lots, today, made in orjson.loads(text):
-        held = tuple((_fill_of(key, f), Decimal(lq), Decimal(lc), Decimal(px)) for f, lq, lc, px in lots)
-        fees_paid = tuple((n, Decimal(v)) for n, v in fees)
-        day = _day_of(today)
-        found.append(
-            Mark(_key_of(k), Decimal(q), Decimal(c), Decimal(r), fees_paid, _terms_of(t), held, day, made)
-        )
-    return found
+def decode_mark(key: PositionKey, text: str | bytes) -> Mark:
+    """A ``lot_marks`` row's mark."""
+    k, q, c, r, fees, t, lots, today, made, n = orjson.loads(text)
+    held = tuple((_fill_of(key, f), Decimal(lq), Decimal(lc), Decimal(px)) for f, lq, lc, px in lots)
+    fees_paid = tuple((name, Decimal(v)) for name, v in fees)
+    return Mark(
+        n, _key_of(k), Decimal(q), Decimal(c), Decimal(r), fees_paid, _terms_of(t), held, _day_of(today), made
+    )
 
 
 def encode_closed(lot: ClosedLot) -> str:
@@ -426,14 +476,15 @@ __all__ = [
     "create",
     "decode",
     "decode_closed",
-    "decode_marks",
+    "decode_mark",
     "encode",
     "encode_closed",
-    "encode_marks",
+    "encode_mark",
     "forget",
     "kept",
     "load",
     "marks",
+    "marks_near",
     "seen",
     "store",
 ]

@@ -1,0 +1,150 @@
+"""``lots --as-of`` and ``positions --cost-basis RULE --as-of`` from the stored heads and their
+marks (``application.lot_heads.heads_as_of``): whatever arrived in any order, recorded at any
+times (the clock going back as well as forward, as several writers' clocks do), read between
+any two messages, the answer as of any moment, in recorded or venue time, is what a fold of the
+log's events up to that moment gives (issue 46, item 2)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orderledger.infrastructure.application import reads
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.queries import position_rows
+from orderledger.infrastructure.results.positions import LotRow, PositionRow
+from orderledger.projections import lots as lots_module
+from tests.reliability.test_lot_heads import BOOKS, DEFINITION, LATE, SESSION, funding, order
+from tests.support.heads import drawn_session, watched
+from tests.support.integration import T0, at, separate_database, ts
+
+RULES = ("fifo", "lifo", "hifo", "average")
+
+
+def folded_then(
+    ledger: OrderLedger, rule: str, moment: datetime, event_time: bool
+) -> tuple[list[LotRow], list[PositionRow]]:
+    """Open lots and positions under ``rule`` as of ``moment``, from a fold of the log's events
+    up to it (no stored head, no mark)."""
+    books = reads.rule_books(ledger, rule, moment, event_time)
+    lots = [LotRow.of_open(rule, lot) for b in books.values() for lot in b.open] if rule != "average" else []
+    paid = [(key, f) for key, b in books.items() for f in b.fills]
+    rows = position_rows(
+        ledger.db, [b.position for b in books.values()], {}, as_of=moment, event_time=event_time, paid=paid
+    )
+    return lots, rows
+
+
+def read_then(
+    ledger: OrderLedger, rule: str, moment: datetime, event_time: bool
+) -> tuple[list[LotRow], list[PositionRow]]:
+    """The same, read as the ledger answers it."""
+    lots = (
+        list(ledger.lots(cost_basis=rule, as_of=moment, event_time=event_time)) if rule != "average" else []
+    )
+    rows = list(ledger.positions(cost_basis=rule, as_of=moment, event_time=event_time))
+    return lots, rows
+
+
+def _moments(ledger: OrderLedger) -> tuple[list[datetime], list[datetime]]:
+    """Every recorded time and every venue time of the log's events, and a moment before each."""
+    with ledger.db.read() as tx:
+        rows = tx.all("SELECT ts_recorded, ts_event FROM events")
+    recorded = sorted({datetime.fromisoformat(str(r[0]).replace("Z", "+00:00")) for r in rows})
+    venue = sorted({datetime.fromisoformat(str(r[1]).replace("Z", "+00:00")) for r in rows})
+    tick = timedelta(microseconds=1)
+    return (
+        sorted({*recorded, *(m - tick for m in recorded)}),
+        sorted({*venue, *(m - tick for m in venue)}),
+    )
+
+
+@settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(RULES),
+    st.lists(order, min_size=1, max_size=12),
+    st.lists(
+        st.tuples(st.integers(0, 8), st.sampled_from(["bust", "correct"]), st.integers(1, 6)), max_size=3
+    ),
+    st.booleans(),
+    funding,
+    st.sampled_from([2, 3, 256]),
+    st.data(),
+)
+def test_a_read_as_of_any_moment_answers_what_a_fold_of_the_log_up_to_it_answers(
+    rule: str,
+    orders: list[Any],
+    changes: list[tuple[int, str, int]],
+    defined: bool,
+    flows: list[tuple[str, int, int, str | None]],
+    every: int,
+    data: st.DataObject,
+) -> None:
+    messages = drawn_session(BOOKS, orders, changes, flows)
+    if defined:
+        messages.append({**DEFINITION, "ts": ts(2)})
+    arrival = data.draw(st.permutations(messages), label="arrival order")
+    # Each message recorded at a drawn second: the clock goes back as well as forward.
+    clock = data.draw(
+        st.lists(st.integers(0, 30), min_size=len(arrival), max_size=len(arrival)), label="recorded at"
+    )
+    stored_after = data.draw(
+        st.lists(st.booleans(), min_size=len(arrival), max_size=len(arrival)), label="heads stored after"
+    )
+    now = [T0]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lots_module, "MARK_EVERY", every)
+        with OrderLedger("memory://", clock=lambda: now[0]) as ledger:
+            for message, second, store in zip(arrival, clock, stored_after, strict=True):
+                now[0] = T0 + timedelta(hours=1, seconds=second)
+                ledger.record(message)
+                if store:  # (the heads and their marks stored as far as the log then went)
+                    ledger.pnl_daily(cost_basis=rule)
+            recorded, venue = _moments(ledger)
+            for event_time, moments in ((False, recorded), (True, venue)):
+                for moment in data.draw(
+                    st.lists(st.sampled_from(moments), min_size=1, max_size=6), label="as of"
+                ):
+                    assert read_then(ledger, rule, moment, event_time) == folded_then(
+                        ledger, rule, moment, event_time
+                    ), (moment, event_time)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_lots_and_positions_as_of_a_moment_come_from_the_marks(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [T0 + timedelta(hours=1)]
+    with (
+        separate_database(backend, tmp_path, "lots_as_of") as url,
+        OrderLedger(url, clock=lambda: now[0]) as ledger,
+    ):
+        ledger.ingest_lines(SESSION)  # recorded at T0 + 1 h
+        assert ledger.lots(cost_basis="fifo")  # (the heads and their marks stored)
+        now[0] = T0 + timedelta(hours=2)
+        ledger.ingest_lines(LATE)  # recorded at T0 + 2 h
+        assert ledger.lots(cost_basis="fifo") == []
+        watched(monkeypatch)  # (a fold of the log's fills fails the test)
+        # Recorded by T0 + 1.5 h: buy 2 @ 100 (t1), buy 1 @ 120 (t2), sell 2 @ 130 (t3). FIFO
+        # closes t1: 1 @ 120 open, realized 2 × (130 − 100) = 60.
+        (lot,) = ledger.lots(cost_basis="fifo", as_of=T0 + timedelta(hours=1, minutes=30))
+        assert (lot.open_trade_id, lot.quantity, lot.open_price) == ("t2", 1, 120)
+        (position,) = ledger.positions(cost_basis="fifo", as_of=T0 + timedelta(hours=1, minutes=30))
+        assert (position.quantity, position.realized_pnl) == (1, 60)
+        # In venue time up to second 6: t1 (second 1), t2 (3) and t4 (5, recorded later),
+        # not the sell (11) nor the bust of t1 (12): three lots open, 4 held, nothing realized.
+        opened = ledger.lots(cost_basis="fifo", as_of=at(6), event_time=True)
+        assert [(x.open_trade_id, x.quantity) for x in opened] == [("t1", 2), ("t2", 1), ("t4", 1)]
+        (position,) = ledger.positions(cost_basis="fifo", as_of=at(6), event_time=True)
+        assert (position.quantity, position.realized_pnl) == (4, 0)
+        # Up to second 11, the sell: FIFO closes t1, realized 60; t1's bust (12) still after.
+        opened = ledger.lots(cost_basis="fifo", as_of=at(11), event_time=True)
+        assert [(x.open_trade_id, x.quantity) for x in opened] == [("t2", 1), ("t4", 1)]
+        # Now, the bust in: t2 and t4 closed by the sell, realized (130 − 120) + (130 − 90) = 50.
+        (position,) = ledger.positions(cost_basis="fifo", as_of=T0 + timedelta(hours=3))
+        assert (position.quantity, position.realized_pnl) == (0, 50)
