@@ -383,28 +383,24 @@ def _book_events(
 
 
 def _since(
-    ledger: LedgerParts, key: PositionKey, moment: datetime, through: int | _AsOf
+    ledger: LedgerParts, key: PositionKey, moment: datetime, through: int
 ) -> list[tuple[int, OrderEvent]]:
     """The book's fills of venue time ``moment`` or later and all its busts and corrections, up
-    to log position ``through`` (or those the ledger held as of a time), in log order. The fills
-    are found by the log's index of venue time, so the read is as long as the time since
-    ``moment`` (on SQLite a ``+`` before the other columns keeps its planner off the index of
-    each instrument's whole history)."""
+    to log position ``through``, in log order. The fills are found by the log's index of venue
+    time, so the read is as long as the time since ``moment`` (on SQLite a ``+`` before the
+    other columns keeps its planner off the index of each instrument's whole history)."""
     plain = "+" if ledger.db.dialect == "sqlite" else ""
-    within, bound = (
-        (f"{plain}notification_id <= ?", through)
-        if isinstance(through, int)
-        else (f"{plain}{through.column} <= ?", through.moment)
+    book = (
+        f"{plain}account = ? AND {plain}venue = ? AND {plain}instrument = ? AND {plain}notification_id <= ?"
     )
-    book = f"{plain}account = ? AND {plain}venue = ? AND {plain}instrument = ? AND {within}"
     with ledger.db.read() as tx:
         rows = tx.all(
             f"SELECT {EVENT_SELECT} FROM events WHERE ts_event >= ? AND {plain}event_type = 'OrderFilled'"
             f" AND {book}",
-            (format_timestamp(moment), *key, bound),
+            (format_timestamp(moment), *key, through),
         )
         changes = "event_type IN ('FillBusted', 'FillCorrected')"
-        rows += tx.all(f"SELECT {EVENT_SELECT} FROM events WHERE {changes} AND {book}", (*key, bound))
+        rows += tx.all(f"SELECT {EVENT_SELECT} FROM events WHERE {changes} AND {book}", (*key, through))
     rows.sort(key=lambda row: row[5])
     return [(position, event) for position, event, _ in decoded_events(ledger.mapper, rows)]
 
@@ -448,12 +444,16 @@ def heads_as_of(
     only the book's fills from there on; from its first fill when there is none, or when its
     instrument's definition outside the as-of may have valued its fills.
     The read is as long as what lies outside the as-of (found by the log's indexes of time and
-    type) and the fills since the marks, not the history before the moment."""
+    type) and the fills since the marks, not the history before the moment; a moment so early
+    that the log holds few events before it (``_FOLD_BEFORE``) is answered by the fold (None),
+    which is then the shorter read."""
     if not worth_reading(ledger, rule):
+        return None
+    asof = _AsOf(moment, event_time)
+    if _held_then(ledger, asof) * _FOLD_BEFORE < ledger.log_position():
         return None
     if ledger.db.writable():
         _brought(ledger, rule, ACCOUNT)
-    asof = _AsOf(moment, event_time)
     with ledger.db.snapshot() as tx:  # (the heads, their marks and what lies outside them, as one)
         seen = stored.seen(tx, rule, ACCOUNT)
         if not seen:
@@ -487,14 +487,92 @@ def heads_as_of(
             assert cutoff is not None
             near = stored.marks_near(tx, rule, ("", *book), ACCOUNT, cutoff, head.marked, strictly=True)
             starts[book] = near[-1] if near else None
+    marked = {book: mark for book, mark in starts.items() if mark is not None}
+    since = _since_marks(ledger, marked, asof) if marked else {}
     for book, mark in starts.items():
-        folded = _fold_as_of(ledger, rule, book, asof, heads.get(book), mark, definitions)
+        head = heads.get(book)
+        if mark is None or head is None:
+            folded = _fold_as_of(ledger, rule, book, asof, None, definitions)
+        else:
+            folded = _fold_as_of(ledger, rule, book, asof, (head, mark), definitions, since.get(book, []))
         if folded is not None:
             found[book] = folded
     return dict(sorted(found.items()))
 
 
 _MICROSECOND = timedelta(microseconds=1)
+_FOLD_BEFORE = 50
+"""A moment before which the log holds fewer than 1/``_FOLD_BEFORE`` of its events is answered by
+the fold of those events: reading what lies after it, by the indexes, would cost more."""
+
+
+def _held_then(ledger: LedgerParts, asof: _AsOf) -> int:
+    """About how many of the log's events the as-of holds: the log position of the latest event
+    at or before the moment by the index of its time (exact for a log recorded in order; only
+    the choice between the fold and the marks rests on it)."""
+    with ledger.db.read() as tx:
+        found = tx.one(
+            f"SELECT notification_id FROM events WHERE {asof.column} <= ?"
+            f" ORDER BY {asof.column} DESC LIMIT 1",
+            (asof.moment,),
+        )
+    return 0 if found is None else int(found[0])
+
+
+def _since_marks(
+    ledger: LedgerParts, marks: dict[PositionKey, Mark], asof: _AsOf
+) -> dict[PositionKey, list[tuple[int, OrderEvent]]]:
+    """Each book's fills as of the moment from its mark's venue time on, with its busts and
+    corrections then, in log order. One read of the log finds them all: by the index of venue
+    time from the earliest mark (to the moment, in venue time), or (recorded time) by that or
+    the index of recorded time up to the moment, whichever range is the shorter; only the
+    columns that place a fill are read for every row, and only the fills wanted are decoded."""
+    plain = "+" if ledger.db.dialect == "sqlite" else ""
+    lower = format_timestamp(min(mark.key[0] for mark in marks.values()))
+    if asof.event_time:
+        where = "ts_event >= ? AND ts_event <= ?"
+    elif _after_in_venue_time(ledger, lower) <= _held_then(ledger, asof):
+        where = f"ts_event >= ? AND {plain}ts_recorded <= ?"
+    else:
+        where = f"{plain}ts_event >= ? AND ts_recorded <= ?"
+    with ledger.db.read() as tx:
+        placed = tx.all(
+            "SELECT notification_id, account, venue, instrument, ts_event FROM events"
+            f" WHERE {where} AND {plain}event_type = 'OrderFilled'",
+            (lower, asof.moment),
+        )
+        starts = {book: format_timestamp(mark.key[0]) for book, mark in marks.items()}
+        wanted = [
+            int(r[0]) for r in placed if str(r[4]) >= starts.get((str(r[1]), str(r[2]), str(r[3])), "~")
+        ]
+        rows = []
+        for at in range(0, len(wanted), _PARENTS_AT_ONCE):
+            some = wanted[at : at + _PARENTS_AT_ONCE]
+            rows += tx.all(
+                f"SELECT {EVENT_SELECT} FROM events WHERE notification_id IN ({', '.join('?' * len(some))})",
+                some,
+            )
+        changes = tx.all(
+            f"SELECT {EVENT_SELECT}, account, venue, instrument FROM events"
+            f" WHERE event_type IN ('FillBusted', 'FillCorrected') AND {asof.column} <= ?",
+            (asof.moment,),
+        )
+    rows += [r[:6] for r in changes if (str(r[6]), str(r[7]), str(r[8])) in marks]
+    rows.sort(key=lambda row: row[5])
+    found: dict[PositionKey, list[tuple[int, OrderEvent]]] = {}
+    for position, event, _ in decoded_events(ledger.mapper, rows):
+        found.setdefault((event.account, event.venue, event.instrument), []).append((position, event))
+    return found
+
+
+def _after_in_venue_time(ledger: LedgerParts, moment: str) -> int:
+    """About how many of the log's events are of venue time ``moment`` or later (by the index of
+    venue time: the log position of the first, counted back from the log's head)."""
+    with ledger.db.read() as tx:
+        found = tx.one(
+            "SELECT notification_id FROM events WHERE ts_event >= ? ORDER BY ts_event LIMIT 1", (moment,)
+        )
+    return 0 if found is None else ledger.log_position() - int(found[0])
 
 
 def _outside(
@@ -541,13 +619,13 @@ def _fold_as_of(
     rule: CostBasis,
     book: PositionKey,
     asof: _AsOf,
-    head: LotHead | None,
-    mark: Mark | None,
+    start: tuple[LotHead, Mark] | None,
     definitions: list[tuple[int, OrderEvent]],
+    since: list[tuple[int, OrderEvent]] | None = None,
 ) -> LotHead | None:
-    """One book's head as of the moment: its fills then from ``mark`` on (of ``head``), or from
-    its first fill."""
-    if mark is None or head is None:
+    """One book's head as of the moment: from one of its head's marks (``start``), its fills
+    then after the mark being among ``since`` (``_since_marks``), or from its first fill."""
+    if start is None:
         wanted = EventFilter(
             account=book[0],
             venue=book[1],
@@ -557,10 +635,8 @@ def _fold_as_of(
             event_time=asof.event_time,
         )
         own = list(_events(ledger, wanted))
-        start = None
     else:
-        own = _since(ledger, book, mark.key[0], asof)
-        start = (head, mark)
+        own = since or []
     standing = fills_of(sorted((*own, *definitions), key=lambda e: e[0]))
     if start is not None:
         after = venue_order_key(start[1].key)
