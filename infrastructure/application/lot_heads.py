@@ -584,12 +584,18 @@ def _outside(
     of each definition the heads hold that the as-of does not (their books are folded from the
     start). Fills of venue time after the moment (``event_time``) change no mark up to it."""
     plain = "+" if tx.dialect == "sqlite" else ""
-    fills = "SELECT account, venue, instrument, MIN(ts_event) FROM events"
-    fills += f" WHERE {plain}event_type = 'OrderFilled'"
-    grouped = " GROUP BY account, venue, instrument"
-    rows = tx.all(f"{fills} AND notification_id > ?{grouped}", (seen,))
+    # The rows are found by the range's own index, then grouped: grouped at once, the planner
+    # would walk an index in the groups' order over the whole log instead (the subquery's
+    # LIMIT/OFFSET keeps it apart on SQLite and PostgreSQL alike).
+    whole = "LIMIT -1" if tx.dialect == "sqlite" else "OFFSET 0"
+    fills = (
+        "SELECT account, venue, instrument, MIN(ts_event) FROM (SELECT account, venue, instrument, ts_event"
+        f" FROM events WHERE {plain}event_type = 'OrderFilled' AND {{}} {whole}) AS outside"
+        " GROUP BY account, venue, instrument"
+    )
+    rows = tx.all(fills.format("notification_id > ?"), (seen,))
     if not asof.event_time:
-        rows += tx.all(f"{fills} AND ts_recorded > ?{grouped}", (asof.moment,))
+        rows += tx.all(fills.format("ts_recorded > ?"), (asof.moment,))
     bounds: dict[PositionKey, datetime] = {}
 
     def bound(book: PositionKey, at: datetime) -> None:

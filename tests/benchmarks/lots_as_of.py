@@ -43,10 +43,11 @@ PLACES = (0.01, 0.10, 0.50, 0.90, 0.99)
 
 
 def folded(ledger: OrderLedger, moment: datetime, event_time: bool) -> tuple[list[Any], list[Any]]:
-    """Open lots and positions as of ``moment`` as they were read before the marks: a fold of
-    the log's fill events up to it."""
+    """Open lots and positions as of ``moment`` as the two reads made them before the marks:
+    each a fold of the log's fill events up to it."""
     books = reads.rule_books(ledger, RULE, moment, event_time)
     lots = [LotRow.of_open(RULE, lot) for b in books.values() for lot in b.open]
+    books = reads.rule_books(ledger, RULE, moment, event_time)
     paid = [(key, f) for key, b in books.items() for f in b.fills]
     rows = position_rows(
         ledger.db, [b.position for b in books.values()], {}, as_of=moment, event_time=event_time, paid=paid
@@ -55,7 +56,7 @@ def folded(ledger: OrderLedger, moment: datetime, event_time: bool) -> tuple[lis
 
 
 def marked(ledger: OrderLedger, moment: datetime, event_time: bool) -> tuple[list[Any], list[Any]]:
-    """The same, as the ledger reads it now (from the heads and their marks)."""
+    """The same, as the ledger's two reads answer it now (from the heads and their marks)."""
     lots = list(ledger.lots(cost_basis=RULE, as_of=moment, event_time=event_time))
     return lots, list(ledger.positions(cost_basis=RULE, as_of=moment, event_time=event_time))
 
