@@ -16,13 +16,7 @@ ingested, for the moment at 99 %.
 
 from __future__ import annotations
 
-import argparse
-import os
-import shutil
 import sys
-import tempfile
-import time
-from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -36,7 +30,7 @@ from orderledger.infrastructure.application import reads  # noqa: E402
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
 from orderledger.infrastructure.application.queries import position_rows  # noqa: E402
 from orderledger.infrastructure.results.positions import LotRow  # noqa: E402
-from tests.support.bench import lot_ledger  # noqa: E402
+from tests.support.bench import best_of, lot_bench_arguments, lot_ledger_copy  # noqa: E402
 
 RULE = "fifo"
 PLACES = (0.01, 0.10, 0.50, 0.90, 0.99)
@@ -61,16 +55,6 @@ def marked(ledger: OrderLedger, moment: datetime, event_time: bool) -> tuple[lis
     return lots, list(ledger.positions(cost_basis=RULE, as_of=moment, event_time=event_time))
 
 
-def timed(read: Callable[[], Any], rounds: int = 1) -> tuple[float, Any]:
-    """The best wall time of ``rounds`` reads, in ms, and the last answer."""
-    best, answer = float("inf"), None
-    for _ in range(rounds):
-        began = time.perf_counter()
-        answer = read()
-        best = min(best, time.perf_counter() - began)
-    return best * 1000, answer
-
-
 def moments(ledger: OrderLedger, place: float) -> tuple[datetime, datetime]:
     """The recorded and the venue time of the event ``place`` of the way through the log."""
     with ledger.db.read() as tx:
@@ -82,42 +66,31 @@ def moments(ledger: OrderLedger, place: float) -> tuple[datetime, datetime]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--orders", type=int, default=20_000, help="orders in the session (default 20,000)")
-    parser.add_argument("--rounds", type=int, default=3, help="reads of each, the best kept (default 3)")
-    args = parser.parse_args(argv)
-    folder = Path(os.environ.get("ORDERLEDGER_BENCH_DIR", "/work/bench/lots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    base, tail, _ = lot_ledger(folder, args.orders, 2_000)
-    with tempfile.TemporaryDirectory(prefix="lots-as-of-") as temporary:
-        db = Path(temporary) / "ledger.db"
-        shutil.copyfile(base, db)
-        with OrderLedger(f"sqlite:///{db}") as ledger:
-            print(f"{args.orders:,} orders, {ledger.log_position():,} events, {RULE}")
-            first, _ = timed(partial(ledger.lots, cost_basis=RULE))
-            with ledger.db.read() as tx:
-                count, size = tx.one(
-                    "SELECT COUNT(*), SUM(LENGTH(mark)) FROM lot_marks WHERE rule = ?", (RULE,)
-                )
-            print(
-                f"first read (folds the log, stores the heads and {count:,} marks, {size:,} bytes): {first:.0f} ms"
-            )
-            print(f"{'as of':<8} {'time':<9} {'fold ms':>9} {'marks ms':>9} {'lots':>6} {'rows':>5}  same")
-            for place in PLACES:
-                for event_time, moment in zip((False, True), moments(ledger, place), strict=True):
-                    before, expected = timed(partial(folded, ledger, moment, event_time), args.rounds)
-                    now, answer = timed(partial(marked, ledger, moment, event_time), args.rounds)
-                    kind = "venue" if event_time else "recorded"
-                    same = "yes" if answer == expected else "NO"
-                    print(
-                        f"{place:>7.0%} {kind:<9} {before:>9.1f} {now:>9.1f} {len(answer[0]):>6} {len(answer[1]):>5}  {same}"
-                    )
-            ledger.ingest_lines(tail)
-            for event_time, moment in zip((False, True), moments(ledger, PLACES[-1]), strict=True):
-                now, answer = timed(partial(marked, ledger, moment, event_time))
-                same = "yes" if answer == folded(ledger, moment, event_time) else "NO"
+    args = lot_bench_arguments(__doc__, argv)
+    with lot_ledger_copy(args.orders, "lots-as-of-") as (ledger, tail):
+        print(f"{args.orders:,} orders, {ledger.log_position():,} events, {RULE}")
+        first, _ = best_of(partial(ledger.lots, cost_basis=RULE))
+        with ledger.db.read() as tx:
+            count, size = tx.one("SELECT COUNT(*), SUM(LENGTH(mark)) FROM lot_marks WHERE rule = ?", (RULE,))
+        print(
+            f"first read (folds the log, stores the heads and {count:,} marks, {size:,} bytes): {first:.0f} ms"
+        )
+        print(f"{'as of':<8} {'time':<9} {'fold ms':>9} {'marks ms':>9} {'lots':>6} {'rows':>5}  same")
+        for place in PLACES:
+            for event_time, moment in zip((False, True), moments(ledger, place), strict=True):
+                before, expected = best_of(partial(folded, ledger, moment, event_time), args.rounds)
+                now, answer = best_of(partial(marked, ledger, moment, event_time), args.rounds)
                 kind = "venue" if event_time else "recorded"
-                print(f"after 2,000 more lines, as of 99 % ({kind} time): {now:.1f} ms, same: {same}")
+                same = "yes" if answer == expected else "NO"
+                print(
+                    f"{place:>7.0%} {kind:<9} {before:>9.1f} {now:>9.1f} {len(answer[0]):>6} {len(answer[1]):>5}  {same}"
+                )
+        ledger.ingest_lines(tail)
+        for event_time, moment in zip((False, True), moments(ledger, PLACES[-1]), strict=True):
+            now, answer = best_of(partial(marked, ledger, moment, event_time))
+            same = "yes" if answer == folded(ledger, moment, event_time) else "NO"
+            kind = "venue" if event_time else "recorded"
+            print(f"after 2,000 more lines, as of 99 % ({kind} time): {now:.1f} ms, same: {same}")
     return 0
 
 

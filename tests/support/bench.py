@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -272,3 +274,36 @@ def lot_ledger(folder: Path, orders: int, tail: int) -> tuple[Path, list[str], s
             ledger.ingest_lines(kept)
         os.replace(partial, base)
     return base, lines[len(lines) - tail :], held
+
+
+def lot_bench_arguments(doc: str | None, argv: list[str] | None) -> argparse.Namespace:
+    """The options of the benchmarks that read a copy of ``lot_ledger``'s file in the process:
+    ``--orders`` (20,000) and ``--rounds`` (3, the best kept)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--orders", type=int, default=20_000, help="orders in the session (default 20,000)")
+    parser.add_argument("--rounds", type=int, default=3, help="reads of each, the best kept (default 3)")
+    return parser.parse_args(argv)
+
+
+@contextmanager
+def lot_ledger_copy(orders: int, prefix: str) -> Iterator[tuple[OrderLedger, list[str]]]:
+    """A copy of ``lot_ledger``'s file (kept under ``$ORDERLEDGER_BENCH_DIR``, default
+    ``/work/bench/lots``) in a temporary folder, open, and the lines held back from it."""
+    folder = Path(os.environ.get("ORDERLEDGER_BENCH_DIR", "/work/bench/lots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    base, tail, _ = lot_ledger(folder, orders, 2_000)
+    with tempfile.TemporaryDirectory(prefix=prefix) as temporary:
+        db = Path(temporary) / "ledger.db"
+        shutil.copyfile(base, db)
+        with OrderLedger(f"sqlite:///{db}") as ledger:
+            yield ledger, tail
+
+
+def best_of(read: Callable[[], Any], rounds: int = 1) -> tuple[float, Any]:
+    """The best wall time of ``rounds`` reads, in ms, and the last answer."""
+    best, answer = float("inf"), None
+    for _ in range(rounds):
+        began = time.perf_counter()
+        answer = read()
+        best = min(best, time.perf_counter() - began)
+    return best * 1000, answer
