@@ -479,7 +479,8 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         """Open tax lots under ``cost_basis`` (fifo, lifo, hifo), each with its opening fill and
         cost; with ``closed``, the closed lots instead: one row per matched quantity, with its
         opening and closing fill, cost, proceeds, fees and P&L. Read from the lots kept between
-        reads, brought up to the log's head; folded from the log ``as_of`` a time."""
+        reads, brought up to the log's head; open lots ``as_of`` a time from those lots' marks
+        (closed lots then folded from the log)."""
         return handle(self, asks.Lots(cost_basis, closed=closed, as_of=as_of, event_time=event_time))
 
     @filtered("positions")
@@ -495,8 +496,8 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
     ) -> Page[PositionRow]:
         """Positions with realized P&L, and unrealized P&L for the instruments given a mark;
         now, or as they stood ``as_of`` a time (folded from the log). The live view keeps
-        average cost; ``cost_basis`` (average, fifo, lifo, hifo) folds the log under that rule
-        instead, leaving the view untouched. A mark for an instrument no position holds is
+        average cost; ``cost_basis`` (average, fifo, lifo, hifo) reads the books kept between
+        reads under that rule instead (as of a time, from their marks), leaving the view untouched. A mark for an instrument no position holds is
         refused (a typo would otherwise value nothing). By account, venue and instrument unless
         ``sort`` says otherwise; a :class:`Page`, as :meth:`orders` answers."""
         held = tuple((marks or {}).items())

@@ -268,7 +268,8 @@ class IterMessages(Request[Iterator[MessageRecord]]):
 @request
 class Lots(Request[list[LotRow]], whole_log=True):
     """Open tax lots under a lot rule (``closed``: the closed ones): kept between reads and
-    brought up to the log's head (``application.lot_heads``), or (``as_of``) folded from the log."""
+    brought up to the log's head (``application.lot_heads``); ``as_of`` a time, the open lots from
+    their marks and the closed ones folded from the log."""
 
     cost_basis: str = "fifo"
     closed: bool = False

@@ -99,8 +99,8 @@ async def get_positions(
     cost_basis: CostBasis = None,
 ) -> list[dict[str, Any]]:
     """A page of positions, realized and (given marks) unrealized P&L under the ledger's rule
-    (the live view's average cost by default), or (``cost_basis``) another rule; a lot rule is
-    folded from the log (a bounded expensive read)."""
+    (the live view's average cost by default), or (``cost_basis``) another rule, read from the
+    books kept between reads under it (a bounded expensive read)."""
     marks = tuple(parse_marks(mark).items())
     asked = Positions(page.where, marks, cost_basis=cost_basis, count=page.count)
     rows = await ledger.under_rule(response, "GET /positions?cost_basis", asked)
