@@ -497,9 +497,10 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         """Positions with realized P&L, and unrealized P&L for the instruments given a mark;
         now, or as they stood ``as_of`` a time (folded from the log). The live view keeps
         average cost; ``cost_basis`` (average, fifo, lifo, hifo) reads the books kept between
-        reads under that rule instead (as of a time, from their marks), leaving the view untouched. A mark for an instrument no position holds is
-        refused (a typo would otherwise value nothing). By account, venue and instrument unless
-        ``sort`` says otherwise; a :class:`Page`, as :meth:`orders` answers."""
+        reads under that rule instead (as of a time, from their marks), leaving the view
+        untouched. A mark for an instrument no position holds is refused (a typo would otherwise
+        value nothing). By account, venue and instrument unless ``sort`` says otherwise; a
+        :class:`Page`, as :meth:`orders` answers."""
         held = tuple((marks or {}).items())
         asked = asks.Positions(
             where, held, as_of=as_of, event_time=event_time, cost_basis=cost_basis, count=count
