@@ -446,11 +446,13 @@ def heads_as_of(
     The read is as long as what lies outside the as-of (found by the log's indexes of time and
     type) and the fills since the marks, not the history before the moment; a moment so early
     that the log holds few events before it (``_FOLD_BEFORE``) is answered by the fold (None),
-    which is then the shorter read."""
-    if not worth_reading(ledger, rule):
-        return None
+    which is then the shorter read. With no heads stored yet, the heads are folded from the whole
+    log and stored (once: every later read starts from them) only when the as-of holds at least
+    half of the log, so that this read costs at most twice the fold up to the moment; earlier
+    moments are folded up to the moment, as when nothing is stored."""
     asof = _AsOf(moment, event_time)
-    if _held_then(ledger, asof) * _FOLD_BEFORE < ledger.log_position():
+    held, whole = _held_then(ledger, asof), ledger.log_position()
+    if held * _FOLD_BEFORE < whole or (held * 2 < whole and not stored_at(ledger, rule)):
         return None
     if ledger.db.writable():
         _brought(ledger, rule, ACCOUNT)
