@@ -444,6 +444,7 @@ class Mark:
     open: tuple[tuple[Fill, Decimal, Decimal, Decimal], ...]
     today: Day  # the mark's day as it stood right after the fill ``key``
     closed: int  # how many closed lots the book had made up to and including the fill ``key``
+    through: int  # the latest log position of the fills up to and including the fill ``key``
 
 
 @dataclass
@@ -477,6 +478,7 @@ class LotHead:
     made: int = 0
     closed: list[ClosedLot] = field(default_factory=list)
     keeps_closed: bool = True
+    through: int = 0  # the latest log position of the fills folded (a read as of a time checks it)
 
     @property
     def closed_from(self) -> int:
@@ -552,6 +554,7 @@ def fold_head(
             # The closed lots up to the mark that ``earlier`` made itself (not stored yet) stay.
             closed=earlier.closed[: max(0, mark.closed - earlier.closed_from)],
             keeps_closed=closed,
+            through=mark.through,
         )
     for fill in ordered:
         _fold_into(head, fill, basis)
@@ -566,6 +569,7 @@ def _fold_into(head: LotHead, fill: Fill, basis: CostBasis) -> None:
     head.made += len(head.closed) - made
     p.add_fee(fill.fee, fill.fee_currency)
     head.last = fill.key
+    head.through = max(head.through, fill.position)
     if needs_rate(fill):
         head.paid.append(fill)
     _add_day(head.days, fill, p)
@@ -576,7 +580,7 @@ def _fold_into(head: LotHead, fill: Fill, basis: CostBasis) -> None:
         head.marks.append(
             Mark(
                 head.marked, fill.key, p.quantity, p.cost, p.realized_pnl, tuple(p.fees.items()), p.terms,
-                lots, today, head.made,
+                lots, today, head.made, head.through,
             )
         )  # fmt: skip
         head.marked += 1

@@ -437,18 +437,23 @@ def heads_as_of(
     (``seen``, brought up to the log's head first when this connection may write). What the
     as-of and a book's head may disagree on are the events one holds and the other not: those
     outside the as-of (recorded after the moment; of venue time after it) and those after
-    ``seen``. A book none of whose fills, busts or corrections is among them is its head as it
-    is (with ``event_time``, when its latest fill is no later than the moment). Otherwise it is
-    folded from its latest mark earlier in venue time than every such event's place (a fill's
-    own; a bust's or correction's fill's), and no later than the moment in venue time, reading
-    only the book's fills from there on; from its first fill when there is none, or when its
-    instrument's definition outside the as-of may have valued its fills.
-    The read is as long as what lies outside the as-of (found by the log's indexes of time and
-    type) and the fills since the marks, not the history before the moment; a moment so early
-    that the log holds few events before it (``_FOLD_BEFORE``) is answered by the fold (None),
-    which is then the shorter read. With no heads stored yet, the heads are folded from the whole
-    log and stored (once: every later read starts from them) only when the as-of holds at least
-    half of the log, so that this read costs at most twice the fold up to the moment; earlier
+    ``seen``. A book's head is the answer as it is when none of its busts, corrections or fills
+    after ``seen`` is among them and (recorded time) all its fills are at log positions before
+    the first recorded after the moment, or (venue time) its latest fill is no later than the
+    moment. Otherwise the book is folded from its latest mark that holds none of them: earlier
+    in venue time than each such event's place (a fill's own; a bust's or correction's fill's,
+    or its order's first), of fills all before that first position (recorded time) or no later
+    than the moment (venue time), reading only the book's fills from there on; from its first
+    fill when there is none, or when its instrument's definition outside the as-of may have
+    valued its fills.
+
+    The read costs the fills since the marks, the busts and corrections outside the as-of and,
+    in recorded time, one walk of the index of recorded time after the moment (positions only),
+    not the history before the moment; a moment so early that the log holds few events before
+    it (``_FOLD_BEFORE``) is answered by the fold (None), which is then the shorter read. With
+    no heads stored yet, the heads are folded from the whole log and stored (once: every later
+    read starts from them) only when the as-of holds at least half of the log, so that this
+    read costs at most twice the fold up to the moment; earlier
     moments are folded up to the moment, as when nothing is stored."""
     asof = _AsOf(moment, event_time)
     held, whole = _held_then(ledger, asof), ledger.log_position()
@@ -461,7 +466,11 @@ def heads_as_of(
         if not seen:
             return None
         heads = {key[1:]: head for key, head in stored.load(tx, rule, ACCOUNT).items()}
-        bounds, again = _outside(ledger, tx, asof, seen)
+        bounds, again = _outside(tx, asof, seen)
+        # (recorded time) The first log position recorded after the moment: a head or mark of
+        # fills all before it holds none the as-of does not (the clock may go back: any later
+        # position may be either).
+        first_later = None if event_time else _first_recorded_after(tx, asof)
         definitions = [
             (position, event)
             for position, event, _ in decoded_events(
@@ -480,15 +489,20 @@ def heads_as_of(
             if book[1:] in again or head is None:
                 starts[book] = None
                 continue
-            if bound is None and (not event_time or head.last[0] <= moment):
+            if event_time:
+                whole = bound is None and head.last[0] <= moment
+                cutoff: datetime | None = (
+                    moment + _MICROSECOND if bound is None else min(bound, moment + _MICROSECOND)
+                )
+            else:
+                whole = bound is None and (first_later is None or head.through < first_later)
+                cutoff = bound
+            if whole:
                 found[book] = head  # the as-of and the head hold the same fills
                 continue
-            cutoff = moment + _MICROSECOND if event_time else None
-            if bound is not None:
-                cutoff = bound if cutoff is None else min(bound, cutoff)
-            assert cutoff is not None
-            near = stored.marks_near(tx, rule, ("", *book), ACCOUNT, cutoff, head.marked, strictly=True)
-            starts[book] = near[-1] if near else None
+            starts[book] = stored.latest_mark(
+                tx, rule, ("", *book), ACCOUNT, head.marked, before=cutoff, through_below=first_later
+            )
     marked = {book: mark for book, mark in starts.items() if mark is not None}
     since = _since_marks(ledger, marked, asof) if marked else {}
     for book, mark in starts.items():
@@ -577,12 +591,11 @@ def _after_in_venue_time(ledger: LedgerParts, moment: str) -> int:
     return 0 if found is None else ledger.log_position() - int(found[0])
 
 
-def _outside(
-    ledger: LedgerParts, tx: Tx, asof: _AsOf, seen: int
-) -> tuple[dict[PositionKey, datetime], set[tuple[str, str]]]:
-    """What the stored heads (standing at ``seen``) and the as-of disagree on: per book, the
-    earliest venue time of a fill one holds and the other not (recorded after the moment, or
-    after ``seen``), or of the fill of such a bust or correction; and the (venue, instrument)
+def _outside(tx: Tx, asof: _AsOf, seen: int) -> tuple[dict[PositionKey, datetime], set[tuple[str, str]]]:
+    """Where the stored heads (standing at ``seen``) and the as-of may disagree, beyond the fills
+    recorded after the moment (``_first_recorded_after``): per book, the earliest venue time of
+    a fill after ``seen``, or of a fill of its order's when a bust or correction of it is after
+    ``seen`` or outside the as-of (no later than that fill's own); and the (venue, instrument)
     of each definition the heads hold that the as-of does not (their books are folded from the
     start). Fills of venue time after the moment (``event_time``) change no mark up to it."""
     plain = "+" if tx.dialect == "sqlite" else ""
@@ -590,36 +603,39 @@ def _outside(
     # would walk an index in the groups' order over the whole log instead (the subquery's
     # LIMIT/OFFSET keeps it apart on SQLite and PostgreSQL alike).
     whole = "LIMIT -1" if tx.dialect == "sqlite" else "OFFSET 0"
-    fills = (
+    rows = tx.all(
         "SELECT account, venue, instrument, MIN(ts_event) FROM (SELECT account, venue, instrument, ts_event"
-        f" FROM events WHERE {plain}event_type = 'OrderFilled' AND {{}} {whole}) AS outside"
-        " GROUP BY account, venue, instrument"
+        f" FROM events WHERE {plain}event_type = 'OrderFilled' AND notification_id > ? {whole}) AS outside"
+        " GROUP BY account, venue, instrument",
+        (seen,),
     )
-    rows = tx.all(fills.format("notification_id > ?"), (seen,))
-    if not asof.event_time:
-        rows += tx.all(fills.format("ts_recorded > ?"), (asof.moment,))
-    bounds: dict[PositionKey, datetime] = {}
-
-    def bound(book: PositionKey, at: datetime) -> None:
-        if book not in bounds or at < bounds[book]:
-            bounds[book] = at
-
-    for account, venue, instrument, earliest in rows:
-        bound((str(account), str(venue), str(instrument)), parse_timestamp(str(earliest), "ts_event"))
-    changes = tx.all(
-        f"SELECT {EVENT_SELECT} FROM events WHERE event_type IN ('FillBusted', 'FillCorrected')"
-        f" AND ({asof.column} > ? OR notification_id > ?)",
+    rows += tx.all(
+        "SELECT account, venue, instrument, MIN(filled) FROM (SELECT c.account, c.venue, c.instrument,"
+        " f.ts_event AS filled FROM events c JOIN events f ON f.client_order_id = c.client_order_id"
+        f" AND {plain}f.event_type = 'OrderFilled' WHERE c.event_type IN ('FillBusted', 'FillCorrected')"
+        f" AND (c.{asof.column} > ? OR c.notification_id > ?) {whole}) AS changed"
+        " GROUP BY account, venue, instrument",
         (asof.moment, seen),
     )
-    for _, event, _ in decoded_events(ledger.mapper, changes):
-        assert isinstance(event, FillBusted | FillCorrected)
-        bound((event.account, event.venue, event.instrument), event.fill_ts_event)
+    bounds: dict[PositionKey, datetime] = {}
+    for account, venue, instrument, earliest in rows:
+        book, at = (str(account), str(venue), str(instrument)), parse_timestamp(str(earliest), "ts_event")
+        if book not in bounds or at < bounds[book]:
+            bounds[book] = at
     defined = tx.all(
         f"SELECT DISTINCT venue, instrument FROM events WHERE event_type = 'InstrumentDefined'"
         f" AND {asof.column} > ? AND notification_id <= ?",
         (asof.moment, seen),
     )
     return bounds, {(str(venue), str(instrument)) for venue, instrument in defined}
+
+
+def _first_recorded_after(tx: Tx, asof: _AsOf) -> int | None:
+    """The first log position of an event recorded after the moment (None: none is), by the
+    index of recorded time alone (the positions are in it)."""
+    index = " INDEXED BY events_by_recorded" if tx.dialect == "sqlite" else ""
+    found = tx.one(f"SELECT MIN(notification_id) FROM events{index} WHERE ts_recorded > ?", (asof.moment,))
+    return None if found is None or found[0] is None else int(found[0])
 
 
 def _fold_as_of(

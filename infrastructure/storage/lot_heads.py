@@ -15,11 +15,13 @@ daily P&L cost what they show, not the log's length.
 - ``lot_marks``: one row per rule, grouping, book and mark (``projections.lots.Mark``: the book
   right after one of its fills, where a fold may start over), numbered ``n`` from 0 in venue
   order, with the mark's venue time (``at``) to find the latest mark before a time by the
-  table's index. Every mark is kept: a fill earlier than its book's latest, a bust or a
-  correction folds the book again from the latest mark before its place, and a read as of a
-  time from the latest mark that nothing outside it changes. A head extended adds the marks its
-  new fills made; a book folded again from a mark replaces its rows after that mark (one DELETE
-  of ``n >= ?``), as ``closed_lots`` are replaced;
+  table's index, and the latest log position of the fills up to it (``through``: a read as of a
+  recorded time takes a mark none of whose fills was recorded after it). Every mark is kept: a
+  fill earlier than its book's latest, a bust or a correction folds the book again from the
+  latest mark before its place, and a read as of a time from the latest mark that nothing
+  outside it changes. A head extended adds the marks its new fills made; a book folded again
+  from a mark replaces its rows after that mark (one DELETE of ``n >= ?``), as ``closed_lots``
+  are replaced;
 - ``closed_lots``: one row per rule, account book (account, venue, instrument) and closed lot
   (``projections.lots.ClosedLot``: the fills that opened and closed it, as they stand, and what
   it realized), numbered ``n`` from 0 in venue order of the closing fills (then in match order):
@@ -82,7 +84,7 @@ CREATE = (
     " PRIMARY KEY (rule, account, venue, instrument, n))",
     "CREATE TABLE IF NOT EXISTS lot_marks (rule TEXT NOT NULL, grouping TEXT NOT NULL, grp TEXT NOT NULL,"
     " account TEXT NOT NULL, venue TEXT NOT NULL, instrument TEXT NOT NULL, n INTEGER NOT NULL,"
-    " at TEXT NOT NULL, mark TEXT NOT NULL,"
+    " at TEXT NOT NULL, through BIGINT NOT NULL, mark TEXT NOT NULL,"
     " PRIMARY KEY (rule, grouping, grp, account, venue, instrument, n))",
     "CREATE INDEX IF NOT EXISTS lot_marks_by_time ON lot_marks (rule, grouping, grp, account, venue,"
     " instrument, at, n)",
@@ -184,24 +186,42 @@ def marks(tx: Tx, rule: CostBasis, key: BookKey, grouping: str = ACCOUNT) -> lis
     return [decode_mark(key[1:], row[0]) for row in rows]
 
 
-def marks_near(
-    tx: Tx, rule: CostBasis, key: BookKey, grouping: str, at: datetime, below: int, *, strictly: bool = False
-) -> list[Mark]:
+def marks_near(tx: Tx, rule: CostBasis, key: BookKey, grouping: str, at: datetime, below: int) -> list[Mark]:
     """The stored marks of one book numbered below ``below`` that a fold from a place of venue
-    time ``at`` may start from: the latest one earlier than ``at`` and (unless ``strictly``)
-    every one at ``at`` itself (whose order against the place is the fills', not the times'),
-    in venue order. Found by the index of the marks' times, whatever the book's length."""
-    moment = format_timestamp(at)
+    time ``at`` may start from: the latest one earlier than ``at`` and every one at ``at``
+    itself (whose order against the place is the fills', not the times'), in venue order. Found
+    by the index of the marks' times, whatever the book's length."""
+    found = latest_mark(tx, rule, key, grouping, below, before=at)
     rows = tx.all(
-        f"SELECT mark FROM lot_marks WHERE {_BOOK} AND n < ? AND at < ? ORDER BY at DESC, n DESC LIMIT 1",
-        (rule, grouping, *key, below, moment),
+        f"SELECT mark FROM lot_marks WHERE {_BOOK} AND n < ? AND at = ? ORDER BY n",
+        (rule, grouping, *key, below, format_timestamp(at)),
     )
-    if not strictly:
-        rows += tx.all(
-            f"SELECT mark FROM lot_marks WHERE {_BOOK} AND n < ? AND at = ? ORDER BY n",
-            (rule, grouping, *key, below, moment),
-        )
-    return [decode_mark(key[1:], row[0]) for row in rows]
+    return [*([] if found is None else [found]), *(decode_mark(key[1:], row[0]) for row in rows)]
+
+
+def latest_mark(
+    tx: Tx,
+    rule: CostBasis,
+    key: BookKey,
+    grouping: str,
+    below: int,
+    *,
+    before: datetime | None = None,
+    through_below: int | None = None,
+) -> Mark | None:
+    """The latest stored mark of one book numbered below ``below``, earlier in venue time than
+    ``before`` and of fills all at log positions below ``through_below`` (each when given)."""
+    clauses, params = [f"{_BOOK} AND n < ?"], [rule, grouping, *key, below]
+    if before is not None:
+        clauses.append("at < ?")
+        params.append(format_timestamp(before))
+    if through_below is not None:
+        clauses.append("through < ?")
+        params.append(through_below)
+    found = tx.one(
+        f"SELECT mark FROM lot_marks WHERE {' AND '.join(clauses)} ORDER BY at DESC, n DESC LIMIT 1", params
+    )
+    return None if found is None else decode_mark(key[1:], found[0])
 
 
 def store(
@@ -271,15 +291,15 @@ def _store_marks(
     if replaced and since:  # (from the start, every row of the rule and grouping is gone already)
         tx.executemany(f"DELETE FROM lot_marks WHERE {_BOOK} AND n >= ?", replaced)
     added = [
-        (rule, grouping, *key, m.n, format_timestamp(m.key[0]), encode_mark(m))
+        (rule, grouping, *key, m.n, format_timestamp(m.key[0]), m.through, encode_mark(m))
         for key, head in heads.items()
         if head is not None
         for m in head.marks
     ]
     if added:
         tx.executemany(
-            "INSERT INTO lot_marks (rule, grouping, grp, account, venue, instrument, n, at, mark)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO lot_marks (rule, grouping, grp, account, venue, instrument, n, at, through, mark)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             added,
         )
 
@@ -402,6 +422,7 @@ def encode(head: LotHead) -> str:
         "days": [_day(d) for d in head.days],
         "made": head.made,
         "marked": head.marked,
+        "through": head.through,
     }  # fmt: skip
     return orjson.dumps(state).decode()
 
@@ -425,7 +446,7 @@ def decode(key: PositionKey, text: str | bytes, grouping: str = ACCOUNT) -> LotH
     days = [_day_of(d) for d in state["days"]]
     return LotHead(
         position, lots, _key_of(state["last"]), paid, [], state["since"], state["marked"], days,
-        state["made"], keeps_closed=grouping == CLOSED,
+        state["made"], keeps_closed=grouping == CLOSED, through=state["through"],
     )  # fmt: skip
 
 
@@ -434,17 +455,18 @@ def encode_mark(m: Mark) -> str:
     return orjson.dumps(
         [_key(m.key), str(m.quantity), str(m.cost), str(m.realized), [[k, str(v)] for k, v in m.fees],
          _terms(m.terms), [[_fill(f), str(q), str(c), str(px)] for f, q, c, px in m.open],
-         _day(m.today), m.closed, m.n]
+         _day(m.today), m.closed, m.n, m.through]
     ).decode()  # fmt: skip
 
 
 def decode_mark(key: PositionKey, text: str | bytes) -> Mark:
     """A ``lot_marks`` row's mark."""
-    k, q, c, r, fees, t, lots, today, made, n = orjson.loads(text)
+    k, q, c, r, fees, t, lots, today, made, n, through = orjson.loads(text)
     held = tuple((_fill_of(key, f), Decimal(lq), Decimal(lc), Decimal(px)) for f, lq, lc, px in lots)
     fees_paid = tuple((name, Decimal(v)) for name, v in fees)
+    day = _day_of(today)
     return Mark(
-        n, _key_of(k), Decimal(q), Decimal(c), Decimal(r), fees_paid, _terms_of(t), held, _day_of(today), made
+        n, _key_of(k), Decimal(q), Decimal(c), Decimal(r), fees_paid, _terms_of(t), held, day, made, through
     )
 
 
@@ -482,6 +504,7 @@ __all__ = [
     "encode_mark",
     "forget",
     "kept",
+    "latest_mark",
     "load",
     "marks",
     "marks_near",
