@@ -15,12 +15,7 @@ the heads (which folds the log's fills and stores them), the read from the store
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
-import tempfile
-import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -37,7 +32,7 @@ from orderledger.infrastructure.application.queries import (  # noqa: E402
     pnl_rows,
     recorded_rates,
 )
-from tests.support.bench import lot_ledger  # noqa: E402
+from tests.support.bench import best_of, copied_lot_ledger  # noqa: E402
 
 GROUPINGS = ("parent", "tag:strategy")
 RULES = ("fifo", "average")
@@ -77,47 +72,31 @@ def heads(ledger: OrderLedger, by: str, rule: str) -> list[Any]:
     return ledger.pnl(by=by, cost_basis=None if rule == "average" else rule)
 
 
-def timed(read: Callable[[], Any], rounds: int = 1) -> tuple[float, Any]:
-    """The best wall time of ``rounds`` reads, in ms, and the last answer."""
-    best, answer = float("inf"), None
-    for _ in range(rounds):
-        began = time.perf_counter()
-        answer = read()
-        best = min(best, time.perf_counter() - began)
-    return best * 1000, answer
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--orders", type=int, default=20_000, help="orders in the session (default 20,000)")
     parser.add_argument("--rounds", type=int, default=3, help="reads of each, the best kept (default 3)")
     args = parser.parse_args(argv)
-    folder = Path(os.environ.get("ORDERLEDGER_BENCH_DIR", "/work/bench/lots"))
-    folder.mkdir(parents=True, exist_ok=True)
-    base, tail, _ = lot_ledger(folder, args.orders, 2_000)
-    with tempfile.TemporaryDirectory(prefix="pnl-by-group-") as temporary:
-        db = Path(temporary) / "ledger.db"
-        shutil.copyfile(base, db)
-        with OrderLedger(f"sqlite:///{db}") as ledger:
-            print(f"{args.orders:,} orders, {ledger.log_position():,} events")
-            print(
-                f"{'rule':<8} {'--by':<13} {'before ms':>10} {'first ms':>9} {'stored ms':>10} {'rows':>5}  same"
-            )
-            for rule in RULES:
-                for by in GROUPINGS:
-                    before, expected = timed(partial(earlier, ledger, by, rule), args.rounds)
-                    first, _ = timed(partial(heads, ledger, by, rule))
-                    stored, answer = timed(partial(heads, ledger, by, rule), args.rounds)
-                    same = "yes" if answer == expected else "NO"
-                    print(
-                        f"{rule:<8} {by:<13} {before:>10.1f} {first:>9.1f} {stored:>10.2f} {len(answer):>5}  {same}"
-                    )
-            ledger.ingest_lines(tail)
-            for rule in RULES:
-                for by in GROUPINGS:
-                    new, answer = timed(partial(heads, ledger, by, rule))
-                    same = "yes" if answer == earlier(ledger, by, rule) else "NO"
-                    print(f"after 2,000 more lines: {rule} by {by}: {new:.1f} ms, same: {same}")
+    with copied_lot_ledger(args.orders, "pnl-by-group-") as (ledger, tail):
+        print(f"{args.orders:,} orders, {ledger.log_position():,} events")
+        print(
+            f"{'rule':<8} {'--by':<13} {'before ms':>10} {'first ms':>9} {'stored ms':>10} {'rows':>5}  same"
+        )
+        for rule in RULES:
+            for by in GROUPINGS:
+                before, expected = best_of(partial(earlier, ledger, by, rule), args.rounds)
+                first, _ = best_of(partial(heads, ledger, by, rule))
+                stored, answer = best_of(partial(heads, ledger, by, rule), args.rounds)
+                same = "yes" if answer == expected else "NO"
+                print(
+                    f"{rule:<8} {by:<13} {before:>10.1f} {first:>9.1f} {stored:>10.2f} {len(answer):>5}  {same}"
+                )
+        ledger.ingest_lines(tail)
+        for rule in RULES:
+            for by in GROUPINGS:
+                new, answer = best_of(partial(heads, ledger, by, rule))
+                same = "yes" if answer == earlier(ledger, by, rule) else "NO"
+                print(f"after 2,000 more lines: {rule} by {by}: {new:.1f} ms, same: {same}")
     return 0
 
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -272,3 +274,27 @@ def lot_ledger(folder: Path, orders: int, tail: int) -> tuple[Path, list[str], s
             ledger.ingest_lines(kept)
         os.replace(partial, base)
     return base, lines[len(lines) - tail :], held
+
+
+@contextmanager
+def copied_lot_ledger(orders: int, prefix: str) -> Iterator[tuple[OrderLedger, list[str]]]:
+    """A copy of the lot reads' base ledger of ``orders`` (``lot_ledger``, under
+    ``$ORDERLEDGER_BENCH_DIR``, 2,000 lines held back), open, with those 2,000 lines."""
+    folder = Path(os.environ.get("ORDERLEDGER_BENCH_DIR", "/work/bench/lots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    base, tail, _ = lot_ledger(folder, orders, 2_000)
+    with tempfile.TemporaryDirectory(prefix=prefix) as temporary:
+        db = Path(temporary) / "ledger.db"
+        shutil.copyfile(base, db)
+        with OrderLedger(f"sqlite:///{db}") as ledger:
+            yield ledger, tail
+
+
+def best_of(read: Callable[[], Any], rounds: int = 1) -> tuple[float, Any]:
+    """The best wall time of ``rounds`` reads, in ms, and the last answer."""
+    best, answer = float("inf"), None
+    for _ in range(rounds):
+        began = time.perf_counter()
+        answer = read()
+        best = min(best, time.perf_counter() - began)
+    return best * 1000, answer
