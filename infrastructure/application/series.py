@@ -1,9 +1,13 @@
 """The realized P&L series (``pnl_series``, ``GET /pnl/series``): the P&L entries of the views in
 log order, or summed over equal slices of venue time (the operator page's P&L chart).
 
-It reads each entry's five fields that a slice needs (log position, venue time, account, quote
-currency, amount) and nothing more: venue times stay the view's text, compared as text, and only
-the rows shown have their venue and instrument read and their time parsed.
+In slices of many entries each (the page's 500 points on a ledger of more than 16,000 entries), it
+reads of each entry the five fields that a slice needs (log position, venue time, account, quote
+currency, amount), each column of the view aggregated into one text, and nothing more: venue
+times stay the view's text, compared as text, amounts of "0" (the fills that open or add to a
+position, half of all) are never decoded, and only the rows shown have their venue and instrument
+read and their time parsed (``_in_slices``). In slices of a few entries, and without slices,
+most entries are shown: it walks them one by one (``_walk``), as the contract states it.
 
 Venue time as text: the view writes ``isoformat()`` of a UTC time, ``YYYY-MM-DDTHH:MM:SS`` then
 ``+00:00`` or ``.ffffff+00:00``. Up to the seconds the text is of fixed width, and at equal
@@ -11,10 +15,10 @@ seconds "+" sorts before "." as no fraction comes before any (two texts of one t
 text), so the texts' order is the times' order. A slice's first entry is found by bisecting the
 ordered texts with the text of the slice's first microsecond (``_slice_starts``).
 
-The amounts are added in the order and with the context (``WIDE``) the entry-by-entry walk of
-the contract adds them, so every sum is that walk's to the last digit and exponent: each row's
-sum over its entries in venue-then-log order, each running total over its currency's entries in
-that order; the adding is done in C (``sum``, ``accumulate``), not one step at a time.
+The amounts are added in the order and with the context (``WIDE``) of the contract's walk, so
+every sum is the walk's to the last digit and exponent: each row's sum over its entries in
+venue-then-log order, each running total over its currency's entries in that order, in C
+(``sum``, ``accumulate``) rather than one Python step at a time.
 """
 
 from __future__ import annotations
@@ -61,7 +65,9 @@ def realized_series(db: Database, points: int | None = None) -> list[PnlPoint]:
         if points is None or tx.one("SELECT count(*) FROM pnl_entries_view")[0] <= points * DENSE:
             return _walk(tx, points)
         positions, stamps, accounts, currencies, texts = _columns(tx)
-        order = sorted(range(len(stamps)), key=stamps.__getitem__)  # stable: then log position
+        # Venue time, then log position: a stable sort of the log's order (in which the entries
+        # mostly come already: then its sort is one pass)
+        order = sorted(sorted(range(len(stamps)), key=positions.__getitem__), key=stamps.__getitem__)
         stamps = list(map(stamps.__getitem__, order))
         # Each entry's line (account and currency) as a number, made of ints alone: a tuple per
         # entry would cost more than everything else (and wake the garbage collector)
@@ -84,7 +90,7 @@ def realized_series(db: Database, points: int | None = None) -> list[PnlPoint]:
                 list(map(texts.__getitem__, order)),
                 _slice_starts(stamps, points),
             )
-        shown = [int(positions[order[step]]) for step, _, _ in kept]
+        shown = [positions[order[step]] for step, _, _ in kept]
         places = _places(tx, shown, len(stamps))
     return [
         PnlPoint(
@@ -150,9 +156,9 @@ def _in_slices(codes: list[int], currencies: list[str], texts: list[str], starts
     currency; ``starts`` is each slice's first step, then the number of steps.
 
     In the context ``WIDE``, each sum adds its entries one by one in the walk's order from
-    ``ZERO``, less the entries of "0" (half of them: the fills that open or add to a position),
-    which change nothing: to a sum from ``ZERO`` (exponent 0 or less, never -0), 0 adds nothing
-    and lowers no exponent."""
+    ``ZERO``, less the entries of "0", which change nothing: a sum from ``ZERO`` is never -0, and
+    its exponent is 0 or less (0 lowers it no further), or above 0 after a rounding past the
+    context's digits, which rounding the sum plus 0 gives back."""
     steps = range(len(codes))
     by_line = sorted(steps, key=codes.__getitem__)  # each line's steps in order, line after line
     live = list(compress(steps, map(ne, texts, repeat("0"))))
@@ -236,15 +242,17 @@ def _micros(stamp: str) -> int:
     return (datetime.fromisoformat(stamp) - EPOCH) // MICROSECOND
 
 
-def _columns(tx: Tx) -> tuple[list[str], ...]:
-    """Every entry's log position, venue time, account, quote currency ("" for none) and amount,
-    as texts, in log order: each an aggregate of the view's column (one row a span of the log:
-    one text per column, not an object per entry and column)."""
-    found: list[list[str]] = [[], [], [], [], []]
+def _columns(tx: Tx) -> tuple[list[int], list[str], list[str], list[str], list[str]]:
+    """Every entry's log position, venue time, account, quote currency ("" for none) and amount
+    (texts but the position), in no set order: each column of a span of the log aggregated into
+    one text (an object per column, not per entry and column), which every aggregate of a row
+    builds from the same rows in the same order. (An order asked of each aggregate costs
+    PostgreSQL a sort of its own.)"""
+    found: tuple[list[int], list[str], list[str], list[str], list[str]] = ([], [], [], [], [])
     # (two statements: SQLite reads one of ``min`` or ``max`` from the key, both together by a scan)
     low, high = (tx.one(f"SELECT {end}(position) FROM pnl_entries_view")[0] for end in ("min", "max"))
     if low is None:
-        return tuple(found)
+        return found
     joined = [_joined(tx.dialect, c, s) for c, s in zip(_COLUMNS, _SEPARATORS, strict=True)]
     sql = f"SELECT count(*), {', '.join(joined)} FROM pnl_entries_view WHERE position >= ? AND position < ?"
     for start in range(low, high + 1, SPAN):
@@ -254,14 +262,14 @@ def _columns(tx: Tx) -> tuple[list[str], ...]:
         split = [text.split(separator) for text, separator in zip(texts, _SEPARATORS, strict=True)]
         if any(len(values) != count for values in split):  # a separator within a name: read plainly
             rows = tx.all(
-                f"SELECT {', '.join(_COLUMNS)} FROM pnl_entries_view"
-                " WHERE position >= ? AND position < ? ORDER BY position",
+                f"SELECT {', '.join(_COLUMNS)} FROM pnl_entries_view WHERE position >= ? AND position < ?",
                 (start, start + SPAN),
             )
             split = [list(map(str, values)) for values in zip(*rows, strict=True)]
-        for column, values in zip(found, split, strict=True):
+        found[0].extend(map(int, split[0]))
+        for column, values in zip(found[1:], split[1:], strict=True):
             column += values
-    return tuple(found)
+    return found
 
 
 _COLUMNS = ("position", "ts_event", "account", "coalesce(quote_currency, '')", "realized")
@@ -271,12 +279,11 @@ separator between names (which hold no control character)."""
 
 
 def _joined(dialect: str, column: str, separator: str) -> str:
-    """A column's values in log order as one text (PostgreSQL: ordered by the log position;
-    SQLite: a scan of the table, which goes by its key, the log position)."""
-    mark = "chr(31)" if separator == "\x1f" else "','"
+    """A column's values as one text, ``separator`` between them."""
+    mark = "','" if separator == "," else f"{'chr' if dialect == 'postgresql' else 'char'}({ord(separator)})"
     if dialect == "postgresql":
-        return f"string_agg(CAST({column} AS TEXT), {mark} ORDER BY position)"
-    return f"group_concat({column}, {mark.replace('chr', 'char')})"
+        return f"string_agg(CAST({column} AS TEXT), {mark})"
+    return f"group_concat({column}, {mark})"
 
 
 def _places(tx: Tx, positions: list[int], entries: int) -> dict[int, tuple[str, str, str | None]]:

@@ -1,6 +1,6 @@
-"""The realized P&L series as the contract states it, walked entry by entry (what
-``application.series.realized_series`` answered before it read only what its rows need): the
-reference its property tests compare with."""
+"""The realized P&L series as its contract states it, walked entry by entry: every P&L entry
+of the views read and its time parsed, sorted, and added one by one (the reference that the
+tests and the benchmark compare ``application.series.realized_series`` with)."""
 
 from __future__ import annotations
 
