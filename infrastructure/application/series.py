@@ -69,24 +69,11 @@ def realized_series(db: Database, points: int | None = None) -> list[PnlPoint]:
         # mostly come already: then its sort is one pass)
         order = sorted(sorted(range(len(stamps)), key=positions.__getitem__), key=stamps.__getitem__)
         stamps = list(map(stamps.__getitem__, order))
-        # Each entry's line (account and currency) as a number, made of ints alone: a tuple per
-        # entry would cost more than everything else (and wake the garbage collector)
-        names, units = (list(dict.fromkeys(column)) for column in (accounts, currencies))
-        codes = list(
-            map(
-                add,
-                map(
-                    mul,
-                    map({name: n for n, name in enumerate(names)}.__getitem__, accounts),
-                    repeat(len(units)),
-                ),
-                map({unit: n for n, unit in enumerate(units)}.__getitem__, currencies),
-            )
-        )
+        codes, of_line = _lines(accounts, currencies)
         with localcontext(WIDE):
             kept = _in_slices(
                 list(map(codes.__getitem__, order)),
-                units * len(names),
+                of_line,
                 list(map(texts.__getitem__, order)),
                 _slice_starts(stamps, points),
             )
@@ -147,6 +134,16 @@ def _walk(tx: Tx, points: int | None) -> list[PnlPoint]:
             )
         )
     return result
+
+
+def _lines(accounts: list[str], currencies: list[str]) -> tuple[list[int], list[str]]:
+    """Each entry's line (its account and currency) as a number, and each line's currency: made
+    of ints alone, as a tuple per entry would cost more than all the rest (and wake the garbage
+    collector)."""
+    names, units = (list(dict.fromkeys(column)) for column in (accounts, currencies))
+    account_of = map({name: n for n, name in enumerate(names)}.__getitem__, accounts)
+    currency_of = map({unit: n for n, unit in enumerate(units)}.__getitem__, currencies)
+    return list(map(add, map(mul, account_of, repeat(len(units))), currency_of)), units * len(names)
 
 
 def _in_slices(codes: list[int], currencies: list[str], texts: list[str], starts: list[int]) -> list[Kept]:
