@@ -12,6 +12,7 @@ import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from unittest import mock
 
@@ -29,7 +30,10 @@ BOOKS = (("a", "ETH-USDT"), ("a", "BTC-USD"), ("b", "ETH-USDT"), ("c", "SOL-EUR"
 FRACTIONS = (0.0, 0.0, 0.25, 0.000001, 0.5)
 """Of a second after a fill's whole second: none (the view's text has no microseconds) or some."""
 
-Drawn = tuple[int, str, int, int, int, float]
+PRICES = ("95", "99.5", "100", "100", "100.25", "101.50", "105")
+"""Whole and not (an entry of 0.00 or of 1.50 is not one of 0 or of 1.5: its digits count)."""
+
+Drawn = tuple[int, str, int, str, int, float]
 """An order: its book (an index into ``BOOKS``), side, quantity, price, whole second, fraction."""
 
 
@@ -44,7 +48,7 @@ def session(orders: list[Drawn], changes: list[tuple[int, str]]) -> list[dict[st
                 f"o{n}", account=account, instrument=instrument, side=side, quantity=str(quantity), seconds=0
             )
         )
-        messages.append(fill(f"o{n}", f"t{n}", str(quantity), str(price), seconds=second + fraction))
+        messages.append(fill(f"o{n}", f"t{n}", str(quantity), price, seconds=second + fraction))
     for n, kind in changes:
         if n < len(orders):
             _, _, quantity, price, second, fraction = orders[n]
@@ -58,7 +62,7 @@ def session(orders: list[Drawn], changes: list[tuple[int, str]]) -> list[dict[st
                         seconds=second + fraction + 30,
                         trade_id=f"t{n}",
                         quantity="1",
-                        price=str(price + 1),
+                        price=str(Decimal(price) + 1),
                     )
                 )
     return messages
@@ -84,7 +88,7 @@ order = st.tuples(
     st.integers(0, len(BOOKS) - 1),
     st.sampled_from(["buy", "sell"]),
     st.integers(1, 3),
-    st.integers(95, 105),
+    st.sampled_from(PRICES),
     st.integers(0, 9),
     st.sampled_from(FRACTIONS),
 )
@@ -135,7 +139,7 @@ def many_books(seed: int, fills: int) -> list[dict[str, Any]]:
             rng.randrange(len(BOOKS)),
             rng.choice(["buy", "sell"]),
             rng.randint(1, 3),
-            rng.randint(90, 110),
+            rng.choice(PRICES),
             rng.randrange(600),
             rng.choice(FRACTIONS),
         )
