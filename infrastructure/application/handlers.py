@@ -28,11 +28,7 @@ from orderledger.infrastructure.application.parents import parent_page
 from orderledger.infrastructure.application.parts import LedgerParts
 from orderledger.infrastructure.application.queries import iter_orders as _iter_orders
 from orderledger.infrastructure.application.queries import iter_trades as _iter_trades
-from orderledger.infrastructure.application.queries import (
-    order_page,
-    realized_series,
-    trade_page,
-)
+from orderledger.infrastructure.application.queries import order_page, trade_page
 from orderledger.infrastructure.application.requests import (
     READS,
     ChainHead,
@@ -72,6 +68,7 @@ from orderledger.infrastructure.application.requests import (
     Verify,
     ViewsPosition,
 )
+from orderledger.infrastructure.application.series import realized_series
 from orderledger.infrastructure.audit.search import event_page, events_after, message_page
 from orderledger.infrastructure.audit.search import iter_messages as _iter_messages
 from orderledger.infrastructure.listing import Page

@@ -543,7 +543,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
     def pnl_series(self, *, points: Slices | None = None) -> list[PnlPoint]:
         """Realized P&L entry by entry in log order, with running totals per quote currency;
         with ``points``, in venue time, each account's line per currency summed over that many
-        equal slices of it (``queries.realized_series``: a chart's worth, whatever the ledger's
+        equal slices of it (``series.realized_series``: a chart's worth, whatever the ledger's
         size)."""
         return handle(self, asks.PnlSeries(points))
 

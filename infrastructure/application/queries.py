@@ -19,7 +19,7 @@ from orderledger.domain.values import WIDE, format_timestamp, parse_positive, pa
 from orderledger.infrastructure.listing import Ordering, Page, ordering, read_page
 from orderledger.infrastructure.results.filter import Filter
 from orderledger.infrastructure.results.orders import OrderRow
-from orderledger.infrastructure.results.pnl import PnlPoint, PnlRow, fee_fields, net_of
+from orderledger.infrastructure.results.pnl import PnlRow, fee_fields, net_of
 from orderledger.infrastructure.results.positions import PositionRow
 from orderledger.infrastructure.results.rows import lazy_reader
 from orderledger.infrastructure.results.trades import TradeRow
@@ -610,65 +610,3 @@ def _no_rates(venue: str, pairs: tuple[str, ...], at: datetime) -> Rate | None:
 def pnl_by(db: Database, by: str) -> list[dict[str, Any]]:
     """Realized P&L grouped, as JSON-ready data (see :func:`pnl_rows`)."""
     return [row.to_json() for row in pnl_rows(db, by)]
-
-
-def realized_series(db: Database, points: int | None = None) -> list[PnlPoint]:
-    """Realized P&L entry by entry in log order, each with its event's venue time and the running
-    total per quote currency (amounts in different currencies are never added together).
-
-    With ``points``, the entries go in venue time (then log position), and each account's entries
-    per quote currency are summed over ``points`` equal slices of venue time (the series' first to
-    last entry): one row per slice, the slice's last entry with ``realized_pnl`` the sum of the
-    slice's entries and the running total per currency in that same order. A running sum of the
-    rows per account and currency is then exact at the end of every slice, and the answer's size
-    is bounded by accounts × currencies × ``points`` whatever the ledger's size."""
-    with db.read() as tx:
-        rows = tx.all(
-            "SELECT position, ts_event, account, venue, instrument, quote_currency, realized"
-            " FROM pnl_entries_view ORDER BY position"
-        )
-    # An entry's time is its fill's venue time, as the view wrote it (``isoformat`` of a UTC time)
-    stamps = [datetime.fromisoformat(row[1]) for row in rows]
-    order, slice_of = _time_slices(stamps, points)
-    totals: dict[str, Decimal] = {}
-    kept: dict[tuple[str, str, int], tuple[int, Any, Decimal]] = {}  # (account, quote, slice) →
-    for step, index in enumerate(order):
-        _, _, account, _, _, quote, realized = rows[index]
-        key = quote or ""
-        amount = Decimal(realized)
-        totals[key] = WIDE.add(totals.get(key, ZERO), amount)
-        line = (account, key, slice_of(step))
-        summed = kept[line][2] if line in kept else ZERO
-        kept[line] = (step, totals[key], WIDE.add(summed, amount))
-    result: list[PnlPoint] = []
-    for step, cumulative, realized in sorted(kept.values(), key=lambda k: k[0]):
-        position, _, account, venue, instrument, quote, _ = rows[order[step]]
-        result.append(
-            PnlPoint(
-                position=position,
-                ts_event=stamps[order[step]],
-                account=account,
-                venue=venue,
-                instrument=instrument,
-                quote_currency=quote,
-                realized_pnl=realized,
-                cumulative_realized_pnl=cumulative,
-            )
-        )
-    return result
-
-
-def _time_slices(stamps: list[datetime], points: int | None) -> tuple[list[int], Callable[[int], int]]:
-    """The order to go through ``stamps`` (in log order) and the slice each step of it falls in.
-    Without ``points``: log order, each entry its own slice. With it: venue time, then log order,
-    in ``points`` equal slices from the earliest time to the latest (each entry its own slice when
-    there are no more entries than ``points``)."""
-    if points is None:
-        return list(range(len(stamps))), lambda step: step
-    order = sorted(range(len(stamps)), key=lambda index: (stamps[index], index))
-    moments = [stamp.timestamp() for stamp in stamps]
-    if len(stamps) <= points:
-        return order, lambda step: step
-    first, last = moments[order[0]], moments[order[-1]]
-    width = (last - first) / points or 1.0
-    return order, lambda step: min(points - 1, int((moments[order[step]] - first) / width))

@@ -1,0 +1,81 @@
+"""The P&L tab's series (``pnl_series``, ``GET /pnl/series?points=N``), in the process: the read
+as the contract walks it (every entry read and its time parsed, sorted and added one by one:
+``tests/support/series.walked_series``) beside the series' own read, and a plain ``SELECT`` of
+those entry rows rendered with orjson (the storage's own speed), with the answers compared.
+
+    .venv/bin/python tests/benchmarks/pnl_series.py                  # 20,000 orders
+    .venv/bin/python tests/benchmarks/pnl_series.py --orders 100000 --points 500 50 5000
+
+The base ledger is ``lot_reads.py``'s (the simulator's session, seed 3, all but its last 2,000
+lines and one fill; under ``$ORDERLEDGER_BENCH_DIR``), copied. Each read best of ``--rounds``;
+then the 2,000 lines are ingested (new fills) and the page's series read again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
+from orderledger.infrastructure.application.series import realized_series  # noqa: E402
+from tests.support.bench import best_of, lot_ledger_copy  # noqa: E402
+from tests.support.series import walked_series  # noqa: E402
+
+ENTRIES = (
+    "SELECT position, ts_event, account, venue, instrument, quote_currency, realized"
+    " FROM pnl_entries_view ORDER BY position"
+)
+
+
+def plain(ledger: OrderLedger) -> bytes:
+    """The entry rows the walk reads, straight from the storage, as JSON."""
+    with ledger.db.read() as tx:
+        return orjson.dumps(tx.all(ENTRIES))
+
+
+def same(one: list[Any], other: list[Any]) -> str:
+    """Equal rows, and equal as JSON (every amount's digits)."""
+    return "yes" if one == other and [r.to_json() for r in one] == [r.to_json() for r in other] else "NO"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--orders", type=int, default=20_000, help="orders in the session (default 20,000)")
+    parser.add_argument("--rounds", type=int, default=3, help="reads of each, the best kept (default 3)")
+    parser.add_argument(
+        "--points", type=int, nargs="*", default=[500], help="slices (default 500: the page's)"
+    )
+    args = parser.parse_args(argv)
+    with lot_ledger_copy(args.orders, "pnl-series-") as (ledger, tail):
+        with ledger.db.read() as tx:
+            entries = tx.one("SELECT count(*) FROM pnl_entries_view")[0]
+        print(f"{args.orders:,} orders, {ledger.log_position():,} events, {entries:,} P&L entries")
+        storage, _ = best_of(partial(plain, ledger), args.rounds)
+        print(f"plain SELECT of the {entries:,} entry rows + orjson: {storage:.1f} ms")
+        print(f"{'points':>7} {'walk ms':>8} {'series ms':>10} {'rows':>7}  same")
+        for points in [*args.points, None]:
+            before, expected = best_of(partial(walked_series, ledger.db, points), args.rounds)
+            now, answer = best_of(partial(realized_series, ledger.db, points), args.rounds)
+            shown = "all" if points is None else f"{points:,}"
+            print(f"{shown:>7} {before:>8.1f} {now:>10.1f} {len(answer):>7,}  {same(answer, expected)}")
+        ledger.ingest_lines(tail)
+        points = args.points[0]
+        before, expected = best_of(partial(walked_series, ledger.db, points), args.rounds)
+        now, answer = best_of(partial(realized_series, ledger.db, points), args.rounds)
+        print(
+            f"after 2,000 more lines, {points:,} points: walk {before:.1f} ms, series {now:.1f} ms,"
+            f" {len(answer):,} rows, same: {same(answer, expected)}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

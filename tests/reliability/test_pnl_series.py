@@ -1,0 +1,200 @@
+"""``pnl_series`` (``application.series.realized_series``: the texts of five columns, slices found
+by bisecting venue times as text, sums in C) answers what the contract's walk of every entry gives
+(``tests.support.series.walked_series``), row for row and digit for digit, for any number of
+slices: sessions of several accounts and quote currencies, fills at one time or in one
+microsecond, times with and without microseconds, late fills that re-fold a book (its entries
+rewritten), busts and corrections, reads between any two messages (issue 46, item 2: the P&L
+tab's series)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from unittest import mock
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orderledger.infrastructure.application import series
+from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.series import realized_series
+from tests.support.integration import fact, fill, request
+from tests.support.series import walked_series
+
+BOOKS = (("a", "ETH-USDT"), ("a", "BTC-USD"), ("b", "ETH-USDT"), ("c", "SOL-EUR"), ("b", "BTC-USD"))
+FRACTIONS = (0.0, 0.0, 0.25, 0.000001, 0.5)
+"""Of a second after a fill's whole second: none (the view's text has no microseconds) or some."""
+
+PRICES = ("95", "99.5", "100", "100", "100.25", "101.50", "105")
+"""Whole and not (an entry of 0.00 or of 1.50 is not one of 0 or of 1.5: its digits count)."""
+
+Drawn = tuple[int, str, int, str, int, float]
+"""An order: its book (an index into ``BOOKS``), side, quantity, price, whole second, fraction."""
+
+
+def session(orders: list[Drawn], changes: list[tuple[int, str]]) -> list[dict[str, Any]]:
+    """Each order's request and fill (at its second and fraction); the busts and corrections of
+    ``changes`` (the order's index, "bust" or "correct")."""
+    messages: list[dict[str, Any]] = []
+    for n, (book, side, quantity, price, second, fraction) in enumerate(orders):
+        account, instrument = BOOKS[book]
+        messages.append(
+            request(
+                f"o{n}", account=account, instrument=instrument, side=side, quantity=str(quantity), seconds=0
+            )
+        )
+        messages.append(fill(f"o{n}", f"t{n}", str(quantity), price, seconds=second + fraction))
+    for n, kind in changes:
+        if n < len(orders):
+            _, _, quantity, price, second, fraction = orders[n]
+            if kind == "bust":
+                messages.append(fact("fill_busted", f"o{n}", seconds=second + 30, trade_id=f"t{n}"))
+            else:
+                messages.append(
+                    fact(
+                        "fill_corrected",
+                        f"o{n}",
+                        seconds=second + fraction + 30,
+                        trade_id=f"t{n}",
+                        quantity="1",
+                        price=str(Decimal(price) + 1),
+                    )
+                )
+    return messages
+
+
+def answers(ledger: OrderLedger, points: int | None) -> tuple[list[Any], list[Any]]:
+    """The series and the walk's, each as its rows and as JSON (which shows every amount's
+    digits: 1.50 is not 1.5 there)."""
+    new, walked = realized_series(ledger.db, points), walked_series(ledger.db, points)
+    return [new, [row.to_json() for row in new]], [walked, [row.to_json() for row in walked]]
+
+
+@contextmanager
+def paths(dense: int, span: int) -> Iterator[None]:
+    """The series summed entry by entry only for slices of fewer than ``dense`` entries each (1:
+    whenever there are more entries than slices), the entries read ``span`` log positions at a
+    time."""
+    with mock.patch.object(series, "DENSE", dense), mock.patch.object(series, "SPAN", span):
+        yield
+
+
+order = st.tuples(
+    st.integers(0, len(BOOKS) - 1),
+    st.sampled_from(["buy", "sell"]),
+    st.integers(1, 3),
+    st.sampled_from(PRICES),
+    st.integers(0, 9),
+    st.sampled_from(FRACTIONS),
+)
+slices = st.one_of(st.none(), st.integers(1, 3), st.integers(1, 40))
+
+
+@settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(order, min_size=1, max_size=40),
+    st.lists(st.tuples(st.integers(0, 39), st.sampled_from(["bust", "correct"])), max_size=3),
+    st.sampled_from([1, 1, 32]),
+    st.sampled_from([3, 1 << 20]),
+    st.data(),
+)
+def test_the_series_in_any_slices_answers_what_the_walk_of_every_entry_gives(
+    orders: list[Drawn], changes: list[tuple[int, str]], dense: int, span: int, data: st.DataObject
+) -> None:
+    messages = session(orders, changes)
+    arrival = data.draw(st.permutations(messages), label="arrival order")
+    reads_after = data.draw(st.lists(st.booleans(), min_size=len(arrival), max_size=len(arrival)))
+    with OrderLedger("memory://") as ledger, paths(dense, span):
+        for message, then_read in zip(arrival, reads_after, strict=True):
+            ledger.record(message)
+            if then_read:
+                points = data.draw(slices, label="points")
+                new, walked = answers(ledger, points)
+                assert new == walked
+        for points in (None, 1, 2, len(orders), len(orders) + 1, data.draw(slices, label="points")):
+            new, walked = answers(ledger, points)
+            assert new == walked
+
+
+@given(st.datetimes(), st.datetimes())
+def test_the_views_times_sort_as_text_in_time_order_and_give_the_timestamps_seconds(
+    one: datetime, other: datetime
+) -> None:
+    one, other = one.replace(tzinfo=UTC), other.replace(tzinfo=UTC)
+    assert (one < other) == (one.isoformat() < other.isoformat())
+    assert (one == other) == (one.isoformat() == other.isoformat())
+    assert series._micros(one.isoformat()) / 1_000_000 == one.timestamp()
+
+
+def many_books(seed: int, fills: int) -> list[dict[str, Any]]:
+    """A longer session (every book, times with and without microseconds, a few at one time)."""
+    rng = random.Random(seed)
+    orders: list[Drawn] = [
+        (
+            rng.randrange(len(BOOKS)),
+            rng.choice(["buy", "sell"]),
+            rng.randint(1, 3),
+            rng.choice(PRICES),
+            rng.randrange(600),
+            rng.choice(FRACTIONS),
+        )
+        for _ in range(fills)
+    ]
+    return session(orders, [(5, "bust"), (9, "correct")])
+
+
+def test_the_series_on_postgresql_answers_what_the_walk_gives(postgres_url: str) -> None:
+    with OrderLedger(postgres_url) as ledger:
+        for message in many_books(46, 300):
+            ledger.record(message)
+        for dense, span in ((1, 1 << 20), (1, 50), (32, 1 << 20)):
+            with paths(dense, span):
+                for points in (None, 1, 2, 7, 50, 299, 300, 301, 5000):
+                    new, walked = answers(ledger, points)
+                    assert new == walked, (dense, span, points)
+
+
+def test_a_name_holding_the_separator_is_read_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Names are joined with a separator no name may hold; were one to hold it, its span of the
+    # log is read row by row instead (here: commas between names, and an account with one)
+    monkeypatch.setattr(series, "_SEPARATORS", (",",) * 5)
+    messages = [
+        m
+        for n in range(40)
+        for m in (
+            request(
+                f"o{n}", account="desk,1" if n % 3 else "desk", side="buy" if n % 2 else "sell", seconds=0
+            ),
+            fill(f"o{n}", f"t{n}", "10", str(100 + n), seconds=n + 0.5 * (n % 2)),
+        )
+    ]
+    with OrderLedger("memory://") as ledger, paths(1, 1 << 20):
+        for message in messages:
+            ledger.record(message)
+        for points in (1, 2, 5):
+            new, walked = answers(ledger, points)
+            assert new == walked
+            assert {row.account for row in new[0]} == {"desk", "desk,1"}
+
+
+def test_slices_start_at_their_first_microsecond_whatever_the_span() -> None:
+    # A span of one microsecond, of 2 µs in 3 slices, and of a year in 500: each slice's first
+    # entry is the first whose time the contract's formula puts in it
+    base = datetime(2026, 11, 20, 10, tzinfo=UTC)
+    for span, points in (
+        (timedelta(microseconds=1), 3),
+        (timedelta(microseconds=2), 3),
+        (timedelta(days=365), 500),
+    ):
+        times = sorted({base + span * k / 997 for k in range(998)})
+        stamps = [t.isoformat() for t in times]
+        moments = [t.timestamp() for t in times]
+        width = (moments[-1] - moments[0]) / points or 1.0
+        expected = [min(points - 1, int((m - moments[0]) / width)) for m in moments]
+        starts = series._slice_starts(stamps, points)
+        assert [sum(1 for s in starts[1:-1] if s <= i) for i in range(len(stamps))] == expected
