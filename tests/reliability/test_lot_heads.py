@@ -35,24 +35,23 @@ from orderledger.infrastructure.results.positions import LotRow, PositionRow
 from orderledger.infrastructure.storage import lot_heads
 from orderledger.projections import lots as lots_module
 from orderledger.projections.lots import Fill, cost_basis_named
-from tests.support.heads import DAY, Drawn, drawn_session, watched
+from tests.support.heads import (
+    BOOKS,
+    DAY,
+    DEFINITION,
+    LATE,
+    SESSION,
+    Drawn,
+    drawn_session,
+    funding,
+    marks,
+    order,
+    watched,
+)
 from tests.support.integration import fact, fill, lines, request, separate_database, ts
 from tests.support.parent_linkage import SESSION as SESSION_BY_PARENT
 
 RULES = ("fifo", "lifo", "hifo")
-BOOKS = (("a", "ETH-USDT"), ("a", "ETH-USDT-SWAP"), ("b", "ETH-USDT"))
-DEFINITION = {
-    "type": "instrument",
-    "venue": "V",
-    "instrument": "ETH-USDT-SWAP",
-    "kind": "swap",
-    "contract_size": "0.01",
-    "settle_currency": "USDT",
-    "base_currency": "ETH",
-    "quote_currency": "USDT",
-}
-
-
 GROUPINGS = ("parent", "tag:strategy")
 Answer = tuple[
     list[LotRow],
@@ -135,32 +134,6 @@ def read(ledger: OrderLedger, rule: str, closed_first: bool = False) -> Answer:
     if not closed_first:
         closed = list(ledger.lots(cost_basis=rule, closed=True))
     return lots, positions, *daily, grouped, by_group, closed
-
-
-order = st.tuples(
-    st.sampled_from([0, 0, 0, 1, 2]),  # the book: mostly one, so that its fills meet
-    st.sampled_from(["buy", "sell"]),
-    st.sampled_from([1, 1, 2, 3]),  # quantity: small, so that books are often flat
-    st.integers(95, 105),  # price
-    st.integers(0, 4),  # venue time, seconds: ties are frequent
-    st.sampled_from([None, "USDT", "BNB"]),  # the fee's currency (BNB: valued when read)
-    st.sampled_from([0, 0, 1, 2]),  # the UTC day of venue time: the daily P&L's rows
-    st.sampled_from([None, "P1", "P2"]),  # the order's parent
-    st.sampled_from([None, "mm", "arb"]),  # its tag "strategy"
-    st.booleans(),  # its parent (and a tag) stated only by a second request: learned in any order
-)
-marks = st.lists(
-    st.tuples(
-        st.sampled_from(["ETH-USDT", "ETH-USDT-SWAP", "BNB-USDT"]), st.integers(0, 2), st.integers(90, 110)
-    ),
-    max_size=3,
-)
-funding = st.lists(  # (account, day, amount, its tag "strategy")
-    st.tuples(
-        st.sampled_from(["a", "b"]), st.integers(0, 1), st.integers(-3, 3), st.sampled_from([None, "mm"])
-    ),
-    max_size=2,
-)
 
 
 @settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -250,23 +223,6 @@ def _late_fills(rule: str, drawn: list[tuple[str, int]], data: st.DataObject) ->
             assert read(ledger, rule, closed_first) == folded(ledger, rule)
         report = ledger.verify()  # the marks kept, each against the fold's at its place
         assert report.ok, report.view_problems
-
-
-SESSION = lines(
-    request("b1", instrument="ETH-USDT", quantity="2", seconds=0),
-    fill("b1", "t1", "2", "100", seconds=1),
-    request("b2", instrument="ETH-USDT", quantity="1", seconds=2),
-    fill("b2", "t2", "1", "120", seconds=3),
-    request("s1", instrument="ETH-USDT", side="sell", quantity="2", seconds=10),
-    fill("s1", "t3", "2", "130", seconds=11),
-)
-LATE = lines(
-    # A buy filled before the sell in venue time (it changes which lots the sell closed), and a
-    # bust of the first buy's fill.
-    request("b3", instrument="ETH-USDT", quantity="1", seconds=4),
-    fill("b3", "t4", "1", "90", seconds=5),
-    fact("fill_busted", "b1", seconds=12, trade_id="t1"),
-)
 
 
 def _stored(ledger: OrderLedger, rule: str, grouping: str = "account") -> tuple[int, int]:

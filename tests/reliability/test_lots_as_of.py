@@ -19,8 +19,7 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import position_rows
 from orderledger.infrastructure.results.positions import LotRow, PositionRow
 from orderledger.projections import lots as lots_module
-from tests.reliability.test_lot_heads import BOOKS, DEFINITION, LATE, SESSION, funding, order
-from tests.support.heads import drawn_session, watched
+from tests.support.heads import BOOKS, DEFINITION, LATE, SESSION, drawn_session, funding, order, watched
 from tests.support.integration import T0, at, separate_database, ts
 
 RULES = ("fifo", "lifo", "hifo", "average")

@@ -1,6 +1,6 @@
-"""The lot heads' tests (``application.lot_heads``): the sessions their property tests draw, and
-a read that should take its figures from the heads alone (which fill events it reads from the
-log, and that it neither folds the log's fills nor reads the P&L entries)."""
+"""The lot heads' tests (``application.lot_heads``): the books, orders and sessions their tests
+draw or feed, and a read that should take its figures from the heads alone (which fill events it
+reads from the log, and that it neither folds the log's fills nor reads the P&L entries)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,25 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
+from hypothesis import strategies as st
 
 from orderledger.infrastructure.application import lot_heads as lot_heads_application
 from orderledger.infrastructure.application import reads
-from tests.support.integration import fact, fill, request, ts
+from tests.support.integration import fact, fill, lines, request, ts
+
+BOOKS = (("a", "ETH-USDT"), ("a", "ETH-USDT-SWAP"), ("b", "ETH-USDT"))
+DEFINITION = {
+    "type": "instrument",
+    "venue": "V",
+    "instrument": "ETH-USDT-SWAP",
+    "kind": "swap",
+    "contract_size": "0.01",
+    "settle_currency": "USDT",
+    "base_currency": "ETH",
+    "quote_currency": "USDT",
+}
+"""The books the property tests draw orders in (account, instrument; venue "V"), and a definition
+of the swap's contract size."""
 
 DAY = 86_400
 Drawn = tuple[int, str, int, int, int, str | None, int, str | None, str | None, bool]
@@ -92,3 +107,50 @@ def watched(patch: pytest.MonkeyPatch) -> list[int]:
     patch.setattr(reads, "rule_books", no_fold)
     patch.setattr(reads, "pnl_rows", no_fold)
     return read_events
+
+
+order = st.tuples(
+    st.sampled_from([0, 0, 0, 1, 2]),  # the book: mostly one, so that its fills meet
+    st.sampled_from(["buy", "sell"]),
+    st.sampled_from([1, 1, 2, 3]),  # quantity: small, so that books are often flat
+    st.integers(95, 105),  # price
+    st.integers(0, 4),  # venue time, seconds: ties are frequent
+    st.sampled_from([None, "USDT", "BNB"]),  # the fee's currency (BNB: valued when read)
+    st.sampled_from([0, 0, 1, 2]),  # the UTC day of venue time: the daily P&L's rows
+    st.sampled_from([None, "P1", "P2"]),  # the order's parent
+    st.sampled_from([None, "mm", "arb"]),  # its tag "strategy"
+    st.booleans(),  # its parent (and a tag) stated only by a second request: learned in any order
+)
+marks = st.lists(
+    st.tuples(
+        st.sampled_from(["ETH-USDT", "ETH-USDT-SWAP", "BNB-USDT"]), st.integers(0, 2), st.integers(90, 110)
+    ),
+    max_size=3,
+)
+funding = st.lists(  # (account, day, amount, its tag "strategy")
+    st.tuples(
+        st.sampled_from(["a", "b"]), st.integers(0, 1), st.integers(-3, 3), st.sampled_from([None, "mm"])
+    ),
+    max_size=2,
+)
+"""What the property tests draw: an order (``Drawn``), the marks recorded (instrument, day,
+price), the funding paid (account, day, amount, tag "strategy")."""
+
+
+SESSION = lines(
+    request("b1", instrument="ETH-USDT", quantity="2", seconds=0),
+    fill("b1", "t1", "2", "100", seconds=1),
+    request("b2", instrument="ETH-USDT", quantity="1", seconds=2),
+    fill("b2", "t2", "1", "120", seconds=3),
+    request("s1", instrument="ETH-USDT", side="sell", quantity="2", seconds=10),
+    fill("s1", "t3", "2", "130", seconds=11),
+)
+LATE = lines(
+    # A buy filled before the sell in venue time (it changes which lots the sell closed), and a
+    # bust of the first buy's fill.
+    request("b3", instrument="ETH-USDT", quantity="1", seconds=4),
+    fill("b3", "t4", "1", "90", seconds=5),
+    fact("fill_busted", "b1", seconds=12, trade_id="t1"),
+)
+"""A session of one book, and lines after it that change its matches: a fill earlier in venue
+time than the sell, and a bust of the first buy's fill."""
