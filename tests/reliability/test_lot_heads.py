@@ -42,10 +42,11 @@ from tests.support.heads import (
     LATE,
     SESSION,
     Drawn,
+    changes,
     drawn_session,
     funding,
     marks,
-    order,
+    orders,
     watched,
 )
 from tests.support.integration import fact, fill, lines, request, separate_database, ts
@@ -139,10 +140,8 @@ def read(ledger: OrderLedger, rule: str, closed_first: bool = False) -> Answer:
 @settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(RULES),
-    st.lists(order, min_size=1, max_size=12),
-    st.lists(
-        st.tuples(st.integers(0, 8), st.sampled_from(["bust", "correct"]), st.integers(1, 6)), max_size=3
-    ),
+    orders,
+    changes,
     st.booleans(),
     marks,
     funding,

@@ -19,7 +19,17 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import position_rows
 from orderledger.infrastructure.results.positions import LotRow, PositionRow
 from orderledger.projections import lots as lots_module
-from tests.support.heads import BOOKS, DEFINITION, LATE, SESSION, drawn_session, funding, order, watched
+from tests.support.heads import (
+    BOOKS,
+    DEFINITION,
+    LATE,
+    SESSION,
+    changes,
+    drawn_session,
+    funding,
+    orders,
+    watched,
+)
 from tests.support.integration import T0, at, separate_database, ts
 
 RULES = ("fifo", "lifo", "hifo", "average")
@@ -66,10 +76,8 @@ def _moments(ledger: OrderLedger) -> tuple[list[datetime], list[datetime]]:
 @settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(RULES),
-    st.lists(order, min_size=1, max_size=12),
-    st.lists(
-        st.tuples(st.integers(0, 8), st.sampled_from(["bust", "correct"]), st.integers(1, 6)), max_size=3
-    ),
+    orders,
+    changes,
     st.booleans(),
     funding,
     st.sampled_from([2, 3, 256]),

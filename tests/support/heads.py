@@ -133,8 +133,13 @@ funding = st.lists(  # (account, day, amount, its tag "strategy")
     ),
     max_size=2,
 )
+orders = st.lists(order, min_size=1, max_size=12)
+changes = st.lists(  # (an order's index, "bust" or "correct", the corrected quantity at most)
+    st.tuples(st.integers(0, 8), st.sampled_from(["bust", "correct"]), st.integers(1, 6)), max_size=3
+)
 """What the property tests draw: an order (``Drawn``), the marks recorded (instrument, day,
-price), the funding paid (account, day, amount, tag "strategy")."""
+price), the funding paid (account, day, amount, tag "strategy"); a session's orders and the busts
+and corrections of their fills."""
 
 
 SESSION = lines(
