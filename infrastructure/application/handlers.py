@@ -252,13 +252,10 @@ def lots(ledger: LedgerParts, request: Lots) -> list[LotRow]:
             return [LotRow.of_closed(rule, lot) for lot in reads.rule_closed(ledger, rule)]
         books = reads.rule_books(ledger, rule, request.as_of, request.event_time)
         return [LotRow.of_closed(rule, lot) for b in books.values() for lot in b.closed]
-    if request.as_of is None:
-        heads = reads.rule_heads(ledger, rule)
+    moment = None if request.as_of is None else parse_timestamp(request.as_of, "as_of")
+    heads = reads.rule_heads_at(ledger, rule, moment, request.event_time)
+    if heads is not None:
         return [LotRow.of_open(rule, lot) for _, head in sorted(heads.items()) for lot in head.open]
-    moment = parse_timestamp(request.as_of, "as_of")
-    then = reads.rule_heads_as_of(ledger, rule, moment, request.event_time)
-    if then is not None:
-        return [LotRow.of_open(rule, lot) for head in then.values() for lot in head.open]
     books = reads.rule_books(ledger, rule, request.as_of, request.event_time)
     return [LotRow.of_open(rule, lot) for b in books.values() for lot in b.open]
 

@@ -61,7 +61,7 @@ from orderledger.infrastructure.application.queries import order_parents, pnl_ta
 from orderledger.infrastructure.audit.search import EVENT_SELECT, EventFilter, decoded_events, event_keyset
 from orderledger.infrastructure.errors import DatabaseCorruptError, DatabaseReplacedError, StoreError
 from orderledger.infrastructure.storage import lot_heads as stored
-from orderledger.infrastructure.storage.db import Tx
+from orderledger.infrastructure.storage.db import Tx, select_by_keys
 from orderledger.projections.book import PositionKey, VenueKey, venue_order_key
 from orderledger.projections.lots import (
     ACCOUNT,
@@ -88,7 +88,9 @@ if TYPE_CHECKING:
 FILL_EVENTS = ("OrderFilled", "FillBusted", "FillCorrected", "InstrumentDefined")
 """What a book's lots are folded from: its fills, their busts and corrections, the definitions."""
 DEFINITIONS = EventFilter(types=("InstrumentDefined",))
-_PARENTS_AT_ONCE = 500
+_KEYS_AT_ONCE = 500
+"""Keys (orders, log positions) one statement looks up."""
+_EVENT_COLUMNS = tuple(EVENT_SELECT.split(", "))
 
 
 @dataclass
@@ -119,8 +121,8 @@ class _Groups:
             return
         wanted = sorted(set(orders) - self.parents.keys())
         with self.ledger.db.read() as tx:
-            for at in range(0, len(wanted), _PARENTS_AT_ONCE):
-                some = wanted[at : at + _PARENTS_AT_ONCE]
+            for at in range(0, len(wanted), _KEYS_AT_ONCE):
+                some = wanted[at : at + _KEYS_AT_ONCE]
                 self.parents.update(dict.fromkeys(some))
                 rows = tx.all(
                     "SELECT client_order_id, parent_id FROM orders_view"
@@ -367,9 +369,14 @@ def _fold_book(
     groups.learn(f.client_order_id for f in standing)
     standing = [f for f in standing if groups.of(f) == key[0]]
     if start is not None:
-        after = venue_order_key(start[1].key)
-        standing = [f for f in standing if venue_order_key(f.key) > after]
+        standing = _after_mark(standing, start[1])
     return fold_head(key[1:], standing, rule, start, closed=groups.closed)
+
+
+def _after_mark(fills: list[Fill], mark: Mark) -> list[Fill]:
+    """The ``fills`` later in venue time than ``mark``'s (those a fold from it folds)."""
+    after = venue_order_key(mark.key)
+    return [f for f in fills if venue_order_key(f.key) > after]
 
 
 def _book_events(
@@ -489,22 +496,22 @@ def heads_as_of(
             if book[1:] in again or head is None:
                 starts[book] = None
                 continue
+            cutoff: datetime | None
             if event_time:
-                whole = bound is None and head.last[0] <= moment
-                cutoff: datetime | None = (
-                    moment + _MICROSECOND if bound is None else min(bound, moment + _MICROSECOND)
-                )
+                as_is = bound is None and head.last[0] <= moment
+                latest = moment + _MICROSECOND  # (a mark no later than the moment)
+                cutoff = latest if bound is None else min(bound, latest)
             else:
-                whole = bound is None and (first_later is None or head.through < first_later)
+                as_is = bound is None and (first_later is None or head.through < first_later)
                 cutoff = bound
-            if whole:
+            if as_is:
                 found[book] = head  # the as-of and the head hold the same fills
                 continue
             starts[book] = stored.latest_mark(
                 tx, rule, ("", *book), ACCOUNT, head.marked, before=cutoff, through_below=first_later
             )
     marked = {book: mark for book, mark in starts.items() if mark is not None}
-    since = _since_marks(ledger, marked, asof) if marked else {}
+    since = _since_marks(ledger, marked, asof, held) if marked else {}
     for book, mark in starts.items():
         head = heads.get(book)
         if mark is None or head is None:
@@ -536,18 +543,19 @@ def _held_then(ledger: LedgerParts, asof: _AsOf) -> int:
 
 
 def _since_marks(
-    ledger: LedgerParts, marks: dict[PositionKey, Mark], asof: _AsOf
+    ledger: LedgerParts, marks: dict[PositionKey, Mark], asof: _AsOf, held: int
 ) -> dict[PositionKey, list[tuple[int, OrderEvent]]]:
     """Each book's fills as of the moment from its mark's venue time on, with its busts and
     corrections then, in log order. One read of the log finds them all: by the index of venue
     time from the earliest mark (to the moment, in venue time), or (recorded time) by that or
-    the index of recorded time up to the moment, whichever range is the shorter; only the
-    columns that place a fill are read for every row, and only the fills wanted are decoded."""
+    the index of recorded time up to the moment (about ``held`` events: ``_held_then``),
+    whichever range is the shorter; only the columns that place a fill are read for every row,
+    and only the fills wanted are decoded, looked up by their log positions."""
     plain = "+" if ledger.db.dialect == "sqlite" else ""
     lower = format_timestamp(min(mark.key[0] for mark in marks.values()))
     if asof.event_time:
         where = "ts_event >= ? AND ts_event <= ?"
-    elif _after_in_venue_time(ledger, lower) <= _held_then(ledger, asof):
+    elif _after_in_venue_time(ledger, lower) <= held:
         where = f"ts_event >= ? AND {plain}ts_recorded <= ?"
     else:
         where = f"{plain}ts_event >= ? AND ts_recorded <= ?"
@@ -562,12 +570,9 @@ def _since_marks(
             int(r[0]) for r in placed if str(r[4]) >= starts.get((str(r[1]), str(r[2]), str(r[3])), "~")
         ]
         rows = []
-        for at in range(0, len(wanted), _PARENTS_AT_ONCE):
-            some = wanted[at : at + _PARENTS_AT_ONCE]
-            rows += tx.all(
-                f"SELECT {EVENT_SELECT} FROM events WHERE notification_id IN ({', '.join('?' * len(some))})",
-                some,
-            )
+        for at in range(0, len(wanted), _KEYS_AT_ONCE):
+            some = [(position,) for position in wanted[at : at + _KEYS_AT_ONCE]]
+            rows += tx.all(*select_by_keys("events", _EVENT_COLUMNS, ("notification_id",), some, tx.dialect))
         changes = tx.all(
             f"SELECT {EVENT_SELECT}, account, venue, instrument FROM events"
             f" WHERE event_type IN ('FillBusted', 'FillCorrected') AND {asof.column} <= ?",
@@ -663,8 +668,7 @@ def _fold_as_of(
         own = since or []
     standing = fills_of(sorted((*own, *definitions), key=lambda e: e[0]))
     if start is not None:
-        after = venue_order_key(start[1].key)
-        standing = [f for f in standing if venue_order_key(f.key) > after]
+        standing = _after_mark(standing, start[1])
     return fold_head(book, standing, rule, start, closed=False)
 
 

@@ -259,12 +259,16 @@ def rule_heads(ledger: LedgerParts, cost_basis: str) -> dict[tuple[str, str, str
     return _lot_heads.lot_heads(ledger, _lot_rule(cost_basis))
 
 
-def rule_heads_as_of(
-    ledger: LedgerParts, cost_basis: str, as_of: datetime, event_time: bool
+def rule_heads_at(
+    ledger: LedgerParts, cost_basis: str, as_of: datetime | None, event_time: bool
 ) -> dict[tuple[str, str, str], LotHead] | None:
-    """Every book's position and open lots under ``cost_basis`` as of a time, from the stored
+    """Every book's position and open lots under ``cost_basis``, by its key: now from the heads
+    brought up to the log's head (a lot rule: ``rule_heads``), or as of a time from the stored
     heads and their marks (``application.lot_heads.heads_as_of``); None when a fold of the log
-    (``rule_books``) must answer: no heads stored, and this connection may not store them."""
+    (``rule_books``) must answer: average now, or as of a time with no heads stored that this
+    connection may store, or a moment the fold reads less for."""
+    if as_of is None:
+        return None if _cost_basis(cost_basis) == "average" else rule_heads(ledger, cost_basis)
     return _lot_heads.heads_as_of(ledger, _cost_basis(cost_basis), as_of, event_time=event_time)
 
 
@@ -299,17 +303,12 @@ def position_list(
     """``OrderLedger.positions``: from the live view, as of a time, or folded under a rule."""
     marks = dict(marks or {})
     cost_basis = rule_of(ledger, cost_basis)
-    if cost_basis is not None and as_of is None and cost_basis != "average":
-        heads = rule_heads(ledger, cost_basis)
-        folded = [h.position for _, h in sorted(heads.items())]
-        paid = [(key, fill) for key, h in heads.items() for fill in h.paid]
-        rows = position_rows(ledger.db, folded, marks, event_time=event_time, paid=paid)
-    elif cost_basis is not None:
+    if cost_basis is not None:
         when = None if as_of is None else parse_timestamp(as_of, "as_of")
-        then = None if when is None else rule_heads_as_of(ledger, cost_basis, when, event_time)
-        if then is not None:
-            folded = [h.position for h in then.values()]
-            fills = [(key, fill) for key, h in then.items() for fill in h.paid]
+        heads = rule_heads_at(ledger, cost_basis, when, event_time)
+        if heads is not None:
+            folded = [h.position for _, h in sorted(heads.items())]
+            fills = [(key, fill) for key, h in heads.items() for fill in h.paid]
         else:
             books = rule_books(ledger, cost_basis, as_of, event_time)
             folded = [b.position for b in books.values()]
