@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orderledger.domain.values import parse_timestamp
 from orderledger.infrastructure.application import reads
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.queries import position_rows
@@ -30,7 +31,7 @@ from tests.support.heads import (
     orders,
     watched,
 )
-from tests.support.integration import T0, at, separate_database, ts
+from tests.support.integration import T0, at, fill, lines, request, separate_database, ts
 
 RULES = ("fifo", "lifo", "hifo", "average")
 
@@ -64,8 +65,8 @@ def _moments(ledger: OrderLedger) -> tuple[list[datetime], list[datetime]]:
     """Every recorded time and every venue time of the log's events, and a moment before each."""
     with ledger.db.read() as tx:
         rows = tx.all("SELECT ts_recorded, ts_event FROM events")
-    recorded = sorted({datetime.fromisoformat(str(r[0]).replace("Z", "+00:00")) for r in rows})
-    venue = sorted({datetime.fromisoformat(str(r[1]).replace("Z", "+00:00")) for r in rows})
+    recorded = sorted({parse_timestamp(str(r[0]), "ts_recorded") for r in rows})
+    venue = sorted({parse_timestamp(str(r[1]), "ts_event") for r in rows})
     tick = timedelta(microseconds=1)
     return (
         sorted({*recorded, *(m - tick for m in recorded)}),
@@ -126,6 +127,7 @@ def test_a_read_as_of_any_moment_answers_what_a_fold_of_the_log_up_to_it_answers
 def test_lots_and_positions_as_of_a_moment_come_from_the_marks(
     backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(lots_module, "MARK_EVERY", 1)  # (a mark after every fill: reads start from them)
     now = [T0 + timedelta(hours=1)]
     with (
         separate_database(backend, tmp_path, "lots_as_of") as url,
@@ -155,3 +157,17 @@ def test_lots_and_positions_as_of_a_moment_come_from_the_marks(
         # Now, the bust in: t2 and t4 closed by the sell, realized (130 − 120) + (130 − 90) = 50.
         (position,) = ledger.positions(cost_basis="fifo", as_of=T0 + timedelta(hours=3))
         assert (position.quantity, position.realized_pnl) == (0, 50)
+        now[0] = T0 + timedelta(hours=4)
+        ledger.ingest_lines(
+            lines(
+                request("b4", instrument="ETH-USDT", quantity="1", seconds=20),
+                fill("b4", "t5", "1", "140", seconds=21),
+            )
+        )
+        # As of T0 + 3.5 h the book is as it was before b4 (flat, 50 realized): from its mark
+        # after the sell's fill, which holds no fill recorded later. Now b4's 1 @ 140 is open.
+        (position,) = ledger.positions(cost_basis="fifo", as_of=T0 + timedelta(hours=3, minutes=30))
+        assert (position.quantity, position.realized_pnl) == (0, 50)
+        assert ledger.lots(cost_basis="fifo", as_of=T0 + timedelta(hours=3, minutes=30)) == []
+        (lot,) = ledger.lots(cost_basis="fifo", as_of=T0 + timedelta(hours=5))
+        assert (lot.open_trade_id, lot.quantity, lot.open_price) == ("t5", 1, 140)
