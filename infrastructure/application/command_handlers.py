@@ -19,9 +19,10 @@ from orderledger.infrastructure.application import commands, lazy
 from orderledger.infrastructure.application.handlers import HANDLERS, cost_basis, handles
 from orderledger.infrastructure.application.parts import LedgerParts
 from orderledger.infrastructure.application.requests import CostBasis
-from orderledger.infrastructure.storage import cursors, lot_heads
+from orderledger.infrastructure.storage import cursors, lot_heads, pnl_runs
 from orderledger.infrastructure.storage.views import CatchUpStats
 from orderledger.projections.lots import COST_BASIS_SETTING, cost_basis_named
+from orderledger.projections.positions import PositionsProjection
 
 if TYPE_CHECKING:
     from orderledger.infrastructure.application import admin, collectors, lake, recording, risk
@@ -188,9 +189,11 @@ def rebuild(ledger: LedgerParts, request: commands.Rebuild) -> tuple[int, float]
         raise InvalidInputError(f"name at least one view: {', '.join(known)}")
     with ledger._writing:
         done = ledger.views.rebuild(chosen, progress=request.progress, jobs=request.jobs)
-        if request.names is None:  # every view: the lot rules' heads are folded again too
-            with ledger.db.write() as tx:
+        with ledger.db.write() as tx:
+            if request.names is None:  # every view: the lot rules' heads are folded again too
                 lot_heads.forget(tx)
+            if PositionsProjection.name in chosen:  # the P&L entries' running sums, summed again
+                pnl_runs.forget(tx)
         return done
 
 

@@ -1,13 +1,16 @@
 """The realized P&L series (``pnl_series``, ``GET /pnl/series``): the P&L entries of the views in
 log order, or summed over equal slices of venue time (the operator page's P&L chart).
 
-In slices of many entries each (the page's 500 points on a ledger of more than 16,000 entries), it
-reads of each entry the five fields that a slice needs (log position, venue time, account, quote
-currency, amount), each column of the view aggregated into one text, and nothing more: venue
-times stay the view's text, compared as text, amounts of "0" (the fills that open or add to a
-position, half of all) are never decoded, and only the rows shown have their venue and instrument
-read and their time parsed (``_in_slices``). In slices of a few entries, and without slices,
-most entries are shown: it walks them one by one (``_walk``), as the contract states it.
+In slices of many entries each (the page's 500 points on a ledger of more than 16,000 entries),
+the rows come from the running sums kept with each entry (``pnl_runs``), at the cost of the rows
+shown. Where those cannot be kept (a read-only ledger, another writer holding the lock, views
+with work left for later), it reads of each entry the five fields that a slice needs (log
+position, venue time, account, quote currency, amount), each column of the view aggregated into
+one text, and nothing more: venue times stay the view's text, compared as text, amounts of "0"
+(the fills that open or add to a position, half of all) are never decoded, and only the rows
+shown have their venue and instrument read and their time parsed (``_in_slices``). In slices
+of a few entries, and without slices, most entries are shown: it walks them one by one
+(``_walk``), as the contract states it.
 
 Venue time as text: the view writes ``isoformat()`` of a UTC time, ``YYYY-MM-DDTHH:MM:SS`` then
 ``+00:00`` or ``.ffffff+00:00``. Up to the seconds the text is of fixed width, and at equal
@@ -24,19 +27,19 @@ venue-then-log order, each running total over its currency's entries in that ord
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable
+from datetime import datetime
 from decimal import Decimal, localcontext
 from itertools import accumulate, chain, compress, count, repeat
 from operator import add, itemgetter, mul, ne
 
 from orderledger.domain.values import WIDE
+from orderledger.infrastructure.application.pnl_runs import kept_series
+from orderledger.infrastructure.application.slices import slice_start_texts, slicer
 from orderledger.infrastructure.results.pnl import PnlPoint
 from orderledger.infrastructure.storage.db import Database, Tx, select_by_keys
 from orderledger.projections.book import ZERO
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
 LOOKUP = 500
 """Rows shown whose venue and instrument one statement reads (by log position)."""
 DENSE = 32
@@ -51,7 +54,7 @@ Kept = tuple[int, Decimal, Decimal]
 total of its currency at it."""
 
 
-def realized_series(db: Database, points: int | None = None) -> list[PnlPoint]:
+def realized_series(db: Database, points: int | None = None, *, keep: bool = True) -> list[PnlPoint]:
     """Realized P&L entry by entry in log order, each with its event's venue time and the running
     total per quote currency (amounts in different currencies are never added together).
 
@@ -60,7 +63,16 @@ def realized_series(db: Database, points: int | None = None) -> list[PnlPoint]:
     last entry): one row per slice, the slice's last entry with ``realized_pnl`` the sum of the
     slice's entries and the running total per currency in that same order. A running sum of the
     rows per account and currency is then exact at the end of every slice, and the answer's size
-    is bounded by accounts × currencies × ``points`` whatever the ledger's size."""
+    is bounded by accounts × currencies × ``points`` whatever the ledger's size.
+
+    In slices of many entries each, the rows come from the running sums kept with each entry
+    (``pnl_runs.kept_series``: ``points`` seeks per line, whatever the history), brought up to
+    the views first; where they cannot be (``keep`` False, a read-only ledger, a writer holding
+    the lock, views with work left for later), from the view's entries."""
+    if points is not None and keep:
+        found = kept_series(db, points, points * DENSE)
+        if found is not None:
+            return found
     with db.read() as tx:
         if points is None or tx.one("SELECT count(*) FROM pnl_entries_view")[0] <= points * DENSE:
             return _walk(tx, points)
@@ -108,7 +120,7 @@ def _walk(tx: Tx, points: int | None) -> list[PnlPoint]:
     times = [datetime.fromisoformat(row[1]) for row in rows]
     slices: Iterable[int] = range(len(rows))
     if points is not None and len(rows) > points:
-        slice_at = _slicer(times[0].timestamp(), times[-1].timestamp(), points)
+        slice_at = slicer(times[0].timestamp(), times[-1].timestamp(), points)
         slices = [slice_at(time.timestamp()) for time in times]
     totals: dict[str, Decimal] = {}
     kept: dict[tuple[str, str, int], tuple[int, Decimal, Decimal]] = {}  # (account, currency, slice) →
@@ -186,57 +198,15 @@ def _runs(ordered: list[int], codes: list[int], lines: int) -> list[int]:
     return [bisect_left(ordered, number, key=codes.__getitem__) for number in range(lines)] + [len(ordered)]
 
 
-def _slicer(first: float, last: float, points: int) -> Callable[[float], int]:
-    """The slice of a venue time (``datetime.timestamp``: seconds since 1970) among ``points``
-    equal slices from ``first`` to ``last``: ``min(points - 1, int((t - first) / width))``, which
-    never decreases as the time grows."""
-    width = (last - first) / points or 1.0
-
-    def slice_at(moment: float) -> int:
-        return min(points - 1, int((moment - first) / width))
-
-    return slice_at
-
-
 def _slice_starts(stamps: list[str], points: int) -> list[int]:
     """The first step of each of ``points`` equal slices of venue time from the first of
-    ``stamps`` (the view's texts, in order) to the last, then ``len(stamps)``: slice ``k`` starts
-    at the first microsecond whose slice is ``k`` or more (``_slicer``), found by bisection near
-    where ``k / points`` of the span falls, and at the first text not before that microsecond's.
-    (``datetime.timestamp`` of an aware time is its microseconds since 1970 divided by 10⁶,
-    rounded once: what ``us / 1_000_000`` gives.)"""
-    first_us, last_us = _micros(stamps[0]), _micros(stamps[-1])
-    in_seconds = _slicer(first_us / 1_000_000, last_us / 1_000_000, points)
-
-    def slice_at(us: int) -> int:
-        return in_seconds(us / 1_000_000)
-
-    top = slice_at(last_us)
+    ``stamps`` (the view's texts, in order) to the last, then ``len(stamps)``: the first text not
+    before the slice's first microsecond (``slice_start_texts``)."""
     starts = [0]
-    for k in range(1, points):
-        if k > top:
-            starts.append(len(stamps))
-            continue
-        start = _first_at(slice_at, k, first_us + (k * (last_us - first_us) + points - 1) // points, last_us)
-        starts.append(bisect_left(stamps, (EPOCH + start * MICROSECOND).isoformat(), starts[-1]))
+    for text in slice_start_texts(stamps[0], stamps[-1], points):
+        starts.append(len(stamps) if text is None else bisect_left(stamps, text, starts[-1]))
     starts.append(len(stamps))
     return starts
-
-
-def _first_at(slice_at: Callable[[int], int], k: int, near: int, last_us: int) -> int:
-    """The first microsecond whose slice is ``k`` or more (``slice_at(last_us)`` is), by bisection
-    between bounds widened from ``near`` until they hold it (the span's first microsecond is in
-    slice 0, and ``k`` is 1 or more)."""
-    reach = 4
-    while slice_at(near - reach) >= k or slice_at(min(near + reach, last_us)) < k:
-        reach *= 4
-    low = near - reach
-    return low + bisect_left(range(low, min(near + reach, last_us) + 1), k, key=slice_at)
-
-
-def _micros(stamp: str) -> int:
-    """Microseconds since 1970 of a venue time as the view wrote it."""
-    return (datetime.fromisoformat(stamp) - EPOCH) // MICROSECOND
 
 
 def _columns(tx: Tx) -> tuple[list[int], list[str], list[str], list[str], list[str]]:

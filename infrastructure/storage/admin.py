@@ -16,8 +16,9 @@ REFERENCES or TRUNCATE), exactly those the ingest, query, ``project`` and ``veri
   them); ``view_tracking``: SELECT, INSERT, UPDATE;
 - ``ledger_meta``, ``view_versions``: SELECT;
 - ``collectors`` (leases), the ``snapshot_*`` tables (an index of the journal's snapshot
-  lines, ``storage.snapshot_index``) and the ``lot_heads`` tables (the lot rules' books kept
-  between reads, ``storage.lot_heads``): SELECT, INSERT, UPDATE, DELETE.
+  lines, ``storage.snapshot_index``), the ``lot_heads`` tables (the lot rules' books kept
+  between reads, ``storage.lot_heads``) and the ``pnl_runs`` tables (the P&L entries' running
+  sums, ``storage.pnl_runs``): SELECT, INSERT, UPDATE, DELETE.
 
 ``db init``, ``rebuild`` and upgrades are run as the owner (the administrator); a rebuild gives the
 new view tables the grants the old ones had (``Views.rebuild``).
@@ -28,7 +29,7 @@ from __future__ import annotations
 import re
 
 from orderledger.infrastructure.errors import ConfigurationError
-from orderledger.infrastructure.storage import collectors, lot_heads, snapshot_index
+from orderledger.infrastructure.storage import collectors, lot_heads, pnl_runs, snapshot_index
 from orderledger.infrastructure.storage.db import Database, Tx
 from orderledger.infrastructure.storage.schema import foreign_triggers
 from orderledger.infrastructure.storage.store import LedgerRecorder
@@ -57,6 +58,7 @@ def init_database(
         collectors.create(tx)  # orderledger collect's leases (storage/collectors.py)
         snapshot_index.create(tx)  # the snapshot streams' index of the journal
         lot_heads.create(tx)  # the lot rules' books, kept between reads
+        pnl_runs.create(tx)  # the P&L entries' running sums, kept between reads
     done = ["tables, indexes and append-only triggers are in place"]
     outdated = views.create_tables()
     if outdated:
@@ -89,6 +91,7 @@ def init_database(
             collectors.TABLE: collectors.PRIVILEGES,
             **dict.fromkeys(snapshot_index.TABLES, snapshot_index.PRIVILEGES),
             **dict.fromkeys(lot_heads.TABLES, lot_heads.PRIVILEGES),
+            **dict.fromkeys(pnl_runs.TABLES, pnl_runs.PRIVILEGES),
         }
         for table, privileges in tables.items():
             tx.execute(f'REVOKE ALL ON {table} FROM "{app_role}"')

@@ -8,13 +8,8 @@ tab's series)."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
-from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,65 +18,19 @@ from hypothesis import strategies as st
 from orderledger.infrastructure.application import series
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.series import realized_series
-from tests.support.integration import fact, fill, request
-from tests.support.series import walked_series
-
-BOOKS = (("a", "ETH-USDT"), ("a", "BTC-USD"), ("b", "ETH-USDT"), ("c", "SOL-EUR"), ("b", "BTC-USD"))
-FRACTIONS = (0.0, 0.0, 0.25, 0.000001, 0.5)
-"""Of a second after a fill's whole second: none (the view's text has no microseconds) or some."""
-
-PRICES = ("95", "99.5", "100", "100", "100.25", "101.50", "105")
-"""Whole and not (an entry of 0.00 or of 1.50 is not one of 0 or of 1.5: its digits count)."""
-
-Drawn = tuple[int, str, int, str, int, float]
-"""An order: its book (an index into ``BOOKS``), side, quantity, price, whole second, fraction."""
-
-
-def session(orders: list[Drawn], changes: list[tuple[int, str]]) -> list[dict[str, Any]]:
-    """Each order's request and fill (at its second and fraction); the busts and corrections of
-    ``changes`` (the order's index, "bust" or "correct")."""
-    messages: list[dict[str, Any]] = []
-    for n, (book, side, quantity, price, second, fraction) in enumerate(orders):
-        account, instrument = BOOKS[book]
-        messages.append(
-            request(
-                f"o{n}", account=account, instrument=instrument, side=side, quantity=str(quantity), seconds=0
-            )
-        )
-        messages.append(fill(f"o{n}", f"t{n}", str(quantity), price, seconds=second + fraction))
-    for n, kind in changes:
-        if n < len(orders):
-            _, _, quantity, price, second, fraction = orders[n]
-            if kind == "bust":
-                messages.append(fact("fill_busted", f"o{n}", seconds=second + 30, trade_id=f"t{n}"))
-            else:
-                messages.append(
-                    fact(
-                        "fill_corrected",
-                        f"o{n}",
-                        seconds=second + fraction + 30,
-                        trade_id=f"t{n}",
-                        quantity="1",
-                        price=str(Decimal(price) + 1),
-                    )
-                )
-    return messages
+from orderledger.infrastructure.application.slices import micros
+from tests.support.integration import fill, request
+from tests.support.series import BOOKS, FRACTIONS, PRICES, Drawn, many_books, paths, session, walked_series
 
 
 def answers(ledger: OrderLedger, points: int | None) -> tuple[list[Any], list[Any]]:
-    """The series and the walk's, each as its rows and as JSON (which shows every amount's
-    digits: 1.50 is not 1.5 there)."""
-    new, walked = realized_series(ledger.db, points), walked_series(ledger.db, points)
-    return [new, [row.to_json() for row in new]], [walked, [row.to_json() for row in walked]]
-
-
-@contextmanager
-def paths(dense: int, span: int) -> Iterator[None]:
-    """The series summed entry by entry only for slices of fewer than ``dense`` entries each (1:
-    whenever there are more entries than slices), the entries read ``span`` log positions at a
-    time."""
-    with mock.patch.object(series, "DENSE", dense), mock.patch.object(series, "SPAN", span):
-        yield
+    """The series from the kept running sums and from the view's entries, and the walk's twice,
+    each as its rows and as JSON (which shows every amount's digits: 1.50 is not 1.5 there)."""
+    kept, read = realized_series(ledger.db, points), realized_series(ledger.db, points, keep=False)
+    walked = walked_series(ledger.db, points)
+    return [[rows, [row.to_json() for row in rows]] for rows in (kept, read)], [
+        [walked, [row.to_json() for row in walked]]
+    ] * 2
 
 
 order = st.tuples(
@@ -128,24 +77,7 @@ def test_the_views_times_sort_as_text_in_time_order_and_give_the_timestamps_seco
     one, other = one.replace(tzinfo=UTC), other.replace(tzinfo=UTC)
     assert (one < other) == (one.isoformat() < other.isoformat())
     assert (one == other) == (one.isoformat() == other.isoformat())
-    assert series._micros(one.isoformat()) / 1_000_000 == one.timestamp()
-
-
-def many_books(seed: int, fills: int) -> list[dict[str, Any]]:
-    """A longer session (every book, times with and without microseconds, a few at one time)."""
-    rng = random.Random(seed)
-    orders: list[Drawn] = [
-        (
-            rng.randrange(len(BOOKS)),
-            rng.choice(["buy", "sell"]),
-            rng.randint(1, 3),
-            rng.choice(PRICES),
-            rng.randrange(600),
-            rng.choice(FRACTIONS),
-        )
-        for _ in range(fills)
-    ]
-    return session(orders, [(5, "bust"), (9, "correct")])
+    assert micros(one.isoformat()) / 1_000_000 == one.timestamp()
 
 
 def test_the_series_on_postgresql_answers_what_the_walk_gives(postgres_url: str) -> None:
@@ -179,7 +111,7 @@ def test_a_name_holding_the_separator_is_read_plainly(monkeypatch: pytest.Monkey
         for points in (1, 2, 5):
             new, walked = answers(ledger, points)
             assert new == walked
-            assert {row.account for row in new[0]} == {"desk", "desk,1"}
+            assert {row.account for row in new[1][0]} == {"desk", "desk,1"}
 
 
 def test_slices_start_at_their_first_microsecond_whatever_the_span() -> None:

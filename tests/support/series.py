@@ -4,15 +4,20 @@ tests and the benchmark compare ``application.series.realized_series`` with)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import random
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from unittest import mock
 
 from orderledger.domain.values import WIDE
+from orderledger.infrastructure.application import series
 from orderledger.infrastructure.results.pnl import PnlPoint
 from orderledger.infrastructure.storage.db import Database
 from orderledger.projections.book import ZERO
+from tests.support.integration import fact, fill, request
 
 
 def walked_series(db: Database, points: int | None = None) -> list[PnlPoint]:
@@ -68,3 +73,73 @@ def time_slices(stamps: list[datetime], points: int | None) -> tuple[list[int], 
     first, last = moments[order[0]], moments[order[-1]]
     width = (last - first) / points or 1.0
     return order, lambda step: min(points - 1, int((moments[order[step]] - first) / width))
+
+
+# ---------------------------------------------------------------------- sessions to read it from
+
+BOOKS = (("a", "ETH-USDT"), ("a", "BTC-USD"), ("b", "ETH-USDT"), ("c", "SOL-EUR"), ("b", "BTC-USD"))
+FRACTIONS = (0.0, 0.0, 0.25, 0.000001, 0.5)
+"""Of a second after a fill's whole second: none (the view's text has no microseconds) or some."""
+
+PRICES = ("95", "99.5", "100", "100", "100.25", "101.50", "105")
+"""Whole and not (an entry of 0.00 or of 1.50 is not one of 0 or of 1.5: its digits count)."""
+
+Drawn = tuple[int, str, int, str, int, float]
+"""An order: its book (an index into ``BOOKS``), side, quantity, price, whole second, fraction."""
+
+
+def session(orders: list[Drawn], changes: list[tuple[int, str]]) -> list[dict[str, Any]]:
+    """Each order's request and fill (at its second and fraction); the busts and corrections of
+    ``changes`` (the order's index, "bust" or "correct")."""
+    messages: list[dict[str, Any]] = []
+    for n, (book, side, quantity, price, second, fraction) in enumerate(orders):
+        account, instrument = BOOKS[book]
+        messages.append(
+            request(
+                f"o{n}", account=account, instrument=instrument, side=side, quantity=str(quantity), seconds=0
+            )
+        )
+        messages.append(fill(f"o{n}", f"t{n}", str(quantity), price, seconds=second + fraction))
+    for n, kind in changes:
+        if n < len(orders):
+            _, _, quantity, price, second, fraction = orders[n]
+            if kind == "bust":
+                messages.append(fact("fill_busted", f"o{n}", seconds=second + 30, trade_id=f"t{n}"))
+            else:
+                messages.append(
+                    fact(
+                        "fill_corrected",
+                        f"o{n}",
+                        seconds=second + fraction + 30,
+                        trade_id=f"t{n}",
+                        quantity="1",
+                        price=str(Decimal(price) + 1),
+                    )
+                )
+    return messages
+
+
+def many_books(seed: int, fills: int) -> list[dict[str, Any]]:
+    """A longer session (every book, times with and without microseconds, a few at one time)."""
+    rng = random.Random(seed)
+    orders: list[Drawn] = [
+        (
+            rng.randrange(len(BOOKS)),
+            rng.choice(["buy", "sell"]),
+            rng.randint(1, 3),
+            rng.choice(PRICES),
+            rng.randrange(600),
+            rng.choice(FRACTIONS),
+        )
+        for _ in range(fills)
+    ]
+    return session(orders, [(5, "bust"), (9, "correct")])
+
+
+@contextmanager
+def paths(dense: int, span: int) -> Iterator[None]:
+    """The series summed entry by entry only for slices of fewer than ``dense`` entries each (1:
+    whenever there are more entries than slices), the entries read ``span`` log positions at a
+    time."""
+    with mock.patch.object(series, "DENSE", dense), mock.patch.object(series, "SPAN", span):
+        yield

@@ -1,0 +1,270 @@
+"""The ``pnl_runs`` tables: each P&L entry of the views with its line's and its currency's running
+sums in venue time, kept between reads so that the realized P&L series in slices (the operator
+page's P&L chart, ``application.pnl_runs``) costs what it shows, not the log's length.
+
+- ``pnl_runs``: one row per P&L entry (``pnl_entries_view``), keyed by its log position, with
+  its line (``account``, and ``currency``: its quote currency, "" for none), its venue time as
+  the view's text (``ts``), venue, instrument, quote currency and amount (``realized``) as the
+  view has them, and, in the walk's order (venue time, then log position):
+
+  - ``n``: its place among its line's entries, from 0;
+  - ``line_sum``: its line's amounts added from 0 up to it, in the context ``WIDE``;
+  - ``total``: its currency's amounts (every account's) added the same way;
+  - ``fine``: for each exponent below 0 among its line's amounts up to it, the place ``n`` of
+    the last amount with that exponent (``encode_fine``): a slice's sum is the difference of two
+    line sums, and that difference keeps the finest exponent of every amount before the slice;
+    the slice's own finest is the smallest whose last place falls within the slice.
+
+  Two indexes walk a line and a currency in venue time: a slice's end is one seek per line.
+- ``pnl_runs_index``: one row, the positions view's tracking position up to which the rows hold
+  the entries (``seen``), the count of settles of the views then (``settles``,
+  ``storage.views.SETTLES``) and the version of this module's encoding (``VERSION``).
+
+The view is the source of truth: the rows are derived from it by the application
+(``application.pnl_runs``), which reads only the entries changed since ``seen``. Stores are
+compare-and-set on ``seen`` and ``settles``, so two processes that catch up at once write one
+of their results; a rebuild of the views forgets the rows (``forget``), and the next read
+writes them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from orderledger.infrastructure.storage.db import Tx, lock_schema, select_by_keys, table_columns
+
+TABLES = ("pnl_runs", "pnl_runs_index")
+CREATE = (
+    "CREATE TABLE IF NOT EXISTS pnl_runs (position BIGINT NOT NULL PRIMARY KEY, account TEXT NOT NULL,"
+    " currency TEXT NOT NULL, ts TEXT NOT NULL, venue TEXT NOT NULL, instrument TEXT NOT NULL,"
+    " quote TEXT, realized TEXT NOT NULL, n BIGINT NOT NULL, line_sum TEXT NOT NULL, total TEXT NOT NULL,"
+    " fine TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS pnl_runs_by_line ON pnl_runs (account, currency, ts, position)",
+    "CREATE INDEX IF NOT EXISTS pnl_runs_by_currency ON pnl_runs (currency, ts, position)",
+    "CREATE TABLE IF NOT EXISTS pnl_runs_index (id INTEGER NOT NULL PRIMARY KEY, seen BIGINT NOT NULL,"
+    " settles BIGINT NOT NULL, version INTEGER NOT NULL)",
+)
+PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE"
+"""What the application role may do to the tables (derived data, written again from the views)."""
+VERSION = 1
+"""The encoding's version: rows of another are not read, and are replaced."""
+COLUMNS = (
+    "position",
+    "account",
+    "currency",
+    "ts",
+    "venue",
+    "instrument",
+    "quote",
+    "realized",
+    "n",
+    "line_sum",
+    "total",
+    "fine",
+)
+_INSERT = f"INSERT INTO pnl_runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+KEYS_AT_ONCE = 500
+"""Log positions one lookup asks for."""
+_GROUPS = (256, 64, 16, 4, 1)
+"""Rows per INSERT statement, largest first (fixed shapes: each statement is prepared once)."""
+
+
+@dataclass(slots=True)
+class Run:
+    """A row of ``pnl_runs`` (the columns of ``COLUMNS``, in order)."""
+
+    position: int
+    account: str
+    currency: str
+    ts: str
+    venue: str
+    instrument: str
+    quote: str | None
+    realized: str
+    n: int
+    line_sum: str
+    total: str
+    fine: str
+
+    def row(self) -> tuple[Any, ...]:
+        return (
+            self.position,
+            self.account,
+            self.currency,
+            self.ts,
+            self.venue,
+            self.instrument,
+            self.quote,
+            self.realized,
+            self.n,
+            self.line_sum,
+            self.total,
+            self.fine,
+        )
+
+
+def run_of(row: Sequence[Any]) -> Run:
+    """A row read with ``COLUMNS``."""
+    position, account, currency, ts, venue, instrument, quote, realized, n, line_sum, total, fine = row
+    return Run(
+        int(position),
+        account,
+        currency,
+        ts,
+        venue,
+        instrument,
+        quote,
+        realized,
+        int(n),
+        line_sum,
+        total,
+        fine,
+    )
+
+
+def encode_fine(fine: dict[int, int]) -> str:
+    """``{exponent: place}`` as text: ``-2:15 -8:1203`` ("" for none)."""
+    return " ".join(f"{exponent}:{place}" for exponent, place in fine.items())
+
+
+def decode_fine(text: str) -> dict[int, int]:
+    """The mapping ``encode_fine`` wrote."""
+    return {int(e): int(n) for e, n in (pair.split(":") for pair in text.split())} if text else {}
+
+
+def create(tx: Tx) -> None:
+    """Create the tables if they are missing (``orderledger db init`` makes them for an
+    application role that may create nothing)."""
+    if table_columns(tx, TABLES[-1]):
+        return
+    lock_schema(tx)  # (two first reads at once: one creates them)
+    for statement in CREATE:
+        tx.execute(statement)
+
+
+def state(tx: Tx) -> tuple[int, int] | None:
+    """``seen`` and ``settles`` of the rows; None when there are none of this version."""
+    if not table_columns(tx, TABLES[-1]):
+        return None
+    found = tx.one("SELECT seen, settles, version FROM pnl_runs_index WHERE id = 1")
+    if found is None or found[2] != VERSION:
+        return None
+    return int(found[0]), int(found[1])
+
+
+def lines(tx: Tx) -> list[tuple[str, str]]:
+    """Every line (account, currency) with rows, by one seek each along the line index."""
+    found: list[tuple[str, str]] = []
+    row = tx.one("SELECT account, currency FROM pnl_runs ORDER BY account, currency LIMIT 1")
+    while row is not None:
+        found.append((str(row[0]), str(row[1])))
+        row = tx.one(
+            "SELECT account, currency FROM pnl_runs WHERE account > ? OR (account = ? AND currency > ?)"
+            " ORDER BY account, currency LIMIT 1",
+            (row[0], row[0], row[1]),
+        )
+    return found
+
+
+def span(tx: Tx, line: tuple[str, str]) -> tuple[str, str, int]:
+    """The first and last venue time of a line's rows, and how many there are."""
+    where = "WHERE account = ? AND currency = ? ORDER BY ts"
+    first = tx.one(f"SELECT ts FROM pnl_runs {where}, position LIMIT 1", line)[0]
+    last, n = tx.one(f"SELECT ts, n FROM pnl_runs {where} DESC, position DESC LIMIT 1", line)
+    return str(first), str(last), int(n) + 1
+
+
+def slice_ends(tx: Tx, line: tuple[str, str], ends: Sequence[str]) -> list[Run | None]:
+    """For each of ``ends`` (venue times as text), the line's last row before it (None: none)."""
+    values = ", ".join(["(?, ?)"] * len(ends))
+    rows = tx.all(
+        f"WITH b(k, t) AS (VALUES {values})"
+        f" SELECT b.k, {', '.join('r.' + c for c in COLUMNS)} FROM b JOIN pnl_runs r ON r.position = ("
+        "SELECT position FROM pnl_runs WHERE account = ? AND currency = ? AND ts < b.t"
+        " ORDER BY ts DESC, position DESC LIMIT 1)",
+        [*(v for k, end in enumerate(ends) for v in (k, end)), *line],
+    )
+    found: list[Run | None] = [None] * len(ends)
+    for row in rows:
+        found[int(row[0])] = run_of(row[1:])
+    return found
+
+
+def before(tx: Tx, where: str, params: Sequence[Any], ts: str) -> Run | None:
+    """The last row before venue time ``ts`` among those ``where`` selects (a line's or a
+    currency's: an index's leading columns)."""
+    row = tx.one(
+        f"SELECT {', '.join(COLUMNS)} FROM pnl_runs WHERE {where} AND ts < ?"
+        " ORDER BY ts DESC, position DESC LIMIT 1",
+        (*params, ts),
+    )
+    return None if row is None else run_of(row)
+
+
+def since(tx: Tx, currency: str, ts: str) -> list[Run]:
+    """A currency's rows from venue time ``ts`` on."""
+    rows = tx.all(f"SELECT {', '.join(COLUMNS)} FROM pnl_runs WHERE currency = ? AND ts >= ?", (currency, ts))
+    return [run_of(row) for row in rows]
+
+
+def at(tx: Tx, positions: Iterable[int]) -> list[Run]:
+    """The rows of some log positions (those there are)."""
+    wanted = [(position,) for position in positions]
+    found: list[Run] = []
+    for start in range(0, len(wanted), KEYS_AT_ONCE):
+        sql, params = select_by_keys(
+            "pnl_runs", COLUMNS, ("position",), wanted[start : start + KEYS_AT_ONCE], tx.dialect
+        )
+        found.extend(run_of(row) for row in tx.all(sql, params))
+    return found
+
+
+def store(
+    tx: Tx,
+    was: tuple[int, int] | None,
+    now: tuple[int, int],
+    replaced: dict[str, str | None],
+    rows: Sequence[Run],
+) -> bool:
+    """Replace each currency's rows of ``replaced`` from its venue time on (None: all of them)
+    with ``rows``, and move the index from ``was`` (None: no rows of this version) to ``now``
+    (``seen``, ``settles``); False, writing nothing, when the index is no longer at ``was``
+    (another process stored first). On PostgreSQL the index's row is locked first, so two
+    stores take turns."""
+    create(tx)
+    tx.execute(
+        "INSERT INTO pnl_runs_index (id, seen, settles, version) VALUES (1, 0, 0, 0) ON CONFLICT DO NOTHING"
+    )
+    lock = " FOR UPDATE" if tx.dialect == "postgresql" else ""
+    seen, settles, version = tx.one(f"SELECT seen, settles, version FROM pnl_runs_index WHERE id = 1{lock}")
+    if was is None:
+        tx.execute("DELETE FROM pnl_runs")
+    elif (int(seen), int(settles), version) != (*was, VERSION):
+        return False
+    else:
+        for currency, ts in replaced.items():
+            if ts is None:
+                tx.execute("DELETE FROM pnl_runs WHERE currency = ?", (currency,))
+            else:
+                tx.execute("DELETE FROM pnl_runs WHERE currency = ? AND ts >= ?", (currency, ts))
+    _insert(tx, rows)
+    tx.execute("UPDATE pnl_runs_index SET seen = ?, settles = ?, version = ? WHERE id = 1", (*now, VERSION))
+    return True
+
+
+def _insert(tx: Tx, rows: Sequence[Run]) -> None:
+    at = 0
+    for size in _GROUPS:
+        statement = _INSERT if size == 1 else _INSERT + f", ({', '.join('?' * len(COLUMNS))})" * (size - 1)
+        while len(rows) - at >= size:
+            tx.execute(statement, [v for run in rows[at : at + size] for v in run.row()])
+            at += size
+
+
+def forget(tx: Tx) -> None:
+    """Drop the rows (a rebuild of the views): the next read writes them again."""
+    if table_columns(tx, TABLES[-1]):
+        tx.execute("DELETE FROM pnl_runs")
+        tx.execute("DELETE FROM pnl_runs_index")
