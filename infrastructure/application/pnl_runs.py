@@ -149,8 +149,7 @@ def _answer(tx: Tx, points: int, least: int) -> list[PnlPoint] | None:
 def _slice_sum(run: Run, before: Run | None) -> Decimal:
     """The line's amounts after ``before`` up to ``run``, as adding them from 0 gives them: the
     difference of the two running sums, at the finest exponent among those amounts (0 at most)."""
-    since = -1 if before is None else before.n
-    exponent = min((e for e, n in stored.decode_fine(run.fine).items() if n > since), default=0)
+    exponent = stored.finest_after(run.fine, -1 if before is None else before.n)
     summed = Decimal(run.line_sum) - (Decimal(0) if before is None else Decimal(before.line_sum))
     return (
         summed

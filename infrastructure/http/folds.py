@@ -1,7 +1,8 @@
 """The P&L reads (``GET /pnl``, ``/pnl/daily``, ``/pnl/series``): answered once per state of the ledger.
 
-Each folds every P&L entry of the ledger: seconds of one core at 100,000 fills, where every other
-read costs milliseconds. Run in the server's own process they would hold Python's one
+Each may fold every P&L entry of the ledger (the first read with no heads or sums kept, a rule
+asked for the first time, the whole series): seconds of one core at 100,000 fills, where every
+other read costs milliseconds. Run in the server's own process they would hold Python's one
 interpreter lock for that long, and every other request (a page's next tab, ``/health``, a
 write) would wait for its turns at it. So, over a database file or server, they run in a process
 of their own, one at a time (``limits.ReaderProcesses`` with one worker); an in-memory ledger,

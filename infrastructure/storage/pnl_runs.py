@@ -13,7 +13,8 @@ page's P&L chart, ``application.pnl_runs``) costs what it shows, not the log's l
   - ``fine``: for each exponent below 0 among its line's amounts up to it, the place ``n`` of
     the last amount with that exponent (``encode_fine``): a slice's sum is the difference of two
     line sums, and that difference keeps the finest exponent of every amount before the slice;
-    the slice's own finest is the smallest whose last place falls within the slice.
+    the slice's own finest is the smallest whose last place falls within the slice
+    (``finest_after``).
 
   Two indexes walk a line and a currency in venue time: a slice's end is one seek per line.
 - ``pnl_runs_index``: one row, the positions view's tracking position up to which the rows hold
@@ -67,8 +68,6 @@ COLUMNS = (
 _INSERT = f"INSERT INTO pnl_runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 KEYS_AT_ONCE = 500
 """Log positions one lookup asks for."""
-_GROUPS = (256, 64, 16, 4, 1)
-"""Rows per INSERT statement, largest first (fixed shapes: each statement is prepared once)."""
 
 
 @dataclass(slots=True)
@@ -125,8 +124,17 @@ def run_of(row: Sequence[Any]) -> Run:
 
 
 def encode_fine(fine: dict[int, int]) -> str:
-    """``{exponent: place}`` as text: ``-2:15 -8:1203`` ("" for none)."""
-    return " ".join(f"{exponent}:{place}" for exponent, place in fine.items())
+    """``{exponent: place}`` as text, the finest exponent first: ``-8:1203 -2:15`` ("" for none)."""
+    return " ".join(f"{exponent}:{fine[exponent]}" for exponent in sorted(fine))
+
+
+def finest_after(text: str, since: int) -> int:
+    """The finest exponent of ``encode_fine``'s text whose place is after ``since`` (0: none)."""
+    for pair in text.split():
+        exponent, place = pair.split(":")
+        if int(place) > since:
+            return int(exponent)
+    return 0
 
 
 def decode_fine(text: str) -> dict[int, int]:
@@ -155,15 +163,19 @@ def state(tx: Tx) -> tuple[int, int] | None:
 
 
 def lines(tx: Tx) -> list[tuple[str, str]]:
-    """Every line (account, currency) with rows, by one seek each along the line index."""
+    """Every line (account, currency) with rows, by a seek or two each along the line index (the
+    next currency of the account, else the next account's first)."""
     found: list[tuple[str, str]] = []
     row = tx.one("SELECT account, currency FROM pnl_runs ORDER BY account, currency LIMIT 1")
     while row is not None:
         found.append((str(row[0]), str(row[1])))
         row = tx.one(
-            "SELECT account, currency FROM pnl_runs WHERE account > ? OR (account = ? AND currency > ?)"
+            "SELECT account, currency FROM pnl_runs WHERE account = ? AND currency > ?"
             " ORDER BY account, currency LIMIT 1",
-            (row[0], row[0], row[1]),
+            (row[0], row[1]),
+        ) or tx.one(
+            "SELECT account, currency FROM pnl_runs WHERE account > ? ORDER BY account, currency LIMIT 1",
+            (row[0],),
         )
     return found
 
@@ -249,18 +261,9 @@ def store(
                 tx.execute("DELETE FROM pnl_runs WHERE currency = ?", (currency,))
             else:
                 tx.execute("DELETE FROM pnl_runs WHERE currency = ? AND ts >= ?", (currency, ts))
-    _insert(tx, rows)
+    tx.executemany(_INSERT, [run.row() for run in rows])
     tx.execute("UPDATE pnl_runs_index SET seen = ?, settles = ?, version = ? WHERE id = 1", (*now, VERSION))
     return True
-
-
-def _insert(tx: Tx, rows: Sequence[Run]) -> None:
-    at = 0
-    for size in _GROUPS:
-        statement = _INSERT if size == 1 else _INSERT + f", ({', '.join('?' * len(COLUMNS))})" * (size - 1)
-        while len(rows) - at >= size:
-            tx.execute(statement, [v for run in rows[at : at + size] for v in run.row()])
-            at += size
 
 
 def forget(tx: Tx) -> None:
