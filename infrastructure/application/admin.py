@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.infrastructure.application import pnl_runs
 from orderledger.infrastructure.application.exports import check_export, write_export
 from orderledger.infrastructure.audit.anchors import check_anchors, record_anchor
 from orderledger.infrastructure.audit.chain_check import Progress
@@ -103,6 +104,8 @@ def verify_ledger(
         progress=progress,
     )
     report.heads_checked = len(heads or {}) + len(journal) + (expected is not None)
+    if report.full and report.broken is None:
+        report.view_problems += pnl_runs.differences(ledger.db)  # (sums the views' entries: checked first)
     if anchor and report.ok and not ledger.db.url.read_only:
         try:
             if record_anchor(ledger.db, report.head, report.journal_head) is not None:

@@ -315,4 +315,32 @@ def _line_start(
     return prior.n, Decimal(prior.line_sum), stored.decode_fine(prior.fine)
 
 
-__all__ = ["kept_series"]
+def differences(db: Database, limit: int = 20) -> list[str]:
+    """``verify``'s check of the kept sums, when they stand where the views do: each row against
+    the sums of the view's entries (which the check of the views compares with a fold of the log).
+    Rows that stand elsewhere are brought up to the views by the next read, which keeps the rows
+    before each change as they are: the verify after it compares them."""
+    with db.read() as tx:
+        now = _views_state(tx)
+        if now is None or stored.state(tx) != now:
+            return []
+        try:
+            _, rows = _caught_up(tx, None, now)
+        except decimal.DecimalException:
+            return []
+        expected = {run.position: run.row() for run in rows}
+        found: list[str] = []
+        for run in stored.every(tx):
+            want = expected.pop(run.position, None)
+            if want is None:
+                found.append(f"pnl_runs: the row at log position {run.position} is no P&L entry's")
+            elif want != run.row():
+                found.append(
+                    f"pnl_runs: the row at log position {run.position} differs from the running sums"
+                    " of the P&L entries"
+                )
+        found += [f"pnl_runs: the P&L entry at log position {p} has no row" for p in sorted(expected)]
+    return found[:limit]
+
+
+__all__ = ["differences", "kept_series"]

@@ -204,6 +204,11 @@ def slice_ends(tx: Tx, line: tuple[str, str], ends: Sequence[str]) -> list[Run |
     return found
 
 
+def every(tx: Tx) -> list[Run]:
+    """Every row, in no set order."""
+    return [run_of(row) for row in tx.all(f"SELECT {', '.join(COLUMNS)} FROM pnl_runs")]
+
+
 def before(tx: Tx, where: str, params: Sequence[Any], ts: str) -> Run | None:
     """The last row before venue time ``ts`` among those ``where`` selects (a line's or a
     currency's: an index's leading columns)."""

@@ -168,3 +168,30 @@ def test_a_store_after_another_process_stored_writes_nothing() -> None:
             assert not stored.store(tx, (kept[0] - 1, kept[1]), (kept[0] + 1, kept[1]), {"USDT": None}, [])
             assert tx.one("SELECT count(*) FROM pnl_runs")[0] == 40
         assert state(ledger) == kept
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "UPDATE pnl_runs SET line_sum = '1' WHERE n = 20",
+        "UPDATE pnl_runs SET total = '1' WHERE n = 20",
+        "UPDATE pnl_runs SET fine = '' WHERE n = 20",
+        "DELETE FROM pnl_runs WHERE n = 20",
+        "INSERT INTO pnl_runs SELECT position + 100000, account, currency, ts, venue, instrument, quote,"
+        " realized, n, line_sum, total, fine FROM pnl_runs WHERE n = 20",
+    ],
+)
+def test_verify_finds_a_kept_sum_changed_added_or_removed(tamper: str) -> None:
+    with OrderLedger("memory://") as ledger, paths(1, 1 << 20):
+        record_all(ledger, fills(0, 40))
+        read(ledger)
+        assert ledger.verify().ok
+        with ledger.db.write() as tx:
+            tx.execute(tamper)
+        report = ledger.verify()
+        assert not report.ok
+        assert [p for p in report.view_problems if p.startswith("pnl_runs: ")], report.view_problems
+        with ledger.db.write() as tx:
+            stored.forget(tx)  # derived: the next read sums them again
+        read(ledger)
+        assert ledger.verify().ok
