@@ -17,6 +17,8 @@ page's P&L chart, ``application.pnl_runs``) costs what it shows, not the log's l
     (``finest_after``).
 
   Two indexes walk a line and a currency in venue time: a slice's end is one seek per line.
+  (The position is an ``INTEGER PRIMARY KEY``, as the views' positions are: on SQLite the
+  table's rowid, no index of its own.)
 - ``pnl_runs_index``: one row, the positions view's tracking position up to which the rows hold
   the entries (``seen``), the count of settles of the views then (``settles``,
   ``storage.views.SETTLES``) and the version of this module's encoding (``VERSION``).
@@ -38,7 +40,7 @@ from orderledger.infrastructure.storage.db import Tx, lock_schema, select_by_key
 
 TABLES = ("pnl_runs", "pnl_runs_index")
 CREATE = (
-    "CREATE TABLE IF NOT EXISTS pnl_runs (position BIGINT NOT NULL PRIMARY KEY, account TEXT NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS pnl_runs (position INTEGER NOT NULL PRIMARY KEY, account TEXT NOT NULL,"
     " currency TEXT NOT NULL, ts TEXT NOT NULL, venue TEXT NOT NULL, instrument TEXT NOT NULL,"
     " quote TEXT, realized TEXT NOT NULL, n BIGINT NOT NULL, line_sum TEXT NOT NULL, total TEXT NOT NULL,"
     " fine TEXT NOT NULL)",
