@@ -22,7 +22,9 @@ re-fold the views deferred has entries not yet linked: ``Views.finish`` re-folds
 the run, and the next read catches up from there); then, and when the ledger is read-only for
 this connection, another writer holds the write lock, another process stored first, or a sum
 would round at the context's 100 digits, there is no answer here, and the series is read from
-the view (``series.realized_series``).
+the view (``series.realized_series``). A store refused for another reason (a full disk, an
+application role not granted the tables) makes this process read the view from then on, rather
+than sum every entry for nothing at each read.
 """
 
 from __future__ import annotations
@@ -33,10 +35,16 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal, localcontext
 from typing import Any
+from weakref import WeakSet
 
 from orderledger.domain.values import WIDE
 from orderledger.infrastructure.application.slices import slice_start_texts
-from orderledger.infrastructure.errors import DatabaseCorruptError, DatabaseReplacedError, StoreError
+from orderledger.infrastructure.errors import (
+    DatabaseCorruptError,
+    DatabaseLockedError,
+    DatabaseReplacedError,
+    StoreError,
+)
 from orderledger.infrastructure.results.pnl import PnlPoint
 from orderledger.infrastructure.storage import pnl_runs as stored
 from orderledger.infrastructure.storage.db import Database, Tx, select_by_keys
@@ -49,6 +57,8 @@ Entry = tuple[int, str, str, str, str, str, "str | None", str]
 (the view's text), venue, instrument, quote currency, amount (text): a ``Run``'s first fields."""
 
 _ENTRY_COLUMNS = ("position", "ts_event", "account", "venue", "instrument", "quote_currency", "realized")
+_REFUSED: WeakSet[Database] = WeakSet()
+"""Databases whose store of the sums failed for good in this process (not for a lock)."""
 AFTER_ALL = "~"
 """A text after every venue time's (each starts with a digit): the end of the last slice."""
 EXACT_WIDE = WIDE.copy()
@@ -72,7 +82,7 @@ def kept_series(db: Database, points: int, least: int) -> list[PnlPoint] | None:
             return _answer(tx, points, least)
         if was is None and int(tx.one("SELECT count(*) FROM pnl_entries_view")[0]) <= least:
             return None
-        if not db.writable():
+        if not db.writable() or db in _REFUSED:
             return None
         db.check_ahead()  # (the check before this process's first write, beside the work below)
         if was is not None and (was[0] > now[0] or was[1] > now[1]):
@@ -88,8 +98,14 @@ def kept_series(db: Database, points: int, least: int) -> list[PnlPoint] | None:
             return _answer(tx, points, least)
     except (DatabaseCorruptError, DatabaseReplacedError):
         raise  # damage found before the write: told, as any command that meets it tells it
+    except DatabaseLockedError:
+        return None  # another writer holds the lock: the view's own walk answers, a later read stores
     except StoreError:
-        return None  # read-only, locked, full or not granted: the view's own walk answers
+        # Read-only, full or not granted (an application role before ``db init`` made the
+        # tables): summing every entry for nothing at each read would double its cost, so this
+        # process reads the view from now on.
+        _REFUSED.add(db)
+        return None
 
 
 def _views_state(tx: Tx) -> tuple[int, int] | None:

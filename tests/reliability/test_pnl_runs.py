@@ -15,8 +15,10 @@ from typing import Any
 
 import pytest
 
+from orderledger.infrastructure.application import pnl_runs
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.series import realized_series
+from orderledger.infrastructure.errors import DatabaseLockedError, StoreError
 from orderledger.infrastructure.storage import pnl_runs as stored
 from tests.support.integration import fact, fill, request
 from tests.support.series import paths, walked_series
@@ -195,3 +197,38 @@ def test_verify_finds_a_kept_sum_changed_added_or_removed(tamper: str) -> None:
             stored.forget(tx)  # derived: the next read sums them again
         read(ledger)
         assert ledger.verify().ok
+
+
+def test_a_store_refused_for_good_is_not_tried_again_by_the_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    # (an application role not granted the tables, a full disk): the view's walk answers, and
+    # the process no longer sums every entry for a store that will fail
+    with OrderLedger("memory://") as ledger, paths(1, 1 << 20):
+        record_all(ledger, fills(0, 40))
+
+        def refused(*_: Any) -> bool:
+            raise StoreError("permission denied for table pnl_runs")
+
+        monkeypatch.setattr(stored, "store", refused)
+        read(ledger)
+        summed = []
+        keep = pnl_runs._caught_up
+        monkeypatch.setattr(pnl_runs, "_caught_up", lambda *a: summed.append(1) or keep(*a))
+        read(ledger)
+        assert summed == [] and state(ledger) is None
+
+
+def test_a_store_met_by_another_writer_is_tried_again_by_the_next_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with OrderLedger("memory://") as ledger, paths(1, 1 << 20):
+        record_all(ledger, fills(0, 40))
+        keep = stored.store
+
+        def locked(*_: Any) -> bool:
+            raise DatabaseLockedError("database is locked")
+
+        monkeypatch.setattr(stored, "store", locked)
+        read(ledger)
+        monkeypatch.setattr(stored, "store", keep)
+        read(ledger)
+        assert state(ledger) is not None
