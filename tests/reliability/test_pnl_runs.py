@@ -210,9 +210,14 @@ def test_a_store_refused_for_good_is_not_tried_again_by_the_process(monkeypatch:
 
         monkeypatch.setattr(stored, "store", refused)
         read(ledger)
-        summed = []
+        summed: list[int] = []
         keep = pnl_runs._caught_up
-        monkeypatch.setattr(pnl_runs, "_caught_up", lambda *a: summed.append(1) or keep(*a))
+
+        def counted(*arguments: Any) -> Any:
+            summed.append(1)
+            return keep(*arguments)
+
+        monkeypatch.setattr(pnl_runs, "_caught_up", counted)
         read(ledger)
         assert summed == [] and state(ledger) is None
 
