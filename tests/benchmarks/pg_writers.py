@@ -30,8 +30,8 @@ lock held, the views' catch-up after the commit, attempts and batches refused as
 sampler reads ``pg_stat_activity`` every 5 ms.
 
 The server is ``ORDERLEDGER_TEST_POSTGRES_URL`` (default postgresql://postgres@127.0.0.1:5432/test)
-with ``--database`` in place of its database name (default ``pgw``: create it once, as the
-benchmark must not share a database with tests running meanwhile).
+with ``--database`` in place of its database name (default ``pgw``, created when missing:
+the benchmark must not share a database with tests running meanwhile).
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
+from psycopg import sql  # noqa: E402
 
 from orderledger.infrastructure.application.simulator import simulate  # noqa: E402
 from tests.support.bench import package_root  # noqa: E402
@@ -177,6 +178,13 @@ def split(messages: list[dict[str, Any]], writers: int) -> list[list[str]]:
 
 def server_url(database: str) -> str:
     return re.sub(r"/[^/?]*(\?|$)", f"/{database}\\1", SERVER, count=1) if "/" in SERVER[13:] else SERVER
+
+
+def ensure_database(database: str) -> None:
+    """Create the server's database ``database`` unless it exists (the benchmark's own, kept)."""
+    with psycopg.connect(server_url("postgres"), autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone() is None:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
 
 
 def run(
@@ -382,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         "--no-project", action="store_true", help="writers leave the views (caught up after them, not timed)"
     )
     args = parser.parse_args(argv)
+    ensure_database(args.database)
     messages = four_accounts(args.orders)
     extra = ("--no-project",) if args.no_project else ()
     counts = [int(n) for n in args.writers.split(",")]
