@@ -73,7 +73,7 @@ def kept_series(db: Database, points: int, least: int) -> list[PnlPoint] | None:
     """The series in ``points`` slices (``series.realized_series``) from the kept rows, brought up
     to the views first; None when they cannot be (see the module), or when none are kept and the
     view holds no more than ``least`` entries (a series the view's own walk answers at once)."""
-    with db.read() as tx:
+    with db.snapshot() as tx:  # (the views' state and their entries, as one)
         now = _views_state(tx)
         if now is None:
             return None
@@ -336,7 +336,7 @@ def differences(db: Database, limit: int = 20) -> list[str]:
     the sums of the view's entries (which the check of the views compares with a fold of the log).
     Rows that stand elsewhere are brought up to the views by the next read, which keeps the rows
     before each change as they are: the verify after it compares them."""
-    with db.read() as tx:
+    with db.snapshot() as tx:  # (the views' state and their entries, as one)
         now = _views_state(tx)
         if now is None or stored.state(tx) != now:
             return []
