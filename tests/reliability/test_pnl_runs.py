@@ -72,8 +72,8 @@ def state(ledger: OrderLedger) -> tuple[int, int] | None:
         return stored.state(tx)
 
 
-def test_a_read_after_fills_in_venue_order_sums_only_those_fills() -> None:
-    with OrderLedger("memory://") as ledger, paths(1, 1 << 20):
+def test_a_read_after_fills_in_venue_order_sums_only_those_fills(ledger_url: str) -> None:
+    with OrderLedger(ledger_url) as ledger, paths(1, 1 << 20):
         record_all(ledger, fills(0, 40))
         with stores() as made:
             read(ledger)
@@ -91,8 +91,8 @@ def test_a_read_after_fills_in_venue_order_sums_only_those_fills() -> None:
         assert made == []
 
 
-def test_a_late_fill_sums_its_currency_again_from_its_place() -> None:
-    with OrderLedger("memory://") as ledger, paths(1, 1 << 20):
+def test_a_late_fill_sums_its_currency_again_from_its_place(ledger_url: str) -> None:
+    with OrderLedger(ledger_url) as ledger, paths(1, 1 << 20):
         record_all(ledger, fills(0, 40))
         read(ledger)
         record_all(ledger, fills(40, 1, at=19.5))  # between the fills at seconds 19 and 20
@@ -106,8 +106,8 @@ def test_a_late_fill_sums_its_currency_again_from_its_place() -> None:
         assert replaced == {"USDT": rows[0].ts}
 
 
-def test_a_bust_sums_its_book_again_from_the_busted_fill() -> None:
-    with OrderLedger("memory://") as ledger, paths(1, 1 << 20):
+def test_a_bust_sums_its_book_again_from_the_busted_fill(ledger_url: str) -> None:
+    with OrderLedger(ledger_url) as ledger, paths(1, 1 << 20):
         record_all(ledger, fills(0, 40))
         read(ledger)
         ledger.record(fact("fill_busted", "o30", seconds=60, trade_id="t30"))
@@ -134,8 +134,8 @@ def test_kept_sums_of_a_later_state_than_the_views_are_summed_again() -> None:
             assert state(ledger) == (int(tx.one("SELECT max(notification_id) FROM events")[0]), 0)
 
 
-def test_a_rebuild_of_the_positions_view_forgets_the_kept_sums() -> None:
-    with OrderLedger("memory://") as ledger, paths(1, 1 << 20):
+def test_a_rebuild_of_the_positions_view_forgets_the_kept_sums(ledger_url: str) -> None:
+    with OrderLedger(ledger_url) as ledger, paths(1, 1 << 20):
         record_all(ledger, fills(0, 40))
         read(ledger)
         ledger.rebuild(["orders"])  # another view: kept
@@ -183,8 +183,8 @@ def test_a_store_after_another_process_stored_writes_nothing() -> None:
         " realized, n, line_sum, total, fine FROM pnl_runs WHERE n = 20",
     ],
 )
-def test_verify_finds_a_kept_sum_changed_added_or_removed(tamper: str) -> None:
-    with OrderLedger("memory://") as ledger, paths(1, 1 << 20):
+def test_verify_finds_a_kept_sum_changed_added_or_removed(tamper: str, ledger_url: str) -> None:
+    with OrderLedger(ledger_url) as ledger, paths(1, 1 << 20):
         record_all(ledger, fills(0, 40))
         read(ledger)
         assert ledger.verify().ok
