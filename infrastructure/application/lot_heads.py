@@ -160,7 +160,7 @@ def closed_lots(ledger: LedgerParts, rule: CostBasis) -> dict[PositionKey, list[
     then those, stored for the next read with the heads of the grouping ``CLOSED`` (the account
     books again, kept apart from those of ``lots`` and positions, which make no closed lots: a
     ledger never asked for its closed lots neither folds nor stores them)."""
-    heads, kept = _brought(ledger, rule, CLOSED)
+    heads, kept = _brought(ledger, rule, CLOSED, lots=True)
     return {
         key[1:]: [*kept.get(key[1:], [])[: head.closed_from], *head.closed]
         for key, head in sorted(heads.items())
@@ -168,9 +168,9 @@ def closed_lots(ledger: LedgerParts, rule: CostBasis) -> dict[PositionKey, list[
 
 
 def _brought(
-    ledger: LedgerParts, rule: CostBasis, grouping: str
+    ledger: LedgerParts, rule: CostBasis, grouping: str, *, lots: bool = False
 ) -> tuple[dict[BookKey, LotHead], dict[PositionKey, list[ClosedLot]]]:
-    """The heads of ``grouping`` brought up to the log's head and stored, and (grouping
+    """The heads of ``grouping`` brought up to the log's head and stored, and (``lots``, grouping
     ``CLOSED``) the closed lots that were stored with the heads they were brought from, read in
     the same transaction."""
     db = ledger.db
@@ -180,7 +180,7 @@ def _brought(
         if since > ledger.log_position():
             since = 0  # a store restored from an older copy than its heads: folded again
         heads = stored.load(tx, rule, grouping) if since else {}
-        kept = stored.closed(tx, rule) if since and groups.closed else {}
+        kept = stored.closed(tx, rule) if since and lots and groups.closed else {}
         found = (
             tx.one("SELECT position FROM view_tracking WHERE view = 'orders'") if groups.by_parent else None
         )
