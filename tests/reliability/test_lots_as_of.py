@@ -9,7 +9,7 @@ item 2)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from tests.support.heads import (
     watched,
 )
 from tests.support.integration import T0, at, separate_database, ts
+from tests.support.postgres import private_schema, require_postgres
 
 RULES = ("fifo", "lifo", "hifo", "average")
 
@@ -82,6 +83,7 @@ def _moments(ledger: OrderLedger) -> tuple[list[datetime], list[datetime]]:
     )
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 @settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(RULES),
@@ -93,6 +95,7 @@ def _moments(ledger: OrderLedger) -> tuple[list[datetime], list[datetime]]:
     st.data(),
 )
 def test_a_read_as_of_any_moment_answers_what_a_fold_of_the_log_up_to_it_answers(
+    backend: str,
     rule: str,
     orders: list[Any],
     changes: list[tuple[int, str, int]],
@@ -101,6 +104,10 @@ def test_a_read_as_of_any_moment_answers_what_a_fold_of_the_log_up_to_it_answers
     every: int,
     data: st.DataObject,
 ) -> None:
+    database: AbstractContextManager[str] = nullcontext("memory://")
+    if backend == "postgres":
+        require_postgres()
+        database = private_schema("ol_test_as_of")  # (a schema of its own for each example)
     messages = drawn_session(BOOKS, orders, changes, flows)
     if defined:
         messages.append({**DEFINITION, "ts": ts(2)})
@@ -119,9 +126,9 @@ def test_a_read_as_of_any_moment_answers_what_a_fold_of_the_log_up_to_it_answers
     # first), or by one that may not (from those stored as far as the log then went, if any).
     read_only = data.draw(st.booleans(), label="read only")
     now = [T0]
-    with pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch, database as url:
         patch.setattr(lots_module, "MARK_EVERY", every)
-        with OrderLedger("memory://", clock=lambda: now[0]) as ledger:
+        with OrderLedger(url, clock=lambda: now[0]) as ledger:
             for message, second, store in zip(arrival, clock, stored_after, strict=True):
                 now[0] = T0 + timedelta(hours=1, seconds=second)
                 ledger.record(message)
