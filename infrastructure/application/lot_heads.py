@@ -476,6 +476,8 @@ def heads_as_of(
     them) only when the as-of holds at least half of the log, so that this read costs at most
     twice the fold up to the moment; earlier moments are folded up to the moment, as when
     nothing is stored."""
+    if grouping not in (ACCOUNT, CLOSED):
+        raise InvalidInputError(f"`by` {grouping!r}: heads as of a time are the account books'", field="by")
     asof = _AsOf(moment, event_time)
     held, whole = _held_then(ledger, asof), ledger.log_position()
     if held * _FOLD_BEFORE < whole or (held * 2 < whole and not stored_at(ledger, rule, grouping)):
