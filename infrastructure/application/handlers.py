@@ -247,12 +247,11 @@ def lots(ledger: LedgerParts, request: Lots) -> list[LotRow]:
     rule = request.cost_basis
     if rule == "average":
         raise InvalidInputError("lots need a lot rule: fifo, lifo or hifo, not average", field="cost_basis")
-    if request.closed:
-        if request.as_of is None:
-            return [LotRow.of_closed(rule, lot) for lot in reads.rule_closed(ledger, rule)]
-        books = reads.rule_books(ledger, rule, request.as_of, request.event_time)
-        return [LotRow.of_closed(rule, lot) for b in books.values() for lot in b.closed]
     moment = None if request.as_of is None else parse_timestamp(request.as_of, "as_of")
+    if request.closed:
+        return [
+            LotRow.of_closed(rule, lot) for lot in reads.rule_closed(ledger, rule, moment, request.event_time)
+        ]
     heads = reads.rule_heads_at(ledger, rule, moment, request.event_time)
     if heads is not None:
         return [LotRow.of_open(rule, lot) for _, head in sorted(heads.items()) for lot in head.open]

@@ -479,8 +479,8 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         """Open tax lots under ``cost_basis`` (fifo, lifo, hifo), each with its opening fill and
         cost; with ``closed``, the closed lots instead: one row per matched quantity, with its
         opening and closing fill, cost, proceeds, fees and P&L. Read from the lots kept between
-        reads, brought up to the log's head; open lots ``as_of`` a time from those lots' marks
-        (closed lots then folded from the log)."""
+        reads, brought up to the log's head; ``as_of`` a time, from those lots' marks (and the
+        closed lots kept with them)."""
         return handle(self, asks.Lots(cost_basis, closed=closed, as_of=as_of, event_time=event_time))
 
     @filtered("positions")

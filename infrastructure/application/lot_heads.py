@@ -160,7 +160,7 @@ def closed_lots(ledger: LedgerParts, rule: CostBasis) -> dict[PositionKey, list[
     then those, stored for the next read with the heads of the grouping ``CLOSED`` (the account
     books again, kept apart from those of ``lots`` and positions, which make no closed lots: a
     ledger never asked for its closed lots neither folds nor stores them)."""
-    heads, kept = _brought(ledger, rule, CLOSED)
+    heads, kept = _brought(ledger, rule, CLOSED, lots=True)
     return {
         key[1:]: [*kept.get(key[1:], [])[: head.closed_from], *head.closed]
         for key, head in sorted(heads.items())
@@ -168,9 +168,9 @@ def closed_lots(ledger: LedgerParts, rule: CostBasis) -> dict[PositionKey, list[
 
 
 def _brought(
-    ledger: LedgerParts, rule: CostBasis, grouping: str
+    ledger: LedgerParts, rule: CostBasis, grouping: str, *, lots: bool = False
 ) -> tuple[dict[BookKey, LotHead], dict[PositionKey, list[ClosedLot]]]:
-    """The heads of ``grouping`` brought up to the log's head and stored, and (grouping
+    """The heads of ``grouping`` brought up to the log's head and stored, and (``lots``, grouping
     ``CLOSED``) the closed lots that were stored with the heads they were brought from, read in
     the same transaction."""
     db = ledger.db
@@ -180,7 +180,7 @@ def _brought(
         if since > ledger.log_position():
             since = 0  # a store restored from an older copy than its heads: folded again
         heads = stored.load(tx, rule, grouping) if since else {}
-        kept = stored.closed(tx, rule) if since and groups.closed else {}
+        kept = stored.closed(tx, rule) if since and lots and groups.closed else {}
         found = (
             tx.one("SELECT position FROM view_tracking WHERE view = 'orders'") if groups.by_parent else None
         )
@@ -433,10 +433,16 @@ class _AsOf:
 
 
 def heads_as_of(
-    ledger: LedgerParts, rule: CostBasis, moment: datetime, *, event_time: bool = False
+    ledger: LedgerParts,
+    rule: CostBasis,
+    moment: datetime,
+    *,
+    event_time: bool = False,
+    grouping: str = ACCOUNT,
 ) -> dict[PositionKey, LotHead] | None:
-    """Every book's head under ``rule`` as the ledger held it at ``moment`` (its events recorded
-    by then; with ``event_time``, those of venue time up to it), from the stored heads and their
+    """Every account book's head under ``rule`` as the ledger held it at ``moment`` (its events
+    recorded by then; with ``event_time``, those of venue time up to it), from the stored heads
+    of ``grouping`` (``ACCOUNT``, or ``CLOSED``: the same books with their closed lots) and their
     marks; None when none are stored and this connection may not store them (a fold of the log
     answers then).
 
@@ -454,30 +460,35 @@ def heads_as_of(
     fill when there is none, or when its instrument's definition outside the as-of may have
     valued its fills.
 
+    Under ``CLOSED`` each head holds in ``closed`` every closed lot its book had made by the
+    moment (``closed_from`` 0), in venue order of their closing fills: a head that is the answer
+    as it is, its book's stored closed lots; one folded from a mark, those stored numbered below
+    the mark's count (``Mark.closed``: the lots a mark holds none of the disagreeing events of
+    are the as-of's too), then those its fold made; one folded from its first fill, those its
+    fold made. The stored lots are read in the snapshot of the heads and marks they go with.
+
     The read costs the fills since the marks, the busts and corrections outside the as-of and,
     in recorded time, one walk of the index of recorded time after the moment (positions only),
-    not the history before the moment; a moment so early that the log holds few events before
-    it (``_FOLD_BEFORE``) is answered by the fold (None), which is then the shorter read. With
-    no heads stored yet, the heads are folded from the whole log and stored (once: every later
-    read starts from them) only when the as-of holds at least half of the log, so that this
-    read costs at most twice the fold up to the moment; earlier
-    moments are folded up to the moment, as when nothing is stored."""
+    not the history before the moment (beyond, under ``CLOSED``, the closed lots it answers); a
+    moment so early that the log holds few events before it (``_FOLD_BEFORE``) is answered by
+    the fold (None), which is then the shorter read. With no heads of ``grouping`` stored yet,
+    the heads are folded from the whole log and stored (once: every later read starts from
+    them) only when the as-of holds at least half of the log, so that this read costs at most
+    twice the fold up to the moment; earlier moments are folded up to the moment, as when
+    nothing is stored."""
+    if grouping not in (ACCOUNT, CLOSED):
+        raise InvalidInputError(f"`by` {grouping!r}: heads as of a time are the account books'", field="by")
     asof = _AsOf(moment, event_time)
     held, whole = _held_then(ledger, asof), ledger.log_position()
-    if held * _FOLD_BEFORE < whole or (held * 2 < whole and not stored_at(ledger, rule)):
+    if held * _FOLD_BEFORE < whole or (held * 2 < whole and not stored_at(ledger, rule, grouping)):
         return None
     if ledger.db.writable():
-        _brought(ledger, rule, ACCOUNT)
-    with ledger.db.snapshot() as tx:  # (the heads, their marks and what lies outside them, as one)
-        seen = stored.seen(tx, rule, ACCOUNT)
+        _brought(ledger, rule, grouping)
+    with ledger.db.snapshot() as tx:  # (the heads, their marks and lots, what lies outside them, as one)
+        seen = stored.seen(tx, rule, grouping)
         if not seen:
             return None
-        heads = {key[1:]: head for key, head in stored.load(tx, rule, ACCOUNT).items()}
-        bounds, again = _outside(tx, asof, seen)
-        # (recorded time) The first log position recorded after the moment: a head or mark of
-        # fills all before it holds none the as-of does not (the clock may go back: any later
-        # position may be either).
-        first_later = None if event_time else _first_recorded_after(tx, asof)
+        heads = {key[1:]: head for key, head in stored.load(tx, rule, grouping).items()}
         definitions = [
             (position, event)
             for position, event, _ in decoded_events(
@@ -489,38 +500,72 @@ def heads_as_of(
                 ),
             )
         ]
-        starts: dict[PositionKey, Mark | None] = {}
-        found: dict[PositionKey, LotHead] = {}
-        for book in sorted({*heads, *bounds}):
-            head, bound = heads.get(book), bounds.get(book)
-            if book[1:] in again or head is None:
-                starts[book] = None
-                continue
-            cutoff: datetime | None
-            if event_time:
-                as_is = bound is None and head.last[0] <= moment
-                latest = moment + _MICROSECOND  # (a mark no later than the moment)
-                cutoff = latest if bound is None else min(bound, latest)
-            else:
-                as_is = bound is None and (first_later is None or head.through < first_later)
-                cutoff = bound
-            if as_is:
-                found[book] = head  # the as-of and the head hold the same fills
-                continue
-            starts[book] = stored.latest_mark(
-                tx, rule, ("", *book), ACCOUNT, head.marked, before=cutoff, through_below=first_later
-            )
+        found, starts = _starts(tx, rule, grouping, asof, heads, seen)
+        kept = _kept_then(tx, rule, found, starts) if grouping == CLOSED else {}
     marked = {book: mark for book, mark in starts.items() if mark is not None}
     since = _since_marks(ledger, marked, asof, held) if marked else {}
     for book, mark in starts.items():
         head = heads.get(book)
-        if mark is None or head is None:
-            folded = _fold_as_of(ledger, rule, book, asof, None, definitions)
-        else:
-            folded = _fold_as_of(ledger, rule, book, asof, (head, mark), definitions, since.get(book, []))
+        start = None if mark is None or head is None else (head, mark)
+        folded = _fold_as_of(
+            ledger, rule, book, asof, start, definitions, since.get(book, []), closed=grouping == CLOSED
+        )
         if folded is not None:
             found[book] = folded
+    for book, head in found.items():
+        if head.closed_from:  # (``CLOSED``: the lots before the fold's, as stored)
+            head.closed = [*kept.get(book, [])[: head.closed_from], *head.closed]
     return dict(sorted(found.items()))
+
+
+def _starts(
+    tx: Tx, rule: CostBasis, grouping: str, asof: _AsOf, heads: dict[PositionKey, LotHead], seen: int
+) -> tuple[dict[PositionKey, LotHead], dict[PositionKey, Mark | None]]:
+    """The stored ``heads`` (standing at ``seen``) that are the as-of's answer as they are, and
+    for every other book of theirs or with events outside them the mark its fold as of the
+    moment starts from (None: its first fill), as ``heads_as_of`` tells."""
+    bounds, again = _outside(tx, asof, seen)
+    # (recorded time) The first log position recorded after the moment: a head or mark of
+    # fills all before it holds none the as-of does not (the clock may go back: any later
+    # position may be either).
+    first_later = None if asof.event_time else _first_recorded_after(tx, asof)
+    starts: dict[PositionKey, Mark | None] = {}
+    found: dict[PositionKey, LotHead] = {}
+    for book in sorted({*heads, *bounds}):
+        head, bound = heads.get(book), bounds.get(book)
+        if book[1:] in again or head is None:
+            starts[book] = None
+            continue
+        cutoff: datetime | None
+        if asof.event_time:
+            as_is = bound is None and head.last[0] <= asof.at
+            latest = asof.at + _MICROSECOND  # (a mark no later than the moment)
+            cutoff = latest if bound is None else min(bound, latest)
+        else:
+            as_is = bound is None and (first_later is None or head.through < first_later)
+            cutoff = bound
+        if as_is:
+            found[book] = head  # the as-of and the head hold the same fills
+            continue
+        starts[book] = stored.latest_mark(
+            tx, rule, ("", *book), grouping, head.marked, before=cutoff, through_below=first_later
+        )
+    return found, starts
+
+
+def _kept_then(
+    tx: Tx, rule: CostBasis, found: dict[PositionKey, LotHead], starts: dict[PositionKey, Mark | None]
+) -> dict[PositionKey, list[ClosedLot]]:
+    """The stored closed lots an as-of under ``CLOSED`` answers with: of each head ``found`` as
+    it is, all its book's (``made``); of each book folded from a mark, those numbered below the
+    mark's count; none of a book folded from its first fill."""
+    below = {book: head.made for book, head in found.items()}
+    below.update((book, mark.closed) for book, mark in starts.items() if mark is not None)
+    kept: dict[PositionKey, list[ClosedLot]] = {}
+    for book, count in sorted(below.items()):
+        if count:
+            kept.update(stored.closed(tx, rule, book, below=count))
+    return kept
 
 
 _MICROSECOND = timedelta(microseconds=1)
@@ -650,10 +695,13 @@ def _fold_as_of(
     asof: _AsOf,
     start: tuple[LotHead, Mark] | None,
     definitions: list[tuple[int, OrderEvent]],
-    since: list[tuple[int, OrderEvent]] | None = None,
+    since: list[tuple[int, OrderEvent]],
+    *,
+    closed: bool,
 ) -> LotHead | None:
     """One book's head as of the moment: from one of its head's marks (``start``), its fills
-    then after the mark being among ``since`` (``_since_marks``), or from its first fill."""
+    then after the mark being among ``since`` (``_since_marks``), or from its first fill;
+    ``closed``: making its closed lots."""
     if start is None:
         wanted = EventFilter(
             account=book[0],
@@ -665,11 +713,11 @@ def _fold_as_of(
         )
         own = list(_events(ledger, wanted))
     else:
-        own = since or []
+        own = since
     standing = fills_of(sorted((*own, *definitions), key=lambda e: e[0]))
     if start is not None:
         standing = _after_mark(standing, start[1])
-    return fold_head(book, standing, rule, start, closed=False)
+    return fold_head(book, standing, rule, start, closed=closed)
 
 
 def _events(ledger: LedgerParts, wanted: EventFilter, *, after: int = 0) -> Iterator[tuple[int, OrderEvent]]:

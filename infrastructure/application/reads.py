@@ -272,15 +272,25 @@ def rule_heads_at(
     return _lot_heads.heads_as_of(ledger, _cost_basis(cost_basis), as_of, event_time=event_time)
 
 
-def rule_closed(ledger: LedgerParts, cost_basis: str) -> list[ClosedLot]:
-    """Every closed lot under the lot rule ``cost_basis`` as of the log's head, books in order
-    of their keys: the rows kept with the heads and the lots of what the log holds since
-    (``application.lot_heads``). A connection that may not write and finds no heads stored
-    folds the log (``rule_books``): it could not keep what a fold from the heads would make."""
+def rule_closed(
+    ledger: LedgerParts, cost_basis: str, as_of: datetime | None = None, event_time: bool = False
+) -> list[ClosedLot]:
+    """Every closed lot under the lot rule ``cost_basis``, books in order of their keys: as of
+    the log's head, the rows kept with the heads and the lots of what the log holds since
+    (``application.lot_heads.closed_lots``); as of a time, the rows kept with the heads up to
+    the stored head or mark each book's answer starts from and the lots of its fold from there
+    (``application.lot_heads.heads_as_of`` under ``CLOSED``). A fold of the log (up to
+    ``as_of``: ``rule_books``) answers when the heads may not: a connection that may not write
+    and finds none stored (it could not keep what a fold from the heads would make), or a moment
+    the fold reads less for."""
     rule = _lot_rule(cost_basis)
-    if not _lot_heads.worth_reading(ledger, rule, CLOSED):
-        return [lot for b in rule_books(ledger, rule, None, False).values() for lot in b.closed]
-    return [lot for lots in _lot_heads.closed_lots(ledger, rule).values() for lot in lots]
+    if as_of is not None:
+        heads = _lot_heads.heads_as_of(ledger, rule, as_of, event_time=event_time, grouping=CLOSED)
+        if heads is not None:
+            return [lot for head in heads.values() for lot in head.closed]
+    elif _lot_heads.worth_reading(ledger, rule, CLOSED):
+        return [lot for lots in _lot_heads.closed_lots(ledger, rule).values() for lot in lots]
+    return [lot for b in rule_books(ledger, rule, as_of, event_time).values() for lot in b.closed]
 
 
 def _lot_rule(cost_basis: str) -> CostBasis:

@@ -157,14 +157,20 @@ def load(tx: Tx, rule: CostBasis, grouping: str = ACCOUNT) -> dict[BookKey, LotH
     return found
 
 
-def closed(tx: Tx, rule: CostBasis, book: PositionKey | None = None) -> dict[PositionKey, list[ClosedLot]]:
-    """The closed lots stored under ``rule`` (of one ``book``, or of all), each book's in order
-    (its lots numbered 0, 1, …)."""
+def closed(
+    tx: Tx, rule: CostBasis, book: PositionKey | None = None, *, below: int | None = None
+) -> dict[PositionKey, list[ClosedLot]]:
+    """The closed lots stored under ``rule`` (of one ``book``, or of all; those numbered below
+    ``below`` when given), each book's in order (its lots numbered 0, 1, …)."""
     which = "rule = ?" if book is None else _LOTS
+    params: list[Any] = [rule, *(book or ())]
+    if below is not None:
+        which += " AND n < ?"
+        params.append(below)
     rows = tx.all(
         f"SELECT account, venue, instrument, lot FROM closed_lots WHERE {which}"
         " ORDER BY account, venue, instrument, n",
-        (rule, *(book or ())),
+        params,
     )
     found: dict[PositionKey, list[ClosedLot]] = {}
     with collector_paused():  # (thousands of lots, each a few objects, and no cycle among them)

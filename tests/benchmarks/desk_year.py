@@ -70,7 +70,7 @@ STEPS = (
     ),
     Step(
         "as-of",
-        "`lots --as-of`, `positions --cost-basis RULE --as-of`",
+        "`lots --as-of`, `positions --cost-basis RULE --as-of`, `lots --closed --as-of`",
         "lots_as_of.py",
         ("--orders", "100000"),
         ("--orders", "2000", "--rounds", "1"),

@@ -157,5 +157,17 @@ LATE = lines(
     fill("b3", "t4", "1", "90", seconds=5),
     fact("fill_busted", "b1", seconds=12, trade_id="t1"),
 )
+ROUND = lines(
+    request("b4", instrument="ETH-USDT", quantity="1", seconds=20),
+    fill("b4", "t5", "1", "140", seconds=21),
+    request("s2", instrument="ETH-USDT", side="sell", quantity="1", seconds=21.8),
+    fill("s2", "t6", "1", "150", seconds=22),
+)
+BETWEEN = lines(
+    request("b5", instrument="ETH-USDT", quantity="1", seconds=21.2),
+    fill("b5", "t7", "1", "80", seconds=21.5),
+)
 """A session of one book, and lines after it that change its matches: a fill earlier in venue
-time than the sell, and a bust of the first buy's fill."""
+time than the sell, and a bust of the first buy's fill; then a round after them (a buy of 1 @
+140, sold @ 150), and a buy between its two fills in venue time (FIFO still closes the round's
+buy)."""
