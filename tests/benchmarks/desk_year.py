@@ -144,10 +144,13 @@ def run(step: Step, quick: bool) -> tuple[str, float, int]:
 def section(outputs: list[tuple[Step, str, float, int]], began: datetime) -> str:
     """The docs' section between the markers: the machine, then each step's command and output."""
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+    ).stdout.strip()
     parts = [
         MARKERS[0],
-        f"Run of {began:%Y-%m-%d} ({platform.machine()}, {os.cpu_count()} cores, Python"
-        f" {platform.python_version()}; load average at the end {load}), each step in a process of its own:",
+        f"Run of {began:%Y-%m-%d} at commit {commit or 'unknown'} ({platform.machine()}, {os.cpu_count()} cores,"
+        f" Python {platform.python_version()}; load average at the end {load}), each step in a process of its own:",
         "",
     ]
     for step, text, minutes, code in outputs:
