@@ -61,7 +61,7 @@ from orderledger.infrastructure.application.queries import order_parents, pnl_ta
 from orderledger.infrastructure.audit.search import EVENT_SELECT, EventFilter, decoded_events, event_keyset
 from orderledger.infrastructure.errors import DatabaseCorruptError, DatabaseReplacedError, StoreError
 from orderledger.infrastructure.storage import lot_heads as stored
-from orderledger.infrastructure.storage.db import Tx, select_by_keys
+from orderledger.infrastructure.storage.db import Tx, rows_by_keys
 from orderledger.projections.book import PositionKey, VenueKey, venue_order_key
 from orderledger.projections.lots import (
     ACCOUNT,
@@ -88,8 +88,6 @@ if TYPE_CHECKING:
 FILL_EVENTS = ("OrderFilled", "FillBusted", "FillCorrected", "InstrumentDefined")
 """What a book's lots are folded from: its fills, their busts and corrections, the definitions."""
 DEFINITIONS = EventFilter(types=("InstrumentDefined",))
-_KEYS_AT_ONCE = 500
-"""Keys (orders, log positions) one statement looks up."""
 _EVENT_COLUMNS = tuple(EVENT_SELECT.split(", "))
 
 
@@ -120,16 +118,13 @@ class _Groups:
             self.parents = order_parents(self.ledger.db)
             return
         wanted = sorted(set(orders) - self.parents.keys())
+        self.parents.update(dict.fromkeys(wanted))
         with self.ledger.db.read() as tx:
-            for at in range(0, len(wanted), _KEYS_AT_ONCE):
-                some = wanted[at : at + _KEYS_AT_ONCE]
-                self.parents.update(dict.fromkeys(some))
-                rows = tx.all(
-                    "SELECT client_order_id, parent_id FROM orders_view"
-                    f" WHERE client_order_id IN ({', '.join('?' * len(some))})",
-                    some,
-                )
-                self.parents.update((str(r[0]), r[1]) for r in rows)
+            keys = [(order,) for order in wanted]
+            rows = rows_by_keys(
+                tx, "orders_view", ("client_order_id", "parent_id"), ("client_order_id",), keys
+            )
+            self.parents.update((str(r[0]), r[1]) for r in rows)
 
     def of(self, fill: Fill) -> str:
         return fill_group(fill, self.grouping, self.parents)
@@ -617,10 +612,7 @@ def _since_marks(
         wanted = [
             int(r[0]) for r in placed if str(r[4]) >= starts.get((str(r[1]), str(r[2]), str(r[3])), "~")
         ]
-        rows = []
-        for at in range(0, len(wanted), _KEYS_AT_ONCE):
-            some = [(position,) for position in wanted[at : at + _KEYS_AT_ONCE]]
-            rows += tx.all(*select_by_keys("events", _EVENT_COLUMNS, ("notification_id",), some, tx.dialect))
+        rows = rows_by_keys(tx, "events", _EVENT_COLUMNS, ("notification_id",), [(p,) for p in wanted])
         changes = tx.all(
             f"SELECT {EVENT_SELECT}, account, venue, instrument FROM events"
             f" WHERE event_type IN ('FillBusted', 'FillCorrected') AND {asof.column} <= ?",

@@ -47,7 +47,7 @@ from orderledger.infrastructure.errors import (
 )
 from orderledger.infrastructure.results.pnl import PnlPoint
 from orderledger.infrastructure.storage import pnl_runs as stored
-from orderledger.infrastructure.storage.db import Database, Tx, select_by_keys
+from orderledger.infrastructure.storage.db import Database, Tx, rows_by_keys
 from orderledger.infrastructure.storage.pnl_runs import Run
 from orderledger.infrastructure.storage.views import SETTLES, unfinished_rows
 from orderledger.projections.positions import PositionsProjection
@@ -240,17 +240,8 @@ def _restated(tx: Tx, after: int, through: int) -> list[Run]:
             (after, through),
         )
     ]
-    positions: list[int] = []
-    for start in range(0, len(orders), stored.KEYS_AT_ONCE):
-        sql, params = select_by_keys(
-            "pnl_fill_index_view",
-            ("position",),
-            ("client_order_id",),
-            orders[start : start + stored.KEYS_AT_ONCE],
-            tx.dialect,
-        )
-        positions += [int(row[0]) for row in tx.all(sql, params)]
-    return stored.at(tx, positions)
+    found = rows_by_keys(tx, "pnl_fill_index_view", ("position",), ("client_order_id",), orders)
+    return stored.at(tx, [int(row[0]) for row in found])
 
 
 def _entries(tx: Tx, sql: str, params: Sequence[object]) -> list[Entry]:
@@ -259,12 +250,8 @@ def _entries(tx: Tx, sql: str, params: Sequence[object]) -> list[Entry]:
 
 def _entries_at(tx: Tx, positions: Sequence[int]) -> list[Entry]:
     """The view's entries at some log positions."""
-    found: list[Entry] = []
-    for start in range(0, len(positions), stored.KEYS_AT_ONCE):
-        chunk = [(p,) for p in positions[start : start + stored.KEYS_AT_ONCE]]
-        sql, params = select_by_keys("pnl_entries_view", _ENTRY_COLUMNS, ("position",), chunk, tx.dialect)
-        found += [_entry(row) for row in tx.all(sql, params)]
-    return found
+    keys = [(p,) for p in positions]
+    return [_entry(row) for row in rows_by_keys(tx, "pnl_entries_view", _ENTRY_COLUMNS, ("position",), keys)]
 
 
 def _entry(row: Sequence[Any]) -> Entry:

@@ -37,11 +37,9 @@ from orderledger.domain.values import WIDE
 from orderledger.infrastructure.application.pnl_runs import kept_series
 from orderledger.infrastructure.application.slices import slice_start_texts, slicer
 from orderledger.infrastructure.results.pnl import PnlPoint
-from orderledger.infrastructure.storage.db import Database, Tx, select_by_keys
+from orderledger.infrastructure.storage.db import Database, Tx, rows_by_keys
 from orderledger.projections.book import ZERO
 
-LOOKUP = 500
-"""Rows shown whose venue and instrument one statement reads (by log position)."""
 DENSE = 32
 """Slices of fewer entries than this on average are summed entry by entry (``_walk``): most
 entries are shown."""
@@ -259,9 +257,5 @@ def _places(tx: Tx, positions: list[int], entries: int) -> dict[int, tuple[str, 
     columns = ("position", "venue", "instrument", "quote_currency")
     if len(positions) * 2 > entries:
         return {row[0]: row[1:] for row in tx.all(f"SELECT {', '.join(columns)} FROM pnl_entries_view")}
-    places: dict[int, tuple[str, str, str | None]] = {}
-    for at in range(0, len(positions), LOOKUP):
-        chunk = [(p,) for p in positions[at : at + LOOKUP]]
-        sql, params = select_by_keys("pnl_entries_view", columns, ("position",), chunk, tx.dialect)
-        places.update((row[0], row[1:]) for row in tx.all(sql, params))
-    return places
+    keys = [(p,) for p in positions]
+    return {row[0]: row[1:] for row in rows_by_keys(tx, "pnl_entries_view", columns, ("position",), keys)}

@@ -134,6 +134,21 @@ def select_by_keys(
     )
 
 
+KEYS_AT_ONCE = 500
+"""Keys one statement of ``rows_by_keys`` looks up."""
+
+
+def rows_by_keys(
+    tx: Tx, table: str, columns: Sequence[str], key: Sequence[str], keys: Sequence[Sequence[Any]]
+) -> list[Any]:
+    """The rows of ``table`` for ``keys`` (``select_by_keys``), ``KEYS_AT_ONCE`` keys a statement:
+    a statement's parameters stay few whatever the number of keys."""
+    rows: list[Any] = []
+    for start in range(0, len(keys), KEYS_AT_ONCE):
+        rows += tx.all(*select_by_keys(table, columns, key, keys[start : start + KEYS_AT_ONCE], tx.dialect))
+    return rows
+
+
 def _array_type(values: Sequence[Any]) -> str:
     """The PostgreSQL array type of a key column's ``values``: by the first that is not None (a
     view's key columns are TEXT, INTEGER or BOOLEAN; a NULL key matches no row)."""

@@ -36,7 +36,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orderledger.infrastructure.storage.db import Tx, lock_schema, select_by_keys, table_columns
+from orderledger.infrastructure.storage.db import Tx, lock_schema, rows_by_keys, table_columns
 
 TABLES = ("pnl_runs", "pnl_runs_index")
 CREATE = (
@@ -68,8 +68,6 @@ COLUMNS = (
     "fine",
 )
 _INSERT = f"INSERT INTO pnl_runs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-KEYS_AT_ONCE = 500
-"""Log positions one lookup asks for."""
 
 
 @dataclass(slots=True)
@@ -231,13 +229,7 @@ def since(tx: Tx, currency: str, ts: str) -> list[Run]:
 def at(tx: Tx, positions: Iterable[int]) -> list[Run]:
     """The rows of some log positions (those there are)."""
     wanted = [(position,) for position in positions]
-    found: list[Run] = []
-    for start in range(0, len(wanted), KEYS_AT_ONCE):
-        sql, params = select_by_keys(
-            "pnl_runs", COLUMNS, ("position",), wanted[start : start + KEYS_AT_ONCE], tx.dialect
-        )
-        found.extend(run_of(row) for row in tx.all(sql, params))
-    return found
+    return [run_of(row) for row in rows_by_keys(tx, "pnl_runs", COLUMNS, ("position",), wanted)]
 
 
 def store(
