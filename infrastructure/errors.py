@@ -27,6 +27,35 @@ class ConfigurationError(LedgerError):
     """A database URL or option the ledger cannot use."""
 
 
+def missing_extra(error: ModuleNotFoundError) -> ConfigurationError | None:
+    """The one line for an optional dependency that is not installed, naming the extra that adds
+    it ("aiohttp is not installed: pip install 'orderledger[collect]'"), or None when the module
+    is not one of the package's optional dependencies. The extras are read from the installed
+    package's own metadata (pyproject.toml's ``optional-dependencies``), the one place they are
+    declared; ``dev`` is named only when no other extra has the module."""
+    from importlib import metadata
+
+    module = (error.name or "").split(".")[0]
+    if not module:
+        return None
+    wanted = module.replace("_", "-").lower()
+    try:
+        requirements = metadata.requires("orderledger") or []
+    except metadata.PackageNotFoundError:
+        return None
+    extras: list[str] = []
+    for requirement in requirements:
+        name = requirement.split(";")[0].split("[")[0]
+        for mark in "<>=!~ ":
+            name = name.split(mark)[0]
+        if name.replace("_", "-").lower() == wanted and "extra ==" in requirement:
+            extras.append(requirement.split("extra ==")[1].strip().strip("'\""))
+    if not extras:
+        return None
+    extra = next((e for e in extras if e != "dev"), extras[0])
+    return ConfigurationError(f"{module} is not installed: pip install 'orderledger[{extra}]'")
+
+
 class StoreError(LedgerError):
     """The database is unreachable, locked, read-only, full or corrupt."""
 

@@ -22,7 +22,7 @@ import typer
 from orderledger.domain.errors import LedgerError, argument_names
 from orderledger.infrastructure.cli.app import Interrupted, app, option_name
 from orderledger.infrastructure.cli.render import warn
-from orderledger.infrastructure.errors import WRITE_RACE, ConcurrencyError
+from orderledger.infrastructure.errors import WRITE_RACE, ConcurrencyError, missing_extra
 from orderledger.infrastructure.storage.db import is_write_race
 
 # ---------------------------------------------------------------------- entry point
@@ -43,6 +43,13 @@ def run() -> None:
         _fail(error, 2)
     except KeyboardInterrupt:
         _fail(KeyboardInterrupt("interrupted"), 130)
+    except ModuleNotFoundError as error:
+        # An optional dependency a command needs (the collect, analytics … extras): name the extra.
+        extra = missing_extra(error)
+        if extra is None:
+            _fail(error, 3, prefix="internal error: ")
+        else:
+            _fail(extra, 2)
     except Exception as error:  # usage errors and anything unexpected
         # typer ships its own copy of click: recognise usage errors by their shape, not class.
         if type(error).__name__ == "NoArgsIsHelpError":
