@@ -25,10 +25,9 @@ def _cell(text: str) -> str:
 
 def cli_reference() -> str:
     """The command's reference: one section per command, a table of its arguments and options."""
-    import click
     import typer
 
-    from orderledger.infrastructure.cli.command import app
+    from orderledger.infrastructure.cli.app import app
 
     root = typer.main.get_command(app)
     lines = [
@@ -40,8 +39,9 @@ def cli_reference() -> str:
         "",
     ]
 
-    def section(command: click.Command, path: list[str], parent: click.Context | None) -> None:
-        ctx = click.Context(command, info_name=path[-1] if path else "orderledger", parent=parent)
+    # (typer ships its own copy of click: its classes are reached through the command itself)
+    def section(command: Any, path: list[str], parent: Any) -> None:
+        ctx = command.context_class(command, info_name=path[-1] if path else "orderledger", parent=parent)
         subcommands = getattr(command, "commands", None) or {}
         own = [p for p in command.params if p.name != "help"]
         if path and (own or not subcommands):
