@@ -204,10 +204,9 @@ class OrdersProjection(Projection):
 
     name: ClassVar[str] = "orders"
     tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (ORDERS_TABLE,)
-    # 2: average prices shown to 34 digits (were cut to 28); 3: indexed by parent_id; 4: the
-    # order as columns (no JSON state blob), open orders in a partial index; 5: that index holds
-    # the snapshot's columns; 6: an open order's snapshot packed in one column, which that
-    # index holds instead of the snapshot's columns.
+    # The view's version: a stored view of another version is rebuilt from the log when a ledger
+    # opens. At this one an order is columns, average prices to 34 digits, indexed by parent_id,
+    # and an open order's snapshot is one packed column held by the open orders' partial index.
     version: ClassVar[int] = 6
 
     adopts: ClassVar[bool] = True

@@ -323,11 +323,11 @@ class PositionsProjection(Projection):
         TERMS_TABLE,
     )
     events: ClassVar[tuple[type[OrderEvent], ...] | None] = (*_FILL_FACTS, InstrumentDefined)
-    # 2: exact cost carried instead of a rounded average; 3: instrument definitions (contract
-    # size, inverse settlement) value the fills, and rows say which definition they used; 4: P&L
-    # entries without the two indexes no query used; 5: fills folded in venue time, each entry
-    # linked to the one before it; 6: a spot fee paid in the base coin leaves the held quantity;
-    # 7: a book's re-fold may be left for the end of a run of passes (``unsettled``).
+    # The view's version: a stored view of another version is rebuilt from the log when a ledger
+    # opens. At this one a book carries its exact cost, fills are valued by the instrument
+    # definition they name and folded in venue time (each entry linked to the one before), a spot
+    # fee paid in the base coin leaves the held quantity, and a book's re-fold may be left for
+    # the end of a run of passes (``unsettled``).
     version: ClassVar[int] = 7
     unfinished: ClassVar[tuple[str, str] | None] = (POSITIONS_TABLE.name, "unsettled")
 

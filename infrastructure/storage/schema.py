@@ -13,14 +13,14 @@ from orderledger.infrastructure.storage.db import Tx, table_columns
 from orderledger.infrastructure.storage.journal import PARKED_ROWS, message_fields, parked_parts
 
 SCHEMA_VERSION = "5"
-"""1: the first release. 2: positions are positive (CHECK), SQLite refuses INSERT OR REPLACE of
-events, the journal and the identities are append-only (a parked line's outcome is settled once).
-3: the events' unique key leads with the client order ID (no index led by the random order UUID);
-rows and hashes unchanged. 4: the journal is hash-chained (``messages.hash``), and each settlement
-of a parked line is an appended, chained record (``settlements``); on PostgreSQL a parked line is
-settled only through ``orderledger_settle``. The rows an older release wrote are chained as they
-stand when the database is upgraded. 5: the heads a passing ``verify`` found are anchored
-(``verified``, append-only and chained), so the next verify checks what is new since."""
+"""The version of the ledger's own tables. At this version positions are positive (CHECK);
+SQLite refuses INSERT OR REPLACE of events; the journal, the identities and the anchors are
+append-only; the events' unique key leads with the client order ID; the journal is hash-chained
+(``messages.hash``) and each settlement of a parked line is an appended, chained record
+(``settlements``; on PostgreSQL only through ``orderledger_settle``); the heads a passing
+``verify`` found are anchored (``verified``), so the next verify checks what is new since. A
+database of an older version is upgraded when opened with write access, and the rows it holds are
+chained as they stand (docs/storage.md)."""
 
 
 def schema(dialect: str) -> list[str]:
