@@ -280,7 +280,7 @@ class FileGuard:
         frame = self._descriptors.pread(self.wal, FRAME_HEADER_BYTES, last)
         if log is None or frame is None:
             return None
-        if self._descriptors.pread(self.shm, INDEX_HEADER_BYTES, 0) != index[:INDEX_HEADER_BYTES]:
+        if self._descriptors.pread(self.shm, 2 * INDEX_HEADER_BYTES, 0) != index:
             return None  # a writer indexed frames (or restarted the log) between the reads
         wal = f"{self.path}-wal"
         needed = last + FRAME_HEADER_BYTES + page_size
