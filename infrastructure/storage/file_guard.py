@@ -101,17 +101,16 @@ class Header:
 
 class Descriptors:
     """The descriptors SQLite holds open in this process, found by device and inode (once, among
-    the process's open files) and checked by ``fstat`` before each read, so that a descriptor
-    closed and reused for another file is never read."""
+    the process's open files) and checked by ``fstat`` before they are read, so that a
+    descriptor closed and reused for another file is never read."""
 
     def __init__(self) -> None:
         self.known: dict[tuple[int, int], int] = {}
-        self._sizes: dict[tuple[int, int], int] = {}
         self._missing: set[tuple[int, int]] = set()
 
-    def pread(self, file: tuple[int, int], count: int, offset: int) -> bytes | None:
-        """Up to ``count`` bytes of ``file`` from ``offset``; None when this process has no
-        descriptor of it open (a file looked for once in vain is not looked for again)."""
+    def open(self, file: tuple[int, int]) -> tuple[int, int] | None:
+        """A descriptor of ``file`` open in this process and the file's size now; None when
+        there is none (a file looked for once in vain is not looked for again)."""
         for _ in range(2):
             fd = self.known.get(file)
             if fd is None:
@@ -124,16 +123,21 @@ class Descriptors:
             try:
                 status = os.fstat(fd)
                 if (status.st_dev, status.st_ino) == file:
-                    self._sizes[file] = status.st_size
-                    return os.pread(fd, count, offset)
+                    return fd, status.st_size
             except OSError:
                 pass
             del self.known[file]  # closed or reused for another file since: look again
         return None
 
-    def size(self, file: tuple[int, int]) -> int | None:
-        """The file's size when it was last read."""
-        return self._sizes.get(file)
+    def pread(self, file: tuple[int, int], count: int, offset: int) -> bytes | None:
+        """Up to ``count`` bytes of ``file`` from ``offset``; None when it is not open here."""
+        opened = self.open(file)
+        if opened is None:
+            return None
+        try:
+            return os.pread(opened[0], count, offset)
+        except OSError:
+            return None
 
     def _find(self, file: tuple[int, int]) -> int | None:
         for folder in ("/proc/self/fd", "/dev/fd"):
@@ -266,26 +270,33 @@ class FileGuard:
         when it cannot be told: no index or log open, or a writer changed the index meanwhile)."""
         if self.wal is None or self.shm is None:
             return None
-        index = self._descriptors.pread(self.shm, 2 * INDEX_HEADER_BYTES, 0)
-        if index is None or index[:INDEX_HEADER_BYTES] != index[INDEX_HEADER_BYTES:]:
-            return None  # not open here, or being written at this moment
-        initialised, frames = index[12], int.from_bytes(index[16:20], sys.byteorder)
-        if not initialised or not frames:
-            return None  # nothing indexed: the log may be anything, SQLite reads none of it
-        size = int.from_bytes(index[14:16], sys.byteorder)
-        page_size = 65536 if size == 1 else size
-        salts = index[32:40]
-        last = WAL_HEADER_BYTES + (frames - 1) * (page_size + FRAME_HEADER_BYTES)
-        log = self._descriptors.pread(self.wal, WAL_HEADER_BYTES, 0)
-        frame = self._descriptors.pread(self.wal, FRAME_HEADER_BYTES, last)
-        if log is None or frame is None:
+        index_open = self._descriptors.open(self.shm)
+        if index_open is None:
             return None
-        if self._descriptors.pread(self.shm, 2 * INDEX_HEADER_BYTES, 0) != index:
-            return None  # a writer indexed frames (or restarted the log) between the reads
-        wal = f"{self.path}-wal"
-        needed = last + FRAME_HEADER_BYTES + page_size
-        held = self._descriptors.size(self.wal)
-        if held is not None and held < needed:
+        index_fd = index_open[0]
+        try:
+            index = os.pread(index_fd, 2 * INDEX_HEADER_BYTES, 0)
+            if index[:INDEX_HEADER_BYTES] != index[INDEX_HEADER_BYTES:]:
+                return None  # being written at this moment
+            initialised, frames = index[12], int.from_bytes(index[16:20], sys.byteorder)
+            if not initialised or not frames:
+                return None  # nothing indexed: the log may be anything, SQLite reads none of it
+            # Looked at after the index: a writer appends its frames before it indexes them.
+            log_open = self._descriptors.open(self.wal)
+            if log_open is None:
+                return None
+            log_fd, held = log_open
+            size = int.from_bytes(index[14:16], sys.byteorder)
+            page_size = 65536 if size == 1 else size
+            last = WAL_HEADER_BYTES + (frames - 1) * (page_size + FRAME_HEADER_BYTES)
+            log = os.pread(log_fd, WAL_HEADER_BYTES, 0)
+            frame = os.pread(log_fd, FRAME_HEADER_BYTES, last)
+            if os.pread(index_fd, 2 * INDEX_HEADER_BYTES, 0) != index:
+                return None  # a writer indexed frames (or restarted the log) between the reads
+        except OSError:
+            return None
+        wal, needed, salts = f"{self.path}-wal", last + FRAME_HEADER_BYTES + page_size, index[32:40]
+        if held < needed:
             return f"had its write-ahead log {wal!r} truncated in place ({held:,} bytes of {needed:,})"
         if log[:4] not in WAL_MAGIC or log[16:24] != salts or frame[8:16] != salts:
             return (
