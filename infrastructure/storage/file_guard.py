@@ -5,7 +5,7 @@ A writer's commit is durable in two files, the database and its ``-wal`` (a comm
 log until a checkpoint copies it into the database). Taken from under a running writer, either
 takes acknowledged commits with it, and SQLite does not notice: it keeps its files open and goes
 on writing into a deleted log, or into whatever bytes were copied over the database. So before
-each acknowledgement the writer looks, by ``stat`` alone (a few microseconds):
+each acknowledgement the writer looks, by ``stat`` and a few small reads (microseconds):
 
 - the path still names the database file it opened (device and inode): not deleted, renamed
   away or replaced by a rename;
