@@ -300,7 +300,8 @@ SETTLE = f"""CREATE OR REPLACE FUNCTION orderledger_settle(
                         AND s.message_id > p_message_id
                         AND convert_from(s.raw, 'UTF8')::jsonb @> jsonb_build_object(
                             'type', 'settle', 'action', 'set_aside', 'message_id', p_message_id)))) THEN
-            RAISE EXCEPTION 'message %: a parked line is settled once its order is known or events name it'
+            RAISE EXCEPTION 'message %: a parked line is settled once what it waits for is in the log'
+                ' (its order; for a bust or correction, a fill of that order) or events name it'
                 ' (or a settlement line sets it aside)',
                 p_message_id
                 USING ERRCODE = 'insufficient_privilege';
