@@ -45,13 +45,14 @@ class IdentityKey(NamedTuple):
 
 TRADE = "trade:"
 """The prefix of the kind of key a bust or correction waits on: ``trade:<kind of the order's key>``."""
-_TRADE_SEPARATOR = "\x1f"
+TRADE_SEPARATOR = "\x1f"
+"""Between the order's name and the trade ID in the value of a key a bust or correction waits on."""
 
 
 def trade_key(key: IdentityKey, trade_id: str) -> IdentityKey:
     """What a bust or correction of ``trade_id`` waits on, for the order named by ``key``: the
     fill of that trade, booked on that order."""
-    return _tuple(IdentityKey, (key[0], TRADE + key[1], f"{key[2]}{_TRADE_SEPARATOR}{trade_id}"))
+    return _tuple(IdentityKey, (key[0], TRADE + key[1], f"{key[2]}{TRADE_SEPARATOR}{trade_id}"))
 
 
 def waited_on(key: tuple[str, str, str]) -> tuple[IdentityKey, str | None]:
@@ -60,7 +61,7 @@ def waited_on(key: tuple[str, str, str]) -> tuple[IdentityKey, str | None]:
     venue, kind, value = key
     if not kind.startswith(TRADE):
         return _tuple(IdentityKey, key), None
-    name, trade = value.split(_TRADE_SEPARATOR, 1)
+    name, trade = value.split(TRADE_SEPARATOR, 1)
     return _tuple(IdentityKey, (venue, kind.removeprefix(TRADE), name)), trade
 
 

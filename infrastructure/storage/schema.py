@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import re
 
+from orderledger.domain.events import OrderFilled
+from orderledger.domain.identity import CLIENT_ORDER_ID, TRADE, TRADE_SEPARATOR
 from orderledger.infrastructure.storage.chain import GENESIS, journal_link, parked_digest
 from orderledger.infrastructure.storage.db import Tx, table_columns
 from orderledger.infrastructure.storage.journal import PARKED_ROWS, message_fields, parked_parts
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 """The version of the ledger's own tables. At this version positions are positive (CHECK);
 SQLite refuses INSERT OR REPLACE of events; the journal, the identities and the anchors are
 append-only; the events' unique key leads with the client order ID; the journal is hash-chained
 (``messages.hash``) and each settlement of a parked line is an appended, chained record
-(``settlements``; on PostgreSQL only through ``orderledger_settle``); the heads a passing
-``verify`` found are anchored (``verified``), so the next verify checks what is new since. A
-database of an older version is upgraded when opened with write access, and the rows it holds are
-chained as they stand (docs/storage.md)."""
+(``settlements``; on PostgreSQL only through ``orderledger_settle``, which settles a line once
+what it waits for is in the log: its order, or for a bust or correction a fill of that order);
+the heads a passing ``verify`` found are anchored (``verified``), so the next verify checks what
+is new since. A database of an older version is upgraded when opened with write access, and the
+rows it holds are chained as they stand (docs/storage.md)."""
 
 
 def schema(dialect: str) -> list[str]:
@@ -241,7 +244,7 @@ def append_only(dialect: str) -> list[str]:
     ]
 
 
-SETTLE = """CREATE OR REPLACE FUNCTION orderledger_settle(
+SETTLE = f"""CREATE OR REPLACE FUNCTION orderledger_settle(
         p_position BIGINT, p_message_id BIGINT, p_parts INTEGER[], p_parts_text TEXT,
         p_before_reason TEXT, p_before_client_order_id TEXT, p_before_event_count INTEGER,
         p_outcome TEXT, p_reason TEXT, p_client_order_id TEXT, p_event_count INTEGER,
@@ -266,14 +269,24 @@ SETTLE = """CREATE OR REPLACE FUNCTION orderledger_settle(
             RAISE EXCEPTION 'message %: the settlement does not follow from the line as stored', p_message_id
                 USING ERRCODE = 'insufficient_privilege';
         END IF;
-        -- Released: an order or identity one of the settled parts waits on is in the log, or the
-        -- events this transaction appended name the line for every event it now counts.
+        -- Released: what one of the settled parts waits on is in the log (an order: its identity
+        -- or its first event; a bust's or correction's trade: a fill of the order its key names,
+        -- the key being the order's kind and name with the trade ID, as domain.identity.trade_key
+        -- writes it; the trade ID inside a payload, which may be enciphered, is not read here), or
+        -- the events this transaction appended name the line for every event it now counts.
         IF NOT (EXISTS (SELECT 1 FROM parked p WHERE p.message_id = p_message_id AND p.part = ANY(p_parts)
                 AND (EXISTS (SELECT 1 FROM identities i WHERE i.venue = p.venue AND i.kind = p.kind
                              AND i.value = p.value)
                      OR (p.kind = 'client_order_id' AND EXISTS (SELECT 1 FROM events e
                          WHERE e.client_order_id = p.value AND e.originator_version = 1
-                         AND e.notification_id > 0))))
+                         AND e.notification_id > 0))
+                     OR (p.kind LIKE '{TRADE}%' AND EXISTS (SELECT 1 FROM events e
+                         WHERE e.event_type = '{OrderFilled.__name__}' AND e.notification_id > 0
+                         AND e.client_order_id = CASE WHEN p.kind = '{TRADE}{CLIENT_ORDER_ID}'
+                             THEN split_part(p.value, chr({ord(TRADE_SEPARATOR)}), 1)
+                             ELSE (SELECT i.client_order_id FROM identities i WHERE i.venue = p.venue
+                                   AND i.kind = substr(p.kind, {len(TRADE) + 1})
+                                   AND i.value = split_part(p.value, chr({ord(TRADE_SEPARATOR)}), 1)) END))))
                 OR (p_first_event IS NOT NULL AND p_event_count > line.event_count
                     AND (SELECT COUNT(*) FROM events WHERE notification_id >= p_first_event
                          AND message_id = p_message_id) >= p_event_count - line.event_count)
@@ -286,7 +299,8 @@ SETTLE = """CREATE OR REPLACE FUNCTION orderledger_settle(
                         AND s.message_id > p_message_id
                         AND convert_from(s.raw, 'UTF8')::jsonb @> jsonb_build_object(
                             'type', 'settle', 'action', 'set_aside', 'message_id', p_message_id)))) THEN
-            RAISE EXCEPTION 'message %: a parked line is settled once its order is known or events name it'
+            RAISE EXCEPTION 'message %: a parked line is settled once what it waits for is in the log'
+                ' (its order; for a bust or correction, a fill of that order) or events name it'
                 ' (or a settlement line sets it aside)',
                 p_message_id
                 USING ERRCODE = 'insufficient_privilege';
@@ -303,8 +317,9 @@ SETTLE = """CREATE OR REPLACE FUNCTION orderledger_settle(
 parked rows) settles a parked line. It runs as the tables' owner, and only when the settlement
 follows from what is stored: the line is parked with those parts, the record's before-values are
 the line's, the outcome stays ``parked`` exactly while other parts wait, and the line was released
-(an order or identity a settled part waits on is in the log, or events appended from
-``p_first_event`` on name the line for its new events). It appends the chained settlement record,
+(what a settled part waits on is in the log: an order by its identity or first event, a trade
+by a fill of its order; or events appended from ``p_first_event`` on name the line for its new
+events). It appends the chained settlement record,
 deletes the settled parts' rows and sets the line's outcome, in the caller's transaction."""
 
 

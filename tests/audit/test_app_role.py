@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 from orderledger.infrastructure.storage.db import parse_url
-from tests.support.audit import fill, line, orderledger, raw_sql, request
+from tests.support.audit import fact, fill, line, orderledger, raw_sql, request
 
 pytestmark = pytest.mark.postgres
 
@@ -233,6 +233,19 @@ def test_a_trigger_attached_for_the_administrator_never_gets_to_run(
     assert refusal(as_app, "UPDATE events SET account = 'mallory'") == REFUSED
 
 
+def _settle_parked_line(as_app: Any, position: int, outcome: str, reason: str) -> None:
+    """Call ``orderledger_settle`` as the role with a settlement of the one parked line that
+    follows from the line as stored (its parts, its before-values), adding no event."""
+    line_id, before, client_order_id, count = as_app.one(
+        "SELECT message_id, reason, client_order_id, event_count FROM messages WHERE outcome = 'parked'"
+    )
+    as_app.execute(
+        "SELECT orderledger_settle(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (position, line_id, [0], "[]", before, client_order_id, count, outcome, reason, client_order_id)
+        + (count, None, b"\x00" * 32),
+    )
+
+
 def test_an_administrators_rebuild_keeps_the_app_roles_grants(deployment: Deployment, tmp_path: Any) -> None:
     assert ingest(deployment.app, SESSION, tmp_path).code == 0
     rebuilt = orderledger("rebuild", "--all", db=deployment.admin)
@@ -257,9 +270,7 @@ def test_the_app_role_can_neither_relabel_a_parked_line_nor_delete_its_parked_ro
     parked row, and verify said ok: the fill was lost for good. Only the ledger's settlement, once
     the fill's order is in the log, may settle it (through orderledger_settle)."""
     assert ingest(deployment.app, SESSION, tmp_path).code == 0
-    line_id, reason, client_order_id, count = as_app.one(
-        "SELECT message_id, reason, client_order_id, event_count FROM messages WHERE outcome = 'parked'"
-    )
+    (line_id,) = as_app.one("SELECT message_id FROM messages WHERE outcome = 'parked'")
     (position,) = as_app.one("SELECT MAX(message_id) + 1 FROM messages")
     attempts = {
         "relabel": "UPDATE messages SET outcome = 'rejected', reason = 'no such order'"
@@ -274,25 +285,10 @@ def test_the_app_role_can_neither_relabel_a_parked_line_nor_delete_its_parked_ro
     assert results == dict.fromkeys(attempts, REFUSED)
     # The settling function itself, called with a settlement that follows from the stored line in
     # every way but one: c-2, which the fill waits for, is not in the log.
-    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="settled once its order is known"):
-        as_app.execute(
-            "SELECT orderledger_settle(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                position,
-                line_id,
-                [0],
-                "[]",
-                reason,
-                client_order_id,
-                count,
-                "rejected",
-                "no such order",
-                client_order_id,
-                count,
-                None,
-                b"\x00" * 32,
-            ),
-        )
+    with pytest.raises(
+        psycopg.errors.InsufficientPrivilege, match="settled once what it waits for is in the log"
+    ):
+        _settle_parked_line(as_app, position, "rejected", "no such order")
     parked = orderledger("messages", "--outcome", "parked", "--json", db=deployment.app).stdout.splitlines()
     assert [json.loads(m)["message_id"] for m in parked] == [line_id]
     assert orderledger("verify", db=deployment.app).code == 0
@@ -301,6 +297,33 @@ def test_the_app_role_can_neither_relabel_a_parked_line_nor_delete_its_parked_ro
     assert ingest(deployment.app, LATER, tmp_path).code == 0
     assert orderledger("order", "c-2", "--json", db=deployment.app).json()["filled_quantity"] == "1"
     assert as_app.one("SELECT message_id, outcome FROM settlements") == (line_id, "applied")
+    verified = orderledger("verify", db=deployment.app)
+    assert verified.code == 0, verified.describe()
+
+
+def test_the_app_role_settles_a_correction_waiting_for_its_trade_only_once_a_fill_is_booked(
+    deployment: Deployment, as_app: Any, tmp_path: Any
+) -> None:
+    """A correction of a trade not booked yet waits for the fill, not for its order: the order
+    being known does not justify settling it; the fill's arrival does, even when the correction
+    then changes nothing (a duplicate: no event names the line)."""
+    correction = fact("fill_corrected", "c-9", seconds=2, trade_id="t-9", quantity="4", price="100")
+    assert ingest(deployment.app, [line(request("c-9", seconds=0)), line(correction)], tmp_path).code == 0
+    line_id, reason = as_app.one("SELECT message_id, reason FROM messages WHERE outcome = 'parked'")
+    assert reason == "no fill known for trade 't-9' of client_order_id 'c-9' yet"
+    (position,) = as_app.one("SELECT MAX(message_id) + 1 FROM messages")
+    # The settlement the ledger makes when the fill comes, called while c-9 has no fill at all.
+    with pytest.raises(
+        psycopg.errors.InsufficientPrivilege, match="settled once what it waits for is in the log"
+    ):
+        _settle_parked_line(as_app, position, "duplicate", "was parked; trade 't-9' already has these values")
+    assert as_app.one("SELECT outcome FROM messages WHERE message_id = ?", (line_id,)) == ("parked",)
+
+    # The fill t-9 with the correction's own values releases it: a duplicate, settled by the ledger.
+    booked = ingest(deployment.app, [line(fill("c-9", "t-9", "4", "100", seconds=1))], tmp_path)
+    assert booked.code == 0, booked.describe()
+    assert as_app.one("SELECT message_id, outcome, event_count FROM settlements") == (line_id, "duplicate", 0)
+    assert orderledger("order", "c-9", "--json", db=deployment.app).json()["filled_quantity"] == "4"
     verified = orderledger("verify", db=deployment.app)
     assert verified.code == 0, verified.describe()
 

@@ -177,7 +177,7 @@ def test_opening_a_release_2_file_rekeys_its_events_and_keeps_every_row_as_it_wa
     assert events_key(url) == ["client_order_id", "originator_id", "originator_version"]
     assert event_rows(url) == before  # every byte of every row: the hash chain is the same
     with raw_sql(url) as db:
-        assert db.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'") == ("5",)
+        assert db.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'") == ("6",)
         indexes = {str(r[1]) for r in db.all("PRAGMA index_list(events)")}
         assert "events_by_order" not in indexes and "events_by_type" in indexes
         # The append-only triggers came back with the table: REPLACE of an event is refused.
@@ -248,4 +248,4 @@ def test_upgrading_a_postgres_schema_rekeys_its_events_in_place(postgres_url: st
     assert event_rows(postgres_url) == before
     with raw_sql(postgres_url) as db:
         assert db.one("SELECT to_regclass('events_by_order')") == (None,)
-        assert db.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'") == ("5",)
+        assert db.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'") == ("6",)

@@ -221,7 +221,7 @@ def test_a_database_of_the_first_release_is_upgraded_and_loses_nothing(ledger_db
     assert orderledger("order", "c-1", "--json", db=ledger_db).json()["filled_quantity"] == "4"  # upgrades
     assert everything(ledger_db) == before
     with raw_sql(ledger_db) as db:
-        assert db.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'") == ("5",)
+        assert db.one("SELECT value FROM ledger_meta WHERE key = 'schema_version'") == ("6",)
         with pytest.raises(refused(db)):
             db.execute(copy_of_the_fill("-2"))
         with pytest.raises(refused(db), match="the messages table is append-only: DELETE refused"):

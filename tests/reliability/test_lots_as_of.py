@@ -83,10 +83,7 @@ def _moments(ledger: OrderLedger) -> tuple[list[datetime], list[datetime]]:
     )
 
 
-# SQLite only: on PostgreSQL some sessions meet a defect of ingest outside the as-of read (a
-# correction parked before its fill and released with the fill's own values is refused by the
-# settlement function); the hand-worked as-of tests run on both backends.
-@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 @settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(RULES),
