@@ -52,7 +52,10 @@ OrderLedger = Any
 """The ledger these functions read (``OrderLedger``, whose module imports this one)."""
 
 DAILY_LOSS_RULE = "max_daily_loss"
-"""The name the daily loss rule signs the halt it sets with (``set_by``)."""
+"""The name the daily loss rule signs the state it sets with (``set_by``)."""
+LOSS_STATE = "reduce_only"
+"""What the daily loss rule sets an account past its limit to: it may add no risk, and may
+always get out (a halt would stop it from closing the positions that lose)."""
 
 _SEVERITY = {state: rank for rank, state in enumerate(TRADING_STATES)}
 """active < reduce_only < halted: an account's state is the stricter of its own and the global."""
@@ -527,20 +530,21 @@ def check(ledger: OrderLedger, request: Any, now: datetime) -> CheckResult:
         if breach is not None:
             breaches.append(breach)
     losses = [b for b in breaches if b.limit is not None and b.limit.kind == DAILY_LOSS_RULE and b.figure]
-    if losses and state != "halted":
+    if losses and state == "active":
         _halt_for_loss(ledger, order, losses[0])
-        state = "halted"
+        state = LOSS_STATE
     return CheckResult(not breaches, state, breaches)
 
 
 def _halt_for_loss(ledger: OrderLedger, order: Worst, breach: Breach) -> None:
-    """The daily loss rule: an account past its daily loss limit is halted, as a fact."""
+    """The daily loss rule: an account past its daily loss limit is set reduce-only, as a fact
+    (``LOSS_STATE``)."""
     ledger.record(
         {
             "type": "trading_state",
             "ts": format_timestamp(order.now),
             "account": order.account,
-            "state": "halted",
+            "state": LOSS_STATE,
             "set_by": DAILY_LOSS_RULE,
             "reason": breach.reason,
             "source": "rule",
