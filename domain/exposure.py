@@ -16,6 +16,9 @@ Pure arithmetic (docs/risk.md, "Exposure"). Given positions (``Holding``), open 
   venue); for an open order its limit price (a market order: the mark). An inverse contract is
   worth quantity × contract_size whatever the price. A leg with no price has no value (and an
   inverse one no units): the row lists it in ``unpriced``, and nothing else is dropped.
+* Gross value (``gross_value``): each position's value taken whatever its sign and summed, per
+  currency: what a desk holds on both sides, which netting hides (long spot and short the
+  perpetual nets to nothing and holds twice).
 * Open orders' worst case: each open order filled for its leaves quantity. An order whose fill
   adds units (a buy, or a sale of a put) counts on the long side, one that takes units away on
   the short side: ``worst_long_units`` = net + every long-side order, ``worst_short_units`` =
@@ -151,6 +154,8 @@ class ExposureFigures:
     """Positions' units of the underlying, netted."""
     net_value: Mapping[str, Decimal] = field(default_factory=dict)
     """Positions' value at the latest marks, per quote currency."""
+    gross_value: Mapping[str, Decimal] = field(default_factory=dict)
+    """Positions' absolute values at the latest marks, summed per quote currency (not netted)."""
     option_units: Decimal = ZERO
     """The part of ``net_units`` that options hold (at ±1 per unit: no delta is recorded)."""
     open_long_units: Decimal = ZERO
@@ -183,6 +188,7 @@ class _Group:
     open_long_units: Decimal = ZERO
     open_short_units: Decimal = ZERO
     net_value: dict[str, Decimal] = field(default_factory=dict)
+    gross_value: dict[str, Decimal] = field(default_factory=dict)
     long_value: dict[str, Decimal] = field(default_factory=dict)
     short_value: dict[str, Decimal] = field(default_factory=dict)
     instruments: set[str] = field(default_factory=set)
@@ -243,7 +249,9 @@ def exposure(
         if value is None:
             group.unpriced.add(name)
         else:
-            _add_to(group.net_value, _currency(definition, held.quote_currency), value)
+            currency = _currency(definition, held.quote_currency)
+            _add_to(group.net_value, currency, value)
+            _add_to(group.gross_value, currency, abs(value))
     for order in working:
         if not order.quantity:
             continue
@@ -289,6 +297,7 @@ def _finished(group: _Group) -> ExposureFigures:
         *group.key,
         net_units=_plain(group.net_units),
         net_value=_amounts(group.net_value),
+        gross_value=_amounts(group.gross_value),
         option_units=_plain(group.option_units),
         open_long_units=_plain(group.open_long_units),
         open_short_units=_plain(group.open_short_units),

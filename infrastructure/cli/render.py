@@ -595,6 +595,7 @@ EXPOSURE_COLUMNS = [
     col("underlying", keep=9),
     col("net", "number", 9, key="net_units"),
     Column("net_value", fees_of("net_value"), keep=7),
+    Column("gross_value", fees_of("gross_value"), keep=7),
     col("options", "number", 3, key="option_units"),
     col("worst-long", "number", 8, key="worst_long_units"),
     col("worst-short", "number", 8, key="worst_short_units"),

@@ -41,18 +41,23 @@ def test_the_table_shows_net_values_and_worst_cases_per_account(desk: str, tmp_p
     lines = run.stdout.splitlines()
     assert lines[0] == "exposure (3)"
     assert lines[1].split() == [
-        "account", "underlying", "net", "net_value", "options", "worst-long", "worst-short",
+        "account", "underlying", "net", "net_value", "gross_value", "options", "worst-long", "worst-short",
         "unmapped", "unpriced",
     ]  # fmt: skip
-    # alpha BTC: net 3, 186050 USDT, 1 of it options, worst long 4, worst short 1
-    assert lines[3].split() == ["alpha", "BTC", "3.00000", "186050", "USDT", "1", "4.00000", "1.00000"]
+    # alpha BTC: net 3, 186050 USDT (gross the same: both legs long), 1 of it options, worst long
+    # 4, worst short 1
+    assert lines[3].split() == [
+        "alpha", "BTC", "3.00000", "186050", "USDT", "186050", "USDT", "1", "4.00000", "1.00000"
+    ]  # fmt: skip
     # alpha ETH-USDT: no definition (its own underlying) and no mark (no value): both said
     assert lines[4].split() == [
         "alpha", "ETH-USDT", "10.00000", "0", "10.00000", "10.00000", "spot-a:ETH-USDT", "spot-a:ETH-USDT"
     ]  # fmt: skip
-    # beta BTC: −1.5 + 0.96875 = −0.53125; 62000 USD and −93150 USDT
+    # beta BTC: −1.5 + 0.96875 = −0.53125; 62000 USD and −93150 USDT, gross 62000 USD and
+    # |−93150| = 93150 USDT
     assert lines[5].split() == [
-        "beta", "BTC", "-0.53125", "62000", "USD", "-93150", "USDT", "0", "-0.03125", "-3.53125"
+        "beta", "BTC", "-0.53125", "62000", "USD", "-93150", "USDT", "62000", "USD", "93150", "USDT", "0",
+        "-0.03125", "-3.53125",
     ]  # fmt: skip
 
 

@@ -115,10 +115,11 @@ def test_the_exposure_tab_shows_each_account_and_underlying(browser: Any, page_s
     shown = ["no limit in force", "every account active (no state ever set)"]
     wait_until(lambda: browser.execute_script(risk) == shown, "no limit, no state")
     rows = {(r[0], r[1]): r for r in _rows(browser)}
-    # alpha BTC: net 3, 186050 USDT, options 1, open long 1, open short −2, worst 4 and 1
-    assert rows[("alpha", "BTC")][2:9] == ["3", "186050 USDT", "1", "1", "-2", "4", "1"]
-    # beta BTC: −1.5 + 0.96875 = −0.53125, in two currencies
-    assert rows[("beta", "BTC")][2:4] == ["-0.53125", "62000 USD -93150 USDT"]
+    # alpha BTC: net 3, 186050 USDT (gross the same: both legs long), options 1, open long 1,
+    # open short −2, worst 4 and 1
+    assert rows[("alpha", "BTC")][2:10] == ["3", "186050 USDT", "186050 USDT", "1", "1", "-2", "4", "1"]
+    # beta BTC: −1.5 + 0.96875 = −0.53125, in two currencies; gross 62000 USD and |−93150| USDT
+    assert rows[("beta", "BTC")][2:5] == ["-0.53125", "62000 USD -93150 USDT", "62000 USD 93150 USDT"]
     # ETH-USDT has no definition and no mark: the page says both
     assert rows[("alpha", "ETH-USDT")][-1] == "own underlying: spot-a:ETH-USDT; no price: spot-a:ETH-USDT"
     # When the grouping is across accounts, BTC nets to 2.46875

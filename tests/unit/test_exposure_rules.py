@@ -74,6 +74,19 @@ def test_an_inverse_position_without_a_mark_is_listed_unpriced_not_dropped() -> 
     ]
 
 
+def test_the_gross_value_sums_what_netting_hides() -> None:
+    # Given long 3 BTC spot (base BTC) marked at 100 and short 4 perpetual contracts of 0.5 BTC
+    # marked at 102, both in USDT, on two accounts
+    spot = Definition(kind="spot", base_currency="BTC", quote_currency="USDT")
+    held = [Holding("a", "s", "BTC-USDT", D("3")), Holding("b", "p", "BTC-PERP", D("-4"))]
+    marks = {("s", "BTC-USDT"): D("100"), ("p", "BTC-PERP"): D("102")}
+    definitions = {("s", "BTC-USDT"): spot, ("p", "BTC-PERP"): PERP}
+    (row,) = exposure(held, [], definitions, lambda v, i: marks[(v, i)], ("underlying",))
+    # Then the net is 3 − 4 × 0.5 = 1 BTC, worth 3 × 100 − 2 × 102 = 96 USDT, while the desk
+    # holds |300| + |−204| = 504 USDT
+    assert (row.net_units, row.net_value, row.gross_value) == (D(1), {"USDT": D(96)}, {"USDT": D(504)})
+
+
 def test_open_orders_count_per_side_and_a_market_order_at_the_mark() -> None:
     # Given no position, a resting buy of 4 BTC-PERP at 59000, a sell of 2 at 63000 and a
     # market buy of 1 (mark 62000)
