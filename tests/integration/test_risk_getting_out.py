@@ -265,3 +265,24 @@ def test_reduce_only_never_allows_more_than_the_position_in_reducing_orders(
         after = net(ledger)
         assert after == position + sum(signed(side, quantity) for side, quantity in sent)
         assert abs(after) <= abs(position) and after * position >= 0
+
+
+def test_an_underlying_limit_lets_its_net_units_shrink(desk: OrderLedger) -> None:
+    # Given BTC spot (base BTC, USDT) long 3 at 100, marked at 100: 3 BTC worth 300 USDT, and an
+    # underlying gross limit of 250 set since
+    desk.define_instrument(
+        venue="x", instrument="BTC-USDT", kind="spot", base_currency="BTC", quote_currency="USDT", ts=MORNING
+    )
+    filled(desk, "b1", "buy", "3", "100", "09:00")
+    mark(desk, "100", "09:30")
+    desk.set_limit("underlying", "BTC", "max_gross_exposure", "250", set_by="alice", ts=at("10:00"))
+    # Then selling 2 at 350 is allowed: it reduces the 3 BTC (2 ≤ 3), though its side would be
+    # worth 300 − 2 × 350 = −400 USDT
+    assert desk.check(spec("sell", "2", "350")).allowed
+    # While selling 4 at 100 turns it short: no reduction, and its side is worth 300 − 400 = −100,
+    # while the other stays 300 > 250: no larger than before, allowed; at 350, 300 − 1400 = −1100
+    assert desk.check(spec("sell", "4", "100")).allowed
+    turns = desk.check(spec("sell", "4", "350"))
+    assert [(b.limit.kind, b.figure) for b in turns.breaches if b.limit] == [
+        ("max_gross_exposure", Decimal(1100))
+    ]
