@@ -48,7 +48,8 @@ LIMIT_KINDS: dict[str, tuple[str, ...]] = {
 tag limits only what one order is: its notional and how many are sent):
 
 * max_position: the absolute net quantity held (of the order's instrument, for an account);
-* max_gross_exposure: the sum of the absolute notionals held, at the latest marks;
+* max_gross_exposure: the sum of the absolute notionals held, at the latest marks, the open
+  orders' worst case figured per side;
 * max_order_notional: one order's quantity × contract size × price;
 * max_daily_loss: the UTC day's loss: realized − fees + cash flows, and unrealized at the marks;
 * max_drawdown: the fall of that day's P&L from its high;
