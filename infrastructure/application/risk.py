@@ -14,7 +14,7 @@ figure does not take it as within its limit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -47,6 +47,7 @@ from orderledger.projections.risk import LIMITS_TABLE, STATES_TABLE, LimitFact, 
 
 if TYPE_CHECKING:
     from orderledger.infrastructure.ingest.inbound import Result
+    from orderledger.infrastructure.results.positions import ExposureRow
 
 OrderLedger = Any
 """The ledger these functions read (``OrderLedger``, whose module imports this one)."""
@@ -364,7 +365,7 @@ def held(reads: Reads, limit: Limit, order: Worst) -> Held:
     return Held(position, _per_side(legs.values()), "", before, gross_before, reduces)
 
 
-def _per_side(legs: Any) -> Decimal:
+def _per_side(legs: Iterable[list[Decimal]]) -> Decimal:
     """The gross of positions valued [signed, open buys, open sells]: each counts for the larger
     of its value with every buy filled and with every sell filled."""
     return sum((max(abs(value + buys), abs(value - sells)) for value, buys, sells in legs), Decimal(0))
@@ -402,7 +403,7 @@ def _underlying_held(book: ExposureBook, underlying: str, order: Worst) -> Held:
     return Held(position, gross, why, was, gross_before, reduces)
 
 
-def _underlying_gross(row: Any) -> tuple[Decimal | None, str]:
+def _underlying_gross(row: ExposureRow) -> tuple[Decimal | None, str]:
     """The larger of an exposure row's two worst values, or why it cannot be worked out."""
     if row.unpriced:
         return None, f"no price to value {', '.join(row.unpriced)}"
