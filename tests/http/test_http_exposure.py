@@ -41,6 +41,14 @@ def test_get_exposure_per_account_and_across_accounts(server: Server) -> None:
     # a mark given instead of the recorded one: beta's perp −1.5 BTC at 62000 is −93000 USDT
     marked = httpx2.get(f"{server.url}/exposure", params={"mark": "BTC-PERP=62000"}).json()
     assert exact(marked[2]["net_value"]) == {"USD": 62000, "USDT": -93000}
+    # in one currency: beta's 62000 USD at inv-d have no rate in USDT, so beta has no figure in it
+    beta = httpx2.get(f"{server.url}/exposure", params={"in_currency": "USDT"}).json()[2]
+    assert (beta["in_currency"], beta["net_in"], beta["gross_in"], beta["unconverted"]) == (
+        "USDT",
+        None,
+        None,
+        ["inv-d:USD"],
+    )
 
 
 def test_get_exposure_as_of_a_past_time(server: Server) -> None:
@@ -69,6 +77,7 @@ def test_get_exposure_as_of_a_past_time(server: Server) -> None:
         ({"by": "desk,underlying"}, "by: 'desk' is not one of account, venue, underlying"),
         ({"mark": "SOL=1"}, "mark SOL: no position or open order in that instrument"),
         ({"group": "account"}, "group"),
+        ({"in_currency": "US D"}, "in_currency: the name of one currency, such as USDT"),
     ],
 )
 def test_a_bad_parameter_is_a_problem_and_stores_nothing(

@@ -62,6 +62,9 @@ DESK: list[dict[str, Any]] = [json.loads(line) for line in EXAMPLE.read_text("ut
 D = Decimal
 BTC_LEGS = ("inv-d:BTCUSD", "opt-c:BTC-C70000", "opt-c:BTC-P50000", "perp-b:BTC-PERP", "spot-a:BTC/USDT")
 
+NOT_CONVERTED: dict[str, Any] = {"in_currency": None, "net_in": None, "gross_in": None, "unconverted": ()}
+"""A row's figures in one currency when none is asked."""
+
 BY_ACCOUNT: list[dict[str, Any]] = [
     {
         "account": "alpha", "venue": None, "underlying": "BTC",
@@ -71,7 +74,7 @@ BY_ACCOUNT: list[dict[str, Any]] = [
         "worst_long_units": D("4"), "worst_short_units": D("1"),
         "worst_long_value": {"USDT": D("245050")}, "worst_short_value": {"USDT": D("61950")},
         "instruments": ("opt-c:BTC-C70000", "opt-c:BTC-P50000", "spot-a:BTC/USDT"),
-        "unmapped": (), "unpriced": (),
+        "unmapped": (), "unpriced": (), **NOT_CONVERTED,
     },
     {
         "account": "alpha", "venue": None, "underlying": "ETH-USDT",
@@ -80,7 +83,7 @@ BY_ACCOUNT: list[dict[str, Any]] = [
         "worst_long_units": D("10"), "worst_short_units": D("10"),
         "worst_long_value": {}, "worst_short_value": {},
         "instruments": ("spot-a:ETH-USDT",), "unmapped": ("spot-a:ETH-USDT",),
-        "unpriced": ("spot-a:ETH-USDT",),
+        "unpriced": ("spot-a:ETH-USDT",), **NOT_CONVERTED,
     },
     {
         "account": "beta", "venue": None, "underlying": "BTC",
@@ -90,7 +93,7 @@ BY_ACCOUNT: list[dict[str, Any]] = [
         "worst_long_units": D("-0.03125"), "worst_short_units": D("-3.53125"),
         "worst_long_value": {"USD": D("62000"), "USDT": D("-62100")},
         "worst_short_value": {"USD": D("-66000"), "USDT": D("-156150")},
-        "instruments": ("inv-d:BTCUSD", "perp-b:BTC-PERP"), "unmapped": (), "unpriced": (),
+        "instruments": ("inv-d:BTCUSD", "perp-b:BTC-PERP"), "unmapped": (), "unpriced": (), **NOT_CONVERTED,
     },
 ]  # fmt: skip
 """The desk's exposure by account and underlying (module docstring)."""
@@ -105,7 +108,7 @@ BTC_ACROSS_ACCOUNTS: dict[str, Any] = {
     "worst_long_value": {"USD": D("62000"), "USDT": D("182950")},
     # worst short: 186050 − 124100 − 93150 − 63000 = −94200 USDT, 62000 − 128000 = −66000 USD
     "worst_short_value": {"USD": D("-66000"), "USDT": D("-94200")},
-    "instruments": BTC_LEGS, "unmapped": (), "unpriced": (),
+    "instruments": BTC_LEGS, "unmapped": (), "unpriced": (), **NOT_CONVERTED,
 }  # fmt: skip
 """BTC across accounts (module docstring)."""
 

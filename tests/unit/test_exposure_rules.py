@@ -214,3 +214,34 @@ def test_the_worst_cases_bracket_the_net(
     for row in exposure(held, orders, DEFINED, lambda v, i: marks.get(i), ("account", "underlying")):
         assert row.worst_short_units <= row.net_units <= row.worst_long_units
         assert row.open_short_units <= 0 <= row.open_long_units
+
+
+def test_values_in_one_currency_at_each_venues_rate_or_said_unconverted() -> None:
+    # Given long 2 BTC spot worth 100 USDT each at venue s, short 3 perpetual contracts of 0.5 BTC
+    # at 102 USD at venue p, and a rate of USD in USDT of 0.998 at p
+    spot = Definition(kind="spot", base_currency="BTC", quote_currency="USDT")
+    perp = Definition(kind="swap", contract_size=D("0.5"), underlying="BTC", quote_currency="USD")
+    held = [Holding("a", "s", "BTC-USDT", D("2")), Holding("a", "p", "BTC-PERP", D("-3"))]
+    marks = {("s", "BTC-USDT"): D("100"), ("p", "BTC-PERP"): D("102")}
+    definitions = {("s", "BTC-USDT"): spot, ("p", "BTC-PERP"): perp}
+
+    def rates(venue: str, currency: str) -> Decimal | None:
+        return D("0.998") if (venue, currency) == ("p", "USD") else None
+
+    def one(currency: str | None) -> ExposureFigures:
+        (row,) = exposure(held, [], definitions, lambda v, i: marks[(v, i)], ("underlying",), currency, rates)
+        return row
+
+    # Then in USDT: 200 + (−1.5 × 102) × 0.998 = 200 − 152.694 = 47.306 net, 200 + 152.694 gross
+    row = one("USDT")
+    assert (row.in_currency, row.net_in, row.gross_in, row.unconverted) == (
+        "USDT",
+        D("47.306"),
+        D("352.694"),
+        (),
+    )
+    # And in USD there is no rate of USDT at s: neither figure, and the value without one named
+    row = one("USD")
+    assert (row.in_currency, row.net_in, row.gross_in, row.unconverted) == ("USD", None, None, ("s:USDT",))
+    # And without a currency asked, none
+    assert (one(None).in_currency, one(None).net_in, one(None).unconverted) == (None, None, ())
