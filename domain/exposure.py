@@ -16,6 +16,13 @@ Pure arithmetic (docs/risk.md, "Exposure"). Given positions (``Holding``), open 
   venue); for an open order its limit price (a market order: the mark). An inverse contract is
   worth quantity × contract_size whatever the price. A leg with no price has no value (and an
   inverse one no units): the row lists it in ``unpriced``, and nothing else is dropped.
+* Gross value (``gross_value``): each position's value taken whatever its sign and summed, per
+  currency: what a desk holds on both sides, which netting hides (long spot and short the
+  perpetual nets to nothing and holds twice).
+* In one currency (asked for): each position's value times the rate of its currency into the
+  one asked (``Rates``: one for the currency itself), summed as ``net_in`` and, whatever the
+  sign, ``gross_in``. A value whose currency has no rate at its venue is not guessed: the row
+  lists it in ``unconverted`` and has neither figure.
 * Open orders' worst case: each open order filled for its leaves quantity. An order whose fill
   adds units (a buy, or a sale of a put) counts on the long side, one that takes units away on
   the short side: ``worst_long_units`` = net + every long-side order, ``worst_short_units`` =
@@ -46,6 +53,8 @@ UNKNOWN_CURRENCY = "?"
 
 Prices = Callable[[str, str], Decimal | None]
 """(venue, instrument) → its latest price, or None."""
+Rates = Callable[[str, str], Decimal | None]
+"""(venue, currency) → what one unit of the currency is worth in the currency asked, or None."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +148,16 @@ def check_grouping(by: Iterable[str]) -> tuple[str, ...]:
     return wanted
 
 
+def one_currency(currency: str | None) -> str | None:
+    """The currency exposure is asked in (``in_currency``), checked: None (none asked), or a name
+    without spaces (one-line error otherwise)."""
+    if currency is None:
+        return None
+    if not currency or any(c.isspace() for c in currency):
+        raise InvalidInputError("`in_currency`: the name of one currency, such as USDT", field="in_currency")
+    return currency
+
+
 @dataclass(frozen=True)
 class ExposureFigures:
     """One group's exposure to one underlying (``account``/``venue``: None when not grouped by
@@ -151,6 +170,8 @@ class ExposureFigures:
     """Positions' units of the underlying, netted."""
     net_value: Mapping[str, Decimal] = field(default_factory=dict)
     """Positions' value at the latest marks, per quote currency."""
+    gross_value: Mapping[str, Decimal] = field(default_factory=dict)
+    """Positions' absolute values at the latest marks, summed per quote currency (not netted)."""
     option_units: Decimal = ZERO
     """The part of ``net_units`` that options hold (at ±1 per unit: no delta is recorded)."""
     open_long_units: Decimal = ZERO
@@ -171,6 +192,14 @@ class ExposureFigures:
     """Legs counted as their own underlying: no definition names its underlying or base."""
     unpriced: tuple[str, ...] = ()
     """Legs with no price: no value counted (an inverse one: no units either)."""
+    in_currency: str | None = None
+    """The one currency ``net_in`` and ``gross_in`` are in (None: none was asked)."""
+    net_in: Decimal | None = None
+    """``net_value`` converted into ``in_currency`` and summed (None: not asked, or unconverted)."""
+    gross_in: Decimal | None = None
+    """``gross_value`` converted into ``in_currency`` and summed (None: not asked, or unconverted)."""
+    unconverted: tuple[str, ...] = ()
+    """Values with no rate into ``in_currency`` at their venue, ``VENUE:CURRENCY``."""
 
 
 @dataclass
@@ -183,11 +212,15 @@ class _Group:
     open_long_units: Decimal = ZERO
     open_short_units: Decimal = ZERO
     net_value: dict[str, Decimal] = field(default_factory=dict)
+    gross_value: dict[str, Decimal] = field(default_factory=dict)
     long_value: dict[str, Decimal] = field(default_factory=dict)
     short_value: dict[str, Decimal] = field(default_factory=dict)
     instruments: set[str] = field(default_factory=set)
     unmapped: set[str] = field(default_factory=set)
     unpriced: set[str] = field(default_factory=set)
+    net_in: Decimal = ZERO
+    gross_in: Decimal = ZERO
+    unconverted: set[str] = field(default_factory=set)
 
 
 def _add_to(amounts: dict[str, Decimal], currency: str, value: Decimal) -> None:
@@ -200,9 +233,12 @@ def exposure(
     definitions: Mapping[tuple[str, str], Definition],
     prices: Prices,
     by: Iterable[str] = ("account", "underlying"),
+    currency: str | None = None,
+    rates: Rates | None = None,
 ) -> list[ExposureFigures]:
     """Exposure per group ``by`` and underlying, sorted by group then underlying (module
-    docstring). ``definitions``: (venue, instrument) → the definition in force."""
+    docstring). ``definitions``: (venue, instrument) → the definition in force. With
+    ``currency``, the positions' values in it too, at ``rates``."""
     grouping = check_grouping(by)
     groups: dict[tuple[str | None, str | None, str], _Group] = {}
 
@@ -243,7 +279,16 @@ def exposure(
         if value is None:
             group.unpriced.add(name)
         else:
-            _add_to(group.net_value, _currency(definition, held.quote_currency), value)
+            held_in = _currency(definition, held.quote_currency)
+            _add_to(group.net_value, held_in, value)
+            _add_to(group.gross_value, held_in, abs(value))
+            if currency is not None:
+                rate = ONE if held_in == currency else rates(held.venue, held_in) if rates else None
+                if rate is None:
+                    group.unconverted.add(f"{held.venue}:{held_in}")
+                else:
+                    group.net_in = WIDE.add(group.net_in, WIDE.multiply(value, rate))
+                    group.gross_in = WIDE.add(group.gross_in, WIDE.multiply(abs(value), rate))
     for order in working:
         if not order.quantity:
             continue
@@ -267,7 +312,7 @@ def exposure(
         else:
             side_values = group.long_value if units > 0 else group.short_value
             _add_to(side_values, _currency(definition, order.quote_currency), value)
-    return [_finished(groups[key]) for key in sorted(groups, key=_sort_key)]
+    return [_finished(groups[key], currency) for key in sorted(groups, key=_sort_key)]
 
 
 def _currency(definition: Definition | None, quote_currency: str | None) -> str:
@@ -280,7 +325,7 @@ def _sort_key(key: tuple[str | None, str | None, str]) -> tuple[str, str, str]:
     return (key[0] or "", key[1] or "", key[2])
 
 
-def _finished(group: _Group) -> ExposureFigures:
+def _finished(group: _Group, in_currency: str | None) -> ExposureFigures:
     long_value, short_value = dict(group.net_value), dict(group.net_value)
     for side, added in ((long_value, group.long_value), (short_value, group.short_value)):
         for currency, value in added.items():
@@ -289,6 +334,7 @@ def _finished(group: _Group) -> ExposureFigures:
         *group.key,
         net_units=_plain(group.net_units),
         net_value=_amounts(group.net_value),
+        gross_value=_amounts(group.gross_value),
         option_units=_plain(group.option_units),
         open_long_units=_plain(group.open_long_units),
         open_short_units=_plain(group.open_short_units),
@@ -299,6 +345,10 @@ def _finished(group: _Group) -> ExposureFigures:
         instruments=tuple(sorted(group.instruments)),
         unmapped=tuple(sorted(group.unmapped)),
         unpriced=tuple(sorted(group.unpriced)),
+        in_currency=in_currency,
+        net_in=None if in_currency is None or group.unconverted else _plain(group.net_in),
+        gross_in=None if in_currency is None or group.unconverted else _plain(group.gross_in),
+        unconverted=tuple(sorted(group.unconverted)),
     )
 
 
@@ -315,11 +365,13 @@ __all__ = [
     "GROUPINGS",
     "ExposureFigures",
     "Holding",
+    "Rates",
     "Underlying",
     "Working",
     "check_grouping",
     "exposure",
     "grouping",
+    "one_currency",
     "underlying_of",
     "units_of",
     "value_of",

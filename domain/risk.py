@@ -7,8 +7,9 @@ message again is a duplicate and another value at the same instant a clear error
 A trading state (``TradingStateSet``) is keyed by (account, time); account "" is every account's.
 
 What a check does with them is pure and lives here too: which limits apply to an order
-(``Limit.applies``), whether a figure after the order's worst case is past a limit (``judge``),
-and what a trading state refuses (``state_refusal``). The figures themselves are read from the
+(``Limit.applies``), whether an order reduces a position (``PositionBook.reduces``), whether a
+figure after the order's worst case is past a limit (``judge``), and what a trading state
+refuses (``state_refusal``). The figures themselves are read from the
 views by the application (``infrastructure.application.risk``).
 
 Every limit is "at most": a figure past its value (strictly greater) is a breach; a figure equal
@@ -47,15 +48,17 @@ LIMIT_KINDS: dict[str, tuple[str, ...]] = {
 tag limits only what one order is: its notional and how many are sent):
 
 * max_position: the absolute net quantity held (of the order's instrument, for an account);
-* max_gross_exposure: the sum of the absolute notionals held, at the latest marks;
+* max_gross_exposure: the sum of the absolute notionals held, at the latest marks, the open
+  orders' worst case figured per side;
 * max_order_notional: one order's quantity × contract size × price;
 * max_daily_loss: the UTC day's loss: realized − fees + cash flows, and unrealized at the marks;
 * max_drawdown: the fall of that day's P&L from its high;
 * max_orders: orders requested within the last ``interval`` seconds, this one included."""
 
 TRADING_STATES = ("active", "reduce_only", "halted")
-"""active: every order is checked against the limits; reduce_only: only orders that shrink the
-absolute position are allowed; halted: no order is."""
+"""active: every order is checked against the limits; reduce_only: only orders that reduce the
+absolute position (``PositionBook.reduces``, the open orders on their side counted) are allowed;
+halted: no order is."""
 
 GLOBAL = ""
 """The account of a trading state that applies to every account."""
@@ -223,13 +226,54 @@ class Breach:
     order is then denied: a limit that cannot be evaluated is not taken as met)."""
 
 
+UNWOUND_BY = frozenset({"max_position", "max_gross_exposure", "max_daily_loss", "max_drawdown"})
+"""The kinds of limit that never deny an order that reduces (``PositionBook.reduces``): getting
+out is always allowed. A limit on what one order is (its notional) or how many are sent still
+applies to it."""
+
+
+@dataclass(frozen=True)
+class PositionBook:
+    """A position and the open orders working on each side of it (their leaves quantities, ≥ 0):
+    what an order is judged against when the question is whether it reduces the position."""
+
+    position: Decimal
+    open_buys: Decimal = Decimal(0)
+    open_sells: Decimal = Decimal(0)
+
+    def open_towards(self, delta: Decimal) -> Decimal:
+        """The open orders on the side of an order moving the position by ``delta``."""
+        return self.open_buys if delta > 0 else self.open_sells
+
+    def room(self, delta: Decimal) -> Decimal:
+        """How much an order on ``delta``'s side may still take off the position: its size less
+        the open orders already working that way, when that side is towards flat (a sell against
+        a long, a buy against a short); nothing otherwise."""
+        if not delta or not self.position or (delta > 0) == (self.position > 0):
+            return Decimal(0)
+        return max(abs(self.position) - self.open_towards(delta), Decimal(0))
+
+    def reduces(self, delta: Decimal) -> bool:
+        """Whether an order moving the position by ``delta`` reduces it: filled in full, with
+        every open order on its side filled too, it brings the position towards flat and not
+        past it (|position + open on its side + delta| < |position|, no change of sign)."""
+        return bool(delta) and abs(delta) <= self.room(delta)
+
+
 def judge(
-    limit: Limit, figure: Decimal | None, why_unknown: str = "", before: Decimal | None = None
+    limit: Limit,
+    figure: Decimal | None,
+    why_unknown: str = "",
+    before: Decimal | None = None,
+    reduces: bool = False,
 ) -> Breach | None:
     """The breach when ``figure`` (after the order) is past the limit, or cannot be known. With
     ``before`` (the figure without the order, for what an order can shrink: a position, an
     exposure), an order that leaves the figure no larger is no breach, even past the limit: a
-    desk over its limit may always come back towards it."""
+    desk over its limit may always come back towards it. An order that ``reduces`` its position
+    is no breach of a limit of ``UNWOUND_BY``, whatever the figure (known or not)."""
+    if reduces and limit.kind in UNWOUND_BY:
+        return None
     if figure is None:
         return Breach(f"{limit.shown()}: not evaluated ({why_unknown})", limit)
     if figure > limit.value and (before is None or figure > before):
@@ -237,15 +281,25 @@ def judge(
     return None
 
 
-def state_refusal(state: str, position: Decimal, delta: Decimal) -> str | None:
-    """Why ``state`` refuses an order moving a position of ``position`` by ``delta``, or None."""
+def state_refusal(state: str, book: PositionBook, delta: Decimal) -> str | None:
+    """Why ``state`` refuses an order moving ``book``'s position by ``delta``, or None. Reduce-only
+    allows an order only when it reduces (``PositionBook.reduces``): the open orders on its side
+    count, so the reducing orders allowed never add up to more than the position."""
     if state == "halted":
         return "trading is halted"
-    after = position + delta
-    if state == "reduce_only" and (abs(after) > abs(position) or after * position < 0):
-        # A reversal opens a position on the other side: not a reduction either.
-        return f"reduce-only: the position {format_decimal(position)} would become {format_decimal(after)}"
-    return None
+    if state != "reduce_only" or book.reduces(delta):
+        return None
+    working = book.open_towards(delta)
+    after = book.position + (working if delta > 0 else -working) + delta
+    # A reversal opens a position on the other side: not a reduction either.
+    refusal = (
+        f"reduce-only: the position {format_decimal(book.position)} would become {format_decimal(after)}"
+    )
+    if working:
+        side = "buy" if delta > 0 else "sell"
+        left = format_decimal(book.room(delta))
+        refusal += f" with the {format_decimal(working)} open to {side} filled ({left} left to reduce)"
+    return refusal
 
 
 __all__ = [
@@ -253,8 +307,10 @@ __all__ = [
     "LIMIT_KINDS",
     "LIMIT_SCOPES",
     "TRADING_STATES",
+    "UNWOUND_BY",
     "Breach",
     "Limit",
+    "PositionBook",
     "judge",
     "limit_id_for",
     "record_limit",

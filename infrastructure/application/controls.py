@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.exposure import grouping
+from orderledger.domain.exposure import grouping, one_currency
 from orderledger.infrastructure.application import lazy
 from orderledger.infrastructure.application.arguments import checked, checked_methods
 from orderledger.infrastructure.application.requests import (
@@ -148,14 +148,19 @@ class ExposureReads:
         marks: Mapping[str, Decimal] | None = None,
         as_of: datetime | None = None,
         event_time: bool = False,
+        in_currency: str | None = None,
     ) -> list[ExposureRow]:
         """Exposure per underlying, grouped ``by`` account and venue as named (``underlying``
         always; ``"account,underlying"`` or a sequence of names): positions converted into units
         of the underlying (contract size, inverse settlement, options at ±1) and valued at the
         latest marks (or ``marks``, instrument → price), beside the open orders' worst case per
         side (docs/risk.md, "Exposure"); now, or as the positions, open orders, marks and
-        definitions stood ``as_of`` a time (recorded time, or venue time with ``event_time``)."""
-        asked = Exposure(grouping(by), tuple((marks or {}).items()), as_of, event_time)
+        definitions stood ``as_of`` a time (recorded time, or venue time with ``event_time``).
+        With ``in_currency``, each row's net and gross value in that one currency too, at the rates
+        recorded as marks (``net_in``, ``gross_in``; docs/risk.md, "In one currency")."""
+        asked = Exposure(
+            grouping(by), tuple((marks or {}).items()), as_of, event_time, one_currency(in_currency)
+        )
         return cast(_Answers, self).handle(asked)
 
 

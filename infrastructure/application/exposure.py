@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.exposure import Holding, Working, check_grouping, exposure, underlying_of
+from orderledger.domain.exposure import Holding, Rates, Working, check_grouping, exposure, underlying_of
 from orderledger.domain.instrument import Definition
 from orderledger.domain.values import Side
 from orderledger.infrastructure.application.instruments import list_instruments
@@ -26,6 +26,7 @@ from orderledger.infrastructure.application.queries import latest_mark
 from orderledger.infrastructure.audit.search import orders_as_of, positions_as_of
 from orderledger.infrastructure.results.positions import ExposureRow
 from orderledger.infrastructure.storage.db import Database
+from orderledger.projections.fees import rate_pairs
 from orderledger.projections.orders import OPEN_ONLY, ORDERS_TABLE
 from orderledger.projections.positions import POSITIONS_TABLE
 
@@ -122,10 +123,13 @@ def fold_exposure(
     by: Sequence[str] = ("account", "underlying"),
     marks: Mapping[str, Decimal] | None = None,
     adding: Iterable[Working] = (),
+    currency: str | None = None,
+    rates: Rates | None = None,
 ) -> list[ExposureRow]:
     """Exposure per ``by`` and underlying of ``book`` plus the hypothetical orders ``adding``,
     valued at ``marks`` (instrument → price) where given, else at each leg's latest recorded mark
-    in ``book`` (a leg it holds no mark for is unpriced). Reads nothing."""
+    in ``book`` (a leg it holds no mark for is unpriced); with ``currency``, in it too at
+    ``rates``. Reads nothing but what ``rates`` reads."""
     wanted = check_grouping(by)
     given = dict(marks or {})
     extra = list(adding)
@@ -145,7 +149,7 @@ def fold_exposure(
     def price(venue: str, instrument: str) -> Decimal | None:
         return given[instrument] if instrument in given else book.marks.get((venue, instrument))
 
-    figures = exposure(book.held, [*book.open_orders, *extra], definitions, price, wanted)
+    figures = exposure(book.held, [*book.open_orders, *extra], definitions, price, wanted, currency, rates)
     return [ExposureRow(**{name: getattr(f, name) for name in FIELDS}) for f in figures]
 
 
@@ -157,15 +161,36 @@ def exposure_rows(
     *,
     as_of: datetime | None = None,
     event_time: bool = False,
+    currency: str | None = None,
 ) -> list[ExposureRow]:
     """Exposure per ``by`` and underlying: the positions and open orders of the views (or as
     they stood ``as_of`` a time), plus the hypothetical orders ``adding``, valued at ``marks``
     (instrument → price) where given, else at each instrument's latest recorded mark at its
-    venue (``read_exposure``, ``fold_exposure``)."""
+    venue (``read_exposure``, ``fold_exposure``); with ``currency``, the values in it too
+    (``recorded_rates``)."""
     extra = list(adding)
     legs = [(o.venue, o.instrument) for o in extra]
     book = read_exposure(ledger, also=legs, as_of=as_of, event_time=event_time)
-    return fold_exposure(book, by, marks, extra)
+    rates = None if currency is None else recorded_rates(ledger, currency, as_of, event_time)
+    return fold_exposure(book, by, marks, extra, currency, rates)
+
+
+def recorded_rates(ledger: LedgerParts, currency: str, as_of: datetime | None, event_time: bool) -> Rates:
+    """What one unit of a currency is worth in ``currency`` at a venue: the latest mark recorded
+    there (by ``as_of``) of the pair ``CCY/CURRENCY`` or ``CCY-CURRENCY``, the names a fee's rate
+    is recorded under too (``projections.fees.rate_pairs``); each read once."""
+    found: dict[tuple[str, str], Decimal | None] = {}
+
+    def rate(venue: str, of: str) -> Decimal | None:
+        if (venue, of) not in found:
+            marks = (
+                latest_mark(ledger.db, venue, pair, as_of=as_of, event_time=event_time)
+                for pair in rate_pairs(of, currency)
+            )
+            found[(venue, of)] = next((mark[0] for mark in marks if mark is not None), None)
+        return found[(venue, of)]
+
+    return rate
 
 
 __all__ = [
@@ -174,5 +199,6 @@ __all__ = [
     "fold_exposure",
     "holdings",
     "read_exposure",
+    "recorded_rates",
     "working",
 ]

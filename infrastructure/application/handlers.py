@@ -286,7 +286,12 @@ def execution_quality(ledger: LedgerParts, request: ExecutionQuality) -> list[Ex
 def exposure(ledger: LedgerParts, request: Exposure) -> list[ExposureRow]:
     marks = dict(request.marks)
     return _exposure.exposure_rows(
-        ledger, request.by, marks, as_of=request.as_of, event_time=request.event_time
+        ledger,
+        request.by,
+        marks,
+        as_of=request.as_of,
+        event_time=request.event_time,
+        currency=request.in_currency,
     )
 
 

@@ -321,6 +321,8 @@ class Exposure(ViewsUnlessAsOf[list[ExposureRow]]):
     marks: tuple[tuple[str, Decimal], ...] = ()
     as_of: datetime | None = None
     event_time: bool = False
+    in_currency: str | None = None
+    """Also each row's net and gross value in this one currency, at the rates recorded."""
 
 
 # ---------------------------------------------------------------------- the log and its checks

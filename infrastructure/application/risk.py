@@ -14,7 +14,7 @@ figure does not take it as within its limit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -26,12 +26,15 @@ from orderledger.domain.instrument import Terms
 from orderledger.domain.risk import (
     GLOBAL,
     TRADING_STATES,
+    UNWOUND_BY,
     Breach,
     Limit,
+    PositionBook,
     judge,
     state_refusal,
 )
 from orderledger.domain.values import (
+    WIDE,
     Side,
     format_decimal,
     format_timestamp,
@@ -44,12 +47,16 @@ from orderledger.projections.risk import LIMITS_TABLE, STATES_TABLE, LimitFact, 
 
 if TYPE_CHECKING:
     from orderledger.infrastructure.ingest.inbound import Result
+    from orderledger.infrastructure.results.positions import ExposureRow
 
 OrderLedger = Any
 """The ledger these functions read (``OrderLedger``, whose module imports this one)."""
 
 DAILY_LOSS_RULE = "max_daily_loss"
-"""The name the daily loss rule signs the halt it sets with (``set_by``)."""
+"""The name the daily loss rule signs the state it sets with (``set_by``)."""
+LOSS_STATE = "reduce_only"
+"""What the daily loss rule sets an account past its limit to: it may add no risk, and may
+always get out (a halt would stop it from closing the positions that lose)."""
 
 _SEVERITY = {state: rank for rank, state in enumerate(TRADING_STATES)}
 """active < reduce_only < halted: an account's state is the stricter of its own and the global."""
@@ -238,6 +245,10 @@ class Held:
     why_unknown: str = ""
     position_before: Decimal = Decimal(0)
     """The same worst case without this order."""
+    gross_before: Decimal | None = None
+    """The gross notional without this order (None: unknown)."""
+    reduces: bool = False
+    """Whether the order reduces the scope's position (``domain.risk.PositionBook.reduces``)."""
 
 
 class Reads:
@@ -267,6 +278,11 @@ class Reads:
             self._scopes[key] = found
         return self._scopes[key]
 
+    def book(self, order: Worst) -> PositionBook:
+        """The order's account's position in its instrument (over its venues) and its open
+        orders there: what a reduce-only state judges the order against."""
+        return _book(*self.scope("account", order.account), order.instrument)
+
     def held(self, limit: Limit, order: Worst) -> Held:
         """``held`` for a limit and an order, worked out once."""
         key = (
@@ -283,53 +299,84 @@ class Reads:
         return self._held[key]
 
 
+def _book(rows: list[Any], working: list[Any], instrument: str) -> PositionBook:
+    """The net position of ``instrument`` among ``rows`` and the leaves of its open orders on
+    each side among ``working``."""
+    zero = Decimal(0)
+    return PositionBook(
+        sum((r.quantity for r in rows if r.instrument == instrument), start=zero),
+        sum((o.leaves_quantity for o in working if o.instrument == instrument and o.side is Side.BUY), zero),
+        sum((o.leaves_quantity for o in working if o.instrument == instrument and o.side is Side.SELL), zero),
+    )
+
+
 def held(reads: Reads, limit: Limit, order: Worst) -> Held:
     """The one function the position and gross exposure limits read (an exposure module plugs in
     here). For an instrument: its positions summed over accounts and venues; for an account: its
     positions (the order's instrument's, for the net quantity). The worst case fills every open
-    order of the scope in full, the buys and the sells apart, with this one on its side; gross
-    exposure adds each position's notional at its latest mark (at cost without one), each open
-    order's leaves at its limit price, and this order's. For an underlying: the exposure read
-    (``application.exposure``) netted across accounts and venues, the order added to it."""
+    order of the scope in full, the buys and the sells apart, with this one on its side. Gross
+    exposure is figured per side too: each position (account, venue, instrument) is valued at
+    its latest mark (at cost without one), signed; its open buys' leaves at their limit prices
+    are added to it and its sells' taken from it, this order's on its side; the position counts
+    for the larger of the two in absolute value, and the gross is their sum over positions. So
+    an order that takes a position towards flat makes the gross no larger. For an underlying:
+    the exposure read (``application.exposure``) netted across accounts and venues, the order
+    added to it."""
     if limit.scope == "underlying":
         return _underlying_held(reads.exposure(), limit.target, order)
     rows, working = reads.scope(
         limit.scope, order.instrument if limit.scope == "instrument" else order.account
     )
     mine = order.instrument
-    net = sum((r.quantity for r in rows if r.instrument == mine), start=Decimal(0))
-    buys = sum(
-        (o.leaves_quantity for o in working if o.instrument == mine and o.side is Side.BUY), Decimal(0)
-    )
-    sells = sum(
-        (o.leaves_quantity for o in working if o.instrument == mine and o.side is Side.SELL), Decimal(0)
-    )
-    longest = net + buys + max(order.delta, Decimal(0))
-    shortest = net - sells + min(order.delta, Decimal(0))
+    book = _book(rows, working, mine)
+    net = book.position
+    longest = net + book.open_buys + max(order.delta, Decimal(0))
+    shortest = net - book.open_sells + min(order.delta, Decimal(0))
     position = max(abs(longest), abs(shortest))
-    before = max(abs(net + buys), abs(net - sells))
+    before = max(abs(net + book.open_buys), abs(net - book.open_sells))
+    reduces = book.reduces(order.delta)
     if order.notional is None:
-        return Held(position, None, "no price to value the order: no limit price and no mark", before)
+        why = "no price to value the order: no limit price and no mark"
+        return Held(position, None, why, before, reduces=reduces)
     currencies = {r.pnl_currency for r in rows}
     if len(currencies) > 1:
         shown = ", ".join(sorted(map(str, currencies)))
-        return Held(position, None, f"positions in several currencies ({shown})", before)
+        return Held(position, None, f"positions in several currencies ({shown})", before, reduces=reduces)
     if any(o.price is None for o in working):
-        return Held(position, None, "an open market order has no price to value it at", before)
-    gross = sum((r.notional for r in rows), start=order.notional)
-    gross += sum(
-        (order.terms.value(o.leaves_quantity, o.price) for o in working if o.instrument == mine), Decimal(0)
-    )
-    others = [o for o in working if o.instrument != mine]
-    gross += sum((o.leaves_quantity * o.price for o in others), Decimal(0))
-    return Held(position, gross, "", before)
+        why = "an open market order has no price to value it at"
+        return Held(position, None, why, before, reduces=reduces)
+    legs: dict[tuple[str, str, str], list[Decimal]] = {}
+    """(account, venue, instrument) → [the position's signed value, open buys', open sells']."""
+
+    def leg(account: str, venue: str, instrument: str) -> list[Decimal]:
+        return legs.setdefault((account, venue, instrument), [Decimal(0), Decimal(0), Decimal(0)])
+
+    for r in rows:
+        leg(r.account, r.venue, r.instrument)[0] += -r.notional if r.quantity < 0 else r.notional
+    for o in working:
+        value = (
+            order.terms.value(o.leaves_quantity, o.price)
+            if o.instrument == mine
+            else o.leaves_quantity * o.price
+        )
+        leg(o.account, o.venue, o.instrument)[1 if o.side is Side.BUY else 2] += value
+    gross_before = _per_side(legs.values())
+    leg(order.account, order.venue, mine)[1 if order.delta > 0 else 2] += order.notional
+    return Held(position, _per_side(legs.values()), "", before, gross_before, reduces)
+
+
+def _per_side(legs: Iterable[list[Decimal]]) -> Decimal:
+    """The gross of positions valued [signed, open buys, open sells]: each counts for the larger
+    of its value with every buy filled and with every sell filled."""
+    return sum((max(abs(value + buys), abs(value - sells)) for value, buys, sells in legs), Decimal(0))
 
 
 def _underlying_held(book: ExposureBook, underlying: str, order: Worst) -> Held:
     """An underlying's worst case (``application.exposure``, netted across accounts and venues):
     the position is the larger of the worst long and worst short units, every open order of the
     underlying filled on its side and this order on its own; the gross exposure is the larger of
-    the two worst values, in the one currency they are in."""
+    the two worst values, in the one currency they are in. The order reduces when, in units of
+    the underlying, it takes the net towards flat with the open orders on its side filled."""
     adding = []
     if order.delta:
         side = Side.BUY if order.delta > 0 else Side.SELL
@@ -339,16 +386,32 @@ def _underlying_held(book: ExposureBook, underlying: str, order: Worst) -> Held:
     before = {r.underlying: r for r in fold_exposure(book, ("underlying",))}.get(underlying)
     after = {r.underlying: r for r in fold_exposure(book, ("underlying",), adding=adding)}.get(underlying)
     if after is None:
-        return Held(Decimal(0), Decimal(0), "", Decimal(0))
+        return Held(Decimal(0), Decimal(0), "", Decimal(0), Decimal(0))
     position = max(abs(after.worst_long_units), abs(after.worst_short_units))
     was = Decimal(0) if before is None else max(abs(before.worst_long_units), abs(before.worst_short_units))
-    if after.unpriced:
-        return Held(position, None, f"no price to value {', '.join(after.unpriced)}", was)
-    currencies = sorted({*after.worst_long_value, *after.worst_short_value})
+    reduces = False
+    if before is not None:
+        # The order's units (none when it cannot be priced: an inverse contract without a price).
+        units = WIDE.add(
+            WIDE.subtract(after.open_long_units, before.open_long_units),
+            WIDE.subtract(after.open_short_units, before.open_short_units),
+        )
+        units_book = PositionBook(before.net_units, before.open_long_units, -before.open_short_units)
+        reduces = units_book.reduces(units)
+    gross, why = _underlying_gross(after)
+    gross_before = Decimal(0) if before is None else _underlying_gross(before)[0]
+    return Held(position, gross, why, was, gross_before, reduces)
+
+
+def _underlying_gross(row: ExposureRow) -> tuple[Decimal | None, str]:
+    """The larger of an exposure row's two worst values, or why it cannot be worked out."""
+    if row.unpriced:
+        return None, f"no price to value {', '.join(row.unpriced)}"
+    currencies = sorted({*row.worst_long_value, *row.worst_short_value})
     if len(currencies) > 1:
-        return Held(position, None, f"values in several currencies ({', '.join(currencies)})", was)
-    values = [*after.worst_long_value.values(), *after.worst_short_value.values()]
-    return Held(position, max(map(abs, values), default=Decimal(0)), "", was)
+        return None, f"values in several currencies ({', '.join(currencies)})"
+    values = [*row.worst_long_value.values(), *row.worst_short_value.values()]
+    return max(map(abs, values), default=Decimal(0)), ""
 
 
 Figure = tuple[Decimal | None, str, Decimal | None]
@@ -363,7 +426,7 @@ def _position(reads: Reads, limit: Limit, order: Worst) -> Figure:
 
 def _gross(reads: Reads, limit: Limit, order: Worst) -> Figure:
     found = reads.held(limit, order)
-    return found.gross, found.why_unknown, None
+    return found.gross, found.why_unknown, found.gross_before
 
 
 def _order_notional(reads: Reads, limit: Limit, order: Worst) -> Figure:
@@ -412,6 +475,15 @@ def _orders(reads: Reads, limit: Limit, order: Worst) -> Figure:
     return Decimal(len(found) + 1), "", None
 
 
+def reduces(reads: Reads, limit: Limit, order: Worst) -> bool:
+    """Whether the order reduces the position a limit of ``UNWOUND_BY`` judges it on (such a
+    limit never denies it): for an instrument, its net summed over accounts and venues; for an
+    underlying, its net units; for an account (its position and gross exposure, its day's loss
+    and drawdown), its position in the order's instrument over its venues. The open orders of
+    the scope on the order's side count as filled (``domain.risk.PositionBook``)."""
+    return limit.kind in UNWOUND_BY and reads.held(limit, order).reduces
+
+
 FIGURES: dict[str, Callable[[Reads, Limit, Worst], Figure]] = {
     "max_position": _position,
     "max_gross_exposure": _gross,
@@ -444,39 +516,36 @@ def check(ledger: OrderLedger, request: Any, now: datetime) -> CheckResult:
     states = trading_states(ledger, now)
     current = state_of(states, order.account)
     state = "active" if current is None else current.state
+    reads = Reads(ledger, order)
     if state != "active" and current is not None:
-        before = sum(
-            (r.quantity for r in ledger.positions(account=order.account, instrument=order.instrument)),
-            start=Decimal(0),
-        )
-        refusal = state_refusal(state, before, order.delta)
+        refusal = state_refusal(state, reads.book(order), order.delta)
         if refusal is not None:
             breaches.append(
                 Breach(f"{refusal} (set by {current.set_by}: {current.reason or 'no reason given'})")
             )
-    reads = Reads(ledger, order)
     for limit in limits_in_force(ledger, now):
         if not limit.applies(order.account, order.instrument, order.underlying, order.tags):
             continue
         figure, why, before = FIGURES[limit.kind](reads, limit, order)
-        breach = judge(limit, figure, why, before)
+        breach = judge(limit, figure, why, before, reduces(reads, limit, order))
         if breach is not None:
             breaches.append(breach)
     losses = [b for b in breaches if b.limit is not None and b.limit.kind == DAILY_LOSS_RULE and b.figure]
-    if losses and state != "halted":
+    if losses and state == "active":
         _halt_for_loss(ledger, order, losses[0])
-        state = "halted"
+        state = LOSS_STATE
     return CheckResult(not breaches, state, breaches)
 
 
 def _halt_for_loss(ledger: OrderLedger, order: Worst, breach: Breach) -> None:
-    """The daily loss rule: an account past its daily loss limit is halted, as a fact."""
+    """The daily loss rule: an account past its daily loss limit is set reduce-only, as a fact
+    (``LOSS_STATE``)."""
     ledger.record(
         {
             "type": "trading_state",
             "ts": format_timestamp(order.now),
             "account": order.account,
-            "state": "halted",
+            "state": LOSS_STATE,
             "set_by": DAILY_LOSS_RULE,
             "reason": breach.reason,
             "source": "rule",

@@ -595,24 +595,35 @@ EXPOSURE_COLUMNS = [
     col("underlying", keep=9),
     col("net", "number", 9, key="net_units"),
     Column("net_value", fees_of("net_value"), keep=7),
+    Column("gross_value", fees_of("gross_value"), keep=7),
     col("options", "number", 3, key="option_units"),
     col("worst-long", "number", 8, key="worst_long_units"),
     col("worst-short", "number", 8, key="worst_short_units"),
     Column("unmapped", lambda row: " ".join(row["unmapped"]), keep=6),
     Column("unpriced", lambda row: " ".join(row["unpriced"]), keep=6),
 ]
+IN_CURRENCY_COLUMNS = [
+    col("net_in", "number", 7),
+    col("gross_in", "number", 7),
+    Column("unconverted", lambda row: " ".join(row["unconverted"]), keep=6),
+]
 """Exposure per group and underlying (``--json`` has every figure: the open orders' units and
 the worst cases' values too)."""
 
 
-def exposure_table(rows: list[dict[str, Any]], by: tuple[str, ...]) -> None:
-    """Exposure per group and underlying: the grouping's columns, then the figures; the
-    unmapped and unpriced legs only when some row has one."""
+def exposure_table(rows: list[dict[str, Any]], by: tuple[str, ...], currency: str | None = None) -> None:
+    """Exposure per group and underlying: the grouping's columns, then the figures (with
+    ``currency``, net and gross in it after the values); the unmapped, unpriced and unconverted
+    legs only when some row has one."""
     columns = [c for c in EXPOSURE_COLUMNS if c.name not in ("account", "venue") or c.name in by]
-    for name in ("unmapped", "unpriced"):
-        if not any(r[name] for r in rows):
+    if currency is not None:
+        at = [c.name for c in columns].index("gross_value") + 1
+        columns[at:at] = IN_CURRENCY_COLUMNS
+    for name in ("unmapped", "unpriced", "unconverted"):
+        if not any(r.get(name) for r in rows):
             columns = [c for c in columns if c.name != name]
-    table(f"exposure ({len(rows)})", columns, rows)
+    title = f"exposure ({len(rows)})" + ("" if currency is None else f" in {currency}")
+    table(title, columns, rows)
 
 
 def lots_table(rows: list[dict[str, Any]], closed: bool) -> None:

@@ -188,3 +188,40 @@ def test_risk_shows_the_days_drawdown(file_ledger_url: str, tmp_path: Path) -> N
     run = run_cli("risk", "--json", db=db, cwd=cwd)
     [row] = json.loads(run.stdout)
     assert (row["status"], row["kind"], row["figure"]) == ("breached", "max_drawdown", "50")
+
+
+def test_reduce_only_counts_the_open_sells_through_the_cli(file_ledger_url: str, tmp_path: Path) -> None:
+    db, cwd = file_ledger_url, tmp_path
+    # Given long 1 (bought at 100), a sale of 1 open, and the account reduce-only
+    order = {"venue": "x", "account": "main", "instrument": "BTC-USDT", "order_type": "limit", "price": "100"}
+    lines = [
+        {"type": "request", "client_order_id": "b1", "side": "buy", "quantity": "1", **order},
+        {"type": "fill", "client_order_id": "b1", "trade_id": "t1", "quantity": "1", "price": "100"},
+        {"type": "request", "client_order_id": "s1", "side": "sell", "quantity": "1", **order},
+    ]
+    stamped = [{**line, "ts": f"2025-03-03T09:0{n}:00Z"} for n, line in enumerate(lines)]
+    assert (
+        run_cli(
+            "ingest", "-", stdin="".join(json.dumps(x) + "\n" for x in stamped), db=db, cwd=cwd
+        ).returncode
+        == 0
+    )
+    assert (
+        run_cli(
+            "reduce-only", "--account", "main", "--by", "alice", "--reason", "review", db=db, cwd=cwd
+        ).returncode
+        == 0
+    )
+    # Then a second sale of 1 is denied (exit 1): with the open one filled, 1 − 1 − 1 = −1
+    sell = json.dumps({**order, "side": "sell", "quantity": "1"})
+    run = run_cli("check", sell, db=db, cwd=cwd)
+    assert run.returncode == 1 and run.stdout.splitlines() == [
+        "denied",
+        "  reduce-only: the position 1 would become -1 with the 1 open to sell filled (0 left to reduce)"
+        " (set by alice: review)",
+    ], run.describe()
+    # And when the open sale is cancelled, the same sale is allowed (exit 0): 1 to reduce
+    cancel = {"type": "canceled", "client_order_id": "s1", "ts": "2025-03-03T09:05:00Z"}
+    assert run_cli("ingest", "-", stdin=json.dumps(cancel) + "\n", db=db, cwd=cwd).returncode == 0
+    run = run_cli("check", sell, db=db, cwd=cwd)
+    assert run.returncode == 0 and run.stdout == "allowed\n", run.describe()

@@ -41,6 +41,14 @@ def test_get_exposure_per_account_and_across_accounts(server: Server) -> None:
     # a mark given instead of the recorded one: beta's perp −1.5 BTC at 62000 is −93000 USDT
     marked = httpx2.get(f"{server.url}/exposure", params={"mark": "BTC-PERP=62000"}).json()
     assert exact(marked[2]["net_value"]) == {"USD": 62000, "USDT": -93000}
+    # in one currency: beta's 62000 USD at inv-d have no rate in USDT, so beta has no figure in it
+    beta = httpx2.get(f"{server.url}/exposure", params={"in_currency": "USDT"}).json()[2]
+    assert (beta["in_currency"], beta["net_in"], beta["gross_in"], beta["unconverted"]) == (
+        "USDT",
+        None,
+        None,
+        ["inv-d:USD"],
+    )
 
 
 def test_get_exposure_as_of_a_past_time(server: Server) -> None:
@@ -69,6 +77,7 @@ def test_get_exposure_as_of_a_past_time(server: Server) -> None:
         ({"by": "desk,underlying"}, "by: 'desk' is not one of account, venue, underlying"),
         ({"mark": "SOL=1"}, "mark SOL: no position or open order in that instrument"),
         ({"group": "account"}, "group"),
+        ({"in_currency": "US D"}, "in_currency: the name of one currency, such as USDT"),
     ],
 )
 def test_a_bad_parameter_is_a_problem_and_stores_nothing(
@@ -115,10 +124,11 @@ def test_the_exposure_tab_shows_each_account_and_underlying(browser: Any, page_s
     shown = ["no limit in force", "every account active (no state ever set)"]
     wait_until(lambda: browser.execute_script(risk) == shown, "no limit, no state")
     rows = {(r[0], r[1]): r for r in _rows(browser)}
-    # alpha BTC: net 3, 186050 USDT, options 1, open long 1, open short −2, worst 4 and 1
-    assert rows[("alpha", "BTC")][2:9] == ["3", "186050 USDT", "1", "1", "-2", "4", "1"]
-    # beta BTC: −1.5 + 0.96875 = −0.53125, in two currencies
-    assert rows[("beta", "BTC")][2:4] == ["-0.53125", "62000 USD -93150 USDT"]
+    # alpha BTC: net 3, 186050 USDT (gross the same: both legs long), options 1, open long 1,
+    # open short −2, worst 4 and 1
+    assert rows[("alpha", "BTC")][2:10] == ["3", "186050 USDT", "186050 USDT", "1", "1", "-2", "4", "1"]
+    # beta BTC: −1.5 + 0.96875 = −0.53125, in two currencies; gross 62000 USD and |−93150| USDT
+    assert rows[("beta", "BTC")][2:5] == ["-0.53125", "62000 USD -93150 USDT", "62000 USD 93150 USDT"]
     # ETH-USDT has no definition and no mark: the page says both
     assert rows[("alpha", "ETH-USDT")][-1] == "own underlying: spot-a:ETH-USDT; no price: spot-a:ETH-USDT"
     # When the grouping is across accounts, BTC nets to 2.46875

@@ -48,3 +48,33 @@ def test_limits_state_and_check_over_http(secured: TestClient, ledger: OrderLedg
         response = secured.post("/state", json=body, headers=bearer(WRITE_TOKEN))
         assert response.status_code == 400 and detail in response.json()["detail"], response.text
     assert secured.get("/state", headers=bearer(READ_TOKEN)).json() == states
+
+
+def test_a_sale_that_shrinks_a_long_passes_a_breached_gross_limit_over_http(
+    secured: TestClient, ledger: OrderLedger
+) -> None:
+    # Given long 2 bought at 100 and marked at 100 (gross 2 × 100 = 200), and a gross limit of 150
+    nine = "2025-03-03T09:00:00Z"
+    for message in (
+        {"type": "request", "client_order_id": "b1", **ORDER, "ts": nine},
+        {
+            "type": "fill",
+            "client_order_id": "b1",
+            "trade_id": "t1",
+            "quantity": "2",
+            "price": "100",
+            "ts": nine,
+        },
+        {"type": "mark", "venue": "x", "instrument": "BTC-USDT", "price": "100", "ts": nine},
+    ):
+        ledger.record(message, strict=True)
+    ledger.set_limit("account", "main", "max_gross_exposure", "150", set_by="alice",
+                     ts=datetime(2025, 3, 3, 10, tzinfo=UTC))  # fmt: skip
+    # Then a sale of 1 at 100 is allowed: on the sale's side |200 − 100| = 100, the other 200
+    sale = secured.post(
+        "/check", json={**ORDER, "side": "sell", "quantity": "1"}, headers=bearer(WRITE_TOKEN)
+    )
+    assert sale.json() == {"allowed": True, "state": "active", "breaches": []}, sale.text
+    # While a purchase of 1 makes 200 + 100 = 300 > 150
+    buy = secured.post("/check", json={**ORDER, "quantity": "1"}, headers=bearer(WRITE_TOKEN)).json()
+    assert [(b["kind"], b["figure"]) for b in buy["breaches"]] == [("max_gross_exposure", "300")]

@@ -218,3 +218,34 @@ def test_exposure_as_of_a_past_time(make_ledger: Callable[..., OrderLedger]) -> 
     assert figures(ledger.exposure()) == [("BTC", D(1), {"USDT": D(130)}, D(0), D(1), {"USDT": D(130)})]
     # And before anything was held there is no exposure
     assert ledger.exposure(as_of=at("08:30")) == []
+
+
+def test_net_and_gross_in_one_currency_at_the_rates_recorded(ledger: OrderLedger) -> None:
+    # Given the desk: alpha's BTC is all in USDT (186050 net and gross); beta's BTC is −93150 USDT
+    # (perp-b) and 62000 USD (inv-d); and no rate of USD in USDT recorded yet
+    desk(ledger)
+    alpha, _, beta = ledger.exposure(in_currency="USDT")
+    # Then alpha's figures are in USDT already (a rate of 1): net and gross 186050
+    assert (alpha.in_currency, alpha.net_in, alpha.gross_in, alpha.unconverted) == (
+        "USDT",
+        D(186050),
+        D(186050),
+        (),
+    )
+    # And beta's USD at inv-d has no rate: neither figure, and the value without one named
+    assert (beta.net_in, beta.gross_in, beta.unconverted) == (None, None, ("inv-d:USD",))
+    # When a rate of USD in USDT of 0.999 is recorded at inv-d (a mark of the pair USD/USDT)
+    rate = {"type": "mark", "venue": "inv-d", "instrument": "USD/USDT", "price": "0.999"}
+    assert ledger.record({**rate, "ts": "2026-11-20T10:00:03Z"}).outcome.value == "applied"
+    # Then beta's 62000 USD are 62000 × 0.999 = 61938 USDT: net −93150 + 61938 = −31212, gross
+    # 93150 + 61938 = 155088
+    _, _, beta = ledger.exposure(in_currency="USDT")
+    assert (beta.net_in, beta.gross_in, beta.unconverted) == (D(-31212), D(155088), ())
+    # And across accounts BTC is 92900 + 61938 = 154838 net, 279200 + 61938 = 341138 gross
+    btc, _ = ledger.exposure(by="underlying", in_currency="USDT")
+    assert (btc.net_in, btc.gross_in) == (D(154838), D(341138))
+    # And the other figures stay per currency, as without a currency asked
+    assert btc.net_value == {"USD": D(62000), "USDT": D(92900)}
+    # And a name that is not one currency is refused in one line
+    with pytest.raises(InvalidInputError, match="the name of one currency"):
+        ledger.exposure(in_currency="US D")

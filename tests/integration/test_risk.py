@@ -317,7 +317,9 @@ def test_reduce_only_and_halted_accounts(desk: OrderLedger) -> None:
     ]
 
 
-def test_a_late_fill_refolded_in_venue_time_breaches_the_daily_loss_and_halts(desk: OrderLedger) -> None:
+def test_a_late_fill_refolded_in_venue_time_breaches_the_daily_loss_and_stops_adding(
+    desk: OrderLedger,
+) -> None:
     # Given at most 50 USDT of loss a day, 10 BTC bought at 100 at 09:00, and a mark of 97 at 11:00
     desk.set_limit("account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING)
     filled(desk, "b1", "buy", "10", "100", "09:00")
@@ -332,32 +334,34 @@ def test_a_late_fill_refolded_in_venue_time_breaches_the_daily_loss_and_halts(de
     # nothing: a loss of 61 > 50, so the order is denied
     result = desk.check(spec())
     assert [(b.limit.kind, b.figure) for b in result.breaches if b.limit] == [("max_daily_loss", Decimal(61))]
-    # And the rule halted the account, as a fact signed with its name
+    # And the rule set the account reduce-only, as a fact signed with its name
     [state] = desk.trading_states()
     assert (state.account, state.state, state.set_by, state.ts_event) == (
         "main",
-        "halted",
+        "reduce_only",
         "max_daily_loss",
         NOW,
     )
-    assert result.state == "halted"
+    assert result.state == "reduce_only"
     assert desk.trading_states(as_of=at("11:59")) == []
 
 
-def test_a_placement_past_the_daily_loss_is_denied_and_halts_under_the_lock(file_ledger_url: str) -> None:
+def test_a_placement_past_the_daily_loss_is_denied_and_stops_adding_under_the_lock(
+    file_ledger_url: str,
+) -> None:
     # Given at most 50 USDT of loss a day, and 10 BTC bought at 100 and sold at 94: a loss of 60
     with OrderLedger(file_ledger_url, clock=lambda: NOW) as desk:
         desk.set_limit("account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING)
         filled(desk, "b1", "buy", "10", "100", "09:00")
         filled(desk, "s1", "sell", "10", "94", "10:00")
-        # When an order is placed, its check (made under the log lock) records the halt too
+        # When an order is placed, its check (made under the log lock) records the state too
         with pytest.raises(OrderDeniedError, match="would be 60"), desk.placing(spec(client_order_id="c-1")):
             pytest.fail("an order past the daily loss was sent")
-    # Then another ledger opened on the database finds the denied request and the halt
+    # Then another ledger opened on the database finds the denied request and the state
     with OrderLedger(file_ledger_url, clock=lambda: NOW) as again:
         assert [m.client_order_id for m in again.messages(outcome="denied")] == ["c-1"]
         assert [(s.account, s.state, s.set_by) for s in again.trading_states()] == [
-            ("main", "halted", "max_daily_loss")
+            ("main", "reduce_only", "max_daily_loss")
         ]
 
 

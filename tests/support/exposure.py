@@ -35,15 +35,17 @@ By account and underlying:
 - alpha BTC: net 2 + 1 = 3 (options 1); value 124000 + 62050 = 186050 USDT; open long +1, open
   short −2; worst long 3 + 1 = 4, worst short 3 − 2 = 1; worst long value 186050 + 59000 =
   245050 USDT; worst short value 186050 − 124100 = 61950 USDT;
+  gross value |124000| + |62050| = 186050 USDT (both long: the net);
 - alpha ETH-USDT: net 10, no value, unmapped and unpriced;
 - beta BTC: net −1.5 + 0.96875 = −0.53125; value −93150 USDT and 62000 USD; open long +0.5, open
   short −1 − 2 = −3; worst long −0.53125 + 0.5 = −0.03125, worst short −0.53125 − 3 = −3.53125;
   worst long value −93150 + 31050 = −62100 USDT, 62000 USD; worst short value −93150 − 63000 =
-  −156150 USDT, 62000 − 128000 = −66000 USD.
+  −156150 USDT, 62000 − 128000 = −66000 USD; gross value |−93150| = 93150 USDT and 62000 USD.
 
 By underlying (across accounts), BTC: net 3 − 0.53125 = 2.46875 (options 1); value 186050 −
 93150 = 92900 USDT, 62000 USD; open long 1 + 0.5 = 1.5, open short −2 − 3 = −5; worst long
-2.46875 + 1.5 = 3.96875, worst short 2.46875 − 5 = −2.53125.
+2.46875 + 1.5 = 3.96875, worst short 2.46875 − 5 = −2.53125; gross value 186050 + 93150 =
+279200 USDT, 62000 USD.
 """
 
 from __future__ import annotations
@@ -60,34 +62,38 @@ DESK: list[dict[str, Any]] = [json.loads(line) for line in EXAMPLE.read_text("ut
 D = Decimal
 BTC_LEGS = ("inv-d:BTCUSD", "opt-c:BTC-C70000", "opt-c:BTC-P50000", "perp-b:BTC-PERP", "spot-a:BTC/USDT")
 
+NOT_CONVERTED: dict[str, Any] = {"in_currency": None, "net_in": None, "gross_in": None, "unconverted": ()}
+"""A row's figures in one currency when none is asked."""
+
 BY_ACCOUNT: list[dict[str, Any]] = [
     {
         "account": "alpha", "venue": None, "underlying": "BTC",
-        "net_units": D("3"), "net_value": {"USDT": D("186050")}, "option_units": D("1"),
+        "net_units": D("3"), "net_value": {"USDT": D("186050")}, "gross_value": {"USDT": D("186050")},
+        "option_units": D("1"),
         "open_long_units": D("1"), "open_short_units": D("-2"),
         "worst_long_units": D("4"), "worst_short_units": D("1"),
         "worst_long_value": {"USDT": D("245050")}, "worst_short_value": {"USDT": D("61950")},
         "instruments": ("opt-c:BTC-C70000", "opt-c:BTC-P50000", "spot-a:BTC/USDT"),
-        "unmapped": (), "unpriced": (),
+        "unmapped": (), "unpriced": (), **NOT_CONVERTED,
     },
     {
         "account": "alpha", "venue": None, "underlying": "ETH-USDT",
-        "net_units": D("10"), "net_value": {}, "option_units": D("0"),
+        "net_units": D("10"), "net_value": {}, "gross_value": {}, "option_units": D("0"),
         "open_long_units": D("0"), "open_short_units": D("0"),
         "worst_long_units": D("10"), "worst_short_units": D("10"),
         "worst_long_value": {}, "worst_short_value": {},
         "instruments": ("spot-a:ETH-USDT",), "unmapped": ("spot-a:ETH-USDT",),
-        "unpriced": ("spot-a:ETH-USDT",),
+        "unpriced": ("spot-a:ETH-USDT",), **NOT_CONVERTED,
     },
     {
         "account": "beta", "venue": None, "underlying": "BTC",
         "net_units": D("-0.53125"), "net_value": {"USD": D("62000"), "USDT": D("-93150")},
-        "option_units": D("0"),
+        "gross_value": {"USD": D("62000"), "USDT": D("93150")}, "option_units": D("0"),
         "open_long_units": D("0.5"), "open_short_units": D("-3"),
         "worst_long_units": D("-0.03125"), "worst_short_units": D("-3.53125"),
         "worst_long_value": {"USD": D("62000"), "USDT": D("-62100")},
         "worst_short_value": {"USD": D("-66000"), "USDT": D("-156150")},
-        "instruments": ("inv-d:BTCUSD", "perp-b:BTC-PERP"), "unmapped": (), "unpriced": (),
+        "instruments": ("inv-d:BTCUSD", "perp-b:BTC-PERP"), "unmapped": (), "unpriced": (), **NOT_CONVERTED,
     },
 ]  # fmt: skip
 """The desk's exposure by account and underlying (module docstring)."""
@@ -95,13 +101,14 @@ BY_ACCOUNT: list[dict[str, Any]] = [
 BTC_ACROSS_ACCOUNTS: dict[str, Any] = {
     "account": None, "venue": None, "underlying": "BTC",
     "net_units": D("2.46875"), "net_value": {"USD": D("62000"), "USDT": D("92900")}, "option_units": D("1"),
+    "gross_value": {"USD": D("62000"), "USDT": D("279200")},
     "open_long_units": D("1.5"), "open_short_units": D("-5"),
     "worst_long_units": D("3.96875"), "worst_short_units": D("-2.53125"),
     # worst long: 186050 + 59000 − 93150 + 31050 = 182950 USDT, 62000 USD
     "worst_long_value": {"USD": D("62000"), "USDT": D("182950")},
     # worst short: 186050 − 124100 − 93150 − 63000 = −94200 USDT, 62000 − 128000 = −66000 USD
     "worst_short_value": {"USD": D("-66000"), "USDT": D("-94200")},
-    "instruments": BTC_LEGS, "unmapped": (), "unpriced": (),
+    "instruments": BTC_LEGS, "unmapped": (), "unpriced": (), **NOT_CONVERTED,
 }  # fmt: skip
 """BTC across accounts (module docstring)."""
 

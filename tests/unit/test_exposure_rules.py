@@ -74,6 +74,19 @@ def test_an_inverse_position_without_a_mark_is_listed_unpriced_not_dropped() -> 
     ]
 
 
+def test_the_gross_value_sums_what_netting_hides() -> None:
+    # Given long 3 BTC spot (base BTC) marked at 100 and short 4 perpetual contracts of 0.5 BTC
+    # marked at 102, both in USDT, on two accounts
+    spot = Definition(kind="spot", base_currency="BTC", quote_currency="USDT")
+    held = [Holding("a", "s", "BTC-USDT", D("3")), Holding("b", "p", "BTC-PERP", D("-4"))]
+    marks = {("s", "BTC-USDT"): D("100"), ("p", "BTC-PERP"): D("102")}
+    definitions = {("s", "BTC-USDT"): spot, ("p", "BTC-PERP"): PERP}
+    (row,) = exposure(held, [], definitions, lambda v, i: marks[(v, i)], ("underlying",))
+    # Then the net is 3 − 4 × 0.5 = 1 BTC, worth 3 × 100 − 2 × 102 = 96 USDT, while the desk
+    # holds |300| + |−204| = 504 USDT
+    assert (row.net_units, row.net_value, row.gross_value) == (D(1), {"USDT": D(96)}, {"USDT": D(504)})
+
+
 def test_open_orders_count_per_side_and_a_market_order_at_the_mark() -> None:
     # Given no position, a resting buy of 4 BTC-PERP at 59000, a sell of 2 at 63000 and a
     # market buy of 1 (mark 62000)
@@ -201,3 +214,34 @@ def test_the_worst_cases_bracket_the_net(
     for row in exposure(held, orders, DEFINED, lambda v, i: marks.get(i), ("account", "underlying")):
         assert row.worst_short_units <= row.net_units <= row.worst_long_units
         assert row.open_short_units <= 0 <= row.open_long_units
+
+
+def test_values_in_one_currency_at_each_venues_rate_or_said_unconverted() -> None:
+    # Given long 2 BTC spot worth 100 USDT each at venue s, short 3 perpetual contracts of 0.5 BTC
+    # at 102 USD at venue p, and a rate of USD in USDT of 0.998 at p
+    spot = Definition(kind="spot", base_currency="BTC", quote_currency="USDT")
+    perp = Definition(kind="swap", contract_size=D("0.5"), underlying="BTC", quote_currency="USD")
+    held = [Holding("a", "s", "BTC-USDT", D("2")), Holding("a", "p", "BTC-PERP", D("-3"))]
+    marks = {("s", "BTC-USDT"): D("100"), ("p", "BTC-PERP"): D("102")}
+    definitions = {("s", "BTC-USDT"): spot, ("p", "BTC-PERP"): perp}
+
+    def rates(venue: str, currency: str) -> Decimal | None:
+        return D("0.998") if (venue, currency) == ("p", "USD") else None
+
+    def one(currency: str | None) -> ExposureFigures:
+        (row,) = exposure(held, [], definitions, lambda v, i: marks[(v, i)], ("underlying",), currency, rates)
+        return row
+
+    # Then in USDT: 200 + (−1.5 × 102) × 0.998 = 200 − 152.694 = 47.306 net, 200 + 152.694 gross
+    row = one("USDT")
+    assert (row.in_currency, row.net_in, row.gross_in, row.unconverted) == (
+        "USDT",
+        D("47.306"),
+        D("352.694"),
+        (),
+    )
+    # And in USD there is no rate of USDT at s: neither figure, and the value without one named
+    row = one("USD")
+    assert (row.in_currency, row.net_in, row.gross_in, row.unconverted) == ("USD", None, None, ("s:USDT",))
+    # And without a currency asked, none
+    assert (one(None).in_currency, one(None).net_in, one(None).unconverted) == (None, None, ())

@@ -2,7 +2,7 @@
 // and the limits in force with how close each stands (GET /risk: ok, near, breached, unknown,
 // per_order), who set each and when; then the exposure per underlying (GET /exposure), grouped
 // by account, venue or neither, one row per group and underlying: the net units and their value
-// at the latest marks beside the open orders' worst case per side. Two forms write: the trading
+// at the latest marks, the gross value (not netted), beside the open orders' worst case per side. Two forms write: the trading
 // state of an account or of every account (POST /state: halt, reduce-only, resume, with who and
 // why), and the pre-trade check of an order (POST /check: allowed, or denied with every reason;
 // it records no order). Self-contained: it adds its own section's contents and registers its
@@ -12,7 +12,8 @@
 (() => {
   const GROUPINGS = ["account,underlying", "underlying", "account,venue,underlying"];
   const FIGURES = [
-    ["net", "net_units"], ["net value", "net_value"], ["options", "option_units"],
+    ["net", "net_units"], ["net value", "net_value"], ["gross value", "gross_value"],
+    ["options", "option_units"],
     ["open long", "open_long_units"], ["open short", "open_short_units"],
     ["worst long", "worst_long_units"], ["worst short", "worst_short_units"],
     ["worst long value", "worst_long_value"], ["worst short value", "worst_short_value"],
