@@ -58,7 +58,14 @@ from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId
 from orderledger.infrastructure.application import lazy
 from orderledger.infrastructure.application.arguments import Count, Counting, Slices, Version
-from orderledger.infrastructure.application.asking import EVERYTHING, ROLES, Request, ViewsUnlessAsOf, request
+from orderledger.infrastructure.application.asking import (
+    EVERYTHING,
+    INCLUDES,
+    ROLES,
+    Request,
+    ViewsUnlessAsOf,
+    request,
+)
 from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results.filter import Filter
 from orderledger.infrastructure.results.head import Head
@@ -491,6 +498,7 @@ READS: tuple[type[Request[Any]], ...] = (
 """The request types declared here: the questions put to the ledger."""
 
 __all__ = [
+    "INCLUDES",
     "READS",
     "REQUESTS",
     "ROLES",
