@@ -181,6 +181,8 @@ class SetLimit(Request["Result"], role="risk"):
     interval: int | None = None
     reason: str | None = None
     ts: datetime | None = None
+    origin: str = "api"
+    """Where it came from, as the journal records it (``http:NAME@HOST`` over HTTP)."""
 
 
 @request
@@ -193,6 +195,8 @@ class ClearLimit(Request["Result"], role="risk"):
     set_by: str
     reason: str | None = None
     ts: datetime | None = None
+    origin: str = "api"
+    """Where it came from, as the journal records it (``http:NAME@HOST`` over HTTP)."""
 
 
 @request
@@ -205,6 +209,8 @@ class SetTradingState(Request["Result"], role="risk"):
     account: str | None = None
     reason: str | None = None
     ts: datetime | None = None
+    origin: str = "api"
+    """Where it came from, as the journal records it (``http:NAME@HOST`` over HTTP)."""
 
 
 @request

@@ -541,9 +541,9 @@ def fact_message(message_type: str, ts: datetime, **fields: Any) -> dict[str, An
     }
 
 
-def record_fact(ledger: OrderLedger, message: dict[str, Any]) -> Result:
-    """Record a risk fact; a refused one raises its one-line error."""
-    return ledger.record(message, strict=True)
+def record_fact(ledger: OrderLedger, message: dict[str, Any], origin: str = "api") -> Result:
+    """Record a risk fact, journaled as from ``origin``; a refused one raises its one-line error."""
+    return ledger.record(message, origin=origin, strict=True)
 
 
 __all__ = [

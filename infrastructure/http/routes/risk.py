@@ -73,7 +73,10 @@ async def post_state(request: Request, ledger: Ledger) -> list[dict[str, Any]]:
     if not terms.get("state"):
         raise Problem(400, "a state needs state")
     who = ledger.signed(terms.get("set_by") or None, "a state")
-    await ledger.ask(SetTradingState(terms["state"], who, terms.get("account"), terms.get("reason")))
+    where = ledger.origin(request)
+    await ledger.ask(
+        SetTradingState(terms["state"], who, terms.get("account"), terms.get("reason"), origin=where)
+    )
     rows: list[dict[str, Any]] = await ledger.ask(TradingStates())
     return rows
 
