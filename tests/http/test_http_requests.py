@@ -172,9 +172,9 @@ def test_no_route_spells_a_role_the_ledger_context_admits_each_request_by_its_ow
             annotation = ast.unparse(node.annotation) if isinstance(node, ast.arg) and node.annotation else ""
             if annotation in ("Read", "Write", "Admin"):
                 spelled.append(f"{path.name}: {annotation}")
-            called = ast.unparse(node.func) if isinstance(node, ast.Call) else ""
-            if called.endswith(".may") and path.name not in ("access.py", "auth.py"):
-                spelled.append(f"{path.name}:{node.lineno} {called}(…)")
+            may = isinstance(node, ast.Call) and ast.unparse(node.func).endswith(".may")
+            if may and path.name not in ("access.py", "auth.py"):
+                spelled.append(f"{path.name}:{getattr(node, 'lineno', '?')} .may(…)")
             routes = path.parent.name == "routes" and id(node) not in tags
             if isinstance(node, ast.Constant) and node.value in ROLES and routes:
                 spelled.append(f"{path.name}:{node.lineno} {node.value!r}")
