@@ -429,7 +429,8 @@ class Limits(Request["list[LimitRow]"]):
 
 @request
 class TradingStates(Request["list[TradingStateRow]"]):
-    """Each account's trading state as last set, or as it stood at venue time ``as_of``."""
+    """Each account's trading state as last set, or as it stood at venue time ``as_of``, with
+    the state in force on it (the stricter of its own and every account's)."""
 
     as_of: datetime | None = None
 
