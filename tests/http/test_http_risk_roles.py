@@ -6,9 +6,12 @@ the fact's ``set_by`` and is in the journal's origin (docs/http.md, "Access").""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 
@@ -16,7 +19,8 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.auth import tokens
 from orderledger.infrastructure.http.service import LedgerService
-from tests.support.http_api import LOOPBACK, assert_problem, bearer, request
+from tests.support.cli import cli_command, cli_env
+from tests.support.http_api import BOUND, LOOPBACK, assert_problem, bearer, free_port, request, wait_answering
 
 BOT = "bot-token-0123456789ab"  # write: the bot's key
 RITA = "rita-token-0123456789a"  # risk: the risk officer's
@@ -147,3 +151,36 @@ def test_the_state_in_force_is_shown_after_a_global_halt(app: TestClient, ledger
         "/check", json={k: v for k, v in request().items() if k not in ("type", "ts")}, headers=bearer(BOT)
     )
     assert check.json()["state"] == "halted" and not check.json()["allowed"]
+
+
+def test_serve_takes_named_tokens_of_several_roles_from_its_file(tmp_path: Path) -> None:
+    """The real ``orderledger serve --tokens FILE``: a line ``NAME=ROLE+ROLE TOKEN`` names who
+    holds the token and every role it holds."""
+    path = tmp_path / "tokens"
+    path.write_text(f"# the desk\nbot=write {BOT}\nrita=risk {RITA}\ndesk=write+risk {DESK}\n")
+    path.chmod(0o600)
+    port = free_port()
+    command = cli_command(
+        "serve", "--port", str(port), "--tokens", str(path), db=f"sqlite:///{tmp_path / 'l.db'}"
+    )
+    server = subprocess.Popen(
+        command, cwd=tmp_path, env=cli_env(), stderr=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_answering(server, url)
+        halt = {"state": "halted", "reason": "venue incident"}
+        refused = httpx2.post(f"{url}/state", json=halt, headers=bearer(BOT))
+        assert_problem(refused, 403, "this token's role is write; SetTradingState needs risk")
+        assert httpx2.post(f"{url}/state", json=halt, headers=bearer(RITA)).status_code == 200
+        both = [request(), limit("desk")]
+        assert httpx2.post(f"{url}/messages", json=both, headers=bearer(DESK)).status_code == 200
+        states = httpx2.get(f"{url}/state", headers=bearer(BOT)).json()
+        limits = httpx2.get(f"{url}/limits", headers=bearer(BOT)).json()
+        assert [(s["account"], s["set_by"]) for s in states] == [("", "rita")]
+        assert [(r["target"], r["set_by"]) for r in limits] == [("alpha", "desk")]
+    finally:
+        server.terminate()
+        server.wait(BOUND)
+        server.stdout and server.stdout.close()
+        server.stderr and server.stderr.close()
