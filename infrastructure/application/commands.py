@@ -23,6 +23,8 @@ from annotated_types import Ge
 
 from orderledger.infrastructure.application import lazy
 from orderledger.infrastructure.application.asking import Request, request, stream
+from orderledger.infrastructure.errors import MessageError
+from orderledger.infrastructure.messages.exact_json import decode_json
 
 if TYPE_CHECKING:  # named in a string: the writes, the lake and the views are imported when first asked
     from orderledger.infrastructure.application.lake import LakeReport  # noqa: F401
@@ -76,9 +78,6 @@ def risk_facts(lines: Iterable[bytes], format: str = "ledger") -> list[tuple[int
     none of them, and has no escape that could, is not read here."""
     if format != "ledger":
         return []
-    from orderledger.infrastructure.errors import MessageError
-    from orderledger.infrastructure.messages.exact_json import decode_json
-
     found = []
     for index, line in enumerate(lines):
         if not any(word in line for word in _MAY_BE_RISK_FACT):
