@@ -23,8 +23,6 @@ from annotated_types import Ge
 
 from orderledger.infrastructure.application import lazy
 from orderledger.infrastructure.application.asking import Request, request, stream
-from orderledger.infrastructure.errors import MessageError
-from orderledger.infrastructure.messages.exact_json import decode_json
 
 if TYPE_CHECKING:  # named in a string: the writes, the lake and the views are imported when first asked
     from orderledger.infrastructure.application.lake import LakeReport  # noqa: F401
@@ -78,6 +76,10 @@ def risk_facts(lines: Iterable[bytes], format: str = "ledger") -> list[tuple[int
     none of them, and has no escape that could, is not read here."""
     if format != "ledger":
         return []
+    # Imported here: the list commands load this module, and never read a message.
+    from orderledger.infrastructure.errors import MessageError
+    from orderledger.infrastructure.messages.exact_json import decode_json
+
     found = []
     for index, line in enumerate(lines):
         if not any(word in line for word in _MAY_BE_RISK_FACT):
