@@ -14,9 +14,21 @@ from orderledger.infrastructure.results.filter import Filter
 
 T = TypeVar("T", covariant=True)
 
-ROLES = ("read", "write", "admin")
-"""The roles a request may need, each including the ones before (admin ⊇ write ⊇ read): the
-HTTP API admits a token to a request when the token's role includes the request's ``role``."""
+ROLES = ("read", "write", "admin", "risk")
+"""The roles a request may need. ``write`` records what the desk trades (messages, the pre-trade
+check), ``admin`` also settles and applies reconciliations, ``risk`` sets limits and trading
+states (``SetLimit``, ``ClearLimit``, ``SetTradingState``, and their messages in an ``Ingest``):
+the key a bot writes with is not the key that raises its limits or resumes it. The HTTP API
+admits a token to a request when the token's roles include each of the request's ``roles``."""
+
+INCLUDES = {
+    "read": frozenset({"read"}),
+    "write": frozenset({"read", "write"}),
+    "admin": frozenset({"read", "write", "admin"}),
+    "risk": frozenset({"read", "risk"}),
+}
+"""What holding each role lets a token do: every role reads, admin also writes, and ``risk`` is
+apart from ``write`` and ``admin`` (a token may hold several roles: ``write+risk``)."""
 R = TypeVar("R", bound=type)
 
 EVERYTHING = Filter()
@@ -73,6 +85,12 @@ class Request(Generic[T]):
         return "read"
 
     @property
+    def roles(self) -> tuple[str, ...]:
+        """Every role asking it needs: its ``role``, unless what it carries needs more (an
+        ``Ingest`` of limits or trading states needs ``risk``)."""
+        return (self.role,)
+
+    @property
     def whole_log(self) -> bool:
         """Whether the answer reads or folds the whole log rather than a view or an index."""
         return False
@@ -118,4 +136,4 @@ def stream(cls: R) -> R:
     return cast(R, made)
 
 
-__all__ = ["EVERYTHING", "ROLES", "Request", "ViewsUnlessAsOf", "request", "stream"]
+__all__ = ["EVERYTHING", "INCLUDES", "ROLES", "Request", "ViewsUnlessAsOf", "request", "stream"]

@@ -138,7 +138,7 @@ def set_limit(ledger: LedgerParts, request: commands.SetLimit) -> Result:
     message = risk.fact_message(
         "limit_set", request.ts or ledger._clock(), **fields, set_by=request.set_by, reason=request.reason
     )
-    return risk.record_fact(ledger, message)
+    return risk.record_fact(ledger, message, request.origin)
 
 
 @handles(commands.ClearLimit)
@@ -147,7 +147,7 @@ def clear_limit(ledger: LedgerParts, request: commands.ClearLimit) -> Result:
     message = risk.fact_message(
         "limit_cleared", request.ts or ledger._clock(), **fields, set_by=request.set_by, reason=request.reason
     )
-    return risk.record_fact(ledger, message)
+    return risk.record_fact(ledger, message, request.origin)
 
 
 @handles(commands.SetTradingState)
@@ -156,7 +156,7 @@ def set_trading_state(ledger: LedgerParts, request: commands.SetTradingState) ->
     message = risk.fact_message(
         "trading_state", request.ts or ledger._clock(), **fields, reason=request.reason
     )
-    return risk.record_fact(ledger, message)
+    return risk.record_fact(ledger, message, request.origin)
 
 
 @handles(commands.Check)

@@ -64,10 +64,41 @@ class IngestInbound(Request["IngestReport"], role="write"):
     on_batch: Callable[[list[Result]], None] | None = None
 
 
+RISK_FACTS = ("limit_set", "limit_cleared", "trading_state")
+"""The messages that set limits and trading states: recording one needs the ``risk`` role."""
+_MAY_BE_RISK_FACT = (*(name.encode() for name in RISK_FACTS), b"\\")
+"""What a line that is a risk fact holds: its type's name, or an escape that may spell it."""
+
+
+def risk_facts(lines: Iterable[bytes], format: str = "ledger") -> list[tuple[int, dict[str, Any]]]:
+    """The lines (index from 0, and the message) that are risk facts (``RISK_FACTS``), read as the
+    ingest reads them (``exact_json``); only the ledger format carries them. A line that names
+    none of them, and has no escape that could, is not read here."""
+    if format != "ledger":
+        return []
+    # Imported here: the list commands load this module, and never read a message.
+    from orderledger.infrastructure.errors import MessageError
+    from orderledger.infrastructure.messages.exact_json import decode_json
+
+    found = []
+    for index, line in enumerate(lines):
+        if not any(word in line for word in _MAY_BE_RISK_FACT):
+            continue
+        try:
+            message = decode_json(line)
+        except MessageError:  # the ingest rejects it as it stands, whatever it is
+            continue
+        if isinstance(message, dict) and message.get("type") in RISK_FACTS:
+            found.append((index, message))
+    return found
+
+
 @request
 class Ingest(Request["Ingested"], role="write"):
     """Record ``lines`` read as ``format`` (``OrderLedger.ingest_lines``; ``options``: the
-    format's adapter options, name and value), durably: the report and each line's result."""
+    format's adapter options, name and value), durably: the report and each line's result.
+    Lines that are limits or trading states (``RISK_FACTS``) need the ``risk`` role, the others
+    ``write``."""
 
     lines: tuple[bytes, ...]
     origin: str
@@ -76,6 +107,14 @@ class Ingest(Request["Ingested"], role="write"):
     account: str | None = None
     strict: bool = False
     options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        facts = {index for index, _ in risk_facts(self.lines, self.format)}
+        if not facts:
+            return ("write",)
+        others = any(line.strip() for index, line in enumerate(self.lines) if index not in facts)
+        return ("write", "risk") if others else ("risk",)
 
 
 @request
@@ -131,7 +170,7 @@ class Settle(Request[int], role="admin"):
 
 
 @request
-class SetLimit(Request["Result"], role="write"):
+class SetLimit(Request["Result"], role="risk"):
     """Record a ``limit_set`` (``OrderLedger.set_limit``): from ``ts`` (None: now) ``kind`` of
     ``scope`` ``target`` is at most ``value``."""
 
@@ -143,10 +182,12 @@ class SetLimit(Request["Result"], role="write"):
     interval: int | None = None
     reason: str | None = None
     ts: datetime | None = None
+    origin: str = "api"
+    """Where it came from, as the journal records it (``http:NAME@HOST`` over HTTP)."""
 
 
 @request
-class ClearLimit(Request["Result"], role="write"):
+class ClearLimit(Request["Result"], role="risk"):
     """Record a ``limit_cleared`` (``OrderLedger.clear_limit``): from ``ts`` (None: now)."""
 
     scope: str
@@ -155,10 +196,12 @@ class ClearLimit(Request["Result"], role="write"):
     set_by: str
     reason: str | None = None
     ts: datetime | None = None
+    origin: str = "api"
+    """Where it came from, as the journal records it (``http:NAME@HOST`` over HTTP)."""
 
 
 @request
-class SetTradingState(Request["Result"], role="write"):
+class SetTradingState(Request["Result"], role="risk"):
     """Record a ``trading_state`` (``halted``, ``reduce_only``, ``active``) for ``account``
     (None: every account), set by ``set_by`` for ``reason``, from ``ts`` (None: now)."""
 
@@ -167,6 +210,8 @@ class SetTradingState(Request["Result"], role="write"):
     account: str | None = None
     reason: str | None = None
     ts: datetime | None = None
+    origin: str = "api"
+    """Where it came from, as the journal records it (``http:NAME@HOST`` over HTTP)."""
 
 
 @request

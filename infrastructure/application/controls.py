@@ -66,7 +66,9 @@ class RiskControls:
 
     def trading_states(self, *, as_of: datetime | None = None) -> list[TradingStateRow]:
         """Each account's trading state as last set (account "": every account's), now or at
-        venue time ``as_of``; an account never set is ``active``."""
+        venue time ``as_of``, with the state its orders are checked under (``effective_state``:
+        the stricter of its own and every account's; ``effective_from``: ``account`` or
+        ``global``); an account never set follows every account's (``active`` when none is set)."""
         return self._ledger.handle(TradingStates(as_of))
 
     def set_limit(

@@ -58,7 +58,14 @@ from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId
 from orderledger.infrastructure.application import lazy
 from orderledger.infrastructure.application.arguments import Count, Counting, Slices, Version
-from orderledger.infrastructure.application.asking import EVERYTHING, ROLES, Request, ViewsUnlessAsOf, request
+from orderledger.infrastructure.application.asking import (
+    EVERYTHING,
+    INCLUDES,
+    ROLES,
+    Request,
+    ViewsUnlessAsOf,
+    request,
+)
 from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results.filter import Filter
 from orderledger.infrastructure.results.head import Head
@@ -424,7 +431,8 @@ class Limits(Request["list[LimitRow]"]):
 
 @request
 class TradingStates(Request["list[TradingStateRow]"]):
-    """Each account's trading state as last set, or as it stood at venue time ``as_of``."""
+    """Each account's trading state as last set, or as it stood at venue time ``as_of``, with
+    the state in force on it (the stricter of its own and every account's)."""
 
     as_of: datetime | None = None
 
@@ -493,6 +501,7 @@ READS: tuple[type[Request[Any]], ...] = (
 """The request types declared here: the questions put to the ledger."""
 
 __all__ = [
+    "INCLUDES",
     "READS",
     "REQUESTS",
     "ROLES",

@@ -80,13 +80,26 @@ class LimitRow(Limit):
 
 @dataclass(frozen=True)
 class TradingStateRow:
-    """A trading state set on an account ("" for every account), by whom, when and why."""
+    """A trading state set on an account ("" for every account), by whom, when and why, beside
+    the state its orders are checked under: ``effective_state``, the stricter of its own and
+    the global one, and where that comes from (``effective_from``: ``account`` or ``global``;
+    the account's own when the two are as strict, since it stays when the global is resumed)."""
 
     account: str
     state: str
     set_by: str
     reason: str | None
     ts_event: datetime
+    effective_state: str = ""
+    effective_from: str = "account"
+
+    @property
+    def shown(self) -> str:
+        """The state in force as people read it: ``halted``, or ``halted (global); own active``
+        when the global state is the stricter."""
+        if self.effective_from == "global" and self.account != GLOBAL:
+            return f"{self.effective_state} (global); own {self.state}"
+        return self.effective_state
 
     def to_json(self) -> dict[str, Any]:
         data = {**self.__dict__, "ts_event": format_timestamp(self.ts_event)}
@@ -155,15 +168,34 @@ def limits(ledger: OrderLedger, as_of: datetime | None = None) -> list[LimitRow]
 
 
 def trading_states(ledger: OrderLedger, as_of: datetime | None = None) -> list[TradingStateRow]:
-    """``OrderLedger.trading_states``: each account's latest state ("" first: every account's)."""
+    """``OrderLedger.trading_states``: each account's latest state ("" first: every account's),
+    with the state in force on it (the stricter of its own and the global)."""
     latest: dict[str, StateFact] = {}
     for row in _facts(ledger, STATES_TABLE.name, as_of):
         fact = STATES_TABLE.from_row(row)
         latest[fact.account] = fact
+    overall = latest[GLOBAL].state if GLOBAL in latest else "active"
     return [
-        TradingStateRow(f.account, f.state, f.set_by, f.reason, parse_timestamp(f.ts_event))
+        TradingStateRow(
+            f.account,
+            f.state,
+            f.set_by,
+            f.reason,
+            parse_timestamp(f.ts_event),
+            *_in_force(f, overall),
+        )
         for _, f in sorted(latest.items())
     ]
+
+
+def _in_force(fact: StateFact, overall: str) -> tuple[str, str]:
+    """The state an account's orders are checked under, given its own fact and the global
+    state, and where it comes from (``TradingStateRow.effective_from``)."""
+    if fact.account == GLOBAL:
+        return fact.state, "global"
+    if _SEVERITY[overall] > _SEVERITY[fact.state]:
+        return overall, "global"
+    return fact.state, "account"
 
 
 def state_of(states: list[TradingStateRow], account: str) -> TradingStateRow | None:
@@ -578,9 +610,9 @@ def fact_message(message_type: str, ts: datetime, **fields: Any) -> dict[str, An
     }
 
 
-def record_fact(ledger: OrderLedger, message: dict[str, Any]) -> Result:
-    """Record a risk fact; a refused one raises its one-line error."""
-    return ledger.record(message, strict=True)
+def record_fact(ledger: OrderLedger, message: dict[str, Any], origin: str = "api") -> Result:
+    """Record a risk fact, journaled as from ``origin``; a refused one raises its one-line error."""
+    return ledger.record(message, origin=origin, strict=True)
 
 
 __all__ = [

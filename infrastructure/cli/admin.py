@@ -223,7 +223,9 @@ def serve(
     tokens: Annotated[
         str | None,
         typer.Option(
-            "--tokens", help="File of 'ROLE TOKEN' lines (else $ORDERLEDGER_TOKENS[_FILE]).", metavar="FILE"
+            "--tokens",
+            help="File of '[NAME=]ROLES TOKEN' lines (else $ORDERLEDGER_TOKENS[_FILE]; docs/http.md).",
+            metavar="FILE",
         ),
     ] = None,
     max_body: Annotated[int, typer.Option("--max-body", help="Largest request body in bytes.")] = 8

@@ -90,7 +90,7 @@ def collect(
         str | None,
         typer.Option(
             "--tokens",
-            help="File of 'ROLE TOKEN' lines a scrape of the metrics port is checked against"
+            help="File of '[NAME=]ROLES TOKEN' lines a scrape of the metrics port is checked against"
             " (else $ORDERLEDGER_TOKENS[_FILE]).",
             metavar="FILE",
         ),

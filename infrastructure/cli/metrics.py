@@ -20,7 +20,7 @@ from aiohttp import web
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application import metrics
 from orderledger.infrastructure.errors import ConfigurationError
-from orderledger.infrastructure.http.auth import TOKENS_VARIABLE, Tokens, allows, is_loopback, load_tokens
+from orderledger.infrastructure.http.auth import TOKENS_VARIABLE, Tokens, is_loopback, load_tokens
 from orderledger.infrastructure.http.server import listening_socket
 
 UNAUTHORIZED = "a bearer token of the read role is required: Authorization: Bearer TOKEN\n"
@@ -44,8 +44,8 @@ def admitted(tokens: Tokens, authorization: str) -> bool:
     if not tokens.enabled:
         return True
     scheme, _, token = authorization.partition(" ")
-    role = tokens.role_of(token.strip()) if scheme.lower() == "bearer" else None
-    return role is not None and allows(role, "read")
+    holder = tokens.holder_of(token.strip()) if scheme.lower() == "bearer" else None
+    return holder is not None and holder.may("read")
 
 
 async def serve_metrics(

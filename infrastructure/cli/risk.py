@@ -24,7 +24,7 @@ By = Annotated[
     typer.Option("--by", help="Who sets it: a person, a rule, a service (default: your user name)."),
 ]
 Reason = Annotated[str | None, typer.Option(help="Why: kept with the fact.")]
-Account = Annotated[str | None, typer.Option(help="The account (default: every account).")]
+Account = Annotated[str | None, typer.Option(help="The account (every account: --all-accounts).")]
 
 
 def limits(as_of: AsOf = None, as_json: JsonOption = False) -> None:
@@ -84,30 +84,52 @@ def clear_limit(
     say(f"{kind} of {scope} {target} cleared by {who}")
 
 
-def _set_state(state: str, account: str | None, set_by: str | None, reason: str | None) -> None:
+AllAccounts = Annotated[
+    bool,
+    typer.Option("--all-accounts", help="Set every account's state (needed when no --account is given)."),
+]
+
+
+def _set_state(
+    command: str, state: str, account: str | None, all_accounts: bool, set_by: str | None, reason: str | None
+) -> None:
+    if account is None and not all_accounts:
+        raise InvalidInputError(
+            f"{command} without --account sets every account's state:"
+            " name an --account, or say --all-accounts"
+        )
+    if account is not None and all_accounts:
+        raise InvalidInputError(f"{command}: --account and --all-accounts are two different things; give one")
     who = set_by or getpass.getuser()
     with open_ledger() as ledger:
         ledger.handle(SetTradingState(state, who, account=account, reason=reason))
     say(f"{account or 'every account'}: {state} (set by {who})")
 
 
-def halt(account: Account = None, set_by: By = None, reason: Reason = None) -> None:
-    """Halt trading: every order of the account (or of every account) is denied."""
-    _set_state("halted", account, set_by, reason)
+def halt(
+    account: Account = None, all_accounts: AllAccounts = False, set_by: By = None, reason: Reason = None
+) -> None:
+    """Halt trading: every order of the account (or, with --all-accounts, of every account) is denied."""
+    _set_state("halt", "halted", account, all_accounts, set_by, reason)
 
 
-def reduce_only(account: Account = None, set_by: By = None, reason: Reason = None) -> None:
+def reduce_only(
+    account: Account = None, all_accounts: AllAccounts = False, set_by: By = None, reason: Reason = None
+) -> None:
     """Reduce only: only orders that shrink the absolute position are allowed."""
-    _set_state("reduce_only", account, set_by, reason)
+    _set_state("reduce-only", "reduce_only", account, all_accounts, set_by, reason)
 
 
-def resume(account: Account = None, set_by: By = None, reason: Reason = None) -> None:
-    """Trade again: the account (or the global state) is active."""
-    _set_state("active", account, set_by, reason)
+def resume(
+    account: Account = None, all_accounts: AllAccounts = False, set_by: By = None, reason: Reason = None
+) -> None:
+    """Trade again: the account (or, with --all-accounts, the global state) is active."""
+    _set_state("resume", "active", account, all_accounts, set_by, reason)
 
 
 def state(as_of: AsOf = None, as_json: JsonOption = False) -> None:
-    """Each account's trading state as last set (every account's first), by whom and why."""
+    """Each account's trading state in force (the stricter of its own and every account's: "halted
+    (global); own active"), and its own as last set (every account's first): by whom and why."""
     with open_ledger(create=False) as ledger:
         rows = ledger.trading_states(as_of=moment(as_of, "--as-of"))
     if as_json:
@@ -117,7 +139,7 @@ def state(as_of: AsOf = None, as_json: JsonOption = False) -> None:
         "trading states",
         ["account", "state", "by", "since", "reason"],
         [
-            [r.account or "(every account)", r.state, r.set_by, format_timestamp(r.ts_event), r.reason or ""]
+            [r.account or "(every account)", r.shown, r.set_by, format_timestamp(r.ts_event), r.reason or ""]
             for r in rows
         ],
         wrap=("reason",),

@@ -1,8 +1,9 @@
 """What every route shares: who may call it, the request body, and the ledger behind the app.
 
-A route asks for the ``Ledger`` context, which knows the caller's role (from the bearer token)
-and admits each request it is handed by the role that request declares (``Request.role``:
-``read``, ``write`` or ``admin``), so a route never spells a role. The context holds the one
+A route asks for the ``Ledger`` context, which knows the caller (from the bearer token: its
+name, the principal, and its roles) and admits each request it is handed by the roles that
+request declares (``Request.roles``: ``read``, ``write``, ``admin``, ``risk``), so a route never
+spells a role. The context holds the one
 ``LedgerService`` of the app, the bound on whole-log reads (limits.py) with the runner
 that performs them, and the bound on list reads with the threads of their own they run in. A
 read is handed over as its typed request (``orderledger.requests``), never by a method's name.
@@ -23,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from orderledger.domain.values import parse_timestamp
 from orderledger.infrastructure.application.requests import Pnl, PnlDaily, PnlSeries, Positions
 from orderledger.infrastructure.application.requests import Request as Question
-from orderledger.infrastructure.http.auth import Tokens, allows
+from orderledger.infrastructure.http.auth import ANYONE, Holder, Tokens
 from orderledger.infrastructure.http.folds import Folds
 from orderledger.infrastructure.http.limits import Runner, WorkLimit, list_limit
 from orderledger.infrastructure.http.listing import Listed, listed_response
@@ -44,24 +45,25 @@ _bearer = HTTPBearer(auto_error=False, description="A token from the tokens file
 async def _caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
-    """The role of the token the request presents (401 without a known one); ``admin`` when no
-    token is configured (the server then listens on loopback only: ``auth.check_bind``)."""
+) -> Holder:
+    """Who holds the token the request presents (401 without a known one); ``ANYONE`` (every
+    role, no name) when no token is configured (the server then listens on loopback only:
+    ``auth.check_bind``)."""
     tokens: Tokens = request.app.state.tokens
     if not tokens.enabled:
-        return "admin"
+        return ANYONE
     challenge = {"WWW-Authenticate": "Bearer"}
     if credentials is None:
         raise Problem(401, "a bearer token is required: Authorization: Bearer TOKEN", headers=challenge)
-    role = tokens.role_of(credentials.credentials)
-    if role is None:
+    holder = tokens.holder_of(credentials.credentials)
+    if holder is None:
         raise Problem(401, "the bearer token is not known", headers=challenge)
-    return role
+    return holder
 
 
-Caller = Annotated[str, Depends(_caller)]
-"""The caller's role, for a route that reads the server's own state rather than asking the
-ledger (verify's progress, the metrics): any known token (each role includes ``read``)."""
+Caller = Annotated[Holder, Depends(_caller)]
+"""The caller, for a route that reads the server's own state rather than asking the ledger
+(verify's progress, the metrics): any known token (each role includes ``read``)."""
 
 
 SMALL_PAGE = 500
@@ -85,16 +87,52 @@ class LedgerContext:
     nearby: Runner | None = None
     """Where a small page runs (threads of its own) when ``lister`` is processes: a hop to
     another process costs more than such a page (``SMALL_PAGE``)."""
-    role: str = "admin"
-    """The role of the caller this context serves (``Ledger``: the route's caller's)."""
+    caller: Holder = ANYONE
+    """Who this context serves (``Ledger``: the route's caller)."""
 
     def admit(self, question: Question[Any]) -> None:
-        """Refuse (403) a request whose declared role (``Request.role``) the caller's does not
+        """Refuse (403) a request needing a role (``Request.roles``) the caller's roles do not
         include: the one authorization of every request, before any work."""
-        if not allows(self.role, question.role):
+        missing = [role for role in question.roles if not self.caller.may(role)]
+        if missing:
+            needs = f"{type(question).__name__} needs {' and '.join(missing)}"
+            raise Problem(403, f"this token's role is {self.caller.role}; {needs}")
+
+    def admit_writer(self, question: Question[Any]) -> None:
+        """Refuse (403), before its body is read, a write whose lines are not known yet (an
+        ``Ingest``) to a caller who may record nothing: neither ``write`` nor ``risk``."""
+        if not any(self.caller.may(role) for role in ("write", "risk")):
             raise Problem(
-                403, f"this token's role is {self.role}; {type(question).__name__} needs {question.role}"
+                403, f"this token's role is {self.caller.role}; {type(question).__name__} needs write or risk"
             )
+
+    @property
+    def principal(self) -> str | None:
+        """The caller's name, which every fact it writes is recorded with (``set_by`` of a limit
+        or a trading state, the journal's origin); None without tokens (loopback only)."""
+        return self.caller.name or None
+
+    def origin(self, request: Request, prefix: str = "http") -> str:
+        """Where a write came from, as the journal records it: ``http:NAME@HOST`` (the token's
+        name), or ``http:HOST`` without tokens."""
+        host = request.client.host if request.client else "?"
+        return f"{prefix}:{self.principal}@{host}" if self.principal else f"{prefix}:{host}"
+
+    def signed(self, given: str | None, where: str) -> str:
+        """Who a limit or a trading state written over HTTP is set by: the token's name. A
+        ``set_by`` given is taken only when it is that name (403 otherwise: a caller cannot
+        record a fact as someone else); without tokens, the name given (400 when absent)."""
+        if self.principal is None:
+            if not given:
+                raise Problem(400, f"{where} needs set_by")
+            return given
+        if given not in (None, self.principal):
+            raise Problem(
+                403,
+                f"{where}: set_by {given!r} is not this token's name {self.principal!r};"
+                " a fact written over HTTP is set by the token that sends it (leave set_by out)",
+            )
+        return self.principal
 
     async def call(self, function: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """One of the service's own calls (a write, liveness, the views' state), in a worker
@@ -184,13 +222,13 @@ def _server(request: Request) -> LedgerContext:
     return context
 
 
-def _ledger(request: Request, role: Caller) -> LedgerContext:
-    return replace(_server(request), role=role)
+def _ledger(request: Request, caller: Caller) -> LedgerContext:
+    return replace(_server(request), caller=caller)
 
 
 Ledger = Annotated[LedgerContext, Depends(_ledger)]
 """The ledger, for the caller: each request it is asked is admitted by the role the request
-declares (``Request.role``), so no route spells a role."""
+declares (``Request.roles``), so no route spells a role."""
 
 Server = Annotated[LedgerContext, Depends(_server)]
 """The ledger without a caller, for what anyone may ask (``/health``)."""
@@ -222,8 +260,3 @@ def media_type(request: Request) -> str:
 def moment(value: str | None, name: str) -> datetime | None:
     """A time parameter (ISO 8601 with its offset) as a UTC datetime; None when not given."""
     return None if value is None else parse_timestamp(value, name)
-
-
-def origin(request: Request, prefix: str = "http") -> str:
-    """Where a write came from, as the journal records it (``http:HOST``)."""
-    return f"{prefix}:{request.client.host if request.client else '?'}"

@@ -1,62 +1,105 @@
-"""Bearer tokens with a role each: ``read`` < ``write`` < ``admin`` (each includes the ones before).
+"""Bearer tokens, each with a name and one or more roles (``application.asking.ROLES``: ``read``,
+``write``, ``admin``, ``risk``; what each includes: ``INCLUDES``).
 
-Tokens come from a file (``--tokens FILE`` or ``$ORDERLEDGER_TOKENS_FILE``: one ``ROLE TOKEN``
-per line, ``#`` comments) or from ``$ORDERLEDGER_TOKENS`` (``ROLE:TOKEN,ROLE:TOKEN``). With no
-token configured every request is allowed, which is why the server then binds loopback only.
+Tokens come from a file (``--tokens FILE`` or ``$ORDERLEDGER_TOKENS_FILE``: one ``[NAME=]ROLES
+TOKEN`` per line, ``#`` comments) or from ``$ORDERLEDGER_TOKENS`` (``[NAME=]ROLES:TOKEN``,
+comma-separated); ROLES is one role or several joined by ``+`` (``write+risk``). The name is the
+principal a write over HTTP is recorded as (``set_by`` of a limit or a trading state, the
+journal's origin); a token given no name is known as ``token:`` and the first 8 hex digits of
+its SHA-256. With no token configured every request is allowed, which is why the server then
+binds loopback only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import os
+import re
 import shlex
 import stat
 from dataclasses import dataclass
 
-from orderledger.infrastructure.application.requests import ROLES
+from orderledger.infrastructure.application.requests import INCLUDES, ROLES
 from orderledger.infrastructure.errors import ConfigurationError
 
 TOKENS_VARIABLE = "ORDERLEDGER_TOKENS"
 TOKENS_FILE_VARIABLE = "ORDERLEDGER_TOKENS_FILE"
 MIN_TOKEN_LENGTH = 16
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+"""A token's name: what a write over HTTP is recorded as, so plain text a person can read."""
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who presents a token: its ``name`` (the principal) and the roles it holds."""
+
+    name: str
+    roles: frozenset[str]
+
+    @property
+    def role(self) -> str:
+        """The roles as they are configured and as a refusal names them (``write+risk``)."""
+        return "+".join(r for r in ROLES if r in self.roles)
+
+    def may(self, needed: str) -> bool:
+        """True when one of the roles held includes ``needed`` (``INCLUDES``: admin ⊇ write ⊇
+        read, risk ⊇ read)."""
+        return any(needed in INCLUDES[role] for role in self.roles)
+
+
+ANYONE = Holder("", frozenset(ROLES))
+"""The caller when no token is configured (loopback only): every role, and no name."""
 
 
 @dataclass(frozen=True)
 class Tokens:
-    """The configured tokens and their roles; empty means no authentication (loopback only)."""
+    """The configured tokens and who holds each; empty means no authentication (loopback only)."""
 
-    roles: tuple[tuple[str, str], ...] = ()
+    holders: tuple[tuple[str, Holder], ...] = ()
 
     @property
     def enabled(self) -> bool:
-        return bool(self.roles)
+        return bool(self.holders)
 
-    def role_of(self, token: str) -> str | None:
-        """The role of a presented token, compared in constant time; None when unknown."""
+    def holder_of(self, token: str) -> Holder | None:
+        """Who holds a presented token, compared in constant time; None when unknown."""
         found = None
-        for known, role in self.roles:
+        for known, holder in self.holders:
             if hmac.compare_digest(known.encode(), token.encode()):
-                found = role
+                found = holder
         return found
 
 
-def allows(role: str, needed: str) -> bool:
-    """True when ``role`` includes ``needed`` (admin ⊇ write ⊇ read)."""
-    return ROLES.index(role) >= ROLES.index(needed)
+def tokens(*entries: tuple[str, str]) -> Tokens:
+    """Tokens from ``(TOKEN, "[NAME=]ROLES")`` pairs, checked as a tokens file's lines are."""
+    return _collected([_entry(spec, token, "tokens") for token, spec in entries])
 
 
-def _entry(role: str, token: str, where: str) -> tuple[str, str]:
-    role, token = role.strip(), token.strip()
-    if role not in ROLES:
-        raise ConfigurationError(f"{where}: role {role!r} is not one of {', '.join(ROLES)}")
+def unnamed(token: str) -> str:
+    """The name of a token given none: ``token:`` and the first 8 hex digits of its SHA-256."""
+    return "token:" + hashlib.sha256(token.encode()).hexdigest()[:8]
+
+
+def _entry(spec: str, token: str, where: str) -> tuple[str, Holder]:
+    spec, token = spec.strip(), token.strip()
+    name, named, roles = spec.rpartition("=")
+    if named and not NAME.fullmatch(name):
+        raise ConfigurationError(
+            f"{where}: name {name!r} is not letters, digits and . _ @ - (at most 64, a letter or digit first)"
+        )
+    held = roles.split("+")
+    for role in held:
+        if role not in ROLES:
+            raise ConfigurationError(f"{where}: role {role!r} is not one of {', '.join(ROLES)}")
     if len(token) < MIN_TOKEN_LENGTH:
         raise ConfigurationError(f"{where}: a token must be at least {MIN_TOKEN_LENGTH} characters")
-    return role, token
+    return token, Holder(name if named else unnamed(token), frozenset(held))
 
 
-def parse_tokens_text(text: str, where: str) -> list[tuple[str, str]]:
-    """``ROLE TOKEN`` lines (blank lines and ``#`` comments skipped)."""
+def parse_tokens_text(text: str, where: str) -> list[tuple[str, Holder]]:
+    """``[NAME=]ROLES TOKEN`` lines (blank lines and ``#`` comments skipped)."""
     entries = []
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
@@ -64,7 +107,7 @@ def parse_tokens_text(text: str, where: str) -> list[tuple[str, str]]:
             continue
         parts = line.split()
         if len(parts) != 2:
-            raise ConfigurationError(f"{where} line {number}: expected ROLE TOKEN")
+            raise ConfigurationError(f"{where} line {number}: expected [NAME=]ROLES TOKEN")
         entries.append(_entry(parts[0], parts[1], f"{where} line {number}"))
     return entries
 
@@ -94,23 +137,27 @@ def _read_private(path: str) -> str:
 def load_tokens(path: str | None = None, environ: dict[str, str] | None = None) -> Tokens:
     """Tokens from ``path``, else ``$ORDERLEDGER_TOKENS_FILE``, plus ``$ORDERLEDGER_TOKENS``."""
     env = os.environ if environ is None else environ
-    entries: list[tuple[str, str]] = []
+    entries: list[tuple[str, Holder]] = []
     path = path or env.get(TOKENS_FILE_VARIABLE)
     if path:
         entries += parse_tokens_text(_read_private(path), path)
     for item in (env.get(TOKENS_VARIABLE) or "").split(","):
         if item.strip():
-            role, sep, token = item.partition(":")
+            spec, sep, token = item.partition(":")
             if not sep:
-                raise ConfigurationError(f"${TOKENS_VARIABLE}: expected ROLE:TOKEN, comma-separated")
-            entries.append(_entry(role, token, f"${TOKENS_VARIABLE}"))
-    # The token is the key: the same token twice must not mean two roles.
-    roles: dict[str, str] = {}
-    for role, token in entries:
-        if roles.get(token, role) != role:
-            raise ConfigurationError("the same token is given two different roles")
-        roles[token] = role
-    return Tokens(tuple((token, role) for token, role in roles.items()))
+                raise ConfigurationError(f"${TOKENS_VARIABLE}: expected [NAME=]ROLES:TOKEN, comma-separated")
+            entries.append(_entry(spec, token, f"${TOKENS_VARIABLE}"))
+    return _collected(entries)
+
+
+def _collected(entries: list[tuple[str, Holder]]) -> Tokens:
+    # The token is the key: the same token twice must not mean two holders.
+    holders: dict[str, Holder] = {}
+    for token, holder in entries:
+        if holders.get(token, holder) != holder:
+            raise ConfigurationError("the same token is given two different names or roles")
+        holders[token] = holder
+    return Tokens(tuple(holders.items()))
 
 
 def is_loopback(host: str) -> bool:

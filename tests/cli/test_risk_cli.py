@@ -225,3 +225,41 @@ def test_reduce_only_counts_the_open_sells_through_the_cli(file_ledger_url: str,
     assert run_cli("ingest", "-", stdin=json.dumps(cancel) + "\n", db=db, cwd=cwd).returncode == 0
     run = run_cli("check", sell, db=db, cwd=cwd)
     assert run.returncode == 0 and run.stdout == "allowed\n", run.describe()
+
+
+def test_a_halt_or_resume_of_every_account_is_said_in_so_many_words(
+    file_ledger_url: str, tmp_path: Path
+) -> None:
+    db, cwd = file_ledger_url, tmp_path
+    # Given main resumed by bob
+    assert run_cli("resume", "--account", "main", "--by", "bob", db=db, cwd=cwd).returncode == 0
+    # When halt, reduce-only or resume is given no account: refused in one line, nothing set
+    for command in ("halt", "reduce-only", "resume"):
+        run = run_cli(command, "--by", "ops", db=db, cwd=cwd)
+        assert run.returncode == 2 and run.stderr_lines == [
+            f"orderledger: {command} without --account sets every account's state:"
+            " name an --account, or say --all-accounts"
+        ], run.describe()
+    run = run_cli("halt", "--account", "main", "--all-accounts", "--by", "ops", db=db, cwd=cwd)
+    assert run.returncode == 2 and run.stderr_lines == [
+        "orderledger: halt: --account and --all-accounts are two different things; give one"
+    ], run.describe()
+    assert [s["account"] for s in cli_json("state", "--json", db=db, cwd=cwd)] == ["main"]
+    # When every account is halted, said so
+    run = run_cli("halt", "--all-accounts", "--by", "ops", "--reason", "venue incident", db=db, cwd=cwd)
+    assert run.returncode == 0 and run.stdout == "every account: halted (set by ops)\n", run.describe()
+    # Then main, whose own state is active, is shown halted, from the global state: in the
+    # table and in the JSON, as its checks are denied
+    every, main = cli_json("state", "--json", db=db, cwd=cwd)
+    assert (every["account"], every["state"], every["effective_state"], every["effective_from"]) == (
+        "", "halted", "halted", "global"
+    )  # fmt: skip
+    assert (main["account"], main["state"], main["effective_state"], main["effective_from"]) == (
+        "main", "active", "halted", "global"
+    )  # fmt: skip
+    table = run_cli("state", db=db, cwd=cwd, env={"COLUMNS": "200"}).stdout.splitlines()
+    assert [[cell.strip() for cell in line.split("  ") if cell.strip()][:2] for line in table[3:]] == [
+        ["(every account)", "halted"], ["main", "halted (global); own active"]
+    ], table  # fmt: skip
+    run = run_cli("check", ORDER, db=db, cwd=cwd)
+    assert run.returncode == 1 and "trading is halted (set by ops: venue incident)" in run.stdout

@@ -3,6 +3,7 @@ request is a problem document and stores nothing."""
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import subprocess
 from pathlib import Path
@@ -96,17 +97,41 @@ def test_bodies_are_bounded(secured: TestClient, ledger: OrderLedger) -> None:
 
 def test_tokens_come_from_a_file_and_the_environment(tmp_path: Path) -> None:
     path = tmp_path / "tokens"
-    path.write_text("# operators\nread  r-000000000000000001\nadmin a-000000000000000001\n")
+    path.write_text(
+        "# operators\nread  r-000000000000000001\nadmin a-000000000000000001\n"
+        "rita=risk k-000000000000000001\nbot-1=write+risk b-000000000000000001\n"
+    )
     path.chmod(0o600)
-    tokens = load_tokens(str(path), environ={"ORDERLEDGER_TOKENS": "write:w-000000000000000001"})
-    assert tokens.role_of("r-000000000000000001") == "read"
-    assert tokens.role_of("a-000000000000000001") == "admin"
-    assert tokens.role_of("w-000000000000000001") == "write"
-    assert tokens.role_of("r-000000000000000002") is None
-    with pytest.raises(ConfigurationError, match="role 'root' is not one of read, write, admin"):
+    environ = {"ORDERLEDGER_TOKENS": "write:w-000000000000000001,sam=risk+read:s-000000000000000001"}
+    tokens = load_tokens(str(path), environ=environ)
+
+    def held(token: str) -> tuple[str, set[str]] | None:
+        holder = tokens.holder_of(token)
+        return None if holder is None else (holder.name, set(holder.roles))
+
+    # a token given no name is known by the first 8 hex digits of its SHA-256
+    digest = hashlib.sha256(b"r-000000000000000001").hexdigest()[:8]
+    assert held("r-000000000000000001") == (f"token:{digest}", {"read"})
+    assert held("a-000000000000000001")[1] == {"admin"}  # type: ignore[index]
+    assert held("w-000000000000000001")[1] == {"write"}  # type: ignore[index]
+    # a name before "=", several roles joined by "+", from the file and the environment alike
+    assert held("k-000000000000000001") == ("rita", {"risk"})
+    assert held("b-000000000000000001") == ("bot-1", {"write", "risk"})
+    assert held("s-000000000000000001") == ("sam", {"risk", "read"})
+    assert held("r-000000000000000002") is None
+    with pytest.raises(ConfigurationError, match="role 'root' is not one of read, write, admin, risk"):
         load_tokens(None, environ={"ORDERLEDGER_TOKENS": "root:r-000000000000000001"})
+    with pytest.raises(ConfigurationError, match="role 'root' is not one of"):
+        load_tokens(None, environ={"ORDERLEDGER_TOKENS": "ann=write+root:r-000000000000000001"})
+    with pytest.raises(ConfigurationError, match="name 'a b' is not letters"):
+        load_tokens(None, environ={"ORDERLEDGER_TOKENS": "a b=risk:r-000000000000000001"})
     with pytest.raises(ConfigurationError, match="at least 16 characters"):
         load_tokens(None, environ={"ORDERLEDGER_TOKENS": "read:short"})
+    with pytest.raises(ConfigurationError, match="the same token is given two different names or roles"):
+        load_tokens(
+            None,
+            environ={"ORDERLEDGER_TOKENS": "ann=risk:r-000000000000000001,bob=risk:r-000000000000000001"},
+        )
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620, 0o602], ids=lambda mode: f"{mode:04o}")
@@ -124,7 +149,7 @@ def test_serve_refuses_a_tokens_file_others_may_open(tmp_path: Path, mode: int) 
     with pytest.raises(ConfigurationError, match="open to group or others"):
         load_tokens(None, environ={"ORDERLEDGER_TOKENS_FILE": str(path)})
     path.chmod(0o600)
-    assert load_tokens(str(path), environ={}).role_of("a-000000000000000001") == "admin"
+    assert load_tokens(str(path), environ={}).holder_of("a-000000000000000001").roles == {"admin"}  # type: ignore[union-attr]
 
 
 def test_without_tokens_only_loopback_may_be_bound() -> None:

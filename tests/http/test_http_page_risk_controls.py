@@ -1,7 +1,9 @@
 """The page's Risk & exposure tab writes: the pre-trade check of an order (POST /check: allowed, or
 denied with every reason, recording nothing) and the trading state of an account (POST /state:
 halt, reduce-only, resume, with who and why), in headless Chromium against a real server; a
-refused body is one line where the answer goes, and a secured server takes the token's role."""
+refused body is one line where the answer goes, a secured server takes the state from a token
+of the risk role only, as set by its name, and a state of every account is asked for by a
+dialog naming it."""
 
 from __future__ import annotations
 
@@ -13,7 +15,15 @@ import httpx2
 
 from orderledger import OrderLedger
 from tests.support.browser import chromium
-from tests.support.http_api import READ_TOKEN, TOKENS, WRITE_TOKEN, bearer, running_server, wait_until
+from tests.support.http_api import (
+    READ_TOKEN,
+    RISK_TOKEN,
+    TOKENS,
+    WRITE_TOKEN,
+    bearer,
+    running_server,
+    wait_until,
+)
 from tests.support.page import click, forget_requests, live_page, requests_made, tab, texts
 
 NINE = datetime(2026, 11, 20, 9, tzinfo=UTC)
@@ -44,6 +54,19 @@ def _check(browser: Any, values: dict[str, str], before: list[str]) -> list[str]
     click(browser, "#risk-check-form button[type=submit]")
     found: list[str] = wait_until(lambda: (now := _answer(browser)) != before and now, "the check's answer")
     return found
+
+
+def _dialog(browser: Any) -> Any:
+    """The dialog the page opened (``window.confirm``), once it is open."""
+    from selenium.common.exceptions import NoAlertPresentException
+
+    def opened() -> Any:
+        try:
+            return browser.switch_to.alert
+        except NoAlertPresentException:
+            return None
+
+    return wait_until(opened, "the dialog")
 
 
 def _states(server: Any, token: str | None = None) -> list[tuple[str, str, str, str]]:
@@ -88,7 +111,7 @@ def test_halting_an_account_from_the_page_and_resuming_it(tmp_path: Path) -> Non
         # Given no one named: the state is refused in one line and nothing is set
         _fill(browser, "risk-state-form", {"account": "alpha", "reason": "flash crash"})
         click(browser, '#risk-state-form button[value="halted"]')
-        wait_until(lambda: texts(browser, "#risk-state-result .error") == ["a state needs state and set_by"],
+        wait_until(lambda: texts(browser, "#risk-state-result .error") == ["a state needs set_by"],
                    "the refusal")  # fmt: skip
         assert _states(server) == []
         # When carol halts alpha from the page
@@ -113,6 +136,7 @@ def test_halting_an_account_from_the_page_and_resuming_it(tmp_path: Path) -> Non
         # And reduce-only with no account is every account's, shown as such
         _fill(browser, "risk-state-form", {"account": "", "set_by": "ops", "reason": "venue incident"})
         click(browser, '#risk-state-form button[value="reduce_only"]')
+        _dialog(browser).accept()  # every account's: asked first (test_a_state_of_every_account_…)
         wait_until(lambda: ("", "reduce_only", "ops", "venue incident") in _states(server), "reduce-only")
         wait_until(lambda: texts(browser, "#trading") == ["every account: reduce-only by ops"], "the header")
         # a buy of 1 from no position grows it: 0 → 1
@@ -121,7 +145,7 @@ def test_halting_an_account_from_the_page_and_resuming_it(tmp_path: Path) -> Non
         ]  # fmt: skip
 
 
-def test_a_secured_server_takes_the_state_from_a_write_token_only(tmp_path: Path) -> None:
+def test_a_secured_server_takes_the_state_from_a_risk_token_only_as_set_by_its_name(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'risk.db'}"
     with running_server(url, TOKENS) as server, chromium() as browser:
         # Given the page holds a read token
@@ -130,18 +154,99 @@ def test_a_secured_server_takes_the_state_from_a_write_token_only(tmp_path: Path
         browser.refresh()
         tab(browser, "exposure")
         wait_until(lambda: texts(browser, "#trading") == ["trading active"], "the states read")
-        # When it halts alpha: refused in one line naming the role, and nothing set
-        _fill(browser, "risk-state-form", {"account": "alpha", "set_by": "carol"})
+
+        def typed(token: str) -> None:  # as a person enters a token: the header's field, then save
+            browser.find_element("id", "token").clear()
+            browser.find_element("id", "token").send_keys(token)
+            click(browser, "#token-form button[type=submit]")
+
+        # When it halts alpha: refused in one line naming the role, and nothing set; so with the
+        # bot's write token: trading does not make a risk officer
+        _fill(browser, "risk-state-form", {"account": "alpha"})
+        for token, role in ((READ_TOKEN, "read"), (WRITE_TOKEN, "write")):
+            typed(token)
+            browser.execute_script("document.getElementById('risk-state-result').replaceChildren()")
+            click(browser, '#risk-state-form button[value="halted"]')
+            refused = wait_until(lambda: texts(browser, "#risk-state-result .error"), "the refusal")
+            assert refused == [f"this token's role is {role}; SetTradingState needs risk"], refused
+        assert _states(server, READ_TOKEN) == []
+        # And with the risk officer's token (named rita) typed in, naming someone else is refused
+        typed(RISK_TOKEN)
+        _fill(browser, "risk-state-form", {"set_by": "carol"})
+        browser.execute_script("document.getElementById('risk-state-result').replaceChildren()")
         click(browser, '#risk-state-form button[value="halted"]')
         refused = wait_until(lambda: texts(browser, "#risk-state-result .error"), "the refusal")
-        assert refused == ["this token's role is read; SetTradingState needs write"], refused
+        assert refused == [
+            "a state: set_by 'carol' is not this token's name 'rita'; a fact written over HTTP is set"
+            " by the token that sends it (leave set_by out)"
+        ], refused
         assert _states(server, READ_TOKEN) == []
-        # And with the write token typed in, the halt is set
-        browser.find_element("id", "token").clear()
-        browser.find_element("id", "token").send_keys(WRITE_TOKEN)
-        click(browser, "#token-form button[type=submit]")
+        # And with no one named, the halt is set by rita, the token's name, and shown so
+        _fill(browser, "risk-state-form", {"set_by": ""})
         click(browser, '#risk-state-form button[value="halted"]')
-        wait_until(lambda: _states(server, READ_TOKEN) == [("alpha", "halted", "carol", "")], "the halt")
+        wait_until(lambda: _states(server, READ_TOKEN) == [("alpha", "halted", "rita", "")], "the halt")
+        wait_until(lambda: texts(browser, "#trading") == ["alpha: halted by rita"], "the header")
+        assert texts(browser, "#risk-states tbody td")[:3] == ["alpha", "halted", "rita"]
+
+
+def test_a_state_of_every_account_is_asked_for_by_a_dialog_and_shown_in_force(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'risk.db'}"
+    with OrderLedger(url) as setup:
+        # Given alpha resumed by carol: its own state is active
+        setup.set_trading_state("active", account="alpha", set_by="carol", reason="calm")
+    with running_server(url) as server, live_page(server) as browser:
+        tab(browser, "exposure")
+        wait_until(
+            lambda: texts(browser, "#risk-states tbody td")[:3] == ["alpha", "active", "carol"], "alpha"
+        )
+        # When ops clicks halt with the account left empty, a dialog names every account
+        _fill(browser, "risk-state-form", {"set_by": "ops", "reason": "venue incident"})
+        forget_requests(browser)
+        click(browser, '#risk-state-form button[value="halted"]')
+        dialog = _dialog(browser)
+        assert dialog.text == "halt every account? This sets the trading state of every account to halted."
+        # And dismissed, nothing is sent and nothing is set
+        dialog.dismiss()
+        wait_until(
+            lambda: texts(browser, "#risk-state-result") == ["not sent: every account's state is unchanged"],
+            "the line",
+        )
+        assert [path for path, _ in requests_made(browser)] == []
+        assert _states(server) == [("alpha", "active", "carol", "calm")]
+        # When asked again and accepted, every account is halted
+        click(browser, '#risk-state-form button[value="halted"]')
+        _dialog(browser).accept()
+        wait_until(lambda: ("", "halted", "ops", "venue incident") in _states(server), "the halt")
+
+        # Then alpha, whose own state is active, is shown halted from the global state (red,
+        # not green), as its checks are denied; the header says every account is halted
+        def shown() -> list[list[str]]:  # account, state, set by, reason (not since) of each row
+            cells = texts(browser, "#risk-states tbody td")
+            return [[*cells[i : i + 3], cells[i + 4]] for i in range(0, len(cells), 5)]
+
+        wait_until(
+            lambda: shown()
+            == [["every account", "halted", "ops", "venue incident"],
+                ["alpha", "halted (global); own active", "carol", "calm"]],
+            "the rows",
+        )  # fmt: skip
+        classes = browser.execute_script(
+            "return Array.from(document.querySelectorAll('#risk-states td:nth-child(2)'), (e) => e.className)"
+        )
+        assert classes == ["status off", "status off"], classes
+        wait_until(lambda: texts(browser, "#trading") == ["every account: halted by ops"], "the header")
+        denied = _check(browser, {**ORDER, "quantity": "1"}, [])
+        assert denied == ["denied", "trading is halted (set by ops: venue incident)"], denied
+        # And an account named sets its own state at once, with no dialog
+        _fill(browser, "risk-state-form", {"account": "alpha", "reason": "review"})
+        click(browser, '#risk-state-form button[value="reduce_only"]')
+        wait_until(lambda: ("alpha", "reduce_only", "ops", "review") in _states(server), "alpha's own")
+        wait_until(
+            lambda: (
+                texts(browser, "#risk-states tbody td")[5:7] == ["alpha", "halted (global); own reduce-only"]
+            ),
+            "alpha's row",
+        )
 
 
 def test_markup_typed_into_the_forms_is_shown_as_text(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 
 from orderledger import OrderLedger
-from tests.support.http_api import READ_TOKEN, WRITE_TOKEN, bearer
+from tests.support.http_api import READ_TOKEN, RISK_TOKEN, WRITE_TOKEN, bearer
 
 ORDER = {"venue": "x", "account": "main", "instrument": "BTC-USDT", "side": "buy", "order_type": "limit",
          "quantity": "2", "price": "100"}  # fmt: skip
@@ -30,22 +30,23 @@ def test_limits_state_and_check_over_http(secured: TestClient, ledger: OrderLedg
     # Then an order for 2 is denied: 0 + 2 = 2 > 1
     checked = secured.post("/check", json=ORDER, headers=bearer(WRITE_TOKEN)).json()
     assert checked["allowed"] is False and [b["figure"] for b in checked["breaches"]] == ["2"]
-    # When a read token tries to halt: refused; a write token halts every account
-    halt = {"state": "halted", "set_by": "ops", "reason": "venue incident"}
+    # When a read or a write token tries to halt: refused; the risk token (rita's) halts every account
+    halt = {"state": "halted", "reason": "venue incident"}
     assert secured.post("/state", json=halt, headers=bearer(READ_TOKEN)).status_code == 403
-    states = secured.post("/state", json=halt, headers=bearer(WRITE_TOKEN)).json()
-    assert [(s["account"], s["state"], s["set_by"]) for s in states] == [("", "halted", "ops")]
+    assert secured.post("/state", json=halt, headers=bearer(WRITE_TOKEN)).status_code == 403
+    states = secured.post("/state", json=halt, headers=bearer(RISK_TOKEN)).json()
+    assert [(s["account"], s["state"], s["set_by"]) for s in states] == [("", "halted", "rita")]
     assert secured.get("/state", headers=bearer(READ_TOKEN)).json() == states
     # And an order for 1 is now denied for the halt alone
     one = secured.post("/check", json={**ORDER, "quantity": "1"}, headers=bearer(WRITE_TOKEN)).json()
-    assert one["breaches"] == [{"reason": "trading is halted (set by ops: venue incident)"}]
+    assert one["breaches"] == [{"reason": "trading is halted (set by rita: venue incident)"}]
     # And bad bodies are one-line problems that change nothing
     for body, detail in (
-        ({"state": "paused", "set_by": "ops"}, "state must be one of active|reduce_only|halted"),
-        ({"state": "active"}, "a state needs state and set_by"),
-        ({"state": "active", "set_by": "ops", "color": "red"}, "unknown field 'color'"),
+        ({"state": "paused"}, "state must be one of active|reduce_only|halted"),
+        ({"set_by": "rita"}, "a state needs state"),
+        ({"state": "active", "color": "red"}, "unknown field 'color'"),
     ):
-        response = secured.post("/state", json=body, headers=bearer(WRITE_TOKEN))
+        response = secured.post("/state", json=body, headers=bearer(RISK_TOKEN))
         assert response.status_code == 400 and detail in response.json()["detail"], response.text
     assert secured.get("/state", headers=bearer(READ_TOKEN)).json() == states
 

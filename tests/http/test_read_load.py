@@ -32,7 +32,7 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.http.app import create_app
-from orderledger.infrastructure.http.auth import Tokens
+from orderledger.infrastructure.http.auth import tokens
 from orderledger.infrastructure.http.limits import LIST_THREADS, OwnThreads, ReaderProcesses, list_limit
 from orderledger.infrastructure.http.service import Asked, LedgerService, Listing
 from tests.support.http_api import BOUND, LOOPBACK, WRITE_TOKEN, bearer, request, running_server, wait_until
@@ -45,7 +45,7 @@ PATHS = ("/events", "/trades", "/orders", "/messages")
 PLACES = 4
 """List reads at once in all (``--list-reads``); one a token and an address (``--list-reads-per-client``)."""
 READ_TOKENS = tuple(f"reader-{n:02d}-0123456789abcdef" for n in range(KEYS))
-TOKENS = Tokens(((WRITE_TOKEN, "write"), *((token, "read") for token in READ_TOKENS)))
+TOKENS = tokens((WRITE_TOKEN, "write"), *((token, "read") for token in READ_TOKENS))
 
 
 class HeldLists(LedgerService):

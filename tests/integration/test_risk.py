@@ -309,12 +309,31 @@ def test_reduce_only_and_halted_accounts(desk: OrderLedger) -> None:
     # state returns each account to its own
     desk.set_trading_state("halted", set_by="ops", reason="venue incident", ts=at("11:00"))
     assert desk.check(spec("sell", "1")).reasons == ["trading is halted (set by ops: venue incident)"]
+    # And the states say so: main's own reduce-only stands, the halt of every account is in force
+    # on it (halted is stricter than reduce_only), and comes from the global state
+    assert [
+        (s.account, s.state, s.effective_state, s.effective_from, s.shown) for s in desk.trading_states()
+    ] == [
+        ("", "halted", "halted", "global", "halted"),
+        ("main", "reduce_only", "halted", "global", "halted (global); own reduce_only"),
+    ]
     desk.set_trading_state("active", set_by="ops", ts=at("11:30"))
     assert desk.check(spec("sell", "1")).allowed and not desk.check(spec("buy", "1")).allowed
-    assert [(s.account, s.state, s.set_by) for s in desk.trading_states()] == [
-        ("", "active", "ops"),
-        ("main", "reduce_only", "alice"),
+    assert [
+        (s.account, s.state, s.set_by, s.effective_state, s.effective_from) for s in desk.trading_states()
+    ] == [
+        ("", "active", "ops", "active", "global"),
+        ("main", "reduce_only", "alice", "reduce_only", "account"),
     ]
+    # And a global reduce-only over main's own reduce-only: as strict, so main's own is in force
+    # (it stays when the global is resumed)
+    desk.set_trading_state("reduce_only", set_by="ops", ts=at("11:45"))
+    [_, main] = desk.trading_states()
+    assert (main.effective_state, main.effective_from, main.shown) == (
+        "reduce_only",
+        "account",
+        "reduce_only",
+    )
 
 
 def test_a_late_fill_refolded_in_venue_time_breaches_the_daily_loss_and_stops_adding(

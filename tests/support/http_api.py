@@ -16,13 +16,17 @@ import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.http.app import create_app
-from orderledger.infrastructure.http.auth import Tokens
+from orderledger.infrastructure.http.auth import Tokens, tokens
 from orderledger.infrastructure.http.service import LedgerService
 
 READ_TOKEN = "read-token-0123456789"
 WRITE_TOKEN = "write-token-0123456789"
 ADMIN_TOKEN = "admin-token-0123456789"
-TOKENS = Tokens(((READ_TOKEN, "read"), (WRITE_TOKEN, "write"), (ADMIN_TOKEN, "admin")))
+RISK_TOKEN = "risk-token-0123456789"
+"""The risk officer's: named ``rita``, holding ``risk`` (limits and trading states) alone."""
+TOKENS = tokens(
+    (READ_TOKEN, "read"), (WRITE_TOKEN, "write"), (ADMIN_TOKEN, "admin"), (RISK_TOKEN, "rita=risk")
+)
 LOOPBACK = "http://127.0.0.1"
 """Where the in-process client addresses the app: without tokens it answers loopback names only."""
 BOUND = 60.0

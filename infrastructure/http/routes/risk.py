@@ -61,7 +61,8 @@ async def get_state(ledger: Ledger, as_of: AsOf = None) -> list[dict[str, Any]]:
 @router.post("/state", openapi_extra={"requestBody": _OBJECT})
 async def post_state(request: Request, ledger: Ledger) -> list[dict[str, Any]]:
     """Set a trading state (`halted`, `reduce_only`, `active`) on an `account` (absent: every
-    account), with `set_by` and `reason`; answers the states as they now stand."""
+    account), with `reason`; answers the states as they now stand. Needs risk. It is set by the
+    token's name (a `set_by` other than it is refused); without tokens, by the `set_by` given."""
     terms = await _object(request, ", ".join(STATE_TERMS))
     unknown = sorted(set(terms) - set(STATE_TERMS))
     if unknown:
@@ -69,10 +70,12 @@ async def post_state(request: Request, ledger: Ledger) -> list[dict[str, Any]]:
     for name in STATE_TERMS:
         if terms.get(name) is not None and not isinstance(terms[name], str):
             raise Problem(400, f"{name} must be text")
-    if not terms.get("state") or not terms.get("set_by"):
-        raise Problem(400, "a state needs state and set_by")
+    if not terms.get("state"):
+        raise Problem(400, "a state needs state")
+    who = ledger.signed(terms.get("set_by") or None, "a state")
+    where = ledger.origin(request)
     await ledger.ask(
-        SetTradingState(terms["state"], terms["set_by"], terms.get("account"), terms.get("reason"))
+        SetTradingState(terms["state"], who, terms.get("account"), terms.get("reason"), origin=where)
     )
     rows: list[dict[str, Any]] = await ledger.ask(TradingStates())
     return rows

@@ -14,8 +14,9 @@ from fastapi.responses import JSONResponse
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.adapters.registry import formats
+from orderledger.infrastructure.application.commands import risk_facts
 from orderledger.infrastructure.application.requests import Ingest, Reconcile, Settle
-from orderledger.infrastructure.http.access import Ledger, media_type, origin, read_body
+from orderledger.infrastructure.http.access import Ledger, media_type, read_body
 from orderledger.infrastructure.http.bodies import NotJson, json_items
 from orderledger.infrastructure.http.listing import KnownParameters
 from orderledger.infrastructure.http.problems import Problem
@@ -144,15 +145,22 @@ async def post_messages(
     options: Annotated[dict[str, Any], Depends(VenueQuery())],
 ) -> JSONResponse:
     """Record one message or a batch, durably, before answering: the outcomes of `ingest`
-    (needs write).
+    (needs write; limits and trading states, `limit_set`, `limit_cleared` and `trading_state`,
+    need risk, and are set by the token's name: a `set_by` other than it is refused).
 
     200 when every input was accepted (applied, duplicate, parked or ignored); 422 with the
     same report when any was rejected (the others are recorded unless `strict`)."""
     given = tuple((name, value) for name, value in options.items() if value is not None)
-    asked = Ingest((), origin(request), format, venue, account, strict, given)
-    ledger.admit(asked)  # before the body is read
-    lines = message_lines(await read_body(request), media_type(request), format)
-    report: dict[str, Any] = await ledger.ask(replace(asked, lines=tuple(lines)))
+    asked = Ingest((), ledger.origin(request), format, venue, account, strict, given)
+    ledger.admit_writer(asked)  # before the body is read
+    lines = tuple(message_lines(await read_body(request), media_type(request), format))
+    asked = replace(asked, lines=lines)
+    ledger.admit(asked)
+    if ledger.principal is not None:
+        for index, fact in risk_facts(lines, format):
+            set_by = fact.get("set_by")
+            ledger.signed(None if set_by is None else str(set_by), f"line {index + 1}")
+    report: dict[str, Any] = await ledger.ask(asked)
     return _outcome_response(report)
 
 
@@ -163,7 +171,7 @@ async def post_reconcile(
     grace: Annotated[float, Query(ge=0, le=86_400, description="seconds")] = 60.0,
 ) -> dict[str, Any]:
     """Compare a venue snapshot with the ledger: a dry run unless `apply=true`."""
-    asked = Reconcile(b"", apply, timedelta(seconds=grace), origin(request, "http-reconcile"))
+    asked = Reconcile(b"", apply, timedelta(seconds=grace), ledger.origin(request, "http-reconcile"))
     ledger.admit(asked)  # before the body is read
     report: dict[str, Any] = await ledger.ask(replace(asked, snapshot=await read_body(request)))
     return report
@@ -198,8 +206,8 @@ async def post_settle(message_id: int, request: Request, ledger: Ledger) -> dict
     """Settle a parked message by hand (needs admin). JSON body: `reason` and `by` (who), and
     `book: true` (with `account` where its format needs one) to book it as an external
     order; otherwise it is set aside. The journal records who and why."""
-    ledger.admit(Settle(message_id, "", "", origin=origin(request)))  # before the body is read
-    asked = settlement(message_id, await read_body(request), origin(request))
+    ledger.admit(Settle(message_id, "", "", origin=ledger.origin(request)))  # before the body is read
+    asked = settlement(message_id, await read_body(request), ledger.origin(request))
     settled: int = await ledger.ask(asked)
     return {
         "message_id": message_id,

@@ -273,13 +273,21 @@ async function loadCollectors() {
   replace("collectors", ...shown);
 }
 
-// The trading states (GET /state): "trading active", or each account halted or reduce-only
-// (every account's first) and who set it; why and since when in its title. Read with the
-// collectors: a state set by another process is seen within COLLECTORS_EVERY ms.
+// The state an account's orders are checked under (GET /state's effective_state: the stricter
+// of its own and every account's), as the command's table shows it: "halted (global); own active".
+function shownState(s) {
+  const inForce = s.effective_state.replace("_", "-");
+  return s.account && s.effective_from === "global" ? `${inForce} (global); own ${s.state.replace("_", "-")}` : inForce;
+}
+
+// The trading states (GET /state): "trading active", or each state not active that was set
+// (every account's first) and who set it; why and since when in its title (an account held by
+// the global state alone is said by every account's). Read with the collectors: a state set by
+// another process is seen within COLLECTORS_EVERY ms.
 async function loadTradingState() {
   let shown;
   try {
-    const rows = (await api("/state")).filter((s) => s.state !== "active");
+    const rows = (await api("/state")).filter((s) => s.effective_state !== "active" && s.effective_from === (s.account ? "account" : "global"));
     shown = rows.map((s) => el("span", {
       className: "status off trading",
       title: visible(`${s.reason || "no reason given"} (since ${s.ts_event})`),

@@ -63,12 +63,12 @@
       make("tbody", {}, ...rows));
   }
 
-  // each account's state (every account's first)
+  // each account's state in force, and its own as set (every account's first)
   function showStates(out, states) {
     out.states.replaceChildren(table(["account", "state", "set by", "since", "reason"], states.map((s) =>
-      make("tr", { className: `trading-${s.state}` },
+      make("tr", { className: `trading-${s.effective_state}` },
         make("td", {}, s.account ? visible(s.account) : "every account"),
-        make("td", { className: s.state === "active" ? "status on" : "status off" }, s.state.replace("_", "-")),
+        make("td", { className: s.effective_state === "active" ? "status on" : "status off" }, shownState(s)),
         make("td", {}, visible(s.set_by)), make("td", {}, s.ts_event), make("td", {}, visible(s.reason || "")))),
       "every account active (no state ever set)"));
   }
@@ -104,9 +104,16 @@
     return Object.fromEntries(Object.entries(formValues(form.id)).filter(([, value]) => value !== ""));
   }
 
-  // Set the state the button names; the tab's table and the header show it at once.
-  async function setState(form, risk, chosen) {
-    const states = await postJson("/state", Object.assign(filled(form), { state: chosen }));
+  // Set the state the button names; the tab's table and the header show it at once. An empty
+  // account sets every account's state, which one click must not do unasked: a dialog names it.
+  async function setState(form, risk, chosen, label) {
+    const terms = Object.assign(filled(form), { state: chosen });
+    if (terms.account === undefined
+        && !window.confirm(`${label} every account? This sets the trading state of every account to ${chosen.replace("_", "-")}.`)) {
+      risk.stateResult.replaceChildren(make("p", { className: "status" }, "not sent: every account's state is unchanged"));
+      return;
+    }
+    const states = await postJson("/state", terms);
     showStates(risk, states);
     risk.stateResult.replaceChildren();
     await loadTradingState();
@@ -138,7 +145,7 @@
       input("reason", "reason", { size: 24 }),
       ...[["halt", "halted"], ["reduce-only", "reduce_only"], ["resume", "active"]].map(([label, chosen]) => {
         const button = make("button", { type: "button", value: chosen, title: `POST /state: ${chosen}` }, label);
-        button.addEventListener("click", () => answered(risk.stateResult, () => setState(form, risk, chosen)));
+        button.addEventListener("click", () => answered(risk.stateResult, () => setState(form, risk, chosen, label)));
         return button;
       }));
     form.addEventListener("submit", (event) => event.preventDefault());  // a button says which state
