@@ -272,6 +272,20 @@ class FillCorrected(OrderEvent):
     """Maker or taker, when another report of the trade states what the first left out."""
 
 
+class FillDetailsAdded(OrderEvent):
+    """Another report of a booked trade stated a detail the trade lacked, its figures (quantity,
+    price, fee and its currency) the same as booked: the trade is completed, not corrected
+    (``FillCorrected`` is for figures that change). Nothing recorded is replaced.
+
+    ``liquidity``: maker or taker, where the report that booked the trade left it out (a
+    WebSocket copy without it, then the REST copy with it)."""
+
+    trade_id: TradeId
+    liquidity: Liquidity | None = None
+    fill_ts_event: UtcTime
+    reason: str | None = None
+
+
 class OrderDetailsAdded(OrderEvent):
     """A later report of the order stated details its request left out (nothing is replaced).
 
@@ -471,6 +485,7 @@ EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     OrderExpired,
     FillBusted,
     FillCorrected,
+    FillDetailsAdded,
     OrderDetailsAdded,
     AnomalyRecorded,
     OrderRestated,

@@ -22,6 +22,7 @@ from orderledger.domain.events import (
     AnomalyRecorded,
     FillBusted,
     FillCorrected,
+    FillDetailsAdded,
     OrderAccepted,
     OrderAmended,
     OrderAmendRejected,
@@ -67,6 +68,7 @@ _VENUE_ORDER: tuple[type[OrderEvent], ...] = (
     OrderAmended,
     OrderAmendRejected,
     OrderFilled,
+    FillDetailsAdded,
     FillCorrected,
     FillBusted,
     OrderCancelRequested,
@@ -82,6 +84,10 @@ _VENUE_RANK: dict[type[OrderEvent], int] = {fact: rank for rank, fact in enumera
 """Facts at one venue time, in the order the venue lives them: a request before its answer, a
 broker's acknowledgement before the exchange's, a fill before a cancel (filled outranks
 canceled), a trade before its bust."""
+
+
+_NAMING_A_TRADE = (FillBusted, FillCorrected, FillDetailsAdded)
+"""The facts about a booked trade: each stands after its trade in venue time."""
 
 
 def venue_rank(fact: type[OrderEvent]) -> int:
@@ -123,7 +129,7 @@ def fold_until(events: Iterable[OrderEvent], until: tuple[Any, int] | None = Non
     order = Order(request)
     # A bust or correction stamped before its trade (a venue's clock) stands right after it.
     trades = {e.trade_id: e.ts_event for e in facts if type(e) is OrderFilled}
-    named = {e.trade_id for e in facts if isinstance(e, FillBusted | FillCorrected)}
+    named = {e.trade_id for e in facts if isinstance(e, _NAMING_A_TRADE)}
     place = _placing(trades)
     ordered = sorted((e for e in facts if e is not request), key=lambda e: (*place(e), e.originator_version))
     applied: list[OrderEvent] = [request]
@@ -176,7 +182,7 @@ def _placing(trades: dict[TradeId, datetime]) -> Callable[[OrderEvent], tuple[An
 
     def place(event: OrderEvent) -> tuple[Any, int]:
         at = venue_place(event)
-        if isinstance(event, FillBusted | FillCorrected) and event.trade_id in trades:
+        if isinstance(event, _NAMING_A_TRADE) and event.trade_id in trades:
             return max(at, (trades[event.trade_id], at[1]))
         return at
 

@@ -16,6 +16,7 @@ from orderledger.domain.errors import (
 from orderledger.domain.events import (
     FillBusted,
     FillCorrected,
+    FillDetailsAdded,
     OrderEvent,
     OrderFilled,
 )
@@ -270,35 +271,56 @@ class FillRules(OrderRules):
     ) -> Decision:
         """Another copy of a booked trade (a REST poll repeating the stream, say).
 
-        A copy that adds the fee the first lacked completes the trade; one whose fee differs is
-        an anomaly with both values, and the larger fee (by size) is booked whichever copy came
-        first, so fees never depend on arrival order. A copy that states the liquidity (maker or
-        taker) the first left out completes it the same way.
+        A copy that adds the fee the first lacked completes the trade's figures (a correction:
+        the fee changes its P&L); one whose fee differs is an anomaly with both values, and the
+        larger fee (by size) is booked whichever copy came first, so fees never depend on arrival
+        order. A copy that states the liquidity (maker or taker) the first left out, its figures
+        the same, adds that detail (``FillDetailsAdded``): nothing about the trade was corrected.
+        A copy without a detail the trade has takes nothing away (a duplicate).
         """
         trade = fill.trade_id
         adds = liquidity if fill.liquidity is None else None
-        if fee is None or (fee, fee_currency) == (fill.fee, fill.fee_currency):
-            if adds is not None:
-                why = "liquidity completed by another report of this trade"
-                return self._correct(stamp, fill, fill.qty, fill.px, fill.fee, fill.fee_currency, why, adds)
-            return duplicate(f"trade {trade!r} is already booked")
-        if fill.fee is None:
-            why = "fee completed by another report of this trade"
-            return self._correct(stamp, fill, fill.qty, fill.px, fee, fee_currency, why, adds)
-        events = self._anomaly(
-            stamp,
-            "fee_conflict",
-            "fee",
-            fee_text(fill.fee, fill.fee_currency),
-            fee_text(fee, fee_currency),
-            trade_id=trade,
-        )
-        if fee_rank(fee, fee_currency) > fee_rank(fill.fee, fill.fee_currency):
-            why = "another report of this trade states a larger fee"
-            events += self._correct(stamp, fill, fill.qty, fill.px, fee, fee_currency, why).events
-        if not events:
+        events: list[OrderEvent] = []
+        why: str | None = None
+        new_fee, new_currency = fill.fee, fill.fee_currency
+        if fee is not None and (fee, fee_currency) != (fill.fee, fill.fee_currency):
+            if fill.fee is None:
+                why = "fee completed by another report of this trade"
+                new_fee, new_currency = fee, fee_currency
+            else:
+                events += self._anomaly(
+                    stamp,
+                    "fee_conflict",
+                    "fee",
+                    fee_text(fill.fee, fill.fee_currency),
+                    fee_text(fee, fee_currency),
+                    trade_id=trade,
+                )
+                if fee_rank(fee, fee_currency) > fee_rank(fill.fee, fill.fee_currency):
+                    why = "another report of this trade states a larger fee"
+                    new_fee, new_currency = fee, fee_currency
+        if why is not None:
+            events += self._correct(stamp, fill, fill.qty, fill.px, new_fee, new_currency, why, adds).events
+        elif adds is not None:
+            events += self._record(
+                FillDetailsAdded,
+                stamp,
+                trade_id=trade,
+                liquidity=adds,
+                fill_ts_event=fill.ts_event,
+                reason="liquidity stated by another report of this trade",
+            ).events
+        if events:
+            return Decision(Outcome.APPLIED, tuple(events))
+        if fee is not None and (fee, fee_currency) != (fill.fee, fill.fee_currency):
             return duplicate(f"trade {trade!r} is already booked; its fee conflict is already recorded")
-        return Decision(Outcome.APPLIED, tuple(events))
+        return duplicate(f"trade {trade!r} is already booked")
+
+    @applies(FillDetailsAdded)
+    def _on_fill_details_added(self, event: FillDetailsAdded) -> None:
+        fill = self.fills.get(event.trade_id)
+        if fill is not None and event.liquidity is not None:
+            fill.liquidity = event.liquidity
 
     def check_quantity(self, trade_id: str, order: OrderState | None = None) -> None:
         """Refuse what leaves the order (or ``order``, a fold of it) filled above its quantity."""

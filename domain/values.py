@@ -294,6 +294,12 @@ def check_places(number: Decimal, field: str, most: int = MAX_PLACES) -> Decimal
     return number
 
 
+def parse_figure(value: object, field: str) -> Decimal:
+    """A recorded figure (a quantity, a price, a mark): above zero, at most ``MAX_PLACES``
+    decimal places; else the one-line refusal."""
+    return check_places(parse_positive(value, field), field)
+
+
 def parse_positive(value: object, field: str) -> Decimal:
     """A finite Decimal strictly above zero (quantities, limit prices)."""
     number = parse_decimal(value, field)

@@ -9,7 +9,14 @@ from typing import Any, ClassVar
 
 import orjson
 
-from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, OrderFilled, OrderRestated
+from orderledger.domain.events import (
+    FillBusted,
+    FillCorrected,
+    FillDetailsAdded,
+    OrderEvent,
+    OrderFilled,
+    OrderRestated,
+)
 from orderledger.domain.values import TEXT, format_decimal, format_timestamp
 from orderledger.projections.base import Column, Projection, Table, TableSpec
 
@@ -115,19 +122,26 @@ TRADES_TABLE: TableSpec[tuple[str, str], Trade] = TableSpec(
 )
 
 
-_FILL_FACTS: tuple[type[OrderEvent], ...] = (OrderFilled, FillBusted, FillCorrected, OrderRestated)
+_FILL_FACTS: tuple[type[OrderEvent], ...] = (
+    OrderFilled,
+    FillBusted,
+    FillCorrected,
+    FillDetailsAdded,
+    OrderRestated,
+)
 """What changes a trade's row: a restatement, its ``late`` flag (a fill after its order ended)."""
 
 
 class TradesProjection(Projection):
-    """Fills become rows; a bust removes its row; a correction rewrites it."""
+    """Fills become rows; a bust removes its row; a correction rewrites it; a detail added
+    completes it."""
 
     name: ClassVar[str] = "trades"
     tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (TRADES_TABLE,)
     events: ClassVar[tuple[type[OrderEvent], ...] | None] = _FILL_FACTS
 
     def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
-        if isinstance(event, FillCorrected):
+        if isinstance(event, FillCorrected | FillDetailsAdded):
             return ((TRADES_TABLE.name, (event.client_order_id, event.trade_id)),)
         if isinstance(event, OrderRestated):
             return tuple((TRADES_TABLE.name, (event.client_order_id, t)) for t in event.late)
@@ -185,3 +199,8 @@ class TradesProjection(Projection):
                         liquidity=trade.liquidity if event.liquidity is None else TEXT[event.liquidity],
                     ),
                 )
+        elif isinstance(event, FillDetailsAdded):
+            key = (event.client_order_id, event.trade_id)
+            trade = table.get(key)
+            if trade is not None and event.liquidity is not None:
+                table.put(key, replace(trade, liquidity=TEXT[event.liquidity]))

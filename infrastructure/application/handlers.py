@@ -26,9 +26,9 @@ from orderledger.infrastructure.application.follow import CommittedEvent, read_a
 from orderledger.infrastructure.application.instruments import list_instruments
 from orderledger.infrastructure.application.parents import parent_page
 from orderledger.infrastructure.application.parts import LedgerParts
+from orderledger.infrastructure.application.queries import checked_marks, order_page, trade_page
 from orderledger.infrastructure.application.queries import iter_orders as _iter_orders
 from orderledger.infrastructure.application.queries import iter_trades as _iter_trades
-from orderledger.infrastructure.application.queries import order_page, trade_page
 from orderledger.infrastructure.application.requests import (
     READS,
     ChainHead,
@@ -218,7 +218,7 @@ def positions(ledger: LedgerParts, request: Positions) -> Page[PositionRow]:
     return reads.position_list(
         ledger,
         request.where,
-        marks=dict(request.marks),
+        marks=checked_marks(request.marks),
         as_of=request.as_of,
         event_time=request.event_time,
         cost_basis=request.cost_basis,
@@ -284,7 +284,7 @@ def execution_quality(ledger: LedgerParts, request: ExecutionQuality) -> list[Ex
 
 @handles(Exposure)
 def exposure(ledger: LedgerParts, request: Exposure) -> list[ExposureRow]:
-    marks = dict(request.marks)
+    marks = checked_marks(request.marks)
     return _exposure.exposure_rows(
         ledger,
         request.by,

@@ -15,7 +15,7 @@ import orjson
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.instrument import Terms
 from orderledger.domain.order import order_id_for
-from orderledger.domain.values import WIDE, format_timestamp, parse_positive, parse_timestamp
+from orderledger.domain.values import WIDE, format_timestamp, parse_figure, parse_timestamp
 from orderledger.infrastructure.listing import Ordering, Page, ordering, read_page
 from orderledger.infrastructure.results.filter import Filter
 from orderledger.infrastructure.results.orders import OrderRow
@@ -247,8 +247,14 @@ def parse_marks(marks: list[str]) -> dict[str, Decimal]:
         instrument, sep, price = mark.partition("=")
         if not sep or not instrument:
             raise InvalidInputError(f"`mark` {mark!r}: expected INSTRUMENT=PRICE", field="mark")
-        result[instrument] = parse_positive(price, f"mark for {instrument}")
+        result[instrument] = parse_figure(price, f"mark for {instrument}")
     return result
+
+
+def checked_marks(marks: Iterable[tuple[str, Any]]) -> dict[str, Decimal]:
+    """Marks given as values (the Python API's), held to what a recorded mark is: above zero, a
+    figure's places (``parse_figure``); one-line error on a bad one."""
+    return {instrument: parse_figure(price, f"mark for {instrument}") for instrument, price in marks}
 
 
 def _position_rows(db: Database) -> list[Position]:

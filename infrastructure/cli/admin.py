@@ -267,6 +267,16 @@ def serve(
     list_seconds: Annotated[
         float, typer.Option("--list-seconds", help="Seconds a list read's answer is waited for, then 503.")
     ] = 30.0,
+    streams: Annotated[
+        int, typer.Option("--streams", help="/risk/stream clients served at once; one more is 503.")
+    ] = 256,
+    streams_per_client: Annotated[
+        int,
+        typer.Option(
+            "--streams-per-client",
+            help="/risk/stream clients at once per token and per address; one more is 429.",
+        ),
+    ] = 32,
 ) -> None:
     """Serve the HTTP API and the operator's page (docs/http.md) until interrupted."""
     # Start-up cost: FastAPI, uvicorn and the app load only for `serve`, not with every command.
@@ -283,6 +293,7 @@ def serve(
         allowed_origins=allow_origin or (),
         expensive_seconds=expensive_seconds,
         lists=(list_reads, list_reads_per_client, list_seconds),
+        streams=(streams, streams_per_client),
         **({} if expensive_reads is None else {"expensive_reads": expensive_reads}),
     )
 

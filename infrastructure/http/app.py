@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from decimal import Decimal
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -16,16 +17,26 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
+from orderledger.infrastructure.application.requests import Risk
 from orderledger.infrastructure.http import problems
 from orderledger.infrastructure.http.access import VIEWS_BEHIND, LedgerContext, client_keys
 from orderledger.infrastructure.http.auth import Tokens
 from orderledger.infrastructure.http.folds import Folds
 from orderledger.infrastructure.http.guard import BrowserGuard
-from orderledger.infrastructure.http.limits import OwnThreads, Runner, WorkLimit, in_threads, list_limit
+from orderledger.infrastructure.http.limits import (
+    OwnThreads,
+    Runner,
+    WorkLimit,
+    in_threads,
+    list_limit,
+    stream_limit,
+)
 from orderledger.infrastructure.http.routes import routers
 from orderledger.infrastructure.http.service import LedgerService
 from orderledger.infrastructure.http.shedding import ListShedding
+from orderledger.infrastructure.http.stream import RiskFeed
 from orderledger.infrastructure.http.verifying import BackgroundVerify
 from orderledger.infrastructure.listing import COUNT_CAP
 
@@ -70,13 +81,15 @@ def create_app(
     lists: WorkLimit | None = None,
     lister: Runner | None = None,
     count_cap: int = COUNT_CAP,
+    streams: WorkLimit | None = None,
 ) -> FastAPI:
     """The app over one shared ledger service; ``allowed_origins`` are web origins besides the
     server's own whose pages may write (guard.py); ``expensive`` bounds the whole-log reads,
     which ``reader`` runs (limits.py), and ``folder`` runs the P&L folds (folds.py; both by
     default in threads over ``service``); ``lists`` bounds the list reads, which ``lister``
     runs (by default in threads of their own over ``service``, one per read ``lists`` admits at
-    once), and which count up to ``count_cap`` rows."""
+    once), and which count up to ``count_cap`` rows; ``streams`` bounds the ``/risk/stream``
+    clients, which one ``RiskFeed`` serves."""
     app = FastAPI(
         title="OrderLedger",
         version=VERSION,
@@ -92,6 +105,12 @@ def create_app(
     app.state.poll_seconds = poll_seconds
     app.state.expensive = limit = expensive or WorkLimit()
     app.state.verifying = BackgroundVerify()
+    app.state.streams = streams or stream_limit()
+
+    async def look(threshold: Decimal) -> Any:
+        return await run_in_threadpool(service.handle, Risk(threshold))
+
+    app.state.risk_feed = RiskFeed(look, service.ledger.committed, poll_seconds)
     threads = in_threads(service)
     lists = lists or list_limit()
     app.state.ledger = LedgerContext(

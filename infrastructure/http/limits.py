@@ -15,7 +15,9 @@ the same limits.
 List reads (``/events``, ``/orders``, …) cost milliseconds to a few hundred each, but a crowd of
 clients can keep them running back to back. They are bounded the same way (``list_limit``), per
 token and per address besides, and run apart too: in ``ReaderProcesses`` of their own when
-served over a file or a server, else in ``OwnThreads``.
+served over a file or a server, else in ``OwnThreads``. The clients of ``/risk/stream`` are held
+to a bound of the same kind (``stream_limit``): a stream costs nothing while nothing changes
+(stream.py, ``RiskFeed``), but each holds a connection and its memory for as long as it is open.
 """
 
 from __future__ import annotations
@@ -210,12 +212,27 @@ class WorkLimit:
         self.by_client: dict[str, int] = {}
         """Of those, the calls of each client key (a key with none is not kept)."""
 
-    def _ended(self, task: asyncio.Future[Any], clients: tuple[str, ...]) -> None:
+    def take(self, what: str, clients: tuple[str, ...] = ()) -> None:
+        """Admit one call of ``clients`` (raise its 429 or 503 when a bound is full); the caller
+        gives the place back (``give_back``) when the call ends. Only the event loop's thread
+        takes and gives back places: no lock is needed."""
+        refused = self.refusal(what, clients)
+        if refused is not None:
+            raise refused
+        self.running += 1
+        for client in clients:
+            self.by_client[client] = self.by_client.get(client, 0) + 1
+
+    def give_back(self, clients: tuple[str, ...] = ()) -> None:
+        """The place a call of ``clients`` took (``take``), free again."""
         self.running -= 1
         for client in clients:
             self.by_client[client] -= 1
             if not self.by_client[client]:
                 del self.by_client[client]
+
+    def _ended(self, task: asyncio.Future[Any], clients: tuple[str, ...]) -> None:
+        self.give_back(clients)
         if not task.cancelled():
             task.exception()  # an answer given up: it was answered 503; its error is not logged
 
@@ -243,13 +260,7 @@ class WorkLimit:
     async def run(self, what: str, runner: Runner, asked: Asked, /, *, clients: tuple[str, ...] = ()) -> Any:
         """The answer to ``asked`` through ``runner``, within the limits; ``what`` names it and
         ``clients`` are the keys of who asks (a token's, an address's)."""
-        # Only the event loop's thread counts and starts calls: no lock is needed.
-        refused = self.refusal(what, clients)
-        if refused is not None:
-            raise refused
-        self.running += 1
-        for client in clients:
-            self.by_client[client] = self.by_client.get(client, 0) + 1
+        self.take(what, clients)
         task = asyncio.ensure_future(runner(asked))
         task.add_done_callback(lambda done: self._ended(done, clients))
         try:
@@ -274,4 +285,24 @@ def list_limit(
         per_client=per_client,
         what="list reads",
         options=("--list-reads", "--list-seconds", "--list-reads-per-client"),
+    )
+
+
+STREAMS = 256
+"""Default: ``/risk/stream`` clients served at once over all clients (``serve --streams``)."""
+STREAMS_PER_CLIENT = 32
+"""Default: ``/risk/stream`` clients at once per token and per client address
+(``serve --streams-per-client``)."""
+
+
+def stream_limit(concurrency: int = STREAMS, per_client: int = STREAMS_PER_CLIENT) -> WorkLimit:
+    """The bound on the ``/risk/stream`` clients, counted as list reads are (per token, per
+    address and in all; 429 or 503 at once past a bound). A stream has no time budget: it is
+    open until its client leaves, and its place is free again then."""
+    return WorkLimit(
+        concurrency,
+        math.inf,
+        per_client=per_client,
+        what="risk streams",
+        options=("--streams", "", "--streams-per-client"),
     )

@@ -55,6 +55,7 @@ def serve(
     expensive_reads: int = limits.CONCURRENCY,
     expensive_seconds: float = limits.SECONDS,
     lists: tuple[int, int, float] = (limits.LIST_READS, limits.LIST_READS_PER_CLIENT, limits.LIST_SECONDS),
+    streams: tuple[int, int] = (limits.STREAMS, limits.STREAMS_PER_CLIENT),
 ) -> None:
     """Serve the API and the page until interrupted; refuses a non-loopback host without tokens."""
     tokens = load_tokens(tokens_file)
@@ -63,6 +64,7 @@ def serve(
     try:
         expensive = limits.WorkLimit(expensive_reads, expensive_seconds)
         list_reads = limits.list_limit(*lists)
+        stream_clients = limits.stream_limit(*streams)
     except ValueError as error:
         raise InvalidInputError(str(error)) from None
     sock = listening_socket(host, port)
@@ -94,6 +96,7 @@ def serve(
             folder=folder,
             lists=list_reads,
             lister=lister,
+            streams=stream_clients,
         )
         # Streams never end by themselves: give them 2 s to close on shutdown, then cancel.
         config = uvicorn.Config(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=2)

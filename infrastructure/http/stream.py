@@ -1,5 +1,5 @@
 """Server-Sent Events: the committed log (``GET /stream``), resumable with ``Last-Event-ID``,
-and the limits' alerts (``GET /risk/stream``).
+and the limits' alerts (``GET /risk/stream``, read once for all its clients: ``RiskFeed``).
 
 Each log event's ``id`` is its position in the global log (the notification ID), so a client that
 reconnects with the last ID it saw misses nothing and sees nothing twice. The log is polled by
@@ -9,14 +9,19 @@ processes are seen at the next poll.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from orderledger.infrastructure.application.follow import Wakeup, follow_batches
 from orderledger.infrastructure.application.watch import Changes
@@ -27,15 +32,14 @@ SSE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}}
 }
 """The OpenAPI description of a Server-Sent Events answer."""
+SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+"""Server-Sent Events that neither a cache nor a buffering proxy holds back."""
+log = logging.getLogger("orderledger.http")
 
 
 def sse(events: AsyncIterator[bytes]) -> StreamingResponse:
     """Server-Sent Events that neither a cache nor a buffering proxy holds back."""
-    return StreamingResponse(
-        events,
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
 
 
 def frame(position: int, kind: str, data: dict[str, Any]) -> bytes:
@@ -49,35 +53,117 @@ def alert(status: dict[str, Any]) -> bytes:
     return b"event: alert\ndata: %s\n\n" % orjson.dumps(status)
 
 
-async def risk_alerts(
-    request: Request,
-    look: Callable[[], Awaitable[list[dict[str, Any]]]],
-    first: list[dict[str, Any]],
-    wakeup: Wakeup,
-    poll_seconds: float,
-) -> AsyncIterator[bytes]:
-    """An ``alert`` each time a limit's status changes (``watch.Changes``), beginning with every
-    limit not ``ok`` in ``first``: the statuses are looked at again (``look``) after each commit
-    of this process and every ``poll_seconds`` (other processes' commits, and figures that move
-    with time, such as the orders sent within an interval)."""
-    yield b"retry: 1000\n\n"
-    changes = Changes()
-    rows, idle = first, 0.0
-    while True:
-        seen = wakeup.generation
-        for row in rows:
-            if changes.news((row["scope"], row["target"], row["kind"]), row["status"]):
-                yield alert(row)
-        if await request.is_disconnected():
-            return
-        if await wakeup.wait_async(poll_seconds, seen):
-            idle = 0.0
-        else:
-            idle += poll_seconds
-        if idle >= HEARTBEAT_SECONDS:
-            yield b": keep-alive\n\n"
-            idle = 0.0
-        rows = await look()
+Rows = list[dict[str, Any]]
+"""The limits' statuses, as ``GET /risk`` answers them."""
+
+
+@dataclass(eq=False)
+class _Statuses:
+    """The statuses at one threshold as the feed last read them, and who follows them."""
+
+    rows: Rows
+    version: int = 0
+    """Counts the reads that changed ``rows``."""
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set (and replaced) when ``rows`` change."""
+    followers: int = 0
+    reading: asyncio.Task[None] | None = None
+
+
+class RiskFeed:
+    """One reader of the limits' statuses per threshold, shared by every ``/risk/stream``
+    client of that threshold: it looks again (``look``) after each commit of this process and
+    every ``poll_seconds`` (other processes' commits, and figures that move with time, such as
+    the orders sent within an interval), and wakes its clients only when the statuses changed.
+    So a client costs nothing while nothing changes (no read of its own, no turn of the event
+    loop but a keep-alive every ``HEARTBEAT_SECONDS``), whatever the number of clients; the
+    reader stops when its last client leaves. Only the event loop's thread uses it."""
+
+    def __init__(
+        self, look: Callable[[Decimal], Awaitable[Rows]], wakeup: Wakeup, poll_seconds: float
+    ) -> None:
+        self.look = look
+        self.wakeup = wakeup
+        self.poll_seconds = poll_seconds
+        self.thresholds: dict[Decimal, _Statuses] = {}
+
+    async def alerts(self, threshold: Decimal, first: Rows) -> AsyncGenerator[bytes, None]:
+        """An ``alert`` each time a limit's status changes (``watch.Changes``), beginning with
+        every limit not ``ok`` in ``first`` (the statuses read when the client came)."""
+        statuses = self.thresholds.get(threshold)
+        if statuses is None:
+            statuses = self.thresholds[threshold] = _Statuses(first)
+        statuses.followers += 1
+        if statuses.reading is None:
+            statuses.reading = asyncio.ensure_future(self._read(threshold, statuses))
+        try:
+            yield b"retry: 1000\n\n"
+            changes = Changes()
+            rows, version = first, statuses.version
+            while True:
+                for row in rows:
+                    if changes.news((row["scope"], row["target"], row["kind"]), row["status"]):
+                        yield alert(row)
+                while statuses.version == version:
+                    try:
+                        await asyncio.wait_for(statuses.changed.wait(), HEARTBEAT_SECONDS)
+                    except TimeoutError:
+                        yield b": keep-alive\n\n"  # keeps proxies from closing an idle stream
+                rows, version = statuses.rows, statuses.version
+        finally:
+            statuses.followers -= 1
+            if not statuses.followers:
+                del self.thresholds[threshold]
+                if statuses.reading is not None:
+                    statuses.reading.cancel()
+
+    async def _read(self, threshold: Decimal, statuses: _Statuses) -> None:
+        while True:
+            seen = self.wakeup.generation
+            await self.wakeup.wait_async(self.poll_seconds, seen)
+            try:
+                rows = await self.look(threshold)
+            except Exception:  # the next look may succeed (a lock, a connection): keep going
+                log.exception("reading the limits' statuses for /risk/stream failed")
+                continue
+            if rows != statuses.rows:
+                statuses.rows = rows
+                statuses.version += 1
+                changed, statuses.changed = statuses.changed, asyncio.Event()
+                changed.set()
+
+
+class HeldResponse(StreamingResponse):
+    """Server-Sent Events that give back their place in a bound (``release``, once) when they
+    end, however they end: finished, or closed when their client left or the server stops. The
+    events are the place's measure: the response's own call may end before them (a middleware
+    streams the body on), and a response never sent gives its place back when its call ends."""
+
+    def __init__(self, events: AsyncIterator[bytes], release: Callable[[], None]) -> None:
+        self.started = False
+        self.released = False
+        self._release = release
+        super().__init__(self._held(events), media_type="text/event-stream", headers=SSE_HEADERS)
+
+    def release(self) -> None:
+        if not self.released:
+            self.released = True
+            self._release()
+
+    async def _held(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        self.started = True
+        try:
+            async for chunk in events:
+                yield chunk
+        finally:
+            self.release()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if not self.started:
+                self.release()
 
 
 async def log_events(

@@ -211,10 +211,15 @@ POSITIVE_RULE = Rule(
     _positive, cs.no_info_after_validator_function(Decimal, _form(POSITIVE_FORM, MAX_DIGITS))
 )
 SIGNED_RULE = Rule(_signed, cs.no_info_after_validator_function(Decimal, _form(SIGNED_FORM, MAX_DIGITS)))
-_FIGURE = _figure(POSITIVE_RULE, MAX_PLACES)
+FIGURE_RULE = _figure(POSITIVE_RULE, MAX_PLACES)
+"""What a recorded figure is held to, wherever it comes in: a quantity, a price, a mark's price
+(positive, at most ``MAX_PLACES`` decimal places: the one rule for their places)."""
+LIMIT_VALUE_RULE = _figure(SIGNED_RULE, MAX_PLACES)
+"""A limit's value: a figure's places (``MAX_PLACES``); zero or more (``domain.risk``)."""
 SIGNED_FIGURE_RULE = _figure(SIGNED_RULE, MAX_MONEY_PLACES)
 FIGURE = f"{DECIMAL}, at most {MAX_PLACES} decimal places"
 SIGNED_FIGURE = f"{SIGNED}, at most {MAX_MONEY_PLACES} decimal places"
+LIMIT_VALUE = f"decimal, 0 or more, at most {MAX_PLACES} decimal places"
 _LABELS = Rule(_labels, cs.dict_schema(_IDENT_FORM, _IDENT_FORM, max_length=MAX_MAP_ENTRIES, strict=True))
 _FLAG = Rule(_flag, cs.bool_schema(strict=True))
 _LABELS_SHAPE = f"object, name → string (at most {MAX_MAP_ENTRIES})"
@@ -262,7 +267,7 @@ OrderTypeField = Annotated[
 ]
 Quantity = Annotated[
     Decimal,
-    _FIGURE,
+    FIGURE_RULE,
     About(
         FIGURE,
         "`request`: order quantity. `fill`: quantity of this execution. `amend_requested`/`amended`:"
@@ -271,7 +276,7 @@ Quantity = Annotated[
 ]
 Price = Annotated[
     Decimal,
-    _FIGURE,
+    FIGURE_RULE,
     About(
         FIGURE,
         "`request`: limit price (required for `limit`, optional for `market`). `fill`: execution"
@@ -280,7 +285,7 @@ Price = Annotated[
 ]
 DecisionPrice = Annotated[
     Decimal,
-    _FIGURE,
+    FIGURE_RULE,
     About(
         FIGURE,
         "the price when the order was decided (a strategy's reference, e.g. the mid it acted on),"

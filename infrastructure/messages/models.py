@@ -46,9 +46,12 @@ from orderledger.domain.values import (
 from orderledger.infrastructure.errors import MessageError
 from orderledger.infrastructure.messages.exact_json import decode_json, read_fast
 from orderledger.infrastructure.messages.fields import (
-    DECIMAL,
+    FIGURE,
+    FIGURE_RULE,
     IDENT,
     IDENT_RULE,
+    LIMIT_VALUE,
+    LIMIT_VALUE_RULE,
     POSITIVE_RULE,
     SIGNED,
     SIGNED_FIGURE,
@@ -464,7 +467,7 @@ class MarkMessage(_PositionFact):
     """A price of an instrument at a time (`ts`), from a source: what unrealized P&L is valued at."""
 
     type: Literal["mark"]
-    price: Annotated[Decimal, POSITIVE_RULE, About(DECIMAL, "the mark price")]
+    price: Annotated[Decimal, FIGURE_RULE, About(FIGURE, "the mark price")]
 
 
 def _seconds(value: Any, info: Any) -> int:
@@ -519,8 +522,8 @@ class LimitSetMessage(_LimitKey):
     needs: ClassVar[str] = "`interval` for a `max_orders` limit (and only for it)"
     value: Annotated[
         Decimal,
-        SIGNED_RULE,
-        About("decimal, 0 or more", "the most the figure may be (quantity, notional, loss or a count)"),
+        LIMIT_VALUE_RULE,
+        About(LIMIT_VALUE, "the most the figure may be (quantity, notional, loss or a count)"),
     ]
     interval: (
         Annotated[

@@ -1,8 +1,9 @@
 """One precision rule from the door to the lake (``domain.values.MAX_PLACES`` for quantities and
-prices, ``MAX_MONEY_PLACES`` for fees and cash flows): a recorded figure with the most decimal
-places the ledger takes goes into the lake and the Parquet export and reads back exact; one place
-more is refused at the door (Python, the command line and HTTP) in one line, so the log never
-holds a figure that would stop the lake (docs/analytics.md, "Types")."""
+prices, marks' prices and limits' values; ``MAX_MONEY_PLACES`` for fees and cash flows): a
+recorded figure with the most decimal places the ledger takes goes into the lake and the Parquet
+export and reads back exact; one place more is refused at the door (Python, the command line and
+HTTP) in one line, so the log never holds a figure that would stop the lake (docs/analytics.md,
+"Types")."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ import duckdb
 import pytest
 from fastapi.testclient import TestClient
 
+from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import MAX_MONEY_PLACES, MAX_PLACES
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.service import LedgerService
-from tests.support.cli import run_cli
+from tests.support.cli import assert_one_line_failure, run_cli
 from tests.support.http_api import LOOPBACK, assert_problem
 from tests.support.integration import fill, request
 from tests.support.lake import contents, lake_rows, record
@@ -196,3 +198,103 @@ def test_a_lake_whose_money_kept_twelve_places_is_widened_before_eighteen_arrive
     # and the lake is the one a single run writes
     ledger.export_lake(tmp_path / "once")
     assert contents(tmp_path / "old") == contents(tmp_path / "once")
+
+
+# Limits and marks obey the places quantities do: 12 are taken, more are refused in one line at
+# every door, and nothing of a refused one is stored.
+LIMIT_22 = "1." + "1" * 21 + "2"  # 22 places
+MARK_20 = "64000." + "1" * 19 + "2"  # 20 places
+MARK_13 = "64000.0000000000001"  # 13 places
+MARK_12 = "64000.000000000001"  # 12 places: taken
+REFUSED = "has {} decimal places; the ledger keeps at most 12"
+
+
+def limit_set(value: str) -> dict[str, object]:
+    return {
+        "type": "limit_set",
+        "scope": "account",
+        "target": "acc",
+        "kind": "max_position",
+        "value": value,
+        "set_by": "risk-desk",
+        "ts": "2026-11-20T09:00:00Z",
+    }
+
+
+def mark(price: str) -> dict[str, object]:
+    return {
+        "type": "mark",
+        "venue": "V",
+        "instrument": "BTC-USDT",
+        "price": price,
+        "ts": "2026-11-20T11:00:00Z",
+    }
+
+
+def held(ledger: OrderLedger) -> None:
+    """A long of 2 BTC-USDT on V at 100: a position the marks value."""
+    record(ledger, [request("P"), fill("P", "p1", "2", "100", seconds=1)])
+
+
+def test_limits_and_marks_refuse_the_places_a_quantity_is_refused_through_python(ledger: OrderLedger) -> None:
+    held(ledger)
+    # A limit of 22 places, by set_limit and as a limit_set message, and a mark message of 20:
+    with pytest.raises(InvalidInputError) as refused:
+        ledger.set_limit("account", "acc", "max_position", LIMIT_22, set_by="risk-desk")
+    assert str(refused.value).startswith("value " + REFUSED.format(22)) and "\n" not in str(refused.value)
+    for message, field, places in ((limit_set(LIMIT_22), "value", 22), (mark(MARK_20), "price", 20)):
+        result = ledger.record(message)
+        assert result.outcome == "rejected" and result.reason is not None
+        assert result.reason.startswith(f"{field} {REFUSED.format(places)}"), result.reason
+    # marks given to a read: positions and exposure,
+    for read in (ledger.positions, ledger.exposure):
+        with pytest.raises(InvalidInputError) as refused:
+            read(marks={"BTC-USDT": Decimal(MARK_13)})
+        assert str(refused.value).startswith("mark for BTC-USDT " + REFUSED.format(13))
+    # nothing refused is stored,
+    assert ledger.limits() == [] and ledger.events(types=("MarkRecorded",)) == []
+    # and twelve places are taken everywhere: unrealized at 64000.000000000001 on 2 bought at
+    # 100 = (64000.000000000001 − 100) × 2 = 127800.000000000002.
+    assert ledger.set_limit(
+        "account", "acc", "max_position", "1.123456789012", set_by="risk-desk"
+    ).outcome == ("applied")
+    assert ledger.record(mark(MARK_12)).outcome == "applied"
+    (position,) = ledger.positions(marks={"BTC-USDT": Decimal(MARK_12)})
+    assert position.unrealized_pnl == Decimal("127800.000000000002")
+
+
+def test_limits_and_marks_refuse_them_through_the_command(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with OrderLedger(url) as ledger:
+        held(ledger)
+    run = run_cli(
+        "limit", "set", "account", "acc", "max_position", LIMIT_22, "--by", "me", db=url, cwd=tmp_path
+    )
+    assert assert_one_line_failure(run, 2).endswith(
+        "value " + REFUSED.format(22) + f" (the places of the lake's decimal columns): {LIMIT_22}"
+    )
+    for read in ("positions", "exposure"):
+        run = run_cli(read, "--mark", f"BTC-USDT={MARK_13}", db=url, cwd=tmp_path)
+        assert "mark for BTC-USDT " + REFUSED.format(13) in assert_one_line_failure(run, 2)
+    path = tmp_path / "risk.jsonl"
+    path.write_text("".join(json.dumps(m) + "\n" for m in (limit_set(LIMIT_22), mark(MARK_20))))
+    run = run_cli("ingest", str(path), db=url, cwd=tmp_path)
+    assert run.returncode == 1 and "2 rejected" in run.stdout, run.describe()
+    with OrderLedger(url) as ledger:
+        assert ledger.limits() == [] and ledger.events(types=("MarkRecorded",)) == []
+
+
+def test_limits_and_marks_refuse_them_through_http(ledger: OrderLedger) -> None:
+    held(ledger)
+    with TestClient(
+        create_app(LedgerService(ledger)), base_url=LOOPBACK, raise_server_exceptions=False
+    ) as client:
+        for message, field, places in ((limit_set(LIMIT_22), "value", 22), (mark(MARK_20), "price", 20)):
+            assert_problem(client.post("/messages", json=message), 422, f"{field} {REFUSED.format(places)}")
+        for read in ("/positions", "/exposure"):
+            response = client.get(read, params={"mark": f"BTC-USDT={MARK_13}"})
+            assert response.status_code in (400, 422), response.text
+            assert "mark for BTC-USDT " + REFUSED.format(13) in response.json()["detail"]
+            assert "\n" not in response.json()["detail"]
+        assert client.get("/positions", params={"mark": f"BTC-USDT={MARK_12}"}).status_code == 200
+    assert ledger.limits() == [] and ledger.events(types=("MarkRecorded",)) == []

@@ -20,6 +20,8 @@ from orderledger.domain.errors import (
     OverfillError,
 )
 from orderledger.domain.events import (
+    AnomalyRecorded,
+    FillDetailsAdded,
     OrderAccepted,
     OrderAmended,
     OrderAmendRejected,
@@ -329,6 +331,49 @@ def test_original_fill_sent_again_after_its_correction_is_a_duplicate() -> None:
 
     without_event(order, DUPLICATE, lambda o: o.fill(stamp(9), "T-1", D(4), D("99.5")))
     assert order.filled_quantity == D(3)
+
+
+def test_a_copy_stating_the_liquidity_the_trade_lacked_adds_that_detail_not_a_correction() -> None:
+    order = given(accepted(), filled("T-1", 4, "99.5", fee="0.1", fee_currency="USD"))
+
+    outcome = order.fill(stamp(5), "T-1", D(4), D("99.5"), D("0.1"), "USD", Liquidity.MAKER)
+
+    event = only_event(outcome, FillDetailsAdded)
+    assert (event.trade_id, event.liquidity) == ("T-1", Liquidity.MAKER)
+    fill = order.fills["T-1"]
+    assert (fill.qty, fill.px, fill.fee, fill.liquidity) == (D(4), D("99.5"), D("0.1"), Liquidity.MAKER)
+    assert (order.filled_quantity, order.anomalies) == (D(4), [])
+    # A copy without it, or stating another, takes nothing away
+    without_event(order, DUPLICATE, lambda o: o.fill(stamp(6), "T-1", D(4), D("99.5"), D("0.1"), "USD"))
+    without_event(
+        order, DUPLICATE, lambda o: o.fill(stamp(7), "T-1", D(4), D("99.5"), D("0.1"), "USD", Liquidity.TAKER)
+    )
+    assert order.fills["T-1"].liquidity is Liquidity.MAKER
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        # (fee, liquidity) of two copies of one trade: the larger fee (0.2) and the one liquidity
+        # stated are booked whichever comes first
+        (("0.1", None), ("0.2", Liquidity.TAKER)),
+        (("0.2", None), ("0.1", Liquidity.MAKER)),
+    ],
+)
+@pytest.mark.parametrize("swapped", [False, True])
+def test_two_copies_with_other_fees_and_one_liquidity_end_alike_in_either_order(
+    one: tuple[str, Liquidity | None], other: tuple[str, Liquidity | None], swapped: bool
+) -> None:
+    first, second = (other, one) if swapped else (one, other)
+    order = given(accepted(), filled("T-1", 4, "99.5", fee=first[0], fee_currency="USD", liquidity=first[1]))
+
+    outcome = order.fill(stamp(5), "T-1", D(4), D("99.5"), D(second[0]), "USD", second[1])
+
+    assert outcome.kind is Outcome.APPLIED
+    assert AnomalyRecorded in {type(e) for e in outcome.events}  # fee_conflict, both values
+    fill = order.fills["T-1"]
+    liquidity = one[1] or other[1]
+    assert (fill.qty, fill.fee, fill.fee_currency, fill.liquidity) == (D(4), D("0.2"), "USD", liquidity)
 
 
 def test_a_re_sent_cancel_request_after_the_cancel_ended_is_a_duplicate() -> None:

@@ -18,10 +18,11 @@ from orderledger.infrastructure.application.requests import (
     SetTradingState,
     TradingStates,
 )
-from orderledger.infrastructure.http.access import Ledger, moment, read_body
+from orderledger.infrastructure.http.access import Ledger, client_keys, moment, read_body
+from orderledger.infrastructure.http.limits import WorkLimit
 from orderledger.infrastructure.http.listing import KnownParameters
 from orderledger.infrastructure.http.problems import Problem
-from orderledger.infrastructure.http.stream import SSE_RESPONSES, risk_alerts, sse
+from orderledger.infrastructure.http.stream import SSE_RESPONSES, HeldResponse, RiskFeed
 
 router = APIRouter(tags=["risk"], dependencies=[KnownParameters])  # an unknown parameter: 400
 
@@ -105,15 +106,18 @@ async def get_risk_stream(
 ) -> StreamingResponse:
     """Server-Sent Events `alert`, one each time a limit's status changes (`orderledger risk
     --watch --json`), first each limit not `ok`; data is a `GET /risk` row. Looked at again
-    after each commit and every poll interval."""
+    after each commit and every poll interval, once for all the clients of a threshold. The
+    clients are bounded per token, per address and in all (`serve --streams`,
+    `--streams-per-client`): one more is answered 429 or 503 at once, with `Retry-After`."""
     asked = Risk(threshold)
-    first: list[dict[str, Any]] = await ledger.ask(asked)  # a bad threshold: 400 before the stream
-
-    async def look() -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = await ledger.ask(asked)
-        return rows
-
-    alerts = risk_alerts(
-        request, look, first, ledger.service.ledger.committed, request.app.state.poll_seconds
-    )
-    return sse(alerts)
+    ledger.admit(asked)
+    streams: WorkLimit = request.app.state.streams
+    clients = client_keys(request)
+    streams.take(f"GET {request.url.path}", clients)
+    try:
+        first: list[dict[str, Any]] = await ledger.ask(asked)  # a bad threshold: 400 before the stream
+    except BaseException:
+        streams.give_back(clients)
+        raise
+    feed: RiskFeed = request.app.state.risk_feed
+    return HeldResponse(feed.alerts(threshold, first), lambda: streams.give_back(clients))
