@@ -416,9 +416,9 @@ class Collector:
     async def _publish(self) -> None:
         figures = self.status.figures(self.timing.clock())
         source = self.source
+        if self.on_status is not None:  # before the heartbeat's await: a state entered meanwhile
+            self.on_status(figures)  # is said after these figures, never before them
         await self.ledger.collector_heartbeat(source.venue, source.account, self.owner, figures)
-        if self.on_status is not None:
-            self.on_status(figures)
 
     async def _finish(
         self,

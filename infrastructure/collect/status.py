@@ -8,7 +8,8 @@ The same figures are the terminal's status line, each ``--json`` line, the lease
 * ``last_frame_age``: seconds since the last frame arrived (None before the first);
 * ``backlog``: frames received and not yet durable;
 * ``reconnects``, and ``reconnect_reasons``: the same by why (``source.REASONS``: lost, ended,
-  throttled, refused; those met so far); ``refused`` (frames and replies refused for the collector's bounds, journaled),
+  throttled, refused; those met so far); ``refused`` (frames and replies refused for the
+  collector's bounds, journaled),
   ``parked`` (frames whose messages wait in the journal), ``frames``, ``events``;
 * ``latency_p50`` / ``latency_p99``: seconds from a frame's arrival to its commit (recent frames);
 * ``error``: the last fault's one line (None while all is well).

@@ -23,7 +23,7 @@ import pytest
 from orderledger.infrastructure.application.queries import cash_flows_by
 from orderledger.infrastructure.collect.runner import Collector
 from tests.support import ccxt_flows as flows
-from tests.support.binance_venue import KEYS, ADAUSDT_POSITION, LoopbackBinance, order
+from tests.support.binance_venue import ADAUSDT_POSITION, KEYS, LoopbackBinance, order
 from tests.support.ccxt_loopback import Scenario, ccxt_source, drained, streaming
 from tests.support.clock import START, ManualClock
 from tests.support.collect import books

@@ -224,9 +224,9 @@ class CcxtSource:
         said = message.get("event") if isinstance(message.get("event"), dict) else message
         key = said.get("listenKey") if isinstance(said, dict) else None
         for bucket in self.exchange.options.values():
-            if isinstance(bucket, dict) and bucket.get("listenKey") is not None:
-                if key is None or bucket["listenKey"] == key:
-                    bucket.update(listenKey=None, lastAuthenticatedTime=0)
+            held = bucket.get("listenKey") if isinstance(bucket, dict) else None
+            if held is not None and key in (None, held):
+                bucket.update(listenKey=None, lastAuthenticatedTime=0)
         client.reject(ccxt.NetworkError(f"{self.exchange_id}: {notice}"))
 
     async def connect(self) -> None:
@@ -478,4 +478,13 @@ def _frame(structures: list[Any]) -> bytes:
     return json.dumps(structures, separators=(",", ":"), default=str).encode()
 
 
-__all__ = ["CREDENTIALS", "END_OF_STREAM", "MAINNET", "TESTNET", "CcxtSource", "end_of_stream", "fault", "pointed"]
+__all__ = [
+    "CREDENTIALS",
+    "END_OF_STREAM",
+    "MAINNET",
+    "TESTNET",
+    "CcxtSource",
+    "end_of_stream",
+    "fault",
+    "pointed",
+]
