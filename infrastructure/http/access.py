@@ -23,8 +23,9 @@ from starlette.concurrency import run_in_threadpool
 from orderledger.domain.values import parse_timestamp
 from orderledger.infrastructure.application.requests import Pnl, PnlDaily, PnlSeries, Positions
 from orderledger.infrastructure.application.requests import Request as Question
-from orderledger.infrastructure.http.auth import Tokens, allows
+from orderledger.infrastructure.http.auth import allows
 from orderledger.infrastructure.http.folds import Folds
+from orderledger.infrastructure.http.guard import Access
 from orderledger.infrastructure.http.limits import Runner, WorkLimit, list_limit
 from orderledger.infrastructure.http.listing import Listed, listed_response
 from orderledger.infrastructure.http.problems import Problem
@@ -46,17 +47,10 @@ async def _caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
     """The role of the token the request presents (401 without a known one); ``admin`` when no
-    token is configured (the server then listens on loopback only: ``auth.check_bind``)."""
-    tokens: Tokens = request.app.state.tokens
-    if not tokens.enabled:
-        return "admin"
-    challenge = {"WWW-Authenticate": "Bearer"}
-    if credentials is None:
-        raise Problem(401, "a bearer token is required: Authorization: Bearer TOKEN", headers=challenge)
-    role = tokens.role_of(credentials.credentials)
-    if role is None:
-        raise Problem(401, "the bearer token is not known", headers=challenge)
-    return role
+    token is configured (the server then listens on loopback only: ``auth.check_bind``). The
+    rule is every listener's: ``guard.Access.role``."""
+    access: Access = request.app.state.access
+    return access.role(None if credentials is None else credentials.credentials)
 
 
 Caller = Annotated[str, Depends(_caller)]

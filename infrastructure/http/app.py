@@ -21,7 +21,7 @@ from orderledger.infrastructure.http import problems
 from orderledger.infrastructure.http.access import VIEWS_BEHIND, LedgerContext, client_keys
 from orderledger.infrastructure.http.auth import Tokens
 from orderledger.infrastructure.http.folds import Folds
-from orderledger.infrastructure.http.guard import BrowserGuard
+from orderledger.infrastructure.http.guard import Access, BrowserGuard
 from orderledger.infrastructure.http.limits import OwnThreads, Runner, WorkLimit, in_threads, list_limit
 from orderledger.infrastructure.http.routes import routers
 from orderledger.infrastructure.http.service import LedgerService
@@ -87,7 +87,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.service = service
-    app.state.tokens = tokens or Tokens()
+    app.state.access = access = Access.of(tokens, allowed_origins)
     app.state.max_body = max_body
     app.state.poll_seconds = poll_seconds
     app.state.expensive = limit = expensive or WorkLimit()
@@ -105,7 +105,7 @@ def create_app(
         None if lister is None else OwnThreads(service, lists.concurrency),
     )
     problems.install(app)
-    app.add_middleware(BrowserGuard, tokens=app.state.tokens, allowed_origins=allowed_origins)
+    app.add_middleware(BrowserGuard, access=access)
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next: Any) -> Response:
