@@ -81,11 +81,13 @@ class Status:
 def status_line(figures: dict[str, Any]) -> str:
     """The figures as one short line for a terminal."""
     age = figures["last_frame_age"]
+    reasons = figures.get("reconnect_reasons") or {}
+    why = f" ({', '.join(f'{reason} {count}' for reason, count in reasons.items())})" if reasons else ""
     return (
         f"{figures['state']}: {figures['frames_per_second']:g} frames/s,"
         f" {figures['events_per_second']:g} events/s,"
         f" last frame {'—' if age is None else f'{age:.1f}s ago'}, backlog {figures['backlog']},"
-        f" reconnects {figures['reconnects']}, refused {figures['refused']}, parked {figures['parked']}"
+        f" reconnects {figures['reconnects']}{why}, refused {figures['refused']}, parked {figures['parked']}"
         + ("" if figures["error"] is None else f"; {figures['error']}")
     )
 

@@ -93,6 +93,8 @@ def test_listen_key_expired_is_noticed_by_the_command(tmp_path: Path) -> None:
         "binanceusdm ended the stream (listenKeyExpired): a new key, a reconnect and a backfill"
     ]
     assert said[0]["reconnect_reasons"] == {"ended": 1}
+    # on stderr (a service's log: "… reconnects 1 (ended 1), …"),
+    assert any(", reconnects 1 (ended 1), " in line for line in err.decode().splitlines())
     # in its lease row and in its metrics.
     assert row.figures["reconnects"] == 1 and row.figures["reconnect_reasons"] == {"ended": 1}
     found = {
