@@ -20,10 +20,19 @@ from typing import Any
 
 import pytest
 
+from orderledger.infrastructure.adapters.ccxt.collector import end_of_stream
 from orderledger.infrastructure.application.queries import cash_flows_by
 from orderledger.infrastructure.collect.runner import Collector
 from tests.support import ccxt_flows as flows
-from tests.support.binance_venue import ADAUSDT_POSITION, KEYS, LoopbackBinance, order
+from tests.support.binance_venue import (
+    ACCOUNT_UPDATE,
+    ADAUSDT_POSITION,
+    KEYS,
+    LISTEN_KEY_EXPIRED,
+    LoopbackBinance,
+    order,
+    order_update,
+)
 from tests.support.ccxt_loopback import Scenario, ccxt_source, drained, streaming
 from tests.support.clock import START, ManualClock
 from tests.support.collect import books
@@ -191,6 +200,21 @@ def test_a_429_holds_every_request_until_its_retry_after() -> None:
     ]
     # each wait being the Retry-After, 2 s less the 0 s passed: 2.0.
     assert slept.count(2.0) == 2
+
+
+# Binance's spot reference, "User Data Streams", "Event Stream Terminated": the payload example
+# (developers.binance.com/docs/binance-spot-api-docs/user-data-stream).
+EVENT_STREAM_TERMINATED = {"subscriptionId": 0, "event": {"e": "eventStreamTerminated", "E": 1728973001334}}
+
+
+def test_the_end_of_stream_notices_are_read_from_the_published_events() -> None:
+    # The USDⓈ-M docs' listenKeyExpired and the spot docs' eventStreamTerminated (inside its
+    # subscription's event) end a stream; an order update and an account update do not.
+    assert end_of_stream(LISTEN_KEY_EXPIRED) == "listenKeyExpired"
+    assert end_of_stream(EVENT_STREAM_TERMINATED) == "eventStreamTerminated"
+    assert end_of_stream(order_update(order())) is None
+    assert end_of_stream(ACCOUNT_UPDATE) is None
+    assert end_of_stream([LISTEN_KEY_EXPIRED]) is None  # (a list is no event)
 
 
 def test_listen_key_expired_is_a_lost_connection_with_a_new_key_and_a_backfill(stored_url: str) -> None:

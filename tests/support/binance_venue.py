@@ -318,4 +318,12 @@ def _within(entries: list[dict[str, Any]], field: str, query: dict[str, str]) ->
     return sorted((e for e in entries if start <= int(e[field]) <= end), key=lambda e: int(e[field]))
 
 
-__all__ = ["KEYS", "LISTEN_KEY_EXPIRED", "LoopbackBinance", "funding_update", "order", "order_update"]
+__all__ = [
+    "ACCOUNT_UPDATE",
+    "KEYS",
+    "LISTEN_KEY_EXPIRED",
+    "LoopbackBinance",
+    "funding_update",
+    "order",
+    "order_update",
+]
