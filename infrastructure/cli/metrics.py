@@ -62,7 +62,7 @@ async def serve_metrics(
     async def admitted(request: web.Request, handler: Any) -> web.StreamResponse:
         headers = {name.lower(): value for name, value in request.headers.items()}
         try:
-            access.admit(request.method, headers, "read")
+            access.admit(request.method, headers)
         except Problem as refused:
             body = json.dumps(problem_body(refused.status, refused.detail)).encode()
             headers = {**refused.headers, "Content-Type": MEDIA_TYPE}  # as serve's, no charset
