@@ -78,6 +78,11 @@ def families(collectors: Iterable[Published], head: int | None = None) -> list[M
         "Seconds from a frame's arrival to its commit, over the last 10,000 frames.",
         labels=[*LABELS, "quantile"],
     )
+    reasons = CounterMetricFamily(
+        PREFIX + "reconnects_by_reason",
+        "Connections lost, by why: lost, ended (the venue's end-of-stream notice), throttled, refused.",
+        labels=[*LABELS, "reason"],
+    )
     state = GaugeMetricFamily(
         PREFIX + "state", "1 for the collector's state (streaming, waiting, …).", labels=[*LABELS, "state"]
     )
@@ -90,6 +95,8 @@ def families(collectors: Iterable[Published], head: int | None = None) -> list[M
             continue  # a lease taken, no figures published yet
         for name, family in counters.items():
             family.add_metric(labels, figures[name])
+        for reason, count in (figures.get("reconnect_reasons") or {}).items():
+            reasons.add_metric([*labels, reason], count)
         backlog.add_metric(labels, figures["backlog"])
         if figures["last_frame_age"] is not None:
             age.add_metric(labels, figures["last_frame_age"])
@@ -99,7 +106,7 @@ def families(collectors: Iterable[Published], head: int | None = None) -> list[M
         state.add_metric([*labels, figures["state"]], 1)
         if collector.stale is not None:
             stale.add_metric(labels, int(collector.stale))
-    found: list[Metric] = [*counters.values(), backlog, age, latency, state, stale]
+    found: list[Metric] = [*counters.values(), reasons, backlog, age, latency, state, stale]
     if head is not None:
         found.append(GaugeMetricFamily("orderledger_log_head", "The last event's position in the log.", head))
     return found

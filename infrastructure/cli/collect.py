@@ -118,6 +118,8 @@ def collect(
         runner = None
         if scraped is not None:
             runner = await metrics.serve_metrics(*scraped, shown.published)
+            sys.stderr.write(metrics.listening(*scraped) + "\n")
+            sys.stderr.flush()
         try:
             await _collecting(spec.factory(config), shown, options)
         finally:

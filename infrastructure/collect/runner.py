@@ -218,10 +218,12 @@ class Collector:
                 self._enter("streaming")
                 self.status.error = None
                 await self._feed(self.source.frames())
-                raise ConnectionLost("the venue ended the stream")
+                raise ConnectionLost("the venue ended the stream", ended=True)
             except ConnectionLost as lost:
                 await self._journal_refusal(lost)
                 self.status.reconnects += 1
+                reasons = self.status.reconnect_reasons
+                reasons[lost.reason] = reasons.get(lost.reason, 0) + 1
                 self.status.error = lost.message
                 retry = lost.retry_after
                 if retry is not None and not retry <= MAX_WAIT:  # (NaN too) a venue cannot stall it
@@ -414,9 +416,9 @@ class Collector:
     async def _publish(self) -> None:
         figures = self.status.figures(self.timing.clock())
         source = self.source
+        if self.on_status is not None:  # before the heartbeat's await: a state entered meanwhile
+            self.on_status(figures)  # is said after these figures, never before them
         await self.ledger.collector_heartbeat(source.venue, source.account, self.owner, figures)
-        if self.on_status is not None:
-            self.on_status(figures)
 
     async def _finish(
         self,

@@ -81,12 +81,31 @@ class ConnectionLost(CollectError):
 
     ``retry_after``: seconds the venue asked to wait (HTTP 429/503 ``Retry-After``), else None;
     ``refused``: what was refused and why (a frame or reply beyond the collector's bounds,
-    ``bounds.refused``), journaled by the collector before it reconnects."""
+    ``bounds.refused``), journaled by the collector before it reconnects; ``ended``: the venue
+    said the stream is over (an end-of-stream notice such as Binance's ``listenKeyExpired``,
+    or the stream ending) rather than the link failing."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, ended: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.refused: Refused | None = None
+        self.ended = ended
+
+    @property
+    def reason(self) -> str:
+        """Why the connection counts as lost, one of :data:`REASONS` (the status's
+        ``reconnect_reasons`` and the metrics' ``reason`` label: a fixed few, never the message)."""
+        if self.ended:
+            return "ended"
+        if self.refused is not None:
+            return "refused"
+        return "lost" if self.retry_after is None else "throttled"
+
+
+REASONS = ("lost", "ended", "throttled", "refused")
+"""Why a connection counts as lost: the link dropped or timed out; the venue ended the stream
+(its end-of-stream notice); the venue asked for a wait (429, a rate-limit reply); a frame or
+reply beyond the collector's bounds was refused."""
 
 
 class CredentialsRejected(CollectError):
@@ -147,6 +166,7 @@ class Source(Protocol):
 
 __all__ = [
     "PERMANENT",
+    "REASONS",
     "CollectError",
     "ConnectionLost",
     "CredentialsRejected",

@@ -7,7 +7,9 @@ The same figures are the terminal's status line, each ``--json`` line, the lease
 * ``frames_per_second`` / ``events_per_second``: since the previous figures;
 * ``last_frame_age``: seconds since the last frame arrived (None before the first);
 * ``backlog``: frames received and not yet durable;
-* ``reconnects``, ``refused`` (frames and replies refused for the collector's bounds, journaled),
+* ``reconnects``, and ``reconnect_reasons``: the same by why (``source.REASONS``: lost, ended,
+  throttled, refused; those met so far); ``refused`` (frames and replies refused for the
+  collector's bounds, journaled),
   ``parked`` (frames whose messages wait in the journal), ``frames``, ``events``;
 * ``latency_p50`` / ``latency_p99``: seconds from a frame's arrival to its commit (recent frames);
 * ``error``: the last fault's one line (None while all is well).
@@ -42,6 +44,7 @@ class Status:
     events: int = 0
     parked: int = 0
     reconnects: int = 0
+    reconnect_reasons: dict[str, int] = field(default_factory=dict)
     refused: int = 0
     last_frame_at: float | None = None
     error: str | None = None
@@ -64,6 +67,7 @@ class Status:
             "last_frame_age": None if self.last_frame_at is None else round(now - self.last_frame_at, 3),
             "backlog": self.frames - self.durable,
             "reconnects": self.reconnects,
+            "reconnect_reasons": dict(self.reconnect_reasons),
             "refused": self.refused,
             "parked": self.parked,
             "frames": self.frames,
@@ -77,11 +81,13 @@ class Status:
 def status_line(figures: dict[str, Any]) -> str:
     """The figures as one short line for a terminal."""
     age = figures["last_frame_age"]
+    reasons = figures.get("reconnect_reasons") or {}
+    why = f" ({', '.join(f'{reason} {count}' for reason, count in reasons.items())})" if reasons else ""
     return (
         f"{figures['state']}: {figures['frames_per_second']:g} frames/s,"
         f" {figures['events_per_second']:g} events/s,"
         f" last frame {'—' if age is None else f'{age:.1f}s ago'}, backlog {figures['backlog']},"
-        f" reconnects {figures['reconnects']}, refused {figures['refused']}, parked {figures['parked']}"
+        f" reconnects {figures['reconnects']}{why}, refused {figures['refused']}, parked {figures['parked']}"
         + ("" if figures["error"] is None else f"; {figures['error']}")
     )
 

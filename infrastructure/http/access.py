@@ -24,8 +24,9 @@ from starlette.concurrency import run_in_threadpool
 from orderledger.domain.values import parse_timestamp
 from orderledger.infrastructure.application.requests import Pnl, PnlDaily, PnlSeries, Positions
 from orderledger.infrastructure.application.requests import Request as Question
-from orderledger.infrastructure.http.auth import ANYONE, Holder, Tokens
+from orderledger.infrastructure.http.auth import ANYONE, Holder
 from orderledger.infrastructure.http.folds import Folds
+from orderledger.infrastructure.http.guard import Access
 from orderledger.infrastructure.http.limits import Runner, WorkLimit, list_limit
 from orderledger.infrastructure.http.listing import Listed, listed_response
 from orderledger.infrastructure.http.problems import Problem
@@ -48,17 +49,9 @@ async def _caller(
 ) -> Holder:
     """Who holds the token the request presents (401 without a known one); ``ANYONE`` (every
     role, no name) when no token is configured (the server then listens on loopback only:
-    ``auth.check_bind``)."""
-    tokens: Tokens = request.app.state.tokens
-    if not tokens.enabled:
-        return ANYONE
-    challenge = {"WWW-Authenticate": "Bearer"}
-    if credentials is None:
-        raise Problem(401, "a bearer token is required: Authorization: Bearer TOKEN", headers=challenge)
-    holder = tokens.holder_of(credentials.credentials)
-    if holder is None:
-        raise Problem(401, "the bearer token is not known", headers=challenge)
-    return holder
+    ``auth.check_bind``). The rule is every listener's: ``guard.Access.holder``."""
+    access: Access = request.app.state.access
+    return access.holder(None if credentials is None else credentials.credentials)
 
 
 Caller = Annotated[Holder, Depends(_caller)]

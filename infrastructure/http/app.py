@@ -24,7 +24,7 @@ from orderledger.infrastructure.http import problems
 from orderledger.infrastructure.http.access import VIEWS_BEHIND, LedgerContext, client_keys
 from orderledger.infrastructure.http.auth import Tokens
 from orderledger.infrastructure.http.folds import Folds
-from orderledger.infrastructure.http.guard import BrowserGuard
+from orderledger.infrastructure.http.guard import Access, BrowserGuard
 from orderledger.infrastructure.http.limits import (
     OwnThreads,
     Runner,
@@ -100,7 +100,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.service = service
-    app.state.tokens = tokens or Tokens()
+    app.state.access = access = Access.of(tokens, allowed_origins)
     app.state.max_body = max_body
     app.state.poll_seconds = poll_seconds
     app.state.expensive = limit = expensive or WorkLimit()
@@ -124,7 +124,7 @@ def create_app(
         None if lister is None else OwnThreads(service, lists.concurrency),
     )
     problems.install(app)
-    app.add_middleware(BrowserGuard, tokens=app.state.tokens, allowed_origins=allowed_origins)
+    app.add_middleware(BrowserGuard, access=access)
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next: Any) -> Response:

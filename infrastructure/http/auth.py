@@ -170,10 +170,19 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(host: str, tokens: Tokens) -> None:
-    """Refuse to serve anything but loopback without tokens: the API would be open to anyone."""
+def check_bind(
+    host: str,
+    tokens: Tokens,
+    *,
+    what: str = "listen",
+    risk: str = "anyone could read and write the ledger",
+    instead: str = "listen on 127.0.0.1",
+) -> None:
+    """Refuse to listen on anything but loopback without tokens (every listener of the product:
+    ``serve``, ``collect --metrics-port``): what it serves would be open to anyone. ``what``,
+    ``risk`` and ``instead`` word the refusal for the listener."""
     if not tokens.enabled and not is_loopback(host):
         raise ConfigurationError(
-            f"refusing to listen on {host} without tokens: anyone could read and write the ledger;"
-            f" set ${TOKENS_VARIABLE} or --tokens FILE, or listen on 127.0.0.1"
+            f"refusing to {what} on {host} without tokens: {risk};"
+            f" set ${TOKENS_VARIABLE} or --tokens FILE, or {instead}"
         )

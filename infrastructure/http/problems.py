@@ -64,16 +64,21 @@ def one_line(text: str) -> str:
     return first if len(first) <= 300 else first[:299] + "…"
 
 
-def problem_response(
-    status: int, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
-) -> JSONResponse:
-    body = {
+def problem_body(status: int, detail: str, **extra: Any) -> dict[str, Any]:
+    """The RFC 9457 problem document of ``status`` with ``detail`` (one line)."""
+    return {
         "type": "about:blank",
         "title": TITLES.get(status, "Error"),
         "status": status,
         "detail": one_line(detail) or TITLES.get(status, "Error"),
         **extra,
     }
+
+
+def problem_response(
+    status: int, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body = problem_body(status, detail, **extra)
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 from collections.abc import Iterable
 
 import uvicorn
@@ -13,12 +14,23 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.http import limits
 from orderledger.infrastructure.http.app import MAX_BODY, create_app
-from orderledger.infrastructure.http.auth import check_bind, load_tokens
+from orderledger.infrastructure.http.auth import Tokens, check_bind, load_tokens
 from orderledger.infrastructure.http.guard import check_origin
 from orderledger.infrastructure.http.service import LedgerService
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8400
+BACKLOG = 2048
+"""Connections the operating system holds until the server takes them (uvicorn's own default)."""
+
+
+def listening_line(what: str, sock: socket.socket, path: str, tokens: Tokens) -> str:
+    """The one line a listener says when it starts: ``what`` it serves, its URL (``path`` on the
+    socket's address) and whether tokens are on (off: loopback names only)."""
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    access = "tokens on" if tokens.enabled else "tokens off: loopback names only"
+    return f"orderledger: {what} at http://{shown}:{port}{path} ({access})"
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -38,6 +50,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
+        sock.listen(BACKLOG)  # said to be listening: a connection from now on waits to be served
     except OSError as error:
         sock.close()
         raise ConfigurationError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
@@ -100,4 +113,6 @@ def serve(
         )
         # Streams never end by themselves: give them 2 s to close on shutdown, then cancel.
         config = uvicorn.Config(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=2)
+        sys.stderr.write(listening_line("the API and the page", sock, "/", tokens) + "\n")
+        sys.stderr.flush()
         uvicorn.Server(config).run(sockets=[sock])

@@ -6,8 +6,9 @@ What the collector must catch besides the stream: the orders and trades Binance 
 symbol (userTrades, where ccxt itself asks for one, and allOrders, which ccxt asks without one
 and the venue refuses), asked for each market held, open or named; an order that expired or was
 rejected while the collector was away; a funding fee paid while it streams (ccxt has no funding
-channel: ``/fapi/v1/income`` is read every ``funding_every`` seconds); and a 429, whose
-``Retry-After`` holds every request of the source. SQLite and PostgreSQL; the waits run on an
+channel: ``/fapi/v1/income`` is read every ``funding_every`` seconds); a 429, whose
+``Retry-After`` holds every request of the source; and ``listenKeyExpired``, after which the
+venue sends nothing more on the key and leaves the socket open. SQLite and PostgreSQL; the waits run on an
 injected clock.
 """
 
@@ -19,10 +20,19 @@ from typing import Any
 
 import pytest
 
+from orderledger.infrastructure.adapters.ccxt.collector import end_of_stream
 from orderledger.infrastructure.application.queries import cash_flows_by
 from orderledger.infrastructure.collect.runner import Collector
 from tests.support import ccxt_flows as flows
-from tests.support.binance_venue import ADAUSDT_POSITION, LoopbackBinance, order
+from tests.support.binance_venue import (
+    ACCOUNT_UPDATE,
+    ADAUSDT_POSITION,
+    KEYS,
+    LISTEN_KEY_EXPIRED,
+    LoopbackBinance,
+    order,
+    order_update,
+)
 from tests.support.ccxt_loopback import Scenario, ccxt_source, drained, streaming
 from tests.support.clock import START, ManualClock
 from tests.support.collect import books
@@ -190,3 +200,63 @@ def test_a_429_holds_every_request_until_its_retry_after() -> None:
     ]
     # each wait being the Retry-After, 2 s less the 0 s passed: 2.0.
     assert slept.count(2.0) == 2
+
+
+# Binance's spot reference, "User Data Streams", "Event Stream Terminated": the payload example
+# (developers.binance.com/docs/binance-spot-api-docs/user-data-stream).
+EVENT_STREAM_TERMINATED = {"subscriptionId": 0, "event": {"e": "eventStreamTerminated", "E": 1728973001334}}
+
+
+def test_the_end_of_stream_notices_are_read_from_the_published_events() -> None:
+    # The USDⓈ-M docs' listenKeyExpired and the spot docs' eventStreamTerminated (inside its
+    # subscription's event) end a stream; an order update and an account update do not.
+    assert end_of_stream(LISTEN_KEY_EXPIRED) == "listenKeyExpired"
+    assert end_of_stream(EVENT_STREAM_TERMINATED) == "eventStreamTerminated"
+    assert end_of_stream(order_update(order())) is None
+    assert end_of_stream(ACCOUNT_UPDATE) is None
+    assert end_of_stream([LISTEN_KEY_EXPIRED]) is None  # (a list is no event)
+
+
+def test_listen_key_expired_is_a_lost_connection_with_a_new_key_and_a_backfill(stored_url: str) -> None:
+    # Given the collector streaming the published session's opening order, bot-open-1 (a buy
+    # of 0.002 BTCUSDT, nothing filled yet: the stream's NEW),
+    trades, (opened, closing) = flows.binanceusdm_rest_payloads()
+    new = opened | {"status": "NEW", "executedQty": "0", "cumQty": "0", "cumQuote": "0", "avgPrice": "0"}
+
+    async def scenario(venue: LoopbackBinance, collector: Collector, rounds: Rounds) -> Any:
+        ledger = collector.ledger.ledger
+        await venue.record(new | {"updateTime": new["time"]})
+        await until(collector, lambda: len(books(ledger)["orders"]) == 1)
+        # while Binance's stream says nothing (its pushes lost): bot-open-1 fills by two trades
+        # and the closing order by a third,
+        venue.quiet = True
+        venue.orders[opened["orderId"]] = opened
+        venue.orders[closing["orderId"]] = closing
+        venue.trades.extend(trades)
+        # when the venue pushes listenKeyExpired and then nothing, its socket left open (no
+        # clock moves: only the frame can tell),
+        await venue.expire()
+        await until(collector, lambda: len(books(ledger)["trades"]) == 3, timeout=60)
+        await venue.wait_for(lambda: len(venue.stream_keys) == 2 and len(venue.sockets) == 1)
+        # and, on the new key, the venue's next order is pushed,
+        venue.quiet = False
+        await venue.record(order())
+        await until(collector, lambda: len(books(ledger)["orders"]) == 3)
+        return books(ledger), collector.figures(), venue
+
+    found, figures, venue = asyncio.run(on_binance(stored_url, LoopbackBinance(now=lambda: START), scenario))
+    # then the collector asked for a new key (two POSTs: the first key, then the docs' second),
+    # streamed on it, and the expired key's socket was closed by the collector, not the venue;
+    assert venue.asked("/fapi/v1/listenKey") == 2
+    assert venue.stream_keys == list(KEYS)
+    # the backfill booked what the silent stream lost: bot-open-1 filled 0.001 + 0.001 = 0.002,
+    # the close 0.001, the three trades; and the new stream booked the order pushed on it;
+    assert [(o[0], o[1], o[2], o[3]) for o in found["orders"]] == [
+        ("bot-open-1", "filled", "0.002", "0.002"),
+        ("pb2jD6ZQHpfzSdUac8VqMK", "filled", "0.001", "0.001"),
+        ("web_pCCGp9AIHjziKLlpGpXI", "accepted", "0.001", "0"),
+    ]
+    assert sorted(t[0] for t in found["trades"]) == ["458032600", "458032601", "458032604"]
+    # one reconnect, by the venue's end of the stream, said in the status.
+    assert figures["reconnects"] == 1 and figures["reconnect_reasons"] == {"ended": 1}
+    assert figures["state"] == "streaming" and figures["error"] is None

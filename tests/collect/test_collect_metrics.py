@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from orderledger import OrderLedger
 from tests.support.cli import cli_command, cli_env, run_cli
-from tests.support.http_api import READ_TOKEN, bearer, free_port
+from tests.support.http_api import READ_TOKEN, bearer, free_port, said_listening
 from tests.support.tradier_examples import ACCOUNT
 from tests.support.tradier_server import TOKEN, TradierVenue, step_a
 
@@ -69,7 +69,9 @@ def test_the_metrics_port_serves_the_figures_of_the_last_status_line(tmp_path: P
                 head = ledger.log_position()
         finally:
             process.send_signal(signal.SIGTERM)
-            process.communicate(timeout=60)
+            _, err = process.communicate(timeout=60)
+    # (its line said where, and that tokens are on)
+    assert f"orderledger: metrics at {url} (tokens on)" in err.decode().splitlines()
     assert refused.status_code == 401 and refused.headers["WWW-Authenticate"] == "Bearer"
     assert scraped.status_code == 200
     assert scraped.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
@@ -117,3 +119,37 @@ def test_a_metrics_port_it_cannot_open_is_one_line_before_anything_runs(tmp_path
     assert far.stderr_lines == ["orderledger: --metrics-port must be from 1 to 65535, not 70000"]
     assert taken.stderr_lines[0].startswith(f"orderledger: cannot listen on 127.0.0.1:{port}: ")
     assert not (tmp_path / "ledger.db").exists()  # refused before the ledger is opened
+
+
+def test_the_metrics_port_says_where_it_listens_and_answers_loopback_names_only(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    port = free_port()
+    # Given a collector serving its metrics without tokens (so on loopback only),
+    with TradierVenue() as venue:
+        step_a(venue)
+        argv = cli_command(
+            "collect", "tradier", "--endpoint", venue.url, "--account", ACCOUNT, "-o", "poll=0.05",
+            "-o", "days=4000", "--reconcile-every", "0", "--metrics-port", str(port), db=db,
+        )  # fmt: skip
+        env = cli_env(ORDERLEDGER_TRADIER_TOKEN=TOKEN)
+        process = subprocess.Popen(
+            argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        try:
+            # when its line says where the metrics are,
+            url, access = said_listening(process, "metrics")
+            # a scrape addressed to a loopback name is served,
+            served = [httpx2.get(url, headers={"Host": host}) for host in (f"127.0.0.1:{port}", "localhost")]
+            # and one addressed to another name (a page whose DNS name was rebound to 127.0.0.1) is
+            # refused, as `serve` refuses it, its figures and account kept out of the answer.
+            rebound = httpx2.get(url, headers={"Host": f"evil.example:{port}"})
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=60)
+    assert (url, access) == (f"http://127.0.0.1:{port}/metrics", "tokens off: loopback names only")
+    assert [response.status_code for response in served] == [200, 200]
+    assert "orderledger_collector_frames_total" in served[0].text
+    assert rebound.status_code == 403
+    assert rebound.headers["content-type"] == "application/problem+json"
+    assert "is not a loopback name" in rebound.json()["detail"]
+    assert ACCOUNT not in rebound.text and "orderledger_collector" not in rebound.text

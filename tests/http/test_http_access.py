@@ -26,6 +26,7 @@ from tests.support.http_api import (
     bearer,
     free_port,
     request,
+    said_listening,
     wait_answering,
 )
 
@@ -222,3 +223,28 @@ def test_serve_refuses_an_allowed_origin_that_is_not_an_origin(tmp_path: Path) -
         2,
         ["orderledger: --allow-origin 'desk.example': give an origin as scheme://host[:port]"],
     )
+
+
+@pytest.mark.parametrize("tokens", [None, f"read:{READ_TOKEN}"])
+def test_serve_says_where_it_listens_in_one_line(tmp_path: Path, tokens: str | None) -> None:
+    # Given `serve` started on a free port, without tokens and with a read token,
+    port = free_port()
+    command = cli_command("serve", "--port", str(port), db=f"sqlite:///{tmp_path / 'l.db'}")
+    env = cli_env(**({} if tokens is None else {"ORDERLEDGER_TOKENS": tokens}))
+    server = subprocess.Popen(command, cwd=tmp_path, env=env, stderr=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        # when its start-up line is read,
+        url, access = said_listening(server, "the API and the page")
+        # then it names the URL it listens on and whether tokens are on,
+        assert url == f"http://127.0.0.1:{port}/"
+        assert access == ("tokens off: loopback names only" if tokens is None else "tokens on")
+        # and that URL answers: the page, and /health beside it.
+        page = httpx2.get(url, timeout=BOUND)
+        health = httpx2.get(url + "health", timeout=BOUND)
+        assert (page.status_code, health.status_code) == (200, 200), health.text
+        assert "text/html" in page.headers["content-type"]
+    finally:
+        server.terminate()
+        server.wait(BOUND)
+        server.stdout and server.stdout.close()
+        server.stderr and server.stderr.close()

@@ -14,7 +14,10 @@ published examples' times are from 2019 to 2024. A request refused for the rate 
 (:attr:`LoopbackBinance.limit_next`) is answered HTTP 429 with the ``-1003`` body and a
 ``Retry-After`` header (the seconds to wait, as Binance's API documents it for 429 and 418). The
 user data stream: ``/private/ws?listenKey=…``, which pushes what the test sends (ORDER_TRADE_UPDATE,
-ACCOUNT_UPDATE events); nothing is subscribed on it.
+ACCOUNT_UPDATE events); nothing is subscribed on it. A listen key holds until
+:meth:`LoopbackBinance.expire`: the venue pushes ``listenKeyExpired`` on the key's sockets, sends
+nothing more on them and leaves them open (as Binance documents it), refuses the key from then on,
+and a ``POST /fapi/v1/listenKey`` answers the next key (a POST with a key alive answers that key).
 
 The payloads are the published ones; each constant names its source. "Binance docs" is Binance's
 USDⓈ-M Futures API reference (developers.binance.com/docs/derivatives/usds-margined-futures), as
@@ -26,6 +29,7 @@ copied in github.com/rosssaunders/coincise, docs/binance/usdm and docs/binance/f
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -68,6 +72,15 @@ RATE_LIMITS: list[dict[str, Any]] = [
 # Binance docs, "Start User Data Stream" reply shape; the key is the change log's (2024-04:
 # PUT /fapi/v1/listenKey answers the key kept alive).
 LISTEN_KEY = {"listenKey": "3HBntNTepshgEdjIwSUIBgB9keLyOCg5qv3n6bYAtktG8ejcaW5HXz9Vx1JgIieg"}
+# Binance docs, "Event: User Data Stream Expired" (user-data-streams/Event-User-Data-Stream-Expired):
+# the response example, whose key is the venue's second key here.
+LISTEN_KEY_EXPIRED: dict[str, Any] = {
+    "e": "listenKeyExpired",
+    "E": "1736996475556",
+    "listenKey": "WsCMN0a4KHUPTQuX6IUnqEZfB1inxmv1qR4kbf1LuEjur5VdbzqvyxqG9TSjVVxv",
+}
+KEYS = (LISTEN_KEY["listenKey"], LISTEN_KEY_EXPIRED["listenKey"])
+"""The keys the venue hands out, in turn (one more after each :meth:`LoopbackBinance.expire`)."""
 # Binance docs, "Position Information V3" (GET /fapi/v3/positionRisk), one-way mode example.
 ADAUSDT_POSITION: dict[str, Any] = {
     "symbol": "ADAUSDT", "positionSide": "BOTH", "positionAmt": "30", "entryPrice": "0.385",
@@ -191,6 +204,12 @@ class LoopbackBinance(LoopbackVenue):
         self.positions: list[dict[str, Any]] = []
         self.limit_next: dict[str, float] = {}
         """Path → the ``Retry-After`` seconds of the 429 its next request gets."""
+        self.keys = 0
+        """How many listen keys have expired: ``KEYS[keys]`` is the one alive."""
+        self.stream_keys: list[str] = []
+        """The listen key of each user data stream connection accepted, in order."""
+        self.ended: list[web.WebSocketResponse] = []
+        """Sockets whose key expired: kept open, sent nothing more."""
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get("/private/ws", self._ws)
@@ -209,6 +228,28 @@ class LoopbackBinance(LoopbackVenue):
         self.incomes.append(income)
         await self.push(funding_update(income))
         await self.notify()
+
+    async def expire(self) -> None:
+        """The listen key alive expires: ``listenKeyExpired`` (the docs' example with this key and
+        the venue's time) on its sockets, which stay open and hear nothing more."""
+        event = LISTEN_KEY_EXPIRED | {
+            "E": str(int(self.now().timestamp() * 1000)),
+            "listenKey": KEYS[self.keys],
+        }
+        self.keys += 1
+        for socket in list(self.sockets):
+            if not socket.closed:
+                await socket.send_str(json.dumps(event))
+        self.ended.extend(self.sockets)
+        await self.notify()
+
+    async def push(self, frame: dict[str, Any]) -> None:
+        """Pushed on the sockets whose key is alive only."""
+        if self.quiet:
+            return
+        for socket in list(self.sockets):
+            if not socket.closed and socket not in self.ended:
+                await socket.send_str(json.dumps(frame))
 
     # ------------------------------------------------------------------ REST
 
@@ -230,7 +271,7 @@ class LoopbackBinance(LoopbackVenue):
         if path == "/fapi/v1/exchangeInfo":
             return EXCHANGE_INFO
         if path == "/fapi/v1/listenKey" and method in ("POST", "PUT"):
-            return LISTEN_KEY
+            return {"listenKey": KEYS[self.keys]}
         if path in ("/sapi/v1/capital/config/getall", "/sapi/v1/margin/allPairs"):
             return []
         if path == "/fapi/v1/leverageBracket":
@@ -256,8 +297,9 @@ class LoopbackBinance(LoopbackVenue):
     # ------------------------------------------------------------------ the user data stream
 
     async def _ws(self, request: web.Request) -> web.WebSocketResponse:
-        if request.query.get("listenKey") != LISTEN_KEY["listenKey"]:
+        if self.keys >= len(KEYS) or request.query.get("listenKey") != KEYS[self.keys]:
             raise web.HTTPBadRequest()
+        self.stream_keys.append(KEYS[self.keys])
         socket = await self.held(request)
         try:
             async for message in socket:
@@ -276,4 +318,12 @@ def _within(entries: list[dict[str, Any]], field: str, query: dict[str, str]) ->
     return sorted((e for e in entries if start <= int(e[field]) <= end), key=lambda e: int(e[field]))
 
 
-__all__ = ["LoopbackBinance", "funding_update", "order", "order_update"]
+__all__ = [
+    "ACCOUNT_UPDATE",
+    "KEYS",
+    "LISTEN_KEY_EXPIRED",
+    "LoopbackBinance",
+    "funding_update",
+    "order",
+    "order_update",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import socket
 import subprocess
 import threading
@@ -87,6 +88,34 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def said_listening(process: subprocess.Popen[bytes], what: str) -> tuple[str, str]:
+    """The URL and the access (``tokens on``, ...) of the line ``orderledger: WHAT at URL (ACCESS)``
+    a listening command says on stderr, read line by line until it comes (the lines before it,
+    uvicorn's or a collector's status, are passed over); fails if the process ends first, or
+    says nothing of the kind within ``BOUND`` (a guard against a hang)."""
+    assert process.stderr is not None
+    stderr, lines, prefix = process.stderr, queue.SimpleQueue[bytes](), f"orderledger: {what} at "
+
+    def read() -> None:  # until the line (the rest is left to the test) or the end
+        for line in iter(stderr.readline, b""):
+            lines.put(line)
+            if line.startswith(prefix.encode()):
+                return
+
+    threading.Thread(target=read, daemon=True).start()
+    heard: list[str] = []
+    deadline = time.monotonic() + BOUND
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic())).decode().rstrip("\n")
+        except queue.Empty:
+            raise AssertionError(f"it did not say where it listens: {heard}") from None
+        heard.append(line)
+        if line.startswith(prefix):
+            url, _, access = line.removeprefix(prefix).partition(" (")
+            return url, access.removesuffix(")")
 
 
 def wait_answering(server: subprocess.Popen[Any], url: str) -> None:

@@ -35,7 +35,6 @@ import copy
 import json
 import re
 import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,6 +46,7 @@ from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.source import SourceConfig
 from orderledger.infrastructure.collect.timing import Timing
 from tests.support import ccxt_flows as flows
+from tests.support import loopback_venue
 from tests.support.collect import books
 from tests.support.collect_books import Rounds, until
 from tests.support.loopback import sites_of, stop_accepting
@@ -598,28 +598,17 @@ def source_config(
     )
 
 
-class VenueThread:
-    """The loopback venue on an event loop of its own thread, for a test that runs the real
-    command in a subprocess: ``call(venue.publish, update)`` runs a venue coroutine there."""
+class VenueThread(loopback_venue.VenueThread):
+    """The loopback Hyperliquid on an event loop of its own thread (``loopback_venue.VenueThread``)."""
 
     def __init__(self, **options: Any) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.venue = LoopbackHyperliquid(**options)
+        super().__init__(LoopbackHyperliquid(**options))
 
-    def call(self, function: Callable[..., Any], *args: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(function(*args), self.loop).result(60)
+    async def start(self) -> None:
+        await self.venue.start()
 
-    def __enter__(self) -> VenueThread:
-        self.thread.start()
-        self.call(self.venue.start)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.call(self.venue.stop)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(30)
-        self.loop.close()  # its self-pipe sockets, else a ResourceWarning in whichever test collects them
+    async def stop(self) -> None:
+        await self.venue.stop()
 
 
 async def _serve(port: int) -> None:

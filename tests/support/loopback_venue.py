@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -101,4 +102,36 @@ class LoopbackVenue:
         await self.notify()
 
 
-__all__ = ["LoopbackVenue"]
+class VenueThread:
+    """A loopback venue on an event loop of its own thread, for a test that runs the real command
+    in a subprocess: ``call(venue.record, entry)`` runs a venue coroutine there. The venue is
+    started and stopped by :meth:`start` and :meth:`stop` (a :class:`LoopbackVenue`'s own
+    ``async with``; another venue's class says its own)."""
+
+    def __init__(self, venue: Any) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.venue = venue
+
+    async def start(self) -> None:
+        await self.venue.__aenter__()
+
+    async def stop(self) -> None:
+        await self.venue.__aexit__(None, None, None)
+
+    def call(self, function: Callable[..., Any], *args: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(function(*args), self.loop).result(60)
+
+    def __enter__(self) -> Any:
+        self.thread.start()
+        self.call(self.start)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.call(self.stop)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(30)
+        self.loop.close()
+
+
+__all__ = ["LoopbackVenue", "VenueThread"]

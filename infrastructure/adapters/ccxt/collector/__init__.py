@@ -18,6 +18,13 @@ market held, open, met or named (``symbols``). Every request waits at the source
 (``ccxt_limits``). The open orders for reconciliation are ``fetch_open_orders`` as snapshot rows
 (``adapters.ccxt.payloads.order_row``).
 
+A venue's end-of-stream notice (:data:`END_OF_STREAM`: Binance's ``listenKeyExpired``, after
+which the venue sends nothing more on the key and leaves the socket open, and its spot
+``eventStreamTerminated``) is read from the frame as ccxt's client receives it, before ccxt's own
+handler (which ignores the first and would raise the second as an exchange error): it is a lost
+connection (``ended``), the listen key ccxt holds is forgotten so that the reconnect asks for a
+new one, and the collector reconnects and backfills from the last booked point.
+
 The endpoint: ``mainnet`` (the exchange's own URLs), ``testnet`` (ccxt's sandbox mode), or a URL,
 which replaces the scheme and host of every URL in the exchange's ``urls['api']`` (``ws``/``wss``
 for WebSocket URLs, ``http``/``https`` for the rest, keeping each path), set before the first
@@ -58,6 +65,11 @@ CACHES = {"watch_orders": "orders", "watch_my_trades": "myTrades"}
 """Each watch and the exchange attribute holding ccxt's cache of what it returned."""
 FUNDING_EVERY = 60.0
 """Seconds between reads of the funding history while streaming (ccxt has no funding channel)."""
+END_OF_STREAM = frozenset({"listenKeyExpired", "eventStreamTerminated"})
+"""Events by which a venue says a user data stream is over though the socket stays open: Binance's
+``listenKeyExpired`` (USDⓈ-M, COIN-M, options, portfolio margin: "no more user data event will be
+updated after this event received until a new valid listenKey used") and its spot WebSocket
+API's ``eventStreamTerminated`` (inside the subscription's ``event``)."""
 STATE = ("status", "filled", "remaining", "lastUpdateTimestamp", "lastTradeTimestamp", "timestamp")
 """What of a cached structure, beside its ID, tells a new state from one already sent."""
 
@@ -93,6 +105,18 @@ def fault(error: BaseException, exchange_id: str) -> CollectError:
     if isinstance(error, ccxt.ExchangeError):
         return CredentialsRejected(f"{exchange_id} refused a request: {said}")
     return ConnectionLost(f"{exchange_id}: {type(error).__name__}: {said}")
+
+
+def end_of_stream(message: Any) -> str | None:
+    """The end-of-stream event ``message`` is (its name), if it is one of :data:`END_OF_STREAM`:
+    the event itself, or wrapped as ``event`` (a WebSocket API subscription) or ``data`` (a
+    combined stream)."""
+    if not isinstance(message, dict):
+        return None
+    for part in (message, message.get("event"), message.get("data")):
+        if isinstance(part, dict) and part.get("e") in END_OF_STREAM:
+            return str(part["e"])
+    return None
 
 
 def needs_symbol(error: BaseException) -> bool:
@@ -148,6 +172,8 @@ class CcxtSource:
         self.queue: Frames = asyncio.Queue(QUEUED)
         self.watchers: list[asyncio.Task[None]] = []
         self.reached = False
+        self.ended: str | None = None
+        """The end-of-stream notice heard on this connection (:func:`end_of_stream`), if any."""
 
     def _make(self) -> Any:
         # ccxt is an optional dependency (the collect extra)
@@ -174,7 +200,34 @@ class CcxtSource:
         # Binance refuses open orders without a symbol unless told the weight is known and meant.
         exchange.options["warnOnFetchOpenOrdersWithoutSymbol"] = False
         gate(exchange, self.gate)
+        handle = exchange.handle_message  # ccxt binds it to each WebSocket client it makes
+
+        def handle_message(client: Any, message: Any) -> Any:
+            notice = end_of_stream(message)
+            if notice is None:
+                return handle(client, message)
+            self._stream_ended(client, notice, message)
+            return None
+
+        exchange.handle_message = handle_message
         return exchange
+
+    def _stream_ended(self, client: Any, notice: str, message: dict[str, Any]) -> None:
+        """The venue ended the stream (``notice``): ccxt's listen key for it is forgotten (the
+        next ``authenticate`` asks for a new one, not the dead key it would reuse until its
+        refresh time) and the pending watches are failed, which the collector takes as a lost
+        connection (:meth:`_fault`)."""
+        # ccxt is an optional dependency (the collect extra)
+        import ccxt
+
+        self.ended = notice
+        said = message.get("event") if isinstance(message.get("event"), dict) else message
+        key = said.get("listenKey") if isinstance(said, dict) else None
+        for bucket in self.exchange.options.values():
+            held = bucket.get("listenKey") if isinstance(bucket, dict) else None
+            if held is not None and key in (None, held):
+                bucket.update(listenKey=None, lastAuthenticatedTime=0)
+        client.reject(ccxt.NetworkError(f"{self.exchange_id}: {notice}"))
 
     async def connect(self) -> None:
         if self.exchange is None:
@@ -184,6 +237,7 @@ class CcxtSource:
             # on it (ExchangeClosedByUser); ``open`` clears that and keeps the caches and markets.
             self.exchange.open()
         self.queue = asyncio.Queue(QUEUED)
+        self.ended = None
         try:
             await self.exchange.load_markets()
         except Exception as error:  # every ccxt error, mapped
@@ -195,6 +249,11 @@ class CcxtSource:
 
     def _fault(self, error: BaseException) -> CollectError:
         """A ccxt error as the collector's fault; a lost link waits at least what the venue asked."""
+        if self.ended is not None:
+            return ConnectionLost(
+                f"{self.exchange_id} ended the stream ({self.ended}): a new key, a reconnect and a backfill",
+                ended=True,
+            )
         found = fault(error, self.exchange_id)
         if isinstance(found, ConnectionLost) and self.gate.left() > 0:
             found.retry_after = max(found.retry_after or 0.0, self.gate.left())
@@ -217,6 +276,8 @@ class CcxtSource:
         sent: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         while True:
             try:
+                if self.ended is not None:  # (a watch not waiting when the notice came)
+                    raise ConnectionError(self.ended)
                 await watch()
             except asyncio.CancelledError:
                 raise
@@ -417,4 +478,13 @@ def _frame(structures: list[Any]) -> bytes:
     return json.dumps(structures, separators=(",", ":"), default=str).encode()
 
 
-__all__ = ["CREDENTIALS", "MAINNET", "TESTNET", "CcxtSource", "fault", "pointed"]
+__all__ = [
+    "CREDENTIALS",
+    "END_OF_STREAM",
+    "MAINNET",
+    "TESTNET",
+    "CcxtSource",
+    "end_of_stream",
+    "fault",
+    "pointed",
+]
