@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,14 @@ from orderledger.domain.risk import (
     Limit,
     judge,
     state_refusal,
+)
+from orderledger.domain.risk_figures import (
+    FIGURES,
+    Held,
+    Worst,
+    day_loss,
+    held_in,
+    underlying_held,
 )
 from orderledger.domain.values import (
     Side,
@@ -168,28 +176,6 @@ def state_of(states: list[TradingStateRow], account: str) -> TradingStateRow | N
 # ---------------------------------------------------------------------- the order's worst case
 
 
-@dataclass(frozen=True)
-class Worst:
-    """An order as the check sees it: filled in full at ``price``."""
-
-    account: str
-    venue: str
-    instrument: str
-    delta: Decimal
-    """The signed quantity the order adds (a buy +, a sell −)."""
-    price: Decimal | None
-    """The limit price, or the latest mark for a market order; None when neither is known."""
-    terms: Terms
-    underlying: str | None
-    tags: dict[str, str]
-    now: datetime
-    quote_currency: str | None = None
-
-    @property
-    def notional(self) -> Decimal | None:
-        return None if self.price is None else self.terms.value(abs(self.delta), self.price)
-
-
 def definition_terms(ledger: OrderLedger, venue: str, instrument: str) -> tuple[Terms, str | None]:
     """How an instrument's quantity is valued (its definition's contract size and settlement;
     one unit, linear, without one) and its underlying, as exposure maps it
@@ -228,22 +214,11 @@ def worst_case(ledger: OrderLedger, request: Any, now: datetime) -> Worst:
 # ---------------------------------------------------------------------- the figures
 
 
-@dataclass(frozen=True)
-class Held:
-    """What a scope would hold at worst once the order and its open orders fill: the largest
-    absolute net quantity of the order's instrument, and the gross notional (None: unknown)."""
-
-    position: Decimal
-    gross: Decimal | None
-    why_unknown: str = ""
-    position_before: Decimal = Decimal(0)
-    """The same worst case without this order."""
-
-
 class Reads:
     """What one check (or one standing of the limits) reads from the views, each read once
     however many limits ask for it: the positions and open orders of a scope, the exposure
-    (``application.exposure``), and what ``held`` worked out of them for an order."""
+    (``application.exposure``), and what ``held`` worked out of them for an order. It is the
+    ``FigureSource`` the pure figures (``domain.risk_figures.FIGURES``) ask."""
 
     def __init__(self, ledger: OrderLedger, order: Worst | None = None) -> None:
         self.ledger = ledger
@@ -282,54 +257,53 @@ class Reads:
             self._held[key] = held(self, limit, order)
         return self._held[key]
 
+    def day_loss(self, limit: Limit, order: Worst) -> tuple[Decimal | None, str]:
+        """The loss of the account's UTC day (the ledger's clock's) so far: realized − fees + cash
+        flows, and unrealized at the day's last marks (``pnl_daily``), as a positive number."""
+        day = order.now.date().isoformat()
+        rows = [r for r in self.ledger.pnl_daily(by="account") if r.day == day and r.group == limit.target]
+        if not rows:
+            return Decimal(0), ""
+        if len(rows) > 1:
+            return None, "the day's P&L is in several currencies"
+        return day_loss(rows[0].realized_pnl_net, rows[0].unrealized_pnl)
+
+    def drawdown(self, limit: Limit, order: Worst) -> tuple[Decimal | None, str]:
+        """The fall of the account's P&L for the UTC day (``day_loss``'s figure, taken as the day
+        opens and after each of its fills, cash flows and marks in venue time) from its high that
+        day to where it stands (``daily_pnl.day_pnl_path``)."""
+        day = order.now.date().isoformat()
+        path = day_pnl_path(self.ledger.db, limit.target, day, order.now, self.ledger.cost_basis())
+        return path.drawdown, path.why
+
+    def orders_within(self, limit: Limit, order: Worst, since: datetime) -> int:
+        """The orders of the scope requested from ``since`` to the order's time."""
+        ledger = self.ledger
+        if limit.scope == "tag":
+            name, _, value = limit.target.partition("=")
+            return sum(1 for r in ledger.orders(since=since, until=order.now) if r.tags.get(name) == value)
+        if limit.scope == "account":
+            return len(ledger.orders(account=order.account, since=since, until=order.now))
+        return len(ledger.orders(instrument=order.instrument, since=since, until=order.now))
+
 
 def held(reads: Reads, limit: Limit, order: Worst) -> Held:
     """The one function the position and gross exposure limits read (an exposure module plugs in
-    here). For an instrument: its positions summed over accounts and venues; for an account: its
-    positions (the order's instrument's, for the net quantity). The worst case fills every open
-    order of the scope in full, the buys and the sells apart, with this one on its side; gross
-    exposure adds each position's notional at its latest mark (at cost without one), each open
-    order's leaves at its limit price, and this order's. For an underlying: the exposure read
-    (``application.exposure``) netted across accounts and venues, the order added to it."""
+    here): the scope's positions and open orders read from the views, handed to the pure
+    ``domain.risk_figures.held_in``. For an instrument: its positions summed over accounts and
+    venues; for an account: its positions (the order's instrument's, for the net quantity). For an
+    underlying: the exposure read (``application.exposure``) netted across accounts and venues,
+    without and with the order (``underlying_held``)."""
     if limit.scope == "underlying":
         return _underlying_held(reads.exposure(), limit.target, order)
     rows, working = reads.scope(
         limit.scope, order.instrument if limit.scope == "instrument" else order.account
     )
-    mine = order.instrument
-    net = sum((r.quantity for r in rows if r.instrument == mine), start=Decimal(0))
-    buys = sum(
-        (o.leaves_quantity for o in working if o.instrument == mine and o.side is Side.BUY), Decimal(0)
-    )
-    sells = sum(
-        (o.leaves_quantity for o in working if o.instrument == mine and o.side is Side.SELL), Decimal(0)
-    )
-    longest = net + buys + max(order.delta, Decimal(0))
-    shortest = net - sells + min(order.delta, Decimal(0))
-    position = max(abs(longest), abs(shortest))
-    before = max(abs(net + buys), abs(net - sells))
-    if order.notional is None:
-        return Held(position, None, "no price to value the order: no limit price and no mark", before)
-    currencies = {r.pnl_currency for r in rows}
-    if len(currencies) > 1:
-        shown = ", ".join(sorted(map(str, currencies)))
-        return Held(position, None, f"positions in several currencies ({shown})", before)
-    if any(o.price is None for o in working):
-        return Held(position, None, "an open market order has no price to value it at", before)
-    gross = sum((r.notional for r in rows), start=order.notional)
-    gross += sum(
-        (order.terms.value(o.leaves_quantity, o.price) for o in working if o.instrument == mine), Decimal(0)
-    )
-    others = [o for o in working if o.instrument != mine]
-    gross += sum((o.leaves_quantity * o.price for o in others), Decimal(0))
-    return Held(position, gross, "", before)
+    return held_in(rows, working, order)
 
 
 def _underlying_held(book: ExposureBook, underlying: str, order: Worst) -> Held:
-    """An underlying's worst case (``application.exposure``, netted across accounts and venues):
-    the position is the larger of the worst long and worst short units, every open order of the
-    underlying filled on its side and this order on its own; the gross exposure is the larger of
-    the two worst values, in the one currency they are in."""
+    """An underlying's exposure without and with the order added as an open order on its side."""
     adding = []
     if order.delta:
         side = Side.BUY if order.delta > 0 else Side.SELL
@@ -338,89 +312,7 @@ def _underlying_held(book: ExposureBook, underlying: str, order: Worst) -> Held:
         )
     before = {r.underlying: r for r in fold_exposure(book, ("underlying",))}.get(underlying)
     after = {r.underlying: r for r in fold_exposure(book, ("underlying",), adding=adding)}.get(underlying)
-    if after is None:
-        return Held(Decimal(0), Decimal(0), "", Decimal(0))
-    position = max(abs(after.worst_long_units), abs(after.worst_short_units))
-    was = Decimal(0) if before is None else max(abs(before.worst_long_units), abs(before.worst_short_units))
-    if after.unpriced:
-        return Held(position, None, f"no price to value {', '.join(after.unpriced)}", was)
-    currencies = sorted({*after.worst_long_value, *after.worst_short_value})
-    if len(currencies) > 1:
-        return Held(position, None, f"values in several currencies ({', '.join(currencies)})", was)
-    values = [*after.worst_long_value.values(), *after.worst_short_value.values()]
-    return Held(position, max(map(abs, values), default=Decimal(0)), "", was)
-
-
-Figure = tuple[Decimal | None, str, Decimal | None]
-"""A figure after the order (None: why it cannot be worked out), and the figure without the order
-for what an order can shrink (None for what it cannot: a day's loss, a count, its own notional)."""
-
-
-def _position(reads: Reads, limit: Limit, order: Worst) -> Figure:
-    found = reads.held(limit, order)
-    return found.position, "", found.position_before
-
-
-def _gross(reads: Reads, limit: Limit, order: Worst) -> Figure:
-    found = reads.held(limit, order)
-    return found.gross, found.why_unknown, None
-
-
-def _order_notional(reads: Reads, limit: Limit, order: Worst) -> Figure:
-    return order.notional, "no price to value the order: no limit price and no mark", None
-
-
-def _daily_loss(reads: Reads, limit: Limit, order: Worst) -> Figure:
-    """The loss of the account's UTC day (the ledger's clock's) so far: realized − fees + cash
-    flows, and unrealized at the day's last marks (``pnl_daily``), as a positive number."""
-    day = order.now.date().isoformat()
-    rows = [r for r in reads.ledger.pnl_daily(by="account") if r.day == day and r.group == limit.target]
-    if not rows:
-        return Decimal(0), "", None
-    if len(rows) > 1:
-        return None, "the day's P&L is in several currencies", None
-    row = rows[0]
-    if row.realized_pnl_net is None or row.unrealized_pnl is None:
-        why = "the day's P&L is not known in full (an unvalued fee or a position without a mark)"
-        return None, why, None
-    return max(Decimal(0), -(row.realized_pnl_net + row.unrealized_pnl)), "", None
-
-
-def _drawdown(reads: Reads, limit: Limit, order: Worst) -> Figure:
-    """The fall of the account's P&L for the UTC day (``_daily_loss``'s figure, taken as the day
-    opens and after each of its fills, cash flows and marks in venue time) from its high that day
-    to where it stands (``daily_pnl.day_pnl_path``)."""
-    day = order.now.date().isoformat()
-    ledger = reads.ledger
-    path = day_pnl_path(ledger.db, limit.target, day, order.now, ledger.cost_basis())
-    return path.drawdown, path.why, None
-
-
-def _orders(reads: Reads, limit: Limit, order: Worst) -> Figure:
-    """The orders of the scope requested within the last ``interval`` seconds, this one too."""
-    assert limit.interval is not None
-    ledger = reads.ledger
-    since = order.now - timedelta(seconds=limit.interval) + timedelta(microseconds=1)
-    if limit.scope == "tag":
-        name, _, value = limit.target.partition("=")
-        tagged = sum(1 for r in ledger.orders(since=since, until=order.now) if r.tags.get(name) == value)
-        return Decimal(tagged + 1), "", None
-    if limit.scope == "account":
-        found = ledger.orders(account=order.account, since=since, until=order.now)
-    else:
-        found = ledger.orders(instrument=order.instrument, since=since, until=order.now)
-    return Decimal(len(found) + 1), "", None
-
-
-FIGURES: dict[str, Callable[[Reads, Limit, Worst], Figure]] = {
-    "max_position": _position,
-    "max_gross_exposure": _gross,
-    "max_order_notional": _order_notional,
-    "max_daily_loss": _daily_loss,
-    "max_drawdown": _drawdown,
-    "max_orders": _orders,
-}
-"""The figure each kind of limit bounds (``domain.risk.LIMIT_KINDS`` describes them)."""
+    return underlying_held(before, after)
 
 
 # ---------------------------------------------------------------------- the check
