@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from orderledger.domain.exposure import ExposureFigures
-from orderledger.domain.instrument import Terms
+from orderledger.domain.exposure import ExposureFigures, underlying_of
+from orderledger.domain.instrument import Definition, Terms
 from orderledger.domain.risk import Limit
 from orderledger.domain.values import Side
 
@@ -49,6 +49,27 @@ class Worst:
     @property
     def notional(self) -> Decimal | None:
         return None if self.price is None else self.terms.value(abs(self.delta), self.price)
+
+
+def worst_of(
+    account: str,
+    venue: str,
+    instrument: str,
+    side: Side,
+    quantity: Decimal,
+    price: Decimal | None,
+    definition: Definition | None,
+    tags: dict[str, str],
+    now: datetime,
+    quote_currency: str | None = None,
+) -> Worst:
+    """An order's worst case at ``price`` (its limit price, else the latest mark), valued by its
+    instrument's definition (contract size and settlement; one unit, linear, without one) and
+    mapped to its underlying as exposure maps it (``domain.exposure.underlying_of``)."""
+    terms = Terms() if definition is None else Terms(definition.contract_size, definition.settlement)
+    delta = quantity if side is Side.BUY else -quantity
+    underlying = underlying_of(instrument, definition).name
+    return Worst(account, venue, instrument, delta, price, terms, underlying, dict(tags), now, quote_currency)
 
 
 @dataclass(frozen=True)
@@ -237,4 +258,5 @@ __all__ = [
     "held_in",
     "underlying_held",
     "window_start",
+    "worst_of",
 ]

@@ -21,8 +21,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.exposure import Working, underlying_of
-from orderledger.domain.instrument import Terms
+from orderledger.domain.exposure import Working
 from orderledger.domain.risk import (
     GLOBAL,
     TRADING_STATES,
@@ -38,6 +37,7 @@ from orderledger.domain.risk_figures import (
     day_loss,
     held_in,
     underlying_held,
+    worst_of,
 )
 from orderledger.domain.values import (
     Side,
@@ -176,36 +176,23 @@ def state_of(states: list[TradingStateRow], account: str) -> TradingStateRow | N
 # ---------------------------------------------------------------------- the order's worst case
 
 
-def definition_terms(ledger: OrderLedger, venue: str, instrument: str) -> tuple[Terms, str | None]:
-    """How an instrument's quantity is valued (its definition's contract size and settlement;
-    one unit, linear, without one) and its underlying, as exposure maps it
-    (``domain.exposure.underlying_of``: the definition's underlying, else its base currency, else
-    the instrument itself)."""
-    definitions = ledger.instruments(venue=venue, instrument=instrument)
-    definition = definitions[0].definition if definitions else None
-    underlying = underlying_of(instrument, definition).name
-    if definition is None:
-        return Terms(), underlying
-    return Terms(definition.contract_size, definition.settlement), underlying
-
-
 def worst_case(ledger: OrderLedger, request: Any, now: datetime) -> Worst:
-    """The worst case of a request message (``RequestMessage``)."""
-    terms, underlying = definition_terms(ledger, request.venue, request.instrument)
+    """The worst case of a request message (``RequestMessage``): at its limit price, else at the
+    latest mark of its venue and instrument, valued by the definition in force."""
+    definitions = ledger.instruments(venue=request.venue, instrument=request.instrument)
     price = request.price
     if price is None:
         mark = latest_mark(ledger.db, request.venue, request.instrument)
         price = None if mark is None else mark[0]
-    sign = Decimal(1) if request.side is Side.BUY else Decimal(-1)
-    return Worst(
+    return worst_of(
         request.account,
         request.venue,
         request.instrument,
-        sign * request.quantity,
+        request.side,
+        request.quantity,
         price,
-        terms,
-        underlying,
-        dict(request.tags),
+        definitions[0].definition if definitions else None,
+        request.tags,
         now,
         request.quote_currency,
     )
@@ -295,14 +282,14 @@ def held(reads: Reads, limit: Limit, order: Worst) -> Held:
     underlying: the exposure read (``application.exposure``) netted across accounts and venues,
     without and with the order (``underlying_held``)."""
     if limit.scope == "underlying":
-        return _underlying_held(reads.exposure(), limit.target, order)
+        return underlying_exposure_held(reads.exposure(), limit.target, order)
     rows, working = reads.scope(
         limit.scope, order.instrument if limit.scope == "instrument" else order.account
     )
     return held_in(rows, working, order)
 
 
-def _underlying_held(book: ExposureBook, underlying: str, order: Worst) -> Held:
+def underlying_exposure_held(book: ExposureBook, underlying: str, order: Worst) -> Held:
     """An underlying's exposure without and with the order added as an open order on its side."""
     adding = []
     if order.delta:
@@ -421,5 +408,6 @@ __all__ = [
     "request_of",
     "state_of",
     "trading_states",
+    "underlying_exposure_held",
     "worst_case",
 ]
