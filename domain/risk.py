@@ -71,7 +71,8 @@ def state_id_for(account: str, ts_event: datetime) -> UUID:
     return uuid5(STATE_NAMESPACE, f"{account}\n{format_timestamp(ts_event)}")
 
 
-def _checked_limit(scope: str, target: str, kind: str, value: Decimal | None, interval: int | None) -> None:
+def checked_limit(scope: str, target: str, kind: str, value: Decimal | None, interval: int | None) -> None:
+    """A limit's fields checked by the rules of ``LIMIT_KINDS``; one-line error otherwise."""
     if scope not in LIMIT_SCOPES:
         raise InvalidInputError(f"scope must be one of {'|'.join(LIMIT_SCOPES)}", field="scope")
     if kind not in LIMIT_KINDS:
@@ -105,7 +106,7 @@ def record_limit(
 ) -> LimitSet | LimitCleared | None:
     """The event setting a limit (``value`` None: clearing it), or None when ``existing`` already
     records the same; another value at the same instant is a ``FactConflictError``."""
-    _checked_limit(scope, target, kind, value, interval)
+    checked_limit(scope, target, kind, value, interval)
     header = {
         "originator_id": limit_id_for(scope, target, kind, stamp.ts_event),
         "originator_version": 1,
@@ -255,6 +256,7 @@ __all__ = [
     "TRADING_STATES",
     "Breach",
     "Limit",
+    "checked_limit",
     "judge",
     "limit_id_for",
     "record_limit",

@@ -29,7 +29,7 @@ from orderledger.domain.events import InstrumentDefined, MarkRecorded, OrderEven
 from orderledger.domain.exposure import Holding, Working
 from orderledger.domain.instrument import Definition
 from orderledger.domain.order import Order
-from orderledger.domain.risk import Breach, Limit, judge
+from orderledger.domain.risk import Breach, Limit, checked_limit, judge
 from orderledger.domain.risk_figures import FIGURES, Held, Worst, held_in, worst_of
 from orderledger.domain.values import WIDE
 from orderledger.infrastructure.application.exposure import ExposureBook
@@ -106,8 +106,7 @@ def _limit(where: str, item: Any) -> Limit:
         parsed = parse_message({"type": "limit_set", "ts": SINCE_EVER, "set_by": SET_BY, **item})
         if not isinstance(parsed, LimitSetMessage):
             raise InvalidInputError("a limit's type is limit_set", field="type")
-        if (parsed.interval is None) != (parsed.kind != "max_orders"):
-            raise InvalidInputError(f"interval: {LimitSetMessage.needs}", field="interval")
+        checked_limit(parsed.scope, parsed.target, parsed.kind, parsed.value, parsed.interval)
     except InvalidInputError as error:
         raise InvalidInputError(f"{where}: {error}", field=error.field) from None
     if parsed.kind in NOT_REPLAYED:
