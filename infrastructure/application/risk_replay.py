@@ -71,8 +71,6 @@ def parse_limits(given: str | Iterable[Mapping[str, Any]]) -> tuple[Limit, ...]:
         items = _items(given)
     else:
         items = [(f"limit {n}", item) for n, item in enumerate(given, 1)]
-    if not items:
-        raise InvalidInputError("limits: none given (a JSON array or JSON lines of limit_set objects)")
     return tuple(_limit(where, item) for where, item in items)
 
 
@@ -281,7 +279,7 @@ def _standing(world: _World, marks: Mapping[tuple[str, str], Decimal]) -> Standi
     found: Standing = {}
     for book in world.settled().positions():
         notional = book.notional(marks.get((book.venue, book.instrument)))
-        signed = -notional if book.quantity < 0 else notional
+        signed = WIDE.minus(notional) if book.quantity < 0 else notional
         key = (book.account, book.pnl_currency or "?")
         realized, net, gross = found.get(key, (ZERO, ZERO, ZERO))
         found[key] = (

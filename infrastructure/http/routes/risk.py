@@ -124,7 +124,7 @@ async def post_risk_replay(
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise Problem(400, "the body must be UTF-8 text: the limits, a JSON array or JSON lines") from None
-    answer: dict[str, Any] = await ledger.expensive(
+    answer: dict[str, Any] = await ledger.read(
         "POST /risk/replay", ReplayLimits(text, moment(since, "since"))
     )
     return answer
