@@ -395,6 +395,7 @@ def record_fact(ledger: OrderLedger, message: dict[str, Any]) -> Result:
 
 __all__ = [
     "DAILY_LOSS_RULE",
+    "FIGURES",
     "CheckResult",
     "Held",
     "LimitRow",
