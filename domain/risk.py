@@ -8,8 +8,9 @@ A trading state (``TradingStateSet``) is keyed by (account, time); account "" is
 
 What a check does with them is pure and lives here too: which limits apply to an order
 (``Limit.applies``), whether a figure after the order's worst case is past a limit (``judge``),
-and what a trading state refuses (``state_refusal``). The figures themselves are read from the
-views by the application (``infrastructure.application.risk``).
+and what a trading state refuses (``state_refusal``). The figures themselves are worked out by
+``domain.risk_figures`` from a state the caller gives: the check reads it from the views, the
+replay of limits folds it from the log.
 
 Every limit is "at most": a figure past its value (strictly greater) is a breach; a figure equal
 to it is allowed.

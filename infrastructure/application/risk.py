@@ -3,9 +3,12 @@
 Limits and states are facts in the log (``domain.risk``), read back from their view
 (``projections.risk``) as they stood at any venue time. ``check`` works out, for each limit that
 bears on an order, the figure the order's worst case would make (the order filled in full at its
-limit price, a market order at the latest mark) from the views at that moment, and hands it to
-the domain's ``judge``. Every figure comes from one function per kind (``FIGURES``); positions
-and gross exposure come from ``held`` (the one place an exposure module plugs in).
+limit price, a market order at the latest mark) and hands it to the domain's ``judge``. The
+figures are pure (``domain.risk_figures.FIGURES``, one function per kind); what they ask of the
+state is read here from the views at that moment (``Reads``, their ``FigureSource``): positions
+and gross exposure through ``held`` (the one place an exposure module plugs in), the day's P&L,
+the orders of a window. The replay of limits over the log (``application.risk_replay``) asks
+the same figures of a state it folds instead.
 
 A limit whose figure cannot be worked out (no price for a market order, positions in several
 currencies, an underlying's exposure) denies the order, saying why: a check that cannot see a
