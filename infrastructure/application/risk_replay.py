@@ -195,9 +195,16 @@ class _Moment:
         definitions: Mapping[tuple[str, str], Definition],
     ) -> None:
         self.world, self.marks, self.definitions = world, marks, definitions
+        self._state: tuple[list[Position], list[Order]] | None = None
+
+    def state(self) -> tuple[list[Position], list[Order]]:
+        """The positions and open orders, read once however many limits ask."""
+        if self._state is None:
+            self._state = self.world.positions(), self.world.open_orders()
+        return self._state
 
     def held(self, limit: Limit, order: Worst) -> Held:
-        positions, working = self.world.positions(), self.world.open_orders()
+        positions, working = self.state()
         if limit.scope == "underlying":
             book = ExposureBook(
                 [
