@@ -225,3 +225,42 @@ def test_limits_that_cannot_bind_deny_nothing_and_the_path_is_the_books(
         (p.realized_pnl, p.net, p.gross) == (p.replayed_realized_pnl, p.replayed_net, p.replayed_gross)
         for p in answer.path
     )
+
+
+def test_an_underlying_limit_nets_spot_and_contracts_across_instruments(
+    desk: OrderLedger, clock: Clock
+) -> None:
+    # Given BTC-USDT spot (base BTC) and BTC-PERP (0.5 BTC a contract, underlying BTC) defined
+    perp = {
+        "type": "instrument",
+        "venue": "x",
+        "instrument": "BTC-PERP",
+        "kind": "swap",
+        "contract_size": "0.5",
+        "underlying": "BTC",
+        "quote_currency": "USDT",
+        "ts": at(3, "08:00:00"),
+    }
+    spot = {"type": "instrument", "venue": "x", "instrument": "BTC-USDT", "kind": "spot",
+            "base_currency": "BTC", "quote_currency": "USDT", "ts": at(3, "08:00:00")}  # fmt: skip
+
+    def on_perp(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**m, "instrument": "BTC-PERP"} if m["type"] == "request" else m for m in messages]
+
+    # And 2 BTC bought spot, then 2 contracts bought, 4 sold and 4 bought, each filled
+    session(desk, clock, [
+        perp, spot,
+        *placed("c1", "buy", "2", "100", at(3, "09:00:00"), at(3, "09:00:01")),
+        *on_perp(placed("c2", "buy", "2", "100", at(3, "10:00:00"), at(3, "10:00:01"))),
+        *on_perp(placed("c3", "sell", "4", "100", at(3, "11:00:00"), at(3, "11:00:01"))),
+        *on_perp(placed("c4", "buy", "4", "100", at(3, "12:00:00"), at(3, "12:00:01"))),
+    ])  # fmt: skip
+    # When at most 2.5 BTC is replayed on the underlying, netted across the two instruments
+    answer = desk.risk_replay(
+        [{"scope": "underlying", "target": "BTC", "kind": "max_position", "value": "2.5"}]
+    )
+    # Then c1 makes 2 BTC; c2 would make 2 + 2 × 0.5 = 3 > 2.5: denied; c3 makes 2 − 4 × 0.5 = 0
+    # (its figure is the larger of the 2 held and 0), and c4 makes 0 + 4 × 0.5 = 2: both within
+    assert [(row.client_order_id, [b.figure for b in row.breaches]) for row in answer.orders] == [
+        ("c2", [D(3)])
+    ]
