@@ -9,8 +9,9 @@ A trading state (``TradingStateSet``) is keyed by (account, time); account "" is
 What a check does with them is pure and lives here too: which limits apply to an order
 (``Limit.applies``), whether an order reduces a position (``PositionBook.reduces``), whether a
 figure after the order's worst case is past a limit (``judge``), and what a trading state
-refuses (``state_refusal``). The figures themselves are read from the
-views by the application (``infrastructure.application.risk``).
+refuses (``state_refusal``). The figures themselves are worked out by ``domain.risk_figures``
+from a state the caller gives: the check reads it from the views, the replay of limits folds it
+from the log.
 
 Every limit is "at most": a figure past its value (strictly greater) is a breach; a figure equal
 to it is allowed.
@@ -74,7 +75,8 @@ def state_id_for(account: str, ts_event: datetime) -> UUID:
     return uuid5(STATE_NAMESPACE, f"{account}\n{format_timestamp(ts_event)}")
 
 
-def _checked_limit(scope: str, target: str, kind: str, value: Decimal | None, interval: int | None) -> None:
+def checked_limit(scope: str, target: str, kind: str, value: Decimal | None, interval: int | None) -> None:
+    """A limit's fields checked by the rules of ``LIMIT_KINDS``; one-line error otherwise."""
     if scope not in LIMIT_SCOPES:
         raise InvalidInputError(f"scope must be one of {'|'.join(LIMIT_SCOPES)}", field="scope")
     if kind not in LIMIT_KINDS:
@@ -108,7 +110,7 @@ def record_limit(
 ) -> LimitSet | LimitCleared | None:
     """The event setting a limit (``value`` None: clearing it), or None when ``existing`` already
     records the same; another value at the same instant is a ``FactConflictError``."""
-    _checked_limit(scope, target, kind, value, interval)
+    checked_limit(scope, target, kind, value, interval)
     header = {
         "originator_id": limit_id_for(scope, target, kind, stamp.ts_event),
         "originator_version": 1,
@@ -311,6 +313,7 @@ __all__ = [
     "Breach",
     "Limit",
     "PositionBook",
+    "checked_limit",
     "judge",
     "limit_id_for",
     "record_limit",

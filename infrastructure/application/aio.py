@@ -234,6 +234,7 @@ class AsyncOrderLedger(AsyncDeprecatedReads):
     limits = _reads(OrderLedger.limits)
     trading_states = _reads(OrderLedger.trading_states)
     risk = _reads(OrderLedger.risk)
+    risk_replay = _reads(OrderLedger.risk_replay)
     set_limit = _writes(OrderLedger.set_limit)
     clear_limit = _writes(OrderLedger.clear_limit)
     set_trading_state = _writes(OrderLedger.set_trading_state)

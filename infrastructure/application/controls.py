@@ -4,6 +4,7 @@ requests, answered by ``application.risk``, ``application.watch`` and ``applicat
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,6 +19,7 @@ from orderledger.infrastructure.application.requests import (
     Exposure,
     LastVenueTime,
     Limits,
+    ReplayLimits,
     Request,
     Risk,
     TradingStates,
@@ -38,6 +40,7 @@ if TYPE_CHECKING:
     )
     from orderledger.infrastructure.application.watch import LimitStatus
     from orderledger.infrastructure.ingest.inbound import Result
+    from orderledger.infrastructure.results.replay import RiskReplay
 else:  # the names of signatures, for the argument checks' hints (AsyncOrderLedger's forms of these)
     commands = lazy.Module("orderledger.infrastructure.application.commands")
     __getattr__ = lazy.names(
@@ -47,6 +50,7 @@ else:  # the names of signatures, for the argument checks' hints (AsyncOrderLedg
             "orderledger.infrastructure.application.risk": ("CheckResult", "LimitRow", "TradingStateRow"),
             "orderledger.infrastructure.application.watch": ("LimitStatus",),
             "orderledger.infrastructure.ingest.inbound": ("Result",),
+            "orderledger.infrastructure.results.replay": ("RiskReplay",),
         },
     )
 
@@ -124,6 +128,15 @@ class RiskControls:
         except ArithmeticError:  # decimal.InvalidOperation: not a number
             raise InvalidInputError(f"threshold {threshold!r} is not a number", field="threshold") from None
         return self._ledger.handle(Risk(share))
+
+    def risk_replay(self, limits: str | list[dict[str, Any]], *, since: datetime | None = None) -> RiskReplay:
+        """Which recorded orders ``limits`` would have denied or flagged, and the P&L and
+        exposure path without the denied ones, folded from the log (docs/risk.md, "Limits
+        replayed over history"). ``limits``: ``limit_set`` objects, or their text (a JSON array
+        or JSON lines); ``since``: judge the orders recorded from then on, the state before it
+        folded first. Writes nothing."""
+        text = limits if isinstance(limits, str) else json.dumps(limits)
+        return self._ledger.handle(ReplayLimits(text, since))
 
     def check(self, spec: dict[str, Any]) -> CheckResult:
         """Whether an order (the fields of a request) may be sent now: allowed, or denied with

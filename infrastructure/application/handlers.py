@@ -60,6 +60,7 @@ from orderledger.infrastructure.application.requests import (
     PnlSeries,
     Positions,
     Reconcile,
+    ReplayLimits,
     Request,
     Resolve,
     Risk,
@@ -93,6 +94,7 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.application import exposure as _exposure
     from orderledger.infrastructure.application import reconcile as _reconcile
     from orderledger.infrastructure.application import risk as _risk
+    from orderledger.infrastructure.application import risk_replay as _risk_replay
     from orderledger.infrastructure.application import watch as _watch
     from orderledger.infrastructure.application.execution import ExecutionRow
     from orderledger.infrastructure.application.reconcile import ReconcileReport
@@ -100,6 +102,7 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.audit import heads as _heads
     from orderledger.infrastructure.audit import verify as _verify
     from orderledger.infrastructure.audit.verify import VerifyReport
+    from orderledger.infrastructure.results.replay import RiskReplay
 else:
     admin = lazy.Module("orderledger.infrastructure.application.admin")
     collectors = lazy.Module("orderledger.infrastructure.application.collectors")
@@ -108,6 +111,7 @@ else:
     _exposure = lazy.Module("orderledger.infrastructure.application.exposure")
     _reconcile = lazy.Module("orderledger.infrastructure.application.reconcile")
     _risk = lazy.Module("orderledger.infrastructure.application.risk")
+    _risk_replay = lazy.Module("orderledger.infrastructure.application.risk_replay")
     _watch = lazy.Module("orderledger.infrastructure.application.watch")
     _heads = lazy.Module("orderledger.infrastructure.audit.heads")
     _verify = lazy.Module("orderledger.infrastructure.audit.verify")
@@ -353,6 +357,11 @@ def limits(ledger: LedgerParts, request: Limits) -> list[_risk.LimitRow]:
 @handles(TradingStates)
 def trading_states(ledger: LedgerParts, request: TradingStates) -> list[_risk.TradingStateRow]:
     return _risk.trading_states(ledger, request.as_of)
+
+
+@handles(ReplayLimits)
+def replay_limits(ledger: LedgerParts, request: ReplayLimits) -> RiskReplay:
+    return _risk_replay.risk_replay(ledger, _risk_replay.parse_limits(request.limits), request.since)
 
 
 @handles(Risk)

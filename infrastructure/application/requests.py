@@ -108,6 +108,7 @@ if TYPE_CHECKING:  # the commands, and the answers named in a string: imported w
     from orderledger.infrastructure.application.risk import LimitRow, TradingStateRow  # noqa: F401
     from orderledger.infrastructure.application.watch import LimitStatus  # noqa: F401
     from orderledger.infrastructure.audit.verify import VerifyReport  # noqa: F401
+    from orderledger.infrastructure.results.replay import RiskReplay  # noqa: F401
 
 
 # ---------------------------------------------------------------------- one order
@@ -445,6 +446,16 @@ class Risk(Request["list[LimitStatus]"]):
     threshold: Decimal = Decimal("0.8")
 
 
+@request
+class ReplayLimits(Request["RiskReplay"], whole_log=True):
+    """Which recorded orders ``limits`` (JSON lines or a JSON array of ``limit_set`` objects)
+    would have denied or flagged, and the P&L and exposure path without the denied ones,
+    folded from the log from ``since`` (recorded time; docs/risk.md). Writes nothing."""
+
+    limits: str
+    since: datetime | None = None
+
+
 # ---------------------------------------------------------------------- collectors (``orderledger collect``)
 
 
@@ -495,6 +506,7 @@ READS: tuple[type[Request[Any]], ...] = (
     Limits,
     TradingStates,
     Risk,
+    ReplayLimits,
     Collectors,
     LastVenueTime,
 )
@@ -550,6 +562,7 @@ __all__ = [
     "Rebuild",
     "Reconcile",
     "Record",
+    "ReplayLimits",
     "Request",
     "Resolve",
     "Risk",

@@ -3,9 +3,12 @@
 Limits and states are facts in the log (``domain.risk``), read back from their view
 (``projections.risk``) as they stood at any venue time. ``check`` works out, for each limit that
 bears on an order, the figure the order's worst case would make (the order filled in full at its
-limit price, a market order at the latest mark) from the views at that moment, and hands it to
-the domain's ``judge``. Every figure comes from one function per kind (``FIGURES``); positions
-and gross exposure come from ``held`` (the one place an exposure module plugs in).
+limit price, a market order at the latest mark) and hands it to the domain's ``judge``. The
+figures are pure (``domain.risk_figures.FIGURES``, one function per kind); what they ask of the
+state is read here from the views at that moment (``Reads``, their ``FigureSource``): positions
+and gross exposure through ``held`` (the one place an exposure module plugs in), the day's P&L,
+the orders of a window. The replay of limits over the log (``application.risk_replay``) asks
+the same figures of a state it folds instead.
 
 A limit whose figure cannot be worked out (no price for a market order, positions in several
 currencies, an underlying's exposure) denies the order, saying why: a check that cannot see a
@@ -14,27 +17,35 @@ figure does not take it as within its limit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.exposure import Working, underlying_of
-from orderledger.domain.instrument import Terms
+from orderledger.domain.exposure import Working
 from orderledger.domain.risk import (
     GLOBAL,
     TRADING_STATES,
-    UNWOUND_BY,
     Breach,
     Limit,
     PositionBook,
     judge,
     state_refusal,
 )
+from orderledger.domain.risk_figures import (
+    FIGURES,
+    Held,
+    Worst,
+    day_loss,
+    held_in,
+    position_book,
+    reduces,
+    underlying_held,
+    worst_of,
+)
 from orderledger.domain.values import (
-    WIDE,
     Side,
     format_decimal,
     format_timestamp,
@@ -47,7 +58,6 @@ from orderledger.projections.risk import LIMITS_TABLE, STATES_TABLE, LimitFact, 
 
 if TYPE_CHECKING:
     from orderledger.infrastructure.ingest.inbound import Result
-    from orderledger.infrastructure.results.positions import ExposureRow
 
 OrderLedger = Any
 """The ledger these functions read (``OrderLedger``, whose module imports this one)."""
@@ -207,58 +217,23 @@ def state_of(states: list[TradingStateRow], account: str) -> TradingStateRow | N
 # ---------------------------------------------------------------------- the order's worst case
 
 
-@dataclass(frozen=True)
-class Worst:
-    """An order as the check sees it: filled in full at ``price``."""
-
-    account: str
-    venue: str
-    instrument: str
-    delta: Decimal
-    """The signed quantity the order adds (a buy +, a sell −)."""
-    price: Decimal | None
-    """The limit price, or the latest mark for a market order; None when neither is known."""
-    terms: Terms
-    underlying: str | None
-    tags: dict[str, str]
-    now: datetime
-    quote_currency: str | None = None
-
-    @property
-    def notional(self) -> Decimal | None:
-        return None if self.price is None else self.terms.value(abs(self.delta), self.price)
-
-
-def definition_terms(ledger: OrderLedger, venue: str, instrument: str) -> tuple[Terms, str | None]:
-    """How an instrument's quantity is valued (its definition's contract size and settlement;
-    one unit, linear, without one) and its underlying, as exposure maps it
-    (``domain.exposure.underlying_of``: the definition's underlying, else its base currency, else
-    the instrument itself)."""
-    definitions = ledger.instruments(venue=venue, instrument=instrument)
-    definition = definitions[0].definition if definitions else None
-    underlying = underlying_of(instrument, definition).name
-    if definition is None:
-        return Terms(), underlying
-    return Terms(definition.contract_size, definition.settlement), underlying
-
-
 def worst_case(ledger: OrderLedger, request: Any, now: datetime) -> Worst:
-    """The worst case of a request message (``RequestMessage``)."""
-    terms, underlying = definition_terms(ledger, request.venue, request.instrument)
+    """The worst case of a request message (``RequestMessage``): at its limit price, else at the
+    latest mark of its venue and instrument, valued by the definition in force."""
+    definitions = ledger.instruments(venue=request.venue, instrument=request.instrument)
     price = request.price
     if price is None:
         mark = latest_mark(ledger.db, request.venue, request.instrument)
         price = None if mark is None else mark[0]
-    sign = Decimal(1) if request.side is Side.BUY else Decimal(-1)
-    return Worst(
+    return worst_of(
         request.account,
         request.venue,
         request.instrument,
-        sign * request.quantity,
+        request.side,
+        request.quantity,
         price,
-        terms,
-        underlying,
-        dict(request.tags),
+        definitions[0].definition if definitions else None,
+        request.tags,
         now,
         request.quote_currency,
     )
@@ -267,26 +242,11 @@ def worst_case(ledger: OrderLedger, request: Any, now: datetime) -> Worst:
 # ---------------------------------------------------------------------- the figures
 
 
-@dataclass(frozen=True)
-class Held:
-    """What a scope would hold at worst once the order and its open orders fill: the largest
-    absolute net quantity of the order's instrument, and the gross notional (None: unknown)."""
-
-    position: Decimal
-    gross: Decimal | None
-    why_unknown: str = ""
-    position_before: Decimal = Decimal(0)
-    """The same worst case without this order."""
-    gross_before: Decimal | None = None
-    """The gross notional without this order (None: unknown)."""
-    reduces: bool = False
-    """Whether the order reduces the scope's position (``domain.risk.PositionBook.reduces``)."""
-
-
 class Reads:
     """What one check (or one standing of the limits) reads from the views, each read once
     however many limits ask for it: the positions and open orders of a scope, the exposure
-    (``application.exposure``), and what ``held`` worked out of them for an order."""
+    (``application.exposure``), and what ``held`` worked out of them for an order. It is the
+    ``FigureSource`` the pure figures (``domain.risk_figures.FIGURES``) ask."""
 
     def __init__(self, ledger: OrderLedger, order: Worst | None = None) -> None:
         self.ledger = ledger
@@ -313,7 +273,7 @@ class Reads:
     def book(self, order: Worst) -> PositionBook:
         """The order's account's position in its instrument (over its venues) and its open
         orders there: what a reduce-only state judges the order against."""
-        return _book(*self.scope("account", order.account), order.instrument)
+        return position_book(*self.scope("account", order.account), order.instrument)
 
     def held(self, limit: Limit, order: Worst) -> Held:
         """``held`` for a limit and an order, worked out once."""
@@ -330,85 +290,53 @@ class Reads:
             self._held[key] = held(self, limit, order)
         return self._held[key]
 
+    def day_loss(self, limit: Limit, order: Worst) -> tuple[Decimal | None, str]:
+        """The loss of the account's UTC day (the ledger's clock's) so far: realized − fees + cash
+        flows, and unrealized at the day's last marks (``pnl_daily``), as a positive number."""
+        day = order.now.date().isoformat()
+        rows = [r for r in self.ledger.pnl_daily(by="account") if r.day == day and r.group == limit.target]
+        if not rows:
+            return Decimal(0), ""
+        if len(rows) > 1:
+            return None, "the day's P&L is in several currencies"
+        return day_loss(rows[0].realized_pnl_net, rows[0].unrealized_pnl)
 
-def _book(rows: list[Any], working: list[Any], instrument: str) -> PositionBook:
-    """The net position of ``instrument`` among ``rows`` and the leaves of its open orders on
-    each side among ``working``."""
-    zero = Decimal(0)
-    return PositionBook(
-        sum((r.quantity for r in rows if r.instrument == instrument), start=zero),
-        sum((o.leaves_quantity for o in working if o.instrument == instrument and o.side is Side.BUY), zero),
-        sum((o.leaves_quantity for o in working if o.instrument == instrument and o.side is Side.SELL), zero),
-    )
+    def drawdown(self, limit: Limit, order: Worst) -> tuple[Decimal | None, str]:
+        """The fall of the account's P&L for the UTC day (``day_loss``'s figure, taken as the day
+        opens and after each of its fills, cash flows and marks in venue time) from its high that
+        day to where it stands (``daily_pnl.day_pnl_path``)."""
+        day = order.now.date().isoformat()
+        path = day_pnl_path(self.ledger.db, limit.target, day, order.now, self.ledger.cost_basis())
+        return path.drawdown, path.why
+
+    def orders_within(self, limit: Limit, order: Worst, since: datetime) -> int:
+        """The orders of the scope requested from ``since`` to the order's time."""
+        ledger = self.ledger
+        if limit.scope == "tag":
+            name, _, value = limit.target.partition("=")
+            return sum(1 for r in ledger.orders(since=since, until=order.now) if r.tags.get(name) == value)
+        if limit.scope == "account":
+            return len(ledger.orders(account=order.account, since=since, until=order.now))
+        return len(ledger.orders(instrument=order.instrument, since=since, until=order.now))
 
 
 def held(reads: Reads, limit: Limit, order: Worst) -> Held:
     """The one function the position and gross exposure limits read (an exposure module plugs in
-    here). For an instrument: its positions summed over accounts and venues; for an account: its
-    positions (the order's instrument's, for the net quantity). The worst case fills every open
-    order of the scope in full, the buys and the sells apart, with this one on its side. Gross
-    exposure is figured per side too: each position (account, venue, instrument) is valued at
-    its latest mark (at cost without one), signed; its open buys' leaves at their limit prices
-    are added to it and its sells' taken from it, this order's on its side; the position counts
-    for the larger of the two in absolute value, and the gross is their sum over positions. So
-    an order that takes a position towards flat makes the gross no larger. For an underlying:
-    the exposure read (``application.exposure``) netted across accounts and venues, the order
-    added to it."""
+    here): the scope's positions and open orders read from the views, handed to the pure
+    ``domain.risk_figures.held_in``. For an instrument: its positions summed over accounts and
+    venues; for an account: its positions (the order's instrument's, for the net quantity). For an
+    underlying: the exposure read (``application.exposure``) netted across accounts and venues,
+    without and with the order (``underlying_held``)."""
     if limit.scope == "underlying":
-        return _underlying_held(reads.exposure(), limit.target, order)
+        return underlying_exposure_held(reads.exposure(), limit.target, order)
     rows, working = reads.scope(
         limit.scope, order.instrument if limit.scope == "instrument" else order.account
     )
-    mine = order.instrument
-    book = _book(rows, working, mine)
-    net = book.position
-    longest = net + book.open_buys + max(order.delta, Decimal(0))
-    shortest = net - book.open_sells + min(order.delta, Decimal(0))
-    position = max(abs(longest), abs(shortest))
-    before = max(abs(net + book.open_buys), abs(net - book.open_sells))
-    reduces = book.reduces(order.delta)
-    if order.notional is None:
-        why = "no price to value the order: no limit price and no mark"
-        return Held(position, None, why, before, reduces=reduces)
-    currencies = {r.pnl_currency for r in rows}
-    if len(currencies) > 1:
-        shown = ", ".join(sorted(map(str, currencies)))
-        return Held(position, None, f"positions in several currencies ({shown})", before, reduces=reduces)
-    if any(o.price is None for o in working):
-        why = "an open market order has no price to value it at"
-        return Held(position, None, why, before, reduces=reduces)
-    legs: dict[tuple[str, str, str], list[Decimal]] = {}
-    """(account, venue, instrument) → [the position's signed value, open buys', open sells']."""
-
-    def leg(account: str, venue: str, instrument: str) -> list[Decimal]:
-        return legs.setdefault((account, venue, instrument), [Decimal(0), Decimal(0), Decimal(0)])
-
-    for r in rows:
-        leg(r.account, r.venue, r.instrument)[0] += -r.notional if r.quantity < 0 else r.notional
-    for o in working:
-        value = (
-            order.terms.value(o.leaves_quantity, o.price)
-            if o.instrument == mine
-            else o.leaves_quantity * o.price
-        )
-        leg(o.account, o.venue, o.instrument)[1 if o.side is Side.BUY else 2] += value
-    gross_before = _per_side(legs.values())
-    leg(order.account, order.venue, mine)[1 if order.delta > 0 else 2] += order.notional
-    return Held(position, _per_side(legs.values()), "", before, gross_before, reduces)
+    return held_in(rows, working, order)
 
 
-def _per_side(legs: Iterable[list[Decimal]]) -> Decimal:
-    """The gross of positions valued [signed, open buys, open sells]: each counts for the larger
-    of its value with every buy filled and with every sell filled."""
-    return sum((max(abs(value + buys), abs(value - sells)) for value, buys, sells in legs), Decimal(0))
-
-
-def _underlying_held(book: ExposureBook, underlying: str, order: Worst) -> Held:
-    """An underlying's worst case (``application.exposure``, netted across accounts and venues):
-    the position is the larger of the worst long and worst short units, every open order of the
-    underlying filled on its side and this order on its own; the gross exposure is the larger of
-    the two worst values, in the one currency they are in. The order reduces when, in units of
-    the underlying, it takes the net towards flat with the open orders on its side filled."""
+def underlying_exposure_held(book: ExposureBook, underlying: str, order: Worst) -> Held:
+    """An underlying's exposure without and with the order added as an open order on its side."""
     adding = []
     if order.delta:
         side = Side.BUY if order.delta > 0 else Side.SELL
@@ -417,114 +345,7 @@ def _underlying_held(book: ExposureBook, underlying: str, order: Worst) -> Held:
         )
     before = {r.underlying: r for r in fold_exposure(book, ("underlying",))}.get(underlying)
     after = {r.underlying: r for r in fold_exposure(book, ("underlying",), adding=adding)}.get(underlying)
-    if after is None:
-        return Held(Decimal(0), Decimal(0), "", Decimal(0), Decimal(0))
-    position = max(abs(after.worst_long_units), abs(after.worst_short_units))
-    was = Decimal(0) if before is None else max(abs(before.worst_long_units), abs(before.worst_short_units))
-    reduces = False
-    if before is not None:
-        # The order's units (none when it cannot be priced: an inverse contract without a price).
-        units = WIDE.add(
-            WIDE.subtract(after.open_long_units, before.open_long_units),
-            WIDE.subtract(after.open_short_units, before.open_short_units),
-        )
-        units_book = PositionBook(before.net_units, before.open_long_units, -before.open_short_units)
-        reduces = units_book.reduces(units)
-    gross, why = _underlying_gross(after)
-    gross_before = Decimal(0) if before is None else _underlying_gross(before)[0]
-    return Held(position, gross, why, was, gross_before, reduces)
-
-
-def _underlying_gross(row: ExposureRow) -> tuple[Decimal | None, str]:
-    """The larger of an exposure row's two worst values, or why it cannot be worked out."""
-    if row.unpriced:
-        return None, f"no price to value {', '.join(row.unpriced)}"
-    currencies = sorted({*row.worst_long_value, *row.worst_short_value})
-    if len(currencies) > 1:
-        return None, f"values in several currencies ({', '.join(currencies)})"
-    values = [*row.worst_long_value.values(), *row.worst_short_value.values()]
-    return max(map(abs, values), default=Decimal(0)), ""
-
-
-Figure = tuple[Decimal | None, str, Decimal | None]
-"""A figure after the order (None: why it cannot be worked out), and the figure without the order
-for what an order can shrink (None for what it cannot: a day's loss, a count, its own notional)."""
-
-
-def _position(reads: Reads, limit: Limit, order: Worst) -> Figure:
-    found = reads.held(limit, order)
-    return found.position, "", found.position_before
-
-
-def _gross(reads: Reads, limit: Limit, order: Worst) -> Figure:
-    found = reads.held(limit, order)
-    return found.gross, found.why_unknown, found.gross_before
-
-
-def _order_notional(reads: Reads, limit: Limit, order: Worst) -> Figure:
-    return order.notional, "no price to value the order: no limit price and no mark", None
-
-
-def _daily_loss(reads: Reads, limit: Limit, order: Worst) -> Figure:
-    """The loss of the account's UTC day (the ledger's clock's) so far: realized − fees + cash
-    flows, and unrealized at the day's last marks (``pnl_daily``), as a positive number."""
-    day = order.now.date().isoformat()
-    rows = [r for r in reads.ledger.pnl_daily(by="account") if r.day == day and r.group == limit.target]
-    if not rows:
-        return Decimal(0), "", None
-    if len(rows) > 1:
-        return None, "the day's P&L is in several currencies", None
-    row = rows[0]
-    if row.realized_pnl_net is None or row.unrealized_pnl is None:
-        why = "the day's P&L is not known in full (an unvalued fee or a position without a mark)"
-        return None, why, None
-    return max(Decimal(0), -(row.realized_pnl_net + row.unrealized_pnl)), "", None
-
-
-def _drawdown(reads: Reads, limit: Limit, order: Worst) -> Figure:
-    """The fall of the account's P&L for the UTC day (``_daily_loss``'s figure, taken as the day
-    opens and after each of its fills, cash flows and marks in venue time) from its high that day
-    to where it stands (``daily_pnl.day_pnl_path``)."""
-    day = order.now.date().isoformat()
-    ledger = reads.ledger
-    path = day_pnl_path(ledger.db, limit.target, day, order.now, ledger.cost_basis())
-    return path.drawdown, path.why, None
-
-
-def _orders(reads: Reads, limit: Limit, order: Worst) -> Figure:
-    """The orders of the scope requested within the last ``interval`` seconds, this one too."""
-    assert limit.interval is not None
-    ledger = reads.ledger
-    since = order.now - timedelta(seconds=limit.interval) + timedelta(microseconds=1)
-    if limit.scope == "tag":
-        name, _, value = limit.target.partition("=")
-        tagged = sum(1 for r in ledger.orders(since=since, until=order.now) if r.tags.get(name) == value)
-        return Decimal(tagged + 1), "", None
-    if limit.scope == "account":
-        found = ledger.orders(account=order.account, since=since, until=order.now)
-    else:
-        found = ledger.orders(instrument=order.instrument, since=since, until=order.now)
-    return Decimal(len(found) + 1), "", None
-
-
-def reduces(reads: Reads, limit: Limit, order: Worst) -> bool:
-    """Whether the order reduces the position a limit of ``UNWOUND_BY`` judges it on (such a
-    limit never denies it): for an instrument, its net summed over accounts and venues; for an
-    underlying, its net units; for an account (its position and gross exposure, its day's loss
-    and drawdown), its position in the order's instrument over its venues. The open orders of
-    the scope on the order's side count as filled (``domain.risk.PositionBook``)."""
-    return limit.kind in UNWOUND_BY and reads.held(limit, order).reduces
-
-
-FIGURES: dict[str, Callable[[Reads, Limit, Worst], Figure]] = {
-    "max_position": _position,
-    "max_gross_exposure": _gross,
-    "max_order_notional": _order_notional,
-    "max_daily_loss": _daily_loss,
-    "max_drawdown": _drawdown,
-    "max_orders": _orders,
-}
-"""The figure each kind of limit bounds (``domain.risk.LIMIT_KINDS`` describes them)."""
+    return underlying_held(before, after)
 
 
 # ---------------------------------------------------------------------- the check
@@ -617,6 +438,7 @@ def record_fact(ledger: OrderLedger, message: dict[str, Any], origin: str = "api
 
 __all__ = [
     "DAILY_LOSS_RULE",
+    "FIGURES",
     "CheckResult",
     "Held",
     "LimitRow",
@@ -630,5 +452,6 @@ __all__ = [
     "request_of",
     "state_of",
     "trading_states",
+    "underlying_exposure_held",
     "worst_case",
 ]

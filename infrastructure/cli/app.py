@@ -63,7 +63,7 @@ COMMANDS = {
     "reduce-only": "risk:reduce_only",
     "resume": "risk:resume",
     "check": "risk:check",
-    "risk": "risk:risk",
+    "risk": "risk:risk_app",
 }
 """Each subcommand, in the order ``--help`` lists them: ``MODULE:NAME`` of this package, a
 command function or the ``typer.Typer`` of a group of subcommands."""

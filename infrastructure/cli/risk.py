@@ -7,6 +7,7 @@ import getpass
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -172,6 +173,7 @@ def check(
 
 
 def risk(
+    ctx: typer.Context,
     threshold: Annotated[
         float, typer.Option(help="Say a limit is near when its figure is at least this share of it.")
     ] = 0.8,
@@ -183,7 +185,9 @@ def risk(
 ) -> None:
     """How close each limit stands to its value: ok, near, breached, unknown or per_order. Exit 1
     when one is near or breached (for cron); --watch prints a line (--json: a JSON object) each
-    time a limit's status changes, until interrupted."""
+    time a limit's status changes, until interrupted. `risk replay`: limits replayed over the log."""
+    if ctx.invoked_subcommand is not None:
+        return
     pause = seconds(interval, "--interval", 0.01, 3600)
     with open_ledger(create=False) as ledger:
         rows = ledger.risk(threshold=threshold)
@@ -204,6 +208,90 @@ def risk(
             sys.stdout.flush()
             time.sleep(pause)
             rows = ledger.risk(threshold=threshold)
+
+
+def replay(
+    limits: Annotated[
+        Path,
+        typer.Option(
+            "--limits",
+            metavar="FILE",
+            help="limit_set objects: a JSON array or JSON lines (type, ts and set_by may be left out).",
+        ),
+    ],
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Judge the orders recorded from this time on (ISO 8601); the state before is folded first."
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Which recorded orders the limits would have denied (or flagged: external orders), and the
+    P&L and exposure path as recorded and without the denied orders. Reads the log, writes nothing."""
+    try:
+        text = limits.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InvalidInputError(
+            f"--limits: cannot read {limits}: {getattr(error, 'strerror', None) or error}"
+        ) from None
+    with open_ledger(create=False) as ledger:
+        found = ledger.risk_replay(text, since=moment(since, "--since"))
+    if as_json:
+        print_json(found.to_json())
+        return
+    text_table(
+        f"denied or flagged ({len(found.orders)})",
+        ["order", "outcome", "recorded", "account", "instrument", "side", "quantity", "price", "breaches"],
+        [
+            [
+                r.client_order_id,
+                r.outcome,
+                format_timestamp(r.ts_recorded),
+                r.account,
+                r.instrument,
+                r.side.value,
+                format_decimal(r.quantity),
+                "" if r.price is None else format_decimal(r.price),
+                "; ".join(b.reason for b in r.breaches),
+            ]
+            for r in found.orders
+        ],
+        wrap=("breaches",),
+    )
+    say()
+    text_table(
+        "path (recorded → replayed)",
+        ["at", "account", "ccy", "realized", "replayed", "net", "replayed", "gross", "replayed"],
+        [
+            [
+                r.at,
+                r.account,
+                r.currency,
+                *(
+                    format_decimal(v)
+                    for v in (
+                        r.realized_pnl,
+                        r.replayed_realized_pnl,
+                        r.net,
+                        r.replayed_net,
+                        r.gross,
+                        r.replayed_gross,
+                    )
+                ),
+            ]
+            for r in found.path
+        ],
+    )
+
+
+risk_app = typer.Typer(
+    help="How close each limit stands to its value; `risk replay`: limits replayed over the log.",
+    invoke_without_command=True,
+)
+"""``orderledger risk`` (the limits' standing) and ``orderledger risk replay``."""
+risk_app.callback()(risk)
+risk_app.command("replay")(replay)
 
 
 limit_app = typer.Typer(help="Set or clear a risk limit (docs/risk.md).", no_args_is_help=True)

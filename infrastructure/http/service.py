@@ -195,6 +195,7 @@ SHOWN: dict[type[asks.Request[Any]], Callable[[LedgerService, Any], Any]] = {
     asks.SetTradingState: lambda service, result: result.outcome.value,
     asks.Check: lambda service, result: result.to_json(),
     asks.Risk: _json_rows,
+    asks.ReplayLimits: lambda service, result: result.to_json(),
     # the Python API's commands and reads the routes do not ask, each written as its CLI shows it
     asks.IngestStream: lambda service, report: report_record(report, report.rejected),
     asks.IngestInbound: lambda service, report: report_record(report, report.rejected),

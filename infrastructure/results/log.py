@@ -173,6 +173,11 @@ class HistoryEntry:
         return {**self.record.to_json(), "message": self.message_json()}
 
 
+def definition_of(event: Any) -> Definition:
+    """The definition an ``InstrumentDefined`` event records."""
+    return Definition(**{f.name: getattr(event, f.name) for f in fields(Definition)})
+
+
 @dataclass(frozen=True)
 class InstrumentRow:
     """One version of an instrument's definition, from the log: the definition (typed), the
@@ -184,8 +189,7 @@ class InstrumentRow:
     @classmethod
     def of(cls, record: EventRecord) -> InstrumentRow:
         """The row of an ``InstrumentDefined`` event's record."""
-        names = [f.name for f in fields(Definition)]
-        return cls(record, Definition(**{name: getattr(record.event, name) for name in names}))
+        return cls(record, definition_of(record.event))
 
     @property
     def venue(self) -> str:

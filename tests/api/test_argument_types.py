@@ -45,6 +45,7 @@ VALID: dict[str, Any] = {
     "instrument": "BTC-USDT",
     "markets": [],
     "spec": {"venue": "V", "account": "acc", "instrument": "BTC-USDT", "side": "buy", "quantity": "1"},
+    "limits": [],
     "order": "c-1",
     "client_order_id": "c-1",
     "as_of": datetime(2026, 11, 20, 10, tzinfo=UTC),

@@ -74,6 +74,7 @@ CASES: dict[str, tuple[Callable[[OrderLedger, Path], Any], type[Request[Any]]]] 
     "limits": (lambda x, _: x.limits(), asks.Limits),
     "trading_states": (lambda x, _: x.trading_states(), asks.TradingStates),
     "risk": (lambda x, _: x.risk(), asks.Risk),
+    "risk_replay": (lambda x, _: x.risk_replay([]), asks.ReplayLimits),
     "check": (lambda x, _: x.check(_spec()), asks.Check),
     "exposure": (lambda x, _: x.exposure(), asks.Exposure),
     # one order

@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from orderledger.infrastructure.application.requests import (
     Check,
     Limits,
+    ReplayLimits,
     Risk,
     SetTradingState,
     TradingStates,
@@ -98,6 +99,39 @@ async def get_risk(ledger: Ledger, threshold: Threshold = Decimal("0.8")) -> lis
     `reason_unknown`) or `per_order`, with the limit's fields and its `figure`."""
     rows: list[dict[str, Any]] = await ledger.ask(Risk(threshold))
     return rows
+
+
+_LIMITS = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+        "application/x-ndjson": {"schema": {"type": "string"}},
+    },
+}
+
+
+@router.post("/risk/replay", openapi_extra={"requestBody": _LIMITS})
+async def post_risk_replay(
+    request: Request,
+    ledger: Ledger,
+    since: Annotated[
+        str | None, Query(description="judge the orders recorded from this time on (ISO 8601)")
+    ] = None,
+) -> dict[str, Any]:
+    """Limits replayed over the log (`orderledger risk replay --json`): the body is the limits,
+    a JSON array (or JSON lines) of `limit_set` objects. Answers `orders` (each recorded order
+    they would have denied or flagged, with its `breaches`) and `path` (realized P&L and exposure
+    per account and currency at each day's end and at the `end`, as recorded and replayed).
+    Writes nothing: the read role is enough."""
+    body = await read_body(request)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Problem(400, "the body must be UTF-8 text: the limits, a JSON array or JSON lines") from None
+    answer: dict[str, Any] = await ledger.read(
+        "POST /risk/replay", ReplayLimits(text, moment(since, "since"))
+    )
+    return answer
 
 
 @router.get("/risk/stream", response_class=StreamingResponse, responses=SSE_RESPONSES)
