@@ -3,8 +3,8 @@ REST client) pointed at the loopback Hyperliquid (tests/support/hyperliquid_venu
 real ``Collector``.
 
 The endpoint URL replaces the host of every URL ccxt holds for the exchange before the first
-watch (CONNECTIONS.md §4.2); Hyperliquid needs only the wallet address for these reads. ccxt's
-client does not reconnect (§4.3): the collector's loop does. Under every fault schedule the books
+watch (docs/venue-facts.md, "ccxt and ccxt.pro"); Hyperliquid needs only the wallet address for
+these reads. ccxt's client does not reconnect: the collector's loop does. Under every fault schedule the books
 equal the clean run's. SQLite and PostgreSQL; no wall-clock waits in the test.
 """
 

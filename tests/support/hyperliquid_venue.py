@@ -1,6 +1,6 @@
 """A loopback Hyperliquid: the WebSocket (``/ws``) and info (``POST /info``) protocols on 127.0.0.1.
 
-It speaks what CONNECTIONS.md §1 records of the venue: the plain-text greeting
+It speaks what docs/venue-facts.md ("Hyperliquid") records of the venue: the plain-text greeting
 ``Websocket connection established.``, ``{"method": "subscribe", "subscription": {...}}``
 answered on ``subscriptionResponse``, ``{"method": "ping"}`` answered ``{"channel": "pong"}``,
 ``userFills`` and ``userFundings`` opening with an ``isSnapshot: true`` message, ``orderUpdates``
@@ -105,7 +105,7 @@ HYPE_ORDER: dict[str, Any] = {
 
 def funding_entry() -> dict[str, Any]:
     """The published userFunding entry (SOL short received 75.635093 USDC) as the userFundings
-    channel carries it: ``time`` beside the delta's fields (CONNECTIONS.md §1.6)."""
+    channel carries it: ``time`` beside the delta's fields (docs/venue-facts.md, "Hyperliquid")."""
     entry = flows.raw("hyperliquid", "rest_user_funding")
     delta = {k: v for k, v in entry["delta"].items() if k != "type"}
     return {"time": entry["time"], **delta}

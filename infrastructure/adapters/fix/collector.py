@@ -4,7 +4,7 @@ the engine already writes).
 QuickFIX/J's ``FileLog`` and QuickFIX C++'s (also the Python ``quickfix`` package) append one
 message per line, SOH delimiters kept, optionally after a time stamp; C++ rotates with
 ``backup()`` (the file renamed to ``….messages.backup.N.log``, a fresh ``….current.log``
-created) and both truncate with ``clear()`` (design/CONNECTIONS.md §6). The follower:
+created) and both truncate with ``clear()`` (docs/venue-facts.md, "FIX engines' message logs"). The follower:
 
 * tracks the open file by (device, inode) and its offset;
 * on a rename (the path now names another inode) drains the old file to its end, then opens

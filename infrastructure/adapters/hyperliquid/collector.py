@@ -13,7 +13,7 @@ orders are ``frontendOpenOrders`` as reconciliation rows.
 
 :class:`HyperliquidWatchSource` follows other traders: ``webData2`` for each address, spread
 over connections of at most :data:`USERS_PER_CONNECTION` users, at most
-:data:`MAX_CONNECTIONS` connections (CONNECTIONS.md §1.4: plan for 10 connections per IP and 10
+:data:`MAX_CONNECTIONS` connections (docs/venue-facts.md, "Hyperliquid": plan for 10 connections per IP and 10
 distinct users). Each ``webData2`` frame is the trader's complete open orders; it is ingested
 as a reconciliation snapshot of the account named by the address (``snapshots`` format:
 :func:`~orderledger.infrastructure.adapters.hyperliquid.web_data_snapshot`), so new orders,

@@ -1,5 +1,5 @@
 """The Lighter collector's source: the account channels over Lighter's WebSocket, REST backfill
-and the market map (docs/collect.md, "Lighter"; the venue's facts: CONNECTIONS.md §2).
+and the market map (docs/collect.md, "Lighter"; the venue's facts: docs/venue-facts.md, "Lighter").
 
 * **Connect.** The market map first (``GET /api/v1/orderBookDetails``: market index → symbol,
   size and price decimals), then the WebSocket: the server's ``{"type":"connected"}`` greeting

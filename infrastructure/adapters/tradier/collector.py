@@ -1,6 +1,6 @@
 """The ``tradier`` collector: poll the account's orders (with tags) within the rate limit.
 
-Tradier's account stream names no fill (CONNECTIONS.md §3), so the orders reply is the source of
+Tradier's account stream names no fill (docs/venue-facts.md, "Tradier"), so the orders reply is the source of
 record: ``GET {endpoint}/accounts/{account}/orders?includeTags=true`` (the day's orders), each
 reply a frame of the ``tradier`` format (its feed infers the fills from the cumulative
 ``exec_quantity``/``avg_fill_price``). A reply identical to the previous one holds no new fact

@@ -28,7 +28,7 @@ new one, and the collector reconnects and backfills from the last booked point.
 The endpoint: ``mainnet`` (the exchange's own URLs), ``testnet`` (ccxt's sandbox mode), or a URL,
 which replaces the scheme and host of every URL in the exchange's ``urls['api']`` (``ws``/``wss``
 for WebSocket URLs, ``http``/``https`` for the rest, keeping each path), set before the first
-watch: ccxt caches a WebSocket client per URL on first use (CONNECTIONS.md §4.2).
+watch: ccxt caches a WebSocket client per URL on first use (docs/venue-facts.md, "ccxt and ccxt.pro").
 """
 
 from __future__ import annotations
@@ -269,9 +269,10 @@ class CcxtSource:
         """Call ``watch_*`` over and over; after each return, send what changed in ccxt's cache.
 
         ccxt resolves only a watch that is waiting: structures that arrive in a burst while none
-        waits are in the cache but returned with the next message (CONNECTIONS.md §4.1). So the
-        watch is the wake-up and the cache is read: every entry not sent yet in its present
-        state (status, filled amount, update time) is sent, nothing is left for a later message."""
+        waits are in the cache but returned with the next message (docs/venue-facts.md, "ccxt
+        and ccxt.pro"). So the watch is the wake-up and the cache is read: every entry not sent yet
+        in its present state (status, filled amount, update time) is sent, nothing is left for a
+        later message."""
         watch = getattr(self.exchange, name)
         sent: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         while True:
