@@ -30,7 +30,7 @@ def _tracked() -> list[Path]:
 def test_every_document_named_in_the_repository_is_in_it() -> None:
     missing = []
     for path in _tracked():
-        if not path.is_file():
+        if not path.is_file() or path.name == Path(__file__).name:
             continue
         text = path.read_text(encoding="utf-8", errors="replace")
         for number, line in enumerate(text.splitlines(), start=1):
