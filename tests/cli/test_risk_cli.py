@@ -188,3 +188,30 @@ def test_risk_shows_the_days_drawdown(file_ledger_url: str, tmp_path: Path) -> N
     run = run_cli("risk", "--json", db=db, cwd=cwd)
     [row] = json.loads(run.stdout)
     assert (row["status"], row["kind"], row["figure"]) == ("breached", "max_drawdown", "50")
+
+
+def test_verify_holds_on_a_ledger_of_limits_and_trading_states(file_ledger_url: str, tmp_path: Path) -> None:
+    """Limits and trading states are facts on aggregates of their own, not orders: verify, full and
+    incremental, reads each stored under its fact's ID (it once reported every one misfiled)."""
+    db, cwd = file_ledger_url, tmp_path
+    # Given a limit set, a halt, a resumption and a limit cleared: four facts, none an order's
+    steps = [
+        ("limit", "set", "account", "main", "max_order_notional", "250", "--by", "alice"),
+        ("halt", "--account", "main", "--by", "alice", "--reason", "flash crash"),
+    ]
+    for step in steps:
+        assert run_cli(*step, db=db, cwd=cwd).returncode == 0
+    # Then verify holds, whole and from the anchor the first one left
+    run = run_cli("verify", "--full", db=db, cwd=cwd)
+    assert run.returncode == 0, run.describe()
+    assert run_cli("head", db=db, cwd=cwd).returncode == 0
+    for step in [
+        ("resume", "--account", "main", "--by", "bob"),
+        ("limit", "set", "tag", "strategy=mm", "max_orders", "3", "--interval", "60", "--by", "bob"),
+        ("limit", "clear", "account", "main", "max_order_notional", "--by", "bob"),
+    ]:
+        assert run_cli(*step, db=db, cwd=cwd).returncode == 0
+    run = run_cli("verify", db=db, cwd=cwd)
+    assert run.returncode == 0, run.describe()
+    run = run_cli("verify", "--full", db=db, cwd=cwd)
+    assert run.returncode == 0, run.describe()
