@@ -26,6 +26,7 @@ from orderledger.infrastructure.application.asking import Request, request, stre
 
 if TYPE_CHECKING:  # named in a string: the writes, the lake and the views are imported when first asked
     from orderledger.infrastructure.application.lake import LakeReport  # noqa: F401
+    from orderledger.infrastructure.application.placed import Placed  # noqa: F401
     from orderledger.infrastructure.application.recording import Ingested, IngestReport  # noqa: F401
     from orderledger.infrastructure.application.risk import CheckResult  # noqa: F401
     from orderledger.infrastructure.ingest.inbound import Inbound, Result
@@ -80,15 +81,22 @@ class Ingest(Request["Ingested"], role="write"):
 
 @request
 class Record(Request["Result"], role="write"):
-    """Record one ledger-format message (``OrderLedger.record``); ``strict``: a refusal raises.
-    ``check``: the pre-trade check first, at ``now`` (None: the ledger's clock), a denied
-    request journaled as ``denied`` (``OrderLedger.placing`` records its request so)."""
+    """Record one ledger-format message (``OrderLedger.record``); ``strict``: a refusal raises. A
+    request of ours is judged by the risk door first, a denied one journaled as ``denied``."""
 
     message: dict[str, Any]
     origin: str = "api"
     strict: bool = False
-    check: bool = False
-    now: datetime | None = None
+
+
+@request
+class PlaceOrder(Request["Placed"], role="write"):
+    """Place an order of ours through the risk door in one transaction (``POST /orders``): the
+    request's fields (``client_order_id`` and ``ts`` made when absent; ``override`` to let it
+    through its breaches, who and why), checked and recorded, or denied with each breach."""
+
+    spec: dict[str, Any]
+    origin: str = "api"
 
 
 @request
@@ -283,6 +291,7 @@ COMMANDS: tuple[type[Request[Any]], ...] = (
     IngestInbound,
     Ingest,
     Record,
+    PlaceOrder,
     DefineInstrument,
     LoadCcxtMarkets,
     Settle,
@@ -319,6 +328,7 @@ __all__ = [
     "IngestStream",
     "InitDatabase",
     "LoadCcxtMarkets",
+    "PlaceOrder",
     "Rebuild",
     "Record",
     "RotateCursorSecret",

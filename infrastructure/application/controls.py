@@ -30,6 +30,7 @@ from orderledger.infrastructure.results.positions import ExposureRow
 if TYPE_CHECKING:
     from orderledger.infrastructure.application import commands
     from orderledger.infrastructure.application.collectors import CollectorRow
+    from orderledger.infrastructure.application.placed import Placed
     from orderledger.infrastructure.application.risk import (
         CheckResult,
         LimitRow,
@@ -44,6 +45,7 @@ else:  # the names of signatures, for the argument checks' hints (AsyncOrderLedg
         __name__,
         {
             "orderledger.infrastructure.application.collectors": ("CollectorRow",),
+            "orderledger.infrastructure.application.placed": ("Placed",),
             "orderledger.infrastructure.application.risk": ("CheckResult", "LimitRow", "TradingStateRow"),
             "orderledger.infrastructure.application.watch": ("LimitStatus",),
             "orderledger.infrastructure.ingest.inbound": ("Result",),
@@ -128,6 +130,13 @@ class RiskControls:
         every limit its worst case would breach and what its account's trading state forbids.
         Records nothing, except the halt the daily loss rule sets when that limit is passed."""
         return self._ledger.handle(commands.Check(spec))
+
+    def place(self, spec: dict[str, Any]) -> Placed:
+        """Place an order of ours through the risk door (the fields of a request; its client
+        order ID and time made when absent, ``override`` to let it through its breaches): judged
+        and recorded in one transaction, the order as recorded or the denial with its breaches
+        (``POST /orders``). ``placing`` is this with the venue's answer recorded after it."""
+        return self._ledger.handle(commands.PlaceOrder(spec))
 
 
 T = TypeVar("T")

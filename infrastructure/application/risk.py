@@ -426,15 +426,38 @@ FIGURES: dict[str, Callable[[Reads, Limit, Worst], Figure]] = {
 # ---------------------------------------------------------------------- the check
 
 
-def denial(ledger: OrderLedger, now: datetime) -> Callable[[Any], str | None]:
-    """The pre-trade check as ``recording.record``'s ``deny``: the reasons a request is denied at
-    ``now``, or None (a ``Record`` request with ``check``; ``OrderLedger.placing``)."""
+RISK_FACTS = ("LimitSet", "TradingStateSet")
+"""The events that can make the door deny anything: without one in the log it has nothing to
+judge, and a batch of our requests is recorded as one commit, as every other batch is."""
 
-    def deny(request: Any) -> str | None:
-        result = check(ledger, request, now)
-        return None if result.allowed else "; ".join(result.reasons)
 
-    return deny
+def armed(ledger: OrderLedger) -> bool:
+    """Whether a limit or a trading state was ever recorded (one look-up in the log's index by
+    event type, inside the write transaction the door runs in: exact across processes)."""
+    with ledger.db.read() as tx:
+        marks = ", ".join("?" for _ in RISK_FACTS)
+        found = tx.one(f"SELECT 1 FROM events WHERE event_type IN ({marks}) LIMIT 1", RISK_FACTS)
+    return found is not None
+
+
+def at_the_door(ledger: OrderLedger, item: Any, now: datetime) -> None:
+    """Judge one request of ours (``item``, an ``Inbound`` holding a ``RequestMessage``) at the
+    ledger's time ``now``, inside the write transaction that then records it: a breach denies it
+    (``item.denied``, with ``item.breaches``), unless the request carries an ``override``, which
+    lets it through with the breaches it passed, who and why noted in the journal."""
+    request = item.messages[0]
+    result = check(ledger, request, now)
+    if result.allowed:
+        return
+    breaches = result.to_json()["breaches"]
+    override = request.override
+    if override is None:
+        item.denied, item.breaches = "; ".join(result.reasons), breaches
+        return
+    item.breaches = breaches
+    item.notes.append(
+        f"risk override by {override['by']} ({override['reason']}) of: {'; '.join(result.reasons)}"
+    )
 
 
 def check(ledger: OrderLedger, request: Any, now: datetime) -> CheckResult:

@@ -91,12 +91,13 @@ def test_a_bad_limit_is_one_line_and_changes_nothing(file_ledger_url: str, tmp_p
     assert cli_json("limits", "--json", db=file_ledger_url, cwd=tmp_path) == []
 
 
-def _fill(cid: str, side: str, quantity: str, minute: int) -> list[dict[str, str]]:
+def _fill(cid: str, side: str, quantity: str, minute: int) -> list[dict[str, object]]:
+    """An order filled in full as a venue reports it (external: a fact the risk door never refuses)."""
     ts = f"2025-03-03T09:{minute:02d}:00Z"
     book = {"venue": "x", "account": "main", "instrument": "BTC-USDT"}
     return [
         {"type": "request", "client_order_id": cid, **book, "side": side, "order_type": "limit",
-         "quantity": quantity, "price": "100", "ts": ts},
+         "quantity": quantity, "price": "100", "external": True, "ts": ts},
         {"type": "fill", "client_order_id": cid, "trade_id": f"t-{cid}", "quantity": quantity,
          "price": "100", "ts": ts},
     ]  # fmt: skip
@@ -215,3 +216,29 @@ def test_verify_holds_on_a_ledger_of_limits_and_trading_states(file_ledger_url: 
     assert run.returncode == 0, run.describe()
     run = run_cli("verify", "--full", db=db, cwd=cwd)
     assert run.returncode == 0, run.describe()
+
+
+def test_ingest_denies_a_request_of_ours_on_a_halted_account(file_ledger_url: str, tmp_path: Path) -> None:
+    db, cwd = file_ledger_url, tmp_path
+    # Given the account halted by alice
+    assert (
+        run_cli("halt", "--account", "main", "--by", "alice", "--reason", "x", db=db, cwd=cwd).returncode == 0
+    )
+    request = {"type": "request", "client_order_id": "c-1", **json.loads(ORDER), "ts": "2025-03-03T09:00:00Z"}
+    (tmp_path / "in.jsonl").write_text(json.dumps(request) + "\n")
+    # When a request of ours is ingested
+    run = run_cli("ingest", "in.jsonl", db=db, cwd=cwd)
+    # Then it is denied (exit 1, saying why), no order exists, and the journal says denied
+    assert run.returncode == 1, run.describe()
+    assert run.stderr_lines == ["line 1: denied: trading is halted (set by alice: x)"], run.describe()
+    assert "0 applied" in run.stdout and "1 denied" in run.stdout
+    assert cli_json("orders", "--json", db=db, cwd=cwd) == []
+    denied = cli_json("messages", "--outcome", "denied", "--json", db=db, cwd=cwd)  # one JSON line
+    assert (denied["client_order_id"], denied["reason"]) == ("c-1", "trading is halted (set by alice: x)")
+    # And with an override by carol it is recorded, who and why in the journal
+    override = {"by": "carol", "reason": "client hedge"}
+    (tmp_path / "in.jsonl").write_text(json.dumps({**request, "override": override}) + "\n")
+    assert run_cli("ingest", "in.jsonl", db=db, cwd=cwd).returncode == 0
+    [order] = cli_json("orders", "--json", db=db, cwd=cwd)
+    assert order["client_order_id"] == "c-1"
+    assert run_cli("verify", "--full", db=db, cwd=cwd).returncode == 0

@@ -54,11 +54,13 @@ def spec(side: str = "buy", quantity: str = "1", price: str | None = "100", **mo
 
 
 def filled(ledger: OrderLedger, cid: str, side: str, quantity: str, price: str, ts: str, **fill: Any) -> None:
-    """An order requested and filled in full at venue time ``ts`` (placed without the check)."""
+    """An order filled in full at venue time ``ts``, as a venue reports it (an external order: a
+    fact the ledger learns, which the risk door never refuses)."""
     request = {
         "type": "request",
         "client_order_id": cid,
         **spec(side, quantity, price),
+        "external": True,
         "ts": at(ts).isoformat(),
     }
     assert ledger.record(request).outcome is Outcome.APPLIED
@@ -287,10 +289,19 @@ def test_a_denied_placement_is_journaled_and_never_sent(desk: OrderLedger) -> No
     assert sent == [] and list(desk.orders()) == []
     [message] = [m for m in desk.messages() if m.client_order_id == "c-denied"]
     assert message.outcome == "denied" and "would be 100" in str(message.reason)
-    # And placing without the check sends it
-    with desk.placing(spec("buy", "1", "100", client_order_id="c-unchecked"), check=False) as placement:
+    # And the check cannot be left out: only an override lets the order through, journaled
+    # with who and why and the breach it passed
+    with pytest.raises(InvalidInputError, match="always passes the risk door"):
+        desk.placing(spec("buy", "1", "100", client_order_id="c-unchecked"), check=False).__enter__()
+    override = {"by": "carol", "reason": "hedge"}
+    with desk.placing(spec(client_order_id="c-overridden"), override=override) as placement:
         placement.accepted("v-2")
-    assert [o.client_order_id for o in desk.orders()] == ["c-unchecked"]
+    assert [o.client_order_id for o in desk.orders()] == ["c-overridden"]
+    message, _accepted = [m for m in desk.messages() if m.client_order_id == "c-overridden"]
+    assert message.outcome == "applied"
+    assert message.reason == (
+        "risk override by carol (hedge) of: max_order_notional 50 on account main: would be 100"
+    )
 
 
 def test_reduce_only_and_halted_accounts(desk: OrderLedger) -> None:
@@ -651,8 +662,8 @@ def test_the_async_placing_checks_too(file_ledger_url: str) -> None:
             with pytest.raises(OrderDeniedError, match="trading is halted"):
                 async with ledger.placing(spec()):
                     pytest.fail("a halted account sent an order")
-            # And without the check it is placed
-            async with ledger.placing(spec(), check=False) as placement:
+            # And with an override it is placed
+            async with ledger.placing(spec(), override={"by": "carol", "reason": "unwind"}) as placement:
                 await placement.accepted("v-1")
             return [o.client_order_id for o in await ledger.orders()]
 

@@ -9,16 +9,17 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from orderledger.infrastructure.application.requests import (
     Check,
     Limits,
+    PlaceOrder,
     Risk,
     SetTradingState,
     TradingStates,
 )
-from orderledger.infrastructure.http.access import Ledger, moment, read_body
+from orderledger.infrastructure.http.access import Ledger, moment, origin, read_body
 from orderledger.infrastructure.http.listing import KnownParameters
 from orderledger.infrastructure.http.problems import Problem
 from orderledger.infrastructure.http.stream import SSE_RESPONSES, risk_alerts, sse
@@ -85,6 +86,28 @@ async def post_check(request: Request, ledger: Ledger) -> dict[str, Any]:
     spec = await _object(request, "a request's fields")
     answer: dict[str, Any] = await ledger.ask(Check(spec))
     return answer
+
+
+@router.post(
+    "/orders",
+    status_code=201,
+    openapi_extra={"requestBody": _OBJECT},
+    responses={403: {"description": "denied by the risk door"}, 409: {"description": "refused"}},
+)
+async def post_orders(request: Request, ledger: Ledger) -> JSONResponse:
+    """Place an order of ours (a request's fields; `client_order_id` and `ts` made when absent)
+    through the risk door, checked and recorded in one transaction: 201 with the `order`; 200
+    when the same request was recorded before; 403 denied, with each of its `breaches`; 409 when
+    the ledger refused the request (a client order ID in use). `override` (`{"by", "reason"}`)
+    lets it through its breaches, journaled with who and why. Needs write."""
+    spec = await _object(request, "a request's fields")
+    placed: dict[str, Any] = await ledger.ask(PlaceOrder(spec, origin(request, "http-orders")))
+    outcome = placed["outcome"]
+    if outcome == "denied":
+        raise Problem(403, f"denied: {placed['reason']}", **placed)
+    if outcome == "rejected":
+        raise Problem(409, f"refused: {placed['reason']}", **placed)
+    return JSONResponse(placed, status_code=201 if outcome == "applied" else 200)
 
 
 @router.get("/risk")

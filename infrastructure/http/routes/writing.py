@@ -116,6 +116,12 @@ def message_lines(body: bytes, media: str, fmt: str) -> list[bytes]:
 
 def _outcome_response(report: dict[str, Any]) -> JSONResponse:
     rejected = [r for r in report["results"] if r["outcome"] == Outcome.REJECTED]
+    denied = [r for r in report["results"] if r["outcome"] == Outcome.DENIED]
+    if not rejected and denied:
+        first = denied[0]
+        where = f"line {first['line']}" if first["line"] is not None else "the message"
+        detail = f"{where} denied: {first['reason']} ({len(denied)} of {report['lines']} denied)"
+        raise Problem(403, detail, **report)
     if not rejected:
         return JSONResponse(report)
     first = rejected[0]
@@ -147,7 +153,8 @@ async def post_messages(
     (needs write).
 
     200 when every input was accepted (applied, duplicate, parked or ignored); 422 with the
-    same report when any was rejected (the others are recorded unless `strict`)."""
+    same report when any was rejected (the others are recorded unless `strict`); else 403 with
+    it when the risk door denied a request of ours (each with its `breaches`)."""
     given = tuple((name, value) for name, value in options.items() if value is not None)
     asked = Ingest((), origin(request), format, venue, account, strict, given)
     ledger.admit(asked)  # before the body is read
