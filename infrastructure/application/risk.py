@@ -40,6 +40,7 @@ from orderledger.domain.values import (
 from orderledger.infrastructure.application.daily_pnl import day_pnl_path
 from orderledger.infrastructure.application.exposure import ExposureBook, fold_exposure, read_exposure
 from orderledger.infrastructure.application.queries import latest_mark
+from orderledger.infrastructure.audit.search import EVENT_SELECT, decoded_events
 from orderledger.projections.risk import LIMITS_TABLE, STATES_TABLE, LimitFact, StateFact
 
 if TYPE_CHECKING:
@@ -397,19 +398,46 @@ def _drawdown(reads: Reads, limit: Limit, order: Worst) -> Figure:
 
 
 def _orders(reads: Reads, limit: Limit, order: Worst) -> Figure:
-    """The orders of the scope requested within the last ``interval`` seconds, this one too."""
+    """The orders of the scope the ledger recorded within the last ``interval`` seconds of its
+    clock (``order.now``), this one too: by the time each request was recorded, never by the
+    ``ts`` its sender put on it (``requested_within``)."""
     assert limit.interval is not None
-    ledger = reads.ledger
-    since = order.now - timedelta(seconds=limit.interval) + timedelta(microseconds=1)
+    since = order.now - timedelta(seconds=limit.interval)
     if limit.scope == "tag":
         name, _, value = limit.target.partition("=")
-        tagged = sum(1 for r in ledger.orders(since=since, until=order.now) if r.tags.get(name) == value)
-        return Decimal(tagged + 1), "", None
-    if limit.scope == "account":
-        found = ledger.orders(account=order.account, since=since, until=order.now)
-    else:
-        found = ledger.orders(instrument=order.instrument, since=since, until=order.now)
+        tags = requested_within(reads.ledger, since, order.now, tags=True)
+        return Decimal(sum(1 for found in tags if found.get(name) == value) + 1), "", None
+    column, target = (
+        ("account", order.account) if limit.scope == "account" else ("instrument", order.instrument)
+    )
+    found = requested_within(reads.ledger, since, order.now, **{column: target})
     return Decimal(len(found) + 1), "", None
+
+
+def requested_within(
+    ledger: OrderLedger,
+    since: datetime,
+    until: datetime,
+    *,
+    account: str | None = None,
+    instrument: str | None = None,
+    tags: bool = False,
+) -> list[Any]:
+    """The orders the ledger recorded after ``since`` and up to ``until`` (its own times, the
+    log's ``ts_recorded``, read through its index), of an account or instrument: each one's
+    client order ID, or with ``tags`` its tags (read from its request's payload)."""
+    clauses = ["event_type = ?", "ts_recorded > ?", "ts_recorded <= ?"]
+    params: list[Any] = ["OrderRequested", format_timestamp(since), format_timestamp(until)]
+    for column, value in (("account", account), ("instrument", instrument)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    where = " AND ".join(clauses)
+    with ledger.db.read() as tx:
+        if not tags:
+            return [row[0] for row in tx.all(f"SELECT client_order_id FROM events WHERE {where}", params)]
+        rows = tx.all(f"SELECT {EVENT_SELECT} FROM events WHERE {where}", params)
+    return [event.tags for _, event, _ in decoded_events(ledger.mapper, rows)]
 
 
 FIGURES: dict[str, Callable[[Reads, Limit, Worst], Figure]] = {

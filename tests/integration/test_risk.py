@@ -258,25 +258,48 @@ def test_a_limit_that_cannot_be_evaluated_denies(desk: OrderLedger) -> None:
     assert "no price to value the order" in desk.check(spec("buy", "1", None)).reasons[0]
 
 
-def test_max_orders_counts_the_orders_within_the_interval(desk: OrderLedger) -> None:
-    # Given at most 2 orders of strategy=mm per 60 s, and mm orders at 11:58:59 and 11:59:30
+def test_max_orders_counts_the_orders_the_ledger_recorded_within_the_interval(
+    make_ledger: Callable[..., OrderLedger],
+) -> None:
+    # Given the ledger's clock, and at most 2 orders of strategy=mm per 60 s
+    now = [MORNING]
+    desk = make_ledger(clock=lambda: now[0])
     desk.set_limit("tag", "strategy=mm", "max_orders", "2", interval=60, set_by="alice", ts=MORNING)
-    for cid, ts in (("m1", "11:58:59"), ("m2", "11:59:30")):
-        message = {
-            "type": "request",
-            "client_order_id": cid,
-            **spec(tags={"strategy": "mm"}),
-            "ts": at(ts).isoformat(),
-        }
-        desk.record(message)
+    # When mm orders are recorded at 11:58:59 and 11:59:30 by the ledger's clock, their senders
+    # dating them 2099 and 2020 (a client's ts counts for nothing here)
+    for cid, recorded, ts in (
+        ("m1", "11:58:59", "2099-01-01T00:00:00Z"),
+        ("m2", "11:59:30", "2020-01-01T00:00:00Z"),
+    ):
+        now[0] = at(recorded)
+        message = {"type": "request", "client_order_id": cid, **spec(tags={"strategy": "mm"}), "ts": ts}
+        assert desk.record(message).outcome is Outcome.APPLIED
     # Then at 12:00 the window (11:59:00, 12:00:00] holds m2: with this one, 2 ≤ 2
+    now[0] = NOW
     assert desk.check(spec(tags={"strategy": "mm"})).allowed
     # And an order of another strategy is not counted against mm
     assert desk.check(spec(tags={"strategy": "arb"})).allowed
-    # And once this one is placed, the next mm order is the third: denied
-    with desk.placing(spec(tags={"strategy": "mm"})) as placement:
+    # And once this one is placed (dated 2099 by its sender), the next mm order is the third: denied
+    with desk.placing(spec(tags={"strategy": "mm"}, ts="2099-01-01T00:00:00Z")) as placement:
         placement.accepted("v-1")
     assert [b.figure for b in desk.check(spec(tags={"strategy": "mm"})).breaches] == [Decimal(3)]
+
+
+def test_orders_dated_by_their_senders_in_2020_or_2099_are_counted(
+    make_ledger: Callable[..., OrderLedger],
+) -> None:
+    # Given at most 3 orders an hour on account main, and the ledger's clock at 12:00
+    desk = make_ledger(clock=lambda: NOW)
+    desk.set_limit("account", "main", "max_orders", "3", interval=3600, set_by="alice", ts=MORNING)
+    # When 15 requests are recorded, dated 2020 and 2099 by their senders in turn
+    dates = ["2020-06-01T00:00:00Z", "2099-06-01T00:00:00Z"]
+    results = [
+        desk.record({"type": "request", "client_order_id": f"c-{n}", **spec(), "ts": dates[n % 2]})
+        for n in range(15)
+    ]
+    # Then the first 3 are recorded (1, 2, 3 ≤ 3) and the other 12 denied (4 > 3): 3 orders
+    assert [r.outcome for r in results] == [Outcome.APPLIED] * 3 + [Outcome.DENIED] * 12
+    assert len(list(desk.orders())) == 3
 
 
 def test_a_denied_placement_is_journaled_and_never_sent(desk: OrderLedger) -> None:

@@ -4,14 +4,18 @@ ledger is recorded whatever the limits say."""
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from orderledger import OrderLedger, Outcome
+from tests.support.postgres import empty_database
 
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 MORNING = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
@@ -94,3 +98,81 @@ def test_without_limits_or_states_a_batch_of_requests_is_one_commit(desk: OrderL
     assert report.counts["applied"] == 5
     # Then the five were journaled together: one commit (one received_at)
     assert len({m.received_at for m in desk.messages()}) == 1
+
+
+def _placer(url: str, moment: datetime, worker: int, start: Any, answers: Any) -> None:
+    """One process: waits for the others, then places 2 orders at the ledger time ``moment``."""
+    outcomes = []
+    with OrderLedger(url, clock=lambda: moment) as ledger:
+        start.wait()
+        for n in range(2):
+            result = ledger.record(request(f"w{worker}-{moment.minute}-{n}"))
+            outcomes.append(str(result.outcome))
+    answers.put(outcomes)
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_four_processes_placing_two_orders_each_record_exactly_the_limit(store: str, tmp_path: Any) -> None:
+    with empty_database(store, tmp_path, "ledger.db") as url:
+        # Given at most 3 orders a minute on account main
+        with OrderLedger(url, clock=lambda: MORNING) as desk:
+            desk.set_limit("account", "main", "max_orders", "3", interval=60, set_by="alice", ts=MORNING)
+        forked = multiprocessing.get_context("fork")
+        for round_ in range(6):
+            # When 4 processes each place 2 orders at once, at a ledger time 2 minutes after the
+            # last round's (its orders are out of this round's window)
+            moment = NOW.replace(minute=2 * round_)
+            start, answers = forked.Barrier(4), forked.Queue()
+            workers = [
+                forked.Process(target=_placer, args=(url, moment, w, start, answers)) for w in range(4)
+            ]
+            for worker in workers:
+                worker.start()
+            outcomes = [o for _ in workers for o in answers.get(timeout=120)]
+            for worker in workers:
+                worker.join()
+            # Then exactly 3 of the 8 are recorded (1, 2, 3 ≤ 3) and 5 denied (4 > 3), every round
+            assert sorted(outcomes) == ["applied"] * 3 + ["denied"] * 5, (round_, outcomes)
+        with OrderLedger(url) as desk:
+            assert len(list(desk.orders())) == 18
+
+
+STEPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("advance"), st.integers(1, 90)),
+        st.tuples(
+            st.just("request"), st.sampled_from(["2020-01-01T00:00:00Z", "2099-12-31T00:00:00Z", "now"])
+        ),
+        st.tuples(st.just("state"), st.sampled_from(["halted", "active"])),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=STEPS)
+def test_no_request_of_ours_passes_what_a_limit_or_state_forbids(steps: list[tuple[str, Any]]) -> None:
+    # Given at most 3 orders a minute on account main, any interleaving of requests (dated by
+    # their senders in the past, the future or now), halts, resumptions and the clock moving on
+    now = [NOW]
+    with OrderLedger("memory://", clock=lambda: now[0]) as desk:
+        desk.set_limit("account", "main", "max_orders", "3", interval=60, set_by="alice", ts=MORNING)
+        halted, changed = False, None
+        recorded: list[tuple[datetime, bool]] = []  # each applied request: when, and whether halted then
+        for n, (kind, value) in enumerate(steps):
+            if kind == "advance":
+                now[0] = now[0] + timedelta(seconds=value)
+            elif kind == "state" and changed != now[0]:  # one state per instant
+                desk.set_trading_state(value, account="main", set_by="alice")
+                halted, changed = value == "halted", now[0]
+            elif kind == "request":
+                ts = now[0].isoformat() if value == "now" else value
+                if desk.record(request(f"c-{n}", ts=ts)).outcome is Outcome.APPLIED:
+                    recorded.append((now[0], halted))
+        # Then no order was recorded while its account was halted, and no 60 s window of the
+        # ledger's clock holds more than 3 of them
+        assert not any(was_halted for _, was_halted in recorded)
+        for at, _ in recorded:
+            window = [t for t, _ in recorded if at - timedelta(seconds=60) < t <= at]
+            assert len(window) <= 3, (at, recorded)
+        assert len(list(desk.orders())) == len(recorded)
