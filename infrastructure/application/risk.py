@@ -68,6 +68,7 @@ class LimitRow(Limit):
             **self.__dict__,
             "value": format_decimal(self.value),
             "ts_event": format_timestamp(self.ts_event),
+            "since": _shown(self.since),
         }
         return {k: v for k, v in data.items() if v is not None}
 
@@ -81,10 +82,18 @@ class TradingStateRow:
     set_by: str
     reason: str | None
     ts_event: datetime
+    since: datetime | None = None
+    """When it takes effect: its ``ts_event``, or the time the ledger recorded it if later."""
+    scheduled: bool = False
+    """Dated after the moment asked about: it takes effect at ``since``, not yet."""
 
     def to_json(self) -> dict[str, Any]:
-        data = {**self.__dict__, "ts_event": format_timestamp(self.ts_event)}
+        data = {**self.__dict__, "ts_event": format_timestamp(self.ts_event), "since": _shown(self.since)}
         return {k: v for k, v in data.items() if v is not None}
+
+
+def _shown(moment: datetime | None) -> str | None:
+    return None if moment is None else format_timestamp(moment)
 
 
 @dataclass(frozen=True)
@@ -118,46 +127,105 @@ class CheckResult:
 # ---------------------------------------------------------------------- reading the facts
 
 
-def _facts(ledger: OrderLedger, table: str, as_of: datetime | None) -> list[tuple[Any, ...]]:
-    clause, params = "", []
-    if as_of is not None:
-        clause, params = " WHERE ts_event <= ?", [format_timestamp(as_of)]
+@dataclass(frozen=True)
+class InForce:
+    """What is in force at a moment of the ledger's clock (``in_force``), and what is scheduled
+    after it."""
+
+    limits: list[Limit]
+    states: list[TradingStateRow]
+    scheduled_limits: list[Limit]
+    scheduled_states: list[TradingStateRow]
+
+
+def _facts(ledger: OrderLedger, table: str) -> list[tuple[Any, ...]]:
     with ledger.db.read() as tx:
-        return list(
-            tx.execute(f"SELECT * FROM {table}{clause} ORDER BY ts_event, position", params).fetchall()
-        )
+        return list(tx.execute(f"SELECT * FROM {table} ORDER BY position").fetchall())
+
+
+def _since(fact: LimitFact | StateFact) -> datetime:
+    """When a fact takes effect: its venue time, or when the ledger recorded it if later."""
+    return max(parse_timestamp(fact.ts_event), parse_timestamp(fact.ts_recorded))
+
+
+def in_force(ledger: OrderLedger, at: datetime | None = None) -> InForce:
+    """The one answer to "what is in force at ``at``" (None: the ledger's clock now): of each
+    limit (scope, target, kind) and each account's trading state, the latest setting taking
+    effect at or before ``at`` (``_since``: never before the ledger recorded it), a limit unless
+    it is a clearing; and every fact recorded by ``at`` taking effect after it, scheduled (one
+    recorded later was not known then). ``check``, ``limits``,
+    ``trading_states``, the standing of the limits, the HTTP API and the page read it."""
+    moment = ledger._clock() if at is None else at
+    latest: dict[tuple[str, str, str], tuple[datetime, LimitFact]] = {}
+    later_limits: list[Limit] = []
+    for row in _facts(ledger, LIMITS_TABLE.name):
+        fact = LIMITS_TABLE.from_row(row)
+        since, key = _since(fact), (fact.scope, fact.target, fact.kind)
+        if parse_timestamp(fact.ts_recorded) > moment:
+            continue  # not known yet at that moment
+        if since > moment:
+            if fact.value is not None:
+                later_limits.append(_limit(fact, since, scheduled=True))
+        elif key not in latest or latest[key][0] <= since:
+            latest[key] = (since, fact)
+    current: dict[str, tuple[datetime, StateFact]] = {}
+    later_states: list[TradingStateRow] = []
+    for row in _facts(ledger, STATES_TABLE.name):
+        state = STATES_TABLE.from_row(row)
+        since = _since(state)
+        if parse_timestamp(state.ts_recorded) > moment:
+            continue
+        if since > moment:
+            later_states.append(_state(state, since, scheduled=True))
+        elif state.account not in current or current[state.account][0] <= since:
+            current[state.account] = (since, state)
+    return InForce(
+        [_limit(f, since) for since, f in latest.values() if f.value is not None],
+        [_state(f, since) for _, (since, f) in sorted(current.items())],
+        sorted(later_limits, key=lambda x: (x.since or moment, x.key)),
+        sorted(later_states, key=lambda x: (x.since or moment, x.account)),
+    )
+
+
+def _limit(fact: LimitFact, since: datetime, *, scheduled: bool = False) -> Limit:
+    assert fact.value is not None
+    return Limit(
+        fact.scope,
+        fact.target,
+        fact.kind,
+        fact.value,
+        fact.interval,
+        fact.set_by,
+        fact.reason,
+        parse_timestamp(fact.ts_event),
+        since,
+        scheduled,
+    )
+
+
+def _state(fact: StateFact, since: datetime, *, scheduled: bool = False) -> TradingStateRow:
+    return TradingStateRow(
+        fact.account, fact.state, fact.set_by, fact.reason, parse_timestamp(fact.ts_event), since, scheduled
+    )
 
 
 def limits_in_force(ledger: OrderLedger, as_of: datetime | None = None) -> list[Limit]:
-    """The limits in force at venue time ``as_of`` (None: after every limit recorded): the
-    latest setting of each (scope, target, kind), unless it is a clearing."""
-    latest: dict[tuple[str, str, str], LimitFact] = {}
-    for row in _facts(ledger, LIMITS_TABLE.name, as_of):
-        fact = LIMITS_TABLE.from_row(row)
-        latest[(fact.scope, fact.target, fact.kind)] = fact
-    return [
-        Limit(f.scope, f.target, f.kind, f.value, f.interval, f.set_by, f.reason, parse_timestamp(f.ts_event))
-        for f in latest.values()
-        if f.value is not None
-    ]
+    """The limits in force at ``as_of`` (None: the ledger's clock now): ``in_force``'s."""
+    return in_force(ledger, as_of).limits
 
 
 def limits(ledger: OrderLedger, as_of: datetime | None = None) -> list[LimitRow]:
-    """``OrderLedger.limits``: by scope, target and kind."""
-    found = [LimitRow(**limit.__dict__) for limit in limits_in_force(ledger, as_of)]
-    return sorted(found, key=lambda row: (row.scope, row.target, row.kind))
+    """``OrderLedger.limits``: those in force by scope, target and kind, then those scheduled."""
+    found = in_force(ledger, as_of)
+    now = sorted((LimitRow(**limit.__dict__) for limit in found.limits), key=lambda row: row.key)
+    return now + [LimitRow(**limit.__dict__) for limit in found.scheduled_limits]
 
 
 def trading_states(ledger: OrderLedger, as_of: datetime | None = None) -> list[TradingStateRow]:
-    """``OrderLedger.trading_states``: each account's latest state ("" first: every account's)."""
-    latest: dict[str, StateFact] = {}
-    for row in _facts(ledger, STATES_TABLE.name, as_of):
-        fact = STATES_TABLE.from_row(row)
-        latest[fact.account] = fact
-    return [
-        TradingStateRow(f.account, f.state, f.set_by, f.reason, parse_timestamp(f.ts_event))
-        for _, f in sorted(latest.items())
-    ]
+    """``OrderLedger.trading_states``: each account's state in force ("" first: every
+    account's), then those scheduled."""
+    found = in_force(ledger, as_of)
+    return found.states + found.scheduled_states
 
 
 def state_of(states: list[TradingStateRow], account: str) -> TradingStateRow | None:
@@ -407,10 +475,10 @@ def _orders(reads: Reads, limit: Limit, order: Worst) -> Figure:
         name, _, value = limit.target.partition("=")
         tags = requested_within(reads.ledger, since, order.now, tags=True)
         return Decimal(sum(1 for found in tags if found.get(name) == value) + 1), "", None
-    column, target = (
-        ("account", order.account) if limit.scope == "account" else ("instrument", order.instrument)
-    )
-    found = requested_within(reads.ledger, since, order.now, **{column: target})
+    if limit.scope == "account":
+        found = requested_within(reads.ledger, since, order.now, account=order.account)
+    else:
+        found = requested_within(reads.ledger, since, order.now, instrument=order.instrument)
     return Decimal(len(found) + 1), "", None
 
 
@@ -437,7 +505,7 @@ def requested_within(
         if not tags:
             return [row[0] for row in tx.all(f"SELECT client_order_id FROM events WHERE {where}", params)]
         rows = tx.all(f"SELECT {EVENT_SELECT} FROM events WHERE {where}", params)
-    return [event.tags for _, event, _ in decoded_events(ledger.mapper, rows)]
+    return [getattr(event, "tags", {}) for _, event, _ in decoded_events(ledger.mapper, rows)]
 
 
 FIGURES: dict[str, Callable[[Reads, Limit, Worst], Figure]] = {
@@ -492,8 +560,8 @@ def check(ledger: OrderLedger, request: Any, now: datetime) -> CheckResult:
     """Allowed, or denied with every limit the order would breach and what its state forbids."""
     order = worst_case(ledger, request, now)
     breaches: list[Breach] = []
-    states = trading_states(ledger, now)
-    current = state_of(states, order.account)
+    standing = in_force(ledger, now)
+    current = state_of(standing.states, order.account)
     state = "active" if current is None else current.state
     if state != "active" and current is not None:
         before = sum(
@@ -506,7 +574,7 @@ def check(ledger: OrderLedger, request: Any, now: datetime) -> CheckResult:
                 Breach(f"{refusal} (set by {current.set_by}: {current.reason or 'no reason given'})")
             )
     reads = Reads(ledger, order)
-    for limit in limits_in_force(ledger, now):
+    for limit in standing.limits:
         if not limit.applies(order.account, order.instrument, order.underlying, order.tags):
             continue
         figure, why, before = FIGURES[limit.kind](reads, limit, order)
@@ -569,12 +637,14 @@ __all__ = [
     "DAILY_LOSS_RULE",
     "CheckResult",
     "Held",
+    "InForce",
     "LimitRow",
     "Reads",
     "TradingStateRow",
     "Worst",
     "check",
     "held",
+    "in_force",
     "limits",
     "limits_in_force",
     "request_of",

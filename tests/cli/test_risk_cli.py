@@ -242,3 +242,41 @@ def test_ingest_denies_a_request_of_ours_on_a_halted_account(file_ledger_url: st
     [order] = cli_json("orders", "--json", db=db, cwd=cwd)
     assert order["client_order_id"] == "c-1"
     assert run_cli("verify", "--full", db=db, cwd=cwd).returncode == 0
+
+
+def test_a_state_and_a_limit_dated_in_the_future_are_scheduled(file_ledger_url: str, tmp_path: Path) -> None:
+    db, cwd = file_ledger_url, tmp_path
+    # Given a halt and a limit of 5 a venue dated 2099
+    later = {"set_by": "venue", "ts": "2099-01-01T00:00:00Z"}
+    facts = [
+        {"type": "trading_state", "account": "main", "state": "halted", **later},
+        {"type": "limit_set", "scope": "account", "target": "main", "kind": "max_order_notional",
+         "value": "5", **later},
+    ]  # fmt: skip
+    (tmp_path / "facts.jsonl").write_text("".join(json.dumps(f) + "\n" for f in facts))
+    assert run_cli("ingest", "facts.jsonl", db=db, cwd=cwd).returncode == 0
+    # Then state and limits show them as scheduled from 2099, not in force
+    [state] = cli_json("state", "--json", db=db, cwd=cwd)
+    assert (state["state"], state["since"], state["scheduled"]) == (
+        "halted",
+        "2099-01-01T00:00:00.000000Z",
+        True,
+    )
+    [limit] = cli_json("limits", "--json", db=db, cwd=cwd)
+    assert (limit["value"], limit["scheduled"]) == ("5", True)
+    run = run_cli("state", db=db, cwd=cwd)
+    assert "2099-01-01T00:00:00.000000Z (scheduled)" in run.stdout, run.describe()
+    # And the check agrees: 3 × 100 = 300 is allowed now (neither is in force)
+    assert run_cli("check", ORDER, db=db, cwd=cwd).stdout == "allowed\n"
+    # And as of 2099-06-01 both are in force: the check there would deny it
+    [then] = cli_json("state", "--json", "--as-of", "2099-06-01T00:00:00Z", db=db, cwd=cwd)
+    assert (then["state"], then["scheduled"]) == ("halted", False)
+    # And a halt now is in force at once: state shows it halted, not the scheduled one's
+    assert run_cli("halt", "--account", "main", "--by", "alice", db=db, cwd=cwd).returncode == 0
+    now, later = cli_json("state", "--json", db=db, cwd=cwd)
+    assert (now["set_by"], now["scheduled"], later["set_by"], later["scheduled"]) == (
+        "alice",
+        False,
+        "venue",
+        True,
+    )

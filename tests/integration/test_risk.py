@@ -75,12 +75,21 @@ def desk(make_ledger: Callable[..., OrderLedger]) -> OrderLedger:
     return make_ledger(clock=lambda: NOW)
 
 
-def test_limits_are_facts_answerable_as_of_any_time(desk: OrderLedger) -> None:
-    # Given a limit set at 08:00, raised at 10:00 by someone else, and cleared at 11:00
+def test_limits_are_facts_answerable_as_of_any_time(make_ledger: Callable[..., OrderLedger]) -> None:
+    # Given a limit set at 08:00, raised at 10:00 by someone else, and cleared at 11:00, each
+    # recorded then by the ledger's clock
+    now = [MORNING]
+    desk = make_ledger(clock=lambda: now[0])
+    now[0] = at("08:00")
     desk.set_limit("account", "main", "max_position", "5", set_by="alice", reason="desk rule", ts=at("08:00"))
+    now[0] = at("10:00")
     desk.set_limit("account", "main", "max_position", "8", set_by="bob", ts=at("10:00"))
+    # (recorded at 10:00 and dated 09:00 by its sender: in force from when the ledger knew it)
     desk.set_limit("instrument", "BTC-USDT", "max_order_notional", "1000", set_by="alice", ts=at("09:00"))
+    now[0] = at("11:00")
     desk.clear_limit("account", "main", "max_position", set_by="carol", ts=at("11:00"))
+    now[0] = NOW
+    assert desk.limits(as_of=at("09:30")) == desk.limits(as_of=at("08:30"))
     # Then each moment has its own limits, with who set them
     assert [(r.kind, r.value, r.set_by) for r in desk.limits(as_of=at("08:30"))] == [
         ("max_position", Decimal(5), "alice")
