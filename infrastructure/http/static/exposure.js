@@ -67,7 +67,8 @@
     out.states.replaceChildren(table(["account", "state", "set by", "since", "reason"], states.map((s) =>
       make("tr", { className: `trading-${s.state}` },
         make("td", {}, s.account ? visible(s.account) : "every account"),
-        make("td", { className: s.state === "active" ? "status on" : "status off" }, s.state.replace("_", "-")),
+        make("td", { className: s.state === "active" || s.scheduled ? "status on" : "status off" },
+          s.state.replace("_", "-") + (s.scheduled ? " (scheduled)" : "")),
         make("td", {}, visible(s.set_by)), make("td", {}, s.ts_event), make("td", {}, visible(s.reason || "")))),
       "every account active (no state ever set)"));
   }
