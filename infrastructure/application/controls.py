@@ -63,12 +63,14 @@ class RiskControls:
         return self
 
     def limits(self, *, as_of: datetime | None = None) -> list[LimitRow]:
-        """The limits in force now, or at venue time ``as_of``: who set each, when and why."""
+        """The limits in force now, or ``as_of`` a time of the ledger's clock, then those scheduled
+        after it (``scheduled``): who set each, when and why."""
         return self._ledger.handle(Limits(as_of))
 
     def trading_states(self, *, as_of: datetime | None = None) -> list[TradingStateRow]:
         """Each account's trading state as last set (account "": every account's), now or at
-        venue time ``as_of``; an account never set is ``active``."""
+        ``as_of`` a time of the ledger's clock, then those scheduled after it; an account never set
+        is ``active``."""
         return self._ledger.handle(TradingStates(as_of))
 
     def set_limit(

@@ -27,7 +27,7 @@ from orderledger.infrastructure.http.stream import SSE_RESPONSES, risk_alerts, s
 router = APIRouter(tags=["risk"], dependencies=[KnownParameters])  # an unknown parameter: 400
 
 STATE_TERMS = ("account", "state", "set_by", "reason")
-AsOf = Annotated[str | None, Query(description="as they stood at this venue time (ISO 8601)")]
+AsOf = Annotated[str | None, Query(description="as they stood at this time of the ledger's clock (ISO 8601)")]
 Threshold = Annotated[
     Decimal, Query(description="a limit is near when its figure is at least this share of it (0 to 1)")
 ]
