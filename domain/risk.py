@@ -196,6 +196,11 @@ class Limit:
     set_by: str
     reason: str | None
     ts_event: datetime
+    since: datetime | None = None
+    """When it takes effect: its ``ts_event``, or the time the ledger recorded it if later (a
+    fact dated in the past is not in force before the ledger knew it)."""
+    scheduled: bool = False
+    """Dated after the moment asked about: it takes effect at ``since``, not yet."""
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -47,8 +47,8 @@ from orderledger.infrastructure.application.placing import (
     AsyncPlacement,
     PlacementState,
     checked_request,
+    placing_message,
     record_request,
-    request_message,
 )
 from orderledger.infrastructure.application.requests import CommittedAfter
 
@@ -279,17 +279,22 @@ class AsyncOrderLedger(AsyncDeprecatedReads):
     @checked
     @contextlib.asynccontextmanager
     async def placing(
-        self, spec: dict[str, Any], *, rejections: tuple[type[BaseException], ...] = (), check: bool = True
+        self,
+        spec: dict[str, Any],
+        *,
+        rejections: tuple[type[BaseException], ...] = (),
+        check: bool = True,
+        override: dict[str, str] | None = None,
     ) -> AsyncIterator[AsyncPlacement]:
         """Intent before send (``OrderLedger.placing``, infrastructure/application/placing.py):
-        the order is checked (``check``) and its request recorded before the body runs; the body
-        sends the order with ``placement.client_order_id`` and awaits ``placement.accepted(…)`` or
-        ``rejected(…)``; an exception of a type in ``rejections`` records ``rejected``, any other
-        leaves it in flight."""
+        the request passes the risk door (``override``: who lets it through its breaches, and
+        why) and is recorded before the body runs; the body sends the order with
+        ``placement.client_order_id`` and awaits ``placement.accepted(…)`` or ``rejected(…)``;
+        an exception of a type in ``rejections`` records ``rejected``, any other leaves it in
+        flight."""
         clock = self.ledger.processor.clock
-        now = clock()
-        message = request_message(spec, now)
-        call = functools.partial(record_request, self.ledger, message, now, check=check)
+        message = placing_message(spec, clock(), check, override)
+        call = functools.partial(record_request, self.ledger, message)
         request = checked_request(message, await asyncio.shield(self._run(self._writer, call)))
         placement = AsyncPlacement(
             PlacementState(str(message["client_order_id"]), request), self.record, clock

@@ -25,14 +25,15 @@ from orderledger.projections.lots import COST_BASIS_SETTING, cost_basis_named
 from orderledger.projections.positions import PositionsProjection
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application import admin, collectors, lake, recording, risk
+    from orderledger.infrastructure.application import admin, collectors, lake, placing, recording, risk
     from orderledger.infrastructure.application.lake import LakeReport
+    from orderledger.infrastructure.application.placed import Placed
     from orderledger.infrastructure.application.recording import Ingested, IngestReport
     from orderledger.infrastructure.ingest.inbound import Result
 else:  # each imported when a command that runs on it is first asked
-    admin, collectors, lake, recording, risk = (
+    admin, collectors, lake, placing, recording, risk = (
         lazy.Module(f"orderledger.infrastructure.application.{name}")
-        for name in ("admin", "collectors", "lake", "recording", "risk")
+        for name in ("admin", "collectors", "lake", "placing", "recording", "risk")
     )
 
 
@@ -80,10 +81,12 @@ def ingest(ledger: LedgerParts, request: commands.Ingest) -> Ingested:
 
 @handles(commands.Record)
 def record(ledger: LedgerParts, request: commands.Record) -> Result:
-    deny = None
-    if request.check:  # the pre-trade check, asked inside the lock the request is recorded under
-        deny = risk.denial(ledger, request.now or ledger._clock())
-    return recording.record(ledger, request.message, origin=request.origin, strict=request.strict, deny=deny)
+    return recording.record(ledger, request.message, origin=request.origin, strict=request.strict)
+
+
+@handles(commands.PlaceOrder)
+def place_order(ledger: LedgerParts, request: commands.PlaceOrder) -> Placed:
+    return placing.place(ledger, request.spec, origin=request.origin)
 
 
 @handles(commands.DefineInstrument)

@@ -26,6 +26,7 @@ from orderledger.infrastructure.application.asking import Request, request, stre
 
 if TYPE_CHECKING:  # named in a string: the writes, the lake and the views are imported when first asked
     from orderledger.infrastructure.application.lake import LakeReport  # noqa: F401
+    from orderledger.infrastructure.application.placed import Placed  # noqa: F401
     from orderledger.infrastructure.application.recording import Ingested, IngestReport  # noqa: F401
     from orderledger.infrastructure.application.risk import CheckResult  # noqa: F401
     from orderledger.infrastructure.ingest.inbound import Inbound, Result
@@ -65,9 +66,11 @@ class IngestInbound(Request["IngestReport"], role="write"):
 
 
 RISK_FACTS = ("limit_set", "limit_cleared", "trading_state")
-"""The messages that set limits and trading states: recording one needs the ``risk`` role."""
-_MAY_BE_RISK_FACT = (*(name.encode() for name in RISK_FACTS), b"\\")
-"""What a line that is a risk fact holds: its type's name, or an escape that may spell it."""
+"""The messages that set limits and trading states: recording one needs the ``risk`` role, as
+does a request that overrides the risk door (``override``)."""
+_MAY_BE_RISK_FACT = (*(name.encode() for name in RISK_FACTS), b"override", b"\\")
+"""What a line that is a risk fact holds: its type's name or ``override``, or an escape that may
+spell either."""
 
 
 def risk_facts(lines: Iterable[bytes], format: str = "ledger") -> list[tuple[int, dict[str, Any]]]:
@@ -88,7 +91,9 @@ def risk_facts(lines: Iterable[bytes], format: str = "ledger") -> list[tuple[int
             message = decode_json(line)
         except MessageError:  # the ingest rejects it as it stands, whatever it is
             continue
-        if isinstance(message, dict) and message.get("type") in RISK_FACTS:
+        if isinstance(message, dict) and (
+            message.get("type") in RISK_FACTS or message.get("override") is not None
+        ):
             found.append((index, message))
     return found
 
@@ -110,24 +115,37 @@ class Ingest(Request["Ingested"], role="write"):
 
     @property
     def roles(self) -> tuple[str, ...]:
-        facts = {index for index, _ in risk_facts(self.lines, self.format)}
-        if not facts:
+        found = risk_facts(self.lines, self.format)
+        if not found:
             return ("write",)
+        facts = {index for index, _ in found}
         others = any(line.strip() for index, line in enumerate(self.lines) if index not in facts)
-        return ("write", "risk") if others else ("risk",)
+        overrides = any(message.get("type") not in RISK_FACTS for _, message in found)
+        return ("write", "risk") if others or overrides else ("risk",)
 
 
 @request
 class Record(Request["Result"], role="write"):
-    """Record one ledger-format message (``OrderLedger.record``); ``strict``: a refusal raises.
-    ``check``: the pre-trade check first, at ``now`` (None: the ledger's clock), a denied
-    request journaled as ``denied`` (``OrderLedger.placing`` records its request so)."""
+    """Record one ledger-format message (``OrderLedger.record``); ``strict``: a refusal raises. A
+    request of ours is judged by the risk door first, a denied one journaled as ``denied``."""
 
     message: dict[str, Any]
     origin: str = "api"
     strict: bool = False
-    check: bool = False
-    now: datetime | None = None
+
+
+@request
+class PlaceOrder(Request["Placed"], role="write"):
+    """Place an order of ours through the risk door in one transaction (``POST /orders``): the
+    request's fields (``client_order_id`` and ``ts`` made when absent; ``override`` to let it
+    through its breaches, who and why), checked and recorded, or denied with each breach."""
+
+    spec: dict[str, Any]
+    origin: str = "api"
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return ("write", "risk") if self.spec.get("override") is not None else ("write",)
 
 
 @request
@@ -328,6 +346,7 @@ COMMANDS: tuple[type[Request[Any]], ...] = (
     IngestInbound,
     Ingest,
     Record,
+    PlaceOrder,
     DefineInstrument,
     LoadCcxtMarkets,
     Settle,
@@ -364,6 +383,7 @@ __all__ = [
     "IngestStream",
     "InitDatabase",
     "LoadCcxtMarkets",
+    "PlaceOrder",
     "Rebuild",
     "Record",
     "RotateCursorSecret",

@@ -32,6 +32,7 @@ from orderledger.infrastructure.results.positions import ExposureRow
 if TYPE_CHECKING:
     from orderledger.infrastructure.application import commands
     from orderledger.infrastructure.application.collectors import CollectorRow
+    from orderledger.infrastructure.application.placed import Placed
     from orderledger.infrastructure.application.risk import (
         CheckResult,
         LimitRow,
@@ -47,6 +48,7 @@ else:  # the names of signatures, for the argument checks' hints (AsyncOrderLedg
         __name__,
         {
             "orderledger.infrastructure.application.collectors": ("CollectorRow",),
+            "orderledger.infrastructure.application.placed": ("Placed",),
             "orderledger.infrastructure.application.risk": ("CheckResult", "LimitRow", "TradingStateRow"),
             "orderledger.infrastructure.application.watch": ("LimitStatus",),
             "orderledger.infrastructure.ingest.inbound": ("Result",),
@@ -65,14 +67,16 @@ class RiskControls:
         return self
 
     def limits(self, *, as_of: datetime | None = None) -> list[LimitRow]:
-        """The limits in force now, or at venue time ``as_of``: who set each, when and why."""
+        """The limits in force now, or ``as_of`` a time of the ledger's clock, then those scheduled
+        after it (``scheduled``): who set each, when and why."""
         return self._ledger.handle(Limits(as_of))
 
     def trading_states(self, *, as_of: datetime | None = None) -> list[TradingStateRow]:
         """Each account's trading state as last set (account "": every account's), now or at
-        venue time ``as_of``, with the state its orders are checked under (``effective_state``:
-        the stricter of its own and every account's; ``effective_from``: ``account`` or
-        ``global``); an account never set follows every account's (``active`` when none is set)."""
+        ``as_of`` a time of the ledger's clock, with the state its orders are checked under
+        (``effective_state``: the stricter of its own and every account's; ``effective_from``:
+        ``account`` or ``global``), then those scheduled after it; an account never set follows
+        every account's (``active`` when none is set)."""
         return self._ledger.handle(TradingStates(as_of))
 
     def set_limit(
@@ -143,6 +147,13 @@ class RiskControls:
         every limit its worst case would breach and what its account's trading state forbids.
         Records nothing, except the halt the daily loss rule sets when that limit is passed."""
         return self._ledger.handle(commands.Check(spec))
+
+    def place(self, spec: dict[str, Any]) -> Placed:
+        """Place an order of ours through the risk door (the fields of a request; its client
+        order ID and time made when absent, ``override`` to let it through its breaches): judged
+        and recorded in one transaction, the order as recorded or the denial with its breaches
+        (``POST /orders``). ``placing`` is this with the venue's answer recorded after it."""
+        return self._ledger.handle(commands.PlaceOrder(spec))
 
 
 T = TypeVar("T")

@@ -381,11 +381,17 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         return follow(self, since, poll_seconds=poll_seconds, stop=stop, read=read)
 
     def placing(
-        self, spec: dict[str, Any], *, rejections: tuple[type[BaseException], ...] = (), check: bool = True
+        self,
+        spec: dict[str, Any],
+        *,
+        rejections: tuple[type[BaseException], ...] = (),
+        check: bool = True,
+        override: dict[str, str] | None = None,
     ) -> contextlib.AbstractContextManager[Placement]:
-        """Intent before send: check the order (``check``), record the request, yield the client
-        order ID to send it with, record the venue's answer (``application/placing.py``)."""
-        return _placing.placing(self, spec, rejections=rejections, check=check)
+        """Intent before send: the request through the risk door (``override``: who lets this one
+        order through its breaches, and why) and recorded, the client order ID yielded to send it
+        with, the venue's answer recorded (``application/placing.py``)."""
+        return _placing.placing(self, spec, rejections=rejections, check=check, override=override)
 
     # ------------------------------------------------------------------ the one dispatch
 

@@ -5,12 +5,13 @@
         order = exchange.create_order(..., params={"clientOrderId": placement.client_order_id})
         placement.accepted(order["id"])
 
-1. The order is checked (``OrderLedger.check``: its limits and its account's trading state) and
-   the ``request`` is recorded (and durable) before the body runs; if the check denies it, the
-   request is journaled with the ``denied`` outcome and its reasons and ``OrderDeniedError`` is
-   raised; if the ledger refuses it (a reused client order ID, a bad field),
-   ``RequestNotRecordedError`` is raised: either way the body never runs, and nothing may be
-   sent that the ledger does not know. ``check=False`` leaves the check out.
+1. The ``request`` goes through the risk door (its limits and its account's trading state,
+   judged inside the write transaction that records it) and is recorded (and durable) before
+   the body runs; if the door denies it, the request is journaled with the ``denied`` outcome
+   and its breaches and ``OrderDeniedError`` is raised; if the ledger refuses it (a reused
+   client order ID, a bad field), ``RequestNotRecordedError`` is raised: either way the body
+   never runs, and nothing may be sent that the ledger does not know. ``override={"by": WHO,
+   "reason": WHY}`` lets this one order through the breaches, journaled with who and why.
 2. The body sends the order with ``placement.client_order_id`` and reports the answer:
    ``placement.accepted(venue_order_id)`` or ``placement.rejected(reason)``.
 3. An exception from the body whose type is one of ``rejections`` (the venue refused the order,
@@ -32,10 +33,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
+from orderledger.infrastructure.application.placed import Placed
 from orderledger.infrastructure.application.requests import Record
-from orderledger.infrastructure.errors import OrderDeniedError, RequestNotRecordedError
+from orderledger.infrastructure.errors import MessageError, OrderDeniedError, RequestNotRecordedError
 from orderledger.infrastructure.ingest.inbound import Result
 
 if TYPE_CHECKING:
@@ -160,10 +163,38 @@ class AsyncPlacement(PlacementState):
         return self.answer
 
 
-def record_request(ledger: Any, message: dict[str, Any], now: datetime, *, check: bool) -> Result:
-    """Record a placement's request, checked first (``check``, at ``now``): a ``Record`` request
-    handed to the ledger's one dispatch; a denied one is journaled as ``denied``, with the reasons."""
-    return ledger.handle(Record(message, origin="api", check=check, now=now))
+def record_request(ledger: Any, message: dict[str, Any]) -> Result:
+    """Record a placement's request through the risk door: a ``Record`` request handed to the
+    ledger's one dispatch; a denied one is journaled as ``denied``, with the breaches."""
+    return ledger.handle(Record(message, origin="api"))
+
+
+def placing_message(spec: dict[str, Any], now: datetime, check: bool, override: Any) -> dict[str, Any]:
+    """The request a placement records: ``spec`` with its client order ID and time, and the
+    ``override`` (who lets it through the risk door, and why), if any."""
+    if not check:
+        raise InvalidInputError(
+            "placing always passes the risk door; to let one order through its breaches, give"
+            ' override={"by": WHO, "reason": WHY}',
+            field="check",
+        )
+    message = request_message(spec, now)
+    if override is not None:
+        message["override"] = override
+    return message
+
+
+def place(ledger: Any, spec: dict[str, Any], *, origin: str) -> Placed:
+    """Check and record one request of ours in one transaction (the risk door, ``record``): the
+    order as recorded, or the denial with its breaches, or why the ledger refused it."""
+    message = placing_message(spec, ledger.processor.clock(), True, None)
+    result = ledger.handle(Record(message, origin=origin))
+    if isinstance(result.error, InvalidInputError | MessageError):
+        raise result.error  # a field the request cannot have: bad input, not a refusal
+    order = None
+    if result.outcome in RECORDED:
+        order = ledger.order(str(message["client_order_id"])).snapshot()
+    return Placed(result, order)
 
 
 @contextlib.contextmanager
@@ -173,12 +204,12 @@ def placing(
     *,
     rejections: tuple[type[BaseException], ...] = (),
     check: bool = True,
+    override: dict[str, str] | None = None,
 ) -> Iterator[Placement]:
     """``OrderLedger.placing``: see the module's docstring."""
     clock = ledger.processor.clock
-    now = clock()
-    message = request_message(spec, now)
-    recorded = record_request(ledger, message, now, check=check)
+    message = placing_message(spec, clock(), check, override)
+    recorded = record_request(ledger, message)
     state = PlacementState(str(message["client_order_id"]), checked_request(message, recorded))
     placement = Placement(state, ledger.record, clock)
     try:
@@ -203,7 +234,9 @@ __all__ = [
     "PlacementState",
     "checked_request",
     "new_client_order_id",
+    "place",
     "placing",
+    "placing_message",
     "record_request",
     "request_message",
 ]

@@ -48,7 +48,8 @@ if TYPE_CHECKING:
 
 
 OUTCOMES = tuple(o for o in Outcome if o is not Outcome.DENIED)
-"""What an ingest counts: every outcome but ``denied``, which only ``placing``'s check gives."""
+"""What an ingest counts always; ``denied`` (a request of ours the risk door refused) is counted
+once a line is denied."""
 
 
 @dataclass
@@ -57,6 +58,7 @@ class IngestReport:
 
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     rejected: list[Result] = field(default_factory=list)
+    denied: list[Result] = field(default_factory=list)
     events: int = 0
     lines: int = 0
     seconds: float = 0.0
@@ -68,6 +70,8 @@ class IngestReport:
         self.events += len(result.events)
         if result.outcome is Outcome.REJECTED:
             self.rejected.append(result)
+        elif result.outcome is Outcome.DENIED:
+            self.denied.append(result)
 
     def refused(self) -> None:
         """A strict ingest that stored nothing: the counts say what the ledger holds from it
@@ -90,6 +94,7 @@ def result_record(result: Result) -> dict[str, Any]:
         "client_order_id": result.client_order_id,
         "events": len(result.events),
         "reason": result.reason,
+        **({"breaches": result.breaches} if result.breaches else {}),
     }
 
 
@@ -215,7 +220,67 @@ def ingest_inbound(
     return report
 
 
-def _commit(
+def ours(item: Inbound) -> bool:
+    """Whether an input is a request of ours, which the risk door judges: a line of the ledger's
+    own format (``record``, ``placing``, ``ingest``, ``POST /messages``, ``POST /orders``) holding
+    a ``request`` not marked ``external``. What the ledger learns from a venue (a venue's report in
+    its format, however it arrives, a collector's, reconciliation's corrections, an external order)
+    is a fact, never refused."""
+    if item.format != "ledger" or item.error is not None or len(item.messages) != 1:
+        return False
+    message = item.messages[0]
+    return type(message) is RequestMessage and not message.external
+
+
+class _OneByOne(Exception):
+    """The door found risk facts recorded and a batch holding a request of ours that is not its
+    last input alone: each such request is judged in a commit of its own."""
+
+
+def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) -> list[Result]:
+    """One batch through the risk door (docs/risk.md, "One door"): a batch holding no request of
+    ours is committed as it is. Otherwise the door looks, inside the write transaction, for any
+    limit or trading state ever recorded: with none, the batch is committed whole; with some,
+    each request of ours is judged at the ledger's time in the transaction that records it, after
+    everything before it is committed, so a check sees every order any writer recorded first."""
+    mine = [item for item in batch if ours(item)]
+    if not mine:
+        return _committed(ledger, batch, strict=strict)
+    alone = len(mine) == 1 and batch[-1] is mine[0]
+
+    def judge() -> None:
+        # Imported here: the checks load only for a ledger that holds limits or states.
+        from orderledger.infrastructure.application import risk
+
+        if not risk.armed(ledger):
+            return
+        if not alone:
+            raise _OneByOne
+        risk.at_the_door(ledger, mine[0], ledger.processor.clock())
+
+    try:
+        return _committed(ledger, batch, strict=strict, first=judge)
+    except _OneByOne:
+        pass
+    if strict:
+        raise InvalidInputError(
+            f"a strict batch holds {len(mine)} requests of ours while limits or trading states are"
+            " recorded: each is judged in a commit of its own, so the batch cannot be all or"
+            " nothing; send them one at a time, or without --strict"
+        )
+    results: list[Result] = []
+    run: list[Inbound] = []
+    for item in batch:
+        run.append(item)
+        if ours(item):
+            results += _commit(ledger, run)
+            run = []
+    if run:
+        results += _commit(ledger, run)
+    return results
+
+
+def _committed(
     ledger: LedgerParts,
     batch: list[Inbound],
     *,
@@ -315,35 +380,18 @@ def _not_json(value: Any, path: str) -> str | None:
     return f"{path} is of type {kind}: JSON holds strings, numbers, true/false, null, lists and objects"
 
 
-def record(
-    ledger: LedgerParts,
-    message: dict[str, Any],
-    *,
-    origin: str,
-    strict: bool,
-    deny: Callable[[Any], str | None] | None = None,
-) -> Result:
+def record(ledger: LedgerParts, message: dict[str, Any], *, origin: str, strict: bool) -> Result:
     """``OrderLedger.record``: one ledger-format message dict, journaled whatever becomes of it;
-    a value JSON cannot hold, at any depth, is refused in one line naming where it is. ``deny``
-    (a pre-trade check) is asked once the message reads, inside the log lock that the message is
-    then recorded under (``Processor.process``'s ``first``): it sees every request any writer,
-    in any process, recorded before, and none is recorded between the check and this one. What it
-    returns journals the message as ``denied`` for that reason, deciding nothing."""
+    a value JSON cannot hold, at any depth, is refused in one line naming where it is. A request
+    of ours goes through the risk door (``_commit``): denied, it is journaled ``denied``."""
     try:
         raw = orjson.dumps(message, default=_decimal_text)
     except TypeError as error:  # a value JSON cannot hold, or a lone surrogate (not UTF-8)
         where = _not_json(message, "")
         raise MessageError(f"the message cannot be written as JSON: {where or error}") from None
     item = _read_ledger_line(raw, origin, None)
-    first = None
-    if deny is not None and item.error is None and item.messages:
-        check, request = deny, item.messages[0]
-
-        def first() -> None:
-            item.denied = check(request)
-
     with ledger._writing:
-        results = _commit(ledger, [item], first=first)
+        results = _commit(ledger, [item])
     result = results[0]
     if result.outcome is Outcome.REJECTED and result.error is None:
         result.error = _read_error(raw) or MessageError(result.reason or "the message was refused")

@@ -17,9 +17,8 @@ figure does not take it as within its limit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +53,7 @@ from orderledger.domain.values import (
 from orderledger.infrastructure.application.daily_pnl import day_pnl_path
 from orderledger.infrastructure.application.exposure import ExposureBook, fold_exposure, read_exposure
 from orderledger.infrastructure.application.queries import latest_mark
+from orderledger.infrastructure.audit.search import EVENT_SELECT, decoded_events
 from orderledger.projections.risk import LIMITS_TABLE, STATES_TABLE, LimitFact, StateFact
 
 if TYPE_CHECKING:
@@ -84,6 +84,7 @@ class LimitRow(Limit):
             **self.__dict__,
             "value": format_decimal(self.value),
             "ts_event": format_timestamp(self.ts_event),
+            "since": _shown(self.since),
         }
         return {k: v for k, v in data.items() if v is not None}
 
@@ -100,6 +101,10 @@ class TradingStateRow:
     set_by: str
     reason: str | None
     ts_event: datetime
+    since: datetime | None = None
+    """When it takes effect: its ``ts_event``, or the time the ledger recorded it if later."""
+    scheduled: bool = False
+    """Dated after the moment asked about: it takes effect at ``since``, not yet."""
     effective_state: str = ""
     effective_from: str = "account"
 
@@ -109,11 +114,15 @@ class TradingStateRow:
         when the global state is the stricter."""
         if self.effective_from == "global" and self.account != GLOBAL:
             return f"{self.effective_state} (global); own {self.state}"
-        return self.effective_state
+        return self.effective_state or self.state
 
     def to_json(self) -> dict[str, Any]:
-        data = {**self.__dict__, "ts_event": format_timestamp(self.ts_event)}
+        data = {**self.__dict__, "ts_event": format_timestamp(self.ts_event), "since": _shown(self.since)}
         return {k: v for k, v in data.items() if v is not None}
+
+
+def _shown(moment: datetime | None) -> str | None:
+    return None if moment is None else format_timestamp(moment)
 
 
 @dataclass(frozen=True)
@@ -147,55 +156,120 @@ class CheckResult:
 # ---------------------------------------------------------------------- reading the facts
 
 
-def _facts(ledger: OrderLedger, table: str, as_of: datetime | None) -> list[tuple[Any, ...]]:
-    clause, params = "", []
-    if as_of is not None:
-        clause, params = " WHERE ts_event <= ?", [format_timestamp(as_of)]
+@dataclass(frozen=True)
+class InForce:
+    """What is in force at a moment of the ledger's clock (``in_force``), and what is scheduled
+    after it."""
+
+    limits: list[Limit]
+    states: list[TradingStateRow]
+    scheduled_limits: list[Limit]
+    scheduled_states: list[TradingStateRow]
+
+
+def _facts(ledger: OrderLedger, table: str) -> list[tuple[Any, ...]]:
     with ledger.db.read() as tx:
-        return list(
-            tx.execute(f"SELECT * FROM {table}{clause} ORDER BY ts_event, position", params).fetchall()
-        )
+        return list(tx.execute(f"SELECT * FROM {table} ORDER BY position").fetchall())
+
+
+def _since(fact: LimitFact | StateFact) -> datetime:
+    """When a fact takes effect: its venue time, or when the ledger recorded it if later."""
+    return max(parse_timestamp(fact.ts_event), parse_timestamp(fact.ts_recorded))
+
+
+def in_force(ledger: OrderLedger, at: datetime | None = None) -> InForce:
+    """The one answer to "what is in force at ``at``" (None: the ledger's clock now): of each
+    limit (scope, target, kind) and each account's trading state, the latest setting taking
+    effect at or before ``at`` (``_since``: never before the ledger recorded it), a limit unless
+    it is a clearing; and every fact recorded by ``at`` taking effect after it, scheduled (one
+    recorded later was not known then). ``check``, ``limits``,
+    ``trading_states``, the standing of the limits, the HTTP API and the page read it."""
+    moment = ledger._clock() if at is None else at
+    latest: dict[tuple[str, str, str], tuple[datetime, LimitFact]] = {}
+    later_limits: list[Limit] = []
+    for row in _facts(ledger, LIMITS_TABLE.name):
+        fact = LIMITS_TABLE.from_row(row)
+        since, key = _since(fact), (fact.scope, fact.target, fact.kind)
+        if parse_timestamp(fact.ts_recorded) > moment:
+            continue  # not known yet at that moment
+        if since > moment:
+            if fact.value is not None:
+                later_limits.append(_limit(fact, since, scheduled=True))
+        elif key not in latest or latest[key][0] <= since:
+            latest[key] = (since, fact)
+    current: dict[str, tuple[datetime, StateFact]] = {}
+    later_states: list[TradingStateRow] = []
+    for row in _facts(ledger, STATES_TABLE.name):
+        state = STATES_TABLE.from_row(row)
+        since = _since(state)
+        if parse_timestamp(state.ts_recorded) > moment:
+            continue
+        if since > moment:
+            later_states.append(_state(state, since, scheduled=True))
+        elif state.account not in current or current[state.account][0] <= since:
+            current[state.account] = (since, state)
+    overall = current[GLOBAL][1].state if GLOBAL in current else "active"
+    return InForce(
+        [_limit(f, since) for since, f in latest.values() if f.value is not None],
+        [_state(f, since, overall=overall) for _, (since, f) in sorted(current.items())],
+        sorted(later_limits, key=lambda x: (x.since or moment, x.key)),
+        sorted(later_states, key=lambda x: (x.since or moment, x.account)),
+    )
+
+
+def _limit(fact: LimitFact, since: datetime, *, scheduled: bool = False) -> Limit:
+    assert fact.value is not None
+    return Limit(
+        fact.scope,
+        fact.target,
+        fact.kind,
+        fact.value,
+        fact.interval,
+        fact.set_by,
+        fact.reason,
+        parse_timestamp(fact.ts_event),
+        since,
+        scheduled,
+    )
+
+
+def _state(
+    fact: StateFact, since: datetime, *, scheduled: bool = False, overall: str | None = None
+) -> TradingStateRow:
+    """A state fact as a row; ``overall`` (the global state in force) gives the state the
+    account's orders are checked under, for a state in force (a scheduled one has none yet)."""
+    effective, where = ("", "account") if overall is None else _in_force(fact, overall)
+    return TradingStateRow(
+        fact.account,
+        fact.state,
+        fact.set_by,
+        fact.reason,
+        parse_timestamp(fact.ts_event),
+        since,
+        scheduled,
+        effective,
+        where,
+    )
 
 
 def limits_in_force(ledger: OrderLedger, as_of: datetime | None = None) -> list[Limit]:
-    """The limits in force at venue time ``as_of`` (None: after every limit recorded): the
-    latest setting of each (scope, target, kind), unless it is a clearing."""
-    latest: dict[tuple[str, str, str], LimitFact] = {}
-    for row in _facts(ledger, LIMITS_TABLE.name, as_of):
-        fact = LIMITS_TABLE.from_row(row)
-        latest[(fact.scope, fact.target, fact.kind)] = fact
-    return [
-        Limit(f.scope, f.target, f.kind, f.value, f.interval, f.set_by, f.reason, parse_timestamp(f.ts_event))
-        for f in latest.values()
-        if f.value is not None
-    ]
+    """The limits in force at ``as_of`` (None: the ledger's clock now): ``in_force``'s."""
+    return in_force(ledger, as_of).limits
 
 
 def limits(ledger: OrderLedger, as_of: datetime | None = None) -> list[LimitRow]:
-    """``OrderLedger.limits``: by scope, target and kind."""
-    found = [LimitRow(**limit.__dict__) for limit in limits_in_force(ledger, as_of)]
-    return sorted(found, key=lambda row: (row.scope, row.target, row.kind))
+    """``OrderLedger.limits``: those in force by scope, target and kind, then those scheduled."""
+    found = in_force(ledger, as_of)
+    now = sorted((LimitRow(**limit.__dict__) for limit in found.limits), key=lambda row: row.key)
+    return now + [LimitRow(**limit.__dict__) for limit in found.scheduled_limits]
 
 
 def trading_states(ledger: OrderLedger, as_of: datetime | None = None) -> list[TradingStateRow]:
-    """``OrderLedger.trading_states``: each account's latest state ("" first: every account's),
-    with the state in force on it (the stricter of its own and the global)."""
-    latest: dict[str, StateFact] = {}
-    for row in _facts(ledger, STATES_TABLE.name, as_of):
-        fact = STATES_TABLE.from_row(row)
-        latest[fact.account] = fact
-    overall = latest[GLOBAL].state if GLOBAL in latest else "active"
-    return [
-        TradingStateRow(
-            f.account,
-            f.state,
-            f.set_by,
-            f.reason,
-            parse_timestamp(f.ts_event),
-            *_in_force(f, overall),
-        )
-        for _, f in sorted(latest.items())
-    ]
+    """``OrderLedger.trading_states``: each account's state in force ("" first: every
+    account's), with the state its orders are checked under (the stricter of its own and the
+    global), then those scheduled."""
+    found = in_force(ledger, as_of)
+    return found.states + found.scheduled_states
 
 
 def _in_force(fact: StateFact, overall: str) -> tuple[str, str]:
@@ -310,14 +384,17 @@ class Reads:
         return path.drawdown, path.why
 
     def orders_within(self, limit: Limit, order: Worst, since: datetime) -> int:
-        """The orders of the scope requested from ``since`` to the order's time."""
-        ledger = self.ledger
+        """The orders of the scope the ledger recorded from ``since`` to the order's time (its
+        clock's): by the time each request was recorded, never by the ``ts`` its sender put on
+        it (``requested_within``)."""
+        after = since - timedelta(microseconds=1)
         if limit.scope == "tag":
             name, _, value = limit.target.partition("=")
-            return sum(1 for r in ledger.orders(since=since, until=order.now) if r.tags.get(name) == value)
+            tags = requested_within(self.ledger, after, order.now, tags=True)
+            return sum(1 for found in tags if found.get(name) == value)
         if limit.scope == "account":
-            return len(ledger.orders(account=order.account, since=since, until=order.now))
-        return len(ledger.orders(instrument=order.instrument, since=since, until=order.now))
+            return len(requested_within(self.ledger, after, order.now, account=order.account))
+        return len(requested_within(self.ledger, after, order.now, instrument=order.instrument))
 
 
 def held(reads: Reads, limit: Limit, order: Worst) -> Held:
@@ -348,26 +425,75 @@ def underlying_exposure_held(book: ExposureBook, underlying: str, order: Worst) 
     return underlying_held(before, after)
 
 
+def requested_within(
+    ledger: OrderLedger,
+    since: datetime,
+    until: datetime,
+    *,
+    account: str | None = None,
+    instrument: str | None = None,
+    tags: bool = False,
+) -> list[Any]:
+    """The orders the ledger recorded after ``since`` and up to ``until`` (its own times, the
+    log's ``ts_recorded``, read through its index), of an account or instrument: each one's
+    client order ID, or with ``tags`` its tags (read from its request's payload)."""
+    clauses = ["event_type = ?", "ts_recorded > ?", "ts_recorded <= ?"]
+    params: list[Any] = ["OrderRequested", format_timestamp(since), format_timestamp(until)]
+    for column, value in (("account", account), ("instrument", instrument)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    where = " AND ".join(clauses)
+    with ledger.db.read() as tx:
+        if not tags:
+            return [row[0] for row in tx.all(f"SELECT client_order_id FROM events WHERE {where}", params)]
+        rows = tx.all(f"SELECT {EVENT_SELECT} FROM events WHERE {where}", params)
+    return [getattr(event, "tags", {}) for _, event, _ in decoded_events(ledger.mapper, rows)]
+
+
 # ---------------------------------------------------------------------- the check
 
 
-def denial(ledger: OrderLedger, now: datetime) -> Callable[[Any], str | None]:
-    """The pre-trade check as ``recording.record``'s ``deny``: the reasons a request is denied at
-    ``now``, or None (a ``Record`` request with ``check``; ``OrderLedger.placing``)."""
+RISK_FACTS = ("LimitSet", "TradingStateSet")
+"""The events that can make the door deny anything: without one in the log it has nothing to
+judge, and a batch of our requests is recorded as one commit, as every other batch is."""
 
-    def deny(request: Any) -> str | None:
-        result = check(ledger, request, now)
-        return None if result.allowed else "; ".join(result.reasons)
 
-    return deny
+def armed(ledger: OrderLedger) -> bool:
+    """Whether a limit or a trading state was ever recorded (one look-up in the log's index by
+    event type, inside the write transaction the door runs in: exact across processes)."""
+    with ledger.db.read() as tx:
+        marks = ", ".join("?" for _ in RISK_FACTS)
+        found = tx.one(f"SELECT 1 FROM events WHERE event_type IN ({marks}) LIMIT 1", RISK_FACTS)
+    return found is not None
+
+
+def at_the_door(ledger: OrderLedger, item: Any, now: datetime) -> None:
+    """Judge one request of ours (``item``, an ``Inbound`` holding a ``RequestMessage``) at the
+    ledger's time ``now``, inside the write transaction that then records it: a breach denies it
+    (``item.denied``, with ``item.breaches``), unless the request carries an ``override``, which
+    lets it through with the breaches it passed, who and why noted in the journal."""
+    request = item.messages[0]
+    result = check(ledger, request, now)
+    if result.allowed:
+        return
+    breaches = result.to_json()["breaches"]
+    override = request.override
+    if override is None:
+        item.denied, item.breaches = "; ".join(result.reasons), breaches
+        return
+    item.breaches = breaches
+    item.notes.append(
+        f"risk override by {override['by']} ({override['reason']}) of: {'; '.join(result.reasons)}"
+    )
 
 
 def check(ledger: OrderLedger, request: Any, now: datetime) -> CheckResult:
     """Allowed, or denied with every limit the order would breach and what its state forbids."""
     order = worst_case(ledger, request, now)
     breaches: list[Breach] = []
-    states = trading_states(ledger, now)
-    current = state_of(states, order.account)
+    standing = in_force(ledger, now)
+    current = state_of(standing.states, order.account)
     state = "active" if current is None else current.state
     reads = Reads(ledger, order)
     if state != "active" and current is not None:
@@ -376,7 +502,7 @@ def check(ledger: OrderLedger, request: Any, now: datetime) -> CheckResult:
             breaches.append(
                 Breach(f"{refusal} (set by {current.set_by}: {current.reason or 'no reason given'})")
             )
-    for limit in limits_in_force(ledger, now):
+    for limit in standing.limits:
         if not limit.applies(order.account, order.instrument, order.underlying, order.tags):
             continue
         figure, why, before = FIGURES[limit.kind](reads, limit, order)
@@ -441,12 +567,14 @@ __all__ = [
     "FIGURES",
     "CheckResult",
     "Held",
+    "InForce",
     "LimitRow",
     "Reads",
     "TradingStateRow",
     "Worst",
     "check",
     "held",
+    "in_force",
     "limits",
     "limits_in_force",
     "request_of",

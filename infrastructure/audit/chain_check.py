@@ -10,13 +10,11 @@ import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.persistence import MapperDeserialisationError
 
-from orderledger.domain.cash_flows import cash_flow_id_for, mark_id_for
-from orderledger.domain.events import CashFlowRecorded, InstrumentDefined, MarkRecorded, OrderEvent
-from orderledger.domain.instrument import instrument_id_for
+from orderledger.domain.aggregates import FACT_AGGREGATES, aggregate_id
+from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import order_id_for
 from orderledger.infrastructure.audit.heads import Heads, merge_heads
 from orderledger.infrastructure.audit.search import CHUNK, EVENT_COLUMNS
@@ -136,7 +134,7 @@ _searched = operator.itemgetter(*_SEARCH_COLUMNS)
 def _aggregate_text(event: OrderEvent) -> str:
     """``aggregate_id`` as stored (text); an order's, which most events are, remembered for the
     orders met last (an order's events lie close together in the log)."""
-    if isinstance(event, (InstrumentDefined, CashFlowRecorded, MarkRecorded)):
+    if type(event) in FACT_AGGREGATES:
         return str(aggregate_id(event))
     return _order_id_text(event.client_order_id)
 
@@ -187,15 +185,3 @@ def _check_row(
                     f" {stored!r} but its payload says {said!r}"
                 )
     return event
-
-
-def aggregate_id(event: OrderEvent) -> UUID:
-    """The aggregate an event belongs to, derived from its payload: an instrument's, a cash
-    flow's, a mark's or an order's."""
-    if isinstance(event, InstrumentDefined):
-        return instrument_id_for(event.venue, event.instrument)
-    if isinstance(event, CashFlowRecorded):
-        return cash_flow_id_for(event.account, event.venue, event.instrument, event.flow_id)
-    if isinstance(event, MarkRecorded):
-        return mark_id_for(event.venue, event.instrument, event.ts_event, event.source)
-    return order_id_for(event.client_order_id)

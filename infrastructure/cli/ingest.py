@@ -94,7 +94,7 @@ def _ingest(
     ] = False,
     **options: Any,
 ) -> None:
-    """Ingest messages; prints a count per outcome. Exit 1 if any line was rejected.
+    """Ingest messages; prints a count per outcome. Exit 1 if any line was rejected or denied.
 
     From a pipe or terminal, what has arrived is committed whenever the input pauses.
     """
@@ -134,6 +134,9 @@ def _ingest(
     for result in report.rejected:
         where = f"line {result.line_no}" if result.line_no is not None else "input"
         warn(f"{where}: rejected: {result.reason}")
+    for result in report.denied:
+        where = f"line {result.line_no}" if result.line_no is not None else "input"
+        warn(f"{where}: denied: {result.reason}")
     if not report.stored:
         warn("--strict: a line was rejected, so nothing from this input was stored")
     counts = ", ".join(f"{n} {k}" for k, n in report.counts.items())
@@ -144,7 +147,7 @@ def _ingest(
     else:
         timing = f"{report.events} events in {report.seconds:.2f} s ({rate:,.0f} events/s)"
         say(f"{report.lines} lines: {counts}; {timing}")
-    if report.rejected:
+    if report.rejected or report.denied:
         raise typer.Exit(1)
 
 

@@ -19,7 +19,12 @@ from orderledger.infrastructure.application.watch import ALERTS, Changes
 from orderledger.infrastructure.cli.app import JsonOption, moment, open_ledger, seconds
 from orderledger.infrastructure.cli.render import json_array, print_json, say, text_table
 
-AsOf = Annotated[str | None, typer.Option(help="As they stood at this venue time (ISO 8601).")]
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        help="As they stood at this time of the ledger's clock (ISO 8601); later ones are scheduled."
+    ),
+]
 By = Annotated[
     str | None,
     typer.Option("--by", help="Who sets it: a person, a rule, a service (default: your user name)."),
@@ -28,8 +33,14 @@ Reason = Annotated[str | None, typer.Option(help="Why: kept with the fact.")]
 Account = Annotated[str | None, typer.Option(help="The account (every account: --all-accounts).")]
 
 
+def _since(row: Any) -> str:
+    """When a limit or state takes effect, marked when it is scheduled (not in force yet)."""
+    since = format_timestamp(row.since or row.ts_event)
+    return f"{since} (scheduled)" if row.scheduled else since
+
+
 def limits(as_of: AsOf = None, as_json: JsonOption = False) -> None:
-    """The limits in force now (or --as-of a venue time): who set each, when and why."""
+    """The limits in force now (or --as-of a time), then those scheduled: who set each, when and why."""
     with open_ledger(create=False) as ledger:
         rows = ledger.limits(as_of=moment(as_of, "--as-of"))
     if as_json:
@@ -46,7 +57,7 @@ def limits(as_of: AsOf = None, as_json: JsonOption = False) -> None:
                 format_decimal(r.value),
                 "" if r.interval is None else f"{r.interval}s",
                 r.set_by,
-                format_timestamp(r.ts_event),
+                _since(r),
                 r.reason or "",
             ]
             for r in rows
@@ -139,10 +150,7 @@ def state(as_of: AsOf = None, as_json: JsonOption = False) -> None:
     text_table(
         "trading states",
         ["account", "state", "by", "since", "reason"],
-        [
-            [r.account or "(every account)", r.shown, r.set_by, format_timestamp(r.ts_event), r.reason or ""]
-            for r in rows
-        ],
+        [[r.account or "(every account)", r.shown, r.set_by, _since(r), r.reason or ""] for r in rows],
         wrap=("reason",),
     )
 

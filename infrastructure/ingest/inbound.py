@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from orderledger.domain.errors import LedgerError
 from orderledger.domain.events import OrderEvent
@@ -33,8 +34,10 @@ class Inbound:
     waits: tuple[IdentityKey, str] | None = None
     # The parked line this input reads again (its context now recorded): set aside in its commit.
     rereads: int | None = None
-    # Why the pre-trade check refused this request: journaled as ``denied``, never decided.
+    # Why the risk door refused this request: journaled as ``denied``, never decided.
     denied: str | None = None
+    # The breaches the door found (each as ``CheckResult.to_json`` gives it): denied, or overridden.
+    breaches: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -48,6 +51,7 @@ class Result:
     events: list[OrderEvent] = field(default_factory=list)
     message_id: int | None = None
     error: LedgerError | None = field(default=None, compare=False, repr=False)  # why, when rejected
+    breaches: list[dict[str, Any]] = field(default_factory=list, compare=False)  # the door's, if any
 
 
 def inbound(

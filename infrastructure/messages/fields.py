@@ -395,6 +395,30 @@ Reason = Annotated[
         "why (reject reason, cancel reason, bust reason …); kept on the event",
     ),
 ]
+
+
+def _override(value: Any, info: ValidationInfo) -> dict[str, str]:
+    name = _name(info)
+    if not isinstance(value, dict) or set(value) != {"by", "reason"}:
+        raise InvalidInputError(f'{name} must be an object {{"by": WHO, "reason": WHY}}', field=name)
+    return {
+        "by": parse_identifier(value["by"], f"{name}.by"),
+        "reason": parse_text(value["reason"], f"{name}.reason"),
+    }
+
+
+Override = Annotated[
+    dict[str, str],
+    Rule(_override),
+    About(
+        '`{"by": WHO, "reason": WHY}`, both required',
+        "a person with the risk role lets this one request of ours through the risk limits and"
+        " trading states that would deny it; the breaches it passes, who and why are journaled"
+        " with it (see docs/risk.md). Never recorded on the order",
+    ),
+]
+
+
 TIME_RULE = Rule(
     _timestamp, cs.no_info_after_validator_function(datetime.fromisoformat, _form(UTC_TIME_FORM))
 )

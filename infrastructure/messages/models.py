@@ -73,6 +73,7 @@ from orderledger.infrastructure.messages.fields import (
     OrderAccount,
     OrderInstrument,
     OrderTypeField,
+    Override,
     ParentId,
     PostOnly,
     Price,
@@ -161,6 +162,8 @@ class _Request(_Message):
     """We are about to send this order (recorded *before* it goes to the venue)."""
 
     type: Literal["request"]
+    override: Override | None = None
+    """Not a fact of the order: what the risk door is told of this request (``application.risk``)."""
     needs: ClassVar[str] = (
         "`client_order_id` (or, with `external`, `venue_order_id`) and `venue`;"
         " `price` when `order_type` is `limit`"

@@ -91,12 +91,13 @@ def test_a_bad_limit_is_one_line_and_changes_nothing(file_ledger_url: str, tmp_p
     assert cli_json("limits", "--json", db=file_ledger_url, cwd=tmp_path) == []
 
 
-def _fill(cid: str, side: str, quantity: str, minute: int) -> list[dict[str, str]]:
+def _fill(cid: str, side: str, quantity: str, minute: int) -> list[dict[str, object]]:
+    """An order filled in full as a venue reports it (external: a fact the risk door never refuses)."""
     ts = f"2025-03-03T09:{minute:02d}:00Z"
     book = {"venue": "x", "account": "main", "instrument": "BTC-USDT"}
     return [
         {"type": "request", "client_order_id": cid, **book, "side": side, "order_type": "limit",
-         "quantity": quantity, "price": "100", "ts": ts},
+         "quantity": quantity, "price": "100", "external": True, "ts": ts},
         {"type": "fill", "client_order_id": cid, "trade_id": f"t-{cid}", "quantity": quantity,
          "price": "100", "ts": ts},
     ]  # fmt: skip
@@ -263,3 +264,94 @@ def test_a_halt_or_resume_of_every_account_is_said_in_so_many_words(
     ], table  # fmt: skip
     run = run_cli("check", ORDER, db=db, cwd=cwd)
     assert run.returncode == 1 and "trading is halted (set by ops: venue incident)" in run.stdout
+
+
+def test_verify_holds_on_a_ledger_of_limits_and_trading_states(file_ledger_url: str, tmp_path: Path) -> None:
+    """Limits and trading states are facts on aggregates of their own, not orders: verify, full and
+    incremental, reads each stored under its fact's ID (it once reported every one misfiled)."""
+    db, cwd = file_ledger_url, tmp_path
+    # Given a limit set, a halt, a resumption and a limit cleared: four facts, none an order's
+    steps = [
+        ("limit", "set", "account", "main", "max_order_notional", "250", "--by", "alice"),
+        ("halt", "--account", "main", "--by", "alice", "--reason", "flash crash"),
+    ]
+    for step in steps:
+        assert run_cli(*step, db=db, cwd=cwd).returncode == 0
+    # Then verify holds, whole and from the anchor the first one left
+    run = run_cli("verify", "--full", db=db, cwd=cwd)
+    assert run.returncode == 0, run.describe()
+    assert run_cli("head", db=db, cwd=cwd).returncode == 0
+    for step in [
+        ("resume", "--account", "main", "--by", "bob"),
+        ("limit", "set", "tag", "strategy=mm", "max_orders", "3", "--interval", "60", "--by", "bob"),
+        ("limit", "clear", "account", "main", "max_order_notional", "--by", "bob"),
+    ]:
+        assert run_cli(*step, db=db, cwd=cwd).returncode == 0
+    run = run_cli("verify", db=db, cwd=cwd)
+    assert run.returncode == 0, run.describe()
+    run = run_cli("verify", "--full", db=db, cwd=cwd)
+    assert run.returncode == 0, run.describe()
+
+
+def test_ingest_denies_a_request_of_ours_on_a_halted_account(file_ledger_url: str, tmp_path: Path) -> None:
+    db, cwd = file_ledger_url, tmp_path
+    # Given the account halted by alice
+    assert (
+        run_cli("halt", "--account", "main", "--by", "alice", "--reason", "x", db=db, cwd=cwd).returncode == 0
+    )
+    request = {"type": "request", "client_order_id": "c-1", **json.loads(ORDER), "ts": "2025-03-03T09:00:00Z"}
+    (tmp_path / "in.jsonl").write_text(json.dumps(request) + "\n")
+    # When a request of ours is ingested
+    run = run_cli("ingest", "in.jsonl", db=db, cwd=cwd)
+    # Then it is denied (exit 1, saying why), no order exists, and the journal says denied
+    assert run.returncode == 1, run.describe()
+    assert run.stderr_lines == ["line 1: denied: trading is halted (set by alice: x)"], run.describe()
+    assert "0 applied" in run.stdout and "1 denied" in run.stdout
+    assert cli_json("orders", "--json", db=db, cwd=cwd) == []
+    denied = cli_json("messages", "--outcome", "denied", "--json", db=db, cwd=cwd)  # one JSON line
+    assert (denied["client_order_id"], denied["reason"]) == ("c-1", "trading is halted (set by alice: x)")
+    # And with an override by carol it is recorded, who and why in the journal
+    override = {"by": "carol", "reason": "client hedge"}
+    (tmp_path / "in.jsonl").write_text(json.dumps({**request, "override": override}) + "\n")
+    assert run_cli("ingest", "in.jsonl", db=db, cwd=cwd).returncode == 0
+    [order] = cli_json("orders", "--json", db=db, cwd=cwd)
+    assert order["client_order_id"] == "c-1"
+    assert run_cli("verify", "--full", db=db, cwd=cwd).returncode == 0
+
+
+def test_a_state_and_a_limit_dated_in_the_future_are_scheduled(file_ledger_url: str, tmp_path: Path) -> None:
+    db, cwd = file_ledger_url, tmp_path
+    # Given a halt and a limit of 5 a venue dated 2099
+    later = {"set_by": "venue", "ts": "2099-01-01T00:00:00Z"}
+    facts = [
+        {"type": "trading_state", "account": "main", "state": "halted", **later},
+        {"type": "limit_set", "scope": "account", "target": "main", "kind": "max_order_notional",
+         "value": "5", **later},
+    ]  # fmt: skip
+    (tmp_path / "facts.jsonl").write_text("".join(json.dumps(f) + "\n" for f in facts))
+    assert run_cli("ingest", "facts.jsonl", db=db, cwd=cwd).returncode == 0
+    # Then state and limits show them as scheduled from 2099, not in force
+    [state] = cli_json("state", "--json", db=db, cwd=cwd)
+    assert (state["state"], state["since"], state["scheduled"]) == (
+        "halted",
+        "2099-01-01T00:00:00.000000Z",
+        True,
+    )
+    [limit] = cli_json("limits", "--json", db=db, cwd=cwd)
+    assert (limit["value"], limit["scheduled"]) == ("5", True)
+    run = run_cli("state", db=db, cwd=cwd)
+    assert "2099-01-01T00:00:00.000000Z (scheduled)" in run.stdout, run.describe()
+    # And the check agrees: 3 × 100 = 300 is allowed now (neither is in force)
+    assert run_cli("check", ORDER, db=db, cwd=cwd).stdout == "allowed\n"
+    # And as of 2099-06-01 both are in force: the check there would deny it
+    [then] = cli_json("state", "--json", "--as-of", "2099-06-01T00:00:00Z", db=db, cwd=cwd)
+    assert (then["state"], then["scheduled"]) == ("halted", False)
+    # And a halt now is in force at once: state shows it halted, not the scheduled one's
+    assert run_cli("halt", "--account", "main", "--by", "alice", db=db, cwd=cwd).returncode == 0
+    now, later = cli_json("state", "--json", db=db, cwd=cwd)
+    assert (now["set_by"], now["scheduled"], later["set_by"], later["scheduled"]) == (
+        "alice",
+        False,
+        "venue",
+        True,
+    )

@@ -79,3 +79,59 @@ def test_a_sale_that_shrinks_a_long_passes_a_breached_gross_limit_over_http(
     # While a purchase of 1 makes 200 + 100 = 300 > 150
     buy = secured.post("/check", json={**ORDER, "quantity": "1"}, headers=bearer(WRITE_TOKEN)).json()
     assert [(b["kind"], b["figure"]) for b in buy["breaches"]] == [("max_gross_exposure", "300")]
+
+
+def _request(cid: str, **more: object) -> dict[str, object]:
+    return {"type": "request", "client_order_id": cid, **ORDER, "ts": "2025-03-03T09:00:00Z", **more}
+
+
+def test_post_messages_denies_a_request_of_ours_on_a_halted_account(
+    client: TestClient, ledger: OrderLedger
+) -> None:
+    # Given the account halted by alice (POST /check says halted)
+    ledger.set_trading_state("halted", account="main", set_by="alice", reason="flash crash")
+    assert client.post("/check", json=ORDER).json()["state"] == "halted"
+    # When a request of ours for it is posted
+    response = client.post("/messages", json=_request("c-1"))
+    # Then it is 403, denied with its breach, and no order was made; the journal says denied
+    assert response.status_code == 403, response.text
+    body = response.json()
+    assert body["detail"] == "line 1 denied: trading is halted (set by alice: flash crash) (1 of 1 denied)"
+    [result] = body["results"]
+    assert (result["outcome"], result["events"]) == ("denied", 0)
+    assert result["breaches"] == [{"reason": "trading is halted (set by alice: flash crash)"}]
+    assert list(ledger.orders()) == []
+    assert [m.outcome for m in ledger.messages(outcome="denied")] == ["denied"]
+
+
+def test_post_orders_checks_and_records_in_one_transaction(client: TestClient, ledger: OrderLedger) -> None:
+    # Given orders of at most 250 on account main
+    ledger.set_limit("account", "main", "max_order_notional", "250", set_by="alice",
+                     ts=datetime(2025, 3, 3, 8, tzinfo=UTC))  # fmt: skip
+    # When 2 × 100 = 200 is placed: 201 with the order, open and requested
+    placed = client.post("/orders", json={**ORDER, "client_order_id": "c-1"})
+    assert placed.status_code == 201, placed.text
+    order = placed.json()["order"]
+    assert (order["client_order_id"], order["status"], order["quantity"]) == ("c-1", "requested", "2")
+    # And 3 × 100 = 300 > 250: 403 with the breach and its figure, no order
+    denied = client.post("/orders", json={**ORDER, "client_order_id": "c-2", "quantity": "3"})
+    assert denied.status_code == 403, denied.text
+    [breach] = denied.json()["breaches"]
+    assert (breach["kind"], breach["value"], breach["figure"]) == ("max_order_notional", "250", "300")
+    assert [o.client_order_id for o in ledger.orders()] == ["c-1"]
+    # And the same client order ID for another order: 409, refused, nothing changed
+    reused = client.post("/orders", json={**ORDER, "client_order_id": "c-1", "quantity": "1"})
+    assert reused.status_code == 409, reused.text
+    # And the same request again is 200 (recorded before), and a bad field is 400
+    assert client.post("/orders", json={**ORDER, "client_order_id": "c-1"}).status_code == 200
+    assert client.post("/orders", json={**ORDER, "quantity": "-1"}).status_code == 400
+    # And an override lets 300 through, journaled with who and why
+    override = {"by": "carol", "reason": "client hedge"}
+    through = client.post(
+        "/orders", json={**ORDER, "client_order_id": "c-3", "quantity": "3", "override": override}
+    )
+    assert through.status_code == 201, through.text
+    assert through.json()["reason"] == (
+        "risk override by carol (client hedge) of: max_order_notional 250 on account main: would be 300"
+    )
+    assert [o.client_order_id for o in ledger.orders()] == ["c-1", "c-3"]

@@ -58,7 +58,9 @@ def test_risk_answers_each_limits_status_and_the_stream_each_change(file_ledger_
         # Given at most 10 BTC-USDT on the instrument, orders of at most 1,000 on alpha, and 8 bought
         server.ledger.set_limit("instrument", "BTC-USDT", "max_position", "10", set_by="alice")
         server.ledger.set_limit("account", "alpha", "max_order_notional", "1000", set_by="bob")
-        assert client.post("/messages", json=[request(quantity="8"), fill(quantity="8")]).status_code == 200
+        # (the orders as a venue reports them: facts the risk door records whatever the limits)
+        bought = [request(quantity="8", external=True), fill(quantity="8")]
+        assert client.post("/messages", json=bought).status_code == 200
         # Then 8 of 10 is 80%: near at the default threshold; the order notional limit has no figure
         rows = client.get("/risk").json()
         assert [(r["status"], r["kind"], r.get("figure"), r["set_by"]) for r in rows] == [
@@ -83,8 +85,9 @@ def test_risk_answers_each_limits_status_and_the_stream_each_change(file_ledger_
             )
             # When an order for 1 more is open, the worst case is 8 + 1 = 9: still near, no alert;
             # then 2 more bought make 10 held + 1 open = 11 > 10: breached
-            client.post("/messages", json=request("c-2", quantity="1"))
-            client.post("/messages", json=[request("c-3", quantity="2"), fill("c-3", "t-3", quantity="2")])
+            client.post("/messages", json=request("c-2", quantity="1", external=True))
+            more = [request("c-3", quantity="2", external=True), fill("c-3", "t-3", quantity="2")]
+            client.post("/messages", json=more)
             [breach] = alerts(lines, 1)
             assert (breach["status"], breach["figure"]) == ("breached", "11")
             # And once the open order is canceled: 10 of 10 is not past it, near again

@@ -216,7 +216,9 @@ def test_after_two_stale_attempts_a_batch_is_decided_holding_the_log_lock(
 
         monkeypatch.setattr(recorder, "locked", spy_locked)
         monkeypatch.setattr(recorder, "commit", stale_twice)
-        report = ledger.ingest_lines(lines(request("L-1"), fill("L-1", "t-1", "4")))
+        # (an order a venue reports: a batch holding a request of ours is decided holding the
+        # lock from its first attempt, where the risk door judges it)
+        report = ledger.ingest_lines(lines(request("L-1", external=True), fill("L-1", "t-1", "4")))
         assert seen == [False, False, True]
         assert report.counts["applied"] == 2
         assert ledger.order("L-1").filled_quantity == 4

@@ -54,11 +54,13 @@ def spec(side: str = "buy", quantity: str = "1", price: str | None = "100", **mo
 
 
 def filled(ledger: OrderLedger, cid: str, side: str, quantity: str, price: str, ts: str, **fill: Any) -> None:
-    """An order requested and filled in full at venue time ``ts`` (placed without the check)."""
+    """An order filled in full at venue time ``ts``, as a venue reports it (an external order: a
+    fact the ledger learns, which the risk door never refuses)."""
     request = {
         "type": "request",
         "client_order_id": cid,
         **spec(side, quantity, price),
+        "external": True,
         "ts": at(ts).isoformat(),
     }
     assert ledger.record(request).outcome is Outcome.APPLIED
@@ -73,12 +75,21 @@ def desk(make_ledger: Callable[..., OrderLedger]) -> OrderLedger:
     return make_ledger(clock=lambda: NOW)
 
 
-def test_limits_are_facts_answerable_as_of_any_time(desk: OrderLedger) -> None:
-    # Given a limit set at 08:00, raised at 10:00 by someone else, and cleared at 11:00
+def test_limits_are_facts_answerable_as_of_any_time(make_ledger: Callable[..., OrderLedger]) -> None:
+    # Given a limit set at 08:00, raised at 10:00 by someone else, and cleared at 11:00, each
+    # recorded then by the ledger's clock
+    now = [MORNING]
+    desk = make_ledger(clock=lambda: now[0])
+    now[0] = at("08:00")
     desk.set_limit("account", "main", "max_position", "5", set_by="alice", reason="desk rule", ts=at("08:00"))
+    now[0] = at("10:00")
     desk.set_limit("account", "main", "max_position", "8", set_by="bob", ts=at("10:00"))
+    # (recorded at 10:00 and dated 09:00 by its sender: in force from when the ledger knew it)
     desk.set_limit("instrument", "BTC-USDT", "max_order_notional", "1000", set_by="alice", ts=at("09:00"))
+    now[0] = at("11:00")
     desk.clear_limit("account", "main", "max_position", set_by="carol", ts=at("11:00"))
+    now[0] = NOW
+    assert desk.limits(as_of=at("09:30")) == desk.limits(as_of=at("08:30"))
     # Then each moment has its own limits, with who set them
     assert [(r.kind, r.value, r.set_by) for r in desk.limits(as_of=at("08:30"))] == [
         ("max_position", Decimal(5), "alice")
@@ -256,25 +267,48 @@ def test_a_limit_that_cannot_be_evaluated_denies(desk: OrderLedger) -> None:
     assert "no price to value the order" in desk.check(spec("buy", "1", None)).reasons[0]
 
 
-def test_max_orders_counts_the_orders_within_the_interval(desk: OrderLedger) -> None:
-    # Given at most 2 orders of strategy=mm per 60 s, and mm orders at 11:58:59 and 11:59:30
+def test_max_orders_counts_the_orders_the_ledger_recorded_within_the_interval(
+    make_ledger: Callable[..., OrderLedger],
+) -> None:
+    # Given the ledger's clock, and at most 2 orders of strategy=mm per 60 s
+    now = [MORNING]
+    desk = make_ledger(clock=lambda: now[0])
     desk.set_limit("tag", "strategy=mm", "max_orders", "2", interval=60, set_by="alice", ts=MORNING)
-    for cid, ts in (("m1", "11:58:59"), ("m2", "11:59:30")):
-        message = {
-            "type": "request",
-            "client_order_id": cid,
-            **spec(tags={"strategy": "mm"}),
-            "ts": at(ts).isoformat(),
-        }
-        desk.record(message)
+    # When mm orders are recorded at 11:58:59 and 11:59:30 by the ledger's clock, their senders
+    # dating them 2099 and 2020 (a client's ts counts for nothing here)
+    for cid, recorded, ts in (
+        ("m1", "11:58:59", "2099-01-01T00:00:00Z"),
+        ("m2", "11:59:30", "2020-01-01T00:00:00Z"),
+    ):
+        now[0] = at(recorded)
+        message = {"type": "request", "client_order_id": cid, **spec(tags={"strategy": "mm"}), "ts": ts}
+        assert desk.record(message).outcome is Outcome.APPLIED
     # Then at 12:00 the window (11:59:00, 12:00:00] holds m2: with this one, 2 ≤ 2
+    now[0] = NOW
     assert desk.check(spec(tags={"strategy": "mm"})).allowed
     # And an order of another strategy is not counted against mm
     assert desk.check(spec(tags={"strategy": "arb"})).allowed
-    # And once this one is placed, the next mm order is the third: denied
-    with desk.placing(spec(tags={"strategy": "mm"})) as placement:
+    # And once this one is placed (dated 2099 by its sender), the next mm order is the third: denied
+    with desk.placing(spec(tags={"strategy": "mm"}, ts="2099-01-01T00:00:00Z")) as placement:
         placement.accepted("v-1")
     assert [b.figure for b in desk.check(spec(tags={"strategy": "mm"})).breaches] == [Decimal(3)]
+
+
+def test_orders_dated_by_their_senders_in_2020_or_2099_are_counted(
+    make_ledger: Callable[..., OrderLedger],
+) -> None:
+    # Given at most 3 orders an hour on account main, and the ledger's clock at 12:00
+    desk = make_ledger(clock=lambda: NOW)
+    desk.set_limit("account", "main", "max_orders", "3", interval=3600, set_by="alice", ts=MORNING)
+    # When 15 requests are recorded, dated 2020 and 2099 by their senders in turn
+    dates = ["2020-06-01T00:00:00Z", "2099-06-01T00:00:00Z"]
+    results = [
+        desk.record({"type": "request", "client_order_id": f"c-{n}", **spec(), "ts": dates[n % 2]})
+        for n in range(15)
+    ]
+    # Then the first 3 are recorded (1, 2, 3 ≤ 3) and the other 12 denied (4 > 3): 3 orders
+    assert [r.outcome for r in results] == [Outcome.APPLIED] * 3 + [Outcome.DENIED] * 12
+    assert len(list(desk.orders())) == 3
 
 
 def test_a_denied_placement_is_journaled_and_never_sent(desk: OrderLedger) -> None:
@@ -287,10 +321,19 @@ def test_a_denied_placement_is_journaled_and_never_sent(desk: OrderLedger) -> No
     assert sent == [] and list(desk.orders()) == []
     [message] = [m for m in desk.messages() if m.client_order_id == "c-denied"]
     assert message.outcome == "denied" and "would be 100" in str(message.reason)
-    # And placing without the check sends it
-    with desk.placing(spec("buy", "1", "100", client_order_id="c-unchecked"), check=False) as placement:
+    # And the check cannot be left out: only an override lets the order through, journaled
+    # with who and why and the breach it passed
+    with pytest.raises(InvalidInputError, match="always passes the risk door"):
+        desk.placing(spec("buy", "1", "100", client_order_id="c-unchecked"), check=False).__enter__()
+    override = {"by": "carol", "reason": "hedge"}
+    with desk.placing(spec(client_order_id="c-overridden"), override=override) as placement:
         placement.accepted("v-2")
-    assert [o.client_order_id for o in desk.orders()] == ["c-unchecked"]
+    assert [o.client_order_id for o in desk.orders()] == ["c-overridden"]
+    message, _accepted = [m for m in desk.messages() if m.client_order_id == "c-overridden"]
+    assert message.outcome == "applied"
+    assert message.reason == (
+        "risk override by carol (hedge) of: max_order_notional 50 on account main: would be 100"
+    )
 
 
 def test_reduce_only_and_halted_accounts(desk: OrderLedger) -> None:
@@ -674,8 +717,8 @@ def test_the_async_placing_checks_too(file_ledger_url: str) -> None:
             with pytest.raises(OrderDeniedError, match="trading is halted"):
                 async with ledger.placing(spec()):
                     pytest.fail("a halted account sent an order")
-            # And without the check it is placed
-            async with ledger.placing(spec(), check=False) as placement:
+            # And with an override it is placed
+            async with ledger.placing(spec(), override={"by": "carol", "reason": "unwind"}) as placement:
                 await placement.accepted("v-1")
             return [o.client_order_id for o in await ledger.orders()]
 

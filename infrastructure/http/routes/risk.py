@@ -9,11 +9,12 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from orderledger.infrastructure.application.requests import (
     Check,
     Limits,
+    PlaceOrder,
     ReplayLimits,
     Risk,
     SetTradingState,
@@ -28,7 +29,7 @@ from orderledger.infrastructure.http.stream import SSE_RESPONSES, HeldResponse, 
 router = APIRouter(tags=["risk"], dependencies=[KnownParameters])  # an unknown parameter: 400
 
 STATE_TERMS = ("account", "state", "set_by", "reason")
-AsOf = Annotated[str | None, Query(description="as they stood at this venue time (ISO 8601)")]
+AsOf = Annotated[str | None, Query(description="as they stood at this time of the ledger's clock (ISO 8601)")]
 Threshold = Annotated[
     Decimal, Query(description="a limit is near when its figure is at least this share of it (0 to 1)")
 ]
@@ -90,6 +91,35 @@ async def post_check(request: Request, ledger: Ledger) -> dict[str, Any]:
     spec = await _object(request, "a request's fields")
     answer: dict[str, Any] = await ledger.ask(Check(spec))
     return answer
+
+
+@router.post(
+    "/orders",
+    status_code=201,
+    openapi_extra={"requestBody": _OBJECT},
+    responses={403: {"description": "denied by the risk door"}, 409: {"description": "refused"}},
+)
+async def post_orders(request: Request, ledger: Ledger) -> JSONResponse:
+    """Place an order of ours (a request's fields; `client_order_id` and `ts` made when absent)
+    through the risk door, checked and recorded in one transaction: 201 with the `order`; 200
+    when the same request was recorded before; 403 denied, with each of its `breaches`; 409 when
+    the ledger refused the request (a client order ID in use). `override` (`{"by", "reason"}`)
+    lets it through its breaches, journaled with who and why: it needs the risk role too, and
+    its `by` is the token's name. Needs write."""
+    spec = await _object(request, "a request's fields")
+    override = spec.get("override")
+    if isinstance(override, dict):
+        spec = {
+            **spec,
+            "override": {**override, "by": ledger.signed(override.get("by") or None, "an override")},
+        }
+    placed: dict[str, Any] = await ledger.ask(PlaceOrder(spec, ledger.origin(request, "http-orders")))
+    outcome = placed["outcome"]
+    if outcome == "denied":
+        raise Problem(403, f"denied: {placed['reason']}", **placed)
+    if outcome == "rejected":
+        raise Problem(409, f"refused: {placed['reason']}", **placed)
+    return JSONResponse(placed, status_code=201 if outcome == "applied" else 200)
 
 
 @router.get("/risk")

@@ -117,6 +117,12 @@ def message_lines(body: bytes, media: str, fmt: str) -> list[bytes]:
 
 def _outcome_response(report: dict[str, Any]) -> JSONResponse:
     rejected = [r for r in report["results"] if r["outcome"] == Outcome.REJECTED]
+    denied = [r for r in report["results"] if r["outcome"] == Outcome.DENIED]
+    if not rejected and denied:
+        first = denied[0]
+        where = f"line {first['line']}" if first["line"] is not None else "the message"
+        detail = f"{where} denied: {first['reason']} ({len(denied)} of {report['lines']} denied)"
+        raise Problem(403, detail, **report)
     if not rejected:
         return JSONResponse(report)
     first = rejected[0]
@@ -149,7 +155,8 @@ async def post_messages(
     need risk, and are set by the token's name: a `set_by` other than it is refused).
 
     200 when every input was accepted (applied, duplicate, parked or ignored); 422 with the
-    same report when any was rejected (the others are recorded unless `strict`)."""
+    same report when any was rejected (the others are recorded unless `strict`); else 403 with
+    it when the risk door denied a request of ours (each with its `breaches`)."""
     given = tuple((name, value) for name, value in options.items() if value is not None)
     asked = Ingest((), ledger.origin(request), format, venue, account, strict, given)
     ledger.admit_writer(asked)  # before the body is read

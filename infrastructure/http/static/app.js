@@ -287,10 +287,11 @@ function shownState(s) {
 async function loadTradingState() {
   let shown;
   try {
-    const rows = (await api("/state")).filter((s) => s.effective_state !== "active" && s.effective_from === (s.account ? "account" : "global"));
+    // (a state scheduled for later is not in force: the Risk & exposure tab lists it)
+    const rows = (await api("/state")).filter((s) => !s.scheduled && s.effective_state !== "active" && s.effective_from === (s.account ? "account" : "global"));
     shown = rows.map((s) => el("span", {
       className: "status off trading",
-      title: visible(`${s.reason || "no reason given"} (since ${s.ts_event})`),
+      title: visible(`${s.reason || "no reason given"} (since ${s.since || s.ts_event})`),
     }, `${s.account || "every account"}: ${s.state.replace("_", "-")} by ${s.set_by}`));
     if (!shown.length) shown = [el("span", { className: "status on" }, "trading active")];
   } catch (error) {

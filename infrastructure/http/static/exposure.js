@@ -66,9 +66,10 @@
   // each account's state in force, and its own as set (every account's first)
   function showStates(out, states) {
     out.states.replaceChildren(table(["account", "state", "set by", "since", "reason"], states.map((s) =>
-      make("tr", { className: `trading-${s.effective_state}` },
+      make("tr", { className: `trading-${s.scheduled ? "scheduled" : s.effective_state}` },
         make("td", {}, s.account ? visible(s.account) : "every account"),
-        make("td", { className: s.effective_state === "active" ? "status on" : "status off" }, shownState(s)),
+        make("td", { className: s.scheduled || s.effective_state === "active" ? "status on" : "status off" },
+          s.scheduled ? `${s.state.replace("_", "-")} (scheduled)` : shownState(s)),
         make("td", {}, visible(s.set_by)), make("td", {}, s.ts_event), make("td", {}, visible(s.reason || "")))),
       "every account active (no state ever set)"));
   }

@@ -1,0 +1,13 @@
+"""Every event type is filed under an aggregate ``verify`` knows (``domain.aggregates``)."""
+
+from __future__ import annotations
+
+from orderledger.domain.aggregates import FACT_AGGREGATES
+from orderledger.domain.events import EVENT_TYPES
+
+
+def test_every_fact_that_is_not_an_orders_names_its_aggregate() -> None:
+    # An order's events must name their order; a fact of another kind leaves the client order
+    # ID empty, and is stored under an aggregate of its own that verify must be able to derive.
+    not_orders = {t for t in EVENT_TYPES if not t.model_fields["client_order_id"].is_required()}
+    assert not_orders == set(FACT_AGGREGATES)
