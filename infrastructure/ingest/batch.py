@@ -288,8 +288,12 @@ class Batch(Parking, Identities):
             self._last_client_id = existing.client_order_id
             result = self._outcome(existing, existing.request_again(spec, self.stamp(message)), entry)
             asked = message.client_order_id
-            if message.external or asked is None or asked == existing.client_order_id:
-                return result
+            if (
+                message.external
+                or asked is None
+                or asked in (existing.client_order_id, *existing.aliases.values())
+            ):
+                return result  # the order already goes by the asked ID
             # Our request for an order the venue reported first: the order keeps the request's
             # client order ID as an alias, and what waits for that ID is released.
             alias = {CLIENT_ORDER_ID_ALIAS: asked}

@@ -82,7 +82,7 @@ def execution_report(report: Report, ctx: Context) -> list[Message]:
             return [message(AcceptedMessage, **order_key(report, ctx), ts=ts, source=source)]
         if clordid is None:
             raise FixError("a New (150=0) needs ClOrdID (11)")
-        out = request_messages(report, clordid, ctx, ts, required=False)
+        out = opening(report, ctx, ts)
         out.append(
             message(
                 AcceptedMessage,
@@ -101,6 +101,7 @@ def execution_report(report: Report, ctx: Context) -> list[Message]:
         if orig is None and clordid is not None:
             # No venue order ID: a message carrying one would acknowledge the order first.
             return [
+                *opening(report, ctx, ts),
                 message(
                     RejectedMessage,
                     client_order_id=clordid,
@@ -109,7 +110,7 @@ def execution_report(report: Report, ctx: Context) -> list[Message]:
                     ts=ts,
                     source=source,
                     reason=reason,
-                )
+                ),
             ]
         return [
             message(
@@ -121,14 +122,14 @@ def execution_report(report: Report, ctx: Context) -> list[Message]:
             )
         ]
     if exec_type in ("F", "1", "2"):
-        return [_fill(report, ctx, ts)]
+        return [*opening(report, ctx, ts), _fill(report, ctx, ts)]
     if exec_type in ("H", "G"):
         return [_bust_or_correct(report, ctx, ts, correct=exec_type == "G")]
     if exec_type in ("4", "C"):
         kind: type[CanceledMessage | ExpiredMessage] = CanceledMessage if exec_type == "4" else ExpiredMessage
         before = [reidentified(report, ctx, ts)] if answers_chain_with_order_id(report) else []
         ending = message(kind, **order_key(report, ctx), reason=reason, ts=ts, source=source)
-        return [*before, ending, *new_clordid(report, ctx, ts)]
+        return [*opening(report, ctx, ts), *before, ending, *new_clordid(report, ctx, ts)]
     if exec_type in ("5", "D"):
         quantity = ctx.quantity(report, 38, "OrderQty(38)")
         price = ctx.price(report, 44, "Price(44)")
@@ -146,6 +147,17 @@ def execution_report(report: Report, ctx: Context) -> list[Message]:
     meaning = EXEC_TYPES.get(exec_type, "not a fact the ledger books")
     ctx.notes.append(f"ExecType {shortened(exec_type)} ({meaning}) for {named(report)}: no fact recorded")
     return []
+
+
+def opening(report: Report, ctx: Context, ts: str) -> list[Message]:
+    """The request a report opens its order with (package docstring, "Orders first seen in a
+    report"): a report whose ClOrdID 11 is the order's own (no OrigClOrdID 41 naming another
+    link) and that carries what a request needs; nothing otherwise, and its fact waits for the
+    order as before."""
+    clordid, orig, _ = chain(report)
+    if clordid is None or orig is not None:
+        return []
+    return request_messages(report, clordid, ctx, ts, required=False)
 
 
 def named(report: Report) -> str:
