@@ -252,9 +252,7 @@ def test_a_rejection_read_after_the_request_rejects_that_order(book: OrderLedger
 # ---------------------------------------------------------------------- still waiting
 
 
-REJECTION = (
-    "1=ACC-7|11=D1-41-030|37=VX-800030|17=EXO-30|150=8|39=8|55=BTC-USD|54=2|38=0.01|40=2|44=64102.4"
-)
+REJECTION = "1=ACC-7|11=D1-41-030|37=VX-800030|17=EXO-30|150=8|39=8|55=BTC-USD|54=2|38=0.01|40=2|44=64102.4"
 
 
 def without(fields: str, tag: str) -> str:
