@@ -44,9 +44,8 @@ ExecType (150) of an ExecutionReport:
 ====  =================  ===================================================================
 150   meaning            message(s)
 ====  =================  ===================================================================
-0     New                ``accepted`` (venue_order_id = OrderID 37); with an account (``--account``
-                         or tag 1) and the order's fields, a ``request`` first (drop copies of
-                         orders placed elsewhere)
+0     New                ``accepted`` (venue_order_id = OrderID 37), after the ``request`` the
+                         report opens its order with (below)
 1 2 F (Partial) fill     ``fill``: trade_id = ExecID 17, quantity = LastQty 32, price =
                          LastPx 31, fee (below), liquidity from LastLiquidityInd 851 (1 added →
                          maker, 2 removed → taker). 1 and 2 are FIX 4.2's spellings of a trade.
@@ -71,6 +70,17 @@ I     Order Status       nothing (a note): the venue's view, not a new fact. Fee
                          reconciliation, which compares and corrects explicitly.
 A 3 7 9 B …              nothing (a note): pending new, done for day, stopped, suspended …
 ====  =================  ===================================================================
+
+**Orders first seen in a report.** A drop copy may report an order it never reported as New (a
+rejection, an expiry, an unsolicited cancel, a fill). Every ExecutionReport of ExecType 0, 8, 4,
+C, F, 1 or 2 whose ClOrdID 11 is the order's own (no OrigClOrdID 41 naming another link) and
+that states what a NewOrderSingle would (an account, Symbol 55 or SecurityID 48, Side 54, a
+positive OrderQty 38, OrdType 40, Price 44 for a limit order) puts a ``request`` from those fields
+before its fact, so the order is booked whatever the ExecType. When the order is known, the
+request states it again (a duplicate, or details it lacked); a report naming it by a later
+ClOrdID of its chain is that order, as the ledger takes a request whose client order ID an order
+holds as an alias. A report lacking one of those fields opens nothing: its fact waits for the
+order.
 
 ExecTransType (20), FIX 4.2 and earlier, comes before ExecType: 0 (New) or absent → the table
 above; 1 (Cancel) → ``fill_busted`` of the execution ExecRefID 19 names; 2 (Correct) →

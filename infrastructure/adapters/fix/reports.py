@@ -151,9 +151,9 @@ def execution_report(report: Report, ctx: Context) -> list[Message]:
 
 def opening(report: Report, ctx: Context, ts: str) -> list[Message]:
     """The request a report opens its order with (package docstring, "Orders first seen in a
-    report"): a report whose ClOrdID 11 is the order's own (no OrigClOrdID 41 naming another
+    report"): from a report whose ClOrdID 11 is the order's own (no OrigClOrdID 41 naming another
     link) and that carries what a request needs; nothing otherwise, and its fact waits for the
-    order as before."""
+    order."""
     clordid, orig, _ = chain(report)
     if clordid is None or orig is not None:
         return []
