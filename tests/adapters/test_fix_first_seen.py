@@ -299,3 +299,23 @@ def test_reports_that_cannot_name_the_orders_first_link_still_wait(book: OrderLe
     # then both wait for their order, as before.
     assert report.counts == counts(parked=2)
     assert book.orders() == []
+
+
+def test_a_fill_whose_line_names_its_clordid_a_later_link_opens_no_order(book: OrderLedger) -> None:
+    # Given one line holding R-2's Replaced (41 = R-1) and its fill (11 = R-2, no 41), read before
+    # R-1's New (a log read out of order),
+    venue = Session(sender="VENUEX", target="DROPCOPY")
+    terms = "1=ACC-7|37=V-7|55=SOL-USD|54=1|40=2|44=150"
+    replaced = venue.text("20261120-11:00:01.000", f"35=8|11=R-2|41=R-1|{terms}|17=Y-2|150=5|39=5|38=12")
+    traded = venue.text("20261120-11:00:02.000", f"35=8|11=R-2|{terms}|17=Y-3|150=F|39=2|38=12|32=12|31=150")
+    first = ingest(book, [f"20261120-11:00:02.100: {replaced}{traded}"])
+    # then the line itself shows R-2 is not the order's first ClOrdID: no order opens under it,
+    # both facts wait,
+    assert first.counts == counts(parked=1)
+    assert book.orders() == []
+    # and R-1's New opens the order they belong to: 12 of 12 filled at 150.
+    new = venue.message("20261120-11:00:00.000", f"35=8|11=R-1|{terms}|17=Y-1|150=0|39=0|38=10")
+    assert ingest(book, [new]).counts == counts(applied=1)
+    order = book.order("R-1")
+    assert [o.client_order_id for o in book.orders()] == ["R-1"]
+    assert (order.status, order.quantity, order.filled_quantity) == (Status.FILLED, 12, 12)

@@ -79,8 +79,10 @@ positive OrderQty 38, OrdType 40, Price 44 for a limit order) puts a ``request``
 before its fact, so the order is booked whatever the ExecType. When the order is known, the
 request states it again (a duplicate, or details it lacked); a report naming it by a later
 ClOrdID of its chain is that order, as the ledger takes a request whose client order ID an order
-holds as an alias. A report lacking one of those fields opens nothing: its fact waits for the
-order.
+holds as an alias. A report lacking one of those fields, or whose line holds a report naming
+its 11 a later link (11 beside a 41), opens nothing: its fact waits for the order. A report
+under a later ClOrdID read before anything names the earlier ones opens the order under it (the
+order is then keyed by that ClOrdID; the earlier links resolve to it as aliases).
 
 ExecTransType (20), FIX 4.2 and earlier, comes before ExecType: 0 (New) or absent → the table
 above; 1 (Cancel) → ``fill_busted`` of the execution ExecRefID 19 names; 2 (Correct) →
@@ -191,7 +193,7 @@ from orderledger.infrastructure.adapters.fix.framing import (
     transact_time,
     value_of,
 )
-from orderledger.infrastructure.adapters.fix.identity import clordid_alias
+from orderledger.infrastructure.adapters.fix.identity import chain, clordid_alias
 from orderledger.infrastructure.adapters.fix.orders import (
     cancel_reject,
     cancel_reject_messages,
@@ -229,8 +231,8 @@ def fix_messages(
     ``notes`` collects one line for each part of the input deliberately not booked. See the
     package docstring for the options.
     """
-    ctx = Context(venue, account, instrument_of, source, [], options or FixOptions())
     reports: list[Report] = [*read_fix(report)] if isinstance(report, str | bytes) else [report]
+    ctx = Context(venue, account, instrument_of, source, [], options or FixOptions(), later_links(reports))
     out: list[Message] = []
     for one in reports:
         msg_type = value_of(one, 35)
@@ -243,6 +245,15 @@ def fix_messages(
     if notes is not None:
         notes.extend(summarised(ctx.notes))
     return out
+
+
+def later_links(reports: list[Report]) -> frozenset[str]:
+    """The ClOrdIDs a line's messages name as later links of a chain (11 with an OrigClOrdID 41
+    naming another): a report under one of them, wherever it stands in the line, is not the
+    order's first."""
+    if len(reports) < 2:
+        return frozenset()  # a report alone names its own 11 a later link only beside its 41
+    return frozenset(c for c, orig, _ in map(chain, reports) if c is not None and orig is not None)
 
 
 def line_messages(

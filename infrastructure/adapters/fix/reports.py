@@ -152,10 +152,10 @@ def execution_report(report: Report, ctx: Context) -> list[Message]:
 def opening(report: Report, ctx: Context, ts: str) -> list[Message]:
     """The request a report opens its order with (package docstring, "Orders first seen in a
     report"): from a report whose ClOrdID 11 is the order's own (no OrigClOrdID 41 naming another
-    link) and that carries what a request needs; nothing otherwise, and its fact waits for the
-    order."""
+    link, and no other report of the input naming 11 a later link) and that carries what a
+    request needs; nothing otherwise, and its fact waits for the order."""
     clordid, orig, _ = chain(report)
-    if clordid is None or orig is not None:
+    if clordid is None or orig is not None or clordid in ctx.later_links:
         return []
     return request_messages(report, clordid, ctx, ts, required=False)
 

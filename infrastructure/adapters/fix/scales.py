@@ -28,6 +28,9 @@ class Context:
     source: str = SOURCE
     notes: list[str] = field(default_factory=list)
     options: FixOptions = field(default_factory=FixOptions)
+    later_links: frozenset[str] = frozenset()
+    """ClOrdIDs the input itself shows to be later links of a chain (11 beside an OrigClOrdID 41
+    naming another): a report under one of them opens no order."""
 
     def quantity(self, report: Report, tag: int, name: str) -> str | None:
         """A positive quantity tag, shifted by the message's quantity scale."""
