@@ -286,14 +286,17 @@ class Batch(Parking, Identities):
             existing, spec = self._named_by_identity(spec)
         if existing is not None:
             self._last_client_id = existing.client_order_id
-            result = self._outcome(existing, existing.request_again(spec, self.stamp(message)), entry)
             asked = message.client_order_id
-            if (
-                message.external
-                or asked is None
-                or asked in (existing.client_order_id, *existing.aliases.values())
-            ):
-                return result  # the order already goes by the asked ID
+            # Our order named by one of its own aliases (``_named_by_identity``): the request is a
+            # report of that order under another of its names, which it already goes by.
+            reported = not (message.external or existing.external) and asked not in (
+                None,
+                existing.client_order_id,
+            )
+            decided = existing.request_again(spec, self.stamp(message), reported=reported)
+            result = self._outcome(existing, decided, entry)
+            if message.external or asked is None or reported or asked == existing.client_order_id:
+                return result
             # Our request for an order the venue reported first: the order keeps the request's
             # client order ID as an alias, and what waits for that ID is released.
             alias = {CLIENT_ORDER_ID_ALIAS: asked}

@@ -95,10 +95,16 @@ class Identities:
                 order = self._order(order.merged_into, trust_absent=False)  # named by its old key
             if order is None and message.venue:
                 # A request recorded after the venue had reported its order made the request's
-                # client order ID an alias of that (external) order.
-                order = self._owner(
-                    IdentityKey.alias(message.venue, CLIENT_ORDER_ID_ALIAS, message.client_order_id)
-                )
+                # client order ID an alias of that (external) order; or the order goes by the ID
+                # as one of its own aliases (a FIX ClOrdID of its chain, when a report under a
+                # later one opened it).
+                named = {CLIENT_ORDER_ID_ALIAS: message.client_order_id} | {
+                    n: v for n, v in message.aliases.items() if v == message.client_order_id
+                }
+                for name, value in named.items():
+                    order = self._owner(IdentityKey.alias(message.venue, name, value))
+                    if order is not None:
+                        break
             return order, ([] if order else [IdentityKey.client_order(message.client_order_id)])
         venue = message.venue or ""
         keys: list[IdentityKey] = []

@@ -319,3 +319,27 @@ def test_a_fill_whose_line_names_its_clordid_a_later_link_opens_no_order(book: O
     order = book.order("R-1")
     assert [o.client_order_id for o in book.orders()] == ["R-1"]
     assert (order.status, order.quantity, order.filled_quantity) == (Status.FILLED, 12, 12)
+
+
+def test_a_fill_under_a_later_clordid_read_first_opens_the_order_its_chain_then_joins(
+    book: OrderLedger,
+) -> None:
+    # Given R-2's fill read first, on its own line (nothing names R-1 yet), then R-2's Replaced
+    # (41 = R-1, 12 at 150), then R-1's New (10 at 150): a log read out of order,
+    venue = Session(sender="VENUEX", target="DROPCOPY")
+    terms = "1=ACC-7|37=V-7|55=SOL-USD|54=1|40=2|44=150"
+    new = venue.message("20261120-11:00:00.000", f"35=8|11=R-1|{terms}|17=Y-1|150=0|39=0|38=10")
+    replaced = venue.message("20261120-11:00:01.000", f"35=8|11=R-2|41=R-1|{terms}|17=Y-2|150=5|39=5|38=12")
+    traded = venue.message(
+        "20261120-11:00:02.000", f"35=8|11=R-2|{terms}|17=Y-3|150=F|39=2|38=12|32=12|31=150"
+    )
+    for line in (traded, replaced, new):
+        assert ingest(book, [line]).counts == counts(applied=1)
+    # then the fill opened the order under R-2, and the Replaced and the New are that order (it
+    # goes by R-1 as an alias): one order, 12 of 12 filled, created when the New says; the New's
+    # quantity (10, the order's before its replace) is the venue's report of it, not a refusal.
+    assert [o.client_order_id for o in book.orders()] == ["R-2"]
+    order = book.order("R-2")
+    assert (order.status, order.quantity, order.filled_quantity) == (Status.FILLED, 12, 12)
+    assert order.created_at == datetime(2026, 11, 20, 11, 0, tzinfo=UTC)
+    assert order.aliases == {"fix_clordid:R-1": "R-1", "fix_clordid:R-2": "R-2"}
