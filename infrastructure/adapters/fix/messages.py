@@ -82,7 +82,8 @@ ClOrdID of its chain is that order, as the ledger takes a request whose client o
 holds as an alias. A report lacking one of those fields, or whose line holds a report naming
 its 11 a later link (11 beside a 41), opens nothing: its fact waits for the order. A report
 under a later ClOrdID read before anything names the earlier ones opens the order under it (the
-order is then keyed by that ClOrdID; the earlier links resolve to it as aliases).
+order is then keyed by that ClOrdID; the reports of the earlier links resolve to it through their
+aliases).
 
 ExecTransType (20), FIX 4.2 and earlier, comes before ExecType: 0 (New) or absent → the table
 above; 1 (Cancel) → ``fill_busted`` of the execution ExecRefID 19 names; 2 (Correct) →
