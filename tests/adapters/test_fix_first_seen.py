@@ -343,3 +343,47 @@ def test_a_fill_under_a_later_clordid_read_first_opens_the_order_its_chain_then_
     assert (order.status, order.quantity, order.filled_quantity) == (Status.FILLED, 12, 12)
     assert order.created_at == datetime(2026, 11, 20, 11, 0, tzinfo=UTC)
     assert order.aliases == {"fix_clordid:R-1": "R-1", "fix_clordid:R-2": "R-2"}
+
+
+def test_a_new_resent_after_the_fills_it_missed_gives_the_books_of_the_log_in_order(
+    book: OrderLedger,
+) -> None:
+    # Given a New, two fills and an unsolicited cancel of the rest, read in order on one ledger,
+    # and on another with the New resent last (a gap fill: PossDupFlag 43 = Y, OrigSendingTime 122),
+    venue = Session(sender="VENUEX", target="DROPCOPY")
+    at = [f"20261120-10:40:0{n}.000" for n in range(4)]
+    new = venue.message(at[0], f"35=8|{ORDER}|17=N-1|150=0|39=0|14=0|60={at[0]}")
+    fills = [
+        venue.message(at[1], f"35=8|{ORDER}|17=T-1|150=F|39=1|32=0.004|31=64100|14=0.004|60={at[1]}"),
+        venue.message(at[2], f"35=8|{ORDER}|17=T-2|150=F|39=1|32=0.002|31=64102|14=0.006|60={at[2]}"),
+    ]
+    canceled = venue.message(at[3], f"35=8|{ORDER}|17=C-1|150=4|39=4|14=0.006|60={at[3]}")
+    resent = Session(sender="VENUEX", target="DROPCOPY", seq=1).message(
+        "20261120-10:40:05.000",
+        f"35=8|43=Y|122={at[0]}|{ORDER}|17=N-1|150=0|39=0|14=0|60={at[0]}",
+    )
+    in_order = OrderLedger("memory://")
+    try:
+        assert in_order.ingest_lines([new, *fills, canceled], format="fix", venue=VENUE).counts == counts(
+            applied=4
+        )
+        # then the fills and the cancel are booked before the New comes (the first fill opens
+        # the order),
+        assert ingest(book, [*fills, canceled]).counts == counts(applied=3)
+        assert book.order("D1-41-020").status is Status.CANCELED
+        # and the New read last only tells what the order was when it was new:
+        report = ingest(book, [resent])
+        assert report.counts["rejected"] == 0 and report.counts["parked"] == 0
+
+        # and the order is the in-order run's: 0.006 of 0.01 filled at (0.004 × 64100 +
+        # 0.002 × 64102) / 0.006 = (256.4 + 128.204) / 0.006 = 384.604 / 0.006 = 64100.666…,
+        # canceled, created when the New says.
+        def shown(ledger: OrderLedger) -> tuple[object, ...]:
+            o = ledger.order("D1-41-020")
+            return (o.status, o.filled_quantity, o.average_price, o.venue_order_ids, o.created_at)
+
+        assert shown(book) == shown(in_order)
+        assert shown(book)[:2] == (Status.CANCELED, Decimal("0.006"))
+        assert shown(book)[4] == datetime(2026, 11, 20, 10, 40, tzinfo=UTC)
+    finally:
+        in_order.close()
