@@ -354,8 +354,7 @@ def test_misc_fees_are_booked_with_the_commission(book: OrderLedger) -> None:
     report = ingest(book, log)
     assert report.counts["applied"] == 3
     # then the first fill's fee is 1.5 + 0.25 + 0.1 = 1.85 USD, the second's 0.05 USD (MiscFeeCurr
-    # absent: Currency 15, USD), and the EUR tax is named in the journal, not booked (the fill's
-    # line also states the order, known from the New: that request is a duplicate).
+    # absent: Currency 15, USD), and the EUR tax is named in the journal, not booked.
     trades = list_trades(book.db, client_order_id="M-1")
     assert [(t["trade_id"], t["fee"], t["fee_currency"]) for t in trades] == [
         ("Z-2", "1.85", "USD"),
@@ -365,8 +364,7 @@ def test_misc_fees_are_booked_with_the_commission(book: OrderLedger) -> None:
     assert {k: Decimal(v) for k, v in fees.items()} == {"USD": Decimal("1.9")}  # 1.85 + 0.05
     assert journal(book)[1] == (
         "applied",
-        "message 2 of 2 applied; message 1 of 2 duplicate: the order was already requested;"
-        " trade Z-2: MiscFee (tax) 0.2 EUR not booked: the fill's fee is in USD,"
+        "trade Z-2: MiscFee (tax) 0.2 EUR not booked: the fill's fee is in USD,"
         " and a fill carries one fee currency",
     )
 

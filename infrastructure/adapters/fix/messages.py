@@ -226,14 +226,26 @@ def fix_messages(
     source: str = SOURCE,
     notes: list[str] | None = None,
     options: FixOptions | None = None,
+    opened: set[str] | None = None,
 ) -> list[Message]:
     """Messages for one captured line (or one report mapping), every FIX message in it in order.
 
     ``notes`` collects one line for each part of the input deliberately not booked. See the
-    package docstring for the options.
+    package docstring for the options. ``opened``: the ClOrdIDs earlier lines of the run opened
+    their orders with (``FixTranslation``); a report under one of them opens nothing, and the
+    ClOrdIDs this input opens orders with are added once it is translated.
     """
     reports: list[Report] = [*read_fix(report)] if isinstance(report, str | bytes) else [report]
-    ctx = Context(venue, account, instrument_of, source, [], options or FixOptions(), later_links(reports))
+    ctx = Context(
+        venue,
+        account,
+        instrument_of,
+        source,
+        [],
+        options or FixOptions(),
+        later_links(reports),
+        frozenset() if opened is None else opened,
+    )
     out: list[Message] = []
     for one in reports:
         msg_type = value_of(one, 35)
@@ -245,6 +257,10 @@ def fix_messages(
         out.extend(translate(one, ctx))
     if notes is not None:
         notes.extend(summarised(ctx.notes))
+    if opened is not None and ctx.opening:
+        if len(opened) >= MAX_OPENED:
+            opened.clear()  # a report of an order forgotten states it again: a duplicate, harmless
+        opened.update(ctx.opening)
     return out
 
 
@@ -260,9 +276,30 @@ def later_links(reports: list[Report]) -> frozenset[str]:
 def line_messages(
     raw: bytes, *, venue: str, account: str | None, notes: list[str], options: FixOptions
 ) -> list[Message]:
-    """The ``fix`` format's reading of one line (``venue.VENUE``): the raw bytes, as CheckSum
-    (10) and BodyLength (9) count bytes and a Latin-1 Text must survive."""
+    """One line read alone, the raw bytes, as CheckSum (10) and BodyLength (9) count bytes and a
+    Latin-1 Text must survive: every report that states its order opens it."""
     return fix_messages(raw, venue=venue, account=account, notes=notes, options=options)
+
+
+MAX_OPENED = 100_000
+"""The most ClOrdIDs a run remembers having opened an order with (a collector's run lasts)."""
+
+
+class FixTranslation:
+    """The ``fix`` format's reading of the lines of one run (an ingest, a collector's life;
+    ``venue.VENUE``): each line as :func:`line_messages` reads it, but only the first report of
+    a ClOrdID the run reads opens its order. Its fills and cancels after it name the order
+    without stating it again (a request decided once per order per run, not once per report);
+    a run that starts with a report of an order booked by an earlier run states it once more,
+    a duplicate."""
+
+    def __init__(self) -> None:
+        self.opened: set[str] = set()
+
+    def __call__(
+        self, raw: bytes, *, venue: str, account: str | None, notes: list[str], options: FixOptions
+    ) -> list[Message]:
+        return fix_messages(raw, venue=venue, account=account, notes=notes, options=options, opened=self.opened)
 
 
 __all__ = [
@@ -270,6 +307,7 @@ __all__ = [
     "SOURCE",
     "FixError",
     "FixFields",
+    "FixTranslation",
     "cancel_reject_messages",
     "clordid_alias",
     "execution_report_messages",

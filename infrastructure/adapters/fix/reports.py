@@ -153,11 +153,19 @@ def opening(report: Report, ctx: Context, ts: str) -> list[Message]:
     """The request a report opens its order with (package docstring, "Orders first seen in a
     report"): from a report whose ClOrdID 11 is the order's own (no OrigClOrdID 41 naming another
     link, and no other report of the input naming 11 a later link) and that carries what a
-    request needs; nothing otherwise, and its fact waits for the order."""
+    request needs; nothing otherwise, and its fact waits for the order. Nothing either for a
+    ClOrdID an earlier report of the run opened its order with (``Context.opened``, and the
+    input's own ``Context.opening``): that request is decided, booked or refused, and stating
+    the order again for every fill would only add a duplicate to decide."""
     clordid, orig, _ = chain(report)
     if clordid is None or orig is not None or clordid in ctx.later_links:
         return []
-    return request_messages(report, clordid, ctx, ts, required=False)
+    if clordid in ctx.opened or clordid in ctx.opening:
+        return []
+    out = request_messages(report, clordid, ctx, ts, required=False)
+    if out:
+        ctx.opening.append(clordid)
+    return out
 
 
 def named(report: Report) -> str:

@@ -31,6 +31,11 @@ class Context:
     later_links: frozenset[str] = frozenset()
     """ClOrdIDs the input itself shows to be later links of a chain (11 beside an OrigClOrdID 41
     naming another): a report under one of them opens no order."""
+    opened: frozenset[str] | set[str] = frozenset()
+    """ClOrdIDs a report of an earlier line of this run opened its order with (``FixTranslation``):
+    a later report under one of them states the order no more."""
+    opening: list[str] = field(default_factory=list)
+    """ClOrdIDs a report of this input opened its order with (``reports.opening``)."""
 
     def quantity(self, report: Report, tag: int, name: str) -> str | None:
         """A positive quantity tag, shifted by the message's quantity scale."""
