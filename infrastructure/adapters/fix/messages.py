@@ -299,7 +299,9 @@ class FixTranslation:
     def __call__(
         self, raw: bytes, *, venue: str, account: str | None, notes: list[str], options: FixOptions
     ) -> list[Message]:
-        return fix_messages(raw, venue=venue, account=account, notes=notes, options=options, opened=self.opened)
+        return fix_messages(
+            raw, venue=venue, account=account, notes=notes, options=options, opened=self.opened
+        )
 
 
 __all__ = [

@@ -157,12 +157,14 @@ def opening(report: Report, ctx: Context, ts: str) -> list[Message]:
     ClOrdID an earlier report of the run opened its order with (``Context.opened``, and the
     input's own ``Context.opening``): that request is decided, booked or refused, and stating
     the order again for every fill would only add a duplicate to decide."""
-    clordid, orig, _ = chain(report)
+    clordid, orig, order_id = chain(report)
     if clordid is None or orig is not None or clordid in ctx.later_links:
         return []
     if clordid in ctx.opened or clordid in ctx.opening:
         return []
-    out = request_messages(report, clordid, ctx, ts, required=False)
+    # The OrderID, unless the report refuses the order (a rejection numbers no order: ``NONE``).
+    numbered = None if value_of(report, 150) == "8" else order_id
+    out = request_messages(report, clordid, ctx, ts, required=False, venue_order_id=numbered)
     if out:
         ctx.opening.append(clordid)
     return out
