@@ -226,14 +226,15 @@ def fix_messages(
     source: str = SOURCE,
     notes: list[str] | None = None,
     options: FixOptions | None = None,
-    opened: set[str] | None = None,
+    opened: dict[str, str] | None = None,
 ) -> list[Message]:
     """Messages for one captured line (or one report mapping), every FIX message in it in order.
 
     ``notes`` collects one line for each part of the input deliberately not booked. See the
     package docstring for the options. ``opened``: the ClOrdIDs earlier lines of the run opened
-    their orders with (``FixTranslation``); a report under one of them opens nothing, and the
-    ClOrdIDs this input opens orders with are added once it is translated.
+    their orders with, at what time (``FixTranslation``); a report under one of them, of no
+    earlier time, opens nothing, and the ClOrdIDs this input opens orders with are added once it
+    is translated.
     """
     reports: list[Report] = [*read_fix(report)] if isinstance(report, str | bytes) else [report]
     ctx = Context(
@@ -244,7 +245,7 @@ def fix_messages(
         [],
         options or FixOptions(),
         later_links(reports),
-        frozenset() if opened is None else opened,
+        {} if opened is None else opened,
     )
     out: list[Message] = []
     for one in reports:
@@ -288,13 +289,13 @@ MAX_OPENED = 100_000
 class FixTranslation:
     """The ``fix`` format's reading of the lines of one run (an ingest, a collector's life;
     ``venue.VENUE``): each line as :func:`line_messages` reads it, but only the first report of
-    a ClOrdID the run reads opens its order. Its fills and cancels after it name the order
-    without stating it again (a request decided once per order per run, not once per report);
-    a run that starts with a report of an order booked by an earlier run states it once more,
-    a duplicate."""
+    a ClOrdID the run reads (or one of an earlier time, which dates the order) opens its order.
+    The fills and cancels after it name the order without stating it again (a request decided
+    once per order per run, not once per report); a run that starts with a report of an order
+    booked by an earlier run states it once more, a duplicate."""
 
     def __init__(self) -> None:
-        self.opened: set[str] = set()
+        self.opened: dict[str, str] = {}
 
     def __call__(
         self, raw: bytes, *, venue: str, account: str | None, notes: list[str], options: FixOptions

@@ -154,19 +154,20 @@ def opening(report: Report, ctx: Context, ts: str) -> list[Message]:
     report"): from a report whose ClOrdID 11 is the order's own (no OrigClOrdID 41 naming another
     link, and no other report of the input naming 11 a later link) and that carries what a
     request needs; nothing otherwise, and its fact waits for the order. Nothing either for a
-    ClOrdID an earlier report of the run opened its order with (``Context.opened``, and the
-    input's own ``Context.opening``): that request is decided, booked or refused, and stating
-    the order again for every fill would only add a duplicate to decide."""
+    ClOrdID an earlier report of the run, of no later time, opened its order with
+    (``Context.opened``, and the input's own ``Context.opening``): that request is decided, booked
+    or refused, and stating the order again for every fill would only add a duplicate to decide."""
     clordid, orig, order_id = chain(report)
     if clordid is None or orig is not None or clordid in ctx.later_links:
         return []
-    if clordid in ctx.opened or clordid in ctx.opening:
-        return []
+    since = ctx.opening.get(clordid) or ctx.opened.get(clordid)
+    if since is not None and since <= ts:
+        return []  # (a report earlier than that one states the order again: it was created earlier)
     # The OrderID, unless the report refuses the order (a rejection numbers no order: ``NONE``).
     numbered = None if value_of(report, 150) == "8" else order_id
     out = request_messages(report, clordid, ctx, ts, required=False, venue_order_id=numbered)
     if out:
-        ctx.opening.append(clordid)
+        ctx.opening[clordid] = ts
     return out
 
 
