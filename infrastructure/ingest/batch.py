@@ -329,12 +329,15 @@ class Batch(Parking, Identities):
     def _numbered(self, spec: OrderSpec) -> Order | None:
         """Our order holding the venue order ID a request names it by (a venue's report of the
         order under a client order ID it has not yet gone by: a FIX ClOrdID of its chain read
-        before the report linking the two), when it is the same account, instrument and side;
+        before the report linking the two), when the request's client order ID is one of its
+        aliases (a name the order can go by) and it states the same account, instrument and side;
         else None (the identity check decides)."""
         assert spec.venue_order_id is not None
         owner = self._owner(IdentityKey.venue_order(spec.venue, spec.venue_order_id))
         if owner is None or owner.external or owner.merged_into is not None:
             return None
+        if spec.client_order_id not in spec.aliases.values():
+            return None  # not a name the order can go by: a second order for the ID is a conflict
         same = (owner.venue, owner.account, owner.instrument, owner.side)
         return owner if same == (spec.venue, spec.account, spec.instrument, spec.side) else None
 
