@@ -283,9 +283,13 @@ class Batch(Parking, Identities):
     def _request(self, message: RequestMessage, entry: JournalEntry, part: int = 0) -> Handled:
         spec = request_spec(message)
         existing = self._order(spec.client_order_id)
-        numbered = None
+        numbered = free = None
         if existing is None and spec.venue_order_id and not spec.external:
-            existing = numbered = self._numbered(spec)
+            key = IdentityKey.venue_order(spec.venue, spec.venue_order_id)
+            if self.new_identities.get(key) or self.p.lookup_identity(key):
+                existing = numbered = self._numbered(spec, key)
+            else:
+                free = key  # no order holds it: a new order's, unchecked again
             if numbered is not None:
                 keys = [IdentityKey.alias(spec.venue, n, v) for n, v in spec.aliases.items()]
                 self._check_identities(numbered.client_order_id, keys)  # its names are no other's
@@ -312,9 +316,11 @@ class Batch(Parking, Identities):
             # client order ID as an alias, and what waits for that ID is released.
             return self._named_also(existing, message, {CLIENT_ORDER_ID_ALIAS: asked}, entry, result)
         new_keys = [IdentityKey.alias(spec.venue, n, v) for n, v in spec.aliases.items()]
-        if spec.venue_order_id:
+        if spec.venue_order_id and free is None:
             new_keys.append(IdentityKey.venue_order(spec.venue, spec.venue_order_id))
         self._check_identities(spec.client_order_id, new_keys)
+        if free is not None:
+            new_keys.append(free)
         order, outcome = Order.request(spec, self.stamp(message))
         self.orders[order.client_order_id] = order
         result = self._outcome(order, outcome, entry)
@@ -326,14 +332,13 @@ class Batch(Parking, Identities):
         unparked = self._unpark(order, [own_key, *new_keys])
         return result[0], result[1], result[2] + unparked
 
-    def _numbered(self, spec: OrderSpec) -> Order | None:
+    def _numbered(self, spec: OrderSpec, key: IdentityKey) -> Order | None:
         """Our order holding the venue order ID a request names it by (a venue's report of the
         order under a client order ID it has not yet gone by: a FIX ClOrdID of its chain read
         before the report linking the two), when the request's client order ID is one of its
         aliases (a name the order can go by) and it states the same account, instrument and side;
         else None (the identity check decides)."""
-        assert spec.venue_order_id is not None
-        owner = self._owner(IdentityKey.venue_order(spec.venue, spec.venue_order_id))
+        owner = self._owner(key)  # (``key``: the venue order ID's)
         if owner is None or owner.external or owner.merged_into is not None:
             return None
         if spec.client_order_id not in spec.aliases.values():

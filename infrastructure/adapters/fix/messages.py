@@ -76,10 +76,13 @@ rejection, an expiry, an unsolicited cancel, a fill). Every ExecutionReport of E
 C, F, 1 or 2 whose ClOrdID 11 is the order's own (no OrigClOrdID 41 naming another link) and
 that states what a NewOrderSingle would (an account, Symbol 55 or SecurityID 48, Side 54, a
 positive OrderQty 38, OrdType 40, Price 44 for a limit order) puts a ``request`` from those fields
-before its fact, so the order is booked whatever the ExecType. When the order is known, the
-request states it again (a duplicate, or details it lacked); a report naming it by a later
-ClOrdID of its chain is that order, as the ledger takes a request whose client order ID an order
-holds as an alias. A report lacking one of those fields, or whose line holds a report naming
+(numbered with its OrderID 37, but for a rejection) before its fact, so the order is booked
+whatever the ExecType. When the order is known, the request states it again (a duplicate, or
+details it lacked); a report naming it by a later ClOrdID of its chain is that order, as the
+ledger takes a request whose client order ID an order holds as an alias, or whose OrderID an
+order of the same account, instrument and side holds. In one run (``FixTranslation``: an
+ingest, a collector's life) only the first report of a ClOrdID, or one of an earlier time,
+states its order: its fills after it do not decide the request again. A report lacking one of those fields, or whose line holds a report naming
 its 11 a later link (11 beside a 41), opens nothing: its fact waits for the order. A report
 under a later ClOrdID read before anything names the earlier ones opens the order under it (the
 order is then keyed by that ClOrdID; the reports of the earlier links resolve to it through their
@@ -244,7 +247,7 @@ def fix_messages(
         source,
         [],
         options or FixOptions(),
-        later_links(reports),
+        later_links(reports) if len(reports) > 1 else frozenset(),
         {} if opened is None else opened,
     )
     out: list[Message] = []
@@ -268,9 +271,8 @@ def fix_messages(
 def later_links(reports: list[Report]) -> frozenset[str]:
     """The ClOrdIDs a line's messages name as later links of a chain (11 with an OrigClOrdID 41
     naming another): a report under one of them, wherever it stands in the line, is not the
-    order's first."""
-    if len(reports) < 2:
-        return frozenset()  # a report alone names its own 11 a later link only beside its 41
+    order's first. (A report alone names its own 11 a later link only beside its 41: the caller
+    asks only of a line of several.)"""
     return frozenset(c for c, orig, _ in map(chain, reports) if c is not None and orig is not None)
 
 
