@@ -82,11 +82,11 @@ details it lacked); a report naming it by a later ClOrdID of its chain is that o
 ledger takes a request whose client order ID an order holds as an alias, or whose OrderID an
 order of the same account, instrument and side holds. In one run (``FixTranslation``: an
 ingest, a collector's life) only the first report of a ClOrdID, or one of an earlier time,
-states its order: its fills after it do not decide the request again. A report lacking one of those fields, or whose line holds a report naming
-its 11 a later link (11 beside a 41), opens nothing: its fact waits for the order. A report
-under a later ClOrdID read before anything names the earlier ones opens the order under it (the
-order is then keyed by that ClOrdID; the reports of the earlier links resolve to it through their
-aliases).
+states its order: its fills after it do not decide the request again. A report lacking one
+of those fields, or whose line holds a report naming its 11 a later link (11 beside a 41),
+opens nothing: its fact waits for the order. A report under a later ClOrdID read before
+anything names the earlier ones opens the order under it (the order is then keyed by that
+ClOrdID; the reports of the earlier links resolve to it through their aliases and OrderID).
 
 ExecTransType (20), FIX 4.2 and earlier, comes before ExecType: 0 (New) or absent → the table
 above; 1 (Cancel) → ``fill_busted`` of the execution ExecRefID 19 names; 2 (Correct) →
