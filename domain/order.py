@@ -121,7 +121,9 @@ class Order(FillRules):
         order._pending_events.append(event)
         return order, Decision(Outcome.APPLIED, (event,))
 
-    def request_again(self, spec: OrderSpec, stamp: Stamp | None = None) -> Decision:
+    def request_again(
+        self, spec: OrderSpec, stamp: Stamp | None = None, *, reported: bool = False
+    ) -> Decision:
         """A request for an ID that exists: the same order stated again, completed, or an error.
 
         The order's identity (account, venue, instrument, side, order type) must match, or the
@@ -130,10 +132,11 @@ class Order(FillRules):
         venue report of the order) a different value is recorded as an anomaly with both values,
         never a refusal, and the order keeps its own. Details the request left out (time in
         force, post-only, parent, new tags) are added. Quantity and price may equal the request as first
-        made or as amended since.
+        made or as amended since. ``reported``: the request names the order by another of its
+        names (one of its aliases): a venue's report of the order, whatever its source.
         """
         check_request(spec)
-        same_party = stamp is None or stamp.source == self.request_source
+        same_party = not reported and (stamp is None or stamp.source == self.request_source)
         if not same_party:
             self.check_stated(*stated_facts(spec))  # a venue's report of the order
         differences = [name for name in OrderSpec.IDENTITY if getattr(spec, name) != getattr(self, name)]

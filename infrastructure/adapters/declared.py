@@ -74,7 +74,9 @@ class InputFormat:
     """One input format: what a line holds, what the caller must give, how it is read.
 
     ``translate`` (``module:function``) reads one line alone: ``function(raw, venue=…,
-    account=…, notes=…, options=…)`` returns its messages. ``feed`` (``module:class``) reads
+    account=…, notes=…, options=…)`` returns its messages; naming a class instead, one instance
+    per ingest is that function (it may remember what earlier lines of the run made it say, so as
+    not to say it again, never to read a line differently in substance). ``feed`` (``module:class``) reads
     lines whose translation depends on what earlier lines recorded: ``class(ledger, venue,
     account, options)`` is opened once per ingest (``application.feeds.Feed``). A format with
     neither is the ledger's own. ``judges`` (``module:function``) decides, after every commit of

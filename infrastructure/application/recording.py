@@ -611,7 +611,10 @@ def _translation(
     venue's adapter loads only for an ingest of its format."""
     if declared.translate is None:
         return None
-    return _Translation(load(declared.translate), venue or "", account, typed_options(declared, options))
+    translate = load(declared.translate)
+    if isinstance(translate, type):  # a translation that remembers across the lines of one run
+        translate = translate()
+    return _Translation(translate, venue or "", account, typed_options(declared, options))
 
 
 def _read_adapter_line(

@@ -9,7 +9,7 @@ module imports this one, never the reverse.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -22,6 +22,7 @@ from orderledger.domain.events import (
     OrderEvent,
     OrderFilled,
     OrderRequested,
+    OrderSpec,
 )
 from orderledger.domain.folds import (
     fold_on,
@@ -283,27 +284,44 @@ class Batch(Parking, Identities):
     def _request(self, message: RequestMessage, entry: JournalEntry, part: int = 0) -> Handled:
         spec = request_spec(message)
         existing = self._order(spec.client_order_id)
+        numbered = free = None
+        if existing is None and spec.venue_order_id and not spec.external:
+            key = IdentityKey.venue_order(spec.venue, spec.venue_order_id)
+            if self.new_identities.get(key) or self.p.lookup_identity(key):
+                existing = numbered = self._numbered(spec, key)
+            else:
+                free = key  # no order holds it: a new order's, unchecked again
+            if numbered is not None:
+                keys = [IdentityKey.alias(spec.venue, n, v) for n, v in spec.aliases.items()]
+                self._check_identities(numbered.client_order_id, keys)  # its names are no other's
+                spec = spec.model_copy(update={"client_order_id": numbered.client_order_id})
         if existing is None and (spec.aliases or spec.external):
             existing, spec = self._named_by_identity(spec)
         if existing is not None:
             self._last_client_id = existing.client_order_id
-            result = self._outcome(existing, existing.request_again(spec, self.stamp(message)), entry)
             asked = message.client_order_id
-            if message.external or asked is None or asked == existing.client_order_id:
+            # Our order named by one of its own aliases (``_named_by_identity``) or by its venue
+            # order ID (``_numbered``): the request is a report of that order under another of its
+            # names.
+            reported = not (message.external or existing.external) and asked not in (
+                None,
+                existing.client_order_id,
+            )
+            decided = existing.request_again(spec, self.stamp(message), reported=reported)
+            result = self._outcome(existing, decided, entry)
+            if numbered is not None and result[0] is not Outcome.REJECTED:
+                return self._named_also(existing, message, spec.aliases, entry, result)
+            if message.external or asked is None or reported or asked == existing.client_order_id:
                 return result
             # Our request for an order the venue reported first: the order keeps the request's
             # client order ID as an alias, and what waits for that ID is released.
-            alias = {CLIENT_ORDER_ID_ALIAS: asked}
-            added = self._outcome(existing, existing.add_aliases(self.stamp(message), alias), entry)
-            keys = self._register(existing, identity_keys(existing))
-            named = _named(existing, [IdentityKey.client_order(asked), *keys])
-            self.commit.resolvable.extend(named)
-            events = result[2] + added[2] + self._unpark(existing, named)
-            return (Outcome.APPLIED, None, events) if events else result
+            return self._named_also(existing, message, {CLIENT_ORDER_ID_ALIAS: asked}, entry, result)
         new_keys = [IdentityKey.alias(spec.venue, n, v) for n, v in spec.aliases.items()]
-        if spec.venue_order_id:
+        if spec.venue_order_id and free is None:
             new_keys.append(IdentityKey.venue_order(spec.venue, spec.venue_order_id))
         self._check_identities(spec.client_order_id, new_keys)
+        if free is not None:
+            new_keys.append(free)
         order, outcome = Order.request(spec, self.stamp(message))
         self.orders[order.client_order_id] = order
         result = self._outcome(order, outcome, entry)
@@ -314,6 +332,38 @@ class Batch(Parking, Identities):
         self.commit.resolvable.extend([own_key, *new_keys])
         unparked = self._unpark(order, [own_key, *new_keys])
         return result[0], result[1], result[2] + unparked
+
+    def _numbered(self, spec: OrderSpec, key: IdentityKey) -> Order | None:
+        """Our order holding the venue order ID a request names it by (a venue's report of the
+        order under a client order ID it has not yet gone by: a FIX ClOrdID of its chain read
+        before the report linking the two), when the request's client order ID is one of its
+        aliases (a name the order can go by) and it states the same account, instrument and side;
+        else None (the identity check decides)."""
+        owner = self._owner(key)  # (``key``: the venue order ID's)
+        if owner is None or owner.external or owner.merged_into is not None:
+            return None
+        if spec.client_order_id not in spec.aliases.values():
+            return None  # not a name the order can go by: a second order for the ID is a conflict
+        same = (owner.venue, owner.account, owner.instrument, owner.side)
+        return owner if same == (spec.venue, spec.account, spec.instrument, spec.side) else None
+
+    def _named_also(
+        self,
+        order: Order,
+        message: RequestMessage,
+        aliases: Mapping[str, str],
+        entry: JournalEntry,
+        result: Handled,
+    ) -> Handled:
+        """``result``, the order also going by ``aliases`` from now on (the request's client order
+        ID under which a report or a request named it), what waits for them released."""
+        added = self._outcome(order, order.add_aliases(self.stamp(message), aliases), entry)
+        keys = self._register(order, identity_keys(order))
+        asked = message.client_order_id
+        named = _named(order, [IdentityKey.client_order(asked), *keys] if asked else keys)
+        self.commit.resolvable.extend(named)
+        events = result[2] + added[2] + self._unpark(order, named)
+        return (Outcome.APPLIED, None, events) if events else result
 
     # ------------------------------------------------------------------ other facts
 

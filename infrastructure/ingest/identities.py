@@ -69,8 +69,11 @@ class Identities:
         order holds is that order again (ours, or one booked from an earlier report). Our own
         request whose client index the venue reported first, booked as an external order, is
         that external order: it takes the request's client order ID as an alias
-        (``client_order_id``), never a second order. An index held by another of our orders
-        is left to the identity check (a collision of two client order IDs on one index)."""
+        (``client_order_id``), never a second order. A request whose client order ID is the
+        value of an alias an order of ours holds (a venue's report of an order by a later name of
+        it, as a FIX ClOrdID of a cancel/replace chain) is that order stated again. Any other
+        alias held by another of our orders is left to the identity check (a collision of two
+        client order IDs on one index)."""
         keys = [IdentityKey.alias(spec.venue, n, v) for n, v in spec.aliases.items()]
         if spec.external and spec.venue_order_id:
             keys.insert(0, IdentityKey.venue_order(spec.venue, spec.venue_order_id))
@@ -78,7 +81,7 @@ class Identities:
             owner = self._owner(key)
             if owner is None:
                 continue
-            if not spec.external and not owner.external:
+            if not spec.external and not owner.external and key[2] != spec.client_order_id:
                 return None, spec
             update = {"client_order_id": owner.client_order_id, "external": owner.external}
             return owner, spec.model_copy(update=update)
@@ -92,10 +95,16 @@ class Identities:
                 order = self._order(order.merged_into, trust_absent=False)  # named by its old key
             if order is None and message.venue:
                 # A request recorded after the venue had reported its order made the request's
-                # client order ID an alias of that (external) order.
-                order = self._owner(
-                    IdentityKey.alias(message.venue, CLIENT_ORDER_ID_ALIAS, message.client_order_id)
-                )
+                # client order ID an alias of that (external) order; or the order goes by the ID
+                # as one of its own aliases (a FIX ClOrdID of its chain, when a report under a
+                # later one opened it).
+                named = {CLIENT_ORDER_ID_ALIAS: message.client_order_id} | {
+                    n: v for n, v in message.aliases.items() if v == message.client_order_id
+                }
+                for name, value in named.items():
+                    order = self._owner(IdentityKey.alias(message.venue, name, value))
+                    if order is not None:
+                        break
             return order, ([] if order else [IdentityKey.client_order(message.client_order_id)])
         venue = message.venue or ""
         keys: list[IdentityKey] = []

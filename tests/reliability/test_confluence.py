@@ -20,18 +20,22 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orderledger.domain.values import Status
 from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.queries import list_trades
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.results.filter import Filter
 from tests.support.books import all_books
-from tests.support.fixlog import session_lines
+from tests.support.fixlog import Session, session_lines
 from tests.support.postgres import empty_database, private_schema, require_postgres
 from tests.support.totals import totals
 from tests.support.tradier_examples import (
@@ -551,6 +555,70 @@ def test_a_fix_session_shuffled_whole_gives_the_same_books(batch: int) -> None:
             ledger.ingest_lines(shuffled[start : start + batch], format="fix", venue="desk1")
         assert sum(1 for _ in ledger.iter_messages(Filter())) == len(lines)
         assert all_books(ledger) == in_order(lines, format="fix", venue="desk1")
+
+
+# A FIX cancel/replace chain: R-1's New (10 SOL-USD at 150, OrderID V-7), a fill of 3 at 150
+# under R-1, the Replaced (11 = R-2, 41 = R-1: 12 at 150), a fill of 5 at 151 under R-2 alone (no
+# 41, as most venues report a replaced order's fills), and the New and the Replaced resent by a
+# gap fill (PossDupFlag 43 = Y, OrigSendingTime 122).
+CHAIN_TERMS = "1=ACC-7|37=V-7|55=SOL-USD|54=1|40=2|44=150"
+CHAIN_AT = [f"20261120-11:00:0{n}.000" for n in range(4)]
+CHAIN_NEW = f"11=R-1|{CHAIN_TERMS}|17=Y-1|150=0|39=0|38=10|60={CHAIN_AT[0]}"
+CHAIN_REPLACED = f"11=R-2|41=R-1|{CHAIN_TERMS}|17=Y-3|150=5|39=5|38=12|60={CHAIN_AT[2]}"
+
+
+def chain_lines() -> list[str]:
+    venue = Session(sender="VENUEX", target="DROPCOPY")
+    resend = Session(sender="VENUEX", target="DROPCOPY", seq=1)
+    return [
+        venue.message(CHAIN_AT[0], f"35=8|{CHAIN_NEW}"),
+        venue.message(
+            CHAIN_AT[1], f"35=8|11=R-1|{CHAIN_TERMS}|17=Y-2|150=F|39=1|38=10|32=3|31=150|60={CHAIN_AT[1]}"
+        ),
+        venue.message(CHAIN_AT[2], f"35=8|{CHAIN_REPLACED}"),
+        venue.message(
+            CHAIN_AT[3], f"35=8|11=R-2|{CHAIN_TERMS}|17=Y-4|150=F|39=1|38=12|32=5|31=151|60={CHAIN_AT[3]}"
+        ),
+        resend.message("20261120-11:00:05.000", f"35=8|43=Y|122={CHAIN_AT[0]}|{CHAIN_NEW}"),
+        resend.message("20261120-11:00:05.000", f"35=8|43=Y|122={CHAIN_AT[2]}|{CHAIN_REPLACED}"),
+    ]
+
+
+def chain_books(ledger: OrderLedger) -> tuple[object, ...]:
+    """The chain's books, whichever of its ClOrdIDs keys the order (the first one read)."""
+    [order] = ledger.orders()
+    trades = sorted((t["trade_id"], t["quantity"], t["price"]) for t in list_trades(ledger.db))
+    shown = (order.status, order.quantity, order.filled_quantity, order.average_price)
+    outcomes = {m.outcome.value for m in ledger.messages()}
+    return (*shown, tuple(order.venue_order_ids), order.aliases, order.created_at, trades, outcomes)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+@settings(PROPERTY, max_examples=60 if SOAK else 12)
+@given(data=st.data())
+def test_a_fix_chain_in_any_arrival_order_gives_the_same_books(
+    tmp_path: Path, kind: str, data: st.DataObject
+) -> None:
+    # Given the chain's six lines in any order, read in one ingest or each line its own,
+    lines = data.draw(st.permutations(chain_lines()), label="arrival order")
+    each = data.draw(st.booleans(), label="each line its own ingest")
+    with empty_database(kind, tmp_path, f"chain-{uuid4().hex}.db") as url, OrderLedger(url) as ledger:
+        for chunk in [[line] for line in lines] if each else [lines]:
+            ledger.ingest_lines(chunk, format="fix", venue="desk1")
+        # then it is one order going by both ClOrdIDs: 12 SOL-USD (the Replaced's) of which 3 at
+        # 150 and 5 at 151 are filled, (3 × 150 + 5 × 151) / 8 = (450 + 755) / 8 = 150.625 on
+        # average, created when the New says; nothing refused, nothing left waiting.
+        assert chain_books(ledger) == (
+            Status.PARTIALLY_FILLED,
+            Decimal(12),
+            Decimal(8),
+            Decimal("150.625"),
+            ("V-7",),
+            {"fix_clordid:R-1": "R-1", "fix_clordid:R-2": "R-2"},
+            datetime(2026, 11, 20, 11, 0, tzinfo=UTC),
+            [("Y-2", "3", "150"), ("Y-4", "5", "151")],
+            {"applied", "duplicate"},
+        )
 
 
 # ------------------------------------------------------ Tradier's polls: totals, not trades

@@ -73,6 +73,32 @@ def session_lines(orders: int = 3) -> list[bytes]:
     return [line.encode() for line in lines]
 
 
+REJECTED_ORDERS = ("D1-41-010", "D1-41-011")
+"""The client order IDs of :func:`rejection_lines`' orders."""
+
+
+def rejection_lines(style: str = "quickfixn", begin: str = "FIX.4.4") -> list[bytes]:
+    """A drop copy's rejections of two orders it never reported as new, as an engine logs them: a
+    post-only sell of 0.01 BTC-USD at 64102.4 the venue numbered VX-700170, and a buy of 0.5
+    ETH-USD at 3000.5 refused before it was numbered (OrderID 37 ``NONE``, OrdRejReason 103 = 3,
+    order exceeds limit, and no Text 58)."""
+    venue = Session(sender="VENUEX", target="DROPCOPY", begin=begin, style=style)
+    at = "20261120-10:30:00.000"
+    later = "20261120-10:30:01.000"
+    return [
+        venue.message(
+            at,
+            "35=8|1=ACC-7|11=D1-41-010|37=VX-700170|17=EXO-13|150=8|39=8|55=BTC-USD|54=2|38=0.01|40=2"
+            f"|44=64102.4|59=1|18=6|14=0|151=0|6=0|60={at}|58=post-only order would take liquidity",
+        ).encode(),
+        venue.message(
+            later,
+            "35=8|1=ACC-7|11=D1-41-011|37=NONE|17=EXO-14|150=8|39=8|55=ETH-USD|54=1|38=0.5|40=2"
+            f"|44=3000.5|14=0|151=0|6=0|103=3|60={later}",
+        ).encode(),
+    ]
+
+
 def write_session(path: str, orders: int = 4) -> None:
     """What docs/collect.md's FIX example follows: an engine's log of ``orders`` orders (3
     lines each), half written, then backed up (renamed, QuickFIX C++'s ``backup()``) and the

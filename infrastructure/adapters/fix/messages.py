@@ -44,9 +44,8 @@ ExecType (150) of an ExecutionReport:
 ====  =================  ===================================================================
 150   meaning            message(s)
 ====  =================  ===================================================================
-0     New                ``accepted`` (venue_order_id = OrderID 37); with an account (``--account``
-                         or tag 1) and the order's fields, a ``request`` first (drop copies of
-                         orders placed elsewhere)
+0     New                ``accepted`` (venue_order_id = OrderID 37), after the ``request`` the
+                         report opens its order with (below)
 1 2 F (Partial) fill     ``fill``: trade_id = ExecID 17, quantity = LastQty 32, price =
                          LastPx 31, fee (below), liquidity from LastLiquidityInd 851 (1 added →
                          maker, 2 removed → taker). 1 and 2 are FIX 4.2's spellings of a trade.
@@ -71,6 +70,23 @@ I     Order Status       nothing (a note): the venue's view, not a new fact. Fee
                          reconciliation, which compares and corrects explicitly.
 A 3 7 9 B …              nothing (a note): pending new, done for day, stopped, suspended …
 ====  =================  ===================================================================
+
+**Orders first seen in a report.** A drop copy may report an order it never reported as New (a
+rejection, an expiry, an unsolicited cancel, a fill). Every ExecutionReport of ExecType 0, 8, 4,
+C, F, 1 or 2 whose ClOrdID 11 is the order's own (no OrigClOrdID 41 naming another link) and
+that states what a NewOrderSingle would (an account, Symbol 55 or SecurityID 48, Side 54, a
+positive OrderQty 38, OrdType 40, Price 44 for a limit order) puts a ``request`` from those fields
+(numbered with its OrderID 37, but for a rejection) before its fact, so the order is booked
+whatever the ExecType. When the order is known, the request states it again (a duplicate, or
+details it lacked); a report naming it by a later ClOrdID of its chain is that order, as the
+ledger takes a request whose client order ID an order holds as an alias, or whose OrderID an
+order of the same account, instrument and side holds. In one run (``FixTranslation``: an
+ingest, a collector's life) only the first report of a ClOrdID, or one of an earlier time,
+states its order: its fills after it do not decide the request again. A report lacking one
+of those fields, or whose line holds a report naming its 11 a later link (11 beside a 41),
+opens nothing: its fact waits for the order. A report under a later ClOrdID read before
+anything names the earlier ones opens the order under it (the order is then keyed by that
+ClOrdID; the reports of the earlier links resolve to it through their aliases and OrderID).
 
 ExecTransType (20), FIX 4.2 and earlier, comes before ExecType: 0 (New) or absent → the table
 above; 1 (Cancel) → ``fill_busted`` of the execution ExecRefID 19 names; 2 (Correct) →
@@ -181,7 +197,7 @@ from orderledger.infrastructure.adapters.fix.framing import (
     transact_time,
     value_of,
 )
-from orderledger.infrastructure.adapters.fix.identity import clordid_alias
+from orderledger.infrastructure.adapters.fix.identity import chain, clordid_alias
 from orderledger.infrastructure.adapters.fix.orders import (
     cancel_reject,
     cancel_reject_messages,
@@ -213,14 +229,27 @@ def fix_messages(
     source: str = SOURCE,
     notes: list[str] | None = None,
     options: FixOptions | None = None,
+    opened: dict[str, str] | None = None,
 ) -> list[Message]:
     """Messages for one captured line (or one report mapping), every FIX message in it in order.
 
     ``notes`` collects one line for each part of the input deliberately not booked. See the
-    package docstring for the options.
+    package docstring for the options. ``opened``: the ClOrdIDs earlier lines of the run opened
+    their orders with, at what time (``FixTranslation``); a report under one of them, of no
+    earlier time, opens nothing, and the ClOrdIDs this input opens orders with are added once it
+    is translated.
     """
-    ctx = Context(venue, account, instrument_of, source, [], options or FixOptions())
     reports: list[Report] = [*read_fix(report)] if isinstance(report, str | bytes) else [report]
+    ctx = Context(
+        venue,
+        account,
+        instrument_of,
+        source,
+        [],
+        options or FixOptions(),
+        later_links(reports) if len(reports) > 1 else frozenset(),
+        {} if opened is None else opened,
+    )
     out: list[Message] = []
     for one in reports:
         msg_type = value_of(one, 35)
@@ -232,15 +261,50 @@ def fix_messages(
         out.extend(translate(one, ctx))
     if notes is not None:
         notes.extend(summarised(ctx.notes))
+    if opened is not None and ctx.opening:
+        if len(opened) >= MAX_OPENED:
+            opened.clear()  # a report of an order forgotten states it again: a duplicate, harmless
+        opened.update(ctx.opening)
     return out
+
+
+def later_links(reports: list[Report]) -> frozenset[str]:
+    """The ClOrdIDs a line's messages name as later links of a chain (11 with an OrigClOrdID 41
+    naming another): a report under one of them, wherever it stands in the line, is not the
+    order's first. (A report alone names its own 11 a later link only beside its 41: the caller
+    asks only of a line of several.)"""
+    return frozenset(c for c, orig, _ in map(chain, reports) if c is not None and orig is not None)
 
 
 def line_messages(
     raw: bytes, *, venue: str, account: str | None, notes: list[str], options: FixOptions
 ) -> list[Message]:
-    """The ``fix`` format's reading of one line (``venue.VENUE``): the raw bytes, as CheckSum
-    (10) and BodyLength (9) count bytes and a Latin-1 Text must survive."""
+    """One line read alone, the raw bytes, as CheckSum (10) and BodyLength (9) count bytes and a
+    Latin-1 Text must survive: every report that states its order opens it."""
     return fix_messages(raw, venue=venue, account=account, notes=notes, options=options)
+
+
+MAX_OPENED = 100_000
+"""The most ClOrdIDs a run remembers having opened an order with (a collector's run lasts)."""
+
+
+class FixTranslation:
+    """The ``fix`` format's reading of the lines of one run (an ingest, a collector's life;
+    ``venue.VENUE``): each line as :func:`line_messages` reads it, but only the first report of
+    a ClOrdID the run reads (or one of an earlier time, which dates the order) opens its order.
+    The fills and cancels after it name the order without stating it again (a request decided
+    once per order per run, not once per report); a run that starts with a report of an order
+    booked by an earlier run states it once more, a duplicate."""
+
+    def __init__(self) -> None:
+        self.opened: dict[str, str] = {}
+
+    def __call__(
+        self, raw: bytes, *, venue: str, account: str | None, notes: list[str], options: FixOptions
+    ) -> list[Message]:
+        return fix_messages(
+            raw, venue=venue, account=account, notes=notes, options=options, opened=self.opened
+        )
 
 
 __all__ = [
@@ -248,6 +312,7 @@ __all__ = [
     "SOURCE",
     "FixError",
     "FixFields",
+    "FixTranslation",
     "cancel_reject_messages",
     "clordid_alias",
     "execution_report_messages",

@@ -44,11 +44,14 @@ def _post_only(exec_inst: str | None) -> bool | None:
     return None if exec_inst is None else "6" in exec_inst.split()
 
 
-def request_messages(report: Report, clordid: str, ctx: Context, ts: str, *, required: bool) -> list[Message]:
+def request_messages(
+    report: Report, clordid: str, ctx: Context, ts: str, *, required: bool, venue_order_id: str | None = None
+) -> list[Message]:
     """A request (with its instrument definition first) from an order's fields.
 
     ``required`` (a NewOrderSingle) refuses a message that does not describe an order; otherwise
-    (a New's fields) it gives nothing.
+    (a New's fields) it gives nothing. ``venue_order_id``: the OrderID a venue's report numbers
+    the order with (an order already holding it is the one the request names).
     """
     account = ctx.account or value_of(report, 1)
     side = SIDES.get(value_of(report, 54) or "")
@@ -88,6 +91,7 @@ def request_messages(report: Report, clordid: str, ctx: Context, ts: str, *, req
         quote_currency=value_of(report, 15),
         tags=tags,
         aliases=clordid_alias(clordid),
+        venue_order_id=venue_order_id,
         ts=ts,
         source=ctx.source,
     )

@@ -82,7 +82,7 @@ def execution_report(report: Report, ctx: Context) -> list[Message]:
             return [message(AcceptedMessage, **order_key(report, ctx), ts=ts, source=source)]
         if clordid is None:
             raise FixError("a New (150=0) needs ClOrdID (11)")
-        out = request_messages(report, clordid, ctx, ts, required=False)
+        out = opening(report, ctx, ts, clordid, orig, order_id)
         out.append(
             message(
                 AcceptedMessage,
@@ -101,6 +101,7 @@ def execution_report(report: Report, ctx: Context) -> list[Message]:
         if orig is None and clordid is not None:
             # No venue order ID: a message carrying one would acknowledge the order first.
             return [
+                *opening(report, ctx, ts, clordid, orig, None),  # (a refusal numbers no order)
                 message(
                     RejectedMessage,
                     client_order_id=clordid,
@@ -109,7 +110,7 @@ def execution_report(report: Report, ctx: Context) -> list[Message]:
                     ts=ts,
                     source=source,
                     reason=reason,
-                )
+                ),
             ]
         return [
             message(
@@ -121,14 +122,19 @@ def execution_report(report: Report, ctx: Context) -> list[Message]:
             )
         ]
     if exec_type in ("F", "1", "2"):
-        return [_fill(report, ctx, ts)]
+        return [*opening(report, ctx, ts, clordid, orig, order_id), _fill(report, ctx, ts)]
     if exec_type in ("H", "G"):
         return [_bust_or_correct(report, ctx, ts, correct=exec_type == "G")]
     if exec_type in ("4", "C"):
         kind: type[CanceledMessage | ExpiredMessage] = CanceledMessage if exec_type == "4" else ExpiredMessage
         before = [reidentified(report, ctx, ts)] if answers_chain_with_order_id(report) else []
         ending = message(kind, **order_key(report, ctx), reason=reason, ts=ts, source=source)
-        return [*before, ending, *new_clordid(report, ctx, ts)]
+        return [
+            *opening(report, ctx, ts, clordid, orig, order_id),
+            *before,
+            ending,
+            *new_clordid(report, ctx, ts),
+        ]
     if exec_type in ("5", "D"):
         quantity = ctx.quantity(report, 38, "OrderQty(38)")
         price = ctx.price(report, 44, "Price(44)")
@@ -146,6 +152,28 @@ def execution_report(report: Report, ctx: Context) -> list[Message]:
     meaning = EXEC_TYPES.get(exec_type, "not a fact the ledger books")
     ctx.notes.append(f"ExecType {shortened(exec_type)} ({meaning}) for {named(report)}: no fact recorded")
     return []
+
+
+def opening(
+    report: Report, ctx: Context, ts: str, clordid: str | None, orig: str | None, order_id: str | None
+) -> list[Message]:
+    """The request a report opens its order with (package docstring, "Orders first seen in a
+    report"): from a report whose ClOrdID 11 is the order's own (no OrigClOrdID 41 naming another
+    link, and no other report of the input naming 11 a later link) and that carries what a
+    request needs, numbering it ``order_id`` (its OrderID 37, but for a rejection); nothing
+    otherwise, and its fact waits for the order. Nothing either for a ClOrdID an earlier report
+    of the run, of no later time, opened its order with (``Context.opened``, and the input's own
+    ``Context.opening``): that request is decided, booked or refused, and stating the order again
+    for every fill would only add a duplicate to decide."""
+    if clordid is None or orig is not None:
+        return []
+    since = ctx.opening.get(clordid) or ctx.opened.get(clordid)
+    if (since is not None and since <= ts) or clordid in ctx.later_links:
+        return []  # (a report earlier than that one states the order again: it was created earlier)
+    out = request_messages(report, clordid, ctx, ts, required=False, venue_order_id=order_id)
+    if out:
+        ctx.opening[clordid] = ts
+    return out
 
 
 def named(report: Report) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -28,6 +29,15 @@ class Context:
     source: str = SOURCE
     notes: list[str] = field(default_factory=list)
     options: FixOptions = field(default_factory=FixOptions)
+    later_links: frozenset[str] = frozenset()
+    """ClOrdIDs the input itself shows to be later links of a chain (11 beside an OrigClOrdID 41
+    naming another): a report under one of them opens no order."""
+    opened: Mapping[str, str] = field(default_factory=dict)
+    """ClOrdIDs a report of an earlier line of this run opened its order with, and that report's
+    time (``FixTranslation``): a later report under one of them, of no earlier time, states the
+    order no more."""
+    opening: dict[str, str] = field(default_factory=dict)
+    """ClOrdIDs a report of this input opened its order with, and its time (``reports.opening``)."""
 
     def quantity(self, report: Report, tag: int, name: str) -> str | None:
         """A positive quantity tag, shifted by the message's quantity scale."""

@@ -57,7 +57,7 @@ VENUE = Venue(
             needs_venue=True,
             text=True,
             options=FixOptions,
-            translate="orderledger.infrastructure.adapters.fix.messages:line_messages",
+            translate="orderledger.infrastructure.adapters.fix.messages:FixTranslation",
         ),
     ),
     collectors=(
