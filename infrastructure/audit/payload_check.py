@@ -29,7 +29,6 @@ from orderledger.domain.values import MAX_DIGITS, SIGNED_FORM, UTC_TIME_FORM, pa
 from orderledger.infrastructure.storage.codecs import HEADER, read_stored, shown_time
 from orderledger.infrastructure.storage.mapper import CLASSES, LedgerMapper
 
-
 # Each check is an expression of a JSON value ``{v}`` that is true when the field's validation
 # returns that value as ``read_stored`` reads it; one function per class is generated of them
 # (a call per field would cost more than the validation it replaces).
@@ -70,8 +69,8 @@ def _check(annotation: Any, depth: int = 0, validators: tuple[Any, ...] = ()) ->
     if origin is list and len(args) == 1 and (check := _check(args[0], depth + 1)) is not None:
         return f"(type({{v}}) is list and all({check.replace('{v}', item)} for {item} in {{v}}))"
     if origin is dict and len(args) == 2 and args[0] is str and (check := _check(args[1], depth + 1)):
-        entry = check.replace("{v}", item)
-        return f"(type({{v}}) is dict and all(type({key}) is str and {entry} for {key}, {item} in {{v}}.items()))"
+        entry = f"type({key}) is str and {check.replace('{v}', item)}"
+        return f"(type({{v}}) is dict and all({entry} for {key}, {item} in {{v}}.items()))"
     return None
 
 
@@ -100,7 +99,7 @@ class _Plan:
                 lines.append(f"    if v is not _ABSENT and not {check.replace('{v}', 'v')}: return False")
         lines.append("    return True")
         namespace = dict(_NAMES)
-        exec("\n".join(lines), namespace)  # noqa: S102 - generated from the classes' own fields
+        exec("\n".join(lines), namespace)
         self.check = namespace["check"]
 
 
@@ -119,8 +118,10 @@ def fast_event(
     (see the module's docstring) and ``columns`` (the row's search columns, in the order of
     ``IndexedStoredEvent``'s) are the ones the ledger copies from it; else None."""
     cls = CLASSES.get(topic)
-    plan = _PLANS.get(cls) if cls is not None else None
-    if plan is None or plan.check is None or type(version) is not int:
+    if cls is None or type(version) is not int:
+        return None
+    plan = _PLANS[cls]
+    if plan.check is None:
         return None
     try:
         if mapper.cipher:

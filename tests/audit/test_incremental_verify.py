@@ -20,18 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orderledger.domain.requests import order_id_for
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
-from orderledger.domain.requests import order_id_for
 from orderledger.infrastructure.audit.anchors import Anchor, check_anchors
 from orderledger.infrastructure.audit.search import EVENT_COLUMNS
-from orderledger.infrastructure.storage.chain import link
 from orderledger.infrastructure.audit.verify import VerifyReport, verify
+from orderledger.infrastructure.storage.chain import link
 from orderledger.infrastructure.storage.schema import append_only, ledger_triggers
 from tests.support.audit import orderledger
 
@@ -337,7 +336,8 @@ def test_a_payload_tamper_under_recomputed_hashes_is_found_by_both_verifies(
             anchor = check_anchors(ledger.db).last
         with contextlib.closing(sqlite3.connect(copy)) as db:
             (fill,) = db.execute(
-                "SELECT MIN(notification_id) FROM events WHERE event_type = 'OrderFilled' AND notification_id > ?",
+                "SELECT MIN(notification_id) FROM events"
+                " WHERE event_type = 'OrderFilled' AND notification_id > ?",
                 (at["events"],),
             ).fetchone()
         # When the first fill after the anchor is changed and the chain rehashed from it

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from orderledger.domain.construction import construct
 from orderledger.domain.events import EVENT_TYPES, OrderEvent
-from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.domain.values import DecimalStr
+from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.audit.chain_check import _check_row, aggregate_id
 from orderledger.infrastructure.audit.payload_check import _PLANS, fast_event
 from orderledger.infrastructure.audit.search import EVENT_COLUMNS
