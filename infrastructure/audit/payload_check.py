@@ -138,14 +138,15 @@ def fast_event(
     if not plan.required <= state.keys() <= plan.known or not plan.check(state):
         return None
     get = state.get
+    event_time, recorded_time = state["ts_event"], state["ts_recorded"]  # both required, checked
     said = (
         cls.__name__,
         get("client_order_id"),
         get("account"),
         get("venue"),
         get("instrument"),
-        _column_time(get("ts_event")),
-        _column_time(get("ts_recorded")),
+        event_time if len(event_time) == _FULL else _column_time(event_time),
+        recorded_time if len(recorded_time) == _FULL else _column_time(recorded_time),
         get("source"),
     )
     if said != columns:
@@ -158,6 +159,7 @@ def fast_event(
 
 
 _WHOLE_SECOND = len("2026-11-25T00:00:00Z")
+_FULL = len("2026-11-25T00:00:00.000000Z")  # as the column spells every time
 
 
 def _column_time(text: Any) -> Any:
