@@ -10,7 +10,7 @@ from __future__ import annotations
 import types
 import typing
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import pytest
@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from orderledger.domain.construction import construct
 from orderledger.domain.events import EVENT_TYPES, OrderEvent
-from orderledger.domain.values import DecimalStr
+from orderledger.domain.values import MAX_DIGITS, DecimalStr, UtcTime, format_decimal
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.audit.chain_check import _check_row, aggregate_id
 from orderledger.infrastructure.audit.payload_check import _PLANS, fast_event
@@ -91,6 +91,7 @@ EVERYDAY = (
         lambda places: st.decimals(-(10**9), 10**9, places=places, allow_nan=False, allow_infinity=False)
     )
     .map(lambda amount: amount if amount else Decimal(0))
+    .filter(lambda amount: len(format_decimal(amount)) <= MAX_DIGITS)
 )
 """Amounts as recorded ones are: plain notation, a few places, a zero as 0 (``parse_decimal``)."""
 
@@ -99,6 +100,8 @@ def value(hint: Any, everyday: bool) -> st.SearchStrategy[Any]:
     """Any value of the type ``hint``; amounts as recorded ones are when ``everyday``."""
     if everyday and hint == DecimalStr:
         return EVERYDAY
+    if everyday and typing.get_origin(hint) is Annotated and hint != UtcTime:
+        return value(typing.get_args(hint)[0], True)  # a field stored only when given
     if everyday and typing.get_origin(hint) in (typing.Union, types.UnionType):
         return st.none() | value(next(a for a in typing.get_args(hint) if a is not type(None)), True)
     if everyday and typing.get_origin(hint) is list:
