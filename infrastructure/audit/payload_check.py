@@ -1,15 +1,16 @@
-"""The payload check of ``verify`` without validating each event anew: a stored payload that is
-exactly what the ledger writes for the event it reads as, and whose every value has the everyday
-form that its field's validator returns unchanged, is the event that validating it as input from
-outside (``LedgerMapper.decode(trusted=False)``) gives.
+"""The payload check of ``verify`` without validating each event anew: a stored payload that
+holds every field its class needs and no other, each value in the everyday form that its
+field's validation returns unchanged (the form the ledger writes: an amount in plain notation of
+at most MAX_DIGITS characters, a time in UTC with a Z, text as text), reads (``read_stored``) as
+the very event that validating it as input from outside (``LedgerMapper.decode(trusted=False)``)
+gives.
 
 ``fast_event`` answers that event, or None whenever it cannot prove so (a value of another
-type or form, a field missing or added, a payload upcast, encrypted or compressed): the caller
-then validates the event the slow way, which says what is wrong in the words it always has.
-``tests/audit/test_payload_check.py`` holds the two paths to agreement on every kind of event,
-valid and tampered.
+type or form, a field missing or added, a payload stored at an older class version, a search
+column that disagrees): the caller then validates the event the slow way, which says what is
+wrong in the words it always has. ``tests/audit/test_payload_check.py`` holds the two paths to
+the same findings on every kind of event, valid and tampered.
 """
-
 from __future__ import annotations
 
 import functools
