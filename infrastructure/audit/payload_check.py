@@ -11,6 +11,7 @@ column that disagrees): the caller then validates the event the slow way, which 
 wrong in the words it always has. ``tests/audit/test_payload_check.py`` holds the two paths to
 the same findings on every kind of event, valid and tampered.
 """
+
 from __future__ import annotations
 
 import functools
