@@ -14,17 +14,23 @@ import contextlib
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orderledger.domain.requests import order_id_for
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.audit.anchors import Anchor, check_anchors
+from orderledger.infrastructure.audit.search import EVENT_COLUMNS
 from orderledger.infrastructure.audit.verify import VerifyReport, verify
+from orderledger.infrastructure.storage.chain import link
 from orderledger.infrastructure.storage.schema import append_only, ledger_triggers
 from tests.support.audit import orderledger
 
@@ -198,3 +204,149 @@ def test_the_cli_verifies_what_is_new_since_the_anchor_unless_told_full(tmp_path
     # And `verify --full` finds the change
     full = orderledger("verify", "--full", db=url)
     assert full.code == 1 and full.stderr.startswith("BROKEN: event 1 ("), full.describe()
+
+
+# A rewrite whose hashes were recomputed from the changed event on (someone with DDL rights and
+# the ledger's code): the chain holds, so only the payload check finds it. Each kind of change
+# that check finds, made to the first fill after the anchor: (what is changed, the finding).
+PAYLOAD_TAMPERS: dict[str, Callable[[dict[str, Any]], str]] = {}
+
+
+def payload_tamper(name: str) -> Callable[[Callable[[dict[str, Any]], str]], Callable[[dict[str, Any]], str]]:
+    def register(change: Callable[[dict[str, Any]], str]) -> Callable[[dict[str, Any]], str]:
+        PAYLOAD_TAMPERS[name] = change
+        return change
+
+    return register
+
+
+def _payload(row: dict[str, Any]) -> dict[str, Any]:
+    loaded: dict[str, Any] = orjson.loads(row["state"])
+    return loaded
+
+
+def _named(row: dict[str, Any]) -> str:
+    return f"event {row['notification_id']} ({row['event_type']} of {row['client_order_id']!r})"
+
+
+@payload_tamper("a payload's quantity made not finite")
+def _not_finite(row: dict[str, Any]) -> str:
+    state = _payload(row)
+    state["last_qty"] = "NaN"
+    row["state"] = orjson.dumps(state)
+    return f"{_named(row)} cannot be read: cannot decode stored event 'domain.events:OrderFilled'"
+
+
+@payload_tamper("a field the event does not have added to its payload")
+def _extra_field(row: dict[str, Any]) -> str:
+    state = _payload(row)
+    state["rebate"] = "1"
+    row["state"] = orjson.dumps(state)
+    return f"{_named(row)} cannot be read: cannot decode stored event 'domain.events:OrderFilled'"
+
+
+@payload_tamper("a payload that is not JSON")
+def _not_json(row: dict[str, Any]) -> str:
+    row["state"] = row["state"][:-1]
+    return f"{_named(row)} cannot be read: cannot decode stored event 'domain.events:OrderFilled'"
+
+
+@payload_tamper("a payload's price changed to a number")
+def _price_as_number(row: dict[str, Any]) -> str:
+    state = _payload(row)
+    state["last_px"] = 1.5
+    row["state"] = orjson.dumps(state)
+    return f"{_named(row)} cannot be read: cannot decode stored event 'domain.events:OrderFilled'"
+
+
+@payload_tamper("a search column changed")
+def _column(row: dict[str, Any]) -> str:
+    said = row["account"]
+    row["account"] = "mallory"
+    return f"{_named(row)}: its account column says 'mallory' but its payload says {said!r}"
+
+
+@payload_tamper("a payload's time moved to another zone")
+def _time_zone(row: dict[str, Any]) -> str:
+    state = _payload(row)
+    moment = datetime.fromisoformat(state["ts_event"])
+    state["ts_event"] = moment.astimezone(timezone(timedelta(hours=1))).isoformat()
+    row["state"] = orjson.dumps(state)
+    return ""  # the same time: found by nothing, and rightly so
+
+
+@payload_tamper("a payload's time changed")
+def _time(row: dict[str, Any]) -> str:
+    state = _payload(row)
+    stored = row["ts_event"]
+    state["ts_event"] = "2001-01-01T00:00:00Z"
+    row["state"] = orjson.dumps(state)
+    return (
+        f"{_named(row)}: its ts_event column says {stored!r} but its payload says"
+        " '2001-01-01T00:00:00.000000Z'"
+    )
+
+
+@payload_tamper("an event moved under another order")
+def _aggregate(row: dict[str, Any]) -> str:
+    row["originator_id"] = str(order_id_for("someone-else"))
+    return f"{_named(row)} is stored under another order's ID than its payload's {row['client_order_id']!r}"
+
+
+@payload_tamper("a payload's order changed")
+def _order(row: dict[str, Any]) -> str:
+    state = _payload(row)
+    state["client_order_id"] = "someone-else"
+    row["state"] = orjson.dumps(state)
+    return f"{_named(row)} is stored under another order's ID than its payload's 'someone-else'"
+
+
+def rewrite_from(path: Path, position: int, change: Callable[[dict[str, Any]], str]) -> str:
+    """Change event ``position`` and recompute the hashes from it to the end (triggers dropped
+    and put back as the ledger made them); the finding ``change`` says to expect."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        for name in sorted(ledger_triggers("sqlite")):
+            db.execute(f"DROP TRIGGER {name}")
+        select = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE notification_id >= ? ORDER BY 1"
+        rows = [dict(zip(EVENT_COLUMNS, r, strict=True)) for r in db.execute(select, (position,))]
+        expected = change(rows[0])
+        (previous,) = db.execute(
+            "SELECT hash FROM events WHERE notification_id = ?", (position - 1,)
+        ).fetchone()
+        for row in rows:
+            row["hash"] = previous = link(previous, [row[c] for c in EVENT_COLUMNS[:-1]])
+            places = ", ".join(f"{c} = ?" for c in EVENT_COLUMNS[1:])
+            db.execute(
+                f"UPDATE events SET {places} WHERE notification_id = ?",
+                [row[c] for c in EVENT_COLUMNS[1:]] + [row["notification_id"]],
+            )
+        for statement in append_only("sqlite"):
+            db.execute(statement)
+        db.commit()
+    return expected
+
+
+@pytest.mark.parametrize("kind", list(PAYLOAD_TAMPERS))
+def test_a_payload_tamper_under_recomputed_hashes_is_found_by_both_verifies(
+    anchored: tuple[Path, dict[str, int]], kind: str
+) -> None:
+    path, at = anchored
+    with copy_of(path) as copy:
+        with contextlib.closing(OrderLedger(f"sqlite:///{copy}")) as ledger:
+            anchor = check_anchors(ledger.db).last
+        with contextlib.closing(sqlite3.connect(copy)) as db:
+            (fill,) = db.execute(
+                "SELECT MIN(notification_id) FROM events"
+                " WHERE event_type = 'OrderFilled' AND notification_id > ?",
+                (at["events"],),
+            ).fetchone()
+        # When the first fill after the anchor is changed and the chain rehashed from it
+        expected = rewrite_from(copy, fill, PAYLOAD_TAMPERS[kind])
+        full, incremental = check(copy, None), check(copy, anchor)
+    if not expected:
+        # Then a change that keeps the event what it was is no finding
+        assert full.broken is None and incremental.broken is None
+        return
+    # Then the full and the incremental verify both name the event, in the same words
+    assert full.broken is not None and full.broken.startswith(expected), full.broken
+    assert incremental.broken == full.broken

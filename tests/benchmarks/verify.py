@@ -14,6 +14,9 @@ its peak resident memory):
   as if it came from outside and its search columns compared with it;
 * full verify: ``OrderLedger.verify()``: the storage, the chain and payloads, every view refolded
   and compared, the journal's chain and cross-checks;
+* chain, validated and full, validated: the same, with every payload validated as input from
+  outside (``_check_row(fast=False)``), as ``verify`` checked each before ``payload_check``:
+  the figures the proven payloads are compared with;
 * incremental: after a full verify anchored the heads and a second session (``--new`` orders)
   was appended, ``verify(incremental=True)``: what is new since the anchor, and the 1,000
   records of each chain before it.
@@ -45,6 +48,11 @@ from orderledger.infrastructure.audit.search import CHUNK, EVENT_COLUMNS
 from orderledger.infrastructure.audit.chain_check import verify_chain
 from orderledger.infrastructure.storage.chain import GENESIS, link
 what, database = sys.argv[1:3]
+if what.endswith("validated"):
+    import functools
+    from orderledger.infrastructure.audit import chain_check
+    chain_check._check_row = functools.partial(chain_check._check_row, fast=False)
+    what = what.split(",")[0]
 result = {}
 if what == "contender":
     began = time.process_time()
@@ -76,7 +84,7 @@ peak = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.sta
 print(json.dumps({"seconds": spent, "events": events, "ok": ok, "peak": peak}))
 """
 
-KINDS = ("contender", "chain", "full", "incremental")
+KINDS = ("contender", "chain", "chain,validated", "full", "full,validated", "incremental")
 
 
 def run(kind: str, database: Path) -> dict[str, float]:
@@ -117,7 +125,7 @@ def main() -> None:
                 figures[kind].append(run(kind, anchored if kind == "incremental" else base))
     contender = statistics.median(f["events"] / f["seconds"] for f in figures["contender"])
     print(f"{options.orders:,} orders; incremental: {new:,} events after the anchor's overlap start")
-    print(f"{'':12} {'events':>9} {'seconds':>8} {'events/s':>10} {'÷ contender':>12} {'peak MB':>8}")
+    print(f"{'':16} {'events':>9} {'seconds':>8} {'events/s':>10} {'÷ contender':>12} {'peak MB':>8}")
     for kind in KINDS:
         rounds = figures[kind]
         seconds = statistics.median(f["seconds"] for f in rounds)
@@ -125,7 +133,7 @@ def main() -> None:
         rate = statistics.median(f["events"] / f["seconds"] for f in rounds)
         peak = statistics.median(f["peak"] for f in rounds) / 2**20
         print(
-            f"{kind:12} {events:>9,.0f} {seconds:>8.2f} {rate:>10,.0f} {rate / contender:>11.2f}× {peak:>8.0f}"
+            f"{kind.replace(',', ', '):16} {events:>9,.0f} {seconds:>8.2f} {rate:>10,.0f} {rate / contender:>11.2f}× {peak:>8.0f}"
         )
 
 
