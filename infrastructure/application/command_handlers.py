@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.application import commands, lazy
 from orderledger.infrastructure.application.handlers import HANDLERS, cost_basis, handles
 from orderledger.infrastructure.application.parts import LedgerParts
@@ -134,6 +135,7 @@ def set_limit(ledger: LedgerParts, request: commands.SetLimit) -> Result:
         "kind": request.kind,
         "value": str(request.value),
         "interval": request.interval,
+        "response": request.response,
     }
     message = risk.fact_message(
         "limit_set", request.ts or ledger._clock(), **fields, set_by=request.set_by, reason=request.reason
@@ -153,6 +155,8 @@ def clear_limit(ledger: LedgerParts, request: commands.ClearLimit) -> Result:
 @handles(commands.SetTradingState)
 def set_trading_state(ledger: LedgerParts, request: commands.SetTradingState) -> Result:
     fields = {"account": request.account, "state": request.state, "set_by": request.set_by}
+    if request.until is not None:
+        fields["until"] = format_timestamp(request.until)
     message = risk.fact_message(
         "trading_state", request.ts or ledger._clock(), **fields, reason=request.reason
     )

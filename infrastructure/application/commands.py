@@ -184,6 +184,8 @@ class SetLimit(Request["Result"], role="risk"):
     ts: datetime | None = None
     origin: str = "api"
     """Where it came from, as the journal records it (``http:NAME@HOST`` over HTTP)."""
+    response: str | None = None
+    """A loss or drawdown limit's response: ``reduce_only`` (None: the default) or ``halt``."""
 
 
 @request
@@ -212,6 +214,8 @@ class SetTradingState(Request["Result"], role="risk"):
     ts: datetime | None = None
     origin: str = "api"
     """Where it came from, as the journal records it (``http:NAME@HOST`` over HTTP)."""
+    until: datetime | None = None
+    """When the state lifts itself (a cooldown); None: until set again."""
 
 
 @request

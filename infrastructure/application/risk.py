@@ -31,6 +31,7 @@ from orderledger.domain.risk import (
     Limit,
     PositionBook,
     judge,
+    lifted,
     state_refusal,
 )
 from orderledger.domain.values import (
@@ -92,6 +93,8 @@ class TradingStateRow:
     ts_event: datetime
     effective_state: str = ""
     effective_from: str = "account"
+    until: datetime | None = None
+    """When the state lifts itself (a cooldown); None: until set again."""
 
     @property
     def shown(self) -> str:
@@ -102,7 +105,11 @@ class TradingStateRow:
         return self.effective_state
 
     def to_json(self) -> dict[str, Any]:
-        data = {**self.__dict__, "ts_event": format_timestamp(self.ts_event)}
+        data = {
+            **self.__dict__,
+            "ts_event": format_timestamp(self.ts_event),
+            "until": None if self.until is None else format_timestamp(self.until),
+        }
         return {k: v for k, v in data.items() if v is not None}
 
 
@@ -147,18 +154,36 @@ def _facts(ledger: OrderLedger, table: str, as_of: datetime | None) -> list[tupl
         )
 
 
-def limits_in_force(ledger: OrderLedger, as_of: datetime | None = None) -> list[Limit]:
-    """The limits in force at venue time ``as_of`` (None: after every limit recorded): the
-    latest setting of each (scope, target, kind), unless it is a clearing."""
+def limit_facts_in_force(ledger: OrderLedger, as_of: datetime | None = None) -> list[LimitFact]:
+    """The settings in force at venue time ``as_of`` (None: after every limit recorded): the
+    latest setting of each (scope, target, kind), unless it is a clearing; each with its log
+    position."""
     latest: dict[tuple[str, str, str], LimitFact] = {}
     for row in _facts(ledger, LIMITS_TABLE.name, as_of):
         fact = LIMITS_TABLE.from_row(row)
         latest[(fact.scope, fact.target, fact.kind)] = fact
-    return [
-        Limit(f.scope, f.target, f.kind, f.value, f.interval, f.set_by, f.reason, parse_timestamp(f.ts_event))
-        for f in latest.values()
-        if f.value is not None
-    ]
+    return [f for f in latest.values() if f.value is not None]
+
+
+def limit_of(fact: LimitFact) -> Limit:
+    """A limit setting as the check applies it."""
+    assert fact.value is not None
+    return Limit(
+        fact.scope,
+        fact.target,
+        fact.kind,
+        fact.value,
+        fact.interval,
+        fact.set_by,
+        fact.reason,
+        parse_timestamp(fact.ts_event),
+        fact.response,
+    )
+
+
+def limits_in_force(ledger: OrderLedger, as_of: datetime | None = None) -> list[Limit]:
+    """The limits in force at venue time ``as_of`` (None: after every limit recorded)."""
+    return [limit_of(f) for f in limit_facts_in_force(ledger, as_of)]
 
 
 def limits(ledger: OrderLedger, as_of: datetime | None = None) -> list[LimitRow]:
@@ -168,12 +193,17 @@ def limits(ledger: OrderLedger, as_of: datetime | None = None) -> list[LimitRow]
 
 
 def trading_states(ledger: OrderLedger, as_of: datetime | None = None) -> list[TradingStateRow]:
-    """``OrderLedger.trading_states``: each account's latest state ("" first: every account's),
-    with the state in force on it (the stricter of its own and the global)."""
-    latest: dict[str, StateFact] = {}
+    """``OrderLedger.trading_states``: each account's state in force ("" first: every account's),
+    with the state its orders are checked under (the stricter of its own and the global). A state
+    set ``until`` a time is in force only before it (judged at ``as_of``, else the ledger's
+    clock): after it, the latest state set before it that is still in force applies again, or
+    ``active`` (since that time) when there is none."""
+    now = as_of if as_of is not None else ledger._clock()
+    history: dict[str, list[StateFact]] = {}
     for row in _facts(ledger, STATES_TABLE.name, as_of):
         fact = STATES_TABLE.from_row(row)
-        latest[fact.account] = fact
+        history.setdefault(fact.account, []).append(fact)
+    latest = {account: _standing_fact(facts, now) for account, facts in history.items()}
     overall = latest[GLOBAL].state if GLOBAL in latest else "active"
     return [
         TradingStateRow(
@@ -183,9 +213,22 @@ def trading_states(ledger: OrderLedger, as_of: datetime | None = None) -> list[T
             f.reason,
             parse_timestamp(f.ts_event),
             *_in_force(f, overall),
+            until=None if f.until is None else parse_timestamp(f.until),
         )
         for _, f in sorted(latest.items())
     ]
+
+
+def _standing_fact(facts: list[StateFact], now: datetime) -> StateFact:
+    """The fact in force at ``now`` among an account's (in time order): the latest one not lifted
+    by its ``until``; when every one is, ``active`` from when the latest lifted itself."""
+    for fact in reversed(facts):
+        if not lifted(None if fact.until is None else parse_timestamp(fact.until), now):
+            return fact
+    last = max(facts, key=lambda f: f.until or "")
+    assert last.until is not None
+    reason = f"{last.state} until {last.until} lifted itself"
+    return StateFact(last.position, last.account, "active", last.set_by, reason, last.until, last.ts_recorded, last.source)
 
 
 def _in_force(fact: StateFact, overall: str) -> tuple[str, str]:

@@ -73,7 +73,7 @@ class Changes:
         return status != before and status != "per_order"
 
 
-def _nothing(account: str, instrument: str, now: datetime) -> Worst:
+def order_of_nothing(account: str, instrument: str, now: datetime) -> Worst:
     """An order of nothing: what the check's figures are without an order."""
     return Worst(account, "", instrument, Decimal(0), Decimal(1), Terms(), None, {}, now)
 
@@ -88,12 +88,12 @@ def _standing(reads: Reads, limit: Limit, now: datetime) -> tuple[Decimal | None
             rows, working = reads.scope("account", limit.target)
             instruments = sorted({r.instrument for r in rows} | {o.instrument for o in working}) or [""]
         account = limit.target if limit.scope == "account" else ""
-        found = [reads.held(limit, _nothing(account, i, now)) for i in instruments]
+        found = [reads.held(limit, order_of_nothing(account, i, now)) for i in instruments]
         if limit.kind == "max_position":
             return max(f.position for f in found), ""
         return found[0].gross, found[0].why_unknown
     account = limit.target if limit.scope == "account" else ""
-    figure, why, _ = FIGURES[limit.kind](reads, limit, _nothing(account, "", now))
+    figure, why, _ = FIGURES[limit.kind](reads, limit, order_of_nothing(account, "", now))
     if limit.kind == "max_orders" and figure is not None:
         figure -= 1  # the check counts the order it checks; here there is none
     return figure, why
@@ -120,4 +120,4 @@ def standing(ledger: OrderLedger, threshold: Decimal, now: datetime) -> list[Lim
     return found
 
 
-__all__ = ["ALERTS", "STATUSES", "Changes", "LimitStatus", "standing"]
+__all__ = ["ALERTS", "STATUSES", "Changes", "LimitStatus", "order_of_nothing", "standing"]
