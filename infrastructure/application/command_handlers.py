@@ -155,11 +155,13 @@ def clear_limit(ledger: LedgerParts, request: commands.ClearLimit) -> Result:
 @handles(commands.SetTradingState)
 def set_trading_state(ledger: LedgerParts, request: commands.SetTradingState) -> Result:
     fields = {"account": request.account, "state": request.state, "set_by": request.set_by}
-    if request.until is not None:
-        fields["until"] = format_timestamp(request.until)
-    message = risk.fact_message(
-        "trading_state", request.ts or ledger._clock(), **fields, reason=request.reason
-    )
+    ts = request.ts or ledger._clock()
+    if request.until is not None and request.lasting is not None:
+        raise InvalidInputError("a state lifts itself at until or after lasting: give one", field="until")
+    until = request.until if request.lasting is None else ts + request.lasting
+    if until is not None:
+        fields["until"] = format_timestamp(until)
+    message = risk.fact_message("trading_state", ts, **fields, reason=request.reason)
     return risk.record_fact(ledger, message, request.origin)
 
 

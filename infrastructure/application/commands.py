@@ -216,6 +216,8 @@ class SetTradingState(Request["Result"], role="risk"):
     """Where it came from, as the journal records it (``http:NAME@HOST`` over HTTP)."""
     until: datetime | None = None
     """When the state lifts itself (a cooldown); None: until set again."""
+    lasting: timedelta | None = None
+    """Instead of ``until``: how long after ``ts`` the state lifts itself."""
 
 
 @request

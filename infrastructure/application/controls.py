@@ -114,12 +114,13 @@ class RiskControls:
         reason: str | None = None,
         ts: datetime | None = None,
         until: datetime | None = None,
+        lasting: timedelta | None = None,
     ) -> Result:
         """Record a ``trading_state``: ``halted``, ``reduce_only`` or ``active`` for ``account``
-        (None: every account) from ``ts`` (default now), ``until`` a time (a cooldown: it lifts
-        itself then) or until set again."""
+        (None: every account) from ``ts`` (default now), ``until`` a time or for ``lasting`` after
+        ``ts`` (a cooldown: it lifts itself then), or until set again."""
         return self._ledger.handle(
-            commands.SetTradingState(state, set_by, account, reason, ts, until=until)
+            commands.SetTradingState(state, set_by, account, reason, ts, until=until, lasting=lasting)
         )
 
     def risk(self, *, threshold: Decimal | str | float = Decimal("0.8")) -> list[LimitStatus]:

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
 from orderledger.infrastructure.application.follow import Wakeup, follow_batches
-from orderledger.infrastructure.application.watch import Changes
+from orderledger.infrastructure.application.watch import Changes, StateChanges
 from orderledger.infrastructure.http.service import LedgerService, LogEntry
 
 HEARTBEAT_SECONDS = 15.0
@@ -55,19 +55,24 @@ async def risk_alerts(
     first: list[dict[str, Any]],
     wakeup: Wakeup,
     poll_seconds: float,
+    look_states: Callable[[], Awaitable[list[dict[str, Any]]]],
 ) -> AsyncIterator[bytes]:
     """An ``alert`` each time a limit's status changes (``watch.Changes``), beginning with every
-    limit not ``ok`` in ``first``: the statuses are looked at again (``look``) after each commit
-    of this process and every ``poll_seconds`` (other processes' commits, and figures that move
-    with time, such as the orders sent within an interval)."""
+    limit not ``ok`` in ``first``, and a ``state`` each time an account's trading state changes
+    (``watch.StateChanges``: set, lifted by time, set by a limit's response), beginning with every
+    account not active: the statuses and states are looked at again (``look``, ``look_states``)
+    after each commit of this process and every ``poll_seconds`` (other processes' commits, and
+    what moves with time: the orders sent within an interval, a state that lifts itself)."""
     yield b"retry: 1000\n\n"
-    changes = Changes()
+    changes, states = Changes(), StateChanges()
     rows, idle = first, 0.0
     while True:
         seen = wakeup.generation
         for row in rows:
             if changes.news((row["scope"], row["target"], row["kind"]), row["status"]):
                 yield alert(row)
+        for change in states.news(await look_states()):
+            yield b"event: state\ndata: %s\n\n" % orjson.dumps(change)
         if await request.is_disconnected():
             return
         if await wakeup.wait_async(poll_seconds, seen):

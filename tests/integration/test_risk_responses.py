@@ -3,13 +3,16 @@ passes it, without waiting for an order's check (docs/risk.md, "Responses")."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from orderledger import InvalidInputError, OrderLedger, Outcome
+from orderledger import AsyncOrderLedger, InvalidInputError, OrderLedger, Outcome
+from orderledger.infrastructure.application.watch import StateChange
 
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 MORNING = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
@@ -136,3 +139,42 @@ def test_a_cooldown_with_nothing_before_it_leaves_the_account_active(
     assert (row.state, row.effective_state, row.ts_event) == ("active", "active", at("12:30:00"))
     with pytest.raises(InvalidInputError, match="until must be after the state's time"):
         desk.set_trading_state("halted", account="main", set_by="ops", until=at("12:00:00"))
+
+
+def test_the_asyncio_iterator_says_each_state_change(file_ledger_url: str) -> None:
+    now = [NOW]
+
+    async def main() -> list[tuple[str, str, str, datetime]]:
+        async with AsyncOrderLedger(file_ledger_url, clock=lambda: now[0]) as ledger:
+            # Given at most 50 lost a day on main, answered by a halt, and 10 bought at 100
+            await ledger.set_limit(
+                "account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING, response="halt"
+            )
+            await asyncio.to_thread(filled, ledger.ledger, "b1", "buy", "10", "100", "09:00")
+            seen: list[tuple[str, str, str, datetime]] = []
+            events = ledger.risk_events(poll_seconds=0.05)
+            async with contextlib.aclosing(events):
+                # When the 10 are sold at 94 (a loss of 60 > 50)
+                await asyncio.to_thread(filled, ledger.ledger, "s1", "sell", "10", "94", "10:00")
+                async for event in events:
+                    if isinstance(event, StateChange):
+                        seen.append((event.state.account, event.state.state, event.state.set_by, event.changed_at))
+                        if len(seen) == 1:
+                            # Then the halt is one change, at the clock's time; when beta is
+                            # halted for 30 minutes and the clock passes its end
+                            await ledger.set_trading_state(
+                                "halted", account="beta", set_by="ops", lasting=timedelta(minutes=30)
+                            )
+                        elif len(seen) == 2:
+                            now[0] = NOW + timedelta(minutes=30)
+                        else:
+                            return seen
+        raise AssertionError("the events ended")
+
+    seen = asyncio.run(asyncio.wait_for(main(), 30))
+    # Then the cooldown's end is a change of its own, at its end: beta is active again
+    assert seen == [
+        ("main", "halted", "max_daily_loss", NOW),
+        ("beta", "halted", "ops", NOW),
+        ("beta", "active", "ops", NOW + timedelta(minutes=30)),
+    ]

@@ -25,7 +25,7 @@ from orderledger.infrastructure.http.stream import SSE_RESPONSES, risk_alerts, s
 
 router = APIRouter(tags=["risk"], dependencies=[KnownParameters])  # an unknown parameter: 400
 
-STATE_TERMS = ("account", "state", "set_by", "reason")
+STATE_TERMS = ("account", "state", "set_by", "reason", "until")
 AsOf = Annotated[str | None, Query(description="as they stood at this venue time (ISO 8601)")]
 Threshold = Annotated[
     Decimal, Query(description="a limit is near when its figure is at least this share of it (0 to 1)")
@@ -61,7 +61,7 @@ async def get_state(ledger: Ledger, as_of: AsOf = None) -> list[dict[str, Any]]:
 @router.post("/state", openapi_extra={"requestBody": _OBJECT})
 async def post_state(request: Request, ledger: Ledger) -> list[dict[str, Any]]:
     """Set a trading state (`halted`, `reduce_only`, `active`) on an `account` (absent: every
-    account), with `reason`; answers the states as they now stand. Needs risk. It is set by the
+    account), with `reason`, and `until` a time when it lifts itself (a cooldown); answers the states as they now stand. Needs risk. It is set by the
     token's name (a `set_by` other than it is refused); without tokens, by the `set_by` given."""
     terms = await _object(request, ", ".join(STATE_TERMS))
     unknown = sorted(set(terms) - set(STATE_TERMS))
@@ -74,8 +74,11 @@ async def post_state(request: Request, ledger: Ledger) -> list[dict[str, Any]]:
         raise Problem(400, "a state needs state")
     who = ledger.signed(terms.get("set_by") or None, "a state")
     where = ledger.origin(request)
+    until = moment(terms.get("until"), "until")
     await ledger.ask(
-        SetTradingState(terms["state"], who, terms.get("account"), terms.get("reason"), origin=where)
+        SetTradingState(
+            terms["state"], who, terms.get("account"), terms.get("reason"), origin=where, until=until
+        )
     )
     rows: list[dict[str, Any]] = await ledger.ask(TradingStates())
     return rows
@@ -104,8 +107,10 @@ async def get_risk_stream(
     request: Request, ledger: Ledger, threshold: Threshold = Decimal("0.8")
 ) -> StreamingResponse:
     """Server-Sent Events `alert`, one each time a limit's status changes (`orderledger risk
-    --watch --json`), first each limit not `ok`; data is a `GET /risk` row. Looked at again
-    after each commit and every poll interval."""
+    --watch --json`), first each limit not `ok`; data is a `GET /risk` row. And `state`, one each
+    time an account's trading state changes (set, lifted by its `until`, set by a limit's
+    response), first each account not active; data is a `GET /state` row with `changed_at`.
+    Looked at again after each commit and every poll interval."""
     asked = Risk(threshold)
     first: list[dict[str, Any]] = await ledger.ask(asked)  # a bad threshold: 400 before the stream
 
@@ -113,7 +118,11 @@ async def get_risk_stream(
         rows: list[dict[str, Any]] = await ledger.ask(asked)
         return rows
 
+    async def look_states() -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = await ledger.ask(TradingStates())
+        return rows
+
     alerts = risk_alerts(
-        request, look, first, ledger.service.ledger.committed, request.app.state.poll_seconds
+        request, look, first, ledger.service.ledger.committed, request.app.state.poll_seconds, look_states
     )
     return sse(alerts)
