@@ -88,7 +88,12 @@ def response_state(response: str | None) -> str:
 
 
 def _checked_limit(
-    scope: str, target: str, kind: str, value: Decimal | None, interval: int | None, response: str | None = None
+    scope: str,
+    target: str,
+    kind: str,
+    value: Decimal | None,
+    interval: int | None,
+    response: str | None = None,
 ) -> None:
     if scope not in LIMIT_SCOPES:
         raise InvalidInputError(f"scope must be one of {'|'.join(LIMIT_SCOPES)}", field="scope")

@@ -246,6 +246,7 @@ class AsyncOrderLedger(AsyncDeprecatedReads):
     set_limit = _writes(OrderLedger.set_limit)
     clear_limit = _writes(OrderLedger.clear_limit)
     set_trading_state = _writes(OrderLedger.set_trading_state)
+    respond = _writes(OrderLedger.respond)
     check = _writes(OrderLedger.check)  # the daily loss rule may record a halt
 
     # ------------------------------------------------------------------ following, placing

@@ -165,6 +165,14 @@ def set_trading_state(ledger: LedgerParts, request: commands.SetTradingState) ->
     return risk.record_fact(ledger, message, request.origin)
 
 
+@handles(commands.Respond)
+def respond(ledger: LedgerParts, request: commands.Respond) -> list[Result]:
+    from orderledger.infrastructure.application import responses
+
+    with ledger._writing:
+        return responses.respond(ledger, responses.accounts_with_responses(ledger))
+
+
 @handles(commands.Check)
 def check(ledger: LedgerParts, request: commands.Check) -> risk.CheckResult:
     now = ledger._clock()

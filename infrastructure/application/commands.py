@@ -221,6 +221,13 @@ class SetTradingState(Request["Result"], role="risk"):
 
 
 @request
+class Respond(Request["list[Result]"], role="write"):
+    """Record the response of each loss or drawdown limit past its value now on an account in a
+    state less strict than it (``application.responses``); what the writer does after each commit,
+    for what another process recorded (``orderledger risk --watch``)."""
+
+
+@request
 class Check(Request["CheckResult"], role="write"):
     """The pre-trade check of an order (a request's fields): allowed, or every breach. Needs
     ``write``: the daily loss rule may halt the account."""
@@ -340,6 +347,7 @@ COMMANDS: tuple[type[Request[Any]], ...] = (
     SetLimit,
     ClearLimit,
     SetTradingState,
+    Respond,
     Check,
     CatchUp,
     Rebuild,
@@ -372,6 +380,7 @@ __all__ = [
     "LoadCcxtMarkets",
     "Rebuild",
     "Record",
+    "Respond",
     "RotateCursorSecret",
     "SetCostBasis",
     "SetLimit",

@@ -133,6 +133,13 @@ class RiskControls:
             raise InvalidInputError(f"threshold {threshold!r} is not a number", field="threshold") from None
         return self._ledger.handle(Risk(share))
 
+    def respond(self) -> list[Result]:
+        """Record the response of each ``max_daily_loss`` or ``max_drawdown`` limit whose figure
+        is past its value now, on an account in a less strict state (docs/risk.md, "Responses"):
+        what the writer does after each commit, here for what another process recorded (``orderledger
+        risk --watch`` asks it at each look). Answers what was recorded."""
+        return self._ledger.handle(commands.Respond())
+
     def check(self, spec: dict[str, Any]) -> CheckResult:
         """Whether an order (the fields of a request) may be sent now: allowed, or denied with
         every limit its worst case would breach and what its account's trading state forbids.

@@ -58,15 +58,19 @@ class Responding:
         if not alone or any(isinstance(e, LimitSet | LimitCleared) for _, e in committed):
             self.accounts = None
         if self.accounts is None:
-            kinds = ", ".join("?" * len(RESPONDING))
-            with ledger.db.read() as tx:
-                rows = tx.all(
-                    f"SELECT DISTINCT target FROM {LIMITS_TABLE.name}"
-                    f" WHERE scope = 'account' AND kind IN ({kinds})",
-                    RESPONDING,
-                )
-            self.accounts = frozenset(str(r[0]) for r in rows)
+            self.accounts = accounts_with_responses(ledger)
         return self.accounts
+
+
+def accounts_with_responses(ledger: OrderLedger) -> frozenset[str]:
+    """The accounts that have a loss or drawdown limit set (in force or not)."""
+    kinds = ", ".join("?" * len(RESPONDING))
+    with ledger.db.read() as tx:
+        rows = tx.all(
+            f"SELECT DISTINCT target FROM {LIMITS_TABLE.name} WHERE scope = 'account' AND kind IN ({kinds})",
+            RESPONDING,
+        )
+    return frozenset(str(r[0]) for r in rows)
 
 
 _RESPONDING: weakref.WeakKeyDictionary[Any, Responding] = weakref.WeakKeyDictionary()
@@ -90,7 +94,9 @@ def after_commit(ledger: OrderLedger, committed: list[tuple[int, OrderEvent]]) -
         respond(ledger, wanted)
 
 
-def respond(ledger: OrderLedger, accounts: set[str] | frozenset[str], now: datetime | None = None) -> list[Any]:
+def respond(
+    ledger: OrderLedger, accounts: set[str] | frozenset[str], now: datetime | None = None
+) -> list[Any]:
     """Record the response of each loss or drawdown limit of ``accounts`` past its value at
     ``now`` (the ledger's clock) whose state is stricter than the account's in force; returns
     what was recorded. A figure that cannot be worked out sets nothing (the check denies on it)."""
@@ -137,5 +143,4 @@ def cited(fact: LimitFact, figure: str) -> str:
     )
 
 
-__all__ = ["Responding", "after_commit", "cited", "respond"]
-
+__all__ = ["accounts_with_responses", "Responding", "after_commit", "cited", "respond"]

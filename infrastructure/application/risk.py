@@ -32,6 +32,7 @@ from orderledger.domain.risk import (
     PositionBook,
     judge,
     lifted,
+    response_state,
     state_refusal,
 )
 from orderledger.domain.values import (
@@ -228,7 +229,9 @@ def _standing_fact(facts: list[StateFact], now: datetime) -> StateFact:
     last = max(facts, key=lambda f: f.until or "")
     assert last.until is not None
     reason = f"{last.state} until {last.until} lifted itself"
-    return StateFact(last.position, last.account, "active", last.set_by, reason, last.until, last.ts_recorded, last.source)
+    return StateFact(
+        last.position, last.account, "active", last.set_by, reason, last.until, last.ts_recorded, last.source
+    )
 
 
 def _in_force(fact: StateFact, overall: str) -> tuple[str, str]:
@@ -607,26 +610,27 @@ def check(ledger: OrderLedger, request: Any, now: datetime) -> CheckResult:
             breaches.append(breach)
     losses = [b for b in breaches if b.limit is not None and b.limit.kind == DAILY_LOSS_RULE and b.figure]
     if losses and state == "active":
-        _halt_for_loss(ledger, order, losses[0])
-        state = LOSS_STATE
+        state = _halt_for_loss(ledger, order, losses[0])
     return CheckResult(not breaches, state, breaches)
 
 
-def _halt_for_loss(ledger: OrderLedger, order: Worst, breach: Breach) -> None:
-    """The daily loss rule: an account past its daily loss limit is set reduce-only, as a fact
-    (``LOSS_STATE``)."""
+def _halt_for_loss(ledger: OrderLedger, order: Worst, breach: Breach) -> str:
+    """The daily loss rule: an account past its daily loss limit is set to the limit's response
+    (``LOSS_STATE`` unless it names ``halt``), as a fact; returns that state."""
+    state = LOSS_STATE if breach.limit is None else response_state(breach.limit.response)
     ledger.record(
         {
             "type": "trading_state",
             "ts": format_timestamp(order.now),
             "account": order.account,
-            "state": LOSS_STATE,
+            "state": state,
             "set_by": DAILY_LOSS_RULE,
             "reason": breach.reason,
             "source": "rule",
         },
         strict=True,
     )
+    return state
 
 
 def request_of(spec: dict[str, Any], now: datetime) -> Any:

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.events import TradingStateSet
 from orderledger.domain.risk import RESPONDING
 from orderledger.domain.values import format_decimal, format_timestamp
 from orderledger.infrastructure.application.requests import ClearLimit, SetLimit, SetTradingState
@@ -238,7 +239,8 @@ def risk(
 ) -> None:
     """How close each limit stands to its value: ok, near, breached, unknown or per_order. Exit 1
     when one is near or breached (for cron); --watch prints a line (--json: a JSON object) each
-    time a limit's status changes, until interrupted."""
+    time a limit's status changes, until interrupted, and records at each look the response of a
+    loss or drawdown limit passed (a mark another process recorded)."""
     pause = seconds(interval, "--interval", 0.01, 3600)
     with open_ledger(create=False) as ledger:
         rows = ledger.risk(threshold=threshold)
@@ -253,6 +255,12 @@ def risk(
             return
         changes = Changes()
         while True:
+            for result in ledger.respond():
+                for event in result.events:
+                    if isinstance(event, TradingStateSet):
+                        shown = {"account": event.account, "state": event.state, "set_by": event.set_by}
+                        line = f"{event.state} {event.account} (set by {event.set_by}: {event.reason})"
+                        say(json.dumps({**shown, "reason": event.reason}) if as_json else line)
             for row in rows:
                 if changes.news(row.limit.key, row.status):
                     say(json.dumps(row.to_json()) if as_json else row.line())

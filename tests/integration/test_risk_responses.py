@@ -83,7 +83,9 @@ def test_a_limit_whose_response_is_halt_halts(desk: OrderLedger) -> None:
 
 
 def test_a_response_is_refused_on_other_kinds_of_limit(desk: OrderLedger) -> None:
-    with pytest.raises(InvalidInputError, match="only a max_daily_loss or max_drawdown limit being set takes"):
+    with pytest.raises(
+        InvalidInputError, match="only a max_daily_loss or max_drawdown limit being set takes"
+    ):
         desk.set_limit("account", "main", "max_position", "5", set_by="alice", response="halt")
     with pytest.raises(InvalidInputError, match="response must be one of reduce_only|halt"):
         desk.set_limit("account", "main", "max_drawdown", "5", set_by="alice", response="stop")
@@ -158,7 +160,9 @@ def test_the_asyncio_iterator_says_each_state_change(file_ledger_url: str) -> No
                 await asyncio.to_thread(filled, ledger.ledger, "s1", "sell", "10", "94", "10:00")
                 async for event in events:
                     if isinstance(event, StateChange):
-                        seen.append((event.state.account, event.state.state, event.state.set_by, event.changed_at))
+                        seen.append(
+                            (event.state.account, event.state.state, event.state.set_by, event.changed_at)
+                        )
                         if len(seen) == 1:
                             # Then the halt is one change, at the clock's time; when beta is
                             # halted for 30 minutes and the clock passes its end
@@ -178,3 +182,21 @@ def test_the_asyncio_iterator_says_each_state_change(file_ledger_url: str) -> No
         ("beta", "halted", "ops", NOW),
         ("beta", "active", "ops", NOW + timedelta(minutes=30)),
     ]
+
+
+def test_respond_records_what_another_process_passed(file_ledger_url: str) -> None:
+    # Given a writer that leaves its views to a follower (so it works out no response), recording a
+    # sale at a loss of (94 − 100) × 10 = 60 past a limit of 50
+    with OrderLedger(file_ledger_url, clock=lambda: NOW) as writer:
+        writer.set_limit("account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING)
+    with OrderLedger(file_ledger_url, clock=lambda: NOW, project=False) as writer:
+        filled(writer, "b1", "buy", "10", "100", "09:00")
+        filled(writer, "s1", "sell", "10", "94", "10:00")
+    with OrderLedger(file_ledger_url, clock=lambda: NOW) as watcher:
+        watcher.catch_up()
+        assert watcher.trading_states() == []
+        # When a watcher (risk --watch) asks for the responses
+        [result] = watcher.respond()
+        # Then the state is recorded once; asked again, nothing more
+        assert [(s.state, s.set_by) for s in watcher.trading_states()] == [("reduce_only", "max_daily_loss")]
+        assert watcher.respond() == []
