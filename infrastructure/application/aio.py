@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
@@ -274,7 +274,7 @@ class AsyncOrderLedger(AsyncDeprecatedReads):
         *,
         threshold: Decimal | str | float = Decimal("0.8"),
         poll_seconds: Annotated[float, Gt(0)] = POLL_SECONDS,
-    ) -> AsyncIterator[LimitStatus | StateChange]:
+    ) -> AsyncGenerator[LimitStatus | StateChange, None]:
         """Each limit whose status changes (a ``LimitStatus``, as ``orderledger risk --watch``
         says it) and each account whose trading state changes (a ``StateChange``: set, lifted by
         its ``until``, set by a limit's response), first every limit not ``ok`` and every account

@@ -143,4 +143,4 @@ def cited(fact: LimitFact, figure: str) -> str:
     )
 
 
-__all__ = ["accounts_with_responses", "Responding", "after_commit", "cited", "respond"]
+__all__ = ["Responding", "accounts_with_responses", "after_commit", "cited", "respond"]

@@ -8,7 +8,7 @@ what the check cannot evaluate is ``unknown``, with why.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -95,9 +95,10 @@ class StateChanges:
             if row == before or (before is None and row["effective_state"] == "active"):
                 continue
             changed_at = row["ts_event"]
-            ended = None if before is None else before.get("until")
-            if ended is not None and (row["ts_event"] <= before["ts_event"] or row["ts_event"] == ended):
-                changed_at = ended  # the state before lifted itself: the change is its end
+            if before is not None and before.get("until") is not None:
+                ended = before["until"]
+                if row["ts_event"] <= before["ts_event"] or row["ts_event"] == ended:
+                    changed_at = ended  # the state before lifted itself: the change is its end
             found.append({**row, "changed_at": changed_at})
         return found
 
@@ -166,7 +167,7 @@ async def risk_events(
     look_states: Callable[[], Awaitable[list[TradingStateRow]]],
     wakeup: Wakeup,
     poll_seconds: float,
-) -> AsyncIterator[LimitStatus | StateChange]:
+) -> AsyncGenerator[LimitStatus | StateChange, None]:
     """``AsyncOrderLedger.risk_events``: each limit whose status changes (``Changes``) and each
     trading state that changes (``StateChanges``), looked at again after each commit of this
     process and every ``poll_seconds`` (other processes' commits, a state that lifts itself)."""

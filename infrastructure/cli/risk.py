@@ -138,8 +138,10 @@ def _set_state(
     )
     with open_ledger() as ledger:
         ledger.handle(asked)
-        [row] = [r for r in ledger.trading_states() if r.account == (account or "")] or [None]
-    ends = "" if row is None or row.until is None else f" until {format_timestamp(row.until)}"
+        rows = ledger.trading_states()
+    ends = "".join(
+        f" until {format_timestamp(r.until)}" for r in rows if r.account == (account or "") and r.until
+    )
     say(f"{account or 'every account'}: {state}{ends} (set by {who})")
 
 

@@ -175,7 +175,8 @@ def test_a_breached_daily_loss_lets_a_position_close_and_sets_reduce_only(desk: 
     filled(desk, "b1", "buy", "10", "100", "09:00")
     mark(desk, "94", "11:00")
     # Then the limit's response set the account reduce-only at the mark, before any check
-    cited = "max_daily_loss 50 on account main (limit event 1, set by alice at 2025-03-03T08:00:00.000000Z): is 60"
+    cited = "max_daily_loss 50 on account main (limit event 1, set by alice at 2025-03-03T08:00:00.000000Z)"
+    cited += ": is 60"
     assert [(s.account, s.state, s.set_by, s.reason) for s in desk.trading_states()] == [
         ("main", "reduce_only", "max_daily_loss", cited)
     ]

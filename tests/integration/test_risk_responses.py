@@ -55,7 +55,8 @@ def test_a_fill_past_the_daily_loss_sets_reduce_only_at_once_citing_the_limit(de
     # When the 10 are sold at 94: realized (94 − 100) × 10 = −60, a loss of 60 > 50
     filled(desk, "s1", "sell", "10", "94", "10:00")
     # Then, without any check, the account is reduce-only, set by the limit's kind, citing it
-    reason = "max_daily_loss 50 on account main (limit event 1, set by alice at 2025-03-03T08:00:00.000000Z): is 60"
+    reason = "max_daily_loss 50 on account main (limit event 1, set by alice at 2025-03-03T08:00:00.000000Z)"
+    reason += ": is 60"
     assert states(desk) == [("main", "reduce_only", "max_daily_loss", reason)]
     [row] = desk.trading_states()
     assert row.ts_event == NOW
@@ -87,7 +88,7 @@ def test_a_response_is_refused_on_other_kinds_of_limit(desk: OrderLedger) -> Non
         InvalidInputError, match="only a max_daily_loss or max_drawdown limit being set takes"
     ):
         desk.set_limit("account", "main", "max_position", "5", set_by="alice", response="halt")
-    with pytest.raises(InvalidInputError, match="response must be one of reduce_only|halt"):
+    with pytest.raises(InvalidInputError, match=r"response must be one of reduce_only\|halt"):
         desk.set_limit("account", "main", "max_drawdown", "5", set_by="alice", response="stop")
     assert desk.limits() == []
 
@@ -196,7 +197,7 @@ def test_respond_records_what_another_process_passed(file_ledger_url: str) -> No
         watcher.catch_up()
         assert watcher.trading_states() == []
         # When a watcher (risk --watch) asks for the responses
-        [result] = watcher.respond()
+        assert len(watcher.respond()) == 1
         # Then the state is recorded once; asked again, nothing more
         assert [(s.state, s.set_by) for s in watcher.trading_states()] == [("reduce_only", "max_daily_loss")]
         assert watcher.respond() == []

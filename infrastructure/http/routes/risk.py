@@ -61,8 +61,9 @@ async def get_state(ledger: Ledger, as_of: AsOf = None) -> list[dict[str, Any]]:
 @router.post("/state", openapi_extra={"requestBody": _OBJECT})
 async def post_state(request: Request, ledger: Ledger) -> list[dict[str, Any]]:
     """Set a trading state (`halted`, `reduce_only`, `active`) on an `account` (absent: every
-    account), with `reason`, and `until` a time when it lifts itself (a cooldown); answers the states as they now stand. Needs risk. It is set by the
-    token's name (a `set_by` other than it is refused); without tokens, by the `set_by` given."""
+    account), with `reason`, and `until` a time when it lifts itself (a cooldown); answers the
+    states as they now stand. Needs risk. It is set by the token's name (a `set_by` other than it
+    is refused); without tokens, by the `set_by` given."""
     terms = await _object(request, ", ".join(STATE_TERMS))
     unknown = sorted(set(terms) - set(STATE_TERMS))
     if unknown:
