@@ -36,9 +36,21 @@ def limits(as_of: AsOf = None, as_json: JsonOption = False) -> None:
     if as_json:
         json_array(row.to_json() for row in rows)
         return
+    # The response column is shown when a limit has one (a loss or drawdown limit).
+    responding = any(r.kind in RESPONDING for r in rows)
     text_table(
         "limits",
-        ["scope", "target", "kind", "value", "interval", "response", "by", "since", "reason"],
+        [
+            "scope",
+            "target",
+            "kind",
+            "value",
+            "interval",
+            *(["response"] * responding),
+            "by",
+            "since",
+            "reason",
+        ],
         [
             [
                 r.scope,
@@ -46,7 +58,7 @@ def limits(as_of: AsOf = None, as_json: JsonOption = False) -> None:
                 r.kind,
                 format_decimal(r.value),
                 "" if r.interval is None else f"{r.interval}s",
-                response_shown(r),
+                *([response_shown(r)] * responding),
                 r.set_by,
                 format_timestamp(r.ts_event),
                 r.reason or "",
@@ -186,16 +198,18 @@ def state(as_of: AsOf = None, as_json: JsonOption = False) -> None:
     if as_json:
         json_array(row.to_json() for row in rows)
         return
+    # The until column is shown when a state has one (a cooldown).
+    timed = any(r.until is not None for r in rows)
     text_table(
         "trading states",
-        ["account", "state", "by", "since", "until", "reason"],
+        ["account", "state", "by", "since", *(["until"] * timed), "reason"],
         [
             [
                 r.account or "(every account)",
                 r.shown,
                 r.set_by,
                 format_timestamp(r.ts_event),
-                "" if r.until is None else format_timestamp(r.until),
+                *([format_timestamp(r.until) if r.until else ""] * timed),
                 r.reason or "",
             ]
             for r in rows
