@@ -75,6 +75,7 @@ CASES: dict[str, tuple[Callable[[OrderLedger, Path], Any], type[Request[Any]]]] 
     "trading_states": (lambda x, _: x.trading_states(), asks.TradingStates),
     "risk": (lambda x, _: x.risk(), asks.Risk),
     "check": (lambda x, _: x.check(_spec()), asks.Check),
+    "respond": (lambda x, _: x.respond(), asks.Respond),
     "exposure": (lambda x, _: x.exposure(), asks.Exposure),
     # one order
     "resolve": (lambda x, _: x.resolve("A"), asks.Resolve),
