@@ -6,6 +6,7 @@ server passes a drawdown limit, the account is halted at once, and `/risk/stream
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,10 +26,14 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 def states(lines: Iterator[str], count: int) -> list[dict[str, Any]]:
-    """The next ``count`` `state` frames of an open risk stream (alerts are passed over)."""
+    """The next ``count`` `state` frames of an open risk stream (alerts and keep-alives are passed
+    over, within BOUND seconds: a guard against a hang, not a timing)."""
     found: list[dict[str, Any]] = []
     kind = ""
+    deadline = time.monotonic() + BOUND
     for line in lines:
+        if time.monotonic() > deadline:
+            break
         if line.startswith("event: "):
             kind = line[7:]
         elif line.startswith("data: ") and kind == "state":
