@@ -447,6 +447,9 @@ class LimitSet(_LimitFact):
     value: DecimalStr
     interval: int | None = None
     """For max_orders: the window, in seconds, the orders are counted over."""
+    response: Annotated[str | None, WHEN_GIVEN] = None
+    """For max_daily_loss and max_drawdown: the trading state the ledger sets the account to when
+    its figure passes the limit (``domain.risk.RESPONSES``); None reads as reduce_only."""
 
 
 class LimitCleared(_LimitFact):
@@ -466,6 +469,9 @@ class TradingStateSet(OrderEvent):
     state: str
     set_by: str
     reason: str | None = None
+    until: Annotated[UtcTime | None, WHEN_GIVEN] = None
+    """When the state lifts itself (a cooldown): in force only before it; after it the state set
+    before this one applies again."""
 
 
 EVENT_TYPES: tuple[type[OrderEvent], ...] = (
@@ -498,6 +504,12 @@ EVENT_TYPES: tuple[type[OrderEvent], ...] = (
 )
 EVENT_TYPES_BY_NAME: dict[str, type[OrderEvent]] = {cls.__name__: cls for cls in EVENT_TYPES}
 
+MOVES_PNL: frozenset[type[OrderEvent]] = frozenset(
+    {OrderFilled, FillBusted, FillCorrected, CashFlowRecorded, MarkRecorded}
+)
+"""The events that move an account's P&L (a mark: every account holding its instrument), after
+which the loss and drawdown limits' responses are worked out (``application.responses``)."""
+
 NAMING: frozenset[type[OrderEvent]] = frozenset({OrderHeld, OrderAccepted, OrderAmended})
 """The events after the request that can give an order a new venue identity."""
 
@@ -518,6 +530,7 @@ __all__ = [cls.__name__ for cls in EVENT_TYPES] + [
     "OrderEvent",
     "OrderSpec",
     "model_construct",
+    "MOVES_PNL",
     "StoredWhenGiven",
     "WHEN_GIVEN",
     "stored_when_given",

@@ -61,6 +61,14 @@ TRADING_STATES = ("active", "reduce_only", "halted")
 absolute position (``PositionBook.reduces``, the open orders on their side counted) are allowed;
 halted: no order is."""
 
+RESPONSES = {"reduce_only": "reduce_only", "halt": "halted"}
+"""What a loss or drawdown limit may name as its response (``LimitSet.response``), and the
+trading state each sets when the account passes the limit. reduce_only, the default, lets the
+account close what it holds; halt stops every order."""
+RESPONDING = ("max_daily_loss", "max_drawdown")
+"""The kinds of limit that take a response: the ledger sets it on its own when the figure passes
+the limit (``infrastructure.application.responses``), without waiting for an order."""
+
 GLOBAL = ""
 """The account of a trading state that applies to every account."""
 
@@ -75,7 +83,19 @@ def state_id_for(account: str, ts_event: datetime) -> UUID:
     return uuid5(STATE_NAMESPACE, f"{account}\n{format_timestamp(ts_event)}")
 
 
-def checked_limit(scope: str, target: str, kind: str, value: Decimal | None, interval: int | None) -> None:
+def response_state(response: str | None) -> str:
+    """The trading state a limit's response sets (None: the default, reduce_only)."""
+    return RESPONSES[response or "reduce_only"]
+
+
+def checked_limit(
+    scope: str,
+    target: str,
+    kind: str,
+    value: Decimal | None,
+    interval: int | None,
+    response: str | None = None,
+) -> None:
     """A limit's fields checked by the rules of ``LIMIT_KINDS``; one-line error otherwise."""
     if scope not in LIMIT_SCOPES:
         raise InvalidInputError(f"scope must be one of {'|'.join(LIMIT_SCOPES)}", field="scope")
@@ -94,6 +114,13 @@ def checked_limit(scope: str, target: str, kind: str, value: Decimal | None, int
         raise InvalidInputError("only a max_orders limit takes interval", field="interval")
     if interval is not None and interval <= 0:
         raise InvalidInputError("interval must be a positive number of seconds", field="interval")
+    if response is not None:
+        if response not in RESPONSES:
+            raise InvalidInputError(f"response must be one of {'|'.join(RESPONSES)}", field="response")
+        if kind not in RESPONDING or value is None:
+            raise InvalidInputError(
+                f"only a {' or '.join(RESPONDING)} limit being set takes response", field="response"
+            )
 
 
 def record_limit(
@@ -107,10 +134,11 @@ def record_limit(
     stamp: Stamp,
     interval: int | None = None,
     reason: str | None = None,
+    response: str | None = None,
 ) -> LimitSet | LimitCleared | None:
     """The event setting a limit (``value`` None: clearing it), or None when ``existing`` already
     records the same; another value at the same instant is a ``FactConflictError``."""
-    checked_limit(scope, target, kind, value, interval)
+    checked_limit(scope, target, kind, value, interval, response)
     header = {
         "originator_id": limit_id_for(scope, target, kind, stamp.ts_event),
         "originator_version": 1,
@@ -128,7 +156,7 @@ def record_limit(
     if value is None:
         event = LimitCleared(**header)
     else:
-        event = LimitSet(**header, value=value, interval=interval)
+        event = LimitSet(**header, value=value, interval=interval, response=response)
     if existing is None:
         return event
     if _content(existing) != _content(event):
@@ -143,7 +171,8 @@ def _content(event: LimitSet | LimitCleared) -> str:
     if isinstance(event, LimitCleared):
         return "cleared"
     per = f" per {event.interval}s" if event.interval is not None else ""
-    return f"{format_decimal(event.value)}{per}"
+    then = f" ({event.response})" if event.response is not None else ""
+    return f"{format_decimal(event.value)}{per}{then}"
 
 
 def record_state(
@@ -154,11 +183,15 @@ def record_state(
     set_by: str,
     stamp: Stamp,
     reason: str | None = None,
+    until: datetime | None = None,
 ) -> TradingStateSet | None:
     """The event setting an account's trading state ("" for every account), or None when
-    ``existing`` already records it; another state at the same instant is a conflict."""
+    ``existing`` already records it; another state at the same instant is a conflict. With
+    ``until`` the state lifts itself then (``lifted``)."""
     if state not in TRADING_STATES:
         raise InvalidInputError(f"state must be one of {'|'.join(TRADING_STATES)}", field="state")
+    if until is not None and until <= stamp.ts_event:
+        raise InvalidInputError("until must be after the state's time (ts)", field="until")
     event = TradingStateSet(
         originator_id=state_id_for(account, stamp.ts_event),
         originator_version=1,
@@ -169,16 +202,27 @@ def record_state(
         state=state,
         set_by=set_by,
         reason=reason,
+        until=until,
     )
     if existing is None:
         return event
-    if existing.state != state:
+    if existing.state != state or existing.until != until:
         shown = repr(account) if account else "every account"
         raise FactConflictError(
             f"trading state of {shown} at {format_timestamp(stamp.ts_event)} already recorded as"
-            f" {existing.state} (now {state})"
+            f" {existing.state}{_until(existing.until)} (now {state}{_until(until)})"
         )
     return None
+
+
+def _until(until: datetime | None) -> str:
+    return "" if until is None else f" until {format_timestamp(until)}"
+
+
+def lifted(until: datetime | None, now: datetime) -> bool:
+    """Whether a state set ``until`` a time has lifted itself at ``now``: it is in force only
+    before ``until``."""
+    return until is not None and now >= until
 
 
 # ---------------------------------------------------------------------- what a check applies
@@ -201,6 +245,8 @@ class Limit:
     fact dated in the past is not in force before the ledger knew it)."""
     scheduled: bool = False
     """Dated after the moment asked about: it takes effect at ``since``, not yet."""
+    response: str | None = None
+    """A loss or drawdown limit's response (``RESPONSES``); None for the other kinds."""
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -313,6 +359,8 @@ __all__ = [
     "GLOBAL",
     "LIMIT_KINDS",
     "LIMIT_SCOPES",
+    "RESPONDING",
+    "RESPONSES",
     "TRADING_STATES",
     "UNWOUND_BY",
     "Breach",
@@ -320,9 +368,11 @@ __all__ = [
     "PositionBook",
     "checked_limit",
     "judge",
+    "lifted",
     "limit_id_for",
     "record_limit",
     "record_state",
+    "response_state",
     "state_id_for",
     "state_refusal",
 ]

@@ -33,6 +33,7 @@ class LimitFact:
     ts_event: str
     ts_recorded: str
     source: str
+    response: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,7 @@ class StateFact:
     ts_event: str
     ts_recorded: str
     source: str
+    until: str | None = None
 
 
 def _optional(value: Any) -> str | None:
@@ -67,6 +69,7 @@ LIMITS_TABLE: TableSpec[int, LimitFact] = TableSpec(
         Column("ts_event"),
         Column("ts_recorded"),
         Column("source"),
+        Column("response"),
     ),
     key=("position",),
     to_row=lambda f: (
@@ -81,6 +84,7 @@ LIMITS_TABLE: TableSpec[int, LimitFact] = TableSpec(
         f.ts_event,
         f.ts_recorded,
         f.source,
+        f.response,
     ),
     from_row=lambda r: LimitFact(
         int(r[0]),
@@ -94,6 +98,7 @@ LIMITS_TABLE: TableSpec[int, LimitFact] = TableSpec(
         str(r[8]),
         str(r[9]),
         str(r[10]),
+        _optional(r[11]),
     ),
     key_of_row=lambda r: int(r[0]),
     key_values=lambda key: (key,),
@@ -110,6 +115,7 @@ STATES_TABLE: TableSpec[int, StateFact] = TableSpec(
         Column("ts_event"),
         Column("ts_recorded"),
         Column("source"),
+        Column("until"),
     ),
     key=("position",),
     to_row=lambda f: (
@@ -121,9 +127,18 @@ STATES_TABLE: TableSpec[int, StateFact] = TableSpec(
         f.ts_event,
         f.ts_recorded,
         f.source,
+        f.until,
     ),
     from_row=lambda r: StateFact(
-        int(r[0]), str(r[1]), str(r[2]), str(r[3]), _optional(r[4]), str(r[5]), str(r[6]), str(r[7])
+        int(r[0]),
+        str(r[1]),
+        str(r[2]),
+        str(r[3]),
+        _optional(r[4]),
+        str(r[5]),
+        str(r[6]),
+        str(r[7]),
+        _optional(r[8]),
     ),
     key_of_row=lambda r: int(r[0]),
     key_values=lambda key: (key,),
@@ -134,6 +149,7 @@ class RiskProjection(Projection):
     """Every ``LimitSet``, ``LimitCleared`` and ``TradingStateSet`` becomes a row."""
 
     name: ClassVar[str] = "risk"
+    version: ClassVar[int] = 2
     tables: ClassVar[tuple[TableSpec[Any, Any], ...]] = (LIMITS_TABLE, STATES_TABLE)
     events: ClassVar[tuple[type[OrderEvent], ...] | None] = (LimitSet, LimitCleared, TradingStateSet)
 
@@ -145,7 +161,16 @@ class RiskProjection(Projection):
         if isinstance(event, TradingStateSet):
             states: Table[int, StateFact] = tables[STATES_TABLE.name]
             states.put(
-                position, StateFact(position, event.account, event.state, event.set_by, event.reason, *stamp)
+                position,
+                StateFact(
+                    position,
+                    event.account,
+                    event.state,
+                    event.set_by,
+                    event.reason,
+                    *stamp,
+                    None if event.until is None else format_timestamp(event.until),
+                ),
             )
         elif isinstance(event, LimitSet | LimitCleared):
             value, interval = (event.value, event.interval) if isinstance(event, LimitSet) else (None, None)
@@ -162,5 +187,6 @@ class RiskProjection(Projection):
                     event.set_by,
                     event.reason,
                     *stamp,
+                    event.response if isinstance(event, LimitSet) else None,
                 ),
             )

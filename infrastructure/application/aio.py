@@ -24,16 +24,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import datetime
-from typing import Annotated, Any, Concatenate, ParamSpec, Protocol, TypeVar
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from annotated_types import Gt
 from typing_extensions import deprecated
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.order import Order
+from orderledger.infrastructure.application import lazy
 from orderledger.infrastructure.application.arguments import Count, checked
 from orderledger.infrastructure.application.deprecated import GET_ORDER, ORDER_AS_OF
 from orderledger.infrastructure.application.follow import (
@@ -55,6 +57,13 @@ from orderledger.infrastructure.application.requests import CommittedAfter
 # A collector's source is named in collect()'s signature (import-linter's contract allows this
 # one import from the layer above: the protocol module imports nothing of the application).
 from orderledger.infrastructure.collect.source import Source
+
+if TYPE_CHECKING:
+    from orderledger.infrastructure.application.watch import LimitStatus, StateChange
+else:  # the names of risk_events' signature, for its argument check, imported when first read
+    __getattr__ = lazy.names(
+        __name__, {"orderledger.infrastructure.application.watch": ("LimitStatus", "StateChange")}
+    )
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -238,6 +247,7 @@ class AsyncOrderLedger(AsyncDeprecatedReads):
     set_limit = _writes(OrderLedger.set_limit)
     clear_limit = _writes(OrderLedger.clear_limit)
     set_trading_state = _writes(OrderLedger.set_trading_state)
+    respond = _writes(OrderLedger.respond)
     check = _writes(OrderLedger.check)  # the daily loss rule may record a halt
 
     # ------------------------------------------------------------------ following, placing
@@ -258,6 +268,27 @@ class AsyncOrderLedger(AsyncDeprecatedReads):
             async for batch in batches:
                 for entry in batch:
                     yield entry
+
+    @checked
+    async def risk_events(
+        self,
+        *,
+        threshold: Decimal | str | float = Decimal("0.8"),
+        poll_seconds: Annotated[float, Gt(0)] = POLL_SECONDS,
+    ) -> AsyncGenerator[LimitStatus | StateChange, None]:
+        """Each limit whose status changes (a ``LimitStatus``, as ``orderledger risk --watch``
+        says it) and each account whose trading state changes (a ``StateChange``: set, lifted by
+        its ``until``, set by a limit's response), first every limit not ``ok`` and every account
+        not active; looked at again after each commit of this process and every ``poll_seconds``.
+        A bot cancels its open orders on a ``StateChange`` to ``halted``."""
+        # Loaded when first asked, as the risk reads are (``application.controls``).
+        from orderledger.infrastructure.application.watch import risk_events
+
+        look = functools.partial(self.risk, threshold=threshold)
+        events = risk_events(look, self.trading_states, self.ledger.committed, poll_seconds)
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield event
 
     async def collect(self, source: Source, **options: Any) -> dict[str, Any]:
         """Keep this ledger current from a venue connection until cancelled (what arrived is

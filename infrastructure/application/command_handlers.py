@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.application import commands, lazy
 from orderledger.infrastructure.application.handlers import HANDLERS, cost_basis, handles
 from orderledger.infrastructure.application.parts import LedgerParts
@@ -137,6 +138,7 @@ def set_limit(ledger: LedgerParts, request: commands.SetLimit) -> Result:
         "kind": request.kind,
         "value": str(request.value),
         "interval": request.interval,
+        "response": request.response,
     }
     message = risk.fact_message(
         "limit_set", request.ts or ledger._clock(), **fields, set_by=request.set_by, reason=request.reason
@@ -156,10 +158,22 @@ def clear_limit(ledger: LedgerParts, request: commands.ClearLimit) -> Result:
 @handles(commands.SetTradingState)
 def set_trading_state(ledger: LedgerParts, request: commands.SetTradingState) -> Result:
     fields = {"account": request.account, "state": request.state, "set_by": request.set_by}
-    message = risk.fact_message(
-        "trading_state", request.ts or ledger._clock(), **fields, reason=request.reason
-    )
+    ts = request.ts or ledger._clock()
+    if request.until is not None and request.lasting is not None:
+        raise InvalidInputError("a state lifts itself at until or after lasting: give one", field="until")
+    until = request.until if request.lasting is None else ts + request.lasting
+    if until is not None:
+        fields["until"] = format_timestamp(until)
+    message = risk.fact_message("trading_state", ts, **fields, reason=request.reason)
     return risk.record_fact(ledger, message, request.origin)
+
+
+@handles(commands.Respond)
+def respond(ledger: LedgerParts, request: commands.Respond) -> list[Result]:
+    from orderledger.infrastructure.application import responses
+
+    with ledger._writing:
+        return responses.respond(ledger, responses.accounts_with_responses(ledger))
 
 
 @handles(commands.Check)

@@ -202,6 +202,8 @@ class SetLimit(Request["Result"], role="risk"):
     ts: datetime | None = None
     origin: str = "api"
     """Where it came from, as the journal records it (``http:NAME@HOST`` over HTTP)."""
+    response: str | None = None
+    """A loss or drawdown limit's response: ``reduce_only`` (None: the default) or ``halt``."""
 
 
 @request
@@ -230,6 +232,17 @@ class SetTradingState(Request["Result"], role="risk"):
     ts: datetime | None = None
     origin: str = "api"
     """Where it came from, as the journal records it (``http:NAME@HOST`` over HTTP)."""
+    until: datetime | None = None
+    """When the state lifts itself (a cooldown); None: until set again."""
+    lasting: timedelta | None = None
+    """Instead of ``until``: how long after ``ts`` the state lifts itself."""
+
+
+@request
+class Respond(Request["list[Result]"], role="write"):
+    """Record the response of each loss or drawdown limit past its value now on an account in a
+    state less strict than it (``application.responses``); what the writer does after each commit,
+    for what another process recorded (``orderledger risk --watch``)."""
 
 
 @request
@@ -353,6 +366,7 @@ COMMANDS: tuple[type[Request[Any]], ...] = (
     SetLimit,
     ClearLimit,
     SetTradingState,
+    Respond,
     Check,
     CatchUp,
     Rebuild,
@@ -386,6 +400,7 @@ __all__ = [
     "PlaceOrder",
     "Rebuild",
     "Record",
+    "Respond",
     "RotateCursorSecret",
     "SetCostBasis",
     "SetLimit",

@@ -90,11 +90,14 @@ class RiskControls:
         interval: int | None = None,
         reason: str | None = None,
         ts: datetime | None = None,
+        response: str | None = None,
     ) -> Result:
         """Record a ``limit_set``: from ``ts`` (default now) ``kind`` of ``scope`` ``target`` is at
-        most ``value``; a bad field raises its one-line error."""
+        most ``value``; a ``max_daily_loss`` or ``max_drawdown`` limit's ``response`` (``reduce_only``,
+        the default, or ``halt``) is the state the ledger sets the account to once past it. A bad
+        field raises its one-line error."""
         return self._ledger.handle(
-            commands.SetLimit(scope, target, kind, value, set_by, interval, reason, ts)
+            commands.SetLimit(scope, target, kind, value, set_by, interval, reason, ts, response=response)
         )
 
     def clear_limit(
@@ -118,10 +121,15 @@ class RiskControls:
         account: str | None = None,
         reason: str | None = None,
         ts: datetime | None = None,
+        until: datetime | None = None,
+        lasting: timedelta | None = None,
     ) -> Result:
         """Record a ``trading_state``: ``halted``, ``reduce_only`` or ``active`` for ``account``
-        (None: every account) from ``ts`` (default now)."""
-        return self._ledger.handle(commands.SetTradingState(state, set_by, account, reason, ts))
+        (None: every account) from ``ts`` (default now), ``until`` a time or for ``lasting`` after
+        ``ts`` (a cooldown: it lifts itself then), or until set again."""
+        return self._ledger.handle(
+            commands.SetTradingState(state, set_by, account, reason, ts, until=until, lasting=lasting)
+        )
 
     def risk(self, *, threshold: Decimal | str | float = Decimal("0.8")) -> list[LimitStatus]:
         """Each limit in force now and how close its figure stands to it (``application.watch``):
@@ -141,6 +149,13 @@ class RiskControls:
         folded first. Writes nothing."""
         text = limits if isinstance(limits, str) else json.dumps(limits)
         return self._ledger.handle(ReplayLimits(text, since))
+
+    def respond(self) -> list[Result]:
+        """Record the response of each ``max_daily_loss`` or ``max_drawdown`` limit whose figure
+        is past its value now, on an account in a less strict state (docs/risk.md, "Responses"):
+        what the writer does after each commit, here for what another process recorded (``orderledger
+        risk --watch`` asks it at each look). Answers what was recorded."""
+        return self._ledger.handle(commands.Respond())
 
     def check(self, spec: dict[str, Any]) -> CheckResult:
         """Whether an order (the fields of a request) may be sent now: allowed, or denied with

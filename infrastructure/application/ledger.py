@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from annotated_types import Ge, Gt
 
-from orderledger.domain.events import OrderEvent
+from orderledger.domain.events import MOVES_PNL, OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId
 from orderledger.infrastructure.application import lazy, opening
@@ -59,6 +59,9 @@ from orderledger.infrastructure.storage.backends import open_database
 from orderledger.infrastructure.storage.early_check import DEFAULT_URL, URL_VARIABLE
 from orderledger.infrastructure.storage.store import LedgerRecorder
 from orderledger.infrastructure.storage.views import CatchUpStats, Views
+
+# The loss and drawdown limits' responses, loaded with the first commit (a reader never needs it).
+_responses = lazy.Module("orderledger.infrastructure.application.responses")
 
 # The writes (ingest, its adapters and message models), reconciliation, verify, the lake and the
 # analytics: imported when first called (``application.lazy``), so a process that only reads never
@@ -315,6 +318,9 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
             self.views.catch_up(committed, decided=decided)
         if committed:
             self.committed.notify()
+            # The figures are read from the views, which this writer keeps current.
+            if self.project and any(type(event) in MOVES_PNL for _, event in committed):
+                _responses.after_commit(self, committed)
 
     def catch_up(self) -> CatchUpStats:
         """Bring every view up to the end of the log, and finish any book's re-fold an ingest

@@ -31,6 +31,8 @@ from orderledger.domain.risk import (
     Limit,
     PositionBook,
     judge,
+    lifted,
+    response_state,
     state_refusal,
 )
 from orderledger.domain.risk_figures import (
@@ -107,6 +109,8 @@ class TradingStateRow:
     """Dated after the moment asked about: it takes effect at ``since``, not yet."""
     effective_state: str = ""
     effective_from: str = "account"
+    until: datetime | None = None
+    """When the state lifts itself (a cooldown); None: until set again."""
 
     @property
     def shown(self) -> str:
@@ -117,7 +121,12 @@ class TradingStateRow:
         return self.effective_state or self.state
 
     def to_json(self) -> dict[str, Any]:
-        data = {**self.__dict__, "ts_event": format_timestamp(self.ts_event), "since": _shown(self.since)}
+        data = {
+            **self.__dict__,
+            "ts_event": format_timestamp(self.ts_event),
+            "since": _shown(self.since),
+            "until": None if self.until is None else format_timestamp(self.until),
+        }
         return {k: v for k, v in data.items() if v is not None}
 
 
@@ -165,6 +174,8 @@ class InForce:
     states: list[TradingStateRow]
     scheduled_limits: list[Limit]
     scheduled_states: list[TradingStateRow]
+    limit_facts: list[LimitFact] = field(default_factory=list)
+    """The settings behind ``limits``, with their log positions."""
 
 
 def _facts(ledger: OrderLedger, table: str) -> list[tuple[Any, ...]]:
@@ -197,7 +208,7 @@ def in_force(ledger: OrderLedger, at: datetime | None = None) -> InForce:
                 later_limits.append(_limit(fact, since, scheduled=True))
         elif key not in latest or latest[key][0] <= since:
             latest[key] = (since, fact)
-    current: dict[str, tuple[datetime, StateFact]] = {}
+    histories: dict[str, list[tuple[datetime, StateFact]]] = {}
     later_states: list[TradingStateRow] = []
     for row in _facts(ledger, STATES_TABLE.name):
         state = STATES_TABLE.from_row(row)
@@ -206,14 +217,21 @@ def in_force(ledger: OrderLedger, at: datetime | None = None) -> InForce:
             continue
         if since > moment:
             later_states.append(_state(state, since, scheduled=True))
-        elif state.account not in current or current[state.account][0] <= since:
-            current[state.account] = (since, state)
+        else:
+            histories.setdefault(state.account, []).append((since, state))
+    current: dict[str, tuple[datetime, StateFact]] = {}
+    for account, history in histories.items():
+        history.sort(key=lambda pair: pair[0])  # (stable: facts of one time in log order)
+        standing = _standing_fact([fact for _, fact in history], moment)
+        since = dict((id(f), t) for t, f in history).get(id(standing))
+        current[account] = (parse_timestamp(standing.ts_event) if since is None else since, standing)
     overall = current[GLOBAL][1].state if GLOBAL in current else "active"
     return InForce(
         [_limit(f, since) for since, f in latest.values() if f.value is not None],
         [_state(f, since, overall=overall) for _, (since, f) in sorted(current.items())],
         sorted(later_limits, key=lambda x: (x.since or moment, x.key)),
         sorted(later_states, key=lambda x: (x.since or moment, x.account)),
+        [f for _, f in latest.values() if f.value is not None],
     )
 
 
@@ -230,6 +248,7 @@ def _limit(fact: LimitFact, since: datetime, *, scheduled: bool = False) -> Limi
         parse_timestamp(fact.ts_event),
         since,
         scheduled,
+        fact.response,
     )
 
 
@@ -249,12 +268,24 @@ def _state(
         scheduled,
         effective,
         where,
+        None if fact.until is None else parse_timestamp(fact.until),
     )
 
 
 def limits_in_force(ledger: OrderLedger, as_of: datetime | None = None) -> list[Limit]:
     """The limits in force at ``as_of`` (None: the ledger's clock now): ``in_force``'s."""
     return in_force(ledger, as_of).limits
+
+
+def limit_facts_in_force(ledger: OrderLedger, as_of: datetime | None = None) -> list[LimitFact]:
+    """The settings behind the limits in force at ``as_of`` (``in_force``'s), each with its log
+    position, which a response cites."""
+    return in_force(ledger, as_of).limit_facts
+
+
+def limit_of(fact: LimitFact) -> Limit:
+    """A limit setting as the check applies it."""
+    return _limit(fact, _since(fact))
 
 
 def limits(ledger: OrderLedger, as_of: datetime | None = None) -> list[LimitRow]:
@@ -267,9 +298,25 @@ def limits(ledger: OrderLedger, as_of: datetime | None = None) -> list[LimitRow]
 def trading_states(ledger: OrderLedger, as_of: datetime | None = None) -> list[TradingStateRow]:
     """``OrderLedger.trading_states``: each account's state in force ("" first: every
     account's), with the state its orders are checked under (the stricter of its own and the
-    global), then those scheduled."""
+    global), then those scheduled. A state set ``until`` a time is in force only before it:
+    after it, the latest state set before it that is still in force applies again, or
+    ``active`` (since that time) when there is none."""
     found = in_force(ledger, as_of)
     return found.states + found.scheduled_states
+
+
+def _standing_fact(facts: list[StateFact], now: datetime) -> StateFact:
+    """The fact in force at ``now`` among an account's (in time order): the latest one not lifted
+    by its ``until``; when every one is, ``active`` from when the latest lifted itself."""
+    for fact in reversed(facts):
+        if not lifted(None if fact.until is None else parse_timestamp(fact.until), now):
+            return fact
+    last = max(facts, key=lambda f: f.until or "")
+    assert last.until is not None
+    reason = f"{last.state} until {last.until} lifted itself"
+    return StateFact(
+        last.position, last.account, "active", last.set_by, reason, last.until, last.ts_recorded, last.source
+    )
 
 
 def _in_force(fact: StateFact, overall: str) -> tuple[str, str]:
@@ -511,26 +558,27 @@ def check(ledger: OrderLedger, request: Any, now: datetime) -> CheckResult:
             breaches.append(breach)
     losses = [b for b in breaches if b.limit is not None and b.limit.kind == DAILY_LOSS_RULE and b.figure]
     if losses and state == "active":
-        _halt_for_loss(ledger, order, losses[0])
-        state = LOSS_STATE
+        state = _halt_for_loss(ledger, order, losses[0])
     return CheckResult(not breaches, state, breaches)
 
 
-def _halt_for_loss(ledger: OrderLedger, order: Worst, breach: Breach) -> None:
-    """The daily loss rule: an account past its daily loss limit is set reduce-only, as a fact
-    (``LOSS_STATE``)."""
+def _halt_for_loss(ledger: OrderLedger, order: Worst, breach: Breach) -> str:
+    """The daily loss rule: an account past its daily loss limit is set to the limit's response
+    (``LOSS_STATE`` unless it names ``halt``), as a fact; returns that state."""
+    state = LOSS_STATE if breach.limit is None else response_state(breach.limit.response)
     ledger.record(
         {
             "type": "trading_state",
             "ts": format_timestamp(order.now),
             "account": order.account,
-            "state": LOSS_STATE,
+            "state": state,
             "set_by": DAILY_LOSS_RULE,
             "reason": breach.reason,
             "source": "rule",
         },
         strict=True,
     )
+    return state
 
 
 def request_of(spec: dict[str, Any], now: datetime) -> Any:

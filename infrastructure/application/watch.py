@@ -8,6 +8,7 @@ what the check cannot evaluate is ``unknown``, with why.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -15,12 +16,14 @@ from typing import Any
 
 from orderledger.domain.instrument import Terms
 from orderledger.domain.risk import Limit
-from orderledger.domain.values import format_decimal
+from orderledger.domain.values import format_decimal, format_timestamp, parse_timestamp
+from orderledger.infrastructure.application.follow import Wakeup
 from orderledger.infrastructure.application.risk import (
     FIGURES,
     LimitRow,
     OrderLedger,
     Reads,
+    TradingStateRow,
     Worst,
     limits_in_force,
 )
@@ -73,7 +76,46 @@ class Changes:
         return status != before and status != "per_order"
 
 
-def _nothing(account: str, instrument: str, now: datetime) -> Worst:
+class StateChanges:
+    """The trading states a watcher reports (``GET /risk/stream``'s ``state`` events,
+    ``AsyncOrderLedger.risk_events``): each account's row (``TradingStateRow.to_json``) that
+    differs from the one seen at the last look, first each account not active, with the time of
+    the change (``changed_at``): the state's own time when it was set, the end of the state before
+    it when that one lifted itself (``until``)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, dict[str, Any]] = {}
+
+    def news(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The rows of ``rows`` that are news, each with its ``changed_at``; noting them."""
+        found = []
+        for row in rows:
+            before = self._seen.get(row["account"])
+            self._seen[row["account"]] = row
+            if row == before or (before is None and row["effective_state"] == "active"):
+                continue
+            changed_at = row["ts_event"]
+            if before is not None and before.get("until") is not None:
+                ended = before["until"]
+                if row["ts_event"] <= before["ts_event"] or row["ts_event"] == ended:
+                    changed_at = ended  # the state before lifted itself: the change is its end
+            found.append({**row, "changed_at": changed_at})
+        return found
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """A trading state that changed (``StateChanges``): the account's row as it now stands, and
+    when the change took effect."""
+
+    state: TradingStateRow
+    changed_at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.state.to_json(), "changed_at": format_timestamp(self.changed_at)}
+
+
+def order_of_nothing(account: str, instrument: str, now: datetime) -> Worst:
     """An order of nothing: what the check's figures are without an order."""
     return Worst(account, "", instrument, Decimal(0), Decimal(1), Terms(), None, {}, now)
 
@@ -88,12 +130,12 @@ def _standing(reads: Reads, limit: Limit, now: datetime) -> tuple[Decimal | None
             rows, working = reads.scope("account", limit.target)
             instruments = sorted({r.instrument for r in rows} | {o.instrument for o in working}) or [""]
         account = limit.target if limit.scope == "account" else ""
-        found = [reads.held(limit, _nothing(account, i, now)) for i in instruments]
+        found = [reads.held(limit, order_of_nothing(account, i, now)) for i in instruments]
         if limit.kind == "max_position":
             return max(f.position for f in found), ""
         return found[0].gross, found[0].why_unknown
     account = limit.target if limit.scope == "account" else ""
-    figure, why, _ = FIGURES[limit.kind](reads, limit, _nothing(account, "", now))
+    figure, why, _ = FIGURES[limit.kind](reads, limit, order_of_nothing(account, "", now))
     if limit.kind == "max_orders" and figure is not None:
         figure -= 1  # the check counts the order it checks; here there is none
     return figure, why
@@ -120,4 +162,35 @@ def standing(ledger: OrderLedger, threshold: Decimal, now: datetime) -> list[Lim
     return found
 
 
-__all__ = ["ALERTS", "STATUSES", "Changes", "LimitStatus", "standing"]
+async def risk_events(
+    look: Callable[[], Awaitable[list[LimitStatus]]],
+    look_states: Callable[[], Awaitable[list[TradingStateRow]]],
+    wakeup: Wakeup,
+    poll_seconds: float,
+) -> AsyncGenerator[LimitStatus | StateChange, None]:
+    """``AsyncOrderLedger.risk_events``: each limit whose status changes (``Changes``) and each
+    trading state that changes (``StateChanges``), looked at again after each commit of this
+    process and every ``poll_seconds`` (other processes' commits, a state that lifts itself)."""
+    limits, states = Changes(), StateChanges()
+    while True:
+        seen = wakeup.generation
+        for status in await look():
+            if limits.news(status.limit.key, status.status):
+                yield status
+        rows = {row.account: row for row in await look_states()}
+        for change in states.news([row.to_json() for row in rows.values()]):
+            yield StateChange(rows[change["account"]], parse_timestamp(change["changed_at"]))
+        await wakeup.wait_async(poll_seconds, seen)
+
+
+__all__ = [
+    "ALERTS",
+    "STATUSES",
+    "Changes",
+    "LimitStatus",
+    "StateChange",
+    "StateChanges",
+    "order_of_nothing",
+    "risk_events",
+    "standing",
+]

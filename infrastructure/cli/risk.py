@@ -13,10 +13,12 @@ from typing import Annotated, Any
 import typer
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.events import TradingStateSet
+from orderledger.domain.risk import RESPONDING
 from orderledger.domain.values import format_decimal, format_timestamp
 from orderledger.infrastructure.application.requests import ClearLimit, SetLimit, SetTradingState
 from orderledger.infrastructure.application.watch import ALERTS, Changes
-from orderledger.infrastructure.cli.app import JsonOption, moment, open_ledger, seconds
+from orderledger.infrastructure.cli.app import JsonOption, duration, moment, open_ledger, seconds
 from orderledger.infrastructure.cli.render import json_array, print_json, say, text_table
 
 AsOf = Annotated[
@@ -46,9 +48,21 @@ def limits(as_of: AsOf = None, as_json: JsonOption = False) -> None:
     if as_json:
         json_array(row.to_json() for row in rows)
         return
+    # The response column is shown when a limit has one (a loss or drawdown limit).
+    responding = any(r.kind in RESPONDING for r in rows)
     text_table(
         "limits",
-        ["scope", "target", "kind", "value", "interval", "by", "since", "reason"],
+        [
+            "scope",
+            "target",
+            "kind",
+            "value",
+            "interval",
+            *(["response"] * responding),
+            "by",
+            "since",
+            "reason",
+        ],
         [
             [
                 r.scope,
@@ -56,6 +70,7 @@ def limits(as_of: AsOf = None, as_json: JsonOption = False) -> None:
                 r.kind,
                 format_decimal(r.value),
                 "" if r.interval is None else f"{r.interval}s",
+                *([response_shown(r)] * responding),
                 r.set_by,
                 _since(r),
                 r.reason or "",
@@ -74,11 +89,17 @@ def set_limit(
     interval: Annotated[int | None, typer.Option(help="For max_orders: the window in seconds.")] = None,
     set_by: By = None,
     reason: Reason = None,
+    response: Annotated[
+        str | None,
+        typer.Option(help="For max_daily_loss, max_drawdown: reduce_only (default) or halt, once past it."),
+    ] = None,
 ) -> None:
     """Set a limit, in force from now until set again or cleared."""
     who = set_by or getpass.getuser()
     with open_ledger() as ledger:
-        ledger.handle(SetLimit(scope, target, kind, value, who, interval=interval, reason=reason))
+        ledger.handle(
+            SetLimit(scope, target, kind, value, who, interval=interval, reason=reason, response=response)
+        )
     say(f"{kind} of {scope} {target} set to {value} by {who}")
 
 
@@ -96,6 +117,19 @@ def clear_limit(
     say(f"{kind} of {scope} {target} cleared by {who}")
 
 
+def response_shown(row: Any) -> str:
+    """A limit's response as the table shows it: its own, the default for a loss or drawdown limit."""
+    if row.kind not in RESPONDING:
+        return ""
+    return row.response or "reduce_only"
+
+
+For = Annotated[
+    str | None, typer.Option("--for", help="Lift itself after this long: 90s, 30m, 2h (a cooldown).")
+]
+Until = Annotated[str | None, typer.Option(help="Lift itself at this time (ISO 8601).")]
+
+
 AllAccounts = Annotated[
     bool,
     typer.Option("--all-accounts", help="Set every account's state (needed when no --account is given)."),
@@ -103,7 +137,14 @@ AllAccounts = Annotated[
 
 
 def _set_state(
-    command: str, state: str, account: str | None, all_accounts: bool, set_by: str | None, reason: str | None
+    command: str,
+    state: str,
+    account: str | None,
+    all_accounts: bool,
+    set_by: str | None,
+    reason: str | None,
+    lasting: str | None = None,
+    until: str | None = None,
 ) -> None:
     if account is None and not all_accounts:
         raise InvalidInputError(
@@ -112,24 +153,46 @@ def _set_state(
         )
     if account is not None and all_accounts:
         raise InvalidInputError(f"{command}: --account and --all-accounts are two different things; give one")
+    if lasting is not None and until is not None:
+        raise InvalidInputError(f"{command}: --for and --until both say when it lifts itself; give one")
     who = set_by or getpass.getuser()
+    span = None if lasting is None else duration(lasting, "--for")
+    asked = SetTradingState(
+        state, who, account=account, reason=reason, until=moment(until, "--until"), lasting=span
+    )
     with open_ledger() as ledger:
-        ledger.handle(SetTradingState(state, who, account=account, reason=reason))
-    say(f"{account or 'every account'}: {state} (set by {who})")
+        ledger.handle(asked)
+        rows = ledger.trading_states()
+    ends = "".join(
+        f" until {format_timestamp(r.until)}" for r in rows if r.account == (account or "") and r.until
+    )
+    say(f"{account or 'every account'}: {state}{ends} (set by {who})")
 
 
 def halt(
-    account: Account = None, all_accounts: AllAccounts = False, set_by: By = None, reason: Reason = None
+    account: Account = None,
+    all_accounts: AllAccounts = False,
+    set_by: By = None,
+    reason: Reason = None,
+    lasting: For = None,
+    until: Until = None,
 ) -> None:
-    """Halt trading: every order of the account (or, with --all-accounts, of every account) is denied."""
-    _set_state("halt", "halted", account, all_accounts, set_by, reason)
+    """Halt trading: every order of the account (or, with --all-accounts, of every account) is
+    denied; with --for or --until, a cooldown that lifts itself."""
+    _set_state("halt", "halted", account, all_accounts, set_by, reason, lasting, until)
 
 
 def reduce_only(
-    account: Account = None, all_accounts: AllAccounts = False, set_by: By = None, reason: Reason = None
+    account: Account = None,
+    all_accounts: AllAccounts = False,
+    set_by: By = None,
+    reason: Reason = None,
+    lasting: For = None,
+    until: Until = None,
 ) -> None:
-    """Reduce only: only orders that shrink the absolute position are allowed."""
-    _set_state("reduce-only", "reduce_only", account, all_accounts, set_by, reason)
+    """Reduce only: only orders that shrink the absolute position are allowed; with --for or
+    --until, until then."""
+    _set_state("reduce-only", "reduce_only", account, all_accounts, set_by, reason, lasting, until)
 
 
 def resume(
@@ -147,10 +210,22 @@ def state(as_of: AsOf = None, as_json: JsonOption = False) -> None:
     if as_json:
         json_array(row.to_json() for row in rows)
         return
+    # The until column is shown when a state has one (a cooldown).
+    timed = any(r.until is not None for r in rows)
     text_table(
         "trading states",
-        ["account", "state", "by", "since", "reason"],
-        [[r.account or "(every account)", r.shown, r.set_by, _since(r), r.reason or ""] for r in rows],
+        ["account", "state", "by", "since", *(["until"] * timed), "reason"],
+        [
+            [
+                r.account or "(every account)",
+                r.shown,
+                r.set_by,
+                _since(r),
+                *([format_timestamp(r.until) if r.until else ""] * timed),
+                r.reason or "",
+            ]
+            for r in rows
+        ],
         wrap=("reason",),
     )
 
@@ -193,7 +268,9 @@ def risk(
 ) -> None:
     """How close each limit stands to its value: ok, near, breached, unknown or per_order. Exit 1
     when one is near or breached (for cron); --watch prints a line (--json: a JSON object) each
-    time a limit's status changes, until interrupted. `risk replay`: limits replayed over the log."""
+    time a limit's status changes, until interrupted, and records at each look the response of a
+    loss or drawdown limit passed (a mark another process recorded). `risk replay`: limits
+    replayed over the log."""
     if ctx.invoked_subcommand is not None:
         return
     pause = seconds(interval, "--interval", 0.01, 3600)
@@ -210,6 +287,12 @@ def risk(
             return
         changes = Changes()
         while True:
+            for result in ledger.respond():
+                for event in result.events:
+                    if isinstance(event, TradingStateSet):
+                        shown = {"account": event.account, "state": event.state, "set_by": event.set_by}
+                        line = f"{event.state} {event.account} (set by {event.set_by}: {event.reason})"
+                        say(json.dumps({**shown, "reason": event.reason}) if as_json else line)
             for row in rows:
                 if changes.news(row.limit.key, row.status):
                     say(json.dumps(row.to_json()) if as_json else row.line())

@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from orderledger.infrastructure.application.requests import Risk
+from orderledger.infrastructure.application.requests import Risk, TradingStates
 from orderledger.infrastructure.http import problems
 from orderledger.infrastructure.http.access import VIEWS_BEHIND, LedgerContext, client_keys
 from orderledger.infrastructure.http.auth import Tokens
@@ -108,7 +108,8 @@ def create_app(
     app.state.streams = streams or stream_limit()
 
     async def look(threshold: Decimal) -> Any:
-        return await run_in_threadpool(service.handle, Risk(threshold))
+        rows = await run_in_threadpool(service.handle, Risk(threshold))
+        return rows, await run_in_threadpool(service.handle, TradingStates())
 
     app.state.risk_feed = RiskFeed(look, service.ledger.committed, poll_seconds)
     threads = in_threads(service)

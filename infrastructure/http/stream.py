@@ -24,7 +24,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from orderledger.infrastructure.application.follow import Wakeup, follow_batches
-from orderledger.infrastructure.application.watch import Changes
+from orderledger.infrastructure.application.watch import Changes, StateChanges
 from orderledger.infrastructure.http.service import LedgerService, LogEntry
 
 HEARTBEAT_SECONDS = 15.0
@@ -54,7 +54,8 @@ def alert(status: dict[str, Any]) -> bytes:
 
 
 Rows = list[dict[str, Any]]
-"""The limits' statuses, as ``GET /risk`` answers them."""
+"""The limits' statuses, as ``GET /risk`` answers them, or the trading states in force, as
+``GET /state`` answers them."""
 
 
 @dataclass(eq=False)
@@ -62,6 +63,8 @@ class _Statuses:
     """The statuses at one threshold as the feed last read them, and who follows them."""
 
     rows: Rows
+    states: Rows = field(default_factory=list)
+    """The trading states in force (``GET /state``'s rows but the scheduled ones)."""
     version: int = 0
     """Counts the reads that changed ``rows``."""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -71,45 +74,52 @@ class _Statuses:
 
 
 class RiskFeed:
-    """One reader of the limits' statuses per threshold, shared by every ``/risk/stream``
-    client of that threshold: it looks again (``look``) after each commit of this process and
-    every ``poll_seconds`` (other processes' commits, and figures that move with time, such as
-    the orders sent within an interval), and wakes its clients only when the statuses changed.
+    """One reader of the limits' statuses and the trading states per threshold, shared by every
+    ``/risk/stream`` client of that threshold: it looks again (``look``) after each commit of
+    this process and every ``poll_seconds`` (other processes' commits, and what moves with time:
+    the orders sent within an interval, a state that lifts itself), and wakes its clients only
+    when the statuses or the states changed.
     So a client costs nothing while nothing changes (no read of its own, no turn of the event
     loop but a keep-alive every ``HEARTBEAT_SECONDS``), whatever the number of clients; the
     reader stops when its last client leaves. Only the event loop's thread uses it."""
 
     def __init__(
-        self, look: Callable[[Decimal], Awaitable[Rows]], wakeup: Wakeup, poll_seconds: float
+        self, look: Callable[[Decimal], Awaitable[tuple[Rows, Rows]]], wakeup: Wakeup, poll_seconds: float
     ) -> None:
         self.look = look
         self.wakeup = wakeup
         self.poll_seconds = poll_seconds
         self.thresholds: dict[Decimal, _Statuses] = {}
 
-    async def alerts(self, threshold: Decimal, first: Rows) -> AsyncGenerator[bytes, None]:
+    async def alerts(
+        self, threshold: Decimal, first: Rows, first_states: Rows
+    ) -> AsyncGenerator[bytes, None]:
         """An ``alert`` each time a limit's status changes (``watch.Changes``), beginning with
-        every limit not ``ok`` in ``first`` (the statuses read when the client came)."""
+        every limit not ``ok`` in ``first`` (the statuses read when the client came), and a
+        ``state`` each time an account's trading state changes (``watch.StateChanges``: set,
+        lifted by time, set by a limit's response), beginning with every account not active."""
         statuses = self.thresholds.get(threshold)
         if statuses is None:
-            statuses = self.thresholds[threshold] = _Statuses(first)
+            statuses = self.thresholds[threshold] = _Statuses(first, _in_force(first_states))
         statuses.followers += 1
         if statuses.reading is None:
             statuses.reading = asyncio.ensure_future(self._read(threshold, statuses))
         try:
             yield b"retry: 1000\n\n"
-            changes = Changes()
-            rows, version = first, statuses.version
+            changes, state_changes = Changes(), StateChanges()
+            rows, states, version = first, _in_force(first_states), statuses.version
             while True:
                 for row in rows:
                     if changes.news((row["scope"], row["target"], row["kind"]), row["status"]):
                         yield alert(row)
+                for change in state_changes.news(states):
+                    yield b"event: state\ndata: %s\n\n" % orjson.dumps(change)
                 while statuses.version == version:
                     try:
                         await asyncio.wait_for(statuses.changed.wait(), HEARTBEAT_SECONDS)
                     except TimeoutError:
                         yield b": keep-alive\n\n"  # keeps proxies from closing an idle stream
-                rows, version = statuses.rows, statuses.version
+                rows, states, version = statuses.rows, statuses.states, statuses.version
         finally:
             statuses.followers -= 1
             if not statuses.followers:
@@ -122,12 +132,13 @@ class RiskFeed:
             seen = self.wakeup.generation
             await self.wakeup.wait_async(self.poll_seconds, seen)
             try:
-                rows = await self.look(threshold)
+                rows, states = await self.look(threshold)
             except Exception:  # the next look may succeed (a lock, a connection): keep going
                 log.exception("reading the limits' statuses for /risk/stream failed")
                 continue
-            if rows != statuses.rows:
-                statuses.rows = rows
+            states = _in_force(states)
+            if rows != statuses.rows or states != statuses.states:
+                statuses.rows, statuses.states = rows, states
                 statuses.version += 1
                 changed, statuses.changed = statuses.changed, asyncio.Event()
                 changed.set()
@@ -164,6 +175,11 @@ class HeldResponse(StreamingResponse):
         finally:
             if not self.started:
                 self.release()
+
+
+def _in_force(states: Rows) -> Rows:
+    """The trading states in force among ``GET /state``'s rows (a scheduled one is not yet)."""
+    return [row for row in states if not row.get("scheduled")]
 
 
 async def log_events(

@@ -30,6 +30,7 @@ def book_limit(
         raise FactConflictError("the limit's key names another fact")
     value = message.value if isinstance(message, LimitSetMessage) else None
     interval = message.interval if isinstance(message, LimitSetMessage) else None
+    response = message.response if isinstance(message, LimitSetMessage) else None
     event = record_limit(
         existing,
         scope=message.scope,
@@ -40,6 +41,7 @@ def book_limit(
         set_by=message.set_by,
         reason=message.reason,
         stamp=batch.stamp(message),
+        response=response,
     )
     shown = f"{message.kind} limit of {message.scope} {message.target!r} at this time"
     return batch.book(event, entry, f"{shown} is already recorded")
@@ -58,6 +60,7 @@ def book_state(batch: Booking, message: TradingStateMessage, entry: JournalEntry
         set_by=message.set_by,
         reason=message.reason,
         stamp=batch.stamp(message),
+        until=message.until,
     )
     shown = f"trading state of {account!r}" if account else "trading state of every account"
     return batch.book(event, entry, f"{shown} at this time is already recorded")

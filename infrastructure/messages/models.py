@@ -37,7 +37,7 @@ from orderledger.domain.errors import InvalidInputError, LedgerError
 from orderledger.domain.events import OrderSpec
 from orderledger.domain.instrument import Definition
 from orderledger.domain.order import external_client_order_id
-from orderledger.domain.risk import LIMIT_KINDS, LIMIT_SCOPES, TRADING_STATES
+from orderledger.domain.risk import LIMIT_KINDS, LIMIT_SCOPES, RESPONDING, RESPONSES, TRADING_STATES
 from orderledger.domain.values import (
     OrderType,
     format_decimal,
@@ -57,6 +57,7 @@ from orderledger.infrastructure.messages.fields import (
     SIGNED_FIGURE,
     SIGNED_FIGURE_RULE,
     SIGNED_RULE,
+    TIME_RULE,
     UNCOMMON,
     About,
     Account,
@@ -522,7 +523,10 @@ class LimitSetMessage(_LimitKey):
     """A risk limit, in force from `ts` until set again or cleared."""
 
     type: Literal["limit_set"]
-    needs: ClassVar[str] = "`interval` for a `max_orders` limit (and only for it)"
+    needs: ClassVar[str] = (
+        "`interval` for a `max_orders` limit (and only for it); `response` only for a"
+        f" {' or '.join(f'`{k}`' for k in RESPONDING)} limit"
+    )
     value: Annotated[
         Decimal,
         LIMIT_VALUE_RULE,
@@ -531,6 +535,18 @@ class LimitSetMessage(_LimitKey):
     interval: (
         Annotated[
             int, Rule(_seconds), About("whole number of seconds", "the window `max_orders` counts over")
+        ]
+        | None
+    ) = None
+    response: (
+        Annotated[
+            str,
+            one_of(tuple(RESPONSES)),
+            About(
+                " or ".join(f"`{r}`" for r in RESPONSES),
+                "the trading state the ledger sets the account to once its figure passes the limit"
+                " (default `reduce_only`; see docs/risk.md)",
+            ),
         ]
         | None
     ) = None
@@ -555,6 +571,17 @@ class TradingStateMessage(_RiskFact):
             "`halted`: no order; `reduce_only`: only orders that shrink the position; `active`",
         ),
     ]
+    until: (
+        Annotated[
+            datetime,
+            TIME_RULE,
+            About(
+                "string, ISO 8601 with `Z` or an offset",
+                "when the state lifts itself (a cooldown): after it, the state set before applies again",
+            ),
+        ]
+        | None
+    ) = None
 
 
 AnyMessage = (

@@ -77,6 +77,7 @@ CASES: dict[str, tuple[Callable[[OrderLedger, Path], Any], type[Request[Any]]]] 
     "risk_replay": (lambda x, _: x.risk_replay([]), asks.ReplayLimits),
     "check": (lambda x, _: x.check(_spec()), asks.Check),
     "place": (lambda x, _: x.place(_spec()), asks.PlaceOrder),
+    "respond": (lambda x, _: x.respond(), asks.Respond),
     "exposure": (lambda x, _: x.exposure(), asks.Exposure),
     # one order
     "resolve": (lambda x, _: x.resolve("A"), asks.Resolve),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import cli_json, run_cli
+from tests.support.cli import assert_one_line_failure, cli_json, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -355,3 +355,34 @@ def test_a_state_and_a_limit_dated_in_the_future_are_scheduled(file_ledger_url: 
         "venue",
         True,
     )
+
+
+def test_a_limits_response_and_a_cooldown_through_the_cli(file_ledger_url: str, tmp_path: Path) -> None:
+    db, cwd = file_ledger_url, tmp_path
+    # Given a daily loss limit answered by a halt
+    run = run_cli(
+        "limit", "set", "account", "main", "max_daily_loss", "50", "--response", "halt", "--by", "alice",
+        db=db, cwd=cwd,
+    )  # fmt: skip
+    assert run.returncode == 0, run.describe()
+    [limit] = cli_json("limits", db=db, cwd=cwd)
+    assert (limit["kind"], limit["response"]) == ("max_daily_loss", "halt")
+    # And a response on a kind that takes none is one line, and sets nothing
+    run = run_cli(
+        "limit", "set", "account", "main", "max_position", "5", "--response", "halt", db=db, cwd=cwd
+    )
+    assert assert_one_line_failure(run) == (
+        "orderledger: only a max_daily_loss or max_drawdown limit being set takes response"
+    )
+    assert len(cli_json("limits", db=db, cwd=cwd)) == 1
+    # When main is halted for 30 minutes
+    run = run_cli("halt", "--account", "main", "--for", "30m", "--by", "ops", db=db, cwd=cwd)
+    assert run.returncode == 0, run.describe()
+    [state] = cli_json("state", db=db, cwd=cwd)
+    # Then it ends 30 minutes after it was set, and the line said when
+    since, until = datetime.fromisoformat(state["ts_event"]), datetime.fromisoformat(state["until"])
+    assert (state["state"], until - since) == ("halted", timedelta(minutes=30))
+    assert run.stdout == f"main: halted until {state['until']} (set by ops)\n"
+    # And --for with --until is refused in one line
+    run = run_cli("halt", "--account", "main", "--for", "1h", "--until", state["until"], db=db, cwd=cwd)
+    assert "give one" in assert_one_line_failure(run)

@@ -7,7 +7,7 @@ dialog naming it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -220,9 +220,9 @@ def test_a_state_of_every_account_is_asked_for_by_a_dialog_and_shown_in_force(tm
 
         # Then alpha, whose own state is active, is shown halted from the global state (red,
         # not green), as its checks are denied; the header says every account is halted
-        def shown() -> list[list[str]]:  # account, state, set by, reason (not since) of each row
+        def shown() -> list[list[str]]:  # account, state, set by, reason (not since, until) of each row
             cells = texts(browser, "#risk-states tbody td")
-            return [[*cells[i : i + 3], cells[i + 4]] for i in range(0, len(cells), 5)]
+            return [[*cells[i : i + 3], cells[i + 5]] for i in range(0, len(cells), 6)]
 
         wait_until(
             lambda: shown()
@@ -243,7 +243,7 @@ def test_a_state_of_every_account_is_asked_for_by_a_dialog_and_shown_in_force(tm
         wait_until(lambda: ("alpha", "reduce_only", "ops", "review") in _states(server), "alpha's own")
         wait_until(
             lambda: (
-                texts(browser, "#risk-states tbody td")[5:7] == ["alpha", "halted (global); own reduce-only"]
+                texts(browser, "#risk-states tbody td")[6:8] == ["alpha", "halted (global); own reduce-only"]
             ),
             "alpha's row",
         )
@@ -263,3 +263,36 @@ def test_markup_typed_into_the_forms_is_shown_as_text(tmp_path: Path) -> None:
         denied = _check(browser, {**ORDER, "quantity": "1"}, [])
         assert denied == ["denied", f"trading is halted (set by {markup}: {markup})"], denied
         assert browser.execute_script("return document.querySelectorAll('img').length") == 0
+
+
+def test_a_cooldown_is_shown_with_its_end_and_lifts_itself(tmp_path: Path) -> None:
+    now = [NINE]
+    with running_server(f"sqlite:///{tmp_path / 'risk.db'}", clock=lambda: now[0]) as server:
+        # Given alpha halted for 30 minutes from 09:00
+        server.ledger.set_trading_state(
+            "halted", account="alpha", set_by="ops", lasting=timedelta(minutes=30)
+        )
+        with live_page(server) as browser:
+            tab(browser, "exposure")
+            # Then the tab shows the halt with its end, 09:30
+            wait_until(
+                lambda: (
+                    texts(browser, "#risk-states tbody td")[:5]
+                    == [
+                        "alpha",
+                        "halted",
+                        "ops",
+                        "2026-11-20T09:00:00.000000Z",
+                        "2026-11-20T09:30:00.000000Z",
+                    ]
+                ),
+                "the cooldown's row",
+            )
+        # And once the clock reaches 09:30 the state answered is active again, since 09:30
+        now[0] = NINE + timedelta(minutes=30)
+        [row] = httpx2.get(f"{server.url}/state").json()
+        assert (row["state"], row["ts_event"], row.get("until")) == (
+            "active",
+            "2026-11-20T09:30:00.000000Z",
+            None,
+        )

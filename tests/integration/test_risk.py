@@ -459,9 +459,10 @@ def test_the_drawdown_is_the_fall_of_the_days_pnl_from_its_high_in_venue_time(de
     assert day.realized_pnl_net + day.unrealized_pnl == Decimal(13)
     result = desk.check(spec())
     assert [(b.limit.kind, b.figure) for b in result.breaches if b.limit] == [("max_drawdown", Decimal(47))]
-    assert result.reasons == ["max_drawdown 40 on account main: would be 47"]
-    # And the drawdown is no halt rule: the account stays active
-    assert result.state == "active" and desk.trading_states() == []
+    assert result.reasons[-1] == "max_drawdown 40 on account main: would be 47"
+    # And the limit's response (reduce-only, by default) was set by the fill's commit
+    assert result.state == "reduce_only"
+    assert [(s.state, s.set_by) for s in desk.trading_states()] == [("reduce_only", "max_drawdown")]
     # When a mark of 110 at 10:30 arrives late, it is folded in venue time: the high becomes
     # (110 − 100) × 10 = 100 at 10:30, and the drawdown 100 − 13 = 87
     mark(desk, "110", "10:30")

@@ -152,15 +152,21 @@ def test_a_breached_drawdown_lets_a_position_shrink_counting_the_open_sells(desk
     filled(desk, "b1", "buy", "10", "100", "09:00")
     mark(desk, "106", "10:00")
     mark(desk, "102", "11:00")
-    # Then selling 5 is allowed, buying 1 is not, nor selling 11 (10 → −1)
+    # Then the limit's response set the account reduce-only at the mark (docs/risk.md, "Responses")
+    assert [(s.state, s.set_by) for s in desk.trading_states()] == [("reduce_only", "max_drawdown")]
+
+    def limits(order: dict[str, Any]) -> list[str]:
+        return [b.reason for b in desk.check(order).breaches if b.limit]
+
+    # And selling 5 is allowed, buying 1 is not, nor selling 11 (10 → −1)
     assert desk.check(spec("sell", "5", "102")).allowed
     breach = ["max_drawdown 30 on account main: would be 40"]
-    assert desk.check(spec("buy", "1", "102")).reasons == breach
-    assert desk.check(spec("sell", "11", "102")).reasons == breach
+    assert limits(spec("buy", "1", "102")) == breach
+    assert limits(spec("sell", "11", "102")) == breach
     # When 6 are offered (sent: 6 ≤ 10 reduces), 4 more still reduce (6 + 4 = 10); 5 do not
     assert place(desk, {**spec("sell", "6", "103"), "client_order_id": "o1"}) is None
     assert desk.check(spec("sell", "4", "102")).allowed
-    assert desk.check(spec("sell", "5", "102")).reasons == breach
+    assert limits(spec("sell", "5", "102")) == breach
 
 
 def test_a_breached_daily_loss_lets_a_position_close_and_sets_reduce_only(desk: OrderLedger) -> None:
@@ -168,21 +174,24 @@ def test_a_breached_daily_loss_lets_a_position_close_and_sets_reduce_only(desk: 
     desk.set_limit("account", "main", "max_daily_loss", "50", set_by="alice", ts=MORNING)
     filled(desk, "b1", "buy", "10", "100", "09:00")
     mark(desk, "94", "11:00")
-    # Then selling the 10 is allowed, and sets no state
+    # Then the limit's response set the account reduce-only at the mark, before any check
+    cited = "max_daily_loss 50 on account main (limit event 1, set by alice at 2025-03-03T08:00:00.000000Z)"
+    cited += ": is 60"
+    assert [(s.account, s.state, s.set_by, s.reason) for s in desk.trading_states()] == [
+        ("main", "reduce_only", "max_daily_loss", cited)
+    ]
+    # And selling the 10 is allowed, while buying 1 is denied by the state and the limit
     assert desk.check(spec("sell", "10", "94")).allowed
-    assert desk.trading_states() == []
-    # While buying 1 is denied, and the rule sets the account reduce-only
     denied = desk.check(spec("buy", "1", "94"))
-    assert denied.reasons == ["max_daily_loss 50 on account main: would be 60"]
-    assert [(s.account, s.state, s.set_by) for s in desk.trading_states()] == [
-        ("main", "reduce_only", "max_daily_loss")
+    assert denied.reasons == [
+        f"reduce-only: the position 10 would become 11 (set by max_daily_loss: {cited})",
+        "max_daily_loss 50 on account main: would be 60",
     ]
     # And getting out stays allowed: 10 ≤ 10; 11 would turn short (10 → −1)
     assert desk.check(spec("sell", "10", "94")).allowed
     turns = desk.check(spec("sell", "11", "94"))
     assert turns.reasons == [
-        "reduce-only: the position 10 would become -1 (set by max_daily_loss: max_daily_loss 50 on account"
-        " main: would be 60)",
+        f"reduce-only: the position 10 would become -1 (set by max_daily_loss: {cited})",
         "max_daily_loss 50 on account main: would be 60",
     ]
 

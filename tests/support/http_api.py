@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx2
@@ -141,12 +142,17 @@ class Server:
 
 
 @contextmanager
-def running_server(url: str = "memory://", tokens: Tokens | None = None, **options: Any) -> Iterator[Server]:
-    """Serve the app on 127.0.0.1 at a free port in a thread; stop it afterwards. ``options``
-    go to ``create_app``."""
+def running_server(
+    url: str = "memory://",
+    tokens: Tokens | None = None,
+    clock: Callable[[], datetime] | None = None,
+    **options: Any,
+) -> Iterator[Server]:
+    """Serve the app on 127.0.0.1 at a free port in a thread; stop it afterwards. ``clock`` is the
+    ledger's; ``options`` go to ``create_app``."""
     import uvicorn
 
-    ledger = OrderLedger(url)
+    ledger = OrderLedger(url, clock=clock)
     app = create_app(LedgerService(ledger), tokens, poll_seconds=0.05, **options)
     port = free_port()
     config = uvicorn.Config(

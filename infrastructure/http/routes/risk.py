@@ -28,7 +28,7 @@ from orderledger.infrastructure.http.stream import SSE_RESPONSES, HeldResponse, 
 
 router = APIRouter(tags=["risk"], dependencies=[KnownParameters])  # an unknown parameter: 400
 
-STATE_TERMS = ("account", "state", "set_by", "reason")
+STATE_TERMS = ("account", "state", "set_by", "reason", "until")
 AsOf = Annotated[str | None, Query(description="as they stood at this time of the ledger's clock (ISO 8601)")]
 Threshold = Annotated[
     Decimal, Query(description="a limit is near when its figure is at least this share of it (0 to 1)")
@@ -64,8 +64,9 @@ async def get_state(ledger: Ledger, as_of: AsOf = None) -> list[dict[str, Any]]:
 @router.post("/state", openapi_extra={"requestBody": _OBJECT})
 async def post_state(request: Request, ledger: Ledger) -> list[dict[str, Any]]:
     """Set a trading state (`halted`, `reduce_only`, `active`) on an `account` (absent: every
-    account), with `reason`; answers the states as they now stand. Needs risk. It is set by the
-    token's name (a `set_by` other than it is refused); without tokens, by the `set_by` given."""
+    account), with `reason`, and `until` a time when it lifts itself (a cooldown); answers the
+    states as they now stand. Needs risk. It is set by the token's name (a `set_by` other than it
+    is refused); without tokens, by the `set_by` given."""
     terms = await _object(request, ", ".join(STATE_TERMS))
     unknown = sorted(set(terms) - set(STATE_TERMS))
     if unknown:
@@ -77,8 +78,11 @@ async def post_state(request: Request, ledger: Ledger) -> list[dict[str, Any]]:
         raise Problem(400, "a state needs state")
     who = ledger.signed(terms.get("set_by") or None, "a state")
     where = ledger.origin(request)
+    until = moment(terms.get("until"), "until")
     await ledger.ask(
-        SetTradingState(terms["state"], who, terms.get("account"), terms.get("reason"), origin=where)
+        SetTradingState(
+            terms["state"], who, terms.get("account"), terms.get("reason"), origin=where, until=until
+        )
     )
     rows: list[dict[str, Any]] = await ledger.ask(TradingStates())
     return rows
@@ -169,9 +173,11 @@ async def get_risk_stream(
     request: Request, ledger: Ledger, threshold: Threshold = Decimal("0.8")
 ) -> StreamingResponse:
     """Server-Sent Events `alert`, one each time a limit's status changes (`orderledger risk
-    --watch --json`), first each limit not `ok`; data is a `GET /risk` row. Looked at again
-    after each commit and every poll interval, once for all the clients of a threshold. The
-    clients are bounded per token, per address and in all (`serve --streams`,
+    --watch --json`), first each limit not `ok`; data is a `GET /risk` row. And `state`, one each
+    time an account's trading state changes (set, lifted by its `until`, set by a limit's
+    response), first each account not active; data is a `GET /state` row with `changed_at`.
+    Looked at again after each commit and every poll interval, once for all the clients of a
+    threshold. The clients are bounded per token, per address and in all (`serve --streams`,
     `--streams-per-client`): one more is answered 429 or 503 at once, with `Retry-After`."""
     asked = Risk(threshold)
     ledger.admit(asked)
@@ -180,8 +186,9 @@ async def get_risk_stream(
     streams.take(f"GET {request.url.path}", clients)
     try:
         first: list[dict[str, Any]] = await ledger.ask(asked)  # a bad threshold: 400 before the stream
+        states: list[dict[str, Any]] = await ledger.ask(TradingStates())
     except BaseException:
         streams.give_back(clients)
         raise
     feed: RiskFeed = request.app.state.risk_feed
-    return HeldResponse(feed.alerts(threshold, first), lambda: streams.give_back(clients))
+    return HeldResponse(feed.alerts(threshold, first, states), lambda: streams.give_back(clients))

@@ -65,12 +65,13 @@
 
   // each account's state in force, and its own as set (every account's first)
   function showStates(out, states) {
-    out.states.replaceChildren(table(["account", "state", "set by", "since", "reason"], states.map((s) =>
+    out.states.replaceChildren(table(["account", "state", "set by", "since", "until", "reason"], states.map((s) =>
       make("tr", { className: `trading-${s.scheduled ? "scheduled" : s.effective_state}` },
         make("td", {}, s.account ? visible(s.account) : "every account"),
         make("td", { className: s.scheduled || s.effective_state === "active" ? "status on" : "status off" },
           s.scheduled ? `${s.state.replace("_", "-")} (scheduled)` : shownState(s)),
-        make("td", {}, visible(s.set_by)), make("td", {}, s.ts_event), make("td", {}, visible(s.reason || "")))),
+        make("td", {}, visible(s.set_by)), make("td", {}, s.since || s.ts_event), make("td", {}, s.until || ""),
+        make("td", {}, visible(s.reason || "")))),
       "every account active (no state ever set)"));
   }
 
@@ -81,7 +82,7 @@
     const alerts = limits.filter((l) => l.status === "near" || l.status === "breached").length;
     out.summary.textContent = `${limits.length} limit${limits.length === 1 ? "" : "s"}, ${alerts} near or breached`;
     out.limits.replaceChildren(table(LIMIT_COLUMNS, limits.map((l) => {
-      const value = l.interval ? `${l.value} per ${l.interval}s` : l.value;
+      const value = (l.interval ? `${l.value} per ${l.interval}s` : l.value) + (l.response ? ` (${l.response})` : "");
       const figure = l.figure !== undefined ? l.figure : l.reason_unknown || "";
       return make("tr", { className: `limit-${l.status}` },
         make("td", { className: `limit-status ${l.status}` }, l.status.replace("_", " ")),

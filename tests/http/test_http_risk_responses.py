@@ -1,0 +1,103 @@
+"""A limit's response over HTTP on a real server (SQLite and PostgreSQL): a mark posted to the
+server passes a drawdown limit, the account is halted at once, and `/risk/stream` says so in a
+`state` frame; a cooldown set through `POST /state` lifts itself, a frame too (docs/risk.md,
+"Responses"). Waits on the stream's frames, never on the clock."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx2
+import pytest
+
+from tests.support.http_api import BOUND, fill, request, running_server
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=("sqlite", "postgres"))
+def backend(request: pytest.FixtureRequest) -> str:
+    """A server's ledger on a file backend (overrides tests/conftest.py's, which adds memory)."""
+    return str(request.param)
+
+
+def states(lines: Iterator[str], count: int) -> list[dict[str, Any]]:
+    """The next ``count`` `state` frames of an open risk stream (alerts and keep-alives are passed
+    over, within BOUND seconds: a guard against a hang, not a timing)."""
+    found: list[dict[str, Any]] = []
+    kind = ""
+    deadline = time.monotonic() + BOUND
+    for line in lines:
+        if time.monotonic() > deadline:
+            break
+        if line.startswith("event: "):
+            kind = line[7:]
+        elif line.startswith("data: ") and kind == "state":
+            found.append(json.loads(line[6:]))
+            if len(found) == count:
+                return found
+    raise AssertionError(f"the stream ended after {len(found)} states")
+
+
+def mark(price: str, ts: str) -> dict[str, Any]:
+    return {"type": "mark", "venue": "venue-x", "instrument": "BTC-USDT", "price": price, "ts": ts}
+
+
+def test_a_mark_through_the_server_halts_and_the_stream_says_so(file_ledger_url: str) -> None:
+    now = [NOW]
+    with (
+        running_server(file_ledger_url, clock=lambda: now[0]) as server,
+        httpx2.Client(base_url=server.url, timeout=BOUND) as client,
+    ):
+        # Given at most 40 of drawdown on alpha, answered by a halt (set through a message)
+        limit = {"type": "limit_set", "ts": "2026-11-20T08:00:00Z", "scope": "account", "target": "alpha"}
+        limit |= {"kind": "max_drawdown", "value": "40", "response": "halt", "set_by": "alice"}
+        assert client.post("/messages", json=limit).status_code == 200
+        [row] = client.get("/limits").json()
+        assert (row["kind"], row["response"]) == ("max_drawdown", "halt")
+        # And 10 BTC bought at 100, marked at 106: the day's P&L is (106 − 100) × 10 = 60, its high
+        bought = [request(quantity="10"), fill(quantity="10"), mark("106", "2026-11-20T10:30:00Z")]
+        assert client.post("/messages", json=bought).status_code == 200
+        with client.stream("GET", "/risk/stream") as response:
+            lines = response.iter_lines()
+            # When a mark of 101 is posted: P&L (101 − 100) × 10 = 10, a drawdown of 60 − 10 = 50 > 40
+            assert client.post("/messages", json=mark("101", "2026-11-20T11:00:00Z")).status_code == 200
+            # Then alpha is halted at once, by the limit, and the stream says so with its time
+            [halted] = states(lines, 1)
+            assert (halted["account"], halted["state"], halted["set_by"]) == (
+                "alpha",
+                "halted",
+                "max_drawdown",
+            )
+            assert halted["changed_at"] == "2026-11-20T12:00:00.000000Z"
+            assert halted["reason"].endswith(": is 50")
+            # When beta is halted for a cooldown until 12:30 through POST /state
+            cooldown = {
+                "account": "beta",
+                "state": "halted",
+                "set_by": "ops",
+                "until": "2026-11-20T12:30:00Z",
+            }
+            answer = client.post("/state", json=cooldown).json()
+            assert [(r["account"], r["state"], r.get("until")) for r in answer] == [
+                ("alpha", "halted", None),
+                ("beta", "halted", "2026-11-20T12:30:00.000000Z"),
+            ]
+            [beta] = states(lines, 1)
+            assert (beta["account"], beta["state"], beta["until"]) == (
+                "beta",
+                "halted",
+                "2026-11-20T12:30:00.000000Z",
+            )
+            # And the clock reaches 12:30: the cooldown lifts itself, a frame at its end (seen at a poll)
+            now[0] = NOW + timedelta(minutes=30)
+            [lifted] = states(lines, 1)
+            assert (lifted["account"], lifted["state"], lifted["changed_at"]) == (
+                "beta",
+                "active",
+                "2026-11-20T12:30:00.000000Z",
+            )
