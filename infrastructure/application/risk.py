@@ -223,8 +223,8 @@ def in_force(ledger: OrderLedger, at: datetime | None = None) -> InForce:
     for account, history in histories.items():
         history.sort(key=lambda pair: pair[0])  # (stable: facts of one time in log order)
         standing = _standing_fact([fact for _, fact in history], moment)
-        since = dict((id(f), t) for t, f in history).get(id(standing))
-        current[account] = (parse_timestamp(standing.ts_event) if since is None else since, standing)
+        taking = dict((id(f), t) for t, f in history).get(id(standing))
+        current[account] = (parse_timestamp(standing.ts_event) if taking is None else taking, standing)
     overall = current[GLOBAL][1].state if GLOBAL in current else "active"
     return InForce(
         [_limit(f, since) for since, f in latest.values() if f.value is not None],

@@ -17,11 +17,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from orderledger.domain.aggregates import aggregate_id
 from orderledger.domain.construction import construct
 from orderledger.domain.events import EVENT_TYPES, OrderEvent
 from orderledger.domain.values import MAX_DIGITS, DecimalStr, UtcTime, format_decimal
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.audit.chain_check import _check_row, aggregate_id
+from orderledger.infrastructure.audit.chain_check import _check_row
 from orderledger.infrastructure.audit.payload_check import _PLANS, fast_event
 from orderledger.infrastructure.audit.search import EVENT_COLUMNS
 from orderledger.infrastructure.storage.chain import GENESIS, link

@@ -104,15 +104,15 @@ def test_one_reader_feeds_every_client_and_wakes_them_only_on_a_change() -> None
     reads: list[Decimal] = []
     statuses = [[{"scope": "account", "target": "a", "kind": "max_position", "status": "ok"}]]
 
-    async def look(threshold: Decimal) -> list[dict[str, Any]]:
+    async def look(threshold: Decimal) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         reads.append(threshold)
-        return statuses[-1]
+        return statuses[-1], []  # (no trading state set)
 
     async def session() -> tuple[list[list[bytes]], int, int]:
         wakeup = Wakeup()
         feed = RiskFeed(look, wakeup, 3600.0)
-        first = await look(Decimal("0.8"))
-        clients = [feed.alerts(Decimal("0.8"), first) for _ in range(50)]
+        first, states = await look(Decimal("0.8"))
+        clients = [feed.alerts(Decimal("0.8"), first, states) for _ in range(50)]
         got = [[await anext(c)] for c in clients]  # each's first frame: retry
         pending = [asyncio.ensure_future(anext(c)) for c in clients]
         await asyncio.sleep(0)  # the reader and the clients wait now
