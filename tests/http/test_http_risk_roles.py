@@ -169,7 +169,8 @@ def test_serve_takes_named_tokens_of_several_roles_from_its_file(tmp_path: Path)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_answering(server, url)
-        halt = {"state": "halted", "reason": "venue incident"}
+        # (another account than the order's: a halted account's order is denied at the door)
+        halt = {"state": "halted", "account": "beta", "reason": "venue incident"}
         refused = httpx2.post(f"{url}/state", json=halt, headers=bearer(BOT))
         assert_problem(refused, 403, "this token's role is write; SetTradingState needs risk")
         assert httpx2.post(f"{url}/state", json=halt, headers=bearer(RITA)).status_code == 200
@@ -177,7 +178,7 @@ def test_serve_takes_named_tokens_of_several_roles_from_its_file(tmp_path: Path)
         assert httpx2.post(f"{url}/messages", json=both, headers=bearer(DESK)).status_code == 200
         states = httpx2.get(f"{url}/state", headers=bearer(BOT)).json()
         limits = httpx2.get(f"{url}/limits", headers=bearer(BOT)).json()
-        assert [(s["account"], s["set_by"]) for s in states] == [("", "rita")]
+        assert [(s["account"], s["set_by"]) for s in states] == [("beta", "rita")]
         assert [(r["target"], r["set_by"]) for r in limits] == [("alpha", "desk")]
     finally:
         server.terminate()
