@@ -33,6 +33,7 @@ def missing_extra(error: ModuleNotFoundError) -> ConfigurationError | None:
     is not one of the package's optional dependencies. The extras are read from the installed
     package's own metadata (pyproject.toml's ``optional-dependencies``), the one place they are
     declared; ``dev`` is named only when no other extra has the module."""
+    # (start-up cost: read only when a command fails for want of a module)
     from importlib import metadata
 
     module = (error.name or "").split(".")[0]

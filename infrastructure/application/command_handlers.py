@@ -170,6 +170,7 @@ def set_trading_state(ledger: LedgerParts, request: commands.SetTradingState) ->
 
 @handles(commands.Respond)
 def respond(ledger: LedgerParts, request: commands.Respond) -> list[Result]:
+    # (start-up cost: the responses are loaded by the first commit that moves P&L, or here)
     from orderledger.infrastructure.application import responses
 
     with ledger._writing:

@@ -37,7 +37,6 @@ from orderledger.infrastructure.application.risk import (
     state_of,
     trading_states,
 )
-from orderledger.infrastructure.application.watch import order_of_nothing
 from orderledger.projections.risk import LIMITS_TABLE, LimitFact
 
 ORIGIN = "rule"
@@ -100,6 +99,9 @@ def respond(
     """Record the response of each loss or drawdown limit of ``accounts`` past its value at
     ``now`` (the ledger's clock) whose state is stricter than the account's in force; returns
     what was recorded. A figure that cannot be worked out sets nothing (the check denies on it)."""
+    # (imported here: a writer whose ledger has no responding limit never needs the watcher)
+    from orderledger.infrastructure.application.watch import order_of_nothing
+
     at = ledger._clock() if now is None else now
     facts = [
         f

@@ -68,6 +68,17 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def risk_feed(service: LedgerService, poll_seconds: float) -> RiskFeed:
+    """The one reader of the limits' statuses and the trading states that every ``/risk/stream``
+    client of a threshold shares, woken by this process's commits."""
+
+    async def look(threshold: Decimal) -> Any:
+        rows = await run_in_threadpool(service.handle, Risk(threshold))
+        return rows, await run_in_threadpool(service.handle, TradingStates())
+
+    return RiskFeed(look, service.ledger.committed, poll_seconds)
+
+
 def create_app(
     service: LedgerService,
     tokens: Tokens | None = None,
@@ -83,13 +94,11 @@ def create_app(
     count_cap: int = COUNT_CAP,
     streams: WorkLimit | None = None,
 ) -> FastAPI:
-    """The app over one shared ledger service; ``allowed_origins`` are web origins besides the
-    server's own whose pages may write (guard.py); ``expensive`` bounds the whole-log reads,
-    which ``reader`` runs (limits.py), and ``folder`` runs the P&L folds (folds.py; both by
-    default in threads over ``service``); ``lists`` bounds the list reads, which ``lister``
-    runs (by default in threads of their own over ``service``, one per read ``lists`` admits at
-    once), and which count up to ``count_cap`` rows; ``streams`` bounds the ``/risk/stream``
-    clients, which one ``RiskFeed`` serves."""
+    """The app over one shared ledger service; ``allowed_origins``: web origins besides its own
+    whose pages may write (guard.py); ``expensive`` bounds the whole-log reads ``reader`` runs
+    (limits.py), ``folder`` runs the P&L folds (folds.py; both in threads over ``service`` by
+    default); ``lists`` bounds the list reads ``lister`` runs (threads of their own by default,
+    one per read admitted), counted up to ``count_cap``; ``streams`` bounds ``/risk/stream``."""
     app = FastAPI(
         title="OrderLedger",
         version=VERSION,
@@ -107,11 +116,7 @@ def create_app(
     app.state.verifying = BackgroundVerify()
     app.state.streams = streams or stream_limit()
 
-    async def look(threshold: Decimal) -> Any:
-        rows = await run_in_threadpool(service.handle, Risk(threshold))
-        return rows, await run_in_threadpool(service.handle, TradingStates())
-
-    app.state.risk_feed = RiskFeed(look, service.ledger.committed, poll_seconds)
+    app.state.risk_feed = risk_feed(service, poll_seconds)
     threads = in_threads(service)
     lists = lists or list_limit()
     app.state.ledger = LedgerContext(

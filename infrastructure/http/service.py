@@ -195,6 +195,7 @@ SHOWN: dict[type[asks.Request[Any]], Callable[[LedgerService, Any], Any]] = {
     asks.SetTradingState: lambda service, result: result.outcome.value,
     asks.Check: lambda service, result: result.to_json(),
     asks.PlaceOrder: lambda service, placed: placed.to_json(),
+    asks.Respond: lambda service, results: [result_record(result) for result in results],
     asks.Risk: _json_rows,
     asks.ReplayLimits: lambda service, result: result.to_json(),
     # the Python API's commands and reads the routes do not ask, each written as its CLI shows it

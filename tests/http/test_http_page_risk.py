@@ -44,7 +44,7 @@ def test_the_tab_shows_the_state_and_each_limit_with_its_status(tmp_path: Path) 
         tab(browser, "exposure")
         # Then the tab shows alpha halted by carol, and each limit (sorted by scope, target, kind)
         wait_until(lambda: len(_rows(browser, "risk-limits")) == 2, "the two limits")
-        assert _rows(browser, "risk-states") == [["alpha", "halted", "carol", SINCE, "flash crash"]]
+        assert _rows(browser, "risk-states") == [["alpha", "halted", "carol", SINCE, "", "flash crash"]]
         # 8 of 10 is 80%: near at the threshold of 0.8; the order notional limit bounds each order
         assert _rows(browser, "risk-limits") == [
             ["per order", "max_order_notional", "account", "alpha", "1000", "", "bob", SINCE, ""],

@@ -108,6 +108,8 @@ COMMANDS = {
     Ingest: "write",
     Settle: "admin",
     Check: "write",
+    asks.PlaceOrder: "write",  # (and risk too when it carries an override)
+    asks.Respond: "write",
     # limits and trading states: the risk role, apart from write (a bot's key is not the desk's)
     **dict.fromkeys((SetTradingState, asks.SetLimit, asks.ClearLimit), "risk"),
     **dict.fromkeys(

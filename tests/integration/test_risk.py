@@ -16,7 +16,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,46 +28,9 @@ from hypothesis import strategies as st
 from orderledger import AsyncOrderLedger, InvalidInputError, OrderDeniedError, OrderLedger, Outcome
 from orderledger.infrastructure.application import exposure, risk
 from tests.support.postgres import empty_database
+from tests.support.risk_desk import MORNING, NOW, at, filled, mark, spec
 
-NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
-MORNING = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def at(clock: str) -> datetime:
-    return datetime.fromisoformat(f"2025-03-03T{clock}+00:00")
-
-
-def spec(side: str = "buy", quantity: str = "1", price: str | None = "100", **more: Any) -> dict[str, Any]:
-    order = {
-        "venue": "x",
-        "account": "main",
-        "instrument": "BTC-USDT",
-        "side": side,
-        "order_type": "limit" if price else "market",
-        "quantity": quantity,
-        **more,
-    }
-    if price:
-        order["price"] = price
-    return order
-
-
-def filled(ledger: OrderLedger, cid: str, side: str, quantity: str, price: str, ts: str, **fill: Any) -> None:
-    """An order filled in full at venue time ``ts``, as a venue reports it (an external order: a
-    fact the ledger learns, which the risk door never refuses)."""
-    request = {
-        "type": "request",
-        "client_order_id": cid,
-        **spec(side, quantity, price),
-        "external": True,
-        "ts": at(ts).isoformat(),
-    }
-    assert ledger.record(request).outcome is Outcome.APPLIED
-    trade = {"type": "fill", "client_order_id": cid, "trade_id": f"t-{cid}", "quantity": quantity}
-    assert (
-        ledger.record({**trade, "price": price, "ts": at(ts).isoformat(), **fill}).outcome is Outcome.APPLIED
-    )
 
 
 @pytest.fixture
@@ -425,17 +388,6 @@ def test_a_placement_past_the_daily_loss_is_denied_and_stops_adding_under_the_lo
         assert [(s.account, s.state, s.set_by) for s in again.trading_states()] == [
             ("main", "reduce_only", "max_daily_loss")
         ]
-
-
-def mark(ledger: OrderLedger, price: str, ts: str) -> None:
-    message = {
-        "type": "mark",
-        "venue": "x",
-        "instrument": "BTC-USDT",
-        "price": price,
-        "ts": at(ts).isoformat(),
-    }
-    assert ledger.record(message).outcome is Outcome.APPLIED
 
 
 def test_the_drawdown_is_the_fall_of_the_days_pnl_from_its_high_in_venue_time(desk: OrderLedger) -> None:

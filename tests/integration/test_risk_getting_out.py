@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orderledger import OrderDeniedError, OrderLedger, Outcome
-from tests.integration.test_risk import MORNING, NOW, at, filled, mark, spec
+from tests.support.risk_desk import MORNING, NOW, at, filled, mark, spec
 
 REVIEW = " (set by alice: risk review)"
 

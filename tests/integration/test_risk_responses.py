@@ -23,8 +23,9 @@ def at(clock: str) -> datetime:
 
 
 def filled(ledger: OrderLedger, cid: str, side: str, quantity: str, price: str, ts: str, **fill: Any) -> None:
-    """An order requested and filled in full at venue time ``ts``."""
-    request = {"type": "request", "client_order_id": cid, "venue": "x", "account": "main"}
+    """An order filled in full at venue time ``ts``, as a venue reports it (an external order: a
+    fact the ledger learns, which the risk door never refuses, so the loss it makes is booked)."""
+    request = {"type": "request", "client_order_id": cid, "venue": "x", "account": "main", "external": True}
     request |= {"instrument": "BTC-USDT", "side": side, "order_type": "limit", "quantity": quantity}
     assert ledger.record({**request, "price": price, "ts": at(ts).isoformat()}).outcome is Outcome.APPLIED
     trade = {"type": "fill", "client_order_id": cid, "trade_id": f"t-{cid}", "quantity": quantity}

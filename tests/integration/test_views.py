@@ -27,6 +27,7 @@ from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.storage.chain import GENESIS, link
 from orderledger.projections.orders import OPEN_ONLY, OPEN_SHOWN, SHOWN_COLUMNS, OrdersProjection
 from orderledger.projections.positions import PositionsProjection
+from orderledger.projections.risk import RiskProjection
 from tests.support.integration import (
     VIEW_NAMES,
     assert_views_equal_fold,
@@ -285,7 +286,11 @@ def test_a_view_built_by_another_version_of_its_fold_is_rebuilt_when_the_ledger_
         with reopened.db.read() as tx:
             recorded = dict(tx.all("SELECT view, version FROM view_versions"))
         # trades (version 1) needs no row
-        assert recorded == {"orders": OrdersProjection.version, "positions": PositionsProjection.version}
+        assert recorded == {
+            "orders": OrdersProjection.version,
+            "positions": PositionsProjection.version,
+            "risk": RiskProjection.version,
+        }
 
     with opened(file_ledger_url) as again:  # nothing is rebuilt a second time
         assert view_rows(again)["trades_view"] == []

@@ -25,8 +25,11 @@ from tests.support.postgres import private_schema, require_postgres
 
 
 def _three_lines() -> tuple[str, str, str]:
-    """A request of c-0; a request of c-1 and a fill of it."""
-    header = {"account": "a", "venue": "X", "instrument": "BTC-USD", "side": "buy", "order_type": "limit"}
+    """A request of c-0; a request of c-1 and a fill of it. The requests are as a venue reports them
+    (``external``): a request of ours is decided under the log's write lock from its first attempt
+    (the risk door), so no other writer could commit between its reads and its commit."""
+    header = {"account": "a", "venue": "X", "instrument": "BTC-USD", "side": "buy", "order_type": "limit",
+              "external": True}  # fmt: skip
     other, request, fill = (
         json.dumps(m)
         for m in (

@@ -70,7 +70,7 @@
         make("td", {}, s.account ? visible(s.account) : "every account"),
         make("td", { className: s.scheduled || s.effective_state === "active" ? "status on" : "status off" },
           s.scheduled ? `${s.state.replace("_", "-")} (scheduled)` : shownState(s)),
-        make("td", {}, visible(s.set_by)), make("td", {}, s.since || s.ts_event), make("td", {}, s.until || ""),
+        make("td", {}, visible(s.set_by)), make("td", {}, s.ts_event), make("td", {}, s.until || ""),
         make("td", {}, visible(s.reason || "")))),
       "every account active (no state ever set)"));
   }
