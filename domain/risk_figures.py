@@ -22,7 +22,7 @@ from typing import Protocol
 
 from orderledger.domain.exposure import ExposureFigures, underlying_of
 from orderledger.domain.instrument import Definition, Terms
-from orderledger.domain.risk import UNWOUND_BY, Limit, PositionBook
+from orderledger.domain.risk import UNWOUND_BY, Breach, Limit, PositionBook, judge
 from orderledger.domain.values import WIDE, Side
 
 ZERO = Decimal(0)
@@ -317,6 +317,21 @@ def reduces(source: FigureSource, limit: Limit, order: Worst) -> bool:
     return limit.kind in UNWOUND_BY and source.held(limit, order).reduces
 
 
+def limit_breaches(limits: Iterable[Limit], source: FigureSource, order: Worst) -> list[Breach]:
+    """Each limit of ``limits`` that bears on ``order`` and that its worst case would breach, by
+    the figure of the limit's kind (``FIGURES``) read from ``source``: the one judgement the
+    pre-trade check (from the views) and the replay of limits (from the log) both make."""
+    found = []
+    for limit in limits:
+        if not limit.applies(order.account, order.instrument, order.underlying, order.tags):
+            continue
+        figure, why, before = FIGURES[limit.kind](source, limit, order)
+        breach = judge(limit, figure, why, before, reduces(source, limit, order))
+        if breach is not None:
+            found.append(breach)
+    return found
+
+
 __all__ = [
     "FIGURES",
     "Figure",
@@ -327,6 +342,7 @@ __all__ = [
     "Worst",
     "day_loss",
     "held_in",
+    "limit_breaches",
     "position_book",
     "reduces",
     "underlying_held",

@@ -30,7 +30,6 @@ from orderledger.domain.risk import (
     Breach,
     Limit,
     PositionBook,
-    judge,
     lifted,
     response_state,
     state_refusal,
@@ -41,8 +40,8 @@ from orderledger.domain.risk_figures import (
     Worst,
     day_loss,
     held_in,
+    limit_breaches,
     position_book,
-    reduces,
     underlying_held,
     worst_of,
 )
@@ -549,13 +548,7 @@ def check(ledger: OrderLedger, request: Any, now: datetime) -> CheckResult:
             breaches.append(
                 Breach(f"{refusal} (set by {current.set_by}: {current.reason or 'no reason given'})")
             )
-    for limit in standing.limits:
-        if not limit.applies(order.account, order.instrument, order.underlying, order.tags):
-            continue
-        figure, why, before = FIGURES[limit.kind](reads, limit, order)
-        breach = judge(limit, figure, why, before, reduces(reads, limit, order))
-        if breach is not None:
-            breaches.append(breach)
+    breaches += limit_breaches(standing.limits, reads, order)
     losses = [b for b in breaches if b.limit is not None and b.limit.kind == DAILY_LOSS_RULE and b.figure]
     if losses and state == "active":
         state = _halt_for_loss(ledger, order, losses[0])

@@ -29,8 +29,8 @@ from orderledger.domain.events import InstrumentDefined, MarkRecorded, OrderEven
 from orderledger.domain.exposure import Holding, Working
 from orderledger.domain.instrument import Definition
 from orderledger.domain.order import Order
-from orderledger.domain.risk import Breach, Limit, checked_limit, judge
-from orderledger.domain.risk_figures import FIGURES, Held, Worst, held_in, reduces, worst_of
+from orderledger.domain.risk import Limit, checked_limit
+from orderledger.domain.risk_figures import Held, Worst, held_in, limit_breaches, worst_of
 from orderledger.domain.values import WIDE
 from orderledger.infrastructure.application.exposure import ExposureBook
 from orderledger.infrastructure.application.parts import LedgerParts
@@ -270,18 +270,6 @@ class _Moment:
         return count
 
 
-def _breaches(limits: list[Limit], moment: _Moment, order: Worst) -> list[Breach]:
-    found = []
-    for limit in limits:
-        if not limit.applies(order.account, order.instrument, order.underlying, order.tags):
-            continue
-        figure, why, before = FIGURES[limit.kind](moment, limit, order)
-        breach = judge(limit, figure, why, before, reduces(moment, limit, order))
-        if breach is not None:
-            found.append(breach)
-    return found
-
-
 # ---------------------------------------------------------------------- the path
 
 
@@ -381,7 +369,7 @@ def _judged(
         event.ts_recorded,
         event.quote_currency,
     )
-    breaches = _breaches(limits, _Moment(world, marks, definitions), order)
+    breaches = limit_breaches(limits, _Moment(world, marks, definitions), order)
     if not breaches:
         return None
     return ReplayedOrderRow(
