@@ -9,8 +9,8 @@ collectors are all made from the declarations (docs/venues.md, "Adding a venue")
 A declaration names the code that does the work (the line translation, the feed, the
 collector's source) by ``"module:attribute"``, imported on first use: so a command reads every
 venue's declaration without loading any venue's adapter, and a venue's feed (which reads the
-ledger: the application's layer) and its collector (a live connection: collect's layer) live in
-its package without the adapter layer importing them.
+ledger: ``application/feeds/<venue>.py``) and its collector (a live connection:
+``collect/venues/<venue>.py``) live in their layers, which the adapters never import.
 
 Options are a frozen dataclass whose fields are declared with :func:`option`: its name, type,
 default, help and choices are what the command line and the HTTP API offer, and the adapter

@@ -53,9 +53,6 @@ from orderledger.infrastructure.application.placing import (
     record_request,
 )
 from orderledger.infrastructure.application.requests import CommittedAfter
-
-# A collector's source is named in collect()'s signature (import-linter's contract allows this
-# one import from the layer above: the protocol module imports nothing of the application).
 from orderledger.infrastructure.collect.source import Source
 
 if TYPE_CHECKING:
@@ -297,8 +294,7 @@ class AsyncOrderLedger(AsyncDeprecatedReads):
         ``infrastructure.collect.source.Source``; ``options`` are the ``Collector``'s
         (``reconcile_every``, ``status_every``, ``on_status``, ``timing``, …; docs/collect.md).
         Answers the final status figures."""
-        # The collector lives a layer above (infrastructure/collect/); pyproject.toml's layers
-        # contract names this one import as allowed.
+        # Loaded when a collector runs: a program that never collects does not load the runner.
         from orderledger.infrastructure.collect.runner import Collector
 
         if not isinstance(source, Source):  # a protocol with attributes: checked here, not by @checked

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import socket
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -100,11 +99,6 @@ def take(
         )
 
 
-def owner_name() -> str:
-    """Who a collector is: ``host:pid:nonce`` (the host lets a restart see a dead holder)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
 def _dead_here(owner: str, pid: int) -> bool:
     """True when ``owner`` ran on this host and process ``pid`` is gone."""
     if owner.split(":", 1)[0] != socket.gethostname() or pid == os.getpid():
@@ -166,7 +160,6 @@ __all__ = [
     "LeaseLostError",
     "heartbeat",
     "last_venue_time",
-    "owner_name",
     "release",
     "rows",
     "take",

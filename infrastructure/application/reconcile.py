@@ -22,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.events import FillCorrected
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.order import Order, external_client_order_id
 from orderledger.domain.outcomes import Outcome
@@ -37,19 +38,22 @@ from orderledger.domain.values import (
     parse_timestamp,
 )
 from orderledger.infrastructure.adapters.snapshots.payloads import RECONCILE_OPEN_STATUSES
-from orderledger.infrastructure.application.cumulative import (
+from orderledger.infrastructure.adapters.tradier.cumulative import (
     Step,
     beyond,
     booked_of,
-    corrections_of,
     revised,
     revision_messages,
-    waiting_fills,
 )
 from orderledger.infrastructure.application.queries import first_position, list_orders, list_positions
 from orderledger.infrastructure.ingest.inbound import Inbound, Result
 from orderledger.infrastructure.messages.exact_json import decode_json
-from orderledger.infrastructure.messages.models import json_ready, parse_message
+from orderledger.infrastructure.messages.models import (
+    FillMessage,
+    json_ready,
+    message_from_line,
+    parse_message,
+)
 
 SOURCE = "reconciliation"
 CLOSED_STATUSES = tuple(s.value for s in Status if s.is_terminal)
@@ -58,6 +62,21 @@ ZERO = Decimal(0)
 
 
 # ---------------------------------------------------------------------- the snapshot
+
+
+def waiting_fills(ledger: Any, venue: str, venue_order_id: str) -> list[FillMessage]:
+    """The real executions parked for an order the ledger does not hold yet, named by its venue
+    order ID: the line that creates the order releases them, so what a report of its total adds
+    is judged beyond them, as it would be had they been recorded after the order."""
+    key = IdentityKey.venue_order(venue, venue_order_id)
+    found = (message_from_line(stored) for _, _, _, stored, _ in ledger.processor.parked.lines_for([key]))
+    return [m for m in found if type(m) is FillMessage and not m.inferred]
+
+
+def corrections_of(ledger: Any, client_order_id: str) -> set[tuple[datetime, str]]:
+    """(venue time, trade ID) of each correction an order has recorded."""
+    events = ledger.order_events(client_order_id)
+    return {(e.ts_event, e.trade_id) for e in events if isinstance(e, FillCorrected)}
 
 
 @dataclass(frozen=True)
@@ -515,7 +534,7 @@ class Reconciler:
         *,
         beyond_only: bool,
     ) -> list[Difference]:
-        """The fills the venue's total implies, one per total reported (``application.cumulative``):
+        """The fills the venue's total implies, one per total reported (``adapters.tradier.cumulative``):
         the fill of what it adds, and for a snapshot read after later ones the re-split of the
         fills those inferred. With fills just found missing (``beyond_only``), only what the total
         adds beyond ``filled`` at ``notional``."""

@@ -35,8 +35,10 @@ import asyncio
 import contextlib
 import os
 import queue
+import socket
+import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -45,9 +47,6 @@ import orjson
 from orderledger.domain.errors import LedgerError
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
-from orderledger.infrastructure.application.collectors import owner_name
-from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
-from orderledger.infrastructure.application.reconcile import ReconcileReport
 from orderledger.infrastructure.collect.bounds import MAX_WAIT
 from orderledger.infrastructure.collect.source import (
     CollectError,
@@ -75,13 +74,49 @@ MAX_BACKLOG_BYTES = 16_000_000
 _STOP = object()
 
 
-class KeptLedger(Protocol):
-    """What a collector asks of the ledger it keeps current. ``AsyncOrderLedger`` is the one
-    (its ``collect`` runs a ``Collector``); named here by what it does, so that the collector
-    does not import the class that starts it."""
+def owner_name() -> str:
+    """Who a collector is: ``host:pid:nonce`` (the host lets a restart see a dead holder)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class Ingesting(Protocol):
+    """The ingest a collector feeds: ``OrderLedger.ingest_lines``, one call for its whole life."""
+
+    def ingest_lines(
+        self,
+        lines: Iterable[str | bytes | None],
+        *,
+        origin: str = ...,
+        strict: bool = ...,
+        on_batch: Callable[[list[Result]], None] | None = ...,
+        format: str = ...,
+        venue: str | None = ...,
+        account: str | None = ...,
+        options: Mapping[str, Any] | None = ...,
+    ) -> object: ...
+
+
+class Corrected(Protocol):
+    """A difference of a reconciliation: the corrections it calls for."""
 
     @property
-    def ledger(self) -> OrderLedger: ...
+    def corrections(self) -> Sequence[object]: ...
+
+
+class Reconciled(Protocol):
+    """A reconciliation's report (``application.reconcile.ReconcileReport``): its differences."""
+
+    @property
+    def differences(self) -> Sequence[Corrected]: ...
+
+
+class KeptLedger(Protocol):
+    """What a collector asks of the ledger it keeps current. ``AsyncOrderLedger`` is the one
+    (its ``collect`` runs a ``Collector``); the collector sits below the application, which
+    starts it, so it names the ledger by what it does."""
+
+    @property
+    def ledger(self) -> Ingesting: ...
 
     async def collector_lease(
         self, venue: str, account: str | None, owner: str, pid: int, *, stale_after: timedelta | None = None
@@ -104,7 +139,7 @@ class KeptLedger(Protocol):
         apply: bool = False,
         origin: str = "reconcile",
         known_at: int | None = None,
-    ) -> ReconcileReport: ...
+    ) -> Reconciled: ...
 
 
 class Collector:
@@ -376,7 +411,7 @@ class Collector:
                 return
             yield item
 
-    def _ingest(self) -> IngestReport:
+    def _ingest(self) -> object:
         source = self.source
         return self.ledger.ledger.ingest_lines(
             self._lines(),
@@ -422,7 +457,7 @@ class Collector:
 
     async def _finish(
         self,
-        ingest: asyncio.Future[IngestReport],
+        ingest: asyncio.Future[object],
         beats: asyncio.Future[None],
         reconciles: asyncio.Future[None],
         failure: BaseException | None,
@@ -450,4 +485,14 @@ class Collector:
             await self.ledger.collector_release(source.venue, source.account, self.owner)
 
 
-__all__ = ["OVERLAP", "RECONCILE_EVERY", "STATUS_EVERY", "Collector", "KeptLedger"]
+__all__ = [
+    "OVERLAP",
+    "RECONCILE_EVERY",
+    "STATUS_EVERY",
+    "Collector",
+    "Corrected",
+    "Ingesting",
+    "KeptLedger",
+    "Reconciled",
+    "owner_name",
+]

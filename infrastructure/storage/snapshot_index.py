@@ -1,6 +1,6 @@
 """The ``snapshot_*`` tables: what the journal's open-orders snapshots say, by stream, indexed.
 
-Closing an order by absence from a stream of snapshots (``adapters.snapshots.feed``) asks, of a
+Closing an order by absence from a stream of snapshots (``application.feeds.snapshots``) asks, of a
 stream (venue, account): the time of its latest snapshot, the first two snapshot times after a
 given one, when a venue order ID was last listed open and the earliest snapshot that lists it
 closed. Answering from the journal means parsing every snapshot line in it; these tables keep the

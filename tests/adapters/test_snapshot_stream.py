@@ -107,7 +107,7 @@ def _fills(ledger: OrderLedger) -> list[tuple[str, str, str, str]]:
 def test_snapshots_read_in_any_order_give_the_fills_of_venue_time(stored_url: str) -> None:
     """Each total a snapshot shows is one inferred fill at its time, whatever order the
     snapshots are read in: a snapshot read after later ones re-splits the fills they inferred
-    (``application.cumulative``), and the order is stamped when the venue created it, not when
+    (``adapters.tradier.cumulative``), and the order is stamped when the venue created it, not when
     a snapshot first listed it. Every order of the four snapshots, one per ingest of a reopened
     ledger, gives the fills, the order and the position of the stream read in order."""
     with OrderLedger("memory://") as reference:

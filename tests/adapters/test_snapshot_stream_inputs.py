@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderledger.domain.values import Status
-from orderledger.infrastructure.adapters.snapshots import feed
+from orderledger.infrastructure.application.feeds import snapshots
 from orderledger.infrastructure.application.ledger import OrderLedger
 from tests.support.books import all_books
 
@@ -121,16 +121,16 @@ def test_a_snapshot_committed_after_another_writers_order_judges_it(
     expected = _in_order()
     with OrderLedger(stored_url) as writer_a, OrderLedger(stored_url) as writer_b:
         assert writer_a.ingest_lines(SNAPSHOTS[:1], format="snapshots").counts["rejected"] == 0
-        judge = feed.SnapshotFeed.messages
+        judge = snapshots.SnapshotFeed.messages
 
-        def judged_then_b_writes(self: feed.SnapshotFeed, raw: bytes, notes: list[str]) -> Any:
+        def judged_then_b_writes(self: snapshots.SnapshotFeed, raw: bytes, notes: list[str]) -> Any:
             found = judge(self, raw, notes)
             if self.ledger is writer_a:
                 assert writer_b.ingest_lines(ORDER_LINES).counts["rejected"] == 0
                 assert writer_b.order("c-1").status is Status.ACCEPTED  # 14:02 alone closes nothing
             return found
 
-        monkeypatch.setattr(feed.SnapshotFeed, "messages", judged_then_b_writes)
+        monkeypatch.setattr(snapshots.SnapshotFeed, "messages", judged_then_b_writes)
         assert writer_a.ingest_lines(SNAPSHOTS[1:], format="snapshots").counts["rejected"] == 0
     with OrderLedger(stored_url) as ledger:
         order = ledger.order("c-1")

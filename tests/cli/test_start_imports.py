@@ -191,7 +191,7 @@ def test_an_ingest_into_a_ledger_that_never_read_a_snapshot_imports_no_snapshot_
     out, modules = loaded(f"sqlite:///{tmp_path / 'ledger.db'}", "ingest", str(lines))
     assert "1 applied" in out
     judge = (
-        "orderledger.infrastructure.adapters.snapshots.feed",
+        "orderledger.infrastructure.application.feeds.snapshots",
         "orderledger.infrastructure.application.reconcile",
     )
     assert heavy(modules, judge) == []

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from orderledger.infrastructure.adapters.ccxt.collector import end_of_stream
 from orderledger.infrastructure.application.queries import cash_flows_by
 from orderledger.infrastructure.collect.runner import Collector
+from orderledger.infrastructure.collect.venues.ccxt import end_of_stream
 from tests.support import ccxt_flows as flows
 from tests.support.binance_venue import (
     ACCOUNT_UPDATE,
@@ -33,7 +33,7 @@ from tests.support.binance_venue import (
     order,
     order_update,
 )
-from tests.support.ccxt_loopback import Scenario, ccxt_source, drained, streaming
+from tests.support.ccxt_loopback import Scenario, ccxt_source, drained, kept_ledger, streaming
 from tests.support.clock import START, ManualClock
 from tests.support.collect import books
 from tests.support.collect_books import ROUND, Rounds, until
@@ -153,7 +153,7 @@ def test_a_funding_fee_paid_while_streaming_is_booked(stored_url: str) -> None:
         await venue.fund(flows.raw("binanceusdm", "rest_income_funding"))
         # when the funding is read while streaming (one funding_every later),
         await rounds.run()
-        db = collector.ledger.ledger.db
+        db = kept_ledger(collector).db
         await until(collector, lambda: bool(cash_flows_by(db, "instrument")))
         read = venue.asked("/fapi/v1/income", incomeType="FUNDING_FEE") > asked
         return read, collector.status.reconnects, cash_flows_by(db, "instrument")

@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from orderledger.infrastructure.adapters.ccxt.collector import CcxtSource
 from orderledger.infrastructure.application.queries import cash_flows_by
 from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.timing import Timing
+from orderledger.infrastructure.collect.venues.ccxt import CcxtSource
 from tests.support import ccxt_flows as flows
 from tests.support.bybit_venue import LoopbackBybit, rejected_order
-from tests.support.ccxt_loopback import Scenario, ccxt_source, drained, streaming
+from tests.support.ccxt_loopback import Scenario, ccxt_source, drained, kept_ledger, streaming
 from tests.support.clock import START, ManualClock
 from tests.support.collect import books
 from tests.support.collect_books import ROUND, Rounds, until
@@ -51,7 +51,7 @@ def test_a_funding_paid_while_streaming_is_booked(stored_url: str) -> None:
         await venue.record("execution", flows.raw("bybit", "rest_execution_funding"))
         # when the funding history is read while streaming (one funding_every later),
         await rounds.run()
-        db = collector.ledger.ledger.db
+        db = kept_ledger(collector).db
         await until(collector, lambda: bool(cash_flows_by(db, "instrument")))
         read = venue.asked("/v5/execution/list", execType="Funding") > asked
         return read, collector.status.reconnects, cash_flows_by(db, "instrument")

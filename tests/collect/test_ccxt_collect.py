@@ -19,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orderledger.infrastructure.adapters.ccxt.collector import CcxtSource, pointed
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
 from orderledger.infrastructure.collect.credentials import Credentials, Secret
 from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.source import CredentialsRejected, Unreachable
+from orderledger.infrastructure.collect.venues.ccxt import CcxtSource, pointed
 from orderledger.infrastructure.errors import ConfigurationError
 from tests.support.collect import books
 from tests.support.collect_books import ROUND, Books, Rounds, quick, until_books

@@ -42,7 +42,7 @@ def follower(ledger: AsyncOrderLedger, path: Path, clock: ManualClock) -> Collec
         credentials=Credentials(),
         timing=clock.timing(),
     )
-    from orderledger.infrastructure.adapters.fix.collector import FixLogSource
+    from orderledger.infrastructure.collect.venues.fix import FixLogSource
 
     return Collector(ledger, FixLogSource(config), timing=clock.timing(), reconcile_every=None)
 

@@ -19,16 +19,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orderledger.infrastructure.adapters.hyperliquid.collector import (
-    HyperliquidSource,
-    HyperliquidWatchSource,
-    watch_plan,
-)
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
 from orderledger.infrastructure.application.queries import list_orders
 from orderledger.infrastructure.collect.credentials import Credentials
 from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.source import CredentialsRejected, SourceConfig, Unreachable
+from orderledger.infrastructure.collect.venues.hyperliquid import (
+    HyperliquidSource,
+    HyperliquidWatchSource,
+    watch_plan,
+)
 from orderledger.infrastructure.errors import ConfigurationError
 from tests.support.books import orders_of, trades_of
 from tests.support.collect_books import ROUND, Books, Rounds, clean_books, quick, until_books
@@ -373,7 +373,7 @@ def test_watching_traders_records_their_new_and_closed_orders(stored_url: str) -
 
 
 def test_the_endpoint_names_and_urls() -> None:
-    from orderledger.infrastructure.adapters.hyperliquid.collector import info_url, ws_url
+    from orderledger.infrastructure.collect.venues.hyperliquid import info_url, ws_url
 
     # The venue's SDK derives the WebSocket URL from the info base: https://h → wss://h/ws.
     assert ws_url("https://api.hyperliquid.xyz") == "wss://api.hyperliquid.xyz/ws"

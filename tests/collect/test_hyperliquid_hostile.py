@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from orderledger.infrastructure.adapters.hyperliquid.collector import HyperliquidSource, Info
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
 from orderledger.infrastructure.collect.bounds import MAX_FRAME_BYTES, MAX_WAIT
 from orderledger.infrastructure.collect.queued import QUEUED
 from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.timing import Timing
+from orderledger.infrastructure.collect.venues.hyperliquid import HyperliquidSource, Info
 from tests.support.collect_books import Books, clean_books, quick, until, until_books
 from tests.support.hyperliquid_venue import USER, LoopbackHyperliquid, session, source_config
 

@@ -17,12 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderledger import OrderLedger
-from orderledger.infrastructure.adapters.lighter.collector import LighterSource
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
 from orderledger.infrastructure.collect.bounds import MAX_FRAME_BYTES
 from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.source import CredentialsRejected
 from orderledger.infrastructure.collect.timing import Backoff
+from orderledger.infrastructure.collect.venues.lighter import LighterSource
 from tests.support.clock import ManualClock
 from tests.support.collect import books
 from tests.support.lighter_server import (

@@ -11,16 +11,16 @@ from typing import Any, TypeVar
 
 import pytest
 
-from orderledger.infrastructure.adapters.lighter.collector import (
-    LighterSource,
-    lighter_endpoint,
-    markets_named,
-)
 from orderledger.infrastructure.collect.source import (
     ConnectionLost,
     CredentialsRejected,
     UnknownSymbol,
     Unreachable,
+)
+from orderledger.infrastructure.collect.venues.lighter import (
+    LighterSource,
+    lighter_endpoint,
+    markets_named,
 )
 from tests.support.clock import ManualClock, until
 from tests.support.lighter_server import (

@@ -16,7 +16,7 @@ import pytest
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderFilled
-from orderledger.infrastructure.application.cumulative import inferred_trade_id
+from orderledger.infrastructure.adapters.tradier.cumulative import inferred_trade_id
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
 

@@ -7,12 +7,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from orderledger.infrastructure.adapters.ccxt.collector import CcxtSource
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
+from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.collect.credentials import Credentials, Secret
 from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.source import SourceConfig
 from orderledger.infrastructure.collect.timing import Timing
+from orderledger.infrastructure.collect.venues.ccxt import CcxtSource
 from tests.support.collect_books import ROUND, Rounds, quick
 from tests.support.loopback_venue import LoopbackVenue
 
@@ -58,6 +59,13 @@ async def streaming(
         finally:
             collector.stop()
             await task
+
+
+def kept_ledger(collector: Collector) -> OrderLedger:
+    """The ledger a collector keeps current (the runner names it by what it asks of it)."""
+    ledger = collector.ledger.ledger
+    assert isinstance(ledger, OrderLedger)
+    return ledger
 
 
 async def drained(source: CcxtSource) -> None:

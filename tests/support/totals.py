@@ -1,5 +1,5 @@
 """Filled totals a venue reports of one order over its reports, in venue time, for properties
-of fills inferred one per total (``application.cumulative``)."""
+of fills inferred one per total (``adapters.tradier.cumulative``)."""
 
 from __future__ import annotations
 

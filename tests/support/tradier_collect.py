@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orderledger import OrderLedger
-from orderledger.infrastructure.adapters.tradier.collector import TradierSource
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
 from orderledger.infrastructure.collect.credentials import Credentials, Secret
 from orderledger.infrastructure.collect.registry import configure
 from orderledger.infrastructure.collect.runner import Collector
+from orderledger.infrastructure.collect.venues.tradier import TradierSource
 from tests.support.clock import ManualClock
 from tests.support.collect import books
 from tests.support.tradier_examples import ACCOUNT, VENUE

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from orderledger.infrastructure.adapters.ccxt.exchanges import rules_for
 from orderledger.infrastructure.adapters.ccxt.reading import (
     at_path,
     time_field,
@@ -13,7 +14,6 @@ from orderledger.infrastructure.adapters.ccxt.reading import (
 from orderledger.infrastructure.adapters.ccxt.rules import (
     InstrumentOf,
     info_of,
-    rules_for,
 )
 from orderledger.infrastructure.adapters.common import (
     AdapterError,

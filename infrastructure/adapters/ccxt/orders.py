@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from orderledger.infrastructure.adapters.ccxt.exchanges import rules_for
 from orderledger.infrastructure.adapters.ccxt.reading import (
     forced_kind,
     identity_of,
@@ -17,7 +18,6 @@ from orderledger.infrastructure.adapters.ccxt.rules import (
     SOURCE,
     TERMINAL,
     InstrumentOf,
-    rules_for,
 )
 from orderledger.infrastructure.adapters.ccxt.trades import (
     fill_message,

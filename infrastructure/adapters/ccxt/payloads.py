@@ -6,8 +6,9 @@ and ``watch_my_trades`` (https://docs.ccxt.com/#/README?id=order-structure and
 ``?id=trade-structure``). Output is a list of the ledger's message models, each validated as it
 is built (``adapters.common.message``). Nothing here does I/O or needs ccxt installed.
 Venue-specific readings of ``info`` (where a venue keeps its client order ID, its fee, its
-realized P&L, its liquidation marker) are in one table, :data:`VENUE_RULES`, chosen by the
-ledger's venue name (docs/venues.md lists them).
+realized P&L, its liquidation marker) are each exchange's own, in its module of
+``adapters.ccxt.exchanges``, whose table :data:`VENUE_RULES` chooses them by the ledger's venue
+name (docs/venues.md lists them).
 
 An order structure yields, in this order:
 
@@ -92,15 +93,14 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
+from orderledger.infrastructure.adapters.ccxt.exchanges import VENUE_RULES, rules_for
 from orderledger.infrastructure.adapters.ccxt.funding import funding_messages
 from orderledger.infrastructure.adapters.ccxt.orders import order_messages
 from orderledger.infrastructure.adapters.ccxt.reconciliation import order_row, reconciliation_snapshot
 from orderledger.infrastructure.adapters.ccxt.rules import (
     SOURCE,
-    VENUE_RULES,
     InstrumentOf,
     VenueRules,
-    rules_for,
 )
 from orderledger.infrastructure.adapters.ccxt.trades import trade_messages, trades_messages
 from orderledger.infrastructure.adapters.common import AdapterError, in_applying_order

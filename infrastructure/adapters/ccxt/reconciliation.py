@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from orderledger.domain.values import format_decimal, format_timestamp
+from orderledger.infrastructure.adapters.ccxt.exchanges import rules_for
 from orderledger.infrastructure.adapters.ccxt.orders import (
     order_type_of,
 )
@@ -19,7 +20,6 @@ from orderledger.infrastructure.adapters.ccxt.rules import (
     SNAPSHOT_STATUS,
     SOURCE,
     InstrumentOf,
-    rules_for,
 )
 from orderledger.infrastructure.adapters.ccxt.trades import (
     fill_message,

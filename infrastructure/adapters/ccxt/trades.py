@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from orderledger.domain.values import VenueOrderId
+from orderledger.infrastructure.adapters.ccxt.exchanges import rules_for
 from orderledger.infrastructure.adapters.ccxt.reading import (
     Identity,
     forced_kind,
@@ -20,7 +21,6 @@ from orderledger.infrastructure.adapters.ccxt.rules import (
     InstrumentOf,
     VenueRules,
     info_of,
-    rules_for,
 )
 from orderledger.infrastructure.adapters.common import (
     LIQUIDITIES,

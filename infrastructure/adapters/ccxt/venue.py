@@ -17,7 +17,7 @@ VENUE = Venue(
     collectors=(
         Collector(
             "ccxt",
-            "orderledger.infrastructure.adapters.ccxt.collector:CcxtSource",
+            "orderledger.infrastructure.collect.venues.ccxt:CcxtSource",
             "any exchange ccxt.pro supports: watch_orders, watch_my_trades; REST backfill (orders, my"
             " trades, funding history) and fetch_open_orders reconciled; ccxt credentials from"
             " ORDERLEDGER_CCXT_APIKEY, _SECRET, _PASSWORD, _UID, _WALLETADDRESS, _PRIVATEKEY as needed",

@@ -63,7 +63,7 @@ VENUE = Venue(
     collectors=(
         Collector(
             "fix",
-            "orderledger.infrastructure.adapters.fix.collector:FixLogSource",
+            "orderledger.infrastructure.collect.venues.fix:FixLogSource",
             "follow a FIX engine's message log as it grows (QuickFIX/J, QuickFIX C++), surviving rotation",
             {"file": "file://"},
             options={

@@ -27,7 +27,7 @@ class HyperliquidOptions:
 ENDPOINTS = {"mainnet": "https://api.hyperliquid.xyz", "testnet": "https://api.hyperliquid-testnet.xyz"}
 """Hyperliquid's info base URLs; the WebSocket URL derives from them (``https://h`` → ``wss://h/ws``)."""
 
-_COLLECTOR = "orderledger.infrastructure.adapters.hyperliquid.collector"
+_COLLECTOR = "orderledger.infrastructure.collect.venues.hyperliquid"
 
 VENUE = Venue(
     formats=(
@@ -37,7 +37,7 @@ VENUE = Venue(
             needs_venue=True,
             needs_account=True,
             options=HyperliquidOptions,
-            feed="orderledger.infrastructure.adapters.hyperliquid.feed:HyperliquidFeed",
+            feed="orderledger.infrastructure.application.feeds.hyperliquid:HyperliquidFeed",
         ),
     ),
     collectors=(

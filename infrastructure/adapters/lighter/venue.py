@@ -11,13 +11,13 @@ VENUE = Venue(
             "Lighter REST replies and account channels",
             needs_venue=True,
             needs_account=True,
-            feed="orderledger.infrastructure.adapters.lighter.feed:LighterFeed",
+            feed="orderledger.infrastructure.application.feeds.lighter:LighterFeed",
         ),
     ),
     collectors=(
         Collector(
             "lighter",
-            "orderledger.infrastructure.adapters.lighter.collector:lighter_source",
+            "orderledger.infrastructure.collect.venues.lighter:lighter_source",
             "the account channels (orders, trades) with the auth token, REST backfill, the market map",
             {
                 "mainnet": "https://mainnet.zklighter.elliot.ai",

@@ -9,8 +9,8 @@ VENUE = Venue(
         InputFormat(
             "snapshots",
             "open-orders snapshots, reconciled one after another",
-            feed="orderledger.infrastructure.adapters.snapshots.feed:SnapshotFeed",
-            judges="orderledger.infrastructure.adapters.snapshots.feed:judge_named",
+            feed="orderledger.infrastructure.application.feeds.snapshots:SnapshotFeed",
+            judges="orderledger.infrastructure.application.feeds.snapshots:judge_named",
             judged_table="snapshot_times",  # (``storage.snapshot_index``: made with the first snapshot)
         ),
     ),

@@ -11,13 +11,13 @@ VENUE = Venue(
             "Tradier orders replies (polls)",
             needs_venue=True,
             needs_account=True,
-            feed="orderledger.infrastructure.adapters.tradier.feed:TradierFeed",
+            feed="orderledger.infrastructure.application.feeds.tradier:TradierFeed",
         ),
     ),
     collectors=(
         Collector(
             "tradier",
-            "orderledger.infrastructure.adapters.tradier.collector:TradierSource",
+            "orderledger.infrastructure.collect.venues.tradier:TradierSource",
             "poll the account's orders (with tags) within the rate limit headers; recent days on start",
             {"mainnet": "https://api.tradier.com/v1", "sandbox": "https://sandbox.tradier.com/v1"},
             options={

@@ -3,9 +3,10 @@
 ``OrderLedger.ingest_lines(..., fmt=...)`` opens one feed per call (:func:`open_feed`) for the
 formats that read the ledger (a format whose declaration names a ``feed``,
 ``adapters.declared.InputFormat``), so state lives exactly as long as one ingest. Each venue's
-feed is in its package (``adapters/<venue>/feed.py``: Hyperliquid, Lighter, Tradier, the
-snapshots); they read the ledger (the orders it holds, a reconciliation against it), so they are
-of the application's layer, and this module holds what they share:
+feed is a module here named for it (``hyperliquid``, ``lighter``, ``tradier``, ``snapshots``),
+declared by its venue package (``adapters/<venue>/venue.py``); they read the ledger (the orders
+it holds, a reconciliation against it), so they are of the application's layer, and this module
+holds what they share:
 
 * :class:`FeedContext` — the context a feed learns (Lighter's market map, Hyperliquid's spot
   names): from the lines read and, when a line needs what the feed lacks, from the journal; a
@@ -146,4 +147,10 @@ def booked_order(ledger: Any, venue: str, venue_order_id: str) -> BookedOrder | 
     return BookedOrder(order.quantity, order.filled_quantity, trades)
 
 
-__all__ = ["Feed", "FeedContext", "booked_order", "open_feed", "undefined_only"]
+__all__ = [
+    "Feed",
+    "FeedContext",
+    "booked_order",
+    "open_feed",
+    "undefined_only",
+]

@@ -41,7 +41,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from orderledger.infrastructure.adapters.ccxt.collector.limits import gate
 from orderledger.infrastructure.adapters.ccxt.payloads import order_row
 from orderledger.infrastructure.collect.credentials import Credentials
 from orderledger.infrastructure.collect.gate import RateGate
@@ -54,6 +53,7 @@ from orderledger.infrastructure.collect.source import (
     UnknownSymbol,
     Unreachable,
 )
+from orderledger.infrastructure.collect.venues.ccxt.limits import gate
 from orderledger.infrastructure.errors import ConfigurationError
 
 MAINNET = "ccxt://mainnet"

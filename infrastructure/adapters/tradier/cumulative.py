@@ -41,9 +41,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from orderledger.domain.events import FillCorrected
 from orderledger.domain.fills import Fill
-from orderledger.domain.identity import IdentityKey
 from orderledger.domain.order import Order
 from orderledger.domain.values import (
     EXACT,
@@ -60,7 +58,6 @@ from orderledger.infrastructure.messages.models import (
     FillCorrectedMessage,
     FillMessage,
     Message,
-    message_from_line,
 )
 
 ZERO = Decimal(0)
@@ -265,15 +262,6 @@ def revision_messages(
     return out
 
 
-def waiting_fills(ledger: Any, venue: str, venue_order_id: str) -> list[FillMessage]:
-    """The real executions parked for an order the ledger does not hold yet, named by its venue
-    order ID: the line that creates the order releases them, so what a report of its total adds
-    is judged beyond them, as it would be had they been recorded after the order."""
-    key = IdentityKey.venue_order(venue, venue_order_id)
-    found = (message_from_line(stored) for _, _, _, stored, _ in ledger.processor.parked.lines_for([key]))
-    return [m for m in found if type(m) is FillMessage and not m.inferred]
-
-
 def booked_of(fills: Iterable[FillMessage]) -> tuple[Decimal, Decimal]:
     """The quantity and notional (quantity × price, exact) of these fills, as ``Order`` sums them."""
     quantity = notional = ZERO
@@ -281,12 +269,6 @@ def booked_of(fills: Iterable[FillMessage]) -> tuple[Decimal, Decimal]:
         quantity = EXACT.add(quantity, fill.quantity)
         notional = EXACT.add(notional, EXACT.multiply(fill.quantity, fill.price))
     return quantity, notional
-
-
-def corrections_of(ledger: Any, client_order_id: str) -> set[tuple[datetime, str]]:
-    """(venue time, trade ID) of each correction an order has recorded."""
-    events = ledger.order_events(client_order_id)
-    return {(e.ts_event, e.trade_id) for e in events if isinstance(e, FillCorrected)}
 
 
 def _figures(fill: Planned) -> dict[str, str]:
@@ -314,7 +296,6 @@ __all__ = [
     "beyond",
     "booked_steps",
     "correction_time",
-    "corrections_of",
     "fill_beyond",
     "inferred_price",
     "inferred_trade_id",

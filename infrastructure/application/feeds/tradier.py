@@ -2,7 +2,7 @@
 
 Tradier reports fills only as cumulative ``exec_quantity``/``avg_fill_price``. Each poll's
 orders become their request/ack/ending messages plus what the poll's totals change in the
-order's *inferred* fills, one per total (``application.cumulative``): the fill of a new total,
+order's *inferred* fills, one per total (``adapters.tradier.cumulative``): the fill of a new total,
 and for a poll read after later ones the corrections that re-split the fills those booked. A
 poll that reports nothing new adds nothing, and a real execution recorded later replaces the
 inferred quantity. A real execution recorded before its order, waiting (parked) for the poll that
@@ -18,6 +18,13 @@ from orderledger.domain.identity import IdentityKey
 from orderledger.domain.values import format_decimal
 from orderledger.infrastructure.adapters.common import FACT_ORDER, in_applying_order
 from orderledger.infrastructure.adapters.declared import NoOptions
+from orderledger.infrastructure.adapters.tradier.cumulative import (
+    Step,
+    beyond,
+    booked_of,
+    revised,
+    revision_messages,
+)
 from orderledger.infrastructure.adapters.tradier.payloads import (
     Cumulative,
     cumulative_fills,
@@ -25,15 +32,7 @@ from orderledger.infrastructure.adapters.tradier.payloads import (
     order_messages,
     orders_of,
 )
-from orderledger.infrastructure.application.cumulative import (
-    Step,
-    beyond,
-    booked_of,
-    corrections_of,
-    revised,
-    revision_messages,
-    waiting_fills,
-)
+from orderledger.infrastructure.application.reconcile import corrections_of, waiting_fills
 from orderledger.infrastructure.messages.exact_json import decode_json
 from orderledger.infrastructure.messages.models import Message
 
@@ -68,7 +67,7 @@ class TradierFeed:
 
     def _fills(self, total: Cumulative) -> list[Message]:
         """What a report of an order's total fill changes in its inferred fills
-        (``application.cumulative``)."""
+        (``adapters.tradier.cumulative``)."""
         processor = self.ledger.processor
         owner = processor.lookup_identity(IdentityKey.venue_order(self.venue, total.venue_order_id))
         order = None if owner is None else processor.load_order(owner, trust_absent=False)

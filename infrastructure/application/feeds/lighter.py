@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orderledger.infrastructure.adapters.ccxt.rules import VENUE_RULES, rules_for
+from orderledger.infrastructure.adapters.ccxt.exchanges import VENUE_RULES, rules_for
 from orderledger.infrastructure.adapters.common import grow_forced_orders
 from orderledger.infrastructure.adapters.declared import NoOptions
 from orderledger.infrastructure.adapters.lighter.payloads import MARKETS_NOTE, LighterAdapter
