@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from orderledger.domain.values import ENDED, Status
-from orderledger.infrastructure.adapters.common import (
-    ENDINGS,
-)
+from orderledger.infrastructure.adapters.common import ENDINGS
 
 SOURCE = "ccxt"
 SNAPSHOT_STATUS = {
