@@ -100,7 +100,8 @@ def take(
 
 
 def _dead_here(owner: str, pid: int) -> bool:
-    """True when ``owner`` ran on this host and process ``pid`` is gone."""
+    """True when ``owner`` (``host:pid:nonce``, ``collect.runner.owner_name``) ran on this host and
+    process ``pid`` is gone."""
     if owner.split(":", 1)[0] != socket.gethostname() or pid == os.getpid():
         return False
     try:

@@ -87,7 +87,6 @@ class Ingesting(Protocol):
         lines: Iterable[str | bytes | None],
         *,
         origin: str = ...,
-        strict: bool = ...,
         on_batch: Callable[[list[Result]], None] | None = ...,
         format: str = ...,
         venue: str | None = ...,
