@@ -343,12 +343,14 @@ def risk_replay(ledger: LedgerParts, limits: tuple[Limit, ...], since: datetime 
     for position, event, _ in search_events(ledger.db, ledger.mapper, EventFilter()):
         now = event.ts_recorded
         judged = since is None or now >= since
+        today = now.date().isoformat()
         if judged:
-            today = now.date().isoformat()
             if day is not None and today != day:
                 known = prices()
                 path += _path_rows(day, _standing(recorded, known), _standing(replayed, known))
             day = today
+        if losses.accounts and today != losses.day:
+            # (a day's loss counts from the day's start, before ``since`` too)
             losses.open_day(today, replayed.settled().positions(), prices())
         if isinstance(event, MarkRecorded):
             key = (event.venue, event.instrument)

@@ -354,3 +354,13 @@ def test_a_drawdown_halt_lasts_until_the_drawdown_is_back_within_it(desk: OrderL
     assert [(p.at, p.realized_pnl, p.replayed_realized_pnl, p.net, p.replayed_net) for p in answer.path] == [
         ("end", D(5), D(4), D(832), D(936)),
     ]
+
+
+def test_since_counts_the_days_loss_from_the_days_start(desk: OrderLedger, clock: Clock) -> None:
+    session(desk, clock, LOSS_DAY)
+    limits = [
+        {"scope": "account", "target": "main", "kind": "max_daily_loss", "value": "50", "response": "halt"}
+    ]
+    # Judged from 11:15 only, the loss of 60 the day made by 11:00 (before it) still halts main
+    answer = desk.risk_replay(limits, since=datetime(2025, 3, 3, 11, 15, tzinfo=UTC))
+    assert [o.client_order_id for o in answer.orders] == ["c3", "c4", "c5"]

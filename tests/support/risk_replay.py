@@ -103,3 +103,10 @@ DRAWDOWN_DAY = [
 ]
 """Bought 10 at 100; marked 106: (106 − 100) × 10 = 60, the day's high; 101: 10, a drawdown of
 60 − 10 = 50; c2 sells 1 at 101; marked 104: 40, a drawdown of 60 − 40 = 20; c3 sells 1 at 104."""
+
+LOSS_HALT_50 = [
+    {"scope": "account", "target": "main", "kind": "max_daily_loss", "value": "50", "response": "halt"}
+]
+"""At most 50 lost a day on main, answered by a halt."""
+HALTED_AT_60 = "trading is halted (set by max_daily_loss: max_daily_loss 50 on account main: is 60)"
+"""Why an order is denied once LOSS_DAY's 11:00 mark has passed LOSS_HALT_50."""
