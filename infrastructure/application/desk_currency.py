@@ -1,4 +1,4 @@
-"""P&L in one desk currency (docs/semantics.md and docs/risk.md, "In one currency").
+"""P&L in one desk currency (docs/risk.md, "P&L in one currency").
 
 A desk trading against USDT, USDC and USD holds its P&L in each; asked for one currency
 (``in_currency``), each P&L currency's figures are multiplied by the rate the ledger recorded
