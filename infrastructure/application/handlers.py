@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderEvent
+from orderledger.domain.exposure import one_currency
 from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId, parse_timestamp
+from orderledger.infrastructure.application import desk_currency as _desk
 from orderledger.infrastructure.application import lazy, reads
 from orderledger.infrastructure.application.follow import CommittedEvent, read_after
 from orderledger.infrastructure.application.instruments import list_instruments
@@ -219,7 +221,8 @@ def messages(ledger: LedgerParts, request: Messages) -> Page[MessageRecord]:
 
 @handles(Positions)
 def positions(ledger: LedgerParts, request: Positions) -> Page[PositionRow]:
-    return reads.position_list(
+    into = one_currency(request.in_currency)
+    page = reads.position_list(
         ledger,
         request.where,
         marks=checked_marks(request.marks),
@@ -227,6 +230,13 @@ def positions(ledger: LedgerParts, request: Positions) -> Page[PositionRow]:
         event_time=request.event_time,
         cost_basis=request.cost_basis,
         count=request.count,
+    )
+    if into is None:
+        return page
+    when = None if request.as_of is None else parse_timestamp(request.as_of, "as_of")
+    rate = _desk.desk_rates(ledger, into, when, request.event_time)
+    return Page(
+        [_desk.position_in(row, into, rate) for row in page], page.next_cursor, page.total, page.capped
     )
 
 
@@ -265,7 +275,11 @@ def lots(ledger: LedgerParts, request: Lots) -> list[LotRow]:
 
 @handles(Pnl)
 def pnl(ledger: LedgerParts, request: Pnl) -> list[PnlRow]:
-    return reads.pnl(ledger, by=request.by, cost_basis=request.cost_basis)
+    into = one_currency(request.in_currency)
+    rows = reads.pnl(ledger, by=request.by, cost_basis=request.cost_basis)
+    if into is None:
+        return rows
+    return _desk.pnl_in(rows, into, _desk.desk_rates(ledger, into, None))
 
 
 @handles(PnlDaily)

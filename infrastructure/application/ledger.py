@@ -505,6 +505,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         event_time: bool = False,
         cost_basis: str | None = None,
         count: Counting = False,
+        in_currency: str | None = None,
     ) -> Page[PositionRow]:
         """Positions with realized P&L, and unrealized P&L for the instruments given a mark;
         now, or as they stood ``as_of`` a time (folded from the log). The live view keeps
@@ -512,10 +513,17 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         reads under that rule instead (as of a time, from their marks), leaving the view
         untouched. A mark for an instrument no position holds is refused (a typo would otherwise
         value nothing). By account, venue and instrument unless ``sort`` says otherwise; a
-        :class:`Page`, as :meth:`orders` answers."""
+        :class:`Page`, as :meth:`orders` answers. With ``in_currency``, each row's P&L in that
+        one currency, at the rates recorded as marks (``desk_currency``)."""
         held = tuple((marks or {}).items())
         asked = asks.Positions(
-            where, held, as_of=as_of, event_time=event_time, cost_basis=cost_basis, count=count
+            where,
+            held,
+            as_of=as_of,
+            event_time=event_time,
+            cost_basis=cost_basis,
+            count=count,
+            in_currency=in_currency,
         )
         return handle(self, asked)
 
@@ -537,13 +545,17 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         neutralised unless ``raw``."""
         return handle(self, asks.Export(table, out, format, force, raw, cost_basis))
 
-    def pnl(self, *, by: str = "day", cost_basis: str | None = None) -> list[PnlRow]:
+    def pnl(
+        self, *, by: str = "day", cost_basis: str | None = None, in_currency: str | None = None
+    ) -> list[PnlRow]:
         """Realized P&L and fees grouped by day, account, venue, instrument, parent or
         ``tag:NAME``, one row per group and P&L currency, under the ledger's rule or
         ``cost_basis``, each fill credited with what it realized in its account's book when it
         closed: from the days kept with each book's head (current with the log; by parent or
-        tag each day's sums per group, by parent as far as the orders view)."""
-        return handle(self, asks.Pnl(by, cost_basis))
+        tag each day's sums per group, by parent as far as the orders view). With
+        ``in_currency``, one row per group in that one currency, each P&L currency converted at
+        the latest rate recorded as a mark (``desk_currency``)."""
+        return handle(self, asks.Pnl(by, cost_basis, in_currency))
 
     def pnl_daily(self, *, by: str = "account", cost_basis: str | None = None) -> list[DailyPnlRow]:
         """P&L per UTC day by account, parent or ``tag:NAME``: realized, fees, cash flows and

@@ -424,18 +424,24 @@ def cash_flow_totals(
 
 
 def latest_mark(
-    db: Database, venue: str, instrument: str, *, as_of: datetime | None = None, event_time: bool = False
+    db: Database,
+    venue: str | None,
+    instrument: str,
+    *,
+    as_of: datetime | None = None,
+    event_time: bool = False,
 ) -> tuple[Decimal, datetime] | None:
-    """The latest mark recorded for an instrument at a venue whose time is at or before
-    ``as_of`` (and, unless ``event_time``, that was recorded by then): (price, its time)."""
-    clause, params = "", [venue, instrument]
+    """The latest mark recorded for an instrument at a venue (None: at any venue) whose time is
+    at or before ``as_of`` (and, unless ``event_time``, that was recorded by then): (price, its time)."""
+    clause, params = "", [instrument] if venue is None else [venue, instrument]
     if as_of is not None:
         moment = format_timestamp(as_of)
         clause = " AND ts_event <= ?" + ("" if event_time else " AND ts_recorded <= ?")
         params += [moment] if event_time else [moment, moment]
     with db.read() as tx:
         row = tx.one(
-            f"SELECT price, ts_event FROM {MARKS_TABLE.name} WHERE venue = ? AND instrument = ?{clause}"
+            f"SELECT price, ts_event FROM {MARKS_TABLE.name} WHERE"
+            f"{'' if venue is None else ' venue = ? AND'} instrument = ?{clause}"
             " ORDER BY ts_event DESC, position DESC LIMIT 1",
             params,
         )

@@ -212,6 +212,8 @@ class Positions(Request[Page[PositionRow]]):
     event_time: bool = False
     cost_basis: str | None = None
     count: Counting = False
+    in_currency: str | None = None
+    """The P&L figures in this one currency, at the rates recorded as marks (``desk_currency``)."""
 
 
 @request
@@ -293,6 +295,8 @@ class Pnl(Request[list[PnlRow]]):
 
     by: str = "day"
     cost_basis: str | None = None
+    in_currency: str | None = None
+    """One row per group in this one currency, at the rates recorded as marks (``desk_currency``)."""
 
 
 @request

@@ -30,6 +30,7 @@ from orderledger.infrastructure.application.risk import (
     FIGURES,
     OrderLedger,
     Reads,
+    cited,
     fact_message,
     limit_facts_in_force,
     limit_of,
@@ -37,7 +38,7 @@ from orderledger.infrastructure.application.risk import (
     state_of,
     trading_states,
 )
-from orderledger.projections.risk import LIMITS_TABLE, LimitFact
+from orderledger.projections.risk import LIMITS_TABLE
 
 ORIGIN = "rule"
 """The journal's origin and the source of the states a response records."""
@@ -134,15 +135,6 @@ def respond(
         recorded.append(record_fact(ledger, message, ORIGIN))
         states = trading_states(ledger, at)
     return recorded
-
-
-def cited(fact: LimitFact, figure: str) -> str:
-    """A response's reason: the limit's event (its log position, value and time) and the figure."""
-    assert fact.value is not None
-    return (
-        f"{fact.kind} {format_decimal(fact.value)} on account {fact.target}"
-        f" (limit event {fact.position}, set by {fact.set_by} at {fact.ts_event}): is {figure}"
-    )
 
 
 __all__ = ["Responding", "accounts_with_responses", "after_commit", "cited", "respond"]

@@ -551,14 +551,18 @@ def check(ledger: OrderLedger, request: Any, now: datetime) -> CheckResult:
     breaches += limit_breaches(standing.limits, reads, order)
     losses = [b for b in breaches if b.limit is not None and b.limit.kind == DAILY_LOSS_RULE and b.figure]
     if losses and state == "active":
-        state = _halt_for_loss(ledger, order, losses[0])
+        state = _halt_for_loss(ledger, order, losses[0], standing.limit_facts)
     return CheckResult(not breaches, state, breaches)
 
 
-def _halt_for_loss(ledger: OrderLedger, order: Worst, breach: Breach) -> str:
+def _halt_for_loss(ledger: OrderLedger, order: Worst, breach: Breach, facts: list[LimitFact]) -> str:
     """The daily loss rule: an account past its daily loss limit is set to the limit's response
-    (``LOSS_STATE`` unless it names ``halt``), as a fact; returns that state."""
-    state = LOSS_STATE if breach.limit is None else response_state(breach.limit.response)
+    (``LOSS_STATE`` unless it names ``halt``), as a fact whose reason cites the limit's event, as
+    a response's does; returns that state."""
+    assert breach.limit is not None and breach.figure is not None
+    limit = breach.limit
+    state = response_state(limit.response)
+    fact = next(f for f in facts if (f.scope, f.target, f.kind) == limit.key)
     ledger.record(
         {
             "type": "trading_state",
@@ -566,12 +570,22 @@ def _halt_for_loss(ledger: OrderLedger, order: Worst, breach: Breach) -> str:
             "account": order.account,
             "state": state,
             "set_by": DAILY_LOSS_RULE,
-            "reason": breach.reason,
+            "reason": cited(fact, format_decimal(breach.figure)),
             "source": "rule",
         },
         strict=True,
     )
     return state
+
+
+def cited(fact: LimitFact, figure: str) -> str:
+    """The reason of a state a loss or drawdown limit sets: the limit's event (its log
+    position, value, who set it and when) and the figure."""
+    assert fact.value is not None
+    return (
+        f"{fact.kind} {format_decimal(fact.value)} on account {fact.target}"
+        f" (limit event {fact.position}, set by {fact.set_by} at {fact.ts_event}): is {figure}"
+    )
 
 
 def request_of(spec: dict[str, Any], now: datetime) -> Any:
@@ -614,6 +628,7 @@ __all__ = [
     "TradingStateRow",
     "Worst",
     "check",
+    "cited",
     "held",
     "in_force",
     "limits",

@@ -10,8 +10,11 @@ pure figures and judge as the check (``domain.risk_figures.FIGURES``, ``domain.r
 this module only says what the state is (``_Moment``, the ``FigureSource``). An order the venue
 reported (external) is judged too, and flagged, never denied: no check of ours could stop it.
 
-The day's loss and drawdown limits are not replayed (they are refused in the limits given, in one
-line): their figures are read from the daily P&L views, which a fold of the log does not keep.
+The day's loss and drawdown limits are replayed from the replayed positions' P&L through each
+day (``replay_losses``): past its value, such a limit denies the orders that do not reduce, as the
+check does, and sets its response (``reduce_only`` or ``halt``) for the rest of the day (a daily
+loss) or until the drawdown is back within its value: the orders judged meanwhile are judged
+under it, as under a trading state.
 """
 
 from __future__ import annotations
@@ -25,15 +28,16 @@ from decimal import Decimal
 from typing import Any
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.domain.events import InstrumentDefined, MarkRecorded, OrderEvent, OrderRequested
+from orderledger.domain.events import MOVES_PNL, InstrumentDefined, MarkRecorded, OrderEvent, OrderRequested
 from orderledger.domain.exposure import Holding, Working
 from orderledger.domain.instrument import Definition
 from orderledger.domain.order import Order
-from orderledger.domain.risk import Limit, checked_limit
-from orderledger.domain.risk_figures import Held, Worst, held_in, limit_breaches, worst_of
+from orderledger.domain.risk import Breach, Limit, checked_limit, state_refusal
+from orderledger.domain.risk_figures import Held, Worst, held_in, limit_breaches, position_book, worst_of
 from orderledger.domain.values import WIDE
 from orderledger.infrastructure.application.exposure import ExposureBook
 from orderledger.infrastructure.application.parts import LedgerParts
+from orderledger.infrastructure.application.replay_losses import UNKNOWN, Losses
 from orderledger.infrastructure.application.risk import underlying_exposure_held
 from orderledger.infrastructure.audit.search import EventFilter, search_events
 from orderledger.infrastructure.results.log import definition_of
@@ -48,8 +52,6 @@ from orderledger.projections.book import Position
 from orderledger.projections.orders import ORDERS_TABLE, OrdersProjection
 from orderledger.projections.positions import POSITIONS_TABLE, PositionsProjection
 
-NOT_REPLAYED = ("max_daily_loss", "max_drawdown")
-"""Kinds whose figures come from the daily P&L views: refused in the limits of a replay."""
 SINCE_EVER = "1970-01-01T00:00:00Z"
 """The ``ts`` of a limit given without one: in force over the whole log."""
 SET_BY = "replay"
@@ -104,14 +106,11 @@ def _limit(where: str, item: Any) -> Limit:
         parsed = parse_message({"type": "limit_set", "ts": SINCE_EVER, "set_by": SET_BY, **item})
         if not isinstance(parsed, LimitSetMessage):
             raise InvalidInputError("a limit's type is limit_set", field="type")
-        checked_limit(parsed.scope, parsed.target, parsed.kind, parsed.value, parsed.interval)
+        checked_limit(
+            parsed.scope, parsed.target, parsed.kind, parsed.value, parsed.interval, parsed.response
+        )
     except InvalidInputError as error:
         raise InvalidInputError(f"{where}: {error}", field=error.field) from None
-    if parsed.kind in NOT_REPLAYED:
-        raise InvalidInputError(
-            f"{where}: {parsed.kind} is not replayed (its figure is read from the daily P&L views)",
-            field="kind",
-        )
     return Limit(
         parsed.scope,
         parsed.target,
@@ -121,6 +120,7 @@ def _limit(where: str, item: Any) -> Limit:
         parsed.set_by,
         parsed.reason,
         parsed.ts,
+        response=parsed.response,
     )
 
 
@@ -195,8 +195,9 @@ class _Moment:
         world: _World,
         marks: Mapping[tuple[str, str], Decimal],
         definitions: Mapping[tuple[str, str], Definition],
+        losses: Losses,
     ) -> None:
-        self.world, self.marks, self.definitions = world, marks, definitions
+        self.world, self.marks, self.definitions, self.losses = world, marks, definitions, losses
         self._state: tuple[list[Position], list[Order]] | None = None
 
     def state(self) -> tuple[list[Position], list[Order]]:
@@ -243,11 +244,31 @@ class _Moment:
         ]
         return held_in(rows, working, order)
 
-    def day_loss(self, limit: Limit, order: Worst) -> tuple[Decimal | None, str]:  # pragma: no cover
-        return None, "the day's loss is not replayed"  # refused in the limits given (NOT_REPLAYED)
+    def day_loss(self, limit: Limit, order: Worst) -> tuple[Decimal | None, str]:
+        figure = self.losses.figure(limit.target, limit.kind)
+        return figure, "" if figure is not None else UNKNOWN
 
-    def drawdown(self, limit: Limit, order: Worst) -> tuple[Decimal | None, str]:  # pragma: no cover
-        return None, "the drawdown is not replayed"  # refused in the limits given (NOT_REPLAYED)
+    def drawdown(self, limit: Limit, order: Worst) -> tuple[Decimal | None, str]:
+        return self.day_loss(limit, order)
+
+    def responded(self, order: Worst) -> Breach | None:
+        """The refusal of the response in force on the order's account (``replay_losses``)."""
+        response = self.losses.response(order.account)
+        if response is None:
+            return None
+        positions, working = self.state()
+        mine = [
+            _Standing(p.account, p.venue, p.instrument, p.quantity, p.cost, p.pnl_currency)
+            for p in positions
+            if p.account == order.account
+        ]
+        book = position_book(mine, [o for o in working if o.account == order.account], order.instrument)
+        refusal = state_refusal(response.state, book, order.delta)
+        if refusal is None:
+            return None
+        return Breach(
+            f"{refusal} (set by {response.limit.kind}: {response.reason})", response.limit, response.figure
+        )
 
     def orders_within(self, limit: Limit, order: Worst, since: datetime) -> int:
         created = self.world.created
@@ -311,6 +332,7 @@ def risk_replay(ledger: LedgerParts, limits: tuple[Limit, ...], since: datetime 
     marks: dict[tuple[str, str], tuple[datetime, int, Decimal]] = {}
     definitions: dict[tuple[str, str], Definition] = {}
     denied: set[str] = set()
+    losses = Losses(limits)
     rows: list[ReplayedOrderRow] = []
     path: list[ReplayPathRow] = []
     day: str | None = None
@@ -321,12 +343,15 @@ def risk_replay(ledger: LedgerParts, limits: tuple[Limit, ...], since: datetime 
     for position, event, _ in search_events(ledger.db, ledger.mapper, EventFilter()):
         now = event.ts_recorded
         judged = since is None or now >= since
+        today = now.date().isoformat()
         if judged:
-            today = now.date().isoformat()
             if day is not None and today != day:
                 known = prices()
                 path += _path_rows(day, _standing(recorded, known), _standing(replayed, known))
             day = today
+        if losses.accounts and today != losses.day:
+            # (a day's loss counts from the day's start, before ``since`` too)
+            losses.open_day(today, replayed.settled().positions(), prices())
         if isinstance(event, MarkRecorded):
             key = (event.venue, event.instrument)
             if key not in marks or (event.ts_event, position) > marks[key][:2]:
@@ -334,7 +359,9 @@ def risk_replay(ledger: LedgerParts, limits: tuple[Limit, ...], since: datetime 
         elif isinstance(event, InstrumentDefined):
             definitions[(event.venue, event.instrument)] = definition_of(event)
         elif judged and isinstance(event, OrderRequested) and event.client_order_id not in replayed.orders():
-            row = _judged(event, in_force(limits, now), replayed.settled(), prices(), definitions)
+            row = _judged(
+                event, in_force(limits, now), _Moment(replayed.settled(), prices(), definitions, losses)
+            )
             if row is not None:
                 rows.append(row)
                 if row.outcome == "denied":
@@ -342,20 +369,18 @@ def risk_replay(ledger: LedgerParts, limits: tuple[Limit, ...], since: datetime 
         recorded.apply(position, event)
         if event.client_order_id not in denied:
             replayed.apply(position, event)
+        if losses.day is not None and (type(event) in MOVES_PNL or type(event) is MarkRecorded):
+            losses.moved(replayed.settled().positions(), prices(), in_force(limits, now))
     known = prices()
     if day is not None:
         path += _path_rows(END, _standing(recorded, known), _standing(replayed, known))
     return RiskReplay(tuple(rows), tuple(path))
 
 
-def _judged(
-    event: OrderRequested,
-    limits: list[Limit],
-    world: _World,
-    marks: Mapping[tuple[str, str], Decimal],
-    definitions: Mapping[tuple[str, str], Definition],
-) -> ReplayedOrderRow | None:
-    """The row of an order the limits would have denied (or flagged, an external one), or None."""
+def _judged(event: OrderRequested, limits: list[Limit], moment: _Moment) -> ReplayedOrderRow | None:
+    """The row of an order the limits (and the responses in force) would have denied (or flagged,
+    an external one), or None."""
+    marks, definitions = moment.marks, moment.definitions
     key = (event.venue, event.instrument)
     order = worst_of(
         event.account,
@@ -369,7 +394,8 @@ def _judged(
         event.ts_recorded,
         event.quote_currency,
     )
-    breaches = limit_breaches(limits, _Moment(world, marks, definitions), order)
+    responded = moment.responded(order)
+    breaches = [*([] if responded is None else [responded]), *limit_breaches(limits, moment, order)]
     if not breaches:
         return None
     return ReplayedOrderRow(
@@ -398,4 +424,4 @@ def _judged(
     )
 
 
-__all__ = ["END", "NOT_REPLAYED", "in_force", "parse_limits", "risk_replay"]
+__all__ = ["END", "in_force", "parse_limits", "risk_replay"]

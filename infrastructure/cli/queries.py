@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application import reads
 from orderledger.infrastructure.application.display import Precision
 from orderledger.infrastructure.application.queries import parse_marks
@@ -54,6 +55,13 @@ OrderArgument = Annotated[
 CostBasisOption = Annotated[
     str | None,
     typer.Option("--cost-basis", help="average, fifo, lifo or hifo: fold the log under this rule."),
+]
+InCurrencyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--in-currency",
+        help="The P&L in this one currency (USD), each currency at its latest recorded mark (USDT/USD).",
+    ),
 ]
 
 
@@ -168,16 +176,19 @@ def positions(
     ] = None,
     event_time: EventTimeOption = False,
     cost_basis: CostBasisOption = None,
+    in_currency: InCurrencyOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Positions with realized and unrealized P&L (now, or as of a time); average cost, or
-    another rule folded from the log with --cost-basis."""
+    another rule folded from the log with --cost-basis; the P&L in one currency with --in-currency."""
     marks = parse_marks(mark or [])
     when = moment(as_of, "--as-of")
     with open_ledger(create=False) as ledger:
         if when is None:
             warn_if_behind(ledger)
-        asked = Positions(criteria.filter(), tuple(marks.items()), when, event_time, cost_basis)
+        asked = Positions(
+            criteria.filter(), tuple(marks.items()), when, event_time, cost_basis, in_currency=in_currency
+        )
         found = ledger.handle(asked)
         rows = [r.to_json() for r in found]
         shown = Precision() if as_json else Precision.of(ledger)
@@ -224,10 +235,13 @@ def pnl(
         ),
     ] = False,
     cost_basis: CostBasisOption = None,
+    in_currency: InCurrencyOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Realized P&L and fees, grouped (under another cost-basis rule with --cost-basis); or daily
-    P&L per group."""
+    """Realized P&L and fees, grouped (under another cost-basis rule with --cost-basis; in one
+    currency with --in-currency); or daily P&L per group."""
+    if daily and in_currency is not None:
+        raise InvalidInputError("--in-currency: converts realized P&L and positions, not --daily")
     with open_ledger(create=False) as ledger:
         behind = reads.daily_from_views if daily else reads.pnl_from_views
         if behind(ledger, by or ("account" if daily else "day"), cost_basis):
@@ -235,7 +249,8 @@ def pnl(
         if daily:
             rows = [r.to_json() for r in ledger.pnl_daily(by=by or "account", cost_basis=cost_basis)]
         else:
-            rows = [r.to_json() for r in ledger.pnl(by=by or "day", cost_basis=cost_basis)]
+            found = ledger.pnl(by=by or "day", cost_basis=cost_basis, in_currency=in_currency)
+            rows = [r.to_json() for r in found]
     if as_json:
         print_json(rows)
         return

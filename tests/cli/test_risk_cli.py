@@ -386,3 +386,52 @@ def test_a_limits_response_and_a_cooldown_through_the_cli(file_ledger_url: str, 
     # And --for with --until is refused in one line
     run = run_cli("halt", "--account", "main", "--for", "1h", "--until", state["until"], db=db, cwd=cwd)
     assert "give one" in assert_one_line_failure(run)
+
+
+def _loss_of_60(today: str) -> str:
+    """10 BTC bought at 100 and sold at 94 on main today, as a venue reports them (external
+    requests: facts the door never refuses): realized (94 − 100) × 10 = −60."""
+    lines = []
+    for cid, side, price in (("b1", "buy", "100"), ("s1", "sell", "94")):
+        request = {
+            "type": "request",
+            "client_order_id": cid,
+            "venue": "x",
+            "account": "main",
+            "external": True,
+        }
+        request |= {"instrument": "BTC-USDT", "side": side, "order_type": "limit", "quantity": "10"}
+        fill = {"type": "fill", "client_order_id": cid, "trade_id": f"t-{cid}", "quantity": "10"}
+        lines += [{**request, "price": price, "ts": today}, {**fill, "price": price, "ts": today}]
+    return "".join(json.dumps(line) + "\n" for line in lines)
+
+
+@pytest.mark.parametrize(("response", "state"), [(None, "reduce_only"), ("halt", "halted")])
+def test_a_daily_loss_sets_the_response_it_names_citing_the_limit_through_the_cli(
+    file_ledger_url: str, tmp_path: Path, response: str | None, state: str
+) -> None:
+    db, cwd = file_ledger_url, tmp_path
+    # Given at most 50 lost a day on main (the log's first event), answered by its response
+    answer = ["--response", response] if response else []
+    run = run_cli(
+        "limit", "set", "account", "main", "max_daily_loss", "50", *answer, "--by", "alice", db=db, cwd=cwd
+    )
+    assert run.returncode == 0, run.describe()
+    [limit] = cli_json("limits", "--json", db=db, cwd=cwd)
+    cites = f"max_daily_loss 50 on account main (limit event 1, set by alice at {limit['ts_event']}): is 60"
+    # When a loss of 60 > 50 is ingested (the day of the ledger's clock: now)
+    today = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    run = run_cli("ingest", "-", stdin=_loss_of_60(today), db=db, cwd=cwd)
+    assert run.returncode == 0, run.describe()
+    # Then the sale's commit set the account to the response, citing the limit's event
+    [row] = cli_json("state", "--json", db=db, cwd=cwd)
+    assert (row["state"], row["set_by"], row["reason"]) == (state, "max_daily_loss", cites)
+    # When a person resumes the account, still past its limit, and an order that adds is checked
+    assert run_cli("resume", "--account", "main", "--by", "bob", db=db, cwd=cwd).returncode == 0
+    run = run_cli("check", ORDER, db=db, cwd=cwd)
+    # Then it is denied, and the daily loss rule sets the same response, citing the same event
+    assert run.returncode == 1 and "max_daily_loss 50 on account main: would be 60" in run.stdout, (
+        run.describe()
+    )
+    [row] = cli_json("state", "--json", db=db, cwd=cwd)
+    assert (row["state"], row["set_by"], row["reason"]) == (state, "max_daily_loss", cites)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from orderledger import Filter, OrderLedger
+from tests.support import risk_replay as days
 from tests.support.cli import assert_one_line_failure, run_cli
 from tests.support.risk_replay import NOTIONAL_200, SESSION, Clock, session
 
@@ -75,3 +76,23 @@ def test_risk_replay_through_the_cli(file_ledger_url: str, tmp_path: Path, backe
     # And nothing was written: the log and the journal are as they were
     with OrderLedger(db, create=False) as ledger:
         assert (ledger.log_position(), len(list(ledger.iter_messages(Filter())))) == (head, journal)
+
+
+def test_a_daily_loss_replayed_through_the_cli(file_ledger_url: str, tmp_path: Path) -> None:
+    db, cwd = file_ledger_url, tmp_path
+    clock = Clock()
+    with OrderLedger(db, clock=clock) as ledger:
+        session(ledger, clock, days.LOSS_DAY)
+    limits = tmp_path / "limits.jsonl"
+    limits.write_text(json.dumps(days.LOSS_HALT_50[0]) + "\n")
+    # When at most 50 lost a day, answered by a halt, is replayed
+    found = run_cli("risk", "replay", "--limits", str(limits), "--json", db=db, cwd=cwd).json()
+    # Then the 11:00 mark's loss of 60 (20 × 95 − 20 × 98, tests/support/risk_replay.py) halts main
+    # for the rest of the day: c3, c4 and c5 are denied, c6 (the next day) is kept
+    assert [o["client_order_id"] for o in found["orders"]] == ["c3", "c4", "c5"]
+    assert found["orders"][0]["breaches"][0]["reason"] == days.HALTED_AT_60
+    # And the path without them: nothing realized, 20 held at 100 (2000), then 21 (2100)
+    assert [(p["at"], p["replayed_realized_pnl"], p["replayed_net"]) for p in found["path"]] == [
+        ("2025-03-03", "0", "2000"),
+        ("end", "0", "2100"),
+    ]

@@ -101,3 +101,51 @@ def test_a_mark_through_the_server_halts_and_the_stream_says_so(file_ledger_url:
                 "active",
                 "2026-11-20T12:30:00.000000Z",
             )
+
+
+@pytest.mark.parametrize(("response", "state"), [("reduce_only", "reduce_only"), ("halt", "halted")])
+def test_a_daily_loss_through_the_server_sets_the_response_it_names(
+    file_ledger_url: str, response: str, state: str
+) -> None:
+    now = [NOW]
+    with (
+        running_server(file_ledger_url, clock=lambda: now[0]) as server,
+        httpx2.Client(base_url=server.url, timeout=BOUND) as client,
+    ):
+        # Given at most 50 lost a day on alpha (the log's first event), answered by its response
+        limit = {"type": "limit_set", "ts": "2026-11-20T08:00:00Z", "scope": "account", "target": "alpha"}
+        limit |= {"kind": "max_daily_loss", "value": "50", "response": response, "set_by": "alice"}
+        assert client.post("/messages", json=limit).status_code == 200
+        cites = (
+            "max_daily_loss 50 on account alpha (limit event 1, set by alice at 2026-11-20T08:00:00.000000Z)"
+        )
+        cites += ": is 60"
+        # When 10 BTC bought at 100 and sold at 94 are posted, as the venue reports them: realized
+        # (94 − 100) × 10 = −60, a loss of 60 > 50
+        loss = [
+            request("b1", quantity="10", external=True),
+            fill("b1", "t-b1", quantity="10"),
+            request("s1", side="sell", price="94", quantity="10", external=True, ts="2026-11-20T10:05:00Z"),
+            fill("s1", "t-s1", quantity="10", price="94", ts="2026-11-20T10:05:01Z"),
+        ]
+        assert client.post("/messages", json=loss).status_code == 200
+        # Then the sale's commit set alpha to the response, citing the limit's event
+        [row] = client.get("/state").json()
+        assert (row["account"], row["state"], row["set_by"], row["reason"]) == (
+            "alpha",
+            state,
+            "max_daily_loss",
+            cites,
+        )
+        # When a person resumes alpha a minute later, still past the limit, and a minute later an
+        # order that adds is checked
+        now[0] = NOW + timedelta(minutes=1)
+        resumed = client.post("/state", json={"account": "alpha", "state": "active", "set_by": "bob"})
+        assert resumed.status_code == 200, resumed.text
+        now[0] = NOW + timedelta(minutes=2)
+        spec = {k: v for k, v in request().items() if k not in ("type", "client_order_id", "ts")}
+        answer = client.post("/check", json=spec).json()
+        # Then it is denied, and the daily loss rule sets the response again, citing the event
+        assert (answer["allowed"], answer["state"]) == (False, state)
+        [row] = client.get("/state").json()
+        assert (row["state"], row["set_by"], row["reason"]) == (state, "max_daily_loss", cites)

@@ -19,7 +19,19 @@ from hypothesis import strategies as st
 
 from orderledger import Filter, InvalidInputError, OrderLedger
 from orderledger.domain.values import WIDE
-from tests.support.risk_replay import NOTIONAL_200, SESSION, Clock, at, fill, mark, order, placed, session
+from tests.support.risk_replay import (
+    DRAWDOWN_DAY,
+    LOSS_DAY,
+    NOTIONAL_200,
+    SESSION,
+    Clock,
+    at,
+    fill,
+    mark,
+    order,
+    placed,
+    session,
+)
 
 D = Decimal
 
@@ -156,8 +168,8 @@ def test_an_external_order_is_flagged_never_denied(desk: OrderLedger, clock: Clo
          "line 2: "),
         ('{"scope":"account","target":"main","kind":"max_orders","value":"1"}',
          "line 1: a max_orders limit needs interval (seconds)"),
-        ('{"scope":"account","target":"main","kind":"max_daily_loss","value":"1"}',
-         "line 1: max_daily_loss is not replayed"),
+        ('{"scope":"account","target":"main","kind":"max_position","value":"1","response":"halt"}',
+         "line 1: only a max_daily_loss or max_drawdown limit being set takes response"),
         ('[{"scope":"account","target":"main","kind":"max_position","value":"-1"}]', "limit 1: "),
         ("{", "line 1: not JSON"),
     ],
@@ -264,3 +276,91 @@ def test_an_underlying_limit_nets_spot_and_contracts_across_instruments(
     assert [(row.client_order_id, [b.figure for b in row.breaches]) for row in answer.orders] == [
         ("c2", [D(3)])
     ]
+
+
+def breaches_of(answer: Any) -> list[tuple[str, list[tuple[str, str, Decimal | None]]]]:
+    return [(o.client_order_id, [(b.kind, b.reason, b.figure) for b in o.breaches]) for o in answer.orders]
+
+
+LOSS = "max_daily_loss 50 on account main"
+
+
+def test_a_daily_loss_halt_denies_every_later_order_for_the_rest_of_the_day(
+    desk: OrderLedger, clock: Clock
+) -> None:
+    session(desk, clock, LOSS_DAY)
+    limits = [
+        {"scope": "account", "target": "main", "kind": "max_daily_loss", "value": "50", "response": "halt"}
+    ]
+    answer = desk.risk_replay(limits)
+    # The 11:00 mark makes a loss of 60 > 50 (tests/support/risk_replay.py): main is halted for
+    # the rest of the day. c3 reduces (the limit lets it through) but the halt denies it; c4 adds
+    # and the loss still stands at 60 (c3 left out: 20 × 95 − 1960 = −60); c5 comes after the
+    # 13:00 mark (20 × 100 − 1960 = +40: no loss) and the halt still denies it; c6 is the next day.
+    halted = f"trading is halted (set by max_daily_loss: {LOSS}: is 60)"
+    assert breaches_of(answer) == [
+        ("c3", [("max_daily_loss", halted, D(60))]),
+        ("c4", [("max_daily_loss", halted, D(60)), ("max_daily_loss", f"{LOSS}: would be 60", D(60))]),
+        ("c5", [("max_daily_loss", halted, D(60))]),
+    ]
+    # The path: as recorded c3's sale realizes 5 × (95 − 98) = −15 and main holds 20 − 5 + 1 + 1 = 17
+    # at the day's last mark of 100 (1700), then 18 (1800); replayed it realizes nothing and holds
+    # 20 (2000), then 21 (2100)
+    assert [(p.at, p.realized_pnl, p.replayed_realized_pnl, p.net, p.replayed_net) for p in answer.path] == [
+        ("2025-03-03", D(-15), D(0), D(1700), D(2000)),
+        ("end", D(-15), D(0), D(1800), D(2100)),
+    ]
+
+
+def test_a_daily_loss_reduce_only_lets_the_reducing_sale_through(desk: OrderLedger, clock: Clock) -> None:
+    session(desk, clock, LOSS_DAY)
+    limits = [{"scope": "account", "target": "main", "kind": "max_daily_loss", "value": "50"}]
+    answer = desk.risk_replay(limits)
+    # Reduce-only (the default response): c3's sale of 5 against 20 reduces and is kept: it realizes
+    # 5 × (95 − 98) = −15 and leaves 15 at 98 (15 × 95 − 1470 = −45: the loss is still 60). c4 would
+    # make 15 + 1 = 16; c5 too, after the recovery (−15 + 15 × 100 − 1470 = +15: no loss by the limit)
+    reduce_only = f"(set by max_daily_loss: {LOSS}: is 60)"
+    assert breaches_of(answer) == [
+        (
+            "c4",
+            [
+                ("max_daily_loss", f"reduce-only: the position 15 would become 16 {reduce_only}", D(60)),
+                ("max_daily_loss", f"{LOSS}: would be 60", D(60)),
+            ],
+        ),
+        ("c5", [("max_daily_loss", f"reduce-only: the position 15 would become 16 {reduce_only}", D(60))]),
+    ]
+    # Replayed: realized −15, 15 held at 100 (1500), then c6 on the next day: 16 (1600)
+    assert [(p.at, p.replayed_realized_pnl, p.replayed_net) for p in answer.path] == [
+        ("2025-03-03", D(-15), D(1500)),
+        ("end", D(-15), D(1600)),
+    ]
+
+
+def test_a_drawdown_halt_lasts_until_the_drawdown_is_back_within_it(desk: OrderLedger, clock: Clock) -> None:
+    session(desk, clock, DRAWDOWN_DAY)
+    limits = [
+        {"scope": "account", "target": "main", "kind": "max_drawdown", "value": "40", "response": "halt"}
+    ]
+    answer = desk.risk_replay(limits)
+    # At 11:00 the drawdown is 60 − 10 = 50 > 40: halted, so c2's sale (which reduces) is denied;
+    # at 12:00 it is 60 − 40 = 20 ≤ 40: the halt lifts, and c3's sale is kept
+    drawdown = "max_drawdown 40 on account main"
+    assert breaches_of(answer) == [
+        ("c2", [("max_drawdown", f"trading is halted (set by max_drawdown: {drawdown}: is 50)", D(50))])
+    ]
+    # As recorded: c2 realizes 101 − 100 = 1 and c3 104 − 100 = 4 (5), 8 held at 104 (832);
+    # replayed: c3's 4, 9 held (936)
+    assert [(p.at, p.realized_pnl, p.replayed_realized_pnl, p.net, p.replayed_net) for p in answer.path] == [
+        ("end", D(5), D(4), D(832), D(936)),
+    ]
+
+
+def test_since_counts_the_days_loss_from_the_days_start(desk: OrderLedger, clock: Clock) -> None:
+    session(desk, clock, LOSS_DAY)
+    limits = [
+        {"scope": "account", "target": "main", "kind": "max_daily_loss", "value": "50", "response": "halt"}
+    ]
+    # Judged from 11:15 only, the loss of 60 the day made by 11:00 (before it) still halts main
+    answer = desk.risk_replay(limits, since=datetime(2025, 3, 3, 11, 15, tzinfo=UTC))
+    assert [o.client_order_id for o in answer.orders] == ["c3", "c4", "c5"]

@@ -68,3 +68,45 @@ def session(ledger: OrderLedger, clock: Clock, messages: list[dict[str, Any]]) -
     """Record ``messages`` in order, each at its own time."""
     for message in messages:
         record(ledger, clock, message)
+
+
+def requested(cid: str, side: str, quantity: str, price: str, ts: str) -> list[dict[str, Any]]:
+    """An order requested and acknowledged, filled a minute later (``placed``, at hh:mm:00)."""
+    filled_at = ts[:14] + f"{int(ts[14:16]) + 1:02d}" + ts[16:]
+    return placed(cid, side, quantity, price, ts, filled_at)
+
+
+LOSS_DAY = [
+    *requested("c1", "buy", "10", "100", at(3, "09:00:00")),
+    mark("96", at(3, "10:00:00")),
+    *requested("c2", "buy", "10", "96", at(3, "10:30:00")),
+    mark("95", at(3, "11:00:00")),
+    *requested("c3", "sell", "5", "95", at(3, "11:30:00")),
+    *requested("c4", "buy", "1", "95", at(3, "12:00:00")),
+    mark("100", at(3, "13:00:00")),
+    *requested("c5", "buy", "1", "100", at(3, "14:00:00")),
+    *requested("c6", "buy", "1", "100", at(4, "09:00:00")),
+]
+"""A day that loses 60 by 11:00 and recovers by 13:00, and an order the next day.
+
+Bought 10 at 100, marked 96: (96 − 100) × 10 = −40. Bought 10 more at 96: 20 at an average of
+98; marked 95: 20 × 95 − 20 × 98 = −60, a loss of 60. c3 sells 5 at 95 (it reduces), c4 buys
+1 at 95, a mark of 100 (20 × 100 − 1960 = +40: no loss), c5 buys 1 at 100; the next day c6."""
+
+DRAWDOWN_DAY = [
+    *requested("c1", "buy", "10", "100", at(3, "09:00:00")),
+    mark("106", at(3, "10:00:00")),
+    mark("101", at(3, "11:00:00")),
+    *requested("c2", "sell", "1", "101", at(3, "11:30:00")),
+    mark("104", at(3, "12:00:00")),
+    *requested("c3", "sell", "1", "104", at(3, "12:30:00")),
+]
+"""Bought 10 at 100; marked 106: (106 − 100) × 10 = 60, the day's high; 101: 10, a drawdown of
+60 − 10 = 50; c2 sells 1 at 101; marked 104: 40, a drawdown of 60 − 40 = 20; c3 sells 1 at 104."""
+
+LOSS_HALT_50 = [
+    {"scope": "account", "target": "main", "kind": "max_daily_loss", "value": "50", "response": "halt"}
+]
+"""At most 50 lost a day on main, answered by a halt."""
+HALTED_AT_60 = "trading is halted (set by max_daily_loss: max_daily_loss 50 on account main: is 60)"
+"""Why an order is denied once LOSS_DAY's 11:00 mark has passed LOSS_HALT_50."""

@@ -37,6 +37,9 @@ router = APIRouter(tags=["read"], dependencies=[KnownParameters])  # an unknown 
 CostBasis = Annotated[
     str | None, Query(description="average, fifo, lifo or hifo: fold the log under this rule")
 ]
+InCurrency = Annotated[
+    str | None, Query(description="the P&L in this one currency, at the rates recorded as marks (USDT/USD)")
+]
 
 
 @router.get("/orders", response_model=PAGE, responses=PAGE_RESPONSES)
@@ -97,12 +100,14 @@ async def get_positions(
     page: Annotated[ListQuery, paging("positions")],
     mark: Annotated[list[str], Query(description="INSTRUMENT=PRICE, repeatable")] = [],  # noqa: B006
     cost_basis: CostBasis = None,
+    in_currency: InCurrency = None,
 ) -> list[dict[str, Any]]:
     """A page of positions, realized and (given marks) unrealized P&L under the ledger's rule
     (the live view's average cost by default), or (``cost_basis``) another rule, read from the
-    books kept between reads under it (a bounded expensive read)."""
+    books kept between reads under it (a bounded expensive read); with `in_currency`, the P&L in
+    that one currency."""
     marks = tuple(parse_marks(mark).items())
-    asked = Positions(page.where, marks, cost_basis=cost_basis, count=page.count)
+    asked = Positions(page.where, marks, cost_basis=cost_basis, count=page.count, in_currency=in_currency)
     rows = await ledger.under_rule(response, "GET /positions?cost_basis", asked)
     return send_page(request, response, rows)
 
@@ -126,11 +131,13 @@ async def get_pnl(
     response: Response,
     by: Annotated[str, Query(description="day, account, venue, instrument, parent or tag:NAME")] = "day",
     cost_basis: CostBasis = None,
+    in_currency: InCurrency = None,
 ) -> list[dict[str, Any]]:
     """Realized P&L and fees, grouped, under the ledger's rule or (``cost_basis``) another, from
     the days kept with each book's head (under a lot rule a bounded expensive read: the first
-    folds the log). By parent it shows the log as far as the views are (``Views-Behind``)."""
-    asked = Pnl(by, cost_basis)
+    folds the log). By parent it shows the log as far as the views are (``Views-Behind``). With
+    `in_currency`, one row per group in that one currency, at the rates recorded as marks."""
+    asked = Pnl(by, cost_basis, in_currency)
     rows: list[dict[str, Any]] = await ledger.under_rule(response, "GET /pnl?cost_basis", asked, whole=True)
     return rows
 
