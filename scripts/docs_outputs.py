@@ -1,4 +1,4 @@
-"""Regenerate, or check, every command output pasted in ``docs/*.md``.
+"""Regenerate, or check, every command output pasted in ``docs/**/*.md``.
 
 Usage (from the repository root, with the project's Python)::
 
@@ -319,14 +319,14 @@ def render(path: Path) -> tuple[str, list[Drift], int]:
 
 
 def pages(names: list[str]) -> list[Path]:
-    """The pages named, or every page under docs/."""
-    return [Path(n).resolve() for n in names] if names else sorted(DOCS.glob("*.md"))
+    """The pages named, or every page under docs/ and its folders."""
+    return [Path(n).resolve() for n in names] if names else sorted(DOCS.rglob("*.md"))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help="rewrite drifted blocks in place")
-    parser.add_argument("pages", nargs="*", help="Markdown files (default: docs/*.md)")
+    parser.add_argument("pages", nargs="*", help="Markdown files (default: docs/**/*.md)")
     args = parser.parse_args(argv)
     failed = False
     for path in pages(args.pages):
