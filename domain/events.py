@@ -408,11 +408,13 @@ class FillDetailsAdded(OrderEvent):
 class OrderDetailsAdded(OrderEvent):
     """A later report of the order stated details its request left out (nothing is replaced).
 
+    It carries each field of the request that a repeat may add or change (``OrderSpec``'s
+    ``Repeat.MAY_ADD`` and ``MAY_CHANGE`` fields, assigned by one loop), and these:
+
     ``aliases``: identities the order did not have yet, such as the client order ID of a request
     recorded after the venue had reported the order (alias ``client_order_id``).
     ``created_at``: an earlier venue time of the order's creation than the one recorded (our
     request, reaching the ledger after the venue's report of the order).
-    ``post_only``: what a report says of an order whose request did not say.
     ``external``: False when our own request of an order the ledger first knew from the venue
     (an external order) arrives: the order is ours, as it is when the request comes first."""
 
@@ -428,8 +430,9 @@ class OrderDetailsAdded(OrderEvent):
 class AnomalyRecorded(OrderEvent):
     """Two reports of one fact disagree; both values are kept for the audit.
 
-    ``anomaly`` names the disagreement (``time_in_force_mismatch``, ``post_only_mismatch``,
-    ``price_mismatch``, ``quantity_mismatch``, ``fee_conflict``, ``venue_order_id_changed``);
+    ``anomaly`` names the disagreement (``FIELD_mismatch`` for a field of the request a report
+    states otherwise: ``price_mismatch``, ``tags_mismatch`` …; ``fee_conflict``,
+    ``venue_order_id_changed``);
     ``recorded`` is what the ledger holds, ``reported`` what this report said. For a fee
     conflict the ledger books the larger fee (by size), so the result does not depend on which
     copy arrived first.

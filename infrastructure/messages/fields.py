@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import GetCoreSchemaHandler, ValidationInfo
 from pydantic_core import CoreSchema
@@ -257,11 +258,23 @@ def _choices(name: str) -> type[StrEnum]:
 
 
 def request_type(name: str) -> Any:
-    """The message type of the request's field ``name``: the rule its ``Says`` marker names, and
-    its words (``About``)."""
+    """The message type of the request's field ``name``: its type in ``OrderSpec`` (without
+    None and the domain's own annotations), the rule its ``Says`` marker names, and its words
+    (``About``)."""
     says = SAID[name]
     rule = _enum(_choices(name)) if says.check is Check.CHOICE else _CHECKS[says.check][0]
-    return Annotated[Any, rule, _about(name)]
+    return Annotated[_plain(OrderSpec.model_fields[name].annotation), rule, _about(name)]
+
+
+def _plain(annotation: Any) -> Any:
+    """``annotation`` without None and without annotations (``DecimalStr | None``: Decimal)."""
+    while True:
+        if get_origin(annotation) in (Union, UnionType):
+            annotation = next(arg for arg in get_args(annotation) if arg is not type(None))
+        elif get_origin(annotation) is Annotated:
+            annotation = get_args(annotation)[0]
+        else:
+            return annotation
 
 
 ClientOrderId = Annotated[values.ClientOrderId, IDENT_RULE, _about("client_order_id")]
