@@ -94,21 +94,22 @@ print(json.dumps(out))
 """
 
 
-def _copy_with_the_field(to: Path) -> Path:
+def _copy_with_the_field(to: Path, edits: tuple[tuple[str, str, str], ...] = EDITS) -> Path:
     """The package copied under ``to`` (its folders where the installed package has them), with
-    the three hand edits made."""
+    the hand edits made (``EDITS``: the three)."""
     package = to / "orderledger"
     shutil.copytree(ROOT / "orderledger", package)
     for folder in ("domain", "projections", "infrastructure"):
         shutil.copytree(ROOT / folder, package / folder, ignore=shutil.ignore_patterns("__pycache__"))
     edited: set[str] = set()
-    for path, after, line in EDITS:
+    for path, after, line in edits:
         source = package / path
         text = source.read_text(encoding="utf-8")
         assert text.count(after) == 1, after
         source.write_text(text.replace(after, after + line), encoding="utf-8")
         edited.add(path)
-    assert len(EDITS) == 3 and len(edited) == 2  # three hand edits, in two source files
+    if edits is EDITS:
+        assert len(EDITS) == 3 and len(edited) == 2  # three hand edits, in two source files
     return to
 
 
@@ -164,3 +165,16 @@ def test_an_optional_field_added_in_one_declaration_reaches_every_output(tmp_pat
     table = _run(copy, "-m", "orderledger", "--db", url, "orders", cwd=tmp_path)
     assert table.returncode == 0, table.stderr
     assert "shown" in next(line for line in table.stdout.splitlines() if line.startswith("order "))
+
+
+def test_a_field_declared_without_its_repeat_rule_stops_the_package_loading(tmp_path: Path) -> None:
+    # Given the copy with the request's field declared without its Repeat marker
+    path, after, line = EDITS[0]
+    unruled = ((path, after, line.replace(", Repeat.MAY_ADD", "")),)
+    copy = _copy_with_the_field(tmp_path / "copy", unruled)
+    # Then the package does not load, and says which field lacks its markers
+    loaded = _run(copy, "-c", "import orderledger.domain.events", cwd=tmp_path)
+    assert loaded.returncode == 1
+    assert loaded.stderr.splitlines()[-1] == (
+        "TypeError: OrderSpec fields without one Says and one Repeat: ['display_quantity']"
+    )
