@@ -17,6 +17,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orderledger.domain.order_fields import Check, Repeat, Says, field_markers, unmarked
 from orderledger.domain.values import (
     ClientOrderId,
     DecimalStr,
@@ -77,41 +78,161 @@ class OrderEvent(BaseModel):
         return cls.__name__
 
 
-class OrderSpec(BaseModel):
-    """The content of an order request; two requests with one client order ID must match.
+_STATED = (
+    " (required on a `request`); on any other order message, optional: what the venue's report"
+    " states of the order, and a report stating another account, instrument or side than the"
+    " order's is refused"
+)
+_LABELS = 'extra venue identities, e.g. `{"client_index":"5521"}` for a venue that wants a numeric client ID'
 
-    The one declaration of a request's fields: ``OrderRequested`` stores each of them after its
-    header, and the ingest ``RequestMessage`` takes its fields' names, order and defaults from
-    here (its rules are its own). A new field of a request is declared here, and given its rule
-    there."""
+
+class OrderSpec(BaseModel):
+    """The content of an order request: the one declaration of a request's fields.
+
+    Each field carries its markers (``domain.order_fields``): what its message says of it
+    (``Says``: its rule and meaning) and what a repeat of the request may do with it
+    (``Repeat``). ``OrderRequested`` stores each field after its header, in this order; the
+    ingest ``RequestMessage`` takes its fields' names, order, defaults, rules and words from here;
+    ``Order.request_again`` compares a repeat by the ``Repeat`` markers, and ``OrderDetailsAdded``
+    carries the fields a repeat may add or change. A field added later is stored only when given
+    (``WHEN_GIVEN``), so events without it keep their bytes."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
-    IDENTITY: ClassVar[tuple[str, ...]] = ("account", "venue", "instrument", "side", "order_type")
-    """What makes two requests different orders: never reconciled, always ID reuse."""
+    IDENTITY: ClassVar[tuple[str, ...]]
+    """What makes two requests different orders: never reconciled, always ID reuse (the fields
+    marked ``Repeat.IDENTITY``)."""
 
-    client_order_id: ClientOrderId
-    account: str
-    venue: str
-    instrument: str
-    side: Side
-    order_type: OrderType
-    quantity: DecimalStr
-    price: DecimalStr | None = None
-    time_in_force: str | None = None
-    quote_currency: str | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
-    parent_id: str | None = None
-    aliases: dict[str, str] = Field(default_factory=dict)
-    venue_order_id: VenueOrderId | None = None
-    external: bool = False
+    client_order_id: Annotated[
+        ClientOrderId,
+        Says(Check.IDENTIFIER, "our ID of the order: the key it keeps for life"),
+        Repeat.NAMES,
+    ]
+    account: Annotated[str, Says(Check.IDENTIFIER, f"the order's trading account{_STATED}"), Repeat.IDENTITY]
+    venue: Annotated[
+        str,
+        Says(
+            Check.IDENTIFIER,
+            "the trading venue; on a `request`, the order's venue; elsewhere, the namespace for"
+            " `venue_order_id` and `aliases` when there is no `client_order_id`",
+        ),
+        Repeat.IDENTITY,
+    ]
+    instrument: Annotated[
+        str,
+        Says(Check.IDENTIFIER, f"what the order trades, e.g. `BTC-USDT`, `ETH/USDT:USDT`{_STATED}"),
+        Repeat.IDENTITY,
+    ]
+    side: Annotated[Side, Says(Check.CHOICE, f"direction{_STATED}"), Repeat.IDENTITY]
+    order_type: Annotated[OrderType, Says(Check.CHOICE, "how the order is priced"), Repeat.IDENTITY]
+    quantity: Annotated[
+        DecimalStr,
+        Says(
+            Check.FIGURE,
+            "`request`: order quantity. `fill`: quantity of this execution. `amend_requested`/`amended`:"
+            " the new **total** quantity, fills included. `fill_corrected`: the trade's corrected quantity",
+        ),
+        Repeat.MUST_MATCH,
+    ]
+    price: Annotated[
+        DecimalStr | None,
+        Says(
+            Check.FIGURE,
+            "`request`: limit price (required for `limit`, optional for `market`). `fill`: execution"
+            " price. `amend_*`: new limit price. `fill_corrected`: corrected price",
+        ),
+        Repeat.MUST_MATCH,
+    ] = None
+    time_in_force: Annotated[
+        str | None,
+        Says(Check.IDENTIFIER, "kept as given (`GTC`, `IOC`, …); the ledger does not interpret it"),
+        Repeat.MAY_ADD,
+    ] = None
+    quote_currency: Annotated[
+        str | None,
+        Says(
+            Check.IDENTIFIER,
+            "the currency prices and P&L are in. If absent, taken from the instrument: the part after"
+            " `-` or `/` (`BTC-USDT` → `USDT`, `ETH/USDT:USDT` → `USDT`); an instrument without a"
+            " separator has none",
+        ),
+        Repeat.MUST_MATCH,
+    ] = None
+    tags: Annotated[
+        dict[str, str],
+        Says(
+            Check.LABELS,
+            'free labels (`{"strategy":"mm"}`); copied onto every fill and P&L entry, groupable with'
+            " `pnl --by tag:NAME`",
+        ),
+        Repeat.MAY_ADD,
+    ] = Field(default_factory=dict)
+    parent_id: Annotated[
+        str | None,
+        Says(
+            Check.IDENTIFIER,
+            "the parent of a child order: an algo's slice, or the proposal (signal, intent) the order"
+            " was placed for; copied onto fills. Set by the caller, or by an adapter from the venue's"
+            " own field (Tradier: the multi-leg parent). Set once: a later report can add it to an"
+            " order that had none, never change it. Queried with `orders --parent P`, `trades --parent"
+            " P` and `pnl --by parent` ([semantics](semantics.md#proposal--order--trade-by-parent))",
+        ),
+        Repeat.MAY_ADD,
+    ] = None
+    aliases: Annotated[dict[str, str], Says(Check.LABELS, _LABELS), Repeat.NAMES] = Field(
+        default_factory=dict
+    )
+    venue_order_id: Annotated[
+        VenueOrderId | None,
+        Says(
+            Check.IDENTIFIER,
+            "the venue's ID of the order; see [venue order IDs](#venue-order-ids-on-messages)",
+        ),
+        Repeat.NAMES,
+    ] = None
+    external: Annotated[
+        bool,
+        Says(
+            Check.FLAG,
+            "the order was created outside this system (placed in a venue's UI, a liquidation,"
+            " reconciliation). With `true`, `client_order_id` may be left out when `venue_order_id` is"
+            " given: see [orders without a client order ID](#orders-without-a-client-order-id)",
+        ),
+        Repeat.CLEARS,
+    ] = False
     """True when reconciliation found the order at the venue rather than we placing it."""
-    decision_price: Annotated[DecimalStr | None, WHEN_GIVEN] = None
+    decision_price: Annotated[
+        DecimalStr | None,
+        WHEN_GIVEN,
+        Says(
+            Check.FIGURE,
+            "the price when the order was decided (a strategy's reference, e.g. the mid it acted on),"
+            " kept on the order as first requested: what its execution is measured against",
+        ),
+        Repeat.MUST_MATCH,
+    ] = None
     """The price when the order was decided (the strategy's reference): what its execution is
     measured against."""
-    post_only: Annotated[bool | None, WHEN_GIVEN] = None
+    post_only: Annotated[
+        bool | None,
+        WHEN_GIVEN,
+        Says(
+            Check.FLAG,
+            "the order may only add liquidity (post-only, maker-only: the venue cancels or reprices it"
+            " rather than let it take); kept on the order as first requested. Left out: the request"
+            " did not say (the order shows `null`)",
+        ),
+        Repeat.MAY_ADD,
+    ] = None
     """The order may only add liquidity (a maker order: the venue cancels or reprices it rather
     than let it take); None: the request did not say."""
+
+
+if unmarked(OrderSpec, Says, Repeat):  # a field no repeat would compare: refused, not ignored
+    raise TypeError(f"OrderSpec fields without one Says and one Repeat: {unmarked(OrderSpec, Says, Repeat)}")
+OrderSpec.IDENTITY = tuple(
+    name for name, repeat in field_markers(OrderSpec, Repeat).items() if repeat is Repeat.IDENTITY
+)
 
 
 class OrderRequested(OrderSpec, OrderEvent):
@@ -289,11 +410,13 @@ class FillDetailsAdded(OrderEvent):
 class OrderDetailsAdded(OrderEvent):
     """A later report of the order stated details its request left out (nothing is replaced).
 
+    It carries each field of the request that a repeat may add or change (``OrderSpec``'s
+    ``Repeat.MAY_ADD`` and ``MAY_CHANGE`` fields, assigned by one loop), and these:
+
     ``aliases``: identities the order did not have yet, such as the client order ID of a request
     recorded after the venue had reported the order (alias ``client_order_id``).
     ``created_at``: an earlier venue time of the order's creation than the one recorded (our
     request, reaching the ledger after the venue's report of the order).
-    ``post_only``: what a report says of an order whose request did not say.
     ``external``: False when our own request of an order the ledger first knew from the venue
     (an external order) arrives: the order is ours, as it is when the request comes first."""
 
@@ -309,8 +432,9 @@ class OrderDetailsAdded(OrderEvent):
 class AnomalyRecorded(OrderEvent):
     """Two reports of one fact disagree; both values are kept for the audit.
 
-    ``anomaly`` names the disagreement (``time_in_force_mismatch``, ``post_only_mismatch``,
-    ``price_mismatch``, ``quantity_mismatch``, ``fee_conflict``, ``venue_order_id_changed``);
+    ``anomaly`` names the disagreement (``FIELD_mismatch`` for a field of the request a report
+    states otherwise: ``price_mismatch``, ``tags_mismatch`` …; ``fee_conflict``,
+    ``venue_order_id_changed``);
     ``recorded`` is what the ledger holds, ``reported`` what this report said. For a fee
     conflict the ledger books the larger fee (by size), so the result does not depend on which
     copy arrived first.

@@ -50,8 +50,10 @@ from orderledger.domain.events import (
 )
 from orderledger.domain.fills import Fill
 from orderledger.domain.lifecycle import Rule
+from orderledger.domain.order_fields import CHANGES, Repeat, field_markers
 from orderledger.domain.order_fills import FillRules
 from orderledger.domain.order_state import (
+    FROM_REQUEST,
     applies,
     folded,
     raise_fingerprint,
@@ -92,6 +94,18 @@ FACTS = ("account", "instrument", "side")
 """What an order is, as any report of it may state: a report stating another value is not a
 report of this order as it is (:meth:`Order.check_stated`), whatever else it says."""
 stated_facts = attrgetter(*FACTS)
+REPEATS: dict[str, Repeat] = field_markers(OrderSpec, Repeat)
+"""What a repeat of the request may do with each of its fields (``OrderSpec``'s markers)."""
+_COMPARED = tuple(
+    (name, repeat, sorted((a for a, f in FROM_REQUEST.items() if f == name), key=lambda a: a == name))
+    for name, repeat in REPEATS.items()
+    if repeat in (Repeat.MUST_MATCH, *CHANGES)
+)
+"""The fields a repeat is compared by, each with its rule and the order's values that hold it (the
+one it holds now last: ``requested_quantity``, then ``quantity``)."""
+_ADDED = tuple(name for name, repeat in REPEATS.items() if repeat in CHANGES)
+"""The fields a repeat may add to the order or change (each an ``OrderDetailsAdded`` field)."""
+_CLEARED = tuple(name for name, repeat in REPEATS.items() if repeat is Repeat.CLEARS)
 
 
 class Order(FillRules):
@@ -126,49 +140,32 @@ class Order(FillRules):
     ) -> Decision:
         """A request for an ID that exists: the same order stated again, completed, or an error.
 
-        The order's identity (account, venue, instrument, side, order type) must match, or the
-        ID is being reused. Quantity, price, time in force and post-only must match too when the
-        repeat comes from the party that made the request (``stamp.source``); from anyone else (a
-        venue report of the order) a different value is recorded as an anomaly with both values,
-        never a refusal, and the order keeps its own. Details the request left out (time in
-        force, post-only, parent, new tags) are added. Quantity and price may equal the request as first
-        made or as amended since. ``reported``: the request names the order by another of its
-        names (one of its aliases): a venue's report of the order, whatever its source.
+        Each field is compared as its ``Repeat`` marker says (``OrderSpec``): the order's
+        identity (account, venue, instrument, side, order type) must match, or the ID is being
+        reused. A field stated again with another value than the order's (quantity and price: as
+        first requested or as amended since) is refused when the repeat comes from the party
+        that made the request (``stamp.source``); from anyone else (a venue report of the order)
+        it is recorded as an anomaly with both values, never a refusal, and the order keeps its
+        own. What the order lacks of a field that may be added (time in force, post-only, parent,
+        new tags), and a field that may change, are recorded (``OrderDetailsAdded``). Left out
+        (None, no tags), a field is not compared. ``reported``: the request names the order by
+        another of its names (one of its aliases): a venue's report of the order, whatever its
+        source.
         """
         check_request(spec)
         same_party = not reported and (stamp is None or stamp.source == self.request_source)
         if not same_party:
             self.check_stated(*stated_facts(spec))  # a venue's report of the order
         differences = [name for name in OrderSpec.IDENTITY if getattr(spec, name) != getattr(self, name)]
-        stated: dict[str, tuple[Any, ...]] = {
-            "quantity": (self.requested_quantity, self.quantity),
-            "time_in_force": (self.time_in_force,),
-            "post_only": (self.post_only,),
-        }
-        if self.order_type is OrderType.LIMIT:  # a market order's reported price is its average
-            stated["price"] = (self.requested_price, self.price)
-        mismatches = [
-            (name, ours[-1], getattr(spec, name))
-            for name, ours in stated.items()
-            if getattr(spec, name) is not None and ours[-1] is not None and getattr(spec, name) not in ours
-        ]
+        added, mismatches = self._compared(spec)
         if differences or (mismatches and same_party):
             values = {name: (str(getattr(self, name)), str(getattr(spec, name))) for name in differences}
             raise ClientOrderIdReuseError(
                 self.client_order_id, differences + [m[0] for m in mismatches], values
             )
-        added: dict[str, Any] = {}
-        if self.time_in_force is None and spec.time_in_force is not None:
-            added["time_in_force"] = spec.time_in_force
-        if self.parent_id is None and spec.parent_id is not None:
-            added["parent_id"] = spec.parent_id
-        if self.post_only is None and spec.post_only is not None:
-            added["post_only"] = spec.post_only
-        if self.external and not spec.external:
-            added["external"] = False  # our own request of an order the venue reported first
-        new_tags = {k: v for k, v in spec.tags.items() if k not in self.tags}
-        if new_tags:
-            added["tags"] = new_tags
+        for name in _CLEARED:
+            if getattr(self, name) and not getattr(spec, name):
+                added[name] = False  # our own request of an order the venue reported first
         if stamp is not None and stamp.ts_event < self.created_at:
             added["created_at"] = stamp.ts_event  # created earlier than the first report said
         if stamp is None or (not added and not mismatches):
@@ -181,6 +178,39 @@ class Order(FillRules):
         if not events:
             return duplicate("the order was already requested; its differences are already recorded")
         return Decision(Outcome.APPLIED, tuple(events))
+
+    def _compared(self, spec: OrderSpec) -> tuple[dict[str, Any], list[tuple[str, Any, Any]]]:
+        """What a repeat ``spec`` adds to the order or changes (by field), and where it states
+        another value than the order's (field, the order's, the repeat's): each compared field
+        (``_COMPARED``) as its ``Repeat`` says."""
+        added: dict[str, Any] = {}
+        mismatches: list[tuple[str, Any, Any]] = []
+        for name, repeat, held in _COMPARED:
+            theirs = getattr(spec, name)
+            if theirs is None or theirs == {}:
+                continue  # left out: not stated
+            if name == "price" and self.order_type is not OrderType.LIMIT:
+                continue  # a market order's reported price is its average
+            ours = [getattr(self, attribute) for attribute in held]
+            current = ours[-1]
+            if isinstance(theirs, dict):  # a mapping: compared, added and changed by name
+                new = {k: v for k, v in theirs.items() if k not in current}
+                other = {k: v for k, v in theirs.items() if k in current and current[k] != v}
+                if other and repeat is not Repeat.MAY_CHANGE:
+                    mismatches.append((name, {k: current[k] for k in other}, other))
+                    other = {}
+                if new and repeat is Repeat.MUST_MATCH:
+                    mismatches.append((name, None, new))
+                    new = {}
+                if new or other:
+                    added[name] = {**new, **other}
+            elif theirs in ours:
+                continue
+            elif repeat is Repeat.MAY_CHANGE or (current is None and repeat is Repeat.MAY_ADD):
+                added[name] = theirs
+            else:
+                mismatches.append((name, current, theirs))
+        return added, mismatches
 
     def check_stated(self, account: str | None, instrument: str | None, side: Side | None) -> None:
         """Refuse a report that states another account, instrument or side than the order's
@@ -200,16 +230,15 @@ class Order(FillRules):
 
     @applies(OrderDetailsAdded)
     def _on_details_added(self, event: OrderDetailsAdded) -> None:
-        if event.time_in_force is not None:
-            self.time_in_force = event.time_in_force
-        if event.parent_id is not None:
-            self.parent_id = event.parent_id
-        self.tags.update(event.tags)
+        for name in _ADDED:  # what a repeat of the request may add or change (``Repeat``)
+            value = getattr(event, name)
+            if isinstance(value, dict):
+                getattr(self, name).update(value)
+            elif value is not None:
+                setattr(self, name, value)
         self.aliases.update(event.aliases)
         if event.created_at is not None and event.created_at < self.created_at:
             self.created_at = event.created_at
-        if event.post_only is not None and self.post_only is None:
-            self.post_only = event.post_only
         if event.external is False:
             self.external = False
 

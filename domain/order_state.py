@@ -178,9 +178,9 @@ class ShownOrder:
     page reads from ``GET /assets/columns.json``) and the request's terms on the lake's orders
     (``columnar.state_columns``) are derived from.
 
-    A new field the order shows is one line here, plus its rule where it is set (the request's
-    rule in ``OrderSpec`` and the message's rule, for a ``REQUESTED`` field; an applier for any
-    other). The orders view gains its column with no version raised: a view table whose columns
+    A new field the order shows is one line here, plus where it is set: its declaration in
+    ``OrderSpec`` (with its message rule and repeat rule) for a ``REQUESTED`` field, an applier
+    for any other. The orders view gains its column with no version raised: a view table whose columns
     differ from the declared ones is rebuilt from the log when the ledger opens
     (``Views.create_tables``)."""
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import GetCoreSchemaHandler, ValidationInfo
 from pydantic_core import CoreSchema
@@ -22,6 +23,8 @@ from pydantic_core import core_schema as cs
 
 from orderledger.domain import values
 from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.events import OrderSpec
+from orderledger.domain.order_fields import Check, Says, field_markers
 from orderledger.domain.values import (
     IDENTIFIER_FORM,
     MAX_DIGITS,
@@ -32,7 +35,6 @@ from orderledger.domain.values import (
     SIGNED_FORM,
     UTC_TIME_FORM,
     Liquidity,
-    OrderType,
     Side,
     check_places,
     parse_decimal,
@@ -224,128 +226,69 @@ _LABELS = Rule(_labels, cs.dict_schema(_IDENT_FORM, _IDENT_FORM, max_length=MAX_
 _FLAG = Rule(_flag, cs.bool_schema(strict=True))
 _LABELS_SHAPE = f"object, name → string (at most {MAX_MAP_ENTRIES})"
 
-# The fields of order messages, each described once (a field several types carry is one type).
-ClientOrderId = Annotated[
-    values.ClientOrderId, IDENT_RULE, About(IDENT, "our ID of the order: the key it keeps for life")
-]
-Venue = Annotated[
-    str,
-    IDENT_RULE,
-    About(
-        IDENT,
-        "the trading venue; on a `request`, the order's venue; elsewhere, the namespace for"
-        " `venue_order_id` and `aliases` when there is no `client_order_id`",
-    ),
-]
-VenueOrderId = Annotated[
-    values.VenueOrderId,
-    IDENT_RULE,
-    About(IDENT, "the venue's ID of the order; see [venue order IDs](#venue-order-ids-on-messages)"),
-]
-Aliases = Annotated[
-    dict[str, str],
-    _LABELS,
-    About(
-        _LABELS_SHAPE,
-        'extra venue identities, e.g. `{"client_index":"5521"}` for a venue that wants a numeric client ID',
-    ),
-]
+# The fields of order messages, each described once (a field several types carry is one type):
+# a request's field says what it is in the domain's declaration (``OrderSpec``'s ``Says``), and
+# the other messages' types of the same field take its words from there.
+SAID: dict[str, Says] = field_markers(OrderSpec, Says)
+"""What each field of a request says of itself: its check and its meaning."""
+_CHECKS: dict[Check, tuple[Rule, str]] = {
+    Check.IDENTIFIER: (IDENT_RULE, IDENT),
+    Check.FIGURE: (FIGURE_RULE, FIGURE),
+    Check.FLAG: (_FLAG, "`true` / `false`"),
+    Check.LABELS: (_LABELS, _LABELS_SHAPE),
+}
+"""Each check's rule, and the JSON shape the docs give it."""
+
+
+def _about(name: str) -> About:
+    """How the docs describe the request's field ``name`` (and the same field of the other
+    messages): its check's shape, its own meaning."""
+    says = SAID[name]
+    if says.check is Check.CHOICE:
+        choices = _choices(name)
+        return About(" or ".join(f'`"{m.value}"`' for m in choices) + " (any case)", says.meaning)
+    return About(_CHECKS[says.check][1], says.meaning)
+
+
+def _choices(name: str) -> type[StrEnum]:
+    """The enumeration a request's field ``name`` is one of (its type in ``OrderSpec``)."""
+    annotation = OrderSpec.model_fields[name].annotation
+    assert isinstance(annotation, type) and issubclass(annotation, StrEnum), name
+    return annotation
+
+
+def request_type(name: str) -> Any:
+    """The message type of the request's field ``name``: its type in ``OrderSpec`` (without
+    None and the domain's own annotations), the rule its ``Says`` marker names, and its words
+    (``About``)."""
+    says = SAID[name]
+    rule = _enum(_choices(name)) if says.check is Check.CHOICE else _CHECKS[says.check][0]
+    return Annotated[_plain(OrderSpec.model_fields[name].annotation), rule, _about(name)]
+
+
+def _plain(annotation: Any) -> Any:
+    """``annotation`` without None and without annotations (``DecimalStr | None``: Decimal)."""
+    while True:
+        if get_origin(annotation) in (Union, UnionType):
+            annotation = next(arg for arg in get_args(annotation) if arg is not type(None))
+        elif get_origin(annotation) is Annotated:
+            annotation = get_args(annotation)[0]
+        else:
+            return annotation
+
+
+ClientOrderId = Annotated[values.ClientOrderId, IDENT_RULE, _about("client_order_id")]
+Venue = Annotated[str, IDENT_RULE, _about("venue")]
+VenueOrderId = Annotated[values.VenueOrderId, IDENT_RULE, _about("venue_order_id")]
+Aliases = Annotated[dict[str, str], _LABELS, _about("aliases")]
 Account = Annotated[str, IDENT_RULE, About(IDENT, "the trading account")]
 Instrument = Annotated[str, IDENT_RULE, About(IDENT, "what is traded, e.g. `BTC-USDT`, `ETH/USDT:USDT`")]
-_STATED = (
-    " (required on a `request`); on any other order message, optional: what the venue's report"
-    " states of the order, and a report stating another account, instrument or side than the"
-    " order's is refused"
-)
-OrderAccount = Annotated[str, IDENT_RULE, About(IDENT, f"the order's trading account{_STATED}")]
-OrderInstrument = Annotated[
-    str, IDENT_RULE, About(IDENT, f"what the order trades, e.g. `BTC-USDT`, `ETH/USDT:USDT`{_STATED}")
-]
-SideField = Annotated[Side, _enum(Side), About('`"buy"` or `"sell"` (any case)', f"direction{_STATED}")]
-OrderTypeField = Annotated[
-    OrderType, _enum(OrderType), About('`"limit"` or `"market"` (any case)', "how the order is priced")
-]
-Quantity = Annotated[
-    Decimal,
-    FIGURE_RULE,
-    About(
-        FIGURE,
-        "`request`: order quantity. `fill`: quantity of this execution. `amend_requested`/`amended`:"
-        " the new **total** quantity, fills included. `fill_corrected`: the trade's corrected quantity",
-    ),
-]
-Price = Annotated[
-    Decimal,
-    FIGURE_RULE,
-    About(
-        FIGURE,
-        "`request`: limit price (required for `limit`, optional for `market`). `fill`: execution"
-        " price. `amend_*`: new limit price. `fill_corrected`: corrected price",
-    ),
-]
-DecisionPrice = Annotated[
-    Decimal,
-    FIGURE_RULE,
-    About(
-        FIGURE,
-        "the price when the order was decided (a strategy's reference, e.g. the mid it acted on),"
-        " kept on the order as first requested: what its execution is measured against",
-    ),
-]
-TimeInForce = Annotated[
-    str, IDENT_RULE, About(IDENT, "kept as given (`GTC`, `IOC`, …); the ledger does not interpret it")
-]
-QuoteCurrency = Annotated[
-    str,
-    IDENT_RULE,
-    About(
-        IDENT,
-        "the currency prices and P&L are in. If absent, taken from the instrument: the part after"
-        " `-` or `/` (`BTC-USDT` → `USDT`, `ETH/USDT:USDT` → `USDT`); an instrument without a"
-        " separator has none",
-    ),
-]
-Tags = Annotated[
-    dict[str, str],
-    _LABELS,
-    About(
-        _LABELS_SHAPE,
-        'free labels (`{"strategy":"mm"}`); copied onto every fill and P&L entry, groupable with'
-        " `pnl --by tag:NAME`",
-    ),
-]
-ParentId = Annotated[
-    str,
-    IDENT_RULE,
-    About(
-        IDENT,
-        "the parent of a child order: an algo's slice, or the proposal (signal, intent) the order"
-        " was placed for; copied onto fills. Set by the caller, or by an adapter from the venue's"
-        " own field (Tradier: the multi-leg parent). Set once: a later report can add it to an"
-        " order that had none, never change it. Queried with `orders --parent P`, `trades --parent"
-        " P` and `pnl --by parent` ([semantics](semantics.md#proposal--order--trade-by-parent))",
-    ),
-]
-External = Annotated[
-    bool,
-    _FLAG,
-    About(
-        "`true` / `false`",
-        "the order was created outside this system (placed in a venue's UI, a liquidation,"
-        " reconciliation). With `true`, `client_order_id` may be left out when `venue_order_id` is"
-        " given: see [orders without a client order ID](#orders-without-a-client-order-id)",
-    ),
-]
-PostOnly = Annotated[
-    bool,
-    _FLAG,
-    About(
-        "`true` / `false`",
-        "the order may only add liquidity (post-only, maker-only: the venue cancels or reprices it"
-        " rather than let it take); kept on the order as first requested. Left out: the request"
-        " did not say (the order shows `null`)",
-    ),
-]
+OrderAccount = Annotated[str, IDENT_RULE, _about("account")]
+OrderInstrument = Annotated[str, IDENT_RULE, _about("instrument")]
+SideField = Annotated[Side, _enum(Side), _about("side")]
+Quantity = Annotated[Decimal, FIGURE_RULE, _about("quantity")]
+Price = Annotated[Decimal, FIGURE_RULE, _about("price")]
+Tags = Annotated[dict[str, str], _LABELS, _about("tags")]
 TradeId = Annotated[
     values.TradeId,
     IDENT_RULE,

@@ -3,7 +3,7 @@
 Each type is one pydantic model (``RequestMessage``, ``FillMessage`` …) and ``Message`` is their
 union, told apart by ``type``: parsing, validation, ``message_to_json``, the field lists and
 the field tables of docs/messages.md (``scripts/docs_tables.py``) all come from these models.
-A request's fields are declared once, by the domain (``OrderSpec``); here each gets its rule.
+A request's fields are declared once, by the domain (``OrderSpec``), each with its rule.
 
 Parsing is exact (JSON numbers become Decimal without passing through float) and strict:
 unknown types, unknown fields, duplicate keys, NaN and naive times are refused with a
@@ -64,8 +64,6 @@ from orderledger.infrastructure.messages.fields import (
     Aliases,
     CanceledAt,
     ClientOrderId,
-    DecisionPrice,
-    External,
     Fee,
     FeeCurrency,
     Inferred,
@@ -73,25 +71,21 @@ from orderledger.infrastructure.messages.fields import (
     LiquidityField,
     OrderAccount,
     OrderInstrument,
-    OrderTypeField,
     Override,
-    ParentId,
-    PostOnly,
     Price,
     Quantity,
-    QuoteCurrency,
     Reason,
     Rule,
     SideField,
     Source,
     Tags,
-    TimeInForce,
     Timestamp,
     TradeId,
     Venue,
     VenueOrderId,
     VenueRealizedPnl,
     one_of,
+    request_type,
     scale,
 )
 
@@ -155,8 +149,8 @@ class _OrderMessage(_Message):
         type: str
 
 
-# A request's fields are the domain's request (OrderSpec): their names, order and defaults come
-# from there, and each one's rule from _REQUEST_RULES. _Request holds the rest of the message.
+# A request's fields are the domain's request (OrderSpec): their names, order, defaults, rules and
+# words come from there (``fields.request_type``). _Request holds the rest of the message.
 
 
 class _Request(_Message):
@@ -190,27 +184,6 @@ class _Request(_Message):
         def __getattr__(self, name: str) -> Any: ...
 
 
-_REQUEST_RULES: dict[str, Any] = {
-    "client_order_id": ClientOrderId,
-    "venue": Venue,
-    "venue_order_id": VenueOrderId,
-    "aliases": Aliases,
-    "account": OrderAccount,
-    "instrument": OrderInstrument,
-    "side": SideField,
-    "order_type": OrderTypeField,
-    "quantity": Quantity,
-    "price": Price,
-    "time_in_force": TimeInForce,
-    "quote_currency": QuoteCurrency,
-    "tags": Tags,
-    "parent_id": ParentId,
-    "external": External,
-    "decision_price": DecisionPrice,
-    "post_only": PostOnly,
-}
-"""The rule of each field of a request; its name, place and default are the domain's OrderSpec's."""
-
 _ORDER_KEYS = {
     name: _OrderMessage.model_fields[name]
     for name in ("client_order_id", "venue", "venue_order_id", "aliases")
@@ -220,10 +193,10 @@ request without a client order ID may have one derived (``_Request._complete``).
 
 
 def _request_field(name: str) -> tuple[Any, Any]:
-    """The message field for one field of a request: its rule, required or defaulted as the
-    domain's request has it (the order keys as every order message has them)."""
+    """The message field for one field of a request: its rule (``OrderSpec``'s ``Says``), required
+    or defaulted as the domain's request has it (the order keys as every order message has them)."""
     info = _ORDER_KEYS[name] if name in _ORDER_KEYS else OrderSpec.model_fields[name]
-    rule = _REQUEST_RULES[name]
+    rule = request_type(name)
     if info.default_factory is not None:
         return rule, Field(default_factory=info.default_factory)
     if info.is_required():

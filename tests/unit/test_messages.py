@@ -27,6 +27,7 @@ from orderledger.infrastructure.ingest.batch import _HANDLERS
 from orderledger.infrastructure.ingest.order_facts import ORDER_FACTS, request_spec
 from orderledger.infrastructure.messages import docs as message_docs
 from orderledger.infrastructure.messages import models as messages
+from orderledger.infrastructure.messages.fields import SAID
 from orderledger.infrastructure.messages.models import (
     FIELDS,
     KINDS,
@@ -76,7 +77,7 @@ def test_a_request_states_the_same_fields_in_message_spec_event_and_docs() -> No
     spec = set(OrderSpec.model_fields)
     event = set(OrderRequested.model_fields) - EVENT_HEADER
     # Then each names the same fields, each has a rule, and the docs table lists every one of them
-    assert message == spec == set(SPEC_FIELDS) == set(messages._REQUEST_RULES), message ^ spec
+    assert message == spec == set(SPEC_FIELDS) == set(SAID), message ^ spec
     assert event == spec, (event ^ spec, "OrderRequested must store every field the request states")
     assert message <= documented_fields("message-fields")
 

@@ -1,0 +1,178 @@
+"""A repeated request is compared field by field as each field's ``Repeat`` marker says
+(``OrderSpec``, ``domain.order_fields``), and one that differs in any field is never a silent
+duplicate: it adds what the order lacks, or it is a conflict (refused from the party that made
+the request, an anomaly holding both values from anyone else).
+
+And the declaration itself: every field of a request carries its markers, a field without a
+repeat rule is found, and each field a repeat may add is one ``OrderDetailsAdded`` carries.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any
+
+import pytest
+
+from orderledger.domain.errors import ClientOrderIdReuseError, ContradictionError
+from orderledger.domain.events import (
+    WHEN_GIVEN,
+    AnomalyRecorded,
+    OrderDetailsAdded,
+    OrderSpec,
+    stored_when_given,
+)
+from orderledger.domain.order import REPEATS
+from orderledger.domain.order_fields import CHANGES, Check, Repeat, Says, field_markers, unmarked
+from orderledger.domain.order_state import FROM_REQUEST
+from orderledger.domain.outcomes import Outcome
+from orderledger.domain.values import OrderType, Side
+from tests.support.builders import CLIENT_ORDER_ID, accepted, given, only_event, refused, spec, stamp
+
+OTHER_PARTY = "venue-report"
+"""A source other than the request's (``stamp``'s default ``test``): a venue's report."""
+
+
+# ---------------------------------------------------------------------- the declaration
+
+
+def test_every_field_of_a_request_carries_its_message_rule_and_its_repeat_rule() -> None:
+    assert unmarked(OrderSpec, Says, Repeat) == []
+    assert set(REPEATS) == set(field_markers(OrderSpec, Says)) == set(OrderSpec.model_fields)
+
+
+def test_a_field_without_a_repeat_rule_is_found() -> None:
+    # Given a copy of the declaration with one more field, its message rule said, its repeat rule not
+    class Unruled(OrderSpec):
+        display_quantity: Annotated[Decimal | None, WHEN_GIVEN, Says(Check.FIGURE, "shown size")] = None
+
+    # Then the field is named as lacking a marker, as is one marked twice
+    assert unmarked(Unruled, Says, Repeat) == ["display_quantity"]
+
+    class Twice(OrderSpec):
+        display_quantity: Annotated[
+            Decimal | None, Says(Check.FIGURE, "shown size"), Repeat.MAY_ADD, Repeat.MUST_MATCH
+        ] = None
+
+    assert unmarked(Twice, Says, Repeat) == ["display_quantity"]
+
+
+def test_what_a_repeat_may_add_or_change_is_carried_by_the_details_added_fact() -> None:
+    added = [name for name, repeat in REPEATS.items() if repeat in CHANGES]
+    assert added == ["time_in_force", "tags", "parent_id", "post_only"]
+    carried = OrderDetailsAdded.model_fields
+    for name in added:
+        assert name in carried, f"OrderDetailsAdded must carry {name}, which a repeat may add"
+        assert carried[name].annotation == OrderSpec.model_fields[name].annotation
+    # A field added to the fact after the first ones is stored only when given (same bytes)
+    first = ["time_in_force", "parent_id", "tags", "aliases"]
+    later = [name for name in added if name not in first]
+    assert set(later) <= set(stored_when_given(OrderDetailsAdded))
+
+
+def test_every_field_of_a_request_but_the_venue_order_id_is_taken_by_the_order() -> None:
+    # The venue order ID is one of the order's names: it is kept in its venue_order_ids
+    assert set(FROM_REQUEST.values()) == set(OrderSpec.model_fields) - {"venue_order_id"}
+    assert REPEATS["venue_order_id"] is Repeat.NAMES
+
+
+# ---------------------------------------------------------------------- the repeats
+
+
+@pytest.mark.parametrize(
+    ("first", "again", "field"),
+    [
+        ({"quote_currency": "USDT"}, {"quote_currency": "USD"}, "quote_currency"),
+        ({"instrument": "BTC-USDT"}, {"instrument": "BTC-USDT", "quote_currency": "USD"}, "quote_currency"),
+        ({"parent_id": "P-1"}, {"parent_id": "P-2"}, "parent_id"),
+        ({"tags": {"strategy": "mm"}}, {"tags": {"strategy": "arb"}}, "tags"),
+        ({"decision_price": Decimal(99)}, {"decision_price": Decimal(98)}, "decision_price"),
+        ({}, {"decision_price": Decimal(98)}, "decision_price"),
+        ({"time_in_force": "GTC"}, {"time_in_force": "IOC"}, "time_in_force"),
+        ({"post_only": True}, {"post_only": False}, "post_only"),
+    ],
+)
+def test_a_repeat_of_ours_that_states_another_value_is_refused(
+    first: dict[str, Any], again: dict[str, Any], field: str
+) -> None:
+    # Given an order requested with ``first`` (BTC-USDT's quote currency, unsaid, is USDT)
+    order = given(accepted(), **first)
+    # When the same party requests it again with another value: refused, naming the field, nothing
+    # recorded or changed
+    error = refused(
+        order, ClientOrderIdReuseError, lambda o: o.request_again(spec(**{**first, **again}), stamp(5))
+    )
+    assert isinstance(error, ClientOrderIdReuseError)
+    assert error.differences == [field]
+    assert f"client order ID {CLIENT_ORDER_ID!r} is already used by an order with different {field}" in str(
+        error.message
+    )
+    assert "\n" not in error.message
+
+
+def test_a_venue_report_stating_another_quote_currency_parent_or_tag_is_an_anomaly() -> None:
+    order = given(accepted(), quote_currency="USDT", parent_id="P-1", tags={"strategy": "mm"})
+    again = spec(quote_currency="USD", parent_id="P-2", tags={"strategy": "arb"})
+
+    decided = order.request_again(again, stamp(5, OTHER_PARTY))
+
+    assert decided.kind is Outcome.APPLIED
+    anomalies = [
+        (e.anomaly, e.recorded, e.reported) for e in decided.events if isinstance(e, AnomalyRecorded)
+    ]
+    assert anomalies == [
+        ("quote_currency_mismatch", "USDT", "USD"),
+        ("tags_mismatch", "{'strategy': 'mm'}", "{'strategy': 'arb'}"),
+        ("parent_id_mismatch", "P-1", "P-2"),
+    ]
+    # The order keeps its own values
+    assert (order.quote_currency, order.parent_id, order.tags) == ("USDT", "P-1", {"strategy": "mm"})
+
+
+def test_a_repeat_adds_a_parent_and_tags_the_order_lacks() -> None:
+    order = given(accepted(), tags={"strategy": "mm"})
+
+    decided = order.request_again(spec(tags={"strategy": "mm", "desk": "eu"}, parent_id="P-1"), stamp(5))
+
+    added = only_event(decided, OrderDetailsAdded)
+    assert (added.parent_id, added.tags) == ("P-1", {"desk": "eu"})
+    assert (order.parent_id, order.tags) == ("P-1", {"strategy": "mm", "desk": "eu"})
+
+
+COMPARED = {
+    "account": "ACC-2",
+    "venue": "SIM-2",
+    "instrument": "ETH-USD",
+    "side": Side.SELL,
+    "order_type": OrderType.MARKET,
+    "quantity": Decimal(11),
+    "price": Decimal("100.5"),
+    "time_in_force": "IOC",
+    "quote_currency": "EUR",
+    "tags": {"strategy": "arb"},
+    "parent_id": "P-2",
+    "decision_price": Decimal(98),
+    "post_only": False,
+}
+"""For each field a repeat is compared by, a value other than the order's below."""
+
+
+@pytest.mark.parametrize("source", ["test", OTHER_PARTY])
+@pytest.mark.parametrize("field", sorted(COMPARED))
+def test_a_repeat_that_differs_in_any_field_is_never_a_silent_duplicate(field: str, source: str) -> None:
+    # Every compared field has its case here (the names, and the flag our request clears, aside)
+    assert set(COMPARED) == {n for n, r in REPEATS.items() if r not in (Repeat.NAMES, Repeat.CLEARS)}
+    first: dict[str, Any] = {"time_in_force": "GTC", "tags": {"strategy": "mm"}, "parent_id": "P-1"}
+    first |= {"decision_price": Decimal(99), "post_only": True, "quote_currency": "USD"}
+    order = given(accepted(), **first)
+    again = spec(**{**first, field: COMPARED[field]})
+    try:
+        decided = order.request_again(again, stamp(5, source))
+    except ClientOrderIdReuseError as error:
+        assert field in error.differences
+        return
+    except ContradictionError as error:  # a report stating another account, instrument or side
+        assert field in error.message
+        return
+    assert decided.kind is Outcome.APPLIED, decided
+    assert any(isinstance(e, AnomalyRecorded) and e.field == field for e in decided.events)
