@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -220,16 +220,22 @@ def ingest_inbound(
     return report
 
 
-def ours(item: Inbound) -> bool:
-    """Whether an input is a request of ours, which the risk door judges: a line of the ledger's
-    own format (``record``, ``placing``, ``ingest``, ``POST /messages``, ``POST /orders``) holding
-    a ``request`` not marked ``external``. What the ledger learns from a venue (a venue's report in
-    its format, however it arrives, a collector's, reconciliation's corrections, an external order)
-    is a fact, never refused."""
-    if item.format != "ledger" or item.error is not None or len(item.messages) != 1:
-        return False
-    message = item.messages[0]
-    return type(message) is RequestMessage and not message.external
+def requests_of_ours(batch: Sequence[Inbound]) -> list[Inbound]:
+    """The inputs of ``batch`` that are requests of ours, which the risk door judges: lines of the
+    ledger's own format (``record``, ``placing``, ``ingest``, ``POST /messages``, ``POST /orders``)
+    each holding a ``request`` not marked ``external``. What the ledger learns from a venue (a
+    venue's report in its format, however it arrives, a collector's, reconciliation's
+    corrections, an external order) is a fact, never refused. One pass over the batch, with no
+    call per input: every batch is looked through."""
+    return [
+        item
+        for item in batch
+        if len(item.messages) == 1
+        and type(item.messages[0]) is RequestMessage
+        and item.error is None
+        and item.format == "ledger"
+        and not item.messages[0].external
+    ]
 
 
 class _OneByOne(Exception):
@@ -243,7 +249,7 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
     limit or trading state ever recorded: with none, the batch is committed whole; with some,
     each request of ours is judged at the ledger's time in the transaction that records it, after
     everything before it is committed, so a check sees every order any writer recorded first."""
-    mine = [item for item in batch if ours(item)]
+    mine = requests_of_ours(batch)
     if not mine:
         return _committed(ledger, batch, strict=strict)
     alone = len(mine) == 1 and batch[-1] is mine[0]
@@ -270,9 +276,10 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
         )
     results: list[Result] = []
     run: list[Inbound] = []
+    judged = {id(item) for item in mine}
     for item in batch:
         run.append(item)
-        if ours(item):
+        if id(item) in judged:
             results += _commit(ledger, run)
             run = []
     if run:
