@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from itertools import chain
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -65,12 +67,13 @@ class IngestReport:
     stored: bool = True
 
     def add(self, result: Result) -> None:
-        self.counts[result.outcome] = self.counts.get(result.outcome, 0) + 1
+        outcome = result.outcome
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
         self.lines += 1
         self.events += len(result.events)
-        if result.outcome is Outcome.REJECTED:
+        if outcome is Outcome.REJECTED:
             self.rejected.append(result)
-        elif result.outcome is Outcome.DENIED:
+        elif outcome is Outcome.DENIED:
             self.denied.append(result)
 
     def refused(self) -> None:
@@ -225,8 +228,7 @@ def requests_of_ours(batch: Sequence[Inbound]) -> list[Inbound]:
     ledger's own format (``record``, ``placing``, ``ingest``, ``POST /messages``, ``POST /orders``)
     each holding a ``request`` not marked ``external``. What the ledger learns from a venue (a
     venue's report in its format, however it arrives, a collector's, reconciliation's
-    corrections, an external order) is a fact, never refused. One pass over the batch, with no
-    call per input: every batch is looked through."""
+    corrections, an external order) is a fact, never refused."""
     return [
         item
         for item in batch
@@ -238,21 +240,31 @@ def requests_of_ours(batch: Sequence[Inbound]) -> list[Inbound]:
     ]
 
 
+_MESSAGES = attrgetter("messages")
+_REQUESTS = frozenset({RequestMessage})
+
+
+def _holds_a_request(batch: Sequence[Inbound]) -> bool:
+    """Whether any input of ``batch`` holds a ``request`` (of ours or not), looked for without a
+    Python step per input: every batch is looked through, and most hold none of ours."""
+    return not _REQUESTS.isdisjoint(map(type, chain.from_iterable(map(_MESSAGES, batch))))
+
+
 class _OneByOne(Exception):
     """The door found risk facts recorded and a batch holding a request of ours that is not its
     last input alone: each such request is judged in a commit of its own."""
 
 
 def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) -> list[Result]:
-    """One batch through the risk door (docs/risk.md, "One door"): a batch holding no request of
-    ours is committed as it is. Otherwise the door looks, inside the write transaction, for any
-    limit or trading state ever recorded: with none, the batch is committed whole; with some,
-    each request of ours is judged at the ledger's time in the transaction that records it, after
-    everything before it is committed, so a check sees every order any writer recorded first."""
-    mine = requests_of_ours(batch)
-    if not mine:
+    """One batch through the risk door (docs/risk.md, "One door"): a batch holding no request is
+    committed as it is. Otherwise the door looks, inside the write transaction, for any limit or
+    trading state ever recorded: with none, the batch is committed whole (its requests of ours
+    are not even sought); with some, each request of ours is judged at the ledger's time in the
+    transaction that records it, after everything before it is committed, so a check sees every
+    order any writer recorded first."""
+    if not _holds_a_request(batch):
         return _committed(ledger, batch, strict=strict)
-    alone = len(mine) == 1 and batch[-1] is mine[0]
+    mine: list[Inbound] = []
 
     def judge() -> None:
         # Imported here: the checks load only for a ledger that holds limits or states.
@@ -260,7 +272,10 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
 
         if not risk.armed(ledger):
             return
-        if not alone:
+        mine[:] = requests_of_ours(batch)
+        if not mine:
+            return
+        if len(mine) > 1 or batch[-1] is not mine[0]:
             raise _OneByOne
         risk.at_the_door(ledger, mine[0], ledger.processor.clock())
 
