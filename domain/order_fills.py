@@ -280,6 +280,8 @@ class FillRules(OrderRules):
         """
         trade = fill.trade_id
         adds = liquidity if fill.liquidity is None else None
+        if adds is None and (fee is None or (fee, fee_currency) == (fill.fee, fill.fee_currency)):
+            return duplicate(f"trade {trade!r} is already booked")  # the everyday copy: nothing new
         events: list[OrderEvent] = []
         why: str | None = None
         new_fee, new_currency = fill.fee, fill.fee_currency

@@ -132,6 +132,10 @@ _FILL_FACTS: tuple[type[OrderEvent], ...] = (
 """What changes a trade's row: a restatement, its ``late`` flag (a fill after its order ended)."""
 
 
+_NAMING_A_TRADE = (FillCorrected, FillDetailsAdded)
+"""The facts that change a booked trade's row by its trade ID (a tuple: made once, not per event)."""
+
+
 class TradesProjection(Projection):
     """Fills become rows; a bust removes its row; a correction rewrites it; a detail added
     completes it."""
@@ -141,7 +145,7 @@ class TradesProjection(Projection):
     events: ClassVar[tuple[type[OrderEvent], ...] | None] = _FILL_FACTS
 
     def reads(self, event: OrderEvent) -> Iterable[tuple[str, Any]]:
-        if isinstance(event, FillCorrected | FillDetailsAdded):
+        if isinstance(event, _NAMING_A_TRADE):
             return ((TRADES_TABLE.name, (event.client_order_id, event.trade_id)),)
         if isinstance(event, OrderRestated):
             return tuple((TRADES_TABLE.name, (event.client_order_id, t)) for t in event.late)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import partial
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -319,7 +320,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         if committed:
             self.committed.notify()
             # The figures are read from the views, which this writer keeps current.
-            if self.project and any(type(event) in MOVES_PNL for _, event in committed):
+            if self.project and not MOVES_PNL.isdisjoint(map(type, map(itemgetter(1), committed))):
                 _responses.after_commit(self, committed)
 
     def catch_up(self) -> CatchUpStats:

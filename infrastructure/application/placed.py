@@ -24,7 +24,7 @@ class Placed:
             "client_order_id": result.client_order_id,
             "message_id": result.message_id,
             "reason": result.reason,
-            "breaches": result.breaches,
+            "breaches": list(result.breaches),
             **({} if self.order is None else {"order": self.order}),
         }
 

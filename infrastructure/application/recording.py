@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
+from itertools import chain
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -65,12 +67,13 @@ class IngestReport:
     stored: bool = True
 
     def add(self, result: Result) -> None:
-        self.counts[result.outcome] = self.counts.get(result.outcome, 0) + 1
+        outcome = result.outcome
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
         self.lines += 1
         self.events += len(result.events)
-        if result.outcome is Outcome.REJECTED:
+        if outcome is Outcome.REJECTED:
             self.rejected.append(result)
-        elif result.outcome is Outcome.DENIED:
+        elif outcome is Outcome.DENIED:
             self.denied.append(result)
 
     def refused(self) -> None:
@@ -220,16 +223,31 @@ def ingest_inbound(
     return report
 
 
-def ours(item: Inbound) -> bool:
-    """Whether an input is a request of ours, which the risk door judges: a line of the ledger's
-    own format (``record``, ``placing``, ``ingest``, ``POST /messages``, ``POST /orders``) holding
-    a ``request`` not marked ``external``. What the ledger learns from a venue (a venue's report in
-    its format, however it arrives, a collector's, reconciliation's corrections, an external order)
-    is a fact, never refused."""
-    if item.format != "ledger" or item.error is not None or len(item.messages) != 1:
-        return False
-    message = item.messages[0]
-    return type(message) is RequestMessage and not message.external
+def requests_of_ours(batch: Sequence[Inbound]) -> list[Inbound]:
+    """The inputs of ``batch`` that are requests of ours, which the risk door judges: lines of the
+    ledger's own format (``record``, ``placing``, ``ingest``, ``POST /messages``, ``POST /orders``)
+    each holding a ``request`` not marked ``external``. What the ledger learns from a venue (a
+    venue's report in its format, however it arrives, a collector's, reconciliation's
+    corrections, an external order) is a fact, never refused."""
+    return [
+        item
+        for item in batch
+        if len(item.messages) == 1
+        and type(item.messages[0]) is RequestMessage
+        and item.error is None
+        and item.format == "ledger"
+        and not item.messages[0].external
+    ]
+
+
+_MESSAGES = attrgetter("messages")
+_REQUESTS = frozenset({RequestMessage})
+
+
+def _holds_a_request(batch: Sequence[Inbound]) -> bool:
+    """Whether any input of ``batch`` holds a ``request`` (of ours or not), looked for without a
+    Python step per input: every batch is looked through, and most hold none of ours."""
+    return not _REQUESTS.isdisjoint(map(type, chain.from_iterable(map(_MESSAGES, batch))))
 
 
 class _OneByOne(Exception):
@@ -238,15 +256,15 @@ class _OneByOne(Exception):
 
 
 def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) -> list[Result]:
-    """One batch through the risk door (docs/risk.md, "One door"): a batch holding no request of
-    ours is committed as it is. Otherwise the door looks, inside the write transaction, for any
-    limit or trading state ever recorded: with none, the batch is committed whole; with some,
-    each request of ours is judged at the ledger's time in the transaction that records it, after
-    everything before it is committed, so a check sees every order any writer recorded first."""
-    mine = [item for item in batch if ours(item)]
-    if not mine:
+    """One batch through the risk door (docs/risk.md, "One door"): a batch holding no request is
+    committed as it is. Otherwise the door looks, inside the write transaction, for any limit or
+    trading state ever recorded: with none, the batch is committed whole (its requests of ours
+    are not even sought); with some, each request of ours is judged at the ledger's time in the
+    transaction that records it, after everything before it is committed, so a check sees every
+    order any writer recorded first."""
+    if not _holds_a_request(batch):
         return _committed(ledger, batch, strict=strict)
-    alone = len(mine) == 1 and batch[-1] is mine[0]
+    mine: list[Inbound] = []
 
     def judge() -> None:
         # Imported here: the checks load only for a ledger that holds limits or states.
@@ -254,7 +272,10 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
 
         if not risk.armed(ledger):
             return
-        if not alone:
+        mine[:] = requests_of_ours(batch)
+        if not mine:
+            return
+        if len(mine) > 1 or batch[-1] is not mine[0]:
             raise _OneByOne
         risk.at_the_door(ledger, mine[0], ledger.processor.clock())
 
@@ -270,9 +291,10 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
         )
     results: list[Result] = []
     run: list[Inbound] = []
+    judged = {id(item) for item in mine}
     for item in batch:
         run.append(item)
-        if ours(item):
+        if id(item) in judged:
             results += _commit(ledger, run)
             run = []
     if run:

@@ -11,16 +11,17 @@ recorded, the account's state is as strict as the response, so the breach record
 while it lasts; a person who resumes an account still past its limit sees it set again at the
 next fill or mark, as the limit is still passed.
 
-Kept cheap for the writer: a commit with no fill, cash flow or mark costs a scan of its events;
-the limits that respond are read once and again only when a limit is set or cleared, or another
-writer has committed since (``Processor.alone``); the figures are worked out only for an
-account that has such a limit.
+Kept cheap for the writer: a commit with no fill, cash flow or mark costs a look at the kinds
+of its events; the limits that respond are read once and again only when a limit is set or
+cleared, or another writer has committed since (``Processor.alone``); the events are read one by
+one, and the figures worked out, only for an account that has such a limit.
 """
 
 from __future__ import annotations
 
 import weakref
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 from orderledger.domain.events import MOVES_PNL, LimitCleared, LimitSet, MarkRecorded, OrderEvent
@@ -43,6 +44,7 @@ from orderledger.projections.risk import LIMITS_TABLE
 ORIGIN = "rule"
 """The journal's origin and the source of the states a response records."""
 _SEVERITY = {state: rank for rank, state in enumerate(TRADING_STATES)}
+_LIMIT_FACTS = frozenset({LimitSet, LimitCleared})
 
 
 class Responding:
@@ -51,11 +53,11 @@ class Responding:
     def __init__(self) -> None:
         self.accounts: frozenset[str] | None = None
 
-    def known(self, ledger: OrderLedger, committed: list[tuple[int, OrderEvent]]) -> frozenset[str]:
+    def known(self, ledger: OrderLedger, kinds: frozenset[type[OrderEvent]]) -> frozenset[str]:
         """The accounts with a responding limit set (in force or not yet), read again when this
-        commit set or cleared a limit, or another writer may have."""
+        commit (of events of ``kinds``) set or cleared a limit, or another writer may have."""
         alone = bool(getattr(ledger.processor, "alone", False))
-        if not alone or any(isinstance(e, LimitSet | LimitCleared) for _, e in committed):
+        if not alone or not _LIMIT_FACTS.isdisjoint(kinds):
             self.accounts = None
         if self.accounts is None:
             self.accounts = accounts_with_responses(ledger)
@@ -78,18 +80,20 @@ _RESPONDING: weakref.WeakKeyDictionary[Any, Responding] = weakref.WeakKeyDiction
 
 
 def after_commit(ledger: OrderLedger, committed: list[tuple[int, OrderEvent]]) -> None:
-    """The hook the writer calls after each commit (``OrderLedger._after_commit``)."""
-    accounts: set[str] = set()
-    marked = False
-    for _, event in committed:
-        if type(event) is MarkRecorded:
-            marked = True
-        elif type(event) in MOVES_PNL:
-            accounts.add(event.account)
-    if not accounts and not marked:
+    """The hook the writer calls after each commit (``OrderLedger._after_commit``). The commit's
+    events are looked through by their kinds first (no Python step per event), and one by one
+    only when an account has a responding limit."""
+    kinds = frozenset(map(type, map(itemgetter(1), committed)))
+    if MOVES_PNL.isdisjoint(kinds):
         return
-    known = _RESPONDING.setdefault(ledger, Responding()).known(ledger, committed)
-    wanted = known if marked else known & accounts
+    known = _RESPONDING.setdefault(ledger, Responding()).known(ledger, kinds)
+    if not known:
+        return
+    if MarkRecorded in kinds:
+        wanted = known
+    else:
+        moved = {e.account for _, e in committed if type(e) in MOVES_PNL}
+        wanted = known & moved
     if wanted:
         respond(ledger, wanted)
 

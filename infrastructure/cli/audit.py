@@ -30,7 +30,6 @@ from orderledger.infrastructure.application.requests import (
 )
 from orderledger.infrastructure.audit.anchors import OVERLAP
 from orderledger.infrastructure.audit.heads import RecordedHeads, merge_heads, parse_heads, read_heads
-from orderledger.infrastructure.cli import analytics
 from orderledger.infrastructure.cli.app import (
     JsonOption,
     LimitOption,
@@ -289,6 +288,10 @@ def export(
     if table == "lake":
         if not directory:
             raise InvalidInputError("export lake needs DIR, the lake's directory")
+        # Imported here: the lake's command module loads for ``export lake`` only, never for the
+        # log's and the journal's lists that live in this module.
+        from orderledger.infrastructure.cli import analytics
+
         analytics.export_lake(directory)
         return
     if directory is not None:

@@ -144,7 +144,8 @@ class Batch(Parking, Identities):
             entry.outcome, entry.reason = Outcome.REJECTED, item.error
             result.outcome, result.reason = Outcome.REJECTED, item.error
             return result
-        result.breaches = item.breaches
+        if item.breaches:
+            result.breaches = item.breaches
         if item.denied is not None:
             entry.outcome, entry.reason = Outcome.DENIED, bounded(item.denied)
             result.outcome, result.reason = entry.outcome, entry.reason

@@ -37,7 +37,9 @@ class Inbound:
     # Why the risk door refused this request: journaled as ``denied``, never decided.
     denied: str | None = None
     # The breaches the door found (each as ``CheckResult.to_json`` gives it): denied, or overridden.
-    breaches: list[dict[str, Any]] = field(default_factory=list)
+    # Not an argument: the class's empty default serves every input the door lets through, so
+    # making an input costs nothing for it.
+    breaches: Sequence[dict[str, Any]] = field(default=(), init=False)
 
 
 @dataclass
@@ -51,7 +53,8 @@ class Result:
     events: list[OrderEvent] = field(default_factory=list)
     message_id: int | None = None
     error: LedgerError | None = field(default=None, compare=False, repr=False)  # why, when rejected
-    breaches: list[dict[str, Any]] = field(default_factory=list, compare=False)  # the door's, if any
+    # The door's breaches, if any (not an argument, as ``Inbound.breaches``).
+    breaches: Sequence[dict[str, Any]] = field(default=(), init=False, compare=False)
 
 
 def inbound(

@@ -108,7 +108,7 @@ STEPS = (
         "starts",
         "imports of a read command; restart → open orders",
         "starts.py",
-        (HERE, HERE, "--rounds", "15"),
+        (HERE, HERE, "--rounds", "15", "--orders", "100000"),
         (HERE, HERE, "--rounds", "3", "--orders", "500"),
     ),
     Step(

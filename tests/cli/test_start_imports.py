@@ -73,6 +73,53 @@ chains' heads), the risk controls, exposure, daily P&L, the collectors' leases, 
 of a parallel rebuild. Each is imported by the one dispatch (``application.handlers``) when a
 request that needs it is first asked."""
 
+NEVER_READ = (
+    "fastapi",
+    "starlette",
+    "uvicorn",
+    "pyarrow",
+    "numpy",
+    "pandas",
+    "duckdb",
+    "adbc_driver_manager",
+    "ccxt",
+    "psycopg",
+    "psycopg_pool",
+    "orderledger.infrastructure.http",
+    "orderledger.infrastructure.collect",
+    "orderledger.infrastructure.adapters",
+    "orderledger.infrastructure.application.lake",
+    "orderledger.infrastructure.application.lake_pnl",
+    "orderledger.infrastructure.application.columnar",
+    "orderledger.infrastructure.cli.analytics",
+    "orderledger.infrastructure.cli.collect",
+)
+"""What no read command of a SQLite ledger imports, whatever it reads: the server and its
+framework, the columnar and analytics libraries (the lake, the analytics extra), the venues'
+client library and adapters, the collectors, and the PostgreSQL driver."""
+
+READ_COMMANDS = (
+    ["orders"],
+    ["orders", "--open", "--json"],
+    ["order", "c-1"],
+    ["history", "c-1"],
+    ["trades"],
+    ["parents"],
+    ["positions"],
+    ["lots"],
+    ["pnl"],
+    ["exposure"],
+    ["events"],
+    ["messages"],
+    ["instruments"],
+    ["head"],
+    ["limits"],
+    ["state"],
+    ["risk"],
+)
+"""Every command that only reads (each group's listing), as a person types it."""
+
+
 RUN = r"""
 import contextlib, io, json, sys
 sys.argv = ["orderledger", *sys.argv[1:]]
@@ -195,3 +242,21 @@ def test_an_ingest_into_a_ledger_that_never_read_a_snapshot_imports_no_snapshot_
         "orderledger.infrastructure.application.reconcile",
     )
     assert heavy(modules, judge) == []
+
+
+@pytest.mark.parametrize("args", READ_COMMANDS, ids=" ".join)
+def test_no_read_command_imports_the_server_the_lake_the_venues_or_postgresql(
+    database: str, args: list[str]
+) -> None:
+    """A bound on the set of modules each read command imports (not a time: what a start pays
+    for is timed by ``tests/benchmarks/starts.py``)."""
+    _, modules = loaded(database, *args)
+    assert heavy(modules, NEVER_READ) == []
+
+
+def test_the_bound_sees_a_command_that_imports_the_venues(database: str, tmp_path: Path) -> None:
+    # Ingesting a venue's format loads its adapter: the bound above would see it.
+    payload = tmp_path / "fix.log"
+    payload.write_text("")
+    _, modules = loaded(database, "ingest", "--format", "fix", "--venue", "desk1", str(payload))
+    assert "orderledger.infrastructure.adapters" in heavy(modules, NEVER_READ)
