@@ -31,6 +31,7 @@ from orderledger.infrastructure.ingest.caches import fewer_collections
 from orderledger.infrastructure.ingest.formats import check_options, typed_options
 from orderledger.infrastructure.ingest.inbound import Inbound, Result, inbound
 from orderledger.infrastructure.ingest.inputs import Refused
+from orderledger.infrastructure.ingest.pipeline import writer
 from orderledger.infrastructure.ingest.processing import Processor
 from orderledger.infrastructure.ingest.settlement import (
     context_lines,
@@ -453,7 +454,7 @@ def processor_of(ledger: LedgerParts) -> Processor:
     """``OrderLedger.processor``, made on its first use and kept on the ledger."""
     with ledger._writing:
         if "processor" not in vars(ledger):
-            made = Processor(ledger.recorder, ledger.mapper, ledger._clock)
+            made = writer(ledger.recorder, ledger.mapper, ledger._clock)
             made.inline = ledger._fold_inline
             ledger.processor = made
         return ledger.processor

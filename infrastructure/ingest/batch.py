@@ -37,7 +37,6 @@ from orderledger.domain.order import FACTS, Order, stated_facts
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.errors import StaleBatchError
-from orderledger.infrastructure.ingest.definitions import book_instrument
 from orderledger.infrastructure.ingest.fates import Again, Handled, bounded, combine, each_part, notes_text
 from orderledger.infrastructure.ingest.identities import CLIENT_ORDER_ID_ALIAS, Identities, IdentityLookup
 from orderledger.infrastructure.ingest.inbound import Inbound, Result
@@ -55,8 +54,6 @@ from orderledger.infrastructure.ingest.parking import (
     trade_named,
     waiting_reason,
 )
-from orderledger.infrastructure.ingest.position_facts import book_cash_flow, book_mark
-from orderledger.infrastructure.ingest.risk_facts import book_limit, book_state
 from orderledger.infrastructure.ingest.settlement import (
     BY_LEDGER,
     aside,
@@ -65,16 +62,10 @@ from orderledger.infrastructure.ingest.settlement import (
     read_again,
 )
 from orderledger.infrastructure.messages.models import (
-    CashFlowMessage,
     FillMessage,
-    InstrumentMessage,
-    LimitClearedMessage,
-    LimitSetMessage,
-    MarkMessage,
     Message,
     ReinstatedMessage,
     RequestMessage,
-    TradingStateMessage,
 )
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.store import Commit, JournalEntry
@@ -83,6 +74,7 @@ from orderledger.infrastructure.storage.store import Commit, JournalEntry
 class Writer(ParkedLines, IdentityLookup, Protocol):
     """What a batch reads of its writer (``processing.Processor``)."""
 
+    decisions: Mapping[type[Message], Decide]  # (``ingest.pipeline.DECISIONS``)
     mapper: LedgerMapper
     histories: dict[str, list[OrderEvent]]
     clock: Callable[[], datetime]
@@ -91,6 +83,10 @@ class Writer(ParkedLines, IdentityLookup, Protocol):
 
     def load_order(self, client_order_id: str, *, trust_absent: bool = True) -> Order | None: ...
 
+
+Decide = Callable[["Batch", Any, JournalEntry, int], Handled]
+"""A message kind's decision: the batch, the message, its input's journal entry and its place
+among the input's messages in; (outcome, reason, events) out."""
 
 _NOTHING_STATED = (None,) * len(FACTS)
 
@@ -110,6 +106,7 @@ class Batch(Parking, Identities):
 
     def __init__(self, processor: Writer) -> None:
         self.p = processor
+        self.decisions = processor.decisions
         self.orders: dict[str, Order] = {}
         self.consulted: dict[str, int] = {}  # client order ID → version the decisions read
         self.touched: set[str] = set()
@@ -134,7 +131,9 @@ class Batch(Parking, Identities):
 
     # ------------------------------------------------------------------ per input
 
-    def handle(self, item: Inbound) -> Result:
+    def decide(self, item: Inbound) -> Result:
+        """Decide one input: each of its messages by the decision its kind takes, its journal
+        entry and its result from their outcomes."""
         # received_at, origin, line_no, format, raw, outcome (positional: made for every input)
         entry = JournalEntry(self.now, item.origin, item.line_no, item.format, item.raw, Outcome.IGNORED)
         self.entries.append(entry)
@@ -160,7 +159,7 @@ class Batch(Parking, Identities):
             # The everyday input, one message: what the loop and _settle below come to for it.
             # Its part is registered only if it parks (only _unpark and _settle read it then).
             self._refused = None
-            outcome, reason, events = self.apply(item.messages[0], entry)
+            outcome, reason, events = self.decide_message(item.messages[0], entry)
             if outcome is Outcome.REJECTED:
                 result.error = self._refused
             result.events = events
@@ -178,7 +177,7 @@ class Batch(Parking, Identities):
         for position, message in enumerate(item.messages):
             # Each message has its own fate: one refused leaves the others to be decided.
             self._refused = None
-            outcome, reason, events = self.apply(message, entry, position)
+            outcome, reason, events = self.decide_message(message, entry, position)
             if outcome is Outcome.REJECTED and result.error is None:
                 result.error = self._refused
             if events:
@@ -234,8 +233,9 @@ class Batch(Parking, Identities):
     _last_client_id: str | None = None
     item = 0  # the position in its batch of the input being decided
 
-    def apply(self, message: Message, entry: JournalEntry, part: int = 0) -> Handled:
-        """Apply one message (the ``part``-th of its input); returns (outcome, reason, events)."""
+    def decide_message(self, message: Message, entry: JournalEntry, part: int = 0) -> Handled:
+        """Decide one message (the ``part``-th of its input) by the decision its kind takes
+        (``ingest.pipeline.DECISIONS``); returns (outcome, reason, events)."""
         self._last_client_id = message.client_order_id
         self._merging = {}
         key = (self.item, part)
@@ -245,7 +245,7 @@ class Batch(Parking, Identities):
             return Outcome.REJECTED, refused.message, []
         recorded = len(self.events)
         try:
-            return _HANDLERS.get(type(message), Batch._order_fact)(self, message, entry, part)
+            return self.decisions[type(message)](self, message, entry, part)
         except StaleBatchError:
             raise  # not this message's fault: the whole batch is decided again
         except LedgerError as error:
@@ -256,7 +256,7 @@ class Batch(Parking, Identities):
             self._refused = error
             return Outcome.REJECTED, error.message, []
 
-    def _order_fact(self, message: Message, entry: JournalEntry, part: int) -> Handled:
+    def order_fact(self, message: Message, entry: JournalEntry, part: int) -> Handled:
         """A fact about an existing order: applied to it, or parked until it is known."""
         order, keys = self._resolve(message)
         trade = trade_named(message)
@@ -274,14 +274,11 @@ class Batch(Parking, Identities):
         self._last_client_id = order.client_order_id
         return self._fact(order, message, entry)
 
-    def _instrument(self, message: InstrumentMessage, entry: JournalEntry, part: int) -> Handled:
-        return book_instrument(self, message, entry)
-
     _refused: LedgerError | None = None
 
     # ------------------------------------------------------------------ requests
 
-    def _request(self, message: RequestMessage, entry: JournalEntry, part: int = 0) -> Handled:
+    def request(self, message: RequestMessage, entry: JournalEntry, part: int = 0) -> Handled:
         spec = request_spec(message)
         existing = self._order(spec.client_order_id)
         numbered = free = None
@@ -379,7 +376,7 @@ class Batch(Parking, Identities):
             # (A withdrawal always is: the order is then what its other facts make it.)
             status, reason, events = self._decide_in_place(order, message, entry, amended)
         else:
-            status, reason, events = self._decide(order, message, entry, amended)
+            status, reason, events = self._decide_fact(order, message, entry, amended)
             if _withdraws_latest(order, events):
                 events = events + self._restated(order, in_venue_time(self._history(order)), entry, message)
         trades = [e.trade_id for e in events if type(e) is OrderFilled]
@@ -438,12 +435,12 @@ class Batch(Parking, Identities):
             venue_place(e) > place for e in history if type(e) is not OrderRequested
         ):
             # Only the request is later (its time is ours, the venue's clock may be behind it).
-            return self._decide(order, message, entry, amended)
+            return self._decide_fact(order, message, entry, amended)
         fold = fold_until(history, until=place)
         before = fold.order
         before.version = order.version
         before.seen |= order.seen  # a copy of a fact recorded later is still a copy
-        status, reason, events = self._decide(before, message, entry, amended)
+        status, reason, events = self._decide_fact(before, message, entry, amended)
         if not events:
             return status, reason, events
         for event in events:
@@ -484,7 +481,9 @@ class Batch(Parking, Identities):
             return []
         return self._outcome(order, order.restate(*restated, self.stamp(message)), entry)[2]
 
-    def _decide(self, order: Order, message: Message, entry: JournalEntry, amended: bool = False) -> Handled:
+    def _decide_fact(
+        self, order: Order, message: Message, entry: JournalEntry, amended: bool = False
+    ) -> Handled:
         """What the fact decides on ``order`` (its events recorded in the batch)."""
         stated = stated_facts(message)
         if stated != _NOTHING_STATED:
@@ -574,18 +573,6 @@ class Batch(Parking, Identities):
         commit.event_entries += [entry] * len(events)
 
 
-_HANDLERS: dict[type[Message], Callable[[Batch, Any, JournalEntry, int], Handled]] = {
-    RequestMessage: Batch._request,
-    InstrumentMessage: Batch._instrument,
-    CashFlowMessage: lambda batch, message, entry, part: book_cash_flow(batch, message, entry),
-    MarkMessage: lambda batch, message, entry, part: book_mark(batch, message, entry),
-    LimitSetMessage: lambda batch, message, entry, part: book_limit(batch, message, entry),
-    LimitClearedMessage: lambda batch, message, entry, part: book_limit(batch, message, entry),
-    TradingStateMessage: lambda batch, message, entry, part: book_state(batch, message, entry),
-}
-"""Messages that do not name an existing order; every other kind goes to ``Batch._order_fact``."""
-
-
 def _withdraws_latest(order: Order, events: list[OrderEvent]) -> bool:
     """True when ``events`` bust an inferred fill at the order's latest venue time: the time of
     a withdrawn guess no longer counts (``domain.folds.latest``), so the order's may be earlier."""
@@ -597,4 +584,4 @@ def _withdraws_latest(order: Order, events: list[OrderEvent]) -> bool:
     return False
 
 
-__all__ = ["Batch", "Writer"]
+__all__ = ["Batch", "Decide", "Writer"]
