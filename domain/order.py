@@ -2,8 +2,8 @@
 
 Commands (``accept``, ``fill``, ``request_cancel`` …) decide: they consult the lifecycle table,
 check quantities and identities, and return an :class:`Decision` holding at most one new event,
-or raise a typed :mod:`domain.errors` error. Each command's applier follows it (registered with
-``@applies(event class)``): it only assigns, because it runs again on every replay. What the
+or raise a typed :mod:`domain.errors` error. Each command's applier follows it (named for its
+event class in ``Order._APPLIERS``): it only assigns, because it runs again on every replay. What the
 order holds, shows and stores is declared in :mod:`domain.order_state`.
 
 This module holds the order's creation and its lifecycle (acknowledgement, cancels, amendments,
@@ -13,11 +13,11 @@ in :mod:`domain.order_fills`, and what every command uses in :mod:`domain.order_
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from operator import attrgetter
-from typing import Any
+from typing import Any, ClassVar
 
 from orderledger.domain.construction import construct
 from orderledger.domain.decisions import Decision, Stamp, duplicate
@@ -30,6 +30,10 @@ from orderledger.domain.errors import (
 )
 from orderledger.domain.events import (
     Acknowledgement,
+    AnomalyRecorded,
+    FillBusted,
+    FillCorrected,
+    FillDetailsAdded,
     OrderAccepted,
     OrderAmended,
     OrderAmendRejected,
@@ -40,6 +44,7 @@ from orderledger.domain.events import (
     OrderDetailsAdded,
     OrderEvent,
     OrderExpired,
+    OrderFilled,
     OrderHeld,
     OrderMerged,
     OrderReinstated,
@@ -52,8 +57,6 @@ from orderledger.domain.fills import Fill
 from orderledger.domain.lifecycle import Rule
 from orderledger.domain.order_fills import FillRules
 from orderledger.domain.order_state import (
-    applies,
-    folded,
     raise_fingerprint,
 )
 from orderledger.domain.outcomes import Outcome
@@ -92,6 +95,10 @@ FACTS = ("account", "instrument", "side")
 """What an order is, as any report of it may state: a report stating another value is not a
 report of this order as it is (:meth:`Order.check_stated`), whatever else it says."""
 stated_facts = attrgetter(*FACTS)
+
+
+def _on_requested(order: Order, event: OrderRequested) -> None:  # pragma: no cover - creation
+    raise InvalidTransitionError(order.client_order_id, "request", order.status.value, "already exists")
 
 
 class Order(FillRules):
@@ -198,7 +205,6 @@ class Order(FillRules):
             return duplicate("the order already has these aliases")
         return self._record(OrderDetailsAdded, stamp, aliases=new)
 
-    @applies(OrderDetailsAdded)
     def _on_details_added(self, event: OrderDetailsAdded) -> None:
         if event.time_in_force is not None:
             self.time_in_force = event.time_in_force
@@ -255,7 +261,6 @@ class Order(FillRules):
         events += self._anomaly(stamp, "venue_order_id_changed", "venue_order_id", recorded, venue_order_id)
         return Decision(Outcome.APPLIED, tuple(events))
 
-    @applies(OrderAccepted, OrderHeld)
     def _on_accepted(self, event: Acknowledgement) -> None:
         if event.venue_order_id and event.venue_order_id not in self.venue_order_ids:
             self.venue_order_ids.append(event.venue_order_id)
@@ -275,7 +280,6 @@ class Order(FillRules):
         new_id = None if venue_order_id in self.venue_order_ids else venue_order_id
         return self._record(OrderRejected, stamp, reason=reason, venue_order_id=new_id)
 
-    @applies(OrderRejected)
     def _on_rejected(self, event: OrderRejected) -> None:
         if self.base_status not in UNACCEPTED:
             return  # accepted earlier in venue time: the table refuses it there
@@ -294,7 +298,6 @@ class Order(FillRules):
             return early
         return self._record(OrderCancelRequested, stamp)
 
-    @applies(OrderCancelRequested)
     def _on_cancel_requested(self, event: OrderCancelRequested) -> None:
         if self.base_status.is_open:  # after the order ended: a request that lost the race
             self.pending_cancel = True
@@ -306,7 +309,6 @@ class Order(FillRules):
             return early
         return self._record(OrderCanceled, stamp, reason=reason)
 
-    @applies(OrderCanceled)
     def _on_canceled(self, event: OrderCanceled) -> None:
         if self.base_status.is_terminal:
             return  # filled outranks canceled; an ended order stays as it ended
@@ -323,7 +325,6 @@ class Order(FillRules):
             return early
         return self._record(OrderReinstated, stamp, canceled_at=canceled_at, reason=reason)
 
-    @applies(OrderReinstated)
     def _on_reinstated(self, event: OrderReinstated) -> None:
         pass  # what the order is without the closure is stated by the OrderRestated that follows
 
@@ -334,7 +335,6 @@ class Order(FillRules):
             return duplicate(f"already merged into order {self.merged_into!r}")
         return self._record(OrderMerged, stamp, into=into)
 
-    @applies(OrderMerged)
     def _on_merged(self, event: OrderMerged) -> None:
         self.merged_into = event.into
         if not self.base_status.is_terminal:
@@ -351,7 +351,6 @@ class Order(FillRules):
             return early
         return self._record(OrderCancelRejected, stamp, reason=reason)
 
-    @applies(OrderCancelRejected)
     def _on_cancel_rejected(self, event: OrderCancelRejected) -> None:
         if not self.pending_cancel:
             return  # no cancel pending there: the venue's answer changes nothing
@@ -370,7 +369,6 @@ class Order(FillRules):
         self._check_amend_values(quantity, price)
         return self._record(OrderAmendRequested, stamp, quantity=quantity, price=price)
 
-    @applies(OrderAmendRequested)
     def _on_amend_requested(self, event: OrderAmendRequested) -> None:
         if self.base_status.is_terminal or self.pending_amend or self.pending_cancel:
             return  # the table refuses it there: a request that lost the race
@@ -420,7 +418,6 @@ class Order(FillRules):
             return duplicate("the order already has this quantity, price and venue order ID")
         return self._record(OrderAmended, stamp, quantity=quantity, price=price, venue_order_id=new_id)
 
-    @applies(OrderAmended)
     def _on_amended(self, event: OrderAmended) -> None:
         if self.base_status.is_terminal and not (
             self.base_status is Status.FILLED
@@ -447,7 +444,6 @@ class Order(FillRules):
             return early
         return self._record(OrderAmendRejected, stamp, reason=reason)
 
-    @applies(OrderAmendRejected)
     def _on_amend_rejected(self, event: OrderAmendRejected) -> None:
         if not self.pending_amend:
             return  # no amendment pending there
@@ -462,7 +458,6 @@ class Order(FillRules):
             return early
         return self._record(OrderExpired, stamp, reason=reason)
 
-    @applies(OrderExpired)
     def _on_expired(self, event: OrderExpired) -> None:
         if self.base_status.is_terminal:
             return
@@ -476,7 +471,6 @@ class Order(FillRules):
         """Record what the order is, folded in venue time (``domain.folds.restatement``)."""
         return self._record(OrderRestated, stamp, **stated, late=late)
 
-    @applies(OrderRestated)
     def _on_restated(self, event: OrderRestated) -> None:
         self.base_status = event.base_status
         self.pending_cancel, self.pending_amend = event.pending_cancel, event.pending_amend
@@ -490,6 +484,33 @@ class Order(FillRules):
         if event.updated_at is not None:
             self.updated_at = event.updated_at
 
+    # ----------------------------------------------------------------- what each event assigns
+
+    _APPLIERS: ClassVar[Mapping[type[OrderEvent], Callable[[Any, Any], None]]] = {
+        AnomalyRecorded: FillRules._on_anomaly,
+        OrderFilled: FillRules._on_filled,
+        FillBusted: FillRules._on_busted,
+        FillCorrected: FillRules._on_corrected,
+        FillDetailsAdded: FillRules._on_fill_details_added,
+        OrderDetailsAdded: _on_details_added,
+        OrderAccepted: _on_accepted,
+        OrderHeld: _on_accepted,
+        OrderRejected: _on_rejected,
+        OrderCancelRequested: _on_cancel_requested,
+        OrderCanceled: _on_canceled,
+        OrderReinstated: _on_reinstated,
+        OrderMerged: _on_merged,
+        OrderCancelRejected: _on_cancel_rejected,
+        OrderAmendRequested: _on_amend_requested,
+        OrderAmended: _on_amended,
+        OrderAmendRejected: _on_amend_rejected,
+        OrderExpired: _on_expired,
+        OrderRestated: _on_restated,
+        OrderRequested: _on_requested,
+    }
+    """Each event class an order folds and the method that assigns its consequences (its
+    trades' in ``order_fills``, an anomaly's in ``order_rules``, the rest above)."""
+
 
 def _shown(value: Any) -> str | None:
     if value is None:
@@ -499,11 +520,6 @@ def _shown(value: Any) -> str | None:
     return format_decimal(value) if isinstance(value, Decimal) else str(value)
 
 
-@applies(OrderRequested)
-def _on_requested(order: Order, event: OrderRequested) -> None:  # pragma: no cover - creation
-    raise InvalidTransitionError(order.client_order_id, "request", order.status.value, "already exists")
-
-
-FOLDED: tuple[type[OrderEvent], ...] = folded()
+FOLDED: tuple[type[OrderEvent], ...] = tuple(Order._APPLIERS)
 """The event types an order folds (each with its applier here): every fact that changes what
 the order shows."""
