@@ -12,7 +12,7 @@ A message's way in, one stage per module, in the order it takes them:
 1. read: ``ingest.inputs.read_lines`` (a file, a pipe or a live input, line by line);
 2. translate: ``application.translating`` (a line, read by the ledger's format or its venue's
    adapter, into an ``Inbound``: its messages, or why it is refused or waits);
-3. decide: ``ingest.pipeline.DECISIONS`` names the decision of each message kind, which
+3. decide: ``ingest.batch.DECISIONS`` names the decision of each message kind, which
    ``ingest.batch.Batch.decide`` takes in memory, in arrival order, for a batch of inputs;
 4. commit: ``application.recording`` (a batch through the risk door, and
    ``ingest.processing.Processor.process``: one group commit of its journal rows and events);

@@ -1,8 +1,8 @@
 """Recording facts: the ledger's write path (``OrderLedger.ingest_lines``, ``ingest_inbound``,
 ``record``, ``load_ccxt_markets``, booking a parked message). Its lines are translated by
-``translating``; here each batch goes through the risk door and is decided and committed by the
-writer (``ingest.pipeline``), and the views are brought to it (``application.bootstrap`` lists
-the stages in order).
+``translating``; here each batch goes through the risk door, is decided and committed by the
+writer (``ingest.processing``, each message as ``ingest.batch.DECISIONS`` says), and the views
+are brought to it (``application.bootstrap`` lists the stages in order).
 
 ``OrderLedger`` keeps the public methods (their signatures and the argument checks); each
 delegates here with itself as ``ledger``.
@@ -41,7 +41,6 @@ from orderledger.infrastructure.errors import MessageError
 from orderledger.infrastructure.ingest.caches import fewer_collections
 from orderledger.infrastructure.ingest.formats import check_options
 from orderledger.infrastructure.ingest.inbound import Inbound, Result
-from orderledger.infrastructure.ingest.pipeline import writer
 from orderledger.infrastructure.ingest.processing import Processor
 from orderledger.infrastructure.ingest.settlement import (
     context_lines,
@@ -408,7 +407,7 @@ def processor_of(ledger: LedgerParts) -> Processor:
     """``OrderLedger.processor``, made on its first use and kept on the ledger."""
     with ledger._writing:
         if "processor" not in vars(ledger):
-            made = writer(ledger.recorder, ledger.mapper, ledger._clock)
+            made = Processor(ledger.recorder, ledger.mapper, ledger._clock)
             made.inline = ledger._fold_inline
             ledger.processor = made
         return ledger.processor

@@ -2,6 +2,13 @@
 against its order's state (a fact earlier in venue time than the order's latest at its place in
 venue time), parked when what it needs has not arrived, and joined to the batch's commit.
 
+Which decision each kind of message takes is one literal table at the end (``DECISIONS``): a
+request is decided by ``Batch.request`` (a new order, or the same order asked again); a fact about
+an order (accepted, filled, canceled …) by ``Batch.order_fact``, which finds the order or parks the
+fact until it is known, then applies the kind's rule (``order_facts.ORDER_FACTS``); a fact of its
+own aggregate (an instrument's definition, a cash flow, a mark, a limit, a trading state) is
+booked there, never parked.
+
 ``Batch`` is what the writer (``processing.Processor``) makes for each attempt at a batch. It
 knows the writer only as ``Writer`` (the caches, the store and the clock it reads): the writer's
 module imports this one, never the reverse.
@@ -37,6 +44,7 @@ from orderledger.domain.order import FACTS, Order, stated_facts
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.errors import StaleBatchError
+from orderledger.infrastructure.ingest.definitions import book_instrument
 from orderledger.infrastructure.ingest.fates import Again, Handled, bounded, combine, each_part, notes_text
 from orderledger.infrastructure.ingest.identities import CLIENT_ORDER_ID_ALIAS, Identities, IdentityLookup
 from orderledger.infrastructure.ingest.inbound import Inbound, Result
@@ -54,6 +62,8 @@ from orderledger.infrastructure.ingest.parking import (
     trade_named,
     waiting_reason,
 )
+from orderledger.infrastructure.ingest.position_facts import book_cash_flow, book_mark
+from orderledger.infrastructure.ingest.risk_facts import book_limit, book_state
 from orderledger.infrastructure.ingest.settlement import (
     BY_LEDGER,
     aside,
@@ -62,10 +72,16 @@ from orderledger.infrastructure.ingest.settlement import (
     read_again,
 )
 from orderledger.infrastructure.messages.models import (
+    CashFlowMessage,
     FillMessage,
+    InstrumentMessage,
+    LimitClearedMessage,
+    LimitSetMessage,
+    MarkMessage,
     Message,
     ReinstatedMessage,
     RequestMessage,
+    TradingStateMessage,
 )
 from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.store import Commit, JournalEntry
@@ -74,7 +90,6 @@ from orderledger.infrastructure.storage.store import Commit, JournalEntry
 class Writer(ParkedLines, IdentityLookup, Protocol):
     """What a batch reads of its writer (``processing.Processor``)."""
 
-    decisions: Mapping[type[Message], Decide]  # (``ingest.pipeline.DECISIONS``)
     mapper: LedgerMapper
     histories: dict[str, list[OrderEvent]]
     clock: Callable[[], datetime]
@@ -106,7 +121,6 @@ class Batch(Parking, Identities):
 
     def __init__(self, processor: Writer) -> None:
         self.p = processor
-        self.decisions = processor.decisions
         self.orders: dict[str, Order] = {}
         self.consulted: dict[str, int] = {}  # client order ID → version the decisions read
         self.touched: set[str] = set()
@@ -235,7 +249,7 @@ class Batch(Parking, Identities):
 
     def decide_message(self, message: Message, entry: JournalEntry, part: int = 0) -> Handled:
         """Decide one message (the ``part``-th of its input) by the decision its kind takes
-        (``ingest.pipeline.DECISIONS``); returns (outcome, reason, events)."""
+        (``DECISIONS``); returns (outcome, reason, events)."""
         self._last_client_id = message.client_order_id
         self._merging = {}
         key = (self.item, part)
@@ -245,7 +259,7 @@ class Batch(Parking, Identities):
             return Outcome.REJECTED, refused.message, []
         recorded = len(self.events)
         try:
-            return self.decisions[type(message)](self, message, entry, part)
+            return DECISIONS[type(message)](self, message, entry, part)
         except StaleBatchError:
             raise  # not this message's fault: the whole batch is decided again
         except LedgerError as error:
@@ -573,6 +587,26 @@ class Batch(Parking, Identities):
         commit.event_entries += [entry] * len(events)
 
 
+def _booked(book: Callable[[Batch, Any, JournalEntry], Handled]) -> Decide:
+    """A booking of a fact on its own aggregate, as a decision (a booking reads no part number:
+    its fact never parks)."""
+    return lambda batch, message, entry, part: book(batch, message, entry)
+
+
+DECISIONS: Mapping[type[Message], Decide] = {
+    RequestMessage: Batch.request,
+    **dict.fromkeys(ORDER_FACTS, Batch.order_fact),
+    InstrumentMessage: _booked(book_instrument),
+    CashFlowMessage: _booked(book_cash_flow),
+    MarkMessage: _booked(book_mark),
+    LimitSetMessage: _booked(book_limit),
+    LimitClearedMessage: _booked(book_limit),
+    TradingStateMessage: _booked(book_state),
+}
+"""Each message kind and the decision it takes in a batch (``Batch.decide_message``): every kind
+once (``tests/unit/test_messages.py`` holds it to that)."""
+
+
 def _withdraws_latest(order: Order, events: list[OrderEvent]) -> bool:
     """True when ``events`` bust an inferred fill at the order's latest venue time: the time of
     a withdrawn guess no longer counts (``domain.folds.latest``), so the order's may be earlier."""
@@ -584,4 +618,4 @@ def _withdraws_latest(order: Order, events: list[OrderEvent]) -> bool:
     return False
 
 
-__all__ = ["Batch", "Decide", "Writer"]
+__all__ = ["DECISIONS", "Batch", "Decide", "Writer"]

@@ -13,7 +13,7 @@ the commit. What a batch decides of each message is in :mod:`ingest.batch`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -30,7 +30,7 @@ from orderledger.domain.order import Order, order_id_for
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.requests import is_external_key
 from orderledger.infrastructure.errors import ConcurrencyError, StaleBatchError
-from orderledger.infrastructure.ingest.batch import Batch, Decide
+from orderledger.infrastructure.ingest.batch import Batch
 from orderledger.infrastructure.ingest.caches import IdentityCache, OrderCache
 from orderledger.infrastructure.ingest.fates import Again
 from orderledger.infrastructure.ingest.identities import CLIENT_ORDER_ID_ALIAS
@@ -61,11 +61,8 @@ class Processor:
         recorder: LedgerRecorder,
         mapper: LedgerMapper,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        *,
-        decisions: Mapping[type[Message], Decide],
     ) -> None:
         self.recorder = recorder
-        self.decisions = decisions  # message kind → its decision (``ingest.pipeline.DECISIONS``)
         self.mapper = mapper
         self.clock = clock
         self.orders = OrderCache()

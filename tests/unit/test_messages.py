@@ -23,9 +23,8 @@ from orderledger.domain.order import SPEC_FIELDS
 from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.errors import MessageError
-from orderledger.infrastructure.ingest.batch import Batch
+from orderledger.infrastructure.ingest.batch import DECISIONS, Batch
 from orderledger.infrastructure.ingest.order_facts import ORDER_FACTS, request_spec
-from orderledger.infrastructure.ingest.pipeline import DECISIONS
 from orderledger.infrastructure.messages import docs as message_docs
 from orderledger.infrastructure.messages import models as messages
 from orderledger.infrastructure.messages.models import (
@@ -161,7 +160,7 @@ def test_a_field_added_to_a_model_reaches_parsing_serialising_and_docs(
 
 
 def test_every_message_type_has_exactly_one_decision() -> None:
-    # Given the writer's table (ingest.pipeline.DECISIONS), built from the functions that decide
+    # Given the writer's table (ingest.batch.DECISIONS), built from the functions that decide
     # Then it names every message type, and each fact about an order goes to the one decision
     # that finds the order and applies the fact's rule (order_facts.ORDER_FACTS)
     assert set(DECISIONS) == set(KINDS.values())

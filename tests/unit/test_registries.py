@@ -1,7 +1,7 @@
 """No table is filled as a side effect of importing a module: what answers a request, decides a
 message, assigns an event or rules on a fact is named in a literal table (or one built by an
 expression from literal rows), read top to bottom where it stands (``application.bootstrap``,
-``ingest.pipeline.DECISIONS``, ``Order._APPLIERS``, ``lifecycle.TRANSITIONS``).
+``ingest.batch.DECISIONS``, ``Order._APPLIERS``, ``lifecycle.TRANSITIONS``).
 
 Three rules, read from every module's syntax tree:
 
