@@ -2,8 +2,8 @@
 
 Commands (``accept``, ``fill``, ``request_cancel`` …) decide: they consult the lifecycle table,
 check quantities and identities, and return an :class:`Decision` holding at most one new event,
-or raise a typed :mod:`domain.errors` error. Each command's applier follows it (registered with
-``@applies(event class)``): it only assigns, because it runs again on every replay. What the
+or raise a typed :mod:`domain.errors` error. Each command's applier follows it (named for its
+event class in ``Order._APPLIERS``): it only assigns, because it runs again on every replay. What the
 order holds, shows and stores is declared in :mod:`domain.order_state`.
 
 This module holds the order's creation and its lifecycle (acknowledgement, cancels, amendments,
@@ -13,11 +13,11 @@ in :mod:`domain.order_fills`, and what every command uses in :mod:`domain.order_
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from operator import attrgetter
-from typing import Any
+from typing import Any, ClassVar
 
 from orderledger.domain.construction import construct
 from orderledger.domain.decisions import Decision, Stamp, duplicate
@@ -30,6 +30,10 @@ from orderledger.domain.errors import (
 )
 from orderledger.domain.events import (
     Acknowledgement,
+    AnomalyRecorded,
+    FillBusted,
+    FillCorrected,
+    FillDetailsAdded,
     OrderAccepted,
     OrderAmended,
     OrderAmendRejected,
@@ -40,6 +44,7 @@ from orderledger.domain.events import (
     OrderDetailsAdded,
     OrderEvent,
     OrderExpired,
+    OrderFilled,
     OrderHeld,
     OrderMerged,
     OrderReinstated,
@@ -54,8 +59,6 @@ from orderledger.domain.order_fields import CHANGES, Repeat, field_markers
 from orderledger.domain.order_fills import FillRules
 from orderledger.domain.order_state import (
     FROM_REQUEST,
-    applies,
-    folded,
     raise_fingerprint,
 )
 from orderledger.domain.outcomes import Outcome
@@ -106,6 +109,10 @@ one it holds now last: ``requested_quantity``, then ``quantity``)."""
 _ADDED = tuple(name for name, repeat in REPEATS.items() if repeat in CHANGES)
 """The fields a repeat may add to the order or change (each an ``OrderDetailsAdded`` field)."""
 _CLEARED = tuple(name for name, repeat in REPEATS.items() if repeat is Repeat.CLEARS)
+
+
+def _on_requested(order: Order, event: OrderRequested) -> None:  # pragma: no cover - creation
+    raise InvalidTransitionError(order.client_order_id, "request", order.status.value, "already exists")
 
 
 class Order(FillRules):
@@ -228,7 +235,6 @@ class Order(FillRules):
             return duplicate("the order already has these aliases")
         return self._record(OrderDetailsAdded, stamp, aliases=new)
 
-    @applies(OrderDetailsAdded)
     def _on_details_added(self, event: OrderDetailsAdded) -> None:
         for name in _ADDED:  # what a repeat of the request may add or change (``Repeat``)
             value = getattr(event, name)
@@ -284,7 +290,6 @@ class Order(FillRules):
         events += self._anomaly(stamp, "venue_order_id_changed", "venue_order_id", recorded, venue_order_id)
         return Decision(Outcome.APPLIED, tuple(events))
 
-    @applies(OrderAccepted, OrderHeld)
     def _on_accepted(self, event: Acknowledgement) -> None:
         if event.venue_order_id and event.venue_order_id not in self.venue_order_ids:
             self.venue_order_ids.append(event.venue_order_id)
@@ -304,7 +309,6 @@ class Order(FillRules):
         new_id = None if venue_order_id in self.venue_order_ids else venue_order_id
         return self._record(OrderRejected, stamp, reason=reason, venue_order_id=new_id)
 
-    @applies(OrderRejected)
     def _on_rejected(self, event: OrderRejected) -> None:
         if self.base_status not in UNACCEPTED:
             return  # accepted earlier in venue time: the table refuses it there
@@ -323,7 +327,6 @@ class Order(FillRules):
             return early
         return self._record(OrderCancelRequested, stamp)
 
-    @applies(OrderCancelRequested)
     def _on_cancel_requested(self, event: OrderCancelRequested) -> None:
         if self.base_status.is_open:  # after the order ended: a request that lost the race
             self.pending_cancel = True
@@ -335,7 +338,6 @@ class Order(FillRules):
             return early
         return self._record(OrderCanceled, stamp, reason=reason)
 
-    @applies(OrderCanceled)
     def _on_canceled(self, event: OrderCanceled) -> None:
         if self.base_status.is_terminal:
             return  # filled outranks canceled; an ended order stays as it ended
@@ -352,7 +354,6 @@ class Order(FillRules):
             return early
         return self._record(OrderReinstated, stamp, canceled_at=canceled_at, reason=reason)
 
-    @applies(OrderReinstated)
     def _on_reinstated(self, event: OrderReinstated) -> None:
         pass  # what the order is without the closure is stated by the OrderRestated that follows
 
@@ -363,7 +364,6 @@ class Order(FillRules):
             return duplicate(f"already merged into order {self.merged_into!r}")
         return self._record(OrderMerged, stamp, into=into)
 
-    @applies(OrderMerged)
     def _on_merged(self, event: OrderMerged) -> None:
         self.merged_into = event.into
         if not self.base_status.is_terminal:
@@ -380,7 +380,6 @@ class Order(FillRules):
             return early
         return self._record(OrderCancelRejected, stamp, reason=reason)
 
-    @applies(OrderCancelRejected)
     def _on_cancel_rejected(self, event: OrderCancelRejected) -> None:
         if not self.pending_cancel:
             return  # no cancel pending there: the venue's answer changes nothing
@@ -399,7 +398,6 @@ class Order(FillRules):
         self._check_amend_values(quantity, price)
         return self._record(OrderAmendRequested, stamp, quantity=quantity, price=price)
 
-    @applies(OrderAmendRequested)
     def _on_amend_requested(self, event: OrderAmendRequested) -> None:
         if self.base_status.is_terminal or self.pending_amend or self.pending_cancel:
             return  # the table refuses it there: a request that lost the race
@@ -449,7 +447,6 @@ class Order(FillRules):
             return duplicate("the order already has this quantity, price and venue order ID")
         return self._record(OrderAmended, stamp, quantity=quantity, price=price, venue_order_id=new_id)
 
-    @applies(OrderAmended)
     def _on_amended(self, event: OrderAmended) -> None:
         if self.base_status.is_terminal and not (
             self.base_status is Status.FILLED
@@ -476,7 +473,6 @@ class Order(FillRules):
             return early
         return self._record(OrderAmendRejected, stamp, reason=reason)
 
-    @applies(OrderAmendRejected)
     def _on_amend_rejected(self, event: OrderAmendRejected) -> None:
         if not self.pending_amend:
             return  # no amendment pending there
@@ -491,7 +487,6 @@ class Order(FillRules):
             return early
         return self._record(OrderExpired, stamp, reason=reason)
 
-    @applies(OrderExpired)
     def _on_expired(self, event: OrderExpired) -> None:
         if self.base_status.is_terminal:
             return
@@ -505,7 +500,6 @@ class Order(FillRules):
         """Record what the order is, folded in venue time (``domain.folds.restatement``)."""
         return self._record(OrderRestated, stamp, **stated, late=late)
 
-    @applies(OrderRestated)
     def _on_restated(self, event: OrderRestated) -> None:
         self.base_status = event.base_status
         self.pending_cancel, self.pending_amend = event.pending_cancel, event.pending_amend
@@ -519,6 +513,33 @@ class Order(FillRules):
         if event.updated_at is not None:
             self.updated_at = event.updated_at
 
+    # ----------------------------------------------------------------- what each event assigns
+
+    _APPLIERS: ClassVar[Mapping[type[OrderEvent], Callable[[Any, Any], None]]] = {
+        AnomalyRecorded: FillRules._on_anomaly,
+        OrderFilled: FillRules._on_filled,
+        FillBusted: FillRules._on_busted,
+        FillCorrected: FillRules._on_corrected,
+        FillDetailsAdded: FillRules._on_fill_details_added,
+        OrderDetailsAdded: _on_details_added,
+        OrderAccepted: _on_accepted,
+        OrderHeld: _on_accepted,
+        OrderRejected: _on_rejected,
+        OrderCancelRequested: _on_cancel_requested,
+        OrderCanceled: _on_canceled,
+        OrderReinstated: _on_reinstated,
+        OrderMerged: _on_merged,
+        OrderCancelRejected: _on_cancel_rejected,
+        OrderAmendRequested: _on_amend_requested,
+        OrderAmended: _on_amended,
+        OrderAmendRejected: _on_amend_rejected,
+        OrderExpired: _on_expired,
+        OrderRestated: _on_restated,
+        OrderRequested: _on_requested,
+    }
+    """Each event class an order folds and the method that assigns its consequences (its
+    trades' in ``order_fills``, an anomaly's in ``order_rules``, the rest above)."""
+
 
 def _shown(value: Any) -> str | None:
     if value is None:
@@ -528,11 +549,6 @@ def _shown(value: Any) -> str | None:
     return format_decimal(value) if isinstance(value, Decimal) else str(value)
 
 
-@applies(OrderRequested)
-def _on_requested(order: Order, event: OrderRequested) -> None:  # pragma: no cover - creation
-    raise InvalidTransitionError(order.client_order_id, "request", order.status.value, "already exists")
-
-
-FOLDED: tuple[type[OrderEvent], ...] = folded()
+FOLDED: tuple[type[OrderEvent], ...] = tuple(Order._APPLIERS)
 """The event types an order folds (each with its applier here): every fact that changes what
 the order shows."""

@@ -25,7 +25,6 @@ from orderledger.domain.lifecycle import Rule
 from orderledger.domain.order_rules import OrderRules
 from orderledger.domain.order_state import (
     OrderState,
-    applies,
 )
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.requests import (
@@ -129,7 +128,6 @@ class FillRules(OrderRules):
         )
         return Decision(Outcome.APPLIED, (*events, *outcome.events))
 
-    @applies(OrderFilled)
     def _on_filled(self, event: OrderFilled) -> None:
         # Late where it stands in the fold: after the order ended (what ``fill`` decides too).
         late = self.base_status in ENDED
@@ -171,7 +169,6 @@ class FillRules(OrderRules):
             reason=reason,
         )
 
-    @applies(FillBusted)
     def _on_busted(self, event: FillBusted) -> None:
         fill = self.fills.get(event.trade_id)
         if fill is None or fill.busted:
@@ -205,7 +202,6 @@ class FillRules(OrderRules):
             return duplicate(f"trade {trade_id!r} already has these values")
         return self._correct(stamp, fill, new_qty, new_px, new_fee, fill.fee_currency, reason)
 
-    @applies(FillCorrected)
     def _on_corrected(self, event: FillCorrected) -> None:
         fill = self.fills.get(event.trade_id)
         if fill is None:
@@ -318,7 +314,6 @@ class FillRules(OrderRules):
             return duplicate(f"trade {trade!r} is already booked; its fee conflict is already recorded")
         return duplicate(f"trade {trade!r} is already booked")
 
-    @applies(FillDetailsAdded)
     def _on_fill_details_added(self, event: FillDetailsAdded) -> None:
         fill = self.fills.get(event.trade_id)
         if fill is not None and event.liquidity is not None:

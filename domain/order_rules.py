@@ -28,7 +28,6 @@ from orderledger.domain.lifecycle import Rule, fact_name, rule_for
 from orderledger.domain.order_state import (
     OrderState,
     anomaly_fingerprint,
-    applies,
     fingerprint,
 )
 from orderledger.domain.outcomes import Outcome
@@ -70,7 +69,6 @@ class OrderRules(OrderState):
             ).events
         )
 
-    @applies(AnomalyRecorded)
     def _on_anomaly(self, event: AnomalyRecorded) -> None:
         self._flag(event.anomaly)
         self.seen.add(anomaly_fingerprint(event.anomaly, event.trade_id, event.recorded, event.reported))

@@ -3,8 +3,8 @@ event's consequences are assigned to it.
 
 ``OrderState`` holds no rules: the commands and the appliers that record their events are in
 :mod:`domain.order` (the order's lifecycle), :mod:`domain.order_fills` (its trades) and
-:mod:`domain.order_rules` (what every command uses), each applier next to its command,
-registered with :func:`applies`.
+:mod:`domain.order_rules` (what every command uses), each applier next to its command, and
+named for its event class in one literal table (``Order._APPLIERS``).
 """
 
 from __future__ import annotations
@@ -46,25 +46,6 @@ from orderledger.domain.values import (
 
 E = TypeVar("E", bound=OrderEvent)
 _M = TypeVar("_M")
-_APPLIERS: dict[type[OrderEvent], Callable[[Any, Any], None]] = {}
-"""Per event class, the applier that assigns its consequences (registered by ``applies``)."""
-
-
-def applies(*event_classes: type[E]) -> Callable[[Callable[[Any, E], None]], Callable[[Any, E], None]]:
-    """Register the decorated method as what assigns an event of each of ``event_classes`` to
-    the order."""
-
-    def register(applier: Callable[[Any, E], None]) -> Callable[[Any, E], None]:
-        for event_class in event_classes:
-            _APPLIERS[event_class] = applier
-        return applier
-
-    return register
-
-
-def folded() -> tuple[type[OrderEvent], ...]:
-    """The event types an order folds: each that an applier is registered for."""
-    return tuple(_APPLIERS)
 
 
 def _opt_str(value: Decimal | None) -> str | None:
@@ -282,6 +263,10 @@ class OrderState:
 
     __slots__ = (*(name for name, _ in _RESTORED), *COMMANDS_ONLY, "_pending_events")
 
+    _APPLIERS: typing.ClassVar[Mapping[type[OrderEvent], Callable[[Any, Any], None]]]
+    """Each event class and the method that assigns its consequences (``Order._APPLIERS``, a
+    literal table beside the appliers)."""
+
     # The types of the values the rules read (``ShownOrder`` and ``KeptOrder`` declare them all;
     # the names here are for the type checker: a value only shown needs none).
     client_order_id: ClientOrderId
@@ -396,7 +381,7 @@ class OrderState:
         fingerprints only commands consult, to refuse a fact seen before, are not kept."""
         if event.ts_event > self.updated_at:  # the latest venue time, whatever the arrival order
             self.updated_at = event.ts_event  # (before the applier: a restatement may state it)
-        _APPLIERS[type(event)](self, event)
+        self._APPLIERS[type(event)](self, event)
         if deciding and type(event) in _FINGERPRINTED:
             self.seen.add(fingerprint(type(event).__name__, event.ts_event, getattr(event, "trade_id", "")))
             if type(event) is OrderAmended and event.quantity is not None:

@@ -1,7 +1,7 @@
 """The ledger's upkeep: its schema and cost-basis rule, exports, and the audit's verify.
 
 ``OrderLedger`` keeps the public methods (their signatures and the argument checks); each
-delegates here with itself as ``ledger``, through the one dispatch (``application.handlers``),
+delegates here with itself as ``ledger``, through the one dispatch (``application.bootstrap``),
 which imports this module when one of them is first asked: a process that only reads never
 loads exports, verify or the schema's setup. What opening a ledger composes (its environment,
 mapper and cipher check) is ``application.opening``.

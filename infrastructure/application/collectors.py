@@ -4,8 +4,8 @@ resumes from.
 
 ``OrderLedger`` has them as its methods (``controls.CollectorLeases``: ``collector_lease``,
 ``collector_heartbeat``, ``collector_release``, ``collectors``, ``last_venue_time``), each a typed
-request answered here (``application.handlers``); ``serve``'s ``/health`` and the page read the
-figures through the ``Collectors`` request.
+request answered here (``application.bootstrap`` names the handlers); ``serve``'s ``/health``
+and the page read the figures through the ``Collectors`` request.
 """
 
 from __future__ import annotations

@@ -1,23 +1,24 @@
-"""The handlers of the commands (``application.commands``): the writes, limits and trading
-states, the views' catch-up and rebuild, the ledger's settings, exports and the collectors'
-leases, each declared once (``@handles(commands.Record)``) in the one dispatch's table
-(``handlers.HANDLERS``).
+"""The commands' handlers: each command of ``application.commands`` (the writes, limits and
+trading states, the views' catch-up and rebuild, the ledger's settings, exports and the
+collectors' leases) and the function that answers it, paired in one literal table
+(``COMMAND_HANDLERS``, at the end).
 
-``handlers.handle`` imports this module when the first command is asked, with the commands'
-classes: a process that only reads loads neither. What a command runs on (ingest, the upkeep,
-the risk controls, the lake, the collectors' leases) is imported when that command is first
-asked (``application.lazy``), so a write imports no export, verify or lake.
+``application.bootstrap`` imports this module when the first command is asked, with the
+commands' classes: a process that only reads loads neither. What a command runs on (ingest, the
+upkeep, the risk controls, the lake, the collectors' leases) is imported when that command is
+first asked (``application.lazy``), so a write imports no export, verify or lake.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.application import commands, lazy
-from orderledger.infrastructure.application.handlers import HANDLERS, cost_basis, handles
+from orderledger.infrastructure.application.asking import Request
+from orderledger.infrastructure.application.handlers import Handler, cost_basis
 from orderledger.infrastructure.application.parts import LedgerParts
 from orderledger.infrastructure.application.requests import CostBasis
 from orderledger.infrastructure.storage import cursors, lot_heads, pnl_runs
@@ -61,17 +62,14 @@ def _ingest_lines(
     )
 
 
-@handles(commands.IngestStream)
 def ingest_stream(ledger: LedgerParts, request: commands.IngestStream) -> IngestReport:
     return _ingest_lines(ledger, request, request.on_batch)
 
 
-@handles(commands.IngestInbound)
 def ingest_inbound(ledger: LedgerParts, request: commands.IngestInbound) -> IngestReport:
     return recording.ingest_inbound(ledger, request.items, strict=request.strict, on_batch=request.on_batch)
 
 
-@handles(commands.Ingest)
 def ingest(ledger: LedgerParts, request: commands.Ingest) -> Ingested:
     results: list[Result] = []
     report = _ingest_lines(ledger, request, results.extend)
@@ -80,17 +78,14 @@ def ingest(ledger: LedgerParts, request: commands.Ingest) -> Ingested:
     return recording.Ingested(report, results)
 
 
-@handles(commands.Record)
 def record(ledger: LedgerParts, request: commands.Record) -> Result:
     return recording.record(ledger, request.message, origin=request.origin, strict=request.strict)
 
 
-@handles(commands.PlaceOrder)
 def place_order(ledger: LedgerParts, request: commands.PlaceOrder) -> Placed:
     return placing.place(ledger, request.spec, origin=request.origin)
 
 
-@handles(commands.DefineInstrument)
 def define_instrument(ledger: LedgerParts, request: commands.DefineInstrument) -> Result:
     return recording.define_instrument(
         ledger,
@@ -102,7 +97,6 @@ def define_instrument(ledger: LedgerParts, request: commands.DefineInstrument) -
     )
 
 
-@handles(commands.LoadCcxtMarkets)
 def load_ccxt_markets(ledger: LedgerParts, request: commands.LoadCcxtMarkets) -> IngestReport:
     return recording.load_ccxt_markets(
         ledger,
@@ -114,7 +108,6 @@ def load_ccxt_markets(ledger: LedgerParts, request: commands.LoadCcxtMarkets) ->
     )
 
 
-@handles(commands.Settle)
 def settle(ledger: LedgerParts, request: commands.Settle) -> int:
     return recording.settle(
         ledger,
@@ -130,7 +123,6 @@ def settle(ledger: LedgerParts, request: commands.Settle) -> int:
 # ---------------------------------------------------------------------- limits and trading states
 
 
-@handles(commands.SetLimit)
 def set_limit(ledger: LedgerParts, request: commands.SetLimit) -> Result:
     fields = {
         "scope": request.scope,
@@ -146,7 +138,6 @@ def set_limit(ledger: LedgerParts, request: commands.SetLimit) -> Result:
     return risk.record_fact(ledger, message, request.origin)
 
 
-@handles(commands.ClearLimit)
 def clear_limit(ledger: LedgerParts, request: commands.ClearLimit) -> Result:
     fields = {"scope": request.scope, "target": request.target, "kind": request.kind}
     message = risk.fact_message(
@@ -155,7 +146,6 @@ def clear_limit(ledger: LedgerParts, request: commands.ClearLimit) -> Result:
     return risk.record_fact(ledger, message, request.origin)
 
 
-@handles(commands.SetTradingState)
 def set_trading_state(ledger: LedgerParts, request: commands.SetTradingState) -> Result:
     fields = {"account": request.account, "state": request.state, "set_by": request.set_by}
     ts = request.ts or ledger._clock()
@@ -168,7 +158,6 @@ def set_trading_state(ledger: LedgerParts, request: commands.SetTradingState) ->
     return risk.record_fact(ledger, message, request.origin)
 
 
-@handles(commands.Respond)
 def respond(ledger: LedgerParts, request: commands.Respond) -> list[Result]:
     # (start-up cost: the responses are loaded by the first commit that moves P&L, or here)
     from orderledger.infrastructure.application import responses
@@ -177,7 +166,6 @@ def respond(ledger: LedgerParts, request: commands.Respond) -> list[Result]:
         return responses.respond(ledger, responses.accounts_with_responses(ledger))
 
 
-@handles(commands.Check)
 def check(ledger: LedgerParts, request: commands.Check) -> risk.CheckResult:
     now = ledger._clock()
     order = risk.request_of(request.spec, now)
@@ -188,7 +176,6 @@ def check(ledger: LedgerParts, request: commands.Check) -> risk.CheckResult:
 # ---------------------------------------------------------------------- the views
 
 
-@handles(commands.CatchUp)
 def catch_up(ledger: LedgerParts, request: commands.CatchUp) -> CatchUpStats:
     with ledger._writing:
         stats = ledger.views.catch_up()
@@ -196,7 +183,6 @@ def catch_up(ledger: LedgerParts, request: commands.CatchUp) -> CatchUpStats:
         return stats
 
 
-@handles(commands.Rebuild)
 def rebuild(ledger: LedgerParts, request: commands.Rebuild) -> tuple[int, float]:
     known = list(ledger.views.by_name)
     chosen = known if request.names is None else list(request.names)
@@ -218,7 +204,6 @@ def rebuild(ledger: LedgerParts, request: commands.Rebuild) -> tuple[int, float]
 # ---------------------------------------------------------------------- the ledger's settings
 
 
-@handles(commands.SetCostBasis)
 def set_cost_basis(ledger: LedgerParts, request: commands.SetCostBasis) -> str:
     rule = cost_basis_named(request.cost_basis)
     with ledger._writing:
@@ -228,13 +213,11 @@ def set_cost_basis(ledger: LedgerParts, request: commands.SetCostBasis) -> str:
     return previous
 
 
-@handles(commands.RotateCursorSecret)
 def rotate_cursor_secret(ledger: LedgerParts, request: commands.RotateCursorSecret) -> None:
     with ledger._writing:
         cursors.rotate(ledger.db)
 
 
-@handles(commands.InitDatabase)
 def init_database(ledger: LedgerParts, request: commands.InitDatabase) -> list[str]:
     return admin.set_up(ledger, request.app_role, request.password, request.cost_basis)
 
@@ -242,7 +225,6 @@ def init_database(ledger: LedgerParts, request: commands.InitDatabase) -> list[s
 # ---------------------------------------------------------------------- exports
 
 
-@handles(commands.Export)
 def export(ledger: LedgerParts, request: commands.Export) -> int:
     return admin.export(
         ledger,
@@ -255,7 +237,6 @@ def export(ledger: LedgerParts, request: commands.Export) -> int:
     )
 
 
-@handles(commands.ExportLake)
 def export_lake(ledger: LedgerParts, request: commands.ExportLake) -> LakeReport:
     return lake.export_lake(ledger, request.directory)
 
@@ -263,7 +244,6 @@ def export_lake(ledger: LedgerParts, request: commands.ExportLake) -> LakeReport
 # ---------------------------------------------------------------------- collectors' leases
 
 
-@handles(commands.CollectorLease)
 def collector_lease(ledger: LedgerParts, request: commands.CollectorLease) -> None:
     stale_after = request.stale_after or collectors.STALE_AFTER
     collectors.take(
@@ -277,18 +257,42 @@ def collector_lease(ledger: LedgerParts, request: commands.CollectorLease) -> No
     )
 
 
-@handles(commands.CollectorHeartbeat)
 def collector_heartbeat(ledger: LedgerParts, request: commands.CollectorHeartbeat) -> None:
     collectors.heartbeat(
         ledger.db, request.venue, request.account, request.owner, collectors.wall_clock(), request.figures
     )
 
 
-@handles(commands.CollectorRelease)
 def collector_release(ledger: LedgerParts, request: commands.CollectorRelease) -> None:
     collectors.release(ledger.db, request.venue, request.account, request.owner)
 
 
-_missing = set(commands.COMMANDS) - set(HANDLERS)
-if _missing:  # every command is answered: a new one without its handler fails at import
-    raise TypeError(f"no handler for {', '.join(sorted(k.__name__ for k in _missing))}")
+COMMAND_HANDLERS: dict[type[Request[Any]], Handler] = {
+    commands.IngestStream: ingest_stream,
+    commands.IngestInbound: ingest_inbound,
+    commands.Ingest: ingest,
+    commands.Record: record,
+    commands.PlaceOrder: place_order,
+    commands.DefineInstrument: define_instrument,
+    commands.LoadCcxtMarkets: load_ccxt_markets,
+    commands.Settle: settle,
+    commands.SetLimit: set_limit,
+    commands.ClearLimit: clear_limit,
+    commands.SetTradingState: set_trading_state,
+    commands.Respond: respond,
+    commands.Check: check,
+    commands.CatchUp: catch_up,
+    commands.Rebuild: rebuild,
+    commands.SetCostBasis: set_cost_basis,
+    commands.RotateCursorSecret: rotate_cursor_secret,
+    commands.InitDatabase: init_database,
+    commands.Export: export,
+    commands.ExportLake: export_lake,
+    commands.CollectorLease: collector_lease,
+    commands.CollectorHeartbeat: collector_heartbeat,
+    commands.CollectorRelease: collector_release,
+}
+"""Each command (``application.commands.COMMANDS``) and the function here that answers it."""
+
+
+__all__ = ["COMMAND_HANDLERS"]

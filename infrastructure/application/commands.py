@@ -6,7 +6,7 @@ reads, and re-exports these).
 
 A process that only reads never asks one: this module, and the handlers of its commands, are
 imported when the first command is asked for (``application.requests``' re-export,
-``application.handlers``), so a read command does not build their classes.
+``application.bootstrap``), so a read command does not build their classes.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from orderledger.infrastructure.application.requests import (
 from orderledger.infrastructure.results.positions import ExposureRow
 
 # What answers these (risk, watch, collectors) is imported when first asked, by the one dispatch
-# (``application.handlers``): a process that never asks loads none of it. So are the commands
+# (``application.bootstrap``): a process that never asks loads none of it. So are the commands
 # (``commands``: the limits, trading states and check, the collectors' leases).
 if TYPE_CHECKING:
     from orderledger.infrastructure.application import commands

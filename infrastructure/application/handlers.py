@@ -1,9 +1,7 @@
-"""The one dispatch: each request type of ``application.requests`` and the function that answers
-it, declared once (``@handles(Orders)``). ``OrderLedger.handle`` looks the request's type up in
-``HANDLERS``; the ledger's methods, reads and commands alike, build a request and hand it there,
-and so do the CLI and the HTTP API, so each is written once, whichever shell asks it: a read's
-handler here, a command's (``application.commands``) in ``application.command_handlers``, which
-:func:`handle` imports when the first command is asked.
+"""The reads' handlers: each read of ``application.requests`` and the function that answers it,
+paired in one literal table (``READ_HANDLERS``, at the end). ``application.bootstrap`` looks a
+request's type up there (a command's in ``application.command_handlers``); the ledger's methods,
+the CLI and the HTTP API all ask through it, so each answer is written once, whichever shell asks.
 
 A handler is handed the ledger as ``LedgerParts`` (the parts it uses), never the class.
 """
@@ -14,8 +12,7 @@ import functools
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime
-from importlib import import_module
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderEvent
@@ -32,7 +29,6 @@ from orderledger.infrastructure.application.queries import checked_marks, order_
 from orderledger.infrastructure.application.queries import iter_orders as _iter_orders
 from orderledger.infrastructure.application.queries import iter_trades as _iter_trades
 from orderledger.infrastructure.application.requests import (
-    READS,
     ChainHead,
     Collectors,
     CommittedAfter,
@@ -88,7 +84,7 @@ from orderledger.projections.lots import COST_BASIS_SETTING
 # reconciliation, verify (with the upkeep, ``admin``), the chains' heads, the risk controls,
 # exposure, daily P&L and the collectors' rows: a process that reads orders, trades or positions
 # loads none of them. The commands (the writes: ingest, its adapters and message models; the
-# upkeep; the collectors' leases) are answered by ``command_handlers``, imported with them.
+# upkeep; the collectors' leases) are answered by ``command_handlers``, imported with the first.
 if TYPE_CHECKING:
     from orderledger.infrastructure.application import admin, collectors
     from orderledger.infrastructure.application import daily_pnl as _daily_pnl
@@ -118,55 +114,13 @@ else:
     _heads = lazy.Module("orderledger.infrastructure.audit.heads")
     _verify = lazy.Module("orderledger.infrastructure.audit.verify")
 
-T = TypeVar("T")
-Q = TypeVar("Q", bound=Request[Any])
 Handler = Callable[[LedgerParts, Any], Any]
-
-HANDLERS: dict[type[Request[Any]], Handler] = {}
-"""Request type → the function that answers it (filled by :func:`handles`): the reads' handlers
-here, the commands' when ``COMMAND_HANDLERS`` is imported."""
-
-COMMAND_HANDLERS = "orderledger.infrastructure.application.command_handlers"
-"""The module that declares the commands' handlers (imported by :func:`handle` on first use)."""
-
-
-def handles(kind: type[Q]) -> Callable[[Callable[[LedgerParts, Q], T]], Callable[[LedgerParts, Q], T]]:
-    """Declare the function that answers requests of type ``kind`` (once per type)."""
-
-    def declare(handler: Callable[[LedgerParts, Q], T]) -> Callable[[LedgerParts, Q], T]:
-        if kind in HANDLERS:
-            raise TypeError(f"{kind.__name__} is answered by {HANDLERS[kind].__name__} already")
-        HANDLERS[kind] = handler
-        return handler
-
-    return declare
-
-
-def handle(ledger: LedgerParts, request: Request[T]) -> T:
-    """The answer to ``request`` (``OrderLedger.handle``)."""
-    handler = HANDLERS.get(type(request)) or _command_handler(type(request))
-    if handler is None:
-        raise InvalidInputError(
-            f"handle(): {type(request).__name__} is not a request the ledger answers"
-            f" (orderledger.requests names them)",
-            field="request",
-        )
-    answer: T = handler(ledger, request)
-    return answer
-
-
-def _command_handler(kind: type[Request[Any]]) -> Handler | None:
-    """The handler of a command (``application.commands``): ``application.command_handlers``
-    declares them, and is imported when the first command is asked, so that a process that only
-    reads loads neither the commands nor what answers them."""
-    import_module(COMMAND_HANDLERS)
-    return HANDLERS.get(kind)
+"""What answers a request: the ledger's parts and the request in, the answer out."""
 
 
 # ---------------------------------------------------------------------- one order
 
 
-@handles(OrderAt)
 def order_at(ledger: LedgerParts, request: OrderAt) -> Order:
     if request.version is not None and request.as_of is not None:
         raise InvalidInputError("give a version or an as-of time, not both")
@@ -177,7 +131,6 @@ def order_at(ledger: LedgerParts, request: OrderAt) -> Order:
     return reads.order_now(ledger, client_order_id, version=request.version)
 
 
-@handles(History)
 def history(ledger: LedgerParts, request: History) -> list[HistoryEntry]:
     return reads.history(ledger, request.order)
 
@@ -185,7 +138,6 @@ def history(ledger: LedgerParts, request: History) -> list[HistoryEntry]:
 # ---------------------------------------------------------------------- lists
 
 
-@handles(Orders)
 def orders(ledger: LedgerParts, request: Orders) -> Page[OrderRow]:
     where, count = request.where, request.count
     if request.as_of is None:
@@ -195,7 +147,6 @@ def orders(ledger: LedgerParts, request: Orders) -> Page[OrderRow]:
     )
 
 
-@handles(Trades)
 def trades(ledger: LedgerParts, request: Trades) -> Page[TradeRow]:
     where = request.where
     if where.client_order_id is not None:
@@ -203,13 +154,11 @@ def trades(ledger: LedgerParts, request: Trades) -> Page[TradeRow]:
     return trade_page(ledger.db, where, count=request.count)
 
 
-@handles(Events)
 def events(ledger: LedgerParts, request: Events) -> Page[EventRecord]:
     wanted = reads.event_filter(ledger, request.where, request.types, request.event_time)
     return event_page(ledger.db, ledger.mapper, wanted, request.where, count=request.count)
 
 
-@handles(Messages)
 def messages(ledger: LedgerParts, request: Messages) -> Page[MessageRecord]:
     selected, outcome = reads.journal_filter(
         request.where, request.outcome, request.parked, request.older_than
@@ -219,7 +168,6 @@ def messages(ledger: LedgerParts, request: Messages) -> Page[MessageRecord]:
     return message_page(ledger.db, selected, outcome=outcome, count=request.count)
 
 
-@handles(Positions)
 def positions(ledger: LedgerParts, request: Positions) -> Page[PositionRow]:
     into = one_currency(request.in_currency)
     page = reads.position_list(
@@ -240,7 +188,6 @@ def positions(ledger: LedgerParts, request: Positions) -> Page[PositionRow]:
     )
 
 
-@handles(Instruments)
 def instruments(ledger: LedgerParts, request: Instruments) -> Page[InstrumentRow]:
     where, every_version = request.where, request.all_versions
     rows = list_instruments(ledger.db, ledger.mapper, venue=where.venue, every_version=every_version)
@@ -248,7 +195,6 @@ def instruments(ledger: LedgerParts, request: Instruments) -> Page[InstrumentRow
     return reads.held_page(ledger.db, "instruments", rows, where, selection, request.count)
 
 
-@handles(Parents)
 def parents(ledger: LedgerParts, request: Parents) -> Page[ParentRow]:
     return parent_page(ledger.db, request.where, count=request.count)
 
@@ -256,7 +202,6 @@ def parents(ledger: LedgerParts, request: Parents) -> Page[ParentRow]:
 # ---------------------------------------------------------------------- figures
 
 
-@handles(Lots)
 def lots(ledger: LedgerParts, request: Lots) -> list[LotRow]:
     rule = request.cost_basis
     if rule == "average":
@@ -273,7 +218,6 @@ def lots(ledger: LedgerParts, request: Lots) -> list[LotRow]:
     return [LotRow.of_open(rule, lot) for b in books.values() for lot in b.open]
 
 
-@handles(Pnl)
 def pnl(ledger: LedgerParts, request: Pnl) -> list[PnlRow]:
     into = one_currency(request.in_currency)
     rows = reads.pnl(ledger, by=request.by, cost_basis=request.cost_basis)
@@ -282,25 +226,21 @@ def pnl(ledger: LedgerParts, request: Pnl) -> list[PnlRow]:
     return _desk.pnl_in(rows, into, _desk.desk_rates(ledger, into, None))
 
 
-@handles(PnlDaily)
 def pnl_daily(ledger: LedgerParts, request: PnlDaily) -> list[DailyPnlRow]:
     rule = request.cost_basis or ledger.cost_basis()
     return _daily_pnl.book_daily_rows(ledger, rule, request.by)
 
 
-@handles(PnlSeries)
 def pnl_series(ledger: LedgerParts, request: PnlSeries) -> list[PnlPoint]:
     return realized_series(ledger.db, request.points)
 
 
-@handles(ExecutionQuality)
 def execution_quality(ledger: LedgerParts, request: ExecutionQuality) -> list[ExecutionRow]:
     return _execution.execution_quality(
         ledger, by=request.by, since=request.since, until=request.until, lake=request.lake
     )
 
 
-@handles(Exposure)
 def exposure(ledger: LedgerParts, request: Exposure) -> list[ExposureRow]:
     marks = checked_marks(request.marks)
     return _exposure.exposure_rows(
@@ -316,7 +256,6 @@ def exposure(ledger: LedgerParts, request: Exposure) -> list[ExposureRow]:
 # ---------------------------------------------------------------------- the log and its checks
 
 
-@handles(Verify)
 def verify(ledger: LedgerParts, request: Verify) -> VerifyReport:
     return admin.verify_ledger(
         ledger,
@@ -332,17 +271,14 @@ def verify(ledger: LedgerParts, request: Verify) -> VerifyReport:
     )
 
 
-@handles(LogPosition)
 def log_position(ledger: LedgerParts, request: LogPosition) -> int:
     return ledger.recorder.max_notification_id() or 0
 
 
-@handles(Lag)
 def lag(ledger: LedgerParts, request: Lag) -> ViewsLag:
     return ViewsLag(*ledger.views.lag())
 
 
-@handles(EventsAfter)
 def after(ledger: LedgerParts, request: EventsAfter) -> list[EventRecord]:
     found = events_after(ledger.db, ledger.mapper, request.position, request.limit)
     return [EventRecord.of(p, e, m) for p, e, m in found]
@@ -351,7 +287,6 @@ def after(ledger: LedgerParts, request: EventsAfter) -> list[EventRecord]:
 # ---------------------------------------------------------------------- commands
 
 
-@handles(Reconcile)
 def reconcile(ledger: LedgerParts, request: Reconcile) -> ReconcileReport:
     return _reconcile.reconcile(
         ledger,
@@ -363,22 +298,18 @@ def reconcile(ledger: LedgerParts, request: Reconcile) -> ReconcileReport:
     )
 
 
-@handles(Limits)
 def limits(ledger: LedgerParts, request: Limits) -> list[_risk.LimitRow]:
     return _risk.limits(ledger, request.as_of)
 
 
-@handles(TradingStates)
 def trading_states(ledger: LedgerParts, request: TradingStates) -> list[_risk.TradingStateRow]:
     return _risk.trading_states(ledger, request.as_of)
 
 
-@handles(ReplayLimits)
 def replay_limits(ledger: LedgerParts, request: ReplayLimits) -> RiskReplay:
     return _risk_replay.risk_replay(ledger, _risk_replay.parse_limits(request.limits), request.since)
 
 
-@handles(Risk)
 def risk(ledger: LedgerParts, request: Risk) -> list[LimitStatus]:
     share = request.threshold
     if not share.is_finite() or not 0 < share <= 1:
@@ -389,17 +320,14 @@ def risk(ledger: LedgerParts, request: Risk) -> list[LimitStatus]:
 # ---------------------------------------------------------------------- one order, the log in full
 
 
-@handles(Resolve)
 def resolve(ledger: LedgerParts, request: Resolve) -> ClientOrderId:
     return reads.resolve(ledger, request.order, request.venue)
 
 
-@handles(OrderEvents)
 def order_events(ledger: LedgerParts, request: OrderEvents) -> list[OrderEvent]:
     return reads.order_events(ledger, request.client_order_id)
 
 
-@handles(IterOrders)
 def iter_orders(ledger: LedgerParts, request: IterOrders) -> Iterator[OrderRow]:
     if request.as_of is None:
         return _iter_orders(ledger.db, request.where, open_only=request.open)
@@ -414,7 +342,6 @@ def iter_orders(ledger: LedgerParts, request: IterOrders) -> Iterator[OrderRow]:
     return iter(every)
 
 
-@handles(IterTrades)
 def iter_trades(ledger: LedgerParts, request: IterTrades) -> Iterator[TradeRow]:
     where = request.where
     if where.client_order_id is not None:
@@ -422,12 +349,10 @@ def iter_trades(ledger: LedgerParts, request: IterTrades) -> Iterator[TradeRow]:
     return _iter_trades(ledger.db, where)
 
 
-@handles(IterEvents)
 def iter_events(ledger: LedgerParts, request: IterEvents) -> Iterator[EventRecord]:
     return reads.iter_events(ledger, request.where, request.types, request.event_time)
 
 
-@handles(IterMessages)
 def iter_messages(ledger: LedgerParts, request: IterMessages) -> Iterator[MessageRecord]:
     selected, outcome = reads.journal_filter(
         request.where, request.outcome, request.parked, request.older_than
@@ -435,12 +360,10 @@ def iter_messages(ledger: LedgerParts, request: IterMessages) -> Iterator[Messag
     return iter(()) if selected is None else _iter_messages(ledger.db, selected, outcome=outcome)
 
 
-@handles(CommittedAfter)
 def committed_after(ledger: LedgerParts, request: CommittedAfter) -> list[CommittedEvent]:
     return read_after(ledger, request.position, request.limit)
 
 
-@handles(ChainHead)
 def chain_head(ledger: LedgerParts, request: ChainHead) -> Head | None:
     found, journal = _heads.stored_head(ledger.db), _heads.stored_journal_head(ledger.db)
     if found is None and journal is None:
@@ -451,7 +374,6 @@ def chain_head(ledger: LedgerParts, request: ChainHead) -> Head | None:
 # ---------------------------------------------------------------------- the views
 
 
-@handles(ViewsPosition)
 def views_position(ledger: LedgerParts, request: ViewsPosition) -> int:
     return max(ledger.views.positions().values())
 
@@ -459,7 +381,6 @@ def views_position(ledger: LedgerParts, request: ViewsPosition) -> int:
 # ---------------------------------------------------------------------- the ledger's settings
 
 
-@handles(CostBasis)
 def cost_basis(ledger: LedgerParts, request: CostBasis) -> str:
     return ledger.recorder.setting(COST_BASIS_SETTING) or "average"
 
@@ -470,19 +391,53 @@ def cost_basis(ledger: LedgerParts, request: CostBasis) -> str:
 # ---------------------------------------------------------------------- collectors
 
 
-@handles(Collectors)
 def collector_rows(ledger: LedgerParts, request: Collectors) -> list[collectors.CollectorRow]:
     return collectors.rows(ledger.db, collectors.wall_clock())
 
 
-@handles(LastVenueTime)
 def last_venue_time(ledger: LedgerParts, request: LastVenueTime) -> datetime | None:
     return collectors.last_venue_time(ledger, request.venue, request.account)
 
 
-_missing = set(READS) - set(HANDLERS)
-if _missing:  # every read is answered (the commands: command_handlers): a new one without fails at import
-    raise TypeError(f"no handler for {', '.join(sorted(k.__name__ for k in _missing))}")
+READ_HANDLERS: dict[type[Request[Any]], Handler] = {
+    OrderAt: order_at,
+    History: history,
+    Orders: orders,
+    Trades: trades,
+    Events: events,
+    Messages: messages,
+    Positions: positions,
+    Instruments: instruments,
+    Parents: parents,
+    Lots: lots,
+    Pnl: pnl,
+    PnlDaily: pnl_daily,
+    PnlSeries: pnl_series,
+    ExecutionQuality: execution_quality,
+    Exposure: exposure,
+    Verify: verify,
+    LogPosition: log_position,
+    Lag: lag,
+    EventsAfter: after,
+    Reconcile: reconcile,
+    Limits: limits,
+    TradingStates: trading_states,
+    ReplayLimits: replay_limits,
+    Risk: risk,
+    Resolve: resolve,
+    OrderEvents: order_events,
+    IterOrders: iter_orders,
+    IterTrades: iter_trades,
+    IterEvents: iter_events,
+    IterMessages: iter_messages,
+    CommittedAfter: committed_after,
+    ChainHead: chain_head,
+    ViewsPosition: views_position,
+    CostBasis: cost_basis,
+    Collectors: collector_rows,
+    LastVenueTime: last_venue_time,
+}
+"""Each read (``application.requests.READS``) and the function here that answers it."""
 
 
-__all__ = ["HANDLERS", "handle", "handles"]
+__all__ = ["READ_HANDLERS", "Handler"]

@@ -41,11 +41,11 @@ from orderledger.infrastructure.application.arguments import (
     Version,
     checked_methods,
 )
+from orderledger.infrastructure.application.bootstrap import answer
 from orderledger.infrastructure.application.controls import CollectorLeases, ExposureReads, RiskControls
 from orderledger.infrastructure.application.deprecated import DeprecatedReads, renamed_keywords
 from orderledger.infrastructure.application.filtered import filtered
 from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
-from orderledger.infrastructure.application.handlers import handle
 from orderledger.infrastructure.application.requests import Request
 from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results.filter import Filter
@@ -235,7 +235,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         """
         given = tuple((options or {}).items())
         asked = asks.IngestStream(lines, origin, strict, on_batch, format, venue, account, given)
-        return handle(self, asked)
+        return answer(self, asked)
 
     def ingest_inbound(
         self,
@@ -249,7 +249,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         A batch is committed at ``batch_size`` inputs, at ``MAX_BATCH_BYTES``, at a ``None``
         (the input paused) and at the end; ``on_batch`` hears of each once it is durable.
         """
-        return handle(self, asks.IngestInbound(items, strict, on_batch))
+        return answer(self, asks.IngestInbound(items, strict, on_batch))
 
     def record(self, message: dict[str, Any], *, origin: str = "api", strict: bool = False) -> Result:
         """Record one fact given as a ledger-format message dict (the imperative API).
@@ -259,7 +259,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         message that cannot be read, else the domain's, e.g. :class:`OverfillError`); with
         ``strict=True`` that error is raised instead.
         """
-        return handle(self, asks.Record(message, origin, strict))
+        return answer(self, asks.Record(message, origin, strict))
 
     # ------------------------------------------------------------------ instruments
 
@@ -279,7 +279,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         Unchanged: a duplicate; changed: the next version, used by fills booked after it.
         ``ts`` defaults to now.
         """
-        return handle(self, asks.DefineInstrument(venue, instrument, tuple(definition.items()), ts, source))
+        return answer(self, asks.DefineInstrument(venue, instrument, tuple(definition.items()), ts, source))
 
     def load_ccxt_markets(
         self,
@@ -293,7 +293,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         """Record the definitions of a CCXT markets dump (``exchange.load_markets()``): each
         market is journaled as received (format ``ccxt-markets``) with the definition read from
         it; unchanged ones are duplicates, and a market that cannot be read is rejected alone."""
-        return handle(self, asks.LoadCcxtMarkets(markets, venue, ts, origin, instrument_of))
+        return answer(self, asks.LoadCcxtMarkets(markets, venue, ts, origin, instrument_of))
 
     @renamed_keywords(every_version="all_versions")
     @filtered("instruments")
@@ -302,7 +302,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
     ) -> Page[InstrumentRow]:
         """Instrument definitions in force (or every version), from the log, by venue and
         instrument unless ``sort`` says otherwise; a :class:`Page`, as :meth:`orders` answers."""
-        return handle(self, asks.Instruments(where, all_versions=all_versions, count=count))
+        return answer(self, asks.Instruments(where, all_versions=all_versions, count=count))
 
     def _fold_inline(
         self, tx: Any, committed: list[tuple[int, OrderEvent]], decided: dict[str, Order]
@@ -326,11 +326,11 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
     def catch_up(self) -> CatchUpStats:
         """Bring every view up to the end of the log, and finish any book's re-fold an ingest
         left for its end (``views_lag().unsettled``)."""
-        return handle(self, asks.CatchUp())
+        return answer(self, asks.CatchUp())
 
     def views_position(self) -> int:
         """The log position every view has reached (what a ``project --follow`` reports)."""
-        return handle(self, asks.ViewsPosition())
+        return answer(self, asks.ViewsPosition())
 
     @property
     def view_names(self) -> list[str]:
@@ -347,7 +347,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         """Refold views (default: all) from the whole log into new tables, then swap them in
         atomically; ``progress`` hears of each chunk of events; ``jobs`` processes fold side by
         side (the rows are the same). Returns (events, seconds)."""
-        return handle(self, asks.Rebuild(None if names is None else tuple(names), jobs, progress))
+        return answer(self, asks.Rebuild(None if names is None else tuple(names), jobs, progress))
 
     def init_database(
         self, app_role: str | None = None, password: str | None = None, cost_basis: str | None = None
@@ -356,22 +356,22 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         application role with ``password``; ``cost_basis`` sets the rule of a new ledger's
         positions and P&L (``set_cost_basis`` changes an existing one's); returns what was done,
         a line each."""
-        return handle(self, asks.InitDatabase(app_role, password, cost_basis))
+        return answer(self, asks.InitDatabase(app_role, password, cost_basis))
 
     def cost_basis(self) -> str:
         """The rule this ledger's positions and P&L use when a query names none: average (the
         default, and what a ledger created without one reads as), fifo, lifo or hifo."""
-        return handle(self, asks.CostBasis())
+        return answer(self, asks.CostBasis())
 
     def set_cost_basis(self, cost_basis: str) -> str:
         """Make ``cost_basis`` the rule of this ledger's positions and P&L; returns the rule it
         replaces. The log is untouched: every figure under the new rule is folded from it."""
-        return handle(self, asks.SetCostBasis(cost_basis))
+        return answer(self, asks.SetCostBasis(cost_basis))
 
     def rotate_cursor_secret(self) -> None:
         """Replace the secret the ledger seals its list cursors with: every cursor issued before,
         by any process, is refused from now on (``storage/cursors.py``)."""
-        handle(self, asks.RotateCursorSecret())
+        answer(self, asks.RotateCursorSecret())
 
     # ------------------------------------------------------------------ following, placing
 
@@ -407,26 +407,26 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         ``Positions``, ``Pnl`` …), each list's taking one :class:`Filter`. Every method of the
         ledger that reads or commands is this, with its request built from its keywords
         (``placing`` and ``follow`` are built over requests: ``application.requests`` says why);
-        the CLI and the HTTP API ask the same way (``application.handlers`` declares each
+        the CLI and the HTTP API ask the same way (``application.bootstrap`` names each
         request's handler once)."""
-        return handle(self, request.checked())
+        return answer(self, request.checked())
 
     # ------------------------------------------------------------------ querying orders
 
     @renamed_keywords(key="order")
     def resolve(self, order: str, venue: str | None = None) -> ClientOrderId:
         """Find a client order ID from itself, or from a venue order ID or ``name=value`` alias."""
-        return handle(self, asks.Resolve(order, venue))
+        return answer(self, asks.Resolve(order, venue))
 
     def order_events(self, client_order_id: str) -> list[OrderEvent]:
         """Every event of one order, in version order."""
-        return handle(self, asks.OrderEvents(client_order_id))
+        return answer(self, asks.OrderEvents(client_order_id))
 
     @renamed_keywords(key="order")
     def history(self, order: str) -> list[HistoryEntry]:
         """Every event of one order (client order ID, venue order ID or alias) beside the message
         that produced it."""
-        return handle(self, asks.History(order))
+        return answer(self, asks.History(order))
 
     # ------------------------------------------------------------------ typed queries
 
@@ -442,14 +442,14 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         """One order (by client order ID, venue order ID or ``name=value`` alias): now, at an
         event ``version``, or as the ledger knew it ``as_of`` a time (venue time with
         ``event_time``)."""
-        return handle(self, asks.OrderAt(order, version=version, as_of=as_of, event_time=event_time))
+        return answer(self, asks.OrderAt(order, version=version, as_of=as_of, event_time=event_time))
 
     def iter_orders(
         self, where: Filter, *, open: bool = False, as_of: datetime | None = None, event_time: bool = False
     ) -> Iterator[OrderRow]:
         """Orders matching ``where``, by creation time, read a page at a time (from the orders
         view), or as the ledger knew them ``as_of`` a time (folded from the log)."""
-        return handle(self, asks.IterOrders(where, open, as_of, event_time))
+        return answer(self, asks.IterOrders(where, open, as_of, event_time))
 
     @filtered("orders")
     def orders(
@@ -467,19 +467,19 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         time (venue time with ``event_time``). A :class:`Page`: its ``next_cursor`` continues
         after the ``limit`` rows given (``cursor=``); ``count``: ``total`` says how many match.
         The filters are a :class:`Filter`'s, given whole (``where``) or as keywords."""
-        return handle(self, asks.Orders(where, open=open, as_of=as_of, event_time=event_time, count=count))
+        return answer(self, asks.Orders(where, open=open, as_of=as_of, event_time=event_time, count=count))
 
     def iter_trades(self, where: Filter) -> Iterator[TradeRow]:
         """Trades matching ``where`` by venue time, read a page at a time (``where.client_order_id``
         may be a venue order ID or an alias: it is resolved)."""
-        return handle(self, asks.IterTrades(where))
+        return answer(self, asks.IterTrades(where))
 
     @filtered("trades")
     def trades(self, where: Filter, *, count: Counting = False) -> Page[TradeRow]:
         """The trade blotter by venue time (``sort``: another order): one row per fill as it
         stands after busts and corrections; ``order``: one order's (client order ID, venue order
         ID or alias). A :class:`Page`, as :meth:`orders` answers."""
-        return handle(self, asks.Trades(where, count=count))
+        return answer(self, asks.Trades(where, count=count))
 
     def lots(
         self,
@@ -494,7 +494,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         opening and closing fill, cost, proceeds, fees and P&L. Read from the lots kept between
         reads, brought up to the log's head; ``as_of`` a time, from those lots' marks (and the
         closed lots kept with them)."""
-        return handle(self, asks.Lots(cost_basis, closed=closed, as_of=as_of, event_time=event_time))
+        return answer(self, asks.Lots(cost_basis, closed=closed, as_of=as_of, event_time=event_time))
 
     @filtered("positions")
     def positions(
@@ -526,7 +526,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
             count=count,
             in_currency=in_currency,
         )
-        return handle(self, asked)
+        return answer(self, asked)
 
     @renamed_keywords(fmt="format")
     def export(
@@ -544,7 +544,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         csv, jsonl or parquet; returns the rows written. A file is replaced only with ``force``,
         never when it is the ledger's own; CSV cells a spreadsheet would run as formulas are
         neutralised unless ``raw``."""
-        return handle(self, asks.Export(table, out, format, force, raw, cost_basis))
+        return answer(self, asks.Export(table, out, format, force, raw, cost_basis))
 
     def pnl(
         self, *, by: str = "day", cost_basis: str | None = None, in_currency: str | None = None
@@ -556,28 +556,28 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         tag each day's sums per group, by parent as far as the orders view). With
         ``in_currency``, one row per group in that one currency, each P&L currency converted at
         the latest rate recorded as a mark (``desk_currency``)."""
-        return handle(self, asks.Pnl(by, cost_basis, in_currency))
+        return answer(self, asks.Pnl(by, cost_basis, in_currency))
 
     def pnl_daily(self, *, by: str = "account", cost_basis: str | None = None) -> list[DailyPnlRow]:
         """P&L per UTC day by account, parent or ``tag:NAME``: realized, fees, cash flows and
         unrealized at the day's last recorded marks (see ``daily_pnl.daily_pnl_rows``); under the
         ledger's cost-basis rule, or ``cost_basis``; from the days kept with the heads of each
         book (by parent or tag, of each group's own books)."""
-        return handle(self, asks.PnlDaily(by, cost_basis))
+        return answer(self, asks.PnlDaily(by, cost_basis))
 
     def pnl_series(self, *, points: Slices | None = None) -> list[PnlPoint]:
         """Realized P&L entry by entry in log order, with running totals per quote currency;
         with ``points``, in venue time, each account's line per currency summed over that many
         equal slices of it (``series.realized_series``: a chart's worth, whatever the ledger's
         size)."""
-        return handle(self, asks.PnlSeries(points))
+        return answer(self, asks.PnlSeries(points))
 
     def iter_events(
         self, where: Filter, *, types: Sequence[str] = (), event_time: bool = False
     ) -> Iterator[EventRecord]:
         """Events of the global log matching ``where`` (``since``/``until``: recorded time, or
         venue time with ``event_time``), in log order, read in chunks."""
-        return handle(self, asks.IterEvents(where, tuple(types), event_time))
+        return answer(self, asks.IterEvents(where, tuple(types), event_time))
 
     @filtered("events")
     def events(
@@ -591,23 +591,23 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         """Search the global log by event type (``OrderFilled`` …), account, venue, instrument,
         order and time; in log order (``newest``: reversed; ``sort``: another order). A
         :class:`Page`, as :meth:`orders` answers."""
-        return handle(self, asks.Events(where, tuple(types), event_time=event_time, count=count))
+        return answer(self, asks.Events(where, tuple(types), event_time=event_time, count=count))
 
     def events_after(self, position: Count, limit: Count) -> list[EventRecord]:
         """Up to ``limit`` committed events after log ``position``, in log order (what a live
         follower reads next), each as :meth:`events` gives it."""
-        return handle(self, asks.EventsAfter(position, limit))
+        return answer(self, asks.EventsAfter(position, limit))
 
     def log_position(self) -> int:
         """The position of the last committed event (0 for an empty log)."""
-        return handle(self, asks.LogPosition())
+        return answer(self, asks.LogPosition())
 
     def views_lag(self) -> ViewsLag:
         """How far the views are behind the log (``behind`` 0: current). Answers from the views
         (orders and positions now, trades, P&L, exports of orders and trades) show the log up to
         the slowest view's position; they do not fold what is missing (a reader may have no write
         access, and a large lag would make one query pay for it): they say it."""
-        return handle(self, asks.Lag())
+        return answer(self, asks.Lag())
 
     def iter_messages(
         self,
@@ -621,7 +621,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         message verbatim with its outcome (an ``Outcome``).
         ``parked``: the messages still parked; ``older_than``: only those received longer ago
         than that (parked too long: stuck)."""
-        return handle(self, asks.IterMessages(where, outcome, parked, older_than))
+        return answer(self, asks.IterMessages(where, outcome, parked, older_than))
 
     @filtered("messages")
     def messages(
@@ -636,7 +636,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         """The message journal, oldest first (``newest``: reversed; ``sort``: another order); see
         :meth:`iter_messages`. A :class:`Page`, as :meth:`orders` answers."""
         asked = asks.Messages(where, outcome, parked=parked, older_than=older_than, count=count)
-        return handle(self, asked)
+        return answer(self, asked)
 
     def settle(
         self,
@@ -658,7 +658,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         released as any parked line is when its order arrives. Refused, with nothing written,
         unless the message is parked (and, to book, carries the details); see docs/messages.md,
         "Settling a parked message"."""
-        return handle(self, asks.Settle(message_id, reason, by, book, account, origin))
+        return answer(self, asks.Settle(message_id, reason, by, book, account, origin))
 
     def verify(
         self,
@@ -683,11 +683,11 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         asked = asks.Verify(
             expect_head, pinned, journal, deep=deep, incremental=incremental, anchor=anchor, progress=progress
         )
-        return handle(self, asked)
+        return answer(self, asked)
 
     def head(self) -> Head | None:
         """The chains' heads, to record outside the database (None while both are empty)."""
-        return handle(self, asks.ChainHead())
+        return answer(self, asks.ChainHead())
 
     def reconcile(
         self,
@@ -702,7 +702,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         differences; with ``apply``, record the corrections. Orders requested within ``grace``
         are left alone, and so, given ``known_at`` (the log position when the snapshot was
         read), are orders the ledger first heard of after it: the snapshot cannot show them."""
-        return handle(self, asks.Reconcile(snapshot, apply, grace, origin, known_at))
+        return answer(self, asks.Reconcile(snapshot, apply, grace, origin, known_at))
 
     # ------------------------------------------------------------------ lists and pages
 
@@ -711,14 +711,14 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         """The parents the orders name (``parent_id``), each with its child orders' count, open
         count, accounts, instruments and times; of the orders of an account, venue or instrument;
         by parent ID unless ``sort`` says otherwise. A :class:`Page`, as :meth:`orders` answers."""
-        return handle(self, asks.Parents(where, count=count))
+        return answer(self, asks.Parents(where, count=count))
 
     # ------------------------------------------------------------------ analytics (lake.py, execution.py)
 
     def export_lake(self, directory: str | Path) -> LakeReport:
         """Append to the Parquet lake at ``directory`` what the log holds past its manifest, and
         rewrite its snapshot tables (docs/analytics.md); safe to rerun or to kill at any point."""
-        return handle(self, asks.ExportLake(directory))
+        return answer(self, asks.ExportLake(directory))
 
     def execution_quality(
         self,
@@ -732,12 +732,12 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         orders requested in [since, until), from the store or from ``lake``, in DuckDB."""
         grouped = tuple(by) if isinstance(by, list) else by
         asked = asks.ExecutionQuality(grouped, since, until, None if lake is None else str(lake))
-        return handle(self, asked)
+        return answer(self, asked)
 
 
 def _committed_after(ledger: OrderLedger, position: int, limit: int) -> list[CommittedEvent]:
     """What ``OrderLedger.follow`` reads between its waits: a ``CommittedAfter`` request."""
-    return handle(ledger, asks.CommittedAfter(position, limit))
+    return answer(ledger, asks.CommittedAfter(position, limit))
 
 
 __all__ = ["HistoryEntry", "IngestReport", "OrderLedger"]

@@ -1,6 +1,8 @@
 """Recording facts: the ledger's write path (``OrderLedger.ingest_lines``, ``ingest_inbound``,
-``record``, ``load_ccxt_markets``, booking a parked message) and the line readers it runs, each
-line read by the ledger format's parser or its venue's adapter into an ``Inbound``.
+``record``, ``load_ccxt_markets``, booking a parked message). Its lines are translated by
+``translating``; here each batch goes through the risk door, is decided and committed by the
+writer (``ingest.processing``, each message as ``ingest.batch.DECISIONS`` says), and the views
+are brought to it (``application.bootstrap`` lists the stages in order).
 
 ``OrderLedger`` keeps the public methods (their signatures and the argument checks); each
 delegates here with itself as ``ledger``.
@@ -23,25 +25,32 @@ from uuid import UUID
 import orjson
 
 from orderledger.domain.errors import InvalidInputError, LedgerError
-from orderledger.domain.identity import IdentityKey
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
-from orderledger.infrastructure.adapters.declared import InputFormat, load
+from orderledger.infrastructure.adapters.declared import load
 from orderledger.infrastructure.adapters.registry import formats
+from orderledger.infrastructure.application.translating import (
+    feed_for,
+    line_reader,
+    read_adapter_line,
+    read_error,
+    read_ledger_line,
+    reason,
+    translated,
+    translation_for,
+)
 from orderledger.infrastructure.errors import MessageError
 from orderledger.infrastructure.ingest.caches import fewer_collections
-from orderledger.infrastructure.ingest.formats import check_options, typed_options
-from orderledger.infrastructure.ingest.inbound import Inbound, Result, inbound
-from orderledger.infrastructure.ingest.inputs import Refused
+from orderledger.infrastructure.ingest.formats import check_options
+from orderledger.infrastructure.ingest.inbound import Inbound, Result
 from orderledger.infrastructure.ingest.processing import Processor
 from orderledger.infrastructure.ingest.settlement import (
     context_lines,
-    context_waiting,
     parked_line,
     set_aside,
     settlement_terms,
 )
-from orderledger.infrastructure.messages.models import RequestMessage, message_from_line
+from orderledger.infrastructure.messages.models import RequestMessage
 from orderledger.infrastructure.storage.db import table_columns
 
 if TYPE_CHECKING:
@@ -122,67 +131,12 @@ def ingest_lines(
     account: str | None,
     options: Mapping[str, Any] | None,
 ) -> IngestReport:
-    """``OrderLedger.ingest_lines``: each line read by its format, then ingested in group commits."""
-    given = {k: v for k, v in (options or {}).items() if v is not None}
-    declared = check_options(fmt, venue, account, given, strict=strict)
-    feed = _open_feed(ledger, declared, venue, account, given)
-    translate = _translation(declared, venue, account, given)
-
-    def read(line: str | bytes, number: int) -> Inbound:
-        if translate is None and feed is None:  # the ledger's own format
-            return _read_ledger_line(line, origin, number)
-        return _read_adapter_line(line, origin, number, fmt, venue, feed or translate)
-
-    def items() -> Iterator[Inbound | None]:
-        number = 0
-        for line in lines:
-            if line is None:
-                yield None
-            elif isinstance(line, Refused):  # a collector's frame beyond its bounds: never read
-                number += 1
-                yield Inbound(raw=bytes(line), origin=origin, line_no=number, format=fmt, error=line.reason)
-            else:
-                number += 1
-                item = read(line, number)
-                yield item
-                if feed is not None and feed.commit_each:
-                    yield None  # the next line is translated against what this one recorded
-                    after = getattr(feed, "after_commit", None)
-                    if after is not None:  # what the committed line decides once committed
-                        _record_verdicts(ledger, after(), fmt)
-                    context = getattr(feed, "context", None)
-                    if context is not None:
-                        yield from _read_again(ledger, context, item, lambda raw: read(raw, 0))
-
-    return ingest_inbound(ledger, items(), strict=strict, on_batch=on_batch)
-
-
-def _read_again(
-    ledger: LedgerParts, context: Any, item: Inbound, read: Callable[[bytes], Inbound]
-) -> Iterator[Inbound | None]:
-    """The lines parked waiting for context that the line just committed (``item``) brought, each
-    read again (``read``) as a new line that names it, in venue time, each committed before the
-    next (``settlement``: one mechanism with settling by hand). A line that itself waits for
-    context looks at the journal once more first: another process may have recorded it meanwhile
-    (it then read the parked lines before this one was committed)."""
-    if item.waits is not None:
-        context.catch_up()
-    keys = context.take()
-    if not keys:
-        return
-    with ledger.db.read() as tx:
-        waiting = context_waiting(tx, keys)
-    again = []
-    for message_id, raw in waiting:
-        line = read(raw)
-        line.line_no, line.rereads = None, message_id
-        line.notes.insert(0, f"reads parked message {message_id} again")
-        first = min((m.ts for m in line.messages), default=None)
-        again.append((first is not None, first, message_id, line))
-    again.sort(key=lambda found: found[:3])  # venue time (lines without a message first)
-    for *_, line in again:
-        yield line
-        yield None
+    """``OrderLedger.ingest_lines``: the lines read (``lines``), each translated by its format
+    (``translating``), then decided, committed and projected in group commits
+    (:func:`ingest_inbound`)."""
+    reader = line_reader(ledger, fmt, venue, account, options, origin=origin, strict=strict)
+    items = translated(ledger, lines, reader, after_commit=_record_verdicts)
+    return ingest_inbound(ledger, items, strict=strict, on_batch=on_batch)
 
 
 def ingest_inbound(
@@ -366,7 +320,7 @@ def _record_verdicts(ledger: LedgerParts, messages: list[dict[str, Any]], fmt: s
 
 def _verdict(fmt: str, message: dict[str, Any]) -> Inbound:
     """A message a format's recorded lines decide, journaled as a ledger line of its own."""
-    item = _read_ledger_line(orjson.dumps(message), f"{fmt}:verdict", None)
+    item = read_ledger_line(orjson.dumps(message), f"{fmt}:verdict", None)
     item.notes.append(f"decided by the {fmt} lines already recorded, of an order named since")
     return item
 
@@ -411,12 +365,12 @@ def record(ledger: LedgerParts, message: dict[str, Any], *, origin: str, strict:
     except TypeError as error:  # a value JSON cannot hold, or a lone surrogate (not UTF-8)
         where = _not_json(message, "")
         raise MessageError(f"the message cannot be written as JSON: {where or error}") from None
-    item = _read_ledger_line(raw, origin, None)
+    item = read_ledger_line(raw, origin, None)
     with ledger._writing:
         results = _commit(ledger, [item])
     result = results[0]
     if result.outcome is Outcome.REJECTED and result.error is None:
-        result.error = _read_error(raw) or MessageError(result.reason or "the message was refused")
+        result.error = read_error(raw) or MessageError(result.reason or "the message was refused")
     if strict and result.error is not None:
         raise result.error
     return result
@@ -444,7 +398,7 @@ def load_ccxt_markets(
         try:
             item.messages = [market_message(market, venue=venue, ts=moment, instrument_of=instrument_of)]
         except (MessageError, ValueError) as error:
-            item.error = _reason(error)
+            item.error = reason(error)
         items.append(item)
     return ingest_inbound(ledger, items, strict=False, on_batch=None)
 
@@ -517,7 +471,7 @@ def book_parked(
             " details: set it aside instead"
         )
     check_options(line.format, line.venue, account)
-    feed = _open_feed(ledger, declared, line.venue, account)
+    feed = feed_for(ledger, declared, line.venue, account)
     if feed is not None and feed.context_note is not None:
         # What the feed learnt from earlier lines (a Lighter market map, Hyperliquid spot
         # names), it learns again from the journal's copies of them.
@@ -525,8 +479,8 @@ def book_parked(
             for context in context_lines(tx, line.format, message_id, feed.context_note):
                 with contextlib.suppress(LedgerError):
                     feed.messages(context, [])
-    reader = feed or _translation(declared, line.venue, account, None)
-    item = _read_adapter_line(line.raw, origin, 0, line.format, line.venue, reader)
+    reader = feed or translation_for(declared, line.venue, account, None)
+    item = read_adapter_line(line.raw, origin, 0, line.format, line.venue, reader)
     why_not = item.error if item.waits is None else item.waits[1]  # (still waits for its context)
     if why_not is not None:
         raise InvalidInputError(f"message {message_id} cannot be read again to book it: {why_not}")
@@ -544,128 +498,6 @@ def book_parked(
         raise InvalidInputError(f"message {message_id} could not be booked: {settled.reason}")
     assert settled.message_id is not None
     return settled.message_id
-
-
-def _read_error(raw: bytes) -> LedgerError | None:
-    """The typed error reading a refused message raised (read again: only a refusal pays)."""
-    try:
-        message_from_line(raw)
-    except LedgerError as error:
-        return error
-    except Exception:
-        return None
-    return None
-
-
-MAX_REASON = 300
-"""Longest reason a rejected line gets: a 1 MB value is never echoed back whole."""
-INTERNAL_ERROR = "internal error reading the line"
-"""How the reason starts when a line reader failed unexpectedly (a bug, never the line's fault)."""
-
-
-def _reason(error: BaseException) -> str:
-    """One line of at most MAX_REASON characters saying why."""
-    message = str(getattr(error, "message", None) or str(error))
-    first = next((part.strip() for part in message.splitlines() if part.strip()), type(error).__name__)
-    return first if len(first) <= MAX_REASON else first[: MAX_REASON - 1] + "…"
-
-
-def _raw_bytes(line: str | bytes) -> bytes:
-    """The bytes of a line: a ``str`` read with surrogateescape gets its bytes back; other lone
-    surrogates are kept (as CESU-8) so the line is journaled and refused, not lost."""
-    if isinstance(line, bytes):
-        return line
-    try:
-        return line.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:
-        return line.encode("utf-8", "surrogatepass")
-
-
-def _internal(error: Exception) -> str:
-    return _reason(ValueError(f"{INTERNAL_ERROR}: {type(error).__name__}: {_reason(error)}"))
-
-
-def _read_ledger_line(line: str | bytes, origin: str, number: int | None) -> Inbound:
-    raw = (line if type(line) is bytes else _raw_bytes(line)).rstrip(b"\r\n")
-    if not raw or raw.isspace():
-        return Inbound(raw=raw, origin=origin, line_no=number, format="ledger")
-    try:
-        messages = [message_from_line(raw)]
-    except (MessageError, ValueError) as error:
-        return Inbound(raw=raw, origin=origin, line_no=number, format="ledger", error=_reason(error))
-    except Exception as error:  # a reader bug must cost one line, not the rest of the input
-        return Inbound(raw=raw, origin=origin, line_no=number, format="ledger", error=_internal(error))
-    return Inbound(raw, origin, number, "ledger", messages)  # raw, origin, line_no, format, messages
-
-
-def _open_feed(
-    ledger: LedgerParts,
-    declared: InputFormat,
-    venue: str | None,
-    account: str | None,
-    options: Mapping[str, Any] | None = None,
-) -> Any:
-    """The per-ingest state of a format that reads the ledger (application.feeds), else None."""
-    if not declared.reads_ledger:
-        return None
-    # Start-up cost: the feeds and the venue adapters they drive load only for an ingest of a
-    # format that reads the ledger.
-    from orderledger.infrastructure.application.feeds import open_feed
-
-    return open_feed(ledger, declared.name, venue or "", account or "", options)
-
-
-class _Translation:
-    """A format that reads each line alone: its declared ``translate`` with the ingest's venue,
-    account and options object, read as a feed is (``messages(raw, notes)``)."""
-
-    def __init__(self, translate: Any, venue: str, account: str | None, options: Any) -> None:
-        self.translate, self.venue, self.account, self.options = translate, venue, account, options
-
-    def messages(self, raw: bytes, notes: list[str]) -> Any:
-        return self.translate(raw, venue=self.venue, account=self.account, notes=notes, options=self.options)
-
-
-def _translation(
-    declared: InputFormat, venue: str | None, account: str | None, options: Mapping[str, Any] | None
-) -> _Translation | None:
-    """How a format that reads each line alone translates one, else None. Start-up cost: the
-    venue's adapter loads only for an ingest of its format."""
-    if declared.translate is None:
-        return None
-    translate = load(declared.translate)
-    if isinstance(translate, type):  # a translation that remembers across the lines of one run
-        translate = translate()
-    return _Translation(translate, venue or "", account, typed_options(declared, options))
-
-
-def _read_adapter_line(
-    line: str | bytes, origin: str, number: int, fmt: str, venue: str | None, reader: Any
-) -> Inbound:
-    """One line of venue input, translated by its format's feed or translation (``reader``);
-    the raw line is what is journaled.
-
-    The caller has checked the format and what it needs (``formats.check_options``)."""
-    # Start-up cost: the adapters' shared module loads only for an ingest of a venue format.
-    from orderledger.infrastructure.adapters.common import CONTEXT, MissingContext
-
-    raw = _raw_bytes(line).rstrip(b"\r\n")
-    if not raw.strip():
-        return Inbound(raw=raw, origin=origin, line_no=number, format=fmt)
-    notes: list[str] = []
-    try:
-        messages = reader.messages(raw, notes)
-    except MissingContext as missing:  # parked until a line bringing the context is recorded
-        waiting = Inbound(raw=raw, origin=origin, line_no=number, format=fmt, notes=notes)
-        waiting.waits = (IdentityKey(venue or "", CONTEXT + missing.kind, missing.value), _reason(missing))
-        return waiting
-    except (MessageError, ValueError, TypeError, KeyError) as error:
-        return Inbound(raw=raw, origin=origin, line_no=number, format=fmt, error=_reason(error))
-    except Exception as error:  # an adapter bug must cost one line, not the rest of the input
-        return Inbound(raw=raw, origin=origin, line_no=number, format=fmt, error=_internal(error))
-    item = inbound(raw, messages, origin=origin, format=fmt, notes=notes)
-    item.line_no = number
-    return item
 
 
 MAX_BATCH_BYTES = 8_000_000

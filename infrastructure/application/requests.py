@@ -10,7 +10,7 @@ A request is a value: made once, it can be kept, compared, hashed (the HTTP API 
 fold's answer per request), sent to another process (the HTTP API's reader processes answer
 them) and handed to ``handle`` by any shell. Each names the type of its answer
 (``Request[Page[OrderRow]]``), so ``handle`` is typed end to end. The handler of each request
-type is declared once (``application.handlers``); ``OrderLedger``'s read methods, the CLI and
+type is named once (``application.bootstrap``); ``OrderLedger``'s read methods, the CLI and
 the HTTP API are thin over that one dispatch. Every list request takes one :class:`Filter`
 (``where``), which the CLI's options and the HTTP query parameters are parsed into, from the
 one declaration of the filters (``listing.FILTERS``).

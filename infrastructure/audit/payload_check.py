@@ -34,7 +34,9 @@ from orderledger.infrastructure.storage.mapper import CLASSES, LedgerMapper
 # Each check is an expression of a JSON value ``{v}`` that is true when the field's validation
 # returns that value as ``read_stored`` reads it; one function per class is generated of them
 # (a call per field would cost more than the validation it replaces).
+_ABSENT = object()
 _NAMES: dict[str, Any] = {
+    "_ABSENT": _ABSENT,
     "_SIGNED": re.compile(SIGNED_FORM).fullmatch,  # parse_decimal's first branch: Decimal(text)
     "_UTC_TIME": re.compile(UTC_TIME_FORM).fullmatch,  # parse_timestamp: fromisoformat(text), in UTC
 }
@@ -74,9 +76,6 @@ def _check(annotation: Any, depth: int = 0, validators: tuple[Any, ...] = ()) ->
         entry = f"type({key}) is str and {check.replace('{v}', item)}"
         return f"(type({{v}}) is dict and all({entry} for {key}, {item} in {{v}}.items()))"
     return None
-
-
-_ABSENT = _NAMES["_ABSENT"] = object()
 
 
 class _Plan:

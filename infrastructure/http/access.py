@@ -135,7 +135,7 @@ class LedgerContext:
     async def ask(self, question: Question[Any]) -> Any:
         """A read or a write, in a worker thread: the service's JSON-ready answer to ``question``."""
         self.admit(question)
-        return await run_in_threadpool(self.service.handle, question)
+        return await run_in_threadpool(self.service.answer, question)
 
     async def expensive(self, what: str, question: Question[Any]) -> Any:
         """A whole-log read: bounded (503 with Retry-After when the bound is reached)."""

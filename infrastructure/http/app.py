@@ -73,8 +73,8 @@ def risk_feed(service: LedgerService, poll_seconds: float) -> RiskFeed:
     client of a threshold shares, woken by this process's commits."""
 
     async def look(threshold: Decimal) -> Any:
-        rows = await run_in_threadpool(service.handle, Risk(threshold))
-        return rows, await run_in_threadpool(service.handle, TradingStates())
+        rows = await run_in_threadpool(service.answer, Risk(threshold))
+        return rows, await run_in_threadpool(service.answer, TradingStates())
 
     return RiskFeed(look, service.ledger.committed, poll_seconds)
 

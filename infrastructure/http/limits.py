@@ -52,7 +52,7 @@ PARENT_POLL = 0.5
 """Seconds between a worker's checks that the server that started it still runs."""
 
 Runner = Callable[[Asked], Awaitable[Any]]
-"""Answers one request (``LedgerService.handle``) somewhere off the event loop."""
+"""Answers one request (``LedgerService.answer``) somewhere off the event loop."""
 log = logging.getLogger("orderledger.http")
 
 
@@ -60,7 +60,7 @@ def in_threads(service: LedgerService) -> Runner:
     """A runner calling ``service`` in the event loop's thread pool."""
 
     async def run(asked: Asked) -> Any:
-        return await run_in_threadpool(service.handle, asked)
+        return await run_in_threadpool(service.answer, asked)
 
     return run
 
@@ -83,7 +83,7 @@ class OwnThreads:
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix=LIST_THREADS)
 
     async def __call__(self, asked: Asked) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self.pool, self.service.handle, asked)
+        return await asyncio.get_running_loop().run_in_executor(self.pool, self.service.answer, asked)
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -112,7 +112,7 @@ def _in_reader(asked: Asked) -> tuple[int, Any]:
     as exceptions, which may not survive pickling."""
     assert _reader is not None
     try:
-        return 0, _reader.handle(asked)
+        return 0, _reader.answer(asked)
     except LedgerError as error:
         return status_for(error), argument_names(error.message, parameter_name)  # as the server says it
     except ValueError as error:

@@ -2,7 +2,7 @@
 
 The routes never touch ``OrderLedger``, the query functions or the database themselves. A read
 or a write is a typed request (``orderledger.requests``) the route builds from its parameters and hands to
-``LedgerService.handle`` (in a worker thread or process, since it blocks on the database), which
+``LedgerService.answer`` (in a worker thread or process, since it blocks on the database), which
 asks the ledger's one dispatch (``OrderLedger.handle``) and writes the answer as JSON-ready data
 the way ``SHOWN`` declares for the request's type; a list read is wrapped in :class:`Listing`.
 Nothing is called by name: a runner, a bound or a cache is handed the request itself.
@@ -45,7 +45,7 @@ ListRequest = (
 
 @dataclass(frozen=True)
 class Listing:
-    """A list read's whole answer (``LedgerService.handle`` gives a :class:`Listed`): how far the
+    """A list read's whole answer (``LedgerService.answer`` gives a :class:`Listed`): how far the
     views are behind when the list is read from them, then the page ``request`` asks for, its
     rows written as JSON where the read runs."""
 
@@ -73,12 +73,12 @@ class LedgerService:
     def __init__(self, ledger: OrderLedger) -> None:
         self.ledger = ledger
 
-    def handle(self, asked: Asked) -> Any:
+    def answer(self, asked: Asked) -> Any:
         """The JSON-ready answer to a request (written as ``SHOWN`` says for its type), or a list
         read's :class:`Listed`."""
         if isinstance(asked, Listing):
             behind = self.views_behind() if asked.request.from_views else None
-            return Listed.of(self.handle(asked.request), behind)
+            return Listed.of(self.answer(asked.request), behind)
         return SHOWN[type(asked)](self, self.ledger.handle(asked))
 
     # ------------------------------------------------------------------ how answers are written

@@ -2,6 +2,13 @@
 against its order's state (a fact earlier in venue time than the order's latest at its place in
 venue time), parked when what it needs has not arrived, and joined to the batch's commit.
 
+Which decision each kind of message takes is one literal table at the end (``DECISIONS``): a
+request is decided by ``Batch.request`` (a new order, or the same order asked again); a fact about
+an order (accepted, filled, canceled …) by ``Batch.order_fact``, which finds the order or parks the
+fact until it is known, then applies the kind's rule (``order_facts.ORDER_FACTS``); a fact of its
+own aggregate (an instrument's definition, a cash flow, a mark, a limit, a trading state) is
+booked there, never parked.
+
 ``Batch`` is what the writer (``processing.Processor``) makes for each attempt at a batch. It
 knows the writer only as ``Writer`` (the caches, the store and the clock it reads): the writer's
 module imports this one, never the reverse.
@@ -92,6 +99,10 @@ class Writer(ParkedLines, IdentityLookup, Protocol):
     def load_order(self, client_order_id: str, *, trust_absent: bool = True) -> Order | None: ...
 
 
+Decide = Callable[["Batch", Any, JournalEntry, int], Handled]
+"""A message kind's decision: the batch, the message, its input's journal entry and its place
+among the input's messages in; (outcome, reason, events) out."""
+
 _NOTHING_STATED = (None,) * len(FACTS)
 
 
@@ -134,7 +145,9 @@ class Batch(Parking, Identities):
 
     # ------------------------------------------------------------------ per input
 
-    def handle(self, item: Inbound) -> Result:
+    def decide(self, item: Inbound) -> Result:
+        """Decide one input: each of its messages by the decision its kind takes, its journal
+        entry and its result from their outcomes."""
         # received_at, origin, line_no, format, raw, outcome (positional: made for every input)
         entry = JournalEntry(self.now, item.origin, item.line_no, item.format, item.raw, Outcome.IGNORED)
         self.entries.append(entry)
@@ -161,7 +174,7 @@ class Batch(Parking, Identities):
             # The everyday input, one message: what the loop and _settle below come to for it.
             # Its part is registered only if it parks (only _unpark and _settle read it then).
             self._refused = None
-            outcome, reason, events = self.apply(item.messages[0], entry)
+            outcome, reason, events = self.decide_message(item.messages[0], entry)
             if outcome is Outcome.REJECTED:
                 result.error = self._refused
             result.events = events
@@ -179,7 +192,7 @@ class Batch(Parking, Identities):
         for position, message in enumerate(item.messages):
             # Each message has its own fate: one refused leaves the others to be decided.
             self._refused = None
-            outcome, reason, events = self.apply(message, entry, position)
+            outcome, reason, events = self.decide_message(message, entry, position)
             if outcome is Outcome.REJECTED and result.error is None:
                 result.error = self._refused
             if events:
@@ -235,8 +248,9 @@ class Batch(Parking, Identities):
     _last_client_id: str | None = None
     item = 0  # the position in its batch of the input being decided
 
-    def apply(self, message: Message, entry: JournalEntry, part: int = 0) -> Handled:
-        """Apply one message (the ``part``-th of its input); returns (outcome, reason, events)."""
+    def decide_message(self, message: Message, entry: JournalEntry, part: int = 0) -> Handled:
+        """Decide one message (the ``part``-th of its input) by the decision its kind takes
+        (``DECISIONS``); returns (outcome, reason, events)."""
         self._last_client_id = message.client_order_id
         self._merging = {}
         key = (self.item, part)
@@ -246,7 +260,7 @@ class Batch(Parking, Identities):
             return Outcome.REJECTED, refused.message, []
         recorded = len(self.events)
         try:
-            return _HANDLERS.get(type(message), Batch._order_fact)(self, message, entry, part)
+            return DECISIONS[type(message)](self, message, entry, part)
         except StaleBatchError:
             raise  # not this message's fault: the whole batch is decided again
         except LedgerError as error:
@@ -257,7 +271,7 @@ class Batch(Parking, Identities):
             self._refused = error
             return Outcome.REJECTED, error.message, []
 
-    def _order_fact(self, message: Message, entry: JournalEntry, part: int) -> Handled:
+    def order_fact(self, message: Message, entry: JournalEntry, part: int) -> Handled:
         """A fact about an existing order: applied to it, or parked until it is known."""
         order, keys = self._resolve(message)
         trade = trade_named(message)
@@ -275,14 +289,11 @@ class Batch(Parking, Identities):
         self._last_client_id = order.client_order_id
         return self._fact(order, message, entry)
 
-    def _instrument(self, message: InstrumentMessage, entry: JournalEntry, part: int) -> Handled:
-        return book_instrument(self, message, entry)
-
     _refused: LedgerError | None = None
 
     # ------------------------------------------------------------------ requests
 
-    def _request(self, message: RequestMessage, entry: JournalEntry, part: int = 0) -> Handled:
+    def request(self, message: RequestMessage, entry: JournalEntry, part: int = 0) -> Handled:
         spec = request_spec(message)
         existing = self._order(spec.client_order_id)
         numbered = free = None
@@ -380,7 +391,7 @@ class Batch(Parking, Identities):
             # (A withdrawal always is: the order is then what its other facts make it.)
             status, reason, events = self._decide_in_place(order, message, entry, amended)
         else:
-            status, reason, events = self._decide(order, message, entry, amended)
+            status, reason, events = self._decide_fact(order, message, entry, amended)
             if _withdraws_latest(order, events):
                 events = events + self._restated(order, in_venue_time(self._history(order)), entry, message)
         trades = [e.trade_id for e in events if type(e) is OrderFilled]
@@ -439,12 +450,12 @@ class Batch(Parking, Identities):
             venue_place(e) > place for e in history if type(e) is not OrderRequested
         ):
             # Only the request is later (its time is ours, the venue's clock may be behind it).
-            return self._decide(order, message, entry, amended)
+            return self._decide_fact(order, message, entry, amended)
         fold = fold_until(history, until=place)
         before = fold.order
         before.version = order.version
         before.seen |= order.seen  # a copy of a fact recorded later is still a copy
-        status, reason, events = self._decide(before, message, entry, amended)
+        status, reason, events = self._decide_fact(before, message, entry, amended)
         if not events:
             return status, reason, events
         for event in events:
@@ -485,7 +496,9 @@ class Batch(Parking, Identities):
             return []
         return self._outcome(order, order.restate(*restated, self.stamp(message)), entry)[2]
 
-    def _decide(self, order: Order, message: Message, entry: JournalEntry, amended: bool = False) -> Handled:
+    def _decide_fact(
+        self, order: Order, message: Message, entry: JournalEntry, amended: bool = False
+    ) -> Handled:
         """What the fact decides on ``order`` (its events recorded in the batch)."""
         stated = stated_facts(message)
         if stated != _NOTHING_STATED:
@@ -575,16 +588,24 @@ class Batch(Parking, Identities):
         commit.event_entries += [entry] * len(events)
 
 
-_HANDLERS: dict[type[Message], Callable[[Batch, Any, JournalEntry, int], Handled]] = {
-    RequestMessage: Batch._request,
-    InstrumentMessage: Batch._instrument,
-    CashFlowMessage: lambda batch, message, entry, part: book_cash_flow(batch, message, entry),
-    MarkMessage: lambda batch, message, entry, part: book_mark(batch, message, entry),
-    LimitSetMessage: lambda batch, message, entry, part: book_limit(batch, message, entry),
-    LimitClearedMessage: lambda batch, message, entry, part: book_limit(batch, message, entry),
-    TradingStateMessage: lambda batch, message, entry, part: book_state(batch, message, entry),
+def _booked(book: Callable[[Batch, Any, JournalEntry], Handled]) -> Decide:
+    """A booking of a fact on its own aggregate, as a decision (a booking reads no part number:
+    its fact never parks)."""
+    return lambda batch, message, entry, part: book(batch, message, entry)
+
+
+DECISIONS: Mapping[type[Message], Decide] = {
+    RequestMessage: Batch.request,
+    **dict.fromkeys(ORDER_FACTS, Batch.order_fact),
+    InstrumentMessage: _booked(book_instrument),
+    CashFlowMessage: _booked(book_cash_flow),
+    MarkMessage: _booked(book_mark),
+    LimitSetMessage: _booked(book_limit),
+    LimitClearedMessage: _booked(book_limit),
+    TradingStateMessage: _booked(book_state),
 }
-"""Messages that do not name an existing order; every other kind goes to ``Batch._order_fact``."""
+"""Each message kind and the decision it takes in a batch (``Batch.decide_message``): every kind
+once (``tests/unit/test_messages.py`` holds it to that)."""
 
 
 def _withdraws_latest(order: Order, events: list[OrderEvent]) -> bool:
@@ -598,4 +619,4 @@ def _withdraws_latest(order: Order, events: list[OrderEvent]) -> bool:
     return False
 
 
-__all__ = ["Batch", "Writer"]
+__all__ = ["DECISIONS", "Batch", "Decide", "Writer"]

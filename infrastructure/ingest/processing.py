@@ -165,7 +165,7 @@ class Processor:
             results = []
             for index, item in enumerate(items):
                 work.item = index
-                results.append(work.handle(item))
+                results.append(work.decide(item))
             self.absent = set()
             self.histories = {}
             if strict and any(r.outcome is Outcome.REJECTED for r in results):

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from orderledger import Filter, InvalidInputError, OrderLedger
-from orderledger.infrastructure.application import handlers
+from orderledger.infrastructure.application import bootstrap
 from orderledger.infrastructure.application import ledger as ledger_module
 from orderledger.infrastructure.application import requests as asks
 from orderledger.infrastructure.application.requests import REQUESTS, Request
@@ -163,13 +163,13 @@ def session(ledger: OrderLedger) -> OrderLedger:
 def asked(monkeypatch: pytest.MonkeyPatch) -> list[Request[Any]]:
     """Every request the ledger's one dispatch is handed from now on."""
     seen: list[Request[Any]] = []
-    dispatch = handlers.handle
+    dispatch = bootstrap.answer
 
     def spy(ledger: Any, request: Request[Any]) -> Any:
         seen.append(request)
         return dispatch(ledger, request)
 
-    monkeypatch.setattr(ledger_module, "handle", spy)
+    monkeypatch.setattr(ledger_module, "answer", spy)
     return seen
 
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import pickle
 from decimal import Decimal
-from importlib import import_module
 from typing import Any
 
 import pytest
 
 from orderledger import AsyncOrderLedger, Filter, InvalidInputError, OrderLedger, Snapshot
-from orderledger.infrastructure.application.handlers import COMMAND_HANDLERS, HANDLERS
+from orderledger.infrastructure.application.bootstrap import command_handlers
+from orderledger.infrastructure.application.handlers import READ_HANDLERS
 from orderledger.requests import (
     REQUESTS,
     Events,
@@ -127,13 +127,13 @@ def test_a_snapshot_made_in_python_is_reconciled_through_the_one_dispatch(
     assert [(d.kind, d.client_order_id) for d in report.differences] == [("absent_at_venue", "A")]
     assert session.reconcile(snapshot) == report
     # And the method asks by that request, through the one dispatch, as it does for JSON text
-    handler, seen = HANDLERS[Reconcile], []
+    handler, seen = READ_HANDLERS[Reconcile], []
 
     def spy(ledger: Any, request: Reconcile) -> Any:
         seen.append(request)
         return handler(ledger, request)
 
-    monkeypatch.setitem(HANDLERS, Reconcile, spy)
+    monkeypatch.setitem(READ_HANDLERS, Reconcile, spy)
     session.reconcile(snapshot)
     session.reconcile(b'{"venue": "V", "account": "acc", "as_of": "2026-11-20T11:00:00Z", "open_orders": []}')
     assert [type(request.snapshot) for request in seen] == [Snapshot, bytes]
@@ -170,10 +170,11 @@ def test_a_request_says_whether_it_reads_the_whole_log_or_the_views() -> None:
 
 
 def test_every_request_type_has_its_one_handler() -> None:
-    # The reads' handlers are declared with the dispatch; the commands', by the module the
-    # dispatch imports when the first command is asked.
-    import_module(COMMAND_HANDLERS)
-    assert set(HANDLERS) == set(REQUESTS)
+    # The reads' table and the commands' (imported when the first command is asked) together
+    # name every request once.
+    commands = command_handlers()
+    assert set(READ_HANDLERS) | set(commands) == set(REQUESTS)
+    assert not set(READ_HANDLERS) & set(commands)
 
 
 def test_the_async_ledger_handles_requests_too(ledger_url: str) -> None:

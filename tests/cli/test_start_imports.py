@@ -70,7 +70,7 @@ UPKEEP = (
 """What opening a ledger and reading its views do not use either: the commands (their request
 classes and handlers), the upkeep (the schema's set-up, exports, verify and its anchors, the
 chains' heads), the risk controls, exposure, daily P&L, the collectors' leases, and the processes
-of a parallel rebuild. Each is imported by the one dispatch (``application.handlers``) when a
+of a parallel rebuild. Each is imported by the one dispatch (``application.bootstrap``) when a
 request that needs it is first asked."""
 
 NEVER_READ = (

@@ -41,11 +41,11 @@ class HeldReads(LedgerService):
         self.release = threading.Event()
         self.holding = threading.Event()
 
-    def handle(self, asked: Asked) -> Any:
+    def answer(self, asked: Asked) -> Any:
         if isinstance(asked, Listing) and asked.request.where.limit == HELD:
             self.holding.set()
             self.release.wait(BOUND)
-        return super().handle(asked)
+        return super().answer(asked)
 
 
 def test_a_tab_whose_list_read_was_refused_fills_in_once_the_server_admits_it(

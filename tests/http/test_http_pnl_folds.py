@@ -194,7 +194,7 @@ def test_each_pnl_read_folds_once_per_position_of_the_log(client: TestClient, ra
 
 def test_the_same_read_asked_while_it_folds_waits_for_that_one_fold(ledger: OrderLedger) -> None:
     service = LedgerService(ledger)
-    service.handle(Ingest(tuple(json.dumps(m).encode() for m in session()), origin="test"))
+    service.answer(Ingest(tuple(json.dumps(m).encode() for m in session()), origin="test"))
     threads = in_threads(service)
     ran: list[str] = []
 
@@ -216,12 +216,12 @@ def test_the_same_read_asked_while_it_folds_waits_for_that_one_fold(ledger: Orde
 
     first, second = asyncio.run(scenario())
     assert ran == ["Pnl"]
-    assert first == second == service.handle(Pnl(by="account"))
+    assert first == second == service.answer(Pnl(by="account"))
 
 
 def test_answers_are_kept_up_to_a_bound_on_their_rows_the_latest_asked_first(ledger: OrderLedger) -> None:
     service = LedgerService(ledger)
-    service.handle(Ingest(tuple(json.dumps(m).encode() for m in session()), origin="test"))
+    service.answer(Ingest(tuple(json.dumps(m).encode() for m in session()), origin="test"))
     threads = in_threads(service)
     ran: list[Any] = []
 
@@ -277,9 +277,9 @@ def test_over_a_file_the_pnl_reads_fold_in_a_process_of_their_own_with_the_same_
             server.ledger.ingest_lines([json.dumps(m) for m in session()])
             service = LedgerService(server.ledger)
             expected = {
-                "/pnl/daily": service.handle(PnlDaily(by="account")),
-                "/pnl?by=day": service.handle(Pnl(by="day")),
-                "/pnl/series": service.handle(PnlSeries()),
+                "/pnl/daily": service.answer(PnlDaily(by="account")),
+                "/pnl?by=day": service.answer(Pnl(by="day")),
+                "/pnl/series": service.answer(PnlSeries()),
             }
             answers = {path: httpx2.get(server.url + path, timeout=BOUND).json() for path in PNL_READS}
             assert answers == expected

@@ -50,23 +50,23 @@ def test_the_service_answers_a_request_as_json_the_way_its_type_declares(ledger:
     ledger.ingest_lines(lines(*SESSION))
     service = LedgerService(ledger)
     # When the open orders of account acc are asked (A: 6 of 10 left; B is filled)
-    page = service.handle(Orders(Filter(account="acc"), open=True, count=True))
+    page = service.answer(Orders(Filter(account="acc"), open=True, count=True))
     # Then the rows are the orders' JSON, with the places the page shows them to, and the count
     [a] = page
     assert (a["client_order_id"], a["leaves_quantity"], page.total) == ("A", "6", 1)
     assert "precision" in a
     # P&L by account is exact: acc realized (110 − 100) × 3 = 30, net of the 0.4 USDT fee
-    [acc] = service.handle(Pnl(by="account"))
+    [acc] = service.answer(Pnl(by="account"))
     assert (acc["account"], acc["realized_pnl"], acc["realized_pnl_net"]) == ("acc", "30", "29.6")  # 30 − 0.4
     # The log's head and the views' lag: 5 events (A: requested, filled; B the same; C
     # requested), none left to fold
-    assert service.handle(LogPosition()) == ledger.log_position() == 5
-    assert service.handle(Lag()) == {"position": 5, "log_end": 5, "behind": 0}
+    assert service.answer(LogPosition()) == ledger.log_position() == 5
+    assert service.answer(Lag()) == {"position": 5, "log_end": 5, "behind": 0}
 
 
 def test_a_list_read_is_the_request_wrapped_with_how_far_the_views_are_behind(ledger: OrderLedger) -> None:
     ledger.ingest_lines(lines(*SESSION))
-    listed = LedgerService(ledger).handle(Listing(Trades(Filter(instrument="BTC-USDT"))))
+    listed = LedgerService(ledger).answer(Listing(Trades(Filter(instrument="BTC-USDT"))))
     # Trades are read from the views (0 behind); A's fill of 4, then B's of 3
     assert listed.behind == 0
     assert [(t["client_order_id"], t["quantity"]) for t in orjson.loads(listed.body)] == [
@@ -189,7 +189,7 @@ def test_the_writes_are_requests_answered_by_the_one_dispatch(ledger: OrderLedge
     stray = {"type": "fill", "client_order_id": "Z", "trade_id": "z-1", "quantity": "1", "price": "1"}
     stray["ts"] = "2026-01-05T10:00:30Z"
     # When it is ingested as a request, through the service the HTTP API uses
-    report = service.handle(Ingest((orjson.dumps(stray),), origin="test"))
+    report = service.answer(Ingest((orjson.dumps(stray),), origin="test"))
     # Then the answer is the ingest's report, one line, parked
     assert report["counts"]["parked"] == 1 and report["lines"] == 1
     parked = ledger.messages(parked=True)
@@ -198,4 +198,4 @@ def test_the_writes_are_requests_answered_by_the_one_dispatch(ledger: OrderLedge
     assert settled > parked[0].message_id and ledger.messages(parked=True) == []
     # And a dry-run reconciliation of an empty snapshot answers as the method does
     empty = b'{"venue": "V", "account": "acc", "as_of": "2026-01-05T11:00:00Z", "open_orders": []}'
-    assert service.handle(Reconcile(empty)) == ledger.reconcile(empty).to_json()
+    assert service.answer(Reconcile(empty)) == ledger.reconcile(empty).to_json()

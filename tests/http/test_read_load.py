@@ -59,12 +59,12 @@ class HeldLists(LedgerService):
         self.threads: list[str] = []
         self._lock = threading.Lock()
 
-    def handle(self, asked: Asked) -> Any:
+    def answer(self, asked: Asked) -> Any:
         if isinstance(asked, Listing):
             with self._lock:
                 self.threads.append(threading.current_thread().name)
             self.release.wait(BOUND)
-        return super().handle(asked)
+        return super().answer(asked)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

@@ -1,6 +1,6 @@
 """The library's own modules, by dotted name, and what each imports, for the tests that read its
 source as a whole (``tests/unit/test_import_time.py``, ``test_module_boundaries.py``,
-``test_import_contracts.py``)."""
+``test_import_contracts.py``, ``test_registries.py``)."""
 
 from __future__ import annotations
 
@@ -81,3 +81,21 @@ def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
         if module not in index:
             visit(module)
     return groups
+
+
+def assigned(node: ast.AST) -> list[ast.expr]:
+    """What a statement assigns to (plain, annotated or augmented); [] if it assigns nothing."""
+    if isinstance(node, ast.Assign):
+        return node.targets
+    if isinstance(node, ast.AugAssign | ast.AnnAssign):
+        return [node.target]
+    return []
+
+
+def method_call(node: ast.AST) -> tuple[str, str] | None:
+    """(NAME, METHOD) of a call ``NAME.METHOD(...)`` on a plain name; None for any other node."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        owner = node.func.value
+        if isinstance(owner, ast.Name):
+            return owner.id, node.func.attr
+    return None

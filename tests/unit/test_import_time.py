@@ -21,7 +21,7 @@ from orderledger.domain.decisions import Stamp
 from orderledger.domain.events import OrderSpec
 from orderledger.domain.order import Order
 from orderledger.domain.values import OrderType, Side
-from tests.support.modules import ROOT, project_modules
+from tests.support.modules import ROOT, assigned, method_call, project_modules
 
 PROJECT = project_modules()
 MODULES = sorted(PROJECT.values())
@@ -45,18 +45,10 @@ def _import_time_effects(tree: ast.Module) -> list[str]:
     imported = _imported_modules(tree)
     found = []
     for node in tree.body:
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
-            func = node.value.func
-            if (
-                isinstance(func, ast.Attribute)
-                and isinstance(func.value, ast.Name)
-                and func.value.id in imported
-            ):
-                found.append(f"line {node.lineno}: calls {func.value.id}.{func.attr}() at import")
-        targets = node.targets if isinstance(node, ast.Assign) else []
-        if isinstance(node, ast.AugAssign | ast.AnnAssign):
-            targets = [node.target]
-        for target in targets:
+        called = method_call(node.value) if isinstance(node, ast.Expr) else None
+        if called is not None and called[0] in imported:
+            found.append(f"line {node.lineno}: calls {called[0]}.{called[1]}() at import")
+        for target in assigned(node):
             owner = target.value if isinstance(target, ast.Attribute) else None
             if isinstance(target, ast.Attribute) and isinstance(owner, ast.Name) and owner.id in imported:
                 found.append(f"line {node.lineno}: assigns {owner.id}.{target.attr} at import")

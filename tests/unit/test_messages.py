@@ -23,7 +23,7 @@ from orderledger.domain.order import SPEC_FIELDS
 from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.errors import MessageError
-from orderledger.infrastructure.ingest.batch import _HANDLERS
+from orderledger.infrastructure.ingest.batch import DECISIONS, Batch
 from orderledger.infrastructure.ingest.order_facts import ORDER_FACTS, request_spec
 from orderledger.infrastructure.messages import docs as message_docs
 from orderledger.infrastructure.messages import models as messages
@@ -160,11 +160,12 @@ def test_a_field_added_to_a_model_reaches_parsing_serialising_and_docs(
     assert json.loads(message_to_json(parsed))["engine"] == "e-7"
 
 
-def test_every_message_type_has_exactly_one_handler() -> None:
-    # Given the handler tables of processing
-    # Then every type is handled once: requests and instruments by their own, facts by their command
-    assert set(_HANDLERS) | set(ORDER_FACTS) == set(KINDS.values())
-    assert not set(_HANDLERS) & set(ORDER_FACTS)
+def test_every_message_type_has_exactly_one_decision() -> None:
+    # Given the writer's table (ingest.batch.DECISIONS), built from the functions that decide
+    # Then it names every message type, and each fact about an order goes to the one decision
+    # that finds the order and applies the fact's rule (order_facts.ORDER_FACTS)
+    assert set(DECISIONS) == set(KINDS.values())
+    assert {kind for kind, decide in DECISIONS.items() if decide is Batch.order_fact} == set(ORDER_FACTS)
 
 
 def test_the_outcome_vocabulary_is_the_stored_one() -> None:
