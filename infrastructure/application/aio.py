@@ -242,6 +242,7 @@ class AsyncOrderLedger(AsyncDeprecatedReads):
     # limits, trading states and the pre-trade check: infrastructure/application/controls.py
     limits = _reads(OrderLedger.limits)
     trading_states = _reads(OrderLedger.trading_states)
+    denials = _reads(OrderLedger.denials)
     risk = _reads(OrderLedger.risk)
     risk_replay = _reads(OrderLedger.risk_replay)
     set_limit = _writes(OrderLedger.set_limit)

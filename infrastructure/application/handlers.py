@@ -35,6 +35,7 @@ from orderledger.infrastructure.application.requests import (
     Collectors,
     CommittedAfter,
     CostBasis,
+    Denials,
     Events,
     EventsAfter,
     ExecutionQuality,
@@ -352,6 +353,11 @@ def reconcile(ledger: LedgerParts, request: Reconcile) -> ReconcileReport:
 @handles(Limits)
 def limits(ledger: LedgerParts, request: Limits) -> list[_risk.LimitRow]:
     return _risk.limits(ledger, request.as_of)
+
+
+@handles(Denials)
+def denials(ledger: LedgerParts, request: Denials) -> list[_risk.DenialRow]:
+    return _risk.denials(ledger, request.account, request.limit, request.since, request.last)
 
 
 @handles(TradingStates)

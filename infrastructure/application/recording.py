@@ -21,6 +21,7 @@ from uuid import UUID
 import orjson
 
 from orderledger.domain.errors import InvalidInputError, LedgerError
+from orderledger.domain.events import BreachRecorded
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
@@ -63,11 +64,15 @@ class IngestReport:
     lines: int = 0
     seconds: float = 0.0
     stored: bool = True
+    flagged: int = 0
+    """The orders recorded from a venue's facts that breach a limit or state in force (never
+    refused: each recorded with its breach fact and an anomaly)."""
 
     def add(self, result: Result) -> None:
         self.counts[result.outcome] = self.counts.get(result.outcome, 0) + 1
         self.lines += 1
         self.events += len(result.events)
+        self.flagged += result.flagged
         if result.outcome is Outcome.REJECTED:
             self.rejected.append(result)
         elif result.outcome is Outcome.DENIED:
@@ -81,7 +86,7 @@ class IngestReport:
         self.counts = dict.fromkeys(self.counts, 0)
         self.counts[Outcome.REJECTED] = len(self.rejected)
         self.counts["not stored"] = self.lines - len(self.rejected)
-        self.events = 0
+        self.events = self.flagged = 0
 
 
 def result_record(result: Result) -> dict[str, Any]:
@@ -95,6 +100,7 @@ def result_record(result: Result) -> dict[str, Any]:
         "events": len(result.events),
         "reason": result.reason,
         **({"breaches": result.breaches} if result.breaches else {}),
+        **({"flagged": result.flagged} if result.flagged else {}),
     }
 
 
@@ -237,16 +243,26 @@ class _OneByOne(Exception):
     last input alone: each such request is judged in a commit of its own."""
 
 
+def reports_orders(item: Inbound) -> bool:
+    """Whether an input that is not a request of ours (``ours``) may report an order the ledger
+    does not hold yet (a venue's, an external one): the door judges such orders, never refusing
+    them (``risk.flag_at_the_door``)."""
+    return item.error is None and any(type(m) is RequestMessage for m in item.messages)
+
+
 def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) -> list[Result]:
     """One batch through the risk door (docs/risk.md, "One door"): a batch holding no request of
-    ours is committed as it is. Otherwise the door looks, inside the write transaction, for any
-    limit or trading state ever recorded: with none, the batch is committed whole; with some,
-    each request of ours is judged at the ledger's time in the transaction that records it, after
-    everything before it is committed, so a check sees every order any writer recorded first."""
-    mine = [item for item in batch if ours(item)]
+    ours nor a venue's report of an order is committed as it is. Otherwise the door looks, inside
+    the write transaction, for any limit or trading state ever recorded: with none, the batch is
+    committed whole; with some, each such input is judged at the ledger's time in the transaction
+    that records it, after everything before it is committed, so a check sees every order any
+    writer recorded first: a request of ours may be denied, a venue's order is flagged."""
+    mine = [item for item in batch if ours(item) or reports_orders(item)]
     if not mine:
         return _committed(ledger, batch, strict=strict)
     alone = len(mine) == 1 and batch[-1] is mine[0]
+    requests = sum(1 for item in mine if ours(item))
+    flagging: list[bool] = []  # whether venue facts were judged (their results count the flags)
 
     def judge() -> None:
         # Imported here: the checks load only for a ledger that holds limits or states.
@@ -254,17 +270,24 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
 
         if not risk.armed(ledger):
             return
-        if not alone:
+        now = ledger.processor.clock()
+        if alone and requests:
+            risk.at_the_door(ledger, mine[0], now)
+        elif alone or (strict and not requests):  # a venue's facts: judged, never refused
+            flagging.append(True)
+            for item in mine:
+                risk.flag_at_the_door(ledger, item, now)
+        else:
             raise _OneByOne
-        risk.at_the_door(ledger, mine[0], ledger.processor.clock())
 
     try:
-        return _committed(ledger, batch, strict=strict, first=judge)
+        decided = _committed(ledger, batch, strict=strict, first=judge)
+        return _flagged(batch, decided) if flagging else decided
     except _OneByOne:
         pass
     if strict:
         raise InvalidInputError(
-            f"a strict batch holds {len(mine)} requests of ours while limits or trading states are"
+            f"a strict batch holds {requests} requests of ours while limits or trading states are"
             " recorded: each is judged in a commit of its own, so the batch cannot be all or"
             " nothing; send them one at a time, or without --strict"
         )
@@ -272,11 +295,20 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
     run: list[Inbound] = []
     for item in batch:
         run.append(item)
-        if ours(item):
+        if ours(item) or reports_orders(item):
             results += _commit(ledger, run)
             run = []
     if run:
         results += _commit(ledger, run)
+    return results
+
+
+def _flagged(batch: list[Inbound], results: list[Result]) -> list[Result]:
+    """``results`` (one per input of ``batch``), each counting the orders the door flagged in its
+    input and the batch recorded (``Result.flagged``: their breach facts)."""
+    for item, result in zip(batch, results, strict=False):
+        if item.flags:
+            result.flagged = sum(1 for event in result.events if type(event) is BreachRecorded)
     return results
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orderledger.domain.errors import LedgerError
-from orderledger.domain.events import OrderEvent
+from orderledger.domain.events import BreachRecorded, OrderEvent
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.adapters.common import definitions_first
@@ -38,6 +38,11 @@ class Inbound:
     denied: str | None = None
     # The breaches the door found (each as ``CheckResult.to_json`` gives it): denied, or overridden.
     breaches: list[dict[str, Any]] = field(default_factory=list)
+    # The fact of what the door found (a ``BreachRecorded``: denied or overridden), in its commit.
+    breach: BreachRecorded | None = None
+    # The orders of a venue's fact the door flagged (by ``id`` of their request message): each
+    # recorded as it is, with its ``BreachRecorded`` and an anomaly (``risk_facts.book_flag``).
+    flags: dict[int, BreachRecorded] | None = None
 
 
 @dataclass
@@ -52,6 +57,7 @@ class Result:
     message_id: int | None = None
     error: LedgerError | None = field(default=None, compare=False, repr=False)  # why, when rejected
     breaches: list[dict[str, Any]] = field(default_factory=list, compare=False)  # the door's, if any
+    flagged: int = 0  # the orders it recorded that breach a limit or state (a venue's, never refused)
 
 
 def inbound(
