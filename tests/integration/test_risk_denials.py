@@ -1,0 +1,174 @@
+"""Denials and breaches as facts in the chain (docs/risk.md, "Denials and breaches"): what the
+risk door finds is a ``BreachRecorded`` citing the limit or state event it applied, recorded in
+the commit of the request it judged; a venue's order that breaches is recorded, flagged (an
+anomaly on the order) and counted; ``denials`` reads them, and ``verify`` covers them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from orderledger import OrderLedger, Outcome
+from orderledger.domain.risk import limit_id_for, state_id_for
+from tests.support.audit import orderledger, raw_sql, reprotect, unprotect
+
+NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
+MORNING = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
+NOTIONAL = "max_order_notional 250 on account main: would be 300"
+
+
+@pytest.fixture
+def desk(make_ledger: Callable[..., OrderLedger]) -> OrderLedger:
+    # Given orders of at most 250 on account main, set by alice at 08:00
+    ledger = make_ledger(clock=lambda: NOW)
+    ledger.set_limit("account", "main", "max_order_notional", "250", set_by="alice", ts=MORNING)
+    return ledger
+
+
+def request(cid: str, quantity: str = "3", **more: Any) -> dict[str, Any]:
+    return {
+        "type": "request", "client_order_id": cid, "venue": "x", "account": "main",
+        "instrument": "BTC-USDT", "side": "buy", "order_type": "limit", "quantity": quantity,
+        "price": "100", "ts": "2025-03-03T11:59:30Z", **more,
+    }  # fmt: skip
+
+
+# The aggregates the limit's and the halt's events are stored under (keyed by what they set and
+# when: domain.risk): what a breach cites.
+LIMIT_EVENT = str(limit_id_for("account", "main", "max_order_notional", MORNING))
+HALT_EVENT = str(state_id_for("main", MORNING))
+
+
+def test_a_denial_is_a_fact_citing_the_limit_event_it_applied(desk: OrderLedger) -> None:
+    # When a request of ours for 3 at 100 is recorded: 3 × 100 = 300 > 250
+    result = desk.record(request("c-1"))
+    # Then it is denied and never an order, and the denial is a fact of the chain
+    assert (result.outcome, result.reason) == (Outcome.DENIED, NOTIONAL)
+    assert list(desk.orders()) == []
+    [denial] = desk.denials()
+    assert (denial.action, denial.client_order_id, denial.account, denial.ts) == (
+        "denied",
+        "c-1",
+        "main",
+        NOW,
+    )
+    assert denial.breaches == [
+        {
+            "reason": NOTIONAL,
+            "limit": "max_order_notional",
+            "scope": "account",
+            "target": "main",
+            "value": "250",
+            "figure": "300",
+            "cites_event": "LimitSet",
+            "cites": LIMIT_EVENT,
+            "cites_version": "1",
+        }
+    ]
+    # And the log holds it after the limit, in the denied line's commit; verify agrees
+    assert [e.type for e in desk.events()] == ["LimitSet", "BreachRecorded"]
+    assert desk.verify().ok
+
+
+def test_a_halt_denial_cites_the_trading_state_and_an_override_says_who_and_why(desk: OrderLedger) -> None:
+    # Given the account halted by bob
+    desk.set_trading_state("halted", account="main", set_by="bob", reason="flash crash", ts=MORNING)
+    # When an order of 1 at 100 (100 ≤ 250: only the halt refuses it) is sent, then sent again
+    # with rita's override
+    assert desk.record(request("c-1", "1")).outcome is Outcome.DENIED
+    override = {"by": "rita", "reason": "hedge the desk"}
+    assert desk.record(request("c-2", "1", override=override)).outcome is Outcome.APPLIED
+    # Then the denial cites the state's event, and the override is a fact with who and why
+    denied, overridden = desk.denials()
+    halt = "trading is halted (set by bob: flash crash)"
+    assert denied.action == "denied" and denied.breaches == [
+        {
+            "reason": halt,
+            "limit": "trading_state",
+            "scope": "account",
+            "target": "main",
+            "value": "halted",
+            "cites_event": "TradingStateSet",
+            "cites": HALT_EVENT,
+            "cites_version": "1",
+        }
+    ]
+    assert (overridden.action, overridden.client_order_id, overridden.by, overridden.why) == (
+        "overridden",
+        "c-2",
+        "rita",
+        "hedge the desk",
+    )
+    assert [o.client_order_id for o in desk.orders()] == ["c-2"]
+    # And the filters: by the limit's name, the account, and the time recorded
+    assert [d.client_order_id for d in desk.denials(limit="trading_state")] == ["c-1", "c-2"]
+    assert desk.denials(limit="max_position") == [] and desk.denials(account="other") == []
+    assert desk.denials(since=datetime(2025, 3, 3, 12, 0, 1, tzinfo=UTC)) == []
+    assert [d.client_order_id for d in desk.denials(last=1)] == ["c-2"]
+
+
+def test_a_venue_order_that_breaches_is_recorded_flagged_and_counted(desk: OrderLedger) -> None:
+    # When the venue reports an order placed elsewhere for 3 at 100 (300 > 250), twice
+    line = orjson.dumps(request("v-1", external=True, venue_order_id="9"))
+    report = desk.ingest_lines([line])
+    again = desk.ingest_lines([line])
+    # Then it is recorded (never refused), flagged once: a breach fact, an anomaly on the order
+    assert (report.counts["applied"], report.counts.get("denied"), report.flagged) == (1, None, 1)
+    assert (again.counts["duplicate"], again.flagged) == (1, 0)
+    assert desk.order("v-1").anomalies == ["limit_breach"]
+    [flag] = desk.denials()
+    assert (flag.action, flag.client_order_id, flag.limits) == ("flagged", "v-1", ["max_order_notional"])
+    assert flag.breaches[0]["figure"] == "300" and flag.breaches[0]["cites"] == LIMIT_EVENT
+    assert desk.verify().ok
+
+
+def test_a_venue_order_within_the_limits_or_without_any_is_not_flagged(
+    make_ledger: Callable[..., OrderLedger],
+) -> None:
+    ledger = make_ledger(clock=lambda: NOW)
+    # Without any limit or state, nothing is judged: no breach fact, nothing flagged
+    report = ledger.ingest_lines([orjson.dumps(request("v-1", external=True))])
+    assert (report.counts["applied"], report.flagged) == (1, 0)
+    # With a limit of 250, an order of 2 × 100 = 200 is within it
+    ledger.set_limit("account", "main", "max_order_notional", "250", set_by="alice", ts=MORNING)
+    report = ledger.ingest_lines([orjson.dumps(request("v-2", "2", external=True))])
+    assert (report.counts["applied"], report.flagged) == (1, 0)
+    assert ledger.denials() == [] and ledger.order("v-2").anomalies == []
+
+
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_verify_finds_a_denial_altered_in_the_store(store: str, tmp_path: Path, request: Any) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'ledger.db'}"
+        if store == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    with OrderLedger(url, clock=lambda: NOW) as ledger:
+        ledger.set_limit("account", "main", "max_order_notional", "250", set_by="alice", ts=MORNING)
+        assert ledger.record(_order("c-1")).outcome is Outcome.DENIED
+    assert orderledger("verify", db=url).code == 0
+    # When someone lowers the figure the denial recorded (300 → 200) in the store
+    with raw_sql(url) as db:
+        unprotect(db)
+        position, state = db.one(
+            "SELECT notification_id, state FROM events WHERE event_type = 'BreachRecorded'"
+        )
+        forged = bytes(state).replace(b'"figure":"300"', b'"figure":"200"')
+        assert forged != bytes(state)
+        db.execute("UPDATE events SET state = ? WHERE notification_id = ?", (forged, position))
+        reprotect(db)
+    # Then verify finds it
+    run = orderledger("verify", db=url)
+    assert run.code == 1
+    assert run.stderr.startswith(
+        f"BROKEN: event {position} (BreachRecorded of 'c-1') does not match its hash"
+    )
+
+
+def _order(cid: str) -> dict[str, Any]:
+    return request(cid)
