@@ -181,7 +181,8 @@ async def risk_events(
     (``look_breaches``: the latest ones), looked at again after each commit of this process and
     every ``poll_seconds`` (other processes' commits, a state that lifts itself)."""
     limits, states = Changes(), StateChanges()
-    seen: int | None = None
+    # The breaches recorded before the first look are not told: only those from then on.
+    seen = 0 if look_breaches is None else max((row.position for row in await look_breaches()), default=0)
     while True:
         before = wakeup.generation
         for status in await look():
@@ -190,13 +191,10 @@ async def risk_events(
         rows = {row.account: row for row in await look_states()}
         for change in states.news([row.to_json() for row in rows.values()]):
             yield StateChange(rows[change["account"]], parse_timestamp(change["changed_at"]))
-        if look_breaches is not None:
-            found = await look_breaches()
-            if seen is not None:
-                for row in found:
-                    if row.position > seen:
-                        yield row
-            seen = max([seen or 0, *(row.position for row in found)])
+        for row in [] if look_breaches is None else await look_breaches():
+            if row.position > seen:
+                seen = row.position
+                yield row
         await wakeup.wait_async(poll_seconds, before)
 
 

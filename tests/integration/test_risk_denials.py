@@ -10,11 +10,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import asyncio
+import contextlib
+
 import orjson
 import pytest
 
-from orderledger import OrderLedger, Outcome
+from orderledger import AsyncOrderLedger, OrderLedger, Outcome
 from orderledger.domain.risk import limit_id_for, state_id_for
+from orderledger.infrastructure.application.risk import DenialRow
+from orderledger.infrastructure.application.watch import LimitStatus, StateChange
 from tests.support.audit import orderledger, raw_sql, reprotect, unprotect
 
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
@@ -168,6 +173,36 @@ def test_verify_finds_a_denial_altered_in_the_store(store: str, tmp_path: Path, 
     assert run.stderr.startswith(
         f"BROKEN: event {position} (BreachRecorded of 'c-1') does not match its hash"
     )
+
+
+def test_the_asyncio_iterator_says_each_breach_and_when(file_ledger_url: str) -> None:
+    async def main() -> tuple[LimitStatus, list[DenialRow]]:
+        async with AsyncOrderLedger(file_ledger_url, clock=lambda: NOW) as ledger:
+            # Given a position limit of 1 on main, a request of ours denied before the watch, and
+            # beta halted (the watch's first event)
+            await ledger.set_limit("account", "main", "max_position", "1", set_by="alice", ts=MORNING)
+            await ledger.record(request("c-0"))
+            await ledger.set_trading_state("halted", account="beta", set_by="ops", ts=MORNING)
+            flagged: list[DenialRow] = []
+            events = ledger.risk_events(poll_seconds=0.05)
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    if isinstance(event, StateChange):
+                        # When the venue reports an order of 3 placed elsewhere (0 + 3 = 3 > 1)
+                        await ledger.record(request("v-1", external=True))
+                    elif isinstance(event, DenialRow):
+                        flagged.append(event)
+                    elif isinstance(event, LimitStatus):  # (at the next look: the position breached)
+                        return event, flagged
+        raise AssertionError("the events ended")
+
+    status, flagged = asyncio.run(asyncio.wait_for(main(), 30))
+    # Then the breach is told (not the denial from before the watch), at the ledger's time, and
+    # then the limit breached (3 > 1), with the time it was worked out at
+    assert [(f.action, f.client_order_id, f.ts, f.limits) for f in flagged] == [
+        ("flagged", "v-1", NOW, ["max_position"])
+    ]
+    assert (status.status, status.figure, status.as_of) == ("breached", 3, NOW)
 
 
 def _order(cid: str) -> dict[str, Any]:
