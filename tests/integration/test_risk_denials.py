@@ -5,13 +5,12 @@ anomaly on the order) and counted; ``denials`` reads them, and ``verify`` covers
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import asyncio
-import contextlib
 
 import orjson
 import pytest
