@@ -72,11 +72,12 @@ class IngestReport:
         self.counts[result.outcome] = self.counts.get(result.outcome, 0) + 1
         self.lines += 1
         self.events += len(result.events)
-        self.flagged += result.flagged
         if result.outcome is Outcome.REJECTED:
             self.rejected.append(result)
         elif result.outcome is Outcome.DENIED:
             self.denied.append(result)
+        elif result.flagged:
+            self.flagged += result.flagged
 
     def refused(self) -> None:
         """A strict ingest that stored nothing: the counts say what the ledger holds from it
@@ -243,11 +244,11 @@ class _OneByOne(Exception):
     last input alone: each such request is judged in a commit of its own."""
 
 
-def reports_orders(item: Inbound) -> bool:
-    """Whether an input that is not a request of ours (``ours``) may report an order the ledger
-    does not hold yet (a venue's, an external one): the door judges such orders, never refusing
-    them (``risk.flag_at_the_door``)."""
-    return item.error is None and any(type(m) is RequestMessage for m in item.messages)
+def requesting(item: Inbound) -> bool:
+    """Whether an input holds a request: one of ours (``ours``), or one that may report an order
+    the ledger does not hold yet (a venue's, an external one), which the door judges without
+    ever refusing it (``risk.flag_at_the_door``)."""
+    return item.error is None and RequestMessage in map(type, item.messages)
 
 
 def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) -> list[Result]:
@@ -257,7 +258,7 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
     committed whole; with some, each such input is judged at the ledger's time in the transaction
     that records it, after everything before it is committed, so a check sees every order any
     writer recorded first: a request of ours may be denied, a venue's order is flagged."""
-    mine = [item for item in batch if ours(item) or reports_orders(item)]
+    mine = [item for item in batch if requesting(item)]
     if not mine:
         return _committed(ledger, batch, strict=strict)
     alone = len(mine) == 1 and batch[-1] is mine[0]
@@ -295,7 +296,7 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
     run: list[Inbound] = []
     for item in batch:
         run.append(item)
-        if ours(item) or reports_orders(item):
+        if requesting(item):
             results += _commit(ledger, run)
             run = []
     if run:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from orderledger.domain.errors import LedgerError
 from orderledger.domain.events import BreachRecorded, OrderEvent
@@ -38,11 +38,12 @@ class Inbound:
     denied: str | None = None
     # The breaches the door found (each as ``CheckResult.to_json`` gives it): denied, or overridden.
     breaches: list[dict[str, Any]] = field(default_factory=list)
-    # The fact of what the door found (a ``BreachRecorded``: denied or overridden), in its commit.
-    breach: BreachRecorded | None = None
-    # The orders of a venue's fact the door flagged (by ``id`` of their request message): each
-    # recorded as it is, with its ``BreachRecorded`` and an anomaly (``risk_facts.book_flag``).
-    flags: dict[int, BreachRecorded] | None = None
+    # Set by the risk door alone, so class attributes (not fields: an input costs nothing more):
+    # the fact of what it found (a ``BreachRecorded``: denied or overridden), in its commit; and
+    # the orders of a venue's fact it flagged (by ``id`` of their request message), each recorded
+    # as it is with its ``BreachRecorded`` and an anomaly (``risk_facts.book_flag``).
+    breach = cast("BreachRecorded | None", None)
+    flags = cast("dict[int, BreachRecorded] | None", None)
 
 
 @dataclass
@@ -57,7 +58,9 @@ class Result:
     message_id: int | None = None
     error: LedgerError | None = field(default=None, compare=False, repr=False)  # why, when rejected
     breaches: list[dict[str, Any]] = field(default_factory=list, compare=False)  # the door's, if any
-    flagged: int = 0  # the orders it recorded that breach a limit or state (a venue's, never refused)
+    # The orders it recorded that breach a limit or state (a venue's, never refused): a class
+    # attribute, set by the door's count alone (``recording._flagged``).
+    flagged = 0
 
 
 def inbound(
