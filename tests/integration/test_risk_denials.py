@@ -131,6 +131,20 @@ def test_a_venue_order_that_breaches_is_recorded_flagged_and_counted(desk: Order
     assert desk.verify().ok
 
 
+def test_venue_orders_in_one_ingest_are_each_judged_after_the_ones_before(desk: OrderLedger) -> None:
+    # Given at most 4 BTC-USDT held on main (the worst case counts the open orders)
+    desk.set_limit("account", "main", "max_position", "4", set_by="alice", ts=MORNING)
+    # When the venue reports, in one ingest, two orders of 1 at 100 then one of 2.5 (2.5 × 100 =
+    # 250: within the notional limit)
+    lines = [request(f"v-{n}", quantity, external=True) for n, quantity in ((1, "1"), (2, "1"), (3, "2.5"))]
+    report = desk.ingest_lines([orjson.dumps(line) for line in lines])
+    # Then all three are recorded; only the third is flagged: 1 + 1 + 2.5 = 4.5 > 4, each judged
+    # with the ones before it recorded (1 ≤ 4, 1 + 1 = 2 ≤ 4)
+    assert (report.counts["applied"], report.flagged) == (3, 1)
+    [flag] = desk.denials()
+    assert (flag.client_order_id, flag.limits, flag.breaches[0]["figure"]) == ("v-3", ["max_position"], "4.5")
+
+
 def test_a_venue_order_within_the_limits_or_without_any_is_not_flagged(
     make_ledger: Callable[..., OrderLedger],
 ) -> None:
