@@ -152,8 +152,6 @@ class Batch(Parking, Identities):
             entry.client_order_id = result.client_order_id = item.messages[0].client_order_id
             book_breach(self, item.breach, entry)  # the denial, a fact: never an order
             return result
-        if item.breach is not None:  # let through by an override: the breach is a fact all the same
-            book_breach(self, item.breach, entry)
         if (item.waits is not None or item.rereads is not None) and not self._context(item, entry):
             result.outcome, result.reason = entry.outcome, entry.reason
             return result
@@ -191,6 +189,10 @@ class Batch(Parking, Identities):
             outcomes.setdefault(position, (outcome, reason))
             result.events.extend(events)
         self._settle(entry)
+        if item.breach is not None and entry.outcome is Outcome.APPLIED:
+            # Let through by an override (a note: never the one-message path), the breach is a
+            # fact all the same, once the request is recorded.
+            book_breach(self, item.breach, entry)
         entry.client_order_id = result.client_order_id = owner or self._last_client_id
         result.outcome, result.reason = entry.outcome, entry.reason
         return result

@@ -220,3 +220,14 @@ def test_the_asyncio_iterator_says_each_breach_and_when(file_ledger_url: str) ->
 
 def _order(cid: str) -> dict[str, Any]:
     return request(cid)
+
+
+def test_an_override_sent_again_records_its_breach_once(desk: OrderLedger) -> None:
+    # When an overridden request of 3 × 100 = 300 (> 250) is sent twice
+    override = {"by": "rita", "reason": "hedge the desk"}
+    first = desk.record(request("c-1", override=override))
+    again = desk.record(request("c-1", override=override))
+    # Then it is one order with one breach fact; the duplicate records nothing, and verify agrees
+    assert (first.outcome, again.outcome) == (Outcome.APPLIED, Outcome.DUPLICATE)
+    assert [(d.action, d.client_order_id) for d in desk.denials()] == [("overridden", "c-1")]
+    assert desk.verify().ok
