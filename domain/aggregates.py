@@ -3,10 +3,11 @@
 Most events are an order's, keyed by its client order ID. The facts that are not an order's are
 each on an aggregate of their own, keyed by what makes the fact one: an instrument's definition
 (venue, instrument), a cash flow (account, venue, instrument, flow ID), a mark (venue,
-instrument, time, source), a limit's setting (scope, target, kind, time) and a trading state
-(account, time). ``verify`` reads every stored payload and asks this module which aggregate it
-must be stored under, so a fact of a kind it did not know would be reported as misfiled: each new
-kind of fact is named here, and a test walks every event type.
+instrument, time, source), a limit's setting (scope, target, kind, time), a trading state
+(account, time) and a breach the risk door found (client order ID, account, time, action).
+``verify`` reads every stored payload and asks this module which aggregate it must be stored
+under, so a fact of a kind it did not know would be reported as misfiled: each new kind of fact
+is named here, and a test walks every event type.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from uuid import UUID
 
 from orderledger.domain.cash_flows import cash_flow_id_for, mark_id_for
 from orderledger.domain.events import (
+    BreachRecorded,
     CashFlowRecorded,
     InstrumentDefined,
     LimitCleared,
@@ -27,7 +29,7 @@ from orderledger.domain.events import (
 )
 from orderledger.domain.instrument import instrument_id_for
 from orderledger.domain.order import order_id_for
-from orderledger.domain.risk import limit_id_for, state_id_for
+from orderledger.domain.risk import breach_id_for, limit_id_for, state_id_for
 
 
 def _limit(event: Any) -> UUID:
@@ -41,6 +43,7 @@ FACT_AGGREGATES: dict[type[OrderEvent], Callable[[Any], UUID]] = {
     LimitSet: _limit,
     LimitCleared: _limit,
     TradingStateSet: lambda e: state_id_for(e.account, e.ts_event),
+    BreachRecorded: lambda e: breach_id_for(e.client_order_id, e.account, e.ts_event, e.action),
 }
 """The events that are not an order's, and the ID of the aggregate each is stored under."""
 

@@ -598,6 +598,24 @@ class TradingStateSet(OrderEvent):
     before this one applies again."""
 
 
+class BreachRecorded(OrderEvent):
+    """A request or a venue's fact that passed a limit or a trading state in force, as the risk
+    door judged it at the ledger's time (``ts_event`` and ``ts_recorded``): ``action`` says what
+    became of it: ``denied`` (a request of ours, refused: it never became an order),
+    ``overridden`` (let through by an operator with the risk role, ``by`` and ``why``) or
+    ``flagged`` (a fact the ledger learnt from a venue, recorded as it is: never refused).
+
+    Each breach cites the fact it applied (``domain.risk.cited_breach``): the limit's or trading
+    state's event by its aggregate ID and version. On its own aggregate, keyed by (client order
+    ID, account, time, action); the order coordinates are the request's.
+    """
+
+    action: str
+    breaches: list[dict[str, str]]
+    by: str | None = None
+    why: str | None = None
+
+
 EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     OrderRequested,
     OrderHeld,
@@ -625,6 +643,7 @@ EVENT_TYPES: tuple[type[OrderEvent], ...] = (
     LimitSet,
     LimitCleared,
     TradingStateSet,
+    BreachRecorded,
 )
 EVENT_TYPES_BY_NAME: dict[str, type[OrderEvent]] = {cls.__name__: cls for cls in EVENT_TYPES}
 

@@ -227,6 +227,11 @@ class Order(FillRules):
             if reported is not None and reported != getattr(self, name):
                 raise ContradictionError(self.client_order_id, name, str(getattr(self, name)), str(reported))
 
+    def flag_breach(self, stamp: Stamp, reasons: str) -> Decision:
+        """A venue's report of the order passed a limit or trading state in force (``reasons``):
+        never refused, recorded as an anomaly (``limit_breach``) on the order, once."""
+        return Decision(Outcome.APPLIED, tuple(self._anomaly(stamp, "limit_breach", "risk", None, reasons)))
+
     def add_aliases(self, stamp: Stamp, aliases: Mapping[str, str]) -> Decision:
         """Identities the order did not have (a request recorded after the venue reported the
         order names it so); one it has with another value is refused."""

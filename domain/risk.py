@@ -26,11 +26,12 @@ from uuid import UUID, uuid5
 
 from orderledger.domain.decisions import Stamp
 from orderledger.domain.errors import FactConflictError, InvalidInputError
-from orderledger.domain.events import LimitCleared, LimitSet, TradingStateSet
+from orderledger.domain.events import BreachRecorded, LimitCleared, LimitSet, TradingStateSet
 from orderledger.domain.values import format_decimal, format_timestamp
 
 LIMIT_NAMESPACE = UUID("3f0a6c1e-2b7d-4e59-8a41-6d9c0e7b2f13")
 STATE_NAMESPACE = UUID("9a4e2d70-5c1b-4f86-b3e2-0d7f6a8c1e45")
+BREACH_NAMESPACE = UUID("c2d85b3a-7e14-4a0f-9b6d-51e8a3f07c29")
 """Distinct from the other facts' namespaces: no aggregate ID collides."""
 
 LIMIT_SCOPES = ("account", "underlying", "instrument", "tag")
@@ -81,6 +82,18 @@ def limit_id_for(scope: str, target: str, kind: str, ts_event: datetime) -> UUID
 def state_id_for(account: str, ts_event: datetime) -> UUID:
     """The aggregate ID of one trading state set on an account ("" for every account)."""
     return uuid5(STATE_NAMESPACE, f"{account}\n{format_timestamp(ts_event)}")
+
+
+def breach_id_for(client_order_id: str, account: str, ts_event: datetime, action: str) -> UUID:
+    """The aggregate ID of one breach fact (``BreachRecorded``)."""
+    return uuid5(BREACH_NAMESPACE, f"{client_order_id}\n{account}\n{format_timestamp(ts_event)}\n{action}")
+
+
+BREACH_ACTIONS = ("denied", "overridden", "flagged")
+"""What became of what breached (``BreachRecorded.action``): a request of ours refused, one let
+through by the risk role, a venue's fact recorded as it is."""
+STATE_BREACH = "trading_state"
+"""The name a breach of a trading state goes by where a limit's would be its kind."""
 
 
 def response_state(response: str | None) -> str:
@@ -277,6 +290,64 @@ class Breach:
     figure: Decimal | None = None
     """The figure after the order's worst case; None when it could not be worked out (the
     order is then denied: a limit that cannot be evaluated is not taken as met)."""
+    state: tuple[str, str, datetime] | None = None
+    """The trading state that refuses the order: its account ("" every account's), the state
+    and its time (the key of its ``TradingStateSet``)."""
+
+    def cited(self) -> dict[str, str]:
+        """The breach as a ``BreachRecorded`` holds it: the limit's name (its kind, or
+        ``STATE_BREACH``), scope, target, value and figure, and the event it applied by its
+        aggregate ID and version (``cites``, ``cites_version``)."""
+        found: dict[str, str] = {"reason": self.reason}
+        if self.limit is not None:
+            limit = self.limit
+            cites = limit_id_for(limit.scope, limit.target, limit.kind, limit.ts_event)
+            found |= {"limit": limit.kind, "scope": limit.scope, "target": limit.target}
+            found |= {"value": format_decimal(limit.value), "cites_event": "LimitSet"}
+            if self.figure is not None:
+                found["figure"] = format_decimal(self.figure)
+        elif self.state is not None:
+            account, state, ts_event = self.state
+            cites = state_id_for(account, ts_event)
+            found |= {"limit": STATE_BREACH, "scope": "account", "target": account, "value": state}
+            found["cites_event"] = "TradingStateSet"
+        else:  # pragma: no cover - every breach the check finds names its limit or state
+            return found
+        return found | {"cites": str(cites), "cites_version": "1"}
+
+
+def record_breach(
+    action: str,
+    breaches: list[Breach],
+    *,
+    client_order_id: str,
+    account: str,
+    venue: str,
+    instrument: str,
+    now: datetime,
+    source: str,
+    by: str | None = None,
+    why: str | None = None,
+) -> BreachRecorded:
+    """The fact that ``breaches`` were found at the ledger's time ``now`` and what became of them
+    (``BREACH_ACTIONS``), each citing the limit or state event it applied."""
+    if action not in BREACH_ACTIONS:  # pragma: no cover - the door names one of them
+        raise InvalidInputError(f"action must be one of {'|'.join(BREACH_ACTIONS)}", field="action")
+    return BreachRecorded(
+        originator_id=breach_id_for(client_order_id, account, now, action),
+        originator_version=1,
+        ts_event=now,
+        ts_recorded=now,
+        source=source,
+        client_order_id=client_order_id,
+        account=account,
+        venue=venue,
+        instrument=instrument,
+        action=action,
+        breaches=[b.cited() for b in breaches],
+        by=by,
+        why=why,
+    )
 
 
 UNWOUND_BY = frozenset({"max_position", "max_gross_exposure", "max_daily_loss", "max_drawdown"})
@@ -356,20 +427,24 @@ def state_refusal(state: str, book: PositionBook, delta: Decimal) -> str | None:
 
 
 __all__ = [
+    "BREACH_ACTIONS",
     "GLOBAL",
     "LIMIT_KINDS",
     "LIMIT_SCOPES",
     "RESPONDING",
     "RESPONSES",
+    "STATE_BREACH",
     "TRADING_STATES",
     "UNWOUND_BY",
     "Breach",
     "Limit",
     "PositionBook",
+    "breach_id_for",
     "checked_limit",
     "judge",
     "lifted",
     "limit_id_for",
+    "record_breach",
     "record_limit",
     "record_state",
     "response_state",

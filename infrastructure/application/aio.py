@@ -56,10 +56,15 @@ from orderledger.infrastructure.application.requests import CommittedAfter
 from orderledger.infrastructure.collect.source import Source
 
 if TYPE_CHECKING:
+    from orderledger.infrastructure.application.risk import DenialRow
     from orderledger.infrastructure.application.watch import LimitStatus, StateChange
 else:  # the names of risk_events' signature, for its argument check, imported when first read
     __getattr__ = lazy.names(
-        __name__, {"orderledger.infrastructure.application.watch": ("LimitStatus", "StateChange")}
+        __name__,
+        {
+            "orderledger.infrastructure.application.watch": ("LimitStatus", "StateChange"),
+            "orderledger.infrastructure.application.risk": ("DenialRow",),
+        },
     )
 
 P = ParamSpec("P")
@@ -239,6 +244,7 @@ class AsyncOrderLedger(AsyncDeprecatedReads):
     # limits, trading states and the pre-trade check: infrastructure/application/controls.py
     limits = _reads(OrderLedger.limits)
     trading_states = _reads(OrderLedger.trading_states)
+    denials = _reads(OrderLedger.denials)
     risk = _reads(OrderLedger.risk)
     risk_replay = _reads(OrderLedger.risk_replay)
     set_limit = _writes(OrderLedger.set_limit)
@@ -272,17 +278,21 @@ class AsyncOrderLedger(AsyncDeprecatedReads):
         *,
         threshold: Decimal | str | float = Decimal("0.8"),
         poll_seconds: Annotated[float, Gt(0)] = POLL_SECONDS,
-    ) -> AsyncGenerator[LimitStatus | StateChange, None]:
+    ) -> AsyncGenerator[LimitStatus | StateChange | DenialRow, None]:
         """Each limit whose status changes (a ``LimitStatus``, as ``orderledger risk --watch``
-        says it) and each account whose trading state changes (a ``StateChange``: set, lifted by
-        its ``until``, set by a limit's response), first every limit not ``ok`` and every account
-        not active; looked at again after each commit of this process and every ``poll_seconds``.
-        A bot cancels its open orders on a ``StateChange`` to ``halted``."""
+        says it, with the ledger's time of the look that found it: ``as_of``), each account whose
+        trading state changes (a ``StateChange``: set, lifted by its ``until``, set by a limit's
+        response, with ``changed_at``) and each breach the risk door records from then on (a
+        ``DenialRow``: denied, overridden or flagged, with its time ``ts``), first every limit not
+        ``ok`` and every account not active; looked at again after each commit of this process
+        and every ``poll_seconds``. A bot cancels its open orders on a ``StateChange`` to
+        ``halted``."""
         # Loaded when first asked, as the risk reads are (``application.controls``).
         from orderledger.infrastructure.application.watch import risk_events
 
         look = functools.partial(self.risk, threshold=threshold)
-        events = risk_events(look, self.trading_states, self.ledger.committed, poll_seconds)
+        breaches = functools.partial(self.denials, last=100)
+        events = risk_events(look, self.trading_states, self.ledger.committed, poll_seconds, breaches)
         async with contextlib.aclosing(events):
             async for event in events:
                 yield event

@@ -16,6 +16,7 @@ from orderledger.infrastructure.application import lazy
 from orderledger.infrastructure.application.arguments import checked, checked_methods
 from orderledger.infrastructure.application.requests import (
     Collectors,
+    Denials,
     Exposure,
     LastVenueTime,
     Limits,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.application.placed import Placed
     from orderledger.infrastructure.application.risk import (
         CheckResult,
+        DenialRow,
         LimitRow,
         OrderLedger,
         TradingStateRow,
@@ -49,7 +51,12 @@ else:  # the names of signatures, for the argument checks' hints (AsyncOrderLedg
         {
             "orderledger.infrastructure.application.collectors": ("CollectorRow",),
             "orderledger.infrastructure.application.placed": ("Placed",),
-            "orderledger.infrastructure.application.risk": ("CheckResult", "LimitRow", "TradingStateRow"),
+            "orderledger.infrastructure.application.risk": (
+                "CheckResult",
+                "DenialRow",
+                "LimitRow",
+                "TradingStateRow",
+            ),
             "orderledger.infrastructure.application.watch": ("LimitStatus",),
             "orderledger.infrastructure.ingest.inbound": ("Result",),
             "orderledger.infrastructure.results.replay": ("RiskReplay",),
@@ -78,6 +85,21 @@ class RiskControls:
         ``account`` or ``global``), then those scheduled after it; an account never set follows
         every account's (``active`` when none is set)."""
         return self._ledger.handle(TradingStates(as_of))
+
+    def denials(
+        self,
+        *,
+        account: str | None = None,
+        limit: str | None = None,
+        since: datetime | None = None,
+        last: int = 500,
+    ) -> list[DenialRow]:
+        """The breaches the risk door recorded as facts (docs/risk.md, "Denials and breaches"):
+        each request denied, let through by an override (who and why) or venue's order flagged,
+        at the ledger's time, each breach citing the limit or trading state event it applied; of
+        ``account``, breaching the limit of kind ``limit`` (or ``trading_state``), recorded from
+        ``since`` on; the latest ``last`` (at most 5,000), oldest first."""
+        return self._ledger.handle(Denials(account, limit, since, last))
 
     def set_limit(
         self,

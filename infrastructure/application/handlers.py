@@ -33,6 +33,7 @@ from orderledger.infrastructure.application.requests import (
     Collectors,
     CommittedAfter,
     CostBasis,
+    Denials,
     Events,
     EventsAfter,
     ExecutionQuality,
@@ -302,6 +303,10 @@ def limits(ledger: LedgerParts, request: Limits) -> list[_risk.LimitRow]:
     return _risk.limits(ledger, request.as_of)
 
 
+def denials(ledger: LedgerParts, request: Denials) -> list[_risk.DenialRow]:
+    return _risk.denials(ledger, request.account, request.limit, request.since, request.last)
+
+
 def trading_states(ledger: LedgerParts, request: TradingStates) -> list[_risk.TradingStateRow]:
     return _risk.trading_states(ledger, request.as_of)
 
@@ -422,6 +427,7 @@ READ_HANDLERS: dict[type[Request[Any]], Handler] = {
     Reconcile: reconcile,
     Limits: limits,
     TradingStates: trading_states,
+    Denials: denials,
     ReplayLimits: replay_limits,
     Risk: risk,
     Resolve: resolve,

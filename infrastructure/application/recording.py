@@ -25,6 +25,7 @@ from uuid import UUID
 import orjson
 
 from orderledger.domain.errors import InvalidInputError, LedgerError
+from orderledger.domain.events import BreachRecorded
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.adapters.declared import load
@@ -74,6 +75,9 @@ class IngestReport:
     lines: int = 0
     seconds: float = 0.0
     stored: bool = True
+    flagged: int = 0
+    """The orders recorded from a venue's facts that breach a limit or state in force (never
+    refused: each recorded with its breach fact and an anomaly)."""
 
     def add(self, result: Result) -> None:
         outcome = result.outcome
@@ -84,6 +88,8 @@ class IngestReport:
             self.rejected.append(result)
         elif outcome is Outcome.DENIED:
             self.denied.append(result)
+        elif result.flagged:
+            self.flagged += result.flagged
 
     def refused(self) -> None:
         """A strict ingest that stored nothing: the counts say what the ledger holds from it
@@ -93,7 +99,7 @@ class IngestReport:
         self.counts = dict.fromkeys(self.counts, 0)
         self.counts[Outcome.REJECTED] = len(self.rejected)
         self.counts["not stored"] = self.lines - len(self.rejected)
-        self.events = 0
+        self.events = self.flagged = 0
 
 
 def result_record(result: Result) -> dict[str, Any]:
@@ -107,6 +113,7 @@ def result_record(result: Result) -> dict[str, Any]:
         "events": len(result.events),
         "reason": result.reason,
         **({"breaches": result.breaches} if result.breaches else {}),
+        **({"flagged": result.flagged} if result.flagged else {}),
     }
 
 
@@ -209,16 +216,25 @@ class _OneByOne(Exception):
     last input alone: each such request is judged in a commit of its own."""
 
 
+def requesting(item: Inbound) -> bool:
+    """Whether an input holds a request: one of ours (``ours``), or one that may report an order
+    the ledger does not hold yet (a venue's, an external one), which the door judges without
+    ever refusing it (``risk.flag_at_the_door``)."""
+    return item.error is None and RequestMessage in map(type, item.messages)
+
+
 def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) -> list[Result]:
-    """One batch through the risk door (docs/risk.md, "One door"): a batch holding no request is
-    committed as it is. Otherwise the door looks, inside the write transaction, for any limit or
-    trading state ever recorded: with none, the batch is committed whole (its requests of ours
-    are not even sought); with some, each request of ours is judged at the ledger's time in the
-    transaction that records it, after everything before it is committed, so a check sees every
-    order any writer recorded first."""
+    """One batch through the risk door (docs/risk.md, "One door"): a batch holding no request (of
+    ours, or a venue's report of an order) is committed as it is. Otherwise the door looks, inside
+    the write transaction, for any limit or trading state ever recorded: with none, the batch is
+    committed whole (its requests are not even sought); with some, each such input is judged at
+    the ledger's time in the transaction that records it, after everything before it is
+    committed, so a check sees every order any writer recorded first: a request of ours may be
+    denied, a venue's order is flagged."""
     if not _holds_a_request(batch):
         return _committed(ledger, batch, strict=strict)
     mine: list[Inbound] = []
+    flagging: list[bool] = []  # whether venue facts were judged (their results count the flags)
 
     def judge() -> None:
         # Imported here: the checks load only for a ledger that holds limits or states.
@@ -226,21 +242,30 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
 
         if not risk.armed(ledger):
             return
-        mine[:] = requests_of_ours(batch)
+        mine[:] = [item for item in batch if requesting(item)]
         if not mine:
             return
-        if len(mine) > 1 or batch[-1] is not mine[0]:
+        alone = len(mine) == 1 and batch[-1] is mine[0]
+        requests = len(requests_of_ours(mine))
+        now = ledger.processor.clock()
+        if alone and requests:
+            risk.at_the_door(ledger, mine[0], now)
+        elif alone or (strict and not requests):  # a venue's facts: judged, never refused
+            flagging.append(True)
+            for item in mine:
+                risk.flag_at_the_door(ledger, item, now)
+        else:
             raise _OneByOne
-        risk.at_the_door(ledger, mine[0], ledger.processor.clock())
 
     try:
-        return _committed(ledger, batch, strict=strict, first=judge)
+        decided = _committed(ledger, batch, strict=strict, first=judge)
+        return _flagged(batch, decided) if flagging else decided
     except _OneByOne:
         pass
     if strict:
         raise InvalidInputError(
-            f"a strict batch holds {len(mine)} requests of ours while limits or trading states are"
-            " recorded: each is judged in a commit of its own, so the batch cannot be all or"
+            f"a strict batch holds {len(requests_of_ours(mine))} requests of ours while limits or"
+            " trading states are recorded: each is judged in a commit of its own, so the batch cannot be all or"
             " nothing; send them one at a time, or without --strict"
         )
     results: list[Result] = []
@@ -253,6 +278,15 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
             run = []
     if run:
         results += _commit(ledger, run)
+    return results
+
+
+def _flagged(batch: list[Inbound], results: list[Result]) -> list[Result]:
+    """``results`` (one per input of ``batch``), each counting the orders the door flagged in its
+    input and the batch recorded (``Result.flagged``: their breach facts)."""
+    for item, result in zip(batch, results, strict=False):
+        if item.flags:
+            result.flagged = sum(1 for event in result.events if type(event) is BreachRecorded)
     return results
 
 

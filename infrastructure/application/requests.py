@@ -107,7 +107,7 @@ if TYPE_CHECKING:  # the commands, and the answers named in a string: imported w
     from orderledger.infrastructure.application.execution import ExecutionRow  # noqa: F401
     from orderledger.infrastructure.application.follow import CommittedEvent  # noqa: F401
     from orderledger.infrastructure.application.reconcile import ReconcileReport, Snapshot  # noqa: F401
-    from orderledger.infrastructure.application.risk import LimitRow, TradingStateRow  # noqa: F401
+    from orderledger.infrastructure.application.risk import DenialRow, LimitRow, TradingStateRow  # noqa: F401
     from orderledger.infrastructure.application.watch import LimitStatus  # noqa: F401
     from orderledger.infrastructure.audit.verify import VerifyReport  # noqa: F401
     from orderledger.infrastructure.results.replay import RiskReplay  # noqa: F401
@@ -445,6 +445,17 @@ class TradingStates(Request["list[TradingStateRow]"]):
 
 
 @request
+class Denials(Request["list[DenialRow]"]):
+    """The breach facts the risk door recorded (denied, overridden, flagged), the latest ``last``
+    in log order, of an account, citing a limit of one kind, from a time of the ledger's clock."""
+
+    account: str | None = None
+    limit: str | None = None
+    since: datetime | None = None
+    last: int = 500
+
+
+@request
 class Risk(Request["list[LimitStatus]"]):
     """How close each limit in force stands to its value now: ``ok``, ``near`` (at or past
     ``threshold`` × its value), ``breached``, ``unknown`` or ``per_order`` (docs/risk.md)."""
@@ -511,6 +522,7 @@ READS: tuple[type[Request[Any]], ...] = (
     CostBasis,
     Limits,
     TradingStates,
+    Denials,
     Risk,
     ReplayLimits,
     Collectors,
@@ -534,6 +546,7 @@ __all__ = [
     "CommittedAfter",
     "CostBasis",
     "DefineInstrument",
+    "Denials",
     "Events",
     "EventsAfter",
     "ExecutionQuality",

@@ -23,7 +23,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
+from orderledger.domain.events import BreachRecorded
 from orderledger.domain.exposure import Working
+from orderledger.domain.identity import IdentityKey
 from orderledger.domain.risk import (
     GLOBAL,
     TRADING_STATES,
@@ -31,6 +33,7 @@ from orderledger.domain.risk import (
     Limit,
     PositionBook,
     lifted,
+    record_breach,
     response_state,
     state_refusal,
 )
@@ -497,6 +500,87 @@ def requested_within(
     return [getattr(event, "tags", {}) for _, event, _ in decoded_events(ledger.mapper, rows)]
 
 
+# ---------------------------------------------------------------------- the breaches recorded
+
+
+DENIALS_SHOWN = 500
+"""How many breach facts ``denials`` answers when not asked otherwise: the latest."""
+DENIALS_MOST = 5_000
+"""The most it answers at once (``last``)."""
+
+
+@dataclass(frozen=True)
+class DenialRow:
+    """A breach fact (``BreachRecorded``): its log position, the ledger's time, what became of it
+    (``action``), the request's order coordinates, each breach citing the limit or state event it
+    applied, and for an override who let it through and why."""
+
+    position: int
+    ts: datetime
+    action: str
+    client_order_id: str
+    account: str
+    venue: str
+    instrument: str
+    breaches: list[dict[str, str]]
+    by: str | None = None
+    why: str | None = None
+
+    @property
+    def limits(self) -> list[str]:
+        """The names of the limits breached (a kind, or ``trading_state``)."""
+        return [b.get("limit", "") for b in self.breaches]
+
+    def to_json(self) -> dict[str, Any]:
+        data = {**self.__dict__, "ts": format_timestamp(self.ts)}
+        return {k: v for k, v in data.items() if v is not None}
+
+
+def denials(
+    ledger: OrderLedger,
+    account: str | None = None,
+    limit: str | None = None,
+    since: datetime | None = None,
+    last: int = DENIALS_SHOWN,
+) -> list[DenialRow]:
+    """``OrderLedger.denials``: the latest ``last`` breach facts in log order, of ``account``,
+    citing a limit of kind ``limit`` (or ``trading_state``), recorded from ``since`` on (the
+    ledger's time). Read from the log by its index on event type."""
+    if not 0 < last <= DENIALS_MOST:
+        raise InvalidInputError(f"last must be 1 to {DENIALS_MOST}", field="last")
+    clauses, params = ["event_type = ?"], ["BreachRecorded"]
+    if account is not None:
+        clauses.append("account = ?")
+        params.append(account)
+    if since is not None:
+        clauses.append("ts_recorded >= ?")
+        params.append(format_timestamp(since))
+    bound = "" if limit is not None else f" LIMIT {last}"
+    where = " AND ".join(clauses)
+    with ledger.db.read() as tx:
+        rows = tx.all(
+            f"SELECT {EVENT_SELECT} FROM events WHERE {where} ORDER BY notification_id DESC{bound}", params
+        )
+    found = []
+    for position, event, _ in decoded_events(ledger.mapper, rows):
+        assert isinstance(event, BreachRecorded)
+        row = DenialRow(
+            position,
+            event.ts_recorded,
+            event.action,
+            event.client_order_id,
+            event.account,
+            event.venue,
+            event.instrument,
+            list(event.breaches),
+            event.by,
+            event.why,
+        )
+        if limit is None or limit in row.limits:
+            found.append(row)
+    return found[:last][::-1]
+
+
 # ---------------------------------------------------------------------- the check
 
 
@@ -518,19 +602,64 @@ def at_the_door(ledger: OrderLedger, item: Any, now: datetime) -> None:
     """Judge one request of ours (``item``, an ``Inbound`` holding a ``RequestMessage``) at the
     ledger's time ``now``, inside the write transaction that then records it: a breach denies it
     (``item.denied``, with ``item.breaches``), unless the request carries an ``override``, which
-    lets it through with the breaches it passed, who and why noted in the journal."""
+    lets it through with the breaches it passed, who and why noted in the journal. Either way the
+    breach is a fact recorded in the same commit (``item.breach``: a ``BreachRecorded``)."""
     request = item.messages[0]
     result = check(ledger, request, now)
     if result.allowed:
         return
     breaches = result.to_json()["breaches"]
     override = request.override
+    item.breach = _breach_fact(request, result.breaches, now, override)
     if override is None:
         item.denied, item.breaches = "; ".join(result.reasons), breaches
         return
     item.breaches = breaches
     item.notes.append(
         f"risk override by {override['by']} ({override['reason']}) of: {'; '.join(result.reasons)}"
+    )
+
+
+def flag_at_the_door(ledger: OrderLedger, item: Any, now: datetime) -> None:
+    """Judge the orders a venue's fact (``item``) reports that the ledger does not hold yet, at
+    the ledger's time ``now``: such a fact is never refused; each order that breaches a limit or
+    state in force is flagged (``item.flags``, by request: a ``BreachRecorded``), and the batch
+    records the fact and an anomaly on the order with it (``ingest.risk_facts.book_flag``)."""
+    # Imported here: the message models load with the writes (``application.lazy``).
+    from orderledger.infrastructure.messages.models import RequestMessage
+
+    processor = ledger.processor
+    for message in item.messages:
+        if not isinstance(message, RequestMessage):
+            continue
+        if message.client_order_id is not None and processor.load_order(message.client_order_id):
+            continue  # an order the ledger holds, reported again: judged when it was first recorded
+        if message.venue_order_id and processor.lookup_identity(
+            IdentityKey.venue_order(message.venue, message.venue_order_id)
+        ):
+            continue
+        result = check(ledger, message, now)
+        if not result.allowed:
+            flags = item.flags = item.flags or {}
+            flags[id(message)] = _breach_fact(message, result.breaches, now, None, "flagged")
+
+
+def _breach_fact(
+    request: Any, breaches: list[Breach], now: datetime, override: Any, action: str = "denied"
+) -> BreachRecorded:
+    """The breach fact of a request the door judged: denied, overridden (``override``: who and
+    why) or flagged."""
+    return record_breach(
+        "overridden" if override is not None else action,
+        breaches,
+        client_order_id=request.client_order_id or "",
+        account=request.account,
+        venue=request.venue,
+        instrument=request.instrument,
+        now=now,
+        source=request.source,
+        by=None if override is None else override["by"],
+        why=None if override is None else override["reason"],
     )
 
 
@@ -546,7 +675,10 @@ def check(ledger: OrderLedger, request: Any, now: datetime) -> CheckResult:
         refusal = state_refusal(state, reads.book(order), order.delta)
         if refusal is not None:
             breaches.append(
-                Breach(f"{refusal} (set by {current.set_by}: {current.reason or 'no reason given'})")
+                Breach(
+                    f"{refusal} (set by {current.set_by}: {current.reason or 'no reason given'})",
+                    state=(current.account, current.state, current.ts_event),
+                )
             )
     breaches += limit_breaches(standing.limits, reads, order)
     losses = [b for b in breaches if b.limit is not None and b.limit.kind == DAILY_LOSS_RULE and b.figure]
@@ -621,6 +753,7 @@ __all__ = [
     "DAILY_LOSS_RULE",
     "FIGURES",
     "CheckResult",
+    "DenialRow",
     "Held",
     "InForce",
     "LimitRow",
@@ -629,6 +762,7 @@ __all__ = [
     "Worst",
     "check",
     "cited",
+    "denials",
     "held",
     "in_force",
     "limits",

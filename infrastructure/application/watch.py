@@ -20,6 +20,7 @@ from orderledger.domain.values import format_decimal, format_timestamp, parse_ti
 from orderledger.infrastructure.application.follow import Wakeup
 from orderledger.infrastructure.application.risk import (
     FIGURES,
+    DenialRow,
     LimitRow,
     OrderLedger,
     Reads,
@@ -43,6 +44,9 @@ class LimitStatus:
     status: str
     figure: Decimal | None = None
     why: str = ""
+    as_of: datetime | None = None
+    """The ledger's time the status was worked out at: a watcher's alert carries it as the time
+    of the change (``changed_at``), the look that found the status new."""
 
     def line(self) -> str:
         """One line for people: the status, the limit, and the figure against it."""
@@ -58,6 +62,8 @@ class LimitStatus:
             data["figure"] = format_decimal(self.figure)
         if self.why:
             data["reason_unknown"] = self.why
+        if self.as_of is not None:
+            data["as_of"] = format_timestamp(self.as_of)
         return data
 
 
@@ -148,17 +154,17 @@ def standing(ledger: OrderLedger, threshold: Decimal, now: datetime) -> list[Lim
     for limit in sorted(limits_in_force(ledger, now), key=lambda x: x.key):
         row = LimitRow(**limit.__dict__)
         if limit.kind == "max_order_notional":
-            found.append(LimitStatus(row, "per_order"))
+            found.append(LimitStatus(row, "per_order", as_of=now))
             continue
         figure, why = _standing(reads, limit, now)
         if figure is None:
-            found.append(LimitStatus(row, "unknown", None, why))
+            found.append(LimitStatus(row, "unknown", None, why, now))
         elif figure > limit.value:
-            found.append(LimitStatus(row, "breached", figure))
+            found.append(LimitStatus(row, "breached", figure, as_of=now))
         elif figure >= threshold * limit.value:
-            found.append(LimitStatus(row, "near", figure))
+            found.append(LimitStatus(row, "near", figure, as_of=now))
         else:
-            found.append(LimitStatus(row, "ok", figure))
+            found.append(LimitStatus(row, "ok", figure, as_of=now))
     return found
 
 
@@ -167,20 +173,29 @@ async def risk_events(
     look_states: Callable[[], Awaitable[list[TradingStateRow]]],
     wakeup: Wakeup,
     poll_seconds: float,
-) -> AsyncGenerator[LimitStatus | StateChange, None]:
-    """``AsyncOrderLedger.risk_events``: each limit whose status changes (``Changes``) and each
-    trading state that changes (``StateChanges``), looked at again after each commit of this
-    process and every ``poll_seconds`` (other processes' commits, a state that lifts itself)."""
+    look_breaches: Callable[[], Awaitable[list[DenialRow]]] | None = None,
+) -> AsyncGenerator[LimitStatus | StateChange | DenialRow, None]:
+    """``AsyncOrderLedger.risk_events``: each limit whose status changes (``Changes``; its
+    ``as_of``: the ledger's time of the look that found it), each trading state that changes
+    (``StateChanges``) and each breach the risk door records from the first look on
+    (``look_breaches``: the latest ones), looked at again after each commit of this process and
+    every ``poll_seconds`` (other processes' commits, a state that lifts itself)."""
     limits, states = Changes(), StateChanges()
+    # The breaches recorded before the first look are not told: only those from then on.
+    seen = 0 if look_breaches is None else max((row.position for row in await look_breaches()), default=0)
     while True:
-        seen = wakeup.generation
+        before = wakeup.generation
         for status in await look():
             if limits.news(status.limit.key, status.status):
                 yield status
         rows = {row.account: row for row in await look_states()}
         for change in states.news([row.to_json() for row in rows.values()]):
             yield StateChange(rows[change["account"]], parse_timestamp(change["changed_at"]))
-        await wakeup.wait_async(poll_seconds, seen)
+        for row in [] if look_breaches is None else await look_breaches():
+            if row.position > seen:
+                seen = row.position
+                yield row
+        await wakeup.wait_async(poll_seconds, before)
 
 
 __all__ = [

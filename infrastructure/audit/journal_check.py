@@ -326,7 +326,8 @@ def journal_differences(db: Database, orders: Mapping[str, Order], limit: int = 
             # its reason lists ("messages 1, 2 of 3 applied", fates.each_part).
             "SELECT DISTINCT m.message_id, m.outcome FROM messages m"
             " JOIN events e ON e.message_id = m.message_id"
-            f" WHERE m.outcome NOT IN ('{Outcome.APPLIED}', '{Outcome.PARKED}')"
+            # A denied request's only event is its breach fact (``BreachRecorded``).
+            f" WHERE m.outcome NOT IN ('{Outcome.APPLIED}', '{Outcome.PARKED}', '{Outcome.DENIED}')"
             f" AND NOT (m.outcome = '{Outcome.REJECTED}'"
             f" AND COALESCE(m.reason, '') LIKE '%of % {Outcome.APPLIED}%')"
             " ORDER BY m.message_id",

@@ -63,6 +63,7 @@ COMMANDS = {
     "reduce-only": "risk:reduce_only",
     "resume": "risk:resume",
     "check": "risk:check",
+    "denials": "risk:denials",
     "risk": "risk:risk_app",
 }
 """Each subcommand, in the order ``--help`` lists them: ``MODULE:NAME`` of this package, a

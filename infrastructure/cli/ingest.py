@@ -139,10 +139,12 @@ def _ingest(
         warn(f"{where}: denied: {result.reason}")
     if not report.stored:
         warn("--strict: a line was rejected, so nothing from this input was stored")
-    counts = ", ".join(f"{n} {k}" for k, n in report.counts.items())
+    # Flagged: orders a venue reported that breach a limit or state (recorded, never refused).
+    flagged = {"flagged": report.flagged} if report.flagged else {}
+    counts = ", ".join(f"{n} {k}" for k, n in {**report.counts, **flagged}.items())
     rate = report.events / report.seconds if report.seconds else 0.0
     if acks:
-        summary = {"lines": report.lines, "counts": report.counts, "events": report.events}
+        summary = {"lines": report.lines, "counts": report.counts, "events": report.events, **flagged}
         sys.stdout.write(json.dumps({"summary": {**summary, "seconds": round(report.seconds, 3)}}) + "\n")
     else:
         timing = f"{report.events} events in {report.seconds:.2f} s ({rate:,.0f} events/s)"

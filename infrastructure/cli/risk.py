@@ -1,5 +1,5 @@
 """Risk commands: ``limits``, ``limit set|clear``, ``halt``, ``reduce-only``, ``resume``,
-``state`` and ``check`` (docs/risk.md). Thin shells over ``OrderLedger``'s risk methods."""
+``state``, ``check`` and ``denials`` (docs/risk.md). Thin shells over ``OrderLedger``'s risk methods."""
 
 from __future__ import annotations
 
@@ -389,3 +389,48 @@ limit_app = typer.Typer(help="Set or clear a risk limit (docs/risk.md).", no_arg
 """``orderledger limit``: ``set`` and ``clear``."""
 limit_app.command("set")(set_limit)
 limit_app.command("clear")(clear_limit)
+
+
+def _breached(breach: dict[str, str]) -> str:
+    """One breach as people read it: its reason, and the event it applied."""
+    return f"{breach['reason']} [{breach.get('cites_event', '?')} {breach.get('cites', '?')}]"
+
+
+def denials(
+    account: Annotated[str | None, typer.Option(help="Only this account's.")] = None,
+    limit: Annotated[
+        str | None,
+        typer.Option(help="Only those breaching a limit of this kind (max_position, …, or trading_state)."),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Recorded from this time of the ledger's clock on.")
+    ] = None,
+    last: Annotated[int, typer.Option(help="The latest this many (at most 5000).")] = 500,
+    as_json: JsonOption = False,
+) -> None:
+    """The breaches the risk door recorded as facts: each request denied, let through by an
+    override (by whom and why) or venue's order flagged, at the ledger's time, each breach citing
+    the limit or trading state event it applied."""
+    with open_ledger(create=False) as ledger:
+        rows = ledger.denials(account=account, limit=limit, since=moment(since, "--since"), last=last)
+    if as_json:
+        json_array(row.to_json() for row in rows)
+        return
+    text_table(
+        "denials",
+        ["position", "at", "action", "order", "account", "instrument", "by", "breaches"],
+        [
+            [
+                r.position,
+                format_timestamp(r.ts),
+                r.action,
+                r.client_order_id,
+                r.account,
+                r.instrument,
+                "" if r.by is None else f"{r.by}: {r.why or ''}",
+                "; ".join(_breached(b) for b in r.breaches),
+            ]
+            for r in rows
+        ],
+        wrap=("breaches",),
+    )

@@ -19,7 +19,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from orderledger.infrastructure.application.requests import Risk, TradingStates
+from orderledger.infrastructure.application.requests import Denials, Risk, TradingStates
 from orderledger.infrastructure.http import problems
 from orderledger.infrastructure.http.access import VIEWS_BEHIND, LedgerContext, client_keys
 from orderledger.infrastructure.http.auth import Tokens
@@ -68,13 +68,19 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+BREACHES_SEEN = 100
+"""How many of the latest breaches each look of ``/risk/stream`` reads: more than are recorded
+between two looks."""
+
+
 def risk_feed(service: LedgerService, poll_seconds: float) -> RiskFeed:
     """The one reader of the limits' statuses and the trading states that every ``/risk/stream``
     client of a threshold shares, woken by this process's commits."""
 
     async def look(threshold: Decimal) -> Any:
         rows = await run_in_threadpool(service.answer, Risk(threshold))
-        return rows, await run_in_threadpool(service.answer, TradingStates())
+        states = await run_in_threadpool(service.answer, TradingStates())
+        return rows, states, await run_in_threadpool(service.answer, Denials(last=BREACHES_SEEN))
 
     return RiskFeed(look, service.ledger.committed, poll_seconds)
 

@@ -192,6 +192,7 @@ SHOWN: dict[type[asks.Request[Any]], Callable[[LedgerService, Any], Any]] = {
     asks.Settle: lambda service, settled: settled,
     asks.Limits: _json_rows,
     asks.TradingStates: _json_rows,
+    asks.Denials: _json_rows,
     asks.SetTradingState: lambda service, result: result.outcome.value,
     asks.Check: lambda service, result: result.to_json(),
     asks.PlaceOrder: lambda service, placed: placed.to_json(),

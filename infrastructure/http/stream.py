@@ -49,8 +49,21 @@ def frame(position: int, kind: str, data: dict[str, Any]) -> bytes:
 
 def alert(status: dict[str, Any]) -> bytes:
     """One limit's new status as an SSE event without an ``id``: a status is now, not a log
-    position, so a client that reconnects is told every limit not ``ok`` again."""
-    return b"event: alert\ndata: %s\n\n" % orjson.dumps(status)
+    position, so a client that reconnects is told every limit not ``ok`` again. It carries the
+    time of the change (``changed_at``): the ledger's time of the look that found it."""
+    return b"event: alert\ndata: %s\n\n" % orjson.dumps({**status, "changed_at": status.get("as_of")})
+
+
+def breach(row: dict[str, Any]) -> bytes:
+    """A breach the risk door recorded (``GET /denials``' row) as an SSE ``breach`` event, with
+    the time of the change (``changed_at``: the ledger's time it was found)."""
+    return b"event: breach\ndata: %s\n\n" % orjson.dumps({**row, "changed_at": row["ts"]})
+
+
+def _unstamped(rows: Rows) -> Rows:
+    """The statuses without the time they were worked out at: a look that finds the same
+    statuses later changes nothing."""
+    return [{k: v for k, v in row.items() if k != "as_of"} for row in rows]
 
 
 Rows = list[dict[str, Any]]
@@ -65,6 +78,8 @@ class _Statuses:
     rows: Rows
     states: Rows = field(default_factory=list)
     """The trading states in force (``GET /state``'s rows but the scheduled ones)."""
+    breaches: Rows = field(default_factory=list)
+    """The latest breaches recorded (``GET /denials``' rows)."""
     version: int = 0
     """Counts the reads that changed ``rows``."""
     changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -84,7 +99,10 @@ class RiskFeed:
     reader stops when its last client leaves. Only the event loop's thread uses it."""
 
     def __init__(
-        self, look: Callable[[Decimal], Awaitable[tuple[Rows, Rows]]], wakeup: Wakeup, poll_seconds: float
+        self,
+        look: Callable[[Decimal], Awaitable[tuple[Rows, Rows, Rows]]],
+        wakeup: Wakeup,
+        poll_seconds: float,
     ) -> None:
         self.look = look
         self.wakeup = wakeup
@@ -92,12 +110,13 @@ class RiskFeed:
         self.thresholds: dict[Decimal, _Statuses] = {}
 
     async def alerts(
-        self, threshold: Decimal, first: Rows, first_states: Rows
+        self, threshold: Decimal, first: Rows, first_states: Rows, after: int = 0
     ) -> AsyncGenerator[bytes, None]:
         """An ``alert`` each time a limit's status changes (``watch.Changes``), beginning with
-        every limit not ``ok`` in ``first`` (the statuses read when the client came), and a
+        every limit not ``ok`` in ``first`` (the statuses read when the client came), a
         ``state`` each time an account's trading state changes (``watch.StateChanges``: set,
-        lifted by time, set by a limit's response), beginning with every account not active."""
+        lifted by time, set by a limit's response), beginning with every account not active,
+        and a ``breach`` for each breach the risk door records after log position ``after``."""
         statuses = self.thresholds.get(threshold)
         if statuses is None:
             statuses = self.thresholds[threshold] = _Statuses(first, _in_force(first_states))
@@ -108,18 +127,24 @@ class RiskFeed:
             yield b"retry: 1000\n\n"
             changes, state_changes = Changes(), StateChanges()
             rows, states, version = first, _in_force(first_states), statuses.version
+            breaches: Rows = []
             while True:
                 for row in rows:
                     if changes.news((row["scope"], row["target"], row["kind"]), row["status"]):
                         yield alert(row)
                 for change in state_changes.news(states):
                     yield b"event: state\ndata: %s\n\n" % orjson.dumps(change)
+                for row in breaches:
+                    if row["position"] > after:
+                        after = row["position"]
+                        yield breach(row)
                 while statuses.version == version:
                     try:
                         await asyncio.wait_for(statuses.changed.wait(), HEARTBEAT_SECONDS)
                     except TimeoutError:
                         yield b": keep-alive\n\n"  # keeps proxies from closing an idle stream
                 rows, states, version = statuses.rows, statuses.states, statuses.version
+                breaches = statuses.breaches
         finally:
             statuses.followers -= 1
             if not statuses.followers:
@@ -132,13 +157,14 @@ class RiskFeed:
             seen = self.wakeup.generation
             await self.wakeup.wait_async(self.poll_seconds, seen)
             try:
-                rows, states = await self.look(threshold)
+                rows, states, breaches = await self.look(threshold)
             except Exception:  # the next look may succeed (a lock, a connection): keep going
                 log.exception("reading the limits' statuses for /risk/stream failed")
                 continue
             states = _in_force(states)
-            if rows != statuses.rows or states != statuses.states:
-                statuses.rows, statuses.states = rows, states
+            moved = _unstamped(rows) != _unstamped(statuses.rows) or breaches != statuses.breaches
+            if moved or states != statuses.states:
+                statuses.rows, statuses.states, statuses.breaches = rows, states, breaches
                 statuses.version += 1
                 changed, statuses.changed = statuses.changed, asyncio.Event()
                 changed.set()

@@ -25,6 +25,7 @@ from orderledger.domain.decisions import Decision, Stamp
 from orderledger.domain.errors import IdentityConflictError, InvalidInputError, LedgerError
 from orderledger.domain.events import (
     NAMING,
+    BreachRecorded,
     FillBusted,
     OrderEvent,
     OrderFilled,
@@ -63,7 +64,7 @@ from orderledger.infrastructure.ingest.parking import (
     waiting_reason,
 )
 from orderledger.infrastructure.ingest.position_facts import book_cash_flow, book_mark
-from orderledger.infrastructure.ingest.risk_facts import book_limit, book_state
+from orderledger.infrastructure.ingest.risk_facts import book_breach, book_flag, book_limit, book_state
 from orderledger.infrastructure.ingest.settlement import (
     BY_LEDGER,
     aside,
@@ -159,10 +160,12 @@ class Batch(Parking, Identities):
             return result
         if item.breaches:
             result.breaches = item.breaches
+        self.flags = item.flags
         if item.denied is not None:
             entry.outcome, entry.reason = Outcome.DENIED, bounded(item.denied)
             result.outcome, result.reason = entry.outcome, entry.reason
             entry.client_order_id = result.client_order_id = item.messages[0].client_order_id
+            book_breach(self, item.breach, entry)  # the denial, a fact: never an order
             return result
         if (item.waits is not None or item.rereads is not None) and not self._context(item, entry):
             result.outcome, result.reason = entry.outcome, entry.reason
@@ -201,6 +204,10 @@ class Batch(Parking, Identities):
             outcomes.setdefault(position, (outcome, reason))
             result.events.extend(events)
         self._settle(entry)
+        if item.breach is not None and entry.outcome is Outcome.APPLIED:
+            # Let through by an override (a note: never the one-message path), the breach is a
+            # fact all the same, once the request is recorded.
+            book_breach(self, item.breach, entry)
         entry.client_order_id = result.client_order_id = owner or self._last_client_id
         result.outcome, result.reason = entry.outcome, entry.reason
         return result
@@ -337,6 +344,8 @@ class Batch(Parking, Identities):
         order, outcome = Order.request(spec, self.stamp(message))
         self.orders[order.client_order_id] = order
         result = self._outcome(order, outcome, entry)
+        if self.flags is not None and id(message) in self.flags:
+            result = self._flagged(order, message, entry, result)
         new_keys = self._register(order, new_keys)
         if self._quiet():
             return result
@@ -344,6 +353,21 @@ class Batch(Parking, Identities):
         self.commit.resolvable.extend([own_key, *new_keys])
         unparked = self._unpark(order, [own_key, *new_keys])
         return result[0], result[1], result[2] + unparked
+
+    flags: dict[int, BreachRecorded] | None = None
+    """The orders of the input being decided that the risk door flagged (``Inbound.flags``)."""
+
+    def _flagged(
+        self, order: Order, message: RequestMessage, entry: JournalEntry, result: Handled
+    ) -> Handled:
+        """A new order of a venue's fact that the risk door flagged: recorded as it is, with its
+        ``BreachRecorded`` and an anomaly (``limit_breach``) on the order."""
+        assert self.flags is not None
+        breach = self.flags[id(message)]
+        events = book_flag(self, breach, order.client_order_id, entry)
+        reasons = "; ".join(b["reason"] for b in breach.breaches)
+        flagged = self._outcome(order, order.flag_breach(self.stamp(message), reasons), entry)
+        return result[0], result[1], result[2] + events + flagged[2]
 
     def _numbered(self, spec: OrderSpec, key: IdentityKey) -> Order | None:
         """Our order holding the venue order ID a request names it by (a venue's report of the

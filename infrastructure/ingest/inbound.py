@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from orderledger.domain.errors import LedgerError
-from orderledger.domain.events import OrderEvent
+from orderledger.domain.events import BreachRecorded, OrderEvent
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.adapters.common import definitions_first
@@ -40,6 +40,12 @@ class Inbound:
     # Not an argument: the class's empty default serves every input the door lets through, so
     # making an input costs nothing for it.
     breaches: Sequence[dict[str, Any]] = field(default=(), init=False)
+    # Set by the risk door alone, so class attributes (not fields: an input costs nothing more):
+    # the fact of what it found (a ``BreachRecorded``: denied or overridden), in its commit; and
+    # the orders of a venue's fact it flagged (by ``id`` of their request message), each recorded
+    # as it is with its ``BreachRecorded`` and an anomaly (``risk_facts.book_flag``).
+    breach = cast("BreachRecorded | None", None)
+    flags = cast("dict[int, BreachRecorded] | None", None)
 
 
 @dataclass
@@ -55,6 +61,9 @@ class Result:
     error: LedgerError | None = field(default=None, compare=False, repr=False)  # why, when rejected
     # The door's breaches, if any (not an argument, as ``Inbound.breaches``).
     breaches: Sequence[dict[str, Any]] = field(default=(), init=False, compare=False)
+    # The orders it recorded that breach a limit or state (a venue's, never refused): a class
+    # attribute, set by the door's count alone (``recording._flagged``).
+    flagged = 0
 
 
 def inbound(

@@ -9,8 +9,15 @@ batch's group commit like any other (journal row, hash chain, views folded inlin
 from __future__ import annotations
 
 from orderledger.domain.errors import FactConflictError
-from orderledger.domain.events import LimitCleared, LimitSet, TradingStateSet
-from orderledger.domain.risk import GLOBAL, limit_id_for, record_limit, record_state, state_id_for
+from orderledger.domain.events import BreachRecorded, LimitCleared, LimitSet, OrderEvent, TradingStateSet
+from orderledger.domain.risk import (
+    GLOBAL,
+    breach_id_for,
+    limit_id_for,
+    record_limit,
+    record_state,
+    state_id_for,
+)
 from orderledger.infrastructure.ingest.booking import Booking
 from orderledger.infrastructure.ingest.fates import Handled
 from orderledger.infrastructure.messages.models import (
@@ -66,4 +73,23 @@ def book_state(batch: Booking, message: TradingStateMessage, entry: JournalEntry
     return batch.book(event, entry, f"{shown} at this time is already recorded")
 
 
-__all__ = ["book_limit", "book_state"]
+def book_breach(batch: Booking, event: BreachRecorded | None, entry: JournalEntry) -> list[OrderEvent]:
+    """Book what the risk door found of an input (a ``BreachRecorded``) into its commit; the same
+    breach at the same time already recorded is not booked again."""
+    if event is None or batch.latest(event.originator_id) is not None:
+        return []
+    return batch.book(event, entry, "")[2]
+
+
+def book_flag(
+    batch: Booking, event: BreachRecorded, client_order_id: str, entry: JournalEntry
+) -> list[OrderEvent]:
+    """Book the breach of a venue's order the door flagged, under the client order ID the order
+    was recorded with (a venue's report may name it by its venue order ID alone)."""
+    if event.client_order_id != client_order_id:
+        moved = breach_id_for(client_order_id, event.account, event.ts_event, event.action)
+        event = event.model_copy(update={"client_order_id": client_order_id, "originator_id": moved})
+    return book_breach(batch, event, entry)
+
+
+__all__ = ["book_breach", "book_flag", "book_limit", "book_state"]

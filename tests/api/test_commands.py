@@ -73,6 +73,7 @@ CASES: dict[str, tuple[Callable[[OrderLedger, Path], Any], type[Request[Any]]]] 
     "set_trading_state": (lambda x, _: x.set_trading_state("active", set_by="ops"), asks.SetTradingState),
     "limits": (lambda x, _: x.limits(), asks.Limits),
     "trading_states": (lambda x, _: x.trading_states(), asks.TradingStates),
+    "denials": (lambda x, _: x.denials(), asks.Denials),
     "risk": (lambda x, _: x.risk(), asks.Risk),
     "risk_replay": (lambda x, _: x.risk_replay([]), asks.ReplayLimits),
     "check": (lambda x, _: x.check(_spec()), asks.Check),

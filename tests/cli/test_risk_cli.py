@@ -435,3 +435,36 @@ def test_a_daily_loss_sets_the_response_it_names_citing_the_limit_through_the_cl
     )
     [row] = cli_json("state", "--json", db=db, cwd=cwd)
     assert (row["state"], row["set_by"], row["reason"]) == (state, "max_daily_loss", cites)
+
+
+def test_denials_lists_the_breaches_recorded_as_facts(file_ledger_url: str, tmp_path: Path) -> None:
+    db, cwd = file_ledger_url, tmp_path
+    # Given orders of at most 250 on account main
+    assert run_cli("limit", "set", "account", "main", "max_order_notional", "250", "--by", "alice",
+                   db=db, cwd=cwd).returncode == 0  # fmt: skip
+    # When a request of ours for 3 × 100 = 300 is ingested, and the venue reports an order
+    # placed elsewhere of the same size
+    ours = {"type": "request", "client_order_id": "c-1", "ts": "2025-03-03T11:59:30Z", **json.loads(ORDER)}
+    venue = {**ours, "client_order_id": "v-1", "external": True, "venue_order_id": "9"}
+    denied = run_cli("ingest", "-", db=db, cwd=cwd, stdin=json.dumps(ours) + "\n")
+    flagged = run_cli("ingest", "-", db=db, cwd=cwd, stdin=json.dumps(venue) + "\n")
+    # Then ours is denied (exit 1), the venue's recorded and counted as flagged (exit 0)
+    assert denied.returncode == 1 and "1 denied" in denied.stdout, denied.describe()
+    assert flagged.returncode == 0 and "1 applied" in flagged.stdout, flagged.describe()
+    assert "1 flagged" in flagged.stdout, flagged.describe()
+    # And denials lists both, each breach with its figure and the limit event it applied
+    rows = cli_json("denials", db=db, cwd=cwd)
+    assert [(r["action"], r["client_order_id"]) for r in rows] == [("denied", "c-1"), ("flagged", "v-1")]
+    assert {(b["limit"], b["value"], b["figure"], b["cites_event"]) for r in rows for b in r["breaches"]} == {
+        ("max_order_notional", "250", "300", "LimitSet")
+    }
+    assert cli_json("denials", "--limit", "max_position", db=db, cwd=cwd) == []
+    assert [r["client_order_id"] for r in cli_json("denials", "--account", "main", "--last", "1",
+                                                   db=db, cwd=cwd)] == ["v-1"]  # fmt: skip
+    # For people, a table
+    table = run_cli("denials", db=db, cwd=cwd)
+    assert table.returncode == 0 and "flagged" in table.stdout and "c-1" in table.stdout, table.describe()
+    # And a bad --last is one line
+    assert "last must be 1 to 5000" in assert_one_line_failure(
+        run_cli("denials", "--last", "0", db=db, cwd=cwd)
+    )

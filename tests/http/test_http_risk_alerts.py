@@ -38,8 +38,7 @@ def alerts(lines: Iterator[str], count: int) -> list[dict[str, Any]]:
     for line in lines:
         if line.startswith("event: "):
             kind = line[7:]
-        elif line.startswith("data: "):
-            assert kind == "alert", kind
+        elif line.startswith("data: ") and kind == "alert":  # (a breach recorded is a frame of its own)
             found.append(json.loads(line[6:]))
             if len(found) == count:
                 return found

@@ -102,16 +102,19 @@ def test_one_reader_feeds_every_client_and_wakes_them_only_on_a_change() -> None
     # Given 50 clients of one threshold over a feed whose reader counts its reads (the poll
     # interval an hour: it looks again only after a commit),
     reads: list[Decimal] = []
-    statuses = [[{"scope": "account", "target": "a", "kind": "max_position", "status": "ok"}]]
+    ok = {"scope": "account", "target": "a", "kind": "max_position", "status": "ok"}
+    statuses = [[ok]]
 
-    async def look(threshold: Decimal) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    async def look(threshold: Decimal) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[Any]]:
         reads.append(threshold)
-        return statuses[-1], []  # (no trading state set)
+        # Each look works the statuses out at a later ledger time (``as_of``): no change for that
+        rows = [{**row, "as_of": f"2025-03-03T12:00:{len(reads):02d}Z"} for row in statuses[-1]]
+        return rows, [], []  # (no trading state set, no breach recorded)
 
     async def session() -> tuple[list[list[bytes]], int, int]:
         wakeup = Wakeup()
         feed = RiskFeed(look, wakeup, 3600.0)
-        first, states = await look(Decimal("0.8"))
+        first, states, _ = await look(Decimal("0.8"))
         clients = [feed.alerts(Decimal("0.8"), first, states) for _ in range(50)]
         got = [[await anext(c)] for c in clients]  # each's first frame: retry
         pending = [asyncio.ensure_future(anext(c)) for c in clients]
@@ -136,9 +139,11 @@ def test_one_reader_feeds_every_client_and_wakes_them_only_on_a_change() -> None
     got, idle_reads, total_reads = asyncio.run(session())
     # Then: 3 reads for the 3 quiet commits (not 150), one more for the breach (not 50),
     assert (idle_reads, total_reads) == (3, 4)
-    # and every client was told the breach once.
+    # and every client was told the breach once, with the time of the look that found it
+    # (the fifth look: the first, three quiet ones, then this one).
     assert {frames[1].split(b"\n")[1] for frames in got} == {
-        b'data: {"scope":"account","target":"a","kind":"max_position","status":"breached"}'
+        b'data: {"scope":"account","target":"a","kind":"max_position","status":"breached",'
+        b'"as_of":"2025-03-03T12:00:05Z","changed_at":"2025-03-03T12:00:05Z"}'
     }
     assert {frames[0] for frames in got} == {b"retry: 1000\n\n"}
 

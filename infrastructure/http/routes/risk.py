@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from orderledger.infrastructure.application.requests import (
     Check,
+    Denials,
     Limits,
     PlaceOrder,
     ReplayLimits,
@@ -58,6 +59,24 @@ async def get_limits(ledger: Ledger, as_of: AsOf = None) -> list[dict[str, Any]]
 async def get_state(ledger: Ledger, as_of: AsOf = None) -> list[dict[str, Any]]:
     """Each account's trading state as last set (account "": every account's), by whom and why."""
     rows: list[dict[str, Any]] = await ledger.ask(TradingStates(moment(as_of, "as_of")))
+    return rows
+
+
+@router.get("/denials")
+async def get_denials(
+    ledger: Ledger,
+    account: Annotated[str | None, Query(description="only this account's")] = None,
+    limit: Annotated[
+        str | None, Query(description="only those breaching a limit of this kind, or trading_state")
+    ] = None,
+    since: Annotated[str | None, Query(description="recorded from this time of the ledger's clock")] = None,
+    last: Annotated[int, Query(ge=1, le=5_000, description="the latest this many")] = 500,
+) -> list[dict[str, Any]]:
+    """The breaches the risk door recorded as facts, oldest first: each request denied, let
+    through by an override (`by`, `why`) or venue's order flagged (`action`), at the ledger's
+    time (`ts`), each breach citing the limit or state event it applied (`cites`,
+    `cites_version`); the latest `last`."""
+    rows: list[dict[str, Any]] = await ledger.ask(Denials(account, limit, moment(since, "since"), last))
     return rows
 
 
@@ -176,6 +195,9 @@ async def get_risk_stream(
     --watch --json`), first each limit not `ok`; data is a `GET /risk` row. And `state`, one each
     time an account's trading state changes (set, lifted by its `until`, set by a limit's
     response), first each account not active; data is a `GET /state` row with `changed_at`.
+    And `breach`, one for each breach the risk door records from then on (a request denied or
+    overridden, a venue's order flagged); data is a `GET /denials` row with `changed_at`. An
+    `alert` carries `changed_at` too: the ledger's time of the look that found the status.
     Looked at again after each commit and every poll interval, once for all the clients of a
     threshold. The clients are bounded per token, per address and in all (`serve --streams`,
     `--streams-per-client`): one more is answered 429 or 503 at once, with `Retry-After`."""
@@ -187,8 +209,10 @@ async def get_risk_stream(
     try:
         first: list[dict[str, Any]] = await ledger.ask(asked)  # a bad threshold: 400 before the stream
         states: list[dict[str, Any]] = await ledger.ask(TradingStates())
+        latest: list[dict[str, Any]] = await ledger.ask(Denials(last=1))
     except BaseException:
         streams.give_back(clients)
         raise
     feed: RiskFeed = request.app.state.risk_feed
-    return HeldResponse(feed.alerts(threshold, first, states), lambda: streams.give_back(clients))
+    after = latest[-1]["position"] if latest else 0  # the breaches recorded from now on
+    return HeldResponse(feed.alerts(threshold, first, states, after), lambda: streams.give_back(clients))
