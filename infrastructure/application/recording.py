@@ -265,8 +265,8 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
     if strict:
         raise InvalidInputError(
             f"a strict batch holds {len(requests_of_ours(mine))} requests of ours while limits or"
-            " trading states are recorded: each is judged in a commit of its own, so the batch cannot be all or"
-            " nothing; send them one at a time, or without --strict"
+            " trading states are recorded: each is judged in a commit of its own, so the batch"
+            " cannot be all or nothing; send them one at a time, or without --strict"
         )
     results: list[Result] = []
     run: list[Inbound] = []
