@@ -223,6 +223,17 @@ def requesting(item: Inbound) -> bool:
     return item.error is None and RequestMessage in map(type, item.messages)
 
 
+def _venue_facts_judged(ledger: LedgerParts) -> bool:
+    """Whether the door judges a batch whose requests are all a venue's (never refused, only
+    flagged): when a limit or state is recorded, looked up before the batch's write transaction.
+    Such a batch is then decided holding the log lock like one of ours; without risk facts it
+    keeps the optimistic commit that lets writers decide batches side by side."""
+    # Imported here: the checks load only for a ledger that holds limits or states.
+    from orderledger.infrastructure.application import risk
+
+    return risk.armed(ledger)
+
+
 def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) -> list[Result]:
     """One batch through the risk door (docs/risk.md, "One door"): a batch holding no request (of
     ours, or a venue's report of an order) is committed as it is. Otherwise the door looks, inside
@@ -231,7 +242,7 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
     the ledger's time in the transaction that records it, after everything before it is
     committed, so a check sees every order any writer recorded first: a request of ours may be
     denied, a venue's order is flagged."""
-    if not _holds_a_request(batch):
+    if not _holds_a_request(batch) or not (requests_of_ours(batch) or _venue_facts_judged(ledger)):
         return _committed(ledger, batch, strict=strict)
     mine: list[Inbound] = []
     flagging: list[bool] = []  # whether venue facts were judged (their results count the flags)
