@@ -93,6 +93,7 @@
   // The denials and breaches held, newest first (the one just come marked fresh).
   function showDenials(risk, fresh = null) {
     const rows = [...state.denials.values()].sort((a, b) => b.position - a.position).slice(0, DENIALS_SHOWN);
+    state.denials = new Map(rows.map((row) => [row.position, row]));  // the older ones are let go
     const counts = ["denied", "overridden", "flagged"].map((action) =>
       `${rows.filter((d) => d.action === action).length} ${action}`);
     risk.denialsSummary.textContent = counts.join(", ");
@@ -120,8 +121,9 @@
     return new Promise((read, refused) => {
       (async () => {
         for (;;) {
+          let response = null;
           try {
-            const response = await fetch("/risk/stream", { headers: authorized({ Accept: "text/event-stream" }) });
+            response = await fetch("/risk/stream", { headers: authorized({ Accept: "text/event-stream" }) });
             if (!response.ok) throw new ApiError(`risk stream: ${response.status}`);
             await loadDenials(risk);
             read();
@@ -133,6 +135,7 @@
             });
           } catch (error) {
             refused(error);  // said once, at the first reading; the stream is asked again
+            if (response && response.body) response.body.cancel().catch(() => {});  // its place given back
           }
           await new Promise((resolve) => setTimeout(resolve, 1000));
         }
