@@ -19,6 +19,8 @@ from tests.support.page import forget_requests, live_page, requests_made, tab, t
 
 MAIN = {"account": "main", "quantity": "3", "price": "100"}
 """A buy of 3 BTC-USDT at 100 on main: a notional of 3 × 100 = 300."""
+HOSTILE = "<img src=x onerror=alert(1)>"
+"""An order ID that is markup: the page shows it, never runs it."""
 
 
 def _mark(instrument: str, price: str) -> dict[str, Any]:
@@ -83,11 +85,13 @@ def test_the_denials_and_breaches_newest_first_and_a_new_one_without_a_reload(se
         assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", t) for t in at), at
         assert texts(browser, "#risk-denials .verdict") == ["flagged", "denied"]
         forget_requests(browser)
-        # When another request of ours is denied while the tab is open: 4 × 100 = 400 > 250
-        assert _post(server, request("c-2", **{**MAIN, "quantity": "4"}))[0]["outcome"] == "denied"
+        # When another request of ours is denied while the tab is open: 4 × 100 = 400 > 250 (its
+        # ID markup, shown as text)
+        assert _post(server, request(HOSTILE, **{**MAIN, "quantity": "4"}))[0]["outcome"] == "denied"
         # Then its row is added at the top from the breach frame, without reading GET /denials
         wait_until(lambda: len(_denials(browser)) == 3, "the new row")
-        assert _denials(browser)[0] == ("denied", "c-2", "main", "max_order_notional 250 → 400", "", "")
+        assert _denials(browser)[0] == ("denied", HOSTILE, "main", "max_order_notional 250 → 400", "", "")
+        assert texts(browser, "#risk-denials img") == []
         assert "/denials" not in [path for path, _ in requests_made(browser)]
 
 
