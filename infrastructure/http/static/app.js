@@ -155,6 +155,12 @@ function flag(key) {
 
 class ApiError extends Error {}
 
+// The headers with the page's token, if it holds one, as a bearer.
+function authorized(headers) {
+  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  return headers;
+}
+
 // The response and its JSON body; every answer from the views says how far they are behind.
 // A read the server's bounds refuse for now (429: this client's list reads at once; 503: all
 // clients', or a whole-log read) is asked again after the Retry-After it names, at least
@@ -164,8 +170,7 @@ const READ_ATTEMPTS = 6;
 const RETRY_FLOOR_MS = 250;
 
 async function apiResponse(path, options = {}) {
-  const headers = Object.assign({ Accept: "application/json" }, options.headers || {});
-  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  const headers = authorized(Object.assign({ Accept: "application/json" }, options.headers || {}));
   const reading = !options.method || options.method === "GET";
   let response = await fetch(path, Object.assign({}, options, { headers }));
   for (let attempt = 1; reading && attempt < READ_ATTEMPTS; attempt++) {
@@ -892,25 +897,13 @@ async function follow() {
   const live = document.getElementById("live");
   for (;;) {
     try {
-      const headers = { Accept: "text/event-stream" };
-      if (state.token) headers.Authorization = `Bearer ${state.token}`;
+      const headers = authorized({ Accept: "text/event-stream" });
       if (state.lastEventId !== null) headers["Last-Event-ID"] = state.lastEventId;
       const response = await fetch("/stream", { headers });
       if (!response.ok) throw new Error(`stream: ${response.status}`);
       live.textContent = "live";
       live.className = "status on";
-      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        buffer += value;
-        let end;
-        while ((end = buffer.indexOf("\n\n")) >= 0) {
-          received(buffer.slice(0, end));
-          buffer = buffer.slice(end + 2);
-        }
-      }
+      await eachFrame(response, received);
     } catch (error) {
       // fall through: reconnect below, resuming after the last event seen
     }
@@ -920,12 +913,29 @@ async function follow() {
   }
 }
 
-function received(frame) {
-  let id = null, data = null;
-  for (const line of frame.split("\n")) {
-    if (line.startsWith("id: ")) id = line.slice(4);
-    else if (line.startsWith("data: ")) data = line.slice(6);
+// Each frame of a Server-Sent Events response as it arrives (its id, event and data lines),
+// until the response ends.
+async function eachFrame(response, onFrame) {
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const fields = { id: null, event: null, data: null };
+      for (const line of buffer.slice(0, end).split("\n")) {
+        const named = /^(id|event|data): (.*)$/.exec(line);
+        if (named) fields[named[1]] = named[2];
+      }
+      buffer = buffer.slice(end + 2);
+      onFrame(fields);
+    }
   }
+}
+
+function received({ id, data }) {
   if (id === null || data === null) return;
   state.lastEventId = id;
   const event = JSON.parse(data);

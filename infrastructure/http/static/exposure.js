@@ -5,7 +5,10 @@
 // at the latest marks, the gross value (not netted), beside the open orders' worst case per side. Two forms write: the trading
 // state of an account or of every account (POST /state: halt, reduce-only, resume, with who and
 // why), and the pre-trade check of an order (POST /check: allowed, or denied with every reason;
-// it records no order). Self-contained: it adds its own section's contents and registers its
+// it records no order). The denials and breaches the risk door recorded (GET /denials), newest
+// first, each breach as "limit value → figure", with a row added for each `breach` frame of
+// /risk/stream as it comes. The exposure may be asked in one desk currency (in_currency: net
+// and gross converted at the rates recorded as marks). Self-contained: it adds its own section's contents and registers its
 // loader with the page (app.js).
 "use strict";
 
@@ -19,7 +22,11 @@
     ["worst long value", "worst_long_value"], ["worst short value", "worst_short_value"],
   ];
   const LIMIT_COLUMNS = ["status", "kind", "scope", "target", "value", "figure", "set by", "since", "reason"];
-  const state = { timer: null, loading: false, stale: false };
+  const DENIAL_COLUMNS = ["at", "action", "order", "account", "venue", "instrument", "breaches", "by", "why"];
+  const DENIALS_SHOWN = 100;
+  // the breach facts shown, by log position (a row read and its frame are one), and whether
+  // /risk/stream is followed (from the tab's first showing on)
+  const state = { timer: null, loading: false, stale: false, denials: new Map(), following: false };
 
   function make(tag, props = {}, ...children) {
     const node = document.createElement(tag);
@@ -35,26 +42,105 @@
     return visible(value);
   }
 
-  function notes(row) {
+  function notes(row, currency) {
     const said = [];
     if (row.unmapped.length) said.push(`own underlying: ${row.unmapped.join(", ")}`);
     if (row.unpriced.length) said.push(`no price: ${row.unpriced.join(", ")}`);
+    if (row.unconverted && row.unconverted.length) said.push(`no rate into ${currency}: ${row.unconverted.join(", ")}`);
     return visible(said.join("; "));
   }
 
+  // The figures' columns: with a desk currency, net and gross in it after the gross value.
+  function figures(currency) {
+    if (!currency) return FIGURES;
+    const at = FIGURES.findIndex(([, key]) => key === "gross_value") + 1;
+    return [...FIGURES.slice(0, at), [`net in ${currency}`, "net_in"], [`gross in ${currency}`, "gross_in"],
+      ...FIGURES.slice(at)];
+  }
+
+  // The exposure, in the currency asked if one is; a refusal (a currency that is not one) is
+  // one line in the table's place.
   async function load(form, out) {
     const by = form.elements.by.value;
-    const rows = await api(`/exposure?${new URLSearchParams({ by })}`);
+    const currency = form.elements.in_currency.value.trim();
+    let rows;
+    try {
+      rows = await api(`/exposure?${new URLSearchParams(currency ? { by, in_currency: currency } : { by })}`);
+    } catch (error) {
+      out.status.textContent = "";
+      out.table.replaceChildren(make("p", { className: "error", role: "alert" }, visible(error.message || error)));
+      return;
+    }
     const groups = by.split(",").filter((name) => name !== "underlying");
+    const shown = figures(currency && visible(currency));
     out.status.textContent = `${rows.length} row${rows.length === 1 ? "" : "s"}`;
-    const head = make("tr", {}, ...[...groups, "underlying", ...FIGURES.map(([title]) => title), "notes"]
+    const head = make("tr", {}, ...[...groups, "underlying", ...shown.map(([title]) => title), "notes"]
       .map((title) => make("th", {}, title)));
     const body = rows.map((row) => make("tr", {},
       ...groups.map((name) => make("td", {}, visible(row[name]))),
       make("td", {}, visible(row.underlying)),
-      ...FIGURES.map(([, key]) => make("td", { className: "num" }, cell(row[key]))),
-      make("td", {}, notes(row))));
+      ...shown.map(([, key]) => make("td", { className: "num" }, cell(row[key]))),
+      make("td", {}, notes(row, currency))));
     out.table.replaceChildren(make("table", {}, make("thead", {}, head), make("tbody", {}, ...body)));
+  }
+
+  // a breach as "limit value → figure" (a trading state: its name; a figure not worked out: unknown)
+  function breachText(b) {
+    if (b.limit === "trading_state") return visible(`${b.limit} ${b.value}`);
+    return visible(`${b.limit} ${b.value} → ${b.figure === undefined ? "unknown" : b.figure}`);
+  }
+
+  // The denials and breaches held, newest first (the one just come marked fresh).
+  function showDenials(risk, fresh = null) {
+    const rows = [...state.denials.values()].sort((a, b) => b.position - a.position).slice(0, DENIALS_SHOWN);
+    state.denials = new Map(rows.map((row) => [row.position, row]));  // the older ones are let go
+    const counts = ["denied", "overridden", "flagged"].map((action) =>
+      `${rows.filter((d) => d.action === action).length} ${action}`);
+    risk.denialsSummary.textContent = counts.join(", ");
+    risk.denials.replaceChildren(table(DENIAL_COLUMNS, rows.map((d) =>
+      make("tr", { className: d.position === fresh ? "fresh" : "", title: visible(d.breaches.map((b) => b.reason).join("; ")) },
+        make("td", {}, d.ts), make("td", {}, make("span", { className: `verdict ${d.action}` }, d.action)),
+        make("td", {}, visible(d.client_order_id)), make("td", {}, visible(d.account)),
+        make("td", {}, visible(d.venue)), make("td", {}, visible(d.instrument)),
+        make("td", {}, d.breaches.map(breachText).join("; ")),
+        make("td", {}, visible(d.by || "")), make("td", {}, visible(d.why || "")))),
+      "no denial or breach recorded"));
+  }
+
+  async function loadDenials(risk) {
+    const rows = await api(`/denials?${new URLSearchParams({ last: DENIALS_SHOWN })}`);
+    state.denials = new Map(rows.map((row) => [row.position, row]));
+    showDenials(risk);
+  }
+
+  // /risk/stream's breach frames, each a row added at the top as it comes; at each (re)connection
+  // the rows recorded so far are read again (a frame for one of them is the same row). The
+  // promise settles with the first reading.
+  function followDenials(risk) {
+    state.following = true;
+    return new Promise((read, refused) => {
+      (async () => {
+        for (;;) {
+          let response = null;
+          try {
+            response = await fetch("/risk/stream", { headers: authorized({ Accept: "text/event-stream" }) });
+            if (!response.ok) throw new ApiError(`risk stream: ${response.status}`);
+            await loadDenials(risk);
+            read();
+            await eachFrame(response, ({ event, data }) => {
+              if (event !== "breach" || data === null) return;
+              const row = JSON.parse(data);
+              state.denials.set(row.position, row);
+              showDenials(risk, row.position);
+            });
+          } catch (error) {
+            refused(error);  // said once, at the first reading; the stream is asked again
+            if (response && response.body) response.body.cancel().catch(() => {});  // its place given back
+          }
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+      })();
+    });
   }
 
   function table(titles, rows, empty) {
@@ -180,18 +266,27 @@
       summary: make("span", { className: "status" }),
       limits: make("div", { id: "risk-limits", className: "scroll" }),
       stateResult: make("div", { id: "risk-state-result" }),
+      denialsSummary: make("span", { className: "status" }),
+      denials: make("div", { id: "risk-denials", className: "scroll" }),
     };
     const checked = make("div", { id: "risk-check-result" });
-    const show = () => Promise.all([loadRisk(risk), load(form, out)]);
+    const currency = make("input", { name: "in_currency", size: 6, placeholder: "as recorded",
+      title: "the exposure's net and gross also in this one currency, at the rates recorded as marks (GET /exposure?in_currency)" });
+    form.append(make("label", {}, "in currency ", currency));
+    // the denials are read when the tab is shown; then each breach frame adds its row
+    const refresh = () => Promise.all([loadRisk(risk), load(form, out)]);
+    const show = () => Promise.all([refresh(), state.following ? loadDenials(risk) : followDenials(risk)]);
     by.addEventListener("change", () => guarded(() => load(form, out)));
+    currency.addEventListener("change", () => guarded(() => load(form, out)));
     form.addEventListener("submit", (event) => { event.preventDefault(); guarded(() => load(form, out)); });
     section.append(make("h2", {}, "Trading state"), risk.states, stateForm(risk), risk.stateResult,
       make("div", { className: "bar" }, make("h2", {}, "Limits"), risk.summary), risk.limits,
+      make("div", { className: "bar" }, make("h2", {}, "Denials and breaches"), risk.denialsSummary), risk.denials,
       make("h2", {}, "Pre-trade check"),
       make("p", { className: "status" }, "Whether an order may be sent now; a check records no order."),
       checkForm(checked), checked,
       form, out.status, out.table);
-    return show;
+    return [show, refresh];
   }
 
   // Exposure and the limits' figures move with fills, orders and marks, the limits and states
@@ -214,9 +309,9 @@
   }
 
   document.addEventListener("DOMContentLoaded", () => {
-    const show = build();
-    if (!show) return;
-    LOADERS.exposure = show;
-    LIVE.exposure = live(show);
+    const built = build();
+    if (!built) return;
+    LOADERS.exposure = built[0];
+    LIVE.exposure = live(built[1]);
   });
 })();
