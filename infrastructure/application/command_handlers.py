@@ -6,7 +6,7 @@ collectors' leases) and the function that answers it, paired in one literal tabl
 ``application.bootstrap`` imports this module when the first command is asked, with the
 commands' classes: a process that only reads loads neither. What a command runs on (ingest, the
 upkeep, the risk controls, the lake, the collectors' leases) is imported when that command is
-first asked (``application.lazy``), so a write imports no export, verify or lake.
+first asked (``application.lazy_imports``), so a write imports no export, verify or lake.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import format_timestamp
-from orderledger.infrastructure.application import commands, lazy
-from orderledger.infrastructure.application.asking import Request
+from orderledger.infrastructure.application import commands, lazy_imports
 from orderledger.infrastructure.application.handlers import Handler, cost_basis
-from orderledger.infrastructure.application.parts import LedgerParts
+from orderledger.infrastructure.application.ledger_parts import LedgerParts
+from orderledger.infrastructure.application.request_base import Request
 from orderledger.infrastructure.application.requests import CostBasis
 from orderledger.infrastructure.storage import cursors, lot_heads, pnl_runs
 from orderledger.infrastructure.storage.views import CatchUpStats
@@ -27,15 +27,27 @@ from orderledger.projections.lots import COST_BASIS_SETTING, cost_basis_named
 from orderledger.projections.positions import PositionsProjection
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application import admin, collectors, lake, placing, recording, risk
-    from orderledger.infrastructure.application.lake import LakeReport
-    from orderledger.infrastructure.application.placed import Placed
-    from orderledger.infrastructure.application.recording import Ingested, IngestReport
+    from orderledger.infrastructure.application import placing
+    from orderledger.infrastructure.application.analytics import lake
+    from orderledger.infrastructure.application.analytics.lake import LakeReport
+    from orderledger.infrastructure.application.risk import pretrade as risk
+    from orderledger.infrastructure.application.upkeep import collector_leases as collectors
+    from orderledger.infrastructure.application.upkeep import maintenance as admin
+    from orderledger.infrastructure.application.writes import recording
+    from orderledger.infrastructure.application.writes.placed import Placed
+    from orderledger.infrastructure.application.writes.recording import Ingested, IngestReport
     from orderledger.infrastructure.ingest.inbound import Result
 else:  # each imported when a command that runs on it is first asked
     admin, collectors, lake, placing, recording, risk = (
-        lazy.Module(f"orderledger.infrastructure.application.{name}")
-        for name in ("admin", "collectors", "lake", "placing", "recording", "risk")
+        lazy_imports.Module(f"orderledger.infrastructure.application.{name}")
+        for name in (
+            "upkeep.maintenance",
+            "upkeep.collector_leases",
+            "analytics.lake",
+            "placing",
+            "writes.recording",
+            "risk.pretrade",
+        )
     )
 
 
@@ -160,7 +172,7 @@ def set_trading_state(ledger: LedgerParts, request: commands.SetTradingState) ->
 
 def respond(ledger: LedgerParts, request: commands.Respond) -> list[Result]:
     # (start-up cost: the responses are loaded by the first commit that moves P&L, or here)
-    from orderledger.infrastructure.application import responses
+    from orderledger.infrastructure.application.risk import loss_responses as responses
 
     with ledger._writing:
         return responses.respond(ledger, responses.accounts_with_responses(ledger))

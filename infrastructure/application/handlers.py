@@ -19,15 +19,16 @@ from orderledger.domain.events import OrderEvent
 from orderledger.domain.exposure import one_currency
 from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId, parse_timestamp
-from orderledger.infrastructure.application import desk_currency as _desk
-from orderledger.infrastructure.application import lazy, reads
-from orderledger.infrastructure.application.follow import CommittedEvent, read_after
-from orderledger.infrastructure.application.instruments import list_instruments
-from orderledger.infrastructure.application.parents import parent_page
-from orderledger.infrastructure.application.parts import LedgerParts
-from orderledger.infrastructure.application.queries import checked_marks, order_page, trade_page
-from orderledger.infrastructure.application.queries import iter_orders as _iter_orders
-from orderledger.infrastructure.application.queries import iter_trades as _iter_trades
+from orderledger.infrastructure.application import lazy_imports
+from orderledger.infrastructure.application.ledger_parts import LedgerParts
+from orderledger.infrastructure.application.reads import order_figures as reads
+from orderledger.infrastructure.application.reads.follow import CommittedEvent, read_after
+from orderledger.infrastructure.application.reads.instruments import list_instruments
+from orderledger.infrastructure.application.reads.parents import parent_page
+from orderledger.infrastructure.application.reads.pnl_series import realized_series
+from orderledger.infrastructure.application.reads.view_queries import checked_marks, order_page, trade_page
+from orderledger.infrastructure.application.reads.view_queries import iter_orders as _iter_orders
+from orderledger.infrastructure.application.reads.view_queries import iter_trades as _iter_trades
 from orderledger.infrastructure.application.requests import (
     ChainHead,
     Collectors,
@@ -68,7 +69,7 @@ from orderledger.infrastructure.application.requests import (
     Verify,
     ViewsPosition,
 )
-from orderledger.infrastructure.application.series import realized_series
+from orderledger.infrastructure.application.risk import desk_currency as _desk
 from orderledger.infrastructure.audit.search import event_page, events_after, message_page
 from orderledger.infrastructure.audit.search import iter_messages as _iter_messages
 from orderledger.infrastructure.listing import Page
@@ -81,39 +82,40 @@ from orderledger.infrastructure.results.trades import TradeRow
 from orderledger.infrastructure.results.views_lag import ViewsLag
 from orderledger.projections.lots import COST_BASIS_SETTING
 
-# The analytics (DuckDB) are imported when first asked (``application.lazy``). So are
+# The analytics (DuckDB) are imported when first asked (``application.lazy_imports``). So are
 # reconciliation, verify (with the upkeep, ``admin``), the chains' heads, the risk controls,
 # exposure, daily P&L and the collectors' rows: a process that reads orders, trades or positions
 # loads none of them. The commands (the writes: ingest, its adapters and message models; the
 # upkeep; the collectors' leases) are answered by ``command_handlers``, imported with the first.
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application import admin, collectors
-    from orderledger.infrastructure.application import daily_pnl as _daily_pnl
-    from orderledger.infrastructure.application import execution as _execution
-    from orderledger.infrastructure.application import exposure as _exposure
-    from orderledger.infrastructure.application import reconcile as _reconcile
-    from orderledger.infrastructure.application import risk as _risk
-    from orderledger.infrastructure.application import risk_replay as _risk_replay
-    from orderledger.infrastructure.application import watch as _watch
-    from orderledger.infrastructure.application.execution import ExecutionRow
-    from orderledger.infrastructure.application.reconcile import ReconcileReport
-    from orderledger.infrastructure.application.watch import LimitStatus
+    from orderledger.infrastructure.application.analytics import execution as _execution
+    from orderledger.infrastructure.application.analytics.execution import ExecutionRow
+    from orderledger.infrastructure.application.reads import daily_pnl as _daily_pnl
+    from orderledger.infrastructure.application.risk import exposure_rows as _exposure
+    from orderledger.infrastructure.application.risk import limits_replay as _risk_replay
+    from orderledger.infrastructure.application.risk import pretrade as _risk
+    from orderledger.infrastructure.application.risk import standing as _watch
+    from orderledger.infrastructure.application.risk.standing import LimitStatus
+    from orderledger.infrastructure.application.upkeep import collector_leases as collectors
+    from orderledger.infrastructure.application.upkeep import maintenance as admin
+    from orderledger.infrastructure.application.upkeep import reconcile as _reconcile
+    from orderledger.infrastructure.application.upkeep.reconcile import ReconcileReport
     from orderledger.infrastructure.audit import heads as _heads
     from orderledger.infrastructure.audit import verify as _verify
     from orderledger.infrastructure.audit.verify import VerifyReport
     from orderledger.infrastructure.results.replay import RiskReplay
 else:
-    admin = lazy.Module("orderledger.infrastructure.application.admin")
-    collectors = lazy.Module("orderledger.infrastructure.application.collectors")
-    _daily_pnl = lazy.Module("orderledger.infrastructure.application.daily_pnl")
-    _execution = lazy.Module("orderledger.infrastructure.application.execution")
-    _exposure = lazy.Module("orderledger.infrastructure.application.exposure")
-    _reconcile = lazy.Module("orderledger.infrastructure.application.reconcile")
-    _risk = lazy.Module("orderledger.infrastructure.application.risk")
-    _risk_replay = lazy.Module("orderledger.infrastructure.application.risk_replay")
-    _watch = lazy.Module("orderledger.infrastructure.application.watch")
-    _heads = lazy.Module("orderledger.infrastructure.audit.heads")
-    _verify = lazy.Module("orderledger.infrastructure.audit.verify")
+    admin = lazy_imports.Module("orderledger.infrastructure.application.upkeep.maintenance")
+    collectors = lazy_imports.Module("orderledger.infrastructure.application.upkeep.collector_leases")
+    _daily_pnl = lazy_imports.Module("orderledger.infrastructure.application.reads.daily_pnl")
+    _execution = lazy_imports.Module("orderledger.infrastructure.application.analytics.execution")
+    _exposure = lazy_imports.Module("orderledger.infrastructure.application.risk.exposure_rows")
+    _reconcile = lazy_imports.Module("orderledger.infrastructure.application.upkeep.reconcile")
+    _risk = lazy_imports.Module("orderledger.infrastructure.application.risk.pretrade")
+    _risk_replay = lazy_imports.Module("orderledger.infrastructure.application.risk.limits_replay")
+    _watch = lazy_imports.Module("orderledger.infrastructure.application.risk.standing")
+    _heads = lazy_imports.Module("orderledger.infrastructure.audit.heads")
+    _verify = lazy_imports.Module("orderledger.infrastructure.audit.verify")
 
 Handler = Callable[[LedgerParts, Any], Any]
 """What answers a request: the ledger's parts and the request in, the answer out."""

@@ -11,9 +11,9 @@ from typing import Annotated
 import typer
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.infrastructure.application import reads
-from orderledger.infrastructure.application.display import Precision
-from orderledger.infrastructure.application.queries import parse_marks
+from orderledger.infrastructure.application.reads import order_figures as reads
+from orderledger.infrastructure.application.reads.display import Precision
+from orderledger.infrastructure.application.reads.view_queries import parse_marks
 from orderledger.infrastructure.application.requests import (
     Instruments,
     IterOrders,

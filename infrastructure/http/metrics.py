@@ -1,6 +1,6 @@
 """``GET /metrics``: the collectors' status figures and the log's head for Prometheus.
 
-The app's registry (``application.metrics.registry``: one per app, never the library's global
+The app's registry (``application.upkeep.prometheus.registry``: one per app, never the library's global
 one) is built at the first scrape and reads the lease rows (those ``/health`` lists) and the
 head at each one, in a worker thread (it reads the database). prometheus-client comes with the
 ``collect`` extra; without it the route answers 503 saying so."""
@@ -23,7 +23,7 @@ def _metrics(app: FastAPI) -> tuple[Any, Any]:
     built = getattr(app.state, "metrics", None)
     if built is None:
         try:  # an optional dependency (the collect extra): loaded at the first scrape only
-            from orderledger.infrastructure.application import metrics
+            from orderledger.infrastructure.application.upkeep import prometheus as metrics
         except ImportError:
             raise Problem(503, MISSING) from None
         service: LedgerService = app.state.service

@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from orderledger.domain.values import parse_timestamp  # noqa: E402
-from orderledger.infrastructure.application import reads  # noqa: E402
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
-from orderledger.infrastructure.application.queries import position_rows  # noqa: E402
+from orderledger.infrastructure.application.reads import order_figures as reads  # noqa: E402
+from orderledger.infrastructure.application.reads.view_queries import position_rows  # noqa: E402
 from orderledger.infrastructure.results.positions import LotRow  # noqa: E402
 from tests.support.bench import best_of, lot_bench_arguments, lot_ledger_copy  # noqa: E402
 

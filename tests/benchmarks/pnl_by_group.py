@@ -22,9 +22,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from orderledger.infrastructure.application import reads  # noqa: E402
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
-from orderledger.infrastructure.application.queries import (  # noqa: E402
+from orderledger.infrastructure.application.reads import order_figures as reads  # noqa: E402
+from orderledger.infrastructure.application.reads.view_queries import (  # noqa: E402
     cash_flows_by,
     grouped_pnl,
     order_parents,

@@ -26,7 +26,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderledger import AsyncOrderLedger, InvalidInputError, OrderDeniedError, OrderLedger, Outcome
-from orderledger.infrastructure.application import exposure, risk
+from orderledger.infrastructure.application.risk import exposure_rows as exposure
+from orderledger.infrastructure.application.risk import pretrade as risk
 from tests.support.postgres import empty_database
 from tests.support.risk_desk import MORNING, NOW, at, filled, mark, spec
 

@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orderledger.infrastructure.application import reads
-from orderledger.infrastructure.application.daily_pnl import daily_pnl_rows
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import (
+from orderledger.infrastructure.application.reads import order_figures as reads
+from orderledger.infrastructure.application.reads.daily_pnl import daily_pnl_rows
+from orderledger.infrastructure.application.reads.view_queries import (
     cash_flows_by,
     grouped_pnl,
     order_parents,

@@ -14,9 +14,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orderledger.infrastructure.application import reads
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import pnl_rows
+from orderledger.infrastructure.application.reads import order_figures as reads
+from orderledger.infrastructure.application.reads.view_queries import pnl_rows
 from orderledger.infrastructure.storage import lot_heads
 from tests.support.heads import Drawn, drawn_session
 from tests.support.integration import fill, lines, request, ts

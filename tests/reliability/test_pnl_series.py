@@ -1,4 +1,4 @@
-"""``pnl_series`` (``application.series.realized_series``: the texts of five columns, slices found
+"""``pnl_series`` (``application.reads.pnl_series.realized_series``: the texts of five columns, slices found
 by bisecting venue times as text, sums in C) answers what the contract's walk of every entry gives
 (``tests.support.series.walked_series``), row for row and digit for digit, for any number of
 slices: sessions of several accounts and quote currencies, fills at one time or in one
@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orderledger.infrastructure.application import series
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.series import realized_series
-from orderledger.infrastructure.application.slices import micros
+from orderledger.infrastructure.application.reads import pnl_series as series
+from orderledger.infrastructure.application.reads.pnl_series import realized_series
+from orderledger.infrastructure.application.reads.time_slices import micros
 from tests.support.integration import fill, request
 from tests.support.series import BOOKS, FRACTIONS, PRICES, Drawn, many_books, paths, session, walked_series
 

@@ -1,4 +1,4 @@
-"""The lot heads' tests (``application.lot_heads``): the books, orders and sessions their tests
+"""The lot heads' tests (``application.reads.lots_at_head``): the books, orders and sessions their tests
 draw or feed, and a read that should take its figures from the heads alone (which fill events it
 reads from the log, and that it neither folds the log's fills nor reads the P&L entries)."""
 
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 
-from orderledger.infrastructure.application import lot_heads as lot_heads_application
-from orderledger.infrastructure.application import reads
+from orderledger.infrastructure.application.reads import lots_at_head as lot_heads_application
+from orderledger.infrastructure.application.reads import order_figures as reads
 from tests.support.integration import fact, fill, lines, request, ts
 
 BOOKS = (("a", "ETH-USDT"), ("a", "ETH-USDT-SWAP"), ("b", "ETH-USDT"))

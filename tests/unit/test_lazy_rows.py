@@ -20,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orderledger.domain.values import format_decimal, format_timestamp
-from orderledger.infrastructure.application import queries
 from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.reads import view_queries as queries
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.results.filter import Filter
 from orderledger.infrastructure.results.log import MessageRecord

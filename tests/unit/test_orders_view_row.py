@@ -23,8 +23,8 @@ from orderledger.domain.events import (
     OrderRequested,
 )
 from orderledger.domain.order import Order
-from orderledger.infrastructure.application import queries
 from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.reads import view_queries as queries
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.results.filter import Filter
 from orderledger.infrastructure.results.orders import OrderRow

@@ -24,9 +24,9 @@ from orderledger.domain.order import Order, order_id_for
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.requests import is_external_key
 from orderledger.domain.values import ClientOrderId, format_timestamp, parse_timestamp
-from orderledger.infrastructure.application import lazy
+from orderledger.infrastructure.application import lazy_imports
 from orderledger.infrastructure.application.arguments import Version
-from orderledger.infrastructure.application.queries import (
+from orderledger.infrastructure.application.reads.view_queries import (
     cash_flows_by,
     grouped_pnl,
     order_parents,
@@ -67,11 +67,11 @@ from orderledger.projections.lots import (
 from orderledger.projections.lots import cost_basis_named as _cost_basis
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application import lot_heads as _lot_heads
-    from orderledger.infrastructure.application.parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.reads import lots_at_head as _lot_heads
     from orderledger.projections.lots import LotHead
-else:  # (a read of the views alone never imports the lot heads: ``application.lazy``)
-    _lot_heads = lazy.Module("orderledger.infrastructure.application.lot_heads")
+else:  # (a read of the views alone never imports the lot heads: ``application.lazy_imports``)
+    _lot_heads = lazy_imports.Module("orderledger.infrastructure.application.reads.lots_at_head")
 
 
 def resolve(ledger: LedgerParts, key: str, venue: str | None = None) -> ClientOrderId:
@@ -255,7 +255,7 @@ def rule_books(
 
 def rule_heads(ledger: LedgerParts, cost_basis: str) -> dict[tuple[str, str, str], LotHead]:
     """Every book's position and open lots under the lot rule ``cost_basis``, as of the log's
-    head: the stored heads brought up to it (``application.lot_heads``)."""
+    head: the stored heads brought up to it (``application.reads.lots_at_head``)."""
     return _lot_heads.lot_heads(ledger, _lot_rule(cost_basis))
 
 
@@ -264,7 +264,7 @@ def rule_heads_at(
 ) -> dict[tuple[str, str, str], LotHead] | None:
     """Every book's position and open lots under ``cost_basis``, by its key: now from the heads
     brought up to the log's head (a lot rule: ``rule_heads``), or as of a time from the stored
-    heads and their marks (``application.lot_heads.heads_as_of``); None when a fold of the log
+    heads and their marks (``application.reads.lots_at_head.heads_as_of``); None when a fold of the log
     (``rule_books``) must answer: average now, or as of a time with no heads stored that this
     connection may store, or a moment the fold reads less for."""
     if as_of is None:
@@ -277,9 +277,9 @@ def rule_closed(
 ) -> list[ClosedLot]:
     """Every closed lot under the lot rule ``cost_basis``, books in order of their keys: as of
     the log's head, the rows kept with the heads and the lots of what the log holds since
-    (``application.lot_heads.closed_lots``); as of a time, the rows kept with the heads up to
+    (``application.reads.lots_at_head.closed_lots``); as of a time, the rows kept with the heads up to
     the stored head or mark each book's answer starts from and the lots of its fold from there
-    (``application.lot_heads.heads_as_of`` under ``CLOSED``). A fold of the log (up to
+    (``application.reads.lots_at_head.heads_as_of`` under ``CLOSED``). A fold of the log (up to
     ``as_of``: ``rule_books``) answers when the heads may not: a connection that may not write
     and finds none stored (it could not keep what a fold from the heads would make), or a moment
     the fold reads less for."""

@@ -30,7 +30,7 @@ from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.adapters.declared import load
 from orderledger.infrastructure.adapters.registry import formats
-from orderledger.infrastructure.application.translating import (
+from orderledger.infrastructure.application.writes.translating import (
     feed_for,
     line_reader,
     read_adapter_line,
@@ -56,7 +56,7 @@ from orderledger.infrastructure.storage.db import table_columns
 
 if TYPE_CHECKING:
     from orderledger.domain.events import OrderEvent
-    from orderledger.infrastructure.application.parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_parts import LedgerParts
 
 
 OUTCOMES = tuple(o for o in Outcome if o is not Outcome.DENIED)
@@ -219,7 +219,7 @@ class _OneByOne(Exception):
 def requesting(item: Inbound) -> bool:
     """Whether an input holds a request: one of ours (``ours``), or one that may report an order
     the ledger does not hold yet (a venue's, an external one), which the door judges without
-    ever refusing it (``risk.flag_at_the_door``)."""
+    ever refusing it (``pretrade.flag_at_the_door``)."""
     return item.error is None and RequestMessage in map(type, item.messages)
 
 
@@ -238,7 +238,7 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
 
     def judge() -> None:
         # Imported here: the checks load only for a ledger that holds limits or states.
-        from orderledger.infrastructure.application import risk
+        from orderledger.infrastructure.application.risk import pretrade as risk
 
         if not risk.armed(ledger):
             return
