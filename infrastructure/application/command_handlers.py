@@ -30,15 +30,14 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.application import placing
     from orderledger.infrastructure.application.analytics import lake
     from orderledger.infrastructure.application.analytics.lake import LakeReport
-    from orderledger.infrastructure.application.risk import pretrade as risk
-    from orderledger.infrastructure.application.upkeep import collector_leases as collectors
-    from orderledger.infrastructure.application.upkeep import maintenance as admin
+    from orderledger.infrastructure.application.risk import pretrade
+    from orderledger.infrastructure.application.upkeep import collector_leases, maintenance
     from orderledger.infrastructure.application.writes import recording
     from orderledger.infrastructure.application.writes.placed import Placed
     from orderledger.infrastructure.application.writes.recording import Ingested, IngestReport
     from orderledger.infrastructure.ingest.inbound import Result
 else:  # each imported when a command that runs on it is first asked
-    admin, collectors, lake, placing, recording, risk = (
+    maintenance, collector_leases, lake, placing, recording, pretrade = (
         lazy_imports.Module(f"orderledger.infrastructure.application.{name}")
         for name in (
             "upkeep.maintenance",
@@ -144,18 +143,18 @@ def set_limit(ledger: LedgerParts, request: commands.SetLimit) -> Result:
         "interval": request.interval,
         "response": request.response,
     }
-    message = risk.fact_message(
+    message = pretrade.fact_message(
         "limit_set", request.ts or ledger._clock(), **fields, set_by=request.set_by, reason=request.reason
     )
-    return risk.record_fact(ledger, message, request.origin)
+    return pretrade.record_fact(ledger, message, request.origin)
 
 
 def clear_limit(ledger: LedgerParts, request: commands.ClearLimit) -> Result:
     fields = {"scope": request.scope, "target": request.target, "kind": request.kind}
-    message = risk.fact_message(
+    message = pretrade.fact_message(
         "limit_cleared", request.ts or ledger._clock(), **fields, set_by=request.set_by, reason=request.reason
     )
-    return risk.record_fact(ledger, message, request.origin)
+    return pretrade.record_fact(ledger, message, request.origin)
 
 
 def set_trading_state(ledger: LedgerParts, request: commands.SetTradingState) -> Result:
@@ -166,23 +165,23 @@ def set_trading_state(ledger: LedgerParts, request: commands.SetTradingState) ->
     until = request.until if request.lasting is None else ts + request.lasting
     if until is not None:
         fields["until"] = format_timestamp(until)
-    message = risk.fact_message("trading_state", ts, **fields, reason=request.reason)
-    return risk.record_fact(ledger, message, request.origin)
+    message = pretrade.fact_message("trading_state", ts, **fields, reason=request.reason)
+    return pretrade.record_fact(ledger, message, request.origin)
 
 
 def respond(ledger: LedgerParts, request: commands.Respond) -> list[Result]:
     # (start-up cost: the responses are loaded by the first commit that moves P&L, or here)
-    from orderledger.infrastructure.application.risk import loss_responses as responses
+    from orderledger.infrastructure.application.risk import loss_responses
 
     with ledger._writing:
-        return responses.respond(ledger, responses.accounts_with_responses(ledger))
+        return loss_responses.respond(ledger, loss_responses.accounts_with_responses(ledger))
 
 
-def check(ledger: LedgerParts, request: commands.Check) -> risk.CheckResult:
+def check(ledger: LedgerParts, request: commands.Check) -> pretrade.CheckResult:
     now = ledger._clock()
-    order = risk.request_of(request.spec, now)
+    order = pretrade.request_of(request.spec, now)
     with ledger._writing:  # the daily loss rule may record a halt
-        return risk.check(ledger, order, now)
+        return pretrade.check(ledger, order, now)
 
 
 # ---------------------------------------------------------------------- the views
@@ -231,14 +230,14 @@ def rotate_cursor_secret(ledger: LedgerParts, request: commands.RotateCursorSecr
 
 
 def init_database(ledger: LedgerParts, request: commands.InitDatabase) -> list[str]:
-    return admin.set_up(ledger, request.app_role, request.password, request.cost_basis)
+    return maintenance.set_up(ledger, request.app_role, request.password, request.cost_basis)
 
 
 # ---------------------------------------------------------------------- exports
 
 
 def export(ledger: LedgerParts, request: commands.Export) -> int:
-    return admin.export(
+    return maintenance.export(
         ledger,
         request.table,
         request.out,
@@ -257,26 +256,31 @@ def export_lake(ledger: LedgerParts, request: commands.ExportLake) -> LakeReport
 
 
 def collector_lease(ledger: LedgerParts, request: commands.CollectorLease) -> None:
-    stale_after = request.stale_after or collectors.STALE_AFTER
-    collectors.take(
+    stale_after = request.stale_after or collector_leases.STALE_AFTER
+    collector_leases.take(
         ledger.db,
         request.venue,
         request.account,
         request.owner,
         request.pid,
-        collectors.wall_clock(),
+        collector_leases.wall_clock(),
         stale_after,
     )
 
 
 def collector_heartbeat(ledger: LedgerParts, request: commands.CollectorHeartbeat) -> None:
-    collectors.heartbeat(
-        ledger.db, request.venue, request.account, request.owner, collectors.wall_clock(), request.figures
+    collector_leases.heartbeat(
+        ledger.db,
+        request.venue,
+        request.account,
+        request.owner,
+        collector_leases.wall_clock(),
+        request.figures,
     )
 
 
 def collector_release(ledger: LedgerParts, request: commands.CollectorRelease) -> None:
-    collectors.release(ledger.db, request.venue, request.account, request.owner)
+    collector_leases.release(ledger.db, request.venue, request.account, request.owner)
 
 
 COMMAND_HANDLERS: dict[type[Request[Any]], Handler] = {

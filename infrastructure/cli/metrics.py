@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.infrastructure.application.upkeep import prometheus as metrics
+from orderledger.infrastructure.application.upkeep import prometheus
 from orderledger.infrastructure.http.auth import check_bind, load_tokens
 from orderledger.infrastructure.http.guard import Access
 from orderledger.infrastructure.http.problems import MEDIA_TYPE, Problem, problem_body
@@ -56,7 +56,7 @@ async def serve_metrics(
     """Answer ``GET /metrics`` on ``sock`` with the collector's figures as last ``published``
     ((venue, account, figures), none before its first status line), every request admitted by
     ``access`` first; the caller cleans the runner up when it stops."""
-    registry = metrics.registry(lambda: ([metrics.Published(*found) for found in published()], None))
+    registry = prometheus.registry(lambda: ([prometheus.Published(*found) for found in published()], None))
 
     @web.middleware
     async def admitted(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -71,7 +71,9 @@ async def serve_metrics(
         return response
 
     async def scrape(request: web.Request) -> web.Response:
-        return web.Response(body=metrics.exposition(registry), headers={"Content-Type": metrics.CONTENT_TYPE})
+        return web.Response(
+            body=prometheus.exposition(registry), headers={"Content-Type": prometheus.CONTENT_TYPE}
+        )
 
     app = web.Application(middlewares=[admitted])
     app.router.add_get(PATH, scrape)

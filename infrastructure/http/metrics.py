@@ -23,23 +23,23 @@ def _metrics(app: FastAPI) -> tuple[Any, Any]:
     built = getattr(app.state, "metrics", None)
     if built is None:
         try:  # an optional dependency (the collect extra): loaded at the first scrape only
-            from orderledger.infrastructure.application.upkeep import prometheus as metrics
+            from orderledger.infrastructure.application.upkeep import prometheus
         except ImportError:
             raise Problem(503, MISSING) from None
         service: LedgerService = app.state.service
 
         def read() -> tuple[list[Any], int]:
-            return [metrics.Published.of(row) for row in service.collector_rows()], service.head()
+            return [prometheus.Published.of(row) for row in service.collector_rows()], service.head()
 
-        built = app.state.metrics = (metrics, metrics.registry(read))
+        built = app.state.metrics = (prometheus, prometheus.registry(read))
     return built
 
 
 async def scrape(app: FastAPI) -> tuple[bytes, str]:
     """The exposition text read now, and its media type."""
-    metrics, registry = _metrics(app)
-    text: bytes = await run_in_threadpool(metrics.exposition, registry)
-    return text, str(metrics.CONTENT_TYPE)
+    prometheus, registry = _metrics(app)
+    text: bytes = await run_in_threadpool(prometheus.exposition, registry)
+    return text, str(prometheus.CONTENT_TYPE)
 
 
 __all__ = ["scrape"]

@@ -17,7 +17,7 @@ from typing import Any
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.application import requests as asks
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
-from orderledger.infrastructure.application.reads import order_figures as reads
+from orderledger.infrastructure.application.reads import order_figures
 from orderledger.infrastructure.application.reads.display import Precision
 from orderledger.infrastructure.application.reads.follow import log_record
 from orderledger.infrastructure.application.upkeep.collector_leases import CollectorRow
@@ -96,9 +96,9 @@ class LedgerService:
         connection that may not write finds none (``order_figures.pnl_from_views``,
         ``order_figures.daily_from_views``)."""
         if isinstance(question, asks.Pnl):
-            return reads.pnl_from_views(self.ledger, question.by, question.cost_basis)
+            return order_figures.pnl_from_views(self.ledger, question.by, question.cost_basis)
         if isinstance(question, asks.PnlDaily):
-            return reads.daily_from_views(self.ledger, question.by, question.cost_basis)
+            return order_figures.daily_from_views(self.ledger, question.by, question.cost_basis)
         return not self.folds_log(question.cost_basis)
 
     def shown(self, rows: Iterable[Any], precision: Precision | None = None) -> list[dict[str, Any]]:

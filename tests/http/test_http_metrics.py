@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from orderledger.infrastructure.application import upkeep
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.upkeep import collector_leases as collectors
+from orderledger.infrastructure.application.upkeep import collector_leases
 from orderledger.infrastructure.collect.status import Status
 from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.service import LedgerService
@@ -54,8 +54,10 @@ def published(ledger: OrderLedger) -> None:
     ledger.collector_lease("tradier", "VA000000", "host:1:a", 1)
     ledger.collector_heartbeat("tradier", "VA000000", "host:1:a", status.figures(5.0))
     then = datetime.now(UTC) - timedelta(minutes=1)
-    collectors.take(ledger.db, "fix", None, "host:2:b", 2, then)
-    collectors.heartbeat(ledger.db, "fix", None, "host:2:b", then, Status(state="streaming").figures(0.0))
+    collector_leases.take(ledger.db, "fix", None, "host:2:b", 2, then)
+    collector_leases.heartbeat(
+        ledger.db, "fix", None, "host:2:b", then, Status(state="streaming").figures(0.0)
+    )
 
 
 def test_metrics_are_each_collectors_figures_with_the_read_token(ledger_url: str) -> None:

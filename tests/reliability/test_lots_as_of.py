@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from orderledger.domain.values import parse_timestamp
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.reads import order_figures as reads
+from orderledger.infrastructure.application.reads import order_figures
 from orderledger.infrastructure.application.reads.view_queries import position_rows
 from orderledger.infrastructure.results.positions import LotRow, PositionRow
 from orderledger.projections import lots as lots_module
@@ -50,7 +50,7 @@ Answer = tuple[list[LotRow], list[LotRow], list[PositionRow]]
 def folded_then(ledger: OrderLedger, rule: str, moment: datetime, event_time: bool) -> Answer:
     """Open lots, closed lots and positions under ``rule`` as of ``moment``, from a fold of the
     log's events up to it (no stored head, no mark)."""
-    books = reads.rule_books(ledger, rule, moment, event_time)
+    books = order_figures.rule_books(ledger, rule, moment, event_time)
     lots = [LotRow.of_open(rule, lot) for b in books.values() for lot in b.open] if rule != "average" else []
     closed = [LotRow.of_closed(rule, lot) for b in books.values() for lot in b.closed]
     paid = [(key, f) for key, b in books.items() for f in b.fills]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.reads import pnl_run_slices as pnl_runs
+from orderledger.infrastructure.application.reads import pnl_run_slices
 from orderledger.infrastructure.application.reads.pnl_series import realized_series
 from orderledger.infrastructure.errors import DatabaseLockedError, StoreError
 from orderledger.infrastructure.storage import pnl_runs as stored
@@ -211,13 +211,13 @@ def test_a_store_refused_for_good_is_not_tried_again_by_the_process(monkeypatch:
         monkeypatch.setattr(stored, "store", refused)
         read(ledger)
         summed: list[int] = []
-        keep = pnl_runs._caught_up
+        keep = pnl_run_slices._caught_up
 
         def counted(*arguments: Any) -> Any:
             summed.append(1)
             return keep(*arguments)
 
-        monkeypatch.setattr(pnl_runs, "_caught_up", counted)
+        monkeypatch.setattr(pnl_run_slices, "_caught_up", counted)
         read(ledger)
         assert summed == [] and state(ledger) is None
 

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.reads import pnl_series as series
+from orderledger.infrastructure.application.reads import pnl_series
 from orderledger.infrastructure.application.reads.pnl_series import realized_series
 from orderledger.infrastructure.application.reads.time_slices import micros
 from tests.support.integration import fill, request
@@ -94,7 +94,7 @@ def test_the_series_on_postgresql_answers_what_the_walk_gives(postgres_url: str)
 def test_a_name_holding_the_separator_is_read_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
     # Names are joined with a separator no name may hold; were one to hold it, its span of the
     # log is read row by row instead (here: commas between names, and an account with one)
-    monkeypatch.setattr(series, "_SEPARATORS", (",",) * 5)
+    monkeypatch.setattr(pnl_series, "_SEPARATORS", (",",) * 5)
     messages = [
         m
         for n in range(40)
@@ -128,5 +128,5 @@ def test_slices_start_at_their_first_microsecond_whatever_the_span() -> None:
         moments = [t.timestamp() for t in times]
         width = (moments[-1] - moments[0]) / points or 1.0
         expected = [min(points - 1, int((m - moments[0]) / width)) for m in moments]
-        starts = series._slice_starts(stamps, points)
+        starts = pnl_series._slice_starts(stamps, points)
         assert [sum(1 for s in starts[1:-1] if s <= i) for i in range(len(stamps))] == expected

@@ -38,7 +38,7 @@ def test_an_annotation_only_import_and_a_lazy_one_are_imports(tmp_path: Path) ->
     )
     late = tmp_path / "late.py"
     late.write_text(
-        "from orderledger.infrastructure.application import lazy\n"
+        "from orderledger.infrastructure.application import lazy_imports\n"
         'x = lazy_imports.Module("orderledger.infrastructure.application.analytics.execution")\n'
     )
     # Then both are dependencies of theirs

@@ -68,10 +68,10 @@ from orderledger.projections.lots import cost_basis_named as _cost_basis
 
 if TYPE_CHECKING:
     from orderledger.infrastructure.application.ledger_parts import LedgerParts
-    from orderledger.infrastructure.application.reads import lots_at_head as _lot_heads
+    from orderledger.infrastructure.application.reads import lots_at_head as _lots_at_head
     from orderledger.projections.lots import LotHead
 else:  # (a read of the views alone never imports the lot heads: ``application.lazy_imports``)
-    _lot_heads = lazy_imports.Module("orderledger.infrastructure.application.reads.lots_at_head")
+    _lots_at_head = lazy_imports.Module("orderledger.infrastructure.application.reads.lots_at_head")
 
 
 def resolve(ledger: LedgerParts, key: str, venue: str | None = None) -> ClientOrderId:
@@ -256,7 +256,7 @@ def rule_books(
 def rule_heads(ledger: LedgerParts, cost_basis: str) -> dict[tuple[str, str, str], LotHead]:
     """Every book's position and open lots under the lot rule ``cost_basis``, as of the log's
     head: the stored heads brought up to it (``application.reads.lots_at_head``)."""
-    return _lot_heads.lot_heads(ledger, _lot_rule(cost_basis))
+    return _lots_at_head.lot_heads(ledger, _lot_rule(cost_basis))
 
 
 def rule_heads_at(
@@ -269,7 +269,7 @@ def rule_heads_at(
     connection may store, or a moment the fold reads less for."""
     if as_of is None:
         return None if _cost_basis(cost_basis) == "average" else rule_heads(ledger, cost_basis)
-    return _lot_heads.heads_as_of(ledger, _cost_basis(cost_basis), as_of, event_time=event_time)
+    return _lots_at_head.heads_as_of(ledger, _cost_basis(cost_basis), as_of, event_time=event_time)
 
 
 def rule_closed(
@@ -285,11 +285,11 @@ def rule_closed(
     the fold reads less for."""
     rule = _lot_rule(cost_basis)
     if as_of is not None:
-        heads = _lot_heads.heads_as_of(ledger, rule, as_of, event_time=event_time, grouping=CLOSED)
+        heads = _lots_at_head.heads_as_of(ledger, rule, as_of, event_time=event_time, grouping=CLOSED)
         if heads is not None:
             return [lot for head in heads.values() for lot in head.closed]
-    elif _lot_heads.worth_reading(ledger, rule, CLOSED):
-        return [lot for lots in _lot_heads.closed_lots(ledger, rule).values() for lot in lots]
+    elif _lots_at_head.worth_reading(ledger, rule, CLOSED):
+        return [lot for lots in _lots_at_head.closed_lots(ledger, rule).values() for lot in lots]
     return [lot for b in rule_books(ledger, rule, as_of, event_time).values() for lot in b.closed]
 
 
@@ -354,7 +354,7 @@ def pnl(ledger: LedgerParts, *, by: str, cost_basis: str | None) -> list[PnlRow]
     (average-cost) entries, or under a lot rule by parent or tag folds the log's fills."""
     rule = rule_of(ledger, cost_basis)
     basis = _cost_basis(rule or "average")
-    if (rule is not None and by in BOOK_GROUPS) or _lot_heads.worth_reading(ledger, basis, _heads_of(by)):
+    if (rule is not None and by in BOOK_GROUPS) or _lots_at_head.worth_reading(ledger, basis, _heads_of(by)):
         return _book_pnl(ledger, by, basis)
     if rule is None:
         return pnl_rows(ledger.db, by)
@@ -395,7 +395,7 @@ def pnl_from_views(ledger: LedgerParts, by: str, cost_basis: str | None) -> bool
         return True
     if rule_of(ledger, cost_basis) is not None:
         return False
-    return not _lot_heads.worth_reading(ledger, "average", _heads_of(by))
+    return not _lots_at_head.worth_reading(ledger, "average", _heads_of(by))
 
 
 def daily_from_views(ledger: LedgerParts, by: str, cost_basis: str | None) -> bool:
@@ -403,7 +403,7 @@ def daily_from_views(ledger: LedgerParts, by: str, cost_basis: str | None) -> bo
     (its heads stand no further in the log than the orders view, whose parents they group by),
     and on a connection that may not write and finds no heads, which reads the views' entries."""
     rule = _cost_basis(cost_basis or ledger.cost_basis())
-    return by == "parent" or not _lot_heads.worth_reading(ledger, rule, by)
+    return by == "parent" or not _lots_at_head.worth_reading(ledger, rule, by)
 
 
 def _book_pnl(ledger: LedgerParts, by: str, rule: CostBasis) -> list[PnlRow]:
@@ -414,7 +414,7 @@ def _book_pnl(ledger: LedgerParts, by: str, rule: CostBasis) -> list[PnlRow]:
     (``Day.groups``), each fill as its account's book realized it. The read costs the books'
     days, not the log's fills."""
     grouping = _heads_of(by)
-    heads = _lot_heads.group_heads(ledger, rule, grouping)
+    heads = _lots_at_head.group_heads(ledger, rule, grouping)
     column = BOOK_GROUPS.index(by) + 1 if grouping == ACCOUNT else 0
     entries: list[tuple[Any, Decimal, Any, str | None, str | None, int, Fill | None]] = []
     for key, head in heads.items():

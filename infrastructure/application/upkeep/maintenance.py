@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.application.analytics.exports import check_export, write_export
-from orderledger.infrastructure.application.reads import pnl_run_slices as pnl_runs
+from orderledger.infrastructure.application.reads import pnl_run_slices
 from orderledger.infrastructure.audit.anchors import check_anchors, record_anchor
 from orderledger.infrastructure.audit.chain_check import Progress
 from orderledger.infrastructure.audit.heads import merge_heads
@@ -105,7 +105,9 @@ def verify_ledger(
     )
     report.heads_checked = len(heads or {}) + len(journal) + (expected is not None)
     if report.full and report.broken is None:
-        report.view_problems += pnl_runs.differences(ledger.db)  # (sums the views' entries: checked first)
+        report.view_problems += pnl_run_slices.differences(
+            ledger.db
+        )  # (sums the views' entries: checked first)
     if anchor and report.ok and not ledger.db.url.read_only:
         try:
             if record_anchor(ledger.db, report.head, report.journal_head) is not None:

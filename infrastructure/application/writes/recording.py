@@ -238,9 +238,9 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
 
     def judge() -> None:
         # Imported here: the checks load only for a ledger that holds limits or states.
-        from orderledger.infrastructure.application.risk import pretrade as risk
+        from orderledger.infrastructure.application.risk import pretrade
 
-        if not risk.armed(ledger):
+        if not pretrade.armed(ledger):
             return
         mine[:] = [item for item in batch if requesting(item)]
         if not mine:
@@ -249,11 +249,11 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
         requests = len(requests_of_ours(mine))
         now = ledger.processor.clock()
         if alone and requests:
-            risk.at_the_door(ledger, mine[0], now)
+            pretrade.at_the_door(ledger, mine[0], now)
         elif alone or (strict and not requests):  # a venue's facts: judged, never refused
             flagging.append(True)
             for item in mine:
-                risk.flag_at_the_door(ledger, item, now)
+                pretrade.flag_at_the_door(ledger, item, now)
         else:
             raise _OneByOne
 
