@@ -105,9 +105,8 @@ def verify_ledger(
     )
     report.heads_checked = len(heads or {}) + len(journal) + (expected is not None)
     if report.full and report.broken is None:
-        report.view_problems += pnl_run_slices.differences(
-            ledger.db
-        )  # (sums the views' entries: checked first)
+        # (sums the views' entries: checked first)
+        report.view_problems += pnl_run_slices.differences(ledger.db)
     if anchor and report.ok and not ledger.db.url.read_only:
         try:
             if record_anchor(ledger.db, report.head, report.journal_head) is not None:
