@@ -651,7 +651,7 @@ MOVES_PNL: frozenset[type[OrderEvent]] = frozenset(
     {OrderFilled, FillBusted, FillCorrected, CashFlowRecorded, MarkRecorded}
 )
 """The events that move an account's P&L (a mark: every account holding its instrument), after
-which the loss and drawdown limits' responses are worked out (``application.responses``)."""
+which the loss and drawdown limits' responses are worked out (``application.risk.loss_responses``)."""
 
 NAMING: frozenset[type[OrderEvent]] = frozenset({OrderHeld, OrderAccepted, OrderAmended})
 """The events after the request that can give an order a new venue identity."""

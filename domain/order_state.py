@@ -105,7 +105,7 @@ class Listed:
 @dataclass(frozen=True, slots=True)
 class Figure:
     """Marks a decimal field shown to its instrument's places of ``places`` (``quantity`` or
-    ``price``: ``application.display``)."""
+    ``price``: ``application.reads.display``)."""
 
     places: str
 

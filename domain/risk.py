@@ -68,7 +68,7 @@ trading state each sets when the account passes the limit. reduce_only, the defa
 account close what it holds; halt stops every order."""
 RESPONDING = ("max_daily_loss", "max_drawdown")
 """The kinds of limit that take a response: the ledger sets it on its own when the figure passes
-the limit (``infrastructure.application.responses``), without waiting for an order."""
+the limit (``infrastructure.application.risk.loss_responses``), without waiting for an order."""
 
 GLOBAL = ""
 """The account of a trading state that applies to every account."""

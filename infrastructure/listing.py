@@ -2,7 +2,7 @@
 declaration, ``results.filter.Filter``), the orders a list can be sorted in, the orders table's
 columns, and the cursor that continues a page.
 
-The Python API's keyword arguments (``application.filtered``), the HTTP API's query parameters
+The Python API's keyword arguments (``application.filter_keywords``), the HTTP API's query parameters
 (with their OpenAPI descriptions, ``http.listing``) and the CLI's filter options and ``--sort``
 values (with their help, ``cli.listing``) are derived from ``FILTERS`` and ``LISTINGS``: a
 filter added to ``Filter`` is checked in Python, an option of the list's command and a

@@ -31,11 +31,11 @@ if TYPE_CHECKING:
     from orderledger.domain.outcomes import Outcome
     from orderledger.domain.values import ClientOrderId, TradeId, VenueOrderId
     from orderledger.infrastructure.application.aio import AsyncOrderLedger
-    from orderledger.infrastructure.application.follow import CommittedEvent
     from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
     from orderledger.infrastructure.application.placing import AsyncPlacement, Placement
-    from orderledger.infrastructure.application.reconcile import Difference, ReconcileReport, Snapshot
-    from orderledger.infrastructure.application.risk import CheckResult, LimitRow, TradingStateRow
+    from orderledger.infrastructure.application.reads.follow import CommittedEvent
+    from orderledger.infrastructure.application.risk.pretrade import CheckResult, LimitRow, TradingStateRow
+    from orderledger.infrastructure.application.upkeep.reconcile import Difference, ReconcileReport, Snapshot
     from orderledger.infrastructure.audit.verify import VerifyReport
     from orderledger.infrastructure.errors import (
         ConcurrencyError,
@@ -63,13 +63,13 @@ _HOMES = {
     "AsyncPlacement": "orderledger.infrastructure.application.placing",
     "ClientOrderId": "orderledger.domain.values",
     "ClientOrderIdReuseError": "orderledger.domain.errors",
-    "CommittedEvent": "orderledger.infrastructure.application.follow",
+    "CommittedEvent": "orderledger.infrastructure.application.reads.follow",
     "ConcurrencyError": "orderledger.infrastructure.errors",
     "ConfigurationError": "orderledger.infrastructure.errors",
     "DatabaseCorruptError": "orderledger.infrastructure.errors",
     "DatabaseLockedError": "orderledger.infrastructure.errors",
     "DatabaseReplacedError": "orderledger.infrastructure.errors",
-    "Difference": "orderledger.infrastructure.application.reconcile",
+    "Difference": "orderledger.infrastructure.application.upkeep.reconcile",
     "EventRecord": "orderledger.infrastructure.results.log",
     "ExposureRow": "orderledger.infrastructure.results.positions",
     "FillConflictError": "orderledger.domain.errors",
@@ -84,11 +84,11 @@ _HOMES = {
     "LedgerError": "orderledger.domain.errors",
     "MessageError": "orderledger.infrastructure.errors",
     "MessageRecord": "orderledger.infrastructure.results.log",
-    "CheckResult": "orderledger.infrastructure.application.risk",
-    "LimitRow": "orderledger.infrastructure.application.risk",
+    "CheckResult": "orderledger.infrastructure.application.risk.pretrade",
+    "LimitRow": "orderledger.infrastructure.application.risk.pretrade",
     "OrderDeniedError": "orderledger.infrastructure.errors",
     "OrderLedger": "orderledger.infrastructure.application.ledger",
-    "TradingStateRow": "orderledger.infrastructure.application.risk",
+    "TradingStateRow": "orderledger.infrastructure.application.risk.pretrade",
     "OrderNotFoundError": "orderledger.domain.errors",
     "OrderRow": "orderledger.infrastructure.results.orders",
     "Outcome": "orderledger.domain.outcomes",
@@ -97,10 +97,10 @@ _HOMES = {
     "PnlPoint": "orderledger.infrastructure.results.pnl",
     "PnlRow": "orderledger.infrastructure.results.pnl",
     "PositionRow": "orderledger.infrastructure.results.positions",
-    "ReconcileReport": "orderledger.infrastructure.application.reconcile",
+    "ReconcileReport": "orderledger.infrastructure.application.upkeep.reconcile",
     "RequestNotRecordedError": "orderledger.infrastructure.errors",
     "Result": "orderledger.infrastructure.ingest.inbound",
-    "Snapshot": "orderledger.infrastructure.application.reconcile",
+    "Snapshot": "orderledger.infrastructure.application.upkeep.reconcile",
     "StoreError": "orderledger.infrastructure.errors",
     "TradeId": "orderledger.domain.values",
     "TradeRow": "orderledger.infrastructure.results.trades",

@@ -432,7 +432,7 @@ class Mark:
     keep) and after every ``MARK_EVERY`` fills otherwise, so that a fold starting from the
     latest mark before a change reads at most about that many of the book's fills. Every mark
     is kept (``storage.lot_heads``), numbered ``n`` from 0 in venue order: a read as of a time
-    starts from the latest mark that no later fact changes (``application.lot_heads``)."""
+    starts from the latest mark that no later fact changes (``application.reads.lots_at_head``)."""
 
     n: int
     key: VenueKey

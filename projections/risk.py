@@ -2,7 +2,7 @@
 
 Each ``LimitSet`` / ``LimitCleared`` and each ``TradingStateSet`` becomes a row, never rewritten:
 what was in force at any time is the latest row of each key at or before it (in venue time),
-which ``infrastructure.application.risk`` reads (``limits(as_of=…)``, ``trading_state``). There
+which ``infrastructure.application.risk.pretrade`` reads (``limits(as_of=…)``, ``trading_state``). There
 are a handful of rows per desk, so reading them whole is cheaper than any index.
 """
 

@@ -35,15 +35,9 @@ from typing_extensions import deprecated
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.order import Order
-from orderledger.infrastructure.application import lazy
+from orderledger.infrastructure.application import lazy_imports
 from orderledger.infrastructure.application.arguments import Count, checked
 from orderledger.infrastructure.application.deprecated import GET_ORDER, ORDER_AS_OF
-from orderledger.infrastructure.application.follow import (
-    CHUNK,
-    POLL_SECONDS,
-    CommittedEvent,
-    follow_batches,
-)
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.placing import (
     AsyncPlacement,
@@ -52,18 +46,24 @@ from orderledger.infrastructure.application.placing import (
     placing_message,
     record_request,
 )
+from orderledger.infrastructure.application.reads.follow import (
+    CHUNK,
+    POLL_SECONDS,
+    CommittedEvent,
+    follow_batches,
+)
 from orderledger.infrastructure.application.requests import CommittedAfter
 from orderledger.infrastructure.collect.source import Source
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.risk import DenialRow
-    from orderledger.infrastructure.application.watch import LimitStatus, StateChange
+    from orderledger.infrastructure.application.risk.pretrade import DenialRow
+    from orderledger.infrastructure.application.risk.standing import LimitStatus, StateChange
 else:  # the names of risk_events' signature, for its argument check, imported when first read
-    __getattr__ = lazy.names(
+    __getattr__ = lazy_imports.names(
         __name__,
         {
-            "orderledger.infrastructure.application.watch": ("LimitStatus", "StateChange"),
-            "orderledger.infrastructure.application.risk": ("DenialRow",),
+            "orderledger.infrastructure.application.risk.standing": ("LimitStatus", "StateChange"),
+            "orderledger.infrastructure.application.risk.pretrade": ("DenialRow",),
         },
     )
 
@@ -233,7 +233,7 @@ class AsyncOrderLedger(AsyncDeprecatedReads):
     # analytics (lake.py, execution.py)
     export_lake = _reads(OrderLedger.export_lake)
     execution_quality = _reads(OrderLedger.execution_quality)
-    # collect (live venue connections): infrastructure/application/collectors.py
+    # collect (live venue connections): infrastructure/application/upkeep/collector_leases.py
     collector_lease = _writes(OrderLedger.collector_lease)
     collector_heartbeat = _writes(OrderLedger.collector_heartbeat)
     collector_release = _writes(OrderLedger.collector_release)
@@ -288,7 +288,7 @@ class AsyncOrderLedger(AsyncDeprecatedReads):
         and every ``poll_seconds``. A bot cancels its open orders on a ``StateChange`` to
         ``halted``."""
         # Loaded when first asked, as the risk reads are (``application.controls``).
-        from orderledger.infrastructure.application.watch import risk_events
+        from orderledger.infrastructure.application.risk.standing import risk_events
 
         look = functools.partial(self.risk, threshold=threshold)
         breaches = functools.partial(self.denials, last=100)

@@ -10,11 +10,11 @@ first command, so a process that only reads loads neither the commands nor what 
 A message's way in, one stage per module, in the order it takes them:
 
 1. read: ``ingest.inputs.read_lines`` (a file, a pipe or a live input, line by line);
-2. translate: ``application.translating`` (a line, read by the ledger's format or its venue's
+2. translate: ``application.writes.translating`` (a line, read by the ledger's format or its venue's
    adapter, into an ``Inbound``: its messages, or why it is refused or waits);
 3. decide: ``ingest.batch.DECISIONS`` names the decision of each message kind, which
    ``ingest.batch.Batch.decide`` takes in memory, in arrival order, for a batch of inputs;
-4. commit: ``application.recording`` (a batch through the risk door, and
+4. commit: ``application.writes.recording`` (a batch through the risk door, and
    ``ingest.processing.Processor.process``: one group commit of its journal rows and events);
 5. project: ``OrderLedger._after_commit`` brings the views (``storage.views``) to the commit.
 """
@@ -24,9 +24,9 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.infrastructure.application.asking import Request
 from orderledger.infrastructure.application.handlers import READ_HANDLERS, Handler
-from orderledger.infrastructure.application.parts import LedgerParts
+from orderledger.infrastructure.application.ledger_parts import LedgerParts
+from orderledger.infrastructure.application.request_base import Request
 
 T = TypeVar("T")
 

@@ -6,7 +6,7 @@ collectors' leases) and the function that answers it, paired in one literal tabl
 ``application.bootstrap`` imports this module when the first command is asked, with the
 commands' classes: a process that only reads loads neither. What a command runs on (ingest, the
 upkeep, the risk controls, the lake, the collectors' leases) is imported when that command is
-first asked (``application.lazy``), so a write imports no export, verify or lake.
+first asked (``application.lazy_imports``), so a write imports no export, verify or lake.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import format_timestamp
-from orderledger.infrastructure.application import commands, lazy
-from orderledger.infrastructure.application.asking import Request
+from orderledger.infrastructure.application import commands, lazy_imports
 from orderledger.infrastructure.application.handlers import Handler, cost_basis
-from orderledger.infrastructure.application.parts import LedgerParts
+from orderledger.infrastructure.application.ledger_parts import LedgerParts
+from orderledger.infrastructure.application.request_base import Request
 from orderledger.infrastructure.application.requests import CostBasis
 from orderledger.infrastructure.storage import cursors, lot_heads, pnl_runs
 from orderledger.infrastructure.storage.views import CatchUpStats
@@ -27,15 +27,26 @@ from orderledger.projections.lots import COST_BASIS_SETTING, cost_basis_named
 from orderledger.projections.positions import PositionsProjection
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application import admin, collectors, lake, placing, recording, risk
-    from orderledger.infrastructure.application.lake import LakeReport
-    from orderledger.infrastructure.application.placed import Placed
-    from orderledger.infrastructure.application.recording import Ingested, IngestReport
+    from orderledger.infrastructure.application import placing
+    from orderledger.infrastructure.application.analytics import lake
+    from orderledger.infrastructure.application.analytics.lake import LakeReport
+    from orderledger.infrastructure.application.risk import pretrade
+    from orderledger.infrastructure.application.upkeep import collector_leases, maintenance
+    from orderledger.infrastructure.application.writes import recording
+    from orderledger.infrastructure.application.writes.placed import Placed
+    from orderledger.infrastructure.application.writes.recording import Ingested, IngestReport
     from orderledger.infrastructure.ingest.inbound import Result
 else:  # each imported when a command that runs on it is first asked
-    admin, collectors, lake, placing, recording, risk = (
-        lazy.Module(f"orderledger.infrastructure.application.{name}")
-        for name in ("admin", "collectors", "lake", "placing", "recording", "risk")
+    maintenance, collector_leases, lake, placing, recording, pretrade = (
+        lazy_imports.Module(f"orderledger.infrastructure.application.{name}")
+        for name in (
+            "upkeep.maintenance",
+            "upkeep.collector_leases",
+            "analytics.lake",
+            "placing",
+            "writes.recording",
+            "risk.pretrade",
+        )
     )
 
 
@@ -132,18 +143,18 @@ def set_limit(ledger: LedgerParts, request: commands.SetLimit) -> Result:
         "interval": request.interval,
         "response": request.response,
     }
-    message = risk.fact_message(
+    message = pretrade.fact_message(
         "limit_set", request.ts or ledger._clock(), **fields, set_by=request.set_by, reason=request.reason
     )
-    return risk.record_fact(ledger, message, request.origin)
+    return pretrade.record_fact(ledger, message, request.origin)
 
 
 def clear_limit(ledger: LedgerParts, request: commands.ClearLimit) -> Result:
     fields = {"scope": request.scope, "target": request.target, "kind": request.kind}
-    message = risk.fact_message(
+    message = pretrade.fact_message(
         "limit_cleared", request.ts or ledger._clock(), **fields, set_by=request.set_by, reason=request.reason
     )
-    return risk.record_fact(ledger, message, request.origin)
+    return pretrade.record_fact(ledger, message, request.origin)
 
 
 def set_trading_state(ledger: LedgerParts, request: commands.SetTradingState) -> Result:
@@ -154,23 +165,23 @@ def set_trading_state(ledger: LedgerParts, request: commands.SetTradingState) ->
     until = request.until if request.lasting is None else ts + request.lasting
     if until is not None:
         fields["until"] = format_timestamp(until)
-    message = risk.fact_message("trading_state", ts, **fields, reason=request.reason)
-    return risk.record_fact(ledger, message, request.origin)
+    message = pretrade.fact_message("trading_state", ts, **fields, reason=request.reason)
+    return pretrade.record_fact(ledger, message, request.origin)
 
 
 def respond(ledger: LedgerParts, request: commands.Respond) -> list[Result]:
     # (start-up cost: the responses are loaded by the first commit that moves P&L, or here)
-    from orderledger.infrastructure.application import responses
+    from orderledger.infrastructure.application.risk import loss_responses
 
     with ledger._writing:
-        return responses.respond(ledger, responses.accounts_with_responses(ledger))
+        return loss_responses.respond(ledger, loss_responses.accounts_with_responses(ledger))
 
 
-def check(ledger: LedgerParts, request: commands.Check) -> risk.CheckResult:
+def check(ledger: LedgerParts, request: commands.Check) -> pretrade.CheckResult:
     now = ledger._clock()
-    order = risk.request_of(request.spec, now)
+    order = pretrade.request_of(request.spec, now)
     with ledger._writing:  # the daily loss rule may record a halt
-        return risk.check(ledger, order, now)
+        return pretrade.check(ledger, order, now)
 
 
 # ---------------------------------------------------------------------- the views
@@ -219,14 +230,14 @@ def rotate_cursor_secret(ledger: LedgerParts, request: commands.RotateCursorSecr
 
 
 def init_database(ledger: LedgerParts, request: commands.InitDatabase) -> list[str]:
-    return admin.set_up(ledger, request.app_role, request.password, request.cost_basis)
+    return maintenance.set_up(ledger, request.app_role, request.password, request.cost_basis)
 
 
 # ---------------------------------------------------------------------- exports
 
 
 def export(ledger: LedgerParts, request: commands.Export) -> int:
-    return admin.export(
+    return maintenance.export(
         ledger,
         request.table,
         request.out,
@@ -245,26 +256,31 @@ def export_lake(ledger: LedgerParts, request: commands.ExportLake) -> LakeReport
 
 
 def collector_lease(ledger: LedgerParts, request: commands.CollectorLease) -> None:
-    stale_after = request.stale_after or collectors.STALE_AFTER
-    collectors.take(
+    stale_after = request.stale_after or collector_leases.STALE_AFTER
+    collector_leases.take(
         ledger.db,
         request.venue,
         request.account,
         request.owner,
         request.pid,
-        collectors.wall_clock(),
+        collector_leases.wall_clock(),
         stale_after,
     )
 
 
 def collector_heartbeat(ledger: LedgerParts, request: commands.CollectorHeartbeat) -> None:
-    collectors.heartbeat(
-        ledger.db, request.venue, request.account, request.owner, collectors.wall_clock(), request.figures
+    collector_leases.heartbeat(
+        ledger.db,
+        request.venue,
+        request.account,
+        request.owner,
+        collector_leases.wall_clock(),
+        request.figures,
     )
 
 
 def collector_release(ledger: LedgerParts, request: commands.CollectorRelease) -> None:
-    collectors.release(ledger.db, request.venue, request.account, request.owner)
+    collector_leases.release(ledger.db, request.venue, request.account, request.owner)
 
 
 COMMAND_HANDLERS: dict[type[Request[Any]], Handler] = {

@@ -21,18 +21,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from annotated_types import Ge
 
-from orderledger.infrastructure.application import lazy
-from orderledger.infrastructure.application.asking import Request, request, stream
+from orderledger.infrastructure.application import lazy_imports
+from orderledger.infrastructure.application.request_base import Request, request, stream
 
 if TYPE_CHECKING:  # named in a string: the writes, the lake and the views are imported when first asked
-    from orderledger.infrastructure.application.lake import LakeReport  # noqa: F401
-    from orderledger.infrastructure.application.placed import Placed  # noqa: F401
-    from orderledger.infrastructure.application.recording import Ingested, IngestReport  # noqa: F401
-    from orderledger.infrastructure.application.risk import CheckResult  # noqa: F401
+    from orderledger.infrastructure.application.analytics.lake import LakeReport  # noqa: F401
+    from orderledger.infrastructure.application.risk.pretrade import CheckResult  # noqa: F401
+    from orderledger.infrastructure.application.writes.placed import Placed  # noqa: F401
+    from orderledger.infrastructure.application.writes.recording import Ingested, IngestReport  # noqa: F401
     from orderledger.infrastructure.ingest.inbound import Inbound, Result
     from orderledger.infrastructure.storage.views import CatchUpStats  # noqa: F401
 else:  # a field's type the argument checks read (``arguments.type_hints``), imported when first asked
-    __getattr__ = lazy.names(__name__, {"orderledger.infrastructure.ingest.inbound": ("Inbound", "Result")})
+    __getattr__ = lazy_imports.names(
+        __name__, {"orderledger.infrastructure.ingest.inbound": ("Inbound", "Result")}
+    )
 
 
 # ---------------------------------------------------------------------- recording (writes)
@@ -241,7 +243,7 @@ class SetTradingState(Request["Result"], role="risk"):
 @request
 class Respond(Request["list[Result]"], role="write"):
     """Record the response of each loss or drawdown limit past its value now on an account in a
-    state less strict than it (``application.responses``); what the writer does after each commit,
+    state less strict than it (``application.risk.loss_responses``); what the writer does after each commit,
     for what another process recorded (``orderledger risk --watch``)."""
 
 

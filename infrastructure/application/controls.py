@@ -1,6 +1,7 @@
 """``OrderLedger``'s exposure, limits, trading states, pre-trade check and limits' standing
 (docs/risk.md), and its collectors' leases (``orderledger collect``): thin methods over the typed
-requests, answered by ``application.risk``, ``application.watch`` and ``application.collectors``."""
+requests, answered by ``application.risk.pretrade``, ``application.risk.standing`` and
+``application.upkeep.collector_leases``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.exposure import grouping, one_currency
-from orderledger.infrastructure.application import lazy
+from orderledger.infrastructure.application import lazy_imports
 from orderledger.infrastructure.application.arguments import checked, checked_methods
 from orderledger.infrastructure.application.requests import (
     Collectors,
@@ -32,32 +33,32 @@ from orderledger.infrastructure.results.positions import ExposureRow
 # (``commands``: the limits, trading states and check, the collectors' leases).
 if TYPE_CHECKING:
     from orderledger.infrastructure.application import commands
-    from orderledger.infrastructure.application.collectors import CollectorRow
-    from orderledger.infrastructure.application.placed import Placed
-    from orderledger.infrastructure.application.risk import (
+    from orderledger.infrastructure.application.risk.pretrade import (
         CheckResult,
         DenialRow,
         LimitRow,
         OrderLedger,
         TradingStateRow,
     )
-    from orderledger.infrastructure.application.watch import LimitStatus
+    from orderledger.infrastructure.application.risk.standing import LimitStatus
+    from orderledger.infrastructure.application.upkeep.collector_leases import CollectorRow
+    from orderledger.infrastructure.application.writes.placed import Placed
     from orderledger.infrastructure.ingest.inbound import Result
     from orderledger.infrastructure.results.replay import RiskReplay
 else:  # the names of signatures, for the argument checks' hints (AsyncOrderLedger's forms of these)
-    commands = lazy.Module("orderledger.infrastructure.application.commands")
-    __getattr__ = lazy.names(
+    commands = lazy_imports.Module("orderledger.infrastructure.application.commands")
+    __getattr__ = lazy_imports.names(
         __name__,
         {
-            "orderledger.infrastructure.application.collectors": ("CollectorRow",),
-            "orderledger.infrastructure.application.placed": ("Placed",),
-            "orderledger.infrastructure.application.risk": (
+            "orderledger.infrastructure.application.upkeep.collector_leases": ("CollectorRow",),
+            "orderledger.infrastructure.application.writes.placed": ("Placed",),
+            "orderledger.infrastructure.application.risk.pretrade": (
                 "CheckResult",
                 "DenialRow",
                 "LimitRow",
                 "TradingStateRow",
             ),
-            "orderledger.infrastructure.application.watch": ("LimitStatus",),
+            "orderledger.infrastructure.application.risk.standing": ("LimitStatus",),
             "orderledger.infrastructure.ingest.inbound": ("Result",),
             "orderledger.infrastructure.results.replay": ("RiskReplay",),
         },
@@ -154,7 +155,7 @@ class RiskControls:
         )
 
     def risk(self, *, threshold: Decimal | str | float = Decimal("0.8")) -> list[LimitStatus]:
-        """Each limit in force now and how close its figure stands to it (``application.watch``):
+        """Each limit in force now and how close its figure stands to it (``application.risk.standing``):
         ``ok``, ``near`` (at or past ``threshold`` × its value), ``breached``, ``unknown`` (with
         why) or ``per_order`` (``max_order_notional``: no standing figure)."""
         try:

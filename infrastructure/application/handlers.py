@@ -19,15 +19,16 @@ from orderledger.domain.events import OrderEvent
 from orderledger.domain.exposure import one_currency
 from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId, parse_timestamp
-from orderledger.infrastructure.application import desk_currency as _desk
-from orderledger.infrastructure.application import lazy, reads
-from orderledger.infrastructure.application.follow import CommittedEvent, read_after
-from orderledger.infrastructure.application.instruments import list_instruments
-from orderledger.infrastructure.application.parents import parent_page
-from orderledger.infrastructure.application.parts import LedgerParts
-from orderledger.infrastructure.application.queries import checked_marks, order_page, trade_page
-from orderledger.infrastructure.application.queries import iter_orders as _iter_orders
-from orderledger.infrastructure.application.queries import iter_trades as _iter_trades
+from orderledger.infrastructure.application import lazy_imports
+from orderledger.infrastructure.application.ledger_parts import LedgerParts
+from orderledger.infrastructure.application.reads import order_figures
+from orderledger.infrastructure.application.reads.follow import CommittedEvent, read_after
+from orderledger.infrastructure.application.reads.instruments import list_instruments
+from orderledger.infrastructure.application.reads.parents import parent_page
+from orderledger.infrastructure.application.reads.pnl_series import realized_series
+from orderledger.infrastructure.application.reads.view_queries import checked_marks, order_page, trade_page
+from orderledger.infrastructure.application.reads.view_queries import iter_orders as _iter_orders
+from orderledger.infrastructure.application.reads.view_queries import iter_trades as _iter_trades
 from orderledger.infrastructure.application.requests import (
     ChainHead,
     Collectors,
@@ -68,7 +69,7 @@ from orderledger.infrastructure.application.requests import (
     Verify,
     ViewsPosition,
 )
-from orderledger.infrastructure.application.series import realized_series
+from orderledger.infrastructure.application.risk import desk_currency as _desk
 from orderledger.infrastructure.audit.search import event_page, events_after, message_page
 from orderledger.infrastructure.audit.search import iter_messages as _iter_messages
 from orderledger.infrastructure.listing import Page
@@ -81,39 +82,39 @@ from orderledger.infrastructure.results.trades import TradeRow
 from orderledger.infrastructure.results.views_lag import ViewsLag
 from orderledger.projections.lots import COST_BASIS_SETTING
 
-# The analytics (DuckDB) are imported when first asked (``application.lazy``). So are
+# The analytics (DuckDB) are imported when first asked (``application.lazy_imports``). So are
 # reconciliation, verify (with the upkeep, ``admin``), the chains' heads, the risk controls,
 # exposure, daily P&L and the collectors' rows: a process that reads orders, trades or positions
 # loads none of them. The commands (the writes: ingest, its adapters and message models; the
 # upkeep; the collectors' leases) are answered by ``command_handlers``, imported with the first.
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application import admin, collectors
-    from orderledger.infrastructure.application import daily_pnl as _daily_pnl
-    from orderledger.infrastructure.application import execution as _execution
-    from orderledger.infrastructure.application import exposure as _exposure
-    from orderledger.infrastructure.application import reconcile as _reconcile
-    from orderledger.infrastructure.application import risk as _risk
-    from orderledger.infrastructure.application import risk_replay as _risk_replay
-    from orderledger.infrastructure.application import watch as _watch
-    from orderledger.infrastructure.application.execution import ExecutionRow
-    from orderledger.infrastructure.application.reconcile import ReconcileReport
-    from orderledger.infrastructure.application.watch import LimitStatus
+    from orderledger.infrastructure.application.analytics import execution as _execution
+    from orderledger.infrastructure.application.analytics.execution import ExecutionRow
+    from orderledger.infrastructure.application.reads import daily_pnl as _daily_pnl
+    from orderledger.infrastructure.application.risk import exposure_rows as _exposure_rows
+    from orderledger.infrastructure.application.risk import limits_replay as _limits_replay
+    from orderledger.infrastructure.application.risk import pretrade as _pretrade
+    from orderledger.infrastructure.application.risk import standing as _standing
+    from orderledger.infrastructure.application.risk.standing import LimitStatus
+    from orderledger.infrastructure.application.upkeep import collector_leases, maintenance
+    from orderledger.infrastructure.application.upkeep import reconcile as _reconcile
+    from orderledger.infrastructure.application.upkeep.reconcile import ReconcileReport
     from orderledger.infrastructure.audit import heads as _heads
     from orderledger.infrastructure.audit import verify as _verify
     from orderledger.infrastructure.audit.verify import VerifyReport
     from orderledger.infrastructure.results.replay import RiskReplay
 else:
-    admin = lazy.Module("orderledger.infrastructure.application.admin")
-    collectors = lazy.Module("orderledger.infrastructure.application.collectors")
-    _daily_pnl = lazy.Module("orderledger.infrastructure.application.daily_pnl")
-    _execution = lazy.Module("orderledger.infrastructure.application.execution")
-    _exposure = lazy.Module("orderledger.infrastructure.application.exposure")
-    _reconcile = lazy.Module("orderledger.infrastructure.application.reconcile")
-    _risk = lazy.Module("orderledger.infrastructure.application.risk")
-    _risk_replay = lazy.Module("orderledger.infrastructure.application.risk_replay")
-    _watch = lazy.Module("orderledger.infrastructure.application.watch")
-    _heads = lazy.Module("orderledger.infrastructure.audit.heads")
-    _verify = lazy.Module("orderledger.infrastructure.audit.verify")
+    maintenance = lazy_imports.Module("orderledger.infrastructure.application.upkeep.maintenance")
+    collector_leases = lazy_imports.Module("orderledger.infrastructure.application.upkeep.collector_leases")
+    _daily_pnl = lazy_imports.Module("orderledger.infrastructure.application.reads.daily_pnl")
+    _execution = lazy_imports.Module("orderledger.infrastructure.application.analytics.execution")
+    _exposure_rows = lazy_imports.Module("orderledger.infrastructure.application.risk.exposure_rows")
+    _reconcile = lazy_imports.Module("orderledger.infrastructure.application.upkeep.reconcile")
+    _pretrade = lazy_imports.Module("orderledger.infrastructure.application.risk.pretrade")
+    _limits_replay = lazy_imports.Module("orderledger.infrastructure.application.risk.limits_replay")
+    _standing = lazy_imports.Module("orderledger.infrastructure.application.risk.standing")
+    _heads = lazy_imports.Module("orderledger.infrastructure.audit.heads")
+    _verify = lazy_imports.Module("orderledger.infrastructure.audit.verify")
 
 Handler = Callable[[LedgerParts, Any], Any]
 """What answers a request: the ledger's parts and the request in, the answer out."""
@@ -128,12 +129,12 @@ def order_at(ledger: LedgerParts, request: OrderAt) -> Order:
     client_order_id = ledger.resolve(request.order)
     if request.as_of is not None:
         moment = parse_timestamp(request.as_of, "as_of")
-        return reads.order_as_of(ledger, client_order_id, moment, event_time=request.event_time)
-    return reads.order_now(ledger, client_order_id, version=request.version)
+        return order_figures.order_as_of(ledger, client_order_id, moment, event_time=request.event_time)
+    return order_figures.order_now(ledger, client_order_id, version=request.version)
 
 
 def history(ledger: LedgerParts, request: History) -> list[HistoryEntry]:
-    return reads.history(ledger, request.order)
+    return order_figures.history(ledger, request.order)
 
 
 # ---------------------------------------------------------------------- lists
@@ -143,7 +144,7 @@ def orders(ledger: LedgerParts, request: Orders) -> Page[OrderRow]:
     where, count = request.where, request.count
     if request.as_of is None:
         return order_page(ledger.db, where, open_only=request.open, count=count)
-    return reads.orders_then(
+    return order_figures.orders_then(
         ledger, where, open=request.open, as_of=request.as_of, event_time=request.event_time, count=count
     )
 
@@ -156,12 +157,12 @@ def trades(ledger: LedgerParts, request: Trades) -> Page[TradeRow]:
 
 
 def events(ledger: LedgerParts, request: Events) -> Page[EventRecord]:
-    wanted = reads.event_filter(ledger, request.where, request.types, request.event_time)
+    wanted = order_figures.event_filter(ledger, request.where, request.types, request.event_time)
     return event_page(ledger.db, ledger.mapper, wanted, request.where, count=request.count)
 
 
 def messages(ledger: LedgerParts, request: Messages) -> Page[MessageRecord]:
-    selected, outcome = reads.journal_filter(
+    selected, outcome = order_figures.journal_filter(
         request.where, request.outcome, request.parked, request.older_than
     )
     if selected is None:
@@ -171,7 +172,7 @@ def messages(ledger: LedgerParts, request: Messages) -> Page[MessageRecord]:
 
 def positions(ledger: LedgerParts, request: Positions) -> Page[PositionRow]:
     into = one_currency(request.in_currency)
-    page = reads.position_list(
+    page = order_figures.position_list(
         ledger,
         request.where,
         marks=checked_marks(request.marks),
@@ -193,7 +194,7 @@ def instruments(ledger: LedgerParts, request: Instruments) -> Page[InstrumentRow
     where, every_version = request.where, request.all_versions
     rows = list_instruments(ledger.db, ledger.mapper, venue=where.venue, every_version=every_version)
     selection = {"every_version": every_version}
-    return reads.held_page(ledger.db, "instruments", rows, where, selection, request.count)
+    return order_figures.held_page(ledger.db, "instruments", rows, where, selection, request.count)
 
 
 def parents(ledger: LedgerParts, request: Parents) -> Page[ParentRow]:
@@ -210,18 +211,19 @@ def lots(ledger: LedgerParts, request: Lots) -> list[LotRow]:
     moment = None if request.as_of is None else parse_timestamp(request.as_of, "as_of")
     if request.closed:
         return [
-            LotRow.of_closed(rule, lot) for lot in reads.rule_closed(ledger, rule, moment, request.event_time)
+            LotRow.of_closed(rule, lot)
+            for lot in order_figures.rule_closed(ledger, rule, moment, request.event_time)
         ]
-    heads = reads.rule_heads_at(ledger, rule, moment, request.event_time)
+    heads = order_figures.rule_heads_at(ledger, rule, moment, request.event_time)
     if heads is not None:
         return [LotRow.of_open(rule, lot) for _, head in sorted(heads.items()) for lot in head.open]
-    books = reads.rule_books(ledger, rule, request.as_of, request.event_time)
+    books = order_figures.rule_books(ledger, rule, request.as_of, request.event_time)
     return [LotRow.of_open(rule, lot) for b in books.values() for lot in b.open]
 
 
 def pnl(ledger: LedgerParts, request: Pnl) -> list[PnlRow]:
     into = one_currency(request.in_currency)
-    rows = reads.pnl(ledger, by=request.by, cost_basis=request.cost_basis)
+    rows = order_figures.pnl(ledger, by=request.by, cost_basis=request.cost_basis)
     if into is None:
         return rows
     return _desk.pnl_in(rows, into, _desk.desk_rates(ledger, into, None))
@@ -244,7 +246,7 @@ def execution_quality(ledger: LedgerParts, request: ExecutionQuality) -> list[Ex
 
 def exposure(ledger: LedgerParts, request: Exposure) -> list[ExposureRow]:
     marks = checked_marks(request.marks)
-    return _exposure.exposure_rows(
+    return _exposure_rows.exposure_rows(
         ledger,
         request.by,
         marks,
@@ -258,7 +260,7 @@ def exposure(ledger: LedgerParts, request: Exposure) -> list[ExposureRow]:
 
 
 def verify(ledger: LedgerParts, request: Verify) -> VerifyReport:
-    return admin.verify_ledger(
+    return maintenance.verify_ledger(
         ledger,
         expect_head=request.expect_head,
         heads=dict(request.heads),
@@ -299,44 +301,44 @@ def reconcile(ledger: LedgerParts, request: Reconcile) -> ReconcileReport:
     )
 
 
-def limits(ledger: LedgerParts, request: Limits) -> list[_risk.LimitRow]:
-    return _risk.limits(ledger, request.as_of)
+def limits(ledger: LedgerParts, request: Limits) -> list[_pretrade.LimitRow]:
+    return _pretrade.limits(ledger, request.as_of)
 
 
-def denials(ledger: LedgerParts, request: Denials) -> list[_risk.DenialRow]:
-    return _risk.denials(ledger, request.account, request.limit, request.since, request.last)
+def denials(ledger: LedgerParts, request: Denials) -> list[_pretrade.DenialRow]:
+    return _pretrade.denials(ledger, request.account, request.limit, request.since, request.last)
 
 
-def trading_states(ledger: LedgerParts, request: TradingStates) -> list[_risk.TradingStateRow]:
-    return _risk.trading_states(ledger, request.as_of)
+def trading_states(ledger: LedgerParts, request: TradingStates) -> list[_pretrade.TradingStateRow]:
+    return _pretrade.trading_states(ledger, request.as_of)
 
 
 def replay_limits(ledger: LedgerParts, request: ReplayLimits) -> RiskReplay:
-    return _risk_replay.risk_replay(ledger, _risk_replay.parse_limits(request.limits), request.since)
+    return _limits_replay.risk_replay(ledger, _limits_replay.parse_limits(request.limits), request.since)
 
 
 def risk(ledger: LedgerParts, request: Risk) -> list[LimitStatus]:
     share = request.threshold
     if not share.is_finite() or not 0 < share <= 1:
         raise InvalidInputError("threshold must be a share above 0 and at most 1", field="threshold")
-    return _watch.standing(ledger, share, ledger._clock())
+    return _standing.standing(ledger, share, ledger._clock())
 
 
 # ---------------------------------------------------------------------- one order, the log in full
 
 
 def resolve(ledger: LedgerParts, request: Resolve) -> ClientOrderId:
-    return reads.resolve(ledger, request.order, request.venue)
+    return order_figures.resolve(ledger, request.order, request.venue)
 
 
 def order_events(ledger: LedgerParts, request: OrderEvents) -> list[OrderEvent]:
-    return reads.order_events(ledger, request.client_order_id)
+    return order_figures.order_events(ledger, request.client_order_id)
 
 
 def iter_orders(ledger: LedgerParts, request: IterOrders) -> Iterator[OrderRow]:
     if request.as_of is None:
         return _iter_orders(ledger.db, request.where, open_only=request.open)
-    every = reads.orders_then(
+    every = order_figures.orders_then(
         ledger,
         request.where,
         open=request.open,
@@ -355,11 +357,11 @@ def iter_trades(ledger: LedgerParts, request: IterTrades) -> Iterator[TradeRow]:
 
 
 def iter_events(ledger: LedgerParts, request: IterEvents) -> Iterator[EventRecord]:
-    return reads.iter_events(ledger, request.where, request.types, request.event_time)
+    return order_figures.iter_events(ledger, request.where, request.types, request.event_time)
 
 
 def iter_messages(ledger: LedgerParts, request: IterMessages) -> Iterator[MessageRecord]:
-    selected, outcome = reads.journal_filter(
+    selected, outcome = order_figures.journal_filter(
         request.where, request.outcome, request.parked, request.older_than
     )
     return iter(()) if selected is None else _iter_messages(ledger.db, selected, outcome=outcome)
@@ -396,12 +398,12 @@ def cost_basis(ledger: LedgerParts, request: CostBasis) -> str:
 # ---------------------------------------------------------------------- collectors
 
 
-def collector_rows(ledger: LedgerParts, request: Collectors) -> list[collectors.CollectorRow]:
-    return collectors.rows(ledger.db, collectors.wall_clock())
+def collector_rows(ledger: LedgerParts, request: Collectors) -> list[collector_leases.CollectorRow]:
+    return collector_leases.rows(ledger.db, collector_leases.wall_clock())
 
 
 def last_venue_time(ledger: LedgerParts, request: LastVenueTime) -> datetime | None:
-    return collectors.last_venue_time(ledger, request.venue, request.account)
+    return collector_leases.last_venue_time(ledger, request.venue, request.account)
 
 
 READ_HANDLERS: dict[type[Request[Any]], Handler] = {

@@ -32,7 +32,7 @@ from annotated_types import Ge, Gt
 from orderledger.domain.events import MOVES_PNL, OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId
-from orderledger.infrastructure.application import lazy, opening
+from orderledger.infrastructure.application import lazy_imports, opening
 from orderledger.infrastructure.application import requests as asks
 from orderledger.infrastructure.application.arguments import (
     Count,
@@ -44,8 +44,8 @@ from orderledger.infrastructure.application.arguments import (
 from orderledger.infrastructure.application.bootstrap import answer
 from orderledger.infrastructure.application.controls import CollectorLeases, ExposureReads, RiskControls
 from orderledger.infrastructure.application.deprecated import DeprecatedReads, renamed_keywords
-from orderledger.infrastructure.application.filtered import filtered
-from orderledger.infrastructure.application.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
+from orderledger.infrastructure.application.filter_keywords import filtered
+from orderledger.infrastructure.application.reads.follow import POLL_SECONDS, CommittedEvent, Wakeup, follow
 from orderledger.infrastructure.application.requests import Request
 from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results.filter import Filter
@@ -62,34 +62,34 @@ from orderledger.infrastructure.storage.store import LedgerRecorder
 from orderledger.infrastructure.storage.views import CatchUpStats, Views
 
 # The loss and drawdown limits' responses, loaded with the first commit (a reader never needs it).
-_responses = lazy.Module("orderledger.infrastructure.application.responses")
+_responses = lazy_imports.Module("orderledger.infrastructure.application.risk.loss_responses")
 
 # The writes (ingest, its adapters and message models), reconciliation, verify, the lake and the
-# analytics: imported when first called (``application.lazy``), so a process that only reads never
+# analytics: imported when first called (``application.lazy_imports``), so a process that only reads never
 # loads them.
 if TYPE_CHECKING:
     from orderledger.infrastructure.application import placing as _placing
-    from orderledger.infrastructure.application import recording
-    from orderledger.infrastructure.application.execution import ExecutionRow
-    from orderledger.infrastructure.application.lake import LakeReport
+    from orderledger.infrastructure.application.analytics.execution import ExecutionRow
+    from orderledger.infrastructure.application.analytics.lake import LakeReport
     from orderledger.infrastructure.application.placing import Placement
-    from orderledger.infrastructure.application.reconcile import ReconcileReport, Snapshot
-    from orderledger.infrastructure.application.recording import IngestReport
+    from orderledger.infrastructure.application.upkeep.reconcile import ReconcileReport, Snapshot
+    from orderledger.infrastructure.application.writes import recording
+    from orderledger.infrastructure.application.writes.recording import IngestReport
     from orderledger.infrastructure.audit.verify import VerifyReport
     from orderledger.infrastructure.ingest.inbound import Inbound, Result
     from orderledger.infrastructure.ingest.processing import Processor
 else:
-    _placing = lazy.Module("orderledger.infrastructure.application.placing")
-    recording = lazy.Module("orderledger.infrastructure.application.recording")
+    _placing = lazy_imports.Module("orderledger.infrastructure.application.placing")
+    recording = lazy_imports.Module("orderledger.infrastructure.application.writes.recording")
     # the names of signatures, for the argument checks' hints
-    __getattr__ = lazy.names(
+    __getattr__ = lazy_imports.names(
         __name__,
         {
-            "orderledger.infrastructure.application.execution": ("ExecutionRow",),
-            "orderledger.infrastructure.application.lake": ("LakeReport",),
+            "orderledger.infrastructure.application.analytics.execution": ("ExecutionRow",),
+            "orderledger.infrastructure.application.analytics.lake": ("LakeReport",),
             "orderledger.infrastructure.application.placing": ("Placement",),
-            "orderledger.infrastructure.application.reconcile": ("ReconcileReport", "Snapshot"),
-            "orderledger.infrastructure.application.recording": ("IngestReport",),
+            "orderledger.infrastructure.application.upkeep.reconcile": ("ReconcileReport", "Snapshot"),
+            "orderledger.infrastructure.application.writes.recording": ("IngestReport",),
             "orderledger.infrastructure.audit.verify": ("VerifyReport",),
             "orderledger.infrastructure.ingest.inbound": ("Inbound", "Result"),
         },
@@ -383,7 +383,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
         stop: threading.Event | None = None,
     ) -> Iterator[CommittedEvent]:
         """Every committed event after position ``since``, then each new one live, also those
-        written by other processes (``infrastructure/application/follow.py``)."""
+        written by other processes (``infrastructure/application/reads/follow.py``)."""
         read = partial(_committed_after, self)  # each read between the waits is a request
         return follow(self, since, poll_seconds=poll_seconds, stop=stop, read=read)
 
@@ -568,7 +568,7 @@ class OrderLedger(DeprecatedReads, ExposureReads, CollectorLeases, RiskControls)
     def pnl_series(self, *, points: Slices | None = None) -> list[PnlPoint]:
         """Realized P&L entry by entry in log order, with running totals per quote currency;
         with ``points``, in venue time, each account's line per currency summed over that many
-        equal slices of it (``series.realized_series``: a chart's worth, whatever the ledger's
+        equal slices of it (``pnl_series.realized_series``: a chart's worth, whatever the ledger's
         size)."""
         return answer(self, asks.PnlSeries(points))
 

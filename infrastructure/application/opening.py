@@ -1,7 +1,7 @@
 """What opening a ledger composes from eventsourcing: its settings (the environment), the mapper
 with the cipher and compressor they name, and the check that a log is read with the key it was
 written with. Every ``OrderLedger`` makes these when it opens; its upkeep (schema, exports,
-verify) is ``application.admin``, imported when first asked.
+verify) is ``application.upkeep.maintenance``, imported when first asked.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from orderledger.infrastructure.storage.mapper import LedgerMapper
 from orderledger.infrastructure.storage.store import payload
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_parts import LedgerParts
 
 
 def ledger_environment(name: str, env: Mapping[str, str] | None) -> Environment:

@@ -36,13 +36,13 @@ from typing import TYPE_CHECKING, Any
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
-from orderledger.infrastructure.application.placed import Placed
 from orderledger.infrastructure.application.requests import Record
+from orderledger.infrastructure.application.writes.placed import Placed
 from orderledger.infrastructure.errors import MessageError, OrderDeniedError, RequestNotRecordedError
 from orderledger.infrastructure.ingest.inbound import Result
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_parts import LedgerParts
 
 IN_FLIGHT = "in_flight"
 DENIED = Outcome.DENIED

@@ -27,7 +27,7 @@ first asked for, as ``REQUESTS``, which names them all: a process that only read
 their classes. ``OrderLedger``'s methods build their request and hand it to the one dispatch, and
 so do the CLI and the HTTP API. A command that carries what is not a value (``IngestStream``:
 an iterable read as it is answered and an ``on_batch`` callback) is declared with
-``asking.stream``: it equals and hashes as itself only, so it is never taken for another or
+``request_base.stream``: it equals and hashes as itself only, so it is never taken for another or
 kept as a key; a callback that only reports progress (``Verify``'s and ``Rebuild``'s
 ``progress``) is left out of its request's value instead.
 
@@ -56,9 +56,9 @@ from typing import TYPE_CHECKING, Any
 from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId
-from orderledger.infrastructure.application import lazy
+from orderledger.infrastructure.application import lazy_imports
 from orderledger.infrastructure.application.arguments import Count, Counting, Slices, Version
-from orderledger.infrastructure.application.asking import (
+from orderledger.infrastructure.application.request_base import (
     EVERYTHING,
     INCLUDES,
     ROLES,
@@ -77,7 +77,7 @@ from orderledger.infrastructure.results.trades import TradeRow
 from orderledger.infrastructure.results.views_lag import ViewsLag
 
 if TYPE_CHECKING:  # the commands, and the answers named in a string: imported when first asked for
-    from orderledger.infrastructure.application.collectors import CollectorRow  # noqa: F401
+    from orderledger.infrastructure.application.analytics.execution import ExecutionRow  # noqa: F401
     from orderledger.infrastructure.application.commands import (
         COMMANDS,
         CatchUp,
@@ -104,11 +104,11 @@ if TYPE_CHECKING:  # the commands, and the answers named in a string: imported w
         Settle,
         SetTradingState,
     )
-    from orderledger.infrastructure.application.execution import ExecutionRow  # noqa: F401
-    from orderledger.infrastructure.application.follow import CommittedEvent  # noqa: F401
-    from orderledger.infrastructure.application.reconcile import ReconcileReport, Snapshot  # noqa: F401
-    from orderledger.infrastructure.application.risk import DenialRow, LimitRow, TradingStateRow  # noqa: F401
-    from orderledger.infrastructure.application.watch import LimitStatus  # noqa: F401
+    from orderledger.infrastructure.application.reads.follow import CommittedEvent  # noqa: F401
+    from orderledger.infrastructure.application.risk.pretrade import DenialRow, LimitRow, TradingStateRow  # noqa: F401
+    from orderledger.infrastructure.application.risk.standing import LimitStatus  # noqa: F401
+    from orderledger.infrastructure.application.upkeep.collector_leases import CollectorRow  # noqa: F401
+    from orderledger.infrastructure.application.upkeep.reconcile import ReconcileReport, Snapshot  # noqa: F401
     from orderledger.infrastructure.audit.verify import VerifyReport  # noqa: F401
     from orderledger.infrastructure.results.replay import RiskReplay  # noqa: F401
 
@@ -280,7 +280,7 @@ class IterMessages(Request[Iterator[MessageRecord]]):
 @request
 class Lots(Request[list[LotRow]], whole_log=True):
     """Open tax lots under a lot rule (``closed``: the closed ones): kept between reads and
-    brought up to the log's head (``application.lot_heads``); ``as_of`` a time, the open lots from
+    brought up to the log's head (``application.reads.lots_at_head``); ``as_of`` a time, the open lots from
     their marks and the closed ones folded from the log."""
 
     cost_basis: str = "fifo"
@@ -605,14 +605,14 @@ else:
     # The names of ``__all__`` not declared here are the commands, re-exported from their module
     # when first asked for (a process that only reads never imports it); ``Snapshot`` is a
     # field's type the argument checks read (``arguments.type_hints``).
-    _later = lazy.names(
+    _later = lazy_imports.names(
         __name__,
         {
             "orderledger.infrastructure.application.commands": (
                 *(name for name in __all__ if name not in globals() and name != "REQUESTS"),
                 "COMMANDS",
             ),
-            "orderledger.infrastructure.application.reconcile": ("Snapshot",),
+            "orderledger.infrastructure.application.upkeep.reconcile": ("Snapshot",),
         },
     )
 

@@ -1,5 +1,5 @@
 """The column types of the ledger's tables outside the database: one declaration, read by the
-Parquet export (``export TABLE --format parquet``) and by the lake (``application/lake.py``,
+Parquet export (``export TABLE --format parquet``) and by the lake (``application/analytics/lake.py``,
 ``columnar.py``), so a column has the same type wherever it is written.
 
 A column is typed by its name, in every table that has it. Types are DuckDB's spelling; Arrow's

@@ -18,8 +18,8 @@ import typer
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.outcomes import SPELLED
-from orderledger.infrastructure.application.exports import FROM_VIEWS, check_export
-from orderledger.infrastructure.application.follow import log_record
+from orderledger.infrastructure.application.analytics.exports import FROM_VIEWS, check_export
+from orderledger.infrastructure.application.reads.follow import log_record
 from orderledger.infrastructure.application.requests import (
     ChainHead,
     Export,
@@ -332,7 +332,7 @@ def reconcile(
     """
     # Start-up cost: reading a snapshot loads the message models and the venues' adapters
     # (about 40 ms), which the log's and the journal's lists beside this command never use.
-    from orderledger.infrastructure.application.reconcile import parse_snapshot
+    from orderledger.infrastructure.application.upkeep.reconcile import parse_snapshot
 
     seconds(grace, "--grace", 0, 7 * 86400)
     with open_input(snapshot_file) as handle:

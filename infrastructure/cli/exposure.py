@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from orderledger.domain.exposure import grouping, one_currency
-from orderledger.infrastructure.application.queries import parse_marks
+from orderledger.infrastructure.application.reads.view_queries import parse_marks
 from orderledger.infrastructure.application.requests import Exposure
 from orderledger.infrastructure.cli.app import (
     EventTimeOption,

@@ -15,8 +15,8 @@ import typer
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.infrastructure.adapters.registry import formats
-from orderledger.infrastructure.application.recording import result_record
 from orderledger.infrastructure.application.requests import IngestStream, LoadCcxtMarkets
+from orderledger.infrastructure.application.writes.recording import result_record
 from orderledger.infrastructure.cli.app import Interrupted, moment, open_input, open_ledger, option_name
 from orderledger.infrastructure.cli.render import say, warn
 from orderledger.infrastructure.errors import DatabaseReplacedError, MessageError, StoreError

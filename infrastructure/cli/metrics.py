@@ -1,7 +1,7 @@
 """``orderledger collect --metrics-port N``: the collector's status figures for Prometheus.
 
 ``GET /metrics`` on ``--metrics-host`` (127.0.0.1 by default) port N answers the figures of the
-collector's last status line (``application.metrics``: the same metrics as ``serve``'s
+collector's last status line (``application.upkeep.prometheus``: the same metrics as ``serve``'s
 ``/metrics``, without the lease's ``stale`` and the log's head) from a registry of its own. It
 runs on the collector's event loop (aiohttp, the collect extra). Access is ``serve``'s, by the
 same code (``http.guard.Access``): without tokens only a loopback address may be listened on and
@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.infrastructure.application import metrics
+from orderledger.infrastructure.application.upkeep import prometheus
 from orderledger.infrastructure.http.auth import check_bind, load_tokens
 from orderledger.infrastructure.http.guard import Access
 from orderledger.infrastructure.http.problems import MEDIA_TYPE, Problem, problem_body
@@ -56,7 +56,7 @@ async def serve_metrics(
     """Answer ``GET /metrics`` on ``sock`` with the collector's figures as last ``published``
     ((venue, account, figures), none before its first status line), every request admitted by
     ``access`` first; the caller cleans the runner up when it stops."""
-    registry = metrics.registry(lambda: ([metrics.Published(*found) for found in published()], None))
+    registry = prometheus.registry(lambda: ([prometheus.Published(*found) for found in published()], None))
 
     @web.middleware
     async def admitted(request: web.Request, handler: Any) -> web.StreamResponse:
@@ -71,7 +71,9 @@ async def serve_metrics(
         return response
 
     async def scrape(request: web.Request) -> web.Response:
-        return web.Response(body=metrics.exposition(registry), headers={"Content-Type": metrics.CONTENT_TYPE})
+        return web.Response(
+            body=prometheus.exposition(registry), headers={"Content-Type": prometheus.CONTENT_TYPE}
+        )
 
     app = web.Application(middlewares=[admitted])
     app.router.add_get(PATH, scrape)

@@ -11,9 +11,9 @@ from typing import Annotated
 import typer
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.infrastructure.application import reads
-from orderledger.infrastructure.application.display import Precision
-from orderledger.infrastructure.application.queries import parse_marks
+from orderledger.infrastructure.application.reads import order_figures
+from orderledger.infrastructure.application.reads.display import Precision
+from orderledger.infrastructure.application.reads.view_queries import parse_marks
 from orderledger.infrastructure.application.requests import (
     Instruments,
     IterOrders,
@@ -243,7 +243,7 @@ def pnl(
     if daily and in_currency is not None:
         raise InvalidInputError("--in-currency: converts realized P&L and positions, not --daily")
     with open_ledger(create=False) as ledger:
-        behind = reads.daily_from_views if daily else reads.pnl_from_views
+        behind = order_figures.daily_from_views if daily else order_figures.pnl_from_views
         if behind(ledger, by or ("account" if daily else "day"), cost_basis):
             warn_if_behind(ledger)  # (the books' heads answer current with the log)
         if daily:

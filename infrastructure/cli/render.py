@@ -26,7 +26,7 @@ import orjson
 
 from orderledger.domain.order_state import FIGURES
 from orderledger.domain.values import PLAIN_NUMBER_FORM, escape_unsafe
-from orderledger.infrastructure.application.display import Precision
+from orderledger.infrastructure.application.reads.display import Precision
 from orderledger.infrastructure.listing import ORDER_COLUMNS as LIST_COLUMNS
 from orderledger.infrastructure.listing import ListColumn
 
@@ -74,7 +74,7 @@ class Column:
     ``keep`` go first.
 
     ``places`` (numbers): the decimal places shown at most, or which of the row's display
-    places (``application.display``: ``price``, ``quantity``, ``money``) bound them.
+    places (``application.reads.display``: ``price``, ``quantity``, ``money``) bound them.
     """
 
     name: str

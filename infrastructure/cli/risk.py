@@ -17,7 +17,7 @@ from orderledger.domain.events import TradingStateSet
 from orderledger.domain.risk import RESPONDING
 from orderledger.domain.values import format_decimal, format_timestamp
 from orderledger.infrastructure.application.requests import ClearLimit, SetLimit, SetTradingState
-from orderledger.infrastructure.application.watch import ALERTS, Changes
+from orderledger.infrastructure.application.risk.standing import ALERTS, Changes
 from orderledger.infrastructure.cli.app import JsonOption, duration, moment, open_ledger, seconds
 from orderledger.infrastructure.cli.render import json_array, print_json, say, text_table
 

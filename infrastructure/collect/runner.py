@@ -103,7 +103,7 @@ class Corrected(Protocol):
 
 
 class Reconciled(Protocol):
-    """A reconciliation's report (``application.reconcile.ReconcileReport``): its differences."""
+    """A reconciliation's report (``application.upkeep.reconcile.ReconcileReport``): its differences."""
 
     @property
     def differences(self) -> Sequence[Corrected]: ...

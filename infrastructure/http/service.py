@@ -15,13 +15,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from orderledger.domain.values import format_timestamp
-from orderledger.infrastructure.application import reads
 from orderledger.infrastructure.application import requests as asks
-from orderledger.infrastructure.application.collectors import CollectorRow
-from orderledger.infrastructure.application.display import Precision
-from orderledger.infrastructure.application.follow import log_record
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
-from orderledger.infrastructure.application.recording import result_record
+from orderledger.infrastructure.application.reads import order_figures
+from orderledger.infrastructure.application.reads.display import Precision
+from orderledger.infrastructure.application.reads.follow import log_record
+from orderledger.infrastructure.application.upkeep.collector_leases import CollectorRow
+from orderledger.infrastructure.application.writes.recording import result_record
 from orderledger.infrastructure.http.listing import Listed
 from orderledger.infrastructure.ingest.inbound import Result
 from orderledger.infrastructure.listing import Page
@@ -93,17 +93,17 @@ class LedgerService:
         positions under average cost, read from the views; ``pnl`` and the daily P&L by parent,
         whose heads stand no further than the orders view; ``pnl`` by another group and the
         daily P&L by account or tag read the books' heads, current with the log, unless a
-        connection that may not write finds none (``reads.pnl_from_views``,
-        ``reads.daily_from_views``)."""
+        connection that may not write finds none (``order_figures.pnl_from_views``,
+        ``order_figures.daily_from_views``)."""
         if isinstance(question, asks.Pnl):
-            return reads.pnl_from_views(self.ledger, question.by, question.cost_basis)
+            return order_figures.pnl_from_views(self.ledger, question.by, question.cost_basis)
         if isinstance(question, asks.PnlDaily):
-            return reads.daily_from_views(self.ledger, question.by, question.cost_basis)
+            return order_figures.daily_from_views(self.ledger, question.by, question.cost_basis)
         return not self.folds_log(question.cost_basis)
 
     def shown(self, rows: Iterable[Any], precision: Precision | None = None) -> list[dict[str, Any]]:
         """Rows as ``to_json`` writes them (exact), each with the one extra field ``precision``:
-        the decimal places the page shows its figures to (``application.display``)."""
+        the decimal places the page shows its figures to (``application.reads.display``)."""
         add = (precision or Precision.of(self.ledger)).add
         return [add(row.to_json()) for row in rows]
 

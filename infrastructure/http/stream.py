@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from orderledger.infrastructure.application.follow import Wakeup, follow_batches
-from orderledger.infrastructure.application.watch import Changes, StateChanges
+from orderledger.infrastructure.application.reads.follow import Wakeup, follow_batches
+from orderledger.infrastructure.application.risk.standing import Changes, StateChanges
 from orderledger.infrastructure.http.service import LedgerService, LogEntry
 
 HEARTBEAT_SECONDS = 15.0
@@ -112,9 +112,9 @@ class RiskFeed:
     async def alerts(
         self, threshold: Decimal, first: Rows, first_states: Rows, after: int = 0
     ) -> AsyncGenerator[bytes, None]:
-        """An ``alert`` each time a limit's status changes (``watch.Changes``), beginning with
+        """An ``alert`` each time a limit's status changes (``standing.Changes``), beginning with
         every limit not ``ok`` in ``first`` (the statuses read when the client came), a
-        ``state`` each time an account's trading state changes (``watch.StateChanges``: set,
+        ``state`` each time an account's trading state changes (``standing.StateChanges``: set,
         lifted by time, set by a limit's response), beginning with every account not active,
         and a ``breach`` for each breach the risk door records after log position ``after``."""
         statuses = self.thresholds.get(threshold)
@@ -212,7 +212,7 @@ async def log_events(
     request: Request, service: LedgerService, after: int, poll_seconds: float
 ) -> AsyncIterator[bytes]:
     """Every committed event after ``after``, then each new one as it is committed (the ledger's
-    one follow loop, infrastructure/application/follow.py)."""
+    one follow loop, infrastructure/application/reads/follow.py)."""
 
     async def read(position: int, limit: int) -> list[LogEntry]:
         return await run_in_threadpool(service.log_after, position, limit)

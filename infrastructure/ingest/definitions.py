@@ -6,7 +6,7 @@ the log; ``domain.instrument.define`` decides whether the message is a duplicate
 version. The event joins the batch's group commit like any order event (journal row, hash
 chain, views folded inline). Two writers defining the same instrument at once collide on the
 (aggregate, version) key and the later batch is decided again, against the winner's version.
-Reading them back: ``application.instruments``.
+Reading them back: ``application.reads.instruments``.
 """
 
 from __future__ import annotations

@@ -158,7 +158,7 @@ class _Request(_Message):
 
     type: Literal["request"]
     override: Override | None = None
-    """Not a fact of the order: what the risk door is told of this request (``application.risk``)."""
+    """Not a fact of the order: what the risk door is told of this request (``application.risk.pretrade``)."""
     needs: ClassVar[str] = (
         "`client_order_id` (or, with `external`, `venue_order_id`) and `venue`;"
         " `price` when `order_type` is `limit`"

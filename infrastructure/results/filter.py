@@ -32,7 +32,7 @@ class Filter:
 
     This is the one declaration of the filters: each selecting field says what it selects and
     which lists take it (:func:`criterion`); the others page and order the rows of every list.
-    ``listing.FILTERS``, the list methods' keywords (``application.filtered``), the CLI's
+    ``listing.FILTERS``, the list methods' keywords (``application.filter_keywords``), the CLI's
     options and the HTTP query parameters are derived from it, so a filter added here is taken
     by each shell at once.
     """

@@ -36,7 +36,7 @@ daily P&L cost what they show, not the log's length.
   log's fills (``seen``), and the version of this module's encoding and fold (``VERSION``).
 
 The log is the source of truth: the rows are derived from it by the application
-(``application.lot_heads``), which reads only the fill events after ``seen``. A row written by
+(``application.reads.lots_at_head``), which reads only the fill events after ``seen``. A row written by
 another version, a ``seen`` beyond the log's head (a store restored from an older copy), a
 dropped or emptied table: each is folded again from the log at the next read; tables without
 the grouping's columns are replaced when the heads are next stored (or by ``orderledger db

@@ -1,6 +1,6 @@
 """The ``pnl_runs`` tables: each P&L entry of the views with its line's and its currency's running
 sums in venue time, kept between reads so that the realized P&L series in slices (the operator
-page's P&L chart, ``application.pnl_runs``) costs what it shows, not the log's length.
+page's P&L chart, ``application.reads.pnl_run_slices``) costs what it shows, not the log's length.
 
 - ``pnl_runs``: one row per P&L entry (``pnl_entries_view``), keyed by its log position, with
   its line (``account``, and ``currency``: its quote currency, "" for none), its venue time as
@@ -24,7 +24,7 @@ page's P&L chart, ``application.pnl_runs``) costs what it shows, not the log's l
   ``storage.views.SETTLES``) and the version of this module's encoding (``VERSION``).
 
 The view is the source of truth: the rows are derived from it by the application
-(``application.pnl_runs``), which reads only the entries changed since ``seen``. Stores are
+(``application.reads.pnl_run_slices``), which reads only the entries changed since ``seen``. Stores are
 compare-and-set on ``seen`` and ``settles``, so two processes that catch up at once write one
 of their results; a rebuild of the views forgets the rows (``forget``), and the next read
 writes them again.

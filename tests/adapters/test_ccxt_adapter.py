@@ -29,8 +29,8 @@ from orderledger.infrastructure.adapters.ccxt.payloads import (
     trade_messages,
 )
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import list_orders, list_trades
-from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
+from orderledger.infrastructure.application.reads.view_queries import list_orders, list_trades
+from orderledger.infrastructure.application.upkeep.reconcile import Reconciler, parse_snapshot
 from orderledger.infrastructure.ingest.inbound import inbound
 from orderledger.infrastructure.messages.models import Message
 from tests.support.adapters import Feed, Valid

@@ -17,7 +17,7 @@ from typing import Any
 
 from orderledger.infrastructure.adapters.ccxt.markets import markets_messages
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import list_positions
+from orderledger.infrastructure.application.reads.view_queries import list_positions
 from orderledger.infrastructure.messages.models import InstrumentMessage
 from tests.support.adapters import FIXTURES, check_valid
 from tests.support.cli import assert_one_line_failure, cli_json, run_cli

@@ -25,7 +25,7 @@ from orderledger.infrastructure.adapters.aliases import client_index_alias
 from orderledger.infrastructure.adapters.ccxt.payloads import payload_messages
 from orderledger.infrastructure.adapters.common import time_from_millis
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
-from orderledger.infrastructure.application.queries import list_orders, list_positions
+from orderledger.infrastructure.application.reads.view_queries import list_orders, list_positions
 from tests.support.adapters import check_valid
 from tests.support.books import realized, trades_of
 from tests.support.ccxt_flows import (

@@ -26,7 +26,7 @@ from orderledger.infrastructure.adapters.fix.messages import (
     transact_time,
 )
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import list_trades
+from orderledger.infrastructure.application.reads.view_queries import list_trades
 from orderledger.infrastructure.messages.models import Message
 from tests.support.adapters import Feed, Valid
 

@@ -22,7 +22,7 @@ from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.fix.messages import CLORDID_ALIAS, FixError, fix_messages, read_fix
 from orderledger.infrastructure.adapters.fix.venue import FixOptions
 from orderledger.infrastructure.application.ledger import IngestReport, OrderLedger
-from orderledger.infrastructure.application.queries import list_positions, list_trades
+from orderledger.infrastructure.application.reads.view_queries import list_positions, list_trades
 from orderledger.infrastructure.audit.search import list_messages
 from orderledger.infrastructure.ingest.inbound import inbound
 from tests.support.adapters import check_valid

@@ -34,7 +34,7 @@ from orderledger.infrastructure.adapters.hyperliquid.payloads import (
     web_data_snapshot,
 )
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import list_positions, list_trades
+from orderledger.infrastructure.application.reads.view_queries import list_positions, list_trades
 from tests.support.ccxt_flows import (
     HYPERLIQUID_HYPE,
     HYPERLIQUID_HYPE_SPOT,

@@ -20,7 +20,7 @@ from orderledger.infrastructure.adapters.aliases import client_index_alias
 from orderledger.infrastructure.adapters.ccxt.payloads import payload_messages
 from orderledger.infrastructure.adapters.lighter.payloads import LighterAdapter
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades
+from orderledger.infrastructure.application.reads.view_queries import list_orders, list_positions, list_trades
 from orderledger.infrastructure.audit.search import list_messages
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.messages.models import Message

@@ -20,7 +20,7 @@ from orderledger.infrastructure.adapters.snapshots.payloads import (
     snapshot_document,
 )
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
+from orderledger.infrastructure.application.upkeep.reconcile import Reconciler, parse_snapshot
 from tests.support.adapters import Feed
 
 

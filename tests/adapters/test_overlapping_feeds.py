@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.ccxt.payloads import payload_messages
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import list_positions, list_trades
+from orderledger.infrastructure.application.reads.view_queries import list_positions, list_trades
 from tests.support.adapters import check_valid
 
 VENUE = "binance"

@@ -21,7 +21,12 @@ import pytest
 from orderledger.domain.values import Status
 from orderledger.infrastructure.adapters.tradier.payloads import instrument_messages
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades, pnl_by
+from orderledger.infrastructure.application.reads.view_queries import (
+    list_orders,
+    list_positions,
+    list_trades,
+    pnl_by,
+)
 from orderledger.infrastructure.errors import ConfigurationError
 from tests.support.adapters import check_valid
 from tests.support.cli import cli_json, parse_ingest, run_cli

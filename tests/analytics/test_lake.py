@@ -18,8 +18,8 @@ import pytest
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.order_state import FROM_REQUEST, PLAIN, STATE
-from orderledger.infrastructure.application import columnar
-from orderledger.infrastructure.application.lake import (
+from orderledger.infrastructure.application.analytics import columnar
+from orderledger.infrastructure.application.analytics.lake import (
     DECLARED,
     FORMAT,
     export_lake,

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.infrastructure.application.lake import read_manifest
+from orderledger.infrastructure.application.analytics.lake import read_manifest
 from orderledger.infrastructure.application.ledger import OrderLedger
 from tests.support.audit import orderledger
 from tests.support.lake import FIRST, SECOND, contents, record
 
 _CRASH = """
 import os, sys
-from orderledger.infrastructure.application import lake
+from orderledger.infrastructure.application.analytics import lake
 from orderledger.infrastructure.application.ledger import OrderLedger
 lake._write_manifest = lambda directory, manifest: os._exit(9)  # dies after the data files
 with OrderLedger(sys.argv[1]) as ledger:

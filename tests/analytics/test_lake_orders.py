@@ -22,8 +22,8 @@ import pytest
 from orderledger.domain.order import Order
 from orderledger.domain.order_state import PLAIN, SHOWN, Kind
 from orderledger.domain.values import parse_timestamp
-from orderledger.infrastructure.application import columnar
-from orderledger.infrastructure.application.lake import lake_orders
+from orderledger.infrastructure.application.analytics import columnar
+from orderledger.infrastructure.application.analytics.lake import lake_orders
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.projections.orders import ORDERS_TABLE

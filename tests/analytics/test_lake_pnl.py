@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from orderledger.infrastructure.application.lake import lake_tables, read_manifest
+from orderledger.infrastructure.application.analytics.lake import lake_tables, read_manifest
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.audit.columns import typed_sql, typed_value
 from tests.support.integration import fact, fill, request

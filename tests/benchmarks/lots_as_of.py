@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from orderledger.domain.values import parse_timestamp  # noqa: E402
-from orderledger.infrastructure.application import reads  # noqa: E402
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
-from orderledger.infrastructure.application.queries import position_rows  # noqa: E402
+from orderledger.infrastructure.application.reads import order_figures  # noqa: E402
+from orderledger.infrastructure.application.reads.view_queries import position_rows  # noqa: E402
 from orderledger.infrastructure.results.positions import LotRow  # noqa: E402
 from tests.support.bench import best_of, lot_bench_arguments, lot_ledger_copy  # noqa: E402
 
@@ -41,9 +41,9 @@ PLACES = (0.01, 0.10, 0.50, 0.90, 0.99)
 def folded(ledger: OrderLedger, moment: datetime, event_time: bool) -> tuple[list[Any], list[Any]]:
     """Open lots and positions as of ``moment`` as the two reads made them before the marks:
     each a fold of the log's fill events up to it."""
-    books = reads.rule_books(ledger, RULE, moment, event_time)
+    books = order_figures.rule_books(ledger, RULE, moment, event_time)
     lots = [LotRow.of_open(RULE, lot) for b in books.values() for lot in b.open]
-    books = reads.rule_books(ledger, RULE, moment, event_time)
+    books = order_figures.rule_books(ledger, RULE, moment, event_time)
     paid = [(key, f) for key, b in books.items() for f in b.fills]
     rows = position_rows(
         ledger.db, [b.position for b in books.values()], {}, as_of=moment, event_time=event_time, paid=paid
@@ -60,7 +60,7 @@ def marked(ledger: OrderLedger, moment: datetime, event_time: bool) -> tuple[lis
 def folded_closed(ledger: OrderLedger, moment: datetime, event_time: bool) -> list[Any]:
     """Closed lots as of ``moment`` as the read made them before: a fold of the log's fill
     events up to it."""
-    books = reads.rule_books(ledger, RULE, moment, event_time)
+    books = order_figures.rule_books(ledger, RULE, moment, event_time)
     return [LotRow.of_closed(RULE, lot) for b in books.values() for lot in b.closed]
 
 

@@ -74,7 +74,7 @@ if root:
 
 TIMED = r"""
 import atexit, json, sys, time
-from orderledger.infrastructure.application import recording
+from orderledger.infrastructure.application.writes import recording
 ingest_inbound, began = recording.ingest_inbound, []
 def timed(*args, **kwargs):
     if not began:

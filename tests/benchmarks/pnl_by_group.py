@@ -22,9 +22,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from orderledger.infrastructure.application import reads  # noqa: E402
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
-from orderledger.infrastructure.application.queries import (  # noqa: E402
+from orderledger.infrastructure.application.reads import order_figures  # noqa: E402
+from orderledger.infrastructure.application.reads.view_queries import (  # noqa: E402
     cash_flows_by,
     grouped_pnl,
     order_parents,
@@ -40,7 +40,7 @@ RULES = ("fifo", "average")
 def folded(ledger: OrderLedger, by: str, rule: str) -> list[Any]:
     """``pnl`` by parent or tag under a lot rule as it was read before the heads kept it: every
     fill of the log folded in its account book, counted for its group."""
-    fills = [f for b in reads.rule_books(ledger, rule, None, False).values() for f in b.fills]
+    fills = [f for b in order_figures.rule_books(ledger, rule, None, False).values() for f in b.fills]
     parents = order_parents(ledger.db) if by == "parent" else {}
     tag = by[4:] if by.startswith("tag:") else None
 

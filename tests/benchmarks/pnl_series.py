@@ -1,7 +1,7 @@
 """The P&L tab's series (``pnl_series``, ``GET /pnl/series?points=N``), in the process: the read
 as the contract walks it (every entry read and its time parsed, sorted and added one by one:
 ``tests/support/series.walked_series``) beside the series from the running sums kept per entry
-(``application.pnl_runs``: what the page reads), the series from the view's entries (the read
+(``application.reads.pnl_run_slices``: what the page reads), the series from the view's entries (the read
 where the sums cannot be kept), and a plain ``SELECT`` of the entry rows rendered with orjson
 (the storage's own speed), with the answers compared.
 
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from orderledger.infrastructure.application.ledger import OrderLedger  # noqa: E402
-from orderledger.infrastructure.application.series import realized_series  # noqa: E402
+from orderledger.infrastructure.application.reads.pnl_series import realized_series  # noqa: E402
 from orderledger.infrastructure.storage import pnl_runs  # noqa: E402
 from tests.support.bench import best_of, lot_ledger_copy  # noqa: E402
 from tests.support.series import walked_series  # noqa: E402

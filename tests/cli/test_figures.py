@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from orderledger import OrderLedger
-from orderledger.infrastructure.application.display import currency_places, step_places
+from orderledger.infrastructure.application.reads.display import currency_places, step_places
 from tests.support.cli import cli_env, jsonl, run_cli
 
 DEFINITION = {

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import list_orders, list_trades, pnl_by
+from orderledger.infrastructure.application.reads.view_queries import list_orders, list_trades, pnl_by
 from tests.support.cli import cli_json, ingest, write_lines
 from tests.support.parent_linkage import EXPECTED_PNL, SESSION, pnl_rows, trade_rows
 

@@ -27,9 +27,9 @@ HEAVY = (
     "orderledger.infrastructure.messages",
     "orderledger.infrastructure.http",
     "orderledger.infrastructure.collect",
-    "orderledger.infrastructure.application.recording",
-    "orderledger.infrastructure.application.reconcile",
-    "orderledger.infrastructure.application.lake",
+    "orderledger.infrastructure.application.writes.recording",
+    "orderledger.infrastructure.application.upkeep.reconcile",
+    "orderledger.infrastructure.application.analytics.lake",
     "orderledger.infrastructure.application.aio",
     "orderledger.infrastructure.cli.ingest",
     "orderledger.infrastructure.cli.admin",
@@ -48,8 +48,8 @@ LOG_LISTS_SPARE = tuple(name for name in HEAVY if name != "orderledger.infrastru
 UPKEEP = (
     "orderledger.infrastructure.application.commands",
     "orderledger.infrastructure.application.command_handlers",
-    "orderledger.infrastructure.application.admin",
-    "orderledger.infrastructure.application.exports",
+    "orderledger.infrastructure.application.upkeep.maintenance",
+    "orderledger.infrastructure.application.analytics.exports",
     "orderledger.infrastructure.audit.verify",
     "orderledger.infrastructure.audit.chain_check",
     "orderledger.infrastructure.audit.journal_check",
@@ -58,11 +58,11 @@ UPKEEP = (
     "orderledger.infrastructure.audit.anchors",
     "orderledger.infrastructure.audit.heads",
     "orderledger.infrastructure.storage.admin",
-    "orderledger.infrastructure.application.risk",
-    "orderledger.infrastructure.application.watch",
-    "orderledger.infrastructure.application.exposure",
-    "orderledger.infrastructure.application.daily_pnl",
-    "orderledger.infrastructure.application.collectors",
+    "orderledger.infrastructure.application.risk.pretrade",
+    "orderledger.infrastructure.application.risk.standing",
+    "orderledger.infrastructure.application.risk.exposure_rows",
+    "orderledger.infrastructure.application.reads.daily_pnl",
+    "orderledger.infrastructure.application.upkeep.collector_leases",
     "orderledger.infrastructure.storage.collectors",
     "orderledger.domain.risk",
     "multiprocessing",
@@ -88,9 +88,9 @@ NEVER_READ = (
     "orderledger.infrastructure.http",
     "orderledger.infrastructure.collect",
     "orderledger.infrastructure.adapters",
-    "orderledger.infrastructure.application.lake",
-    "orderledger.infrastructure.application.lake_pnl",
-    "orderledger.infrastructure.application.columnar",
+    "orderledger.infrastructure.application.analytics.lake",
+    "orderledger.infrastructure.application.analytics.lake_pnl",
+    "orderledger.infrastructure.application.analytics.columnar",
     "orderledger.infrastructure.cli.analytics",
     "orderledger.infrastructure.cli.collect",
 )
@@ -206,20 +206,22 @@ def test_the_logs_lists_import_no_write_path_reconciliation_server_or_collector(
     models and the adapters) nor anything else a write, the server or a collector loads."""
     out, modules = loaded(database, *args)
     assert "c-1" in out
-    assert heavy(modules, (*LOG_LISTS_SPARE, "orderledger.infrastructure.application.reconcile")) == []
+    assert heavy(modules, (*LOG_LISTS_SPARE, "orderledger.infrastructure.application.upkeep.reconcile")) == []
 
 
 def test_the_check_sees_the_commands_that_load_the_upkeep_and_risk(database: str) -> None:
     _, modules = loaded(database, "verify")
     assert "orderledger.infrastructure.audit.verify" in heavy(modules, UPKEEP)
-    assert "orderledger.infrastructure.application.admin" in heavy(modules, UPKEEP)
+    assert "orderledger.infrastructure.application.upkeep.maintenance" in heavy(modules, UPKEEP)
     _, modules = loaded(database, "limits")
-    assert "orderledger.infrastructure.application.risk" in heavy(modules, UPKEEP)
+    assert "orderledger.infrastructure.application.risk.pretrade" in heavy(modules, UPKEEP)
     _, modules = loaded(database, "ingest", "/dev/null")
     assert "orderledger.infrastructure.application.command_handlers" in heavy(modules, UPKEEP)
     # a write loads neither the simulator (``simulate``, ``demo``) nor the upkeep it does not run
     assert "orderledger.infrastructure.application.simulator" not in modules
-    assert heavy(modules, ("orderledger.infrastructure.application.admin", "multiprocessing")) == []
+    assert (
+        heavy(modules, ("orderledger.infrastructure.application.upkeep.maintenance", "multiprocessing")) == []
+    )
 
 
 def test_the_check_sees_a_command_that_loads_them(database: str) -> None:
@@ -239,7 +241,7 @@ def test_an_ingest_into_a_ledger_that_never_read_a_snapshot_imports_no_snapshot_
     assert "1 applied" in out
     judge = (
         "orderledger.infrastructure.application.feeds.snapshots",
-        "orderledger.infrastructure.application.reconcile",
+        "orderledger.infrastructure.application.upkeep.reconcile",
     )
     assert heavy(modules, judge) == []
 

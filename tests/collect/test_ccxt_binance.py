@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from orderledger.infrastructure.application.queries import cash_flows_by
+from orderledger.infrastructure.application.reads.view_queries import cash_flows_by
 from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.venues.ccxt import end_of_stream
 from tests.support import ccxt_flows as flows

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from orderledger.infrastructure.application.queries import cash_flows_by
+from orderledger.infrastructure.application.reads.view_queries import cash_flows_by
 from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.timing import Timing
 from orderledger.infrastructure.collect.venues.ccxt import CcxtSource

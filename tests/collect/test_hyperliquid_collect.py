@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
-from orderledger.infrastructure.application.queries import list_orders
+from orderledger.infrastructure.application.reads.view_queries import list_orders
 from orderledger.infrastructure.collect.credentials import Credentials
 from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.source import CredentialsRejected, SourceConfig, Unreachable

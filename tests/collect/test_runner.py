@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from orderledger.infrastructure.application.aio import AsyncOrderLedger
-from orderledger.infrastructure.application.collectors import CollectorBusyError
+from orderledger.infrastructure.application.upkeep.collector_leases import CollectorBusyError
 from orderledger.infrastructure.collect.bounds import MAX_WAIT
 from orderledger.infrastructure.collect.runner import Collector
 from orderledger.infrastructure.collect.source import CollectError, ConnectionLost, CredentialsRejected

@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from orderledger.infrastructure import application
-from orderledger.infrastructure.application import collectors
+from orderledger.infrastructure.application import upkeep
 from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.upkeep import collector_leases
 from orderledger.infrastructure.collect.status import Status
 from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.service import LedgerService
@@ -54,8 +54,10 @@ def published(ledger: OrderLedger) -> None:
     ledger.collector_lease("tradier", "VA000000", "host:1:a", 1)
     ledger.collector_heartbeat("tradier", "VA000000", "host:1:a", status.figures(5.0))
     then = datetime.now(UTC) - timedelta(minutes=1)
-    collectors.take(ledger.db, "fix", None, "host:2:b", 2, then)
-    collectors.heartbeat(ledger.db, "fix", None, "host:2:b", then, Status(state="streaming").figures(0.0))
+    collector_leases.take(ledger.db, "fix", None, "host:2:b", 2, then)
+    collector_leases.heartbeat(
+        ledger.db, "fix", None, "host:2:b", then, Status(state="streaming").figures(0.0)
+    )
 
 
 def test_metrics_are_each_collectors_figures_with_the_read_token(ledger_url: str) -> None:
@@ -111,8 +113,10 @@ def test_without_prometheus_client_metrics_say_what_to_install(
 ) -> None:
     # Given an install without the collect extra (prometheus-client cannot be imported)
     monkeypatch.setitem(sys.modules, "prometheus_client", None)
-    monkeypatch.delitem(sys.modules, "orderledger.infrastructure.application.metrics", raising=False)
-    monkeypatch.delattr(application, "metrics", raising=False)
+    monkeypatch.delitem(
+        sys.modules, "orderledger.infrastructure.application.upkeep.prometheus", raising=False
+    )
+    monkeypatch.delattr(upkeep, "prometheus", raising=False)
     with TestClient(create_app(LedgerService(ledger)), base_url=LOOPBACK) as client:
         answer = client.get("/metrics")
         health = client.get("/health")

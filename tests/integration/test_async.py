@@ -26,8 +26,8 @@ from orderledger import (
 )
 from orderledger.domain.events import OrderAccepted, OrderRejected, OrderRequested
 from orderledger.domain.values import Status
-from orderledger.infrastructure.application.follow import read_after
-from orderledger.infrastructure.application.queries import list_positions, list_trades
+from orderledger.infrastructure.application.reads.follow import read_after
+from orderledger.infrastructure.application.reads.view_queries import list_positions, list_trades
 from orderledger.infrastructure.audit.verify import verify
 from tests.support.integration import Clock, fact, fill, request, store_state
 

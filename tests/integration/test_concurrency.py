@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import (
+from orderledger.infrastructure.application.reads.view_queries import (
     list_orders,
     list_positions,
     list_trades,

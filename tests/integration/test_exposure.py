@@ -18,7 +18,7 @@ from orderledger import AsyncOrderLedger, InvalidInputError, OrderLedger
 from orderledger.domain.events import OrderSpec
 from orderledger.domain.exposure import Working
 from orderledger.domain.values import OrderType, Side
-from orderledger.infrastructure.application.exposure import exposure_rows
+from orderledger.infrastructure.application.risk.exposure_rows import exposure_rows
 from orderledger.requests import Exposure
 from tests.support.exposure import BTC_ACROSS_ACCOUNTS, BY_ACCOUNT, DESK, exact, expected
 

@@ -53,7 +53,7 @@ from pathlib import Path
 import duckdb
 from fastapi.testclient import TestClient
 
-from orderledger.infrastructure.application.lake import lake_orders
+from orderledger.infrastructure.application.analytics.lake import lake_orders
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.service import LedgerService

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from orderledger import AsyncOrderLedger, CommittedEvent, OrderLedger
-from orderledger.infrastructure.application.follow import read_after
+from orderledger.infrastructure.application.reads.follow import read_after
 from tests.support.cli import ROOT, TIMEOUT, assert_one_line_failure, cli_command, cli_env, run_cli
 from tests.support.integration import fact, fill, line, request
 

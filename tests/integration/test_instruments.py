@@ -13,7 +13,7 @@ from typing import Any
 
 from orderledger.domain.values import AVERAGE, WIDE
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import list_positions, pnl_by
+from orderledger.infrastructure.application.reads.view_queries import list_positions, pnl_by
 from orderledger.infrastructure.audit.search import EventFilter, search_events
 from orderledger.infrastructure.audit.verify import verify
 from tests.support.integration import (

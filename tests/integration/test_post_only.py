@@ -24,8 +24,8 @@ from fastapi.testclient import TestClient
 from orderledger.domain.order_state import FROM_REQUEST, LISTED, SHOWN, Listed
 from orderledger.infrastructure.adapters.fix.messages import fix_messages
 from orderledger.infrastructure.adapters.hyperliquid.payloads import HyperliquidAdapter
-from orderledger.infrastructure.application import columnar
-from orderledger.infrastructure.application.lake import lake_orders
+from orderledger.infrastructure.application.analytics import columnar
+from orderledger.infrastructure.application.analytics.lake import lake_orders
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.cli.render import ORDER_COLUMNS
 from orderledger.infrastructure.http.app import create_app

@@ -26,7 +26,7 @@ import pytest
 
 from orderledger.domain.events import OrderEvent
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades
+from orderledger.infrastructure.application.reads.view_queries import list_orders, list_positions, list_trades
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.projections import PROJECTIONS
 from orderledger.projections.base import fold

@@ -18,7 +18,7 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.events import OrderFilled
 from orderledger.infrastructure.adapters.tradier.cumulative import inferred_trade_id
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
+from orderledger.infrastructure.application.upkeep.reconcile import Reconciler, parse_snapshot
 
 T0 = "2026-11-20T10:00:00Z"
 AS_OF = "2026-11-20T10:05:00Z"
@@ -319,7 +319,7 @@ def test_venue_orders_match_existing_ones_before_any_external_order_is_invented(
     found = reconcile(ledger, snapshot(open_orders=[venue_row]), apply=True)
 
     assert "external_order" not in kinds(found)
-    from orderledger.infrastructure.application.queries import list_orders
+    from orderledger.infrastructure.application.reads.view_queries import list_orders
 
     assert [r["client_order_id"] for r in list_orders(ledger.db)] == ["c1"]
     assert ledger.order("c1").venue_order_ids[-1] == venue_row["venue_order_id"]
@@ -453,7 +453,7 @@ def test_a_real_trade_arriving_after_an_inferred_fill_replaces_it(ledger: OrderL
     # The inferred fill at the snapshot's 10:05 busted, nothing happened after 10:00: the order
     # is restated as last changed at 10:00, as when the trades arrive before the snapshot.
     assert order.updated_at.isoformat() == "2026-11-20T10:00:00+00:00"
-    from orderledger.infrastructure.application.queries import list_positions, list_trades
+    from orderledger.infrastructure.application.reads.view_queries import list_positions, list_trades
 
     assert [t["trade_id"] for t in list_trades(ledger.db)] == ["real-1", "real-2"]
     assert list_positions(ledger.db)[0]["quantity"] == "4"

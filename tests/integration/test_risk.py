@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderledger import AsyncOrderLedger, InvalidInputError, OrderDeniedError, OrderLedger, Outcome
-from orderledger.infrastructure.application import exposure, risk
+from orderledger.infrastructure.application.risk import exposure_rows, pretrade
 from tests.support.postgres import empty_database
 from tests.support.risk_desk import MORNING, NOW, at, filled, mark, spec
 
@@ -470,7 +470,7 @@ def test_a_check_reads_each_view_once_however_many_limits_ask(
         return counting
 
     for name in ("holdings", "working"):
-        monkeypatch.setattr(exposure, name, counted(name, getattr(exposure, name)))
+        monkeypatch.setattr(exposure_rows, name, counted(name, getattr(exposure_rows, name)))
     for name in ("positions", "orders"):
         monkeypatch.setattr(desk, name, counted(name, getattr(desk, name)))
     # When an order of 1 more at 100 is checked: 3 BTC, worth 2 × 110 + 100 = 320, allowed
@@ -619,7 +619,7 @@ def test_check_never_allows_an_order_past_its_limit_whatever_the_interleaving_of
         placed: list[int] = []
         threads: list[threading.Thread] = []
         moved = threading.Event()  # the other writer finished, or reached the lock it waits on
-        real_check, real_locked = risk.check, other.recorder.locked
+        real_check, real_locked = pretrade.check, other.recorder.locked
 
         def place(ledger: OrderLedger, quantity: int) -> None:
             try:
@@ -646,7 +646,7 @@ def test_check_never_allows_an_order_past_its_limit_whatever_the_interleaving_of
                 assert moved.wait(60), "the other writer neither finished nor reached the lock"
             return result
 
-        monkeypatch.setattr(risk, "check", check)
+        monkeypatch.setattr(pretrade, "check", check)
         monkeypatch.setattr(other.recorder, "locked", locked)
         # When each places a buy, the other one during the first one's check (interleaved)
         # or after it

@@ -17,8 +17,8 @@ import pytest
 
 from orderledger import AsyncOrderLedger, OrderLedger, Outcome
 from orderledger.domain.risk import limit_id_for, state_id_for
-from orderledger.infrastructure.application.risk import DenialRow
-from orderledger.infrastructure.application.watch import LimitStatus, StateChange
+from orderledger.infrastructure.application.risk.pretrade import DenialRow
+from orderledger.infrastructure.application.risk.standing import LimitStatus, StateChange
 from tests.support.audit import orderledger, raw_sql, reprotect, unprotect
 
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from orderledger import AsyncOrderLedger, InvalidInputError, OrderLedger, Outcome
-from orderledger.infrastructure.application.watch import StateChange
+from orderledger.infrastructure.application.risk.standing import StateChange
 
 NOW = datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
 MORNING = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)

@@ -25,7 +25,7 @@ import pytest
 from orderledger.domain.events import AnomalyRecorded, FillCorrected, OrderDetailsAdded
 from orderledger.domain.values import Status
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import list_positions, list_trades
+from orderledger.infrastructure.application.reads.view_queries import list_positions, list_trades
 from orderledger.infrastructure.audit.verify import verify
 from orderledger.infrastructure.ingest.inbound import inbound
 from orderledger.infrastructure.messages.models import parse_message

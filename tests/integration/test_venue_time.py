@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import list_positions, parse_marks, pnl_by
+from orderledger.infrastructure.application.reads.view_queries import list_positions, parse_marks, pnl_by
 from orderledger.infrastructure.application.simulator import simulate
 from tests.support.integration import assert_views_equal_fold, fill, lines, opened, request
 from tests.support.postgres import private_schema, require_postgres

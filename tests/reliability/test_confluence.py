@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from orderledger.domain.values import Status
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import list_trades
+from orderledger.infrastructure.application.reads.view_queries import list_trades
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.results.filter import Filter
 from tests.support.books import all_books

@@ -30,7 +30,7 @@ from orderledger.domain.order import Order
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import OrderType, Side, Status
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import list_positions, list_trades
+from orderledger.infrastructure.application.reads.view_queries import list_positions, list_trades
 from orderledger.infrastructure.audit.search import list_messages
 from orderledger.infrastructure.ingest.inbound import Result
 

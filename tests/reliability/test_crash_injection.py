@@ -37,8 +37,8 @@ from pathlib import Path
 import pytest
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
 from orderledger.infrastructure.application.simulator import simulate_lines
+from orderledger.infrastructure.application.upkeep.reconcile import Reconciler, parse_snapshot
 from tests.support.crash import (
     AckLog,
     Checker,

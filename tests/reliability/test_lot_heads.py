@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orderledger.infrastructure.application import reads
-from orderledger.infrastructure.application.daily_pnl import daily_pnl_rows
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import (
+from orderledger.infrastructure.application.reads import order_figures
+from orderledger.infrastructure.application.reads.daily_pnl import daily_pnl_rows
+from orderledger.infrastructure.application.reads.view_queries import (
     cash_flows_by,
     grouped_pnl,
     order_parents,
@@ -69,7 +69,7 @@ def folded(ledger: OrderLedger, rule: str) -> Answer:
     """Open lots and positions under ``rule``, the daily P&L by account under it and under
     average, by parent and tag under both, and the closed lots, from a fold of the whole log (no
     stored head)."""
-    books = reads.rule_books(ledger, rule, None, False)
+    books = order_figures.rule_books(ledger, rule, None, False)
     lots = [LotRow.of_open(rule, lot) for b in books.values() for lot in b.open]
     closed = [LotRow.of_closed(rule, lot) for b in books.values() for lot in b.closed]
     paid = [(key, f) for key, b in books.items() for f in b.fills]
@@ -84,7 +84,7 @@ def folded(ledger: OrderLedger, rule: str) -> Answer:
             cash_flows_by(ledger.db, by),
             rates,
         )
-        for by in reads.BOOK_GROUPS
+        for by in order_figures.BOOK_GROUPS
     ]
     by_group = [
         *(daily_pnl_rows(ledger.db, by, basis) for by in GROUPINGS for basis in (rule, "average")),
@@ -99,7 +99,7 @@ def grouped_by_fill(ledger: OrderLedger, rule: str) -> list[list[PnlRow]]:
     """``pnl`` by parent and by tag under ``rule`` as it was read before the heads kept it: the
     log's fills folded in their account books (``reads.rule_books``), each fill's P&L counted
     for its order's parent (as the orders view has it) or its tag."""
-    fills = [f for b in reads.rule_books(ledger, rule, None, False).values() for f in b.fills]
+    fills = [f for b in order_figures.rule_books(ledger, rule, None, False).values() for f in b.fills]
     parents = order_parents(ledger.db)
     rates = recorded_rates(ledger.db, fills)
     return [
@@ -127,7 +127,7 @@ def read(ledger: OrderLedger, rule: str, closed_first: bool = False) -> Answer:
     closed = list(ledger.lots(cost_basis=rule, closed=True)) if closed_first else []
     lots, positions = list(ledger.lots(cost_basis=rule)), list(ledger.positions(cost_basis=rule))
     daily = ledger.pnl_daily(cost_basis=rule), ledger.pnl_daily(cost_basis="average")
-    grouped = [ledger.pnl(by=by, cost_basis=rule) for by in reads.BOOK_GROUPS]
+    grouped = [ledger.pnl(by=by, cost_basis=rule) for by in order_figures.BOOK_GROUPS]
     by_group = [
         *(ledger.pnl_daily(by=by, cost_basis=basis) for by in GROUPINGS for basis in (rule, "average")),
         *(ledger.pnl(by=by, cost_basis=basis) for basis in (rule, "average") for by in GROUPINGS),

@@ -1,6 +1,6 @@
 """``lots --as-of``, ``lots --closed --as-of`` and ``positions --cost-basis RULE --as-of`` from
 the stored heads, their marks and the closed lots kept with them
-(``application.lot_heads.heads_as_of``): whatever arrived in any order, recorded at any times
+(``application.reads.lots_at_head.heads_as_of``): whatever arrived in any order, recorded at any times
 (the clock going back as well as forward, as several writers' clocks do), read between any two
 messages, by a connection that may store heads or one that may not, the answer as of any moment,
 in recorded or venue time, is what a fold of the log's events up to that moment gives (issue 46,
@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orderledger.domain.values import parse_timestamp
-from orderledger.infrastructure.application import reads
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import position_rows
+from orderledger.infrastructure.application.reads import order_figures
+from orderledger.infrastructure.application.reads.view_queries import position_rows
 from orderledger.infrastructure.results.positions import LotRow, PositionRow
 from orderledger.projections import lots as lots_module
 from tests.support.heads import (
@@ -50,7 +50,7 @@ Answer = tuple[list[LotRow], list[LotRow], list[PositionRow]]
 def folded_then(ledger: OrderLedger, rule: str, moment: datetime, event_time: bool) -> Answer:
     """Open lots, closed lots and positions under ``rule`` as of ``moment``, from a fold of the
     log's events up to it (no stored head, no mark)."""
-    books = reads.rule_books(ledger, rule, moment, event_time)
+    books = order_figures.rule_books(ledger, rule, moment, event_time)
     lots = [LotRow.of_open(rule, lot) for b in books.values() for lot in b.open] if rule != "average" else []
     closed = [LotRow.of_closed(rule, lot) for b in books.values() for lot in b.closed]
     paid = [(key, f) for key, b in books.items() for f in b.fills]

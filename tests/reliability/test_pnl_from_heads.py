@@ -14,15 +14,15 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orderledger.infrastructure.application import reads
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import pnl_rows
+from orderledger.infrastructure.application.reads import order_figures
+from orderledger.infrastructure.application.reads.view_queries import pnl_rows
 from orderledger.infrastructure.storage import lot_heads
 from tests.support.heads import Drawn, drawn_session
 from tests.support.integration import fill, lines, request, ts
 
 BOOKS = (("a", "ETH-USDT"), ("a", "BTC-USDT"), ("b", "ETH-USDT"))
-GROUPS = (*reads.BOOK_GROUPS, "parent", "tag:strategy")
+GROUPS = (*order_figures.BOOK_GROUPS, "parent", "tag:strategy")
 
 
 def entries_answer(ledger: OrderLedger) -> list[Any]:

@@ -1,5 +1,5 @@
 """The running sums kept for the P&L series in slices (``storage.pnl_runs``,
-``application.pnl_runs``): a read brings them up to the views summing only what changed (a fill
+``application.reads.pnl_run_slices``): a read brings them up to the views summing only what changed (a fill
 in venue order its own row; a late fill, a bust or a correction its currency's rows from the
 changed place on), and whatever was kept, the series is the contract's walk (issue 46, item 2:
 the P&L tab's series at the cost of what it shows). The property test of every arrival order
@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from orderledger.infrastructure.application import pnl_runs
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.series import realized_series
+from orderledger.infrastructure.application.reads import pnl_run_slices
+from orderledger.infrastructure.application.reads.pnl_series import realized_series
 from orderledger.infrastructure.errors import DatabaseLockedError, StoreError
 from orderledger.infrastructure.storage import pnl_runs as stored
 from tests.support.integration import fact, fill, request
@@ -211,13 +211,13 @@ def test_a_store_refused_for_good_is_not_tried_again_by_the_process(monkeypatch:
         monkeypatch.setattr(stored, "store", refused)
         read(ledger)
         summed: list[int] = []
-        keep = pnl_runs._caught_up
+        keep = pnl_run_slices._caught_up
 
         def counted(*arguments: Any) -> Any:
             summed.append(1)
             return keep(*arguments)
 
-        monkeypatch.setattr(pnl_runs, "_caught_up", counted)
+        monkeypatch.setattr(pnl_run_slices, "_caught_up", counted)
         read(ledger)
         assert summed == [] and state(ledger) is None
 

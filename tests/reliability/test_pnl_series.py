@@ -1,4 +1,4 @@
-"""``pnl_series`` (``application.series.realized_series``: the texts of five columns, slices found
+"""``pnl_series`` (``application.reads.pnl_series.realized_series``: the texts of five columns, slices found
 by bisecting venue times as text, sums in C) answers what the contract's walk of every entry gives
 (``tests.support.series.walked_series``), row for row and digit for digit, for any number of
 slices: sessions of several accounts and quote currencies, fills at one time or in one
@@ -15,10 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orderledger.infrastructure.application import series
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.series import realized_series
-from orderledger.infrastructure.application.slices import micros
+from orderledger.infrastructure.application.reads import pnl_series
+from orderledger.infrastructure.application.reads.pnl_series import realized_series
+from orderledger.infrastructure.application.reads.time_slices import micros
 from tests.support.integration import fill, request
 from tests.support.series import BOOKS, FRACTIONS, PRICES, Drawn, many_books, paths, session, walked_series
 
@@ -94,7 +94,7 @@ def test_the_series_on_postgresql_answers_what_the_walk_gives(postgres_url: str)
 def test_a_name_holding_the_separator_is_read_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
     # Names are joined with a separator no name may hold; were one to hold it, its span of the
     # log is read row by row instead (here: commas between names, and an account with one)
-    monkeypatch.setattr(series, "_SEPARATORS", (",",) * 5)
+    monkeypatch.setattr(pnl_series, "_SEPARATORS", (",",) * 5)
     messages = [
         m
         for n in range(40)
@@ -128,5 +128,5 @@ def test_slices_start_at_their_first_microsecond_whatever_the_span() -> None:
         moments = [t.timestamp() for t in times]
         width = (moments[-1] - moments[0]) / points or 1.0
         expected = [min(points - 1, int((m - moments[0]) / width)) for m in moments]
-        starts = series._slice_starts(stamps, points)
+        starts = pnl_series._slice_starts(stamps, points)
         assert [sum(1 for s in starts[1:-1] if s <= i) for i in range(len(stamps))] == expected

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades
+from orderledger.infrastructure.application.reads.view_queries import list_orders, list_positions, list_trades
 
 Trade = tuple[str, Decimal, Decimal, Decimal | None, str | None]
 

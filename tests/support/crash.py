@@ -38,8 +38,13 @@ from typing import Any
 
 from orderledger.domain.events import OrderEvent
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades, pnl_by
-from orderledger.infrastructure.application.reconcile import Reconciler, parse_snapshot
+from orderledger.infrastructure.application.reads.view_queries import (
+    list_orders,
+    list_positions,
+    list_trades,
+    pnl_by,
+)
+from orderledger.infrastructure.application.upkeep.reconcile import Reconciler, parse_snapshot
 from orderledger.infrastructure.audit.chain_check import verify_chain
 from orderledger.infrastructure.audit.view_check import view_differences
 from orderledger.infrastructure.ingest.inbound import Result

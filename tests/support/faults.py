@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from orderledger.infrastructure.application.ledger import OrderLedger
-from orderledger.infrastructure.application.queries import list_orders, list_positions, list_trades
+from orderledger.infrastructure.application.reads.view_queries import list_orders, list_positions, list_trades
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.audit.verify import verify
 from orderledger.infrastructure.storage.db import Database

@@ -41,8 +41,8 @@ PRELOADED = (
     "orderledger.infrastructure.cli.command",
     "orderledger.infrastructure.application.commands",
     "orderledger.infrastructure.application.command_handlers",
-    "orderledger.infrastructure.application.recording",
-    "orderledger.infrastructure.application.admin",
+    "orderledger.infrastructure.application.writes.recording",
+    "orderledger.infrastructure.application.upkeep.maintenance",
 )
 """What the server imports before it forks: the command line, and what commands import on first
 use (the writes, the upkeep)."""

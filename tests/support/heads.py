@@ -1,4 +1,4 @@
-"""The lot heads' tests (``application.lot_heads``): the books, orders and sessions their tests
+"""The lot heads' tests (``application.reads.lots_at_head``): the books, orders and sessions their tests
 draw or feed, and a read that should take its figures from the heads alone (which fill events it
 reads from the log, and that it neither folds the log's fills nor reads the P&L entries)."""
 
@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 
-from orderledger.infrastructure.application import lot_heads as lot_heads_application
-from orderledger.infrastructure.application import reads
+from orderledger.infrastructure.application.reads import lots_at_head, order_figures
 from tests.support.integration import fact, fill, lines, request, ts
 
 BOOKS = (("a", "ETH-USDT"), ("a", "ETH-USDT-SWAP"), ("b", "ETH-USDT"))
@@ -93,7 +92,7 @@ def watched(patch: pytest.MonkeyPatch) -> list[int]:
     """The log positions of the fill events the heads read from now on (filled as they are
     read); a fold of the log's fills or a read of the P&L entries fails the test."""
     read_events: list[int] = []
-    every = lot_heads_application._events
+    every = lots_at_head._events
 
     def counted(*args: Any, **kwargs: Any) -> Iterator[Any]:
         for position, event in every(*args, **kwargs):
@@ -103,9 +102,9 @@ def watched(patch: pytest.MonkeyPatch) -> list[int]:
     def no_fold(*args: Any) -> Any:
         raise AssertionError("the log's fills or the P&L entries were read")
 
-    patch.setattr(lot_heads_application, "_events", counted)
-    patch.setattr(reads, "rule_books", no_fold)
-    patch.setattr(reads, "pnl_rows", no_fold)
+    patch.setattr(lots_at_head, "_events", counted)
+    patch.setattr(order_figures, "rule_books", no_fold)
+    patch.setattr(order_figures, "pnl_rows", no_fold)
     return read_events
 
 

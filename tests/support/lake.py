@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from orderledger.infrastructure.application.lake import lake_tables
+from orderledger.infrastructure.application.analytics.lake import lake_tables
 from orderledger.infrastructure.application.ledger import OrderLedger
 from tests.support.integration import fact, fill, request
 

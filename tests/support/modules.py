@@ -47,7 +47,7 @@ def imported_modules(path: Path) -> tuple[set[str], list[str]]:
             and isinstance(node.args[0], ast.Constant)
             and node.args[0].value in modules
         ):
-            targets.add(node.args[0].value)  # lazy.Module("orderledger...."): imported on first use
+            targets.add(node.args[0].value)  # lazy_imports.Module("orderledger...."): imported on first use
     return targets & set(modules), private
 
 

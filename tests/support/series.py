@@ -1,6 +1,6 @@
 """The realized P&L series as its contract states it, walked entry by entry: every P&L entry
 of the views read and its time parsed, sorted, and added one by one (the reference that the
-tests and the benchmark compare ``application.series.realized_series`` with)."""
+tests and the benchmark compare ``application.reads.pnl_series.realized_series`` with)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 from unittest import mock
 
 from orderledger.domain.values import WIDE
-from orderledger.infrastructure.application import series
+from orderledger.infrastructure.application.reads import pnl_series
 from orderledger.infrastructure.results.pnl import PnlPoint
 from orderledger.infrastructure.storage.db import Database
 from orderledger.projections.book import ZERO
@@ -141,5 +141,5 @@ def paths(dense: int, span: int) -> Iterator[None]:
     """The series summed entry by entry only for slices of fewer than ``dense`` entries each (1:
     whenever there are more entries than slices), the entries read ``span`` log positions at a
     time."""
-    with mock.patch.object(series, "DENSE", dense), mock.patch.object(series, "SPAN", span):
+    with mock.patch.object(pnl_series, "DENSE", dense), mock.patch.object(pnl_series, "SPAN", span):
         yield

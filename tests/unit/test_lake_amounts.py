@@ -8,7 +8,7 @@ import typing
 from decimal import Decimal
 
 from orderledger.domain.events import EVENT_TYPES, OrderFilled
-from orderledger.infrastructure.application import columnar, lake
+from orderledger.infrastructure.application.analytics import columnar, lake
 from orderledger.infrastructure.audit.columns import MONEY_PLACES, PLACES
 
 

@@ -20,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from orderledger.domain.values import format_decimal, format_timestamp
-from orderledger.infrastructure.application import queries
 from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.reads import view_queries
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.results.filter import Filter
 from orderledger.infrastructure.results.log import MessageRecord
@@ -187,7 +187,7 @@ def test_a_whole_list_of_orders_read_by_its_keys_first_is_the_paged_list(
     IDs (``Keyset.pages_by_key``): the same rows in the same order as the pages read in the
     sort, across several queries of keys and pages (a few rows each here)."""
     monkeypatch.setattr(paging, "KEYS", 7)
-    monkeypatch.setattr(queries, "PAGE", 3)
+    monkeypatch.setattr(view_queries, "PAGE", 3)
     with OrderLedger(ledger_url) as ledger:
         for message in simulate(5, 60):
             ledger.record(message)

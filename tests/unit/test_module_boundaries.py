@@ -3,9 +3,9 @@
 * No module imports another's private name (``from orderledger.x import _name``): a name a
   module keeps to itself can change without a second module breaking.
 * No import cycle between modules, imports under ``TYPE_CHECKING`` (annotations) and the
-  modules ``application.lazy`` imports on first use (``lazy.Module("orderledger....")``)
+  modules ``application.lazy_imports`` imports on first use (``lazy_imports.Module("orderledger....")``)
   included. ``OrderLedger`` (application/ledger.py) hands itself to the helper modules that hold
-  its methods' bodies; they name it by the parts they use (``application.parts.LedgerParts``),
+  its methods' bodies; they name it by the parts they use (``application.ledger_parts.LedgerParts``),
   never by importing the ledger back.
 """
 
@@ -38,12 +38,12 @@ def test_an_annotation_only_import_and_a_lazy_one_are_imports(tmp_path: Path) ->
     )
     late = tmp_path / "late.py"
     late.write_text(
-        "from orderledger.infrastructure.application import lazy\n"
-        'x = lazy.Module("orderledger.infrastructure.application.execution")\n'
+        "from orderledger.infrastructure.application import lazy_imports\n"
+        'x = lazy_imports.Module("orderledger.infrastructure.application.analytics.execution")\n'
     )
     # Then both are dependencies of theirs
     assert "orderledger.infrastructure.application.ledger" in imported_modules(typed)[0]
-    assert "orderledger.infrastructure.application.execution" in imported_modules(late)[0]
+    assert "orderledger.infrastructure.application.analytics.execution" in imported_modules(late)[0]
 
 
 def test_a_cycle_is_found() -> None:

@@ -23,8 +23,8 @@ from orderledger.domain.events import (
     OrderRequested,
 )
 from orderledger.domain.order import Order
-from orderledger.infrastructure.application import queries
 from orderledger.infrastructure.application.ledger import OrderLedger
+from orderledger.infrastructure.application.reads import view_queries
 from orderledger.infrastructure.application.simulator import simulate
 from orderledger.infrastructure.results.filter import Filter
 from orderledger.infrastructure.results.orders import OrderRow
@@ -118,7 +118,7 @@ def _folded_open(ledger: OrderLedger) -> list[OrderRow]:
 
 @pytest.fixture
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(queries, "PAGE", 3)  # listings span many pages
+    monkeypatch.setattr(view_queries, "PAGE", 3)  # listings span many pages
     yield
 
 
@@ -141,7 +141,7 @@ def test_open_orders_are_the_folded_orders_still_open_and_the_collector_is_left_
             assert gc.isenabled() is collector
         finally:
             (gc.enable if was else gc.disable)()
-        as_json = queries.list_orders(ledger.db, open_only=True)
+        as_json = view_queries.list_orders(ledger.db, open_only=True)
     assert listed == iterated == folded
     assert newest == folded[::-1][:5]
     assert [row.to_json() for row in listed] == as_json

@@ -35,8 +35,8 @@ from orderledger.domain.events import NAMING, OrderEvent, OrderRequested
 from orderledger.domain.identity import IdentityKey
 from orderledger.domain.values import Status, format_timestamp, parse_timestamp
 from orderledger.infrastructure.adapters.declared import NoOptions
-from orderledger.infrastructure.application.queries import list_orders
-from orderledger.infrastructure.application.reconcile import (
+from orderledger.infrastructure.application.reads.view_queries import list_orders
+from orderledger.infrastructure.application.upkeep.reconcile import (
     SOURCE,
     Difference,
     Reconciler,

@@ -32,7 +32,7 @@ from orderledger.infrastructure.adapters.tradier.payloads import (
     order_messages,
     orders_of,
 )
-from orderledger.infrastructure.application.reconcile import corrections_of, waiting_fills
+from orderledger.infrastructure.application.upkeep.reconcile import corrections_of, waiting_fills
 from orderledger.infrastructure.messages.exact_json import decode_json
 from orderledger.infrastructure.messages.models import Message
 

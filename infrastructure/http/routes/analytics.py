@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from orderledger.infrastructure.application.execution import GROUPINGS
+from orderledger.infrastructure.application.analytics.execution import GROUPINGS
 from orderledger.infrastructure.application.requests import ExecutionQuality
 from orderledger.infrastructure.http.access import Ledger, moment
 from orderledger.infrastructure.http.listing import KnownParameters

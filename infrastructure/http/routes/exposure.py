@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from orderledger.domain.exposure import grouping, one_currency
-from orderledger.infrastructure.application.queries import parse_marks
+from orderledger.infrastructure.application.reads.view_queries import parse_marks
 from orderledger.infrastructure.application.requests import Exposure
 from orderledger.infrastructure.http.access import Ledger, moment
 from orderledger.infrastructure.http.listing import KnownParameters

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from orderledger.infrastructure.application.queries import parse_marks
+from orderledger.infrastructure.application.reads.view_queries import parse_marks
 from orderledger.infrastructure.application.requests import (
     History,
     Lots,

@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.infrastructure.application import columnar
-from orderledger.infrastructure.application.lake import lake_orders
+from orderledger.infrastructure.application.analytics import columnar
+from orderledger.infrastructure.application.analytics.lake import lake_orders
 
 if TYPE_CHECKING:  # pragma: no cover - types only
-    from orderledger.infrastructure.application.parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_parts import LedgerParts
 
 GROUPINGS = ("venue", "instrument", "account", "tag:NAME", "parent", "hour", "day")
 """What a report may be grouped by (``--by``, several joined by commas)."""

@@ -22,7 +22,7 @@ re-fold the views deferred has entries not yet linked: ``Views.finish`` re-folds
 the run, and the next read catches up from there); then, and when the ledger is read-only for
 this connection, another writer holds the write lock, another process stored first, or a sum
 would round at the context's 100 digits, there is no answer here, and the series is read from
-the view (``series.realized_series``). A store refused for another reason (a full disk, an
+the view (``pnl_series.realized_series``). A store refused for another reason (a full disk, an
 application role not granted the tables) makes this process read the view from then on, rather
 than sum every entry for nothing at each read.
 """
@@ -38,7 +38,7 @@ from typing import Any
 from weakref import WeakSet
 
 from orderledger.domain.values import WIDE
-from orderledger.infrastructure.application.slices import slice_start_texts
+from orderledger.infrastructure.application.reads.time_slices import slice_start_texts
 from orderledger.infrastructure.errors import (
     DatabaseCorruptError,
     DatabaseLockedError,
@@ -70,7 +70,7 @@ TO_EXPONENT.traps[decimal.Inexact] = True
 
 
 def kept_series(db: Database, points: int, least: int) -> list[PnlPoint] | None:
-    """The series in ``points`` slices (``series.realized_series``) from the kept rows, brought up
+    """The series in ``points`` slices (``pnl_series.realized_series``) from the kept rows, brought up
     to the views first; None when they cannot be (see the module), or when none are kept and the
     view holds no more than ``least`` entries (a series the view's own walk answers at once)."""
     with db.snapshot() as tx:  # (the views' state and their entries, as one)

@@ -12,7 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import WIDE, format_timestamp, parse_timestamp
-from orderledger.infrastructure.application.queries import group_of, latest_mark, pnl_tag, recorded_rates
+from orderledger.infrastructure.application.reads.view_queries import (
+    group_of,
+    latest_mark,
+    pnl_tag,
+    recorded_rates,
+)
 from orderledger.infrastructure.results.pnl import DailyPnlRow, fee_fields, net_of
 from orderledger.infrastructure.storage.db import Database
 from orderledger.projections.book import ZERO, PnlEntry, Position, venue_order_key
@@ -28,7 +33,7 @@ from orderledger.projections.marks import MARKS_TABLE
 from orderledger.projections.positions import PNL_TABLE
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_parts import LedgerParts
 
 DAILY_GROUPS = ("account", "parent")
 
@@ -104,10 +109,13 @@ def daily_pnl_rows(db: Database, by: str = "account", basis: str = "average") ->
 
 def book_daily_rows(ledger: LedgerParts, basis: str = "average", by: str = "account") -> list[DailyPnlRow]:
     """``daily_pnl_rows`` by ``by`` (account, parent or ``tag:NAME``), from the days each book's
-    head keeps under ``basis`` (``application.lot_heads``: brought up to the log's head first;
+    head keeps under ``basis`` (``application.reads.lots_at_head``: brought up to the log's head first;
     by parent or tag the heads of each group's own books): the read costs the books' days and
     what the log holds since the heads were last stored, not every fill of the log."""
-    from orderledger.infrastructure.application.lot_heads import group_heads, worth_reading  # (this read's)
+    from orderledger.infrastructure.application.reads.lots_at_head import (  # (this read's)
+        group_heads,
+        worth_reading,
+    )
 
     db = ledger.db
     rule = cost_basis_named(basis)

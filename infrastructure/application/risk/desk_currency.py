@@ -22,8 +22,8 @@ from decimal import Decimal
 
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.values import WIDE, format_timestamp
-from orderledger.infrastructure.application.parts import LedgerParts
-from orderledger.infrastructure.application.queries import latest_mark
+from orderledger.infrastructure.application.ledger_parts import LedgerParts
+from orderledger.infrastructure.application.reads.view_queries import latest_mark
 from orderledger.infrastructure.results.pnl import FeeValueRow, PnlRow
 from orderledger.infrastructure.results.positions import PositionRow
 from orderledger.projections.fees import rate_pairs

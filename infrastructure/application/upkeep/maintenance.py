@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.infrastructure.application import pnl_runs
-from orderledger.infrastructure.application.exports import check_export, write_export
+from orderledger.infrastructure.application.analytics.exports import check_export, write_export
+from orderledger.infrastructure.application.reads import pnl_run_slices
 from orderledger.infrastructure.audit.anchors import check_anchors, record_anchor
 from orderledger.infrastructure.audit.chain_check import Progress
 from orderledger.infrastructure.audit.heads import merge_heads
@@ -29,7 +29,7 @@ from orderledger.projections.lots import COST_BASIS_SETTING
 from orderledger.projections.lots import cost_basis_named as _cost_basis
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_parts import LedgerParts
 
 
 def set_up(
@@ -105,7 +105,8 @@ def verify_ledger(
     )
     report.heads_checked = len(heads or {}) + len(journal) + (expected is not None)
     if report.full and report.broken is None:
-        report.view_problems += pnl_runs.differences(ledger.db)  # (sums the views' entries: checked first)
+        # (sums the views' entries: checked first)
+        report.view_problems += pnl_run_slices.differences(ledger.db)
     if anchor and report.ok and not ledger.db.url.read_only:
         try:
             if record_anchor(ledger.db, report.head, report.journal_head) is not None:

@@ -49,14 +49,14 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from orderledger.domain.errors import InvalidInputError
-from orderledger.infrastructure.application import columnar, lake_pnl
+from orderledger.infrastructure.application.analytics import columnar, lake_pnl
 from orderledger.infrastructure.audit.columns import COLUMN_TYPES, MONEY
 
 if TYPE_CHECKING:  # pragma: no cover - types only
     import duckdb
     import pyarrow as pa
 
-    from orderledger.infrastructure.application.parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_parts import LedgerParts
 
 MANIFEST = "_manifest.json"
 FORMAT = 6

@@ -7,7 +7,7 @@ limit price, a market order at the latest mark) and hands it to the domain's ``j
 figures are pure (``domain.risk_figures.FIGURES``, one function per kind); what they ask of the
 state is read here from the views at that moment (``Reads``, their ``FigureSource``): positions
 and gross exposure through ``held`` (the one place an exposure module plugs in), the day's P&L,
-the orders of a window. The replay of limits over the log (``application.risk_replay``) asks
+the orders of a window. The replay of limits over the log (``application.risk.limits_replay``) asks
 the same figures of a state it folds instead.
 
 A limit whose figure cannot be worked out (no price for a market order, positions in several
@@ -54,9 +54,13 @@ from orderledger.domain.values import (
     format_timestamp,
     parse_timestamp,
 )
-from orderledger.infrastructure.application.daily_pnl import day_pnl_path
-from orderledger.infrastructure.application.exposure import ExposureBook, fold_exposure, read_exposure
-from orderledger.infrastructure.application.queries import latest_mark
+from orderledger.infrastructure.application.reads.daily_pnl import day_pnl_path
+from orderledger.infrastructure.application.reads.view_queries import latest_mark
+from orderledger.infrastructure.application.risk.exposure_rows import (
+    ExposureBook,
+    fold_exposure,
+    read_exposure,
+)
 from orderledger.infrastructure.audit.search import EVENT_SELECT, decoded_events
 from orderledger.projections.risk import LIMITS_TABLE, STATES_TABLE, LimitFact, StateFact
 
@@ -368,7 +372,7 @@ def worst_case(ledger: OrderLedger, request: Any, now: datetime) -> Worst:
 class Reads:
     """What one check (or one standing of the limits) reads from the views, each read once
     however many limits ask for it: the positions and open orders of a scope, the exposure
-    (``application.exposure``), and what ``held`` worked out of them for an order. It is the
+    (``application.risk.exposure_rows``), and what ``held`` worked out of them for an order. It is the
     ``FigureSource`` the pure figures (``domain.risk_figures.FIGURES``) ask."""
 
     def __init__(self, ledger: OrderLedger, order: Worst | None = None) -> None:
@@ -451,7 +455,7 @@ def held(reads: Reads, limit: Limit, order: Worst) -> Held:
     here): the scope's positions and open orders read from the views, handed to the pure
     ``domain.risk_figures.held_in``. For an instrument: its positions summed over accounts and
     venues; for an account: its positions (the order's instrument's, for the net quantity). For an
-    underlying: the exposure read (``application.exposure``) netted across accounts and venues,
+    underlying: the exposure read (``application.risk.exposure_rows``) netted across accounts and venues,
     without and with the order (``underlying_held``)."""
     if limit.scope == "underlying":
         return underlying_exposure_held(reads.exposure(), limit.target, order)
@@ -625,7 +629,7 @@ def flag_at_the_door(ledger: OrderLedger, item: Any, now: datetime) -> None:
     the ledger's time ``now``: such a fact is never refused; each order that breaches a limit or
     state in force is flagged (``item.flags``, by request: a ``BreachRecorded``), and the batch
     records the fact and an anomaly on the order with it (``ingest.risk_facts.book_flag``)."""
-    # Imported here: the message models load with the writes (``application.lazy``).
+    # Imported here: the message models load with the writes (``application.lazy_imports``).
     from orderledger.infrastructure.messages.models import RequestMessage
 
     processor = ledger.processor
@@ -722,7 +726,7 @@ def cited(fact: LimitFact, figure: str) -> str:
 
 def request_of(spec: dict[str, Any], now: datetime) -> Any:
     """The request message of a spec given to ``check`` (its client order ID may be absent)."""
-    # Imported here: the message models load with the writes (``application.lazy``), so a
+    # Imported here: the message models load with the writes (``application.lazy_imports``), so a
     # process that only reads never imports them.
     from orderledger.infrastructure.messages.models import RequestMessage, parse_message
 

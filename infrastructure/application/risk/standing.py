@@ -1,6 +1,6 @@
 """How close each limit in force stands to its value, without an order (``orderledger risk``).
 
-The same figures as the pre-trade check (``application.risk``), for an order of nothing: a
+The same figures as the pre-trade check (``application.risk.pretrade``), for an order of nothing: a
 position's and a gross exposure's worst case with the open orders, the day's loss, the orders
 sent within the interval. ``max_order_notional`` bounds each order and has no standing figure;
 what the check cannot evaluate is ``unknown``, with why.
@@ -17,8 +17,8 @@ from typing import Any
 from orderledger.domain.instrument import Terms
 from orderledger.domain.risk import Limit
 from orderledger.domain.values import format_decimal, format_timestamp, parse_timestamp
-from orderledger.infrastructure.application.follow import Wakeup
-from orderledger.infrastructure.application.risk import (
+from orderledger.infrastructure.application.reads.follow import Wakeup
+from orderledger.infrastructure.application.risk.pretrade import (
     FIGURES,
     DenialRow,
     LimitRow,

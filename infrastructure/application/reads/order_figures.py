@@ -24,9 +24,9 @@ from orderledger.domain.order import Order, order_id_for
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.requests import is_external_key
 from orderledger.domain.values import ClientOrderId, format_timestamp, parse_timestamp
-from orderledger.infrastructure.application import lazy
+from orderledger.infrastructure.application import lazy_imports
 from orderledger.infrastructure.application.arguments import Version
-from orderledger.infrastructure.application.queries import (
+from orderledger.infrastructure.application.reads.view_queries import (
     cash_flows_by,
     grouped_pnl,
     order_parents,
@@ -67,11 +67,11 @@ from orderledger.projections.lots import (
 from orderledger.projections.lots import cost_basis_named as _cost_basis
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application import lot_heads as _lot_heads
-    from orderledger.infrastructure.application.parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.reads import lots_at_head as _lots_at_head
     from orderledger.projections.lots import LotHead
-else:  # (a read of the views alone never imports the lot heads: ``application.lazy``)
-    _lot_heads = lazy.Module("orderledger.infrastructure.application.lot_heads")
+else:  # (a read of the views alone never imports the lot heads: ``application.lazy_imports``)
+    _lots_at_head = lazy_imports.Module("orderledger.infrastructure.application.reads.lots_at_head")
 
 
 def resolve(ledger: LedgerParts, key: str, venue: str | None = None) -> ClientOrderId:
@@ -255,8 +255,8 @@ def rule_books(
 
 def rule_heads(ledger: LedgerParts, cost_basis: str) -> dict[tuple[str, str, str], LotHead]:
     """Every book's position and open lots under the lot rule ``cost_basis``, as of the log's
-    head: the stored heads brought up to it (``application.lot_heads``)."""
-    return _lot_heads.lot_heads(ledger, _lot_rule(cost_basis))
+    head: the stored heads brought up to it (``application.reads.lots_at_head``)."""
+    return _lots_at_head.lot_heads(ledger, _lot_rule(cost_basis))
 
 
 def rule_heads_at(
@@ -264,12 +264,12 @@ def rule_heads_at(
 ) -> dict[tuple[str, str, str], LotHead] | None:
     """Every book's position and open lots under ``cost_basis``, by its key: now from the heads
     brought up to the log's head (a lot rule: ``rule_heads``), or as of a time from the stored
-    heads and their marks (``application.lot_heads.heads_as_of``); None when a fold of the log
+    heads and their marks (``application.reads.lots_at_head.heads_as_of``); None when a fold of the log
     (``rule_books``) must answer: average now, or as of a time with no heads stored that this
     connection may store, or a moment the fold reads less for."""
     if as_of is None:
         return None if _cost_basis(cost_basis) == "average" else rule_heads(ledger, cost_basis)
-    return _lot_heads.heads_as_of(ledger, _cost_basis(cost_basis), as_of, event_time=event_time)
+    return _lots_at_head.heads_as_of(ledger, _cost_basis(cost_basis), as_of, event_time=event_time)
 
 
 def rule_closed(
@@ -277,19 +277,19 @@ def rule_closed(
 ) -> list[ClosedLot]:
     """Every closed lot under the lot rule ``cost_basis``, books in order of their keys: as of
     the log's head, the rows kept with the heads and the lots of what the log holds since
-    (``application.lot_heads.closed_lots``); as of a time, the rows kept with the heads up to
+    (``application.reads.lots_at_head.closed_lots``); as of a time, the rows kept with the heads up to
     the stored head or mark each book's answer starts from and the lots of its fold from there
-    (``application.lot_heads.heads_as_of`` under ``CLOSED``). A fold of the log (up to
+    (``application.reads.lots_at_head.heads_as_of`` under ``CLOSED``). A fold of the log (up to
     ``as_of``: ``rule_books``) answers when the heads may not: a connection that may not write
     and finds none stored (it could not keep what a fold from the heads would make), or a moment
     the fold reads less for."""
     rule = _lot_rule(cost_basis)
     if as_of is not None:
-        heads = _lot_heads.heads_as_of(ledger, rule, as_of, event_time=event_time, grouping=CLOSED)
+        heads = _lots_at_head.heads_as_of(ledger, rule, as_of, event_time=event_time, grouping=CLOSED)
         if heads is not None:
             return [lot for head in heads.values() for lot in head.closed]
-    elif _lot_heads.worth_reading(ledger, rule, CLOSED):
-        return [lot for lots in _lot_heads.closed_lots(ledger, rule).values() for lot in lots]
+    elif _lots_at_head.worth_reading(ledger, rule, CLOSED):
+        return [lot for lots in _lots_at_head.closed_lots(ledger, rule).values() for lot in lots]
     return [lot for b in rule_books(ledger, rule, as_of, event_time).values() for lot in b.closed]
 
 
@@ -354,7 +354,7 @@ def pnl(ledger: LedgerParts, *, by: str, cost_basis: str | None) -> list[PnlRow]
     (average-cost) entries, or under a lot rule by parent or tag folds the log's fills."""
     rule = rule_of(ledger, cost_basis)
     basis = _cost_basis(rule or "average")
-    if (rule is not None and by in BOOK_GROUPS) or _lot_heads.worth_reading(ledger, basis, _heads_of(by)):
+    if (rule is not None and by in BOOK_GROUPS) or _lots_at_head.worth_reading(ledger, basis, _heads_of(by)):
         return _book_pnl(ledger, by, basis)
     if rule is None:
         return pnl_rows(ledger.db, by)
@@ -395,7 +395,7 @@ def pnl_from_views(ledger: LedgerParts, by: str, cost_basis: str | None) -> bool
         return True
     if rule_of(ledger, cost_basis) is not None:
         return False
-    return not _lot_heads.worth_reading(ledger, "average", _heads_of(by))
+    return not _lots_at_head.worth_reading(ledger, "average", _heads_of(by))
 
 
 def daily_from_views(ledger: LedgerParts, by: str, cost_basis: str | None) -> bool:
@@ -403,7 +403,7 @@ def daily_from_views(ledger: LedgerParts, by: str, cost_basis: str | None) -> bo
     (its heads stand no further in the log than the orders view, whose parents they group by),
     and on a connection that may not write and finds no heads, which reads the views' entries."""
     rule = _cost_basis(cost_basis or ledger.cost_basis())
-    return by == "parent" or not _lot_heads.worth_reading(ledger, rule, by)
+    return by == "parent" or not _lots_at_head.worth_reading(ledger, rule, by)
 
 
 def _book_pnl(ledger: LedgerParts, by: str, rule: CostBasis) -> list[PnlRow]:
@@ -414,7 +414,7 @@ def _book_pnl(ledger: LedgerParts, by: str, rule: CostBasis) -> list[PnlRow]:
     (``Day.groups``), each fill as its account's book realized it. The read costs the books'
     days, not the log's fills."""
     grouping = _heads_of(by)
-    heads = _lot_heads.group_heads(ledger, rule, grouping)
+    heads = _lots_at_head.group_heads(ledger, rule, grouping)
     column = BOOK_GROUPS.index(by) + 1 if grouping == ACCOUNT else 0
     entries: list[tuple[Any, Decimal, Any, str | None, str | None, int, Fill | None]] = []
     for key, head in heads.items():

@@ -1,4 +1,4 @@
-"""The day's loss and drawdown along a replay of the log (``risk_replay``, docs/risk.md, "Limits
+"""The day's loss and drawdown along a replay of the log (``limits_replay``, docs/risk.md, "Limits
 replayed over history"), and the responses those limits set.
 
 For each account a ``max_daily_loss`` or ``max_drawdown`` limit names, the replay keeps the

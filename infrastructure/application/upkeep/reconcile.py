@@ -45,7 +45,11 @@ from orderledger.infrastructure.adapters.tradier.cumulative import (
     revised,
     revision_messages,
 )
-from orderledger.infrastructure.application.queries import first_position, list_orders, list_positions
+from orderledger.infrastructure.application.reads.view_queries import (
+    first_position,
+    list_orders,
+    list_positions,
+)
 from orderledger.infrastructure.ingest.inbound import Inbound, Result
 from orderledger.infrastructure.messages.exact_json import decode_json
 from orderledger.infrastructure.messages.models import (

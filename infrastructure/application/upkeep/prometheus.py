@@ -26,7 +26,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
-from orderledger.infrastructure.application.collectors import CollectorRow
+from orderledger.infrastructure.application.upkeep.collector_leases import CollectorRow
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 """The media type of Prometheus' text format, version 0.0.4, which every scraper reads: the text

@@ -2,7 +2,7 @@
 log order, or summed over equal slices of venue time (the operator page's P&L chart).
 
 In slices of many entries each (the page's 500 points on a ledger of more than 16,000 entries),
-the rows come from the running sums kept with each entry (``pnl_runs``), at the cost of the rows
+the rows come from the running sums kept with each entry (``pnl_run_slices``), at the cost of the rows
 shown. Where those cannot be kept (a read-only ledger, another writer holding the lock, views
 with work left for later), it reads of each entry the five fields that a slice needs (log
 position, venue time, account, quote currency, amount), each column of the view aggregated into
@@ -34,8 +34,8 @@ from itertools import accumulate, chain, compress, count, repeat
 from operator import add, itemgetter, mul, ne
 
 from orderledger.domain.values import WIDE
-from orderledger.infrastructure.application.pnl_runs import kept_series
-from orderledger.infrastructure.application.slices import slice_start_texts, slicer
+from orderledger.infrastructure.application.reads.pnl_run_slices import kept_series
+from orderledger.infrastructure.application.reads.time_slices import slice_start_texts, slicer
 from orderledger.infrastructure.results.pnl import PnlPoint
 from orderledger.infrastructure.storage.db import Database, Tx, rows_by_keys
 from orderledger.projections.book import ZERO
@@ -64,7 +64,7 @@ def realized_series(db: Database, points: int | None = None, *, keep: bool = Tru
     is bounded by accounts × currencies × ``points`` whatever the ledger's size.
 
     In slices of many entries each, the rows come from the running sums kept with each entry
-    (``pnl_runs.kept_series``: ``points`` seeks per line, whatever the history), brought up to
+    (``pnl_run_slices.kept_series``: ``points`` seeks per line, whatever the history), brought up to
     the views first; where they cannot be (``keep`` False, a read-only ledger, a writer holding
     the lock, views with work left for later), from the view's entries."""
     if points is not None and keep:

@@ -34,7 +34,7 @@ this read's fold, and a later read stores it. A SQLite file is checked before a 
 write (``Database.check_ahead``); a read with something to store starts that check beside its
 fold, and damage it finds is an error, as for any command.
 
-Whatever was stored, the answer is what a fold of the whole log gives (``reads.rule_books``,
+Whatever was stored, the answer is what a fold of the whole log gives (``order_figures.rule_books``,
 ``daily_pnl.daily_pnl_rows``): tests compare the two over sessions fed in any order and read
 between any two commits.
 """
@@ -57,7 +57,7 @@ from orderledger.domain.events import (
 )
 from orderledger.domain.instrument import Terms, terms_of
 from orderledger.domain.values import format_timestamp, parse_timestamp
-from orderledger.infrastructure.application.queries import order_parents, pnl_tag
+from orderledger.infrastructure.application.reads.view_queries import order_parents, pnl_tag
 from orderledger.infrastructure.audit.search import EVENT_SELECT, EventFilter, decoded_events, event_keyset
 from orderledger.infrastructure.errors import DatabaseCorruptError, DatabaseReplacedError, StoreError
 from orderledger.infrastructure.storage import lot_heads as stored
@@ -83,7 +83,7 @@ from orderledger.projections.lots import (
 )
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_parts import LedgerParts
 
 FILL_EVENTS = ("OrderFilled", "FillBusted", "FillCorrected", "InstrumentDefined")
 """What a book's lots are folded from: its fills, their busts and corrections, the definitions."""

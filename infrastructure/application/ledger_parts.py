@@ -1,7 +1,7 @@
 """``LedgerParts``: what the application's helper modules use of the ledger they are handed.
 
 ``OrderLedger`` keeps its public methods thin and hands itself to the modules that do the work
-(``reads``, ``recording``, ``admin``, ``lake`` …). They name it by this protocol, not by the
+(``reads``, ``writes``, ``upkeep``, ``analytics`` …). They name it by this protocol, not by the
 class: a helper depends on the parts it uses (the database, the mapper, the recorder, a few
 reads), never on ``application.ledger``, so no module of the application imports the ledger
 back, not even for an annotation, and the import graph has no cycle (the ``acyclic_siblings``

@@ -1,5 +1,5 @@
-"""Equal slices of venue time, as the realized P&L series in slices cuts it (``series``,
-``pnl_runs``): slice ``k`` of ``points`` from the first time to the last holds the times ``t``
+"""Equal slices of venue time, as the realized P&L series in slices cuts it (``pnl_series``,
+``pnl_run_slices``): slice ``k`` of ``points`` from the first time to the last holds the times ``t``
 with ``min(points - 1, int((t - first) / width))`` equal to ``k`` (seconds since 1970, ``width``
 the span over ``points``), and begins at its first microsecond, whose text (``isoformat()`` of a
 UTC time, as the views write venue times) every later time's text sorts after.

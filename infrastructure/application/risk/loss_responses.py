@@ -4,7 +4,7 @@ Each ``max_daily_loss`` and ``max_drawdown`` limit names its response (``domain.
 ``reduce_only`` by default, or ``halt``). After each commit that moves an account's P&L (a fill,
 a bust or correction, a cash flow: that account; a mark: every account with such a limit), the
 ledger works out the figure of each of those limits with the check's own figure functions
-(``application.risk.FIGURES``) and, when the figure is past the limit and the response is
+(``application.risk.pretrade.FIGURES``) and, when the figure is past the limit and the response is
 stricter than the state the account is in, records a ``trading_state`` fact set by the limit's
 kind, whose reason cites the limit's event (its log position and value) and the figure. Once
 recorded, the account's state is as strict as the response, so the breach records nothing more
@@ -27,7 +27,7 @@ from typing import Any
 from orderledger.domain.events import MOVES_PNL, LimitCleared, LimitSet, MarkRecorded, OrderEvent
 from orderledger.domain.risk import RESPONDING, TRADING_STATES, response_state
 from orderledger.domain.values import format_decimal
-from orderledger.infrastructure.application.risk import (
+from orderledger.infrastructure.application.risk.pretrade import (
     FIGURES,
     OrderLedger,
     Reads,
@@ -105,7 +105,7 @@ def respond(
     ``now`` (the ledger's clock) whose state is stricter than the account's in force; returns
     what was recorded. A figure that cannot be worked out sets nothing (the check denies on it)."""
     # (imported here: a writer whose ledger has no responding limit never needs the watcher)
-    from orderledger.infrastructure.application.watch import order_of_nothing
+    from orderledger.infrastructure.application.risk.standing import order_of_nothing
 
     at = ledger._clock() if now is None else now
     facts = [

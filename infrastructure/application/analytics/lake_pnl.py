@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from orderledger.domain.values import format_decimal
-from orderledger.infrastructure.application import columnar
-from orderledger.infrastructure.application.reads import rule_books
+from orderledger.infrastructure.application.analytics import columnar
+from orderledger.infrastructure.application.reads.order_figures import rule_books
 from orderledger.infrastructure.audit.columns import typed_sql
 from orderledger.projections.positions import PNL_TABLE
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover - types only
     import duckdb
     import pyarrow as pa
 
-    from orderledger.infrastructure.application.parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_parts import LedgerParts
 
 TABLE = "pnl"
 RULE_KEY = "pnl_cost_basis"

@@ -30,7 +30,7 @@ from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.adapters.declared import load
 from orderledger.infrastructure.adapters.registry import formats
-from orderledger.infrastructure.application.translating import (
+from orderledger.infrastructure.application.writes.translating import (
     feed_for,
     line_reader,
     read_adapter_line,
@@ -56,7 +56,7 @@ from orderledger.infrastructure.storage.db import table_columns
 
 if TYPE_CHECKING:
     from orderledger.domain.events import OrderEvent
-    from orderledger.infrastructure.application.parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_parts import LedgerParts
 
 
 OUTCOMES = tuple(o for o in Outcome if o is not Outcome.DENIED)
@@ -219,7 +219,7 @@ class _OneByOne(Exception):
 def requesting(item: Inbound) -> bool:
     """Whether an input holds a request: one of ours (``ours``), or one that may report an order
     the ledger does not hold yet (a venue's, an external one), which the door judges without
-    ever refusing it (``risk.flag_at_the_door``)."""
+    ever refusing it (``pretrade.flag_at_the_door``)."""
     return item.error is None and RequestMessage in map(type, item.messages)
 
 
@@ -229,9 +229,9 @@ def _venue_facts_judged(ledger: LedgerParts) -> bool:
     Such a batch is then decided holding the log lock like one of ours; without risk facts it
     keeps the optimistic commit that lets writers decide batches side by side."""
     # Imported here: the checks load only for a ledger that holds limits or states.
-    from orderledger.infrastructure.application import risk
+    from orderledger.infrastructure.application.risk import pretrade
 
-    return risk.armed(ledger)
+    return pretrade.armed(ledger)
 
 
 def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) -> list[Result]:
@@ -249,9 +249,9 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
 
     def judge() -> None:
         # Imported here: the checks load only for a ledger that holds limits or states.
-        from orderledger.infrastructure.application import risk
+        from orderledger.infrastructure.application.risk import pretrade
 
-        if not risk.armed(ledger):
+        if not pretrade.armed(ledger):
             return
         mine[:] = [item for item in batch if requesting(item)]
         if not mine:
@@ -260,11 +260,11 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
         requests = len(requests_of_ours(mine))
         now = ledger.processor.clock()
         if alone and requests:
-            risk.at_the_door(ledger, mine[0], now)
+            pretrade.at_the_door(ledger, mine[0], now)
         elif alone or (strict and not requests):  # a venue's facts: judged, never refused
             flagging.append(True)
             for item in mine:
-                risk.flag_at_the_door(ledger, item, now)
+                pretrade.flag_at_the_door(ledger, item, now)
         else:
             raise _OneByOne
 

@@ -35,10 +35,10 @@ from orderledger.domain.order import Order
 from orderledger.domain.risk import Breach, Limit, checked_limit, state_refusal
 from orderledger.domain.risk_figures import Held, Worst, held_in, limit_breaches, position_book, worst_of
 from orderledger.domain.values import WIDE
-from orderledger.infrastructure.application.exposure import ExposureBook
-from orderledger.infrastructure.application.parts import LedgerParts
-from orderledger.infrastructure.application.replay_losses import UNKNOWN, Losses
-from orderledger.infrastructure.application.risk import underlying_exposure_held
+from orderledger.infrastructure.application.ledger_parts import LedgerParts
+from orderledger.infrastructure.application.risk.exposure_rows import ExposureBook
+from orderledger.infrastructure.application.risk.pretrade import underlying_exposure_held
+from orderledger.infrastructure.application.risk.replay_losses import UNKNOWN, Losses
 from orderledger.infrastructure.audit.search import EventFilter, search_events
 from orderledger.infrastructure.results.log import definition_of
 from orderledger.infrastructure.results.replay import (
@@ -97,7 +97,7 @@ def _items(text: str) -> list[tuple[str, Any]]:
 
 
 def _limit(where: str, item: Any) -> Limit:
-    # Imported here: the message models load with the writes (``application.lazy``).
+    # Imported here: the message models load with the writes (``application.lazy_imports``).
     from orderledger.infrastructure.messages.models import LimitSetMessage, parse_message
 
     if not isinstance(item, dict):
