@@ -242,7 +242,10 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
     the ledger's time in the transaction that records it, after everything before it is
     committed, so a check sees every order any writer recorded first: a request of ours may be
     denied, a venue's order is flagged."""
-    if not _holds_a_request(batch) or not (requests_of_ours(batch) or _venue_facts_judged(ledger)):
+    if not _holds_a_request(batch):
+        return _committed(ledger, batch, strict=strict)
+    ours = requests_of_ours(batch)  # the door's own judgements: the rest of the batch is a venue's
+    if not ours and not _venue_facts_judged(ledger):
         return _committed(ledger, batch, strict=strict)
     mine: list[Inbound] = []
     flagging: list[bool] = []  # whether venue facts were judged (their results count the flags)
@@ -257,11 +260,10 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
         if not mine:
             return
         alone = len(mine) == 1 and batch[-1] is mine[0]
-        requests = len(requests_of_ours(mine))
         now = ledger.processor.clock()
-        if alone and requests:
+        if alone and ours:
             pretrade.at_the_door(ledger, mine[0], now)
-        elif alone or (strict and not requests):  # a venue's facts: judged, never refused
+        elif alone or (strict and not ours):  # a venue's facts: judged, never refused
             flagging.append(True)
             for item in mine:
                 pretrade.flag_at_the_door(ledger, item, now)
@@ -275,7 +277,7 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
         pass
     if strict:
         raise InvalidInputError(
-            f"a strict batch holds {len(requests_of_ours(mine))} requests of ours while limits or"
+            f"a strict batch holds {len(ours)} requests of ours while limits or"
             " trading states are recorded: each is judged in a commit of its own, so the batch"
             " cannot be all or nothing; send them one at a time, or without --strict"
         )
