@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.browser import require_browser
 from tests.support.http_api import Server, fill, request, running_server, wait_until
-from tests.support.page import forget_requests, live_page, requests_made, tab, texts
+from tests.support.page import enter, forget_requests, live_page, requests_made, tab, texts
 
 MAIN = {"account": "main", "quantity": "3", "price": "100"}
 """A buy of 3 BTC-USDT at 100 on main: a notional of 3 × 100 = 300."""
@@ -99,15 +99,6 @@ def _exposure(browser: Any) -> list[dict[str, str]]:
     return _table(browser, "exposure-table")
 
 
-def _currency(browser: Any, name: str) -> None:
-    """Type the currency into the tab's field and press Enter."""
-    from selenium.webdriver.common.keys import Keys
-
-    field = browser.find_element("css selector", "#exposure [name=in_currency]")
-    field.clear()
-    field.send_keys(name + Keys.ENTER)
-
-
 def test_the_exposure_in_one_desk_currency_and_a_refused_currency_in_one_line(server: Server) -> None:
     with live_page(server) as browser:
         tab(browser, "exposure")
@@ -119,25 +110,25 @@ def test_the_exposure_in_one_desk_currency_and_a_refused_currency_in_one_line(se
         own = "own underlying: venue-x:BTC-USDT"
         assert row["notes"] == own, row
         # When it is asked in USD with no USDT/USD mark: no figure in USD, the leg named
-        _currency(browser, "USD")
+        enter(browser, "#exposure [name=in_currency]", "USD")
         wait_until(lambda: "net in USD" in (_exposure(browser) or [{}])[0], "the USD columns")
         [row] = _exposure(browser)
         assert (row["net in USD"], row["gross in USD"], row["notes"]) == (
             "", "", f"{own}; no rate into USD: venue-x:USDT"
         ), row  # fmt: skip
         # And a name that is no currency is the API's refusal in one line, in the table's place
-        _currency(browser, "US D")
+        enter(browser, "#exposure [name=in_currency]", "US D")
         wait_until(lambda: texts(browser, "#exposure-table .error"), "the refusal")
         assert texts(browser, "#exposure-table .error") == [
             "in_currency: the name of one currency, such as USDT"
         ]
         # When USDT/USD is marked at 0.999, USD again: 330 × 0.999 = 329.67 net and gross
         _post(server, _mark("USDT/USD", "0.999"))
-        _currency(browser, "USD")
+        enter(browser, "#exposure [name=in_currency]", "USD")
         wait_until(lambda: (_exposure(browser) or [{}])[0].get("net in USD") == "329.67", "the USD figure")
         [row] = _exposure(browser)
         assert (row["gross in USD"], row["notes"]) == ("329.67", own), row
         # And an empty field is the exposure as recorded again
-        _currency(browser, "")
+        enter(browser, "#exposure [name=in_currency]", "")
         wait_until(lambda: "net in USD" not in (_exposure(browser) or [{"net in USD": ""}])[0], "as recorded")
         assert _exposure(browser)[0]["net value"] == "330 USDT"

@@ -50,6 +50,17 @@ def texts(browser: Any, selector: str) -> list[str]:
     return [str(t) for t in found]
 
 
+def enter(browser: Any, selector: str, text: str) -> None:
+    """Type ``text`` into the field ``selector`` finds, in place of what it held, and press Enter
+    (a change event, as a person's typing gives)."""
+    # selenium is the dev extra's, loaded only by the browser tests
+    from selenium.webdriver.common.keys import Keys
+
+    field = browser.find_element("css selector", selector)
+    field.clear()
+    field.send_keys(text + Keys.ENTER)
+
+
 def cell(browser: Any, key: str, column: str) -> str:
     found = texts(browser, f'tr[data-key="{key}"] td[data-col="{column}"]')
     return found[0] if found else ""

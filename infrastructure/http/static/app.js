@@ -609,7 +609,7 @@ async function loadPnl() {
   chooseInstruments(positions.rows);
   const columns = [
     [by, by],
-    ["quote_currency", "quote"],
+    ["pnl_currency", "pnl-ccy"],
     num("realized_pnl", "realized_pnl", "money"),
     num("realized_pnl_net", "realized_pnl_net", "money"),
     ["fees", "fees", "num", (r) => fees(r.fees, r)],
@@ -619,13 +619,25 @@ async function loadPnl() {
   // Asked cheapest first: the server folds them one after another (the daily P&L the longest)
   await Promise.all([
     loadFills(),
-    api(`/pnl${query({ by })}`).then(shown((grouped) => replace("pnl-table", table(columns, grouped)))),
+    pnlTable(by, columns).then(shown((drawn) => replace("pnl-table", drawn))),
     api(`/pnl/series${query({ points: SERIES_POINTS })}`).then(shown((series) => pnlCharts("pnl-charts", series))),
     api("/pnl/daily").then(shown((daily) => {
       replace("daily-table", table(DAILY_COLUMNS, daily));
       return dailyCharts("daily-charts", daily);
     })),
   ]);
+}
+
+// The realized P&L by the group chosen, in the desk currency typed if one is (each group's P&L
+// currencies converted at the rates recorded as marks and summed); a refusal (no rate recorded,
+// a name that is no currency) is one line in the table's place.
+async function pnlTable(by, columns) {
+  const currency = document.getElementById("pnl-in-currency").value.trim();
+  try {
+    return table(columns, await api(`/pnl${query({ by, in_currency: currency })}`));
+  } catch (error) {
+    return el("p", { className: "error", role: "alert" }, visible(error.message || error));
+  }
 }
 
 // The instruments of the positions shown, to choose the one whose fills are drawn.
@@ -964,6 +976,7 @@ document.addEventListener("DOMContentLoaded", () => {
   onFilter("trade-filters", () => trades.reset());
   document.getElementById("marks-apply").addEventListener("click", () => guarded(loadPnl));
   document.getElementById("pnl-by").addEventListener("change", () => guarded(loadPnl));
+  document.getElementById("pnl-in-currency").addEventListener("change", () => guarded(loadPnl));
   document.getElementById("fills-instrument").addEventListener("change", () => guarded(loadFills));
   document.getElementById("journal-outcome").addEventListener("change", () => guarded(loadJournal));
   document.getElementById("verify").addEventListener("click", () => guarded(runVerify));
