@@ -381,9 +381,8 @@ class HyperliquidAdapter:
         quantity = positive_text(order.get("origSz"), "origSz") or positive_text(order.get("sz"), "sz")
         if coin is None or side is None or quantity is None:
             raise AdapterError(f"Hyperliquid order {oid} needs coin, side B/A and a positive origSz")
-        kind = (text_or_none(order.get("orderType")) or "").lower()
+        order_type, terms = order_terms(order)
         price = positive_text(order.get("limitPx"), "limitPx")
-        market = "market" in kind or price is None
         tif = text_or_none(order.get("tif"))
         return message(
             RequestMessage,
@@ -394,11 +393,12 @@ class HyperliquidAdapter:
             account=self.account,
             instrument=self.spot.instrument(coin),
             side=side,
-            order_type="market" if market else "limit",
+            order_type=order_type,
             quantity=quantity,
-            price=None if market else price,
+            price=price if order_type in PRICED else None,
             time_in_force=None if tif is None else tif.upper(),
             post_only=None if tif is None else tif.lower() == "alo",  # Alo: add liquidity only
+            **terms,
             ts=ts,
             source=self.source,
         )
@@ -582,6 +582,40 @@ def perp_definitions(messages: list[Message], venue: str, source: str = SOURCE) 
         )
         for instrument, (settle, ts) in settles.items()
     ]
+
+
+TRIGGER_TYPES = {
+    "stop market": "stop_market",
+    "stop limit": "stop_limit",
+    "take profit market": "take_profit_market",
+    "take profit limit": "take_profit_limit",
+}
+"""A trigger order's ``orderType`` (as frontendOpenOrders, orderStatus and historicalOrders name
+it) → the ledger's order type; its trigger is ``triggerPx`` (``isTrigger`` true)."""
+PRICED = frozenset({"limit", "stop_limit", "take_profit_limit"})
+"""The ledger's order types booked with ``limitPx`` as their price (a trigger market order's
+``limitPx`` is its slippage bound, not a limit)."""
+
+
+def order_terms(order: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The ledger's order type of a Hyperliquid order and the request fields it states beyond
+    price and time in force: ``trigger_price`` (``triggerPx`` of a trigger order) and
+    ``reduce_only`` (``reduceOnly`` true). A Limit or Market order (or a bare open-orders entry,
+    which names no type) keeps the two plain types: priced by ``limitPx`` unless it says market."""
+    kind = (text_or_none(order.get("orderType")) or "").lower()
+    order_type = TRIGGER_TYPES.get(kind)
+    if order_type is None:
+        market = "market" in kind or positive_text(order.get("limitPx"), "limitPx") is None
+        order_type = "market" if market else "limit"
+    terms: dict[str, Any] = {}
+    if kind in TRIGGER_TYPES:
+        trigger = positive_text(order.get("triggerPx"), "triggerPx") if order.get("isTrigger") else None
+        if trigger is None:
+            raise AdapterError(f"Hyperliquid {kind} order {order.get('oid')!r} needs isTrigger and triggerPx")
+        terms["trigger_price"] = trigger
+    if order.get("reduceOnly") is True:
+        terms["reduce_only"] = True
+    return order_type, terms
 
 
 def open_order_row(order: Mapping[str, Any], spot: SpotNames) -> dict[str, Any]:
