@@ -279,3 +279,37 @@ def test_a_tradier_otoco_is_booked_end_to_end(sqlite_ledger: OrderLedger) -> Non
         f"tradier-{examples.OTOCO_ID}",
         f"ext-tradier-{examples.OTOCO_ID + 1}",
     )
+
+
+# ---------------------------------------------------------------------- the trigger fired
+
+
+def test_hyperliquid_triggered_status_records_the_trigger(sqlite_ledger: OrderLedger) -> None:
+    # Given the BLUR stop limit open (frontendOpenOrders), then historicalOrders reporting it
+    # "triggered" at 1715523700000 (derived: the status Hyperliquid's orderStatus names)
+    order = examples.hyperliquid_stop_limit()
+    fired = [{"order": order, "status": "triggered", "statusTimestamp": 1715523700000}]
+    booked(sqlite_ledger, [[order], fired], format="hyperliquid", venue="hyperliquid", account=ACCOUNT)
+    state = sqlite_ledger.order("ext-hyperliquid-8670487141")
+    # Then the order is still open, working as its limit order, and records when it fired:
+    # 1715523700000 ms = 1715523663687 (2024-05-12T14:21:03.687Z, its placing) + 36.313 s
+    assert state.triggered_at is not None and state.triggered_at.isoformat() == "2024-05-12T14:21:40+00:00"
+    assert (state.order_type.value, str(state.trigger_price), str(state.price)) == (
+        "stop_limit",
+        "0.6",
+        "0.5",
+    )
+
+
+def test_fix_exec_type_l_records_the_trigger(sqlite_ledger: OrderLedger) -> None:
+    # Given our stop (OrdType 3, StopPx 90) acknowledged (150=0), then 150=L "Triggered or
+    # Activated by System"
+    base = {**STOP, 35: "8", 37: "O-1", 17: "X-1", 39: "0", 14: "0", 6: "0"}
+    new = {**base, 150: "0", 60: "20261120-10:00:00"}
+    fired = {**base, 17: "X-2", 150: "L", 60: "20261120-10:05:00"}
+    lines = ["\x01".join(f"{t}={v}" for t, v in m.items()) + "\x01" for m in (new, fired)]
+    report = sqlite_ledger.ingest_lines(lines, format="fix", venue="venueX")
+    assert not report.rejected, [str(r.reason) for r in report.rejected]
+    state = sqlite_ledger.order("D-1")
+    assert (state.order_type.value, str(state.trigger_price)) == ("stop_market", "90")
+    assert state.triggered_at is not None and state.triggered_at.isoformat() == "2026-11-20T10:05:00+00:00"

@@ -21,11 +21,13 @@ Mapping (https://hyperliquid.gitbook.io/hyperliquid-docs/for-developers/api):
 
 * ``cloid`` is the client order ID. An order without one is an external order keyed by its
   ``oid`` (``ext-<venue>-<oid>``): a ``request`` with ``external: true``.
-* Orders: ``request`` (limit at ``limitPx`` unless ``orderType`` says market; quantity
-  ``origSz``; ``tif`` as the time in force), ``accepted`` with ``venue_order_id = oid``, then
+* Orders: ``request`` (limit at ``limitPx`` unless ``orderType`` says market, or the trigger
+  type it names with ``triggerPx``: :func:`order_terms`; quantity ``origSz``; ``tif`` as the
+  time in force; ``reduceOnly``), ``accepted`` with ``venue_order_id = oid``, then
   ``canceled`` for every ``...Canceled`` status, ``rejected`` (and no acknowledgement, the
-  ``oid`` kept as its venue order ID) for every ``...Rejected`` status. ``open``, ``filled``
-  and ``triggered`` add no fact: fills come from userFills.
+  ``oid`` kept as its venue order ID) for every ``...Rejected`` status. ``open`` and
+  ``filled`` add no fact (fills come from userFills); ``triggered`` (a trigger order's
+  ``triggerPx`` was reached) is a ``triggered``.
 * Fills: ``trade_id = tid``; quantity ``sz``, price ``px``; ``fee`` = ``fee`` + ``builderFee``
   in ``feeToken`` (as ccxt books it); ``crossed`` → taker, else maker; ``closedPnl`` →
   ``venue_realized_pnl``. A fill of our own liquidation has no order the caller placed: an
@@ -90,6 +92,7 @@ from orderledger.infrastructure.messages.models import (
     Message,
     RejectedMessage,
     RequestMessage,
+    TriggeredMessage,
 )
 
 SOURCE = "hyperliquid"
@@ -371,7 +374,9 @@ class HyperliquidAdapter:
         out.append(message(AcceptedMessage, **key, ts=created, source=self.source))
         if status.endswith("Canceled") or status in ("canceled", "scheduledCancel"):
             out.append(message(CanceledMessage, **key, ts=when, source=self.source, reason=status))
-        elif status not in ("open", "filled", "triggered"):
+        elif status == "triggered":  # a trigger order's triggerPx was reached: now it works
+            out.append(message(TriggeredMessage, **key, ts=when, source=self.source))
+        elif status not in ("open", "filled"):
             notes.append(f"order {oid}: status {status[:40]!r} is not booked")
         return out
 
