@@ -313,3 +313,29 @@ def test_fix_exec_type_l_records_the_trigger(sqlite_ledger: OrderLedger) -> None
     state = sqlite_ledger.order("D-1")
     assert (state.order_type.value, str(state.trigger_price)) == ("stop_market", "90")
     assert state.triggered_at is not None and state.triggered_at.isoformat() == "2026-11-20T10:05:00+00:00"
+
+
+def test_a_binance_gtd_order_keeps_its_expiry(ccxt_lib: Any, valid: Valid) -> None:
+    order = examples.binanceusdm_algo_stop_gtd(ccxt_lib)
+    (request,) = requests(valid, order_messages(order, venue="binanceusdm", account=ACCOUNT))
+    # goodTillDate 1763462176201 ms = 2025-11-18T10:36:16.201Z (createTime 09:36:16.201 + 1 h)
+    assert (request["time_in_force"], request["expire_at"]) == ("GTD", "2025-11-18T10:36:16.201000Z")
+
+
+def test_okx_stop_loss_and_trailing_algo_orders(ccxt_lib: Any, valid: Valid) -> None:
+    stop = examples.okx_algo(ccxt_lib, **examples.OKX_STOP_LOSS)
+    assert (stop["type"], stop["triggerPrice"], stop["stopLossPrice"]) == ("conditional", None, 45000)
+    (request,) = requests(valid, order_messages(stop, venue="okx", account=ACCOUNT))
+    assert terms(request) == {
+        "order_type": "stop_market",
+        "trigger_price": "45000",
+        "trigger_reference": "mark",
+    }
+    trailing = examples.okx_algo(ccxt_lib, **examples.OKX_TRAILING)
+    (request,) = requests(valid, order_messages(trailing, venue="okx", account=ACCOUNT))
+    assert terms(request) == {
+        "order_type": "trailing_stop",
+        "trigger_price": "47000",  # activePx
+        "trailing_offset": "5",  # callbackRatio 0.05 × 100
+        "trailing_offset_type": "percent",
+    }

@@ -121,3 +121,26 @@ def tradier_otoco(status: str = "open") -> dict[str, Any]:
     parent = copy.deepcopy(tradier.AAPL) | {"id": OTOCO_ID, "type": "limit", "quantity": 10.0}
     parent |= {"status": status, "duration": "day", "class": "otoco", "num_legs": 3, "leg": legs}
     return {"order": parent}
+
+
+def binanceusdm_algo_stop_gtd(ccxt_lib: Any) -> dict[str, Any]:
+    """The algo order example good till a date (derived: timeInForce GTD, goodTillDate an hour
+    after its createTime, 1763458576201 + 3600000 = 1763462176201 ms)."""
+    order = flows.raw("binanceusdm", "rest_algo_conditional")
+    order.update(timeInForce="GTD", goodTillDate=1763462176201)
+    exchange = flows.market(ccxt_lib, "binanceusdm", **flows.BINANCEUSDM_BTC)
+    return dict(exchange.parse_order(order))
+
+
+def okx_algo(ccxt_lib: Any, **fields: Any) -> dict[str, Any]:
+    """The OKX algo order example with ``fields`` changed (derived), as parse_order reads it."""
+    exchange = flows.market(ccxt_lib, "okx", **OKX_BTC_SWAP)
+    return dict(exchange.parse_order(flows.raw("okx", "algo_trigger") | fields))
+
+
+OKX_STOP_LOSS = {"ordType": "conditional", "triggerPx": "", "triggerPxType": "", "ordPx": ""}
+OKX_STOP_LOSS |= {"slTriggerPx": "45000", "slTriggerPxType": "mark", "slOrdPx": "-1", "side": "sell"}
+"""The algo example made a one-way stop-loss: sell at market once the mark price reaches 45000."""
+OKX_TRAILING = {"ordType": "move_order_stop", "triggerPx": "", "triggerPxType": "", "ordPx": ""}
+OKX_TRAILING |= {"callbackRatio": "0.05", "activePx": "47000", "side": "sell"}
+"""The algo example made a trailing stop: 5% below the best price, once the price reaches 47000."""

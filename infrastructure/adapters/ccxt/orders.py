@@ -222,7 +222,7 @@ def order_terms(order: Mapping[str, Any], rules: VenueRules) -> tuple[str, dict[
     elif family == "take_profit":
         trigger = trigger or take_profit
     elif family == "trailing_stop":
-        trigger = None  # a trailing stop's trigger moves: its offset says where
+        trigger = None  # it moves with the price; the rules give its activation price, if any
     terms: dict[str, Any] = {"trigger_price": trigger} if trigger is not None else {}
     terms |= {name: value for name, value in extra.items() if value is not None}
     if order.get("reduceOnly") is True:

@@ -37,12 +37,14 @@ TRIGGER_REFERENCES = frozenset({"last", "mark", "index"})
 def order_terms(structure: Mapping[str, Any], info: Mapping[str, Any]) -> dict[str, Any]:
     # OKX algo orders (docs-v5 GET /api/v5/trade/orders-algo-pending): triggerPxType names the
     # price the trigger watches; a trailing stop (ordType move_order_stop) trails by
-    # callbackRatio (a fraction: "0.05" is 5%) or callbackSpread (a price distance).
+    # callbackRatio (a fraction: "0.05" is 5%) or callbackSpread (a price distance) once the
+    # price reaches activePx (its activation price, when given).
     terms: dict[str, Any] = {}
     if text_or_none(info.get("ordType")) == "move_order_stop":
         ratio = decimal_text(info.get("callbackRatio"), "callbackRatio")
         spread = decimal_text(info.get("callbackSpread"), "callbackSpread")
         terms["family"] = "trailing_stop"
+        terms["trigger_price"] = positive_text(info.get("activePx"), "activePx")
         if ratio is not None:
             percent = decimal_text(Decimal(ratio) * 100, "callbackRatio")
             terms |= {"trailing_offset": percent, "trailing_offset_type": "percent"}
