@@ -208,8 +208,8 @@ def test_the_new_terms_need_what_their_type_needs(make_ledger: Callable[..., Ord
         ({"order_type": "market", "trigger_reference": "bid"}, "trigger_reference must be one of"),
         ({"order_type": "market", "linked_ids": []}, "linked_ids must be a non-empty list"),
     ]
-    for at, (fields, words) in enumerate(cases):
-        result = ledger.record(_request(f"bad-{at}", "2026-11-20T10:00:00Z", side="buy", **fields))
+    for n, (fields, words) in enumerate(cases):
+        result = ledger.record(_request(f"bad-{n}", "2026-11-20T10:00:00Z", side="buy", **fields))
         assert result.outcome == "rejected" and words in str(result.error), (fields, result.error)
     assert list(ledger.orders(limit=None)) == []
 
