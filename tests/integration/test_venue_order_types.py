@@ -21,6 +21,8 @@ from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.service import LedgerService
 from tests.support.cli import cli_json, run_cli
 from tests.support.http_api import LOOPBACK
+from tests.support.risk_desk import NOW, at, filled
+from tests.support.risk_desk import spec as risk_spec
 
 BASE: dict[str, Any] = {
     "account": "alpha",
@@ -206,8 +208,8 @@ def test_the_new_terms_need_what_their_type_needs(make_ledger: Callable[..., Ord
         ({"order_type": "market", "trigger_reference": "bid"}, "trigger_reference must be one of"),
         ({"order_type": "market", "linked_ids": []}, "linked_ids must be a non-empty list"),
     ]
-    for at, (fields, words) in enumerate(cases):
-        result = ledger.record(_request(f"bad-{at}", "2026-11-20T10:00:00Z", side="buy", **fields))
+    for n, (fields, words) in enumerate(cases):
+        result = ledger.record(_request(f"bad-{n}", "2026-11-20T10:00:00Z", side="buy", **fields))
         assert result.outcome == "rejected" and words in str(result.error), (fields, result.error)
     assert list(ledger.orders(limit=None)) == []
 
@@ -273,3 +275,19 @@ def test_every_new_term_is_kept_through_ingest_and_the_command_line(
     rows = cli_json("orders", "--group", "G-7", db=file_ledger_url, cwd=tmp_path)
     assert [row["client_order_id"] for row in rows] == ["t-1"]
     assert {name: rows[0][name] for name in SHOWN_FULL} == SHOWN_FULL
+
+
+def test_the_risk_door_never_counts_a_reduce_only_order_as_growing(
+    make_ledger: Callable[..., OrderLedger],
+) -> None:
+    desk = make_ledger(clock=lambda: NOW)
+    # Long 1 at 100, a position limit of 1, and the account reduce-only
+    filled(desk, "b1", "buy", "1", "100", "09:00")
+    desk.set_limit("account", "main", "max_position", "1", set_by="alice", ts=at("10:00"))
+    desk.set_trading_state("reduce_only", account="main", set_by="alice", reason="review", ts=at("10:00"))
+    # A sale of 3 would make the long 1 a short 1 − 3 = −2: past the limit and no reduction
+    assert not desk.check(risk_spec("sell", "3")).allowed
+    # Flagged reduce-only, the venue stops it at flat: allowed by both
+    assert desk.check(risk_spec("sell", "3", reduce_only=True)).allowed
+    # A reduce-only buy on a long cannot grow it either (the venue refuses or cancels it)
+    assert desk.check(risk_spec("buy", "3", reduce_only=True)).allowed
