@@ -339,3 +339,16 @@ def test_okx_stop_loss_and_trailing_algo_orders(ccxt_lib: Any, valid: Valid) -> 
         "trailing_offset": "5",  # callbackRatio 0.05 × 100
         "trailing_offset_type": "percent",
     }
+
+
+def test_a_lighter_stop_loss_limit_is_booked_end_to_end(sqlite_ledger: OrderLedger) -> None:
+    markets = {"order_books": [{"symbol": "ETH", "market_id": 0}]}  # derived: ETH is market 0
+    lines = [markets, examples.lighter_stop_loss_limit()]
+    booked(sqlite_ledger, lines, format="lighter", venue="lighter", account="1077")
+    state = sqlite_ledger.order("ext-lighter-281474977354074")
+    assert (state.order_type.value, str(state.price), str(state.trigger_price)) == (
+        "stop_limit",
+        "2221.6",
+        "2230",
+    )
+    assert state.reduce_only is True
