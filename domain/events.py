@@ -148,8 +148,8 @@ class OrderSpec(BaseModel):
         DecimalStr | None,
         Says(
             Check.FIGURE,
-            "`request`: limit price (required for `limit`, `stop_limit`, `take_profit_limit`). `fill`: execution"
-            " price. `amend_*`: new limit price. `fill_corrected`: corrected price",
+            "`request`: limit price (required for `limit`, `stop_limit`, `take_profit_limit`). `fill`:"
+            " execution price. `amend_*`: new limit price. `fill_corrected`: corrected price",
         ),
         Repeat.MUST_MATCH,
     ] = None
