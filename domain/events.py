@@ -127,7 +127,14 @@ class OrderSpec(BaseModel):
         Repeat.IDENTITY,
     ]
     side: Annotated[Side, Says(Check.CHOICE, f"direction{_STATED}"), Repeat.IDENTITY]
-    order_type: Annotated[OrderType, Says(Check.CHOICE, "how the order is priced"), Repeat.IDENTITY]
+    order_type: Annotated[
+        OrderType,
+        Says(
+            Check.CHOICE,
+            "how the order is priced and what sets it working ([order types](#order-types-and-their-terms))",
+        ),
+        Repeat.IDENTITY,
+    ]
     quantity: Annotated[
         DecimalStr,
         Says(
@@ -141,8 +148,8 @@ class OrderSpec(BaseModel):
         DecimalStr | None,
         Says(
             Check.FIGURE,
-            "`request`: limit price (required for `limit`, optional for `market`). `fill`: execution"
-            " price. `amend_*`: new limit price. `fill_corrected`: corrected price",
+            "`request`: limit price (required for `limit`, `stop_limit`, `take_profit_limit`). `fill`:"
+            " execution price. `amend_*`: new limit price. `fill_corrected`: corrected price",
         ),
         Repeat.MUST_MATCH,
     ] = None
