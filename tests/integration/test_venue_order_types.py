@@ -323,3 +323,19 @@ def test_a_trigger_reported_after_the_fill_it_caused_is_kept_at_its_venue_time(
     row = _order(ledger, "sl-2")
     # Triggered at 11:00:00, one second before the fill it caused: filled, and triggered then
     assert (row.status, row.triggered_at) == ("filled", datetime(2026, 11, 20, 11, 0, tzinfo=UTC))
+
+
+def test_a_withdrawn_cancel_takes_its_cause_with_it(make_ledger: Callable[..., OrderLedger]) -> None:
+    ledger = make_ledger()
+    _record(
+        ledger,
+        _request(
+            "sl-3", "2026-11-20T10:00:00Z", side="sell", order_type="stop_market", trigger_price="60000"
+        ),
+        _fact("accepted", "sl-3", "2026-11-20T10:00:01Z"),
+        _fact("canceled", "sl-3", "2026-11-20T11:00:00Z", canceled_by="tp-3"),
+    )
+    assert _order(ledger, "sl-3").canceled_by == "tp-3"
+    _record(ledger, _fact("reinstated", "sl-3", "2026-11-20T11:05:00Z", canceled_at="2026-11-20T11:00:00Z"))
+    row = _order(ledger, "sl-3")
+    assert (row.status, row.canceled_by) == ("accepted", None)
