@@ -20,7 +20,6 @@ about which formats exist, what each needs or which options it takes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from orderledger.infrastructure.adapters.declared import InputFormat, VenueOption, declared_options, load
@@ -119,15 +118,12 @@ def formats_table() -> str:
     return "\n".join(rows)
 
 
-@dataclass(frozen=True)
 class Translation:
     """A format that reads each line alone: its declared ``translate`` with the ingest's venue,
     account and options object, read as a feed is (``messages(raw, notes)``)."""
 
-    translate: Any
-    venue: str
-    account: str | None
-    options: Any
+    def __init__(self, translate: Any, venue: str, account: str | None, options: Any) -> None:
+        self.translate, self.venue, self.account, self.options = translate, venue, account, options
 
     def messages(self, raw: bytes, notes: list[str]) -> Any:
         return self.translate(raw, venue=self.venue, account=self.account, notes=notes, options=self.options)

@@ -8,7 +8,6 @@ context. A line that cannot be read costs that line, never the rest of the input
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import LedgerError
@@ -24,16 +23,12 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.application.ledger_parts import LedgerParts
 
 
-@dataclass(frozen=True)
 class LineReader:
     """How one ingest reads each of its lines: by the ledger's format (``reader`` None), or by its
     format's feed (``feed``, which reads the ledger) or translation (``reader``)."""
 
-    origin: str
-    fmt: str
-    venue: str | None
-    feed: Any
-    reader: Any
+    def __init__(self, origin: str, fmt: str, venue: str | None, feed: Any, reader: Any) -> None:
+        self.origin, self.fmt, self.venue, self.feed, self.reader = origin, fmt, venue, feed, reader
 
     def read(self, line: str | bytes, number: int) -> Inbound:
         """One line, translated."""
