@@ -7,16 +7,22 @@ commands). :func:`answer` looks the request's type up there; ``OrderLedger.handl
 of the ledger, the CLI and the HTTP API ask through it. The commands' table is imported with the
 first command, so a process that only reads loads neither the commands nor what answers them.
 
-A message's way in, one stage per module, in the order it takes them:
+A message's way in, one stage per module, in the order it takes them; ``writes.recording`` calls
+them in that order (``ingest_lines``, ``ingest_inbound``, ``_commit``), each with what the one
+before it gave:
 
 1. read: ``ingest.inputs.read_lines`` (a file, a pipe or a live input, line by line);
-2. translate: ``application.writes.translating`` (a line, read by the ledger's format or its venue's
-   adapter, into an ``Inbound``: its messages, or why it is refused or waits);
-3. decide: ``ingest.batch.DECISIONS`` names the decision of each message kind, which
-   ``ingest.batch.Batch.decide`` takes in memory, in arrival order, for a batch of inputs;
-4. commit: ``application.writes.recording`` (a batch through the risk door, and
-   ``ingest.processing.Processor.process``: one group commit of its journal rows and events);
-5. project: ``OrderLedger._after_commit`` brings the views (``storage.views``) to the commit.
+2. translate: ``application.writes.translating`` (``line_reader``, then ``translated``: each line,
+   read by the ledger's format or its venue's adapter, into an ``Inbound``: its messages, or why
+   it is refused or waits), grouped into batches by ``recording.ingest_inbound``;
+3. door: ``application.writes.door`` (``door_for``: whether the risk door judges the batch, and
+   the judgement run under the log lock before it is decided);
+4. decide and commit: ``application.writes.committing`` (``committed``) hands the batch to the
+   writer, ``ingest.processing.Processor.decide_and_commit``, which decides it in memory, in
+   arrival order (``ingest.batch.Batch.decide``, each message kind as ``ingest.batch.DECISIONS``
+   names), and writes it in one group commit of its journal rows and events;
+5. project: ``committing`` then has ``OrderLedger._after_commit`` bring the views
+   (``storage.views``) to the commit.
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.errors import StaleBatchError
 from orderledger.infrastructure.ingest.definitions import book_instrument
-from orderledger.infrastructure.ingest.fates import Again, Handled, bounded, combine, each_part, notes_text
+from orderledger.infrastructure.ingest.fates import Again, Decided, bounded, combine, each_part, notes_text
 from orderledger.infrastructure.ingest.identities import CLIENT_ORDER_ID_ALIAS, Identities, IdentityLookup
 from orderledger.infrastructure.ingest.inbound import Inbound, Result
 from orderledger.infrastructure.ingest.order_facts import (
@@ -100,7 +100,7 @@ class Writer(ParkedLines, IdentityLookup, Protocol):
     def load_order(self, client_order_id: str, *, trust_absent: bool = True) -> Order | None: ...
 
 
-Decide = Callable[["Batch", Any, JournalEntry, int], Handled]
+Decide = Callable[["Batch", Any, JournalEntry, int], Decided]
 """A message kind's decision: the batch, the message, its input's journal entry and its place
 among the input's messages in; (outcome, reason, events) out."""
 
@@ -255,7 +255,7 @@ class Batch(Parking, Identities):
     _last_client_id: str | None = None
     item = 0  # the position in its batch of the input being decided
 
-    def decide_message(self, message: Message, entry: JournalEntry, part: int = 0) -> Handled:
+    def decide_message(self, message: Message, entry: JournalEntry, part: int = 0) -> Decided:
         """Decide one message (the ``part``-th of its input) by the decision its kind takes
         (``DECISIONS``); returns (outcome, reason, events)."""
         self._last_client_id = message.client_order_id
@@ -278,7 +278,7 @@ class Batch(Parking, Identities):
             self._refused = error
             return Outcome.REJECTED, error.message, []
 
-    def order_fact(self, message: Message, entry: JournalEntry, part: int) -> Handled:
+    def order_fact(self, message: Message, entry: JournalEntry, part: int) -> Decided:
         """A fact about an existing order: applied to it, or parked until it is known."""
         order, keys = self._resolve(message)
         trade = trade_named(message)
@@ -300,7 +300,7 @@ class Batch(Parking, Identities):
 
     # ------------------------------------------------------------------ requests
 
-    def request(self, message: RequestMessage, entry: JournalEntry, part: int = 0) -> Handled:
+    def request(self, message: RequestMessage, entry: JournalEntry, part: int = 0) -> Decided:
         spec = request_spec(message)
         existing = self._order(spec.client_order_id)
         numbered = free = None
@@ -358,8 +358,8 @@ class Batch(Parking, Identities):
     """The orders of the input being decided that the risk door flagged (``Inbound.flags``)."""
 
     def _flagged(
-        self, order: Order, message: RequestMessage, entry: JournalEntry, result: Handled
-    ) -> Handled:
+        self, order: Order, message: RequestMessage, entry: JournalEntry, result: Decided
+    ) -> Decided:
         """A new order of a venue's fact that the risk door flagged: recorded as it is, with its
         ``BreachRecorded`` and an anomaly (``limit_breach``) on the order."""
         assert self.flags is not None
@@ -389,8 +389,8 @@ class Batch(Parking, Identities):
         message: RequestMessage,
         aliases: Mapping[str, str],
         entry: JournalEntry,
-        result: Handled,
-    ) -> Handled:
+        result: Decided,
+    ) -> Decided:
         """``result``, the order also going by ``aliases`` from now on (the request's client order
         ID under which a report or a request named it), what waits for them released."""
         added = self._outcome(order, order.add_aliases(self.stamp(message), aliases), entry)
@@ -403,7 +403,7 @@ class Batch(Parking, Identities):
 
     # ------------------------------------------------------------------ other facts
 
-    def _fact(self, order: Order, message: Message, entry: JournalEntry) -> Handled:
+    def _fact(self, order: Order, message: Message, entry: JournalEntry) -> Decided:
         # A fill whose bust or correction waits for it is judged with them: its quantity is
         # checked once they are applied (a fill, then its bust, never overfills in venue time).
         fill = message.trade_id if isinstance(message, FillMessage) else None
@@ -460,7 +460,7 @@ class Batch(Parking, Identities):
             return True
         return not message.inferred and any(f.inferred and not f.busted for f in order.fills.values())
 
-    def _decide_in_place(self, order: Order, message: Message, entry: JournalEntry, amended: bool) -> Handled:
+    def _decide_in_place(self, order: Order, message: Message, entry: JournalEntry, amended: bool) -> Decided:
         """Decide a fact that arrived after later facts of its order: against the order as its
         facts up to this one's place in venue time leave it, recorded there, then the order
         restated where the venue-time fold of all its facts differs from the arrival order's."""
@@ -522,7 +522,7 @@ class Batch(Parking, Identities):
 
     def _decide_fact(
         self, order: Order, message: Message, entry: JournalEntry, amended: bool = False
-    ) -> Handled:
+    ) -> Decided:
         """What the fact decides on ``order`` (its events recorded in the batch)."""
         stated = stated_facts(message)
         if stated != _NOTHING_STATED:
@@ -564,7 +564,7 @@ class Batch(Parking, Identities):
         stored = self.p.recorder.select_events(aggregate, desc=True, limit=1, client_order_id="")
         return self.p.mapper.to_domain_event(stored[0]) if stored else None
 
-    def book(self, event: OrderEvent | None, entry: JournalEntry, duplicate: str) -> Handled:
+    def book(self, event: OrderEvent | None, entry: JournalEntry, duplicate: str) -> Decided:
         """(``Booking``) A fact of its own aggregate into the batch's commit, or a duplicate."""
         if event is None:
             return Outcome.DUPLICATE, duplicate, []
@@ -595,7 +595,7 @@ class Batch(Parking, Identities):
         if p.no_identity and not p.no_identity.isdisjoint(identity_keys(order)):
             raise StaleBatchError(f"order {order.client_order_id!r} was named by another writer meanwhile")
 
-    def _outcome(self, order: Order, outcome: Decision, entry: JournalEntry) -> Handled:
+    def _outcome(self, order: Order, outcome: Decision, entry: JournalEntry) -> Decided:
         kind, decided, reason = outcome
         events = list(decided)
         if events:
@@ -612,7 +612,7 @@ class Batch(Parking, Identities):
         commit.event_entries += [entry] * len(events)
 
 
-def _booked(book: Callable[[Batch, Any, JournalEntry], Handled]) -> Decide:
+def _booked(book: Callable[[Batch, Any, JournalEntry], Decided]) -> Decide:
     """A booking of a fact on its own aggregate, as a decision (a booking reads no part number:
     its fact never parks)."""
     return lambda batch, message, entry, part: book(batch, message, entry)

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from orderledger.domain.decisions import Stamp
 from orderledger.domain.events import OrderEvent
-from orderledger.infrastructure.ingest.fates import Handled
+from orderledger.infrastructure.ingest.fates import Decided
 from orderledger.infrastructure.messages.models import Message
 from orderledger.infrastructure.storage.store import JournalEntry
 
@@ -31,7 +31,7 @@ class Booking(Protocol):
         """The aggregate's latest event: decided earlier in this batch, else in the log, else None."""
         ...
 
-    def book(self, event: OrderEvent | None, entry: JournalEntry, duplicate: str) -> Handled:
+    def book(self, event: OrderEvent | None, entry: JournalEntry, duplicate: str) -> Decided:
         """Add ``event`` (caused by ``entry``'s message) to the batch's commit: applied; no event
         (the domain found the fact already recorded): a duplicate, ``duplicate`` saying why."""
         ...

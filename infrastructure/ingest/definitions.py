@@ -14,12 +14,12 @@ from __future__ import annotations
 from orderledger.domain.events import InstrumentDefined
 from orderledger.domain.instrument import define, instrument_id_for
 from orderledger.infrastructure.ingest.booking import Booking
-from orderledger.infrastructure.ingest.fates import Handled
+from orderledger.infrastructure.ingest.fates import Decided
 from orderledger.infrastructure.messages.models import InstrumentMessage
 from orderledger.infrastructure.storage.store import JournalEntry
 
 
-def book_instrument(batch: Booking, message: InstrumentMessage, entry: JournalEntry) -> Handled:
+def book_instrument(batch: Booking, message: InstrumentMessage, entry: JournalEntry) -> Decided:
     """Decide one ``instrument`` message inside a batch: (outcome, reason, events)."""
     assert message.venue and message.instrument  # parse_message requires both
     current = batch.latest(instrument_id_for(message.venue, message.instrument))

@@ -9,9 +9,9 @@ from orderledger.domain.events import OrderEvent
 from orderledger.domain.outcomes import SIGNIFICANCE, Outcome
 from orderledger.domain.values import escape_unsafe
 
-__all__ = ["MAX_NOTES", "Again", "Handled", "bounded", "combine", "each_part", "notes_text"]
+__all__ = ["MAX_NOTES", "Again", "Decided", "bounded", "combine", "each_part", "notes_text"]
 
-Handled = tuple[Outcome, str | None, list[OrderEvent]]
+Decided = tuple[Outcome, str | None, list[OrderEvent]]
 """What applying one message gave: its outcome, the reason, the events it decided."""
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from orderledger.infrastructure.adapters.declared import InputFormat, VenueOption, declared_options
+from orderledger.infrastructure.adapters.declared import InputFormat, VenueOption, declared_options, load
 from orderledger.infrastructure.adapters.registry import formats
 from orderledger.infrastructure.errors import ConfigurationError
 
@@ -118,13 +118,40 @@ def formats_table() -> str:
     return "\n".join(rows)
 
 
+class Translation:
+    """A format that reads each line alone: its declared ``translate`` with the ingest's venue,
+    account and options object, read as a feed is (``messages(raw, notes)``)."""
+
+    def __init__(self, translate: Any, venue: str, account: str | None, options: Any) -> None:
+        self.translate, self.venue, self.account, self.options = translate, venue, account, options
+
+    def messages(self, raw: bytes, notes: list[str]) -> Any:
+        return self.translate(raw, venue=self.venue, account=self.account, notes=notes, options=self.options)
+
+
+def translation_for(
+    declared: InputFormat, venue: str | None, account: str | None, options: Mapping[str, Any] | None
+) -> Translation | None:
+    """How a format that reads each line alone translates one, else None. Start-up cost: the
+    venue's adapter loads only for an ingest of its format."""
+    if declared.translate is None:
+        return None
+    typed = typed_options(declared, options)
+    translate = load(declared.translate)
+    if isinstance(translate, type):  # a translation that remembers across the lines of one run
+        translate = translate()
+    return Translation(translate, venue or "", account, typed)
+
+
 __all__ = [
     "InputFormat",
+    "Translation",
     "adapter_options",
     "check_options",
     "formats_table",
     "input_format",
     "needing",
     "spelled",
+    "translation_for",
     "typed_options",
 ]

@@ -62,7 +62,7 @@ class Result:
     # The door's breaches, if any (not an argument, as ``Inbound.breaches``).
     breaches: Sequence[dict[str, Any]] = field(default=(), init=False, compare=False)
     # The orders it recorded that breach a limit or state (a venue's, never refused): a class
-    # attribute, set by the door's count alone (``recording._flagged``).
+    # attribute, set by the door's count alone (``door.Door.counted``).
     flagged = 0
 
 

@@ -20,7 +20,7 @@ from orderledger.domain.identity import IdentityKey, identity_keys, trade_key, w
 from orderledger.domain.order import Order
 from orderledger.domain.outcomes import Outcome
 from orderledger.infrastructure.errors import StaleBatchError
-from orderledger.infrastructure.ingest.fates import Again, Handled, combine
+from orderledger.infrastructure.ingest.fates import Again, Decided, combine
 from orderledger.infrastructure.messages.models import (
     FillBustedMessage,
     FillCorrectedMessage,
@@ -296,7 +296,7 @@ class Parking:
 
     if TYPE_CHECKING:
 
-        def _fact(self, order: Order, message: Message, entry: JournalEntry) -> Handled: ...
+        def _fact(self, order: Order, message: Message, entry: JournalEntry) -> Decided: ...
 
         def _settle(self, entry: JournalEntry) -> None: ...
 
@@ -404,7 +404,7 @@ class Parking:
         entry: JournalEntry,
         part: int | None,
         key: tuple[int, int],
-    ) -> Handled:
+    ) -> Decided:
         """Apply one released message on its own (``part``: its place in an input of this
         batch, to park it again there; None for a line parked by an earlier batch). Refused
         after it had recorded something, the batch is decided again with it refused from the

@@ -14,12 +14,12 @@ from __future__ import annotations
 from orderledger.domain.cash_flows import cash_flow_id_for, mark_id_for, record_cash_flow, record_mark
 from orderledger.domain.events import CashFlowRecorded, MarkRecorded
 from orderledger.infrastructure.ingest.booking import Booking
-from orderledger.infrastructure.ingest.fates import Handled
+from orderledger.infrastructure.ingest.fates import Decided
 from orderledger.infrastructure.messages.models import CashFlowMessage, MarkMessage
 from orderledger.infrastructure.storage.store import JournalEntry
 
 
-def book_cash_flow(batch: Booking, message: CashFlowMessage, entry: JournalEntry) -> Handled:
+def book_cash_flow(batch: Booking, message: CashFlowMessage, entry: JournalEntry) -> Decided:
     """Decide one ``cash_flow`` message inside a batch: (outcome, reason, events)."""
     existing = batch.latest(
         cash_flow_id_for(message.account, message.venue, message.instrument, message.flow_id)
@@ -43,7 +43,7 @@ def book_cash_flow(batch: Booking, message: CashFlowMessage, entry: JournalEntry
     return batch.book(event, entry, f"{shown} is already recorded")
 
 
-def book_mark(batch: Booking, message: MarkMessage, entry: JournalEntry) -> Handled:
+def book_mark(batch: Booking, message: MarkMessage, entry: JournalEntry) -> Decided:
     """Decide one ``mark`` message inside a batch: (outcome, reason, events)."""
     existing = batch.latest(mark_id_for(message.venue, message.instrument, message.ts, message.source))
     assert existing is None or isinstance(existing, MarkRecorded)

@@ -97,7 +97,7 @@ class Processor:
 
     # ------------------------------------------------------------------ public
 
-    def process(
+    def decide_and_commit(
         self,
         items: Sequence[Inbound],
         *,

@@ -19,7 +19,7 @@ from orderledger.domain.risk import (
     state_id_for,
 )
 from orderledger.infrastructure.ingest.booking import Booking
-from orderledger.infrastructure.ingest.fates import Handled
+from orderledger.infrastructure.ingest.fates import Decided
 from orderledger.infrastructure.messages.models import (
     LimitClearedMessage,
     LimitSetMessage,
@@ -30,7 +30,7 @@ from orderledger.infrastructure.storage.store import JournalEntry
 
 def book_limit(
     batch: Booking, message: LimitSetMessage | LimitClearedMessage, entry: JournalEntry
-) -> Handled:
+) -> Decided:
     """Decide one ``limit_set`` or ``limit_cleared`` message inside a batch."""
     existing = batch.latest(limit_id_for(message.scope, message.target, message.kind, message.ts))
     if existing is not None and not isinstance(existing, LimitSet | LimitCleared):  # pragma: no cover
@@ -54,7 +54,7 @@ def book_limit(
     return batch.book(event, entry, f"{shown} is already recorded")
 
 
-def book_state(batch: Booking, message: TradingStateMessage, entry: JournalEntry) -> Handled:
+def book_state(batch: Booking, message: TradingStateMessage, entry: JournalEntry) -> Decided:
     """Decide one ``trading_state`` message inside a batch."""
     account = message.account or GLOBAL
     existing = batch.latest(state_id_for(account, message.ts))

@@ -1,8 +1,8 @@
 """Recording facts: the ledger's write path (``OrderLedger.ingest_lines``, ``ingest_inbound``,
-``record``, ``load_ccxt_markets``, booking a parked message). Its lines are translated by
-``translating``; here each batch goes through the risk door, is decided and committed by the
-writer (``ingest.processing``, each message as ``ingest.batch.DECISIONS`` says), and the views
-are brought to it (``application.bootstrap`` lists the stages in order).
+``record``, ``load_ccxt_markets``, booking a parked message), its stages called in order
+(``application.bootstrap`` lists them): the lines translated (``translating``), grouped into
+batches, each batch through the risk door (``door``), then decided, committed and projected
+(``committing``).
 
 ``OrderLedger`` keeps the public methods (their signatures and the argument checks); each
 delegates here with itself as ``ledger``.
@@ -12,37 +12,32 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from itertools import chain
-from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import orjson
 
 from orderledger.domain.errors import InvalidInputError, LedgerError
-from orderledger.domain.events import BreachRecorded
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
-from orderledger.infrastructure.adapters.declared import load
 from orderledger.infrastructure.adapters.registry import formats
+from orderledger.infrastructure.application.writes.committing import committed, verdict
+from orderledger.infrastructure.application.writes.door import Door, OneByOne, door_for
 from orderledger.infrastructure.application.writes.translating import (
-    feed_for,
     line_reader,
     read_adapter_line,
     read_error,
     read_ledger_line,
     reason,
     translated,
-    translation_for,
 )
 from orderledger.infrastructure.errors import MessageError
 from orderledger.infrastructure.ingest.caches import fewer_collections
-from orderledger.infrastructure.ingest.formats import check_options
 from orderledger.infrastructure.ingest.inbound import Inbound, Result
 from orderledger.infrastructure.ingest.processing import Processor
 from orderledger.infrastructure.ingest.settlement import (
@@ -52,10 +47,8 @@ from orderledger.infrastructure.ingest.settlement import (
     settlement_terms,
 )
 from orderledger.infrastructure.messages.models import RequestMessage
-from orderledger.infrastructure.storage.db import table_columns
 
 if TYPE_CHECKING:
-    from orderledger.domain.events import OrderEvent
     from orderledger.infrastructure.application.ledger_parts import LedgerParts
 
 
@@ -184,106 +177,34 @@ def ingest_inbound(
     return report
 
 
-def requests_of_ours(batch: Sequence[Inbound]) -> list[Inbound]:
-    """The inputs of ``batch`` that are requests of ours, which the risk door judges: lines of the
-    ledger's own format (``record``, ``placing``, ``ingest``, ``POST /messages``, ``POST /orders``)
-    each holding a ``request`` not marked ``external``. What the ledger learns from a venue (a
-    venue's report in its format, however it arrives, a collector's, reconciliation's
-    corrections, an external order) is a fact, never refused."""
-    return [
-        item
-        for item in batch
-        if len(item.messages) == 1
-        and type(item.messages[0]) is RequestMessage
-        and item.error is None
-        and item.format == "ledger"
-        and not item.messages[0].external
-    ]
-
-
-_MESSAGES = attrgetter("messages")
-_REQUESTS = frozenset({RequestMessage})
-
-
-def _holds_a_request(batch: Sequence[Inbound]) -> bool:
-    """Whether any input of ``batch`` holds a ``request`` (of ours or not), looked for without a
-    Python step per input: every batch is looked through, and most hold none of ours."""
-    return not _REQUESTS.isdisjoint(map(type, chain.from_iterable(map(_MESSAGES, batch))))
-
-
-class _OneByOne(Exception):
-    """The door found risk facts recorded and a batch holding a request of ours that is not its
-    last input alone: each such request is judged in a commit of its own."""
-
-
-def requesting(item: Inbound) -> bool:
-    """Whether an input holds a request: one of ours (``ours``), or one that may report an order
-    the ledger does not hold yet (a venue's, an external one), which the door judges without
-    ever refusing it (``pretrade.flag_at_the_door``)."""
-    return item.error is None and RequestMessage in map(type, item.messages)
-
-
-def _venue_facts_judged(ledger: LedgerParts) -> bool:
-    """Whether the door judges a batch whose requests are all a venue's (never refused, only
-    flagged): when a limit or state is recorded, looked up before the batch's write transaction.
-    Such a batch is then decided holding the log lock like one of ours; without risk facts it
-    keeps the optimistic commit that lets writers decide batches side by side."""
-    # Imported here: the checks load only for a ledger that holds limits or states.
-    from orderledger.infrastructure.application.risk import pretrade
-
-    return pretrade.armed(ledger)
-
-
 def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) -> list[Result]:
-    """One batch through the risk door (docs/risk.md, "One door"): a batch holding no request (of
-    ours, or a venue's report of an order) is committed as it is. Otherwise the door looks, inside
-    the write transaction, for any limit or trading state ever recorded: with none, the batch is
-    committed whole (its requests are not even sought); with some, each such input is judged at
-    the ledger's time in the transaction that records it, after everything before it is
-    committed, so a check sees every order any writer recorded first: a request of ours may be
-    denied, a venue's order is flagged."""
-    if not _holds_a_request(batch):
-        return _committed(ledger, batch, strict=strict)
-    ours = requests_of_ours(batch)  # the door's own judgements: the rest of the batch is a venue's
-    if not ours and not _venue_facts_judged(ledger):
-        return _committed(ledger, batch, strict=strict)
-    mine: list[Inbound] = []
-    flagging: list[bool] = []  # whether venue facts were judged (their results count the flags)
-
-    def judge() -> None:
-        # Imported here: the checks load only for a ledger that holds limits or states.
-        from orderledger.infrastructure.application.risk import pretrade
-
-        if not pretrade.armed(ledger):
-            return
-        mine[:] = [item for item in batch if requesting(item)]
-        if not mine:
-            return
-        alone = len(mine) == 1 and batch[-1] is mine[0]
-        now = ledger.processor.clock()
-        if alone and ours:
-            pretrade.at_the_door(ledger, mine[0], now)
-        elif alone or (strict and not ours):  # a venue's facts: judged, never refused
-            flagging.append(True)
-            for item in mine:
-                pretrade.flag_at_the_door(ledger, item, now)
-        else:
-            raise _OneByOne
-
+    """One batch through the risk door (``door``, docs/risk.md, "One door"), then committed and
+    projected (``committing``). A batch holding no request (of ours, or a venue's report of an
+    order) has no door. Otherwise the door looks, inside the write transaction, for any limit or
+    trading state ever recorded: with none, the batch is committed whole; with some, each such
+    input is judged at the ledger's time in the transaction that records it, after everything
+    before it is committed, so a check sees every order any writer recorded first: a request of
+    ours may be denied, a venue's order is flagged."""
+    door = door_for(ledger, batch, strict=strict)
     try:
-        decided = _committed(ledger, batch, strict=strict, first=judge)
-        return _flagged(batch, decided) if flagging else decided
-    except _OneByOne:
-        pass
+        results = committed(ledger, batch, strict=strict, first=door)
+    except OneByOne:
+        assert door is not None  # (only a door sends a batch back)
+        return _one_by_one(ledger, batch, door, strict=strict)
+    return results if door is None else door.counted(results)
+
+
+def _one_by_one(ledger: LedgerParts, batch: list[Inbound], door: Door, *, strict: bool) -> list[Result]:
+    """A batch the door sent back: each input it judged committed alone, after what comes before."""
     if strict:
         raise InvalidInputError(
-            f"a strict batch holds {len(ours)} requests of ours while limits or"
+            f"a strict batch holds {len(door.ours)} requests of ours while limits or"
             " trading states are recorded: each is judged in a commit of its own, so the batch"
             " cannot be all or nothing; send them one at a time, or without --strict"
         )
     results: list[Result] = []
     run: list[Inbound] = []
-    judged = {id(item) for item in mine}
+    judged = {id(item) for item in door.judged}
     for item in batch:
         run.append(item)
         if id(item) in judged:
@@ -294,82 +215,11 @@ def _commit(ledger: LedgerParts, batch: list[Inbound], *, strict: bool = False) 
     return results
 
 
-def _flagged(batch: list[Inbound], results: list[Result]) -> list[Result]:
-    """``results`` (one per input of ``batch``), each counting the orders the door flagged in its
-    input and the batch recorded (``Result.flagged``: their breach facts)."""
-    for item, result in zip(batch, results, strict=False):
-        if item.flags:
-            result.flagged = sum(1 for event in result.events if type(event) is BreachRecorded)
-    return results
-
-
-def _committed(
-    ledger: LedgerParts,
-    batch: list[Inbound],
-    *,
-    strict: bool = False,
-    first: Callable[[], None] | None = None,
-) -> list[Result]:
-    """One batch decided and committed (under the ledger's write lock; ``first`` run under the log
-    lock before it is decided, as ``Processor.process`` says), the views brought to it, then what
-    the formats' earlier lines decide of the orders it named, recorded after it."""
-    results, committed = _decide(ledger, batch, strict=strict, first=first)
-    for _ in range(MAX_JUDGED):
-        verdicts = _judged(ledger, committed) if committed else []
-        if not verdicts:
-            break
-        _, committed = _decide(ledger, verdicts)
-    return results
-
-
-def _judged(ledger: LedgerParts, committed: list[tuple[int, OrderEvent]]) -> list[Inbound]:
-    """What each format that judges (``InputFormat.judges``) decides of the committed events: only
-    a format whose lines this ledger holds (``InputFormat.judged_table``) has anything to judge."""
-    judging = {d.name: d.judges for d in formats().values() if d.judges is not None}
-    tables = {d.name: d.judged_table for d in formats().values() if d.name in judging and d.judged_table}
-    if tables:
-        with ledger.db.read() as tx:
-            for name, table in tables.items():
-                if not table_columns(tx, table):
-                    del judging[name]
-    return [
-        _verdict(name, message)
-        for name, judge in judging.items()
-        for message in load(judge)(ledger, committed)
-    ]
-
-
-def _decide(
-    ledger: LedgerParts,
-    batch: list[Inbound],
-    *,
-    strict: bool = False,
-    first: Callable[[], None] | None = None,
-) -> tuple[list[Result], list[tuple[int, OrderEvent]]]:
-    """One batch decided and committed, and the views brought to it (read-your-writes)."""
-    processor = ledger.processor
-    results, committed = processor.process(batch, strict=strict, first=first)
-    ledger._after_commit(committed, processor.decided)
-    return results, committed
-
-
-MAX_JUDGED = 3
-"""Rounds of verdicts after a commit (a verdict closes or reopens an order and names none, so the
-second round finds nothing)."""
-
-
 def _record_verdicts(ledger: LedgerParts, messages: list[dict[str, Any]], fmt: str) -> None:
     """Record what a format's committed line decides once committed (``after_commit``)."""
     if messages:
         with ledger._writing:
-            _commit(ledger, [_verdict(fmt, m) for m in messages])
-
-
-def _verdict(fmt: str, message: dict[str, Any]) -> Inbound:
-    """A message a format's recorded lines decide, journaled as a ledger line of its own."""
-    item = read_ledger_line(orjson.dumps(message), f"{fmt}:verdict", None)
-    item.notes.append(f"decided by the {fmt} lines already recorded, of an order named since")
-    return item
+            _commit(ledger, [verdict(fmt, m) for m in messages])
 
 
 _JSON_SCALARS = (str, int, float, bool, Decimal, type(None), date, UUID, Enum)
@@ -517,8 +367,8 @@ def book_parked(
             f"message {message_id} is a {line.format}-format message, which states no order's"
             " details: set it aside instead"
         )
-    check_options(line.format, line.venue, account)
-    feed = feed_for(ledger, declared, line.venue, account)
+    reading = line_reader(ledger, line.format, line.venue, account, None, origin=origin, strict=False)
+    feed = reading.feed
     if feed is not None and feed.context_note is not None:
         # What the feed learnt from earlier lines (a Lighter market map, Hyperliquid spot
         # names), it learns again from the journal's copies of them.
@@ -526,8 +376,7 @@ def book_parked(
             for context in context_lines(tx, line.format, message_id, feed.context_note):
                 with contextlib.suppress(LedgerError):
                     feed.messages(context, [])
-    reader = feed or translation_for(declared, line.venue, account, None)
-    item = read_adapter_line(line.raw, origin, 0, line.format, line.venue, reader)
+    item = read_adapter_line(line.raw, origin, 0, line.format, line.venue, reading.reader)
     why_not = item.error if item.waits is None else item.waits[1]  # (still waits for its context)
     if why_not is not None:
         raise InvalidInputError(f"message {message_id} cannot be read again to book it: {why_not}")

@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from orderledger.domain.errors import LedgerError
 from orderledger.domain.identity import IdentityKey
-from orderledger.infrastructure.adapters.declared import InputFormat, load
 from orderledger.infrastructure.errors import MessageError
-from orderledger.infrastructure.ingest.formats import check_options, typed_options
+from orderledger.infrastructure.ingest.formats import check_options, translation_for
 from orderledger.infrastructure.ingest.inbound import Inbound, inbound
 from orderledger.infrastructure.ingest.inputs import Refused
 from orderledger.infrastructure.ingest.settlement import context_waiting
@@ -25,8 +24,8 @@ if TYPE_CHECKING:
 
 
 class LineReader:
-    """How one ingest reads each of its lines: by the ledger's format, or by its format's feed
-    or translation (``reader``)."""
+    """How one ingest reads each of its lines: by the ledger's format (``reader`` None), or by its
+    format's feed (``feed``, which reads the ledger) or translation (``reader``)."""
 
     def __init__(self, origin: str, fmt: str, venue: str | None, feed: Any, reader: Any) -> None:
         self.origin, self.fmt, self.venue, self.feed, self.reader = origin, fmt, venue, feed, reader
@@ -49,12 +48,19 @@ def line_reader(
     strict: bool,
 ) -> LineReader:
     """How an ingest of ``fmt`` reads its lines, its options checked (a wrong one refused before
-    any line is read)."""
+    any line is read): a format that reads the ledger opens its feed (``application.feeds``), one
+    that reads each line alone its translation (``formats.translation_for``)."""
     given = {k: v for k, v in (options or {}).items() if v is not None}
     declared = check_options(fmt, venue, account, given, strict=strict)
-    feed = feed_for(ledger, declared, venue, account, given)
-    translate = translation_for(declared, venue, account, given)
-    return LineReader(origin, fmt, venue, feed, feed or translate)
+    translation = translation_for(declared, venue, account, given)
+    feed = None
+    if declared.reads_ledger:
+        # Start-up cost: the feeds and the venue adapters they drive load only for an ingest of
+        # a format that reads the ledger.
+        from orderledger.infrastructure.application.feeds import open_feed
+
+        feed = open_feed(ledger, declared.name, venue or "", account or "", given)
+    return LineReader(origin, fmt, venue, feed, feed or translation)
 
 
 def translated(
@@ -169,47 +175,6 @@ def read_ledger_line(line: str | bytes, origin: str, number: int | None) -> Inbo
     return Inbound(raw, origin, number, "ledger", messages)  # raw, origin, line_no, format, messages
 
 
-def feed_for(
-    ledger: LedgerParts,
-    declared: InputFormat,
-    venue: str | None,
-    account: str | None,
-    options: Mapping[str, Any] | None = None,
-) -> Any:
-    """The per-ingest state of a format that reads the ledger (application.feeds), else None."""
-    if not declared.reads_ledger:
-        return None
-    # Start-up cost: the feeds and the venue adapters they drive load only for an ingest of a
-    # format that reads the ledger.
-    from orderledger.infrastructure.application.feeds import open_feed
-
-    return open_feed(ledger, declared.name, venue or "", account or "", options)
-
-
-class Translation:
-    """A format that reads each line alone: its declared ``translate`` with the ingest's venue,
-    account and options object, read as a feed is (``messages(raw, notes)``)."""
-
-    def __init__(self, translate: Any, venue: str, account: str | None, options: Any) -> None:
-        self.translate, self.venue, self.account, self.options = translate, venue, account, options
-
-    def messages(self, raw: bytes, notes: list[str]) -> Any:
-        return self.translate(raw, venue=self.venue, account=self.account, notes=notes, options=self.options)
-
-
-def translation_for(
-    declared: InputFormat, venue: str | None, account: str | None, options: Mapping[str, Any] | None
-) -> Translation | None:
-    """How a format that reads each line alone translates one, else None. Start-up cost: the
-    venue's adapter loads only for an ingest of its format."""
-    if declared.translate is None:
-        return None
-    translate = load(declared.translate)
-    if isinstance(translate, type):  # a translation that remembers across the lines of one run
-        translate = translate()
-    return Translation(translate, venue or "", account, typed_options(declared, options))
-
-
 def read_adapter_line(
     line: str | bytes, origin: str, number: int, fmt: str, venue: str | None, reader: Any
 ) -> Inbound:
@@ -243,8 +208,6 @@ __all__ = [
     "INTERNAL_ERROR",
     "MAX_REASON",
     "LineReader",
-    "Translation",
-    "feed_for",
     "line_reader",
     "raw_bytes",
     "read_adapter_line",
@@ -252,5 +215,4 @@ __all__ = [
     "read_ledger_line",
     "reason",
     "translated",
-    "translation_for",
 ]
