@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from orderledger import Filter, OrderLedger
-from tests.support.cli import through_entry_point
-from tests.support.integration import fact, fill, request
+from tests.support.cli import cli_command, cli_env, through_entry_point
+from tests.support.integration import fact, fill, line, request
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -131,3 +131,23 @@ def test_a_missing_ledger_is_the_command_lines_error(tmp_path: Path) -> None:
     found = loaded(f"sqlite:///{tmp_path / 'absent.db'}", "orders", "--open", "--json")
     assert found["code"] == 2 and found["out"] == ""
     assert not (tmp_path / "absent.db").exists()
+
+
+def test_a_reader_that_goes_away_ends_the_list_quietly(tmp_path: Path) -> None:
+    # 200 open orders of some 700 bytes each as JSON (140 kB) overflow a 64 kB pipe: the writer
+    # meets the closed pipe, and exits 1 with nothing on stderr, as the command line does.
+    url = f"sqlite:///{tmp_path / 'many.db'}"
+    with OrderLedger(url) as ledger:
+        ledger.ingest_lines(line(request(f"c-{n:03}", seconds=n)) for n in range(200))
+    with subprocess.Popen(
+        cli_command("orders", "--open", "--json", db=url),
+        cwd=ROOT,
+        env=cli_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as listing:
+        assert listing.stdout is not None and listing.stderr is not None
+        assert listing.stdout.read(1) == b"["
+        listing.stdout.close()
+        assert listing.wait(timeout=60) == 1
+        assert listing.stderr.read() == b""
