@@ -92,12 +92,18 @@ def _orders(path: str, open_only: bool) -> Iterator[dict[str, Any]] | None:
     return map(_shown, stored)
 
 
+_NAMES = tuple(name for name, _ in known.ORDER_FIELDS)
+_CONVERTED = tuple((name, _FORMS[form]) for name, form in known.ORDER_FIELDS if form is not None)
+"""The fields whose stored value is not already their JSON form, each with its conversion."""
+
+
 def _shown(values: Sequence[Any]) -> dict[str, Any]:
     """One order's JSON form from its stored snapshot values (a NULL stays null)."""
-    shown = {}
-    for (name, form), value in zip(known.ORDER_FIELDS, values, strict=True):
-        convert = _FORMS[form]
-        shown[name] = value if convert is None or value is None else convert(value)
+    shown = dict(zip(_NAMES, values, strict=True))
+    for name, convert in _CONVERTED:
+        value = shown[name]
+        if value is not None and convert is not None:
+            shown[name] = convert(value)
     return shown
 
 
