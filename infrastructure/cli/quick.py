@@ -92,19 +92,25 @@ def _orders(path: str, open_only: bool) -> Iterator[dict[str, Any]] | None:
     return map(_shown, stored)
 
 
-_NAMES = tuple(name for name, _ in known.ORDER_FIELDS)
-_CONVERTED = tuple((name, _FORMS[form]) for name, form in known.ORDER_FIELDS if form is not None)
-"""The fields whose stored value is not already their JSON form, each with its conversion."""
-
-
-def _shown(values: Sequence[Any]) -> dict[str, Any]:
-    """One order's JSON form from its stored snapshot values (a NULL stays null)."""
-    shown = dict(zip(_NAMES, values, strict=True))
-    for name, convert in _CONVERTED:
-        value = shown[name]
-        if value is not None and convert is not None:
-            shown[name] = convert(value)
+def _compiled_shown() -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """What makes one order's JSON form from its stored snapshot values (a NULL stays null): one
+    dict display compiled from ``quick_table.ORDER_FIELDS``, a few times faster than filling a
+    dict field by field, which a listing of every open order does once an order."""
+    scope: dict[str, Any] = {}
+    items = []
+    for i, (name, form) in enumerate(known.ORDER_FIELDS):
+        convert = _FORMS[form]
+        if convert is None:
+            items.append(f"{name!r}: v[{i}]")
+        else:
+            scope[f"c{i}"] = convert
+            items.append(f"{name!r}: None if v[{i}] is None else c{i}(v[{i}])")
+    exec(compile(f"def shown(v):\n    return {{{', '.join(items)}}}\n", "<quick.shown>", "exec"), scope)
+    shown: Callable[[Sequence[Any]], dict[str, Any]] = scope["shown"]
     return shown
+
+
+_shown = _compiled_shown()
 
 
 def _as_opened(conn: sqlite3.Connection) -> bool:
