@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -48,7 +48,7 @@ def answer(args: Sequence[str]) -> int | None:
         return None
     try:
         rows = _orders(target[0], open_only)
-    except sqlite3.Error:
+    except (sqlite3.Error, ValueError):  # (a stored value that is not what the view writes)
         return None
     if rows is None:
         return None
@@ -70,7 +70,7 @@ def _orders_request(given: Sequence[str]) -> bool | None:
     return "open" in roles
 
 
-def _orders(path: str, open_only: bool) -> Iterator[dict[str, Any]] | None:
+def _orders(path: str, open_only: bool) -> list[dict[str, Any]] | None:
     """The orders view's rows (``open_only``: the open orders') as JSON, or None when the ledger
     at ``path`` is not one answered here."""
     conn = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True, isolation_level=None)
@@ -89,13 +89,13 @@ def _orders(path: str, open_only: bool) -> Iterator[dict[str, Any]] | None:
             stored = conn.execute(f"SELECT {columns} FROM {known.ORDERS_TABLE} ORDER BY {sort}").fetchall()
     finally:
         conn.close()
-    return map(_shown, stored)
+    return list(map(_shown, stored))
 
 
 def _compiled_shown() -> Callable[[Sequence[Any]], dict[str, Any]]:
     """What makes one order's JSON form from its stored snapshot values (a NULL stays null): one
-    dict display compiled from ``quick_table.ORDER_FIELDS``, a few times faster than filling a
-    dict field by field, which a listing of every open order does once an order."""
+    dict display compiled from ``quick_table.ORDER_FIELDS``: no loop over the fields for each
+    order of a listing."""
     scope: dict[str, Any] = {}
     items = []
     for i, (name, form) in enumerate(known.ORDER_FIELDS):
