@@ -64,6 +64,11 @@ def _loads(text: str) -> Any:
     return orjson.loads(text)
 
 
+def _loads_or_none(text: str | None) -> Any:
+    """A list or mapping from its JSON text; NULL (not stated) as None."""
+    return None if text is None else _loads(text)
+
+
 OPEN_SHOWN = "open_shown"
 """The column holding an open order's snapshot columns as one JSON array (NULL once closed)."""
 
@@ -72,7 +77,7 @@ _DECODERS: dict[Kind, Any] = {
     NAMED: _loads,
     FLAG: bool,
     OPTIONAL_FLAG: OPTIONAL_FLAG.read,
-    OPTIONAL_TEXTS: lambda text: None if text is None else _loads(text),
+    OPTIONAL_TEXTS: _loads_or_none,
     AMEND_TARGET: lambda text: None if text is None else orjson.loads(text),
     FILLS: orjson.loads,
 }

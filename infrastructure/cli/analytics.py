@@ -8,7 +8,8 @@ import typer
 
 from orderledger.infrastructure.application.requests import ExportLake
 from orderledger.infrastructure.cli.app import JsonOption, open_ledger, time_range
-from orderledger.infrastructure.cli.render import json_array, say, text_table
+from orderledger.infrastructure.cli.json_out import json_array
+from orderledger.infrastructure.cli.render import say, text_table
 
 _SHOWN = (
     ("orders", "orders"),

@@ -40,13 +40,13 @@ from orderledger.infrastructure.cli.app import (
     sort_help,
     warn_if_behind,
 )
+from orderledger.infrastructure.cli.json_out import print_json
 from orderledger.infrastructure.cli.listing import NO_CRITERIA, Criteria, lists
 from orderledger.infrastructure.cli.render import (
     EVENT_COLUMNS,
     MESSAGE_COLUMNS,
     json_lines,
     limited,
-    print_json,
     say,
     table,
     text_table,

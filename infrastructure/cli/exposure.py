@@ -19,7 +19,8 @@ from orderledger.infrastructure.cli.app import (
     open_ledger,
     warn_if_behind,
 )
-from orderledger.infrastructure.cli.render import exposure_table, print_json
+from orderledger.infrastructure.cli.json_out import print_json
+from orderledger.infrastructure.cli.render import exposure_table
 
 
 def exposure(

@@ -3,19 +3,25 @@
 Importing the command line (typer, pydantic, the domain, the ledger: about half a second on a
 quiet machine) is most of a command's start. A command that writes to a SQLite file that must be
 checked before its first write (``storage.early_check``) has that check started first, so that
-the file is read beside those imports; then ``cli.command`` runs the command.
+the file is read beside those imports; then ``cli.command`` runs the command. A read the stored
+views answer as they are (``orders --json``, ``orders --open --json``: ``cli.quick``) is answered
+before any of those imports.
 """
 
 from __future__ import annotations
 
 import sys
 
+from orderledger.infrastructure.cli import quick
 from orderledger.infrastructure.storage import early_check
 
 
 def main() -> None:
     """Console entry point: one line per failure, never a traceback (``cli.command.run``)."""
     sys.argv[1:] = _global_options_first(sys.argv[1:])
+    answered = quick.answer(sys.argv[1:])
+    if answered is not None:
+        sys.exit(answered)
     early_check.start_for_command(sys.argv[1:])
     # Start-up cost: the command line is imported once the check of its file has begun.
     from orderledger.infrastructure.cli.command import run

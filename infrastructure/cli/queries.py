@@ -31,6 +31,7 @@ from orderledger.infrastructure.cli.app import (
     sort_help,
     warn_if_behind,
 )
+from orderledger.infrastructure.cli.json_out import print_json
 from orderledger.infrastructure.cli.listing import NO_CRITERIA, Criteria, lists
 from orderledger.infrastructure.cli.render import (
     HISTORY_COLUMNS,
@@ -43,7 +44,6 @@ from orderledger.infrastructure.cli.render import (
     order_table,
     pnl_table,
     positions_table,
-    print_json,
     show,
     table,
     text_table,

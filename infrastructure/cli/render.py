@@ -22,11 +22,10 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from itertools import islice
 from typing import Any, TextIO
 
-import orjson
-
 from orderledger.domain.order_state import FIGURES
 from orderledger.domain.values import PLAIN_NUMBER_FORM, escape_unsafe
 from orderledger.infrastructure.application.reads.display import Precision
+from orderledger.infrastructure.cli.json_out import PAGE, json_array
 from orderledger.infrastructure.listing import ORDER_COLUMNS as LIST_COLUMNS
 from orderledger.infrastructure.listing import ListColumn
 
@@ -36,8 +35,6 @@ DEFAULT_WIDTH = 160
 """Width of a table written to a pipe or file when $COLUMNS does not say otherwise."""
 MAX_PLACES = 8
 """Decimal places shown at most; a value with more is rounded and marked with …."""
-PAGE = 1_000
-"""Rows read, measured and written at a time: a large result is never held whole."""
 WIDER = "--json or a wider terminal shows them"
 """How to see the columns a narrow table left out (COLUMNS=N sets the width too)."""
 MIN_WRAP = 12
@@ -351,35 +348,6 @@ def warn(text: str) -> None:
     """One line on stderr, shown safely."""
     sys.stderr.write(visible(text) + "\n")
     sys.stderr.flush()
-
-
-def indented(data: Any) -> str:
-    """JSON-ready data as indented JSON text: what ``json.dumps(data, indent=2,
-    ensure_ascii=False)`` writes, made by orjson (the same text, in a fraction of the time) unless
-    the data holds what orjson refuses and the standard library writes (an integer past 64 bits,
-    a lone surrogate, a key that is not a string)."""
-    try:
-        return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode()
-    except orjson.JSONEncodeError:
-        return json.dumps(data, indent=2, ensure_ascii=False)
-
-
-def print_json(data: Any) -> None:
-    """One JSON document, indented."""
-    sys.stdout.write(indented(data) + "\n")
-
-
-def json_array(rows: Iterable[Any]) -> None:
-    """A JSON array written a page of rows at a time (the same text as
-    ``print_json(list(rows))``): each page is one indented array, written without its brackets."""
-    write = sys.stdout.write
-    source = iter(rows)
-    first = True
-    while page := list(islice(source, PAGE)):
-        text = indented(page)  # "[\n  row,\n  row\n]"
-        write(("[" if first else ",") + text[1:-2])
-        first = False
-    write("[]\n" if first else "\n]\n")
 
 
 def _line_encoder() -> Callable[[Any], str]:

@@ -19,7 +19,8 @@ from orderledger.domain.values import format_decimal, format_timestamp
 from orderledger.infrastructure.application.requests import ClearLimit, SetLimit, SetTradingState
 from orderledger.infrastructure.application.risk.standing import ALERTS, Changes
 from orderledger.infrastructure.cli.app import JsonOption, duration, moment, open_ledger, seconds
-from orderledger.infrastructure.cli.render import json_array, print_json, say, text_table
+from orderledger.infrastructure.cli.json_out import json_array, print_json
+from orderledger.infrastructure.cli.render import say, text_table
 
 AsOf = Annotated[
     str | None,

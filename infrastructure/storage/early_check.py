@@ -150,18 +150,24 @@ def start_for_command(args: Sequence[str]) -> None:
     before its first write (it exists, and is not known sound). Nothing otherwise: any URL with
     options, and any other kind of database, is left to the ledger, which checks as it always
     does. A check that no ledger takes is stopped when the process exits."""
-    given = list(args)
-    url = None
-    if given[:1] == ["--db"] and len(given) > 1:
-        url, given = given[1], given[2:]
-    elif given and given[0].startswith("--db="):
-        url, given = given[0].removeprefix("--db="), given[1:]
+    url, given = split_url(args)
     if not given or given[0] not in WRITING_COMMANDS or "--help" in given:
         return
     target = sqlite_target(url or os.environ.get(URL_VARIABLE) or DEFAULT_URL)
     if target is None or target[1] or not target[0]:
         return
     start(target[0])
+
+
+def split_url(args: Sequence[str]) -> tuple[str | None, list[str]]:
+    """The URL of a command's ``--db URL`` (or ``--db=URL``) given first, if any, and the rest of
+    its arguments."""
+    given = list(args)
+    if given[:1] == ["--db"] and len(given) > 1:
+        return given[1], given[2:]
+    if given and given[0].startswith("--db="):
+        return given[0].removeprefix("--db="), given[1:]
+    return None, given
 
 
 def start(path: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orderledger.infrastructure.cli import render
+from orderledger.infrastructure.cli import json_out, render
 
 TEXT = st.lists(
     st.text(alphabet=st.characters(codec="utf-8"), max_size=6)
@@ -52,14 +52,14 @@ def test_json_lines_are_the_standard_librarys(rows: list[Any]) -> None:
 @settings(max_examples=400, deadline=None)
 @given(rows=ROWS)
 def test_a_json_array_is_the_standard_librarys(rows: list[Any]) -> None:
-    text, _ = written(render.json_array, rows)
+    text, _ = written(json_out.json_array, rows)
     assert text == json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
 
 
 def test_pages_join_into_one_array_and_one_line_per_row(monkeypatch: Any) -> None:
     monkeypatch.setattr(render, "PAGE", 3)
     rows = [{"n": n, "tags": {"a": [n, {"b": "x,\n  y"}]}, "none": None} for n in range(10)]
-    text, _ = written(render.json_array, rows)
+    text, _ = written(json_out.json_array, rows)
     assert text == json.dumps(rows, indent=2, ensure_ascii=False) + "\n"
     lines, count = written(render.json_lines, rows)
     assert lines == "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
@@ -70,5 +70,5 @@ def test_what_orjson_refuses_is_written_by_the_standard_library() -> None:
     rows = [{"big": 2**80, "lone": "\ud800", 1: "key not text"}, {"a": 1}]
     lines, _ = written(render.json_lines, rows)
     assert lines == "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-    text, _ = written(render.json_array, rows)
+    text, _ = written(json_out.json_array, rows)
     assert text == json.dumps(rows, indent=2, ensure_ascii=False) + "\n"

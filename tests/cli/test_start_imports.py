@@ -11,14 +11,12 @@ is its own), on a ledger written beforehand.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from orderledger import OrderLedger
+from tests.support.cli import through_entry_point
 from tests.support.integration import fill, line, request
 
 HEAVY = (
@@ -98,6 +96,23 @@ NEVER_READ = (
 framework, the columnar and analytics libraries (the lake, the analytics extra), the venues'
 client library and adapters, the collectors, and the PostgreSQL driver."""
 
+COMMAND_LINE = (
+    "typer",
+    "click",
+    "rich",
+    "pydantic",
+    "eventsourcing",
+    "orderledger.domain",
+    "orderledger.projections",
+    "orderledger.infrastructure.application",
+    "orderledger.infrastructure.cli.app",
+    "orderledger.infrastructure.cli.command",
+    "orderledger.infrastructure.cli.render",
+)
+"""What a list of orders as JSON (``orders --json``, ``orders --open --json``: ``cli.quick``) does
+not import: the command line (typer and its click, rich), the message models' pydantic,
+eventsourcing, the domain, the views' folds and the ledger (``OrderLedger`` and its reads)."""
+
 READ_COMMANDS = (
     ["orders"],
     ["orders", "--open", "--json"],
@@ -120,20 +135,6 @@ READ_COMMANDS = (
 """Every command that only reads (each group's listing), as a person types it."""
 
 
-RUN = r"""
-import contextlib, io, json, sys
-sys.argv = ["orderledger", *sys.argv[1:]]
-from orderledger.infrastructure.cli.main import main
-out = io.StringIO()
-with contextlib.redirect_stdout(out):
-    try:
-        main()
-    except SystemExit as done:
-        code = done.code
-sys.stderr.write(json.dumps({"code": code, "out": out.getvalue(), "modules": sorted(sys.modules)}))
-"""
-
-
 @pytest.fixture(scope="module")
 def database(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('starts') / 'ledger.db'}"
@@ -145,14 +146,7 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def loaded(database: str, *args: str) -> tuple[str, list[str]]:
     """What ``orderledger --db DATABASE ARGS`` printed, and the modules its process imported."""
-    done = subprocess.run(
-        [sys.executable, "-c", RUN, "--db", database, *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=Path(__file__).resolve().parents[2],
-    )
-    found = json.loads(done.stderr.strip().splitlines()[-1])
+    found = through_entry_point(database, *args)
     assert found["code"] in (0, None), found
     return found["out"], found["modules"]
 
@@ -195,6 +189,15 @@ def test_a_read_command_imports_no_upkeep_risk_or_collector_leases(database: str
     out, modules = loaded(database, *args)
     assert "c-1" in out or "BTC-USDT" in out
     assert heavy(modules, UPKEEP) == []
+
+
+@pytest.mark.parametrize("args", [["orders", "--open", "--json"], ["orders", "--json"]], ids=" ".join)
+def test_a_list_of_orders_as_json_imports_neither_the_command_line_nor_the_ledger(
+    database: str, args: list[str]
+) -> None:
+    out, modules = loaded(database, *args)
+    assert "c-1" in out
+    assert heavy(modules, COMMAND_LINE) == []
 
 
 @pytest.mark.parametrize("args", [["events", "--json"], ["messages", "--json"], ["events"]], ids=" ".join)

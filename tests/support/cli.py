@@ -127,6 +127,39 @@ def run_cli(
     return Run(shown, done.returncode, done.stdout.decode(), done.stderr.decode())
 
 
+_ENTRY_POINT = r"""
+import contextlib, io, json, sys
+sys.argv = ["orderledger", *sys.argv[1:]]
+from orderledger.infrastructure.cli.main import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    try:
+        main()
+    except SystemExit as done:
+        code = done.code
+sys.stderr.write(json.dumps({"code": code, "out": out.getvalue(), "modules": sorted(sys.modules)}))
+"""
+
+
+def through_entry_point(db: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``orderledger --db DB ARGS`` run by the console entry point in a fresh interpreter (its
+    ``sys.modules`` its own): its exit code (``code``), what it printed (``out``), the lines it
+    wrote on stderr (``warnings``) and the modules it imported (``modules``)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _ENTRY_POINT, "--db", db, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=TIMEOUT,
+    )
+    *warnings, last = done.stderr.strip().splitlines()
+    found: dict[str, Any] = json.loads(last)
+    found["warnings"] = warnings
+    return found
+
+
 def start_piped(argv: Sequence[str], cwd: Path) -> subprocess.Popen[bytes]:
     """A running process of ``argv`` in the commands' environment, stdin, stdout and stderr piped
     (unbuffered)."""
