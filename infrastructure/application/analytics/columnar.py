@@ -359,17 +359,28 @@ def _paths(event_type: str) -> str:
     return "[" + ", ".join(f"'$.{name}'" if name in held else _LACKED for name in _FIELDS[: last + 1]) + "]"
 
 
+_HEADER = "position, type, client_order_id, account, venue, instrument, ts_event"
+# Each event's header with its payload's fields as one list ``f`` (the payload text dropped): what
+# :func:`load_events` keeps. A list is stored for less than its items as columns of their own,
+# and an item is read (``FIELDS_SQL``) only from the rows and of the fields a question reads.
+PARSED_SQL = (
+    f"SELECT {_HEADER}, CASE type "
+    + " ".join(f"WHEN '{kind}' THEN json_extract_string(payload, {_paths(kind)})" for kind in PAYLOAD_TYPES)
+    + " END AS f FROM ({events})"
+)
 # (a list shorter than _FIELDS reads NULL past its end; an event not of PAYLOAD_TYPES has none)
-PER_EVENT_SQL = (
-    "SELECT position, type, client_order_id, account, venue, instrument, ts_event, "
+FIELDS_SQL = (
+    f"SELECT {_HEADER}, "
     + ", ".join(
         f"CAST(f[{i + 1}] AS JSON) AS {name}" if name in _JSON else f"f[{i + 1}] AS {name}"
         for i, name in enumerate(_FIELDS)
     )
-    + " FROM (SELECT *, CASE type "
-    + " ".join(f"WHEN '{kind}' THEN json_extract_string(payload, {_paths(kind)})" for kind in PAYLOAD_TYPES)
-    + " END AS f FROM ({events}))"
+    + " FROM {parsed}"
 )
+PER_EVENT_SQL = FIELDS_SQL.replace("{parsed}", f"({PARSED_SQL})")
+"""Each event with the payload fields the analytic tables read (absent = NULL), parsed in one
+pass over the JSON, and only for ``PAYLOAD_TYPES``."""
+
 
 # Every fill, bust and correction as signed rows (a bust takes its fill back; a correction takes
 # the previous figures back and books the new ones), with its order's terms from the request
@@ -548,15 +559,16 @@ def load_events(
     chunk; ``each(start, events)`` runs on every chunk once it is parsed, with the chunk's rows
     as read (the lake writes them out there)."""
     after, upto = span
-    parsed = PER_EVENT_SQL.format(events=of_types(CHUNK_VIEW, ANALYSED))
+    parsed = PARSED_SQL.format(events=of_types(CHUNK_VIEW, ANALYSED))
     empty = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in _RAW)
     source = f"(SELECT {empty} WHERE FALSE)"  # no row: the columns only
     run(con, f"CREATE OR REPLACE TEMP VIEW {CHUNK_VIEW} AS {EVENTS_SQL.format(source=source)}")
-    run(con, f"CREATE TEMP TABLE {table} AS {parsed}")  # (empty: the view's columns only)
+    run(con, f"CREATE TEMP TABLE {table}_parsed AS {parsed}")  # (empty: the view's columns only)
+    run(con, f"CREATE TEMP VIEW {table} AS {FIELDS_SQL.format(parsed=f'{table}_parsed')}")
     for start, events in read_chunks(ledger, after, upto, chunk):
         with registered(con, "raw_events", events):
             run(con, f"CREATE OR REPLACE TEMP VIEW {CHUNK_VIEW} AS {EVENTS_SQL.format(source='raw_events')}")
-            run(con, f"INSERT INTO {table} {parsed}")
+            run(con, f"INSERT INTO {table}_parsed {parsed}")
             if each is not None:
                 each(start, events)
 
