@@ -40,7 +40,6 @@ from orderledger.domain.events import (
     OrderRejected,
     OrderRequested,
     OrderRestated,
-    OrderTriggered,
 )
 from orderledger.domain.order import Order
 from orderledger.domain.values import TradeId
@@ -68,7 +67,6 @@ _VENUE_ORDER: tuple[type[OrderEvent], ...] = (
     OrderAmendRequested,
     OrderAmended,
     OrderAmendRejected,
-    OrderTriggered,
     OrderFilled,
     FillDetailsAdded,
     FillCorrected,
