@@ -230,7 +230,7 @@ def pnl(ledger: LedgerParts, request: Pnl) -> list[PnlRow]:
 
 
 def pnl_daily(ledger: LedgerParts, request: PnlDaily) -> list[DailyPnlRow]:
-    rule = request.cost_basis or ledger.cost_basis()
+    rule = request.cost_basis or ledger.analytics.cost_basis()
     return _daily_pnl.book_daily_rows(ledger, rule, request.by)
 
 

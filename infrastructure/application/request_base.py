@@ -41,7 +41,7 @@ class Request(Generic[T]):
     Besides its fields, a request says what answering it costs, for the shells that bound their
     reads (the HTTP API's limits): ``whole_log``, it reads or folds the whole log (seconds on a
     large ledger, where a view answers in milliseconds); ``from_views``, its answer comes from
-    the views, which may lag the log (``ledger.views_lag()``). Positions and P&L fold the log
+    the views, which may lag the log (``ledger.upkeep.views_lag()``). Positions and P&L fold the log
     under a lot rule, which may be the ledger's own: whether they do is the ledger's to say
     (``http.service.LedgerService.folds_log``).
 

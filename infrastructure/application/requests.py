@@ -149,7 +149,7 @@ class Resolve(Request[ClientOrderId]):
 
 @request
 class OrderEvents(Request[list[OrderEvent]]):
-    """Every event of one order, in version order (``OrderLedger.order_events``)."""
+    """Every event of one order, in version order (``OrderLedger.audit.order_events``)."""
 
     client_order_id: str
 
@@ -257,7 +257,7 @@ class IterTrades(Request[Iterator[TradeRow]], from_views=True):
 @request
 class IterEvents(Request[Iterator[EventRecord]]):
     """Every event of the log matching ``where`` and ``types``, read in chunks
-    (``OrderLedger.iter_events``)."""
+    (``OrderLedger.audit.iter_events``)."""
 
     where: Filter = EVERYTHING
     types: tuple[str, ...] = ()
@@ -266,7 +266,7 @@ class IterEvents(Request[Iterator[EventRecord]]):
 
 @request
 class IterMessages(Request[Iterator[MessageRecord]]):
-    """Every journal line matching, read in chunks (``OrderLedger.iter_messages``)."""
+    """Every journal line matching, read in chunks (``OrderLedger.audit.iter_messages``)."""
 
     where: Filter = EVERYTHING
     outcome: str | None = None
@@ -358,7 +358,7 @@ class Verify(Request["VerifyReport"], whole_log=True):
     anchor: bool = False
     progress_file: str | None = None
     progress: Callable[[int, int], None] | None = field(default=None, compare=False)
-    """Told, after each chunk, the events checked and how many there are (``OrderLedger.verify``'s
+    """Told, after each chunk, the events checked and how many there are (``OrderLedger.audit.verify``'s
     ``progress``): not part of the request's value (not compared, not hashed; the HTTP API never
     sets it, so what it sends to a reader process stays a value)."""
 
@@ -392,13 +392,13 @@ class CommittedAfter(Request["list[CommittedEvent]"]):
 
 @request
 class ChainHead(Request[Head | None]):
-    """The chains' heads, to record outside the database (``OrderLedger.head``; None while both
+    """The chains' heads, to record outside the database (``OrderLedger.audit.head``; None while both
     are empty)."""
 
 
 @request
 class Reconcile(Request["ReconcileReport"]):
-    """Compare a venue snapshot with the ledger (``OrderLedger.reconcile``): its JSON text
+    """Compare a venue snapshot with the ledger (``OrderLedger.venues.reconcile``): its JSON text
     (docs/reconciliation.md), or a :class:`Snapshot` made in Python; ``apply``: record the
     corrections, which needs ``admin`` (a dry run only reads)."""
 
@@ -418,12 +418,12 @@ class Reconcile(Request["ReconcileReport"]):
 
 @request
 class ViewsPosition(Request[int]):
-    """The log position every view has reached (``OrderLedger.views_position``)."""
+    """The log position every view has reached (``OrderLedger.upkeep.views_position``)."""
 
 
 @request
 class CostBasis(Request[str]):
-    """The rule positions and P&L use when a query names none (``OrderLedger.cost_basis``)."""
+    """The rule positions and P&L use when a query names none (``OrderLedger.analytics.cost_basis``)."""
 
 
 # ---------------------------------------------------------------------- limits and trading states
@@ -478,12 +478,12 @@ class ReplayLimits(Request["RiskReplay"], whole_log=True):
 
 @request
 class Collectors(Request["list[CollectorRow]"]):
-    """The collectors running on this ledger with their figures (``OrderLedger.collectors``)."""
+    """The collectors running on this ledger with their figures (``OrderLedger.upkeep.collectors``)."""
 
 
 @request
 class LastVenueTime(Request[datetime | None]):
-    """The latest venue time booked for ``venue``/``account`` (``OrderLedger.last_venue_time``)."""
+    """The latest venue time booked for ``venue``/``account`` (``OrderLedger.venues.last_venue_time``)."""
 
     venue: str
     account: str | None

@@ -132,7 +132,7 @@ class LedgerService:
     def health(self) -> dict[str, Any]:
         """Liveness: the storage can take writes (else its StoreError) and the database answers;
         with the figures of the collectors running on this ledger (``orderledger collect``)."""
-        self.ledger.check_storage()
+        self.ledger.upkeep.check_storage()
         collectors = [row.to_json() for row in self.collector_rows()]
         return {
             "status": "ok",

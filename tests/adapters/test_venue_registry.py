@@ -151,4 +151,4 @@ def test_an_option_value_the_declaration_refuses_is_one_line_and_stores_nothing(
     assert done.exit_code != 0
     assert str(done.exception) == "format fix: quantity_scale must be a whole number from 0 to 18"
     with OrderLedger(url) as ledger:
-        assert list(ledger.messages()) == []
+        assert list(ledger.audit.messages()) == []

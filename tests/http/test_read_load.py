@@ -165,7 +165,7 @@ def test_a_count_counts_up_to_its_bound(backend: str, file_ledger_url: str) -> N
         at_bound = ledger.events(limit=1, count=5)
         assert (at_bound.total, at_bound.capped) == (5, False)  # 5 events, not more than 5
         with pytest.raises(InvalidInputError, match="count"):
-            ledger.messages(count=0)
+            ledger.audit.messages(count=0)
 
         with TestClient(create_app(LedgerService(ledger), count_cap=3), base_url=LOOPBACK) as client:
             for path in ("/orders", "/events", "/messages"):

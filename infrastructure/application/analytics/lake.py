@@ -487,7 +487,7 @@ def _stale(ledger: LedgerParts, manifest: dict[str, Any]) -> bool:
     ledger's."""
     if not manifest.get("snapshot"):
         return False
-    return _reshaped(manifest) or manifest.get(lake_pnl.RULE_KEY) != ledger.cost_basis()
+    return _reshaped(manifest) or manifest.get(lake_pnl.RULE_KEY) != ledger.analytics.cost_basis()
 
 
 _DAY = "strftime(ts_event, '%Y-%m-%d') AS day"

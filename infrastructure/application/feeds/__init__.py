@@ -51,7 +51,7 @@ class Feed(Protocol):
 
     context_note: str | None
     """How the journal reason of a line that only teaches the feed names (a market map, spot
-    names) ends; a parked line read again to book it (``OrderLedger.settle``) is read after
+    names) ends; a parked line read again to book it (``OrderLedger.venues.settle``) is read after
     the journal's lines of that kind, as the ingest that parked it had read them."""
 
     def messages(self, raw: bytes, notes: list[str]) -> list[Message]:

@@ -60,7 +60,7 @@ def read_after(ledger: LedgerParts, position: int, limit: int = CHUNK) -> list[C
 def log_record(committed: CommittedEvent) -> dict[str, Any]:
     """A followed event as JSON-ready data (``orderledger follow``): the record of ``orderledger
     events --json`` without ``message_id``, which the log's notification lacks (the HTTP stream
-    reads it with each event: ``OrderLedger.events_after``)."""
+    reads it with each event: ``OrderLedger.audit.events_after``)."""
     record = event_record(committed.position, committed.event, None)
     del record["message_id"]
     return record

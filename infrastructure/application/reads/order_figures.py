@@ -225,7 +225,7 @@ def event_filter(ledger: LedgerParts, where: Filter, types: Sequence[str], event
 def iter_events(
     ledger: LedgerParts, where: Filter, types: Sequence[str], event_time: bool
 ) -> Iterator[EventRecord]:
-    """``OrderLedger.iter_events``: the log's events ``where`` selects, in log order (or the
+    """``OrderLedger.audit.iter_events``: the log's events ``where`` selects, in log order (or the
     filter's ``sort``), read in chunks; at most ``where.limit``."""
     wanted = event_filter(ledger, where, types, event_time)
     if where.sort is None and where.cursor is None:
@@ -402,7 +402,7 @@ def daily_from_views(ledger: LedgerParts, by: str, cost_basis: str | None) -> bo
     """Whether ``pnl --daily`` by ``by`` shows the log only up to where the views are: by parent
     (its heads stand no further in the log than the orders view, whose parents they group by),
     and on a connection that may not write and finds no heads, which reads the views' entries."""
-    rule = _cost_basis(cost_basis or ledger.cost_basis())
+    rule = _cost_basis(cost_basis or ledger.analytics.cost_basis())
     return by == "parent" or not _lots_at_head.worth_reading(ledger, rule, by)
 
 
@@ -438,14 +438,14 @@ def rule_of(ledger: LedgerParts, cost_basis: str | None) -> str | None:
     not average; None: the live average-cost views answer."""
     if cost_basis is not None:
         return cost_basis
-    rule = ledger.cost_basis()
+    rule = ledger.analytics.cost_basis()
     return None if rule == "average" else rule
 
 
 def journal_filter(
     where: Filter, outcome: str | None, parked: bool, older_than: timedelta | None
 ) -> tuple[Filter | None, str | None]:
-    """The journal filter and outcome ``OrderLedger.iter_messages`` reads with, the parked-message
+    """The journal filter and outcome ``OrderLedger.audit.iter_messages`` reads with, the parked-message
     filters checked; None: no message can match (received after the ``older_than`` cutoff)."""
     if parked and outcome not in (None, Outcome.PARKED):
         raise InvalidInputError(

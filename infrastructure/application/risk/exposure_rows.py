@@ -2,7 +2,7 @@
 definitions in force, and the latest recorded marks, handed to the pure arithmetic of
 ``domain.exposure`` (docs/risk.md, "Exposure").
 
-:func:`exposure_rows` answers ``OrderLedger.exposure`` (the ``Exposure`` request); with
+:func:`exposure_rows` answers ``OrderLedger.risk_controls.exposure`` (the ``Exposure`` request); with
 ``adding``, it answers for the ledger as it stands plus hypothetical orders, as a pre-trade
 check asks ("what would this order make the worst case?"). It is a read (:func:`read_exposure`:
 every row and mark it needs) and a fold of what was read (:func:`fold_exposure`, no I/O), so a

@@ -1,5 +1,5 @@
-"""Limits replayed over the log (``OrderLedger.risk_replay``, docs/risk.md, "Limits replayed over
-history"): which recorded orders a set of limits would have denied or flagged, and the P&L and
+"""Limits replayed over the log (``OrderLedger.risk_controls.risk_replay``, docs/risk.md, "Limits
+replayed over history"): which recorded orders a set of limits would have denied or flagged, and the P&L and
 exposure path without the denied ones. It reads the log and writes nothing.
 
 The log is folded in its order (the ledger's clock) twice, into in-memory orders and positions
