@@ -15,7 +15,7 @@ whole): a write, once called, always happens.
 
 Adding a method: one line in the class, ``name = _writes(OrderLedger.name)`` or
 ``name = _reads(OrderLedger.name)``; its signature and types are the synchronous method's, and
-so is its argument check (``arguments.py``: a wrong-typed argument raises InvalidInputError from
+so is its argument check (``argument_checks.py``: a wrong-typed argument raises InvalidInputError from
 the await, before any database work). A method written here gets ``@checked`` itself.
 """
 
@@ -36,7 +36,7 @@ from typing_extensions import deprecated
 from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.order import Order
 from orderledger.infrastructure.application import lazy_imports
-from orderledger.infrastructure.application.arguments import Count, checked
+from orderledger.infrastructure.application.argument_checks import Count, checked
 from orderledger.infrastructure.application.deprecated import GET_ORDER, ORDER_AS_OF, moved
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.ledger_groups import (
@@ -403,7 +403,7 @@ class AsyncOrderLedger(AsyncDeprecatedReads, AsyncMovedCalls):
         ``ok`` and every account not active; looked at again after each commit of this process
         and every ``poll_seconds``. A bot cancels its open orders on a ``StateChange`` to
         ``halted``."""
-        # Loaded when first asked, as the risk reads are (``application.controls``).
+        # Loaded when first asked, as the risk reads are (``application.ledger_groups``).
         from orderledger.infrastructure.application.risk.standing import risk_events
 
         look = functools.partial(self.risk, threshold=threshold)

@@ -66,7 +66,7 @@ def moved(group: str, method: Callable[Concatenate[G, P], R]) -> Callable[Concat
 def renamed_keywords(**renamed: str) -> Callable[[F], F]:
     """Mark a public ledger method as still taking each keyword it renamed (``old="new"``,
     docs/glossary.md, "Deprecated aliases"): the argument check every public method passes
-    through (``arguments.checked``) hands the old one on as the new one, warning
+    through (``argument_checks.checked``) hands the old one on as the new one, warning
     (:func:`take_renamed`), before it checks it. The signature shown and type-checked is the new
     one, so a type checker flags the old keyword at the caller's line."""
 

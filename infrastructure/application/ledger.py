@@ -33,7 +33,7 @@ from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId
 from orderledger.infrastructure.application import lazy_imports, opening
 from orderledger.infrastructure.application import requests as asks
-from orderledger.infrastructure.application.arguments import (
+from orderledger.infrastructure.application.argument_checks import (
     Count,
     Counting,
     Version,
@@ -70,7 +70,7 @@ _responses = lazy_imports.Module("orderledger.infrastructure.application.risk.lo
 # The writes (ingest, its adapters and message models), placing and the commands: imported when
 # first called (``application.lazy_imports``), so a process that only reads never loads them.
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application import commands
+    from orderledger.infrastructure.application import command_requests
     from orderledger.infrastructure.application import placing as _placing
     from orderledger.infrastructure.application.placing import Placement
     from orderledger.infrastructure.application.risk.pretrade import CheckResult
@@ -81,7 +81,7 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.ingest.inbound import Inbound, Result
     from orderledger.infrastructure.ingest.processing import Processor
 else:
-    commands = lazy_imports.Module("orderledger.infrastructure.application.commands")
+    command_requests = lazy_imports.Module("orderledger.infrastructure.application.command_requests")
     _placing = lazy_imports.Module("orderledger.infrastructure.application.placing")
     recording = lazy_imports.Module("orderledger.infrastructure.application.writes.recording")
     # the names of signatures, for the argument checks' hints
@@ -246,9 +246,9 @@ class OrderLedger(DeprecatedReads, MovedCalls):
     ) -> IngestReport:
         """Ingest lines; every line gets an outcome.
 
-        ``format`` names an input format of the venue registry (``adapters.registry.formats``): ``ledger``
-        (the JSON-lines message format), ``ccxt`` (a CCXT unified order, trade, or list of them
-        per line), ``fix`` (FIX messages as an engine logs them, one or several per line, SOH- or
+        ``format`` names an input format of the venue registry (``adapters.venue_registry.formats``):
+        ``ledger`` (the JSON-lines message format), ``ccxt`` (a CCXT unified order, trade, or list
+        of them per line), ``fix`` (FIX messages as an engine logs them, one or several per line, SOH- or
         ``|``-separated), or a venue's native feed; the registry says which need ``venue`` and
         ``account``. ``options`` are the format's adapter options by name (FIX's scales,
         ``adapters.fix.venue.FixOptions``). A ``None`` among the lines
@@ -337,14 +337,14 @@ class OrderLedger(DeprecatedReads, MovedCalls):
         """Whether an order (the fields of a request) may be sent now: allowed, or denied with
         every limit its worst case would breach and what its account's trading state forbids.
         Records nothing, except the halt the daily loss rule sets when that limit is passed."""
-        return answer(self, commands.Check(spec))
+        return answer(self, command_requests.Check(spec))
 
     def place(self, spec: dict[str, Any]) -> Placed:
         """Place an order of ours through the risk door (the fields of a request; its client
         order ID and time made when absent, ``override`` to let it through its breaches): judged
         and recorded in one transaction, the order as recorded or the denial with its breaches
         (``POST /orders``). ``placing`` is this with the venue's answer recorded after it."""
-        return answer(self, commands.PlaceOrder(spec))
+        return answer(self, command_requests.PlaceOrder(spec))
 
     def risk(self, *, threshold: Decimal | str | float = Decimal("0.8")) -> list[LimitStatus]:
         """Each limit in force now and how close its figure stands to it (``application.risk.standing``):

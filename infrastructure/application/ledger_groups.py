@@ -31,11 +31,11 @@ from orderledger.domain.events import OrderEvent
 from orderledger.domain.exposure import grouping, one_currency
 from orderledger.infrastructure.application import lazy_imports
 from orderledger.infrastructure.application import requests as asks
-from orderledger.infrastructure.application.arguments import Count, Counting, Slices, checked_methods
+from orderledger.infrastructure.application.argument_checks import Count, Counting, Slices, checked_methods
 from orderledger.infrastructure.application.bootstrap import answer
 from orderledger.infrastructure.application.deprecated import moved, moved_message, renamed_keywords
 from orderledger.infrastructure.application.filter_keywords import filtered
-from orderledger.infrastructure.application.ledger_parts import LedgerParts
+from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 from orderledger.infrastructure.application.requests import (
     Collectors,
     Denials,
@@ -57,7 +57,7 @@ from orderledger.infrastructure.storage.views import CatchUpStats
 # What answers these, and the commands, are imported when first asked (``application.bootstrap``):
 # a process that never asks loads none of it.
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application import commands
+    from orderledger.infrastructure.application import command_requests
     from orderledger.infrastructure.application.analytics.execution import ExecutionRow
     from orderledger.infrastructure.application.analytics.lake import LakeReport
     from orderledger.infrastructure.application.risk.pretrade import DenialRow, LimitRow, TradingStateRow
@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from orderledger.infrastructure.ingest.inbound import Result
     from orderledger.infrastructure.results.replay import RiskReplay
 else:  # the names of signatures, for the argument checks' hints
-    commands = lazy_imports.Module("orderledger.infrastructure.application.commands")
+    command_requests = lazy_imports.Module("orderledger.infrastructure.application.command_requests")
     __getattr__ = lazy_imports.names(
         __name__,
         {
@@ -149,7 +149,9 @@ class RiskControls(_Group):
         field raises its one-line error."""
         return answer(
             self._ledger,
-            commands.SetLimit(scope, target, kind, value, set_by, interval, reason, ts, response=response),
+            command_requests.SetLimit(
+                scope, target, kind, value, set_by, interval, reason, ts, response=response
+            ),
         )
 
     def clear_limit(
@@ -163,7 +165,7 @@ class RiskControls(_Group):
         ts: datetime | None = None,
     ) -> Result:
         """Record a ``limit_cleared``: from ``ts`` (default now) the limit no longer applies."""
-        return answer(self._ledger, commands.ClearLimit(scope, target, kind, set_by, reason, ts))
+        return answer(self._ledger, command_requests.ClearLimit(scope, target, kind, set_by, reason, ts))
 
     def trading_states(self, *, as_of: datetime | None = None) -> list[TradingStateRow]:
         """Each account's trading state as last set (account "": every account's), now or at
@@ -189,7 +191,9 @@ class RiskControls(_Group):
         ``ts`` (a cooldown: it lifts itself then), or until set again."""
         return answer(
             self._ledger,
-            commands.SetTradingState(state, set_by, account, reason, ts, until=until, lasting=lasting),
+            command_requests.SetTradingState(
+                state, set_by, account, reason, ts, until=until, lasting=lasting
+            ),
         )
 
     def denials(
@@ -212,7 +216,7 @@ class RiskControls(_Group):
         is past its value now, on an account in a less strict state (docs/risk.md, "Responses"):
         what the writer does after each commit, here for what another process recorded (``orderledger
         risk --watch`` asks it at each look). Answers what was recorded."""
-        return answer(self._ledger, commands.Respond())
+        return answer(self._ledger, command_requests.Respond())
 
     def risk_replay(self, limits: str | list[dict[str, Any]], *, since: datetime | None = None) -> RiskReplay:
         """Which recorded orders ``limits`` would have denied or flagged, and the P&L and
@@ -451,17 +455,17 @@ class Upkeep(_Group):
         self, venue: str, account: str | None, owner: str, pid: int, *, stale_after: timedelta | None = None
     ) -> None:
         """Take the collector lease of ``venue``/``account`` (``CollectorBusyError``: held by a live one)."""
-        answer(self._ledger, commands.CollectorLease(venue, account, owner, pid, stale_after))
+        answer(self._ledger, command_requests.CollectorLease(venue, account, owner, pid, stale_after))
 
     def collector_heartbeat(
         self, venue: str, account: str | None, owner: str, figures: dict[str, Any]
     ) -> None:
         """Publish a collector's status figures (``LeaseLostError``: another one took over)."""
-        answer(self._ledger, commands.CollectorHeartbeat(venue, account, owner, figures))
+        answer(self._ledger, command_requests.CollectorHeartbeat(venue, account, owner, figures))
 
     def collector_release(self, venue: str, account: str | None, owner: str) -> None:
         """Give a collector's lease up."""
-        answer(self._ledger, commands.CollectorRelease(venue, account, owner))
+        answer(self._ledger, command_requests.CollectorRelease(venue, account, owner))
 
     def collectors(self) -> list[CollectorRow]:
         """The collectors running on this ledger, with their status figures (``/health``)."""

@@ -16,11 +16,11 @@ the HTTP API are thin over that one dispatch. Every list request takes one :clas
 one declaration of the filters (``listing.FILTERS``).
 
 A request's fields are checked when ``handle`` is handed it, as the Python API's arguments are
-(``arguments.py``): ``ledger.handle(Orders(where="alpha"))`` raises :class:`InvalidInputError`
+(``argument_checks.py``): ``ledger.handle(Orders(where="alpha"))`` raises :class:`InvalidInputError`
 naming ``Orders()`` and ``where``, before any database work.
 
 Every command and query of the Python API is a request: the reads here (the questions, role
-``read``), and the commands of ``application.commands`` (the writes, the upkeep and the
+``read``), and the commands of ``application.command_requests`` (the writes, the upkeep and the
 collectors' leases: ``IngestStream``, ``Record``, ``DefineInstrument``, ``Rebuild``,
 ``SetCostBasis``, ``Export`` …, each with its role), re-exported here but imported when one is
 first asked for, as ``REQUESTS``, which names them all: a process that only reads never builds
@@ -57,8 +57,8 @@ from orderledger.domain.events import OrderEvent
 from orderledger.domain.order import Order
 from orderledger.domain.values import ClientOrderId
 from orderledger.infrastructure.application import lazy_imports
-from orderledger.infrastructure.application.arguments import Count, Counting, Slices, Version
-from orderledger.infrastructure.application.request_base import (
+from orderledger.infrastructure.application.argument_checks import Count, Counting, Slices, Version
+from orderledger.infrastructure.application.typed_request import (
     EVERYTHING,
     INCLUDES,
     ROLES,
@@ -78,7 +78,7 @@ from orderledger.infrastructure.results.views_lag import ViewsLag
 
 if TYPE_CHECKING:  # the commands, and the answers named in a string: imported when first asked for
     from orderledger.infrastructure.application.analytics.execution import ExecutionRow  # noqa: F401
-    from orderledger.infrastructure.application.commands import (
+    from orderledger.infrastructure.application.command_requests import (
         COMMANDS,
         CatchUp,
         Check,
@@ -604,11 +604,11 @@ if TYPE_CHECKING:
 else:
     # The names of ``__all__`` not declared here are the commands, re-exported from their module
     # when first asked for (a process that only reads never imports it); ``Snapshot`` is a
-    # field's type the argument checks read (``arguments.type_hints``).
+    # field's type the argument checks read (``argument_checks.type_hints``).
     _later = lazy_imports.names(
         __name__,
         {
-            "orderledger.infrastructure.application.commands": (
+            "orderledger.infrastructure.application.command_requests": (
                 *(name for name in __all__ if name not in globals() and name != "REQUESTS"),
                 "COMMANDS",
             ),

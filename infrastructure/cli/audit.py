@@ -40,7 +40,7 @@ from orderledger.infrastructure.cli.app import (
     sort_help,
     warn_if_behind,
 )
-from orderledger.infrastructure.cli.listing import NO_CRITERIA, Criteria, lists
+from orderledger.infrastructure.cli.list_options import NO_CRITERIA, Criteria, lists
 from orderledger.infrastructure.cli.render import (
     EVENT_COLUMNS,
     MESSAGE_COLUMNS,

@@ -1,7 +1,7 @@
 """Query commands: one order, its history, orders, trades, positions, P&L, instruments and parents.
 
 Each reads its options into the Python API's typed arguments (a list's filter options into one
-``Filter``, ``cli.listing``), asks one ``OrderLedger`` method or typed request
+``Filter``, ``cli.list_options``), asks one ``OrderLedger`` method or typed request
 (``ledger.handle``) and renders the typed rows (``cli.render``)."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from orderledger.infrastructure.cli.app import (
     sort_help,
     warn_if_behind,
 )
-from orderledger.infrastructure.cli.listing import NO_CRITERIA, Criteria, lists
+from orderledger.infrastructure.cli.list_options import NO_CRITERIA, Criteria, lists
 from orderledger.infrastructure.cli.render import (
     HISTORY_COLUMNS,
     INSTRUMENT_COLUMNS,

@@ -22,7 +22,7 @@ from orderledger.infrastructure.application.reads.display import Precision
 from orderledger.infrastructure.application.reads.follow import log_record
 from orderledger.infrastructure.application.upkeep.collector_leases import CollectorRow
 from orderledger.infrastructure.application.writes.recording import result_record
-from orderledger.infrastructure.http.listing import Listed
+from orderledger.infrastructure.http.list_parameters import Listed
 from orderledger.infrastructure.ingest.inbound import Result
 from orderledger.infrastructure.listing import Page
 from orderledger.infrastructure.results.head import Head

@@ -24,7 +24,7 @@ from eventsourcing.application import Application
 
 from orderledger import AsyncOrderLedger, LedgerError, OrderLedger
 from orderledger.domain.errors import InvalidInputError
-from orderledger.infrastructure.application.arguments import type_hints
+from orderledger.infrastructure.application.argument_checks import type_hints
 from orderledger.infrastructure.results.filter import Filter
 from tests.support.integration import fill, lines, request, store_state, view_rows
 from tests.support.postgres import private_schema, require_postgres

@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orderledger.domain.requests import order_id_for
+from orderledger.domain.order_requests import order_id_for
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.audit.anchors import Anchor, check_anchors

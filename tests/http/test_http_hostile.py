@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.http.app import create_app
-from orderledger.infrastructure.http.limits import ReaderProcesses, WorkLimit
+from orderledger.infrastructure.http.bounded_reads import ReaderProcesses, WorkLimit
 from orderledger.infrastructure.http.service import LedgerService
 from tests.support.browser import chromium, require_browser
 from tests.support.http_api import (

@@ -22,8 +22,8 @@ from fastapi.testclient import TestClient
 from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.requests import Ingest, Pnl, PnlDaily, PnlSeries
 from orderledger.infrastructure.http.app import create_app
-from orderledger.infrastructure.http.folds import Folds
-from orderledger.infrastructure.http.limits import ReaderProcesses, in_threads
+from orderledger.infrastructure.http.bounded_reads import ReaderProcesses, in_threads
+from orderledger.infrastructure.http.pnl_reads import Folds
 from orderledger.infrastructure.http.service import Asked, LedgerService
 from tests.support.cli import cli_command, cli_env
 from tests.support.cost_basis import SESSION

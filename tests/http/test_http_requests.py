@@ -36,7 +36,7 @@ from orderledger.infrastructure.application.requests import (
     SetTradingState,
     Trades,
 )
-from orderledger.infrastructure.http.limits import ReaderProcesses
+from orderledger.infrastructure.http.bounded_reads import ReaderProcesses
 from orderledger.infrastructure.http.service import SHOWN, LedgerService, Listing
 from tests.support.api_session import SESSION
 from tests.support.integration import lines

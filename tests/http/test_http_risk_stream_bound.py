@@ -16,7 +16,7 @@ from typing import Any
 import httpx2
 
 from orderledger.infrastructure.application.reads.follow import Wakeup
-from orderledger.infrastructure.http.limits import RETRY_AFTER, stream_limit
+from orderledger.infrastructure.http.bounded_reads import RETRY_AFTER, stream_limit
 from orderledger.infrastructure.http.stream import RiskFeed
 from tests.support.http_api import BOUND, assert_problem, fill, request, running_server, wait_until
 

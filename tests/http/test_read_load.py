@@ -33,7 +33,12 @@ from orderledger.infrastructure.application.ledger import OrderLedger
 from orderledger.infrastructure.application.simulator import simulate_lines
 from orderledger.infrastructure.http.app import create_app
 from orderledger.infrastructure.http.auth import tokens
-from orderledger.infrastructure.http.limits import LIST_THREADS, OwnThreads, ReaderProcesses, list_limit
+from orderledger.infrastructure.http.bounded_reads import (
+    LIST_THREADS,
+    OwnThreads,
+    ReaderProcesses,
+    list_limit,
+)
 from orderledger.infrastructure.http.service import Asked, LedgerService, Listing
 from tests.support.http_api import BOUND, LOOPBACK, WRITE_TOKEN, bearer, request, running_server, wait_until
 

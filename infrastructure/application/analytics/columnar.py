@@ -65,7 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover - types only
     import duckdb
     import pyarrow as pa
 
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 
 _RAW = (
     ("notification_id", "BIGINT"),

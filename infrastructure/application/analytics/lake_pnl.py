@@ -40,7 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover - types only
     import duckdb
     import pyarrow as pa
 
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 
 TABLE = "pnl"
 RULE_KEY = "pnl_cost_basis"

@@ -34,7 +34,7 @@ from orderledger.domain.identity import IdentityKey
 from orderledger.domain.order import external_client_order_id
 from orderledger.infrastructure.adapters.common import CONTEXT, BookedOrder, MissingContext
 from orderledger.infrastructure.adapters.declared import load
-from orderledger.infrastructure.adapters.registry import formats
+from orderledger.infrastructure.adapters.venue_registry import formats
 from orderledger.infrastructure.errors import ConfigurationError
 from orderledger.infrastructure.ingest.formats import typed_options
 from orderledger.infrastructure.ingest.settlement import context_lines

@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
     from orderledger.infrastructure.results.log import InstrumentRow
 
 DEFAULT_PLACES = 8

@@ -31,7 +31,7 @@ from orderledger.infrastructure.audit.search import event_record
 if TYPE_CHECKING:
     import asyncio
 
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 
 CHUNK = 500
 """Most events read per poll: a follower far behind catches up in chunks, without waiting."""

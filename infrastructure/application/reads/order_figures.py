@@ -21,11 +21,11 @@ from orderledger.domain.events import FillBusted, FillCorrected, OrderEvent, Ord
 from orderledger.domain.folds import replay
 from orderledger.domain.identity import ALIAS, VENUE_ORDER_ID
 from orderledger.domain.order import Order, order_id_for
+from orderledger.domain.order_requests import is_external_key
 from orderledger.domain.outcomes import Outcome
-from orderledger.domain.requests import is_external_key
 from orderledger.domain.values import ClientOrderId, format_timestamp, parse_timestamp
 from orderledger.infrastructure.application import lazy_imports
-from orderledger.infrastructure.application.arguments import Version
+from orderledger.infrastructure.application.argument_checks import Version
 from orderledger.infrastructure.application.reads.view_queries import (
     cash_flows_by,
     grouped_pnl,
@@ -67,7 +67,7 @@ from orderledger.projections.lots import (
 from orderledger.projections.lots import cost_basis_named as _cost_basis
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
     from orderledger.infrastructure.application.reads import lots_at_head as _lots_at_head
     from orderledger.projections.lots import LotHead
 else:  # (a read of the views alone never imports the lot heads: ``application.lazy_imports``)

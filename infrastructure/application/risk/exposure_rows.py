@@ -20,7 +20,7 @@ from orderledger.domain.errors import InvalidInputError
 from orderledger.domain.exposure import Holding, Rates, Working, check_grouping, exposure, underlying_of
 from orderledger.domain.instrument import Definition
 from orderledger.domain.values import Side
-from orderledger.infrastructure.application.ledger_parts import LedgerParts
+from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 from orderledger.infrastructure.application.reads.instruments import list_instruments
 from orderledger.infrastructure.application.reads.view_queries import latest_mark
 from orderledger.infrastructure.audit.search import orders_as_of, positions_as_of

@@ -35,7 +35,7 @@ from orderledger.domain.order import Order
 from orderledger.domain.risk import Breach, Limit, checked_limit, state_refusal
 from orderledger.domain.risk_figures import Held, Worst, held_in, limit_breaches, position_book, worst_of
 from orderledger.domain.values import WIDE
-from orderledger.infrastructure.application.ledger_parts import LedgerParts
+from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 from orderledger.infrastructure.application.risk.exposure_rows import ExposureBook
 from orderledger.infrastructure.application.risk.pretrade import underlying_exposure_held
 from orderledger.infrastructure.application.risk.replay_losses import UNKNOWN, Losses

@@ -29,7 +29,7 @@ from orderledger.projections.lots import COST_BASIS_SETTING
 from orderledger.projections.lots import cost_basis_named as _cost_basis
 
 if TYPE_CHECKING:
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 
 
 def set_up(

@@ -29,7 +29,7 @@ from orderledger.domain.events import BreachRecorded
 from orderledger.domain.outcomes import Outcome
 from orderledger.domain.values import format_timestamp
 from orderledger.infrastructure.adapters.declared import load
-from orderledger.infrastructure.adapters.registry import formats
+from orderledger.infrastructure.adapters.venue_registry import formats
 from orderledger.infrastructure.application.writes.translating import (
     feed_for,
     line_reader,
@@ -56,7 +56,7 @@ from orderledger.infrastructure.storage.db import table_columns
 
 if TYPE_CHECKING:
     from orderledger.domain.events import OrderEvent
-    from orderledger.infrastructure.application.ledger_parts import LedgerParts
+    from orderledger.infrastructure.application.ledger_protocol import LedgerParts
 
 
 OUTCOMES = tuple(o for o in Outcome if o is not Outcome.DENIED)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, Generic, Self, TypeVar, cast, dataclass_transform
 
-from orderledger.infrastructure.application.arguments import checked
+from orderledger.infrastructure.application.argument_checks import checked
 from orderledger.infrastructure.results.filter import Filter
 
 T = TypeVar("T", covariant=True)
@@ -120,7 +120,7 @@ class ViewsUnlessAsOf(Request[T]):
 @dataclass_transform(frozen_default=True)
 def request(cls: R) -> R:
     """Declare a request: a frozen dataclass whose fields :meth:`Request.checked` checks
-    against their type hints (``arguments.checked``)."""
+    against their type hints (``argument_checks.checked``)."""
     made: Any = dataclass(frozen=True)(cls)
     made._check = checked(made.__init__, f"{made.__name__}()")
     return cast(R, made)

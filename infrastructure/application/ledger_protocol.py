@@ -102,7 +102,7 @@ class LedgerParts(Protocol):
         self, committed: list[tuple[int, OrderEvent]], decided: dict[str, Order] | None = None
     ) -> None: ...
 
-    def handle(self, request: Any) -> Any: ...  # a typed request (requests.py names these parts)
+    def handle(self, request: Any) -> Any: ...  # a typed request (application.requests names these)
 
     def record(self, message: dict[str, Any], *, origin: str = ..., strict: bool = ...) -> Result: ...
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from annotated_types import Ge
 
 from orderledger.infrastructure.application import lazy_imports
-from orderledger.infrastructure.application.request_base import Request, request, stream
+from orderledger.infrastructure.application.typed_request import Request, request, stream
 
 if TYPE_CHECKING:  # named in a string: the writes, the lake and the views are imported when first asked
     from orderledger.infrastructure.application.analytics.lake import LakeReport  # noqa: F401
@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # named in a string: the writes, the lake and the views are i
     from orderledger.infrastructure.application.writes.recording import Ingested, IngestReport  # noqa: F401
     from orderledger.infrastructure.ingest.inbound import Inbound, Result
     from orderledger.infrastructure.storage.views import CatchUpStats  # noqa: F401
-else:  # a field's type the argument checks read (``arguments.type_hints``), imported when first asked
+else:  # a field's type the argument checks read (``argument_checks.type_hints``), imported when first asked
     __getattr__ = lazy_imports.names(
         __name__, {"orderledger.infrastructure.ingest.inbound": ("Inbound", "Result")}
     )
